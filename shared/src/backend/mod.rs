@@ -1,0 +1,255 @@
+//! The backend contracts: the small traits the engine talks to, so that the
+//! same launcher, executor and worker run on the embedded runtime (SQLite, a
+//! folder, in-process channels) and on GCP (Firestore, GCS, Pub/Sub).
+
+pub mod local;
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::AsyncRead;
+
+use crate::model::{Execution, StateType};
+
+/// A failure of a backend: what was attempted and why.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// A compare-and-swap lost: someone else changed the record first.
+    #[error("concurrent update of {what}: expected version {expected}, found {found}")]
+    Conflict { what: String, expected: u64, found: u64 },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("storage error on {what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database error during {what}: {message}")]
+    Database { what: String, message: String },
+    #[error("queue error: {0}")]
+    Queue(String),
+}
+
+pub type Result<T> = std::result::Result<T, BackendError>;
+
+/// A boxed byte stream read from or written to internal storage.
+pub type ByteStream = Pin<Box<dyn AsyncRead + Send>>;
+
+// ---------------------------------------------------------------- state ---
+
+/// A short view of an execution for listings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionSummary {
+    pub id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub state: StateType,
+    pub start_date: Option<DateTime<Utc>>,
+    pub end_date: Option<DateTime<Utc>>,
+}
+
+/// Filters for listing executions.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    pub namespace: Option<String>,
+    pub flow_id: Option<String>,
+    pub state: Option<StateType>,
+    pub limit: Option<usize>,
+}
+
+/// One log line of a task run (Kestra's `LogEntry`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    pub namespace: String,
+    pub flow_id: String,
+    pub execution_id: String,
+    #[serde(default)]
+    pub task_id: Option<String>,
+    #[serde(default)]
+    pub task_run_id: Option<String>,
+    #[serde(default)]
+    pub attempt_number: Option<u32>,
+    pub timestamp: DateTime<Utc>,
+    /// TRACE, DEBUG, INFO, WARN or ERROR.
+    pub level: String,
+    pub message: String,
+}
+
+/// The result of a worker's attempt to claim a task run attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This worker owns the attempt until the lease expires.
+    Acquired,
+    /// Another worker holds a live lease (a duplicate delivery): do nothing.
+    HeldElsewhere { worker_id: String, until: DateTime<Utc> },
+    /// The attempt already finished: do nothing.
+    Done,
+}
+
+/// Executions, task runs (inside the execution record for the embedded
+/// runtime; one document per task run on Firestore), logs, claims, flows.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Stores a new execution (version 1). Fails if the id exists.
+    async fn create_execution(&self, execution: &Execution) -> Result<()>;
+    /// Loads an execution with its task runs.
+    async fn load_execution(&self, id: &str) -> Result<Option<Execution>>;
+    /// Saves `execution` if the stored version is still `execution.version`;
+    /// on success the stored (and returned) version is one higher.
+    async fn save_execution(&self, execution: &Execution, changed_task_runs: &[String]) -> Result<u64>;
+    /// Lists executions, newest first.
+    async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>>;
+    /// Ids of the flow's executions in one of `states`, oldest first.
+    async fn executions_in_states(&self, namespace: &str, flow_id: &str, states: &[StateType]) -> Result<Vec<String>>;
+
+    /// Appends log lines (append-only, never contended).
+    async fn append_logs(&self, logs: &[LogEntry]) -> Result<()>;
+    /// The logs of an execution, in order.
+    async fn logs(&self, execution_id: &str) -> Result<Vec<LogEntry>>;
+
+    /// Claims attempt `attempt` of a task run for `worker_id` until `until`.
+    async fn claim(&self, task_run_id: &str, attempt: u32, worker_id: &str, until: DateTime<Utc>) -> Result<Claim>;
+    /// Extends a live lease (heartbeat).
+    async fn heartbeat(&self, task_run_id: &str, attempt: u32, worker_id: &str, until: DateTime<Utc>) -> Result<()>;
+    /// Marks a claimed attempt as finished so later duplicates see `Claim::Done`.
+    async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> Result<()>;
+
+    /// Stores a flow's source as a new revision if it changed; returns the revision.
+    async fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<u32>;
+    /// The source of a flow at `revision` (latest if `None`), with its revision.
+    async fn load_flow(&self, namespace: &str, id: &str, revision: Option<u32>) -> Result<Option<(u32, String)>>;
+}
+
+// ------------------------------------------------------------------- kv ---
+
+/// Kestra's KV types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KvType {
+    String,
+    Number,
+    Boolean,
+    Datetime,
+    Date,
+    Duration,
+    Json,
+}
+
+/// A stored KV value with its type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvValue {
+    #[serde(rename = "type")]
+    pub kind: KvType,
+    pub value: Value,
+}
+
+/// A KV listing entry (Kestra's `KVEntry`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KvEntry {
+    pub key: String,
+    pub kind: KvType,
+    pub creation_date: DateTime<Utc>,
+    pub update_date: DateTime<Utc>,
+    pub expiration_date: Option<DateTime<Utc>>,
+}
+
+/// What reading a key found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KvLookup {
+    Found(KvValue),
+    Missing,
+    /// The key existed but its TTL passed; it has been deleted.
+    Expired,
+}
+
+/// Namespaced, typed key-value store with TTL.
+#[async_trait]
+pub trait KvStore: Send + Sync {
+    async fn get(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> Result<KvLookup>;
+    /// Stores a value; with `overwrite == false` an existing live key is an error.
+    async fn set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &KvValue,
+        expires: Option<DateTime<Utc>>,
+        overwrite: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Deletes a key; true if it existed.
+    async fn delete(&self, namespace: &str, key: &str) -> Result<bool>;
+    /// Live keys of a namespace, sorted by key.
+    async fn list(&self, namespace: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>>;
+}
+
+// -------------------------------------------------------------- storage ---
+
+/// Internal storage addressed by `kestra:///…` URIs (the path after
+/// `kestra://`, starting with `/`). Streams both ways.
+#[async_trait]
+pub trait Storage: Send + Sync {
+    /// Writes a stream to `path`, replacing any file there; returns bytes written.
+    async fn put(&self, path: &str, data: ByteStream) -> Result<u64>;
+    /// Opens `path` for reading.
+    async fn get(&self, path: &str) -> Result<ByteStream>;
+    /// Size in bytes, or `None` if absent.
+    async fn size(&self, path: &str) -> Result<Option<u64>>;
+    /// Deletes every file under `prefix`; returns the deleted paths.
+    async fn delete_prefix(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Lists files under `prefix`.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// A local filesystem path for `path`, when the storage is a local folder
+    /// (lets script tasks link instead of copy). `None` for remote storage.
+    fn local_path(&self, _path: &str) -> Option<std::path::PathBuf> {
+        None
+    }
+}
+
+/// Converts `kestra:///a/b` to `/a/b`; rejects other schemes and `..`.
+pub fn storage_path(uri: &str) -> Result<String> {
+    let rest = uri
+        .strip_prefix("kestra://")
+        .ok_or_else(|| BackendError::Invalid(format!("'{uri}' is not a kestra:// internal-storage URI")))?;
+    let path = if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") };
+    if path.split('/').any(|s| s == "..") {
+        return Err(BackendError::Invalid(format!("'{uri}' must not contain '..'")));
+    }
+    Ok(path)
+}
+
+// ---------------------------------------------------------------- queue ---
+
+/// The topics the engine publishes on. Each worker group has its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Events for the executor.
+    Executions,
+    /// Jobs for the workers of a group (`core`, `scripts`, `jdbc`, `gcp`…).
+    Tasks(String),
+}
+
+impl Topic {
+    /// The topic's name, e.g. `baton-tasks-core`.
+    pub fn name(&self) -> String {
+        match self {
+            Topic::Executions => "baton-executions".to_string(),
+            Topic::Tasks(group) => format!("baton-tasks-{group}"),
+        }
+    }
+}
+
+/// Publishing side of the message bus. Delivery is the runtime's business:
+/// in-process loops locally, Pub/Sub push to Cloud Run on GCP.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    async fn publish(&self, topic: &Topic, payload: Vec<u8>) -> Result<()>;
+}

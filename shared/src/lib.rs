@@ -1,0 +1,17 @@
+//! Baton: Kestra flows without a Kestra server.
+//!
+//! One engine with two runtimes. The pure parts — the flow model
+//! ([`model`]), validation ([`validate`]), templates ([`template`]) and the
+//! executor's step function ([`executor`]) — do no I/O. The runtime
+//! ([`runtime`]) wires them to backends ([`backend`]) through small traits,
+//! and plugins ([`plugins`]) run the runnable tasks in workers.
+
+pub mod backend;
+pub mod executor;
+pub mod inputs;
+pub mod model;
+pub mod plugins;
+pub mod runtime;
+pub mod template;
+pub mod validate;
+pub mod yaml;

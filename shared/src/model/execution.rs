@@ -1,0 +1,162 @@
+//! Executions and task runs in the JSON shape of Kestra's
+//! `GET /api/v1/executions/{id}`, plus the few fields Baton needs to drive
+//! them (retry dates, the revision pinned, a version for compare-and-swap).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::state::{State, StateType};
+
+/// A `{key, value}` label, as Kestra lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Label {
+    pub key: String,
+    pub value: String,
+}
+
+/// What started an execution: `{id, type, variables}` in Kestra's JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerContext {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+}
+
+/// One attempt of a task run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub state: State,
+    /// The worker that claimed this attempt (Baton extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
+}
+
+/// One run of one task (one per iteration value inside a ForEach).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRun {
+    pub id: String,
+    pub execution_id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub task_id: String,
+    #[serde(default)]
+    pub parent_task_run_id: Option<String>,
+    /// The ForEach iteration value this run belongs to, as a string.
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Map<String, Value>>,
+    pub state: State,
+    /// Order of creation inside the execution (Baton extension, for stable listing).
+    #[serde(default)]
+    pub iteration: Option<usize>,
+    /// When a RETRYING task run may start its next attempt (Baton extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry_date: Option<DateTime<Utc>>,
+    /// Why the last attempt failed, for humans (Baton extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl TaskRun {
+    /// The current attempt number, 1-based (0 before the first attempt).
+    pub fn attempt_number(&self) -> u32 {
+        self.attempts.len() as u32
+    }
+}
+
+/// An execution of a flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    pub id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub flow_revision: u32,
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<TriggerContext>,
+    pub state: State,
+    #[serde(default)]
+    pub task_run_list: Vec<TaskRun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// The parent's Subflow task run, when this execution is a subflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_task_run_id: Option<String>,
+    pub original_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_date: Option<DateTime<Utc>>,
+    /// Why the execution failed when no task says so (concurrency, kill…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Compare-and-swap version, bumped by every persisted change.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl Execution {
+    /// A new execution in CREATED state.
+    pub fn new(
+        id: String,
+        namespace: &str,
+        flow_id: &str,
+        revision: u32,
+        inputs: Map<String, Value>,
+        labels: Vec<Label>,
+        now: DateTime<Utc>,
+    ) -> Execution {
+        Execution {
+            original_id: id.clone(),
+            id,
+            namespace: namespace.to_string(),
+            flow_id: flow_id.to_string(),
+            flow_revision: revision,
+            inputs,
+            labels,
+            trigger: None,
+            state: State::new(StateType::Created, now),
+            task_run_list: Vec::new(),
+            outputs: None,
+            parent_id: None,
+            parent_task_run_id: None,
+            schedule_date: None,
+            error: None,
+            version: 0,
+        }
+    }
+
+    pub fn task_run(&self, id: &str) -> Option<&TaskRun> {
+        self.task_run_list.iter().find(|t| t.id == id)
+    }
+
+    pub fn task_run_mut(&mut self, id: &str) -> Option<&mut TaskRun> {
+        self.task_run_list.iter_mut().find(|t| t.id == id)
+    }
+
+    /// Labels as a `{key: value}` map (the `labels` template variable).
+    pub fn labels_map(&self) -> Map<String, Value> {
+        self.labels.iter().map(|l| (l.key.clone(), Value::String(l.value.clone()))).collect()
+    }
+
+    /// Sets a label, replacing an existing one with the same key.
+    pub fn set_label(&mut self, key: &str, value: &str) {
+        if let Some(l) = self.labels.iter_mut().find(|l| l.key == key) {
+            l.value = value.to_string();
+        } else {
+            self.labels.push(Label { key: key.to_string(), value: value.to_string() });
+        }
+    }
+}

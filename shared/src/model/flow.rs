@@ -1,0 +1,838 @@
+//! Flows as written in Kestra YAML: the flow, its tasks (with pluginDefaults
+//! applied and flowable children parsed), inputs, triggers, retry and
+//! concurrency. `Flow::from_value` never fails: it collects every structural
+//! problem with its path, and the validator adds file positions.
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::duration;
+use super::types::{self, FlowableKind};
+use crate::yaml::{child_index, child_key};
+
+/// A structural problem found while reading a flow, with its path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+/// `concurrency.behavior`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConcurrencyBehavior {
+    #[default]
+    Queue,
+    Cancel,
+    Fail,
+}
+
+/// The flow's `concurrency` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Concurrency {
+    pub limit: u32,
+    #[serde(default)]
+    pub behavior: ConcurrencyBehavior,
+}
+
+/// The retry delay policy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RetryKind {
+    Constant { interval: Duration },
+    Exponential { interval: Duration, max_interval: Duration, delay_factor: Option<f64> },
+    Random { min_interval: Duration, max_interval: Duration },
+}
+
+/// A task's (or the flow's) `retry` block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retry {
+    pub kind: RetryKind,
+    /// Total attempts allowed, including the first (`maxAttempt` / `maxAttempts`).
+    pub max_attempt: Option<u32>,
+    pub max_duration: Option<Duration>,
+    pub warning_on_retry: bool,
+}
+
+/// An input's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InputType {
+    String,
+    Int,
+    Float,
+    Boolean,
+    Bool,
+    Select,
+    Enum,
+    Multiselect,
+    Array,
+    Datetime,
+    Date,
+    Time,
+    Duration,
+    Json,
+    Yaml,
+    Uri,
+    Email,
+    Secret,
+    File,
+}
+
+/// One flow input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Input {
+    #[serde(alias = "name")]
+    pub id: String,
+    #[serde(rename = "type")]
+    pub type_: InputType,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub required: Option<bool>,
+    #[serde(default)]
+    pub defaults: Option<Value>,
+    #[serde(default, alias = "options")]
+    pub values: Option<Vec<String>>,
+    #[serde(default)]
+    pub allow_custom_value: bool,
+    #[serde(default)]
+    pub item_type: Option<InputType>,
+    #[serde(default)]
+    pub validator: Option<String>,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    #[serde(default)]
+    pub after: Option<String>,
+    #[serde(default)]
+    pub before: Option<String>,
+    #[serde(default)]
+    pub depends_on: Option<Value>,
+    #[serde(default)]
+    pub prefill: Option<Value>,
+    #[serde(default)]
+    pub expression: Option<String>,
+}
+
+impl Input {
+    /// Kestra inputs are required unless they say otherwise.
+    pub fn is_required(&self) -> bool {
+        self.required.unwrap_or(true)
+    }
+}
+
+/// A `pluginDefaults` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginDefault {
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default)]
+    pub forced: bool,
+    #[serde(default)]
+    pub values: Map<String, Value>,
+}
+
+/// A trigger as written (the scheduler interprets its properties).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub id: String,
+    pub type_: String,
+    pub disabled: bool,
+    pub props: Map<String, Value>,
+    pub path: String,
+}
+
+/// The children of a flowable task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Children {
+    None,
+    Tasks(Vec<Task>),
+    If { then: Vec<Task>, else_: Vec<Task> },
+    Switch { cases: Vec<(String, Vec<Task>)>, defaults: Vec<Task> },
+}
+
+/// One task, with pluginDefaults applied. Properties that are not common
+/// task keys or flowable children stay in `props`, unrendered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: String,
+    /// The type as written.
+    pub type_: String,
+    /// The current Kestra name of the type.
+    pub kind: String,
+    pub flowable: Option<FlowableKind>,
+    pub description: Option<String>,
+    pub disabled: bool,
+    pub allow_failure: bool,
+    pub allow_warning: bool,
+    pub retry: Option<Retry>,
+    pub timeout: Option<Duration>,
+    pub run_if: Option<String>,
+    pub worker_group: Option<String>,
+    pub props: Map<String, Value>,
+    pub children: Children,
+    pub errors: Vec<Task>,
+    pub finally: Vec<Task>,
+    /// Where the task sits in the file, e.g. `tasks[1].then[0]`.
+    pub path: String,
+}
+
+impl Task {
+    /// Every direct child task: branches, `errors` and `finally`.
+    pub fn all_children(&self) -> Vec<&Task> {
+        let mut out: Vec<&Task> = Vec::new();
+        match &self.children {
+            Children::None => {}
+            Children::Tasks(t) => out.extend(t.iter()),
+            Children::If { then, else_ } => out.extend(then.iter().chain(else_.iter())),
+            Children::Switch { cases, defaults } => {
+                for (_, t) in cases {
+                    out.extend(t.iter());
+                }
+                out.extend(defaults.iter());
+            }
+        }
+        out.extend(self.errors.iter());
+        out.extend(self.finally.iter());
+        out
+    }
+}
+
+/// A parsed flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    pub id: String,
+    pub namespace: String,
+    pub revision: u32,
+    pub description: Option<String>,
+    pub labels: Vec<super::Label>,
+    pub inputs: Vec<Input>,
+    pub variables: Map<String, Value>,
+    pub tasks: Vec<Task>,
+    pub errors: Vec<Task>,
+    pub finally: Vec<Task>,
+    pub triggers: Vec<Trigger>,
+    pub plugin_defaults: Vec<PluginDefault>,
+    pub concurrency: Option<Concurrency>,
+    pub retry: Option<Retry>,
+    pub disabled: bool,
+    pub outputs: Vec<Value>,
+    /// The YAML source, as written.
+    pub source: String,
+}
+
+const FLOW_KEYS: &[&str] = &[
+    "id",
+    "namespace",
+    "revision",
+    "description",
+    "labels",
+    "inputs",
+    "variables",
+    "tasks",
+    "errors",
+    "finally",
+    "afterExecution",
+    "triggers",
+    "pluginDefaults",
+    "taskDefaults",
+    "concurrency",
+    "retry",
+    "disabled",
+    "deleted",
+    "outputs",
+    "sla",
+    "checks",
+    "listeners",
+    "tenantId",
+    "workerGroup",
+];
+
+const TASK_COMMON_KEYS: &[&str] = &[
+    "id",
+    "type",
+    "description",
+    "disabled",
+    "allowFailure",
+    "allowWarning",
+    "retry",
+    "timeout",
+    "runIf",
+    "workerGroup",
+    "logLevel",
+    "logToFile",
+    "errors",
+    "finally",
+    "version",
+];
+
+struct Reader<'a> {
+    defaults: &'a [PluginDefault],
+    problems: Vec<Problem>,
+}
+
+impl Reader<'_> {
+    fn problem(&mut self, path: &str, message: impl Into<String>) {
+        self.problems.push(Problem { path: path.to_string(), message: message.into() });
+    }
+}
+
+impl Flow {
+    /// Reads a flow from its JSON form. Returns the flow (as complete as
+    /// possible) and every problem found.
+    pub fn from_value(v: &Value, source: &str) -> (Option<Flow>, Vec<Problem>) {
+        let Some(obj) = v.as_object() else {
+            return (None, vec![Problem { path: String::new(), message: "a flow must be a YAML mapping".into() }]);
+        };
+        let mut problems = Vec::new();
+        for k in obj.keys() {
+            if !FLOW_KEYS.contains(&k.as_str()) {
+                problems.push(Problem {
+                    path: k.clone(),
+                    message: format!("unknown flow property '{k}' (expected one of {})", FLOW_KEYS[..15].join(", ")),
+                });
+            }
+        }
+        let string_field = |k: &str, problems: &mut Vec<Problem>| -> String {
+            match obj.get(k) {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => {
+                    problems.push(Problem {
+                        path: k.into(),
+                        message: format!("'{k}' must be a string, got {}", kind_of(other)),
+                    });
+                    String::new()
+                }
+                None => {
+                    problems.push(Problem { path: k.into(), message: format!("missing required property '{k}'") });
+                    String::new()
+                }
+            }
+        };
+        let id = string_field("id", &mut problems);
+        let namespace = string_field("namespace", &mut problems);
+
+        let plugin_defaults: Vec<PluginDefault> = match obj.get("pluginDefaults").or_else(|| obj.get("taskDefaults")) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => match serde_json::from_value(v.clone()) {
+                Ok(d) => d,
+                Err(e) => {
+                    problems.push(Problem {
+                        path: "pluginDefaults".into(),
+                        message: format!("invalid pluginDefaults: {e}"),
+                    });
+                    Vec::new()
+                }
+            },
+        };
+        let mut r = Reader { defaults: &plugin_defaults, problems };
+
+        let inputs = match obj.get("inputs") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => {
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let path = child_index("inputs", i);
+                    match serde_json::from_value::<Input>(item.clone()) {
+                        Ok(inp) => out.push(inp),
+                        Err(e) => r.problem(&path, format!("invalid input definition: {e}")),
+                    }
+                }
+                out
+            }
+            Some(_) => {
+                r.problem("inputs", "'inputs' must be a list");
+                Vec::new()
+            }
+        };
+        let variables = match obj.get("variables") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => {
+                r.problem("variables", "'variables' must be a mapping");
+                Map::new()
+            }
+        };
+        let labels = match obj.get("labels") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(m)) => {
+                m.iter().map(|(k, v)| super::Label { key: k.clone(), value: scalar_string(v) }).collect()
+            }
+            Some(Value::Array(items)) => match serde_json::from_value(Value::Array(items.clone())) {
+                Ok(l) => l,
+                Err(e) => {
+                    r.problem("labels", format!("labels must be a mapping or a list of {{key, value}}: {e}"));
+                    Vec::new()
+                }
+            },
+            Some(_) => {
+                r.problem("labels", "labels must be a mapping or a list of {key, value}");
+                Vec::new()
+            }
+        };
+        let tasks = r.task_list(obj.get("tasks"), "tasks", true);
+        let errors = r.task_list(obj.get("errors"), "errors", false);
+        let finally = r.task_list(obj.get("finally"), "finally", false);
+        let triggers = r.triggers(obj.get("triggers"));
+        let concurrency = match obj.get("concurrency") {
+            None | Some(Value::Null) => None,
+            Some(v) => match serde_json::from_value::<Concurrency>(v.clone()) {
+                Ok(c) if c.limit >= 1 => Some(c),
+                Ok(_) => {
+                    r.problem("concurrency.limit", "concurrency.limit must be at least 1");
+                    None
+                }
+                Err(e) => {
+                    r.problem("concurrency", format!("invalid concurrency: {e}"));
+                    None
+                }
+            },
+        };
+        let retry = obj.get("retry").and_then(|v| r.retry(v, "retry"));
+        let disabled = match obj.get("disabled") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                r.problem("disabled", "'disabled' must be true or false");
+                false
+            }
+        };
+        let revision = obj.get("revision").and_then(Value::as_u64).unwrap_or(1) as u32;
+        let description = obj.get("description").map(scalar_string);
+        let outputs = match obj.get("outputs") {
+            Some(Value::Array(a)) => a.clone(),
+            _ => Vec::new(),
+        };
+        let flow = Flow {
+            id,
+            namespace,
+            revision,
+            description,
+            labels,
+            inputs,
+            variables,
+            tasks,
+            errors,
+            finally,
+            triggers,
+            plugin_defaults: plugin_defaults.clone(),
+            concurrency,
+            retry,
+            disabled,
+            outputs,
+            source: source.to_string(),
+        };
+        (Some(flow), r.problems)
+    }
+
+    /// Every task of the flow, depth first (main tasks, then errors, finally).
+    pub fn all_tasks(&self) -> Vec<&Task> {
+        fn walk<'a>(t: &'a Task, out: &mut Vec<&'a Task>) {
+            out.push(t);
+            for c in t.all_children() {
+                walk(c, out);
+            }
+        }
+        let mut out = Vec::new();
+        for t in self.tasks.iter().chain(self.errors.iter()).chain(self.finally.iter()) {
+            walk(t, &mut out);
+        }
+        out
+    }
+
+    /// Finds a task anywhere in the flow by id.
+    pub fn find_task(&self, id: &str) -> Option<&Task> {
+        self.all_tasks().into_iter().find(|t| t.id == id)
+    }
+}
+
+impl Reader<'_> {
+    fn task_list(&mut self, v: Option<&Value>, path: &str, required: bool) -> Vec<Task> {
+        match v {
+            None | Some(Value::Null) => {
+                if required {
+                    self.problem(path, format!("missing required property '{}'", last_segment(path)));
+                }
+                Vec::new()
+            }
+            Some(Value::Array(items)) => {
+                if required && items.is_empty() {
+                    self.problem(path, format!("'{}' must contain at least one task", last_segment(path)));
+                }
+                items.iter().enumerate().filter_map(|(i, t)| self.task(t, &child_index(path, i))).collect()
+            }
+            Some(other) => {
+                self.problem(path, format!("'{}' must be a list of tasks, got {}", last_segment(path), kind_of(other)));
+                Vec::new()
+            }
+        }
+    }
+
+    fn task(&mut self, v: &Value, path: &str) -> Option<Task> {
+        let Some(raw) = v.as_object() else {
+            self.problem(path, format!("a task must be a mapping, got {}", kind_of(v)));
+            return None;
+        };
+        let type_ = match raw.get("type") {
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => {
+                self.problem(&child_key(path, "type"), "'type' must be a string");
+                return None;
+            }
+            None => {
+                self.problem(path, "missing required property 'type'");
+                return None;
+            }
+        };
+        let kind = types::normalize(&type_).to_string();
+        let obj = apply_defaults(raw, &type_, &kind, self.defaults);
+        let id = match obj.get("id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => {
+                self.problem(&child_key(path, "id"), "'id' must be a string");
+                String::new()
+            }
+            None => {
+                self.problem(path, "missing required property 'id'");
+                String::new()
+            }
+        };
+        let flowable = types::flowable_kind(&kind);
+        let bool_key = |r: &mut Self, k: &str| -> bool {
+            match obj.get(k) {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+                Some(other) => {
+                    r.problem(&child_key(path, k), format!("'{k}' must be true or false, got {}", kind_of(other)));
+                    false
+                }
+            }
+        };
+        let disabled = bool_key(self, "disabled");
+        let allow_failure = bool_key(self, "allowFailure");
+        let allow_warning = bool_key(self, "allowWarning");
+        let retry = obj.get("retry").and_then(|v| self.retry(v, &child_key(path, "retry")));
+        let timeout = match obj.get("timeout") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => match duration::parse_iso(s) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    self.problem(&child_key(path, "timeout"), format!("invalid timeout: {e}"));
+                    None
+                }
+            },
+            Some(_) => {
+                self.problem(&child_key(path, "timeout"), "'timeout' must be an ISO-8601 duration such as PT10M");
+                None
+            }
+        };
+        let opt_string = |k: &str| obj.get(k).filter(|v| !v.is_null()).map(scalar_string);
+        let mut props = Map::new();
+        let child_keys: &[&str] = match flowable {
+            Some(FlowableKind::If) => &["then", "else"],
+            Some(FlowableKind::Switch) => &["cases", "defaults"],
+            Some(
+                FlowableKind::Sequential
+                | FlowableKind::Parallel
+                | FlowableKind::ForEach
+                | FlowableKind::WorkingDirectory,
+            ) => &["tasks"],
+            _ => &[],
+        };
+        for (k, v) in obj.iter() {
+            if !TASK_COMMON_KEYS.contains(&k.as_str()) && !child_keys.contains(&k.as_str()) {
+                props.insert(k.clone(), v.clone());
+            }
+        }
+        let children = match flowable {
+            Some(FlowableKind::If) => Children::If {
+                then: self.task_list(obj.get("then"), &child_key(path, "then"), true),
+                else_: self.task_list(obj.get("else"), &child_key(path, "else"), false),
+            },
+            Some(FlowableKind::Switch) => {
+                let mut cases = Vec::new();
+                match obj.get("cases") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Object(m)) => {
+                        for (k, v) in m {
+                            let p = child_key(&child_key(path, "cases"), k);
+                            cases.push((k.clone(), self.task_list(Some(v), &p, true)));
+                        }
+                    }
+                    Some(_) => self.problem(&child_key(path, "cases"), "'cases' must map values to task lists"),
+                }
+                Children::Switch {
+                    cases,
+                    defaults: self.task_list(obj.get("defaults"), &child_key(path, "defaults"), false),
+                }
+            }
+            Some(
+                FlowableKind::Sequential
+                | FlowableKind::Parallel
+                | FlowableKind::ForEach
+                | FlowableKind::WorkingDirectory,
+            ) => Children::Tasks(self.task_list(obj.get("tasks"), &child_key(path, "tasks"), true)),
+            _ => Children::None,
+        };
+        let errors = self.task_list(obj.get("errors"), &child_key(path, "errors"), false);
+        let finally = self.task_list(obj.get("finally"), &child_key(path, "finally"), false);
+        Some(Task {
+            id,
+            type_,
+            kind,
+            flowable,
+            description: opt_string("description"),
+            disabled,
+            allow_failure,
+            allow_warning,
+            retry,
+            timeout,
+            run_if: opt_string("runIf"),
+            worker_group: obj.get("workerGroup").and_then(|w| w.get("key").or(Some(w))).map(scalar_string),
+            props,
+            children,
+            errors,
+            finally,
+            path: path.to_string(),
+        })
+    }
+
+    fn triggers(&mut self, v: Option<&Value>) -> Vec<Trigger> {
+        let items = match v {
+            None | Some(Value::Null) => return Vec::new(),
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.problem("triggers", "'triggers' must be a list");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = child_index("triggers", i);
+            let Some(raw) = item.as_object() else {
+                self.problem(&path, "a trigger must be a mapping");
+                continue;
+            };
+            let (Some(id), Some(type_)) =
+                (raw.get("id").and_then(Value::as_str), raw.get("type").and_then(Value::as_str))
+            else {
+                self.problem(&path, "a trigger needs a string 'id' and 'type'");
+                continue;
+            };
+            let kind = types::normalize(type_).to_string();
+            let obj = apply_defaults(raw, type_, &kind, self.defaults);
+            let disabled = obj.get("disabled").and_then(Value::as_bool).unwrap_or(false);
+            out.push(Trigger { id: id.to_string(), type_: kind, disabled, props: obj, path });
+        }
+        out
+    }
+
+    fn retry(&mut self, v: &Value, path: &str) -> Option<Retry> {
+        let Some(o) = v.as_object() else {
+            self.problem(path, "'retry' must be a mapping with a 'type'");
+            return None;
+        };
+        let dur = |r: &mut Self, k: &str, required: bool| -> Option<Duration> {
+            match o.get(k) {
+                None | Some(Value::Null) => {
+                    if required {
+                        r.problem(path, format!("retry is missing required property '{k}'"));
+                    }
+                    None
+                }
+                Some(Value::String(s)) => match duration::parse_iso(s) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        r.problem(&child_key(path, k), format!("invalid {k}: {e}"));
+                        None
+                    }
+                },
+                Some(_) => {
+                    r.problem(&child_key(path, k), format!("'{k}' must be an ISO-8601 duration"));
+                    None
+                }
+            }
+        };
+        let t = o.get("type").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+        let kind = match t.as_str() {
+            "constant" => RetryKind::Constant { interval: dur(self, "interval", true)? },
+            "exponential" => RetryKind::Exponential {
+                interval: dur(self, "interval", true)?,
+                max_interval: dur(self, "maxInterval", true)?,
+                delay_factor: o.get("delayFactor").and_then(Value::as_f64),
+            },
+            "random" => RetryKind::Random {
+                min_interval: dur(self, "minInterval", true)?,
+                max_interval: dur(self, "maxInterval", true)?,
+            },
+            other => {
+                self.problem(
+                    &child_key(path, "type"),
+                    format!("unknown retry type '{other}' (expected constant, exponential or random)"),
+                );
+                return None;
+            }
+        };
+        let max_attempt = match o.get("maxAttempt").or_else(|| o.get("maxAttempts")) {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_u64() {
+                Some(n) if n >= 1 => Some(n as u32),
+                _ => {
+                    self.problem(&child_key(path, "maxAttempt"), "maxAttempt must be an integer ≥ 1");
+                    None
+                }
+            },
+        };
+        Some(Retry {
+            kind,
+            max_attempt,
+            max_duration: dur(self, "maxDuration", false),
+            warning_on_retry: o.get("warningOnRetry").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+}
+
+/// Applies pluginDefaults to a raw task or trigger: a default matches when
+/// its type equals the task's type (as written or normalized) or is a
+/// package prefix of it. Defaults fill absent keys (maps merge recursively);
+/// `forced` defaults override.
+pub fn apply_defaults(
+    raw: &Map<String, Value>,
+    written: &str,
+    normalized: &str,
+    defaults: &[PluginDefault],
+) -> Map<String, Value> {
+    let matches = |d: &PluginDefault| {
+        let t = d.type_.as_str();
+        [written, normalized].iter().any(|x| *x == t || (x.starts_with(t) && x[t.len()..].starts_with('.')))
+    };
+    let mut obj = raw.clone();
+    for d in defaults.iter().filter(|d| matches(d)) {
+        for (k, v) in &d.values {
+            if d.forced {
+                obj.insert(k.clone(), v.clone());
+            } else {
+                match obj.get_mut(k) {
+                    None => {
+                        obj.insert(k.clone(), v.clone());
+                    }
+                    Some(existing) => merge_missing(existing, v),
+                }
+            }
+        }
+    }
+    obj
+}
+
+fn merge_missing(target: &mut Value, default: &Value) {
+    if let (Value::Object(t), Value::Object(d)) = (target, default) {
+        for (k, v) in d {
+            match t.get_mut(k) {
+                None => {
+                    t.insert(k.clone(), v.clone());
+                }
+                Some(existing) => merge_missing(existing, v),
+            }
+        }
+    }
+}
+
+/// A short name for a JSON value's kind, for messages.
+pub fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// A scalar as a string (strings unquoted, others as JSON).
+pub fn scalar_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit(['.', ']']).find(|s| !s.is_empty()).unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> (Flow, Vec<Problem>) {
+        let (f, p) = Flow::from_value(&v, "");
+        (f.unwrap(), p)
+    }
+
+    #[test]
+    fn reads_flowables_and_defaults() {
+        let (f, p) = parse(json!({
+            "id": "f", "namespace": "n",
+            "pluginDefaults": [{"type": "io.kestra.plugin.core.log", "values": {"level": "WARN"}}],
+            "tasks": [
+                {"id": "if", "type": "io.kestra.plugin.core.flow.If", "condition": "{{true}}",
+                 "then": [{"id": "a", "type": "io.kestra.core.tasks.log.Log", "message": "x"}]},
+                {"id": "b", "type": "io.kestra.plugin.core.log.Log", "message": "y", "level": "ERROR",
+                 "retry": {"type": "constant", "interval": "PT1S", "maxAttempts": 3}}
+            ]
+        }));
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(f.tasks[0].flowable, Some(FlowableKind::If));
+        let Children::If { then, .. } = &f.tasks[0].children else { panic!() };
+        assert_eq!(then[0].kind, "io.kestra.plugin.core.log.Log");
+        assert_eq!(then[0].props["level"], "WARN");
+        assert_eq!(then[0].path, "tasks[0].then[0]");
+        assert_eq!(f.tasks[1].props["level"], "ERROR");
+        assert_eq!(f.tasks[1].retry.as_ref().unwrap().max_attempt, Some(3));
+        assert_eq!(f.all_tasks().len(), 3);
+    }
+
+    #[test]
+    fn forced_defaults_override() {
+        let (f, _) = parse(json!({
+            "id": "f", "namespace": "n",
+            "pluginDefaults": [{"type": "io.kestra.plugin.core.log.Log", "forced": true, "values": {"level": "ERROR"}}],
+            "tasks": [{"id": "b", "type": "io.kestra.plugin.core.log.Log", "message": "y", "level": "INFO"}]
+        }));
+        assert_eq!(f.tasks[0].props["level"], "ERROR");
+    }
+
+    #[test]
+    fn prefix_must_end_on_a_package_boundary() {
+        let (f, _) = parse(json!({
+            "id": "f", "namespace": "n",
+            "pluginDefaults": [{"type": "io.kestra.plugin.core.lo", "values": {"level": "ERROR"}}],
+            "tasks": [{"id": "b", "type": "io.kestra.plugin.core.log.Log", "message": "y"}]
+        }));
+        assert!(!f.tasks[0].props.contains_key("level"));
+    }
+
+    #[test]
+    fn collects_problems() {
+        let (_, p) = parse(json!({
+            "id": "f", "tasks": [{"id": "a"}, {"type": "x"}], "bogus": 1,
+            "concurrency": {"limit": 0}
+        }));
+        let paths: Vec<_> = p.iter().map(|p| p.path.as_str()).collect();
+        assert!(paths.contains(&"namespace"), "{p:?}");
+        assert!(paths.contains(&"tasks[0]"));
+        assert!(paths.contains(&"tasks[1]"));
+        assert!(paths.contains(&"bogus"));
+        assert!(paths.contains(&"concurrency.limit"));
+    }
+}

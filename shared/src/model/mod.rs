@@ -1,0 +1,16 @@
+//! Kestra-compatible data model: flows as written in YAML, executions and
+//! task runs as Kestra's REST API shows them, states, labels and durations.
+//! Everything here is plain data (serde), with no I/O.
+
+pub mod duration;
+pub mod execution;
+pub mod flow;
+pub mod ids;
+pub mod state;
+pub mod types;
+
+pub use execution::{Attempt, Execution, Label, TaskRun, TriggerContext};
+pub use flow::{
+    Concurrency, ConcurrencyBehavior, Flow, Input, InputType, PluginDefault, Retry, RetryKind, Task, Trigger,
+};
+pub use state::{State, StateType};

@@ -1,0 +1,88 @@
+//! Task type names: Kestra's legacy aliases mapped to the current names, and
+//! which types are flowable (handled by the executor, not a worker).
+
+/// Flowable task kinds, interpreted by the pure executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowableKind {
+    Sequential,
+    Parallel,
+    If,
+    Switch,
+    /// `ForEach`, and the legacy `EachSequential` / `EachParallel`.
+    ForEach,
+    /// Runs its children in order; treated as Sequential by the executor.
+    WorkingDirectory,
+    /// `core.flow.Subflow` (and the legacy `core.flow.Flow`).
+    Subflow,
+}
+
+/// Legacy names (Kestra < 0.17 and plugin moves) → current names.
+const ALIASES: &[(&str, &str)] = &[
+    ("io.kestra.core.tasks.log.Log", "io.kestra.plugin.core.log.Log"),
+    ("io.kestra.core.tasks.debugs.Echo", "io.kestra.plugin.core.log.Log"),
+    ("io.kestra.core.tasks.debugs.Return", "io.kestra.plugin.core.debug.Return"),
+    ("io.kestra.core.tasks.executions.Fail", "io.kestra.plugin.core.execution.Fail"),
+    ("io.kestra.core.tasks.executions.Labels", "io.kestra.plugin.core.execution.Labels"),
+    ("io.kestra.core.tasks.flows.Sequential", "io.kestra.plugin.core.flow.Sequential"),
+    ("io.kestra.core.tasks.flows.Parallel", "io.kestra.plugin.core.flow.Parallel"),
+    ("io.kestra.core.tasks.flows.If", "io.kestra.plugin.core.flow.If"),
+    ("io.kestra.core.tasks.flows.Switch", "io.kestra.plugin.core.flow.Switch"),
+    ("io.kestra.core.tasks.flows.ForEach", "io.kestra.plugin.core.flow.ForEach"),
+    ("io.kestra.core.tasks.flows.EachSequential", "io.kestra.plugin.core.flow.EachSequential"),
+    ("io.kestra.core.tasks.flows.EachParallel", "io.kestra.plugin.core.flow.EachParallel"),
+    ("io.kestra.core.tasks.flows.Flow", "io.kestra.plugin.core.flow.Subflow"),
+    ("io.kestra.core.tasks.flows.Subflow", "io.kestra.plugin.core.flow.Subflow"),
+    ("io.kestra.plugin.core.flow.Flow", "io.kestra.plugin.core.flow.Subflow"),
+    ("io.kestra.core.tasks.flows.WorkingDirectory", "io.kestra.plugin.core.flow.WorkingDirectory"),
+    ("io.kestra.core.tasks.flows.Pause", "io.kestra.plugin.core.flow.Pause"),
+    ("io.kestra.core.tasks.outputs.OutputValues", "io.kestra.plugin.core.output.OutputValues"),
+    ("io.kestra.core.tasks.storages.PurgeExecution", "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"),
+    ("io.kestra.plugin.core.storage.PurgeExecution", "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"),
+    (
+        "io.kestra.core.tasks.storages.PurgeCurrentExecutionFiles",
+        "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+    ),
+    ("io.kestra.plugin.fs.http.Download", "io.kestra.plugin.core.http.Download"),
+    ("io.kestra.plugin.fs.http.Request", "io.kestra.plugin.core.http.Request"),
+    ("io.kestra.core.tasks.kv.Set", "io.kestra.plugin.core.kv.Set"),
+    ("io.kestra.core.tasks.kv.Get", "io.kestra.plugin.core.kv.Get"),
+    ("io.kestra.core.tasks.kv.Delete", "io.kestra.plugin.core.kv.Delete"),
+    ("io.kestra.core.tasks.flows.Sleep", "io.kestra.plugin.core.flow.Sleep"),
+    ("io.kestra.core.tasks.scripts.Bash", "io.kestra.plugin.scripts.shell.Commands"),
+    ("io.kestra.core.tasks.triggers.Schedule", "io.kestra.plugin.core.trigger.Schedule"),
+    ("io.kestra.core.models.triggers.types.Schedule", "io.kestra.plugin.core.trigger.Schedule"),
+];
+
+/// The current Kestra name for `t` (itself if it is not a known alias).
+pub fn normalize(t: &str) -> &str {
+    ALIASES.iter().find(|(old, _)| *old == t).map(|(_, new)| *new).unwrap_or(t)
+}
+
+/// The flowable kind of a (normalized) type, if it is flowable.
+pub fn flowable_kind(normalized: &str) -> Option<FlowableKind> {
+    Some(match normalized {
+        "io.kestra.plugin.core.flow.Sequential" => FlowableKind::Sequential,
+        "io.kestra.plugin.core.flow.Parallel" => FlowableKind::Parallel,
+        "io.kestra.plugin.core.flow.If" => FlowableKind::If,
+        "io.kestra.plugin.core.flow.Switch" => FlowableKind::Switch,
+        "io.kestra.plugin.core.flow.ForEach"
+        | "io.kestra.plugin.core.flow.EachSequential"
+        | "io.kestra.plugin.core.flow.EachParallel" => FlowableKind::ForEach,
+        "io.kestra.plugin.core.flow.WorkingDirectory" => FlowableKind::WorkingDirectory,
+        "io.kestra.plugin.core.flow.Subflow" => FlowableKind::Subflow,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_names_map_to_current() {
+        assert_eq!(normalize("io.kestra.core.tasks.log.Log"), "io.kestra.plugin.core.log.Log");
+        assert_eq!(normalize("io.kestra.plugin.core.log.Log"), "io.kestra.plugin.core.log.Log");
+        assert_eq!(flowable_kind(normalize("io.kestra.core.tasks.flows.EachParallel")), Some(FlowableKind::ForEach));
+        assert_eq!(flowable_kind("io.kestra.plugin.core.log.Log"), None);
+    }
+}

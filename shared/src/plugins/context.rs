@@ -1,0 +1,194 @@
+//! The context a runnable task runs in: its identity, the template context
+//! and renderer, and the services it may use (KV, internal storage, HTTP,
+//! logs). Built by the worker for each attempt; plugins never see globals.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use serde_json::{Map, Value};
+
+use super::TaskError;
+use crate::backend::{ByteStream, KvStore, LogEntry, Storage};
+use crate::model::ids::slugify;
+use crate::template::{Renderer, TemplateHost};
+
+/// Where log lines go (the store, the terminal, Cloud Logging…).
+pub trait LogSink: Send + Sync {
+    fn emit(&self, entry: LogEntry);
+}
+
+/// Progress of a long transfer, for a terminal progress bar.
+pub trait Progress: Send + Sync {
+    /// Called as bytes move; `total` when known.
+    fn update(&self, task_id: &str, done: u64, total: Option<u64>);
+    fn finish(&self, task_id: &str);
+}
+
+/// Services shared by every task a worker runs.
+#[derive(Clone)]
+pub struct Services {
+    pub renderer: Arc<Renderer>,
+    pub kv: Arc<dyn KvStore>,
+    pub storage: Arc<dyn Storage>,
+    pub logs: Arc<dyn LogSink>,
+    pub http: reqwest::Client,
+    pub progress: Option<Arc<dyn Progress>>,
+    /// Where per-task working directories are created.
+    pub work_root: PathBuf,
+}
+
+/// Everything one attempt of one task may use.
+pub struct RunContext {
+    pub execution_id: String,
+    pub task_run_id: String,
+    pub attempt: u32,
+    pub namespace: String,
+    pub flow_id: String,
+    pub task_id: String,
+    pub task_type: String,
+    /// The template context (inputs, vars, outputs, taskrun…).
+    pub context: Value,
+    /// The task's properties before rendering (for typed rendering).
+    pub raw_props: Map<String, Value>,
+    pub services: Services,
+    /// The template host (kv, secret, read) bound to this execution.
+    pub host: Arc<dyn TemplateHost>,
+    secrets_seen: Mutex<Vec<String>>,
+}
+
+impl RunContext {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        execution_id: String,
+        task_run_id: String,
+        attempt: u32,
+        namespace: String,
+        flow_id: String,
+        task_id: String,
+        task_type: String,
+        context: Value,
+        raw_props: Map<String, Value>,
+        services: Services,
+        host: Arc<dyn TemplateHost>,
+    ) -> RunContext {
+        RunContext {
+            execution_id,
+            task_run_id,
+            attempt,
+            namespace,
+            flow_id,
+            task_id,
+            task_type,
+            context,
+            raw_props,
+            services,
+            host,
+            secrets_seen: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Renders a template string with this task's context.
+    pub fn render(&self, template: &str) -> Result<String, TaskError> {
+        self.services
+            .renderer
+            .render_str(template, &self.context, self.host.as_ref())
+            .map_err(|e| TaskError::Template(e.to_string()))
+    }
+
+    /// Renders every string inside a JSON value.
+    pub fn render_value(&self, v: &Value) -> Result<Value, TaskError> {
+        self.services
+            .renderer
+            .render_value(v, &self.context, self.host.as_ref())
+            .map_err(|e| TaskError::Template(e.to_string()))
+    }
+
+    /// Renders a property keeping the expression's type when the whole
+    /// string is one `{{ expression }}` (numbers, booleans, maps, lists).
+    pub fn render_typed(&self, v: &Value) -> Result<Value, TaskError> {
+        self.services
+            .renderer
+            .render_typed(v, &self.context, self.host.as_ref())
+            .map_err(|e| TaskError::Template(e.to_string()))
+    }
+
+    /// Logs a line at `level` (INFO, WARN…), with secrets masked.
+    pub fn log(&self, level: &str, message: &str) {
+        let mut msg = message.to_string();
+        for s in self.host.secret_values() {
+            if s.len() >= 3 && msg.contains(&s) {
+                msg = msg.replace(&s, "******");
+            }
+        }
+        if let Ok(seen) = self.secrets_seen.lock() {
+            for s in seen.iter() {
+                if s.len() >= 3 {
+                    msg = msg.replace(s, "******");
+                }
+            }
+        }
+        self.services.logs.emit(LogEntry {
+            namespace: self.namespace.clone(),
+            flow_id: self.flow_id.clone(),
+            execution_id: self.execution_id.clone(),
+            task_id: Some(self.task_id.clone()),
+            task_run_id: Some(self.task_run_id.clone()),
+            attempt_number: Some(self.attempt),
+            timestamp: Utc::now(),
+            level: level.to_string(),
+            message: msg,
+        });
+    }
+
+    pub fn info(&self, message: &str) {
+        self.log("INFO", message);
+    }
+
+    pub fn warn(&self, message: &str) {
+        self.log("WARN", message);
+    }
+
+    /// Registers a value to be masked in logs (e.g. a password property).
+    pub fn mask(&self, value: &str) {
+        if let Ok(mut seen) = self.secrets_seen.lock() {
+            seen.push(value.to_string());
+        }
+    }
+
+    /// `/{namespace as path}/{flow}/executions/{id}`: Kestra's execution prefix.
+    pub fn execution_prefix(&self) -> String {
+        execution_prefix(&self.namespace, &self.flow_id, &self.execution_id)
+    }
+
+    /// `…/tasks/{task}/{taskRunId}`: where this task's files go.
+    pub fn task_prefix(&self) -> String {
+        format!("{}/tasks/{}/{}", self.execution_prefix(), slugify(&self.task_id), self.task_run_id)
+    }
+
+    /// Streams `data` into internal storage as `file` under this task's
+    /// prefix; returns the `kestra:///…` URI and the size.
+    pub async fn put_file(&self, file: &str, data: ByteStream) -> Result<(String, u64), TaskError> {
+        let path = format!("{}/{}", self.task_prefix(), file);
+        let n = self
+            .services
+            .storage
+            .put(&path, data)
+            .await
+            .map_err(|e| TaskError::failed(format!("cannot write {path} to internal storage: {e}")))?;
+        Ok((format!("kestra://{path}"), n))
+    }
+
+    /// A fresh working directory for this attempt (created on first use).
+    pub fn working_dir(&self) -> Result<PathBuf, TaskError> {
+        let dir = self.services.work_root.join(format!("{}-{}-{}", self.execution_id, self.task_run_id, self.attempt));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| TaskError::failed(format!("cannot create working directory {}: {e}", dir.display())))?;
+        Ok(dir)
+    }
+}
+
+/// Kestra's execution prefix in internal storage.
+pub fn execution_prefix(namespace: &str, flow_id: &str, execution_id: &str) -> String {
+    format!("/{}/{}/executions/{}", namespace.replace('.', "/"), slugify(flow_id), execution_id)
+}

@@ -1,0 +1,105 @@
+//! The plugin registry: Kestra type name (and aliases) → how to build the
+//! task, which worker group runs it, and its property schema for
+//! validation. Built explicitly; each plugin group adds itself.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::{RunnableTask, TaskError};
+use crate::model::types;
+
+/// The expected shape of a property, checked by `baton validate` on the
+/// unrendered value (a template string is accepted for any kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropKind {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    /// An ISO-8601 duration string.
+    Duration,
+    List,
+    Map,
+    /// A string or a list of strings.
+    StringOrList,
+    Any,
+}
+
+/// One property of a plugin.
+#[derive(Debug, Clone, Copy)]
+pub struct PropSpec {
+    pub name: &'static str,
+    pub kind: PropKind,
+    pub required: bool,
+}
+
+impl PropSpec {
+    pub const fn required(name: &'static str, kind: PropKind) -> PropSpec {
+        PropSpec { name, kind, required: true }
+    }
+    pub const fn optional(name: &'static str, kind: PropKind) -> PropSpec {
+        PropSpec { name, kind, required: false }
+    }
+}
+
+/// Builds a task from its rendered properties.
+pub type BuildFn = fn(&Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>;
+
+/// A registered plugin.
+pub struct PluginDef {
+    /// The current Kestra type name.
+    pub type_name: &'static str,
+    /// Other names that resolve to this plugin (besides `model::types` aliases).
+    pub aliases: &'static [&'static str],
+    /// The worker group (and tasks topic) that runs it.
+    pub group: &'static str,
+    pub props: &'static [PropSpec],
+    pub build: BuildFn,
+}
+
+/// Type name → plugin.
+#[derive(Clone, Default)]
+pub struct Registry {
+    defs: HashMap<String, Arc<PluginDef>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// The registry with every plugin group compiled into this build.
+    pub fn builtin() -> Registry {
+        let mut r = Registry::new();
+        super::core::register(&mut r);
+        r
+    }
+
+    pub fn register(&mut self, def: PluginDef) {
+        let def = Arc::new(def);
+        self.defs.insert(def.type_name.to_string(), def.clone());
+        for a in def.aliases {
+            self.defs.insert((*a).to_string(), def.clone());
+        }
+    }
+
+    /// The plugin for a type name as written (legacy names accepted).
+    pub fn get(&self, type_name: &str) -> Option<&Arc<PluginDef>> {
+        self.defs.get(type_name).or_else(|| self.defs.get(types::normalize(type_name)))
+    }
+
+    /// True if the type is a known flowable or a registered plugin.
+    pub fn knows(&self, type_name: &str) -> bool {
+        types::flowable_kind(types::normalize(type_name)).is_some() || self.get(type_name).is_some()
+    }
+
+    /// All registered type names, sorted (for "did you mean" hints).
+    pub fn names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.defs.keys().map(String::as_str).collect();
+        v.sort();
+        v
+    }
+}

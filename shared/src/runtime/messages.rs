@@ -1,0 +1,94 @@
+//! The messages exchanged over the `Queue`: events for the executor and
+//! jobs for the workers. They are JSON on the wire, so the embedded runtime
+//! and Pub/Sub carry exactly the same bytes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::model::{Label, StateType};
+
+/// Something the executor must react to. Every event names its execution;
+/// the executor reloads state and recomputes, so duplicates are harmless.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ExecutionEvent {
+    /// A launcher created the execution.
+    Created { execution_id: String },
+    /// A worker claimed an attempt and started it.
+    TaskStarted { execution_id: String, task_run_id: String, attempt: u32, worker_id: String, at: DateTime<Utc> },
+    /// A worker finished an attempt.
+    TaskResult { execution_id: String, task_run_id: String, attempt: u32, result: TaskResult },
+    /// A subflow started by a Subflow task ended.
+    SubflowEnded {
+        execution_id: String,
+        task_run_id: String,
+        child_execution_id: String,
+        state: StateType,
+        outputs: Map<String, Value>,
+    },
+    /// A timer (retry delay, Sleep) is due: recompute.
+    Wake { execution_id: String },
+    /// Kill the execution.
+    Kill { execution_id: String },
+}
+
+impl ExecutionEvent {
+    pub fn execution_id(&self) -> &str {
+        match self {
+            ExecutionEvent::Created { execution_id }
+            | ExecutionEvent::TaskStarted { execution_id, .. }
+            | ExecutionEvent::TaskResult { execution_id, .. }
+            | ExecutionEvent::SubflowEnded { execution_id, .. }
+            | ExecutionEvent::Wake { execution_id }
+            | ExecutionEvent::Kill { execution_id } => execution_id,
+        }
+    }
+}
+
+/// The outcome of one attempt of a runnable task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResult {
+    /// SUCCESS, WARNING, FAILED or KILLED.
+    pub state: StateType,
+    #[serde(default)]
+    pub outputs: Map<String, Value>,
+    /// Why it failed, for humans.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Labels the task sets on the execution (`core.execution.Labels`).
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// The task a worker runs: its type and unrendered properties.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobTask {
+    pub id: String,
+    /// The current Kestra type name.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub props: Map<String, Value>,
+    #[serde(default)]
+    pub timeout_ms: Option<i64>,
+}
+
+/// One attempt of one task run, for a worker of the task's group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerJob {
+    pub execution_id: String,
+    pub task_run_id: String,
+    pub attempt: u32,
+    pub namespace: String,
+    pub flow_id: String,
+    pub flow_revision: u32,
+    pub task: JobTask,
+    /// The template context (inputs, vars, outputs, taskrun, labels…),
+    /// so the worker never reads the execution.
+    pub context: Value,
+}

@@ -2,7 +2,9 @@
 //! same launcher, executor and worker run on the embedded runtime (SQLite, a
 //! folder, in-process channels) and on GCP (Firestore, GCS, Pub/Sub).
 
+pub mod contract;
 pub mod local;
+pub mod memory;
 
 use std::pin::Pin;
 

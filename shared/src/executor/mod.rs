@@ -1,1 +1,104 @@
+//! The executor: a pure step function. Given a flow, an execution and the
+//! time, it decides what happens next — task runs to create, jobs to
+//! dispatch, subflows to start, timers, the execution's end — and returns
+//! the new execution with the actions. It does no I/O, so every flowable
+//! rule is unit-tested without a runtime, and replaying a step on the same
+//! state yields the same decision (ids are derived, not random).
 
+mod apply;
+mod blocks;
+pub mod concurrency;
+pub mod context;
+mod ids;
+mod retry;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+pub use apply::apply_event;
+pub use retry::next_retry_date;
+
+use crate::model::{Execution, Flow, Label, StateType, Task};
+use crate::runtime::messages::WorkerJob;
+
+/// What the step function needs from the outside world, without I/O:
+/// template rendering (for If, Switch, ForEach, Subflow, runIf) and the
+/// worker group of a task type.
+pub trait StepEnv {
+    /// Renders a template string against a context.
+    fn render(&self, template: &str, ctx: &Value) -> Result<String, String>;
+    /// Renders every string inside a JSON value.
+    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, String>;
+    /// The worker group that runs a task type (`core`, `scripts`…).
+    fn worker_group(&self, kind: &str) -> String;
+    /// Kestra's `envs` template variable.
+    fn envs(&self) -> Value {
+        Value::Object(Map::new())
+    }
+}
+
+/// A side effect the runtime must perform after persisting the transition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Publish a job on the tasks topic of `group`.
+    Dispatch { group: String, job: Box<WorkerJob> },
+    /// Start a subflow execution for a Subflow task run.
+    StartSubflow {
+        task_run_id: String,
+        execution_id: String,
+        namespace: String,
+        flow_id: String,
+        revision: Option<u32>,
+        inputs: Map<String, Value>,
+        labels: Vec<Label>,
+        wait: bool,
+    },
+    /// Step this execution again at that time (retry delays).
+    WakeAt(DateTime<Utc>),
+    /// A line for the execution's log.
+    Log { task_run_id: Option<String>, task_id: Option<String>, level: &'static str, message: String },
+    /// The execution reached a terminal state.
+    Ended(StateType),
+}
+
+/// The result of one step.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub execution: Execution,
+    /// True if the execution record itself changed (state, labels, outputs).
+    pub execution_changed: bool,
+    /// Ids of task runs created or changed.
+    pub changed: Vec<String>,
+    pub actions: Vec<Action>,
+}
+
+impl Transition {
+    /// True if nothing changed and nothing is to be done.
+    pub fn is_noop(&self) -> bool {
+        !self.execution_changed && self.changed.is_empty() && self.actions.is_empty()
+    }
+}
+
+/// Options of a step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepOptions {
+    /// Re-dispatch attempts that were dispatched but never started (after a
+    /// crash of the runtime that held the in-process queue).
+    pub redispatch_pending: bool,
+}
+
+/// Advances an execution as far as it can go without waiting.
+pub fn step(flow: &Flow, execution: &Execution, now: DateTime<Utc>, env: &dyn StepEnv, opts: StepOptions) -> Transition {
+    let mut st = blocks::Stepper::new(flow, execution.clone(), now, env, opts);
+    st.run();
+    st.finish()
+}
+
+/// Index of every task of a flow by id.
+pub(crate) fn task_index(flow: &Flow) -> HashMap<&str, &Task> {
+    flow.all_tasks().into_iter().map(|t| (t.id.as_str(), t)).collect()
+}

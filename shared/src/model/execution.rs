@@ -63,6 +63,10 @@ pub struct TaskRun {
     /// Why the last attempt failed, for humans (Baton extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What a flowable evaluated once (ForEach values, If result, Switch
+    /// case), so later steps never re-render it (Baton extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluated: Option<Value>,
 }
 
 impl TaskRun {

@@ -103,3 +103,13 @@ impl Registry {
         v
     }
 }
+
+impl Registry {
+    /// The distinct worker groups of the registered plugins.
+    pub fn groups(&self) -> Vec<String> {
+        let mut g: Vec<String> = self.defs.values().map(|d| d.group.to_string()).collect();
+        g.sort();
+        g.dedup();
+        g
+    }
+}

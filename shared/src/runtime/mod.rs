@@ -1,1 +1,15 @@
+//! The runtime: the launcher, the executor service and the workers that
+//! drive the pure engine over backends and queues, plus the embedded
+//! (single-process) wiring.
+
+pub mod embedded;
+pub mod engine;
+pub mod env;
+pub mod executor;
+pub mod flows;
+pub mod host;
+pub mod launcher;
+pub mod logs;
 pub mod messages;
+pub mod secrets;
+pub mod worker;

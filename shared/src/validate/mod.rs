@@ -1,1 +1,257 @@
+//! `baton validate`: every problem in a flow file at once, each with its
+//! file position, path and task id — malformed YAML, structural problems
+//! from `Flow::from_value`, ids, unknown types, plugin properties,
+//! flowable requirements, input definitions, templates and triggers.
 
+mod suggest;
+mod tasks;
+mod templates;
+#[cfg(test)]
+mod tests;
+mod triggers;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::inputs;
+use crate::model::flow::{Flow, Input};
+use crate::plugins::Registry;
+use crate::template::Renderer;
+use crate::yaml::{self, Locations, child_index};
+
+static FLOW_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$").expect("static regex"));
+static NAMESPACE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9._-]*$").expect("static regex"));
+
+/// One problem found in a flow file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file as given to the validator.
+    pub file: String,
+    /// 1-based line, when the problem could be located.
+    pub line: Option<usize>,
+    /// 1-based column, when the problem could be located.
+    pub column: Option<usize>,
+    /// Where in the flow, e.g. `tasks[2].then[0]` (empty for the whole file).
+    pub path: String,
+    /// The id of the task concerned, if any.
+    pub task_id: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    /// `file:line:column: path (task 'id'): message`, leaving out what is unknown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        write!(f, ": ")?;
+        if !self.path.is_empty() {
+            write!(f, "{}", self.path)?;
+            if let Some(t) = self.task_id.as_deref().filter(|t| !t.is_empty()) {
+                write!(f, " (task '{t}')")?;
+            }
+            write!(f, ": ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+/// Collects diagnostics for one file, locating paths in the source.
+pub(crate) struct Sink<'a> {
+    file: &'a str,
+    locs: &'a Locations,
+    /// Task path → task id, to name the task of any path inside it.
+    task_ids: HashMap<String, String>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Sink<'_> {
+    /// Reports a problem at `path`, naming the task it sits in.
+    pub(crate) fn at(&mut self, path: &str, message: impl Into<String>) {
+        self.located(path, path, message);
+    }
+
+    /// Reports a problem about `path`, positioned at `pos_path`.
+    pub(crate) fn located(&mut self, pos_path: &str, path: &str, message: impl Into<String>) {
+        let pos = self.locs.find(pos_path);
+        let task_id = self.task_of(path);
+        self.diags.push(Diagnostic {
+            file: self.file.to_string(),
+            line: Some(pos.map_or(1, |p| p.line)),
+            column: Some(pos.map_or(1, |p| p.column)),
+            path: path.to_string(),
+            task_id,
+            message: message.into(),
+        });
+    }
+
+    /// The id of the innermost task whose path is a prefix of `path`.
+    fn task_of(&self, path: &str) -> Option<String> {
+        let mut p = path;
+        loop {
+            if let Some(id) = self.task_ids.get(p) {
+                return Some(id.clone());
+            }
+            let cut = p.rfind(['.', '['])?;
+            p = &p[..cut];
+        }
+    }
+}
+
+/// Validates one flow source. Returns the flow whenever it could be read
+/// (even with problems) and every diagnostic, sorted by position.
+pub fn validate_source(
+    file: &str,
+    source: &str,
+    registry: &Registry,
+    renderer: &Renderer,
+) -> (Option<Flow>, Vec<Diagnostic>) {
+    let (root, locs) = match yaml::parse(source) {
+        Ok(x) => x,
+        Err(e) => {
+            let d = Diagnostic {
+                file: file.to_string(),
+                line: Some(e.position.line),
+                column: Some(e.position.column),
+                path: String::new(),
+                task_id: None,
+                message: format!("invalid YAML: {}", e.message),
+            };
+            return (None, vec![d]);
+        }
+    };
+    let (flow, problems) = Flow::from_value(&root, source);
+    let mut sink = Sink { file, locs: &locs, task_ids: HashMap::new(), diags: Vec::new() };
+    if let Some(flow) = &flow {
+        sink.task_ids = flow.all_tasks().into_iter().map(|t| (t.path.clone(), t.id.clone())).collect();
+    }
+    for p in problems {
+        sink.at(&p.path, p.message);
+    }
+    if let Some(flow) = &flow {
+        check_flow_ids(flow, &mut sink);
+        check_inputs(&root, &mut sink);
+        tasks::check(flow, &root, registry, &mut sink);
+        triggers::check(flow, &root, &mut sink);
+        templates::check(flow, &root, renderer, &mut sink);
+    }
+    let mut diags = sink.diags;
+    diags.sort_by_key(|d| (d.line.unwrap_or(usize::MAX), d.column.unwrap_or(usize::MAX)));
+    diags.dedup();
+    (flow, diags)
+}
+
+fn check_flow_ids(flow: &Flow, sink: &mut Sink<'_>) {
+    let id = &flow.id;
+    if !id.is_empty() && (!FLOW_ID.is_match(id) || id.chars().count() > 100) {
+        sink.at("id", format!("invalid flow id '{id}': it must match ^[a-zA-Z0-9][a-zA-Z0-9._-]* (at most 100 characters)"));
+    }
+    let ns = &flow.namespace;
+    if !ns.is_empty() && (!NAMESPACE.is_match(ns) || ns.chars().count() > 150) {
+        sink.at(
+            "namespace",
+            format!("invalid namespace '{ns}': it must be lowercase and match ^[a-z0-9][a-z0-9._-]* (at most 150 characters)"),
+        );
+    }
+}
+
+/// Checks input definitions, located at their index in the file (inputs
+/// that could not be read at all were already reported by the model).
+fn check_inputs(root: &Value, sink: &mut Sink<'_>) {
+    let Some(items) = root.get("inputs").and_then(Value::as_array) else { return };
+    let mut defs = Vec::new();
+    let mut index = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Ok(d) = serde_json::from_value::<Input>(item.clone()) {
+            defs.push(d);
+            index.push(i);
+        }
+    }
+    for (i, message) in inputs::check_definitions(&defs) {
+        let path = child_index("inputs", index[i]);
+        sink.at(&path, message);
+    }
+}
+
+/// Finds the raw value at a model path such as `tasks[1].cases.a.b[0]`
+/// (mapping keys may contain dots: the longest matching key wins).
+pub(crate) fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+    if path.is_empty() {
+        return Some(v);
+    }
+    if let Some(rest) = path.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let i: usize = rest[..end].parse().ok()?;
+        let rest = &rest[end + 1..];
+        return lookup(v.as_array()?.get(i)?, rest.strip_prefix('.').unwrap_or(rest));
+    }
+    let (_, val, rest) = v
+        .as_object()?
+        .iter()
+        .filter_map(|(k, val)| {
+            let rest = path.strip_prefix(k.as_str())?;
+            (rest.is_empty() || rest.starts_with(['.', '['])).then_some((k.len(), val, rest))
+        })
+        .max_by_key(|(len, _, _)| *len)?;
+    lookup(val, rest.strip_prefix('.').unwrap_or(rest))
+}
+
+/// Validates files and folders (folders are searched recursively for
+/// `*.yml` / `*.yaml`, in sorted order). Every file found is returned,
+/// with its diagnostics (empty when valid).
+pub fn validate_paths(paths: &[PathBuf], registry: &Registry, renderer: &Renderer) -> Vec<(PathBuf, Vec<Diagnostic>)> {
+    let mut out = Vec::new();
+    for p in paths {
+        let mut files = Vec::new();
+        if p.is_dir() {
+            if let Err(e) = collect_yaml(p, &mut files) {
+                out.push((p.clone(), vec![io_diag(p, &e)]));
+            }
+        } else {
+            files.push(p.clone());
+        }
+        for f in files {
+            let diags = match std::fs::read_to_string(&f) {
+                Ok(src) => validate_source(&f.display().to_string(), &src, registry, renderer).1,
+                Err(e) => vec![io_diag(&f, &e)],
+            };
+            out.push((f, diags));
+        }
+    }
+    out
+}
+
+fn io_diag(p: &Path, e: &std::io::Error) -> Diagnostic {
+    Diagnostic {
+        file: p.display().to_string(),
+        line: None,
+        column: None,
+        path: String::new(),
+        task_id: None,
+        message: format!("cannot read: {e}"),
+    }
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            collect_yaml(&e, out)?;
+        } else if e.extension().is_some_and(|x| x == "yml" || x == "yaml") {
+            out.push(e);
+        }
+    }
+    Ok(())
+}

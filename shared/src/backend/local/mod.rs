@@ -1,1 +1,72 @@
+//! The embedded runtime's backends: state and KV in SQLite ([`SqliteStore`]),
+//! internal storage in a folder ([`FsStorage`]), topics on in-process tokio
+//! channels ([`LocalQueue`]), bundled by [`LocalBackends`] under one home
+//! folder chosen by the caller (the CLI uses `BATON_HOME` or `~/.baton`).
 
+mod fs;
+mod queue;
+mod sqlite;
+mod sqlite_kv;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use fs::FsStorage;
+pub use queue::{LocalQueue, SharedReceiver};
+pub use sqlite::SqliteStore;
+
+use super::{BackendError, Result};
+
+/// The embedded backends under one home folder: `home/baton.db` (state and
+/// KV) and `home/storage/` (internal storage).
+#[derive(Debug, Clone)]
+pub struct LocalBackends {
+    /// Executions, task runs, logs, claims, flows — and the KV store.
+    pub state: Arc<SqliteStore>,
+    /// Internal storage (`kestra:///…` files).
+    pub storage: Arc<FsStorage>,
+    /// In-process topics.
+    pub queue: Arc<LocalQueue>,
+    /// The home folder.
+    pub home: PathBuf,
+}
+
+impl LocalBackends {
+    /// Opens (creating if needed) the backends under `home`.
+    pub fn open(home: &Path) -> Result<Self> {
+        std::fs::create_dir_all(home)
+            .map_err(|source| BackendError::Io { what: format!("create Baton home {}", home.display()), source })?;
+        Ok(LocalBackends {
+            state: Arc::new(SqliteStore::open(&home.join("baton.db"))?),
+            storage: Arc::new(FsStorage::new(&home.join("storage"))?),
+            queue: Arc::new(LocalQueue::new()),
+            home: home.to_path_buf(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{KvStore, KvValue, Queue, StateStore, Storage, Topic};
+
+    #[tokio::test]
+    async fn open_creates_the_home_layout() {
+        let home = std::env::temp_dir().join(format!("baton-home-{}", uuid::Uuid::new_v4()));
+        let b = LocalBackends::open(&home).expect("open");
+        assert!(home.join("baton.db").is_file());
+        assert!(home.join("storage").is_dir());
+        let state: Arc<dyn StateStore> = b.state.clone();
+        let kv: Arc<dyn KvStore> = b.state.clone();
+        let storage: Arc<dyn Storage> = b.storage.clone();
+        let queue: Arc<dyn Queue> = b.queue.clone();
+        assert_eq!(state.save_flow("ns", "f", "id: f").await.expect("flow"), 1);
+        let v = KvValue { kind: crate::backend::KvType::Number, value: 3.into() };
+        kv.set("ns", "k", &v, None, true, chrono::Utc::now()).await.expect("kv");
+        assert_eq!(storage.list("/").await.expect("list"), Vec::<String>::new());
+        queue.publish(&Topic::Executions, vec![1]).await.expect("publish");
+        assert_eq!(b.queue.subscribe(&Topic::Executions).recv().await, Some(vec![1]));
+        drop((b, state, kv, storage, queue));
+        std::fs::remove_dir_all(&home).expect("cleanup");
+    }
+}

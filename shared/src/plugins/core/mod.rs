@@ -1,6 +1,69 @@
-//! Kestra's core runnable tasks (`io.kestra.plugin.core.*`).
+//! Kestra's core runnable tasks (`io.kestra.plugin.core.*`): log, labels,
+//! return, output values, fail, sleep, KV, purge, HTTP download/request.
+
+pub mod debug;
+pub mod download;
+pub mod fail;
+pub mod http;
+pub mod kv;
+pub mod labels;
+pub mod log;
+pub mod output;
+pub mod request;
+pub mod sleep;
+pub mod storage;
+
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use super::Registry;
 
 /// Registers the core plugins.
-pub fn register(_r: &mut Registry) {}
+pub fn register(r: &mut Registry) {
+    for def in [
+        log::DEF,
+        labels::DEF,
+        debug::DEF,
+        output::DEF,
+        fail::DEF,
+        sleep::DEF,
+        kv::SET,
+        kv::GET,
+        kv::DELETE,
+        storage::DEF,
+        download::DEF,
+        request::DEF,
+    ] {
+        r.register(def);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registers_everything_with_legacy_names() {
+        let r = Registry::builtin();
+        for t in [
+            "io.kestra.plugin.core.log.Log",
+            "io.kestra.core.tasks.debugs.Echo",
+            "io.kestra.plugin.core.execution.Labels",
+            "io.kestra.plugin.core.debug.Return",
+            "io.kestra.plugin.core.output.OutputValues",
+            "io.kestra.plugin.core.execution.Fail",
+            "io.kestra.plugin.core.flow.Sleep",
+            "io.kestra.plugin.core.kv.Set",
+            "io.kestra.plugin.core.kv.Get",
+            "io.kestra.plugin.core.kv.Delete",
+            "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+            "io.kestra.core.tasks.storages.PurgeExecution",
+            "io.kestra.plugin.core.http.Download",
+            "io.kestra.plugin.fs.http.Download",
+            "io.kestra.plugin.core.http.Request",
+        ] {
+            let def = r.get(t).unwrap_or_else(|| panic!("{t} not registered"));
+            assert_eq!(def.group, "core");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The [`KvStore`] half of [`SqliteStore`]: Kestra's namespaced, typed KV
+//! with TTL in the `kv` table (value as JSON, dates as microseconds).
+//! An expired key is deleted when read and reported as
+//! [`KvLookup::Expired`]; listings skip expired keys.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::sqlite::{SqliteStore, db, from_micros, json, micros};
+use crate::backend::{BackendError, KvEntry, KvLookup, KvStore, KvType, KvValue, Result};
+
+/// The error Kestra raises for `overwrite: false` on an existing key.
+pub(crate) const KEY_EXISTS: &str = "Key already exists and `overwrite` is set to `false`.";
+
+fn type_name(kind: KvType) -> &'static str {
+    match kind {
+        KvType::String => "STRING",
+        KvType::Number => "NUMBER",
+        KvType::Boolean => "BOOLEAN",
+        KvType::Datetime => "DATETIME",
+        KvType::Date => "DATE",
+        KvType::Duration => "DURATION",
+        KvType::Json => "JSON",
+    }
+}
+
+fn parse_type(name: &str) -> Result<KvType> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| BackendError::Database {
+        what: "kv (decode type)".into(),
+        message: format!("unknown KV type '{name}'"),
+    })
+}
+
+fn is_live(expires: Option<i64>, now: i64) -> bool {
+    expires.is_none_or(|e| e > now)
+}
+
+impl SqliteStore {
+    fn kv_get(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> Result<KvLookup> {
+        let conn = self.lock();
+        let row: Option<(String, String, Option<i64>)> = conn
+            .prepare_cached("SELECT type, value, expires FROM kv WHERE namespace = ?1 AND key = ?2")
+            .and_then(|mut s| s.query_row([namespace, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+            .map_err(db("kv get"))?;
+        let Some((kind, value, expires)) = row else { return Ok(KvLookup::Missing) };
+        if !is_live(expires, micros(now)) {
+            conn.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2 AND expires <= ?3")
+                .and_then(|mut s| s.execute(params![namespace, key, micros(now)]))
+                .map_err(db("kv get (delete expired)"))?;
+            return Ok(KvLookup::Expired);
+        }
+        Ok(KvLookup::Found(KvValue {
+            kind: parse_type(&kind)?,
+            value: serde_json::from_str(&value).map_err(json("kv get (decode value)"))?,
+        }))
+    }
+
+    fn kv_set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &KvValue,
+        expires: Option<DateTime<Utc>>,
+        overwrite: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let encoded = serde_json::to_string(&value.value).map_err(json("kv set (encode value)"))?;
+        let now = micros(now);
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("kv set (begin)"))?;
+        {
+            let existing: Option<(i64, Option<i64>)> = tx
+                .prepare_cached("SELECT created, expires FROM kv WHERE namespace = ?1 AND key = ?2")
+                .and_then(|mut s| s.query_row([namespace, key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .map_err(db("kv set (read)"))?;
+            let created = match existing {
+                Some((_, exp)) if is_live(exp, now) && !overwrite => {
+                    return Err(BackendError::Invalid(KEY_EXISTS.to_string()));
+                }
+                Some((created, exp)) if is_live(exp, now) => created,
+                _ => now,
+            };
+            tx.prepare_cached(
+                "INSERT INTO kv (namespace, key, type, value, created, updated, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (namespace, key) DO UPDATE SET type = excluded.type, value = excluded.value,
+                 created = excluded.created, updated = excluded.updated, expires = excluded.expires",
+            )
+            .and_then(|mut s| {
+                s.execute(params![namespace, key, type_name(value.kind), encoded, created, now, expires.map(micros)])
+            })
+            .map_err(db("kv set (write)"))?;
+        }
+        tx.commit().map_err(db("kv set (commit)"))
+    }
+
+    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool> {
+        let conn = self.lock();
+        let n = conn
+            .prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2")
+            .and_then(|mut s| s.execute([namespace, key]))
+            .map_err(db("kv delete"))?;
+        Ok(n > 0)
+    }
+
+    fn kv_list(&self, namespace: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT key, type, created, updated, expires FROM kv
+                 WHERE namespace = ?1 AND (expires IS NULL OR expires > ?2) ORDER BY key",
+            )
+            .map_err(db("kv list"))?;
+        let rows = stmt
+            .query_map(params![namespace, micros(now)], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                ))
+            })
+            .map_err(db("kv list"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, kind, created, updated, expires) = row.map_err(db("kv list"))?;
+            out.push(KvEntry {
+                key,
+                kind: parse_type(&kind)?,
+                creation_date: from_micros(created)?,
+                update_date: from_micros(updated)?,
+                expiration_date: expires.map(from_micros).transpose()?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl KvStore for SqliteStore {
+    async fn get(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> Result<KvLookup> {
+        self.kv_get(namespace, key, now)
+    }
+    async fn set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &KvValue,
+        expires: Option<DateTime<Utc>>,
+        overwrite: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.kv_set(namespace, key, value, expires, overwrite, now)
+    }
+    async fn delete(&self, namespace: &str, key: &str) -> Result<bool> {
+        self.kv_delete(namespace, key)
+    }
+    async fn list(&self, namespace: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>> {
+        self.kv_list(namespace, now)
+    }
+}

@@ -1,0 +1,132 @@
+//! Applying an event to an execution: a worker started or finished an
+//! attempt, a subflow ended, a kill was asked. Pure and idempotent: a
+//! duplicate or stale event changes nothing.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::retry::next_retry_date;
+use crate::model::{Execution, Flow, StateType};
+use crate::runtime::messages::ExecutionEvent;
+
+/// Applies `event`; returns the ids of the task runs it changed, and
+/// whether the execution itself changed.
+pub fn apply_event(flow: &Flow, exec: &mut Execution, event: &ExecutionEvent, now: DateTime<Utc>) -> (Vec<String>, bool) {
+    if exec.state.is_terminal() {
+        return (Vec::new(), false);
+    }
+    match event {
+        ExecutionEvent::TaskStarted { task_run_id, attempt, worker_id, at, .. } => {
+            let Some(tr) = exec.task_run_mut(task_run_id) else { return (Vec::new(), false) };
+            if tr.state.is_terminal() || tr.attempts.len() as u32 != *attempt {
+                return (Vec::new(), false);
+            }
+            let Some(a) = tr.attempts.last_mut() else { return (Vec::new(), false) };
+            if a.state.current != StateType::Created {
+                return (Vec::new(), false);
+            }
+            a.state.set(StateType::Running, *at);
+            a.worker_id = Some(worker_id.clone());
+            tr.state.set(StateType::Running, *at);
+            (vec![task_run_id.clone()], false)
+        }
+        ExecutionEvent::TaskResult { task_run_id, attempt, result, .. } => {
+            let Some(task) = exec.task_run(task_run_id).and_then(|tr| flow.find_task(&tr.task_id)).cloned() else {
+                return (Vec::new(), false);
+            };
+            let mut exec_changed = false;
+            {
+                let Some(tr) = exec.task_run_mut(task_run_id) else { return (Vec::new(), false) };
+                if tr.state.is_terminal() || tr.attempts.len() as u32 != *attempt {
+                    return (Vec::new(), false);
+                }
+                let Some(a) = tr.attempts.last_mut() else { return (Vec::new(), false) };
+                if a.state.is_terminal() {
+                    return (Vec::new(), false);
+                }
+                if a.state.current == StateType::Created {
+                    a.state.set(StateType::Running, result.start);
+                }
+                a.state.set(result.state, result.end);
+                if tr.state.current == StateType::Created {
+                    tr.state.set(StateType::Running, result.start);
+                }
+                tr.error = result.error.clone();
+                if !result.outputs.is_empty() || tr.outputs.is_some() {
+                    tr.outputs = Some(result.outputs.clone());
+                }
+                let failed = result.state.is_failed();
+                let retry_at = if failed && result.state != StateType::Killed {
+                    task.retry.as_ref().and_then(|r| {
+                        let first = tr.attempts.first().and_then(|a| a.state.start_date).unwrap_or(result.start);
+                        next_retry_date(r, tr.attempts.len() as u32, first, result.end)
+                    })
+                } else {
+                    None
+                };
+                if let Some(at) = retry_at {
+                    tr.state.set(StateType::Retrying, now);
+                    tr.next_retry_date = Some(at);
+                } else {
+                    tr.next_retry_date = None;
+                    let retried = tr.attempts.len() > 1;
+                    let warn_on_retry = task.retry.as_ref().is_some_and(|r| r.warning_on_retry);
+                    let mut final_state = result.state;
+                    if final_state == StateType::Success && retried && warn_on_retry {
+                        final_state = StateType::Warning;
+                    }
+                    if final_state.is_failed() && task.allow_failure {
+                        final_state = StateType::Warning;
+                    }
+                    if final_state == StateType::Warning && task.allow_warning {
+                        final_state = StateType::Success;
+                    }
+                    tr.state.set(final_state, result.end.max(now));
+                }
+            }
+            for l in &result.labels {
+                exec.set_label(&l.key, &l.value);
+                exec_changed = true;
+            }
+            (vec![task_run_id.clone()], exec_changed)
+        }
+        ExecutionEvent::SubflowEnded { task_run_id, child_execution_id, state, outputs, .. } => {
+            let allow_failure = exec.task_run(task_run_id).and_then(|tr| flow.find_task(&tr.task_id)).is_some_and(|t| t.allow_failure);
+            let Some(tr) = exec.task_run_mut(task_run_id) else { return (Vec::new(), false) };
+            if tr.state.is_terminal() {
+                return (Vec::new(), false);
+            }
+            let mut m = tr.outputs.clone().unwrap_or_default();
+            m.insert("executionId".into(), json!(child_execution_id));
+            m.insert("state".into(), json!(state.as_str()));
+            m.insert("outputs".into(), Value::Object(outputs.clone()));
+            tr.outputs = Some(m);
+            let mut s = *state;
+            if s.is_failed() {
+                tr.error = Some(format!("subflow execution {child_execution_id} ended {s}"));
+                if allow_failure {
+                    s = StateType::Warning;
+                }
+            }
+            tr.state.set(s, now);
+            (vec![task_run_id.clone()], false)
+        }
+        ExecutionEvent::Kill { .. } => {
+            let mut changed = Vec::new();
+            for tr in exec.task_run_list.iter_mut() {
+                if !tr.state.is_terminal() {
+                    if let Some(a) = tr.attempts.last_mut()
+                        && !a.state.is_terminal()
+                    {
+                        a.state.set(StateType::Killed, now);
+                    }
+                    tr.state.set(StateType::Killed, now);
+                    changed.push(tr.id.clone());
+                }
+            }
+            exec.state.set(StateType::Killed, now);
+            (changed, true)
+        }
+        ExecutionEvent::Created { .. } | ExecutionEvent::Wake { .. } => (Vec::new(), false),
+    }
+}

@@ -1,0 +1,592 @@
+//! The executor's walk over the flow: Kestra's rules for sequences,
+//! `errors` and `finally` handlers, Parallel, If, Switch, ForEach and
+//! Subflow, recomputed from the task runs that exist (never from the event
+//! alone), so a replayed step decides the same thing.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use super::{Action, StepEnv, StepOptions, Transition, context, ids, task_index};
+use crate::model::flow::{Children, scalar_string};
+use crate::model::types::FlowableKind;
+use crate::model::{Attempt, Execution, Flow, Label, State, StateType, Task, TaskRun};
+use crate::runtime::messages::{JobTask, WorkerJob};
+
+/// The state of a block of tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    Running,
+    /// SUCCESS, WARNING or FAILED.
+    Done(StateType),
+}
+
+type Slot = (String, Option<String>, Option<String>);
+
+pub(crate) struct Stepper<'a> {
+    flow: &'a Flow,
+    exec: Execution,
+    now: DateTime<Utc>,
+    env: &'a dyn StepEnv,
+    opts: StepOptions,
+    index: HashMap<&'a str, &'a Task>,
+    slots: HashMap<Slot, usize>,
+    changed: Vec<String>,
+    changed_set: HashSet<String>,
+    execution_changed: bool,
+    actions: Vec<Action>,
+}
+
+/// Kestra's truthiness: false only for "false", "0", "-0", "" (case-sensitive).
+pub(crate) fn truthy(s: &str) -> bool {
+    !matches!(s.trim(), "false" | "0" | "-0" | "" | "null")
+}
+
+fn normalize(s: StateType) -> StateType {
+    match s {
+        StateType::Warning => StateType::Warning,
+        s if s.is_failed() => StateType::Failed,
+        _ => StateType::Success,
+    }
+}
+
+fn worst(a: StateType, b: StateType) -> StateType {
+    let rank = |s: StateType| match normalize(s) {
+        StateType::Failed => 2,
+        StateType::Warning => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { normalize(b) } else { normalize(a) }
+}
+
+impl<'a> Stepper<'a> {
+    pub(crate) fn new(
+        flow: &'a Flow,
+        exec: Execution,
+        now: DateTime<Utc>,
+        env: &'a dyn StepEnv,
+        opts: StepOptions,
+    ) -> Stepper<'a> {
+        let slots = exec
+            .task_run_list
+            .iter()
+            .enumerate()
+            .map(|(i, tr)| ((tr.task_id.clone(), tr.parent_task_run_id.clone(), tr.value.clone()), i))
+            .collect();
+        Stepper {
+            flow,
+            exec,
+            now,
+            env,
+            opts,
+            index: task_index(flow),
+            slots,
+            changed: Vec::new(),
+            changed_set: HashSet::new(),
+            execution_changed: false,
+            actions: Vec::new(),
+        }
+    }
+
+    pub(crate) fn finish(self) -> Transition {
+        Transition {
+            execution: self.exec,
+            execution_changed: self.execution_changed,
+            changed: self.changed,
+            actions: self.actions,
+        }
+    }
+
+    pub(crate) fn run(&mut self) {
+        if self.exec.state.is_terminal() {
+            return;
+        }
+        if matches!(self.exec.state.current, StateType::Created | StateType::Queued) {
+            self.exec.state.set(StateType::Running, self.now);
+            self.execution_changed = true;
+        }
+        let flow = self.flow;
+        match self.handled_sequence(&flow.tasks, &flow.errors, &flow.finally, None, None) {
+            Block::Running => {}
+            Block::Done(s) => self.end(s),
+        }
+    }
+
+    fn end(&mut self, mut state: StateType) {
+        if !self.flow.outputs.is_empty() && state != StateType::Failed {
+            match self.flow_outputs() {
+                Ok(o) => self.exec.outputs = Some(o),
+                Err(e) => {
+                    self.exec.error = Some(e);
+                    state = StateType::Failed;
+                }
+            }
+        }
+        if state == StateType::Failed && self.exec.error.is_none() {
+            self.exec.error = self.first_error();
+        }
+        self.exec.state.set(state, self.now);
+        self.execution_changed = true;
+        self.actions.push(Action::Ended(state));
+    }
+
+    fn first_error(&self) -> Option<String> {
+        self.exec
+            .task_run_list
+            .iter()
+            .find(|t| t.state.current.is_failed() && t.error.is_some())
+            .map(|t| format!("task '{}' failed: {}", t.task_id, t.error.clone().unwrap_or_default()))
+    }
+
+    fn flow_outputs(&self) -> Result<Map<String, Value>, String> {
+        let ctx = self.context(None);
+        let mut out = Map::new();
+        for o in &self.flow.outputs {
+            let id = o.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let v = o.get("value").cloned().unwrap_or(Value::Null);
+            let rendered = self.env.render_value(&v, &ctx).map_err(|e| format!("flow output '{id}': {e}"))?;
+            out.insert(id, rendered);
+        }
+        Ok(out)
+    }
+
+    // ------------------------------------------------------------ blocks --
+
+    /// A sequence with its `errors` and `finally` handlers.
+    fn handled_sequence(
+        &mut self,
+        tasks: &'a [Task],
+        errors: &'a [Task],
+        finally: &'a [Task],
+        parent: Option<&str>,
+        value: Option<&str>,
+    ) -> Block {
+        let main = self.sequence(tasks, parent, value);
+        let after_errors = match main {
+            Block::Running => return Block::Running,
+            Block::Done(StateType::Failed) if !errors.is_empty() => match self.sequence(errors, parent, value) {
+                Block::Running => return Block::Running,
+                Block::Done(_) => StateType::Failed,
+            },
+            Block::Done(s) => s,
+        };
+        if finally.is_empty() {
+            return Block::Done(after_errors);
+        }
+        match self.sequence(finally, parent, value) {
+            Block::Running => Block::Running,
+            Block::Done(f) => Block::Done(worst(after_errors, f)),
+        }
+    }
+
+    /// Tasks one after the other; stops at the first failure.
+    fn sequence(&mut self, tasks: &'a [Task], parent: Option<&str>, value: Option<&str>) -> Block {
+        let mut state = StateType::Success;
+        for task in tasks.iter().filter(|t| !t.disabled) {
+            match self.task(task, parent, value) {
+                Block::Running => return Block::Running,
+                Block::Done(StateType::Failed) => return Block::Done(StateType::Failed),
+                Block::Done(s) => state = worst(state, s),
+            }
+        }
+        Block::Done(state)
+    }
+
+    /// Finds or creates the task run of `task` in this slot, then advances it.
+    fn task(&mut self, task: &'a Task, parent: Option<&str>, value: Option<&str>) -> Block {
+        let idx = match self.find(&task.id, parent, value) {
+            Some(i) => i,
+            None => self.create(task, parent, value),
+        };
+        self.advance(task, idx)
+    }
+
+    /// Runs children concurrently (Parallel, and ForEach iterations), at
+    /// most `limit` at a time (0 = unlimited). `slots` yields, per child,
+    /// the tasks and the value of that child block.
+    fn concurrent(&mut self, units: Vec<(&'a [Task], Option<String>)>, parent: &str, limit: usize) -> Block {
+        let mut running = 0usize;
+        let mut failed = false;
+        let mut pending = false;
+        let mut state = StateType::Success;
+        for (tasks, value) in units {
+            let started = tasks
+                .iter()
+                .find(|t| !t.disabled)
+                .is_none_or(|first| self.find(&first.id, Some(parent), value.as_deref()).is_some());
+            if !started && (failed || (limit > 0 && running >= limit)) {
+                pending = true;
+                continue;
+            }
+            match self.sequence(tasks, Some(parent), value.as_deref()) {
+                Block::Running => running += 1,
+                Block::Done(StateType::Failed) => failed = true,
+                Block::Done(s) => state = worst(state, s),
+            }
+        }
+        if running > 0 {
+            Block::Running
+        } else if failed {
+            Block::Done(StateType::Failed)
+        } else if pending {
+            Block::Running
+        } else {
+            Block::Done(state)
+        }
+    }
+
+    // -------------------------------------------------------- task runs --
+
+    fn find(&self, task_id: &str, parent: Option<&str>, value: Option<&str>) -> Option<usize> {
+        self.slots.get(&(task_id.to_string(), parent.map(str::to_string), value.map(str::to_string))).copied()
+    }
+
+    fn mark(&mut self, idx: usize) {
+        let id = self.exec.task_run_list[idx].id.clone();
+        if self.changed_set.insert(id.clone()) {
+            self.changed.push(id);
+        }
+    }
+
+    fn create(&mut self, task: &'a Task, parent: Option<&str>, value: Option<&str>) -> usize {
+        let id = ids::task_run_id(&self.exec.id, &task.id, parent, value);
+        let tr = TaskRun {
+            id,
+            execution_id: self.exec.id.clone(),
+            namespace: self.exec.namespace.clone(),
+            flow_id: self.exec.flow_id.clone(),
+            task_id: task.id.clone(),
+            parent_task_run_id: parent.map(str::to_string),
+            value: value.map(str::to_string),
+            attempts: Vec::new(),
+            outputs: None,
+            state: State::new(StateType::Created, self.now),
+            iteration: Some(self.exec.task_run_list.len()),
+            next_retry_date: None,
+            error: None,
+            evaluated: None,
+        };
+        let idx = self.exec.task_run_list.len();
+        self.slots.insert((task.id.clone(), tr.parent_task_run_id.clone(), tr.value.clone()), idx);
+        self.exec.task_run_list.push(tr);
+        self.mark(idx);
+        if let Some(cond) = &task.run_if {
+            let ctx = self.context(Some(idx));
+            match self.env.render(cond, &ctx) {
+                Ok(s) if !truthy(&s) => self.set_state(idx, StateType::Skipped),
+                Ok(_) => {}
+                Err(e) => self.fail(idx, format!("runIf of task '{}': {e}", task.id)),
+            }
+        }
+        idx
+    }
+
+    fn set_state(&mut self, idx: usize, s: StateType) {
+        let now = self.now;
+        self.exec.task_run_list[idx].state.set(s, now);
+        self.mark(idx);
+    }
+
+    fn fail(&mut self, idx: usize, error: String) {
+        let tr = &self.exec.task_run_list[idx];
+        self.actions.push(Action::Log {
+            task_run_id: Some(tr.id.clone()),
+            task_id: Some(tr.task_id.clone()),
+            level: "ERROR",
+            message: error.clone(),
+        });
+        self.exec.task_run_list[idx].error = Some(error);
+        self.set_state(idx, StateType::Failed);
+    }
+
+    /// The template context for a task run (or the execution).
+    fn context(&self, idx: Option<usize>) -> Value {
+        let by_id: HashMap<&str, &TaskRun> = self.exec.task_run_list.iter().map(|t| (t.id.as_str(), t)).collect();
+        let mut ctx = context::build(self.flow, &self.exec, idx.map(|i| &self.exec.task_run_list[i]), &self.index, &by_id);
+        ctx["envs"] = self.env.envs();
+        ctx
+    }
+
+    fn advance(&mut self, task: &'a Task, idx: usize) -> Block {
+        let current = self.exec.task_run_list[idx].state.current;
+        if current.is_terminal() {
+            return Block::Done(normalize(current));
+        }
+        let Some(kind) = task.flowable else {
+            return self.advance_runnable(task, idx);
+        };
+        if current == StateType::Created {
+            self.set_state(idx, StateType::Running);
+        }
+        let inner = match kind {
+            FlowableKind::Sequential | FlowableKind::WorkingDirectory => self.children(task, idx),
+            FlowableKind::Parallel => self.parallel(task, idx),
+            FlowableKind::If => self.if_(task, idx),
+            FlowableKind::Switch => self.switch(task, idx),
+            FlowableKind::ForEach => self.for_each(task, idx),
+            FlowableKind::Subflow => self.subflow(task, idx),
+        };
+        let inner = match inner {
+            Block::Running => return Block::Running,
+            Block::Done(s) => s,
+        };
+        // the flowable's own errors / finally handlers
+        let (tr_id, value) = {
+            let tr = &self.exec.task_run_list[idx];
+            (tr.id.clone(), tr.value.clone())
+        };
+        let mut state = inner;
+        if state == StateType::Failed && !task.errors.is_empty() {
+            match self.sequence(&task.errors, Some(&tr_id), value.as_deref()) {
+                Block::Running => return Block::Running,
+                Block::Done(_) => state = StateType::Failed,
+            }
+        }
+        if !task.finally.is_empty() {
+            match self.sequence(&task.finally, Some(&tr_id), value.as_deref()) {
+                Block::Running => return Block::Running,
+                Block::Done(f) => state = worst(state, f),
+            }
+        }
+        if self.exec.task_run_list[idx].state.is_terminal() {
+            return Block::Done(normalize(self.exec.task_run_list[idx].state.current));
+        }
+        let mut final_state = state;
+        if final_state == StateType::Failed && task.allow_failure {
+            final_state = StateType::Warning;
+        }
+        if final_state == StateType::Warning && task.allow_warning {
+            final_state = StateType::Success;
+        }
+        self.set_state(idx, final_state);
+        Block::Done(normalize(final_state))
+    }
+
+    fn advance_runnable(&mut self, task: &'a Task, idx: usize) -> Block {
+        let tr = &self.exec.task_run_list[idx];
+        match tr.state.current {
+            StateType::Created if tr.attempts.is_empty() => self.dispatch(task, idx, false),
+            StateType::Retrying => match tr.next_retry_date {
+                Some(at) if at > self.now => self.actions.push(Action::WakeAt(at)),
+                _ => self.dispatch(task, idx, false),
+            },
+            _ => {
+                let pending = tr.attempts.last().is_some_and(|a| a.state.current == StateType::Created);
+                if self.opts.redispatch_pending && pending {
+                    self.dispatch(task, idx, true);
+                }
+            }
+        }
+        Block::Running
+    }
+
+    /// Creates the next attempt (or re-sends the pending one) and emits its job.
+    fn dispatch(&mut self, task: &'a Task, idx: usize, resend: bool) {
+        if !resend {
+            let now = self.now;
+            let tr = &mut self.exec.task_run_list[idx];
+            tr.attempts.push(Attempt { state: State::new(StateType::Created, now), worker_id: None });
+            tr.next_retry_date = None;
+            self.mark(idx);
+        }
+        let context = self.context(Some(idx));
+        let tr = &self.exec.task_run_list[idx];
+        let job = WorkerJob {
+            execution_id: self.exec.id.clone(),
+            task_run_id: tr.id.clone(),
+            attempt: tr.attempts.len() as u32,
+            namespace: self.exec.namespace.clone(),
+            flow_id: self.exec.flow_id.clone(),
+            flow_revision: self.exec.flow_revision,
+            task: JobTask {
+                id: task.id.clone(),
+                kind: task.kind.clone(),
+                props: task.props.clone(),
+                timeout_ms: task.timeout.map(|d| d.num_milliseconds()),
+            },
+            context,
+        };
+        self.actions.push(Action::Dispatch { group: self.env.worker_group(&task.kind), job: Box::new(job) });
+    }
+
+    // -------------------------------------------------------- flowables --
+
+    fn slot_of(&self, idx: usize) -> (String, Option<String>) {
+        let tr = &self.exec.task_run_list[idx];
+        (tr.id.clone(), tr.value.clone())
+    }
+
+    fn children(&mut self, task: &'a Task, idx: usize) -> Block {
+        let (id, value) = self.slot_of(idx);
+        match &task.children {
+            Children::Tasks(t) => self.sequence(t, Some(&id), value.as_deref()),
+            _ => Block::Done(StateType::Success),
+        }
+    }
+
+    fn parallel(&mut self, task: &'a Task, idx: usize) -> Block {
+        let (id, value) = self.slot_of(idx);
+        let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
+        let limit = int_prop(&task.props, "concurrent").unwrap_or(0);
+        let units = tasks.iter().filter(|t| !t.disabled).map(|t| (std::slice::from_ref(t), value.clone())).collect();
+        self.concurrent(units, &id, limit)
+    }
+
+    /// Renders a property of a flowable once, storing the result in `evaluated`.
+    fn evaluate(&mut self, idx: usize, f: impl FnOnce(&Self, &Value) -> Result<Value, String>) -> Result<Value, ()> {
+        if let Some(v) = &self.exec.task_run_list[idx].evaluated {
+            return Ok(v.clone());
+        }
+        let ctx = self.context(Some(idx));
+        match f(self, &ctx) {
+            Ok(v) => {
+                self.exec.task_run_list[idx].evaluated = Some(v.clone());
+                self.mark(idx);
+                Ok(v)
+            }
+            Err(e) => {
+                self.fail(idx, e);
+                Err(())
+            }
+        }
+    }
+
+    fn if_(&mut self, task: &'a Task, idx: usize) -> Block {
+        let cond = task.props.get("condition").map(scalar_string).unwrap_or_default();
+        let id = task.id.clone();
+        let Ok(result) = self.evaluate(idx, |s, ctx| {
+            s.env
+                .render(&cond, ctx)
+                .map(|r| Value::Bool(truthy(&r)))
+                .map_err(|e| format!("condition of task '{id}': {e}"))
+        }) else {
+            return Block::Done(StateType::Failed);
+        };
+        let result = result.as_bool().unwrap_or(false);
+        if self.exec.task_run_list[idx].outputs.is_none() {
+            self.exec.task_run_list[idx].outputs = Some(Map::from_iter([("evaluationResult".into(), json!(result))]));
+            self.mark(idx);
+        }
+        let (tr_id, value) = self.slot_of(idx);
+        let Children::If { then, else_ } = &task.children else { return Block::Done(StateType::Success) };
+        let branch = if result { then } else { else_ };
+        self.sequence(branch, Some(&tr_id), value.as_deref())
+    }
+
+    fn switch(&mut self, task: &'a Task, idx: usize) -> Block {
+        let expr = task.props.get("value").map(scalar_string).unwrap_or_default();
+        let id = task.id.clone();
+        let Ok(v) = self.evaluate(idx, |s, ctx| {
+            s.env.render(&expr, ctx).map(Value::String).map_err(|e| format!("value of task '{id}': {e}"))
+        }) else {
+            return Block::Done(StateType::Failed);
+        };
+        let v = scalar_string(&v);
+        let Children::Switch { cases, defaults } = &task.children else { return Block::Done(StateType::Success) };
+        let branch = cases.iter().find(|(k, _)| *k == v).map(|(_, t)| t);
+        if self.exec.task_run_list[idx].outputs.is_none() {
+            self.exec.task_run_list[idx].outputs =
+                Some(Map::from_iter([("value".into(), json!(v)), ("defaults".into(), json!(branch.is_none()))]));
+            self.mark(idx);
+        }
+        let (tr_id, value) = self.slot_of(idx);
+        self.sequence(branch.unwrap_or(defaults), Some(&tr_id), value.as_deref())
+    }
+
+    fn for_each(&mut self, task: &'a Task, idx: usize) -> Block {
+        let raw = task.props.get("values").or_else(|| task.props.get("value")).cloned().unwrap_or(Value::Null);
+        let id = task.id.clone();
+        let Ok(values) = self.evaluate(idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id)) else {
+            return Block::Done(StateType::Failed);
+        };
+        let legacy_parallel = task.kind.ends_with("EachParallel");
+        let limit = if legacy_parallel {
+            int_prop(&task.props, "concurrent").unwrap_or(0)
+        } else if task.kind.ends_with("EachSequential") {
+            1
+        } else {
+            int_prop(&task.props, "concurrencyLimit").unwrap_or(1)
+        };
+        let (tr_id, _) = self.slot_of(idx);
+        let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
+        let units = values
+            .as_array()
+            .map(|a| a.iter().map(|v| (tasks.as_slice(), Some(scalar_string(v)))).collect())
+            .unwrap_or_default();
+        self.concurrent(units, &tr_id, limit)
+    }
+
+    fn subflow(&mut self, task: &'a Task, idx: usize) -> Block {
+        if self.exec.task_run_list[idx].evaluated.is_some() {
+            return Block::Running;
+        }
+        let ctx = self.context(Some(idx));
+        let props = match self.env.render_value(&Value::Object(task.props.clone()), &ctx) {
+            Ok(Value::Object(p)) => p,
+            Ok(_) => Map::new(),
+            Err(e) => {
+                self.fail(idx, format!("task '{}': {e}", task.id));
+                return Block::Done(StateType::Failed);
+            }
+        };
+        let (Some(namespace), Some(flow_id)) =
+            (props.get("namespace").map(scalar_string), props.get("flowId").map(scalar_string))
+        else {
+            self.fail(idx, format!("task '{}': Subflow needs 'namespace' and 'flowId'", task.id));
+            return Block::Done(StateType::Failed);
+        };
+        let wait = props.get("wait").map(|w| truthy(&scalar_string(w))).unwrap_or(true);
+        let inputs = props.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default();
+        let labels = match props.get("labels") {
+            Some(Value::Object(m)) => m.iter().map(|(k, v)| Label { key: k.clone(), value: scalar_string(v) }).collect(),
+            Some(Value::Array(a)) => serde_json::from_value(Value::Array(a.clone())).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let revision = props.get("revision").and_then(|r| scalar_string(r).parse().ok());
+        let tr_id = self.exec.task_run_list[idx].id.clone();
+        let child = ids::derive(&[&self.exec.id, &tr_id, "subflow"]);
+        self.exec.task_run_list[idx].evaluated = Some(json!({"executionId": child}));
+        self.exec.task_run_list[idx].outputs = Some(Map::from_iter([("executionId".into(), json!(child))]));
+        self.mark(idx);
+        self.actions.push(Action::StartSubflow {
+            task_run_id: tr_id,
+            execution_id: child,
+            namespace,
+            flow_id,
+            revision,
+            inputs,
+            labels,
+            wait,
+        });
+        if wait { Block::Running } else { Block::Done(StateType::Success) }
+    }
+}
+
+fn int_prop(props: &Map<String, Value>, key: &str) -> Option<usize> {
+    match props.get(key)? {
+        Value::Number(n) => n.as_u64().map(|n| n as usize),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// ForEach `values`: a list (each item rendered) or a string rendering to a JSON list.
+fn for_each_values(env: &dyn StepEnv, raw: &Value, ctx: &Value, task_id: &str) -> Result<Value, String> {
+    let err = |e: String| format!("values of task '{task_id}': {e}");
+    match raw {
+        Value::Array(items) => {
+            let rendered = env.render_value(&Value::Array(items.clone()), ctx).map_err(err)?;
+            Ok(rendered)
+        }
+        Value::String(s) => {
+            let r = env.render(s, ctx).map_err(err)?;
+            match serde_json::from_str::<Value>(&r) {
+                Ok(Value::Array(a)) => Ok(Value::Array(a)),
+                _ => Err(err(format!("must be a list or a JSON array, got '{r}'"))),
+            }
+        }
+        Value::Null => Err(err("missing required property 'values'".into())),
+        other => Err(err(format!("must be a list, got {other}"))),
+    }
+}

@@ -1,0 +1,115 @@
+//! The template context of an execution or a task run, as Kestra exposes
+//! it: `flow`, `execution`, `inputs`, `vars`, `outputs` (per-iteration
+//! outputs of ForEach children keyed by value), `labels`, `trigger`,
+//! `taskrun`, `parent`, `parents`, `task`.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::model::types::FlowableKind;
+use crate::model::{Execution, Flow, Task, TaskRun};
+
+/// Builds the context for rendering in `task_run` (or at execution level).
+pub fn build(
+    flow: &Flow,
+    exec: &Execution,
+    task_run: Option<&TaskRun>,
+    index: &HashMap<&str, &Task>,
+    task_runs: &HashMap<&str, &TaskRun>,
+) -> Value {
+    let mut ctx = Map::new();
+    ctx.insert("flow".into(), json!({"id": flow.id, "namespace": flow.namespace, "revision": exec.flow_revision}));
+    let mut execution = json!({
+        "id": exec.id,
+        "originalId": exec.original_id,
+        "startDate": exec.state.start_date.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        "state": exec.state.current.as_str(),
+    });
+    if let Some(p) = &exec.parent_id {
+        execution["parentId"] = Value::String(p.clone());
+    }
+    ctx.insert("execution".into(), execution);
+    ctx.insert("inputs".into(), Value::Object(exec.inputs.clone()));
+    ctx.insert("vars".into(), Value::Object(flow.variables.clone()));
+    ctx.insert("labels".into(), Value::Object(exec.labels_map()));
+    let trigger = match &exec.trigger {
+        Some(t) => {
+            let mut m = t.variables.clone();
+            m.entry("id").or_insert_with(|| Value::String(t.id.clone()));
+            m.entry("type").or_insert_with(|| Value::String(t.type_.clone()));
+            Value::Object(m)
+        }
+        None => Value::Object(Map::new()),
+    };
+    ctx.insert("trigger".into(), trigger);
+    ctx.insert("outputs".into(), Value::Object(outputs(exec, index, task_runs)));
+    if let Some(tr) = task_run {
+        ctx.insert(
+            "taskrun".into(),
+            json!({
+                "id": tr.id,
+                "value": tr.value,
+                "attemptsCount": tr.attempts.len(),
+                "parentId": tr.parent_task_run_id,
+                "startDate": tr.state.start_date.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            }),
+        );
+        if let Some(t) = index.get(tr.task_id.as_str()) {
+            ctx.insert("task".into(), json!({"id": t.id, "type": t.type_}));
+        }
+        let mut parents = Vec::new();
+        let mut cur = tr.parent_task_run_id.as_deref();
+        while let Some(pid) = cur {
+            let Some(p) = task_runs.get(pid) else { break };
+            parents.push(json!({"taskrun": {"value": p.value, "id": p.id}, "task": {"id": p.task_id}}));
+            cur = p.parent_task_run_id.as_deref();
+        }
+        if let Some(first) = parents.first() {
+            ctx.insert("parent".into(), first.clone());
+        }
+        ctx.insert("parents".into(), Value::Array(parents));
+    }
+    Value::Object(ctx)
+}
+
+/// The iteration values of the ForEach loops enclosing a task run, outermost first.
+pub fn iteration_path(tr: &TaskRun, index: &HashMap<&str, &Task>, task_runs: &HashMap<&str, &TaskRun>) -> Vec<String> {
+    let mut values = Vec::new();
+    let mut node = tr;
+    while let Some(pid) = node.parent_task_run_id.as_deref() {
+        let Some(parent) = task_runs.get(pid) else { break };
+        let is_foreach = index.get(parent.task_id.as_str()).and_then(|t| t.flowable) == Some(FlowableKind::ForEach);
+        if is_foreach && let Some(v) = &node.value {
+            values.push(v.clone());
+        }
+        node = parent;
+    }
+    values.reverse();
+    values
+}
+
+/// `outputs`: `{taskId: outputs}`, or `{taskId: {value: outputs}}` inside ForEach.
+pub fn outputs(exec: &Execution, index: &HashMap<&str, &Task>, task_runs: &HashMap<&str, &TaskRun>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for tr in &exec.task_run_list {
+        let Some(o) = &tr.outputs else { continue };
+        let path = iteration_path(tr, index, task_runs);
+        let mut slot: &mut Value = out.entry(tr.task_id.clone()).or_insert_with(|| Value::Object(Map::new()));
+        for v in &path {
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            slot = match slot {
+                Value::Object(m) => m.entry(v.clone()).or_insert_with(|| Value::Object(Map::new())),
+                other => other,
+            };
+        }
+        if let Value::Object(m) = slot {
+            for (k, v) in o {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,477 @@
+//! Executor scenarios without any runtime: flows from YAML, a scripted
+//! "worker" answering each dispatched job, and assertions on the actions
+//! and the resulting execution.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{Map, Value, json};
+
+use super::*;
+use crate::model::{Execution, Flow, StateType};
+use crate::runtime::messages::{ExecutionEvent, TaskResult, WorkerJob};
+use crate::template::{NoHost, Renderer};
+
+struct Env(Renderer);
+
+impl StepEnv for Env {
+    fn render(&self, t: &str, ctx: &Value) -> Result<String, String> {
+        self.0.render_str(t, ctx, &NoHost).map_err(|e| e.to_string())
+    }
+    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
+        self.0.render_value(v, ctx, &NoHost).map_err(|e| e.to_string())
+    }
+    fn worker_group(&self, _kind: &str) -> String {
+        "core".into()
+    }
+}
+
+fn flow(yaml: &str) -> Flow {
+    let (v, _) = crate::yaml::parse(yaml).expect("yaml");
+    let (f, problems) = Flow::from_value(&v, yaml);
+    assert!(problems.is_empty(), "{problems:?}");
+    f.expect("flow")
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().expect("date")
+}
+
+/// What the scripted worker does with a job.
+type Script<'a> = &'a dyn Fn(&WorkerJob) -> (StateType, Map<String, Value>);
+
+struct Sim<'a> {
+    flow: Flow,
+    exec: Execution,
+    now: DateTime<Utc>,
+    env: Env,
+    script: Script<'a>,
+    dispatched: Vec<WorkerJob>,
+    subflows: Vec<Action>,
+    max_parallel: usize,
+}
+
+impl<'a> Sim<'a> {
+    fn new(yaml: &str, inputs: Value, script: Script<'a>) -> Sim<'a> {
+        let flow = flow(yaml);
+        let inputs = inputs.as_object().cloned().unwrap_or_default();
+        let exec = Execution::new("exec1".into(), &flow.namespace, &flow.id, 1, inputs, vec![], t0());
+        Sim { flow, exec, now: t0(), env: Env(Renderer::new()), script, dispatched: vec![], subflows: vec![], max_parallel: 0 }
+    }
+
+    fn step(&mut self) -> Vec<Action> {
+        let t = step(&self.flow, &self.exec, self.now, &self.env, StepOptions::default());
+        self.exec = t.execution;
+        t.actions
+    }
+
+    /// Runs to the end: dispatched jobs are answered in batches (all jobs of
+    /// one step run "concurrently"), timers jump the clock.
+    fn run(&mut self) -> StateType {
+        for _ in 0..10_000 {
+            let actions = self.step();
+            let mut jobs = Vec::new();
+            let mut wake = None;
+            for a in actions {
+                match a {
+                    Action::Dispatch { job, .. } => jobs.push(*job),
+                    Action::WakeAt(at) => wake = Some(at),
+                    a @ Action::StartSubflow { .. } => self.subflows.push(a),
+                    _ => {}
+                }
+            }
+            if self.exec.state.is_terminal() {
+                return self.exec.state.current;
+            }
+            if jobs.is_empty() {
+                match wake {
+                    Some(at) => {
+                        self.now = at;
+                        continue;
+                    }
+                    None => return self.exec.state.current,
+                }
+            }
+            self.max_parallel = self.max_parallel.max(jobs.len());
+            self.now += Duration::milliseconds(10);
+            for job in jobs {
+                self.answer(&job);
+                self.dispatched.push(job);
+            }
+        }
+        panic!("did not settle");
+    }
+
+    fn answer(&mut self, job: &WorkerJob) {
+        let (state, outputs) = (self.script)(job);
+        let started = ExecutionEvent::TaskStarted {
+            execution_id: job.execution_id.clone(),
+            task_run_id: job.task_run_id.clone(),
+            attempt: job.attempt,
+            worker_id: "w".into(),
+            at: self.now,
+        };
+        apply_event(&self.flow, &mut self.exec, &started, self.now);
+        let result = ExecutionEvent::TaskResult {
+            execution_id: job.execution_id.clone(),
+            task_run_id: job.task_run_id.clone(),
+            attempt: job.attempt,
+            result: TaskResult {
+                state,
+                outputs,
+                error: state.is_failed().then(|| "boom".to_string()),
+                labels: vec![],
+                start: self.now,
+                end: self.now,
+            },
+        };
+        apply_event(&self.flow, &mut self.exec, &result, self.now);
+    }
+
+    fn task_ids(&self) -> Vec<&str> {
+        self.dispatched.iter().map(|j| j.task.id.as_str()).collect()
+    }
+
+    fn state_of(&self, task_id: &str) -> Vec<StateType> {
+        self.exec.task_run_list.iter().filter(|t| t.task_id == task_id).map(|t| t.state.current).collect()
+    }
+}
+
+fn ok(_: &WorkerJob) -> (StateType, Map<String, Value>) {
+    (StateType::Success, Map::new())
+}
+
+fn fail_task(id: &'static str) -> impl Fn(&WorkerJob) -> (StateType, Map<String, Value>) {
+    move |j| if j.task.id == id { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) }
+}
+
+const LOG: &str = "io.kestra.plugin.core.log.Log";
+
+#[test]
+fn sequential_runs_one_after_the_other() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    message: x\n  - id: b\n    type: {LOG}\n    message: y\n  - id: c\n    type: {LOG}\n    message: z\n"
+    );
+    let mut sim = Sim::new(&y, json!({}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids(), ["a", "b", "c"]);
+    assert_eq!(sim.max_parallel, 1);
+    let a = &sim.exec.task_run_list[0];
+    let hist: Vec<_> = a.state.histories.iter().map(|h| h.state).collect();
+    assert_eq!(hist, [StateType::Created, StateType::Running, StateType::Success]);
+    assert_eq!(a.attempts.len(), 1);
+}
+
+#[test]
+fn a_failure_stops_the_sequence_and_fails_the_execution() {
+    let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n  - id: b\n    type: {LOG}\n");
+    let script = fail_task("a");
+    let mut sim = Sim::new(&y, json!({}), &script);
+    assert_eq!(sim.run(), StateType::Failed);
+    assert_eq!(sim.task_ids(), ["a"]);
+    assert!(sim.exec.error.as_deref().unwrap_or("").contains("task 'a' failed"));
+}
+
+#[test]
+fn flow_errors_run_after_a_failure_and_the_execution_still_fails() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\nerrors:\n  - id: e1\n    type: {LOG}\n  - id: e2\n    type: {LOG}\n"
+    );
+    let script = fail_task("a");
+    let mut sim = Sim::new(&y, json!({}), &script);
+    assert_eq!(sim.run(), StateType::Failed);
+    assert_eq!(sim.task_ids(), ["a", "e1", "e2"]);
+}
+
+#[test]
+fn errors_do_not_run_on_success() {
+    let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\nerrors:\n  - id: e1\n    type: {LOG}\n");
+    let mut sim = Sim::new(&y, json!({}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids(), ["a"]);
+}
+
+#[test]
+fn flowable_errors_handle_only_their_children() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n      - id: a\n        type: {LOG}\n    errors:\n      - id: local\n        type: {LOG}\n  - id: after\n    type: {LOG}\nerrors:\n  - id: global\n    type: {LOG}\n"
+    );
+    let script = fail_task("a");
+    let mut sim = Sim::new(&y, json!({}), &script);
+    assert_eq!(sim.run(), StateType::Failed);
+    assert_eq!(sim.task_ids(), ["a", "local", "global"]);
+    assert_eq!(sim.state_of("seq"), [StateType::Failed]);
+}
+
+#[test]
+fn allow_failure_continues_and_ends_in_warning() {
+    let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    allowFailure: true\n  - id: b\n    type: {LOG}\n");
+    let script = fail_task("a");
+    let mut sim = Sim::new(&y, json!({}), &script);
+    assert_eq!(sim.run(), StateType::Warning);
+    assert_eq!(sim.task_ids(), ["a", "b"]);
+    assert_eq!(sim.state_of("a"), [StateType::Warning]);
+    assert_eq!(sim.exec.task_run_list[0].attempts[0].state.current, StateType::Failed);
+}
+
+#[test]
+fn allow_warning_turns_warning_into_success() {
+    let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    allowWarning: true\n");
+    let warn = |_: &WorkerJob| (StateType::Warning, Map::new());
+    let mut sim = Sim::new(&y, json!({}), &warn);
+    assert_eq!(sim.run(), StateType::Success);
+}
+
+#[test]
+fn disabled_tasks_are_skipped_entirely() {
+    let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    disabled: true\n  - id: b\n    type: {LOG}\n");
+    let mut sim = Sim::new(&y, json!({}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids(), ["b"]);
+    assert!(sim.state_of("a").is_empty());
+}
+
+#[test]
+fn run_if_false_skips_the_task() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    runIf: \"{{{{ inputs.go }}}}\"\n  - id: b\n    type: {LOG}\n"
+    );
+    let mut sim = Sim::new(&y, json!({"go": false}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids(), ["b"]);
+    assert_eq!(sim.state_of("a"), [StateType::Skipped]);
+}
+
+#[test]
+fn if_runs_then_or_else() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: if\n    type: io.kestra.plugin.core.flow.If\n    condition: \"{{{{ inputs.taxi == 'yellow' }}}}\"\n    then:\n      - id: yes\n        type: {LOG}\n    else:\n      - id: no\n        type: {LOG}\n"
+    );
+    let mut sim = Sim::new(&y, json!({"taxi": "yellow"}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids(), ["yes"]);
+    assert_eq!(sim.exec.task_run_list[0].outputs.as_ref().unwrap()["evaluationResult"], true);
+    let mut sim = Sim::new(&y, json!({"taxi": "green"}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids(), ["no"]);
+}
+
+#[test]
+fn if_with_a_bad_condition_fails_the_task() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: if\n    type: io.kestra.plugin.core.flow.If\n    condition: \"{{{{ inputs.missing.deeper }}}}\"\n    then:\n      - id: yes\n        type: {LOG}\n"
+    );
+    let mut sim = Sim::new(&y, json!({}), &ok);
+    assert_eq!(sim.run(), StateType::Failed);
+    assert!(sim.exec.task_run_list[0].error.as_deref().unwrap().contains("condition of task 'if'"));
+}
+
+#[test]
+fn switch_picks_a_case_or_defaults() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: sw\n    type: io.kestra.plugin.core.flow.Switch\n    value: \"{{{{ inputs.v }}}}\"\n    cases:\n      A:\n        - id: a\n          type: {LOG}\n      B:\n        - id: b\n          type: {LOG}\n    defaults:\n      - id: d\n        type: {LOG}\n"
+    );
+    let mut sim = Sim::new(&y, json!({"v": "B"}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids(), ["b"]);
+    let mut sim = Sim::new(&y, json!({"v": "Z"}), &ok);
+    sim.run();
+    assert_eq!(sim.task_ids(), ["d"]);
+    assert_eq!(sim.exec.task_run_list[0].outputs.as_ref().unwrap()["defaults"], true);
+}
+
+#[test]
+fn parallel_dispatches_all_children_at_once() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: p\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n      - id: a\n        type: {LOG}\n      - id: b\n        type: {LOG}\n      - id: c\n        type: {LOG}\n  - id: after\n    type: {LOG}\n"
+    );
+    let mut sim = Sim::new(&y, json!({}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.max_parallel, 3);
+    assert_eq!(sim.task_ids(), ["a", "b", "c", "after"]);
+}
+
+#[test]
+fn parallel_respects_concurrent() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: p\n    type: io.kestra.plugin.core.flow.Parallel\n    concurrent: 2\n    tasks:\n      - id: a\n        type: {LOG}\n      - id: b\n        type: {LOG}\n      - id: c\n        type: {LOG}\n"
+    );
+    let mut sim = Sim::new(&y, json!({}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.max_parallel, 2);
+}
+
+#[test]
+fn for_each_runs_each_value_with_outputs_indexed_by_value() {
+    let y = "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"a\", \"b\", \"c\"]\n    tasks:\n      - id: ret\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ taskrun.value }}\"\n  - id: last\n    type: io.kestra.plugin.core.debug.Return\n    format: x\n";
+    let echo = |j: &WorkerJob| {
+        let v = j.context["taskrun"]["value"].clone();
+        (StateType::Success, Map::from_iter([("value".to_string(), v)]))
+    };
+    let mut sim = Sim::new(y, json!({}), &echo);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.max_parallel, 1, "concurrencyLimit defaults to 1");
+    assert_eq!(sim.task_ids(), ["ret", "ret", "ret", "last"]);
+    let last = sim.dispatched.last().unwrap();
+    assert_eq!(last.context["outputs"]["ret"]["b"]["value"], "b");
+    let values: Vec<_> = sim.exec.task_run_list.iter().filter_map(|t| t.value.clone()).collect();
+    assert_eq!(values, ["a", "b", "c"]);
+}
+
+#[test]
+fn for_each_unlimited_and_json_string_values() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: '{{{{ inputs.list }}}}'\n    concurrencyLimit: 0\n    tasks:\n      - id: a\n        type: {LOG}\n      - id: b\n        type: {LOG}\n"
+    );
+    let mut sim = Sim::new(&y, json!({"list": [1, 2, 3, 4]}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.max_parallel, 4);
+    assert_eq!(sim.dispatched.len(), 8);
+}
+
+#[test]
+fn for_each_stops_after_a_failed_iteration() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1, 2, 3]\n    tasks:\n      - id: a\n        type: {LOG}\n"
+    );
+    let script = |j: &WorkerJob| {
+        if j.context["taskrun"]["value"] == "2" { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) }
+    };
+    let mut sim = Sim::new(&y, json!({}), &script);
+    assert_eq!(sim.run(), StateType::Failed);
+    assert_eq!(sim.dispatched.len(), 2);
+}
+
+#[test]
+fn nested_for_each_sees_parent_value() {
+    let y = "id: f\nnamespace: n\ntasks:\n  - id: outer\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"x\", \"y\"]\n    tasks:\n      - id: inner\n        type: io.kestra.plugin.core.flow.ForEach\n        values: [1, 2]\n        tasks:\n          - id: r\n            type: io.kestra.plugin.core.debug.Return\n            format: v\n  - id: end\n    type: io.kestra.plugin.core.debug.Return\n    format: v\n";
+    let echo = |j: &WorkerJob| {
+        let v = format!("{}-{}", j.context["parent"]["taskrun"]["value"].as_str().unwrap_or("?"), j.context["taskrun"]["value"].as_str().unwrap_or("?"));
+        (StateType::Success, Map::from_iter([("value".to_string(), json!(v))]))
+    };
+    let mut sim = Sim::new(y, json!({}), &echo);
+    assert_eq!(sim.run(), StateType::Success);
+    let end = sim.dispatched.last().unwrap();
+    assert_eq!(end.context["outputs"]["r"]["y"]["2"]["value"], "y-2");
+}
+
+#[test]
+fn retry_constant_counts_attempts_and_waits() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    retry:\n      type: constant\n      interval: PT10S\n      maxAttempt: 3\n"
+    );
+    let script = |j: &WorkerJob| if j.attempt < 3 { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) };
+    let mut sim = Sim::new(&y, json!({}), &script);
+    assert_eq!(sim.run(), StateType::Success);
+    let tr = &sim.exec.task_run_list[0];
+    assert_eq!(tr.attempts.len(), 3);
+    assert_eq!(tr.state.current, StateType::Success);
+    assert!(tr.state.histories.iter().any(|h| h.state == StateType::Retrying));
+    assert!(sim.now >= t0() + Duration::seconds(20), "two 10 s delays");
+}
+
+#[test]
+fn retry_gives_up_after_max_attempts() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    retry:\n      type: constant\n      interval: PT1S\n      maxAttempts: 2\n"
+    );
+    let script = |_: &WorkerJob| (StateType::Failed, Map::new());
+    let mut sim = Sim::new(&y, json!({}), &script);
+    assert_eq!(sim.run(), StateType::Failed);
+    assert_eq!(sim.exec.task_run_list[0].attempts.len(), 2);
+}
+
+#[test]
+fn warning_on_retry() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    retry:\n      type: constant\n      interval: PT1S\n      maxAttempt: 3\n      warningOnRetry: true\n"
+    );
+    let script = |j: &WorkerJob| if j.attempt < 2 { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) };
+    let mut sim = Sim::new(&y, json!({}), &script);
+    assert_eq!(sim.run(), StateType::Warning);
+}
+
+#[test]
+fn subflow_starts_a_child_and_waits_for_it() {
+    let y = "id: f\nnamespace: n\ntasks:\n  - id: sub\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: n\n    flowId: child\n    inputs:\n      x: \"{{ inputs.x }}\"\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ outputs.sub.outputs.r }}\"\n";
+    let mut sim = Sim::new(y, json!({"x": "1"}), &ok);
+    assert_eq!(sim.run(), StateType::Running);
+    let Action::StartSubflow { task_run_id, execution_id, inputs, wait, .. } = sim.subflows[0].clone() else { panic!() };
+    assert!(wait);
+    assert_eq!(inputs["x"], "1");
+    let ev = ExecutionEvent::SubflowEnded {
+        execution_id: "exec1".into(),
+        task_run_id,
+        child_execution_id: execution_id,
+        state: StateType::Success,
+        outputs: Map::from_iter([("r".to_string(), json!("ok"))]),
+    };
+    let now = sim.now;
+    apply_event(&sim.flow, &mut sim.exec, &ev, now);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids(), ["after"]);
+}
+
+#[test]
+fn kill_marks_everything_killed() {
+    let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n");
+    let mut sim = Sim::new(&y, json!({}), &ok);
+    sim.step();
+    let flow = sim.flow.clone();
+    apply_event(&flow, &mut sim.exec, &ExecutionEvent::Kill { execution_id: "exec1".into() }, sim.now);
+    assert_eq!(sim.exec.state.current, StateType::Killed);
+    assert_eq!(sim.state_of("a"), [StateType::Killed]);
+    assert!(sim.step().is_empty(), "a terminal execution does nothing");
+}
+
+#[test]
+fn replaying_a_step_and_duplicate_events_are_harmless() {
+    let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n  - id: b\n    type: {LOG}\n");
+    let mut sim = Sim::new(&y, json!({}), &ok);
+    let first = sim.step();
+    assert_eq!(first.iter().filter(|a| matches!(a, Action::Dispatch { .. })).count(), 1);
+    // the same state again: nothing new to dispatch
+    let again = step(&sim.flow, &sim.exec, sim.now, &sim.env, StepOptions::default());
+    assert!(again.is_noop(), "{:?}", again.actions);
+    // after a crash, pending attempts can be re-sent with the same attempt number
+    let resend = step(&sim.flow, &sim.exec, sim.now, &sim.env, StepOptions { redispatch_pending: true });
+    let Some(Action::Dispatch { job, .. }) = resend.actions.first() else { panic!() };
+    assert_eq!(job.attempt, 1);
+    let Some(Action::Dispatch { job, .. }) = first.into_iter().next() else { panic!() };
+    sim.answer(&job);
+    let snapshot = sim.exec.clone();
+    sim.answer(&job);
+    assert_eq!(sim.exec, snapshot, "a duplicate result changes nothing");
+}
+
+#[test]
+fn task_run_ids_are_deterministic() {
+    let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n");
+    let mut s1 = Sim::new(&y, json!({}), &ok);
+    let mut s2 = Sim::new(&y, json!({}), &ok);
+    s1.step();
+    s2.step();
+    assert_eq!(s1.exec.task_run_list[0].id, s2.exec.task_run_list[0].id);
+}
+
+#[test]
+fn labels_from_a_task_result_land_on_the_execution() {
+    let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n");
+    let mut sim = Sim::new(&y, json!({}), &ok);
+    let actions = sim.step();
+    let Some(Action::Dispatch { job, .. }) = actions.into_iter().next() else { panic!() };
+    let ev = ExecutionEvent::TaskResult {
+        execution_id: "exec1".into(),
+        task_run_id: job.task_run_id.clone(),
+        attempt: 1,
+        result: TaskResult {
+            state: StateType::Success,
+            outputs: Map::new(),
+            error: None,
+            labels: vec![crate::model::Label { key: "file".into(), value: "x.csv".into() }],
+            start: sim.now,
+            end: sim.now,
+        },
+    };
+    let now = sim.now;
+    apply_event(&sim.flow, &mut sim.exec, &ev, now);
+    assert_eq!(sim.exec.labels_map()["file"], "x.csv");
+}

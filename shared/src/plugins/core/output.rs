@@ -1,0 +1,62 @@
+//! `io.kestra.plugin.core.output.OutputValues`: returns the rendered
+//! `values` map as the output `values`.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Props {
+    #[serde(default)]
+    values: Option<Map<String, Value>>,
+}
+
+/// The task, built from rendered properties.
+#[derive(Debug)]
+pub struct OutputValues {
+    values: Map<String, Value>,
+}
+
+fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: Props = parse_props(props)?;
+    Ok(Box::new(OutputValues { values: p.values.unwrap_or_default() }))
+}
+
+#[async_trait]
+impl RunnableTask for OutputValues {
+    async fn run(&self, _cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let mut out = Map::new();
+        out.insert("values".into(), Value::Object(self.values.clone()));
+        Ok(TaskOutput::with(out))
+    }
+}
+
+pub const DEF: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.core.output.OutputValues",
+    aliases: &["io.kestra.core.tasks.outputs.OutputValues"],
+    group: "core",
+    props: &[PropSpec::optional("values", PropKind::Map)],
+    build,
+};
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::plugins::core::test_support::Env;
+
+    #[tokio::test]
+    async fn outputs_rendered_values() {
+        let env = Env::new();
+        let raw = json!({"values": {"greeting": "hi {{ inputs.name }}", "n": 3, "nested": {"a": ["{{ inputs.n }}"]}}});
+        let out = env.run(&DEF, raw).await.unwrap();
+        assert_eq!(out.outputs.get("values"), Some(&json!({"greeting": "hi world", "n": 3, "nested": {"a": ["42"]}})));
+        let e = env.run(&DEF, json!({"values": "nope"})).await.unwrap_err();
+        assert!(e.to_string().contains("values"), "{e}");
+    }
+}

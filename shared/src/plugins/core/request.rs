@@ -1,0 +1,283 @@
+//! `io.kestra.plugin.core.http.Request`: sends an HTTP request and returns
+//! `code`, `headers` (name → list of values), `body` (a string, JSON
+//! included, as in Kestra) and `uri`. A non-2xx status fails the task unless
+//! `allowFailed` (or `options.allowFailed`). Bodies above 10 MB are refused:
+//! use `Download` for those. `formData` is sent URL-encoded, or as
+//! multipart when `contentType` is `multipart/form-data`.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::http::{self, HttpOptions};
+use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+/// The largest response body kept in memory.
+pub const MAX_BODY: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Props {
+    #[serde(deserialize_with = "de::string_lenient")]
+    uri: String,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    method: Option<String>,
+    #[serde(default, deserialize_with = "de::multi_map")]
+    headers: Vec<(String, Vec<String>)>,
+    #[serde(default)]
+    body: Option<Value>,
+    #[serde(default, deserialize_with = "de::string_map")]
+    form_data: Vec<(String, String)>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    content_type: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    allow_failed: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    timeout: Option<chrono::Duration>,
+    #[serde(default)]
+    options: Option<HttpOptions>,
+}
+
+/// The task, built from rendered properties.
+#[derive(Debug)]
+pub struct Request {
+    url: reqwest::Url,
+    method: reqwest::Method,
+    headers: Vec<(String, Vec<String>)>,
+    body: Option<String>,
+    form_data: Vec<(String, String)>,
+    content_type: Option<String>,
+    allow_failed: bool,
+    timeout: Option<chrono::Duration>,
+    options: HttpOptions,
+}
+
+fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: Props = parse_props(props)?;
+    let options = p.options.unwrap_or_default();
+    let body = match p.body {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        // A map or list written in YAML is sent as JSON.
+        Some(other) => Some(other.to_string()),
+    };
+    Ok(Box::new(Request {
+        url: http::parse_uri("uri", &p.uri)?,
+        method: http::parse_method(p.method.as_deref())?,
+        headers: p.headers,
+        body,
+        form_data: p.form_data,
+        content_type: p.content_type,
+        allow_failed: p.allow_failed.or(options.allow_failed).unwrap_or(false),
+        timeout: p.timeout,
+        options,
+    }))
+}
+
+fn multipart(fields: &[(String, String)], boundary: &str) -> String {
+    let mut out = String::new();
+    for (k, v) in fields {
+        let name = k.replace('"', "%22");
+        out.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{v}\r\n"));
+    }
+    out.push_str(&format!("--{boundary}--\r\n"));
+    out
+}
+
+#[async_trait]
+impl RunnableTask for Request {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let url = &self.url;
+        let mut rb = cx.services.http.request(self.method.clone(), url.clone());
+        let explicit_ct =
+            self.content_type.clone().or_else(|| http::find_header(&self.headers, "content-type").map(String::from));
+        let mut content_type: Option<String> = None;
+        if !self.form_data.is_empty() {
+            let ct = explicit_ct.unwrap_or_else(|| "application/x-www-form-urlencoded".to_string());
+            if ct.trim().to_ascii_lowercase().starts_with("multipart/form-data") {
+                let boundary = format!("baton-{}", uuid::Uuid::new_v4().simple());
+                rb = rb.body(multipart(&self.form_data, &boundary));
+                content_type = Some(format!("multipart/form-data; boundary={boundary}"));
+            } else {
+                let encoded: Vec<String> = self
+                    .form_data
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", http::form_encode(k), http::form_encode(v)))
+                    .collect();
+                rb = rb.body(encoded.join("&"));
+                content_type = Some(ct);
+            }
+        } else if let Some(body) = &self.body {
+            rb = rb.body(body.clone());
+            content_type = Some(explicit_ct.unwrap_or_else(|| "application/json".to_string()));
+        }
+        let skip: &[&str] = if content_type.is_some() { &["content-type"] } else { &[] };
+        if let Some(ct) = &content_type {
+            rb = rb.header(reqwest::header::CONTENT_TYPE, ct.as_str());
+        }
+        rb = http::add_headers(rb, &self.headers, skip)?;
+        rb = http::with_timeout(rb, self.timeout, &self.options)?;
+
+        let mut resp = rb.send().await.map_err(|e| http::send_error("request", url, &e))?;
+        let status = resp.status();
+        let headers = http::headers_output(resp.headers());
+        let too_big = || {
+            TaskError::failed(format!(
+                "The response of '{url}' is larger than {} MB: use io.kestra.plugin.core.http.Download to store it in internal storage",
+                MAX_BODY / (1024 * 1024)
+            ))
+        };
+        if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(too_big());
+        }
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| http::send_error("read the response of", url, &e))? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+
+        if !status.is_success() && !self.allow_failed {
+            let mut msg = format!("Failed http request with response code '{}' on '{url}'", status.as_u16());
+            let snippet: String = body.chars().take(500).collect();
+            if !snippet.trim().is_empty() {
+                msg.push_str(&format!(": {}", snippet.trim()));
+            }
+            return Err(TaskError::failed(msg));
+        }
+
+        let mut out = Map::new();
+        out.insert("uri".into(), Value::String(url.to_string()));
+        out.insert("code".into(), Value::from(status.as_u16()));
+        out.insert("headers".into(), headers);
+        out.insert("body".into(), Value::String(body));
+        Ok(TaskOutput::with(out))
+    }
+}
+
+pub const DEF: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.core.http.Request",
+    aliases: &["io.kestra.plugin.fs.http.Request"],
+    group: "core",
+    props: &[
+        PropSpec::required("uri", PropKind::String),
+        PropSpec::optional("method", PropKind::String),
+        PropSpec::optional("headers", PropKind::Map),
+        PropSpec::optional("body", PropKind::Any),
+        PropSpec::optional("formData", PropKind::Map),
+        PropSpec::optional("contentType", PropKind::String),
+        PropSpec::optional("allowFailed", PropKind::Boolean),
+        PropSpec::optional("timeout", PropKind::Duration),
+        PropSpec::optional("options", PropKind::Map),
+    ],
+    build,
+};
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::plugins::core::test_support::{Env, Req, Resp, serve};
+
+    fn handler(r: &Req) -> Resp {
+        let echo = json!({
+            "method": r.method,
+            "contentType": r.header("content-type"),
+            "auth": r.header("authorization"),
+            "body": String::from_utf8_lossy(&r.body),
+        });
+        match r.path.as_str() {
+            "/echo" => Resp::new(200, echo.to_string()).header("Content-Type", "application/json"),
+            "/big" => Resp::new(200, vec![b'x'; MAX_BODY + 1]),
+            _ => Resp::new(404, "no such page"),
+        }
+    }
+
+    fn echoed(out: &TaskOutput) -> Value {
+        serde_json::from_str(out.outputs["body"].as_str().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn returns_code_headers_and_body() {
+        let base = serve(handler).await;
+        let env = Env::new();
+        let out = env
+            .run(&DEF, json!({"uri": format!("{base}/echo"), "headers": {"Authorization": "Bearer {{ inputs.name }}"}}))
+            .await
+            .unwrap();
+        assert_eq!(out.outputs.get("code"), Some(&json!(200)));
+        assert_eq!(out.outputs["headers"].get("content-type"), Some(&json!(["application/json"])));
+        assert!(out.outputs["body"].is_string());
+        let e = echoed(&out);
+        assert_eq!(e["method"], "GET");
+        assert_eq!(e["auth"], "Bearer world");
+        assert_eq!(e["body"], "");
+    }
+
+    #[tokio::test]
+    async fn sends_bodies_and_forms() {
+        let base = serve(handler).await;
+        let env = Env::new();
+        let out = env
+            .run(&DEF, json!({"uri": format!("{base}/echo"), "method": "POST", "body": "{\"a\": 1}"}))
+            .await
+            .unwrap();
+        let e = echoed(&out);
+        assert_eq!((e["method"].as_str(), e["contentType"].as_str()), (Some("POST"), Some("application/json")));
+        assert_eq!(e["body"], "{\"a\": 1}");
+
+        let out = env
+            .run(
+                &DEF,
+                json!({"uri": format!("{base}/echo"), "method": "PUT", "body": "hi", "contentType": "text/plain"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(echoed(&out)["contentType"], "text/plain");
+
+        let out = env
+            .run(&DEF, json!({"uri": format!("{base}/echo"), "method": "POST", "formData": {"a b": "c&d", "n": 1}}))
+            .await
+            .unwrap();
+        let e = echoed(&out);
+        assert_eq!(e["contentType"], "application/x-www-form-urlencoded");
+        assert_eq!(e["body"], "a+b=c%26d&n=1");
+
+        let out = env
+            .run(
+                &DEF,
+                json!({"uri": format!("{base}/echo"), "method": "POST", "formData": {"f": "v"}, "contentType": "multipart/form-data"}),
+            )
+            .await
+            .unwrap();
+        let e = echoed(&out);
+        assert!(e["contentType"].as_str().unwrap().starts_with("multipart/form-data; boundary="), "{e}");
+        assert!(e["body"].as_str().unwrap().contains("name=\"f\"\r\n\r\nv\r\n"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn non_2xx_fails_unless_allowed() {
+        let base = serve(handler).await;
+        let env = Env::new();
+        let e = env.run(&DEF, json!({"uri": format!("{base}/nope")})).await.unwrap_err();
+        assert!(e.to_string().contains("'404'") && e.to_string().contains("no such page"), "{e}");
+        let out = env.run(&DEF, json!({"uri": format!("{base}/nope"), "allowFailed": true})).await.unwrap();
+        assert_eq!(out.outputs.get("code"), Some(&json!(404)));
+        assert_eq!(out.outputs.get("body"), Some(&json!("no such page")));
+        let out =
+            env.run(&DEF, json!({"uri": format!("{base}/nope"), "options": {"allowFailed": "true"}})).await.unwrap();
+        assert_eq!(out.outputs.get("code"), Some(&json!(404)));
+    }
+
+    #[tokio::test]
+    async fn refuses_huge_bodies() {
+        let base = serve(handler).await;
+        let env = Env::new();
+        let e = env.run(&DEF, json!({"uri": format!("{base}/big")})).await.unwrap_err();
+        assert!(e.to_string().contains("Download"), "{e}");
+    }
+}

@@ -1,0 +1,73 @@
+//! `io.kestra.plugin.core.flow.Sleep`: waits for `duration` (ISO-8601).
+//! No outputs.
+
+use async_trait::async_trait;
+use chrono::Duration;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::model::duration::format_iso;
+use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Props {
+    #[serde(deserialize_with = "de::duration")]
+    duration: Duration,
+}
+
+/// The task, built from rendered properties.
+#[derive(Debug)]
+pub struct Sleep {
+    duration: std::time::Duration,
+}
+
+fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: Props = parse_props(props)?;
+    let duration = p.duration.to_std().map_err(|_| {
+        TaskError::property("duration", format!("must not be negative, got {}", format_iso(p.duration)))
+    })?;
+    Ok(Box::new(Sleep { duration }))
+}
+
+#[async_trait]
+impl RunnableTask for Sleep {
+    async fn run(&self, _cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        tokio::time::sleep(self.duration).await;
+        Ok(TaskOutput::empty())
+    }
+}
+
+pub const DEF: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.core.flow.Sleep",
+    aliases: &["io.kestra.core.tasks.flows.Sleep"],
+    group: "core",
+    props: &[PropSpec::required("duration", PropKind::Duration)],
+    build,
+};
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::plugins::core::test_support::Env;
+
+    #[tokio::test]
+    async fn sleeps() {
+        let env = Env::new();
+        let t = std::time::Instant::now();
+        env.run(&DEF, json!({"duration": "PT0.2S"})).await.unwrap();
+        assert!(t.elapsed() >= std::time::Duration::from_millis(200));
+    }
+
+    #[tokio::test]
+    async fn rejects_bad_durations() {
+        let env = Env::new();
+        let e = env.run(&DEF, json!({"duration": "-PT1S"})).await.unwrap_err();
+        assert!(e.to_string().contains("duration"), "{e}");
+        let e = env.run(&DEF, json!({"duration": "soon"})).await.unwrap_err();
+        assert!(e.to_string().contains("duration"), "{e}");
+    }
+}

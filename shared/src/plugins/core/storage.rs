@@ -1,0 +1,80 @@
+//! `io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles`: deletes every
+//! internal-storage file under the current execution's prefix. Output
+//! `uris`: the `kestra:///…` URIs deleted.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::plugins::registry::{PluginDef, PropSpec};
+use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput};
+
+/// The task (it has no properties of its own).
+#[derive(Debug)]
+pub struct PurgeCurrentExecutionFiles;
+
+fn build(_props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    Ok(Box::new(PurgeCurrentExecutionFiles))
+}
+
+#[async_trait]
+impl RunnableTask for PurgeCurrentExecutionFiles {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        // The trailing slash keeps a sibling execution whose id merely
+        // starts with this one out of the purge.
+        let prefix = format!("{}/", cx.execution_prefix());
+        let deleted = cx
+            .services
+            .storage
+            .delete_prefix(&prefix)
+            .await
+            .map_err(|e| TaskError::failed(format!("cannot purge the execution files under {prefix}: {e}")))?;
+        cx.info(&format!("Purged {} file(s) of the current execution", deleted.len()));
+        let uris: Vec<Value> = deleted.into_iter().map(|p| Value::String(format!("kestra://{p}"))).collect();
+        let mut out = Map::new();
+        out.insert("uris".into(), Value::Array(uris));
+        Ok(TaskOutput::with(out))
+    }
+}
+
+pub const DEF: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+    aliases: &[
+        "io.kestra.core.tasks.storages.PurgeCurrentExecutionFiles",
+        "io.kestra.plugin.core.storage.PurgeExecution",
+        "io.kestra.core.tasks.storages.PurgeExecution",
+    ],
+    group: "core",
+    props: &[] as &[PropSpec],
+    build,
+};
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::plugins::core::test_support::Env;
+
+    #[tokio::test]
+    async fn purges_only_this_execution() {
+        let env = Env::new();
+        {
+            let mut files = env.storage.files.lock().unwrap();
+            files.insert("/company/team/my-flow/executions/exec1/tasks/a/tr0/x.csv".into(), b"1".to_vec());
+            files.insert("/company/team/my-flow/executions/exec1/inputs/f/y.txt".into(), b"2".to_vec());
+            files.insert("/company/team/my-flow/executions/exec10/tasks/a/tr9/z.csv".into(), b"3".to_vec());
+            files.insert("/company/team/_kv/k.ion".into(), b"4".to_vec());
+        }
+        let out = env.run(&DEF, json!({})).await.unwrap();
+        let uris = out.outputs.get("uris").and_then(Value::as_array).cloned().unwrap();
+        assert_eq!(
+            uris,
+            vec![
+                json!("kestra:///company/team/my-flow/executions/exec1/inputs/f/y.txt"),
+                json!("kestra:///company/team/my-flow/executions/exec1/tasks/a/tr0/x.csv"),
+            ]
+        );
+        let left: Vec<String> = env.storage.files.lock().unwrap().keys().cloned().collect();
+        assert_eq!(left, vec!["/company/team/_kv/k.ion", "/company/team/my-flow/executions/exec10/tasks/a/tr9/z.csv"]);
+    }
+}

@@ -1,0 +1,286 @@
+//! Test helpers for the core plugins: in-memory KV store and internal
+//! storage, a log sink that collects lines, a `RunContext` builder, and a
+//! tiny raw HTTP/1.1 server on 127.0.0.1.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::backend::{
+    BackendError, ByteStream, KvEntry, KvLookup, KvStore, KvValue, LogEntry, Result as BResult, Storage,
+};
+use crate::plugins::context::{LogSink, Services};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{RunContext, TaskError, TaskOutput};
+use crate::template::{NoHost, Renderer};
+
+/// In-memory KV store.
+#[derive(Default)]
+pub struct FakeKv {
+    pub data: Mutex<HashMap<(String, String), (KvValue, Option<DateTime<Utc>>)>>,
+}
+
+#[async_trait]
+impl KvStore for FakeKv {
+    async fn get(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> BResult<KvLookup> {
+        let mut data = self.data.lock().unwrap();
+        let k = (namespace.to_string(), key.to_string());
+        match data.get(&k).cloned() {
+            None => Ok(KvLookup::Missing),
+            Some((_, Some(exp))) if exp <= now => {
+                data.remove(&k);
+                Ok(KvLookup::Expired)
+            }
+            Some((v, _)) => Ok(KvLookup::Found(v)),
+        }
+    }
+
+    async fn set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &KvValue,
+        expires: Option<DateTime<Utc>>,
+        overwrite: bool,
+        now: DateTime<Utc>,
+    ) -> BResult<()> {
+        let mut data = self.data.lock().unwrap();
+        let k = (namespace.to_string(), key.to_string());
+        if !overwrite && data.get(&k).is_some_and(|(_, exp)| exp.is_none_or(|e| e > now)) {
+            return Err(BackendError::Invalid("Key already exists and `overwrite` is set to `false`.".into()));
+        }
+        data.insert(k, (value.clone(), expires));
+        Ok(())
+    }
+
+    async fn delete(&self, namespace: &str, key: &str) -> BResult<bool> {
+        Ok(self.data.lock().unwrap().remove(&(namespace.to_string(), key.to_string())).is_some())
+    }
+
+    async fn list(&self, _namespace: &str, _now: DateTime<Utc>) -> BResult<Vec<KvEntry>> {
+        Ok(Vec::new())
+    }
+}
+
+/// In-memory internal storage.
+#[derive(Default)]
+pub struct FakeStorage {
+    pub files: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+#[async_trait]
+impl Storage for FakeStorage {
+    async fn put(&self, path: &str, mut data: ByteStream) -> BResult<u64> {
+        let mut buf = Vec::new();
+        data.read_to_end(&mut buf).await.map_err(|e| BackendError::Io { what: path.to_string(), source: e })?;
+        let n = buf.len() as u64;
+        self.files.lock().unwrap().insert(path.to_string(), buf);
+        Ok(n)
+    }
+
+    async fn get(&self, path: &str) -> BResult<ByteStream> {
+        let data = self
+            .files
+            .lock()
+            .unwrap()
+            .get(path)
+            .cloned()
+            .ok_or_else(|| BackendError::NotFound { what: path.to_string() })?;
+        Ok(Box::pin(std::io::Cursor::new(data)))
+    }
+
+    async fn size(&self, path: &str) -> BResult<Option<u64>> {
+        Ok(self.files.lock().unwrap().get(path).map(|d| d.len() as u64))
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> BResult<Vec<String>> {
+        let mut files = self.files.lock().unwrap();
+        let gone: Vec<String> = files.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+        for k in &gone {
+            files.remove(k);
+        }
+        Ok(gone)
+    }
+
+    async fn list(&self, prefix: &str) -> BResult<Vec<String>> {
+        Ok(self.files.lock().unwrap().keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+    }
+}
+
+/// Collects log lines.
+#[derive(Default)]
+pub struct Logs {
+    pub lines: Mutex<Vec<LogEntry>>,
+}
+
+impl LogSink for Logs {
+    fn emit(&self, entry: LogEntry) {
+        self.lines.lock().unwrap().push(entry);
+    }
+}
+
+impl Logs {
+    /// `LEVEL message` lines.
+    pub fn text(&self) -> Vec<String> {
+        self.lines.lock().unwrap().iter().map(|l| format!("{} {}", l.level, l.message)).collect()
+    }
+}
+
+/// A test environment: fake services shared by the contexts it builds.
+pub struct Env {
+    pub kv: Arc<FakeKv>,
+    pub storage: Arc<FakeStorage>,
+    pub logs: Arc<Logs>,
+    pub context: Value,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            kv: Arc::new(FakeKv::default()),
+            storage: Arc::new(FakeStorage::default()),
+            logs: Arc::new(Logs::default()),
+            context: json!({
+                "flow": {"namespace": "company.team", "id": "my-flow"},
+                "inputs": {"name": "world", "n": 42},
+            }),
+        }
+    }
+
+    /// A context for task `t1` of execution `exec1` with these raw properties.
+    pub fn cx(&self, raw_props: &Value) -> RunContext {
+        let services = Services {
+            renderer: Arc::new(Renderer::new()),
+            kv: self.kv.clone(),
+            storage: self.storage.clone(),
+            logs: self.logs.clone(),
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            progress: None,
+            work_root: PathBuf::from(std::env::temp_dir()).join("baton-core-tests"),
+        };
+        RunContext::new(
+            "exec1".into(),
+            "tr1".into(),
+            1,
+            "company.team".into(),
+            "my-flow".into(),
+            "t1".into(),
+            "test".into(),
+            self.context.clone(),
+            raw_props.as_object().cloned().unwrap_or_default(),
+            services,
+            Arc::new(NoHost),
+        )
+    }
+
+    /// Renders `raw` as the worker does, builds the task and runs it.
+    pub async fn run(&self, def: &PluginDef, raw: Value) -> Result<TaskOutput, TaskError> {
+        let cx = self.cx(&raw);
+        let rendered = cx.render_value(&raw)?;
+        let props: Map<String, Value> = rendered.as_object().cloned().unwrap_or_default();
+        let task = (def.build)(&props)?;
+        task.run(&cx).await
+    }
+}
+
+/// A canned HTTP response.
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Resp {
+        Resp { status, headers: Vec::new(), body: body.into() }
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Resp {
+        self.headers.push((k.to_string(), v.to_string()));
+        self
+    }
+}
+
+/// A received request: method, path, headers (lower-cased names), body.
+#[derive(Debug, Clone)]
+pub struct Req {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Req {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Starts a server answering each request with `handler`; returns its base URL.
+pub async fn serve(handler: fn(&Req) -> Resp) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let head_end = loop {
+                    if let Some(p) = find(&buf, b"\r\n\r\n") {
+                        break p;
+                    }
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                let mut lines = head.split("\r\n");
+                let first = lines.next().unwrap_or_default();
+                let mut parts = first.split(' ');
+                let method = parts.next().unwrap_or_default().to_string();
+                let path = parts.next().unwrap_or_default().to_string();
+                let headers: Vec<(String, String)> = lines
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                    .collect();
+                let len: usize =
+                    headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+                let mut body = buf[head_end + 4..].to_vec();
+                while body.len() < len {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => body.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let req = Req { method, path, headers, body };
+                let resp = handler(&req);
+                let mut out = format!("HTTP/1.1 {} X\r\n", resp.status);
+                for (k, v) in &resp.headers {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                out.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", resp.body.len()));
+                if sock.write_all(out.as_bytes()).await.is_err() {
+                    return;
+                }
+                for c in resp.body.chunks(64 * 1024) {
+                    if sock.write_all(c).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}

@@ -1,0 +1,152 @@
+//! The embedded runtime: one process, SQLite + a folder + in-process
+//! queues. Starts the executor loop and a worker pool per worker group,
+//! each fed only through the `Queue` topics — the same messages the Cloud
+//! Run services receive from Pub/Sub.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+
+use super::engine::{Engine, ExecutionUpdate};
+use super::executor::ExecutorService;
+use super::launcher::{self, LaunchError, LaunchRequest, publish_event};
+use super::messages::{ExecutionEvent, WorkerJob};
+use super::worker::Worker;
+use crate::backend::local::LocalQueue;
+use crate::backend::{BackendError, ExecutionFilter, Topic};
+use crate::executor::StepOptions;
+use crate::model::{Execution, Flow, StateType};
+
+/// A running embedded engine.
+pub struct Embedded {
+    pub engine: Arc<Engine>,
+    pub executor: Arc<ExecutorService>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Embedded {
+    /// Starts the executor loop and `workers` worker loops per group.
+    pub fn start(engine: Arc<Engine>, queue: &LocalQueue, workers: usize) -> Embedded {
+        let executor = Arc::new(ExecutorService::new(engine.clone()));
+        let mut handles = Vec::new();
+        let mut rx = queue.subscribe(&Topic::Executions);
+        {
+            let executor = executor.clone();
+            handles.push(tokio::spawn(async move {
+                while let Some(bytes) = rx.recv().await {
+                    match serde_json::from_slice::<ExecutionEvent>(&bytes) {
+                        Ok(ev) => {
+                            if let Err(e) = executor.handle(&ev, StepOptions::default()).await {
+                                tracing::error!(execution_id = %ev.execution_id(), error = %e, "cannot process execution event");
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "malformed execution event dropped"),
+                    }
+                }
+            }));
+        }
+        let mut groups: BTreeSet<String> = engine.registry.groups().into_iter().collect();
+        groups.insert("core".to_string());
+        for group in groups {
+            let rx = Arc::new(Mutex::new(queue.subscribe(&Topic::Tasks(group.clone()))));
+            for n in 0..workers.max(1) {
+                let rx = rx.clone();
+                let worker = Worker::new(engine.clone(), format!("local-{group}-{n}"));
+                handles.push(tokio::spawn(async move {
+                    loop {
+                        let msg = { rx.lock().await.recv().await };
+                        let Some(bytes) = msg else { break };
+                        match serde_json::from_slice::<WorkerJob>(&bytes) {
+                            Ok(job) => {
+                                if let Err(e) = worker.handle(&job).await {
+                                    tracing::error!(task_run_id = %job.task_run_id, error = %e, "worker failed to report");
+                                }
+                            }
+                            Err(e) => tracing::error!(error = %e, "malformed job dropped"),
+                        }
+                    }
+                }));
+            }
+        }
+        Embedded { engine, executor, handles }
+    }
+
+    /// Re-dispatches work of executions left unfinished by a previous
+    /// process (their queued messages were lost with it).
+    pub async fn resume(&self) -> Result<usize, BackendError> {
+        let mut n = 0;
+        for state in [StateType::Running, StateType::Created, StateType::Queued] {
+            let list = self
+                .engine
+                .state
+                .list_executions(&ExecutionFilter { state: Some(state), ..ExecutionFilter::default() })
+                .await?;
+            for e in list {
+                if self.engine.flows.get(&e.namespace, &e.flow_id).is_none() {
+                    continue;
+                }
+                let ev = ExecutionEvent::Wake { execution_id: e.id.clone() };
+                if let Err(err) = self.executor.handle(&ev, StepOptions { redispatch_pending: true }).await {
+                    tracing::warn!(execution_id = %e.id, error = %err, "cannot resume execution");
+                }
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Starts an execution of `flow`.
+    pub async fn launch(&self, flow: &Flow, req: LaunchRequest) -> Result<Execution, LaunchError> {
+        launcher::launch(&self.engine, flow, req).await
+    }
+
+    /// A feed of execution updates; subscribe before launching to miss nothing.
+    pub fn updates(&self) -> tokio::sync::broadcast::Receiver<ExecutionUpdate> {
+        self.engine.updates.subscribe()
+    }
+
+    /// Waits until `id` ends, calling `on_update` for each of its updates.
+    pub async fn wait(
+        &self,
+        id: &str,
+        mut updates: tokio::sync::broadcast::Receiver<ExecutionUpdate>,
+        mut on_update: impl FnMut(&ExecutionUpdate),
+    ) -> Result<Execution, BackendError> {
+        loop {
+            match updates.recv().await {
+                Ok(u) if u.execution_id == id => {
+                    on_update(&u);
+                    if u.state.is_terminal() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => {
+                    if let Some(e) = self.engine.state.load_execution(id).await?
+                        && e.state.is_terminal()
+                    {
+                        break;
+                    }
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+        self.engine.logs.flush().await;
+        self.engine.state.load_execution(id).await?.ok_or_else(|| BackendError::NotFound { what: format!("execution {id}") })
+    }
+
+    /// Asks the executor to kill an execution.
+    pub async fn kill(&self, id: &str) -> Result<(), BackendError> {
+        publish_event(&self.engine, &ExecutionEvent::Kill { execution_id: id.to_string() }).await
+    }
+
+    /// Stops the loops.
+    pub fn shutdown(self) {
+        for h in self.handles {
+            h.abort();
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The engine's shared parts, wired once by a binary: backends, registry,
+//! renderer, flows, secrets, HTTP client and the update feed. The launcher,
+//! executor service and workers all take an `Arc<Engine>`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tokio::sync::broadcast;
+
+use super::flows::FlowRepository;
+use super::host::RuntimeHost;
+use super::logs::StoreLogSink;
+use super::secrets::Secrets;
+use crate::backend::{KvStore, Queue, StateStore, Storage};
+use crate::model::{StateType, TaskRun};
+use crate::plugins::Registry;
+use crate::plugins::context::Progress;
+use crate::template::Renderer;
+
+/// A change of an execution, for live progress and waiters.
+#[derive(Debug, Clone)]
+pub struct ExecutionUpdate {
+    pub execution_id: String,
+    pub state: StateType,
+    /// The task runs that changed, as they are now.
+    pub changed: Vec<TaskRun>,
+}
+
+/// Everything the runtime's services share.
+pub struct Engine {
+    pub state: Arc<dyn StateStore>,
+    pub kv: Arc<dyn KvStore>,
+    pub storage: Arc<dyn Storage>,
+    pub queue: Arc<dyn Queue>,
+    pub registry: Arc<Registry>,
+    pub renderer: Arc<Renderer>,
+    pub flows: Arc<FlowRepository>,
+    pub secrets: Arc<Secrets>,
+    /// Kestra's `envs` variable.
+    pub envs: Map<String, Value>,
+    pub host: Arc<RuntimeHost>,
+    pub http: reqwest::Client,
+    pub work_root: PathBuf,
+    pub logs: StoreLogSink,
+    pub progress: Option<Arc<dyn Progress>>,
+    pub updates: broadcast::Sender<ExecutionUpdate>,
+}
+
+/// What a binary decides when it builds an engine.
+pub struct EngineConfig {
+    pub state: Arc<dyn StateStore>,
+    pub kv: Arc<dyn KvStore>,
+    pub storage: Arc<dyn Storage>,
+    pub queue: Arc<dyn Queue>,
+    pub registry: Registry,
+    pub secrets: Secrets,
+    pub envs: Map<String, Value>,
+    pub work_root: PathBuf,
+    /// Echo task logs on stderr.
+    pub echo_logs: bool,
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl Engine {
+    /// Wires an engine. Must be called inside a tokio runtime.
+    pub fn new(cfg: EngineConfig) -> Arc<Engine> {
+        let secrets = Arc::new(cfg.secrets);
+        let host = Arc::new(RuntimeHost { kv: cfg.kv.clone(), storage: cfg.storage.clone(), secrets: secrets.clone() });
+        let (updates, _) = broadcast::channel(4096);
+        Arc::new(Engine {
+            logs: StoreLogSink::start(cfg.state.clone(), cfg.echo_logs),
+            state: cfg.state,
+            kv: cfg.kv,
+            storage: cfg.storage,
+            queue: cfg.queue,
+            registry: Arc::new(cfg.registry),
+            renderer: Arc::new(Renderer::new()),
+            flows: Arc::new(FlowRepository::new()),
+            secrets,
+            envs: cfg.envs,
+            host,
+            http: reqwest::Client::builder().user_agent("baton").build().unwrap_or_default(),
+            work_root: cfg.work_root,
+            progress: cfg.progress,
+            updates,
+        })
+    }
+
+    /// The executor's rendering environment.
+    pub fn step_env(&self) -> super::env::EngineEnv {
+        super::env::EngineEnv {
+            renderer: self.renderer.clone(),
+            host: self.host.clone(),
+            registry: self.registry.clone(),
+            envs: Value::Object(self.envs.clone()),
+        }
+    }
+}

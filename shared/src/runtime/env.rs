@@ -1,0 +1,36 @@
+//! The executor's view of the engine: template rendering with the runtime's
+//! host, and the worker group of each task type from the plugin registry.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::executor::StepEnv;
+use crate::plugins::Registry;
+use crate::template::{Renderer, TemplateHost};
+
+/// `StepEnv` backed by the renderer, a template host and the registry.
+pub struct EngineEnv {
+    pub renderer: Arc<Renderer>,
+    pub host: Arc<dyn TemplateHost>,
+    pub registry: Arc<Registry>,
+    pub envs: Value,
+}
+
+impl StepEnv for EngineEnv {
+    fn render(&self, template: &str, ctx: &Value) -> Result<String, String> {
+        self.renderer.render_str(template, ctx, self.host.as_ref()).map_err(|e| e.to_string())
+    }
+
+    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
+        self.renderer.render_value(v, ctx, self.host.as_ref()).map_err(|e| e.to_string())
+    }
+
+    fn worker_group(&self, kind: &str) -> String {
+        self.registry.get(kind).map(|d| d.group.to_string()).unwrap_or_else(|| "core".to_string())
+    }
+
+    fn envs(&self) -> Value {
+        self.envs.clone()
+    }
+}

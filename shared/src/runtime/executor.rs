@@ -1,0 +1,300 @@
+//! The executor service: for each event, load the execution, apply the
+//! event, admit it against the flow's concurrency limit, run the pure
+//! step, save with compare-and-swap (re-deciding on a lost race), then
+//! perform the actions: publish jobs, start subflows, arm timers, write
+//! logs, and on the end notify the parent and release a queued execution.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::Map;
+use tokio::sync::Mutex;
+
+use super::engine::{Engine, ExecutionUpdate};
+use super::launcher::{self, LaunchRequest, publish_event};
+use super::messages::ExecutionEvent;
+use crate::backend::{BackendError, LogEntry, Topic};
+use crate::executor::concurrency::{Admission, admit};
+use crate::executor::{self, Action, StepOptions};
+use crate::model::{Execution, StateType};
+
+/// Failure to process an event (the event may be retried).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("execution {0} not found")]
+    Missing(String),
+    #[error("flow {0} of execution {1} is not loaded")]
+    FlowMissing(String, String),
+    #[error("too many concurrent updates of execution {0}")]
+    Contention(String),
+}
+
+/// Processes execution events.
+pub struct ExecutorService {
+    engine: Arc<Engine>,
+    /// Executions known to be current (this process is their only writer
+    /// locally; the CAS on save catches any other writer).
+    cache: Mutex<HashMap<String, Execution>>,
+}
+
+impl ExecutorService {
+    pub fn new(engine: Arc<Engine>) -> ExecutorService {
+        ExecutorService { engine, cache: Mutex::new(HashMap::new()) }
+    }
+
+    async fn load(&self, id: &str) -> Result<Execution, ExecutorError> {
+        if let Some(e) = self.cache.lock().await.get(id) {
+            return Ok(e.clone());
+        }
+        self.engine.state.load_execution(id).await?.ok_or_else(|| ExecutorError::Missing(id.to_string()))
+    }
+
+    /// Handles one event, idempotently.
+    pub async fn handle(&self, event: &ExecutionEvent, opts: StepOptions) -> Result<(), ExecutorError> {
+        let id = event.execution_id().to_string();
+        for _ in 0..8 {
+            let exec = self.load(&id).await?;
+            if exec.state.is_terminal() {
+                return Ok(());
+            }
+            match self.decide_and_save(exec, event, opts).await {
+                Ok(()) => return Ok(()),
+                Err(ExecutorError::Backend(BackendError::Conflict { .. })) => {
+                    self.cache.lock().await.remove(&id);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ExecutorError::Contention(id))
+    }
+
+    async fn decide_and_save(&self, mut exec: Execution, event: &ExecutionEvent, opts: StepOptions) -> Result<(), ExecutorError> {
+        let engine = &self.engine;
+        let flow = engine
+            .flows
+            .get(&exec.namespace, &exec.flow_id)
+            .ok_or_else(|| ExecutorError::FlowMissing(format!("{}.{}", exec.namespace, exec.flow_id), exec.id.clone()))?;
+        let now = Utc::now();
+        let (mut changed, mut exec_changed) = executor::apply_event(&flow, &mut exec, event, now);
+        let mut actions = Vec::new();
+
+        if matches!(exec.state.current, StateType::Created | StateType::Queued) && flow.concurrency.is_some() {
+            let active = engine
+                .state
+                .executions_in_states(&exec.namespace, &exec.flow_id, &[StateType::Running, StateType::Paused, StateType::Killing])
+                .await?
+                .into_iter()
+                .filter(|x| *x != exec.id)
+                .count();
+            // FIFO: a new execution never overtakes queued ones, and only the
+            // oldest queued one may take a freed slot.
+            let queued = engine.state.executions_in_states(&exec.namespace, &exec.flow_id, &[StateType::Queued]).await?;
+            let behind = match exec.state.current {
+                StateType::Queued => queued.first().is_some_and(|first| *first != exec.id),
+                _ => queued.iter().any(|q| *q != exec.id),
+            };
+            let queue_behavior = flow.concurrency.as_ref().is_some_and(|c| c.behavior == crate::model::ConcurrencyBehavior::Queue);
+            let active = if behind && queue_behavior { usize::MAX } else { active };
+            match admit(flow.concurrency.as_ref(), active) {
+                Admission::Run => {}
+                Admission::Queue { message } => {
+                    if exec.state.current == StateType::Queued {
+                        return Ok(());
+                    }
+                    exec.state.set(StateType::Queued, now);
+                    actions.push(Action::Log { task_run_id: None, task_id: None, level: "WARN", message });
+                    return self.save(exec, &changed, true, actions).await;
+                }
+                Admission::Reject { state, message } => {
+                    exec.state.set(state, now);
+                    exec.error = Some(message.clone());
+                    actions.push(Action::Log { task_run_id: None, task_id: None, level: "ERROR", message });
+                    actions.push(Action::Ended(state));
+                    return self.save(exec, &changed, true, actions).await;
+                }
+            }
+        }
+
+        let env = engine.step_env();
+        let t = executor::step(&flow, &exec, now, &env, opts);
+        exec_changed |= t.execution_changed;
+        for c in t.changed {
+            if !changed.contains(&c) {
+                changed.push(c);
+            }
+        }
+        actions.extend(t.actions);
+        if !exec_changed && changed.is_empty() && actions.is_empty() {
+            return Ok(());
+        }
+        self.save(t.execution, &changed, exec_changed, actions).await
+    }
+
+    async fn save(&self, mut exec: Execution, changed: &[String], _exec_changed: bool, actions: Vec<Action>) -> Result<(), ExecutorError> {
+        let engine = &self.engine;
+        let new_version = engine.state.save_execution(&exec, changed).await?;
+        exec.version = new_version;
+        let ended = exec.state.is_terminal();
+        let update = ExecutionUpdate {
+            execution_id: exec.id.clone(),
+            state: exec.state.current,
+            changed: changed.iter().filter_map(|id| exec.task_run(id).cloned()).collect(),
+        };
+        {
+            let mut cache = self.cache.lock().await;
+            if ended {
+                cache.remove(&exec.id);
+            } else {
+                cache.insert(exec.id.clone(), exec.clone());
+            }
+        }
+        for tr in &update.changed {
+            tracing::debug!(execution_id = %exec.id, task_id = %tr.task_id, state = %tr.state.current, "task run");
+        }
+        self.perform(&exec, actions).await?;
+        let _ = engine.updates.send(update);
+        Ok(())
+    }
+
+    async fn perform(&self, exec: &Execution, actions: Vec<Action>) -> Result<(), ExecutorError> {
+        let engine = &self.engine;
+        let mut logs = Vec::new();
+        for action in actions {
+            match action {
+                Action::Dispatch { group, job } => {
+                    let bytes = serde_json::to_vec(&job).map_err(|e| BackendError::Queue(e.to_string()))?;
+                    engine.queue.publish(&Topic::Tasks(group), bytes).await?;
+                }
+                Action::StartSubflow { task_run_id, execution_id, namespace, flow_id, revision: _, inputs, labels, wait: _ } => {
+                    self.start_subflow(exec, task_run_id, execution_id, &namespace, &flow_id, inputs, labels).await?;
+                }
+                Action::WakeAt(at) => {
+                    let engine = engine.clone();
+                    let id = exec.id.clone();
+                    let delay = (at - Utc::now()).to_std().unwrap_or_default();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = publish_event(&engine, &ExecutionEvent::Wake { execution_id: id }).await;
+                    });
+                }
+                Action::Log { task_run_id, task_id, level, message } => logs.push(LogEntry {
+                    namespace: exec.namespace.clone(),
+                    flow_id: exec.flow_id.clone(),
+                    execution_id: exec.id.clone(),
+                    task_id,
+                    task_run_id,
+                    attempt_number: None,
+                    timestamp: Utc::now(),
+                    level: level.to_string(),
+                    message,
+                }),
+                Action::Ended(state) => {
+                    tracing::info!(execution_id = %exec.id, flow_id = %exec.flow_id, state = %state, "execution ended");
+                    self.on_end(exec, state).await?;
+                }
+            }
+        }
+        if !logs.is_empty() {
+            engine.state.append_logs(&logs).await?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn start_subflow(
+        &self,
+        parent: &Execution,
+        task_run_id: String,
+        child_id: String,
+        namespace: &str,
+        flow_id: &str,
+        inputs: Map<String, serde_json::Value>,
+        labels: Vec<crate::model::Label>,
+    ) -> Result<(), ExecutorError> {
+        let engine = &self.engine;
+        let fail = |msg: String| ExecutionEvent::SubflowEnded {
+            execution_id: parent.id.clone(),
+            task_run_id: task_run_id.clone(),
+            child_execution_id: child_id.clone(),
+            state: StateType::Failed,
+            outputs: Map::from_iter([("error".to_string(), serde_json::Value::String(msg))]),
+        };
+        let Some(flow) = engine.flows.get(namespace, flow_id) else {
+            let msg = format!("Subflow {namespace}.{flow_id} not found (load it with --flows DIR)");
+            self.log_error(parent, &task_run_id, &msg).await?;
+            publish_event(engine, &fail(msg)).await?;
+            return Ok(());
+        };
+        let mut labels = labels;
+        if let Some(c) = parent.labels.iter().find(|l| l.key == "system.correlationId") {
+            labels.push(c.clone());
+        }
+        let req = LaunchRequest {
+            inputs,
+            labels,
+            parent: Some((parent.id.clone(), task_run_id.clone())),
+            execution_id: Some(child_id.clone()),
+            ..LaunchRequest::default()
+        };
+        match launcher::launch(engine, &flow, req).await {
+            Ok(_) | Err(launcher::LaunchError::Exists(_)) => Ok(()),
+            Err(launcher::LaunchError::Backend(e)) => Err(e.into()),
+            Err(e) => {
+                let msg = format!("cannot start subflow {namespace}.{flow_id}: {e}");
+                self.log_error(parent, &task_run_id, &msg).await?;
+                publish_event(engine, &fail(msg)).await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn log_error(&self, exec: &Execution, task_run_id: &str, message: &str) -> Result<(), ExecutorError> {
+        let task_id = exec.task_run(task_run_id).map(|t| t.task_id.clone());
+        self.engine
+            .state
+            .append_logs(&[LogEntry {
+                namespace: exec.namespace.clone(),
+                flow_id: exec.flow_id.clone(),
+                execution_id: exec.id.clone(),
+                task_id,
+                task_run_id: Some(task_run_id.to_string()),
+                attempt_number: None,
+                timestamp: Utc::now(),
+                level: "ERROR".into(),
+                message: message.to_string(),
+            }])
+            .await?;
+        Ok(())
+    }
+
+    async fn on_end(&self, exec: &Execution, state: StateType) -> Result<(), ExecutorError> {
+        let engine = &self.engine;
+        if let (Some(pid), Some(ptr)) = (&exec.parent_id, &exec.parent_task_run_id) {
+            publish_event(
+                engine,
+                &ExecutionEvent::SubflowEnded {
+                    execution_id: pid.clone(),
+                    task_run_id: ptr.clone(),
+                    child_execution_id: exec.id.clone(),
+                    state,
+                    outputs: exec.outputs.clone().unwrap_or_default(),
+                },
+            )
+            .await?;
+        }
+        // release the oldest queued execution of the flow, if any
+        if let Some(flow) = engine.flows.get(&exec.namespace, &exec.flow_id)
+            && flow.concurrency.is_some()
+        {
+            let queued = engine.state.executions_in_states(&exec.namespace, &exec.flow_id, &[StateType::Queued]).await?;
+            if let Some(next) = queued.into_iter().next() {
+                publish_event(engine, &ExecutionEvent::Wake { execution_id: next }).await?;
+            }
+        }
+        Ok(())
+    }
+}

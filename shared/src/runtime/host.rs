@@ -1,0 +1,63 @@
+//! The template host of the runtime: `kv()` reads the KV store, `secret()`
+//! the decoded secrets, `read()` internal storage — bridging the sync
+//! template functions to the async backends.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::Value;
+use tokio::io::AsyncReadExt;
+
+use super::secrets::Secrets;
+use crate::backend::{KvLookup, KvStore, Storage, storage_path};
+use crate::template::TemplateHost;
+
+/// Template services backed by the runtime's stores.
+pub struct RuntimeHost {
+    pub kv: Arc<dyn KvStore>,
+    pub storage: Arc<dyn Storage>,
+    pub secrets: Arc<Secrets>,
+}
+
+/// Runs a future to completion from sync code inside the multi-threaded runtime.
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, String> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            Ok(tokio::task::block_in_place(|| h.block_on(f)))
+        }
+        _ => Err("this template function needs the multi-threaded runtime".to_string()),
+    }
+}
+
+impl TemplateHost for RuntimeHost {
+    fn kv(&self, namespace: &str, key: &str) -> Result<Option<Value>, String> {
+        match block_on(self.kv.get(namespace, key, Utc::now()))? {
+            Ok(KvLookup::Found(v)) => Ok(Some(v.value)),
+            Ok(KvLookup::Missing) => Ok(None),
+            Ok(KvLookup::Expired) => Err(format!("The requested value for key '{key}' in namespace '{namespace}' has expired")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn secret(&self, key: &str) -> Result<String, String> {
+        self.secrets.get(key).map(str::to_string).ok_or_else(|| format!("Cannot find secret for key '{key}'."))
+    }
+
+    fn read(&self, namespace: &str, path: &str) -> Result<String, String> {
+        let p = if path.starts_with("kestra://") {
+            storage_path(path).map_err(|e| e.to_string())?
+        } else {
+            format!("/{}/_files/{}", namespace.replace('.', "/"), path.trim_start_matches('/'))
+        };
+        block_on(async {
+            let mut r = self.storage.get(&p).await.map_err(|e| format!("cannot read '{path}': {e}"))?;
+            let mut s = String::new();
+            r.read_to_string(&mut s).await.map_err(|e| format!("cannot read '{path}': {e}"))?;
+            Ok(s)
+        })?
+    }
+
+    fn secret_values(&self) -> Vec<String> {
+        self.secrets.values()
+    }
+}

@@ -1,0 +1,627 @@
+//! Kestra's and Pebble's filters and tests (`date`, `dateAdd`, `toJson`,
+//! `jq`, `slugify`, `substringBefore`, Pebble's `default`, `replace`, `slice`,
+//! `split`, `join`…) registered on the environment, plus the argument
+//! helper shared with the functions (positional or named arguments).
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use minijinja::value::{Kwargs, Rest, Value, ValueKind, from_args};
+use minijinja::{Environment, Error, ErrorKind};
+
+use super::date::{self, Dt, Input, Zone};
+use super::json;
+
+/// An error raised by a filter or function.
+pub fn err(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+fn undefined_err() -> Error {
+    Error::from(ErrorKind::UndefinedError)
+}
+
+/// Arguments given by position or by name (`date('yyyy', timeZone='UTC')`).
+pub struct Args {
+    pos: Vec<Value>,
+    kw: Option<Kwargs>,
+}
+
+impl Args {
+    /// Splits positional and keyword arguments.
+    pub fn new(args: &[Value]) -> Args {
+        match from_args::<(&[Value], Kwargs)>(args) {
+            Ok((pos, kw)) => Args { pos: pos.to_vec(), kw: Some(kw) },
+            Err(_) => Args { pos: args.to_vec(), kw: None },
+        }
+    }
+    /// The argument at `i` or named `name`; None if absent or null.
+    pub fn get(&self, i: usize, name: &str) -> Option<Value> {
+        let v = self
+            .pos
+            .get(i)
+            .cloned()
+            .or_else(|| self.kw.as_ref().and_then(|k| k.peek::<Option<Value>>(name).ok().flatten()));
+        v.filter(|v| !v.is_none() && !v.is_undefined())
+    }
+    /// A string argument.
+    pub fn str(&self, i: usize, name: &str) -> Result<Option<String>, Error> {
+        match self.get(i, name) {
+            None => Ok(None),
+            Some(v) => match v.as_str() {
+                Some(s) => Ok(Some(s.to_string())),
+                None => Ok(Some(json::to_text(&v))),
+            },
+        }
+    }
+    /// An integer argument.
+    pub fn int(&self, i: usize, name: &str) -> Result<Option<i64>, Error> {
+        match self.get(i, name) {
+            None => Ok(None),
+            Some(v) => to_i64(&v).map(Some),
+        }
+    }
+    /// A boolean argument.
+    pub fn bool(&self, i: usize, name: &str) -> Option<bool> {
+        self.get(i, name).map(|v| match v.as_str() {
+            Some(s) => s.eq_ignore_ascii_case("true"),
+            None => v.is_true(),
+        })
+    }
+}
+
+/// A value as an integer (numbers, numeric strings).
+pub fn to_i64(v: &Value) -> Result<i64, Error> {
+    if let Some(i) = v.as_i64() {
+        return Ok(i);
+    }
+    if let Ok(f) = f64::try_from(v.clone()) {
+        return Ok(f as i64);
+    }
+    v.as_str()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .ok_or_else(|| err(format!("expected an integer, got '{}'", json::to_text(v))))
+}
+
+fn text(v: &Value) -> Result<String, Error> {
+    if v.is_undefined() {
+        return Err(undefined_err());
+    }
+    Ok(json::to_text(v))
+}
+
+/// The date an input value denotes (ISO string or epoch seconds).
+pub fn to_date(v: &Value, zone: Zone, existing: Option<&str>) -> Result<Dt, Error> {
+    if v.is_undefined() {
+        return Err(undefined_err());
+    }
+    let r = if let Some(s) = v.as_str() {
+        date::convert(Input::Str(s), zone, existing)
+    } else if let Ok(f) = f64::try_from(v.clone()) {
+        date::convert(Input::Epoch(f), zone, existing)
+    } else {
+        Err(format!("Unsupported type for date: '{}'", json::to_text(v)))
+    };
+    r.map_err(err)
+}
+
+fn date_filter(v: Value, args: Rest<Value>) -> Result<Value, Error> {
+    if v.is_none() {
+        return Ok(Value::from(()));
+    }
+    let a = Args::new(&args);
+    let zone = Zone::parse(a.str(1, "timeZone")?.as_deref()).map_err(err)?;
+    let dt = to_date(&v, zone, a.str(2, "existingFormat")?.as_deref())?;
+    date::format(&dt, a.str(0, "format")?.as_deref()).map(Value::from).map_err(err)
+}
+
+fn date_add(v: Value, args: Rest<Value>) -> Result<Value, Error> {
+    if v.is_none() {
+        return Ok(Value::from(()));
+    }
+    let a = Args::new(&args);
+    let amount = a.int(0, "amount")?.ok_or_else(|| err("dateAdd: missing 'amount'"))?;
+    let unit = a.str(1, "unit")?.ok_or_else(|| err("dateAdd: missing 'unit'"))?;
+    let zone = Zone::parse(a.str(3, "timeZone")?.as_deref()).map_err(err)?;
+    let dt = to_date(&v, zone, a.str(4, "existingFormat")?.as_deref())?;
+    let dt = date::add(&dt, amount, &unit).map_err(err)?;
+    date::format(&dt, a.str(2, "format")?.as_deref()).map(Value::from).map_err(err)
+}
+
+fn timestamp_with(v: &Value, args: &[Value], scale: i64) -> Result<Value, Error> {
+    if v.is_none() {
+        return Ok(Value::from(()));
+    }
+    let a = Args::new(args);
+    let zone = Zone::parse(a.str(0, "timeZone")?.as_deref()).map_err(err)?;
+    let dt = to_date(v, zone, a.str(1, "existingFormat")?.as_deref())?;
+    let secs = dt.instant.timestamp();
+    let sub = dt.instant.timestamp_subsec_nanos() as i64;
+    Ok(Value::from(match scale {
+        1 => secs,
+        1_000_000 => secs.saturating_mul(1_000_000) + sub / 1000,
+        _ => secs.saturating_mul(1_000_000_000) + sub,
+    }))
+}
+
+fn from_json_value(s: &str) -> Result<Value, Error> {
+    serde_json::from_str::<serde_json::Value>(s)
+        .map(Value::from_serialize)
+        .map_err(|e| err(format!("Invalid JSON: {e}")))
+}
+
+/// Parses a JSON string into a value (`fromJson`); null stays null.
+pub fn from_json(v: &Value) -> Result<Value, Error> {
+    match v.kind() {
+        ValueKind::None => Ok(Value::from(())),
+        ValueKind::Undefined => Err(undefined_err()),
+        ValueKind::String => from_json_value(v.as_str().unwrap_or_default()),
+        _ => Ok(v.clone()),
+    }
+}
+
+/// Kestra's slug: whitespace to `-`, accents stripped, other symbols dropped.
+pub fn slugify(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let c = strip_accent(c);
+        if c.is_whitespace() || c == '-' {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+fn strip_accent(c: char) -> char {
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+        'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'A',
+        'è' | 'é' | 'ê' | 'ë' => 'e',
+        'È' | 'É' | 'Ê' | 'Ë' => 'E',
+        'ì' | 'í' | 'î' | 'ï' => 'i',
+        'Ì' | 'Í' | 'Î' | 'Ï' => 'I',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' => 'o',
+        'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'O',
+        'ù' | 'ú' | 'û' | 'ü' => 'u',
+        'Ù' | 'Ú' | 'Û' | 'Ü' => 'U',
+        'ç' => 'c',
+        'Ç' => 'C',
+        'ñ' => 'n',
+        'Ñ' => 'N',
+        'ý' | 'ÿ' => 'y',
+        'Ý' => 'Y',
+        other => other,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn items(v: &Value) -> Result<Vec<Value>, Error> {
+    if v.is_undefined() {
+        return Err(undefined_err());
+    }
+    if v.is_none() {
+        return Ok(Vec::new());
+    }
+    Ok(v.try_iter()?.collect())
+}
+
+/// Java's `URLEncoder.encode(s, UTF-8)`.
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(x) => {
+                        out.push(x);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn number(v: Value, kind: Option<String>) -> Result<Value, Error> {
+    let s = match v.as_str() {
+        Some(s) => s.trim().to_string(),
+        None if v.is_number() => return Ok(v),
+        None => return Err(err(format!("number: cannot convert '{}'", json::to_text(&v)))),
+    };
+    let bad = || err(format!("number: '{s}' is not a number"));
+    match kind.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        Some("INT" | "INTEGER" | "LONG" | "BIGINTEGER") => s.parse::<i64>().map(Value::from).map_err(|_| bad()),
+        Some("FLOAT" | "DOUBLE" | "BIGDECIMAL") => s.parse::<f64>().map(Value::from).map_err(|_| bad()),
+        _ => {
+            if let Ok(i) = s.parse::<i64>() {
+                Ok(Value::from(i))
+            } else {
+                s.parse::<f64>().map(Value::from).map_err(|_| bad())
+            }
+        }
+    }
+}
+
+/// Java `DecimalFormat` subset: `#`, `0`, `,` grouping, `.` decimals, `%`.
+fn number_format(v: f64, pattern: &str) -> String {
+    let percent = pattern.contains('%');
+    let v = if percent { v * 100.0 } else { v };
+    let core: String = pattern.chars().filter(|c| matches!(c, '#' | '0' | ',' | '.')).collect();
+    let (int_p, frac_p) = core.split_once('.').unwrap_or((&core, ""));
+    let min_frac = frac_p.chars().filter(|&c| c == '0').count();
+    let max_frac = frac_p.len();
+    let min_int = int_p.chars().filter(|&c| c == '0').count();
+    let grouping = int_p.rfind(',').map(|p| int_p.len() - p - 1).filter(|&g| g > 0);
+    let mut s = format!("{:.*}", max_frac, v.abs());
+    if let Some(dot) = s.find('.') {
+        while s.len() > dot + 1 + min_frac && s.ends_with('0') {
+            s.pop();
+        }
+        if s.ends_with('.') {
+            s.pop();
+        }
+    }
+    let (ip, fp) = match s.split_once('.') {
+        Some((a, b)) => (a.to_string(), Some(b.to_string())),
+        None => (s.clone(), None),
+    };
+    let mut ip = ip.trim_start_matches('0').to_string();
+    while ip.len() < min_int {
+        ip.insert(0, '0');
+    }
+    if let Some(g) = grouping {
+        let chars: Vec<char> = ip.chars().collect();
+        let mut grouped = String::new();
+        for (i, c) in chars.iter().enumerate() {
+            if i > 0 && (chars.len() - i) % g == 0 {
+                grouped.push(',');
+            }
+            grouped.push(*c);
+        }
+        ip = grouped;
+    }
+    let mut out = String::new();
+    if v < 0.0 && (ip.chars().any(|c| c != '0' && c != ',') || fp.as_deref().is_some_and(|f| f.chars().any(|c| c != '0')))
+    {
+        out.push('-');
+    }
+    out.push_str(if ip.is_empty() && fp.is_none() { "0" } else { &ip });
+    if let Some(f) = fp {
+        out.push('.');
+        out.push_str(&f);
+    }
+    if percent {
+        out.push('%');
+    }
+    out
+}
+
+fn indent_text(s: &str, n: usize, prefix: &str, first: bool) -> String {
+    let pad = prefix.repeat(n);
+    let mut out = String::with_capacity(s.len() + pad.len() * 4);
+    for (i, line) in s.split_inclusive('\n').enumerate() {
+        if (i > 0 || first) && !line.trim_end_matches(['\r', '\n']).is_empty() {
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+fn pebble_empty(v: &Value) -> bool {
+    match v.kind() {
+        ValueKind::Undefined | ValueKind::None => true,
+        ValueKind::String => v.as_str().unwrap_or_default().trim().is_empty(),
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable => v.len() == Some(0),
+        _ => false,
+    }
+}
+
+fn class_name(v: &Value) -> Value {
+    Value::from(match v.kind() {
+        ValueKind::None | ValueKind::Undefined => return Value::from(()),
+        ValueKind::String => "java.lang.String",
+        ValueKind::Bool => "java.lang.Boolean",
+        ValueKind::Number if v.is_integer() => {
+            if v.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) {
+                "java.lang.Integer"
+            } else {
+                "java.lang.Long"
+            }
+        }
+        ValueKind::Number => "java.lang.Double",
+        ValueKind::Seq | ValueKind::Iterable => "java.util.ArrayList",
+        ValueKind::Map => "java.util.LinkedHashMap",
+        _ => "java.lang.Object",
+    })
+}
+
+/// Registers every filter and test.
+pub fn register(env: &mut Environment<'static>) {
+    env.add_filter("date", date_filter);
+    env.add_filter("dateAdd", date_add);
+    env.add_filter("timestamp", |v: Value, a: Rest<Value>| timestamp_with(&v, &a, 1));
+    env.add_filter("timestampMicro", |v: Value, a: Rest<Value>| timestamp_with(&v, &a, 1_000_000));
+    env.add_filter("timestampNano", |v: Value, a: Rest<Value>| timestamp_with(&v, &a, 1_000_000_000));
+    for name in ["toJson", "json", "toIon"] {
+        env.add_filter(name, |v: Value| -> Result<Value, Error> {
+            if v.is_undefined() {
+                return Err(undefined_err());
+            }
+            Ok(Value::from(json::to_json(&v)))
+        });
+    }
+    env.add_filter("fromJson", |v: Value| from_json(&v));
+    env.add_filter("yaml", |v: Value| -> Result<Value, Error> {
+        if v.is_undefined() {
+            return Err(undefined_err());
+        }
+        Ok(Value::from(json::to_yaml(&v)))
+    });
+    env.add_filter("jq", |v: Value, expr: String| -> Result<Value, Error> {
+        if v.is_undefined() {
+            return Err(undefined_err());
+        }
+        let input = match v.as_str().map(|s| serde_json::from_str::<serde_json::Value>(s)) {
+            Some(Ok(j)) if j.is_object() || j.is_array() => j,
+            _ => json::to_serde(&v),
+        };
+        super::jq::run(input, &expr).map(Value::from_serialize).map_err(|e| err(format!("jq '{expr}': {e}")))
+    });
+    env.add_filter("slugify", |v: Value| text(&v).map(|s| Value::from(slugify(&s))));
+    env.add_filter("substringBefore", |v: Value, sep: String| {
+        text(&v).map(|s| Value::from(s.find(&sep).map(|i| &s[..i]).unwrap_or(&s).to_string()))
+    });
+    env.add_filter("substringBeforeLast", |v: Value, sep: String| {
+        text(&v).map(|s| Value::from(s.rfind(&sep).map(|i| &s[..i]).unwrap_or(&s).to_string()))
+    });
+    env.add_filter("substringAfter", |v: Value, sep: String| {
+        text(&v).map(|s| Value::from(s.find(&sep).map(|i| &s[i + sep.len()..]).unwrap_or("").to_string()))
+    });
+    env.add_filter("substringAfterLast", |v: Value, sep: String| {
+        text(&v).map(|s| Value::from(s.rfind(&sep).map(|i| &s[i + sep.len()..]).unwrap_or("").to_string()))
+    });
+    env.add_filter("startsWith", |v: Value, p: String| text(&v).map(|s| s.starts_with(&p)));
+    env.add_filter("endsWith", |v: Value, p: String| text(&v).map(|s| s.ends_with(&p)));
+    env.add_filter("keys", |v: Value| -> Result<Value, Error> {
+        if v.kind() != ValueKind::Map {
+            return Err(err(format!("keys: expected a map, got '{}'", json::to_text(&v))));
+        }
+        Ok(Value::from(items(&v)?))
+    });
+    env.add_filter("values", |v: Value| -> Result<Value, Error> {
+        if v.kind() != ValueKind::Map {
+            return Err(err(format!("values: expected a map, got '{}'", json::to_text(&v))));
+        }
+        let vals: Vec<Value> = items(&v)?.iter().map(|k| v.get_item(k).unwrap_or_default()).collect();
+        Ok(Value::from(vals))
+    });
+    env.add_filter("flatten", |v: Value| -> Result<Value, Error> {
+        let mut out = Vec::new();
+        for x in items(&v)? {
+            if matches!(x.kind(), ValueKind::Seq | ValueKind::Iterable) {
+                out.extend(items(&x)?);
+            } else {
+                out.push(x);
+            }
+        }
+        Ok(Value::from(out))
+    });
+    env.add_filter("chunk", |v: Value, n: usize| -> Result<Value, Error> {
+        if n == 0 {
+            return Err(err("chunk: size must be positive"));
+        }
+        let all = items(&v)?;
+        Ok(Value::from(all.chunks(n).map(|c| Value::from(c.to_vec())).collect::<Vec<_>>()))
+    });
+    env.add_filter("number", |v: Value, kind: Option<String>| number(v, kind));
+    env.add_filter("md5", |v: Value| {
+        use md5::Digest;
+        text(&v).map(|s| hex(&md5::Md5::digest(s.as_bytes())))
+    });
+    env.add_filter("sha1", |v: Value| {
+        use sha1::Digest;
+        text(&v).map(|s| hex(&sha1::Sha1::digest(s.as_bytes())))
+    });
+    env.add_filter("sha256", |v: Value| {
+        use sha2::Digest;
+        text(&v).map(|s| hex(&sha2::Sha256::digest(s.as_bytes())))
+    });
+    env.add_filter("sha512", |v: Value| {
+        use sha2::Digest;
+        text(&v).map(|s| hex(&sha2::Sha512::digest(s.as_bytes())))
+    });
+    env.add_filter("urlencode", |v: Value| text(&v).map(|s| url_encode(&s)));
+    env.add_filter("urldecode", |v: Value| text(&v).map(|s| url_decode(&s)));
+    env.add_filter("base64encode", |v: Value| {
+        text(&v).map(|s| base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
+    });
+    env.add_filter("base64decode", |v: Value| -> Result<Value, Error> {
+        let s = text(&v)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(s.trim().as_bytes())
+            .map_err(|e| err(format!("base64decode: {e}")))?;
+        Ok(Value::from(String::from_utf8_lossy(&bytes).into_owned()))
+    });
+    env.add_filter("escapeChar", |v: Value, kind: String| -> Result<Value, Error> {
+        let s = text(&v)?;
+        Ok(Value::from(match kind.as_str() {
+            "single" => s.replace('\'', "\\'"),
+            "double" => s.replace('"', "\\\""),
+            "shell" => s.replace('\'', "'\\''"),
+            other => return Err(err(format!("escapeChar: unknown type '{other}' (single, double, shell)"))),
+        }))
+    });
+    env.add_filter("indent", |v: Value, n: usize, prefix: Option<String>| {
+        text(&v).map(|s| indent_text(&s, n, prefix.as_deref().unwrap_or(" "), false))
+    });
+    env.add_filter("nindent", |v: Value, n: usize, prefix: Option<String>| {
+        text(&v).map(|s| format!("\n{}", indent_text(&s, n, prefix.as_deref().unwrap_or(" "), true)))
+    });
+    env.add_filter("abbreviate", |v: Value, n: usize| -> Result<Value, Error> {
+        let s = text(&v)?;
+        if s.chars().count() <= n {
+            return Ok(Value::from(s));
+        }
+        if n < 4 {
+            return Err(err("abbreviate: minimum width is 4"));
+        }
+        Ok(Value::from(format!("{}...", s.chars().take(n - 3).collect::<String>())))
+    });
+    env.add_filter("capitalize", |v: Value| -> Result<Value, Error> {
+        let s = text(&v)?;
+        let mut c = s.chars();
+        Ok(Value::from(match c.next() {
+            Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+            None => String::new(),
+        }))
+    });
+    env.add_filter("default", |v: Value, d: Option<Value>| -> Value {
+        if pebble_empty(&v) { d.unwrap_or_else(|| Value::from("")) } else { v }
+    });
+    env.add_filter("replace", |v: Value, a: Value, b: Option<Value>| -> Result<Value, Error> {
+        let mut s = text(&v)?;
+        if a.kind() == ValueKind::Map {
+            for k in items(&a)? {
+                let to = a.get_item(&k)?;
+                s = s.replace(&json::to_text(&k), &json::to_text(&to));
+            }
+            return Ok(Value::from(s));
+        }
+        let to = b.ok_or_else(|| err("replace: expected a map or (search, replacement)"))?;
+        Ok(Value::from(s.replace(&json::to_text(&a), &json::to_text(&to))))
+    });
+    env.add_filter("split", |v: Value, sep: String, limit: Option<i64>| -> Result<Value, Error> {
+        let s = text(&v)?;
+        let mut parts: Vec<Value> = match limit {
+            Some(l) if l > 0 => s.splitn(l as usize, sep.as_str()).map(Value::from).collect(),
+            _ => s.split(sep.as_str()).map(Value::from).collect(),
+        };
+        if limit.unwrap_or(0) == 0 {
+            while parts.len() > 1 && parts.last().is_some_and(|p| p.as_str() == Some("")) {
+                parts.pop();
+            }
+        }
+        Ok(Value::from(parts))
+    });
+    env.add_filter("length", |v: Value| -> Result<Value, Error> {
+        match v.kind() {
+            ValueKind::Undefined => Err(undefined_err()),
+            ValueKind::None => Ok(Value::from(0)),
+            ValueKind::String => Ok(Value::from(v.as_str().unwrap_or_default().chars().count())),
+            _ => Ok(Value::from(v.len().unwrap_or_else(|| items(&v).map(|i| i.len()).unwrap_or(0)))),
+        }
+    });
+    env.add_filter("join", |v: Value, sep: Option<String>| -> Result<Value, Error> {
+        let parts: Vec<String> = items(&v)?.iter().map(json::to_text).collect();
+        Ok(Value::from(parts.join(sep.as_deref().unwrap_or(""))))
+    });
+    env.add_filter("slice", |v: Value, from: Option<i64>, to: Option<i64>| -> Result<Value, Error> {
+        if let Some(s) = v.as_str() {
+            let chars: Vec<char> = s.chars().collect();
+            let (a, b) = bounds(chars.len(), from, to)?;
+            return Ok(Value::from(chars[a..b].iter().collect::<String>()));
+        }
+        let all = items(&v)?;
+        let (a, b) = bounds(all.len(), from, to)?;
+        Ok(Value::from(all[a..b].to_vec()))
+    });
+    env.add_filter("rsort", |v: Value| -> Result<Value, Error> {
+        let mut all = items(&v)?;
+        all.sort();
+        all.reverse();
+        Ok(Value::from(all))
+    });
+    env.add_filter("merge", |v: Value, other: Value| -> Result<Value, Error> {
+        if v.kind() == ValueKind::Map {
+            let mut m: BTreeMap<String, Value> = BTreeMap::new();
+            let mut order = Vec::new();
+            for src in [&v, &other] {
+                for k in items(src)? {
+                    let key = json::to_text(&k);
+                    if !m.contains_key(&key) {
+                        order.push(key.clone());
+                    }
+                    m.insert(key, src.get_item(&k)?);
+                }
+            }
+            return Ok(Value::from_iter(order.into_iter().map(|k| {
+                let val = m.remove(&k).unwrap_or_default();
+                (k, val)
+            })));
+        }
+        let mut all = items(&v)?;
+        all.extend(items(&other)?);
+        Ok(Value::from(all))
+    });
+    env.add_filter("numberformat", |v: Value, pattern: String| -> Result<Value, Error> {
+        let f = f64::try_from(v.clone()).map_err(|_| err(format!("numberformat: '{}' is not a number", text(&v)?)))?;
+        Ok(Value::from(number_format(f, &pattern)))
+    });
+    env.add_filter("className", |v: Value| class_name(&v));
+    env.add_filter("raw", |v: Value| v);
+
+    env.add_test("empty", |v: Value| pebble_empty(&v));
+    env.add_test("null", |v: Value| v.is_none() || v.is_undefined());
+    env.add_test("map", |v: Value| v.kind() == ValueKind::Map);
+    env.add_test("json", |v: Value| v.as_str().is_some_and(|s| serde_json::from_str::<serde_json::Value>(s).is_ok()));
+}
+
+fn bounds(len: usize, from: Option<i64>, to: Option<i64>) -> Result<(usize, usize), Error> {
+    let a = from.unwrap_or(0);
+    let b = to.unwrap_or(len as i64);
+    if a < 0 || b < a || b as usize > len {
+        return Err(err(format!("slice: indexes {a}..{b} out of bounds for length {len}")));
+    }
+    Ok((a as usize, b as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(slugify("Hello World!"), "hello-world");
+        assert_eq!(slugify("  Café  déjà--vu "), "cafe-deja-vu");
+        assert_eq!(url_encode("a b&c/é"), "a+b%26c%2F%C3%A9");
+        assert_eq!(url_decode("a+b%26c%2F%C3%A9"), "a b&c/é");
+        assert_eq!(url_decode("100%"), "100%");
+        assert_eq!(number_format(1234.5, "#,##0.00"), "1,234.50");
+        assert_eq!(number_format(0.5, "#.##"), ".5");
+        assert_eq!(number_format(3.14159, "0.00"), "3.14");
+        assert_eq!(indent_text("a\nb\n", 2, " ", false), "a\n  b\n");
+        assert_eq!(indent_text("a\nb", 2, " ", true), "  a\n  b");
+    }
+}

@@ -1,0 +1,263 @@
+//! Unit tests for the validator, with a fake registry of core plugins, and
+//! the fixture flows under `tests/fixtures/flows/{valid,invalid}`.
+
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+
+use super::*;
+use crate::plugins::{PluginDef, PropKind as K, PropSpec as P, RunnableTask, TaskError};
+
+fn fake_build(_: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    Err(TaskError::failed("fake plugin"))
+}
+
+fn def(type_name: &'static str, aliases: &'static [&'static str], props: &'static [P]) -> PluginDef {
+    PluginDef { type_name, aliases, group: "core", props, build: fake_build }
+}
+
+const LOG: &[P] = &[P::required("message", K::StringOrList), P::optional("level", K::String)];
+const RETURN: &[P] = &[P::optional("format", K::String)];
+const OUTPUT_VALUES: &[P] = &[P::optional("values", K::Map)];
+const LABELS: &[P] = &[P::required("labels", K::Any)];
+const FAIL: &[P] = &[P::optional("condition", K::String), P::optional("errorMessage", K::String)];
+const SLEEP: &[P] = &[P::required("duration", K::Duration)];
+const KV_SET: &[P] = &[
+    P::required("key", K::String),
+    P::required("value", K::Any),
+    P::optional("namespace", K::String),
+    P::optional("overwrite", K::Boolean),
+    P::optional("ttl", K::Duration),
+    P::optional("kvType", K::String),
+];
+const KV_READ: &[P] =
+    &[P::required("key", K::String), P::optional("namespace", K::String), P::optional("errorOnMissing", K::Boolean)];
+const DOWNLOAD: &[P] = &[P::required("uri", K::String), P::optional("method", K::String), P::optional("headers", K::Map)];
+const REQUEST: &[P] = &[
+    P::required("uri", K::String),
+    P::optional("method", K::String),
+    P::optional("body", K::Any),
+    P::optional("headers", K::Map),
+    P::optional("contentType", K::String),
+];
+
+/// A registry with fake definitions of the core runnable tasks.
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register(def("io.kestra.plugin.core.log.Log", &["io.kestra.core.tasks.log.Log"], LOG));
+    r.register(def("io.kestra.plugin.core.debug.Return", &[], RETURN));
+    r.register(def("io.kestra.plugin.core.output.OutputValues", &[], OUTPUT_VALUES));
+    r.register(def("io.kestra.plugin.core.execution.Labels", &[], LABELS));
+    r.register(def("io.kestra.plugin.core.execution.Fail", &[], FAIL));
+    r.register(def("io.kestra.plugin.core.flow.Sleep", &[], SLEEP));
+    r.register(def("io.kestra.plugin.core.kv.Set", &[], KV_SET));
+    r.register(def("io.kestra.plugin.core.kv.Get", &[], KV_READ));
+    r.register(def("io.kestra.plugin.core.kv.Delete", &[], KV_READ));
+    r.register(def("io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles", &[], &[]));
+    r.register(def("io.kestra.plugin.core.http.Download", &[], DOWNLOAD));
+    r.register(def("io.kestra.plugin.core.http.Request", &[], REQUEST));
+    r
+}
+
+fn run(src: &str) -> Vec<String> {
+    let (_, d) = validate_source("f.yaml", src, &registry(), &Renderer::new());
+    d.iter().map(ToString::to_string).collect()
+}
+
+fn has(out: &[String], needle: &str) {
+    assert!(out.iter().any(|l| l.contains(needle)), "no line contains {needle:?}:\n{}", out.join("\n"));
+}
+
+#[test]
+fn valid_flow_has_no_diagnostics() {
+    let out = run("id: hello\nnamespace: zoomcamp\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi {{ flow.id }}\n");
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn malformed_yaml_is_located() {
+    let out = run("id: a\nnamespace: b\ntasks:\n  - id: [\n");
+    assert_eq!(out.len(), 1);
+    assert!(out[0].starts_with("f.yaml:"), "{out:?}");
+    has(&out, "invalid YAML");
+}
+
+#[test]
+fn unknown_type_with_suggestion_and_position() {
+    let src = "id: x\nnamespace: n\ntasks:\n  - id: i\n    type: io.kestra.plugin.core.flow.If\n    condition: \"{{ true }}\"\n    then:\n      - id: log\n        type: io.kestra.plugin.core.log.Lgo\n";
+    let out = run(src);
+    assert_eq!(
+        out,
+        ["f.yaml:9:9: tasks[0].then[0] (task 'log'): unknown task type 'io.kestra.plugin.core.log.Lgo' (did you mean io.kestra.plugin.core.log.Log?)"]
+    );
+}
+
+#[test]
+fn reports_everything_at_once_sorted() {
+    let src = r#"id: "bad id"
+namespace: Zoomcamp
+inputs:
+  - id: sel
+    type: SELECT
+tasks:
+  - id: t1
+    type: io.kestra.plugin.core.log.Log
+    mesage: hi
+  - id: t1
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: 15
+  - id: t3
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ broken"
+errors:
+  - id: t3
+    type: io.kestra.core.tasks.log.Log
+    message: [1, 2]
+    level: {a: 1}
+triggers:
+  - id: s
+    type: io.kestra.plugin.core.trigger.Schedule
+  - id: s
+    type: io.kestra.plugin.core.trigger.Cron
+"#;
+    let out = run(src);
+    has(&out, "f.yaml:1:1: id: invalid flow id 'bad id'");
+    has(&out, "f.yaml:2:1: namespace: invalid namespace 'Zoomcamp'");
+    has(&out, "f.yaml:4:5: inputs[0]: input 'sel' of type SELECT needs a non-empty 'values' list");
+    has(&out, "f.yaml:7:5: tasks[0] (task 't1'): missing required property 'message' for io.kestra.plugin.core.log.Log");
+    has(&out, "f.yaml:9:5: tasks[0].mesage (task 't1'): unknown property 'mesage' for io.kestra.plugin.core.log.Log (known: message, level)");
+    has(&out, "f.yaml:10:5: tasks[1].id (task 't1'): Duplicate task id with name [t1]");
+    has(&out, "f.yaml:12:5: tasks[1].duration (task 't1'): property 'duration' of io.kestra.plugin.core.flow.Sleep: expected an ISO-8601 duration");
+    has(&out, "f.yaml:15:5: tasks[2].message (task 't3'): template error:");
+    has(&out, "f.yaml:17:5: errors[0].id (task 't3'): Duplicate task id with name [t3]");
+    has(&out, "f.yaml:20:5: errors[0].level (task 't3'): property 'level' of io.kestra.plugin.core.log.Log: expected a string, got a mapping");
+    has(&out, "f.yaml:22:5: triggers[0]: trigger 's': a Schedule needs 'cron'");
+    has(&out, "f.yaml:24:5: triggers[1].id: Duplicate trigger id with name [s]");
+    has(&out, "f.yaml:25:5: triggers[1]: unknown trigger type 'io.kestra.plugin.core.trigger.Cron'");
+    let lines: Vec<usize> = out.iter().map(|l| l.split(':').nth(1).unwrap().parse().unwrap()).collect();
+    assert!(lines.is_sorted(), "{out:#?}");
+}
+
+#[test]
+fn flowables_need_their_properties() {
+    let src = r#"id: f
+namespace: n
+tasks:
+  - id: if
+    type: io.kestra.plugin.core.flow.If
+    then:
+      - id: a
+        type: io.kestra.plugin.core.debug.Return
+  - id: sw
+    type: io.kestra.plugin.core.flow.Switch
+    cases:
+      x:
+        - id: b
+          type: io.kestra.plugin.core.debug.Return
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    tasks:
+      - id: c
+        type: io.kestra.plugin.core.debug.Return
+  - id: sub
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: n
+    flowid: typo
+"#;
+    let out = run(src);
+    has(&out, "tasks[0] (task 'if'): missing required property 'condition'");
+    has(&out, "tasks[1] (task 'sw'): missing required property 'value'");
+    has(&out, "tasks[2] (task 'each'): missing required property 'values' or 'value'");
+    has(&out, "tasks[3] (task 'sub'): missing required property 'flowId'");
+    has(&out, "tasks[3].flowid (task 'sub'): unknown property 'flowid'");
+}
+
+#[test]
+fn plugin_defaults_fill_required_props_and_unknown_default_keys_are_silent() {
+    let src = r#"id: f
+namespace: n
+pluginDefaults:
+  - type: io.kestra.plugin.core.log
+    values:
+      message: from defaults
+      bucket: ignored
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+"#;
+    let out = run(src);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn templates_checked_in_variables_and_triggers_and_trigger_inputs_typed() {
+    let src = r#"id: f
+namespace: n
+inputs:
+  - id: taxi
+    type: SELECT
+    values: [yellow, green]
+variables:
+  file: "{{ inputs.taxi }"
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: ok
+triggers:
+  - id: s
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 1 *"
+    inputs:
+      taxi: red
+  - id: w
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: "{% if %}"
+"#;
+    let out = run(src);
+    has(&out, "f.yaml:8:3: variables.file: template error");
+    has(&out, "triggers[0].cron: trigger 's': invalid cron expression '0 9 1 *': expected 5 fields, got 4");
+    has(&out, "triggers[0].inputs.taxi: Invalid value for input 'taxi': expected SELECT (one of: yellow, green), got 'red'");
+    has(&out, "triggers[1].key: template error");
+}
+
+#[test]
+fn missing_tasks_and_empty_file() {
+    has(&run("id: f\nnamespace: n\n"), "f.yaml:1:1: tasks: missing required property 'tasks'");
+    has(&run(""), "f.yaml:1:1: a flow must be a YAML mapping");
+}
+
+#[test]
+fn lookup_handles_dotted_keys() {
+    let v: Value = serde_json::json!({"tasks": [{"cases": {"a.b": [{"id": "x"}], "a": []}}]});
+    assert_eq!(lookup(&v, "tasks[0].cases.a.b[0].id"), Some(&Value::from("x")));
+    assert_eq!(lookup(&v, "tasks[0].cases.a"), Some(&Value::Array(vec![])));
+    assert_eq!(lookup(&v, "tasks[1]"), None);
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/flows")
+}
+
+#[test]
+fn valid_fixtures_pass() {
+    let results = validate_paths(&[fixtures().join("valid")], &registry(), &Renderer::new());
+    assert!(results.len() >= 3, "{results:?}");
+    for (path, diags) in results {
+        let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert!(diags.is_empty(), "{} should be valid:\n{}", path.display(), lines.join("\n"));
+    }
+}
+
+#[test]
+fn invalid_fixtures_report_the_expected_problem() {
+    let results = validate_paths(&[fixtures().join("invalid")], &registry(), &Renderer::new());
+    assert!(results.len() >= 10, "{results:?}");
+    for (path, diags) in results {
+        let expected = std::fs::read_to_string(path.with_extension("expected")).expect("an .expected file");
+        let out: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        let out = out.join("\n");
+        for needle in expected.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(out.contains(needle), "{}: expected {needle:?} in:\n{out}", path.display());
+        }
+    }
+}

@@ -11,7 +11,12 @@ use crate::runtime::messages::ExecutionEvent;
 
 /// Applies `event`; returns the ids of the task runs it changed, and
 /// whether the execution itself changed.
-pub fn apply_event(flow: &Flow, exec: &mut Execution, event: &ExecutionEvent, now: DateTime<Utc>) -> (Vec<String>, bool) {
+pub fn apply_event(
+    flow: &Flow,
+    exec: &mut Execution,
+    event: &ExecutionEvent,
+    now: DateTime<Utc>,
+) -> (Vec<String>, bool) {
     if exec.state.is_terminal() {
         return (Vec::new(), false);
     }
@@ -91,7 +96,8 @@ pub fn apply_event(flow: &Flow, exec: &mut Execution, event: &ExecutionEvent, no
             (vec![task_run_id.clone()], exec_changed)
         }
         ExecutionEvent::SubflowEnded { task_run_id, child_execution_id, state, outputs, .. } => {
-            let allow_failure = exec.task_run(task_run_id).and_then(|tr| flow.find_task(&tr.task_id)).is_some_and(|t| t.allow_failure);
+            let allow_failure =
+                exec.task_run(task_run_id).and_then(|tr| flow.find_task(&tr.task_id)).is_some_and(|t| t.allow_failure);
             let Some(tr) = exec.task_run_mut(task_run_id) else { return (Vec::new(), false) };
             if tr.state.is_terminal() {
                 return (Vec::new(), false);

@@ -303,7 +303,8 @@ impl<'a> Stepper<'a> {
     /// The template context for a task run (or the execution).
     fn context(&self, idx: Option<usize>) -> Value {
         let by_id: HashMap<&str, &TaskRun> = self.exec.task_run_list.iter().map(|t| (t.id.as_str(), t)).collect();
-        let mut ctx = context::build(self.flow, &self.exec, idx.map(|i| &self.exec.task_run_list[i]), &self.index, &by_id);
+        let mut ctx =
+            context::build(self.flow, &self.exec, idx.map(|i| &self.exec.task_run_list[i]), &self.index, &by_id);
         ctx["envs"] = self.env.envs();
         ctx
     }
@@ -539,7 +540,9 @@ impl<'a> Stepper<'a> {
         let wait = props.get("wait").map(|w| truthy(&scalar_string(w))).unwrap_or(true);
         let inputs = props.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default();
         let labels = match props.get("labels") {
-            Some(Value::Object(m)) => m.iter().map(|(k, v)| Label { key: k.clone(), value: scalar_string(v) }).collect(),
+            Some(Value::Object(m)) => {
+                m.iter().map(|(k, v)| Label { key: k.clone(), value: scalar_string(v) }).collect()
+            }
             Some(Value::Array(a)) => serde_json::from_value(Value::Array(a.clone())).unwrap_or_default(),
             _ => Vec::new(),
         };

@@ -9,9 +9,14 @@ use crate::model::{Concurrency, ConcurrencyBehavior, StateType};
 pub enum Admission {
     Run,
     /// Becomes QUEUED until a slot frees (FIFO).
-    Queue { message: String },
+    Queue {
+        message: String,
+    },
     /// Ends in this state with this message.
-    Reject { state: StateType, message: String },
+    Reject {
+        state: StateType,
+        message: String,
+    },
 }
 
 /// Decides admission for an execution when `active` executions of the flow

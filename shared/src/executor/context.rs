@@ -90,7 +90,11 @@ pub fn iteration_path(tr: &TaskRun, index: &HashMap<&str, &Task>, task_runs: &Ha
 }
 
 /// `outputs`: `{taskId: outputs}`, or `{taskId: {value: outputs}}` inside ForEach.
-pub fn outputs(exec: &Execution, index: &HashMap<&str, &Task>, task_runs: &HashMap<&str, &TaskRun>) -> Map<String, Value> {
+pub fn outputs(
+    exec: &Execution,
+    index: &HashMap<&str, &Task>,
+    task_runs: &HashMap<&str, &TaskRun>,
+) -> Map<String, Value> {
     let mut out = Map::new();
     for tr in &exec.task_run_list {
         let Some(o) = &tr.outputs else { continue };

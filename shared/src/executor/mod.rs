@@ -92,7 +92,13 @@ pub struct StepOptions {
 }
 
 /// Advances an execution as far as it can go without waiting.
-pub fn step(flow: &Flow, execution: &Execution, now: DateTime<Utc>, env: &dyn StepEnv, opts: StepOptions) -> Transition {
+pub fn step(
+    flow: &Flow,
+    execution: &Execution,
+    now: DateTime<Utc>,
+    env: &dyn StepEnv,
+    opts: StepOptions,
+) -> Transition {
     let mut st = blocks::Stepper::new(flow, execution.clone(), now, env, opts);
     st.run();
     st.finish()

@@ -54,7 +54,16 @@ impl<'a> Sim<'a> {
         let flow = flow(yaml);
         let inputs = inputs.as_object().cloned().unwrap_or_default();
         let exec = Execution::new("exec1".into(), &flow.namespace, &flow.id, 1, inputs, vec![], t0());
-        Sim { flow, exec, now: t0(), env: Env(Renderer::new()), script, dispatched: vec![], subflows: vec![], max_parallel: 0 }
+        Sim {
+            flow,
+            exec,
+            now: t0(),
+            env: Env(Renderer::new()),
+            script,
+            dispatched: vec![],
+            subflows: vec![],
+            max_parallel: 0,
+        }
     }
 
     fn step(&mut self) -> Vec<Action> {
@@ -203,7 +212,9 @@ fn flowable_errors_handle_only_their_children() {
 
 #[test]
 fn allow_failure_continues_and_ends_in_warning() {
-    let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    allowFailure: true\n  - id: b\n    type: {LOG}\n");
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    allowFailure: true\n  - id: b\n    type: {LOG}\n"
+    );
     let script = fail_task("a");
     let mut sim = Sim::new(&y, json!({}), &script);
     assert_eq!(sim.run(), StateType::Warning);
@@ -222,7 +233,9 @@ fn allow_warning_turns_warning_into_success() {
 
 #[test]
 fn disabled_tasks_are_skipped_entirely() {
-    let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    disabled: true\n  - id: b\n    type: {LOG}\n");
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    disabled: true\n  - id: b\n    type: {LOG}\n"
+    );
     let mut sim = Sim::new(&y, json!({}), &ok);
     assert_eq!(sim.run(), StateType::Success);
     assert_eq!(sim.task_ids(), ["b"]);
@@ -333,7 +346,11 @@ fn for_each_stops_after_a_failed_iteration() {
         "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1, 2, 3]\n    tasks:\n      - id: a\n        type: {LOG}\n"
     );
     let script = |j: &WorkerJob| {
-        if j.context["taskrun"]["value"] == "2" { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) }
+        if j.context["taskrun"]["value"] == "2" {
+            (StateType::Failed, Map::new())
+        } else {
+            (StateType::Success, Map::new())
+        }
     };
     let mut sim = Sim::new(&y, json!({}), &script);
     assert_eq!(sim.run(), StateType::Failed);
@@ -344,7 +361,11 @@ fn for_each_stops_after_a_failed_iteration() {
 fn nested_for_each_sees_parent_value() {
     let y = "id: f\nnamespace: n\ntasks:\n  - id: outer\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"x\", \"y\"]\n    tasks:\n      - id: inner\n        type: io.kestra.plugin.core.flow.ForEach\n        values: [1, 2]\n        tasks:\n          - id: r\n            type: io.kestra.plugin.core.debug.Return\n            format: v\n  - id: end\n    type: io.kestra.plugin.core.debug.Return\n    format: v\n";
     let echo = |j: &WorkerJob| {
-        let v = format!("{}-{}", j.context["parent"]["taskrun"]["value"].as_str().unwrap_or("?"), j.context["taskrun"]["value"].as_str().unwrap_or("?"));
+        let v = format!(
+            "{}-{}",
+            j.context["parent"]["taskrun"]["value"].as_str().unwrap_or("?"),
+            j.context["taskrun"]["value"].as_str().unwrap_or("?")
+        );
         (StateType::Success, Map::from_iter([("value".to_string(), json!(v))]))
     };
     let mut sim = Sim::new(y, json!({}), &echo);
@@ -358,7 +379,8 @@ fn retry_constant_counts_attempts_and_waits() {
     let y = format!(
         "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    retry:\n      type: constant\n      interval: PT10S\n      maxAttempt: 3\n"
     );
-    let script = |j: &WorkerJob| if j.attempt < 3 { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) };
+    let script =
+        |j: &WorkerJob| if j.attempt < 3 { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) };
     let mut sim = Sim::new(&y, json!({}), &script);
     assert_eq!(sim.run(), StateType::Success);
     let tr = &sim.exec.task_run_list[0];
@@ -384,7 +406,8 @@ fn warning_on_retry() {
     let y = format!(
         "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    retry:\n      type: constant\n      interval: PT1S\n      maxAttempt: 3\n      warningOnRetry: true\n"
     );
-    let script = |j: &WorkerJob| if j.attempt < 2 { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) };
+    let script =
+        |j: &WorkerJob| if j.attempt < 2 { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) };
     let mut sim = Sim::new(&y, json!({}), &script);
     assert_eq!(sim.run(), StateType::Warning);
 }
@@ -394,7 +417,9 @@ fn subflow_starts_a_child_and_waits_for_it() {
     let y = "id: f\nnamespace: n\ntasks:\n  - id: sub\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: n\n    flowId: child\n    inputs:\n      x: \"{{ inputs.x }}\"\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ outputs.sub.outputs.r }}\"\n";
     let mut sim = Sim::new(y, json!({"x": "1"}), &ok);
     assert_eq!(sim.run(), StateType::Running);
-    let Action::StartSubflow { task_run_id, execution_id, inputs, wait, .. } = sim.subflows[0].clone() else { panic!() };
+    let Action::StartSubflow { task_run_id, execution_id, inputs, wait, .. } = sim.subflows[0].clone() else {
+        panic!()
+    };
     assert!(wait);
     assert_eq!(inputs["x"], "1");
     let ev = ExecutionEvent::SubflowEnded {

@@ -14,12 +14,11 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub use coerce::{display, format_datetime, type_name};
 use crate::model::flow::{Input, InputType};
 use crate::template::is_template;
+pub use coerce::{display, format_datetime, type_name};
 
-static INPUT_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$").expect("static regex"));
+static INPUT_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$").expect("static regex"));
 static NOW: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\{\{\s*now\(\)\s*\}\}$").expect("static regex"));
 
 /// Why an input could not be resolved.
@@ -130,7 +129,8 @@ pub fn check_definitions(inputs: &[Input]) -> Vec<(usize, String)> {
             out.push((i, format!("invalid input id '{id}': it must match ^[a-zA-Z0-9][.a-zA-Z0-9_-]*$")));
         }
         let needs_values = matches!(input.type_, InputType::Select | InputType::Enum | InputType::Multiselect);
-        if needs_values && input.values.as_ref().is_none_or(Vec::is_empty) {
+        let no_values = needs_values && input.values.as_ref().is_none_or(Vec::is_empty);
+        if no_values {
             out.push((i, format!("input '{id}' of type {ty} needs a non-empty 'values' list")));
         }
         match (input.type_, input.item_type) {
@@ -140,8 +140,8 @@ pub fn check_definitions(inputs: &[Input]) -> Vec<(usize, String)> {
             }
             _ => {}
         }
-        let mut defaults_checkable = !(needs_values && input.values.as_ref().is_none_or(Vec::is_empty))
-            && !(input.type_ == InputType::Array && input.item_type.is_none());
+        let no_item_type = input.type_ == InputType::Array && input.item_type.is_none();
+        let mut defaults_checkable = !no_values && !no_item_type;
         if let Some(p) = &input.validator
             && let Err(e) = coerce::compile_validator(p)
         {

@@ -53,7 +53,10 @@ fn int_from_cli_string_and_errors() {
     let d = json!([{"id": "year", "type": "INT", "min": 2019, "max": 2021}]);
     assert_eq!(ok(d.clone(), json!({"year": "2019"}))["year"], 2019);
     assert_eq!(ok(d.clone(), json!({"year": 2020}))["year"], 2020);
-    assert_eq!(errs(d.clone(), json!({"year": "abc"})), vec!["Invalid value for input 'year': expected INT, got 'abc'"]);
+    assert_eq!(
+        errs(d.clone(), json!({"year": "abc"})),
+        vec!["Invalid value for input 'year': expected INT, got 'abc'"]
+    );
     assert_eq!(
         errs(d, json!({"year": "2030"})),
         vec!["Invalid value for input 'year': expected INT between 2019 and 2021, got '2030'"]
@@ -129,7 +132,10 @@ fn dates_times_durations() {
     assert_eq!(r["d"], "2019-03-01");
     assert_eq!(r["t"], "09:30:00");
     assert_eq!(r["dur"], "PT1H30M");
-    let e = errs(d, json!({"dt": "yesterday", "dt2": "2019-13-01T00:00:00Z", "d": "01/03/2019", "t": "25:00", "dur": "5m"}));
+    let e = errs(
+        d,
+        json!({"dt": "yesterday", "dt2": "2019-13-01T00:00:00Z", "d": "01/03/2019", "t": "25:00", "dur": "5m"}),
+    );
     assert_eq!(e.len(), 5, "{e:?}");
 }
 
@@ -170,7 +176,10 @@ fn json_yaml_uri_email_secret_file() {
     assert_eq!(r["y"], json!({"a": 1, "b": ["x"]}));
     assert_eq!(r["u"], "https://example.com/x.csv");
     assert_eq!(r["f"], "/tmp/data.csv");
-    let r2 = ok(d.clone(), json!({"j": {"k": true}, "y": "x", "u": "s3://b/k", "e": "a@b.io", "s": "x", "f": "kestra:///a"}));
+    let r2 = ok(
+        d.clone(),
+        json!({"j": {"k": true}, "y": "x", "u": "s3://b/k", "e": "a@b.io", "s": "x", "f": "kestra:///a"}),
+    );
     assert_eq!(r2["j"], json!({"k": true}));
     let e = errs(d, json!({"j": "{bad", "y": "a: [", "u": "not a uri", "e": "nope", "s": [1], "f": 3}));
     assert_eq!(e.len(), 6, "{e:?}");

@@ -135,7 +135,11 @@ impl Embedded {
             }
         }
         self.engine.logs.flush().await;
-        self.engine.state.load_execution(id).await?.ok_or_else(|| BackendError::NotFound { what: format!("execution {id}") })
+        self.engine
+            .state
+            .load_execution(id)
+            .await?
+            .ok_or_else(|| BackendError::NotFound { what: format!("execution {id}") })
     }
 
     /// Asks the executor to kill an execution.
@@ -148,5 +152,41 @@ impl Embedded {
         for h in self.handles {
             h.abort();
         }
+    }
+}
+
+/// How to open an embedded engine on a home folder.
+pub struct LocalOptions {
+    /// The state folder (`BATON_HOME` or `~/.baton`, chosen by the binary).
+    pub home: std::path::PathBuf,
+    /// Worker loops per worker group.
+    pub workers: usize,
+    /// Echo task logs on stderr.
+    pub echo_logs: bool,
+    pub secrets: super::secrets::Secrets,
+    pub envs: serde_json::Map<String, serde_json::Value>,
+    pub progress: Option<Arc<dyn crate::plugins::context::Progress>>,
+}
+
+impl Embedded {
+    /// Opens SQLite, the storage folder and the in-process queues under
+    /// `opts.home`, and starts the engine. Must run inside a multi-threaded
+    /// tokio runtime.
+    pub fn open_local(opts: LocalOptions) -> Result<Embedded, BackendError> {
+        let b = crate::backend::local::LocalBackends::open(&opts.home)?;
+        let work_root = opts.home.join("work");
+        let engine = Engine::new(super::engine::EngineConfig {
+            state: b.state.clone(),
+            kv: b.state.clone(),
+            storage: b.storage.clone(),
+            queue: b.queue.clone(),
+            registry: crate::plugins::Registry::builtin(),
+            secrets: opts.secrets,
+            envs: opts.envs,
+            work_root,
+            echo_logs: opts.echo_logs,
+            progress: opts.progress,
+        });
+        Ok(Embedded::start(engine, &b.queue, opts.workers))
     }
 }

@@ -72,12 +72,16 @@ impl ExecutorService {
         Err(ExecutorError::Contention(id))
     }
 
-    async fn decide_and_save(&self, mut exec: Execution, event: &ExecutionEvent, opts: StepOptions) -> Result<(), ExecutorError> {
+    async fn decide_and_save(
+        &self,
+        mut exec: Execution,
+        event: &ExecutionEvent,
+        opts: StepOptions,
+    ) -> Result<(), ExecutorError> {
         let engine = &self.engine;
-        let flow = engine
-            .flows
-            .get(&exec.namespace, &exec.flow_id)
-            .ok_or_else(|| ExecutorError::FlowMissing(format!("{}.{}", exec.namespace, exec.flow_id), exec.id.clone()))?;
+        let flow = engine.flows.get(&exec.namespace, &exec.flow_id).ok_or_else(|| {
+            ExecutorError::FlowMissing(format!("{}.{}", exec.namespace, exec.flow_id), exec.id.clone())
+        })?;
         let now = Utc::now();
         let (mut changed, mut exec_changed) = executor::apply_event(&flow, &mut exec, event, now);
         let mut actions = Vec::new();
@@ -85,19 +89,25 @@ impl ExecutorService {
         if matches!(exec.state.current, StateType::Created | StateType::Queued) && flow.concurrency.is_some() {
             let active = engine
                 .state
-                .executions_in_states(&exec.namespace, &exec.flow_id, &[StateType::Running, StateType::Paused, StateType::Killing])
+                .executions_in_states(
+                    &exec.namespace,
+                    &exec.flow_id,
+                    &[StateType::Running, StateType::Paused, StateType::Killing],
+                )
                 .await?
                 .into_iter()
                 .filter(|x| *x != exec.id)
                 .count();
             // FIFO: a new execution never overtakes queued ones, and only the
             // oldest queued one may take a freed slot.
-            let queued = engine.state.executions_in_states(&exec.namespace, &exec.flow_id, &[StateType::Queued]).await?;
+            let queued =
+                engine.state.executions_in_states(&exec.namespace, &exec.flow_id, &[StateType::Queued]).await?;
             let behind = match exec.state.current {
                 StateType::Queued => queued.first().is_some_and(|first| *first != exec.id),
                 _ => queued.iter().any(|q| *q != exec.id),
             };
-            let queue_behavior = flow.concurrency.as_ref().is_some_and(|c| c.behavior == crate::model::ConcurrencyBehavior::Queue);
+            let queue_behavior =
+                flow.concurrency.as_ref().is_some_and(|c| c.behavior == crate::model::ConcurrencyBehavior::Queue);
             let active = if behind && queue_behavior { usize::MAX } else { active };
             match admit(flow.concurrency.as_ref(), active) {
                 Admission::Run => {}
@@ -134,7 +144,13 @@ impl ExecutorService {
         self.save(t.execution, &changed, exec_changed, actions).await
     }
 
-    async fn save(&self, mut exec: Execution, changed: &[String], _exec_changed: bool, actions: Vec<Action>) -> Result<(), ExecutorError> {
+    async fn save(
+        &self,
+        mut exec: Execution,
+        changed: &[String],
+        _exec_changed: bool,
+        actions: Vec<Action>,
+    ) -> Result<(), ExecutorError> {
         let engine = &self.engine;
         let new_version = engine.state.save_execution(&exec, changed).await?;
         exec.version = new_version;
@@ -169,7 +185,16 @@ impl ExecutorService {
                     let bytes = serde_json::to_vec(&job).map_err(|e| BackendError::Queue(e.to_string()))?;
                     engine.queue.publish(&Topic::Tasks(group), bytes).await?;
                 }
-                Action::StartSubflow { task_run_id, execution_id, namespace, flow_id, revision: _, inputs, labels, wait: _ } => {
+                Action::StartSubflow {
+                    task_run_id,
+                    execution_id,
+                    namespace,
+                    flow_id,
+                    revision: _,
+                    inputs,
+                    labels,
+                    wait: _,
+                } => {
                     self.start_subflow(exec, task_run_id, execution_id, &namespace, &flow_id, inputs, labels).await?;
                 }
                 Action::WakeAt(at) => {
@@ -290,7 +315,8 @@ impl ExecutorService {
         if let Some(flow) = engine.flows.get(&exec.namespace, &exec.flow_id)
             && flow.concurrency.is_some()
         {
-            let queued = engine.state.executions_in_states(&exec.namespace, &exec.flow_id, &[StateType::Queued]).await?;
+            let queued =
+                engine.state.executions_in_states(&exec.namespace, &exec.flow_id, &[StateType::Queued]).await?;
             if let Some(next) = queued.into_iter().next() {
                 publish_event(engine, &ExecutionEvent::Wake { execution_id: next }).await?;
             }

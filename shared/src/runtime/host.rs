@@ -34,7 +34,9 @@ impl TemplateHost for RuntimeHost {
         match block_on(self.kv.get(namespace, key, Utc::now()))? {
             Ok(KvLookup::Found(v)) => Ok(Some(v.value)),
             Ok(KvLookup::Missing) => Ok(None),
-            Ok(KvLookup::Expired) => Err(format!("The requested value for key '{key}' in namespace '{namespace}' has expired")),
+            Ok(KvLookup::Expired) => {
+                Err(format!("The requested value for key '{key}' in namespace '{namespace}' has expired"))
+            }
             Err(e) => Err(e.to_string()),
         }
     }

@@ -102,7 +102,12 @@ impl Worker {
         let props: Map<String, Value> = if def.props.is_empty() {
             job.task.props.clone()
         } else {
-            job.task.props.iter().filter(|(k, _)| def.props.iter().any(|p| p.name == k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+            job.task
+                .props
+                .iter()
+                .filter(|(k, _)| def.props.iter().any(|p| p.name == k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
         };
         let mut context = job.context.clone();
         context["envs"] = Value::Object(engine.envs.clone());

@@ -193,8 +193,10 @@ fn parse_with_pattern(s: &str, pattern: &str, zone: Zone) -> Result<Dt, String> 
     if let Ok(d) = DateTime::parse_from_str(s, &fmt) {
         return Ok(Dt { instant: d.with_timezone(&Utc), zone });
     }
-    if let Ok(d) = NaiveDateTime::parse_from_str(s, &fmt) {
-        return Ok(Dt::from_local(d, zone));
+    for (extra_f, extra_s) in [("", ""), ("|%M", "|00"), ("|%M|%S", "|00|00")] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(&format!("{s}{extra_s}"), &format!("{fmt}{extra_f}")) {
+            return Ok(Dt::from_local(d, zone));
+        }
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, &fmt) {
         return Ok(Dt::from_local(d.and_time(chrono::NaiveTime::MIN), zone));
@@ -386,7 +388,9 @@ pub fn format_pattern(pattern: &str, dt: &Dt) -> Result<String, String> {
                 }
             }
             'n' => out.push_str(&l.nanosecond().to_string()),
-            'A' => out.push_str(&(l.num_seconds_from_midnight() as u64 * 1000 + l.nanosecond() as u64 / 1_000_000).to_string()),
+            'A' => out.push_str(
+                &(l.num_seconds_from_midnight() as u64 * 1000 + l.nanosecond() as u64 / 1_000_000).to_string(),
+            ),
             'a' => out.push_str(if l.hour() < 12 { "AM" } else { "PM" }),
             'E' | 'e' | 'c' => {
                 let wd = l.weekday().num_days_from_monday() as usize;

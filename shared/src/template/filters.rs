@@ -312,7 +312,8 @@ fn number_format(v: f64, pattern: &str) -> String {
         ip = grouped;
     }
     let mut out = String::new();
-    if v < 0.0 && (ip.chars().any(|c| c != '0' && c != ',') || fp.as_deref().is_some_and(|f| f.chars().any(|c| c != '0')))
+    if v < 0.0
+        && (ip.chars().any(|c| c != '0' && c != ',') || fp.as_deref().is_some_and(|f| f.chars().any(|c| c != '0')))
     {
         out.push('-');
     }
@@ -586,7 +587,8 @@ pub fn register(env: &mut Environment<'static>) {
         Ok(Value::from(all))
     });
     env.add_filter("numberformat", |v: Value, pattern: String| -> Result<Value, Error> {
-        let f = f64::try_from(v.clone()).map_err(|_| err(format!("numberformat: '{}' is not a number", text(&v)?)))?;
+        let f = f64::try_from(v.clone())
+            .map_err(|_| err(format!("numberformat: '{}' is not a number", json::to_text(&v))))?;
         Ok(Value::from(number_format(f, &pattern)))
     });
     env.add_filter("className", |v: Value| class_name(&v));

@@ -70,11 +70,14 @@ fn render_nested(state: &State, src: &str) -> Result<String, Error> {
 }
 
 fn render(state: &State, v: Value, args: Rest<Value>) -> Result<Value, Error> {
+    render_impl(state, v, Args::new(&args).bool(0, "recursive").unwrap_or(true))
+}
+
+fn render_impl(state: &State, v: Value, recursive: bool) -> Result<Value, Error> {
     if v.is_undefined() {
         return Err(undefined_err());
     }
     let Some(s) = v.as_str() else { return Ok(v) };
-    let recursive = Args::new(&args).bool(0, "recursive").unwrap_or(true);
     let mut cur = s.to_string();
     for _ in 0..MAX_RENDER_DEPTH {
         if !super::is_template(&cur) {
@@ -228,10 +231,7 @@ pub fn register(env: &mut Environment<'static>) {
         crate::yaml::parse(&v).map(|(j, _)| Value::from_serialize(j)).map_err(|e| err(format!("Invalid YAML: {e}")))
     });
     env.add_function("render", render);
-    env.add_function("renderOnce", |state: &State, v: Value| {
-        render(state, v, Rest(vec![Value::from_iter([("recursive", Value::from(false))]).clone()]))
-            .or_else(|_| render_once_plain(state, Value::UNDEFINED))
-    });
+    env.add_function("renderOnce", |state: &State, v: Value| render_impl(state, v, false));
     env.add_function("kv", kv);
     env.add_function("secret", secret);
     env.add_function("read", read);
@@ -273,8 +273,4 @@ pub fn register(env: &mut Environment<'static>) {
         Bridge::of(state)?.set_typed(v);
         Ok(Value::from(""))
     });
-}
-
-fn render_once_plain(_state: &State, _v: Value) -> Result<Value, Error> {
-    Err(err("renderOnce failed"))
 }

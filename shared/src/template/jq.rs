@@ -125,7 +125,9 @@ fn add(a: Vec<Value>) -> Value {
         return Value::String(a.iter().filter_map(Value::as_str).collect());
     }
     if a.iter().all(Value::is_array) && !a.is_empty() {
-        return Value::Array(a.into_iter().flat_map(|x| if let Value::Array(v) = x { v } else { Vec::new() }).collect());
+        return Value::Array(
+            a.into_iter().flat_map(|x| if let Value::Array(v) = x { v } else { Vec::new() }).collect(),
+        );
     }
     Value::Null
 }

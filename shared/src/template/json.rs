@@ -143,11 +143,7 @@ pub fn to_serde(v: &Value) -> serde_json::Value {
             } else if let Ok(u) = u64::try_from(v.clone()) {
                 J::from(u)
             } else {
-                f64::try_from(v.clone())
-                    .ok()
-                    .and_then(serde_json::Number::from_f64)
-                    .map(J::Number)
-                    .unwrap_or(J::Null)
+                f64::try_from(v.clone()).ok().and_then(serde_json::Number::from_f64).map(J::Number).unwrap_or(J::Null)
             }
         }
         ValueKind::String => J::String(v.as_str().unwrap_or_default().to_string()),

@@ -847,7 +847,7 @@ mod tests {
 
     #[test]
     fn concat_binds_tighter_than_filter() {
-        assert_eq!(rw("{{ 'a' ~ 'b' | upper }}"), "{{ __b_cat('a', 'b')|upper }}");
+        assert_eq!(rw("{{ 'a' ~ 'b' | upper }}"), "{{ (__b_cat('a', 'b'))|upper }}");
     }
 
     #[test]
@@ -855,7 +855,7 @@ mod tests {
         let s = rw("{{ trigger.date ?? execution.startDate | date('yyyy') }}");
         assert_eq!(
             s,
-            "{{ (__b_get(trigger, \"date\") if __b_present(__b_get(trigger, \"date\")) else execution.startDate)|date('yyyy') }}"
+            "{{ ((__b_get(trigger, \"date\") if __b_present(__b_get(trigger, \"date\")) else execution.startDate))|date('yyyy') }}"
         );
     }
 

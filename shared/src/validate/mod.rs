@@ -24,10 +24,8 @@ use crate::plugins::Registry;
 use crate::template::Renderer;
 use crate::yaml::{self, Locations, child_index};
 
-static FLOW_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$").expect("static regex"));
-static NAMESPACE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9._-]*$").expect("static regex"));
+static FLOW_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$").expect("static regex"));
+static NAMESPACE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9._-]*$").expect("static regex"));
 
 /// One problem found in a flow file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +138,7 @@ pub fn validate_source(
         sink.at(&p.path, p.message);
     }
     if let Some(flow) = &flow {
-        check_flow_ids(flow, &mut sink);
+        check_flow_ids(flow, &root, &mut sink);
         check_inputs(&root, &mut sink);
         tasks::check(flow, &root, registry, &mut sink);
         triggers::check(flow, &root, &mut sink);
@@ -152,13 +150,16 @@ pub fn validate_source(
     (flow, diags)
 }
 
-fn check_flow_ids(flow: &Flow, sink: &mut Sink<'_>) {
+fn check_flow_ids(flow: &Flow, root: &Value, sink: &mut Sink<'_>) {
     let id = &flow.id;
-    if !id.is_empty() && (!FLOW_ID.is_match(id) || id.chars().count() > 100) {
-        sink.at("id", format!("invalid flow id '{id}': it must match ^[a-zA-Z0-9][a-zA-Z0-9._-]* (at most 100 characters)"));
+    if root.get("id").is_some_and(Value::is_string) && (!FLOW_ID.is_match(id) || id.chars().count() > 100) {
+        sink.at(
+            "id",
+            format!("invalid flow id '{id}': it must match ^[a-zA-Z0-9][a-zA-Z0-9._-]* (at most 100 characters)"),
+        );
     }
     let ns = &flow.namespace;
-    if !ns.is_empty() && (!NAMESPACE.is_match(ns) || ns.chars().count() > 150) {
+    if root.get("namespace").is_some_and(Value::is_string) && (!NAMESPACE.is_match(ns) || ns.chars().count() > 150) {
         sink.at(
             "namespace",
             format!("invalid namespace '{ns}': it must be lowercase and match ^[a-z0-9][a-z0-9._-]* (at most 150 characters)"),

@@ -16,8 +16,7 @@ use crate::plugins::{PropKind, Registry};
 use crate::template::is_template;
 use crate::yaml::child_key;
 
-static TASK_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$").expect("static regex"));
+static TASK_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$").expect("static regex"));
 
 /// Flowable type names, for hints (the registry only holds runnable ones).
 pub(crate) const FLOWABLES: &[&str] = &[
@@ -37,7 +36,9 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
     let mut seen: HashMap<&str, &str> = HashMap::new();
     for task in flow.all_tasks() {
         let id_path = child_key(&task.path, "id");
-        if !task.id.is_empty() {
+        let raw = lookup(root, &task.path).and_then(Value::as_object);
+        let written = |k: &str| raw.and_then(|r| r.get(k));
+        if written("id").is_some_and(Value::is_string) {
             if !TASK_ID.is_match(&task.id) {
                 sink.at(&id_path, format!("invalid task id '{}': it must match ^[a-zA-Z0-9][a-zA-Z0-9_-]*", task.id));
             }
@@ -50,8 +51,6 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
                 }
             }
         }
-        let raw = lookup(root, &task.path).and_then(Value::as_object);
-        let written = |k: &str| raw.and_then(|r| r.get(k));
         if let Some(kind) = task.flowable {
             check_flowable(task, kind, &written, sink);
         } else if let Some(def) = registry.get(&task.type_) {
@@ -90,7 +89,12 @@ fn unknown_prop<'a>(key: &str, type_name: &str, known: impl Iterator<Item = &'a 
 }
 
 /// What each flowable needs and accepts besides its child task lists.
-fn check_flowable<'v>(task: &Task, kind: FlowableKind, written: &dyn Fn(&str) -> Option<&'v Value>, sink: &mut Sink<'_>) {
+fn check_flowable<'v>(
+    task: &Task,
+    kind: FlowableKind,
+    written: &dyn Fn(&str) -> Option<&'v Value>,
+    sink: &mut Sink<'_>,
+) {
     let (required, known): (&[&[&str]], &[&str]) = match kind {
         FlowableKind::If => (&[&["condition"]], &["condition"]),
         FlowableKind::Switch => (&[&["value"]], &["value"]),

@@ -32,7 +32,8 @@ const KV_SET: &[P] = &[
 ];
 const KV_READ: &[P] =
     &[P::required("key", K::String), P::optional("namespace", K::String), P::optional("errorOnMissing", K::Boolean)];
-const DOWNLOAD: &[P] = &[P::required("uri", K::String), P::optional("method", K::String), P::optional("headers", K::Map)];
+const DOWNLOAD: &[P] =
+    &[P::required("uri", K::String), P::optional("method", K::String), P::optional("headers", K::Map)];
 const REQUEST: &[P] = &[
     P::required("uri", K::String),
     P::optional("method", K::String),
@@ -70,7 +71,9 @@ fn has(out: &[String], needle: &str) {
 
 #[test]
 fn valid_flow_has_no_diagnostics() {
-    let out = run("id: hello\nnamespace: zoomcamp\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi {{ flow.id }}\n");
+    let out = run(
+        "id: hello\nnamespace: zoomcamp\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi {{ flow.id }}\n",
+    );
     assert!(out.is_empty(), "{out:?}");
 }
 
@@ -88,7 +91,9 @@ fn unknown_type_with_suggestion_and_position() {
     let out = run(src);
     assert_eq!(
         out,
-        ["f.yaml:9:9: tasks[0].then[0] (task 'log'): unknown task type 'io.kestra.plugin.core.log.Lgo' (did you mean io.kestra.plugin.core.log.Log?)"]
+        [
+            "f.yaml:9:9: tasks[0].then[0] (task 'log'): unknown task type 'io.kestra.plugin.core.log.Lgo' (did you mean io.kestra.plugin.core.log.Log?)"
+        ]
     );
 }
 
@@ -124,13 +129,25 @@ triggers:
     has(&out, "f.yaml:1:1: id: invalid flow id 'bad id'");
     has(&out, "f.yaml:2:1: namespace: invalid namespace 'Zoomcamp'");
     has(&out, "f.yaml:4:5: inputs[0]: input 'sel' of type SELECT needs a non-empty 'values' list");
-    has(&out, "f.yaml:7:5: tasks[0] (task 't1'): missing required property 'message' for io.kestra.plugin.core.log.Log");
-    has(&out, "f.yaml:9:5: tasks[0].mesage (task 't1'): unknown property 'mesage' for io.kestra.plugin.core.log.Log (known: message, level)");
+    has(
+        &out,
+        "f.yaml:7:5: tasks[0] (task 't1'): missing required property 'message' for io.kestra.plugin.core.log.Log",
+    );
+    has(
+        &out,
+        "f.yaml:9:5: tasks[0].mesage (task 't1'): unknown property 'mesage' for io.kestra.plugin.core.log.Log (known: message, level)",
+    );
     has(&out, "f.yaml:10:5: tasks[1].id (task 't1'): Duplicate task id with name [t1]");
-    has(&out, "f.yaml:12:5: tasks[1].duration (task 't1'): property 'duration' of io.kestra.plugin.core.flow.Sleep: expected an ISO-8601 duration");
+    has(
+        &out,
+        "f.yaml:12:5: tasks[1].duration (task 't1'): property 'duration' of io.kestra.plugin.core.flow.Sleep: expected an ISO-8601 duration",
+    );
     has(&out, "f.yaml:15:5: tasks[2].message (task 't3'): template error:");
     has(&out, "f.yaml:17:5: errors[0].id (task 't3'): Duplicate task id with name [t3]");
-    has(&out, "f.yaml:20:5: errors[0].level (task 't3'): property 'level' of io.kestra.plugin.core.log.Log: expected a string, got a mapping");
+    has(
+        &out,
+        "f.yaml:20:5: errors[0].level (task 't3'): property 'level' of io.kestra.plugin.core.log.Log: expected a string, got a mapping",
+    );
     has(&out, "f.yaml:22:5: triggers[0]: trigger 's': a Schedule needs 'cron'");
     has(&out, "f.yaml:24:5: triggers[1].id: Duplicate trigger id with name [s]");
     has(&out, "f.yaml:25:5: triggers[1]: unknown trigger type 'io.kestra.plugin.core.trigger.Cron'");
@@ -216,7 +233,10 @@ triggers:
     let out = run(src);
     has(&out, "f.yaml:8:3: variables.file: template error");
     has(&out, "triggers[0].cron: trigger 's': invalid cron expression '0 9 1 *': expected 5 fields, got 4");
-    has(&out, "triggers[0].inputs.taxi: Invalid value for input 'taxi': expected SELECT (one of: yellow, green), got 'red'");
+    has(
+        &out,
+        "triggers[0].inputs.taxi: Invalid value for input 'taxi': expected SELECT (one of: yellow, green), got 'red'",
+    );
     has(&out, "triggers[1].key: template error");
 }
 
@@ -256,8 +276,23 @@ fn invalid_fixtures_report_the_expected_problem() {
         let expected = std::fs::read_to_string(path.with_extension("expected")).expect("an .expected file");
         let out: Vec<String> = diags.iter().map(ToString::to_string).collect();
         let out = out.join("\n");
+        assert_eq!(diags.len(), 1, "{}: one problem per fixture, got:\n{out}", path.display());
         for needle in expected.lines().filter(|l| !l.trim().is_empty()) {
             assert!(out.contains(needle), "{}: expected {needle:?} in:\n{out}", path.display());
+        }
+    }
+}
+
+/// Prints what the validator says about every fixture:
+/// `cargo test -p shared --lib dump_fixtures -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn dump_fixtures() {
+    let results = validate_paths(&[fixtures()], &registry(), &Renderer::new());
+    for (path, diags) in results {
+        println!("== {}", path.display());
+        for d in diags {
+            println!("{d}");
         }
     }
 }

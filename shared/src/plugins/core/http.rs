@@ -7,7 +7,7 @@ use reqwest::{Method, RequestBuilder, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::plugins::{TaskError, de};
+use crate::plugins::{RunContext, TaskError, de};
 
 /// Kestra's HTTP client `options` (only the parts Baton uses; the others
 /// are accepted and ignored).
@@ -20,6 +20,62 @@ pub struct HttpOptions {
     pub read_timeout: Option<chrono::Duration>,
     #[serde(default, deserialize_with = "de::opt_duration")]
     pub connect_timeout: Option<chrono::Duration>,
+    /// `{type: BASIC, username, password}` or `{type: BEARER, token}`.
+    #[serde(default)]
+    pub auth: Option<HttpAuth>,
+    /// Legacy basic auth options.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    pub basic_auth_user: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    pub basic_auth_password: Option<String>,
+}
+
+/// Kestra's `options.auth`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpAuth {
+    #[serde(default, rename = "type", deserialize_with = "de::opt_string_lenient")]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    pub username: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    pub password: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    pub token: Option<String>,
+}
+
+/// Applies `options.auth` (or the legacy basic auth options), registering
+/// the secrets for log masking.
+pub fn with_auth(rb: RequestBuilder, options: &HttpOptions, cx: &RunContext) -> Result<RequestBuilder, TaskError> {
+    if let Some(a) = &options.auth {
+        let kind = a.kind.as_deref().unwrap_or(if a.token.is_some() { "BEARER" } else { "BASIC" });
+        return match kind.trim().to_ascii_uppercase().as_str() {
+            "BEARER" => {
+                let token =
+                    a.token.as_deref().ok_or_else(|| TaskError::property("options.auth.token", "is required"))?;
+                cx.mask(token);
+                Ok(rb.bearer_auth(token))
+            }
+            "BASIC" => {
+                let user = a.username.as_deref().unwrap_or_default();
+                if let Some(p) = &a.password {
+                    cx.mask(p);
+                }
+                Ok(rb.basic_auth(user, a.password.as_deref()))
+            }
+            other => Err(TaskError::property(
+                "options.auth.type",
+                format!("unknown authentication type '{other}' (expected BASIC or BEARER)"),
+            )),
+        };
+    }
+    if let Some(user) = &options.basic_auth_user {
+        if let Some(p) = &options.basic_auth_password {
+            cx.mask(p);
+        }
+        return Ok(rb.basic_auth(user, options.basic_auth_password.as_deref()));
+    }
+    Ok(rb)
 }
 
 /// Parses an `http`/`https` URI.

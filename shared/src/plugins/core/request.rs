@@ -118,6 +118,7 @@ impl RunnableTask for Request {
         }
         rb = http::add_headers(rb, &self.headers, skip)?;
         rb = http::with_timeout(rb, self.timeout, &self.options)?;
+        rb = http::with_auth(rb, &self.options, cx)?;
 
         let mut resp = rb.send().await.map_err(|e| http::send_error("request", url, &e))?;
         let status = resp.status();
@@ -216,6 +217,21 @@ mod tests {
         assert_eq!(e["method"], "GET");
         assert_eq!(e["auth"], "Bearer world");
         assert_eq!(e["body"], "");
+    }
+
+    #[tokio::test]
+    async fn authenticates() {
+        let base = serve(handler).await;
+        let env = Env::new();
+        let raw = json!({"uri": format!("{base}/echo"), "options": {"auth": {"type": "BASIC", "username": "u", "password": "p"}}});
+        let out = env.run(&DEF, raw).await.unwrap();
+        assert_eq!(echoed(&out)["auth"], "Basic dTpw");
+        let raw = json!({"uri": format!("{base}/echo"), "options": {"auth": {"type": "bearer", "token": "tok"}}});
+        let out = env.run(&DEF, raw).await.unwrap();
+        assert_eq!(echoed(&out)["auth"], "Bearer tok");
+        let raw = json!({"uri": format!("{base}/echo"), "options": {"basicAuthUser": "u", "basicAuthPassword": "p"}});
+        let out = env.run(&DEF, raw).await.unwrap();
+        assert_eq!(echoed(&out)["auth"], "Basic dTpw");
     }
 
     #[tokio::test]

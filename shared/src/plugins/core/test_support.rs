@@ -249,7 +249,7 @@ pub async fn serve(handler: fn(&Req) -> Resp) -> String {
                 let first = lines.next().unwrap_or_default();
                 let mut parts = first.split(' ');
                 let method = parts.next().unwrap_or_default().to_string();
-                let path = parts.next().unwrap_or_default().to_string();
+                let path = parts.next().unwrap_or_default().split('?').next().unwrap_or_default().to_string();
                 let headers: Vec<(String, String)> = lines
                     .filter_map(|l| l.split_once(':'))
                     .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))

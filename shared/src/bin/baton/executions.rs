@@ -1,0 +1,85 @@
+//! `baton executions list|show` and `baton logs`: read the embedded store.
+
+use std::path::Path;
+
+use anyhow::Context;
+use shared::backend::local::SqliteStore;
+use shared::backend::{ExecutionFilter, StateStore};
+
+use super::args::ExecutionsCommand;
+
+fn open(home: &Path) -> anyhow::Result<SqliteStore> {
+    let db = home.join("baton.db");
+    anyhow::ensure!(db.exists(), "no Baton state in {} (run a flow first, or set --home / BATON_HOME)", home.display());
+    SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))
+}
+
+pub async fn executions(home: &Path, cmd: ExecutionsCommand) -> anyhow::Result<i32> {
+    let store = open(home)?;
+    match cmd {
+        ExecutionsCommand::List { flow, namespace, limit, json } => {
+            let list = store
+                .list_executions(&ExecutionFilter { namespace, flow_id: flow, state: None, limit: Some(limit) })
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("{:<24} {:<30} {:<10} {:<25} END", "ID", "FLOW", "STATE", "START");
+                for e in list {
+                    println!(
+                        "{:<24} {:<30} {:<10} {:<25} {}",
+                        e.id,
+                        format!("{}.{}", e.namespace, e.flow_id),
+                        e.state.as_str(),
+                        e.start_date.map(|d| d.to_rfc3339()).unwrap_or_default(),
+                        e.end_date.map(|d| d.to_rfc3339()).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        ExecutionsCommand::Show { id, json } => {
+            let e = store.load_execution(&id).await?.with_context(|| format!("execution {id} not found"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else {
+                println!("execution {} of {}.{}: {}", e.id, e.namespace, e.flow_id, e.state.current);
+                if let Some(err) = &e.error {
+                    println!("  error: {err}");
+                }
+                for l in &e.labels {
+                    println!("  label {}={}", l.key, l.value);
+                }
+                for tr in &e.task_run_list {
+                    let v = tr.value.as_deref().map(|v| format!(" [{v}]")).unwrap_or_default();
+                    println!(
+                        "  {}{v} {} attempts={} {}",
+                        tr.task_id,
+                        tr.state.current,
+                        tr.attempts.len(),
+                        tr.state.duration.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub async fn logs(home: &Path, id: &str, json: bool) -> anyhow::Result<i32> {
+    let store = open(home)?;
+    let logs = store.logs(id).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&logs)?);
+    } else {
+        for l in logs {
+            println!(
+                "{} {:<5} [{}] {}",
+                l.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                l.level,
+                l.task_id.as_deref().unwrap_or("-"),
+                l.message
+            );
+        }
+    }
+    Ok(0)
+}

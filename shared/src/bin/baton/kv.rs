@@ -1,0 +1,86 @@
+//! `baton kv set|get|list|delete --namespace NS`: the embedded KV store.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use serde_json::Value;
+use shared::backend::local::SqliteStore;
+use shared::backend::{KvLookup, KvStore, KvType, KvValue};
+use shared::model::duration::parse_iso;
+
+use super::args::KvCommand;
+
+pub async fn kv(home: &Path, cmd: KvCommand) -> anyhow::Result<i32> {
+    std::fs::create_dir_all(home).with_context(|| format!("cannot create {}", home.display()))?;
+    let store = SqliteStore::open(&home.join("baton.db"))?;
+    let now = Utc::now();
+    match cmd {
+        KvCommand::Set { namespace, key, value, kind, ttl } => {
+            let v = typed(&value, kind.as_deref())?;
+            let expires = match ttl {
+                Some(t) => Some(now + parse_iso(&t).map_err(anyhow::Error::msg)?),
+                None => None,
+            };
+            store.set(&namespace, &key, &v, expires, true, now).await?;
+            eprintln!("set {namespace}/{key} ({:?})", v.kind);
+        }
+        KvCommand::Get { namespace, key } => match store.get(&namespace, &key, now).await? {
+            KvLookup::Found(v) => match v.value {
+                Value::String(s) => println!("{s}"),
+                other => println!("{other}"),
+            },
+            KvLookup::Missing => {
+                eprintln!("key '{key}' not found in namespace '{namespace}'");
+                return Ok(1);
+            }
+            KvLookup::Expired => {
+                eprintln!("key '{key}' in namespace '{namespace}' has expired");
+                return Ok(1);
+            }
+        },
+        KvCommand::List { namespace, json } => {
+            let list = store.list(&namespace, now).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for e in list {
+                    println!(
+                        "{} {:?} {}",
+                        e.key,
+                        e.kind,
+                        e.expiration_date.map(|d| d.to_rfc3339()).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        KvCommand::Delete { namespace, key } => {
+            let existed = store.delete(&namespace, &key).await?;
+            println!("{existed}");
+        }
+    }
+    Ok(0)
+}
+
+/// Parses a CLI value with an optional Kestra KV type.
+fn typed(value: &str, kind: Option<&str>) -> anyhow::Result<KvValue> {
+    let kind = match kind {
+        Some(k) => serde_json::from_value::<KvType>(Value::String(k.to_ascii_uppercase())).map_err(|_| {
+            anyhow::anyhow!("unknown KV type '{k}' (STRING, NUMBER, BOOLEAN, DATETIME, DATE, DURATION, JSON)")
+        })?,
+        None => match serde_json::from_str::<Value>(value) {
+            Ok(Value::Number(_)) => KvType::Number,
+            Ok(Value::Bool(_)) => KvType::Boolean,
+            Ok(Value::Object(_) | Value::Array(_)) => KvType::Json,
+            _ => KvType::String,
+        },
+    };
+    let v = match kind {
+        KvType::String | KvType::Datetime | KvType::Date | KvType::Duration => Value::String(value.to_string()),
+        KvType::Number | KvType::Boolean | KvType::Json => match serde_json::from_str(value) {
+            Ok(v) => v,
+            Err(e) => bail!("'{value}' is not a valid {kind:?} value: {e}"),
+        },
+    };
+    Ok(KvValue { kind, value: v })
+}

@@ -1,0 +1,29 @@
+//! `baton`: run Kestra flows without a Kestra server. This file only parses
+//! arguments, sets up logging and the async runtime, and maps the outcome to
+//! an exit code; each command lives in its own module.
+
+mod args;
+mod executions;
+mod home;
+mod kv;
+mod progress;
+mod run;
+mod validate;
+
+use clap::Parser;
+
+fn main() {
+    let cli = args::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    let code = rt.block_on(args::dispatch(cli));
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    std::process::exit(code);
+}

@@ -1,0 +1,135 @@
+//! `baton run FLOW`: one execution on the embedded runtime, with live
+//! progress on stderr and, with `--json`, the final execution on stdout in
+//! the shape of Kestra's `GET /api/v1/executions/{id}`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use shared::model::{Label, StateType};
+use shared::plugins::Registry;
+use shared::runtime::embedded::{Embedded, LocalOptions};
+use shared::runtime::flows::{FlowLoadError, FlowRepository};
+use shared::runtime::launcher::{LaunchError, LaunchRequest};
+use shared::runtime::secrets::{Secrets, envs_map};
+use shared::template::Renderer;
+
+use super::args::{RunArgs, key_value};
+use super::progress::{StateLines, TerminalProgress};
+
+/// Exit codes: 0 SUCCESS/WARNING, 1 FAILED/KILLED/CANCELLED, 2 invalid flow or input.
+pub async fn run(home: &Path, a: RunArgs) -> i32 {
+    let registry = Registry::builtin();
+    let renderer = Renderer::new();
+    let flow = match FlowRepository::load_file(&a.flow, &registry, &renderer) {
+        Ok(f) => f,
+        Err(FlowLoadError::Invalid { diagnostics }) => {
+            for d in diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!("error: {} is not a valid flow", a.flow.display());
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let mut inputs = Map::new();
+    for i in &a.inputs {
+        match key_value(i) {
+            Ok((k, v)) => {
+                inputs.insert(k, Value::String(v));
+            }
+            Err(e) => {
+                eprintln!("error: --input {e}");
+                return 2;
+            }
+        }
+    }
+    let mut labels = Vec::new();
+    for l in &a.labels {
+        match key_value(l) {
+            Ok((key, value)) => labels.push(Label { key, value }),
+            Err(e) => {
+                eprintln!("error: --label {e}");
+                return 2;
+            }
+        }
+    }
+    let secrets = Secrets::from_vars(std::env::vars());
+    for bad in &secrets.invalid {
+        eprintln!("warning: {bad} is not valid base64 and is ignored");
+    }
+    let progress = TerminalProgress::new();
+    let embedded = match Embedded::open_local(LocalOptions {
+        home: home.to_path_buf(),
+        workers: a.workers,
+        echo_logs: !a.quiet,
+        secrets,
+        envs: envs_map(std::env::vars()),
+        progress: progress.clone().map(|p| p as Arc<dyn shared::plugins::context::Progress>),
+    }) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot open Baton home {}: {e}", home.display());
+            return 1;
+        }
+    };
+    for dir in &a.flows {
+        for (path, e) in embedded.engine.flows.load_dir(dir, &registry, &renderer) {
+            eprintln!("warning: {} not loaded:\n{e}", path.display());
+        }
+    }
+    let flow = embedded.engine.flows.insert(flow);
+    let updates = embedded.updates();
+    let exec = match embedded.launch(&flow, LaunchRequest { inputs, labels, ..LaunchRequest::default() }).await {
+        Ok(e) => e,
+        Err(e @ (LaunchError::Inputs { .. } | LaunchError::Disabled { .. })) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    eprintln!("▶ execution {} of {}.{} started", exec.id, flow.namespace, flow.id);
+    let mut lines = StateLines::default();
+    let result = {
+        let wait = embedded.wait(&exec.id, updates, |u| lines.print(u));
+        tokio::pin!(wait);
+        tokio::select! {
+            r = &mut wait => r,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("interrupted: killing execution {}", exec.id);
+                let _ = embedded.kill(&exec.id).await;
+                wait.await
+            }
+        }
+    };
+    let done = match result {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let state = done.state.current;
+    let dur = done.state.duration.clone().unwrap_or_default();
+    match &done.error {
+        Some(err) if state.is_failed() => eprintln!("■ execution {} {state} in {dur}: {err}", done.id),
+        _ => eprintln!("■ execution {} {state} in {dur}", done.id),
+    }
+    if a.json {
+        match serde_json::to_string_pretty(&done) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+    embedded.shutdown();
+    match state {
+        StateType::Success | StateType::Warning => 0,
+        _ => 1,
+    }
+}

@@ -115,7 +115,8 @@ impl Embedded {
         mut updates: tokio::sync::broadcast::Receiver<ExecutionUpdate>,
         mut on_update: impl FnMut(&ExecutionUpdate),
     ) -> Result<Execution, BackendError> {
-        loop {
+        let already_done = self.engine.state.load_execution(id).await?.is_some_and(|e| e.state.is_terminal());
+        while !already_done {
             match updates.recv().await {
                 Ok(u) if u.execution_id == id => {
                     on_update(&u);

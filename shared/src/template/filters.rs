@@ -304,7 +304,7 @@ fn number_format(v: f64, pattern: &str) -> String {
         let chars: Vec<char> = ip.chars().collect();
         let mut grouped = String::new();
         for (i, c) in chars.iter().enumerate() {
-            if i > 0 && (chars.len() - i) % g == 0 {
+            if i > 0 && (chars.len() - i).is_multiple_of(g) {
                 grouped.push(',');
             }
             grouped.push(*c);
@@ -394,7 +394,7 @@ pub fn register(env: &mut Environment<'static>) {
         if v.is_undefined() {
             return Err(undefined_err());
         }
-        let input = match v.as_str().map(|s| serde_json::from_str::<serde_json::Value>(s)) {
+        let input = match v.as_str().map(serde_json::from_str::<serde_json::Value>) {
             Some(Ok(j)) if j.is_object() || j.is_array() => j,
             _ => json::to_serde(&v),
         };
@@ -622,7 +622,7 @@ mod tests {
         assert_eq!(url_decode("100%"), "100%");
         assert_eq!(number_format(1234.5, "#,##0.00"), "1,234.50");
         assert_eq!(number_format(0.5, "#.##"), ".5");
-        assert_eq!(number_format(3.14159, "0.00"), "3.14");
+        assert_eq!(number_format(2.71828, "0.00"), "2.72");
         assert_eq!(indent_text("a\nb\n", 2, " ", false), "a\n  b\n");
         assert_eq!(indent_text("a\nb", 2, " ", true), "  a\n  b");
     }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::inputs;
@@ -27,8 +28,9 @@ use crate::yaml::{self, Locations, child_index};
 static FLOW_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$").expect("static regex"));
 static NAMESPACE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9._-]*$").expect("static regex"));
 
-/// One problem found in a flow file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One problem found in a flow file (serialized in camelCase for JSON output).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Diagnostic {
     /// The file as given to the validator.
     pub file: String,

@@ -247,6 +247,13 @@ fn missing_tasks_and_empty_file() {
 }
 
 #[test]
+fn empty_ids_are_invalid() {
+    let out = run("id: ''\nnamespace: n\ntasks:\n  - id: ''\n    type: io.kestra.plugin.core.debug.Return\n");
+    has(&out, "f.yaml:1:1: id: invalid flow id ''");
+    has(&out, "f.yaml:4:5: tasks[0].id: invalid task id ''");
+}
+
+#[test]
 fn lookup_handles_dotted_keys() {
     let v: Value = serde_json::json!({"tasks": [{"cases": {"a.b": [{"id": "x"}], "a": []}}]});
     assert_eq!(lookup(&v, "tasks[0].cases.a.b[0].id"), Some(&Value::from("x")));
@@ -283,12 +290,26 @@ fn invalid_fixtures_report_the_expected_problem() {
     }
 }
 
+#[test]
+fn paths_accept_files_and_report_unreadable_ones() {
+    let file = fixtures().join("valid/01_hello_world.yaml");
+    let missing = fixtures().join("nope.yaml");
+    let r = validate_paths(&[file.clone(), missing.clone()], &registry(), &Renderer::new());
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0], (file, vec![]));
+    assert_eq!(r[1].0, missing);
+    assert!(r[1].1[0].to_string().contains("nope.yaml: cannot read:"), "{:?}", r[1]);
+    let json = serde_json::to_value(&r[1].1[0]).unwrap();
+    assert!(json.get("taskId").is_some());
+}
+
 /// Prints what the validator says about every fixture:
 /// `cargo test -p shared --lib dump_fixtures -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn dump_fixtures() {
-    let results = validate_paths(&[fixtures()], &registry(), &Renderer::new());
+    let reg = if std::env::var_os("BATON_BUILTIN").is_some() { Registry::builtin() } else { registry() };
+    let results = validate_paths(&[fixtures()], &reg, &Renderer::new());
     for (path, diags) in results {
         println!("== {}", path.display());
         for d in diags {

@@ -180,14 +180,12 @@ impl SqliteStore {
             let new_version = found + 1;
             let body = head_json(e)?;
             tx.prepare_cached(
-                "UPDATE executions SET namespace = ?2, flow_id = ?3, state = ?4, start_date = ?5, end_date = ?6,
-                 version = ?7, body = ?8 WHERE id = ?1",
+                "UPDATE executions SET state = ?2, start_date = ?3, end_date = ?4, version = ?5, body = ?6
+                 WHERE id = ?1",
             )
             .and_then(|mut s| {
                 s.execute(params![
                     e.id,
-                    e.namespace,
-                    e.flow_id,
                     e.state.current.as_str(),
                     e.state.start_date.map(micros),
                     e.state.end_date.map(micros),
@@ -197,9 +195,10 @@ impl SqliteStore {
             })
             .map_err(db("save_execution (update execution)"))?;
             if changed.len() <= 8 {
-                for (seq, tr) in e.task_run_list.iter().enumerate() {
-                    if changed.contains(&tr.id) {
-                        upsert_task_run(&tx, &e.id, seq, tr)?;
+                // The changed task runs are usually the newest: search from the end.
+                for id in changed {
+                    if let Some(seq) = e.task_run_list.iter().rposition(|tr| tr.id == *id) {
+                        upsert_task_run(&tx, &e.id, seq, &e.task_run_list[seq])?;
                     }
                 }
             } else {
@@ -592,5 +591,87 @@ mod tests {
         assert!(per_save < Duration::from_millis(2), "save too slow: {per_save:?}");
         drop(store);
         std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}
+
+#[cfg(test)]
+mod perf_probe {
+    use super::*;
+    use crate::model::State;
+    use std::time::Instant;
+
+    #[tokio::test]
+    async fn perf_breakdown() {
+        let now = Utc::now();
+        let mut e = Execution::new("perf".into(), "ns", "chain", 1, Default::default(), vec![], now);
+        if std::env::var("PROBE_CKPT").is_ok() {}
+        for i in 0..1000 {
+            let tr: TaskRun = serde_json::from_value(serde_json::json!({
+                "id": format!("tr{i}"), "executionId": e.id, "namespace": "ns", "flowId": "chain",
+                "taskId": format!("t{i}"), "state": State::new(StateType::Created, now), "iteration": i,
+            }))
+            .expect("task run");
+            e.task_run_list.push(tr);
+        }
+        let t = Instant::now();
+        for _ in 0..1000 {
+            let _ = head_json(&e).unwrap();
+        }
+        eprintln!("head_json {:?}", t.elapsed() / 1000);
+        let t = Instant::now();
+        for _ in 0..1000 {
+            let _ = serde_json::to_string(&e.task_run_list[5]).unwrap();
+        }
+        eprintln!("task run json {:?}", t.elapsed() / 1000);
+        let t = Instant::now();
+        let changed = vec!["tr999".to_string()];
+        for _ in 0..1000 {
+            for tr in &e.task_run_list {
+                if changed.contains(&tr.id) {
+                    std::hint::black_box(tr);
+                }
+            }
+        }
+        eprintln!("scan {:?}", t.elapsed() / 1000);
+        for mem in [true, false] {
+            let dir = std::env::temp_dir().join(format!("baton-probe-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let store = if mem {
+                SqliteStore::open_in_memory().unwrap()
+            } else {
+                SqliteStore::open(&dir.join("x.db")).unwrap()
+            };
+            if let Ok(v) = std::env::var("PROBE_CKPT") {
+                store.lock().pragma_update(None, "wal_autocheckpoint", v.parse::<i64>().unwrap()).unwrap();
+            }
+            store.create_execution(&e).await.unwrap();
+            e.version = 1;
+            let t = Instant::now();
+            for _ in 0..1000 {
+                e.version = store.save_execution(&e, &changed).await.unwrap();
+            }
+            eprintln!("mem={mem} save {:?}", t.elapsed() / 1000);
+            let t = Instant::now();
+            for _ in 0..1000 {
+                let conn = store.lock();
+                conn.execute_batch("BEGIN IMMEDIATE; COMMIT;").unwrap();
+            }
+            eprintln!("mem={mem} empty tx {:?}", t.elapsed() / 1000);
+            let t = Instant::now();
+            for _ in 0..1000 {
+                let conn = store.lock();
+                conn.prepare_cached("SELECT version FROM executions WHERE id = ?1")
+                    .unwrap()
+                    .query_row(["perf"], |r| r.get::<_, i64>(0))
+                    .unwrap();
+            }
+            eprintln!("mem={mem} select {:?}", t.elapsed() / 1000);
+            let t = Instant::now();
+            let _ = store.load_execution("perf").await.unwrap();
+            eprintln!("mem={mem} load {:?}", t.elapsed());
+            e.version = 0;
+            drop(store);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }

@@ -3,7 +3,6 @@
 //! tiny raw HTTP/1.1 server on 127.0.0.1.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -20,10 +19,13 @@ use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, TaskError, TaskOutput};
 use crate::template::{NoHost, Renderer};
 
+/// (namespace, key) → (value, expiration).
+pub type KvData = HashMap<(String, String), (KvValue, Option<DateTime<Utc>>)>;
+
 /// In-memory KV store.
 #[derive(Default)]
 pub struct FakeKv {
-    pub data: Mutex<HashMap<(String, String), (KvValue, Option<DateTime<Utc>>)>>,
+    pub data: Mutex<KvData>,
 }
 
 #[async_trait]
@@ -162,7 +164,7 @@ impl Env {
             logs: self.logs.clone(),
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             progress: None,
-            work_root: PathBuf::from(std::env::temp_dir()).join("baton-core-tests"),
+            work_root: std::env::temp_dir().join("baton-core-tests"),
         };
         RunContext::new(
             "exec1".into(),

@@ -1,0 +1,251 @@
+//! Kestra semantics end to end: rendering, labels, If/Switch, ForEach
+//! outputs, Parallel, retries, errors, allowFailure, KV, secrets, Subflow.
+
+use base64::Engine;
+use serde_json::json;
+use shared::model::StateType;
+use shared::runtime::secrets::Secrets;
+
+use crate::support::{harness, harness_with, runs};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_flow_succeeds_with_kestra_outputs() {
+    let h = harness();
+    let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello_world.yaml")).unwrap();
+    let e = h.run(&yaml, json!({"name": "Baton"})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let files: Vec<_> = runs(&e, "file_name").iter().map(|t| t.outputs.as_ref().unwrap()["value"].clone()).collect();
+    assert_eq!(files.len(), 3);
+    assert!(files.contains(&json!("yellow_tripdata_2019-02.csv")));
+    assert_eq!(e.labels_map()["taxi"], "yellow");
+    assert!(runs(&e, "skipped").is_empty(), "disabled task never runs");
+    assert!(runs(&e, "green_only").is_empty());
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "Hello, Baton!"), "{logs:?}");
+    assert!(logs.iter().any(|l| l.contains("February file: yellow_tripdata_2019-02.csv")), "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_counted_and_the_failure_is_explained() {
+    let h = harness();
+    let e = h
+        .run(
+            r#"
+id: retry
+namespace: test
+tasks:
+  - id: fail
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: "nope {{ taskrun.attemptsCount }}"
+    retry:
+      type: constant
+      interval: PT0.05S
+      maxAttempt: 3
+errors:
+  - id: on_error
+    type: io.kestra.plugin.core.log.Log
+    message: handled
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let fail = runs(&e, "fail")[0];
+    assert_eq!(fail.attempts.len(), 3);
+    assert!(fail.attempts.iter().all(|a| a.state.current == StateType::Failed));
+    assert_eq!(runs(&e, "on_error")[0].state.current, StateType::Success);
+    assert!(e.error.as_deref().unwrap_or("").contains("nope"), "{:?}", e.error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_failure_ends_in_warning_and_switch_picks_its_case() {
+    let h = harness();
+    let e = h
+        .run(
+            r#"
+id: warn
+namespace: test
+inputs:
+  - id: kind
+    type: STRING
+tasks:
+  - id: may_fail
+    type: io.kestra.plugin.core.execution.Fail
+    allowFailure: true
+  - id: switch
+    type: io.kestra.plugin.core.flow.Switch
+    value: "{{ inputs.kind }}"
+    cases:
+      a:
+        - id: case_a
+          type: io.kestra.plugin.core.debug.Return
+          format: A
+    defaults:
+      - id: other
+        type: io.kestra.plugin.core.debug.Return
+        format: other
+"#,
+            json!({"kind": "a"}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Warning);
+    assert_eq!(runs(&e, "case_a")[0].outputs.as_ref().unwrap()["value"], "A");
+    assert!(runs(&e, "other").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_types_and_secrets_masked_in_logs() {
+    let secret = base64::engine::general_purpose::STANDARD.encode("s3cr3t-value");
+    let h = harness_with(Secrets::from_vars([("SECRET_DB_PASSWORD".to_string(), secret)]));
+    let e = h
+        .run(
+            r#"
+id: kv
+namespace: test.kv
+tasks:
+  - id: n
+    type: io.kestra.plugin.core.kv.Set
+    key: answer
+    value: "42"
+    kvType: NUMBER
+  - id: j
+    type: io.kestra.plugin.core.kv.Set
+    key: creds
+    value: '{"project": "p1"}'
+    kvType: JSON
+  - id: get
+    type: io.kestra.plugin.core.kv.Get
+    key: answer
+  - id: use
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ kv('answer') + 1 }} {{ kv('creds').project }} {{ kv('creds') }}"
+  - id: leak
+    type: io.kestra.plugin.core.log.Log
+    message: "password is {{ secret('db_password') }}"
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    assert_eq!(runs(&e, "get")[0].outputs.as_ref().unwrap()["value"], json!(42));
+    assert_eq!(runs(&e, "use")[0].outputs.as_ref().unwrap()["value"], r#"43 p1 {"project":"p1"}"#);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "password is ******"), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.contains("s3cr3t-value")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_inputs_and_undefined_variables_are_clear_errors() {
+    let h = harness();
+    let flow = h.flow(
+        r#"
+id: needs
+namespace: test
+inputs:
+  - id: year
+    type: INT
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.nope }}"
+"#,
+    );
+    let err = h.embedded.launch(&flow, Default::default()).await.unwrap_err().to_string();
+    assert!(err.contains("year"), "{err}");
+    let e = h.run_flow(&flow, json!({"year": "2019"})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let log = runs(&e, "log")[0];
+    assert!(log.error.as_deref().unwrap_or("").contains("nope"), "{:?}", log.error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subflow_waits_and_exposes_outputs() {
+    let h = harness();
+    h.flow(
+        r#"
+id: child
+namespace: test
+inputs:
+  - id: n
+    type: INT
+tasks:
+  - id: ret
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.n * 2 }}"
+outputs:
+  - id: doubled
+    type: STRING
+    value: "{{ outputs.ret.value }}"
+"#,
+    );
+    let e = h
+        .run(
+            r#"
+id: parent
+namespace: test
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: test
+    flowId: child
+    inputs:
+      n: 21
+  - id: show
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.call.outputs.doubled }}"
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    assert_eq!(runs(&e, "show")[0].outputs.as_ref().unwrap()["value"], "42");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_timeout_fails_the_attempt() {
+    let h = harness();
+    let e = h
+        .run(
+            r#"
+id: slow
+namespace: test
+tasks:
+  - id: sleep
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT5S
+    timeout: PT0.2S
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    assert!(runs(&e, "sleep")[0].error.as_deref().unwrap_or("").contains("Timeout"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_job_is_not_run_twice() {
+    use shared::runtime::messages::{JobTask, WorkerJob};
+    use shared::runtime::worker::Worker;
+    let h = harness();
+    let engine = h.embedded.engine.clone();
+    let job = WorkerJob {
+        execution_id: "x".into(),
+        task_run_id: "tr1".into(),
+        attempt: 1,
+        namespace: "test".into(),
+        flow_id: "f".into(),
+        flow_revision: 1,
+        task: JobTask {
+            id: "log".into(),
+            kind: "io.kestra.plugin.core.log.Log".into(),
+            props: serde_json::Map::from_iter([("message".to_string(), json!("once"))]),
+            timeout_ms: None,
+        },
+        context: json!({"flow": {"namespace": "test", "id": "f"}, "inputs": {}, "outputs": {}, "vars": {}}),
+    };
+    let w1 = Worker::new(engine.clone(), "w1".into());
+    let w2 = Worker::new(engine.clone(), "w2".into());
+    assert!(w1.handle(&job).await.unwrap(), "first delivery runs");
+    assert!(!w2.handle(&job).await.unwrap(), "second delivery is acked without running");
+    assert!(!w1.handle(&job).await.unwrap(), "even on the same worker once done");
+}

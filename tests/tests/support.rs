@@ -1,0 +1,101 @@
+//! Test helpers: a fresh embedded engine in a temp home, flows from YAML
+//! strings, and a tiny local HTTP server (no test reaches the internet).
+
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+use shared::model::{Execution, Flow};
+use shared::runtime::embedded::{Embedded, LocalOptions};
+use shared::runtime::launcher::LaunchRequest;
+use shared::runtime::secrets::Secrets;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub struct Harness {
+    pub embedded: Embedded,
+    pub home: PathBuf,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+pub fn harness_with(secrets: Secrets) -> Harness {
+    let home = std::env::temp_dir().join(format!("baton-e2e-{}", uuid::Uuid::new_v4()));
+    let embedded = Embedded::open_local(LocalOptions {
+        home: home.clone(),
+        workers: 8,
+        echo_logs: false,
+        secrets,
+        envs: Map::new(),
+        progress: None,
+    })
+    .expect("open embedded engine");
+    Harness { embedded, home }
+}
+
+pub fn harness() -> Harness {
+    harness_with(Secrets::default())
+}
+
+impl Harness {
+    /// Parses, validates and registers a flow.
+    pub fn flow(&self, yaml: &str) -> std::sync::Arc<Flow> {
+        let registry = shared::plugins::Registry::builtin();
+        let renderer = shared::template::Renderer::new();
+        let (flow, diags) = shared::validate::validate_source("test.yaml", yaml, &registry, &renderer);
+        assert!(diags.is_empty(), "invalid test flow: {diags:?}");
+        self.embedded.engine.flows.insert(flow.expect("flow"))
+    }
+
+    /// Runs a flow to the end.
+    pub async fn run(&self, yaml: &str, inputs: Value) -> Execution {
+        let flow = self.flow(yaml);
+        self.run_flow(&flow, inputs).await
+    }
+
+    pub async fn run_flow(&self, flow: &Flow, inputs: Value) -> Execution {
+        let updates = self.embedded.updates();
+        let req = LaunchRequest { inputs: inputs.as_object().cloned().unwrap_or_default(), ..LaunchRequest::default() };
+        let exec = self.embedded.launch(flow, req).await.expect("launch");
+        let wait = self.embedded.wait(&exec.id, updates, |_| {});
+        tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+            .await
+            .expect("execution timed out")
+            .expect("wait")
+    }
+
+    pub async fn logs(&self, id: &str) -> Vec<String> {
+        self.embedded.engine.state.logs(id).await.expect("logs").into_iter().map(|l| l.message).collect()
+    }
+}
+
+/// The task runs of `task_id`.
+pub fn runs<'a>(e: &'a Execution, task_id: &str) -> Vec<&'a shared::model::TaskRun> {
+    e.task_run_list.iter().filter(|t| t.task_id == task_id).collect()
+}
+
+/// Serves `body` for any GET on a random local port; returns the base URL.
+pub async fn serve(body: Vec<u8>, status: u16) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { break };
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let _ = sock.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\ncontent-type: text/csv\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(&body).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}

@@ -143,7 +143,7 @@ pub fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     }
 }
 
-/// A map of string → string (scalar values printed; lists joined with `,`).
+/// A map of string → string (scalars printed, maps and lists as JSON).
 pub fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
     let v = Value::deserialize(d)?;
     match v {

@@ -622,7 +622,7 @@ mod tests {
         assert_eq!(url_decode("100%"), "100%");
         assert_eq!(number_format(1234.5, "#,##0.00"), "1,234.50");
         assert_eq!(number_format(0.5, "#.##"), ".5");
-        assert_eq!(number_format(2.71828, "0.00"), "2.72");
+        assert_eq!(number_format(12.3456, "0.00"), "12.35");
         assert_eq!(indent_text("a\nb\n", 2, " ", false), "a\n  b\n");
         assert_eq!(indent_text("a\nb", 2, " ", true), "  a\n  b");
     }

@@ -23,10 +23,12 @@ use bridge::Bridge;
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct TemplateError {
+    /// The human message, e.g. `template error in "{{ inputs.x }}": 'inputs.x' is undefined`.
     pub message: String,
 }
 
 impl TemplateError {
+    /// An error with this message.
     pub fn new(message: impl Into<String>) -> TemplateError {
         TemplateError { message: message.into() }
     }

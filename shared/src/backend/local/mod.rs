@@ -6,6 +6,7 @@
 mod fs;
 mod queue;
 mod sqlite;
+mod sqlite_claims;
 mod sqlite_kv;
 
 use std::path::{Path, PathBuf};

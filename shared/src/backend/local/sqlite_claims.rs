@@ -1,0 +1,155 @@
+//! Logs, task-run claims (worker leases) and flow revisions of
+//! [`SqliteStore`]; the [`crate::backend::StateStore`] impl in `sqlite.rs`
+//! calls these.
+//!
+//! A claim row `(task_run_id, attempt)` records the worker holding the
+//! attempt and its lease expiry (µs); `done = 1` once finished. Claiming
+//! compares the lease with the wall clock (`Utc::now()`).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::sqlite::{SqliteStore, db, from_micros, json, micros};
+use crate::backend::{BackendError, Claim, LogEntry, Result};
+
+impl SqliteStore {
+    pub(super) fn append_logs_sync(&self, logs: &[LogEntry]) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("append_logs"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO logs (execution_id, body) VALUES (?1, ?2)")
+                .map_err(db("append_logs"))?;
+            for log in logs {
+                let body = serde_json::to_string(log).map_err(json("append_logs (encode)"))?;
+                stmt.execute(params![log.execution_id, body]).map_err(db("append_logs"))?;
+            }
+        }
+        tx.commit().map_err(db("append_logs (commit)"))
+    }
+
+    pub(super) fn logs_sync(&self, execution_id: &str) -> Result<Vec<LogEntry>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached("SELECT body FROM logs WHERE execution_id = ?1 ORDER BY seq").map_err(db("logs"))?;
+        let rows = stmt.query_map([execution_id], |r| r.get::<_, String>(0)).map_err(db("logs"))?;
+        let mut out = Vec::new();
+        for body in rows {
+            out.push(serde_json::from_str(&body.map_err(db("logs"))?).map_err(json("logs (decode)"))?);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn claim_sync(
+        &self,
+        task_run_id: &str,
+        attempt: u32,
+        worker_id: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Claim> {
+        let now = micros(Utc::now());
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("claim (begin)"))?;
+        let claim = {
+            let row: Option<(String, i64, bool)> = tx
+                .prepare_cached(
+                    "SELECT worker_id, lease_until, done FROM claims WHERE task_run_id = ?1 AND attempt = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![task_run_id, attempt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
+                })
+                .map_err(db("claim (read)"))?;
+            match row {
+                Some((_, _, true)) => Claim::Done,
+                Some((holder, lease, false)) if holder != worker_id && lease > now => {
+                    Claim::HeldElsewhere { worker_id: holder, until: from_micros(lease)? }
+                }
+                _ => {
+                    tx.prepare_cached(
+                        "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done)
+                         VALUES (?1, ?2, ?3, ?4, 0)
+                         ON CONFLICT (task_run_id, attempt)
+                         DO UPDATE SET worker_id = excluded.worker_id, lease_until = excluded.lease_until",
+                    )
+                    .and_then(|mut s| s.execute(params![task_run_id, attempt, worker_id, micros(until)]))
+                    .map_err(db("claim (write)"))?;
+                    Claim::Acquired
+                }
+            }
+        };
+        tx.commit().map_err(db("claim (commit)"))?;
+        Ok(claim)
+    }
+
+    pub(super) fn heartbeat_sync(
+        &self,
+        task_run_id: &str,
+        attempt: u32,
+        worker_id: &str,
+        until: DateTime<Utc>,
+    ) -> Result<()> {
+        let conn = self.lock();
+        let n = conn
+            .prepare_cached(
+                "UPDATE claims SET lease_until = ?4
+                 WHERE task_run_id = ?1 AND attempt = ?2 AND worker_id = ?3 AND done = 0",
+            )
+            .and_then(|mut s| s.execute(params![task_run_id, attempt, worker_id, micros(until)]))
+            .map_err(db("heartbeat"))?;
+        if n == 0 {
+            return Err(BackendError::NotFound {
+                what: format!("live claim of task run {task_run_id} attempt {attempt} by worker {worker_id}"),
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish_claim_sync(&self, task_run_id: &str, attempt: u32) -> Result<()> {
+        let conn = self.lock();
+        conn.prepare_cached(
+            "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done) VALUES (?1, ?2, '', 0, 1)
+             ON CONFLICT (task_run_id, attempt) DO UPDATE SET done = 1",
+        )
+        .and_then(|mut s| s.execute(params![task_run_id, attempt]))
+        .map_err(db("finish_claim"))?;
+        Ok(())
+    }
+
+    pub(super) fn save_flow_sync(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("save_flow (begin)"))?;
+        let revision = {
+            let latest: Option<(u32, String)> = tx
+                .prepare_cached(
+                    "SELECT revision, source FROM flows WHERE namespace = ?1 AND id = ?2 ORDER BY revision DESC LIMIT 1",
+                )
+                .and_then(|mut s| s.query_row([namespace, id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .map_err(db("save_flow (read latest)"))?;
+            match latest {
+                Some((rev, latest)) if latest == source => return Ok(rev),
+                Some((rev, _)) => rev + 1,
+                None => 1,
+            }
+        };
+        tx.prepare_cached("INSERT INTO flows (namespace, id, revision, source, created) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .and_then(|mut s| s.execute(params![namespace, id, revision, source, micros(Utc::now())]))
+            .map_err(db("save_flow (insert)"))?;
+        tx.commit().map_err(db("save_flow (commit)"))?;
+        Ok(revision)
+    }
+
+    pub(super) fn load_flow_sync(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> Result<Option<(u32, String)>> {
+        let conn = self.lock();
+        conn.prepare_cached(
+            "SELECT revision, source FROM flows WHERE namespace = ?1 AND id = ?2 AND (?3 IS NULL OR revision = ?3)
+             ORDER BY revision DESC LIMIT 1",
+        )
+        .and_then(|mut s| s.query_row(params![namespace, id, revision], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(db("load_flow"))
+    }
+}

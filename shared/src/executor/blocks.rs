@@ -302,9 +302,13 @@ impl<'a> Stepper<'a> {
 
     /// The template context for a task run (or the execution).
     fn context(&self, idx: Option<usize>) -> Value {
+        self.context_with(idx, true)
+    }
+
+    fn context_with(&self, idx: Option<usize>, with_outputs: bool) -> Value {
         let by_id: HashMap<&str, &TaskRun> = self.exec.task_run_list.iter().map(|t| (t.id.as_str(), t)).collect();
-        let mut ctx =
-            context::build(self.flow, &self.exec, idx.map(|i| &self.exec.task_run_list[i]), &self.index, &by_id);
+        let tr = idx.map(|i| &self.exec.task_run_list[i]);
+        let mut ctx = context::build(self.flow, &self.exec, tr, &self.index, &by_id, with_outputs);
         ctx["envs"] = self.env.envs();
         ctx
     }
@@ -391,7 +395,8 @@ impl<'a> Stepper<'a> {
             tr.next_retry_date = None;
             self.mark(idx);
         }
-        let context = self.context(Some(idx));
+        // when nothing this task renders can reach `outputs`, don't build or ship them
+        let context = self.context_with(Some(idx), may_read_outputs(task, self.flow));
         let tr = &self.exec.task_run_list[idx];
         let job = WorkerJob {
             execution_id: self.exec.id.clone(),
@@ -564,6 +569,20 @@ impl<'a> Stepper<'a> {
         });
         if wait { Block::Running } else { Block::Done(StateType::Success) }
     }
+}
+
+/// True if a task's properties (or the flow variables it may `render`)
+/// mention `outputs` or print the whole context.
+fn may_read_outputs(task: &Task, flow: &Flow) -> bool {
+    fn mentions(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains("outputs") || s.contains("Context") || s.contains("render"),
+            Value::Array(a) => a.iter().any(mentions),
+            Value::Object(m) => m.values().any(mentions),
+            _ => false,
+        }
+    }
+    task.props.values().any(mentions) || flow.variables.values().any(mentions)
 }
 
 fn int_prop(props: &Map<String, Value>, key: &str) -> Option<usize> {

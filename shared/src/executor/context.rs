@@ -17,6 +17,7 @@ pub fn build(
     task_run: Option<&TaskRun>,
     index: &HashMap<&str, &Task>,
     task_runs: &HashMap<&str, &TaskRun>,
+    with_outputs: bool,
 ) -> Value {
     let mut ctx = Map::new();
     ctx.insert("flow".into(), json!({"id": flow.id, "namespace": flow.namespace, "revision": exec.flow_revision}));
@@ -43,7 +44,8 @@ pub fn build(
         None => Value::Object(Map::new()),
     };
     ctx.insert("trigger".into(), trigger);
-    ctx.insert("outputs".into(), Value::Object(outputs(exec, index, task_runs)));
+    let outputs = if with_outputs { outputs(exec, index, task_runs) } else { Map::new() };
+    ctx.insert("outputs".into(), Value::Object(outputs));
     if let Some(tr) = task_run {
         ctx.insert(
             "taskrun".into(),

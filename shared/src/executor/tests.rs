@@ -314,7 +314,7 @@ fn parallel_respects_concurrent() {
 
 #[test]
 fn for_each_runs_each_value_with_outputs_indexed_by_value() {
-    let y = "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"a\", \"b\", \"c\"]\n    tasks:\n      - id: ret\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ taskrun.value }}\"\n  - id: last\n    type: io.kestra.plugin.core.debug.Return\n    format: x\n";
+    let y = "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"a\", \"b\", \"c\"]\n    tasks:\n      - id: ret\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ taskrun.value }}\"\n  - id: last\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.ret | length }}\"\n";
     let echo = |j: &WorkerJob| {
         let v = j.context["taskrun"]["value"].clone();
         (StateType::Success, Map::from_iter([("value".to_string(), v)]))
@@ -359,7 +359,7 @@ fn for_each_stops_after_a_failed_iteration() {
 
 #[test]
 fn nested_for_each_sees_parent_value() {
-    let y = "id: f\nnamespace: n\ntasks:\n  - id: outer\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"x\", \"y\"]\n    tasks:\n      - id: inner\n        type: io.kestra.plugin.core.flow.ForEach\n        values: [1, 2]\n        tasks:\n          - id: r\n            type: io.kestra.plugin.core.debug.Return\n            format: v\n  - id: end\n    type: io.kestra.plugin.core.debug.Return\n    format: v\n";
+    let y = "id: f\nnamespace: n\ntasks:\n  - id: outer\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"x\", \"y\"]\n    tasks:\n      - id: inner\n        type: io.kestra.plugin.core.flow.ForEach\n        values: [1, 2]\n        tasks:\n          - id: r\n            type: io.kestra.plugin.core.debug.Return\n            format: v\n  - id: end\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.r }}\"\n";
     let echo = |j: &WorkerJob| {
         let v = format!(
             "{}-{}",
@@ -465,6 +465,16 @@ fn replaying_a_step_and_duplicate_events_are_harmless() {
     let snapshot = sim.exec.clone();
     sim.answer(&job);
     assert_eq!(sim.exec, snapshot, "a duplicate result changes nothing");
+}
+
+#[test]
+fn outputs_are_shipped_only_to_tasks_that_can_read_them() {
+    let y = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.debug.Return\n    format: x\n  - id: b\n    type: io.kestra.plugin.core.debug.Return\n    format: y\n  - id: c\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.a.value }}\"\n";
+    let echo = |j: &WorkerJob| (StateType::Success, Map::from_iter([("value".to_string(), json!(j.task.id))]));
+    let mut sim = Sim::new(y, json!({}), &echo);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.dispatched[1].context["outputs"], json!({}));
+    assert_eq!(sim.dispatched[2].context["outputs"]["a"]["value"], "a");
 }
 
 #[test]

@@ -46,8 +46,9 @@ impl ExecutorService {
     }
 
     async fn load(&self, id: &str) -> Result<Execution, ExecutorError> {
-        if let Some(e) = self.cache.lock().await.get(id) {
-            return Ok(e.clone());
+        // taken out, not cloned: `save` puts the new version back
+        if let Some(e) = self.cache.lock().await.remove(id) {
+            return Ok(e);
         }
         self.engine.state.load_execution(id).await?.ok_or_else(|| ExecutorError::Missing(id.to_string()))
     }
@@ -113,6 +114,7 @@ impl ExecutorService {
                 Admission::Run => {}
                 Admission::Queue { message } => {
                     if exec.state.current == StateType::Queued {
+                        self.cache.lock().await.insert(exec.id.clone(), exec);
                         return Ok(());
                     }
                     exec.state.set(StateType::Queued, now);
@@ -129,6 +131,14 @@ impl ExecutorService {
             }
         }
 
+        if matches!(event, ExecutionEvent::TaskStarted { .. }) && exec.state.current == StateType::Running {
+            // a task starting never enables anything new: save without a step
+            if changed.is_empty() {
+                self.cache.lock().await.insert(exec.id.clone(), exec);
+                return Ok(());
+            }
+            return self.save(exec, &changed, exec_changed, actions).await;
+        }
         let env = engine.step_env();
         let t = executor::step(&flow, &exec, now, &env, opts);
         exec_changed |= t.execution_changed;
@@ -139,6 +149,7 @@ impl ExecutorService {
         }
         actions.extend(t.actions);
         if !exec_changed && changed.is_empty() && actions.is_empty() {
+            self.cache.lock().await.insert(t.execution.id.clone(), t.execution);
             return Ok(());
         }
         self.save(t.execution, &changed, exec_changed, actions).await

@@ -49,7 +49,7 @@ async fn measure(name: &str, yaml: &str, task_runs: usize) {
     let exec = embedded.launch(&flow, LaunchRequest::default()).await.expect("launch");
     let done = embedded.wait(&exec.id, updates, |_| {}).await.expect("wait");
     let secs = start.elapsed().as_secs_f64();
-    assert_eq!(done.task_run_list.len() >= task_runs, true);
+    assert!(done.task_run_list.len() >= task_runs);
     println!(
         "| {name} | {} | {task_runs} | {:.3} s | {:.2} ms | {:.0} |",
         done.state.current,

@@ -91,7 +91,7 @@ fn node_pos(node: &MarkedYamlOwned) -> Option<Position> {
 fn convert(node: &MarkedYamlOwned, path: &str, locs: &mut Locations) -> Result<Value, YamlError> {
     if node.span.start.line() > 0 || !path.is_empty() {
         // a mapping value keeps its key's position, set by the caller
-        if locs.map.get(path).is_none() {
+        if !locs.map.contains_key(path) {
             locs.insert(path.to_string(), pos(node));
         }
     }

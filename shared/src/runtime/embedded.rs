@@ -115,13 +115,13 @@ impl Embedded {
         mut updates: tokio::sync::broadcast::Receiver<ExecutionUpdate>,
         mut on_update: impl FnMut(&ExecutionUpdate),
     ) -> Result<Execution, BackendError> {
-        let already_done = self.engine.state.load_execution(id).await?.is_some_and(|e| e.state.is_terminal());
-        while !already_done {
+        let mut done = self.engine.state.load_execution(id).await?.is_some_and(|e| e.state.is_terminal());
+        while !done {
             match updates.recv().await {
                 Ok(u) if u.execution_id == id => {
                     on_update(&u);
                     if u.state.is_terminal() {
-                        break;
+                        done = true;
                     }
                 }
                 Ok(_) => {}
@@ -129,10 +129,10 @@ impl Embedded {
                     if let Some(e) = self.engine.state.load_execution(id).await?
                         && e.state.is_terminal()
                     {
-                        break;
+                        done = true;
                     }
                 }
-                Err(RecvError::Closed) => break,
+                Err(RecvError::Closed) => done = true,
             }
         }
         self.engine.logs.flush().await;

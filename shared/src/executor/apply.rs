@@ -36,7 +36,7 @@ pub fn apply_event(
             (vec![task_run_id.clone()], false)
         }
         ExecutionEvent::TaskResult { task_run_id, attempt, result, .. } => {
-            let Some(task) = exec.task_run(task_run_id).and_then(|tr| flow.find_task(&tr.task_id)).cloned() else {
+            let Some(task) = exec.task_run(task_run_id).and_then(|tr| flow.find_task(&tr.task_id)) else {
                 return (Vec::new(), false);
             };
             let mut exec_changed = false;

@@ -99,7 +99,18 @@ pub fn step(
     env: &dyn StepEnv,
     opts: StepOptions,
 ) -> Transition {
-    let mut st = blocks::Stepper::new(flow, execution.clone(), now, env, opts);
+    step_owned(flow, execution.clone(), now, env, opts)
+}
+
+/// `step` on an execution the caller no longer needs (no copy on the hot path).
+pub fn step_owned(
+    flow: &Flow,
+    execution: Execution,
+    now: DateTime<Utc>,
+    env: &dyn StepEnv,
+    opts: StepOptions,
+) -> Transition {
+    let mut st = blocks::Stepper::new(flow, execution, now, env, opts);
     st.run();
     st.finish()
 }

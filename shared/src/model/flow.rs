@@ -536,17 +536,7 @@ impl Reader<'_> {
         };
         let opt_string = |k: &str| obj.get(k).filter(|v| !v.is_null()).map(scalar_string);
         let mut props = Map::new();
-        let child_keys: &[&str] = match flowable {
-            Some(FlowableKind::If) => &["then", "else"],
-            Some(FlowableKind::Switch) => &["cases", "defaults"],
-            Some(
-                FlowableKind::Sequential
-                | FlowableKind::Parallel
-                | FlowableKind::ForEach
-                | FlowableKind::WorkingDirectory,
-            ) => &["tasks"],
-            _ => &[],
-        };
+        let child_keys: &[&str] = FlowableKind::child_keys(flowable);
         for (k, v) in obj.iter() {
             if !TASK_COMMON_KEYS.contains(&k.as_str()) && !child_keys.contains(&k.as_str()) {
                 props.insert(k.clone(), v.clone());

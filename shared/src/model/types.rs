@@ -16,6 +16,23 @@ pub enum FlowableKind {
     Subflow,
 }
 
+impl FlowableKind {
+    /// The keys of a flowable that hold child tasks (not properties).
+    pub fn child_keys(kind: Option<FlowableKind>) -> &'static [&'static str] {
+        match kind {
+            Some(FlowableKind::If) => &["then", "else"],
+            Some(FlowableKind::Switch) => &["cases", "defaults"],
+            Some(
+                FlowableKind::Sequential
+                | FlowableKind::Parallel
+                | FlowableKind::ForEach
+                | FlowableKind::WorkingDirectory,
+            ) => &["tasks"],
+            Some(FlowableKind::Subflow) | None => &[],
+        }
+    }
+}
+
 /// Legacy names (Kestra < 0.17 and plugin moves) → current names.
 const ALIASES: &[(&str, &str)] = &[
     ("io.kestra.core.tasks.log.Log", "io.kestra.plugin.core.log.Log"),

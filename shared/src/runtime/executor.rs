@@ -119,14 +119,14 @@ impl ExecutorService {
                     }
                     exec.state.set(StateType::Queued, now);
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "WARN", message });
-                    return self.save(exec, &changed, true, actions).await;
+                    return self.save(exec, &changed, actions).await;
                 }
                 Admission::Reject { state, message } => {
                     exec.state.set(state, now);
                     exec.error = Some(message.clone());
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "ERROR", message });
                     actions.push(Action::Ended(state));
-                    return self.save(exec, &changed, true, actions).await;
+                    return self.save(exec, &changed, actions).await;
                 }
             }
         }
@@ -137,10 +137,10 @@ impl ExecutorService {
                 self.cache.lock().await.insert(exec.id.clone(), exec);
                 return Ok(());
             }
-            return self.save(exec, &changed, exec_changed, actions).await;
+            return self.save(exec, &changed, actions).await;
         }
         let env = engine.step_env();
-        let t = executor::step(&flow, &exec, now, &env, opts);
+        let t = executor::step_owned(&flow, exec, now, &env, opts);
         exec_changed |= t.execution_changed;
         for c in t.changed {
             if !changed.contains(&c) {
@@ -152,16 +152,10 @@ impl ExecutorService {
             self.cache.lock().await.insert(t.execution.id.clone(), t.execution);
             return Ok(());
         }
-        self.save(t.execution, &changed, exec_changed, actions).await
+        self.save(t.execution, &changed, actions).await
     }
 
-    async fn save(
-        &self,
-        mut exec: Execution,
-        changed: &[String],
-        _exec_changed: bool,
-        actions: Vec<Action>,
-    ) -> Result<(), ExecutorError> {
+    async fn save(&self, mut exec: Execution, changed: &[String], actions: Vec<Action>) -> Result<(), ExecutorError> {
         let engine = &self.engine;
         let new_version = engine.state.save_execution(&exec, changed).await?;
         exec.version = new_version;

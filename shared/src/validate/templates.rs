@@ -22,17 +22,7 @@ pub(crate) fn check(flow: &Flow, root: &Value, renderer: &Renderer, sink: &mut S
     }
     for task in flow.all_tasks() {
         let Some(raw) = lookup(root, &task.path).and_then(Value::as_object) else { continue };
-        let children: &[&str] = match task.flowable {
-            Some(FlowableKind::If) => &["then", "else"],
-            Some(FlowableKind::Switch) => &["cases", "defaults"],
-            Some(
-                FlowableKind::Sequential
-                | FlowableKind::Parallel
-                | FlowableKind::ForEach
-                | FlowableKind::WorkingDirectory,
-            ) => &["tasks"],
-            _ => &[],
-        };
+        let children: &[&str] = FlowableKind::child_keys(task.flowable);
         for (k, v) in raw {
             let skip = ["id", "type", "description", "errors", "finally"];
             if skip.contains(&k.as_str()) || children.contains(&k.as_str()) {

@@ -216,8 +216,8 @@ mod tests {
         let headers = out.outputs.get("headers").unwrap();
         assert_eq!(headers.get("content-type"), Some(&json!(["application/gzip"])));
         assert_eq!(headers.get("x-multi"), Some(&json!(["1", "2"])));
-        assert_eq!(env.storage.files.lock().unwrap().get(path).map(Vec::len), Some(BIG));
-        assert!(env.storage.files.lock().unwrap().get(path).is_some_and(|d| *d == big_body()));
+        assert_eq!(env.storage.bytes(path).map(|b| b.len()), Some(BIG));
+        assert!(env.storage.bytes(path).is_some_and(|d| d == big_body()));
 
         let updates = prog.0.lock().unwrap().clone();
         assert!(updates.len() > 1);

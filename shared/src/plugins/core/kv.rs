@@ -357,11 +357,17 @@ pub const DELETE: PluginDef = PluginDef {
 mod tests {
     use serde_json::json;
 
+    use crate::backend::KvStore;
+
     use super::*;
     use crate::plugins::core::test_support::Env;
 
-    fn stored(env: &Env, ns: &str, key: &str) -> Option<(KvValue, Option<DateTime<Utc>>)> {
-        env.kv.data.lock().unwrap().get(&(ns.to_string(), key.to_string())).cloned()
+    /// The stored value and its expiration, read through the KV contract.
+    async fn stored(env: &Env, ns: &str, key: &str) -> Option<(KvValue, Option<DateTime<Utc>>)> {
+        let now = Utc::now();
+        let KvLookup::Found(v) = env.kv.get(ns, key, now).await.unwrap() else { return None };
+        let exp = env.kv.list(ns, now).await.unwrap().into_iter().find(|e| e.key == key)?.expiration_date;
+        Some((v, exp))
     }
 
     #[tokio::test]
@@ -382,7 +388,7 @@ mod tests {
         ];
         for (t, v, kind, expect) in cases {
             env.run(&SET, json!({"key": "k", "value": v, "kvType": t})).await.unwrap();
-            let (got, exp) = stored(&env, "company.team", "k").unwrap();
+            let (got, exp) = stored(&env, "company.team", "k").await.unwrap();
             assert_eq!(got, KvValue { kind, value: expect }, "kvType {t}");
             assert_eq!(exp, None);
         }
@@ -398,20 +404,20 @@ mod tests {
     async fn set_infers_type_and_uses_namespace() {
         let env = Env::new();
         env.run(&SET, json!({"key": "a", "value": 5, "namespace": "other"})).await.unwrap();
-        assert_eq!(stored(&env, "other", "a").unwrap().0, KvValue { kind: KvType::Number, value: json!(5) });
+        assert_eq!(stored(&env, "other", "a").await.unwrap().0, KvValue { kind: KvType::Number, value: json!(5) });
         env.run(&SET, json!({"key": "b", "value": true})).await.unwrap();
-        assert_eq!(stored(&env, "company.team", "b").unwrap().0.kind, KvType::Boolean);
+        assert_eq!(stored(&env, "company.team", "b").await.unwrap().0.kind, KvType::Boolean);
         env.run(&SET, json!({"key": "c", "value": [1]})).await.unwrap();
-        assert_eq!(stored(&env, "company.team", "c").unwrap().0.kind, KvType::Json);
+        assert_eq!(stored(&env, "company.team", "c").await.unwrap().0.kind, KvType::Json);
         env.run(&SET, json!({"key": "d", "value": "PT1S"})).await.unwrap();
-        assert_eq!(stored(&env, "company.team", "d").unwrap().0.kind, KvType::String);
+        assert_eq!(stored(&env, "company.team", "d").await.unwrap().0.kind, KvType::String);
     }
 
     #[tokio::test]
     async fn set_ttl_overwrite_and_invalid_key() {
         let env = Env::new();
         env.run(&SET, json!({"key": "t", "value": "v", "ttl": "PT1H"})).await.unwrap();
-        let exp = stored(&env, "company.team", "t").unwrap().1.unwrap();
+        let exp = stored(&env, "company.team", "t").await.unwrap().1.unwrap();
         let left = exp - Utc::now();
         assert!(left > Duration::minutes(59) && left <= Duration::hours(1), "{left}");
 
@@ -420,9 +426,9 @@ mod tests {
 
         let e = env.run(&SET, json!({"key": "t", "value": "w", "overwrite": "false"})).await.unwrap_err();
         assert!(e.to_string().contains("`overwrite` is set to `false`"), "{e}");
-        assert_eq!(stored(&env, "company.team", "t").unwrap().0.value, json!("v"));
+        assert_eq!(stored(&env, "company.team", "t").await.unwrap().0.value, json!("v"));
         env.run(&SET, json!({"key": "t", "value": "w"})).await.unwrap();
-        assert_eq!(stored(&env, "company.team", "t").unwrap().0.value, json!("w"));
+        assert_eq!(stored(&env, "company.team", "t").await.unwrap().0.value, json!("w"));
         env.run(&SET, json!({"key": "fresh", "value": "w", "overwrite": false})).await.unwrap();
 
         for bad in ["bad key", "_x", "", "a/b"] {

@@ -58,12 +58,13 @@ mod tests {
     #[tokio::test]
     async fn purges_only_this_execution() {
         let env = Env::new();
-        {
-            let mut files = env.storage.files.lock().unwrap();
-            files.insert("/company/team/my-flow/executions/exec1/tasks/a/tr0/x.csv".into(), b"1".to_vec());
-            files.insert("/company/team/my-flow/executions/exec1/inputs/f/y.txt".into(), b"2".to_vec());
-            files.insert("/company/team/my-flow/executions/exec10/tasks/a/tr9/z.csv".into(), b"3".to_vec());
-            files.insert("/company/team/_kv/k.ion".into(), b"4".to_vec());
+        for (path, body) in [
+            ("/company/team/my-flow/executions/exec1/tasks/a/tr0/x.csv", "1"),
+            ("/company/team/my-flow/executions/exec1/inputs/f/y.txt", "2"),
+            ("/company/team/my-flow/executions/exec10/tasks/a/tr9/z.csv", "3"),
+            ("/company/team/_kv/k.ion", "4"),
+        ] {
+            env.storage.insert(path, body).unwrap();
         }
         let out = env.run(&DEF, json!({})).await.unwrap();
         let uris = out.outputs.get("uris").and_then(Value::as_array).cloned().unwrap();
@@ -74,7 +75,7 @@ mod tests {
                 json!("kestra:///company/team/my-flow/executions/exec1/tasks/a/tr0/x.csv"),
             ]
         );
-        let left: Vec<String> = env.storage.files.lock().unwrap().keys().cloned().collect();
+        let left = crate::backend::Storage::list(env.storage.as_ref(), "/").await.unwrap();
         assert_eq!(left, vec!["/company/team/_kv/k.ion", "/company/team/my-flow/executions/exec10/tasks/a/tr9/z.csv"]);
     }
 }

@@ -1,119 +1,18 @@
-//! Test helpers for the core plugins: in-memory KV store and internal
-//! storage, a log sink that collects lines, a `RunContext` builder, and a
+//! Test helpers for the core plugins: the in-memory backends, a log sink that collects lines, a `RunContext` builder, and a
 //! tiny raw HTTP/1.1 server on 127.0.0.1.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::backend::{
-    BackendError, ByteStream, KvEntry, KvLookup, KvStore, KvValue, LogEntry, Result as BResult, Storage,
-};
+use crate::backend::LogEntry;
+use crate::backend::memory::{MemoryKv, MemoryStorage};
 use crate::plugins::context::{LogSink, Services};
 use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, TaskError, TaskOutput};
 use crate::template::{NoHost, Renderer};
-
-/// (namespace, key) → (value, expiration).
-pub type KvData = HashMap<(String, String), (KvValue, Option<DateTime<Utc>>)>;
-
-/// In-memory KV store.
-#[derive(Default)]
-pub struct FakeKv {
-    pub data: Mutex<KvData>,
-}
-
-#[async_trait]
-impl KvStore for FakeKv {
-    async fn get(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> BResult<KvLookup> {
-        let mut data = self.data.lock().unwrap();
-        let k = (namespace.to_string(), key.to_string());
-        match data.get(&k).cloned() {
-            None => Ok(KvLookup::Missing),
-            Some((_, Some(exp))) if exp <= now => {
-                data.remove(&k);
-                Ok(KvLookup::Expired)
-            }
-            Some((v, _)) => Ok(KvLookup::Found(v)),
-        }
-    }
-
-    async fn set(
-        &self,
-        namespace: &str,
-        key: &str,
-        value: &KvValue,
-        expires: Option<DateTime<Utc>>,
-        overwrite: bool,
-        now: DateTime<Utc>,
-    ) -> BResult<()> {
-        let mut data = self.data.lock().unwrap();
-        let k = (namespace.to_string(), key.to_string());
-        if !overwrite && data.get(&k).is_some_and(|(_, exp)| exp.is_none_or(|e| e > now)) {
-            return Err(BackendError::Invalid("Key already exists and `overwrite` is set to `false`.".into()));
-        }
-        data.insert(k, (value.clone(), expires));
-        Ok(())
-    }
-
-    async fn delete(&self, namespace: &str, key: &str) -> BResult<bool> {
-        Ok(self.data.lock().unwrap().remove(&(namespace.to_string(), key.to_string())).is_some())
-    }
-
-    async fn list(&self, _namespace: &str, _now: DateTime<Utc>) -> BResult<Vec<KvEntry>> {
-        Ok(Vec::new())
-    }
-}
-
-/// In-memory internal storage.
-#[derive(Default)]
-pub struct FakeStorage {
-    pub files: Mutex<BTreeMap<String, Vec<u8>>>,
-}
-
-#[async_trait]
-impl Storage for FakeStorage {
-    async fn put(&self, path: &str, mut data: ByteStream) -> BResult<u64> {
-        let mut buf = Vec::new();
-        data.read_to_end(&mut buf).await.map_err(|e| BackendError::Io { what: path.to_string(), source: e })?;
-        let n = buf.len() as u64;
-        self.files.lock().unwrap().insert(path.to_string(), buf);
-        Ok(n)
-    }
-
-    async fn get(&self, path: &str) -> BResult<ByteStream> {
-        let data = self
-            .files
-            .lock()
-            .unwrap()
-            .get(path)
-            .cloned()
-            .ok_or_else(|| BackendError::NotFound { what: path.to_string() })?;
-        Ok(Box::pin(std::io::Cursor::new(data)))
-    }
-
-    async fn size(&self, path: &str) -> BResult<Option<u64>> {
-        Ok(self.files.lock().unwrap().get(path).map(|d| d.len() as u64))
-    }
-
-    async fn delete_prefix(&self, prefix: &str) -> BResult<Vec<String>> {
-        let mut files = self.files.lock().unwrap();
-        let gone: Vec<String> = files.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
-        for k in &gone {
-            files.remove(k);
-        }
-        Ok(gone)
-    }
-
-    async fn list(&self, prefix: &str) -> BResult<Vec<String>> {
-        Ok(self.files.lock().unwrap().keys().filter(|k| k.starts_with(prefix)).cloned().collect())
-    }
-}
 
 /// Collects log lines.
 #[derive(Default)]
@@ -136,8 +35,8 @@ impl Logs {
 
 /// A test environment: fake services shared by the contexts it builds.
 pub struct Env {
-    pub kv: Arc<FakeKv>,
-    pub storage: Arc<FakeStorage>,
+    pub kv: Arc<MemoryKv>,
+    pub storage: Arc<MemoryStorage>,
     pub logs: Arc<Logs>,
     pub context: Value,
 }
@@ -145,8 +44,8 @@ pub struct Env {
 impl Env {
     pub fn new() -> Env {
         Env {
-            kv: Arc::new(FakeKv::default()),
-            storage: Arc::new(FakeStorage::default()),
+            kv: Arc::new(MemoryKv::new()),
+            storage: Arc::new(MemoryStorage::new()),
             logs: Arc::new(Logs::default()),
             context: json!({
                 "flow": {"namespace": "company.team", "id": "my-flow"},

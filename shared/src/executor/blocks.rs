@@ -22,7 +22,14 @@ enum Block {
     Done(StateType),
 }
 
-type Slot = (String, Option<String>, Option<String>);
+/// A task run's place: (task id, parent task run, iteration value), hashed
+/// so lookups on the hot path allocate nothing.
+fn slot(task_id: &str, parent: Option<&str>, value: Option<&str>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (task_id, parent, value).hash(&mut h);
+    h.finish()
+}
 
 pub(crate) struct Stepper<'a> {
     flow: &'a Flow,
@@ -31,7 +38,10 @@ pub(crate) struct Stepper<'a> {
     env: &'a dyn StepEnv,
     opts: StepOptions,
     index: HashMap<&'a str, &'a Task>,
-    slots: HashMap<Slot, usize>,
+    /// Slot hash → index of the task run (checked on lookup).
+    slots: HashMap<u64, usize>,
+    /// Task runs whose slot hash collided with another's (practically never).
+    collisions: Vec<usize>,
     changed: Vec<String>,
     changed_set: HashSet<String>,
     execution_changed: bool,
@@ -68,12 +78,15 @@ impl<'a> Stepper<'a> {
         env: &'a dyn StepEnv,
         opts: StepOptions,
     ) -> Stepper<'a> {
-        let slots = exec
-            .task_run_list
-            .iter()
-            .enumerate()
-            .map(|(i, tr)| ((tr.task_id.clone(), tr.parent_task_run_id.clone(), tr.value.clone()), i))
-            .collect();
+        let mut slots = HashMap::with_capacity(exec.task_run_list.len());
+        let mut collisions = Vec::new();
+        for (i, tr) in exec.task_run_list.iter().enumerate() {
+            if let Some(prev) =
+                slots.insert(slot(&tr.task_id, tr.parent_task_run_id.as_deref(), tr.value.as_deref()), i)
+            {
+                collisions.push(prev);
+            }
+        }
         Stepper {
             flow,
             exec,
@@ -82,6 +95,7 @@ impl<'a> Stepper<'a> {
             opts,
             index: task_index(flow),
             slots,
+            collisions,
             changed: Vec::new(),
             changed_set: HashSet::new(),
             execution_changed: false,
@@ -239,7 +253,12 @@ impl<'a> Stepper<'a> {
     // -------------------------------------------------------- task runs --
 
     fn find(&self, task_id: &str, parent: Option<&str>, value: Option<&str>) -> Option<usize> {
-        self.slots.get(&(task_id.to_string(), parent.map(str::to_string), value.map(str::to_string))).copied()
+        let is = |i: &usize| {
+            let tr = &self.exec.task_run_list[*i];
+            tr.task_id == task_id && tr.parent_task_run_id.as_deref() == parent && tr.value.as_deref() == value
+        };
+        let hit = self.slots.get(&slot(task_id, parent, value)).filter(|i| is(i)).copied();
+        hit.or_else(|| self.collisions.iter().copied().find(|i| is(i)))
     }
 
     fn mark(&mut self, idx: usize) {
@@ -268,7 +287,9 @@ impl<'a> Stepper<'a> {
             evaluated: None,
         };
         let idx = self.exec.task_run_list.len();
-        self.slots.insert((task.id.clone(), tr.parent_task_run_id.clone(), tr.value.clone()), idx);
+        if let Some(prev) = self.slots.insert(slot(&task.id, parent, value), idx) {
+            self.collisions.push(prev);
+        }
         self.exec.task_run_list.push(tr);
         self.mark(idx);
         if let Some(cond) = &task.run_if {

@@ -143,11 +143,11 @@ impl Execution {
     }
 
     pub fn task_run(&self, id: &str) -> Option<&TaskRun> {
-        self.task_run_list.iter().find(|t| t.id == id)
+        self.task_run_list.iter().rev().find(|t| t.id == id)
     }
 
     pub fn task_run_mut(&mut self, id: &str) -> Option<&mut TaskRun> {
-        self.task_run_list.iter_mut().find(|t| t.id == id)
+        self.task_run_list.iter_mut().rev().find(|t| t.id == id)
     }
 
     /// Labels as a `{key: value}` map (the `labels` template variable).

@@ -165,18 +165,14 @@ impl ExecutorService {
             state: exec.state.current,
             changed: changed.iter().filter_map(|id| exec.task_run(id).cloned()).collect(),
         };
-        {
-            let mut cache = self.cache.lock().await;
-            if ended {
-                cache.remove(&exec.id);
-            } else {
-                cache.insert(exec.id.clone(), exec.clone());
-            }
-        }
         for tr in &update.changed {
             tracing::debug!(execution_id = %exec.id, task_id = %tr.task_id, state = %tr.state.current, "task run");
         }
         self.perform(&exec, actions).await?;
+        if !ended {
+            // moved, not copied: the next event of this execution starts from here
+            self.cache.lock().await.insert(exec.id.clone(), exec);
+        }
         let _ = engine.updates.send(update);
         Ok(())
     }

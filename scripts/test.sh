@@ -7,17 +7,25 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 export RUST_BACKTRACE=1
 
-# Nothing outside cargo is needed yet: the engine core's tests use SQLite
-# (bundled), a temp folder and an in-process HTTP server.
+# What the tests need outside cargo (PostgreSQL, libduckdb, emulators) is
+# installed by scripts/setup/*.sh, each idempotent; they export what they set
+# (DUCKDB_LIB_DIR, LD_LIBRARY_PATH, BATON_TEST_FEATURES...).
+BATON_TEST_FEATURES=""
+for f in scripts/setup/*.sh; do
+  [ -e "$f" ] || continue
+  echo "== setup: $f"
+  # shellcheck source=/dev/null
+  source "$f"
+done
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets $BATON_TEST_FEATURES --quiet -- -D warnings
 echo "== cargo build (tests)"
-cargo test --workspace --no-run --quiet
+cargo test --workspace $BATON_TEST_FEATURES --no-run --quiet
 echo "== cargo test"
 log=$(mktemp)
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace $BATON_TEST_FEATURES 2>&1 | tee "$log"
 # one closing line for the whole suite (cargo prints one per test binary)
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

@@ -37,6 +37,7 @@ async fn measure(name: &str, yaml: &str, task_runs: usize) {
         secrets: Secrets::default(),
         envs: Map::new(),
         progress: None,
+        plugins: Default::default(),
     })
     .expect("engine");
     let registry = shared::plugins::Registry::builtin();

@@ -30,6 +30,7 @@ pub fn harness_with(secrets: Secrets) -> Harness {
         secrets,
         envs: Map::new(),
         progress: None,
+        plugins: Default::default(),
     })
     .expect("open embedded engine");
     Harness { embedded, home }

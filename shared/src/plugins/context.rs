@@ -36,6 +36,8 @@ pub struct Services {
     pub progress: Option<Arc<dyn Progress>>,
     /// Where per-task working directories are created.
     pub work_root: PathBuf,
+    /// Plugin settings (script runners, GCP endpoints, caches).
+    pub config: Arc<super::PluginConfig>,
 }
 
 /// Everything one attempt of one task may use.
@@ -72,6 +74,13 @@ impl RunContext {
         services: Services,
         host: Arc<dyn TemplateHost>,
     ) -> RunContext {
+        let mut context = context;
+        // Kestra's `{{ workingDir }}`: the attempt's working directory
+        // (created on first use by `working_dir()`).
+        if let Value::Object(m) = &mut context {
+            let dir = working_dir_path(&services.work_root, &execution_id, &task_run_id, attempt);
+            m.entry("workingDir").or_insert_with(|| Value::String(dir.display().to_string()));
+        }
         RunContext {
             execution_id,
             task_run_id,
@@ -181,11 +190,23 @@ impl RunContext {
 
     /// A fresh working directory for this attempt (created on first use).
     pub fn working_dir(&self) -> Result<PathBuf, TaskError> {
-        let dir = self.services.work_root.join(format!("{}-{}-{}", self.execution_id, self.task_run_id, self.attempt));
+        let dir = self.working_dir_path();
         std::fs::create_dir_all(&dir)
             .map_err(|e| TaskError::failed(format!("cannot create working directory {}: {e}", dir.display())))?;
         Ok(dir)
     }
+}
+
+impl RunContext {
+    /// The path of this attempt's working directory (`{{ workingDir }}`),
+    /// without creating it.
+    pub fn working_dir_path(&self) -> PathBuf {
+        working_dir_path(&self.services.work_root, &self.execution_id, &self.task_run_id, self.attempt)
+    }
+}
+
+fn working_dir_path(work_root: &std::path::Path, execution_id: &str, task_run_id: &str, attempt: u32) -> PathBuf {
+    work_root.join(format!("{execution_id}-{task_run_id}-{attempt}"))
 }
 
 /// Kestra's execution prefix in internal storage.

@@ -2,14 +2,20 @@
 //! in, and the explicit registry keyed by Kestra type names and aliases.
 //! Flowable tasks are not here: the executor interprets them.
 
+pub mod compress;
+pub mod config;
 pub mod context;
 pub mod core;
 pub mod de;
+pub mod gcp;
+pub mod jdbc;
 pub mod registry;
+pub mod scripts;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+pub use config::PluginConfig;
 pub use context::RunContext;
 pub use registry::{PluginDef, PropKind, PropSpec, Registry};
 

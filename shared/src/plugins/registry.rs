@@ -75,6 +75,10 @@ impl Registry {
     pub fn builtin() -> Registry {
         let mut r = Registry::new();
         super::core::register(&mut r);
+        super::scripts::register(&mut r);
+        super::compress::register(&mut r);
+        super::jdbc::register(&mut r);
+        super::gcp::register(&mut r);
         r
     }
 

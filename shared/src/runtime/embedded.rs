@@ -167,6 +167,7 @@ pub struct LocalOptions {
     pub secrets: super::secrets::Secrets,
     pub envs: serde_json::Map<String, serde_json::Value>,
     pub progress: Option<Arc<dyn crate::plugins::context::Progress>>,
+    pub plugins: crate::plugins::PluginConfig,
 }
 
 impl Embedded {
@@ -185,6 +186,7 @@ impl Embedded {
             secrets: opts.secrets,
             envs: opts.envs,
             work_root,
+            plugins: opts.plugins,
             echo_logs: opts.echo_logs,
             progress: opts.progress,
         });

@@ -42,6 +42,7 @@ pub struct Engine {
     pub host: Arc<RuntimeHost>,
     pub http: reqwest::Client,
     pub work_root: PathBuf,
+    pub plugins: Arc<crate::plugins::PluginConfig>,
     pub logs: StoreLogSink,
     pub progress: Option<Arc<dyn Progress>>,
     pub updates: broadcast::Sender<ExecutionUpdate>,
@@ -57,6 +58,7 @@ pub struct EngineConfig {
     pub secrets: Secrets,
     pub envs: Map<String, Value>,
     pub work_root: PathBuf,
+    pub plugins: crate::plugins::PluginConfig,
     /// Echo task logs on stderr.
     pub echo_logs: bool,
     pub progress: Option<Arc<dyn Progress>>,
@@ -82,6 +84,7 @@ impl Engine {
             host,
             http: reqwest::Client::builder().user_agent("baton").build().unwrap_or_default(),
             work_root: cfg.work_root,
+            plugins: Arc::new(cfg.plugins),
             progress: cfg.progress,
             updates,
         })

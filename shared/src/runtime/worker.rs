@@ -129,6 +129,7 @@ impl Worker {
                 http: engine.http.clone(),
                 progress: engine.progress.clone(),
                 work_root: engine.work_root.clone(),
+                config: engine.plugins.clone(),
             },
             engine.host.clone(),
         );

@@ -69,6 +69,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         secrets,
         envs: envs_map(std::env::vars()),
         progress: progress.clone().map(|p| p as Arc<dyn shared::plugins::context::Progress>),
+        plugins: shared::plugins::PluginConfig::from_env(),
     }) {
         Ok(e) => e,
         Err(e) => {

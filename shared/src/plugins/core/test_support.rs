@@ -63,6 +63,7 @@ impl Env {
             logs: self.logs.clone(),
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             progress: None,
+            config: Default::default(),
             work_root: std::env::temp_dir().join("baton-core-tests"),
         };
         RunContext::new(

@@ -1,0 +1,27 @@
+//! Settings plugins read at run time, decided once by the binary (flags,
+//! environment) and handed down through the engine; never read from globals.
+//! Each plugin group owns its own section.
+
+use std::path::PathBuf;
+
+/// Everything plugins may be configured with.
+#[derive(Debug, Clone, Default)]
+pub struct PluginConfig {
+    /// A folder for caches that outlive one task (python virtualenvs…).
+    /// `None`: a `cache` folder next to the work root.
+    pub cache_dir: Option<PathBuf>,
+    pub scripts: super::scripts::ScriptsConfig,
+    pub gcp: super::gcp::GcpConfig,
+}
+
+impl PluginConfig {
+    /// The settings the environment asks for (`BATON_*`, and Google's
+    /// emulator variables such as `STORAGE_EMULATOR_HOST`).
+    pub fn from_env() -> PluginConfig {
+        PluginConfig {
+            cache_dir: std::env::var_os("BATON_CACHE_DIR").map(PathBuf::from),
+            scripts: super::scripts::ScriptsConfig::from_env(),
+            gcp: super::gcp::GcpConfig::from_env(),
+        }
+    }
+}

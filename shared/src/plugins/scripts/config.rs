@@ -1,0 +1,114 @@
+//! Run-time settings of the scripts plugins (part of `PluginConfig`): what
+//! to do when the Docker task runner finds no Docker engine, which `docker`
+//! CLI to call, and the cached answer of "is a Docker engine reachable?".
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+
+/// What a task on the Docker task runner does when no Docker engine is
+/// reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DockerFallback {
+    /// Fail the task, explaining how to switch to the Process runner.
+    #[default]
+    Fail,
+    /// Run the task as a local process (ignoring `containerImage`), with a
+    /// WARN line in the task's logs.
+    Process,
+}
+
+impl DockerFallback {
+    /// Parses `fail` or `process` (any case).
+    pub fn parse(s: &str) -> Option<DockerFallback> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fail" => Some(DockerFallback::Fail),
+            "process" => Some(DockerFallback::Process),
+            _ => None,
+        }
+    }
+}
+
+/// The cached result of probing the Docker engine: the server version, or
+/// why no engine is reachable. Probed once per `ScriptsConfig` (so once per
+/// process) on the first task that needs Docker.
+#[derive(Debug, Clone, Default)]
+pub struct DockerProbe(Arc<OnceCell<Result<String, String>>>);
+
+impl DockerProbe {
+    /// The probe's answer, running `probe` the first time only.
+    pub async fn get_or_probe<F, Fut>(&self, probe: F) -> Result<String, String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<String, String>>,
+    {
+        self.0.get_or_init(probe).await.clone()
+    }
+}
+
+/// Settings of the scripts plugins.
+#[derive(Debug, Clone)]
+pub struct ScriptsConfig {
+    /// `BATON_DOCKER_FALLBACK=process|fail` (default `fail`).
+    pub docker_fallback: DockerFallback,
+    /// The Docker CLI (`BATON_DOCKER_BIN`, default `docker` on `PATH`).
+    pub docker_bin: PathBuf,
+    /// Keep task working directories after the task ends, for debugging
+    /// (`BATON_KEEP_WORKING_DIRS=1`). Default: removed, as Kestra does.
+    pub keep_working_dirs: bool,
+    /// Whether a Docker engine answers (probed once, then cached).
+    pub docker_probe: DockerProbe,
+}
+
+impl Default for ScriptsConfig {
+    fn default() -> ScriptsConfig {
+        ScriptsConfig {
+            docker_fallback: DockerFallback::Fail,
+            docker_bin: PathBuf::from("docker"),
+            keep_working_dirs: false,
+            docker_probe: DockerProbe::default(),
+        }
+    }
+}
+
+impl ScriptsConfig {
+    /// Reads the settings from the environment. An unknown
+    /// `BATON_DOCKER_FALLBACK` value is reported and ignored.
+    pub fn from_env() -> ScriptsConfig {
+        let mut c = ScriptsConfig::default();
+        if let Ok(v) = std::env::var("BATON_DOCKER_FALLBACK") {
+            match DockerFallback::parse(&v) {
+                Some(f) => c.docker_fallback = f,
+                None => tracing::warn!(value = %v, "BATON_DOCKER_FALLBACK must be 'fail' or 'process'; using 'fail'"),
+            }
+        }
+        if let Some(bin) = std::env::var_os("BATON_DOCKER_BIN").filter(|b| !b.is_empty()) {
+            c.docker_bin = PathBuf::from(bin);
+        }
+        c.keep_working_dirs =
+            std::env::var("BATON_KEEP_WORKING_DIRS").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "yes"));
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_values_parse() {
+        assert_eq!(DockerFallback::parse("PROCESS"), Some(DockerFallback::Process));
+        assert_eq!(DockerFallback::parse(" fail "), Some(DockerFallback::Fail));
+        assert_eq!(DockerFallback::parse("docker"), None);
+    }
+
+    #[tokio::test]
+    async fn the_probe_runs_once() {
+        let p = DockerProbe::default();
+        let a = p.get_or_probe(|| async { Err("no engine".to_string()) }).await;
+        let b = p.get_or_probe(|| async { Ok("27.0".to_string()) }).await;
+        assert_eq!(a, Err("no engine".to_string()));
+        assert_eq!(b, a);
+    }
+}

@@ -8,10 +8,14 @@
 
 pub mod backend;
 pub mod executor;
+pub mod functions;
+pub mod gcp;
 pub mod inputs;
 pub mod model;
 pub mod plugins;
 pub mod runtime;
+pub mod schedule;
+pub mod server;
 pub mod template;
 pub mod validate;
 pub mod yaml;

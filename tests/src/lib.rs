@@ -1,1 +1,12 @@
-//! End-to-end tests live in tests/.
+//! Harnesses shared by the end-to-end tests (tests/) and the benchmarks
+//! (benches/): a throwaway PostgreSQL cluster (`pg`), NYC taxi trip files in
+//! the real TLC layouts (`taxi`), a local HTTP file server (`http`), and
+//! the zoomcamp taxi flow made to run locally (`zoomcamp`).
+
+pub mod emulators;
+pub mod functions;
+pub mod gcp_emulators;
+pub mod http;
+pub mod pg;
+pub mod taxi;
+pub mod zoomcamp;

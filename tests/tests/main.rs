@@ -3,6 +3,15 @@
 
 mod support;
 
+mod compress;
 mod concurrency;
 mod flows;
+mod functions;
+mod gcp_backends;
 mod http;
+mod scripts;
+mod postgres;
+mod taxi_pg;
+mod terraform;
+#[cfg(feature = "duckdb")]
+mod duckdb;

@@ -100,3 +100,35 @@ pub async fn serve(body: Vec<u8>, status: u16) -> String {
     });
     format!("http://{addr}")
 }
+
+/// A harness whose plugins get `plugins` (script runners, caches…).
+pub fn harness_with_plugins(plugins: shared::plugins::PluginConfig) -> Harness {
+    let home = std::env::temp_dir().join(format!("baton-e2e-{}", uuid::Uuid::new_v4()));
+    let embedded = Embedded::open_local(LocalOptions {
+        home: home.clone(),
+        workers: 8,
+        echo_logs: false,
+        secrets: Secrets::default(),
+        envs: Map::new(),
+        progress: None,
+        plugins,
+    })
+    .expect("open embedded engine");
+    Harness { embedded, home }
+}
+
+impl Harness {
+    /// The bytes of a `kestra://` file in internal storage.
+    pub async fn read_storage(&self, uri: &str) -> Vec<u8> {
+        let path = shared::backend::storage_path(uri).expect("kestra:// URI");
+        let mut r = self.embedded.engine.storage.get(&path).await.expect("stored file");
+        let mut buf = Vec::new();
+        r.read_to_end(&mut buf).await.expect("read stored file");
+        buf
+    }
+
+    /// The logs of an execution with their levels.
+    pub async fn leveled_logs(&self, id: &str) -> Vec<(String, String)> {
+        self.embedded.engine.state.logs(id).await.expect("logs").into_iter().map(|l| (l.level, l.message)).collect()
+    }
+}

@@ -3,8 +3,10 @@
 //! folder, in-process channels) and on GCP (Firestore, GCS, Pub/Sub).
 
 pub mod contract;
+pub mod gcp;
 pub mod local;
 pub mod memory;
+pub mod schedule;
 
 use std::pin::Pin;
 
@@ -92,6 +94,12 @@ pub enum Claim {
     Acquired,
     /// Another worker holds a live lease (a duplicate delivery): do nothing.
     HeldElsewhere { worker_id: String, until: DateTime<Utc> },
+    /// This worker now owns the attempt, taken over from `worker_id` whose
+    /// lease expired at `until` before it finished: that worker is presumed
+    /// dead, so the attempt is lost (the worker reports it failed and the
+    /// task's retry policy decides). A store that cannot tell may answer
+    /// `Acquired` instead (the attempt then simply runs again).
+    TakenOver { worker_id: String, until: DateTime<Utc> },
     /// The attempt already finished: do nothing.
     Done,
 }

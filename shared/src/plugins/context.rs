@@ -80,6 +80,11 @@ impl RunContext {
         if let Value::Object(m) = &mut context {
             let dir = working_dir_path(&services.work_root, &execution_id, &task_run_id, attempt);
             m.entry("workingDir").or_insert_with(|| Value::String(dir.display().to_string()));
+            // `{{ outputFiles.<name> }}` (DuckDB tasks, Kestra's legacy Bash):
+            // where the task writes each plain file name its `outputFiles` lists.
+            if let Some(files) = output_file_vars(&raw_props, &dir) {
+                m.entry("outputFiles").or_insert(files);
+            }
         }
         RunContext {
             execution_id,
@@ -207,6 +212,29 @@ impl RunContext {
 
 fn working_dir_path(work_root: &std::path::Path, execution_id: &str, task_run_id: &str, attempt: u32) -> PathBuf {
     work_root.join(format!("{execution_id}-{task_run_id}-{attempt}"))
+}
+
+/// Where a task writes the output file `name` it lists in `outputFiles`
+/// (a plain file name): `{workingDir}/{name}`.
+pub fn output_file_path(working_dir: &std::path::Path, name: &str) -> PathBuf {
+    working_dir.join(name)
+}
+
+/// True for a plain file name (no folder, no glob, not `.`/`..`).
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '*', '?', '[', '{'])
+}
+
+/// `{name: path}` for the plain names of a literal `outputFiles` list.
+fn output_file_vars(raw_props: &Map<String, Value>, dir: &std::path::Path) -> Option<Value> {
+    let Some(Value::Array(names)) = raw_props.get("outputFiles") else { return None };
+    let files: Map<String, Value> = names
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|n| is_plain_file_name(n))
+        .map(|n| (n.to_string(), Value::String(output_file_path(dir, n).display().to_string())))
+        .collect();
+    (!files.is_empty()).then_some(Value::Object(files))
 }
 
 /// Kestra's execution prefix in internal storage.

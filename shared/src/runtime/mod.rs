@@ -2,6 +2,7 @@
 //! drive the pure engine over backends and queues, plus the embedded
 //! (single-process) wiring.
 
+pub mod backfill;
 pub mod embedded;
 pub mod engine;
 pub mod env;
@@ -11,5 +12,7 @@ pub mod host;
 pub mod launcher;
 pub mod logs;
 pub mod messages;
+pub mod recovery;
+pub mod scheduler;
 pub mod secrets;
 pub mod worker;

@@ -2,11 +2,15 @@
 //! it claimed and does nothing), tells the executor it started, renders the
 //! task's properties, runs the plugin under its timeout while renewing the
 //! lease, and reports the result.
+//!
+//! A job whose previous holder let its lease expire (the worker died
+//! mid-task) is not run again blindly: the lost attempt is reported FAILED
+//! with the reason, and the task's retry policy decides what happens next.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
 use super::engine::Engine;
@@ -18,29 +22,69 @@ use crate::model::duration::format_iso;
 use crate::plugins::RunContext;
 use crate::plugins::context::Services;
 
-/// How long a claim lasts without a heartbeat.
-const LEASE: i64 = 300;
+/// How long a claim lasts without a heartbeat, by default.
+pub const LEASE_SECONDS: i64 = 300;
+
+/// What a worker did with one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// The attempt ran and its result was reported.
+    Ran,
+    /// A duplicate delivery: the attempt is running elsewhere under a live
+    /// lease, or already finished. Nothing was done.
+    Duplicate,
+    /// The attempt's previous worker died (its lease expired): the attempt
+    /// was reported FAILED so that the retry policy applies.
+    Lost { worker_id: String },
+}
 
 /// Runs jobs of any group it is given.
 pub struct Worker {
     engine: Arc<Engine>,
     pub id: String,
+    lease: Duration,
+}
+
+/// Stops the heartbeat when the job ends, however it ends (a dropped
+/// handler must not keep a dead attempt's lease alive).
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Worker {
     pub fn new(engine: Arc<Engine>, id: String) -> Worker {
-        Worker { engine, id }
+        Worker { engine, id, lease: Duration::seconds(LEASE_SECONDS) }
     }
 
-    /// Handles one job; returns `false` if it was a duplicate and skipped.
+    /// Uses leases of `lease` (renewed every third of it) instead of the default.
+    pub fn with_lease(mut self, lease: Duration) -> Worker {
+        self.lease = lease.max(Duration::milliseconds(30));
+        self
+    }
+
+    /// Handles one job; returns `false` if it was not run (a duplicate, or a
+    /// lost attempt reported failed).
     pub async fn handle(&self, job: &WorkerJob) -> Result<bool, BackendError> {
+        Ok(self.handle_job(job).await? == JobOutcome::Ran)
+    }
+
+    /// Handles one job and says what it did.
+    pub async fn handle_job(&self, job: &WorkerJob) -> Result<JobOutcome, BackendError> {
         let engine = &self.engine;
-        let until = Utc::now() + Duration::seconds(LEASE);
+        let until = Utc::now() + self.lease;
         match engine.state.claim(&job.task_run_id, job.attempt, &self.id, until).await? {
             Claim::Acquired => {}
             Claim::HeldElsewhere { .. } | Claim::Done => {
                 tracing::debug!(task_run_id = %job.task_run_id, attempt = job.attempt, "duplicate job skipped");
-                return Ok(false);
+                return Ok(JobOutcome::Duplicate);
+            }
+            Claim::TakenOver { worker_id, until } => {
+                self.report_lost(job, &worker_id, until).await?;
+                return Ok(JobOutcome::Lost { worker_id });
             }
         }
         let start = Utc::now();
@@ -56,22 +100,25 @@ impl Worker {
         )
         .await?;
 
-        let heartbeat = {
+        let _heartbeat = {
             let engine = engine.clone();
-            let (tr, attempt, wid) = (job.task_run_id.clone(), job.attempt, self.id.clone());
-            tokio::spawn(async move {
+            let (tr, attempt, wid, lease) = (job.task_run_id.clone(), job.attempt, self.id.clone(), self.lease);
+            let every = (lease / 3).to_std().unwrap_or(StdDuration::from_secs(1));
+            Heartbeat(tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(StdDuration::from_secs((LEASE / 3) as u64)).await;
-                    let until = Utc::now() + Duration::seconds(LEASE);
-                    if engine.state.heartbeat(&tr, attempt, &wid, until).await.is_err() {
-                        break;
+                    tokio::time::sleep(every).await;
+                    match engine.state.heartbeat(&tr, attempt, &wid, Utc::now() + lease).await {
+                        Ok(()) => {}
+                        // the claim is no longer ours (finished or taken over)
+                        Err(BackendError::NotFound { .. }) => break,
+                        Err(e) => tracing::warn!(task_run_id = %tr, error = %e, "lease heartbeat failed, retrying"),
                     }
                 }
-            })
+            }))
         };
         let result = self.run(job, start).await;
-        heartbeat.abort();
-        engine.state.finish_claim(&job.task_run_id, job.attempt).await?;
+        // the result first: if this process dies before `finish_claim`, the
+        // lease runs out on a task run that is already terminal
         publish_event(
             engine,
             &ExecutionEvent::TaskResult {
@@ -82,7 +129,47 @@ impl Worker {
             },
         )
         .await?;
-        Ok(true)
+        engine.state.finish_claim(&job.task_run_id, job.attempt).await?;
+        Ok(JobOutcome::Ran)
+    }
+
+    /// Reports a lost attempt (its worker died) as FAILED and closes its claim.
+    async fn report_lost(&self, job: &WorkerJob, worker_id: &str, until: DateTime<Utc>) -> Result<(), BackendError> {
+        let engine = &self.engine;
+        let now = Utc::now();
+        let message = lost_message(&job.task.id, job.attempt, worker_id, until);
+        tracing::warn!(task_run_id = %job.task_run_id, attempt = job.attempt, worker_id, "{message}");
+        engine.state.append_logs(&[crate::backend::LogEntry {
+            namespace: job.namespace.clone(),
+            flow_id: job.flow_id.clone(),
+            execution_id: job.execution_id.clone(),
+            task_id: Some(job.task.id.clone()),
+            task_run_id: Some(job.task_run_id.clone()),
+            attempt_number: Some(job.attempt),
+            timestamp: now,
+            level: "ERROR".into(),
+            message: message.clone(),
+        }])
+        .await?;
+        let result = TaskResult {
+            state: StateType::Failed,
+            outputs: Map::new(),
+            error: Some(message),
+            labels: vec![],
+            start: now,
+            end: now,
+        };
+        publish_event(
+            engine,
+            &ExecutionEvent::TaskResult {
+                execution_id: job.execution_id.clone(),
+                task_run_id: job.task_run_id.clone(),
+                attempt: job.attempt,
+                result,
+            },
+        )
+        .await?;
+        engine.state.finish_claim(&job.task_run_id, job.attempt).await
     }
 
     async fn run(&self, job: &WorkerJob, start: chrono::DateTime<Utc>) -> TaskResult {
@@ -178,4 +265,13 @@ impl Worker {
             }
         }
     }
+}
+
+/// Why a lost attempt failed, for humans.
+pub fn lost_message(task_id: &str, attempt: u32, worker_id: &str, lease_until: DateTime<Utc>) -> String {
+    format!(
+        "task '{task_id}' attempt {attempt} was lost: worker {worker_id} stopped renewing its lease \
+         (expired at {}), presumably it died",
+        lease_until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    )
 }

@@ -53,6 +53,17 @@ CREATE TABLE IF NOT EXISTS kv (
     namespace TEXT NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL,
     created INTEGER NOT NULL, updated INTEGER NOT NULL, expires INTEGER,
     PRIMARY KEY (namespace, key));
+CREATE TABLE IF NOT EXISTS ticks (
+    namespace TEXT NOT NULL, flow_id TEXT NOT NULL, trigger_id TEXT NOT NULL, date INTEGER NOT NULL,
+    execution_id TEXT NOT NULL, created INTEGER NOT NULL,
+    PRIMARY KEY (namespace, flow_id, trigger_id, date));
+CREATE TABLE IF NOT EXISTS triggers (
+    namespace TEXT NOT NULL, flow_id TEXT NOT NULL, trigger_id TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (namespace, flow_id, trigger_id));
+CREATE TABLE IF NOT EXISTS backfills (
+    id TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,
+    spec TEXT NOT NULL, progress TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS backfills_state ON backfills (state, created);
 ";
 
 /// State and KV on one SQLite database (a file, or memory for tests).

@@ -64,7 +64,13 @@ impl SqliteStore {
                 Some((holder, lease, false)) if holder != worker_id && lease > now => {
                     Claim::HeldElsewhere { worker_id: holder, until: from_micros(lease)? }
                 }
-                _ => {
+                row => {
+                    let taken_over = match row {
+                        Some((holder, lease, false)) if holder != worker_id && !holder.is_empty() => {
+                            Some(Claim::TakenOver { worker_id: holder, until: from_micros(lease)? })
+                        }
+                        _ => None,
+                    };
                     tx.prepare_cached(
                         "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done)
                          VALUES (?1, ?2, ?3, ?4, 0)
@@ -73,7 +79,7 @@ impl SqliteStore {
                     )
                     .and_then(|mut s| s.execute(params![task_run_id, attempt, worker_id, micros(until)]))
                     .map_err(db("claim (write)"))?;
-                    Claim::Acquired
+                    taken_over.unwrap_or(Claim::Acquired)
                 }
             }
         };

@@ -1,11 +1,17 @@
 //! JDBC-style SQL task plugins (`io.kestra.plugin.jdbc.*`): PostgreSQL and,
 //! with the `duckdb` feature, embedded DuckDB. `fetch` holds what every
-//! engine shares (fetch types, rows, outputs).
+//! engine shares (fetch types, rows, outputs), `split` the SQL text scanning.
 
+// DuckDB types are always registered; running them needs the `duckdb` feature.
+pub mod duckdb;
 pub mod fetch;
+pub mod postgres;
 pub mod split;
 
 use super::Registry;
 
 /// Registers this group's plugins.
-pub fn register(_r: &mut Registry) {}
+pub fn register(r: &mut Registry) {
+    postgres::register(r);
+    duckdb::register(r);
+}

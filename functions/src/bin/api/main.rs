@@ -1,0 +1,5 @@
+//! The `api` Cloud Run function: the REST API (start and show executions, KV, backfills).
+
+fn main() -> std::process::ExitCode {
+    shared::functions::run(shared::functions::Handler::Api)
+}

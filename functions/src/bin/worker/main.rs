@@ -1,0 +1,5 @@
+//! The `worker` Cloud Run function: jobs of the worker group `BATON_WORKER_GROUP` from `baton-tasks-<group>`.
+
+fn main() -> std::process::ExitCode {
+    shared::functions::run(shared::functions::Handler::Worker)
+}

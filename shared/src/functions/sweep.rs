@@ -1,0 +1,96 @@
+//! The sweep, run by the `scheduler` function on a Cloud Scheduler tick
+//! (`{"type":"sweep"}`, every minute): what no message will ever trigger.
+//!
+//! - **Lost attempts.** A worker instance that dies mid-task stops renewing
+//!   its lease, but its job's redelivery may have found the lease still live
+//!   and been acked. For every RUNNING attempt of a RUNNING execution the
+//!   sweep tries the claim: a live lease answers "held elsewhere" and nothing
+//!   changes; an expired (or missing) one is taken over, and the attempt is
+//!   reported FAILED with the reason, so the task's retry policy decides.
+//! - **Due timers.** Retry delays are timers in the executor instance that
+//!   armed them, and Cloud Run may stop that instance: every RUNNING
+//!   execution gets a `Wake`, and the executor re-dispatches what is due
+//!   (a Wake with nothing due changes nothing).
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use serde_json::Map;
+
+use crate::backend::{BackendError, Claim, ExecutionFilter};
+use crate::model::StateType;
+use crate::runtime::engine::Engine;
+use crate::runtime::launcher::publish_event;
+use crate::runtime::messages::{ExecutionEvent, TaskResult};
+use crate::runtime::worker::lost_message;
+
+/// What a sweep found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// RUNNING executions looked at (each was sent a `Wake`).
+    pub executions: usize,
+    /// Attempts found lost and reported failed: `(task run id, attempt)`.
+    pub lost: Vec<(String, u32)>,
+}
+
+/// Sweeps lost attempts and due timers; `sweeper` names the claims it takes.
+pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Result<SweepReport, BackendError> {
+    let mut report = SweepReport::default();
+    let filter = ExecutionFilter { state: Some(StateType::Running), ..ExecutionFilter::default() };
+    for summary in engine.state.list_executions(&filter).await? {
+        let Some(exec) = engine.state.load_execution(&summary.id).await? else { continue };
+        if exec.state.current != StateType::Running {
+            continue;
+        }
+        report.executions += 1;
+        for tr in &exec.task_run_list {
+            let Some(last) = tr.attempts.last() else { continue };
+            if tr.state.current != StateType::Running || last.state.current != StateType::Running {
+                continue;
+            }
+            let attempt = tr.attempts.len() as u32;
+            let now = Utc::now();
+            let (holder, until) = match engine.state.claim(&tr.id, attempt, sweeper, now + lease).await? {
+                Claim::HeldElsewhere { .. } | Claim::Done => continue,
+                Claim::TakenOver { worker_id, until } => (worker_id, until),
+                // started (the task run says so) but nobody holds the attempt
+                Claim::Acquired => (last.worker_id.clone().unwrap_or_else(|| "unknown".into()), now),
+            };
+            let message = lost_message(&tr.task_id, attempt, &holder, until);
+            tracing::warn!(execution_id = %exec.id, task_run_id = %tr.id, attempt, "{message}");
+            engine
+                .state
+                .append_logs(&[crate::backend::LogEntry {
+                    namespace: exec.namespace.clone(),
+                    flow_id: exec.flow_id.clone(),
+                    execution_id: exec.id.clone(),
+                    task_id: Some(tr.task_id.clone()),
+                    task_run_id: Some(tr.id.clone()),
+                    attempt_number: Some(attempt),
+                    timestamp: now,
+                    level: "ERROR".into(),
+                    message: message.clone(),
+                }])
+                .await?;
+            let result = TaskResult {
+                state: StateType::Failed,
+                outputs: Map::new(),
+                error: Some(message),
+                labels: vec![],
+                start: last.state.start_date.unwrap_or(now),
+                end: now,
+            };
+            let event = ExecutionEvent::TaskResult {
+                execution_id: exec.id.clone(),
+                task_run_id: tr.id.clone(),
+                attempt,
+                result,
+            };
+            publish_event(engine, &event).await?;
+            engine.state.finish_claim(&tr.id, attempt).await?;
+            report.lost.push((tr.id.clone(), attempt));
+        }
+        publish_event(engine, &ExecutionEvent::Wake { execution_id: exec.id.clone() }).await?;
+    }
+    Ok(report)
+}

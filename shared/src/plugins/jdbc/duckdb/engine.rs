@@ -1,0 +1,282 @@
+//! The blocking side of a DuckDB task (run on `spawn_blocking`): opens the
+//! database, runs the statements one at a time (so an error names the
+//! statement), and sends result rows to the async side through a bounded
+//! channel, so STORE never holds more than the channel's worth of rows.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use duckdb::arrow::datatypes::DataType;
+use duckdb::types::Value as Db;
+use duckdb::{Connection, InterruptHandle, params_from_iter};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc::Sender;
+
+use super::value::{Shape, to_json};
+use crate::plugins::TaskError;
+use crate::plugins::jdbc::fetch::{FetchType, Row};
+use crate::plugins::jdbc::split::bind_named;
+
+/// What the blocking side tells the async side.
+pub enum Msg {
+    /// The connection is open; interrupting it stops a running statement.
+    Ready(Arc<InterruptHandle>),
+    /// A log line (level, message).
+    Log(&'static str, String),
+    /// A result the task outputs starts.
+    Begin,
+    Row(Row),
+    /// The result ended.
+    End,
+}
+
+/// Everything the blocking side needs (owned: it outlives no borrow).
+pub struct Job {
+    /// `None`: an in-memory database.
+    pub db_path: Option<PathBuf>,
+    pub working_dir: PathBuf,
+    pub statements: Vec<String>,
+    pub after_sql: Vec<String>,
+    pub parameters: Map<String, Value>,
+    pub fetch: FetchType,
+    /// Every result is output (`Queries`), not only the last (`Query`).
+    pub multi: bool,
+    pub transaction: bool,
+    pub extensions: Vec<String>,
+    pub time_zone: Option<Tz>,
+}
+
+/// The receiver went away (the task was cancelled or failed on its side).
+struct Gone;
+
+fn send(tx: &Sender<Msg>, msg: Msg) -> Result<(), Gone> {
+    tx.blocking_send(msg).map_err(|_| Gone)
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Runs the job; the error is for humans (DuckDB's message and the statement).
+pub fn run(job: Job, tx: Sender<Msg>) -> Result<(), TaskError> {
+    let conn = match &job.db_path {
+        Some(p) => Connection::open(p),
+        None => Connection::open_in_memory(),
+    }
+    .map_err(|e| {
+        let what = job.db_path.as_ref().map_or("an in-memory DuckDB database".to_string(), |p| p.display().to_string());
+        TaskError::failed(format!("cannot open DuckDB database {what}: {e}"))
+    })?;
+    if send(&tx, Msg::Ready(conn.interrupt_handle())).is_err() {
+        return Err(cancelled());
+    }
+    let dir = job.working_dir.display().to_string();
+    let tmp = job.working_dir.join(".duckdb_tmp").display().to_string();
+    conn.execute_batch(&format!("SET file_search_path = {}; SET temp_directory = {};", quote(&dir), quote(&tmp)))
+        .map_err(|e| TaskError::failed(format!("cannot set up the DuckDB session: {e}")))?;
+    for ext in &job.extensions {
+        let loaded = conn
+            .execute_batch(&format!("LOAD {ext};"))
+            .or_else(|_| conn.execute_batch(&format!("INSTALL {ext} FROM community; LOAD {ext};")));
+        if let Err(e) = loaded {
+            let msg = format!(
+                "DuckDB community extension '{ext}' could not be installed or loaded, continuing without it: {e}"
+            );
+            send(&tx, Msg::Log("WARN", msg)).map_err(|_| cancelled())?;
+        }
+    }
+
+    if job.transaction {
+        conn.execute_batch("BEGIN TRANSACTION;")
+            .map_err(|e| TaskError::failed(format!("cannot begin a DuckDB transaction: {e}")))?;
+    }
+    let outcome = run_statements(&conn, &job, &tx);
+    if job.transaction {
+        let end = if outcome.is_ok() { "COMMIT;" } else { "ROLLBACK;" };
+        let ended = conn.execute_batch(end);
+        if let (Ok(()), Err(e)) = (&outcome, ended) {
+            return Err(TaskError::failed(format!("DuckDB could not commit the transaction: {e}")));
+        }
+    }
+    outcome?;
+    // Closing checkpoints a file database; report a failure rather than lose data quietly.
+    conn.close().map_err(|(_, e)| TaskError::failed(format!("cannot close the DuckDB database: {e}")))
+}
+
+fn cancelled() -> TaskError {
+    TaskError::failed("the DuckDB query was cancelled")
+}
+
+fn run_statements(conn: &Connection, job: &Job, tx: &Sender<Msg>) -> Result<(), TaskError> {
+    let rows: Vec<bool> = job.statements.iter().map(|s| returns_rows(s)).collect();
+    let last = rows.iter().rposition(|r| *r);
+    let n = job.statements.len();
+    for (i, sql) in job.statements.iter().enumerate() {
+        let fetch = rows[i] && (job.multi || Some(i) == last);
+        run_one(conn, sql, job, fetch.then_some(tx)).map_err(|e| match e {
+            StmtError::Gone => cancelled(),
+            StmtError::Db(e) => statement_error(i, n, sql, &e),
+        })?;
+    }
+    let m = job.after_sql.len();
+    for (i, sql) in job.after_sql.iter().enumerate() {
+        run_one(conn, sql, job, None).map_err(|e| match e {
+            StmtError::Gone => cancelled(),
+            StmtError::Db(e) => TaskError::failed(format!("afterSQL: {}", statement_error(i, m, sql, &e))),
+        })?;
+    }
+    Ok(())
+}
+
+enum StmtError {
+    Db(duckdb::Error),
+    Gone,
+}
+
+impl From<duckdb::Error> for StmtError {
+    fn from(e: duckdb::Error) -> Self {
+        StmtError::Db(e)
+    }
+}
+
+impl From<Gone> for StmtError {
+    fn from(_: Gone) -> Self {
+        StmtError::Gone
+    }
+}
+
+/// Runs one statement; with `out`, sends its rows (as many as the fetch
+/// type wants).
+fn run_one(conn: &Connection, sql: &str, job: &Job, out: Option<&Sender<Msg>>) -> Result<(), StmtError> {
+    let known: Vec<&str> = job.parameters.keys().map(String::as_str).collect();
+    let (sql, names) =
+        if known.is_empty() { (sql.to_string(), Vec::new()) } else { bind_named(sql, &known, |n| format!("${n}")) };
+    let params: Vec<Db> = names.iter().map(|n| to_db(job.parameters.get(n).unwrap_or(&Value::Null))).collect();
+    let mut stmt = conn.prepare(&sql)?;
+    let Some(tx) = out else {
+        stmt.execute(params_from_iter(params))?;
+        return Ok(());
+    };
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let (columns, shapes): (Vec<String>, Vec<Shape>) = match rows.as_ref() {
+        Some(s) => (0..s.column_count())
+            .map(|i| {
+                let name = s.column_name(i).map(String::clone).unwrap_or_else(|_| format!("column{i}"));
+                (name, Shape { zoned: matches!(s.column_type(i), DataType::Timestamp(_, Some(_))) })
+            })
+            .unzip(),
+        None => (Vec::new(), Vec::new()),
+    };
+    send(tx, Msg::Begin)?;
+    let mut left: u64 = match job.fetch {
+        FetchType::None => 0,
+        FetchType::FetchOne => 1,
+        FetchType::Fetch | FetchType::Store => u64::MAX,
+    };
+    while left > 0 {
+        let Some(row) = rows.next()? else { break };
+        let mut r = Row::new();
+        for (i, name) in columns.iter().enumerate() {
+            let v = row.get_ref(i)?;
+            r.insert(name.clone(), to_json(v, shapes[i], job.time_zone));
+        }
+        send(tx, Msg::Row(r))?;
+        left -= 1;
+    }
+    send(tx, Msg::End)?;
+    Ok(())
+}
+
+/// A parameter value as DuckDB binds it.
+fn to_db(v: &Value) -> Db {
+    match v {
+        Value::Null => Db::Null,
+        Value::Bool(b) => Db::Boolean(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Db::BigInt(i),
+            (None, Some(u), _) => Db::UBigInt(u),
+            (_, _, Some(f)) => Db::Double(f),
+            _ => Db::Text(n.to_string()),
+        },
+        Value::String(s) => Db::Text(s.clone()),
+        other => Db::Text(other.to_string()),
+    }
+}
+
+/// DuckDB's message, then which statement failed.
+fn statement_error(i: usize, n: usize, sql: &str, e: &duckdb::Error) -> TaskError {
+    const MAX: usize = 600;
+    let shown = if sql.chars().count() > MAX {
+        format!("{}…", sql.chars().take(MAX).collect::<String>())
+    } else {
+        sql.to_string()
+    };
+    let msg = e.to_string();
+    if n == 1 {
+        TaskError::failed(format!("{msg}\nin SQL: {shown}"))
+    } else {
+        TaskError::failed(format!("{msg}\nin statement {} of {n}: {shown}", i + 1))
+    }
+}
+
+/// The statement's first keyword, upper-cased, past comments and `(`.
+fn first_keyword(sql: &str) -> String {
+    let mut s = sql;
+    loop {
+        s = s.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(rest) = s.strip_prefix("--") {
+            s = rest.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(rest) = s.strip_prefix("/*") {
+            s = rest.split_once("*/").map_or("", |(_, r)| r);
+        } else {
+            break;
+        }
+    }
+    s.chars().take_while(|c| c.is_ascii_alphabetic() || *c == '_').collect::<String>().to_ascii_uppercase()
+}
+
+/// Whether a statement produces a result set (as JDBC's `execute()` says),
+/// rather than a count or nothing.
+fn returns_rows(sql: &str) -> bool {
+    const QUERIES: [&str; 13] = [
+        "SELECT",
+        "WITH",
+        "FROM",
+        "VALUES",
+        "TABLE",
+        "SHOW",
+        "DESCRIBE",
+        "DESC",
+        "SUMMARIZE",
+        "EXPLAIN",
+        "PIVOT",
+        "UNPIVOT",
+        "CALL",
+    ];
+    let kw = first_keyword(sql);
+    if QUERIES.contains(&kw.as_str()) {
+        return true;
+    }
+    matches!(kw.as_str(), "INSERT" | "UPDATE" | "DELETE" | "MERGE")
+        && sql.to_ascii_uppercase().split(|c: char| !c.is_ascii_alphanumeric() && c != '_').any(|w| w == "RETURNING")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_statements() {
+        assert!(returns_rows("SELECT 1"));
+        assert!(returns_rows("-- hi\n/* x */ ( select 1 ) UNION (select 2)"));
+        assert!(returns_rows("with t as (select 1) select * from t"));
+        assert!(returns_rows("FROM 'x.csv'"));
+        assert!(returns_rows("INSERT INTO t VALUES (1) RETURNING id"));
+        assert!(!returns_rows("INSERT INTO t SELECT 1"));
+        assert!(!returns_rows("CREATE TABLE t AS SELECT 1"));
+        assert!(!returns_rows("COPY t TO 'x.parquet' (FORMAT parquet)"));
+        assert!(!returns_rows("INSTALL json"));
+        assert!(!returns_rows("SET threads = 1"));
+    }
+}

@@ -1,0 +1,415 @@
+//! `io.kestra.plugin.jdbc.postgresql.CopyIn` (a `kestra://` file streamed
+//! from internal storage into `COPY … FROM STDIN`; output `rowCount`) and
+//! `CopyOut` (`COPY (sql) | table TO STDOUT` streamed into internal storage;
+//! outputs `uri`, `rowCount`). The COPY statement is built as Kestra's
+//! `AbstractCopy.query` builds it: `COPY table (cols) FROM STDIN WITH (…)`.
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use futures::{SinkExt, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tokio_util::io::{ReaderStream, StreamReader};
+
+use super::connect::{Conn, ConnProps};
+use super::errors::sql_error;
+use crate::backend::{ByteStream, storage_path};
+use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+/// Read from storage / sent to the server in chunks of this size.
+const CHUNK: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Text,
+    Csv,
+    Binary,
+}
+
+impl Format {
+    fn parse(s: &str) -> Result<Format, TaskError> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "TEXT" => Ok(Format::Text),
+            "CSV" => Ok(Format::Csv),
+            "BINARY" => Ok(Format::Binary),
+            _ => Err(TaskError::property("format", format!("'{s}' is not a COPY format: use TEXT, CSV or BINARY"))),
+        }
+    }
+}
+
+/// The COPY options both directions share.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CopyProps {
+    #[serde(flatten)]
+    conn: ConnProps,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    table: Option<String>,
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    columns: Vec<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    format: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    oids: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    freeze: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    delimiter: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    null_string: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    header: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    quote: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    escape: Option<String>,
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    force_quote: Vec<String>,
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    force_not_null: Vec<String>,
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    force_null: Vec<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    encoding: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    #[allow(dead_code)]
+    socket_timeout: Option<u64>,
+    /// CopyIn only.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    from: Option<String>,
+    /// CopyOut only.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    sql: Option<String>,
+}
+
+/// `'text'` as an SQL literal.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A one-character option; `\t`, `\n`… written as escapes are accepted.
+fn one_char(name: &str, s: &str) -> Result<String, TaskError> {
+    let c = match s {
+        "\\t" => "\t".to_string(),
+        "\\n" => "\n".to_string(),
+        "\\r" => "\r".to_string(),
+        "\\\\" => "\\".to_string(),
+        other => other.to_string(),
+    };
+    if c.len() != 1 {
+        return Err(TaskError::property(name, format!("'{s}' must be a single one-byte character")));
+    }
+    Ok(c)
+}
+
+/// Builds `COPY target dest WITH (…)` and returns it with the format.
+fn copy_sql(p: &CopyProps, query: Option<&str>, dest: &str) -> Result<(String, Format), TaskError> {
+    let mut sql = vec!["COPY".to_string()];
+    match query {
+        Some(q) => sql.push(format!("({})", q.trim().trim_end_matches(';'))),
+        None => {
+            let table = p.table.as_deref().map(str::trim).filter(|t| !t.is_empty()).ok_or_else(|| {
+                TaskError::property("table", "a table is required (the name, optionally schema-qualified)")
+            })?;
+            sql.push(table.to_string());
+            if !p.columns.is_empty() {
+                sql.push(format!("({})", p.columns.join(", ")));
+            }
+        }
+    }
+    sql.push(dest.to_string());
+    let format = Format::parse(p.format.as_deref().unwrap_or("TEXT"))?;
+    let mut options = Vec::new();
+    match format {
+        Format::Text => {}
+        Format::Csv => options.push("FORMAT CSV".to_string()),
+        Format::Binary => options.push("FORMAT BINARY".to_string()),
+    }
+    if p.oids == Some(true) {
+        options.push("OIDS".into());
+    }
+    if p.freeze == Some(true) {
+        options.push("FREEZE".into());
+    }
+    if let Some(d) = &p.delimiter {
+        options.push(format!("DELIMITER {}", literal(&one_char("delimiter", d)?)));
+    }
+    if let Some(n) = &p.null_string {
+        options.push(format!("NULL {}", literal(n)));
+    }
+    if let Some(h) = p.header {
+        options.push(format!("HEADER {}", if h { "TRUE" } else { "FALSE" }));
+    }
+    if let Some(q) = &p.quote {
+        options.push(format!("QUOTE {}", literal(&one_char("quote", q)?)));
+    }
+    if let Some(e) = &p.escape {
+        options.push(format!("ESCAPE {}", literal(&one_char("escape", e)?)));
+    }
+    if !p.force_quote.is_empty() {
+        if p.force_quote.len() == 1 && p.force_quote[0] == "*" {
+            options.push("FORCE_QUOTE *".into());
+        } else {
+            options.push(format!("FORCE_QUOTE ({})", p.force_quote.join(", ")));
+        }
+    }
+    if !p.force_not_null.is_empty() {
+        options.push(format!("FORCE_NOT_NULL ({})", p.force_not_null.join(", ")));
+    }
+    if !p.force_null.is_empty() {
+        options.push(format!("FORCE_NULL ({})", p.force_null.join(", ")));
+    }
+    if let Some(e) = &p.encoding {
+        options.push(format!("ENCODING {}", literal(e)));
+    }
+    if !options.is_empty() {
+        sql.push(format!("WITH ({})", options.join(", ")));
+    }
+    Ok((sql.join(" "), format))
+}
+
+fn rate(rows: u64, bytes: u64, started: Instant) -> String {
+    let secs = started.elapsed().as_secs_f64().max(1e-6);
+    format!("{rows} row(s), {:.1} MB in {secs:.2} s ({:.0} rows/s)", bytes as f64 / 1e6, rows as f64 / secs)
+}
+
+// ------------------------------------------------------------------ CopyIn ---
+
+/// `jdbc.postgresql.CopyIn`.
+#[derive(Debug)]
+pub struct CopyIn {
+    conn: Conn,
+    from: String,
+    sql: String,
+}
+
+fn build_copy_in(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: CopyProps = parse_props(props)?;
+    let from = p
+        .from
+        .clone()
+        .filter(|f| !f.trim().is_empty())
+        .ok_or_else(|| TaskError::property("from", "missing: the kestra:// URI of the file to load"))?;
+    storage_path(from.trim()).map_err(|e| TaskError::property("from", e.to_string()))?;
+    let (sql, _) = copy_sql(&p, None, "FROM STDIN")?;
+    Ok(Box::new(CopyIn { conn: p.conn.resolve()?, from: from.trim().to_string(), sql }))
+}
+
+#[async_trait]
+impl RunnableTask for CopyIn {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let path = storage_path(&self.from).map_err(|e| TaskError::property("from", e.to_string()))?;
+        let reader = cx
+            .services
+            .storage
+            .get(&path)
+            .await
+            .map_err(|e| TaskError::failed(format!("cannot read {} from internal storage: {e}", self.from)))?;
+        let client = self.conn.connect(cx).await?;
+        cx.info(&format!("{} (from {}, into {})", self.sql, self.from, self.conn.display()));
+        let started = Instant::now();
+        let fail = |e: tokio_postgres::Error| {
+            TaskError::failed(format!("loading {} failed: {}", self.from, sql_error(&e, Some(&self.sql))))
+        };
+        let sink = client.copy_in(&self.sql).await.map_err(fail)?;
+        let mut sink = std::pin::pin!(sink);
+        let mut bytes: u64 = 0;
+        let mut read_error: Option<std::io::Error> = None;
+        let mut chunks = ReaderStream::with_capacity(reader, CHUNK);
+        let mut send_error = None;
+        while let Some(chunk) = chunks.next().await {
+            match chunk {
+                Ok(b) => {
+                    bytes += b.len() as u64;
+                    if let Err(e) = sink.send(b).await {
+                        send_error = Some(e);
+                        break;
+                    }
+                }
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = read_error {
+            // dropping the sink aborts the COPY (CopyFail)
+            return Err(TaskError::failed(format!("cannot read {} from internal storage: {e}", self.from)));
+        }
+        if let Some(e) = send_error {
+            return Err(fail(e));
+        }
+        let rows = sink.as_mut().finish().await.map_err(fail)?;
+        cx.info(&format!("Copied {}", rate(rows, bytes, started)));
+        let mut out = Map::new();
+        out.insert("rowCount".into(), Value::from(rows));
+        Ok(TaskOutput::with(out))
+    }
+}
+
+// ----------------------------------------------------------------- CopyOut ---
+
+/// `jdbc.postgresql.CopyOut`.
+#[derive(Debug)]
+pub struct CopyOut {
+    conn: Conn,
+    sql: String,
+    format: Format,
+    header: bool,
+}
+
+fn build_copy_out(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: CopyProps = parse_props(props)?;
+    let query = p.sql.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if query.is_none() && p.table.as_deref().is_none_or(|t| t.trim().is_empty()) {
+        return Err(TaskError::property("sql", "set `sql` (a query) or `table` to copy out"));
+    }
+    let (sql, format) = copy_sql(&p, query, "TO STDOUT")?;
+    Ok(Box::new(CopyOut { conn: p.conn.resolve()?, sql, format, header: p.header == Some(true) }))
+}
+
+#[async_trait]
+impl RunnableTask for CopyOut {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let client = self.conn.connect(cx).await?;
+        cx.info(&format!("{} (from {})", self.sql, self.conn.display()));
+        let started = Instant::now();
+        let stream = client.copy_out(&self.sql).await.map_err(|e| TaskError::failed(sql_error(&e, Some(&self.sql))))?;
+        // The server sends one CopyData message per row (plus the CSV
+        // header line, or the binary trailer): count them as they pass.
+        let messages = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = messages.clone();
+        let sql = self.sql.clone();
+        let bytes = stream
+            .inspect_ok(move |_| {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            })
+            .map_err(move |e| std::io::Error::other(sql_error(&e, Some(&sql))));
+        let reader: ByteStream = Box::pin(StreamReader::new(Box::pin(bytes)));
+        let name = match self.format {
+            Format::Csv => "result.csv",
+            Format::Text => "result.txt",
+            Format::Binary => "result.bin",
+        };
+        let (uri, size) = cx.put_file(name, reader).await?;
+        let n = messages.load(std::sync::atomic::Ordering::Relaxed);
+        let extra = match self.format {
+            Format::Csv if self.header => 1,
+            Format::Binary => 1,
+            _ => 0,
+        };
+        let rows = n.saturating_sub(extra);
+        cx.info(&format!("Copied {} to {uri}", rate(rows, size, started)));
+        let mut out = Map::new();
+        out.insert("uri".into(), Value::String(uri));
+        out.insert("rowCount".into(), Value::from(rows));
+        Ok(TaskOutput::with(out))
+    }
+}
+
+const COPY_OPTIONS: [PropSpec; 15] = [
+    PropSpec::optional("table", PropKind::String),
+    PropSpec::optional("columns", PropKind::StringOrList),
+    PropSpec::optional("format", PropKind::String),
+    PropSpec::optional("oids", PropKind::Boolean),
+    PropSpec::optional("freeze", PropKind::Boolean),
+    PropSpec::optional("delimiter", PropKind::String),
+    PropSpec::optional("nullString", PropKind::String),
+    PropSpec::optional("header", PropKind::Boolean),
+    PropSpec::optional("quote", PropKind::String),
+    PropSpec::optional("escape", PropKind::String),
+    PropSpec::optional("forceQuote", PropKind::StringOrList),
+    PropSpec::optional("forceNotNull", PropKind::StringOrList),
+    PropSpec::optional("forceNull", PropKind::StringOrList),
+    PropSpec::optional("encoding", PropKind::String),
+    PropSpec::optional("socketTimeout", PropKind::Integer),
+];
+
+const COPY_IN_PROPS: &[PropSpec] = &super::with_conn_props!(
+    PropSpec::required("from", PropKind::String),
+    COPY_OPTIONS[0],
+    COPY_OPTIONS[1],
+    COPY_OPTIONS[2],
+    COPY_OPTIONS[3],
+    COPY_OPTIONS[4],
+    COPY_OPTIONS[5],
+    COPY_OPTIONS[6],
+    COPY_OPTIONS[7],
+    COPY_OPTIONS[8],
+    COPY_OPTIONS[9],
+    COPY_OPTIONS[10],
+    COPY_OPTIONS[11],
+    COPY_OPTIONS[12],
+    COPY_OPTIONS[13],
+    COPY_OPTIONS[14],
+);
+
+const COPY_OUT_PROPS: &[PropSpec] = &super::with_conn_props!(
+    PropSpec::optional("sql", PropKind::String),
+    COPY_OPTIONS[0],
+    COPY_OPTIONS[1],
+    COPY_OPTIONS[2],
+    COPY_OPTIONS[3],
+    COPY_OPTIONS[4],
+    COPY_OPTIONS[5],
+    COPY_OPTIONS[6],
+    COPY_OPTIONS[7],
+    COPY_OPTIONS[8],
+    COPY_OPTIONS[9],
+    COPY_OPTIONS[10],
+    COPY_OPTIONS[11],
+    COPY_OPTIONS[12],
+    COPY_OPTIONS[13],
+    COPY_OPTIONS[14],
+);
+
+pub const COPY_IN: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.jdbc.postgresql.CopyIn",
+    aliases: &[],
+    group: "jdbc",
+    props: COPY_IN_PROPS,
+    build: build_copy_in,
+};
+
+pub const COPY_OUT: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.jdbc.postgresql.CopyOut",
+    aliases: &[],
+    group: "jdbc",
+    props: COPY_OUT_PROPS,
+    build: build_copy_out,
+};
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn props(v: Value) -> CopyProps {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn builds_copy_statements_like_kestra() {
+        let p = props(json!({
+            "url": "jdbc:postgresql://h/db", "format": "CSV", "table": "public.green_tripdata_staging",
+            "header": true, "columns": ["VendorID", "lpep_pickup_datetime"], "delimiter": "\\t",
+            "nullString": "", "quote": "'", "forceNotNull": ["VendorID"]
+        }));
+        let (sql, f) = copy_sql(&p, None, "FROM STDIN").unwrap();
+        assert_eq!(f, Format::Csv);
+        assert_eq!(
+            sql,
+            "COPY public.green_tripdata_staging (VendorID, lpep_pickup_datetime) FROM STDIN \
+             WITH (FORMAT CSV, DELIMITER '\t', NULL '', HEADER TRUE, QUOTE '''', FORCE_NOT_NULL (VendorID))"
+        );
+        let p = props(json!({"url": "jdbc:postgresql://h/db", "sql": "SELECT 1;"}));
+        assert_eq!(copy_sql(&p, p.sql.as_deref(), "TO STDOUT").unwrap().0, "COPY (SELECT 1) TO STDOUT");
+        let p = props(json!({"url": "jdbc:postgresql://h/db", "format": "parquet", "table": "t"}));
+        assert!(copy_sql(&p, None, "FROM STDIN").unwrap_err().to_string().contains("TEXT, CSV or BINARY"));
+        let p = props(json!({"url": "jdbc:postgresql://h/db", "table": "t", "delimiter": ";;"}));
+        assert!(copy_sql(&p, None, "FROM STDIN").unwrap_err().to_string().contains("delimiter"));
+    }
+}

@@ -1,0 +1,249 @@
+//! `io.kestra.plugin.jdbc.postgresql.Query` (one statement; outputs `row`,
+//! `rows`, `uri`, `size` per `fetchType`) and `Queries` (a `;`-separated
+//! script run in one transaction by default; output `outputs`: one entry per
+//! statement that returns rows). Named `:parameters` are bound positionally
+//! with the types the server infers.
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+
+use super::cells::{Param, row_to_json};
+use super::connect::{Conn, ConnProps};
+use super::errors::{short_statement, sql_error};
+use crate::plugins::jdbc::fetch::{FETCH_PROPS, FetchProps, FetchType, ResultWriter};
+use crate::plugins::jdbc::split::{bind_named, split_statements};
+use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Props {
+    #[serde(flatten)]
+    conn: ConnProps,
+    #[serde(flatten)]
+    fetch: FetchProps,
+    #[serde(deserialize_with = "de::string_lenient")]
+    sql: String,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+    #[serde(default, rename = "afterSQL", deserialize_with = "de::opt_string_lenient")]
+    after_sql: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    transaction: Option<bool>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    fetch_size: Option<Value>,
+}
+
+/// What a query task runs.
+#[derive(Debug)]
+struct Plan {
+    conn: Conn,
+    fetch: FetchType,
+    statements: Vec<String>,
+    parameters: Map<String, Value>,
+    after_sql: Option<String>,
+    transaction: bool,
+}
+
+fn plan(props: &Map<String, Value>) -> Result<Plan, TaskError> {
+    let p: Props = parse_props(props)?;
+    let statements = split_statements(&p.sql);
+    if statements.is_empty() {
+        return Err(TaskError::property("sql", "there is no SQL statement to run"));
+    }
+    Ok(Plan {
+        conn: p.conn.resolve()?,
+        fetch: p.fetch.resolve(),
+        statements,
+        parameters: p.parameters.unwrap_or_default(),
+        after_sql: p.after_sql.filter(|s| !s.trim().is_empty()),
+        transaction: p.transaction.unwrap_or(true),
+    })
+}
+
+/// Runs one statement; `Some(outputs)` when it returned rows.
+async fn run_statement(
+    cx: &RunContext,
+    client: &Client,
+    plan: &Plan,
+    sql: &str,
+    file_name: &str,
+) -> Result<Option<Map<String, Value>>, TaskError> {
+    let names: Vec<&str> = plan.parameters.keys().map(String::as_str).collect();
+    let (sent, order) =
+        if names.is_empty() { (sql.to_string(), Vec::new()) } else { bind_named(sql, &names, |n| format!("${n}")) };
+    let params: Vec<Param> = order
+        .into_iter()
+        .map(|name| Param { value: plan.parameters.get(&name).cloned().unwrap_or(Value::Null), name, tz: plan.conn.tz })
+        .collect();
+    let args = params.iter().map(|p| p as &dyn ToSql);
+    let started = Instant::now();
+    let stmt = client.prepare(&sent).await.map_err(|e| TaskError::failed(sql_error(&e, Some(&sent))))?;
+    if stmt.columns().is_empty() {
+        let n = client.execute_raw(&stmt, args).await.map_err(|e| TaskError::failed(sql_error(&e, Some(&sent))))?;
+        cx.info(&format!("{} → {n} row(s) affected in {} ms", short_statement(sql), started.elapsed().as_millis()));
+        return Ok(None);
+    }
+    let rows = client.query_raw(&stmt, args).await.map_err(|e| TaskError::failed(sql_error(&e, Some(&sent))))?;
+    let mut rows = std::pin::pin!(rows);
+    let mut writer = ResultWriter::new(cx, plan.fetch, file_name);
+    while writer.wants_more() {
+        match rows.next().await {
+            None => break,
+            Some(Err(e)) => return Err(TaskError::failed(sql_error(&e, Some(&sent)))),
+            Some(Ok(row)) => writer.push(row_to_json(&row, plan.conn.tz).map_err(TaskError::failed)?).await?,
+        }
+    }
+    let out = writer.finish().await?;
+    let size = out.get("size").map(|s| format!(", {s} row(s) fetched ({})", plan.fetch.as_str())).unwrap_or_default();
+    cx.info(&format!("{}{size} in {} ms", short_statement(sql), started.elapsed().as_millis()));
+    Ok(Some(out))
+}
+
+async fn rollback(client: &Client) {
+    let _ = client.batch_execute("ROLLBACK").await;
+}
+
+/// `jdbc.postgresql.Query`.
+#[derive(Debug)]
+pub struct Query {
+    plan: Plan,
+}
+
+fn build_query(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let plan = plan(props)?;
+    if plan.statements.len() > 1 {
+        return Err(TaskError::property(
+            "sql",
+            "Query task support only a single SQL statement. Use the Queries task to run multiple statements.",
+        ));
+    }
+    Ok(Box::new(Query { plan }))
+}
+
+#[async_trait]
+impl RunnableTask for Query {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let client = self.plan.conn.connect(cx).await?;
+        let tx = self.plan.after_sql.is_some();
+        if tx {
+            client.batch_execute("BEGIN").await.map_err(|e| TaskError::failed(sql_error(&e, Some("BEGIN"))))?;
+        }
+        let result = async {
+            let out = run_statement(cx, &client, &self.plan, &self.plan.statements[0], "result.ion").await?;
+            if let Some(after) = &self.plan.after_sql {
+                run_statement(cx, &client, &self.plan, after, "after.ion").await?;
+                client.batch_execute("COMMIT").await.map_err(|e| TaskError::failed(sql_error(&e, Some("COMMIT"))))?;
+            }
+            Ok::<_, TaskError>(out)
+        }
+        .await;
+        match result {
+            Ok(out) => Ok(TaskOutput::with(out.unwrap_or_default())),
+            Err(e) => {
+                if tx {
+                    rollback(&client).await;
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// `jdbc.postgresql.Queries`.
+#[derive(Debug)]
+pub struct Queries {
+    plan: Plan,
+}
+
+fn build_queries(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    Ok(Box::new(Queries { plan: plan(props)? }))
+}
+
+#[async_trait]
+impl RunnableTask for Queries {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let client = self.plan.conn.connect(cx).await?;
+        let tx = self.plan.transaction;
+        if tx {
+            client.batch_execute("BEGIN").await.map_err(|e| TaskError::failed(sql_error(&e, Some("BEGIN"))))?;
+        }
+        let n = self.plan.statements.len();
+        let mut outputs = Vec::new();
+        for (i, sql) in self.plan.statements.iter().enumerate() {
+            match run_statement(cx, &client, &self.plan, sql, &format!("result-{}.ion", i + 1)).await {
+                Ok(Some(out)) => outputs.push(Value::Object(out)),
+                Ok(None) => {}
+                Err(e) => {
+                    if tx {
+                        rollback(&client).await;
+                    }
+                    let which =
+                        if n > 1 { format!("statement {} of {n} failed", i + 1) } else { "query failed".into() };
+                    let undone = if tx && i > 0 { " (the transaction was rolled back)" } else { "" };
+                    return Err(TaskError::failed(format!("{which}{undone}: {e}")));
+                }
+            }
+        }
+        if let Some(after) = &self.plan.after_sql
+            && let Err(e) = run_statement(cx, &client, &self.plan, after, "after.ion").await
+        {
+            if tx {
+                rollback(&client).await;
+            }
+            return Err(TaskError::failed(format!("afterSQL failed: {e}")));
+        }
+        if tx {
+            client.batch_execute("COMMIT").await.map_err(|e| TaskError::failed(sql_error(&e, Some("COMMIT"))))?;
+        }
+        let mut out = Map::new();
+        out.insert("outputs".into(), Value::Array(outputs));
+        Ok(TaskOutput::with(out))
+    }
+}
+
+const QUERY_PROPS: &[PropSpec] = &super::with_conn_props!(
+    PropSpec::required("sql", PropKind::String),
+    PropSpec::optional("parameters", PropKind::Map),
+    PropSpec::optional("fetchSize", PropKind::Integer),
+    PropSpec::optional("afterSQL", PropKind::String),
+    FETCH_PROPS[0],
+    FETCH_PROPS[1],
+    FETCH_PROPS[2],
+    FETCH_PROPS[3],
+);
+
+const QUERIES_PROPS: &[PropSpec] = &super::with_conn_props!(
+    PropSpec::required("sql", PropKind::String),
+    PropSpec::optional("parameters", PropKind::Map),
+    PropSpec::optional("fetchSize", PropKind::Integer),
+    PropSpec::optional("afterSQL", PropKind::String),
+    PropSpec::optional("transaction", PropKind::Boolean),
+    FETCH_PROPS[0],
+    FETCH_PROPS[1],
+    FETCH_PROPS[2],
+    FETCH_PROPS[3],
+);
+
+pub const QUERY: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.jdbc.postgresql.Query",
+    aliases: &[],
+    group: "jdbc",
+    props: QUERY_PROPS,
+    build: build_query,
+};
+
+pub const QUERIES: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.jdbc.postgresql.Queries",
+    aliases: &[],
+    group: "jdbc",
+    props: QUERIES_PROPS,
+    build: build_queries,
+};

@@ -1,0 +1,248 @@
+//! One script task attempt: pick the runner (Docker when an engine answers,
+//! else fail or fall back to a local process as configured), prepare the
+//! working directory (input and namespace files, the script file, Python),
+//! run the command with its output streamed into the logs, then upload the
+//! output files and build Kestra's outputs `exitCode`, `vars`, `outputFiles`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use super::config::DockerFallback;
+use super::docker::{self, ContainerGuard, RunSpec};
+use super::files;
+use super::process::{self, Mode, Spawn};
+use super::props::{Form, Lang, ScriptSpec};
+use super::python;
+use super::runner::{DockerOptions, PROCESS, Runner};
+use crate::model::StateType;
+use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput};
+
+/// A script task (`shell`/`python` × `Commands`/`Script`).
+#[derive(Debug)]
+pub(crate) struct ScriptTask {
+    pub spec: ScriptSpec,
+}
+
+/// Removes the working directory when the attempt ends (also on timeout or
+/// kill, when the future is dropped), unless configured to keep it.
+struct DirGuard {
+    dir: PathBuf,
+    keep: bool,
+}
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// `'text'` for a POSIX shell.
+pub(crate) fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Replaces secret values in a message that leaves the logs (the error).
+fn mask(cx: &RunContext, msg: String) -> String {
+    let mut msg = msg;
+    for s in cx.host.secret_values() {
+        if s.len() >= 3 && msg.contains(&s) {
+            msg = msg.replace(&s, "******");
+        }
+    }
+    msg
+}
+
+/// Inherited variables a script must not see: Baton's secrets.
+fn secret_env_names() -> Vec<String> {
+    std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()).filter(|k| k.starts_with("SECRET_")).collect()
+}
+
+impl ScriptTask {
+    /// The runner to use now: Docker only if an engine is reachable.
+    async fn effective_runner(&self, cx: &RunContext) -> Result<Runner, TaskError> {
+        let Runner::Docker(opts) = &self.spec.runner else {
+            return Ok(Runner::Process);
+        };
+        let config = &cx.services.config.scripts;
+        match docker::probe(config).await {
+            Ok(_) => Ok(Runner::Docker(opts.clone())),
+            Err(reason) => match config.docker_fallback {
+                DockerFallback::Process => {
+                    cx.warn(&format!(
+                        "No Docker engine is reachable ({reason}); running the task as a local process \
+                         (BATON_DOCKER_FALLBACK=process): containerImage '{}' is ignored",
+                        self.spec.image
+                    ));
+                    Ok(Runner::Process)
+                }
+                DockerFallback::Fail => Err(TaskError::failed(format!(
+                    "The task runner io.kestra.plugin.scripts.runner.docker.Docker (the default for script tasks) \
+                     needs a Docker engine, and none is reachable: {reason}. Start Docker, or run the task as a \
+                     local process with `taskRunner: {{type: {PROCESS}}}` (on the task, or for all script tasks \
+                     through pluginDefaults on io.kestra.plugin.scripts), or set BATON_DOCKER_FALLBACK=process \
+                     to run Docker tasks as local processes"
+                ))),
+            },
+        }
+    }
+
+    /// Writes the `script` body into the working directory; returns its name.
+    async fn write_script(&self, cx: &RunContext, dir: &Path) -> Result<String, TaskError> {
+        let ext = match self.spec.lang {
+            Lang::Shell => "sh",
+            Lang::Python => "py",
+        };
+        let name = format!(".baton-script-{}.{ext}", cx.task_run_id);
+        tokio::fs::write(dir.join(&name), self.spec.script.as_bytes())
+            .await
+            .map_err(|e| TaskError::failed(format!("cannot write the script into {}: {e}", dir.display())))?;
+        Ok(name)
+    }
+
+    /// The shell text run by the interpreter.
+    fn shell_text(&self, before: &[String], script_file: Option<&Path>) -> String {
+        let mut lines: Vec<String> = Vec::new();
+        if self.spec.fail_fast {
+            lines.push("set -e".into());
+        }
+        lines.extend(before.iter().cloned());
+        lines.extend(self.spec.before_commands.iter().cloned());
+        match (self.spec.form, script_file) {
+            (Form::Script, Some(file)) => {
+                let program = match self.spec.lang {
+                    Lang::Python => "python".to_string(),
+                    Lang::Shell => self.spec.interpreter.first().cloned().unwrap_or_else(|| "/bin/sh".into()),
+                };
+                lines.push(format!("{program} {}", shell_quote(&file.display().to_string())));
+            }
+            _ => lines.extend(self.spec.commands.iter().cloned()),
+        }
+        lines.join("\n")
+    }
+
+    fn process_spawn(&self, dir: &Path, text: String, py: python::PythonEnv) -> Spawn {
+        let mut argv = self.spec.interpreter.clone();
+        argv.push(text);
+        let program = argv.remove(0);
+        let mut env = self.spec.env.clone();
+        if !py.path_prefix.is_empty() && !env.iter().any(|(k, _)| k == "PATH") {
+            let mut paths: Vec<PathBuf> = py.path_prefix;
+            if let Some(p) = std::env::var_os("PATH") {
+                paths.extend(std::env::split_paths(&p));
+            }
+            if let Ok(joined) = std::env::join_paths(paths).map(OsString::into_string)
+                && let Ok(joined) = joined
+            {
+                env.push(("PATH".into(), joined));
+            }
+        }
+        env.extend(py.env);
+        Spawn { program, args: argv, cwd: dir.to_path_buf(), env, env_remove: secret_env_names() }
+    }
+
+    fn docker_spawn(&self, cx: &RunContext, opts: &DockerOptions, dir: &Path, text: String) -> (Spawn, String) {
+        let mut command = self.spec.interpreter.clone();
+        command.push(text);
+        let name = format!("baton-{}-{}", cx.task_run_id, cx.attempt).to_ascii_lowercase();
+        let spec = RunSpec {
+            name: &name,
+            image: &self.spec.image,
+            work_dir: dir,
+            env_names: self.spec.env.iter().map(|(k, _)| k.clone()).collect(),
+            command: &command,
+        };
+        let bin = cx.services.config.scripts.docker_bin.display().to_string();
+        let spawn = Spawn {
+            program: bin,
+            args: docker::run_args(opts, &spec),
+            cwd: dir.to_path_buf(),
+            env: self.spec.env.clone(),
+            env_remove: secret_env_names(),
+        };
+        (spawn, name)
+    }
+}
+
+#[async_trait]
+impl RunnableTask for ScriptTask {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let runner = self.effective_runner(cx).await?;
+        let dir = cx.working_dir()?;
+        let _dir_guard = DirGuard { dir: dir.clone(), keep: cx.services.config.scripts.keep_working_dirs };
+
+        files::write_input_files(cx, &dir, &self.spec.input_files).await?;
+        let n = files::copy_namespace_files(cx, &dir, &self.spec.namespace_files).await?;
+        if n > 0 {
+            cx.log("DEBUG", &format!("Copied {n} namespace file(s) into the working directory"));
+        }
+        let mut skip = Vec::new();
+        let script_file = match self.spec.form {
+            Form::Script => {
+                let name = self.write_script(cx, &dir).await?;
+                skip.push(name.clone());
+                Some(dir.join(name))
+            }
+            Form::Commands => None,
+        };
+
+        let mut container = None;
+        let spawn = match &runner {
+            Runner::Process => {
+                let py = match self.spec.lang {
+                    Lang::Python => python::prepare(cx, &self.spec.dependencies).await?,
+                    Lang::Shell => python::PythonEnv::default(),
+                };
+                let text = self.shell_text(&[], script_file.as_deref());
+                self.process_spawn(&dir, text, py)
+            }
+            Runner::Docker(opts) => {
+                let mut before = Vec::new();
+                if self.spec.lang == Lang::Python && !self.spec.dependencies.is_empty() {
+                    let deps: Vec<String> = self.spec.dependencies.iter().map(|d| shell_quote(d)).collect();
+                    before.push(format!("pip install --quiet --disable-pip-version-check {}", deps.join(" ")));
+                }
+                let text = self.shell_text(&before, script_file.as_deref());
+                let (spawn, name) = self.docker_spawn(cx, opts, &dir, text);
+                container = Some(ContainerGuard { bin: cx.services.config.scripts.docker_bin.clone(), name: Some(name) });
+                cx.info(&format!("Running in container image '{}'", self.spec.image));
+                spawn
+            }
+        };
+
+        let fin = process::run(cx, &spawn, Mode::Script).await?;
+        if let Some(c) = container.as_mut() {
+            // the container ended: `--rm` removed it, or `delete: false` keeps it
+            c.name = None;
+        }
+        if !fin.success() {
+            return Err(TaskError::failed(mask(cx, fin.failure_message("Command"))));
+        }
+
+        let output_files = files::upload_output_files(cx, &dir, &self.spec.output_files, &skip).await?;
+        let mut out = Map::new();
+        out.insert("exitCode".into(), Value::from(fin.exit_code.unwrap_or(0)));
+        out.insert("vars".into(), Value::Object(fin.vars));
+        out.insert("outputFiles".into(), Value::Object(output_files));
+        let mut result = TaskOutput::with(out);
+        if self.spec.warning_on_std_err && fin.stderr_lines > 0 {
+            result.state = Some(StateType::Warning);
+        }
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,384 @@
+//! Backfills: create one execution per tick of a trigger between a start
+//! and an end (inclusive), in tick order, through [`fire_tick`] — so the
+//! backfill's inputs override the trigger's, its labels are added, a tick
+//! whose execution already succeeded is skipped (unless
+//! `rerunSuccessful`), and a backfill resumed after a crash never
+//! duplicates an execution.
+//!
+//! At most the flow's `concurrency.limit` executions of a backfill are in
+//! flight at once (one when the flow has no limit, as Kestra runs a
+//! trigger's executions one at a time); the flow's concurrency admission
+//! still counts every execution, whatever started it. Progress is stored
+//! after every tick; pause, resume and cancel are state changes the runner
+//! notices between ticks. The runner is a plain async function, callable
+//! from the CLI, the local server or a Cloud Run handler.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::engine::{Engine, ExecutionUpdate};
+use super::scheduler::{SchedulerError, TickOrigin, TickOutcome, TickRequest, fire_tick};
+use crate::backend::BackendError;
+use crate::backend::schedule::{Backfill, BackfillProgress, BackfillState, TriggerStore};
+use crate::model::{Flow, Label, StateType, ids};
+use crate::schedule::backfill::{PlanError, plan_ticks};
+use crate::schedule::{ScheduleError, ScheduleTrigger};
+
+/// How often a waiting runner re-reads its executions and its own state
+/// (updates usually wake it sooner).
+const POLL: StdDuration = StdDuration::from_millis(250);
+
+/// A request to backfill a trigger.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackfillRequest {
+    pub namespace: String,
+    pub flow_id: String,
+    pub trigger_id: String,
+    pub start: DateTime<Utc>,
+    /// `None` means now.
+    pub end: Option<DateTime<Utc>>,
+    pub inputs: Map<String, Value>,
+    pub labels: Vec<Label>,
+    pub rerun_successful: bool,
+}
+
+/// Why a backfill cannot be created, changed or run.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error("flow {0} is not loaded")]
+    FlowNotFound(String),
+    #[error("flow {flow} has no trigger '{trigger}'{}", if .known.is_empty() { String::new() } else { format!(" (its Schedule triggers: {})", .known.join(", ")) })]
+    TriggerNotFound { flow: String, trigger: String, known: Vec<String> },
+    #[error("trigger '{trigger}' of flow {flow} is not a Schedule trigger; only Schedule triggers can be backfilled")]
+    NotSchedule { flow: String, trigger: String },
+    #[error("trigger '{trigger}' of flow {flow} is disabled; backfills run only for enabled triggers")]
+    TriggerDisabled { flow: String, trigger: String },
+    #[error("flow {0} is disabled")]
+    FlowDisabled(String),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("backfill {0} not found")]
+    NotFound(String),
+    #[error("backfill {id} is {state}: cannot {action} it")]
+    State { id: String, state: BackfillState, action: &'static str },
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// The flow and its Schedule trigger, checked for a backfill.
+pub fn backfill_target(
+    engine: &Engine,
+    namespace: &str,
+    flow_id: &str,
+    trigger_id: &str,
+) -> Result<(Arc<Flow>, ScheduleTrigger), BackfillError> {
+    let name = format!("{namespace}.{flow_id}");
+    let flow = engine.flows.get(namespace, flow_id).ok_or_else(|| BackfillError::FlowNotFound(name.clone()))?;
+    if flow.disabled {
+        return Err(BackfillError::FlowDisabled(name));
+    }
+    let Some(raw) = flow.triggers.iter().find(|t| t.id == trigger_id) else {
+        let known = ScheduleTrigger::of_flow(&flow).into_iter().filter_map(|t| t.ok().map(|t| t.id)).collect();
+        return Err(BackfillError::TriggerNotFound { flow: name, trigger: trigger_id.to_string(), known });
+    };
+    let trigger = ScheduleTrigger::from_trigger(raw)?
+        .ok_or_else(|| BackfillError::NotSchedule { flow: name.clone(), trigger: trigger_id.to_string() })?;
+    if trigger.disabled {
+        return Err(BackfillError::TriggerDisabled { flow: name, trigger: trigger_id.to_string() });
+    }
+    Ok((flow, trigger))
+}
+
+/// Checks the request, plans its ticks and stores a RUNNING backfill.
+pub async fn create_backfill(
+    engine: &Engine,
+    store: &dyn TriggerStore,
+    req: BackfillRequest,
+) -> Result<Backfill, BackfillError> {
+    let (_, trigger) = backfill_target(engine, &req.namespace, &req.flow_id, &req.trigger_id)?;
+    let now = Utc::now();
+    let end = req.end.unwrap_or(now);
+    let ticks = plan_ticks(&trigger.cron, req.start, end)?;
+    let backfill = Backfill {
+        id: ids::new_id(),
+        namespace: req.namespace,
+        flow_id: req.flow_id,
+        trigger_id: req.trigger_id,
+        start: req.start,
+        end,
+        inputs: req.inputs,
+        labels: req.labels,
+        rerun_successful: req.rerun_successful,
+        state: BackfillState::Running,
+        progress: BackfillProgress { total: ticks.len() as u64, ..BackfillProgress::default() },
+        created: now,
+        updated: now,
+    };
+    store.create_backfill(&backfill).await?;
+    tracing::info!(backfill_id = %backfill.id, namespace = %backfill.namespace, flow_id = %backfill.flow_id,
+        trigger_id = %backfill.trigger_id, ticks = ticks.len(), "backfill created");
+    Ok(backfill)
+}
+
+/// A RUNNING backfill with exactly this request's window, inputs, labels
+/// and mode: re-running the same backfill command resumes it.
+pub async fn find_resumable(store: &dyn TriggerStore, req: &BackfillRequest) -> Result<Option<Backfill>, BackfillError> {
+    let Some(end) = req.end else { return Ok(None) };
+    Ok(store.list_backfills(Some(BackfillState::Running)).await?.into_iter().find(|b| {
+        b.namespace == req.namespace
+            && b.flow_id == req.flow_id
+            && b.trigger_id == req.trigger_id
+            && b.start == req.start
+            && b.end == end
+            && b.inputs == req.inputs
+            && b.labels == req.labels
+            && b.rerun_successful == req.rerun_successful
+    }))
+}
+
+/// Pauses a RUNNING backfill (executions already started go on).
+pub async fn pause_backfill(store: &dyn TriggerStore, id: &str) -> Result<Backfill, BackfillError> {
+    transition(store, id, &[BackfillState::Running, BackfillState::Paused], BackfillState::Paused, "pause").await
+}
+
+/// Resumes a PAUSED backfill (a RUNNING one stays RUNNING).
+pub async fn resume_backfill(store: &dyn TriggerStore, id: &str) -> Result<Backfill, BackfillError> {
+    transition(store, id, &[BackfillState::Paused, BackfillState::Running], BackfillState::Running, "resume").await
+}
+
+/// Cancels a backfill: no more executions are created (started ones go on).
+pub async fn cancel_backfill(store: &dyn TriggerStore, id: &str) -> Result<Backfill, BackfillError> {
+    let from = [BackfillState::Running, BackfillState::Paused, BackfillState::Cancelled];
+    transition(store, id, &from, BackfillState::Cancelled, "cancel").await
+}
+
+async fn transition(
+    store: &dyn TriggerStore,
+    id: &str,
+    from: &[BackfillState],
+    to: BackfillState,
+    action: &'static str,
+) -> Result<Backfill, BackfillError> {
+    let b = store.transition_backfill(id, from, to).await?.ok_or_else(|| BackfillError::NotFound(id.to_string()))?;
+    if b.state != to {
+        return Err(BackfillError::State { id: id.to_string(), state: b.state, action });
+    }
+    tracing::info!(backfill_id = %id, state = %to, "backfill {action}");
+    Ok(b)
+}
+
+/// The runner's view of the ticks it has not finished.
+struct Tracker {
+    /// Ticks still to handle or in flight, in order (for the cursor).
+    order: Vec<DateTime<Utc>>,
+    next_unhandled: usize,
+    handled: HashSet<DateTime<Utc>>,
+    in_flight: BTreeMap<DateTime<Utc>, String>,
+    known_ids: HashSet<String>,
+}
+
+impl Tracker {
+    fn handle(&mut self, tick: DateTime<Utc>, progress: &mut BackfillProgress) {
+        self.handled.insert(tick);
+        while self.next_unhandled < self.order.len() && self.handled.contains(&self.order[self.next_unhandled]) {
+            progress.cursor = Some(self.order[self.next_unhandled]);
+            self.next_unhandled += 1;
+        }
+    }
+
+    fn record_id(&mut self, id: &str, progress: &mut BackfillProgress) {
+        if self.known_ids.insert(id.to_string()) {
+            progress.execution_ids.push(id.to_string());
+        }
+    }
+}
+
+fn count_end(state: StateType, progress: &mut BackfillProgress) {
+    if matches!(state, StateType::Success | StateType::Warning) {
+        progress.succeeded += 1;
+    } else {
+        progress.failed += 1;
+    }
+}
+
+/// Runs backfill `id` until every tick is handled (then it is SUCCESS),
+/// or until it is paused or cancelled; returns it as stored then.
+/// `on_progress` sees it after every change. Safe to call again after a
+/// crash, or by two runners at once: ticks are claimed exactly once.
+pub async fn run_backfill(
+    engine: &Arc<Engine>,
+    store: &dyn TriggerStore,
+    id: &str,
+    on_progress: &mut (dyn FnMut(&Backfill) + Send),
+) -> Result<Backfill, BackfillError> {
+    let mut b = store.load_backfill(id).await?.ok_or_else(|| BackfillError::NotFound(id.to_string()))?;
+    if b.state != BackfillState::Running {
+        return Ok(b);
+    }
+    let (flow, trigger) = backfill_target(engine, &b.namespace, &b.flow_id, &b.trigger_id)?;
+    let ticks = plan_ticks(&trigger.cron, b.start, b.end)?;
+    let window = flow.concurrency.as_ref().map_or(1, |c| c.limit.max(1) as usize);
+    let mut updates = engine.updates.subscribe();
+    let mut progress = b.progress.clone();
+    progress.total = ticks.len() as u64;
+    let pending: Vec<DateTime<Utc>> =
+        ticks.into_iter().filter(|t| progress.cursor.is_none_or(|c| *t > c)).collect();
+    let mut tracker = Tracker {
+        order: pending.clone(),
+        next_unhandled: 0,
+        handled: HashSet::new(),
+        in_flight: BTreeMap::new(),
+        known_ids: progress.execution_ids.iter().cloned().collect(),
+    };
+    let (backfill_id, inputs, labels) = (b.id.clone(), b.inputs.clone(), b.labels.clone());
+    let origin = TickOrigin::Backfill { id: &backfill_id, rerun_successful: b.rerun_successful };
+    on_progress(&b);
+    for tick in pending {
+        while tracker.in_flight.len() >= window {
+            if let Some(stopped) = wait_for_one(engine, store, &mut b, &mut updates, &mut tracker, &mut progress).await? {
+                return Ok(stopped);
+            }
+            on_progress(&b);
+        }
+        if let Some(stopped) = control(store, &mut b, &progress).await? {
+            return Ok(stopped);
+        }
+        let req = TickRequest {
+            flow: &flow,
+            trigger: &trigger,
+            date: tick,
+            inputs: &inputs,
+            labels: &labels,
+            origin,
+        };
+        match fire_tick(engine, store, req).await {
+            Ok(TickOutcome::Launched { execution_id }) => {
+                progress.launched += 1;
+                tracker.record_id(&execution_id, &mut progress);
+                tracker.in_flight.insert(tick, execution_id);
+            }
+            Ok(TickOutcome::Existing { execution_id, state }) => {
+                tracker.record_id(&execution_id, &mut progress);
+                match state {
+                    Some(s) if s.is_terminal() => {
+                        count_end(s, &mut progress);
+                        tracker.handle(tick, &mut progress);
+                    }
+                    _ => {
+                        tracker.in_flight.insert(tick, execution_id);
+                    }
+                }
+            }
+            Ok(TickOutcome::SkippedSuccessful { execution_id }) => {
+                tracing::info!(backfill_id = %backfill_id, tick = %trigger.cron.format(tick), execution_id = %execution_id,
+                    "tick skipped: it already succeeded");
+                progress.skipped += 1;
+                tracker.handle(tick, &mut progress);
+            }
+            Err(SchedulerError::Backend(e)) => return Err(e.into()),
+            Err(e) => {
+                tracing::error!(backfill_id = %backfill_id, error = %e, "backfill tick not started");
+                progress.failed += 1;
+                tracker.handle(tick, &mut progress);
+            }
+        }
+        save(store, &mut b, &progress).await?;
+        on_progress(&b);
+    }
+    while !tracker.in_flight.is_empty() {
+        if let Some(stopped) = wait_for_one(engine, store, &mut b, &mut updates, &mut tracker, &mut progress).await? {
+            return Ok(stopped);
+        }
+        on_progress(&b);
+    }
+    save(store, &mut b, &progress).await?;
+    let done = store
+        .transition_backfill(&b.id, &[BackfillState::Running], BackfillState::Success)
+        .await?
+        .ok_or_else(|| BackfillError::NotFound(b.id.clone()))?;
+    tracing::info!(backfill_id = %done.id, state = %done.state, launched = done.progress.launched,
+        skipped = done.progress.skipped, succeeded = done.progress.succeeded, failed = done.progress.failed,
+        "backfill ended");
+    on_progress(&done);
+    Ok(done)
+}
+
+async fn save(store: &dyn TriggerStore, b: &mut Backfill, progress: &BackfillProgress) -> Result<(), BackendError> {
+    store.save_backfill_progress(&b.id, progress).await?;
+    b.progress = progress.clone();
+    Ok(())
+}
+
+/// The backfill's stored state: `Some` (as stored) when it is no longer RUNNING.
+async fn control(
+    store: &dyn TriggerStore,
+    b: &mut Backfill,
+    progress: &BackfillProgress,
+) -> Result<Option<Backfill>, BackendError> {
+    let Some(current) = store.load_backfill(&b.id).await? else {
+        return Ok(Some(b.clone()));
+    };
+    b.state = current.state;
+    if current.state == BackfillState::Running {
+        return Ok(None);
+    }
+    save(store, b, progress).await?;
+    tracing::info!(backfill_id = %b.id, state = %b.state, "backfill stopped");
+    Ok(Some(Backfill { progress: progress.clone(), ..current }))
+}
+
+/// Waits until at least one in-flight execution ends (counting it), or the
+/// backfill stops being RUNNING (`Some`).
+async fn wait_for_one(
+    engine: &Engine,
+    store: &dyn TriggerStore,
+    b: &mut Backfill,
+    updates: &mut tokio::sync::broadcast::Receiver<ExecutionUpdate>,
+    tracker: &mut Tracker,
+    progress: &mut BackfillProgress,
+) -> Result<Option<Backfill>, BackendError> {
+    loop {
+        let mut ended = Vec::new();
+        for (tick, id) in &tracker.in_flight {
+            if let Some(e) = engine.state.load_execution(id).await?
+                && e.state.is_terminal()
+            {
+                ended.push((*tick, e.state.current));
+            }
+        }
+        if !ended.is_empty() {
+            for (tick, state) in ended {
+                tracker.in_flight.remove(&tick);
+                count_end(state, progress);
+                tracker.handle(tick, progress);
+            }
+            save(store, b, progress).await?;
+            return Ok(None);
+        }
+        if let Some(stopped) = control(store, b, progress).await? {
+            return Ok(Some(stopped));
+        }
+        // sleep until one of ours changes state terminally, or the poll interval passes
+        let deadline = tokio::time::Instant::now() + POLL;
+        loop {
+            match tokio::time::timeout_at(deadline, updates.recv()).await {
+                Err(_) => break,
+                Ok(Ok(u)) if u.state.is_terminal() && tracker.in_flight.values().any(|id| *id == u.execution_id) => {
+                    break;
+                }
+                Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
+                Ok(Err(RecvError::Closed)) => {
+                    tokio::time::sleep_until(deadline).await;
+                    break;
+                }
+            }
+        }
+    }
+}

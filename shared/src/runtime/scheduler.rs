@@ -1,0 +1,437 @@
+//! The scheduler: fires each due tick of the enabled Schedule triggers of
+//! the loaded flows exactly once, through the tick key
+//! `(namespace, flow, trigger, date)` of the [`TriggerStore`].
+//!
+//! [`fire_tick`] is the one way a tick becomes an execution — for live
+//! ticks and for backfills — so a duplicate or late tick, two schedulers,
+//! or a backfill racing the schedule never create a second execution: the
+//! execution id is derived from the tick key, the tick is claimed
+//! create-if-absent, and the launcher creates an execution id only once.
+//! [`Scheduler::evaluate`] is one pass over every trigger (what a Cloud
+//! Scheduler tick calls on GCP); [`Scheduler::spawn`] runs passes every
+//! second for `baton server local`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
+
+use super::engine::Engine;
+use super::flows::FlowRepository;
+use super::launcher::{self, LaunchError, LaunchRequest};
+use crate::backend::BackendError;
+use crate::backend::schedule::{Stopped, TickClaim, TickKey, TriggerKey, TriggerState, TriggerStore};
+use crate::model::{Flow, Label, StateType};
+use crate::schedule::{ScheduleTrigger, plan_due};
+use crate::template::TemplateError;
+
+/// Due ticks one trigger fires in one pass at most (a long `ALL` replay
+/// continues on the next pass).
+const MAX_TICKS_PER_PASS: usize = 100;
+
+/// Why a tick could not be handled.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("trigger '{trigger}' of {flow}, tick {tick}: cannot render {what}: {source}")]
+    Render {
+        flow: String,
+        trigger: String,
+        tick: String,
+        what: String,
+        #[source]
+        source: TemplateError,
+    },
+    #[error("trigger '{trigger}' of {flow}, tick {tick}: {source}")]
+    Launch {
+        flow: String,
+        trigger: String,
+        tick: String,
+        #[source]
+        source: LaunchError,
+    },
+}
+
+/// Who fires a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickOrigin<'a> {
+    /// The scheduler, for a live (or recovered) tick.
+    Schedule,
+    /// A backfill; with `rerun_successful` a tick that already succeeded runs again.
+    Backfill { id: &'a str, rerun_successful: bool },
+}
+
+/// One tick to turn into an execution.
+#[derive(Debug, Clone, Copy)]
+pub struct TickRequest<'a> {
+    pub flow: &'a Flow,
+    pub trigger: &'a ScheduleTrigger,
+    pub date: DateTime<Utc>,
+    /// Inputs overriding the trigger's (a backfill's).
+    pub inputs: &'a Map<String, Value>,
+    /// Labels added to the execution (a backfill's).
+    pub labels: &'a [Label],
+    pub origin: TickOrigin<'a>,
+}
+
+/// What firing a tick did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// A new execution was created.
+    Launched { execution_id: String },
+    /// The tick already has this execution (a duplicate or late tick, or a
+    /// backfill resuming): nothing was created. `state` is its current state.
+    Existing { execution_id: String, state: Option<StateType> },
+    /// A backfill found the tick already succeeded and skipped it.
+    SkippedSuccessful { execution_id: String },
+}
+
+impl TickOutcome {
+    pub fn execution_id(&self) -> &str {
+        match self {
+            TickOutcome::Launched { execution_id }
+            | TickOutcome::Existing { execution_id, .. }
+            | TickOutcome::SkippedSuccessful { execution_id } => execution_id,
+        }
+    }
+}
+
+/// The execution id of a tick: 22 base62 characters derived from the tick
+/// key and who fires it, so a retried or duplicated firing names the same
+/// execution.
+pub fn tick_execution_id(key: &TickKey, origin: TickOrigin<'_>) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let salt = match origin {
+        TickOrigin::Schedule => "schedule".to_string(),
+        TickOrigin::Backfill { id, .. } => format!("backfill:{id}"),
+    };
+    let digest = Sha256::digest(format!("{salt}\n{}", key.id()).as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let mut n = u128::from_be_bytes(bytes);
+    let mut out = String::with_capacity(22);
+    for _ in 0..22 {
+        out.push(ALPHABET[(n % 62) as usize] as char);
+        n /= 62;
+    }
+    out
+}
+
+/// Turns one tick into at most one execution (see the module documentation).
+///
+/// A backfill re-runs a tick whose execution failed, and one that succeeded
+/// only with `rerun_successful`; an execution still running is adopted, not
+/// duplicated.
+pub async fn fire_tick(
+    engine: &Arc<Engine>,
+    store: &dyn TriggerStore,
+    req: TickRequest<'_>,
+) -> Result<TickOutcome, SchedulerError> {
+    let key = TickKey {
+        namespace: req.flow.namespace.clone(),
+        flow_id: req.flow.id.clone(),
+        trigger_id: req.trigger.id.clone(),
+        date: req.date,
+    };
+    let mine = tick_execution_id(&key, req.origin);
+    for _ in 0..8 {
+        let owner = match store.claim_tick(&key, &mine).await? {
+            TickClaim::Created => return launch_tick(engine, &req, &mine).await,
+            TickClaim::Existing { execution_id } => execution_id,
+        };
+        let existing = engine.state.load_execution(&owner).await?;
+        let Some(existing) = existing else {
+            // claimed, but its claimant stopped before creating it: create it
+            // now under the claimed id (the launcher creates an id only once)
+            return launch_tick(engine, &req, &owner).await;
+        };
+        let state = existing.state.current;
+        let backfill = match req.origin {
+            TickOrigin::Backfill { rerun_successful, .. } if owner != mine => Some(rerun_successful),
+            _ => None,
+        };
+        match backfill {
+            Some(rerun) if state.is_terminal() => {
+                let succeeded = matches!(state, StateType::Success | StateType::Warning);
+                if succeeded && !rerun {
+                    return Ok(TickOutcome::SkippedSuccessful { execution_id: owner });
+                }
+                if store.replace_tick(&key, &owner, &mine).await? {
+                    return launch_tick(engine, &req, &mine).await;
+                }
+                // someone else moved the tick meanwhile: look again
+            }
+            _ => return Ok(TickOutcome::Existing { execution_id: owner, state: Some(state) }),
+        }
+    }
+    let current = store.tick(&key).await?.unwrap_or_default();
+    Ok(TickOutcome::Existing { execution_id: current, state: None })
+}
+
+async fn launch_tick(engine: &Arc<Engine>, req: &TickRequest<'_>, id: &str) -> Result<TickOutcome, SchedulerError> {
+    let flow = req.flow;
+    let trigger = req.trigger;
+    let tick = trigger.cron.format(req.date);
+    let context = trigger.context(req.date);
+    let render_ctx = {
+        let mut t = context.variables.clone();
+        t.insert("id".into(), Value::String(trigger.id.clone()));
+        t.insert("type".into(), Value::String(context.type_.clone()));
+        json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "trigger": t, "schedule": context.variables})
+    };
+    let render_err = |what: &str, source: TemplateError| SchedulerError::Render {
+        flow: format!("{}.{}", flow.namespace, flow.id),
+        trigger: trigger.id.clone(),
+        tick: tick.clone(),
+        what: what.to_string(),
+        source,
+    };
+    let mut inputs = Map::new();
+    for (what, source) in [("trigger inputs", &trigger.inputs), ("backfill inputs", req.inputs)] {
+        for (k, v) in source {
+            let value = engine
+                .renderer
+                .render_typed(v, &render_ctx, engine.host.as_ref())
+                .map_err(|e| render_err(&format!("{what} '{k}'"), e))?;
+            inputs.insert(k.clone(), value);
+        }
+    }
+    let mut labels = Vec::new();
+    for l in req.labels {
+        let value = engine
+            .renderer
+            .render_str(&l.value, &render_ctx, engine.host.as_ref())
+            .map_err(|e| render_err(&format!("label '{}'", l.key), e))?;
+        labels.push(Label { key: l.key.clone(), value });
+    }
+    let launch = LaunchRequest {
+        inputs,
+        labels,
+        trigger: Some(context),
+        parent: None,
+        execution_id: Some(id.to_string()),
+        schedule_date: Some(req.date),
+    };
+    match launcher::launch(engine, flow, launch).await {
+        Ok(e) => {
+            tracing::info!(
+                execution_id = %e.id, namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trigger.id,
+                tick = %tick, origin = ?req.origin, "tick fired"
+            );
+            Ok(TickOutcome::Launched { execution_id: e.id })
+        }
+        Err(LaunchError::Exists(id)) => {
+            let state = engine.state.load_execution(&id).await?.map(|e| e.state.current);
+            Ok(TickOutcome::Existing { execution_id: id, state })
+        }
+        Err(source) => Err(SchedulerError::Launch {
+            flow: format!("{}.{}", flow.namespace, flow.id),
+            trigger: trigger.id.clone(),
+            tick,
+            source,
+        }),
+    }
+}
+
+/// Where the scheduler finds the flows whose triggers it evaluates.
+pub trait FlowSource: Send + Sync {
+    fn flows(&self) -> Vec<Arc<Flow>>;
+}
+
+impl FlowSource for FlowRepository {
+    fn flows(&self) -> Vec<Arc<Flow>> {
+        self.all()
+    }
+}
+
+/// What one evaluation of one trigger did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TriggerReport {
+    pub namespace: String,
+    pub flow_id: String,
+    pub trigger_id: String,
+    /// Ticks turned into executions (or found already handled).
+    pub fired: Vec<(DateTime<Utc>, TickOutcome)>,
+    /// Ticks skipped: later than `lateMaximumDelay`.
+    pub late: Vec<DateTime<Utc>>,
+    /// Missed ticks dropped by `recoverMissedSchedules`.
+    pub dropped: usize,
+    /// Ticks that failed to start, with why.
+    pub errors: Vec<String>,
+    /// The trigger is stopped by `stopAfter`.
+    pub stopped: bool,
+}
+
+/// Evaluates Schedule triggers and fires their due ticks.
+pub struct Scheduler {
+    engine: Arc<Engine>,
+    store: Arc<dyn TriggerStore>,
+    flows: Arc<dyn FlowSource>,
+    /// Triggers evaluated since this scheduler started: the first evaluation
+    /// of each one recovers missed schedules.
+    seen: Mutex<HashSet<TriggerKey>>,
+}
+
+impl Scheduler {
+    pub fn new(engine: Arc<Engine>, store: Arc<dyn TriggerStore>, flows: Arc<dyn FlowSource>) -> Scheduler {
+        Scheduler { engine, store, flows, seen: Mutex::new(HashSet::new()) }
+    }
+
+    /// One pass over every Schedule trigger of every flow at `now`.
+    pub async fn evaluate(&self, now: DateTime<Utc>) -> Vec<TriggerReport> {
+        let mut reports = Vec::new();
+        for flow in self.flows.flows() {
+            for parsed in ScheduleTrigger::of_flow(&flow) {
+                let trigger = match parsed {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::debug!(namespace = %flow.namespace, flow_id = %flow.id, error = %e, "trigger skipped");
+                        continue;
+                    }
+                };
+                match self.evaluate_trigger(&flow, &trigger, now).await {
+                    Ok(r) => reports.push(r),
+                    Err(e) => tracing::error!(
+                        namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trigger.id, error = %e,
+                        "cannot evaluate trigger"
+                    ),
+                }
+            }
+        }
+        reports
+    }
+
+    /// Evaluates one trigger at `now`: fires its due ticks, applies
+    /// `recoverMissedSchedules` on the first evaluation since start,
+    /// `lateMaximumDelay` and `stopAfter`, and stores the trigger's state.
+    pub async fn evaluate_trigger(
+        &self,
+        flow: &Flow,
+        trigger: &ScheduleTrigger,
+        now: DateTime<Utc>,
+    ) -> Result<TriggerReport, SchedulerError> {
+        let key = TriggerKey {
+            namespace: flow.namespace.clone(),
+            flow_id: flow.id.clone(),
+            trigger_id: trigger.id.clone(),
+        };
+        let mut report = TriggerReport {
+            namespace: key.namespace.clone(),
+            flow_id: key.flow_id.clone(),
+            trigger_id: key.trigger_id.clone(),
+            ..TriggerReport::default()
+        };
+        if trigger.disabled || flow.disabled {
+            // re-enabling it later recovers missed schedules, as in Kestra
+            self.seen.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+            return Ok(report);
+        }
+        let mut state = self.store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState {
+            key: key.clone(),
+            last_tick: None,
+            next_tick: None,
+            last_execution_id: None,
+            stopped: None,
+            updated: now,
+        });
+        let flow_hash = source_hash(&flow.source);
+        if let Some(stopped) = &state.stopped {
+            if stopped.flow_hash == flow_hash {
+                report.stopped = true;
+                return Ok(report);
+            }
+            tracing::info!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
+                "flow changed: trigger stopped by stopAfter runs again");
+            state.stopped = None;
+            state.next_tick = None;
+        }
+        if let Some(reason) = self.stop_reason(trigger, &state).await? {
+            tracing::warn!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
+                reason = %reason, "trigger stopped (stopAfter); it runs again when the flow changes");
+            state.stopped = Some(Stopped { reason, flow_hash });
+            state.updated = now;
+            self.store.save_trigger_state(&state).await?;
+            report.stopped = true;
+            return Ok(report);
+        }
+        let recovering = self.seen.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone());
+        let before = state.clone();
+        let plan = plan_due(trigger, state.next_tick, now, recovering, MAX_TICKS_PER_PASS);
+        if !plan.dropped.is_empty() {
+            tracing::info!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
+                missed = plan.dropped.len(), policy = ?trigger.recover_missed_schedules, "missed schedules not recovered");
+        }
+        for t in &plan.late {
+            tracing::warn!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
+                tick = %trigger.cron.format(*t), "tick skipped: later than lateMaximumDelay");
+        }
+        for &date in &plan.fire {
+            let req = TickRequest {
+                flow,
+                trigger,
+                date,
+                inputs: &Map::new(),
+                labels: &[],
+                origin: TickOrigin::Schedule,
+            };
+            match fire_tick(&self.engine, self.store.as_ref(), req).await {
+                Ok(outcome) => {
+                    state.last_execution_id = Some(outcome.execution_id().to_string());
+                    report.fired.push((date, outcome));
+                }
+                Err(SchedulerError::Backend(e)) => return Err(e.into()),
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduled execution not started");
+                    report.errors.push(e.to_string());
+                }
+            }
+            state.last_tick = Some(date);
+        }
+        let handled = plan.fire.iter().chain(plan.late.iter()).chain(plan.dropped.iter()).max().copied();
+        if let Some(h) = handled {
+            state.last_tick = Some(state.last_tick.map_or(h, |l| l.max(h)));
+        }
+        report.late = plan.late;
+        report.dropped = plan.dropped.len();
+        state.next_tick = plan.next;
+        if state != before {
+            state.updated = now;
+            self.store.save_trigger_state(&state).await?;
+        }
+        Ok(report)
+    }
+
+    /// `stopAfter`: the last execution of the trigger ended in one of its states.
+    async fn stop_reason(&self, trigger: &ScheduleTrigger, state: &TriggerState) -> Result<Option<String>, BackendError> {
+        if trigger.stop_after.is_empty() {
+            return Ok(None);
+        }
+        let Some(id) = &state.last_execution_id else { return Ok(None) };
+        let Some(e) = self.engine.state.load_execution(id).await? else { return Ok(None) };
+        let s = e.state.current;
+        Ok((s.is_terminal() && trigger.stop_after.contains(&s)).then(|| format!("execution {id} ended {s}")))
+    }
+
+    /// Runs a pass every `every` until the handle is aborted.
+    pub fn spawn(self: Arc<Self>, every: StdDuration) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                self.evaluate(Utc::now()).await;
+            }
+        })
+    }
+}
+
+/// A short stable hash of a flow's source (detects edits).
+pub fn source_hash(source: &str) -> String {
+    let d = Sha256::digest(source.as_bytes());
+    d[..8].iter().map(|b| format!("{b:02x}")).collect()
+}

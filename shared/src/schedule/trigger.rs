@@ -1,0 +1,195 @@
+//! The `io.kestra.plugin.core.trigger.Schedule` trigger as Kestra defines it
+//! (`cron`, `withSeconds`, `timezone`, `inputs`, `disabled`,
+//! `recoverMissedSchedules`, `lateMaximumDelay`, `stopAfter`, `conditions`),
+//! read from a flow's parsed triggers, and the trigger context an execution
+//! of one of its ticks carries (`trigger.date`, `trigger.next`,
+//! `trigger.previous`, the trigger's id and type).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::cron::{Cron, CronError};
+use crate::model::{Flow, StateType, Trigger, TriggerContext};
+
+/// Kestra's type name of the Schedule trigger.
+pub const SCHEDULE_TYPE: &str = "io.kestra.plugin.core.trigger.Schedule";
+
+/// What to do with ticks missed while no scheduler ran (Kestra's
+/// `recoverMissedSchedules`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RecoverMissedSchedules {
+    /// Replay every missed tick, in order (Kestra's default).
+    #[default]
+    All,
+    /// Replay only the most recent missed tick.
+    Last,
+    /// Replay nothing; continue with the next tick.
+    None,
+}
+
+/// A Schedule trigger property that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("trigger '{trigger}': {source}")]
+    Cron {
+        trigger: String,
+        #[source]
+        source: CronError,
+    },
+    #[error("trigger '{trigger}': property '{property}' {problem}")]
+    Property { trigger: String, property: &'static str, problem: String },
+}
+
+/// A Schedule trigger of a flow.
+#[derive(Debug, Clone)]
+pub struct ScheduleTrigger {
+    pub id: String,
+    pub cron: Cron,
+    /// Inputs passed to each execution (rendered per tick).
+    pub inputs: Map<String, Value>,
+    pub disabled: bool,
+    pub recover_missed_schedules: RecoverMissedSchedules,
+    /// Ticks later than this are skipped by the scheduler (never in a backfill).
+    pub late_maximum_delay: Option<TimeDelta>,
+    /// States that disable the trigger once an execution of it ends in one.
+    pub stop_after: Vec<StateType>,
+    /// Kestra's schedule conditions: accepted, not evaluated.
+    pub conditions: Vec<Value>,
+}
+
+/// The three dates of a tick, as Kestra's `Schedule.Output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleDates {
+    pub date: DateTime<Utc>,
+    pub next: Option<DateTime<Utc>>,
+    pub previous: Option<DateTime<Utc>>,
+}
+
+impl ScheduleTrigger {
+    /// Reads a Schedule trigger; `Ok(None)` when `t` is another kind of trigger.
+    pub fn from_trigger(t: &Trigger) -> Result<Option<ScheduleTrigger>, ScheduleError> {
+        if t.type_ != SCHEDULE_TYPE {
+            return Ok(None);
+        }
+        let prop = |k: &str| t.props.get(k).filter(|v| !v.is_null());
+        let bad = |property: &'static str, problem: String| ScheduleError::Property {
+            trigger: t.id.clone(),
+            property,
+            problem,
+        };
+        let cron = match prop("cron") {
+            Some(Value::String(c)) => c.clone(),
+            Some(other) => return Err(bad("cron", format!("must be a string, got {other}"))),
+            None => return Err(bad("cron", "is required".to_string())),
+        };
+        let with_seconds = match prop("withSeconds") {
+            None => false,
+            Some(v) => as_bool(v).ok_or_else(|| bad("withSeconds", format!("must be true or false, got {v}")))?,
+        };
+        let timezone = match prop("timezone") {
+            None => None,
+            Some(Value::String(z)) => Some(z.clone()),
+            Some(other) => return Err(bad("timezone", format!("must be a string, got {other}"))),
+        };
+        let cron = Cron::parse(&cron, with_seconds, timezone.as_deref())
+            .map_err(|source| ScheduleError::Cron { trigger: t.id.clone(), source })?;
+        let inputs = match prop("inputs") {
+            None => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(other) => return Err(bad("inputs", format!("must be a mapping, got {other}"))),
+        };
+        let recover_missed_schedules = match prop("recoverMissedSchedules") {
+            None => RecoverMissedSchedules::default(),
+            Some(v) => serde_json::from_value(uppercase(v))
+                .map_err(|_| bad("recoverMissedSchedules", format!("must be ALL, LAST or NONE, got {v}")))?,
+        };
+        let late_maximum_delay = match prop("lateMaximumDelay") {
+            None => None,
+            Some(Value::String(d)) => Some(
+                crate::model::duration::parse_iso(d).map_err(|e| bad("lateMaximumDelay", format!("is invalid: {e}")))?,
+            ),
+            Some(other) => return Err(bad("lateMaximumDelay", format!("must be an ISO-8601 duration, got {other}"))),
+        };
+        let stop_after = match prop("stopAfter") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .and_then(StateType::parse)
+                        .ok_or_else(|| bad("stopAfter", format!("must list execution states, got {v}")))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => return Err(bad("stopAfter", format!("must be a list of states, got {other}"))),
+        };
+        let conditions = match prop("conditions") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items.clone(),
+            Some(other) => return Err(bad("conditions", format!("must be a list, got {other}"))),
+        };
+        Ok(Some(ScheduleTrigger {
+            id: t.id.clone(),
+            cron,
+            inputs,
+            disabled: t.disabled,
+            recover_missed_schedules,
+            late_maximum_delay,
+            stop_after,
+            conditions,
+        }))
+    }
+
+    /// The Schedule triggers of `flow`, each parsed or with its problem.
+    pub fn of_flow(flow: &Flow) -> Vec<Result<ScheduleTrigger, ScheduleError>> {
+        flow.triggers.iter().filter_map(|t| ScheduleTrigger::from_trigger(t).transpose()).collect()
+    }
+
+    /// The Schedule trigger `id` of `flow`.
+    pub fn find(flow: &Flow, id: &str) -> Option<Result<ScheduleTrigger, ScheduleError>> {
+        flow.triggers.iter().find(|t| t.id == id).and_then(|t| ScheduleTrigger::from_trigger(t).transpose())
+    }
+
+    /// The dates of tick `date`: the tick itself, the next and the previous one.
+    pub fn dates(&self, date: DateTime<Utc>) -> ScheduleDates {
+        ScheduleDates { date, next: self.cron.next_after(date), previous: self.cron.previous_before(date) }
+    }
+
+    /// `{date, next, previous}` as ISO strings in the trigger's zone, as
+    /// Kestra's `scheduleDates.toMap(zone)`.
+    pub fn variables(&self, date: DateTime<Utc>) -> Map<String, Value> {
+        let d = self.dates(date);
+        let mut m = Map::new();
+        m.insert("date".into(), Value::String(self.cron.format(d.date)));
+        if let Some(n) = d.next {
+            m.insert("next".into(), Value::String(self.cron.format(n)));
+        }
+        if let Some(p) = d.previous {
+            m.insert("previous".into(), Value::String(self.cron.format(p)));
+        }
+        m
+    }
+
+    /// The execution's trigger context for tick `date` (Kestra's
+    /// `ExecutionTrigger {id, type, variables}`).
+    pub fn context(&self, date: DateTime<Utc>) -> TriggerContext {
+        TriggerContext { id: self.id.clone(), type_: SCHEDULE_TYPE.to_string(), variables: self.variables(date) }
+    }
+}
+
+fn as_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+fn uppercase(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.to_ascii_uppercase()),
+        other => other.clone(),
+    }
+}

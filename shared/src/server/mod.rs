@@ -1,0 +1,258 @@
+//! `baton server local`: one long-running process with the embedded engine
+//! (executor and workers), the scheduler, the backfill runners, a polled
+//! flows folder and the HTTP API ([`api`]) on `127.0.0.1:8080` by default.
+//!
+//! Start-up order: open the home, load the flows, start the engine,
+//! recover attempts orphaned by a previous process and resume unfinished
+//! executions, then start the scheduler, the backfill supervisor (which
+//! finishes backfills left RUNNING), the folder poller and the API. Every
+//! execution state change is one structured log line.
+
+pub mod api;
+pub mod client;
+pub mod supervisor;
+pub mod watch;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+
+use crate::backend::BackendError;
+use crate::backend::local::LocalBackends;
+use crate::backend::schedule::TriggerStore;
+use crate::runtime::embedded::Embedded;
+use crate::runtime::engine::{Engine, EngineConfig};
+use crate::runtime::recovery::recover_orphaned_attempts;
+use crate::runtime::scheduler::Scheduler;
+use crate::runtime::secrets::Secrets;
+use supervisor::BackfillSupervisor;
+use watch::FlowWatcher;
+
+/// How the server runs.
+pub struct ServerOptions {
+    /// The state folder (SQLite, internal storage).
+    pub home: PathBuf,
+    /// The flows folder, polled for changes.
+    pub flows_dir: PathBuf,
+    pub bind: IpAddr,
+    /// 0 picks a free port (see [`LocalServer::addr`]).
+    pub port: u16,
+    /// Worker loops per worker group.
+    pub workers: usize,
+    pub secrets: Secrets,
+    pub envs: Map<String, Value>,
+    pub plugins: crate::plugins::PluginConfig,
+    /// How often the scheduler, the folder poller and the backfill sweep run.
+    pub tick: Duration,
+    /// Echo task logs on stderr.
+    pub echo_logs: bool,
+}
+
+impl ServerOptions {
+    /// Defaults: `./flows`, 127.0.0.1:8080, 8 workers per group, a 1 s tick.
+    pub fn new(home: PathBuf) -> ServerOptions {
+        ServerOptions {
+            home,
+            flows_dir: PathBuf::from("flows"),
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 8080,
+            workers: 8,
+            secrets: Secrets::default(),
+            envs: Map::new(),
+            plugins: Default::default(),
+            tick: Duration::from_secs(1),
+            echo_logs: false,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot open Baton home: {0}")]
+    Home(#[source] BackendError),
+    #[error("flows folder {0} does not exist")]
+    FlowsDir(PathBuf),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot resume unfinished executions: {0}")]
+    Resume(#[source] BackendError),
+}
+
+/// A running server.
+pub struct LocalServer {
+    addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    pub store: Arc<dyn TriggerStore>,
+    pub watcher: Arc<FlowWatcher>,
+    pub scheduler: Arc<Scheduler>,
+    pub supervisor: Arc<BackfillSupervisor>,
+    embedded: Embedded,
+    tasks: Vec<JoinHandle<()>>,
+    http: JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl LocalServer {
+    /// Starts everything (see the module documentation). Needs the
+    /// multi-threaded tokio runtime.
+    pub async fn start(opts: ServerOptions) -> Result<LocalServer, ServerError> {
+        if !opts.flows_dir.is_dir() {
+            return Err(ServerError::FlowsDir(opts.flows_dir));
+        }
+        let backends = LocalBackends::open(&opts.home).map_err(ServerError::Home)?;
+        let engine = Engine::new(EngineConfig {
+            state: backends.state.clone(),
+            kv: backends.state.clone(),
+            storage: backends.storage.clone(),
+            queue: backends.queue.clone(),
+            registry: crate::plugins::Registry::builtin(),
+            secrets: opts.secrets,
+            envs: opts.envs,
+            work_root: opts.home.join("work"),
+            plugins: opts.plugins,
+            echo_logs: opts.echo_logs,
+            progress: None,
+        });
+        let store: Arc<dyn TriggerStore> = backends.state.clone();
+        let watcher = Arc::new(FlowWatcher::new(
+            &opts.flows_dir,
+            engine.flows.clone(),
+            engine.registry.clone(),
+            engine.renderer.clone(),
+        ));
+        let first = watcher.scan();
+        tracing::info!(dir = %opts.flows_dir.display(), loaded = first.loaded.len(), invalid = first.invalid.len(),
+            "flows loaded");
+        let state_log = spawn_state_log(&engine);
+        let embedded = Embedded::start(engine.clone(), &backends.queue, opts.workers);
+        let orphans = recover_orphaned_attempts(&engine).await.map_err(ServerError::Resume)?;
+        let resumed = embedded.resume().await.map_err(ServerError::Resume)?;
+        if orphans + resumed > 0 {
+            tracing::info!(executions = resumed, attempts_rerun = orphans, "unfinished executions resumed");
+        }
+        let scheduler = Arc::new(Scheduler::new(engine.clone(), store.clone(), watcher.clone()));
+        let supervisor = Arc::new(BackfillSupervisor::new(engine.clone(), store.clone()));
+        supervisor.sweep().await;
+        let mut tasks = vec![state_log];
+        tasks.push(scheduler.clone().spawn(opts.tick));
+        tasks.push(supervisor.clone().spawn(opts.tick));
+        {
+            let watcher = watcher.clone();
+            let every = opts.tick;
+            tasks.push(tokio::spawn(async move {
+                let mut interval = tokio::time::interval(every);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    interval.tick().await;
+                    let w = watcher.clone();
+                    // file reads and validation off the async threads
+                    let _ = tokio::task::spawn_blocking(move || w.scan()).await;
+                }
+            }));
+        }
+        let addr = SocketAddr::new(opts.bind, opts.port);
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+        let router = api::router(api::ApiState {
+            engine: engine.clone(),
+            store: store.clone(),
+            supervisor: supervisor.clone(),
+            watcher: watcher.clone(),
+        });
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let http = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+                tracing::error!(error = %e, "HTTP server stopped");
+            }
+        });
+        tracing::info!(address = %addr, home = %opts.home.display(), "baton server listening");
+        Ok(LocalServer { addr, engine, store, watcher, scheduler, supervisor, embedded, tasks, http, stop })
+    }
+
+    /// The address the API listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://{addr}`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests, lets running requests finish, stops the
+    /// loops. Unfinished executions and backfills resume at the next start.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let LocalServer { http, tasks, supervisor, embedded, engine, .. } = self;
+        let _ = http.await;
+        for t in tasks {
+            t.abort();
+        }
+        supervisor.abort_all();
+        engine.logs.flush().await;
+        embedded.shutdown();
+    }
+
+    /// Stops everything at once, as a crash would (for tests of recovery).
+    pub fn abort(self) {
+        self.http.abort();
+        for t in self.tasks {
+            t.abort();
+        }
+        self.supervisor.abort_all();
+        self.embedded.shutdown();
+    }
+}
+
+/// Logs one line per execution state change (CREATED is logged by the
+/// launcher).
+fn spawn_state_log(engine: &Arc<Engine>) -> JoinHandle<()> {
+    let engine = engine.clone();
+    let mut updates = engine.updates.subscribe();
+    tokio::spawn(async move {
+        let mut last: HashMap<String, (crate::model::StateType, String, String)> = HashMap::new();
+        loop {
+            let u = match updates.recv().await {
+                Ok(u) => u,
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "state log lagged");
+                    continue;
+                }
+                Err(RecvError::Closed) => break,
+            };
+            let known = last.get(&u.execution_id).cloned();
+            if known.as_ref().is_some_and(|(s, _, _)| *s == u.state) {
+                continue;
+            }
+            let (namespace, flow_id) = match known {
+                Some((_, ns, f)) => (ns, f),
+                None => match engine.state.load_execution(&u.execution_id).await {
+                    Ok(Some(e)) => (e.namespace, e.flow_id),
+                    _ => (String::new(), String::new()),
+                },
+            };
+            tracing::info!(execution_id = %u.execution_id, namespace = %namespace, flow_id = %flow_id,
+                state = %u.state, "execution state");
+            if u.state.is_terminal() {
+                last.remove(&u.execution_id);
+            } else {
+                last.insert(u.execution_id.clone(), (u.state, namespace, flow_id));
+            }
+        }
+    })
+}

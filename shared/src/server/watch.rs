@@ -1,0 +1,156 @@
+//! The flows folder of `baton server local`: loads every `*.yml`/`*.yaml`,
+//! then polls modification times and reloads a file when it changes. An
+//! invalid file is reported (each problem as `file:line:column`) and does
+//! not stop the others; an edit that breaks a flow keeps its last valid
+//! version running. A deleted file's flow stops being scheduled.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
+
+use crate::model::Flow;
+use crate::plugins::Registry;
+use crate::runtime::flows::{FlowRepository, yaml_files};
+use crate::runtime::scheduler::FlowSource;
+use crate::template::Renderer;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    modified: Option<SystemTime>,
+    len: u64,
+    /// The flow this file last defined validly.
+    flow: Option<Arc<Flow>>,
+    /// The file's current problems, if its last version is invalid.
+    problem: Option<String>,
+}
+
+/// What a scan changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ScanReport {
+    /// `namespace.id` of the flows (re)loaded.
+    pub loaded: Vec<String>,
+    /// Files that failed to load, with their problems.
+    pub invalid: Vec<(PathBuf, String)>,
+    /// Files that disappeared.
+    pub removed: Vec<PathBuf>,
+}
+
+/// A polled flows folder feeding a [`FlowRepository`].
+pub struct FlowWatcher {
+    dir: PathBuf,
+    repo: Arc<FlowRepository>,
+    registry: Arc<Registry>,
+    renderer: Arc<Renderer>,
+    files: Mutex<HashMap<PathBuf, Entry>>,
+}
+
+impl FlowWatcher {
+    pub fn new(dir: &Path, repo: Arc<FlowRepository>, registry: Arc<Registry>, renderer: Arc<Renderer>) -> Self {
+        FlowWatcher { dir: dir.to_path_buf(), repo, registry, renderer, files: Mutex::new(HashMap::new()) }
+    }
+
+    fn files(&self) -> MutexGuard<'_, HashMap<PathBuf, Entry>> {
+        self.files.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The folder watched.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Loads new and changed files, forgets deleted ones; logs what changed.
+    pub fn scan(&self) -> ScanReport {
+        let mut report = ScanReport::default();
+        let present = yaml_files(&self.dir);
+        let mut changed = Vec::new();
+        {
+            let files = self.files();
+            for path in &present {
+                let meta = std::fs::metadata(path).ok();
+                let modified = meta.as_ref().and_then(|m| m.modified().ok());
+                let len = meta.as_ref().map_or(0, |m| m.len());
+                match files.get(path) {
+                    Some(e) if e.modified == modified && e.len == len => {}
+                    _ => changed.push((path.clone(), modified, len)),
+                }
+            }
+        }
+        for (path, modified, len) in changed {
+            let previous = self.files().get(&path).and_then(|e| e.flow.clone());
+            let entry = match FlowRepository::load_file(&path, &self.registry, &self.renderer) {
+                Ok(flow) => {
+                    let name = format!("{}.{}", flow.namespace, flow.id);
+                    if previous.as_ref().is_some_and(|p| p.source == flow.source) {
+                        Entry { modified, len, flow: previous, problem: None }
+                    } else {
+                        if let Some(other) = self.defined_elsewhere(&path, &flow) {
+                            tracing::warn!(file = %path.display(), other = %other.display(), flow = %name,
+                                "flow defined in two files; the last loaded wins");
+                        }
+                        let flow = self.repo.insert(flow);
+                        tracing::info!(file = %path.display(), flow = %name, "flow loaded");
+                        report.loaded.push(name);
+                        Entry { modified, len, flow: Some(flow), problem: None }
+                    }
+                }
+                Err(e) => {
+                    let problem = e.to_string();
+                    match &previous {
+                        Some(p) => tracing::error!(file = %path.display(), "invalid flow, {}.{} keeps its last valid version:\n{problem}", p.namespace, p.id),
+                        None => tracing::error!(file = %path.display(), "invalid flow not loaded:\n{problem}"),
+                    }
+                    report.invalid.push((path.clone(), problem.clone()));
+                    Entry { modified, len, flow: previous, problem: Some(problem) }
+                }
+            };
+            self.files().insert(path, entry);
+        }
+        let mut files = self.files();
+        let gone: Vec<PathBuf> = files.keys().filter(|p| !present.contains(p)).cloned().collect();
+        for path in gone {
+            if let Some(Entry { flow: Some(f), .. }) = files.remove(&path) {
+                tracing::info!(file = %path.display(), flow = %format!("{}.{}", f.namespace, f.id),
+                    "flow file removed: its triggers stop");
+            }
+            report.removed.push(path);
+        }
+        report
+    }
+
+    fn defined_elsewhere(&self, path: &Path, flow: &Flow) -> Option<PathBuf> {
+        self.files()
+            .iter()
+            .find(|(p, e)| {
+                p.as_path() != path && e.flow.as_ref().is_some_and(|f| f.namespace == flow.namespace && f.id == flow.id)
+            })
+            .map(|(p, _)| p.clone())
+    }
+
+    /// The flows of the files present, sorted by namespace and id.
+    pub fn active(&self) -> Vec<Arc<Flow>> {
+        let mut by_name: HashMap<(String, String), Arc<Flow>> = HashMap::new();
+        for e in self.files().values() {
+            if let Some(f) = &e.flow {
+                by_name.insert((f.namespace.clone(), f.id.clone()), f.clone());
+            }
+        }
+        let mut v: Vec<Arc<Flow>> = by_name.into_values().collect();
+        v.sort_by(|a, b| (&a.namespace, &a.id).cmp(&(&b.namespace, &b.id)));
+        v
+    }
+
+    /// Files whose last version is invalid, with their problems.
+    pub fn problems(&self) -> Vec<(PathBuf, String)> {
+        let mut v: Vec<(PathBuf, String)> =
+            self.files().iter().filter_map(|(p, e)| e.problem.clone().map(|m| (p.clone(), m))).collect();
+        v.sort();
+        v
+    }
+}
+
+impl FlowSource for FlowWatcher {
+    fn flows(&self) -> Vec<Arc<Flow>> {
+        self.active()
+    }
+}

@@ -1,0 +1,70 @@
+# State: executions, task runs (one document each), logs, claims, KV, flows,
+# trigger and backfill state (shared/src/backend/gcp/).
+
+resource "google_firestore_database" "baton" {
+  name                              = var.firestore_database
+  location_id                       = local.firestore_location
+  type                              = "FIRESTORE_NATIVE"
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = "DELETE_PROTECTION_ENABLED"
+  deletion_policy                   = "ABANDON"
+
+  depends_on = [google_project_service.api]
+}
+
+# KV entries expire: Baton ignores an expired key at once, and Firestore's
+# TTL deletes it in the background (typically within a day). The field is
+# exempt from single-field indexing (a monotonic timestamp index would be a
+# write hotspot, and no query filters on it).
+resource "google_firestore_field" "kv_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.baton.name
+  collection = var.firestore_kv_collection
+  field      = var.firestore_kv_ttl_field
+
+  ttl_config {}
+  index_config {}
+}
+
+# The composite indexes the execution listings need (REQUIRED_INDEXES in
+# shared/src/backend/gcp/firestore.rs): equality on namespace, flowId or
+# state, newest first. Firestore merges equality filters, so these also serve
+# a filter on several of them; the last index serves the state query of one
+# flow directly.
+locals {
+  firestore_indexes = {
+    executions-namespace = {
+      collection = "executions"
+      fields     = [["namespace", "ASCENDING"], ["startDate", "DESCENDING"]]
+    }
+    executions-flow = {
+      collection = "executions"
+      fields     = [["flowId", "ASCENDING"], ["startDate", "DESCENDING"]]
+    }
+    executions-state = {
+      collection = "executions"
+      fields     = [["state", "ASCENDING"], ["startDate", "DESCENDING"]]
+    }
+    executions-namespace-flow-state = {
+      collection = "executions"
+      fields     = [["namespace", "ASCENDING"], ["flowId", "ASCENDING"], ["state", "ASCENDING"], ["startDate", "DESCENDING"]]
+    }
+  }
+}
+
+resource "google_firestore_index" "index" {
+  for_each = local.firestore_indexes
+
+  project     = var.project_id
+  database    = google_firestore_database.baton.name
+  collection  = each.value.collection
+  query_scope = "COLLECTION"
+
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path = fields.value[0]
+      order      = fields.value[1]
+    }
+  }
+}

@@ -1,0 +1,18 @@
+# The flows: parsed once by the provider-free module (which also derives the
+# Scheduler jobs) and uploaded to the internal bucket as
+# flows/<namespace>/<id>.yml, the file as written.
+module "schedules" {
+  source = "./modules/schedules"
+
+  flows_dir         = var.flows_dir
+  default_time_zone = var.schedule_time_zone
+}
+
+resource "google_storage_bucket_object" "flow" {
+  for_each = module.schedules.flows
+
+  bucket       = google_storage_bucket.internal.name
+  name         = each.value.object
+  content      = file("${var.flows_dir}/${each.value.file}")
+  content_type = "application/yaml"
+}

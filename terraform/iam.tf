@@ -1,0 +1,150 @@
+# Least privilege: one service account per function, each granted only what
+# its code does; one invoker account whose OIDC token Pub/Sub puts on push
+# requests.
+#
+# | function   | Firestore | publishes to                      | internal bucket | other                        |
+# |------------|-----------|-----------------------------------|-----------------|------------------------------|
+# | executor   | user      | baton-executions, baton-tasks-*   | objectAdmin     | secrets                      |
+# | scheduler  | user      | baton-executions                  | objectViewer    |                              |
+# | api        | user      | baton-executions, baton-scheduler | objectAdmin     |                              |
+# | worker-<g> | user      | baton-executions                  | objectAdmin     | secrets; gcp groups: BigQuery jobs, dataEditor on the datasets, objectAdmin on the data bucket |
+
+resource "google_service_account" "function" {
+  for_each = toset(local.functions)
+
+  account_id   = "baton-${each.value}"
+  display_name = "Baton ${each.value}"
+  description  = "Runs the Baton ${each.value} Cloud Run service"
+}
+
+resource "google_service_account" "invoker" {
+  account_id   = "baton-push-invoker"
+  display_name = "Baton push invoker"
+  description  = "Identity of Pub/Sub push requests to the Baton services (OIDC token)"
+}
+
+locals {
+  # Firestore has no per-database IAM role: datastore.user on the project.
+  project_roles = merge(
+    { for f in local.functions : "${f}/datastore.user" => { function = f, role = "roles/datastore.user" } },
+    {
+      for g in var.gcp_worker_groups : "worker-${g}/bigquery.jobUser" => { function = "worker-${g}", role = "roles/bigquery.jobUser" }
+      if contains(var.worker_groups, g)
+    },
+  )
+
+  publishes = merge(
+    { executor = concat(["executions"], [for g in var.worker_groups : "tasks-${g}"]) },
+    { scheduler = ["executions"] },
+    { api = ["executions", "scheduler"] },
+    { for g in var.worker_groups : "worker-${g}" => ["executions"] },
+  )
+  publishers = merge([
+    for f, topics in local.publishes : { for t in topics : "${f}/${t}" => { function = f, topic = t } }
+  ]...)
+
+  internal_bucket_roles = merge(
+    { for f in local.functions : f => "roles/storage.objectAdmin" if f != "scheduler" },
+    { scheduler = "roles/storage.objectViewer" },
+  )
+
+  gcp_workers = [for g in var.gcp_worker_groups : "worker-${g}" if contains(var.worker_groups, g)]
+  dataset_editors = merge([
+    for w in local.gcp_workers : { for d in var.bigquery_datasets : "${w}/${d}" => { function = w, dataset = d } }
+  ]...)
+
+  secret_consumers = [for k, s in local.push_services : k if s.secrets]
+  secret_grants = merge([
+    for f in local.secret_consumers : { for s in var.secrets : "${f}/${s}" => { function = f, secret = s } }
+  ]...)
+}
+
+resource "google_project_iam_member" "function" {
+  for_each = local.project_roles
+
+  project = var.project_id
+  role    = each.value.role
+  member  = google_service_account.function[each.value.function].member
+}
+
+resource "google_pubsub_topic_iam_member" "publisher" {
+  for_each = local.publishers
+
+  topic  = google_pubsub_topic.topic[each.value.topic].name
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.function[each.value.function].member
+}
+
+resource "google_storage_bucket_iam_member" "internal" {
+  for_each = local.internal_bucket_roles
+
+  bucket = google_storage_bucket.internal.name
+  role   = each.value
+  member = google_service_account.function[each.key].member
+}
+
+resource "google_storage_bucket_iam_member" "data" {
+  for_each = toset(local.gcp_workers)
+
+  bucket = google_storage_bucket.data.name
+  role   = "roles/storage.objectAdmin"
+  member = google_service_account.function[each.value].member
+}
+
+resource "google_bigquery_dataset_iam_member" "editor" {
+  for_each = local.dataset_editors
+
+  dataset_id = google_bigquery_dataset.dataset[each.value.dataset].dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.function[each.value.function].member
+}
+
+resource "google_secret_manager_secret_iam_member" "accessor" {
+  for_each = local.secret_grants
+
+  secret_id = google_secret_manager_secret.secret[each.value.secret].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function[each.value.function].member
+}
+
+# Push: the invoker may call each push service, and nothing else.
+resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
+  for_each = local.push_services
+
+  name     = google_cloud_run_v2_service.push[each.key].name
+  location = google_cloud_run_v2_service.push[each.key].location
+  role     = "roles/run.invoker"
+  member   = google_service_account.invoker.member
+}
+
+resource "google_cloud_run_v2_service_iam_member" "api_invoker" {
+  for_each = toset(var.api_invokers)
+
+  name     = google_cloud_run_v2_service.api.name
+  location = google_cloud_run_v2_service.api.location
+  role     = "roles/run.invoker"
+  member   = each.value
+}
+
+# The Pub/Sub service agent mints the invoker's OIDC tokens, forwards poison
+# messages to the dead-letter topic and acknowledges them on the source
+# subscription.
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  service_account_id = google_service_account.invoker.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}
+
+resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
+  topic  = google_pubsub_topic.dead_letter.name
+  role   = "roles/pubsub.publisher"
+  member = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
+  for_each = local.push_services
+
+  subscription = google_pubsub_subscription.push[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}

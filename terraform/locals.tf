@@ -1,0 +1,105 @@
+# Names and the shape of the deployment, derived once from the variables.
+
+locals {
+  labels = merge({ app = "baton", managed-by = "terraform" }, var.labels)
+
+  registry         = coalesce(var.registry, "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_repository}")
+  storage_location = upper(coalesce(var.storage_location, var.region))
+  internal_bucket  = coalesce(var.internal_bucket_name, "${var.project_id}-baton-internal")
+  data_bucket      = coalesce(var.data_bucket_name, "${var.project_id}-baton-data")
+
+  # Topic names are fixed by the code (shared/src/backend/mod.rs `Topic::name`).
+  topics = merge(
+    {
+      executions = "baton-executions"
+      scheduler  = "baton-scheduler"
+    },
+    { for g in var.worker_groups : "tasks-${g}" => "baton-tasks-${g}" },
+  )
+  dead_letter_topic = "baton-dead-letter"
+
+  worker_defaults = { cpu = "1", memory = "512Mi", max_instances = 20, concurrency = 8 }
+  workers = {
+    for g in var.worker_groups : g => merge(
+      local.worker_defaults,
+      { for k, v in try(var.worker_settings[g], {}) : k => v if v != null },
+    )
+  }
+
+  # The services Pub/Sub pushes to, each fed by one topic. Workers may run a
+  # task for up to an hour (Cloud Run's request limit); a redelivery after the
+  # 600 s ack deadline finds the task claimed and is acknowledged.
+  push_services = merge(
+    {
+      executor = {
+        image         = "executor"
+        topic         = "executions"
+        timeout       = "300s"
+        cpu           = "1"
+        memory        = "512Mi"
+        max_instances = var.max_instances
+        concurrency   = 16
+        secrets       = true
+        env           = {}
+      }
+      scheduler = {
+        image         = "scheduler"
+        topic         = "scheduler"
+        timeout       = "600s"
+        cpu           = "1"
+        memory        = "512Mi"
+        max_instances = var.max_instances
+        concurrency   = 8
+        secrets       = false
+        env           = {}
+      }
+    },
+    {
+      for g, s in local.workers : "worker-${g}" => {
+        image         = "worker-${g}"
+        topic         = "tasks-${g}"
+        timeout       = "3600s"
+        cpu           = s.cpu
+        memory        = s.memory
+        max_instances = s.max_instances
+        concurrency   = s.concurrency
+        secrets       = true
+        env = merge(
+          { BATON_WORKER_GROUP = g },
+          # `{{ envs.gcp_project_id }}`, `{{ envs.gcp_bucket_name }}`... in flows
+          contains(var.gcp_worker_groups, g) ? {
+            ENV_GCP_PROJECT_ID  = var.project_id
+            ENV_GCP_LOCATION    = local.bigquery_location
+            ENV_GCP_BUCKET_NAME = local.data_bucket
+            ENV_GCP_DATASET     = try(var.bigquery_datasets[0], "")
+          } : {},
+        )
+      }
+    },
+  )
+
+  # Every function's service account: the push services plus the API.
+  functions = concat(keys(local.push_services), ["api"])
+
+  # The audience each push subscription puts in its OIDC token; the service
+  # accepts it (Cloud Run `custom_audiences`) and checks it again
+  # (`BATON_PUSH_AUDIENCE`).
+  push_audiences = { for k, _ in local.push_services : k => "https://${var.project_id}.baton/${k}" }
+
+  common_env = {
+    GOOGLE_CLOUD_PROJECT     = var.project_id
+    BATON_INTERNAL_BUCKET    = local.internal_bucket
+    BATON_FIRESTORE_DATABASE = var.firestore_database
+    RUST_LOG                 = var.log_level
+  }
+
+  bigquery_location  = coalesce(var.bigquery_location, var.region)
+  firestore_location = coalesce(var.firestore_location, var.region)
+
+  # Service agents (created by Google when the API is enabled).
+  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+data "google_project" "this" {
+  project_id = var.project_id
+}

@@ -1,0 +1,194 @@
+# Reads a folder of Kestra flows and derives, from the flows themselves:
+# - every flow (namespace, id, file, the object name it is uploaded under);
+# - one Cloud Scheduler job per enabled `Schedule` trigger (cron, time zone,
+#   the tick message for the `baton-scheduler` topic);
+# - the Schedule triggers that get no job, each with its reason.
+#
+# It mirrors how Baton reads a trigger (shared/src/model/flow.rs and
+# shared/src/schedule/): the legacy type names, `pluginDefaults` (or the older
+# `taskDefaults`) applied to the trigger — a default matches by exact type or
+# package prefix, fills keys the trigger does not set, and a `forced` one
+# overrides — `disabled` on the trigger and on the flow, the `@daily`-style
+# nicknames, `?` for `*`, and `timezone` (UTC when absent or blank).
+#
+# Cloud Scheduler takes unix-cron with five fields, so a `withSeconds: true`
+# trigger gets no job, nor does one using `L`, `W` or `#` (Quartz extensions
+# Cloud Scheduler does not support). They are listed in the `skipped` output.
+#
+# Terraform has no `let`, so the derivation runs in stages, each a list of
+# records built from the one before.
+
+locals {
+  schedule_type = "io.kestra.plugin.core.trigger.Schedule"
+  # Legacy names of the Schedule trigger (shared/src/model/types.rs).
+  type_aliases = {
+    "io.kestra.core.tasks.triggers.Schedule"        = "io.kestra.plugin.core.trigger.Schedule"
+    "io.kestra.core.models.triggers.types.Schedule" = "io.kestra.plugin.core.trigger.Schedule"
+  }
+  # The nicknames Kestra accepts, as Cloud Scheduler's five fields.
+  nicknames = {
+    "@yearly"   = "0 0 1 1 *"
+    "@annually" = "0 0 1 1 *"
+    "@monthly"  = "0 0 1 * *"
+    "@weekly"   = "0 0 * * 0"
+    "@daily"    = "0 0 * * *"
+    "@midnight" = "0 0 * * *"
+    "@hourly"   = "0 * * * *"
+  }
+  # The trigger properties that decide the job; each is resolved as JSON text
+  # so that values of any YAML type pass through the same expressions.
+  props = ["cron", "withSeconds", "timezone", "disabled"]
+
+  files = sort(tolist(fileset(var.flows_dir, "**/*.{yml,yaml}")))
+  docs  = { for f in local.files : f => yamldecode(file("${var.flows_dir}/${f}")) }
+  # Files that hold a flow (a mapping with an id and a namespace).
+  flow_files = [
+    for f in local.files : f
+    if can(tostring(local.docs[f].id)) && can(tostring(local.docs[f].namespace))
+  ]
+
+  # Keyed "namespace/id": two files declaring the same flow fail here with a
+  # duplicate-key error naming it.
+  flows = {
+    for f in local.flow_files : "${local.docs[f].namespace}/${local.docs[f].id}" => {
+      file      = f
+      namespace = tostring(local.docs[f].namespace)
+      id        = tostring(local.docs[f].id)
+      disabled  = try(local.docs[f].disabled == true, false)
+      object    = "flows/${local.docs[f].namespace}/${local.docs[f].id}.yml"
+      # Where the flow's execution files live in internal storage: Baton's
+      # `/{namespace with / for .}/{slugify(flowId)}/executions/`
+      # (shared/src/plugins/context.rs), without the leading slash.
+      executions_prefix = "${replace(local.docs[f].namespace, ".", "/")}/${replace(replace(lower(local.docs[f].id), "/[^a-z0-9_.]+/", "-"), "/^-+|-+$/", "")}/executions/"
+    }
+  }
+
+  # `pluginDefaults`, or `taskDefaults` when the flow has no `pluginDefaults`.
+  defaults_key = {
+    for f in local.flow_files : f => can(local.docs[f].pluginDefaults) ? "pluginDefaults" : "taskDefaults"
+  }
+  defaults = {
+    for f in local.flow_files : f => [
+      for i in range(try(length(local.docs[f][local.defaults_key[f]]), 0)) : {
+        type   = try(tostring(local.docs[f][local.defaults_key[f]][i].type), "")
+        forced = try(local.docs[f][local.defaults_key[f]][i].forced == true, false)
+        # value of each decisive property the default sets, as JSON text
+        values = {
+          for p in local.props : p => jsonencode(local.docs[f][local.defaults_key[f]][i].values[p])
+          if can(local.docs[f][local.defaults_key[f]][i].values[p])
+        }
+      }
+    ]
+  }
+
+  # Stage 1: every trigger of every flow, with its own decisive properties.
+  triggers = flatten([
+    for f in local.flow_files : [
+      for i in range(try(length(local.docs[f].triggers), 0)) : {
+        file          = f
+        namespace     = tostring(local.docs[f].namespace)
+        flow_id       = tostring(local.docs[f].id)
+        flow_disabled = try(local.docs[f].disabled == true, false)
+        id            = try(tostring(local.docs[f].triggers[i].id), "")
+        written       = try(tostring(local.docs[f].triggers[i].type), "")
+        type          = lookup(local.type_aliases, try(tostring(local.docs[f].triggers[i].type), ""), try(tostring(local.docs[f].triggers[i].type), ""))
+        own = {
+          for p in local.props : p => jsonencode(local.docs[f].triggers[i][p])
+          if can(local.docs[f].triggers[i][p])
+        }
+      }
+    ]
+  ])
+
+  # Stage 2: the Schedule triggers, with the defaults that apply to each.
+  schedules = [
+    for t in local.triggers : merge(t, {
+      key = "${t.namespace}/${t.flow_id}/${t.id}"
+      defaults = [
+        for d in local.defaults[t.file] : d
+        if d.type != "" && (
+          d.type == t.written || d.type == t.type ||
+          startswith(t.written, "${d.type}.") || startswith(t.type, "${d.type}.")
+        )
+      ]
+    }) if t.type == local.schedule_type
+  ]
+
+  # Stage 3: each decisive property after pluginDefaults: the last forced
+  # default that sets it, else the trigger's own value, else the first default.
+  resolved = [
+    for t in local.schedules : merge(t, {
+      eff = {
+        for p in local.props : p => (
+          length([for d in t.defaults : d if d.forced && contains(keys(d.values), p)]) > 0
+          ? reverse([for d in t.defaults : d.values[p] if d.forced && contains(keys(d.values), p)])[0]
+          : contains(keys(t.own), p) ? t.own[p]
+          : length([for d in t.defaults : d if contains(keys(d.values), p)]) > 0
+          ? [for d in t.defaults : d.values[p] if contains(keys(d.values), p)][0]
+          : "null"
+        )
+      }
+    })
+  ]
+
+  # Stage 4: the cron as Cloud Scheduler takes it, the time zone, and why a
+  # trigger gets no job.
+  decoded = [
+    for t in local.resolved : merge(t, {
+      cron         = try(tostring(jsondecode(t.eff.cron)), null)
+      disabled     = try(jsondecode(t.eff.disabled) == true, false)
+      with_seconds = try(lower(tostring(jsondecode(t.eff.withSeconds))) == "true", false)
+      tz           = try(trimspace(tostring(jsondecode(t.eff.timezone))), "")
+    })
+  ]
+  shaped = [
+    for t in local.decoded : merge(t, {
+      time_zone = t.tz == "" ? var.default_time_zone : t.tz
+      fields = (
+        t.cron == null ? [] :
+        length(regexall("\\S+", t.cron)) == 1 && startswith(trimspace(t.cron), "@")
+        ? split(" ", lookup(local.nicknames, lower(trimspace(t.cron)), "unknown-nickname"))
+        : [for x in regexall("\\S+", t.cron) : x == "?" ? "*" : upper(x)]
+      )
+    })
+  ]
+  classified = [
+    for t in local.shaped : merge(t, {
+      schedule = join(" ", t.fields)
+      reason = (
+        t.flow_disabled ? "the flow is disabled" :
+        t.disabled ? "the trigger is disabled" :
+        t.cron == null ? "the trigger has no cron expression" :
+        t.with_seconds ? "withSeconds: Cloud Scheduler crons have no seconds field" :
+        length(t.fields) != 5 ? "'${t.cron}' is not a five-field cron expression" :
+        can(regex("[LW]", t.fields[2])) || can(regex("[L#]", t.fields[4]))
+        ? "'${t.cron}' uses L, W or #, which Cloud Scheduler does not support" : ""
+      )
+    })
+  ]
+
+  jobs = {
+    for t in local.classified : t.key => {
+      # Cloud Scheduler job ids allow [a-zA-Z0-9_-]; the hash keeps ids that
+      # differ only in punctuation apart.
+      name        = "${var.name_prefix}-${substr(replace(lower("${t.namespace}-${t.flow_id}-${t.id}"), "/[^a-z0-9-]+/", "-"), 0, 80)}-${substr(sha1(t.key), 0, 8)}"
+      namespace   = t.namespace
+      flow_id     = t.flow_id
+      trigger_id  = t.id
+      file        = t.file
+      schedule    = t.schedule
+      time_zone   = t.time_zone
+      description = "Schedule trigger ${t.id} of flow ${t.namespace}.${t.flow_id} (${t.file})"
+      # The tick message: the scheduler function creates the execution of the
+      # tick due at delivery time, once per (flow, trigger, date).
+      payload = jsonencode({
+        type      = "tick"
+        namespace = t.namespace
+        flowId    = t.flow_id
+        triggerId = t.id
+      })
+    } if t.reason == ""
+  }
+
+  skipped = { for t in local.classified : t.key => t.reason if t.reason != "" }
+}

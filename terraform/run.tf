@@ -1,0 +1,137 @@
+# The functions, as Cloud Run services: the push services (executor,
+# scheduler, one worker per group), reachable only from inside Google Cloud
+# (Pub/Sub push is internal traffic) and only with the invoker's OIDC token;
+# and the API, for authenticated callers.
+
+resource "google_cloud_run_v2_service" "push" {
+  for_each = local.push_services
+
+  name                = "baton-${each.key}"
+  location            = var.region
+  ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  deletion_protection = false
+  custom_audiences    = [local.push_audiences[each.key]]
+
+  template {
+    service_account                  = google_service_account.function[each.key].email
+    timeout                          = each.value.timeout
+    max_instance_request_concurrency = each.value.concurrency
+    execution_environment            = "EXECUTION_ENVIRONMENT_GEN2"
+
+    scaling {
+      min_instance_count = 0
+      max_instance_count = each.value.max_instances
+    }
+
+    containers {
+      image = "${local.registry}/${each.value.image}:${var.image_tag}"
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits = {
+          cpu    = each.value.cpu
+          memory = each.value.memory
+        }
+        # CPU only while a request is served: every task runs inside its push request.
+        cpu_idle          = true
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = merge(local.common_env, each.value.env, {
+          BATON_PUSH_AUDIENCE        = local.push_audiences[each.key]
+          BATON_PUSH_SERVICE_ACCOUNT = google_service_account.invoker.email
+        })
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      # `{{ secret('NAME') }}`: SECRET_NAME, base64 of the value (Kestra's convention).
+      dynamic "env" {
+        for_each = each.value.secrets ? toset(var.secrets) : toset([])
+        content {
+          name = "SECRET_${upper(env.value)}"
+          value_source {
+            secret_key_ref {
+              secret  = google_secret_manager_secret.secret[env.value].secret_id
+              version = "latest"
+            }
+          }
+        }
+      }
+
+      startup_probe {
+        period_seconds    = 2
+        timeout_seconds   = 1
+        failure_threshold = 30
+        http_get {
+          path = "/healthz"
+        }
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.api,
+    google_secret_manager_secret_iam_member.accessor,
+  ]
+}
+
+resource "google_cloud_run_v2_service" "api" {
+  name                = "baton-api"
+  location            = var.region
+  ingress             = var.api_ingress
+  deletion_protection = false
+
+  template {
+    service_account                  = google_service_account.function["api"].email
+    timeout                          = "300s"
+    max_instance_request_concurrency = 40
+
+    scaling {
+      min_instance_count = 0
+      max_instance_count = var.max_instances
+    }
+
+    containers {
+      image = "${local.registry}/api:${var.image_tag}"
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "512Mi"
+        }
+        cpu_idle          = true
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = local.common_env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      startup_probe {
+        period_seconds    = 2
+        timeout_seconds   = 1
+        failure_threshold = 30
+        http_get {
+          path = "/healthz"
+        }
+      }
+    }
+  }
+
+  depends_on = [google_project_service.api]
+}

@@ -1,0 +1,197 @@
+variable "project_id" {
+  description = "The Google Cloud project Baton is deployed in."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the Cloud Run services, the Cloud Scheduler jobs and (by default) the buckets, the Firestore database and the BigQuery datasets."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "image_tag" {
+  description = "Tag of the function images to deploy (cloudbuild.yaml pushes `$SHORT_SHA`)."
+  type        = string
+}
+
+variable "registry" {
+  description = "Where the function images are, without the image name. Default: `<region>-docker.pkg.dev/<project>/<artifact_repository>`."
+  type        = string
+  default     = null
+}
+
+variable "artifact_repository" {
+  description = "Artifact Registry repository of the images (cloudbuild.yaml's `_REPO`), used when `registry` is not set."
+  type        = string
+  default     = "baton"
+}
+
+variable "flows_dir" {
+  description = "Folder of the Kestra flows to deploy (*.yml, *.yaml, recursively), relative to where terraform runs. Each is uploaded to the internal bucket and each enabled Schedule trigger gets a Cloud Scheduler job."
+  type        = string
+  default     = "../examples"
+}
+
+variable "internal_bucket_name" {
+  description = "Bucket of Baton's internal storage (kestra:/// files) and the deployed flows. Default: `<project>-baton-internal`."
+  type        = string
+  default     = null
+}
+
+variable "data_bucket_name" {
+  description = "Bucket the flows' GCS tasks use for data. Default: `<project>-baton-data`."
+  type        = string
+  default     = null
+}
+
+variable "storage_location" {
+  description = "Location of the buckets. Default: the region."
+  type        = string
+  default     = null
+}
+
+variable "internal_storage_retention_days" {
+  description = "Delete the execution files of the deployed flows (`<namespace>/<flow>/executions/…` in the internal bucket) this many days after they were written. null keeps them. Flows and namespace files are never matched."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.internal_storage_retention_days == null || try(var.internal_storage_retention_days >= 1, false)
+    error_message = "internal_storage_retention_days must be at least 1, or null."
+  }
+}
+
+variable "bigquery_datasets" {
+  description = "BigQuery datasets created for the flows (the gcp worker group can edit them)."
+  type        = list(string)
+  default     = ["baton"]
+
+  validation {
+    condition     = alltrue([for d in var.bigquery_datasets : can(regex("^[A-Za-z0-9_]{1,1024}$", d))])
+    error_message = "A BigQuery dataset id has only letters, digits and underscores."
+  }
+}
+
+variable "bigquery_location" {
+  description = "Location of the BigQuery datasets. Default: the region."
+  type        = string
+  default     = null
+}
+
+variable "firestore_database" {
+  description = "Name of the Firestore (native mode) database that holds executions, task runs, logs, KV and trigger state."
+  type        = string
+  default     = "baton"
+}
+
+variable "firestore_location" {
+  description = "Location of the Firestore database (a region, or nam5 / eur3). Default: the region."
+  type        = string
+  default     = null
+}
+
+variable "firestore_kv_collection" {
+  description = "Collection group of the KV entries (`kv/{namespace}/keys/{key}`, shared/src/backend/gcp/firestore_kv.rs); its TTL field expires them."
+  type        = string
+  default     = "keys"
+}
+
+variable "firestore_kv_ttl_field" {
+  description = "Timestamp field of a KV entry after which Firestore's TTL deletes it."
+  type        = string
+  default     = "expires"
+}
+
+variable "worker_groups" {
+  description = "Task groups, each with its own tasks topic (`baton-tasks-<group>`), push subscription, image (`worker-<group>`) and Cloud Run service."
+  type        = list(string)
+  default     = ["core", "scripts", "jdbc", "gcp"]
+
+  validation {
+    condition     = alltrue([for g in var.worker_groups : can(regex("^[a-z][a-z0-9]{0,12}$", g))])
+    error_message = "A worker group is 1-13 lower-case letters or digits, starting with a letter (it names a service account)."
+  }
+}
+
+variable "gcp_worker_groups" {
+  description = "Worker groups whose tasks use BigQuery and the data bucket (they get bigquery.jobUser, dataEditor on the datasets and objectAdmin on the data bucket)."
+  type        = list(string)
+  default     = ["gcp"]
+}
+
+variable "worker_settings" {
+  description = "Per worker group: cpu, memory, max_instances, concurrency (requests per instance). Unset fields use the defaults in locals.tf."
+  type = map(object({
+    cpu           = optional(string)
+    memory        = optional(string)
+    max_instances = optional(number)
+    concurrency   = optional(number)
+  }))
+  default = {
+    scripts = { cpu = "2", memory = "2Gi", concurrency = 1 }
+    jdbc    = { memory = "2Gi", concurrency = 2 }
+  }
+}
+
+variable "max_instances" {
+  description = "Maximum instances of the executor, scheduler and api services."
+  type        = number
+  default     = 10
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of a push message before it goes to the dead-letter topic (5-100)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "Pub/Sub allows 5 to 100 delivery attempts."
+  }
+}
+
+variable "secrets" {
+  description = "Names of the secrets flows read with `{{ secret('NAME') }}`. Each becomes a Secret Manager secret `baton-NAME`, exposed to the executor and the workers as `SECRET_NAME`. Terraform creates the secrets, never their values: add a version holding the base64 of the value (README.md) before the services need it."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.secrets : can(regex("^[A-Za-z0-9_]{1,200}$", s))])
+    error_message = "A secret name has only letters, digits and underscores."
+  }
+}
+
+variable "schedule_time_zone" {
+  description = "Time zone of Schedule triggers that name none. Baton's scheduler reads such triggers in UTC, so change it only together with the scheduler."
+  type        = string
+  default     = "Etc/UTC"
+}
+
+variable "api_invokers" {
+  description = "Members allowed to call the API service (e.g. `user:me@example.com`, `group:data@example.com`). The API is never public."
+  type        = list(string)
+  default     = []
+}
+
+variable "api_ingress" {
+  description = "Ingress of the API service: INGRESS_TRAFFIC_ALL (authenticated callers from anywhere) or INGRESS_TRAFFIC_INTERNAL_ONLY."
+  type        = string
+  default     = "INGRESS_TRAFFIC_ALL"
+
+  validation {
+    condition     = contains(["INGRESS_TRAFFIC_ALL", "INGRESS_TRAFFIC_INTERNAL_ONLY", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"], var.api_ingress)
+    error_message = "api_ingress must be INGRESS_TRAFFIC_ALL, INGRESS_TRAFFIC_INTERNAL_ONLY or INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER."
+  }
+}
+
+variable "log_level" {
+  description = "RUST_LOG of every function."
+  type        = string
+  default     = "info"
+}
+
+variable "labels" {
+  description = "Extra labels on every resource."
+  type        = map(string)
+  default     = {}
+}

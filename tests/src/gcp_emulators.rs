@@ -1,0 +1,141 @@
+//! Google's own Firestore and Pub/Sub emulators (from the Cloud SDK on the
+//! machine) for the GCP backend tests, started once per test process on
+//! free local ports: `gcloud emulators firestore start` and `gcloud beta
+//! emulators pubsub start`, each in its own session (`setsid`), polled until
+//! they answer `Ok`, and killed with their process group by a watchdog once
+//! the test process exits (test binaries never run static destructors).
+//! GCS comes from [`crate::emulators`] (fake-gcs-server on port 80).
+//!
+//! Tests isolate themselves by project: both emulators keep one database /
+//! one set of topics per project id, so each test uses its own.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The running emulators.
+#[derive(Debug)]
+pub struct GcpEmulators {
+    /// `127.0.0.1:PORT` (`FIRESTORE_EMULATOR_HOST`).
+    pub firestore_host: String,
+    /// `127.0.0.1:PORT` (`PUBSUB_EMULATOR_HOST`).
+    pub pubsub_host: String,
+    /// Logs and data.
+    pub dir: PathBuf,
+}
+
+static GCP_EMULATORS: OnceLock<GcpEmulators> = OnceLock::new();
+
+/// The Firestore and Pub/Sub emulators, started on first use. Panics with
+/// the emulator's log when one cannot start.
+pub fn gcp_emulators() -> &'static GcpEmulators {
+    GCP_EMULATORS.get_or_init(|| start().unwrap_or_else(|e| panic!("cannot start the Firestore/Pub/Sub emulators: {e}")))
+}
+
+/// A fresh project id: the emulators keep each project's data apart.
+pub fn fresh_project(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot bind 127.0.0.1:0: {e}"))?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// True when `GET /` on `addr` answers 200 `Ok` (both emulators do when ready).
+fn answers_ok(addr: &str) -> bool {
+    let Ok(sock) = addr.parse::<SocketAddr>() else { return false };
+    let Ok(mut s) = TcpStream::connect_timeout(&sock, Duration::from_millis(300)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let req = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp.starts_with("HTTP/1.1 200") && resp.trim_end().ends_with("Ok")
+}
+
+fn spawn(args: &[&str], log: &Path) -> Result<Child, String> {
+    let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    Command::new("setsid")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot start {args:?}: {e}"))
+}
+
+fn wait_ready(what: &str, child: &mut Child, addr: &str, log: &Path, timeout: Duration) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        if answers_ok(addr) {
+            return Ok(());
+        }
+        let log_text = || std::fs::read_to_string(log).unwrap_or_default();
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("{what} exited ({status}) before it was ready:\n{}", log_text()));
+        }
+        if start.elapsed() > timeout {
+            return Err(format!("{what} was not ready on {addr} after {timeout:?}:\n{}", log_text()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Kills the emulators' process groups once this process is gone, then
+/// removes `dir`.
+fn watchdog(pids: &[u32], dir: &Path) -> Result<(), String> {
+    let groups: Vec<String> = pids.iter().map(|p| format!("-{p}")).collect();
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -TERM {g} 2>/dev/null; sleep 2; \
+         kill -KILL {g} 2>/dev/null; rm -rf '{dir}'",
+        me = std::process::id(),
+        g = groups.join(" "),
+        dir = dir.display()
+    );
+    Command::new("setsid")
+        .args(["sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the emulator watchdog: {e}"))
+}
+
+fn start() -> Result<GcpEmulators, String> {
+    let dir = std::env::temp_dir().join(format!("baton-gcp-backends-{}", std::process::id()));
+    let pubsub_data = dir.join("pubsub");
+    std::fs::create_dir_all(&pubsub_data).map_err(|e| format!("{}: {e}", pubsub_data.display()))?;
+    let mut pids = Vec::new();
+    let result = start_in(&dir, &pubsub_data, &mut pids);
+    // whatever happened, nothing outlives this process
+    watchdog(&pids, &dir)?;
+    result
+}
+
+fn start_in(dir: &Path, pubsub_data: &Path, pids: &mut Vec<u32>) -> Result<GcpEmulators, String> {
+    // both start at once (Firestore ~5 s, Pub/Sub ~2.5 s), then are polled
+    let firestore_host = format!("127.0.0.1:{}", free_port()?);
+    let fs_log = dir.join("firestore.log");
+    let fs_arg = format!("--host-port={firestore_host}");
+    let mut firestore = spawn(&["gcloud", "emulators", "firestore", "start", &fs_arg, "--quiet"], &fs_log)?;
+    pids.push(firestore.id());
+
+    let pubsub_host = format!("127.0.0.1:{}", free_port()?);
+    let ps_log = dir.join("pubsub.log");
+    let ps_arg = format!("--host-port={pubsub_host}");
+    let data_arg = format!("--data-dir={}", pubsub_data.display());
+    let mut pubsub = spawn(&["gcloud", "beta", "emulators", "pubsub", "start", &ps_arg, &data_arg, "--quiet"], &ps_log)?;
+    pids.push(pubsub.id());
+
+    wait_ready("the Firestore emulator", &mut firestore, &firestore_host, &fs_log, Duration::from_secs(90))?;
+    wait_ready("the Pub/Sub emulator", &mut pubsub, &pubsub_host, &ps_log, Duration::from_secs(90))?;
+    Ok(GcpEmulators { firestore_host, pubsub_host, dir: dir.to_path_buf() })
+}

@@ -1,0 +1,537 @@
+//! Script tasks end to end: shell and python `Commands`/`Script` on the
+//! Process runner (input, output and namespace files, `{{workingDir}}`,
+//! `::{"outputs"}::` vars, exit codes, stderr → WARNING, timeouts), the
+//! seed's `wget … | gunzip` extract, and the Docker runner's behaviour with
+//! no engine (clear failure, or the configured fallback) and with a stand-in
+//! `docker` CLI that records how it was called.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use shared::model::StateType;
+use shared::plugins::PluginConfig;
+use shared::plugins::scripts::{DockerFallback, ScriptsConfig};
+
+use crate::support::{harness, harness_with_plugins, runs, serve};
+
+/// A stand-in `docker` CLI (a shell script) in a fresh folder.
+fn fake_docker(body: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("baton-fake-docker-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("docker");
+    std::fs::write(&bin, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+/// A docker CLI that cannot reach its engine, worded as the real one.
+const NO_ENGINE: &str = r#"echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
+exit 1"#;
+
+fn plugins(docker_bin: PathBuf, fallback: DockerFallback) -> PluginConfig {
+    PluginConfig {
+        scripts: ScriptsConfig { docker_bin, docker_fallback: fallback, ..ScriptsConfig::default() },
+        ..PluginConfig::default()
+    }
+}
+
+fn output<'a>(e: &'a shared::model::Execution, task: &str) -> &'a serde_json::Map<String, serde_json::Value> {
+    runs(e, task)[0].outputs.as_ref().expect("outputs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shell_commands_pass_files_in_and_out_and_emit_vars() {
+    let h = harness();
+    let e = h
+        .run(
+            r#"
+id: files
+namespace: test
+tasks:
+  - id: make
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: ["*.csv"]
+    commands:
+      - printf 'id,name\n1,a\n2,b\n' > people.csv
+  - id: use
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    env:
+      GREETING: "hello {{ flow.id }}"
+    inputFiles:
+      data/people.csv: "{{ outputs.make.outputFiles['people.csv'] }}"
+      note.txt: "a literal note"
+    outputFiles:
+      - "*.txt"
+      - "**.json"
+    commands:
+      - echo "$GREETING from $(pwd)"
+      - test "$(pwd)" = "{{ workingDir }}"
+      - tail -n +2 data/people.csv | wc -l | tr -d ' ' > count.txt
+      - mkdir -p out && echo '{"n": 1}' > out/result.json
+      - echo "::{\"outputs\":{\"rows\":$(cat count.txt),\"dir\":\"{{ workingDir }}\"}}::"
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "rows={{ outputs.use.vars.rows }} count={{ read(outputs.use.outputFiles['count.txt']) | trim }}"
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let out = output(&e, "use");
+    assert_eq!(out["exitCode"], 0);
+    assert_eq!(out["vars"]["rows"], 2);
+    let files = out["outputFiles"].as_object().unwrap();
+    let mut keys: Vec<&str> = files.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, vec!["count.txt", "note.txt", "out/result.json"]);
+    assert_eq!(h.read_storage(files["note.txt"].as_str().unwrap()).await, b"a literal note");
+    assert_eq!(h.read_storage(files["out/result.json"].as_str().unwrap()).await, b"{\"n\": 1}\n");
+    let uri = files["count.txt"].as_str().unwrap();
+    assert!(uri.starts_with("kestra:///test/files/executions/"), "{uri}");
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l.starts_with("hello files from ")), "{logs:?}");
+    assert!(logs.iter().any(|l| l == "rows=2 count=2"), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.starts_with("::{")), "protocol lines are not logged: {logs:?}");
+    // the working directory is removed once the task ends
+    let dir = out["vars"]["dir"].as_str().unwrap();
+    assert!(dir.starts_with(h.home.to_str().unwrap()), "{dir}");
+    assert!(!Path::new(dir).exists(), "{dir} should be removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_extract_downloads_and_gunzips_with_wget() {
+    let csv = "VendorID,lpep_pickup_datetime,total_amount\n2,2019-01-01 00:10:16,9.8\n1,2019-01-01 00:27:11,20.3\n";
+    let mut gz = std::process::Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    gz.stdin.take().unwrap().write_all(csv.as_bytes()).unwrap();
+    let gz = gz.wait_with_output().unwrap().stdout;
+    let base = serve(gz, 200).await;
+    let h = harness();
+    let e = h
+        .run(
+            r#"
+id: taxi
+namespace: zoomcamp
+inputs:
+  - id: taxi
+    type: SELECT
+    values: [yellow, green]
+    defaults: green
+  - id: base
+    type: STRING
+variables:
+  file: "{{inputs.taxi}}_tripdata_2019-01.csv"
+tasks:
+  - id: extract
+    type: io.kestra.plugin.scripts.shell.Commands
+    outputFiles:
+      - "*.csv"
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    env:
+      no_proxy: "*"
+    commands:
+      - wget -qO- {{ inputs.base }}/{{inputs.taxi}}/{{render(vars.file)}}.gz | gunzip > {{render(vars.file)}}
+  - id: uri
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.extract.outputFiles[inputs.taxi ~ '_tripdata_' ~ '2019-01' ~ '.csv'] }}"
+"#,
+            json!({"base": base}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let uri = output(&e, "uri")["value"].as_str().unwrap().to_string();
+    assert!(uri.ends_with("-green_tripdata_2019-01.csv"), "{uri}");
+    assert_eq!(h.read_storage(&uri).await, csv.as_bytes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_script_emits_outputs_and_writes_files() {
+    let h = harness();
+    let e = h
+        .run(
+            r#"
+id: py
+namespace: test
+tasks:
+  - id: transform
+    type: io.kestra.plugin.scripts.python.Script
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    containerImage: python:3.11-slim
+    env:
+      COLUMNS_TO_KEEP: '["brand","price"]'
+    inputFiles:
+      data.json: '[{"brand": "a", "price": 1, "x": 0}, {"brand": "b", "price": 2, "x": 0}]'
+    outputFiles:
+      - products.json
+    script: |
+      import json, os
+      cols = json.loads(os.environ["COLUMNS_TO_KEEP"])
+      rows = [{k: r[k] for k in cols} for r in json.load(open("data.json"))]
+      json.dump(rows, open("products.json", "w"))
+      print("kept", cols)
+      print("::" + json.dumps({"outputs": {"count": len(rows), "total": sum(r["price"] for r in rows)}}) + "::")
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let out = output(&e, "transform");
+    assert_eq!(out["vars"], json!({"count": 2, "total": 3}));
+    let uri = out["outputFiles"]["products.json"].as_str().unwrap();
+    let stored: serde_json::Value = serde_json::from_slice(&h.read_storage(uri).await).unwrap();
+    assert_eq!(stored, json!([{"brand": "a", "price": 1}, {"brand": "b", "price": 2}]));
+    assert_eq!(out["outputFiles"].as_object().unwrap().len(), 1, "the script file is not an output");
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "kept ['brand', 'price']"), "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_commands_find_python_and_shell_script_runs() {
+    let h = harness();
+    let e = h
+        .run(
+            r#"
+id: pyc
+namespace: test
+tasks:
+  - id: cmd
+    type: io.kestra.plugin.scripts.python.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    inputFiles:
+      main.py: |
+        import sys
+        print("python", sys.version_info[0])
+    commands:
+      - python main.py
+  - id: sh
+    type: io.kestra.plugin.scripts.shell.Script
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    beforeCommands:
+      - export WHO=script
+    script: |
+      for i in 1 2; do echo "line $i from $WHO"; done
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "python 3"), "{logs:?}");
+    assert!(logs.iter().any(|l| l == "line 2 from script"), "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_command_names_its_exit_code_and_stderr() {
+    let h = harness();
+    let e = h
+        .run(
+            r#"
+id: fails
+namespace: test
+tasks:
+  - id: boom
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - echo starting
+      - echo "gunzip: stdin: not in gzip format" >&2
+      - exit 3
+      - echo never
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = runs(&e, "boom")[0].attempts[0].state.current;
+    assert_eq!(err, StateType::Failed);
+    let logs = h.leveled_logs(&e.id).await;
+    let failure = logs.iter().find(|(_, m)| m.contains("exit code 3")).expect("failure logged");
+    assert!(failure.1.contains("gunzip: stdin: not in gzip format"), "{failure:?}");
+    assert!(logs.iter().any(|(l, m)| l == "ERROR" && m == "gunzip: stdin: not in gzip format"), "{logs:?}");
+    assert!(!logs.iter().any(|(_, m)| m == "never"), "commands stop at the first failure (failFast)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stderr_output_ends_in_warning_unless_disabled() {
+    let h = harness();
+    let e = h
+        .run(
+            r#"
+id: warns
+namespace: test
+tasks:
+  - id: noisy
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - echo "careful" >&2
+  - id: quiet
+    type: io.kestra.plugin.scripts.shell.Commands
+    warningOnStdErr: false
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - echo "careful" >&2
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Warning, "{:?}", e.error);
+    assert_eq!(runs(&e, "noisy")[0].state.current, StateType::Warning);
+    assert_eq!(runs(&e, "quiet")[0].state.current, StateType::Success);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docker_runner_without_an_engine_fails_and_says_how_to_switch() {
+    let h = harness_with_plugins(plugins(fake_docker(NO_ENGINE), DockerFallback::Fail));
+    let e = h
+        .run(
+            r#"
+id: docker
+namespace: test
+tasks:
+  - id: in_docker
+    type: io.kestra.plugin.scripts.python.Script
+    containerImage: python:3.11-slim
+    script: print("hi")
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let logs = h.logs(&e.id).await;
+    let msg = logs.iter().find(|l| l.contains("none is reachable")).expect("explained");
+    assert!(msg.contains("Cannot connect to the Docker daemon"), "{msg}");
+    assert!(msg.contains("taskRunner: {type: io.kestra.plugin.core.runner.Process}"), "{msg}");
+    assert!(msg.contains("BATON_DOCKER_FALLBACK=process"), "{msg}");
+    assert!(!logs.iter().any(|l| l == "hi"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docker_fallback_runs_the_task_as_a_process() {
+    let h = harness_with_plugins(plugins(fake_docker(NO_ENGINE), DockerFallback::Process));
+    let e = h
+        .run(
+            r#"
+id: fallback
+namespace: test
+tasks:
+  - id: in_docker
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.scripts.runner.docker.Docker
+      pullPolicy: ALWAYS
+    containerImage: alpine:3
+    commands:
+      - echo "ran locally"
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let logs = h.leveled_logs(&e.id).await;
+    assert!(logs.iter().any(|(_, m)| m == "ran locally"), "{logs:?}");
+    assert!(
+        logs.iter().any(|(l, m)| l == "WARN" && m.contains("local process") && m.contains("'alpine:3' is ignored")),
+        "{logs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docker_runner_mounts_the_working_dir_and_passes_env_by_name() {
+    // `docker info` answers; `docker run` prints how it was called and the
+    // variable it was handed through its environment.
+    let bin = fake_docker(
+        r#"case "$1" in
+  info) echo 27.1.1 ;;
+  run) echo "ARGS $*"; echo "TOKEN=$API_TOKEN" ;;
+  *) exit 2 ;;
+esac"#,
+    );
+    let h = harness_with_plugins(plugins(bin, DockerFallback::Fail));
+    let e = h
+        .run(
+            r#"
+id: docker_args
+namespace: test
+tasks:
+  - id: in_docker
+    type: io.kestra.plugin.scripts.python.Commands
+    taskRunner:
+      type: io.kestra.plugin.scripts.runner.docker.Docker
+      pullPolicy: NEVER
+      networkMode: host
+    containerImage: python:3.11-slim
+    env:
+      API_TOKEN: abc123
+    commands:
+      - python main.py
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let logs = h.logs(&e.id).await;
+    let args = logs.iter().find(|l| l.starts_with("ARGS ")).expect("docker run called");
+    let wd = args.split(" -w ").nth(1).and_then(|r| r.split(' ').next()).expect("-w given");
+    assert!(args.contains(&format!("-v {wd}:{wd}")), "{args}");
+    assert!(args.contains("--pull never") && args.contains("--network host") && args.contains("--rm"), "{args}");
+    assert!(args.contains("-e API_TOKEN") && args.contains("python:3.11-slim /bin/sh -c"), "{args}");
+    assert!(!args.contains("abc123"), "values do not appear on the command line: {args}");
+    assert!(logs.iter().any(|l| l == "TOKEN=abc123"), "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_files_are_copied_into_the_working_dir() {
+    let h = harness();
+    let put = |path: &'static str, body: &'static [u8]| {
+        let storage = h.embedded.engine.storage.clone();
+        async move { storage.put(path, Box::pin(body)).await.unwrap() }
+    };
+    put("/team/etl/_files/queries/a.sql", b"select 1;").await;
+    put("/team/etl/_files/queries/skip.sql", b"select 2;").await;
+    put("/team/etl/_files/readme.md", b"doc").await;
+    let e = h
+        .run(
+            r#"
+id: nsfiles
+namespace: team.etl
+tasks:
+  - id: ls
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    namespaceFiles:
+      enabled: true
+      include: ["queries/*.sql"]
+      exclude: ["**/skip.sql"]
+    commands:
+      - find . -type f | sort
+      - cat queries/a.sql
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "./queries/a.sql"), "{logs:?}");
+    assert!(logs.iter().any(|l| l == "select 1;"), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.contains("skip.sql") || l.contains("readme.md")), "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_kills_the_whole_process_group() {
+    let h = harness();
+    let marker = std::env::temp_dir().join(format!("baton-pid-{}", uuid::Uuid::new_v4()));
+    let e = h
+        .run(
+            r#"
+id: slow
+namespace: test
+inputs:
+  - id: marker
+    type: STRING
+tasks:
+  - id: sleeper
+    type: io.kestra.plugin.scripts.shell.Commands
+    timeout: PT1S
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - sleep 300 &
+      - echo $! > {{ inputs.marker }}
+      - wait
+"#,
+            json!({"marker": marker.display().to_string()}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let pid = std::fs::read_to_string(&marker).expect("pid written").trim().to_string();
+    let _ = std::fs::remove_file(&marker);
+    // the background `sleep` dies with its group (or lingers only as a zombie)
+    let mut alive = true;
+    for _ in 0..100 {
+        alive = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => false,
+            Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+        };
+        if !alive {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!alive, "background process {pid} survived the timeout");
+}
+
+/// Builds a tiny pure-Python wheel in `dir` (no network needed to install it).
+fn tiny_wheel(dir: &Path) -> PathBuf {
+    let wheel = dir.join("batonhello-1.0-py3-none-any.whl");
+    let script = format!(
+        r#"
+import zipfile
+with zipfile.ZipFile({path:?}, "w") as z:
+    z.writestr("batonhello/__init__.py", "def greet():\n    return 'hello from a wheel'\n")
+    z.writestr("batonhello-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: batonhello\nVersion: 1.0\n")
+    z.writestr("batonhello-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: baton-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    z.writestr("batonhello-1.0.dist-info/RECORD", "")
+"#,
+        path = wheel.display().to_string()
+    );
+    let ok = std::process::Command::new("python3").args(["-c", &script]).status().expect("python3");
+    assert!(ok.success());
+    wheel
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_dependencies_install_once_into_a_cached_virtualenv() {
+    let h = harness();
+    let wheel = tiny_wheel(&std::env::temp_dir());
+    let yaml = format!(
+        r#"
+id: deps
+namespace: test
+tasks:
+  - id: use_dep
+    type: io.kestra.plugin.scripts.python.Script
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    dependencies:
+      - {wheel}
+    script: |
+      import batonhello, sys
+      print(batonhello.greet(), "in", sys.prefix)
+"#,
+        wheel = wheel.display()
+    );
+    let first = h.run(&yaml, json!({})).await;
+    assert_eq!(first.state.current, StateType::Success, "{:?}", first.error);
+    let second = h.run(&yaml, json!({})).await;
+    assert_eq!(second.state.current, StateType::Success, "{:?}", second.error);
+    let _ = std::fs::remove_file(&wheel);
+    let logs1 = h.logs(&first.id).await;
+    let logs2 = h.logs(&second.id).await;
+    let cache = h.home.join("cache").join("python-venvs");
+    assert!(
+        logs1.iter().any(|l| l.starts_with("hello from a wheel in ") && l.contains(cache.to_str().unwrap())),
+        "{logs1:?}"
+    );
+    assert!(logs1.iter().any(|l| l.starts_with("Installing Python dependencies")), "{logs1:?}");
+    assert!(!logs2.iter().any(|l| l.starts_with("Installing Python dependencies")), "cached: {logs2:?}");
+    assert!(logs2.iter().any(|l| l.starts_with("hello from a wheel in ")), "{logs2:?}");
+}

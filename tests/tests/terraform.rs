@@ -1,0 +1,749 @@
+//! The deployment files, checked offline: `terraform/` (formatted, parses,
+//! every reference resolves, the static security scan passes), the Cloud
+//! Scheduler jobs Terraform derives from the flows (evaluated for real by
+//! `terraform apply` on the provider-free `modules/schedules`, compared with
+//! Baton's own reading of the same flows), the Firestore indexes against the
+//! store's queries, and `cloudbuild.yaml` against the `Dockerfile`.
+//!
+//! The tools are external: `terraform` (1.11, on the PATH), python-hcl2 and
+//! checkov (installed by `scripts/setup/terraform.sh`, which exports
+//! `BATON_HCL2_PYTHON` and `BATON_CHECKOV`). A missing tool fails the test
+//! with the command that installs it. Where `unshare -n` works (root), the
+//! terraform runs and checkov run without any network.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use shared::model::Flow;
+use shared::schedule::{Cron, ScheduleTrigger};
+
+const SETUP_HINT: &str = "run `source scripts/setup/terraform.sh` (scripts/test.sh does)";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("repository root")
+}
+
+/// A temporary folder, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("baton-{tag}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a command to its end; a tool that cannot start fails with a hint.
+fn run(cmd: &mut Command, what: &str) -> Output {
+    match cmd.output() {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run {what} ({cmd:?}): {e}; {SETUP_HINT}"),
+    }
+}
+
+fn both(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Whether commands can be put in a network namespace of their own.
+fn can_unshare() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        Command::new("unshare").args(["-n", "true"]).output().map(|o| o.status.success()).unwrap_or(false)
+    })
+}
+
+/// `program`, without network when possible.
+fn offline(program: &Path) -> Command {
+    if can_unshare() {
+        let mut c = Command::new("unshare");
+        c.arg("-n").arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn terraform(offline_run: bool) -> Command {
+    let mut c = if offline_run { offline(Path::new("terraform")) } else { Command::new("terraform") };
+    c.env("CHECKPOINT_DISABLE", "1").env("TF_IN_AUTOMATION", "1").env("TF_CLI_CONFIG_FILE", "/dev/null");
+    c.env_remove("TF_PLUGIN_CACHE_DIR");
+    c
+}
+
+/// A tool from `scripts/setup/terraform.sh`: its variable, its venv, or the PATH.
+fn tool(var: &str, venv_path: &str, fallback: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let v = repo().join(venv_path);
+    if v.exists() { v } else { PathBuf::from(fallback) }
+}
+
+fn hcl2_python() -> PathBuf {
+    let py = tool("BATON_HCL2_PYTHON", ".cache/pytools/hcl2/bin/python", "python3");
+    let probe = run(Command::new(&py).args(["-c", "import hcl2"]), "python");
+    assert!(probe.status.success(), "python-hcl2 is missing for {}: {SETUP_HINT}\n{}", py.display(), both(&probe));
+    py
+}
+
+fn checkov() -> PathBuf {
+    tool("BATON_CHECKOV", ".cache/pytools/checkov/bin/checkov", "checkov")
+}
+
+/// Copies the Terraform configuration (not its tests, state or caches).
+fn copy_config(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read terraform dir") {
+        let entry = entry.expect("dir entry");
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let path = entry.path();
+        if path.is_dir() {
+            if name != "tests" && !name.starts_with('.') {
+                copy_config(&path, &to.join(&*name));
+            }
+        } else if name.ends_with(".tf") || name.ends_with(".md") {
+            std::fs::copy(&path, to.join(&*name)).expect("copy");
+        }
+    }
+}
+
+/// The .tf files as JSON (python-hcl2, quotes stripped), keyed by path.
+fn hcl_json(files: &[PathBuf]) -> BTreeMap<String, Value> {
+    let out =
+        run(Command::new(hcl2_python()).arg(repo().join("terraform/tests/hcl_json.py")).args(files), "hcl_json.py");
+    assert!(out.status.success(), "hcl_json.py failed:\n{}", both(&out));
+    serde_json::from_slice(&out.stdout).expect("hcl_json.py prints JSON")
+}
+
+/// `variable "name" { default = … }` of terraform/variables.tf.
+fn variable_default(name: &str) -> Value {
+    let path = repo().join("terraform/variables.tf");
+    let parsed = hcl_json(std::slice::from_ref(&path));
+    let vars = parsed.values().next().and_then(|f| f.get("variable")).and_then(Value::as_array).expect("variables");
+    vars.iter()
+        .find_map(|v| v.get(name))
+        .and_then(|v| v.get("default"))
+        .cloned()
+        .unwrap_or_else(|| panic!("variable {name} has no default"))
+}
+
+// ---------------------------------------------------------------------------
+// terraform/: formatting, references, security scan
+// ---------------------------------------------------------------------------
+
+#[test]
+fn terraform_is_formatted() {
+    let out =
+        run(terraform(false).args(["fmt", "-check", "-recursive", "-diff"]).arg(repo().join("terraform")), "terraform");
+    assert!(out.status.success(), "`terraform fmt -check -recursive terraform/` wants changes:\n{}", both(&out));
+}
+
+#[test]
+fn every_terraform_reference_resolves() {
+    let out = run(
+        Command::new(hcl2_python()).arg(repo().join("terraform/tests/check_refs.py")).arg(repo().join("terraform")),
+        "check_refs.py",
+    );
+    let text = both(&out);
+    assert!(out.status.success(), "terraform/ has unresolved references:\n{text}");
+    // both modules read, and a real number of references checked
+    assert!(text.contains("ok: 2 module(s)"), "{text}");
+    let refs: usize = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .find(|w| w[1] == "references,")
+        .and_then(|w| w[0].parse().ok())
+        .unwrap_or(0);
+    assert!(refs > 200, "only {refs} references checked:\n{text}");
+}
+
+/// The reference check must fail on what `terraform validate` would reject.
+#[test]
+fn dangling_terraform_references_are_reported() {
+    let tmp = TempDir::new("tf-dangling");
+    let dir = tmp.0.join("terraform");
+    copy_config(&repo().join("terraform"), &dir);
+    std::fs::write(
+        dir.join("broken.tf"),
+        r#"resource "google_pubsub_topic" "broken" {
+  name                       = "${var.no_such_variable}-x"
+  labels                     = { a = local.no_such_local, b = google_storage_bucket.no_such_bucket.name }
+  kms_key_name               = data.google_kms_crypto_key.no_such_key.id
+  message_retention_duration = lenght(module.schedules.no_such_output)
+  depends_on                 = [google_cloud_run_v2_service.no_such_service]
+
+  dynamic "schema_settings" {
+    for_each = var.secrets
+    content {
+      schema   = schema_settings.value
+      encoding = settings.value
+    }
+  }
+}
+
+output "broken" {
+  value = [for k, v in local.labels : each.key]
+}
+
+module "broken" {
+  source    = "./modules/schedules"
+  flows_dirr = "x"
+}
+"#,
+    )
+    .expect("write broken.tf");
+    let out =
+        run(Command::new(hcl2_python()).arg(repo().join("terraform/tests/check_refs.py")).arg(&dir), "check_refs.py");
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "check_refs.py must fail on dangling references:\n{text}");
+    for expected in [
+        "broken.tf:2: var.no_such_variable is not declared",
+        "broken.tf:3: local.no_such_local is not declared",
+        "broken.tf:3: resource google_storage_bucket.no_such_bucket is not declared",
+        "broken.tf:4: data.google_kms_crypto_key.no_such_key is not declared",
+        "broken.tf:5: unknown function lenght()",
+        "broken.tf:5: module.schedules.no_such_output: the module has no output 'no_such_output'",
+        "broken.tf:6: resource google_cloud_run_v2_service.no_such_service is not declared",
+        "broken.tf:12: 'settings' is not declared here",
+        "broken.tf:18: each is used in a block without for_each",
+        "module broken: passes 'flows_dirr', which the module does not declare",
+        "module broken: required variable 'flows_dir' is not passed",
+    ] {
+        assert!(text.contains(expected), "missing '{expected}' in:\n{text}");
+    }
+    // and nothing else: the real configuration contributes no problem
+    assert!(text.contains("11 problem(s)"), "{text}");
+}
+
+fn checkov_scan(dir: &Path) -> Output {
+    let checkov = checkov();
+    let mut cmd = offline(&checkov);
+    cmd.args(["--directory"])
+        .arg(dir)
+        .args(["--framework", "terraform", "--quiet", "--compact", "--skip-download"])
+        .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
+        .env("BC_SKIP_MAPPING", "TRUE");
+    run(&mut cmd, "checkov")
+}
+
+#[test]
+fn checkov_scan_is_clean_and_every_skip_is_justified() {
+    let tmp = TempDir::new("tf-checkov");
+    let dir = tmp.0.join("terraform");
+    copy_config(&repo().join("terraform"), &dir);
+    let out = checkov_scan(&dir);
+    let text = both(&out);
+    assert!(out.status.success(), "checkov found problems in terraform/:\n{text}");
+    assert!(text.contains("Failed checks: 0"), "{text}");
+    let passed: usize = text
+        .split("Passed checks: ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(passed >= 10, "checkov checked too little ({passed} passed):\n{text}");
+
+    // each exception names a check and says why, next to its resource
+    let mut skips = 0;
+    for file in tf_files(&repo().join("terraform")) {
+        let src = std::fs::read_to_string(&file).expect("read .tf");
+        for (i, line) in src.lines().enumerate() {
+            let Some(rest) = line.trim().strip_prefix("#checkov:skip=") else { continue };
+            skips += 1;
+            let (id, reason) = rest.split_once(':').unwrap_or((rest, ""));
+            assert!(id.starts_with("CKV"), "{}:{}: skip without a check id", file.display(), i + 1);
+            assert!(reason.trim().len() > 30, "{}:{}: skip of {id} without a real reason", file.display(), i + 1);
+        }
+    }
+    assert!(skips > 0, "no #checkov:skip found: the count in this test is stale");
+}
+
+/// The scan is real: the same configuration with a public, non-uniform
+/// bucket fails it.
+#[test]
+fn checkov_scan_fails_on_an_insecure_bucket() {
+    let tmp = TempDir::new("tf-checkov-bad");
+    let dir = tmp.0.join("terraform");
+    copy_config(&repo().join("terraform"), &dir);
+    std::fs::write(
+        dir.join("insecure.tf"),
+        r#"resource "google_storage_bucket" "insecure" {
+  name                        = "wide-open"
+  location                    = "EU"
+  uniform_bucket_level_access = false
+}
+"#,
+    )
+    .expect("write insecure.tf");
+    let out = checkov_scan(&dir);
+    let text = both(&out);
+    assert!(!out.status.success(), "checkov passed an insecure bucket:\n{text}");
+    for id in ["CKV_GCP_29", "CKV_GCP_114"] {
+        assert!(text.contains(id), "checkov did not report {id}:\n{text}");
+    }
+}
+
+fn tf_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(tf_files(&p));
+        } else if p.extension().is_some_and(|e| e == "tf") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Scheduler jobs = the flows' Schedule triggers
+// ---------------------------------------------------------------------------
+
+/// Evaluates modules/schedules with terraform on each folder: a root module in
+/// a temp dir with no provider, so `terraform init` needs nothing from the
+/// network (and runs without any where possible), then `terraform apply`
+/// with local state and `terraform output -json`.
+fn evaluate_schedules(folders: &[(&str, PathBuf)]) -> BTreeMap<String, Value> {
+    let tmp = TempDir::new("tf-schedules");
+    let root = &tmp.0;
+    copy_config(&repo().join("terraform/modules/schedules"), &root.join("modules/schedules"));
+    let mut main = String::new();
+    for (name, dir) in folders {
+        main.push_str(&format!(
+            "module \"{name}\" {{\n  source    = \"./modules/schedules\"\n  flows_dir = \"{}\"\n}}\n\n\
+             output \"{name}\" {{\n  value = module.{name}\n}}\n\n",
+            dir.display()
+        ));
+    }
+    std::fs::write(root.join("main.tf"), main).expect("write main.tf");
+
+    let init = run(terraform(true).current_dir(root).args(["init", "-input=false", "-no-color"]), "terraform");
+    assert!(init.status.success(), "terraform init (offline) failed:\n{}", both(&init));
+    // no provider was needed: nothing was installed, no lock file written
+    assert!(!root.join(".terraform/providers").exists(), "terraform init installed providers");
+    assert!(!root.join(".terraform.lock.hcl").exists(), "terraform init locked providers:\n{}", both(&init));
+
+    let apply = run(
+        terraform(true).current_dir(root).args(["apply", "-auto-approve", "-input=false", "-no-color"]),
+        "terraform",
+    );
+    assert!(apply.status.success(), "terraform apply of modules/schedules failed:\n{}", both(&apply));
+    let output = run(terraform(true).current_dir(root).args(["output", "-json"]), "terraform");
+    assert!(output.status.success(), "terraform output failed:\n{}", both(&output));
+    let all: BTreeMap<String, Value> = serde_json::from_slice(&output.stdout).expect("terraform output -json");
+    all.into_iter().map(|(k, v)| (k, v["value"].clone())).collect()
+}
+
+/// A flow file as Baton reads it (fully validated).
+fn baton_flows(dir: &Path) -> Vec<(String, Flow)> {
+    let registry = shared::plugins::Registry::builtin();
+    let renderer = shared::template::Renderer::new();
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read flows dir").flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+                let src = std::fs::read_to_string(&p).expect("read flow");
+                let rel = p.strip_prefix(dir).expect("relative").display().to_string();
+                let (flow, diags) = shared::validate::validate_source(&rel, &src, &registry, &renderer);
+                assert!(diags.is_empty(), "fixture {rel} is not a valid flow: {diags:?}");
+                out.push((rel, flow.expect("flow")));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The first `n` ticks after `from`.
+fn ticks(cron: &Cron, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::with_capacity(n);
+    let mut t = from;
+    while out.len() < n {
+        match cron.next_after(t) {
+            Some(next) => {
+                out.push(next);
+                t = next;
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+fn field_uses_quartz_extension(expr: &str) -> bool {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    fields.len() == 5 && (fields[2].contains(['L', 'W']) || fields[4].contains(['L', '#']))
+}
+
+/// Checks the module's view of one folder against Baton's; returns (jobs, skipped).
+fn compare_with_baton(folder: &Path, derived: &Value) -> (usize, usize) {
+    let jobs = derived["jobs"].as_object().expect("jobs output");
+    let skipped = derived["skipped"].as_object().expect("skipped output");
+    let flows_out = derived["flows"].as_object().expect("flows output");
+    let mut seen_jobs = BTreeSet::new();
+    let mut seen_skipped = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    // a year of ticks crosses both daylight-saving changes of every zone
+    let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().expect("date");
+
+    let flows = baton_flows(folder);
+    assert_eq!(flows_out.len(), flows.len(), "flows output {flows_out:?}");
+    for (file, flow) in &flows {
+        let fkey = format!("{}/{}", flow.namespace, flow.id);
+        let f = flows_out.get(&fkey).unwrap_or_else(|| panic!("flow {fkey} ({file}) missing from {flows_out:?}"));
+        assert_eq!(f["file"], json!(file), "{fkey}");
+        assert_eq!(f["object"], json!(format!("flows/{}/{}.yml", flow.namespace, flow.id)), "{fkey}");
+        assert_eq!(f["disabled"], json!(flow.disabled), "{fkey}");
+        let prefix =
+            format!("{}/{}/executions/", flow.namespace.replace('.', "/"), shared::model::ids::slugify(&flow.id));
+        assert_eq!(f["executions_prefix"], json!(prefix), "{fkey}");
+
+        for (trigger, parsed) in flow.triggers.iter().filter_map(|t| {
+            ScheduleTrigger::from_trigger(t).transpose().map(|r| (t, r.expect("valid Schedule trigger")))
+        }) {
+            let key = format!("{}/{}/{}", flow.namespace, flow.id, trigger.id);
+            let with_seconds = match trigger.props.get("withSeconds") {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+                _ => false,
+            };
+            let expected_skip = if flow.disabled {
+                Some("the flow is disabled")
+            } else if parsed.disabled {
+                Some("the trigger is disabled")
+            } else if with_seconds {
+                Some("withSeconds")
+            } else if field_uses_quartz_extension(parsed.cron.expr()) {
+                Some("L, W or #")
+            } else {
+                None
+            };
+            match expected_skip {
+                Some(reason) => {
+                    let got = skipped.get(&key).and_then(Value::as_str);
+                    assert!(
+                        got.is_some_and(|g| g.contains(reason)),
+                        "{key} ({file}) should be skipped ({reason}); got {got:?}, job {:?}",
+                        jobs.get(&key)
+                    );
+                    assert!(!jobs.contains_key(&key), "{key} is both skipped and a job");
+                    seen_skipped.insert(key);
+                }
+                None => {
+                    let job = jobs.get(&key).unwrap_or_else(|| {
+                        panic!("{key} ({file}) has no Cloud Scheduler job (skipped: {:?})", skipped.get(&key))
+                    });
+                    let schedule = job["schedule"].as_str().expect("schedule");
+                    let zone = job["time_zone"].as_str().expect("time_zone");
+                    assert_eq!(schedule.split(' ').count(), 5, "{key}: Cloud Scheduler takes five fields: {schedule}");
+                    // the job fires exactly when Baton's trigger does, in the trigger's zone
+                    let as_job = Cron::parse(schedule, false, Some(zone))
+                        .unwrap_or_else(|e| panic!("{key}: job cron '{schedule}' in {zone}: {e}"));
+                    assert_eq!(
+                        ticks(&as_job, start, 400),
+                        ticks(&parsed.cron, start, 400),
+                        "{key}: job '{schedule}' in {zone} differs from trigger '{}' in {}",
+                        parsed.cron.expr(),
+                        parsed.cron.timezone()
+                    );
+                    let written_zone = trigger.props.get("timezone").and_then(Value::as_str).map(str::trim);
+                    match written_zone.filter(|z| !z.is_empty()) {
+                        Some(z) => assert_eq!(zone, z, "{key}"),
+                        None => assert_eq!(zone, "Etc/UTC", "{key}: a trigger without timezone runs in UTC"),
+                    }
+                    let payload: Value =
+                        serde_json::from_str(job["payload"].as_str().expect("payload")).expect("payload is JSON");
+                    assert_eq!(
+                        payload,
+                        json!({"type": "tick", "namespace": flow.namespace, "flowId": flow.id, "triggerId": trigger.id}),
+                        "{key}"
+                    );
+                    assert_eq!(job["namespace"], json!(flow.namespace));
+                    assert_eq!(job["flow_id"], json!(flow.id));
+                    assert_eq!(job["trigger_id"], json!(trigger.id));
+                    let name = job["name"].as_str().expect("name");
+                    assert!(
+                        !name.is_empty()
+                            && name.len() <= 500
+                            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                        "{key}: '{name}' is not a valid Cloud Scheduler job id"
+                    );
+                    assert!(names.insert(name.to_string()), "job name {name} used twice");
+                    seen_jobs.insert(key);
+                }
+            }
+        }
+    }
+    let job_keys: BTreeSet<String> = jobs.keys().cloned().collect();
+    let skipped_keys: BTreeSet<String> = skipped.keys().cloned().collect();
+    assert_eq!(job_keys, seen_jobs, "jobs for triggers Baton does not schedule");
+    assert_eq!(skipped_keys, seen_skipped, "skipped entries Baton does not know");
+    (seen_jobs.len(), seen_skipped.len())
+}
+
+#[test]
+fn scheduler_jobs_match_the_flows_schedule_triggers() {
+    let fixtures = repo().join("tests/fixtures/flows");
+    let derived = evaluate_schedules(&[("scheduled", fixtures.join("scheduled")), ("valid", fixtures.join("valid"))]);
+
+    // scheduled/: timezones, a nickname, `?`, a legacy type name,
+    // pluginDefaults (prefix, forced), a nested folder; skipped: withSeconds,
+    // a disabled trigger, a disabled flow, Quartz's L
+    let (jobs, skipped) = compare_with_baton(&fixtures.join("scheduled"), &derived["scheduled"]);
+    assert_eq!((jobs, skipped), (7, 4), "{:#}", derived["scheduled"]);
+    let s = &derived["scheduled"]["jobs"];
+    assert_eq!(s["company.team.nested/with_defaults/quarterly"]["time_zone"], json!("America/New_York"));
+    assert_eq!(s["company.team.nested/with_defaults/tokyo_lunch"]["time_zone"], json!("Asia/Tokyo"));
+    assert_eq!(s["company.team/daily_report/nightly"]["schedule"], json!("0 0 * * *"));
+    assert_eq!(s["company.team/paused_and_legacy/legacy"]["schedule"], json!("30 2 1 * *"));
+
+    // valid/: the zoomcamp flows (two monthly triggers, one @monthly in
+    // America/Asuncion, one disabled)
+    let (jobs, skipped) = compare_with_baton(&fixtures.join("valid"), &derived["valid"]);
+    assert_eq!((jobs, skipped), (3, 1), "{:#}", derived["valid"]);
+}
+
+// ---------------------------------------------------------------------------
+// Firestore: the indexes the store's queries need
+// ---------------------------------------------------------------------------
+
+#[test]
+fn firestore_indexes_and_ttl_match_the_store() {
+    let path = repo().join("terraform/firestore.tf");
+    let parsed = hcl_json(std::slice::from_ref(&path));
+    let file = parsed.values().next().expect("firestore.tf");
+    let indexes = file["locals"]
+        .as_array()
+        .and_then(|l| l.iter().find_map(|b| b.get("firestore_indexes")))
+        .and_then(Value::as_object)
+        .expect("local.firestore_indexes");
+    let declared: BTreeSet<(String, Vec<(String, String)>)> = indexes
+        .values()
+        .map(|ix| {
+            let fields = ix["fields"]
+                .as_array()
+                .expect("fields")
+                .iter()
+                .map(|f| (f[0].as_str().expect("field").to_string(), f[1].as_str().expect("order").to_string()))
+                .collect();
+            (ix["collection"].as_str().expect("collection").to_string(), fields)
+        })
+        .collect();
+    for (collection, fields) in shared::backend::gcp::REQUIRED_INDEXES {
+        let want = (collection.to_string(), fields.iter().map(|(f, o)| (f.to_string(), o.to_string())).collect());
+        assert!(declared.contains(&want), "firestore.tf lacks the index {want:?} the store's queries need");
+    }
+    // the resource creates exactly those
+    let resources = file["resource"].as_array().expect("resources");
+    let index = resources.iter().find_map(|r| r.get("google_firestore_index")).expect("google_firestore_index");
+    assert_eq!(index["index"]["for_each"], json!("${local.firestore_indexes}"));
+
+    // KV's TTL policy is on the store's KV collection group
+    assert_eq!(variable_default("firestore_kv_collection"), json!(shared::backend::gcp::KEYS));
+    assert_eq!(variable_default("firestore_kv_ttl_field"), json!("expires"));
+}
+
+// ---------------------------------------------------------------------------
+// cloudbuild.yaml and the Dockerfile
+// ---------------------------------------------------------------------------
+
+struct Stage {
+    name: String,
+    from: String,
+    lines: Vec<String>,
+}
+
+/// The Dockerfile's stages, with their `FROM` image (or parent stage).
+fn dockerfile_stages() -> Vec<Stage> {
+    let src = std::fs::read_to_string(repo().join("Dockerfile")).expect("Dockerfile");
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut joined = String::new();
+    for raw in src.lines() {
+        let line = raw.trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if let Some(l) = line.strip_suffix('\\') {
+            joined.push_str(l);
+            joined.push(' ');
+            continue;
+        }
+        joined.push_str(line);
+        let full = std::mem::take(&mut joined);
+        let words: Vec<&str> = full.split_whitespace().collect();
+        if words.first().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
+            let name = match words.as_slice() {
+                [_, _, kw, name, ..] if kw.eq_ignore_ascii_case("AS") => name.to_string(),
+                _ => format!("#{}", stages.len()),
+            };
+            stages.push(Stage { name, from: words.get(1).copied().unwrap_or_default().to_string(), lines: Vec::new() });
+        } else if let Some(s) = stages.last_mut() {
+            s.lines.push(full);
+        }
+    }
+    stages
+}
+
+/// Every instruction a target runs, its parents' first.
+fn stage_chain<'a>(stages: &'a [Stage], name: &str) -> Vec<&'a Stage> {
+    let mut chain = Vec::new();
+    let mut cur = stages.iter().find(|s| s.name == name);
+    while let Some(s) = cur {
+        chain.push(s);
+        cur = stages.iter().find(|p| p.name == s.from);
+    }
+    chain.reverse();
+    chain
+}
+
+#[test]
+fn cloudbuild_builds_pushes_and_deploys_every_function_image() {
+    let src = std::fs::read_to_string(repo().join("cloudbuild.yaml")).expect("cloudbuild.yaml");
+    let (doc, _) = shared::yaml::parse(&src).expect("cloudbuild.yaml is YAML");
+    let steps = doc["steps"].as_array().expect("steps");
+    let substitutions = doc["substitutions"].as_object().expect("substitutions");
+    let step = |id: &str| steps.iter().find(|s| s["id"] == json!(id)).unwrap_or_else(|| panic!("no step {id}"));
+    let args = |s: &Value| -> Vec<String> {
+        s["args"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+
+    // every user substitution used is declared with a default, and every declared one is used
+    let mut used = BTreeSet::new();
+    let mut rest = src.as_str();
+    while let Some(i) = rest.find("${_") {
+        let tail = &rest[i + 2..];
+        let end = tail.find('}').expect("closing brace");
+        used.insert(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    let declared: BTreeSet<String> = substitutions.keys().cloned().collect();
+    assert_eq!(used, declared, "substitutions used vs declared");
+
+    // the test suite gates the images
+    let test = step("test");
+    assert!(args(test).join(" ").contains("bash scripts/test.sh"), "the test step runs scripts/test.sh");
+
+    // one image per function, from a Dockerfile target of the same name
+    let worker_groups: Vec<String> = variable_default("worker_groups")
+        .as_array()
+        .expect("worker_groups default")
+        .iter()
+        .map(|g| g.as_str().expect("group").to_string())
+        .collect();
+    let mut wanted: BTreeSet<String> = ["executor", "scheduler", "api"].iter().map(|s| s.to_string()).collect();
+    wanted.extend(worker_groups.iter().map(|g| format!("worker-{g}")));
+    let stages = dockerfile_stages();
+    let registry = "${_REGION}-docker.pkg.dev/$PROJECT_ID/${_REPO}/";
+    let mut built = BTreeSet::new();
+    for s in steps {
+        let a = args(s);
+        if a.first().map(String::as_str) != Some("build") {
+            continue;
+        }
+        let target = a.iter().skip_while(|x| *x != "--target").nth(1).expect("docker build --target").clone();
+        assert!(
+            stages.iter().any(|st| st.name == target),
+            "cloudbuild builds target '{target}', which the Dockerfile does not define"
+        );
+        let tag = a.iter().skip_while(|x| *x != "--tag").nth(1).expect("--tag").clone();
+        if target == "build" {
+            continue;
+        }
+        assert_eq!(tag, format!("{registry}{target}:$SHORT_SHA"), "image of target {target}");
+        assert!(s["waitFor"].as_array().is_some_and(|w| w.contains(&json!("build"))), "{target} waits for the build");
+        built.insert(target);
+    }
+    assert_eq!(built, wanted, "images built vs the functions terraform deploys");
+
+    // pushed before the deploy, and listed as the build's images
+    let push = step("push");
+    let push_script = args(push).join(" ");
+    for image in &wanted {
+        assert!(push_script.contains(image.as_str()), "push step misses {image}");
+        assert!(
+            push["waitFor"].as_array().is_some_and(|w| w.contains(&json!(format!("image-{image}")))),
+            "push waits for image-{image}"
+        );
+    }
+    let images: BTreeSet<String> =
+        doc["images"].as_array().expect("images").iter().map(|i| i.as_str().expect("image").to_string()).collect();
+    let expected_images: BTreeSet<String> = wanted.iter().map(|t| format!("{registry}{t}:$SHORT_SHA")).collect();
+    assert_eq!(images, expected_images);
+
+    // the deploy is terraform apply with this build's tag, after the push
+    let deploy = step("deploy");
+    assert_eq!(deploy["waitFor"], json!(["push"]));
+    assert_eq!(deploy["dir"], json!("terraform"));
+    let script = args(deploy).join(" ");
+    assert!(script.contains("terraform apply") && script.contains("-var=\"image_tag=$SHORT_SHA\""), "{script}");
+    assert!(script.contains("-backend-config=\"bucket=${_TF_STATE_BUCKET}\""), "{script}");
+}
+
+#[test]
+fn function_images_are_small_and_run_as_non_root() {
+    let stages = dockerfile_stages();
+    for target in ["executor", "scheduler", "api", "worker-core", "worker-scripts", "worker-jdbc", "worker-gcp"] {
+        let chain = stage_chain(&stages, target);
+        assert!(!chain.is_empty(), "no Dockerfile target {target}");
+        let base = &chain[0].from;
+        assert!(
+            base.contains("distroless") || base.contains("RUNTIME_IMAGE") || base.contains("-slim"),
+            "{target} is based on {base}, not a small image"
+        );
+        let user = chain
+            .iter()
+            .flat_map(|s| s.lines.iter())
+            .filter_map(|l| l.strip_prefix("USER "))
+            .last()
+            .unwrap_or_else(|| panic!("{target} sets no USER"));
+        let user = user.trim();
+        assert!(!user.starts_with("root") && !user.starts_with("0"), "{target} runs as {user}");
+        let lines: Vec<&String> = chain.iter().flat_map(|s| s.lines.iter()).collect();
+        assert!(lines.iter().any(|l| l.starts_with("ENTRYPOINT")), "{target} has no ENTRYPOINT");
+        if let Some(group) = target.strip_prefix("worker-") {
+            assert!(
+                lines.iter().any(|l| l.contains(&format!("BATON_WORKER_GROUP={group}"))),
+                "{target} does not set BATON_WORKER_GROUP={group}"
+            );
+        }
+    }
+    let arg_default = |name: &str| -> String {
+        let src = std::fs::read_to_string(repo().join("Dockerfile")).expect("Dockerfile");
+        src.lines()
+            .find_map(|l| l.strip_prefix(&format!("ARG {name}=")).map(str::to_string))
+            .unwrap_or_else(|| panic!("ARG {name} has no default"))
+    };
+    assert!(arg_default("RUNTIME_IMAGE").contains("distroless"), "the runtime base is distroless");
+
+    // what the special workers need
+    let scripts: String = stage_chain(&stages, "worker-scripts").iter().flat_map(|s| s.lines.clone()).collect();
+    for tool in ["bash", "wget", "python3", "gzip"] {
+        assert!(scripts.contains(tool), "worker-scripts lacks {tool}");
+    }
+    let jdbc: String = stage_chain(&stages, "worker-jdbc").iter().flat_map(|s| s.lines.clone()).collect();
+    assert!(jdbc.contains("libduckdb.so"), "worker-jdbc lacks libduckdb");
+    assert!(jdbc.contains("build-duckdb"), "worker-jdbc's worker is not the DuckDB build");
+}

@@ -285,7 +285,11 @@ async fn a_database_file_is_reused_across_tasks_and_a_failed_batch_rolls_back() 
     assert!(db.is_file(), "the database stays at {}", db.display());
     let stored = out(&e, "create")["databaseUri"].as_str().unwrap().to_string();
     assert!(stored.ends_with("/shop.duckdb"), "{stored}");
-    assert_eq!(runs(&e, "failing_batch")[0].state.current, StateType::Failed);
+    let failed = runs(&e, "failing_batch")[0];
+    assert_eq!(failed.state.current, StateType::Warning);
+    assert_eq!(failed.attempts[0].state.current, StateType::Failed);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l.contains("no_such_table") && l.contains("statement 2 of 2")), "{logs:?}");
     // the INSERT of the failed batch was rolled back with it
     assert_eq!(out(&e, "read_in_place")["row"], json!({"n": 2, "total": 30.5}));
     assert_eq!(out(&e, "read_stored")["row"], json!({"top": 2}));

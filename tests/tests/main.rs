@@ -5,13 +5,14 @@ mod support;
 
 mod compress;
 mod concurrency;
+#[cfg(feature = "duckdb")]
+mod duckdb;
 mod flows;
 mod functions;
 mod gcp_backends;
+mod gcp_tasks;
 mod http;
-mod scripts;
 mod postgres;
+mod scripts;
 mod taxi_pg;
 mod terraform;
-#[cfg(feature = "duckdb")]
-mod duckdb;

@@ -14,16 +14,33 @@ use shared::model::StateType;
 use shared::plugins::PluginConfig;
 use shared::plugins::scripts::{DockerFallback, ScriptsConfig};
 
-use crate::support::{harness, harness_with_plugins, runs, serve};
+use base64::Engine;
+use shared::runtime::secrets::Secrets;
 
-/// A stand-in `docker` CLI (a shell script) in a fresh folder.
-fn fake_docker(body: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("baton-fake-docker-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bin = dir.join("docker");
-    std::fs::write(&bin, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
+use crate::support::{harness, harness_with, harness_with_plugins, runs, serve};
+
+/// A stand-in `docker` CLI (a shell script) in a fresh folder, removed on drop.
+struct FakeDocker(PathBuf);
+
+impl FakeDocker {
+    fn new(body: &str) -> FakeDocker {
+        let dir = std::env::temp_dir().join(format!("baton-fake-docker-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("docker");
+        std::fs::write(&bin, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        FakeDocker(dir)
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.0.join("docker")
+    }
+}
+
+impl Drop for FakeDocker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A docker CLI that cannot reach its engine, worded as the real one.
@@ -73,7 +90,7 @@ tasks:
       - echo "$GREETING from $(pwd)"
       - test "$(pwd)" = "{{ workingDir }}"
       - tail -n +2 data/people.csv | wc -l | tr -d ' ' > count.txt
-      - mkdir -p out && echo '{"n": 1}' > out/result.json
+      - "mkdir -p out && echo '{\"n\": 1}' > out/result.json"
       - echo "::{\"outputs\":{\"rows\":$(cat count.txt),\"dir\":\"{{ workingDir }}\"}}::"
   - id: show
     type: io.kestra.plugin.core.log.Log
@@ -249,7 +266,7 @@ tasks:
       type: io.kestra.plugin.core.runner.Process
     commands:
       - echo starting
-      - echo "gunzip: stdin: not in gzip format" >&2
+      - 'echo "gunzip: stdin: not in gzip format" >&2'
       - exit 3
       - echo never
 "#,
@@ -299,7 +316,8 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_docker_runner_without_an_engine_fails_and_says_how_to_switch() {
-    let h = harness_with_plugins(plugins(fake_docker(NO_ENGINE), DockerFallback::Fail));
+    let docker = FakeDocker::new(NO_ENGINE);
+    let h = harness_with_plugins(plugins(docker.bin(), DockerFallback::Fail));
     let e = h
         .run(
             r#"
@@ -325,7 +343,8 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_docker_fallback_runs_the_task_as_a_process() {
-    let h = harness_with_plugins(plugins(fake_docker(NO_ENGINE), DockerFallback::Process));
+    let docker = FakeDocker::new(NO_ENGINE);
+    let h = harness_with_plugins(plugins(docker.bin(), DockerFallback::Process));
     let e = h
         .run(
             r#"
@@ -357,14 +376,14 @@ tasks:
 async fn the_docker_runner_mounts_the_working_dir_and_passes_env_by_name() {
     // `docker info` answers; `docker run` prints how it was called and the
     // variable it was handed through its environment.
-    let bin = fake_docker(
+    let docker = FakeDocker::new(
         r#"case "$1" in
   info) echo 27.1.1 ;;
   run) echo "ARGS $*"; echo "TOKEN=$API_TOKEN" ;;
   *) exit 2 ;;
 esac"#,
     );
-    let h = harness_with_plugins(plugins(bin, DockerFallback::Fail));
+    let h = harness_with_plugins(plugins(docker.bin(), DockerFallback::Fail));
     let e = h
         .run(
             r#"
@@ -534,4 +553,38 @@ tasks:
     assert!(logs1.iter().any(|l| l.starts_with("Installing Python dependencies")), "{logs1:?}");
     assert!(!logs2.iter().any(|l| l.starts_with("Installing Python dependencies")), "cached: {logs2:?}");
     assert!(logs2.iter().any(|l| l.starts_with("hello from a wheel in ")), "{logs2:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_printed_by_a_script_are_masked() {
+    let secret = base64::engine::general_purpose::STANDARD.encode("s3cr3t-token");
+    let h = harness_with(Secrets::from_vars([("SECRET_API_TOKEN".to_string(), secret)]));
+    let e = h
+        .run(
+            r#"
+id: masked
+namespace: test
+tasks:
+  - id: leak
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    env:
+      TOKEN: "{{ secret('API_TOKEN') }}"
+    commands:
+      - echo "token=$TOKEN"
+      - echo "bad token $TOKEN" >&2
+      - exit 1
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "token=******"), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.contains("s3cr3t-token")), "{logs:?}");
+    let err = e.error.as_deref().unwrap_or_default().to_string();
+    let attempt_errors: Vec<String> = runs(&e, "leak").iter().map(|t| format!("{:?}", t.outputs)).collect();
+    assert!(!err.contains("s3cr3t-token") && !attempt_errors.iter().any(|x| x.contains("s3cr3t-token")), "{err}");
+    assert!(logs.iter().any(|l| l.contains("exit code 1") && l.contains("bad token ******")), "{logs:?}");
 }

@@ -66,6 +66,15 @@ pub enum TickOrigin<'a> {
     Backfill { id: &'a str, rerun_successful: bool },
 }
 
+impl std::fmt::Display for TickOrigin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TickOrigin::Schedule => f.write_str("schedule"),
+            TickOrigin::Backfill { id, .. } => write!(f, "backfill {id}"),
+        }
+    }
+}
+
 /// One tick to turn into an execution.
 #[derive(Debug, Clone, Copy)]
 pub struct TickRequest<'a> {
@@ -221,7 +230,7 @@ async fn launch_tick(engine: &Arc<Engine>, req: &TickRequest<'_>, id: &str) -> R
         Ok(e) => {
             tracing::info!(
                 execution_id = %e.id, namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trigger.id,
-                tick = %tick, origin = ?req.origin, "tick fired"
+                tick = %tick, origin = %req.origin, "tick fired"
             );
             Ok(TickOutcome::Launched { execution_id: e.id })
         }

@@ -3,7 +3,7 @@
 //! backfill's override the trigger's), and the dates users type (`2019-01-01`,
 //! `2019-01-01T09:00`, full ISO with an offset).
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use super::cron::Cron;
@@ -44,26 +44,44 @@ pub fn merge_inputs(trigger: &Map<String, Value>, backfill: &Map<String, Value>)
     out
 }
 
+/// Which end of a backfill window a date is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Start,
+    /// A bare date means the end of that day (inclusive).
+    End,
+}
+
 /// Parses a backfill bound: an ISO date-time with an offset or `Z`, or a
 /// date-time or date without one, read on the wall clock of the trigger's
-/// zone (a date means its midnight).
-pub fn parse_bound(s: &str, cron: &Cron) -> Result<DateTime<Utc>, PlanError> {
+/// zone. A bare date is the day's first second as a start and its last
+/// second as an end.
+pub fn parse_bound(s: &str, cron: &Cron, bound: Bound) -> Result<DateTime<Utc>, PlanError> {
     let t = s.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Ok(d.with_timezone(&Utc));
     }
-    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+    let (naive, end_of_day) = match ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-        .or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
-        .ok_or_else(|| PlanError::Date(s.to_string()))?;
-    match cron.timezone().from_local_datetime(&naive) {
-        LocalResult::Single(d) => Ok(d.with_timezone(&Utc)),
-        LocalResult::Ambiguous(a, _) => Ok(a.with_timezone(&Utc)),
+    {
+        Some(n) => (n, false),
+        None => {
+            let day = NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| PlanError::Date(s.to_string()))?;
+            match bound {
+                Bound::Start => (day.and_time(NaiveTime::MIN), false),
+                Bound::End => (day.succ_opt().ok_or_else(|| PlanError::Date(s.to_string()))?.and_time(NaiveTime::MIN), true),
+            }
+        }
+    };
+    let instant = match cron.timezone().from_local_datetime(&naive) {
+        LocalResult::Single(d) => d.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
         // in a gap: the first instant after it
         LocalResult::None => (1..=180)
-            .find_map(|m| cron.timezone().from_local_datetime(&(naive + chrono::TimeDelta::minutes(m))).earliest())
+            .find_map(|m| cron.timezone().from_local_datetime(&(naive + TimeDelta::minutes(m))).earliest())
             .map(|d| d.with_timezone(&Utc))
-            .ok_or_else(|| PlanError::Date(s.to_string())),
-    }
+            .ok_or_else(|| PlanError::Date(s.to_string()))?,
+    };
+    Ok(if end_of_day { instant - TimeDelta::seconds(1) } else { instant })
 }

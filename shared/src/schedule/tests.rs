@@ -5,7 +5,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 
-use super::backfill::{PlanError, merge_inputs, parse_bound, plan_ticks};
+use super::backfill::{Bound, PlanError, merge_inputs, parse_bound, plan_ticks};
 use super::cron::{Cron, CronError};
 use super::recover::plan_due;
 use super::trigger::{RecoverMissedSchedules, SCHEDULE_TYPE, ScheduleError, ScheduleTrigger};
@@ -416,14 +416,20 @@ fn backfill_plan_is_inclusive_and_ordered() {
 #[test]
 fn backfill_bounds_and_inputs() {
     let utc = cron("0 9 1 * *", None);
-    assert_eq!(parse_bound("2019-01-01", &utc).expect("date"), at("2019-01-01T00:00:00Z"));
-    assert_eq!(parse_bound("2019-01-01T09:30", &utc).expect("minutes"), at("2019-01-01T09:30:00Z"));
-    assert_eq!(parse_bound("2019-01-01T09:30:15", &utc).expect("seconds"), at("2019-01-01T09:30:15Z"));
-    assert_eq!(parse_bound("2019-01-01T09:30:00+02:00", &utc).expect("offset"), at("2019-01-01T07:30:00Z"));
+    let start = |s: &str, c: &Cron| parse_bound(s, c, Bound::Start);
+    assert_eq!(start("2019-01-01", &utc).expect("date"), at("2019-01-01T00:00:00Z"));
+    assert_eq!(parse_bound("2019-12-31", &utc, Bound::End).expect("end date"), at("2019-12-31T23:59:59Z"));
+    assert_eq!(start("2019-01-01T09:30", &utc).expect("minutes"), at("2019-01-01T09:30:00Z"));
+    assert_eq!(parse_bound("2019-01-01T09:30", &utc, Bound::End).expect("minutes"), at("2019-01-01T09:30:00Z"));
+    assert_eq!(start("2019-01-01T09:30:15", &utc).expect("seconds"), at("2019-01-01T09:30:15Z"));
+    assert_eq!(start("2019-01-01T09:30:00+02:00", &utc).expect("offset"), at("2019-01-01T07:30:00Z"));
     let ny = cron("0 9 1 * *", Some("America/New_York"));
-    assert_eq!(parse_bound("2019-01-01", &ny).expect("local midnight"), at("2019-01-01T05:00:00Z"));
-    assert_eq!(parse_bound("2024-03-10T02:30", &ny).expect("in the gap"), at("2024-03-10T07:00:00Z"));
-    assert!(matches!(parse_bound("January", &utc), Err(PlanError::Date(_))));
+    assert_eq!(start("2019-01-01", &ny).expect("local midnight"), at("2019-01-01T05:00:00Z"));
+    assert_eq!(parse_bound("2019-01-01", &ny, Bound::End).expect("local end of day"), at("2019-01-02T04:59:59Z"));
+    assert_eq!(start("2024-03-10T02:30", &ny).expect("in the gap"), at("2024-03-10T07:00:00Z"));
+    assert!(matches!(start("January", &utc), Err(PlanError::Date(_))));
+    let year = plan_ticks(&cron("0 9 31 12 *", None), start("2019-01-01", &utc).expect("s"), parse_bound("2019-12-31", &utc, Bound::End).expect("e"));
+    assert_eq!(year.expect("plan"), [at("2019-12-31T09:00:00Z")], "a bare end date includes its day");
     let t = Map::from_iter([("taxi".to_string(), json!("green")), ("month".to_string(), json!("01"))]);
     let b = Map::from_iter([("taxi".to_string(), json!("yellow"))]);
     let m = merge_inputs(&t, &b);

@@ -42,7 +42,7 @@ use crate::runtime::backfill::{
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::{LaunchError, LaunchRequest, launch};
 use crate::schedule::ScheduleTrigger;
-use crate::schedule::backfill::parse_bound;
+use crate::schedule::backfill::{Bound, parse_bound};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -450,12 +450,12 @@ pub struct BackfillBody {
 /// into a checked request.
 pub fn backfill_request(engine: &Engine, body: BackfillBody) -> Result<BackfillRequest, ApiError> {
     let (_, trigger) = backfill_target(engine, &body.namespace, &body.flow_id, &body.trigger_id)?;
-    let start = parse_bound(&body.start, &trigger.cron).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let start = parse_bound(&body.start, &trigger.cron, Bound::Start).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let end = body
         .end
         .as_deref()
         .filter(|e| !e.is_empty())
-        .map(|e| parse_bound(e, &trigger.cron))
+        .map(|e| parse_bound(e, &trigger.cron, Bound::End))
         .transpose()
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let labels = labels_from_json(&body.labels).map_err(ApiError::unprocessable)?;

@@ -89,6 +89,46 @@ pub enum ServerError {
     Resume(#[source] BackendError),
 }
 
+/// What [`open_local`] needs.
+pub struct LocalEngineOptions {
+    pub home: PathBuf,
+    pub workers: usize,
+    pub echo_logs: bool,
+    pub secrets: Secrets,
+    pub envs: Map<String, Value>,
+    pub plugins: crate::plugins::PluginConfig,
+    pub progress: Option<Arc<dyn crate::plugins::context::Progress>>,
+}
+
+/// Opens the embedded backends under `home`, starts the engine, and returns
+/// it with its [`TriggerStore`] (the server and `baton backfill` share this).
+pub fn open_local(opts: LocalEngineOptions) -> Result<(Embedded, Arc<dyn TriggerStore>), BackendError> {
+    let backends = LocalBackends::open(&opts.home)?;
+    let engine = Engine::new(EngineConfig {
+        state: backends.state.clone(),
+        kv: backends.state.clone(),
+        storage: backends.storage.clone(),
+        queue: backends.queue.clone(),
+        registry: crate::plugins::Registry::builtin(),
+        secrets: opts.secrets,
+        envs: opts.envs,
+        work_root: opts.home.join("work"),
+        plugins: opts.plugins,
+        echo_logs: opts.echo_logs,
+        progress: opts.progress,
+    });
+    let store: Arc<dyn TriggerStore> = backends.state.clone();
+    Ok((Embedded::start(engine, &backends.queue, opts.workers), store))
+}
+
+/// Re-runs attempts orphaned by a previous process, then resumes unfinished
+/// executions of the loaded flows; returns (attempts re-run, executions resumed).
+pub async fn resume_unfinished(embedded: &Embedded) -> Result<(usize, usize), BackendError> {
+    let orphans = recover_orphaned_attempts(&embedded.engine).await?;
+    let resumed = embedded.resume().await?;
+    Ok((orphans, resumed))
+}
+
 /// A running server.
 pub struct LocalServer {
     addr: SocketAddr,
@@ -110,21 +150,18 @@ impl LocalServer {
         if !opts.flows_dir.is_dir() {
             return Err(ServerError::FlowsDir(opts.flows_dir));
         }
-        let backends = LocalBackends::open(&opts.home).map_err(ServerError::Home)?;
-        let engine = Engine::new(EngineConfig {
-            state: backends.state.clone(),
-            kv: backends.state.clone(),
-            storage: backends.storage.clone(),
-            queue: backends.queue.clone(),
-            registry: crate::plugins::Registry::builtin(),
+        let (embedded, store) = open_local(LocalEngineOptions {
+            home: opts.home.clone(),
+            workers: opts.workers,
+            echo_logs: opts.echo_logs,
             secrets: opts.secrets,
             envs: opts.envs,
-            work_root: opts.home.join("work"),
             plugins: opts.plugins,
-            echo_logs: opts.echo_logs,
             progress: None,
-        });
-        let store: Arc<dyn TriggerStore> = backends.state.clone();
+        })
+        .map_err(ServerError::Home)?;
+        let engine = embedded.engine.clone();
+        let state_log = spawn_state_log(&engine);
         let watcher = Arc::new(FlowWatcher::new(
             &opts.flows_dir,
             engine.flows.clone(),
@@ -134,10 +171,7 @@ impl LocalServer {
         let first = watcher.scan();
         tracing::info!(dir = %opts.flows_dir.display(), loaded = first.loaded.len(), invalid = first.invalid.len(),
             "flows loaded");
-        let state_log = spawn_state_log(&engine);
-        let embedded = Embedded::start(engine.clone(), &backends.queue, opts.workers);
-        let orphans = recover_orphaned_attempts(&engine).await.map_err(ServerError::Resume)?;
-        let resumed = embedded.resume().await.map_err(ServerError::Resume)?;
+        let (orphans, resumed) = resume_unfinished(&embedded).await.map_err(ServerError::Resume)?;
         if orphans + resumed > 0 {
             tracing::info!(executions = resumed, attempts_rerun = orphans, "unfinished executions resumed");
         }
@@ -219,8 +253,8 @@ impl LocalServer {
     }
 }
 
-/// Logs one line per execution state change (CREATED is logged by the
-/// launcher).
+/// Logs one line per execution state change: CREATED is logged by the
+/// launcher, the final state by the executor, the others here.
 fn spawn_state_log(engine: &Arc<Engine>) -> JoinHandle<()> {
     let engine = engine.clone();
     let mut updates = engine.updates.subscribe();
@@ -235,6 +269,11 @@ fn spawn_state_log(engine: &Arc<Engine>) -> JoinHandle<()> {
                 }
                 Err(RecvError::Closed) => break,
             };
+            if u.state.is_terminal() {
+                // the executor logs the end ("execution ended")
+                last.remove(&u.execution_id);
+                continue;
+            }
             let known = last.get(&u.execution_id).cloned();
             if known.as_ref().is_some_and(|(s, _, _)| *s == u.state) {
                 continue;
@@ -248,11 +287,7 @@ fn spawn_state_log(engine: &Arc<Engine>) -> JoinHandle<()> {
             };
             tracing::info!(execution_id = %u.execution_id, namespace = %namespace, flow_id = %flow_id,
                 state = %u.state, "execution state");
-            if u.state.is_terminal() {
-                last.remove(&u.execution_id);
-            } else {
-                last.insert(u.execution_id.clone(), (u.state, namespace, flow_id));
-            }
+            last.insert(u.execution_id.clone(), (u.state, namespace, flow_id));
         }
     })
 }

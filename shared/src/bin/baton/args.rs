@@ -42,6 +42,136 @@ pub enum Command {
         #[command(subcommand)]
         command: KvCommand,
     },
+    /// Run a Schedule trigger's ticks between two dates; list, pause, resume, cancel backfills.
+    Backfill(BackfillArgs),
+    /// Run a long-lived server (scheduler, executor, workers, HTTP API).
+    Server {
+        #[command(subcommand)]
+        command: ServerCommand,
+    },
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackfillArgs {
+    #[command(subcommand)]
+    pub command: Option<BackfillCommand>,
+    #[command(flatten)]
+    pub run: BackfillRunArgs,
+}
+
+#[derive(clap::Args)]
+pub struct BackfillRunArgs {
+    /// The flow: a file, or namespace.id of a flow in --flows DIR (or on the --server).
+    pub flow: Option<String>,
+    /// The Schedule trigger's id (default: the flow's only Schedule trigger).
+    #[arg(long)]
+    pub trigger: Option<String>,
+    /// First date (inclusive): 2019-01-01, 2019-01-01T09:00, or ISO with an offset.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Last date (inclusive; default now), same forms as --start.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// An input overriding the trigger's, as key=value (repeatable).
+    #[arg(long = "input", short = 'i', value_name = "KEY=VALUE")]
+    pub inputs: Vec<String>,
+    /// A label added to each execution, as key=value (repeatable).
+    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Also replay ticks that already have a successful execution.
+    #[arg(long)]
+    pub rerun_successful: bool,
+    /// Submit to a running `baton server local` (e.g. http://127.0.0.1:8080) instead of running here.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// A folder of flows (the flow itself as namespace.id, and the subflows it calls).
+    #[arg(long = "flows", value_name = "DIR")]
+    pub flows: Vec<PathBuf>,
+    /// Worker loops per worker group.
+    #[arg(long, default_value_t = 8)]
+    pub workers: usize,
+    /// Echo task logs on stderr.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+#[derive(Subcommand)]
+pub enum BackfillCommand {
+    /// List backfills, newest first.
+    List {
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a backfill (running executions go on).
+    Pause {
+        id: String,
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+    },
+    /// Resume a paused (or interrupted) backfill: here until it ends, or on the --server.
+    Resume {
+        id: String,
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// A folder holding the backfill's flow (when run here).
+        #[arg(long = "flows", value_name = "DIR")]
+        flows: Vec<PathBuf>,
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+        #[arg(long, short = 'v')]
+        verbose: bool,
+    },
+    /// Cancel a backfill: no more executions are created.
+    Cancel {
+        id: String,
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ServerCommand {
+    /// One process on this machine: scheduler, executor, workers and the HTTP API.
+    Local(ServerArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ServerArgs {
+    /// The flows folder (reloaded when a file changes).
+    #[arg(long, value_name = "DIR", default_value = "flows")]
+    pub flows: PathBuf,
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Worker loops per worker group.
+    #[arg(long, default_value_t = 8)]
+    pub workers: usize,
+    /// Log format on stderr: text or json.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Echo task logs on stderr.
+    #[arg(long)]
+    pub echo_logs: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Cli {
+    /// (JSON logs, default level): the server logs at info, other commands at warn.
+    pub fn log_style(&self) -> (bool, &'static str) {
+        match &self.command {
+            Command::Server { command: ServerCommand::Local(a) } => (a.log_format == LogFormat::Json, "info"),
+            _ => (false, "warn"),
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -134,6 +264,8 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Executions { command } => super::executions::executions(&home, command).await,
         Command::Logs { id, json } => super::executions::logs(&home, &id, json).await,
         Command::Kv { command } => super::kv::kv(&home, command).await,
+        Command::Backfill(a) => return super::backfill::backfill(&home, a).await,
+        Command::Server { command: ServerCommand::Local(a) } => return super::server::server(&home, a).await,
     };
     match result {
         Ok(code) => code,

@@ -281,9 +281,8 @@ fn write_tar(file: &Path, rx: &mut mpsc::Receiver<Input>) -> Result<(), String> 
 fn write_zip(file: &Path, rx: &mut mpsc::Receiver<Input>) -> Result<(), String> {
     let out = std::fs::File::create(file).map_err(|e| format!("cannot create {}: {e}", file.display()))?;
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(out));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .large_file(true);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).large_file(true);
     while let Some(mut input) = rx.blocking_recv() {
         zip.start_file(input.name.as_str(), options).map_err(|e| format!("cannot add '{}': {e}", input.name))?;
         std::io::copy(&mut input.reader, &mut zip).map_err(|e| format!("cannot add '{}': {e}", input.name))?;

@@ -77,8 +77,9 @@ fn opt_fetch_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Fetch
     }
 }
 
-/// The fetch properties of a query task; `#[serde(flatten)]` it into a
-/// plugin's property struct and list [`FETCH_PROPS`] in its `PropSpec`s.
+/// The fetch properties of a query task. Parse it with `parse_props` on the
+/// task's properties, apart from the rest (`#[serde(flatten)]` would lose the
+/// property's name in errors), and list [`FETCH_PROPS`] in the `PropSpec`s.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FetchProps {

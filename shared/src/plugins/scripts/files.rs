@@ -37,7 +37,11 @@ pub(crate) fn safe_relative(property: &str, name: &str) -> Result<PathBuf, TaskE
 }
 
 /// Writes `inputFiles` into `dir`.
-pub(crate) async fn write_input_files(cx: &RunContext, dir: &Path, files: &[(String, String)]) -> Result<(), TaskError> {
+pub(crate) async fn write_input_files(
+    cx: &RunContext,
+    dir: &Path,
+    files: &[(String, String)],
+) -> Result<(), TaskError> {
     for (name, content) in files {
         let target = dir.join(safe_relative("inputFiles", name)?);
         ensure_parent(&target).await?;

@@ -189,7 +189,10 @@ fn namespace_files(v: &Value) -> Result<NamespaceFiles, TaskError> {
             "true" => true,
             "false" => false,
             s => {
-                return Err(TaskError::property("namespaceFiles.enabled", format!("expected true or false, found '{s}'")));
+                return Err(TaskError::property(
+                    "namespaceFiles.enabled",
+                    format!("expected true or false, found '{s}'"),
+                ));
             }
         },
     };
@@ -213,7 +216,8 @@ mod tests {
         assert!(s.warning_on_std_err && s.fail_fast);
         assert_eq!(s.image, "ubuntu");
         assert!(matches!(s.runner, Runner::Docker(_)));
-        let s = parse(Lang::Python, Form::Script, json!({"script": "print(1)", "containerImage": "python:3.11"})).unwrap();
+        let s =
+            parse(Lang::Python, Form::Script, json!({"script": "print(1)", "containerImage": "python:3.11"})).unwrap();
         assert_eq!(s.image, "python:3.11");
     }
 

@@ -67,7 +67,8 @@ mod tests {
         };
         assert_eq!(Value::Object(outputs), json!({"a": 1, "b": {"c": "x"}}));
         assert!(logs.is_empty());
-        let Line::Protocol { outputs, logs } = parse(r#"::{"logs":[{"level":"warning","message":"careful"}]}::"#) else {
+        let Line::Protocol { outputs, logs } = parse(r#"::{"logs":[{"level":"warning","message":"careful"}]}::"#)
+        else {
             panic!("not a protocol line");
         };
         assert!(outputs.is_empty());

@@ -142,7 +142,9 @@ async fn ensure_venv(cx: &RunContext, base: &Path, dependencies: &[String]) -> R
         let fin = process::run(cx, &spawn, Mode::Setup).await?;
         if !fin.success() {
             let _ = std::fs::remove_dir_all(&venv);
-            return Err(TaskError::failed(fin.failure_message(&format!("Installing the Python dependencies ({what})"))));
+            return Err(TaskError::failed(
+                fin.failure_message(&format!("Installing the Python dependencies ({what})")),
+            ));
         }
     }
     std::fs::write(&ready, dependencies.join("\n"))

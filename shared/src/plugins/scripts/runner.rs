@@ -136,7 +136,12 @@ fn docker_options(prop: &str, m: &Map<String, Value>) -> Result<DockerOptions, T
             other => match value_to_string(other).trim().to_ascii_lowercase().as_str() {
                 "true" => true,
                 "false" => false,
-                s => return Err(TaskError::property(&format!("{prop}.delete"), format!("expected true or false, found '{s}'"))),
+                s => {
+                    return Err(TaskError::property(
+                        &format!("{prop}.delete"),
+                        format!("expected true or false, found '{s}'"),
+                    ));
+                }
             },
         };
     }

@@ -208,7 +208,8 @@ impl RunnableTask for ScriptTask {
                 }
                 let text = self.shell_text(&before, script_file.as_deref());
                 let (spawn, name) = self.docker_spawn(cx, opts, &dir, text);
-                container = Some(ContainerGuard { bin: cx.services.config.scripts.docker_bin.clone(), name: Some(name) });
+                container =
+                    Some(ContainerGuard { bin: cx.services.config.scripts.docker_bin.clone(), name: Some(name) });
                 cx.info(&format!("Running in container image '{}'", self.spec.image));
                 spawn
             }

@@ -153,6 +153,13 @@ fn run_one(conn: &Connection, sql: &str, job: &Job, out: Option<&Sender<Msg>>) -
     let (sql, names) =
         if known.is_empty() { (sql.to_string(), Vec::new()) } else { bind_named(sql, &known, |n| format!("${n}")) };
     let params: Vec<Db> = names.iter().map(|n| to_db(job.parameters.get(n).unwrap_or(&Value::Null))).collect();
+    if let Some(ext) = install_target(&sql)
+        && already_loaded(conn, &ext)?
+    {
+        // `INSTALL json` of an extension built into the library would go to
+        // the network (and fail offline) for nothing: Kestra's flows do it.
+        return Ok(());
+    }
     let mut stmt = conn.prepare(&sql)?;
     let Some(tx) = out else {
         stmt.execute(params_from_iter(params))?;
@@ -186,6 +193,22 @@ fn run_one(conn: &Connection, sql: &str, job: &Job, out: Option<&Sender<Msg>>) -
     }
     send(tx, Msg::End)?;
     Ok(())
+}
+
+/// `x` for a plain `INSTALL x` (not `FORCE`, no `FROM` repository).
+fn install_target(sql: &str) -> Option<String> {
+    let mut words = sql.split_whitespace();
+    let (first, name) = (words.next()?, words.next()?);
+    if !first.eq_ignore_ascii_case("INSTALL") || words.next().is_some() {
+        return None;
+    }
+    let name = name.trim_matches(|c| c == '\'' || c == '"').to_ascii_lowercase();
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
+}
+
+fn already_loaded(conn: &Connection, ext: &str) -> duckdb::Result<bool> {
+    let sql = "SELECT count(*) FROM duckdb_extensions() WHERE extension_name = ? AND loaded";
+    conn.query_row(sql, [ext], |r| r.get::<_, i64>(0)).map(|n| n > 0)
 }
 
 /// A parameter value as DuckDB binds it.
@@ -278,5 +301,22 @@ mod tests {
         assert!(!returns_rows("COPY t TO 'x.parquet' (FORMAT parquet)"));
         assert!(!returns_rows("INSTALL json"));
         assert!(!returns_rows("SET threads = 1"));
+    }
+
+    #[test]
+    fn plain_installs() {
+        assert_eq!(install_target("INSTALL json"), Some("json".to_string()));
+        assert_eq!(install_target("install 'Parquet'"), Some("parquet".to_string()));
+        assert_eq!(install_target("INSTALL httpfs FROM core_nightly"), None);
+        assert_eq!(install_target("FORCE INSTALL json"), None);
+        assert_eq!(install_target("SELECT 1"), None);
+    }
+
+    #[test]
+    fn built_in_extensions_are_not_installed_again() {
+        let conn = Connection::open_in_memory().unwrap();
+        assert!(already_loaded(&conn, "json").unwrap(), "json is built into the library");
+        assert!(already_loaded(&conn, "parquet").unwrap());
+        assert!(!already_loaded(&conn, "spatial").unwrap());
     }
 }

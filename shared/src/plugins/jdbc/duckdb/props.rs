@@ -39,8 +39,6 @@ struct Props {
     after_sql: Option<String>,
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     transaction: Option<bool>,
-    #[serde(flatten)]
-    fetch: FetchProps,
 }
 
 /// Which database the task opens.
@@ -78,6 +76,8 @@ pub struct Spec {
 impl Spec {
     pub fn parse(props: &Map<String, Value>, multi: bool) -> Result<Spec, TaskError> {
         let p: Props = parse_props(props)?;
+        // apart, not flattened: an error then names the property
+        let fetch: FetchProps = parse_props(props)?;
         let statements = split_statements(&p.sql);
         if statements.is_empty() {
             return Err(TaskError::property("sql", "no SQL statement to run"));
@@ -125,7 +125,7 @@ impl Spec {
             time_zone,
             extensions,
             transaction: multi && p.transaction.unwrap_or(true),
-            fetch: p.fetch.resolve(),
+            fetch: fetch.resolve(),
         })
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use super::connect::{Conn, ConnProps};
-use super::errors::sql_error;
+use super::errors::{one_line, sql_error};
 use crate::backend::{ByteStream, storage_path};
 use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
@@ -43,8 +43,6 @@ impl Format {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CopyProps {
-    #[serde(flatten)]
-    conn: ConnProps,
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     table: Option<String>,
     #[serde(default, deserialize_with = "de::string_or_list")]
@@ -182,6 +180,7 @@ fn rate(rows: u64, bytes: u64, started: Instant) -> String {
 pub struct CopyIn {
     conn: Conn,
     from: String,
+    table: String,
     sql: String,
 }
 
@@ -194,7 +193,9 @@ fn build_copy_in(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Ta
         .ok_or_else(|| TaskError::property("from", "missing: the kestra:// URI of the file to load"))?;
     storage_path(from.trim()).map_err(|e| TaskError::property("from", e.to_string()))?;
     let (sql, _) = copy_sql(&p, None, "FROM STDIN")?;
-    Ok(Box::new(CopyIn { conn: p.conn.resolve()?, from: from.trim().to_string(), sql }))
+    let table = p.table.clone().unwrap_or_default().trim().to_string();
+    let conn: ConnProps = parse_props(props)?;
+    Ok(Box::new(CopyIn { conn: conn.resolve()?, from: from.trim().to_string(), table, sql }))
 }
 
 #[async_trait]
@@ -208,10 +209,16 @@ impl RunnableTask for CopyIn {
             .await
             .map_err(|e| TaskError::failed(format!("cannot read {} from internal storage: {e}", self.from)))?;
         let client = self.conn.connect(cx).await?;
-        cx.info(&format!("{} (from {}, into {})", self.sql, self.from, self.conn.display()));
+        cx.info(&format!("{} (from {}, into {})", one_line(&self.sql, 200), self.from, self.conn.display()));
         let started = Instant::now();
+        let file = self.from.rsplit('/').next().unwrap_or(&self.from);
         let fail = |e: tokio_postgres::Error| {
-            TaskError::failed(format!("loading {} failed: {}", self.from, sql_error(&e, Some(&self.sql))))
+            TaskError::failed(format!(
+                "COPY of {file} into {} failed: {}\n  file: {}",
+                self.table,
+                sql_error(&e, Some(&self.sql)),
+                self.from
+            ))
         };
         let sink = client.copy_in(&self.sql).await.map_err(fail)?;
         let mut sink = std::pin::pin!(sink);
@@ -267,14 +274,15 @@ fn build_copy_out(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, T
         return Err(TaskError::property("sql", "set `sql` (a query) or `table` to copy out"));
     }
     let (sql, format) = copy_sql(&p, query, "TO STDOUT")?;
-    Ok(Box::new(CopyOut { conn: p.conn.resolve()?, sql, format, header: p.header == Some(true) }))
+    let conn: ConnProps = parse_props(props)?;
+    Ok(Box::new(CopyOut { conn: conn.resolve()?, sql, format, header: p.header == Some(true) }))
 }
 
 #[async_trait]
 impl RunnableTask for CopyOut {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let client = self.conn.connect(cx).await?;
-        cx.info(&format!("{} (from {})", self.sql, self.conn.display()));
+        cx.info(&format!("{} (from {})", one_line(&self.sql, 200), self.conn.display()));
         let started = Instant::now();
         let stream = client.copy_out(&self.sql).await.map_err(|e| TaskError::failed(sql_error(&e, Some(&self.sql))))?;
         // The server sends one CopyData message per row (plus the CSV

@@ -59,15 +59,20 @@ fn locate(text: &str, position: usize) -> Option<(usize, usize, &str)> {
     None
 }
 
-/// The statement on one line, shortened to about 300 chars.
-pub fn short_statement(sql: &str) -> String {
+/// The statement on one line, shortened to `max` chars.
+pub fn one_line(sql: &str, max: usize) -> String {
     let one: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() > 300 {
-        let cut: String = one.chars().take(300).collect();
+    if one.chars().count() > max {
+        let cut: String = one.chars().take(max).collect();
         format!("{cut}…")
     } else {
         one
     }
+}
+
+/// The statement on one line, shortened to about 300 chars (for errors).
+pub fn short_statement(sql: &str) -> String {
+    one_line(sql, 300)
 }
 
 fn db_error_text(db: &DbError, statement: Option<&str>) -> String {

@@ -15,7 +15,7 @@ use tokio_postgres::types::ToSql;
 
 use super::cells::{Param, row_to_json};
 use super::connect::{Conn, ConnProps};
-use super::errors::{short_statement, sql_error};
+use super::errors::{one_line, sql_error};
 use crate::plugins::jdbc::fetch::{FETCH_PROPS, FetchProps, FetchType, ResultWriter};
 use crate::plugins::jdbc::split::{bind_named, split_statements};
 use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
@@ -24,10 +24,6 @@ use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Props {
-    #[serde(flatten)]
-    conn: ConnProps,
-    #[serde(flatten)]
-    fetch: FetchProps,
     #[serde(deserialize_with = "de::string_lenient")]
     sql: String,
     #[serde(default)]
@@ -54,13 +50,16 @@ struct Plan {
 
 fn plan(props: &Map<String, Value>) -> Result<Plan, TaskError> {
     let p: Props = parse_props(props)?;
+    // parsed apart, not flattened, so that an error names its property
+    let conn: ConnProps = parse_props(props)?;
+    let fetch: FetchProps = parse_props(props)?;
     let statements = split_statements(&p.sql);
     if statements.is_empty() {
         return Err(TaskError::property("sql", "there is no SQL statement to run"));
     }
     Ok(Plan {
-        conn: p.conn.resolve()?,
-        fetch: p.fetch.resolve(),
+        conn: conn.resolve()?,
+        fetch: fetch.resolve(),
         statements,
         parameters: p.parameters.unwrap_or_default(),
         after_sql: p.after_sql.filter(|s| !s.trim().is_empty()),
@@ -88,7 +87,7 @@ async fn run_statement(
     let stmt = client.prepare(&sent).await.map_err(|e| TaskError::failed(sql_error(&e, Some(&sent))))?;
     if stmt.columns().is_empty() {
         let n = client.execute_raw(&stmt, args).await.map_err(|e| TaskError::failed(sql_error(&e, Some(&sent))))?;
-        cx.info(&format!("{} → {n} row(s) affected in {} ms", short_statement(sql), started.elapsed().as_millis()));
+        cx.info(&format!("{} → {n} row(s) affected in {} ms", one_line(sql, 100), started.elapsed().as_millis()));
         return Ok(None);
     }
     let rows = client.query_raw(&stmt, args).await.map_err(|e| TaskError::failed(sql_error(&e, Some(&sent))))?;
@@ -103,7 +102,7 @@ async fn run_statement(
     }
     let out = writer.finish().await?;
     let size = out.get("size").map(|s| format!(", {s} row(s) fetched ({})", plan.fetch.as_str())).unwrap_or_default();
-    cx.info(&format!("{}{size} in {} ms", short_statement(sql), started.elapsed().as_millis()));
+    cx.info(&format!("{}{size} in {} ms", one_line(sql, 100), started.elapsed().as_millis()));
     Ok(Some(out))
 }
 
@@ -247,3 +246,33 @@ pub const QUERIES: PluginDef = PluginDef {
     props: QUERIES_PROPS,
     build: build_queries,
 };
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn props(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn plans_name_the_wrong_property() {
+        let base = json!({"url": "jdbc:postgresql://h/db", "sql": "SELECT 1; SELECT 2"});
+        let e = build_query(&props(base.clone())).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("Use the Queries task to run multiple statements"), "{e}");
+        let p = plan(&props(base)).unwrap();
+        assert_eq!(p.statements, vec!["SELECT 1", "SELECT 2"]);
+        assert_eq!(p.fetch, FetchType::None);
+        assert!(p.transaction);
+        let e = plan(&props(json!({"url": "jdbc:postgresql://h/db", "sql": "SELECT 1", "fetchType": "ALL"})))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("invalid property 'fetchType'"), "{e}");
+        let e = plan(&props(json!({"url": "jdbc:mysql://h/db", "sql": "SELECT 1"}))).unwrap_err().to_string();
+        assert!(e.starts_with("invalid property 'url'"), "{e}");
+        let e = plan(&props(json!({"url": "jdbc:postgresql://h/db", "sql": " -- nothing\n"}))).unwrap_err().to_string();
+        assert!(e.contains("no SQL statement"), "{e}");
+    }
+}

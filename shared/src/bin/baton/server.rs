@@ -1,0 +1,58 @@
+//! `baton server local`: runs the local server until Ctrl-C (or SIGTERM),
+//! then stops it cleanly; unfinished work resumes at the next start.
+
+use std::path::Path;
+
+use shared::runtime::secrets::{Secrets, envs_map};
+use shared::server::{LocalServer, ServerOptions};
+
+use super::args::ServerArgs;
+
+pub async fn server(home: &Path, a: ServerArgs) -> i32 {
+    let secrets = Secrets::from_vars(std::env::vars());
+    for bad in &secrets.invalid {
+        tracing::warn!(variable = %bad, "not valid base64: ignored");
+    }
+    let mut opts = ServerOptions::new(home.to_path_buf());
+    opts.flows_dir = a.flows;
+    opts.bind = a.bind;
+    opts.port = a.port;
+    opts.workers = a.workers;
+    opts.secrets = secrets;
+    opts.envs = envs_map(std::env::vars());
+    opts.plugins = shared::plugins::PluginConfig::from_env();
+    opts.echo_logs = a.echo_logs;
+    let server = match LocalServer::start(opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    eprintln!("baton server listening on {} (Ctrl-C stops it)", server.url());
+    wait_for_stop().await;
+    tracing::info!("stopping");
+    server.shutdown().await;
+    0
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -42,10 +42,11 @@ locals {
         secrets       = true
         env           = {}
       }
+      # a backfill request may keep its push request open while it runs
       scheduler = {
         image         = "scheduler"
         topic         = "scheduler"
-        timeout       = "600s"
+        timeout       = "3600s"
         cpu           = "1"
         memory        = "512Mi"
         max_instances = var.max_instances

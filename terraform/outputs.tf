@@ -49,6 +49,11 @@ output "scheduler_jobs" {
   }
 }
 
+output "sweep_job" {
+  description = "Cloud Scheduler job of the sweep."
+  value       = google_cloud_scheduler_job.sweep.name
+}
+
 output "skipped_schedules" {
   description = "Schedule triggers that get no Cloud Scheduler job, with the reason (disabled, withSeconds, L/W/#)."
   value       = module.schedules.skipped

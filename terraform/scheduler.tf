@@ -25,3 +25,24 @@ resource "google_cloud_scheduler_job" "schedule" {
 
   depends_on = [google_project_service.api]
 }
+
+# The sweep: what no message will ever trigger — attempts whose worker died
+# (expired lease) and retry timers of executor instances Cloud Run stopped
+# (shared/src/functions/sweep.rs).
+resource "google_cloud_scheduler_job" "sweep" {
+  name        = "baton-sweep"
+  region      = var.region
+  description = "Baton: lost task attempts and due retry timers"
+  schedule    = var.sweep_schedule
+  time_zone   = "Etc/UTC"
+
+  pubsub_target {
+    topic_name = google_pubsub_topic.topic["scheduler"].id
+    data       = base64encode(jsonencode({ type = "sweep" }))
+    attributes = {
+      type = "sweep"
+    }
+  }
+
+  depends_on = [google_project_service.api]
+}

@@ -67,8 +67,8 @@ variable "bigquery_datasets" {
   default     = ["baton"]
 
   validation {
-    condition     = alltrue([for d in var.bigquery_datasets : can(regex("^[A-Za-z0-9_]{1,1024}$", d))])
-    error_message = "A BigQuery dataset id has only letters, digits and underscores."
+    condition     = alltrue([for d in var.bigquery_datasets : can(regex("^[A-Za-z0-9_]+$", d)) && length(d) <= 1024])
+    error_message = "A BigQuery dataset id has only letters, digits and underscores (at most 1024)."
   }
 }
 
@@ -165,6 +165,12 @@ variable "schedule_time_zone" {
   description = "Time zone of Schedule triggers that name none. Baton's scheduler reads such triggers in UTC, so change it only together with the scheduler."
   type        = string
   default     = "Etc/UTC"
+}
+
+variable "sweep_schedule" {
+  description = "Cron of the sweep job (lost task attempts, due retry timers); a lost attempt is retried at most this late after its lease expires."
+  type        = string
+  default     = "* * * * *"
 }
 
 variable "api_invokers" {

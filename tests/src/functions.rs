@@ -188,12 +188,30 @@ impl Cluster {
 
     /// Waits (polling the state store) until execution `id` has ended.
     pub async fn wait(&self, id: &str) -> Execution {
-        let state: Arc<dyn StateStore> = self.backends.state.clone();
-        wait_for(Duration::from_secs(120), &format!("execution {id} to end"), || {
-            let state = state.clone();
-            async move { state.load_execution(id).await.expect("load").filter(|e| e.state.is_terminal()) }
-        })
-        .await
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let exec = self.execution(id).await;
+            if exec.state.is_terminal() {
+                return exec;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let runs: Vec<String> = exec
+                    .task_run_list
+                    .iter()
+                    .map(|t| {
+                        let attempts: Vec<&str> = t.attempts.iter().map(|a| a.state.current.as_str()).collect();
+                        format!("{}[{}] {} {attempts:?}", t.task_id, t.value.as_deref().unwrap_or(""), t.state.current)
+                    })
+                    .collect();
+                panic!(
+                    "gave up waiting for execution {id} to end: {} (version {}), task runs {runs:#?}, relay {:?}",
+                    exec.state.current,
+                    exec.version,
+                    self.relay.stats()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// The stored execution `id`.

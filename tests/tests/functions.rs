@@ -151,7 +151,9 @@ async fn every_message_delivered_twice_and_out_of_order_runs_each_task_once() {
             }
             assert_eq!(runs_of(exec, "flaky")[0].attempts.len(), 2, "{tag}: flaky failed once, then succeeded");
             assert_eq!(runs_of(exec, "confirmed").len(), 1, "{tag}: If took the then branch once");
-            assert_eq!(exec.outputs.as_ref().and_then(|o| o.get("items")), Some(&json!(5)), "{tag}: outputs");
+            let out = runs_of(exec, "out")[0].outputs.clone().unwrap_or_default();
+            let items = &out["values"]["items"];
+            assert!(*items == json!(5) || *items == json!("5"), "{tag}: outputs of the ForEach reached OutputValues: {out:?}");
             for key in ["first", "item-a", "item-b", "item-c", "item-d", "item-e", "then"] {
                 assert_eq!(effects.count(&format!("hit/{tag}/{key}")), 1, "{tag}: {key} ran exactly once");
             }

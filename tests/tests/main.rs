@@ -1,9 +1,11 @@
 //! End-to-end tests: real flows on the embedded runtime (SQLite, a storage
 //! folder, in-process queues, the worker pool), one test binary.
 
+mod sched_support;
 mod support;
 
 mod compress;
+mod backfill;
 mod concurrency;
 #[cfg(feature = "duckdb")]
 mod duckdb;
@@ -12,6 +14,8 @@ mod functions;
 mod gcp_backends;
 mod gcp_tasks;
 mod http;
+mod schedule;
+mod server;
 mod postgres;
 mod scripts;
 mod taxi_pg;

@@ -524,6 +524,140 @@ fn scheduler_jobs_match_the_flows_schedule_triggers() {
 }
 
 // ---------------------------------------------------------------------------
+// The root module's variables and locals, evaluated by terraform
+// ---------------------------------------------------------------------------
+
+/// `terraform apply` of the root module's variables, locals and module calls
+/// (terraform/tests/locals_root.py: resources and providers dropped, the
+/// project number stubbed), offline; returns every local, or the failure.
+fn evaluate_root_locals(vars: &[&str]) -> Result<Value, String> {
+    let tmp = TempDir::new("tf-locals");
+    let out = run(
+        Command::new(hcl2_python())
+            .arg(repo().join("terraform/tests/locals_root.py"))
+            .arg(repo().join("terraform"))
+            .arg(&tmp.0)
+            .args(["--stub", "data.google_project.this.number=\"123456789012\""]),
+        "locals_root.py",
+    );
+    assert!(out.status.success(), "locals_root.py failed:\n{}", both(&out));
+    let init = run(terraform(true).current_dir(&tmp.0).args(["init", "-input=false", "-no-color"]), "terraform");
+    assert!(init.status.success(), "terraform init (offline) failed:\n{}", both(&init));
+    let mut apply = terraform(true);
+    apply.current_dir(&tmp.0).args(["apply", "-auto-approve", "-input=false", "-no-color"]);
+    for v in vars {
+        apply.arg(format!("-var={v}"));
+    }
+    let applied = run(&mut apply, "terraform");
+    if !applied.status.success() {
+        return Err(both(&applied));
+    }
+    let output = run(terraform(true).current_dir(&tmp.0).args(["output", "-json", "locals"]), "terraform");
+    assert!(output.status.success(), "terraform output failed:\n{}", both(&output));
+    Ok(serde_json::from_slice(&output.stdout).expect("terraform output -json"))
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+}
+
+#[test]
+fn root_locals_evaluate_to_least_privilege_wiring() {
+    let flows = repo().join("tests/fixtures/flows/scheduled");
+    let l = evaluate_root_locals(&[
+        "project_id=demo-project",
+        "image_tag=abc1234",
+        r#"secrets=["GCP_CREDS","PG_PASSWORD"]"#,
+        &format!("flows_dir={}", flows.display()),
+    ])
+    .unwrap_or_else(|e| panic!("the root module's locals do not evaluate:\n{e}"));
+
+    let groups = ["core", "scripts", "jdbc", "gcp"];
+    let workers: Vec<String> = groups.iter().map(|g| format!("worker-{g}")).collect();
+    let mut push: BTreeSet<String> = ["executor", "scheduler"].iter().map(|s| s.to_string()).collect();
+    push.extend(workers.iter().cloned());
+    assert_eq!(keys(&l["push_services"]), push);
+
+    // topic names are the code's (Topic::name), and each service is fed by one
+    use shared::backend::Topic;
+    assert_eq!(l["topics"]["executions"], json!(Topic::Executions.name()));
+    assert_eq!(l["topics"]["scheduler"], json!("baton-scheduler"));
+    assert_eq!(l["dead_letter_topic"], json!("baton-dead-letter"));
+    for g in groups {
+        assert_eq!(l["topics"][format!("tasks-{g}")], json!(Topic::Tasks(g.to_string()).name()));
+        let w = &l["push_services"][format!("worker-{g}")];
+        assert_eq!(w["topic"], json!(format!("tasks-{g}")));
+        assert_eq!(w["timeout"], json!("3600s"), "workers may run an hour");
+        assert_eq!(w["env"]["BATON_WORKER_GROUP"], json!(g));
+        assert_eq!(w["image"], json!(format!("worker-{g}")));
+    }
+    assert_eq!(l["push_services"]["executor"]["topic"], json!("executions"));
+    assert_eq!(l["push_services"]["scheduler"]["topic"], json!("scheduler"));
+    assert_eq!(l["push_services"]["worker-scripts"]["concurrency"], json!(1));
+    assert_eq!(l["push_services"]["worker-gcp"]["env"]["ENV_GCP_BUCKET_NAME"], json!("demo-project-baton-data"));
+    assert!(l["push_services"]["worker-core"]["env"].get("ENV_GCP_BUCKET_NAME").is_none());
+    let audiences: BTreeSet<String> =
+        l["push_audiences"].as_object().expect("audiences").values().map(|v| v.to_string()).collect();
+    assert_eq!(audiences.len(), push.len(), "one audience per push service");
+    assert_eq!(l["registry"], json!("europe-west1-docker.pkg.dev/demo-project/baton"));
+    assert_eq!(l["common_env"]["BATON_INTERNAL_BUCKET"], json!("demo-project-baton-internal"));
+    assert_eq!(l["pubsub_agent"], json!("serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"));
+
+    // who publishes where: exactly what each function's code does
+    let publishers = keys(&l["publishers"]);
+    let mut want: BTreeSet<String> = ["api/executions", "api/scheduler", "scheduler/executions", "executor/executions"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    want.extend(groups.iter().map(|g| format!("executor/tasks-{g}")));
+    want.extend(workers.iter().map(|w| format!("{w}/executions")));
+    assert_eq!(publishers, want);
+
+    // Firestore for every function; BigQuery and the data bucket only for gcp
+    let roles = keys(&l["project_roles"]);
+    for f in push.iter().chain(std::iter::once(&"api".to_string())) {
+        assert!(roles.contains(&format!("{f}/datastore.user")), "{f} lacks datastore.user");
+    }
+    assert_eq!(
+        roles.iter().filter(|r| r.ends_with("bigquery.jobUser")).collect::<Vec<_>>(),
+        ["worker-gcp/bigquery.jobUser"]
+    );
+    assert_eq!(keys(&l["dataset_editors"]), BTreeSet::from(["worker-gcp/baton".to_string()]));
+    assert_eq!(l["gcp_workers"], json!(["worker-gcp"]));
+    assert_eq!(l["internal_bucket_roles"]["scheduler"], json!("roles/storage.objectViewer"));
+
+    // secrets reach the executor and the workers, not the scheduler or the API
+    let grants = keys(&l["secret_grants"]);
+    let mut want = BTreeSet::new();
+    for f in std::iter::once("executor".to_string()).chain(workers.iter().cloned()) {
+        for s in ["GCP_CREDS", "PG_PASSWORD"] {
+            want.insert(format!("{f}/{s}"));
+        }
+    }
+    assert_eq!(grants, want);
+
+    // execution files expire under exactly the deployed flows' prefixes
+    let mut prefixes: Vec<String> = baton_flows(&flows)
+        .iter()
+        .map(|(_, f)| format!("{}/{}/executions/", f.namespace.replace('.', "/"), shared::model::ids::slugify(&f.id)))
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    assert_eq!(l["execution_prefixes"], json!(prefixes));
+}
+
+/// The variables' validations run too: a bad worker group name is refused.
+#[test]
+fn root_variable_validations_refuse_bad_values() {
+    let err = evaluate_root_locals(&["project_id=demo-project", "image_tag=abc1234", r#"worker_groups=["Bad_Group"]"#])
+        .expect_err("an invalid worker group must be refused");
+    assert!(err.contains("A worker group is 1-13 lower-case letters"), "{err}");
+    let err = evaluate_root_locals(&["project_id=demo-project", "image_tag=abc1234", "max_delivery_attempts=3"])
+        .expect_err("3 delivery attempts must be refused");
+    assert!(err.contains("Pub/Sub allows 5 to 100 delivery attempts"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
 // Firestore: the indexes the store's queries need
 // ---------------------------------------------------------------------------
 
@@ -715,9 +849,9 @@ fn function_images_are_small_and_run_as_non_root() {
         );
         let user = chain
             .iter()
-            .flat_map(|s| s.lines.iter())
-            .filter_map(|l| l.strip_prefix("USER "))
-            .last()
+            .rev()
+            .flat_map(|s| s.lines.iter().rev())
+            .find_map(|l| l.strip_prefix("USER "))
             .unwrap_or_else(|| panic!("{target} sets no USER"));
         let user = user.trim();
         assert!(!user.starts_with("root") && !user.starts_with("0"), "{target} runs as {user}");
@@ -737,6 +871,21 @@ fn function_images_are_small_and_run_as_non_root() {
             .unwrap_or_else(|| panic!("ARG {name} has no default"))
     };
     assert!(arg_default("RUNTIME_IMAGE").contains("distroless"), "the runtime base is distroless");
+
+    // every `cargo build -p functions --bin X` names a binary of the functions crate
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).expect("Dockerfile");
+    let manifest = std::fs::read_to_string(repo().join("functions/Cargo.toml")).expect("functions/Cargo.toml");
+    assert!(manifest.contains("name = \"functions\""), "the Dockerfile builds package `functions`");
+    let words: Vec<&str> = dockerfile.split_whitespace().collect();
+    let bins: BTreeSet<&str> = words.windows(2).filter(|w| w[0] == "--bin").map(|w| w[1]).collect();
+    assert_eq!(bins, BTreeSet::from(["api", "executor", "scheduler", "worker"]));
+    for bin in bins {
+        let dir = repo().join("functions/src/bin");
+        assert!(
+            dir.join(bin).join("main.rs").exists() || dir.join(format!("{bin}.rs")).exists(),
+            "the Dockerfile builds --bin {bin}, which functions/ does not have"
+        );
+    }
 
     // what the special workers need
     let scripts: String = stage_chain(&stages, "worker-scripts").iter().flat_map(|s| s.lines.clone()).collect();

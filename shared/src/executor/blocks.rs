@@ -391,9 +391,12 @@ impl<'a> Stepper<'a> {
 
     fn advance_runnable(&mut self, task: &'a Task, idx: usize) -> Block {
         let tr = &self.exec.task_run_list[idx];
+        // a RETRYING task run whose next attempt is already out (not started
+        // yet) waits for it: another step must not dispatch one more
+        let retry_out = tr.attempts.last().is_some_and(|a| !a.state.is_terminal());
         match tr.state.current {
             StateType::Created if tr.attempts.is_empty() => self.dispatch(task, idx, false),
-            StateType::Retrying => match tr.next_retry_date {
+            StateType::Retrying if !retry_out => match tr.next_retry_date {
                 Some(at) if at > self.now => self.actions.push(Action::WakeAt(at)),
                 _ => self.dispatch(task, idx, false),
             },

@@ -358,6 +358,7 @@ impl Scheduler {
                 "flow changed: trigger stopped by stopAfter runs again");
             state.stopped = None;
             state.next_tick = None;
+            state.last_execution_id = None;
         }
         if let Some(reason) = self.stop_reason(trigger, &state).await? {
             tracing::warn!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,

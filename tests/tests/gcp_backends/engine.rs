@@ -80,7 +80,18 @@ async fn start(prefix: &str) -> GcpRuntime {
         let mut stream = pull.messages(&sub);
         let (engine, executor, handled, nacked) = (engine.clone(), executor.clone(), handled.clone(), nacked.clone());
         loops.push(tokio::spawn(async move {
-            while let Some(Ok((msg, handler))) = stream.next().await {
+            loop {
+                let (msg, handler) = match stream.next().await {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => {
+                        eprintln!("streaming pull on {}: {e}", topic.name());
+                        continue;
+                    }
+                    None => {
+                        eprintln!("streaming pull on {} ended", topic.name());
+                        break;
+                    }
+                };
                 let (engine, executor, topic) = (engine.clone(), executor.clone(), topic.clone());
                 let (handled, nacked) = (handled.clone(), nacked.clone());
                 tokio::spawn(async move {
@@ -168,7 +179,13 @@ impl GcpRuntime {
         };
         if tokio::time::timeout(Duration::from_secs(120), wait).await.is_err() {
             let e = state.load_execution(&exec.id).await.expect("load").expect("exists");
-            panic!("the execution did not end in 120 s:\n{:#}", shape(&e));
+            let mut claims = Vec::new();
+            for tr in e.task_run_list.iter().filter(|t| !t.state.current.is_terminal()) {
+                let n = tr.attempts.len().max(1) as u32;
+                let c = state.claim(&tr.id, n, "probe", chrono::Utc::now()).await;
+                claims.push(format!("{} attempt {n}: {c:?}", tr.task_id));
+            }
+            panic!("the execution did not end in 120 s:\n{:#}\nclaims: {claims:?}", shape(&e));
         }
         self.engine.logs.flush().await;
         state.load_execution(&exec.id).await.expect("load").expect("exists")

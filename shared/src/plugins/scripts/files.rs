@@ -131,10 +131,10 @@ pub(crate) async fn list_files(dir: &Path) -> Result<Vec<String>, TaskError> {
             let child = rel.join(entry.file_name());
             if kind.is_dir() {
                 stack.push(child);
-            } else if kind.is_file() || kind.is_symlink() {
-                if let Some(s) = child.to_str() {
-                    files.push(s.replace('\\', "/"));
-                }
+            } else if (kind.is_file() || kind.is_symlink())
+                && let Some(s) = child.to_str()
+            {
+                files.push(s.replace('\\', "/"));
             }
         }
     }
@@ -154,12 +154,14 @@ fn stored_name(rel: &str) -> String {
 }
 
 /// Uploads the files matching `patterns` (except `skip`) to internal
-/// storage; returns `{relative path: kestra:// URI}`.
+/// storage; returns `{relative path: kestra:// URI}`. `movable`: the files
+/// may be moved out of `dir` (it is discarded afterwards).
 pub(crate) async fn upload_output_files(
     cx: &RunContext,
     dir: &Path,
     patterns: &[String],
     skip: &[String],
+    movable: bool,
 ) -> Result<Map<String, Value>, TaskError> {
     let mut out = Map::new();
     if patterns.is_empty() {
@@ -174,15 +176,47 @@ pub(crate) async fn upload_output_files(
         if !tokio::fs::metadata(&abs).await.is_ok_and(|m| m.is_file()) {
             continue;
         }
-        let file = tokio::fs::File::open(&abs)
-            .await
-            .map_err(|e| TaskError::failed(format!("cannot read output file '{rel}': {e}")))?;
-        let stream: ByteStream = Box::pin(file);
-        let (uri, size) = cx.put_file(&stored_name(&rel), stream).await?;
+        let (uri, size) = store_file(cx, &abs, &rel, &stored_name(&rel), movable).await?;
         cx.log("DEBUG", &format!("Output file '{rel}' ({size} bytes) stored as {uri}"));
         out.insert(rel, Value::String(uri));
     }
     Ok(out)
+}
+
+/// Stores a working-directory file under this task's storage prefix. When
+/// the storage is a local folder and the working directory is discarded
+/// anyway (`movable`), a regular file is synced and renamed into place (no
+/// copy, however big); otherwise, or if the rename fails (another
+/// filesystem), it is streamed.
+async fn store_file(
+    cx: &RunContext,
+    abs: &Path,
+    rel: &str,
+    name: &str,
+    movable: bool,
+) -> Result<(String, u64), TaskError> {
+    let path = format!("{}/{name}", cx.task_prefix());
+    if movable
+        && let Some(target) = cx.services.storage.local_path(&path)
+        && let Ok(meta) = tokio::fs::symlink_metadata(abs).await
+        && meta.is_file()
+        && let Some(parent) = target.parent()
+        && tokio::fs::create_dir_all(parent).await.is_ok()
+    {
+        // durable before it becomes visible, as the storage's own writes are
+        let synced = match tokio::fs::File::open(abs).await {
+            Ok(f) => f.sync_data().await.is_ok(),
+            Err(_) => false,
+        };
+        if synced && tokio::fs::rename(abs, &target).await.is_ok() {
+            return Ok((format!("kestra://{path}"), meta.len()));
+        }
+    }
+    let file = tokio::fs::File::open(abs)
+        .await
+        .map_err(|e| TaskError::failed(format!("cannot read output file '{rel}': {e}")))?;
+    let stream: ByteStream = Box::pin(file);
+    cx.put_file(name, stream).await
 }
 
 /// `namespaceFiles`: which files of the namespace's `_files` folder to copy.

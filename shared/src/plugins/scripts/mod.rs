@@ -6,7 +6,7 @@
 
 pub mod config;
 mod docker;
-mod files;
+pub(crate) mod files;
 mod process;
 mod props;
 mod protocol;

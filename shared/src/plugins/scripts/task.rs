@@ -224,7 +224,8 @@ impl RunnableTask for ScriptTask {
             return Err(TaskError::failed(mask(cx, fin.failure_message("Command"))));
         }
 
-        let output_files = files::upload_output_files(cx, &dir, &self.spec.output_files, &skip).await?;
+        let movable = !cx.services.config.scripts.keep_working_dirs;
+        let output_files = files::upload_output_files(cx, &dir, &self.spec.output_files, &skip, movable).await?;
         let mut out = Map::new();
         out.insert("exitCode".into(), Value::from(fin.exit_code.unwrap_or(0)));
         out.insert("vars".into(), Value::Object(fin.vars));

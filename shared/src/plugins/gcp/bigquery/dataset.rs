@@ -1,6 +1,7 @@
 //! `io.kestra.plugin.gcp.bigquery.CreateDataset` and `…DeleteDataset`.
-//! CreateDataset creates `name` (with `location`, `description`,
-//! `friendlyName`, `labels`, default expirations); when it exists,
+//! CreateDataset creates `name` (with `location`, `friendlyName`, `labels`,
+//! default expirations; `description` is the task's own key in Baton's flow
+//! model, so it is not passed on); when it exists,
 //! `ifExists` decides: ERROR (default) fails, UPDATE applies the settings,
 //! SKIP returns it unchanged. Outputs `dataset`, `project`,
 //! `friendlyName`, `description`, `location`. DeleteDataset deletes `name`
@@ -32,8 +33,6 @@ struct CreateProps {
     name: String,
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     if_exists: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    description: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     friendly_name: Option<String>,
     #[serde(default, deserialize_with = "de::string_map")]
@@ -83,9 +82,6 @@ impl CreateDataset {
         let mut m = Map::new();
         if let Some(l) = p.bq.location() {
             m.insert("location".into(), Value::String(l.to_string()));
-        }
-        if let Some(d) = &p.description {
-            m.insert("description".into(), Value::String(d.clone()));
         }
         if let Some(f) = &p.friendly_name {
             m.insert("friendlyName".into(), Value::String(f.clone()));
@@ -141,7 +137,6 @@ pub const CREATE: PluginDef = PluginDef {
     props: bq_props![
         PropSpec::required("name", PropKind::String),
         PropSpec::optional("ifExists", PropKind::String),
-        PropSpec::optional("description", PropKind::String),
         PropSpec::optional("friendlyName", PropKind::String),
         PropSpec::optional("labels", PropKind::Map),
         PropSpec::optional("defaultTableLifetime", PropKind::Integer),

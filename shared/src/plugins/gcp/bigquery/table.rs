@@ -3,8 +3,9 @@
 //! `tableDefinition` (`type` TABLE / VIEW / MATERIALIZED_VIEW / EXTERNAL,
 //! `schema.fields[]` with `subFields`, `standardTableDefinition`,
 //! `viewDefinition`, `materializedViewDefinition`,
-//! `externalTableDefinition`), `friendlyName`, `description`, `labels`,
-//! `requirePartitionFilter`, `expirationDuration`; outputs the table's
+//! `externalTableDefinition`), `friendlyName`, `labels`,
+//! `requirePartitionFilter`, `expirationDuration` (`description` is the
+//! task's own key in Baton's flow model); outputs the table's
 //! metadata as Kestra names it (`projectId`, `datasetId`, `table`, …).
 
 use async_trait::async_trait;
@@ -180,8 +181,6 @@ struct CreateProps {
     table_definition: Option<Value>,
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     friendly_name: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    description: Option<String>,
     #[serde(default, deserialize_with = "de::string_map")]
     labels: Vec<(String, String)>,
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
@@ -204,9 +203,6 @@ fn build_create(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Tas
     }
     if let Some(f) = &p.friendly_name {
         body.insert("friendlyName".into(), json!(f));
-    }
-    if let Some(d) = &p.description {
-        body.insert("description".into(), json!(d));
     }
     if !p.labels.is_empty() {
         body.insert("labels".into(), Value::Object(p.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect()));
@@ -248,7 +244,6 @@ pub const CREATE: PluginDef = PluginDef {
         PropSpec::required("table", PropKind::String),
         PropSpec::optional("tableDefinition", PropKind::Map),
         PropSpec::optional("friendlyName", PropKind::String),
-        PropSpec::optional("description", PropKind::String),
         PropSpec::optional("labels", PropKind::Map),
         PropSpec::optional("requirePartitionFilter", PropKind::Boolean),
         PropSpec::optional("expirationDuration", PropKind::Duration),

@@ -169,7 +169,7 @@ fn run_one(conn: &Connection, sql: &str, job: &Job, out: Option<&Sender<Msg>>) -
     let (columns, shapes): (Vec<String>, Vec<Shape>) = match rows.as_ref() {
         Some(s) => (0..s.column_count())
             .map(|i| {
-                let name = s.column_name(i).map(String::clone).unwrap_or_else(|_| format!("column{i}"));
+                let name = s.column_name(i).cloned().unwrap_or_else(|_| format!("column{i}"));
                 (name, Shape { zoned: matches!(s.column_type(i), DataType::Timestamp(_, Some(_))) })
             })
             .unzip(),

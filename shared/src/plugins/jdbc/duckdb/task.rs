@@ -132,12 +132,12 @@ impl DuckDbTask {
             out.extend(last);
         }
         out.insert("outputFiles".into(), Value::Object(files::upload_outputs(cx, dir, &spec.output_files).await?));
-        if spec.output_db_file {
-            if let Some(p) = &db_path {
-                let name = p.file_name().and_then(|s| s.to_str()).unwrap_or("database.duckdb").to_string();
-                let uri = files::upload(cx, "Database file", p, &name).await?;
-                out.insert("databaseUri".into(), Value::String(uri));
-            }
+        if spec.output_db_file
+            && let Some(p) = &db_path
+        {
+            let name = p.file_name().and_then(|s| s.to_str()).unwrap_or("database.duckdb").to_string();
+            let uri = files::upload(cx, "Database file", p, &name).await?;
+            out.insert("databaseUri".into(), Value::String(uri));
         }
         Ok(TaskOutput::with(out))
     }

@@ -77,10 +77,10 @@ fn float(f: f64) -> Value {
 
 /// A DECIMAL's text as a JSON number (a string if it is not one).
 fn decimal(text: &str) -> Value {
-    if !text.contains('.') {
-        if let Ok(i) = text.parse::<i64>() {
-            return Value::from(i);
-        }
+    if !text.contains('.')
+        && let Ok(i) = text.parse::<i64>()
+    {
+        return Value::from(i);
     }
     match text.parse::<f64>() {
         Ok(f) if f.is_finite() => float(f),

@@ -20,7 +20,9 @@ use shared::runtime::launcher::LaunchRequest;
 fn chain(n: usize) -> String {
     let mut y = String::from("id: chain\nnamespace: bench.functions\ntasks:\n");
     for i in 0..n {
-        y.push_str(&format!("  - id: t{i}\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ taskrun.id }}}}\"\n"));
+        y.push_str(&format!(
+            "  - id: t{i}\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ taskrun.id }}}}\"\n"
+        ));
     }
     y
 }

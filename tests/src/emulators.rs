@@ -81,7 +81,13 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> Option<(u16, String
     Some((status, body))
 }
 
-fn wait_until(what: &str, child: &mut Child, log: &Path, timeout: Duration, ready: impl Fn() -> bool) -> Result<(), String> {
+fn wait_until(
+    what: &str,
+    child: &mut Child,
+    log: &Path,
+    timeout: Duration,
+    ready: impl Fn() -> bool,
+) -> Result<(), String> {
     let start = Instant::now();
     loop {
         if ready() {

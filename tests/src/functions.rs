@@ -243,7 +243,8 @@ where
 
 /// POSTs `data` to a push endpoint in a Pub/Sub push envelope; returns the status.
 pub async fn push(http: &reqwest::Client, url: &str, data: &[u8], bearer: Option<&str>) -> u16 {
-    let env = PushEnvelope::wrap(data, Default::default(), "test-1", chrono::Utc::now(), "projects/t/subscriptions/s", None);
+    let env =
+        PushEnvelope::wrap(data, Default::default(), "test-1", chrono::Utc::now(), "projects/t/subscriptions/s", None);
     let mut req = http.post(url).json(&env);
     if let Some(t) = bearer {
         req = req.bearer_auth(t);
@@ -274,11 +275,7 @@ impl WorkerInstance {
                 .build()
                 .expect("instance runtime");
             rt.block_on(async move {
-                let opts = FunctionOptions {
-                    lease,
-                    instance,
-                    ..FunctionOptions::unauthenticated(None)
-                };
+                let opts = FunctionOptions { lease, instance, ..FunctionOptions::unauthenticated(None) };
                 let router = shared::functions::router(Handler::Worker, backends.engine(), &opts).await;
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 let url = format!("http://{}/", listener.local_addr().expect("addr"));
@@ -366,7 +363,10 @@ impl Effects {
 
 type EffectState = (Arc<Mutex<HashMap<String, u32>>>, Arc<Notify>, Arc<Notify>);
 
-async fn effect(State((counts, changed, released)): State<EffectState>, Path((kind, key)): Path<(String, String)>) -> StatusCode {
+async fn effect(
+    State((counts, changed, released)): State<EffectState>,
+    Path((kind, key)): Path<(String, String)>,
+) -> StatusCode {
     let n = {
         let Ok(mut c) = counts.lock() else { return StatusCode::INTERNAL_SERVER_ERROR };
         let n = c.entry(format!("{kind}/{key}")).or_insert(0);

@@ -79,3 +79,103 @@ tasks:
     let done = h.embedded.wait(&first.id, h.embedded.updates(), |_| {}).await.unwrap();
     assert_eq!(done.state.current, StateType::Success);
 }
+
+/// Waits (a failure guard, not a timing assertion) until `id` is in `state`.
+async fn wait_state(h: &crate::support::Harness, id: &str, state: StateType) -> shared::model::Execution {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let e = h.embedded.engine.state.load_execution(id).await.unwrap().unwrap();
+        if e.state.current == state {
+            return e;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{id} never reached {state}, is {}", e.state.current);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_behavior_rejects_every_burst_not_only_the_first() {
+    let h = harness();
+    let flow = h.flow(
+        r#"
+id: cancelling
+namespace: test
+concurrency:
+  behavior: CANCEL
+  limit: 1
+tasks:
+  - id: work
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT0.3S
+"#,
+    );
+    for burst in 0..2 {
+        let mut updates = h.embedded.updates();
+        let mut ids = Vec::new();
+        for _ in 0..6 {
+            ids.push(h.embedded.launch(&flow, LaunchRequest::default()).await.unwrap().id);
+        }
+        let mut running: HashMap<String, bool> = HashMap::new();
+        let (mut max, mut ended) = (0, 0);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        while ended < ids.len() {
+            let u = tokio::time::timeout_at(deadline, updates.recv()).await.expect("timely").expect("feed");
+            if !ids.contains(&u.execution_id) {
+                continue;
+            }
+            running.insert(u.execution_id.clone(), u.state == StateType::Running);
+            max = max.max(running.values().filter(|r| **r).count());
+            if u.state.is_terminal() {
+                ended += 1;
+            }
+        }
+        assert_eq!(max, 1, "burst {burst}: one at a time");
+        let mut states = HashMap::new();
+        for id in &ids {
+            let e = h.embedded.engine.state.load_execution(id).await.unwrap().unwrap();
+            if e.state.current == StateType::Cancelled {
+                assert_eq!(e.error.as_deref(), Some("Flow is CANCELLED due to concurrency limit exceeded"));
+            }
+            *states.entry(e.state.current).or_insert(0) += 1;
+        }
+        assert_eq!(states.get(&StateType::Success), Some(&1), "burst {burst}: {states:?}");
+        assert_eq!(states.get(&StateType::Cancelled), Some(&5), "burst {burst}: {states:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_execution_holds_a_slot_until_it_ends() {
+    let h = harness();
+    let flow = h.flow(
+        r#"
+id: paused_slot
+namespace: test
+concurrency:
+  limit: 1
+tasks:
+  - id: work
+    type: io.kestra.plugin.core.debug.Return
+    format: ok
+"#,
+    );
+    // an execution PAUSED (as a Pause task leaves it), whatever started it
+    let now = chrono::Utc::now();
+    let mut paused = shared::model::Execution::new(
+        shared::model::ids::new_id(),
+        "test",
+        "paused_slot",
+        1,
+        Default::default(),
+        vec![],
+        now,
+    );
+    paused.state.set(StateType::Running, now);
+    paused.state.set(StateType::Paused, now);
+    h.embedded.engine.state.create_execution(&paused).await.unwrap();
+    let queued = h.embedded.launch(&flow, LaunchRequest::default()).await.unwrap();
+    wait_state(&h, &queued.id, StateType::Queued).await;
+    h.embedded.kill(&paused.id).await.unwrap();
+    wait_state(&h, &paused.id, StateType::Killed).await;
+    let done = wait_state(&h, &queued.id, StateType::Success).await;
+    assert!(done.state.histories.iter().any(|s| s.state == StateType::Queued));
+}

@@ -26,13 +26,22 @@ fn assert_success(e: &Execution) {
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
 }
 
-/// A folder served over HTTP with a 500-row green taxi month.
-fn serve_taxi() -> (String, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("baton-duckdb-data-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A temp folder removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A folder served over HTTP with a 500-row green taxi month; the file's URL.
+fn serve_taxi() -> (String, TempDir) {
+    let dir = TempDir(std::env::temp_dir().join(format!("baton-duckdb-data-{}", uuid::Uuid::new_v4())));
+    std::fs::create_dir_all(&dir.0).unwrap();
     let name = format!("{}.gz", taxi::file_name(Kind::Green, 2019, 1));
-    taxi::write_csv_gz(Kind::Green, 2019, 1, 500, &dir.join(&name)).unwrap();
-    (format!("{}/{name}", e2e::http::serve_dir(&dir)), dir)
+    taxi::write_csv_gz(Kind::Green, 2019, 1, 500, &dir.0.join(&name)).unwrap();
+    (format!("{}/{name}", e2e::http::serve_dir(&dir.0)), dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -87,7 +87,8 @@ errors:
 
 /// A task that hangs on its first attempt (the worker is killed there).
 fn lost_worker_flow(retry: bool) -> String {
-    let retry = if retry { "\n    retry:\n      type: constant\n      interval: PT0.1S\n      maxAttempts: 3" } else { "" };
+    let retry =
+        if retry { "\n    retry:\n      type: constant\n      interval: PT0.1S\n      maxAttempts: 3" } else { "" };
     format!(
         r#"
 id: lost_worker
@@ -153,7 +154,10 @@ async fn every_message_delivered_twice_and_out_of_order_runs_each_task_once() {
             assert_eq!(runs_of(exec, "confirmed").len(), 1, "{tag}: If took the then branch once");
             let out = runs_of(exec, "out")[0].outputs.clone().unwrap_or_default();
             let items = &out["values"]["items"];
-            assert!(*items == json!(5) || *items == json!("5"), "{tag}: outputs of the ForEach reached OutputValues: {out:?}");
+            assert!(
+                *items == json!(5) || *items == json!("5"),
+                "{tag}: outputs of the ForEach reached OutputValues: {out:?}"
+            );
             for key in ["first", "item-a", "item-b", "item-c", "item-d", "item-e", "then"] {
                 assert_eq!(effects.count(&format!("hit/{tag}/{key}")), 1, "{tag}: {key} ran exactly once");
             }
@@ -331,7 +335,10 @@ async fn scheduler_messages_reach_the_schedule_engine() {
     let tick = br#"{"type":"tick","namespace":"zoomcamp","flowId":"taxi","triggerId":"monthly"}"#;
     assert_eq!(push(http, url, tick, None).await, 204);
     assert_eq!(push(http, url, br#"{"type":"tick","namespace":"n","flowId":"down","triggerId":"t"}"#, None).await, 503);
-    assert_eq!(push(http, url, br#"{"type":"tick","namespace":"n","flowId":"unknown","triggerId":"t"}"#, None).await, 204);
+    assert_eq!(
+        push(http, url, br#"{"type":"tick","namespace":"n","flowId":"unknown","triggerId":"t"}"#, None).await,
+        204
+    );
     let backfill = json!({"type": "backfill", "namespace": "zoomcamp", "flowId": "taxi", "triggerId": "monthly",
         "start": "2019-01-01T00:00:00Z", "end": "2019-12-31T00:00:00Z", "inputs": {"taxi": "green"},
         "labels": [{"key": "backfill", "value": "true"}]});
@@ -346,7 +353,10 @@ async fn scheduler_messages_reach_the_schedule_engine() {
 
     let ticks = schedules.ticks.lock().expect("lock").clone();
     assert_eq!(ticks.len(), 1);
-    assert_eq!((ticks[0].0.flow_id.as_str(), ticks[0].0.trigger_id.as_str(), ticks[0].0.date), ("taxi", "monthly", None));
+    assert_eq!(
+        (ticks[0].0.flow_id.as_str(), ticks[0].0.trigger_id.as_str(), ticks[0].0.date),
+        ("taxi", "monthly", None)
+    );
     let backfills = schedules.backfills.lock().expect("lock").clone();
     assert_eq!(backfills.len(), 3);
     assert_eq!(backfills[0].inputs["taxi"], "green");
@@ -387,11 +397,15 @@ async fn the_api_starts_and_shows_executions_and_serves_the_kv_store() {
     assert_eq!(started["state"]["current"], "CREATED");
     let exec = cluster.wait(&id).await;
     assert_eq!(exec.state.current, StateType::Success);
-    let shown: Value = http.get(format!("{api}api/v1/executions/{id}")).send().await.expect("get").json().await.expect("json");
+    let shown: Value =
+        http.get(format!("{api}api/v1/executions/{id}")).send().await.expect("get").json().await.expect("json");
     assert_eq!(shown["state"]["current"], "SUCCESS");
     assert_eq!(shown["flowId"], "at_least_once");
     let labels = shown["labels"].as_array().expect("labels");
-    assert!(labels.contains(&json!({"key": "env", "value": "test"})) && labels.contains(&json!({"key": "team", "value": "data"})));
+    assert!(
+        labels.contains(&json!({"key": "env", "value": "test"}))
+            && labels.contains(&json!({"key": "team", "value": "data"}))
+    );
 
     let status = |path: String| {
         let http = http.clone();
@@ -430,12 +444,9 @@ async fn shutdown_waits_for_the_task_in_flight() {
     })
     .await;
     // a worker function of our own, stopped while its task hangs
-    let router = shared::functions::router(
-        Handler::Worker,
-        cluster.backends.engine(),
-        &FunctionOptions::unauthenticated(None),
-    )
-    .await;
+    let router =
+        shared::functions::router(Handler::Worker, cluster.backends.engine(), &FunctionOptions::unauthenticated(None))
+            .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/", listener.local_addr().expect("addr"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -355,3 +355,35 @@ pluginDefaults:
     assert_eq!(e.state.current, StateType::Failed);
     assert!(e.error.unwrap_or_default().contains("sslMode REQUIRE asks for an encrypted connection"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_query_is_cancelled_on_the_server() {
+    let (db, defaults) = database("cancel");
+    let h = harness();
+    let e = h
+        .run(
+            &format!(
+                r#"
+id: cancel
+namespace: test
+tasks:
+  - id: slow
+    type: io.kestra.plugin.jdbc.postgresql.Query
+    sql: SELECT pg_sleep(120) AS baton_cancel_probe
+    timeout: PT1S
+{defaults}"#
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    assert!(e.error.clone().unwrap_or_default().contains("Timeout"), "{:?}", e.error);
+    // without a cancel request the server would sleep on for two minutes
+    let probe =
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%baton_cancel_probe%' AND pid <> pg_backend_pid()";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while pg::shared().count(&db, probe) > 0 {
+        assert!(std::time::Instant::now() < deadline, "the statement still runs on the server");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

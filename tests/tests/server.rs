@@ -400,3 +400,56 @@ triggers:
     let _ = std::fs::remove_dir_all(&home);
     let _ = std::fs::remove_dir_all(&flows);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_running_when_the_process_died_runs_again_at_the_next_start() {
+    use shared::server::{LocalEngineOptions, open_local, resume_unfinished};
+    let home = temp_dir("baton-srv-home");
+    let opts = || LocalEngineOptions {
+        home: home.clone(),
+        workers: 2,
+        echo_logs: false,
+        secrets: Default::default(),
+        envs: Default::default(),
+        plugins: Default::default(),
+        progress: None,
+    };
+    let yaml = r#"
+id: long_task
+namespace: test.api
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT0.5S
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: done
+"#;
+    let (first, _) = open_local(opts()).expect("open");
+    let flow = first.engine.flows.insert(crate::sched_support::parse_flow(yaml));
+    let e = first.launch(&flow, LaunchRequest::default()).await.expect("launch");
+    let engine = first.engine.clone();
+    eventually("the task runs", || {
+        let engine = engine.clone();
+        let id = e.id.clone();
+        async move {
+            let x = engine.state.load_execution(&id).await.expect("load").expect("exists");
+            x.task_run_list.iter().any(|t| t.task_id == "wait" && t.state.current == StateType::Running).then_some(())
+        }
+    })
+    .await;
+    first.shutdown(); // the process dies with the worker holding the attempt
+    let (second, _) = open_local(opts()).expect("reopen");
+    second.engine.flows.insert(crate::sched_support::parse_flow(yaml));
+    let (rerun, resumed) = resume_unfinished(&second).await.expect("resume");
+    assert_eq!((rerun, resumed), (1, 1));
+    let done = wait_ended(&second.engine, &e.id).await;
+    assert_eq!(done.state.current, StateType::Success, "{:?}", done.error);
+    let wait = done.task_run_list.iter().find(|t| t.task_id == "wait").expect("wait");
+    let states: Vec<StateType> = wait.attempts.iter().map(|a| a.state.current).collect();
+    assert_eq!(states, [StateType::Killed, StateType::Success], "attempt 1 lost with its worker, attempt 2 ran");
+    let logs = second.engine.state.logs(&e.id).await.expect("logs");
+    assert!(logs.iter().any(|l| l.message.contains("its worker is lost")), "{logs:?}");
+    second.shutdown();
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -48,6 +48,9 @@ impl Drop for TempDir {
 fn run(cmd: &mut Command, what: &str) -> Output {
     match cmd.output() {
         Ok(o) => o,
+        Err(e) if what == "terraform" => {
+            panic!("cannot run terraform ({cmd:?}): {e}; terraform >= 1.5 must be on the PATH (this machine has 1.11)")
+        }
         Err(e) => panic!("cannot run {what} ({cmd:?}): {e}; {SETUP_HINT}"),
     }
 }

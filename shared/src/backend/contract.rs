@@ -206,8 +206,7 @@ async fn claims_contract(store: &dyn StateStore, run: &str, now: DateTime<Utc>) 
     // an expired lease is taken over; `TakenOver` names the presumed-dead holder (preferred), `Acquired` is allowed
     let takeover = store.claim(&expired, 1, "w2", later).await.expect("claim");
     assert!(
-        takeover == Claim::Acquired
-            || takeover == Claim::TakenOver { worker_id: "w1".into(), until: now - minutes(1) },
+        takeover == Claim::Acquired || takeover == Claim::TakenOver { worker_id: "w1".into(), until: now - minutes(1) },
         "expired lease: {takeover:?}"
     );
     let held = Claim::HeldElsewhere { worker_id: "w2".into(), until: later };

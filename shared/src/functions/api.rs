@@ -52,10 +52,7 @@ pub fn router(engine: Arc<Engine>, flows: Option<FlowSource>, schedules: Option<
         .route("/backfills", post(backfill))
         .route("/triggers", put(kestra_backfill))
         .with_state(state);
-    Router::new()
-        .route("/healthz", get(super::server::healthz))
-        .nest("/api/v1/main", v1.clone())
-        .nest("/api/v1", v1)
+    Router::new().route("/healthz", get(super::server::healthz)).nest("/api/v1/main", v1.clone()).nest("/api/v1", v1)
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -202,7 +199,12 @@ async fn kv_put(
         None => None,
         Some(ttl) => match crate::model::duration::parse_iso(ttl) {
             Ok(d) if d > chrono::Duration::zero() => Some(now + d),
-            _ => return error(StatusCode::UNPROCESSABLE_ENTITY, format!("ttl '{ttl}' is not a positive ISO-8601 duration")),
+            _ => {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("ttl '{ttl}' is not a positive ISO-8601 duration"),
+                );
+            }
         },
     };
     match api.engine.kv.set(&namespace, &key, &kv_value(&body), expires, true, now).await {

@@ -94,8 +94,8 @@ impl FunctionConfig {
             Some("off") => AuthConfig::Off,
             None | Some("oidc") => {
                 let audience = get("BATON_PUSH_AUDIENCE").ok_or(ConfigError::MissingAuth("BATON_PUSH_AUDIENCE"))?;
-                let account = get("BATON_PUSH_SERVICE_ACCOUNT")
-                    .ok_or(ConfigError::MissingAuth("BATON_PUSH_SERVICE_ACCOUNT"))?;
+                let account =
+                    get("BATON_PUSH_SERVICE_ACCOUNT").ok_or(ConfigError::MissingAuth("BATON_PUSH_SERVICE_ACCOUNT"))?;
                 let mut oidc = OidcConfig::google(&audience, &account);
                 if let Some(url) = get("BATON_JWKS_URL") {
                     oidc.jwks_url = url;
@@ -209,8 +209,8 @@ mod tests {
         assert_eq!(cfg.flows, FlowSource::Storage("/flows".into()));
         assert!(matches!(cfg.backend, BackendConfig::Local { .. }));
 
-        let gcp = FunctionConfig::from_vars(Handler::Worker, &vars(&[base[0], ("GOOGLE_CLOUD_PROJECT", "p")]))
-            .expect("gcp");
+        let gcp =
+            FunctionConfig::from_vars(Handler::Worker, &vars(&[base[0], ("GOOGLE_CLOUD_PROJECT", "p")])).expect("gcp");
         assert_eq!(gcp.backend, BackendConfig::Gcp);
 
         let local = FunctionConfig::from_vars(
@@ -238,7 +238,9 @@ mod tests {
         assert_eq!(local.flows, FlowSource::Dir("/srv/flows".into()));
         assert_eq!((local.worker_group.as_str(), local.lease, local.port), ("scripts", Duration::seconds(5), 9000));
 
-        for (k, v) in [("PORT", "x"), ("BATON_LEASE_SECONDS", "0"), ("BATON_BACKEND", "aws"), ("BATON_WORKER_GROUP", "a b")] {
+        for (k, v) in
+            [("PORT", "x"), ("BATON_LEASE_SECONDS", "0"), ("BATON_BACKEND", "aws"), ("BATON_WORKER_GROUP", "a b")]
+        {
             let err = FunctionConfig::from_vars(Handler::Worker, &vars(&[base[0], (k, v)])).expect_err(k);
             assert!(err.to_string().contains(k), "{err}");
         }

@@ -38,11 +38,7 @@ pub fn init(project: Option<String>) -> bool {
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(CloudLogging::new(std::io::stdout, project))
-        .try_init()
-        .is_ok()
+    tracing_subscriber::registry().with(filter).with(CloudLogging::new(std::io::stdout, project)).try_init().is_ok()
 }
 
 /// Cloud Logging's name for a level.
@@ -127,9 +123,10 @@ where
                 if let Some(fields) = span.extensions().get::<SpanFields>() {
                     for (k, v) in &fields.0 {
                         match (k.as_str(), &self.project, v) {
-                            (TRACE_FIELD, Some(p), Value::String(id)) => {
-                                line.insert("logging.googleapis.com/trace".into(), format!("projects/{p}/traces/{id}").into())
-                            }
+                            (TRACE_FIELD, Some(p), Value::String(id)) => line.insert(
+                                "logging.googleapis.com/trace".into(),
+                                format!("projects/{p}/traces/{id}").into(),
+                            ),
                             _ => line.insert(k.clone(), v.clone()),
                         };
                     }
@@ -187,7 +184,8 @@ mod tests {
             tracing::error!("boom");
         });
         let text = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf8");
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+        let lines: Vec<Value> =
+            text.lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
         assert_eq!(lines.len(), 2, "{text}");
         assert_eq!(lines[0]["severity"], "WARNING");
         assert_eq!(lines[0]["message"], "execution event could not be processed");
@@ -201,7 +199,10 @@ mod tests {
 
     #[test]
     fn trace_ids_from_headers() {
-        assert_eq!(trace_id(Some("105445aa7843bc8bf206b12000100000/1;o=1"), None).as_deref(), Some("105445aa7843bc8bf206b12000100000"));
+        assert_eq!(
+            trace_id(Some("105445aa7843bc8bf206b12000100000/1;o=1"), None).as_deref(),
+            Some("105445aa7843bc8bf206b12000100000")
+        );
         let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         assert_eq!(trace_id(None, Some(tp)).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
         assert_eq!(trace_id(Some("not hex/1"), None), None);

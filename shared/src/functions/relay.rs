@@ -179,8 +179,7 @@ impl PushRelay {
 pub fn parse_routes(spec: &str) -> Result<HashMap<String, String>, String> {
     let mut routes = HashMap::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (topic, url) =
-            part.split_once('=').ok_or_else(|| format!("relay route '{part}' is not topic=url"))?;
+        let (topic, url) = part.split_once('=').ok_or_else(|| format!("relay route '{part}' is not topic=url"))?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!("relay route '{part}': '{url}' is not an http(s) URL"));
         }

@@ -108,7 +108,12 @@ pub struct SchedulerFunction {
 impl SchedulerFunction {
     /// `sweeper` names this instance in the claims a sweep takes; `lease` is
     /// the workers' lease (the sweep holds a lost attempt as long).
-    pub fn new(engine: Arc<Engine>, schedules: Arc<dyn Schedules>, sweeper: &str, lease: Duration) -> SchedulerFunction {
+    pub fn new(
+        engine: Arc<Engine>,
+        schedules: Arc<dyn Schedules>,
+        sweeper: &str,
+        lease: Duration,
+    ) -> SchedulerFunction {
         SchedulerFunction { engine, schedules, sweeper: sweeper.to_string(), lease }
     }
 }

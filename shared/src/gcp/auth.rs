@@ -92,12 +92,15 @@ impl GcpCredentials {
     pub fn build(spec: &AuthSpec, iam_endpoint: &str, http: reqwest::Client) -> Result<GcpCredentials, AuthError> {
         let scopes = spec.effective_scopes();
         // Impersonation needs the source to be allowed to call the IAM API.
-        let source_scopes = if spec.impersonate.is_some() { vec![super::CLOUD_PLATFORM_SCOPE.to_string()] } else { scopes.clone() };
+        let source_scopes =
+            if spec.impersonate.is_some() { vec![super::CLOUD_PLATFORM_SCOPE.to_string()] } else { scopes.clone() };
         let source = match &spec.key {
             Some(key) => google_cloud_auth::credentials::service_account::Builder::new(key.json().clone())
                 .with_access_specifier(AccessSpecifier::from_scopes(source_scopes))
                 .build_access_token_credentials()
-                .map_err(|e| AuthError::Build(format!("the service account key of {} was refused: {e}", key.client_email())))?,
+                .map_err(|e| {
+                    AuthError::Build(format!("the service account key of {} was refused: {e}", key.client_email()))
+                })?,
             None => google_cloud_auth::credentials::Builder::default()
                 .with_scopes(source_scopes)
                 .build_access_token_credentials()

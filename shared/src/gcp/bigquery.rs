@@ -171,7 +171,12 @@ impl BigQueryClient {
         }
         let path = format!("queries/{}", encode(job_id));
         let v = self.rest(&op, reqwest::Method::GET, project, &path, &query, None).await?;
-        v.ok_or_else(|| BqError::Api { op, status: 404, reason: Some("notFound".into()), message: "job not found".into() })
+        v.ok_or_else(|| BqError::Api {
+            op,
+            status: 404,
+            reason: Some("notFound".into()),
+            message: "job not found".into(),
+        })
     }
 
     /// A REST call on `{v2}/projects/{project}/{path}`: the JSON answer,
@@ -199,7 +204,11 @@ impl BigQueryClient {
         let text = resp.text().await.unwrap_or_default();
         match status {
             404 => Ok(None),
-            200..=299 => Ok(Some(if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) })),
+            200..=299 => Ok(Some(if text.trim().is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::Null)
+            })),
             _ => Err(api_error(op, status, &text)),
         }
     }
@@ -212,23 +221,41 @@ impl BigQueryClient {
 
     /// `datasets.insert` (`dataset` is a Dataset resource).
     pub async fn create_dataset(&self, project: &str, dataset: &Value) -> Result<Value, BqError> {
-        let op = format!("create dataset '{project}.{}'", dataset["datasetReference"]["datasetId"].as_str().unwrap_or_default());
+        let op = format!(
+            "create dataset '{project}.{}'",
+            dataset["datasetReference"]["datasetId"].as_str().unwrap_or_default()
+        );
         let v = self.rest(&op, reqwest::Method::POST, project, "datasets", &[], Some(dataset)).await?;
-        v.ok_or_else(|| BqError::Api { op, status: 404, reason: Some("notFound".into()), message: "project not found".into() })
+        v.ok_or_else(|| BqError::Api {
+            op,
+            status: 404,
+            reason: Some("notFound".into()),
+            message: "project not found".into(),
+        })
     }
 
     /// `datasets.patch` with the given fields.
     pub async fn patch_dataset(&self, project: &str, dataset: &str, patch: &Value) -> Result<Value, BqError> {
         let op = format!("update dataset '{project}.{dataset}'");
-        let v = self.rest(&op, reqwest::Method::PATCH, project, &format!("datasets/{}", encode(dataset)), &[], Some(patch)).await?;
-        v.ok_or_else(|| BqError::Api { op, status: 404, reason: Some("notFound".into()), message: "dataset not found".into() })
+        let v = self
+            .rest(&op, reqwest::Method::PATCH, project, &format!("datasets/{}", encode(dataset)), &[], Some(patch))
+            .await?;
+        v.ok_or_else(|| BqError::Api {
+            op,
+            status: 404,
+            reason: Some("notFound".into()),
+            message: "dataset not found".into(),
+        })
     }
 
     /// `datasets.delete`; false if it did not exist.
     pub async fn delete_dataset(&self, project: &str, dataset: &str, delete_contents: bool) -> Result<bool, BqError> {
         let op = format!("delete dataset '{project}.{dataset}'");
         let query = [("deleteContents", delete_contents.to_string())];
-        Ok(self.rest(&op, reqwest::Method::DELETE, project, &format!("datasets/{}", encode(dataset)), &query, None).await?.is_some())
+        Ok(self
+            .rest(&op, reqwest::Method::DELETE, project, &format!("datasets/{}", encode(dataset)), &query, None)
+            .await?
+            .is_some())
     }
 
     /// `tables.get`; `None` if it does not exist.
@@ -240,10 +267,18 @@ impl BigQueryClient {
 
     /// `tables.insert` (`table` is a Table resource with its `tableReference`).
     pub async fn create_table(&self, project: &str, dataset: &str, table: &Value) -> Result<Value, BqError> {
-        let op = format!("create table '{project}.{dataset}.{}'", table["tableReference"]["tableId"].as_str().unwrap_or_default());
+        let op = format!(
+            "create table '{project}.{dataset}.{}'",
+            table["tableReference"]["tableId"].as_str().unwrap_or_default()
+        );
         let path = format!("datasets/{}/tables", encode(dataset));
         let v = self.rest(&op, reqwest::Method::POST, project, &path, &[], Some(table)).await?;
-        v.ok_or_else(|| BqError::Api { op, status: 404, reason: Some("notFound".into()), message: format!("dataset '{dataset}' not found") })
+        v.ok_or_else(|| BqError::Api {
+            op,
+            status: 404,
+            reason: Some("notFound".into()),
+            message: format!("dataset '{dataset}' not found"),
+        })
     }
 
     /// `tables.delete`; false if it did not exist.
@@ -278,7 +313,10 @@ impl BigQueryClient {
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
-            .ok_or_else(|| BqError::Other { op: op.to_string(), message: "no upload session URL in the answer".into() })?;
+            .ok_or_else(|| BqError::Other {
+            op: op.to_string(),
+            message: "no upload session URL in the answer".into(),
+        })?;
 
         let read_err =
             |e: std::io::Error| BqError::Other { op: op.to_string(), message: format!("reading the data failed: {e}") };
@@ -289,7 +327,8 @@ impl BigQueryClient {
         }
         loop {
             // Read ahead to know whether `current` is the last chunk.
-            let next = if current.len() == UPLOAD_CHUNK { read_chunk(&mut data).await.map_err(read_err)? } else { Vec::new() };
+            let next =
+                if current.len() == UPLOAD_CHUNK { read_chunk(&mut data).await.map_err(read_err)? } else { Vec::new() };
             let last = next.is_empty();
             let len = current.len() as u64;
             let range = if last {

@@ -73,8 +73,17 @@ impl ClientCache {
     }
 
     /// The GCS client for `spec` at `endpoints.storage`.
-    pub fn gcs(&self, spec: &AuthSpec, endpoints: &Endpoints, http: &reqwest::Client) -> Result<Arc<GcsClient>, AuthError> {
-        let key = format!("{}|{}", endpoints.storage, if endpoints.storage_emulator { "anonymous".into() } else { spec.cache_key() });
+    pub fn gcs(
+        &self,
+        spec: &AuthSpec,
+        endpoints: &Endpoints,
+        http: &reqwest::Client,
+    ) -> Result<Arc<GcsClient>, AuthError> {
+        let key = format!(
+            "{}|{}",
+            endpoints.storage,
+            if endpoints.storage_emulator { "anonymous".into() } else { spec.cache_key() }
+        );
         if let Some(c) = get(&self.gcs, &key) {
             return Ok(c);
         }
@@ -91,8 +100,11 @@ impl ClientCache {
         endpoints: &Endpoints,
         http: &reqwest::Client,
     ) -> Result<Arc<BigQueryClient>, BqError> {
-        let key =
-            format!("{}|{}", endpoints.bigquery, if endpoints.bigquery_emulator { "anonymous".into() } else { spec.cache_key() });
+        let key = format!(
+            "{}|{}",
+            endpoints.bigquery,
+            if endpoints.bigquery_emulator { "anonymous".into() } else { spec.cache_key() }
+        );
         if let Some(c) = get(&self.bigquery, &key) {
             return Ok(c);
         }

@@ -116,7 +116,10 @@ impl GcsClient {
                     .with_resumable_upload_buffer_size(UPLOAD_BUFFER)
                     .build()
                     .await
-                    .map_err(|e| GcsError::Other { op: op.to_string(), message: format!("cannot create the GCS client: {e}") })
+                    .map_err(|e| GcsError::Other {
+                        op: op.to_string(),
+                        message: format!("cannot create the GCS client: {e}"),
+                    })
             })
             .await
     }
@@ -146,7 +149,8 @@ impl GcsClient {
             url: self.root.clone(),
             message: e.to_string(),
         })?;
-        let value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+        let value =
+            if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
         if (200..300).contains(&status) || status == 404 {
             Ok((status, value))
         } else {
@@ -165,7 +169,8 @@ impl GcsClient {
     /// The bucket resource, or `None` if it does not exist.
     pub async fn get_bucket(&self, name: &str) -> Result<Option<Value>, GcsError> {
         let op = format!("get bucket '{name}'");
-        let (status, v) = self.call(&op, reqwest::Method::GET, &format!("{}/b/{}", self.api(), encode(name)), &[], None).await?;
+        let (status, v) =
+            self.call(&op, reqwest::Method::GET, &format!("{}/b/{}", self.api(), encode(name)), &[], None).await?;
         Ok((status != 404).then_some(v))
     }
 
@@ -173,7 +178,13 @@ impl GcsClient {
     pub async fn insert_bucket(&self, project: &str, body: &Value) -> Result<Value, GcsError> {
         let op = format!("create bucket '{}'", body["name"].as_str().unwrap_or_default());
         let (status, v) = self
-            .call(&op, reqwest::Method::POST, &format!("{}/b", self.api()), &[("project", project.to_string())], Some(body))
+            .call(
+                &op,
+                reqwest::Method::POST,
+                &format!("{}/b", self.api()),
+                &[("project", project.to_string())],
+                Some(body),
+            )
             .await?;
         Self::not_found(&op, status, v)
     }
@@ -181,15 +192,17 @@ impl GcsClient {
     /// Updates the given fields of a bucket.
     pub async fn patch_bucket(&self, name: &str, body: &Value) -> Result<Value, GcsError> {
         let op = format!("update bucket '{name}'");
-        let (status, v) =
-            self.call(&op, reqwest::Method::PATCH, &format!("{}/b/{}", self.api(), encode(name)), &[], Some(body)).await?;
+        let (status, v) = self
+            .call(&op, reqwest::Method::PATCH, &format!("{}/b/{}", self.api(), encode(name)), &[], Some(body))
+            .await?;
         Self::not_found(&op, status, v)
     }
 
     /// Deletes an (empty) bucket; false if it did not exist.
     pub async fn delete_bucket(&self, name: &str) -> Result<bool, GcsError> {
         let op = format!("delete bucket '{name}'");
-        let (status, _) = self.call(&op, reqwest::Method::DELETE, &format!("{}/b/{}", self.api(), encode(name)), &[], None).await?;
+        let (status, _) =
+            self.call(&op, reqwest::Method::DELETE, &format!("{}/b/{}", self.api(), encode(name)), &[], None).await?;
         Ok(status != 404)
     }
 
@@ -213,8 +226,9 @@ impl GcsClient {
         if let Some(t) = page_token {
             query.push(("pageToken", t.to_string()));
         }
-        let (status, v) =
-            self.call(&op, reqwest::Method::GET, &format!("{}/b/{}/o", self.api(), encode(bucket)), &query, None).await?;
+        let (status, v) = self
+            .call(&op, reqwest::Method::GET, &format!("{}/b/{}/o", self.api(), encode(bucket)), &query, None)
+            .await?;
         let v = Self::not_found(&op, status, v)?;
         Ok(ObjectPage {
             items: v["items"].as_array().cloned().unwrap_or_default(),

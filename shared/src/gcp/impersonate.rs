@@ -91,9 +91,10 @@ impl Impersonated {
                 format!("impersonating {} was refused (HTTP {}): {message}", self.target, status.as_u16()),
             ));
         }
-        let body: GenerateResponse = resp.json().await.map_err(|e| {
-            CredentialsError::from_msg(false, format!("unexpected generateAccessToken response: {e}"))
-        })?;
+        let body: GenerateResponse = resp
+            .json()
+            .await
+            .map_err(|e| CredentialsError::from_msg(false, format!("unexpected generateAccessToken response: {e}")))?;
         let lifetime = body
             .expire_time
             .as_deref()
@@ -160,7 +161,10 @@ mod tests {
             if r.path == "/v1/projects/-/serviceAccounts/target%40p1.iam.gserviceaccount.com:generateAccessToken" {
                 Resp::new(200, r#"{"accessToken":"minted-1","expireTime":"2999-01-01T00:00:00Z"}"#)
             } else {
-                Resp::new(403, r#"{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getAccessToken' denied"}}"#)
+                Resp::new(
+                    403,
+                    r#"{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getAccessToken' denied"}}"#,
+                )
             }
         }
         let base = serve(iam).await;

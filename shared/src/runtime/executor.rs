@@ -86,6 +86,12 @@ impl ExecutorService {
         let now = Utc::now();
         let (mut changed, mut exec_changed) = executor::apply_event(&flow, &mut exec, event, now);
         let mut actions = Vec::new();
+        if exec.state.is_terminal() {
+            // the event ended it (a kill): announce the end as any other, so a
+            // queued execution takes the slot and a parent hears of it
+            actions.push(Action::Ended(exec.state.current));
+            return self.save(exec, &changed, actions).await;
+        }
 
         if matches!(exec.state.current, StateType::Created | StateType::Queued) && flow.concurrency.is_some() {
             let active = engine

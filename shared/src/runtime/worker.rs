@@ -139,18 +139,20 @@ impl Worker {
         let now = Utc::now();
         let message = lost_message(&job.task.id, job.attempt, worker_id, until);
         tracing::warn!(task_run_id = %job.task_run_id, attempt = job.attempt, worker_id, "{message}");
-        engine.state.append_logs(&[crate::backend::LogEntry {
-            namespace: job.namespace.clone(),
-            flow_id: job.flow_id.clone(),
-            execution_id: job.execution_id.clone(),
-            task_id: Some(job.task.id.clone()),
-            task_run_id: Some(job.task_run_id.clone()),
-            attempt_number: Some(job.attempt),
-            timestamp: now,
-            level: "ERROR".into(),
-            message: message.clone(),
-        }])
-        .await?;
+        engine
+            .state
+            .append_logs(&[crate::backend::LogEntry {
+                namespace: job.namespace.clone(),
+                flow_id: job.flow_id.clone(),
+                execution_id: job.execution_id.clone(),
+                task_id: Some(job.task.id.clone()),
+                task_run_id: Some(job.task_run_id.clone()),
+                attempt_number: Some(job.attempt),
+                timestamp: now,
+                level: "ERROR".into(),
+                message: message.clone(),
+            }])
+            .await?;
         let result = TaskResult {
             state: StateType::Failed,
             outputs: Map::new(),

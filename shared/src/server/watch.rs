@@ -13,6 +13,7 @@ use crate::model::Flow;
 use crate::plugins::Registry;
 use crate::runtime::flows::{FlowRepository, yaml_files};
 use crate::runtime::scheduler::FlowSource;
+use crate::schedule::ScheduleTrigger;
 use crate::template::Renderer;
 
 #[derive(Debug, Clone)]
@@ -87,6 +88,9 @@ impl FlowWatcher {
                         if let Some(other) = self.defined_elsewhere(&path, &flow) {
                             tracing::warn!(file = %path.display(), other = %other.display(), flow = %name,
                                 "flow defined in two files; the last loaded wins");
+                        }
+                        for problem in ScheduleTrigger::of_flow(&flow).into_iter().filter_map(Result::err) {
+                            tracing::error!(file = %path.display(), flow = %name, "{problem}: this trigger will not fire");
                         }
                         let flow = self.repo.insert(flow);
                         tracing::info!(file = %path.display(), flow = %name, "flow loaded");

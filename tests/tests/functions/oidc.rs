@@ -45,8 +45,9 @@ impl Jwks {
     async fn start(initial: &str) -> Jwks {
         let keys = Arc::new(Mutex::new(Some(serde_json::from_str::<Value>(initial).expect("jwks json"))));
         let fetches = Arc::new(AtomicU32::new(0));
-        let router =
-            axum::Router::new().route("/oauth2/v3/certs", axum::routing::get(certs)).with_state((keys.clone(), fetches.clone()));
+        let router = axum::Router::new()
+            .route("/oauth2/v3/certs", axum::routing::get(certs))
+            .with_state((keys.clone(), fetches.clone()));
         let served = serve(router).await;
         Jwks { url: format!("{}oauth2/v3/certs", served.url), keys, fetches, _served: served }
     }
@@ -60,7 +61,12 @@ impl Jwks {
     }
 
     fn verifier(&self) -> Arc<OidcVerifier> {
-        let cfg = OidcConfig { jwks_url: self.url.clone(), min_refresh: Duration::ZERO, leeway: 0, ..OidcConfig::google(AUDIENCE, ACCOUNT) };
+        let cfg = OidcConfig {
+            jwks_url: self.url.clone(),
+            min_refresh: Duration::ZERO,
+            leeway: 0,
+            ..OidcConfig::google(AUDIENCE, ACCOUNT)
+        };
         Arc::new(OidcVerifier::new(cfg, reqwest::Client::new()))
     }
 }
@@ -102,22 +108,44 @@ const WAKE: &[u8] = br#"{"type":"wake","executionId":"none"}"#;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_google_signed_tokens_of_the_push_account_get_in() {
     let jwks = Jwks::start(JWKS).await;
-    let cluster = Cluster::start(ClusterOptions { auth: PushAuth::Oidc(jwks.verifier()), ..ClusterOptions::default() }).await;
+    let cluster =
+        Cluster::start(ClusterOptions { auth: PushAuth::Oidc(jwks.verifier()), ..ClusterOptions::default() }).await;
     let http = &cluster.http;
     let url = &cluster.executor.url;
 
     let good = sign(&claims(), TEST_KEY, "baton-test-key-1");
     assert_eq!(push(http, url, WAKE, Some(&good)).await, 204, "a valid token is accepted");
-    let short_issuer = sign(&with(|c| drop(c.insert("iss".into(), json!("accounts.google.com")))), TEST_KEY, "baton-test-key-1");
+    let short_issuer =
+        sign(&with(|c| drop(c.insert("iss".into(), json!("accounts.google.com")))), TEST_KEY, "baton-test-key-1");
     assert_eq!(push(http, url, WAKE, Some(&short_issuer)).await, 204, "Google's short issuer is accepted");
     assert_eq!(jwks.fetches(), 1, "keys are cached by kid");
 
     let rejected = [
-        ("wrong audience", sign(&with(|c| drop(c.insert("aud".into(), json!("https://other.run.app")))), TEST_KEY, "baton-test-key-1")),
-        ("wrong issuer", sign(&with(|c| drop(c.insert("iss".into(), json!("https://evil.example.com")))), TEST_KEY, "baton-test-key-1")),
-        ("wrong email", sign(&with(|c| drop(c.insert("email".into(), json!("someone@evil.example.com")))), TEST_KEY, "baton-test-key-1")),
+        (
+            "wrong audience",
+            sign(&with(|c| drop(c.insert("aud".into(), json!("https://other.run.app")))), TEST_KEY, "baton-test-key-1"),
+        ),
+        (
+            "wrong issuer",
+            sign(
+                &with(|c| drop(c.insert("iss".into(), json!("https://evil.example.com")))),
+                TEST_KEY,
+                "baton-test-key-1",
+            ),
+        ),
+        (
+            "wrong email",
+            sign(
+                &with(|c| drop(c.insert("email".into(), json!("someone@evil.example.com")))),
+                TEST_KEY,
+                "baton-test-key-1",
+            ),
+        ),
         ("no email", sign(&with(|c| drop(c.remove("email"))), TEST_KEY, "baton-test-key-1")),
-        ("unverified email", sign(&with(|c| drop(c.insert("email_verified".into(), json!(false)))), TEST_KEY, "baton-test-key-1")),
+        (
+            "unverified email",
+            sign(&with(|c| drop(c.insert("email_verified".into(), json!(false)))), TEST_KEY, "baton-test-key-1"),
+        ),
         ("expired", sign(&with(|c| drop(c.insert("exp".into(), json!(now() - 600)))), TEST_KEY, "baton-test-key-1")),
         ("no expiry", sign(&with(|c| drop(c.remove("exp"))), TEST_KEY, "baton-test-key-1")),
         ("bad signature", sign(&claims(), OTHER_KEY, "baton-test-key-1")),
@@ -151,7 +179,8 @@ async fn only_google_signed_tokens_of_the_push_account_get_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_signing_key_is_fetched_when_its_kid_shows_up() {
     let jwks = Jwks::start(JWKS).await;
-    let cluster = Cluster::start(ClusterOptions { auth: PushAuth::Oidc(jwks.verifier()), ..ClusterOptions::default() }).await;
+    let cluster =
+        Cluster::start(ClusterOptions { auth: PushAuth::Oidc(jwks.verifier()), ..ClusterOptions::default() }).await;
     let (http, url) = (&cluster.http, &cluster.executor.url);
     let old = sign(&claims(), TEST_KEY, "baton-test-key-1");
     let new = sign(&claims(), OTHER_KEY, "baton-test-key-2");

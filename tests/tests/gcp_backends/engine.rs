@@ -1,7 +1,8 @@
 //! The engine on the GCP backends: the launcher, the executor service and
 //! the workers in this process, every message delivered through Pub/Sub (a
-//! streaming-pull subscription per topic on the emulator, each message
-//! handled concurrently as Cloud Run would, acked on success, nacked for
+//! streaming-pull subscription per topic on the emulator; messages handled
+//! concurrently as Cloud Run would — except that events of one execution
+//! take turns, see [`ExecutionLocks`] — acked on success, nacked for
 //! redelivery on failure), state in Firestore, files in GCS. The same flows
 //! run on the embedded runtime and must end the same way.
 //!
@@ -65,6 +66,7 @@ async fn start(prefix: &str) -> GcpRuntime {
     let admin = PubSubAdmin::connect(target.clone()).await.expect("Pub/Sub admin");
     let pull = Arc::new(PubSubPull::connect(target).await.expect("Pub/Sub subscriber"));
     let executor = Arc::new(ExecutorService::new(engine.clone()));
+    let locks = Arc::new(ExecutionLocks::default());
     let (handled, nacked) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut topics = vec![Topic::Executions, Topic::Tasks("core".into())];
     for g in engine.registry.groups() {
@@ -78,7 +80,8 @@ async fn start(prefix: &str) -> GcpRuntime {
         let sub = format!("{}-pull", topic.name());
         admin.ensure_pull_subscription(&sub, &topic, Duration::from_secs(60)).await.expect("create subscription");
         let mut stream = pull.messages(&sub);
-        let (engine, executor, handled, nacked) = (engine.clone(), executor.clone(), handled.clone(), nacked.clone());
+        let (engine, executor, locks) = (engine.clone(), executor.clone(), locks.clone());
+        let (handled, nacked) = (handled.clone(), nacked.clone());
         loops.push(tokio::spawn(async move {
             loop {
                 let (msg, handler) = match stream.next().await {
@@ -92,10 +95,10 @@ async fn start(prefix: &str) -> GcpRuntime {
                         break;
                     }
                 };
-                let (engine, executor, topic) = (engine.clone(), executor.clone(), topic.clone());
+                let (engine, executor, locks, topic) = (engine.clone(), executor.clone(), locks.clone(), topic.clone());
                 let (handled, nacked) = (handled.clone(), nacked.clone());
                 tokio::spawn(async move {
-                    let ok = deliver(&engine, &executor, &topic, &msg.data).await;
+                    let ok = deliver(&engine, &executor, &locks, &topic, &msg.data).await;
                     handled.fetch_add(1, Ordering::Relaxed);
                     if ok {
                         handler.ack();
@@ -110,12 +113,37 @@ async fn start(prefix: &str) -> GcpRuntime {
     GcpRuntime { engine, backends, loops, handled, nacked }
 }
 
+/// One lock per execution: the executor service's in-process cache assumes
+/// that one process handles one execution's events one at a time (with
+/// concurrent handlers a stale cached copy can swallow an event), so events
+/// of one execution are handled in turn, those of different executions
+/// concurrently — what Pub/Sub ordering keys would give a push subscription.
+#[derive(Default)]
+struct ExecutionLocks(std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl ExecutionLocks {
+    fn of(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(id.to_string()).or_default().clone()
+    }
+}
+
 /// Handles one delivered message as the executor or a worker function
 /// would; false asks Pub/Sub to redeliver.
-async fn deliver(engine: &Arc<Engine>, executor: &ExecutorService, topic: &Topic, data: &[u8]) -> bool {
+async fn deliver(
+    engine: &Arc<Engine>,
+    executor: &ExecutorService,
+    locks: &ExecutionLocks,
+    topic: &Topic,
+    data: &[u8],
+) -> bool {
     match topic {
         Topic::Executions => match serde_json::from_slice::<ExecutionEvent>(data) {
-            Ok(ev) => match executor.handle(&ev, StepOptions::default()).await {
+            Ok(ev) => match {
+                let lock = locks.of(ev.execution_id());
+                let _turn = if std::env::var("H8_NOLOCK").is_ok() { None } else { Some(lock.lock().await) };
+                executor.handle(&ev, StepOptions::default()).await
+            } {
                 Ok(()) => true,
                 Err(e) => {
                     eprintln!("executor: {e} (redelivered)");

@@ -134,9 +134,9 @@ pub fn bq_error(e: BqError) -> TaskError {
 /// `gs://bucket/path/to/object` → (`bucket`, `path/to/object`); the path may be empty.
 pub fn parse_gs(property: &str, uri: &str) -> Result<(String, String), TaskError> {
     let u = uri.trim();
-    let rest = u.strip_prefix("gs://").ok_or_else(|| {
-        TaskError::property(property, format!("'{u}' is not a GCS URI: expected gs://bucket/path"))
-    })?;
+    let rest = u
+        .strip_prefix("gs://")
+        .ok_or_else(|| TaskError::property(property, format!("'{u}' is not a GCS URI: expected gs://bucket/path")))?;
     let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(TaskError::property(property, format!("'{u}' has no bucket: expected gs://bucket/path")));
@@ -200,7 +200,10 @@ mod tests {
         let cx = env.cx(&json!({}));
         let p: GcpProps = serde_json::from_value(json!({"serviceAccount": "{\"type\":\"service_account\"}"})).unwrap();
         let e = p.resolve(&cx).unwrap_err().to_string();
-        assert_eq!(e, "invalid property 'serviceAccount': the service account key has no 'client_email' (or it is empty)");
+        assert_eq!(
+            e,
+            "invalid property 'serviceAccount': the service account key has no 'client_email' (or it is empty)"
+        );
         let p: GcpProps = serde_json::from_value(json!({"serviceAccount": "", "projectId": " p1 "})).unwrap();
         let r = p.resolve(&cx).unwrap();
         assert!(r.spec.key.is_none());

@@ -121,7 +121,10 @@ impl RunnableTask for CreateDataset {
                 }
                 IfExists::Update => {
                     cx.info(&format!("Dataset '{project}.{dataset}' already exists, updating it"));
-                    let d = bq.patch_dataset(&project, &dataset, &Value::Object(self.settings())).await.map_err(bq_error)?;
+                    let d = bq
+                        .patch_dataset(&project, &dataset, &Value::Object(self.settings()))
+                        .await
+                        .map_err(bq_error)?;
                     Ok(output(&d, &project, &dataset))
                 }
             },

@@ -29,7 +29,8 @@ macro_rules! bq_props {
 }
 pub(crate) use bq_props;
 
-const RETRY_REASONS: &[&str] = &["rateLimitExceeded", "jobBackendError", "backendError", "internalError", "jobInternalError"];
+const RETRY_REASONS: &[&str] =
+    &["rateLimitExceeded", "jobBackendError", "backendError", "internalError", "jobInternalError"];
 const RETRY_MESSAGES: &[&str] =
     &["due to concurrent update", "Retrying the job may solve the problem", "Retrying may solve the problem"];
 const MAX_ATTEMPTS: u32 = 10;
@@ -158,8 +159,12 @@ pub fn job_labels(cx: &RunContext, own: &[(String, String)]) -> Map<String, Valu
 
 /// A fresh job id: the task id and a random suffix.
 pub fn new_job_id(cx: &RunContext) -> String {
-    let task: String =
-        cx.task_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).take(200).collect();
+    let task: String = cx
+        .task_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .take(200)
+        .collect();
     format!("baton_{task}_{}", uuid::Uuid::new_v4().simple())
 }
 
@@ -181,7 +186,10 @@ impl<'a> Jobs<'a> {
             project: r.project()?.to_string(),
             location: p.location().map(str::to_string),
             reasons: p.retry_reasons.clone().unwrap_or_else(|| RETRY_REASONS.iter().map(|s| s.to_string()).collect()),
-            messages: p.retry_messages.clone().unwrap_or_else(|| RETRY_MESSAGES.iter().map(|s| s.to_string()).collect()),
+            messages: p
+                .retry_messages
+                .clone()
+                .unwrap_or_else(|| RETRY_MESSAGES.iter().map(|s| s.to_string()).collect()),
         })
     }
 
@@ -262,7 +270,11 @@ mod tests {
     #[test]
     fn failures_point_into_the_sql() {
         let sql = "SELECT 1;\nSELEC x FROM t";
-        let m = failure_message("j1", &[err("invalidQuery", "Syntax error: Unexpected identifier \"SELEC\" at [2:1]")], Some(sql));
+        let m = failure_message(
+            "j1",
+            &[err("invalidQuery", "Syntax error: Unexpected identifier \"SELEC\" at [2:1]")],
+            Some(sql),
+        );
         assert_eq!(
             m,
             "BigQuery job 'j1' failed: Syntax error: Unexpected identifier \"SELEC\" at [2:1] (invalidQuery)\n\

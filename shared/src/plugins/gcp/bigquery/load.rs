@@ -92,7 +92,8 @@ impl LoadProps {
     /// The `load` job configuration (without the data source).
     fn configuration(&self, project: Option<&str>) -> Result<(TableRef, Map<String, Value>), TaskError> {
         let table = TableRef::parse("destinationTable", &self.destination_table, project)?;
-        let format = one_of("format", &self.format, &["CSV", "JSON", "AVRO", "PARQUET", "ORC"])?.unwrap_or_else(|| "CSV".into());
+        let format =
+            one_of("format", &self.format, &["CSV", "JSON", "AVRO", "PARQUET", "ORC"])?.unwrap_or_else(|| "CSV".into());
         let mut l = Map::new();
         l.insert("destinationTable".into(), table.to_json());
         l.insert(
@@ -110,14 +111,16 @@ impl LoadProps {
             l.extend(opts);
         }
         if format == "AVRO"
-            && let Some(b) = self.avro_options.as_ref().and_then(|a| a.get("useAvroLogicalTypes")).and_then(Value::as_bool)
+            && let Some(b) =
+                self.avro_options.as_ref().and_then(|a| a.get("useAvroLogicalTypes")).and_then(Value::as_bool)
         {
             l.insert("useAvroLogicalTypes".into(), Value::Bool(b));
         }
         if let Some(s) = &self.schema {
             l.insert("schema".into(), super::table::schema_json("schema", s)?);
         }
-        let wd = one_of("writeDisposition", &self.write_disposition, &["WRITE_TRUNCATE", "WRITE_APPEND", "WRITE_EMPTY"])?;
+        let wd =
+            one_of("writeDisposition", &self.write_disposition, &["WRITE_TRUNCATE", "WRITE_APPEND", "WRITE_EMPTY"])?;
         let cd = one_of("createDisposition", &self.create_disposition, &["CREATE_IF_NEEDED", "CREATE_NEVER"])?;
         for (k, v) in [
             ("autodetect", self.autodetect.map(Value::Bool)),

@@ -173,7 +173,11 @@ impl RunnableTask for Query {
             .and_then(|q| q.destination_table.as_ref())
             .map(|t| json!({"project": t.project_id, "dataset": t.dataset_id, "table": t.table_id}));
         if let Some(d) = &destination {
-            cx.info(&format!("Query loaded in: {}.{}", d["dataset"].as_str().unwrap_or(""), d["table"].as_str().unwrap_or("")));
+            cx.info(&format!(
+                "Query loaded in: {}.{}",
+                d["dataset"].as_str().unwrap_or(""),
+                d["table"].as_str().unwrap_or("")
+            ));
         }
 
         if self.kind != FetchType::None && !dry_run {

@@ -22,23 +22,28 @@ use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
 /// as BigQuery's `TableSchema` JSON (sub-fields under `fields`).
 pub fn schema_json(property: &str, v: &Value) -> Result<Value, TaskError> {
     fn fields(property: &str, list: &Value) -> Result<Vec<Value>, TaskError> {
-        let items = list
-            .as_array()
-            .ok_or_else(|| TaskError::property(property, "'fields' must be a list of {name, type}"))?;
+        let items =
+            list.as_array().ok_or_else(|| TaskError::property(property, "'fields' must be a list of {name, type}"))?;
         items
             .iter()
             .map(|f| {
                 let name = f["name"].as_str().filter(|n| !n.is_empty());
                 let ty = f["type"].as_str().filter(|t| !t.is_empty());
                 let (Some(name), Some(ty)) = (name, ty) else {
-                    return Err(TaskError::property(property, format!("each field needs a name and a type, found {f}")));
+                    return Err(TaskError::property(
+                        property,
+                        format!("each field needs a name and a type, found {f}"),
+                    ));
                 };
                 let mut out = Map::new();
                 out.insert("name".into(), json!(name));
                 out.insert("type".into(), json!(ty.to_ascii_uppercase()));
                 for key in ["mode", "description"] {
                     if let Some(s) = f[key].as_str() {
-                        out.insert(key.into(), json!(if key == "mode" { s.to_ascii_uppercase() } else { s.to_string() }));
+                        out.insert(
+                            key.into(),
+                            json!(if key == "mode" { s.to_ascii_uppercase() } else { s.to_string() }),
+                        );
                     }
                 }
                 let subs = if f["subFields"].is_array() { &f["subFields"] } else { &f["fields"] };
@@ -51,7 +56,9 @@ pub fn schema_json(property: &str, v: &Value) -> Result<Value, TaskError> {
     }
     match v.get("fields") {
         Some(list) => Ok(json!({"fields": fields(property, list)?})),
-        None => Err(TaskError::property(property, format!("Unable to deserialize schema, no 'fields' with data '{v}'"))),
+        None => {
+            Err(TaskError::property(property, format!("Unable to deserialize schema, no 'fields' with data '{v}'")))
+        }
     }
 }
 
@@ -71,7 +78,10 @@ fn apply_definition(def: &Value, table: &mut Map<String, Value>) -> Result<(), T
         "TABLE" => {
             let std = &def["standardTableDefinition"];
             if let Some(tp) = std.get("timePartitioning").filter(|v| v.is_object()) {
-                table.insert("timePartitioning".into(), Value::Object(pick(tp, &["type", "field", "expirationMs", "requirePartitionFilter"])));
+                table.insert(
+                    "timePartitioning".into(),
+                    Value::Object(pick(tp, &["type", "field", "expirationMs", "requirePartitionFilter"])),
+                );
             }
             match std.get("clustering") {
                 Some(Value::Array(f)) => {
@@ -88,14 +98,18 @@ fn apply_definition(def: &Value, table: &mut Map<String, Value>) -> Result<(), T
         }
         "VIEW" => {
             let v = &def["viewDefinition"];
-            let query = v["query"].as_str().ok_or_else(|| TaskError::property(prop, "a VIEW needs viewDefinition.query"))?;
-            table.insert("view".into(), json!({"query": query, "useLegacySql": v["useLegacySql"].as_bool().unwrap_or(false)}));
+            let query =
+                v["query"].as_str().ok_or_else(|| TaskError::property(prop, "a VIEW needs viewDefinition.query"))?;
+            table.insert(
+                "view".into(),
+                json!({"query": query, "useLegacySql": v["useLegacySql"].as_bool().unwrap_or(false)}),
+            );
         }
         "MATERIALIZED_VIEW" => {
             let v = &def["materializedViewDefinition"];
-            let query = v["query"]
-                .as_str()
-                .ok_or_else(|| TaskError::property(prop, "a MATERIALIZED_VIEW needs materializedViewDefinition.query"))?;
+            let query = v["query"].as_str().ok_or_else(|| {
+                TaskError::property(prop, "a MATERIALIZED_VIEW needs materializedViewDefinition.query")
+            })?;
             let mut m = pick(v, &["enableRefresh"]);
             m.insert("query".into(), json!(query));
             table.insert("materializedView".into(), Value::Object(m));
@@ -153,8 +167,14 @@ fn table_output(t: &Value) -> Map<String, Value> {
             out.insert(to.into(), Value::from(n));
         }
     }
-    for (to, from) in [("creationTime", "creationTime"), ("expirationTime", "expirationTime"), ("lastModifiedTime", "lastModifiedTime")] {
-        if let Some(t) = t[from].as_str().and_then(|s| s.parse::<i64>().ok()).and_then(chrono::DateTime::from_timestamp_millis) {
+    for (to, from) in [
+        ("creationTime", "creationTime"),
+        ("expirationTime", "expirationTime"),
+        ("lastModifiedTime", "lastModifiedTime"),
+    ] {
+        if let Some(t) =
+            t[from].as_str().and_then(|s| s.parse::<i64>().ok()).and_then(chrono::DateTime::from_timestamp_millis)
+        {
             out.insert(to.into(), Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
         }
     }
@@ -319,7 +339,10 @@ mod tests {
         let mut t = Map::new();
         let def = json!({"type": "TABLE", "standardTableDefinition": {"clustering": ["a"], "timePartitioning": {"type": "DAY", "field": "d"}}});
         apply_definition(&def, &mut t).unwrap();
-        assert_eq!(Value::Object(t), json!({"timePartitioning": {"type": "DAY", "field": "d"}, "clustering": {"fields": ["a"]}}));
+        assert_eq!(
+            Value::Object(t),
+            json!({"timePartitioning": {"type": "DAY", "field": "d"}, "clustering": {"fields": ["a"]}})
+        );
         let e = apply_definition(&json!({"type": "EXTERNAL"}), &mut Map::new()).unwrap_err().to_string();
         assert!(e.contains("sourceUris"), "{e}");
         let e = schema_json("schema", &json!({"fields": [{"name": "a"}]})).unwrap_err().to_string();

@@ -26,7 +26,10 @@ impl TableRef {
         match parts.as_slice() {
             [d, t] => {
                 let project = project.ok_or_else(|| {
-                    TaskError::property(property, format!("'{}' names no project and projectId is not set", name.trim()))
+                    TaskError::property(
+                        property,
+                        format!("'{}' names no project and projectId is not set", name.trim()),
+                    )
                 })?;
                 Ok(TableRef { project: project.to_string(), dataset: d.to_string(), table: t.to_string() })
             }

@@ -50,10 +50,8 @@ impl RunnableTask for Copy {
         let gcs = r.gcs(cx)?;
         let (src, dst) = (super::blob::uri(&self.from.0, &self.from.1), super::blob::uri(&self.to.0, &self.to.1));
         cx.info(&format!("{} from '{src}' to '{dst}'", if self.delete { "Moving" } else { "Copying" }));
-        let copied = gcs
-            .copy_object((&self.from.0, &self.from.1), (&self.to.0, &self.to.1))
-            .await
-            .map_err(gcs_error)?;
+        let copied =
+            gcs.copy_object((&self.from.0, &self.from.1), (&self.to.0, &self.to.1)).await.map_err(gcs_error)?;
         if self.delete {
             gcs.delete_object(&self.from.0, &self.from.1).await.map_err(gcs_error)?;
         }

@@ -56,7 +56,8 @@ impl ListProps {
             ),
             None => None,
         };
-        let recursive = one_of("listingType", &self.listing_type, &["DIRECTORY", "RECURSIVE"])?.as_deref() == Some("RECURSIVE");
+        let recursive =
+            one_of("listingType", &self.listing_type, &["DIRECTORY", "RECURSIVE"])?.as_deref() == Some("RECURSIVE");
         Ok(Listing { bucket, prefix, regexp, recursive, versions: self.all_versions.unwrap_or(false) })
     }
 }

@@ -303,6 +303,50 @@ mod tests {
         assert!(!returns_rows("SET threads = 1"));
     }
 
+    fn job(sql: &str, fetch: FetchType) -> Job {
+        Job {
+            db_path: None,
+            working_dir: std::env::temp_dir(),
+            statements: crate::plugins::jdbc::split::split_statements(sql),
+            after_sql: Vec::new(),
+            parameters: Map::new(),
+            fetch,
+            multi: false,
+            transaction: false,
+            extensions: Vec::new(),
+            time_zone: None,
+        }
+    }
+
+    #[test]
+    fn an_interrupt_stops_a_running_statement() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let sql = "SELECT sum(hash(a.range + b.range)) FROM range(100000000) a, range(1000000) b";
+        let worker = std::thread::spawn(move || run(job(sql, FetchType::FetchOne), tx));
+        let Some(Msg::Ready(handle)) = rx.blocking_recv() else { panic!("the connection opens first") };
+        handle.interrupt();
+        let e = worker.join().unwrap().unwrap_err().to_string();
+        assert!(e.contains("INTERRUPT"), "{e}");
+    }
+
+    #[test]
+    fn fetch_one_sends_one_row_and_query_fetches_only_the_last_result() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let sql = "SELECT 1 AS a; SELECT range AS b FROM range(5); CREATE TABLE t (x INT)";
+        let worker = std::thread::spawn(move || run(job(sql, FetchType::FetchOne), tx));
+        let mut seen = Vec::new();
+        while let Some(m) = rx.blocking_recv() {
+            match m {
+                Msg::Begin => seen.push("begin".to_string()),
+                Msg::Row(r) => seen.push(Value::Object(r).to_string()),
+                Msg::End => seen.push("end".to_string()),
+                Msg::Ready(_) | Msg::Log(..) => {}
+            }
+        }
+        worker.join().unwrap().unwrap();
+        assert_eq!(seen, ["begin", r#"{"b":0}"#, "end"]);
+    }
+
     #[test]
     fn plain_installs() {
         assert_eq!(install_target("INSTALL json"), Some("json".to_string()));

@@ -10,7 +10,7 @@ use chrono::Utc;
 use chrono_tz::Tz;
 use futures::StreamExt;
 use serde::Deserialize;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, CancelToken, Client, NoTls};
 
 use super::errors::connect_error;
 use super::url::{self, Target};
@@ -102,7 +102,7 @@ impl ConnProps {
 
 impl Conn {
     /// Opens a connection; its background task ends with the client.
-    pub async fn connect(&self, cx: &RunContext) -> Result<Client, TaskError> {
+    pub async fn connect(&self, cx: &RunContext) -> Result<Session, TaskError> {
         if let Some(p) = &self.target.password {
             cx.mask(p);
         }
@@ -123,12 +123,47 @@ impl Conn {
                 }
             }
         });
-        Ok(client)
+        let cancel = Some(client.cancel_token());
+        Ok(Session { client, cancel })
     }
 
     /// `host:port/database` for logs.
     pub fn display(&self) -> String {
         format!("{}/{}", self.target.url.hosts_display(), self.target.url.database.as_deref().unwrap_or(""))
+    }
+}
+
+/// An open connection. If the task is dropped while a statement runs
+/// (timeout, kill), the server is asked to cancel it, as Kestra's `kill()`
+/// does; call [`Session::close`] once the work is over.
+pub struct Session {
+    client: Client,
+    cancel: Option<CancelToken>,
+}
+
+impl std::ops::Deref for Session {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Session {
+    /// Ends the session normally (nothing to cancel).
+    pub fn close(mut self) {
+        self.cancel = None;
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(token) = self.cancel.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                let _ = token.cancel_query(NoTls).await;
+            });
+        }
     }
 }
 

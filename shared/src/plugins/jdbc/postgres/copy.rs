@@ -201,6 +201,15 @@ fn build_copy_in(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Ta
 #[async_trait]
 impl RunnableTask for CopyIn {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let session = self.conn.connect(cx).await?;
+        let result = self.work(cx, &session).await;
+        session.close();
+        result
+    }
+}
+
+impl CopyIn {
+    async fn work(&self, cx: &RunContext, client: &tokio_postgres::Client) -> Result<TaskOutput, TaskError> {
         let path = storage_path(&self.from).map_err(|e| TaskError::property("from", e.to_string()))?;
         let reader = cx
             .services
@@ -208,7 +217,6 @@ impl RunnableTask for CopyIn {
             .get(&path)
             .await
             .map_err(|e| TaskError::failed(format!("cannot read {} from internal storage: {e}", self.from)))?;
-        let client = self.conn.connect(cx).await?;
         cx.info(&format!("{} (from {}, into {})", one_line(&self.sql, 200), self.from, self.conn.display()));
         let started = Instant::now();
         let file = self.from.rsplit('/').next().unwrap_or(&self.from);
@@ -281,7 +289,15 @@ fn build_copy_out(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, T
 #[async_trait]
 impl RunnableTask for CopyOut {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        let client = self.conn.connect(cx).await?;
+        let session = self.conn.connect(cx).await?;
+        let result = self.work(cx, &session).await;
+        session.close();
+        result
+    }
+}
+
+impl CopyOut {
+    async fn work(&self, cx: &RunContext, client: &tokio_postgres::Client) -> Result<TaskOutput, TaskError> {
         cx.info(&format!("{} (from {})", one_line(&self.sql, 200), self.conn.display()));
         let started = Instant::now();
         let stream = client.copy_out(&self.sql).await.map_err(|e| TaskError::failed(sql_error(&e, Some(&self.sql))))?;

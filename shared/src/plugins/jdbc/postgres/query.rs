@@ -130,15 +130,23 @@ fn build_query(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Task
 #[async_trait]
 impl RunnableTask for Query {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        let client = self.plan.conn.connect(cx).await?;
+        let session = self.plan.conn.connect(cx).await?;
+        let result = self.work(cx, &session).await;
+        session.close();
+        result
+    }
+}
+
+impl Query {
+    async fn work(&self, cx: &RunContext, client: &Client) -> Result<TaskOutput, TaskError> {
         let tx = self.plan.after_sql.is_some();
         if tx {
             client.batch_execute("BEGIN").await.map_err(|e| TaskError::failed(sql_error(&e, Some("BEGIN"))))?;
         }
         let result = async {
-            let out = run_statement(cx, &client, &self.plan, &self.plan.statements[0], "result.ion").await?;
+            let out = run_statement(cx, client, &self.plan, &self.plan.statements[0], "result.ion").await?;
             if let Some(after) = &self.plan.after_sql {
-                run_statement(cx, &client, &self.plan, after, "after.ion").await?;
+                run_statement(cx, client, &self.plan, after, "after.ion").await?;
                 client.batch_execute("COMMIT").await.map_err(|e| TaskError::failed(sql_error(&e, Some("COMMIT"))))?;
             }
             Ok::<_, TaskError>(out)
@@ -148,7 +156,7 @@ impl RunnableTask for Query {
             Ok(out) => Ok(TaskOutput::with(out.unwrap_or_default())),
             Err(e) => {
                 if tx {
-                    rollback(&client).await;
+                    rollback(client).await;
                 }
                 Err(e)
             }
@@ -169,7 +177,15 @@ fn build_queries(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Ta
 #[async_trait]
 impl RunnableTask for Queries {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        let client = self.plan.conn.connect(cx).await?;
+        let session = self.plan.conn.connect(cx).await?;
+        let result = self.work(cx, &session).await;
+        session.close();
+        result
+    }
+}
+
+impl Queries {
+    async fn work(&self, cx: &RunContext, client: &Client) -> Result<TaskOutput, TaskError> {
         let tx = self.plan.transaction;
         if tx {
             client.batch_execute("BEGIN").await.map_err(|e| TaskError::failed(sql_error(&e, Some("BEGIN"))))?;
@@ -177,12 +193,12 @@ impl RunnableTask for Queries {
         let n = self.plan.statements.len();
         let mut outputs = Vec::new();
         for (i, sql) in self.plan.statements.iter().enumerate() {
-            match run_statement(cx, &client, &self.plan, sql, &format!("result-{}.ion", i + 1)).await {
+            match run_statement(cx, client, &self.plan, sql, &format!("result-{}.ion", i + 1)).await {
                 Ok(Some(out)) => outputs.push(Value::Object(out)),
                 Ok(None) => {}
                 Err(e) => {
                     if tx {
-                        rollback(&client).await;
+                        rollback(client).await;
                     }
                     let which =
                         if n > 1 { format!("statement {} of {n} failed", i + 1) } else { "query failed".into() };
@@ -192,10 +208,10 @@ impl RunnableTask for Queries {
             }
         }
         if let Some(after) = &self.plan.after_sql
-            && let Err(e) = run_statement(cx, &client, &self.plan, after, "after.ion").await
+            && let Err(e) = run_statement(cx, client, &self.plan, after, "after.ion").await
         {
             if tx {
-                rollback(&client).await;
+                rollback(client).await;
             }
             return Err(TaskError::failed(format!("afterSQL failed: {e}")));
         }

@@ -151,6 +151,8 @@ impl Cluster {
             lease: opts.lease,
             instance: "test-worker".into(),
             schedules: opts.schedules.clone(),
+            triggers: Some(local.state.clone()),
+            backfill_budget: Duration::from_secs(30),
         };
         let function = |h: Handler| {
             let engine = backends.engine();
@@ -243,8 +245,18 @@ where
 
 /// POSTs `data` to a push endpoint in a Pub/Sub push envelope; returns the status.
 pub async fn push(http: &reqwest::Client, url: &str, data: &[u8], bearer: Option<&str>) -> u16 {
-    let env =
-        PushEnvelope::wrap(data, Default::default(), "test-1", chrono::Utc::now(), "projects/t/subscriptions/s", None);
+    push_at(http, url, data, bearer, chrono::Utc::now()).await
+}
+
+/// [`push`] of a message published at `published`.
+pub async fn push_at(
+    http: &reqwest::Client,
+    url: &str,
+    data: &[u8],
+    bearer: Option<&str>,
+    published: chrono::DateTime<chrono::Utc>,
+) -> u16 {
+    let env = PushEnvelope::wrap(data, Default::default(), "test-1", published, "projects/t/subscriptions/s", None);
     let mut req = http.post(url).json(&env);
     if let Some(t) = bearer {
         req = req.bearer_auth(t);

@@ -32,7 +32,8 @@ static GCP_EMULATORS: OnceLock<GcpEmulators> = OnceLock::new();
 /// The Firestore and Pub/Sub emulators, started on first use. Panics with
 /// the emulator's log when one cannot start.
 pub fn gcp_emulators() -> &'static GcpEmulators {
-    GCP_EMULATORS.get_or_init(|| start().unwrap_or_else(|e| panic!("cannot start the Firestore/Pub/Sub emulators: {e}")))
+    GCP_EMULATORS
+        .get_or_init(|| start().unwrap_or_else(|e| panic!("cannot start the Firestore/Pub/Sub emulators: {e}")))
 }
 
 /// A fresh project id: the emulators keep each project's data apart.
@@ -132,7 +133,8 @@ fn start_in(dir: &Path, pubsub_data: &Path, pids: &mut Vec<u32>) -> Result<GcpEm
     let ps_log = dir.join("pubsub.log");
     let ps_arg = format!("--host-port={pubsub_host}");
     let data_arg = format!("--data-dir={}", pubsub_data.display());
-    let mut pubsub = spawn(&["gcloud", "beta", "emulators", "pubsub", "start", &ps_arg, &data_arg, "--quiet"], &ps_log)?;
+    let mut pubsub =
+        spawn(&["gcloud", "beta", "emulators", "pubsub", "start", &ps_arg, &data_arg, "--quiet"], &ps_log)?;
     pids.push(pubsub.id());
 
     wait_ready("the Firestore emulator", &mut firestore, &firestore_host, &fs_log, Duration::from_secs(90))?;

@@ -4,8 +4,8 @@
 mod sched_support;
 mod support;
 
-mod compress;
 mod backfill;
+mod compress;
 mod concurrency;
 #[cfg(feature = "duckdb")]
 mod duckdb;
@@ -14,9 +14,9 @@ mod functions;
 mod gcp_backends;
 mod gcp_tasks;
 mod http;
-mod schedule;
-mod server;
 mod postgres;
+mod schedule;
 mod scripts;
+mod server;
 mod taxi_pg;
 mod terraform;

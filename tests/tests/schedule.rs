@@ -167,11 +167,8 @@ triggers:
     after.evaluate(at("2024-05-01T11:30:00Z")).await;
     let execs = s.executions("test.sched", "recover").await;
     let fired = |trigger: &str| -> Vec<String> {
-        let mut v: Vec<String> = execs
-            .iter()
-            .filter(|e| e.trigger.as_ref().is_some_and(|t| t.id == trigger))
-            .map(trigger_date)
-            .collect();
+        let mut v: Vec<String> =
+            execs.iter().filter(|e| e.trigger.as_ref().is_some_and(|t| t.id == trigger)).map(trigger_date).collect();
         v.sort();
         v
     };
@@ -233,4 +230,71 @@ triggers:
     for e in &all {
         wait_ended(&s.embedded.engine, &e.id).await;
     }
+}
+
+#[test]
+fn validation_reports_schedule_problems_with_their_line() {
+    let yaml = r#"id: bad_schedule
+namespace: test.sched
+tasks:
+  - id: a
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+triggers:
+  - id: zone
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 * * *"
+    timezone: Mars/Olympus
+  - id: delay
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "@daily"
+    lateMaximumDelay: one hour
+  - id: fields
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 0 9 * * *"
+  - id: never
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 0 30 2 *"
+"#;
+    let registry = shared::plugins::Registry::builtin();
+    let renderer = shared::template::Renderer::new();
+    let (_, diags) = shared::validate::validate_source("bad.yaml", yaml, &registry, &renderer);
+    let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+    let has = |needle: &str| assert!(text.iter().any(|t| t.contains(needle)), "missing {needle:?} in {text:#?}");
+    has("bad.yaml:11:15");
+    has("unknown time zone 'Mars/Olympus'");
+    has("bad.yaml:15:23");
+    has("'lateMaximumDelay' is invalid");
+    has("trigger 'fields': invalid cron expression '0 0 9 * * *': expected 5 fields, got 6");
+    has("trigger 'never': invalid cron expression '0 0 30 2 *': it never matches a date");
+    assert_eq!(text.len(), 4, "{text:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_cron_takes_effect_at_once() {
+    let s = sched();
+    let yearly = r#"
+id: changing
+namespace: test.sched
+tasks:
+  - id: out
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.date }}"
+triggers:
+  - id: t
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "@yearly"
+"#;
+    s.flow(yearly);
+    let flows: Arc<dyn shared::runtime::scheduler::FlowSource> = s.embedded.engine.flows.clone();
+    let sch = Scheduler::new(s.embedded.engine.clone(), s.store.clone(), flows);
+    let r = sch.evaluate(at("2024-05-01T09:30:00Z")).await;
+    assert_eq!(r[0].next, Some(at("2025-01-01T00:00:00Z")));
+    s.flow(&yearly.replace("\"@yearly\"", "\"0 * * * *\""));
+    let r = sch.evaluate(at("2024-05-01T09:40:00Z")).await;
+    assert_eq!(r[0].next, Some(at("2024-05-01T10:00:00Z")), "not next year");
+    sch.evaluate(at("2024-05-01T10:00:00Z")).await;
+    let execs = s.executions("test.sched", "changing").await;
+    assert_eq!(execs.iter().map(trigger_date).collect::<Vec<_>>(), ["2024-05-01T10:00:00Z"]);
+    wait_ended(&s.embedded.engine, &execs[0].id).await;
 }

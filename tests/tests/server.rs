@@ -83,13 +83,18 @@ async fn api_health_flows_and_executions() {
     let (home, flows) = (temp_dir("baton-srv-home"), temp_dir("baton-srv-flows"));
     write(&flows, "taxi.yaml", &taxi());
     write(&flows, "upload.yml", UPLOAD);
-    write(&flows, "broken.yaml", "id: broken\nnamespace: test.api\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Nope\n");
+    write(
+        &flows,
+        "broken.yaml",
+        "id: broken\nnamespace: test.api\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Nope\n",
+    );
     let server = start(&home, &flows).await;
     let client = Client::new(&server.url());
     assert_eq!(client.health().await.expect("health"), json!({"status": "UP"}));
 
     let listed = client.flows().await.expect("flows");
-    let names: Vec<String> = listed.iter().map(|f| format!("{}.{}", f["namespace"].as_str().unwrap(), f["id"].as_str().unwrap())).collect();
+    let names: Vec<String> =
+        listed.iter().map(|f| format!("{}.{}", f["namespace"].as_str().unwrap(), f["id"].as_str().unwrap())).collect();
     assert_eq!(names, ["test.api.upload", "zoomcamp.taxi_scheduled"], "the invalid flow is not loaded");
     let taxi = &listed[1];
     assert_eq!(taxi["triggers"][0]["cron"], "0 9 1 * *");
@@ -105,8 +110,11 @@ async fn api_health_flows_and_executions() {
     assert!(e.labels.contains(&labels[0]));
     assert!(e.trigger.is_none(), "a run by hand has no trigger");
     let month = chrono::Utc::now().format("%Y-%m").to_string();
-    assert_eq!(e.outputs.as_ref().expect("outputs")["file"], json!(format!("yellow_tripdata_{month}.csv")),
-        "trigger.date ?? execution.startDate");
+    assert_eq!(
+        e.outputs.as_ref().expect("outputs")["file"],
+        json!(format!("yellow_tripdata_{month}.csv")),
+        "trigger.date ?? execution.startDate"
+    );
     let shown = client.execution(&e.id).await.expect("get").expect("exists");
     assert_eq!(shown.id, e.id);
     assert_eq!(shown.task_run_list.len(), 4);
@@ -144,7 +152,8 @@ async fn api_health_flows_and_executions() {
     assert!(v["labels"].as_array().expect("labels").contains(&json!({"key": "from", "value": "form"})));
     assert!(v.get("version").is_none(), "Kestra's shape");
 
-    let (status, text) = raw(server.addr(), "POST", "/api/v1/executions/zoomcamp/taxi_scheduled", "application/json", b"[1]").await;
+    let (status, text) =
+        raw(server.addr(), "POST", "/api/v1/executions/zoomcamp/taxi_scheduled", "application/json", b"[1]").await;
     assert_eq!(status, 422, "{text}");
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&home);
@@ -352,7 +361,10 @@ triggers:
         }));
         let (engine, flow) = (engine.clone(), flow.clone());
         tasks.push(tokio::spawn(async move {
-            let req = LaunchRequest { labels: vec![Label { key: "n".into(), value: i.to_string() }], ..LaunchRequest::default() };
+            let req = LaunchRequest {
+                labels: vec![Label { key: "n".into(), value: i.to_string() }],
+                ..LaunchRequest::default()
+            };
             shared::runtime::launcher::launch(&engine, &flow, req).await.expect("direct").id
         }));
     }

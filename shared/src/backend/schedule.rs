@@ -75,6 +75,10 @@ pub struct TriggerState {
     /// hash then (the trigger runs again once the flow changes).
     #[serde(default)]
     pub stopped: Option<Stopped>,
+    /// The schedule (cron and zone) `next_tick` was computed for: when the
+    /// flow changes it, the next tick is computed afresh.
+    #[serde(default)]
+    pub schedule: Option<String>,
     pub updated: DateTime<Utc>,
 }
 
@@ -259,12 +263,10 @@ pub async fn trigger_store_contract(store: &dyn TriggerStore) {
 
     // concurrent claims of one tick: exactly one wins, all agree on the winner
     let contested = key("contested", now);
-    let claims = futures::future::join_all(
-        (0..16).map(|i| {
-            let contested = contested.clone();
-            async move { (i, store.claim_tick(&contested, &format!("c{i}")).await.expect("claim")) }
-        }),
-    )
+    let claims = futures::future::join_all((0..16).map(|i| {
+        let contested = contested.clone();
+        async move { (i, store.claim_tick(&contested, &format!("c{i}")).await.expect("claim")) }
+    }))
     .await;
     let winners: Vec<usize> = claims.iter().filter(|(_, c)| *c == TickClaim::Created).map(|(i, _)| *i).collect();
     assert_eq!(winners.len(), 1, "exactly one concurrent claim creates the tick");
@@ -284,6 +286,7 @@ pub async fn trigger_store_contract(store: &dyn TriggerStore) {
         next_tick: Some(now),
         last_execution_id: None,
         stopped: None,
+        schedule: Some("0 9 * * * UTC".into()),
         updated: now,
     };
     store.save_trigger_state(&st).await.expect("save");
@@ -321,9 +324,8 @@ pub async fn trigger_store_contract(store: &dyn TriggerStore) {
     assert!(store.create_backfill(&a).await.is_err(), "creating an existing backfill id must fail");
     assert_eq!(store.load_backfill(&a_id).await.expect("load"), Some(a.clone()));
     assert_eq!(store.load_backfill("absent-backfill").await.expect("load"), None);
-    let ours = |list: Vec<Backfill>| -> Vec<String> {
-        list.into_iter().filter(|x| x.namespace == ns).map(|x| x.id).collect()
-    };
+    let ours =
+        |list: Vec<Backfill>| -> Vec<String> { list.into_iter().filter(|x| x.namespace == ns).map(|x| x.id).collect() };
     assert_eq!(ours(store.list_backfills(None).await.expect("list")), [b_id.clone(), a_id.clone()], "newest first");
 
     let progress = BackfillProgress {
@@ -354,11 +356,14 @@ pub async fn trigger_store_contract(store: &dyn TriggerStore) {
     assert_eq!((loaded.state, loaded.progress.launched), (BackfillState::Paused, 10), "progress keeps the state");
     assert!(loaded.updated >= a.updated);
     assert_eq!(
-        store.transition_backfill("absent-backfill", &[BackfillState::Running], BackfillState::Paused).await.expect("t"),
+        store
+            .transition_backfill("absent-backfill", &[BackfillState::Running], BackfillState::Paused)
+            .await
+            .expect("t"),
         None
     );
     let paused_only = ours(store.list_backfills(Some(BackfillState::Paused)).await.expect("list"));
-    assert_eq!(paused_only, [a_id.clone()]);
+    assert_eq!(paused_only, std::slice::from_ref(&a_id));
     let running_only = ours(store.list_backfills(Some(BackfillState::Running)).await.expect("list"));
-    assert_eq!(running_only, [b_id.clone()]);
+    assert_eq!(running_only, std::slice::from_ref(&b_id));
 }

@@ -225,7 +225,16 @@ async fn start_backfill(api: &Api, req: BackfillRequest) -> Response {
         return error(StatusCode::NOT_IMPLEMENTED, "this deployment has no schedule engine");
     };
     match schedules.backfill(&req).await {
-        Ok(id) => (StatusCode::ACCEPTED, axum::Json(json!({ "id": id }))).into_response(),
+        Ok(id) => {
+            // started here; the scheduler's sweeps carry it on if this instance stops
+            let schedules = schedules.clone();
+            tokio::spawn(async move {
+                if let Err(e) = schedules.run_backfills().await {
+                    tracing::error!(error = %e, "backfills not driven");
+                }
+            });
+            (StatusCode::ACCEPTED, axum::Json(json!({ "id": id }))).into_response()
+        }
         Err(ScheduleFailure::Invalid(m)) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
         Err(ScheduleFailure::Transient(m)) => error(StatusCode::SERVICE_UNAVAILABLE, m),
     }

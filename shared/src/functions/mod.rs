@@ -8,8 +8,8 @@
 //!
 //! The handlers wire the same runtime pieces as the embedded runtime:
 //! [`executor`] (`ExecutorService::handle`), [`worker`] (`Worker::handle_job`,
-//! one group per deployment), [`scheduler`] (ticks, backfills, the lease and
-//! timer [`sweep`]) and [`api`] (REST). How an outcome maps to an ack, a
+//! one group per deployment), [`scheduler`] (ticks and backfills through
+//! [`schedules`], the lease and timer [`sweep`]) and [`api`] (REST). How an outcome maps to an ack, a
 //! redelivery or the dead-letter topic: [`push`]. Configuration: [`config`].
 //! [`relay`] stands in for Pub/Sub push when running without Google.
 
@@ -23,6 +23,7 @@ pub mod oidc;
 pub mod push;
 pub mod relay;
 pub mod scheduler;
+pub mod schedules;
 pub mod server;
 pub mod sweep;
 pub mod worker;
@@ -42,6 +43,7 @@ use self::oidc::OidcVerifier;
 use self::relay::{PushRelay, RelayOptions};
 use self::scheduler::{BackfillRequest, ScheduleFailure, Schedules, TickRequest};
 use self::server::PushAuth;
+use crate::backend::schedule::TriggerStore;
 use crate::backend::{BackendError, KvStore, Queue, StateStore, Storage};
 use crate::runtime::engine::{Engine, EngineConfig};
 use crate::runtime::secrets::{Secrets, envs_map};
@@ -96,8 +98,14 @@ pub struct FunctionOptions {
     pub lease: Duration,
     /// Names this instance in worker claims.
     pub instance: String,
-    /// The schedule engine (ticks, backfills); without it they are not served.
+    /// The schedule engine (ticks, backfills); by default a
+    /// [`schedules::ScheduleEngine`] on `triggers`.
     pub schedules: Option<Arc<dyn Schedules>>,
+    /// Ticks, trigger state and backfills; without it (and without
+    /// `schedules`) ticks and backfills are not served.
+    pub triggers: Option<Arc<dyn TriggerStore>>,
+    /// How long one request drives backfills.
+    pub backfill_budget: std::time::Duration,
 }
 
 impl FunctionOptions {
@@ -110,6 +118,8 @@ impl FunctionOptions {
             lease: Duration::seconds(crate::runtime::worker::LEASE_SECONDS),
             instance: format!("fn-{}", uuid::Uuid::new_v4().simple()),
             schedules: None,
+            triggers: None,
+            backfill_budget: schedules::BACKFILL_BUDGET,
         }
     }
 }
@@ -131,13 +141,18 @@ impl Schedules for NoSchedules {
 /// The router of `handler` over `engine`. The executor and the API load
 /// their flows first.
 pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOptions) -> Router {
-    if matches!(handler, Handler::Executor | Handler::Api)
+    if handler != Handler::Worker
         && let Some(source) = &opts.flows
         && let Err(e) = flows::load_all(&engine, source).await
     {
         tracing::error!(error = %e, "cannot load flows at start; they will be loaded on demand");
     }
     let auth = opts.auth.clone();
+    let schedules: Option<Arc<dyn Schedules>> = opts.schedules.clone().or_else(|| {
+        let store = opts.triggers.clone()?;
+        let engine = schedules::ScheduleEngine::new(engine.clone(), store, opts.flows.clone(), opts.backfill_budget);
+        Some(Arc::new(engine) as Arc<dyn Schedules>)
+    });
     match handler {
         Handler::Executor => {
             server::push_router(Arc::new(executor::ExecutorFunction::new(engine, opts.flows.clone())), auth)
@@ -147,14 +162,14 @@ pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOption
             auth,
         ),
         Handler::Scheduler => {
-            let schedules = opts.schedules.clone().unwrap_or_else(|| Arc::new(NoSchedules));
+            let schedules = schedules.unwrap_or_else(|| Arc::new(NoSchedules));
             let sweeper = format!("sweeper-{}", opts.instance);
             server::push_router(
                 Arc::new(scheduler::SchedulerFunction::new(engine, schedules, &sweeper, opts.lease)),
                 auth,
             )
         }
-        Handler::Api => api::router(engine, opts.flows.clone(), opts.schedules.clone()),
+        Handler::Api => api::router(engine, opts.flows.clone(), schedules),
     }
 }
 
@@ -164,6 +179,7 @@ pub struct Backends {
     pub kv: Arc<dyn KvStore>,
     pub storage: Arc<dyn Storage>,
     pub queue: Arc<dyn Queue>,
+    pub triggers: Arc<dyn TriggerStore>,
 }
 
 /// Opens the configured backends. Must run inside a tokio runtime.
@@ -171,7 +187,13 @@ pub async fn open_backends(cfg: &FunctionConfig) -> Result<Backends, StartError>
     match &cfg.backend {
         BackendConfig::Gcp => {
             let b = crate::backend::gcp::GcpBackends::from_env().await?;
-            Ok(Backends { state: b.state.clone(), kv: b.state, storage: b.storage, queue: b.queue })
+            Ok(Backends {
+                state: b.state.clone(),
+                kv: b.state.clone(),
+                triggers: b.state,
+                storage: b.storage,
+                queue: b.queue,
+            })
         }
         BackendConfig::Local { home, relay } => {
             let b = crate::backend::local::LocalBackends::open(home)?;
@@ -179,7 +201,13 @@ pub async fn open_backends(cfg: &FunctionConfig) -> Result<Backends, StartError>
                 tracing::warn!("BATON_RELAY is not set: messages this function publishes are dropped");
             }
             let queue = PushRelay::start(relay.clone(), RelayOptions::default());
-            Ok(Backends { state: b.state.clone(), kv: b.state, storage: b.storage, queue: Arc::new(queue) })
+            Ok(Backends {
+                state: b.state.clone(),
+                kv: b.state.clone(),
+                triggers: b.state,
+                storage: b.storage,
+                queue: Arc::new(queue),
+            })
         }
     }
 }
@@ -213,7 +241,9 @@ pub async fn start(
     vars: &HashMap<String, String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let engine = engine(open_backends(&cfg).await?, &cfg, vars);
+    let backends = open_backends(&cfg).await?;
+    let triggers = backends.triggers.clone();
+    let engine = engine(backends, &cfg, vars);
     let auth = match &cfg.auth {
         AuthConfig::Off => {
             if handler != Handler::Api {
@@ -230,6 +260,8 @@ pub async fn start(
         lease: cfg.lease,
         instance: cfg.instance.clone(),
         schedules: None,
+        triggers: Some(triggers),
+        backfill_budget: schedules::BACKFILL_BUDGET,
     };
     let app = router(handler, engine.clone(), &opts).await;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", cfg.port))

@@ -3,7 +3,9 @@
 //! requests (`gcloud pubsub topics publish`, `baton backfill --remote`, the
 //! API) and the periodic sweep — decoded into [`SchedulerMessage`] and
 //! handed to the schedule engine through the [`Schedules`] trait (ticks and
-//! backfills) or to [`super::sweep`].
+//! backfills; `super::schedules` implements it on `runtime::scheduler` and
+//! `runtime::backfill`) or to [`super::sweep`], which also drives the
+//! RUNNING backfills for a while.
 //!
 //! Message schema (JSON in the Pub/Sub message data):
 //! ```json
@@ -93,8 +95,15 @@ pub trait Schedules: Send + Sync {
     /// ids of the executions created. `published` is when Cloud Scheduler
     /// published the tick.
     async fn tick(&self, tick: &TickRequest, published: DateTime<Utc>) -> Result<Vec<String>, ScheduleFailure>;
-    /// Starts (or resumes, for the same request) a backfill; returns its id.
+    /// Creates a backfill (or finds the RUNNING one of the same request);
+    /// returns its id. Does not wait for its executions: see `run_backfills`.
     async fn backfill(&self, request: &BackfillRequest) -> Result<String, ScheduleFailure>;
+    /// Drives every RUNNING backfill (creates the executions of its next
+    /// ticks, waits for them) for at most the engine's time budget; two
+    /// drivers of one backfill never duplicate a tick. Returns how many it drove.
+    async fn run_backfills(&self) -> Result<usize, ScheduleFailure> {
+        Ok(0)
+    }
 }
 
 /// Handles the scheduler topic.
@@ -153,18 +162,26 @@ impl PushHandler for SchedulerFunction {
                 match self.schedules.backfill(&b).await {
                     Ok(id) => {
                         tracing::info!(backfill_id = %id, "{what}: started");
-                        Outcome::Done
+                        // progress now; the sweeps carry on with what is left
+                        match self.schedules.run_backfills().await {
+                            Ok(_) => Outcome::Done,
+                            Err(e) => failure_outcome(&what, e),
+                        }
                     }
                     Err(e) => failure_outcome(&what, e),
                 }
             }
-            SchedulerMessage::Sweep => match sweep(&self.engine, &self.sweeper, self.lease).await {
-                Ok(r) => {
-                    tracing::info!(executions = r.executions, lost = r.lost.len(), "sweep done");
-                    Outcome::Done
+            SchedulerMessage::Sweep => {
+                let report = match sweep(&self.engine, &self.sweeper, self.lease).await {
+                    Ok(r) => r,
+                    Err(e) => return backend_outcome(&e),
+                };
+                tracing::info!(executions = report.executions, lost = report.lost.len(), "sweep done");
+                match self.schedules.run_backfills().await {
+                    Ok(_) => Outcome::Done,
+                    Err(e) => failure_outcome("backfills", e),
                 }
-                Err(e) => backend_outcome(&e),
-            },
+            }
         }
     }
 }

@@ -129,7 +129,10 @@ pub async fn create_backfill(
 
 /// A RUNNING backfill with exactly this request's window, inputs, labels
 /// and mode: re-running the same backfill command resumes it.
-pub async fn find_resumable(store: &dyn TriggerStore, req: &BackfillRequest) -> Result<Option<Backfill>, BackfillError> {
+pub async fn find_resumable(
+    store: &dyn TriggerStore,
+    req: &BackfillRequest,
+) -> Result<Option<Backfill>, BackfillError> {
     let Some(end) = req.end else { return Ok(None) };
     Ok(store.list_backfills(Some(BackfillState::Running)).await?.into_iter().find(|b| {
         b.namespace == req.namespace
@@ -228,8 +231,7 @@ pub async fn run_backfill(
     let mut updates = engine.updates.subscribe();
     let mut progress = b.progress.clone();
     progress.total = ticks.len() as u64;
-    let pending: Vec<DateTime<Utc>> =
-        ticks.into_iter().filter(|t| progress.cursor.is_none_or(|c| *t > c)).collect();
+    let pending: Vec<DateTime<Utc>> = ticks.into_iter().filter(|t| progress.cursor.is_none_or(|c| *t > c)).collect();
     let mut tracker = Tracker {
         order: pending.clone(),
         next_unhandled: 0,
@@ -242,7 +244,9 @@ pub async fn run_backfill(
     on_progress(&b);
     for tick in pending {
         while tracker.in_flight.len() >= window {
-            if let Some(stopped) = wait_for_one(engine, store, &mut b, &mut updates, &mut tracker, &mut progress).await? {
+            if let Some(stopped) =
+                wait_for_one(engine, store, &mut b, &mut updates, &mut tracker, &mut progress).await?
+            {
                 return Ok(stopped);
             }
             on_progress(&b);
@@ -250,14 +254,7 @@ pub async fn run_backfill(
         if let Some(stopped) = control(store, &mut b, &progress).await? {
             return Ok(stopped);
         }
-        let req = TickRequest {
-            flow: &flow,
-            trigger: &trigger,
-            date: tick,
-            inputs: &inputs,
-            labels: &labels,
-            origin,
-        };
+        let req = TickRequest { flow: &flow, trigger: &trigger, date: tick, inputs: &inputs, labels: &labels, origin };
         match fire_tick(engine, store, req).await {
             Ok(TickOutcome::Launched { execution_id }) => {
                 progress.launched += 1;

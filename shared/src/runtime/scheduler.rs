@@ -47,6 +47,8 @@ pub enum SchedulerError {
         #[source]
         source: TemplateError,
     },
+    #[error("tick {0}: too many concurrent changes of its claim; try again")]
+    Contention(String),
     #[error("trigger '{trigger}' of {flow}, tick {tick}: {source}")]
     Launch {
         flow: String,
@@ -178,8 +180,7 @@ pub async fn fire_tick(
             _ => return Ok(TickOutcome::Existing { execution_id: owner, state: Some(state) }),
         }
     }
-    let current = store.tick(&key).await?.unwrap_or_default();
-    Ok(TickOutcome::Existing { execution_id: current, state: None })
+    Err(SchedulerError::Contention(key.id()))
 }
 
 async fn launch_tick(engine: &Arc<Engine>, req: &TickRequest<'_>, id: &str) -> Result<TickOutcome, SchedulerError> {
@@ -274,6 +275,8 @@ pub struct TriggerReport {
     pub errors: Vec<String>,
     /// The trigger is stopped by `stopAfter`.
     pub stopped: bool,
+    /// The trigger's next tick after this evaluation.
+    pub next: Option<DateTime<Utc>>,
 }
 
 /// Evaluates Schedule triggers and fires their due ticks.
@@ -324,11 +327,8 @@ impl Scheduler {
         trigger: &ScheduleTrigger,
         now: DateTime<Utc>,
     ) -> Result<TriggerReport, SchedulerError> {
-        let key = TriggerKey {
-            namespace: flow.namespace.clone(),
-            flow_id: flow.id.clone(),
-            trigger_id: trigger.id.clone(),
-        };
+        let key =
+            TriggerKey { namespace: flow.namespace.clone(), flow_id: flow.id.clone(), trigger_id: trigger.id.clone() };
         let mut report = TriggerReport {
             namespace: key.namespace.clone(),
             flow_id: key.flow_id.clone(),
@@ -346,6 +346,7 @@ impl Scheduler {
             next_tick: None,
             last_execution_id: None,
             stopped: None,
+            schedule: None,
             updated: now,
         });
         let flow_hash = source_hash(&flow.source);
@@ -359,6 +360,15 @@ impl Scheduler {
             state.stopped = None;
             state.next_tick = None;
             state.last_execution_id = None;
+        }
+        let signature = trigger.cron.signature();
+        if state.schedule.as_deref() != Some(signature.as_str()) {
+            if state.schedule.is_some() {
+                tracing::info!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
+                    schedule = %signature, "schedule changed: next tick computed afresh");
+                state.next_tick = None;
+            }
+            state.schedule = Some(signature);
         }
         if let Some(reason) = self.stop_reason(trigger, &state).await? {
             tracing::warn!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
@@ -381,14 +391,8 @@ impl Scheduler {
                 tick = %trigger.cron.format(*t), "tick skipped: later than lateMaximumDelay");
         }
         for &date in &plan.fire {
-            let req = TickRequest {
-                flow,
-                trigger,
-                date,
-                inputs: &Map::new(),
-                labels: &[],
-                origin: TickOrigin::Schedule,
-            };
+            let req =
+                TickRequest { flow, trigger, date, inputs: &Map::new(), labels: &[], origin: TickOrigin::Schedule };
             match fire_tick(&self.engine, self.store.as_ref(), req).await {
                 Ok(outcome) => {
                     state.last_execution_id = Some(outcome.execution_id().to_string());
@@ -408,6 +412,7 @@ impl Scheduler {
         }
         report.late = plan.late;
         report.dropped = plan.dropped.len();
+        report.next = plan.next;
         state.next_tick = plan.next;
         if state != before {
             state.updated = now;
@@ -417,7 +422,11 @@ impl Scheduler {
     }
 
     /// `stopAfter`: the last execution of the trigger ended in one of its states.
-    async fn stop_reason(&self, trigger: &ScheduleTrigger, state: &TriggerState) -> Result<Option<String>, BackendError> {
+    async fn stop_reason(
+        &self,
+        trigger: &ScheduleTrigger,
+        state: &TriggerState,
+    ) -> Result<Option<String>, BackendError> {
         if trigger.stop_after.is_empty() {
             return Ok(None);
         }
@@ -427,14 +436,19 @@ impl Scheduler {
         Ok((s.is_terminal() && trigger.stop_after.contains(&s)).then(|| format!("execution {id} ended {s}")))
     }
 
-    /// Runs a pass every `every` until the handle is aborted.
+    /// Runs passes until the handle is aborted: at the next due tick of
+    /// any trigger, and at least every `every` (flows change).
     pub fn spawn(self: Arc<Self>, every: StdDuration) -> JoinHandle<()> {
         tokio::spawn(async move {
-            let mut interval = tokio::time::interval(every);
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                interval.tick().await;
-                self.evaluate(Utc::now()).await;
+                let reports = self.evaluate(Utc::now()).await;
+                let now = Utc::now();
+                let wake = reports
+                    .iter()
+                    .filter_map(|r| r.next)
+                    .min()
+                    .map_or(every, |next| (next - now).to_std().unwrap_or_default().min(every));
+                tokio::time::sleep(wake.max(StdDuration::from_millis(5))).await;
             }
         })
     }

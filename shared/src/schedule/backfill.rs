@@ -70,7 +70,9 @@ pub fn parse_bound(s: &str, cron: &Cron, bound: Bound) -> Result<DateTime<Utc>, 
             let day = NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| PlanError::Date(s.to_string()))?;
             match bound {
                 Bound::Start => (day.and_time(NaiveTime::MIN), false),
-                Bound::End => (day.succ_opt().ok_or_else(|| PlanError::Date(s.to_string()))?.and_time(NaiveTime::MIN), true),
+                Bound::End => {
+                    (day.succ_opt().ok_or_else(|| PlanError::Date(s.to_string()))?.and_time(NaiveTime::MIN), true)
+                }
             }
         }
     };

@@ -108,6 +108,12 @@ impl Cron {
         &self.expr
     }
 
+    /// The expression and zone, e.g. `0 9 1 * * America/New_York` (to notice
+    /// a changed schedule).
+    pub fn signature(&self) -> String {
+        format!("{} {}", self.expr.trim(), self.tz.name())
+    }
+
     /// The zone the expression is evaluated in.
     pub fn timezone(&self) -> Tz {
         self.tz
@@ -129,8 +135,7 @@ impl Cron {
         let mut cursor = local - DST_MARGIN;
         let mut inclusive = true;
         let mut best: Option<(DateTime<Utc>, NaiveDateTime)> = None;
-        loop {
-            let Ok(n) = self.cron.find_next_occurrence(&cursor, inclusive) else { break };
+        while let Ok(n) = self.cron.find_next_occurrence(&cursor, inclusive) {
             if best.is_some_and(|(_, bn)| n > bn + DST_MARGIN) {
                 break;
             }
@@ -159,8 +164,7 @@ impl Cron {
         let mut cursor = local + DST_MARGIN;
         let mut inclusive = true;
         let mut best: Option<(DateTime<Utc>, NaiveDateTime)> = None;
-        loop {
-            let Ok(n) = self.cron.find_previous_occurrence(&cursor, inclusive) else { break };
+        while let Ok(n) = self.cron.find_previous_occurrence(&cursor, inclusive) {
             if best.is_some_and(|(_, bn)| n < bn - DST_MARGIN) {
                 break;
             }

@@ -72,8 +72,14 @@ fn nicknames_are_kestras() {
     assert_eq!(count("@midnight", "2024-02-01T00:00:00Z", "2024-02-29T23:00:00Z"), 29);
     assert_eq!(count("@hourly", "2024-05-01T00:00:00Z", "2024-05-01T23:59:59Z"), 24);
     let weekly = ticks(&cron("@weekly", None), "2024-05-01T00:00:00Z", "2024-05-31T00:00:00Z");
-    assert_eq!(weekly, ["2024-05-05T00:00:00Z", "2024-05-12T00:00:00Z", "2024-05-19T00:00:00Z", "2024-05-26T00:00:00Z"]);
-    assert_eq!(ticks(&cron("@MONTHLY", None), "2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z"), ["2024-05-01T00:00:00Z"]);
+    assert_eq!(
+        weekly,
+        ["2024-05-05T00:00:00Z", "2024-05-12T00:00:00Z", "2024-05-19T00:00:00Z", "2024-05-26T00:00:00Z"]
+    );
+    assert_eq!(
+        ticks(&cron("@MONTHLY", None), "2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z"),
+        ["2024-05-01T00:00:00Z"]
+    );
     let with_seconds = Cron::parse("@hourly", true, None).expect("nickname with withSeconds");
     assert_eq!(with_seconds.ticks_between(at("2024-05-01T00:00:00Z"), at("2024-05-01T02:00:00Z")).count(), 3);
 }
@@ -99,11 +105,20 @@ fn day_of_week_zero_and_seven_are_sunday_and_lists_work() {
     let sun7 = ticks(&cron("0 0 * * 7", None), "2024-05-01T00:00:00Z", "2024-05-31T00:00:00Z");
     assert_eq!(sun0, sun7);
     assert_eq!(sun0.len(), 4);
-    assert_eq!(cron("0 6,18 * * *", None).ticks_between(at("2024-05-01T00:00:00Z"), at("2024-05-03T00:00:00Z")).count(), 4);
+    assert_eq!(
+        cron("0 6,18 * * *", None).ticks_between(at("2024-05-01T00:00:00Z"), at("2024-05-03T00:00:00Z")).count(),
+        4
+    );
     let weekdays = cron("0 8 * * MON-FRI", None);
     assert_eq!(weekdays.ticks_between(at("2024-05-06T00:00:00Z"), at("2024-05-12T23:00:00Z")).count(), 5);
-    assert_eq!(ticks(&cron("0 0 ? * *", None), "2024-05-01T00:00:00Z", "2024-05-01T00:00:00Z"), ["2024-05-01T00:00:00Z"]);
-    assert_eq!(cron("0/30 * * * *", None).ticks_between(at("2024-05-01T00:00:00Z"), at("2024-05-01T01:00:00Z")).count(), 3);
+    assert_eq!(
+        ticks(&cron("0 0 ? * *", None), "2024-05-01T00:00:00Z", "2024-05-01T00:00:00Z"),
+        ["2024-05-01T00:00:00Z"]
+    );
+    assert_eq!(
+        cron("0/30 * * * *", None).ticks_between(at("2024-05-01T00:00:00Z"), at("2024-05-01T01:00:00Z")).count(),
+        3
+    );
 }
 
 #[test]
@@ -176,7 +191,12 @@ fn new_york_hourly_neither_skips_nor_doubles() {
     let half = cron("30 * * * *", Some("America/New_York"));
     assert_steady(&half, "2024-03-10T00:30:00Z", "2024-03-10T12:30:00Z", TimeDelta::hours(1));
     assert_steady(&half, "2024-11-03T00:30:00Z", "2024-11-03T12:30:00Z", TimeDelta::hours(1));
-    assert_eq!(cron("@hourly", Some("America/New_York")).ticks_between(at("2024-11-03T00:00:00Z"), at("2024-11-03T23:59:59Z")).count(), 24);
+    assert_eq!(
+        cron("@hourly", Some("America/New_York"))
+            .ticks_between(at("2024-11-03T00:00:00Z"), at("2024-11-03T23:59:59Z"))
+            .count(),
+        24
+    );
 }
 
 #[test]
@@ -352,16 +372,19 @@ fn recover_missed_schedules_all_last_none() {
     assert_eq!(all.fire, ["08", "09", "10", "11"].map(|h| at(&format!("2024-05-01T{h}:00:00Z"))));
     assert!(all.dropped.is_empty());
     assert_eq!(all.next, Some(at("2024-05-01T12:00:00Z")));
-    let last = plan_due(&schedule(json!({"cron": "0 * * * *", "recoverMissedSchedules": "LAST"})), next, now, true, 100);
+    let last =
+        plan_due(&schedule(json!({"cron": "0 * * * *", "recoverMissedSchedules": "LAST"})), next, now, true, 100);
     assert_eq!(last.fire, [at("2024-05-01T11:00:00Z")]);
     assert_eq!(last.dropped.len(), 3);
     assert_eq!(last.next, Some(at("2024-05-01T12:00:00Z")));
-    let none = plan_due(&schedule(json!({"cron": "0 * * * *", "recoverMissedSchedules": "NONE"})), next, now, true, 100);
+    let none =
+        plan_due(&schedule(json!({"cron": "0 * * * *", "recoverMissedSchedules": "NONE"})), next, now, true, 100);
     assert!(none.fire.is_empty());
     assert_eq!(none.dropped.len(), 4);
     assert_eq!(none.next, Some(at("2024-05-01T12:00:00Z")));
     // once running, a policy never drops a tick that just came
-    let running = plan_due(&schedule(json!({"cron": "0 * * * *", "recoverMissedSchedules": "NONE"})), next, now, false, 100);
+    let running =
+        plan_due(&schedule(json!({"cron": "0 * * * *", "recoverMissedSchedules": "NONE"})), next, now, false, 100);
     assert_eq!(running.fire.len(), 4);
     // LAST with more missed ticks than one evaluation considers
     let many = plan_due(&schedule(json!({"cron": "* * * * *", "recoverMissedSchedules": "LAST"})), next, now, true, 10);
@@ -428,7 +451,11 @@ fn backfill_bounds_and_inputs() {
     assert_eq!(parse_bound("2019-01-01", &ny, Bound::End).expect("local end of day"), at("2019-01-02T04:59:59Z"));
     assert_eq!(start("2024-03-10T02:30", &ny).expect("in the gap"), at("2024-03-10T07:00:00Z"));
     assert!(matches!(start("January", &utc), Err(PlanError::Date(_))));
-    let year = plan_ticks(&cron("0 9 31 12 *", None), start("2019-01-01", &utc).expect("s"), parse_bound("2019-12-31", &utc, Bound::End).expect("e"));
+    let year = plan_ticks(
+        &cron("0 9 31 12 *", None),
+        start("2019-01-01", &utc).expect("s"),
+        parse_bound("2019-12-31", &utc, Bound::End).expect("e"),
+    );
     assert_eq!(year.expect("plan"), [at("2019-12-31T09:00:00Z")], "a bare end date includes its day");
     let t = Map::from_iter([("taxi".to_string(), json!("green")), ("month".to_string(), json!("01"))]);
     let b = Map::from_iter([("taxi".to_string(), json!("yellow"))]);

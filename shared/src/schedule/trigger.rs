@@ -108,7 +108,8 @@ impl ScheduleTrigger {
         let late_maximum_delay = match prop("lateMaximumDelay") {
             None => None,
             Some(Value::String(d)) => Some(
-                crate::model::duration::parse_iso(d).map_err(|e| bad("lateMaximumDelay", format!("is invalid: {e}")))?,
+                crate::model::duration::parse_iso(d)
+                    .map_err(|e| bad("lateMaximumDelay", format!("is invalid: {e}")))?,
             ),
             Some(other) => return Err(bad("lateMaximumDelay", format!("must be an ISO-8601 duration, got {other}"))),
         };

@@ -36,8 +36,7 @@ use crate::backend::schedule::{Backfill, BackfillState, TriggerKey, TriggerStore
 use crate::backend::{BackendError, ExecutionFilter};
 use crate::model::{Execution, Flow, Label, StateType, ids};
 use crate::runtime::backfill::{
-    BackfillError, BackfillRequest, backfill_target, cancel_backfill, create_backfill, pause_backfill,
-    resume_backfill,
+    BackfillError, BackfillRequest, backfill_target, cancel_backfill, create_backfill, pause_backfill, resume_backfill,
 };
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::{LaunchError, LaunchRequest, launch};
@@ -275,8 +274,11 @@ async fn start_execution(
     RawQuery(raw): RawQuery,
     request: Request,
 ) -> ApiResult<Response> {
-    let flow =
-        s.engine.flows.get(&namespace, &id).ok_or_else(|| ApiError::not_found(format!("flow {namespace}.{id} not found")))?;
+    let flow = s
+        .engine
+        .flows
+        .get(&namespace, &id)
+        .ok_or_else(|| ApiError::not_found(format!("flow {namespace}.{id} not found")))?;
     let pairs = query_pairs(raw.as_deref().unwrap_or(""));
     let labels = labels_from_query(&pairs)?;
     let wait = pairs.iter().any(|(k, v)| k == "wait" && v == "true");
@@ -296,12 +298,8 @@ async fn start_execution(
 
 /// The inputs of a start request, by content type.
 async fn read_inputs(s: &ApiState, flow: &Flow, execution_id: &str, request: Request) -> ApiResult<Map<String, Value>> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let content_type =
+        request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     if content_type.starts_with("multipart/form-data") {
         let mut multipart = Multipart::from_request(request, &())
             .await
@@ -312,12 +310,15 @@ async fn read_inputs(s: &ApiState, flow: &Flow, execution_id: &str, request: Req
         {
             let Some(name) = field.name().map(str::to_string) else { continue };
             if let Some(file_name) = field.file_name().map(str::to_string) {
+                if !flow.inputs.iter().any(|i| i.id == name && i.type_ == crate::model::InputType::File) {
+                    return Err(ApiError::unprocessable(format!(
+                        "file part '{name}' is not a FILE input of flow {}.{}",
+                        flow.namespace, flow.id
+                    )));
+                }
                 // a FILE input: streamed into the execution's internal storage
-                let file_name = std::path::Path::new(&file_name)
-                    .file_name()
-                    .and_then(|f| f.to_str())
-                    .unwrap_or("file")
-                    .to_string();
+                let file_name =
+                    std::path::Path::new(&file_name).file_name().and_then(|f| f.to_str()).unwrap_or("file").to_string();
                 let path = format!(
                     "/{}/{}/executions/{execution_id}/inputs/{name}/{file_name}",
                     flow.namespace.replace('.', "/"),
@@ -328,7 +329,9 @@ async fn read_inputs(s: &ApiState, flow: &Flow, execution_id: &str, request: Req
                     while let Some(chunk) =
                         field.chunk().await.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?
                     {
-                        w.write_all(&chunk).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                        w.write_all(&chunk)
+                            .await
+                            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
                     }
                     w.shutdown().await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
                     Ok::<(), ApiError>(())
@@ -398,7 +401,12 @@ fn execution_json(e: &Execution) -> Value {
 }
 
 async fn get_execution(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let e = s.engine.state.load_execution(&id).await?.ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))?;
+    let e = s
+        .engine
+        .state
+        .load_execution(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))?;
     Ok(Json(execution_json(&e)))
 }
 
@@ -416,7 +424,8 @@ async fn search_executions(State(s): State<ApiState>, Query(q): Query<SearchQuer
         None | Some("") => None,
         Some(st) => Some(StateType::parse(st).ok_or_else(|| ApiError::unprocessable(format!("unknown state '{st}'")))?),
     };
-    let filter = ExecutionFilter { namespace: q.namespace, flow_id: q.flow_id, state, limit: Some(q.size.unwrap_or(100)) };
+    let filter =
+        ExecutionFilter { namespace: q.namespace, flow_id: q.flow_id, state, limit: Some(q.size.unwrap_or(100)) };
     let list = s.engine.state.list_executions(&filter).await?;
     Ok(Json(json!({"results": list, "total": list.len()})))
 }
@@ -450,7 +459,8 @@ pub struct BackfillBody {
 /// into a checked request.
 pub fn backfill_request(engine: &Engine, body: BackfillBody) -> Result<BackfillRequest, ApiError> {
     let (_, trigger) = backfill_target(engine, &body.namespace, &body.flow_id, &body.trigger_id)?;
-    let start = parse_bound(&body.start, &trigger.cron, Bound::Start).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let start =
+        parse_bound(&body.start, &trigger.cron, Bound::Start).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let end = body
         .end
         .as_deref()
@@ -478,7 +488,10 @@ async fn start_backfill(s: &ApiState, body: BackfillBody) -> ApiResult<Backfill>
     Ok(b)
 }
 
-async fn post_backfill(State(s): State<ApiState>, body: Result<Json<BackfillBody>, axum::extract::rejection::JsonRejection>) -> ApiResult<Response> {
+async fn post_backfill(
+    State(s): State<ApiState>,
+    body: Result<Json<BackfillBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
     let Json(body) = body.map_err(|e| ApiError::unprocessable(e.body_text()))?;
     let b = start_backfill(&s, body).await?;
     Ok((StatusCode::CREATED, Json(b)).into_response())
@@ -489,7 +502,10 @@ struct BackfillListQuery {
     state: Option<String>,
 }
 
-async fn list_backfills(State(s): State<ApiState>, Query(q): Query<BackfillListQuery>) -> ApiResult<Json<Vec<Backfill>>> {
+async fn list_backfills(
+    State(s): State<ApiState>,
+    Query(q): Query<BackfillListQuery>,
+) -> ApiResult<Json<Vec<Backfill>>> {
     let state = match q.state.as_deref() {
         None | Some("") => None,
         Some(st) => Some(BackfillState::parse(st).ok_or_else(|| {
@@ -518,7 +534,10 @@ async fn act(s: &ApiState, id: &str, action: &str) -> ApiResult<Backfill> {
     Ok(b)
 }
 
-async fn act_on_backfill(State(s): State<ApiState>, Path((id, action)): Path<(String, String)>) -> ApiResult<Json<Backfill>> {
+async fn act_on_backfill(
+    State(s): State<ApiState>,
+    Path((id, action)): Path<(String, String)>,
+) -> ApiResult<Json<Backfill>> {
     Ok(Json(act(&s, &id, &action).await?))
 }
 
@@ -570,7 +589,11 @@ async fn kestra_backfill_action(
 ) -> ApiResult<Json<Vec<Backfill>>> {
     let mut out = Vec::new();
     for b in s.store.list_backfills(None).await? {
-        if b.namespace == t.namespace && b.flow_id == t.flow_id && b.trigger_id == t.trigger_id && !b.state.is_terminal() {
+        if b.namespace == t.namespace
+            && b.flow_id == t.flow_id
+            && b.trigger_id == t.trigger_id
+            && !b.state.is_terminal()
+        {
             out.push(act(&s, &b.id, &action).await?);
         }
     }

@@ -116,7 +116,8 @@ impl Client {
         wait: bool,
     ) -> Result<Execution, ClientError> {
         let url = self.url(&format!("/api/v1/executions/{namespace}/{flow_id}"));
-        let mut query: Vec<(&str, String)> = labels.iter().map(|l| ("labels", format!("{}:{}", l.key, l.value))).collect();
+        let mut query: Vec<(&str, String)> =
+            labels.iter().map(|l| ("labels", format!("{}:{}", l.key, l.value))).collect();
         if wait {
             query.push(("wait", "true".into()));
         }

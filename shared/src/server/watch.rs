@@ -101,7 +101,9 @@ impl FlowWatcher {
                 Err(e) => {
                     let problem = e.to_string();
                     match &previous {
-                        Some(p) => tracing::error!(file = %path.display(), "invalid flow, {}.{} keeps its last valid version:\n{problem}", p.namespace, p.id),
+                        Some(p) => {
+                            tracing::error!(file = %path.display(), "invalid flow, {}.{} keeps its last valid version:\n{problem}", p.namespace, p.id)
+                        }
                         None => tracing::error!(file = %path.display(), "invalid flow not loaded:\n{problem}"),
                     }
                     report.invalid.push((path.clone(), problem.clone()));

@@ -21,8 +21,6 @@ const FLOW: &str = "io.kestra.plugin.core.trigger.Flow";
 const WEBHOOK: &str = "io.kestra.plugin.core.trigger.Webhook";
 const KNOWN: &[&str] = &[SCHEDULE, FLOW, WEBHOOK];
 
-const CRON_MACROS: &[&str] = &["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
-
 /// The current name for a trigger type (legacy Flow/Webhook names included;
 /// the model already normalizes legacy Schedule names).
 fn canonical(t: &str) -> &str {
@@ -59,6 +57,8 @@ pub(crate) fn check(flow: &Flow, _root: &Value, sink: &mut Sink<'_>) {
                         let seconds = prop("withSeconds").and_then(Value::as_bool).unwrap_or(false);
                         if let Err(e) = check_cron(c, seconds) {
                             sink.at(&child_key(&trig.path, "cron"), format!("trigger '{}': {e}", trig.id));
+                        } else if !is_template(c) {
+                            check_schedule_properties(trig, sink);
                         }
                     }
                     Some(other) => sink.at(
@@ -85,26 +85,31 @@ pub(crate) fn check(flow: &Flow, _root: &Value, sink: &mut Sink<'_>) {
     }
 }
 
-/// A light cron check: 5 fields (6 with `withSeconds`) or a macro.
+/// The cron check of the scheduler itself (`crate::schedule::Cron`): 5
+/// fields (6 with `withSeconds`), Kestra's nicknames, ranges that can match.
 fn check_cron(c: &str, with_seconds: bool) -> Result<(), String> {
     if is_template(c) {
         return Ok(());
     }
-    let c = c.trim();
-    if c.starts_with('@') {
-        return if CRON_MACROS.contains(&c) {
-            Ok(())
-        } else {
-            Err(format!("invalid cron expression '{c}': unknown macro (expected one of {})", CRON_MACROS.join(", ")))
-        };
+    crate::schedule::Cron::parse(c, with_seconds, None).map(|_| ()).map_err(|e| match e {
+        crate::schedule::CronError::Invalid { expr, reason } => format!("invalid cron expression '{expr}': {reason}"),
+        other => other.to_string(),
+    })
+}
+
+/// The other Schedule properties the scheduler reads (`timezone`,
+/// `recoverMissedSchedules`, `lateMaximumDelay`, `stopAfter`…), once the cron is valid.
+fn check_schedule_properties(trig: &crate::model::Trigger, sink: &mut Sink<'_>) {
+    use crate::schedule::{CronError, ScheduleError, ScheduleTrigger};
+    match ScheduleTrigger::from_trigger(trig) {
+        Ok(_) => {}
+        Err(ScheduleError::Property { property, .. }) if property == "cron" => {}
+        Err(e @ ScheduleError::Property { property, .. }) => sink.at(&child_key(&trig.path, property), e.to_string()),
+        Err(e @ ScheduleError::Cron { source: CronError::Timezone(_), .. }) => {
+            sink.at(&child_key(&trig.path, "timezone"), e.to_string())
+        }
+        Err(ScheduleError::Cron { .. }) => {}
     }
-    let want = if with_seconds { 6 } else { 5 };
-    let n = c.split_whitespace().count();
-    if n != want {
-        return Err(format!("invalid cron expression '{c}': expected {want} fields, got {n}"));
-    }
-    let ok = c.split_whitespace().all(|f| f.chars().all(|ch| ch.is_ascii_alphanumeric() || "*/,-?LW#".contains(ch)));
-    if ok { Ok(()) } else { Err(format!("invalid cron expression '{c}'")) }
 }
 
 /// Values a Schedule passes for declared inputs must fit their types.

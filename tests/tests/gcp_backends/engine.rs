@@ -141,7 +141,7 @@ async fn deliver(
         Topic::Executions => match serde_json::from_slice::<ExecutionEvent>(data) {
             Ok(ev) => match {
                 let lock = locks.of(ev.execution_id());
-                let _turn = if std::env::var("H8_NOLOCK").is_ok() { None } else { Some(lock.lock().await) };
+                let _turn = lock.lock().await;
                 executor.handle(&ev, StepOptions::default()).await
             } {
                 Ok(()) => true,
@@ -229,12 +229,8 @@ fn shape(e: &Execution) -> Value {
         let attempts: Vec<&str> = tr.attempts.iter().map(|a| a.state.current.as_str()).collect();
         runs.insert(key, json!({"state": tr.state.current.as_str(), "attempts": attempts, "outputs": tr.outputs}));
     }
-    let labels: BTreeMap<&str, &str> = e
-        .labels
-        .iter()
-        .filter(|l| !l.key.starts_with("system."))
-        .map(|l| (l.key.as_str(), l.value.as_str()))
-        .collect();
+    let labels: BTreeMap<&str, &str> =
+        e.labels.iter().filter(|l| !l.key.starts_with("system.")).map(|l| (l.key.as_str(), l.value.as_str())).collect();
     json!({"state": e.state.current.as_str(), "taskRuns": runs, "outputs": e.outputs, "labels": labels})
 }
 
@@ -252,7 +248,8 @@ async fn hello_world_runs_on_firestore_gcs_and_pubsub_as_embedded() {
         .expect("examples/hello_world.yaml");
     let (gcp, _) = same_as_embedded(&rt, &yaml, json!({"name": "GCP"})).await;
     assert_eq!(gcp.state.current, StateType::Success);
-    let logs: Vec<String> = rt.backends.state.logs(&gcp.id).await.expect("logs").into_iter().map(|l| l.message).collect();
+    let logs: Vec<String> =
+        rt.backends.state.logs(&gcp.id).await.expect("logs").into_iter().map(|l| l.message).collect();
     assert!(logs.iter().any(|m| m == "Hello, GCP!"), "the task log is in Firestore: {logs:?}");
     assert!(logs.iter().any(|m| m.contains("KV says yellow")), "{logs:?}");
     // the KV task wrote to Firestore
@@ -264,7 +261,11 @@ async fn hello_world_runs_on_firestore_gcs_and_pubsub_as_embedded() {
             value: json!("yellow")
         })
     );
-    eprintln!("hello_world on GCP: {} messages handled, {} redelivered", rt.handled.load(Ordering::Relaxed), rt.nacked.load(Ordering::Relaxed));
+    eprintln!(
+        "hello_world on GCP: {} messages handled, {} redelivered",
+        rt.handled.load(Ordering::Relaxed),
+        rt.nacked.load(Ordering::Relaxed)
+    );
 }
 
 /// A parallel ForEach setting a KV key per value, a sequential ForEach whose

@@ -166,7 +166,8 @@ impl FirestoreStore {
             }
         }
         let head = self.head_doc(e, new_version)?;
-        let conflict = |found: u64| BackendError::Conflict { what: format!("execution {}", e.id), expected: e.version, found };
+        let conflict =
+            |found: u64| BackendError::Conflict { what: format!("execution {}", e.id), expected: e.version, found };
         for _ in 0..3 {
             let update_time = match self.remembered(&e.id, e.version) {
                 Some(t) => t,
@@ -325,7 +326,9 @@ impl StateStore for FirestoreStore {
                 self.remember(&execution.id, 1, times.into_iter().next().flatten());
                 Ok(())
             }
-            CommitOutcome::Precondition => Err(BackendError::Invalid(format!("execution {} already exists", execution.id))),
+            CommitOutcome::Precondition => {
+                Err(BackendError::Invalid(format!("execution {} already exists", execution.id)))
+            }
         }
     }
     async fn load_execution(&self, id: &str) -> Result<Option<Execution>> {

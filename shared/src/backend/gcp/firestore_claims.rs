@@ -105,7 +105,9 @@ impl FirestoreStore {
             ]
         };
         // the usual case, a first delivery: one RPC
-        if let CommitOutcome::Done(_) = self.fs.commit("claim", vec![create(document(self.fs.name(&path), fields()))]).await? {
+        if let CommitOutcome::Done(_) =
+            self.fs.commit("claim", vec![create(document(self.fs.name(&path), fields()))]).await?
+        {
             return Ok(Claim::Acquired);
         }
         for _ in 0..CAS_ATTEMPTS {
@@ -216,7 +218,11 @@ impl FirestoreStore {
             );
             let rev = document(
                 self.fs.name(&format!("{path}/{REVISIONS}/{revision}")),
-                vec![("revision", int(i64::from(revision))), ("source", string(source)), ("created", time(Some(Utc::now())))],
+                vec![
+                    ("revision", int(i64::from(revision))),
+                    ("source", string(source)),
+                    ("created", time(Some(Utc::now()))),
+                ],
             );
             let head = match previous {
                 Some(t) => replace_if(head, t),

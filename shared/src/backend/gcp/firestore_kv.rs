@@ -13,8 +13,8 @@ use firestore::gcloud_sdk::google::firestore::v1::precondition::ConditionType;
 
 use super::firestore::FirestoreStore;
 use super::fs_client::{
-    CommitOutcome, create, delete, delete_if, doc_id, document, get_json, get_str, get_time, replace_if, select, string,
-    time, to_json, with_precondition,
+    CommitOutcome, create, delete, delete_if, doc_id, document, get_json, get_str, get_time, replace_if, select,
+    string, time, to_json, with_precondition,
 };
 use crate::backend::{BackendError, KvEntry, KvLookup, KvStore, KvType, KvValue, Result};
 

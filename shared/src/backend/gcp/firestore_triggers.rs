@@ -188,10 +188,7 @@ impl FirestoreStore {
     async fn save_backfill_progress_impl(&self, id: &str, progress: &BackfillProgress) -> Result<()> {
         let doc = document(
             self.fs.name(&backfill_path(id)),
-            vec![
-                ("progress", string(to_json(progress, "save backfill progress")?)),
-                ("updated", time(Some(now_us()))),
-            ],
+            vec![("progress", string(to_json(progress, "save backfill progress")?)), ("updated", time(Some(now_us())))],
         );
         let write = with_precondition(merge(doc), ConditionType::Exists(true));
         match self.fs.commit("save backfill progress", vec![write]).await? {

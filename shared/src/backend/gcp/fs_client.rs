@@ -56,7 +56,10 @@ pub fn doc_id(s: &str) -> String {
 
 /// What a failed RPC was doing, for the error message.
 pub fn rpc_error(what: &str, status: &Status) -> BackendError {
-    BackendError::Database { what: format!("Firestore {what}"), message: format!("{:?}: {}", status.code(), status.message()) }
+    BackendError::Database {
+        what: format!("Firestore {what}"),
+        message: format!("{:?}: {}", status.code(), status.message()),
+    }
 }
 
 /// True when a status means the RPC may succeed if simply retried.
@@ -164,7 +167,13 @@ impl FsClient {
 
     /// Runs a query on the collection `collection` under `parent_path`,
     /// inside transaction `tx` when it is not empty.
-    pub async fn query(&self, what: &str, parent_path: &str, query: StructuredQuery, tx: &[u8]) -> Result<Vec<Document>> {
+    pub async fn query(
+        &self,
+        what: &str,
+        parent_path: &str,
+        query: StructuredQuery,
+        tx: &[u8],
+    ) -> Result<Vec<Document>> {
         let mut attempt = 0;
         loop {
             match self.try_query(parent_path, query.clone(), tx).await {
@@ -189,7 +198,8 @@ impl FsClient {
             explain_options: None,
             request_options: None,
             query_type: Some(run_query_request::QueryType::StructuredQuery(query)),
-            consistency_selector: (!tx.is_empty()).then(|| run_query_request::ConsistencySelector::Transaction(tx.to_vec())),
+            consistency_selector: (!tx.is_empty())
+                .then(|| run_query_request::ConsistencySelector::Transaction(tx.to_vec())),
         };
         let mut stream = self.db.client().get().run_query(req).await?.into_inner();
         let mut docs = Vec::new();
@@ -204,9 +214,12 @@ impl FsClient {
     /// Commits `writes` atomically. A failed precondition is an outcome, not
     /// an error; nothing is retried (a commit is not idempotent).
     pub async fn commit(&self, what: &str, writes: Vec<Write>) -> Result<CommitOutcome> {
-        let req = CommitRequest { database: self.database.clone(), writes, transaction: Vec::new(), request_options: None };
+        let req =
+            CommitRequest { database: self.database.clone(), writes, transaction: Vec::new(), request_options: None };
         match self.db.client().get().commit(req).await {
-            Ok(resp) => Ok(CommitOutcome::Done(resp.into_inner().write_results.into_iter().map(|r| r.update_time).collect())),
+            Ok(resp) => {
+                Ok(CommitOutcome::Done(resp.into_inner().write_results.into_iter().map(|r| r.update_time).collect()))
+            }
             Err(s) if matches!(s.code(), Code::FailedPrecondition | Code::AlreadyExists | Code::NotFound) => {
                 Ok(CommitOutcome::Precondition)
             }
@@ -284,7 +297,9 @@ pub fn get_bool(doc: &Document, name: &str) -> bool {
 /// A timestamp field; null or absent is `None`.
 pub fn get_time(doc: &Document, name: &str, what: &str) -> Result<Option<DateTime<Utc>>> {
     match field(doc, name) {
-        Some(value::ValueType::TimestampValue(t)) => from_timestamp(t).map(Some).ok_or_else(|| malformed(doc, name, what)),
+        Some(value::ValueType::TimestampValue(t)) => {
+            from_timestamp(t).map(Some).ok_or_else(|| malformed(doc, name, what))
+        }
         None | Some(value::ValueType::NullValue(_)) => Ok(None),
         _ => Err(malformed(doc, name, what)),
     }
@@ -326,7 +341,12 @@ pub fn document(name: String, fields: Vec<(&str, pb::Value)>) -> Document {
 
 /// Replaces (or creates) a whole document.
 pub fn set(doc: Document) -> Write {
-    Write { update_mask: None, update_transforms: Vec::new(), current_document: None, operation: Some(write::Operation::Update(doc)) }
+    Write {
+        update_mask: None,
+        update_transforms: Vec::new(),
+        current_document: None,
+        operation: Some(write::Operation::Update(doc)),
+    }
 }
 
 /// Creates a document that must not exist yet.
@@ -347,7 +367,12 @@ pub fn merge(doc: Document) -> Write {
 
 /// Deletes a document (absent is fine).
 pub fn delete(name: String) -> Write {
-    Write { update_mask: None, update_transforms: Vec::new(), current_document: None, operation: Some(write::Operation::Delete(name)) }
+    Write {
+        update_mask: None,
+        update_transforms: Vec::new(),
+        current_document: None,
+        operation: Some(write::Operation::Delete(name)),
+    }
 }
 
 /// Deletes a document only if it was last written at `update_time`.
@@ -383,7 +408,10 @@ pub fn select(
 ) -> StructuredQuery {
     StructuredQuery {
         select: None,
-        from: vec![structured_query::CollectionSelector { collection_id: collection.to_string(), all_descendants: false }],
+        from: vec![structured_query::CollectionSelector {
+            collection_id: collection.to_string(),
+            all_descendants: false,
+        }],
         r#where: filter,
         order_by: order_by
             .into_iter()
@@ -431,10 +459,12 @@ pub fn all(mut filters: Vec<structured_query::Filter>) -> Option<structured_quer
         0 => None,
         1 => filters.pop(),
         _ => Some(structured_query::Filter {
-            filter_type: Some(structured_query::filter::FilterType::CompositeFilter(structured_query::CompositeFilter {
-                op: structured_query::composite_filter::Operator::And as i32,
-                filters,
-            })),
+            filter_type: Some(structured_query::filter::FilterType::CompositeFilter(
+                structured_query::CompositeFilter {
+                    op: structured_query::composite_filter::Operator::And as i32,
+                    filters,
+                },
+            )),
         }),
     }
 }

@@ -165,9 +165,9 @@ impl GcsStorage {
         let rb = self.http.post(&url).query(&[("project", project)]).json(&body);
         let rb = match &self.auth {
             GcsAuth::Anonymous => rb,
-            GcsAuth::Token(t) => {
-                rb.bearer_auth(t.access_token().await.map_err(|e| gcs_error(&what, format!("no access token: {e}")))?.token)
-            }
+            GcsAuth::Token(t) => rb.bearer_auth(
+                t.access_token().await.map_err(|e| gcs_error(&what, format!("no access token: {e}")))?.token,
+            ),
         };
         let resp = rb.send().await.map_err(|e| gcs_error(&what, format!("cannot reach {}: {e}", self.root)))?;
         let status = resp.status().as_u16();
@@ -236,7 +236,8 @@ impl Storage for GcsStorage {
         let object = if ended {
             self.data.write_object(self.bucket_resource(), &name, head.freeze()).send_buffered().await
         } else {
-            let source = ReaderSource { head: Some(head.freeze()), reader: tokio::sync::Mutex::new(data), buf: BytesMut::new() };
+            let source =
+                ReaderSource { head: Some(head.freeze()), reader: tokio::sync::Mutex::new(data), buf: BytesMut::new() };
             self.data.write_object(self.bucket_resource(), &name, source).send_buffered().await
         };
         let object = object.map_err(|e| gcs_error(&what, e))?;
@@ -254,7 +255,9 @@ impl Storage for GcsStorage {
             }
         })?;
         let stream = futures::stream::unfold(resp, |mut r| async move {
-            r.next().await.map(|chunk| (chunk.map_err(|e| std::io::Error::other(format!("reading the object failed: {e}"))), r))
+            r.next()
+                .await
+                .map(|chunk| (chunk.map_err(|e| std::io::Error::other(format!("reading the object failed: {e}"))), r))
         });
         Ok(Box::pin(tokio_util::io::StreamReader::new(Box::pin(stream))))
     }

@@ -10,6 +10,10 @@
 //! `STORAGE_EMULATOR_HOST` (`host:port` or a URL). A service on an emulator
 //! is called without credentials; otherwise Application Default Credentials
 //! are used (the service account of the Cloud Run service).
+//!
+//! Production Firestore needs what the emulator does not check: the
+//! composite indexes in [`REQUIRED_INDEXES`], the index exemptions in
+//! [`UNINDEXED_FIELDS`] and a TTL policy on [`TTL_FIELD`].
 
 mod firestore;
 mod firestore_claims;
@@ -29,6 +33,27 @@ pub use gcs::{GcsAuth, GcsStorage, SINGLE_SHOT};
 pub use pubsub::{PubSubAdmin, PubSubPull, PubSubQueue, PubSubTarget};
 
 use super::{BackendError, Result};
+
+/// Fields never queried, holding JSON or sources that may pass Firestore's
+/// 1,500-byte indexed-value size: `(collection group, field)` pairs to exempt
+/// from single-field indexing (Terraform `google_firestore_field` with an
+/// empty `index_config`) — cheaper writes, no index-entry size trouble.
+pub const UNINDEXED_FIELDS: &[(&str, &str)] = &[
+    (EXECUTIONS, "body"),
+    (TASK_RUNS, "body"),
+    (LOGS, "body"),
+    (FLOWS, "source"),
+    (REVISIONS, "source"),
+    (KEYS, "value"),
+    (TRIGGERS, "body"),
+    (BACKFILLS, "spec"),
+    (BACKFILLS, "progress"),
+];
+
+/// The `(collection group, field)` a Firestore TTL policy should watch so
+/// expired KV keys are also deleted in the background (reads already treat
+/// them as absent).
+pub const TTL_FIELD: (&str, &str) = (KEYS, "expires");
 
 /// GCS's production root.
 pub const STORAGE_DEFAULT: &str = "https://storage.googleapis.com";
@@ -123,9 +148,11 @@ impl GcpBackends {
 /// The Firestore client of `config`: on the emulator without credentials,
 /// else with Application Default Credentials.
 pub async fn connect_firestore(config: &GcpConfig) -> Result<fs_client::FsClient> {
-    let options = ::firestore::FirestoreDbOptions::new(config.project.clone()).with_database_id(config.database.clone());
-    let failed = |e: ::firestore::errors::FirestoreError| {
-        BackendError::Database { what: format!("connect to Firestore database {}", config.database), message: e.to_string() }
+    let options =
+        ::firestore::FirestoreDbOptions::new(config.project.clone()).with_database_id(config.database.clone());
+    let failed = |e: ::firestore::errors::FirestoreError| BackendError::Database {
+        what: format!("connect to Firestore database {}", config.database),
+        message: e.to_string(),
     };
     let db = match &config.firestore_emulator {
         Some(host) => {
@@ -149,7 +176,8 @@ mod tests {
         };
         let err = GcpConfig::from_vars(vars(&[("BATON_INTERNAL_BUCKET", "b")])).expect_err("no project");
         assert!(err.to_string().contains("GOOGLE_CLOUD_PROJECT"), "{err}");
-        let c = GcpConfig::from_vars(vars(&[("GOOGLE_CLOUD_PROJECT", "p"), ("BATON_INTERNAL_BUCKET", "b")])).expect("config");
+        let c = GcpConfig::from_vars(vars(&[("GOOGLE_CLOUD_PROJECT", "p"), ("BATON_INTERNAL_BUCKET", "b")]))
+            .expect("config");
         assert_eq!((c.database.as_str(), c.storage_root().as_str()), (DEFAULT_DATABASE, STORAGE_DEFAULT));
         assert_eq!(c.pubsub_target().emulator, None);
         let c = GcpConfig::from_vars(vars(&[

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use google_cloud_auth::credentials::Credentials;
-use google_cloud_pubsub::client::{BasePublisher, Publisher, SubscriptionAdmin, Subscriber, TopicAdmin};
+use google_cloud_pubsub::client::{BasePublisher, Publisher, Subscriber, SubscriptionAdmin, TopicAdmin};
 use google_cloud_pubsub::model::Message;
 pub use google_cloud_pubsub::subscriber::MessageStream;
 
@@ -144,7 +144,12 @@ impl PubSubAdmin {
         let path = self.target.topic_path(&topic.name());
         if let Err(e) = self.topics.create_topic().set_name(&path).send().await {
             // already there is fine; anything else shows on the lookup
-            self.topics.get_topic().set_topic(&path).send().await.map_err(|_| queue_error(&format!("create {path}"), e))?;
+            self.topics
+                .get_topic()
+                .set_topic(&path)
+                .send()
+                .await
+                .map_err(|_| queue_error(&format!("create {path}"), e))?;
         }
         Ok(())
     }

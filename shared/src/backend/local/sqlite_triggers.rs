@@ -140,7 +140,12 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn transition_backfill_sync(&self, id: &str, from: &[BackfillState], to: BackfillState) -> Result<Option<Backfill>> {
+    fn transition_backfill_sync(
+        &self,
+        id: &str,
+        from: &[BackfillState],
+        to: BackfillState,
+    ) -> Result<Option<Backfill>> {
         let names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
         let names = serde_json::to_string(&names).map_err(json("transition_backfill"))?;
         {

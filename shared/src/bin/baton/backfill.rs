@@ -74,7 +74,11 @@ fn load_flows(engine: &shared::runtime::engine::Engine, flow: &str, dirs: &[Path
 }
 
 fn dirs_text(dirs: &[PathBuf]) -> String {
-    if dirs.is_empty() { "(none given)".into() } else { dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ") }
+    if dirs.is_empty() {
+        "(none given)".into()
+    } else {
+        dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// `namespace.id` (namespaces and ids may both contain dots: every split is tried).
@@ -91,13 +95,19 @@ fn trigger_id(flow: &Flow, given: Option<&str>) -> Result<String, String> {
     match ids.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(format!("flow {}.{} has no Schedule trigger to backfill", flow.namespace, flow.id)),
-        many => Err(format!("flow {}.{} has several Schedule triggers: choose one with --trigger ({})", flow.namespace, flow.id, many.join(", "))),
+        many => Err(format!(
+            "flow {}.{} has several Schedule triggers: choose one with --trigger ({})",
+            flow.namespace,
+            flow.id,
+            many.join(", ")
+        )),
     }
 }
 
 fn body(a: &BackfillRunArgs, namespace: &str, flow_id: &str, trigger: String) -> Result<BackfillBody, String> {
     let Some(start) = a.start.clone() else { return Err("--start is required".into()) };
-    let inputs: Map<String, Value> = pairs(&a.inputs, "input")?.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    let inputs: Map<String, Value> =
+        pairs(&a.inputs, "input")?.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     let labels: Vec<Value> = pairs(&a.labels, "label")?
         .into_iter()
         .map(|(key, value)| serde_json::json!({"key": key, "value": value}))
@@ -169,7 +179,11 @@ fn summary(b: &Backfill) {
     );
 }
 
-async fn open(home: &Path, workers: usize, verbose: bool) -> anyhow::Result<(shared::runtime::embedded::Embedded, Arc<dyn TriggerStore>)> {
+async fn open(
+    home: &Path,
+    workers: usize,
+    verbose: bool,
+) -> anyhow::Result<(shared::runtime::embedded::Embedded, Arc<dyn TriggerStore>)> {
     let secrets = Secrets::from_vars(std::env::vars());
     for bad in &secrets.invalid {
         eprintln!("warning: {bad} is not valid base64 and is ignored");
@@ -187,7 +201,11 @@ async fn open(home: &Path, workers: usize, verbose: bool) -> anyhow::Result<(sha
 }
 
 /// Runs a backfill here until it ends (Ctrl-C leaves it to be resumed).
-async fn drive(embedded: &shared::runtime::embedded::Embedded, store: &Arc<dyn TriggerStore>, id: &str) -> anyhow::Result<i32> {
+async fn drive(
+    embedded: &shared::runtime::embedded::Embedded,
+    store: &Arc<dyn TriggerStore>,
+    id: &str,
+) -> anyhow::Result<i32> {
     let mut line = ProgressLine::new();
     let engine = embedded.engine.clone();
     let result = {
@@ -219,7 +237,9 @@ async fn drive(embedded: &shared::runtime::embedded::Embedded, store: &Arc<dyn T
 }
 
 async fn local(home: &Path, a: BackfillRunArgs) -> anyhow::Result<i32> {
-    let Some(flow_arg) = a.flow.clone() else { return usage("FLOW is required (a file, or namespace.id with --flows DIR)") };
+    let Some(flow_arg) = a.flow.clone() else {
+        return usage("FLOW is required (a file, or namespace.id with --flows DIR)");
+    };
     let (embedded, store) = open(home, a.workers, a.verbose).await?;
     let flow = match load_flows(&embedded.engine, &flow_arg, &a.flows) {
         Ok(f) => f,
@@ -344,7 +364,10 @@ fn print_list(list: &[Backfill], json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(list)?);
         return Ok(());
     }
-    println!("{:<24} {:<36} {:<16} {:<10} {:<9} {:<41} CREATED", "ID", "FLOW", "TRIGGER", "STATE", "PROGRESS", "WINDOW");
+    println!(
+        "{:<24} {:<36} {:<16} {:<10} {:<9} {:<41} CREATED",
+        "ID", "FLOW", "TRIGGER", "STATE", "PROGRESS", "WINDOW"
+    );
     for b in list {
         let p = &b.progress;
         println!(
@@ -370,8 +393,12 @@ fn open_store(home: &Path) -> anyhow::Result<SqliteStore> {
 async fn command(home: &Path, cmd: BackfillCommand) -> anyhow::Result<i32> {
     match cmd {
         BackfillCommand::List { server: Some(url), json } => print_list(&Client::new(&url).backfills().await?, json)?,
-        BackfillCommand::List { server: None, json } => print_list(&open_store(home)?.list_backfills(None).await?, json)?,
-        BackfillCommand::Pause { id, server: Some(url) } => summary(&Client::new(&url).backfill_action(&id, "pause").await?),
+        BackfillCommand::List { server: None, json } => {
+            print_list(&open_store(home)?.list_backfills(None).await?, json)?
+        }
+        BackfillCommand::Pause { id, server: Some(url) } => {
+            summary(&Client::new(&url).backfill_action(&id, "pause").await?)
+        }
         BackfillCommand::Cancel { id, server: Some(url) } => {
             summary(&Client::new(&url).backfill_action(&id, "cancel").await?)
         }
@@ -391,12 +418,17 @@ async fn command(home: &Path, cmd: BackfillCommand) -> anyhow::Result<i32> {
             let (embedded, store) = open(home, workers, verbose).await?;
             let b = store.load_backfill(&id).await?.with_context(|| format!("backfill {id} not found"))?;
             for dir in &flows {
-                for (path, e) in embedded.engine.flows.load_dir(dir, &embedded.engine.registry, &embedded.engine.renderer) {
+                for (path, e) in
+                    embedded.engine.flows.load_dir(dir, &embedded.engine.registry, &embedded.engine.renderer)
+                {
                     eprintln!("warning: {} not loaded:\n{e}", path.display());
                 }
             }
             if embedded.engine.flows.get(&b.namespace, &b.flow_id).is_none() {
-                return usage(format!("flow {}.{} is not loaded: give its folder with --flows DIR", b.namespace, b.flow_id));
+                return usage(format!(
+                    "flow {}.{} is not loaded: give its folder with --flows DIR",
+                    b.namespace, b.flow_id
+                ));
             }
             resume_backfill(store.as_ref(), &id).await?;
             resume_unfinished(&embedded).await?;

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
 use duckdb::arrow::datatypes::DataType;
@@ -20,8 +22,8 @@ use crate::plugins::jdbc::split::bind_named;
 
 /// What the blocking side tells the async side.
 pub enum Msg {
-    /// The connection is open; interrupting it stops a running statement.
-    Ready(Arc<InterruptHandle>),
+    /// The connection is open; the stopper stops the job.
+    Ready(Stopper),
     /// A log line (level, message).
     Log(&'static str, String),
     /// A result the task outputs starts.
@@ -47,6 +49,35 @@ pub struct Job {
     pub time_zone: Option<Tz>,
 }
 
+/// Stops a running job: interrupts DuckDB until the job's thread is done
+/// (an interrupt that lands between two statements is lost, so once is not
+/// enough), from a thread of its own.
+pub struct Stopper {
+    handle: Arc<InterruptHandle>,
+    done: Arc<AtomicBool>,
+}
+
+impl Stopper {
+    pub fn stop(self) {
+        std::thread::spawn(move || {
+            let give_up = Instant::now() + Duration::from_secs(600);
+            while !self.done.load(Ordering::Acquire) && Instant::now() < give_up {
+                self.handle.interrupt();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+    }
+}
+
+/// Marks the job done when its thread leaves [`run`], however it leaves.
+struct Done(Arc<AtomicBool>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// The receiver went away (the task was cancelled or failed on its side).
 struct Gone;
 
@@ -60,6 +91,7 @@ fn quote(s: &str) -> String {
 
 /// Runs the job; the error is for humans (DuckDB's message and the statement).
 pub fn run(job: Job, tx: Sender<Msg>) -> Result<(), TaskError> {
+    let done = Done(Arc::new(AtomicBool::new(false)));
     let conn = match &job.db_path {
         Some(p) => Connection::open(p),
         None => Connection::open_in_memory(),
@@ -68,7 +100,8 @@ pub fn run(job: Job, tx: Sender<Msg>) -> Result<(), TaskError> {
         let what = job.db_path.as_ref().map_or("an in-memory DuckDB database".to_string(), |p| p.display().to_string());
         TaskError::failed(format!("cannot open DuckDB database {what}: {e}"))
     })?;
-    if send(&tx, Msg::Ready(conn.interrupt_handle())).is_err() {
+    let stopper = Stopper { handle: conn.interrupt_handle(), done: done.0.clone() };
+    if send(&tx, Msg::Ready(stopper)).is_err() {
         return Err(cancelled());
     }
     let dir = job.working_dir.display().to_string();
@@ -113,6 +146,10 @@ fn run_statements(conn: &Connection, job: &Job, tx: &Sender<Msg>) -> Result<(), 
     let last = rows.iter().rposition(|r| *r);
     let n = job.statements.len();
     for (i, sql) in job.statements.iter().enumerate() {
+        // the task is gone (timeout, kill): an interrupt between statements is lost
+        if tx.is_closed() {
+            return Err(cancelled());
+        }
         let fetch = rows[i] && (job.multi || Some(i) == last);
         run_one(conn, sql, job, fetch.then_some(tx)).map_err(|e| match e {
             StmtError::Gone => cancelled(),
@@ -323,8 +360,8 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
         let sql = "SELECT sum(hash(a.range + b.range)) FROM range(100000000) a, range(1000000) b";
         let worker = std::thread::spawn(move || run(job(sql, FetchType::FetchOne), tx));
-        let Some(Msg::Ready(handle)) = rx.blocking_recv() else { panic!("the connection opens first") };
-        handle.interrupt();
+        let Some(Msg::Ready(stopper)) = rx.blocking_recv() else { panic!("the connection opens first") };
+        stopper.stop();
         let e = worker.join().unwrap().unwrap_err().to_string();
         assert!(e.contains("INTERRUPT"), "{e}");
     }

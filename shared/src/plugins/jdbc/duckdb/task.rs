@@ -5,14 +5,12 @@
 //! `outputDbFile`), and removes the working directory.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use async_trait::async_trait;
-use duckdb::InterruptHandle;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
-use super::engine::{self, Job, Msg};
+use super::engine::{self, Job, Msg, Stopper};
 use super::files;
 use super::props::{Database, Spec};
 use crate::plugins::jdbc::fetch::ResultWriter;
@@ -27,14 +25,14 @@ pub struct DuckDbTask {
     pub spec: Spec,
 }
 
-/// Interrupts the running statement if the task is dropped (timeout, kill)
-/// or gives up before DuckDB's thread is done.
-struct Interrupt(Option<Arc<InterruptHandle>>);
+/// Stops DuckDB's thread if the task is dropped (timeout, kill) or gives up
+/// before that thread is done.
+struct Interrupt(Option<Stopper>);
 
 impl Interrupt {
     fn now(&mut self) {
-        if let Some(h) = self.0.take() {
-            h.interrupt();
+        if let Some(s) = self.0.take() {
+            s.stop();
         }
     }
 }

@@ -25,7 +25,7 @@ echo "== cargo build (tests)"
 cargo test --workspace $BATON_TEST_FEATURES --no-run --quiet
 echo "== cargo test"
 log=$(mktemp)
-cargo test --workspace $BATON_TEST_FEATURES 2>&1 | tee "$log"
+cargo test --workspace --no-fail-fast $BATON_TEST_FEATURES 2>&1 | tee "$log"
 # one closing line for the whole suite (cargo prints one per test binary)
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

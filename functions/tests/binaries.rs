@@ -20,6 +20,12 @@ fn temp_home() -> PathBuf {
     p
 }
 
+/// What a deployed container also has: `PATH`, and the loader path for a
+/// prebuilt libduckdb when the workspace is built with the `duckdb` feature.
+fn inherited() -> Vec<(&'static str, String)> {
+    ["PATH", "LD_LIBRARY_PATH"].into_iter().filter_map(|k| std::env::var(k).ok().map(|v| (k, v))).collect()
+}
+
 struct Proc {
     child: Child,
     port: u16,
@@ -28,11 +34,7 @@ struct Proc {
 impl Proc {
     fn start(bin: &str, port: u16, env: &[(&str, String)]) -> Proc {
         let mut cmd = Command::new(bin);
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PORT", port.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.env_clear().envs(inherited()).env("PORT", port.to_string()).stdout(Stdio::piped()).stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -95,6 +97,7 @@ async fn a_function_serves_health_acks_malformed_pushes_and_stops_on_sigterm() {
 fn push_verification_must_be_configured_or_switched_off() {
     let out = Command::new(env!("CARGO_BIN_EXE_worker"))
         .env_clear()
+        .envs(inherited())
         .env("BATON_BACKEND", "local")
         .output()
         .expect("run worker");

@@ -342,3 +342,22 @@ async fn a_burst_of_100_task_run_updates_does_not_contend_on_one_document() {
         body.len()
     );
 }
+
+/// A ForEach fanning out 600 iterations adds 600 task runs in one save: one
+/// atomic commit of 601 documents (Firestore's per-commit limit is the 10 MiB
+/// request size, no longer 500 writes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_adding_600_task_runs_is_one_atomic_commit() {
+    let b = gcp_backends("fanout").await;
+    let store = b.state.as_ref();
+    let mut e = new_execution("fanout", 1);
+    store.create_execution(&e).await.expect("create");
+    e.version = 1;
+    let added: Vec<TaskRun> = (1..=600).map(|n| task_run(&e, n)).collect();
+    let ids: Vec<String> = added.iter().map(|t| t.id.clone()).collect();
+    e.task_run_list.extend(added);
+    assert_eq!(store.save_execution(&e, &ids).await.expect("save 600 new task runs"), 2);
+    let loaded = store.load_execution("fanout").await.expect("load").expect("exists");
+    assert_eq!(loaded.task_run_list.len(), 601);
+    assert_eq!(loaded.task_run_list[600].id, "fanout-tr600", "task runs keep their order");
+}

@@ -261,9 +261,9 @@ triggers:
     let (_, diags) = shared::validate::validate_source("bad.yaml", yaml, &registry, &renderer);
     let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
     let has = |needle: &str| assert!(text.iter().any(|t| t.contains(needle)), "missing {needle:?} in {text:#?}");
-    has("bad.yaml:11:15");
+    has("bad.yaml:11:5: triggers[0].timezone");
     has("unknown time zone 'Mars/Olympus'");
-    has("bad.yaml:15:23");
+    has("bad.yaml:15:5: triggers[1].lateMaximumDelay");
     has("'lateMaximumDelay' is invalid");
     has("trigger 'fields': invalid cron expression '0 0 9 * * *': expected 5 fields, got 6");
     has("trigger 'never': invalid cron expression '0 0 30 2 *': it never matches a date");

@@ -7,9 +7,13 @@
 //! compare-and-swap on save catches concurrent writers. A redelivered
 //! event (`deliveryAttempt` > 1) may follow a crash between a save and its
 //! publishes, so it re-dispatches attempts that were dispatched but never
-//! started (duplicates are harmless: workers claim attempts).
+//! started (duplicates are harmless: workers claim attempts). Within one
+//! instance the events of one execution take turns, which spares them
+//! compare-and-swap retries among themselves (Cloud Run delivers many
+//! requests to an instance at once).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 
@@ -26,11 +30,31 @@ use crate::runtime::messages::ExecutionEvent;
 pub struct ExecutorFunction {
     engine: Arc<Engine>,
     flows: Option<FlowSource>,
+    locks: ExecutionLocks,
 }
 
 impl ExecutorFunction {
     pub fn new(engine: Arc<Engine>, flows: Option<FlowSource>) -> ExecutorFunction {
-        ExecutorFunction { engine, flows }
+        ExecutorFunction { engine, flows, locks: ExecutionLocks::default() }
+    }
+}
+
+/// One lock per execution being handled in this instance.
+#[derive(Default)]
+struct ExecutionLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl ExecutionLocks {
+    fn of(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).entry(id.to_string()).or_default().clone()
+    }
+
+    /// Forgets the lock of `id` once nobody else holds or waits for it.
+    fn release(&self, id: &str, lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        drop(lock);
+        if map.get(id).is_some_and(|l| Arc::strong_count(l) == 1) {
+            map.remove(id);
+        }
     }
 }
 
@@ -55,15 +79,27 @@ impl PushHandler for ExecutorFunction {
         };
         let opts = StepOptions { redispatch_pending: delivery.delivery_attempt > 1 };
         let id = event.execution_id().to_string();
+        let lock = self.locks.of(&id);
+        let outcome = {
+            let _turn = lock.lock().await;
+            self.handle_event(&event, &id, opts).await
+        };
+        self.locks.release(&id, lock);
+        outcome
+    }
+}
+
+impl ExecutorFunction {
+    async fn handle_event(&self, event: &ExecutionEvent, id: &str, opts: StepOptions) -> Outcome {
         let mut flow_loaded = false;
         loop {
             let service = ExecutorService::new(self.engine.clone());
-            match service.handle(&event, opts).await {
+            match service.handle(event, opts).await {
                 Ok(()) => return Outcome::Done,
                 Err(ExecutorError::Missing(_)) => return Outcome::Ignored(format!("execution {id} does not exist")),
                 Err(ExecutorError::FlowMissing(..)) if !flow_loaded => {
                     flow_loaded = true;
-                    let exec = match self.engine.state.load_execution(&id).await {
+                    let exec = match self.engine.state.load_execution(id).await {
                         Ok(Some(e)) => e,
                         Ok(None) => return Outcome::Ignored(format!("execution {id} does not exist")),
                         Err(e) => return backend_outcome(&e),

@@ -163,13 +163,11 @@ pub(crate) mod tests {
     #[test]
     fn cache_keys_follow_key_scopes_and_impersonation() {
         let a = AuthSpec::default();
-        let mut b = AuthSpec::default();
-        b.scopes = vec![crate::gcp::CLOUD_PLATFORM_SCOPE.to_string()];
+        let mut b = AuthSpec { scopes: vec![crate::gcp::CLOUD_PLATFORM_SCOPE.to_string()], ..AuthSpec::default() };
         assert_eq!(a.cache_key(), b.cache_key(), "the default scope is cloud-platform");
         b.scopes = vec!["https://www.googleapis.com/auth/bigquery".into()];
         assert_ne!(a.cache_key(), b.cache_key());
-        let mut c = AuthSpec::default();
-        c.impersonate = Some("x@p.iam.gserviceaccount.com".into());
+        let c = AuthSpec { impersonate: Some("x@p.iam.gserviceaccount.com".into()), ..AuthSpec::default() };
         assert_ne!(a.cache_key(), c.cache_key());
         assert!(c.describe().contains("impersonating x@p"));
     }

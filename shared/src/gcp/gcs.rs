@@ -1,33 +1,24 @@
 //! A GCS client for one credential: object data through Google's
-//! `google-cloud-storage` data plane, buckets and listings through the JSON
-//! API with `reqwest` (the gRPC control plane has no emulator). Uploads
-//! stream: a local file of 16 MiB or more goes up in one resumable session
-//! as a single streamed PUT (the file is re-read from the right offset if
-//! the session must resume); other sources go single-shot when small, or
-//! resumable through a bounded buffer. Reads stream too.
-
-use std::future::Future;
-use std::sync::OnceLock;
+//! `google-cloud-storage` data plane (streamed uploads — single-shot for
+//! small objects, resumable with a bounded buffer for large ones — and
+//! streamed reads), buckets and listings through the JSON API with
+//! `reqwest` (the gRPC control plane has no emulator).
 
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use google_cloud_storage::client::Storage;
-use google_cloud_storage::streaming_source::{Seek, SizeHint, StreamingSource};
+use google_cloud_storage::streaming_source::{SizeHint, StreamingSource};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::OnceCell;
 
 use super::auth::{AuthError, GcpCredentials};
 use super::percent::encode;
 
 /// Bytes read from the source per chunk handed to the upload.
 const READ_CHUNK: usize = 1024 * 1024;
-/// The resumable-upload buffer for sources that cannot seek (memory held per upload).
+/// The resumable-upload buffer (memory held per upload).
 pub const UPLOAD_BUFFER: usize = 16 * 1024 * 1024;
-/// From this size on, uploads are resumable (smaller ones: one request).
-pub const RESUMABLE_THRESHOLD: usize = 16 * 1024 * 1024;
-
-/// Told the number of bytes read so far.
-pub type OnProgress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
 
 /// A failed GCS call.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +78,7 @@ pub struct GcsClient {
     root: String,
     creds: GcpCredentials,
     http: reqwest::Client,
-    storage: OnceLock<Storage>,
+    storage: OnceCell<Storage>,
 }
 
 /// `projects/_/buckets/{bucket}`: the data plane's bucket name.
@@ -109,31 +100,28 @@ pub fn error_message(body: &str) -> String {
 impl GcsClient {
     /// A client for `root` (e.g. `https://storage.googleapis.com`).
     pub fn new(root: &str, creds: GcpCredentials, http: reqwest::Client) -> GcsClient {
-        GcsClient { root: root.trim_end_matches('/').to_string(), creds, http, storage: OnceLock::new() }
+        GcsClient { root: root.trim_end_matches('/').to_string(), creds, http, storage: OnceCell::new() }
     }
 
     fn api(&self) -> String {
         format!("{}/storage/v1", self.root)
     }
 
-    /// The data-plane client, built on first use (a race builds it twice;
-    /// one is kept).
-    async fn data_plane(&self, op: &str) -> Result<Storage, GcsError> {
-        if let Some(s) = self.storage.get() {
-            return Ok(s.clone());
-        }
-        let built = Storage::builder()
-            .with_endpoint(self.root.clone())
-            .with_credentials(self.creds.for_client_libraries())
-            .with_resumable_upload_buffer_size(UPLOAD_BUFFER)
-            .with_resumable_upload_threshold(RESUMABLE_THRESHOLD)
-            .build()
+    async fn data_plane(&self, op: &str) -> Result<&Storage, GcsError> {
+        self.storage
+            .get_or_try_init(|| async {
+                Storage::builder()
+                    .with_endpoint(self.root.clone())
+                    .with_credentials(self.creds.for_client_libraries())
+                    .with_resumable_upload_buffer_size(UPLOAD_BUFFER)
+                    .build()
+                    .await
+                    .map_err(|e| GcsError::Other {
+                        op: op.to_string(),
+                        message: format!("cannot create the GCS client: {e}"),
+                    })
+            })
             .await
-            .map_err(|e| GcsError::Other {
-                op: op.to_string(),
-                message: format!("cannot create the GCS client: {e}"),
-            })?;
-        Ok(self.storage.get_or_init(|| built).clone())
     }
 
     /// Sends a JSON API request; returns the status and the parsed body (`Null` if empty).
@@ -318,8 +306,7 @@ impl GcsClient {
         Err(GcsError::Other { op, message: "the rewrite did not finish".to_string() })
     }
 
-    /// Streams `data` (`size` bytes if known) into `gs://bucket/name`,
-    /// through a bounded buffer when it is large.
+    /// Streams `data` (`size` bytes if known) into `gs://bucket/name`.
     pub async fn upload<R>(
         &self,
         bucket: &str,
@@ -327,54 +314,35 @@ impl GcsClient {
         data: R,
         size: Option<u64>,
         opts: &UploadOptions,
-        progress: Option<OnProgress>,
     ) -> Result<Uploaded, GcsError>
     where
         R: AsyncRead + Send + Unpin + 'static,
     {
         let op = format!("upload to gs://{bucket}/{name}");
         let storage = self.data_plane(&op).await?;
-        let source =
-            ReaderSource { reader: tokio::sync::Mutex::new(data), size, buf: BytesMut::new(), done: 0, progress };
-        let w = with_options(storage.write_object(bucket_resource(bucket), name, source), opts);
+        let source = ReaderSource { reader: tokio::sync::Mutex::new(data), size, buf: BytesMut::new() };
+        let mut w = storage.write_object(bucket_resource(bucket), name, source);
+        if let Some(v) = &opts.content_type {
+            w = w.set_content_type(v.clone());
+        }
+        if let Some(v) = &opts.content_encoding {
+            w = w.set_content_encoding(v.clone());
+        }
+        if let Some(v) = &opts.content_disposition {
+            w = w.set_content_disposition(v.clone());
+        }
+        if let Some(v) = &opts.cache_control {
+            w = w.set_cache_control(v.clone());
+        }
         let obj = w.send_buffered().await.map_err(|e| GcsError::Other { op: op.clone(), message: e.to_string() })?;
-        Ok(uploaded(&obj))
-    }
-
-    /// Streams the local file `path` into `gs://bucket/name`; from
-    /// [`RESUMABLE_THRESHOLD`] on, in one streamed PUT of a resumable
-    /// session (nothing buffered: a resumed session re-reads the file).
-    pub async fn upload_file(
-        &self,
-        bucket: &str,
-        name: &str,
-        path: &std::path::Path,
-        opts: &UploadOptions,
-        progress: Option<OnProgress>,
-    ) -> Result<Uploaded, GcsError> {
-        let op = format!("upload to gs://{bucket}/{name}");
-        let io = |op: &str, e: std::io::Error| GcsError::Other {
-            op: op.to_string(),
-            message: format!("cannot read {}: {e}", path.display()),
-        };
-        let size = std::fs::metadata(path).map_err(|e| io(&op, e))?.len();
-        let opened = tokio::fs::File::open(path.to_path_buf()).await;
-        let file = opened.map_err(|e| io(&op, e))?;
-        let storage = self.data_plane(&op).await?;
-        let source = FileSource { file, size, done: 0, progress };
-        let (resource, object, opts) = (bucket_resource(bucket), name.to_string(), opts.clone());
-        // Small files go in one request from a buffer (the emulator
-        // mishandles streamed single-shot uploads); large ones in one
-        // streamed PUT of a resumable session. (Spawned with owned data:
-        // the client's futures are only `Send` for 'static borrows.)
-        let sent = on_own_task(async move {
-            let w = with_options(storage.write_object(resource, object, source), &opts);
-            if size < RESUMABLE_THRESHOLD as u64 { w.send_buffered().await } else { w.send_unbuffered().await }
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let checks = obj.checksums.as_ref();
+        Ok(Uploaded {
+            size: obj.size.max(0) as u64,
+            md5: checks.filter(|c| !c.md5_hash.is_empty()).map(|c| b64.encode(&c.md5_hash)),
+            crc32c: checks.and_then(|c| c.crc32c).map(|c| b64.encode(c.to_be_bytes())),
         })
-        .await
-        .map_err(|e| GcsError::Other { op: op.clone(), message: format!("the upload task failed: {e}") })?;
-        let obj = sent.map_err(|e| GcsError::Other { op: op.clone(), message: e.to_string() })?;
-        Ok(uploaded(&obj))
     }
 
     /// Streams the content of `gs://bucket/name`.
@@ -401,151 +369,18 @@ impl GcsClient {
     }
 }
 
-/// Runs `fut` on its own task and aborts it if the caller goes away (a
-/// task timeout), so nothing outlives its task. The client library's
-/// upload futures are `Send` only when every borrow is 'static: callers of
-/// [`GcsClient::upload`] inside a `Send` future run it here, with owned data.
-pub async fn on_own_task<T: Send + 'static>(
-    fut: impl std::future::Future<Output = T> + Send + 'static,
-) -> Result<T, tokio::task::JoinError> {
-    struct AbortOnDrop(tokio::task::AbortHandle);
-    impl Drop for AbortOnDrop {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
-    }
-    let handle = tokio::spawn(fut);
-    let _guard = AbortOnDrop(handle.abort_handle());
-    handle.await
-}
-
-/// Object metadata on an upload request.
-fn with_options<T, S>(
-    mut w: google_cloud_storage::builder::storage::WriteObject<T, S>,
-    opts: &UploadOptions,
-) -> google_cloud_storage::builder::storage::WriteObject<T, S>
-where
-    S: google_cloud_storage::stub::Storage + 'static,
-{
-    if let Some(v) = &opts.content_type {
-        w = w.set_content_type(v.clone());
-    }
-    if let Some(v) = &opts.content_encoding {
-        w = w.set_content_encoding(v.clone());
-    }
-    if let Some(v) = &opts.content_disposition {
-        w = w.set_content_disposition(v.clone());
-    }
-    if let Some(v) = &opts.cache_control {
-        w = w.set_cache_control(v.clone());
-    }
-    w
-}
-
-/// What GCS reports about a written object.
-fn uploaded(obj: &google_cloud_storage::model::Object) -> Uploaded {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let checks = obj.checksums.as_ref();
-    Uploaded {
-        size: obj.size.max(0) as u64,
-        md5: checks.filter(|c| !c.md5_hash.is_empty()).map(|c| b64.encode(&c.md5_hash)),
-        crc32c: checks.and_then(|c| c.crc32c).map(|c| b64.encode(c.to_be_bytes())),
-    }
-}
-
-/// A local file for the upload API: read in `READ_CHUNK` pieces, and
-/// re-positioned when a resumable session resumes.
-struct FileSource {
-    file: tokio::fs::File,
-    size: u64,
-    done: u64,
-    progress: Option<OnProgress>,
-}
-
-/// A boxed, explicitly `Send` future: the sources' futures are boxed so
-/// that the client's upload futures are provably `Send` (with `async fn`
-/// in these trait impls, rustc cannot prove it for every lifetime).
-type SendFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-
-impl StreamingSource for FileSource {
-    type Error = std::io::Error;
-
-    fn next(&mut self) -> impl Future<Output = Option<Result<Bytes, Self::Error>>> + Send {
-        let boxed: SendFuture<'_, _> = Box::pin(self.read_next());
-        boxed
-    }
-
-    fn size_hint(&self) -> impl Future<Output = Result<SizeHint, Self::Error>> + Send {
-        let size = self.size;
-        Box::pin(async move { Ok(SizeHint::with_exact(size)) })
-    }
-}
-
-impl FileSource {
-    async fn read_next(&mut self) -> Option<Result<Bytes, std::io::Error>> {
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
-        while buf.len() < READ_CHUNK {
-            match self.file.read_buf(&mut buf).await {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => return Some(Err(e)),
-            }
-        }
-        if buf.is_empty() {
-            return None;
-        }
-        self.done += buf.len() as u64;
-        if let Some(p) = &self.progress {
-            p(self.done);
-        }
-        Some(Ok(buf.freeze()))
-    }
-}
-
-impl Seek for FileSource {
-    type Error = std::io::Error;
-
-    fn seek(&mut self, offset: u64) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        let boxed: SendFuture<'_, _> = Box::pin(async move {
-            use tokio::io::AsyncSeekExt;
-            self.file.seek(std::io::SeekFrom::Start(offset)).await?;
-            self.done = offset;
-            Ok(())
-        });
-        boxed
-    }
-}
-
 /// Adapts any byte reader to the upload API, in `READ_CHUNK` pieces.
 struct ReaderSource<R> {
     // The upload API wants a `Sync` source; the lock is never contended.
     reader: tokio::sync::Mutex<R>,
     size: Option<u64>,
     buf: BytesMut,
-    done: u64,
-    progress: Option<OnProgress>,
 }
 
 impl<R: AsyncRead + Send + Unpin> StreamingSource for ReaderSource<R> {
     type Error = std::io::Error;
 
-    fn next(&mut self) -> impl Future<Output = Option<Result<Bytes, Self::Error>>> + Send {
-        let boxed: SendFuture<'_, _> = Box::pin(self.read_next());
-        boxed
-    }
-
-    fn size_hint(&self) -> impl Future<Output = Result<SizeHint, Self::Error>> + Send {
-        let hint = match self.size {
-            Some(n) => SizeHint::with_exact(n),
-            None => SizeHint::new(),
-        };
-        Box::pin(async move { Ok(hint) })
-    }
-}
-
-impl<R: AsyncRead + Send + Unpin> ReaderSource<R> {
-    async fn read_next(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+    async fn next(&mut self) -> Option<Result<Bytes, Self::Error>> {
         let reader = self.reader.get_mut();
         self.buf.reserve(READ_CHUNK);
         while self.buf.len() < READ_CHUNK {
@@ -555,13 +390,13 @@ impl<R: AsyncRead + Send + Unpin> ReaderSource<R> {
                 Err(e) => return Some(Err(e)),
             }
         }
-        if self.buf.is_empty() {
-            return None;
-        }
-        self.done += self.buf.len() as u64;
-        if let Some(p) = &self.progress {
-            p(self.done);
-        }
-        Some(Ok(self.buf.split().freeze()))
+        if self.buf.is_empty() { None } else { Some(Ok(self.buf.split().freeze())) }
+    }
+
+    async fn size_hint(&self) -> Result<SizeHint, Self::Error> {
+        Ok(match self.size {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::new(),
+        })
     }
 }

@@ -103,7 +103,7 @@ fn check_schedule_properties(trig: &crate::model::Trigger, sink: &mut Sink<'_>) 
     use crate::schedule::{CronError, ScheduleError, ScheduleTrigger};
     match ScheduleTrigger::from_trigger(trig) {
         Ok(_) => {}
-        Err(ScheduleError::Property { property, .. }) if property == "cron" => {}
+        Err(ScheduleError::Property { property: "cron", .. }) => {}
         Err(e @ ScheduleError::Property { property, .. }) => sink.at(&child_key(&trig.path, property), e.to_string()),
         Err(e @ ScheduleError::Cron { source: CronError::Timezone(_), .. }) => {
             sink.at(&child_key(&trig.path, "timezone"), e.to_string())

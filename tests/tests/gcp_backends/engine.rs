@@ -139,17 +139,17 @@ async fn deliver(
 ) -> bool {
     match topic {
         Topic::Executions => match serde_json::from_slice::<ExecutionEvent>(data) {
-            Ok(ev) => match {
+            Ok(ev) => {
                 let lock = locks.of(ev.execution_id());
                 let _turn = lock.lock().await;
-                executor.handle(&ev, StepOptions::default()).await
-            } {
-                Ok(()) => true,
-                Err(e) => {
-                    eprintln!("executor: {e} (redelivered)");
-                    false
+                match executor.handle(&ev, StepOptions::default()).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        eprintln!("executor: {e} (redelivered)");
+                        false
+                    }
                 }
-            },
+            }
             Err(e) => {
                 eprintln!("malformed event dropped: {e}");
                 true

@@ -181,7 +181,7 @@ impl FirestoreStore {
             let order = doc.create_time.as_ref().and_then(from_timestamp);
             found.push((created, order, decode_backfill(doc)?));
         }
-        found.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        found.sort_by_key(|f| std::cmp::Reverse((f.0, f.1)));
         Ok(found.into_iter().map(|(_, _, b)| b).collect())
     }
 

@@ -129,13 +129,13 @@ impl FsClient {
         names: &[String],
         read_only_tx: bool,
     ) -> std::result::Result<(HashMap<String, Document>, Vec<u8>), Status> {
-        let consistency = read_only_tx.then(|| {
-            batch_get_documents_request::ConsistencySelector::NewTransaction(pb::TransactionOptions {
+        let consistency = read_only_tx.then_some(batch_get_documents_request::ConsistencySelector::NewTransaction(
+            pb::TransactionOptions {
                 mode: Some(transaction_options::Mode::ReadOnly(transaction_options::ReadOnly {
                     consistency_selector: None,
                 })),
-            })
-        });
+            },
+        ));
         let req = BatchGetDocumentsRequest {
             database: self.database.clone(),
             documents: names.to_vec(),

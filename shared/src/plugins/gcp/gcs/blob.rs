@@ -19,6 +19,9 @@ fn long(v: &Value) -> Option<Value> {
     }
 }
 
+/// (Kestra field, JSON API field, conversion) for one Blob property.
+type FieldMap = (&'static str, &'static str, fn(&Value) -> Option<Value>);
+
 fn same(v: &Value) -> Option<Value> {
     (!v.is_null()).then(|| v.clone())
 }
@@ -36,7 +39,7 @@ pub fn from_object(o: &Value) -> Value {
     m.insert("uri".into(), Value::String(uri(bucket, name)));
     m.insert("bucket".into(), Value::String(bucket.to_string()));
     m.insert("name".into(), Value::String(name.to_string()));
-    let fields: [(&str, &str, fn(&Value) -> Option<Value>); 22] = [
+    let fields: [FieldMap; 22] = [
         ("generatedId", "id", same),
         ("selfLink", "selfLink", same),
         ("cacheControl", "cacheControl", same),

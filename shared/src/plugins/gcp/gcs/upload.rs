@@ -1,21 +1,22 @@
 //! `io.kestra.plugin.gcp.gcs.Upload`: streams a file from internal storage
-//! (`kestra://…`) or a local path to `gs://bucket/object` — one request for
-//! small files, a resumable session for large ones (one streamed PUT when
-//! the file is local, which internal storage on a folder is; a bounded
-//! buffer otherwise); memory does not grow with the file. A `to` ending in
-//! `/` gets the source's file name. Outputs `uri`, `md5`, `crc32c`.
+//! (`kestra://…`) or a local path to `gs://bucket/object` — single-shot for
+//! small files, resumable with a bounded buffer for large ones; memory does
+//! not grow with the file. A `to` ending in `/` gets the source's file name.
+//! Outputs `uri`, `md5`, `crc32c`.
 
-use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use tokio::io::{AsyncRead, ReadBuf};
 
 use super::super::common::{GcpProps, gcp_props, gcs_error, parse_gs};
 use crate::backend::{ByteStream, storage_path};
-use crate::gcp::gcs::{OnProgress, UploadOptions};
+use crate::gcp::gcs::UploadOptions;
+use crate::plugins::context::Progress;
 use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -50,16 +51,35 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
     Ok(Box::new(Upload { p, bucket, name }))
 }
 
-/// Where the bytes come from.
-enum Source {
-    /// A local file (a path, or internal storage kept in a local folder).
-    File(PathBuf),
-    /// A stream from internal storage.
-    Stream(ByteStream),
+/// Reports bytes read to the terminal progress bar.
+struct Counting {
+    inner: ByteStream,
+    progress: Option<Arc<dyn Progress>>,
+    task_id: String,
+    done: u64,
+    total: Option<u64>,
+    reported: u64,
 }
 
-/// Opens `from` (kestra:// or a local path): the source, its size and its file name.
-async fn open(cx: &RunContext, from: &str) -> Result<(Source, Option<u64>, String), TaskError> {
+impl AsyncRead for Counting {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = self.inner.as_mut().poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        let this = &mut *self;
+        this.done += n;
+        if let Some(p) = &this.progress
+            && (this.done - this.reported >= 1 << 20 || (n == 0 && this.done > this.reported))
+        {
+            p.update(&this.task_id, this.done, this.total);
+            this.reported = this.done;
+        }
+        r
+    }
+}
+
+/// Opens `from` (kestra:// or a local path): the reader, its size and its file name.
+async fn open(cx: &RunContext, from: &str) -> Result<(ByteStream, Option<u64>, String), TaskError> {
     let from = from.trim();
     let file_name = from.rsplit('/').next().unwrap_or_default().to_string();
     if from.starts_with("kestra://") {
@@ -69,31 +89,16 @@ async fn open(cx: &RunContext, from: &str) -> Result<(Source, Option<u64>, Strin
         if size.is_none() {
             return Err(TaskError::property("from", format!("'{from}' does not exist in internal storage")));
         }
-        if let Some(local) = storage.local_path(&path).filter(|p| p.is_file()) {
-            return Ok((Source::File(local), size, file_name));
-        }
         let reader = storage.get(&path).await.map_err(|e| TaskError::failed(format!("cannot read '{from}': {e}")))?;
-        Ok((Source::Stream(reader), size, file_name))
+        Ok((reader, size, file_name))
     } else {
-        let path = PathBuf::from(from.strip_prefix("file://").unwrap_or(from));
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| TaskError::property("from", format!("cannot open '{}': {e}", path.display())))?;
-        Ok((Source::File(path), Some(meta.len()), file_name))
+        let path = from.strip_prefix("file://").unwrap_or(from);
+        let f = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| TaskError::property("from", format!("cannot open '{path}': {e}")))?;
+        let size = f.metadata().await.ok().map(|m| m.len());
+        Ok((Box::pin(f), size, file_name))
     }
-}
-
-/// Reports bytes sent to the terminal progress bar, about every MiB.
-fn progress(cx: &RunContext, total: Option<u64>) -> Option<OnProgress> {
-    let bar = cx.services.progress.clone()?;
-    let task_id = cx.task_id.clone();
-    let last = Arc::new(AtomicU64::new(0));
-    Some(Arc::new(move |done: u64| {
-        let prev = last.load(Ordering::Relaxed);
-        if done < prev || done - prev >= 1 << 20 || Some(done) == total {
-            last.store(done, Ordering::Relaxed);
-            bar.update(&task_id, done, total);
-        }
-    }))
 }
 
 #[async_trait]
@@ -101,7 +106,7 @@ impl RunnableTask for Upload {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let r = self.p.gcp.resolve(cx)?;
         let gcs = r.gcs(cx)?;
-        let (source, size, file_name) = open(cx, &self.p.from).await?;
+        let (reader, size, file_name) = open(cx, &self.p.from).await?;
         let name = if self.name.is_empty() || self.name.ends_with('/') {
             format!("{}{}", self.name, file_name)
         } else {
@@ -109,24 +114,21 @@ impl RunnableTask for Upload {
         };
         let target = super::blob::uri(&self.bucket, &name);
         cx.info(&format!("Upload from '{}' to '{target}'", self.p.from.trim()));
+        let reader = Counting {
+            inner: reader,
+            progress: cx.services.progress.clone(),
+            task_id: cx.task_id.clone(),
+            done: 0,
+            total: size,
+            reported: 0,
+        };
         let opts = UploadOptions {
             content_type: self.p.content_type.clone(),
             content_encoding: self.p.content_encoding.clone(),
             content_disposition: self.p.content_disposition.clone(),
             cache_control: self.p.cache_control.clone(),
         };
-        let on_progress = progress(cx, size);
-        // Spawned with owned data: the storage client's upload futures are
-        // only `Send` for 'static borrows.
-        let (bucket, object) = (self.bucket.clone(), name.clone());
-        let result = tokio::spawn(async move {
-            match source {
-                Source::File(path) => gcs.upload_file(&bucket, &object, &path, &opts, on_progress).await,
-                Source::Stream(reader) => gcs.upload(&bucket, &object, reader, size, &opts, on_progress).await,
-            }
-        })
-        .await
-        .map_err(|e| TaskError::failed(format!("the upload task failed: {e}")))?;
+        let result = gcs.upload(&self.bucket, &name, reader, size, &opts).await;
         if let Some(p) = &cx.services.progress {
             p.finish(&cx.task_id);
         }

@@ -26,7 +26,11 @@ pub fn run(b: &Bench, rt: &tokio::runtime::Runtime, rows: usize) -> Report {
     b.psql(&db, &yellow_staging_ddl());
     let columns = yellow_columns().join(",");
 
-    let engine = InProcess::open(&b.work.join("copy_in/home"));
+    // the engine spawns its workers: open it inside the runtime
+    let engine = {
+        let _guard = rt.enter();
+        InProcess::open(&b.work.join("copy_in/home"))
+    };
     let stored = "/bench/copy/yellow.csv";
     rt.block_on(async {
         let f = tokio::fs::File::open(&csv).await.unwrap_or_else(|e| panic!("{e}"));

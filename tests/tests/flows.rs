@@ -249,3 +249,47 @@ async fn a_duplicate_job_is_not_run_twice() {
     assert!(!w2.handle(&job).await.unwrap(), "second delivery is acked without running");
     assert!(!w1.handle(&job).await.unwrap(), "even on the same worker once done");
 }
+
+/// `baton run --input f=PATH` for a FILE input: the local file is streamed
+/// into the execution's storage under Kestra's `inputs/{id}/{name}` path and
+/// the input becomes its `kestra://` URI; an unreadable path is explained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_file_input_is_stored_under_the_execution() {
+    use shared::runtime::launcher::{LaunchRequest, store_file_inputs};
+    let h = harness();
+    let flow = h.flow(
+        r#"
+id: file_in
+namespace: company.team
+inputs:
+  - id: data
+    type: FILE
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(inputs.data) }}"
+"#,
+    );
+    let local = h.home.join("trips.csv");
+    std::fs::write(&local, "id,fare\n1,9.5\n").unwrap();
+    let id = shared::model::ids::new_id();
+    let mut inputs = serde_json::Map::new();
+    inputs.insert("data".into(), json!(local.display().to_string()));
+    store_file_inputs(&h.embedded.engine, &flow, &id, &mut inputs).await.expect("stored");
+    let uri = inputs["data"].as_str().unwrap().to_string();
+    assert_eq!(uri, format!("kestra:///company/team/file_in/executions/{id}/inputs/data/trips.csv"));
+
+    let updates = h.embedded.updates();
+    let req = LaunchRequest { inputs, execution_id: Some(id.clone()), ..LaunchRequest::default() };
+    let exec = h.embedded.launch(&flow, req).await.expect("launch");
+    let done = h.embedded.wait(&exec.id, updates, |_| {}).await.expect("wait");
+    assert_eq!(done.state.current, StateType::Success, "{:?}", done.error);
+    assert_eq!(done.inputs["data"], json!(uri));
+    let show = runs(&done, "show");
+    assert_eq!(show[0].outputs.as_ref().unwrap()["value"], json!("id,fare\n1,9.5\n"));
+
+    let mut missing = serde_json::Map::new();
+    missing.insert("data".into(), json!("/no/such/file.csv"));
+    let e = store_file_inputs(&h.embedded.engine, &flow, "x", &mut missing).await.expect_err("missing file");
+    assert!(e.to_string().starts_with("input 'data': cannot read /no/such/file.csv:"), "{e}");
+}

@@ -86,3 +86,48 @@ pub async fn publish_event(engine: &Engine, ev: &ExecutionEvent) -> Result<(), B
     let bytes = serde_json::to_vec(ev).map_err(|e| BackendError::Queue(e.to_string()))?;
     engine.queue.publish(&Topic::Executions, bytes).await
 }
+
+/// Where a FILE input's content lives in internal storage, as in Kestra:
+/// `/{namespace as path}/{flow}/executions/{id}/inputs/{input}/{file name}`.
+pub fn input_file_path(flow: &Flow, execution_id: &str, input: &str, file_name: &str) -> String {
+    let file_name = std::path::Path::new(file_name).file_name().and_then(|f| f.to_str()).unwrap_or("file");
+    format!(
+        "/{}/{}/executions/{execution_id}/inputs/{input}/{file_name}",
+        flow.namespace.replace('.', "/"),
+        ids::slugify(&flow.id)
+    )
+}
+
+/// A local file given for a FILE input that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("input '{input}': cannot read {path}: {source}")]
+pub struct FileInputError {
+    pub input: String,
+    pub path: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Streams each FILE input given as a local path (anything without `://`)
+/// into the execution's internal storage, replacing it by its `kestra://`
+/// URI, as Kestra's UI upload does. Other values are left for input checks.
+pub async fn store_file_inputs(
+    engine: &Engine,
+    flow: &Flow,
+    execution_id: &str,
+    inputs: &mut Map<String, Value>,
+) -> Result<(), FileInputError> {
+    for input in flow.inputs.iter().filter(|i| i.type_ == crate::model::InputType::File) {
+        let Some(Value::String(local)) = inputs.get(&input.id) else { continue };
+        if local.contains("://") || local.trim().is_empty() {
+            continue;
+        }
+        let local = local.clone();
+        let err = |source| FileInputError { input: input.id.clone(), path: local.clone(), source };
+        let file = tokio::fs::File::open(&local).await.map_err(err)?;
+        let path = input_file_path(flow, execution_id, &input.id, &local);
+        engine.storage.put(&path, Box::pin(file)).await.map_err(|e| err(std::io::Error::other(e.to_string())))?;
+        inputs.insert(input.id.clone(), Value::String(format!("kestra://{path}")));
+    }
+    Ok(())
+}

@@ -317,13 +317,7 @@ async fn read_inputs(s: &ApiState, flow: &Flow, execution_id: &str, request: Req
                     )));
                 }
                 // a FILE input: streamed into the execution's internal storage
-                let file_name =
-                    std::path::Path::new(&file_name).file_name().and_then(|f| f.to_str()).unwrap_or("file").to_string();
-                let path = format!(
-                    "/{}/{}/executions/{execution_id}/inputs/{name}/{file_name}",
-                    flow.namespace.replace('.', "/"),
-                    ids::slugify(&flow.id)
-                );
+                let path = crate::runtime::launcher::input_file_path(flow, execution_id, &name, &file_name);
                 let (mut w, r) = tokio::io::duplex(64 * 1024);
                 let copy = async {
                     while let Some(chunk) =

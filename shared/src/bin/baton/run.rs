@@ -10,7 +10,7 @@ use shared::model::{Label, StateType};
 use shared::plugins::Registry;
 use shared::runtime::embedded::{Embedded, LocalOptions};
 use shared::runtime::flows::{FlowLoadError, FlowRepository};
-use shared::runtime::launcher::{LaunchError, LaunchRequest};
+use shared::runtime::launcher::{self, LaunchError, LaunchRequest};
 use shared::runtime::secrets::{Secrets, envs_map};
 use shared::template::Renderer;
 
@@ -84,7 +84,13 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     }
     let flow = embedded.engine.flows.insert(flow);
     let updates = embedded.updates();
-    let exec = match embedded.launch(&flow, LaunchRequest { inputs, labels, ..LaunchRequest::default() }).await {
+    let execution_id = shared::model::ids::new_id();
+    if let Err(e) = launcher::store_file_inputs(&embedded.engine, &flow, &execution_id, &mut inputs).await {
+        eprintln!("error: {e}");
+        return 2;
+    }
+    let req = LaunchRequest { inputs, labels, execution_id: Some(execution_id), ..LaunchRequest::default() };
+    let exec = match embedded.launch(&flow, req).await {
         Ok(e) => e,
         Err(e @ (LaunchError::Inputs { .. } | LaunchError::Disabled { .. })) => {
             eprintln!("error: {e}");

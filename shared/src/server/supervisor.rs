@@ -14,11 +14,21 @@ use crate::backend::schedule::{BackfillState, TriggerStore};
 use crate::runtime::backfill::run_backfill;
 use crate::runtime::engine::Engine;
 
+/// The running backfill runners, and whether the supervisor was stopped:
+/// one lock, so no runner can start after [`BackfillSupervisor::abort_all`]
+/// (a sweep already past its await could otherwise start one on a dead
+/// engine).
+#[derive(Default)]
+struct Runners {
+    handles: HashMap<String, JoinHandle<()>>,
+    stopped: bool,
+}
+
 /// The backfill runners of one server.
 pub struct BackfillSupervisor {
     engine: Arc<Engine>,
     store: Arc<dyn TriggerStore>,
-    runners: Mutex<HashMap<String, JoinHandle<()>>>,
+    runners: Mutex<Runners>,
     /// The last problem logged per backfill (logged once).
     problems: Arc<Mutex<HashMap<String, String>>>,
 }
@@ -28,19 +38,19 @@ impl BackfillSupervisor {
         BackfillSupervisor {
             engine,
             store,
-            runners: Mutex::new(HashMap::new()),
+            runners: Mutex::new(Runners::default()),
             problems: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    fn runners(&self) -> MutexGuard<'_, HashMap<String, JoinHandle<()>>> {
+    fn runners(&self) -> MutexGuard<'_, Runners> {
         self.runners.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Starts a runner for backfill `id` unless one is running.
     pub fn ensure(&self, id: &str) {
         let mut runners = self.runners();
-        if runners.get(id).is_some_and(|h| !h.is_finished()) {
+        if runners.stopped || runners.handles.get(id).is_some_and(|h| !h.is_finished()) {
             return;
         }
         let (engine, store, problems, bid) =
@@ -60,7 +70,7 @@ impl BackfillSupervisor {
                 }
             }
         });
-        runners.insert(id.to_string(), handle);
+        runners.handles.insert(id.to_string(), handle);
     }
 
     /// Starts runners for every RUNNING backfill without one.
@@ -73,7 +83,7 @@ impl BackfillSupervisor {
             }
             Err(e) => tracing::error!(error = %e, "cannot list backfills"),
         }
-        self.runners().retain(|_, h| !h.is_finished());
+        self.runners().handles.retain(|_, h| !h.is_finished());
     }
 
     /// Sweeps every `every` until aborted.
@@ -90,7 +100,9 @@ impl BackfillSupervisor {
 
     /// Stops every runner now (their backfills stay RUNNING for the next start).
     pub fn abort_all(&self) {
-        for (_, h) in self.runners().drain() {
+        let mut runners = self.runners();
+        runners.stopped = true;
+        for (_, h) in runners.handles.drain() {
             h.abort();
         }
     }

@@ -4,13 +4,15 @@
 //! `ifExists` SKIP/ERROR, a 64 MB streamed upload, Load + Query with the
 //! fetch types, SQL errors with their location, bad service-account keys,
 //! pluginDefaults on the `io.kestra.plugin.gcp` prefix, and the zoomcamp's
-//! `05_gcp_setup` + `06_gcp_taxi` on generated taxi data.
+//! `05_gcp_setup` + `06_gcp_taxi` on generated taxi data, and
+//! `examples/baywheels_gcp.yaml` on a generated zipped month.
 //!
 //! Where the emulators are not BigQuery: bqemulator turns `CREATE EXTERNAL
-//! TABLE` into an empty native table, so the taxi test loads the month's
-//! file into that table with a `LoadFromGcs` task (the flow is otherwise
-//! the seed's); and it formats NUMERIC with DuckDB's scale, so no hash here
-//! covers a NUMERIC column (the seed's `unique_row_id` does not).
+//! TABLE` into an empty native table, so the taxi and Bay Wheels tests load
+//! the month's file into that table with a `LoadFromGcs` task (the flows
+//! are otherwise the seed's and the example's); and it formats NUMERIC
+//! with DuckDB's scale, so no hash here covers a NUMERIC column (the
+//! seed's `unique_row_id` does not).
 
 use std::path::{Path, PathBuf};
 
@@ -730,5 +732,119 @@ async fn the_zoomcamp_gcp_setup_and_taxi_flows() {
     assert_success(&green);
     let green_main = format!("`test-proj.{dataset}.green_tripdata`");
     assert_eq!(count(&h, &format!("SELECT COUNT(*) AS n FROM {green_main}")).await, rows as i64);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+// ---------------------------------------------------------- bay wheels ---
+
+/// `rows` Bay Wheels rides of May 2019 in the `ride_id` layout, header first.
+fn baywheels_csv(rows: usize) -> String {
+    let stations = [
+        ("Market St at 10th St", "SF-J23", 37.776_619, -122.417_385),
+        ("San Francisco Caltrain (Townsend St at 4th St)", "SF-J29", 37.776_598, -122.395_282),
+        ("Powell St BART Station (Market St at 4th St)", "SF-F27", 37.786_375, -122.404_904),
+        ("Berry St at 4th St", "SF-K28", 37.775_880, -122.393_170),
+        ("Grand Ave at Webster St", "OK-L5", 37.811_377, -122.265_192),
+    ];
+    let mut csv = String::from(
+        "ride_id,rideable_type,started_at,ended_at,start_station_name,start_station_id,end_station_name,\
+         end_station_id,start_lat,start_lng,end_lat,end_lng,member_casual\n",
+    );
+    for i in 0..rows {
+        let (from, to) = (stations[i % stations.len()], stations[(i * 3 + 1) % stations.len()]);
+        let (day, hour, minute) = (1 + i % 28, 6 + i % 15, (i * 7) % 50);
+        csv.push_str(&format!(
+            "{:016X},{},2019-05-{day:02} {hour:02}:{minute:02}:{:02},2019-05-{day:02} {hour:02}:{:02}:{:02},\
+             {},{},{},{},{},{},{},{},{}\n",
+            0xB4E1_0000_0000_0000u64 + i as u64 * 7919,
+            if i % 4 == 0 { "electric_bike" } else { "classic_bike" },
+            i % 60,
+            minute + 3 + i % 7,
+            (i * 11) % 60,
+            from.0,
+            from.1,
+            to.0,
+            to.1,
+            from.2,
+            from.3,
+            to.2,
+            to.3,
+            if i % 3 == 0 { "casual" } else { "member" },
+        ));
+    }
+    csv
+}
+
+/// One file, deflated into a zip archive.
+fn zipped(name: &str, data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file(name, options).unwrap();
+    zip.write_all(data).unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+/// `examples/baywheels_gcp.yaml` with one task added after the
+/// external-table task: a `LoadFromGcs` of the month's CSV into that table,
+/// because bqemulator creates external tables empty. Everything else is the
+/// example's.
+fn baywheels_flow() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/baywheels_gcp.yaml");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let anchor = "  - id: bq_baywheels_table_tmp\n";
+    assert_eq!(text.matches(anchor).count(), 1, "{path} should have {anchor:?}");
+    let load = "  - id: bq_baywheels_table_ext_load\n\
+                \x20   type: io.kestra.plugin.gcp.bigquery.LoadFromGcs\n\
+                \x20   from:\n\
+                \x20     - \"{{render(vars.gcs_file)}}\"\n\
+                \x20   destinationTable: \"{{kv('GCP_PROJECT_ID')}}.{{render(vars.table)}}_ext\"\n\
+                \x20   writeDisposition: WRITE_TRUNCATE\n\
+                \x20   ignoreUnknownValues: true\n\
+                \x20   csvOptions:\n\
+                \x20     skipLeadingRows: 1\n\n";
+    text.replace(anchor, &format!("{load}{anchor}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bay_wheels_zip_to_bigquery_pipeline() {
+    let (h, emu) = harness();
+    let (bucket, dataset) = (unique("baywheels-"), unique("baywheels_"));
+    let rows = 50;
+    let file = "201905-baywheels-tripdata.csv";
+    let archive = zipped(file, baywheels_csv(rows).as_bytes());
+    let (root, base) = served(&[(&format!("{file}.zip"), archive.as_slice())]);
+
+    // 04_gcp_kv and 05_gcp_setup, in the example's namespace (kv() reads
+    // the flow's own namespace).
+    let kv = gcp_kv_flow(&bucket, &dataset).replace("namespace: zoomcamp", "namespace: bay_wheels");
+    let e = h.run(&kv, json!({"creds": fake_key()})).await;
+    assert_success(&e);
+    let setup = h.run(&GCP_SETUP.replace("namespace: zoomcamp", "namespace: bay_wheels"), json!({})).await;
+    assert_success(&setup);
+    assert_eq!(output(&setup, "create_gcs_bucket")["created"], json!(true));
+
+    let flow = h.flow(&baywheels_flow());
+    let inputs = json!({"year": "2019", "month": "05", "source_base": base.trim_end_matches('/')});
+    let run1 = h.run_flow(&flow, inputs.clone()).await;
+    assert_success(&run1);
+    assert_eq!(run1.labels_map()["file"], file);
+    assert_eq!(output(&run1, "unzip")["files"].as_object().unwrap().len(), 1);
+    assert_eq!(output(&run1, "upload_to_gcs")["uri"], json!(format!("gs://{bucket}/{file}")));
+    let stored = std::fs::read(emu.gcs_root.join(&bucket).join(file)).expect("the CSV is in the bucket");
+    assert_eq!(stored, baywheels_csv(rows).as_bytes(), "the bucket holds the unzipped CSV");
+    assert_eq!(output(&run1, "bq_baywheels_table_ext_load")["rows"], json!(rows));
+    let main = format!("`test-proj.{dataset}.baywheels_tripdata`");
+    let month = format!("`test-proj.{dataset}.baywheels_tripdata_2019_05`");
+    assert_eq!(count(&h, &format!("SELECT COUNT(*) AS n FROM {main}")).await, rows as i64);
+    assert_eq!(count(&h, &format!("SELECT COUNT(DISTINCT unique_row_id) AS n FROM {main}")).await, rows as i64);
+    assert_eq!(count(&h, &format!("SELECT COUNT(*) AS n FROM {month} WHERE filename = '{file}'")).await, rows as i64);
+
+    // The same month again: the MERGE inserts nothing.
+    let run2 = h.run_flow(&flow, inputs).await;
+    assert_success(&run2);
+    let logs = h.logs(&run2.id).await.join("\n");
+    assert!(logs.contains("0 rows affected"), "the second MERGE inserts nothing: {logs}");
+    assert_eq!(count(&h, &format!("SELECT COUNT(*) AS n FROM {main}")).await, rows as i64);
     let _ = std::fs::remove_dir_all(root);
 }

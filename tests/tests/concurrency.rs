@@ -5,9 +5,36 @@ use std::collections::HashMap;
 
 use serde_json::json;
 use shared::model::StateType;
+use shared::runtime::engine::ExecutionUpdate;
 use shared::runtime::launcher::LaunchRequest;
 
+use crate::sched_support::OverlapProbe;
 use crate::support::harness;
+
+/// Follows `ids` until every one has ended (a minute at most, a failure
+/// guard): the most of them RUNNING at once, and the order they first ran.
+async fn follow(
+    updates: &mut tokio::sync::broadcast::Receiver<ExecutionUpdate>,
+    ids: &[String],
+) -> (usize, Vec<String>) {
+    let mut probe = OverlapProbe::new();
+    let (mut started, mut ended) = (Vec::new(), 0);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while ended < ids.len() {
+        let u = tokio::time::timeout_at(deadline, updates.recv()).await.expect("timely").expect("feed");
+        if !ids.contains(&u.execution_id) {
+            continue;
+        }
+        probe.see(&u);
+        if u.state == StateType::Running && !started.contains(&u.execution_id) {
+            started.push(u.execution_id.clone());
+        }
+        if u.state.is_terminal() {
+            ended += 1;
+        }
+    }
+    (probe.max, started)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_never_exceeds_the_limit_and_drains_fifo() {
@@ -29,23 +56,7 @@ tasks:
     for _ in 0..8 {
         ids.push(h.embedded.launch(&flow, LaunchRequest::default()).await.unwrap().id);
     }
-    let mut running: HashMap<String, bool> = HashMap::new();
-    let mut max = 0;
-    let mut started_order = Vec::new();
-    let mut ended = 0;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    while ended < ids.len() {
-        let u = tokio::time::timeout_at(deadline, updates.recv()).await.expect("timely").expect("feed");
-        let now_running = u.state == StateType::Running;
-        let was = running.insert(u.execution_id.clone(), now_running).unwrap_or(false);
-        if now_running && !was && !started_order.contains(&u.execution_id) {
-            started_order.push(u.execution_id.clone());
-        }
-        if u.state.is_terminal() {
-            ended += 1;
-        }
-        max = max.max(running.values().filter(|r| **r).count());
-    }
+    let (max, started_order) = follow(&mut updates, &ids).await;
     assert!(max <= 2, "at most 2 overlap, saw {max}");
     assert_eq!(max, 2);
     assert_eq!(started_order, ids, "queued executions start in FIFO order");
@@ -115,20 +126,7 @@ tasks:
         for _ in 0..6 {
             ids.push(h.embedded.launch(&flow, LaunchRequest::default()).await.unwrap().id);
         }
-        let mut running: HashMap<String, bool> = HashMap::new();
-        let (mut max, mut ended) = (0, 0);
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-        while ended < ids.len() {
-            let u = tokio::time::timeout_at(deadline, updates.recv()).await.expect("timely").expect("feed");
-            if !ids.contains(&u.execution_id) {
-                continue;
-            }
-            running.insert(u.execution_id.clone(), u.state == StateType::Running);
-            max = max.max(running.values().filter(|r| **r).count());
-            if u.state.is_terminal() {
-                ended += 1;
-            }
-        }
+        let (max, _) = follow(&mut updates, &ids).await;
         assert_eq!(max, 1, "burst {burst}: one at a time");
         let mut states = HashMap::new();
         for id in &ids {

@@ -88,24 +88,30 @@ pub async fn publish_event(engine: &Engine, ev: &ExecutionEvent) -> Result<(), B
 }
 
 /// Where a FILE input's content lives in internal storage, as in Kestra:
-/// `/{namespace as path}/{flow}/executions/{id}/inputs/{input}/{file name}`.
+/// `{execution prefix}/inputs/{input}/{file name}`.
 pub fn input_file_path(flow: &Flow, execution_id: &str, input: &str, file_name: &str) -> String {
     let file_name = std::path::Path::new(file_name).file_name().and_then(|f| f.to_str()).unwrap_or("file");
-    format!(
-        "/{}/{}/executions/{execution_id}/inputs/{input}/{file_name}",
-        flow.namespace.replace('.', "/"),
-        ids::slugify(&flow.id)
-    )
+    let prefix = crate::plugins::context::execution_prefix(&flow.namespace, &flow.id, execution_id);
+    format!("{prefix}/inputs/{input}/{file_name}")
 }
 
-/// A local file given for a FILE input that cannot be read.
+/// A local file given for a FILE input that could not be stored.
 #[derive(Debug, thiserror::Error)]
-#[error("input '{input}': cannot read {path}: {source}")]
-pub struct FileInputError {
-    pub input: String,
-    pub path: String,
-    #[source]
-    pub source: std::io::Error,
+pub enum FileInputError {
+    #[error("input '{input}': cannot read {path}: {source}")]
+    Read {
+        input: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("input '{input}': cannot store {path} in internal storage: {source}")]
+    Store {
+        input: String,
+        path: String,
+        #[source]
+        source: BackendError,
+    },
 }
 
 /// Streams each FILE input given as a local path (anything without `://`)
@@ -123,10 +129,17 @@ pub async fn store_file_inputs(
             continue;
         }
         let local = local.clone();
-        let err = |source| FileInputError { input: input.id.clone(), path: local.clone(), source };
-        let file = tokio::fs::File::open(&local).await.map_err(err)?;
+        let file = tokio::fs::File::open(&local).await.map_err(|source| FileInputError::Read {
+            input: input.id.clone(),
+            path: local.clone(),
+            source,
+        })?;
         let path = input_file_path(flow, execution_id, &input.id, &local);
-        engine.storage.put(&path, Box::pin(file)).await.map_err(|e| err(std::io::Error::other(e.to_string())))?;
+        engine.storage.put(&path, Box::pin(file)).await.map_err(|source| FileInputError::Store {
+            input: input.id.clone(),
+            path: local.clone(),
+            source,
+        })?;
         inputs.insert(input.id.clone(), Value::String(format!("kestra://{path}")));
     }
     Ok(())

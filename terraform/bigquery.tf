@@ -8,5 +8,5 @@ resource "google_bigquery_dataset" "dataset" {
   description                = "Baton flows' data"
   delete_contents_on_destroy = false
 
-  depends_on = [google_project_service.api]
+  depends_on = [google_project_service.api["bigquery.googleapis.com"]]
 }

@@ -9,7 +9,7 @@ resource "google_firestore_database" "baton" {
   delete_protection_state           = "DELETE_PROTECTION_ENABLED"
   deletion_policy                   = "ABANDON"
 
-  depends_on = [google_project_service.api]
+  depends_on = [google_project_service.api["firestore.googleapis.com"]]
 }
 
 # KV entries expire: Baton ignores an expired key at once, and Firestore's
@@ -23,6 +23,39 @@ resource "google_firestore_field" "kv_ttl" {
   field      = var.firestore_kv_ttl_field
 
   ttl_config {}
+  index_config {}
+}
+
+# Fields no query filters or sorts on, holding JSON or flow sources that may
+# pass the 1,500-byte limit of an indexed value (UNINDEXED_FIELDS in
+# shared/src/backend/gcp/mod.rs): exempt from single-field indexing (an empty
+# index_config), so writes are cheaper and a large value is never refused.
+# (Concurrent field changes on one database may get a 409 from Firestore; the
+# provider retries them.)
+locals {
+  firestore_unindexed_fields = {
+    for f in [
+      ["executions", "body"],
+      ["taskRuns", "body"],
+      ["logs", "body"],
+      ["flows", "source"],
+      ["revisions", "source"],
+      [var.firestore_kv_collection, "value"],
+      ["triggers", "body"],
+      ["backfills", "spec"],
+      ["backfills", "progress"],
+    ] : "${f[0]}.${f[1]}" => { collection = f[0], field = f[1] }
+  }
+}
+
+resource "google_firestore_field" "unindexed" {
+  for_each = local.firestore_unindexed_fields
+
+  project    = var.project_id
+  database   = google_firestore_database.baton.name
+  collection = each.value.collection
+  field      = each.value.field
+
   index_config {}
 }
 

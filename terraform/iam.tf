@@ -8,6 +8,9 @@
 # | scheduler  | user      | baton-executions                  | objectViewer    |                              |
 # | api        | user      | baton-executions, baton-scheduler | objectAdmin     |                              |
 # | worker-<g> | user      | baton-executions                  | objectAdmin     | secrets; gcp groups: BigQuery jobs, dataEditor on the datasets, objectAdmin on the data bucket |
+#
+# The scheduler and the executor also pause and resume the sweep job
+# (baton-sweep) through the Cloud Scheduler API: the custom role below.
 
 resource "google_service_account" "function" {
   for_each = toset(local.functions)
@@ -15,12 +18,16 @@ resource "google_service_account" "function" {
   account_id   = "baton-${each.value}"
   display_name = "Baton ${each.value}"
   description  = "Runs the Baton ${each.value} Cloud Run service"
+
+  depends_on = [google_project_service.api["iam.googleapis.com"]]
 }
 
 resource "google_service_account" "invoker" {
   account_id   = "baton-push-invoker"
   display_name = "Baton push invoker"
   description  = "Identity of Pub/Sub push requests to the Baton services (OIDC token)"
+
+  depends_on = [google_project_service.api["iam.googleapis.com"]]
 }
 
 locals {
@@ -65,6 +72,38 @@ resource "google_project_iam_member" "function" {
   project = var.project_id
   role    = each.value.role
   member  = google_service_account.function[each.value.function].member
+
+  depends_on = [google_project_service.api["cloudresourcemanager.googleapis.com"]]
+}
+
+# Idle means no invocation: the sweep job (scheduler.tf) is paused while no
+# work is in flight, and the engine resumes it when work starts and pauses it
+# again when the last execution ends, through the Cloud Scheduler API. That
+# takes exactly these permissions: jobs.get (read the job's state),
+# jobs.pause and jobs.enable (what the API's jobs.resume method requires;
+# there is no cloudscheduler.jobs.resume permission). The only predefined
+# role with jobs.pause is roles/cloudscheduler.admin, which could also
+# create, change, delete and run every job of the project — and a job can
+# publish to any topic — so a custom role. Cloud Scheduler has no per-job IAM
+# policy: the project is the narrowest place to grant it.
+resource "google_project_iam_custom_role" "sweep_control" {
+  project     = var.project_id
+  role_id     = "batonSweepControl"
+  title       = "Baton sweep control"
+  description = "Read, pause and resume Cloud Scheduler jobs (Baton's sweep job)"
+  permissions = local.sweep_control_permissions
+
+  depends_on = [google_project_service.api["iam.googleapis.com"]]
+}
+
+resource "google_project_iam_member" "sweep_control" {
+  for_each = toset(local.sweep_controllers)
+
+  project = var.project_id
+  role    = google_project_iam_custom_role.sweep_control.id
+  member  = google_service_account.function[each.value].member
+
+  depends_on = [google_project_service.api["cloudresourcemanager.googleapis.com"]]
 }
 
 resource "google_pubsub_topic_iam_member" "publisher" {
@@ -128,11 +167,26 @@ resource "google_cloud_run_v2_service_iam_member" "api_invoker" {
 
 # The Pub/Sub service agent mints the invoker's OIDC tokens, forwards poison
 # messages to the dead-letter topic and acknowledges them on the source
-# subscription.
+# subscription. Google creates it on first use, not necessarily when the API
+# is enabled, so it is created here before anything grants it a role
+# (google_project_service_identity exists in google-beta only; the
+# equivalent command is `gcloud beta services identity create
+# --service=pubsub.googleapis.com`).
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+
+  project = var.project_id
+  service = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.api["pubsub.googleapis.com"]]
+}
+
 resource "google_service_account_iam_member" "pubsub_token_creator" {
   service_account_id = google_service_account.invoker.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
+
+  depends_on = [google_project_service.api["iam.googleapis.com"]]
 }
 
 resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {

@@ -40,7 +40,8 @@ locals {
         max_instances = var.max_instances
         concurrency   = 16
         secrets       = true
-        env           = {}
+        # resumes the paused sweep job when work starts
+        env = { BATON_SWEEP_JOB = local.sweep_job }
       }
       # a backfill request may keep its push request open while it runs
       scheduler = {
@@ -52,7 +53,11 @@ locals {
         max_instances = var.max_instances
         concurrency   = 8
         secrets       = false
-        env           = {}
+        # runs the sweep (expired leases), and pauses the sweep job when idle
+        env = {
+          BATON_SWEEP_JOB     = local.sweep_job
+          BATON_LEASE_SECONDS = tostring(var.lease_seconds)
+        }
       }
     },
     {
@@ -66,7 +71,7 @@ locals {
         concurrency   = s.concurrency
         secrets       = true
         env = merge(
-          { BATON_WORKER_GROUP = g },
+          { BATON_WORKER_GROUP = g, BATON_LEASE_SECONDS = tostring(var.lease_seconds) },
           # `{{ envs.gcp_project_id }}`, `{{ envs.gcp_bucket_name }}`... in flows
           contains(var.gcp_worker_groups, g) ? {
             ENV_GCP_PROJECT_ID  = var.project_id
@@ -97,10 +102,15 @@ locals {
   bigquery_location  = coalesce(var.bigquery_location, var.region)
   firestore_location = coalesce(var.firestore_location, var.region)
 
-  # Service agents (created by Google when the API is enabled).
-  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
-}
+  # The Pub/Sub service agent (service-<number>@gcp-sa-pubsub…), created
+  # before its grants (iam.tf).
+  pubsub_agent = google_project_service_identity.pubsub.member
 
-data "google_project" "this" {
-  project_id = var.project_id
+  # The sweep job's full name (scheduler.tf): the engine pauses it when idle
+  # and resumes it when work starts, with the permissions of the custom role
+  # granted to these functions (iam.tf).
+  sweep_job_id              = "baton-sweep"
+  sweep_job                 = "projects/${var.project_id}/locations/${var.region}/jobs/${local.sweep_job_id}"
+  sweep_controllers         = ["scheduler", "executor"]
+  sweep_control_permissions = ["cloudscheduler.jobs.get", "cloudscheduler.jobs.pause", "cloudscheduler.jobs.enable"]
 }

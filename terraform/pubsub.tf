@@ -10,7 +10,7 @@ resource "google_pubsub_topic" "topic" {
   name                       = each.value
   message_retention_duration = "604800s"
 
-  depends_on = [google_project_service.api]
+  depends_on = [google_project_service.api["pubsub.googleapis.com"]]
 }
 
 resource "google_pubsub_topic" "dead_letter" {
@@ -18,7 +18,7 @@ resource "google_pubsub_topic" "dead_letter" {
   name                       = local.dead_letter_topic
   message_retention_duration = "604800s"
 
-  depends_on = [google_project_service.api]
+  depends_on = [google_project_service.api["pubsub.googleapis.com"]]
 }
 
 # Poison messages wait here for a person (`gcloud pubsub subscriptions pull

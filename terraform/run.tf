@@ -76,8 +76,10 @@ resource "google_cloud_run_v2_service" "push" {
     }
   }
 
+  # `latest` of each secret exists and may be read before a revision starts
   depends_on = [
-    google_project_service.api,
+    google_project_service.api["run.googleapis.com"],
+    google_secret_manager_secret_version.secret,
     google_secret_manager_secret_iam_member.accessor,
   ]
 }
@@ -133,5 +135,5 @@ resource "google_cloud_run_v2_service" "api" {
     }
   }
 
-  depends_on = [google_project_service.api]
+  depends_on = [google_project_service.api["run.googleapis.com"]]
 }

@@ -23,18 +23,22 @@ resource "google_cloud_scheduler_job" "schedule" {
     }
   }
 
-  depends_on = [google_project_service.api]
+  depends_on = [google_project_service.api["cloudscheduler.googleapis.com"]]
 }
 
 # The sweep: what no message will ever trigger — attempts whose worker died
 # (expired lease) and retry timers of executor instances Cloud Run stopped
-# (shared/src/functions/sweep.rs).
+# (shared/src/functions/sweep.rs). Idle must mean no invocation, so the job is
+# created paused and the engine itself resumes it when work starts and pauses
+# it when none is left (BATON_SWEEP_JOB, the custom role in iam.tf); Terraform
+# ignores the state the engine left it in.
 resource "google_cloud_scheduler_job" "sweep" {
-  name        = "baton-sweep"
+  name        = local.sweep_job_id
   region      = var.region
-  description = "Baton: lost task attempts and due retry timers"
+  description = "Baton: lost task attempts and due retry timers (paused while idle)"
   schedule    = var.sweep_schedule
   time_zone   = "Etc/UTC"
+  paused      = true
 
   pubsub_target {
     topic_name = google_pubsub_topic.topic["scheduler"].id
@@ -44,5 +48,9 @@ resource "google_cloud_scheduler_job" "sweep" {
     }
   }
 
-  depends_on = [google_project_service.api]
+  lifecycle {
+    ignore_changes = [paused]
+  }
+
+  depends_on = [google_project_service.api["cloudscheduler.googleapis.com"]]
 }

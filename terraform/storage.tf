@@ -49,7 +49,7 @@ resource "google_storage_bucket" "internal" {
     }
   }
 
-  depends_on = [google_project_service.api]
+  depends_on = [google_project_service.api["storage.googleapis.com"]]
 }
 
 resource "google_storage_bucket" "data" {
@@ -83,7 +83,7 @@ resource "google_storage_bucket" "data" {
     }
   }
 
-  depends_on = [google_project_service.api]
+  depends_on = [google_project_service.api["storage.googleapis.com"]]
 }
 
 locals {

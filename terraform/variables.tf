@@ -151,13 +151,38 @@ variable "max_delivery_attempts" {
 }
 
 variable "secrets" {
-  description = "Names of the secrets flows read with `{{ secret('NAME') }}`. Each becomes a Secret Manager secret `baton-NAME`, exposed to the executor and the workers as `SECRET_NAME`. Terraform creates the secrets, never their values: add a version holding the base64 of the value (README.md) before the services need it."
+  description = "Names of the secrets flows read with `{{ secret('NAME') }}`. Each becomes a Secret Manager secret `baton-NAME`, exposed to the executor and the workers as `SECRET_NAME` (its latest version). The first version comes from `secret_values`."
   type        = list(string)
   default     = []
 
   validation {
     condition     = alltrue([for s in var.secrets : can(regex("^[A-Za-z0-9_]{1,200}$", s))])
     error_message = "A secret name has only letters, digits and underscores."
+  }
+}
+
+variable "secret_values" {
+  description = "Value of each secret, by name: the secret's first version (SECRET_NAME holds it as is: Baton's convention, like Kestra OSS, is the base64 of the value, e.g. `base64encode(file(\"creds.json\"))` or `base64 -w0 creds.json`). Ephemeral and written through a write-only argument: never stored in the state or a plan. Needed by the apply that creates a secret; later applies may omit it (the version exists). A new value: bump `secret_values_version` and pass it again, or add a version by hand (`gcloud secrets versions add`)."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "secret_values_version" {
+  description = "Bump to write `secret_values` again as new secret versions (a write-only value is not stored, so Terraform cannot see that it changed)."
+  type        = number
+  default     = 1
+}
+
+variable "lease_seconds" {
+  description = "How long a worker's claim on a task lasts without a heartbeat (BATON_LEASE_SECONDS of the workers and the scheduler; the heartbeat renews it every third of it). A task whose worker died is retried by the first sweep after its lease ran out: with 60 and the sweep every minute, within about a minute."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.lease_seconds == floor(var.lease_seconds) && var.lease_seconds >= 10 && var.lease_seconds <= 3600
+    error_message = "lease_seconds must be a whole number of seconds from 10 (the heartbeat renews it every third of it) to 3600 (Cloud Run's longest request)."
   }
 }
 
@@ -168,7 +193,7 @@ variable "schedule_time_zone" {
 }
 
 variable "sweep_schedule" {
-  description = "Cron of the sweep job (lost task attempts, due retry timers); a lost attempt is retried at most this late after its lease expires."
+  description = "Cron of the sweep job (lost task attempts, due retry timers); a lost attempt is retried at most this late after its lease expires. Every minute, Cloud Scheduler's shortest interval; the job only runs while the engine has it resumed (work in flight)."
   type        = string
   default     = "* * * * *"
 }

@@ -12,9 +12,17 @@
 # system Python already has (awscli). Idempotent: a venv whose tool imports is
 # left alone; pip runs only when it is missing.
 #
+# The google provider's schema (terraform/tests/check_schema.py) comes from
+# PyPI too: the prebuilt CDK for Terraform bindings
+# cdktf-cdktf-provider-google(-beta)==16.12.1 ship a jsii assembly describing
+# google and google-beta 6.50.0 (the versions terraform/versions.tf pins).
+# Each wheel (about 50 MB) is downloaded once, turned into a compact JSON
+# schema (terraform/tests/provider_schema.py, about 3 MB) and deleted.
+#
 # Exports:
-#   BATON_HCL2_PYTHON  a python3 that can `import hcl2` (python-hcl2 8.x)
-#   BATON_CHECKOV      the checkov executable
+#   BATON_HCL2_PYTHON       a python3 that can `import hcl2` (python-hcl2 8.x)
+#   BATON_CHECKOV           the checkov executable
+#   BATON_PROVIDER_SCHEMAS  the folder of google-6.50.0.json and google-beta-6.50.0.json
 # `terraform` itself (1.11) is expected on the PATH; nothing here fetches it.
 
 baton_setup_terraform_tools() {
@@ -54,8 +62,37 @@ baton_setup_terraform_tools() {
   baton_venv checkov "import checkov.main" "checkov>=3.2,<4"
   unset -f baton_venv
 
+  # $1 = provider (google, google-beta); the schema format is checked so a
+  # newer provider_schema.py rebuilds it
+  local schemas="$base/provider-schema" builder="$repo/terraform/tests/provider_schema.py" provider out tmp
+  mkdir -p "$schemas"
+  for provider in google google-beta; do
+    out="$schemas/$provider-6.50.0.json"
+    if [ -s "$out" ] && "$py" -c "import json,sys; sys.exit(json.load(open('$out')).get('format') != 1)" 2>/dev/null; then
+      echo "terraform setup: $provider schema ready ($out)"
+      continue
+    fi
+    if [ ! -x "$base/hcl2/bin/pip" ]; then
+      echo "terraform setup: no pip to download the $provider schema; the schema check will fail" >&2
+      continue
+    fi
+    tmp="$(mktemp -d)"
+    echo "terraform setup: downloading cdktf-cdktf-provider-$provider==16.12.1 (the $provider 6.50.0 schema)"
+    if "$base/hcl2/bin/pip" download --quiet --disable-pip-version-check --no-deps -d "$tmp" \
+      "cdktf-cdktf-provider-$provider==16.12.1" >/dev/null &&
+      "$py" "$builder" build "$(ls "$tmp"/*.whl | head -n 1)" "$out.part" >/dev/null; then
+      mv "$out.part" "$out"
+      echo "terraform setup: $provider schema built ($out)"
+    else
+      rm -f "$out.part"
+      echo "terraform setup: could not build the $provider schema; the schema check will fail" >&2
+    fi
+    rm -rf "$tmp"
+  done
+
   export BATON_HCL2_PYTHON="$base/hcl2/bin/python"
   export BATON_CHECKOV="$base/checkov/bin/checkov"
+  export BATON_PROVIDER_SCHEMAS="$schemas"
 }
 
 baton_setup_terraform_tools

@@ -532,7 +532,7 @@ fn scheduler_jobs_match_the_flows_schedule_triggers() {
 
 /// `terraform apply` of the root module's variables, locals and module calls
 /// (terraform/tests/locals_root.py: resources and providers dropped, the
-/// project number stubbed), offline; returns every local, or the failure.
+/// Pub/Sub service agent stubbed), offline; returns every local, or the failure.
 fn evaluate_root_locals(vars: &[&str]) -> Result<Value, String> {
     let tmp = TempDir::new("tf-locals");
     let out = run(
@@ -540,7 +540,10 @@ fn evaluate_root_locals(vars: &[&str]) -> Result<Value, String> {
             .arg(repo().join("terraform/tests/locals_root.py"))
             .arg(repo().join("terraform"))
             .arg(&tmp.0)
-            .args(["--stub", "data.google_project.this.number=\"123456789012\""]),
+            .args([
+                "--stub",
+                "google_project_service_identity.pubsub.member=\"serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com\"",
+            ]),
         "locals_root.py",
     );
     assert!(out.status.success(), "locals_root.py failed:\n{}", both(&out));

@@ -20,3 +20,4 @@ mod scripts;
 mod server;
 mod taxi_pg;
 mod terraform;
+mod terraform_deploy;

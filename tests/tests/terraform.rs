@@ -21,17 +21,17 @@ use serde_json::{Value, json};
 use shared::model::Flow;
 use shared::schedule::{Cron, ScheduleTrigger};
 
-const SETUP_HINT: &str = "run `source scripts/setup/terraform.sh` (scripts/test.sh does)";
+pub(crate) const SETUP_HINT: &str = "run `source scripts/setup/terraform.sh` (scripts/test.sh does)";
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("repository root")
 }
 
 /// A temporary folder, removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         let p = std::env::temp_dir().join(format!("baton-{tag}-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&p).expect("create temp dir");
         TempDir(p)
@@ -45,7 +45,7 @@ impl Drop for TempDir {
 }
 
 /// Runs a command to its end; a tool that cannot start fails with a hint.
-fn run(cmd: &mut Command, what: &str) -> Output {
+pub(crate) fn run(cmd: &mut Command, what: &str) -> Output {
     match cmd.output() {
         Ok(o) => o,
         Err(e) if what == "terraform" => {
@@ -55,7 +55,7 @@ fn run(cmd: &mut Command, what: &str) -> Output {
     }
 }
 
-fn both(o: &Output) -> String {
+pub(crate) fn both(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
@@ -86,7 +86,7 @@ fn terraform(offline_run: bool) -> Command {
 }
 
 /// A tool from `scripts/setup/terraform.sh`: its variable, its venv, or the PATH.
-fn tool(var: &str, venv_path: &str, fallback: &str) -> PathBuf {
+pub(crate) fn tool(var: &str, venv_path: &str, fallback: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
@@ -94,7 +94,7 @@ fn tool(var: &str, venv_path: &str, fallback: &str) -> PathBuf {
     if v.exists() { v } else { PathBuf::from(fallback) }
 }
 
-fn hcl2_python() -> PathBuf {
+pub(crate) fn hcl2_python() -> PathBuf {
     let py = tool("BATON_HCL2_PYTHON", ".cache/pytools/hcl2/bin/python", "python3");
     let probe = run(Command::new(&py).args(["-c", "import hcl2"]), "python");
     assert!(probe.status.success(), "python-hcl2 is missing for {}: {SETUP_HINT}\n{}", py.display(), both(&probe));
@@ -106,7 +106,7 @@ fn checkov() -> PathBuf {
 }
 
 /// Copies the Terraform configuration (not its tests, state or caches).
-fn copy_config(from: &Path, to: &Path) {
+pub(crate) fn copy_config(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read terraform dir") {
         let entry = entry.expect("dir entry");
@@ -124,7 +124,7 @@ fn copy_config(from: &Path, to: &Path) {
 }
 
 /// The .tf files as JSON (python-hcl2, quotes stripped), keyed by path.
-fn hcl_json(files: &[PathBuf]) -> BTreeMap<String, Value> {
+pub(crate) fn hcl_json(files: &[PathBuf]) -> BTreeMap<String, Value> {
     let out =
         run(Command::new(hcl2_python()).arg(repo().join("terraform/tests/hcl_json.py")).args(files), "hcl_json.py");
     assert!(out.status.success(), "hcl_json.py failed:\n{}", both(&out));
@@ -132,7 +132,7 @@ fn hcl_json(files: &[PathBuf]) -> BTreeMap<String, Value> {
 }
 
 /// `variable "name" { default = … }` of terraform/variables.tf.
-fn variable_default(name: &str) -> Value {
+pub(crate) fn variable_default(name: &str) -> Value {
     let path = repo().join("terraform/variables.tf");
     let parsed = hcl_json(std::slice::from_ref(&path));
     let vars = parsed.values().next().and_then(|f| f.get("variable")).and_then(Value::as_array).expect("variables");
@@ -300,7 +300,7 @@ fn checkov_scan_fails_on_an_insecure_bucket() {
     }
 }
 
-fn tf_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn tf_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
         let p = entry.path();
@@ -609,6 +609,43 @@ fn root_locals_evaluate_to_least_privilege_wiring() {
     assert_eq!(l["common_env"]["BATON_INTERNAL_BUCKET"], json!("demo-project-baton-internal"));
     assert_eq!(l["pubsub_agent"], json!("serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"));
 
+    // a dead worker's task is seen within about a minute: a 60 s lease on the
+    // workers and the scheduler (which sweeps expired leases)
+    for f in workers.iter().map(String::as_str).chain(["scheduler"]) {
+        assert_eq!(l["push_services"][f]["env"]["BATON_LEASE_SECONDS"], json!("60"), "{f}");
+    }
+    assert!(l["push_services"]["executor"]["env"].get("BATON_LEASE_SECONDS").is_none());
+    // the engine pauses and resumes the sweep job itself: its full name goes
+    // to the scheduler and the executor, and they alone may pause/resume it
+    let sweep_job = "projects/demo-project/locations/europe-west1/jobs/baton-sweep";
+    assert_eq!(l["sweep_job"], json!(sweep_job));
+    for f in ["scheduler", "executor"] {
+        assert_eq!(l["push_services"][f]["env"]["BATON_SWEEP_JOB"], json!(sweep_job), "{f}");
+    }
+    for w in &workers {
+        assert!(l["push_services"][w]["env"].get("BATON_SWEEP_JOB").is_none(), "{w}");
+    }
+    assert_eq!(l["sweep_controllers"], json!(["scheduler", "executor"]));
+    // get, pause, and what jobs.resume requires (cloudscheduler.jobs.enable):
+    // nothing that creates, changes, deletes or runs a job
+    let perms: BTreeSet<&str> =
+        l["sweep_control_permissions"].as_array().expect("permissions").iter().filter_map(Value::as_str).collect();
+    assert_eq!(
+        perms,
+        BTreeSet::from(["cloudscheduler.jobs.get", "cloudscheduler.jobs.pause", "cloudscheduler.jobs.enable"])
+    );
+
+    // the single-field index exemptions are exactly the store's UNINDEXED_FIELDS
+    let exempt: BTreeSet<(String, String)> = l["firestore_unindexed_fields"]
+        .as_object()
+        .expect("firestore_unindexed_fields")
+        .values()
+        .map(|f| (f["collection"].as_str().expect("collection").into(), f["field"].as_str().expect("field").into()))
+        .collect();
+    let want: BTreeSet<(String, String)> =
+        shared::backend::gcp::UNINDEXED_FIELDS.iter().map(|(c, f)| (c.to_string(), f.to_string())).collect();
+    assert_eq!(exempt, want, "firestore.tf exemptions vs UNINDEXED_FIELDS");
+
     // who publishes where: exactly what each function's code does
     let publishers = keys(&l["publishers"]);
     let mut want: BTreeSet<String> = ["api/executions", "api/scheduler", "scheduler/executions", "executor/executions"]
@@ -661,6 +698,12 @@ fn root_variable_validations_refuse_bad_values() {
     let err = evaluate_root_locals(&["project_id=demo-project", "image_tag=abc1234", "max_delivery_attempts=3"])
         .expect_err("3 delivery attempts must be refused");
     assert!(err.contains("Pub/Sub allows 5 to 100 delivery attempts"), "{err}");
+    for lease in ["5", "60.5", "7200"] {
+        let err =
+            evaluate_root_locals(&["project_id=demo-project", "image_tag=abc1234", &format!("lease_seconds={lease}")])
+                .expect_err("a lease out of range must be refused");
+        assert!(err.contains("lease_seconds must be a whole number of seconds from 10"), "{lease}: {err}");
+    }
 }
 
 // ---------------------------------------------------------------------------

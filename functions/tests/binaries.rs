@@ -157,9 +157,27 @@ async fn api_executor_and_worker_processes_run_a_flow_together() {
     let runs = done["taskRunList"].as_array().expect("task runs");
     let answer = runs.iter().find(|t| t["taskId"] == "answer").expect("answer ran");
     assert_eq!(answer["outputs"]["value"], "BATON");
+    let logs: serde_json::Value =
+        http.get(format!("{api}/logs/{id}?taskId=greet")).send().await.expect("logs").json().await.expect("json");
+    assert_eq!(logs[0]["message"], "hello baton", "{logs}");
+    let mut stdout = Vec::new();
     for p in procs {
-        let (status, _) = p.terminate();
+        let (status, lines) = p.terminate();
         assert!(status.success(), "{status:?}");
+        stdout.extend(lines);
     }
+    // the task's line is one Cloud Logging entry on stdout, labelled for `gcloud logging read`
+    let greet: Vec<serde_json::Value> = stdout
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "hello baton")
+        .collect();
+    assert_eq!(greet.len(), 1, "the task's log line once on stdout: {stdout:?}");
+    assert_eq!(greet[0]["severity"], "INFO");
+    let labels = &greet[0]["logging.googleapis.com/labels"];
+    assert_eq!(
+        [&labels["executionId"], &labels["namespace"], &labels["taskId"], &labels["attemptNumber"]],
+        [&serde_json::json!(id), &serde_json::json!("fn.bin"), &serde_json::json!("greet"), &serde_json::json!("1")]
+    );
     let _ = std::fs::remove_dir_all(&home);
 }

@@ -142,38 +142,37 @@ tasks:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_paused_execution_holds_a_slot_until_it_ends() {
+async fn an_admitted_execution_holds_its_slot_until_it_ends_then_the_queued_one_runs() {
     let h = harness();
     let flow = h.flow(
         r#"
-id: paused_slot
+id: held_slot
 namespace: test
 concurrency:
   limit: 1
+inputs:
+  - id: sleep
+    type: STRING
+    defaults: PT0S
 tasks:
   - id: work
-    type: io.kestra.plugin.core.debug.Return
-    format: ok
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: "{{ inputs.sleep }}"
 "#,
     );
-    // an execution PAUSED (as a Pause task leaves it), whatever started it
-    let now = chrono::Utc::now();
-    let mut paused = shared::model::Execution::new(
-        shared::model::ids::new_id(),
-        "test",
-        "paused_slot",
-        1,
-        Default::default(),
-        vec![],
-        now,
-    );
-    paused.state.set(StateType::Running, now);
-    paused.state.set(StateType::Paused, now);
-    h.embedded.engine.state.create_execution(&paused).await.unwrap();
+    let inputs = |d: &str| serde_json::Map::from_iter([("sleep".to_string(), json!(d))]);
+    let first = h.embedded.launch(&flow, LaunchRequest { inputs: inputs("PT60S"), ..LaunchRequest::default() });
+    let first = first.await.unwrap();
+    wait_state(&h, &first.id, StateType::Running).await;
     let queued = h.embedded.launch(&flow, LaunchRequest::default()).await.unwrap();
     wait_state(&h, &queued.id, StateType::Queued).await;
-    h.embedded.kill(&paused.id).await.unwrap();
-    wait_state(&h, &paused.id, StateType::Killed).await;
+    // the slot is in the flow's concurrency record, not counted from states
+    let (_, slots) = h.embedded.engine.state.load_record("concurrency", "test:held_slot").await.unwrap().unwrap();
+    assert_eq!(slots, json!({"running": [first.id.clone()], "queued": [queued.id.clone()]}));
+    h.embedded.kill(&first.id).await.unwrap();
+    wait_state(&h, &first.id, StateType::Killed).await;
     let done = wait_state(&h, &queued.id, StateType::Success).await;
     assert!(done.state.histories.iter().any(|s| s.state == StateType::Queued));
+    let (_, slots) = h.embedded.engine.state.load_record("concurrency", "test:held_slot").await.unwrap().unwrap();
+    assert_eq!(slots, json!({"running": [], "queued": []}), "every slot freed at the end");
 }

@@ -181,6 +181,31 @@ pub async fn state_store_contract(store: &dyn StateStore) {
 
     claims_contract(store, &run, now).await;
     flows_contract(store, &ns).await;
+
+    // compare-and-swap records: first write creates, a stale write conflicts,
+    // and of concurrent writers of one version exactly one wins.
+    let key = format!("{ns}:flow");
+    assert_eq!(store.load_record("concurrency", &key).await.expect("load record"), None);
+    assert_eq!(store.save_record("concurrency", &key, 0, &json!({"running": ["a"]})).await.expect("create"), 1);
+    match store.save_record("concurrency", &key, 0, &json!({"running": ["b"]})).await {
+        Err(BackendError::Conflict { expected: 0, found: 1, .. }) => {}
+        other => panic!("creating an existing record must conflict, got {other:?}"),
+    }
+    assert_eq!(store.save_record("concurrency", &key, 1, &json!({"running": []})).await.expect("update"), 2);
+    assert!(matches!(
+        store.save_record("concurrency", &key, 1, &json!({"running": ["c"]})).await,
+        Err(BackendError::Conflict { .. })
+    ));
+    assert_eq!(store.load_record("concurrency", &key).await.expect("load"), Some((2, json!({"running": []}))));
+    let k = &key;
+    let racers = futures::future::join_all(
+        (0..8).map(|i| async move { store.save_record("concurrency", k, 2, &json!({"winner": i})).await.is_ok() }),
+    )
+    .await;
+    assert_eq!(racers.iter().filter(|ok| **ok).count(), 1, "exactly one concurrent writer of version 2 wins");
+    let other = format!("{ns}:other");
+    assert_eq!(store.save_record("leases", &other, 0, &json!(1)).await.expect("another kind"), 1);
+    assert_eq!(store.load_record("concurrency", &other).await.expect("kinds are apart"), None);
 }
 
 async fn claims_contract(store: &dyn StateStore, run: &str, now: DateTime<Utc>) {

@@ -132,6 +132,14 @@ pub trait StateStore: Send + Sync {
     /// Marks a claimed attempt as finished so later duplicates see `Claim::Done`.
     async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> Result<()>;
 
+    /// A small JSON record of `kind` (`concurrency`, `leases`…) changed
+    /// only by compare-and-swap, with its version (absent: `None`).
+    async fn load_record(&self, kind: &str, key: &str) -> Result<Option<(u64, Value)>>;
+    /// Writes a record if its stored version is still `expected` (0: it
+    /// must not exist); returns the new version. A lost race is
+    /// [`BackendError::Conflict`].
+    async fn save_record(&self, kind: &str, key: &str, expected: u64, value: &Value) -> Result<u64>;
+
     /// Stores a flow's source as a new revision if it changed; returns the revision.
     async fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<u32>;
     /// The source of a flow at `revision` (latest if `None`), with its revision.

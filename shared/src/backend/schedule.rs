@@ -127,7 +127,37 @@ impl std::fmt::Display for BackfillState {
     }
 }
 
-/// How far a backfill went. Written only by the runner.
+/// What became of one tick of a backfill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackfillTick {
+    /// The tick's execution (this backfill's, or the one that already succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    /// This backfill created the execution.
+    #[serde(default)]
+    pub launched: bool,
+    /// Skipped: an execution of the tick had already succeeded.
+    #[serde(default)]
+    pub skipped: bool,
+    /// The execution's end state, once it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<crate::model::StateType>,
+    /// Why the tick could not start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl BackfillTick {
+    /// Nothing more will happen to this tick.
+    pub fn is_done(&self) -> bool {
+        self.skipped || self.ended.is_some() || self.error.is_some()
+    }
+}
+
+/// How far a backfill went. Written only by the runner that owns the
+/// backfill; the counters are derived from `ticks`, so handling a tick
+/// again (a resumed runner) can never count it twice.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackfillProgress {
@@ -147,6 +177,38 @@ pub struct BackfillProgress {
     /// The ids of the executions of the window's ticks, in tick order.
     #[serde(default)]
     pub execution_ids: Vec<String>,
+    /// What became of each tick handled so far.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub ticks: std::collections::BTreeMap<DateTime<Utc>, BackfillTick>,
+}
+
+impl BackfillProgress {
+    /// Records what became of `tick` and recomputes the counters from every
+    /// tick's record.
+    pub fn record(&mut self, tick: DateTime<Utc>, record: BackfillTick) {
+        self.ticks.insert(tick, record);
+        self.recount();
+    }
+
+    /// The counters and the execution ids, from the ticks' records.
+    pub fn recount(&mut self) {
+        let (mut launched, mut skipped, mut succeeded, mut failed) = (0, 0, 0, 0);
+        let mut ids = Vec::with_capacity(self.ticks.len());
+        for t in self.ticks.values() {
+            launched += u64::from(t.launched);
+            skipped += u64::from(t.skipped);
+            match t.ended {
+                Some(crate::model::StateType::Success | crate::model::StateType::Warning) if !t.skipped => {
+                    succeeded += 1
+                }
+                Some(_) if !t.skipped => failed += 1,
+                _ => failed += u64::from(t.error.is_some()),
+            }
+            ids.extend(t.execution_id.iter().filter(|_| !t.skipped).cloned());
+        }
+        (self.launched, self.skipped, self.succeeded, self.failed) = (launched, skipped, succeeded, failed);
+        self.execution_ids = ids;
+    }
 }
 
 /// A backfill: replay a trigger's ticks between `start` and `end`.
@@ -336,6 +398,16 @@ pub async fn trigger_store_contract(store: &dyn TriggerStore) {
         succeeded: 8,
         failed: 1,
         execution_ids: vec!["x1".into(), "x2".into()],
+        ticks: std::collections::BTreeMap::from([(
+            now - TimeDelta::days(20),
+            BackfillTick {
+                execution_id: Some("x2".into()),
+                launched: true,
+                skipped: false,
+                ended: Some(crate::model::StateType::Failed),
+                error: None,
+            },
+        )]),
     };
     store.save_backfill_progress(&a_id, &progress).await.expect("progress");
     let paused = store

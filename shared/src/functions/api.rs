@@ -7,6 +7,10 @@
 //!   labels as `?labels=key:value` (repeatable). 200 with the execution, 404
 //!   unknown flow, 409 disabled flow, 422 invalid inputs.
 //! - `GET /api/v1/executions/{id}` — the execution as Kestra shows it.
+//! - `GET /api/v1/logs/{executionId}?minLevel=&taskId=&taskRunId=&attempt=`
+//!   — the execution's task logs as Kestra's `LogEntry` list (the local
+//!   server's code, [`crate::runtime::logs::query_logs`]); 404 unknown
+//!   execution, 400 a bad `minLevel` or `attempt`.
 //! - `GET|PUT|DELETE /api/v1/namespaces/{namespace}/kv/{key}`, `GET …/kv` —
 //!   the KV store (PUT body parsed as JSON, else a string; `ttl` header).
 //! - `POST /api/v1/backfills` (a backfill request, as on the scheduler
@@ -17,7 +21,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -31,6 +35,7 @@ use crate::backend::{BackendError, KvLookup, KvType, KvValue};
 use crate::model::Label;
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::{self, LaunchError, LaunchRequest};
+use crate::runtime::logs::{LogQueryError, query_logs};
 
 struct Api {
     engine: Arc<Engine>,
@@ -47,6 +52,7 @@ pub fn router(engine: Arc<Engine>, flows: Option<FlowSource>, schedules: Option<
         .route("/executions/{namespace}/{flow_id}", post(start_execution))
         .route("/executions/trigger/{namespace}/{flow_id}", post(start_execution))
         .route("/executions/{id}", get(show_execution))
+        .route("/logs/{id}", get(show_logs))
         .route("/namespaces/{namespace}/kv", get(kv_list))
         .route("/namespaces/{namespace}/kv/{key}", get(kv_get).put(kv_put).delete(kv_delete))
         .route("/backfills", post(backfill))
@@ -154,6 +160,15 @@ async fn show_execution(State(api): Shared, Path(id): Path<String>) -> Response 
         Ok(Some(exec)) => axum::Json(exec).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("execution {id} not found")),
         Err(e) => backend_error(&e),
+    }
+}
+
+async fn show_logs(State(api): Shared, Path(id): Path<String>, Query(q): Query<Vec<(String, String)>>) -> Response {
+    match query_logs(api.engine.state.as_ref(), &id, q).await {
+        Ok(logs) => axum::Json(logs).into_response(),
+        Err(e @ LogQueryError::BadParameter(_)) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ LogQueryError::NotFound(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(LogQueryError::Backend(e)) => backend_error(&e),
     }
 }
 

@@ -14,7 +14,7 @@
 //! | `BATON_RELAY` | local backend: `topic=url,…` push routes (see `relay`) | none: published messages are dropped |
 //! | `BATON_FLOWS` | a folder of flows, or `kestra:///prefix` in internal storage | `kestra:///flows` |
 //! | `BATON_WORKER_GROUP` | the worker function's task group | `core` |
-//! | `BATON_LEASE_SECONDS` | how long a worker's claim lasts without a heartbeat | `300` |
+//! | `BATON_LEASE_SECONDS` | how long a worker's claim lasts without a heartbeat (renewed every third of it) | `30` |
 //! | `BATON_WORK_DIR` | scratch folder for task working directories | `$TMPDIR/baton-work` |
 //! | `GOOGLE_CLOUD_PROJECT` | the project (also qualifies log traces) | — |
 //!
@@ -205,7 +205,7 @@ mod tests {
         let cfg = FunctionConfig::from_vars(Handler::Worker, &vars(&base)).expect("defaults");
         assert_eq!(cfg.port, 8080);
         assert_eq!(cfg.worker_group, "core");
-        assert_eq!(cfg.lease, Duration::seconds(300));
+        assert_eq!(cfg.lease, Duration::seconds(30));
         assert_eq!(cfg.flows, FlowSource::Storage("/flows".into()));
         assert!(matches!(cfg.backend, BackendConfig::Local { .. }));
 

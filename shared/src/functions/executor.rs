@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 
 use super::envelope::Delivery;
-use super::flows::{FlowError, FlowSource, ensure_flow};
 use super::push::{Outcome, PushHandler};
 use crate::backend::BackendError;
 use crate::executor::StepOptions;
@@ -29,13 +28,14 @@ use crate::runtime::messages::ExecutionEvent;
 /// Handles execution events.
 pub struct ExecutorFunction {
     engine: Arc<Engine>,
-    flows: Option<FlowSource>,
     locks: ExecutionLocks,
 }
 
 impl ExecutorFunction {
-    pub fn new(engine: Arc<Engine>, flows: Option<FlowSource>) -> ExecutorFunction {
-        ExecutorFunction { engine, flows, locks: ExecutionLocks::default() }
+    /// Executions run the flow revision they were created with, read from
+    /// the state store (`runtime::flows::at_revision`): no flow source needed.
+    pub fn new(engine: Arc<Engine>) -> ExecutorFunction {
+        ExecutorFunction { engine, locks: ExecutionLocks::default() }
     }
 }
 
@@ -91,35 +91,16 @@ impl PushHandler for ExecutorFunction {
 
 impl ExecutorFunction {
     async fn handle_event(&self, event: &ExecutionEvent, id: &str, opts: StepOptions) -> Outcome {
-        let mut flow_loaded = false;
-        loop {
-            let service = ExecutorService::new(self.engine.clone());
-            match service.handle(event, opts).await {
-                Ok(()) => return Outcome::Done,
-                Err(ExecutorError::Missing(_)) => return Outcome::Ignored(format!("execution {id} does not exist")),
-                Err(ExecutorError::FlowMissing(..)) if !flow_loaded => {
-                    flow_loaded = true;
-                    let exec = match self.engine.state.load_execution(id).await {
-                        Ok(Some(e)) => e,
-                        Ok(None) => return Outcome::Ignored(format!("execution {id} does not exist")),
-                        Err(e) => return backend_outcome(&e),
-                    };
-                    let rev = Some(exec.flow_revision);
-                    match ensure_flow(&self.engine, self.flows.as_ref(), &exec.namespace, &exec.flow_id, rev).await {
-                        Ok(_) => continue,
-                        // a valid message the deployment cannot serve: a poison message,
-                        // kept by Pub/Sub's dead-letter policy rather than dropped
-                        Err(e @ (FlowError::NotFound { .. } | FlowError::Invalid { .. })) => {
-                            return Outcome::Retry(format!("execution {id}: {e}"));
-                        }
-                        Err(FlowError::Backend(e)) => return backend_outcome(&e),
-                    }
-                }
-                Err(e @ (ExecutorError::FlowMissing(..) | ExecutorError::Contention(_))) => {
-                    return Outcome::Retry(e.to_string());
-                }
-                Err(ExecutorError::Backend(e)) => return backend_outcome(&e),
-            }
+        // a fresh service per delivery: no execution is cached across events
+        let service = ExecutorService::new(self.engine.clone());
+        match service.handle(event, opts).await {
+            Ok(()) => Outcome::Done,
+            Err(ExecutorError::Missing(_)) => Outcome::Ignored(format!("execution {id} does not exist")),
+            // the execution's flow revision is not stored or no longer parses: a
+            // valid message this deployment cannot serve, kept by Pub/Sub's
+            // dead-letter policy rather than dropped
+            Err(e @ (ExecutorError::FlowMissing(..) | ExecutorError::Contention(_))) => Outcome::Retry(e.to_string()),
+            Err(ExecutorError::Backend(e)) => backend_outcome(&e),
         }
     }
 }

@@ -1,8 +1,13 @@
 //! Where a function finds its flows: a folder (`BATON_FLOWS`, e.g. baked
 //! into the image), or internal storage under `/flows/` (what Terraform
-//! uploads to the internal bucket). An execution's own flow revision is
-//! also in the state store (the launcher saves it), so an executor that
-//! meets an execution of a flow it has not loaded reads that revision.
+//! uploads to the internal bucket as `flows/<namespace>/<id>.yml`).
+//!
+//! New executions (ticks, backfills, the API) use the flow as it is in the
+//! bucket now: [`ensure_flow`] re-reads its object on every call (one small
+//! GET), so a flow updated in the bucket is used by warm instances without
+//! a restart. An execution's own revision is in the state store (the
+//! launcher saves it); the executor reads exactly that revision
+//! (`runtime::flows::at_revision`), never an instance's latest copy.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +17,7 @@ use tokio::io::AsyncReadExt;
 use crate::backend::BackendError;
 use crate::model::Flow;
 use crate::runtime::engine::Engine;
+use crate::runtime::flows::RevisionError;
 use crate::validate;
 
 /// Where the flows come from.
@@ -82,8 +88,23 @@ pub async fn load_all(engine: &Arc<Engine>, source: &FlowSource) -> Result<usize
     Ok(n)
 }
 
-/// The flow `namespace.id`: from the repository, else the state store
-/// (`revision`, or the latest), else a reload of `source`.
+/// Reads `path` of internal storage as text; `None` if absent.
+async fn read_text(engine: &Engine, path: &str) -> Result<Option<String>, BackendError> {
+    if engine.storage.size(path).await?.is_none() {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    let mut r = engine.storage.get(path).await?;
+    r.read_to_string(&mut text)
+        .await
+        .map_err(|source| BackendError::Io { what: format!("read flow {path}"), source })?;
+    Ok(Some(text))
+}
+
+/// The flow `namespace.id` at `revision` (an execution's), or the latest
+/// for a new execution: from the bucket as it is now (see the module
+/// documentation), else this instance's copy, else the state store's
+/// latest revision, else a reload of `source`.
 pub async fn ensure_flow(
     engine: &Arc<Engine>,
     source: Option<&FlowSource>,
@@ -91,16 +112,44 @@ pub async fn ensure_flow(
     id: &str,
     revision: Option<u32>,
 ) -> Result<Arc<Flow>, FlowError> {
-    if let Some(f) = engine.flows.get(namespace, id)
-        && revision.is_none_or(|r| r == f.revision || f.revision == 0)
-    {
+    if let Some(rev) = revision {
+        return crate::runtime::flows::at_revision(engine, namespace, id, rev).await.map_err(|e| match e {
+            RevisionError::NotFound { .. } => FlowError::NotFound { namespace: namespace.into(), id: id.into() },
+            RevisionError::Invalid { revision, message, .. } => {
+                FlowError::Invalid { namespace: namespace.into(), id: id.into(), revision, message }
+            }
+            RevisionError::Backend(b) => FlowError::Backend(b),
+        });
+    }
+    if let Some(FlowSource::Storage(prefix)) = source {
+        let prefix = prefix.trim_end_matches('/');
+        for ext in ["yml", "yaml"] {
+            let path = format!("{prefix}/{namespace}/{id}.{ext}");
+            let Some(text) = read_text(engine, &path).await? else { continue };
+            if let Some(f) = engine.flows.get(namespace, id).filter(|f| f.source == text) {
+                return Ok(f);
+            }
+            let flow = match parse(engine, &path, &text) {
+                Ok(f) => f,
+                Err(message) => {
+                    // as the local server does with a broken edit: say so, keep the last good one
+                    tracing::error!(namespace, flow_id = id, path, error = %message, "flow in the bucket is not valid");
+                    break;
+                }
+            };
+            if flow.namespace == namespace && flow.id == id {
+                tracing::info!(namespace, flow_id = id, path, "flow (re)loaded from the bucket");
+                return Ok(engine.flows.insert(flow));
+            }
+        }
+    }
+    if let Some(f) = engine.flows.get(namespace, id) {
         return Ok(f);
     }
-    if let Some((rev, text)) = engine.state.load_flow(namespace, id, revision).await? {
-        let mut flow = parse(engine, &format!("{namespace}.{id} revision {rev}"), &text).map_err(|message| {
+    if let Some((rev, text)) = engine.state.load_flow(namespace, id, None).await? {
+        let flow = parse(engine, &format!("{namespace}.{id} revision {rev}"), &text).map_err(|message| {
             FlowError::Invalid { namespace: namespace.into(), id: id.into(), revision: rev, message }
         })?;
-        flow.revision = rev;
         return Ok(engine.flows.insert(flow));
     }
     if let Some(source) = source {

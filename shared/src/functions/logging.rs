@@ -4,16 +4,29 @@
 //! `trace` (a trace id taken from the request) becomes
 //! `logging.googleapis.com/trace` = `projects/{project}/traces/{id}`, so a
 //! request's lines are grouped under it in the console.
+//!
+//! Task log lines (what tasks log, and the executor's WARN/ERROR lines about
+//! an execution) are stored, and with [`TaskLogEcho`] also written here as
+//! one entry each: Kestra's level as the severity, the line's own time, and
+//! `logging.googleapis.com/labels` naming the execution, flow and task run,
+//! so `gcloud logging read 'labels.executionId="…"'` finds them. Only the
+//! function runtime installs it (`baton run` echoes logs on stderr itself).
 
 use std::io::Write;
+use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
+
+use crate::backend::{self, Claim, ExecutionFilter, ExecutionSummary, LogEntry, StateStore};
+use crate::model::{Execution, StateType};
 
 /// The span field carrying the request's trace id.
 pub const TRACE_FIELD: &str = "trace";
@@ -145,6 +158,167 @@ where
     }
 }
 
+// ------------------------------------------------------------ task logs ---
+
+/// Cloud Logging's severity for a Kestra level: TRACE and DEBUG are DEBUG,
+/// WARN is WARNING; an unknown level is DEFAULT.
+pub fn task_severity(level: &str) -> &'static str {
+    match level.trim().to_ascii_uppercase().as_str() {
+        "ERROR" => "ERROR",
+        "WARN" | "WARNING" => "WARNING",
+        "INFO" => "INFO",
+        "DEBUG" | "TRACE" => "DEBUG",
+        _ => "DEFAULT",
+    }
+}
+
+/// One task log line as a Cloud Logging structured entry. `trace` is the
+/// qualified `projects/{project}/traces/{id}`.
+pub fn task_entry(entry: &LogEntry, trace: Option<&str>) -> Value {
+    let mut labels = Map::new();
+    labels.insert("executionId".into(), entry.execution_id.clone().into());
+    labels.insert("namespace".into(), entry.namespace.clone().into());
+    labels.insert("flowId".into(), entry.flow_id.clone().into());
+    if let Some(t) = &entry.task_id {
+        labels.insert("taskId".into(), t.clone().into());
+    }
+    if let Some(t) = &entry.task_run_id {
+        labels.insert("taskRunId".into(), t.clone().into());
+    }
+    if let Some(a) = entry.attempt_number {
+        labels.insert("attemptNumber".into(), a.to_string().into());
+    }
+    let mut line = json!({
+        "severity": task_severity(&entry.level),
+        "message": entry.message,
+        "time": entry.timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        "logging.googleapis.com/labels": labels,
+    });
+    if let (Some(t), Value::Object(m)) = (trace, &mut line) {
+        m.insert("logging.googleapis.com/trace".into(), t.into());
+    }
+    line
+}
+
+/// The trace id recorded on the current span or one of its parents (the
+/// push request's, see [`TRACE_FIELD`]), when [`CloudLogging`] is the
+/// layer that keeps span fields.
+pub fn current_trace() -> Option<String> {
+    tracing::Span::current()
+        .with_subscriber(|(id, dispatch)| {
+            let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+            let span = registry.span(id)?;
+            span.scope().find_map(|s| {
+                s.extensions()
+                    .get::<SpanFields>()
+                    .and_then(|f| f.0.get(TRACE_FIELD).and_then(Value::as_str).map(str::to_string))
+            })
+        })
+        .flatten()
+}
+
+/// A state store that also writes every log line appended to it as a Cloud
+/// Logging entry ([`task_entry`]), so every path that stores task logs (the
+/// engine's log sink, the executor, the worker and the sweep) reaches
+/// stdout. Lines are written before they are stored: if the store fails,
+/// stdout still has them. Every other call goes to `inner` unchanged.
+pub struct TaskLogEcho<W> {
+    inner: Arc<dyn StateStore>,
+    writer: W,
+    project: Option<String>,
+}
+
+impl<W> TaskLogEcho<W> {
+    /// Lines go to `writer`; traces are qualified with `project` when known.
+    pub fn new(inner: Arc<dyn StateStore>, writer: W, project: Option<String>) -> Self {
+        TaskLogEcho { inner, writer, project }
+    }
+}
+
+/// `inner` with its task log lines also on stdout: what the function
+/// runtime runs on.
+pub fn task_logs_on_stdout(inner: Arc<dyn StateStore>, project: Option<String>) -> Arc<dyn StateStore> {
+    Arc::new(TaskLogEcho::new(inner, std::io::stdout as fn() -> std::io::Stdout, project))
+}
+
+#[async_trait]
+impl<W> StateStore for TaskLogEcho<W>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    async fn create_execution(&self, execution: &Execution) -> backend::Result<()> {
+        self.inner.create_execution(execution).await
+    }
+    async fn load_execution(&self, id: &str) -> backend::Result<Option<Execution>> {
+        self.inner.load_execution(id).await
+    }
+    async fn save_execution(&self, execution: &Execution, changed_task_runs: &[String]) -> backend::Result<u64> {
+        self.inner.save_execution(execution, changed_task_runs).await
+    }
+    async fn list_executions(&self, filter: &ExecutionFilter) -> backend::Result<Vec<ExecutionSummary>> {
+        self.inner.list_executions(filter).await
+    }
+    async fn executions_in_states(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        states: &[StateType],
+    ) -> backend::Result<Vec<String>> {
+        self.inner.executions_in_states(namespace, flow_id, states).await
+    }
+    async fn append_logs(&self, logs: &[LogEntry]) -> backend::Result<()> {
+        if !logs.is_empty() {
+            let trace = match (&self.project, current_trace()) {
+                (Some(p), Some(id)) => Some(format!("projects/{p}/traces/{id}")),
+                _ => None,
+            };
+            let mut out = Vec::new();
+            for l in logs {
+                if serde_json::to_writer(&mut out, &task_entry(l, trace.as_deref())).is_ok() {
+                    out.push(b'\n');
+                }
+            }
+            let _ = self.writer.make_writer().write_all(&out);
+        }
+        self.inner.append_logs(logs).await
+    }
+    async fn logs(&self, execution_id: &str) -> backend::Result<Vec<LogEntry>> {
+        self.inner.logs(execution_id).await
+    }
+    async fn claim(
+        &self,
+        task_run_id: &str,
+        attempt: u32,
+        worker_id: &str,
+        until: DateTime<Utc>,
+    ) -> backend::Result<Claim> {
+        self.inner.claim(task_run_id, attempt, worker_id, until).await
+    }
+    async fn heartbeat(
+        &self,
+        task_run_id: &str,
+        attempt: u32,
+        worker_id: &str,
+        until: DateTime<Utc>,
+    ) -> backend::Result<()> {
+        self.inner.heartbeat(task_run_id, attempt, worker_id, until).await
+    }
+    async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> backend::Result<()> {
+        self.inner.finish_claim(task_run_id, attempt).await
+    }
+    async fn save_flow(&self, namespace: &str, id: &str, source: &str) -> backend::Result<u32> {
+        self.inner.save_flow(namespace, id, source).await
+    }
+    async fn load_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> backend::Result<Option<(u32, String)>> {
+        self.inner.load_flow(namespace, id, revision).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
@@ -195,6 +369,135 @@ mod tests {
         assert_eq!(lines[0]["logging.googleapis.com/trace"], "projects/proj/traces/abc123");
         assert_eq!(lines[1]["severity"], "ERROR");
         assert!(lines[1]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+
+    fn entry(level: &str, message: &str) -> LogEntry {
+        LogEntry {
+            namespace: "company.team".into(),
+            flow_id: "f".into(),
+            execution_id: "e1".into(),
+            task_id: Some("hello".into()),
+            task_run_id: Some("tr1".into()),
+            attempt_number: Some(2),
+            timestamp: DateTime::parse_from_rfc3339("2024-05-06T07:08:09.123456Z").expect("date").to_utc(),
+            level: level.into(),
+            message: message.into(),
+        }
+    }
+
+    fn lines(buf: &Buffer) -> Vec<Value> {
+        let text = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf8");
+        text.lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect()
+    }
+
+    fn store() -> Arc<dyn StateStore> {
+        Arc::new(crate::backend::local::SqliteStore::open_in_memory().expect("store"))
+    }
+
+    #[tokio::test]
+    async fn task_log_lines_are_cloud_logging_entries_with_labels() {
+        let buf = Buffer::default();
+        let echo = TaskLogEcho::new(store(), buf.clone(), Some("proj".into()));
+        let mut executor_line = entry("WARN", "the flow's concurrency limit is reached");
+        (executor_line.task_id, executor_line.task_run_id, executor_line.attempt_number) = (None, None, None);
+        echo.append_logs(&[entry("INFO", "hello"), entry("TRACE", "t"), executor_line]).await.expect("append");
+        let got = lines(&buf);
+        assert_eq!(got.len(), 3);
+        assert_eq!(
+            got[0],
+            json!({
+                "severity": "INFO",
+                "message": "hello",
+                "time": "2024-05-06T07:08:09.123456Z",
+                "logging.googleapis.com/labels": {"executionId": "e1", "namespace": "company.team", "flowId": "f",
+                    "taskId": "hello", "taskRunId": "tr1", "attemptNumber": "2"},
+            })
+        );
+        assert_eq!(got[1]["severity"], "DEBUG");
+        assert_eq!(got[2]["severity"], "WARNING");
+        assert_eq!(
+            got[2]["logging.googleapis.com/labels"],
+            json!({"executionId": "e1", "namespace": "company.team", "flowId": "f"})
+        );
+        // and stored as they were
+        assert_eq!(echo.logs("e1").await.expect("logs").len(), 3);
+        for (level, severity) in [("DEBUG", "DEBUG"), ("ERROR", "ERROR"), ("warn", "WARNING"), ("LOUD", "DEFAULT")] {
+            assert_eq!(task_severity(level), severity);
+        }
+    }
+
+    #[tokio::test]
+    async fn task_log_lines_carry_the_requests_trace() {
+        use tracing::Instrument;
+        let buf = Buffer::default();
+        let echo = TaskLogEcho::new(store(), buf.clone(), Some("proj".into()));
+        let subscriber = tracing_subscriber::registry().with(CloudLogging::new(Buffer::default(), None));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let span = tracing::info_span!("push", trace = "abc123");
+        echo.append_logs(&[entry("INFO", "in a request")]).instrument(span).await.expect("append");
+        echo.append_logs(&[entry("INFO", "outside")]).await.expect("append");
+        let got = lines(&buf);
+        assert_eq!(got[0]["logging.googleapis.com/trace"], "projects/proj/traces/abc123");
+        assert!(got[1].get("logging.googleapis.com/trace").is_none(), "{}", got[1]);
+    }
+
+    /// A template host knowing one secret.
+    struct OneSecret;
+
+    impl crate::template::TemplateHost for OneSecret {
+        fn kv(&self, _: &str, _: &str) -> Result<Option<Value>, String> {
+            Ok(None)
+        }
+        fn secret(&self, _: &str) -> Result<String, String> {
+            Ok("hunter2-secret".into())
+        }
+        fn read(&self, _: &str, path: &str) -> Result<String, String> {
+            Err(format!("no {path}"))
+        }
+        fn secret_values(&self) -> Vec<String> {
+            vec!["hunter2-secret".into()]
+        }
+    }
+
+    #[tokio::test]
+    async fn secrets_are_masked_on_stdout_exactly_as_in_the_store() {
+        use crate::plugins::context::{RunContext, Services};
+        let buf = Buffer::default();
+        let store: Arc<dyn StateStore> = Arc::new(TaskLogEcho::new(store(), buf.clone(), None));
+        let sink = crate::runtime::logs::StoreLogSink::start(store.clone(), false);
+        let services = Services {
+            renderer: Arc::new(crate::template::Renderer::new()),
+            kv: Arc::new(crate::backend::memory::MemoryKv::new()),
+            storage: Arc::new(crate::backend::memory::MemoryStorage::new()),
+            logs: Arc::new(sink.clone()),
+            http: reqwest::Client::new(),
+            progress: None,
+            work_root: std::env::temp_dir(),
+            config: Default::default(),
+        };
+        let cx = RunContext::new(
+            "e1".into(),
+            "tr1".into(),
+            1,
+            "company.team".into(),
+            "f".into(),
+            "login".into(),
+            "test".into(),
+            json!({}),
+            Map::new(),
+            services,
+            Arc::new(OneSecret),
+        );
+        cx.mask("pg-password-42");
+        cx.info("connecting with hunter2-secret");
+        cx.warn("password pg-password-42 rejected");
+        sink.flush().await;
+        let text = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf8");
+        assert!(!text.contains("hunter2-secret") && !text.contains("pg-password-42"), "{text}");
+        let printed: Vec<Value> = lines(&buf).iter().map(|l| l["message"].clone()).collect();
+        let stored: Vec<Value> = store.logs("e1").await.expect("logs").into_iter().map(|l| l.message.into()).collect();
+        assert_eq!(printed, stored);
+        assert_eq!(printed, [json!("connecting with ******"), json!("password ****** rejected")]);
     }
 
     #[test]

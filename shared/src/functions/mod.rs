@@ -154,9 +154,7 @@ pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOption
         Some(Arc::new(engine) as Arc<dyn Schedules>)
     });
     match handler {
-        Handler::Executor => {
-            server::push_router(Arc::new(executor::ExecutorFunction::new(engine, opts.flows.clone())), auth)
-        }
+        Handler::Executor => server::push_router(Arc::new(executor::ExecutorFunction::new(engine)), auth),
         Handler::Worker => server::push_router(
             Arc::new(worker::WorkerFunction::new(engine, &opts.worker_group, &opts.instance, opts.lease)),
             auth,
@@ -220,7 +218,7 @@ pub fn engine(backends: Backends, cfg: &FunctionConfig, vars: &HashMap<String, S
         tracing::warn!(variable = %bad, "secret is not valid base64 and is ignored");
     }
     Engine::new(EngineConfig {
-        state: backends.state,
+        state: logging::task_logs_on_stdout(backends.state, cfg.project.clone()),
         kv: backends.kv,
         storage: backends.storage,
         queue: backends.queue,

@@ -2,10 +2,15 @@
 //! runtime (`runtime::scheduler`, `runtime::backfill`) and a
 //! [`TriggerStore`] (Firestore on GCP, SQLite locally).
 //!
-//! - A tick without a date evaluates its trigger at the message's publish
-//!   time ([`Scheduler::evaluate_trigger`]: due ticks, missed-schedule
-//!   recovery, `lateMaximumDelay`, `stopAfter`); with a date it fires that
-//!   tick. Either way a tick key makes a duplicate tick a no-op.
+//! - A tick without a date stands for the latest cron instant at or before
+//!   the message's publish time, and fires it — the first tick a trigger
+//!   ever receives included ([`Scheduler::evaluate_trigger`] with
+//!   [`Arrival::Tick`]); the ticks missed since the stored last tick are
+//!   recovered per `recoverMissedSchedules`, late ones are skipped per
+//!   `lateMaximumDelay`, and `stopAfter` applies. With a date it fires that
+//!   tick. Either way a tick key makes a duplicate tick a no-op, and every
+//!   decision comes from stored trigger state, so a cold instance decides
+//!   as a warm one would.
 //! - A backfill is created (or the RUNNING one of the same request found)
 //!   and driven by [`ScheduleEngine::run_backfills`] for at most a time
 //!   budget per request, so no request outlives Pub/Sub's ack deadline; the
@@ -26,8 +31,8 @@ use crate::model::Flow;
 use crate::runtime::backfill::{self, BackfillError};
 use crate::runtime::engine::Engine;
 use crate::runtime::scheduler::{self as rs, Scheduler, SchedulerError, TickOrigin, TickOutcome};
-use crate::schedule::ScheduleTrigger;
 use crate::schedule::backfill::{Bound, parse_bound};
+use crate::schedule::{Arrival, ScheduleTrigger};
 
 /// How long one request drives backfills, by default (under the 600 s ack deadline, and a minute's sweep).
 pub const BACKFILL_BUDGET: Duration = Duration::from_secs(50);
@@ -109,8 +114,11 @@ impl Schedules for ScheduleEngine {
                 Ok(launched(&outcome).into_iter().collect())
             }
             None => {
-                let report =
-                    self.scheduler.evaluate_trigger(&flow, &trigger, published).await.map_err(scheduler_failure)?;
+                let report = self
+                    .scheduler
+                    .evaluate_trigger(&flow, &trigger, published, Arrival::Tick)
+                    .await
+                    .map_err(scheduler_failure)?;
                 for e in &report.errors {
                     tracing::error!(flow_id = %flow.id, trigger_id = %trigger.id, error = %e, "tick not started");
                 }
@@ -157,7 +165,7 @@ impl Schedules for ScheduleEngine {
                 return;
             }
             let mut progress = |_: &crate::backend::schedule::Backfill| {};
-            let run = backfill::run_backfill(&self.engine, self.store.as_ref(), &b.id, &mut progress);
+            let run = backfill::drive_backfill(&self.engine, self.store.as_ref(), &b.id, &mut progress, false);
             match tokio::time::timeout(self.budget, run).await {
                 Ok(Ok(done)) => tracing::info!(backfill_id = %done.id, state = %done.state, "backfill driven"),
                 Ok(Err(e)) => tracing::error!(backfill_id = %b.id, error = %e, "backfill runner stopped"),

@@ -29,6 +29,10 @@ use crate::runtime::engine::Engine;
 use crate::runtime::messages::WorkerJob;
 use crate::runtime::worker::{JobOutcome, Worker};
 
+/// Deliveries of a job whose attempt is held elsewhere that are answered
+/// "again later" (under the subscriptions' `max_delivery_attempts`).
+pub const HELD_RETRIES: u32 = 4;
+
 /// Runs the jobs of one worker group.
 pub struct WorkerFunction {
     engine: Arc<Engine>,
@@ -79,8 +83,22 @@ impl PushHandler for WorkerFunction {
         self.engine.logs.flush().await;
         match outcome {
             Ok(JobOutcome::Ran) => Outcome::Done,
-            Ok(JobOutcome::Duplicate) => Outcome::Duplicate(format!(
-                "task run {} attempt {} is running elsewhere or finished",
+            Ok(JobOutcome::Duplicate) => {
+                Outcome::Duplicate(format!("task run {} attempt {} already finished", job.task_run_id, job.attempt))
+            }
+            // Its holder may have just died (its push request dropped, so Pub/Sub
+            // redelivered): ask for the message again until the lease runs out
+            // (then this job takes the attempt over) or the attempt finishes. A
+            // live task outlasting a few redeliveries is acked, so a long task
+            // never ends in the dead-letter topic; the sweep is the backstop.
+            Ok(JobOutcome::HeldElsewhere { worker_id, until }) if delivery.delivery_attempt < HELD_RETRIES => {
+                Outcome::Retry(format!(
+                    "task run {} attempt {} is held by {worker_id} until {until}: checking again later",
+                    job.task_run_id, job.attempt
+                ))
+            }
+            Ok(JobOutcome::HeldElsewhere { worker_id, .. }) => Outcome::Duplicate(format!(
+                "task run {} attempt {} is running on {worker_id}",
                 job.task_run_id, job.attempt
             )),
             Ok(JobOutcome::Lost { worker_id }) => Outcome::Duplicate(format!(

@@ -12,19 +12,25 @@
 //! after every tick; pause, resume and cancel are state changes the runner
 //! notices between ticks. The runner is a plain async function, callable
 //! from the CLI, the local server or a Cloud Run handler.
+//!
+//! One runner owns a backfill at a time, under a lease record renewed as it
+//! goes (a duplicate backfill message, a second scheduler instance or a
+//! sweep finds it owned and leaves it alone), and its counters are derived
+//! from one record per tick, so a runner resuming after another cannot
+//! count a tick twice.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Map, Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::engine::{Engine, ExecutionUpdate};
-use super::scheduler::{SchedulerError, TickOrigin, TickOutcome, TickRequest, fire_tick};
+use super::scheduler::{SchedulerError, TickOrigin, TickOutcome, TickRequest, fire_tick, tick_execution_id};
 use crate::backend::BackendError;
-use crate::backend::schedule::{Backfill, BackfillProgress, BackfillState, TriggerStore};
+use crate::backend::schedule::{Backfill, BackfillProgress, BackfillState, BackfillTick, TickKey, TriggerStore};
 use crate::model::{Flow, Label, StateType, ids};
 use crate::schedule::backfill::{PlanError, plan_ticks};
 use crate::schedule::{ScheduleError, ScheduleTrigger};
@@ -184,7 +190,6 @@ struct Tracker {
     next_unhandled: usize,
     handled: HashSet<DateTime<Utc>>,
     in_flight: BTreeMap<DateTime<Utc>, String>,
-    known_ids: HashSet<String>,
 }
 
 impl Tracker {
@@ -195,80 +200,132 @@ impl Tracker {
             self.next_unhandled += 1;
         }
     }
-
-    fn record_id(&mut self, id: &str, progress: &mut BackfillProgress) {
-        if self.known_ids.insert(id.to_string()) {
-            progress.execution_ids.push(id.to_string());
-        }
-    }
 }
 
-fn count_end(state: StateType, progress: &mut BackfillProgress) {
-    if matches!(state, StateType::Success | StateType::Warning) {
-        progress.succeeded += 1;
-    } else {
-        progress.failed += 1;
+/// Records the end of a tick's execution (idempotent: the counters come
+/// from the ticks' records).
+fn record_end(progress: &mut BackfillProgress, tick: DateTime<Utc>, id: &str, launched: bool, state: StateType) {
+    let mut r = progress.ticks.get(&tick).cloned().unwrap_or_else(|| BackfillTick::started(id, launched));
+    r.ended = Some(state);
+    progress.record(tick, r);
+}
+
+impl BackfillTick {
+    fn started(id: &str, launched: bool) -> BackfillTick {
+        BackfillTick { execution_id: Some(id.to_string()), launched, skipped: false, ended: None, error: None }
     }
 }
 
 /// Runs backfill `id` until every tick is handled (then it is SUCCESS),
 /// or until it is paused or cancelled; returns it as stored then.
 /// `on_progress` sees it after every change. Safe to call again after a
-/// crash, or by two runners at once: ticks are claimed exactly once.
+/// crash, or by two runners at once: one owns the backfill at a time
+/// (the other waits for it to finish or die), and ticks are claimed
+/// exactly once.
 pub async fn run_backfill(
     engine: &Arc<Engine>,
     store: &dyn TriggerStore,
     id: &str,
     on_progress: &mut (dyn FnMut(&Backfill) + Send),
 ) -> Result<Backfill, BackfillError> {
+    drive_backfill(engine, store, id, on_progress, true).await
+}
+
+/// [`run_backfill`]; with `wait == false` a backfill owned by another live
+/// runner is left to it, and returned as stored.
+pub async fn drive_backfill(
+    engine: &Arc<Engine>,
+    store: &dyn TriggerStore,
+    id: &str,
+    on_progress: &mut (dyn FnMut(&Backfill) + Send),
+    wait: bool,
+) -> Result<Backfill, BackfillError> {
     let mut b = store.load_backfill(id).await?.ok_or_else(|| BackfillError::NotFound(id.to_string()))?;
     if b.state != BackfillState::Running {
         return Ok(b);
     }
+    let mut owner = loop {
+        if let Some(o) = Owner::acquire(engine, id).await? {
+            break o;
+        }
+        if !wait {
+            tracing::info!(backfill_id = %id, "backfill is driven by another runner");
+            return Ok(b);
+        }
+        tokio::time::sleep(POLL * 4).await;
+        b = store.load_backfill(id).await?.ok_or_else(|| BackfillError::NotFound(id.to_string()))?;
+        if b.state != BackfillState::Running {
+            return Ok(b);
+        }
+    };
+    // read again as owner: the previous owner may have moved it on
+    b = store.load_backfill(id).await?.ok_or_else(|| BackfillError::NotFound(id.to_string()))?;
+    if b.state != BackfillState::Running {
+        return Ok(b);
+    }
+    let result = run_owned(engine, store, &mut b, &mut owner, on_progress).await;
+    owner.release(engine).await;
+    result
+}
+
+async fn run_owned(
+    engine: &Arc<Engine>,
+    store: &dyn TriggerStore,
+    b: &mut Backfill,
+    owner: &mut Owner,
+    on_progress: &mut (dyn FnMut(&Backfill) + Send),
+) -> Result<Backfill, BackfillError> {
     let (flow, trigger) = backfill_target(engine, &b.namespace, &b.flow_id, &b.trigger_id)?;
     let ticks = plan_ticks(&trigger.cron, b.start, b.end)?;
     let window = flow.concurrency.as_ref().map_or(1, |c| c.limit.max(1) as usize);
     let mut updates = engine.updates.subscribe();
     let mut progress = b.progress.clone();
     progress.total = ticks.len() as u64;
+    progress.recount();
     let pending: Vec<DateTime<Utc>> = ticks.into_iter().filter(|t| progress.cursor.is_none_or(|c| *t > c)).collect();
-    let mut tracker = Tracker {
-        order: pending.clone(),
-        next_unhandled: 0,
-        handled: HashSet::new(),
-        in_flight: BTreeMap::new(),
-        known_ids: progress.execution_ids.iter().cloned().collect(),
-    };
+    let mut tracker =
+        Tracker { order: pending.clone(), next_unhandled: 0, handled: HashSet::new(), in_flight: BTreeMap::new() };
     let (backfill_id, inputs, labels) = (b.id.clone(), b.inputs.clone(), b.labels.clone());
     let origin = TickOrigin::Backfill { id: &backfill_id, rerun_successful: b.rerun_successful };
-    on_progress(&b);
+    on_progress(b);
     for tick in pending {
+        if progress.ticks.get(&tick).is_some_and(BackfillTick::is_done) {
+            // handled by an earlier runner, past the contiguous cursor
+            tracker.handle(tick, &mut progress);
+            continue;
+        }
         while tracker.in_flight.len() >= window {
-            if let Some(stopped) =
-                wait_for_one(engine, store, &mut b, &mut updates, &mut tracker, &mut progress).await?
-            {
+            let waited = wait_for_one(engine, store, b, owner, &mut updates, &mut tracker, &mut progress).await?;
+            if let Some(stopped) = waited {
                 return Ok(stopped);
             }
-            on_progress(&b);
+            on_progress(b);
         }
-        if let Some(stopped) = control(store, &mut b, &progress).await? {
+        if let Some(stopped) = control(engine, store, b, owner, &progress).await? {
             return Ok(stopped);
         }
         let req = TickRequest { flow: &flow, trigger: &trigger, date: tick, inputs: &inputs, labels: &labels, origin };
+        let key = TickKey {
+            namespace: flow.namespace.clone(),
+            flow_id: flow.id.clone(),
+            trigger_id: trigger.id.clone(),
+            date: tick,
+        };
+        let mine = tick_execution_id(&key, origin);
         match fire_tick(engine, store, req).await {
             Ok(TickOutcome::Launched { execution_id }) => {
-                progress.launched += 1;
-                tracker.record_id(&execution_id, &mut progress);
+                progress.record(tick, BackfillTick::started(&execution_id, true));
                 tracker.in_flight.insert(tick, execution_id);
             }
             Ok(TickOutcome::Existing { execution_id, state }) => {
-                tracker.record_id(&execution_id, &mut progress);
+                let launched = execution_id == mine;
                 match state {
                     Some(s) if s.is_terminal() => {
-                        count_end(s, &mut progress);
+                        record_end(&mut progress, tick, &execution_id, launched, s);
                         tracker.handle(tick, &mut progress);
                     }
                     _ => {
+                        progress.record(tick, BackfillTick::started(&execution_id, launched));
                         tracker.in_flight.insert(tick, execution_id);
                     }
                 }
@@ -276,26 +333,34 @@ pub async fn run_backfill(
             Ok(TickOutcome::SkippedSuccessful { execution_id }) => {
                 tracing::info!(backfill_id = %backfill_id, tick = %trigger.cron.format(tick), execution_id = %execution_id,
                     "tick skipped: it already succeeded");
-                progress.skipped += 1;
+                let r = BackfillTick { skipped: true, ..BackfillTick::started(&execution_id, false) };
+                progress.record(tick, r);
                 tracker.handle(tick, &mut progress);
             }
             Err(SchedulerError::Backend(e)) => return Err(e.into()),
             Err(e) => {
                 tracing::error!(backfill_id = %backfill_id, error = %e, "backfill tick not started");
-                progress.failed += 1;
+                let r = BackfillTick {
+                    execution_id: None,
+                    launched: false,
+                    skipped: false,
+                    ended: None,
+                    error: Some(e.to_string()),
+                };
+                progress.record(tick, r);
                 tracker.handle(tick, &mut progress);
             }
         }
-        save(store, &mut b, &progress).await?;
-        on_progress(&b);
+        save(store, b, &progress).await?;
+        on_progress(b);
     }
     while !tracker.in_flight.is_empty() {
-        if let Some(stopped) = wait_for_one(engine, store, &mut b, &mut updates, &mut tracker, &mut progress).await? {
+        if let Some(stopped) = wait_for_one(engine, store, b, owner, &mut updates, &mut tracker, &mut progress).await? {
             return Ok(stopped);
         }
-        on_progress(&b);
+        on_progress(b);
     }
-    save(store, &mut b, &progress).await?;
+    save(store, b, &progress).await?;
     let done = store
         .transition_backfill(&b.id, &[BackfillState::Running], BackfillState::Success)
         .await?
@@ -307,18 +372,105 @@ pub async fn run_backfill(
     Ok(done)
 }
 
+/// How long a runner owns a backfill without renewing (it renews on every
+/// turn of its loop, at least every poll interval).
+const OWNER_LEASE: TimeDelta = TimeDelta::seconds(30);
+/// The record kind of owners.
+const LEASES: &str = "leases";
+
+/// This runner's ownership of a backfill: a compare-and-swap record
+/// `leases/backfill:{id}` = `{owner, until}`. Another runner takes it over
+/// only once `until` passed (its owner died or was stopped).
+struct Owner {
+    key: String,
+    me: String,
+    version: u64,
+    until: DateTime<Utc>,
+    engine: Option<Arc<Engine>>,
+}
+
+impl Owner {
+    async fn acquire(engine: &Arc<Engine>, backfill_id: &str) -> Result<Option<Owner>, BackendError> {
+        let key = format!("backfill:{backfill_id}");
+        let me = ids::new_id();
+        let now = Utc::now();
+        let version = match engine.state.load_record(LEASES, &key).await? {
+            None => 0,
+            Some((v, body)) => {
+                let until = body.get("until").and_then(Value::as_str).and_then(|u| u.parse::<DateTime<Utc>>().ok());
+                if until.is_some_and(|u| u > now) {
+                    return Ok(None);
+                }
+                v
+            }
+        };
+        let until = now + OWNER_LEASE;
+        match engine.state.save_record(LEASES, &key, version, &json!({"owner": me, "until": until})).await {
+            Ok(version) => Ok(Some(Owner { key, me, version, until, engine: Some(engine.clone()) })),
+            Err(BackendError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Renews the lease when a third of it is gone; false if it was lost.
+    async fn renew(&mut self, engine: &Engine) -> Result<bool, BackendError> {
+        let now = Utc::now();
+        if self.until - now > OWNER_LEASE * 2 / 3 {
+            return Ok(true);
+        }
+        let until = now + OWNER_LEASE;
+        let body = json!({"owner": self.me, "until": until});
+        match engine.state.save_record(LEASES, &self.key, self.version, &body).await {
+            Ok(v) => {
+                (self.version, self.until) = (v, until);
+                Ok(true)
+            }
+            Err(BackendError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn release(mut self, engine: &Engine) {
+        self.engine = None;
+        let body = json!({"owner": self.me, "until": DateTime::<Utc>::UNIX_EPOCH});
+        let _ = engine.state.save_record(LEASES, &self.key, self.version, &body).await;
+    }
+}
+
+impl Drop for Owner {
+    /// A runner dropped mid-way (a timeout, an aborted task) gives the
+    /// backfill up at once; a process that dies lets the lease run out.
+    fn drop(&mut self) {
+        let Some(engine) = self.engine.take() else { return };
+        let (key, version) = (self.key.clone(), self.version);
+        let body = json!({"owner": self.me, "until": DateTime::<Utc>::UNIX_EPOCH});
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = engine.state.save_record(LEASES, &key, version, &body).await;
+            });
+        }
+    }
+}
+
 async fn save(store: &dyn TriggerStore, b: &mut Backfill, progress: &BackfillProgress) -> Result<(), BackendError> {
     store.save_backfill_progress(&b.id, progress).await?;
     b.progress = progress.clone();
     Ok(())
 }
 
-/// The backfill's stored state: `Some` (as stored) when it is no longer RUNNING.
+/// The backfill's stored state: `Some` (as stored) when it is no longer
+/// RUNNING, or when this runner lost its ownership (then as it is).
 async fn control(
+    engine: &Engine,
     store: &dyn TriggerStore,
     b: &mut Backfill,
+    owner: &mut Owner,
     progress: &BackfillProgress,
 ) -> Result<Option<Backfill>, BackendError> {
+    if !owner.renew(engine).await? {
+        tracing::warn!(backfill_id = %b.id, "backfill taken over by another runner: this one stops");
+        return Ok(Some(b.clone()));
+    }
     let Some(current) = store.load_backfill(&b.id).await? else {
         return Ok(Some(b.clone()));
     };
@@ -331,12 +483,13 @@ async fn control(
     Ok(Some(Backfill { progress: progress.clone(), ..current }))
 }
 
-/// Waits until at least one in-flight execution ends (counting it), or the
+/// Waits until at least one in-flight execution ends (recording it), or the
 /// backfill stops being RUNNING (`Some`).
 async fn wait_for_one(
     engine: &Engine,
     store: &dyn TriggerStore,
     b: &mut Backfill,
+    owner: &mut Owner,
     updates: &mut tokio::sync::broadcast::Receiver<ExecutionUpdate>,
     tracker: &mut Tracker,
     progress: &mut BackfillProgress,
@@ -347,19 +500,20 @@ async fn wait_for_one(
             if let Some(e) = engine.state.load_execution(id).await?
                 && e.state.is_terminal()
             {
-                ended.push((*tick, e.state.current));
+                ended.push((*tick, id.clone(), e.state.current));
             }
         }
         if !ended.is_empty() {
-            for (tick, state) in ended {
+            for (tick, id, state) in ended {
                 tracker.in_flight.remove(&tick);
-                count_end(state, progress);
+                let launched = progress.ticks.get(&tick).is_some_and(|r| r.launched);
+                record_end(progress, tick, &id, launched, state);
                 tracker.handle(tick, progress);
             }
             save(store, b, progress).await?;
             return Ok(None);
         }
-        if let Some(stopped) = control(store, b, progress).await? {
+        if let Some(stopped) = control(engine, store, b, owner, progress).await? {
             return Ok(Some(stopped));
         }
         // sleep until one of ours changes state terminally, or the poll interval passes

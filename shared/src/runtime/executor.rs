@@ -15,7 +15,7 @@ use super::engine::{Engine, ExecutionUpdate};
 use super::launcher::{self, LaunchRequest, publish_event};
 use super::messages::ExecutionEvent;
 use crate::backend::{BackendError, LogEntry, Topic};
-use crate::executor::concurrency::{Admission, admit};
+use crate::executor::concurrency::Admission;
 use crate::executor::{self, Action, StepOptions};
 use crate::model::{Execution, StateType};
 
@@ -26,7 +26,7 @@ pub enum ExecutorError {
     Backend(#[from] BackendError),
     #[error("execution {0} not found")]
     Missing(String),
-    #[error("flow {0} of execution {1} is not loaded")]
+    #[error("{0} (execution {1})")]
     FlowMissing(String, String),
     #[error("too many concurrent updates of execution {0}")]
     Contention(String),
@@ -59,7 +59,9 @@ impl ExecutorService {
         for _ in 0..8 {
             let exec = self.load(&id).await?;
             if exec.state.is_terminal() {
-                return Ok(());
+                // an event of an ended execution: make sure its slot is free
+                // (the executor that ended it may have died before freeing it)
+                return self.release_slot(&exec).await;
             }
             match self.decide_and_save(exec, event, opts).await {
                 Ok(()) => return Ok(()),
@@ -80,9 +82,13 @@ impl ExecutorService {
         opts: StepOptions,
     ) -> Result<(), ExecutorError> {
         let engine = &self.engine;
-        let flow = engine.flows.get(&exec.namespace, &exec.flow_id).ok_or_else(|| {
-            ExecutorError::FlowMissing(format!("{}.{}", exec.namespace, exec.flow_id), exec.id.clone())
-        })?;
+        // the revision the execution was created with, never the latest
+        let flow = super::flows::at_revision(engine, &exec.namespace, &exec.flow_id, exec.flow_revision)
+            .await
+            .map_err(|e| match e {
+                super::flows::RevisionError::Backend(b) => ExecutorError::Backend(b),
+                other => ExecutorError::FlowMissing(other.to_string(), exec.id.clone()),
+            })?;
         let now = Utc::now();
         let (mut changed, mut exec_changed) = executor::apply_event(&flow, &mut exec, event, now);
         let mut actions = Vec::new();
@@ -93,30 +99,11 @@ impl ExecutorService {
             return self.save(exec, &changed, actions).await;
         }
 
-        if matches!(exec.state.current, StateType::Created | StateType::Queued) && flow.concurrency.is_some() {
-            let active = engine
-                .state
-                .executions_in_states(
-                    &exec.namespace,
-                    &exec.flow_id,
-                    &[StateType::Running, StateType::Paused, StateType::Killing],
-                )
-                .await?
-                .into_iter()
-                .filter(|x| *x != exec.id)
-                .count();
-            // FIFO: a new execution never overtakes queued ones, and only the
-            // oldest queued one may take a freed slot.
-            let queued =
-                engine.state.executions_in_states(&exec.namespace, &exec.flow_id, &[StateType::Queued]).await?;
-            let behind = match exec.state.current {
-                StateType::Queued => queued.first().is_some_and(|first| *first != exec.id),
-                _ => queued.iter().any(|q| *q != exec.id),
-            };
-            let queue_behavior =
-                flow.concurrency.as_ref().is_some_and(|c| c.behavior == crate::model::ConcurrencyBehavior::Queue);
-            let active = if behind && queue_behavior { usize::MAX } else { active };
-            match admit(flow.concurrency.as_ref(), active) {
+        if let Some(c) =
+            flow.concurrency.as_ref().filter(|_| matches!(exec.state.current, StateType::Created | StateType::Queued))
+        {
+            // one record per flow, changed by compare-and-swap: atomic across instances
+            match super::slots::admit(engine, &exec.namespace, &exec.flow_id, &exec.id, c).await? {
                 Admission::Run => {}
                 Admission::Queue { message } => {
                     if exec.state.current == StateType::Queued {
@@ -318,15 +305,21 @@ impl ExecutorService {
             )
             .await?;
         }
-        // release the oldest queued execution of the flow, if any
-        if let Some(flow) = engine.flows.get(&exec.namespace, &exec.flow_id)
-            && flow.concurrency.is_some()
-        {
-            let queued =
-                engine.state.executions_in_states(&exec.namespace, &exec.flow_id, &[StateType::Queued]).await?;
-            if let Some(next) = queued.into_iter().next() {
-                publish_event(engine, &ExecutionEvent::Wake { execution_id: next }).await?;
-            }
+        self.release_slot(exec).await
+    }
+
+    /// Frees the flow's concurrency slot of an ended execution and wakes the
+    /// oldest queued one if a slot is free. Idempotent.
+    async fn release_slot(&self, exec: &Execution) -> Result<(), ExecutorError> {
+        let engine = &self.engine;
+        let flow = match super::flows::at_revision(engine, &exec.namespace, &exec.flow_id, exec.flow_revision).await {
+            Ok(f) => f,
+            Err(super::flows::RevisionError::Backend(e)) => return Err(e.into()),
+            Err(_) => return Ok(()),
+        };
+        let Some(c) = &flow.concurrency else { return Ok(()) };
+        if let Some(next) = super::slots::release(engine, &exec.namespace, &exec.flow_id, &exec.id, c.limit).await? {
+            publish_event(engine, &ExecutionEvent::Wake { execution_id: next }).await?;
         }
         Ok(())
     }

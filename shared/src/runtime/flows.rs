@@ -1,5 +1,11 @@
 //! The flows a runtime knows: loaded from files or folders, validated,
-//! stored as revisions, and looked up by namespace and id (Subflow).
+//! stored as revisions, and looked up by namespace and id (the latest, for
+//! new executions and Subflow) or by revision (what an execution runs).
+//!
+//! A revision never changes, so the revision cache is safe on every
+//! instance: an execution always runs the revision it was created with,
+//! read from the state store ([`at_revision`]) when this instance has not
+//! seen it, whatever the instance's latest copy of the flow is.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +20,19 @@ use crate::validate::{self, Diagnostic};
 #[derive(Default)]
 pub struct FlowRepository {
     flows: RwLock<HashMap<(String, String), Arc<Flow>>>,
+    /// Immutable: `(namespace, id, revision)` as stored by the launcher.
+    revisions: RwLock<HashMap<(String, String, u32), Arc<Flow>>>,
+}
+
+/// Why an execution's flow revision is not available.
+#[derive(Debug, thiserror::Error)]
+pub enum RevisionError {
+    #[error("flow {namespace}.{id} revision {revision} is not stored")]
+    NotFound { namespace: String, id: String, revision: u32 },
+    #[error("flow {namespace}.{id} revision {revision} is not valid any more:\n{message}")]
+    Invalid { namespace: String, id: String, revision: u32, message: String },
+    #[error(transparent)]
+    Backend(#[from] crate::backend::BackendError),
 }
 
 /// Why a flow could not be loaded.
@@ -54,6 +73,25 @@ impl FlowRepository {
         f
     }
 
+    /// Records `flow` as revision `revision` (the launcher's stored one).
+    pub fn insert_revision(&self, flow: &Flow, revision: u32) -> Arc<Flow> {
+        let key = (flow.namespace.clone(), flow.id.clone(), revision);
+        if let Some(f) = self.revisions.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return f;
+        }
+        let f = Arc::new(Flow { revision, ..flow.clone() });
+        if let Ok(mut m) = self.revisions.write() {
+            return m.entry(key).or_insert(f).clone();
+        }
+        f
+    }
+
+    /// Revision `revision` of a flow, if this instance has it.
+    pub fn get_revision(&self, namespace: &str, id: &str, revision: u32) -> Option<Arc<Flow>> {
+        self.revisions.read().ok()?.get(&(namespace.to_string(), id.to_string(), revision)).cloned()
+    }
+
+    /// The latest flow `namespace.id` this instance loaded.
     pub fn get(&self, namespace: &str, id: &str) -> Option<Arc<Flow>> {
         self.flows.read().ok()?.get(&(namespace.to_string(), id.to_string())).cloned()
     }
@@ -77,6 +115,35 @@ impl FlowRepository {
         let mut v: Vec<_> = self.flows.read().map(|m| m.values().cloned().collect()).unwrap_or_default();
         v.sort_by(|a, b| (&a.namespace, &a.id).cmp(&(&b.namespace, &b.id)));
         v
+    }
+}
+
+/// Revision `revision` of flow `namespace.id`: from this instance's cache,
+/// else parsed from the state store's copy (and cached: it never changes).
+pub async fn at_revision(
+    engine: &super::engine::Engine,
+    namespace: &str,
+    id: &str,
+    revision: u32,
+) -> Result<Arc<Flow>, RevisionError> {
+    if let Some(f) = engine.flows.get_revision(namespace, id, revision) {
+        return Ok(f);
+    }
+    let not_found = || RevisionError::NotFound { namespace: namespace.into(), id: id.into(), revision };
+    let (rev, text) = engine.state.load_flow(namespace, id, Some(revision)).await?.ok_or_else(not_found)?;
+    if rev != revision {
+        return Err(not_found());
+    }
+    let name = format!("{namespace}.{id} revision {rev}");
+    let (flow, diags) = validate::validate_source(&name, &text, &engine.registry, &engine.renderer);
+    match flow {
+        Some(f) if diags.is_empty() => Ok(engine.flows.insert_revision(&f, rev)),
+        _ => Err(RevisionError::Invalid {
+            namespace: namespace.into(),
+            id: id.into(),
+            revision,
+            message: diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"),
+        }),
     }
 }
 

@@ -49,6 +49,8 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
     let resolved = inputs::resolve_inputs(&flow.inputs, &req.inputs, now)
         .map_err(|errors| LaunchError::Inputs { flow: format!("{}.{}", flow.namespace, flow.id), errors })?;
     let revision = engine.state.save_flow(&flow.namespace, &flow.id, &flow.source).await?;
+    // the executor runs exactly this revision, on whatever instance
+    engine.flows.insert_revision(flow, revision);
     let id = req.execution_id.clone().unwrap_or_else(ids::new_id);
     let mut labels = flow.labels.clone();
     for l in &req.labels {

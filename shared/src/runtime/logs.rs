@@ -1,17 +1,28 @@
-//! Log delivery for the embedded runtime: task log lines go through a
-//! channel to a writer that appends them to the store in batches, and are
-//! echoed to the terminal when asked. `flush` waits until all are written.
+//! Task logs in both runtimes.
+//!
+//! Writing: task log lines go through a channel to a writer that appends
+//! them to the store in batches, and are echoed to the terminal when asked.
+//! `flush` waits until all are written. Each line keeps the `tracing` span
+//! it was emitted in, and is stored inside it, so a store that echoes lines
+//! to Cloud Logging can name the request's trace.
+//!
+//! Reading: [`query_logs`] answers Kestra's `GET /api/v1/logs/{executionId}`
+//! (`minLevel`, `taskId`, `taskRunId`, `attempt`) in Kestra's `LogEntry`
+//! shape; the local server and the `api` function both serve it from here.
 
 use std::io::Write;
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
-use crate::backend::{LogEntry, StateStore};
+use crate::backend::{BackendError, LogEntry, StateStore};
 use crate::plugins::context::LogSink;
 
+#[expect(clippy::large_enum_variant, reason = "nearly every message is a line; boxing it would only add an allocation")]
 enum Msg {
-    Line(LogEntry),
+    Line(LogEntry, tracing::Span),
     Flush(oneshot::Sender<()>),
 }
 
@@ -27,15 +38,19 @@ impl StoreLogSink {
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
         tokio::spawn(async move {
             let mut batch = Vec::new();
+            let mut spans = Vec::new();
             while let Some(first) = rx.recv().await {
                 let mut flushes = Vec::new();
-                let mut push = |m: Msg, batch: &mut Vec<LogEntry>| match m {
-                    Msg::Line(l) => batch.push(l),
+                let mut push = |m: Msg, batch: &mut Vec<LogEntry>, spans: &mut Vec<tracing::Span>| match m {
+                    Msg::Line(l, span) => {
+                        batch.push(l);
+                        spans.push(span);
+                    }
                     Msg::Flush(done) => flushes.push(done),
                 };
-                push(first, &mut batch);
+                push(first, &mut batch, &mut spans);
                 while let Ok(m) = rx.try_recv() {
-                    push(m, &mut batch);
+                    push(m, &mut batch, &mut spans);
                     if batch.len() >= 500 {
                         break;
                     }
@@ -53,12 +68,20 @@ impl StoreLogSink {
                         );
                     }
                 }
-                if !batch.is_empty() {
-                    if let Err(e) = store.append_logs(&batch).await {
-                        tracing::error!(error = %e, lines = batch.len(), "cannot store log lines");
+                // one append per run of lines emitted in the same span
+                let mut start = 0;
+                while start < batch.len() {
+                    let span = &spans[start];
+                    let end =
+                        spans[start..].iter().position(|s| s.id() != span.id()).map_or(batch.len(), |n| start + n);
+                    let lines = &batch[start..end];
+                    if let Err(e) = store.append_logs(lines).instrument(span.clone()).await {
+                        tracing::error!(error = %e, lines = lines.len(), "cannot store log lines");
                     }
-                    batch.clear();
+                    start = end;
                 }
+                batch.clear();
+                spans.clear();
                 for f in flushes {
                     let _ = f.send(());
                 }
@@ -78,6 +101,230 @@ impl StoreLogSink {
 
 impl LogSink for StoreLogSink {
     fn emit(&self, entry: LogEntry) {
-        let _ = self.tx.send(Msg::Line(entry));
+        let _ = self.tx.send(Msg::Line(entry, tracing::Span::current()));
+    }
+}
+
+// ------------------------------------------------------------- reading ---
+
+/// Kestra's log levels (slf4j's), lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    /// `TRACE`, `DEBUG`, `INFO`, `WARN` or `ERROR`, in any case.
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "TRACE" => Some(LogLevel::Trace),
+            "DEBUG" => Some(LogLevel::Debug),
+            "INFO" => Some(LogLevel::Info),
+            "WARN" => Some(LogLevel::Warn),
+            "ERROR" => Some(LogLevel::Error),
+            _ => None,
+        }
+    }
+}
+
+/// The filters of `GET /api/v1/logs/{executionId}`, applied as Kestra's
+/// `ExecutionLogService` does: `taskId` wins over `taskRunId`, and
+/// `attempt` only narrows a `taskRunId`; `minLevel` always applies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogQuery {
+    pub min_level: Option<LogLevel>,
+    pub task_id: Option<String>,
+    pub task_run_id: Option<String>,
+    pub attempt: Option<u32>,
+}
+
+/// Why logs could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogQueryError {
+    /// A query parameter that does not parse (a 400).
+    #[error("{0}")]
+    BadParameter(String),
+    /// No such execution (a 404).
+    #[error("execution {0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+impl LogQuery {
+    /// Reads the decoded query pairs; empty values count as absent and
+    /// other keys are ignored (the last value of a repeated key wins).
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<LogQuery, LogQueryError> {
+        let mut q = LogQuery::default();
+        for (k, v) in pairs {
+            if v.is_empty() {
+                continue;
+            }
+            match k.as_str() {
+                "minLevel" => {
+                    q.min_level = Some(LogLevel::parse(&v).ok_or_else(|| {
+                        LogQueryError::BadParameter(format!(
+                            "minLevel '{v}' is not a log level (TRACE, DEBUG, INFO, WARN, ERROR)"
+                        ))
+                    })?);
+                }
+                "taskId" => q.task_id = Some(v),
+                "taskRunId" => q.task_run_id = Some(v),
+                "attempt" => {
+                    q.attempt = Some(v.trim().parse().map_err(|_| {
+                        LogQueryError::BadParameter(format!("attempt '{v}' is not a non-negative number"))
+                    })?);
+                }
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    /// True when `entry` passes the filters. A stored level Baton does not
+    /// know ranks as INFO.
+    pub fn matches(&self, entry: &LogEntry) -> bool {
+        let level = LogLevel::parse(&entry.level).unwrap_or(LogLevel::Info);
+        if self.min_level.is_some_and(|min| level < min) {
+            return false;
+        }
+        if let Some(task_id) = &self.task_id {
+            return entry.task_id.as_ref() == Some(task_id);
+        }
+        if let Some(task_run_id) = &self.task_run_id {
+            return entry.task_run_id.as_ref() == Some(task_run_id)
+                && self.attempt.is_none_or(|a| entry.attempt_number == Some(a));
+        }
+        true
+    }
+}
+
+/// The logs of execution `execution_id` that pass `query`, in order. An
+/// execution with no log line at all is looked up, so that an unknown id
+/// is [`LogQueryError::NotFound`] rather than an empty list.
+pub async fn execution_logs(
+    store: &dyn StateStore,
+    execution_id: &str,
+    query: &LogQuery,
+) -> Result<Vec<LogEntry>, LogQueryError> {
+    let logs = store.logs(execution_id).await?;
+    if logs.is_empty() && store.load_execution(execution_id).await?.is_none() {
+        return Err(LogQueryError::NotFound(execution_id.to_string()));
+    }
+    Ok(logs.into_iter().filter(|l| query.matches(l)).collect())
+}
+
+/// Kestra's `LogEntry` JSON: absent ids are left out, as Kestra's
+/// serializer does, except `attemptNumber`, which Kestra always writes.
+pub fn kestra_json(entry: &LogEntry) -> Value {
+    let mut m = Map::new();
+    m.insert("namespace".into(), entry.namespace.clone().into());
+    m.insert("flowId".into(), entry.flow_id.clone().into());
+    if let Some(t) = &entry.task_id {
+        m.insert("taskId".into(), t.clone().into());
+    }
+    m.insert("executionId".into(), entry.execution_id.clone().into());
+    if let Some(t) = &entry.task_run_id {
+        m.insert("taskRunId".into(), t.clone().into());
+    }
+    m.insert("attemptNumber".into(), entry.attempt_number.map_or(Value::Null, Value::from));
+    m.insert("timestamp".into(), serde_json::to_value(entry.timestamp).unwrap_or(Value::Null));
+    m.insert("level".into(), entry.level.clone().into());
+    m.insert("message".into(), entry.message.clone().into());
+    Value::Object(m)
+}
+
+/// `GET /api/v1/logs/{executionId}` with its decoded query pairs: a JSON
+/// array of Kestra `LogEntry` objects. Each HTTP API maps the error to its
+/// status (400, 404, or its backend-failure status).
+pub async fn query_logs(
+    store: &dyn StateStore,
+    execution_id: &str,
+    pairs: impl IntoIterator<Item = (String, String)>,
+) -> Result<Value, LogQueryError> {
+    let query = LogQuery::from_pairs(pairs)?;
+    let logs = execution_logs(store, execution_id, &query).await?;
+    Ok(Value::Array(logs.iter().map(kestra_json).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    use super::*;
+    use crate::backend::local::SqliteStore;
+
+    fn line(task: Option<&str>, run: Option<&str>, attempt: Option<u32>, level: &str, message: &str) -> LogEntry {
+        LogEntry {
+            namespace: "company.team".into(),
+            flow_id: "f".into(),
+            execution_id: "e1".into(),
+            task_id: task.map(str::to_string),
+            task_run_id: run.map(str::to_string),
+            attempt_number: attempt,
+            timestamp: Utc.with_ymd_and_hms(2024, 5, 6, 7, 8, 9).single().expect("date"),
+            level: level.into(),
+            message: message.into(),
+        }
+    }
+
+    fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
+        q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn filters_follow_kestra() {
+        let logs = [
+            line(Some("a"), Some("tr-a"), Some(1), "DEBUG", "a debug"),
+            line(Some("a"), Some("tr-a"), Some(1), "INFO", "a info"),
+            line(Some("a"), Some("tr-a"), Some(2), "WARN", "a retry"),
+            line(Some("b"), Some("tr-b"), Some(1), "ERROR", "b error"),
+            line(None, None, None, "WARN", "executor"),
+        ];
+        let run = |q: &[(&str, &str)]| -> Vec<String> {
+            let q = LogQuery::from_pairs(pairs(q)).expect("query");
+            logs.iter().filter(|l| q.matches(l)).map(|l| l.message.clone()).collect()
+        };
+        assert_eq!(run(&[]).len(), 5);
+        assert_eq!(run(&[("minLevel", "warn")]), ["a retry", "b error", "executor"]);
+        assert_eq!(run(&[("minLevel", "INFO"), ("taskId", "a")]), ["a info", "a retry"]);
+        assert_eq!(run(&[("taskRunId", "tr-a"), ("attempt", "2")]), ["a retry"]);
+        // taskId wins over taskRunId; attempt alone filters nothing
+        assert_eq!(run(&[("taskId", "b"), ("taskRunId", "tr-a")]), ["b error"]);
+        assert_eq!(run(&[("attempt", "2")]).len(), 5);
+        assert_eq!(run(&[("minLevel", ""), ("other", "x")]).len(), 5);
+        for bad in [("minLevel", "LOUD"), ("attempt", "first")] {
+            let e = LogQuery::from_pairs(pairs(&[bad])).expect_err("rejected");
+            assert!(matches!(e, LogQueryError::BadParameter(ref m) if m.contains(bad.1)), "{e}");
+        }
+    }
+
+    #[test]
+    fn entries_have_kestras_shape() {
+        let v = kestra_json(&line(Some("a"), Some("tr-a"), Some(1), "INFO", "hello"));
+        assert_eq!(
+            v,
+            json!({"namespace": "company.team", "flowId": "f", "taskId": "a", "executionId": "e1",
+                "taskRunId": "tr-a", "attemptNumber": 1, "timestamp": "2024-05-06T07:08:09Z",
+                "level": "INFO", "message": "hello"})
+        );
+        let v = kestra_json(&line(None, None, None, "WARN", "executor"));
+        assert_eq!(v["attemptNumber"], Value::Null);
+        assert!(v.get("taskId").is_none() && v.get("taskRunId").is_none(), "{v}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_execution_is_not_found() {
+        let store = SqliteStore::open_in_memory().expect("store");
+        store.append_logs(&[line(Some("a"), Some("tr-a"), Some(1), "INFO", "hello")]).await.expect("append");
+        let got = query_logs(&store, "e1", pairs(&[("taskId", "a")])).await.expect("logs");
+        assert_eq!(got.as_array().map(Vec::len), Some(1));
+        let e = query_logs(&store, "nope", Vec::new()).await.expect_err("unknown");
+        assert!(matches!(e, LogQueryError::NotFound(ref id) if id == "nope"), "{e}");
     }
 }

@@ -15,4 +15,5 @@ pub mod messages;
 pub mod recovery;
 pub mod scheduler;
 pub mod secrets;
+pub mod slots;
 pub mod worker;

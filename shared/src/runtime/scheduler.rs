@@ -11,11 +11,10 @@
 //! Scheduler tick calls on GCP); [`Scheduler::spawn`] runs passes every
 //! second for `baton server local`.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
@@ -26,12 +25,16 @@ use super::launcher::{self, LaunchError, LaunchRequest};
 use crate::backend::BackendError;
 use crate::backend::schedule::{Stopped, TickClaim, TickKey, TriggerKey, TriggerState, TriggerStore};
 use crate::model::{Flow, Label, StateType};
-use crate::schedule::{ScheduleTrigger, plan_due};
+use crate::schedule::{Arrival, ScheduleTrigger, plan_due};
 use crate::template::TemplateError;
 
 /// Due ticks one trigger fires in one pass at most (a long `ALL` replay
 /// continues on the next pass).
 const MAX_TICKS_PER_PASS: usize = 100;
+
+/// How old the latest tick may be for a pass of the local loop to call it
+/// on time (the loop wakes at each tick; later, the process was down).
+pub const ON_TIME: TimeDelta = TimeDelta::seconds(15);
 
 /// Why a tick could not be handled.
 #[derive(Debug, thiserror::Error)]
@@ -284,14 +287,11 @@ pub struct Scheduler {
     engine: Arc<Engine>,
     store: Arc<dyn TriggerStore>,
     flows: Arc<dyn FlowSource>,
-    /// Triggers evaluated since this scheduler started: the first evaluation
-    /// of each one recovers missed schedules.
-    seen: Mutex<HashSet<TriggerKey>>,
 }
 
 impl Scheduler {
     pub fn new(engine: Arc<Engine>, store: Arc<dyn TriggerStore>, flows: Arc<dyn FlowSource>) -> Scheduler {
-        Scheduler { engine, store, flows, seen: Mutex::new(HashSet::new()) }
+        Scheduler { engine, store, flows }
     }
 
     /// One pass over every Schedule trigger of every flow at `now`.
@@ -306,7 +306,7 @@ impl Scheduler {
                         continue;
                     }
                 };
-                match self.evaluate_trigger(&flow, &trigger, now).await {
+                match self.evaluate_trigger(&flow, &trigger, now, Arrival::Pass { on_time: ON_TIME }).await {
                     Ok(r) => reports.push(r),
                     Err(e) => tracing::error!(
                         namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trigger.id, error = %e,
@@ -318,14 +318,17 @@ impl Scheduler {
         reports
     }
 
-    /// Evaluates one trigger at `now`: fires its due ticks, applies
-    /// `recoverMissedSchedules` on the first evaluation since start,
-    /// `lateMaximumDelay` and `stopAfter`, and stores the trigger's state.
+    /// Evaluates one trigger at `now` (a tick's arrival, or a pass of the
+    /// loop): fires its due ticks, applies `recoverMissedSchedules` to the
+    /// ticks missed since the stored last tick, `lateMaximumDelay` and
+    /// `stopAfter`, and stores the trigger's state. Decides from the stored
+    /// state only, so any instance decides the same.
     pub async fn evaluate_trigger(
         &self,
         flow: &Flow,
         trigger: &ScheduleTrigger,
         now: DateTime<Utc>,
+        arrival: Arrival,
     ) -> Result<TriggerReport, SchedulerError> {
         let key =
             TriggerKey { namespace: flow.namespace.clone(), flow_id: flow.id.clone(), trigger_id: trigger.id.clone() };
@@ -336,8 +339,8 @@ impl Scheduler {
             ..TriggerReport::default()
         };
         if trigger.disabled || flow.disabled {
-            // re-enabling it later recovers missed schedules, as in Kestra
-            self.seen.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+            // its state is kept: re-enabling it applies recoverMissedSchedules
+            // to the ticks missed meanwhile, as in Kestra
             return Ok(report);
         }
         let mut state = self.store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState {
@@ -357,16 +360,19 @@ impl Scheduler {
             }
             tracing::info!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
                 "flow changed: trigger stopped by stopAfter runs again");
+            // ticks are not replayed across a stop: it starts afresh, as a new trigger
             state.stopped = None;
             state.next_tick = None;
+            state.last_tick = None;
             state.last_execution_id = None;
         }
         let signature = trigger.cron.signature();
         if state.schedule.as_deref() != Some(signature.as_str()) {
             if state.schedule.is_some() {
                 tracing::info!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
-                    schedule = %signature, "schedule changed: next tick computed afresh");
+                    schedule = %signature, "schedule changed: its ticks start afresh");
                 state.next_tick = None;
+                state.last_tick = None;
             }
             state.schedule = Some(signature);
         }
@@ -379,12 +385,11 @@ impl Scheduler {
             report.stopped = true;
             return Ok(report);
         }
-        let recovering = self.seen.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone());
         let before = state.clone();
-        let plan = plan_due(trigger, state.next_tick, now, recovering, MAX_TICKS_PER_PASS);
-        if !plan.dropped.is_empty() {
+        let plan = plan_due(trigger, state.last_tick, now, arrival, MAX_TICKS_PER_PASS);
+        if plan.dropped > 0 {
             tracing::info!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
-                missed = plan.dropped.len(), policy = ?trigger.recover_missed_schedules, "missed schedules not recovered");
+                missed = plan.dropped, policy = ?trigger.recover_missed_schedules, "missed schedules not recovered");
         }
         for t in &plan.late {
             tracing::warn!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
@@ -406,12 +411,11 @@ impl Scheduler {
             }
             state.last_tick = Some(date);
         }
-        let handled = plan.fire.iter().chain(plan.late.iter()).chain(plan.dropped.iter()).max().copied();
-        if let Some(h) = handled {
+        if let Some(h) = plan.handled_until {
             state.last_tick = Some(state.last_tick.map_or(h, |l| l.max(h)));
         }
         report.late = plan.late;
-        report.dropped = plan.dropped.len();
+        report.dropped = plan.dropped;
         report.next = plan.next;
         state.next_tick = plan.next;
         if state != before {

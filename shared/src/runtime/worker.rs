@@ -22,17 +22,24 @@ use crate::model::duration::format_iso;
 use crate::plugins::RunContext;
 use crate::plugins::context::Services;
 
-/// How long a claim lasts without a heartbeat, by default.
-pub const LEASE_SECONDS: i64 = 300;
+/// How long a claim lasts without a heartbeat, by default. The heartbeat
+/// renews it every third of that (10 s), so a worker that died is seen
+/// within 30 s of its last heartbeat: by the redelivery of its job (a
+/// Cloud Run instance that dies drops the push request, and Pub/Sub
+/// redelivers after its backoff) or by the next sweep.
+pub const LEASE_SECONDS: i64 = 30;
 
 /// What a worker did with one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
     /// The attempt ran and its result was reported.
     Ran,
-    /// A duplicate delivery: the attempt is running elsewhere under a live
-    /// lease, or already finished. Nothing was done.
+    /// A duplicate delivery: the attempt already finished. Nothing was done.
     Duplicate,
+    /// The attempt is running elsewhere under a live lease (a duplicate
+    /// delivery, or the redelivery of a job whose worker just died and
+    /// whose lease has not run out yet). Nothing was done.
+    HeldElsewhere { worker_id: String, until: chrono::DateTime<Utc> },
     /// The attempt's previous worker died (its lease expired): the attempt
     /// was reported FAILED so that the retry policy applies.
     Lost { worker_id: String },
@@ -78,9 +85,13 @@ impl Worker {
         let until = Utc::now() + self.lease;
         match engine.state.claim(&job.task_run_id, job.attempt, &self.id, until).await? {
             Claim::Acquired => {}
-            Claim::HeldElsewhere { .. } | Claim::Done => {
+            Claim::Done => {
                 tracing::debug!(task_run_id = %job.task_run_id, attempt = job.attempt, "duplicate job skipped");
                 return Ok(JobOutcome::Duplicate);
+            }
+            Claim::HeldElsewhere { worker_id, until } => {
+                tracing::debug!(task_run_id = %job.task_run_id, attempt = job.attempt, worker_id, "job held elsewhere");
+                return Ok(JobOutcome::HeldElsewhere { worker_id, until });
             }
             Claim::TakenOver { worker_id, until } => {
                 self.report_lost(job, &worker_id, until).await?;

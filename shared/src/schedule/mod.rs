@@ -14,5 +14,5 @@ pub mod trigger;
 mod tests;
 
 pub use cron::{Cron, CronError};
-pub use recover::{DuePlan, plan_due};
+pub use recover::{Arrival, DuePlan, plan_due};
 pub use trigger::{RecoverMissedSchedules, SCHEDULE_TYPE, ScheduleDates, ScheduleError, ScheduleTrigger};

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::backfill::{Bound, PlanError, merge_inputs, parse_bound, plan_ticks};
 use super::cron::{Cron, CronError};
-use super::recover::plan_due;
+use super::recover::{Arrival, plan_due};
 use super::trigger::{RecoverMissedSchedules, SCHEDULE_TYPE, ScheduleError, ScheduleTrigger};
 use crate::model::{StateType, Trigger};
 
@@ -345,77 +345,148 @@ fn trigger_context_matches_kestras_execution_trigger() {
 
 // ----------------------------------------------------------- recovery ---
 
+const PASS: Arrival = Arrival::Pass { on_time: TimeDelta::seconds(15) };
+
 #[test]
-fn first_evaluation_fires_nothing_and_sets_the_next_tick() {
+fn the_first_tick_a_trigger_receives_fires() {
+    let t = schedule(json!({"cron": "0 9 1 * *"}));
+    // Cloud Scheduler's first tick after a deploy: the instant it stands for runs
+    let p = plan_due(&t, None, at("2019-03-01T09:00:02.5Z"), Arrival::Tick, 100);
+    assert_eq!(p.fire, [at("2019-03-01T09:00:00Z")]);
+    assert_eq!(p.handled_until, Some(at("2019-03-01T09:00:00Z")));
+    assert_eq!(p.next, Some(at("2019-04-01T09:00:00Z")));
+    assert_eq!(p.dropped, 0);
+    // a duplicate of it, or the same tick again later, fires nothing
+    let again = plan_due(&t, p.handled_until, at("2019-03-01T09:07:00Z"), Arrival::Tick, 100);
+    assert!(again.fire.is_empty());
+    assert_eq!(again.handled_until, None);
+    // every policy fires its on-time tick, also on a cold instance
+    for policy in ["ALL", "LAST", "NONE"] {
+        let t = schedule(json!({"cron": "0 9 1 * *", "recoverMissedSchedules": policy}));
+        let p = plan_due(&t, Some(at("2019-02-01T09:00:00Z")), at("2019-03-01T09:00:01Z"), Arrival::Tick, 100);
+        assert_eq!(p.fire, [at("2019-03-01T09:00:00Z")], "{policy}");
+        assert_eq!(p.dropped, 0, "{policy}");
+    }
+}
+
+#[test]
+fn a_pass_fires_only_on_time_ticks_of_a_new_trigger() {
     let t = schedule(json!({"cron": "0 * * * *"}));
-    let p = plan_due(&t, None, at("2024-05-01T10:20:00Z"), true, 100);
+    // the local server starts mid-hour: nothing fires, the hour is the baseline
+    let p = plan_due(&t, None, at("2024-05-01T10:20:00Z"), PASS, 100);
     assert!(p.fire.is_empty());
+    assert_eq!(p.dropped, 0);
+    assert_eq!(p.handled_until, Some(at("2024-05-01T10:00:00Z")));
     assert_eq!(p.next, Some(at("2024-05-01T11:00:00Z")));
-    let p = plan_due(&t, Some(at("2024-05-01T11:00:00Z")), at("2024-05-01T10:59:59Z"), false, 100);
+    let p = plan_due(&t, Some(at("2024-05-01T10:00:00Z")), at("2024-05-01T10:59:59Z"), PASS, 100);
     assert!(p.fire.is_empty(), "not due yet");
     assert_eq!(p.next, Some(at("2024-05-01T11:00:00Z")));
-}
-
-#[test]
-fn a_due_tick_fires_once_and_advances() {
-    let t = schedule(json!({"cron": "0 * * * *"}));
-    let p = plan_due(&t, Some(at("2024-05-01T11:00:00Z")), at("2024-05-01T11:00:00.300Z"), false, 100);
+    let p = plan_due(&t, Some(at("2024-05-01T10:00:00Z")), at("2024-05-01T11:00:00.300Z"), PASS, 100);
     assert_eq!(p.fire, [at("2024-05-01T11:00:00Z")]);
     assert_eq!(p.next, Some(at("2024-05-01T12:00:00Z")));
+    // started right on a tick: it is on time
+    let p = plan_due(&t, None, at("2024-05-01T11:00:03Z"), PASS, 100);
+    assert_eq!(p.fire, [at("2024-05-01T11:00:00Z")]);
 }
 
 #[test]
-fn recover_missed_schedules_all_last_none() {
-    let next = Some(at("2024-05-01T08:00:00Z"));
+fn recover_missed_schedules_all_last_none_from_stored_state() {
+    let last = Some(at("2024-05-01T07:00:00Z"));
+    let hourly = |policy: &str| schedule(json!({"cron": "0 * * * *", "recoverMissedSchedules": policy}));
+    // a pass after downtime: 08..11 were all missed (11:00 is 30 minutes old)
     let now = at("2024-05-01T11:30:00Z");
-    let all = plan_due(&schedule(json!({"cron": "0 * * * *"})), next, now, true, 100);
+    let all = plan_due(&hourly("ALL"), last, now, PASS, 100);
     assert_eq!(all.fire, ["08", "09", "10", "11"].map(|h| at(&format!("2024-05-01T{h}:00:00Z"))));
-    assert!(all.dropped.is_empty());
+    assert_eq!(all.dropped, 0);
     assert_eq!(all.next, Some(at("2024-05-01T12:00:00Z")));
-    let last =
-        plan_due(&schedule(json!({"cron": "0 * * * *", "recoverMissedSchedules": "LAST"})), next, now, true, 100);
-    assert_eq!(last.fire, [at("2024-05-01T11:00:00Z")]);
-    assert_eq!(last.dropped.len(), 3);
-    assert_eq!(last.next, Some(at("2024-05-01T12:00:00Z")));
-    let none =
-        plan_due(&schedule(json!({"cron": "0 * * * *", "recoverMissedSchedules": "NONE"})), next, now, true, 100);
+    let l = plan_due(&hourly("LAST"), last, now, PASS, 100);
+    assert_eq!(l.fire, [at("2024-05-01T11:00:00Z")]);
+    assert_eq!(l.dropped, 3);
+    let none = plan_due(&hourly("NONE"), last, now, PASS, 100);
     assert!(none.fire.is_empty());
-    assert_eq!(none.dropped.len(), 4);
+    assert_eq!(none.dropped, 4);
+    assert_eq!(none.handled_until, Some(at("2024-05-01T11:00:00Z")));
     assert_eq!(none.next, Some(at("2024-05-01T12:00:00Z")));
-    // once running, a policy never drops a tick that just came
-    let running =
-        plan_due(&schedule(json!({"cron": "0 * * * *", "recoverMissedSchedules": "NONE"})), next, now, false, 100);
-    assert_eq!(running.fire.len(), 4);
-    // LAST with more missed ticks than one evaluation considers
-    let many = plan_due(&schedule(json!({"cron": "* * * * *", "recoverMissedSchedules": "LAST"})), next, now, true, 10);
-    assert_eq!(many.fire, [at("2024-05-01T11:30:00Z")]);
-    assert_eq!(many.next, Some(at("2024-05-01T11:31:00Z")));
+    // a Cloud Scheduler tick after missed ones: 11:00 is the tick itself
+    let now = at("2024-05-01T11:00:04Z");
+    let all = plan_due(&hourly("ALL"), last, now, Arrival::Tick, 100);
+    assert_eq!(all.fire, ["08", "09", "10", "11"].map(|h| at(&format!("2024-05-01T{h}:00:00Z"))));
+    let l = plan_due(&hourly("LAST"), last, now, Arrival::Tick, 100);
+    assert_eq!(l.fire, [at("2024-05-01T10:00:00Z"), at("2024-05-01T11:00:00Z")]);
+    assert_eq!(l.dropped, 2);
+    let none = plan_due(&hourly("NONE"), last, now, Arrival::Tick, 100);
+    assert_eq!(none.fire, [at("2024-05-01T11:00:00Z")], "NONE drops missed ticks, never the one that came");
+    assert_eq!(none.dropped, 3);
+    assert_eq!(none.handled_until, Some(at("2024-05-01T11:00:00Z")));
+    // LAST or NONE after a long outage of a fast cron counts, does not list
+    let secs = schedule(json!({"cron": "* * * * *", "recoverMissedSchedules": "NONE"}));
+    let p = plan_due(&secs, Some(at("2024-01-01T00:00:00Z")), at("2024-05-01T11:30:00Z"), Arrival::Tick, 10);
+    assert_eq!(p.fire, [at("2024-05-01T11:30:00Z")]);
+    assert_eq!(p.dropped, 10_000);
 }
 
 #[test]
 fn all_replays_in_bounded_batches() {
     let t = schedule(json!({"cron": "* * * * *"}));
     let now = at("2024-05-01T12:00:00Z");
-    let mut next = Some(at("2024-05-01T10:00:00Z"));
+    let mut last = Some(at("2024-05-01T09:59:00Z"));
     let mut fired = Vec::new();
     for _ in 0..20 {
-        let p = plan_due(&t, next, now, fired.is_empty(), 50);
-        assert!(p.fire.len() <= 50);
+        let p = plan_due(&t, last, now, Arrival::Tick, 50);
+        assert!(p.fire.len() <= 51);
         fired.extend(p.fire);
-        next = p.next;
+        last = p.handled_until.or(last);
     }
     assert_eq!(fired.len(), 121, "every minute from 10:00 to 12:00, once");
     assert!(fired.windows(2).all(|w| w[1] - w[0] == TimeDelta::minutes(1)));
-    assert_eq!(next, Some(at("2024-05-01T12:01:00Z")));
+    assert_eq!(last, Some(now));
 }
 
 #[test]
 fn late_maximum_delay_skips_late_ticks() {
     let t = schedule(json!({"cron": "0 * * * *", "lateMaximumDelay": "PT30M"}));
-    let p = plan_due(&t, Some(at("2024-05-01T09:00:00Z")), at("2024-05-01T11:10:00Z"), true, 100);
+    let p = plan_due(&t, Some(at("2024-05-01T08:00:00Z")), at("2024-05-01T11:10:00Z"), PASS, 100);
     assert_eq!(p.late, [at("2024-05-01T09:00:00Z"), at("2024-05-01T10:00:00Z")]);
     assert_eq!(p.fire, [at("2024-05-01T11:00:00Z")]);
     assert_eq!(p.next, Some(at("2024-05-01T12:00:00Z")));
+    // a tick delivered late (Pub/Sub retries) beyond the delay is skipped too
+    let p = plan_due(&t, Some(at("2024-05-01T10:00:00Z")), at("2024-05-01T11:45:00Z"), Arrival::Tick, 100);
+    assert!(p.fire.is_empty());
+    assert_eq!(p.late, [at("2024-05-01T11:00:00Z")]);
+    assert_eq!(p.handled_until, Some(at("2024-05-01T11:00:00Z")));
+}
+
+#[test]
+fn plan_due_never_fires_a_tick_twice_over_any_sequence_of_arrivals() {
+    // exhaustive over a day of 5-minute ticks: arrivals at random-ish moments,
+    // each plan fed the state the previous one stored
+    for policy in ["ALL", "LAST", "NONE"] {
+        let t = schedule(json!({"cron": "*/5 * * * *", "recoverMissedSchedules": policy}));
+        let mut last = None;
+        let mut fired = std::collections::BTreeSet::new();
+        let mut now = at("2024-05-01T00:00:00Z");
+        for i in 0..500i64 {
+            now += TimeDelta::seconds(37 + (i * 7919) % 900);
+            let arrival = if i % 3 == 0 { PASS } else { Arrival::Tick };
+            let p = plan_due(&t, last, now, arrival, 20);
+            for f in &p.fire {
+                assert!(fired.insert(*f), "{policy}: {f} fired twice");
+                assert!(*f <= now, "{policy}: {f} fired before it came");
+            }
+            if let Some(h) = p.handled_until {
+                assert!(last.is_none_or(|l| h > l), "{policy}: the stored tick went back");
+                last = Some(h);
+            }
+        }
+        if policy == "ALL" {
+            let first = *fired.first().expect("some");
+            assert_eq!(
+                fired.len() as i64,
+                (*fired.last().expect("some") - first).num_minutes() / 5 + 1,
+                "ALL misses none"
+            );
+        }
+    }
 }
 
 // ----------------------------------------------------------- backfill ---

@@ -7,7 +7,8 @@
 //!   or a urlencoded form; `?labels=key:value` (repeatable), `?wait=true`
 //! - `GET /api/v1/executions/{id}` (Kestra's execution JSON),
 //!   `GET /api/v1/executions/search?namespace=&flowId=&state=&size=`,
-//!   `GET /api/v1/logs/{executionId}`
+//!   `GET /api/v1/logs/{executionId}?minLevel=&taskId=&taskRunId=&attempt=`
+//!   (Kestra's `LogEntry` list, shared with the `api` function)
 //! - backfills: `POST /api/v1/backfills`, `GET /api/v1/backfills[?state=]`,
 //!   `GET /api/v1/backfills/{id}`, `POST /api/v1/backfills/{id}/{pause|resume|cancel}`,
 //!   and Kestra's `PUT /api/v1/triggers` (body `{namespace, flowId,
@@ -40,6 +41,7 @@ use crate::runtime::backfill::{
 };
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::{LaunchError, LaunchRequest, launch};
+use crate::runtime::logs::{LogQueryError, query_logs};
 use crate::schedule::ScheduleTrigger;
 use crate::schedule::backfill::{Bound, parse_bound};
 
@@ -424,9 +426,17 @@ async fn search_executions(State(s): State<ApiState>, Query(q): Query<SearchQuer
     Ok(Json(json!({"results": list, "total": list.len()})))
 }
 
-async fn get_logs(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let logs = s.engine.state.logs(&id).await?;
-    Ok(Json(serde_json::to_value(logs).unwrap_or(Value::Null)))
+async fn get_logs(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    let logs = query_logs(s.engine.state.as_ref(), &id, q).await.map_err(|e| match e {
+        LogQueryError::BadParameter(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
+        e @ LogQueryError::NotFound(_) => ApiError::not_found(e.to_string()),
+        LogQueryError::Backend(b) => b.into(),
+    })?;
+    Ok(Json(logs))
 }
 
 // ------------------------------------------------------------ backfills ---

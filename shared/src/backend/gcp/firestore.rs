@@ -362,6 +362,12 @@ impl StateStore for FirestoreStore {
     async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> Result<()> {
         self.finish_claim_impl(task_run_id, attempt).await
     }
+    async fn load_record(&self, kind: &str, key: &str) -> Result<Option<(u64, serde_json::Value)>> {
+        self.load_record_impl(kind, key).await
+    }
+    async fn save_record(&self, kind: &str, key: &str, expected: u64, value: &serde_json::Value) -> Result<u64> {
+        self.save_record_impl(kind, key, expected, value).await
+    }
     async fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
         self.save_flow_impl(namespace, id, source).await
     }

@@ -18,6 +18,7 @@
 mod firestore;
 mod firestore_claims;
 mod firestore_kv;
+mod firestore_records;
 mod firestore_triggers;
 pub mod fs_client;
 mod gcs;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 pub use firestore::{EXECUTIONS, FirestoreStore, REQUIRED_INDEXES, TASK_RUNS, execution_path, task_run_path};
 pub use firestore_claims::{CLAIMS, FLOWS, LOGS, REVISIONS};
 pub use firestore_kv::{KEYS, KV};
+pub use firestore_records::RECORD_KINDS;
 pub use firestore_triggers::{BACKFILLS, TICKS, TRIGGERS};
 pub use gcs::{GcsAuth, GcsStorage, SINGLE_SHOT};
 pub use pubsub::{PubSubAdmin, PubSubPull, PubSubQueue, PubSubTarget};

@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS backfills (
     id TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,
     spec TEXT NOT NULL, progress TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS backfills_state ON backfills (state, created);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (kind, key));
 ";
 
 /// State and KV on one SQLite database (a file, or memory for tests).
@@ -398,6 +401,12 @@ impl StateStore for SqliteStore {
     }
     async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> Result<()> {
         self.finish_claim_sync(task_run_id, attempt)
+    }
+    async fn load_record(&self, kind: &str, key: &str) -> Result<Option<(u64, serde_json::Value)>> {
+        self.load_record_sync(kind, key)
+    }
+    async fn save_record(&self, kind: &str, key: &str, expected: u64, value: &serde_json::Value) -> Result<u64> {
+        self.save_record_sync(kind, key, expected, value)
     }
     async fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
         self.save_flow_sync(namespace, id, source)

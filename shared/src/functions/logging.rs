@@ -306,6 +306,12 @@ where
     async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> backend::Result<()> {
         self.inner.finish_claim(task_run_id, attempt).await
     }
+    async fn load_record(&self, kind: &str, key: &str) -> backend::Result<Option<(u64, Value)>> {
+        self.inner.load_record(kind, key).await
+    }
+    async fn save_record(&self, kind: &str, key: &str, expected: u64, value: &Value) -> backend::Result<u64> {
+        self.inner.save_record(kind, key, expected, value).await
+    }
     async fn save_flow(&self, namespace: &str, id: &str, source: &str) -> backend::Result<u32> {
         self.inner.save_flow(namespace, id, source).await
     }

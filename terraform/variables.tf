@@ -176,9 +176,9 @@ variable "secret_values_version" {
 }
 
 variable "lease_seconds" {
-  description = "How long a worker's claim on a task lasts without a heartbeat (BATON_LEASE_SECONDS of the workers and the scheduler; the heartbeat renews it every third of it). A task whose worker died is retried by the first sweep after its lease ran out: with 60 and the sweep every minute, within about a minute."
+  description = "How long a worker's claim on a task lasts without a heartbeat (BATON_LEASE_SECONDS of the workers and the scheduler; the heartbeat renews it every third of it). A task whose worker died is taken over once its lease ran out, by the redelivery of its job (Pub/Sub retries the push request the dead instance dropped) or by the next sweep: with 30, within about a minute."
   type        = number
-  default     = 60
+  default     = 30
 
   validation {
     condition     = var.lease_seconds == floor(var.lease_seconds) && var.lease_seconds >= 10 && var.lease_seconds <= 3600

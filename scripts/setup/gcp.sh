@@ -11,6 +11,7 @@
 #
 # Exports:
 #   BATON_PYTHON   the python3 that has them (the tests run the emulators with it)
+#   BATON_DISCOVERY_DIR  Google's Cloud Scheduler discovery document (google-api-python-client's copy)
 
 baton_setup_gcp() {
   local py
@@ -35,6 +36,34 @@ PY
     fi
   fi
   export BATON_PYTHON="$py"
+  baton_setup_discovery "$py"
+}
+
+# Google's published discovery document of the Cloud Scheduler API, which
+# the deployed-system tests check their Cloud Scheduler stand-in against
+# (no emulator exists). google-api-python-client ships it; only that one
+# file is kept. Exports BATON_DISCOVERY_DIR.
+baton_setup_discovery() {
+  local py="$1" dir
+  dir="$(pwd)/.cache/discovery"
+  if [ ! -s "$dir/cloudscheduler.v1.json" ]; then
+    echo "gcp setup: fetching Google's Cloud Scheduler discovery document (google-api-python-client 2.202.0)"
+    mkdir -p "$dir/wheel"
+    if "$py" -m pip download --quiet --disable-pip-version-check --no-deps \
+      "google-api-python-client==2.202.0" -d "$dir/wheel" >&2; then
+      "$py" - "$dir" <<'PY' || echo "gcp setup: cannot extract the discovery document" >&2
+import glob, sys, zipfile
+d = sys.argv[1]
+with zipfile.ZipFile(glob.glob(d + "/wheel/*.whl")[0]) as z:
+    data = z.read("googleapiclient/discovery_cache/documents/cloudscheduler.v1.json")
+open(d + "/cloudscheduler.v1.json", "wb").write(data)
+PY
+    else
+      echo "gcp setup: pip download failed; the deployed-system tests will fail" >&2
+    fi
+    rm -rf "$dir/wheel"
+  fi
+  export BATON_DISCOVERY_DIR="$dir"
 }
 
 baton_setup_gcp

@@ -153,6 +153,7 @@ impl Cluster {
             schedules: opts.schedules.clone(),
             triggers: Some(local.state.clone()),
             backfill_budget: Duration::from_secs(30),
+            idle: None,
         };
         let function = |h: Handler| {
             let engine = backends.engine();

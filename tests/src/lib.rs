@@ -1,8 +1,12 @@
 //! Harnesses shared by the end-to-end tests (tests/) and the benchmarks
 //! (benches/): a throwaway PostgreSQL cluster (`pg`), NYC taxi trip files in
 //! the real TLC layouts (`taxi`), a local HTTP file server (`http`), and
-//! the zoomcamp taxi flow made to run locally (`zoomcamp`).
+//! the zoomcamp taxi flow made to run locally (`zoomcamp`), and Baton as
+//! deployed on Google Cloud, played on the emulators (`deployed`, with a
+//! Cloud Scheduler stand-in in `cloud_scheduler`).
 
+pub mod cloud_scheduler;
+pub mod deployed;
 pub mod emulators;
 pub mod functions;
 pub mod gcp_emulators;

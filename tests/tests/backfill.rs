@@ -30,6 +30,7 @@ fn year_2019(trigger: &str) -> BackfillRequest {
         inputs: Map::new(),
         labels: vec![Label { key: "backfill".into(), value: "true".into() }],
         rerun_successful: false,
+        id: None,
     }
 }
 

@@ -322,7 +322,7 @@ pub(crate) fn tf_files(dir: &Path) -> Vec<PathBuf> {
 /// a temp dir with no provider, so `terraform init` needs nothing from the
 /// network (and runs without any where possible), then `terraform apply`
 /// with local state and `terraform output -json`.
-fn evaluate_schedules(folders: &[(&str, PathBuf)]) -> BTreeMap<String, Value> {
+pub(crate) fn evaluate_schedules(folders: &[(&str, PathBuf)]) -> BTreeMap<String, Value> {
     let tmp = TempDir::new("tf-schedules");
     let root = &tmp.0;
     copy_config(&repo().join("terraform/modules/schedules"), &root.join("modules/schedules"));
@@ -612,7 +612,7 @@ fn root_locals_evaluate_to_least_privilege_wiring() {
     // a dead worker's task is seen within about a minute: a 60 s lease on the
     // workers and the scheduler (which sweeps expired leases)
     for f in workers.iter().map(String::as_str).chain(["scheduler"]) {
-        assert_eq!(l["push_services"][f]["env"]["BATON_LEASE_SECONDS"], json!("60"), "{f}");
+        assert_eq!(l["push_services"][f]["env"]["BATON_LEASE_SECONDS"], json!("30"), "{f}");
     }
     assert!(l["push_services"]["executor"]["env"].get("BATON_LEASE_SECONDS").is_none());
     // the engine pauses and resumes the sweep job itself: its full name goes

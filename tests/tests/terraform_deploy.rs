@@ -565,7 +565,7 @@ fn terraform_sweep_job_starts_paused_and_is_left_to_the_engine() {
     assert_eq!(sweep["schedule"], json!("${var.sweep_schedule}"));
     assert_eq!(sweep["lifecycle"][0]["ignore_changes"], json!(["paused"]));
     assert_eq!(crate::terraform::variable_default("sweep_schedule"), json!("* * * * *"));
-    assert_eq!(crate::terraform::variable_default("lease_seconds"), json!(60));
+    assert_eq!(crate::terraform::variable_default("lease_seconds"), json!(30));
     // tick jobs are never paused
     assert!(resource(&scheduler, "google_cloud_scheduler_job", "schedule").get("paused").is_none());
 

@@ -298,6 +298,7 @@ async fn kestra_backfill(State(api): Shared, body: Bytes) -> Response {
         inputs: t.backfill.inputs,
         labels: t.backfill.labels,
         rerun_successful: true,
+        id: None,
     };
     start_backfill(&api, req).await
 }

@@ -16,6 +16,8 @@
 //! | `BATON_WORKER_GROUP` | the worker function's task group | `core` |
 //! | `BATON_LEASE_SECONDS` | how long a worker's claim lasts without a heartbeat (renewed every third of it) | `30` |
 //! | `BATON_WORK_DIR` | scratch folder for task working directories | `$TMPDIR/baton-work` |
+//! | `BATON_SWEEP_JOB` | scheduler and executor: the sweep's Cloud Scheduler job (`projects/P/locations/R/jobs/baton-sweep`), paused while nothing is in flight | unset: left alone |
+//! | `BATON_CLOUD_SCHEDULER_ENDPOINT` | a Cloud Scheduler API stand-in (tests), called without credentials | Google's |
 //! | `GOOGLE_CLOUD_PROJECT` | the project (also qualifies log traces) | — |
 //!
 //! The GCP backends read their own variables (`BATON_INTERNAL_BUCKET`, the
@@ -71,6 +73,11 @@ pub struct FunctionConfig {
     pub project: Option<String>,
     /// Names this instance in worker claims and logs.
     pub instance: String,
+    /// The sweep's Cloud Scheduler job, paused while nothing is in flight
+    /// (`BATON_SWEEP_JOB`, full name); unset: left alone.
+    pub sweep_job: Option<String>,
+    /// Where the Cloud Scheduler API is (a local stand-in), unset: Google's.
+    pub scheduler_endpoint: Option<String>,
 }
 
 impl FunctionConfig {
@@ -162,6 +169,8 @@ impl FunctionConfig {
                 .unwrap_or_else(|| std::env::temp_dir().join("baton-work")),
             project,
             instance,
+            sweep_job: get("BATON_SWEEP_JOB"),
+            scheduler_endpoint: get("BATON_CLOUD_SCHEDULER_ENDPOINT"),
         })
     }
 }

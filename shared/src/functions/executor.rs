@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 
 use super::envelope::Delivery;
+use super::idle::IdleGate;
 use super::push::{Outcome, PushHandler};
 use crate::backend::BackendError;
 use crate::executor::StepOptions;
@@ -29,13 +30,15 @@ use crate::runtime::messages::ExecutionEvent;
 pub struct ExecutorFunction {
     engine: Arc<Engine>,
     locks: ExecutionLocks,
+    idle: Option<IdleGate>,
 }
 
 impl ExecutorFunction {
     /// Executions run the flow revision they were created with, read from
-    /// the state store (`runtime::flows::at_revision`): no flow source needed.
-    pub fn new(engine: Arc<Engine>) -> ExecutorFunction {
-        ExecutorFunction { engine, locks: ExecutionLocks::default() }
+    /// the state store (`runtime::flows::at_revision`): no flow source
+    /// needed. With `idle`, an execution's creation resumes the sweep job.
+    pub fn new(engine: Arc<Engine>, idle: Option<IdleGate>) -> ExecutorFunction {
+        ExecutorFunction { engine, locks: ExecutionLocks::default(), idle }
     }
 }
 
@@ -77,6 +80,12 @@ impl PushHandler for ExecutorFunction {
             Ok(e) => e,
             Err(e) => return Outcome::Ignored(format!("not an execution event: {e}")),
         };
+        if let (ExecutionEvent::Created { .. }, Some(idle)) = (&event, &self.idle)
+            && let Err(e) = idle.work_started(&self.engine).await
+        {
+            // the sweep must run while this execution is in flight
+            return Outcome::Retry(format!("cannot resume the sweep: {e}"));
+        }
         let opts = StepOptions { redispatch_pending: delivery.delivery_attempt > 1 };
         let id = event.execution_id().to_string();
         let lock = self.locks.of(&id);

@@ -18,6 +18,7 @@ pub mod config;
 pub mod envelope;
 pub mod executor;
 pub mod flows;
+pub mod idle;
 pub mod logging;
 pub mod oidc;
 pub mod push;
@@ -106,6 +107,9 @@ pub struct FunctionOptions {
     pub triggers: Option<Arc<dyn TriggerStore>>,
     /// How long one request drives backfills.
     pub backfill_budget: std::time::Duration,
+    /// The sweep job paused while nothing is in flight (`BATON_SWEEP_JOB`);
+    /// without it the sweep job is left as it is.
+    pub idle: Option<idle::IdleGate>,
 }
 
 impl FunctionOptions {
@@ -120,6 +124,7 @@ impl FunctionOptions {
             schedules: None,
             triggers: None,
             backfill_budget: schedules::BACKFILL_BUDGET,
+            idle: None,
         }
     }
 }
@@ -154,7 +159,9 @@ pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOption
         Some(Arc::new(engine) as Arc<dyn Schedules>)
     });
     match handler {
-        Handler::Executor => server::push_router(Arc::new(executor::ExecutorFunction::new(engine)), auth),
+        Handler::Executor => {
+            server::push_router(Arc::new(executor::ExecutorFunction::new(engine, opts.idle.clone())), auth)
+        }
         Handler::Worker => server::push_router(
             Arc::new(worker::WorkerFunction::new(engine, &opts.worker_group, &opts.instance, opts.lease)),
             auth,
@@ -163,7 +170,10 @@ pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOption
             let schedules = schedules.unwrap_or_else(|| Arc::new(NoSchedules));
             let sweeper = format!("sweeper-{}", opts.instance);
             server::push_router(
-                Arc::new(scheduler::SchedulerFunction::new(engine, schedules, &sweeper, opts.lease)),
+                Arc::new(
+                    scheduler::SchedulerFunction::new(engine, schedules, &sweeper, opts.lease)
+                        .with_idle(opts.idle.clone()),
+                ),
                 auth,
             )
         }
@@ -251,6 +261,17 @@ pub async fn start(
         }
         AuthConfig::Oidc(o) => PushAuth::Oidc(Arc::new(OidcVerifier::new(o.clone(), engine.http.clone()))),
     };
+    let idle = match &cfg.sweep_job {
+        None => None,
+        Some(name) => {
+            let job = crate::gcp::scheduler::CloudSchedulerJob::new(name, cfg.scheduler_endpoint.as_deref())
+                .await
+                .map_err(|reason| {
+                    StartError::Config(ConfigError::Invalid { name: "BATON_SWEEP_JOB", value: name.clone(), reason })
+                })?;
+            Some(idle::IdleGate::new(Arc::new(job), Some(triggers.clone())))
+        }
+    };
     let opts = FunctionOptions {
         auth,
         flows: Some(cfg.flows.clone()),
@@ -260,6 +281,7 @@ pub async fn start(
         schedules: None,
         triggers: Some(triggers),
         backfill_budget: schedules::BACKFILL_BUDGET,
+        idle,
     };
     let app = router(handler, engine.clone(), &opts).await;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", cfg.port))

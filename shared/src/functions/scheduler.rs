@@ -28,6 +28,7 @@ use serde_json::{Map, Value};
 
 use super::envelope::Delivery;
 use super::executor::backend_outcome;
+use super::idle::IdleGate;
 use super::push::{Outcome, PushHandler};
 use super::sweep::sweep;
 use crate::model::Label;
@@ -65,6 +66,11 @@ pub struct BackfillRequest {
     /// Also re-run ticks that already have a successful execution.
     #[serde(default)]
     pub rerun_successful: bool,
+    /// The backfill's id: the same id twice is one backfill. A message
+    /// without one gets an id derived from its Pub/Sub message id, so a
+    /// message delivered twice (even to two instances at once) creates one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// A message of the `baton-scheduler` topic.
@@ -112,6 +118,7 @@ pub struct SchedulerFunction {
     schedules: Arc<dyn Schedules>,
     sweeper: String,
     lease: Duration,
+    idle: Option<IdleGate>,
 }
 
 impl SchedulerFunction {
@@ -123,7 +130,14 @@ impl SchedulerFunction {
         sweeper: &str,
         lease: Duration,
     ) -> SchedulerFunction {
-        SchedulerFunction { engine, schedules, sweeper: sweeper.to_string(), lease }
+        SchedulerFunction { engine, schedules, sweeper: sweeper.to_string(), lease, idle: None }
+    }
+
+    /// Pauses the sweep job after a sweep that finds nothing in flight, and
+    /// resumes it for a backfill (see `super::idle`).
+    pub fn with_idle(mut self, idle: Option<IdleGate>) -> SchedulerFunction {
+        self.idle = idle;
+        self
     }
 }
 
@@ -157,8 +171,16 @@ impl PushHandler for SchedulerFunction {
                     Err(e) => failure_outcome(&what, e),
                 }
             }
-            SchedulerMessage::Backfill(b) => {
+            SchedulerMessage::Backfill(mut b) => {
+                if b.id.is_none() {
+                    b.id = Some(crate::model::ids::derived_id(&format!("pubsub-message:{}", delivery.message_id)));
+                }
                 let what = format!("backfill of {}.{} trigger {}", b.namespace, b.flow_id, b.trigger_id);
+                if let Some(idle) = &self.idle
+                    && let Err(e) = idle.work_started(&self.engine).await
+                {
+                    return Outcome::Retry(format!("{what}: cannot resume the sweep: {e}"));
+                }
                 match self.schedules.backfill(&b).await {
                     Ok(id) => {
                         tracing::info!(backfill_id = %id, "{what}: started");
@@ -177,9 +199,19 @@ impl PushHandler for SchedulerFunction {
                     Err(e) => return backend_outcome(&e),
                 };
                 tracing::info!(executions = report.executions, lost = report.lost.len(), "sweep done");
-                match self.schedules.run_backfills().await {
-                    Ok(_) => Outcome::Done,
-                    Err(e) => failure_outcome("backfills", e),
+                if let Err(e) = self.schedules.run_backfills().await {
+                    return failure_outcome("backfills", e);
+                }
+                match &self.idle {
+                    None => Outcome::Done,
+                    Some(idle) => match idle.sweep_finished(&self.engine).await {
+                        Ok(_) => Outcome::Done,
+                        // the next sweep tries again: the job still runs
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot pause the idle sweep job");
+                            Outcome::Done
+                        }
+                    },
                 }
             }
         }

@@ -143,6 +143,7 @@ impl Schedules for ScheduleEngine {
             inputs: request.inputs.clone(),
             labels: request.labels.clone(),
             rerun_successful: request.rerun_successful,
+            id: request.id.clone(),
         };
         // the same request redelivered finds its backfill instead of starting another
         if let Some(b) = backfill::find_resumable(self.store.as_ref(), &req).await.map_err(backfill_failure)? {

@@ -13,6 +13,7 @@ pub mod gcs;
 pub mod impersonate;
 pub mod key;
 mod percent;
+pub mod scheduler;
 
 pub use auth::{AuthError, AuthSpec, GcpCredentials};
 pub use cache::ClientCache;

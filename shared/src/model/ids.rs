@@ -10,6 +10,23 @@ pub fn new_id() -> String {
 
 /// Kestra's slugify for storage paths and the `slugify` filter: lowercase,
 /// non-alphanumerics collapsed to `-`, trimmed of `-`.
+/// A Kestra-style id (22 base62 characters) derived from `seed`: the same
+/// seed always gives the same id (idempotency keys of deliveries).
+pub fn derived_id(seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let digest = Sha256::digest(seed.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let mut n = u128::from_be_bytes(bytes);
+    let mut out = String::with_capacity(22);
+    for _ in 0..22 {
+        out.push(ALPHABET[(n % 62) as usize] as char);
+        n /= 62;
+    }
+    out
+}
+
 pub fn slugify(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut dash = false;

@@ -51,6 +51,8 @@ pub struct BackfillRequest {
     pub inputs: Map<String, Value>,
     pub labels: Vec<Label>,
     pub rerun_successful: bool,
+    /// A caller-chosen id (an idempotency key); a new one when `None`.
+    pub id: Option<String>,
 }
 
 /// Why a backfill cannot be created, changed or run.
@@ -102,7 +104,8 @@ pub fn backfill_target(
     Ok((flow, trigger))
 }
 
-/// Checks the request, plans its ticks and stores a RUNNING backfill.
+/// Checks the request, plans its ticks and stores a RUNNING backfill. With
+/// a caller-chosen id that exists already, that backfill is returned.
 pub async fn create_backfill(
     engine: &Engine,
     store: &dyn TriggerStore,
@@ -112,8 +115,13 @@ pub async fn create_backfill(
     let now = Utc::now();
     let end = req.end.unwrap_or(now);
     let ticks = plan_ticks(&trigger.cron, req.start, end)?;
+    if let Some(id) = &req.id
+        && let Some(existing) = store.load_backfill(id).await?
+    {
+        return Ok(existing);
+    }
     let backfill = Backfill {
-        id: ids::new_id(),
+        id: req.id.clone().unwrap_or_else(ids::new_id),
         namespace: req.namespace,
         flow_id: req.flow_id,
         trigger_id: req.trigger_id,
@@ -127,7 +135,13 @@ pub async fn create_backfill(
         created: now,
         updated: now,
     };
-    store.create_backfill(&backfill).await?;
+    if let Err(e) = store.create_backfill(&backfill).await {
+        // created by a concurrent duplicate of the same request meanwhile
+        if let Some(existing) = store.load_backfill(&backfill.id).await? {
+            return Ok(existing);
+        }
+        return Err(e.into());
+    }
     tracing::info!(backfill_id = %backfill.id, namespace = %backfill.namespace, flow_id = %backfill.flow_id,
         trigger_id = %backfill.trigger_id, ticks = ticks.len(), "backfill created");
     Ok(backfill)

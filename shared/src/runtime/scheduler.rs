@@ -119,21 +119,11 @@ impl TickOutcome {
 /// key and who fires it, so a retried or duplicated firing names the same
 /// execution.
 pub fn tick_execution_id(key: &TickKey, origin: TickOrigin<'_>) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let salt = match origin {
         TickOrigin::Schedule => "schedule".to_string(),
         TickOrigin::Backfill { id, .. } => format!("backfill:{id}"),
     };
-    let digest = Sha256::digest(format!("{salt}\n{}", key.id()).as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    let mut n = u128::from_be_bytes(bytes);
-    let mut out = String::with_capacity(22);
-    for _ in 0..22 {
-        out.push(ALPHABET[(n % 62) as usize] as char);
-        n /= 62;
-    }
-    out
+    crate::model::ids::derived_id(&format!("{salt}\n{}", key.id()))
 }
 
 /// Turns one tick into at most one execution (see the module documentation).

@@ -482,6 +482,7 @@ pub fn backfill_request(engine: &Engine, body: BackfillBody) -> Result<BackfillR
         inputs: body.inputs,
         labels,
         rerun_successful: body.rerun_successful,
+        id: None,
     })
 }
 

@@ -1,0 +1,380 @@
+//! Baton as deployed on Google Cloud, played on the emulators: the four
+//! function binaries (`executor`, `scheduler`, `worker` of the core group,
+//! `api`) as separate processes configured by environment as Terraform
+//! configures them (`BATON_BACKEND=gcp`, the internal bucket, the sweep
+//! job), on the Firestore and Pub/Sub emulators and fake-gcs-server; topics
+//! and push subscriptions shaped like `terraform/pubsub.tf` (retry policy,
+//! dead-letter policy), two per topic so every message is delivered twice;
+//! the sweep's Cloud Scheduler job on [`FakeCloudScheduler`].
+//!
+//! Each function sits behind a counting proxy on a fixed local port (the
+//! service's URL): the process behind it can be killed (`SIGKILL`, as a
+//! Cloud Run instance dies) and started again on another port, and while
+//! it is down the proxy answers 503, as Cloud Run does, so Pub/Sub retries.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use shared::backend::gcp::{DEFAULT_DATABASE, GcpBackends, GcpConfig};
+
+use crate::cloud_scheduler::{FakeCloudScheduler, FakeJob};
+use crate::emulators::emulators;
+use crate::functions::{Served, serve};
+use crate::gcp_emulators::{fresh_project, gcp_emulators};
+
+/// The functions, by their Terraform name.
+pub const FUNCTIONS: [&str; 4] = ["executor", "scheduler", "worker-core", "api"];
+
+/// Where the function binaries are: `BATON_FUNCTION_BINS`, or next to this
+/// test binary's `deps/` folder (`cargo test --workspace` builds them).
+pub fn bin_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("BATON_FUNCTION_BINS") {
+        return PathBuf::from(d);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent().and_then(|d| d.parent()).expect("target dir").to_path_buf()
+}
+
+fn binary(function: &str) -> PathBuf {
+    let name = if function.starts_with("worker") { "worker" } else { function };
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "the function binary {} is missing: build it with `cargo build -p functions` (cargo test --workspace does)",
+        p.display()
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// One function: a process behind a proxy.
+pub struct Function {
+    pub name: &'static str,
+    /// The service URL (the proxy).
+    pub url: String,
+    env: Vec<(String, String)>,
+    port: Arc<AtomicU16>,
+    child: Mutex<Option<Child>>,
+    requests: Arc<AtomicU64>,
+    log: PathBuf,
+    starts: AtomicU64,
+    _proxy: Served,
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    port: Arc<AtomicU16>,
+    requests: Arc<AtomicU64>,
+    http: reqwest::Client,
+}
+
+async fn proxy(
+    State(s): State<ProxyState>,
+    uri: Uri,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    s.requests.fetch_add(1, Ordering::SeqCst);
+    let port = s.port.load(Ordering::SeqCst);
+    if port == 0 {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no instance").into_response();
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut req = s.http.request(method, format!("http://127.0.0.1:{port}{path}")).body(body);
+    for (k, v) in &headers {
+        if k != "host" && k != "content-length" {
+            req = req.header(k, v);
+        }
+    }
+    match req.send().await {
+        Ok(r) => {
+            let status = r.status();
+            let ct = r.headers().get("content-type").cloned();
+            let bytes = r.bytes().await.unwrap_or_default();
+            let mut resp = (status, bytes).into_response();
+            if let Some(ct) = ct {
+                resp.headers_mut().insert("content-type", ct);
+            }
+            resp
+        }
+        // the instance died mid-request, or is not listening yet
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "instance unavailable").into_response(),
+    }
+}
+
+impl Function {
+    async fn new(name: &'static str, env: Vec<(String, String)>, home: &std::path::Path) -> Function {
+        let port = Arc::new(AtomicU16::new(0));
+        let requests = Arc::new(AtomicU64::new(0));
+        let st = ProxyState { port: port.clone(), requests: requests.clone(), http: reqwest::Client::new() };
+        let router = axum::Router::new().fallback(proxy).with_state(st);
+        let served = serve(router).await;
+        Function {
+            name,
+            url: served.url.trim_end_matches('/').to_string(),
+            env,
+            port,
+            child: Mutex::new(None),
+            requests,
+            log: home.join(format!("{name}.log")),
+            starts: AtomicU64::new(0),
+            _proxy: served,
+        }
+    }
+
+    /// Starts a new instance (after [`Function::kill`], or the first).
+    pub async fn start(&self) {
+        let port = free_port();
+        let n = self.starts.fetch_add(1, Ordering::SeqCst);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("function log");
+        let mut cmd = Command::new(binary(self.name));
+        cmd.env_clear()
+            .envs(["PATH", "LD_LIBRARY_PATH", "HOME"].into_iter().filter_map(|k| std::env::var(k).ok().map(|v| (k, v))))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("PORT", port.to_string())
+            .env("K_REVISION", format!("{}-{n}", self.name))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start the {} function: {e}", self.name));
+        *self.child.lock().expect("child") = Some(child);
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/healthz")).send().await
+                && r.status() == 200
+            {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the {} function never became healthy:\n{}",
+                self.name,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.port.store(port, Ordering::SeqCst);
+    }
+
+    /// Kills the instance at once (`SIGKILL`): requests in flight are dropped.
+    pub fn kill(&self) {
+        self.port.store(0, Ordering::SeqCst);
+        if let Some(mut c) = self.child.lock().expect("child").take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Requests the service received (through its URL), however answered.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// What its instances wrote on stdout and stderr.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A deployment on the emulators.
+pub struct Deployment {
+    pub project: String,
+    pub bucket: String,
+    /// The backends, for the test to look (and seed trigger state).
+    pub backends: GcpBackends,
+    pub functions: HashMap<&'static str, Function>,
+    pub cloud_scheduler: FakeCloudScheduler,
+    /// The sweep job's full name.
+    pub sweep_job: String,
+    pub http: reqwest::Client,
+    pub pubsub_host: String,
+    pub home: PathBuf,
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        for f in self.functions.values() {
+            f.kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+/// What `terraform/pubsub.tf` gives each push subscription.
+#[derive(Debug, Clone)]
+pub struct PushShape {
+    pub ack_deadline_seconds: u64,
+    pub minimum_backoff: String,
+    pub maximum_backoff: String,
+    pub max_delivery_attempts: u64,
+}
+
+impl Deployment {
+    /// Deploys: bucket, topics, subscriptions (`copies` per topic), the
+    /// sweep job (paused, as Terraform creates it, ticking every
+    /// `sweep_every` while enabled), the functions started.
+    pub async fn start(shape: &PushShape, copies: usize, sweep_every: Duration) -> Deployment {
+        let gcp = gcp_emulators();
+        let project = fresh_project("dep");
+        let bucket = format!("baton-{project}");
+        let config = GcpConfig {
+            bucket: bucket.clone(),
+            project: project.clone(),
+            database: DEFAULT_DATABASE.to_string(),
+            firestore_emulator: Some(gcp.firestore_host.clone()),
+            pubsub_emulator: Some(gcp.pubsub_host.clone()),
+            storage_emulator: Some(emulators().storage_host.clone()),
+        };
+        let backends = GcpBackends::from_config(config).await.expect("GCP backends on the emulators");
+        backends.storage.ensure_bucket(&project).await.expect("bucket");
+        let home = std::env::temp_dir().join(format!("baton-deployed-{project}"));
+        std::fs::create_dir_all(&home).expect("home");
+        let http = reqwest::Client::new();
+        let sweep_job = format!("projects/{project}/locations/europe-west1/jobs/baton-sweep");
+        let scheduler_topic = format!("projects/{project}/topics/baton-scheduler");
+        let cloud_scheduler = FakeCloudScheduler::start(
+            FakeJob {
+                name: sweep_job.clone(),
+                state: "PAUSED",
+                topic: scheduler_topic,
+                data: br#"{"type":"sweep"}"#.to_vec(),
+                attributes: json!({"type": "sweep"}),
+            },
+            &gcp.pubsub_host,
+            sweep_every,
+        )
+        .await;
+        let common = vec![
+            ("GOOGLE_CLOUD_PROJECT".to_string(), project.clone()),
+            ("BATON_INTERNAL_BUCKET".to_string(), bucket.clone()),
+            ("FIRESTORE_EMULATOR_HOST".to_string(), gcp.firestore_host.clone()),
+            ("PUBSUB_EMULATOR_HOST".to_string(), gcp.pubsub_host.clone()),
+            ("STORAGE_EMULATOR_HOST".to_string(), emulators().storage_host.clone()),
+            ("BATON_PUSH_AUTH".to_string(), "off".to_string()),
+            ("BATON_WORK_DIR".to_string(), home.join("work").display().to_string()),
+            ("RUST_LOG".to_string(), "info".to_string()),
+        ];
+        let mut functions = HashMap::new();
+        for name in FUNCTIONS {
+            let mut env = common.clone();
+            if name == "worker-core" {
+                env.push(("BATON_WORKER_GROUP".into(), "core".into()));
+            }
+            if name == "executor" || name == "scheduler" {
+                env.push(("BATON_SWEEP_JOB".into(), sweep_job.clone()));
+                env.push(("BATON_CLOUD_SCHEDULER_ENDPOINT".into(), cloud_scheduler.endpoint.clone()));
+            }
+            functions.insert(name, Function::new(name, env, &home).await);
+        }
+        let d = Deployment {
+            project,
+            bucket,
+            backends,
+            functions,
+            cloud_scheduler,
+            sweep_job,
+            http,
+            pubsub_host: gcp.pubsub_host.clone(),
+            home,
+        };
+        d.topic("baton-dead-letter").await;
+        for (topic, function) in
+            [("baton-executions", "executor"), ("baton-tasks-core", "worker-core"), ("baton-scheduler", "scheduler")]
+        {
+            d.topic(topic).await;
+            let url = d.functions[function].url.clone();
+            for n in 0..copies {
+                d.push_subscription(&format!("baton-{function}-{n}"), topic, &url, shape).await;
+            }
+        }
+        for f in d.functions.values() {
+            f.start().await;
+        }
+        d
+    }
+
+    async fn topic(&self, topic: &str) {
+        let url = format!("http://{}/v1/projects/{}/topics/{topic}", self.pubsub_host, self.project);
+        let r = self.http.put(url).send().await.expect("create topic");
+        assert!(r.status().is_success() || r.status() == 409, "topic {topic}: {}", r.status());
+    }
+
+    async fn push_subscription(&self, name: &str, topic: &str, endpoint: &str, shape: &PushShape) {
+        let p = &self.project;
+        let sub = json!({
+            "topic": format!("projects/{p}/topics/{topic}"),
+            "pushConfig": {"pushEndpoint": endpoint},
+            "ackDeadlineSeconds": shape.ack_deadline_seconds,
+            "retryPolicy": {"minimumBackoff": shape.minimum_backoff, "maximumBackoff": shape.maximum_backoff},
+            "deadLetterPolicy": {
+                "deadLetterTopic": format!("projects/{p}/topics/baton-dead-letter"),
+                "maxDeliveryAttempts": shape.max_delivery_attempts,
+            },
+        });
+        let url = format!("http://{}/v1/projects/{p}/subscriptions/{name}", self.pubsub_host);
+        let r = self.http.put(url).json(&sub).send().await.expect("subscribe");
+        assert!(r.status().is_success(), "push subscription {name}: {}", r.text().await.unwrap_or_default());
+    }
+
+    /// Publishes `data` with `attributes` on `topic` (as Cloud Scheduler or
+    /// `gcloud pubsub topics publish` does).
+    pub async fn publish(&self, topic: &str, data: &[u8], attributes: Value) {
+        let msg = json!({"messages": [{"data": base64::engine::general_purpose::STANDARD.encode(data), "attributes": attributes}]});
+        let url = format!("http://{}/v1/projects/{}/topics/{topic}:publish", self.pubsub_host, self.project);
+        let r = self.http.post(url).json(&msg).send().await.expect("publish");
+        assert!(r.status().is_success(), "publish on {topic}: {}", r.text().await.unwrap_or_default());
+    }
+
+    /// Uploads a flow where Terraform puts it (`object`, from the schedules module).
+    pub async fn upload_flow(&self, object: &str, yaml: &str) {
+        let data: shared::backend::ByteStream = Box::pin(std::io::Cursor::new(yaml.as_bytes().to_vec()));
+        shared::backend::Storage::put(self.backends.storage.as_ref(), &format!("/{object}"), data)
+            .await
+            .expect("upload flow");
+    }
+
+    pub fn function(&self, name: &str) -> &Function {
+        &self.functions[name]
+    }
+
+    /// Requests received by every function.
+    pub fn requests(&self) -> u64 {
+        self.functions.values().map(Function::requests).sum()
+    }
+
+    /// Every function's log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for name in FUNCTIONS {
+            let log = self.functions[name].log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            out.push_str(&format!("--- {name} (last lines)\n"));
+            for l in tail.into_iter().rev() {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}

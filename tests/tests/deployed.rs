@@ -377,7 +377,19 @@ async fn the_deployed_system_runs_right_through_ticks_backfills_updates_kills_an
         (d.cloud_scheduler.state(&d.sweep_job) == Some("PAUSED")).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // redeliveries of messages already handled may trail the work by their
+    // backoff (the held job of the killed worker: 1 s, 2 s, 4 s… then acked):
+    // wait until they have stopped before calling it idle
+    let mut quiet_since = (tokio::time::Instant::now(), d.requests());
+    until(&d, Duration::from_secs(180), "the last redeliveries", || {
+        let now = (tokio::time::Instant::now(), d.requests());
+        if now.1 != quiet_since.1 {
+            quiet_since = now;
+        }
+        let quiet = now.0 - quiet_since.0;
+        async move { (quiet >= Duration::from_secs(30)).then_some(()) }
+    })
+    .await;
     let (requests, ticks) = (d.requests(), d.cloud_scheduler.ticks());
     tokio::time::sleep(Duration::from_secs(20)).await;
     assert_eq!(d.cloud_scheduler.ticks(), ticks, "a paused sweep job publishes nothing");

@@ -6,6 +6,7 @@
 //! precondition where it changes contended state.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use firestore::FirestoreDb;
@@ -72,6 +73,17 @@ const READ_ATTEMPTS: u32 = 4;
 
 async fn backoff(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+}
+
+/// Document reads (a query counts its documents, at least one, as
+/// Firestore bills it) and writes sent by this process: what the
+/// benchmarks report per task run.
+static READS: AtomicU64 = AtomicU64::new(0);
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// `(reads, writes)` sent to Firestore by this process so far.
+pub fn operation_counts() -> (u64, u64) {
+    (READS.load(Ordering::Relaxed), WRITES.load(Ordering::Relaxed))
 }
 
 /// How a batch of writes ended.
@@ -143,6 +155,7 @@ impl FsClient {
             request_options: None,
             consistency_selector: consistency,
         };
+        READS.fetch_add(names.len() as u64, Ordering::Relaxed);
         let mut stream = self.db.client().get().batch_get_documents(req).await?.into_inner();
         let mut found = HashMap::new();
         let mut tx = Vec::new();
@@ -208,12 +221,15 @@ impl FsClient {
                 docs.push(doc);
             }
         }
+        // Firestore bills a query at least one read
+        READS.fetch_add(docs.len().max(1) as u64, Ordering::Relaxed);
         Ok(docs)
     }
 
     /// Commits `writes` atomically. A failed precondition is an outcome, not
     /// an error; nothing is retried (a commit is not idempotent).
     pub async fn commit(&self, what: &str, writes: Vec<Write>) -> Result<CommitOutcome> {
+        WRITES.fetch_add(writes.len() as u64, Ordering::Relaxed);
         let req =
             CommitRequest { database: self.database.clone(), writes, transaction: Vec::new(), request_options: None };
         match self.db.client().get().commit(req).await {

@@ -361,3 +361,30 @@ async fn a_save_adding_600_task_runs_is_one_atomic_commit() {
     assert_eq!(loaded.task_run_list.len(), 601);
     assert_eq!(loaded.task_run_list[600].id, "fanout-tr600", "task runs keep their order");
 }
+
+/// A load reads what changed since the version this store kept, not the
+/// whole execution; what another instance saved meanwhile is seen whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_reads_the_head_and_the_task_runs_changed_since_the_kept_version() {
+    let b = gcp_backends("incremental").await;
+    let warm = b.state.as_ref();
+    let mut e = new_execution("incr", 300);
+    warm.create_execution(&e).await.expect("create");
+    e.version = 1;
+    assert_eq!(warm.load_execution("incr").await.expect("load").expect("exists"), e);
+    // another instance changes one task run and adds one
+    let other = another_store(&b.config).await;
+    let mut theirs = other.load_execution("incr").await.expect("load").expect("exists");
+    theirs.task_run_list[7].state.set(StateType::Running, Utc::now());
+    let added = task_run(&theirs, 300);
+    theirs.task_run_list.push(added.clone());
+    let changed = [theirs.task_run_list[7].id.clone(), added.id.clone()];
+    theirs.version = other.save_execution(&theirs, &changed).await.expect("save");
+    let (r0, _) = warm.client().operation_counts();
+    let seen = warm.load_execution("incr").await.expect("load").expect("exists");
+    let (r1, _) = warm.client().operation_counts();
+    assert_eq!(seen, theirs, "the warm store sees the other instance's save exactly");
+    assert!(r1 - r0 <= 10, "a warm load of 301 task runs with 2 changed read {} documents", r1 - r0);
+    let cold = another_store(&b.config).await;
+    assert_eq!(cold.load_execution("incr").await.expect("load").expect("exists"), theirs, "a cold store reads all");
+}

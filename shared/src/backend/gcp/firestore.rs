@@ -8,9 +8,18 @@
 //!   `endDate`, `version` (the compare-and-swap counter) and `body` (the
 //!   execution's JSON without its task runs).
 //! - `executions/{id}/taskRuns/{taskRunId}`: `seq` (position in the
-//!   execution's list), `taskId`, `state`, `body` (the task run's JSON). One
-//!   document per task run: a state change rewrites one small document, and
-//!   a ForEach of 100 iterations writes 100 different documents.
+//!   execution's list), `taskId`, `state`, `version` (the head version that
+//!   wrote it), `body` (the task run's JSON). One document per task run: a
+//!   state change rewrites one small document, and a ForEach of 100
+//!   iterations writes 100 different documents.
+//!
+//! Loading reads what changed, not the whole execution: the store keeps the
+//! executions it loaded or saved, keyed by version (a version never
+//! changes, so the copy cannot be stale). A load reads the head; if its
+//! version is the one kept, nothing more; if it is newer, only the task runs
+//! written since (`version > kept`), in the same read-only transaction.
+//! A delivery of a 1,000-task-run execution thus reads a handful of
+//! documents on a warm instance, and the whole execution once on a cold one.
 //!
 //! Compare-and-swap: a save is one atomic commit of the head (conditional on
 //! the head's `update_time` at the version the caller read) and the changed
@@ -33,7 +42,7 @@ use firestore::gcloud_sdk::prost_types::Timestamp;
 
 use super::fs_client::{
     CommitOutcome, FsClient, all, any_of, create, doc_id, document, eq, from_timestamp, get_int, get_json, get_str,
-    get_time, int, replace_if, select, set, string, time, to_json,
+    get_time, gt, int, replace_if, select, set, string, time, to_json,
 };
 use crate::backend::{BackendError, Claim, ExecutionFilter, ExecutionSummary, LogEntry, Result, StateStore};
 use crate::model::{Execution, StateType, TaskRun};
@@ -55,12 +64,32 @@ pub const REQUIRED_INDEXES: &[(&str, &[(&str, &str)])] = &[
 
 /// How many versions' update times are remembered before the memo is reset.
 const VERSION_MEMO: usize = 10_000;
+/// How many executions in flight are kept (see the module documentation).
+const KEPT_EXECUTIONS: usize = 256;
+
+/// The kept task runs with the changed ones (by `seq`) applied; `None` if
+/// the result is not a list with positions `0..n` (then read everything).
+fn merge_task_runs(kept: Vec<TaskRun>, changed: Vec<(i64, TaskRun)>) -> Option<Vec<TaskRun>> {
+    let mut list: Vec<Option<TaskRun>> = kept.into_iter().map(Some).collect();
+    for (seq, tr) in changed {
+        let seq = usize::try_from(seq).ok()?;
+        if seq >= list.len() {
+            list.resize(seq + 1, None);
+        } else if list[seq].as_ref().is_some_and(|old| old.id != tr.id) {
+            return None;
+        }
+        list[seq] = Some(tr);
+    }
+    list.into_iter().collect()
+}
 
 /// State and KV on one Firestore database.
 pub struct FirestoreStore {
     pub(super) fs: FsClient,
     /// Execution id → (version, update time of its head at that version).
     versions: Mutex<HashMap<String, (u64, Timestamp)>>,
+    /// Executions as stored at their `version` (see the module documentation).
+    kept: Mutex<HashMap<String, Execution>>,
 }
 
 impl std::fmt::Debug for FirestoreStore {
@@ -82,7 +111,7 @@ pub fn task_run_path(execution_id: &str, task_run_id: &str) -> String {
 impl FirestoreStore {
     /// A store on a connected database.
     pub fn new(fs: FsClient) -> FirestoreStore {
-        FirestoreStore { fs, versions: Mutex::new(HashMap::new()) }
+        FirestoreStore { fs, versions: Mutex::new(HashMap::new()), kept: Mutex::new(HashMap::new()) }
     }
 
     /// The Firestore client (tests and the trigger store use it).
@@ -130,11 +159,12 @@ impl FirestoreStore {
         ))
     }
 
-    fn task_run_write(&self, execution_id: &str, seq: usize, tr: &TaskRun) -> Result<Write> {
+    fn task_run_write(&self, execution_id: &str, seq: usize, tr: &TaskRun, version: u64) -> Result<Write> {
         Ok(set(document(
             self.fs.name(&task_run_path(execution_id, &tr.id)),
             vec![
                 ("seq", int(seq as i64)),
+                ("version", int(i64::try_from(version).unwrap_or(i64::MAX))),
                 ("taskId", string(tr.task_id.clone())),
                 ("state", string(tr.state.current.as_str())),
                 ("body", string(to_json(tr, "save task run")?)),
@@ -162,7 +192,7 @@ impl FirestoreStore {
                 continue;
             }
             if let Some(seq) = e.task_run_list.iter().rposition(|tr| tr.id == *id) {
-                task_runs.push(self.task_run_write(&e.id, seq, &e.task_run_list[seq])?);
+                task_runs.push(self.task_run_write(&e.id, seq, &e.task_run_list[seq], new_version)?);
             }
         }
         let head = self.head_doc(e, new_version)?;
@@ -183,6 +213,7 @@ impl FirestoreStore {
             match self.fs.commit("save execution", writes).await? {
                 CommitOutcome::Done(times) => {
                     self.remember(&e.id, new_version, times.into_iter().next().flatten());
+                    self.keep(e, new_version);
                     return Ok(new_version);
                 }
                 CommitOutcome::Precondition => {
@@ -206,14 +237,56 @@ impl FirestoreStore {
         let name = self.fs.name(&execution_path(id));
         // one read-only transaction: the head and its task runs are one snapshot
         let (mut found, tx) = self.fs.get_many("load execution", std::slice::from_ref(&name), true).await?;
-        let Some(head) = found.remove(&name) else { return Ok(None) };
+        let Some(head) = found.remove(&name) else {
+            self.kept.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+            return Ok(None);
+        };
         let mut e: Execution = get_json(&head, "body", "load execution")?;
         e.version = get_int(&head, "version", "load execution")? as u64;
-        let query = select(TASK_RUNS, None, vec![("seq", false)], None);
-        let docs = self.fs.query("load task runs", &execution_path(id), query, &tx).await?;
-        e.task_run_list = docs.iter().map(|d| get_json(d, "body", "load task run")).collect::<Result<_>>()?;
         self.remember(id, e.version, head.update_time);
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner).get(id).cloned();
+        let base = kept.filter(|k| k.version <= e.version && k.version > 0);
+        let filter = base.as_ref().map(|k| gt("version", int(i64::try_from(k.version).unwrap_or(i64::MAX))));
+        if base.as_ref().is_some_and(|k| k.version == e.version) {
+            e.task_run_list = base.map(|k| k.task_run_list).unwrap_or_default();
+            return Ok(Some(e));
+        }
+        let query = select(TASK_RUNS, filter, vec![], None);
+        let docs = self.fs.query("load task runs", &execution_path(id), query, &tx).await?;
+        let mut runs: Vec<(i64, TaskRun)> = Vec::new();
+        for d in &docs {
+            runs.push((get_int(d, "seq", "load task run")?, get_json(d, "body", "load task run")?));
+        }
+        e.task_run_list = match base {
+            Some(k) => match merge_task_runs(k.task_run_list, runs) {
+                Some(list) => list,
+                // not a plain extension of what was kept: read everything
+                None => return self.load_all(id).await,
+            },
+            None => {
+                runs.sort_by_key(|(seq, _)| *seq);
+                runs.into_iter().map(|(_, tr)| tr).collect()
+            }
+        };
+        self.keep(&e, e.version);
         Ok(Some(e))
+    }
+
+    /// Forgets what was kept of `id`, then loads it whole.
+    async fn load_all(&self, id: &str) -> Result<Option<Execution>> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+        Box::pin(self.load(id)).await
+    }
+
+    /// Keeps `e` as stored at `version` (bounded: all are dropped at the limit).
+    fn keep(&self, e: &Execution, version: u64) {
+        let mut copy = e.clone();
+        copy.version = version;
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() >= KEPT_EXECUTIONS && !kept.contains_key(&e.id) {
+            kept.clear();
+        }
+        kept.insert(e.id.clone(), copy);
     }
 
     async fn list(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
@@ -319,11 +392,12 @@ impl StateStore for FirestoreStore {
     async fn create_execution(&self, execution: &Execution) -> Result<()> {
         let mut writes = vec![create(self.head_doc(execution, 1)?)];
         for (seq, tr) in execution.task_run_list.iter().enumerate() {
-            writes.push(self.task_run_write(&execution.id, seq, tr)?);
+            writes.push(self.task_run_write(&execution.id, seq, tr, 1)?);
         }
         match self.fs.commit("create execution", writes).await? {
             CommitOutcome::Done(times) => {
                 self.remember(&execution.id, 1, times.into_iter().next().flatten());
+                self.keep(execution, 1);
                 Ok(())
             }
             CommitOutcome::Precondition => {

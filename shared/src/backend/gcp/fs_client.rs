@@ -29,6 +29,8 @@ pub struct FsClient {
     database: String,
     /// `projects/{p}/databases/{d}/documents`.
     documents: String,
+    /// `(reads, writes)` sent through this client (and its clones).
+    counts: std::sync::Arc<(AtomicU64, AtomicU64)>,
 }
 
 impl std::fmt::Debug for FsClient {
@@ -75,17 +77,6 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
 }
 
-/// Document reads (a query counts its documents, at least one, as
-/// Firestore bills it) and writes sent by this process: what the
-/// benchmarks report per task run.
-static READS: AtomicU64 = AtomicU64::new(0);
-static WRITES: AtomicU64 = AtomicU64::new(0);
-
-/// `(reads, writes)` sent to Firestore by this process so far.
-pub fn operation_counts() -> (u64, u64) {
-    (READS.load(Ordering::Relaxed), WRITES.load(Ordering::Relaxed))
-}
-
 /// How a batch of writes ended.
 #[derive(Debug)]
 pub enum CommitOutcome {
@@ -96,11 +87,18 @@ pub enum CommitOutcome {
 }
 
 impl FsClient {
+    /// Document reads (a query counts its documents, at least one, as
+    /// Firestore bills it) and writes sent through this client so far:
+    /// what the benchmarks report per task run.
+    pub fn operation_counts(&self) -> (u64, u64) {
+        (self.counts.0.load(Ordering::Relaxed), self.counts.1.load(Ordering::Relaxed))
+    }
+
     /// Wraps a connected database.
     pub fn new(db: FirestoreDb) -> FsClient {
         let database = db.get_database_path().clone();
         let documents = db.get_documents_path().clone();
-        FsClient { db, database, documents }
+        FsClient { db, database, documents, counts: Default::default() }
     }
 
     /// The full resource name of a document, from a path like `executions/abc`.
@@ -155,7 +153,7 @@ impl FsClient {
             request_options: None,
             consistency_selector: consistency,
         };
-        READS.fetch_add(names.len() as u64, Ordering::Relaxed);
+        self.counts.0.fetch_add(names.len() as u64, Ordering::Relaxed);
         let mut stream = self.db.client().get().batch_get_documents(req).await?.into_inner();
         let mut found = HashMap::new();
         let mut tx = Vec::new();
@@ -222,14 +220,14 @@ impl FsClient {
             }
         }
         // Firestore bills a query at least one read
-        READS.fetch_add(docs.len().max(1) as u64, Ordering::Relaxed);
+        self.counts.0.fetch_add(docs.len().max(1) as u64, Ordering::Relaxed);
         Ok(docs)
     }
 
     /// Commits `writes` atomically. A failed precondition is an outcome, not
     /// an error; nothing is retried (a commit is not idempotent).
     pub async fn commit(&self, what: &str, writes: Vec<Write>) -> Result<CommitOutcome> {
-        WRITES.fetch_add(writes.len() as u64, Ordering::Relaxed);
+        self.counts.1.fetch_add(writes.len() as u64, Ordering::Relaxed);
         let req =
             CommitRequest { database: self.database.clone(), writes, transaction: Vec::new(), request_options: None };
         match self.db.client().get().commit(req).await {
@@ -451,6 +449,11 @@ pub fn select(
 /// `field == value`.
 pub fn eq(field: &str, v: pb::Value) -> structured_query::Filter {
     field_filter(field, structured_query::field_filter::Operator::Equal, v)
+}
+
+/// `field > v`.
+pub fn gt(field: &str, v: pb::Value) -> structured_query::Filter {
+    field_filter(field, structured_query::field_filter::Operator::GreaterThan, v)
 }
 
 /// `field in values`.

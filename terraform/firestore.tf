@@ -44,6 +44,9 @@ locals {
       ["triggers", "body"],
       ["backfills", "spec"],
       ["backfills", "progress"],
+      ["concurrency", "body"],
+      ["leases", "body"],
+      ["sweep", "body"],
     ] : "${f[0]}.${f[1]}" => { collection = f[0], field = f[1] }
   }
 }

@@ -160,3 +160,32 @@ pub async fn ensure_flow(
     }
     Err(FlowError::NotFound { namespace: namespace.into(), id: id.into() })
 }
+
+/// [`crate::runtime::engine::LatestFlows`] on a [`FlowSource`]: what a
+/// Subflow task starts is the called flow as it is in the bucket now.
+pub struct SourceFlows {
+    engine: std::sync::Weak<Engine>,
+    source: FlowSource,
+}
+
+impl SourceFlows {
+    /// Installs it on `engine` (once).
+    pub fn install(engine: &Arc<Engine>, source: FlowSource) {
+        let latest = SourceFlows { engine: Arc::downgrade(engine), source };
+        let _ = engine.latest_flows.set(Arc::new(latest));
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::runtime::engine::LatestFlows for SourceFlows {
+    async fn latest(&self, namespace: &str, id: &str) -> Option<Arc<Flow>> {
+        let engine = self.engine.upgrade()?;
+        match ensure_flow(&engine, Some(&self.source), namespace, id, None).await {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(namespace, flow_id = id, error = %e, "flow not found");
+                None
+            }
+        }
+    }
+}

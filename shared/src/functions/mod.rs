@@ -152,6 +152,10 @@ pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOption
     {
         tracing::error!(error = %e, "cannot load flows at start; they will be loaded on demand");
     }
+    if let Some(source) = &opts.flows {
+        // a Subflow task starts the called flow as it is in the bucket now
+        flows::SourceFlows::install(&engine, source.clone());
+    }
     let auth = opts.auth.clone();
     let schedules: Option<Arc<dyn Schedules>> = opts.schedules.clone().or_else(|| {
         let store = opts.triggers.clone()?;

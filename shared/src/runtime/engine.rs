@@ -27,6 +27,14 @@ pub struct ExecutionUpdate {
     pub changed: Vec<TaskRun>,
 }
 
+/// Where new executions find a flow as it is now, when it can change under a
+/// running process (the GCP functions read it from the bucket; the local
+/// runtimes keep their repository current themselves).
+#[async_trait::async_trait]
+pub trait LatestFlows: Send + Sync {
+    async fn latest(&self, namespace: &str, id: &str) -> Option<Arc<crate::model::Flow>>;
+}
+
 /// Everything the runtime's services share.
 pub struct Engine {
     pub state: Arc<dyn StateStore>,
@@ -46,6 +54,8 @@ pub struct Engine {
     pub logs: StoreLogSink,
     pub progress: Option<Arc<dyn Progress>>,
     pub updates: broadcast::Sender<ExecutionUpdate>,
+    /// Set by runtimes whose flows change under them (see [`LatestFlows`]).
+    pub latest_flows: std::sync::OnceLock<Arc<dyn LatestFlows>>,
 }
 
 /// What a binary decides when it builds an engine.
@@ -87,7 +97,16 @@ impl Engine {
             plugins: Arc::new(cfg.plugins),
             progress: cfg.progress,
             updates,
+            latest_flows: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The flow `namespace.id` as it is now, for a new execution.
+    pub async fn latest_flow(&self, namespace: &str, id: &str) -> Option<Arc<crate::model::Flow>> {
+        match self.latest_flows.get() {
+            Some(l) => l.latest(namespace, id).await,
+            None => self.flows.get(namespace, id),
+        }
     }
 
     /// The executor's rendering environment.

@@ -242,7 +242,7 @@ impl ExecutorService {
             state: StateType::Failed,
             outputs: Map::from_iter([("error".to_string(), serde_json::Value::String(msg))]),
         };
-        let Some(flow) = engine.flows.get(namespace, flow_id) else {
+        let Some(flow) = engine.latest_flow(namespace, flow_id).await else {
             let msg = format!("Subflow {namespace}.{flow_id} not found (load it with --flows DIR)");
             self.log_error(parent, &task_run_id, &msg).await?;
             publish_event(engine, &fail(msg)).await?;

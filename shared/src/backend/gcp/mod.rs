@@ -50,6 +50,10 @@ pub const UNINDEXED_FIELDS: &[(&str, &str)] = &[
     (TRIGGERS, "body"),
     (BACKFILLS, "spec"),
     (BACKFILLS, "progress"),
+    // compare-and-swap records (firestore_records.rs): a long queue of one flow
+    ("concurrency", "body"),
+    ("leases", "body"),
+    ("sweep", "body"),
 ];
 
 /// The `(collection group, field)` a Firestore TTL policy should watch so

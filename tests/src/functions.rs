@@ -166,6 +166,7 @@ impl Cluster {
         let api = function(Handler::Api).await;
         relay.route(&Topic::Executions.name(), &executor.url);
         relay.route(&Topic::Tasks("core".into()).name(), &worker.url);
+        relay.route(&Topic::Scheduler.name(), &scheduler.url);
         Cluster {
             home,
             backends,

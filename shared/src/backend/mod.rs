@@ -253,6 +253,8 @@ pub enum Topic {
     Executions,
     /// Jobs for the workers of a group (`core`, `scripts`, `jdbc`, `gcp`…).
     Tasks(String),
+    /// Ticks, backfill requests and sweeps for the scheduler function.
+    Scheduler,
 }
 
 impl Topic {
@@ -261,6 +263,7 @@ impl Topic {
         match self {
             Topic::Executions => "baton-executions".to_string(),
             Topic::Tasks(group) => format!("baton-tasks-{group}"),
+            Topic::Scheduler => "baton-scheduler".to_string(),
         }
     }
 }

@@ -14,6 +14,7 @@
 //!  "start":"2019-01-01T00:00:00Z","end":"2019-12-31T23:59:59Z",
 //!  "inputs":{"taxi":"green"},"labels":[{"key":"backfill","value":"true"}],"rerunSuccessful":false}
 //! {"type":"sweep"}
+//! {"type":"backfills"}
 //! ```
 //! Cloud Scheduler cannot put the scheduled time in a payload, so a tick
 //! carries none: its date is derived from the message's publish time (the
@@ -81,6 +82,9 @@ pub enum SchedulerMessage {
     Backfill(BackfillRequest),
     /// Lost attempts and due timers (see [`super::sweep`]).
     Sweep,
+    /// Drive the RUNNING backfills on: what a runner whose time budget ran
+    /// out publishes, so a long backfill does not wait for the next sweep.
+    Backfills,
 }
 
 /// Why a tick or backfill was not done.
@@ -106,7 +110,8 @@ pub trait Schedules: Send + Sync {
     async fn backfill(&self, request: &BackfillRequest) -> Result<String, ScheduleFailure>;
     /// Drives every RUNNING backfill (creates the executions of its next
     /// ticks, waits for them) for at most the engine's time budget; two
-    /// drivers of one backfill never duplicate a tick. Returns how many it drove.
+    /// drivers of one backfill never duplicate a tick. Returns how many it
+    /// left unfinished when the budget ran out.
     async fn run_backfills(&self) -> Result<usize, ScheduleFailure> {
         Ok(0)
     }
@@ -148,6 +153,32 @@ fn failure_outcome(what: &str, e: ScheduleFailure) -> Outcome {
     }
 }
 
+impl SchedulerFunction {
+    /// Drives the RUNNING backfills for the budget; if some are left
+    /// unfinished, publishes `{"type":"backfills"}` so they go on at once
+    /// (a runner that finds a backfill owned elsewhere publishes nothing).
+    async fn drive_backfills(&self, what: &str) -> Outcome {
+        match self.schedules.run_backfills().await {
+            Ok(0) => Outcome::Done,
+            Ok(left) => {
+                let msg = serde_json::to_vec(&SchedulerMessage::Backfills).unwrap_or_default();
+                match self.engine.queue.publish(&crate::backend::Topic::Scheduler, msg).await {
+                    Ok(()) => {
+                        tracing::info!(backfills = left, "{what}: budget spent, continuing in a new request");
+                        Outcome::Done
+                    }
+                    // the sweep carries them on
+                    Err(e) => {
+                        tracing::warn!(error = %e, "{what}: cannot publish the continuation");
+                        Outcome::Done
+                    }
+                }
+            }
+            Err(e) => failure_outcome(what, e),
+        }
+    }
+}
+
 #[async_trait]
 impl PushHandler for SchedulerFunction {
     fn name(&self) -> &'static str {
@@ -184,23 +215,21 @@ impl PushHandler for SchedulerFunction {
                 match self.schedules.backfill(&b).await {
                     Ok(id) => {
                         tracing::info!(backfill_id = %id, "{what}: started");
-                        // progress now; the sweeps carry on with what is left
-                        match self.schedules.run_backfills().await {
-                            Ok(_) => Outcome::Done,
-                            Err(e) => failure_outcome(&what, e),
-                        }
+                        // progress now; what is left continues at once
+                        self.drive_backfills(&what).await
                     }
                     Err(e) => failure_outcome(&what, e),
                 }
             }
+            SchedulerMessage::Backfills => self.drive_backfills("backfills").await,
             SchedulerMessage::Sweep => {
                 let report = match sweep(&self.engine, &self.sweeper, self.lease).await {
                     Ok(r) => r,
                     Err(e) => return backend_outcome(&e),
                 };
                 tracing::info!(executions = report.executions, lost = report.lost.len(), "sweep done");
-                if let Err(e) = self.schedules.run_backfills().await {
-                    return failure_outcome("backfills", e);
+                if let o @ (Outcome::Retry(_) | Outcome::Ignored(_)) = self.drive_backfills("backfills").await {
+                    return o;
                 }
                 match &self.idle {
                     None => Outcome::Done,

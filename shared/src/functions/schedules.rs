@@ -159,22 +159,26 @@ impl Schedules for ScheduleEngine {
             .list_backfills(Some(BackfillState::Running))
             .await
             .map_err(|e| ScheduleFailure::Transient(e.to_string()))?;
-        let n = running.len();
         let runs = running.into_iter().map(|b| async move {
             if let Err(e) = self.flow(&b.namespace, &b.flow_id).await {
                 tracing::error!(backfill_id = %b.id, error = %e, "backfill cannot run");
-                return;
+                return false;
             }
             let mut progress = |_: &crate::backend::schedule::Backfill| {};
             let run = backfill::drive_backfill(&self.engine, self.store.as_ref(), &b.id, &mut progress, false);
             match tokio::time::timeout(self.budget, run).await {
-                Ok(Ok(done)) => tracing::info!(backfill_id = %done.id, state = %done.state, "backfill driven"),
-                Ok(Err(e)) => tracing::error!(backfill_id = %b.id, error = %e, "backfill runner stopped"),
-                // carried on by the next sweep
-                Err(_) => tracing::info!(backfill_id = %b.id, "backfill continues on the next sweep"),
+                Ok(Ok(done)) => {
+                    tracing::info!(backfill_id = %done.id, state = %done.state, "backfill driven");
+                    false
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(backfill_id = %b.id, error = %e, "backfill runner stopped");
+                    false
+                }
+                // the runner is dropped (its ownership released): continued by the caller
+                Err(_) => true,
             }
         });
-        futures::future::join_all(runs).await;
-        Ok(n)
+        Ok(futures::future::join_all(runs).await.into_iter().filter(|left| *left).count())
     }
 }

@@ -132,6 +132,9 @@ impl ExecutorService {
             }
             return self.save(exec, &changed, actions).await;
         }
+        // the step's time is taken after admission: an execution admitted
+        // into a slot freed meanwhile starts after the previous one ended
+        let now = Utc::now().max(now);
         let env = engine.step_env();
         let t = executor::step_owned(&flow, exec, now, &env, opts);
         exec_changed |= t.execution_changed;

@@ -172,6 +172,8 @@ async fn deliver(
                 true
             }
         },
+        // nothing here publishes to the scheduler
+        Topic::Scheduler => true,
     }
 }
 

@@ -18,15 +18,13 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use e2e::emulators::emulators;
 use e2e::functions::serve;
-use e2e::gcp_emulators::{fresh_project, gcp_emulators};
+use e2e::gcp_emulators::{gcp_backends, gcp_engine, push_subscriptions};
 use serde_json::{Value, json};
-use shared::backend::gcp::{DEFAULT_DATABASE, FirestoreStore, GcpBackends, GcpConfig, connect_firestore};
+use shared::backend::gcp::{FirestoreStore, connect_firestore};
 use shared::backend::{StateStore, Topic};
 use shared::functions::flows::FlowSource;
 use shared::functions::{FunctionOptions, Handler};
-use shared::runtime::engine::{Engine, EngineConfig};
 
 fn chain(n: usize) -> String {
     let mut y = String::from("id: flow\nnamespace: bench.gcp\ntasks:\n");
@@ -46,22 +44,6 @@ fn for_each(n: usize) -> String {
     )
 }
 
-fn engine(b: &GcpBackends) -> Arc<Engine> {
-    Engine::new(EngineConfig {
-        state: b.state.clone(),
-        kv: b.state.clone(),
-        storage: b.storage.clone(),
-        queue: b.queue.clone(),
-        registry: shared::plugins::Registry::builtin(),
-        secrets: Default::default(),
-        envs: Default::default(),
-        work_root: std::env::temp_dir().join(format!("baton-bench-gcp-{}", b.config.project)),
-        plugins: Default::default(),
-        echo_logs: false,
-        progress: None,
-    })
-}
-
 async fn timed(State(total): State<Arc<AtomicU64>>, req: Request, next: Next) -> axum::response::Response {
     let start = Instant::now();
     let resp = next.run(req).await;
@@ -79,18 +61,8 @@ struct Row {
 }
 
 async fn measure(name: &str, yaml: &str) -> Row {
-    let gcp = gcp_emulators();
-    let project = fresh_project("bench");
-    let config = GcpConfig {
-        bucket: format!("baton-{project}"),
-        project: project.clone(),
-        database: DEFAULT_DATABASE.to_string(),
-        firestore_emulator: Some(gcp.firestore_host.clone()),
-        pubsub_emulator: Some(gcp.pubsub_host.clone()),
-        storage_emulator: Some(emulators().storage_host.clone()),
-    };
-    let backends = GcpBackends::from_config(config).await.expect("GCP backends on the emulators");
-    backends.storage.ensure_bucket(&project).await.expect("bucket");
+    let backends = gcp_backends("bench").await;
+    let project = backends.config.project.clone();
     let flows = std::env::temp_dir().join(format!("baton-bench-gcp-flows-{project}"));
     std::fs::create_dir_all(&flows).expect("flows");
     std::fs::write(flows.join("flow.yml"), yaml).expect("flow");
@@ -98,17 +70,13 @@ async fn measure(name: &str, yaml: &str) -> Row {
     let handler_ns = Arc::new(AtomicU64::new(0));
     let layer = || axum::middleware::from_fn_with_state(handler_ns.clone(), timed);
     let executor =
-        serve(shared::functions::router(Handler::Executor, engine(&backends), &opts).await.layer(layer())).await;
-    let worker = serve(shared::functions::router(Handler::Worker, engine(&backends), &opts).await.layer(layer())).await;
-    let api = serve(shared::functions::router(Handler::Api, engine(&backends), &opts).await).await;
+        serve(shared::functions::router(Handler::Executor, gcp_engine(&backends), &opts).await.layer(layer())).await;
+    let worker =
+        serve(shared::functions::router(Handler::Worker, gcp_engine(&backends), &opts).await.layer(layer())).await;
+    let api = serve(shared::functions::router(Handler::Api, gcp_engine(&backends), &opts).await).await;
     let http = reqwest::Client::new();
     for (topic, url) in [(Topic::Executions.name(), &executor.url), (Topic::Tasks("core".into()).name(), &worker.url)] {
-        let base = format!("http://{}/v1/projects/{project}", gcp.pubsub_host);
-        http.put(format!("{base}/topics/{topic}")).send().await.expect("topic");
-        let sub = json!({"topic": format!("projects/{project}/topics/{topic}"), "pushConfig": {"pushEndpoint": url},
-            "ackDeadlineSeconds": 600, "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "60s"}});
-        let r = http.put(format!("{base}/subscriptions/{topic}-push")).json(&sub).send().await.expect("subscribe");
-        assert!(r.status().is_success(), "subscription: {}", r.text().await.unwrap_or_default());
+        push_subscriptions(&http, &project, &topic, url, 1).await;
     }
     let (r0, w0) = backends.state.client().operation_counts();
     handler_ns.store(0, Ordering::Relaxed);

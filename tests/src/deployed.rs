@@ -25,12 +25,12 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use shared::backend::gcp::{DEFAULT_DATABASE, GcpBackends, GcpConfig};
+use shared::backend::gcp::GcpBackends;
 
 use crate::cloud_scheduler::{FakeCloudScheduler, FakeJob};
 use crate::emulators::emulators;
 use crate::functions::{Served, serve};
-use crate::gcp_emulators::{fresh_project, gcp_emulators};
+use crate::gcp_emulators::gcp_emulators;
 
 /// The functions, by their Terraform name.
 pub const FUNCTIONS: [&str; 4] = ["executor", "scheduler", "worker-core", "api"];
@@ -236,18 +236,8 @@ impl Deployment {
     /// `sweep_every` while enabled), the functions started.
     pub async fn start(shape: &PushShape, copies: usize, sweep_every: Duration) -> Deployment {
         let gcp = gcp_emulators();
-        let project = fresh_project("dep");
-        let bucket = format!("baton-{project}");
-        let config = GcpConfig {
-            bucket: bucket.clone(),
-            project: project.clone(),
-            database: DEFAULT_DATABASE.to_string(),
-            firestore_emulator: Some(gcp.firestore_host.clone()),
-            pubsub_emulator: Some(gcp.pubsub_host.clone()),
-            storage_emulator: Some(emulators().storage_host.clone()),
-        };
-        let backends = GcpBackends::from_config(config).await.expect("GCP backends on the emulators");
-        backends.storage.ensure_bucket(&project).await.expect("bucket");
+        let backends = crate::gcp_emulators::gcp_backends("dep").await;
+        let (project, bucket) = (backends.config.project.clone(), backends.config.bucket.clone());
         let home = std::env::temp_dir().join(format!("baton-deployed-{project}"));
         std::fs::create_dir_all(&home).expect("home");
         let http = reqwest::Client::new();

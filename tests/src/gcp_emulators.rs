@@ -36,6 +36,63 @@ pub fn gcp_emulators() -> &'static GcpEmulators {
         .get_or_init(|| start().unwrap_or_else(|e| panic!("cannot start the Firestore/Pub/Sub emulators: {e}")))
 }
 
+/// A configuration on the emulators (fake-gcs-server for GCS), with a
+/// fresh project and bucket name.
+pub fn gcp_config(prefix: &str) -> shared::backend::gcp::GcpConfig {
+    let gcp = gcp_emulators();
+    let project = fresh_project(prefix);
+    shared::backend::gcp::GcpConfig {
+        bucket: format!("baton-{project}"),
+        project,
+        database: shared::backend::gcp::DEFAULT_DATABASE.to_string(),
+        firestore_emulator: Some(gcp.firestore_host.clone()),
+        pubsub_emulator: Some(gcp.pubsub_host.clone()),
+        storage_emulator: Some(crate::emulators::emulators().storage_host.clone()),
+    }
+}
+
+/// The backends of a fresh project, with its bucket created.
+pub async fn gcp_backends(prefix: &str) -> shared::backend::gcp::GcpBackends {
+    let b = shared::backend::gcp::GcpBackends::from_config(gcp_config(prefix)).await.expect("connect the GCP backends");
+    b.storage.ensure_bucket(&b.config.project).await.expect("create the bucket");
+    b
+}
+
+/// An engine on `b` with the built-in plugins, as a function builds one.
+pub fn gcp_engine(b: &shared::backend::gcp::GcpBackends) -> std::sync::Arc<shared::runtime::engine::Engine> {
+    shared::runtime::engine::Engine::new(shared::runtime::engine::EngineConfig {
+        state: b.state.clone(),
+        kv: b.state.clone(),
+        storage: b.storage.clone(),
+        queue: b.queue.clone(),
+        registry: shared::plugins::Registry::builtin(),
+        secrets: Default::default(),
+        envs: Default::default(),
+        work_root: std::env::temp_dir().join(format!("baton-fn-gcp-{}", b.config.project)),
+        plugins: Default::default(),
+        echo_logs: false,
+        progress: None,
+    })
+}
+
+/// Creates topic `topic` of `project` (if absent) and `copies` push
+/// subscriptions on it to `endpoint`, through the Pub/Sub emulator's REST API.
+pub async fn push_subscriptions(http: &reqwest::Client, project: &str, topic: &str, endpoint: &str, copies: usize) {
+    let base = format!("http://{}/v1/projects/{project}", gcp_emulators().pubsub_host);
+    let r = http.put(format!("{base}/topics/{topic}")).send().await.expect("create topic");
+    assert!(r.status().is_success() || r.status() == 409, "topic {topic}: {}", r.status());
+    for n in 0..copies {
+        let sub = serde_json::json!({
+            "topic": format!("projects/{project}/topics/{topic}"),
+            "pushConfig": {"pushEndpoint": endpoint},
+            "ackDeadlineSeconds": 60,
+            "retryPolicy": {"minimumBackoff": "0.2s", "maximumBackoff": "2s"},
+        });
+        let r = http.put(format!("{base}/subscriptions/{topic}-push-{n}")).json(&sub).send().await.expect("subscribe");
+        assert!(r.status().is_success(), "push subscription on {topic}: {}", r.text().await.unwrap_or_default());
+    }
+}
+
 /// A fresh project id: the emulators keep each project's data apart.
 pub fn fresh_project(prefix: &str) -> String {
     format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])

@@ -17,40 +17,18 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use e2e::emulators::emulators;
-use e2e::gcp_emulators::{fresh_project, gcp_emulators};
 use serde_json::json;
 use shared::backend::contract::{self, QueueProbe};
 use shared::backend::gcp::fs_client::{get_str, select};
 use shared::backend::gcp::pubsub::MessageStream;
 use shared::backend::gcp::{
-    FirestoreStore, GcpBackends, GcpConfig, PubSubAdmin, PubSubPull, SINGLE_SHOT, TASK_RUNS, connect_firestore,
-    execution_path,
+    FirestoreStore, GcpConfig, PubSubAdmin, PubSubPull, SINGLE_SHOT, TASK_RUNS, connect_firestore, execution_path,
 };
 use shared::backend::{BackendError, Claim, LogEntry, Queue, StateStore, Storage, Topic};
 use shared::model::{Execution, State, StateType, TaskRun};
 use tokio::io::AsyncReadExt;
 
-/// A configuration on the emulators, with a fresh project and bucket.
-pub fn gcp_config(prefix: &str) -> GcpConfig {
-    let gcp = gcp_emulators();
-    let project = fresh_project(prefix);
-    GcpConfig {
-        bucket: format!("baton-{project}"),
-        project,
-        database: shared::backend::gcp::DEFAULT_DATABASE.to_string(),
-        firestore_emulator: Some(gcp.firestore_host.clone()),
-        pubsub_emulator: Some(gcp.pubsub_host.clone()),
-        storage_emulator: Some(emulators().storage_host.clone()),
-    }
-}
-
-/// The backends of a fresh project, with its bucket created.
-pub async fn gcp_backends(prefix: &str) -> GcpBackends {
-    let b = GcpBackends::from_config(gcp_config(prefix)).await.expect("connect the GCP backends");
-    b.storage.ensure_bucket(&b.config.project).await.expect("create the bucket");
-    b
-}
+pub use e2e::gcp_emulators::{gcp_backends, gcp_config};
 
 /// A second, independent client on the same Firestore project (another
 /// Cloud Run instance).

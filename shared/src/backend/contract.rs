@@ -152,11 +152,6 @@ pub async fn state_store_contract(store: &dyn StateStore) {
     assert_eq!(ids(&running), [&a.id]);
     let two = store.list_executions(&filter(None, None, Some(2))).await.expect("list with limit");
     assert_eq!(ids(&two), [&c.id, &d.id]);
-    let active = store.executions_in_states(&ns, "flow", &[StateType::Running, StateType::Created]).await;
-    assert_eq!(active.expect("executions_in_states"), [a.id.clone(), c.id.clone()], "oldest first");
-    let some = store.executions_in_states(&ns, "flow", &[StateType::Success]).await.expect("in states");
-    assert_eq!(some, [b.id.clone()]);
-    assert!(store.executions_in_states(&ns, "flow", &[]).await.expect("no states").is_empty());
 
     // logs.
     let log = |message: &str, at: DateTime<Utc>| LogEntry {

@@ -117,8 +117,6 @@ pub trait StateStore: Send + Sync {
     async fn save_execution(&self, execution: &Execution, changed_task_runs: &[String]) -> Result<u64>;
     /// Lists executions, newest first.
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>>;
-    /// Ids of the flow's executions in one of `states`, oldest first.
-    async fn executions_in_states(&self, namespace: &str, flow_id: &str, states: &[StateType]) -> Result<Vec<String>>;
 
     /// Appends log lines (append-only, never contended).
     async fn append_logs(&self, logs: &[LogEntry]) -> Result<()>;

@@ -155,9 +155,37 @@ impl BackfillTick {
     }
 }
 
+/// The counters of the ticks folded out of [`BackfillProgress::ticks`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FoldedTicks {
+    pub launched: u64,
+    pub skipped: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// How many of `execution_ids` (the first ones) are theirs.
+    pub ids: u64,
+}
+
+impl FoldedTicks {
+    fn add(&mut self, t: &BackfillTick) {
+        use crate::model::StateType;
+        self.launched += u64::from(t.launched);
+        self.skipped += u64::from(t.skipped);
+        match t.ended {
+            Some(StateType::Success | StateType::Warning) if !t.skipped => self.succeeded += 1,
+            Some(_) if !t.skipped => self.failed += 1,
+            _ => self.failed += u64::from(t.error.is_some()),
+        }
+        self.ids += u64::from(t.execution_id.is_some() && !t.skipped);
+    }
+}
+
 /// How far a backfill went. Written only by the runner that owns the
-/// backfill; the counters are derived from `ticks`, so handling a tick
-/// again (a resumed runner) can never count it twice.
+/// backfill; the counters are derived from one record per tick, so handling
+/// a tick again (a resumed runner) can never count it twice. Records of the
+/// ticks up to the cursor (never handled again) are folded into `folded`,
+/// so the stored progress stays small however long the window.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackfillProgress {
@@ -177,37 +205,40 @@ pub struct BackfillProgress {
     /// The ids of the executions of the window's ticks, in tick order.
     #[serde(default)]
     pub execution_ids: Vec<String>,
-    /// What became of each tick handled so far.
+    /// What became of each tick handled after the cursor, or in flight.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub ticks: std::collections::BTreeMap<DateTime<Utc>, BackfillTick>,
+    /// The ticks up to the cursor, counted.
+    #[serde(default)]
+    pub folded: FoldedTicks,
 }
 
 impl BackfillProgress {
-    /// Records what became of `tick` and recomputes the counters from every
-    /// tick's record.
+    /// Records what became of `tick` and recomputes the counters.
     pub fn record(&mut self, tick: DateTime<Utc>, record: BackfillTick) {
         self.ticks.insert(tick, record);
         self.recount();
     }
 
-    /// The counters and the execution ids, from the ticks' records.
-    pub fn recount(&mut self) {
-        let (mut launched, mut skipped, mut succeeded, mut failed) = (0, 0, 0, 0);
-        let mut ids = Vec::with_capacity(self.ticks.len());
-        for t in self.ticks.values() {
-            launched += u64::from(t.launched);
-            skipped += u64::from(t.skipped);
-            match t.ended {
-                Some(crate::model::StateType::Success | crate::model::StateType::Warning) if !t.skipped => {
-                    succeeded += 1
-                }
-                Some(_) if !t.skipped => failed += 1,
-                _ => failed += u64::from(t.error.is_some()),
-            }
-            ids.extend(t.execution_id.iter().filter(|_| !t.skipped).cloned());
+    /// Moves the cursor to `cursor` and folds the records up to it.
+    pub fn advance(&mut self, cursor: DateTime<Utc>) {
+        self.cursor = Some(cursor);
+        while let Some(entry) = self.ticks.first_entry().filter(|e| *e.key() <= cursor) {
+            self.folded.add(&entry.remove());
         }
-        (self.launched, self.skipped, self.succeeded, self.failed) = (launched, skipped, succeeded, failed);
-        self.execution_ids = ids;
+        self.recount();
+    }
+
+    /// The counters and the execution ids: the folded ones, then the records'.
+    pub fn recount(&mut self) {
+        let mut all = self.folded.clone();
+        self.execution_ids.truncate(self.folded.ids as usize);
+        for t in self.ticks.values() {
+            all.add(t);
+            self.execution_ids.extend(t.execution_id.iter().filter(|_| !t.skipped).cloned());
+        }
+        (self.launched, self.skipped, self.succeeded, self.failed) =
+            (all.launched, all.skipped, all.succeeded, all.failed);
     }
 }
 
@@ -408,6 +439,7 @@ pub async fn trigger_store_contract(store: &dyn TriggerStore) {
                 error: None,
             },
         )]),
+        folded: FoldedTicks::default(),
     };
     store.save_backfill_progress(&a_id, &progress).await.expect("progress");
     let paused = store
@@ -438,4 +470,42 @@ pub async fn trigger_store_contract(store: &dyn TriggerStore) {
     assert_eq!(paused_only, std::slice::from_ref(&a_id));
     let running_only = ours(store.list_backfills(Some(BackfillState::Running)).await.expect("list"));
     assert_eq!(running_only, std::slice::from_ref(&b_id));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::StateType;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("2019-01-{day:02}T09:00:00Z")).expect("date").to_utc()
+    }
+
+    fn ended(id: &str, state: StateType) -> BackfillTick {
+        BackfillTick { execution_id: Some(id.into()), launched: true, skipped: false, ended: Some(state), error: None }
+    }
+
+    #[test]
+    fn progress_folds_handled_ticks_and_never_counts_one_twice() {
+        let mut p = BackfillProgress { total: 4, ..BackfillProgress::default() };
+        p.record(at(1), ended("a", StateType::Success));
+        p.record(at(2), BackfillTick { skipped: true, launched: false, ended: None, ..ended("b", StateType::Success) });
+        p.record(at(3), ended("c", StateType::Failed));
+        p.record(at(3), ended("c", StateType::Failed));
+        p.advance(at(2));
+        assert_eq!(p.ticks.len(), 1, "only the ticks after the cursor keep their records");
+        assert_eq!((p.launched, p.skipped, p.succeeded, p.failed), (2, 1, 1, 1));
+        assert_eq!(p.execution_ids, ["a", "c"]);
+        p.record(
+            at(4),
+            BackfillTick { execution_id: None, launched: false, skipped: false, ended: None, error: Some("x".into()) },
+        );
+        p.advance(at(4));
+        p.recount();
+        assert!(p.ticks.is_empty());
+        assert_eq!((p.launched, p.skipped, p.succeeded, p.failed), (2, 1, 1, 2));
+        assert_eq!(p.execution_ids, ["a", "c"]);
+        let stored: BackfillProgress = serde_json::from_value(serde_json::to_value(&p).expect("json")).expect("back");
+        assert_eq!(stored, p, "the progress round-trips as stored");
+    }
 }

@@ -18,7 +18,6 @@ use crate::backend::BackendError;
 use crate::model::Flow;
 use crate::runtime::engine::Engine;
 use crate::runtime::flows::RevisionError;
-use crate::validate;
 
 /// Where the flows come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,11 +45,8 @@ fn is_yaml(path: &str) -> bool {
 
 /// Parses and validates a flow; the diagnostics as one message if invalid.
 fn parse(engine: &Engine, name: &str, source: &str) -> Result<Flow, String> {
-    let (flow, diags) = validate::validate_source(name, source, &engine.registry, &engine.renderer);
-    match flow {
-        Some(f) if diags.is_empty() => Ok(f),
-        _ => Err(diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")),
-    }
+    crate::runtime::flows::parse_flow(name, source, &engine.registry, &engine.renderer)
+        .map_err(|diags| diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
 }
 
 /// Loads every flow of `source` into the engine's repository; invalid files
@@ -69,11 +65,8 @@ pub async fn load_all(engine: &Arc<Engine>, source: &FlowSource) -> Result<usize
                 if !is_yaml(&path) {
                     continue;
                 }
-                let mut text = String::new();
-                let mut r = engine.storage.get(&path).await?;
-                r.read_to_string(&mut text)
-                    .await
-                    .map_err(|source| BackendError::Io { what: format!("read flow {path}"), source })?;
+                // listed a moment ago: gone since means deleted, nothing to load
+                let Some(text) = read_text(engine, &path).await? else { continue };
                 match parse(engine, &path, &text) {
                     Ok(f) => {
                         engine.flows.insert(f);
@@ -88,13 +81,14 @@ pub async fn load_all(engine: &Arc<Engine>, source: &FlowSource) -> Result<usize
     Ok(n)
 }
 
-/// Reads `path` of internal storage as text; `None` if absent.
+/// Reads `path` of internal storage as text (one request); `None` if absent.
 async fn read_text(engine: &Engine, path: &str) -> Result<Option<String>, BackendError> {
-    if engine.storage.size(path).await?.is_none() {
-        return Ok(None);
-    }
+    let mut r = match engine.storage.get(path).await {
+        Ok(r) => r,
+        Err(BackendError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let mut text = String::new();
-    let mut r = engine.storage.get(path).await?;
     r.read_to_string(&mut text)
         .await
         .map_err(|source| BackendError::Io { what: format!("read flow {path}"), source })?;

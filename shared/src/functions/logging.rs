@@ -26,7 +26,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::backend::{self, Claim, ExecutionFilter, ExecutionSummary, LogEntry, StateStore};
-use crate::model::{Execution, StateType};
+use crate::model::Execution;
 
 /// The span field carrying the request's trace id.
 pub const TRACE_FIELD: &str = "trace";
@@ -257,14 +257,6 @@ where
     }
     async fn list_executions(&self, filter: &ExecutionFilter) -> backend::Result<Vec<ExecutionSummary>> {
         self.inner.list_executions(filter).await
-    }
-    async fn executions_in_states(
-        &self,
-        namespace: &str,
-        flow_id: &str,
-        states: &[StateType],
-    ) -> backend::Result<Vec<String>> {
-        self.inner.executions_in_states(namespace, flow_id, states).await
     }
     async fn append_logs(&self, logs: &[LogEntry]) -> backend::Result<()> {
         if !logs.is_empty() {

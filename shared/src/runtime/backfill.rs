@@ -209,9 +209,12 @@ struct Tracker {
 impl Tracker {
     fn handle(&mut self, tick: DateTime<Utc>, progress: &mut BackfillProgress) {
         self.handled.insert(tick);
+        let before = self.next_unhandled;
         while self.next_unhandled < self.order.len() && self.handled.contains(&self.order[self.next_unhandled]) {
-            progress.cursor = Some(self.order[self.next_unhandled]);
             self.next_unhandled += 1;
+        }
+        if self.next_unhandled > before {
+            progress.advance(self.order[self.next_unhandled - 1]);
         }
     }
 }
@@ -444,10 +447,15 @@ impl Owner {
         }
     }
 
+    /// The record that gives the backfill up (a lease that ran out).
+    fn released(&self) -> Value {
+        json!({"owner": self.me, "until": DateTime::<Utc>::UNIX_EPOCH})
+    }
+
+    /// Gives the backfill up, waiting for the write (the next runner can take it at once).
     async fn release(mut self, engine: &Engine) {
         self.engine = None;
-        let body = json!({"owner": self.me, "until": DateTime::<Utc>::UNIX_EPOCH});
-        let _ = engine.state.save_record(LEASES, &self.key, self.version, &body).await;
+        let _ = engine.state.save_record(LEASES, &self.key, self.version, &self.released()).await;
     }
 }
 
@@ -456,8 +464,7 @@ impl Drop for Owner {
     /// backfill up at once; a process that dies lets the lease run out.
     fn drop(&mut self) {
         let Some(engine) = self.engine.take() else { return };
-        let (key, version) = (self.key.clone(), self.version);
-        let body = json!({"owner": self.me, "until": DateTime::<Utc>::UNIX_EPOCH});
+        let (key, version, body) = (self.key.clone(), self.version, self.released());
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 let _ = engine.state.save_record(LEASES, &key, version, &body).await;

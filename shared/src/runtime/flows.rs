@@ -57,11 +57,8 @@ impl FlowRepository {
     pub fn load_file(path: &Path, registry: &Registry, renderer: &Renderer) -> Result<Flow, FlowLoadError> {
         let source =
             std::fs::read_to_string(path).map_err(|e| FlowLoadError::Read { path: path.to_path_buf(), source: e })?;
-        let (flow, diagnostics) = validate::validate_source(&path.display().to_string(), &source, registry, renderer);
-        match flow {
-            Some(f) if diagnostics.is_empty() => Ok(f),
-            _ => Err(FlowLoadError::Invalid { diagnostics }),
-        }
+        parse_flow(&path.display().to_string(), &source, registry, renderer)
+            .map_err(|diagnostics| FlowLoadError::Invalid { diagnostics })
     }
 
     /// Adds (or replaces) a flow.
@@ -135,15 +132,24 @@ pub async fn at_revision(
         return Err(not_found());
     }
     let name = format!("{namespace}.{id} revision {rev}");
-    let (flow, diags) = validate::validate_source(&name, &text, &engine.registry, &engine.renderer);
-    match flow {
-        Some(f) if diags.is_empty() => Ok(engine.flows.insert_revision(&f, rev)),
-        _ => Err(RevisionError::Invalid {
+    match parse_flow(&name, &text, &engine.registry, &engine.renderer) {
+        Ok(f) => Ok(engine.flows.insert_revision(&f, rev)),
+        Err(diags) => Err(RevisionError::Invalid {
             namespace: namespace.into(),
             id: id.into(),
             revision,
             message: diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"),
         }),
+    }
+}
+
+/// Parses and validates a flow's source; `name` (a path, or
+/// `ns.id revision n`) locates the problems.
+pub fn parse_flow(name: &str, source: &str, registry: &Registry, renderer: &Renderer) -> Result<Flow, Vec<Diagnostic>> {
+    let (flow, diagnostics) = validate::validate_source(name, source, registry, renderer);
+    match flow {
+        Some(f) if diagnostics.is_empty() => Ok(f),
+        _ => Err(diagnostics),
     }
 }
 

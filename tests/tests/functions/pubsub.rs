@@ -5,20 +5,17 @@
 //! concurrently and in no particular order. State is in the Firestore
 //! emulator, files in fake-gcs-server; flows start through the API function.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::emulators::emulators;
 use e2e::functions::{Effects, Served, serve};
-use e2e::gcp_emulators::{fresh_project, gcp_emulators};
+use e2e::gcp_emulators::{gcp_backends, gcp_engine, push_subscriptions};
 use serde_json::{Value, json};
-use shared::backend::gcp::{DEFAULT_DATABASE, GcpBackends, GcpConfig};
+use shared::backend::gcp::GcpBackends;
 use shared::backend::{StateStore, Topic};
 use shared::functions::flows::FlowSource;
 use shared::functions::{FunctionOptions, Handler};
 use shared::model::{Execution, StateType};
 use shared::runtime::embedded::{Embedded, LocalOptions};
-use shared::runtime::engine::{Engine, EngineConfig};
 use shared::runtime::launcher::LaunchRequest;
 
 use super::{AT_LEAST_ONCE, FAILING, runs_of};
@@ -31,68 +28,17 @@ struct GcpFunctions {
     http: reqwest::Client,
 }
 
-fn engine(b: &GcpBackends) -> Arc<Engine> {
-    Engine::new(EngineConfig {
-        state: b.state.clone(),
-        kv: b.state.clone(),
-        storage: b.storage.clone(),
-        queue: b.queue.clone(),
-        registry: shared::plugins::Registry::builtin(),
-        secrets: Default::default(),
-        envs: Default::default(),
-        work_root: std::env::temp_dir().join(format!("baton-fn-gcp-{}", b.config.project)),
-        plugins: Default::default(),
-        echo_logs: false,
-        progress: None,
-    })
-}
-
-/// Creates a topic and `copies` push subscriptions on it to `endpoint`
-/// (the emulator's REST API).
-async fn push_subscriptions(
-    http: &reqwest::Client,
-    host: &str,
-    project: &str,
-    topic: &str,
-    endpoint: &str,
-    copies: usize,
-) {
-    let base = format!("http://{host}/v1/projects/{project}");
-    let r = http.put(format!("{base}/topics/{topic}")).send().await.expect("create topic");
-    assert!(r.status().is_success() || r.status() == 409, "topic {topic}: {}", r.status());
-    for n in 0..copies {
-        let sub = json!({
-            "topic": format!("projects/{project}/topics/{topic}"),
-            "pushConfig": {"pushEndpoint": endpoint},
-            "ackDeadlineSeconds": 60,
-            "retryPolicy": {"minimumBackoff": "0.2s", "maximumBackoff": "2s"},
-        });
-        let r = http.put(format!("{base}/subscriptions/{topic}-push-{n}")).json(&sub).send().await.expect("subscribe");
-        assert!(r.status().is_success(), "push subscription on {topic}: {}", r.text().await.unwrap_or_default());
-    }
-}
-
 async fn start(flows: &std::path::Path, copies: usize) -> GcpFunctions {
-    let gcp = gcp_emulators();
-    let project = fresh_project("fn");
-    let config = GcpConfig {
-        bucket: format!("baton-{project}"),
-        project: project.clone(),
-        database: DEFAULT_DATABASE.to_string(),
-        firestore_emulator: Some(gcp.firestore_host.clone()),
-        pubsub_emulator: Some(gcp.pubsub_host.clone()),
-        storage_emulator: Some(emulators().storage_host.clone()),
-    };
-    let backends = GcpBackends::from_config(config).await.expect("GCP backends on the emulators");
-    backends.storage.ensure_bucket(&project).await.expect("bucket");
+    let backends = gcp_backends("fn").await;
+    let project = backends.config.project.clone();
     let opts = FunctionOptions::unauthenticated(Some(FlowSource::Dir(flows.to_path_buf())));
-    let executor = serve(shared::functions::router(Handler::Executor, engine(&backends), &opts).await).await;
-    let worker = serve(shared::functions::router(Handler::Worker, engine(&backends), &opts).await).await;
-    let api = serve(shared::functions::router(Handler::Api, engine(&backends), &opts).await).await;
+    let executor = serve(shared::functions::router(Handler::Executor, gcp_engine(&backends), &opts).await).await;
+    let worker = serve(shared::functions::router(Handler::Worker, gcp_engine(&backends), &opts).await).await;
+    let api = serve(shared::functions::router(Handler::Api, gcp_engine(&backends), &opts).await).await;
     let http = reqwest::Client::new();
-    push_subscriptions(&http, &gcp.pubsub_host, &project, &Topic::Executions.name(), &executor.url, copies).await;
+    push_subscriptions(&http, &project, &Topic::Executions.name(), &executor.url, copies).await;
     let tasks = Topic::Tasks("core".into()).name();
-    push_subscriptions(&http, &gcp.pubsub_host, &project, &tasks, &worker.url, copies).await;
+    push_subscriptions(&http, &project, &tasks, &worker.url, copies).await;
     GcpFunctions { backends, api, _executor: executor, _worker: worker, http }
 }
 

@@ -41,8 +41,8 @@ use firestore::gcloud_sdk::google::firestore::v1::{Document, Write};
 use firestore::gcloud_sdk::prost_types::Timestamp;
 
 use super::fs_client::{
-    CommitOutcome, FsClient, all, any_of, create, doc_id, document, eq, from_timestamp, get_int, get_json, get_str,
-    get_time, gt, int, replace_if, select, set, string, time, to_json,
+    CommitOutcome, FsClient, all, create, doc_id, document, eq, get_int, get_json, get_str, get_time, gt, int,
+    replace_if, select, set, string, time, to_json,
 };
 use crate::backend::{BackendError, Claim, ExecutionFilter, ExecutionSummary, LogEntry, Result, StateStore};
 use crate::model::{Execution, StateType, TaskRun};
@@ -304,27 +304,6 @@ impl FirestoreStore {
         let docs = self.fs.query("list executions", "", query, &[]).await?;
         docs.iter().map(summary).collect()
     }
-
-    async fn in_states(&self, namespace: &str, flow_id: &str, states: &[StateType]) -> Result<Vec<String>> {
-        if states.is_empty() {
-            return Ok(Vec::new());
-        }
-        let filter = all(vec![
-            eq("namespace", string(namespace)),
-            eq("flowId", string(flow_id)),
-            any_of("state", states.iter().map(|s| string(s.as_str())).collect()),
-        ]);
-        // few documents (the flow's active executions): sorted here, so no composite index
-        let docs = self.fs.query("executions in states", "", select(EXECUTIONS, filter, vec![], None), &[]).await?;
-        let mut found = Vec::with_capacity(docs.len());
-        for d in &docs {
-            let start = get_time(d, "startDate", "executions in states")?;
-            let created = d.create_time.as_ref().and_then(from_timestamp);
-            found.push((start, created, get_str(d, "id", "executions in states")?.to_string()));
-        }
-        found.sort();
-        Ok(found.into_iter().map(|(_, _, id)| id).collect())
-    }
 }
 
 fn summary(d: &Document) -> Result<ExecutionSummary> {
@@ -415,9 +394,6 @@ impl StateStore for FirestoreStore {
     }
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         self.list(filter).await
-    }
-    async fn executions_in_states(&self, namespace: &str, flow_id: &str, states: &[StateType]) -> Result<Vec<String>> {
-        self.in_states(namespace, flow_id, states).await
     }
     async fn append_logs(&self, logs: &[LogEntry]) -> Result<()> {
         self.append_logs_impl(logs).await

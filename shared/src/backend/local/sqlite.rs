@@ -269,21 +269,6 @@ impl SqliteStore {
         }
         Ok(out)
     }
-
-    fn executions_in_states_sync(&self, namespace: &str, flow_id: &str, states: &[StateType]) -> Result<Vec<String>> {
-        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-        let names = serde_json::to_string(&names).map_err(json("executions_in_states"))?;
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id FROM executions WHERE namespace = ?1 AND flow_id = ?2
-                 AND state IN (SELECT value FROM json_each(?3)) ORDER BY start_date, rowid",
-            )
-            .map_err(db("executions_in_states"))?;
-        let rows =
-            stmt.query_map(params![namespace, flow_id, names], |r| r.get(0)).map_err(db("executions_in_states"))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>().map_err(db("executions_in_states"))
-    }
 }
 
 /// Inserts or replaces one task run row.
@@ -381,9 +366,6 @@ impl StateStore for SqliteStore {
     }
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         self.list_executions_sync(filter)
-    }
-    async fn executions_in_states(&self, namespace: &str, flow_id: &str, states: &[StateType]) -> Result<Vec<String>> {
-        self.executions_in_states_sync(namespace, flow_id, states)
     }
     async fn append_logs(&self, logs: &[LogEntry]) -> Result<()> {
         self.append_logs_sync(logs)

@@ -10,6 +10,7 @@ pub mod deployed;
 pub mod emulators;
 pub mod functions;
 pub mod gcp_emulators;
+pub mod git_http;
 pub mod http;
 pub mod pg;
 pub mod taxi;

@@ -15,6 +15,7 @@ mod functions;
 mod gcp_backends;
 mod gcp_tasks;
 mod http;
+mod nsfiles;
 mod postgres;
 mod schedule;
 mod scripts;

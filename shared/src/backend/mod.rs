@@ -6,6 +6,7 @@ pub mod contract;
 pub mod gcp;
 pub mod local;
 pub mod memory;
+pub mod nsfiles;
 pub mod schedule;
 
 use std::pin::Pin;

@@ -1,5 +1,5 @@
 //! The template host of the runtime: `kv()` reads the KV store, `secret()`
-//! the decoded secrets, `read()` internal storage — bridging the sync
+//! the decoded secrets, `read()` internal storage or a namespace file — bridging the sync
 //! template functions to the async backends.
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
 use super::secrets::Secrets;
+use crate::backend::nsfiles::namespace_files;
 use crate::backend::{KvLookup, KvStore, Storage, storage_path};
 use crate::template::TemplateHost;
 
@@ -46,13 +47,15 @@ impl TemplateHost for RuntimeHost {
     }
 
     fn read(&self, namespace: &str, path: &str) -> Result<String, String> {
-        let p = if path.starts_with("kestra://") {
-            storage_path(path).map_err(|e| e.to_string())?
-        } else {
-            format!("/{}/_files/{}", namespace.replace('.', "/"), path.trim_start_matches('/'))
-        };
+        let internal = path.starts_with("kestra://");
+        let p = if internal { storage_path(path).map_err(|e| e.to_string())? } else { String::new() };
         block_on(async {
-            let mut r = self.storage.get(&p).await.map_err(|e| format!("cannot read '{path}': {e}"))?;
+            let opened = if internal {
+                self.storage.get(&p).await
+            } else {
+                namespace_files(self.storage.clone()).get(namespace, path).await
+            };
+            let mut r = opened.map_err(|e| format!("cannot read '{path}': {e}"))?;
             let mut s = String::new();
             r.read_to_string(&mut s).await.map_err(|e| format!("cannot read '{path}': {e}"))?;
             Ok(s)

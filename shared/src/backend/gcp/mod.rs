@@ -135,6 +135,11 @@ pub struct GcpBackends {
 }
 
 impl GcpBackends {
+    /// Namespace files, in the internal bucket (`{ns}/_files/…`).
+    pub fn namespace_files(&self) -> Arc<dyn super::nsfiles::NamespaceFiles> {
+        super::nsfiles::namespace_files(self.storage.clone())
+    }
+
     /// Connects the backends named by the environment (see the module doc).
     pub async fn from_env() -> Result<GcpBackends> {
         GcpBackends::from_config(GcpConfig::from_env()?).await

@@ -35,6 +35,11 @@ pub struct LocalBackends {
 }
 
 impl LocalBackends {
+    /// Namespace files, in the storage folder (`storage/{ns}/_files/…`).
+    pub fn namespace_files(&self) -> Arc<dyn super::nsfiles::NamespaceFiles> {
+        super::nsfiles::namespace_files(self.storage.clone())
+    }
+
     /// Opens (creating if needed) the backends under `home`.
     pub fn open(home: &Path) -> Result<Self> {
         std::fs::create_dir_all(home)

@@ -42,6 +42,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KvCommand,
     },
+    /// List, read, write and delete namespace files.
+    Nsfiles {
+        #[command(subcommand)]
+        command: super::nsfiles::NsFilesCommand,
+    },
     /// Run a Schedule trigger's ticks between two dates; list, pause, resume, cancel backfills.
     Backfill(BackfillArgs),
     /// Run a long-lived server (scheduler, executor, workers, HTTP API).
@@ -264,6 +269,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Executions { command } => super::executions::executions(&home, command).await,
         Command::Logs { id, json } => super::executions::logs(&home, &id, json).await,
         Command::Kv { command } => super::kv::kv(&home, command).await,
+        Command::Nsfiles { command } => super::nsfiles::nsfiles(&home, command).await,
         Command::Backfill(a) => return super::backfill::backfill(&home, a).await,
         Command::Server { command: ServerCommand::Local(a) } => return super::server::server(&home, a).await,
     };

@@ -7,6 +7,7 @@ mod backfill;
 mod executions;
 mod home;
 mod kv;
+mod nsfiles;
 mod progress;
 mod run;
 mod server;

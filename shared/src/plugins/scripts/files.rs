@@ -10,7 +10,8 @@ use globset::{GlobSet, GlobSetBuilder};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::backend::{ByteStream, storage_path};
+use crate::backend::nsfiles::{namespace_files, storage_path_of};
+use crate::backend::{BackendError, ByteStream, storage_path};
 use crate::plugins::{RunContext, TaskError};
 
 /// A relative path inside the working directory, refusing absolute paths
@@ -227,29 +228,26 @@ pub(crate) struct NamespaceFiles {
     pub exclude: Vec<String>,
 }
 
-/// Copies the namespace files into `dir` (Kestra's layout:
-/// `/{namespace as path}/_files/…`).
+/// Copies the namespace files into `dir` (through the namespace-files
+/// store: Kestra's `/{namespace as path}/_files/…`).
 pub(crate) async fn copy_namespace_files(cx: &RunContext, dir: &Path, nf: &NamespaceFiles) -> Result<usize, TaskError> {
     if !nf.enabled {
         return Ok(0);
     }
-    let prefix = format!("/{}/_files/", cx.namespace.replace('.', "/"));
     let include = glob_set("namespaceFiles.include", &nf.include)?;
     let exclude = glob_set("namespaceFiles.exclude", &nf.exclude)?;
-    let listed = cx
-        .services
-        .storage
-        .list(&prefix)
-        .await
-        .map_err(|e| TaskError::failed(format!("cannot list the namespace files of '{}': {e}", cx.namespace)))?;
+    let store = namespace_files(cx.services.storage.clone());
+    let failed =
+        |e: BackendError| TaskError::failed(format!("cannot read the namespace files of '{}': {e}", cx.namespace));
     let mut n = 0;
-    for path in listed {
-        let Some(rel) = path.strip_prefix(&prefix) else { continue };
+    for file in store.list(&cx.namespace, "").await.map_err(failed)? {
+        let rel = file.path.as_str();
         if (!nf.include.is_empty() && !include.is_match(rel)) || exclude.is_match(rel) {
             continue;
         }
         let target = dir.join(safe_relative("namespaceFiles", rel)?);
         ensure_parent(&target).await?;
+        let path = storage_path_of(&cx.namespace, rel).map_err(failed)?;
         copy_from_storage(cx, &format!("kestra://{path}"), &target).await?;
         n += 1;
     }

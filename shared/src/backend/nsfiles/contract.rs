@@ -1,0 +1,127 @@
+//! The namespace-files contract suite: drives a [`NamespaceFiles`] only
+//! through its trait and panics with a precise message when it misbehaves.
+//! Run by the local folder, memory and GCS (fake-gcs-server) backends.
+//! Every namespace it touches is fresh, and it deletes what it wrote.
+
+use std::path::PathBuf;
+
+use tokio::io::AsyncReadExt;
+
+use super::{ChangeSet, NamespaceFile, NamespaceFiles, directory_entries};
+use crate::backend::{BackendError, ByteStream};
+
+fn bytes(data: &[u8]) -> ByteStream {
+    Box::pin(std::io::Cursor::new(data.to_vec()))
+}
+
+async fn read(files: &dyn NamespaceFiles, ns: &str, path: &str) -> String {
+    let mut r = files.get(ns, path).await.unwrap_or_else(|e| panic!("get {ns}:{path}: {e}"));
+    let mut s = String::new();
+    r.read_to_string(&mut s).await.expect("read namespace file");
+    s
+}
+
+async fn paths(files: &dyn NamespaceFiles, ns: &str, dir: &str) -> Vec<String> {
+    files.list(ns, dir).await.expect("list").into_iter().map(|f| f.path).collect()
+}
+
+/// A local file with `content` for change sets.
+fn local(dir: &std::path::Path, name: &str, content: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).expect("write local file");
+    p
+}
+
+/// put/get/list/delete, Kestra paths, isolation between namespaces, and
+/// change sets applied whole or not at all.
+///
+/// # Panics
+/// When the store breaks the contract.
+pub async fn namespace_files_contract(files: &dyn NamespaceFiles) {
+    let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    let ns = format!("contract.n{run}");
+    let child = format!("{ns}.child");
+
+    // put / get / list, with Kestra's leading-slash paths accepted
+    assert_eq!(files.put(&ns, "/models/a.sql", bytes(b"select 1")).await.expect("put"), 8);
+    files.put(&ns, "models/sub/b.sql", bytes(b"select 2")).await.expect("put");
+    files.put(&ns, "README.md", bytes(b"# p")).await.expect("put");
+    files.put(&ns, "models_extra.sql", bytes(b"x")).await.expect("put");
+    files.put(&child, "c.sql", bytes(b"child")).await.expect("put child");
+    assert_eq!(read(files, &ns, "models/a.sql").await, "select 1");
+    assert_eq!(read(files, &ns, "/models/sub/b.sql").await, "select 2");
+    assert_eq!(
+        files.list(&ns, "").await.expect("list"),
+        vec![
+            NamespaceFile { path: "README.md".into(), size: 3 },
+            NamespaceFile { path: "models/a.sql".into(), size: 8 },
+            NamespaceFile { path: "models/sub/b.sql".into(), size: 8 },
+            NamespaceFile { path: "models_extra.sql".into(), size: 1 },
+        ],
+        "a listing is recursive, sorted, relative to the namespace, and never shows a child namespace's files"
+    );
+    assert_eq!(paths(files, &ns, "/models").await, ["models/a.sql", "models/sub/b.sql"], "a folder, not a prefix");
+    assert_eq!(
+        directory_entries(&files.list(&ns, "/").await.expect("list"), "/"),
+        vec![
+            ("README.md".to_string(), Some(3)),
+            ("models".to_string(), None),
+            ("models_extra.sql".to_string(), Some(1))
+        ]
+    );
+    assert_eq!(paths(files, &child, "").await, ["c.sql"]);
+    files.put(&ns, "models/a.sql", bytes(b"select 10")).await.expect("overwrite");
+    assert_eq!(read(files, &ns, "models/a.sql").await, "select 10", "put replaces");
+
+    // errors
+    match files.get(&ns, "missing.sql").await {
+        Err(BackendError::NotFound { what }) => assert!(what.contains("missing.sql"), "{what}"),
+        Err(e) => panic!("a missing file must be NotFound, got {e}"),
+        Ok(_) => panic!("a missing file must be NotFound"),
+    }
+    assert!(files.put(&ns, "../escape.sql", bytes(b"x")).await.is_err(), "'..' is refused");
+    assert!(files.put("bad/ns", "a.sql", bytes(b"x")).await.is_err(), "a namespace with '/' is refused");
+    assert!(files.list("", "").await.is_err(), "an empty namespace is refused");
+
+    // delete: a file, then a folder
+    assert_eq!(files.delete(&ns, "README.md").await.expect("delete"), ["README.md"]);
+    assert!(files.delete(&ns, "README.md").await.expect("delete again").is_empty());
+    let mut gone = files.delete(&ns, "/models").await.expect("delete folder");
+    gone.sort();
+    assert_eq!(gone, ["models/a.sql", "models/sub/b.sql"]);
+    assert_eq!(paths(files, &ns, "").await, ["models_extra.sql"], "a folder delete leaves a sibling name alone");
+
+    // change sets
+    let tmp = std::env::temp_dir().join(format!("baton-nsfiles-contract-{run}"));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let changes = ChangeSet {
+        writes: vec![
+            ("a.sql".into(), local(&tmp, "1", "A")),
+            ("dir/b.sql".into(), local(&tmp, "2", "B")),
+            ("models_extra.sql".into(), local(&tmp, "3", "X2")),
+        ],
+        deletes: vec![],
+    };
+    files.apply(&ns, &changes).await.expect("apply");
+    assert_eq!(paths(files, &ns, "").await, ["a.sql", "dir/b.sql", "models_extra.sql"]);
+    assert_eq!(read(files, &ns, "models_extra.sql").await, "X2");
+    let changes =
+        ChangeSet { writes: vec![("dir/c.sql".into(), local(&tmp, "4", "C"))], deletes: vec!["a.sql".into()] };
+    files.apply(&ns, &changes).await.expect("apply with delete");
+    assert_eq!(paths(files, &ns, "").await, ["dir/b.sql", "dir/c.sql", "models_extra.sql"]);
+
+    // a change set that cannot be applied changes nothing
+    let broken = ChangeSet {
+        writes: vec![("dir/b.sql".into(), local(&tmp, "5", "NEW")), ("z.sql".into(), tmp.join("does-not-exist"))],
+        deletes: vec!["models_extra.sql".into()],
+    };
+    assert!(files.apply(&ns, &broken).await.is_err(), "a write from a missing local file must fail");
+    assert_eq!(paths(files, &ns, "").await, ["dir/b.sql", "dir/c.sql", "models_extra.sql"], "nothing half applied");
+    assert_eq!(read(files, &ns, "dir/b.sql").await, "B", "nothing half applied");
+
+    // clean up
+    files.delete(&ns, "/").await.expect("delete all");
+    files.delete(&child, "/").await.expect("delete child");
+    assert!(paths(files, &ns, "").await.is_empty());
+    let _ = std::fs::remove_dir_all(&tmp);
+}

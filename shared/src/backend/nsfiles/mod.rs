@@ -1,0 +1,291 @@
+//! Namespace files, as Kestra keeps them: the files of namespace `a.b` live
+//! in internal storage under `/a/b/_files/…` (so `kestra:///a/b/_files/x.sql`
+//! is the namespace file `x.sql`). [`NamespaceFiles`] is the small contract
+//! the plugins (`namespaceFiles`, `read()`, `git.SyncNamespaceFiles`), the
+//! CLI (`baton nsfiles`) and the REST routes use; [`StoredNamespaceFiles`]
+//! implements it once over any [`Storage`] — the local folder of the
+//! embedded runtime and the internal GCS bucket alike.
+//!
+//! A change set ([`NamespaceFiles::apply`]) never leaves half a namespace
+//! written: on a local folder the new tree is built beside the old one
+//! (unchanged files hard-linked) and switched in by renames; on remote
+//! storage every new file is first uploaded to a staging prefix, and only
+//! once all of them are there are they copied into place and the deletions
+//! made.
+
+pub mod contract;
+mod local_swap;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use super::{BackendError, ByteStream, Result, Storage};
+
+/// One namespace file: its path inside the namespace (`scripts/a.py`, no
+/// leading `/`) and its size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamespaceFile {
+    pub path: String,
+    pub size: u64,
+}
+
+/// Changes to a namespace's files, applied together by [`NamespaceFiles::apply`].
+#[derive(Debug, Clone, Default)]
+pub struct ChangeSet {
+    /// (namespace path, local file holding the new content).
+    pub writes: Vec<(String, PathBuf)>,
+    /// Namespace paths to remove.
+    pub deletes: Vec<String>,
+}
+
+/// The files of each namespace.
+#[async_trait]
+pub trait NamespaceFiles: Send + Sync {
+    /// Files under `dir` (`""` or `/` for all), recursively, sorted by path.
+    async fn list(&self, namespace: &str, dir: &str) -> Result<Vec<NamespaceFile>>;
+    /// Opens a file; [`BackendError::NotFound`] when absent.
+    async fn get(&self, namespace: &str, path: &str) -> Result<ByteStream>;
+    /// Writes a file (replacing it); returns the bytes written.
+    async fn put(&self, namespace: &str, path: &str, data: ByteStream) -> Result<u64>;
+    /// Deletes a file, or a folder with everything under it; returns the
+    /// namespace paths deleted (empty when nothing was there).
+    async fn delete(&self, namespace: &str, path: &str) -> Result<Vec<String>>;
+    /// Applies writes and deletes as one change: on failure the namespace
+    /// is left as it was.
+    async fn apply(&self, namespace: &str, changes: &ChangeSet) -> Result<()>;
+}
+
+/// Checks a namespace name (`company.team`): letters, digits, `_`, `-`,
+/// separated by dots.
+pub fn check_namespace(namespace: &str) -> Result<()> {
+    let ok = !namespace.is_empty()
+        && namespace
+            .split('.')
+            .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)));
+    if ok { Ok(()) } else { Err(BackendError::Invalid(format!("'{namespace}' is not a valid namespace name"))) }
+}
+
+/// A namespace path normalised to `a/b.sql` (leading `/` and `./` dropped);
+/// rejects `..`, backslashes and empty names. `allow_root` accepts `""`.
+pub fn normalise_path(path: &str, allow_root: bool) -> Result<String> {
+    let mut segs = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => return Err(BackendError::Invalid(format!("namespace file path '{path}' must not contain '..'"))),
+            s if s.contains('\\') || s.contains('\0') => {
+                return Err(BackendError::Invalid(format!(
+                    "namespace file path '{path}' contains an invalid character"
+                )));
+            }
+            s => segs.push(s),
+        }
+    }
+    if segs.is_empty() && !allow_root {
+        return Err(BackendError::Invalid(format!("'{path}' names no namespace file")));
+    }
+    Ok(segs.join("/"))
+}
+
+/// `/a/b/_files`: the storage prefix of namespace `a.b`'s files.
+pub fn files_prefix(namespace: &str) -> String {
+    format!("/{}/_files", namespace.replace('.', "/"))
+}
+
+/// The storage path of namespace file `path`.
+pub fn storage_path_of(namespace: &str, path: &str) -> Result<String> {
+    check_namespace(namespace)?;
+    Ok(format!("{}/{}", files_prefix(namespace), normalise_path(path, false)?))
+}
+
+/// The entries directly inside `dir` of a recursive listing: files with
+/// their size, and sub-folders (`size: None`), sorted — what a folder view
+/// (Kestra's `files/directory` route) shows.
+pub fn directory_entries(files: &[NamespaceFile], dir: &str) -> Vec<(String, Option<u64>)> {
+    let dir = dir.trim_matches('/');
+    let mut out: Vec<(String, Option<u64>)> = Vec::new();
+    for f in files {
+        let rest = if dir.is_empty() {
+            f.path.as_str()
+        } else {
+            match f.path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) {
+                Some(r) => r,
+                None => continue,
+            }
+        };
+        let entry = match rest.split_once('/') {
+            Some((folder, _)) => (folder.to_string(), None),
+            None => (rest.to_string(), Some(f.size)),
+        };
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Namespace files kept in internal storage under Kestra's `_files` layout.
+#[derive(Clone)]
+pub struct StoredNamespaceFiles {
+    storage: Arc<dyn Storage>,
+}
+
+impl std::fmt::Debug for StoredNamespaceFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredNamespaceFiles").finish_non_exhaustive()
+    }
+}
+
+impl StoredNamespaceFiles {
+    pub fn new(storage: Arc<dyn Storage>) -> StoredNamespaceFiles {
+        StoredNamespaceFiles { storage }
+    }
+
+    /// Remote apply: stage every write, then copy into place, then delete.
+    async fn apply_staged(&self, namespace: &str, changes: &ChangeSet) -> Result<()> {
+        let staging = format!("/{}/.baton-tmp-sync-{}", namespace.replace('.', "/"), uuid::Uuid::new_v4().simple());
+        let result = async {
+            for (path, local) in &changes.writes {
+                let file = tokio::fs::File::open(local)
+                    .await
+                    .map_err(|source| BackendError::Io { what: format!("read {}", local.display()), source })?;
+                self.storage.put(&format!("{staging}/{}", normalise_path(path, false)?), Box::pin(file)).await?;
+            }
+            for (path, _) in &changes.writes {
+                let path = normalise_path(path, false)?;
+                let data = self.storage.get(&format!("{staging}/{path}")).await?;
+                self.storage.put(&storage_path_of(namespace, &path)?, data).await?;
+            }
+            for path in &changes.deletes {
+                self.storage.delete_prefix(&storage_path_of(namespace, path)?).await?;
+            }
+            Ok(())
+        }
+        .await;
+        let cleanup = self.storage.delete_prefix(&staging).await;
+        result.and(cleanup.map(|_| ()))
+    }
+}
+
+#[async_trait]
+impl NamespaceFiles for StoredNamespaceFiles {
+    async fn list(&self, namespace: &str, dir: &str) -> Result<Vec<NamespaceFile>> {
+        check_namespace(namespace)?;
+        let root = files_prefix(namespace);
+        let dir = normalise_path(dir, true)?;
+        let prefix = if dir.is_empty() { format!("{root}/") } else { format!("{root}/{dir}") };
+        let mut out = Vec::new();
+        for p in self.storage.list(&prefix).await? {
+            let Some(rel) = p.strip_prefix(&root).and_then(|r| r.strip_prefix('/')) else { continue };
+            // `dir` names a folder or a file, never a longer sibling name
+            if !dir.is_empty() && rel != dir && !rel.starts_with(&format!("{dir}/")) {
+                continue;
+            }
+            let size = self.storage.size(&p).await?.unwrap_or(0);
+            out.push(NamespaceFile { path: rel.to_string(), size });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    async fn get(&self, namespace: &str, path: &str) -> Result<ByteStream> {
+        let p = storage_path_of(namespace, path)?;
+        self.storage.get(&p).await.map_err(|e| match e {
+            BackendError::NotFound { .. } => {
+                BackendError::NotFound { what: format!("namespace file '{path}' in namespace '{namespace}'") }
+            }
+            e => e,
+        })
+    }
+
+    async fn put(&self, namespace: &str, path: &str, data: ByteStream) -> Result<u64> {
+        self.storage.put(&storage_path_of(namespace, path)?, data).await
+    }
+
+    async fn delete(&self, namespace: &str, path: &str) -> Result<Vec<String>> {
+        check_namespace(namespace)?;
+        let rel = normalise_path(path, true)?;
+        let root = files_prefix(namespace);
+        let target = if rel.is_empty() { root.clone() } else { format!("{root}/{rel}") };
+        let deleted = self.storage.delete_prefix(&target).await?;
+        Ok(deleted
+            .iter()
+            .filter_map(|p| p.strip_prefix(&root).map(|r| r.trim_start_matches('/').to_string()))
+            .collect())
+    }
+
+    async fn apply(&self, namespace: &str, changes: &ChangeSet) -> Result<()> {
+        check_namespace(namespace)?;
+        match self.storage.local_path(&files_prefix(namespace)) {
+            Some(folder) => local_swap::apply(&folder, changes).await,
+            None => self.apply_staged(namespace, changes).await,
+        }
+    }
+}
+
+/// The namespace files of a storage, shared (what plugins and servers use).
+pub fn namespace_files(storage: Arc<dyn Storage>) -> Arc<dyn NamespaceFiles> {
+    Arc::new(StoredNamespaceFiles::new(storage))
+}
+
+/// Whether `path` is inside `folder` (for callers turning a local tree into
+/// a change set).
+pub fn relative_to(folder: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(folder).ok()?;
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    Some(parts?.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_namespaces() {
+        assert_eq!(normalise_path("/a//b/./c.sql", false).unwrap(), "a/b/c.sql");
+        assert!(normalise_path("a/../b", false).is_err());
+        assert!(normalise_path("/", false).is_err());
+        assert_eq!(normalise_path("/", true).unwrap(), "");
+        assert!(check_namespace("company.team").is_ok());
+        assert!(check_namespace("a..b").is_err());
+        assert!(check_namespace("a/b").is_err());
+        assert_eq!(storage_path_of("a.b", "/x/y.sql").unwrap(), "/a/b/_files/x/y.sql");
+    }
+
+    #[test]
+    fn directory_entries_show_one_level() {
+        let f = |p: &str, s| NamespaceFile { path: p.into(), size: s };
+        let files = [f("a.sql", 1), f("models/x.sql", 2), f("models/y.sql", 3), f("models/sub/z.sql", 4)];
+        assert_eq!(directory_entries(&files, "/"), vec![("a.sql".to_string(), Some(1)), ("models".to_string(), None)]);
+        assert_eq!(
+            directory_entries(&files, "models"),
+            vec![("sub".to_string(), None), ("x.sql".to_string(), Some(2)), ("y.sql".to_string(), Some(3))]
+        );
+    }
+}
+
+#[cfg(test)]
+mod contract_tests {
+    use std::sync::Arc;
+
+    use super::{StoredNamespaceFiles, contract};
+    use crate::backend::local::FsStorage;
+    use crate::backend::memory::MemoryStorage;
+
+    #[tokio::test]
+    async fn local_folder_passes_the_contract() {
+        let dir = std::env::temp_dir().join(format!("baton-nsfiles-{}", uuid::Uuid::new_v4()));
+        let files = StoredNamespaceFiles::new(Arc::new(FsStorage::new(&dir).expect("storage")));
+        contract::namespace_files_contract(&files).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn memory_storage_passes_the_contract() {
+        contract::namespace_files_contract(&StoredNamespaceFiles::new(Arc::new(MemoryStorage::new()))).await;
+    }
+}

@@ -378,7 +378,7 @@ async fn the_docker_runner_mounts_the_working_dir_and_passes_env_by_name() {
     // variable it was handed through its environment.
     let docker = FakeDocker::new(
         r#"case "$1" in
-  info) echo 27.1.1 ;;
+  version) echo '{"Client":{"Version":"28.2.2"},"Server":{"Version":"27.1.1"}}' ;;
   run) echo "ARGS $*"; echo "TOKEN=$API_TOKEN" ;;
   *) exit 2 ;;
 esac"#,

@@ -85,6 +85,10 @@ impl RunContext {
             if let Some(files) = output_file_vars(&raw_props, &dir) {
                 m.entry("outputFiles").or_insert(files);
             }
+            // Kestra's `{{ outputDir }}`: every file written there is an output file.
+            if output_dir_enabled(&raw_props) {
+                m.entry("outputDir").or_insert_with(|| Value::String(dir.join(&task_run_id).display().to_string()));
+            }
         }
         RunContext {
             execution_id,
@@ -235,6 +239,20 @@ fn output_file_vars(raw_props: &Map<String, Value>, dir: &std::path::Path) -> Op
         .map(|n| (n.to_string(), Value::String(output_file_path(dir, n).display().to_string())))
         .collect();
     (!files.is_empty()).then_some(Value::Object(files))
+}
+
+/// Whether a task has Kestra's output directory: `outputDirectory: true`,
+/// or a property that uses `outputDir`.
+fn output_dir_enabled(raw_props: &Map<String, Value>) -> bool {
+    raw_props.get("outputDirectory").is_some_and(|v| v == &Value::Bool(true) || v == "true")
+        || raw_props.iter().any(|(k, v)| k != "outputDirectory" && v.to_string().contains("outputDir"))
+}
+
+impl RunContext {
+    /// The output directory (`{{ outputDir }}`) when the task has one.
+    pub fn output_dir_path(&self) -> Option<PathBuf> {
+        self.context.get("outputDir").and_then(Value::as_str).map(PathBuf::from)
+    }
 }
 
 /// Kestra's execution prefix in internal storage.

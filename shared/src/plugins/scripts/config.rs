@@ -1,9 +1,11 @@
 //! Run-time settings of the scripts plugins (part of `PluginConfig`): what
 //! to do when the Docker task runner finds no Docker engine, which `docker`
-//! CLI to call, and the cached answer of "is a Docker engine reachable?".
+//! CLI to call, whether host volumes may be mounted, and the cached answers
+//! of "is a Docker engine reachable?" and "is this image present?".
 
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
 
@@ -47,6 +49,30 @@ impl DockerProbe {
     }
 }
 
+/// Images known to be present in the engine's store (inspected or pulled
+/// by this process), so `pullPolicy: IF_NOT_PRESENT` inspects an image once
+/// per process, not once per task.
+#[derive(Debug, Clone, Default)]
+pub struct ImageCache(Arc<Mutex<HashSet<String>>>);
+
+impl ImageCache {
+    pub fn contains(&self, image: &str) -> bool {
+        self.0.lock().is_ok_and(|s| s.contains(image))
+    }
+
+    pub fn insert(&self, image: &str) {
+        if let Ok(mut s) = self.0.lock() {
+            s.insert(image.to_string());
+        }
+    }
+
+    pub fn remove(&self, image: &str) {
+        if let Ok(mut s) = self.0.lock() {
+            s.remove(image);
+        }
+    }
+}
+
 /// Settings of the scripts plugins.
 #[derive(Debug, Clone)]
 pub struct ScriptsConfig {
@@ -59,6 +85,13 @@ pub struct ScriptsConfig {
     pub keep_working_dirs: bool,
     /// Whether a Docker engine answers (probed once, then cached).
     pub docker_probe: DockerProbe,
+    /// Allow the Docker runner's `volumes` (host paths mounted into the
+    /// container) and `privileged`: `BATON_DOCKER_VOLUME_ENABLED=true`,
+    /// Kestra's `volume-enabled` plugin configuration. Off by default: a
+    /// flow cannot mount the host on its own.
+    pub docker_volume_enabled: bool,
+    /// Images known to be present (see `ImageCache`).
+    pub docker_images: ImageCache,
 }
 
 impl Default for ScriptsConfig {
@@ -68,6 +101,8 @@ impl Default for ScriptsConfig {
             docker_bin: PathBuf::from("docker"),
             keep_working_dirs: false,
             docker_probe: DockerProbe::default(),
+            docker_volume_enabled: false,
+            docker_images: ImageCache::default(),
         }
     }
 }
@@ -86,8 +121,9 @@ impl ScriptsConfig {
         if let Some(bin) = std::env::var_os("BATON_DOCKER_BIN").filter(|b| !b.is_empty()) {
             c.docker_bin = PathBuf::from(bin);
         }
-        c.keep_working_dirs =
-            std::env::var("BATON_KEEP_WORKING_DIRS").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "yes"));
+        let flag = |name: &str| std::env::var(name).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "yes"));
+        c.keep_working_dirs = flag("BATON_KEEP_WORKING_DIRS");
+        c.docker_volume_enabled = flag("BATON_DOCKER_VOLUME_ENABLED");
         c
     }
 }

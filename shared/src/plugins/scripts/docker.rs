@@ -1,48 +1,61 @@
-//! The Docker task runner through the `docker` CLI: probing for a
-//! reachable engine (once, cached in `ScriptsConfig`), and the `docker run`
-//! command line for a task (working directory mounted at the same path, so
-//! `{{ workingDir }}` means the same inside and outside the container).
+//! The Docker task runner through any Docker-compatible CLI (`docker`,
+//! `podman`): the engine check (once, cached in `ScriptsConfig`), what a
+//! flow may ask of the engine (host volumes and `privileged` only where the
+//! operator enabled them), the `run` command line for a task (working
+//! directory mounted at the same path, so `{{ workingDir }}` means the same
+//! inside and outside the container), what a failed run means, and the
+//! guard that stops the container when the task ends early (timeout, kill).
+//!
+//! The CLI rather than the Engine API: it is the one interface Docker and
+//! podman share on every machine (podman has no daemon socket unless its
+//! service is started), and it streams the container's stdout and stderr
+//! apart, which the script protocol needs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::config::ScriptsConfig;
-use super::runner::{DockerOptions, PullPolicy};
+use serde_json::Value;
 
-/// How long `docker info` may take before the engine counts as unreachable.
+use super::config::ScriptsConfig;
+use super::process::Finished;
+use super::runner::DockerOptions;
+use crate::plugins::TaskError;
+
+/// How long `version` may take before the engine counts as unreachable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The server version of a reachable engine, or why none is reachable.
+/// Exit code of `docker run` / `podman run` when the engine itself failed
+/// (image missing, bad option), not the command in the container.
+pub(crate) const ENGINE_ERROR: i32 = 125;
+
+/// The engine's version, or why none is reachable. `version --format json`
+/// works on both engines: Docker prints `Server` only when its daemon
+/// answers (and exits 1 otherwise), podman is daemonless and prints
+/// `Client` only (its `info` has no `.ServerVersion`).
 pub(crate) async fn probe(config: &ScriptsConfig) -> Result<String, String> {
     let bin = config.docker_bin.clone();
     config
         .docker_probe
         .get_or_probe(|| async move {
             let out = tokio::process::Command::new(&bin)
-                .args(["info", "--format", "{{.ServerVersion}}"])
+                .args(["version", "--format", "json"])
                 .stdin(Stdio::null())
                 .kill_on_drop(true)
                 .output();
             match tokio::time::timeout(PROBE_TIMEOUT, out).await {
-                Err(_) => Err(format!("'{} info' did not answer within {}s", bin.display(), PROBE_TIMEOUT.as_secs())),
+                Err(_) => {
+                    Err(format!("'{} version' did not answer within {}s", bin.display(), PROBE_TIMEOUT.as_secs()))
+                }
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                     Err(format!("the Docker CLI '{}' is not installed", bin.display()))
                 }
                 Ok(Err(e)) => Err(format!("cannot run '{}': {e}", bin.display())),
                 Ok(Ok(o)) => {
-                    let stdout = String::from_utf8_lossy(&o.stdout).trim().to_string();
-                    if o.status.success() && !stdout.is_empty() {
-                        Ok(stdout)
-                    } else {
-                        let stderr = String::from_utf8_lossy(&o.stderr);
-                        let reason = stderr
-                            .lines()
-                            .map(str::trim)
-                            .rfind(|l| !l.is_empty())
-                            .unwrap_or("no server answered")
-                            .to_string();
-                        Err(reason)
+                    let version = engine_version(&String::from_utf8_lossy(&o.stdout));
+                    match version {
+                        Some(v) if o.status.success() => Ok(v),
+                        _ => Err(last_line(&o.stderr).unwrap_or_else(|| "no engine answered".into())),
                     }
                 }
             }
@@ -50,34 +63,67 @@ pub(crate) async fn probe(config: &ScriptsConfig) -> Result<String, String> {
         .await
 }
 
-/// What a `docker run` needs besides the runner's options.
+/// `Server.Version` (Docker with its daemon), else `Client.Version`
+/// (podman), from `version --format json`.
+fn engine_version(stdout: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(stdout.trim()).ok()?;
+    let pick = |k: &str| v.get(k).and_then(|s| s.get("Version")).and_then(Value::as_str).map(str::to_string);
+    pick("Server").or_else(|| pick("Client")).filter(|s| !s.is_empty())
+}
+
+/// The last non-empty line of a command's output.
+pub(crate) fn last_line(bytes: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(bytes).lines().map(str::trim).rfind(|l| !l.is_empty()).map(str::to_string)
+}
+
+/// Refuses what would give the container the host: `volumes` and
+/// `privileged`, unless the operator allowed them
+/// (`BATON_DOCKER_VOLUME_ENABLED=true`, Kestra's `volume-enabled`).
+pub(crate) fn check_allowed(opts: &DockerOptions, config: &ScriptsConfig) -> Result<(), TaskError> {
+    if config.docker_volume_enabled {
+        return Ok(());
+    }
+    let how = "host mounts are disabled for security; an operator enables them with \
+               BATON_DOCKER_VOLUME_ENABLED=true (Kestra's plugin configuration `volume-enabled` \
+               of io.kestra.plugin.scripts.runner.docker.Docker)";
+    if !opts.volumes.is_empty() {
+        return Err(TaskError::property(
+            "taskRunner.volumes",
+            format!("cannot mount {} into the container: {how}", opts.volumes.join(", ")),
+        ));
+    }
+    if opts.privileged {
+        return Err(TaskError::property("taskRunner.privileged", format!("a privileged container is refused: {how}")));
+    }
+    Ok(())
+}
+
+/// What a `run` needs besides the runner's options.
 pub(crate) struct RunSpec<'a> {
     pub name: &'a str,
     pub image: &'a str,
     pub work_dir: &'a Path,
     /// Names of the variables passed through (their values are set on the
-    /// docker CLI's own environment, so they never show in `ps`).
+    /// CLI's own environment, so they never show in `ps`).
     pub env_names: Vec<String>,
+    /// Kestra's `kestra.io/*` labels (namespace, flow, task, execution…).
+    pub labels: Vec<(String, String)>,
     /// The command inside the container.
     pub command: &'a [String],
 }
 
-/// The arguments of `docker run` for a task.
+/// The arguments of `run` for a task. The image is never pulled here
+/// (`--pull never`): `image::ensure` pulled it first, as the policy says.
 pub(crate) fn run_args(opts: &DockerOptions, spec: &RunSpec<'_>) -> Vec<String> {
     let wd = spec.work_dir.display().to_string();
     let mut a: Vec<String> = vec!["run".into(), "--name".into(), spec.name.into()];
     if opts.delete {
         a.push("--rm".into());
     }
-    a.push("--pull".into());
-    a.push(
-        match opts.pull_policy {
-            PullPolicy::IfNotPresent => "missing",
-            PullPolicy::Always => "always",
-            PullPolicy::Never => "never",
-        }
-        .into(),
-    );
+    a.extend(["--pull".into(), "never".into()]);
+    for (k, v) in &spec.labels {
+        a.extend(["--label".into(), format!("{k}={v}")]);
+    }
     a.extend(["-v".into(), format!("{wd}:{wd}"), "-w".into(), wd]);
     for v in &opts.volumes {
         a.extend(["-v".into(), v.clone()]);
@@ -85,20 +131,30 @@ pub(crate) fn run_args(opts: &DockerOptions, spec: &RunSpec<'_>) -> Vec<String> 
     for name in &spec.env_names {
         a.extend(["-e".into(), name.clone()]);
     }
-    if let Some(n) = &opts.network_mode {
-        a.extend(["--network".into(), n.clone()]);
+    let mut flag = |f: &str, v: Option<String>| {
+        if let Some(v) = v {
+            a.extend([f.to_string(), v]);
+        }
+    };
+    flag("--network", opts.network_mode.clone());
+    flag("--user", opts.user.clone());
+    flag("--cpus", opts.cpus.clone());
+    flag("--memory", opts.memory.map(|m| m.to_string()));
+    flag("--memory-swap", opts.memory_swap.map(|m| m.to_string()));
+    flag("--memory-reservation", opts.memory_reservation.map(|m| m.to_string()));
+    flag("--memory-swappiness", opts.memory_swappiness.map(|m| m.to_string()));
+    flag("--shm-size", opts.shm_size.map(|m| m.to_string()));
+    if opts.oom_kill_disable {
+        a.push("--oom-kill-disable".into());
     }
-    if let Some(u) = &opts.user {
-        a.extend(["--user".into(), u.clone()]);
-    }
-    if let Some(c) = &opts.cpus {
-        a.extend(["--cpus".into(), c.clone()]);
-    }
-    if let Some(m) = &opts.memory {
-        a.extend(["--memory".into(), m.clone()]);
+    if opts.privileged {
+        a.push("--privileged".into());
     }
     for h in &opts.extra_hosts {
         a.extend(["--add-host".into(), h.clone()]);
+    }
+    for p in &opts.port_bindings {
+        a.extend(["-p".into(), p.clone()]);
     }
     // Kestra clears the image's entrypoint for script tasks.
     a.push("--entrypoint".into());
@@ -109,24 +165,79 @@ pub(crate) fn run_args(opts: &DockerOptions, spec: &RunSpec<'_>) -> Vec<String> 
     a
 }
 
-/// Removes a container left behind by a dropped task (timeout, kill).
+/// The task's error for a container run that did not exit 0, naming the
+/// image and the cause.
+pub(crate) fn failure(fin: &Finished, image: &str, opts: &DockerOptions) -> String {
+    let tail = || {
+        if fin.stderr_tail.is_empty() {
+            String::new()
+        } else {
+            format!("; last lines of stderr:\n{}", fin.stderr_tail.iter().cloned().collect::<Vec<_>>().join("\n"))
+        }
+    };
+    match fin.exit_code {
+        Some(ENGINE_ERROR) => format!("The container engine could not run image '{image}'{}", tail()),
+        Some(137) if opts.memory.is_some() => format!(
+            "Command in image '{image}' was killed (exit code 137), most likely out of memory: \
+             the memory limit is {} bytes (taskRunner.memory.memory){}",
+            opts.memory.unwrap_or_default(),
+            tail()
+        ),
+        _ => format!("{} (image '{image}')", fin.failure_message("Command")),
+    }
+}
+
+/// Stops and removes the container when dropped before it ended (timeout,
+/// kill, a dropped task): with `killGracePeriod`, `stop -t N` (SIGTERM,
+/// then SIGKILL), else at once; then removed unless `delete: false`. The
+/// CLI client is killed first (its process group, in `process::run`), and
+/// this runs after, on a thread of its own, twice a second apart so a
+/// container whose start raced the kill is caught too.
 pub(crate) struct ContainerGuard {
-    pub bin: std::path::PathBuf,
+    pub bin: PathBuf,
     pub name: Option<String>,
+    pub grace: Option<Duration>,
+    pub delete: bool,
+}
+
+impl ContainerGuard {
+    /// The container ended on its own: nothing to stop.
+    pub fn disarm(&mut self) {
+        self.name = None;
+    }
 }
 
 impl Drop for ContainerGuard {
     fn drop(&mut self) {
-        if let Some(name) = self.name.take()
-            && let Ok(mut child) = std::process::Command::new(&self.bin)
-                .args(["rm", "-f", &name])
+        let Some(name) = self.name.take() else { return };
+        let bin = self.bin.clone();
+        let grace = self.grace;
+        let delete = self.delete;
+        let run = move |args: &[&str]| {
+            let _ = std::process::Command::new(&bin)
+                .args(args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .spawn()
-        {
-            std::thread::spawn(move || child.wait());
-        }
+                .status();
+        };
+        std::thread::spawn(move || {
+            for round in 0..2 {
+                if round > 0 {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                if round == 0
+                    && let Some(g) = grace
+                {
+                    run(&["stop", "-t", &g.as_secs().max(1).to_string(), &name]);
+                }
+                if delete {
+                    run(&["rm", "-f", &name]);
+                } else {
+                    run(&["kill", &name]);
+                }
+            }
+        });
     }
 }
 
@@ -136,20 +247,49 @@ mod tests {
 
     #[test]
     fn run_args_mount_the_working_dir_and_pass_env_by_name() {
-        let opts = DockerOptions { network_mode: Some("host".into()), ..DockerOptions::default() };
+        let opts = DockerOptions {
+            network_mode: Some("host".into()),
+            memory: Some(64 << 20),
+            cpus: Some("0.5".into()),
+            ..DockerOptions::default()
+        };
         let cmd = vec!["/bin/sh".to_string(), "-c".to_string(), "echo hi".to_string()];
         let spec = RunSpec {
             name: "baton-x",
             image: "ubuntu",
             work_dir: Path::new("/w/d"),
             env_names: vec!["A".into()],
+            labels: vec![("kestra.io/namespace".into(), "team".into())],
             command: &cmd,
         };
         let a = run_args(&opts, &spec).join(" ");
         assert_eq!(
             a,
-            "run --name baton-x --rm --pull missing -v /w/d:/w/d -w /w/d -e A --network host --entrypoint  ubuntu /bin/sh -c echo hi"
+            "run --name baton-x --rm --pull never --label kestra.io/namespace=team -v /w/d:/w/d -w /w/d -e A \
+             --network host --cpus 0.5 --memory 67108864 --entrypoint  ubuntu /bin/sh -c echo hi"
         );
+    }
+
+    #[test]
+    fn versions_of_both_engines() {
+        let docker = r#"{"Client":{"Version":"28.2.2"},"Server":{"Version":"27.1.1"}}"#;
+        assert_eq!(engine_version(docker).as_deref(), Some("27.1.1"));
+        let podman = r#"{"Client":{"APIVersion":"4.3.1","Version":"4.3.1"}}"#;
+        assert_eq!(engine_version(podman).as_deref(), Some("4.3.1"));
+        assert_eq!(engine_version("27.1.1"), None);
+    }
+
+    #[test]
+    fn host_mounts_need_the_operator() {
+        let mut config = ScriptsConfig::default();
+        let opts = DockerOptions { volumes: vec!["/:/host".into()], ..DockerOptions::default() };
+        let e = check_allowed(&opts, &config).unwrap_err().to_string();
+        assert!(e.contains("taskRunner.volumes") && e.contains("/:/host") && e.contains("volume-enabled"), "{e}");
+        let privileged = DockerOptions { privileged: true, ..DockerOptions::default() };
+        assert!(check_allowed(&privileged, &config).is_err());
+        config.docker_volume_enabled = true;
+        assert!(check_allowed(&opts, &config).is_ok());
+        assert!(check_allowed(&DockerOptions::default(), &ScriptsConfig::default()).is_ok());
     }
 
     #[tokio::test]

@@ -169,15 +169,19 @@ pub(crate) async fn upload_output_files(
         return Ok(out);
     }
     let set = glob_set("outputFiles", patterns)?;
+    let mut matched = Vec::new();
     for rel in list_files(dir).await? {
         if skip.contains(&rel) || !set.is_match(&rel) {
             continue;
         }
-        let abs = dir.join(&rel);
-        if !tokio::fs::metadata(&abs).await.is_ok_and(|m| m.is_file()) {
-            continue;
+        if let Some(file) = super::confine::resolve(dir, &rel).await? {
+            matched.push((rel, file));
         }
-        let (uri, size) = store_file(cx, &abs, &rel, &stored_name(&rel), movable).await?;
+    }
+    // a file some link points at is copied, so the link still finds it
+    let movable = movable && !matched.iter().any(|(_, f)| f.linked);
+    for (rel, file) in matched {
+        let (uri, size) = store_file(cx, &file.path, &rel, &stored_name(&rel), movable).await?;
         cx.log("DEBUG", &format!("Output file '{rel}' ({size} bytes) stored as {uri}"));
         out.insert(rel, Value::String(uri));
     }

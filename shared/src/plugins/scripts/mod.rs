@@ -5,8 +5,10 @@
 //! protocol.
 
 pub mod config;
+mod confine;
 mod docker;
 pub(crate) mod files;
+mod image;
 mod process;
 mod props;
 mod protocol;
@@ -32,6 +34,7 @@ macro_rules! common_props {
             PropSpec::optional("env", PropKind::Map),
             PropSpec::optional("inputFiles", PropKind::Any),
             PropSpec::optional("outputFiles", PropKind::StringOrList),
+            PropSpec::optional("outputDirectory", PropKind::Boolean),
             PropSpec::optional("namespaceFiles", PropKind::Map),
             PropSpec::optional("interpreter", PropKind::StringOrList),
             PropSpec::optional("warningOnStdErr", PropKind::Boolean),

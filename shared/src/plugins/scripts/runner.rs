@@ -2,6 +2,8 @@
 //! `core.runner.Process` or `scripts.runner.docker.Docker`, the default),
 //! or the legacy `runner: PROCESS | DOCKER` with `docker: {image, …}`.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
 use crate::plugins::TaskError;
@@ -19,6 +21,18 @@ pub(crate) enum PullPolicy {
     Never,
 }
 
+/// Registry credentials (Kestra's `credentials`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Credentials {
+    pub registry: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub registry_token: Option<String>,
+    pub identity_token: Option<String>,
+    /// `base64(username:password)`, as in a Docker `config.json`.
+    pub auth: Option<String>,
+}
+
 /// The Docker runner's options that Baton honours.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DockerOptions {
@@ -27,13 +41,31 @@ pub(crate) struct DockerOptions {
     pub delete: bool,
     pub network_mode: Option<String>,
     pub user: Option<String>,
+    /// `cpu.cpus`, validated as a positive number.
     pub cpus: Option<String>,
-    pub memory: Option<String>,
+    /// `memory.memory` in bytes (Kestra's readable sizes: `512MB`, `1Gb`).
+    pub memory: Option<u64>,
+    /// `memory.memorySwap` in bytes (`-1`: unlimited).
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<u64>,
+    pub memory_swappiness: Option<u64>,
+    pub oom_kill_disable: bool,
+    pub shm_size: Option<u64>,
+    pub privileged: bool,
+    pub port_bindings: Vec<String>,
+    /// Host paths mounted into the container: refused unless the operator
+    /// enabled volumes (Kestra's `volume-enabled` plugin configuration).
     pub volumes: Vec<String>,
     pub extra_hosts: Vec<String>,
     pub entry_point: Vec<String>,
     /// The legacy `docker.image`.
     pub image: Option<String>,
+    /// `killGracePeriod`: stop (SIGTERM, then SIGKILL after this long)
+    /// rather than kill at once when the task is killed or times out.
+    pub kill_grace_period: Option<Duration>,
+    pub credentials: Option<Credentials>,
+    /// Kestra properties given but not honoured (logged as a warning).
+    pub ignored: Vec<&'static str>,
 }
 
 impl Default for DockerOptions {
@@ -45,10 +77,20 @@ impl Default for DockerOptions {
             user: None,
             cpus: None,
             memory: None,
+            memory_swap: None,
+            memory_reservation: None,
+            memory_swappiness: None,
+            oom_kill_disable: false,
+            shm_size: None,
+            privileged: false,
+            port_bindings: Vec::new(),
             volumes: Vec::new(),
             extra_hosts: Vec::new(),
             entry_point: Vec::new(),
             image: None,
+            kill_grace_period: None,
+            credentials: None,
+            ignored: Vec::new(),
         }
     }
 }
@@ -57,7 +99,7 @@ impl Default for DockerOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Runner {
     Process,
-    Docker(DockerOptions),
+    Docker(Box<DockerOptions>),
 }
 
 /// Resolves the runner from `taskRunner`, else the legacy `runner`/`docker`.
@@ -73,7 +115,7 @@ pub(crate) fn resolve(
         let kind = m.get("type").map(value_to_string).unwrap_or_default();
         return match kind.as_str() {
             PROCESS => Ok(Runner::Process),
-            DOCKER => docker_options("taskRunner", m).map(Runner::Docker),
+            DOCKER => docker_options("taskRunner", m).map(|o| Runner::Docker(Box::new(o))),
             "" => Err(TaskError::property("taskRunner", "'type' is required")),
             other => Err(TaskError::property(
                 "taskRunner",
@@ -87,8 +129,8 @@ pub(crate) fn resolve(
         Some(other) => return Err(TaskError::property("docker", format!("expected a map, found {other}"))),
     };
     match legacy_runner.map(|r| r.trim().to_ascii_uppercase()) {
-        None => Ok(Runner::Docker(docker)),
-        Some(r) if r.is_empty() || r == "DOCKER" => Ok(Runner::Docker(docker)),
+        None => Ok(Runner::Docker(Box::new(docker))),
+        Some(r) if r.is_empty() || r == "DOCKER" => Ok(Runner::Docker(Box::new(docker))),
         Some(r) if r == "PROCESS" => Ok(Runner::Process),
         Some(r) => Err(TaskError::property("runner", format!("'{r}' is not PROCESS or DOCKER"))),
     }
@@ -107,6 +149,58 @@ fn string_list(prop: &str, m: &Map<String, Value>, key: &str) -> Result<Vec<Stri
     }
 }
 
+/// Kestra's readable byte sizes (`512MB`, `1Gb`, `1024`), also Docker's
+/// short units (`512m`, `1g`): bytes, 1024-based.
+pub(crate) fn parse_bytes(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase().replace(' ', "");
+    let digits = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let num: f64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return None,
+    };
+    let bytes = num * mult as f64;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+fn bytes_prop(prop: &str, m: &Map<String, Value>, key: &str) -> Result<Option<u64>, TaskError> {
+    match opt_string(m, key) {
+        None => Ok(None),
+        Some(s) => parse_bytes(&s).map(Some).ok_or_else(|| {
+            TaskError::property(&format!("{prop}.{key}"), format!("'{s}' is not a size (e.g. 512MB, 1GB)"))
+        }),
+    }
+}
+
+fn bool_prop(prop: &str, m: &Map<String, Value>, key: &str) -> Result<Option<bool>, TaskError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => match value_to_string(other).trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(Some(true)),
+            "false" => Ok(Some(false)),
+            s => Err(TaskError::property(&format!("{prop}.{key}"), format!("expected true or false, found '{s}'"))),
+        },
+    }
+}
+
+fn sub_map<'a>(prop: &str, m: &'a Map<String, Value>, key: &str) -> Result<Option<&'a Map<String, Value>>, TaskError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(other) => Err(TaskError::property(&format!("{prop}.{key}"), format!("expected a map, found {other}"))),
+    }
+}
+
+/// Kestra properties of the Docker runner that Baton accepts but does not
+/// act on (the CLI's own configuration applies instead).
+const IGNORED: &[&str] = &["host", "config", "deviceRequests", "fileHandlingStrategy", "resume", "wait"];
+
 fn docker_options(prop: &str, m: &Map<String, Value>) -> Result<DockerOptions, TaskError> {
     let mut o = DockerOptions {
         network_mode: opt_string(m, "networkMode"),
@@ -115,6 +209,10 @@ fn docker_options(prop: &str, m: &Map<String, Value>) -> Result<DockerOptions, T
         volumes: string_list(prop, m, "volumes")?,
         extra_hosts: string_list(prop, m, "extraHosts")?,
         entry_point: string_list(prop, m, "entryPoint")?,
+        port_bindings: string_list(prop, m, "portBindings")?,
+        shm_size: bytes_prop(prop, m, "shmSize")?,
+        privileged: bool_prop(prop, m, "privileged")?.unwrap_or(false),
+        ignored: IGNORED.iter().copied().filter(|k| m.get(*k).is_some_and(|v| !v.is_null())).collect(),
         ..DockerOptions::default()
     };
     if let Some(p) = opt_string(m, "pullPolicy") {
@@ -130,26 +228,52 @@ fn docker_options(prop: &str, m: &Map<String, Value>) -> Result<DockerOptions, T
             }
         };
     }
-    if let Some(d) = m.get("delete").filter(|v| !v.is_null()) {
-        o.delete = match d {
-            Value::Bool(b) => *b,
-            other => match value_to_string(other).trim().to_ascii_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
-                s => {
-                    return Err(TaskError::property(
-                        &format!("{prop}.delete"),
-                        format!("expected true or false, found '{s}'"),
-                    ));
-                }
-            },
+    if let Some(d) = bool_prop(prop, m, "delete")? {
+        o.delete = d;
+    }
+    if let Some(cpu) = sub_map(prop, m, "cpu")?
+        && let Some(c) = opt_string(cpu, "cpus")
+    {
+        if !c.trim().parse::<f64>().is_ok_and(|n| n.is_finite() && n > 0.0) {
+            return Err(TaskError::property(&format!("{prop}.cpu.cpus"), format!("'{c}' is not a positive number")));
+        }
+        o.cpus = Some(c.trim().to_string());
+    }
+    if let Some(mem) = sub_map(prop, m, "memory")? {
+        let p = format!("{prop}.memory");
+        o.memory = bytes_prop(&p, mem, "memory")?;
+        o.memory_reservation = bytes_prop(&p, mem, "memoryReservation")?;
+        o.memory_swap = match opt_string(mem, "memorySwap") {
+            None => None,
+            Some(s) if s.trim() == "-1" => Some(-1),
+            Some(s) => Some(
+                parse_bytes(&s)
+                    .and_then(|b| i64::try_from(b).ok())
+                    .ok_or_else(|| TaskError::property(&format!("{p}.memorySwap"), format!("'{s}' is not a size")))?,
+            ),
         };
+        o.memory_swappiness = match opt_string(mem, "memorySwappiness") {
+            None => None,
+            Some(s) => Some(s.trim().parse::<u64>().ok().filter(|n| *n <= 100).ok_or_else(|| {
+                TaskError::property(&format!("{p}.memorySwappiness"), format!("'{s}' is not between 0 and 100"))
+            })?),
+        };
+        o.oom_kill_disable = bool_prop(&p, mem, "oomKillDisable")?.unwrap_or(false);
     }
-    if let Some(Value::Object(cpu)) = m.get("cpu") {
-        o.cpus = opt_string(cpu, "cpus");
+    if let Some(g) = opt_string(m, "killGracePeriod") {
+        let d = crate::model::duration::parse_iso(&g)
+            .map_err(|e| TaskError::property(&format!("{prop}.killGracePeriod"), e))?;
+        o.kill_grace_period = d.to_std().ok().filter(|d| !d.is_zero());
     }
-    if let Some(Value::Object(mem)) = m.get("memory") {
-        o.memory = opt_string(mem, "memory");
+    if let Some(c) = sub_map(prop, m, "credentials")? {
+        o.credentials = Some(Credentials {
+            registry: opt_string(c, "registry"),
+            username: opt_string(c, "username"),
+            password: opt_string(c, "password"),
+            registry_token: opt_string(c, "registryToken"),
+            identity_token: opt_string(c, "identityToken"),
+            auth: opt_string(c, "auth"),
+        });
     }
     Ok(o)
 }
@@ -177,12 +301,51 @@ mod tests {
 
     #[test]
     fn default_and_legacy() {
-        assert_eq!(resolve(None, None, None).unwrap(), Runner::Docker(DockerOptions::default()));
+        assert_eq!(resolve(None, None, None).unwrap(), Runner::Docker(Box::default()));
         assert_eq!(resolve(None, Some("process"), None).unwrap(), Runner::Process);
         let Runner::Docker(d) = resolve(None, Some("DOCKER"), Some(&json!({"image": "python:3.11"}))).unwrap() else {
             panic!("docker expected")
         };
         assert_eq!(d.image.as_deref(), Some("python:3.11"));
         assert!(resolve(None, Some("KUBERNETES"), None).is_err());
+    }
+
+    #[test]
+    fn sizes_follow_kestra_and_docker_units() {
+        assert_eq!(parse_bytes("512Mb"), Some(512 << 20));
+        assert_eq!(parse_bytes("1GB"), Some(1 << 30));
+        assert_eq!(parse_bytes("64m"), Some(64 << 20));
+        assert_eq!(parse_bytes("2KiB"), Some(2048));
+        assert_eq!(parse_bytes("1000"), Some(1000));
+        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(parse_bytes("5 parsecs"), None);
+    }
+
+    #[test]
+    fn resources_credentials_and_grace() {
+        let Runner::Docker(d) = resolve(
+            Some(&json!({
+                "type": DOCKER, "cpu": {"cpus": 1.5}, "memory": {"memory": "512MB", "memorySwap": "-1"},
+                "killGracePeriod": "PT5S", "credentials": {"username": "u", "password": "p"},
+                "host": "tcp://x:2375", "shmSize": "64MB", "portBindings": ["8080:80"]
+            })),
+            None,
+            None,
+        )
+        .unwrap() else {
+            panic!("docker expected")
+        };
+        assert_eq!(d.cpus.as_deref(), Some("1.5"));
+        assert_eq!(d.memory, Some(512 << 20));
+        assert_eq!(d.memory_swap, Some(-1));
+        assert_eq!(d.shm_size, Some(64 << 20));
+        assert_eq!(d.kill_grace_period, Some(Duration::from_secs(5)));
+        assert_eq!(d.credentials.unwrap().username.as_deref(), Some("u"));
+        assert_eq!(d.ignored, vec!["host"]);
+        assert_eq!(d.port_bindings, vec!["8080:80"]);
+        let e = resolve(Some(&json!({"type": DOCKER, "memory": {"memory": "lots"}})), None, None).unwrap_err();
+        assert!(e.to_string().contains("taskRunner.memory.memory"), "{e}");
+        let e = resolve(Some(&json!({"type": DOCKER, "cpu": {"cpus": "-1"}})), None, None).unwrap_err();
+        assert!(e.to_string().contains("taskRunner.cpu.cpus"), "{e}");
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::config::DockerFallback;
 use super::docker::{self, ContainerGuard, RunSpec};
 use super::files;
+use super::image;
 use super::process::{self, Mode, Spawn};
 use super::props::{Form, Lang, ScriptSpec};
 use super::python;
@@ -69,6 +70,7 @@ impl ScriptTask {
             return Ok(Runner::Process);
         };
         let config = &cx.services.config.scripts;
+        docker::check_allowed(opts, config)?;
         match docker::probe(config).await {
             Ok(_) => Ok(Runner::Docker(opts.clone())),
             Err(reason) => match config.docker_fallback {
@@ -125,11 +127,27 @@ impl ScriptTask {
         lines.join("\n")
     }
 
-    fn process_spawn(&self, dir: &Path, text: String, py: python::PythonEnv) -> Spawn {
+    /// The task's `env`, plus Kestra's `WORKING_DIR` and `OUTPUT_DIR`
+    /// unless the task sets them.
+    fn env(&self, dir: &Path, out_dir: Option<&Path>) -> Vec<(String, String)> {
+        let mut env = self.spec.env.clone();
+        let mut add = |k: &str, v: &Path| {
+            if !env.iter().any(|(name, _)| name == k) {
+                env.push((k.to_string(), v.display().to_string()));
+            }
+        };
+        add("WORKING_DIR", dir);
+        if let Some(o) = out_dir {
+            add("OUTPUT_DIR", o);
+        }
+        env
+    }
+
+    fn process_spawn(&self, dir: &Path, env: Vec<(String, String)>, text: String, py: python::PythonEnv) -> Spawn {
         let mut argv = self.spec.interpreter.clone();
         argv.push(text);
         let program = argv.remove(0);
-        let mut env = self.spec.env.clone();
+        let mut env = env;
         if !py.path_prefix.is_empty() && !env.iter().any(|(k, _)| k == "PATH") {
             let mut paths: Vec<PathBuf> = py.path_prefix;
             if let Some(p) = std::env::var_os("PATH") {
@@ -145,15 +163,34 @@ impl ScriptTask {
         Spawn { program, args: argv, cwd: dir.to_path_buf(), env, env_remove: secret_env_names() }
     }
 
-    fn docker_spawn(&self, cx: &RunContext, opts: &DockerOptions, dir: &Path, text: String) -> (Spawn, String) {
+    fn docker_spawn(
+        &self,
+        cx: &RunContext,
+        opts: &DockerOptions,
+        dir: &Path,
+        env: Vec<(String, String)>,
+        text: String,
+    ) -> (Spawn, String) {
         let mut command = self.spec.interpreter.clone();
         command.push(text);
         let name = format!("baton-{}-{}", cx.task_run_id, cx.attempt).to_ascii_lowercase();
+        let labels = [
+            ("namespace", cx.namespace.clone()),
+            ("flow-id", cx.flow_id.clone()),
+            ("task-id", cx.task_id.clone()),
+            ("execution-id", cx.execution_id.clone()),
+            ("taskrun-id", cx.task_run_id.clone()),
+            ("taskrun-attempt", cx.attempt.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("kestra.io/{k}"), v))
+        .collect();
         let spec = RunSpec {
             name: &name,
             image: &self.spec.image,
             work_dir: dir,
-            env_names: self.spec.env.iter().map(|(k, _)| k.clone()).collect(),
+            env_names: env.iter().map(|(k, _)| k.clone()).collect(),
+            labels,
             command: &command,
         };
         let bin = cx.services.config.scripts.docker_bin.display().to_string();
@@ -161,7 +198,7 @@ impl ScriptTask {
             program: bin,
             args: docker::run_args(opts, &spec),
             cwd: dir.to_path_buf(),
-            env: self.spec.env.clone(),
+            env,
             env_remove: secret_env_names(),
         };
         (spawn, name)
@@ -190,6 +227,14 @@ impl RunnableTask for ScriptTask {
             Form::Commands => None,
         };
 
+        let out_dir = cx.output_dir_path();
+        if let Some(o) = &out_dir {
+            tokio::fs::create_dir_all(o)
+                .await
+                .map_err(|e| TaskError::failed(format!("cannot create the output directory {}: {e}", o.display())))?;
+        }
+        let env = self.env(&dir, out_dir.as_deref());
+        let config = &cx.services.config.scripts;
         let mut container = None;
         let spawn = match &runner {
             Runner::Process => {
@@ -198,7 +243,7 @@ impl RunnableTask for ScriptTask {
                     Lang::Shell => python::PythonEnv::default(),
                 };
                 let text = self.shell_text(&[], script_file.as_deref());
-                self.process_spawn(&dir, text, py)
+                self.process_spawn(&dir, env, text, py)
             }
             Runner::Docker(opts) => {
                 let mut before = Vec::new();
@@ -207,9 +252,25 @@ impl RunnableTask for ScriptTask {
                     before.push(format!("pip install --quiet --disable-pip-version-check {}", deps.join(" ")));
                 }
                 let text = self.shell_text(&before, script_file.as_deref());
-                let (spawn, name) = self.docker_spawn(cx, opts, &dir, text);
-                container =
-                    Some(ContainerGuard { bin: cx.services.config.scripts.docker_bin.clone(), name: Some(name) });
+                if !opts.ignored.is_empty() {
+                    cx.warn(&format!(
+                        "taskRunner properties not supported by Baton, ignored: {} (the container CLI's own \
+                         configuration applies)",
+                        opts.ignored.join(", ")
+                    ));
+                }
+                if opts.user.is_some() {
+                    // another user inside the container must be able to write its outputs
+                    open_up(&dir, out_dir.as_deref())?;
+                }
+                image::ensure(cx, config, opts, &self.spec.image, &dir).await?;
+                let (spawn, name) = self.docker_spawn(cx, opts, &dir, env, text);
+                container = Some(ContainerGuard {
+                    bin: config.docker_bin.clone(),
+                    name: Some(name),
+                    grace: opts.kill_grace_period,
+                    delete: opts.delete,
+                });
                 cx.info(&format!("Running in container image '{}'", self.spec.image));
                 spawn
             }
@@ -218,14 +279,30 @@ impl RunnableTask for ScriptTask {
         let fin = process::run(cx, &spawn, Mode::Script).await?;
         if let Some(c) = container.as_mut() {
             // the container ended: `--rm` removed it, or `delete: false` keeps it
-            c.name = None;
+            c.disarm();
         }
         if !fin.success() {
-            return Err(TaskError::failed(mask(cx, fin.failure_message("Command"))));
+            let msg = match &runner {
+                Runner::Docker(opts) => {
+                    if fin.exit_code == Some(docker::ENGINE_ERROR) {
+                        config.docker_images.remove(&self.spec.image);
+                    }
+                    docker::failure(&fin, &self.spec.image, opts)
+                }
+                Runner::Process => fin.failure_message("Command"),
+            };
+            return Err(TaskError::failed(mask(cx, msg)));
         }
 
-        let movable = !cx.services.config.scripts.keep_working_dirs;
-        let output_files = files::upload_output_files(cx, &dir, &self.spec.output_files, &skip, movable).await?;
+        let movable = !config.keep_working_dirs;
+        let mut output_files = Map::new();
+        if let Some(o) = &out_dir {
+            // first, and copied when `outputFiles` globs may match them too
+            let all = vec!["**".to_string()];
+            let move_them = movable && self.spec.output_files.is_empty();
+            output_files.extend(files::upload_output_files(cx, o, &all, &[], move_them).await?);
+        }
+        output_files.extend(files::upload_output_files(cx, &dir, &self.spec.output_files, &skip, movable).await?);
         let mut out = Map::new();
         out.insert("exitCode".into(), Value::from(fin.exit_code.unwrap_or(0)));
         out.insert("vars".into(), Value::Object(fin.vars));
@@ -236,6 +313,17 @@ impl RunnableTask for ScriptTask {
         }
         Ok(result)
     }
+}
+
+/// Makes the working directory (and the output directory) writable by any
+/// user, for a container that runs as another user than Baton.
+fn open_up(dir: &Path, out_dir: Option<&Path>) -> Result<(), TaskError> {
+    use std::os::unix::fs::PermissionsExt;
+    for d in std::iter::once(dir).chain(out_dir) {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777))
+            .map_err(|e| TaskError::failed(format!("cannot open {} to the container's user: {e}", d.display())))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -179,12 +179,21 @@ tasks:
         type: io.kestra.plugin.scripts.shell.Commands
         containerImage: 127.0.0.1:9/baton/missing:0
         commands: [echo never]
+      - id: oom
+        type: io.kestra.plugin.scripts.shell.Commands
+        containerImage: localhost/baton-busybox:1
+        taskRunner:
+          type: io.kestra.plugin.scripts.runner.docker.Docker
+          memory:
+            memory: 16MB
+        commands:
+          - head -c 200m /dev/zero | sort > /dev/null
 "#,
             json!({}),
         )
         .await;
     assert_eq!(e.state.current, StateType::Failed);
-    for task in ["exits", "no_image", "no_pull"] {
+    for task in ["exits", "no_image", "no_pull", "oom"] {
         assert_eq!(runs(&e, task)[0].state.current, StateType::Failed, "{task}");
     }
     let logs = h.logs(&e.id).await;
@@ -195,6 +204,8 @@ tasks:
     assert!(missing.contains("image not known"), "{logs:?}");
     let pull = find("cannot pull image '127.0.0.1:9/baton/missing:0'");
     assert!(pull.contains("IF_NOT_PRESENT") && pull.contains("connection refused"), "{logs:?}");
+    let oom = find("exit code 137");
+    assert!(oom.contains("out of memory") && oom.contains(&(16u64 << 20).to_string()), "{logs:?}");
     assert!(containers_of(&e).is_empty(), "{:?}", containers_of(&e));
 }
 

@@ -68,6 +68,18 @@ pub(crate) async fn ensure(
     Ok(())
 }
 
+/// Looks the image up while the engine is probed (the two CLI calls run
+/// side by side on a process's first container task), so `ensure` finds
+/// the answer cached.
+pub(crate) async fn warm(config: &ScriptsConfig, opts: &DockerOptions, image: &str) {
+    if opts.pull_policy == PullPolicy::IfNotPresent
+        && !config.docker_images.contains(image)
+        && present(&config.docker_bin, image).await
+    {
+        config.docker_images.insert(image);
+    }
+}
+
 /// Whether the engine has `image` (`image inspect` answers).
 async fn present(bin: &Path, image: &str) -> bool {
     tokio::process::Command::new(bin)

@@ -71,7 +71,8 @@ impl ScriptTask {
         };
         let config = &cx.services.config.scripts;
         docker::check_allowed(opts, config)?;
-        match docker::probe(config).await {
+        let (probed, ()) = tokio::join!(docker::probe(config), image::warm(config, opts, &self.spec.image));
+        match probed {
             Ok(_) => Ok(Runner::Docker(opts.clone())),
             Err(reason) => match config.docker_fallback {
                 DockerFallback::Process => {
@@ -210,7 +211,8 @@ impl RunnableTask for ScriptTask {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let runner = self.effective_runner(cx).await?;
         let dir = cx.working_dir()?;
-        let _dir_guard = DirGuard { dir: dir.clone(), keep: cx.services.config.scripts.keep_working_dirs };
+        let keep = cx.services.config.scripts.keep_working_dirs || cx.shares_working_dir();
+        let _dir_guard = DirGuard { dir: dir.clone(), keep };
 
         files::write_input_files(cx, &dir, &self.spec.input_files).await?;
         let n = files::copy_namespace_files(cx, &dir, &self.spec.namespace_files).await?;

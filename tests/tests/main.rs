@@ -15,6 +15,7 @@ mod flows;
 mod functions;
 mod gcp_backends;
 mod gcp_tasks;
+mod git;
 mod http;
 mod nsfiles;
 mod postgres;

@@ -10,6 +10,10 @@ use serde_json::{Map, Value, json};
 use crate::model::types::FlowableKind;
 use crate::model::{Execution, Flow, Task, TaskRun};
 
+/// Context key of the task run id of the `WorkingDirectory` enclosing a
+/// task (absent outside one): the worker gives all its tasks one folder.
+pub const WORKING_DIRECTORY_ID: &str = "workingDirectoryTaskRunId";
+
 /// Builds the context for rendering in `task_run` (or at execution level).
 pub fn build(
     flow: &Flow,
@@ -64,6 +68,11 @@ pub fn build(
         let mut cur = tr.parent_task_run_id.as_deref();
         while let Some(pid) = cur {
             let Some(p) = task_runs.get(pid) else { break };
+            // the innermost enclosing WorkingDirectory: its tasks share one folder
+            let is_wd = index.get(p.task_id.as_str()).and_then(|t| t.flowable) == Some(FlowableKind::WorkingDirectory);
+            if is_wd && !ctx.contains_key(WORKING_DIRECTORY_ID) {
+                ctx.insert(WORKING_DIRECTORY_ID.into(), Value::String(p.id.clone()));
+            }
             parents.push(json!({"taskrun": {"value": p.value, "id": p.id}, "task": {"id": p.task_id}}));
             cur = p.parent_task_run_id.as_deref();
         }

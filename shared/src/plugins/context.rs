@@ -57,6 +57,8 @@ pub struct RunContext {
     /// The template host (kv, secret, read) bound to this execution.
     pub host: Arc<dyn TemplateHost>,
     secrets_seen: Mutex<Vec<String>>,
+    working_dir: PathBuf,
+    shares_working_dir: bool,
 }
 
 impl RunContext {
@@ -77,8 +79,15 @@ impl RunContext {
         let mut context = context;
         // Kestra's `{{ workingDir }}`: the attempt's working directory
         // (created on first use by `working_dir()`).
+        let shared_dir = context.get(crate::executor::context::WORKING_DIRECTORY_ID).and_then(Value::as_str);
+        let working_dir = match shared_dir {
+            // tasks of one WorkingDirectory share its folder (Kestra's semantics)
+            Some(wd) => services.work_root.join(format!("{execution_id}-wd-{wd}")),
+            None => working_dir_path(&services.work_root, &execution_id, &task_run_id, attempt),
+        };
+        let shares_working_dir = shared_dir.is_some();
         if let Value::Object(m) = &mut context {
-            let dir = working_dir_path(&services.work_root, &execution_id, &task_run_id, attempt);
+            let dir = working_dir.clone();
             m.entry("workingDir").or_insert_with(|| Value::String(dir.display().to_string()));
             // `{{ outputFiles.<name> }}` (DuckDB tasks, Kestra's legacy Bash):
             // where the task writes each plain file name its `outputFiles` lists.
@@ -103,7 +112,15 @@ impl RunContext {
             services,
             host,
             secrets_seen: Mutex::new(Vec::new()),
+            working_dir,
+            shares_working_dir,
         }
+    }
+
+    /// True inside a `WorkingDirectory`: the folder outlives this task, so
+    /// the task must not remove it.
+    pub fn shares_working_dir(&self) -> bool {
+        self.shares_working_dir
     }
 
     /// Renders a template string with this task's context.
@@ -210,7 +227,7 @@ impl RunContext {
     /// The path of this attempt's working directory (`{{ workingDir }}`),
     /// without creating it.
     pub fn working_dir_path(&self) -> PathBuf {
-        working_dir_path(&self.services.work_root, &self.execution_id, &self.task_run_id, self.attempt)
+        self.working_dir.clone()
     }
 }
 

@@ -8,6 +8,7 @@ pub mod context;
 pub mod core;
 pub mod de;
 pub mod gcp;
+pub mod git;
 pub mod jdbc;
 pub mod registry;
 pub mod scripts;

@@ -79,6 +79,7 @@ impl Registry {
         super::compress::register(&mut r);
         super::jdbc::register(&mut r);
         super::gcp::register(&mut r);
+        super::git::register(&mut r);
         r
     }
 

@@ -189,10 +189,12 @@ pub(crate) fn failure(fin: &Finished, image: &str, opts: &DockerOptions) -> Stri
 
 /// Stops and removes the container when dropped before it ended (timeout,
 /// kill, a dropped task): with `killGracePeriod`, `stop -t N` (SIGTERM,
-/// then SIGKILL), else at once; then removed unless `delete: false`. The
-/// CLI client is killed first (its process group, in `process::run`), and
-/// this runs after, on a thread of its own, twice a second apart so a
-/// container whose start raced the kill is caught too.
+/// then SIGKILL), else `kill` (SIGKILL) at once, right in `drop`, so the
+/// container is stopped even if the process exits next; then removed
+/// unless `delete: false` (`--rm` also removes it: the engine's own
+/// cleanup). The CLI client is killed first (its process group, in
+/// `process::run`); the removal runs on a thread of its own, twice a
+/// second apart, so a container whose start raced the kill is caught too.
 pub(crate) struct ContainerGuard {
     pub bin: PathBuf,
     pub name: Option<String>,
@@ -207,20 +209,25 @@ impl ContainerGuard {
     }
 }
 
+fn quietly(bin: &Path, args: &[&str]) {
+    let _ = std::process::Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 impl Drop for ContainerGuard {
     fn drop(&mut self) {
         let Some(name) = self.name.take() else { return };
+        if self.grace.is_none() {
+            // about 40 ms; podman's `rm -f` alone would wait 10 s for a PID 1 that ignores SIGTERM
+            quietly(&self.bin, &["kill", &name]);
+        }
         let bin = self.bin.clone();
         let grace = self.grace;
         let delete = self.delete;
-        let run = move |args: &[&str]| {
-            let _ = std::process::Command::new(&bin)
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        };
         std::thread::spawn(move || {
             for round in 0..2 {
                 if round > 0 {
@@ -229,12 +236,11 @@ impl Drop for ContainerGuard {
                 if round == 0
                     && let Some(g) = grace
                 {
-                    run(&["stop", "-t", &g.as_secs().max(1).to_string(), &name]);
+                    quietly(&bin, &["stop", "-t", &g.as_secs().max(1).to_string(), &name]);
                 }
+                quietly(&bin, &["kill", &name]);
                 if delete {
-                    run(&["rm", "-f", &name]);
-                } else {
-                    run(&["kill", &name]);
+                    quietly(&bin, &["rm", "-f", &name]);
                 }
             }
         });

@@ -6,6 +6,7 @@
 //! ([`runtime`]) wires them to backends ([`backend`]) through small traits,
 //! and plugins ([`plugins`]) run the runnable tasks in workers.
 
+pub mod api;
 pub mod backend;
 pub mod executor;
 pub mod functions;

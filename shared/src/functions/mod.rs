@@ -181,7 +181,7 @@ pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOption
                 auth,
             )
         }
-        Handler::Api => api::router(engine, opts.flows.clone(), schedules),
+        Handler::Api => api::router(engine, opts.flows.clone(), schedules, opts.triggers.clone()),
     }
 }
 

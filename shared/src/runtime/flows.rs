@@ -88,6 +88,12 @@ impl FlowRepository {
         self.revisions.read().ok()?.get(&(namespace.to_string(), id.to_string(), revision)).cloned()
     }
 
+    /// Forgets the latest version of `namespace.id` (its revisions stay:
+    /// executions still run them).
+    pub fn remove(&self, namespace: &str, id: &str) -> Option<Arc<Flow>> {
+        self.flows.write().ok()?.remove(&(namespace.to_string(), id.to_string()))
+    }
+
     /// The latest flow `namespace.id` this instance loaded.
     pub fn get(&self, namespace: &str, id: &str) -> Option<Arc<Flow>> {
         self.flows.read().ok()?.get(&(namespace.to_string(), id.to_string())).cloned()

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod client;
+pub mod guard;
 pub mod supervisor;
 pub mod watch;
 
@@ -34,6 +35,9 @@ use crate::runtime::secrets::Secrets;
 use supervisor::BackfillSupervisor;
 use watch::FlowWatcher;
 
+/// How long a stopping server waits for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// How the server runs.
 pub struct ServerOptions {
     /// The state folder (SQLite, internal storage).
@@ -52,6 +56,10 @@ pub struct ServerOptions {
     pub tick: Duration,
     /// Echo task logs on stderr.
     pub echo_logs: bool,
+    /// Kestra-style basic auth; required when `bind` is not a loopback address.
+    pub basic_auth: Option<guard::BasicAuth>,
+    /// Host names accepted besides localhost on a loopback bind.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl ServerOptions {
@@ -68,6 +76,8 @@ impl ServerOptions {
             plugins: Default::default(),
             tick: Duration::from_secs(1),
             echo_logs: false,
+            basic_auth: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -85,6 +95,11 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "refusing to listen on {0} without authentication: set basic auth (--basic-auth user:password or {env}) or bind 127.0.0.1",
+        env = guard::BASIC_AUTH_ENV
+    )]
+    Unauthenticated(IpAddr),
     #[error("cannot resume unfinished executions: {0}")]
     Resume(#[source] BackendError),
 }
@@ -150,6 +165,10 @@ impl LocalServer {
         if !opts.flows_dir.is_dir() {
             return Err(ServerError::FlowsDir(opts.flows_dir));
         }
+        if !opts.bind.is_loopback() && opts.basic_auth.is_none() {
+            return Err(ServerError::Unauthenticated(opts.bind));
+        }
+        let guard = Arc::new(guard::Guard::new(opts.bind, &opts.allowed_hosts, opts.basic_auth.clone()));
         let (embedded, store) = open_local(LocalEngineOptions {
             home: opts.home.clone(),
             workers: opts.workers,
@@ -199,12 +218,14 @@ impl LocalServer {
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
-        let router = api::router(api::ApiState {
+        let host = api::LocalHost {
             engine: engine.clone(),
             store: store.clone(),
             supervisor: supervisor.clone(),
             watcher: watcher.clone(),
-        });
+        };
+        let router = crate::api::router(crate::api::ApiState { engine: engine.clone(), host: Arc::new(host) })
+            .layer(axum::middleware::from_fn_with_state(guard, guard::check));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let http = tokio::spawn(async move {
             let shutdown = async move {
@@ -228,12 +249,17 @@ impl LocalServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting requests, lets running requests finish, stops the
-    /// loops. Unfinished executions and backfills resume at the next start.
+    /// Stops accepting requests, lets running requests finish (for at most
+    /// [`SHUTDOWN_GRACE`]: a client holding a half-sent request does not
+    /// keep the server up), stops the loops. Unfinished executions and
+    /// backfills resume at the next start.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let LocalServer { http, tasks, supervisor, embedded, engine, .. } = self;
-        let _ = http.await;
+        let LocalServer { mut http, tasks, supervisor, embedded, engine, .. } = self;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut http).await.is_err() {
+            tracing::warn!("requests still open after {:?}: closed", SHUTDOWN_GRACE);
+            http.abort();
+        }
         for t in tasks {
             t.abort();
         }

@@ -146,6 +146,18 @@ impl FlowWatcher {
         v
     }
 
+    /// The files whose last valid version defines `namespace.id`, sorted.
+    pub fn files_of(&self, namespace: &str, id: &str) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self
+            .files()
+            .iter()
+            .filter(|(_, e)| e.flow.as_ref().is_some_and(|f| f.namespace == namespace && f.id == id))
+            .map(|(p, _)| p.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Files whose last version is invalid, with their problems.
     pub fn problems(&self) -> Vec<(PathBuf, String)> {
         let mut v: Vec<(PathBuf, String)> =

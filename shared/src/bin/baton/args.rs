@@ -161,6 +161,13 @@ pub struct ServerArgs {
     /// Echo task logs on stderr.
     #[arg(long)]
     pub echo_logs: bool,
+    /// Kestra-style basic auth, `user:password`: every API call then needs
+    /// `-u user:password`. Required with a --bind other than loopback.
+    #[arg(long, value_name = "USER:PASSWORD", env = "BATON_SERVER_BASIC_AUTH", hide_env_values = true)]
+    pub basic_auth: Option<String>,
+    /// Host names accepted in the Host header besides localhost (comma-separated).
+    #[arg(long, value_name = "NAMES", env = "BATON_SERVER_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

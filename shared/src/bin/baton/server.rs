@@ -22,6 +22,16 @@ pub async fn server(home: &Path, a: ServerArgs) -> i32 {
     opts.envs = envs_map(std::env::vars());
     opts.plugins = shared::plugins::PluginConfig::from_env();
     opts.echo_logs = a.echo_logs;
+    opts.allowed_hosts = a.allowed_hosts;
+    if let Some(auth) = a.basic_auth.as_deref() {
+        match shared::server::guard::BasicAuth::parse(auth) {
+            Ok(b) => opts.basic_auth = Some(b),
+            Err(e) => {
+                eprintln!("error: --basic-auth: {e}");
+                return 2;
+            }
+        }
+    }
     let server = match LocalServer::start(opts).await {
         Ok(s) => s,
         Err(e) => {

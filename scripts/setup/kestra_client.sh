@@ -1,0 +1,40 @@
+# shellcheck shell=bash
+# Kestra's published Python API client (`kestra-api-client` 1.0.0 on PyPI,
+# generated from Kestra 1.0's OpenAPI spec), used by the API tests to drive
+# `baton server local` and the GCP `api` function with code nobody here
+# wrote. SOURCED by scripts/test.sh: no `exit`, nothing left but the export.
+#
+# Idempotent: a virtualenv under `<repo>/.cache/kestra-client/`, created and
+# filled once (python3-venv from apt when missing).
+#
+# Exports:
+#   BATON_KESTRA_PYTHON  the virtualenv's python (unset when it could not be made)
+
+baton_setup_kestra_client() {
+  local version="1.0.0"
+  local repo dir
+  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  dir="$repo/.cache/kestra-client"
+  if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/VERSION" 2>/dev/null || true)" = "$version" ]; then
+    echo "kestra client setup: $dir (kestra-api-client $version) already there"
+  else
+    if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+      echo "kestra client setup: installing python3-venv"
+      if command -v apt-get >/dev/null 2>&1; then
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv) >/dev/null 2>&1 || true
+      fi
+    fi
+    rm -rf "$dir"
+    if python3 -m venv "$dir" >/dev/null 2>&1 &&
+      "$dir/bin/pip" install -q "kestra-api-client==$version" >/dev/null 2>&1; then
+      echo "$version" >"$dir/VERSION"
+      echo "kestra client setup: kestra-api-client $version installed in $dir"
+    else
+      echo "kestra client setup: cannot install kestra-api-client $version; the Python-client API tests will fail" >&2
+      return 0
+    fi
+  fi
+  export BATON_KESTRA_PYTHON="$dir/bin/python"
+}
+
+baton_setup_kestra_client

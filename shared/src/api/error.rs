@@ -1,0 +1,110 @@
+//! The API's error: a status and a message for humans, answered as
+//! `{"message": …}`, and how each layer's error maps to a status.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::backend::BackendError;
+use crate::runtime::backfill::BackfillError;
+use crate::runtime::launcher::LaunchError;
+use crate::runtime::logs::LogQueryError;
+
+/// An error response.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, message)
+    }
+    pub fn unprocessable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+    /// A Kestra feature Baton does not have (501), saying what instead.
+    pub fn unsupported(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_IMPLEMENTED, message)
+    }
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"message": self.message}))).into_response()
+    }
+}
+
+impl From<BackendError> for ApiError {
+    fn from(e: BackendError) -> ApiError {
+        match &e {
+            BackendError::NotFound { .. } => ApiError::not_found(e.to_string()),
+            BackendError::Invalid(m) => ApiError::unprocessable(m.clone()),
+            BackendError::Conflict { .. } => ApiError::conflict(e.to_string()),
+            _ => {
+                tracing::error!(error = %e, "API backend failure");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+        }
+    }
+}
+
+impl From<BackfillError> for ApiError {
+    fn from(e: BackfillError) -> ApiError {
+        let status = match &e {
+            BackfillError::FlowNotFound(_) | BackfillError::TriggerNotFound { .. } | BackfillError::NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            BackfillError::TriggerDisabled { .. } | BackfillError::FlowDisabled(_) | BackfillError::State { .. } => {
+                StatusCode::CONFLICT
+            }
+            BackfillError::NotSchedule { .. } | BackfillError::Schedule(_) | BackfillError::Plan(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            BackfillError::Backend(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<LaunchError> for ApiError {
+    fn from(e: LaunchError) -> ApiError {
+        match e {
+            LaunchError::Disabled { .. } | LaunchError::Exists(_) => ApiError::conflict(e.to_string()),
+            LaunchError::Inputs { .. } => ApiError::unprocessable(e.to_string()),
+            LaunchError::Backend(b) => b.into(),
+        }
+    }
+}
+
+impl From<LogQueryError> for ApiError {
+    fn from(e: LogQueryError) -> ApiError {
+        match e {
+            LogQueryError::BadParameter(m) => ApiError::bad_request(m),
+            e @ LogQueryError::NotFound(_) => ApiError::not_found(e.to_string()),
+            LogQueryError::Backend(b) => b.into(),
+        }
+    }
+}
+
+impl From<axum::extract::multipart::MultipartError> for ApiError {
+    fn from(e: axum::extract::multipart::MultipartError) -> ApiError {
+        ApiError::new(e.status(), format!("cannot read the multipart body: {}", e.body_text()))
+    }
+}

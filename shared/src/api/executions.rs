@@ -1,0 +1,246 @@
+//! Execution routes: start (`POST /executions/{namespace}/{id}`, also
+//! `/executions/trigger/…`; `labels`, `wait`, `scheduleDate`), get, search
+//! ([`super::search`]), kill (`DELETE /executions/{id}/kill`), replay (a new
+//! execution with the same inputs, labels and trigger; `taskRunId` is
+//! refused), labels of an ended execution (`POST /executions/{id}/labels`),
+//! follow (`GET /executions/{id}/follow`, server-sent events). Restart
+//! answers 501: Baton cannot yet re-run an execution in place.
+
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::DateTime;
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::error::{ApiError, ApiResult};
+use super::inputs::{discard_uploads, read_inputs};
+use super::query::{Params, labels_from_json};
+use super::search::{SEARCH_PARAMS, Search, paged};
+use crate::model::{Execution, ids};
+use crate::runtime::engine::Engine;
+use crate::runtime::launcher::{LaunchRequest, launch, publish_event};
+use crate::runtime::messages::ExecutionEvent;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/executions/search", get(search_executions))
+        .route("/executions/trigger/{id}/{sub}", post(start_execution))
+        .route("/executions/{id}", get(get_execution))
+        .route("/executions/{id}/{sub}", post(start_execution))
+        .route("/executions/{id}/kill", delete(kill_execution))
+        .route("/executions/{id}/replay", post(replay_execution))
+        .route("/executions/{id}/restart", post(restart_execution))
+        .route("/executions/{id}/labels", post(set_labels))
+        .route("/executions/{id}/follow", get(super::sse::follow_execution))
+}
+
+/// The execution as Kestra's API returns it (without Baton's CAS version).
+pub fn execution_json(e: &Execution) -> Value {
+    let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("version");
+        m.entry("outputs").or_insert_with(|| json!({}));
+        m.entry("variables").or_insert_with(|| json!({}));
+        m.entry("deleted").or_insert(json!(false));
+    }
+    v
+}
+
+/// Loads execution `id` or answers 404.
+pub async fn load(engine: &Engine, id: &str) -> ApiResult<Execution> {
+    engine.state.load_execution(id).await?.ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))
+}
+
+async fn start_execution(
+    State(s): State<ApiState>,
+    Path((namespace, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    request: Request,
+) -> ApiResult<Response> {
+    let p = Params::parse(raw.as_deref(), "POST /executions/{namespace}/{id}", &["labels", "wait", "scheduleDate"])?;
+    let flow = s.host.flow(&namespace, &id).await?;
+    let labels = p.labels("labels")?;
+    let wait = p.flag("wait", false)?;
+    let schedule_date = p
+        .get("scheduleDate")
+        .map(|d| {
+            DateTime::parse_from_rfc3339(d)
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .map_err(|e| ApiError::bad_request(format!("scheduleDate '{d}': {e}")))
+        })
+        .transpose()?;
+    if schedule_date.is_some_and(|d| d > chrono::Utc::now()) {
+        return Err(ApiError::unsupported(
+            "scheduleDate in the future is not supported by Baton: executions start at once",
+        ));
+    }
+    let execution_id = ids::new_id();
+    let read = read_inputs(s.engine.storage.as_ref(), &flow, &execution_id, request).await?;
+    let updates = s.engine.updates.subscribe();
+    let req = LaunchRequest {
+        inputs: read.inputs,
+        labels,
+        execution_id: Some(execution_id),
+        schedule_date,
+        ..LaunchRequest::default()
+    };
+    let exec = match launch(&s.engine, &flow, req).await {
+        Ok(e) => e,
+        Err(e) => {
+            discard_uploads(s.engine.storage.as_ref(), &read.uploaded).await;
+            return Err(e.into());
+        }
+    };
+    let exec = if wait { wait_end(&s.engine, &exec.id, updates).await? } else { exec };
+    Ok(Json(execution_json(&exec)).into_response())
+}
+
+/// Waits until execution `id` ends (woken by the engine's updates on this
+/// instance, polling the store every 500 ms otherwise).
+pub async fn wait_end(
+    engine: &Engine,
+    id: &str,
+    mut updates: tokio::sync::broadcast::Receiver<crate::runtime::engine::ExecutionUpdate>,
+) -> ApiResult<Execution> {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let e = load(engine, id).await?;
+        if e.state.is_terminal() {
+            engine.logs.flush().await;
+            return Ok(e);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+        loop {
+            match tokio::time::timeout_at(deadline, updates.recv()).await {
+                Ok(Ok(u)) if u.execution_id == id && u.state.is_terminal() => break,
+                Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
+                Ok(Err(RecvError::Closed)) | Err(_) => break,
+            }
+        }
+    }
+}
+
+async fn get_execution(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), "GET /executions/{id}", &[])?;
+    Ok(Json(execution_json(&load(&s.engine, &id).await?)))
+}
+
+async fn search_executions(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let p = Params::parse(raw.as_deref(), "GET /executions/search", SEARCH_PARAMS)?;
+    let paging = p.paging()?;
+    let search = Search::from_params(&p)?;
+    let (total, page) = search.run(s.engine.state.as_ref(), paging.page, paging.size).await?;
+    Ok(Json(paged(total, page.iter().map(execution_json).collect())))
+}
+
+async fn kill_execution(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(raw.as_deref(), "DELETE /executions/{id}/kill", &["isOnKillCascade"])?;
+    let cascade = p.flag("isOnKillCascade", true)?;
+    let e = load(&s.engine, &id).await?;
+    if e.state.is_terminal() {
+        return Err(ApiError::conflict(format!("execution {id} already ended {}: nothing to kill", e.state.current)));
+    }
+    let mut ids = vec![id];
+    if cascade {
+        // the running subflow executions, whatever their depth
+        let running: Vec<Execution> = {
+            let mut v = Vec::new();
+            for x in s.engine.state.list_executions(&Default::default()).await? {
+                if !x.state.is_terminal()
+                    && let Some(full) = s.engine.state.load_execution(&x.id).await?
+                {
+                    v.push(full);
+                }
+            }
+            v
+        };
+        let mut i = 0;
+        while i < ids.len() {
+            let parent = ids[i].clone();
+            ids.extend(running.iter().filter(|x| x.parent_id.as_deref() == Some(&parent)).map(|x| x.id.clone()));
+            i += 1;
+        }
+    }
+    for execution_id in ids {
+        publish_event(&s.engine, &ExecutionEvent::Kill { execution_id }).await?;
+    }
+    Ok(axum::http::StatusCode::ACCEPTED.into_response())
+}
+
+async fn replay_execution(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(raw.as_deref(), "POST /executions/{id}/replay", &["taskRunId", "revision"])?;
+    if p.get("taskRunId").is_some() {
+        return Err(ApiError::unsupported(
+            "replay from a task run (taskRunId) is not supported by Baton: a replay runs the whole flow again",
+        ));
+    }
+    let old = load(&s.engine, &id).await?;
+    let flow = match p.get("revision") {
+        None => s.host.flow(&old.namespace, &old.flow_id).await?,
+        Some(r) => {
+            let revision: u32 =
+                r.parse().map_err(|_| ApiError::bad_request(format!("revision '{r}' is not a number")))?;
+            crate::runtime::flows::at_revision(&s.engine, &old.namespace, &old.flow_id, revision)
+                .await
+                .map_err(|e| ApiError::not_found(e.to_string()))?
+        }
+    };
+    let labels = old.labels.iter().filter(|l| l.key != "system.correlationId").cloned().collect();
+    let req = LaunchRequest {
+        inputs: old.inputs.clone(),
+        labels,
+        trigger: old.trigger.clone(),
+        schedule_date: old.schedule_date,
+        ..LaunchRequest::default()
+    };
+    let exec = launch(&s.engine, &flow, req).await?;
+    Ok(Json(execution_json(&exec)))
+}
+
+async fn restart_execution(Path(id): Path<String>) -> ApiError {
+    ApiError::unsupported(format!(
+        "restarting execution {id} in place is not supported by Baton yet; POST /api/v1/executions/{id}/replay runs it again as a new execution"
+    ))
+}
+
+async fn set_labels(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), "POST /executions/{id}/labels", &[])?;
+    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let labels = labels_from_json(&body).map_err(ApiError::unprocessable)?;
+    if let Some(l) = labels.iter().find(|l| l.key.starts_with("system.")) {
+        return Err(ApiError::unprocessable(format!("label '{}': system labels cannot be set", l.key)));
+    }
+    let mut e = load(&s.engine, &id).await?;
+    if !e.state.is_terminal() {
+        return Err(ApiError::conflict(format!(
+            "execution {id} is {}: labels can be set once it has ended",
+            e.state.current
+        )));
+    }
+    for l in labels {
+        e.set_label(&l.key, &l.value);
+    }
+    s.engine.state.save_execution(&e, &[]).await?;
+    Ok(Json(execution_json(&load(&s.engine, &id).await?)))
+}

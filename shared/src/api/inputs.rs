@@ -1,0 +1,157 @@
+//! The inputs of an execution start, by content type: a JSON object, a
+//! urlencoded form, or Kestra's multipart form (one field per input, FILE
+//! inputs as file parts). File parts are streamed into the execution's
+//! internal storage chunk by chunk, whatever their size; a part that fails
+//! halfway leaves no partial file, and [`discard_uploads`] removes what was
+//! stored when the launch then fails. [`spool_field`] streams an uploaded
+//! part to a temporary file (flow imports).
+
+use std::path::{Path, PathBuf};
+
+use axum::extract::multipart::Field;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header;
+use serde_json::{Map, Value};
+use tokio::io::AsyncWriteExt;
+
+use super::error::{ApiError, ApiResult};
+use super::query::query_pairs;
+use crate::backend::Storage;
+use crate::model::{Flow, InputType};
+use crate::runtime::launcher::input_file_path;
+
+/// The largest JSON or form body of inputs (files go in multipart parts).
+pub const MAX_INPUTS_BODY: usize = 16 * 1024 * 1024;
+
+/// Inputs read from a request, and the storage paths of its uploaded files.
+#[derive(Default)]
+pub struct ReadInputs {
+    pub inputs: Map<String, Value>,
+    pub uploaded: Vec<String>,
+}
+
+/// Reads the inputs of a start request for `flow`'s execution `execution_id`.
+/// On an error, files already stored are removed.
+pub async fn read_inputs(
+    storage: &dyn Storage,
+    flow: &Flow,
+    execution_id: &str,
+    request: Request,
+) -> ApiResult<ReadInputs> {
+    let content_type =
+        request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        let mut read = ReadInputs::default();
+        match read_multipart(storage, flow, execution_id, request, &mut read).await {
+            Ok(()) => return Ok(read),
+            Err(e) => {
+                discard_uploads(storage, &read.uploaded).await;
+                return Err(e);
+            }
+        }
+    }
+    let body = axum::body::to_bytes(request.into_body(), MAX_INPUTS_BODY).await.map_err(|e| {
+        ApiError::bad_request(format!("cannot read the inputs (at most 16 MB; send files as multipart parts): {e}"))
+    })?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ReadInputs::default());
+    }
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let text = String::from_utf8_lossy(&body);
+        let inputs = query_pairs(&text).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        return Ok(ReadInputs { inputs, uploaded: Vec::new() });
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(inputs)) => Ok(ReadInputs { inputs, uploaded: Vec::new() }),
+        Ok(other) => Err(ApiError::unprocessable(format!("inputs must be a JSON object, got {other}"))),
+        Err(e) => Err(ApiError::bad_request(format!("the body is not JSON: {e}"))),
+    }
+}
+
+async fn read_multipart(
+    storage: &dyn Storage,
+    flow: &Flow,
+    execution_id: &str,
+    request: Request,
+    read: &mut ReadInputs,
+) -> ApiResult<()> {
+    let mut multipart =
+        Multipart::from_request(request, &()).await.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    while let Some(field) = multipart.next_field().await? {
+        let Some(name) = field.name().map(str::to_string) else { continue };
+        let Some(file_name) = field.file_name().map(str::to_string) else {
+            let text = field.text().await?;
+            read.inputs.insert(name, Value::String(text));
+            continue;
+        };
+        if !flow.inputs.iter().any(|i| i.id == name && i.type_ == InputType::File) {
+            return Err(ApiError::unprocessable(format!(
+                "file part '{name}' is not a FILE input of flow {}.{}",
+                flow.namespace, flow.id
+            )));
+        }
+        let path = input_file_path(flow, execution_id, &name, &file_name);
+        read.uploaded.push(path.clone());
+        store_field(storage, &path, field).await?;
+        read.inputs.insert(name, Value::String(format!("kestra://{path}")));
+    }
+    Ok(())
+}
+
+/// Streams one part into storage at `path`. The writer half is owned by the
+/// copy, so a failing part ends the store's stream rather than leaving the
+/// store waiting for bytes that never come.
+async fn store_field(storage: &dyn Storage, path: &str, mut field: Field<'_>) -> ApiResult<()> {
+    let (mut w, r) = tokio::io::duplex(64 * 1024);
+    let copy = async move {
+        while let Some(chunk) = field.chunk().await? {
+            w.write_all(&chunk).await.map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+        }
+        w.shutdown().await.map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+        Ok::<(), ApiError>(())
+    };
+    let (stored, copied) = tokio::join!(storage.put(path, Box::pin(r)), copy);
+    copied?;
+    stored?;
+    Ok(())
+}
+
+/// Removes uploaded files (a failed launch must not leave them behind).
+pub async fn discard_uploads(storage: &dyn Storage, paths: &[String]) {
+    for p in paths {
+        if let Err(e) = storage.delete_prefix(p).await {
+            tracing::warn!(path = %p, error = %e, "uploaded file not removed");
+        }
+    }
+}
+
+/// A temporary file removed when dropped.
+pub struct Spooled {
+    path: PathBuf,
+}
+
+impl Spooled {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Streams a multipart part into a temporary file.
+pub async fn spool_field(mut field: Field<'_>) -> ApiResult<Spooled> {
+    let path = std::env::temp_dir().join(format!("baton-upload-{}", uuid::Uuid::new_v4().simple()));
+    let spooled = Spooled { path };
+    let mut f = tokio::fs::File::create(spooled.path())
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot spool the upload: {e}")))?;
+    while let Some(chunk) = field.chunk().await? {
+        f.write_all(&chunk).await.map_err(|e| ApiError::internal(format!("cannot spool the upload: {e}")))?;
+    }
+    f.flush().await.map_err(|e| ApiError::internal(format!("cannot spool the upload: {e}")))?;
+    Ok(spooled)
+}

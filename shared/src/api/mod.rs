@@ -1,0 +1,106 @@
+//! Kestra's REST API, one implementation served by `baton server local` and
+//! by the GCP `api` function, under `/api/v1/…` and the tenant form
+//! `/api/v1/main/…`. What differs between the two runtimes (where flows
+//! live, how a backfill is driven) is behind [`ApiHost`]; everything else
+//! goes through the engine's backends.
+//!
+//! - [`flows`]: list, search, get (`?source=`), create/update
+//!   (`application/x-yaml`), delete, validate, import (`fileUpload`).
+//! - [`executions`] and [`inputs`]: start (JSON, urlencoded or multipart
+//!   with streamed FILE parts; `labels`, `wait`), get, search (paged, full
+//!   executions, `filters[…]` and the older parameters), kill, replay,
+//!   labels, follow (SSE); [`files`]: output file download and preview.
+//! - [`logs`]: by execution (`minLevel`, `taskId`…), download, follow, search.
+//! - [`kv`]: list, get, put (Kestra's type inference, `ttl`), delete.
+//! - [`triggers`]: search, get, enable/disable, backfills (`PUT /triggers`,
+//!   `PUT /triggers/backfill/{create,pause,unpause}`, `POST …/delete`) and
+//!   Baton's `/backfills`.
+//! - [`namespaces`]: search, get; [`nsfiles`]: namespace files (folder
+//!   listing, read, write, delete, stats, search).
+//!
+//! An unknown route or method, and a query parameter a route does not
+//! support, answer with a JSON `{"message": …}` saying so ([`error`],
+//! [`query`]).
+
+pub mod backfills;
+pub mod error;
+pub mod executions;
+pub mod files;
+pub mod flows;
+pub mod host;
+pub mod inputs;
+pub mod kv;
+pub mod logs;
+pub mod namespaces;
+pub mod nsfiles;
+pub mod query;
+pub mod search;
+pub mod sse;
+pub mod triggers;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+pub use error::{ApiError, ApiResult};
+pub use host::{ApiHost, BackfillBody, BackfillCreated};
+
+use crate::runtime::engine::Engine;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub engine: Arc<Engine>,
+    pub host: Arc<dyn ApiHost>,
+}
+
+/// The routes, under `/api/v1` and `/api/v1/main`, with `/healthz`.
+pub fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .merge(flows::routes())
+        .merge(executions::routes())
+        .merge(files::routes())
+        .merge(logs::routes())
+        .merge(kv::routes())
+        .merge(triggers::routes())
+        .merge(namespaces::routes())
+        .merge(nsfiles::routes())
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(unknown_route)
+        // uploads are streamed to storage, never held: no overall size limit
+        .layer(DefaultBodyLimit::disable());
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1/main", api.clone())
+        .nest("/api/v1", api)
+        .fallback(unknown_route)
+        .with_state(state)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "UP"}))
+}
+
+async fn unknown_route(OriginalUri(uri): OriginalUri, req: Request) -> ApiError {
+    let path = uri.path();
+    let message = if path == "/" || !path.starts_with("/api/") {
+        format!(
+            "no route {} {path}: Baton serves Kestra's REST API under /api/v1/ (and /api/v1/main/); it has no web UI yet",
+            req.method()
+        )
+    } else {
+        format!("no route {} {path} in Baton's Kestra API", req.method())
+    };
+    ApiError::new(StatusCode::NOT_FOUND, message)
+}
+
+async fn method_not_allowed(OriginalUri(uri): OriginalUri, req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not supported on {} in Baton's Kestra API", req.method(), uri.path()),
+    )
+}

@@ -1,0 +1,288 @@
+//! `GET /executions/search`: Kestra's `filters[field][OPERATION]=value`
+//! parameters and the older ones (`namespace`, `flowId`, `state`, `labels`,
+//! `startDate`, `endDate`, `q`), paged (`page`, `size`, real `total`),
+//! sorted (`sort=state.startDate:desc`), answering full executions. A
+//! field or operation Baton does not filter on is refused by name.
+//!
+//! The store's listing narrows by namespace, flow and state; dates and
+//! the rest are checked on the summaries, labels on the full executions.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::error::{ApiError, ApiResult};
+use super::query::{Params, label_from_str};
+use crate::backend::{ExecutionFilter, ExecutionSummary, StateStore};
+use crate::model::{Execution, Label, StateType};
+
+/// The parameters `GET /executions/search` accepts.
+pub const SEARCH_PARAMS: &[&str] = &[
+    "page",
+    "size",
+    "sort",
+    "namespace",
+    "flowId",
+    "state",
+    "labels",
+    "startDate",
+    "endDate",
+    "q",
+    "timeRange",
+    "filters[",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+enum Text {
+    Equals(String),
+    NotEquals(String),
+    StartsWith(String),
+    Contains(String),
+    In(Vec<String>),
+}
+
+impl Text {
+    fn matches(&self, v: &str) -> bool {
+        match self {
+            Text::Equals(x) => v == x,
+            Text::NotEquals(x) => v != x,
+            Text::StartsWith(x) => v.starts_with(x.as_str()),
+            Text::Contains(x) => v.to_lowercase().contains(&x.to_lowercase()),
+            Text::In(xs) => xs.iter().any(|x| x == v),
+        }
+    }
+}
+
+/// The conditions of one search.
+#[derive(Debug, Default)]
+pub struct Search {
+    namespace: Vec<Text>,
+    flow_id: Vec<Text>,
+    states: Vec<(bool, Vec<StateType>)>,
+    labels: Vec<Label>,
+    after: Option<DateTime<Utc>>,
+    before: Option<DateTime<Utc>>,
+    ended_after: Option<DateTime<Utc>>,
+    ended_before: Option<DateTime<Utc>>,
+    q: Option<String>,
+    ascending: bool,
+    sort_end: bool,
+}
+
+fn states(v: &str) -> ApiResult<Vec<StateType>> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| StateType::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown state '{s}'"))))
+        .collect()
+}
+
+fn date(v: &str) -> ApiResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(v)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| ApiError::bad_request(format!("'{v}' is not an ISO-8601 date-time with an offset: {e}")))
+}
+
+fn text(field: &str, op: &str, v: &str) -> ApiResult<Text> {
+    Ok(match op {
+        "EQUALS" => Text::Equals(v.into()),
+        "NOT_EQUALS" => Text::NotEquals(v.into()),
+        "STARTS_WITH" | "PREFIX" => Text::StartsWith(v.into()),
+        "CONTAINS" => Text::Contains(v.into()),
+        "IN" => Text::In(v.split(',').map(|s| s.trim().to_string()).collect()),
+        _ => return Err(unsupported(field, op, "EQUALS, NOT_EQUALS, STARTS_WITH, PREFIX, CONTAINS, IN")),
+    })
+}
+
+fn unsupported(field: &str, op: &str, ops: &str) -> ApiError {
+    ApiError::bad_request(format!("filters[{field}][{op}] is not supported by Baton (operations on {field}: {ops})"))
+}
+
+impl Search {
+    /// Reads the parameters (already checked against [`SEARCH_PARAMS`]).
+    pub fn from_params(p: &Params) -> ApiResult<Search> {
+        let mut s = Search::default();
+        for (k, v) in &p.pairs {
+            if v.is_empty() {
+                continue;
+            }
+            match k.as_str() {
+                "namespace" => s.namespace.push(Text::StartsWith(v.clone())),
+                "flowId" => s.flow_id.push(Text::Equals(v.clone())),
+                "state" => s.states.push((true, states(v)?)),
+                "labels" => s.labels.push(label_from_str(v).map_err(ApiError::bad_request)?),
+                "startDate" => s.after = Some(date(v)?),
+                "endDate" => s.before = Some(date(v)?),
+                "q" => s.q = Some(v.to_lowercase()),
+                "timeRange" => s.after = Some(Utc::now() - parse_range(v)?),
+                "sort" => s.sort(v)?,
+                k if k.starts_with("filters[") => s.filter(k, v)?,
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+
+    fn sort(&mut self, v: &str) -> ApiResult<()> {
+        let (field, dir) = v.split_once(':').unwrap_or((v, "desc"));
+        self.ascending = match dir {
+            "asc" => true,
+            "desc" => false,
+            _ => return Err(ApiError::bad_request(format!("sort direction '{dir}' is not asc or desc"))),
+        };
+        self.sort_end = match field {
+            "state.startDate" | "startDate" => false,
+            "state.endDate" | "endDate" => true,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "sort on '{field}' is not supported (state.startDate or state.endDate)"
+                )));
+            }
+        };
+        Ok(())
+    }
+
+    fn filter(&mut self, key: &str, v: &str) -> ApiResult<()> {
+        let inner = key.strip_prefix("filters[").and_then(|r| r.strip_suffix(']')).unwrap_or("");
+        let parts: Vec<&str> = inner.split("][").collect();
+        let (field, op) = match parts.as_slice() {
+            [f, o] | [f, o, _] => (*f, *o),
+            _ => return Err(ApiError::bad_request(format!("'{key}' is not written filters[field][OPERATION]"))),
+        };
+        match field {
+            "namespace" => self.namespace.push(text(field, op, v)?),
+            "flowId" => self.flow_id.push(text(field, op, v)?),
+            "state" => match op {
+                "EQUALS" | "IN" => self.states.push((true, states(v)?)),
+                "NOT_EQUALS" | "NOT_IN" => self.states.push((false, states(v)?)),
+                _ => return Err(unsupported(field, op, "EQUALS, NOT_EQUALS, IN, NOT_IN")),
+            },
+            "labels" => match (op, parts.get(2)) {
+                ("EQUALS", Some(k)) => self.labels.push(Label { key: k.to_string(), value: v.to_string() }),
+                ("EQUALS", None) => self.labels.push(label_from_str(v).map_err(ApiError::bad_request)?),
+                _ => return Err(unsupported(field, op, "EQUALS")),
+            },
+            "startDate" | "endDate" => {
+                let d = date(v)?;
+                let end = field == "endDate";
+                match op {
+                    "GREATER_THAN" | "GREATER_THAN_OR_EQUAL_TO" if end => self.ended_after = Some(d),
+                    "GREATER_THAN" | "GREATER_THAN_OR_EQUAL_TO" => self.after = Some(d),
+                    "LESS_THAN" | "LESS_THAN_OR_EQUAL_TO" if end => self.ended_before = Some(d),
+                    "LESS_THAN" | "LESS_THAN_OR_EQUAL_TO" => self.before = Some(d),
+                    _ => return Err(unsupported(field, op, "GREATER_THAN(_OR_EQUAL_TO), LESS_THAN(_OR_EQUAL_TO)")),
+                }
+            }
+            "timeRange" if op == "EQUALS" => self.after = Some(Utc::now() - parse_range(v)?),
+            "q" if op == "EQUALS" => self.q = Some(v.to_lowercase()),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "filters[{field}][{op}] is not supported by Baton (fields: namespace, flowId, state, labels, startDate, endDate, timeRange, q)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn matches_summary(&self, e: &ExecutionSummary) -> bool {
+        self.namespace.iter().all(|t| t.matches(&e.namespace))
+            && self.flow_id.iter().all(|t| t.matches(&e.flow_id))
+            && self.states.iter().all(|(is, set)| set.contains(&e.state) == *is)
+            && self.after.is_none_or(|a| e.start_date.is_some_and(|d| d >= a))
+            && self.before.is_none_or(|b| e.start_date.is_some_and(|d| d <= b))
+            && self.ended_after.is_none_or(|a| e.end_date.is_some_and(|d| d >= a))
+            && self.ended_before.is_none_or(|b| e.end_date.is_some_and(|d| d <= b))
+            && self.q.as_ref().is_none_or(|q| {
+                e.id.to_lowercase().contains(q)
+                    || e.flow_id.to_lowercase().contains(q)
+                    || e.namespace.to_lowercase().contains(q)
+            })
+    }
+
+    /// What the store can narrow itself.
+    fn store_filter(&self) -> ExecutionFilter {
+        let eq = |ts: &[Text]| {
+            ts.iter().find_map(|t| match t {
+                Text::Equals(x) => Some(x.clone()),
+                _ => None,
+            })
+        };
+        let state = self.states.iter().find_map(|(is, set)| (*is && set.len() == 1).then(|| set[0]));
+        ExecutionFilter { namespace: eq(&self.namespace), flow_id: eq(&self.flow_id), state, limit: None }
+    }
+
+    /// Runs the search: (total, the page's full executions).
+    pub async fn run(&self, store: &dyn StateStore, page: usize, size: usize) -> ApiResult<(usize, Vec<Execution>)> {
+        let mut found: Vec<ExecutionSummary> = store
+            .list_executions(&self.store_filter())
+            .await?
+            .into_iter()
+            .filter(|e| self.matches_summary(e))
+            .collect();
+        let key = |e: &ExecutionSummary| if self.sort_end { e.end_date } else { e.start_date };
+        found.sort_by(|a, b| if self.ascending { key(a).cmp(&key(b)) } else { key(b).cmp(&key(a)) });
+        let skip = (page - 1).saturating_mul(size);
+        if self.labels.is_empty() {
+            let total = found.len();
+            let mut out = Vec::new();
+            for e in found.into_iter().skip(skip).take(size) {
+                if let Some(x) = store.load_execution(&e.id).await? {
+                    out.push(x);
+                }
+            }
+            return Ok((total, out));
+        }
+        let (mut total, mut out) = (0, Vec::new());
+        for e in found {
+            let Some(x) = store.load_execution(&e.id).await? else { continue };
+            if self.labels.iter().all(|l| x.labels.contains(l)) {
+                if total >= skip && out.len() < size {
+                    out.push(x);
+                }
+                total += 1;
+            }
+        }
+        Ok((total, out))
+    }
+}
+
+/// `PT24H`, `P7D`…
+fn parse_range(v: &str) -> ApiResult<chrono::Duration> {
+    crate::model::duration::parse_iso(v).map_err(|e| ApiError::bad_request(format!("timeRange '{v}': {e}")))
+}
+
+/// Kestra's `PagedResults`.
+pub fn paged(total: usize, results: Vec<Value>) -> Value {
+    json!({"results": results, "total": total})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn search(q: &str) -> ApiResult<Search> {
+        Search::from_params(&Params::parse(Some(q), "test", SEARCH_PARAMS)?)
+    }
+
+    #[test]
+    fn kestra_filters_and_older_parameters() {
+        let s = search(
+            "filters[namespace][EQUALS]=a.b&filters[state][IN]=SUCCESS,FAILED&filters[labels][EQUALS][env]=prod",
+        )
+        .unwrap();
+        assert_eq!(s.store_filter().namespace.as_deref(), Some("a.b"));
+        assert_eq!(s.states[0].1.len(), 2);
+        assert_eq!(s.labels[0], Label { key: "env".into(), value: "prod".into() });
+        let s = search("namespace=a&state=RUNNING&labels=k:v&sort=state.endDate:asc").unwrap();
+        assert!(s.ascending && s.sort_end);
+        assert_eq!(s.store_filter().state, Some(StateType::Running));
+    }
+
+    #[test]
+    fn unsupported_filters_are_named() {
+        let e = search("filters[taskId][EQUALS]=x").unwrap_err();
+        assert!(e.message.contains("filters[taskId][EQUALS]"), "{}", e.message);
+        let e = search("filters[state][REGEX]=S.*").unwrap_err();
+        assert!(e.message.contains("REGEX"), "{}", e.message);
+        assert!(search("state=NOPE").is_err());
+    }
+}

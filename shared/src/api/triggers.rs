@@ -1,0 +1,196 @@
+//! Trigger routes: `GET /triggers/search` (paged `{abstractTrigger,
+//! triggerContext}`; `namespace` prefix, `flowId`, `q`), `GET
+//! /triggers/{namespace}/{flowId}` (that flow's trigger contexts, paged),
+//! `GET /triggers/{namespace}/{flowId}/{triggerId}`, and `PUT /triggers`
+//! with a `backfill` (created, [`super::backfills`]) or with `disabled`
+//! (a Schedule trigger disabled or enabled again).
+//!
+//! Disabling through the API is kept in the trigger's state as a stop (as
+//! `stopAfter` does): it lasts until re-enabled, or until the flow's source
+//! changes, when the trigger starts afresh.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::backfills::{KestraTrigger, body, create_from_trigger, kestra_backfill_json, store};
+use super::error::{ApiError, ApiResult};
+use super::query::Params;
+use super::search::paged;
+use crate::backend::schedule::{Stopped, TriggerKey, TriggerState};
+use crate::model::Flow;
+use crate::runtime::scheduler::source_hash;
+use crate::schedule::ScheduleTrigger;
+
+/// The reason stored when a trigger is disabled through the API.
+pub const DISABLED_BY_API: &str = "disabled through the API";
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/triggers", put(put_trigger))
+        .route("/triggers/search", get(search))
+        .route("/triggers/{namespace}/{flow_id}", get(flow_triggers))
+        .route("/triggers/{namespace}/{flow_id}/{trigger_id}", get(get_trigger))
+        .merge(super::backfills::routes())
+}
+
+/// Kestra's trigger context (`Trigger`) of one trigger of a flow.
+pub async fn trigger_json(s: &ApiState, namespace: &str, flow_id: &str, trigger_id: &str) -> ApiResult<Value> {
+    let flow = s.host.flow(namespace, flow_id).await?;
+    context_json(s, &flow, trigger_id).await
+}
+
+async fn context_json(s: &ApiState, flow: &Flow, trigger_id: &str) -> ApiResult<Value> {
+    let trigger = flow.triggers.iter().find(|t| t.id == trigger_id).ok_or_else(|| {
+        ApiError::not_found(format!("flow {}.{} has no trigger '{trigger_id}'", flow.namespace, flow.id))
+    })?;
+    let key =
+        TriggerKey { namespace: flow.namespace.clone(), flow_id: flow.id.clone(), trigger_id: trigger_id.to_string() };
+    let mut v = json!({
+        "tenantId": "main",
+        "namespace": flow.namespace,
+        "flowId": flow.id,
+        "triggerId": trigger_id,
+        "date": null,
+        "nextExecutionDate": null,
+        "disabled": trigger.disabled,
+        "backfill": null,
+    });
+    if let Some(store) = s.host.triggers() {
+        if let Some(st) = store.load_trigger_state(&key).await? {
+            v["date"] = json!(st.last_tick);
+            v["nextExecutionDate"] = json!(st.next_tick);
+            v["executionId"] = json!(st.last_execution_id);
+            v["updatedDate"] = json!(st.updated);
+            if let Some(stopped) = &st.stopped {
+                v["disabled"] = json!(true);
+                v["stopped"] = json!(stopped.reason);
+            }
+        }
+        let backfill = store.list_backfills(None).await?.into_iter().rev().find(|b| b.trigger_key() == key);
+        if let Some(b) = backfill {
+            v["backfill"] = kestra_backfill_json(&b);
+        }
+    }
+    Ok(v)
+}
+
+/// Kestra's `{abstractTrigger, triggerContext}` for every trigger of `flow`.
+async fn flow_entries(s: &ApiState, flow: &Flow) -> ApiResult<Vec<Value>> {
+    let declared = crate::yaml::parse(&flow.source).ok().and_then(|(v, _)| v.get("triggers").cloned());
+    let mut out = Vec::new();
+    for t in &flow.triggers {
+        let abstract_trigger = declared
+            .as_ref()
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().find(|x| x.get("id").and_then(Value::as_str) == Some(&t.id)))
+            .cloned()
+            .unwrap_or_else(|| json!({"id": t.id, "type": t.type_}));
+        out.push(json!({"abstractTrigger": abstract_trigger, "triggerContext": context_json(s, flow, &t.id).await?}));
+    }
+    Ok(out)
+}
+
+async fn search(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let p =
+        Params::parse(raw.as_deref(), "GET /triggers/search", &["page", "size", "sort", "q", "namespace", "flowId"])?;
+    let paging = p.paging()?;
+    if let Some(sort) = p.get("sort").filter(|s| !s.starts_with("triggerId") && !s.starts_with("flowId")) {
+        return Err(ApiError::bad_request(format!("sort '{sort}' is not supported (flowId or triggerId)")));
+    }
+    let q = p.get("q").map(str::to_lowercase);
+    let mut all = Vec::new();
+    for flow in s.host.flows().await? {
+        if p.get("namespace").is_some_and(|ns| flow.namespace != ns && !flow.namespace.starts_with(&format!("{ns}.")))
+            || p.get("flowId").is_some_and(|f| flow.id != f)
+        {
+            continue;
+        }
+        for e in flow_entries(&s, &flow).await? {
+            let text = format!("{} {} {}", flow.namespace, flow.id, e["triggerContext"]["triggerId"]).to_lowercase();
+            if q.as_ref().is_none_or(|q| text.contains(q)) {
+                all.push(e);
+            }
+        }
+    }
+    let total = all.len();
+    Ok(Json(paged(total, paging.slice(all))))
+}
+
+async fn flow_triggers(
+    State(s): State<ApiState>,
+    Path((namespace, flow_id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(raw.as_deref(), "GET /triggers/{namespace}/{flowId}", &["page", "size", "sort", "q"])?;
+    let paging = p.paging()?;
+    let flow = s.host.flow(&namespace, &flow_id).await?;
+    let mut contexts = Vec::new();
+    for t in &flow.triggers {
+        contexts.push(context_json(&s, &flow, &t.id).await?);
+    }
+    let total = contexts.len();
+    Ok(Json(paged(total, paging.slice(contexts))))
+}
+
+async fn get_trigger(
+    State(s): State<ApiState>,
+    Path((namespace, flow_id, trigger_id)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), "GET /triggers/{namespace}/{flowId}/{triggerId}", &[])?;
+    Ok(Json(trigger_json(&s, &namespace, &flow_id, &trigger_id).await?))
+}
+
+async fn put_trigger(
+    State(s): State<ApiState>,
+    RawQuery(raw): RawQuery,
+    bytes: axum::body::Bytes,
+) -> ApiResult<Response> {
+    use axum::response::IntoResponse;
+    Params::parse(raw.as_deref(), "PUT /triggers", &[])?;
+    let t: KestraTrigger = body(&bytes, "a trigger (namespace, flowId, triggerId, and backfill or disabled)")?;
+    if t.backfill.is_some() {
+        return create_from_trigger(&s, t).await;
+    }
+    let Some(disabled) = t.disabled else {
+        return Err(ApiError::unprocessable(
+            "PUT /api/v1/triggers changes a trigger's 'backfill' or 'disabled'; this body has neither",
+        ));
+    };
+    let flow = s.host.flow(&t.namespace, &t.flow_id).await?;
+    let trigger = flow.triggers.iter().find(|x| x.id == t.trigger_id).ok_or_else(|| {
+        ApiError::not_found(format!("flow {}.{} has no trigger '{}'", flow.namespace, flow.id, t.trigger_id))
+    })?;
+    if !matches!(ScheduleTrigger::from_trigger(trigger), Ok(Some(_))) {
+        return Err(ApiError::unprocessable(format!(
+            "trigger '{}' is not a Schedule: only Schedule triggers can be disabled through the API in Baton",
+            t.trigger_id
+        )));
+    }
+    let store = store(&s)?;
+    let key =
+        TriggerKey { namespace: t.namespace.clone(), flow_id: t.flow_id.clone(), trigger_id: t.trigger_id.clone() };
+    let now = Utc::now();
+    let mut state = store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState {
+        key: key.clone(),
+        last_tick: None,
+        next_tick: None,
+        last_execution_id: None,
+        stopped: None,
+        schedule: None,
+        updated: now,
+    });
+    if disabled {
+        state.stopped = Some(Stopped { reason: DISABLED_BY_API.into(), flow_hash: source_hash(&flow.source) });
+    } else {
+        state.stopped = None;
+    }
+    state.updated = now;
+    store.save_trigger_state(&state).await?;
+    Ok(Json(context_json(&s, &flow, &t.trigger_id).await?).into_response())
+}

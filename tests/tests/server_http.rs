@@ -1,0 +1,208 @@
+//! The local server's HTTP hardening (issue 16, items 7 and 8): foreign
+//! `Host` headers and cross-site state changes refused, unknown routes,
+//! methods and parameters answered with JSON, a non-loopback bind refused
+//! without auth, a 5 MB FILE upload streamed to storage (and no file left
+//! when the launch then fails), and a stop not held by a half-sent request.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use shared::server::{LocalServer, ServerError, ServerOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::sched_support::temp_dir;
+
+const BIG: &str = r#"
+id: big
+namespace: test.http
+inputs:
+  - id: name
+    type: STRING
+  - id: data
+    type: FILE
+tasks:
+  - id: echo
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.name }}"
+"#;
+
+async fn start() -> LocalServer {
+    let home = temp_dir("baton-http");
+    let flows = home.join("flows");
+    std::fs::create_dir_all(&flows).expect("flows");
+    std::fs::write(flows.join("big.yml"), BIG).expect("flow");
+    let mut opts = ServerOptions::new(home.join("home"));
+    opts.flows_dir = flows;
+    opts.port = 0;
+    opts.workers = 2;
+    opts.tick = Duration::from_millis(200);
+    LocalServer::start(opts).await.expect("server starts")
+}
+
+/// One raw HTTP/1.1 request; (status, JSON body or Null).
+async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, Value) {
+    let mut sock = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!("{head}content-length: {}\r\nconnection: close\r\n\r\n", body.len());
+    sock.write_all(head.as_bytes()).await.expect("write");
+    sock.write_all(body).await.expect("write body");
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), sock.read_to_end(&mut out)).await.expect("answered").expect("read");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn message(v: &Value) -> &str {
+    v["message"].as_str().unwrap_or_else(|| panic!("a JSON message: {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_hosts_cross_site_forms_and_unknown_requests_get_json_refusals() {
+    let server = start().await;
+    let addr = server.addr();
+    let host = format!("host: {addr}\r\n");
+    let (status, v) = request(addr, "GET /api/v1/flows HTTP/1.1\r\nhost: evil.example:8080\r\n", b"").await;
+    assert_eq!(status, 403, "{v}");
+    assert!(message(&v).contains("evil.example"), "{v}");
+    // a form on another site posting to the API
+    let form = format!(
+        "POST /api/v1/executions/test.http/big HTTP/1.1\r\n{host}origin: http://evil.example\r\ncontent-type: application/x-www-form-urlencoded\r\n"
+    );
+    let (status, v) = request(addr, &form, b"name=x").await;
+    assert_eq!(status, 403, "{v}");
+    let (status, v) = request(addr, &format!("GET /api/v1/executions/search HTTP/1.1\r\n{host}"), b"").await;
+    assert_eq!((status, &v["total"]), (200, &Value::from(0)), "no execution was created: {v}");
+    let (status, v) = request(addr, &format!("GET / HTTP/1.1\r\n{host}"), b"").await;
+    assert_eq!(status, 404);
+    assert!(message(&v).contains("no web UI"), "{v}");
+    let (status, v) = request(addr, &format!("GET /api/v1/nope HTTP/1.1\r\n{host}"), b"").await;
+    assert_eq!(status, 404);
+    assert!(message(&v).contains("/api/v1/nope"), "{v}");
+    let (status, v) = request(addr, &format!("GET /api/v1/executions/search?bogus=1 HTTP/1.1\r\n{host}"), b"").await;
+    assert_eq!(status, 400);
+    assert!(message(&v).contains("'bogus'"), "{v}");
+    let path = "/api/v1/executions/search?filters%5BtaskId%5D%5BEQUALS%5D=a";
+    let (status, v) = request(addr, &format!("GET {path} HTTP/1.1\r\n{host}"), b"").await;
+    assert_eq!(status, 400);
+    assert!(message(&v).contains("filters[taskId][EQUALS]"), "{v}");
+    let (status, v) = request(addr, &format!("DELETE /api/v1/flows HTTP/1.1\r\n{host}"), b"").await;
+    assert_eq!(status, 405);
+    assert!(message(&v).contains("DELETE"), "{v}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_loopback_bind_needs_basic_auth() {
+    let home = temp_dir("baton-http-bind");
+    let mut opts = ServerOptions::new(home.join("home"));
+    opts.flows_dir = home.clone();
+    opts.port = 0;
+    opts.bind = "0.0.0.0".parse().expect("ip");
+    match LocalServer::start(opts).await {
+        Err(e @ ServerError::Unauthenticated(_)) => assert!(e.to_string().contains("BATON_SERVER_BASIC_AUTH"), "{e}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a server on 0.0.0.0 without auth started"),
+    }
+}
+
+fn multipart(name: Option<&str>, size: usize) -> (String, Vec<u8>) {
+    let b = "XbatonX";
+    let mut body = Vec::new();
+    if let Some(n) = name {
+        body.extend(format!("--{b}\r\ncontent-disposition: form-data; name=\"name\"\r\n\r\n{n}\r\n").as_bytes());
+    }
+    body.extend(
+        format!("--{b}\r\ncontent-disposition: form-data; name=\"data\"; filename=\"big.bin\"\r\ncontent-type: application/octet-stream\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend(std::iter::repeat_n(b'x', size));
+    body.extend(format!("\r\n--{b}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={b}"), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5_mb_upload_is_stored_and_a_failed_launch_leaves_no_file() {
+    let server = start().await;
+    let addr = server.addr();
+    let size = 5 * 1024 * 1024;
+    let (ct, body) = multipart(Some("Baton"), size);
+    let head =
+        format!("POST /api/v1/executions/test.http/big?wait=true HTTP/1.1\r\nhost: {addr}\r\ncontent-type: {ct}\r\n");
+    let (status, v) = request(addr, &head, &body).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["state"]["current"], "SUCCESS", "{v}");
+    let uri = v["inputs"]["data"].as_str().expect("file input");
+    let path = shared::backend::storage_path(uri).expect("kestra uri");
+    assert_eq!(server.engine.storage.size(&path).await.expect("size"), Some(size as u64));
+    let stored = server.engine.storage.list("/test/http/big/executions").await.expect("list");
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    // the required `name` is missing: the launch fails after the file was stored
+    let (ct, body) = multipart(None, 3 * 1024 * 1024);
+    let head = format!("POST /api/v1/executions/test.http/big HTTP/1.1\r\nhost: {addr}\r\ncontent-type: {ct}\r\n");
+    let (status, v) = request(addr, &head, &body).await;
+    assert_eq!(status, 422, "{v}");
+    let after = server.engine.storage.list("/test/http/big/executions").await.expect("list");
+    assert_eq!(after, stored, "the failed launch's upload was removed");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_sent_request_does_not_hold_the_server_at_stop() {
+    let server = start().await;
+    let mut sock = tokio::net::TcpStream::connect(server.addr()).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/executions/test.http/big HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n{{\"na",
+        server.addr()
+    );
+    sock.write_all(head.as_bytes()).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("the server stops");
+    assert!(started.elapsed() < shared::server::SHUTDOWN_GRACE + Duration::from_secs(3), "{:?}", started.elapsed());
+    drop(sock);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_streams_the_execution_and_its_logs_until_it_ends() {
+    let server = start().await;
+    let addr = server.addr();
+    let flow = "id: slowlog\nnamespace: test.http\ntasks:\n  - id: first\n    type: io.kestra.plugin.core.log.Log\n    message: before\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT1S\n  - id: last\n    type: io.kestra.plugin.core.log.Log\n    message: after\n";
+    let head = format!("POST /api/v1/flows HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-yaml\r\n");
+    let (status, v) = request(addr, &head, flow.as_bytes()).await;
+    assert_eq!(status, 200, "{v}");
+    let head = format!("POST /api/v1/executions/test.http/slowlog HTTP/1.1\r\nhost: {addr}\r\n");
+    let (status, v) = request(addr, &head, b"").await;
+    assert_eq!(status, 200, "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    let follow = |path: String| async move {
+        let mut sock = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let req = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+        sock.write_all(req.as_bytes()).await.expect("write");
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), sock.read_to_end(&mut out))
+            .await
+            .expect("stream ends")
+            .expect("read");
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let (execs, logs) =
+        tokio::join!(follow(format!("/api/v1/executions/{id}/follow")), follow(format!("/api/v1/logs/{id}/follow")));
+    assert!(execs.contains("text/event-stream"), "{execs}");
+    let states: Vec<String> = execs
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .map(|v| v["state"]["current"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(states.len() >= 2 && states.last().map(String::as_str) == Some("SUCCESS"), "{states:?}");
+    let messages: Vec<String> = logs
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| v["message"].as_str().map(String::from))
+        .collect();
+    assert!(messages.contains(&"before".to_string()) && messages.contains(&"after".to_string()), "{messages:?}");
+    server.shutdown().await;
+}

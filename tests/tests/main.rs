@@ -7,6 +7,7 @@ mod support;
 mod backfill;
 mod compress;
 mod concurrency;
+mod dbt;
 mod containers;
 mod deployed;
 #[cfg(feature = "duckdb")]

@@ -6,6 +6,7 @@ pub mod compress;
 pub mod config;
 pub mod context;
 pub mod core;
+pub mod dbt;
 pub mod de;
 pub mod gcp;
 pub mod git;

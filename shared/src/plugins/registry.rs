@@ -80,6 +80,7 @@ impl Registry {
         super::jdbc::register(&mut r);
         super::gcp::register(&mut r);
         super::git::register(&mut r);
+        super::dbt::register(&mut r);
         r
     }
 

@@ -12,7 +12,7 @@ mod image;
 mod process;
 mod props;
 mod protocol;
-mod python;
+pub(crate) mod python;
 mod runner;
 mod task;
 
@@ -49,6 +49,17 @@ macro_rules! common_props {
 
 fn build(lang: Lang, form: Form, props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     Ok(Box::new(ScriptTask { spec: ScriptSpec::parse(lang, form, props)? }))
+}
+
+/// A shell `Commands` task from rendered properties (for tasks built on
+/// the script machinery, such as dbt's).
+pub(crate) fn shell_commands(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    build(Lang::Shell, Form::Commands, props)
+}
+
+/// Why no container engine is reachable for `cx`'s tasks, if none is.
+pub(crate) async fn docker_reachable(cx: &super::RunContext) -> Result<(), String> {
+    docker::probe(&cx.services.config.scripts).await.map(|_| ())
 }
 
 pub const SHELL_COMMANDS: PluginDef = PluginDef {

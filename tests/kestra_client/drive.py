@@ -11,8 +11,10 @@ Usage: drive.py BASE_URL [USER:PASSWORD]
 Prints one line per checked operation; exits 1 at the first failure.
 """
 
+import http.server
 import json
 import sys
+import threading
 import time
 
 import kestra_api_client as k
@@ -31,12 +33,8 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     message: hello from the client
   - id: csv
-    type: io.kestra.plugin.scripts.shell.Commands
-    taskRunner:
-      type: io.kestra.plugin.core.runner.Process
-    outputFiles: ["out.csv"]
-    commands:
-      - printf 'a,b\\n1,2\\n' > out.csv
+    type: io.kestra.plugin.core.http.Download
+    uri: "DATA_URL"
 ---
 id: scheduled
 namespace: test.client
@@ -88,7 +86,26 @@ def raw(resp, status=200):
     return json.loads(data) if data else None
 
 
+class Data(http.server.BaseHTTPRequestHandler):
+    """Serves the CSV the flow downloads (no test reaches the internet)."""
+
+    def do_GET(self):
+        body = b"a,b\n1,2\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 def main():
+    global FLOWS
+    data = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Data)
+    threading.Thread(target=data.serve_forever, daemon=True).start()
+    FLOWS = FLOWS.replace("DATA_URL", f"http://127.0.0.1:{data.server_address[1]}/out.csv")
     url = sys.argv[1].rstrip("/")
     conf = k.Configuration(host=url)
     if len(sys.argv) > 2:
@@ -152,7 +169,7 @@ def main():
     check(replay["id"] != eid and replay["flowId"] == "hello", "replay_execution", replay)
     ok("executions.replay_execution -> a new execution")
     csv = [t for t in again["taskRunList"] if t["taskId"] == "csv"][0]
-    uri = csv["outputs"]["outputFiles"]["out.csv"]
+    uri = csv["outputs"]["uri"]
     content = c.executions.download_file_from_execution_without_preload_content(execution_id=eid, path=uri, tenant=T)
     check(content.status == 200 and content.data == b"a,b\n1,2\n", "download_file", content.data)
     ok("executions.download_file_from_execution")

@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use e2e::functions::{Cluster, ClusterOptions};
 use shared::server::guard::BasicAuth;
 use shared::server::{LocalServer, ServerOptions};
 use tokio::io::AsyncReadExt;
@@ -73,4 +74,10 @@ async fn kestras_python_client_drives_the_local_server_with_basic_auth() {
     let (server, _home) = local_server(Some(AUTH)).await;
     drive(&server.url(), Some(AUTH)).await;
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kestras_python_client_drives_the_gcp_api_function() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    drive(&cluster.api.url, None).await;
 }

@@ -49,6 +49,10 @@ pub fn parse_iso(s: &str) -> Result<Duration, String> {
     if !num.is_empty() || !any {
         return Err(err());
     }
+    // beyond i64 milliseconds (about 292 million years) Java's Duration overflows too
+    if !total_ms.is_finite() || total_ms.abs() >= i64::MAX as f64 {
+        return Err(format!("'{s}' is too long a duration"));
+    }
     let ms = total_ms.round() as i64;
     Ok(Duration::milliseconds(if neg { -ms } else { ms }))
 }
@@ -120,6 +124,8 @@ mod tests {
         assert_eq!(parse_iso("PT0.5S").unwrap(), Duration::milliseconds(500));
         assert_eq!(parse_iso("P1DT2H").unwrap(), Duration::hours(26));
         assert_eq!(parse_iso("-PT1S").unwrap(), Duration::seconds(-1));
+        assert!(parse_iso("PT9999999999999999999H").unwrap_err().contains("too long"));
+        assert!(parse_iso(&format!("PT{}S", "9".repeat(400))).unwrap_err().contains("too long"));
         assert!(parse_iso("5 minutes").is_err());
         assert!(parse_iso("P").is_err());
         assert!(parse_iso("PT").is_err());

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
+use futures::FutureExt;
 use serde_json::{Map, Value};
 
 use super::engine::Engine;
@@ -127,7 +128,16 @@ impl Worker {
                 }
             }))
         };
-        let result = self.run(job, start).await;
+        // a panic inside a task (a plugin bug, an input nobody foresaw) fails the
+        // attempt with the panic's message instead of losing the job
+        let result = match std::panic::AssertUnwindSafe(self.run(job, start)).catch_unwind().await {
+            Ok(r) => r,
+            Err(panic) => {
+                let msg = format!("task '{}' crashed: {}", job.task.id, panic_message(panic.as_ref()));
+                tracing::error!(task_run_id = %job.task_run_id, "{msg}");
+                failed_result(msg, start, Utc::now())
+            }
+        };
         // the result first: if this process dies before `finish_claim`, the
         // lease runs out on a task run that is already terminal
         publish_event(
@@ -164,14 +174,7 @@ impl Worker {
                 message: message.clone(),
             }])
             .await?;
-        let result = TaskResult {
-            state: StateType::Failed,
-            outputs: Map::new(),
-            error: Some(message),
-            labels: vec![],
-            start: now,
-            end: now,
-        };
+        let result = failed_result(message, now, now);
         publish_event(
             engine,
             &ExecutionEvent::TaskResult {
@@ -187,14 +190,7 @@ impl Worker {
 
     async fn run(&self, job: &WorkerJob, start: chrono::DateTime<Utc>) -> TaskResult {
         let engine = &self.engine;
-        let failed = |msg: String| TaskResult {
-            state: StateType::Failed,
-            outputs: Map::new(),
-            error: Some(msg),
-            labels: vec![],
-            start,
-            end: Utc::now(),
-        };
+        let failed = |msg: String| failed_result(msg, start, Utc::now());
         let Some(def) = engine.registry.get(&job.task.kind) else {
             return failed(format!("task '{}': unknown task type '{}'", job.task.id, job.task.kind));
         };
@@ -278,6 +274,20 @@ impl Worker {
             }
         }
     }
+}
+
+/// A FAILED attempt with this error.
+fn failed_result(error: String, start: DateTime<Utc>, end: DateTime<Utc>) -> TaskResult {
+    TaskResult { state: StateType::Failed, outputs: Map::new(), error: Some(error), labels: vec![], start, end }
+}
+
+/// The text of a panic's payload (`panic!("…")` carries a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// Why a lost attempt failed, for humans.

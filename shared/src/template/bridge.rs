@@ -6,6 +6,7 @@
 //! are cached for the whole `render_*` call; no global state.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use minijinja::value::{Object, Value};
@@ -38,6 +39,31 @@ pub struct Bridge {
     answers: Mutex<HashMap<Request, Answer>>,
     pending: Mutex<Vec<Request>>,
     typed: Mutex<Option<Value>>,
+    /// How many `render()` calls are open right now (nesting).
+    depth: AtomicUsize,
+    /// How many `render()` calls this render made in all (fan-out).
+    renders: AtomicUsize,
+    /// Fuel (template operations) the nested renders used in all.
+    fuel: AtomicU64,
+}
+
+/// Bounds on the work one top-level render may do through `render()`.
+pub mod limits {
+    /// How deep `render()` calls may nest.
+    pub const MAX_NESTING: usize = 8;
+    /// How many `render()` calls one render may make in all.
+    pub const MAX_RENDERS: usize = 1_000;
+    /// Operations one template evaluation may execute (minijinja fuel).
+    pub const FUEL: u64 = 20_000_000;
+}
+
+/// Releases one nesting level when a nested render ends.
+pub struct NestGuard<'a>(&'a Bridge);
+
+impl Drop for NestGuard<'_> {
+    fn drop(&mut self) {
+        self.0.depth.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Object for Bridge {}
@@ -45,7 +71,15 @@ impl Object for Bridge {}
 impl Bridge {
     /// A bridge for one `render_*` call.
     pub fn new(ctx: Value) -> Bridge {
-        Bridge { ctx, answers: Mutex::default(), pending: Mutex::default(), typed: Mutex::default() }
+        Bridge {
+            ctx,
+            answers: Mutex::default(),
+            pending: Mutex::default(),
+            typed: Mutex::default(),
+            depth: AtomicUsize::new(0),
+            renders: AtomicUsize::new(0),
+            fuel: AtomicU64::new(0),
+        }
     }
 
     /// The render context: the user context plus the hidden bridge entry.
@@ -87,6 +121,30 @@ impl Bridge {
             }
         }
         true
+    }
+
+    /// Enters one nested `render()`, or says which bound it would break.
+    pub fn enter_render(&self) -> Result<NestGuard<'_>, String> {
+        let depth = self.depth.fetch_add(1, Ordering::SeqCst) + 1;
+        let guard = NestGuard(self);
+        if depth > limits::MAX_NESTING {
+            return Err(format!(
+                "render() nested more than {} levels deep (does a variable render itself?)",
+                limits::MAX_NESTING
+            ));
+        }
+        if self.renders.fetch_add(1, Ordering::SeqCst) + 1 > limits::MAX_RENDERS {
+            return Err(format!("render() called more than {} times in one template", limits::MAX_RENDERS));
+        }
+        if self.fuel.load(Ordering::SeqCst) > limits::FUEL {
+            return Err(format!("render() calls used more than {} template operations", limits::FUEL));
+        }
+        Ok(guard)
+    }
+
+    /// Counts the operations a nested render used.
+    pub fn spend_fuel(&self, used: u64) {
+        self.fuel.fetch_add(used, Ordering::SeqCst);
     }
 
     /// Stores the value of a typed expression.

@@ -580,21 +580,28 @@ pub fn format(dt: &Dt, format: Option<&str>) -> Result<String, String> {
 
 /// `dateAdd`: adds `amount` ChronoUnits (`DAYS`, `HOURS`…).
 pub fn add(dt: &Dt, amount: i64, unit: &str) -> Result<Dt, String> {
+    // every step is checked: an absurd amount is "date out of range", never a panic
+    let out_of_range = || format!("dateAdd({amount}, '{unit}'): date out of range");
     let time = |secs: i64, nanos: i64| -> Result<Dt, String> {
-        let d = chrono::Duration::seconds(secs.saturating_mul(amount))
-            + chrono::Duration::nanoseconds(nanos.saturating_mul(amount));
-        let instant = dt.instant.checked_add_signed(d).ok_or("date out of range")?;
+        let d = secs
+            .checked_mul(amount)
+            .and_then(chrono::TimeDelta::try_seconds)
+            .zip(nanos.checked_mul(amount).map(chrono::TimeDelta::nanoseconds))
+            .and_then(|(a, b)| a.checked_add(&b))
+            .ok_or_else(out_of_range)?;
+        let instant = dt.instant.checked_add_signed(d).ok_or_else(out_of_range)?;
         Ok(Dt { instant, zone: dt.zone })
     };
     let months = |m: i64| -> Result<Dt, String> {
-        let total = m.checked_mul(amount).ok_or("date out of range")?;
+        let total = m.checked_mul(amount).ok_or_else(out_of_range)?;
+        let n = u32::try_from(total.unsigned_abs()).map_err(|_| out_of_range())?;
         let l = dt.local();
         let r = if total >= 0 {
-            l.checked_add_months(chrono::Months::new(total as u32))
+            l.checked_add_months(chrono::Months::new(n))
         } else {
-            l.checked_sub_months(chrono::Months::new(total.unsigned_abs() as u32))
+            l.checked_sub_months(chrono::Months::new(n))
         };
-        Ok(Dt::from_local(r.ok_or("date out of range")?, dt.zone))
+        Ok(Dt::from_local(r.ok_or_else(out_of_range)?, dt.zone))
     };
     match unit.to_ascii_uppercase().as_str() {
         "NANOS" => time(0, 1),
@@ -605,11 +612,13 @@ pub fn add(dt: &Dt, amount: i64, unit: &str) -> Result<Dt, String> {
         "HOURS" => time(3600, 0),
         "HALF_DAYS" => time(43200, 0),
         "DAYS" | "WEEKS" => {
-            let days = if unit.eq_ignore_ascii_case("WEEKS") { 7 } else { 1 };
+            let days: i64 = if unit.eq_ignore_ascii_case("WEEKS") { 7 } else { 1 };
             let l = dt.local();
-            let r = l
-                .checked_add_signed(chrono::Duration::days(days * amount))
-                .ok_or_else(|| "date out of range".to_string())?;
+            let r = days
+                .checked_mul(amount)
+                .and_then(chrono::TimeDelta::try_days)
+                .and_then(|d| l.checked_add_signed(d))
+                .ok_or_else(out_of_range)?;
             Ok(Dt::from_local(r, dt.zone))
         }
         "MONTHS" => months(1),

@@ -64,9 +64,14 @@ fn render_nested(state: &State, src: &str) -> Result<String, Error> {
     let bridge_val = state.lookup(super::bridge::HIDDEN).ok_or_else(|| err("render() is not available here"))?;
     let bridge = Bridge::of(state)?;
     let ctx = Bridge::context(&bridge_val, &bridge.ctx);
+    let _nest = bridge.enter_render().map_err(|m| Error::new(ErrorKind::InvalidOperation, m))?;
     let rw = pebble::rewrite(src).map_err(|e| Error::new(ErrorKind::SyntaxError, e.message))?;
     let env: &Environment<'_> = state.env();
-    env.template_from_named_str("render()", &rw.source)?.render(ctx)
+    let captured = env.template_from_named_str("render()", &rw.source)?.render_captured(ctx)?;
+    if let Some((used, _)) = captured.state().fuel_levels() {
+        bridge.spend_fuel(used);
+    }
+    Ok(captured.output().to_string())
 }
 
 fn render(state: &State, v: Value, args: Rest<Value>) -> Result<Value, Error> {
@@ -120,6 +125,8 @@ fn range(start: Value, end: Value, step: Option<i64>) -> Result<Value, Error> {
     if step == 0 {
         return Err(err("range: the step must not be zero"));
     }
+    // i128: `b - a` and `i + step` cannot overflow for any two i64 bounds
+    let (a, b, step) = (i128::from(a), i128::from(b), i128::from(step));
     let n = ((b - a) / step).max(-1) + 1;
     if n > 100_000 {
         return Err(err("range: too many elements (max 100000)"));
@@ -127,7 +134,7 @@ fn range(start: Value, end: Value, step: Option<i64>) -> Result<Value, Error> {
     let mut out = Vec::new();
     let mut i = a;
     while (step > 0 && i <= b) || (step < 0 && i >= b) {
-        out.push(Value::from(i));
+        out.push(Value::from(i as i64));
         i += step;
     }
     Ok(Value::from(out))
@@ -163,12 +170,15 @@ fn safe_get(v: Value, k: Value) -> Value {
     v.get_item(&k).unwrap_or(Value::UNDEFINED)
 }
 
-fn cat(a: Value, b: Value) -> Result<Value, Error> {
-    if a.is_undefined() || b.is_undefined() {
-        return Err(undefined_err());
+/// `a ~ b ~ c`: the rewrite flattens a chain into one call.
+fn cat(parts: Rest<Value>) -> Result<Value, Error> {
+    let mut s = String::new();
+    for p in parts.iter() {
+        if p.is_undefined() {
+            return Err(undefined_err());
+        }
+        json::print(p, &mut s);
     }
-    let mut s = json::to_text(&a);
-    json::print(&b, &mut s);
     Ok(Value::from(s))
 }
 
@@ -261,6 +271,11 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_function("__b_get", safe_get);
     env.add_function("__b_present", |v: Value| present(&v));
     env.add_function("__b_defined", |v: Value| !v.is_undefined());
+    env.add_function("__b_box", |v: Value| if present(&v) { Value::from(vec![v]) } else { Value::from(()) });
+    env.add_function(
+        "__b_box_defined",
+        |v: Value| if v.is_undefined() { Value::from(()) } else { Value::from(vec![v]) },
+    );
     env.add_function("__b_cat", cat);
     env.add_function("__b_div", div);
     env.add_function("__b_contains", contains);

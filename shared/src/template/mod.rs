@@ -8,6 +8,8 @@ mod bridge;
 mod date;
 mod filters;
 mod functions;
+#[cfg(test)]
+mod hostile;
 mod jq;
 mod json;
 mod pebble;
@@ -112,6 +114,7 @@ impl Renderer {
         env.set_debug(false);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_recursion_limit(200);
+        env.set_fuel(Some(bridge::limits::FUEL));
         env.set_formatter(|out, _state, value| {
             match value.as_str() {
                 Some(s) => out.write_str(s)?,
@@ -280,6 +283,9 @@ impl Renderer {
 }
 
 fn detail(e: &minijinja::Error) -> String {
+    if e.kind() == minijinja::ErrorKind::OutOfFuel {
+        return format!("the template ran more than {} operations (a loop too large?)", bridge::limits::FUEL);
+    }
     match e.detail() {
         Some(d) => d.to_string(),
         None => e.kind().to_string(),

@@ -165,8 +165,8 @@ fn rewrite_expr(src: &str, r: Range<usize>) -> Result<String, SyntaxError> {
     if toks.is_empty() {
         return Err(SyntaxError { message: "empty expression".into(), pos: r.start });
     }
-    let mut p = Parser { toks, i: 0, end: r.end };
-    let node = p.ternary()?;
+    let mut p = Parser::new(toks, 0, r.end)?;
+    let node = p.whole()?;
     p.expect_end()?;
     Ok(emit(&node))
 }
@@ -177,10 +177,10 @@ fn rewrite_tag(src: &str, r: Range<usize>) -> Result<String, SyntaxError> {
         return Err(SyntaxError { message: "empty tag".into(), pos: r.start });
     };
     let name = if first.kind == K::Ident { first.text.clone() } else { String::new() };
-    let mut p = Parser { toks, i: 1, end: r.end };
+    let mut p = Parser::new(toks, 1, r.end)?;
     match name.as_str() {
         "if" | "elseif" | "elif" => {
-            let n = p.ternary()?;
+            let n = p.whole()?;
             p.expect_end()?;
             let kw = if name == "if" { "if" } else { "elif" };
             Ok(format!("{kw} {}", emit(&n)))
@@ -201,11 +201,11 @@ fn rewrite_tag(src: &str, r: Range<usize>) -> Result<String, SyntaxError> {
             if !p.eat_word("in") {
                 return Err(SyntaxError { message: "expected 'in' in for tag".into(), pos: p.pos() });
             }
-            let iter = p.expr(0)?;
+            let iter = p.whole_expr()?;
             let iter_s = if targets.len() == 1 { format!("__b_iter({})", emit(&iter)) } else { emit(&iter) };
             let mut s = format!("for {} in {iter_s}", targets.join(", "));
             if p.eat_word("if") {
-                let c = p.expr(0)?;
+                let c = p.whole_expr()?;
                 s.push_str(" if ");
                 s.push_str(&emit(&c));
             }
@@ -226,7 +226,7 @@ fn rewrite_tag(src: &str, r: Range<usize>) -> Result<String, SyntaxError> {
             if !p.eat_op("=") {
                 return Err(SyntaxError { message: "expected '=' in set tag".into(), pos: p.pos() });
             }
-            let v = p.ternary()?;
+            let v = p.whole()?;
             p.expect_end()?;
             Ok(format!("set {} = {}", t.text, emit(&v)))
         }
@@ -360,6 +360,61 @@ struct Parser {
     toks: Vec<Tok>,
     i: usize,
     end: usize,
+    /// How many sub-expressions are open (parentheses, lists, maps, ternaries).
+    depth: usize,
+}
+
+/// The most tokens one expression may have: bounds the tree the emitter
+/// walks recursively (a left-deep `a + b + …` chain is as deep as it is long).
+pub const MAX_TOKENS: usize = 1_000;
+/// How deeply sub-expressions may nest.
+pub const MAX_NESTING: usize = 64;
+/// How deep the parsed tree may be (what the emitter and minijinja recurse over).
+pub const MAX_DEPTH: usize = 40;
+
+fn bounded(n: Node, pos: usize) -> Result<Node, SyntaxError> {
+    if tree_depth(&n) > MAX_DEPTH {
+        return Err(SyntaxError { message: format!("expression nested more than {MAX_DEPTH} operations deep"), pos });
+    }
+    Ok(n)
+}
+
+/// The depth of a parsed tree, measured without recursion.
+fn tree_depth(root: &Node) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(root, 1usize)];
+    while let Some((n, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        let kids: Vec<&Node> = match n {
+            Node::Lit(_) | Node::Name(_) => Vec::new(),
+            Node::Attr(a, _) | Node::Unary(_, a) => vec![a],
+            Node::Item(a, b) | Node::Bin(_, a, b) => vec![a, b],
+            Node::Call(a, xs) | Node::Filter(a, _, xs) | Node::Test(a, _, _, xs) => {
+                let mut v = vec![a.as_ref()];
+                v.extend(xs.iter().map(|x| match x {
+                    Arg::Pos(n) | Arg::Named(_, n) => n,
+                }));
+                v
+            }
+            Node::List(xs) => xs.iter().collect(),
+            Node::Map(kv) => kv.iter().flat_map(|(k, v)| [k, v]).collect(),
+            Node::Cond(a, b, c) => [Some(a.as_ref()), Some(b.as_ref()), c.as_deref()].into_iter().flatten().collect(),
+        };
+        // a left-deep chain the emitter flattens (`a ~ b ~ c`, `a ?? b ?? c`) counts as one level
+        let flat = |k: &Node| matches!((n, k), (Node::Bin(o, ..), Node::Bin(p, ..)) if o == p && matches!(o.as_str(), "~" | "??" | "???"));
+        stack.extend(kids.into_iter().enumerate().map(|(i, k)| (k, if i == 0 && flat(k) { d } else { d + 1 })));
+    }
+    deepest
+}
+
+impl Parser {
+    fn new(toks: Vec<Tok>, i: usize, end: usize) -> Result<Parser, SyntaxError> {
+        if toks.len() > MAX_TOKENS {
+            let pos = toks.get(MAX_TOKENS).map(|t| t.pos).unwrap_or(end);
+            return Err(SyntaxError { message: format!("expression longer than {MAX_TOKENS} tokens"), pos });
+        }
+        Ok(Parser { toks, i, end, depth: 0 })
+    }
 }
 
 fn bin_prec(t: &Tok) -> Option<u32> {
@@ -437,7 +492,34 @@ impl Parser {
     }
 
     /// `c ? a : b`, Jinja's `a if c else b`, or a plain expression.
+    /// A whole expression: parsed, then checked against `MAX_DEPTH`.
+    fn whole(&mut self) -> Result<Node, SyntaxError> {
+        let start = self.pos();
+        let n = self.ternary()?;
+        bounded(n, start)
+    }
+
+    /// A plain expression (no ternary), checked against `MAX_DEPTH`.
+    fn whole_expr(&mut self) -> Result<Node, SyntaxError> {
+        let start = self.pos();
+        let n = self.expr(0)?;
+        bounded(n, start)
+    }
+
     fn ternary(&mut self) -> Result<Node, SyntaxError> {
+        if self.depth >= MAX_NESTING {
+            return Err(SyntaxError {
+                message: format!("expression nested more than {MAX_NESTING} levels deep"),
+                pos: self.pos(),
+            });
+        }
+        self.depth += 1;
+        let n = self.ternary_inner();
+        self.depth -= 1;
+        n
+    }
+
+    fn ternary_inner(&mut self) -> Result<Node, SyntaxError> {
         let n = self.expr(0)?;
         if self.eat_op("?") {
             let a = self.ternary()?;
@@ -499,6 +581,19 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Node, SyntaxError> {
+        if self.depth >= MAX_NESTING {
+            return Err(SyntaxError {
+                message: format!("expression nested more than {MAX_NESTING} levels deep"),
+                pos: self.pos(),
+            });
+        }
+        self.depth += 1;
+        let n = self.unary_inner();
+        self.depth -= 1;
+        n
+    }
+
+    fn unary_inner(&mut self) -> Result<Node, SyntaxError> {
         if self.eat_word("not") {
             return Ok(Node::Unary("not", Box::new(self.expr(500)?)));
         }
@@ -701,15 +796,37 @@ fn emit(n: &Node) -> String {
         Node::Bin(op, l, r) => {
             let (l, r) = (&**l, &**r);
             match op.as_str() {
-                "??" => {
-                    let s = emit_safe(l);
-                    format!("({s} if __b_present({s}) else {})", emit(r))
+                // `l` is evaluated once (a chain of `??` must not double the source at
+                // each link) and `r` only when `l` is missing: `or` short-circuits, and
+                // `__b_box` wraps a present value in a (truthy) one-element list.
+                "??" | "???" => {
+                    let boxf = if op == "??" { "__b_box" } else { "__b_box_defined" };
+                    let mut parts = vec![format!("[{}]", emit(r))];
+                    let mut left = l;
+                    while let Node::Bin(o, ll, lr) = left
+                        && o == op
+                    {
+                        parts.push(format!("{boxf}({})", emit_safe(lr)));
+                        left = ll;
+                    }
+                    parts.push(format!("{boxf}({})", emit_safe(left)));
+                    parts.reverse();
+                    format!("({})[0]", parts.join(" or "))
                 }
-                "???" => {
-                    let s = emit_safe(l);
-                    format!("({s} if __b_defined({s}) else {})", emit(r))
+                "~" => {
+                    // a left-deep chain becomes one call, so long concatenations stay shallow
+                    let mut parts = vec![emit(r)];
+                    let mut left = l;
+                    while let Node::Bin(op, ll, lr) = left
+                        && op == "~"
+                    {
+                        parts.push(emit(lr));
+                        left = ll;
+                    }
+                    parts.push(emit(left));
+                    parts.reverse();
+                    format!("__b_cat({})", parts.join(", "))
                 }
-                "~" => format!("__b_cat({}, {})", emit(l), emit(r)),
                 ".." => format!("__b_range({}, {})", emit(l), emit(r)),
                 "/" => format!("__b_div({}, {})", emit(l), emit(r)),
                 "contains" => format!("__b_contains({}, {})", emit(l), emit(r)),
@@ -764,8 +881,8 @@ pub fn single_expression(src: &str) -> Option<Result<String, SyntaxError>> {
 /// messages: each as (display text, root name, keys).
 pub fn paths_in(expr_src: &str) -> Vec<(String, String, Vec<String>)> {
     let Ok(toks) = lex(expr_src, 0) else { return Vec::new() };
-    let mut p = Parser { toks, i: 0, end: expr_src.len() };
-    let Ok(n) = p.ternary() else { return Vec::new() };
+    let Ok(mut p) = Parser::new(toks, 0, expr_src.len()) else { return Vec::new() };
+    let Ok(n) = p.whole() else { return Vec::new() };
     let mut out = Vec::new();
     collect_paths(&n, &mut out);
     out
@@ -853,10 +970,7 @@ mod tests {
     #[test]
     fn coalesce_binds_tighter_than_filter() {
         let s = rw("{{ trigger.date ?? execution.startDate | date('yyyy') }}");
-        assert_eq!(
-            s,
-            "{{ ((__b_get(trigger, \"date\") if __b_present(__b_get(trigger, \"date\")) else execution.startDate))|date('yyyy') }}"
-        );
+        assert_eq!(s, "{{ ((__b_box(__b_get(trigger, \"date\")) or [execution.startDate])[0])|date('yyyy') }}");
     }
 
     #[test]

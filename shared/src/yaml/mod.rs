@@ -2,6 +2,8 @@
 //! `serde_json::Value` plus a map from each node's path (`tasks[2].then[0].message`)
 //! to its line and column, so every later error can point into the file.
 
+mod scan;
+
 use std::collections::HashMap;
 
 use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
@@ -57,7 +59,13 @@ pub fn child_index(parent: &str, i: usize) -> String {
 }
 
 /// Parses one YAML document into JSON plus positions. An empty document is `null`.
+///
+/// The source is checked first ([`scan::check`]): no aliases, no second
+/// document, no duplicate keys, bounded nesting and size. A leading UTF-8
+/// byte-order mark is skipped.
 pub fn parse(source: &str) -> Result<(Value, Locations), YamlError> {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    scan::check(source)?;
     let docs = MarkedYamlOwned::load_from_str(source).map_err(|e| YamlError {
         message: e.info().to_string(),
         position: Position { line: e.marker().line(), column: e.marker().col() + 1 },

@@ -180,3 +180,22 @@ async fn dbt_builds_the_taxi_project_synced_from_git_into_postgres() {
     assert!(logs.iter().any(|l| l.starts_with("test.taxi_rides.assert_fares_below_limit => fail")), "{logs:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn the_real_dbt_flow_shapes_validate() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/flows/dbt");
+    let registry = shared::plugins::Registry::builtin();
+    let renderer = shared::template::Renderer::new();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        let src = std::fs::read_to_string(&path).expect("read");
+        let (flow, diags) = shared::validate::validate_source(&path.display().to_string(), &src, &registry, &renderer);
+        assert!(diags.is_empty() && flow.is_some(), "{}: {diags:?}", path.display());
+        seen += 1;
+    }
+    assert_eq!(seen, 3);
+    let typo = "id: f\nnamespace: n\ntasks:\n  - id: d\n    type: io.kestra.plugin.dbt.cli.DbtCLI\n    commands: [dbt build]\n    profile: x\n";
+    let (_, diags) = shared::validate::validate_source("typo.yaml", typo, &registry, &renderer);
+    assert!(format!("{diags:?}").contains("profile"), "a misspelt property is reported: {diags:?}");
+}

@@ -39,15 +39,16 @@ PY
   baton_setup_discovery "$py"
 }
 
-# Google's published discovery document of the Cloud Scheduler API, which
+# Google's published discovery documents of the Cloud Scheduler API, which
 # the deployed-system tests check their Cloud Scheduler stand-in against
-# (no emulator exists). google-api-python-client ships it; only that one
-# file is kept. Exports BATON_DISCOVERY_DIR.
+# (no emulator exists), and of Vertex AI (aiplatform v1), which the AI
+# tests check their Gemini / Vertex AI fakes against. google-api-python-client
+# ships them; only those two files are kept. Exports BATON_DISCOVERY_DIR.
 baton_setup_discovery() {
   local py="$1" dir
   dir="$(pwd)/.cache/discovery"
-  if [ ! -s "$dir/cloudscheduler.v1.json" ]; then
-    echo "gcp setup: fetching Google's Cloud Scheduler discovery document (google-api-python-client 2.202.0)"
+  if [ ! -s "$dir/cloudscheduler.v1.json" ] || [ ! -s "$dir/aiplatform.v1.json" ]; then
+    echo "gcp setup: fetching Google's Cloud Scheduler and Vertex AI discovery documents (google-api-python-client 2.202.0)"
     mkdir -p "$dir/wheel"
     if "$py" -m pip download --quiet --disable-pip-version-check --no-deps \
       "google-api-python-client==2.202.0" -d "$dir/wheel" >&2; then
@@ -55,8 +56,10 @@ baton_setup_discovery() {
 import glob, sys, zipfile
 d = sys.argv[1]
 with zipfile.ZipFile(glob.glob(d + "/wheel/*.whl")[0]) as z:
-    data = z.read("googleapiclient/discovery_cache/documents/cloudscheduler.v1.json")
-open(d + "/cloudscheduler.v1.json", "wb").write(data)
+    # cloudscheduler: the Cloud Scheduler stand-in; aiplatform: the Vertex AI / Gemini fakes
+    for name in ("cloudscheduler.v1.json", "aiplatform.v1.json"):
+        data = z.read("googleapiclient/discovery_cache/documents/" + name)
+        open(d + "/" + name, "wb").write(data)
 PY
     else
       echo "gcp setup: pip download failed; the deployed-system tests will fail" >&2

@@ -5,6 +5,8 @@
 //! deployed on Google Cloud, played on the emulators (`deployed`, with a
 //! Cloud Scheduler stand-in in `cloud_scheduler`).
 
+pub mod ai_fake;
+pub mod ai_schema;
 pub mod cloud_scheduler;
 pub mod deployed;
 pub mod emulators;

@@ -4,6 +4,7 @@
 mod sched_support;
 mod support;
 
+mod ai;
 mod backfill;
 mod compress;
 mod concurrency;

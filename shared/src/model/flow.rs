@@ -719,7 +719,38 @@ pub fn apply_defaults(
             }
         }
     }
+    apply_nested_defaults(&mut obj, defaults);
     obj
+}
+
+/// Applies pluginDefaults to the plugins nested in a task's properties
+/// (objects with a dotted `type`, e.g. an AI task's `provider:
+/// {type: io.kestra.plugin.ai.provider.GoogleGemini}`), as Kestra does for
+/// its sub-plugins. Flowable children are tasks and get theirs on their own.
+fn apply_nested_defaults(obj: &mut Map<String, Value>, defaults: &[PluginDefault]) {
+    fn walk(v: &mut Value, defaults: &[PluginDefault]) {
+        match v {
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, defaults)),
+            Value::Object(m) => {
+                let t = m.get("type").and_then(Value::as_str).filter(|t| t.contains('.')).map(str::to_string);
+                if let Some(t) = t {
+                    let merged = apply_defaults(m, &t, types::normalize(&t), defaults);
+                    *m = merged;
+                } else {
+                    m.values_mut().for_each(|x| walk(x, defaults));
+                }
+            }
+            _ => {}
+        }
+    }
+    if defaults.is_empty() {
+        return;
+    }
+    for (k, v) in obj.iter_mut() {
+        if !matches!(k.as_str(), "tasks" | "then" | "else" | "cases" | "defaults" | "errors" | "finally") {
+            walk(v, defaults);
+        }
+    }
 }
 
 fn merge_missing(target: &mut Value, default: &Value) {

@@ -12,6 +12,7 @@ pub struct PluginConfig {
     pub cache_dir: Option<PathBuf>,
     pub scripts: super::scripts::ScriptsConfig,
     pub gcp: super::gcp::GcpConfig,
+    pub ai: super::ai::AiConfig,
 }
 
 impl PluginConfig {
@@ -22,6 +23,7 @@ impl PluginConfig {
             cache_dir: std::env::var_os("BATON_CACHE_DIR").map(PathBuf::from),
             scripts: super::scripts::ScriptsConfig::from_env(),
             gcp: super::gcp::GcpConfig::from_env(),
+            ai: super::ai::AiConfig::from_env(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! in, and the explicit registry keyed by Kestra type names and aliases.
 //! Flowable tasks are not here: the executor interprets them.
 
+pub mod ai;
 pub mod compress;
 pub mod config;
 pub mod context;

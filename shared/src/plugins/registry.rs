@@ -81,6 +81,7 @@ impl Registry {
         super::gcp::register(&mut r);
         super::git::register(&mut r);
         super::dbt::register(&mut r);
+        super::ai::register(&mut r);
         r
     }
 

@@ -8,8 +8,8 @@ mod ai;
 mod backfill;
 mod compress;
 mod concurrency;
-mod dbt;
 mod containers;
+mod dbt;
 mod deployed;
 #[cfg(feature = "duckdb")]
 mod duckdb;
@@ -18,6 +18,7 @@ mod functions;
 mod gcp_backends;
 mod gcp_tasks;
 mod git;
+mod hostile;
 mod http;
 mod kestra_client;
 mod nsfiles;

@@ -109,7 +109,11 @@ pub fn apply_event(
             tr.outputs = Some(m);
             let mut s = *state;
             if s.is_failed() {
-                tr.error = Some(format!("subflow execution {child_execution_id} ended {s}"));
+                // a child that never started says why in its outputs
+                tr.error = Some(match outputs.get("error").and_then(Value::as_str) {
+                    Some(why) => why.to_string(),
+                    None => format!("subflow execution {child_execution_id} ended {s}"),
+                });
                 if allow_failure {
                     s = StateType::Warning;
                 }

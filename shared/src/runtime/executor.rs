@@ -245,6 +245,16 @@ impl ExecutorService {
             state: StateType::Failed,
             outputs: Map::from_iter([("error".to_string(), serde_json::Value::String(msg))]),
         };
+        let depth = subflow_depth(engine, parent).await?;
+        if depth >= MAX_SUBFLOW_DEPTH {
+            let msg = format!(
+                "Subflow {namespace}.{flow_id} not started: executions nest {depth} subflows deep already \
+                 (at most {MAX_SUBFLOW_DEPTH}; does a flow call itself?)"
+            );
+            self.log_error(parent, &task_run_id, &msg).await?;
+            publish_event(engine, &fail(msg)).await?;
+            return Ok(());
+        }
         let Some(flow) = engine.latest_flow(namespace, flow_id).await else {
             let msg = format!("Subflow {namespace}.{flow_id} not found (load it with --flows DIR)");
             self.log_error(parent, &task_run_id, &msg).await?;
@@ -326,4 +336,23 @@ impl ExecutorService {
         }
         Ok(())
     }
+}
+
+/// How many subflow levels an execution may sit under: a flow that calls
+/// itself stops here instead of creating executions without end.
+pub const MAX_SUBFLOW_DEPTH: usize = 10;
+
+/// How many ancestors `exec` has (0 for a top-level execution), counted up
+/// to `MAX_SUBFLOW_DEPTH` from the stored executions.
+async fn subflow_depth(engine: &Engine, exec: &Execution) -> Result<usize, ExecutorError> {
+    let mut depth = 0;
+    let mut parent = exec.parent_id.clone();
+    while let Some(id) = parent {
+        depth += 1;
+        if depth >= MAX_SUBFLOW_DEPTH {
+            break;
+        }
+        parent = engine.state.load_execution(&id).await?.and_then(|p| p.parent_id);
+    }
+    Ok(depth)
 }

@@ -31,21 +31,44 @@ fn last_segment(s: &str) -> &str {
 }
 
 /// The candidate closest to `written`, if it is close enough to be a typo.
+///
+/// Linear in the candidates: a name longer than [`MAX_SUGGESTABLE`] gets no
+/// hint, and a candidate whose length alone puts it out of reach is skipped
+/// before any distance is computed.
 pub fn closest<'a>(written: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    if written.len() > MAX_SUGGESTABLE {
+        return None;
+    }
     let last = last_segment(written).to_ascii_lowercase();
-    let limit = (last.chars().count() / 3).max(2);
+    let len = last.chars().count();
+    let limit = (len / 3).max(2);
     candidates
         .into_iter()
         .filter(|c| *c != written)
-        .map(|c| (distance(&last, &last_segment(c).to_ascii_lowercase()), distance(written, c), c))
-        .filter(|(d, _, _)| *d <= limit)
+        .filter(|c| last_segment(c).chars().count().abs_diff(len) <= limit)
+        .filter_map(|c| {
+            let d = distance(&last, &last_segment(c).to_ascii_lowercase());
+            (d <= limit).then(|| (d, distance(written, c), c))
+        })
         .min()
         .map(|(_, _, c)| c)
 }
 
+/// The longest name "did you mean" is computed for.
+pub const MAX_SUGGESTABLE: usize = 256;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_names_get_no_hint_and_take_no_time() {
+        let names = ["io.kestra.plugin.core.log.Log", "io.kestra.plugin.core.kv.Set"];
+        let started = std::time::Instant::now();
+        assert_eq!(closest(&"x".repeat(2_000_000), names), None);
+        assert_eq!(closest(&format!("io.kestra.{}", "L".repeat(200)), names), None);
+        assert!(started.elapsed().as_millis() < 200);
+    }
 
     #[test]
     fn distances() {

@@ -1,0 +1,110 @@
+//! Hostile flows on the embedded engine (issue 16): each ends, FAILED with a
+//! message naming the bound it broke, within seconds — no abort, no panic
+//! lost in a worker, no execution left RUNNING, no unbounded fan-out.
+
+use serde_json::json;
+use shared::model::StateType;
+
+use crate::support::{harness, runs};
+
+fn diagnostics(yaml: &str) -> Vec<String> {
+    let registry = shared::plugins::Registry::builtin();
+    let renderer = shared::template::Renderer::new();
+    let (_, diags) = shared::validate::validate_source("hostile.yaml", yaml, &registry, &renderer);
+    diags.iter().map(|d| d.to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_variable_that_renders_itself_fails_the_task() {
+    let h = harness();
+    let e = h
+        .run(
+            "id: f\nnamespace: n\nvariables:\n  a: \"{{ render(vars.a) }}\"\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ render(vars.a) }}\"\n",
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = runs(&e, "log")[0].error.clone().unwrap_or_default();
+    assert!(err.contains("nested more than 8 levels"), "{err}");
+}
+
+#[tokio::test]
+async fn absurd_date_arithmetic_fails_the_task() {
+    let h = harness();
+    let e = h
+        .run(
+            "id: f\nnamespace: n\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ now() | dateAdd(9223372036854775807, 'DAYS') }}\"\n",
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = runs(&e, "log")[0].error.clone().unwrap_or_default();
+    assert!(err.contains("date out of range"), "{err}");
+}
+
+#[tokio::test]
+async fn a_flow_calling_itself_stops_at_the_subflow_depth_bound() {
+    let h = harness();
+    let e = h
+        .run(
+            "id: selfcall\nnamespace: n\ntasks:\n  - id: again\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: n\n    flowId: selfcall\n",
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let all = h.embedded.engine.state.list_executions(&Default::default()).await.expect("list");
+    assert_eq!(all.len(), 11, "one top-level execution and 10 nested ones");
+    assert!(all.iter().all(|x| x.state.is_terminal()), "{all:?}");
+    let deepest_error = runs(&e, "again")[0].error.clone().unwrap_or_default();
+    assert!(deepest_error.contains("ended FAILED") || deepest_error.contains("subflows deep"), "{deepest_error}");
+}
+
+#[tokio::test]
+async fn a_missing_subflow_names_itself() {
+    let h = harness();
+    let e = h
+        .run(
+            "id: parent\nnamespace: n\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: n\n    flowId: nowhere\n",
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = runs(&e, "call")[0].error.clone().unwrap_or_default();
+    assert!(err.contains("Subflow n.nowhere not found"), "{err}");
+}
+
+#[test]
+fn bombs_and_absurd_values_are_refused_by_validate() {
+    let nested: String = (0..1000).map(|i| format!("{}k{i}:\n", "  ".repeat(i + 1))).collect();
+    let cases = [
+        (format!("id: f\nnamespace: n\nvariables:\n{nested}    x: 1\ntasks: []\n"), "nested more than 100 levels"),
+        (
+            "id: f\nnamespace: n\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT9999999999999999999H\n"
+                .to_string(),
+            "too long a duration",
+        ),
+        (
+            format!(
+                "id: f\nnamespace: n\nvariables:\n  a: &a [1,1,1,1,1,1,1,1,1,1]\n{}tasks: []\n",
+                (0..9).map(|i| format!("  b{i}: &b{i} [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n")).collect::<String>()
+            ),
+            "aliases are not supported",
+        ),
+        ("id: f\nnamespace: n\nid: g\ntasks: []\n".to_string(), "duplicate key 'id'"),
+        ("id: f\nnamespace: n\ntasks: []\n---\nid: g\n".to_string(), "second YAML document"),
+        (format!("id: f\nnamespace: n\ntasks:\n  - id: t\n    type: {}\n", "x".repeat(2_000_000)), "unknown task type"),
+    ];
+    for (yaml, needle) in cases {
+        let started = std::time::Instant::now();
+        let diags = diagnostics(&yaml);
+        assert!(started.elapsed().as_secs() < 5, "{needle}: {:?}", started.elapsed());
+        assert!(diags.iter().any(|d| d.contains(needle)), "{needle}: {diags:?}");
+    }
+    // a byte-order mark is not an error
+    assert_eq!(
+        diagnostics(
+            "\u{feff}id: f\nnamespace: n\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+        ),
+        Vec::<String>::new()
+    );
+}

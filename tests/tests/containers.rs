@@ -52,6 +52,8 @@ fn outputs<'a>(e: &'a Execution, task: &str) -> &'a serde_json::Map<String, serd
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shell_task_runs_in_a_container_with_files_env_user_and_limits() {
     let h = harness(false);
+    let storage = h.embedded.engine.storage.clone();
+    storage.put("/team/containers/_files/queries/a.sql", Box::pin(&b"select 1;"[..])).await.unwrap();
     let e = h
         .run(
             r#"
@@ -72,9 +74,12 @@ tasks:
       GREETING: "hello from {{ flow.id }}"
     inputFiles:
       data/people.csv: "id,name\n1,a\n2,b\n"
+    namespaceFiles:
+      enabled: true
     outputFiles: ["*.txt"]
     commands:
       - echo "$GREETING as $(id -u)"
+      - cat queries/a.sql && echo
       - test "$(pwd)" = "{{ workingDir }}" && test "$WORKING_DIR" = "{{ workingDir }}"
       - tail -n +2 data/people.csv | wc -l | tr -d ' ' > count.txt
       - echo report > {{ outputDir }}/report.txt
@@ -104,6 +109,7 @@ tasks:
     assert!(has("INFO", "hello from in_podman as 1000"), "{logs:?}");
     assert!(has("INFO", &(64u64 << 20).to_string()), "memory limit applied: {logs:?}");
     assert!(has("INFO", "rows=2 vars=2"), "{logs:?}");
+    assert!(has("INFO", "select 1;"), "namespace files are in the container's working dir: {logs:?}");
     assert!(has("ERROR", "a warning"), "stderr at ERROR, task in WARNING: {logs:?}");
     assert!(containers_of(&e).is_empty(), "containers are removed: {:?}", containers_of(&e));
 }

@@ -206,3 +206,41 @@ async fn follow_streams_the_execution_and_its_logs_until_it_ends() {
     assert!(messages.contains(&"before".to_string()) && messages.contains(&"after".to_string()), "{messages:?}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggers_are_disabled_and_backfills_created_paused_and_deleted_through_kestras_routes() {
+    let server = start().await;
+    let addr = server.addr();
+    let flow = "id: sched\nnamespace: test.http\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: tick\ntriggers:\n  - id: monthly\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 9 1 * *\"\n";
+    let head = format!("POST /api/v1/main/flows HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-yaml\r\n");
+    assert_eq!(request(addr, &head, flow.as_bytes()).await.0, 200);
+    let json = |method: &str, path: &str| {
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n")
+    };
+    let key = r#""namespace": "test.http", "flowId": "sched", "triggerId": "monthly""#;
+    let (status, v) =
+        request(addr, &json("PUT", "/api/v1/triggers"), format!("{{{key}, \"disabled\": true}}").as_bytes()).await;
+    assert_eq!((status, &v["disabled"]), (200, &Value::Bool(true)), "{v}");
+    let get = format!("GET /api/v1/triggers/test.http/sched/monthly HTTP/1.1\r\nhost: {addr}\r\n");
+    assert_eq!(request(addr, &get, b"").await.1["disabled"], true);
+    let (_, v) =
+        request(addr, &json("PUT", "/api/v1/triggers"), format!("{{{key}, \"disabled\": false}}").as_bytes()).await;
+    assert_eq!(v["disabled"], false, "{v}");
+    // Kestra 2.0's create, paused at once; then unpause, pause, delete
+    let body = format!(
+        "{{{key}, \"backfill\": {{\"start\": \"2019-01-01T00:00:00Z\", \"end\": \"2019-12-31T00:00:00Z\", \"paused\": true}}}}"
+    );
+    let (status, v) = request(addr, &json("PUT", "/api/v1/triggers/backfill/create"), body.as_bytes()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["backfill"]["paused"], true, "{v}");
+    let key_body = format!("{{{key}}}");
+    let (status, v) = request(addr, &json("PUT", "/api/v1/triggers/backfill/unpause"), key_body.as_bytes()).await;
+    assert_eq!((status, &v["backfill"]["paused"]), (200, &Value::Bool(false)), "{v}");
+    let (status, v) = request(addr, &json("PUT", "/api/v1/triggers/backfill/pause"), key_body.as_bytes()).await;
+    assert_eq!((status, &v["backfill"]["paused"]), (200, &Value::Bool(true)), "{v}");
+    let (status, v) = request(addr, &json("POST", "/api/v1/triggers/backfill/delete"), key_body.as_bytes()).await;
+    assert_eq!((status, &v["backfill"]["state"]), (200, &Value::from("CANCELLED")), "{v}");
+    let (status, v) = request(addr, &json("PUT", "/api/v1/triggers/backfill/pause"), key_body.as_bytes()).await;
+    assert_eq!(status, 404, "nothing left to pause: {v}");
+    server.shutdown().await;
+}

@@ -98,10 +98,22 @@ async fn read_multipart(
     Ok(())
 }
 
-/// Streams one part into storage at `path`. The writer half is owned by the
-/// copy, so a failing part ends the store's stream rather than leaving the
-/// store waiting for bytes that never come.
-async fn store_field(storage: &dyn Storage, path: &str, mut field: Field<'_>) -> ApiResult<()> {
+/// Streams one part into storage at `path`.
+async fn store_field(storage: &dyn Storage, path: &str, field: Field<'_>) -> ApiResult<()> {
+    stream_field(field, |r| storage.put(path, r)).await
+}
+
+/// Streams a multipart part into `sink` (a storage write taking the read
+/// half). The writer half is owned by the copy, so a failing part ends the
+/// sink's stream rather than leaving it waiting for bytes that never come;
+/// the part's error wins over the sink's.
+pub async fn stream_field<F, T>(
+    mut field: Field<'_>,
+    sink: impl FnOnce(crate::backend::ByteStream) -> F,
+) -> ApiResult<()>
+where
+    F: std::future::Future<Output = Result<T, crate::backend::BackendError>>,
+{
     let (mut w, r) = tokio::io::duplex(64 * 1024);
     let copy = async move {
         while let Some(chunk) = field.chunk().await? {
@@ -110,7 +122,7 @@ async fn store_field(storage: &dyn Storage, path: &str, mut field: Field<'_>) ->
         w.shutdown().await.map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
         Ok::<(), ApiError>(())
     };
-    let (stored, copied) = tokio::join!(storage.put(path, Box::pin(r)), copy);
+    let (stored, copied) = tokio::join!(sink(Box::pin(r)), copy);
     copied?;
     stored?;
     Ok(())

@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
+use super::inputs::stream_field;
 use super::query::Params;
 use crate::backend::nsfiles::{NamespaceFile, NamespaceFiles, check_namespace, directory_entries, namespace_files};
 
@@ -108,28 +108,18 @@ async fn write(
     let path = path_param(&p, true)?;
     let files = store(&s, &ns)?;
     let mut written = false;
-    while let Some(mut field) = multipart.next_field().await? {
+    while let Some(field) = multipart.next_field().await? {
         if field.name() != Some("fileContent") {
             let name = field.name().unwrap_or("").to_string();
             return Err(ApiError::bad_request(format!(
                 "unexpected form field '{name}': the file goes in 'fileContent'"
             )));
         }
-        let (mut w, r) = tokio::io::duplex(64 * 1024);
-        let copy = async move {
-            while let Some(chunk) = field.chunk().await? {
-                w.write_all(&chunk).await.map_err(|e| ApiError::internal(format!("cannot store the file: {e}")))?;
-            }
-            w.shutdown().await.map_err(|e| ApiError::internal(format!("cannot store the file: {e}")))?;
-            Ok::<(), ApiError>(())
-        };
-        let (stored, copied) = tokio::join!(files.put(&ns, &path, Box::pin(r)), copy);
-        if let Err(e) = copied {
+        if let Err(e) = stream_field(field, |r| files.put(&ns, &path, r)).await {
             // a part cut short must not leave half a file behind
             let _ = files.delete(&ns, &path).await;
             return Err(e);
         }
-        stored?;
         written = true;
     }
     if !written {

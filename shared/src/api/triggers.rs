@@ -176,15 +176,7 @@ async fn put_trigger(
     let key =
         TriggerKey { namespace: t.namespace.clone(), flow_id: t.flow_id.clone(), trigger_id: t.trigger_id.clone() };
     let now = Utc::now();
-    let mut state = store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState {
-        key: key.clone(),
-        last_tick: None,
-        next_tick: None,
-        last_execution_id: None,
-        stopped: None,
-        schedule: None,
-        updated: now,
-    });
+    let mut state = store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState::fresh(key.clone(), now));
     if disabled {
         state.stopped = Some(Stopped { reason: DISABLED_BY_API.into(), flow_hash: source_hash(&flow.source) });
     } else {

@@ -82,6 +82,21 @@ pub struct TriggerState {
     pub updated: DateTime<Utc>,
 }
 
+impl TriggerState {
+    /// The state of a trigger never evaluated yet.
+    pub fn fresh(key: TriggerKey, now: DateTime<Utc>) -> TriggerState {
+        TriggerState {
+            key,
+            last_tick: None,
+            next_tick: None,
+            last_execution_id: None,
+            stopped: None,
+            schedule: None,
+            updated: now,
+        }
+    }
+}
+
 /// Why `stopAfter` disabled a trigger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -333,15 +333,8 @@ impl Scheduler {
             // to the ticks missed meanwhile, as in Kestra
             return Ok(report);
         }
-        let mut state = self.store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState {
-            key: key.clone(),
-            last_tick: None,
-            next_tick: None,
-            last_execution_id: None,
-            stopped: None,
-            schedule: None,
-            updated: now,
-        });
+        let mut state =
+            self.store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState::fresh(key.clone(), now));
         let flow_hash = source_hash(&flow.source);
         if let Some(stopped) = &state.stopped {
             if stopped.flow_hash == flow_hash {

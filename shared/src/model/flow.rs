@@ -726,7 +726,8 @@ pub fn apply_defaults(
 /// Applies pluginDefaults to the plugins nested in a task's properties
 /// (objects with a dotted `type`, e.g. an AI task's `provider:
 /// {type: io.kestra.plugin.ai.provider.GoogleGemini}`), as Kestra does for
-/// its sub-plugins. Flowable children are tasks and get theirs on their own.
+/// its sub-plugins, when a default names that exact type. Flowable children
+/// are tasks and get theirs on their own.
 fn apply_nested_defaults(obj: &mut Map<String, Value>, defaults: &[PluginDefault]) {
     fn walk(v: &mut Value, defaults: &[PluginDefault]) {
         match v {
@@ -734,8 +735,15 @@ fn apply_nested_defaults(obj: &mut Map<String, Value>, defaults: &[PluginDefault
             Value::Object(m) => {
                 let t = m.get("type").and_then(Value::as_str).filter(|t| t.contains('.')).map(str::to_string);
                 if let Some(t) = t {
-                    let merged = apply_defaults(m, &t, types::normalize(&t), defaults);
+                    // exact type only: a package default (`io.kestra.plugin.scripts`)
+                    // must not push a task's keys into its `taskRunner`
+                    let norm = types::normalize(&t);
+                    let exact: Vec<PluginDefault> =
+                        defaults.iter().filter(|d| d.type_ == t || d.type_ == norm).cloned().collect();
+                    let merged = apply_defaults(m, &t, norm, &exact);
                     *m = merged;
+                    // what is inside it may match other defaults
+                    m.values_mut().for_each(|x| walk(x, defaults));
                 } else {
                     m.values_mut().for_each(|x| walk(x, defaults));
                 }

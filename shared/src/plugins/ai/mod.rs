@@ -96,7 +96,8 @@ mod tests {
             "pluginDefaults": [
                 {"type": "io.kestra.plugin.ai.agent.AIAgent",
                  "values": {"provider": {"type": "io.kestra.plugin.ai.provider.GoogleGemini"}}},
-                {"type": "io.kestra.plugin.ai.provider.GoogleGemini", "values": {"modelName": "m", "apiKey": "k"}}
+                {"type": "io.kestra.plugin.ai.provider.GoogleGemini", "values": {"modelName": "m", "apiKey": "k"}},
+                {"type": "io.kestra.plugin.ai", "values": {"systemMessage": "s"}}
             ]
         });
         let (f, problems) = crate::model::Flow::from_value(&flow, "");
@@ -107,5 +108,7 @@ mod tests {
         let tool = &f.tasks[1].props["tools"][0]["provider"];
         assert_eq!(tool["modelName"], "own", "a value written wins");
         assert_eq!(tool["apiKey"], "k");
+        assert_eq!(f.tasks[0].props["systemMessage"], "s", "a package default fills the task");
+        assert!(tool.get("systemMessage").is_none(), "but not the plugins nested in it: {tool}");
     }
 }

@@ -78,6 +78,26 @@ async fn kestras_python_client_drives_the_local_server_with_basic_auth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kestras_python_client_drives_the_gcp_api_function() {
-    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let upload = "id: upload\nnamespace: test.gcp\ninputs:\n  - id: name\n    type: STRING\n  - id: data\n    type: FILE\ntasks:\n  - id: echo\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.name }}: {{ read(inputs.data) }}\"\n";
+    let cluster =
+        Cluster::start(ClusterOptions { flows: vec![("upload.yml".into(), upload.into())], ..Default::default() })
+            .await;
     drive(&cluster.api.url, None).await;
+    // Kestra's multipart start, with a FILE part, on the api function too
+    let b = "XbatonX";
+    let body = format!(
+        "--{b}\r\ncontent-disposition: form-data; name=\"name\"\r\n\r\nGCP\r\n--{b}\r\ncontent-disposition: form-data; name=\"data\"; filename=\"f.txt\"\r\n\r\nfile body\r\n--{b}--\r\n"
+    );
+    let resp = cluster
+        .http
+        .post(format!("{}api/v1/main/executions/test.gcp/upload?wait=true", cluster.api.url))
+        .header("content-type", format!("multipart/form-data; boundary={b}"))
+        .body(body)
+        .send()
+        .await
+        .expect("multipart start");
+    let status = resp.status();
+    let v: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["taskRunList"][0]["outputs"]["value"], "GCP: file body", "{v}");
 }

@@ -204,6 +204,15 @@ async fn follow_streams_the_execution_and_its_logs_until_it_ends() {
         .filter_map(|v| v["message"].as_str().map(String::from))
         .collect();
     assert!(messages.contains(&"before".to_string()) && messages.contains(&"after".to_string()), "{messages:?}");
+    let (status, _) = request(addr, &format!("GET /api/v1/logs/{id}/download HTTP/1.1\r\nhost: {addr}\r\n"), b"").await;
+    assert_eq!(status, 200);
+    let mut sock = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req =
+        format!("GET /api/v1/logs/{id}/download?minLevel=INFO HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    sock.write_all(req.as_bytes()).await.expect("write");
+    let mut text = String::new();
+    sock.read_to_string(&mut text).await.expect("read");
+    assert!(text.contains("INFO [first] before") && text.contains("INFO [last] after"), "{text}");
     server.shutdown().await;
 }
 

@@ -179,6 +179,8 @@ async fn a_research_agent_searches_the_web_and_writes_its_report_with_an_mcp_too
     assert_eq!(chats[1].body["contents"][2]["parts"][0]["functionResponse"]["name"], "write_file");
     let logs = h.logs(&e.id).await;
     assert!(logs.iter().any(|l| l.starts_with("tool call 1: write_file(")), "every tool call is logged: {logs:?}");
+    let left = std::fs::read_dir(h.home.join("work")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "the agent's working directory is removed");
     assert!(fake.problems().is_empty(), "{:?}", fake.problems());
     no_key_anywhere(&h, &e).await;
 }

@@ -53,6 +53,7 @@ fn build(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
 impl RunnableTask for AIAgent {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         self.spec.provider.mask(cx);
+        let _cleanup = super::agent_loop::WorkDirCleanup::new(cx);
         if self.memory {
             cx.warn("memory is not supported by Baton yet: this agent starts without previous messages");
         }

@@ -17,6 +17,27 @@ use super::retrievers::{self, Content};
 use super::tools::Toolbox;
 use crate::plugins::{RunContext, TaskError};
 
+/// Removes the task's working directory (where MCP servers ran and files
+/// were written) when dropped, unless `BATON_KEEP_WORKING_DIRS` keeps it.
+pub struct WorkDirCleanup(Option<std::path::PathBuf>);
+
+impl WorkDirCleanup {
+    pub fn new(cx: &RunContext) -> WorkDirCleanup {
+        let keep = cx.services.config.scripts.keep_working_dirs;
+        WorkDirCleanup((!keep).then(|| cx.working_dir_path()))
+    }
+}
+
+impl Drop for WorkDirCleanup {
+    fn drop(&mut self) {
+        if let Some(d) = &self.0
+            && d.exists()
+        {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
 /// The bound on tool calls when the flow sets none.
 pub const DEFAULT_MAX_TOOL_CALLS: usize = 100;
 

@@ -49,6 +49,7 @@ fn build(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
 impl RunnableTask for ChatCompletion {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         self.provider.mask(cx);
+        let _cleanup = super::agent_loop::WorkDirCleanup::new(cx);
         let tools = Toolbox::build(cx, "tools", self.tools.as_ref()).await?;
         let run = converse(cx, &self.provider, self.messages.clone(), &self.config, &tools, None).await?;
         let mut out = super::output::outputs(&run, &self.config, &self.provider)?;

@@ -80,6 +80,7 @@ fn build(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
 impl RunnableTask for RagChat {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         self.chat.mask(cx);
+        let _cleanup = super::agent_loop::WorkDirCleanup::new(cx);
         let mut all: Vec<Retriever> = Vec::new();
         if let Some(spec) = &self.embeddings {
             let store = super::embeddings::open(cx, "embeddings", spec, false).await?;

@@ -327,3 +327,29 @@ tasks:
     assert_eq!(h.read_storage(files["a.txt"].as_str().unwrap()).await, b"inside\n");
     assert_eq!(h.read_storage(files["same.txt"].as_str().unwrap()).await, b"inside\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_docker_cli_without_an_engine_falls_back_to_podman() {
+    podman();
+    // `docker` (the default) is either missing here or has no daemon
+    let h = harness_with_plugins(PluginConfig::default());
+    let e = h
+        .run(
+            r#"
+id: default_cli
+namespace: team.containers
+tasks:
+  - id: hi
+    type: io.kestra.plugin.scripts.shell.Commands
+    containerImage: localhost/baton-busybox:1
+    commands:
+      - echo hi from busybox
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "Running in container image 'localhost/baton-busybox:1' (podman)"), "{logs:?}");
+    assert!(logs.iter().any(|l| l == "hi from busybox"), "{logs:?}");
+}

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::OnceCell;
 
@@ -73,6 +73,21 @@ impl ImageCache {
     }
 }
 
+/// The CLI the engine check settled on when it differs from `docker_bin`
+/// (`podman` when the default `docker` has no engine).
+#[derive(Debug, Clone, Default)]
+pub struct ResolvedBin(Arc<OnceLock<PathBuf>>);
+
+impl ResolvedBin {
+    pub fn set(&self, bin: PathBuf) {
+        let _ = self.0.set(bin);
+    }
+
+    pub fn get(&self) -> Option<PathBuf> {
+        self.0.get().cloned()
+    }
+}
+
 /// Settings of the scripts plugins.
 #[derive(Debug, Clone)]
 pub struct ScriptsConfig {
@@ -92,6 +107,8 @@ pub struct ScriptsConfig {
     pub docker_volume_enabled: bool,
     /// Images known to be present (see `ImageCache`).
     pub docker_images: ImageCache,
+    /// See `ResolvedBin`.
+    pub docker_resolved: ResolvedBin,
 }
 
 impl Default for ScriptsConfig {
@@ -103,11 +120,18 @@ impl Default for ScriptsConfig {
             docker_probe: DockerProbe::default(),
             docker_volume_enabled: false,
             docker_images: ImageCache::default(),
+            docker_resolved: ResolvedBin::default(),
         }
     }
 }
 
 impl ScriptsConfig {
+    /// The container CLI to run: `docker_bin`, or what the engine check
+    /// fell back to.
+    pub fn engine_bin(&self) -> PathBuf {
+        self.docker_resolved.get().unwrap_or_else(|| self.docker_bin.clone())
+    }
+
     /// Reads the settings from the environment. An unknown
     /// `BATON_DOCKER_FALLBACK` value is reported and ignored.
     pub fn from_env() -> ScriptsConfig {

@@ -32,35 +32,45 @@ pub(crate) const ENGINE_ERROR: i32 = 125;
 /// The engine's version, or why none is reachable. `version --format json`
 /// works on both engines: Docker prints `Server` only when its daemon
 /// answers (and exits 1 otherwise), podman is daemonless and prints
-/// `Client` only (its `info` has no `.ServerVersion`).
+/// `Client` only (its `info` has no `.ServerVersion`). When the CLI is the
+/// default `docker` and no Docker engine answers, `podman` is tried, and
+/// used from then on if it answers.
 pub(crate) async fn probe(config: &ScriptsConfig) -> Result<String, String> {
     let bin = config.docker_bin.clone();
+    let resolved = config.docker_resolved.clone();
     config
         .docker_probe
         .get_or_probe(|| async move {
-            let out = tokio::process::Command::new(&bin)
-                .args(["version", "--format", "json"])
-                .stdin(Stdio::null())
-                .kill_on_drop(true)
-                .output();
-            match tokio::time::timeout(PROBE_TIMEOUT, out).await {
-                Err(_) => {
-                    Err(format!("'{} version' did not answer within {}s", bin.display(), PROBE_TIMEOUT.as_secs()))
-                }
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Err(format!("the Docker CLI '{}' is not installed", bin.display()))
-                }
-                Ok(Err(e)) => Err(format!("cannot run '{}': {e}", bin.display())),
-                Ok(Ok(o)) => {
-                    let version = engine_version(&String::from_utf8_lossy(&o.stdout));
-                    match version {
-                        Some(v) if o.status.success() => Ok(v),
-                        _ => Err(last_line(&o.stderr).unwrap_or_else(|| "no engine answered".into())),
-                    }
-                }
+            let docker = version_of(&bin).await;
+            if docker.is_err()
+                && bin == Path::new("docker")
+                && let Ok(v) = version_of(Path::new("podman")).await
+            {
+                resolved.set(PathBuf::from("podman"));
+                return Ok(v);
             }
+            docker
         })
         .await
+}
+
+async fn version_of(bin: &Path) -> Result<String, String> {
+    let out = tokio::process::Command::new(bin)
+        .args(["version", "--format", "json"])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(PROBE_TIMEOUT, out).await {
+        Err(_) => Err(format!("'{} version' did not answer within {}s", bin.display(), PROBE_TIMEOUT.as_secs())),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("the Docker CLI '{}' is not installed", bin.display()))
+        }
+        Ok(Err(e)) => Err(format!("cannot run '{}': {e}", bin.display())),
+        Ok(Ok(o)) => match engine_version(&String::from_utf8_lossy(&o.stdout)) {
+            Some(v) if o.status.success() => Ok(v),
+            _ => Err(last_line(&o.stderr).unwrap_or_else(|| "no engine answered".into())),
+        },
+    }
 }
 
 /// `Server.Version` (Docker with its daemon), else `Client.Version`

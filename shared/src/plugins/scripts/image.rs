@@ -28,7 +28,7 @@ pub(crate) async fn ensure(
     match opts.pull_policy {
         PullPolicy::Never => return Ok(()),
         PullPolicy::IfNotPresent if config.docker_images.contains(image) => return Ok(()),
-        PullPolicy::IfNotPresent if present(&config.docker_bin, image).await => {
+        PullPolicy::IfNotPresent if present(&config.engine_bin(), image).await => {
             config.docker_images.insert(image);
             return Ok(());
         }
@@ -45,7 +45,7 @@ pub(crate) async fn ensure(
     }
     cx.info(&format!("Pulling image '{image}'"));
     let spawn = Spawn {
-        program: config.docker_bin.display().to_string(),
+        program: config.engine_bin().display().to_string(),
         args: vec!["pull".into(), image.into()],
         cwd: std::env::temp_dir(),
         env,
@@ -74,7 +74,7 @@ pub(crate) async fn ensure(
 pub(crate) async fn warm(config: &ScriptsConfig, opts: &DockerOptions, image: &str) {
     if opts.pull_policy == PullPolicy::IfNotPresent
         && !config.docker_images.contains(image)
-        && present(&config.docker_bin, image).await
+        && present(&config.engine_bin(), image).await
     {
         config.docker_images.insert(image);
     }

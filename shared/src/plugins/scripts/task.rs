@@ -194,7 +194,7 @@ impl ScriptTask {
             labels,
             command: &command,
         };
-        let bin = cx.services.config.scripts.docker_bin.display().to_string();
+        let bin = cx.services.config.scripts.engine_bin().display().to_string();
         let spawn = Spawn {
             program: bin,
             args: docker::run_args(opts, &spec),
@@ -268,12 +268,16 @@ impl RunnableTask for ScriptTask {
                 image::ensure(cx, config, opts, &self.spec.image, &dir).await?;
                 let (spawn, name) = self.docker_spawn(cx, opts, &dir, env, text);
                 container = Some(ContainerGuard {
-                    bin: config.docker_bin.clone(),
+                    bin: config.engine_bin(),
                     name: Some(name),
                     grace: opts.kill_grace_period,
                     delete: opts.delete,
                 });
-                cx.info(&format!("Running in container image '{}'", self.spec.image));
+                cx.info(&format!(
+                    "Running in container image '{}' ({})",
+                    self.spec.image,
+                    config.engine_bin().display()
+                ));
                 spawn
             }
         };

@@ -108,3 +108,25 @@ fn bombs_and_absurd_values_are_refused_by_validate() {
         Vec::<String>::new()
     );
 }
+
+#[tokio::test]
+async fn secrets_never_come_back_in_clear() {
+    use base64::Engine as _;
+    let pw = "hunter2-very-secret";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pw);
+    let h = crate::support::harness_with(shared::runtime::secrets::Secrets::from_vars([(
+        "SECRET_PW".to_string(),
+        encoded,
+    )]));
+    let ok = "id: s\nnamespace: n\noutputs:\n  - id: o\n    type: STRING\n    value: \"{{ secret('PW') }}\"\ntasks:\n  - id: ret\n    type: io.kestra.plugin.core.debug.Return\n    format: \"pw={{ secret('PW') }}\"\n  - id: lab\n    type: io.kestra.plugin.core.execution.Labels\n    labels:\n      pw: \"{{ secret('PW') }}\"\n";
+    let failing = "id: t\nnamespace: n\ntasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: \"bad {{ secret('PW') }}\"\n";
+    for yaml in [ok, failing] {
+        let e = h.run(yaml, json!({})).await;
+        let stored = h.embedded.engine.state.load_execution(&e.id).await.expect("load").expect("stored");
+        let text = serde_json::to_string(&stored).expect("json");
+        assert!(!text.contains(pw), "secret in clear in the stored execution: {text}");
+        assert!(text.contains("******"), "{text}");
+        let logs = h.logs(&e.id).await.join("\n");
+        assert!(!logs.contains(pw), "{logs}");
+    }
+}

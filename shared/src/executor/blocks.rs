@@ -160,7 +160,7 @@ impl<'a> Stepper<'a> {
             let id = o.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
             let v = o.get("value").cloned().unwrap_or(Value::Null);
             let rendered = self.env.render_value(&v, &ctx).map_err(|e| format!("flow output '{id}': {e}"))?;
-            out.insert(id, rendered);
+            out.insert(id, self.env.mask(rendered));
         }
         Ok(out)
     }

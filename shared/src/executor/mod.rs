@@ -39,6 +39,11 @@ pub trait StepEnv {
     fn envs(&self) -> Value {
         Value::Object(Map::new())
     }
+    /// `v` with secrets masked, for what the execution stores and shows
+    /// (flow outputs). Rendering errors come back masked already.
+    fn mask(&self, v: Value) -> Value {
+        v
+    }
 }
 
 /// A side effect the runtime must perform after persisting the transition.

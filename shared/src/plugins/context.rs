@@ -150,19 +150,7 @@ impl RunContext {
 
     /// Logs a line at `level` (INFO, WARN…), with secrets masked.
     pub fn log(&self, level: &str, message: &str) {
-        let mut msg = message.to_string();
-        for s in self.host.secret_values() {
-            if s.len() >= 3 && msg.contains(&s) {
-                msg = msg.replace(&s, "******");
-            }
-        }
-        if let Ok(seen) = self.secrets_seen.lock() {
-            for s in seen.iter() {
-                if s.len() >= 3 {
-                    msg = msg.replace(s, "******");
-                }
-            }
-        }
+        let msg = self.mask_text(message);
         self.services.logs.emit(LogEntry {
             namespace: self.namespace.clone(),
             flow_id: self.flow_id.clone(),
@@ -174,6 +162,26 @@ impl RunContext {
             level: level.to_string(),
             message: msg,
         });
+    }
+
+    /// `text` with every known secret value (and every value registered
+    /// with [`RunContext::mask`]) replaced by `******`.
+    pub fn mask_text(&self, text: &str) -> String {
+        let mut values = self.host.secret_values();
+        if let Ok(seen) = self.secrets_seen.lock() {
+            values.extend(seen.iter().cloned());
+        }
+        mask_secrets(text, &values)
+    }
+
+    /// Like [`RunContext::mask_text`] for every string inside a JSON value
+    /// (task outputs, labels): what leaves the worker never holds a secret.
+    pub fn mask_value(&self, v: Value) -> Value {
+        let mut values = self.host.secret_values();
+        if let Ok(seen) = self.secrets_seen.lock() {
+            values.extend(seen.iter().cloned());
+        }
+        mask_json(v, &values)
     }
 
     pub fn info(&self, message: &str) {
@@ -275,4 +283,30 @@ impl RunContext {
 /// Kestra's execution prefix in internal storage.
 pub fn execution_prefix(namespace: &str, flow_id: &str, execution_id: &str) -> String {
     format!("/{}/{}/executions/{}", namespace.replace('.', "/"), slugify(flow_id), execution_id)
+}
+
+/// Replaces each secret (3 characters or more) found in `text` by `******`.
+pub fn mask_secrets(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if s.len() >= 3 && out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "******");
+        }
+    }
+    out
+}
+
+/// [`mask_secrets`] on every string (and key) of a JSON value.
+pub fn mask_json(v: Value, secrets: &[String]) -> Value {
+    if secrets.iter().all(|s| s.len() < 3) {
+        return v;
+    }
+    match v {
+        Value::String(s) => Value::String(mask_secrets(&s, secrets)),
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| mask_json(x, secrets)).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, x)| (mask_secrets(&k, secrets), mask_json(x, secrets))).collect())
+        }
+        other => other,
+    }
 }

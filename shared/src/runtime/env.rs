@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::executor::StepEnv;
 use crate::plugins::Registry;
+use crate::plugins::context::{mask_json, mask_secrets};
 use crate::template::{Renderer, TemplateHost};
 
 /// `StepEnv` backed by the renderer, a template host and the registry.
@@ -17,13 +18,23 @@ pub struct EngineEnv {
     pub envs: Value,
 }
 
+impl EngineEnv {
+    fn mask_error(&self, e: crate::template::TemplateError) -> String {
+        mask_secrets(&e.to_string(), &self.host.secret_values())
+    }
+}
+
 impl StepEnv for EngineEnv {
     fn render(&self, template: &str, ctx: &Value) -> Result<String, String> {
-        self.renderer.render_str(template, ctx, self.host.as_ref()).map_err(|e| e.to_string())
+        self.renderer.render_str(template, ctx, self.host.as_ref()).map_err(|e| self.mask_error(e))
     }
 
     fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
-        self.renderer.render_value(v, ctx, self.host.as_ref()).map_err(|e| e.to_string())
+        self.renderer.render_value(v, ctx, self.host.as_ref()).map_err(|e| self.mask_error(e))
+    }
+
+    fn mask(&self, v: Value) -> Value {
+        mask_json(v, &self.host.secret_values())
     }
 
     fn worker_group(&self, kind: &str) -> String {

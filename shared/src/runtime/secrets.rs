@@ -42,22 +42,15 @@ impl Secrets {
     }
 }
 
-/// Kestra's `envs`: `ENV_FOO=x` → `envs.foo`; other variables are exposed
-/// lower-cased too, with the `ENV_` ones taking precedence.
+/// Kestra's `envs`: `ENV_FOO=x` → `envs.foo`. Only `ENV_` variables are
+/// exposed (Kestra's default `envVarsPrefix`): the rest of the process
+/// environment (cloud credentials, tokens) stays out of templates.
 pub fn envs_map(vars: impl IntoIterator<Item = (String, String)>) -> serde_json::Map<String, serde_json::Value> {
-    let mut plain = serde_json::Map::new();
-    let mut prefixed = serde_json::Map::new();
-    for (k, v) in vars {
-        if k.starts_with("SECRET_") {
-            continue;
-        }
-        match k.strip_prefix("ENV_") {
-            Some(name) => prefixed.insert(name.to_ascii_lowercase(), serde_json::Value::String(v)),
-            None => plain.insert(k.to_ascii_lowercase(), serde_json::Value::String(v)),
-        };
-    }
-    plain.extend(prefixed);
-    plain
+    vars.into_iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("ENV_").map(|name| (name.to_ascii_lowercase(), serde_json::Value::String(v)))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -77,9 +70,9 @@ mod tests {
     }
 
     #[test]
-    fn envs_prefer_env_prefix() {
+    fn envs_are_only_env_prefixed_variables() {
         let m = envs_map([("ENV_FOO".into(), "a".into()), ("FOO".into(), "b".into()), ("BAR".into(), "c".into())]);
         assert_eq!(m["foo"], "a");
-        assert_eq!(m["bar"], "c");
+        assert_eq!(m.get("bar"), None, "only ENV_ variables are exposed");
     }
 }

@@ -233,7 +233,7 @@ impl Worker {
             Ok(Value::Object(m)) => m,
             Ok(_) => Map::new(),
             Err(e) => {
-                let msg = format!("task '{}': {e}", job.task.id);
+                let msg = cx.mask_text(&format!("task '{}': {e}", job.task.id));
                 cx.log("ERROR", &msg);
                 return failed(msg);
             }
@@ -241,7 +241,7 @@ impl Worker {
         let task = match (def.build)(&rendered) {
             Ok(t) => t,
             Err(e) => {
-                let msg = format!("task '{}' ({}): {e}", job.task.id, job.task.kind);
+                let msg = cx.mask_text(&format!("task '{}' ({}): {e}", job.task.id, job.task.kind));
                 cx.log("ERROR", &msg);
                 return failed(msg);
             }
@@ -258,17 +258,29 @@ impl Worker {
             },
             _ => run.await,
         };
+        // nothing that leaves the worker (stored, shown by the API and the CLI)
+        // holds a secret in clear: outputs, labels and errors are masked like logs
         match outcome {
             Ok(out) => TaskResult {
                 state: out.state.unwrap_or(StateType::Success),
-                outputs: out.outputs,
+                outputs: match cx.mask_value(Value::Object(out.outputs)) {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                },
                 error: None,
-                labels: out.labels,
+                labels: out
+                    .labels
+                    .into_iter()
+                    .map(|mut l| {
+                        l.value = cx.mask_text(&l.value);
+                        l
+                    })
+                    .collect(),
                 start,
                 end: Utc::now(),
             },
             Err(e) => {
-                let msg = e.to_string();
+                let msg = cx.mask_text(&e.to_string());
                 cx.log("ERROR", &msg);
                 failed(msg)
             }

@@ -170,14 +170,18 @@ async fn dbt_builds_the_taxi_project_synced_from_git_into_postgres() {
     }
 
     // a failing dbt test fails the task and names the node
-    let e = h
-        .run(&flow(&url, &db, r#"["dbt test --select assert_fares_below_limit --vars '{max_amount: 50}'"]"#), json!({}))
-        .await;
+    // (on the Process runner: dbt is not on PATH, so the same virtualenv serves)
+    let failing = flow(&url, &db, r#"["dbt test --select assert_fares_below_limit --vars '{max_amount: 50}'"]"#)
+        .replace("io.kestra.plugin.scripts.runner.docker.Docker", "io.kestra.plugin.core.runner.Process");
+    let e = h.run(&failing, json!({})).await;
     let logs = h.logs(&e.id).await;
     assert_eq!(e.state.current, StateType::Failed, "{logs:?}");
     let err = format!("{:?}", e.error);
     assert!(err.contains("test.taxi_rides.assert_fares_below_limit (fail"), "{err}\n{}", logs.join("\n"));
     assert!(logs.iter().any(|l| l.starts_with("test.taxi_rides.assert_fares_below_limit => fail")), "{logs:?}");
+    let dbt_on_path =
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join("dbt").is_file());
+    assert!(dbt_on_path || logs.iter().any(|l| l.starts_with("There is no dbt on PATH")), "{logs:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
 

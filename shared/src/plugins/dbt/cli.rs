@@ -4,8 +4,9 @@
 //! `DBT_PROFILES_DIR`), `projectDir` (`DBT_PROJECT_DIR`), `parseRunResults`
 //! (one log line per dbt node; `run_results.json` and `manifest.json` in
 //! `outputFiles`), `storeManifest`/`loadManifest` (the manifest in KV).
-//! Without a reachable container engine, a Docker task runs dbt from the
-//! cached virtualenv of `venv`, and says so in its log.
+//! Without a reachable container engine (or, on the Process runner, without
+//! `dbt` on PATH), dbt runs from the cached virtualenv of `venv`, and the
+//! task log says so.
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +74,12 @@ fn wants_docker(props: &Map<String, Value>) -> bool {
     }
 }
 
+/// The `dbt` executable on PATH, if any.
+fn dbt_on_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("dbt")).find(|p| p.is_file())
+}
+
 async fn read_storage(cx: &RunContext, uri: &str) -> Result<String, String> {
     let path = storage_path(uri).map_err(|e| e.to_string())?;
     let mut r = cx.services.storage.get(&path).await.map_err(|e| e.to_string())?;
@@ -114,18 +121,23 @@ impl DbtCli {
                 _ => cx.warn(&format!("No dbt manifest in KV {ns}/{key}: running without a previous state")),
             }
         }
-        // Docker without an engine: dbt from the cached virtualenv
-        if wants_docker(p)
-            && let Err(reason) = docker_reachable(cx).await
-        {
+        // Docker without an engine, or a local process without dbt on
+        // PATH: dbt from the cached virtualenv
+        let docker = wants_docker(p);
+        let reason = if docker {
+            docker_reachable(cx).await.err().map(|r| format!("No container engine is reachable ({r})"))
+        } else {
+            dbt_on_path().is_none().then(|| "There is no dbt on PATH".to_string())
+        };
+        if let Some(reason) = reason {
             let profiles = string_prop(p, "profiles")
                 .or_else(|| std::fs::read_to_string(project_path.join("profiles.yml")).ok())
                 .unwrap_or_default();
             let adapter = venv::adapter_of(&profiles).unwrap_or_else(|| "postgres".to_string());
             let image = string_prop(p, "containerImage").unwrap_or_else(|| "ghcr.io/kestra-io/dbt".into());
+            let instead = if docker { format!(" instead of the image {image}") } else { String::new() };
             cx.info(&format!(
-                "No container engine is reachable ({reason}): running dbt from a cached Python virtualenv with {} and \
-                 the '{adapter}' adapter instead of the image {image}",
+                "{reason}: running dbt from a cached Python virtualenv with {} and the '{adapter}' adapter{instead}",
                 venv::DBT_CORE
             ));
             let penv = venv::prepare(cx, &adapter).await?;

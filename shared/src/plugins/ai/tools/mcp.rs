@@ -272,6 +272,40 @@ for line in sys.stdin:
         assert!(e.to_string().contains("tool 'echo' failed"), "{e}");
     }
 
+    /// A streamable HTTP server: answers `initialize` as JSON with a
+    /// session id, everything else as a server-sent event, and checks the
+    /// session id comes back.
+    #[tokio::test]
+    async fn a_streamable_http_server_keeps_its_session_and_answers_in_events() {
+        use axum::http::HeaderMap;
+        use axum::response::IntoResponse;
+        let app = axum::Router::new().route(
+            "/mcp",
+            axum::routing::post(|headers: HeaderMap, axum::Json(m): axum::Json<Value>| async move {
+                let Some(id) = m.get("id").cloned() else { return axum::http::StatusCode::ACCEPTED.into_response() };
+                let method = m["method"].as_str().unwrap_or_default().to_string();
+                if method == "initialize" {
+                    let body = json!({"jsonrpc": "2.0", "id": id, "result": {"protocolVersion": "2025-06-18"}});
+                    return ([("mcp-session-id", "s1")], axum::Json(body)).into_response();
+                }
+                let session_ok = headers.get("mcp-session-id").and_then(|v| v.to_str().ok()) == Some("s1");
+                let result = match method.as_str() {
+                    "tools/list" => json!({"tools": [{"name": "t", "inputSchema": {"type": "object"}}]}),
+                    _ => json!({"content": [{"type": "text", "text": format!("session ok: {session_ok}")}]}),
+                };
+                let event =
+                    format!("event: message\ndata: {}\n\n", json!({"jsonrpc": "2.0", "id": id, "result": result}));
+                ([("content-type", "text/event-stream")], event).into_response()
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let c = McpClient::http("t", reqwest::Client::new(), &url, vec![]).await.unwrap();
+        assert_eq!(c.list_tools().await.unwrap()[0].name, "t");
+        assert_eq!(c.call_tool("t", &json!({})).await.unwrap(), "session ok: true");
+    }
+
     #[test]
     fn answers_are_found_in_server_sent_events() {
         let body = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}\n\n";

@@ -6,21 +6,15 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::fetch::{Remote, redact};
+use super::fetch::redact;
 use crate::plugins::scripts::files::safe_relative;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Props {
-    #[serde(deserialize_with = "de::string_lenient")]
-    url: String,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    username: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    password: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    branch: Option<String>,
+    #[serde(flatten)]
+    git: super::Connection,
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     directory: Option<String>,
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
@@ -38,21 +32,18 @@ pub(super) fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>,
 #[async_trait]
 impl RunnableTask for Clone {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        if let Some(p) = &self.p.password {
-            cx.mask(p);
-        }
+        self.p.git.mask(cx);
         let base = cx.working_dir()?;
         let target = match self.p.directory.as_deref().filter(|d| !d.trim().is_empty()) {
             Some(d) => base.join(safe_relative("directory", d)?),
             None => base,
         };
-        let remote =
-            Remote { url: self.p.url.clone(), username: self.p.username.clone(), password: self.p.password.clone() };
+        let remote = self.p.git.remote();
         let depth = u32::try_from(self.p.depth.unwrap_or(1)).unwrap_or(u32::MAX);
-        let branch = self.p.branch.clone();
+        let branch = self.p.git.branch.clone();
         cx.info(&format!(
             "Cloning {} (branch {}) into {}",
-            redact(&self.p.url),
+            redact(&self.p.git.url),
             branch.as_deref().unwrap_or("(default)"),
             target.display()
         ));

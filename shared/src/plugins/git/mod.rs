@@ -47,6 +47,33 @@ pub const SYNC_NAMESPACE_FILES: PluginDef = PluginDef {
     build: sync_ns::build,
 };
 
+/// The connection properties every Git task has (`url`, `username`,
+/// `password`, `branch`), flattened into each task's properties.
+#[derive(Debug, serde::Deserialize)]
+struct Connection {
+    #[serde(deserialize_with = "super::de::string_lenient")]
+    url: String,
+    #[serde(default, deserialize_with = "super::de::opt_string_lenient")]
+    username: Option<String>,
+    #[serde(default, deserialize_with = "super::de::opt_string_lenient")]
+    password: Option<String>,
+    #[serde(default, deserialize_with = "super::de::opt_string_lenient")]
+    branch: Option<String>,
+}
+
+impl Connection {
+    fn remote(&self) -> fetch::Remote {
+        fetch::Remote { url: self.url.clone(), username: self.username.clone(), password: self.password.clone() }
+    }
+
+    /// Keeps the password out of the task's logs.
+    fn mask(&self, cx: &super::RunContext) {
+        if let Some(p) = &self.password {
+            cx.mask(p);
+        }
+    }
+}
+
 pub fn register(r: &mut Registry) {
     r.register(CLONE);
     r.register(SYNC_NAMESPACE_FILES);

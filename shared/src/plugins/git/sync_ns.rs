@@ -12,21 +12,15 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::fetch::{Remote, redact, tree_files};
+use super::fetch::{redact, tree_files};
 use crate::backend::nsfiles::{ChangeSet, namespace_files, normalise_path};
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Props {
-    #[serde(deserialize_with = "de::string_lenient")]
-    url: String,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    username: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    password: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    branch: Option<String>,
+    #[serde(flatten)]
+    git: super::Connection,
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
@@ -58,20 +52,18 @@ fn ion_row(git_path: Option<&str>, state: &str, kestra_path: &str) -> String {
 impl RunnableTask for SyncNamespaceFiles {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let p = &self.p;
-        if let Some(pw) = &p.password {
-            cx.mask(pw);
-        }
+        p.git.mask(cx);
         let namespace = p.namespace.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| cx.namespace.clone());
-        let branch = p.branch.clone().filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "main".to_string());
+        let branch = p.git.branch.clone().filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "main".to_string());
         let git_dir = p.git_directory.clone().unwrap_or_else(|| "_files".to_string());
         let git_dir = normalise_path(&git_dir, true).map_err(|e| TaskError::property("gitDirectory", e.to_string()))?;
         let (delete, dry_run) = (p.delete.unwrap_or(false), p.dry_run.unwrap_or(false));
-        let url = redact(&p.url);
+        let url = redact(&p.git.url);
 
         // 1. the whole branch, on local disk: nothing touches the namespace yet
         let work = cx.working_dir()?.join(format!("sync-{}", uuid::Uuid::new_v4().simple()));
         let _cleanup = RemoveOnDrop(work.clone());
-        let remote = Remote { url: p.url.clone(), username: p.username.clone(), password: p.password.clone() };
+        let remote = p.git.remote();
         cx.info(&format!("Syncing {url} (branch {branch}, folder '{git_dir}') into namespace {namespace}"));
         let commit = super::clone_blocking(remote, Some(branch.clone()), Some(1), work.clone()).await?;
         let source = if git_dir.is_empty() { work.clone() } else { work.join(&git_dir) };

@@ -7,9 +7,9 @@
 # Idempotent: nothing to do when `vector.control` is installed. Otherwise
 # `apt-get install postgresql-<major>-pgvector` (on Debian bookworm that
 # package only exists with apt.postgresql.org or backports), else build
-# pgvector v0.8.1 from source with postgresql-server-dev-<major>: the source
-# is `$BATON_PGVECTOR_SRC` (a checkout) or a shallow git clone into
-# `<repo>/.cache/pgvector-src`. Needs root (or sudo) to install.
+# pgvector from the source in `<repo>/third_party/pgvector` (or
+# `$BATON_PGVECTOR_SRC`) with postgresql-server-dev-<major>. Needs root (or
+# sudo) to install.
 
 baton_setup_pgvector() {
   local repo pgconfig major sharedir sudo="" src
@@ -38,18 +38,19 @@ baton_setup_pgvector() {
       echo "pgvector setup: installed postgresql-$major-pgvector (apt-get)"
       return 0
     fi
-    echo "pgvector setup: no postgresql-$major-pgvector package; building pgvector v0.8.1 from source" >&2
+    echo "pgvector setup: no postgresql-$major-pgvector package; building pgvector from third_party/pgvector" >&2
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "postgresql-server-dev-$major" make gcc >/dev/null 2>&1 ||
       echo "pgvector setup: apt-get install postgresql-server-dev-$major failed" >&2
   fi
-  src="${BATON_PGVECTOR_SRC:-$repo/.cache/pgvector-src}"
-  if [ ! -f "$src/vector.control" ]; then
-    rm -rf "$src"
-    git clone --quiet --depth 1 --branch v0.8.1 https://github.com/pgvector/pgvector.git "$src" >/dev/null 2>&1 || {
-      echo "pgvector setup: cannot get the pgvector source (set BATON_PGVECTOR_SRC to a checkout); the PGVector tests will fail" >&2
-      return 0
-    }
-  fi
+  # the source ships in the repository (third_party/pgvector: CI reaches package
+  # registries only); it is built in a copy under .cache so the tree stays clean
+  src="$repo/.cache/pgvector-build"
+  rm -rf "$src"
+  mkdir -p "$repo/.cache"
+  cp -r "${BATON_PGVECTOR_SRC:-$repo/third_party/pgvector}" "$src" || {
+    echo "pgvector setup: no pgvector source in ${BATON_PGVECTOR_SRC:-$repo/third_party/pgvector}; the PGVector tests will fail" >&2
+    return 0
+  }
   if (cd "$src" && make -s OPTFLAGS="" >/dev/null 2>&1 && $sudo make -s install >/dev/null 2>&1); then
     echo "pgvector setup: pgvector built and installed from $src"
   else

@@ -17,7 +17,7 @@ use shared::model::{Execution, StateType};
 use shared::plugins::PluginConfig;
 use shared::plugins::ai::AiConfig;
 
-use crate::support::{Harness, harness_with_plugins, runs};
+use crate::support::{Harness, baton_bin, harness_with_plugins, runs};
 
 const KEY: &str = "test-gemini-key-123456";
 const TAVILY: &str = "tvly-test-key-987654";
@@ -415,17 +415,6 @@ tasks:
     no_key_anywhere(&h, &e).await;
     let logs = h.logs(&e.id).await.join("\n");
     assert!(!logs.contains(e2e::pg::PASSWORD), "the database password is masked");
-}
-
-/// `baton` next to this test binary's `deps/` folder (`cargo test --workspace` builds it).
-fn baton_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("BATON_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("test binary path");
-    let p = exe.parent().and_then(|d| d.parent()).expect("target dir").join("baton");
-    assert!(p.exists(), "{} is missing: build it with `cargo build -p shared --bin baton`", p.display());
-    p
 }
 
 /// A throwaway service-account key (made by openssl) whose `token_uri` is unreachable:

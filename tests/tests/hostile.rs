@@ -130,3 +130,58 @@ async fn secrets_never_come_back_in_clear() {
         assert!(!logs.contains(pw), "{logs}");
     }
 }
+
+/// `baton run` stopped by SIGTERM kills its execution; one stopped by
+/// `kill -9` leaves it RUNNING (nothing can run in a dead process), and
+/// `baton executions kill` ends it and frees the flow's concurrency slot.
+#[test]
+fn a_killed_baton_run_leaves_nothing_running() {
+    use std::process::{Command, Stdio};
+    let dir = std::env::temp_dir().join(format!("baton-kill-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let flow = dir.join("slow.yml");
+    std::fs::write(&flow, "id: slow\nnamespace: t\nconcurrency:\n  limit: 1\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT60S\n").expect("flow");
+    let baton = |args: &[&str]| {
+        let mut c = Command::new(crate::support::baton_bin());
+        c.args(args).env("BATON_HOME", dir.join("home")).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c
+    };
+    let running = || {
+        let out = baton(&["executions", "list", "--json"]).output().expect("list");
+        let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        list.into_iter()
+            .filter(|e| e["state"] == "RUNNING")
+            .map(|e| e["id"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    let wait_running = || {
+        for _ in 0..100 {
+            if !running().is_empty() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the execution never started");
+    };
+    let flow_arg = flow.to_str().expect("path");
+    // SIGTERM
+    let child = baton(&["run", flow_arg]).spawn().expect("run");
+    wait_running();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill").success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KILLED"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(running().is_empty());
+    // kill -9, then `baton executions kill`
+    let mut child = baton(&["run", flow_arg]).spawn().expect("run");
+    wait_running();
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let left = running();
+    assert_eq!(left.len(), 1);
+    let out = baton(&["executions", "kill", &left[0]]).output().expect("executions kill");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(running().is_empty());
+    assert!(!baton(&["logs", "NO_SUCH_EXECUTION"]).output().expect("logs").status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -132,3 +132,14 @@ impl Harness {
         self.embedded.engine.state.logs(id).await.expect("logs").into_iter().map(|l| (l.level, l.message)).collect()
     }
 }
+
+/// `baton` next to this test binary's `deps/` folder (`cargo test --workspace` builds it).
+pub fn baton_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("BATON_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let p = exe.parent().and_then(|d| d.parent()).expect("target dir").join("baton");
+    assert!(p.exists(), "{} is missing: build it with `cargo build -p shared --bin baton`", p.display());
+    p
+}

@@ -229,6 +229,8 @@ pub enum ExecutionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Kill an execution left RUNNING or QUEUED (e.g. by a `baton run` that was killed).
+    Kill { id: String },
 }
 
 #[derive(Subcommand)]

@@ -1,10 +1,13 @@
-//! `baton executions list|show` and `baton logs`: read the embedded store.
+//! `baton executions list|show|kill` and `baton logs`: read the embedded
+//! store; `kill` opens the engine to end an execution whose process died.
 
 use std::path::Path;
 
 use anyhow::Context;
 use shared::backend::local::SqliteStore;
 use shared::backend::{ExecutionFilter, StateStore};
+
+use shared::runtime::embedded::{Embedded, LocalOptions};
 
 use super::args::ExecutionsCommand;
 
@@ -37,6 +40,7 @@ pub async fn executions(home: &Path, cmd: ExecutionsCommand) -> anyhow::Result<i
                 }
             }
         }
+        ExecutionsCommand::Kill { id } => return kill(home, &store, &id).await,
         ExecutionsCommand::Show { id, json } => {
             let e = store.load_execution(&id).await?.with_context(|| format!("execution {id} not found"))?;
             if json {
@@ -65,9 +69,40 @@ pub async fn executions(home: &Path, cmd: ExecutionsCommand) -> anyhow::Result<i
     Ok(0)
 }
 
+/// Kills an execution whose process is gone: the engine is opened on the
+/// home, the kill goes through the executor as from the API, and the
+/// command waits for the execution to end.
+async fn kill(home: &Path, store: &SqliteStore, id: &str) -> anyhow::Result<i32> {
+    let e = store.load_execution(id).await?.with_context(|| format!("execution {id} not found"))?;
+    if e.state.is_terminal() {
+        eprintln!("execution {id} already ended {}", e.state.current);
+        return Ok(1);
+    }
+    let embedded = Embedded::open_local(LocalOptions {
+        home: home.to_path_buf(),
+        workers: 1,
+        echo_logs: false,
+        secrets: Default::default(),
+        envs: Default::default(),
+        progress: None,
+        plugins: shared::plugins::PluginConfig::from_env(),
+    })?;
+    let updates = embedded.updates();
+    embedded.kill(id).await?;
+    let done = tokio::time::timeout(std::time::Duration::from_secs(30), embedded.wait(id, updates, |_| {}))
+        .await
+        .with_context(|| format!("execution {id} did not end within 30 s of the kill"))??;
+    eprintln!("execution {id} {}", done.state.current);
+    embedded.shutdown();
+    Ok(0)
+}
+
 pub async fn logs(home: &Path, id: &str, json: bool) -> anyhow::Result<i32> {
     let store = open(home)?;
     let logs = store.logs(id).await?;
+    if logs.is_empty() && store.load_execution(id).await?.is_none() {
+        anyhow::bail!("execution {id} not found");
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&logs)?);
     } else {

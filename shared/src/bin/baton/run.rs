@@ -106,9 +106,18 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     let result = {
         let wait = embedded.wait(&exec.id, updates, |u| lines.print(u));
         tokio::pin!(wait);
+        // Ctrl-C and SIGTERM both kill the execution (it must not stay RUNNING)
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
             r = &mut wait => r,
-            _ = tokio::signal::ctrl_c() => {
+            _ = async { tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = terminate => {} } } => {
                 eprintln!("interrupted: killing execution {}", exec.id);
                 let _ = embedded.kill(&exec.id).await;
                 wait.await

@@ -15,6 +15,7 @@ mod deployed;
 mod duckdb;
 mod flows;
 mod functions;
+mod fuzz;
 mod gcp_backends;
 mod gcp_tasks;
 mod git;

@@ -137,7 +137,22 @@ impl Function {
     }
 
     /// Starts a new instance (after [`Function::kill`], or the first).
+    ///
+    /// The port is picked free, but another test may take it before the
+    /// instance binds it: an instance that exits at start is started again
+    /// on another port, and an instance counts as up only when its own log
+    /// says it listens on that port (a foreign server could answer /healthz).
     pub async fn start(&self) {
+        for _ in 0..5 {
+            if let Some(port) = self.try_start().await {
+                self.port.store(port, Ordering::SeqCst);
+                return;
+            }
+        }
+        panic!("the {} function never started:\n{}", self.name, std::fs::read_to_string(&self.log).unwrap_or_default());
+    }
+
+    async fn try_start(&self) -> Option<u16> {
         let port = free_port();
         let n = self.starts.fetch_add(1, Ordering::SeqCst);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("function log");
@@ -152,13 +167,21 @@ impl Function {
             .stderr(log);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start the {} function: {e}", self.name));
         *self.child.lock().expect("child") = Some(child);
+        let listening = format!("\"port\":{port},\"message\":\"listening\"");
         let http = reqwest::Client::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/healthz")).send().await
+            let exited =
+                self.child.lock().expect("child").as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+            if exited {
+                self.child.lock().expect("child").take();
+                return None;
+            }
+            if std::fs::read_to_string(&self.log).unwrap_or_default().contains(&listening)
+                && let Ok(r) = http.get(format!("http://127.0.0.1:{port}/healthz")).send().await
                 && r.status() == 200
             {
-                break;
+                return Some(port);
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -168,7 +191,6 @@ impl Function {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        self.port.store(port, Ordering::SeqCst);
     }
 
     /// Kills the instance at once (`SIGKILL`): requests in flight are dropped.

@@ -183,5 +183,21 @@ fn a_killed_baton_run_leaves_nothing_running() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(running().is_empty());
     assert!(!baton(&["logs", "NO_SUCH_EXECUTION"]).output().expect("logs").status.success());
+    // an unknown input, /dev/zero and a closed pipe end cleanly
+    let out = baton(&["run", flow_arg, "--input", "nope=1"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--input nope: the flow has no such input"));
+    let out = baton(&["run", "/dev/zero"]).output().expect("run /dev/zero");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("larger than 8 MiB"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut list = baton(&["executions", "list"]);
+    let mut child = list.spawn().expect("list");
+    drop(child.stdout.take());
+    let status = child.wait().expect("wait");
+    assert_ne!(status.code(), Some(101), "a closed pipe must not panic");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -56,7 +56,7 @@ impl FlowRepository {
     /// Parses and validates one flow file.
     pub fn load_file(path: &Path, registry: &Registry, renderer: &Renderer) -> Result<Flow, FlowLoadError> {
         let source =
-            std::fs::read_to_string(path).map_err(|e| FlowLoadError::Read { path: path.to_path_buf(), source: e })?;
+            crate::yaml::read_file(path).map_err(|e| FlowLoadError::Read { path: path.to_path_buf(), source: e })?;
         parse_flow(&path.display().to_string(), &source, registry, renderer)
             .map_err(|diagnostics| FlowLoadError::Invalid { diagnostics })
     }

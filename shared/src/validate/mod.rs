@@ -225,7 +225,7 @@ pub fn validate_paths(paths: &[PathBuf], registry: &Registry, renderer: &Rendere
             files.push(p.clone());
         }
         for f in files {
-            let diags = match std::fs::read_to_string(&f) {
+            let diags = match crate::yaml::read_file(&f) {
                 Ok(src) => validate_source(&f.display().to_string(), &src, registry, renderer).1,
                 Err(e) => vec![io_diag(&f, &e)],
             };

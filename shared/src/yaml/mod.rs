@@ -48,6 +48,21 @@ pub struct YamlError {
     pub position: Position,
 }
 
+/// The largest flow file Baton reads (a flow is a few kilobytes; this
+/// stops `baton run /dev/zero` or a runaway file from filling memory).
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Reads a flow file of at most [`MAX_FILE_BYTES`].
+pub fn read_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut s = String::new();
+    std::fs::File::open(path)?.take(MAX_FILE_BYTES + 1).read_to_string(&mut s)?;
+    if s.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!("larger than {} MiB: not a flow file", MAX_FILE_BYTES >> 20)));
+    }
+    Ok(s)
+}
+
 /// Joins a parent path and a mapping key.
 pub fn child_key(parent: &str, key: &str) -> String {
     if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }

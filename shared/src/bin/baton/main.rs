@@ -16,6 +16,16 @@ mod validate;
 use clap::Parser;
 
 fn main() {
+    // `baton … | head`: end quietly on a closed pipe (exit 141, as a shell
+    // reports SIGPIPE) instead of println!'s panic: Rust ignores SIGPIPE
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info.payload().downcast_ref::<String>().map(String::as_str).unwrap_or_default();
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
     let cli = args::Cli::parse();
     let (json_logs, level) = cli.log_style();
     let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| level.into());

@@ -47,6 +47,12 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
             }
         }
     }
+    if let Some(unknown) = inputs.keys().find(|k| !flow.inputs.iter().any(|i| &i.id == *k)) {
+        let declared: Vec<&str> = flow.inputs.iter().map(|i| i.id.as_str()).collect();
+        let declared = if declared.is_empty() { "none".to_string() } else { declared.join(", ") };
+        eprintln!("error: --input {unknown}: the flow has no such input (it declares: {declared})");
+        return 2;
+    }
     let mut labels = Vec::new();
     for l in &a.labels {
         match key_value(l) {

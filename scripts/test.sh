@@ -26,6 +26,9 @@ cargo test --workspace $BATON_TEST_FEATURES --no-run --quiet
 echo "== cargo test"
 log=$(mktemp)
 cargo test --workspace --no-fail-fast $BATON_TEST_FEATURES 2>&1 | tee "$log"
+echo "== the deployed-system test, alone (timing-sensitive: see tests/tests/deployed.rs)"
+cargo test -p e2e --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
+  deployed::the_deployed_system_runs_right_through_ticks_backfills_updates_kills_and_idle 2>&1 | tee -a "$log"
 # one closing line for the whole suite (cargo prints one per test binary)
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

@@ -183,7 +183,11 @@ async fn dates_of(d: &Deployment, trigger: &str) -> Vec<DateTime<Utc>> {
     v
 }
 
+// Run alone, after the rest of the suite, by scripts/test.sh (`--ignored`): it
+// is timing-sensitive (accelerated Pub/Sub backoff and sweep), and 170 other
+// tests loading both cores at once starved it into a hang twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "run alone by scripts/test.sh: cargo test -p e2e --test e2e -- --ignored --exact deployed::the_deployed_system_runs_right_through_ticks_backfills_updates_kills_and_idle"]
 async fn the_deployed_system_runs_right_through_ticks_backfills_updates_kills_and_idle() {
     let shape = push_shape();
     let view =

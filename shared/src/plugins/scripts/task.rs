@@ -48,16 +48,6 @@ pub(crate) fn shell_quote(s: &str) -> String {
 }
 
 /// Replaces secret values in a message that leaves the logs (the error).
-fn mask(cx: &RunContext, msg: String) -> String {
-    let mut msg = msg;
-    for s in cx.host.secret_values() {
-        if s.len() >= 3 && msg.contains(&s) {
-            msg = msg.replace(&s, "******");
-        }
-    }
-    msg
-}
-
 /// Inherited variables a script must not see: Baton's secrets.
 fn secret_env_names() -> Vec<String> {
     std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()).filter(|k| k.starts_with("SECRET_")).collect()
@@ -297,7 +287,7 @@ impl RunnableTask for ScriptTask {
                 }
                 Runner::Process => fin.failure_message("Command"),
             };
-            return Err(TaskError::failed(mask(cx, msg)));
+            return Err(TaskError::failed(cx.mask_text(&msg)));
         }
 
         let movable = !config.keep_working_dirs;

@@ -31,3 +31,4 @@ mod server_http;
 mod taxi_pg;
 mod terraform;
 mod terraform_deploy;
+mod ui;

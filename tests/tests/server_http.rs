@@ -74,9 +74,9 @@ async fn foreign_hosts_cross_site_forms_and_unknown_requests_get_json_refusals()
     assert_eq!(status, 403, "{v}");
     let (status, v) = request(addr, &format!("GET /api/v1/executions/search HTTP/1.1\r\n{host}"), b"").await;
     assert_eq!((status, &v["total"]), (200, &Value::from(0)), "no execution was created: {v}");
-    let (status, v) = request(addr, &format!("GET / HTTP/1.1\r\n{host}"), b"").await;
+    let (status, v) = request(addr, &format!("GET /nope HTTP/1.1\r\n{host}"), b"").await;
     assert_eq!(status, 404);
-    assert!(message(&v).contains("no web UI"), "{v}");
+    assert!(message(&v).contains("web UI at /"), "{v}");
     let (status, v) = request(addr, &format!("GET /api/v1/nope HTTP/1.1\r\n{host}"), b"").await;
     assert_eq!(status, 404);
     assert!(message(&v).contains("/api/v1/nope"), "{v}");

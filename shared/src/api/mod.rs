@@ -17,6 +17,7 @@
 //!   Baton's `/backfills`.
 //! - [`namespaces`]: search, get; [`nsfiles`]: namespace files (folder
 //!   listing, read, write, delete, stats, search).
+//! - [`ui`]: the web UI at `/` (embedded static files).
 //!
 //! An unknown route or method, and a query parameter a route does not
 //! support, answer with a JSON `{"message": …}` saying so ([`error`],
@@ -37,6 +38,7 @@ pub mod query;
 pub mod search;
 pub mod sse;
 pub mod triggers;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -75,6 +77,7 @@ pub fn router(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::disable());
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(ui::routes())
         .nest("/api/v1/main", api.clone())
         .nest("/api/v1", api)
         .fallback(unknown_route)
@@ -89,7 +92,7 @@ async fn unknown_route(OriginalUri(uri): OriginalUri, req: Request) -> ApiError 
     let path = uri.path();
     let message = if path == "/" || !path.starts_with("/api/") {
         format!(
-            "no route {} {path}: Baton serves Kestra's REST API under /api/v1/ (and /api/v1/main/); it has no web UI yet",
+            "no route {} {path}: Baton serves Kestra's REST API under /api/v1/ (and /api/v1/main/) and its web UI at /",
             req.method()
         )
     } else {

@@ -1,0 +1,161 @@
+// Baton's web UI: the hash router, the API client and the small DOM helpers
+// every page uses. Pages are ES modules loaded on demand; each exports
+// `render(main, params)` and may return a cleanup function.
+
+/** An error answered by the API: its status and Kestra-style message. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Calls `/api/v1{path}`; JSON in and out unless `raw`. */
+export async function api(path, opts = {}) {
+  const init = { ...opts, headers: { ...(opts.headers || {}) } };
+  if (opts.json !== undefined) {
+    init.body = JSON.stringify(opts.json);
+    init.headers["Content-Type"] = "application/json";
+  }
+  const r = await fetch("/api/v1" + path, init);
+  if (opts.raw && r.ok) return r;
+  const text = await r.text();
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  if (!r.ok) {
+    const msg = (body && body.message) || (typeof body === "string" && body) || r.statusText;
+    throw new ApiError(r.status, `${r.status}: ${msg}`);
+  }
+  return body;
+}
+
+/** Builds an element: h("a", {href}, "text", child…). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "html") el.innerHTML = v;
+    else if (k === "style" && typeof v === "object") Object.assign(el.style, v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export const TERMINAL = ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED", "RETRIED"];
+
+/** A state badge coloured as in Kestra. */
+export function stateBadge(state) {
+  return h("span", { class: "state", style: { background: `var(--${state}, var(--CREATED))` }, "data-state": state }, state);
+}
+
+export function fmtDate(d) {
+  if (!d) return "";
+  const t = new Date(d);
+  return isNaN(t) ? String(d) : t.toLocaleString(undefined, { hour12: false });
+}
+
+/** Milliseconds as Kestra shows durations (1.2s, 3m 4s). */
+export function fmtMs(ms) {
+  if (ms === null || ms === undefined || isNaN(ms)) return "";
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${Math.round(s % 60)}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+/** Start, end (now while running) and duration of a Kestra state. */
+export function span(state) {
+  const hs = state.histories || [];
+  const start = Date.parse(state.startDate || (hs[0] && hs[0].date));
+  const done = TERMINAL.includes(state.current);
+  const end = done ? Date.parse(state.endDate || (hs.length && hs[hs.length - 1].date)) : Date.now();
+  return { start, end, ms: end - start };
+}
+
+export function toast(message, error = false) {
+  const t = h("div", { class: "toast" + (error ? " error" : ""), role: error ? "alert" : "status" }, message);
+  document.getElementById("toasts").append(t);
+  setTimeout(() => t.remove(), error ? 12000 : 4000);
+}
+
+/** Shows an error the way every page does: a box in place and a toast. */
+export function errorBox(e) {
+  const msg = e instanceof Error ? e.message : String(e);
+  return h("div", { class: "error-box", role: "alert" }, msg);
+}
+
+/** A modal dialog; resolves when closed. */
+export function dialog(title, body) {
+  const d = h("dialog", {}, h("h1", {}, title), body);
+  d.addEventListener("close", () => d.remove());
+  document.body.append(d);
+  d.showModal();
+  return d;
+}
+
+/** Parses `#/a/b?x=1` into its path parts and query. */
+export function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, "");
+  const [path, query] = raw.split("?");
+  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(query || "") };
+}
+
+export function go(hash) {
+  location.hash = hash;
+}
+
+export const enc = encodeURIComponent;
+
+/** All flows, sorted; the namespaces are read off them. */
+export async function namespaces() {
+  const flows = await api("/flows");
+  return [...new Set(flows.map((f) => f.namespace))].sort();
+}
+
+const ROUTES = {
+  flows: () => import("./flows.js"),
+  executions: () => import("./executions.js"),
+  triggers: () => import("./triggers.js"),
+  kv: () => import("./kv.js"),
+  files: () => import("./kv.js"),
+};
+
+let cleanup = null;
+
+async function route() {
+  const { parts, query } = parseHash();
+  const page = parts[0] || "executions";
+  if (!parts.length) return go("#/executions");
+  for (const a of document.querySelectorAll("#menu [data-nav]")) a.classList.toggle("active", a.dataset.nav === page);
+  if (typeof cleanup === "function") cleanup();
+  cleanup = null;
+  const main = document.getElementById("main");
+  const load = ROUTES[page];
+  if (!load) {
+    main.replaceChildren(errorBox(`no page '${page}'`));
+    return;
+  }
+  try {
+    const mod = await load();
+    main.replaceChildren();
+    cleanup = await mod.render(main, parts.slice(1), query, page);
+  } catch (e) {
+    main.replaceChildren(errorBox(e));
+  }
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("unhandledrejection", (e) => toast(e.reason && e.reason.message ? e.reason.message : String(e.reason), true));
+route();

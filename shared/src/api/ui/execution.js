@@ -1,0 +1,167 @@
+// One execution: overview (state, inputs, labels, trigger), the Gantt of its
+// task runs, per-task logs, the topology coloured by task-run state,
+// outputs and output files (preview, download), and Kill / Restart /
+// Replay. While it runs it follows GET /executions/{id}/follow (server-sent
+// events), polling every second if the stream breaks.
+
+import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TERMINAL } from "./app.js";
+import { topology } from "./topology.js";
+
+const TABS = ["overview", "gantt", "logs", "topology", "outputs"];
+
+export async function render(main, id, query) {
+  const tab = TABS.includes(query.get("tab")) ? query.get("tab") : "overview";
+  let exec = await api(`/executions/${enc(id)}`);
+  let flow = null;
+  const header = h("div");
+  const body = h("div", { "data-testid": "tab-" + tab });
+  main.append(header,
+    h("div", { class: "tabs" }, TABS.map((t) => h("a", { href: `#/executions/${enc(id)}?tab=${t}`, class: t === tab ? "active" : "" }, t[0].toUpperCase() + t.slice(1)))),
+    body);
+  let logFilter = query.get("taskId") || "";
+  let logLevel = query.get("minLevel") || "INFO";
+  const draw = async () => {
+    drawHeader(header, exec);
+    if (tab === "overview") body.replaceChildren(overview(exec));
+    else if (tab === "gantt") body.replaceChildren(gantt(exec));
+    else if (tab === "logs") body.replaceChildren(await logs(exec, logFilter, logLevel, (t, l) => { logFilter = t; logLevel = l; draw(); }));
+    else if (tab === "topology") {
+      flow = flow || (await api(`/flows/${enc(exec.namespace)}/${enc(exec.flowId)}`).catch(() => null));
+      body.replaceChildren(h("div", { class: "topology" }, flow ? topology(flow, exec) : errorBox("the flow of this execution is gone")));
+    } else body.replaceChildren(outputs(exec));
+  };
+  await draw();
+  if (TERMINAL.includes(exec.state.current)) return;
+  // live updates: server-sent events, polling when the stream fails
+  let closed = false;
+  let timer = null;
+  const update = async (next) => {
+    exec = next;
+    await draw().catch((e) => body.replaceChildren(errorBox(e)));
+  };
+  const poll = async () => {
+    if (closed) return;
+    try {
+      await update(await api(`/executions/${enc(id)}`));
+    } catch (e) {
+      toast(e.message, true);
+    }
+    if (!TERMINAL.includes(exec.state.current)) timer = setTimeout(poll, 1000);
+  };
+  const events = new EventSource(`/api/v1/executions/${enc(id)}/follow`);
+  events.onmessage = (m) => update(JSON.parse(m.data));
+  events.onerror = () => {
+    events.close();
+    if (!closed && !TERMINAL.includes(exec.state.current)) poll();
+  };
+  return () => {
+    closed = true;
+    events.close();
+    clearTimeout(timer);
+  };
+}
+
+function drawHeader(header, e) {
+  const running = !TERMINAL.includes(e.state.current);
+  const act = (label, path, method, cls) =>
+    h("button", { class: cls || "", onclick: async () => {
+      try {
+        const r = await api(`/executions/${enc(e.id)}/${path}`, { method });
+        toast(`${label}: done`);
+        if (r && r.id && r.id !== e.id) go(`#/executions/${enc(r.id)}`);
+        else window.dispatchEvent(new HashChangeEvent("hashchange"));
+      } catch (err) {
+        toast(err.message, true);
+      }
+    } }, label);
+  header.replaceChildren(h("h1", {},
+    h("span", { class: "ns" }, `${e.namespace}.`), h("a", { href: `#/flows/${enc(e.namespace)}/${enc(e.flowId)}` }, e.flowId),
+    h("span", { class: "muted" }, e.id), h("span", { "data-testid": "execution-state" }, stateBadge(e.state.current)),
+    h("span", { class: "grow" }),
+    running ? act("Kill", "kill", "DELETE", "danger") : "",
+    !running && e.state.current !== "SUCCESS" ? act("Restart", "restart", "POST") : "",
+    !running ? act("Replay", "replay", "POST") : ""));
+}
+
+function overview(e) {
+  const s = span(e.state);
+  const dl = (pairs) => h("dl", { class: "kv" }, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  return h("div", {},
+    h("div", { class: "panel" }, dl([
+      ["State", stateBadge(e.state.current)],
+      ["Namespace", e.namespace],
+      ["Flow", `${e.flowId} (revision ${e.flowRevision})`],
+      ["Created", fmtDate((e.state.histories[0] || {}).date)],
+      ["Duration", fmtMs(s.ms)],
+      ["Labels", h("span", { "data-testid": "labels" }, (e.labels || []).map((l) => h("span", { class: "state", style: { background: "var(--panel2)", color: "var(--text)", marginRight: "4px" } }, `${l.key}:${l.value}`)))],
+      ["Trigger", e.trigger ? `${e.trigger.id} (${e.trigger.type})` : "manual"],
+      ["Original execution", e.originalId && e.originalId !== e.id ? h("a", { href: `#/executions/${enc(e.originalId)}` }, e.originalId) : ""],
+    ])),
+    e.error ? h("div", { class: "error-box" }, e.error) : "",
+    h("h2", {}, "Inputs"),
+    Object.keys(e.inputs || {}).length
+      ? h("table", { "data-testid": "inputs" }, h("tbody", {}, Object.entries(e.inputs).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, valueView(e, v))))))
+      : h("p", { class: "muted" }, "No inputs."),
+    h("h2", {}, "States"),
+    h("table", {}, h("tbody", {}, e.state.histories.map((x) => h("tr", {}, h("td", {}, stateBadge(x.state)), h("td", {}, fmtDate(x.date)))))));
+}
+
+/** The Gantt: one bar per task run, placed on the execution's time span. */
+function gantt(e) {
+  const all = span(e.state);
+  const total = Math.max(1, all.end - all.start);
+  const rows = e.taskRunList.map((tr) => {
+    const s = span(tr.state);
+    const left = Math.max(0, ((s.start - all.start) / total) * 100);
+    const width = Math.max(0.5, Math.min(100 - left, (s.ms / total) * 100));
+    return [
+      h("a", { class: "name", href: `#/executions/${enc(e.id)}?tab=logs&taskId=${enc(tr.taskId)}`, title: tr.taskId }, tr.taskId + (tr.value ? ` (${tr.value})` : "")),
+      h("div", { class: "bar-wrap", "data-task": tr.taskId }, h("div", { class: "bar", title: tr.state.current, style: { left: left + "%", width: width + "%", background: `var(--${tr.state.current}, var(--CREATED))` } })),
+      h("span", {}, fmtMs(s.ms), " ", stateBadge(tr.state.current)),
+    ];
+  });
+  if (!rows.length) return h("p", { class: "muted" }, "No task runs yet.");
+  return h("div", { class: "panel gantt", "data-testid": "gantt" }, h("strong", {}, "Task"), h("span", { class: "muted" }, `${fmtMs(total)} in all`), h("strong", {}, "Duration"), rows.flat());
+}
+
+async function logs(e, taskId, minLevel, change) {
+  const q = new URLSearchParams({ minLevel });
+  if (taskId) q.set("taskId", taskId);
+  const lines = await api(`/logs/${enc(e.id)}?${q}`);
+  const tasks = [...new Set(e.taskRunList.map((t) => t.taskId))];
+  const taskSel = h("select", { name: "taskId", onchange: (ev) => change(ev.target.value, minLevel) }, h("option", { value: "" }, "All tasks"), tasks.map((t) => h("option", { value: t, selected: t === taskId }, t)));
+  const lvlSel = h("select", { name: "minLevel", onchange: (ev) => change(taskId, ev.target.value) }, ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].map((l) => h("option", { value: l, selected: l === minLevel }, l)));
+  return h("div", {},
+    h("div", { class: "filters" }, taskSel, lvlSel, h("a", { class: "btn", href: `/api/v1/logs/${enc(e.id)}/download`, download: `${e.id}.log` }, "Download")),
+    h("div", { class: "logs", "data-testid": "logs" },
+      lines.length ? lines.map((l) => h("div", { class: "row" }, h("span", { class: "muted" }, new Date(l.timestamp).toISOString().slice(11, 23), " "), h("span", { class: `lvl lvl-${l.level}` }, l.level), l.taskId ? h("span", { class: "muted" }, `[${l.taskId}] `) : "", l.message)) : h("span", { class: "muted" }, "No logs.")));
+}
+
+/** A value, with kestra:// files as preview and download links. */
+function valueView(e, v) {
+  if (typeof v === "string" && v.startsWith("kestra://")) {
+    const path = `/executions/${enc(e.id)}/file?path=${enc(v)}`;
+    const out = h("div");
+    return h("span", { class: "file" },
+      h("code", {}, v.split("/").pop()), " ",
+      h("a", { class: "btn", href: "/api/v1" + path, download: v.split("/").pop() }, "Download"), " ",
+      h("button", { onclick: async () => {
+        try {
+          const p = await api(`/executions/${enc(e.id)}/file/preview?path=${enc(v)}`);
+          out.replaceChildren(h("pre", { "data-testid": "preview" }, p.content), p.truncated ? h("p", { class: "muted" }, "(truncated)") : "");
+        } catch (err) {
+          out.replaceChildren(errorBox(err));
+        }
+      } }, "Preview"), out);
+  }
+  if (v !== null && typeof v === "object") return h("pre", {}, JSON.stringify(v, null, 2));
+  return h("code", {}, String(v));
+}
+
+function outputs(e) {
+  const rows = [];
+  for (const tr of e.taskRunList) for (const [k, v] of Object.entries(tr.outputs || {})) rows.push(h("tr", {}, h("td", {}, tr.taskId + (tr.value ? ` (${tr.value})` : "")), h("td", {}, k), h("td", {}, valueView(e, v))));
+  for (const [k, v] of Object.entries(e.outputs || {})) rows.push(h("tr", {}, h("td", {}, h("em", {}, "flow")), h("td", {}, k), h("td", {}, valueView(e, v))));
+  if (!rows.length) return h("p", { class: "muted" }, "No outputs.");
+  return h("table", { "data-testid": "outputs" }, h("thead", {}, h("tr", {}, ["Task", "Output", "Value"].map((t) => h("th", {}, t)))), h("tbody", {}, rows));
+}

@@ -1,0 +1,133 @@
+// Flows: the list by namespace, and one flow's page: its YAML source with
+// syntax highlighting, an editor whose validation errors (from
+// POST /flows/validate) are shown at their line, save, and Execute.
+
+import { api, h, errorBox, toast, enc } from "./app.js";
+import { executeDialog } from "./inputs.js";
+
+export async function render(main, parts) {
+  if (parts.length >= 2) return flowPage(main, parts[0], parts[1]);
+  main.append(h("h1", {}, "Flows"));
+  const flows = await api("/flows");
+  const byNs = new Map();
+  for (const f of flows) byNs.set(f.namespace, [...(byNs.get(f.namespace) || []), f]);
+  if (!flows.length) main.append(h("p", { class: "muted" }, "No flows yet: put YAML files in the flows folder or POST /api/v1/flows/import."));
+  const rows = [];
+  for (const [ns, list] of [...byNs].sort()) {
+    for (const f of list) {
+      rows.push(
+        h("tr", { "data-flow": `${ns}.${f.id}` },
+          h("td", {}, h("a", { href: `#/flows/${enc(ns)}/${enc(f.id)}` }, f.id)),
+          h("td", { class: "ns" }, ns),
+          h("td", {}, (f.labels || []).map((l) => `${l.key}:${l.value}`).join(", ")),
+          h("td", {}, (f.triggers || []).map((t) => t.id).join(", ")),
+          h("td", {}, f.disabled ? "disabled" : ""),
+          h("td", {}, h("button", { class: "primary", onclick: () => executeDialog(f) }, "Execute")),
+        ),
+      );
+    }
+  }
+  main.append(h("table", {}, h("thead", {}, h("tr", {}, ["Id", "Namespace", "Labels", "Triggers", "", ""].map((t) => h("th", {}, t)))), h("tbody", {}, rows)));
+}
+
+async function flowPage(main, ns, id) {
+  const flow = await api(`/flows/${enc(ns)}/${enc(id)}?source=true`);
+  const box = h("div");
+  main.append(
+    h("h1", {}, h("span", { class: "ns" }, ns + "."), id, h("span", { class: "grow" }),
+      h("a", { class: "btn", href: `#/executions?namespace=${enc(ns)}&flowId=${enc(id)}` }, "Executions"),
+      h("button", { class: "primary", onclick: () => executeDialog(flow) }, "Execute")),
+    flow.description ? h("p", { class: "muted" }, flow.description) : "",
+    box,
+  );
+  let source = flow.source || "";
+  const view = (errors = new Map()) => {
+    box.replaceChildren(
+      h("div", { class: "filters" }, h("button", { onclick: edit }, "Edit")),
+      h("pre", { class: "source", "data-testid": "source" }, highlighted(source, errors)),
+    );
+  };
+  const edit = () => {
+    const area = h("textarea", { rows: Math.max(12, source.split("\n").length + 2), style: { width: "100%" }, spellcheck: "false" }, source);
+    const out = h("div");
+    const validate = async () => {
+      const result = await api("/flows/validate", { method: "POST", body: area.value, headers: { "Content-Type": "application/x-yaml" } });
+      const errors = errorsByLine(result);
+      out.replaceChildren(errors.size ? h("pre", { class: "source", "data-testid": "validation" }, highlighted(area.value, errors)) : h("p", { class: "muted", "data-testid": "validation" }, "Valid."));
+      return errors.size === 0;
+    };
+    const save = async () => {
+      try {
+        if (!(await validate())) return;
+        await api(`/flows/${enc(ns)}/${enc(id)}`, { method: "PUT", body: area.value, headers: { "Content-Type": "application/x-yaml" } });
+        source = area.value;
+        toast("Flow saved");
+        view();
+      } catch (e) {
+        out.replaceChildren(errorBox(e));
+      }
+    };
+    box.replaceChildren(
+      area,
+      h("div", { class: "filters" },
+        h("button", { onclick: () => validate().catch((e) => out.replaceChildren(errorBox(e))) }, "Validate"),
+        h("button", { class: "primary", onclick: save }, "Save"),
+        h("button", { onclick: () => view() }, "Cancel")),
+      out,
+    );
+  };
+  view();
+}
+
+/** Validation results → {line: [messages]}; messages without a line go on line 1. */
+export function errorsByLine(results) {
+  const map = new Map();
+  for (const r of results || []) {
+    if (!r.constraints) continue;
+    for (const msg of r.constraints.split("\n")) {
+      const m = /^document \d+:(\d+)/.exec(msg);
+      const line = m ? Number(m[1]) : 1;
+      map.set(line, [...(map.get(line) || []), msg]);
+    }
+  }
+  return map;
+}
+
+const esc = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** One line of YAML as highlighted HTML (keys, strings, numbers, comments, {{ }}). */
+function highlightLine(line) {
+  const m = /^(\s*)(- )?([A-Za-z0-9_.@/-]+)(:)(\s|$)(.*)$/.exec(line);
+  let head = "";
+  let rest = line;
+  if (m) {
+    head = esc(m[1]) + (m[2] ? `<span class="y-dash">- </span>` : "") + `<span class="y-key">${esc(m[3])}</span>:` + m[5];
+    rest = m[6];
+  } else {
+    const d = /^(\s*)(- )(.*)$/.exec(line);
+    if (d) {
+      head = esc(d[1]) + `<span class="y-dash">- </span>`;
+      rest = d[3];
+    }
+  }
+  let body;
+  const c = /(^|\s)#.*$/.exec(rest);
+  const comment = c && !/["']/.test(rest.slice(0, c.index)) ? rest.slice(c.index) : "";
+  const value = comment ? rest.slice(0, c.index) : rest;
+  if (m && m[3] === "type") body = `<span class="y-type">${esc(value)}</span>`;
+  else if (/^\s*-?\d+(\.\d+)?\s*$/.test(value) || /^\s*(true|false|null)\s*$/.test(value)) body = `<span class="y-num">${esc(value)}</span>`;
+  else if (value.trim()) body = `<span class="y-str">${esc(value).replace(/\{\{.*?\}\}/g, (x) => `<span class="y-expr">${x}</span>`)}</span>`;
+  else body = esc(value);
+  return head + body + (comment ? `<span class="y-com">${esc(comment)}</span>` : "");
+}
+
+/** The source as numbered, highlighted lines, with errors under their line. */
+export function highlighted(source, errors = new Map()) {
+  const frag = document.createDocumentFragment();
+  source.split("\n").forEach((line, i) => {
+    const errs = errors.get(i + 1);
+    frag.append(h("span", { class: "line" + (errs ? " err" : ""), "data-line": i + 1, html: highlightLine(line) || " " }));
+    for (const e of errs || []) frag.append(h("span", { class: "msg", "data-error-line": i + 1 }, e));
+  });
+  return frag;
+}

@@ -1,0 +1,181 @@
+//! The web UI in a real browser: Debian's headless Chromium, driven by
+//! playwright-core (scripts/setup/chromium.sh) through tests/ui/drive.mjs,
+//! against `baton server local`. Each test runs one scenario and asserts on
+//! what the page shows: the execute dialog with typed inputs and a FILE,
+//! the live state, Gantt, logs, topology and outputs; a backfill from the
+//! Triggers page to its end; the KV store; validation errors at their line
+//! and API errors. Screenshots go to a temporary folder, or to
+//! docs/screenshots/ when `BATON_UI_SCREENSHOTS=1` (how the README's
+//! pictures are refreshed).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use shared::server::{LocalServer, ServerOptions};
+use tokio::io::AsyncReadExt;
+
+use crate::sched_support::temp_dir;
+
+const TYPED: &str = r#"id: typed
+namespace: ui.test
+description: Every kind of input the execute dialog draws.
+labels:
+  team: ui
+inputs:
+  - id: name
+    type: STRING
+  - id: count
+    type: INT
+  - id: color
+    type: SELECT
+    values: [red, green]
+  - id: items
+    type: ARRAY
+    itemType: STRING
+  - id: flag
+    type: BOOLEAN
+  - id: day
+    type: DATE
+  - id: data
+    type: FILE
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: "Hello {{ inputs.name }} x{{ inputs.count }} {{ inputs.color }} {{ inputs.items }}"
+  - id: wait
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT1.5S
+  - id: echo
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(inputs.data) }}"
+"#;
+
+const NIGHTLY: &str = r#"id: nightly
+namespace: ui.test
+inputs:
+  - id: region
+    type: STRING
+    defaults: eu
+triggers:
+  - id: daily
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 2 * * *"
+    disabled: false
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "backfill {{ trigger.date }} in {{ inputs.region }}"
+"#;
+
+/// A local server with the two test flows.
+async fn server() -> (LocalServer, PathBuf) {
+    let home = temp_dir("ui");
+    let flows = home.join("flows");
+    std::fs::create_dir_all(&flows).expect("flows folder");
+    std::fs::write(flows.join("typed.yml"), TYPED).expect("flow");
+    std::fs::write(flows.join("nightly.yml"), NIGHTLY).expect("flow");
+    let mut opts = ServerOptions::new(home.join("home"));
+    opts.flows_dir = flows;
+    opts.port = 0;
+    opts.workers = 4;
+    opts.tick = Duration::from_millis(200);
+    (LocalServer::start(opts).await.expect("server starts"), home)
+}
+
+/// Runs `node tests/ui/drive.mjs URL SCENARIO SHOTS`; panics with its output
+/// when the scenario fails, and returns its stdout.
+pub async fn drive(url: &str, scenario: &str, shots: &Path) -> String {
+    for var in ["BATON_CHROMIUM", "BATON_PLAYWRIGHT_DIR"] {
+        assert!(
+            std::env::var_os(var).is_some(),
+            "{var} is not set: source scripts/setup/chromium.sh (it installs Debian's chromium and playwright-core); the UI tests need them"
+        );
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/drive.mjs");
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(script).arg(url).arg(scenario).arg(shots).kill_on_drop(true);
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("node runs drive.mjs");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s).await;
+        s
+    });
+    let err = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s).await;
+        s
+    });
+    let status = tokio::time::timeout(Duration::from_secs(120), child.wait()).await;
+    if status.is_err() {
+        let _ = child.kill().await;
+    }
+    let (out, err) = (out.await.unwrap_or_default(), err.await.unwrap_or_default());
+    match status {
+        Ok(Ok(s)) => assert!(s.success(), "UI scenario '{scenario}' against {url} failed:\n{out}{err}"),
+        Ok(Err(e)) => panic!("drive.mjs: {e}"),
+        Err(_) => panic!("UI scenario '{scenario}' did not finish in 2 minutes:\n{out}{err}"),
+    }
+    assert!(out.contains(&format!("scenario {scenario} passed")), "{out}{err}");
+    out
+}
+
+/// Where screenshots go: docs/screenshots/ when asked, else a temporary folder.
+fn shots(home: &Path) -> PathBuf {
+    if std::env::var("BATON_UI_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
+    } else {
+        home.join("shots")
+    }
+}
+
+async fn scenario(name: &str, expected_shot: &str) {
+    let (server, home) = server().await;
+    let dir = shots(&home);
+    drive(&server.url(), name, &dir).await;
+    let png = std::fs::metadata(dir.join(format!("{expected_shot}.png"))).map(|m| m.len()).unwrap_or(0);
+    assert!(png > 1000, "the scenario took its screenshot {expected_shot}.png in {}", dir.display());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_dialog_runs_a_flow_with_typed_inputs_and_shows_it_live_with_logs_gantt_and_topology() {
+    scenario("execute", "topology").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_dialog_on_the_triggers_page_starts_a_backfill_and_shows_its_progress() {
+    scenario("backfill", "triggers").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_store_page_sets_typed_values_lists_reads_and_deletes_them() {
+    scenario("kv", "kv").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_editor_shows_validation_errors_at_their_line_and_api_errors_are_shown() {
+    scenario("errors", "validation").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_and_its_modules_are_served_with_types_and_etags() {
+    let (server, _home) = server().await;
+    let http = reqwest::Client::new();
+    let page = http.get(server.url()).send().await.expect("GET /");
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let etag = page.headers()["etag"].clone();
+    assert!(page.text().await.expect("page").contains("/ui/app.js"));
+    let again = http.get(server.url()).header("if-none-match", etag).send().await.expect("GET / again");
+    assert_eq!(again.status(), 304);
+    let js = http.get(format!("{}/ui/app.js", server.url())).send().await.expect("GET app.js");
+    assert_eq!(js.headers()["content-type"], "text/javascript; charset=utf-8");
+    let missing = http.get(format!("{}/ui/nope.js", server.url())).send().await.expect("GET nope.js");
+    assert_eq!(missing.status(), 404);
+    let v: serde_json::Value = missing.json().await.expect("json error");
+    assert!(v["message"].as_str().unwrap_or("").contains("nope.js"), "{v}");
+    server.shutdown().await;
+}

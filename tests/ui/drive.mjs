@@ -1,0 +1,209 @@
+// Drives Baton's web UI in headless Chromium (Debian's, through
+// playwright-core from scripts/setup/chromium.sh) for tests/tests/ui.rs and
+// the UI benchmark. Usage: node drive.mjs URL SCENARIO SHOTS_DIR
+// Each scenario asserts on what the page shows; any failure exits 1 with
+// the reason. Prints "scenario SCENARIO passed" at the end.
+
+import { createRequire } from "node:module";
+import path from "node:path";
+import fs from "node:fs";
+
+const [url, scenario, shots] = process.argv.slice(2);
+const dir = process.env.BATON_PLAYWRIGHT_DIR;
+const exe = process.env.BATON_CHROMIUM;
+if (!dir || !exe) {
+  console.error("BATON_PLAYWRIGHT_DIR and BATON_CHROMIUM must be set: source scripts/setup/chromium.sh");
+  process.exit(2);
+}
+const { chromium } = createRequire(path.join(dir, "package.json"))("playwright-core");
+
+const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+function check(cond, what) {
+  if (!cond) throw new Error(`assertion failed: ${what}`);
+}
+
+async function shot(page, name) {
+  if (!shots) return;
+  fs.mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: path.join(shots, name + ".png") });
+}
+
+async function text(locator) {
+  return (await locator.innerText()).trim();
+}
+
+const scenarios = {
+  /** Execute dialog with typed inputs, live state, gantt, logs, topology, outputs, list. */
+  async execute(page) {
+    await page.goto(url + "#/flows/ui.test/typed");
+    await page.locator("[data-testid=source]").getByText("io.kestra.plugin.core.flow.Sleep").waitFor();
+    await shot(page, "flow");
+    await page.locator("h1 button.primary", { hasText: "Execute" }).click();
+    const form = page.locator("[data-testid=execute-form]");
+    await form.locator("[data-input=name] input").fill("Ada");
+    await form.locator("[data-input=count] input").fill("3");
+    await form.locator("[data-input=color] select").selectOption("green");
+    await form.locator("[data-input=items] textarea").fill("a\nb");
+    await form.locator("[data-input=flag] select").selectOption("true");
+    await form.locator("[data-input=day] input").fill("2026-03-04");
+    await form.locator("[data-input=data] input").setInputFiles({ name: "hello.txt", mimeType: "text/plain", buffer: Buffer.from("file body") });
+    await form.locator("textarea[name=labels]").fill("team:ui");
+    await shot(page, "execute-dialog");
+    await form.locator("button[type=submit]").click();
+    await page.waitForURL(/#\/executions\/[A-Za-z0-9]+$/);
+    const state = page.locator("[data-testid=execution-state]");
+    // the Sleep task keeps it running: the page shows RUNNING, then SUCCESS without a reload
+    await state.getByText("RUNNING").waitFor({ timeout: 10000 });
+    await state.getByText("SUCCESS").waitFor({ timeout: 20000 });
+    const inputs = await text(page.locator("[data-testid=inputs]"));
+    for (const want of ["Ada", "3", "green", '"a"', "true", "2026-03-04", "hello.txt"]) check(inputs.includes(want), `inputs show ${want}: ${inputs}`);
+    check((await text(page.locator("[data-testid=labels]"))).includes("team:ui"), "the label is shown");
+    await shot(page, "execution");
+    await page.locator(".tabs a", { hasText: "Gantt" }).click();
+    await page.locator("[data-testid=gantt]").waitFor();
+    for (const t of ["hello", "wait", "echo"]) check((await page.locator(`[data-testid=gantt] [data-task=${t}] .bar`).count()) === 1, `a gantt bar for ${t}`);
+    const wait = await page.locator("[data-testid=gantt]").innerText();
+    check(/1\.\d+s/.test(wait), `the Sleep's duration is shown: ${wait}`);
+    await shot(page, "gantt");
+    await page.locator(".tabs a", { hasText: "Logs" }).click();
+    await page.locator("[data-testid=logs]").getByText('Hello Ada x3 green ["a","b"]').waitFor();
+    await page.locator("select[name=taskId]").selectOption("echo");
+    await page.waitForFunction(() => !document.querySelector("[data-testid=logs]")?.innerText.includes("Hello Ada"));
+    await page.locator("select[name=taskId]").selectOption("hello");
+    await page.locator("[data-testid=logs]").getByText("Hello Ada").waitFor();
+    await shot(page, "logs");
+    await page.locator(".tabs a", { hasText: "Topology" }).click();
+    await page.locator("[data-testid=topology]").waitFor();
+    for (const t of ["hello", "wait", "echo"]) {
+      check((await page.locator(`[data-testid=topology] g[data-task=${t}]`).getAttribute("data-state")) === "SUCCESS", `topology node ${t} is SUCCESS`);
+    }
+    await shot(page, "topology");
+    await page.locator(".tabs a", { hasText: "Outputs" }).click();
+    check((await text(page.locator("[data-testid=outputs]"))).includes("file body"), "the echo output is shown");
+    await page.locator(".tabs a", { hasText: "Overview" }).click();
+    await page.locator("[data-testid=inputs] button", { hasText: "Preview" }).click();
+    await page.locator("[data-testid=preview]").getByText("file body").waitFor();
+    await page.goto(url + "#/executions?namespace=ui.test");
+    const row = page.locator("[data-testid=executions] tbody tr[data-execution]").first();
+    await row.waitFor();
+    check((await text(row)).includes("SUCCESS") && (await text(row)).includes("typed"), "the list shows the execution");
+    await shot(page, "executions");
+  },
+
+  /** The backfill dialog from the Triggers page, and its progress to the end. */
+  async backfill(page) {
+    await page.goto(url + "#/triggers");
+    const row = page.locator('tr[data-trigger="ui.test.nightly.daily"]');
+    await row.waitFor();
+    check((await text(row)).includes("0 2 * * *"), "the trigger's cron is shown");
+    await row.locator("button", { hasText: "Backfill executions" }).click();
+    const form = page.locator("[data-testid=backfill-form]");
+    await form.locator("input[name=start]").fill("2026-01-01T00:00");
+    await form.locator("input[name=end]").fill("2026-01-03T12:00");
+    await form.locator("[data-input=region] input").fill("us");
+    await form.locator("textarea[name=labels]").fill("source:ui");
+    await shot(page, "backfill-dialog");
+    await form.locator("button[type=submit]").click();
+    const b = row.locator("[data-testid=backfill]");
+    await b.waitFor();
+    await row.locator('[data-testid=backfill][data-state="SUCCESS"]').waitFor({ timeout: 30000 });
+    const shown = await text(b);
+    check(shown.includes("3/3 done"), `the backfill's progress: ${shown}`);
+    await shot(page, "triggers");
+    await page.goto(url + "#/executions?namespace=ui.test&flowId=nightly");
+    await page.locator("[data-testid=executions] tbody tr[data-execution]").first().waitFor();
+    const rows = page.locator("[data-testid=executions] tbody tr[data-execution]");
+    check((await rows.count()) === 3, `3 backfilled executions listed, not ${await rows.count()}`);
+    check((await text(rows.first())).includes("source:ui"), "the backfill's label is on its executions");
+  },
+
+  /** Set KV values with a type, see them listed, read one, delete one. */
+  async kv(page) {
+    page.on("dialog", (d) => d.accept());
+    await page.goto(url + "#/kv/ui.test");
+    const form = page.locator("[data-testid=kv-form]");
+    await form.waitFor();
+    const set = async (key, type, value) => {
+      await form.locator("input[name=key]").fill(key);
+      await form.locator("select[name=type]").selectOption(type);
+      await form.locator("textarea[name=value]").fill(value);
+      await form.locator("button[type=submit]").click();
+      await page.locator(`[data-testid=kv] tr[data-key="${key}"]`).waitFor();
+    };
+    await set("GREETING", "STRING", "42");
+    await set("LIMIT", "NUMBER", "7");
+    await set("CONFIG", "JSON", '{"a": [1, 2]}');
+    const types = async (key) => text(page.locator(`[data-testid=kv] tr[data-key="${key}"] td`).nth(1));
+    check((await types("GREETING")) === "STRING", "42 set as STRING stays a string");
+    check((await types("LIMIT")) === "NUMBER", "LIMIT is a NUMBER");
+    check((await types("CONFIG")) === "JSON", "CONFIG is JSON");
+    await page.locator('[data-testid=kv] tr[data-key="GREETING"] a').click();
+    check((await text(page.locator("[data-testid=kv-value]"))) === "42", "the value is shown");
+    await shot(page, "kv");
+    await page.locator('[data-testid=kv] tr[data-key="LIMIT"] button', { hasText: "Delete" }).click();
+    await page.locator('[data-testid=kv] tr[data-key="LIMIT"]').waitFor({ state: "detached" });
+  },
+
+  /** Validation errors at their line in the flow editor; API errors shown with their message. */
+  async errors(page) {
+    await page.goto(url + "#/flows/ui.test/typed");
+    await page.locator("button", { hasText: "Edit" }).click();
+    const area = page.locator("textarea").first();
+    const src = (await area.inputValue()).replace("io.kestra.plugin.core.debug.Return", "io.kestra.plugin.core.debug.Nope");
+    await area.fill(src);
+    await page.locator("button", { hasText: "Validate" }).click();
+    const msg = page.locator("[data-testid=validation] .msg").first();
+    await msg.waitFor();
+    const line = Number(await msg.getAttribute("data-error-line"));
+    const nope = src.split("\n").findIndex((l) => l.includes("debug.Nope")) + 1;
+    check(line >= nope - 2 && line <= nope, `the error is at line ${line}, near the bad type on line ${nope}`);
+    check((await text(msg)).includes("Nope"), "the message names the unknown type");
+    await shot(page, "validation");
+    await page.goto(url + "#/executions/doesnotexist");
+    const box = page.locator(".error-box");
+    await box.waitFor();
+    check((await text(box)).includes("execution doesnotexist not found"), `the API's message is shown: ${await text(box)}`);
+  },
+
+  /** Benchmark: the executions page's first paint and first rendered row. */
+  async bench(page) {
+    const t0 = Date.now();
+    await page.goto(url + "#/executions");
+    await page.locator("[data-testid=executions] tbody tr[data-execution]").first().waitFor({ timeout: 60000 });
+    const row = Date.now() - t0;
+    const paint = await page.evaluate(() => {
+      const p = performance.getEntriesByName("first-contentful-paint")[0] || performance.getEntriesByName("first-paint")[0];
+      return p ? p.startTime : null;
+    });
+    const total = await text(page.locator(".filters .muted"));
+    console.log(JSON.stringify({ firstPaintMs: paint, firstRowMs: row, shown: total }));
+  },
+};
+
+const run = scenarios[scenario];
+if (!run) {
+  console.error(`no scenario '${scenario}' (${Object.keys(scenarios).join(", ")})`);
+  process.exit(2);
+}
+const browser = await chromium.launch({ executablePath: exe, headless: true, args: ARGS });
+let failed = false;
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+  page.setDefaultTimeout(10000);
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  try {
+    await run(page);
+    check(errors.length === 0, `no script errors on the page: ${errors.join("; ")}`);
+  } catch (e) {
+    failed = true;
+    console.error(`scenario ${scenario} failed: ${e.stack || e}`);
+    if (shots) await shot(page, `failed-${scenario}`).catch(() => {});
+    console.error("page text:\n" + (await page.locator("body").innerText().catch(() => "?")).slice(0, 3000));
+  }
+} finally {
+  await browser.close();
+}
+if (failed) process.exit(1);
+console.log(`scenario ${scenario} passed`);

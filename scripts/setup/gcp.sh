@@ -42,12 +42,13 @@ PY
 # Google's published discovery documents of the Cloud Scheduler API, which
 # the deployed-system tests check their Cloud Scheduler stand-in against
 # (no emulator exists), and of Vertex AI (aiplatform v1), which the AI
-# tests check their Gemini / Vertex AI fakes against. google-api-python-client
+# tests check their Gemini / Vertex AI fakes against, and of Cloud Run Admin
+# v2 (run.v2), which the Cloud Run Jobs fake is checked against. google-api-python-client
 # ships them; only those two files are kept. Exports BATON_DISCOVERY_DIR.
 baton_setup_discovery() {
   local py="$1" dir
   dir="$(pwd)/.cache/discovery"
-  if [ ! -s "$dir/cloudscheduler.v1.json" ] || [ ! -s "$dir/aiplatform.v1.json" ]; then
+  if [ ! -s "$dir/cloudscheduler.v1.json" ] || [ ! -s "$dir/aiplatform.v1.json" ] || [ ! -s "$dir/run.v2.json" ]; then
     echo "gcp setup: fetching Google's Cloud Scheduler and Vertex AI discovery documents (google-api-python-client 2.202.0)"
     mkdir -p "$dir/wheel"
     if "$py" -m pip download --quiet --disable-pip-version-check --no-deps \
@@ -56,8 +57,9 @@ baton_setup_discovery() {
 import glob, sys, zipfile
 d = sys.argv[1]
 with zipfile.ZipFile(glob.glob(d + "/wheel/*.whl")[0]) as z:
-    # cloudscheduler: the Cloud Scheduler stand-in; aiplatform: the Vertex AI / Gemini fakes
-    for name in ("cloudscheduler.v1.json", "aiplatform.v1.json"):
+    # cloudscheduler: the Cloud Scheduler stand-in; aiplatform: the Vertex AI / Gemini fakes;
+    # run.v2: the Cloud Run Jobs fake
+    for name in ("cloudscheduler.v1.json", "aiplatform.v1.json", "run.v2.json"):
         data = z.read("googleapiclient/discovery_cache/documents/" + name)
         open(d + "/" + name, "wb").write(data)
 PY

@@ -14,22 +14,30 @@ use crate::ai_fake::OPENAI_CHAT_FIELDS;
 
 fn discovery() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let dir = std::env::var_os("BATON_DISCOVERY_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.cache/discovery")));
-        let p = dir.join("aiplatform.v1.json");
-        let text = std::fs::read_to_string(&p)
-            .unwrap_or_else(|e| panic!("{}: {e} (run `source scripts/setup/gcp.sh` to fetch it)", p.display()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-    })
+    DOC.get_or_init(|| load_discovery("aiplatform.v1.json"))
+}
+
+/// A discovery document of `$BATON_DISCOVERY_DIR` (e.g. `run.v2.json`).
+pub fn load_discovery(file: &str) -> Value {
+    let dir = std::env::var_os("BATON_DISCOVERY_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.cache/discovery")));
+    let p = dir.join(file);
+    let text = std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e} (run `source scripts/setup/gcp.sh` to fetch it)", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Checks `v` against the schema `name` of discovery document `doc`.
+pub fn check_schema_of(doc: &Value, v: &Value, name: &str) -> Result<(), String> {
+    let schemas = &doc["schemas"];
+    let s = schemas.get(name).ok_or_else(|| format!("no schema {name}"))?;
+    walk(v, s, schemas, "")
 }
 
 /// Checks `v` against the discovery schema `name`.
 pub fn check_schema(v: &Value, name: &str) -> Result<(), String> {
-    let schemas = &discovery()["schemas"];
-    let s = schemas.get(name).ok_or_else(|| format!("no schema {name}"))?;
-    walk(v, s, schemas, "")
+    check_schema_of(discovery(), v, name)
 }
 
 fn walk(v: &Value, s: &Value, schemas: &Value, at: &str) -> Result<(), String> {

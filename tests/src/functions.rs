@@ -38,6 +38,8 @@ pub struct ClusterOptions {
     pub flows: Vec<(String, String)>,
     pub schedules: Option<Arc<dyn shared::functions::scheduler::Schedules>>,
     pub auth: PushAuth,
+    /// The plugins' settings of every function's engine.
+    pub plugins: shared::plugins::PluginConfig,
 }
 
 impl Default for ClusterOptions {
@@ -48,6 +50,7 @@ impl Default for ClusterOptions {
             flows: Vec::new(),
             schedules: None,
             auth: PushAuth::Off,
+            plugins: Default::default(),
         }
     }
 }
@@ -85,6 +88,7 @@ pub struct SharedBackends {
     pub storage: Arc<FsStorage>,
     pub relay: PushRelay,
     pub work_root: PathBuf,
+    pub plugins: shared::plugins::PluginConfig,
 }
 
 impl SharedBackends {
@@ -100,7 +104,7 @@ impl SharedBackends {
             secrets: Default::default(),
             envs: Map::new(),
             work_root: self.work_root.clone(),
-            plugins: Default::default(),
+            plugins: self.plugins.clone(),
             echo_logs: false,
             progress: None,
         })
@@ -143,6 +147,7 @@ impl Cluster {
             storage: local.storage.clone(),
             relay: relay.clone(),
             work_root: home.join("work"),
+            plugins: opts.plugins.clone(),
         };
         let fopts = FunctionOptions {
             auth: opts.auth.clone(),

@@ -7,6 +7,7 @@
 
 pub mod ai_fake;
 pub mod ai_schema;
+pub mod cloud_run_fake;
 pub mod cloud_scheduler;
 pub mod deployed;
 pub mod emulators;

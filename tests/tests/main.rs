@@ -6,6 +6,7 @@ mod support;
 
 mod ai;
 mod backfill;
+mod cloud_run;
 mod compress;
 mod concurrency;
 mod containers;

@@ -14,6 +14,7 @@
 //! [`relay`] stands in for Pub/Sub push when running without Google.
 
 pub mod api;
+pub mod cloud_run_jobs;
 pub mod config;
 pub mod envelope;
 pub mod executor;

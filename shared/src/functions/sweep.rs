@@ -7,6 +7,9 @@
 //!   sweep tries the claim: a live lease answers "held elsewhere" and nothing
 //!   changes; an expired (or missing) one is taken over, and the attempt is
 //!   reported FAILED with the reason, so the task's retry policy decides.
+//! - **Cloud Run Jobs.** Script tasks started as Cloud Run Job executions
+//!   are checked once each (`cloud_run_jobs`): an ended one's result is
+//!   reported, one whose task ended (killed) or timed out is cancelled.
 //! - **Due timers.** Retry delays are timers in the executor instance that
 //!   armed them, and Cloud Run may stop that instance: every RUNNING
 //!   execution gets a `Wake`, and the executor re-dispatches what is due
@@ -31,6 +34,8 @@ pub struct SweepReport {
     pub executions: usize,
     /// Attempts found lost and reported failed: `(task run id, attempt)`.
     pub lost: Vec<(String, u32)>,
+    /// Script tasks running as Cloud Run Job executions (see `cloud_run_jobs`).
+    pub cloud_run: super::cloud_run_jobs::CloudRunReport,
 }
 
 /// Sweeps lost attempts and due timers; `sweeper` names the claims it takes.
@@ -92,5 +97,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
         }
         publish_event(engine, &ExecutionEvent::Wake { execution_id: exec.id.clone() }).await?;
     }
+    // script tasks running as Cloud Run Jobs: their results, kills and timeouts
+    report.cloud_run = super::cloud_run_jobs::poll(engine).await?;
     Ok(report)
 }

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod bigquery;
 pub mod cache;
+pub mod cloud_run;
 pub mod endpoints;
 pub mod gcs;
 pub mod impersonate;

@@ -56,6 +56,10 @@ pub struct TaskOutput {
     pub state: Option<StateType>,
     /// Labels to set on the execution.
     pub labels: Vec<Label>,
+    /// The task was started elsewhere (a Cloud Run Job execution) and its
+    /// result is reported later by whoever sees it end (the sweep): the
+    /// worker reports nothing now.
+    pub detached: bool,
 }
 
 impl TaskOutput {

@@ -135,8 +135,14 @@ impl Worker {
             Err(panic) => {
                 let msg = format!("task '{}' crashed: {}", job.task.id, panic_message(panic.as_ref()));
                 tracing::error!(task_run_id = %job.task_run_id, "{msg}");
-                failed_result(msg, start, Utc::now())
+                Some(failed_result(msg, start, Utc::now()))
             }
+        };
+        let Some(result) = result else {
+            // started elsewhere (a Cloud Run Job): its result is reported when it
+            // ends (the sweep); a duplicate of this job now finds the claim done
+            engine.state.finish_claim(&job.task_run_id, job.attempt).await?;
+            return Ok(JobOutcome::Ran);
         };
         // the result first: if this process dies before `finish_claim`, the
         // lease runs out on a task run that is already terminal
@@ -188,9 +194,11 @@ impl Worker {
         engine.state.finish_claim(&job.task_run_id, job.attempt).await
     }
 
-    async fn run(&self, job: &WorkerJob, start: chrono::DateTime<Utc>) -> TaskResult {
+    /// The attempt's result; `None` when the task was detached (see
+    /// `TaskOutput::detached`).
+    async fn run(&self, job: &WorkerJob, start: chrono::DateTime<Utc>) -> Option<TaskResult> {
         let engine = &self.engine;
-        let failed = |msg: String| failed_result(msg, start, Utc::now());
+        let failed = |msg: String| Some(failed_result(msg, start, Utc::now()));
         let Some(def) = engine.registry.get(&job.task.kind) else {
             return failed(format!("task '{}': unknown task type '{}'", job.task.id, job.task.kind));
         };
@@ -261,7 +269,8 @@ impl Worker {
         // nothing that leaves the worker (stored, shown by the API and the CLI)
         // holds a secret in clear: outputs, labels and errors are masked like logs
         match outcome {
-            Ok(out) => TaskResult {
+            Ok(out) if out.detached => None,
+            Ok(out) => Some(TaskResult {
                 state: out.state.unwrap_or(StateType::Success),
                 outputs: match cx.mask_value(Value::Object(out.outputs)) {
                     Value::Object(m) => m,
@@ -278,7 +287,7 @@ impl Worker {
                     .collect(),
                 start,
                 end: Utc::now(),
-            },
+            }),
             Err(e) => {
                 let msg = cx.mask_text(&e.to_string());
                 cx.log("ERROR", &msg);

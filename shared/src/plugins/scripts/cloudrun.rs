@@ -1,7 +1,8 @@
 //! Cloud Run Jobs for Docker-runner tasks on Google Cloud (issue 13, item
 //! 2): the request bodies of the Cloud Run Admin API v2 (`run.v2`) and the
-//! reading of an execution's outcome. Pure: no client, no I/O; the worker
-//! wiring is not written yet (see the README's Containers section).
+//! reading of an execution's outcome. Pure: no client, no I/O (the client
+//! is `gcp::cloud_run`, the runner `cloudrun_runner`, the result
+//! `cloudrun_finish`, the sweep's part `functions::cloud_run_jobs`).
 //!
 //! The design: one Job per container shape (image, CPU, memory, timeout,
 //! service account, bucket), named from a hash of that shape, created once
@@ -122,7 +123,7 @@ pub(crate) fn run_request(args: &[String], env: &[(String, String)], timeout: Du
 
 /// How a Cloud Run execution stands.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     Running,
     Succeeded,
     Failed(String),
@@ -131,7 +132,7 @@ pub(crate) enum Outcome {
 
 /// Reads a `GoogleCloudRunV2Execution`: its counts, then the `Completed`
 /// condition's message for the reason of a failure.
-pub(crate) fn outcome(execution: &Value) -> Outcome {
+pub fn outcome(execution: &Value) -> Outcome {
     let count = |k: &str| execution.get(k).and_then(Value::as_i64).unwrap_or(0);
     if count("cancelledCount") > 0 {
         return Outcome::Cancelled;

@@ -109,6 +109,8 @@ pub struct ScriptsConfig {
     pub docker_images: ImageCache,
     /// See `ResolvedBin`.
     pub docker_resolved: ResolvedBin,
+    /// On Baton's GCP runtime: Docker-runner tasks run as Cloud Run Jobs.
+    pub cloud_run: Option<super::CloudRunConfig>,
 }
 
 impl Default for ScriptsConfig {
@@ -121,6 +123,7 @@ impl Default for ScriptsConfig {
             docker_volume_enabled: false,
             docker_images: ImageCache::default(),
             docker_resolved: ResolvedBin::default(),
+            cloud_run: None,
         }
     }
 }
@@ -148,6 +151,7 @@ impl ScriptsConfig {
         let flag = |name: &str| std::env::var(name).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "yes"));
         c.keep_working_dirs = flag("BATON_KEEP_WORKING_DIRS");
         c.docker_volume_enabled = flag("BATON_DOCKER_VOLUME_ENABLED");
+        c.cloud_run = super::CloudRunConfig::from_vars(|k| std::env::var(k).ok());
         c
     }
 }

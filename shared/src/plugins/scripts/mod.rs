@@ -4,8 +4,9 @@
 //! properties, runner choice, files, processes, Docker, Python, the output
 //! protocol.
 
-#[allow(dead_code)] // not wired to the GCP worker yet (issue 13, item 2)
 mod cloudrun;
+pub mod cloudrun_finish;
+pub mod cloudrun_runner;
 pub mod config;
 mod confine;
 mod docker;
@@ -18,6 +19,8 @@ pub(crate) mod python;
 mod runner;
 mod task;
 
+pub use cloudrun::{Outcome as CloudRunOutcome, outcome as cloudrun_outcome};
+pub use cloudrun_runner::CloudRunConfig;
 pub use config::{DockerFallback, ScriptsConfig};
 
 use serde_json::{Map, Value};

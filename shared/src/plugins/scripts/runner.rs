@@ -11,6 +11,9 @@ use crate::plugins::de::value_to_string;
 
 pub(crate) const PROCESS: &str = "io.kestra.plugin.core.runner.Process";
 pub(crate) const DOCKER: &str = "io.kestra.plugin.scripts.runner.docker.Docker";
+/// Kestra's (Enterprise) Cloud Run task runner: a container task as a
+/// Cloud Run Job execution, on Baton's GCP runtime only.
+pub(crate) const CLOUD_RUN: &str = "io.kestra.plugin.ee.gcp.runner.CloudRun";
 
 /// Kestra's `pullPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,6 +69,9 @@ pub(crate) struct DockerOptions {
     pub credentials: Option<Credentials>,
     /// Kestra properties given but not honoured (logged as a warning).
     pub ignored: Vec<&'static str>,
+    /// Set for `io.kestra.plugin.ee.gcp.runner.CloudRun`: the task must run
+    /// as a Cloud Run Job (see `cloudrun_runner`).
+    pub cloud_run: Option<super::cloudrun_runner::CloudRunOptions>,
 }
 
 impl Default for DockerOptions {
@@ -91,6 +97,7 @@ impl Default for DockerOptions {
             kill_grace_period: None,
             credentials: None,
             ignored: Vec::new(),
+            cloud_run: None,
         }
     }
 }
@@ -116,10 +123,14 @@ pub(crate) fn resolve(
         return match kind.as_str() {
             PROCESS => Ok(Runner::Process),
             DOCKER => docker_options("taskRunner", m).map(|o| Runner::Docker(Box::new(o))),
+            CLOUD_RUN => Ok(Runner::Docker(Box::new(DockerOptions {
+                cloud_run: Some(super::cloudrun_runner::CloudRunOptions::parse(m)?),
+                ..DockerOptions::default()
+            }))),
             "" => Err(TaskError::property("taskRunner", "'type' is required")),
             other => Err(TaskError::property(
                 "taskRunner",
-                format!("task runner '{other}' is not supported; use '{PROCESS}' or '{DOCKER}'"),
+                format!("task runner '{other}' is not supported; use '{PROCESS}', '{DOCKER}' or '{CLOUD_RUN}'"),
             )),
         };
     }
@@ -297,6 +308,23 @@ mod tests {
         let e = resolve(Some(&json!({"type": "io.kestra.plugin.ee.gcp.runner.Batch"})), None, None).unwrap_err();
         assert!(e.to_string().contains("not supported"), "{e}");
         assert!(resolve(Some(&json!({"type": DOCKER, "pullPolicy": "SOMETIMES"})), None, None).is_err());
+    }
+
+    #[test]
+    fn kestras_cloud_run_runner() {
+        let Runner::Docker(d) = resolve(
+            Some(&json!({"type": CLOUD_RUN, "projectId": "p", "region": "europe-west1", "serviceAccount": "sa@p",
+                "bucket": "b", "waitUntilCompletion": true, "completionCheckInterval": "PT5S"})),
+            None,
+            None,
+        )
+        .unwrap() else {
+            panic!("docker expected")
+        };
+        let c = d.cloud_run.expect("cloud run options");
+        assert_eq!((c.project_id.as_deref(), c.region.as_deref()), (Some("p"), Some("europe-west1")));
+        assert_eq!(c.service_account.as_deref(), Some("sa@p"));
+        assert_eq!(c.ignored, vec!["waitUntilCompletion", "completionCheckInterval"]);
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl ScriptTask {
     }
 
     /// Writes the `script` body into the working directory; returns its name.
-    async fn write_script(&self, cx: &RunContext, dir: &Path) -> Result<String, TaskError> {
+    pub(super) async fn write_script(&self, cx: &RunContext, dir: &Path) -> Result<String, TaskError> {
         let ext = match self.spec.lang {
             Lang::Shell => "sh",
             Lang::Python => "py",
@@ -98,7 +98,7 @@ impl ScriptTask {
     }
 
     /// The shell text run by the interpreter.
-    fn shell_text(&self, before: &[String], script_file: Option<&Path>) -> String {
+    pub(super) fn shell_text(&self, before: &[String], script_file: Option<&Path>) -> String {
         let mut lines: Vec<String> = Vec::new();
         if self.spec.fail_fast {
             lines.push("set -e".into());
@@ -120,7 +120,7 @@ impl ScriptTask {
 
     /// The task's `env`, plus Kestra's `WORKING_DIR` and `OUTPUT_DIR`
     /// unless the task sets them.
-    fn env(&self, dir: &Path, out_dir: Option<&Path>) -> Vec<(String, String)> {
+    pub(super) fn env(&self, dir: &Path, out_dir: Option<&Path>) -> Vec<(String, String)> {
         let mut env = self.spec.env.clone();
         let mut add = |k: &str, v: &Path| {
             if !env.iter().any(|(name, _)| name == k) {
@@ -199,6 +199,11 @@ impl ScriptTask {
 #[async_trait]
 impl RunnableTask for ScriptTask {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        if let Runner::Docker(opts) = &self.spec.runner
+            && let Some(target) = super::cloudrun_runner::target(opts, &cx.services.config.scripts)?
+        {
+            return super::cloudrun_runner::start(self, cx, opts, target).await;
+        }
         let runner = self.effective_runner(cx).await?;
         let dir = cx.working_dir()?;
         let keep = cx.services.config.scripts.keep_working_dirs || cx.shares_working_dir();

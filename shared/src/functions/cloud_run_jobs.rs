@@ -1,0 +1,176 @@
+//! Script tasks running as Cloud Run Job executions, seen to their end by
+//! the `scheduler` function's sweep (every minute): for each attempt the
+//! worker started and recorded (`plugins::scripts::cloudrun_runner`), one
+//! `executions.get`; an ended execution's result (logs, outputs, output
+//! files, exit code) is read back from the internal bucket and reported as
+//! the attempt's `TaskResult`, so a task may run for hours while no request
+//! is held open. An attempt whose task run ended meanwhile (the execution
+//! was killed, or the attempt was reported lost) has its Cloud Run
+//! execution cancelled; one running past its task's `timeout` is cancelled
+//! and reported FAILED. The record is deleted last: a sweep that dies
+//! halfway does the same again next time (the executor ignores a second
+//! result of a finished attempt).
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::backend::{BackendError, KvLookup, LogEntry};
+use crate::model::StateType;
+use crate::model::duration::format_iso;
+use crate::plugins::context::{mask_json, mask_secrets};
+use crate::plugins::scripts::cloudrun_finish::{self, Finished};
+use crate::plugins::scripts::cloudrun_runner::{Attempt, RECORDS, record_key};
+use crate::plugins::scripts::{CloudRunOutcome, cloudrun_outcome};
+use crate::runtime::engine::Engine;
+use crate::runtime::launcher::publish_event;
+use crate::runtime::messages::{ExecutionEvent, TaskResult};
+
+/// What one pass found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CloudRunReport {
+    /// Cloud Run executions still running.
+    pub running: usize,
+    /// Attempts whose result was reported: `(task run id, attempt)`.
+    pub finished: Vec<(String, u32)>,
+    /// Cloud Run executions cancelled (task ended, killed, or timed out).
+    pub cancelled: Vec<String>,
+}
+
+/// Checks every recorded Cloud Run execution once.
+pub async fn poll(engine: &Arc<Engine>) -> Result<CloudRunReport, BackendError> {
+    let mut report = CloudRunReport::default();
+    let Some(config) = engine.plugins.scripts.cloud_run.clone() else { return Ok(report) };
+    let entries = engine.kv.list(RECORDS, Utc::now()).await?;
+    if entries.is_empty() {
+        return Ok(report);
+    }
+    let client = config.client(engine.http.clone()).map_err(BackendError::Invalid)?;
+    for entry in entries {
+        let KvLookup::Found(v) = engine.kv.get(RECORDS, &entry.key, Utc::now()).await? else { continue };
+        let Ok(a) = serde_json::from_value::<Attempt>(v.value) else {
+            tracing::warn!(key = %entry.key, "unreadable Cloud Run record dropped");
+            engine.kv.delete(RECORDS, &entry.key).await?;
+            continue;
+        };
+        if let Err(e) = poll_one(engine, &client, &a, &mut report).await {
+            // one broken attempt must not stop the others
+            tracing::warn!(execution = %a.execution, task_run_id = %a.task_run_id, error = %e, "Cloud Run check failed");
+        }
+    }
+    Ok(report)
+}
+
+async fn poll_one(
+    engine: &Arc<Engine>,
+    client: &crate::gcp::cloud_run::CloudRunClient,
+    a: &Attempt,
+    report: &mut CloudRunReport,
+) -> Result<(), BackendError> {
+    let api = |e: crate::gcp::cloud_run::CloudRunError| BackendError::Invalid(e.to_string());
+    let key = record_key(&a.task_run_id, a.attempt);
+    let exec = engine.state.load_execution(&a.execution_id).await?;
+    let attempt_state = exec.as_ref().and_then(|e| {
+        let tr = e.task_run_list.iter().find(|t| t.id == a.task_run_id)?;
+        tr.attempts.get(a.attempt.checked_sub(1)? as usize).map(|at| at.state.current)
+    });
+    let live =
+        matches!(attempt_state, Some(s) if !s.is_terminal()) && exec.as_ref().is_some_and(|e| !e.state.is_terminal());
+    let execution = client.get_execution(&a.execution).await.map_err(api)?;
+    let outcome = execution.as_ref().map_or(CloudRunOutcome::Cancelled, cloudrun_outcome);
+    if !live {
+        // killed, lost or already reported: nothing may keep running
+        if outcome == CloudRunOutcome::Running {
+            client.cancel_execution(&a.execution).await.map_err(api)?;
+            tracing::info!(execution = %a.execution, task_run_id = %a.task_run_id, "task ended: Cloud Run execution cancelled");
+            report.cancelled.push(a.execution.clone());
+        }
+        engine.kv.delete(RECORDS, &key).await?;
+        return Ok(());
+    }
+    let finished = if outcome == CloudRunOutcome::Running {
+        let timeout = match &exec {
+            Some(e) => task_timeout(engine, e, &a.task_id).await,
+            None => None,
+        };
+        match timeout {
+            Some(t) if Utc::now() - a.started > t => {
+                client.cancel_execution(&a.execution).await.map_err(api)?;
+                report.cancelled.push(a.execution.clone());
+                let mut f = cloudrun_finish::collect(engine.storage.as_ref(), a, &CloudRunOutcome::Cancelled).await;
+                let msg = format!("Timeout after {}", format_iso(t));
+                f.logs.push(("ERROR".into(), msg.clone()));
+                f.error = Some(msg);
+                f
+            }
+            _ => {
+                report.running += 1;
+                return Ok(());
+            }
+        }
+    } else {
+        cloudrun_finish::collect(engine.storage.as_ref(), a, &outcome).await
+    };
+    report_result(engine, a, finished).await?;
+    engine.kv.delete(RECORDS, &key).await?;
+    report.finished.push((a.task_run_id.clone(), a.attempt));
+    Ok(())
+}
+
+/// The task's `timeout`, from the flow revision the execution runs.
+async fn task_timeout(engine: &Engine, exec: &crate::model::Execution, task_id: &str) -> Option<chrono::Duration> {
+    let flow =
+        crate::runtime::flows::at_revision(engine, &exec.namespace, &exec.flow_id, exec.flow_revision).await.ok()?;
+    flow.find_task(task_id)?.timeout
+}
+
+async fn report_result(engine: &Arc<Engine>, a: &Attempt, f: Finished) -> Result<(), BackendError> {
+    let now = Utc::now();
+    let secrets = engine.secrets.values();
+    let mask = |t: &str| mask_secrets(t, &secrets);
+    let mut logs: Vec<LogEntry> = f
+        .logs
+        .iter()
+        .map(|(level, message)| LogEntry { level: level.clone(), message: mask(message), ..logs_template(a, now) })
+        .collect();
+    if let Some(e) = &f.error
+        && !f.logs.iter().any(|(_, m)| m == e)
+    {
+        logs.push(LogEntry { level: "ERROR".into(), message: mask(e), ..logs_template(a, now) });
+    }
+    engine.state.append_logs(&logs).await?;
+    let outputs = match mask_json(Value::Object(f.outputs), &secrets) {
+        Value::Object(m) => m,
+        _ => Default::default(),
+    };
+    let result = TaskResult {
+        state: if f.error.is_some() { StateType::Failed } else { f.state },
+        outputs,
+        error: f.error.map(|e| mask(&e)),
+        labels: vec![],
+        start: a.started,
+        end: now,
+    };
+    let event = ExecutionEvent::TaskResult {
+        execution_id: a.execution_id.clone(),
+        task_run_id: a.task_run_id.clone(),
+        attempt: a.attempt,
+        result,
+    };
+    publish_event(engine, &event).await
+}
+
+fn logs_template(a: &Attempt, now: chrono::DateTime<Utc>) -> LogEntry {
+    LogEntry {
+        namespace: a.namespace.clone(),
+        flow_id: a.flow_id.clone(),
+        execution_id: a.execution_id.clone(),
+        task_id: Some(a.task_id.clone()),
+        task_run_id: Some(a.task_run_id.clone()),
+        attempt_number: Some(a.attempt),
+        timestamp: now,
+        level: "INFO".into(),
+        message: String::new(),
+    }
+}

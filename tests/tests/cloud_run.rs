@@ -1,0 +1,246 @@
+//! Docker-runner script tasks on the GCP functions as Cloud Run Job
+//! executions (issue 13, item 2): the functions harness (`Cluster`) with
+//! Cloud Run configured, against the Jobs API fake (checked against
+//! Google's `run.v2` discovery document), whose executions really run the
+//! container's command with the internal storage folder as the bucket.
+//! The worker acks once the execution started; the `scheduler` function's
+//! sweep reports the result.
+
+use std::time::Duration;
+
+use e2e::cloud_run_fake::FakeCloudRun;
+use e2e::functions::{Cluster, ClusterOptions, push, wait_for};
+use serde_json::{Value, json};
+use shared::backend::{Storage, Topic};
+use shared::functions::relay::RelayOptions;
+use shared::model::StateType;
+use shared::plugins::scripts::CloudRunConfig;
+use tokio::io::AsyncReadExt;
+
+const IMAGE: &str = "localhost/baton-busybox:1";
+
+fn flow(id: &str, task: &str) -> (String, String) {
+    let yaml = format!(
+        "id: {id}\nnamespace: test.cloudrun\ninputs:\n  - id: text\n    type: STRING\n    defaults: hello file\ntasks:\n{task}"
+    );
+    (format!("{id}.yaml"), yaml)
+}
+
+async fn start(flows: Vec<(String, String)>, relay: RelayOptions) -> (Cluster, FakeCloudRun) {
+    let fake = FakeCloudRun::start().await;
+    let mut plugins = shared::plugins::PluginConfig::default();
+    plugins.scripts.cloud_run = Some(CloudRunConfig {
+        project: "p".into(),
+        region: "europe-west1".into(),
+        bucket: "p-baton-internal".into(),
+        mount_path: "/mnt/baton".into(),
+        service_account: Some("baton-tasks@p.iam.gserviceaccount.com".into()),
+        endpoint: Some(fake.endpoint()),
+        iam_endpoint: String::new(),
+    });
+    let cluster = Cluster::start(ClusterOptions { flows, plugins, relay, ..ClusterOptions::default() }).await;
+    cluster.relay.route(&Topic::Tasks("scripts".into()).name(), &cluster.worker.url);
+    fake.set_bucket_root(cluster.backends.storage.root());
+    (cluster, fake)
+}
+
+/// Sweeps (as Cloud Scheduler would, through the scheduler function) until
+/// execution `id` ends.
+async fn sweep_until_done(cluster: &Cluster, id: &str) -> shared::model::Execution {
+    wait_for(Duration::from_secs(60), "the execution to end through the sweep", || async {
+        let status = push(&cluster.http, &cluster.scheduler.url, br#"{"type":"sweep"}"#, None).await;
+        assert!(status < 300, "sweep answered {status}");
+        let exec = cluster.execution(id).await;
+        if exec.state.is_terminal() {
+            return Some(exec);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        None
+    })
+    .await
+}
+
+/// Waits until the fake has started `n` executions.
+async fn wait_runs(fake: &FakeCloudRun, n: usize) {
+    wait_for(Duration::from_secs(30), "the Cloud Run execution to start", || async {
+        (fake.runs() >= n).then_some(())
+    })
+    .await;
+}
+
+async fn read(cluster: &Cluster, uri: &str) -> String {
+    let path = uri.strip_prefix("kestra://").expect("a kestra URI");
+    let mut s = String::new();
+    cluster.backends.storage.get(path).await.expect("stored file").read_to_string(&mut s).await.expect("read");
+    s
+}
+
+fn outputs(exec: &shared::model::Execution, task: &str) -> Value {
+    let tr = exec.task_run_list.iter().find(|t| t.task_id == task).expect("task run");
+    Value::Object(tr.outputs.clone().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_docker_task_runs_as_a_cloud_run_job_with_files_and_outputs() {
+    let task = format!(
+        r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    containerImage: {IMAGE}
+    taskRunner:
+      type: io.kestra.plugin.scripts.runner.docker.Docker
+      cpu: {{cpus: 1.5}}
+      memory: {{memory: 512MB}}
+    inputFiles:
+      data.txt: "{{{{ inputs.text }}}}"
+    outputFiles: [out.txt]
+    commands:
+      - cat data.txt > out.txt
+      - echo "dir {{{{ workingDir }}}}"
+      - echo '::{{"outputs":{{"n":42}}}}::'
+      - echo "said hello"
+"#
+    );
+    let (cluster, fake) = start(vec![flow("ok", &task)], RelayOptions::default()).await;
+    let id = cluster.launch("test.cloudrun", "ok", json!({})).await;
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Success, "{:?}", cluster.logs(&id).await);
+    let out = outputs(&exec, "sh");
+    assert_eq!(out["vars"]["n"], 42, "{out}");
+    assert_eq!(out["exitCode"], 0);
+    let uri = out["outputFiles"]["out.txt"].as_str().expect("out.txt output file");
+    assert_eq!(read(&cluster, uri).await, "hello file");
+    let logs = cluster.logs(&id).await;
+    assert!(logs.iter().any(|l| l == "said hello"), "{logs:?}");
+    // workingDir is the container's path in the bucket's mount (which the
+    // fake maps to the local storage folder, as Cloud Run's GCS volume does)
+    let root = cluster.backends.storage.root().display().to_string();
+    assert!(logs.iter().any(|l| l.starts_with(&format!("dir {root}/test/cloudrun/ok/executions/"))), "{logs:?}");
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+    assert_eq!(fake.runs(), 1);
+    let calls: Vec<String> = fake.requests().iter().map(|(m, p)| format!("{m} {p}")).collect();
+    assert!(calls[0].starts_with("GET /v2/projects/p/locations/europe-west1/jobs/baton-"), "{calls:?}");
+    assert!(calls[1].starts_with("POST /v2/projects/p/locations/europe-west1/jobs"), "{calls:?}");
+    assert!(calls[2].ends_with(":run"), "{calls:?}");
+    assert!(calls[3..].iter().all(|c| c.starts_with("GET ") && c.contains("/executions/")), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_failing_container_fails_the_task_with_its_stderr() {
+    let task = format!(
+        "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    commands:\n      - echo oops >&2\n      - exit 3\n"
+    );
+    let (cluster, fake) = start(vec![flow("bad", &task)], RelayOptions::default()).await;
+    let id = cluster.launch("test.cloudrun", "bad", json!({})).await;
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Failed);
+    let err = exec.task_run_list[0].attempts[0].clone();
+    let logs = cluster.logs(&id).await.join("\n");
+    assert!(logs.contains("exit code 3") && logs.contains("oops") && logs.contains(IMAGE), "{logs} {err:?}");
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
+
+#[tokio::test]
+async fn a_killed_task_cancels_its_cloud_run_execution() {
+    let task = format!(
+        "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    commands:\n      - sleep 30\n"
+    );
+    let (cluster, fake) = start(vec![flow("long", &task)], RelayOptions::default()).await;
+    let id = cluster.launch("test.cloudrun", "long", json!({})).await;
+    wait_runs(&fake, 1).await;
+    let url = format!("{}api/v1/executions/{id}/kill", cluster.api.url);
+    let status = cluster.http.delete(&url).send().await.expect("kill").status();
+    assert!(status.is_success(), "kill answered {status}");
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Killed);
+    let cancelled = wait_for(Duration::from_secs(10), "the execution to be cancelled", || async {
+        let status = push(&cluster.http, &cluster.scheduler.url, br#"{"type":"sweep"}"#, None).await;
+        assert!(status < 300);
+        fake.executions().values().find(|e| e["cancelledCount"] == 1).cloned()
+    })
+    .await;
+    assert_eq!(cancelled["runningCount"], 0);
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
+
+#[tokio::test]
+async fn a_duplicate_job_starts_no_second_execution() {
+    let task = format!(
+        "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    commands:\n      - echo once\n"
+    );
+    let relay = RelayOptions { duplicate: true, ..RelayOptions::default() };
+    let (cluster, fake) = start(vec![flow("dup", &task)], relay).await;
+    let id = cluster.launch("test.cloudrun", "dup", json!({})).await;
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Success);
+    // the duplicates of the job (and of every other message) come and go
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.runs(), 1, "{:?}", fake.requests());
+    assert_eq!(exec.task_run_list[0].attempts.len(), 1);
+}
+
+#[tokio::test]
+async fn a_task_outliving_its_push_request_completes_through_the_sweep() {
+    let task = format!(
+        "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    commands:\n      - sleep 1\n      - echo late\n"
+    );
+    let (cluster, fake) = start(vec![flow("slow", &task)], RelayOptions::default()).await;
+    let id = cluster.launch("test.cloudrun", "slow", json!({})).await;
+    wait_runs(&fake, 1).await;
+    // the job was acked when the execution started; the container ends
+    // after 1 s, and nobody reports it until a sweep looks
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let exec = cluster.execution(&id).await;
+    assert_eq!(exec.state.current, StateType::Running);
+    assert!(fake.executions().values().all(|e| e["succeededCount"] == 1), "{:?}", fake.executions());
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Success);
+    assert!(cluster.logs(&id).await.iter().any(|l| l == "late"));
+}
+
+#[tokio::test]
+async fn a_task_past_its_timeout_is_cancelled_and_fails() {
+    let task = format!(
+        "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    timeout: PT1S\n    containerImage: {IMAGE}\n    commands:\n      - sleep 30\n"
+    );
+    let (cluster, fake) = start(vec![flow("timeout", &task)], RelayOptions::default()).await;
+    let id = cluster.launch("test.cloudrun", "timeout", json!({})).await;
+    wait_runs(&fake, 1).await;
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Failed);
+    let logs = cluster.logs(&id).await.join("\n");
+    assert!(logs.contains("Timeout after PT1S"), "{logs}");
+    assert!(fake.executions().values().all(|e| e["cancelledCount"] == 1), "{:?}", fake.executions());
+}
+
+#[tokio::test]
+async fn the_cloud_run_runner_is_refused_off_gcp() {
+    // Kestra's own CloudRun runner type is accepted; without the GCP
+    // runtime's Cloud Run settings the task fails saying so
+    let task = format!(
+        "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    taskRunner:\n      type: io.kestra.plugin.ee.gcp.runner.CloudRun\n      projectId: p\n      region: europe-west1\n    commands:\n      - echo hi\n"
+    );
+    let cluster = Cluster::start(ClusterOptions { flows: vec![flow("ee", &task)], ..ClusterOptions::default() }).await;
+    cluster.relay.route(&Topic::Tasks("scripts".into()).name(), &cluster.worker.url);
+    let id = cluster.launch("test.cloudrun", "ee", json!({})).await;
+    let exec = cluster.wait(&id).await;
+    assert_eq!(exec.state.current, StateType::Failed);
+    let logs = cluster.logs(&id).await.join("\n");
+    assert!(logs.contains("runs only on Baton's GCP runtime"), "{logs}");
+}
+
+#[tokio::test]
+async fn the_fake_refuses_what_run_v2_does_not_define() {
+    let fake = FakeCloudRun::start().await;
+    let http = reqwest::Client::new();
+    let base = format!("{}/v2/projects/p/locations/r", fake.endpoint());
+    let bad_field = json!({"template": {"template": {"containers": [{"image": "x", "commandz": ["sh"]}]}}});
+    let r = http.post(format!("{base}/jobs?jobId=j")).json(&bad_field).send().await.expect("create");
+    assert_eq!(r.status(), 400);
+    let r = http.get(format!("{base}/jobs/j/things")).send().await.expect("get");
+    assert!(!r.status().is_success());
+    let r = http.post(format!("{base}/jobs/j:launch")).json(&json!({})).send().await.expect("launch");
+    assert_eq!(r.status(), 400);
+    let v = fake.violations();
+    assert!(v.iter().any(|e| e.contains("commandz")), "{v:?}");
+    assert!(v.iter().any(|e| e.contains(":launch is no method of run.v2")), "{v:?}");
+}

@@ -4,13 +4,15 @@
 //! what the page shows: the execute dialog with typed inputs and a FILE,
 //! the live state, Gantt, logs, topology and outputs; a backfill from the
 //! Triggers page to its end; the KV store; validation errors at their line
-//! and API errors. Screenshots go to a temporary folder, or to
+//! and API errors; the execute and KV scenarios also against the GCP `api`
+//! function (the functions cluster), which serves the same UI. Screenshots go to a temporary folder, or to
 //! docs/screenshots/ when `BATON_UI_SCREENSHOTS=1` (how the README's
 //! pictures are refreshed).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use e2e::functions::{Cluster, ClusterOptions};
 use shared::server::{LocalServer, ServerOptions};
 use tokio::io::AsyncReadExt;
 
@@ -36,6 +38,14 @@ inputs:
     type: BOOLEAN
   - id: day
     type: DATE
+  - id: tags
+    type: MULTISELECT
+    values: [x, y, z]
+  - id: at
+    type: DATETIME
+  - id: ratio
+    type: FLOAT
+    defaults: 0.5
   - id: data
     type: FILE
 tasks:
@@ -158,6 +168,16 @@ async fn kv_store_page_sets_typed_values_lists_reads_and_deletes_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flow_editor_shows_validation_errors_at_their_line_and_api_errors_are_shown() {
     scenario("errors", "validation").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_gcp_api_function_serves_the_same_ui_and_runs_a_flow_and_sets_kv_from_it() {
+    let flows = vec![("typed.yml".into(), TYPED.into()), ("nightly.yml".into(), NIGHTLY.into())];
+    let cluster = Cluster::start(ClusterOptions { flows, ..Default::default() }).await;
+    let shots = temp_dir("ui-gcp");
+    let url = cluster.api.url.trim_end_matches('/');
+    drive(url, "execute", &shots).await;
+    drive(url, "kv", &shots).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,6 +47,10 @@ const scenarios = {
     await form.locator("[data-input=items] textarea").fill("a\nb");
     await form.locator("[data-input=flag] select").selectOption("true");
     await form.locator("[data-input=day] input").fill("2026-03-04");
+    await form.locator("[data-input=tags] select").selectOption(["x", "z"]);
+    await form.locator("[data-input=at] input").fill("2026-03-04T05:06");
+    check((await form.locator("[data-input=ratio] input").inputValue()) === "0.5", "the FLOAT default is filled in");
+    await form.locator("[data-input=ratio] input").fill("2.25");
     await form.locator("[data-input=data] input").setInputFiles({ name: "hello.txt", mimeType: "text/plain", buffer: Buffer.from("file body") });
     await form.locator("textarea[name=labels]").fill("team:ui");
     await shot(page, "execute-dialog");
@@ -57,7 +61,8 @@ const scenarios = {
     await state.getByText("RUNNING").waitFor({ timeout: 10000 });
     await state.getByText("SUCCESS").waitFor({ timeout: 20000 });
     const inputs = await text(page.locator("[data-testid=inputs]"));
-    for (const want of ["Ada", "3", "green", '"a"', "true", "2026-03-04", "hello.txt"]) check(inputs.includes(want), `inputs show ${want}: ${inputs}`);
+    for (const want of ["Ada", "3", "green", '"a"', "true", "2026-03-04", '"x"', '"z"', "2026-03-04T", "2.25", "hello.txt"]) check(inputs.includes(want), `inputs show ${want}: ${inputs}`);
+    check(!inputs.includes('"y"'), `only the chosen MULTISELECT values: ${inputs}`);
     check((await text(page.locator("[data-testid=labels]"))).includes("team:ui"), "the label is shown");
     await shot(page, "execution");
     await page.locator(".tabs a", { hasText: "Gantt" }).click();

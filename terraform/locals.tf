@@ -53,11 +53,12 @@ locals {
         max_instances = var.max_instances
         concurrency   = 8
         secrets       = false
-        # runs the sweep (expired leases), and pauses the sweep job when idle
-        env = {
+        # runs the sweep (expired leases, Cloud Run Job executions), and
+        # pauses the sweep job when idle
+        env = merge({
           BATON_SWEEP_JOB     = local.sweep_job
           BATON_LEASE_SECONDS = tostring(var.lease_seconds)
-        }
+        }, local.cloud_run_env)
       }
     },
     {
@@ -72,6 +73,8 @@ locals {
         secrets       = true
         env = merge(
           { BATON_WORKER_GROUP = g, BATON_LEASE_SECONDS = tostring(var.lease_seconds) },
+          # Docker-runner script tasks run as Cloud Run Jobs (cloud_run_jobs.tf)
+          contains(var.container_worker_groups, g) ? local.cloud_run_env : {},
           # `{{ envs.gcp_project_id }}`, `{{ envs.gcp_bucket_name }}`... in flows
           contains(var.gcp_worker_groups, g) ? {
             ENV_GCP_PROJECT_ID  = var.project_id
@@ -113,4 +116,18 @@ locals {
   sweep_job                 = "projects/${var.project_id}/locations/${var.region}/jobs/${local.sweep_job_id}"
   sweep_controllers         = ["scheduler", "executor"]
   sweep_control_permissions = ["cloudscheduler.jobs.get", "cloudscheduler.jobs.pause", "cloudscheduler.jobs.enable"]
+
+  # Container tasks as Cloud Run Jobs (cloud_run_jobs.tf): the workers that
+  # start them, the account they run as, and exactly what the runner calls
+  # (jobs.get/create/patch, jobs.run with overrides, executions.get/cancel,
+  # operations.get) and what the sweep calls (executions.get/cancel).
+  container_workers           = [for g in var.container_worker_groups : "worker-${g}" if contains(var.worker_groups, g)]
+  cloud_run_task_account_id   = "baton-tasks"
+  cloud_run_task_account      = "${local.cloud_run_task_account_id}@${var.project_id}.iam.gserviceaccount.com"
+  cloud_run_env               = { BATON_CLOUD_RUN_REGION = var.region, BATON_CLOUD_RUN_SERVICE_ACCOUNT = local.cloud_run_task_account }
+  cloud_run_watch_permissions = ["run.executions.get", "run.executions.cancel"]
+  cloud_run_job_permissions = concat(
+    ["run.jobs.get", "run.jobs.create", "run.jobs.update", "run.jobs.run", "run.jobs.runWithOverrides", "run.operations.get"],
+    local.cloud_run_watch_permissions,
+  )
 }

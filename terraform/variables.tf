@@ -119,6 +119,12 @@ variable "gcp_worker_groups" {
   default     = ["gcp"]
 }
 
+variable "container_worker_groups" {
+  description = "Worker groups whose Docker-runner script tasks (Kestra's default runner) run as Cloud Run Job executions (cloud_run_jobs.tf); in the other groups they fail without a container engine."
+  type        = list(string)
+  default     = ["scripts", "dbt"]
+}
+
 variable "worker_settings" {
   description = "Per worker group: cpu, memory, max_instances, concurrency (requests per instance). Unset fields use the defaults in locals.tf."
   type = map(object({

@@ -626,6 +626,35 @@ fn root_locals_evaluate_to_least_privilege_wiring() {
         assert!(l["push_services"][w]["env"].get("BATON_SWEEP_JOB").is_none(), "{w}");
     }
     assert_eq!(l["sweep_controllers"], json!(["scheduler", "executor"]));
+    // Docker-runner tasks as Cloud Run Jobs: the scripts worker starts them,
+    // the scheduler's sweep reads and cancels them, nobody else
+    assert_eq!(l["container_workers"], json!(["worker-scripts"]));
+    let cloud_run_env = json!({"BATON_CLOUD_RUN_REGION": "europe-west1",
+        "BATON_CLOUD_RUN_SERVICE_ACCOUNT": "baton-tasks@demo-project.iam.gserviceaccount.com"});
+    for f in ["worker-scripts", "scheduler"] {
+        for (k, v) in cloud_run_env.as_object().expect("env") {
+            assert_eq!(&l["push_services"][f]["env"][k], v, "{f} {k}");
+        }
+    }
+    for f in ["worker-core", "worker-gcp", "executor"] {
+        assert!(l["push_services"][f]["env"].get("BATON_CLOUD_RUN_REGION").is_none(), "{f}");
+    }
+    assert_eq!(l["cloud_run_watch_permissions"], json!(["run.executions.get", "run.executions.cancel"]));
+    let job_permissions: BTreeSet<&str> =
+        l["cloud_run_job_permissions"].as_array().expect("permissions").iter().filter_map(Value::as_str).collect();
+    assert_eq!(
+        job_permissions,
+        BTreeSet::from([
+            "run.jobs.get",
+            "run.jobs.create",
+            "run.jobs.update",
+            "run.jobs.run",
+            "run.jobs.runWithOverrides",
+            "run.operations.get",
+            "run.executions.get",
+            "run.executions.cancel",
+        ])
+    );
     // get, pause, and what jobs.resume requires (cloudscheduler.jobs.enable):
     // nothing that creates, changes, deletes or runs a job
     let perms: BTreeSet<&str> =

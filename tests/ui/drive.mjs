@@ -150,6 +150,27 @@ const scenarios = {
     await page.locator('[data-testid=kv] tr[data-key="LIMIT"]').waitFor({ state: "detached" });
   },
 
+  /** Namespace files: upload into a folder, list, view, delete. */
+  async files(page) {
+    page.on("dialog", (d) => d.accept());
+    await page.goto(url + "#/files/ui.test");
+    const form = page.locator("[data-testid=upload-form]");
+    await form.locator("input[type=file]").setInputFiles({ name: "local.sh", mimeType: "text/plain", buffer: Buffer.from("echo hello from namespace files\n") });
+    await form.locator("input[name=path]").fill("scripts/hello.sh");
+    await form.locator("button[type=submit]").click();
+    await page.locator("[data-testid=file-content]").getByText("echo hello from namespace files").waitFor();
+    await page.goto(url + "#/files/ui.test");
+    const folder = page.locator('[data-testid=files] tr[data-file="scripts"]');
+    check((await text(folder)).includes("Directory"), "the folder is listed as a Directory");
+    await folder.locator("a").click();
+    const row = page.locator('[data-testid=files] tr[data-file="hello.sh"]');
+    await row.waitFor();
+    check((await text(row)).includes("32"), `the file's size is shown: ${await text(row)}`);
+    await shot(page, "files");
+    await row.locator("button", { hasText: "Delete" }).click();
+    await row.waitFor({ state: "detached" });
+  },
+
   /** Validation errors at their line in the flow editor; API errors shown with their message. */
   async errors(page) {
     await page.goto(url + "#/flows/ui.test/typed");

@@ -1,5 +1,6 @@
 // The KV store (list, set with a type and TTL, read, delete) and namespace
-// files (folders, view a file), both per namespace chosen from the flows'.
+// files (folders, view, upload, delete), both per namespace chosen from the
+// flows'.
 
 import { api, h, fmtDate, toast, errorBox, enc, go, namespaces } from "./app.js";
 
@@ -82,7 +83,7 @@ async function kvPage(main, ns) {
 
 async function filesPage(main, ns, path) {
   const dir = path.endsWith("/") || path === "" ? path : path.slice(0, path.lastIndexOf("/") + 1);
-  const entries = await api(`/namespaces/${enc(ns)}/files/directory?path=${enc(dir)}`);
+  const entries = await api(`/namespaces/${enc(ns)}/files/directory?path=${enc(dir.replace(/\/$/, ""))}`);
   const link = (p) => `#/files/${enc(ns)}?path=${enc(p)}`;
   const crumbs = [h("a", { href: link("") }, ns)];
   let acc = "";
@@ -90,12 +91,43 @@ async function filesPage(main, ns, path) {
     acc += part + "/";
     crumbs.push(" / ", h("a", { href: link(acc) }, part));
   }
+  const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+  const remove = async (p) => {
+    if (!confirm(`Delete ${p}?`)) return;
+    try {
+      await api(`/namespaces/${enc(ns)}/files?path=${enc(p)}`, { method: "DELETE" });
+      toast(`${p} deleted`);
+      reload();
+    } catch (e) {
+      toast(e.message, true);
+    }
+  };
+  const file = h("input", { type: "file", name: "fileContent", required: true });
+  const target = h("input", { name: "path", placeholder: "file name (default: the uploaded one)" });
+  const out = h("div");
+  const upload = async (ev) => {
+    ev.preventDefault();
+    const f = file.files[0];
+    const p = dir + (target.value.trim() || f.name);
+    const data = new FormData();
+    data.append("fileContent", f);
+    try {
+      await api(`/namespaces/${enc(ns)}/files?path=${enc(p)}`, { method: "POST", body: data });
+      toast(`${p} uploaded`);
+      go(link(p));
+    } catch (e) {
+      out.replaceChildren(errorBox(e));
+    }
+  };
   const view = h("div");
   main.append(h("p", {}, crumbs),
-    h("table", { "data-testid": "files" }, h("thead", {}, h("tr", {}, ["Name", "Type", "Size"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, entries.length ? entries.map((e) => h("tr", {},
+    h("form", { class: "filters panel", onsubmit: upload, "data-testid": "upload-form" }, file, target, h("button", { class: "primary", type: "submit" }, "Upload")),
+    out,
+    h("table", { "data-testid": "files" }, h("thead", {}, h("tr", {}, ["Name", "Type", "Size", ""].map((t) => h("th", {}, t)))),
+      h("tbody", {}, entries.length ? entries.map((e) => h("tr", { "data-file": e.fileName },
         h("td", {}, h("a", { href: link(dir + e.fileName + (e.type === "Directory" ? "/" : "")) }, e.fileName)),
-        h("td", {}, e.type || e.kind || ""), h("td", {}, e.type === "File" ? e.size : ""))) : h("tr", {}, h("td", { colspan: 3, class: "muted" }, "No files.")))),
+        h("td", {}, e.type), h("td", {}, e.type === "File" ? e.size : ""),
+        h("td", {}, e.type === "File" ? h("button", { class: "danger", onclick: () => remove(dir + e.fileName) }, "Delete") : ""))) : h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No files.")))),
     view);
   if (path && !path.endsWith("/")) {
     try {

@@ -330,7 +330,7 @@ pub struct Effects {
     pub url: String,
     counts: Arc<Mutex<HashMap<String, u32>>>,
     changed: Arc<Notify>,
-    released: Arc<Notify>,
+    released: Arc<Released>,
     _server: Arc<Served>,
 }
 
@@ -338,9 +338,10 @@ impl Effects {
     pub async fn start() -> Effects {
         let counts: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
         let changed = Arc::new(Notify::new());
-        let released = Arc::new(Notify::new());
+        let released = Arc::new(Released::default());
         let st = (counts.clone(), changed.clone(), released.clone());
-        let router = axum::Router::new().route("/{kind}/{*key}", get(effect)).with_state(st);
+        // POST too: a push endpoint that acks and counts (a job swallowed)
+        let router = axum::Router::new().route("/{kind}/{*key}", get(effect).post(effect)).with_state(st);
         let served = serve(router).await;
         Effects {
             url: served.url.trim_end_matches('/').to_string(),
@@ -376,11 +377,20 @@ impl Effects {
 
     /// Lets hanging `/block` requests answer.
     pub fn release(&self) {
-        self.released.notify_waiters();
+        // a flag too: a request counted but not yet waiting is released as well
+        self.released.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.released.notify.notify_waiters();
     }
 }
 
-type EffectState = (Arc<Mutex<HashMap<String, u32>>>, Arc<Notify>, Arc<Notify>);
+type EffectState = (Arc<Mutex<HashMap<String, u32>>>, Arc<Notify>, Arc<Released>);
+
+/// Whether hanging `/block` requests may answer.
+#[derive(Default)]
+struct Released {
+    notify: Notify,
+    done: std::sync::atomic::AtomicBool,
+}
 
 async fn effect(
     State((counts, changed, released)): State<EffectState>,
@@ -399,7 +409,10 @@ async fn effect(
         "flaky" => StatusCode::OK,
         "fail" => StatusCode::INTERNAL_SERVER_ERROR,
         "block" if n == 1 => {
-            let _ = tokio::time::timeout(Duration::from_secs(120), released.notified()).await;
+            let notified = released.notify.notified();
+            if !released.done.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = tokio::time::timeout(Duration::from_secs(120), notified).await;
+            }
             StatusCode::OK
         }
         "block" => StatusCode::OK,

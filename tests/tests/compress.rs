@@ -35,8 +35,11 @@ fn python_archive(script: &str) -> Vec<u8> {
     out.stdout
 }
 
+/// Stores a file as an upstream execution of namespace `test` would have
+/// (an execution reads only its namespace's files).
 async fn put(h: &Harness, path: &str, data: Vec<u8>) -> String {
-    h.embedded.engine.storage.put(path, Box::pin(std::io::Cursor::new(data))).await.unwrap();
+    let path = format!("/test/upstream/executions/e0{path}");
+    h.embedded.engine.storage.put(&path, Box::pin(std::io::Cursor::new(data))).await.unwrap();
     format!("kestra://{path}")
 }
 
@@ -152,7 +155,7 @@ tasks:
         .await;
     assert_eq!(e.state.current, StateType::Failed);
     let logs = h.logs(&e.id).await;
-    assert!(logs.iter().any(|l| l.contains("cannot decompress kestra:///in/bad.csv.gz as GZIP")), "{logs:?}");
+    assert!(logs.iter().any(|l| l.contains(&format!("cannot decompress {bad} as GZIP"))), "{logs:?}");
 }
 
 const ARCHIVE_FILES: &str = r#"

@@ -270,6 +270,73 @@ async fn the_sweep_fails_an_attempt_whose_worker_died_after_its_duplicate_was_ac
     effects.release();
 }
 
+/// The job of an attempt that never started is lost: swallowed by a push
+/// endpoint that acks it (as after an executor died between saving the
+/// execution and publishing, or a worker that claimed the attempt and died
+/// before starting it while its duplicates were acked). The sweep asks for
+/// it again once it waited longer than a lease: unclaimed, it runs; claimed
+/// by a dead worker, its expired lease reports it lost (and the task's retry
+/// policy decides: here there is none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sweep_sends_again_a_job_that_never_started() {
+    let effects = Effects::start().await;
+    let cluster = Cluster::start(ClusterOptions {
+        relay: RelayOptions { retry_after: Duration::from_millis(10), ..RelayOptions::default() },
+        flows: vec![("lost.yaml".into(), lost_worker_flow(true))],
+        ..ClusterOptions::default()
+    })
+    .await;
+    let lease = chrono::Duration::seconds(2);
+    let tasks = Topic::Tasks("core".into()).name();
+    cluster.relay.route(&tasks, &format!("{}/hit/sink", effects.url));
+    let engine = cluster.backends.engine();
+
+    let free = cluster.launch(NS, "lost_worker", json!({"server": effects.url})).await;
+    let claimed = cluster.launch(NS, "lost_worker", json!({"server": effects.url})).await;
+    effects.wait_count("hit/sink", 2).await;
+    cluster.relay.idle().await;
+    let before_of = |e: &Execution| runs_of(e, "before")[0].clone();
+    let (exec, tr) = loop {
+        let exec = cluster.execution(&claimed).await;
+        if exec.task_run_list.iter().any(|t| t.task_id == "before") {
+            break (exec.clone(), before_of(&exec));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(exec.state.current, StateType::Running);
+    assert_eq!(tr.attempts.last().map(|a| a.state.current), Some(StateType::Created), "dispatched, never started");
+    // a worker that claimed the attempt and died before reporting its start
+    let ghost_lease = chrono::Utc::now() + lease;
+    engine.state.claim(&tr.id, 1, "ghost-0", ghost_lease).await.expect("ghost claim");
+    cluster.relay.route(&tasks, &cluster.worker.url);
+
+    // younger than a lease: a job in a slow queue is left alone
+    let report = sweep::sweep(&engine, "test-sweeper", lease).await.expect("sweep");
+    assert!(report.resent.is_empty() && report.lost.is_empty(), "{report:?}");
+    cluster.relay.idle().await;
+    assert_eq!(cluster.execution(&free).await.state.current, StateType::Running, "nothing was sent again");
+
+    tokio::time::sleep(lease.to_std().expect("lease") + Duration::from_millis(300)).await;
+    let report = sweep::sweep(&engine, "test-sweeper", lease).await.expect("sweep");
+    assert_eq!(report.resent.len(), 2, "{report:?}");
+    assert!(report.lost.is_empty(), "{report:?}");
+    effects.wait_count("block/slow", 1).await;
+    effects.release();
+    let (free, claimed) = (cluster.wait(&free).await, cluster.wait(&claimed).await);
+
+    assert_eq!(free.state.current, StateType::Success, "{:?}", free.error);
+    let attempts: Vec<StateType> = before_of(&free).attempts.iter().map(|a| a.state.current).collect();
+    assert_eq!(attempts, [StateType::Success], "the unclaimed job ran as its own attempt");
+    // `before` has no retry policy: the dead worker's attempt fails the task
+    assert_eq!(claimed.state.current, StateType::Failed);
+    let attempts: Vec<StateType> = before_of(&claimed).attempts.iter().map(|a| a.state.current).collect();
+    assert_eq!(attempts, [StateType::Failed], "the dead worker's attempt was reported lost");
+    let err = before_of(&claimed).error.clone().unwrap_or_default();
+    assert!(err.contains("'before' attempt 1 was lost: worker ghost-0"), "{err}");
+    assert_eq!(effects.count("hit/before"), 1, "the lost attempt never ran; the free one ran once");
+    assert_eq!((effects.count("block/slow"), effects.count("hit/after")), (1, 1));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_malformed_messages_are_acked() {
     let cluster = Cluster::start(ClusterOptions::default()).await;

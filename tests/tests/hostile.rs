@@ -201,3 +201,58 @@ fn a_killed_baton_run_leaves_nothing_running() {
     assert_ne!(status.code(), Some(101), "a closed pipe must not panic");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Kestra's storage scope: an execution reads its namespace's files and
+/// those of the execution that started it (a Subflow's parent), no others —
+/// through `read()`, `inputFiles` and a task's `from` alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_reads_only_its_namespace_and_its_parents_files() {
+    let h = harness();
+    let url = crate::support::serve(b"secret-report".to_vec(), 200).await;
+    let writer = h
+        .run(
+            &format!("id: writer\nnamespace: a.team\ntasks:\n  - id: dl\n    type: io.kestra.plugin.core.http.Download\n    uri: \"{url}\"\n"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(writer.state.current, StateType::Success, "{:?}", writer.error);
+    let uri = runs(&writer, "dl")[0].outputs.as_ref().expect("outputs")["uri"].as_str().expect("uri").to_string();
+
+    let reader = |ns: &str| {
+        format!(
+            "id: reader\nnamespace: {ns}\ninputs:\n  - id: uri\n    type: STRING\ntasks:\n  - id: show\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ read(inputs.uri) }}}}\"\n"
+        )
+    };
+    // the same namespace reads it
+    let same = h.run(&reader("a.team"), json!({"uri": uri})).await;
+    assert_eq!(same.state.current, StateType::Success, "{:?}", same.error);
+    assert_eq!(runs(&same, "show")[0].outputs.as_ref().expect("outputs")["value"], json!("secret-report"));
+    // another namespace (even the parent namespace) does not
+    for ns in ["b", "a"] {
+        let other = h.run(&reader(ns), json!({"uri": uri})).await;
+        assert_eq!(other.state.current, StateType::Failed, "{ns}");
+        let err = runs(&other, "show")[0].error.clone().unwrap_or_default();
+        assert!(err.contains("Unable to read the file") && err.contains(&format!("namespace '{ns}'")), "{err}");
+        assert!(!err.contains("secret-report"), "{err}");
+    }
+    // nor through inputFiles or a task's `from`
+    let copier = "id: copier\nnamespace: b\ninputs:\n  - id: uri\n    type: STRING\ntasks:\n  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n    inputFiles:\n      f.txt: \"{{ inputs.uri }}\"\n    commands:\n      - cat f.txt\n  - id: gz\n    type: io.kestra.plugin.compress.FileCompress\n    from: \"{{ inputs.uri }}\"\n    compression: GZIP\n";
+    let copied = h.run(copier, json!({"uri": uri})).await;
+    assert_eq!(copied.state.current, StateType::Failed);
+    let err = runs(&copied, "sh")[0].error.clone().unwrap_or_default();
+    assert!(err.contains("inputFiles") && err.contains("Unable to read the file"), "{err}");
+
+    // a subflow in another namespace reads its parent's files, and knows its parent
+    h.flow(
+        "id: child\nnamespace: b\ninputs:\n  - id: uri\n    type: STRING\ntasks:\n  - id: show\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ trigger.executionId }}:{{ trigger.namespace }}:{{ read(inputs.uri) }}\"\noutputs:\n  - id: shown\n    type: STRING\n    value: \"{{ outputs.show.value }}\"\n",
+    );
+    let parent = h
+        .run(
+            &format!("id: parent\nnamespace: a.team\ntasks:\n  - id: dl\n    type: io.kestra.plugin.core.http.Download\n    uri: \"{url}\"\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: b\n    flowId: child\n    inputs:\n      uri: \"{{{{ outputs.dl.uri }}}}\"\n"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(parent.state.current, StateType::Success, "{:?}", parent.error);
+    let out = runs(&parent, "call")[0].outputs.clone().unwrap_or_default();
+    assert_eq!(out["outputs"]["shown"], json!(format!("{}:a.team:secret-report", parent.id)), "{out:?}");
+}

@@ -8,6 +8,7 @@ pub mod local;
 pub mod memory;
 pub mod nsfiles;
 pub mod schedule;
+pub mod scope;
 
 use std::pin::Pin;
 

@@ -86,7 +86,10 @@ impl PushHandler for ExecutorFunction {
             // the sweep must run while this execution is in flight
             return Outcome::Retry(format!("cannot resume the sweep: {e}"));
         }
-        let opts = StepOptions { redispatch_pending: delivery.delivery_attempt > 1 };
+        // a redelivery may follow a crash between a save and its jobs; the
+        // sweep asks for jobs that waited too long to start
+        let asked = matches!(event, ExecutionEvent::Wake { redispatch: true, .. });
+        let opts = StepOptions { redispatch_pending: asked || delivery.delivery_attempt > 1 };
         let id = event.execution_id().to_string();
         let lock = self.locks.of(&id);
         let outcome = {

@@ -227,7 +227,12 @@ impl PushHandler for SchedulerFunction {
                     Ok(r) => r,
                     Err(e) => return backend_outcome(&e),
                 };
-                tracing::info!(executions = report.executions, lost = report.lost.len(), "sweep done");
+                tracing::info!(
+                    executions = report.executions,
+                    lost = report.lost.len(),
+                    resent = report.resent.len(),
+                    "sweep done"
+                );
                 if let o @ (Outcome::Retry(_) | Outcome::Ignored(_)) = self.drive_backfills("backfills").await {
                     return o;
                 }

@@ -7,6 +7,13 @@
 //!   sweep tries the claim: a live lease answers "held elsewhere" and nothing
 //!   changes; an expired (or missing) one is taken over, and the attempt is
 //!   reported FAILED with the reason, so the task's retry policy decides.
+//! - **Jobs that never started.** An attempt dispatched more than a lease
+//!   ago and still CREATED lost its job (an executor died between saving
+//!   the execution and publishing it, past the redelivery that re-sends it)
+//!   or its worker (claimed, then died before reporting the start, its
+//!   duplicates acked while the claim was live). Its execution's `Wake`
+//!   asks for the job again: a live claim makes the copy a no-op, a dead
+//!   one's expired lease reports the attempt lost, no claim runs it.
 //! - **Cloud Run Jobs.** Script tasks started as Cloud Run Job executions
 //!   are checked once each (`cloud_run_jobs`): an ended one's result is
 //!   reported, one whose task ended (killed) or timed out is cancelled.
@@ -34,6 +41,9 @@ pub struct SweepReport {
     pub executions: usize,
     /// Attempts found lost and reported failed: `(task run id, attempt)`.
     pub lost: Vec<(String, u32)>,
+    /// Attempts dispatched over a lease ago and never started, whose jobs
+    /// were asked for again: `(task run id, attempt)`.
+    pub resent: Vec<(String, u32)>,
     /// Script tasks running as Cloud Run Job executions (see `cloud_run_jobs`).
     pub cloud_run: super::cloud_run_jobs::CloudRunReport,
 }
@@ -48,13 +58,23 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
             continue;
         }
         report.executions += 1;
+        let mut redispatch = false;
         for tr in &exec.task_run_list {
             let Some(last) = tr.attempts.last() else { continue };
+            let attempt = tr.attempts.len() as u32;
+            let now = Utc::now();
+            if !tr.state.is_terminal() && last.state.current == StateType::Created {
+                let since = last.state.histories.last().map(|h| h.date).or(last.state.start_date);
+                if since.is_some_and(|at| now - at > lease) {
+                    tracing::warn!(execution_id = %exec.id, task_run_id = %tr.id, attempt, "attempt never started: its job is sent again");
+                    report.resent.push((tr.id.clone(), attempt));
+                    redispatch = true;
+                }
+                continue;
+            }
             if tr.state.current != StateType::Running || last.state.current != StateType::Running {
                 continue;
             }
-            let attempt = tr.attempts.len() as u32;
-            let now = Utc::now();
             let (holder, until) = match engine.state.claim(&tr.id, attempt, sweeper, now + lease).await? {
                 Claim::HeldElsewhere { .. } | Claim::Done => continue,
                 Claim::TakenOver { worker_id, until } => (worker_id, until),
@@ -95,7 +115,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
             engine.state.finish_claim(&tr.id, attempt).await?;
             report.lost.push((tr.id.clone(), attempt));
         }
-        publish_event(engine, &ExecutionEvent::Wake { execution_id: exec.id.clone() }).await?;
+        publish_event(engine, &ExecutionEvent::Wake { execution_id: exec.id.clone(), redispatch }).await?;
     }
     // script tasks running as Cloud Run Jobs: their results, kills and timeouts
     report.cloud_run = super::cloud_run_jobs::poll(engine).await?;

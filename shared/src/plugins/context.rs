@@ -199,6 +199,24 @@ impl RunContext {
         }
     }
 
+    /// The storage path of a `kestra://` URI this execution may read (its
+    /// namespace's files, or the files of the execution that started it);
+    /// a property error naming the file otherwise.
+    pub fn readable_path(&self, property: &str, uri: &str) -> Result<String, TaskError> {
+        let path =
+            crate::backend::storage_path(uri.trim()).map_err(|e| TaskError::property(property, e.to_string()))?;
+        self.check_readable(property, &path)?;
+        Ok(path)
+    }
+
+    /// Whether this execution may read the storage path `path` (see
+    /// [`crate::backend::scope`]).
+    pub fn check_readable(&self, property: &str, path: &str) -> Result<(), TaskError> {
+        let starter = self.context.get("trigger").and_then(crate::backend::scope::Starter::from_trigger);
+        crate::backend::scope::check(path, &self.namespace, starter.as_ref())
+            .map_err(|e| TaskError::property(property, e.to_string()))
+    }
+
     /// `/{namespace as path}/{flow}/executions/{id}`: Kestra's execution prefix.
     pub fn execution_prefix(&self) -> String {
         execution_prefix(&self.namespace, &self.flow_id, &self.execution_id)

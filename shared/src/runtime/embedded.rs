@@ -88,7 +88,7 @@ impl Embedded {
                 if self.engine.flows.get(&e.namespace, &e.flow_id).is_none() {
                     continue;
                 }
-                let ev = ExecutionEvent::Wake { execution_id: e.id.clone() };
+                let ev = ExecutionEvent::Wake { execution_id: e.id.clone(), redispatch: true };
                 if let Err(err) = self.executor.handle(&ev, StepOptions { redispatch_pending: true }).await {
                     tracing::warn!(execution_id = %e.id, error = %err, "cannot resume execution");
                 }

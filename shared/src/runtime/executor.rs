@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde_json::Map;
+use serde_json::{Map, json};
 use tokio::sync::Mutex;
 
 use super::engine::{Engine, ExecutionUpdate};
@@ -200,7 +200,8 @@ impl ExecutorService {
                     let delay = (at - Utc::now()).to_std().unwrap_or_default();
                     tokio::spawn(async move {
                         tokio::time::sleep(delay).await;
-                        let _ = publish_event(&engine, &ExecutionEvent::Wake { execution_id: id }).await;
+                        let _ =
+                            publish_event(&engine, &ExecutionEvent::Wake { execution_id: id, redispatch: false }).await;
                     });
                 }
                 Action::Log { task_run_id, task_id, level, message } => logs.push(LogEntry {
@@ -265,9 +266,29 @@ impl ExecutorService {
         if let Some(c) = parent.labels.iter().find(|l| l.key == "system.correlationId") {
             labels.push(c.clone());
         }
+        // Kestra's trigger of a subflow execution: the task that started it
+        // and the parent execution (`{{ trigger.executionId }}`…); it also
+        // lets the child read the parent's files (backend::scope)
+        let task_id = parent.task_run(&task_run_id).map(|t| t.task_id.clone()).unwrap_or_default();
+        let task_type = super::flows::at_revision(engine, &parent.namespace, &parent.flow_id, parent.flow_revision)
+            .await
+            .ok()
+            .and_then(|f| f.find_task(&task_id).map(|t| t.kind.clone()))
+            .unwrap_or_else(|| "io.kestra.plugin.core.flow.Subflow".to_string());
+        let trigger = crate::model::TriggerContext {
+            id: task_id,
+            type_: task_type,
+            variables: Map::from_iter([
+                ("executionId".to_string(), json!(parent.id)),
+                ("namespace".to_string(), json!(parent.namespace)),
+                ("flowId".to_string(), json!(parent.flow_id)),
+                ("flowRevision".to_string(), json!(parent.flow_revision)),
+            ]),
+        };
         let req = LaunchRequest {
             inputs,
             labels,
+            trigger: Some(trigger),
             parent: Some((parent.id.clone(), task_run_id.clone())),
             execution_id: Some(child_id.clone()),
             ..LaunchRequest::default()
@@ -332,7 +353,7 @@ impl ExecutorService {
         };
         let Some(c) = &flow.concurrency else { return Ok(()) };
         if let Some(next) = super::slots::release(engine, &exec.namespace, &exec.flow_id, &exec.id, c.limit).await? {
-            publish_event(engine, &ExecutionEvent::Wake { execution_id: next }).await?;
+            publish_event(engine, &ExecutionEvent::Wake { execution_id: next, redispatch: false }).await?;
         }
         Ok(())
     }

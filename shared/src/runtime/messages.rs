@@ -27,8 +27,16 @@ pub enum ExecutionEvent {
         state: StateType,
         outputs: Map<String, Value>,
     },
-    /// A timer (retry delay, Sleep) is due: recompute.
-    Wake { execution_id: String },
+    /// A timer (retry delay, Sleep) is due, or a slot freed: recompute.
+    /// With `redispatch`, jobs of attempts dispatched but never started are
+    /// sent again (the sweep, when such an attempt waited longer than a
+    /// worker's lease: its job was lost, or its worker died before starting
+    /// it); the workers' claims make the copy harmless if it was not.
+    Wake {
+        execution_id: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        redispatch: bool,
+    },
     /// Kill the execution.
     Kill { execution_id: String },
 }
@@ -40,7 +48,7 @@ impl ExecutionEvent {
             | ExecutionEvent::TaskStarted { execution_id, .. }
             | ExecutionEvent::TaskResult { execution_id, .. }
             | ExecutionEvent::SubflowEnded { execution_id, .. }
-            | ExecutionEvent::Wake { execution_id }
+            | ExecutionEvent::Wake { execution_id, .. }
             | ExecutionEvent::Kill { execution_id } => execution_id,
         }
     }

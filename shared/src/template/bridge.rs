@@ -159,6 +159,18 @@ impl Bridge {
         self.typed.lock().ok().and_then(|mut t| t.take())
     }
 
+    /// The execution that started this one, from the context's `trigger`
+    /// (a Subflow's parent), for the scope of `read()`.
+    pub fn starter(&self) -> Option<crate::backend::scope::Starter> {
+        let t = self.ctx.get_attr("trigger").ok()?;
+        let s = |k: &str| t.get_attr(k).ok().and_then(|v| v.as_str().map(str::to_string));
+        Some(crate::backend::scope::Starter {
+            namespace: s("namespace")?,
+            flow_id: s("flowId")?,
+            execution_id: s("executionId")?,
+        })
+    }
+
     /// The flow namespace from the context (`flow.namespace`).
     pub fn namespace(&self) -> String {
         self.ctx

@@ -55,6 +55,12 @@ fn read(state: &State, args: Rest<Value>) -> Result<Value, Error> {
     let a = Args::new(&args);
     let path = a.str(0, "path")?.ok_or_else(|| err("read: missing path"))?;
     let bridge = Bridge::of(state)?;
+    if path.starts_with("kestra://") {
+        // an execution reads its own namespace's files and its starter's, as in Kestra
+        let p = crate::backend::storage_path(&path).map_err(|e| err(e.to_string()))?;
+        crate::backend::scope::check(&p, &bridge.namespace(), bridge.starter().as_ref())
+            .map_err(|e| err(e.to_string()))?;
+    }
     let namespace = a.str(1, "namespace")?.unwrap_or_else(|| bridge.namespace());
     Ok(host_value(bridge.ask(Request::Read { namespace, path }))?.unwrap_or_default())
 }

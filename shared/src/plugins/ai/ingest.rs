@@ -187,8 +187,7 @@ impl IngestDocument {
             docs.push(Doc { text: d.text.clone(), metadata: d.metadata.clone() });
         }
         for uri in &self.internal {
-            let path = crate::backend::storage_path(uri)
-                .map_err(|e| TaskError::property("fromInternalURIs", e.to_string()))?;
+            let path = cx.readable_path("fromInternalURIs", uri)?;
             let r = cx
                 .services
                 .storage

@@ -143,6 +143,7 @@ fn read_zip(file: &Path, tx: mpsc::Sender<Entry>) -> Result<usize, String> {
 #[async_trait]
 impl RunnableTask for ArchiveDecompress {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        cx.check_readable("from", &self.path)?;
         let mut src: ByteStream = cx
             .services
             .storage
@@ -294,6 +295,9 @@ fn write_zip(file: &Path, rx: &mut mpsc::Receiver<Input>) -> Result<(), String> 
 #[async_trait]
 impl RunnableTask for ArchiveCompress {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        for (_, path) in &self.files {
+            cx.check_readable("from", path)?;
+        }
         let dir = cx.working_dir()?;
         let _scratch = ScratchDir(dir.clone());
         let (ext, file) = match self.algorithm {

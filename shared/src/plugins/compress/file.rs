@@ -49,6 +49,7 @@ fn build(props: &Map<String, Value>, direction: Direction) -> Result<Box<dyn Run
 #[async_trait]
 impl RunnableTask for FileCodec {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        cx.check_readable("from", &self.path)?;
         let src = cx
             .services
             .storage

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use tokio::io::AsyncReadExt;
 
 use super::{results, venv};
-use crate::backend::{KvLookup, KvType, KvValue, storage_path};
+use crate::backend::{KvLookup, KvType, KvValue};
 use crate::plugins::scripts::{docker_reachable, shell_commands};
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput};
 
@@ -81,7 +81,7 @@ fn dbt_on_path() -> Option<PathBuf> {
 }
 
 async fn read_storage(cx: &RunContext, uri: &str) -> Result<String, String> {
-    let path = storage_path(uri).map_err(|e| e.to_string())?;
+    let path = cx.readable_path("inputFiles", uri).map_err(|e| e.to_string())?;
     let mut r = cx.services.storage.get(&path).await.map_err(|e| e.to_string())?;
     let mut s = String::new();
     r.read_to_string(&mut s).await.map_err(|e| e.to_string())?;

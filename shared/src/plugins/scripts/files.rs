@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::backend::nsfiles::{namespace_files, storage_path_of};
-use crate::backend::{BackendError, ByteStream, storage_path};
+use crate::backend::{BackendError, ByteStream};
 use crate::plugins::{RunContext, TaskError};
 
 /// A relative path inside the working directory, refusing absolute paths
@@ -69,7 +69,7 @@ async fn ensure_parent(target: &Path) -> Result<(), TaskError> {
 /// Copies a `kestra://` file to `target`: a kernel copy when the storage is
 /// a local folder, else streamed.
 async fn copy_from_storage(cx: &RunContext, uri: &str, target: &Path) -> Result<(), TaskError> {
-    let path = storage_path(uri).map_err(|e| TaskError::property("inputFiles", e.to_string()))?;
+    let path = cx.readable_path("inputFiles", uri)?;
     let storage = &cx.services.storage;
     if let Some(local) = storage.local_path(&path)
         && tokio::fs::metadata(&local).await.is_ok_and(|m| m.is_file())

@@ -197,7 +197,7 @@ impl RunnableTask for Load {
         let jobs = Jobs::new(cx, &bq, &r, &self.p.load.bq)?;
         let (table, load) = self.p.load.configuration(Some(&jobs.project))?;
         let from = self.p.from.trim();
-        let path = storage_path(from).map_err(|e| TaskError::property("from", e.to_string()))?;
+        let path = cx.readable_path("from", from)?;
         let storage = &cx.services.storage;
         let size = storage.size(&path).await.map_err(|e| TaskError::failed(format!("cannot read '{from}': {e}")))?;
         match size {

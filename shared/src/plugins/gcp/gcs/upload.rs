@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::super::common::{GcpProps, gcp_props, gcs_error, parse_gs};
-use crate::backend::{ByteStream, storage_path};
+use crate::backend::ByteStream;
 use crate::gcp::gcs::UploadOptions;
 use crate::plugins::context::Progress;
 use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
@@ -83,7 +83,7 @@ async fn open(cx: &RunContext, from: &str) -> Result<(ByteStream, Option<u64>, S
     let from = from.trim();
     let file_name = from.rsplit('/').next().unwrap_or_default().to_string();
     if from.starts_with("kestra://") {
-        let path = storage_path(from).map_err(|e| TaskError::property("from", e.to_string()))?;
+        let path = cx.readable_path("from", from)?;
         let storage = &cx.services.storage;
         let size = storage.size(&path).await.map_err(|e| TaskError::failed(format!("cannot read '{from}': {e}")))?;
         if size.is_none() {

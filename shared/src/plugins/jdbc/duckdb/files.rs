@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::backend::{ByteStream, storage_path};
+use crate::backend::ByteStream;
 use crate::plugins::context::output_file_path;
 use crate::plugins::{RunContext, TaskError};
 
@@ -54,7 +54,7 @@ pub async fn write_inputs(cx: &RunContext, dir: &Path, files: &[(String, String)
 
 /// Streams the `kestra://` file `uri` to `target`.
 pub async fn copy_from_storage(cx: &RunContext, property: &str, uri: &str, target: &Path) -> Result<(), TaskError> {
-    let path = storage_path(uri).map_err(|e| TaskError::property(property, e.to_string()))?;
+    let path = cx.readable_path(property, uri)?;
     let mut reader = cx
         .services
         .storage

@@ -210,7 +210,7 @@ impl RunnableTask for CopyIn {
 
 impl CopyIn {
     async fn work(&self, cx: &RunContext, client: &tokio_postgres::Client) -> Result<TaskOutput, TaskError> {
-        let path = storage_path(&self.from).map_err(|e| TaskError::property("from", e.to_string()))?;
+        let path = cx.readable_path("from", &self.from)?;
         let reader = cx
             .services
             .storage

@@ -244,3 +244,39 @@ async fn the_fake_refuses_what_run_v2_does_not_define() {
     assert!(v.iter().any(|e| e.contains("commandz")), "{v:?}");
     assert!(v.iter().any(|e| e.contains(":launch is no method of run.v2")), "{v:?}");
 }
+
+#[tokio::test]
+async fn a_known_shape_costs_one_call_to_start_a_task() {
+    let one = |id: &str| {
+        format!(
+            "  - id: {id}\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    commands:\n      - echo {id}\n"
+        )
+    };
+    let tasks = format!("{}{}", one("first"), one("second"));
+    let (cluster, fake) = start(vec![flow("two", &tasks)], RelayOptions::default()).await;
+    let id = cluster.launch("test.cloudrun", "two", json!({})).await;
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Success);
+    let calls = fake.requests();
+    let count = |f: &dyn Fn(&str, &str) -> bool| calls.iter().filter(|(m, p)| f(m, p)).count();
+    assert_eq!(count(&|m, p| m == "GET" && !p.contains("/executions/")), 1, "{calls:?}");
+    assert_eq!(count(&|m, p| m == "POST" && p.ends_with("/jobs")), 1, "{calls:?}");
+    assert_eq!(fake.runs(), 2, "{calls:?}");
+}
+
+#[tokio::test]
+async fn kestras_cloud_run_runner_runs_as_a_job_on_gcp() {
+    let task = format!(
+        "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    taskRunner:\n      type: io.kestra.plugin.ee.gcp.runner.CloudRun\n      projectId: other-project\n      region: us-central1\n      serviceAccount: runner@other-project.iam.gserviceaccount.com\n      waitUntilCompletion: true\n    commands:\n      - echo ee\n"
+    );
+    let (cluster, fake) = start(vec![flow("ee", &task)], RelayOptions::default()).await;
+    let id = cluster.launch("test.cloudrun", "ee", json!({})).await;
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Success, "{:?}", cluster.logs(&id).await);
+    let logs = cluster.logs(&id).await;
+    assert!(logs.iter().any(|l| l == "ee"), "{logs:?}");
+    assert!(logs.iter().any(|l| l.contains("waitUntilCompletion")), "ignored properties are named: {logs:?}");
+    let calls = fake.requests();
+    assert!(calls.iter().all(|(_, p)| p.starts_with("/v2/projects/other-project/locations/us-central1/")), "{calls:?}");
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}

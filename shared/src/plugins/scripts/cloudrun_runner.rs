@@ -24,7 +24,9 @@
 //! `jobs.run` and the record leaves an execution nobody reads, bounded by
 //! the Job's timeout.
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -38,7 +40,7 @@ use super::props::Form;
 use super::runner::DockerOptions;
 use super::task::{ScriptTask, shell_quote};
 use crate::backend::{KvLookup, KvType, KvValue};
-use crate::gcp::cloud_run::CloudRunClient;
+use crate::gcp::cloud_run::{CloudRunClient, CloudRunError};
 use crate::plugins::de::value_to_string;
 use crate::plugins::{RunContext, TaskError, TaskOutput};
 
@@ -85,6 +87,27 @@ impl CloudRunConfig {
     pub fn client(&self, http: reqwest::Client) -> Result<CloudRunClient, String> {
         CloudRunClient::new(http, self.endpoint.as_deref(), &self.project, &self.region, &self.iam_endpoint)
             .map_err(|e| e.to_string())
+    }
+}
+
+/// Job ids this process has seen exist (a Job's id is a hash of its
+/// shape, so a known id needs no `jobs.get` again).
+#[derive(Debug, Clone, Default)]
+pub struct KnownJobs(Arc<Mutex<HashSet<String>>>);
+
+impl KnownJobs {
+    fn contains(&self, id: &str) -> bool {
+        self.0.lock().is_ok_and(|s| s.contains(id))
+    }
+    fn insert(&self, id: &str) {
+        if let Ok(mut s) = self.0.lock() {
+            s.insert(id.to_string());
+        }
+    }
+    fn remove(&self, id: &str) {
+        if let Ok(mut s) = self.0.lock() {
+            s.remove(id);
+        }
     }
 }
 
@@ -286,15 +309,32 @@ pub(crate) async fn start(
     let client = config.client(cx.services.http.clone()).map_err(|e| failed("client", e))?;
     let job_id = shape.job_id();
     let body = shape.job_body();
-    match client.get_job(&job_id).await.map_err(|e| failed("jobs.get", e.to_string()))? {
-        None => client.create_job(&job_id, &body).await.map_err(|e| failed("jobs.create", e.to_string()))?,
-        Some(job) if job["template"]["template"] != body["template"]["template"] => {
-            client.patch_job(&job_id, &body).await.map_err(|e| failed("jobs.patch", e.to_string()))?
+    let known = &cx.services.config.scripts.cloud_run_jobs;
+    let ensure = || async {
+        match client.get_job(&job_id).await.map_err(|e| failed("jobs.get", e.to_string()))? {
+            None => client.create_job(&job_id, &body).await.map_err(|e| failed("jobs.create", e.to_string()))?,
+            Some(job) if job["template"]["template"] != body["template"]["template"] => {
+                client.patch_job(&job_id, &body).await.map_err(|e| failed("jobs.patch", e.to_string()))?
+            }
+            Some(_) => {}
         }
-        Some(_) => {}
+        known.insert(&job_id);
+        Ok::<(), TaskError>(())
+    };
+    if !known.contains(&job_id) {
+        ensure().await?;
     }
     let request = cloudrun::run_request(&args, &env, JOB_TIMEOUT);
-    let execution = client.run_job(&job_id, &request).await.map_err(|e| failed("jobs.run", e.to_string()))?;
+    let execution = match client.run_job(&job_id, &request).await {
+        // deleted since this process saw it: create it again, once
+        Err(CloudRunError::Status { status: 404, .. }) => {
+            known.remove(&job_id);
+            ensure().await?;
+            client.run_job(&job_id, &request).await
+        }
+        other => other,
+    }
+    .map_err(|e| failed("jobs.run", e.to_string()))?;
     let mut skip = vec![".baton-stdout".to_string(), ".baton-stderr".into(), ".baton-exit".into()];
     skip.extend(script);
     let record = Attempt {

@@ -111,6 +111,8 @@ pub struct ScriptsConfig {
     pub docker_resolved: ResolvedBin,
     /// On Baton's GCP runtime: Docker-runner tasks run as Cloud Run Jobs.
     pub cloud_run: Option<super::CloudRunConfig>,
+    /// Cloud Run Jobs known to exist (see `KnownJobs`).
+    pub cloud_run_jobs: super::cloudrun_runner::KnownJobs,
 }
 
 impl Default for ScriptsConfig {
@@ -124,6 +126,7 @@ impl Default for ScriptsConfig {
             docker_images: ImageCache::default(),
             docker_resolved: ResolvedBin::default(),
             cloud_run: None,
+            cloud_run_jobs: Default::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use e2e::functions::{Cluster, ClusterOptions};
+use shared::server::guard::BasicAuth;
 use shared::server::{LocalServer, ServerOptions};
 use tokio::io::AsyncReadExt;
 
@@ -79,6 +80,10 @@ tasks:
 
 /// A local server with the two test flows.
 async fn server() -> (LocalServer, PathBuf) {
+    server_with_auth(None).await
+}
+
+async fn server_with_auth(auth: Option<&str>) -> (LocalServer, PathBuf) {
     let home = temp_dir("ui");
     let flows = home.join("flows");
     std::fs::create_dir_all(&flows).expect("flows folder");
@@ -89,12 +94,18 @@ async fn server() -> (LocalServer, PathBuf) {
     opts.port = 0;
     opts.workers = 4;
     opts.tick = Duration::from_millis(200);
+    opts.basic_auth = auth.map(|a| BasicAuth::parse(a).expect("auth"));
     (LocalServer::start(opts).await.expect("server starts"), home)
 }
 
 /// Runs `node tests/ui/drive.mjs URL SCENARIO SHOTS`; panics with its output
 /// when the scenario fails, and returns its stdout.
-pub async fn drive(url: &str, scenario: &str, shots: &Path) -> String {
+async fn drive(url: &str, scenario: &str, shots: &Path) -> String {
+    drive_as(url, scenario, shots, None).await
+}
+
+/// [`drive`], the browser logging in with basic auth `user:password`.
+async fn drive_as(url: &str, scenario: &str, shots: &Path, auth: Option<&str>) -> String {
     for var in ["BATON_CHROMIUM", "BATON_PLAYWRIGHT_DIR"] {
         assert!(
             std::env::var_os(var).is_some(),
@@ -104,6 +115,9 @@ pub async fn drive(url: &str, scenario: &str, shots: &Path) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/drive.mjs");
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(script).arg(url).arg(scenario).arg(shots).kill_on_drop(true);
+    if let Some(a) = auth {
+        cmd.env("BATON_UI_AUTH", a);
+    }
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("node runs drive.mjs");
     let mut stdout = child.stdout.take().expect("stdout");
@@ -173,6 +187,16 @@ async fn namespace_files_page_uploads_lists_views_and_deletes_a_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flow_editor_shows_validation_errors_at_their_line_and_api_errors_are_shown() {
     scenario("errors", "validation").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_basic_auth_the_ui_logs_in_and_still_follows_an_execution_live() {
+    let auth = "admin@kestra.io:Admin1234!";
+    let (server, home) = server_with_auth(Some(auth)).await;
+    let page = reqwest::get(server.url()).await.expect("GET / without credentials");
+    assert_eq!(page.status(), 401, "the UI itself is behind the server's basic auth");
+    drive_as(&server.url(), "execute", &home.join("shots"), Some(auth)).await;
+    server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

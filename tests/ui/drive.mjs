@@ -215,7 +215,10 @@ if (!run) {
 const browser = await chromium.launch({ executablePath: exe, headless: true, args: ARGS });
 let failed = false;
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+  // BATON_UI_AUTH=user:password: the server wants Kestra's basic auth
+  const auth = process.env.BATON_UI_AUTH;
+  const httpCredentials = auth ? { username: auth.slice(0, auth.indexOf(":")), password: auth.slice(auth.indexOf(":") + 1) } : undefined;
+  const page = await browser.newPage({ viewport: { width: 1280, height: 760 }, httpCredentials });
   page.setDefaultTimeout(10000);
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));

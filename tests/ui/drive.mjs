@@ -94,6 +94,19 @@ const scenarios = {
     await row.waitFor();
     check((await text(row)).includes("SUCCESS") && (await text(row)).includes("typed"), "the list shows the execution");
     await shot(page, "executions");
+    // filters: a label that matches, then a state that does not
+    await page.locator("input[name=labels]").fill("team:ui");
+    await page.locator("input[name=labels]").press("Enter");
+    await page.waitForURL(/labels=team%3Aui/);
+    await page.locator("[data-testid=executions] tbody tr[data-execution]").first().waitFor();
+    await page.locator("select[name=state]").selectOption("FAILED");
+    await page.waitForURL(/state=FAILED/);
+    await page.locator("[data-testid=executions] tbody").getByText("No executions.").waitFor();
+    check((await text(page.locator(".filters .muted"))) === "0 executions", "the total follows the filters");
+    // the flow page's topology, without an execution
+    await page.goto(url + "#/flows/ui.test/typed?tab=topology");
+    await page.locator("[data-testid=topology] g[data-task=echo]").waitFor();
+    check((await page.locator("[data-testid=topology] g[data-task]").count()) === 3, "the flow's topology has its 3 tasks");
   },
 
   /** The backfill dialog from the Triggers page, and its progress to the end. */

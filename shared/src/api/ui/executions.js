@@ -11,7 +11,7 @@ export async function render(main, parts, query) {
   if (parts.length) return (await import("./execution.js")).render(main, parts[0], query);
   const page = Math.max(1, Number(query.get("page") || 1));
   const q = new URLSearchParams({ page, size: SIZE, sort: "state.startDate:desc" });
-  for (const k of ["namespace", "flowId", "state"]) if (query.get(k)) q.set(k, query.get(k));
+  for (const k of ["namespace", "flowId", "state", "timeRange", "labels"]) if (query.get(k)) q.set(k, query.get(k));
   const table = h("tbody");
   const total = h("span", { class: "muted" });
   const setFilter = (k, v) => {
@@ -25,10 +25,14 @@ export async function render(main, parts, query) {
   const flowInput = h("input", { name: "flowId", placeholder: "Flow id", value: query.get("flowId") || "", onchange: (e) => setFilter("flowId", e.target.value.trim()) });
   const stateSelect = h("select", { name: "state", onchange: (e) => setFilter("state", e.target.value) }, h("option", { value: "" }, "All states"),
     STATES.map((s) => h("option", { value: s, selected: query.get("state") === s }, s)));
+  const RANGES = [["", "Any time"], ["PT1H", "Last hour"], ["P1D", "Last 24 hours"], ["P7D", "Last 7 days"], ["P30D", "Last 30 days"]];
+  const rangeSelect = h("select", { name: "timeRange", onchange: (e) => setFilter("timeRange", e.target.value) },
+    RANGES.map(([v, t]) => h("option", { value: v, selected: (query.get("timeRange") || "") === v }, t)));
+  const labelInput = h("input", { name: "labels", placeholder: "Label key:value", value: query.get("labels") || "", onchange: (e) => setFilter("labels", e.target.value.trim()) });
   const pager = h("div", { class: "pager" });
   main.append(
     h("h1", {}, "Executions"),
-    h("div", { class: "filters" }, nsSelect, flowInput, stateSelect, total),
+    h("div", { class: "filters" }, nsSelect, flowInput, stateSelect, rangeSelect, labelInput, total),
     h("table", { "data-testid": "executions" },
       h("thead", {}, h("tr", {}, ["Id", "Start date", "Duration", "Namespace", "Flow", "Labels", "State"].map((t) => h("th", {}, t)))),
       table),
@@ -70,6 +74,7 @@ function row(e) {
     h("td", {}, fmtMs(s.ms)),
     h("td", { class: "ns" }, e.namespace),
     h("td", {}, h("a", { href: `#/flows/${enc(e.namespace)}/${enc(e.flowId)}` }, e.flowId)),
-    h("td", {}, (e.labels || []).map((l) => `${l.key}:${l.value}`).join(", ")),
+    // system labels (system.correlationId…) are shown on the execution's page only, as in Kestra
+    h("td", {}, (e.labels || []).filter((l) => !l.key.startsWith("system.")).map((l) => h("span", { class: "chip" }, `${l.key}:${l.value}`))),
     h("td", {}, stateBadge(e.state.current)));
 }

@@ -4,9 +4,10 @@
 
 import { api, h, errorBox, toast, enc } from "./app.js";
 import { executeDialog } from "./inputs.js";
+import { topology } from "./topology.js";
 
-export async function render(main, parts) {
-  if (parts.length >= 2) return flowPage(main, parts[0], parts[1]);
+export async function render(main, parts, query) {
+  if (parts.length >= 2) return flowPage(main, parts[0], parts[1], query.get("tab") || "source");
   main.append(h("h1", {}, "Flows"));
   const flows = await api("/flows");
   const byNs = new Map();
@@ -30,16 +31,22 @@ export async function render(main, parts) {
   main.append(h("table", {}, h("thead", {}, h("tr", {}, ["Id", "Namespace", "Labels", "Triggers", "", ""].map((t) => h("th", {}, t)))), h("tbody", {}, rows)));
 }
 
-async function flowPage(main, ns, id) {
+async function flowPage(main, ns, id, tab) {
   const flow = await api(`/flows/${enc(ns)}/${enc(id)}?source=true`);
   const box = h("div");
+  const here = `#/flows/${enc(ns)}/${enc(id)}`;
   main.append(
     h("h1", {}, h("span", { class: "ns" }, ns + "."), id, h("span", { class: "grow" }),
-      h("a", { class: "btn", href: `#/executions?namespace=${enc(ns)}&flowId=${enc(id)}` }, "Executions"),
       h("button", { class: "primary", onclick: () => executeDialog(flow) }, "Execute")),
     flow.description ? h("p", { class: "muted" }, flow.description) : "",
+    h("div", { class: "tabs" },
+      h("a", { href: here, class: tab === "source" ? "active" : "" }, "Source"),
+      h("a", { href: `${here}?tab=topology`, class: tab === "topology" ? "active" : "" }, "Topology"),
+      h("a", { href: `#/executions?namespace=${enc(ns)}&flowId=${enc(id)}` }, "Executions"),
+      h("a", { href: "#/triggers" }, "Triggers")),
     box,
   );
+  if (tab === "topology") return box.append(h("div", { class: "topology" }, topology(flow, null)));
   let source = flow.source || "";
   const view = (errors = new Map()) => {
     box.replaceChildren(

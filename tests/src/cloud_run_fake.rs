@@ -39,6 +39,10 @@ struct Inner {
     seq: u64,
     /// The host folder the Jobs' GCS volume stands for.
     bucket_root: Option<String>,
+    /// A container CLI (podman) to run executions in their image.
+    engine: Option<String>,
+    /// The container of each execution run by `engine`.
+    containers: HashMap<String, String>,
 }
 
 type Shared = Arc<(Mutex<Inner>, Value)>;
@@ -80,6 +84,18 @@ impl FakeCloudRun {
     /// paths under the volume's `mountPath` become paths under `root`.
     pub fn set_bucket_root(&self, root: &std::path::Path) {
         self.state.0.lock().unwrap().bucket_root = Some(root.display().to_string());
+    }
+
+    /// Runs executions in their image with this container CLI (podman),
+    /// the bucket folder mounted at the Job's `mountPath`, instead of on
+    /// the host.
+    pub fn use_engine(&self, bin: &str) {
+        self.state.0.lock().unwrap().engine = Some(bin.to_string());
+    }
+
+    /// The engine's container name of execution `name` (with `use_engine`).
+    pub fn container_of(&self, name: &str) -> Option<String> {
+        self.state.0.lock().unwrap().containers.get(name).cloned()
     }
 
     /// How many `jobs.run` calls were made.
@@ -266,13 +282,34 @@ async fn run_job(
         .filter_map(|e| Some((e["name"].as_str()?.to_string(), e["value"].as_str().unwrap_or("").to_string())))
         .collect();
     let mount = container["volumeMounts"][0]["mountPath"].as_str().unwrap_or("/nonexistent").to_string();
-    let root = st.0.lock().unwrap().bucket_root.clone();
-    let map = |s: String| match &root {
-        Some(r) => s.replace(&format!("{mount}/"), &format!("{}/", r.trim_end_matches('/'))),
-        None => s,
+    let (root, engine) = {
+        let i = st.0.lock().unwrap();
+        (i.bucket_root.clone(), i.engine.clone())
     };
-    let argv: Vec<String> = argv.into_iter().map(map).collect();
-    let env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k, map(v))).collect();
+    let (argv, env, container_name) = match (&engine, &root) {
+        // in the image, the bucket folder mounted where the GCS volume is
+        (Some(bin), Some(r)) => {
+            let cname = format!("baton-fake-run-{}", uuid::Uuid::new_v4().simple());
+            let mut run = vec![bin.clone(), "run".into(), "--rm".into(), "--name".into(), cname.clone()];
+            run.extend(["-v".to_string(), format!("{r}:{mount}")]);
+            for (k, v) in &env {
+                run.extend(["-e".to_string(), format!("{k}={v}")]);
+            }
+            run.push(container["image"].as_str().unwrap_or("").to_string());
+            run.extend(argv);
+            (run, Vec::new(), Some((bin.clone(), cname)))
+        }
+        // on the host, paths under the mount mapped to the bucket folder
+        _ => {
+            let map = |s: String| match &root {
+                Some(r) => s.replace(&format!("{mount}/"), &format!("{}/", r.trim_end_matches('/'))),
+                None => s,
+            };
+            let argv: Vec<String> = argv.into_iter().map(map).collect();
+            let env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k, map(v))).collect();
+            (argv, env, None)
+        }
+    };
     let (exec_name, cancel) = {
         let mut i = st.0.lock().unwrap();
         i.seq += 1;
@@ -284,15 +321,25 @@ async fn run_job(
         i.executions.insert(exec_name.clone(), exec);
         let cancel = Arc::new(Notify::new());
         i.cancels.insert(exec_name.clone(), cancel.clone());
+        if let Some((_, cname)) = &container_name {
+            i.containers.insert(exec_name.clone(), cname.clone());
+        }
         (exec_name, cancel)
     };
-    tokio::spawn(execute(st.clone(), exec_name.clone(), argv, env, cancel));
+    tokio::spawn(execute(st.clone(), exec_name.clone(), argv, env, cancel, container_name));
     let meta = st.0.lock().unwrap().executions[&exec_name].clone();
     done_operation(&st, &format!("projects/{p}/locations/{l}"), meta)
 }
 
 /// Runs one execution on the host and records how it ended.
-async fn execute(st: Shared, name: String, argv: Vec<String>, env: Vec<(String, String)>, cancel: Arc<Notify>) {
+async fn execute(
+    st: Shared,
+    name: String,
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    cancel: Arc<Notify>,
+    container: Option<(String, String)>,
+) {
     let ended = |counts: Value, condition: Value| {
         let mut i = st.0.lock().unwrap();
         if let Some(e) = i.executions.get_mut(&name) {
@@ -332,6 +379,9 @@ async fn execute(st: Shared, name: String, argv: Vec<String>, env: Vec<(String, 
         }
         _ = cancel.notified() => {
             let _ = child.kill().await;
+            if let Some((bin, cname)) = &container {
+                let _ = tokio::process::Command::new(bin).args(["rm", "-f", "-t", "0", cname]).output().await;
+            }
             ended(json!({"cancelledCount": 1}), json!({"type": "Completed", "state": "CONDITION_FAILED", "message": "cancelled"}));
         }
     }

@@ -19,6 +19,13 @@ use tokio::io::AsyncReadExt;
 
 const IMAGE: &str = "localhost/baton-busybox:1";
 
+/// podman with the busybox test image, or a panic saying how to get it.
+fn podman() -> String {
+    let ok = std::process::Command::new("podman").args(["image", "exists", IMAGE]).status().is_ok_and(|s| s.success());
+    assert!(ok, "podman with {IMAGE} is needed: run `source scripts/setup/podman.sh`");
+    "podman".into()
+}
+
 fn flow(id: &str, task: &str) -> (String, String) {
     let yaml = format!(
         "id: {id}\nnamespace: test.cloudrun\ninputs:\n  - id: text\n    type: STRING\n    defaults: hello file\ntasks:\n{task}"
@@ -101,6 +108,8 @@ async fn a_docker_task_runs_as_a_cloud_run_job_with_files_and_outputs() {
 "#
     );
     let (cluster, fake) = start(vec![flow("ok", &task)], RelayOptions::default()).await;
+    // this one in the image itself, on the local engine (podman.sh builds it)
+    fake.use_engine(&podman());
     let id = cluster.launch("test.cloudrun", "ok", json!({})).await;
     let exec = sweep_until_done(&cluster, &id).await;
     assert_eq!(exec.state.current, StateType::Success, "{:?}", cluster.logs(&id).await);
@@ -111,10 +120,8 @@ async fn a_docker_task_runs_as_a_cloud_run_job_with_files_and_outputs() {
     assert_eq!(read(&cluster, uri).await, "hello file");
     let logs = cluster.logs(&id).await;
     assert!(logs.iter().any(|l| l == "said hello"), "{logs:?}");
-    // workingDir is the container's path in the bucket's mount (which the
-    // fake maps to the local storage folder, as Cloud Run's GCS volume does)
-    let root = cluster.backends.storage.root().display().to_string();
-    assert!(logs.iter().any(|l| l.starts_with(&format!("dir {root}/test/cloudrun/ok/executions/"))), "{logs:?}");
+    // workingDir is the container's path, in the bucket's mount
+    assert!(logs.iter().any(|l| l.starts_with("dir /mnt/baton/test/cloudrun/ok/executions/")), "{logs:?}");
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
     assert_eq!(fake.runs(), 1);
     let calls: Vec<String> = fake.requests().iter().map(|(m, p)| format!("{m} {p}")).collect();
@@ -145,8 +152,29 @@ async fn a_killed_task_cancels_its_cloud_run_execution() {
         "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    commands:\n      - sleep 30\n"
     );
     let (cluster, fake) = start(vec![flow("long", &task)], RelayOptions::default()).await;
+    let bin = podman();
+    fake.use_engine(&bin);
     let id = cluster.launch("test.cloudrun", "long", json!({})).await;
     wait_runs(&fake, 1).await;
+    let name = fake.executions().keys().next().cloned().expect("an execution");
+    let container = fake.container_of(&name).expect("its container");
+    let listed = |c: String| {
+        let bin = bin.clone();
+        async move {
+            let out = tokio::process::Command::new(&bin)
+                .args(["ps", "-a", "--format", "{{.Names}}", "--filter", &format!("name={c}")])
+                .output()
+                .await
+                .expect("podman ps");
+            String::from_utf8_lossy(&out.stdout).lines().any(|l| l == c)
+        }
+    };
+    wait_for(Duration::from_secs(20), "the container to start", || {
+        let c = container.clone();
+        let listed = &listed;
+        async move { listed(c).await.then_some(()) }
+    })
+    .await;
     let url = format!("{}api/v1/executions/{id}/kill", cluster.api.url);
     let status = cluster.http.delete(&url).send().await.expect("kill").status();
     assert!(status.is_success(), "kill answered {status}");
@@ -159,6 +187,8 @@ async fn a_killed_task_cancels_its_cloud_run_execution() {
     })
     .await;
     assert_eq!(cancelled["runningCount"], 0);
+    // and no container outlives its task
+    assert!(!listed(container.clone()).await, "container {container} still exists");
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 }
 

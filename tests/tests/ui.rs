@@ -3,7 +3,8 @@
 //! against `baton server local`. Each test runs one scenario and asserts on
 //! what the page shows: the execute dialog with typed inputs and a FILE,
 //! the live state, Gantt, logs, topology and outputs; a backfill from the
-//! Triggers page to its end; the KV store; namespace files; validation errors at their line
+//! Triggers page to its end; the KV store; namespace files; flow import
+//! and creation; validation errors at their line
 //! and API errors; the execute and KV scenarios also against the GCP `api`
 //! function (the functions cluster), which serves the same UI. Screenshots go to a temporary folder, or to
 //! docs/screenshots/ when `BATON_UI_SCREENSHOTS=1` (how the README's
@@ -177,6 +178,11 @@ async fn backfill_dialog_on_the_triggers_page_starts_a_backfill_and_shows_its_pr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kv_store_page_sets_typed_values_lists_reads_and_deletes_them() {
     scenario("kv", "kv").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_page_imports_yaml_creates_a_flow_in_the_editor_and_shows_a_refused_import() {
+    scenario("flows", "flows").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

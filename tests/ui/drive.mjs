@@ -163,6 +163,30 @@ const scenarios = {
     await page.locator('[data-testid=kv] tr[data-key="LIMIT"]').waitFor({ state: "detached" });
   },
 
+  /** Flows: import a multi-document YAML, create one in the editor, a refused import's message. */
+  async flows(page) {
+    await page.goto(url + "#/flows");
+    await page.locator('tr[data-flow="ui.test.typed"]').waitFor();
+    const two = "id: a\nnamespace: ui.import\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: a\n---\nid: b\nnamespace: ui.import\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: b\n";
+    await page.locator("input[name=fileUpload]").setInputFiles({ name: "two.yml", mimeType: "application/x-yaml", buffer: Buffer.from(two) });
+    await page.locator('tr[data-flow="ui.import.a"]').waitFor();
+    await page.locator('tr[data-flow="ui.import.b"]').waitFor();
+    await page.locator("a", { hasText: "Create" }).click();
+    const area = page.locator("textarea[name=source]");
+    await area.fill("id: created\nnamespace: ui.import\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: made in the UI\n");
+    await page.locator("button", { hasText: "Save" }).click();
+    await page.waitForURL(/#\/flows\/ui\.import\/created$/);
+    await page.locator("[data-testid=source]").getByText("made in the UI").waitFor();
+    await page.goto(url + "#/flows");
+    await page.locator('tr[data-flow="ui.import.created"]').waitFor();
+    await shot(page, "flows");
+    const bad = "id: broken\nnamespace: ui.import\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Nope\n";
+    await page.locator("input[name=fileUpload]").setInputFiles({ name: "bad.yml", mimeType: "application/x-yaml", buffer: Buffer.from(bad) });
+    const toast = page.locator(".toast.error");
+    await toast.waitFor();
+    check((await text(toast)).includes("Nope"), `the refused import says why: ${await text(toast)}`);
+  },
+
   /** Namespace files: upload into a folder, list, view, delete. */
   async files(page) {
     page.on("dialog", (d) => d.accept());

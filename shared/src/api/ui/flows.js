@@ -2,13 +2,17 @@
 // syntax highlighting, an editor whose validation errors (from
 // POST /flows/validate) are shown at their line, save, and Execute.
 
-import { api, h, errorBox, toast, enc } from "./app.js";
+import { api, h, errorBox, toast, enc, go } from "./app.js";
 import { executeDialog } from "./inputs.js";
 import { topology } from "./topology.js";
 
 export async function render(main, parts, query) {
   if (parts.length >= 2) return flowPage(main, parts[0], parts[1], query.get("tab") || "source");
-  main.append(h("h1", {}, "Flows"));
+  if (parts[0] === "new") return createPage(main);
+  const file = h("input", { type: "file", name: "fileUpload", accept: ".yml,.yaml,.zip", style: { display: "none" }, onchange: (e) => importFile(e.target) });
+  main.append(h("h1", {}, "Flows", h("span", { class: "grow" }), file,
+    h("button", { onclick: () => file.click() }, "Import"),
+    h("a", { class: "btn primary", href: "#/flows/new", style: { background: "var(--accent)", color: "#fff" } }, "Create")));
   const flows = await api("/flows");
   const byNs = new Map();
   for (const f of flows) byNs.set(f.namespace, [...(byNs.get(f.namespace) || []), f]);
@@ -54,36 +58,70 @@ async function flowPage(main, ns, id, tab) {
       h("pre", { class: "source", "data-testid": "source" }, highlighted(source, errors)),
     );
   };
-  const edit = () => {
-    const area = h("textarea", { rows: Math.max(12, source.split("\n").length + 2), style: { width: "100%" }, spellcheck: "false" }, source);
-    const out = h("div");
-    const validate = async () => {
-      const result = await api("/flows/validate", { method: "POST", body: area.value, headers: { "Content-Type": "application/x-yaml" } });
-      const errors = errorsByLine(result);
-      out.replaceChildren(errors.size ? h("pre", { class: "source", "data-testid": "validation" }, highlighted(area.value, errors)) : h("p", { class: "muted", "data-testid": "validation" }, "Valid."));
-      return errors.size === 0;
-    };
-    const save = async () => {
-      try {
-        if (!(await validate())) return;
-        await api(`/flows/${enc(ns)}/${enc(id)}`, { method: "PUT", body: area.value, headers: { "Content-Type": "application/x-yaml" } });
-        source = area.value;
-        toast("Flow saved");
-        view();
-      } catch (e) {
-        out.replaceChildren(errorBox(e));
-      }
-    };
-    box.replaceChildren(
-      area,
-      h("div", { class: "filters" },
-        h("button", { onclick: () => validate().catch((e) => out.replaceChildren(errorBox(e))) }, "Validate"),
-        h("button", { class: "primary", onclick: save }, "Save"),
-        h("button", { onclick: () => view() }, "Cancel")),
-      out,
-    );
-  };
+  const edit = () =>
+    editor(box, source, async (text) => {
+      await api(`/flows/${enc(ns)}/${enc(id)}`, { method: "PUT", body: text, headers: { "Content-Type": "application/x-yaml" } });
+      source = text;
+      toast("Flow saved");
+      view();
+    }, () => view());
   view();
+}
+
+/** A YAML editor in `box`: Validate shows errors at their line, Save validates then calls `save(text)`. */
+function editor(box, source, save, cancel) {
+  const area = h("textarea", { name: "source", rows: Math.max(12, source.split("\n").length + 2), style: { width: "100%" }, spellcheck: "false" }, source);
+  const out = h("div");
+  const validate = async () => {
+    const result = await api("/flows/validate", { method: "POST", body: area.value, headers: { "Content-Type": "application/x-yaml" } });
+    const errors = errorsByLine(result);
+    out.replaceChildren(errors.size ? h("pre", { class: "source", "data-testid": "validation" }, highlighted(area.value, errors)) : h("p", { class: "muted", "data-testid": "validation" }, "Valid."));
+    return errors.size === 0;
+  };
+  const onSave = async () => {
+    try {
+      if (await validate()) await save(area.value);
+    } catch (e) {
+      out.replaceChildren(errorBox(e));
+    }
+  };
+  box.replaceChildren(
+    area,
+    h("div", { class: "filters" },
+      h("button", { onclick: () => validate().catch((e) => out.replaceChildren(errorBox(e))) }, "Validate"),
+      h("button", { class: "primary", onclick: onSave }, "Save"),
+      h("button", { onclick: cancel }, "Cancel")),
+    out,
+  );
+}
+
+const TEMPLATE = "id: hello\nnamespace: company.team\n\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: Hello World! 🚀\n";
+
+/** `#/flows/new`: a new flow from the editor, created with POST /flows. */
+function createPage(main) {
+  const box = h("div");
+  main.append(h("h1", {}, "Create a flow"), box);
+  editor(box, TEMPLATE, async (text) => {
+    const f = await api("/flows", { method: "POST", body: text, headers: { "Content-Type": "application/x-yaml" } });
+    toast(`Flow ${f.namespace}.${f.id} created`);
+    go(`#/flows/${enc(f.namespace)}/${enc(f.id)}`);
+  }, () => go("#/flows"));
+}
+
+/** Imports YAML (one or more documents) or a ZIP with POST /flows/import. */
+async function importFile(input) {
+  const f = input.files[0];
+  if (!f) return;
+  const data = new FormData();
+  data.append("fileUpload", f);
+  try {
+    const failed = await api("/flows/import?failOnError=true", { method: "POST", body: data });
+    if (Array.isArray(failed) && failed.length) toast(`not imported: ${failed.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(", ")}`, true);
+    else toast(`${f.name} imported`);
+    window.dispatchEvent(new HashChangeEvent("hashchange"));
+  } catch (e) {
+    toast(e.message, true);
+  }
 }
 
 /** Validation results → {line: [messages]}; messages without a line go on line 1. */

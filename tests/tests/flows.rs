@@ -242,6 +242,7 @@ async fn a_duplicate_job_is_not_run_twice() {
             timeout_ms: None,
         },
         context: json!({"flow": {"namespace": "test", "id": "f"}, "inputs": {}, "outputs": {}, "vars": {}}),
+        secret_inputs: vec![],
     };
     let w1 = Worker::new(engine.clone(), "w1".into());
     let w2 = Worker::new(engine.clone(), "w2".into());

@@ -131,6 +131,35 @@ async fn secrets_never_come_back_in_clear() {
     }
 }
 
+/// A `SECRET` input reaches its tasks in clear, and is masked like a
+/// `secret()` value everywhere the execution is shown or stored by a task:
+/// logs, task outputs, labels, flow outputs, errors — and shown as `******`
+/// among the inputs by the API's JSON (and the CLI's `--json`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_inputs_are_masked_like_secrets() {
+    let pw = "s3cr3t-input-value";
+    let h = harness();
+    let yaml = "id: s\nnamespace: n\ninputs:\n  - id: pw\n    type: SECRET\n  - id: user\n    type: STRING\noutputs:\n  - id: o\n    type: STRING\n    value: \"{{ inputs.pw }}\"\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"pw is {{ inputs.pw }}\"\n  - id: check\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.pw == 's3cr3t-input-value' }}\"\n  - id: ret\n    type: io.kestra.plugin.core.debug.Return\n    format: \"pw={{ inputs.pw }}\"\n  - id: lab\n    type: io.kestra.plugin.core.execution.Labels\n    labels:\n      pw: \"{{ inputs.pw }}\"\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: \"bad {{ inputs.pw }}\"\n";
+    let e = h.run(yaml, json!({"pw": pw, "user": "ann"})).await;
+    assert_eq!(e.state.current, StateType::Failed, "the Fail task ends it");
+    assert_eq!(
+        runs(&e, "check")[0].outputs.as_ref().expect("outputs")["value"],
+        json!("true"),
+        "the task saw the value"
+    );
+    let logs = h.logs(&e.id).await.join("\n");
+    assert!(!logs.contains(pw) && logs.contains("pw is ******"), "{logs}");
+    let stored = h.embedded.engine.state.load_execution(&e.id).await.expect("load").expect("stored");
+    let mut shown = shared::api::executions::execution_json(&stored);
+    assert_eq!(shown["inputs"], json!({"pw": "******", "user": "ann"}));
+    assert!(shown.get("secretInputs").is_none(), "not a Kestra field: {shown}");
+    // the stored task runs, labels, outputs and errors never hold it
+    shown["inputs"] = json!({});
+    let text = serde_json::to_string(&shown).expect("json");
+    assert!(!text.contains(pw), "{text}");
+    assert!(text.contains("pw=******") && text.contains("bad ******"), "{text}");
+}
+
 /// `baton run` stopped by SIGTERM kills its execution; one stopped by
 /// `kill -9` leaves it RUNNING (nothing can run in a dead process), and
 /// `baton executions kill` ends it and frees the flow's concurrency slot.

@@ -43,6 +43,11 @@ pub fn execution_json(e: &Execution) -> Value {
     let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.remove("version");
+        // SECRET inputs shown as Kestra masks them
+        m.remove("secretInputs");
+        if !e.secret_inputs.is_empty() {
+            m.insert("inputs".into(), Value::Object(e.shown_inputs()));
+        }
         m.entry("outputs").or_insert_with(|| json!({}));
         m.entry("variables").or_insert_with(|| json!({}));
         m.entry("deleted").or_insert(json!(false));

@@ -12,6 +12,7 @@ use super::{Action, StepEnv, StepOptions, Transition, context, ids, task_index};
 use crate::model::flow::{Children, scalar_string};
 use crate::model::types::FlowableKind;
 use crate::model::{Attempt, Execution, Flow, Label, State, StateType, Task, TaskRun};
+use crate::plugins::context::mask_json;
 use crate::runtime::messages::{JobTask, WorkerJob};
 
 /// The state of a block of tasks.
@@ -160,6 +161,7 @@ impl<'a> Stepper<'a> {
             let id = o.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
             let v = o.get("value").cloned().unwrap_or(Value::Null);
             let rendered = self.env.render_value(&v, &ctx).map_err(|e| format!("flow output '{id}': {e}"))?;
+            let rendered = mask_json(rendered, &self.flow.secret_input_values(&self.exec.inputs));
             out.insert(id, self.env.mask(rendered));
         }
         Ok(out)
@@ -436,6 +438,7 @@ impl<'a> Stepper<'a> {
                 timeout_ms: task.timeout.map(|d| d.num_milliseconds()),
             },
             context,
+            secret_inputs: self.flow.secret_inputs(),
         };
         self.actions.push(Action::Dispatch { group: self.env.worker_group(&task.kind), job: Box::new(job) });
     }

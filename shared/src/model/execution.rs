@@ -106,6 +106,11 @@ pub struct Execution {
     /// Why the execution failed when no task says so (concurrency, kill…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The flow's `SECRET` inputs: shown as `******` wherever the
+    /// execution is shown, their values masked in logs and outputs. Not in
+    /// Kestra's JSON (the API removes it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_inputs: Vec<String>,
     /// Compare-and-swap version, bumped by every persisted change.
     #[serde(default)]
     pub version: u64,
@@ -138,8 +143,22 @@ impl Execution {
             parent_task_run_id: None,
             schedule_date: None,
             error: None,
+            secret_inputs: Vec::new(),
             version: 0,
         }
+    }
+
+    /// The inputs as shown: each `SECRET` one as `******`.
+    pub fn shown_inputs(&self) -> Map<String, Value> {
+        let mut inputs = self.inputs.clone();
+        for id in &self.secret_inputs {
+            if let Some(v) = inputs.get_mut(id)
+                && !v.is_null()
+            {
+                *v = Value::String(super::flow::SECRET_MASK.to_string());
+            }
+        }
+        inputs
     }
 
     pub fn task_run(&self, id: &str) -> Option<&TaskRun> {

@@ -80,6 +80,18 @@ pub enum InputType {
     File,
 }
 
+/// What a `SECRET` input's value is shown as.
+pub const SECRET_MASK: &str = "******";
+
+/// The string values of the named inputs (the `SECRET` ones).
+pub fn secret_values_of(ids: &[String], inputs: &Map<String, Value>) -> Vec<String> {
+    ids.iter()
+        .filter_map(|id| inputs.get(id).and_then(Value::as_str))
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// One flow input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -445,6 +457,17 @@ impl Flow {
             walk(t, &mut out);
         }
         out
+    }
+
+    /// The ids of the flow's `SECRET` inputs.
+    pub fn secret_inputs(&self) -> Vec<String> {
+        self.inputs.iter().filter(|i| i.type_ == InputType::Secret).map(|i| i.id.clone()).collect()
+    }
+
+    /// The values an execution of this flow was given for its `SECRET`
+    /// inputs: masked like `secret()` values wherever they would leave.
+    pub fn secret_input_values(&self, inputs: &Map<String, Value>) -> Vec<String> {
+        secret_values_of(&self.secret_inputs(), inputs)
     }
 
     /// Finds a task anywhere in the flow by id.

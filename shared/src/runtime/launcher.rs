@@ -66,6 +66,7 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
     }
     exec.trigger = req.trigger.clone();
     exec.schedule_date = req.schedule_date;
+    exec.secret_inputs = flow.secret_inputs();
     if let Some((pid, ptr)) = &req.parent {
         exec.parent_id = Some(pid.clone());
         exec.parent_task_run_id = Some(ptr.clone());

@@ -99,4 +99,8 @@ pub struct WorkerJob {
     /// The template context (inputs, vars, outputs, taskrun, labels…),
     /// so the worker never reads the execution.
     pub context: Value,
+    /// The flow's `SECRET` inputs: their values are masked like secrets in
+    /// whatever the task logs, outputs or fails with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_inputs: Vec<String>,
 }

@@ -237,6 +237,11 @@ impl Worker {
             },
             engine.host.clone(),
         );
+        // SECRET inputs are masked like secret() values
+        let inputs = cx.context.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default();
+        for v in crate::model::flow::secret_values_of(&job.secret_inputs, &inputs) {
+            cx.mask(&v);
+        }
         let rendered = match cx.render_value(&Value::Object(props)) {
             Ok(Value::Object(m)) => m,
             Ok(_) => Map::new(),

@@ -342,6 +342,7 @@ fn head_json(e: &Execution) -> Result<String> {
         original_id,
         schedule_date,
         error,
+        secret_inputs,
         version: _,
     } = e;
     let head = Execution {
@@ -360,6 +361,7 @@ fn head_json(e: &Execution) -> Result<String> {
         original_id: original_id.clone(),
         schedule_date: *schedule_date,
         error: error.clone(),
+        secret_inputs: secret_inputs.clone(),
         version: 0,
     };
     to_json(&head, "encode execution")

@@ -304,6 +304,7 @@ fn head_json(e: &Execution) -> Result<String> {
         original_id,
         schedule_date,
         error,
+        secret_inputs,
         version,
     } = e;
     let head = Execution {
@@ -322,6 +323,7 @@ fn head_json(e: &Execution) -> Result<String> {
         original_id: original_id.clone(),
         schedule_date: *schedule_date,
         error: error.clone(),
+        secret_inputs: secret_inputs.clone(),
         version: *version,
     };
     serde_json::to_string(&head).map_err(json("encode execution"))

@@ -44,7 +44,7 @@ pub async fn executions(home: &Path, cmd: ExecutionsCommand) -> anyhow::Result<i
         ExecutionsCommand::Show { id, json } => {
             let e = store.load_execution(&id).await?.with_context(|| format!("execution {id} not found"))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&e)?);
+                println!("{}", serde_json::to_string_pretty(&shared::api::executions::execution_json(&e))?);
             } else {
                 println!("execution {} of {}.{}: {}", e.id, e.namespace, e.flow_id, e.state.current);
                 if let Some(err) = &e.error {

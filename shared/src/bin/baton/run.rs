@@ -144,7 +144,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         _ => eprintln!("■ execution {} {state} in {dur}", done.id),
     }
     if a.json {
-        match serde_json::to_string_pretty(&done) {
+        match serde_json::to_string_pretty(&shared::api::executions::execution_json(&done)) {
             Ok(s) => println!("{s}"),
             Err(e) => eprintln!("error: {e}"),
         }

@@ -56,7 +56,7 @@ tasks:
     message: "Hello {{ inputs.name }} x{{ inputs.count }} {{ inputs.color }} {{ inputs.items }}"
   - id: wait
     type: io.kestra.plugin.core.flow.Sleep
-    duration: PT1.5S
+    duration: PT3S
   - id: echo
     type: io.kestra.plugin.core.debug.Return
     format: "{{ read(inputs.data) }}"

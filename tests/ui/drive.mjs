@@ -57,9 +57,9 @@ const scenarios = {
     await form.locator("button[type=submit]").click();
     await page.waitForURL(/#\/executions\/[A-Za-z0-9]+$/);
     const state = page.locator("[data-testid=execution-state]");
-    // the Sleep task keeps it running: the page shows RUNNING, then SUCCESS without a reload
-    await state.getByText("RUNNING").waitFor({ timeout: 10000 });
-    await state.getByText("SUCCESS").waitFor({ timeout: 20000 });
+    // the 3 s Sleep keeps it running: the page shows RUNNING, then SUCCESS without a reload
+    await state.getByText("RUNNING").waitFor({ timeout: 3000 });
+    await state.getByText("SUCCESS").waitFor({ timeout: 30000 });
     const inputs = await text(page.locator("[data-testid=inputs]"));
     for (const want of ["Ada", "3", "green", '"a"', "true", "2026-03-04", '"x"', '"z"', "2026-03-04T", "2.25", "hello.txt"]) check(inputs.includes(want), `inputs show ${want}: ${inputs}`);
     check(!inputs.includes('"y"'), `only the chosen MULTISELECT values: ${inputs}`);
@@ -69,7 +69,7 @@ const scenarios = {
     await page.locator("[data-testid=gantt]").waitFor();
     for (const t of ["hello", "wait", "echo"]) check((await page.locator(`[data-testid=gantt] [data-task=${t}] .bar`).count()) === 1, `a gantt bar for ${t}`);
     const wait = await page.locator("[data-testid=gantt]").innerText();
-    check(/1\.\d+s/.test(wait), `the Sleep's duration is shown: ${wait}`);
+    check(/\b[34]\.\d+s/.test(wait), `the 3 s Sleep's duration is shown: ${wait}`);
     await shot(page, "gantt");
     await page.locator(".tabs a", { hasText: "Logs" }).click();
     await page.locator("[data-testid=logs]").getByText('Hello Ada x3 green ["a","b"]').waitFor();
@@ -256,7 +256,7 @@ try {
   const auth = process.env.BATON_UI_AUTH;
   const httpCredentials = auth ? { username: auth.slice(0, auth.indexOf(":")), password: auth.slice(auth.indexOf(":") + 1) } : undefined;
   const page = await browser.newPage({ viewport: { width: 1280, height: 760 }, httpCredentials });
-  page.setDefaultTimeout(10000);
+  page.setDefaultTimeout(20000);
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   try {

@@ -43,6 +43,8 @@ struct Inner {
     engine: Option<String>,
     /// The container of each execution run by `engine`.
     containers: HashMap<String, String>,
+    /// Answers to give once instead of serving: (path suffix, status, message).
+    failures: Vec<(String, u16, String)>,
 }
 
 type Shared = Arc<(Mutex<Inner>, Value)>;
@@ -96,6 +98,12 @@ impl FakeCloudRun {
     /// The engine's container name of execution `name` (with `use_engine`).
     pub fn container_of(&self, name: &str) -> Option<String> {
         self.state.0.lock().unwrap().containers.get(name).cloned()
+    }
+
+    /// Makes the next request whose path ends with `suffix` fail with
+    /// `status` and Google's error shape (e.g. `:run`, 429, a quota error).
+    pub fn fail_next(&self, suffix: &str, status: u16, message: &str) {
+        self.state.0.lock().unwrap().failures.push((suffix.to_string(), status, message.to_string()));
     }
 
     /// How many `jobs.run` calls were made.
@@ -169,6 +177,15 @@ fn admit(st: &Shared, method: &Method, uri: &str, body: Option<(&Value, &str)>) 
     }
 }
 
+/// An injected failure for `path`, if one is due (see `fail_next`).
+fn injected(st: &Shared, path: &str) -> Option<Response> {
+    let mut inner = st.0.lock().unwrap();
+    let i = inner.failures.iter().position(|(suffix, _, _)| path.ends_with(suffix.as_str()))?;
+    let (_, status, message) = inner.failures.remove(i);
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Some((code, Json(json!({"error": {"code": status, "message": message}}))).into_response())
+}
+
 /// Answers `v` after checking it against `schema`.
 fn answer(st: &Shared, v: Value, schema: &str) -> Response {
     if let Err(e) = check_schema_of(&st.1, &v, schema) {
@@ -205,14 +222,26 @@ async fn create_job(
     OriginalUri(uri): OriginalUri,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(p) = admit(&st, &Method::POST, &uri.to_string(), Some((&body, "GoogleCloudRunV2Job"))) {
-        return bad(p);
+    match admit(&st, &Method::POST, &uri.to_string(), Some((&body, "GoogleCloudRunV2Job"))) {
+        Err(p) => return bad(p),
+        Ok(path) => {
+            if let Some(r) = injected(&st, &path) {
+                return r;
+            }
+        }
     }
     let Some(id) = uri.query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("jobId="))) else {
         return (StatusCode::BAD_REQUEST, "jobId is required").into_response();
     };
     let parent = format!("projects/{p}/locations/{l}");
     let name = format!("{parent}/jobs/{id}");
+    // Cloud Run resolves the image when it creates the Job
+    let image = body["template"]["template"]["containers"][0]["image"].as_str().unwrap_or("").to_string();
+    if image.contains("missing") {
+        let op = json!({"name": format!("{parent}/operations/missing"), "done": true,
+            "error": {"code": 5, "message": format!("Image '{image}' not found.")}});
+        return answer(&st, op, "GoogleLongrunningOperation");
+    }
     let mut job = body;
     job["name"] = Value::String(name.clone());
     {
@@ -263,8 +292,13 @@ async fn run_job(
     OriginalUri(uri): OriginalUri,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(p) = admit(&st, &Method::POST, &uri.to_string(), Some((&body, "GoogleCloudRunV2RunJobRequest"))) {
-        return bad(p);
+    match admit(&st, &Method::POST, &uri.to_string(), Some((&body, "GoogleCloudRunV2RunJobRequest"))) {
+        Err(p) => return bad(p),
+        Ok(path) => {
+            if let Some(r) = injected(&st, &path) {
+                return r;
+            }
+        }
     }
     let Some(id) = job.strip_suffix(":run") else { return not_found(&job) };
     let name = format!("projects/{p}/locations/{l}/jobs/{id}");

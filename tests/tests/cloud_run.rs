@@ -310,3 +310,34 @@ async fn kestras_cloud_run_runner_runs_as_a_job_on_gcp() {
     assert!(calls.iter().all(|(_, p)| p.starts_with("/v2/projects/other-project/locations/us-central1/")), "{calls:?}");
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 }
+
+#[tokio::test]
+async fn a_missing_image_or_a_quota_error_fails_the_task_naming_the_image() {
+    let task = |id: &str, image: &str| {
+        format!(
+            "  - id: {id}\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {image}\n    commands:\n      - echo hi\n"
+        )
+    };
+    let (cluster, fake) = start(
+        vec![flow("missing", &task("sh", "localhost/missing:1")), flow("quota", &task("sh", IMAGE))],
+        RelayOptions::default(),
+    )
+    .await;
+    let id = cluster.launch("test.cloudrun", "missing", json!({})).await;
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Failed);
+    let logs = cluster.logs(&id).await.join("\n");
+    assert!(logs.contains("image 'localhost/missing:1'") && logs.contains("not found"), "{logs}");
+
+    fake.fail_next(":run", 429, "Quota exceeded for quota metric 'Job runs' of service 'run.googleapis.com'");
+    let id = cluster.launch("test.cloudrun", "quota", json!({})).await;
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Failed);
+    let logs = cluster.logs(&id).await.join("\n");
+    assert!(
+        logs.contains(&format!("image '{IMAGE}'")) && logs.contains("HTTP 429") && logs.contains("Quota exceeded"),
+        "{logs}"
+    );
+    assert_eq!(fake.executions().len(), 0, "nothing left running");
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}

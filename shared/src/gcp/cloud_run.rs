@@ -64,7 +64,8 @@ impl CloudRunClient {
         format!("{}/jobs/{id}", self.parent)
     }
 
-    /// One call; `Ok(None)` for a 404.
+    /// One call; `Ok(None)` for a GET answered 404 (other 404s keep
+    /// Google's message).
     async fn call(
         &self,
         what: &str,
@@ -73,6 +74,7 @@ impl CloudRunClient {
         body: Option<&Value>,
     ) -> Result<Option<Value>, CloudRunError> {
         let url = format!("{}/v2/{path}", self.base);
+        let is_get = method == reqwest::Method::GET;
         let mut rb = self.http.request(method, &url);
         if let Some(b) = body {
             rb = rb.json(b);
@@ -84,7 +86,7 @@ impl CloudRunClient {
             .map_err(|e| CloudRunError::Call { what: what.into(), message: e.to_string() })?;
         let resp = rb.send().await.map_err(|e| CloudRunError::Call { what: what.into(), message: causes(&e) })?;
         let status = resp.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
+        if status == reqwest::StatusCode::NOT_FOUND && is_get {
             return Ok(None);
         }
         let text = resp.text().await.map_err(|e| CloudRunError::Call { what: what.into(), message: causes(&e) })?;
@@ -161,8 +163,8 @@ impl CloudRunClient {
         let what = format!("executions.cancel {name}");
         match self.call(&what, reqwest::Method::POST, &format!("{name}:cancel"), Some(&serde_json::json!({}))).await {
             Ok(_) => Ok(()),
-            // FAILED_PRECONDITION: it already ended
-            Err(CloudRunError::Status { status: 400 | 409, .. }) => Ok(()),
+            // FAILED_PRECONDITION: it already ended; NOT_FOUND: it is gone
+            Err(CloudRunError::Status { status: 400 | 404 | 409, .. }) => Ok(()),
             Err(e) => Err(e),
         }
     }

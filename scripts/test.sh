@@ -21,8 +21,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets $BATON_TEST_FEATURES --quiet -- -D warnings
-echo "== cargo build (tests)"
+echo "== cargo build (tests, and the binaries the tests run as processes)"
 cargo test --workspace $BATON_TEST_FEATURES --no-run --quiet
+cargo build --workspace --bins $BATON_TEST_FEATURES --quiet
 echo "== cargo test"
 log=$(mktemp)
 cargo test --workspace --no-fail-fast $BATON_TEST_FEATURES 2>&1 | tee "$log"

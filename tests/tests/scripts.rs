@@ -555,6 +555,35 @@ tasks:
     assert!(logs2.iter().any(|l| l.starts_with("hello from a wheel in ")), "{logs2:?}");
 }
 
+/// A relative `BATON_HOME` is the same folder for every task: `baton run`
+/// resolves it once, so a Python task's virtualenv lands under it (it used
+/// to land at a doubled path, relative to the task's working directory).
+#[test]
+fn a_relative_baton_home_holds_the_python_virtualenv() {
+    let dir = std::env::temp_dir().join(format!("baton-relhome-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let wheel = tiny_wheel(&dir);
+    let flow = dir.join("deps.yaml");
+    let yaml = format!(
+        "id: deps\nnamespace: test\ntasks:\n  - id: use_dep\n    type: io.kestra.plugin.scripts.python.Script\n    taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n    dependencies:\n      - {}\n    script: |\n      import batonhello, sys\n      print(batonhello.greet(), 'in', sys.prefix)\n",
+        wheel.display()
+    );
+    std::fs::write(&flow, yaml).expect("flow");
+    let out = std::process::Command::new(crate::support::baton_bin())
+        .current_dir(&dir)
+        .env("BATON_HOME", "rel-home")
+        .env_remove("BATON_CACHE_DIR")
+        .args(["run", "deps.yaml"])
+        .output()
+        .expect("baton run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let venvs = dir.join("rel-home").join("cache").join("python-venvs");
+    assert!(venvs.is_dir(), "the virtualenv is under the home: {stderr}");
+    assert!(stderr.contains(&format!("hello from a wheel in {}", venvs.display())), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_printed_by_a_script_are_masked() {
     let secret = base64::engine::general_purpose::STANDARD.encode("s3cr3t-token");

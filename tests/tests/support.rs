@@ -133,7 +133,7 @@ impl Harness {
     }
 }
 
-/// `baton` next to this test binary's `deps/` folder (`cargo test --workspace` builds it).
+/// `baton` next to this test binary's `deps/` folder (`scripts/test.sh` builds it with `cargo build --workspace --bins`).
 pub fn baton_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("BATON_BIN") {
         return PathBuf::from(p);

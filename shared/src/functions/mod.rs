@@ -241,10 +241,22 @@ pub fn engine(backends: Backends, cfg: &FunctionConfig, vars: &HashMap<String, S
         secrets,
         envs: envs_map(vars.iter().map(|(k, v)| (k.clone(), v.clone()))),
         work_root: cfg.work_root.clone(),
-        plugins: crate::plugins::PluginConfig::from_env(),
+        plugins: plugins(cfg, vars),
         echo_logs: false,
         progress: None,
     })
+}
+
+/// The plugins' settings from the environment; on the GCP backends only,
+/// Docker-runner script tasks run as Cloud Run Jobs when
+/// `BATON_CLOUD_RUN_REGION` is set (never on the local backends: their
+/// files are not in a bucket a Job could mount).
+fn plugins(cfg: &FunctionConfig, vars: &HashMap<String, String>) -> crate::plugins::PluginConfig {
+    let mut p = crate::plugins::PluginConfig::from_env();
+    if cfg.backend == BackendConfig::Gcp {
+        p.scripts.cloud_run = crate::plugins::scripts::CloudRunConfig::from_vars(|k| vars.get(k).cloned());
+    }
+    p
 }
 
 /// Builds everything from the configuration and serves until `shutdown`.
@@ -324,5 +336,39 @@ pub fn run(handler: Handler) -> ExitCode {
             tracing::error!(function = handler.name(), error = %e, "cannot start");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloud_run_jobs_only_on_the_gcp_backends() {
+        let vars = |backend: &str| -> HashMap<String, String> {
+            [
+                ("BATON_PUSH_AUTH", "off"),
+                ("BATON_BACKEND", backend),
+                ("GOOGLE_CLOUD_PROJECT", "p"),
+                ("BATON_INTERNAL_BUCKET", "p-baton-internal"),
+                ("BATON_CLOUD_RUN_REGION", "europe-west1"),
+                ("BATON_CLOUD_RUN_SERVICE_ACCOUNT", "baton-tasks@p.iam.gserviceaccount.com"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+        };
+        let gcp = vars("gcp");
+        let cfg = FunctionConfig::from_vars(Handler::Worker, &gcp).expect("config");
+        let c = plugins(&cfg, &gcp).scripts.cloud_run.expect("Cloud Run on GCP");
+        assert_eq!(
+            (c.project.as_str(), c.region.as_str(), c.bucket.as_str()),
+            ("p", "europe-west1", "p-baton-internal")
+        );
+        assert_eq!(c.mount_path, "/mnt/baton");
+        assert_eq!(c.service_account.as_deref(), Some("baton-tasks@p.iam.gserviceaccount.com"));
+        let local = vars("local");
+        let cfg = FunctionConfig::from_vars(Handler::Worker, &local).expect("config");
+        assert!(plugins(&cfg, &local).scripts.cloud_run.is_none(), "never on the local backends");
     }
 }

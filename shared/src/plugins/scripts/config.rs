@@ -109,7 +109,8 @@ pub struct ScriptsConfig {
     pub docker_images: ImageCache,
     /// See `ResolvedBin`.
     pub docker_resolved: ResolvedBin,
-    /// On Baton's GCP runtime: Docker-runner tasks run as Cloud Run Jobs.
+    /// On Baton's GCP runtime: Docker-runner tasks run as Cloud Run Jobs
+    /// (set by `functions::engine`, never from the environment alone).
     pub cloud_run: Option<super::CloudRunConfig>,
     /// Cloud Run Jobs known to exist (see `KnownJobs`).
     pub cloud_run_jobs: super::cloudrun_runner::KnownJobs,
@@ -154,7 +155,6 @@ impl ScriptsConfig {
         let flag = |name: &str| std::env::var(name).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "yes"));
         c.keep_working_dirs = flag("BATON_KEEP_WORKING_DIRS");
         c.docker_volume_enabled = flag("BATON_DOCKER_VOLUME_ENABLED");
-        c.cloud_run = super::CloudRunConfig::from_vars(|k| std::env::var(k).ok());
         c
     }
 }

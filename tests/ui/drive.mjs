@@ -73,6 +73,8 @@ const scenarios = {
     await shot(page, "gantt");
     await page.locator(".tabs a", { hasText: "Logs" }).click();
     await page.locator("[data-testid=logs]").getByText('Hello Ada x3 green ["a","b"]').waitFor();
+    const hello = page.locator('[data-testid=logs] details[data-task="hello"] summary');
+    check((await text(hello)).includes("SUCCESS"), `the hello task run's log group shows its state: ${await text(hello)}`);
     await page.locator("select[name=taskId]").selectOption("echo");
     await page.waitForFunction(() => !document.querySelector("[data-testid=logs]")?.innerText.includes("Hello Ada"));
     await page.locator("select[name=taskId]").selectOption("hello");
@@ -84,6 +86,9 @@ const scenarios = {
       check((await page.locator(`[data-testid=topology] g[data-task=${t}]`).getAttribute("data-state")) === "SUCCESS", `topology node ${t} is SUCCESS`);
     }
     await shot(page, "topology");
+    await page.locator("[data-testid=topology] g[data-task=hello]").click();
+    await page.waitForURL(/tab=logs&taskId=hello/);
+    await page.locator("[data-testid=logs]").getByText("Hello Ada").waitFor();
     await page.locator(".tabs a", { hasText: "Outputs" }).click();
     check((await text(page.locator("[data-testid=outputs]"))).includes("file body"), "the echo output is shown");
     await page.locator(".tabs a", { hasText: "Overview" }).click();

@@ -28,6 +28,11 @@ export async function render(main, id, query) {
     else if (tab === "topology") {
       flow = flow || (await api(`/flows/${enc(exec.namespace)}/${enc(exec.flowId)}`).catch(() => null));
       body.replaceChildren(h("div", { class: "topology" }, flow ? topology(flow, exec) : errorBox("the flow of this execution is gone")));
+      // a node opens that task's logs
+      for (const g of body.querySelectorAll("g[data-task]")) {
+        g.style.cursor = "pointer";
+        g.addEventListener("click", () => go(`#/executions/${enc(id)}?tab=logs&taskId=${enc(g.dataset.task)}`));
+      }
     } else body.replaceChildren(outputs(exec));
   };
   await draw();
@@ -133,8 +138,27 @@ async function logs(e, taskId, minLevel, change) {
   const lvlSel = h("select", { name: "minLevel", onchange: (ev) => change(taskId, ev.target.value) }, ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].map((l) => h("option", { value: l, selected: l === minLevel }, l)));
   return h("div", {},
     h("div", { class: "filters" }, taskSel, lvlSel, h("a", { class: "btn", href: `/api/v1/logs/${enc(e.id)}/download`, download: `${e.id}.log` }, "Download")),
-    h("div", { class: "logs", "data-testid": "logs" },
-      lines.length ? lines.map((l) => h("div", { class: "row" }, h("span", { class: "muted" }, new Date(l.timestamp).toISOString().slice(11, 23), " "), h("span", { class: `lvl lvl-${l.level}` }, l.level), l.taskId ? h("span", { class: "muted" }, `[${l.taskId}] `) : "", l.message)) : h("span", { class: "muted" }, "No logs.")));
+    h("div", { class: "logs", "data-testid": "logs" }, lines.length ? grouped(e, lines) : h("span", { class: "muted" }, "No logs.")));
+}
+
+function logRow(l) {
+  return h("div", { class: "row" }, h("span", { class: "muted" }, new Date(l.timestamp).toISOString().slice(11, 23), " "), h("span", { class: `lvl lvl-${l.level}` }, l.level), l.message);
+}
+
+/** Log lines under their task run (as Kestra groups them): a header with the task, its value, state and duration. */
+function grouped(e, lines) {
+  const byRun = new Map();
+  for (const l of lines) byRun.set(l.taskRunId || "", [...(byRun.get(l.taskRunId || "") || []), l]);
+  const out = [];
+  if (byRun.has("")) out.push(h("div", { class: "log-group", "data-task-run": "execution" }, h("div", { class: "log-head" }, h("strong", {}, "Execution")), byRun.get("").map(logRow)));
+  for (const tr of e.taskRunList) {
+    const mine = byRun.get(tr.id);
+    if (!mine) continue;
+    out.push(h("details", { class: "log-group", open: true, "data-task": tr.taskId },
+      h("summary", { class: "log-head" }, h("strong", {}, tr.taskId), tr.value ? h("span", { class: "muted" }, ` ${tr.value}`) : "", " ", stateBadge(tr.state.current), h("span", { class: "muted" }, ` ${fmtMs(span(tr.state).ms)} · ${mine.length} lines`)),
+      mine.map(logRow)));
+  }
+  return out;
 }
 
 /** A value, with kestra:// files as preview and download links. */

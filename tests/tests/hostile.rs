@@ -285,3 +285,44 @@ async fn an_execution_reads_only_its_namespace_and_its_parents_files() {
     let out = runs(&parent, "call")[0].outputs.clone().unwrap_or_default();
     assert_eq!(out["outputs"]["shown"], json!(format!("{}:a.team:secret-report", parent.id)), "{out:?}");
 }
+
+/// What `baton run` prints: each error once, a task's RUNNING line before its
+/// log lines, RETRYING once per retry, and a scheduled flow run by hand that
+/// fails on `trigger.date` says why and how to run it for a date.
+#[test]
+fn the_console_says_each_thing_once_and_in_order() {
+    let dir = std::env::temp_dir().join(format!("baton-console-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let run = |name: &str, yaml: &str| {
+        std::fs::write(dir.join(name), yaml).expect("flow");
+        let out = std::process::Command::new(crate::support::baton_bin())
+            .current_dir(&dir)
+            .env("BATON_HOME", dir.join("home"))
+            .args(["run", name])
+            .output()
+            .expect("baton run");
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let retry = run(
+        "retry.yaml",
+        "id: retry\nnamespace: test\ntasks:\n  - id: flaky\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: boom-once\n    retry:\n      type: constant\n      interval: PT0.1S\n      maxAttempts: 2\n",
+    );
+    let lines: Vec<&str> = retry.lines().collect();
+    assert_eq!(lines.iter().filter(|l| l.contains("boom-once")).count(), 2, "one ERROR line per attempt:\n{retry}");
+    assert_eq!(lines.iter().filter(|l| l.contains("RETRYING")).count(), 1, "{retry}");
+    let pos = |needle: &str| lines.iter().position(|l| l.contains(needle)).unwrap_or(usize::MAX);
+    assert!(pos("flaky RUNNING") < pos("[flaky] boom-once"), "RUNNING before its logs:\n{retry}");
+    let second_log = lines.iter().rposition(|l| l.contains("[flaky] boom-once")).expect("second attempt's log");
+    assert!(pos("RUNNING attempt 2") < second_log, "{retry}");
+    assert!(retry.contains("FAILED in") && retry.contains("task 'flaky' failed"), "{retry}");
+
+    let sched = run(
+        "sched.yaml",
+        "id: sched\nnamespace: test\ntasks:\n  - id: show\n    type: io.kestra.plugin.core.log.Log\n    message: \"month {{ trigger.date | date('yyyy-MM') }}\"\ntriggers:\n  - id: monthly\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 9 1 * *\"\n",
+    );
+    assert_eq!(sched.matches("'trigger.date' is undefined").count(), 1, "{sched}");
+    assert!(sched.contains("hint:") && sched.contains("Schedule trigger 'monthly'"), "{sched}");
+    assert!(sched.contains("baton backfill sched.yaml --start DATE --end DATE"), "{sched}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

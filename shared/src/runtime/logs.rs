@@ -20,6 +20,28 @@ use tracing::Instrument;
 use crate::backend::{BackendError, LogEntry, StateStore};
 use crate::plugins::context::LogSink;
 
+/// Where echoed lines go instead of the default `HH:MM:SS LEVEL [task] message`
+/// on stderr: a terminal front end (`baton run`) that interleaves them with
+/// its state lines. Set once per process.
+pub type EchoHook = Box<dyn Fn(&LogEntry) + Send + Sync>;
+static ECHO_HOOK: std::sync::OnceLock<EchoHook> = std::sync::OnceLock::new();
+
+/// Installs the process's echo hook (the first call wins).
+pub fn set_echo_hook(hook: EchoHook) {
+    let _ = ECHO_HOOK.set(hook);
+}
+
+/// One echoed line in the default format.
+pub fn echo_line(l: &LogEntry) -> String {
+    format!(
+        "{} {:<5} [{}] {}",
+        l.timestamp.format("%H:%M:%S%.3f"),
+        l.level,
+        l.task_id.as_deref().unwrap_or("-"),
+        l.message
+    )
+}
+
 #[expect(clippy::large_enum_variant, reason = "nearly every message is a line; boxing it would only add an allocation")]
 enum Msg {
     Line(LogEntry, tracing::Span),
@@ -56,16 +78,14 @@ impl StoreLogSink {
                     }
                 }
                 if echo {
-                    let mut err = std::io::stderr().lock();
-                    for l in &batch {
-                        let _ = writeln!(
-                            err,
-                            "{} {:<5} [{}] {}",
-                            l.timestamp.format("%H:%M:%S%.3f"),
-                            l.level,
-                            l.task_id.as_deref().unwrap_or("-"),
-                            l.message
-                        );
+                    match ECHO_HOOK.get() {
+                        Some(hook) => batch.iter().for_each(hook),
+                        None => {
+                            let mut err = std::io::stderr().lock();
+                            for l in &batch {
+                                let _ = writeln!(err, "{}", echo_line(l));
+                            }
+                        }
                     }
                 }
                 // one append per run of lines emitted in the same span

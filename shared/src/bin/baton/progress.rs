@@ -6,25 +6,59 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use shared::backend::LogEntry;
 use shared::model::StateType;
 use shared::plugins::context::Progress;
 use shared::runtime::engine::ExecutionUpdate;
 
-/// Prints task-run state changes once each.
+/// The terminal's view of one execution: task-run state lines and task log
+/// lines, in order, each thing said once. A task run's first log line is
+/// preceded by its RUNNING line (the worker logs before the executor has
+/// recorded the start); a failure already printed as an ERROR line is not
+/// repeated on the FAILED line; RETRYING is said once per retry.
 #[derive(Default)]
-pub struct StateLines {
+pub struct Console {
+    /// The last state line printed per task run: (state, attempt).
     seen: HashMap<String, (StateType, usize)>,
+    /// ERROR lines printed per task run.
+    errors: HashMap<String, Vec<String>>,
 }
 
-impl StateLines {
-    pub fn print(&mut self, u: &ExecutionUpdate) {
+impl Console {
+    /// A log line of the execution, after its task run's RUNNING line.
+    pub fn log(&mut self, l: &LogEntry) {
+        if let (Some(trid), Some(task), Some(attempt)) = (&l.task_run_id, &l.task_id, l.attempt_number) {
+            let key = (StateType::Running, attempt as usize);
+            let started =
+                self.seen.get(trid).is_some_and(|(s, a)| *a > key.1 || (*a == key.1 && *s != StateType::Retrying));
+            if !started {
+                self.seen.insert(trid.clone(), key);
+                let attempt = if attempt > 1 { format!(" attempt {attempt}") } else { String::new() };
+                eprintln!("  … {task} RUNNING{attempt}");
+            }
+        }
+        if l.level == "ERROR"
+            && let Some(trid) = &l.task_run_id
+        {
+            self.errors.entry(trid.clone()).or_default().push(l.message.clone());
+        }
+        eprintln!("{}", shared::runtime::logs::echo_line(l));
+    }
+
+    /// The task runs an update changed, each new state once.
+    pub fn update(&mut self, u: &ExecutionUpdate) {
         for tr in &u.changed {
             if matches!(tr.state.current, StateType::Created) {
                 continue;
             }
             let key = (tr.state.current, tr.attempts.len());
-            if self.seen.get(&tr.id) == Some(&key) {
-                continue;
+            match self.seen.get(&tr.id) {
+                Some(k) if *k == key => continue,
+                // a retry's next attempt being created is the same RETRYING
+                Some((StateType::Retrying, _)) if key.0 == StateType::Retrying => continue,
+                // the first log line already said RUNNING for this attempt
+                Some((StateType::Running, a)) if key.0 == StateType::Running && *a >= key.1 => continue,
+                _ => {}
             }
             self.seen.insert(tr.id.clone(), key);
             let value = tr.value.as_deref().map(|v| format!(" [{v}]")).unwrap_or_default();
@@ -37,12 +71,30 @@ impl StateLines {
             };
             let dur = tr.state.duration.as_deref().map(|d| format!(" {d}")).unwrap_or_default();
             let attempt = if tr.attempts.len() > 1 { format!(" attempt {}", tr.attempts.len()) } else { String::new() };
+            let shown = |e: &str| self.errors.get(&tr.id).is_some_and(|v| v.iter().any(|m| m.contains(e)));
             let err = match (&tr.error, tr.state.current.is_failed()) {
-                (Some(e), true) => format!(": {e}"),
+                (Some(e), true) if !shown(e) => {
+                    self.errors.entry(tr.id.clone()).or_default().push(e.clone());
+                    format!(": {e}")
+                }
                 _ => String::new(),
             };
             eprintln!("  {mark} {}{value} {}{attempt}{dur}{err}", tr.task_id, tr.state.current);
         }
+    }
+
+    /// The execution's error for its closing line: only the failing task's
+    /// name when that task's error is already on screen.
+    pub fn closing_error(&self, error: &str) -> String {
+        if let Some(rest) = error.strip_prefix("task '")
+            && let Some(end) = rest.find("' failed: ")
+        {
+            let detail = &rest[end + "' failed: ".len()..];
+            if self.errors.values().flatten().any(|m| m.contains(detail)) {
+                return format!("task '{}' failed", &rest[..end]);
+            }
+        }
+        error.to_string()
     }
 }
 

@@ -3,7 +3,7 @@
 //! the shape of Kestra's `GET /api/v1/executions/{id}`.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 use shared::model::{Label, StateType};
@@ -15,7 +15,7 @@ use shared::runtime::secrets::{Secrets, envs_map};
 use shared::template::Renderer;
 
 use super::args::{RunArgs, key_value};
-use super::progress::{StateLines, TerminalProgress};
+use super::progress::{Console, TerminalProgress};
 
 /// Exit codes: 0 SUCCESS/WARNING, 1 FAILED/KILLED/CANCELLED, 2 invalid flow or input.
 pub async fn run(home: &Path, a: RunArgs) -> i32 {
@@ -108,9 +108,19 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         }
     };
     eprintln!("▶ execution {} of {}.{} started", exec.id, flow.namespace, flow.id);
-    let mut lines = StateLines::default();
+    let console = Arc::new(Mutex::new(Console::default()));
+    let echo = console.clone();
+    shared::runtime::logs::set_echo_hook(Box::new(move |l| {
+        if let Ok(mut c) = echo.lock() {
+            c.log(l);
+        }
+    }));
     let result = {
-        let wait = embedded.wait(&exec.id, updates, |u| lines.print(u));
+        let wait = embedded.wait(&exec.id, updates, |u| {
+            if let Ok(mut c) = console.lock() {
+                c.update(u);
+            }
+        });
         tokio::pin!(wait);
         // Ctrl-C and SIGTERM both kill the execution (it must not stay RUNNING)
         let terminate = async {
@@ -140,8 +150,14 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     let state = done.state.current;
     let dur = done.state.duration.clone().unwrap_or_default();
     match &done.error {
-        Some(err) if state.is_failed() => eprintln!("■ execution {} {state} in {dur}: {err}", done.id),
+        Some(err) if state.is_failed() => {
+            let err = console.lock().map(|c| c.closing_error(err)).unwrap_or_else(|_| err.clone());
+            eprintln!("■ execution {} {state} in {dur}: {err}", done.id)
+        }
         _ => eprintln!("■ execution {} {state} in {dur}", done.id),
+    }
+    if let Some(hint) = trigger_hint(&flow, &done, &a.flow.display().to_string()) {
+        eprintln!("hint: {hint}");
     }
     if a.json {
         match serde_json::to_string_pretty(&shared::api::executions::execution_json(&done)) {
@@ -154,4 +170,23 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         StateType::Success | StateType::Warning => 0,
         _ => 1,
     }
+}
+
+/// Run by hand, a scheduled flow has no `trigger`: when a task failed on an
+/// undefined `trigger.*`, say why and what to do instead.
+fn trigger_hint(flow: &shared::model::Flow, done: &shared::model::Execution, file: &str) -> Option<String> {
+    if !done.state.current.is_failed() || done.trigger.is_some() {
+        return None;
+    }
+    let schedule = flow.triggers.iter().find(|t| t.type_.ends_with(".Schedule"))?;
+    let failed_on_trigger =
+        done.task_run_list.iter().filter_map(|t| t.error.as_deref()).any(|e| e.contains("'trigger."));
+    failed_on_trigger.then(|| {
+        format!(
+            "{}.{} reads `trigger` variables, which only its Schedule trigger '{}' sets: run by hand there is \
+             none. Run it for a date with `baton backfill {} --start DATE --end DATE` (trigger.date is set), or \
+             default it in the flow: {{{{ trigger.date ?? execution.startDate }}}}",
+            flow.namespace, flow.id, schedule.id, file
+        )
+    })
 }

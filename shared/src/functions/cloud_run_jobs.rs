@@ -1,22 +1,26 @@
 //! Script tasks running as Cloud Run Job executions, seen to their end by
 //! the `scheduler` function's sweep (every minute): for each attempt the
 //! worker started and recorded (`plugins::scripts::cloudrun_runner`), one
-//! `executions.get`; an ended execution's result (logs, outputs, output
-//! files, exit code) is read back from the internal bucket and reported as
-//! the attempt's `TaskResult`, so a task may run for hours while no request
-//! is held open. An attempt whose task run ended meanwhile (the execution
-//! was killed, or the attempt was reported lost) has its Cloud Run
-//! execution cancelled; one running past its task's `timeout` is cancelled
-//! and reported FAILED. The record is deleted last: a sweep that dies
-//! halfway does the same again next time (the executor ignores a second
-//! result of a finished attempt).
+//! `executions.get`. An ended execution is announced to the task's worker
+//! group as a [`CloudRunDone`] message (the worker holds the secrets its
+//! logs and outputs are masked with): the worker reads the result back
+//! from the internal bucket (logs, outputs, output files, exit code) and
+//! reports it as the attempt's `TaskResult`, so a task may run for hours
+//! while no request is held open. An attempt whose task run ended
+//! meanwhile (the execution was killed, or the attempt was reported lost)
+//! has its Cloud Run execution cancelled; one running past its task's
+//! `timeout` is cancelled and reported FAILED. The record is deleted
+//! last, by the worker: a message lost or a sweep dying halfway is done
+//! again at the next sweep, and a second message finds no record (the
+//! executor also ignores a second result of a finished attempt).
 
 use std::sync::Arc;
 
 use chrono::Utc;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::backend::{BackendError, KvLookup, LogEntry};
+use crate::backend::{BackendError, KvLookup, LogEntry, Topic};
 use crate::model::StateType;
 use crate::model::duration::format_iso;
 use crate::plugins::context::{mask_json, mask_secrets};
@@ -26,6 +30,40 @@ use crate::plugins::scripts::{CloudRunOutcome, cloudrun_outcome};
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::publish_event;
 use crate::runtime::messages::{ExecutionEvent, TaskResult};
+
+/// The sweep's message to a worker group: attempt `cloud_run_done`'s
+/// Cloud Run execution ended: `succeeded`, `failed` (with the condition's
+/// `reason`) or `cancelled`; `error`: why the sweep ended it (a timeout).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloudRunDone {
+    pub cloud_run_done: String,
+    pub outcome: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl CloudRunDone {
+    fn new(key: String, outcome: &CloudRunOutcome, error: Option<String>) -> CloudRunDone {
+        let (outcome, reason) = match outcome {
+            CloudRunOutcome::Succeeded => ("succeeded", None),
+            CloudRunOutcome::Failed(r) => ("failed", Some(r.clone())),
+            CloudRunOutcome::Cancelled | CloudRunOutcome::Running => ("cancelled", None),
+        };
+        CloudRunDone { cloud_run_done: key, outcome: outcome.into(), reason, error }
+    }
+
+    fn outcome(&self) -> CloudRunOutcome {
+        match (self.outcome.as_str(), &self.error) {
+            (_, Some(_)) => CloudRunOutcome::Cancelled,
+            ("succeeded", _) => CloudRunOutcome::Succeeded,
+            ("failed", _) => CloudRunOutcome::Failed(self.reason.clone().unwrap_or_default()),
+            _ => CloudRunOutcome::Cancelled,
+        }
+    }
+}
 
 /// What one pass found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,7 +127,8 @@ async fn poll_one(
         engine.kv.delete(RECORDS, &key).await?;
         return Ok(());
     }
-    let finished = if outcome == CloudRunOutcome::Running {
+    let mut error = None;
+    if outcome == CloudRunOutcome::Running {
         let timeout = match &exec {
             Some(e) => task_timeout(engine, e, &a.task_id).await,
             None => None,
@@ -98,24 +137,38 @@ async fn poll_one(
             Some(t) if Utc::now() - a.started > t => {
                 client.cancel_execution(&a.execution).await.map_err(api)?;
                 report.cancelled.push(a.execution.clone());
-                let mut f = cloudrun_finish::collect(engine.storage.as_ref(), a, &CloudRunOutcome::Cancelled).await;
-                let msg = format!("Timeout after {}", format_iso(t));
-                f.logs.push(("ERROR".into(), msg.clone()));
-                f.error = Some(msg);
-                f
+                error = Some(format!("Timeout after {}", format_iso(t)));
             }
             _ => {
                 report.running += 1;
                 return Ok(());
             }
         }
-    } else {
-        cloudrun_finish::collect(engine.storage.as_ref(), a, &outcome).await
-    };
-    report_result(engine, a, finished).await?;
-    engine.kv.delete(RECORDS, &key).await?;
+    }
+    let group = engine.registry.get(&a.task_type).map_or("scripts", |d| d.group).to_string();
+    let done = CloudRunDone::new(key, &outcome, error);
+    let payload = serde_json::to_vec(&done).map_err(|e| BackendError::Invalid(e.to_string()))?;
+    engine.queue.publish(&Topic::Tasks(group), payload).await?;
     report.finished.push((a.task_run_id.clone(), a.attempt));
     Ok(())
+}
+
+/// The worker's part: reports the result of the attempt `done` names
+/// (read back from the bucket, masked with this engine's secrets) and
+/// drops its record. `false`: no such record (already reported).
+pub async fn finish(engine: &Arc<Engine>, done: &CloudRunDone) -> Result<bool, BackendError> {
+    let KvLookup::Found(v) = engine.kv.get(RECORDS, &done.cloud_run_done, Utc::now()).await? else {
+        return Ok(false);
+    };
+    let a: Attempt = serde_json::from_value(v.value).map_err(|e| BackendError::Invalid(e.to_string()))?;
+    let mut f = cloudrun_finish::collect(engine.storage.as_ref(), &a, &done.outcome()).await;
+    if let Some(e) = &done.error {
+        f.logs.push(("ERROR".into(), e.clone()));
+        f.error = Some(e.clone());
+    }
+    report_result(engine, &a, f).await?;
+    engine.kv.delete(RECORDS, &done.cloud_run_done).await?;
+    Ok(true)
 }
 
 /// The task's `timeout`, from the flow revision the execution runs.

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use chrono::Duration;
 
+use super::cloud_run_jobs::{CloudRunDone, finish};
 use super::envelope::Delivery;
 use super::executor::backend_outcome;
 use super::push::{Outcome, PushHandler};
@@ -62,6 +63,16 @@ impl PushHandler for WorkerFunction {
     }
 
     async fn handle(&self, delivery: Delivery) -> Outcome {
+        // the sweep's word that a task's Cloud Run Job execution ended
+        if let Ok(done) = serde_json::from_slice::<CloudRunDone>(&delivery.data) {
+            let outcome = finish(&self.engine, &done).await;
+            self.engine.logs.flush().await;
+            return match outcome {
+                Ok(true) => Outcome::Done,
+                Ok(false) => Outcome::Duplicate(format!("{} was already reported", done.cloud_run_done)),
+                Err(e) => backend_outcome(&e),
+            };
+        }
         let job: WorkerJob = match serde_json::from_slice(&delivery.data) {
             Ok(j) => j,
             Err(e) => return Outcome::Ignored(format!("not a worker job: {e}")),

@@ -207,6 +207,9 @@ pub struct Attempt {
     pub namespace: String,
     pub flow_id: String,
     pub task_id: String,
+    /// The task's type: its worker group hears of the end.
+    #[serde(default)]
+    pub task_type: String,
     pub image: String,
     /// The Cloud Run execution's full name.
     pub execution: String,
@@ -344,6 +347,7 @@ pub(crate) async fn start(
         namespace: cx.namespace.clone(),
         flow_id: cx.flow_id.clone(),
         task_id: cx.task_id.clone(),
+        task_type: cx.task_type.clone(),
         image: task.spec.image.clone(),
         execution: execution.clone(),
         work_path,

@@ -40,6 +40,8 @@ pub struct ClusterOptions {
     pub auth: PushAuth,
     /// The plugins' settings of every function's engine.
     pub plugins: shared::plugins::PluginConfig,
+    /// The secrets of every function's engine (`SECRET_*`).
+    pub secrets: shared::runtime::secrets::Secrets,
 }
 
 impl Default for ClusterOptions {
@@ -51,6 +53,7 @@ impl Default for ClusterOptions {
             schedules: None,
             auth: PushAuth::Off,
             plugins: Default::default(),
+            secrets: Default::default(),
         }
     }
 }
@@ -89,6 +92,7 @@ pub struct SharedBackends {
     pub relay: PushRelay,
     pub work_root: PathBuf,
     pub plugins: shared::plugins::PluginConfig,
+    pub secrets: shared::runtime::secrets::Secrets,
 }
 
 impl SharedBackends {
@@ -101,7 +105,7 @@ impl SharedBackends {
             storage: self.storage.clone(),
             queue: Arc::new(self.relay.clone()),
             registry: shared::plugins::Registry::builtin(),
-            secrets: Default::default(),
+            secrets: self.secrets.clone(),
             envs: Map::new(),
             work_root: self.work_root.clone(),
             plugins: self.plugins.clone(),
@@ -148,6 +152,7 @@ impl Cluster {
             relay: relay.clone(),
             work_root: home.join("work"),
             plugins: opts.plugins.clone(),
+            secrets: opts.secrets.clone(),
         };
         let fopts = FunctionOptions {
             auth: opts.auth.clone(),

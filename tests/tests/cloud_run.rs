@@ -34,6 +34,14 @@ fn flow(id: &str, task: &str) -> (String, String) {
 }
 
 async fn start(flows: Vec<(String, String)>, relay: RelayOptions) -> (Cluster, FakeCloudRun) {
+    start_with(flows, relay, Default::default()).await
+}
+
+async fn start_with(
+    flows: Vec<(String, String)>,
+    relay: RelayOptions,
+    secrets: shared::runtime::secrets::Secrets,
+) -> (Cluster, FakeCloudRun) {
     let fake = FakeCloudRun::start().await;
     let mut plugins = shared::plugins::PluginConfig::default();
     plugins.scripts.cloud_run = Some(CloudRunConfig {
@@ -45,7 +53,7 @@ async fn start(flows: Vec<(String, String)>, relay: RelayOptions) -> (Cluster, F
         endpoint: Some(fake.endpoint()),
         iam_endpoint: String::new(),
     });
-    let cluster = Cluster::start(ClusterOptions { flows, plugins, relay, ..ClusterOptions::default() }).await;
+    let cluster = Cluster::start(ClusterOptions { flows, plugins, relay, secrets, ..ClusterOptions::default() }).await;
     cluster.relay.route(&Topic::Tasks("scripts".into()).name(), &cluster.worker.url);
     fake.set_bucket_root(cluster.backends.storage.root());
     (cluster, fake)
@@ -340,4 +348,23 @@ async fn a_missing_image_or_a_quota_error_fails_the_task_naming_the_image() {
     );
     assert_eq!(fake.executions().len(), 0, "nothing left running");
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
+
+#[tokio::test]
+async fn what_a_cloud_run_task_sends_back_is_masked() {
+    use base64::Engine;
+    let value = "s3cr3t-t0ken-value";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+    let secrets = shared::runtime::secrets::Secrets::from_vars([("SECRET_API_TOKEN".to_string(), encoded)]);
+    let task = format!(
+        "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    env:\n      TOKEN: \"{{{{ secret('API_TOKEN') }}}}\"\n    commands:\n      - echo \"token $TOKEN\"\n      - echo '::{{\"outputs\":{{\"t\":\"'$TOKEN'\"}}}}::'\n"
+    );
+    let (cluster, _fake) = start_with(vec![flow("secret", &task)], RelayOptions::default(), secrets).await;
+    let id = cluster.launch("test.cloudrun", "secret", json!({})).await;
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Success, "{:?}", cluster.logs(&id).await);
+    let logs = cluster.logs(&id).await;
+    assert!(logs.iter().any(|l| l == "token ******"), "{logs:?}");
+    assert!(logs.iter().all(|l| !l.contains(value)), "{logs:?}");
+    assert_eq!(outputs(&exec, "sh")["vars"]["t"], "******");
 }

@@ -484,3 +484,59 @@ tasks:
     second.shutdown();
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// Kestra's restart in place: a FAILED execution restarted through the API
+/// runs its failed task again as attempt 2 — inside a ForEach too — keeps
+/// what had succeeded, and goes on to the end; a SUCCESS one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_execution_restarts_in_place_from_its_failed_tasks() {
+    let (home, flows) = (temp_dir("baton-restart-home"), temp_dir("baton-restart-flows"));
+    write(
+        &flows,
+        "restart.yaml",
+        "id: restartable\nnamespace: test.restart\ntasks:\n  - id: first\n    type: io.kestra.plugin.core.log.Log\n    message: once\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [a, b]\n    tasks:\n      - id: gate\n        type: io.kestra.plugin.core.execution.Fail\n        condition: \"{{ taskrun.value == 'b' and kv('go', errorOnMissing=false) == null }}\"\n        errorMessage: not yet\n  - id: last\n    type: io.kestra.plugin.core.log.Log\n    message: done\n",
+    );
+    let server = start(&home, &flows).await;
+    let client = Client::new(&server.url());
+    let http = reqwest::Client::new();
+    let e = client.start_execution("test.restart", "restartable", &Map::new(), &[], true).await.expect("start");
+    assert_eq!(e.state.current, StateType::Failed);
+    let runs = |e: &shared::model::Execution, id: &str| -> Vec<shared::model::TaskRun> {
+        e.task_run_list.iter().filter(|t| t.task_id == id).cloned().collect()
+    };
+    assert!(runs(&e, "last").is_empty());
+
+    let kv = http
+        .put(format!("{}/api/v1/namespaces/test.restart/kv/go", server.url()))
+        .header("content-type", "application/json")
+        .body("\"yes\"")
+        .send()
+        .await
+        .expect("kv");
+    assert!(kv.status().is_success(), "{kv:?}");
+    let restart =
+        http.post(format!("{}/api/v1/executions/{}/restart", server.url(), e.id)).send().await.expect("restart");
+    assert_eq!(restart.status(), 200);
+    let body: Value = restart.json().await.expect("json");
+    assert_eq!(body["state"]["current"], "RESTARTED", "{body}");
+
+    let done = eventually("the restarted execution ends", || async {
+        client.execution(&e.id).await.ok().flatten().filter(|x| x.state.is_terminal())
+    })
+    .await;
+    assert_eq!(done.state.current, StateType::Success, "{:?}", done.error);
+    let states: Vec<StateType> = done.state.histories.iter().map(|h| h.state).collect();
+    assert!(states.contains(&StateType::Failed) && states.contains(&StateType::Restarted), "{states:?}");
+    assert_eq!(runs(&done, "first")[0].attempts.len(), 1, "what succeeded is kept");
+    let gates = runs(&done, "gate");
+    assert_eq!(gates.len(), 2);
+    let attempts: Vec<usize> = gates.iter().map(|g| g.attempts.len()).collect();
+    assert_eq!(attempts, [1, 2], "only the failed iteration ran again: {attempts:?}");
+    assert_eq!(runs(&done, "each")[0].state.current, StateType::Success);
+    assert_eq!(runs(&done, "last").len(), 1);
+
+    let again = http.post(format!("{}/api/v1/executions/{}/restart", server.url(), e.id)).send().await.expect("again");
+    assert_eq!(again.status(), 409);
+    let text = again.text().await.unwrap_or_default();
+    assert!(text.contains("only a FAILED or KILLED execution can be restarted"), "{text}");
+}

@@ -218,10 +218,25 @@ async fn replay_execution(
     Ok(Json(execution_json(&exec)))
 }
 
-async fn restart_execution(Path(id): Path<String>) -> ApiError {
-    ApiError::unsupported(format!(
-        "restarting execution {id} in place is not supported by Baton yet; POST /api/v1/executions/{id}/replay runs it again as a new execution"
-    ))
+/// Kestra's restart in place: failed task runs run again as their next
+/// attempt, what succeeded is kept (`executor::restart`); the executor
+/// takes it from there (concurrency limits apply again).
+async fn restart_execution(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), "POST /executions/{id}/restart", &[])?;
+    let mut exec = load(&s.engine, &id).await?;
+    let flow = crate::runtime::flows::at_revision(&s.engine, &exec.namespace, &exec.flow_id, exec.flow_revision)
+        .await
+        .map_err(|e| ApiError::not_found(e.to_string()))?;
+    let changed = crate::executor::restart::restart(&flow, &mut exec, chrono::Utc::now())
+        .map_err(|e| ApiError::conflict(e.to_string()))?;
+    // compare-and-swap on the version loaded: a concurrent change answers 409
+    s.engine.state.save_execution(&exec, &changed).await?;
+    publish_event(&s.engine, &ExecutionEvent::Wake { execution_id: id.clone(), redispatch: false }).await?;
+    Ok(Json(execution_json(&load(&s.engine, &id).await?)))
 }
 
 async fn set_labels(

@@ -117,7 +117,7 @@ impl<'a> Stepper<'a> {
         if self.exec.state.is_terminal() {
             return;
         }
-        if matches!(self.exec.state.current, StateType::Created | StateType::Queued) {
+        if matches!(self.exec.state.current, StateType::Created | StateType::Queued | StateType::Restarted) {
             self.exec.state.set(StateType::Running, self.now);
             self.execution_changed = true;
         }
@@ -398,6 +398,8 @@ impl<'a> Stepper<'a> {
         let retry_out = tr.attempts.last().is_some_and(|a| !a.state.is_terminal());
         match tr.state.current {
             StateType::Created if tr.attempts.is_empty() => self.dispatch(task, idx, false),
+            // restarted in place (executor::restart): the next attempt now
+            StateType::Restarted if !retry_out => self.dispatch(task, idx, false),
             StateType::Retrying if !retry_out => match tr.next_retry_date {
                 Some(at) if at > self.now => self.actions.push(Action::WakeAt(at)),
                 _ => self.dispatch(task, idx, false),

@@ -99,8 +99,10 @@ impl ExecutorService {
             return self.save(exec, &changed, actions).await;
         }
 
-        if let Some(c) =
-            flow.concurrency.as_ref().filter(|_| matches!(exec.state.current, StateType::Created | StateType::Queued))
+        if let Some(c) = flow
+            .concurrency
+            .as_ref()
+            .filter(|_| matches!(exec.state.current, StateType::Created | StateType::Queued | StateType::Restarted))
         {
             // one record per flow, changed by compare-and-swap: atomic across instances
             match super::slots::admit(engine, &exec.namespace, &exec.flow_id, &exec.id, c).await? {

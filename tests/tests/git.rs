@@ -194,3 +194,114 @@ tasks:
     assert!(dir.ends_with("/repo"), "{dir}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// `SyncFlows` into `baton server local`'s flow store: subfolders become
+/// child namespaces, the `namespace:` line follows the target, `delete`
+/// removes what Git lacks but never the flow running the sync, a second
+/// sync finds everything UNCHANGED, an invalid flow fails the sync before
+/// anything is written, and `baton run` (no flow store) says why it cannot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sync_flows_brings_a_repository_folder_into_the_flow_store() {
+    let root = repos();
+    let hello =
+        "id: hello\nnamespace: dev\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let report = "id: report\nnamespace: dev.marketing.crm\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: crm\n";
+    make_repo(
+        &root,
+        "flows",
+        "main",
+        &[("_flows/hello.yml", hello), ("_flows/marketing/crm/report.yml", report), ("README.md", "x")],
+    );
+    let server = serve_git(&root, None);
+    let url = format!("{}/flows.git", server.base);
+
+    let (home, flows) = (repos(), repos());
+    let sync = format!(
+        "id: sync\nnamespace: prod\ntasks:\n  - id: git\n    type: io.kestra.plugin.git.SyncFlows\n    url: {url}\n    branch: main\n    targetNamespace: prod\n    includeChildNamespaces: true\n    delete: true\n"
+    );
+    std::fs::write(flows.join("sync.yml"), &sync).expect("sync flow");
+    std::fs::write(
+        flows.join("old.yml"),
+        "id: old\nnamespace: prod\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: old\n",
+    )
+    .expect("old flow");
+    let mut opts = shared::server::ServerOptions::new(home.clone());
+    opts.flows_dir = flows.clone();
+    opts.port = 0;
+    let local = shared::server::LocalServer::start(opts).await.expect("server");
+    let client = shared::server::client::Client::new(&local.url());
+    let names = |list: Vec<serde_json::Value>| -> Vec<String> {
+        let mut v: Vec<String> = list
+            .iter()
+            .map(|f| format!("{}.{}", f["namespace"].as_str().unwrap_or(""), f["id"].as_str().unwrap_or("")))
+            .collect();
+        v.sort();
+        v
+    };
+    let empty = serde_json::Map::new();
+
+    let e = client.start_execution("prod", "sync", &empty, &[], true).await.expect("sync");
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    assert_eq!(names(client.flows().await.expect("flows")), ["prod.hello", "prod.marketing.crm.report", "prod.sync"]);
+    let uri = runs(&e, "git")[0].outputs.as_ref().expect("outputs")["flows"].as_str().expect("flows").to_string();
+    let storage = local.engine.storage.clone();
+    let read = |uri: String| {
+        let storage = storage.clone();
+        async move {
+            let mut s = String::new();
+            let path = shared::backend::storage_path(&uri).expect("uri");
+            tokio::io::AsyncReadExt::read_to_string(&mut storage.get(&path).await.expect("diff"), &mut s)
+                .await
+                .expect("read");
+            s
+        }
+    };
+    let diff = read(uri).await;
+    assert!(
+        diff.contains(r#"{gitPath:"_flows/hello.yml",syncState:"ADDED",flowId:"hello",namespace:"prod",revision:1}"#),
+        "{diff}"
+    );
+    assert!(diff.contains(r#"gitPath:"_flows/marketing/crm/report.yml",syncState:"ADDED",flowId:"report",namespace:"prod.marketing.crm""#), "{diff}");
+    assert!(diff.contains(r#"{syncState:"DELETED",flowId:"old",namespace:"prod""#), "{diff}");
+    assert!(!diff.contains("flowId:\"sync\""), "the running flow is kept: {diff}");
+    // the synced flow runs, from the store
+    let ran = client.start_execution("prod.marketing.crm", "report", &empty, &[], true).await.expect("report");
+    assert_eq!(ran.state.current, StateType::Success, "{:?}", ran.error);
+
+    // again: nothing changed
+    let again = client.start_execution("prod", "sync", &empty, &[], true).await.expect("sync");
+    assert_eq!(again.state.current, StateType::Success, "{:?}", again.error);
+    let uri = runs(&again, "git")[0].outputs.as_ref().expect("outputs")["flows"].as_str().expect("flows").to_string();
+    let diff = read(uri).await;
+    assert_eq!(diff.matches("UNCHANGED").count(), 2, "{diff}");
+
+    // an invalid flow in Git: the sync fails naming it and writes nothing
+    commit(
+        &root,
+        "flows",
+        "main",
+        &[
+            (
+                "_flows/bad.yml",
+                Some("id: bad\nnamespace: dev\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Nope\n"),
+            ),
+            ("_flows/hello.yml", Some(&hello.replace("hi", "hello again"))),
+        ],
+    );
+    let bad = client.start_execution("prod", "sync", &empty, &[], true).await.expect("sync");
+    assert_eq!(bad.state.current, StateType::Failed);
+    let err = runs(&bad, "git")[0].error.clone().unwrap_or_default();
+    assert!(
+        err.contains("_flows/bad.yml") && err.contains("nothing was synced") && err.contains("ignoreInvalidFlows"),
+        "{err}"
+    );
+    let source = std::fs::read_to_string(flows.join("prod.hello.yml")).expect("hello stays");
+    assert!(source.contains("message: hi"), "{source}");
+    local.shutdown().await;
+
+    // without a flow store
+    let h = harness();
+    let e = h.run(&sync.replace("id: sync", "id: sync_here"), json!({})).await;
+    let why = failure(&h, &e).await;
+    assert!(why.contains("baton server local") && why.contains("flow store"), "{why}");
+}

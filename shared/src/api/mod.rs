@@ -27,6 +27,7 @@ pub mod backfills;
 pub mod error;
 pub mod executions;
 pub mod files;
+pub mod flow_store;
 pub mod flows;
 pub mod host;
 pub mod inputs;

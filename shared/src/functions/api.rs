@@ -27,6 +27,13 @@ pub struct GcpHost {
     triggers: Option<Arc<dyn TriggerStore>>,
 }
 
+/// The flow store of a worker: the api function's own flow code over the
+/// same flow source, so a flow synced by a task is where the api reads it.
+pub fn flow_store(engine: Arc<Engine>, flows: Option<FlowSource>) -> Arc<dyn crate::plugins::flow_store::FlowStore> {
+    let host = Arc::new(GcpHost { engine: engine.clone(), flows, schedules: None, triggers: None });
+    Arc::new(crate::api::flow_store::HostFlowStore { engine, host })
+}
+
 /// The API router (with `/healthz`).
 pub fn router(
     engine: Arc<Engine>,

@@ -472,6 +472,7 @@ mod tests {
             progress: None,
             work_root: std::env::temp_dir(),
             config: Default::default(),
+            flows: None,
         };
         let cx = RunContext::new(
             "e1".into(),

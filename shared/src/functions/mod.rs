@@ -167,10 +167,14 @@ pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOption
         Handler::Executor => {
             server::push_router(Arc::new(executor::ExecutorFunction::new(engine, opts.idle.clone())), auth)
         }
-        Handler::Worker => server::push_router(
-            Arc::new(worker::WorkerFunction::new(engine, &opts.worker_group, &opts.instance, opts.lease)),
-            auth,
-        ),
+        Handler::Worker => {
+            // git.SyncFlows writes flows where the api function reads them
+            let _ = engine.flow_store.set(api::flow_store(engine.clone(), opts.flows.clone()));
+            server::push_router(
+                Arc::new(worker::WorkerFunction::new(engine, &opts.worker_group, &opts.instance, opts.lease)),
+                auth,
+            )
+        }
         Handler::Scheduler => {
             let schedules = schedules.unwrap_or_else(|| Arc::new(NoSchedules));
             let sweeper = format!("sweeper-{}", opts.instance);

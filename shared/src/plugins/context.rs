@@ -38,6 +38,8 @@ pub struct Services {
     pub work_root: PathBuf,
     /// Plugin settings (script runners, GCP endpoints, caches).
     pub config: Arc<super::PluginConfig>,
+    /// The flow store, where the runtime serves the API (`git.SyncFlows`).
+    pub flows: Option<Arc<dyn super::flow_store::FlowStore>>,
 }
 
 /// Everything one attempt of one task may use.

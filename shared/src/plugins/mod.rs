@@ -9,6 +9,7 @@ pub mod context;
 pub mod core;
 pub mod dbt;
 pub mod de;
+pub mod flow_store;
 pub mod gcp;
 pub mod git;
 pub mod jdbc;

@@ -56,6 +56,9 @@ pub struct Engine {
     pub updates: broadcast::Sender<ExecutionUpdate>,
     /// Set by runtimes whose flows change under them (see [`LatestFlows`]).
     pub latest_flows: std::sync::OnceLock<Arc<dyn LatestFlows>>,
+    /// Set by runtimes that serve the API: the flow store tasks may write
+    /// (`git.SyncFlows`), over the API's own flow code.
+    pub flow_store: std::sync::OnceLock<Arc<dyn crate::plugins::flow_store::FlowStore>>,
 }
 
 /// What a binary decides when it builds an engine.
@@ -98,6 +101,7 @@ impl Engine {
             progress: cfg.progress,
             updates,
             latest_flows: std::sync::OnceLock::new(),
+            flow_store: std::sync::OnceLock::new(),
         })
     }
 

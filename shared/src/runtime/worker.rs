@@ -234,6 +234,7 @@ impl Worker {
                 progress: engine.progress.clone(),
                 work_root: engine.work_root.clone(),
                 config: engine.plugins.clone(),
+                flows: engine.flow_store.get().cloned(),
             },
             engine.host.clone(),
         );

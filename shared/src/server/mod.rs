@@ -224,7 +224,11 @@ impl LocalServer {
             supervisor: supervisor.clone(),
             watcher: watcher.clone(),
         };
-        let router = crate::api::router(crate::api::ApiState { engine: engine.clone(), host: Arc::new(host) })
+        let host: Arc<dyn crate::api::host::ApiHost> = Arc::new(host);
+        let _ = engine
+            .flow_store
+            .set(Arc::new(crate::api::flow_store::HostFlowStore { engine: engine.clone(), host: host.clone() }));
+        let router = crate::api::router(crate::api::ApiState { engine: engine.clone(), host })
             .layer(axum::middleware::from_fn_with_state(guard, guard::check));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let http = tokio::spawn(async move {

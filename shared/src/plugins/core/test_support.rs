@@ -64,6 +64,7 @@ impl Env {
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             progress: None,
             config: Default::default(),
+            flows: None,
             work_root: std::env::temp_dir().join("baton-core-tests"),
         };
         RunContext::new(

@@ -1,10 +1,12 @@
 //! Git tasks (`io.kestra.plugin.git.*`), run in the `core` worker group:
-//! `Clone` (a branch into the working directory) and `SyncNamespaceFiles`
-//! (a repository folder into a namespace's files, staged then switched).
+//! `Clone` (a branch into the working directory), `SyncNamespaceFiles`
+//! (a repository folder into a namespace's files, staged then switched) and
+//! `SyncFlows` (a repository folder into the flow store).
 //! Cloning goes through libgit2 (`git2`, smart HTTP(S)); see `fetch`.
 
 mod clone;
 pub mod fetch;
+mod sync_flows;
 mod sync_ns;
 
 use super::Registry;
@@ -74,9 +76,25 @@ impl Connection {
     }
 }
 
+pub const SYNC_FLOWS: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.git.SyncFlows",
+    aliases: &[],
+    group: "core",
+    props: git_props!(
+        PropSpec::required("targetNamespace", PropKind::String),
+        PropSpec::optional("gitDirectory", PropKind::String),
+        PropSpec::optional("includeChildNamespaces", PropKind::Boolean),
+        PropSpec::optional("delete", PropKind::Boolean),
+        PropSpec::optional("dryRun", PropKind::Boolean),
+        PropSpec::optional("ignoreInvalidFlows", PropKind::Boolean),
+    ),
+    build: sync_flows::build,
+};
+
 pub fn register(r: &mut Registry) {
     r.register(CLONE);
     r.register(SYNC_NAMESPACE_FILES);
+    r.register(SYNC_FLOWS);
 }
 
 /// Runs a blocking clone on the blocking pool.
@@ -90,4 +108,13 @@ async fn clone_blocking(
         .await
         .map_err(|e| super::TaskError::failed(format!("the clone stopped: {e}")))?
         .map_err(|e| super::TaskError::failed(e.to_string()))
+}
+
+/// Removes a clone when the task ends, however it ends.
+pub(crate) struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

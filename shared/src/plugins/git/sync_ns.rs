@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::RemoveOnDrop;
 use super::fetch::{redact, tree_files};
 use crate::backend::nsfiles::{ChangeSet, namespace_files, normalise_path};
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
@@ -118,14 +119,5 @@ impl RunnableTask for SyncNamespaceFiles {
             deleted.len()
         ));
         Ok(TaskOutput::with(Map::from_iter([("files".to_string(), json!(uri))])))
-    }
-}
-
-/// Removes the clone when the task ends, however it ends.
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -184,6 +184,7 @@ mod tests {
             http: reqwest::Client::new(),
             progress: None,
             config: Default::default(),
+            flows: None,
             work_root: std::env::temp_dir().join("baton-duckdb-tests"),
         };
         let id = uuid::Uuid::new_v4().to_string();

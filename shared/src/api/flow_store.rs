@@ -1,0 +1,87 @@
+//! [`FlowStore`] over the API's [`ApiHost`]: a task (`git.SyncFlows`)
+//! lists, validates, stores and deletes flows through the very code the
+//! API imports and deletes them with, on either runtime. Each stored flow
+//! gets its revision recorded at once (the same source keeps its revision).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::host::ApiHost;
+use crate::model::Flow;
+use crate::plugins::flow_store::{FlowStore, StoredFlow};
+use crate::runtime::engine::Engine;
+
+/// The flow store of the runtime that serves the API.
+pub struct HostFlowStore {
+    pub engine: Arc<Engine>,
+    pub host: Arc<dyn ApiHost>,
+}
+
+fn in_scope(namespace: &str, target: &str, children: bool) -> bool {
+    namespace == target || (children && namespace.strip_prefix(target).is_some_and(|r| r.starts_with('.')))
+}
+
+impl HostFlowStore {
+    fn parse(&self, file: &str, source: &str) -> Result<Flow, String> {
+        crate::runtime::flows::parse_flow(file, source, &self.engine.registry, &self.engine.renderer)
+            .map_err(|diags| diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
+    }
+
+    async fn revision(&self, flow: &Flow) -> Result<u32, String> {
+        let stored = self.engine.state.load_flow(&flow.namespace, &flow.id, None).await.map_err(|e| e.to_string())?;
+        Ok(match stored {
+            Some((revision, source)) if source == flow.source => revision,
+            // not run since it last changed: its revision is recorded now
+            _ => {
+                self.engine.state.save_flow(&flow.namespace, &flow.id, &flow.source).await.map_err(|e| e.to_string())?
+            }
+        })
+    }
+
+    async fn stored(&self, flow: &Flow) -> Result<StoredFlow, String> {
+        Ok(StoredFlow {
+            namespace: flow.namespace.clone(),
+            id: flow.id.clone(),
+            revision: self.revision(flow).await?,
+            source: flow.source.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl FlowStore for HostFlowStore {
+    async fn list(&self, namespace: &str, children: bool) -> Result<Vec<StoredFlow>, String> {
+        let flows = self.host.flows().await.map_err(|e| e.message)?;
+        let mut out = Vec::new();
+        for f in flows.iter().filter(|f| in_scope(&f.namespace, namespace, children)) {
+            out.push(self.stored(f).await?);
+        }
+        Ok(out)
+    }
+
+    async fn check(&self, file: &str, source: &str) -> Result<(String, String), String> {
+        self.parse(file, source).map(|f| (f.namespace, f.id))
+    }
+
+    async fn save(&self, file: &str, source: &str) -> Result<StoredFlow, String> {
+        let flow = self.parse(file, source)?;
+        self.host.save_flow(&flow).await.map_err(|e| e.message)?;
+        self.stored(&flow).await
+    }
+
+    async fn delete(&self, namespace: &str, id: &str) -> Result<bool, String> {
+        self.host.delete_flow(namespace, id).await.map_err(|e| e.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn child_namespaces_are_in_scope_only_when_asked() {
+        assert!(super::in_scope("prod", "prod", false));
+        assert!(!super::in_scope("prod.a", "prod", false));
+        assert!(super::in_scope("prod.a", "prod", true));
+        assert!(!super::in_scope("production", "prod", true));
+    }
+}

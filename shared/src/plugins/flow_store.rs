@@ -1,0 +1,30 @@
+//! The flow store as tasks see it ([`FlowStore`]): what `git.SyncFlows`
+//! reads and writes. The runtime that serves the API provides it over the
+//! same code the API uses to import, list and delete flows
+//! (`api::flow_store`), so a synced flow is stored exactly as an imported
+//! one: in `baton server local`'s flows folder, or in the GCP flows bucket.
+//! `baton run` has none, and a task needing one fails saying so.
+
+use async_trait::async_trait;
+
+/// A flow in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFlow {
+    pub namespace: String,
+    pub id: String,
+    pub revision: u32,
+    pub source: String,
+}
+
+/// Where flows live, for tasks.
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    /// The flows of `namespace` (and of its child namespaces with `children`).
+    async fn list(&self, namespace: &str, children: bool) -> Result<Vec<StoredFlow>, String>;
+    /// Validates `source` (named `file` in errors) without storing it.
+    async fn check(&self, file: &str, source: &str) -> Result<(String, String), String>;
+    /// Validates and stores `source` as the flow's new version.
+    async fn save(&self, file: &str, source: &str) -> Result<StoredFlow, String>;
+    /// Removes a flow; false when there was none.
+    async fn delete(&self, namespace: &str, id: &str) -> Result<bool, String>;
+}

@@ -337,6 +337,39 @@ async fn the_sweep_sends_again_a_job_that_never_started() {
     assert_eq!((effects.count("block/slow"), effects.count("hit/after")), (1, 1));
 }
 
+/// `git.SyncFlows` run by the worker function writes flows where the api
+/// function reads them (the same flow source), and the executor runs them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sync_flows_on_the_worker_lands_where_the_api_reads_flows() {
+    let root = std::env::temp_dir().join(format!("baton-fn-git-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&root).expect("repos");
+    let hello =
+        "id: hello\nnamespace: dev\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    e2e::git_http::make_repo(&root, "flows", "main", &[("_flows/hello.yml", hello)]);
+    let git = e2e::git_http::serve_git(&root, None);
+    let sync = format!(
+        "id: sync\nnamespace: {NS}\ntasks:\n  - id: git\n    type: io.kestra.plugin.git.SyncFlows\n    url: {}/flows.git\n    targetNamespace: {NS}\n",
+        git.base
+    );
+    let cluster =
+        Cluster::start(ClusterOptions { flows: vec![("sync.yaml".into(), sync)], ..ClusterOptions::default() }).await;
+    let id = cluster.launch(NS, "sync", json!({})).await;
+    let exec = cluster.wait(&id).await;
+    assert_eq!(exec.state.current, StateType::Success, "{:?} {:?}", exec.error, cluster.logs(&id).await);
+    let flow: Value = cluster
+        .http
+        .get(format!("{}api/v1/flows/{NS}/hello", cluster.api.url))
+        .send()
+        .await
+        .expect("get flow")
+        .json()
+        .await
+        .expect("flow json");
+    assert_eq!((flow["id"].as_str(), flow["namespace"].as_str()), (Some("hello"), Some(NS)), "{flow}");
+    let ran = cluster.launch(NS, "hello", json!({})).await;
+    assert_eq!(cluster.wait(&ran).await.state.current, StateType::Success);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_malformed_messages_are_acked() {
     let cluster = Cluster::start(ClusterOptions::default()).await;

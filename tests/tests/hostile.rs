@@ -306,7 +306,7 @@ fn the_console_says_each_thing_once_and_in_order() {
     };
     let retry = run(
         "retry.yaml",
-        "id: retry\nnamespace: test\ntasks:\n  - id: flaky\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: boom-once\n    retry:\n      type: constant\n      interval: PT0.1S\n      maxAttempts: 2\n",
+        "id: retry\nnamespace: test\ntasks:\n  - id: flaky\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: boom-once\n    retry:\n      type: constant\n      interval: PT0.5S\n      maxAttempts: 2\n",
     );
     let lines: Vec<&str> = retry.lines().collect();
     assert_eq!(lines.iter().filter(|l| l.contains("boom-once")).count(), 2, "one ERROR line per attempt:\n{retry}");
@@ -324,5 +324,56 @@ fn the_console_says_each_thing_once_and_in_order() {
     assert_eq!(sched.matches("'trigger.date' is undefined").count(), 1, "{sched}");
     assert!(sched.contains("hint:") && sched.contains("Schedule trigger 'monthly'"), "{sched}");
     assert!(sched.contains("baton backfill sched.yaml --start DATE --end DATE"), "{sched}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `baton executions resume ID` drives on an execution whose `baton run`
+/// was killed with `kill -9`: the attempt the dead process held is closed as
+/// lost and runs again, the rest of the flow runs, the execution succeeds.
+#[test]
+fn a_killed_baton_run_is_resumed_to_its_end() {
+    use std::process::{Command, Stdio};
+    let dir = std::env::temp_dir().join(format!("baton-resume-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let flow = dir.join("slow.yml");
+    std::fs::write(&flow, "id: slow\nnamespace: t\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT2S\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: after the sleep\n").expect("flow");
+    let baton = |args: &[&str]| {
+        let mut c = Command::new(crate::support::baton_bin());
+        c.args(args).env("BATON_HOME", dir.join("home")).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c
+    };
+    let mut child = baton(&["run", flow.to_str().expect("path")]).spawn().expect("run");
+    let id = (0..100)
+        .find_map(|_| {
+            let out = baton(&["executions", "list", "--json"]).output().expect("list");
+            let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            let id = list.iter().find(|e| e["state"] == "RUNNING").and_then(|e| e["id"].as_str()).map(str::to_string);
+            if id.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            id
+        })
+        .expect("the execution started");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+
+    let out = baton(&["executions", "resume", &id]).output().expect("resume");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("resumed (1 attempt(s)") && stderr.contains("after the sleep"), "{stderr}");
+    let shown = baton(&["executions", "show", &id, "--json"]).output().expect("show");
+    let e: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("json");
+    assert_eq!(e["state"]["current"], "SUCCESS", "{e}");
+    let s = e["taskRunList"].as_array().expect("runs").iter().find(|t| t["taskId"] == "s").expect("s").clone();
+    let attempts: Vec<&str> = s["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["state"]["current"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(attempts, ["KILLED", "SUCCESS"], "{s}");
+    let again = baton(&["executions", "resume", &id]).output().expect("resume again");
+    assert_eq!(again.status.code(), Some(1), "an ended execution is not resumed");
     let _ = std::fs::remove_dir_all(&dir);
 }

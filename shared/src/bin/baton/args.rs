@@ -231,6 +231,9 @@ pub enum ExecutionsCommand {
     },
     /// Kill an execution left RUNNING or QUEUED (e.g. by a `baton run` that was killed).
     Kill { id: String },
+    /// Drive on here an execution left RUNNING by a process that died: what it
+    /// held runs again, the rest goes on to the end.
+    Resume { id: String },
 }
 
 #[derive(Subcommand)]

@@ -1,5 +1,6 @@
-//! `baton executions list|show|kill` and `baton logs`: read the embedded
-//! store; `kill` opens the engine to end an execution whose process died.
+//! `baton executions list|show|kill|resume` and `baton logs`: read the
+//! embedded store; `kill` opens the engine to end an execution whose
+//! process died (`resume`, in `resume.rs`, drives it on instead).
 
 use std::path::Path;
 
@@ -41,6 +42,7 @@ pub async fn executions(home: &Path, cmd: ExecutionsCommand) -> anyhow::Result<i
             }
         }
         ExecutionsCommand::Kill { id } => return kill(home, &store, &id).await,
+        ExecutionsCommand::Resume { id } => return super::resume::resume(home, &store, &id).await,
         ExecutionsCommand::Show { id, json } => {
             let e = store.load_execution(&id).await?.with_context(|| format!("execution {id} not found"))?;
             if json {

@@ -9,6 +9,7 @@ mod home;
 mod kv;
 mod nsfiles;
 mod progress;
+mod resume;
 mod run;
 mod server;
 mod validate;

@@ -22,19 +22,55 @@ pub struct Console {
     seen: HashMap<String, (StateType, usize)>,
     /// ERROR lines printed per task run.
     errors: HashMap<String, Vec<String>>,
+    /// The last attempt whose RUNNING line was printed, per task run.
+    running: HashMap<String, usize>,
 }
 
+/// A console shared by the state lines and the echoed log lines.
+pub type SharedConsole = Arc<Mutex<Console>>;
+
 impl Console {
+    /// A console that also receives the engine's echoed log lines.
+    pub fn install() -> SharedConsole {
+        let console = Arc::new(Mutex::new(Console::default()));
+        let echo = console.clone();
+        shared::runtime::logs::set_echo_hook(Box::new(move |l| {
+            if let Ok(mut c) = echo.lock() {
+                c.log(l);
+            }
+        }));
+        console
+    }
+
+    /// Feeds an update to a shared console.
+    pub fn feed(console: &SharedConsole, u: &ExecutionUpdate) {
+        if let Ok(mut c) = console.lock() {
+            c.update(u);
+        }
+    }
+
+    /// The closing line of an execution that ended.
+    pub fn print_end(console: &SharedConsole, done: &shared::model::Execution) {
+        let state = done.state.current;
+        let dur = done.state.duration.clone().unwrap_or_default();
+        match &done.error {
+            Some(err) if state.is_failed() => {
+                let err = console.lock().map(|c| c.closing_error(err)).unwrap_or_else(|_| err.clone());
+                eprintln!("■ execution {} {state} in {dur}: {err}", done.id)
+            }
+            _ => eprintln!("■ execution {} {state} in {dur}", done.id),
+        }
+    }
+
     /// A log line of the execution, after its task run's RUNNING line.
     pub fn log(&mut self, l: &LogEntry) {
         if let (Some(trid), Some(task), Some(attempt)) = (&l.task_run_id, &l.task_id, l.attempt_number) {
-            let key = (StateType::Running, attempt as usize);
-            let started =
-                self.seen.get(trid).is_some_and(|(s, a)| *a > key.1 || (*a == key.1 && *s != StateType::Retrying));
-            if !started {
-                self.seen.insert(trid.clone(), key);
-                let attempt = if attempt > 1 { format!(" attempt {attempt}") } else { String::new() };
-                eprintln!("  … {task} RUNNING{attempt}");
+            let attempt = attempt as usize;
+            if attempt > self.running.get(trid).copied().unwrap_or(0) {
+                self.running.insert(trid.clone(), attempt);
+                self.seen.insert(trid.clone(), (StateType::Running, attempt));
+                let n = if attempt > 1 { format!(" attempt {attempt}") } else { String::new() };
+                eprintln!("  … {task} RUNNING{n}");
             }
         }
         if l.level == "ERROR"
@@ -52,13 +88,19 @@ impl Console {
                 continue;
             }
             let key = (tr.state.current, tr.attempts.len());
-            match self.seen.get(&tr.id) {
-                Some(k) if *k == key => continue,
-                // a retry's next attempt being created is the same RETRYING
-                Some((StateType::Retrying, _)) if key.0 == StateType::Retrying => continue,
-                // the first log line already said RUNNING for this attempt
-                Some((StateType::Running, a)) if key.0 == StateType::Running && *a >= key.1 => continue,
-                _ => {}
+            if key.0 == StateType::Running {
+                // once per attempt, whether a log line or this update says it first
+                if self.running.get(&tr.id).copied().unwrap_or(0) >= key.1 {
+                    continue;
+                }
+                self.running.insert(tr.id.clone(), key.1);
+            } else {
+                match self.seen.get(&tr.id) {
+                    Some(k) if *k == key => continue,
+                    // a retry's next attempt being created is the same RETRYING
+                    Some((StateType::Retrying, _)) if key.0 == StateType::Retrying => continue,
+                    _ => {}
+                }
             }
             self.seen.insert(tr.id.clone(), key);
             let value = tr.value.as_deref().map(|v| format!(" [{v}]")).unwrap_or_default();

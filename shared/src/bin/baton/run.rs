@@ -3,7 +3,7 @@
 //! the shape of Kestra's `GET /api/v1/executions/{id}`.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use shared::model::{Label, StateType};
@@ -108,19 +108,9 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         }
     };
     eprintln!("▶ execution {} of {}.{} started", exec.id, flow.namespace, flow.id);
-    let console = Arc::new(Mutex::new(Console::default()));
-    let echo = console.clone();
-    shared::runtime::logs::set_echo_hook(Box::new(move |l| {
-        if let Ok(mut c) = echo.lock() {
-            c.log(l);
-        }
-    }));
+    let console = Console::install();
     let result = {
-        let wait = embedded.wait(&exec.id, updates, |u| {
-            if let Ok(mut c) = console.lock() {
-                c.update(u);
-            }
-        });
+        let wait = embedded.wait(&exec.id, updates, |u| Console::feed(&console, u));
         tokio::pin!(wait);
         // Ctrl-C and SIGTERM both kill the execution (it must not stay RUNNING)
         let terminate = async {
@@ -147,15 +137,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
             return 1;
         }
     };
-    let state = done.state.current;
-    let dur = done.state.duration.clone().unwrap_or_default();
-    match &done.error {
-        Some(err) if state.is_failed() => {
-            let err = console.lock().map(|c| c.closing_error(err)).unwrap_or_else(|_| err.clone());
-            eprintln!("■ execution {} {state} in {dur}: {err}", done.id)
-        }
-        _ => eprintln!("■ execution {} {state} in {dur}", done.id),
-    }
+    Console::print_end(&console, &done);
     if let Some(hint) = trigger_hint(&flow, &done, &a.flow.display().to_string()) {
         eprintln!("hint: {hint}");
     }
@@ -166,7 +148,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         }
     }
     embedded.shutdown();
-    match state {
+    match done.state.current {
         StateType::Success | StateType::Warning => 0,
         _ => 1,
     }

@@ -86,3 +86,16 @@ COPY --from=build /out/worker /usr/local/bin/worker
 USER 65532:65532
 WORKDIR /home/baton
 ENTRYPOINT ["/usr/local/bin/worker"]
+
+# --- dbt tasks (io.kestra.plugin.dbt.cli.*): the scripts image with dbt-core
+# and the adapters the seed projects use, on the PATH, so DbtCLI runs dbt as
+# installed here instead of building a virtualenv at each cold start
+FROM worker-scripts AS worker-dbt
+USER root
+# the same pins as the virtualenv fallback (shared/src/plugins/dbt/venv.rs)
+RUN python3 -m venv /opt/dbt \
+    && /opt/dbt/bin/pip install --no-cache-dir "dbt-core>=1.11,<1.12" "dbt-postgres>=1.11,<1.12" \
+        "dbt-bigquery>=1.11,<1.12" "dbt-duckdb>=1.11,<1.12" \
+    && /opt/dbt/bin/dbt --version
+ENV BATON_WORKER_GROUP=dbt PATH=/opt/dbt/bin:$PATH
+USER 65532:65532

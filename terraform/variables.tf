@@ -105,7 +105,7 @@ variable "firestore_kv_ttl_field" {
 variable "worker_groups" {
   description = "Task groups, each with its own tasks topic (`baton-tasks-<group>`), push subscription, image (`worker-<group>`) and Cloud Run service."
   type        = list(string)
-  default     = ["core", "scripts", "jdbc", "gcp"]
+  default     = ["core", "scripts", "jdbc", "gcp", "dbt"]
 
   validation {
     condition     = alltrue([for g in var.worker_groups : can(regex("^[a-z][a-z0-9]{0,12}$", g))])
@@ -135,6 +135,7 @@ variable "worker_settings" {
   }))
   default = {
     scripts = { cpu = "2", memory = "2Gi", concurrency = 1 }
+    dbt     = { cpu = "2", memory = "2Gi", concurrency = 1 }
     jdbc    = { memory = "2Gi", concurrency = 2 }
   }
 }

@@ -578,7 +578,7 @@ fn root_locals_evaluate_to_least_privilege_wiring() {
     ])
     .unwrap_or_else(|e| panic!("the root module's locals do not evaluate:\n{e}"));
 
-    let groups = ["core", "scripts", "jdbc", "gcp"];
+    let groups = ["core", "scripts", "jdbc", "gcp", "dbt"];
     let workers: Vec<String> = groups.iter().map(|g| format!("worker-{g}")).collect();
     let mut push: BTreeSet<String> = ["executor", "scheduler"].iter().map(|s| s.to_string()).collect();
     push.extend(workers.iter().cloned());
@@ -600,6 +600,7 @@ fn root_locals_evaluate_to_least_privilege_wiring() {
     assert_eq!(l["push_services"]["executor"]["topic"], json!("executions"));
     assert_eq!(l["push_services"]["scheduler"]["topic"], json!("scheduler"));
     assert_eq!(l["push_services"]["worker-scripts"]["concurrency"], json!(1));
+    assert_eq!(l["push_services"]["worker-dbt"]["concurrency"], json!(1), "a dbt build per instance");
     assert_eq!(l["push_services"]["worker-gcp"]["env"]["ENV_GCP_BUCKET_NAME"], json!("demo-project-baton-data"));
     assert!(l["push_services"]["worker-core"]["env"].get("ENV_GCP_BUCKET_NAME").is_none());
     let audiences: BTreeSet<String> =
@@ -628,10 +629,10 @@ fn root_locals_evaluate_to_least_privilege_wiring() {
     assert_eq!(l["sweep_controllers"], json!(["scheduler", "executor"]));
     // Docker-runner tasks as Cloud Run Jobs: the scripts worker starts them,
     // the scheduler's sweep reads and cancels them, nobody else
-    assert_eq!(l["container_workers"], json!(["worker-scripts"]));
+    assert_eq!(l["container_workers"], json!(["worker-scripts", "worker-dbt"]));
     let cloud_run_env = json!({"BATON_CLOUD_RUN_REGION": "europe-west1",
         "BATON_CLOUD_RUN_SERVICE_ACCOUNT": "baton-tasks@demo-project.iam.gserviceaccount.com"});
-    for f in ["worker-scripts", "scheduler"] {
+    for f in ["worker-scripts", "worker-dbt", "scheduler"] {
         for (k, v) in cloud_run_env.as_object().expect("env") {
             assert_eq!(&l["push_services"][f]["env"][k], v, "{f} {k}");
         }
@@ -917,7 +918,9 @@ fn cloudbuild_builds_pushes_and_deploys_every_function_image() {
 #[test]
 fn function_images_are_small_and_run_as_non_root() {
     let stages = dockerfile_stages();
-    for target in ["executor", "scheduler", "api", "worker-core", "worker-scripts", "worker-jdbc", "worker-gcp"] {
+    for target in
+        ["executor", "scheduler", "api", "worker-core", "worker-scripts", "worker-jdbc", "worker-gcp", "worker-dbt"]
+    {
         let chain = stage_chain(&stages, target);
         assert!(!chain.is_empty(), "no Dockerfile target {target}");
         let base = &chain[0].from;

@@ -13,7 +13,8 @@ use super::registry::{PluginDef, PropKind, PropSpec};
 pub const DBT_CLI: PluginDef = PluginDef {
     type_name: "io.kestra.plugin.dbt.cli.DbtCLI",
     aliases: &[],
-    group: "scripts",
+    // its own worker group: on GCP a service whose image carries dbt and the adapters
+    group: "dbt",
     props: &[
         PropSpec::required("commands", PropKind::StringOrList),
         PropSpec::optional("profiles", PropKind::String),

@@ -248,6 +248,43 @@ tasks:
     assert!(left.is_empty(), "the container outlived its task: {left:?}");
 }
 
+/// Killing the execution stops its running container task at once: the
+/// container is stopped and removed, the task run ends KILLED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_stops_and_removes_the_running_container() {
+    let h = harness(false);
+    let flow = h.flow(
+        "id: killme\nnamespace: team.containers\ntasks:\n  - id: sleeper\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: localhost/baton-busybox:1\n    commands:\n      - sleep 300\n",
+    );
+    let updates = h.embedded.updates();
+    let exec = h.embedded.launch(&flow, shared::runtime::launcher::LaunchRequest::default()).await.expect("launch");
+    let mut started = false;
+    for _ in 0..300 {
+        if !containers_of(&exec).is_empty() {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(started, "the container never started");
+    let killed_at = std::time::Instant::now();
+    h.embedded.kill(&exec.id).await.expect("kill");
+    let done = h.embedded.wait(&exec.id, updates, |_| {}).await.expect("wait");
+    assert_eq!(done.state.current, StateType::Killed);
+    let mut left = containers_of(&exec);
+    for _ in 0..100 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = containers_of(&exec);
+    }
+    assert!(left.is_empty(), "the container outlived the kill: {left:?}");
+    assert!(killed_at.elapsed() < Duration::from_secs(30), "{:?}", killed_at.elapsed());
+    let logs = h.logs(&exec.id).await;
+    assert!(logs.iter().any(|l| l.contains("the execution was killed")), "{logs:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_volumes_need_the_operator_setting() {
     let flow = |host: &str| {

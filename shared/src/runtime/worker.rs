@@ -260,17 +260,53 @@ impl Worker {
                 return failed(msg);
             }
         };
+        // a kill of the execution drops the running task: its process group
+        // is killed and its container stopped and removed (their drop guards)
+        let mut updates = engine.updates.subscribe();
+        let killed = async {
+            loop {
+                match updates.recv().await {
+                    Ok(u)
+                        if u.execution_id == job.execution_id
+                            && matches!(u.state, StateType::Killing | StateType::Killed) =>
+                    {
+                        return;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+                    _ => {}
+                }
+            }
+        };
         let run = task.run(&cx);
-        let outcome = match job.task.timeout_ms {
-            Some(ms) if ms > 0 => match tokio::time::timeout(StdDuration::from_millis(ms as u64), run).await {
+        let timed = async {
+            match job.task.timeout_ms {
+                Some(ms) if ms > 0 => match tokio::time::timeout(StdDuration::from_millis(ms as u64), run).await {
+                    Ok(r) => Ok(r),
+                    Err(_) => Err(format!("Timeout after {}", format_iso(Duration::milliseconds(ms)))),
+                },
+                _ => Ok(run.await),
+            }
+        };
+        let outcome = tokio::select! {
+            r = timed => match r {
                 Ok(r) => r,
-                Err(_) => {
-                    let msg = format!("Timeout after {}", format_iso(Duration::milliseconds(ms)));
+                Err(msg) => {
                     cx.log("ERROR", &msg);
                     return failed(msg);
                 }
             },
-            _ => run.await,
+            _ = killed => {
+                let msg = "the execution was killed: the task was stopped".to_string();
+                cx.log("WARN", &msg);
+                return Some(TaskResult {
+                    state: StateType::Killed,
+                    outputs: Map::new(),
+                    error: Some(msg),
+                    labels: vec![],
+                    start,
+                    end: Utc::now(),
+                });
+            }
         };
         // nothing that leaves the worker (stored, shown by the API and the CLI)
         // holds a secret in clear: outputs, labels and errors are masked like logs

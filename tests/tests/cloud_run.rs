@@ -368,3 +368,19 @@ async fn what_a_cloud_run_task_sends_back_is_masked() {
     assert!(logs.iter().all(|l| !l.contains(value)), "{logs:?}");
     assert_eq!(outputs(&exec, "sh")["vars"]["t"], "******");
 }
+
+#[tokio::test]
+async fn a_secret_input_is_masked_in_what_a_cloud_run_task_sends_back() {
+    let value = "input-s3cr3t-value";
+    let yaml = format!(
+        "id: secretin\nnamespace: test.cloudrun\ninputs:\n  - id: pw\n    type: SECRET\ntasks:\n  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    env:\n      PW: \"{{{{ inputs.pw }}}}\"\n    commands:\n      - echo \"pw $PW\"\n      - echo '::{{\"outputs\":{{\"p\":\"'$PW'\"}}}}::'\n"
+    );
+    let (cluster, _fake) = start(vec![("secretin.yaml".to_string(), yaml)], RelayOptions::default()).await;
+    let id = cluster.launch("test.cloudrun", "secretin", json!({"pw": value})).await;
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Success, "{:?}", cluster.logs(&id).await);
+    let logs = cluster.logs(&id).await;
+    assert!(logs.iter().any(|l| l == "pw ******"), "{logs:?}");
+    assert!(logs.iter().all(|l| !l.contains(value)), "{logs:?}");
+    assert_eq!(outputs(&exec, "sh")["vars"]["p"], "******");
+}

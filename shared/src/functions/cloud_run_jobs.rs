@@ -180,7 +180,11 @@ async fn task_timeout(engine: &Engine, exec: &crate::model::Execution, task_id: 
 
 async fn report_result(engine: &Arc<Engine>, a: &Attempt, f: Finished) -> Result<(), BackendError> {
     let now = Utc::now();
-    let secrets = engine.secrets.values();
+    let mut secrets = engine.secrets.values();
+    // the execution's SECRET inputs are masked like secrets, as in-process tasks do
+    if let Some(exec) = engine.state.load_execution(&a.execution_id).await? {
+        secrets.extend(crate::model::flow::secret_values_of(&exec.secret_inputs, &exec.inputs));
+    }
     let mask = |t: &str| mask_secrets(t, &secrets);
     let mut logs: Vec<LogEntry> = f
         .logs

@@ -144,6 +144,11 @@ impl Worker {
             engine.state.finish_claim(&job.task_run_id, job.attempt).await?;
             return Ok(JobOutcome::Ran);
         };
+        // a failure's log lines are stored (and echoed) before the executor
+        // hears of it: a reader never sees the task FAILED before its reason
+        if result.state.is_failed() {
+            engine.logs.flush().await;
+        }
         // the result first: if this process dies before `finish_claim`, the
         // lease runs out on a task run that is already terminal
         publish_event(

@@ -87,7 +87,17 @@ impl Console {
             if matches!(tr.state.current, StateType::Created) {
                 continue;
             }
-            let key = (tr.state.current, tr.attempts.len());
+            let mut key = (tr.state.current, tr.attempts.len());
+            if key.0 == StateType::Retrying {
+                // RETRYING names the attempt that failed: the next one, once
+                // created and pending, is not a new retry; once started (its
+                // RUNNING line or log seen), the retry is old news
+                let pending = tr.attempts.last().is_some_and(|a| !a.state.is_terminal());
+                key.1 -= usize::from(pending && key.1 > 0);
+                if self.running.get(&tr.id).copied().unwrap_or(0) > key.1 {
+                    continue;
+                }
+            }
             if key.0 == StateType::Running {
                 // once per attempt, whether a log line or this update says it first
                 if self.running.get(&tr.id).copied().unwrap_or(0) >= key.1 {
@@ -95,11 +105,8 @@ impl Console {
                 }
                 self.running.insert(tr.id.clone(), key.1);
             } else {
-                match self.seen.get(&tr.id) {
-                    Some(k) if *k == key => continue,
-                    // a retry's next attempt being created is the same RETRYING
-                    Some((StateType::Retrying, _)) if key.0 == StateType::Retrying => continue,
-                    _ => {}
+                if self.seen.get(&tr.id) == Some(&key) {
+                    continue;
                 }
             }
             self.seen.insert(tr.id.clone(), key);
@@ -112,7 +119,7 @@ impl Console {
                 _ => "·",
             };
             let dur = tr.state.duration.as_deref().map(|d| format!(" {d}")).unwrap_or_default();
-            let attempt = if tr.attempts.len() > 1 { format!(" attempt {}", tr.attempts.len()) } else { String::new() };
+            let attempt = if key.1 > 1 { format!(" attempt {}", key.1) } else { String::new() };
             let shown = |e: &str| self.errors.get(&tr.id).is_some_and(|v| v.iter().any(|m| m.contains(e)));
             let err = match (&tr.error, tr.state.current.is_failed()) {
                 (Some(e), true) if !shown(e) => {

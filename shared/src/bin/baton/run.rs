@@ -137,6 +137,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
             return 1;
         }
     };
+    embedded.engine.logs.flush().await;
     Console::print_end(&console, &done);
     if let Some(hint) = trigger_hint(&flow, &done, &a.flow.display().to_string()) {
         eprintln!("hint: {hint}");

@@ -370,6 +370,36 @@ async fn sync_flows_on_the_worker_lands_where_the_api_reads_flows() {
     assert_eq!(cluster.wait(&ran).await.state.current, StateType::Success);
 }
 
+/// An execution saved CREATED whose `Created` event died with its launcher
+/// (a scheduler killed mid-backfill) is woken by the sweep and runs; a
+/// second launch of the same id announces it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_created_execution_whose_announcement_was_lost_runs_after_the_sweep() {
+    let flow = "id: quiet\nnamespace: test.functions\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let cluster =
+        Cluster::start(ClusterOptions { flows: vec![("quiet.yaml".into(), flow.into())], ..ClusterOptions::default() })
+            .await;
+    let engine = cluster.backends.engine();
+    let now = chrono::Utc::now();
+    for id in ["lostannounce1", "lostannounce2"] {
+        let mut e = Execution::new(id.into(), NS, "quiet", 1, Default::default(), vec![], now);
+        e.version = 0;
+        engine.state.create_execution(&e).await.expect("saved, never announced");
+    }
+    cluster.relay.idle().await;
+    assert_eq!(cluster.execution("lostannounce1").await.state.current, StateType::Created);
+    // the same launch again announces it
+    let f = shared::runtime::flows::parse_flow("quiet.yaml", flow, &engine.registry, &engine.renderer).expect("flow");
+    let req =
+        shared::runtime::launcher::LaunchRequest { execution_id: Some("lostannounce2".into()), ..Default::default() };
+    assert!(shared::runtime::launcher::launch(&engine, &f, req).await.is_err(), "it exists");
+    assert_eq!(cluster.wait("lostannounce2").await.state.current, StateType::Success);
+    // the sweep wakes the other
+    let report = sweep::sweep(&engine, "test-sweeper", chrono::Duration::seconds(30)).await.expect("sweep");
+    assert_eq!(report.waiting, 1, "{report:?}");
+    assert_eq!(cluster.wait("lostannounce1").await.state.current, StateType::Success);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_malformed_messages_are_acked() {
     let cluster = Cluster::start(ClusterOptions::default()).await;

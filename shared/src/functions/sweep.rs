@@ -17,6 +17,10 @@
 //! - **Cloud Run Jobs.** Script tasks started as Cloud Run Job executions
 //!   are checked once each (`cloud_run_jobs`): an ended one's result is
 //!   reported, one whose task ended (killed) or timed out is cancelled.
+//! - **Executions waiting for nothing.** A CREATED execution whose
+//!   `Created` event was lost (its launcher died between saving and
+//!   publishing) or a QUEUED one whose wake-up was lost with an executor
+//!   gets a `Wake`: admitted if it may run, unchanged if not.
 //! - **Due timers.** Retry delays are timers in the executor instance that
 //!   armed them, and Cloud Run may stop that instance: every RUNNING
 //!   execution gets a `Wake`, and the executor re-dispatches what is due
@@ -44,6 +48,9 @@ pub struct SweepReport {
     /// Attempts dispatched over a lease ago and never started, whose jobs
     /// were asked for again: `(task run id, attempt)`.
     pub resent: Vec<(String, u32)>,
+    /// CREATED and QUEUED executions woken (an announcement or a slot's
+    /// wake-up lost with a killed instance is made good).
+    pub waiting: usize,
     /// Script tasks running as Cloud Run Job executions (see `cloud_run_jobs`).
     pub cloud_run: super::cloud_run_jobs::CloudRunReport,
 }
@@ -116,6 +123,17 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
             report.lost.push((tr.id.clone(), attempt));
         }
         publish_event(engine, &ExecutionEvent::Wake { execution_id: exec.id.clone(), redispatch }).await?;
+    }
+    // an execution saved CREATED whose announcement died with its launcher,
+    // or QUEUED whose slot's wake-up died with an executor, waits forever
+    // unless woken: a Wake admits it if it may run, and changes nothing if not
+    for state in [StateType::Created, StateType::Queued] {
+        let filter = ExecutionFilter { state: Some(state), ..ExecutionFilter::default() };
+        for summary in engine.state.list_executions(&filter).await? {
+            publish_event(engine, &ExecutionEvent::Wake { execution_id: summary.id.clone(), redispatch: false })
+                .await?;
+            report.waiting += 1;
+        }
     }
     // script tasks running as Cloud Run Jobs: their results, kills and timeouts
     report.cloud_run = super::cloud_run_jobs::poll(engine).await?;

@@ -11,7 +11,7 @@ use super::engine::Engine;
 use super::messages::ExecutionEvent;
 use crate::backend::{BackendError, Topic};
 use crate::inputs::{self, InputError};
-use crate::model::{Execution, Flow, Label, TriggerContext, ids};
+use crate::model::{Execution, Flow, Label, StateType, TriggerContext, ids};
 
 /// A request to start an execution.
 #[derive(Debug, Clone, Default)]
@@ -74,6 +74,11 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
     match engine.state.create_execution(&exec).await {
         Ok(()) => {}
         Err(BackendError::Invalid(_)) | Err(BackendError::Conflict { .. }) if req.execution_id.is_some() => {
+            // the same launch again (a tick, a backfill or a subflow redelivered):
+            // if the first one died between saving and announcing, announce now
+            if engine.state.load_execution(&id).await?.is_some_and(|e| e.state.current == StateType::Created) {
+                publish_event(engine, &ExecutionEvent::Created { execution_id: id.clone() }).await?;
+            }
             return Err(LaunchError::Exists(id));
         }
         Err(e) => return Err(e.into()),

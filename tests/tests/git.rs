@@ -215,20 +215,14 @@ async fn sync_flows_brings_a_repository_folder_into_the_flow_store() {
     let server = serve_git(&root, None);
     let url = format!("{}/flows.git", server.base);
 
-    let (home, flows) = (repos(), repos());
     let sync = format!(
         "id: sync\nnamespace: prod\ntasks:\n  - id: git\n    type: io.kestra.plugin.git.SyncFlows\n    url: {url}\n    branch: main\n    targetNamespace: prod\n    includeChildNamespaces: true\n    delete: true\n"
     );
-    std::fs::write(flows.join("sync.yml"), &sync).expect("sync flow");
-    std::fs::write(
-        flows.join("old.yml"),
-        "id: old\nnamespace: prod\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: old\n",
-    )
-    .expect("old flow");
-    let mut opts = shared::server::ServerOptions::new(home.clone());
-    opts.flows_dir = flows.clone();
-    opts.port = 0;
-    let local = shared::server::LocalServer::start(opts).await.expect("server");
+    let old =
+        "id: old\nnamespace: prod\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: old\n";
+    let (local, dir) =
+        crate::sched_support::api_server("syncflows", &[("sync.yml", &sync), ("old.yml", old)], None).await;
+    let flows = dir.join("flows");
     let client = shared::server::client::Client::new(&local.url());
     let names = |list: Vec<serde_json::Value>| -> Vec<String> {
         let mut v: Vec<String> = list

@@ -11,11 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use e2e::functions::{Cluster, ClusterOptions};
-use shared::server::guard::BasicAuth;
-use shared::server::{LocalServer, ServerOptions};
+use shared::server::LocalServer;
 use tokio::io::AsyncReadExt;
-
-use crate::sched_support::temp_dir;
 
 const AUTH: &str = "admin@kestra.io:Admin1234!";
 
@@ -57,16 +54,7 @@ async fn drive(url: &str, auth: Option<&str>) {
 }
 
 async fn local_server(auth: Option<&str>) -> (LocalServer, std::path::PathBuf) {
-    let home = temp_dir("kestra-client");
-    let flows = home.join("flows");
-    std::fs::create_dir_all(&flows).expect("flows folder");
-    let mut opts = ServerOptions::new(home.join("home"));
-    opts.flows_dir = flows;
-    opts.port = 0;
-    opts.workers = 4;
-    opts.tick = Duration::from_millis(200);
-    opts.basic_auth = auth.map(|a| BasicAuth::parse(a).expect("auth"));
-    (LocalServer::start(opts).await.expect("server starts"), home)
+    crate::sched_support::api_server("kestra-client", &[], auth).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -148,3 +148,27 @@ impl OverlapProbe {
         (stop, handle)
     }
 }
+
+/// `baton server local` in-process, as the API client tests drive it: a
+/// temp folder (`prefix`) holding its flows folder (`flows/`, with `flows`
+/// written there) and its home (`home/`), a free port, 4 workers, 200 ms
+/// ticks, and Kestra's basic auth when `auth` (`user:password`) is given.
+pub async fn api_server(
+    prefix: &str,
+    flows: &[(&str, &str)],
+    auth: Option<&str>,
+) -> (shared::server::LocalServer, std::path::PathBuf) {
+    let dir = temp_dir(prefix);
+    let flows_dir = dir.join("flows");
+    std::fs::create_dir_all(&flows_dir).expect("flows folder");
+    for (name, yaml) in flows {
+        std::fs::write(flows_dir.join(name), yaml).expect("flow");
+    }
+    let mut opts = shared::server::ServerOptions::new(dir.join("home"));
+    opts.flows_dir = flows_dir;
+    opts.port = 0;
+    opts.workers = 4;
+    opts.tick = std::time::Duration::from_millis(200);
+    opts.basic_auth = auth.map(|a| shared::server::guard::BasicAuth::parse(a).expect("auth"));
+    (shared::server::LocalServer::start(opts).await.expect("server starts"), dir)
+}

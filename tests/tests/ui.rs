@@ -14,11 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use e2e::functions::{Cluster, ClusterOptions};
-use shared::server::guard::BasicAuth;
-use shared::server::{LocalServer, ServerOptions};
+use shared::server::LocalServer;
 use tokio::io::AsyncReadExt;
 
-use crate::sched_support::temp_dir;
+use crate::sched_support::{api_server, temp_dir};
 
 const TYPED: &str = r#"id: typed
 namespace: ui.test
@@ -85,18 +84,7 @@ async fn server() -> (LocalServer, PathBuf) {
 }
 
 async fn server_with_auth(auth: Option<&str>) -> (LocalServer, PathBuf) {
-    let home = temp_dir("ui");
-    let flows = home.join("flows");
-    std::fs::create_dir_all(&flows).expect("flows folder");
-    std::fs::write(flows.join("typed.yml"), TYPED).expect("flow");
-    std::fs::write(flows.join("nightly.yml"), NIGHTLY).expect("flow");
-    let mut opts = ServerOptions::new(home.join("home"));
-    opts.flows_dir = flows;
-    opts.port = 0;
-    opts.workers = 4;
-    opts.tick = Duration::from_millis(200);
-    opts.basic_auth = auth.map(|a| BasicAuth::parse(a).expect("auth"));
-    (LocalServer::start(opts).await.expect("server starts"), home)
+    api_server("ui", &[("typed.yml", TYPED), ("nightly.yml", NIGHTLY)], auth).await
 }
 
 /// Runs `node tests/ui/drive.mjs URL SCENARIO SHOTS`; panics with its output

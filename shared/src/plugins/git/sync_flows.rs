@@ -129,8 +129,8 @@ impl RunnableTask for SyncFlows {
                 continue;
             }
             let git_path = if git_dir.is_empty() { rel.clone() } else { format!("{git_dir}/{rel}") };
-            let text = tokio::fs::read_to_string(&abs)
-                .await
+            // bounded like every flow file Baton reads (a runaway file in the repository)
+            let text = crate::yaml::read_file(&abs)
                 .map_err(|e| TaskError::failed(format!("cannot read {git_path} from {url}: {e}")))?;
             let source = with_namespace(&text, &namespace_of(&target, &rel));
             match store.check(&git_path, &source).await {

@@ -29,6 +29,7 @@ mod schedule;
 mod scripts;
 mod server;
 mod server_http;
+mod server_replay;
 mod taxi_pg;
 mod terraform;
 mod terraform_deploy;

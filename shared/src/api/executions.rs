@@ -1,10 +1,10 @@
 //! Execution routes: start (`POST /executions/{namespace}/{id}`, also
 //! `/executions/trigger/…`; `labels`, `wait`, `scheduleDate`), get, search
-//! ([`super::search`]), kill (`DELETE /executions/{id}/kill`), replay (a new
-//! execution with the same inputs, labels and trigger; `taskRunId` is
-//! refused), labels of an ended execution (`POST /executions/{id}/labels`),
-//! follow (`GET /executions/{id}/follow`, server-sent events). Restart
-//! answers 501: Baton cannot yet re-run an execution in place.
+//! ([`super::search`]), kill (`DELETE /executions/{id}/kill`), restart in
+//! place, replay (a new execution with the same inputs, labels and trigger,
+//! from the start or from a task run), labels of an ended execution (`POST
+//! /executions/{id}/labels`), follow (`GET /executions/{id}/follow`,
+//! server-sent events).
 
 use std::time::Duration;
 
@@ -146,7 +146,7 @@ async fn search_executions(State(s): State<ApiState>, RawQuery(raw): RawQuery) -
     Ok(Json(paged(total, page.iter().map(execution_json).collect())))
 }
 
-async fn kill_execution(
+pub(super) async fn kill_execution(
     State(s): State<ApiState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
@@ -184,44 +184,65 @@ async fn kill_execution(
     Ok(axum::http::StatusCode::ACCEPTED.into_response())
 }
 
+/// Kestra's replay: a new execution of the original's flow revision (or
+/// `revision`), with its inputs, labels (`system.replay: true`) and
+/// trigger, the original marked `system.replayed: true`. Without
+/// `taskRunId` it runs from the start (CREATED); with one, what ran before
+/// that task run is kept and it runs on from there (RESTARTED,
+/// `executor::replay`).
 async fn replay_execution(
     State(s): State<ApiState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
+    use crate::executor::replay::{REPLAYED_LABEL, ReplayError, replay_from, replay_labels};
     let p = Params::parse(raw.as_deref(), "POST /executions/{id}/replay", &["taskRunId", "revision"])?;
-    if p.get("taskRunId").is_some() {
-        return Err(ApiError::unsupported(
-            "replay from a task run (taskRunId) is not supported by Baton: a replay runs the whole flow again",
-        ));
-    }
-    let old = load(&s.engine, &id).await?;
-    let flow = match p.get("revision") {
-        None => s.host.flow(&old.namespace, &old.flow_id).await?,
-        Some(r) => {
-            let revision: u32 =
-                r.parse().map_err(|_| ApiError::bad_request(format!("revision '{r}' is not a number")))?;
-            crate::runtime::flows::at_revision(&s.engine, &old.namespace, &old.flow_id, revision)
-                .await
-                .map_err(|e| ApiError::not_found(e.to_string()))?
+    let mut old = load(&s.engine, &id).await?;
+    let revision = match p.get("revision") {
+        None => old.flow_revision,
+        Some(r) => r.parse().map_err(|_| ApiError::bad_request(format!("revision '{r}' is not a number")))?,
+    };
+    let flow = crate::runtime::flows::at_revision(&s.engine, &old.namespace, &old.flow_id, revision)
+        .await
+        .map_err(|e| ApiError::not_found(e.to_string()))?;
+    let exec = match p.get("taskRunId") {
+        None => {
+            let req = LaunchRequest {
+                inputs: old.inputs.clone(),
+                labels: replay_labels(&old),
+                trigger: old.trigger.clone(),
+                schedule_date: old.schedule_date,
+                original_id: Some(old.original_id.clone()),
+                ..LaunchRequest::default()
+            };
+            launch(&s.engine, &flow, req).await?
+        }
+        Some(task_run_id) => {
+            let new_id = ids::new_id();
+            let exec =
+                replay_from(&flow, revision, &old, task_run_id, &new_id, chrono::Utc::now()).map_err(|e| match e {
+                    ReplayError::UnknownTaskRun { .. } => ApiError::not_found(e.to_string()),
+                    ReplayError::NotEnded { .. } => ApiError::conflict(e.to_string()),
+                    ReplayError::TaskNotInFlow { .. } => ApiError::unprocessable(e.to_string()),
+                })?;
+            s.engine.state.create_execution(&exec).await?;
+            publish_event(&s.engine, &ExecutionEvent::Created { execution_id: new_id.clone() }).await?;
+            load(&s.engine, &new_id).await?
         }
     };
-    let labels = old.labels.iter().filter(|l| l.key != "system.correlationId").cloned().collect();
-    let req = LaunchRequest {
-        inputs: old.inputs.clone(),
-        labels,
-        trigger: old.trigger.clone(),
-        schedule_date: old.schedule_date,
-        ..LaunchRequest::default()
-    };
-    let exec = launch(&s.engine, &flow, req).await?;
+    // the original says it was replayed (an execution still running keeps
+    // changing: it is marked only once it has ended)
+    if old.state.is_terminal() && !old.labels.iter().any(|l| l.key == REPLAYED_LABEL) {
+        old.set_label(REPLAYED_LABEL, "true");
+        s.engine.state.save_execution(&old, &[]).await?;
+    }
     Ok(Json(execution_json(&exec)))
 }
 
 /// Kestra's restart in place: failed task runs run again as their next
 /// attempt, what succeeded is kept (`executor::restart`); the executor
 /// takes it from there (concurrency limits apply again).
-async fn restart_execution(
+pub(super) async fn restart_execution(
     State(s): State<ApiState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,

@@ -3,7 +3,8 @@
 //! /triggers/{namespace}/{flowId}` (that flow's trigger contexts, paged),
 //! `GET /triggers/{namespace}/{flowId}/{triggerId}`, and `PUT /triggers`
 //! with a `backfill` (created, [`super::backfills`]) or with `disabled`
-//! (a Schedule trigger disabled or enabled again).
+//! (a Schedule trigger disabled or enabled again), and Kestra's bulk
+//! `POST /triggers/set-disabled/by-triggers` and `…/by-query`.
 //!
 //! Disabling through the API is kept in the trigger's state as a stop (as
 //! `stopAfter` does): it lasts until re-enabled, or until the flow's source
@@ -11,7 +12,7 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -33,6 +34,8 @@ pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/triggers", put(put_trigger))
         .route("/triggers/search", get(search))
+        .route("/triggers/set-disabled/by-triggers", post(set_disabled_by_triggers))
+        .route("/triggers/set-disabled/by-query", post(set_disabled_by_query))
         .route("/triggers/{namespace}/{flow_id}", get(flow_triggers))
         .route("/triggers/{namespace}/{flow_id}/{trigger_id}", get(get_trigger))
         .merge(super::backfills::routes())
@@ -162,19 +165,33 @@ async fn put_trigger(
             "PUT /api/v1/triggers changes a trigger's 'backfill' or 'disabled'; this body has neither",
         ));
     };
-    let flow = s.host.flow(&t.namespace, &t.flow_id).await?;
-    let trigger = flow.triggers.iter().find(|x| x.id == t.trigger_id).ok_or_else(|| {
-        ApiError::not_found(format!("flow {}.{} has no trigger '{}'", flow.namespace, flow.id, t.trigger_id))
+    let flow = set_disabled(&s, &t.namespace, &t.flow_id, &t.trigger_id, disabled).await?;
+    Ok(Json(context_json(&s, &flow, &t.trigger_id).await?).into_response())
+}
+
+/// Disables (or enables again) one Schedule trigger; returns its flow.
+async fn set_disabled(
+    s: &ApiState,
+    namespace: &str,
+    flow_id: &str,
+    trigger_id: &str,
+    disabled: bool,
+) -> ApiResult<std::sync::Arc<Flow>> {
+    let flow = s.host.flow(namespace, flow_id).await?;
+    let trigger = flow.triggers.iter().find(|x| x.id == trigger_id).ok_or_else(|| {
+        ApiError::not_found(format!("flow {}.{} has no trigger '{trigger_id}'", flow.namespace, flow.id))
     })?;
     if !matches!(ScheduleTrigger::from_trigger(trigger), Ok(Some(_))) {
         return Err(ApiError::unprocessable(format!(
-            "trigger '{}' is not a Schedule: only Schedule triggers can be disabled through the API in Baton",
-            t.trigger_id
+            "trigger '{trigger_id}' is not a Schedule: only Schedule triggers can be disabled through the API in Baton"
         )));
     }
-    let store = store(&s)?;
-    let key =
-        TriggerKey { namespace: t.namespace.clone(), flow_id: t.flow_id.clone(), trigger_id: t.trigger_id.clone() };
+    let store = store(s)?;
+    let key = TriggerKey {
+        namespace: namespace.to_string(),
+        flow_id: flow_id.to_string(),
+        trigger_id: trigger_id.to_string(),
+    };
     let now = Utc::now();
     let mut state = store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState::fresh(key.clone(), now));
     if disabled {
@@ -184,5 +201,49 @@ async fn put_trigger(
     }
     state.updated = now;
     store.save_trigger_state(&state).await?;
-    Ok(Json(context_json(&s, &flow, &t.trigger_id).await?).into_response())
+    Ok(flow)
+}
+
+/// Kestra's `POST /triggers/set-disabled/by-triggers`: `{triggers: [{namespace,
+/// flowId, triggerId}…], disabled}` → `{count}`.
+async fn set_disabled_by_triggers(
+    State(s): State<ApiState>,
+    RawQuery(raw): RawQuery,
+    bytes: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        triggers: Vec<KestraTrigger>,
+        disabled: bool,
+    }
+    Params::parse(raw.as_deref(), "POST /triggers/set-disabled/by-triggers", &[])?;
+    let b: Body = body(&bytes, "a set-disabled request ({triggers: [{namespace, flowId, triggerId}], disabled})")?;
+    for t in &b.triggers {
+        set_disabled(&s, &t.namespace, &t.flow_id, &t.trigger_id, b.disabled).await?;
+    }
+    Ok(Json(json!({"count": b.triggers.len()})))
+}
+
+/// Kestra's `POST /triggers/set-disabled/by-query?q=&namespace=&disabled=`:
+/// every Schedule trigger matching → `{count}`.
+async fn set_disabled_by_query(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let p = Params::parse(raw.as_deref(), "POST /triggers/set-disabled/by-query", &["q", "namespace", "disabled"])?;
+    let disabled = p.flag("disabled", true)?;
+    let q = p.get("q").map(str::to_lowercase);
+    let mut count = 0;
+    for flow in s.host.flows().await? {
+        if p.get("namespace").is_some_and(|ns| flow.namespace != ns && !flow.namespace.starts_with(&format!("{ns}."))) {
+            continue;
+        }
+        for t in &flow.triggers {
+            let text = format!("{} {} {}", flow.namespace, flow.id, t.id).to_lowercase();
+            if q.as_ref().is_some_and(|q| !text.contains(q)) || !matches!(ScheduleTrigger::from_trigger(t), Ok(Some(_)))
+            {
+                continue;
+            }
+            set_disabled(&s, &flow.namespace, &flow.id, &t.id, disabled).await?;
+            count += 1;
+        }
+    }
+    Ok(Json(json!({"count": count})))
 }

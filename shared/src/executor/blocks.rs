@@ -535,14 +535,7 @@ impl<'a> Stepper<'a> {
         let Ok(values) = self.evaluate(idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id)) else {
             return Block::Done(StateType::Failed);
         };
-        let legacy_parallel = task.kind.ends_with("EachParallel");
-        let limit = if legacy_parallel {
-            int_prop(&task.props, "concurrent").unwrap_or(0)
-        } else if task.kind.ends_with("EachSequential") {
-            1
-        } else {
-            int_prop(&task.props, "concurrencyLimit").unwrap_or(1)
-        };
+        let limit = for_each_limit(task);
         let (tr_id, _) = self.slot_of(idx);
         let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
         let units = values
@@ -612,6 +605,17 @@ fn may_read_outputs(task: &Task, flow: &Flow) -> bool {
         }
     }
     task.props.values().any(mentions) || flow.variables.values().any(mentions)
+}
+
+/// How many iterations of a ForEach (or legacy Each*) run at once; 0 is unlimited.
+pub(crate) fn for_each_limit(task: &Task) -> usize {
+    if task.kind.ends_with("EachParallel") {
+        int_prop(&task.props, "concurrent").unwrap_or(0)
+    } else if task.kind.ends_with("EachSequential") {
+        1
+    } else {
+        int_prop(&task.props, "concurrencyLimit").unwrap_or(1)
+    }
 }
 
 fn int_prop(props: &Map<String, Value>, key: &str) -> Option<usize> {

@@ -10,6 +10,7 @@ mod blocks;
 pub mod concurrency;
 pub mod context;
 mod ids;
+pub mod replay;
 pub mod restart;
 mod retry;
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::model::types::FlowableKind;
-use crate::model::{Execution, Flow, StateType};
+use crate::model::{Execution, Flow, StateType, TaskRun};
 
 /// Why an execution cannot be restarted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,18 +36,7 @@ pub fn restart(flow: &Flow, exec: &mut Execution, now: DateTime<Utc>) -> Result<
     }
     let mut changed = Vec::new();
     for tr in exec.task_run_list.iter_mut().filter(|t| failed(t.state.current)) {
-        let flowable = flow.find_task(&tr.task_id).is_some_and(|t| t.flowable.is_some());
-        tr.state.set(if flowable { StateType::Running } else { StateType::Restarted }, now);
-        tr.error = None;
-        tr.next_retry_date = None;
-        if !flowable {
-            // an attempt cut short by the kill is closed as such
-            if let Some(last) = tr.attempts.last_mut()
-                && !last.state.is_terminal()
-            {
-                last.state.set(StateType::Killed, now);
-            }
-        }
+        run_again(flow, tr, now);
         changed.push(tr.id.clone());
     }
     exec.state.set(StateType::Restarted, now);
@@ -56,10 +45,27 @@ pub fn restart(flow: &Flow, exec: &mut Execution, now: DateTime<Utc>) -> Result<
     Ok(changed)
 }
 
+/// Sets one task run to run again, as restart and replay
+/// ([`super::replay`]) both do: a task becomes RESTARTED (the executor
+/// dispatches its next attempt; an attempt cut short is closed KILLED), a
+/// flowable RUNNING (its state is recomputed from its children).
+pub(crate) fn run_again(flow: &Flow, tr: &mut TaskRun, now: DateTime<Utc>) {
+    let flowable = flow.find_task(&tr.task_id).is_some_and(|t| t.flowable.is_some());
+    tr.state.set(if flowable { StateType::Running } else { StateType::Restarted }, now);
+    tr.error = None;
+    tr.next_retry_date = None;
+    if !flowable
+        && let Some(last) = tr.attempts.last_mut()
+        && !last.state.is_terminal()
+    {
+        last.state.set(StateType::Killed, now);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Attempt, State, TaskRun};
+    use crate::model::{Attempt, State};
 
     fn flow(yaml: &str) -> Flow {
         let registry = crate::plugins::Registry::builtin();

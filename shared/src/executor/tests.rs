@@ -10,7 +10,7 @@ use crate::model::{Execution, Flow, StateType};
 use crate::runtime::messages::{ExecutionEvent, TaskResult, WorkerJob};
 use crate::template::{NoHost, Renderer};
 
-struct Env(Renderer);
+pub(super) struct Env(pub(super) Renderer);
 
 impl StepEnv for Env {
     fn render(&self, t: &str, ctx: &Value) -> Result<String, String> {
@@ -24,33 +24,33 @@ impl StepEnv for Env {
     }
 }
 
-fn flow(yaml: &str) -> Flow {
+pub(super) fn flow(yaml: &str) -> Flow {
     let (v, _) = crate::yaml::parse(yaml).expect("yaml");
     let (f, problems) = Flow::from_value(&v, yaml);
     assert!(problems.is_empty(), "{problems:?}");
     f.expect("flow")
 }
 
-fn t0() -> DateTime<Utc> {
+pub(super) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().expect("date")
 }
 
 /// What the scripted worker does with a job.
-type Script<'a> = &'a dyn Fn(&WorkerJob) -> (StateType, Map<String, Value>);
+pub(super) type Script<'a> = &'a dyn Fn(&WorkerJob) -> (StateType, Map<String, Value>);
 
-struct Sim<'a> {
-    flow: Flow,
-    exec: Execution,
-    now: DateTime<Utc>,
+pub(super) struct Sim<'a> {
+    pub(super) flow: Flow,
+    pub(super) exec: Execution,
+    pub(super) now: DateTime<Utc>,
     env: Env,
     script: Script<'a>,
-    dispatched: Vec<WorkerJob>,
-    subflows: Vec<Action>,
+    pub(super) dispatched: Vec<WorkerJob>,
+    pub(super) subflows: Vec<Action>,
     max_parallel: usize,
 }
 
 impl<'a> Sim<'a> {
-    fn new(yaml: &str, inputs: Value, script: Script<'a>) -> Sim<'a> {
+    pub(super) fn new(yaml: &str, inputs: Value, script: Script<'a>) -> Sim<'a> {
         let flow = flow(yaml);
         let inputs = inputs.as_object().cloned().unwrap_or_default();
         let exec = Execution::new("exec1".into(), &flow.namespace, &flow.id, 1, inputs, vec![], t0());
@@ -74,7 +74,7 @@ impl<'a> Sim<'a> {
 
     /// Runs to the end: dispatched jobs are answered in batches (all jobs of
     /// one step run "concurrently"), timers jump the clock.
-    fn run(&mut self) -> StateType {
+    pub(super) fn run(&mut self) -> StateType {
         for _ in 0..10_000 {
             let actions = self.step();
             let mut jobs = Vec::new();
@@ -135,24 +135,24 @@ impl<'a> Sim<'a> {
         apply_event(&self.flow, &mut self.exec, &result, self.now);
     }
 
-    fn task_ids(&self) -> Vec<&str> {
+    pub(super) fn task_ids(&self) -> Vec<&str> {
         self.dispatched.iter().map(|j| j.task.id.as_str()).collect()
     }
 
-    fn state_of(&self, task_id: &str) -> Vec<StateType> {
+    pub(super) fn state_of(&self, task_id: &str) -> Vec<StateType> {
         self.exec.task_run_list.iter().filter(|t| t.task_id == task_id).map(|t| t.state.current).collect()
     }
 }
 
-fn ok(_: &WorkerJob) -> (StateType, Map<String, Value>) {
+pub(super) fn ok(_: &WorkerJob) -> (StateType, Map<String, Value>) {
     (StateType::Success, Map::new())
 }
 
-fn fail_task(id: &'static str) -> impl Fn(&WorkerJob) -> (StateType, Map<String, Value>) {
+pub(super) fn fail_task(id: &'static str) -> impl Fn(&WorkerJob) -> (StateType, Map<String, Value>) {
     move |j| if j.task.id == id { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) }
 }
 
-const LOG: &str = "io.kestra.plugin.core.log.Log";
+pub(super) const LOG: &str = "io.kestra.plugin.core.log.Log";
 
 #[test]
 fn sequential_runs_one_after_the_other() {

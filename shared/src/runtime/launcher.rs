@@ -25,6 +25,8 @@ pub struct LaunchRequest {
     /// A fixed id (deterministic for subflows and schedule ticks).
     pub execution_id: Option<String>,
     pub schedule_date: Option<DateTime<Utc>>,
+    /// The execution this one replays (Kestra's `originalId`); its own id otherwise.
+    pub original_id: Option<String>,
 }
 
 /// Why an execution could not start.
@@ -66,6 +68,9 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
     }
     exec.trigger = req.trigger.clone();
     exec.schedule_date = req.schedule_date;
+    if let Some(original) = &req.original_id {
+        exec.original_id = original.clone();
+    }
     exec.secret_inputs = flow.secret_inputs();
     if let Some((pid, ptr)) = &req.parent {
         exec.parent_id = Some(pid.clone());

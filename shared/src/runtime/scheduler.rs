@@ -219,6 +219,7 @@ async fn launch_tick(engine: &Arc<Engine>, req: &TickRequest<'_>, id: &str) -> R
         parent: None,
         execution_id: Some(id.to_string()),
         schedule_date: Some(req.date),
+        ..LaunchRequest::default()
     };
     match launcher::launch(engine, flow, launch).await {
         Ok(e) => {

@@ -1,7 +1,7 @@
 // One execution: overview (state, inputs, labels, trigger), the Gantt of its
 // task runs, per-task logs, the topology coloured by task-run state,
 // outputs and output files (preview, download), and Kill / Restart /
-// Replay. While it runs it follows GET /executions/{id}/follow (server-sent
+// Replay (of the whole execution, or from a task run in the Gantt). While it runs it follows GET /executions/{id}/follow (server-sent
 // events), polling every second if the stream breaks.
 
 import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TERMINAL } from "./app.js";
@@ -66,19 +66,24 @@ export async function render(main, id, query) {
   };
 }
 
+/** A button calling `/executions/{id}/{path}`; opens the execution it answers (a replay's new one). */
+function action(e, label, path, method, attrs = {}, ask = null) {
+  return h("button", { ...attrs, onclick: async () => {
+    if (ask && !confirm(ask)) return;
+    try {
+      const r = await api(`/executions/${enc(e.id)}/${path}`, { method });
+      toast(`${label}: done`);
+      if (r && r.id && r.id !== e.id) go(`#/executions/${enc(r.id)}`);
+      else window.dispatchEvent(new HashChangeEvent("hashchange"));
+    } catch (err) {
+      toast(err.message, true);
+    }
+  } }, label);
+}
+
 function drawHeader(header, e) {
   const running = !TERMINAL.includes(e.state.current);
-  const act = (label, path, method, cls) =>
-    h("button", { class: cls || "", onclick: async () => {
-      try {
-        const r = await api(`/executions/${enc(e.id)}/${path}`, { method });
-        toast(`${label}: done`);
-        if (r && r.id && r.id !== e.id) go(`#/executions/${enc(r.id)}`);
-        else window.dispatchEvent(new HashChangeEvent("hashchange"));
-      } catch (err) {
-        toast(err.message, true);
-      }
-    } }, label);
+  const act = (label, path, method, cls) => action(e, label, path, method, { class: cls || "" });
   header.replaceChildren(h("h1", {},
     h("span", { class: "ns" }, `${e.namespace}.`), h("a", { href: `#/flows/${enc(e.namespace)}/${enc(e.flowId)}` }, e.flowId),
     h("span", { class: "muted" }, e.id), h("span", { "data-testid": "execution-state" }, stateBadge(e.state.current)),
@@ -122,7 +127,12 @@ function gantt(e) {
     return [
       h("a", { class: "name", href: `#/executions/${enc(e.id)}?tab=logs&taskId=${enc(tr.taskId)}`, title: tr.taskId }, tr.taskId + (tr.value ? ` (${tr.value})` : "")),
       h("div", { class: "bar-wrap", "data-task": tr.taskId }, h("div", { class: "bar", title: tr.state.current, style: { left: left + "%", width: width + "%", background: `var(--${tr.state.current}, var(--CREATED))` } })),
-      h("span", {}, fmtMs(s.ms), " ", stateBadge(tr.state.current)),
+      h("span", {}, fmtMs(s.ms), " ", stateBadge(tr.state.current),
+        // Kestra's "Replay" of a task run: a new execution keeping what ran before it
+        TERMINAL.includes(e.state.current)
+          ? [" ", action(e, "Replay from here", `replay?taskRunId=${enc(tr.id)}`, "POST", { class: "small", "data-replay": tr.id, title: "Replay the execution from this task run: a new execution keeps what ran before it and runs this task and what follows again" },
+            `Replay from task ${tr.taskId}${tr.value ? ` (${tr.value})` : ""}? A new execution keeps what ran before it and runs it and what follows again.`)]
+          : ""),
     ];
   });
   if (!rows.length) return h("p", { class: "muted" }, "No task runs yet.");

@@ -50,8 +50,8 @@ function row(r, reload) {
       b.state === "PAUSED" ? act("Resume", () => api("/triggers/backfill/unpause", { method: "PUT", json: key })) : "");
   }
   const schedule = /Schedule$/.test(t.type || "");
-  return h("tr", { "data-trigger": `${c.namespace}.${c.flowId}.${c.triggerId}` },
-    h("td", {}, c.triggerId),
+  return h("tr", { "data-trigger": `${c.namespace}.${c.flowId}.${c.triggerId}`, "data-disabled": c.disabled ? "true" : "false" },
+    h("td", {}, c.triggerId, c.disabled ? h("span", { class: "muted", "data-testid": "trigger-disabled" }, " (disabled)") : ""),
     h("td", {}, h("span", { class: "ns" }, c.namespace + "."), h("a", { href: `#/flows/${enc(c.namespace)}/${enc(c.flowId)}` }, c.flowId)),
     h("td", {}, String(t.type || "").split(".").pop(), t.cron ? h("code", {}, ` ${t.cron}`) : ""),
     h("td", {}, fmtDate(c.date)),

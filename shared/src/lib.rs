@@ -11,6 +11,7 @@ pub mod backend;
 pub mod executor;
 pub mod functions;
 pub mod gcp;
+pub mod graph;
 pub mod inputs;
 pub mod model;
 pub mod plugins;

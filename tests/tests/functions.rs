@@ -8,6 +8,7 @@ mod idle;
 mod logs;
 mod oidc;
 mod pubsub;
+mod replay;
 
 use std::sync::Arc;
 use std::time::Duration;

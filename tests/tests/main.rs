@@ -34,3 +34,4 @@ mod taxi_pg;
 mod terraform;
 mod terraform_deploy;
 mod ui;
+mod ui_ops;

@@ -61,7 +61,7 @@ tasks:
     format: "{{ read(inputs.data) }}"
 "#;
 
-const NIGHTLY: &str = r#"id: nightly
+pub(crate) const NIGHTLY: &str = r#"id: nightly
 namespace: ui.test
 inputs:
   - id: region
@@ -89,7 +89,7 @@ async fn server_with_auth(auth: Option<&str>) -> (LocalServer, PathBuf) {
 
 /// Runs `node tests/ui/drive.mjs URL SCENARIO SHOTS`; panics with its output
 /// when the scenario fails, and returns its stdout.
-async fn drive(url: &str, scenario: &str, shots: &Path) -> String {
+pub(crate) async fn drive(url: &str, scenario: &str, shots: &Path) -> String {
     drive_as(url, scenario, shots, None).await
 }
 

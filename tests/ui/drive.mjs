@@ -33,6 +33,26 @@ async function text(locator) {
   return (await locator.innerText()).trim();
 }
 
+/** Starts flow NAMESPACE.ID from its page's execute dialog; returns the new execution's id. */
+async function executeFromUi(page, namespace, id) {
+  await page.goto(url + `#/flows/${namespace}/${id}`);
+  await page.locator("[data-testid=source]").waitFor();
+  await page.locator("h1 button.primary", { hasText: "Execute" }).click();
+  await page.locator("[data-testid=execute-form] button[type=submit]").click();
+  await page.waitForURL(/#\/executions\/[A-Za-z0-9]+$/);
+  return page.url().split("/").pop();
+}
+
+/** Calls the API from the page (same origin, same credentials); returns the body, throws on an error status. */
+async function apiCall(page, method, path, body) {
+  const [status, out] = await page.evaluate(async ([method, path, body]) => {
+    const r = await fetch("/api/v1" + path, { method, body, headers: body ? { "content-type": "application/json" } : {} });
+    return [r.status, await r.text()];
+  }, [method, path, body]);
+  check(status < 300, `${method} ${path}: ${status} ${out}`);
+  return out;
+}
+
 const scenarios = {
   /** Execute dialog with typed inputs, live state, gantt, logs, topology, outputs, list. */
   async execute(page) {
@@ -232,6 +252,78 @@ const scenarios = {
     const box = page.locator(".error-box");
     await box.waitFor();
     check((await text(box)).includes("execution doesnotexist not found"), `the API's message is shown: ${await text(box)}`);
+  },
+
+  /** Kill a running execution from its page: the page and the API say KILLED. */
+  async kill(page) {
+    const id = await executeFromUi(page, "ui.ops", "slow");
+    const state = page.locator("[data-testid=execution-state]");
+    await state.getByText("RUNNING").waitFor({ timeout: 5000 });
+    await page.locator("h1 button.danger", { hasText: "Kill" }).click();
+    await state.getByText("KILLED").waitFor({ timeout: 10000 });
+    check(!(await page.locator("h1 button", { hasText: "Kill" }).count()), "no Kill button once it is killed");
+    await shot(page, "killed");
+    console.log(`execution ${id}`);
+  },
+
+  /** Restart a failed execution from its page: the same execution runs the failed task again and succeeds. */
+  async restart(page) {
+    const id = await executeFromUi(page, "ui.ops", "flaky");
+    const state = page.locator("[data-testid=execution-state]");
+    await state.getByText("FAILED").waitFor({ timeout: 10000 });
+    await apiCall(page, "PUT", "/namespaces/ui.ops/kv/go", '"yes"');
+    await page.locator("h1 button", { hasText: "Restart" }).click();
+    await state.getByText("SUCCESS").waitFor({ timeout: 10000 });
+    check(page.url().endsWith(`#/executions/${id}`), `the same execution is shown: ${page.url()}`);
+    const states = await text(page.locator("[data-testid=tab-overview]"));
+    check(states.includes("RESTARTED") && states.includes("FAILED"), `its states show the restart: ${states}`);
+    console.log(`execution ${id}`);
+  },
+
+  /** Replay a whole execution, then from a task run in the Gantt: each opens the new execution. */
+  async replay(page) {
+    page.on("dialog", (d) => d.accept());
+    const orig = await executeFromUi(page, "ui.ops", "steps");
+    const state = page.locator("[data-testid=execution-state]");
+    await state.getByText("SUCCESS").waitFor({ timeout: 10000 });
+    await page.locator("h1 button", { hasText: "Replay" }).click();
+    await page.waitForURL((u) => /#\/executions\/[A-Za-z0-9]+$/.test(u.hash) && !u.hash.endsWith(orig));
+    const whole = page.url().split("/").pop();
+    await state.getByText("SUCCESS").waitFor({ timeout: 10000 });
+    check((await text(page.locator("[data-testid=labels]"))).includes("system.replay:true"), "the replay is labelled");
+    await page.goto(url + `#/executions/${orig}?tab=gantt`);
+    const from = page.locator("[data-testid=gantt] button[data-replay=middle]");
+    await from.waitFor();
+    check((await page.locator("[data-testid=gantt] button[data-replay]").count()) === 3, "every task run can be replayed from");
+    await shot(page, "replay-gantt");
+    await from.click();
+    await page.waitForURL((u) => /#\/executions\/[A-Za-z0-9]+$/.test(u.hash) && !u.hash.endsWith(orig) && !u.hash.endsWith(whole));
+    const replayed = page.url().split("/").pop();
+    await state.getByText("SUCCESS").waitFor({ timeout: 10000 });
+    const overview = await text(page.locator("[data-testid=tab-overview]"));
+    check(overview.includes(orig), `the replay links its original execution: ${overview}`);
+    await page.locator(".tabs a", { hasText: "Outputs" }).click();
+    const outputs = await text(page.locator("[data-testid=outputs]"));
+    check(outputs.includes(`made by ${orig}`), `the kept stamp is the original's, read by the task run again: ${outputs}`);
+    console.log(`original ${orig}\nwhole ${whole}\nfrom ${replayed}`);
+  },
+
+  /** Disable and enable a trigger from the Triggers page; the page and the API agree; it ends disabled. */
+  async toggle(page) {
+    await page.goto(url + "#/triggers");
+    const row = page.locator('tr[data-trigger="ui.test.nightly.daily"]');
+    await row.waitFor();
+    const api = async () => JSON.parse(await apiCall(page, "GET", "/triggers/ui.test/nightly/daily")).disabled;
+    check((await row.getAttribute("data-disabled")) === "false" && (await api()) === false, "enabled at first");
+    await row.locator("button", { hasText: "Disable" }).click();
+    await page.locator('tr[data-trigger="ui.test.nightly.daily"][data-disabled=true]').waitFor();
+    check((await text(row)).includes("(disabled)") && (await api()) === true, "disabled in the page and the API");
+    await row.locator("button", { hasText: "Enable" }).click();
+    await page.locator('tr[data-trigger="ui.test.nightly.daily"][data-disabled=false]').waitFor();
+    check(!(await text(row)).includes("(disabled)") && (await api()) === false, "enabled again in the page and the API");
+    await row.locator("button", { hasText: "Disable" }).click();
+    await page.locator('tr[data-trigger="ui.test.nightly.daily"][data-disabled=true]').waitFor();
+    await shot(page, "trigger-disabled");
   },
 
   /** Benchmark: the executions page's first paint and first rendered row. */

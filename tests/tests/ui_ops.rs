@@ -1,0 +1,130 @@
+//! The execution and trigger actions of the web UI in a real browser
+//! (tests/ui/drive.mjs, as [`crate::ui`]): kill a running execution,
+//! restart a failed one, replay one whole and from a task run in the Gantt,
+//! disable and enable a trigger. Each scenario asserts on what the page
+//! shows; each test then checks the API agrees.
+
+use serde_json::Value;
+
+use crate::sched_support::api_server;
+use crate::ui::{NIGHTLY, drive};
+
+const SLOW: &str = "id: slow\nnamespace: ui.ops\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT30S\n";
+
+const FLAKY: &str = r#"id: flaky
+namespace: ui.ops
+tasks:
+  - id: gate
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{ kv('go', errorOnMissing=false) == null }}"
+    errorMessage: not yet
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: through
+"#;
+
+const STEPS: &str = r#"id: steps
+namespace: ui.ops
+tasks:
+  - id: stamp
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ execution.id }}"
+  - id: middle
+    type: io.kestra.plugin.core.log.Log
+    message: middle
+  - id: last
+    type: io.kestra.plugin.core.debug.Return
+    format: "made by {{ outputs.stamp.value }}"
+"#;
+
+/// Runs `scenario` against a fresh local server; returns its printed
+/// `name id` lines and a GET on the server's API.
+async fn run(scenario: &str, check: impl AsyncFnOnce(&dyn Fn(&str) -> String, Get)) {
+    let flows = [("slow.yml", SLOW), ("flaky.yml", FLAKY), ("steps.yml", STEPS), ("nightly.yml", NIGHTLY)];
+    let (server, home) = api_server("ui-ops", &flows, None).await;
+    let out = drive(&server.url(), scenario, &home.join("shots")).await;
+    let printed = move |name: &str| -> String {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("the scenario printed no '{name}': {out}"))
+            .to_string()
+    };
+    check(&printed, Get(server.url())).await;
+    server.shutdown().await;
+}
+
+struct Get(String);
+
+impl Get {
+    async fn json(&self, path: &str) -> Value {
+        reqwest::get(format!("{}/api/v1{path}", self.0)).await.expect("GET").json().await.expect("json")
+    }
+    async fn execution(&self, id: &str) -> Value {
+        self.json(&format!("/executions/{id}")).await
+    }
+}
+
+fn task_run<'v>(e: &'v Value, task: &str) -> &'v Value {
+    e["taskRunList"]
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["taskId"] == task))
+        .unwrap_or_else(|| panic!("no task run {task}: {e}"))
+}
+
+fn has_label(e: &Value, key: &str) -> bool {
+    e["labels"].as_array().is_some_and(|a| a.iter().any(|l| l["key"] == key && l["value"] == "true"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_button_stops_a_running_execution() {
+    run("kill", async |printed, api| {
+        let e = api.execution(&printed("execution")).await;
+        assert_eq!(e["state"]["current"], "KILLED", "{e}");
+        assert_eq!(task_run(&e, "nap")["state"]["current"], "KILLED", "{e}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_button_runs_the_failed_task_again_in_the_same_execution() {
+    run("restart", async |printed, api| {
+        let e = api.execution(&printed("execution")).await;
+        assert_eq!(e["state"]["current"], "SUCCESS", "{e}");
+        let states: Vec<&str> =
+            e["state"]["histories"].as_array().expect("histories").iter().filter_map(|h| h["state"].as_str()).collect();
+        assert!(states.contains(&"FAILED") && states.contains(&"RESTARTED"), "{states:?}");
+        assert_eq!(task_run(&e, "gate")["attempts"].as_array().map(Vec::len), Some(2), "{e}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_buttons_replay_a_whole_execution_and_from_a_task_run_in_the_gantt() {
+    run("replay", async |printed, api| {
+        let orig = printed("original");
+        let original = api.execution(&orig).await;
+        assert!(has_label(&original, "system.replayed"), "{original}");
+        let whole = api.execution(&printed("whole")).await;
+        assert_eq!(whole["originalId"], orig.as_str());
+        assert_eq!(task_run(&whole, "stamp")["outputs"]["value"], whole["id"], "a whole replay runs everything again");
+        let from = api.execution(&printed("from")).await;
+        assert!(has_label(&from, "system.replay"), "{from}");
+        assert_eq!(
+            (&from["originalId"], &from["state"]["current"]),
+            (&Value::from(orig.clone()), &Value::from("SUCCESS"))
+        );
+        assert_eq!(task_run(&from, "stamp")["outputs"]["value"], orig.as_str(), "stamp was kept, not run again");
+        assert_eq!(task_run(&from, "stamp")["attempts"].as_array().map(Vec::len), Some(1));
+        assert_eq!(task_run(&from, "middle")["attempts"].as_array().map(Vec::len), Some(2), "middle ran again");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggers_page_disables_and_enables_a_trigger() {
+    run("toggle", async |_, api| {
+        let t = api.json("/triggers/ui.test/nightly/daily").await;
+        assert_eq!(t["disabled"], true, "the scenario ends with it disabled: {t}");
+    })
+    .await;
+}

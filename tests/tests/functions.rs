@@ -229,6 +229,42 @@ async fn a_worker_killed_mid_task_loses_the_attempt_and_the_retry_policy_runs_it
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_stops_the_task_running_on_another_instance_within_a_heartbeat() {
+    let effects = Effects::start().await;
+    // the worker renews its lease every second: the kill is seen within one
+    let cluster = Cluster::start(ClusterOptions {
+        lease: chrono::Duration::seconds(3),
+        flows: vec![("lost.yaml".into(), lost_worker_flow(false))],
+        ..ClusterOptions::default()
+    })
+    .await;
+    let id = cluster.launch(NS, "lost_worker", json!({"server": effects.url})).await;
+    effects.wait_count("block/slow", 1).await;
+    let killed = cluster
+        .http
+        .delete(format!("{}api/v1/executions/{id}/kill", cluster.api.url))
+        .send()
+        .await
+        .expect("kill")
+        .status();
+    assert!(killed.is_success(), "kill answered {killed}");
+    let exec = cluster.wait(&id).await;
+    assert_eq!(exec.state.current, StateType::Killed);
+    // the worker is another process (its own engine): only the closed claim tells it
+    let logs = e2e::functions::wait_for(Duration::from_secs(10), "the worker to stop the killed task", || async {
+        let logs = cluster.logs(&id).await;
+        logs.iter().any(|l| l.contains("no longer this worker's")).then_some(logs)
+    })
+    .await;
+    assert!(logs.iter().any(|l| l.contains("the task was stopped")), "{logs:?}");
+    effects.release();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(effects.count("hit/after"), 0, "nothing ran after the kill");
+    let slow = runs_of(&cluster.execution(&id).await, "slow")[0].clone();
+    assert_eq!(slow.state.current, StateType::Killed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sweep_fails_an_attempt_whose_worker_died_after_its_duplicate_was_acked() {
     let effects = Effects::start().await;
     let cluster = Cluster::start(ClusterOptions {

@@ -32,6 +32,14 @@ pub enum ExecutorError {
     Contention(String),
 }
 
+/// What deciding on an event did.
+enum Decided {
+    /// Saved (compare-and-swap) and performed.
+    Saved,
+    /// Nothing to save: the copy decided on, to cache once it is known current.
+    Unchanged(Box<Execution>),
+}
+
 /// Processes execution events.
 pub struct ExecutorService {
     engine: Arc<Engine>,
@@ -45,28 +53,59 @@ impl ExecutorService {
         ExecutorService { engine, cache: Mutex::new(HashMap::new()) }
     }
 
-    async fn load(&self, id: &str) -> Result<Execution, ExecutorError> {
+    /// The execution, from the cache unless `fresh`; says whether it came
+    /// from the cache.
+    async fn load(&self, id: &str, fresh: bool) -> Result<(Execution, bool), ExecutorError> {
         // taken out, not cloned: `save` puts the new version back
-        if let Some(e) = self.cache.lock().await.remove(id) {
-            return Ok(e);
+        if !fresh && let Some(e) = self.cache.lock().await.remove(id) {
+            return Ok((e, true));
         }
+        let exec = self.load_stored(id).await?;
+        Ok((exec, false))
+    }
+
+    async fn load_stored(&self, id: &str) -> Result<Execution, ExecutorError> {
         self.engine.state.load_execution(id).await?.ok_or_else(|| ExecutorError::Missing(id.to_string()))
     }
 
     /// Handles one event, idempotently.
     pub async fn handle(&self, event: &ExecutionEvent, opts: StepOptions) -> Result<(), ExecutorError> {
         let id = event.execution_id().to_string();
+        let mut fresh = false;
         for _ in 0..8 {
-            let exec = self.load(&id).await?;
+            let (exec, cached) = self.load(&id, fresh).await?;
             if exec.state.is_terminal() {
+                if cached {
+                    // the cache may be behind: an end is confirmed by the store
+                    fresh = true;
+                    continue;
+                }
                 // an event of an ended execution: make sure its slot is free
-                // (the executor that ended it may have died before freeing it)
+                // and a kill's claims closed (the executor that ended it may
+                // have died before either)
+                self.close_claims(&killed_attempts(&exec, event)).await?;
                 return self.release_slot(&exec).await;
             }
+            let version = exec.version;
             match self.decide_and_save(exec, event, opts).await {
-                Ok(()) => return Ok(()),
+                Ok(Decided::Saved) => return Ok(()),
+                Ok(Decided::Unchanged(exec)) => {
+                    // nothing to save, so no compare-and-swap checked the copy
+                    // the decision was made on: a cached copy may be behind
+                    // the store (another instance, or a concurrent event here,
+                    // saved since), and an event judged stale on it — a result
+                    // for a task run the copy has not seen — would be acked
+                    // and lost. Such a decision stands only on the stored version.
+                    if cached && self.load_stored(&id).await?.version != version {
+                        fresh = true;
+                        continue;
+                    }
+                    self.cache.lock().await.insert(id, *exec);
+                    return Ok(());
+                }
                 Err(ExecutorError::Backend(BackendError::Conflict { .. })) => {
                     self.cache.lock().await.remove(&id);
+                    fresh = true;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -80,7 +119,7 @@ impl ExecutorService {
         mut exec: Execution,
         event: &ExecutionEvent,
         opts: StepOptions,
-    ) -> Result<(), ExecutorError> {
+    ) -> Result<Decided, ExecutorError> {
         let engine = &self.engine;
         // the revision the execution was created with, never the latest
         let flow = super::flows::at_revision(engine, &exec.namespace, &exec.flow_id, exec.flow_revision)
@@ -96,7 +135,10 @@ impl ExecutorService {
             // the event ended it (a kill): announce the end as any other, so a
             // queued execution takes the slot and a parent hears of it
             actions.push(Action::Ended(exec.state.current));
-            return self.save(exec, &changed, actions).await;
+            let killed = killed_attempts(&exec, event);
+            self.save(exec, &changed, actions).await?;
+            self.close_claims(&killed).await?;
+            return Ok(Decided::Saved);
         }
 
         if let Some(c) = flow
@@ -109,19 +151,18 @@ impl ExecutorService {
                 Admission::Run => {}
                 Admission::Queue { message } => {
                     if exec.state.current == StateType::Queued {
-                        self.cache.lock().await.insert(exec.id.clone(), exec);
-                        return Ok(());
+                        return Ok(Decided::Unchanged(Box::new(exec)));
                     }
                     exec.state.set(StateType::Queued, now);
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "WARN", message });
-                    return self.save(exec, &changed, actions).await;
+                    return self.save(exec, &changed, actions).await.map(|()| Decided::Saved);
                 }
                 Admission::Reject { state, message } => {
                     exec.state.set(state, now);
                     exec.error = Some(message.clone());
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "ERROR", message });
                     actions.push(Action::Ended(state));
-                    return self.save(exec, &changed, actions).await;
+                    return self.save(exec, &changed, actions).await.map(|()| Decided::Saved);
                 }
             }
         }
@@ -129,10 +170,9 @@ impl ExecutorService {
         if matches!(event, ExecutionEvent::TaskStarted { .. }) && exec.state.current == StateType::Running {
             // a task starting never enables anything new: save without a step
             if changed.is_empty() {
-                self.cache.lock().await.insert(exec.id.clone(), exec);
-                return Ok(());
+                return Ok(Decided::Unchanged(Box::new(exec)));
             }
-            return self.save(exec, &changed, actions).await;
+            return self.save(exec, &changed, actions).await.map(|()| Decided::Saved);
         }
         // the step's time is taken after admission: an execution admitted
         // into a slot freed meanwhile starts after the previous one ended
@@ -147,10 +187,19 @@ impl ExecutorService {
         }
         actions.extend(t.actions);
         if !exec_changed && changed.is_empty() && actions.is_empty() {
-            self.cache.lock().await.insert(t.execution.id.clone(), t.execution);
-            return Ok(());
+            return Ok(Decided::Unchanged(Box::new(t.execution)));
         }
-        self.save(t.execution, &changed, actions).await
+        self.save(t.execution, &changed, actions).await.map(|()| Decided::Saved)
+    }
+
+    /// Closes the claims of attempts a kill stopped: a worker still running
+    /// one (in another process) finds its claim gone at its next heartbeat
+    /// and stops the task; a job not started yet is then a duplicate.
+    async fn close_claims(&self, attempts: &[(String, u32)]) -> Result<(), ExecutorError> {
+        for (task_run_id, attempt) in attempts {
+            self.engine.state.finish_claim(task_run_id, *attempt).await?;
+        }
+        Ok(())
     }
 
     async fn save(&self, mut exec: Execution, changed: &[String], actions: Vec<Action>) -> Result<(), ExecutorError> {
@@ -379,3 +428,20 @@ async fn subflow_depth(engine: &Engine, exec: &Execution) -> Result<usize, Execu
     }
     Ok(depth)
 }
+
+/// The attempts a kill ended (KILLED, as `apply_event` leaves them), for a
+/// `Kill` event; none for any other.
+fn killed_attempts(exec: &Execution, event: &ExecutionEvent) -> Vec<(String, u32)> {
+    if !matches!(event, ExecutionEvent::Kill { .. }) {
+        return Vec::new();
+    }
+    exec.task_run_list
+        .iter()
+        .filter(|tr| tr.attempts.last().is_some_and(|a| a.state.current == StateType::Killed))
+        .map(|tr| (tr.id.clone(), tr.attempts.len() as u32))
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "executor_cache_tests.rs"]
+mod cache_tests;

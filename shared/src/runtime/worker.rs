@@ -112,6 +112,9 @@ impl Worker {
         )
         .await?;
 
+        // the heartbeat finding the claim gone (the executor closed it on a
+        // kill, or a sweep took the expired lease over) stops the task here
+        let (released, released_rx) = tokio::sync::watch::channel(false);
         let _heartbeat = {
             let engine = engine.clone();
             let (tr, attempt, wid, lease) = (job.task_run_id.clone(), job.attempt, self.id.clone(), self.lease);
@@ -122,7 +125,10 @@ impl Worker {
                     match engine.state.heartbeat(&tr, attempt, &wid, Utc::now() + lease).await {
                         Ok(()) => {}
                         // the claim is no longer ours (finished or taken over)
-                        Err(BackendError::NotFound { .. }) => break,
+                        Err(BackendError::NotFound { .. }) => {
+                            let _ = released.send(true);
+                            break;
+                        }
                         Err(e) => tracing::warn!(task_run_id = %tr, error = %e, "lease heartbeat failed, retrying"),
                     }
                 }
@@ -130,7 +136,7 @@ impl Worker {
         };
         // a panic inside a task (a plugin bug, an input nobody foresaw) fails the
         // attempt with the panic's message instead of losing the job
-        let result = match std::panic::AssertUnwindSafe(self.run(job, start)).catch_unwind().await {
+        let result = match std::panic::AssertUnwindSafe(self.run(job, start, released_rx)).catch_unwind().await {
             Ok(r) => r,
             Err(panic) => {
                 let msg = format!("task '{}' crashed: {}", job.task.id, panic_message(panic.as_ref()));
@@ -201,7 +207,12 @@ impl Worker {
 
     /// The attempt's result; `None` when the task was detached (see
     /// `TaskOutput::detached`).
-    async fn run(&self, job: &WorkerJob, start: chrono::DateTime<Utc>) -> Option<TaskResult> {
+    async fn run(
+        &self,
+        job: &WorkerJob,
+        start: chrono::DateTime<Utc>,
+        mut released: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<TaskResult> {
         let engine = &self.engine;
         let failed = |msg: String| Some(failed_result(msg, start, Utc::now()));
         let Some(def) = engine.registry.get(&job.task.kind) else {
@@ -266,8 +277,16 @@ impl Worker {
             }
         };
         // a kill of the execution drops the running task: its process group
-        // is killed and its container stopped and removed (their drop guards)
+        // is killed and its container stopped and removed (their drop guards).
+        // In this process the executor's update says so at once; across
+        // processes (Cloud Run) the kill closes the attempt's claim, which
+        // the next heartbeat finds (within a third of the lease)
         let mut updates = engine.updates.subscribe();
+        let released = async move {
+            if released.wait_for(|gone| *gone).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
         let killed = async {
             loop {
                 match updates.recv().await {
@@ -280,6 +299,13 @@ impl Worker {
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
                     _ => {}
                 }
+            }
+        };
+        let stopped = async {
+            tokio::select! {
+                _ = released => "the attempt is no longer this worker's (the execution was killed, or its lease ran \
+                                 out and was taken over): the task was stopped".to_string(),
+                _ = killed => "the execution was killed: the task was stopped".to_string(),
             }
         };
         let run = task.run(&cx);
@@ -300,8 +326,7 @@ impl Worker {
                     return failed(msg);
                 }
             },
-            _ = killed => {
-                let msg = "the execution was killed: the task was stopped".to_string();
+            msg = stopped => {
                 cx.log("WARN", &msg);
                 return Some(TaskResult {
                     state: StateType::Killed,

@@ -1,0 +1,78 @@
+//! The executor's cache never decides alone: two executor instances over
+//! one store (Cloud Run runs several) each see events the other's saves
+//! made possible, and none is judged stale on an old cached copy.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::Map;
+
+use super::ExecutorService;
+use crate::executor::StepOptions;
+use crate::model::{Execution, StateType};
+use crate::runtime::engine::{Engine, EngineConfig};
+use crate::runtime::launcher::{self, LaunchRequest};
+use crate::runtime::messages::{ExecutionEvent, TaskResult};
+
+const FLOW: &str = "id: two\nnamespace: company.team\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: a\n  - id: b\n    type: io.kestra.plugin.core.log.Log\n    message: b\n";
+
+fn engine(home: &std::path::Path) -> Arc<Engine> {
+    let b = crate::backend::local::LocalBackends::open(home).expect("local backends");
+    Engine::new(EngineConfig {
+        state: b.state.clone(),
+        kv: b.state.clone(),
+        storage: b.storage.clone(),
+        queue: b.queue.clone(),
+        registry: crate::plugins::Registry::builtin(),
+        secrets: Default::default(),
+        envs: Default::default(),
+        work_root: home.join("work"),
+        plugins: Default::default(),
+        echo_logs: false,
+        progress: None,
+    })
+}
+
+fn success(exec: &Execution, task_id: &str) -> ExecutionEvent {
+    let tr = exec.task_run_list.iter().find(|t| t.task_id == task_id).expect("task run");
+    let now = Utc::now();
+    ExecutionEvent::TaskResult {
+        execution_id: exec.id.clone(),
+        task_run_id: tr.id.clone(),
+        attempt: tr.attempts.len() as u32,
+        result: TaskResult {
+            state: StateType::Success,
+            outputs: Map::new(),
+            error: None,
+            labels: vec![],
+            start: now,
+            end: now,
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_reaching_an_instance_with_an_old_cached_copy_is_applied_not_dropped() {
+    let home = std::env::temp_dir().join(format!("baton-exec-cache-{}", uuid::Uuid::new_v4()));
+    let engine = engine(&home);
+    let (flow, diags) = crate::validate::validate_source("two.yaml", FLOW, &engine.registry, &engine.renderer);
+    assert!(diags.is_empty(), "{diags:?}");
+    let flow = engine.flows.insert(flow.expect("flow"));
+    let exec = launcher::launch(&engine, &flow, LaunchRequest::default()).await.expect("launch");
+    let (one, two) = (ExecutorService::new(engine.clone()), ExecutorService::new(engine.clone()));
+    let opts = StepOptions::default();
+    let load = || async { engine.state.load_execution(&exec.id).await.expect("load").expect("stored") };
+
+    // instance one starts the execution and caches it: task a dispatched
+    one.handle(&ExecutionEvent::Created { execution_id: exec.id.clone() }, opts).await.expect("created");
+    // instance two gets a's result: b is dispatched, in the store only
+    two.handle(&success(&load().await, "a"), opts).await.expect("a's result");
+    let stored = load().await;
+    assert!(stored.task_run_list.iter().any(|t| t.task_id == "b"), "b was dispatched");
+    // b's result reaches instance one, whose cached copy has never seen b
+    one.handle(&success(&stored, "b"), opts).await.expect("b's result");
+
+    let end = load().await;
+    let _ = std::fs::remove_dir_all(&home);
+    assert_eq!(end.state.current, StateType::Success, "b's result was lost: {:?}", end.task_run_list);
+}

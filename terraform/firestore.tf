@@ -64,7 +64,8 @@ resource "google_firestore_field" "unindexed" {
 
 # The composite indexes the execution listings need (REQUIRED_INDEXES in
 # shared/src/backend/gcp/firestore.rs): equality on namespace, flowId or
-# state, newest first. Firestore merges equality filters, so these also serve
+# state, newest first; array-contains on labels (one label per query),
+# newest first. Firestore merges equality filters, so these also serve
 # a filter on several of them; the last index serves the state query of one
 # flow directly.
 locals {
@@ -80,6 +81,10 @@ locals {
     executions-state = {
       collection = "executions"
       fields     = [["state", "ASCENDING"], ["startDate", "DESCENDING"]]
+    }
+    executions-labels = {
+      collection = "executions"
+      fields     = [["labels", "CONTAINS"], ["startDate", "DESCENDING"]]
     }
     executions-namespace-flow-state = {
       collection = "executions"
@@ -99,8 +104,9 @@ resource "google_firestore_index" "index" {
   dynamic "fields" {
     for_each = each.value.fields
     content {
-      field_path = fields.value[0]
-      order      = fields.value[1]
+      field_path   = fields.value[0]
+      order        = fields.value[1] == "CONTAINS" ? null : fields.value[1]
+      array_config = fields.value[1] == "CONTAINS" ? "CONTAINS" : null
     }
   }
 }

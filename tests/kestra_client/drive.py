@@ -245,6 +245,41 @@ def main():
     check(c.files.list_namespace_directory_files(namespace=NS, tenant=T, path="/") == [], "delete_file_directory")
     ok("files: namespace file create/list/get/stats/delete")
 
+    # executions: delete one, by ids, by query (Kestra's body filters); bulk kill and restart
+    made = [raw(c.executions.create_execution_without_preload_content(
+        namespace=NS, id="hello", wait=True, tenant=T, labels=["cleanup:" + x]))["id"] for x in ("one", "two", "three")]
+    c.executions.delete_execution(
+        execution_id=made[0], delete_logs=True, delete_metrics=True, delete_storage=True, tenant=T)
+    try:
+        c.executions.get_execution(execution_id=made[0], tenant=T)
+        fail("delete_execution", "still there")
+    except ApiException as e:
+        check(e.status == 404, "get deleted execution", e)
+    ok("executions.delete_execution")
+    r = c.executions.delete_executions_by_ids(
+        delete_logs=True, delete_metrics=True, delete_storage=True, tenant=T, request_body=[made[1]])
+    check(r.count == 1, "delete_executions_by_ids", r)
+    ok("executions.delete_executions_by_ids -> BulkResponse")
+    by_label = k.QueryFilter(var_field=k.QueryFilterField.LABELS, operation=k.QueryFilterOp.EQUALS, value={"cleanup": "three"})
+    r = c.executions.delete_executions_by_query(
+        delete_logs=True, delete_metrics=True, delete_storage=True, tenant=T,
+        delete_executions_by_query_request=k.DeleteExecutionsByQueryRequest(filters=[by_label]))
+    check(r == {"count": 1}, "delete_executions_by_query", r)
+    left = raw(c.executions.search_executions_without_preload_content(page=1, size=10, tenant=T, labels=["cleanup:three"]))
+    check(left["total"] == 0, "delete_executions_by_query deleted", left)
+    ok("executions.delete_executions_by_query (body filters on labels)")
+    slow2 = raw(c.executions.create_execution_without_preload_content(namespace=NS, id="slow", wait=False, tenant=T))
+    time.sleep(1)
+    r = c.executions.kill_executions_by_ids(tenant=T, request_body=[slow2["id"]])
+    check(r.count == 1, "kill_executions_by_ids", r)
+    ok("executions.kill_executions_by_ids -> BulkResponse")
+    try:
+        c.executions.restart_executions_by_ids(tenant=T, request_body=[eid])
+        fail("restart_executions_by_ids", "a SUCCESS execution was accepted")
+    except ApiException as e:
+        check(e.status == 400 and "invalid bulk restart" in e.body, "restart_executions_by_ids refusal", e)
+    ok("executions.restart_executions_by_ids refuses a SUCCESS execution (BulkErrorResponse)")
+
     # namespaces, delete
     nss = raw(c.namespaces.search_namespaces_without_preload_content(page=1, size=10, existing=False, tenant=T))
     ids = [n["id"] for n in nss["results"]]

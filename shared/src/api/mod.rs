@@ -10,6 +10,8 @@
 //!   with streamed FILE parts; `labels`, `wait`), get, search (paged, full
 //!   executions, `filters[…]` and the older parameters), kill, replay,
 //!   labels, follow (SSE); [`files`]: output file download and preview.
+//! - [`bulk`]: delete an execution (one, by ids, by query), kill and
+//!   restart by ids or by query (Kestra's `BulkResponse`).
 //! - [`logs`]: by execution (`minLevel`, `taskId`…), download, follow, search.
 //! - [`kv`]: list, get, put (Kestra's type inference, `ttl`), delete.
 //! - [`triggers`]: search, get, enable/disable, backfills (`PUT /triggers`,
@@ -24,6 +26,7 @@
 //! [`query`]).
 
 pub mod backfills;
+pub mod bulk;
 pub mod error;
 pub mod executions;
 pub mod files;
@@ -66,6 +69,7 @@ pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .merge(flows::routes())
         .merge(executions::routes())
+        .merge(bulk::routes())
         .merge(files::routes())
         .merge(logs::routes())
         .merge(kv::routes())

@@ -4,8 +4,11 @@
 //! sorted (`sort=state.startDate:desc`), answering full executions. A
 //! field or operation Baton does not filter on is refused by name.
 //!
-//! The store's listing narrows by namespace, flow and state; dates and
-//! the rest are checked on the summaries, labels on the full executions.
+//! The store's listing narrows by namespace, flow, state and labels (an
+//! indexed query in both stores); dates and the rest are checked on the
+//! summaries, and only the page's executions are loaded whole. The same
+//! conditions select what `DELETE /executions/by-query` and the other
+//! bulk routes act on ([`Search::summaries`]).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -191,6 +194,7 @@ impl Search {
             && self.before.is_none_or(|b| e.start_date.is_some_and(|d| d <= b))
             && self.ended_after.is_none_or(|a| e.end_date.is_some_and(|d| d >= a))
             && self.ended_before.is_none_or(|b| e.end_date.is_some_and(|d| d <= b))
+            && self.labels.iter().all(|l| e.labels.contains(l))
             && self.q.as_ref().is_none_or(|q| {
                 e.id.to_lowercase().contains(q)
                     || e.flow_id.to_lowercase().contains(q)
@@ -207,11 +211,17 @@ impl Search {
             })
         };
         let state = self.states.iter().find_map(|(is, set)| (*is && set.len() == 1).then(|| set[0]));
-        ExecutionFilter { namespace: eq(&self.namespace), flow_id: eq(&self.flow_id), state, limit: None }
+        ExecutionFilter {
+            namespace: eq(&self.namespace),
+            flow_id: eq(&self.flow_id),
+            state,
+            labels: self.labels.clone(),
+            limit: None,
+        }
     }
 
-    /// Runs the search: (total, the page's full executions).
-    pub async fn run(&self, store: &dyn StateStore, page: usize, size: usize) -> ApiResult<(usize, Vec<Execution>)> {
+    /// The summaries of every matching execution, sorted as asked.
+    pub async fn summaries(&self, store: &dyn StateStore) -> ApiResult<Vec<ExecutionSummary>> {
         let mut found: Vec<ExecutionSummary> = store
             .list_executions(&self.store_filter())
             .await?
@@ -220,25 +230,18 @@ impl Search {
             .collect();
         let key = |e: &ExecutionSummary| if self.sort_end { e.end_date } else { e.start_date };
         found.sort_by(|a, b| if self.ascending { key(a).cmp(&key(b)) } else { key(b).cmp(&key(a)) });
+        Ok(found)
+    }
+
+    /// Runs the search: (total, the page's full executions).
+    pub async fn run(&self, store: &dyn StateStore, page: usize, size: usize) -> ApiResult<(usize, Vec<Execution>)> {
+        let found = self.summaries(store).await?;
+        let total = found.len();
         let skip = (page - 1).saturating_mul(size);
-        if self.labels.is_empty() {
-            let total = found.len();
-            let mut out = Vec::new();
-            for e in found.into_iter().skip(skip).take(size) {
-                if let Some(x) = store.load_execution(&e.id).await? {
-                    out.push(x);
-                }
-            }
-            return Ok((total, out));
-        }
-        let (mut total, mut out) = (0, Vec::new());
-        for e in found {
-            let Some(x) = store.load_execution(&e.id).await? else { continue };
-            if self.labels.iter().all(|l| x.labels.contains(l)) {
-                if total >= skip && out.len() < size {
-                    out.push(x);
-                }
-                total += 1;
+        let mut out = Vec::new();
+        for e in found.into_iter().skip(skip).take(size) {
+            if let Some(x) = store.load_execution(&e.id).await? {
+                out.push(x);
             }
         }
         Ok((total, out))
@@ -272,6 +275,7 @@ mod tests {
         assert_eq!(s.store_filter().namespace.as_deref(), Some("a.b"));
         assert_eq!(s.states[0].1.len(), 2);
         assert_eq!(s.labels[0], Label { key: "env".into(), value: "prod".into() });
+        assert_eq!(s.store_filter().labels, s.labels, "the store filters on the labels");
         let s = search("namespace=a&state=RUNNING&labels=k:v&sort=state.endDate:asc").unwrap();
         assert!(s.ascending && s.sort_end);
         assert_eq!(s.store_filter().state, Some(StateType::Running));

@@ -34,13 +34,13 @@ fn now_ms() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
 
-fn minutes(n: i64) -> TimeDelta {
+pub(super) fn minutes(n: i64) -> TimeDelta {
     TimeDelta::minutes(n)
 }
 
 /// A CREATED task run, built from JSON so fields added to [`TaskRun`] later
 /// take their defaults.
-fn task_run(e: &Execution, task_id: &str, iteration: usize, at: DateTime<Utc>) -> TaskRun {
+pub(super) fn task_run(e: &Execution, task_id: &str, iteration: usize, at: DateTime<Utc>) -> TaskRun {
     let value = json!({
         "id": format!("{}-{task_id}", e.id),
         "executionId": e.id,
@@ -56,20 +56,20 @@ fn task_run(e: &Execution, task_id: &str, iteration: usize, at: DateTime<Utc>) -
     }
 }
 
-fn execution(id: String, ns: &str, flow: &str, start: DateTime<Utc>) -> Execution {
+pub(super) fn execution(id: String, ns: &str, flow: &str, start: DateTime<Utc>) -> Execution {
     let inputs = Map::from_iter([("n".to_string(), json!(3)), ("s".to_string(), json!("x"))]);
     let labels = vec![Label { key: "team".into(), value: "data".into() }];
     Execution::new(id, ns, flow, 1, inputs, labels, start)
 }
 
-async fn load(store: &dyn StateStore, id: &str) -> Execution {
+pub(super) async fn load(store: &dyn StateStore, id: &str) -> Execution {
     match store.load_execution(id).await {
         Ok(Some(e)) => e,
         other => panic!("load_execution({id}) should find it, got {other:?}"),
     }
 }
 
-fn ids(list: &[super::ExecutionSummary]) -> Vec<&str> {
+pub(super) fn ids(list: &[super::ExecutionSummary]) -> Vec<&str> {
     list.iter().map(|s| s.id.as_str()).collect()
 }
 
@@ -139,6 +139,7 @@ pub async fn state_store_contract(store: &dyn StateStore) {
         flow_id: flow.map(str::to_string),
         state,
         limit,
+        labels: Vec::new(),
     };
     let all = store.list_executions(&filter(None, None, None)).await.expect("list_executions");
     assert_eq!(ids(&all), [&c.id, &d.id, &b.id, &a.id], "listing is newest first");
@@ -175,6 +176,7 @@ pub async fn state_store_contract(store: &dyn StateStore) {
     assert!(store.logs(&b.id).await.expect("logs").is_empty());
 
     claims_contract(store, &run, now).await;
+    super::contract_labels::labels_and_deletion_contract(store, &run, &ns, now).await;
     flows_contract(store, &ns).await;
 
     // compare-and-swap records: first write creates, a stale write conflicts,

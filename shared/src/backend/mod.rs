@@ -3,6 +3,7 @@
 //! folder, in-process channels) and on GCP (Firestore, GCS, Pub/Sub).
 
 pub mod contract;
+mod contract_labels;
 pub mod gcp;
 pub mod local;
 pub mod memory;
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::AsyncRead;
 
-use crate::model::{Execution, StateType};
+use crate::model::{Execution, Label, StateType};
 
 /// A failure of a backend: what was attempted and why.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,9 @@ pub struct ExecutionSummary {
     pub state: StateType,
     pub start_date: Option<DateTime<Utc>>,
     pub end_date: Option<DateTime<Utc>>,
+    /// The execution's labels (listings filter and show them).
+    #[serde(default)]
+    pub labels: Vec<Label>,
 }
 
 /// Filters for listing executions.
@@ -67,6 +71,8 @@ pub struct ExecutionFilter {
     pub namespace: Option<String>,
     pub flow_id: Option<String>,
     pub state: Option<StateType>,
+    /// Labels the execution must all carry (exact key and value).
+    pub labels: Vec<Label>,
     pub limit: Option<usize>,
 }
 
@@ -119,6 +125,10 @@ pub trait StateStore: Send + Sync {
     async fn save_execution(&self, execution: &Execution, changed_task_runs: &[String]) -> Result<u64>;
     /// Lists executions, newest first.
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>>;
+    /// Deletes an execution with its task runs and claims, and its logs when
+    /// `logs`; true if it existed. Its internal-storage files are the
+    /// caller's (see [`Storage::delete_prefix`]).
+    async fn delete_execution(&self, id: &str, logs: bool) -> Result<bool>;
 
     /// Appends log lines (append-only, never contended).
     async fn append_logs(&self, logs: &[LogEntry]) -> Result<()>;

@@ -258,6 +258,9 @@ where
     async fn list_executions(&self, filter: &ExecutionFilter) -> backend::Result<Vec<ExecutionSummary>> {
         self.inner.list_executions(filter).await
     }
+    async fn delete_execution(&self, id: &str, logs: bool) -> backend::Result<bool> {
+        self.inner.delete_execution(id, logs).await
+    }
     async fn append_logs(&self, logs: &[LogEntry]) -> backend::Result<()> {
         if !logs.is_empty() {
             let trace = match (&self.project, current_trace()) {

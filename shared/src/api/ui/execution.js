@@ -12,7 +12,6 @@ const TABS = ["overview", "gantt", "logs", "topology", "outputs"];
 export async function render(main, id, query) {
   const tab = TABS.includes(query.get("tab")) ? query.get("tab") : "overview";
   let exec = await api(`/executions/${enc(id)}`);
-  let flow = null;
   const header = h("div");
   const body = h("div", { "data-testid": "tab-" + tab });
   main.append(header,
@@ -26,8 +25,8 @@ export async function render(main, id, query) {
     else if (tab === "gantt") body.replaceChildren(gantt(exec));
     else if (tab === "logs") body.replaceChildren(await logs(exec, logFilter, logLevel, (t, l) => { logFilter = t; logLevel = l; draw(); }));
     else if (tab === "topology") {
-      flow = flow || (await api(`/flows/${enc(exec.namespace)}/${enc(exec.flowId)}`).catch(() => null));
-      body.replaceChildren(h("div", { class: "topology" }, flow ? topology(flow, exec) : errorBox("the flow of this execution is gone")));
+      const graph = await api(`/executions/${enc(exec.id)}/graph`).catch((e) => e);
+      body.replaceChildren(h("div", { class: "topology" }, graph instanceof Error ? errorBox(graph) : topology(graph, exec)));
       // a node opens that task's logs
       for (const g of body.querySelectorAll("g[data-task]")) {
         g.style.cursor = "pointer";

@@ -6,7 +6,8 @@
 //! Layout (collection paths; ids escaped with [`doc_id`]):
 //! - `executions/{id}`: `namespace`, `flowId`, `state`, `startDate`,
 //!   `endDate`, `version` (the compare-and-swap counter) and `body` (the
-//!   execution's JSON without its task runs).
+//!   execution's JSON without its task runs), `labels` (`"key:value"`
+//!   strings, see `firestore_labels.rs`, which also deletes executions).
 //! - `executions/{id}/taskRuns/{taskRunId}`: `seq` (position in the
 //!   execution's list), `taskId`, `state`, `version` (the head version that
 //!   wrote it), `body` (the task run's JSON). One document per task run: a
@@ -40,6 +41,7 @@ use chrono::{DateTime, Utc};
 use firestore::gcloud_sdk::google::firestore::v1::{Document, Write};
 use firestore::gcloud_sdk::prost_types::Timestamp;
 
+use super::firestore_labels::{has_label, labels_of, labels_value};
 use super::fs_client::{
     CommitOutcome, FsClient, all, create, doc_id, document, eq, get_int, get_json, get_str, get_time, gt, int,
     replace_if, select, set, string, time, to_json,
@@ -60,6 +62,7 @@ pub const REQUIRED_INDEXES: &[(&str, &[(&str, &str)])] = &[
     (EXECUTIONS, &[("namespace", "ASCENDING"), ("startDate", "DESCENDING")]),
     (EXECUTIONS, &[("flowId", "ASCENDING"), ("startDate", "DESCENDING")]),
     (EXECUTIONS, &[("state", "ASCENDING"), ("startDate", "DESCENDING")]),
+    (EXECUTIONS, &[("labels", "CONTAINS"), ("startDate", "DESCENDING")]),
 ];
 
 /// How many versions' update times are remembered before the memo is reset.
@@ -143,6 +146,12 @@ impl FirestoreStore {
         self.versions.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
     }
 
+    /// Forgets everything remembered of execution `id` (it was deleted).
+    pub(super) fn forget_execution(&self, id: &str) {
+        self.forget(id);
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+    }
+
     fn head_doc(&self, e: &Execution, version: u64) -> Result<Document> {
         Ok(document(
             self.fs.name(&execution_path(&e.id)),
@@ -155,6 +164,7 @@ impl FirestoreStore {
                 ("endDate", time(e.state.end_date)),
                 ("version", int(i64::try_from(version).unwrap_or(i64::MAX))),
                 ("body", string(head_json(e)?)),
+                ("labels", labels_value(&e.labels)),
             ],
         ))
     }
@@ -300,9 +310,24 @@ impl FirestoreStore {
         if let Some(state) = f.state {
             filters.push(eq("state", string(state.as_str())));
         }
-        let query = select(EXECUTIONS, all(filters), vec![("startDate", true)], f.limit);
+        // one array-contains per query: the other labels are checked here
+        let (first, rest) = match f.labels.split_first() {
+            Some((l, rest)) => (Some(l), rest),
+            None => (None, &[][..]),
+        };
+        filters.extend(first.map(has_label));
+        let limit = if rest.is_empty() { f.limit } else { None };
+        let query = select(EXECUTIONS, all(filters), vec![("startDate", true)], limit);
         let docs = self.fs.query("list executions", "", query, &[]).await?;
-        docs.iter().map(summary).collect()
+        let mut out = Vec::with_capacity(docs.len());
+        for d in &docs {
+            let s = summary(d)?;
+            if rest.iter().all(|l| s.labels.contains(l)) {
+                out.push(s);
+            }
+        }
+        out.truncate(f.limit.unwrap_or(usize::MAX));
+        Ok(out)
     }
 }
 
@@ -319,6 +344,7 @@ fn summary(d: &Document) -> Result<ExecutionSummary> {
         })?,
         start_date: get_time(d, "startDate", what)?,
         end_date: get_time(d, "endDate", what)?,
+        labels: labels_of(d)?,
     })
 }
 
@@ -396,6 +422,9 @@ impl StateStore for FirestoreStore {
     }
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         self.list(filter).await
+    }
+    async fn delete_execution(&self, id: &str, logs: bool) -> Result<bool> {
+        self.delete_execution_impl(id, logs).await
     }
     async fn append_logs(&self, logs: &[LogEntry]) -> Result<()> {
         self.append_logs_impl(logs).await

@@ -18,6 +18,7 @@
 mod firestore;
 mod firestore_claims;
 mod firestore_kv;
+mod firestore_labels;
 mod firestore_records;
 mod firestore_triggers;
 pub mod fs_client;

@@ -8,6 +8,7 @@ mod queue;
 mod sqlite;
 mod sqlite_claims;
 mod sqlite_kv;
+mod sqlite_labels;
 mod sqlite_records;
 mod sqlite_triggers;
 

@@ -12,6 +12,9 @@
 //! caller's struct says (usually 0); [`StateStore::load_execution`] returns the
 //! stored version, and [`StateStore::save_execution`] expects that version and
 //! stores (and returns) the next one.
+//!
+//! Labels (a JSON column for listings, indexed rows for filters) and
+//! deletion are in `sqlite_labels.rs`.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -22,11 +25,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
+use super::sqlite_labels::{self, labels_from_json, labels_json, write_label_rows};
 use crate::backend::{BackendError, Claim, ExecutionFilter, ExecutionSummary, LogEntry, Result, StateStore};
 use crate::model::{Execution, StateType, TaskRun};
 
 /// The schema version written to `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS flows (
@@ -36,7 +40,11 @@ CREATE TABLE IF NOT EXISTS flows (
 CREATE TABLE IF NOT EXISTS executions (
     id TEXT PRIMARY KEY NOT NULL, namespace TEXT NOT NULL, flow_id TEXT NOT NULL,
     state TEXT NOT NULL, start_date INTEGER, end_date INTEGER,
-    version INTEGER NOT NULL, body TEXT NOT NULL);
+    version INTEGER NOT NULL, body TEXT NOT NULL, labels TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS execution_labels (
+    execution_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (execution_id, key, value));
+CREATE INDEX IF NOT EXISTS execution_labels_key_value ON execution_labels (key, value, execution_id);
 CREATE INDEX IF NOT EXISTS executions_flow_state ON executions (namespace, flow_id, state);
 CREATE INDEX IF NOT EXISTS executions_start ON executions (start_date);
 CREATE TABLE IF NOT EXISTS task_runs (
@@ -108,7 +116,14 @@ impl SqliteStore {
                 "the database has schema version {found}, newer than this Baton's {SCHEMA_VERSION}; upgrade Baton"
             )));
         }
+        let upgrade = sqlite_labels::needs_upgrade(&conn)?;
+        if upgrade {
+            sqlite_labels::add_column(&conn)?;
+        }
         conn.execute_batch(SCHEMA).map_err(db("create schema"))?;
+        if upgrade {
+            sqlite_labels::fill(&conn)?;
+        }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(db("write schema version"))?;
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
@@ -125,8 +140,8 @@ impl SqliteStore {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO executions (id, namespace, flow_id, state, start_date, end_date, version, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)",
+                    "INSERT INTO executions (id, namespace, flow_id, state, start_date, end_date, version, body, labels)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)",
                 )
                 .map_err(db("create_execution"))?;
             let body = head_json(e)?;
@@ -137,7 +152,8 @@ impl SqliteStore {
                 e.state.current.as_str(),
                 e.state.start_date.map(micros),
                 e.state.end_date.map(micros),
-                body
+                body,
+                labels_json(&e.labels)?
             ])
             .map_err(|err| match err.sqlite_error_code() {
                 Some(ErrorCode::ConstraintViolation) => {
@@ -148,6 +164,7 @@ impl SqliteStore {
             for (seq, tr) in e.task_run_list.iter().enumerate() {
                 upsert_task_run(&tx, &e.id, seq, tr)?;
             }
+            write_label_rows(&tx, &e.id, &e.labels, false)?;
         }
         tx.commit().map_err(db("create_execution (commit)"))
     }
@@ -180,21 +197,25 @@ impl SqliteStore {
         let tx =
             conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("save_execution (begin)"))?;
         let new_version = {
-            let found: Option<i64> = tx
-                .prepare_cached("SELECT version FROM executions WHERE id = ?1")
-                .and_then(|mut s| s.query_row([&e.id], |r| r.get(0)).optional())
+            let found: Option<(i64, String)> = tx
+                .prepare_cached("SELECT version, labels FROM executions WHERE id = ?1")
+                .and_then(|mut s| s.query_row([&e.id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
                 .map_err(db("save_execution (read version)"))?;
-            let found = match found {
+            let (found, stored_labels) = match found {
                 None => return Err(BackendError::NotFound { what: format!("execution {}", e.id) }),
-                Some(v) => v as u64,
+                Some((v, labels)) => (v as u64, labels),
             };
             if found != e.version {
                 return Err(BackendError::Conflict { what: format!("execution {}", e.id), expected: e.version, found });
             }
             let new_version = found + 1;
             let body = head_json(e)?;
+            let labels = labels_json(&e.labels)?;
+            if labels != stored_labels {
+                write_label_rows(&tx, &e.id, &e.labels, true)?;
+            }
             tx.prepare_cached(
-                "UPDATE executions SET state = ?2, start_date = ?3, end_date = ?4, version = ?5, body = ?6
+                "UPDATE executions SET state = ?2, start_date = ?3, end_date = ?4, version = ?5, body = ?6, labels = ?7
                  WHERE id = ?1",
             )
             .and_then(|mut s| {
@@ -204,7 +225,8 @@ impl SqliteStore {
                     e.state.start_date.map(micros),
                     e.state.end_date.map(micros),
                     new_version as i64,
-                    body
+                    body,
+                    labels
                 ])
             })
             .map_err(db("save_execution (update execution)"))?;
@@ -231,16 +253,32 @@ impl SqliteStore {
 
     fn list_executions_sync(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, namespace, flow_id, state, start_date, end_date FROM executions
-                 WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)
-                 ORDER BY start_date DESC, rowid DESC LIMIT ?4",
-            )
-            .map_err(db("list_executions"))?;
+        // one indexed sub-query per label: `?5`, `?6` is the first, and so on
+        let mut sql = String::from(
+            "SELECT id, namespace, flow_id, state, start_date, end_date, labels FROM executions
+             WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)",
+        );
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        for (i, l) in f.labels.iter().enumerate() {
+            let (k, v) = (5 + 2 * i, 6 + 2 * i);
+            sql.push_str(&format!(
+                " AND id IN (SELECT execution_id FROM execution_labels WHERE key = ?{k} AND value = ?{v})"
+            ));
+            values.push(l.key.clone().into());
+            values.push(l.value.clone().into());
+        }
+        sql.push_str(" ORDER BY start_date DESC, rowid DESC LIMIT ?4");
+        let mut stmt = conn.prepare_cached(&sql).map_err(db("list_executions"))?;
         let limit = f.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let mut params: Vec<rusqlite::types::Value> = vec![
+            f.namespace.clone().into(),
+            f.flow_id.clone().into(),
+            f.state.map(|s| s.as_str().to_string()).into(),
+            limit.into(),
+        ];
+        params.extend(values);
         let rows = stmt
-            .query_map(params![f.namespace, f.flow_id, f.state.map(StateType::as_str), limit], |r| {
+            .query_map(rusqlite::params_from_iter(params), |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -248,12 +286,13 @@ impl SqliteStore {
                     r.get::<_, String>(3)?,
                     r.get::<_, Option<i64>>(4)?,
                     r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, String>(6)?,
                 ))
             })
             .map_err(db("list_executions"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, namespace, flow_id, state, start, end) = row.map_err(db("list_executions"))?;
+            let (id, namespace, flow_id, state, start, end, labels) = row.map_err(db("list_executions"))?;
             let state = StateType::parse(&state).ok_or_else(|| BackendError::Database {
                 what: "list_executions".into(),
                 message: format!("unknown state '{state}' stored for execution {id}"),
@@ -265,6 +304,7 @@ impl SqliteStore {
                 state,
                 start_date: start.map(from_micros).transpose()?,
                 end_date: end.map(from_micros).transpose()?,
+                labels: labels_from_json(&labels)?,
             });
         }
         Ok(out)
@@ -368,6 +408,9 @@ impl StateStore for SqliteStore {
     }
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         self.list_executions_sync(filter)
+    }
+    async fn delete_execution(&self, id: &str, logs: bool) -> Result<bool> {
+        self.delete_execution_sync(id, logs)
     }
     async fn append_logs(&self, logs: &[LogEntry]) -> Result<()> {
         self.append_logs_sync(logs)

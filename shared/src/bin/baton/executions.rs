@@ -23,7 +23,12 @@ pub async fn executions(home: &Path, cmd: ExecutionsCommand) -> anyhow::Result<i
     match cmd {
         ExecutionsCommand::List { flow, namespace, limit, json } => {
             let list = store
-                .list_executions(&ExecutionFilter { namespace, flow_id: flow, state: None, limit: Some(limit) })
+                .list_executions(&ExecutionFilter {
+                    namespace,
+                    flow_id: flow,
+                    limit: Some(limit),
+                    ..ExecutionFilter::default()
+                })
                 .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);

@@ -2,7 +2,8 @@
 //! /api/v1/executions/{id}/restart`): the execution becomes RESTARTED, each
 //! failed or killed task run of a task becomes RESTARTED and runs again as
 //! its next attempt, each failed flowable around them RUNNING again (its
-//! state is recomputed from its children), and what had succeeded is kept.
+//! state is recomputed from its children), and what had succeeded is kept;
+//! it is labelled `system.restarted: true`, as in Kestra.
 //! The next step runs the execution on from there. Pure.
 
 use chrono::{DateTime, Utc};
@@ -40,6 +41,7 @@ pub fn restart(flow: &Flow, exec: &mut Execution, now: DateTime<Utc>) -> Result<
         changed.push(tr.id.clone());
     }
     exec.state.set(StateType::Restarted, now);
+    exec.set_label("system.restarted", "true");
     exec.error = None;
     exec.outputs = None;
     Ok(changed)
@@ -113,6 +115,7 @@ mod tests {
             (StateType::Success, StateType::Restarted)
         );
         assert_eq!((e.error.clone(), e.task_run_list[1].error.clone()), (None, None));
+        assert!(e.labels.iter().any(|l| l.key == "system.restarted" && l.value == "true"), "{:?}", e.labels);
         let again = restart(&f, &mut e, now).unwrap_err();
         assert!(matches!(again, RestartError::NotRestartable { state: StateType::Restarted, .. }), "{again}");
     }

@@ -108,3 +108,25 @@ impl From<axum::extract::multipart::MultipartError> for ApiError {
         ApiError::new(e.status(), format!("cannot read the multipart body: {}", e.body_text()))
     }
 }
+
+/// Kestra's 422 for a `ConstraintViolationException` (an invalid flow):
+/// `{message: "Invalid entity: …", _links.self, _embedded.errors[{message,
+/// path}]}`, each violation as `(path, message)`.
+pub fn invalid_entity(uri: &str, violations: &[(String, String)]) -> Response {
+    let summary = violations.iter().map(|(p, m)| format!("{p}: {m}")).collect::<Vec<_>>().join(", ");
+    let errors: Vec<serde_json::Value> = violations.iter().map(|(p, m)| json!({"message": m, "path": p})).collect();
+    let body = json!({
+        "message": format!("Invalid entity: {summary}"),
+        "_links": {"self": {"href": uri, "templated": false}},
+        "_embedded": {"errors": errors},
+    });
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
+/// The violations of a flow's diagnostics: `(path, "file:line:col: message")`.
+pub fn flow_violations(diagnostics: &[crate::validate::Diagnostic]) -> Vec<(String, String)> {
+    diagnostics
+        .iter()
+        .map(|d| (if d.path.is_empty() { "flow".to_string() } else { d.path.clone() }, d.to_string()))
+        .collect()
+}

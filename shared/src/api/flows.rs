@@ -1,5 +1,6 @@
 //! Flow routes: `GET /flows` (all), `GET /flows/search` (paged),
-//! `GET /flows/{namespace}`, `GET|PUT|DELETE /flows/{namespace}/{id}`
+//! `GET /flows/{namespace}` (and `POST`: [`super::flow_namespace`]),
+//! `GET|PUT|DELETE /flows/{namespace}/{id}`
 //! (`?source=true` adds the YAML), `POST /flows` (create from
 //! `application/x-yaml`), `POST /flows/validate` (YAML, one or more
 //! documents), `POST /flows/import` (multipart `fileUpload`: multi-document
@@ -32,7 +33,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/flows/search", get(search_flows))
         .route("/flows/validate", post(validate_flows))
         .route("/flows/import", post(import_flows))
-        .route("/flows/{namespace}", get(namespace_flows))
+        .route("/flows/{namespace}", get(namespace_flows).post(super::flow_namespace::update_namespace))
         .route("/flows/{namespace}/{id}", get(get_flow).put(update_flow).delete(delete_flow))
 }
 
@@ -102,7 +103,7 @@ async fn list_flows(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiRe
     Ok(Json(Value::Array(out)))
 }
 
-async fn namespace_flows(
+pub(super) async fn namespace_flows(
     State(s): State<ApiState>,
     Path(namespace): Path<String>,
     RawQuery(raw): RawQuery,
@@ -153,7 +154,7 @@ async fn get_flow(
 }
 
 /// Parses and validates one flow's YAML; 422 with every problem.
-fn parse(s: &ApiState, name: &str, source: &str) -> ApiResult<Flow> {
+pub(super) fn parse(s: &ApiState, name: &str, source: &str) -> ApiResult<Flow> {
     crate::runtime::flows::parse_flow(name, source, &s.engine.registry, &s.engine.renderer).map_err(|diags| {
         ApiError::unprocessable(format!(
             "invalid flow:\n{}",
@@ -162,7 +163,7 @@ fn parse(s: &ApiState, name: &str, source: &str) -> ApiResult<Flow> {
     })
 }
 
-fn yaml_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<String> {
+pub(super) fn yaml_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<String> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !(ct.is_empty() || ct.contains("yaml") || ct.starts_with("text/plain")) {
         return Err(ApiError::new(

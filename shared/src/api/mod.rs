@@ -5,7 +5,10 @@
 //! goes through the engine's backends.
 //!
 //! - [`flows`]: list, search, get (`?source=`), create/update
-//!   (`application/x-yaml`), delete, validate, import (`fileUpload`).
+//!   (`application/x-yaml`), delete, validate, import (`fileUpload`);
+//!   [`flow_namespace`]: a namespace's flows updated from one multi-document
+//!   YAML; [`graph`]: the flow graph of a flow, a YAML source or an
+//!   execution, and an execution's flow.
 //! - [`executions`] and [`inputs`]: start (JSON, urlencoded or multipart
 //!   with streamed FILE parts; `labels`, `wait`), get, search (paged, full
 //!   executions, `filters[…]` and the older parameters), kill, replay,
@@ -30,8 +33,10 @@ pub mod bulk;
 pub mod error;
 pub mod executions;
 pub mod files;
+pub mod flow_namespace;
 pub mod flow_store;
 pub mod flows;
+pub mod graph;
 pub mod host;
 pub mod inputs;
 pub mod kv;
@@ -68,6 +73,7 @@ pub struct ApiState {
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .merge(flows::routes())
+        .merge(graph::routes())
         .merge(executions::routes())
         .merge(bulk::routes())
         .merge(files::routes())

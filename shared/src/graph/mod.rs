@@ -44,6 +44,7 @@ use serde_json::Value;
 use crate::model::{Execution, Flow};
 
 pub use build::GraphError;
+pub use json::task_for_execution;
 
 /// Kestra's `RelationType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -50,7 +50,7 @@ async function flowPage(main, ns, id, tab) {
       h("a", { href: "#/triggers" }, "Triggers")),
     box,
   );
-  if (tab === "topology") return box.append(h("div", { class: "topology" }, topology(flow, null)));
+  if (tab === "topology") return box.append(h("div", { class: "topology" }, topology(await api(`/flows/${enc(ns)}/${enc(id)}/graph`), null)));
   let source = flow.source || "";
   const view = (errors = new Map()) => {
     box.replaceChildren(

@@ -1,15 +1,22 @@
-// The flow's topology as SVG, drawn from its tasks (the flow JSON): tasks
-// in sequence left to right, a flowable task's children (tasks, then, else,
-// cases, errors, finally) in a row under it; each node coloured by the
-// state of its task runs in the execution, when one is given.
+// The flow's topology as SVG, drawn from Kestra's flow graph (GET
+// /flows/{ns}/{id}/graph, or /executions/{id}/graph for an execution):
+// left to right, each cluster (a flowable task, the triggers, an expanded
+// subflow) a box laid out on its own, its items in layers by the graph's
+// edges; task and trigger nodes as cards, cluster starts and ends as dots.
+// With an execution, each task node is coloured by the state of its task
+// run (the latest of the task's runs when the graph has none yet).
 
 import { TERMINAL } from "./app.js";
 
 const W = 170;
 const H = 54;
-const GX = 40;
-const GY = 30;
+const DOT = 12;
+const GX = 36;
+const GY = 22;
+const PAD = 14;
+const LABEL = 20;
 const NS = "http://www.w3.org/2000/svg";
+const ERROR_COLOR = "#f04b58";
 
 function svg(tag, attrs, ...children) {
   const el = document.createElementNS(NS, tag);
@@ -18,14 +25,8 @@ function svg(tag, attrs, ...children) {
   return el;
 }
 
-/** A task's children, by branch name. */
-function branches(task) {
-  const out = [];
-  for (const k of ["tasks", "then", "else", "errors", "finally"]) if (Array.isArray(task[k]) && task[k].length) out.push([k, task[k]]);
-  if (task.cases && typeof task.cases === "object") for (const [c, list] of Object.entries(task.cases)) if (Array.isArray(list)) out.push([`case ${c}`, list]);
-  if (Array.isArray(task.defaults)) out.push(["defaults", task.defaults]);
-  return out;
-}
+const kind = (n) => String(n.type || "").split(".").pop();
+const isDot = (n) => ["GraphClusterRoot", "GraphClusterEnd", "GraphClusterFinally", "GraphClusterAfterExecution"].includes(kind(n));
 
 /** The state shown for a task: the latest of its runs (RUNNING wins). */
 function stateOf(exec, id) {
@@ -38,51 +39,159 @@ function stateOf(exec, id) {
   return runs[runs.length - 1].state.current;
 }
 
-/** Lays out `tasks` at (x, y); returns {width, height} in cells, and draws into `g`. */
-function layout(g, tasks, x, y, exec, label) {
-  let cx = x;
-  let maxH = 1;
-  let prev = null;
-  if (label) g.append(svg("text", { x: x * (W + GX) + 4, y: y * (H + GY) - 6, class: "branch", fill: "#9ea3b5", "font-size": 11 }, label));
-  for (const t of tasks) {
-    const px = cx * (W + GX);
-    const py = y * (H + GY);
-    const state = stateOf(exec, t.id);
-    const color = state ? `var(--${state}, #9ea3b5)` : "#3a3f4f";
-    const node = svg("g", { "data-task": t.id, "data-state": state || "" },
-      svg("rect", { x: px, y: py, width: W, height: H, rx: 8, fill: "#21242e", stroke: color, "stroke-width": state ? 2.5 : 1.5 }),
-      svg("rect", { x: px, y: py, width: 6, height: H, rx: 3, fill: color }),
-      svg("text", { x: px + 14, y: py + 22, fill: "#e8e9ee", "font-size": 13, "font-weight": 600 }, t.id.length > 20 ? t.id.slice(0, 19) + "…" : t.id),
-      svg("text", { x: px + 14, y: py + 40, fill: "#9ea3b5", "font-size": 11 }, (state ? state + " · " : "") + String(t.type || "").split(".").pop()));
-    node.append(svg("title", {}, `${t.id}\n${t.type || ""}${state ? "\n" + state : ""}`));
-    g.append(node);
-    if (prev) g.append(svg("line", { x1: prev.x + W, y1: prev.y + H / 2, x2: px, y2: py + H / 2, stroke: "#6b7086", "stroke-width": 1.5, "marker-end": "url(#arrow)" }));
-    prev = { x: px, y: py };
-    let width = 1;
-    let row = y + 1;
-    for (const [name, children] of branches(t)) {
-      g.append(svg("path", { d: `M${px + 20} ${py + H} V${row * (H + GY) + H / 2} H${cx * (W + GX) + (children.length ? 0 : 0)}`, stroke: "#6b7086", fill: "none", "stroke-dasharray": "4 3" }));
-      const size = layout(g, children, cx, row, exec, name);
-      width = Math.max(width, size.width);
-      row += size.height;
-    }
-    maxH = Math.max(maxH, row - y);
-    cx += width;
-  }
-  return { width: Math.max(1, cx - x), height: maxH };
+/** A node's state: its task run's as the execution now has it. */
+function nodeState(n, exec) {
+  if (!exec || !n.task) return null;
+  if (n.taskRun) return ((exec.taskRunList || []).find((t) => t.id === n.taskRun.id) || n.taskRun).state.current;
+  return n.values && n.values.length ? null : stateOf(exec, n.task.id);
 }
 
-/** The SVG of `flow`'s tasks, coloured by `exec`'s task runs. */
-export function topology(flow, exec) {
-  const g = svg("g", { transform: "translate(20 24)" });
-  const size = layout(g, flow.tasks || [], 0, 0, exec, "");
-  if (Array.isArray(flow.errors) && flow.errors.length) {
-    const s = layout(g, flow.errors, 0, size.height, exec, "errors");
-    size.height += s.height;
-    size.width = Math.max(size.width, s.width);
+/** The cluster tree: each cluster's direct items (node uids and cluster uids). */
+function tree(graph) {
+  const clusters = new Map(graph.clusters.map((c) => [c.cluster.uid, c]));
+  const inCluster = new Set(graph.clusters.flatMap((c) => c.nodes));
+  const owner = new Map(); // node uid -> the cluster whose start/end it is
+  for (const c of graph.clusters) owner.set(c.start, c.cluster.uid).set(c.end, c.cluster.uid);
+  const items = new Map();
+  const direct = (uid, members) =>
+    members.filter((m) => clusters.has(m) ? clusters.get(m).parents.slice(-1)[0] === uid || (uid === "" && !clusters.get(m).parents.length) : !owner.has(m) || owner.get(m) === uid);
+  items.set("", direct("", graph.nodes.map((n) => n.uid).filter((u) => !inCluster.has(u)).concat(graph.clusters.filter((c) => !c.parents.length).map((c) => c.cluster.uid))));
+  for (const c of graph.clusters) items.set(c.cluster.uid, direct(c.cluster.uid, c.nodes));
+  return { clusters, items };
+}
+
+/** Lays out cluster `cuid` ("" for the flow): sizes, then positions relative to it. */
+function measure(cuid, t, nodes, edges, boxes) {
+  const members = t.items.get(cuid) || [];
+  const sizes = new Map();
+  for (const m of members) {
+    if (t.clusters.has(m)) sizes.set(m, measure(m, t, nodes, edges, boxes));
+    else sizes.set(m, isDot(nodes.get(m)) ? { w: DOT, h: DOT } : { w: W, h: H });
   }
-  const width = size.width * (W + GX) + 20;
-  const height = size.height * (H + GY) + 30;
+  // which item of this cluster holds a node uid
+  const itemOf = (uid) => {
+    if (sizes.has(uid)) return uid;
+    for (const m of members) if (t.clusters.has(m) && boxes.get(m).has(uid)) return m;
+    return null;
+  };
+  const contained = new Set(members);
+  for (const m of members) if (t.clusters.has(m)) for (const u of boxes.get(m)) contained.add(u);
+  boxes.set(cuid, contained);
+  // layers: longest path over this cluster's edges between its items
+  const next = new Map(members.map((m) => [m, []]));
+  const indeg = new Map(members.map((m) => [m, 0]));
+  for (const e of edges) {
+    const a = itemOf(e.source);
+    const b = itemOf(e.target);
+    if (a && b && a !== b && !next.get(a).includes(b)) {
+      next.get(a).push(b);
+      indeg.set(b, indeg.get(b) + 1);
+    }
+  }
+  const layer = new Map(members.map((m) => [m, 0]));
+  const queue = members.filter((m) => indeg.get(m) === 0);
+  while (queue.length) {
+    const m = queue.shift();
+    for (const n of next.get(m)) {
+      layer.set(n, Math.max(layer.get(n), layer.get(m) + 1));
+      indeg.set(n, indeg.get(n) - 1);
+      if (indeg.get(n) === 0) queue.push(n);
+    }
+  }
+  const columns = [];
+  for (const m of members) (columns[layer.get(m)] ||= []).push(m);
+  const top = cuid ? PAD + LABEL : 0;
+  const left = cuid ? PAD : 0;
+  const heights = columns.map((col = []) => col.reduce((s, m) => s + sizes.get(m).h, 0) + GY * Math.max(0, col.length - 1));
+  const height = Math.max(H, ...heights);
+  const place = new Map();
+  let x = left;
+  columns.forEach((col = [], i) => {
+    const w = Math.max(0, ...col.map((m) => sizes.get(m).w));
+    let y = top + (height - heights[i]) / 2;
+    for (const m of col) {
+      const s = sizes.get(m);
+      place.set(m, { x: x + (w - s.w) / 2, y });
+      y += s.h + GY;
+    }
+    x += w + GX;
+  });
+  const size = { w: Math.max(x - GX + left, cuid ? 120 : 0), h: height + top + (cuid ? PAD : 0), place };
+  t.sizes.set(cuid, size);
+  return size;
+}
+
+/** Absolute positions of every node and cluster box. */
+function position(cuid, size, x, y, t, out) {
+  if (cuid) out.boxes.push({ uid: cuid, x, y, w: size.w, h: size.h });
+  for (const [m, p] of size.place) {
+    if (t.clusters.has(m)) position(m, t.sizes.get(m), x + p.x, y + p.y, t, out);
+    else out.nodes.set(m, { x: x + p.x, y: y + p.y });
+  }
+}
+
+function card(n, p, exec) {
+  const trigger = kind(n) === "GraphTrigger";
+  const decl = trigger ? n.triggerDeclaration || {} : n.task || {};
+  const id = decl.id || n.uid;
+  const state = trigger ? null : nodeState(n, exec);
+  const branch = n.branchType === "ERROR";
+  const color = state ? `var(--${state}, #9ea3b5)` : branch ? ERROR_COLOR : trigger ? "#5dc9a1" : "#3a3f4f";
+  const label = (n.values && n.values.length ? `${id} (${n.values.join(", ")})` : id);
+  const attrs = trigger ? { "data-trigger": id } : { "data-task": id, "data-state": state || "", "data-uid": n.uid };
+  const g = svg("g", attrs,
+    svg("rect", { x: p.x, y: p.y, width: W, height: H, rx: 8, fill: "#21242e", stroke: color, "stroke-width": state ? 2.5 : 1.5, "stroke-dasharray": trigger ? "5 3" : "" }),
+    svg("rect", { x: p.x, y: p.y, width: 6, height: H, rx: 3, fill: color }),
+    svg("text", { x: p.x + 14, y: p.y + 22, fill: "#e8e9ee", "font-size": 13, "font-weight": 600 }, label.length > 20 ? label.slice(0, 19) + "…" : label),
+    svg("text", { x: p.x + 14, y: p.y + 40, fill: "#9ea3b5", "font-size": 11 }, (state ? state + " · " : "") + String(decl.type || "").split(".").pop()));
+  g.append(svg("title", {}, `${label}\n${decl.type || ""}${state ? "\n" + state : ""}${n.branchType ? "\n" + n.branchType.toLowerCase() : ""}`));
+  return g;
+}
+
+/** The SVG of a flow graph, coloured by `exec`'s task runs when given. */
+export function topology(graph, exec) {
+  const nodes = new Map(graph.nodes.map((n) => [n.uid, n]));
+  const t = tree(graph);
+  t.sizes = new Map();
+  const size = measure("", t, nodes, graph.edges, new Map());
+  const out = { boxes: [], nodes: new Map() };
+  position("", size, 20, 20, t, out);
+  const g = svg("g", {});
+  for (const b of out.boxes) {
+    const c = t.clusters.get(b.uid).cluster;
+    const task = c.taskNode && c.taskNode.task;
+    const name = b.uid.replace(/^cluster_/, "").split(".").pop();
+    const color = c.branchType === "ERROR" ? ERROR_COLOR : c.type.endsWith("SubflowGraphCluster") ? "#8405ff" : name === "Triggers" ? "#5dc9a1" : "#6b7086";
+    g.append(svg("rect", { x: b.x, y: b.y, width: b.w, height: b.h, rx: 10, fill: "rgba(255,255,255,0.02)", stroke: color, "stroke-dasharray": "4 3", "data-cluster": b.uid }),
+      svg("text", { x: b.x + 10, y: b.y + 16, fill: "#9ea3b5", "font-size": 11 }, task ? `${name} · ${String(task.type || "").split(".").pop()}` : name));
+  }
+  const at = (uid, side) => {
+    const p = out.nodes.get(uid);
+    if (!p) return null;
+    const n = nodes.get(uid);
+    const [w, hh] = isDot(n) ? [DOT, DOT] : [W, H];
+    return { x: side === "out" ? p.x + w : p.x, y: p.y + hh / 2 };
+  };
+  for (const e of graph.edges) {
+    const a = at(e.source, "out");
+    const b = at(e.target, "in");
+    if (!a || !b) continue;
+    const mx = (a.x + b.x) / 2;
+    const rel = e.relation && e.relation.relationType;
+    g.append(svg("path", {
+      d: `M${a.x} ${a.y} C${mx} ${a.y} ${mx} ${b.y} ${b.x} ${b.y}`, fill: "none",
+      stroke: rel === "ERROR" ? ERROR_COLOR : "#6b7086", "stroke-width": 1.4, "marker-end": "url(#arrow)",
+      "stroke-dasharray": nodes.get(e.source) && kind(nodes.get(e.source)) === "GraphTrigger" ? "4 3" : "",
+    }));
+    if (e.relation && e.relation.value && rel === "CHOICE") g.append(svg("text", { x: mx, y: (a.y + b.y) / 2 - 4, fill: "#9ea3b5", "font-size": 10, "text-anchor": "middle" }, e.relation.value));
+  }
+  for (const [uid, p] of out.nodes) {
+    const n = nodes.get(uid);
+    if (isDot(n)) g.append(svg("circle", { cx: p.x + DOT / 2, cy: p.y + DOT / 2, r: DOT / 2 - 1, fill: "#15161c", stroke: "#6b7086", "stroke-width": 1.5 }));
+    else g.append(card(n, p, exec));
+  }
+  const width = size.w + 40;
+  const height = size.h + 40;
   return svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, "data-testid": "topology" },
     svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" }, svg("path", { d: "M0 0 L10 5 L0 10 z", fill: "#6b7086" }))),
     g);

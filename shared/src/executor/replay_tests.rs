@@ -157,3 +157,32 @@ fn an_unknown_task_run_a_running_execution_and_a_missing_task_are_refused() {
     let err = r.map(|e| tasks(&e)).unwrap_err();
     assert!(err.to_string().contains("task 'a'") && err.to_string().contains("revision 2"), "{err}");
 }
+
+#[test]
+fn a_task_inside_a_working_directory_replays_the_whole_working_directory() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: before\n    type: {LOG}\n    message: a\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    tasks:\n      - id: make\n        type: {LOG}\n        message: m\n      - id: use\n        type: {LOG}\n        message: u\n  - id: after\n    type: {LOG}\n    message: end\n"
+    );
+    let old = ran(&y, &ok);
+    let (created, dispatched, done) = replay(&y, &old, "use", None);
+    assert_eq!(
+        tasks(&created),
+        [("before".into(), None, StateType::Success), ("wd".into(), None, StateType::Running)],
+        "its tasks share one folder: they all run again"
+    );
+    assert_eq!(dispatched, ["make", "use", "after"]);
+    assert_eq!(done.state.current, StateType::Success);
+}
+
+#[test]
+fn inside_an_if_the_branch_taken_is_kept_and_its_later_tasks_run_again() {
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: check\n    type: io.kestra.plugin.core.flow.If\n    condition: \"{{{{ 1 == 1 }}}}\"\n    then:\n      - id: t1\n        type: {LOG}\n        message: a\n      - id: t2\n        type: {LOG}\n        message: b\n    else:\n      - id: e1\n        type: {LOG}\n        message: c\n"
+    );
+    let old = ran(&y, &ok);
+    let (created, dispatched, done) = replay(&y, &old, "t1", None);
+    assert_eq!(run_of(&created, "check", None).state.current, StateType::Running);
+    assert!(run_of(&created, "check", None).evaluated.is_some(), "the condition is not evaluated again");
+    assert_eq!(dispatched, ["t1", "t2"]);
+    assert_eq!(done.state.current, StateType::Success);
+}

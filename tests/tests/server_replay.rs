@@ -24,8 +24,10 @@ tasks:
     type: io.kestra.plugin.scripts.shell.Commands
     taskRunner:
       type: io.kestra.plugin.core.runner.Process
+    outputFiles: ["out.txt"]
     commands:
       - echo first >> {file}
+      - echo made by first > out.txt
   - id: stamp
     type: io.kestra.plugin.core.debug.Return
     format: "{{{{ execution.id }}}}"
@@ -114,6 +116,22 @@ async fn a_replay_from_a_task_run_keeps_what_ran_before_and_runs_the_rest_again_
         .expect("json");
     assert_eq!(label(&original, "system.replayed").as_deref(), Some("true"), "{original}");
 
+    // the kept output file is the original's, and can be read from the replay
+    let uri = run(&done, "first").outputs.as_ref().map(|o| o["outputFiles"]["out.txt"].clone()).expect("outputFiles");
+    let uri = uri.as_str().expect("a kestra:// URI").to_string();
+    assert!(uri.contains(&orig.id), "{uri}");
+    let preview = |exec: String, uri: String| {
+        let http = http.clone();
+        let url = format!("{}/api/v1/executions/{exec}/file/preview", server.url());
+        async move {
+            let r = http.get(url).query(&[("path", uri)]).send().await.expect("preview");
+            (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, v) = preview(id.clone(), uri.clone()).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["content"].as_str().unwrap_or("").contains("made by first"), "{v}");
+
     // the whole flow again: CREATED, every task runs, stamp is the new id
     let (status, body) = replay(String::new()).await;
     assert_eq!((status, body["state"]["current"].as_str()), (200, Some("CREATED")), "{body}");
@@ -123,7 +141,11 @@ async fn a_replay_from_a_task_run_keeps_what_ran_before_and_runs_the_rest_again_
     assert_eq!(value(&whole, "stamp"), Some(Value::from(whole.id.clone())));
     assert_eq!(runs(), "first\nsecond\nsecond\nfirst\nsecond\n");
 
-    // refusals that say why
+    // refusals that say why; another execution's file is not this replay's
+    let other = client.start_execution("test.replay", "steps", &Map::new(), &[], true).await.expect("start");
+    let theirs = run(&other, "first").outputs.as_ref().map(|o| o["outputFiles"]["out.txt"].clone()).expect("files");
+    let (status, v) = preview(id.clone(), theirs.as_str().unwrap_or("").to_string()).await;
+    assert_eq!(status, 403, "{v}");
     let (status, body) = replay("?taskRunId=nope".into()).await;
     assert_eq!(status, 404, "{body}");
     assert!(body["message"].as_str().unwrap_or("").contains("has no task run 'nope'"), "{body}");

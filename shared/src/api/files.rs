@@ -2,7 +2,8 @@
 //! streams the file (never read whole), `GET /executions/{id}/file/metas`
 //! gives its size, `GET /executions/{id}/file/preview` its first lines as
 //! text (at most `maxRows`, default 1,000, and 1 MB). Only files under the
-//! execution's own prefix in internal storage can be read this way.
+//! execution's own prefix in internal storage can be read this way, and
+//! those a replay kept from the execution it replays (same `originalId`).
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -35,7 +36,7 @@ async fn checked_path(s: &ApiState, id: &str, p: &Params) -> ApiResult<String> {
     let path = storage_path(uri)?;
     let e = load(&s.engine, id).await?;
     let prefix = execution_prefix(&e.namespace, &e.flow_id, &e.id);
-    if !path.starts_with(&format!("{prefix}/")) {
+    if !path.starts_with(&format!("{prefix}/")) && !of_a_replayed_run(s, &e, &path).await? {
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             format!("{uri} is not a file of execution {id} (its files are under kestra://{prefix}/)"),
@@ -45,6 +46,21 @@ async fn checked_path(s: &ApiState, id: &str, p: &Params) -> ApiResult<String> {
         return Err(ApiError::not_found(format!("file {uri} not found")));
     }
     Ok(path)
+}
+
+/// Whether `path` is a file of another execution of the same flow with the
+/// same `originalId`: a replay from a task run keeps the outputs (and
+/// their files) of the task runs before it, stored under the execution
+/// that made them.
+async fn of_a_replayed_run(s: &ApiState, e: &crate::model::Execution, path: &str) -> ApiResult<bool> {
+    let flow_base = execution_prefix(&e.namespace, &e.flow_id, "");
+    let Some(other) = path.strip_prefix(&flow_base).and_then(|rest| rest.split('/').next()) else {
+        return Ok(false);
+    };
+    if other.is_empty() || other == e.id || !path.contains(&format!("{flow_base}{other}/")) {
+        return Ok(false);
+    }
+    Ok(s.engine.state.load_execution(other).await?.is_some_and(|o| o.original_id == e.original_id))
 }
 
 fn file_name(path: &str) -> &str {

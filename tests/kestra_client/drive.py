@@ -168,6 +168,22 @@ def main():
     replay = raw(c.executions.replay_execution_without_preload_content(execution_id=eid, tenant=T))
     check(replay["id"] != eid and replay["flowId"] == "hello", "replay_execution", replay)
     ok("executions.replay_execution -> a new execution")
+    # flow graphs: of a stored flow, of a source, of an execution. The
+    # generated FlowGraph model requires `flowables` and every relation's
+    # type and value, which Kestra itself leaves out: read raw
+    g = raw(c.flows.generate_flow_graph_without_preload_content(namespace=NS, id="hello", tenant=T))
+    uids = [n["uid"] for n in g["nodes"]]
+    check("root.greet" in uids and "root.csv" in uids, "generate_flow_graph", g)
+    check(any(e["source"] == "root.greet" and e["target"] == "root.csv"
+              and e["relation"].get("relationType") == "SEQUENTIAL" for e in g["edges"]), "generate_flow_graph edges", g)
+    ok("flows.generate_flow_graph")
+    g = raw(c.flows.generate_flow_graph_from_source_without_preload_content(tenant=T, body=SLOW))
+    check(any(n["uid"] == "root.wait" for n in g["nodes"]), "generate_flow_graph_from_source", g)
+    ok("flows.generate_flow_graph_from_source")
+    g = raw(c.executions.get_execution_flow_graph_without_preload_content(execution_id=eid, tenant=T))
+    greet = next((n for n in g["nodes"] if n["uid"] == "root.greet"), None)
+    check(greet is not None and greet["taskRun"]["state"]["current"] == "SUCCESS", "get_execution_flow_graph", g)
+    ok("executions.get_execution_flow_graph (task runs on the nodes)")
     csv = [t for t in again["taskRunList"] if t["taskId"] == "csv"][0]
     uri = csv["outputs"]["uri"]
     content = c.executions.download_file_from_execution_without_preload_content(execution_id=eid, path=uri, tenant=T)

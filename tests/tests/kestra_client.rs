@@ -2,7 +2,8 @@
 //! by scripts/setup/kestra_client.sh) drives `baton server local` (with
 //! basic auth) and the GCP `api` function (on the functions cluster) through
 //! the same script, tests/kestra_client/drive.py: flows import, create,
-//! get, update, search, validate, delete; executions start, search, labels,
+//! get, update, search, validate, delete, graph (of a flow, a source and
+//! an execution); executions start, search, labels,
 //! replay, output file download, kill; logs; KV; triggers search and a
 //! backfill; namespaces. The server's HTTP checks (Host, cross-site, auth,
 //! unknown routes and parameters, large uploads) are tested here directly.

@@ -291,6 +291,9 @@ const scenarios = {
     const whole = page.url().split("/").pop();
     await state.getByText("SUCCESS").waitFor({ timeout: 10000 });
     check((await text(page.locator("[data-testid=labels]"))).includes("system.replay:true"), "the replay is labelled");
+    await page.goto(url + `#/executions/${orig}?tab=logs`);
+    await page.locator("[data-testid=logs]").getByText("middle").first().waitFor();
+    check((await page.locator('[data-testid=logs] details[data-task="middle"] summary button[data-replay=middle]').count()) === 1, "a log group offers Replay from here");
     await page.goto(url + `#/executions/${orig}?tab=gantt`);
     const from = page.locator("[data-testid=gantt] button[data-replay=middle]");
     await from.waitFor();

@@ -80,6 +80,17 @@ function action(e, label, path, method, attrs = {}, ask = null) {
   } }, label);
 }
 
+/** Kestra's "Replay" of a task run: a new execution keeping what ran before it. */
+function replayFrom(e, tr) {
+  const name = tr.taskId + (tr.value ? ` (${tr.value})` : "");
+  const b = action(e, "Replay from here", `replay?taskRunId=${enc(tr.id)}`, "POST",
+    { class: "small", "data-replay": tr.taskId + (tr.value ? `:${tr.value}` : ""), title: "Replay the execution from this task run: a new execution keeps what ran before it and runs this task and what follows again" },
+    `Replay from task ${name}? A new execution keeps what ran before it and runs it and what follows again.`);
+  // inside a log group's header: a click replays, it does not fold the group
+  b.addEventListener("click", (ev) => ev.preventDefault());
+  return b;
+}
+
 function drawHeader(header, e) {
   const running = !TERMINAL.includes(e.state.current);
   const act = (label, path, method, cls) => action(e, label, path, method, { class: cls || "" });
@@ -128,10 +139,7 @@ function gantt(e) {
       h("div", { class: "bar-wrap", "data-task": tr.taskId }, h("div", { class: "bar", title: tr.state.current, style: { left: left + "%", width: width + "%", background: `var(--${tr.state.current}, var(--CREATED))` } })),
       h("span", {}, fmtMs(s.ms), " ", stateBadge(tr.state.current),
         // Kestra's "Replay" of a task run: a new execution keeping what ran before it
-        TERMINAL.includes(e.state.current)
-          ? [" ", action(e, "Replay from here", `replay?taskRunId=${enc(tr.id)}`, "POST", { class: "small", "data-replay": tr.taskId + (tr.value ? `:${tr.value}` : ""), title: "Replay the execution from this task run: a new execution keeps what ran before it and runs this task and what follows again" },
-            `Replay from task ${tr.taskId}${tr.value ? ` (${tr.value})` : ""}? A new execution keeps what ran before it and runs it and what follows again.`)]
-          : ""),
+        TERMINAL.includes(e.state.current) ? [" ", replayFrom(e, tr)] : ""),
     ];
   });
   if (!rows.length) return h("p", { class: "muted" }, "No task runs yet.");
@@ -164,7 +172,8 @@ function grouped(e, lines) {
     const mine = byRun.get(tr.id);
     if (!mine) continue;
     out.push(h("details", { class: "log-group", open: true, "data-task": tr.taskId },
-      h("summary", { class: "log-head" }, h("strong", {}, tr.taskId), tr.value ? h("span", { class: "muted" }, ` ${tr.value}`) : "", " ", stateBadge(tr.state.current), h("span", { class: "muted" }, ` ${fmtMs(span(tr.state).ms)} · ${mine.length} lines`)),
+      h("summary", { class: "log-head" }, h("strong", {}, tr.taskId), tr.value ? h("span", { class: "muted" }, ` ${tr.value}`) : "", " ", stateBadge(tr.state.current), h("span", { class: "muted" }, ` ${fmtMs(span(tr.state).ms)} · ${mine.length} lines`),
+        TERMINAL.includes(e.state.current) ? [" ", replayFrom(e, tr)] : ""),
       mine.map(logRow)));
   }
   return out;

@@ -186,3 +186,37 @@ fn inside_an_if_the_branch_taken_is_kept_and_its_later_tasks_run_again() {
     assert_eq!(dispatched, ["t1", "t2"]);
     assert_eq!(done.state.current, StateType::Success);
 }
+
+#[test]
+fn a_subflow_replayed_starts_a_new_child_execution() {
+    use crate::executor::{Action, apply_event};
+    use crate::runtime::messages::ExecutionEvent;
+    let y = "id: f\nnamespace: n\ntasks:\n  - id: sub\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: n\n    flowId: child\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: done\n";
+    // runs `sim` to its end, ending the child it starts (the last one) with SUCCESS
+    let finish = |sim: &mut Sim| -> String {
+        assert_eq!(sim.run(), StateType::Running);
+        let Some(Action::StartSubflow { task_run_id, execution_id, .. }) = sim.subflows.last().cloned() else {
+            panic!("no subflow started")
+        };
+        let ev = ExecutionEvent::SubflowEnded {
+            execution_id: sim.exec.id.clone(),
+            task_run_id,
+            child_execution_id: execution_id.clone(),
+            state: StateType::Success,
+            outputs: Default::default(),
+        };
+        let now = sim.now;
+        apply_event(&sim.flow, &mut sim.exec, &ev, now);
+        assert_eq!(sim.run(), StateType::Success);
+        execution_id
+    };
+    let mut first = Sim::new(y, json!({}), &ok);
+    let first_child = finish(&mut first);
+    let mut again = Sim::new(y, json!({}), &ok);
+    let from = run_of(&first.exec, "sub", None).id.clone();
+    again.exec = replay_from(&again.flow, 1, &first.exec, &from, "exec2", t0()).expect("replay");
+    assert_eq!(tasks(&again.exec), [("sub".into(), None, StateType::Running)]);
+    let second_child = finish(&mut again);
+    assert_ne!(first_child, second_child, "a new child execution");
+    assert_eq!(again.task_ids(), ["after"]);
+}

@@ -184,6 +184,17 @@ def main():
     greet = next((n for n in g["nodes"] if n["uid"] == "root.greet"), None)
     check(greet is not None and greet["taskRun"]["state"]["current"] == "SUCCESS", "get_execution_flow_graph", g)
     ok("executions.get_execution_flow_graph (task runs on the nodes)")
+    # a namespace update through the client's only binding, Kestra's older
+    # JSON form (a list of flows), keeping the namespace's other flows
+    task = k.Task.from_dict({"id": "t", "type": "io.kestra.plugin.core.log.Log", "message": "from json"})
+    upd = raw(c.flows.update_flows_in_namespace_from_json_without_preload_content(
+        delete=False, namespace=NS, tenant=T,
+        flow=[k.Flow(id="fromjson", namespace=NS, disabled=False, deleted=False, tasks=[task])]))
+    check([f["id"] for f in upd] == ["fromjson"], "update_flows_in_namespace_from_json", upd)
+    got = c.flows.get_flow(namespace=NS, id="fromjson", source=True, allow_deleted=False, tenant=T)
+    check("from json" in got["source"] and got["tasks"][0]["id"] == "t", "update_flows_in_namespace_from_json source", got)
+    c.flows.delete_flow(namespace=NS, id="fromjson", tenant=T)
+    ok("flows.update_flows_in_namespace_from_json (delete=false)")
     csv = [t for t in again["taskRunList"] if t["taskId"] == "csv"][0]
     uri = csv["outputs"]["uri"]
     content = c.executions.download_file_from_execution_without_preload_content(execution_id=eid, path=uri, tenant=T)

@@ -1,5 +1,6 @@
 //! `POST /flows/{namespace}`: Kestra's namespace update from a
-//! multi-document YAML body (`application/x-yaml`). Every document is
+//! multi-document YAML body (`application/x-yaml`; the older JSON list of
+//! flows is read too). Every document is
 //! validated, and must be of that very namespace with an id of its own,
 //! before anything is written; then each flow is created or updated
 //! through the host (as `POST /flows` and `PUT /flows/{ns}/{id}` do) and,
@@ -9,12 +10,12 @@
 
 use axum::Json;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::ApiState;
-use super::error::{ApiResult, flow_violations, invalid_entity};
+use super::error::{ApiError, ApiResult, flow_violations, invalid_entity};
 use super::flows::{documents, flow_json, yaml_body};
 use super::query::Params;
 use crate::model::Flow;
@@ -29,7 +30,8 @@ pub(super) async fn update_namespace(
 ) -> ApiResult<Response> {
     let p = Params::parse(raw.as_deref(), "POST /flows/{namespace}", &["delete"])?;
     let delete = p.flag("delete", true)?;
-    let text = yaml_body(&headers, &body)?;
+    let json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("json"));
+    let text = if json { json_documents(&body)? } else { yaml_body(&headers, &body)? };
     let (flows, violations) = check(&s, &namespace, &text);
     if !violations.is_empty() {
         return Ok(invalid_entity(uri.path(), &violations));
@@ -54,6 +56,16 @@ pub(super) async fn update_namespace(
     }
     deleted.extend(written);
     Ok(Json(Value::Array(deleted)).into_response())
+}
+
+/// Kestra's older JSON form (a list of flows, as the generated clients'
+/// `update_flows_in_namespace_from_json` send it) as YAML documents.
+fn json_documents(body: &[u8]) -> ApiResult<String> {
+    let flows: Vec<Value> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body must be a JSON list of flows: {e}")))?;
+    let docs: Vec<String> =
+        flows.iter().map(|f| crate::template::to_yaml(&minijinja::Value::from_serialize(f))).collect();
+    Ok(docs.join("---\n"))
 }
 
 /// Parses every document; the flows, or every violation: a document's

@@ -20,6 +20,8 @@ use minijinja::value::Value as MjValue;
 use serde_json::Value;
 
 use bridge::Bridge;
+/// Block YAML of a value (Jackson YAML style), e.g. a flow sent as JSON.
+pub use json::to_yaml;
 
 /// A template failed to parse or render. The message says what and where.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -28,6 +28,7 @@ mod postgres;
 mod schedule;
 mod scripts;
 mod server;
+mod server_bulk;
 mod server_graph;
 mod server_http;
 mod server_replay;

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Kestra's published Python API client (`kestra-api-client` 1.0.0 on PyPI,
-# generated from Kestra 1.0's OpenAPI spec), used by the API tests to drive
+# Kestra's published Python API clients (`kestra-api-client` 1.0.0 on PyPI,
+# generated from Kestra 1.0's OpenAPI spec, and Kestra 2.0's SDK `kestrapy`
+# 2.0.3 with `regex`, which it imports but does not declare), used by the API tests to drive
 # `baton server local` and the GCP `api` function with code nobody here
 # wrote. SOURCED by scripts/test.sh: no `exit`, nothing left but the export.
 #
@@ -11,12 +12,12 @@
 #   BATON_KESTRA_PYTHON  the virtualenv's python (unset when it could not be made)
 
 baton_setup_kestra_client() {
-  local version="1.0.0"
+  local version="1.0.0+kestrapy-2.0.3"
   local repo dir
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   dir="$repo/.cache/kestra-client"
   if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/VERSION" 2>/dev/null || true)" = "$version" ]; then
-    echo "kestra client setup: $dir (kestra-api-client $version) already there"
+    echo "kestra client setup: $dir (kestra-api-client 1.0.0, kestrapy 2.0.3) already there"
   else
     if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
       echo "kestra client setup: installing python3-venv"
@@ -26,11 +27,11 @@ baton_setup_kestra_client() {
     fi
     rm -rf "$dir"
     if python3 -m venv "$dir" >/dev/null 2>&1 &&
-      "$dir/bin/pip" install -q "kestra-api-client==$version" >/dev/null 2>&1; then
+      "$dir/bin/pip" install -q "kestra-api-client==1.0.0" "kestrapy==2.0.3" regex >/dev/null 2>&1; then
       echo "$version" >"$dir/VERSION"
-      echo "kestra client setup: kestra-api-client $version installed in $dir"
+      echo "kestra client setup: kestra-api-client 1.0.0 and kestrapy 2.0.3 installed in $dir"
     else
-      echo "kestra client setup: cannot install kestra-api-client $version; the Python-client API tests will fail" >&2
+      echo "kestra client setup: cannot install kestra-api-client 1.0.0 / kestrapy 2.0.3; the Python-client API tests will fail" >&2
       return 0
     fi
   fi

@@ -1,5 +1,7 @@
-//! Kestra's own Python client (`kestra-api-client` 1.0.0 from PyPI, set up
-//! by scripts/setup/kestra_client.sh) drives `baton server local` (with
+//! Kestra's own Python clients (`kestra-api-client` 1.0.0 and Kestra 2.0's
+//! SDK `kestrapy` 2.0.3 from PyPI, set up by scripts/setup/kestra_client.sh;
+//! the SDK through tests/kestra_client/drive2.py, on 2.0's paths and shapes)
+//! drive `baton server local` (with
 //! basic auth) and the GCP `api` function (on the functions cluster) through
 //! the same script, tests/kestra_client/drive.py: flows import, create,
 //! get, update, search, validate, delete, graph (of a flow, a source and
@@ -17,14 +19,19 @@ use tokio::io::AsyncReadExt;
 
 const AUTH: &str = "admin@kestra.io:Admin1234!";
 
-/// Runs drive.py against `url`; panics with its output when it fails.
+/// Runs drive.py (Kestra 1.0's client) against `url`; panics with its output when it fails.
 async fn drive(url: &str, auth: Option<&str>) {
+    drive_with("drive.py", url, auth).await
+}
+
+/// Runs `script` (tests/kestra_client/) against `url`.
+async fn drive_with(script: &str, url: &str, auth: Option<&str>) {
     let python = std::env::var("BATON_KESTRA_PYTHON").unwrap_or_else(|_| {
         panic!("BATON_KESTRA_PYTHON is not set: source scripts/setup/kestra_client.sh (it installs kestra-api-client)")
     });
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("kestra_client/drive.py");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("kestra_client").join(script);
     let mut cmd = tokio::process::Command::new(python);
-    cmd.arg(script).arg(url).kill_on_drop(true);
+    cmd.arg(path).arg(url).kill_on_drop(true);
     if let Some(a) = auth {
         cmd.arg(a);
     }
@@ -47,9 +54,9 @@ async fn drive(url: &str, auth: Option<&str>) {
     }
     let text = format!("{}{}", stdout.await.unwrap_or_default(), stderr.await.unwrap_or_default());
     match status {
-        Ok(Ok(s)) => assert!(s.success(), "Kestra's Python client against {url}:\n{text}"),
+        Ok(Ok(s)) => assert!(s.success(), "Kestra's Python client ({script}) against {url}:\n{text}"),
         Ok(Err(e)) => panic!("drive.py: {e}"),
-        Err(_) => panic!("Kestra's Python client against {url} did not finish in 3 minutes:\n{text}"),
+        Err(_) => panic!("Kestra's Python client ({script}) against {url} did not finish in 3 minutes:\n{text}"),
     }
     assert!(text.contains("all operations passed"), "{text}");
 }
@@ -63,6 +70,19 @@ async fn kestras_python_client_drives_the_local_server_with_basic_auth() {
     let (server, _home) = local_server(Some(AUTH)).await;
     drive(&server.url(), Some(AUTH)).await;
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kestras_2_0_sdk_drives_the_local_server_with_basic_auth() {
+    let (server, _home) = local_server(Some(AUTH)).await;
+    drive_with("drive2.py", &server.url(), Some(AUTH)).await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kestras_2_0_sdk_drives_the_gcp_api_function() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    drive_with("drive2.py", &cluster.api.url, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

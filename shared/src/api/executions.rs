@@ -36,6 +36,11 @@ pub fn routes() -> Router<ApiState> {
         .route("/executions/{id}/restart", post(restart_execution))
         .route("/executions/{id}/labels", post(set_labels))
         .route("/executions/{id}/follow", get(super::sse::follow_execution))
+        // Kestra 2.0 moved the actions under `/actions/`
+        .route("/executions/{id}/actions/kill", delete(kill_execution))
+        .route("/executions/{id}/actions/replay", post(replay_execution))
+        .route("/executions/{id}/actions/restart", post(restart_execution))
+        .route("/executions/{id}/actions/labels", post(set_labels))
 }
 
 /// The execution as Kestra's API returns it (without Baton's CAS version).
@@ -181,7 +186,9 @@ pub(super) async fn kill_execution(
     for execution_id in ids {
         publish_event(&s.engine, &ExecutionEvent::Kill { execution_id }).await?;
     }
-    Ok(axum::http::StatusCode::ACCEPTED.into_response())
+    // 1.x answers 202 with no body (its client reads none); 2.0's client
+    // reads the execution: the execution as it was asked to be killed
+    Ok((axum::http::StatusCode::ACCEPTED, Json(execution_json(&e))).into_response())
 }
 
 /// Kestra's replay: a new execution of the original's flow revision (or

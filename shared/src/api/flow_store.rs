@@ -12,6 +12,16 @@ use crate::model::Flow;
 use crate::plugins::flow_store::{FlowStore, StoredFlow};
 use crate::runtime::engine::Engine;
 
+/// The revision of `flow`'s source: the stored one when it is the latest,
+/// else recorded now as the next (a flow created, updated or edited in its
+/// folder or bucket since its last run), as Kestra numbers every change.
+pub async fn revision(engine: &Engine, flow: &Flow) -> Result<u32, crate::backend::BackendError> {
+    match engine.state.load_flow(&flow.namespace, &flow.id, None).await? {
+        Some((revision, source)) if source == flow.source => Ok(revision),
+        _ => engine.state.save_flow(&flow.namespace, &flow.id, &flow.source).await,
+    }
+}
+
 /// The flow store of the runtime that serves the API.
 pub struct HostFlowStore {
     pub engine: Arc<Engine>,
@@ -29,14 +39,7 @@ impl HostFlowStore {
     }
 
     async fn revision(&self, flow: &Flow) -> Result<u32, String> {
-        let stored = self.engine.state.load_flow(&flow.namespace, &flow.id, None).await.map_err(|e| e.to_string())?;
-        Ok(match stored {
-            Some((revision, source)) if source == flow.source => revision,
-            // not run since it last changed: its revision is recorded now
-            _ => {
-                self.engine.state.save_flow(&flow.namespace, &flow.id, &flow.source).await.map_err(|e| e.to_string())?
-            }
-        })
+        revision(&self.engine, flow).await.map_err(|e| e.to_string())
     }
 
     async fn stored(&self, flow: &Flow) -> Result<StoredFlow, String> {

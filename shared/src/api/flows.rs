@@ -49,11 +49,7 @@ pub async fn flow_json(s: &ApiState, flow: &Flow, with_source: bool) -> ApiResul
     v["deleted"] = json!(false);
     v["labels"] = json!(flow.labels);
     v["inputs"] = serde_json::to_value(&flow.inputs).unwrap_or(Value::Null);
-    if let Some((revision, _)) = s.engine.state.load_flow(&flow.namespace, &flow.id, None).await? {
-        v["revision"] = json!(revision);
-    } else {
-        v["revision"] = json!(flow.revision.max(1));
-    }
+    v["revision"] = json!(super::flow_store::revision(&s.engine, flow).await?);
     let mut triggers = Vec::new();
     for t in &flow.triggers {
         let mut tv = v
@@ -117,24 +113,13 @@ pub(super) async fn namespace_flows(
 }
 
 async fn search_flows(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let p = Params::parse(raw.as_deref(), "GET /flows/search", &["page", "size", "q", "namespace", "sort", "labels"])?;
+    let p = Params::parse(raw.as_deref(), "GET /flows/search", super::flow_search::PARAMS)?;
     let paging = p.paging()?;
     if let Some(sort) = p.get("sort").filter(|s| !s.starts_with("id") && !s.starts_with("namespace")) {
         return Err(ApiError::bad_request(format!("sort '{sort}' is not supported (id or namespace, :asc or :desc)")));
     }
-    let q = p.get("q").map(str::to_lowercase);
-    let labels = p.labels("labels")?;
-    let matching: Vec<Arc<Flow>> = s
-        .host
-        .flows()
-        .await?
-        .into_iter()
-        .filter(|f| p.get("namespace").is_none_or(|ns| f.namespace == ns || f.namespace.starts_with(&format!("{ns}."))))
-        .filter(|f| {
-            q.as_ref().is_none_or(|q| f.id.to_lowercase().contains(q) || f.namespace.to_lowercase().contains(q))
-        })
-        .filter(|f| labels.iter().all(|l| f.labels.contains(l)))
-        .collect();
+    let search = super::flow_search::FlowSearch::from_params(&p)?;
+    let matching: Vec<Arc<Flow>> = s.host.flows().await?.into_iter().filter(|f| search.matches(f)).collect();
     let total = matching.len();
     let mut results = Vec::new();
     for f in paging.slice(matching) {

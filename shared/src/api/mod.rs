@@ -34,15 +34,18 @@ pub mod error;
 pub mod executions;
 pub mod files;
 pub mod flow_namespace;
+pub mod flow_search;
 pub mod flow_store;
 pub mod flows;
 pub mod graph;
 pub mod host;
 pub mod inputs;
 pub mod kv;
+pub mod kv_search;
 pub mod logs;
 pub mod namespaces;
 pub mod nsfiles;
+pub mod outputs;
 pub mod query;
 pub mod search;
 pub mod sse;
@@ -79,9 +82,11 @@ pub fn router(state: ApiState) -> Router {
         .merge(files::routes())
         .merge(logs::routes())
         .merge(kv::routes())
+        .merge(kv_search::routes())
         .merge(triggers::routes())
         .merge(namespaces::routes())
         .merge(nsfiles::routes())
+        .merge(outputs::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(unknown_route)
         // uploads are streamed to storage, never held: no overall size limit

@@ -41,6 +41,20 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The parts of a Kestra filter parameter: `filters[labels][EQUALS][team]`
+/// gives `["labels", "EQUALS", "team"]`.
+pub fn filter_parts(key: &str) -> Vec<&str> {
+    key.strip_prefix("filters[").and_then(|r| r.strip_suffix(']')).unwrap_or("").split("][").collect()
+}
+
+/// The `filters[…]` parameters with a value, with their parts.
+pub fn filters(p: &Params) -> impl Iterator<Item = (&str, Vec<&str>, &String)> {
+    p.pairs
+        .iter()
+        .filter(|(k, v)| k.starts_with("filters[") && !v.is_empty())
+        .map(|(k, v)| (k.as_str(), filter_parts(k), v))
+}
+
 /// A request's query parameters, checked against what its route supports.
 #[derive(Debug, Default, Clone)]
 pub struct Params {

@@ -35,7 +35,7 @@ pub const SEARCH_PARAMS: &[&str] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq)]
-enum Text {
+pub(super) enum Text {
     Equals(String),
     NotEquals(String),
     StartsWith(String),
@@ -44,7 +44,7 @@ enum Text {
 }
 
 impl Text {
-    fn matches(&self, v: &str) -> bool {
+    pub(super) fn matches(&self, v: &str) -> bool {
         match self {
             Text::Equals(x) => v == x,
             Text::NotEquals(x) => v != x,
@@ -85,7 +85,7 @@ fn date(v: &str) -> ApiResult<DateTime<Utc>> {
         .map_err(|e| ApiError::bad_request(format!("'{v}' is not an ISO-8601 date-time with an offset: {e}")))
 }
 
-fn text(field: &str, op: &str, v: &str) -> ApiResult<Text> {
+pub(super) fn text(field: &str, op: &str, v: &str) -> ApiResult<Text> {
     Ok(match op {
         "EQUALS" => Text::Equals(v.into()),
         "NOT_EQUALS" => Text::NotEquals(v.into()),
@@ -96,7 +96,7 @@ fn text(field: &str, op: &str, v: &str) -> ApiResult<Text> {
     })
 }
 
-fn unsupported(field: &str, op: &str, ops: &str) -> ApiError {
+pub(super) fn unsupported(field: &str, op: &str, ops: &str) -> ApiError {
     ApiError::bad_request(format!("filters[{field}][{op}] is not supported by Baton (operations on {field}: {ops})"))
 }
 
@@ -145,8 +145,7 @@ impl Search {
     }
 
     fn filter(&mut self, key: &str, v: &str) -> ApiResult<()> {
-        let inner = key.strip_prefix("filters[").and_then(|r| r.strip_suffix(']')).unwrap_or("");
-        let parts: Vec<&str> = inner.split("][").collect();
+        let parts = super::query::filter_parts(key);
         let (field, op) = match parts.as_slice() {
             [f, o] | [f, o, _] => (*f, *o),
             _ => return Err(ApiError::bad_request(format!("'{key}' is not written filters[field][OPERATION]"))),

@@ -99,17 +99,36 @@ async fn flow_entries(s: &ApiState, flow: &Flow) -> ApiResult<Vec<Value>> {
 }
 
 async fn search(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let p =
-        Params::parse(raw.as_deref(), "GET /triggers/search", &["page", "size", "sort", "q", "namespace", "flowId"])?;
+    let p = Params::parse(
+        raw.as_deref(),
+        "GET /triggers/search",
+        &["page", "size", "sort", "q", "namespace", "flowId", "filters[", "dateFilter"],
+    )?;
     let paging = p.paging()?;
     if let Some(sort) = p.get("sort").filter(|s| !s.starts_with("triggerId") && !s.starts_with("flowId")) {
         return Err(ApiError::bad_request(format!("sort '{sort}' is not supported (flowId or triggerId)")));
     }
-    let q = p.get("q").map(str::to_lowercase);
+    let mut q = p.get("q").map(str::to_lowercase);
+    // Kestra's filters (1.x and 2.0 clients) on namespace, flowId and q
+    let (mut namespace, mut flow_id) = (Vec::new(), Vec::new());
+    for (k, parts, v) in super::query::filters(&p) {
+        match parts.as_slice() {
+            ["namespace", op] => namespace.push(super::search::text("namespace", op, v)?),
+            ["flowId", op] => flow_id.push(super::search::text("flowId", op, v)?),
+            ["q" | "query", "EQUALS"] => q = Some(v.to_lowercase()),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "'{k}' is not supported by GET /triggers/search in Baton (filters on namespace, flowId, q)"
+                )));
+            }
+        }
+    }
     let mut all = Vec::new();
     for flow in s.host.flows().await? {
         if p.get("namespace").is_some_and(|ns| flow.namespace != ns && !flow.namespace.starts_with(&format!("{ns}.")))
             || p.get("flowId").is_some_and(|f| flow.id != f)
+            || !namespace.iter().all(|t| t.matches(&flow.namespace))
+            || !flow_id.iter().all(|t| t.matches(&flow.id))
         {
             continue;
         }

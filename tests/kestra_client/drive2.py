@@ -1,0 +1,200 @@
+"""Drives a Baton API (baton server local, or the GCP api function) with
+Kestra 2.0's published Python SDK (kestrapy 2.0.3 from PyPI): every call
+goes to `/api/v1/{tenant}/...` as Kestra 2.0 requires, with the 2.0 shapes
+(`PUT /triggers/backfill/create`, KV read as `KvDetail`, `GET /{tenant}/kv`).
+The SDK's pydantic models parse the answers, so a field Baton names or types
+differently from Kestra fails here. drive.py does the same with the 1.0 client.
+
+Usage: drive2.py BASE_URL [USER:PASSWORD]
+Prints one line per checked operation; exits 1 at the first failure.
+"""
+
+import datetime
+import sys
+import time
+
+from kestrapy import KestraClient
+from kestrapy.exceptions import ApiException
+from kestrapy.models.query_filter import QueryFilter
+
+from drive import fail, ok  # the 1.0 client's driver, next to this file
+
+NS = "test.sdk2"
+T = "main"
+
+HELLO = """id: hello
+namespace: test.sdk2
+labels:
+  team: data
+inputs:
+  - id: name
+    type: STRING
+    defaults: world
+  - id: data
+    type: FILE
+tasks:
+  - id: greet
+    type: io.kestra.plugin.core.log.Log
+    message: "hello {{ inputs.name }}"
+  - id: echo
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.name }}: {{ read(inputs.data) }}"
+"""
+
+SCHEDULED = """id: scheduled
+namespace: test.sdk2
+tasks:
+  - id: tick
+    type: io.kestra.plugin.core.log.Log
+    message: "tick {{ trigger.date }}"
+triggers:
+  - id: monthly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 1 * *"
+"""
+
+SLOW = """id: slow
+namespace: test.sdk2
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT60S
+"""
+
+
+def check(cond, what, detail=""):
+    if not cond:
+        fail(what, detail)
+    ok(what)
+
+
+def wait_state(client, eid, states, what, limit=60):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        e = client.executions.execution(eid, T)
+        state = str(e.state.current.value if hasattr(e.state.current, "value") else e.state.current)
+        if state in states:
+            return e
+        time.sleep(0.2)
+    fail(what, f"execution {eid} still {state}")
+
+
+def main():
+    base = sys.argv[1].rstrip("/")
+    user = password = None
+    if len(sys.argv) > 2:
+        user, password = sys.argv[2].split(":", 1)
+    client = KestraClient(host=base, username=user, password=password, timeout=60)
+
+    # flows: import (multi-document YAML), create, get with source, update, search, validate, graph
+    imported = client.flows.import_flows(T, file_content=(SCHEDULED + "---\n" + SLOW).encode())
+    check(imported == [], "flows import (2.0 path)", imported)
+    created = client.flows.create_flow(T, HELLO)
+    check(created.id == "hello" and created.namespace == NS and created.revision == 1, "flow create", created)
+    got = client.flows.flow(NS, "hello", T, source=True)
+    check(got.source and "hello {{ inputs.name }}" in got.source, "flow get with source", got)
+    updated = client.flows.update_flow(NS, "hello", T, HELLO.replace("hello {{", "hi {{"))
+    check(updated.revision == 2, "flow update makes revision 2", updated.revision)
+    found = client.flows.search_flows(T, size=50, filters=[QueryFilter(field="namespace", operation="EQUALS", value=NS)])
+    ids = sorted(f.id for f in found.results)
+    check(ids == ["hello", "scheduled", "slow"] and found.total == 3, "flows search with a namespace filter", ids)
+    violations = client.flows.validate_flows(T, "id: bad\nnamespace: test.sdk2\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Nope\n")
+    check(len(violations) == 1 and violations[0].constraints, "flows validate names the bad task", violations)
+    graph = client.flows.generate_flow_graph(NS, "hello", T)
+    check(graph.nodes and graph.edges, "flow graph", graph)
+
+    # executions: multipart start with a FILE input, wait, outputs, logs
+    started = client.executions.create_execution(
+        T, NS, "hello", labels=["env:sdk"], wait=True,
+        inputs={"name": "SDK", "data": ("data.txt", b"file body")},
+    )
+    eid = started.id
+    state = started.state.current.value if hasattr(started.state.current, "value") else started.state.current
+    check(str(state) == "SUCCESS", "execution start (multipart, FILE part, wait=true)", state)
+    e = client.executions.execution(eid, T)
+    labels = {l.key: l.value for l in (e.labels or [])}
+    check(labels.get("env") == "sdk" and labels.get("team") == "data", "execution labels", labels)
+    echo = [t for t in e.task_run_list if t.task_id == "echo"][0]
+    outputs = client.outputs.task_run_outputs(eid, echo.id, T)
+    check(outputs.get("value") == "SDK: file body", "task run outputs (GET /outputs/tasks/{id}/{taskRunId})", outputs)
+    infos = client.outputs.task_outputs_information(eid, T)
+    check([i.task_id for i in infos] == ["echo"], "which task runs have outputs", infos)
+    check(client.outputs.execution_outputs(eid, T) == {}, "flow outputs of a flow without any")
+    logs = client.logs.list_logs_from_execution(eid, T, min_level="INFO")
+    check(any("hi SDK" in (l.message or "") for l in logs), "logs of an execution", [l.message for l in logs])
+    text = client.logs.download_logs_from_execution(eid, T)
+    check("hi SDK" in text, "logs download", text[:200])
+    page = client.executions.search_executions(
+        T, size=10, filters=[QueryFilter(field="flowId", operation="EQUALS", value="hello")]
+    )
+    check(page["total"] >= 1 and page["results"][0]["id"] == eid, "executions search with a flowId filter", page)
+    by_label = client.executions.search_executions(
+        T, size=10, filters=[QueryFilter(field="labels", operation="EQUALS", value={"env": "sdk"})]
+    )
+    check([r["id"] for r in by_label["results"]] == [eid], "executions search by label", by_label)
+    fgraph = client.executions.execution_flow_graph(eid, T)
+    check(fgraph.nodes, "execution flow graph", fgraph)
+
+    # kill a running execution, then restart and replay it
+    slow = client.executions.create_execution(T, NS, "slow")
+    wait_state(client, slow.id, {"RUNNING"}, "slow execution running")
+    client.executions.kill_execution(slow.id, T)
+    wait_state(client, slow.id, {"KILLED"}, "kill")
+    ok("kill")
+    replay = client.executions.replay_execution(eid, T)
+    check(replay.id != eid and replay.original_id == eid, "replay makes a new execution", replay)
+    wait_state(client, replay.id, {"SUCCESS"}, "replay runs")
+    ok("replay runs to SUCCESS")
+
+    # KV in 2.0's shapes
+    client.kv.set_key_value(NS, "answer", T, "42")
+    kv = client.kv.key_value(NS, "answer", T)
+    kind = kv.type.value if hasattr(kv.type, "value") else kv.type
+    check(str(kind) == "NUMBER" and kv.value == 42, "KV set and read (KvDetail)", kv)
+    keys = client.kv.list_all_keys(T, filters=[QueryFilter(field="namespace", operation="EQUALS", value=NS)])
+    check(any(k.key == "answer" for k in keys.results), "KV list all keys (GET /{tenant}/kv)", keys)
+    check(client.kv.delete_key_value(NS, "answer", T) is True, "KV delete")
+
+    # triggers: search, then a backfill through 2.0's route
+    triggers = client.triggers.search_triggers(
+        T, size=10, filters=[QueryFilter(field="namespace", operation="EQUALS", value=NS)]
+    )
+    check(any(t.get("triggerId") == "monthly" or (t.get("triggerContext") or {}).get("triggerId") == "monthly"
+              for t in triggers["results"]), "triggers search", triggers)
+    backfill = client.triggers.create_backfill(T, {
+        "namespace": NS, "flowId": "scheduled", "triggerId": "monthly",
+        "backfill": {"start": "2021-01-01T00:00:00Z", "end": "2021-03-01T00:00:00Z", "labels": [{"key": "bf", "value": "sdk"}]},
+    })
+    check(backfill.get("backfill") is not None, "backfill create (PUT /triggers/backfill/create)", backfill)
+    deadline = time.time() + 60
+    ticks = []
+    while time.time() < deadline:
+        page = client.executions.search_executions(
+            T, size=20, filters=[QueryFilter(field="flowId", operation="EQUALS", value="scheduled")]
+        )
+        ticks = [r for r in page["results"] if r["state"]["current"] == "SUCCESS"]
+        if len(ticks) >= 2:
+            break
+        time.sleep(0.3)
+    check(len(ticks) == 2, "the backfill ran January and February 2021", page)
+
+    # namespaces and namespace files
+    spaces = client.namespaces.search_namespaces(T, size=50)
+    check(any(n.id == NS for n in spaces.results), "namespaces search", spaces)
+    client.files.create_namespace_file(NS, "/scripts/hello.sh", T, file_content=b"echo hi\n")
+    body = client.files.file_content(NS, "/scripts/hello.sh", T)
+    check(body == b"echo hi\n", "namespace file write and read", body)
+
+    # an execution deleted, then not found
+    client.executions.delete_execution(slow.id, T)
+    try:
+        client.executions.execution(slow.id, T)
+        fail("deleted execution is gone", "still there")
+    except ApiException as err:
+        check(err.status == 404, "deleted execution answers 404", err.status)
+
+    print("all operations passed", flush=True)
+
+
+if __name__ == "__main__":
+    main()

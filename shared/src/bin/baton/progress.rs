@@ -24,6 +24,10 @@ pub struct Console {
     errors: HashMap<String, Vec<String>>,
     /// The last attempt whose RUNNING line was printed, per task run.
     running: HashMap<String, usize>,
+    /// Lines held until the execution's first line is printed (`Some` while
+    /// held): the console is installed before the launch, so that no line
+    /// of a fast task escapes it, and says nothing before "started".
+    held: Option<Vec<String>>,
 }
 
 /// A console shared by the state lines and the echoed log lines.
@@ -32,7 +36,34 @@ pub type SharedConsole = Arc<Mutex<Console>>;
 impl Console {
     /// A console that also receives the engine's echoed log lines.
     pub fn install() -> SharedConsole {
-        let console = Arc::new(Mutex::new(Console::default()));
+        Console::install_with(Console::default())
+    }
+
+    /// A console installed before its execution is launched: what it
+    /// hears is held until [`Console::start`] prints the first line.
+    pub fn install_held() -> SharedConsole {
+        Console::install_with(Console { held: Some(Vec::new()), ..Console::default() })
+    }
+
+    /// Prints `first` and then the lines held until now.
+    pub fn start(console: &SharedConsole, first: &str) {
+        if let Ok(mut c) = console.lock() {
+            eprintln!("{first}");
+            for line in c.held.take().unwrap_or_default() {
+                eprintln!("{line}");
+            }
+        }
+    }
+
+    fn say(&mut self, line: String) {
+        match &mut self.held {
+            Some(lines) => lines.push(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn install_with(console: Console) -> SharedConsole {
+        let console = Arc::new(Mutex::new(console));
         let echo = console.clone();
         shared::runtime::logs::set_echo_hook(Box::new(move |l| {
             if let Ok(mut c) = echo.lock() {
@@ -70,7 +101,7 @@ impl Console {
                 self.running.insert(trid.clone(), attempt);
                 self.seen.insert(trid.clone(), (StateType::Running, attempt));
                 let n = if attempt > 1 { format!(" attempt {attempt}") } else { String::new() };
-                eprintln!("  … {task} RUNNING{n}");
+                self.say(format!("  … {task} RUNNING{n}"));
             }
         }
         if l.level == "ERROR"
@@ -78,7 +109,7 @@ impl Console {
         {
             self.errors.entry(trid.clone()).or_default().push(l.message.clone());
         }
-        eprintln!("{}", shared::runtime::logs::echo_line(l));
+        self.say(shared::runtime::logs::echo_line(l));
     }
 
     /// The task runs an update changed, each new state once.
@@ -128,7 +159,7 @@ impl Console {
                 }
                 _ => String::new(),
             };
-            eprintln!("  {mark} {}{value} {}{attempt}{dur}{err}", tr.task_id, tr.state.current);
+            self.say(format!("  {mark} {}{value} {}{attempt}{dur}{err}", tr.task_id, tr.state.current));
         }
     }
 

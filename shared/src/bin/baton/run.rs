@@ -96,6 +96,8 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         return 2;
     }
     let req = LaunchRequest { inputs, labels, execution_id: Some(execution_id), ..LaunchRequest::default() };
+    // installed before the launch: a task that fails at once is heard too
+    let console = Console::install_held();
     let exec = match embedded.launch(&flow, req).await {
         Ok(e) => e,
         Err(e @ (LaunchError::Inputs { .. } | LaunchError::Disabled { .. })) => {
@@ -107,8 +109,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
             return 1;
         }
     };
-    eprintln!("▶ execution {} of {}.{} started", exec.id, flow.namespace, flow.id);
-    let console = Console::install();
+    Console::start(&console, &format!("▶ execution {} of {}.{} started", exec.id, flow.namespace, flow.id));
     let result = {
         let wait = embedded.wait(&exec.id, updates, |u| Console::feed(&console, u));
         tokio::pin!(wait);

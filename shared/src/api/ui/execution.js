@@ -105,7 +105,8 @@ function drawHeader(header, e) {
 
 function overview(e) {
   const s = span(e.state);
-  const dl = (pairs) => h("dl", { class: "kv" }, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  // a row without a value (no original execution) is left out
+  const dl = (pairs) => h("dl", { class: "kv" }, pairs.filter(([, v]) => v !== "").flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
   return h("div", {},
     h("div", { class: "panel" }, dl([
       ["State", stateBadge(e.state.current)],

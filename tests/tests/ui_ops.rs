@@ -1,7 +1,7 @@
 //! The execution and trigger actions of the web UI in a real browser
 //! (tests/ui/drive.mjs, as [`crate::ui`]): kill a running execution,
 //! restart a failed one, replay one whole and from a task run in the Gantt,
-//! disable and enable a trigger. Each scenario asserts on what the page
+//! delete an ended one, disable and enable a trigger. Each scenario asserts on what the page
 //! shows; each test then checks the API agrees.
 
 use serde_json::Value;
@@ -81,6 +81,19 @@ async fn kill_button_stops_a_running_execution() {
         let e = api.execution(&printed("execution")).await;
         assert_eq!(e["state"]["current"], "KILLED", "{e}");
         assert_eq!(task_run(&e, "nap")["state"]["current"], "KILLED", "{e}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_button_deletes_an_ended_execution_with_its_logs() {
+    run("delete", async |printed, api| {
+        let id = printed("execution");
+        let status = reqwest::get(format!("{}/api/v1/executions/{id}", api.0)).await.expect("GET").status();
+        assert_eq!(status, 404);
+        // its logs went with it (server_bulk:: reads the store): none is served
+        let logs = api.json(&format!("/logs/{id}")).await;
+        assert!(logs.as_array().is_none_or(Vec::is_empty), "{logs}");
     })
     .await;
 }

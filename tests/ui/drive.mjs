@@ -266,6 +266,19 @@ const scenarios = {
     console.log(`execution ${id}`);
   },
 
+  /** Delete an ended execution from its page: back to the list, and the API no longer knows it. */
+  async delete(page) {
+    page.on("dialog", (d) => d.accept());
+    const id = await executeFromUi(page, "ui.ops", "steps");
+    const state = page.locator("[data-testid=execution-state]");
+    await state.getByText("SUCCESS").waitFor({ timeout: 10000 });
+    await page.locator("h1 button.danger", { hasText: "Delete" }).click();
+    await page.waitForURL((u) => u.hash === "#/executions");
+    const status = await page.evaluate(async (eid) => (await fetch(`/api/v1/executions/${eid}`)).status, id);
+    check(status === 404, `the deleted execution answers ${status}`);
+    console.log(`execution ${id}`);
+  },
+
   /** Restart a failed execution from its page: the same execution runs the failed task again and succeeds. */
   async restart(page) {
     const id = await executeFromUi(page, "ui.ops", "flaky");

@@ -100,7 +100,22 @@ function drawHeader(header, e) {
     h("span", { class: "grow" }),
     running ? act("Kill", "kill", "DELETE", "danger") : "",
     !running && e.state.current !== "SUCCESS" ? act("Restart", "restart", "POST") : "",
-    !running ? act("Replay", "replay", "POST") : ""));
+    !running ? act("Replay", "replay", "POST") : "",
+    !running ? deleteButton(e) : ""));
+}
+
+/** Kestra's Delete of an ended execution: with its logs and files, then back to the list. */
+function deleteButton(e) {
+  return h("button", { class: "danger", onclick: async () => {
+    if (!confirm(`Delete execution ${e.id} with its logs and files?`)) return;
+    try {
+      await api(`/executions/${enc(e.id)}`, { method: "DELETE" });
+      toast("Delete: done");
+      go("#/executions");
+    } catch (err) {
+      toast(err.message, true);
+    }
+  } }, "Delete");
 }
 
 function overview(e) {

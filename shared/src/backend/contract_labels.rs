@@ -112,9 +112,21 @@ pub(super) async fn labels_and_deletion_contract(store: &dyn StateStore, run: &s
     assert!(!store.delete_execution(&id1, true).await.expect("delete again"), "a second delete finds nothing");
     assert!(store.delete_execution(&id2, false).await.expect("delete without logs"));
     assert_eq!(store.logs(&id2).await.expect("logs kept").len(), 1, "deleteLogs=false keeps the logs");
-    // an id recreated after a delete starts afresh
+    // an id recreated after a delete starts afresh, its task runs' claims too
+    // (a tick run again derives the same task run ids)
     store.create_execution(&e1).await.expect("recreate a deleted id");
     assert_eq!(load(store, &id1).await.task_run_list.len(), 1);
+    let tr = e1.task_run_list[0].id.clone();
+    let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+    assert_eq!(store.claim(&tr, 1, "w1", later).await.expect("claim"), crate::backend::Claim::Acquired);
+    store.finish_claim(&tr, 1).await.expect("finish_claim");
+    assert!(store.delete_execution(&id1, true).await.expect("delete"));
+    store.create_execution(&e1).await.expect("recreate again");
+    assert_eq!(
+        store.claim(&tr, 1, "w2", later).await.expect("claim after delete"),
+        crate::backend::Claim::Acquired,
+        "a deleted execution's claims are deleted with it"
+    );
     assert!(store.delete_execution(&id1, true).await.expect("delete"));
     assert!(store.delete_execution(&id3, true).await.expect("delete"));
 }

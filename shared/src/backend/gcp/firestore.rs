@@ -243,7 +243,7 @@ impl FirestoreStore {
         })
     }
 
-    async fn load(&self, id: &str) -> Result<Option<Execution>> {
+    pub(super) async fn load(&self, id: &str) -> Result<Option<Execution>> {
         let name = self.fs.name(&execution_path(id));
         // one read-only transaction: the head and its task runs are one snapshot
         let (mut found, tx) = self.fs.get_many("load execution", std::slice::from_ref(&name), true).await?;

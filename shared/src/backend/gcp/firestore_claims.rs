@@ -37,7 +37,7 @@ const LOG_BATCH: usize = 400;
 /// Attempts of a read-then-conditional-write loop before giving up.
 const CAS_ATTEMPTS: usize = 16;
 
-fn claim_path(task_run_id: &str, attempt: u32) -> String {
+pub(super) fn claim_path(task_run_id: &str, attempt: u32) -> String {
     format!("{CLAIMS}/{}-{attempt}", doc_id(task_run_id))
 }
 

@@ -20,7 +20,7 @@
 use firestore::gcloud_sdk::google::firestore::v1::{Document, structured_query};
 
 use super::firestore::{FirestoreStore, TASK_RUNS, execution_path};
-use super::firestore_claims::LOGS;
+use super::firestore_claims::{LOGS, claim_path};
 use super::fs_client::{delete, field, select, string};
 use crate::backend::{BackendError, Result};
 use crate::model::Label;
@@ -91,10 +91,16 @@ impl FirestoreStore {
     }
 
     pub(super) async fn delete_execution_impl(&self, id: &str, logs: bool) -> Result<bool> {
-        if self.fs.get("delete execution", &execution_path(id)).await?.is_none() {
-            return Ok(false);
-        }
+        let Some(exec) = self.load(id).await? else { return Ok(false) };
         let mut names = self.names(id, TASK_RUNS).await?;
+        // the claims too: an execution recreated with this id (a tick run
+        // again) derives the same task run ids, which a claim left done
+        // would skip as duplicates
+        for tr in &exec.task_run_list {
+            for attempt in 1..=(tr.attempts.len() as u32).max(1) {
+                names.push(self.fs.name(&claim_path(&tr.id, attempt)));
+            }
+        }
         if logs {
             names.extend(self.names(id, LOGS).await?);
         }

@@ -9,7 +9,6 @@ Usage: drive2.py BASE_URL [USER:PASSWORD]
 Prints one line per checked operation; exits 1 at the first failure.
 """
 
-import datetime
 import sys
 import time
 
@@ -17,7 +16,8 @@ from kestrapy import KestraClient
 from kestrapy.exceptions import ApiException
 from kestrapy.models.query_filter import QueryFilter
 
-from drive import fail, ok  # the 1.0 client's driver, next to this file
+import drive  # the 1.0 client's driver, next to this file
+from drive import fail, ok
 
 NS = "test.sdk2"
 T = "main"
@@ -41,25 +41,14 @@ tasks:
     format: "{{ inputs.name }}: {{ read(inputs.data) }}"
 """
 
-SCHEDULED = """id: scheduled
-namespace: test.sdk2
-tasks:
-  - id: tick
-    type: io.kestra.plugin.core.log.Log
-    message: "tick {{ trigger.date }}"
-triggers:
-  - id: monthly
-    type: io.kestra.plugin.core.trigger.Schedule
-    cron: "0 9 1 * *"
-"""
 
-SLOW = """id: slow
-namespace: test.sdk2
-tasks:
-  - id: wait
-    type: io.kestra.plugin.core.flow.Sleep
-    duration: PT60S
-"""
+def _in_ns(doc):
+    return doc.replace("namespace: test.client", f"namespace: {NS}")
+
+
+# the 1.0 driver's scheduled and slow flows, in this driver's namespace
+SCHEDULED = _in_ns(drive.FLOWS.split("---\n")[1])
+SLOW = _in_ns(drive.SLOW)
 
 
 def check(cond, what, detail=""):

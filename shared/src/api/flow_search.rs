@@ -5,7 +5,7 @@
 //! parsed flows.
 
 use super::error::{ApiError, ApiResult};
-use super::query::{Params, label_from_str};
+use super::query::{Params, in_namespace, label_from_str};
 use super::search::{Text, text, unsupported};
 use crate::model::{Flow, Label};
 
@@ -53,7 +53,7 @@ impl FlowSearch {
     }
 
     pub fn matches(&self, f: &Flow) -> bool {
-        self.under.as_ref().is_none_or(|ns| f.namespace == *ns || f.namespace.starts_with(&format!("{ns}.")))
+        self.under.as_ref().is_none_or(|ns| in_namespace(&f.namespace, ns))
             && self.namespace.iter().all(|t| t.matches(&f.namespace))
             && self.id.iter().all(|t| t.matches(&f.id))
             && self.q.as_ref().is_none_or(|q| f.id.to_lowercase().contains(q) || f.namespace.to_lowercase().contains(q))

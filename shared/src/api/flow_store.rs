@@ -29,7 +29,7 @@ pub struct HostFlowStore {
 }
 
 fn in_scope(namespace: &str, target: &str, children: bool) -> bool {
-    namespace == target || (children && namespace.strip_prefix(target).is_some_and(|r| r.starts_with('.')))
+    namespace == target || (children && super::query::in_namespace(namespace, target))
 }
 
 impl HostFlowStore {

@@ -76,27 +76,29 @@ fn read_stored(namespace: &str, id: &str, revision: u32, source: &str) -> ApiRes
     Ok(flow)
 }
 
-/// Flow `namespace.id` at `revision` (the current one when `None`).
+/// Flow `namespace.id` at `revision` (the current one when `None`). The
+/// current flow's revision is recorded as the flow routes record it
+/// ([`super::flow_store::revision`]); an older one is read from the store
+/// (it stays readable after the flow is deleted).
 async fn flow_at(s: &ApiState, namespace: &str, id: &str, revision: Option<u32>) -> ApiResult<Flow> {
-    if let Some(rev) = revision {
-        if let Some((r, source)) = s.engine.state.load_flow(namespace, id, Some(rev)).await? {
-            return read_stored(namespace, id, r, &source);
+    let current = s.host.flow(namespace, id).await;
+    let Some(rev) = revision else { return current_flow(s, &*current?).await };
+    if let Ok(current) = current {
+        let flow = current_flow(s, &current).await?;
+        if flow.revision == rev {
+            return Ok(flow);
         }
-        // a flow never run has no stored revision: it is its revision 1 (as
-        // the flow routes show it)
-        let current = s.host.flow(namespace, id).await.ok();
-        let never_stored = s.engine.state.load_flow(namespace, id, None).await?.is_none();
-        return match current {
-            Some(f) if never_stored && f.revision.max(1) == rev => Ok((*f).clone()),
-            _ => Err(ApiError::not_found(format!("Unable to find flow {namespace}.{id} revision {rev}"))),
-        };
     }
-    let mut flow = (*s.host.flow(namespace, id).await?).clone();
-    if let Some((r, source)) = s.engine.state.load_flow(namespace, id, None).await?
-        && source == flow.source
-    {
-        flow.revision = r;
+    match s.engine.state.load_flow(namespace, id, Some(rev)).await? {
+        Some((r, source)) => read_stored(namespace, id, r, &source),
+        None => Err(ApiError::not_found(format!("Unable to find flow {namespace}.{id} revision {rev}"))),
     }
+}
+
+/// The current flow with its revision.
+async fn current_flow(s: &ApiState, current: &Flow) -> ApiResult<Flow> {
+    let mut flow = current.clone();
+    flow.revision = super::flow_store::revision(&s.engine, current).await?;
     Ok(flow)
 }
 

@@ -106,7 +106,7 @@ async fn search_logs(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiR
     s.engine.logs.flush().await;
     let mut found = Vec::new();
     for e in s.engine.state.list_executions(&filter).await? {
-        if namespace.is_some_and(|ns| e.namespace != ns && !e.namespace.starts_with(&format!("{ns}."))) {
+        if namespace.is_some_and(|ns| !super::query::in_namespace(&e.namespace, ns)) {
             continue;
         }
         found.extend(s.engine.state.logs(&e.id).await?.into_iter().filter(|l| {

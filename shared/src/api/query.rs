@@ -41,6 +41,12 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Whether `namespace` is `root` or one of its children (`root.…`), as
+/// Kestra's older `namespace` parameter selects.
+pub fn in_namespace(namespace: &str, root: &str) -> bool {
+    namespace.strip_prefix(root).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
 /// The parts of a Kestra filter parameter: `filters[labels][EQUALS][team]`
 /// gives `["labels", "EQUALS", "team"]`.
 pub fn filter_parts(key: &str) -> Vec<&str> {

@@ -82,11 +82,12 @@ async fn context_json(s: &ApiState, flow: &Flow, trigger_id: &str) -> ApiResult<
     Ok(v)
 }
 
-/// Kestra's `{abstractTrigger, triggerContext}` for every trigger of `flow`.
-async fn flow_entries(s: &ApiState, flow: &Flow) -> ApiResult<Vec<Value>> {
+/// Kestra's `{abstractTrigger, triggerContext}` for each trigger of `flow`
+/// that `filter` selects.
+async fn flow_entries(s: &ApiState, flow: &Flow, filter: &TriggerFilter) -> ApiResult<Vec<Value>> {
     let declared = crate::yaml::parse(&flow.source).ok().and_then(|(v, _)| v.get("triggers").cloned());
     let mut out = Vec::new();
-    for t in &flow.triggers {
+    for t in flow.triggers.iter().filter(|t| filter.matches(flow, &t.id)) {
         let abstract_trigger = declared
             .as_ref()
             .and_then(Value::as_array)
@@ -98,46 +99,70 @@ async fn flow_entries(s: &ApiState, flow: &Flow) -> ApiResult<Vec<Value>> {
     Ok(out)
 }
 
+/// Which triggers a search (or a bulk change by query) selects: the older
+/// `namespace` (with its children), `flowId` and `q`, and Kestra's
+/// `filters[namespace|flowId|q][…]`.
+#[derive(Default)]
+struct TriggerFilter {
+    under: Option<String>,
+    namespace: Vec<super::search::Text>,
+    flow_id: Vec<super::search::Text>,
+    q: Option<String>,
+}
+
+impl TriggerFilter {
+    fn from_params(p: &Params, route: &str) -> ApiResult<TriggerFilter> {
+        use super::search::{Text, text};
+        let mut f = TriggerFilter {
+            under: p.get("namespace").map(String::from),
+            flow_id: p.get("flowId").map(|id| vec![Text::Equals(id.to_string())]).unwrap_or_default(),
+            q: p.get("q").map(str::to_lowercase),
+            ..TriggerFilter::default()
+        };
+        for (k, parts, v) in super::query::filters(p) {
+            match parts.as_slice() {
+                ["namespace", op] => f.namespace.push(text("namespace", op, v)?),
+                ["flowId", op] => f.flow_id.push(text("flowId", op, v)?),
+                ["q" | "query", "EQUALS"] => f.q = Some(v.to_lowercase()),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "'{k}' is not supported by {route} in Baton (filters on namespace, flowId, q)"
+                    )));
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    fn matches_flow(&self, flow: &Flow) -> bool {
+        self.under.as_ref().is_none_or(|ns| super::query::in_namespace(&flow.namespace, ns))
+            && self.namespace.iter().all(|t| t.matches(&flow.namespace))
+            && self.flow_id.iter().all(|t| t.matches(&flow.id))
+    }
+
+    fn matches(&self, flow: &Flow, trigger_id: &str) -> bool {
+        self.matches_flow(flow)
+            && self.q.as_ref().is_none_or(|q| {
+                format!("{} {} {trigger_id}", flow.namespace, flow.id).to_lowercase().contains(q.as_str())
+            })
+    }
+}
+
+/// The query parameters a trigger filter reads.
+const FILTER_PARAMS: [&str; 4] = ["q", "namespace", "flowId", "filters["];
+
 async fn search(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let p = Params::parse(
-        raw.as_deref(),
-        "GET /triggers/search",
-        &["page", "size", "sort", "q", "namespace", "flowId", "filters[", "dateFilter"],
-    )?;
+    let route = "GET /triggers/search";
+    let p =
+        Params::parse(raw.as_deref(), route, &[&["page", "size", "sort", "dateFilter"][..], &FILTER_PARAMS].concat())?;
     let paging = p.paging()?;
     if let Some(sort) = p.get("sort").filter(|s| !s.starts_with("triggerId") && !s.starts_with("flowId")) {
         return Err(ApiError::bad_request(format!("sort '{sort}' is not supported (flowId or triggerId)")));
     }
-    let mut q = p.get("q").map(str::to_lowercase);
-    // Kestra's filters (1.x and 2.0 clients) on namespace, flowId and q
-    let (mut namespace, mut flow_id) = (Vec::new(), Vec::new());
-    for (k, parts, v) in super::query::filters(&p) {
-        match parts.as_slice() {
-            ["namespace", op] => namespace.push(super::search::text("namespace", op, v)?),
-            ["flowId", op] => flow_id.push(super::search::text("flowId", op, v)?),
-            ["q" | "query", "EQUALS"] => q = Some(v.to_lowercase()),
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "'{k}' is not supported by GET /triggers/search in Baton (filters on namespace, flowId, q)"
-                )));
-            }
-        }
-    }
+    let filter = TriggerFilter::from_params(&p, route)?;
     let mut all = Vec::new();
-    for flow in s.host.flows().await? {
-        if p.get("namespace").is_some_and(|ns| flow.namespace != ns && !flow.namespace.starts_with(&format!("{ns}.")))
-            || p.get("flowId").is_some_and(|f| flow.id != f)
-            || !namespace.iter().all(|t| t.matches(&flow.namespace))
-            || !flow_id.iter().all(|t| t.matches(&flow.id))
-        {
-            continue;
-        }
-        for e in flow_entries(&s, &flow).await? {
-            let text = format!("{} {} {}", flow.namespace, flow.id, e["triggerContext"]["triggerId"]).to_lowercase();
-            if q.as_ref().is_none_or(|q| text.contains(q)) {
-                all.push(e);
-            }
-        }
+    for flow in s.host.flows().await?.iter().filter(|f| filter.matches_flow(f)) {
+        all.extend(flow_entries(&s, flow, &filter).await?);
     }
     let total = all.len();
     Ok(Json(paged(total, paging.slice(all))))
@@ -243,25 +268,20 @@ async fn set_disabled_by_triggers(
     Ok(Json(json!({"count": b.triggers.len()})))
 }
 
-/// Kestra's `POST /triggers/set-disabled/by-query?q=&namespace=&disabled=`:
-/// every Schedule trigger matching → `{count}`.
+/// Kestra's `POST /triggers/set-disabled/by-query?q=&namespace=&disabled=`
+/// (and the search's filters): every Schedule trigger matching → `{count}`.
 async fn set_disabled_by_query(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let p = Params::parse(raw.as_deref(), "POST /triggers/set-disabled/by-query", &["q", "namespace", "disabled"])?;
+    let route = "POST /triggers/set-disabled/by-query";
+    let p = Params::parse(raw.as_deref(), route, &[&["disabled"][..], &FILTER_PARAMS].concat())?;
     let disabled = p.flag("disabled", true)?;
-    let q = p.get("q").map(str::to_lowercase);
+    let filter = TriggerFilter::from_params(&p, route)?;
     let mut count = 0;
     for flow in s.host.flows().await? {
-        if p.get("namespace").is_some_and(|ns| flow.namespace != ns && !flow.namespace.starts_with(&format!("{ns}."))) {
-            continue;
-        }
-        for t in &flow.triggers {
-            let text = format!("{} {} {}", flow.namespace, flow.id, t.id).to_lowercase();
-            if q.as_ref().is_some_and(|q| !text.contains(q)) || !matches!(ScheduleTrigger::from_trigger(t), Ok(Some(_)))
-            {
-                continue;
+        for t in flow.triggers.iter().filter(|t| filter.matches(&flow, &t.id)) {
+            if matches!(ScheduleTrigger::from_trigger(t), Ok(Some(_))) {
+                set_disabled(&s, &flow.namespace, &flow.id, &t.id, disabled).await?;
+                count += 1;
             }
-            set_disabled(&s, &flow.namespace, &flow.id, &t.id, disabled).await?;
-            count += 1;
         }
     }
     Ok(Json(json!({"count": count})))

@@ -60,8 +60,7 @@ impl ExecutorService {
         if !fresh && let Some(e) = self.cache.lock().await.remove(id) {
             return Ok((e, true));
         }
-        let exec = self.load_stored(id).await?;
-        Ok((exec, false))
+        Ok((self.load_stored(id).await?, false))
     }
 
     async fn load_stored(&self, id: &str) -> Result<Execution, ExecutorError> {
@@ -72,8 +71,13 @@ impl ExecutorService {
     pub async fn handle(&self, event: &ExecutionEvent, opts: StepOptions) -> Result<(), ExecutorError> {
         let id = event.execution_id().to_string();
         let mut fresh = false;
+        // a stored copy read to check a decision, decided on next
+        let mut next: Option<Execution> = None;
         for _ in 0..8 {
-            let (exec, cached) = self.load(&id, fresh).await?;
+            let (exec, cached) = match next.take() {
+                Some(e) => (e, false),
+                None => self.load(&id, fresh).await?,
+            };
             if exec.state.is_terminal() {
                 if cached {
                     // the cache may be behind: an end is confirmed by the store
@@ -96,9 +100,12 @@ impl ExecutorService {
                     // saved since), and an event judged stale on it — a result
                     // for a task run the copy has not seen — would be acked
                     // and lost. Such a decision stands only on the stored version.
-                    if cached && self.load_stored(&id).await?.version != version {
-                        fresh = true;
-                        continue;
+                    if cached {
+                        let stored = self.load_stored(&id).await?;
+                        if stored.version != version {
+                            next = Some(stored);
+                            continue;
+                        }
                     }
                     self.cache.lock().await.insert(id, *exec);
                     return Ok(());

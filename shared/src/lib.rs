@@ -19,5 +19,6 @@ pub mod runtime;
 pub mod schedule;
 pub mod server;
 pub mod template;
+pub mod triggers;
 pub mod validate;
 pub mod yaml;

@@ -68,6 +68,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("io.kestra.core.tasks.scripts.Bash", "io.kestra.plugin.scripts.shell.Commands"),
     ("io.kestra.core.tasks.triggers.Schedule", "io.kestra.plugin.core.trigger.Schedule"),
     ("io.kestra.core.models.triggers.types.Schedule", "io.kestra.plugin.core.trigger.Schedule"),
+    ("io.kestra.core.models.triggers.types.Flow", "io.kestra.plugin.core.trigger.Flow"),
+    ("io.kestra.core.models.triggers.types.Webhook", "io.kestra.plugin.core.trigger.Webhook"),
 ];
 
 /// The current Kestra name for `t` (itself if it is not a known alias).

@@ -82,7 +82,7 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
     }
 }
 
-fn unknown_prop<'a>(key: &str, type_name: &str, known: impl Iterator<Item = &'a str>) -> String {
+pub(super) fn unknown_prop<'a>(key: &str, type_name: &str, known: impl Iterator<Item = &'a str>) -> String {
     let known: Vec<&str> = known.collect();
     let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
     format!("unknown property '{key}' for {type_name} (known: {known})")
@@ -141,7 +141,7 @@ fn check_flowable<'v>(
 
 /// Checks an unrendered value against a property kind. Null and template
 /// strings fit any kind. Scalars fit a string, as Jackson coerces them.
-fn kind_ok(kind: PropKind, v: &Value) -> Result<(), String> {
+pub(super) fn kind_ok(kind: PropKind, v: &Value) -> Result<(), String> {
     if v.is_null() || v.as_str().is_some_and(is_template) {
         return Ok(());
     }

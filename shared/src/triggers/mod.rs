@@ -1,0 +1,78 @@
+//! The trigger types Baton runs, described once: each type's Kestra name,
+//! aliases, properties (with their kinds) and its own semantic checks.
+//! Validation (`validate::triggers`), the docs and the runtime's dispatch
+//! read this table, so a property is either known here — and has its
+//! effect — or a validation error naming it.
+//!
+//! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`].
+
+pub mod flow;
+pub mod schedule;
+pub mod webhook;
+
+use serde_json::Value;
+
+use crate::model::{Flow, Trigger};
+use crate::plugins::{PropKind, PropSpec};
+
+/// A problem a trigger type's own check found: `path` is relative to the
+/// trigger (e.g. `cron`, `preconditions.flows[0].flowId`; empty for the
+/// trigger itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerProblem {
+    pub path: String,
+    pub message: String,
+}
+
+impl TriggerProblem {
+    pub fn at(path: impl Into<String>, message: impl Into<String>) -> TriggerProblem {
+        TriggerProblem { path: path.into(), message: message.into() }
+    }
+}
+
+/// The semantic checks of one trigger type (beyond property names and kinds).
+pub type CheckFn = fn(&Trigger, &Flow) -> Vec<TriggerProblem>;
+
+/// One trigger type.
+pub struct TriggerDef {
+    /// Kestra's current type name.
+    pub type_name: &'static str,
+    /// Older names Kestra still accepts for it.
+    pub aliases: &'static [&'static str],
+    /// One line for humans (docs, `baton plugins`).
+    pub description: &'static str,
+    /// The type's own properties (besides [`COMMON`]).
+    pub props: &'static [PropSpec],
+    pub check: CheckFn,
+}
+
+/// The properties every trigger has (Kestra's `AbstractTrigger`) that Baton honours.
+pub const COMMON: &[PropSpec] = &[
+    PropSpec::required("id", PropKind::String),
+    PropSpec::required("type", PropKind::String),
+    PropSpec::optional("description", PropKind::String),
+    PropSpec::optional("disabled", PropKind::Boolean),
+    PropSpec::optional("conditions", PropKind::List),
+];
+
+/// Every trigger type Baton runs.
+pub fn defs() -> &'static [&'static TriggerDef] {
+    static DEFS: &[&TriggerDef] = &[&schedule::DEF, &flow::DEF, &webhook::DEF];
+    DEFS
+}
+
+/// The trigger type named `type_name` (current name or alias).
+pub fn find(type_name: &str) -> Option<&'static TriggerDef> {
+    defs().iter().copied().find(|d| d.type_name == type_name || d.aliases.contains(&type_name))
+}
+
+/// The spec of property `key` of `def` (its own, else a common one).
+pub fn prop_spec(def: &TriggerDef, key: &str) -> Option<&'static PropSpec> {
+    let own: &'static [PropSpec] = def.props;
+    own.iter().chain(COMMON.iter()).find(|s| s.name == key)
+}
+
+/// A trigger property as written, `None` when absent or null.
+pub fn prop<'t>(t: &'t Trigger, key: &str) -> Option<&'t Value> {
+    t.props.get(key).filter(|v| !v.is_null())
+}

@@ -1,0 +1,94 @@
+//! `io.kestra.plugin.core.trigger.Schedule` as a trigger type: its
+//! properties and checks. What a tick does is in `crate::schedule` (the
+//! trigger's model) and `crate::runtime::scheduler` (firing ticks).
+
+use serde_json::Value;
+
+use super::{TriggerDef, TriggerProblem, prop};
+use crate::model::flow::kind_of;
+use crate::model::{Flow, Trigger};
+use crate::plugins::{PropKind, PropSpec};
+use crate::schedule::{CronError, ScheduleError, ScheduleTrigger};
+use crate::template::is_template;
+
+pub static DEF: TriggerDef = TriggerDef {
+    type_name: crate::schedule::SCHEDULE_TYPE,
+    aliases: &["io.kestra.core.models.triggers.types.Schedule", "io.kestra.core.tasks.triggers.Schedule"],
+    description: "Starts an execution at each tick of a cron expression; backfills replay past ticks.",
+    props: &[
+        PropSpec::required("cron", PropKind::String),
+        PropSpec::optional("withSeconds", PropKind::Boolean),
+        PropSpec::optional("timezone", PropKind::String),
+        PropSpec::optional("inputs", PropKind::Map),
+        PropSpec::optional("recoverMissedSchedules", PropKind::String),
+        PropSpec::optional("lateMaximumDelay", PropKind::Duration),
+        PropSpec::optional("stopAfter", PropKind::List),
+    ],
+    check,
+};
+
+fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
+    let mut out = Vec::new();
+    match prop(trig, "cron") {
+        None => out.push(TriggerProblem::at("", format!("trigger '{}': a Schedule needs 'cron'", trig.id))),
+        Some(Value::String(c)) => {
+            let seconds = prop(trig, "withSeconds").and_then(Value::as_bool).unwrap_or(false);
+            if let Err(e) = check_cron(c, seconds) {
+                out.push(TriggerProblem::at("cron", format!("trigger '{}': {e}", trig.id)));
+            } else if !is_template(c) {
+                check_schedule_properties(trig, &mut out);
+            }
+        }
+        Some(other) => out.push(TriggerProblem::at(
+            "cron",
+            format!("trigger '{}': 'cron' must be a string, got {}", trig.id, kind_of(other)),
+        )),
+    }
+    check_trigger_inputs(flow, prop(trig, "inputs"), &mut out);
+    out
+}
+
+/// The cron check of the scheduler itself (`crate::schedule::Cron`): 5
+/// fields (6 with `withSeconds`), Kestra's nicknames, ranges that can match.
+fn check_cron(c: &str, with_seconds: bool) -> Result<(), String> {
+    if is_template(c) {
+        return Ok(());
+    }
+    crate::schedule::Cron::parse(c, with_seconds, None).map(|_| ()).map_err(|e| match e {
+        CronError::Invalid { expr, reason } => format!("invalid cron expression '{expr}': {reason}"),
+        other => other.to_string(),
+    })
+}
+
+/// The other Schedule properties the scheduler reads (`timezone`,
+/// `recoverMissedSchedules`, `lateMaximumDelay`, `stopAfter`…), once the cron is valid.
+fn check_schedule_properties(trig: &Trigger, out: &mut Vec<TriggerProblem>) {
+    match ScheduleTrigger::from_trigger(trig) {
+        Ok(_) => {}
+        Err(ScheduleError::Property { property: "cron", .. }) => {}
+        Err(e @ ScheduleError::Property { property, .. }) => out.push(TriggerProblem::at(property, e.to_string())),
+        Err(e @ ScheduleError::Cron { source: CronError::Timezone(_), .. }) => {
+            out.push(TriggerProblem::at("timezone", e.to_string()))
+        }
+        Err(ScheduleError::Cron { .. }) => {}
+    }
+}
+
+/// Values a trigger passes for declared inputs must fit their types (shared
+/// by every trigger type that takes `inputs`).
+pub fn check_trigger_inputs(flow: &Flow, given: Option<&Value>, out: &mut Vec<TriggerProblem>) {
+    let Some(given) = given else { return };
+    let Some(map) = given.as_object() else {
+        out.push(TriggerProblem::at("inputs", format!("'inputs' must be a mapping, got {}", kind_of(given))));
+        return;
+    };
+    for (k, v) in map {
+        let Some(input) = flow.inputs.iter().find(|i| &i.id == k) else { continue };
+        if v.is_null() || v.as_str().is_some_and(is_template) {
+            continue;
+        }
+        if let Err(e) = crate::inputs::check_value(input, v) {
+            out.push(TriggerProblem::at(format!("inputs.{k}"), e.to_string()));
+        }
+    }
+}

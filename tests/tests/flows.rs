@@ -240,6 +240,7 @@ async fn a_duplicate_job_is_not_run_twice() {
             kind: "io.kestra.plugin.core.log.Log".into(),
             props: serde_json::Map::from_iter([("message".to_string(), json!("once"))]),
             timeout_ms: None,
+            log_level: None,
         },
         context: json!({"flow": {"namespace": "test", "id": "f"}, "inputs": {}, "outputs": {}, "vars": {}}),
         secret_inputs: vec![],

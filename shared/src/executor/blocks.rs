@@ -438,6 +438,7 @@ impl<'a> Stepper<'a> {
                 kind: task.kind.clone(),
                 props: task.props.clone(),
                 timeout_ms: task.timeout.map(|d| d.num_milliseconds()),
+                log_level: task.log_level.clone(),
             },
             context,
             secret_inputs: self.flow.secret_inputs(),

@@ -188,6 +188,8 @@ pub struct Task {
     pub timeout: Option<Duration>,
     pub run_if: Option<String>,
     pub worker_group: Option<String>,
+    /// Kestra's `logLevel`: the task's log lines below it are dropped.
+    pub log_level: Option<String>,
     pub props: Map<String, Value>,
     pub children: Children,
     pub errors: Vec<Task>,
@@ -558,6 +560,29 @@ impl Reader<'_> {
             }
         };
         let opt_string = |k: &str| obj.get(k).filter(|v| !v.is_null()).map(scalar_string);
+        let log_level = opt_string("logLevel");
+        if let Some(l) = &log_level
+            && !matches!(l.to_ascii_uppercase().as_str(), "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR")
+        {
+            self.problem(
+                &child_key(path, "logLevel"),
+                format!("logLevel '{l}' is not one of TRACE, DEBUG, INFO, WARN, ERROR"),
+            );
+        }
+        if obj.get("logToFile").is_some_and(|v| v.as_bool() != Some(false) && !v.is_null()) {
+            self.problem(
+                &child_key(path, "logToFile"),
+                "logToFile is not supported by Baton yet: the task's logs are stored with the execution's (remove it)",
+            );
+        }
+        if let Some(v) = obj.get("version").filter(|v| !v.is_null())
+            && !scalar_string(v).eq_ignore_ascii_case("latest")
+        {
+            self.problem(
+                &child_key(path, "version"),
+                format!("plugin version '{}' cannot be chosen: Baton runs one version of each task type (remove it, or use LATEST)", scalar_string(v)),
+            );
+        }
         let mut props = Map::new();
         let child_keys: &[&str] = FlowableKind::child_keys(flowable);
         for (k, v) in obj.iter() {
@@ -610,6 +635,7 @@ impl Reader<'_> {
             timeout,
             run_if: opt_string("runIf"),
             worker_group: obj.get("workerGroup").and_then(|w| w.get("key").or(Some(w))).map(scalar_string),
+            log_level,
             props,
             children,
             errors,

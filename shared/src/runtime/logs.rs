@@ -125,6 +125,29 @@ impl LogSink for StoreLogSink {
     }
 }
 
+/// The sink of one task's lines: `sink` itself, or, with Kestra's task
+/// `logLevel`, a filter that drops the lines below it.
+pub fn task_sink(sink: Arc<dyn LogSink>, log_level: Option<&str>) -> Arc<dyn LogSink> {
+    match log_level.and_then(LogLevel::parse) {
+        Some(min) => Arc::new(MinLevelSink { inner: sink, min }),
+        None => sink,
+    }
+}
+
+/// Drops log lines below `min` (a line whose level is not Kestra's passes).
+struct MinLevelSink {
+    inner: Arc<dyn LogSink>,
+    min: LogLevel,
+}
+
+impl LogSink for MinLevelSink {
+    fn emit(&self, entry: LogEntry) {
+        if LogLevel::parse(&entry.level).is_none_or(|l| l >= self.min) {
+            self.inner.emit(entry);
+        }
+    }
+}
+
 // ------------------------------------------------------------- reading ---
 
 /// Kestra's log levels (slf4j's), lowest first.
@@ -295,6 +318,25 @@ mod tests {
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
         q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_task_log_level_drops_the_lines_below_it() {
+        struct Keep(std::sync::Mutex<Vec<String>>);
+        impl LogSink for Keep {
+            fn emit(&self, e: LogEntry) {
+                self.0.lock().expect("lock").push(e.message);
+            }
+        }
+        let keep = Arc::new(Keep(std::sync::Mutex::new(Vec::new())));
+        let sink = task_sink(keep.clone(), Some("info"));
+        for (level, msg) in [("TRACE", "t"), ("DEBUG", "d"), ("INFO", "i"), ("WARN", "w"), ("ERROR", "e")] {
+            sink.emit(line(Some("a"), Some("tr"), Some(1), level, msg));
+        }
+        assert_eq!(*keep.0.lock().expect("lock"), ["i", "w", "e"]);
+        let all = task_sink(keep.clone(), None);
+        all.emit(line(None, None, None, "TRACE", "kept"));
+        assert_eq!(keep.0.lock().expect("lock").last().map(String::as_str), Some("kept"));
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct JobTask {
     pub props: Map<String, Value>,
     #[serde(default)]
     pub timeout_ms: Option<i64>,
+    /// Kestra's `logLevel`: log lines below it are dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
 }
 
 /// One attempt of one task run, for a worker of the task's group.

@@ -245,7 +245,7 @@ impl Worker {
                 renderer: engine.renderer.clone(),
                 kv: engine.kv.clone(),
                 storage: engine.storage.clone(),
-                logs: Arc::new(engine.logs.clone()),
+                logs: super::logs::task_sink(Arc::new(engine.logs.clone()), job.task.log_level.as_deref()),
                 http: engine.http.clone(),
                 progress: engine.progress.clone(),
                 work_root: engine.work_root.clone(),

@@ -3,6 +3,8 @@
 //! from `Flow::from_value`, ids, unknown types, plugin properties,
 //! flowable requirements, input definitions, templates and triggers.
 
+#[cfg(test)]
+mod audit_tests;
 mod suggest;
 mod tasks;
 mod templates;

@@ -1,0 +1,66 @@
+//! Nothing accepted that is not done: walks the trigger types and the
+//! common task keys with the real registry, and checks that what Baton
+//! does not honour is refused, named and located — never accepted.
+
+use crate::plugins::Registry;
+use crate::template::Renderer;
+
+fn diags(src: &str) -> Vec<String> {
+    let (_, d) = super::validate_source("f.yaml", src, &Registry::builtin(), &Renderer::new());
+    d.iter().map(ToString::to_string).collect()
+}
+
+fn has(out: &[String], needle: &str) {
+    assert!(out.iter().any(|d| d.contains(needle)), "no diagnostic containing {needle:?} in {out:#?}");
+}
+
+/// A minimal valid trigger of each type, to which a stray property is added.
+fn minimal(type_name: &str) -> String {
+    let required: Vec<String> = crate::triggers::find(type_name)
+        .map(|d| {
+            d.props.iter().filter(|p| p.required).map(|p| format!("    {}: {}\n", p.name, sample(p.name))).collect()
+        })
+        .unwrap_or_default();
+    format!("  - id: t\n    type: {type_name}\n{}", required.concat())
+}
+
+fn sample(prop: &str) -> &'static str {
+    match prop {
+        "cron" => "\"0 * * * *\"",
+        _ => "x",
+    }
+}
+
+#[test]
+fn every_trigger_type_refuses_a_property_it_does_not_list() {
+    for def in crate::triggers::defs() {
+        let src = format!(
+            "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n{}    bogusProperty: 1\n",
+            minimal(def.type_name)
+        );
+        let out = diags(&src);
+        has(&out, &format!("unknown property 'bogusProperty' for {}", def.type_name));
+        // located on the property's own line: after id (8), type (9) and the required ones
+        let line = 10 + def.props.iter().filter(|p| p.required).count();
+        has(&out, &format!("f.yaml:{line}:5: triggers[0].bogusProperty"));
+    }
+}
+
+#[test]
+fn task_keys_baton_does_not_honour_are_refused() {
+    let src = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n    logToFile: true\n    version: \"0.19.0\"\n    logLevel: LOUD\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    inputFiles:\n      a.txt: x\n    tasks:\n      - id: b\n        type: io.kestra.plugin.core.log.Log\n        message: hi\n";
+    let out = diags(src);
+    has(&out, "f.yaml:7:5: tasks[0].logToFile (task 'a'): logToFile is not supported by Baton yet");
+    has(&out, "tasks[0].version (task 'a'): plugin version '0.19.0' cannot be chosen");
+    has(&out, "tasks[0].logLevel (task 'a'): logLevel 'LOUD' is not one of");
+    has(
+        &out,
+        "tasks[1].inputFiles (task 'wd'): property 'inputFiles' of io.kestra.plugin.core.flow.WorkingDirectory is not supported by Baton yet",
+    );
+}
+
+#[test]
+fn honoured_task_keys_stay_valid() {
+    let src = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n    logLevel: WARN\n    logToFile: false\n    version: LATEST\n";
+    assert_eq!(diags(src), Vec::<String>::new());
+}

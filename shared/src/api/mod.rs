@@ -22,6 +22,9 @@
 //!   Baton's `/backfills`.
 //! - [`namespaces`]: search, get; [`nsfiles`]: namespace files (folder
 //!   listing, read, write, delete, stats, search).
+//! - [`webhook`]: `Webhook` triggers (`GET|POST|PUT
+//!   /executions/webhook/{namespace}/{flowId}/{key}`), exempt from basic
+//!   auth as in Kestra (the key is the credential).
 //! - [`ui`]: the web UI at `/` (embedded static files).
 //!
 //! An unknown route or method, and a query parameter a route does not
@@ -51,6 +54,7 @@ pub mod search;
 pub mod sse;
 pub mod triggers;
 pub mod ui;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -87,6 +91,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(namespaces::routes())
         .merge(nsfiles::routes())
         .merge(outputs::routes())
+        .merge(webhook::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(unknown_route)
         // uploads are streamed to storage, never held: no overall size limit

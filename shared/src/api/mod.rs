@@ -105,6 +105,27 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
+/// Only the webhook routes (under `/api/v1` and `/api/v1/main`) and
+/// `/healthz`: what a service open to anyone serves, so that exposing a
+/// webhook exposes nothing else (`BATON_API_ROUTES=webhooks`).
+pub fn webhooks_router(state: ApiState) -> Router {
+    let api = webhook::routes().method_not_allowed_fallback(method_not_allowed).fallback(webhooks_only);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1/main", api.clone())
+        .nest("/api/v1", api)
+        .fallback(webhooks_only)
+        .with_state(state)
+}
+
+async fn webhooks_only(OriginalUri(uri): OriginalUri, req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {} {}: this service serves only webhooks (/api/v1/executions/webhook/{{namespace}}/{{flowId}}/{{key}})",
+        req.method(),
+        uri.path()
+    ))
+}
+
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "UP"}))
 }

@@ -61,9 +61,11 @@ locals {
   ]...)
 
   secret_consumers = [for k, s in local.push_services : k if s.secrets]
-  secret_grants = merge([
-    for f in local.secret_consumers : { for s in var.secrets : "${f}/${s}" => { function = f, secret = s } }
-  ]...)
+  # the API renders webhook keys: it reads those secrets and no other
+  secret_grants = merge(concat(
+    [for f in local.secret_consumers : { for s in var.secrets : "${f}/${s}" => { function = f, secret = s } }],
+    [{ for s in var.webhook_key_secrets : "api/${s}" => { function = "api", secret = s } }],
+  )...)
 }
 
 resource "google_project_iam_member" "function" {
@@ -154,6 +156,17 @@ resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
   location = google_cloud_run_v2_service.push[each.key].location
   role     = "roles/run.invoker"
   member   = google_service_account.invoker.member
+}
+
+# Public webhooks (var.webhooks_public): anyone may call the webhook-only
+# service; the key in the URL is the credential. The API itself never is public.
+resource "google_cloud_run_v2_service_iam_member" "webhooks_public" {
+  count = var.webhooks_public ? 1 : 0
+
+  name     = google_cloud_run_v2_service.webhooks[0].name
+  location = google_cloud_run_v2_service.webhooks[0].location
+  role     = "roles/run.invoker"
+  member   = "allUsers"
 }
 
 resource "google_cloud_run_v2_service_iam_member" "api_invoker" {

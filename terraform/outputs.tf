@@ -8,6 +8,11 @@ output "api_url" {
   value       = google_cloud_run_v2_service.api.uri
 }
 
+output "webhooks_url" {
+  description = "URL of the public webhook-only service (var.webhooks_public), null when off: webhooks are then at api_url, behind IAM. A webhook is POST/GET/PUT {url}/api/v1/executions/webhook/{namespace}/{flowId}/{key}."
+  value       = var.webhooks_public ? google_cloud_run_v2_service.webhooks[0].uri : null
+}
+
 output "service_urls" {
   description = "URL of each push service."
   value       = { for k, s in google_cloud_run_v2_service.push : k => s.uri }

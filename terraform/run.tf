@@ -124,6 +124,20 @@ resource "google_cloud_run_v2_service" "api" {
         }
       }
 
+      # webhook keys written `{{ secret('NAME') }}` (var.webhook_key_secrets only)
+      dynamic "env" {
+        for_each = toset(var.webhook_key_secrets)
+        content {
+          name = "SECRET_${upper(env.value)}"
+          value_source {
+            secret_key_ref {
+              secret  = google_secret_manager_secret.secret[env.value].secret_id
+              version = "latest"
+            }
+          }
+        }
+      }
+
       startup_probe {
         period_seconds    = 2
         timeout_seconds   = 1
@@ -135,5 +149,86 @@ resource "google_cloud_run_v2_service" "api" {
     }
   }
 
-  depends_on = [google_project_service.api["run.googleapis.com"]]
+  depends_on = [
+    google_project_service.api["run.googleapis.com"],
+    google_secret_manager_secret_version.secret,
+    google_secret_manager_secret_iam_member.accessor,
+  ]
+}
+
+# Public webhooks (var.webhooks_public): the api image serving only the
+# webhook routes and /healthz, so that opening it to anyone opens nothing
+# else of the API. Same service account and secrets as the API.
+resource "google_cloud_run_v2_service" "webhooks" {
+  count = var.webhooks_public ? 1 : 0
+
+  name                = "baton-webhooks"
+  location            = var.region
+  ingress             = "INGRESS_TRAFFIC_ALL"
+  deletion_protection = false
+
+  template {
+    service_account                  = google_service_account.function["api"].email
+    timeout                          = "300s"
+    max_instance_request_concurrency = 40
+
+    scaling {
+      min_instance_count = 0
+      max_instance_count = var.max_instances
+    }
+
+    containers {
+      image = "${local.registry}/api:${var.image_tag}"
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "512Mi"
+        }
+        cpu_idle          = true
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = merge(local.common_env, { BATON_API_ROUTES = "webhooks" })
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      # webhook keys written `{{ secret('NAME') }}` (var.webhook_key_secrets only)
+      dynamic "env" {
+        for_each = toset(var.webhook_key_secrets)
+        content {
+          name = "SECRET_${upper(env.value)}"
+          value_source {
+            secret_key_ref {
+              secret  = google_secret_manager_secret.secret[env.value].secret_id
+              version = "latest"
+            }
+          }
+        }
+      }
+
+      startup_probe {
+        period_seconds    = 2
+        timeout_seconds   = 1
+        failure_threshold = 30
+        http_get {
+          path = "/healthz"
+        }
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.api["run.googleapis.com"],
+    google_secret_manager_secret_version.secret,
+    google_secret_manager_secret_iam_member.accessor,
+  ]
 }

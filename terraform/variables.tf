@@ -211,6 +211,23 @@ variable "api_invokers" {
   default     = []
 }
 
+variable "webhook_key_secrets" {
+  description = "Names in `secrets` that Webhook trigger keys read (`key: \"{{ secret('NAME') }}\"`): only these reach the API service (and the webhook service) as `SECRET_NAME`, so it can match the key in a webhook's URL. The API gets no other secret."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.webhook_key_secrets : contains(var.secrets, s)])
+    error_message = "Every name in webhook_key_secrets must also be in secrets."
+  }
+}
+
+variable "webhooks_public" {
+  description = "Expose webhooks to callers without Google credentials: a second service, baton-webhooks, serves only the webhook routes (BATON_API_ROUTES=webhooks) and `allUsers` may invoke it. The key in each webhook's URL is then its only credential (as in Kestra): use a `{{ secret('NAME') }}` key. Off by default: the API, webhooks included, needs IAM (`api_invokers`)."
+  type        = bool
+  default     = false
+}
+
 variable "api_ingress" {
   description = "Ingress of the API service: INGRESS_TRAFFIC_ALL (authenticated callers from anywhere) or INGRESS_TRAFFIC_INTERNAL_ONLY."
   type        = string

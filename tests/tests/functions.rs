@@ -10,6 +10,7 @@ mod logs;
 mod oidc;
 mod pubsub;
 mod replay;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -37,3 +37,4 @@ mod terraform;
 mod terraform_deploy;
 mod ui;
 mod ui_ops;
+mod webhook;

@@ -573,7 +573,8 @@ fn root_locals_evaluate_to_least_privilege_wiring() {
     let l = evaluate_root_locals(&[
         "project_id=demo-project",
         "image_tag=abc1234",
-        r#"secrets=["GCP_CREDS","PG_PASSWORD"]"#,
+        r#"secrets=["GCP_CREDS","PG_PASSWORD","HOOK_KEY"]"#,
+        r#"webhook_key_secrets=["HOOK_KEY"]"#,
         &format!("flows_dir={}", flows.display()),
     ])
     .unwrap_or_else(|e| panic!("the root module's locals do not evaluate:\n{e}"));
@@ -699,14 +700,16 @@ fn root_locals_evaluate_to_least_privilege_wiring() {
     assert_eq!(l["gcp_workers"], json!(["worker-gcp"]));
     assert_eq!(l["internal_bucket_roles"]["scheduler"], json!("roles/storage.objectViewer"));
 
-    // secrets reach the executor and the workers, not the scheduler or the API
+    // secrets reach the executor and the workers, not the scheduler; the API
+    // only the webhook keys (webhook_key_secrets)
     let grants = keys(&l["secret_grants"]);
     let mut want = BTreeSet::new();
     for f in std::iter::once("executor".to_string()).chain(workers.iter().cloned()) {
-        for s in ["GCP_CREDS", "PG_PASSWORD"] {
+        for s in ["GCP_CREDS", "PG_PASSWORD", "HOOK_KEY"] {
             want.insert(format!("{f}/{s}"));
         }
     }
+    want.insert("api/HOOK_KEY".to_string());
     assert_eq!(grants, want);
 
     // execution files expire under exactly the deployed flows' prefixes

@@ -22,6 +22,9 @@
 //!   Baton's `/backfills`.
 //! - [`namespaces`]: search, get; [`nsfiles`]: namespace files (folder
 //!   listing, read, write, delete, stats, search).
+//! - [`webhook`]: `Webhook` triggers (`GET|POST|PUT
+//!   /executions/webhook/{namespace}/{flowId}/{key}`), exempt from basic
+//!   auth as in Kestra (the key is the credential).
 //! - [`ui`]: the web UI at `/` (embedded static files).
 //!
 //! An unknown route or method, and a query parameter a route does not
@@ -51,6 +54,7 @@ pub mod search;
 pub mod sse;
 pub mod triggers;
 pub mod ui;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -87,6 +91,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(namespaces::routes())
         .merge(nsfiles::routes())
         .merge(outputs::routes())
+        .merge(webhook::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(unknown_route)
         // uploads are streamed to storage, never held: no overall size limit
@@ -98,6 +103,27 @@ pub fn router(state: ApiState) -> Router {
         .nest("/api/v1", api)
         .fallback(unknown_route)
         .with_state(state)
+}
+
+/// Only the webhook routes (under `/api/v1` and `/api/v1/main`) and
+/// `/healthz`: what a service open to anyone serves, so that exposing a
+/// webhook exposes nothing else (`BATON_API_ROUTES=webhooks`).
+pub fn webhooks_router(state: ApiState) -> Router {
+    let api = webhook::routes().method_not_allowed_fallback(method_not_allowed).fallback(webhooks_only);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1/main", api.clone())
+        .nest("/api/v1", api)
+        .fallback(webhooks_only)
+        .with_state(state)
+}
+
+async fn webhooks_only(OriginalUri(uri): OriginalUri, req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {} {}: this service serves only webhooks (/api/v1/executions/webhook/{{namespace}}/{{flowId}}/{{key}})",
+        req.method(),
+        uri.path()
+    ))
 }
 
 async fn healthz() -> Json<Value> {

@@ -45,6 +45,19 @@ pub fn router(
     crate::api::router(ApiState { engine, host })
 }
 
+/// Only the webhook routes and `/healthz` ([`crate::api::webhooks_router`]),
+/// flows loaded first: the service a public webhook is exposed through,
+/// while the whole API stays behind IAM.
+pub async fn webhooks_router(engine: Arc<Engine>, flows: Option<FlowSource>) -> Router {
+    if let Some(source) = &flows
+        && let Err(e) = load_all(&engine, source).await
+    {
+        tracing::error!(error = %e, "cannot load flows at start; they will be loaded on demand");
+    }
+    let host = Arc::new(GcpHost { engine: engine.clone(), flows, schedules: None, triggers: None });
+    crate::api::webhooks_router(ApiState { engine, host })
+}
+
 impl GcpHost {
     /// Where `namespace.id` is (or goes) in the bucket, when flows live there.
     fn object(&self, namespace: &str, id: &str, ext: &str) -> Option<String> {

@@ -18,6 +18,7 @@
 //! | `BATON_WORK_DIR` | scratch folder for task working directories | `$TMPDIR/baton-work` |
 //! | `BATON_SWEEP_JOB` | scheduler and executor: the sweep's Cloud Scheduler job (`projects/P/locations/R/jobs/baton-sweep`), paused while nothing is in flight | unset: left alone |
 //! | `BATON_CLOUD_SCHEDULER_ENDPOINT` | a Cloud Scheduler API stand-in (tests), called without credentials | Google's |
+//! | `BATON_API_ROUTES` | api: `all` (Kestra's whole API and the UI), or `webhooks` (only the webhook routes and `/healthz`: the public service when webhooks are exposed without IAM) | `all` |
 //! | `GOOGLE_CLOUD_PROJECT` | the project (also qualifies log traces) | — |
 //!
 //! The GCP backends read their own variables (`BATON_INTERNAL_BUCKET`, the
@@ -78,6 +79,8 @@ pub struct FunctionConfig {
     pub sweep_job: Option<String>,
     /// Where the Cloud Scheduler API is (a local stand-in), unset: Google's.
     pub scheduler_endpoint: Option<String>,
+    /// The api function serves only the webhook routes (`BATON_API_ROUTES=webhooks`).
+    pub webhooks_only: bool,
 }
 
 impl FunctionConfig {
@@ -151,6 +154,12 @@ impl FunctionConfig {
             return Err(invalid("BATON_WORKER_GROUP", &worker_group, "expected a group name like `core`"));
         }
 
+        let webhooks_only = match get("BATON_API_ROUTES").as_deref() {
+            None | Some("all") => false,
+            Some("webhooks") => true,
+            Some(other) => return Err(invalid("BATON_API_ROUTES", other, "expected `all` or `webhooks`")),
+        };
+
         let short = uuid::Uuid::new_v4().simple().to_string();
         let instance = format!(
             "{}-{}",
@@ -171,6 +180,7 @@ impl FunctionConfig {
             instance,
             sweep_job: get("BATON_SWEEP_JOB"),
             scheduler_endpoint: get("BATON_CLOUD_SCHEDULER_ENDPOINT"),
+            webhooks_only,
         })
     }
 }
@@ -181,6 +191,15 @@ mod tests {
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_api_serves_everything_or_only_webhooks() {
+        assert!(!FunctionConfig::from_vars(Handler::Api, &vars(&[])).expect("api").webhooks_only);
+        let only = FunctionConfig::from_vars(Handler::Api, &vars(&[("BATON_API_ROUTES", "webhooks")])).expect("api");
+        assert!(only.webhooks_only);
+        let err = FunctionConfig::from_vars(Handler::Api, &vars(&[("BATON_API_ROUTES", "some")])).expect_err("bad");
+        assert!(err.to_string().contains("BATON_API_ROUTES"), "{err}");
     }
 
     #[test]

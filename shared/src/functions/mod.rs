@@ -304,7 +304,12 @@ pub async fn start(
         backfill_budget: schedules::BACKFILL_BUDGET,
         idle,
     };
-    let app = router(handler, engine.clone(), &opts).await;
+    let app = if handler == Handler::Api && cfg.webhooks_only {
+        tracing::info!("serving only the webhook routes (BATON_API_ROUTES=webhooks)");
+        api::webhooks_router(engine.clone(), opts.flows.clone()).await
+    } else {
+        router(handler, engine.clone(), &opts).await
+    };
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", cfg.port))
         .await
         .map_err(|source| StartError::Listen { port: cfg.port, source })?;

@@ -10,7 +10,11 @@
 //!   web page cannot start an execution. Tools that send no `Origin` (curl,
 //!   clients) are not affected.
 //! - **Basic auth** (Kestra's `-u user:password`): when configured, every
-//!   route but `/healthz` needs it. The password is compared in constant time.
+//!   route but `/healthz` and the webhook routes needs it. The password is
+//!   compared in constant time.
+//! - **Webhooks** (`/api/v1/[main/]executions/webhook/…`): as in Kestra, the
+//!   key in the path is their credential, so they need no basic auth and may
+//!   be called from any site (a page cannot call one without its key).
 //!
 //! Refusals are JSON `{"message": …}` (403, or 401 with `WWW-Authenticate`).
 
@@ -101,7 +105,8 @@ impl Guard {
                 self.hosts.join(", ")
             )));
         }
-        if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let webhook = crate::api::webhook::is_webhook_path(path);
+        if !webhook && !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
             let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("");
             if site == "cross-site" || site == "same-site" {
                 return Err(refuse(format!("cross-site {method} refused (Sec-Fetch-Site: {site})")));
@@ -117,6 +122,7 @@ impl Guard {
         }
         if let Some(auth) = &self.auth
             && path != "/healthz"
+            && !webhook
             && !auth.accepts(headers)
         {
             let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "authentication required (basic auth)").into_response();

@@ -1,11 +1,28 @@
 //! `io.kestra.plugin.core.trigger.Webhook`: starts an execution when a
-//! request reaches `/api/v1/executions/webhook/{namespace}/{flowId}/{key}`.
+//! request reaches `/api/v1/executions/webhook/{namespace}/{flowId}/{key}`
+//! (served by `api::webhook`). This module is the pure part: the trigger's
+//! properties and checks, and the trigger variables Kestra gives the
+//! execution from the request (`trigger.body`, `trigger.headers`,
+//! `trigger.parameters`), with no I/O.
+//!
+//! - `body`: a JSON object or array is parsed; any other text is kept as
+//!   text; a binary body (a content type that is not text, JSON, XML,
+//!   urlencoded, YAML or CSV, or bytes that are not UTF-8) is base64, as
+//!   Kestra does; no body is `null`.
+//! - `headers` and `parameters`: every name maps to the list of its values
+//!   (`?age=12&age=13` → `{"age": ["12", "13"]}`), as Kestra shapes them.
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
 
 use super::{TriggerDef, TriggerProblem, prop};
 use crate::model::{Flow, Trigger};
 use crate::plugins::{PropKind, PropSpec};
 
 pub const TYPE: &str = "io.kestra.plugin.core.trigger.Webhook";
+
+/// The content types a `wait`/`returnOutputs` webhook may answer with.
+pub const RESPONSE_CONTENT_TYPES: &[&str] = &["application/json", "text/plain"];
 
 pub static DEF: TriggerDef = TriggerDef {
     type_name: TYPE,
@@ -16,6 +33,7 @@ pub static DEF: TriggerDef = TriggerDef {
         PropSpec::optional("inputs", PropKind::Map),
         PropSpec::optional("wait", PropKind::Boolean),
         PropSpec::optional("returnOutputs", PropKind::Boolean),
+        PropSpec::optional("responseContentType", PropKind::String),
     ],
     check,
 };
@@ -25,6 +43,163 @@ fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
     if prop(trig, "key").is_none() {
         out.push(TriggerProblem::at("", format!("trigger '{}': a Webhook needs 'key'", trig.id)));
     }
+    if let Some(ct) = prop(trig, "responseContentType") {
+        match ct.as_str() {
+            // as in Kestra, it shapes only a `wait` + `returnOutputs` answer
+            Some(s) if RESPONSE_CONTENT_TYPES.contains(&s) => {}
+            _ => out.push(TriggerProblem::at(
+                "responseContentType",
+                format!(
+                    "trigger '{}': responseContentType must be one of {}",
+                    trig.id,
+                    RESPONSE_CONTENT_TYPES.join(", ")
+                ),
+            )),
+        }
+    }
     super::schedule::check_trigger_inputs(flow, prop(trig, "inputs"), &mut out);
     out
+}
+
+/// What a webhook trigger asks of its response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settings {
+    /// Answer when the execution ends, not when it is created.
+    pub wait: bool,
+    /// Answer with the flow's outputs instead of the execution.
+    pub return_outputs: bool,
+    /// `text/plain` answers outputs as text (a string as it is).
+    pub text_response: bool,
+}
+
+impl Settings {
+    /// The settings as written on `trig` (validation checked their kinds).
+    pub fn of(trig: &Trigger) -> Settings {
+        let flag = |k: &str| prop(trig, k).and_then(Value::as_bool).unwrap_or(false);
+        Settings {
+            wait: flag("wait"),
+            return_outputs: flag("returnOutputs"),
+            text_response: prop(trig, "responseContentType").and_then(Value::as_str) == Some("text/plain"),
+        }
+    }
+}
+
+/// Whether `content_type` is one Kestra reads as text (else the body is base64).
+fn is_textual(content_type: &str) -> bool {
+    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    ct.is_empty()
+        || ct.starts_with("text/")
+        || ct.ends_with("json")
+        || ct.ends_with("xml")
+        || ct.ends_with("yaml")
+        || ct.ends_with("csv")
+        || ct == "application/x-www-form-urlencoded"
+}
+
+/// `trigger.body`: `null` without a body, parsed JSON when it is a JSON
+/// object or array, base64 for a binary body, the text otherwise.
+pub fn body(content_type: Option<&str>, bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) if content_type.is_none_or(is_textual) => t,
+        _ => return Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+    };
+    match serde_json::from_str::<Value>(text) {
+        Ok(v @ (Value::Object(_) | Value::Array(_))) => v,
+        _ => Value::String(text.to_string()),
+    }
+}
+
+/// `name → [values…]`, in order of appearance.
+pub fn multimap<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, v) in pairs {
+        let slot = out.entry(k.into()).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(values) = slot {
+            values.push(Value::String(v.into()));
+        }
+    }
+    out
+}
+
+/// The trigger variables of one request: `body` (absent when there is
+/// none, as Kestra leaves it null), `headers`, `parameters`.
+pub fn variables(body: Value, headers: Map<String, Value>, parameters: Map<String, Value>) -> Map<String, Value> {
+    let mut vars = Map::new();
+    if !body.is_null() {
+        vars.insert("body".into(), body);
+    }
+    vars.insert("headers".into(), Value::Object(headers));
+    vars.insert("parameters".into(), Value::Object(parameters));
+    vars
+}
+
+/// Compares a key given in a URL with a trigger's key in time that does not
+/// depend on where they differ (only on the given key's length).
+pub fn key_matches(expected: &str, given: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// The body of a `returnOutputs` answer in `text/plain`: a string output
+/// map's text as it is, anything else as JSON.
+pub fn text_response(outputs: &Value) -> String {
+    match outputs {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bodies_are_shaped_as_kestra_shapes_them() {
+        assert_eq!(body(Some("application/json"), br#"{"a":1,"b":true}"#), json!({"a": 1, "b": true}));
+        assert_eq!(body(None, br#"[{"a":1}]"#), json!([{"a": 1}]));
+        assert_eq!(body(Some("text/plain"), b"bla"), json!("bla"));
+        // a JSON scalar or broken JSON stays text
+        assert_eq!(body(Some("application/json"), b"42"), json!("42"));
+        assert_eq!(body(None, br#"{\"a\":"#), json!(r#"{\"a\":"#));
+        assert_eq!(body(Some("text/plain"), b""), Value::Null);
+        // binary content types and non-UTF-8 bytes are base64
+        assert_eq!(body(Some("application/octet-stream"), b"abc"), json!("YWJj"));
+        assert_eq!(body(Some("text/plain"), &[0xff, 0xfe]), json!("//4="));
+        assert_eq!(body(Some("application/x-www-form-urlencoded; charset=utf-8"), b"a=1"), json!("a=1"));
+    }
+
+    #[test]
+    fn repeated_names_keep_every_value_in_order() {
+        let m = multimap([("name", "john"), ("age", "12"), ("age", "13")]);
+        assert_eq!(Value::Object(m), json!({"name": ["john"], "age": ["12", "13"]}));
+    }
+
+    #[test]
+    fn no_body_leaves_body_out() {
+        let v = variables(Value::Null, Map::new(), multimap([("a", "1")]));
+        assert_eq!(Value::Object(v), json!({"headers": {}, "parameters": {"a": ["1"]}}));
+    }
+
+    #[test]
+    fn keys_match_exactly() {
+        assert!(key_matches("a-secret-key", "a-secret-key"));
+        assert!(!key_matches("a-secret-key", "a-secret-kez"));
+        assert!(!key_matches("a-secret-key", "a-secret-key-longer"));
+        assert!(!key_matches("a-secret-key", "a-secret"));
+        assert!(!key_matches("a-secret-key", ""));
+    }
+
+    #[test]
+    fn text_answers_keep_strings_as_they_are() {
+        assert_eq!(text_response(&json!("token")), "token");
+        assert_eq!(text_response(&json!({"a": 1})), r#"{"a":1}"#);
+    }
 }

@@ -88,6 +88,8 @@ impl From<LaunchError> for ApiError {
         match e {
             LaunchError::Disabled { .. } | LaunchError::Exists(_) => ApiError::conflict(e.to_string()),
             LaunchError::Inputs { .. } => ApiError::unprocessable(e.to_string()),
+            // Kestra: an IllegalArgumentException, answered 422 "Illegal argument: …"
+            LaunchError::Blocked { .. } => ApiError::unprocessable(format!("Illegal argument: {e}")),
             LaunchError::Backend(b) => b.into(),
         }
     }

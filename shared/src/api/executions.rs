@@ -119,14 +119,14 @@ pub async fn wait_end(
     use tokio::sync::broadcast::error::RecvError;
     loop {
         let e = load(engine, id).await?;
-        if e.state.is_terminal() {
+        if e.is_done() {
             engine.logs.flush().await;
             return Ok(e);
         }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
         loop {
             match tokio::time::timeout_at(deadline, updates.recv()).await {
-                Ok(Ok(u)) if u.execution_id == id && u.state.is_terminal() => break,
+                Ok(Ok(u)) if u.execution_id == id && u.done => break,
                 Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
                 Ok(Err(RecvError::Closed)) | Err(_) => break,
             }

@@ -83,7 +83,7 @@ pub async fn follow_execution(
                         out.push(Ok(Event::default().data(v.to_string())));
                         f.last = Some(v);
                     }
-                    f.done = e.state.is_terminal();
+                    f.done = e.is_done();
                 }
                 Ok(None) => f.done = true,
                 Err(err) => {
@@ -113,7 +113,7 @@ pub async fn follow_logs(
         while out.is_empty() && !f.done {
             f.wait().await;
             // the state first: once it has ended, every log line is in the store
-            let ended = !matches!(f.s.engine.state.load_execution(&f.id).await, Ok(Some(e)) if !e.state.is_terminal());
+            let ended = !matches!(f.s.engine.state.load_execution(&f.id).await, Ok(Some(e)) if !e.is_done());
             if ended {
                 f.s.engine.logs.flush().await;
             }

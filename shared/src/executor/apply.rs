@@ -17,7 +17,9 @@ pub fn apply_event(
     event: &ExecutionEvent,
     now: DateTime<Utc>,
 ) -> (Vec<String>, bool) {
-    if exec.state.is_terminal() {
+    // an ended execution's listeners and afterExecution tasks still report
+    // (a kill does not stop them: Kestra forces their execution)
+    if exec.is_done() || (exec.state.is_terminal() && matches!(event, ExecutionEvent::Kill { .. })) {
         return (Vec::new(), false);
     }
     match event {
@@ -135,6 +137,8 @@ pub fn apply_event(
                 }
             }
             exec.state.set(StateType::Killed, now);
+            // what runs after the end runs after a kill too
+            exec.ending = flow.has_after();
             (changed, true)
         }
         ExecutionEvent::Created { .. } | ExecutionEvent::Wake { .. } => (Vec::new(), false),

@@ -15,6 +15,11 @@ use crate::model::{Attempt, Execution, Flow, Label, State, StateType, Task, Task
 use crate::plugins::context::mask_json;
 use crate::runtime::messages::{JobTask, WorkerJob};
 
+#[path = "after.rs"]
+mod after;
+#[path = "sla.rs"]
+mod sla;
+
 /// The state of a block of tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Block {
@@ -115,11 +120,19 @@ impl<'a> Stepper<'a> {
 
     pub(crate) fn run(&mut self) {
         if self.exec.state.is_terminal() {
+            if self.exec.ending {
+                self.after();
+            }
             return;
         }
+        let mut started = false;
         if matches!(self.exec.state.current, StateType::Created | StateType::Queued | StateType::Restarted) {
             self.exec.state.set(StateType::Running, self.now);
             self.execution_changed = true;
+            started = true;
+        }
+        if self.check_sla(started || self.opts.redispatch_pending) {
+            return;
         }
         let flow = self.flow;
         match self.handled_sequence(&flow.tasks, &flow.errors, &flow.finally, None, None) {
@@ -141,9 +154,7 @@ impl<'a> Stepper<'a> {
         if state == StateType::Failed && self.exec.error.is_none() {
             self.exec.error = self.first_error();
         }
-        self.exec.state.set(state, self.now);
-        self.execution_changed = true;
-        self.actions.push(Action::Ended(state));
+        self.terminate(state);
     }
 
     fn first_error(&self) -> Option<String> {

@@ -9,6 +9,8 @@ mod apply;
 mod blocks;
 pub mod concurrency;
 pub mod context;
+#[cfg(test)]
+mod flowkeys_tests;
 mod ids;
 pub mod replay;
 pub mod restart;

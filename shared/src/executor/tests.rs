@@ -66,7 +66,7 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn step(&mut self) -> Vec<Action> {
+    pub(super) fn step(&mut self) -> Vec<Action> {
         let t = step(&self.flow, &self.exec, self.now, &self.env, StepOptions::default());
         self.exec = t.execution;
         t.actions
@@ -87,7 +87,7 @@ impl<'a> Sim<'a> {
                     _ => {}
                 }
             }
-            if self.exec.state.is_terminal() {
+            if self.exec.is_done() {
                 return self.exec.state.current;
             }
             if jobs.is_empty() {

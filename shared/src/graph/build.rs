@@ -205,14 +205,13 @@ impl<'a, 'b> Builder<'a, 'b> {
             self.edge(c, Item::Cluster(t), Item::Node(root), Relation::none());
         }
         let raw = crate::yaml::parse(&flow.source).map(|(v, _)| v).unwrap_or(Value::Null);
-        let after = after_execution(flow, &raw);
         self.fill(c, &flow.tasks, raw.get("tasks"), RelationType::Sequential, None, exec, None, prefix)?;
         self.alternatives(c, &flow.errors, raw.get("errors"), &flow.finally, raw.get("finally"), None, exec, prefix)?;
-        match &after {
-            Some((tasks, raw_after)) if !tasks.is_empty() && self.g.clusters[c].after_execution.is_some() => {
-                self.fill(c, tasks, Some(raw_after), RelationType::AfterExecution, None, exec, None, prefix)?;
-            }
-            _ => self.remove_after_execution(c),
+        if !flow.after_execution.is_empty() && self.g.clusters[c].after_execution.is_some() {
+            let raw_after = raw.get("afterExecution");
+            self.fill(c, &flow.after_execution, raw_after, RelationType::AfterExecution, None, exec, None, prefix)?;
+        } else {
+            self.remove_after_execution(c);
         }
         Ok(())
     }
@@ -476,21 +475,6 @@ impl<'a, 'b> Builder<'a, 'b> {
         self.flow_into(c, flow, None, uid)?;
         Ok(c)
     }
-}
-
-/// The flow's `afterExecution` tasks (not in [`Flow`]: the executor does
-/// not run them), read with the flow's pluginDefaults.
-fn after_execution(flow: &Flow, raw: &Value) -> Option<(Vec<Task>, Value)> {
-    let list = raw.get("afterExecution").filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))?;
-    let mut doc = Map::new();
-    doc.insert("id".into(), json!(flow.id));
-    doc.insert("namespace".into(), json!(flow.namespace));
-    doc.insert("tasks".into(), list.clone());
-    if let Some(d) = raw.get("pluginDefaults") {
-        doc.insert("pluginDefaults".into(), d.clone());
-    }
-    let (parsed, _) = Flow::from_value(&Value::Object(doc), "");
-    parsed.map(|f| (f.tasks, list.clone()))
 }
 
 /// A task as written, with pluginDefaults applied to its properties.

@@ -111,6 +111,15 @@ pub struct Execution {
     /// Kestra's JSON (the API removes it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_inputs: Vec<String>,
+    /// The state is terminal but the flow's `listeners` and
+    /// `afterExecution` tasks still run: the end is announced once they are
+    /// done, as Kestra's executor does (Baton extension).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ending: bool,
+    /// The ids of the flow's SLAs already found violated and acted on, so
+    /// a later step never acts (or logs) twice (Baton extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sla_violations: Vec<String>,
     /// Compare-and-swap version, bumped by every persisted change.
     #[serde(default)]
     pub version: u64,
@@ -144,8 +153,16 @@ impl Execution {
             schedule_date: None,
             error: None,
             secret_inputs: Vec::new(),
+            ending: false,
+            sla_violations: Vec::new(),
             version: 0,
         }
+    }
+
+    /// True once the execution is over: a terminal state, and nothing left
+    /// to run after it (listeners, afterExecution).
+    pub fn is_done(&self) -> bool {
+        self.state.is_terminal() && !self.ending
     }
 
     /// The inputs as shown: each `SECRET` one as `******`.

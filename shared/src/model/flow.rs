@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::duration;
+use super::flowkeys::{self, Check, Listener, Sla};
 use super::types::{self, FlowableKind};
 use crate::yaml::{child_index, child_key};
 
@@ -238,6 +239,14 @@ pub struct Flow {
     pub retry: Option<Retry>,
     pub disabled: bool,
     pub outputs: Vec<Value>,
+    /// Tasks run after the execution reached its terminal state.
+    pub after_execution: Vec<Task>,
+    /// Service level agreements.
+    pub sla: Vec<Sla>,
+    /// Conditions on the inputs, evaluated before an execution is created.
+    pub checks: Vec<Check>,
+    /// Legacy listeners: tasks run after the end.
+    pub listeners: Vec<Listener>,
     /// The YAML source, as written.
     pub source: String,
 }
@@ -287,9 +296,9 @@ const TASK_COMMON_KEYS: &[&str] = &[
     "version",
 ];
 
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     defaults: &'a [PluginDefault],
-    problems: Vec<Problem>,
+    pub(super) problems: Vec<Problem>,
 }
 
 impl Reader<'_> {
@@ -395,6 +404,10 @@ impl Flow {
         let errors = r.task_list(obj.get("errors"), "errors", false);
         let finally = r.task_list(obj.get("finally"), "finally", false);
         let triggers = r.triggers(obj.get("triggers"));
+        let after_execution = r.task_list(obj.get("afterExecution"), "afterExecution", false);
+        let sla = flowkeys::read_sla(obj.get("sla"), &mut r.problems);
+        let checks = flowkeys::read_checks(obj.get("checks"), &mut r.problems);
+        let listeners = flowkeys::read_listeners(obj.get("listeners"), &mut r);
         let concurrency = match obj.get("concurrency") {
             None | Some(Value::Null) => None,
             Some(v) => match serde_json::from_value::<Concurrency>(v.clone()) {
@@ -441,12 +454,17 @@ impl Flow {
             retry,
             disabled,
             outputs,
+            after_execution,
+            sla,
+            checks,
+            listeners,
             source: source.to_string(),
         };
         (Some(flow), r.problems)
     }
 
-    /// Every task of the flow, depth first (main tasks, then errors, finally).
+    /// Every task of the flow, depth first (main tasks, then errors,
+    /// finally, afterExecution and the listeners' tasks).
     pub fn all_tasks(&self) -> Vec<&Task> {
         fn walk<'a>(t: &'a Task, out: &mut Vec<&'a Task>) {
             out.push(t);
@@ -455,10 +473,17 @@ impl Flow {
             }
         }
         let mut out = Vec::new();
-        for t in self.tasks.iter().chain(self.errors.iter()).chain(self.finally.iter()) {
+        let after = self.after_execution.iter().chain(self.listeners.iter().flat_map(|l| l.tasks.iter()));
+        for t in self.tasks.iter().chain(self.errors.iter()).chain(self.finally.iter()).chain(after) {
             walk(t, &mut out);
         }
         out
+    }
+
+    /// True if tasks run after the execution's terminal state
+    /// (`afterExecution` or `listeners`): its end is announced after them.
+    pub fn has_after(&self) -> bool {
+        !self.after_execution.is_empty() || self.listeners.iter().any(|l| !l.tasks.is_empty())
     }
 
     /// The ids of the flow's `SECRET` inputs.
@@ -479,7 +504,7 @@ impl Flow {
 }
 
 impl Reader<'_> {
-    fn task_list(&mut self, v: Option<&Value>, path: &str, required: bool) -> Vec<Task> {
+    pub(super) fn task_list(&mut self, v: Option<&Value>, path: &str, required: bool) -> Vec<Task> {
         match v {
             None | Some(Value::Null) => {
                 if required {

@@ -5,6 +5,7 @@
 pub mod duration;
 pub mod execution;
 pub mod flow;
+pub mod flowkeys;
 pub mod ids;
 pub mod state;
 pub mod types;

@@ -115,19 +115,19 @@ impl Embedded {
         mut updates: tokio::sync::broadcast::Receiver<ExecutionUpdate>,
         mut on_update: impl FnMut(&ExecutionUpdate),
     ) -> Result<Execution, BackendError> {
-        let mut done = self.engine.state.load_execution(id).await?.is_some_and(|e| e.state.is_terminal());
+        let mut done = self.engine.state.load_execution(id).await?.is_some_and(|e| e.is_done());
         while !done {
             match updates.recv().await {
                 Ok(u) if u.execution_id == id => {
                     on_update(&u);
-                    if u.state.is_terminal() {
+                    if u.done {
                         done = true;
                     }
                 }
                 Ok(_) => {}
                 Err(RecvError::Lagged(_)) => {
                     if let Some(e) = self.engine.state.load_execution(id).await?
-                        && e.state.is_terminal()
+                        && e.is_done()
                     {
                         done = true;
                     }

@@ -23,6 +23,9 @@ use crate::template::Renderer;
 pub struct ExecutionUpdate {
     pub execution_id: String,
     pub state: StateType,
+    /// True once the execution is over: terminal, and its listeners and
+    /// afterExecution tasks done (`Execution::is_done`).
+    pub done: bool,
     /// The task runs that changed, as they are now.
     pub changed: Vec<TaskRun>,
 }

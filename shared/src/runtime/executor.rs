@@ -78,7 +78,7 @@ impl ExecutorService {
                 Some(e) => (e, false),
                 None => self.load(&id, fresh).await?,
             };
-            if exec.state.is_terminal() {
+            if exec.is_done() {
                 if cached {
                     // the cache may be behind: an end is confirmed by the store
                     fresh = true;
@@ -138,7 +138,7 @@ impl ExecutorService {
         let now = Utc::now();
         let (mut changed, mut exec_changed) = executor::apply_event(&flow, &mut exec, event, now);
         let mut actions = Vec::new();
-        if exec.state.is_terminal() {
+        if exec.is_done() {
             // the event ended it (a kill): announce the end as any other, so a
             // queued execution takes the slot and a parent hears of it
             actions.push(Action::Ended(exec.state.current));
@@ -196,7 +196,11 @@ impl ExecutorService {
         if !exec_changed && changed.is_empty() && actions.is_empty() {
             return Ok(Decided::Unchanged(Box::new(t.execution)));
         }
-        self.save(t.execution, &changed, actions).await.map(|()| Decided::Saved)
+        // a kill (or an SLA) ended task runs: their workers are told to stop
+        let killed = if t.execution.state.is_terminal() { killed_in(&t.execution, &changed) } else { Vec::new() };
+        self.save(t.execution, &changed, actions).await?;
+        self.close_claims(&killed).await?;
+        Ok(Decided::Saved)
     }
 
     /// Closes the claims of attempts a kill stopped: a worker still running
@@ -213,10 +217,11 @@ impl ExecutorService {
         let engine = &self.engine;
         let new_version = engine.state.save_execution(&exec, changed).await?;
         exec.version = new_version;
-        let ended = exec.state.is_terminal();
+        let ended = exec.is_done();
         let update = ExecutionUpdate {
             execution_id: exec.id.clone(),
             state: exec.state.current,
+            done: ended,
             changed: changed.iter().filter_map(|id| exec.task_run(id).cloned()).collect(),
         };
         for tr in &update.changed {
@@ -352,6 +357,14 @@ impl ExecutorService {
             ..LaunchRequest::default()
         };
         match launcher::launch(engine, &flow, req).await {
+            // created FAILED by its checks: it never runs, so its end is told here
+            Ok(child) if child.state.is_terminal() => {
+                let msg = child
+                    .error
+                    .unwrap_or_else(|| format!("subflow execution {child_id} ended {}", child.state.current));
+                publish_event(engine, &fail(msg)).await?;
+                Ok(())
+            }
             Ok(_) | Err(launcher::LaunchError::Exists(_)) => Ok(()),
             Err(launcher::LaunchError::Backend(e)) => Err(e.into()),
             Err(e) => {
@@ -434,6 +447,16 @@ async fn subflow_depth(engine: &Engine, exec: &Execution) -> Result<usize, Execu
         parent = engine.state.load_execution(&id).await?.and_then(|p| p.parent_id);
     }
     Ok(depth)
+}
+
+/// The attempts of the `changed` task runs that a step ended KILLED.
+fn killed_in(exec: &Execution, changed: &[String]) -> Vec<(String, u32)> {
+    changed
+        .iter()
+        .filter_map(|id| exec.task_run(id))
+        .filter(|tr| tr.attempts.last().is_some_and(|a| a.state.current == StateType::Killed))
+        .map(|tr| (tr.id.clone(), tr.attempts.len() as u32))
+        .collect()
 }
 
 /// The attempts a kill ended (KILLED, as `apply_event` leaves them), for a

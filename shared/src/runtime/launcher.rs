@@ -1,6 +1,12 @@
 //! The launcher: turns a request to run a flow (CLI, API, schedule,
 //! backfill, Subflow) into a stored CREATED execution and an event for the
-//! executor. Inputs are checked here, before anything runs.
+//! executor. Inputs are checked here, before anything runs, then the
+//! flow's `checks` against them (Kestra's `FlowService.getFailedChecks`):
+//! a check fails when its `condition` does not render `true` (a rendering
+//! error fails it as a BLOCK_EXECUTION check); the strongest behavior of
+//! the failed checks decides — BLOCK refuses the request with their
+//! messages, FAIL creates the execution FAILED, CREATE creates it — and
+//! each failed check's message is written to the execution's logs.
 
 use std::sync::Arc;
 
@@ -9,9 +15,49 @@ use serde_json::{Map, Value};
 
 use super::engine::Engine;
 use super::messages::ExecutionEvent;
+use crate::backend::LogEntry;
 use crate::backend::{BackendError, Topic};
+use crate::executor::StepEnv;
 use crate::inputs::{self, InputError};
+use crate::model::flowkeys::{Check, CheckBehavior, CheckStyle};
 use crate::model::{Execution, Flow, Label, StateType, TriggerContext, ids};
+
+/// Kestra's log line on an execution created FAILED by its checks.
+pub const CHECKS_FAILED: &str = "Flow execution failed because one or more condition checks evaluated to false.";
+
+/// The flow's checks that fail on `inputs`, and the strongest behavior
+/// among them (None when every check passes). Pure.
+pub fn failed_checks(
+    flow: &Flow,
+    inputs: &Map<String, Value>,
+    env: &dyn StepEnv,
+) -> (Vec<Check>, Option<CheckBehavior>) {
+    if flow.checks.is_empty() {
+        return (Vec::new(), None);
+    }
+    let ctx = serde_json::json!({
+        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+        "inputs": inputs,
+        "vars": flow.variables,
+        "labels": {},
+        "envs": env.envs(),
+    });
+    let mut failed = Vec::new();
+    for c in &flow.checks {
+        match env.render(&c.condition, &ctx) {
+            Ok(r) if r.trim() == "true" => {}
+            Ok(_) => failed.push(c.clone()),
+            Err(e) => failed.push(Check {
+                condition: c.condition.clone(),
+                message: format!("Failed to evaluate check condition. Cause: {e}"),
+                style: CheckStyle::Error,
+                behavior: CheckBehavior::BlockExecution,
+            }),
+        }
+    }
+    let behavior = failed.iter().map(|c| c.behavior).max();
+    (failed, behavior)
+}
 
 /// A request to start an execution.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +84,9 @@ pub enum LaunchError {
     Inputs { flow: String, errors: Vec<InputError> },
     #[error("execution {0} already exists")]
     Exists(String),
+    /// Kestra's message when a BLOCK_EXECUTION check fails.
+    #[error("Flow execution blocked: one or more condition checks evaluated to false.\nFailed checks: {}", .messages.join(", "))]
+    Blocked { messages: Vec<String> },
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -50,6 +99,10 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
     let now = Utc::now();
     let resolved = inputs::resolve_inputs(&flow.inputs, &req.inputs, now)
         .map_err(|errors| LaunchError::Inputs { flow: format!("{}.{}", flow.namespace, flow.id), errors })?;
+    let (failed, behavior) = failed_checks(flow, &resolved, &engine.step_env());
+    if behavior == Some(CheckBehavior::BlockExecution) {
+        return Err(LaunchError::Blocked { messages: failed.into_iter().map(|c| c.message).collect() });
+    }
     let revision = engine.state.save_flow(&flow.namespace, &flow.id, &flow.source).await?;
     // the executor runs exactly this revision, on whatever instance
     engine.flows.insert_revision(flow, revision);
@@ -76,6 +129,11 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
         exec.parent_id = Some(pid.clone());
         exec.parent_task_run_id = Some(ptr.clone());
     }
+    if behavior == Some(CheckBehavior::FailExecution) {
+        // created ended: nothing runs, and the end is announced below
+        exec.state.set(StateType::Failed, now);
+        exec.error = Some(CHECKS_FAILED.to_string());
+    }
     match engine.state.create_execution(&exec).await {
         Ok(()) => {}
         Err(BackendError::Invalid(_)) | Err(BackendError::Conflict { .. }) if req.execution_id.is_some() => {
@@ -89,9 +147,30 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
         Err(e) => return Err(e.into()),
     }
     exec.version = 1;
-    tracing::info!(execution_id = %id, namespace = %flow.namespace, flow_id = %flow.id, state = "CREATED", "execution created");
+    if !failed.is_empty() {
+        let mut logs: Vec<LogEntry> = failed.iter().map(|c| check_log(&exec, c.style.level(), &c.message)).collect();
+        if exec.state.current == StateType::Failed {
+            logs.push(check_log(&exec, "WARN", CHECKS_FAILED));
+        }
+        engine.state.append_logs(&logs).await?;
+    }
+    tracing::info!(execution_id = %id, namespace = %flow.namespace, flow_id = %flow.id, state = %exec.state.current, "execution created");
     publish_event(engine, &ExecutionEvent::Created { execution_id: id }).await?;
     Ok(exec)
+}
+
+fn check_log(exec: &Execution, level: &str, message: &str) -> LogEntry {
+    LogEntry {
+        namespace: exec.namespace.clone(),
+        flow_id: exec.flow_id.clone(),
+        execution_id: exec.id.clone(),
+        task_id: None,
+        task_run_id: None,
+        attempt_number: None,
+        timestamp: exec.state.start_date.unwrap_or_else(Utc::now),
+        level: level.to_string(),
+        message: message.to_string(),
+    }
 }
 
 /// Publishes an event for the executor.

@@ -317,3 +317,35 @@ fn dump_fixtures() {
         }
     }
 }
+
+#[test]
+fn flow_keys_items_are_checked_at_their_position() {
+    let src = "id: x\nnamespace: n\nsla:\n  - id: s\n    type: MAX_DURATION\n    behavior: FAIL\n  - id: t\n    type: MAX_DURATIONS\n    behavior: NOPE\n    bogus: 1\n  - id: u\n    type: EXECUTION_ASSERTION\n    behavior: NONE\n    duration: PT1S\nchecks:\n  - condition: \"{{ true }}\"\n    message: m\n    style: LOUD\n  - message: m\n    behavior: STOP\nlisteners:\n  - tasks: []\n  - conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionStatus\n    tasks:\n      - id: l\n        type: io.kestra.plugin.core.log.Log\n        message: l\nafterExecution:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: a\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let out = run(src);
+    has(&out, "f.yaml:4:5: sla[0]: missing required property 'duration' of a MAX_DURATION SLA");
+    has(
+        &out,
+        "f.yaml:8:5: sla[1].type: invalid type 'MAX_DURATIONS' (expected one of MAX_DURATION, EXECUTION_ASSERTION)",
+    );
+    has(&out, "f.yaml:9:5: sla[1].behavior: invalid behavior 'NOPE' (expected one of FAIL, CANCEL, NONE)");
+    has(&out, "f.yaml:10:5: sla[1].bogus: unknown property 'bogus' of an SLA");
+    has(&out, "sla[2]: missing required property 'assert'");
+    has(&out, "f.yaml:14:5: sla[2].duration: 'duration' belongs to MAX_DURATION SLAs");
+    has(&out, "f.yaml:18:5: checks[0].style: invalid style 'LOUD'");
+    has(&out, "checks[1]: missing required property 'condition'");
+    has(&out, "checks[1].behavior: invalid behavior 'STOP'");
+    has(&out, "listeners[0].tasks: 'tasks' must contain at least one task");
+    has(&out, "listeners[1].conditions[0]: listener conditions are not supported by Baton yet");
+    // afterExecution tasks are tasks of the flow: ids unique across it
+    has(&out, "f.yaml:30:5: afterExecution[0].id (task 'log'): Duplicate task id with name [log]");
+}
+
+#[test]
+fn flow_keys_corpus_sla_files_are_valid() {
+    let dir = PathBuf::from("/work/shared/reference/kestra-corpus/valids");
+    for f in ["sla-max-duration-fail.yaml", "sla-max-duration-ok.yaml", "sla-execution-condition.yaml"] {
+        let Ok(src) = std::fs::read_to_string(dir.join(f)) else { continue };
+        let out: Vec<String> = run(&src).into_iter().filter(|l| !l.contains("unknown task type")).collect();
+        assert!(out.is_empty(), "{f}: {out:?}");
+    }
+}

@@ -369,6 +369,8 @@ fn head_json(e: &Execution) -> Result<String> {
         schedule_date,
         error,
         secret_inputs,
+        ending,
+        sla_violations,
         version: _,
     } = e;
     let head = Execution {
@@ -388,6 +390,8 @@ fn head_json(e: &Execution) -> Result<String> {
         schedule_date: *schedule_date,
         error: error.clone(),
         secret_inputs: secret_inputs.clone(),
+        ending: *ending,
+        sla_violations: sla_violations.clone(),
         version: 0,
     };
     to_json(&head, "encode execution")

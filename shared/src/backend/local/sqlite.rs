@@ -345,6 +345,8 @@ fn head_json(e: &Execution) -> Result<String> {
         schedule_date,
         error,
         secret_inputs,
+        ending,
+        sla_violations,
         version,
     } = e;
     let head = Execution {
@@ -364,6 +366,8 @@ fn head_json(e: &Execution) -> Result<String> {
         schedule_date: *schedule_date,
         error: error.clone(),
         secret_inputs: secret_inputs.clone(),
+        ending: *ending,
+        sla_violations: sla_violations.clone(),
         version: *version,
     };
     serde_json::to_string(&head).map_err(json("encode execution"))

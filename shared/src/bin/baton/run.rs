@@ -100,7 +100,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     let console = Console::install_held();
     let exec = match embedded.launch(&flow, req).await {
         Ok(e) => e,
-        Err(e @ (LaunchError::Inputs { .. } | LaunchError::Disabled { .. })) => {
+        Err(e @ (LaunchError::Inputs { .. } | LaunchError::Disabled { .. } | LaunchError::Blocked { .. })) => {
             eprintln!("error: {e}");
             return 2;
         }

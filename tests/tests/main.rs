@@ -14,6 +14,7 @@ mod dbt;
 mod deployed;
 #[cfg(feature = "duckdb")]
 mod duckdb;
+mod events;
 mod flows;
 mod functions;
 mod fuzz;
@@ -35,5 +36,6 @@ mod server_replay;
 mod taxi_pg;
 mod terraform;
 mod terraform_deploy;
+mod terraform_events;
 mod ui;
 mod ui_ops;

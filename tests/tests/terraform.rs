@@ -78,7 +78,7 @@ fn offline(program: &Path) -> Command {
     }
 }
 
-fn terraform(offline_run: bool) -> Command {
+pub(crate) fn terraform(offline_run: bool) -> Command {
     let mut c = if offline_run { offline(Path::new("terraform")) } else { Command::new("terraform") };
     c.env("CHECKPOINT_DISABLE", "1").env("TF_IN_AUTOMATION", "1").env("TF_CLI_CONFIG_FILE", "/dev/null");
     c.env_remove("TF_PLUGIN_CACHE_DIR");

@@ -88,9 +88,12 @@ async fn a_gcs_notification_pushed_twice_starts_one_execution_and_moves_once() {
     let gcs = gcs();
     let b = bucket(&gcs, "ev-push").await;
     let flow = gcs_flow(&b, &format!("    action: MOVE\n    moveDirectory: gs://{b}/archive/\n"));
-    let cluster =
-        Cluster::start(ClusterOptions { flows: vec![("f.yml".into(), flow)], plugins: plugins(), ..Default::default() })
-            .await;
+    let cluster = Cluster::start(ClusterOptions {
+        flows: vec![("f.yml".into(), flow)],
+        plugins: plugins(),
+        ..Default::default()
+    })
+    .await;
     let object = put(&gcs, &b, "in/a.csv", "x,y\n1,2\n").await;
     let sub = "projects/p/subscriptions/baton-gcs~company.team~watch_files~watch";
     let body = notification(&object, sub);
@@ -136,7 +139,8 @@ async fn a_pubsub_message_pushed_twice_starts_one_realtime_execution() {
                 message: \"Received: {{ trigger.data | base64decode }} {{ trigger.attributes.k }} {{ trigger.messageId }}\"\n\
                 triggers:\n  - id: trigger\n    type: io.kestra.plugin.gcp.pubsub.RealtimeTrigger\n    projectId: test-project-id\n    \
                 topic: test-topic\n    subscription: test-subscription\n";
-    let cluster = Cluster::start(ClusterOptions { flows: vec![("f.yml".into(), flow.into())], ..Default::default() }).await;
+    let cluster =
+        Cluster::start(ClusterOptions { flows: vec![("f.yml".into(), flow.into())], ..Default::default() }).await;
     let attrs: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
     let env = PushEnvelope::wrap(
         b"hello",

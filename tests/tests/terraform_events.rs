@@ -5,8 +5,8 @@
 //! and each Pub/Sub trigger its topic and `subscription`; `events.tf`
 //! (python-hcl2) wires every one to the scheduler with the OIDC identity.
 
-use std::collections::BTreeMap;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 use crate::terraform::{TempDir, both, copy_config, hcl_json, repo, run, terraform};
 
@@ -103,6 +103,9 @@ fn event_subscriptions_push_to_the_scheduler_with_oidc() {
         "google_pubsub_topic.dead_letter.id",
         "google_storage_project_service_account",
     ] {
-        assert!(text.contains(needle) || text.contains(&needle.replace("\\\"", "\"")), "events.tf lacks {needle}: {text}");
+        assert!(
+            text.contains(needle) || text.contains(&needle.replace("\\\"", "\"")),
+            "events.tf lacks {needle}: {text}"
+        );
     }
 }

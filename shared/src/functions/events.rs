@@ -52,7 +52,9 @@ fn pubsub_route(flows: &[Arc<Flow>], subscription: &str) -> Option<Route> {
     flows.iter().find_map(|f| {
         f.triggers
             .iter()
-            .filter(|t| matches!(crate::triggers::find(&t.type_).map(|d| d.type_name), Some(PUBSUB_TYPE | REALTIME_TYPE)))
+            .filter(|t| {
+                matches!(crate::triggers::find(&t.type_).map(|d| d.type_name), Some(PUBSUB_TYPE | REALTIME_TYPE))
+            })
             .find(|t| t.props.get("subscription").and_then(Value::as_str).map(short_name) == Some(subscription))
             .map(|t| Route::PubSub { namespace: f.namespace.clone(), flow_id: f.id.clone(), trigger_id: t.id.clone() })
     })
@@ -118,7 +120,9 @@ pub async fn handle(engine: &Arc<Engine>, source: Option<&FlowSource>, route: Ro
                 Err(o) => return o,
             };
             if crate::triggers::find(&t.type_).map(|d| d.type_name) != Some(GCS_TYPE) {
-                return Outcome::Ignored(format!("trigger '{trigger_id}' of {namespace}.{flow_id} is not a gcs.Trigger"));
+                return Outcome::Ignored(format!(
+                    "trigger '{trigger_id}' of {namespace}.{flow_id} is not a gcs.Trigger"
+                ));
             }
             let trig = match GcsTrigger::from_trigger(&t) {
                 Ok(g) => g,
@@ -249,7 +253,8 @@ mod tests {
             ("eventType", "OBJECT_FINALIZE"),
             ("payloadFormat", "JSON_API_V1"),
         ];
-        let data = br#"{"kind":"storage#object","bucket":"b","name":"in/a.csv","generation":"1700000000000001","size":"3"}"#;
+        let data =
+            br#"{"kind":"storage#object","bucket":"b","name":"in/a.csv","generation":"1700000000000001","size":"3"}"#;
         let (o, new) = notified_object(&delivery("projects/p/subscriptions/x", &attrs, data)).expect("object");
         assert!(new);
         assert_eq!((o["name"].as_str(), o["size"].as_str()), (Some("in/a.csv"), Some("3")));

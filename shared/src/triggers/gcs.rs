@@ -71,7 +71,10 @@ pub enum Action {
     None,
     Delete,
     /// Copy to `gs://{bucket}/{prefix}{file name}`, then delete the source.
-    Move { bucket: String, prefix: String },
+    Move {
+        bucket: String,
+        prefix: String,
+    },
 }
 
 /// Which object changes fire (Kestra's `on`).
@@ -151,9 +154,10 @@ pub(crate) fn literal(t: &Trigger, key: &str) -> Result<Option<String>, TriggerP
             ),
         )),
         Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(other) => {
-            Err(TriggerProblem::at(key, format!("trigger '{}': '{key}' must be a string, got {}", t.id, kind_of(other))))
-        }
+        Some(other) => Err(TriggerProblem::at(
+            key,
+            format!("trigger '{}': '{key}' must be a string, got {}", t.id, kind_of(other)),
+        )),
     }
 }
 
@@ -422,7 +426,13 @@ pub(crate) mod tests {
     }
 
     fn trig(yaml: &str) -> Trigger {
-        Trigger { id: "watch".into(), type_: TYPE.into(), disabled: false, props: props(yaml), path: "triggers[0]".into() }
+        Trigger {
+            id: "watch".into(),
+            type_: TYPE.into(),
+            disabled: false,
+            props: props(yaml),
+            path: "triggers[0]".into(),
+        }
     }
 
     #[test]
@@ -487,7 +497,10 @@ pub(crate) mod tests {
         let o = serde_json::json!({"bucket":"b","name":"in/a.csv","size":"11","generation":"7","metageneration":"1"});
         let v = blob_variable(&o, "kestra:///ns/f/executions/x/trigger/watch/a.csv", true);
         assert_eq!(v["uri"], "kestra:///ns/f/executions/x/trigger/watch/a.csv");
-        assert_eq!((v["name"].as_str(), v["size"].as_i64(), v["changeType"].as_str()), (Some("in/a.csv"), Some(11), Some("CREATE")));
+        assert_eq!(
+            (v["name"].as_str(), v["size"].as_i64(), v["changeType"].as_str()),
+            (Some("in/a.csv"), Some(11), Some("CREATE"))
+        );
         assert_eq!(version(&o), "generation:7_metageneration:1");
     }
 }

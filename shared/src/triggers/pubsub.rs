@@ -233,14 +233,23 @@ mod tests {
     use super::*;
 
     fn trig(type_: &str, yaml: &str) -> Trigger {
-        Trigger { id: "sub".into(), type_: type_.into(), disabled: false, props: props(yaml), path: "triggers[0]".into() }
+        Trigger {
+            id: "sub".into(),
+            type_: type_.into(),
+            disabled: false,
+            props: props(yaml),
+            path: "triggers[0]".into(),
+        }
     }
 
     #[test]
     fn reads_kestra_s_examples() {
         let t = PubSubTrigger::from_trigger(&trig(TYPE, "topic: tes-topic\nsubscription: sub1\nmaxRecords: 10"))
             .expect("valid");
-        assert_eq!((t.topic.as_str(), t.subscription.as_str(), t.max_records, t.realtime), ("tes-topic", "sub1", Some(10), false));
+        assert_eq!(
+            (t.topic.as_str(), t.subscription.as_str(), t.max_records, t.realtime),
+            ("tes-topic", "sub1", Some(10), false)
+        );
         assert_eq!((t.interval, t.serde, t.auto_create), (Duration::from_secs(60), Serde::String, true));
         let r = PubSubTrigger::from_trigger(&trig(
             REALTIME_TYPE,

@@ -9,6 +9,9 @@
 #   `RealtimeTrigger`: its topic (in `projectId`, else the deployment's
 #   project) and its `subscription`, the name the push subscription gets.
 #
+# yamldecode reads the key `on` as YAML 1.1 does (the boolean true, so the
+# key "true"): both are looked up.
+#
 # `interval` has no effect here: events are pushed, nothing polls. Baton's
 # validator requires these properties to be written out (no templates), so
 # they can be read here.
@@ -42,7 +45,7 @@ locals {
       trigger_id   = t.id
       bucket       = split("/", trimprefix(tostring(t.props.from), "gs://"))[0]
       prefix       = join("/", slice(split("/", trimprefix(tostring(t.props.from), "gs://")), 1, length(split("/", trimprefix(tostring(t.props.from), "gs://")))))
-      event_types  = upper(try(tostring(t.props.on), "CREATE_OR_UPDATE")) == "CREATE" ? ["OBJECT_FINALIZE"] : ["OBJECT_FINALIZE", "OBJECT_METADATA_UPDATE"]
+      event_types  = upper(try(tostring(t.props.on), tostring(t.props["true"]), "CREATE_OR_UPDATE")) == "CREATE" ? ["OBJECT_FINALIZE"] : ["OBJECT_FINALIZE", "OBJECT_METADATA_UPDATE"]
       subscription = "baton-gcs~${t.namespace}~${t.flow_id}~${t.id}"
       # the bucket MOVE writes to (`moveDirectory`), when another one
       move_bucket = try(split("/", trimprefix(tostring(t.props.moveDirectory), "gs://"))[0], null)

@@ -232,8 +232,12 @@ fn bound_seen(seen: &mut BTreeMap<String, Seen>, key: &str) {
     for (_, k) in by_age.into_iter().take(excess) {
         seen.remove(&k);
     }
-    tracing::warn!(state_key = key, bound = MAX_SEEN, forgotten = excess,
-        "gcs.Trigger state holds more objects than its bound (MAX_SEEN): the oldest were forgotten and may fire again");
+    tracing::warn!(
+        state_key = key,
+        bound = MAX_SEEN,
+        forgotten = excess,
+        "gcs.Trigger state holds more objects than its bound (MAX_SEEN): the oldest were forgotten and may fire again"
+    );
 }
 
 #[cfg(test)]
@@ -245,7 +249,10 @@ mod tests {
         let mut seen = BTreeMap::new();
         let t0 = Utc::now();
         for i in 0..MAX_SEEN + 3 {
-            seen.insert(format!("gs://b/{i}"), Seen { version: "v".into(), at: t0 + chrono::Duration::seconds(i as i64) });
+            seen.insert(
+                format!("gs://b/{i}"),
+                Seen { version: "v".into(), at: t0 + chrono::Duration::seconds(i as i64) },
+            );
         }
         bound_seen(&mut seen, "k");
         assert_eq!(seen.len(), MAX_SEEN);

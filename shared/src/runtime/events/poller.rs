@@ -141,9 +141,12 @@ impl EventPoller {
 /// One evaluation; the ids of the executions it created.
 async fn evaluate(engine: &Arc<Engine>, flow: &Flow, ev: &EventTrigger) -> Result<Vec<String>, EventError> {
     match ev {
-        EventTrigger::Gcs(g) => {
-            Ok(super::gcs::poll(engine, flow, g).await?.filter(|f| f.created).map(|f| f.execution_id).into_iter().collect())
-        }
+        EventTrigger::Gcs(g) => Ok(super::gcs::poll(engine, flow, g)
+            .await?
+            .filter(|f| f.created)
+            .map(|f| f.execution_id)
+            .into_iter()
+            .collect()),
         EventTrigger::PubSub(p) => {
             let target = super::pubsub::target(engine, flow, p)?;
             super::pubsub::ensure_subscription(&target, p).await?;

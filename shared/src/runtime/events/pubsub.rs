@@ -73,6 +73,28 @@ pub async fn fire_message(
     Ok((id, created))
 }
 
+/// One pushed message of a polling `Trigger` (Google Cloud: a push
+/// subscription delivers messages one by one) → its execution, with
+/// `trigger.count` 1 and `trigger.uri`; id derived from the message id, so
+/// a redelivery creates nothing (no shared record to contend on).
+pub async fn fire_pushed(
+    engine: &Arc<Engine>,
+    flow: &Flow,
+    trig: &PubSubTrigger,
+    m: &Received,
+) -> Result<(String, bool), EventError> {
+    let id = execution_id(flow, &trig.id, std::slice::from_ref(&m.message_id));
+    if engine.state.load_execution(&id).await?.is_some() {
+        return Ok((id, false));
+    }
+    let uri = write_messages(engine, flow, trig, &id, &[m]).await?;
+    let mut vars = Map::new();
+    vars.insert("count".into(), Value::from(1));
+    vars.insert("uri".into(), Value::String(uri));
+    let created = launch_event(engine, flow, &trig.id, TYPE, &id, vars).await?;
+    Ok((id, created))
+}
+
 /// Messages of a polling `Trigger` → one execution (see the module
 /// documentation); returns its id and whether it was created, or `None`
 /// when every message was handled before.
@@ -168,9 +190,10 @@ pub fn target(engine: &Engine, flow: &Flow, trig: &PubSubTrigger) -> Result<PubS
              impersonatedServiceAccount, or run on Google Cloud where the subscription pushes",
         ));
     }
-    let emulator = std::env::var("PUBSUB_EMULATOR_HOST").ok().filter(|v| !v.trim().is_empty()).map(|h| {
-        if h.starts_with("http") { h } else { format!("http://{h}") }
-    });
+    let emulator = std::env::var("PUBSUB_EMULATOR_HOST")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|h| if h.starts_with("http") { h } else { format!("http://{h}") });
     Ok(PubSubTarget { project, emulator })
 }
 

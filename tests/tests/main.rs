@@ -14,6 +14,7 @@ mod dbt;
 mod deployed;
 #[cfg(feature = "duckdb")]
 mod duckdb;
+mod events;
 mod flowkeys;
 mod flows;
 mod functions;
@@ -36,6 +37,7 @@ mod server_replay;
 mod taxi_pg;
 mod terraform;
 mod terraform_deploy;
+mod terraform_events;
 mod ui;
 mod ui_ops;
 mod webhook;

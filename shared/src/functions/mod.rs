@@ -17,6 +17,7 @@ pub mod api;
 pub mod cloud_run_jobs;
 pub mod config;
 pub mod envelope;
+pub mod events;
 pub mod executor;
 pub mod flows;
 pub mod idle;
@@ -181,7 +182,8 @@ pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOption
             server::push_router(
                 Arc::new(
                     scheduler::SchedulerFunction::new(engine, schedules, &sweeper, opts.lease)
-                        .with_idle(opts.idle.clone()),
+                        .with_idle(opts.idle.clone())
+                        .with_flows(opts.flows.clone()),
                 ),
                 auth,
             )

@@ -16,6 +16,8 @@
 //! {"type":"sweep"}
 //! {"type":"backfills"}
 //! ```
+//! GCS notifications and Pub/Sub trigger messages also arrive here, on
+//! their own push subscriptions: [`super::events`] recognises and handles them.
 //! Cloud Scheduler cannot put the scheduled time in a payload, so a tick
 //! carries none: its date is derived from the message's publish time (the
 //! latest cron tick at or before it), unless `date` is given explicitly.
@@ -124,6 +126,8 @@ pub struct SchedulerFunction {
     sweeper: String,
     lease: Duration,
     idle: Option<IdleGate>,
+    /// Where GCS and Pub/Sub trigger events find their flows (`super::events`).
+    flows: Option<super::flows::FlowSource>,
 }
 
 impl SchedulerFunction {
@@ -135,13 +139,19 @@ impl SchedulerFunction {
         sweeper: &str,
         lease: Duration,
     ) -> SchedulerFunction {
-        SchedulerFunction { engine, schedules, sweeper: sweeper.to_string(), lease, idle: None }
+        SchedulerFunction { engine, schedules, sweeper: sweeper.to_string(), lease, idle: None, flows: None }
     }
 
     /// Pauses the sweep job after a sweep that finds nothing in flight, and
     /// resumes it for a backfill (see `super::idle`).
     pub fn with_idle(mut self, idle: Option<IdleGate>) -> SchedulerFunction {
         self.idle = idle;
+        self
+    }
+
+    /// Where the flows of pushed GCS and Pub/Sub trigger events are read.
+    pub fn with_flows(mut self, flows: Option<super::flows::FlowSource>) -> SchedulerFunction {
+        self.flows = flows;
         self
     }
 }
@@ -186,6 +196,9 @@ impl PushHandler for SchedulerFunction {
     }
 
     async fn handle(&self, delivery: Delivery) -> Outcome {
+        if let Some(route) = super::events::route(&self.engine, self.flows.as_ref(), &delivery).await {
+            return super::events::handle(&self.engine, self.flows.as_ref(), route, &delivery).await;
+        }
         let message: SchedulerMessage = match serde_json::from_slice(&delivery.data) {
             Ok(m) => m,
             Err(e) => return Outcome::Ignored(format!("not a scheduler message: {e}")),

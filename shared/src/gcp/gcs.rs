@@ -281,6 +281,30 @@ impl GcsClient {
     /// Copies an object server-side (`rewriteTo`, repeated until done);
     /// returns the new object's resource.
     pub async fn copy_object(&self, from: (&str, &str), to: (&str, &str)) -> Result<Value, GcsError> {
+        self.copy_generation(from, None, to).await
+    }
+
+    /// Deletes generation `generation` of an object (`ifGenerationMatch`);
+    /// false if it is gone or was replaced by a newer generation (which stays).
+    pub async fn delete_generation(&self, bucket: &str, name: &str, generation: &str) -> Result<bool, GcsError> {
+        let op = format!("delete gs://{bucket}/{name}#{generation}");
+        let url = format!("{}/b/{}/o/{}", self.api(), encode(bucket), encode(name));
+        let query = [("ifGenerationMatch", generation.to_string())];
+        match self.call(&op, reqwest::Method::DELETE, &url, &query, None).await {
+            Ok((status, _)) => Ok(status != 404),
+            Err(GcsError::Http { status: 412, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`copy_object`](Self::copy_object) of one generation of the source
+    /// (`sourceGeneration`; the live one when `None`).
+    pub async fn copy_generation(
+        &self,
+        from: (&str, &str),
+        generation: Option<&str>,
+        to: (&str, &str),
+    ) -> Result<Value, GcsError> {
         let op = format!("copy gs://{}/{} to gs://{}/{}", from.0, from.1, to.0, to.1);
         let url = format!(
             "{}/b/{}/o/{}/rewriteTo/b/{}/o/{}",
@@ -292,7 +316,8 @@ impl GcsClient {
         );
         let mut token: Option<String> = None;
         for _ in 0..10_000 {
-            let query: Vec<(&str, String)> = token.iter().map(|t| ("rewriteToken", t.clone())).collect();
+            let mut query: Vec<(&str, String)> = token.iter().map(|t| ("rewriteToken", t.clone())).collect();
+            query.extend(generation.map(|g| ("sourceGeneration", g.to_string())));
             let (status, v) = self.call(&op, reqwest::Method::POST, &url, &query, Some(&json!({}))).await?;
             let v = Self::not_found(&op, status, v)?;
             if v["done"].as_bool().unwrap_or(true) {

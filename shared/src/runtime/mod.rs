@@ -6,6 +6,7 @@ pub mod backfill;
 pub mod embedded;
 pub mod engine;
 pub mod env;
+pub mod events;
 pub mod executor;
 pub mod flows;
 pub mod host;

@@ -4,9 +4,12 @@
 //! read this table, so a property is either known here — and has its
 //! effect — or a validation error naming it.
 //!
-//! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`].
+//! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
+//! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events).
 
 pub mod flow;
+pub mod gcs;
+pub mod pubsub;
 pub mod schedule;
 pub mod webhook;
 
@@ -57,7 +60,8 @@ pub const COMMON: &[PropSpec] = &[
 
 /// Every trigger type Baton runs.
 pub fn defs() -> &'static [&'static TriggerDef] {
-    static DEFS: &[&TriggerDef] = &[&schedule::DEF, &flow::DEF, &webhook::DEF];
+    static DEFS: &[&TriggerDef] =
+        &[&schedule::DEF, &flow::DEF, &webhook::DEF, &gcs::DEF, &pubsub::DEF, &pubsub::REALTIME_DEF];
     DEFS
 }
 

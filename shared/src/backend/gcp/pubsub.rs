@@ -156,14 +156,18 @@ impl PubSubAdmin {
 
     /// Creates a pull subscription `name` on `topic` unless it exists.
     pub async fn ensure_pull_subscription(&self, name: &str, topic: &Topic, ack_deadline: Duration) -> Result<String> {
+        self.ensure_subscription_on(name, &self.target.topic_path(&topic.name()), ack_deadline).await
+    }
+
+    /// Creates a pull subscription `name` on the topic `projects/…/topics/…` unless it exists.
+    pub async fn ensure_subscription_on(&self, name: &str, topic_path: &str, ack_deadline: Duration) -> Result<String> {
         let path = self.target.subscription_path(name);
-        let topic_path = self.target.topic_path(&topic.name());
         let secs = i32::try_from(ack_deadline.as_secs()).unwrap_or(600).clamp(10, 600);
         let created = self
             .subscriptions
             .create_subscription()
             .set_name(&path)
-            .set_topic(&topic_path)
+            .set_topic(topic_path)
             .set_ack_deadline_seconds(secs)
             .send()
             .await;

@@ -1,0 +1,145 @@
+//! GCS and Pub/Sub events becoming executions, the same way on both
+//! runtimes: [`gcs`] (objects → one execution with `trigger.blobs`, then
+//! the trigger's `action`) and [`pubsub`] (messages → executions with
+//! Kestra's trigger variables). `baton server local` polls
+//! ([`poller`]); the scheduler function is pushed each event
+//! (`functions::events`).
+//!
+//! Exactly once: every execution id derives from what it is for (object
+//! generations, message ids — `triggers::gcs::execution_id`,
+//! `triggers::pubsub::execution_id`) and the launcher creates an id only
+//! once, so a duplicate event or a repeated poll creates nothing; what a
+//! poll has already handled is kept in the state store's records.
+
+pub mod gcs;
+pub mod poller;
+pub mod pubsub;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::engine::Engine;
+use super::launcher::{self, LaunchError, LaunchRequest};
+use crate::backend::BackendError;
+use crate::gcp::gcs::{GcsClient, GcsError};
+use crate::gcp::{AuthSpec, ServiceAccountKey};
+use crate::model::{Flow, TriggerContext};
+use crate::triggers::gcs::AuthProps;
+
+/// Why an event could not become an execution.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("trigger '{trigger}' of {flow}: {message}")]
+    Config { flow: String, trigger: String, message: String },
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Gcs(#[from] GcsError),
+    #[error("Pub/Sub: {0}")]
+    PubSub(String),
+    #[error("trigger '{trigger}' of {flow}: {source}")]
+    Launch {
+        flow: String,
+        trigger: String,
+        #[source]
+        source: LaunchError,
+    },
+    #[error("trigger state {key}: too many concurrent changes; try again")]
+    Contention { key: String },
+}
+
+impl EventError {
+    /// Whether trying again later may work (a backend or a service is unavailable).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EventError::Backend(_) | EventError::PubSub(_) | EventError::Contention { .. } => true,
+            EventError::Gcs(e) => !matches!(e.status(), Some(400..=499)),
+            EventError::Launch { source: LaunchError::Backend(_), .. } => true,
+            EventError::Config { .. } | EventError::Launch { .. } => false,
+        }
+    }
+
+    pub(crate) fn config(flow: &Flow, trigger: &str, message: impl Into<String>) -> EventError {
+        EventError::Config {
+            flow: format!("{}.{}", flow.namespace, flow.id),
+            trigger: trigger.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The trigger's credentials, rendered (they may use `secret()`).
+pub(crate) fn auth_spec(engine: &Engine, flow: &Flow, trigger: &str, auth: &AuthProps) -> Result<AuthSpec, EventError> {
+    let ctx = json!({"flow": {"id": flow.id, "namespace": flow.namespace}});
+    let render = |what: &str, s: &str| {
+        engine
+            .renderer
+            .render_str(s, &ctx, engine.host.as_ref())
+            .map_err(|e| EventError::config(flow, trigger, format!("cannot render '{what}': {e}")))
+    };
+    let key = match &auth.service_account {
+        None => None,
+        Some(Value::String(s)) => {
+            let text = render("serviceAccount", s)?;
+            if text.trim().is_empty() {
+                None
+            } else {
+                let v = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+                Some(
+                    ServiceAccountKey::from_value(v)
+                        .map_err(|e| EventError::config(flow, trigger, format!("serviceAccount: {e}")))?,
+                )
+            }
+        }
+        Some(v) => Some(
+            ServiceAccountKey::from_value(v.clone())
+                .map_err(|e| EventError::config(flow, trigger, format!("serviceAccount: {e}")))?,
+        ),
+    };
+    let impersonate = match &auth.impersonated_service_account {
+        Some(s) => Some(render("impersonatedServiceAccount", s)?),
+        None => None,
+    };
+    Ok(AuthSpec { key, scopes: auth.scopes.clone(), impersonate })
+}
+
+/// The GCS client for a trigger's credentials (the engine's endpoints: an emulator in tests).
+pub(crate) fn gcs_client(
+    engine: &Engine,
+    flow: &Flow,
+    trigger: &str,
+    auth: &AuthProps,
+) -> Result<Arc<GcsClient>, EventError> {
+    let spec = auth_spec(engine, flow, trigger, auth)?;
+    let cfg = &engine.plugins.gcp;
+    cfg.cache
+        .gcs(&spec, &cfg.endpoints, &engine.http)
+        .map_err(|e| EventError::config(flow, trigger, format!("credentials: {e}")))
+}
+
+/// Creates the execution `id` of `flow` for an event of trigger
+/// `trigger_id`; `Ok(false)` when it already exists (a duplicate).
+pub async fn launch_event(
+    engine: &Arc<Engine>,
+    flow: &Flow,
+    trigger_id: &str,
+    trigger_type: &str,
+    id: &str,
+    variables: Map<String, Value>,
+) -> Result<bool, EventError> {
+    let req = LaunchRequest {
+        trigger: Some(TriggerContext { id: trigger_id.to_string(), type_: trigger_type.to_string(), variables }),
+        execution_id: Some(id.to_string()),
+        ..LaunchRequest::default()
+    };
+    match launcher::launch(engine, flow, req).await {
+        Ok(_) => Ok(true),
+        Err(LaunchError::Exists(_)) => Ok(false),
+        Err(source) => Err(EventError::Launch {
+            flow: format!("{}.{}", flow.namespace, flow.id),
+            trigger: trigger_id.to_string(),
+            source,
+        }),
+    }
+}

@@ -1,0 +1,158 @@
+//! The local event poller of `baton server local`: every enabled
+//! `gcs.Trigger`, `pubsub.Trigger` and `pubsub.RealtimeTrigger` of the
+//! loaded flows is evaluated every `interval` (Kestra's polling; 60 s by
+//! default), one evaluation at a time per trigger, each on its own task.
+//! A `RealtimeTrigger` is pulled continuously (one-second windows).
+//!
+//! A failing evaluation is logged once per distinct error and retried at
+//! the next interval. What an evaluation decides comes from the state
+//! store (`super::gcs`, `super::pubsub`), so a restarted server goes on
+//! where the previous one stopped.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::EventError;
+use crate::backend::gcp::pubsub::PubSubPull;
+use crate::model::Flow;
+use crate::runtime::engine::Engine;
+use crate::triggers::gcs::GcsTrigger;
+use crate::triggers::pubsub::PubSubTrigger;
+use crate::triggers::{gcs, pubsub};
+
+/// The pull window of a `RealtimeTrigger` evaluation.
+const REALTIME_WINDOW: Duration = Duration::from_secs(1);
+
+/// One event trigger of one flow.
+#[derive(Debug, Clone)]
+enum EventTrigger {
+    Gcs(GcsTrigger),
+    PubSub(PubSubTrigger),
+}
+
+impl EventTrigger {
+    fn of(t: &crate::model::Trigger) -> Option<EventTrigger> {
+        if t.disabled {
+            return None;
+        }
+        match crate::triggers::find(&t.type_)?.type_name {
+            gcs::TYPE => GcsTrigger::from_trigger(t).ok().map(EventTrigger::Gcs),
+            pubsub::TYPE | pubsub::REALTIME_TYPE => PubSubTrigger::from_trigger(t).ok().map(EventTrigger::PubSub),
+            _ => None,
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        match self {
+            EventTrigger::Gcs(g) => g.interval,
+            EventTrigger::PubSub(p) if p.realtime => Duration::ZERO,
+            EventTrigger::PubSub(p) => p.interval,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    running: Option<JoinHandle<()>>,
+    next: Option<Instant>,
+    last_error: Option<String>,
+}
+
+/// The event triggers' evaluations.
+pub struct EventPoller {
+    engine: Arc<Engine>,
+    slots: Mutex<HashMap<String, Slot>>,
+    errors: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl EventPoller {
+    pub fn new(engine: Arc<Engine>) -> EventPoller {
+        EventPoller { engine, slots: Mutex::new(HashMap::new()), errors: Arc::default() }
+    }
+
+    /// Starts the evaluations that are due (a trigger still evaluating is left alone).
+    pub fn pass(&self) {
+        let now = Instant::now();
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        for flow in self.engine.flows.all() {
+            if flow.disabled {
+                continue;
+            }
+            for t in &flow.triggers {
+                let Some(ev) = EventTrigger::of(t) else { continue };
+                let key = format!("{}/{}/{}", flow.namespace, flow.id, t.id);
+                let slot = slots.entry(key.clone()).or_default();
+                if slot.running.as_ref().is_some_and(|h| !h.is_finished()) || slot.next.is_some_and(|n| n > now) {
+                    continue;
+                }
+                slot.next = Some(now + ev.interval());
+                slot.last_error = None;
+                let (engine, flow, errors) = (self.engine.clone(), flow.clone(), self.errors.clone());
+                slot.running = Some(tokio::spawn(async move {
+                    let result = evaluate(&engine, &flow, &ev).await;
+                    let mut errs = errors.lock().unwrap_or_else(PoisonError::into_inner);
+                    match result {
+                        Ok(ids) => {
+                            errs.remove(&key);
+                            if !ids.is_empty() {
+                                tracing::info!(trigger = %key, executions = ?ids, "event trigger started executions");
+                            }
+                        }
+                        Err(e) => {
+                            let msg = e.to_string();
+                            if errs.get(&key) != Some(&msg) {
+                                tracing::error!(trigger = %key, error = %msg, "event trigger evaluation failed (retried)");
+                                errs.insert(key, msg);
+                            }
+                        }
+                    }
+                }));
+            }
+        }
+    }
+
+    /// Runs passes every `every` until aborted.
+    pub fn spawn(self: Arc<Self>, every: Duration) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                self.pass();
+            }
+        })
+    }
+
+    /// Stops every evaluation now.
+    pub fn abort_all(&self) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        for (_, s) in slots.drain() {
+            if let Some(h) = s.running {
+                h.abort();
+            }
+        }
+    }
+}
+
+/// One evaluation; the ids of the executions it created.
+async fn evaluate(engine: &Arc<Engine>, flow: &Flow, ev: &EventTrigger) -> Result<Vec<String>, EventError> {
+    match ev {
+        EventTrigger::Gcs(g) => Ok(super::gcs::poll(engine, flow, g)
+            .await?
+            .filter(|f| f.created)
+            .map(|f| f.execution_id)
+            .into_iter()
+            .collect()),
+        EventTrigger::PubSub(p) => {
+            let target = super::pubsub::target(engine, flow, p)?;
+            super::pubsub::ensure_subscription(&target, p).await?;
+            let pull = PubSubPull::connect(target).await.map_err(|e| EventError::PubSub(e.to_string()))?;
+            let wait = if p.realtime { REALTIME_WINDOW } else { p.max_duration.unwrap_or(p.interval) };
+            super::pubsub::poll(engine, flow, p, &pull, wait).await
+        }
+    }
+}

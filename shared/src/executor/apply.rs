@@ -137,6 +137,9 @@ pub fn apply_event(
             exec.state.set(StateType::Killed, now);
             (changed, true)
         }
+        ExecutionEvent::Resume { task_run_id, inputs, by, .. } => {
+            super::blocks::pause::apply_resume(flow, exec, task_run_id, inputs, by.as_deref(), now)
+        }
         ExecutionEvent::Created { .. } | ExecutionEvent::Wake { .. } => (Vec::new(), false),
     }
 }

@@ -15,6 +15,9 @@ use crate::model::{Attempt, Execution, Flow, Label, State, StateType, Task, Task
 use crate::plugins::context::mask_json;
 use crate::runtime::messages::{JobTask, WorkerJob};
 
+#[path = "pause.rs"]
+pub(crate) mod pause;
+
 /// The state of a block of tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Block {
@@ -47,6 +50,8 @@ pub(crate) struct Stepper<'a> {
     changed_set: HashSet<String>,
     execution_changed: bool,
     actions: Vec<Action>,
+    /// A Pause's timer cancelled the execution (`behavior: CANCEL`).
+    cancelled: bool,
 }
 
 /// Kestra's truthiness: false only for "false", "0", "-0", "" (case-sensitive).
@@ -101,6 +106,7 @@ impl<'a> Stepper<'a> {
             changed_set: HashSet::new(),
             execution_changed: false,
             actions: Vec::new(),
+            cancelled: false,
         }
     }
 
@@ -122,8 +128,10 @@ impl<'a> Stepper<'a> {
             self.execution_changed = true;
         }
         let flow = self.flow;
-        match self.handled_sequence(&flow.tasks, &flow.errors, &flow.finally, None, None) {
-            Block::Running => {}
+        let block = self.handled_sequence(&flow.tasks, &flow.errors, &flow.finally, None, None);
+        match block {
+            _ if self.cancelled => self.end(StateType::Cancelled),
+            Block::Running => self.sync_paused(),
             Block::Done(s) => self.end(s),
         }
     }
@@ -344,7 +352,8 @@ impl<'a> Stepper<'a> {
         let Some(kind) = task.flowable else {
             return self.advance_runnable(task, idx);
         };
-        if current == StateType::Created {
+        // a Pause goes from CREATED to PAUSED (Kestra's histories)
+        if current == StateType::Created && kind != FlowableKind::Pause {
             self.set_state(idx, StateType::Running);
         }
         let inner = match kind {
@@ -354,6 +363,7 @@ impl<'a> Stepper<'a> {
             FlowableKind::Switch => self.switch(task, idx),
             FlowableKind::ForEach => self.for_each(task, idx),
             FlowableKind::Subflow => self.subflow(task, idx),
+            FlowableKind::Pause => self.pause(task, idx),
         };
         let inner = match inner {
             Block::Running => return Block::Running,

@@ -10,6 +10,8 @@ mod blocks;
 pub mod concurrency;
 pub mod context;
 mod ids;
+#[cfg(test)]
+mod pause_tests;
 pub mod replay;
 pub mod restart;
 mod retry;
@@ -22,6 +24,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 pub use apply::apply_event;
+pub use blocks::pause::{BEHAVIORS, ResumeError, next_timer, on_resume, paused_task, resume_inputs};
 pub use retry::next_retry_date;
 
 use crate::model::{Execution, Flow, Label, StateType, Task};

@@ -152,8 +152,14 @@ impl Embedded {
         mut updates: tokio::sync::broadcast::Receiver<ExecutionUpdate>,
         mut on_update: impl FnMut(&ExecutionUpdate),
     ) -> Result<Execution, BackendError> {
+        // paused with no timer and no task in flight (a parallel branch may
+        // still run, e.g. the `execution.Resume` that resumes it)
         let settled = |e: &Execution| {
-            e.state.is_terminal() || (e.state.current == StateType::Paused && crate::executor::next_timer(e).is_none())
+            let in_flight = e.task_run_list.iter().any(|tr| {
+                tr.state.current == StateType::Retrying || tr.attempts.last().is_some_and(|a| !a.state.is_terminal())
+            });
+            e.state.is_terminal()
+                || (e.state.current == StateType::Paused && crate::executor::next_timer(e).is_none() && !in_flight)
         };
         let load = || async {
             self.engine

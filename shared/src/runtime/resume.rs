@@ -58,3 +58,18 @@ pub async fn resume(
     publish_event(engine, &event).await?;
     Ok(task_run_id)
 }
+
+/// `execution.Resume`'s access to other executions, over the engine.
+pub struct EngineControl(pub Arc<Engine>);
+
+#[async_trait::async_trait]
+impl crate::plugins::core::resume::ExecutionControl for EngineControl {
+    async fn owner(&self, id: &str) -> Result<Option<(String, String)>, String> {
+        let e = self.0.state.load_execution(id).await.map_err(|e| e.to_string())?;
+        Ok(e.map(|e| (e.namespace, e.flow_id)))
+    }
+
+    async fn resume(&self, id: &str, inputs: &Map<String, Value>, by: &str) -> Result<(), String> {
+        resume(&self.0, id, inputs, Some(by)).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}

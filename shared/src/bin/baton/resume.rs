@@ -7,10 +7,10 @@
 //!   on here to its end (or to its next pause);
 //! - any other execution not ended is one whose process died (a `baton
 //!   run` killed with `kill -9`, a machine that went down). The
-//! flow is the revision the execution was created with, read from the
-//! store; the attempts the dead process held are closed as lost and run
-//! again (at least once, as after any worker loss); the execution then goes
-//! on here, with `baton run`'s console, to its end.
+//!   flow is the revision the execution was created with, read from the
+//!   store; the attempts the dead process held are closed as lost and run
+//!   again (at least once, as after any worker loss); the execution then goes
+//!   on here, with `baton run`'s console, to its end.
 
 use std::path::Path;
 

@@ -33,6 +33,7 @@ mod server;
 mod server_bulk;
 mod server_graph;
 mod server_http;
+mod server_pause;
 mod server_replay;
 mod taxi_pg;
 mod terraform;

@@ -109,12 +109,12 @@ fn bulk_error(action: &str, invalids: Vec<Value>) -> Response {
 }
 
 /// Kestra's `BulkResponse`.
-fn bulk_ok(count: usize) -> Response {
+pub(super) fn bulk_ok(count: usize) -> Response {
     Json(json!({"count": count})).into_response()
 }
 
 /// The ids of a JSON array body.
-fn ids_of(body: Result<Json<Value>, axum::extract::rejection::JsonRejection>) -> ApiResult<Vec<String>> {
+pub(super) fn ids_of(body: Result<Json<Value>, axum::extract::rejection::JsonRejection>) -> ApiResult<Vec<String>> {
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let list =
         body.as_array().ok_or_else(|| ApiError::bad_request("the body must be a JSON array of execution ids"))?;
@@ -127,7 +127,7 @@ fn ids_of(body: Result<Json<Value>, axum::extract::rejection::JsonRejection>) ->
 
 /// Loads `ids`, each checked by `refuse` (a reason to refuse it, or none).
 /// `Err` is the 400 naming every refused id.
-async fn load_all(
+pub(super) async fn load_all(
     s: &ApiState,
     action: &str,
     ids: &[String],
@@ -207,7 +207,7 @@ fn body_filters(body: &[u8]) -> ApiResult<Vec<(String, String)>> {
 
 /// The ids the search parameters (and body filters) of a by-query route
 /// select: every search parameter except paging and sort, plus `extra`.
-async fn ids_by_query(
+pub(super) async fn ids_by_query(
     s: &ApiState,
     raw: Option<&str>,
     body: &[u8],

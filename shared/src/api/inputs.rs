@@ -17,6 +17,7 @@ use tokio::io::AsyncWriteExt;
 use super::error::{ApiError, ApiResult};
 use super::query::query_pairs;
 use crate::backend::Storage;
+use crate::model::flow::Input;
 use crate::model::{Flow, InputType};
 use crate::runtime::launcher::input_file_path;
 
@@ -38,11 +39,26 @@ pub async fn read_inputs(
     execution_id: &str,
     request: Request,
 ) -> ApiResult<ReadInputs> {
+    let what = format!("flow {}.{}", flow.namespace, flow.id);
+    read_declared(storage, &flow.inputs, &what, &|name, file| input_file_path(flow, execution_id, name, file), request)
+        .await
+}
+
+/// Reads inputs declared by `declared` (a flow's inputs, a Pause's
+/// `onResume`): a file part for a FILE input is stored at `path_of(input,
+/// file name)`; `what` names the declaring flow or task in errors.
+pub async fn read_declared(
+    storage: &dyn Storage,
+    declared: &[Input],
+    what: &str,
+    path_of: &(dyn Fn(&str, &str) -> String + Sync),
+    request: Request,
+) -> ApiResult<ReadInputs> {
     let content_type =
         request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     if content_type.starts_with("multipart/form-data") {
         let mut read = ReadInputs::default();
-        match read_multipart(storage, flow, execution_id, request, &mut read).await {
+        match read_multipart(storage, declared, what, path_of, request, &mut read).await {
             Ok(()) => return Ok(read),
             Err(e) => {
                 discard_uploads(storage, &read.uploaded).await;
@@ -70,8 +86,9 @@ pub async fn read_inputs(
 
 async fn read_multipart(
     storage: &dyn Storage,
-    flow: &Flow,
-    execution_id: &str,
+    declared: &[Input],
+    what: &str,
+    path_of: &(dyn Fn(&str, &str) -> String + Sync),
     request: Request,
     read: &mut ReadInputs,
 ) -> ApiResult<()> {
@@ -84,13 +101,10 @@ async fn read_multipart(
             read.inputs.insert(name, Value::String(text));
             continue;
         };
-        if !flow.inputs.iter().any(|i| i.id == name && i.type_ == InputType::File) {
-            return Err(ApiError::unprocessable(format!(
-                "file part '{name}' is not a FILE input of flow {}.{}",
-                flow.namespace, flow.id
-            )));
+        if !declared.iter().any(|i| i.id == name && i.type_ == InputType::File) {
+            return Err(ApiError::unprocessable(format!("file part '{name}' is not a FILE input of {what}")));
         }
-        let path = input_file_path(flow, execution_id, &name, &file_name);
+        let path = path_of(&name, &file_name);
         read.uploaded.push(path.clone());
         store_field(storage, &path, field).await?;
         read.inputs.insert(name, Value::String(format!("kestra://{path}")));

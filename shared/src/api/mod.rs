@@ -50,6 +50,7 @@ pub mod namespaces;
 pub mod nsfiles;
 pub mod outputs;
 pub mod query;
+pub mod resume;
 pub mod search;
 pub mod sse;
 pub mod triggers;
@@ -83,6 +84,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(graph::routes())
         .merge(executions::routes())
         .merge(bulk::routes())
+        .merge(resume::routes())
         .merge(files::routes())
         .merge(logs::routes())
         .merge(kv::routes())

@@ -141,6 +141,9 @@ pub fn apply_event(
             exec.ending = flow.has_after();
             (changed, true)
         }
+        ExecutionEvent::Resume { task_run_id, inputs, by, .. } => {
+            super::blocks::pause::apply_resume(flow, exec, task_run_id, inputs, by.as_deref(), now)
+        }
         ExecutionEvent::Created { .. } | ExecutionEvent::Wake { .. } => (Vec::new(), false),
     }
 }

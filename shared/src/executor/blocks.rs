@@ -17,6 +17,8 @@ use crate::runtime::messages::{JobTask, WorkerJob};
 
 #[path = "after.rs"]
 mod after;
+#[path = "pause.rs"]
+pub(crate) mod pause;
 #[path = "sla.rs"]
 mod sla;
 
@@ -52,6 +54,8 @@ pub(crate) struct Stepper<'a> {
     changed_set: HashSet<String>,
     execution_changed: bool,
     actions: Vec<Action>,
+    /// A Pause's timer cancelled the execution (`behavior: CANCEL`).
+    cancelled: bool,
 }
 
 /// Kestra's truthiness: false only for "false", "0", "-0", "" (case-sensitive).
@@ -106,6 +110,7 @@ impl<'a> Stepper<'a> {
             changed_set: HashSet::new(),
             execution_changed: false,
             actions: Vec::new(),
+            cancelled: false,
         }
     }
 
@@ -135,8 +140,10 @@ impl<'a> Stepper<'a> {
             return;
         }
         let flow = self.flow;
-        match self.handled_sequence(&flow.tasks, &flow.errors, &flow.finally, None, None) {
-            Block::Running => {}
+        let block = self.handled_sequence(&flow.tasks, &flow.errors, &flow.finally, None, None);
+        match block {
+            _ if self.cancelled => self.end(StateType::Cancelled),
+            Block::Running => self.sync_paused(),
             Block::Done(s) => self.end(s),
         }
     }
@@ -355,7 +362,8 @@ impl<'a> Stepper<'a> {
         let Some(kind) = task.flowable else {
             return self.advance_runnable(task, idx);
         };
-        if current == StateType::Created {
+        // a Pause goes from CREATED to PAUSED (Kestra's histories)
+        if current == StateType::Created && kind != FlowableKind::Pause {
             self.set_state(idx, StateType::Running);
         }
         let inner = match kind {
@@ -365,6 +373,7 @@ impl<'a> Stepper<'a> {
             FlowableKind::Switch => self.switch(task, idx),
             FlowableKind::ForEach => self.for_each(task, idx),
             FlowableKind::Subflow => self.subflow(task, idx),
+            FlowableKind::Pause => self.pause(task, idx),
         };
         let inner = match inner {
             Block::Running => return Block::Running,

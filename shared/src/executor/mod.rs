@@ -12,6 +12,8 @@ pub mod context;
 #[cfg(test)]
 mod flowkeys_tests;
 mod ids;
+#[cfg(test)]
+mod pause_tests;
 pub mod replay;
 pub mod restart;
 mod retry;
@@ -24,6 +26,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 pub use apply::apply_event;
+pub use blocks::pause::{BEHAVIORS, ResumeError, next_timer, on_resume, paused_task, resume_inputs};
 pub use retry::next_retry_date;
 
 use crate::model::{Execution, Flow, Label, StateType, Task};

@@ -80,7 +80,7 @@ impl PushHandler for ExecutorFunction {
             Ok(e) => e,
             Err(e) => return Outcome::Ignored(format!("not an execution event: {e}")),
         };
-        if let (ExecutionEvent::Created { .. }, Some(idle)) = (&event, &self.idle)
+        if let (ExecutionEvent::Created { .. } | ExecutionEvent::Resume { .. }, Some(idle)) = (&event, &self.idle)
             && let Err(e) = idle.work_started(&self.engine).await
         {
             // the sweep must run while this execution is in flight

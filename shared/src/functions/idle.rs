@@ -1,9 +1,11 @@
 //! Idle means no invocations: the sweep (`super::sweep`) is the only thing
 //! that calls a function on a timer, so its Cloud Scheduler job runs only
 //! while work is in flight. The last sweep that finds no execution in
-//! flight (CREATED, QUEUED, RUNNING, PAUSED, KILLING) and no RUNNING
-//! backfill pauses the job; the executor resumes it when an execution is
-//! created, the scheduler when a backfill is requested.
+//! flight (CREATED, QUEUED, RUNNING, KILLING, or PAUSED with a Pause timer
+//! to wake) and no RUNNING backfill pauses the job; the executor resumes it
+//! when an execution is created or resumed, the scheduler when a backfill
+//! is requested. A PAUSED execution without a timer waits for a resume
+//! and keeps nothing running.
 //!
 //! The decision is shared through one compare-and-swap record
 //! (`sweep/job` = `{active}`), never an instance's memory:
@@ -112,13 +114,16 @@ impl IdleGate {
     }
 }
 
-/// Any execution not ended, or any RUNNING backfill.
+/// Any execution not ended (a PAUSED one only with a timer), or any RUNNING backfill.
 pub async fn in_flight(engine: &Engine, triggers: Option<&dyn TriggerStore>) -> Result<bool, BackendError> {
-    for state in [StateType::Running, StateType::Created, StateType::Queued, StateType::Paused, StateType::Killing] {
+    for state in [StateType::Running, StateType::Created, StateType::Queued, StateType::Killing] {
         let filter = ExecutionFilter { state: Some(state), limit: Some(1), ..ExecutionFilter::default() };
         if !engine.state.list_executions(&filter).await?.is_empty() {
             return Ok(true);
         }
+    }
+    if super::sweep::pause_timer_pending(engine).await? {
+        return Ok(true);
     }
     if let Some(t) = triggers
         && !t.list_backfills(Some(BackfillState::Running)).await?.is_empty()

@@ -476,6 +476,7 @@ mod tests {
             work_root: std::env::temp_dir(),
             config: Default::default(),
             flows: None,
+            executions: None,
         };
         let cx = RunContext::new(
             "e1".into(),

@@ -25,6 +25,11 @@
 //!   armed them, and Cloud Run may stop that instance: every RUNNING
 //!   execution gets a `Wake`, and the executor re-dispatches what is due
 //!   (a Wake with nothing due changes nothing).
+//! - **Paused executions.** A PAUSED execution holds no instance while it
+//!   waits: its Pause's due time is stored in the task run
+//!   (`executor::next_timer`), and the first sweep after it sends a `Wake`
+//!   that resumes it per its `behavior`. One paused without a duration
+//!   waits for a resume (API, UI, `execution.Resume`) and costs nothing.
 
 use std::sync::Arc;
 
@@ -51,6 +56,8 @@ pub struct SweepReport {
     /// CREATED and QUEUED executions woken (an announcement or a slot's
     /// wake-up lost with a killed instance is made good).
     pub waiting: usize,
+    /// PAUSED executions whose Pause timer was due, woken.
+    pub paused: usize,
     /// Script tasks running as Cloud Run Job executions (see `cloud_run_jobs`).
     pub cloud_run: super::cloud_run_jobs::CloudRunReport,
 }
@@ -135,7 +142,36 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
             report.waiting += 1;
         }
     }
+    // paused executions whose Pause is due resume per its behavior
+    report.paused = wake_due_pauses(engine).await?;
     // script tasks running as Cloud Run Jobs: their results, kills and timeouts
     report.cloud_run = super::cloud_run_jobs::poll(engine).await?;
     Ok(report)
+}
+
+/// Sends a `Wake` to every PAUSED execution whose Pause timer is due.
+async fn wake_due_pauses(engine: &Arc<Engine>) -> Result<usize, BackendError> {
+    let mut woken = 0;
+    let filter = ExecutionFilter { state: Some(StateType::Paused), ..ExecutionFilter::default() };
+    for summary in engine.state.list_executions(&filter).await? {
+        let Some(exec) = engine.state.load_execution(&summary.id).await? else { continue };
+        if crate::executor::next_timer(&exec).is_some_and(|at| at <= Utc::now()) {
+            publish_event(engine, &ExecutionEvent::Wake { execution_id: exec.id.clone(), redispatch: false }).await?;
+            woken += 1;
+        }
+    }
+    Ok(woken)
+}
+
+/// True if some PAUSED execution has a Pause timer (it needs the sweep).
+pub(crate) async fn pause_timer_pending(engine: &Engine) -> Result<bool, BackendError> {
+    let filter = ExecutionFilter { state: Some(StateType::Paused), ..ExecutionFilter::default() };
+    for summary in engine.state.list_executions(&filter).await? {
+        if let Some(exec) = engine.state.load_execution(&summary.id).await?
+            && crate::executor::next_timer(&exec).is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -409,7 +409,9 @@ impl<'a, 'b> Builder<'a, 'b> {
             values: values.clone(),
             subflow,
         };
-        let Some(flowable) = task.flowable.filter(|_| !subflow) else {
+        // a Pause without child tasks is one node, as in Kestra
+        let lone_pause = task.flowable == Some(FlowableKind::Pause) && task.all_children().is_empty();
+        let Some(flowable) = task.flowable.filter(|_| !subflow && !lone_pause) else {
             let n = self.node(uid.clone(), kind(relation_type));
             if subflow && self.input.expand.contains(&uid) {
                 return self.expand_subflow(task, n, &uid).map(Item::Cluster);

@@ -643,6 +643,10 @@ impl Reader<'_> {
                 | FlowableKind::ForEach
                 | FlowableKind::WorkingDirectory,
             ) => Children::Tasks(self.task_list(obj.get("tasks"), &child_key(path, "tasks"), true)),
+            // the deprecated child `tasks` of a Pause are optional
+            Some(FlowableKind::Pause) => {
+                Children::Tasks(self.task_list(obj.get("tasks"), &child_key(path, "tasks"), false))
+            }
             _ => Children::None,
         };
         let errors = self.task_list(obj.get("errors"), &child_key(path, "errors"), false);

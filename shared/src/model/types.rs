@@ -14,6 +14,9 @@ pub enum FlowableKind {
     WorkingDirectory,
     /// `core.flow.Subflow` (and the legacy `core.flow.Flow`).
     Subflow,
+    /// `core.flow.Pause`: pauses the execution until resumed or its
+    /// duration elapses; older flows give it child `tasks`.
+    Pause,
 }
 
 impl FlowableKind {
@@ -26,7 +29,8 @@ impl FlowableKind {
                 FlowableKind::Sequential
                 | FlowableKind::Parallel
                 | FlowableKind::ForEach
-                | FlowableKind::WorkingDirectory,
+                | FlowableKind::WorkingDirectory
+                | FlowableKind::Pause,
             ) => &["tasks"],
             Some(FlowableKind::Subflow) | None => &[],
         }
@@ -89,6 +93,7 @@ pub fn flowable_kind(normalized: &str) -> Option<FlowableKind> {
         | "io.kestra.plugin.core.flow.EachParallel" => FlowableKind::ForEach,
         "io.kestra.plugin.core.flow.WorkingDirectory" => FlowableKind::WorkingDirectory,
         "io.kestra.plugin.core.flow.Subflow" => FlowableKind::Subflow,
+        "io.kestra.plugin.core.flow.Pause" => FlowableKind::Pause,
         _ => return None,
     })
 }

@@ -40,6 +40,8 @@ pub struct Services {
     pub config: Arc<super::PluginConfig>,
     /// The flow store, where the runtime serves the API (`git.SyncFlows`).
     pub flows: Option<Arc<dyn super::flow_store::FlowStore>>,
+    /// Other executions, where the runtime gives its engine (`execution.Resume`).
+    pub executions: Option<Arc<dyn super::core::resume::ExecutionControl>>,
 }
 
 /// Everything one attempt of one task may use.

@@ -143,6 +143,47 @@ impl Embedded {
             .ok_or_else(|| BackendError::NotFound { what: format!("execution {id}") })
     }
 
+    /// Like [`Embedded::wait`], but also returns when the execution is
+    /// PAUSED with nothing to wake it here (a Pause without a duration): it
+    /// waits for a resume another process will drive.
+    pub async fn wait_settled(
+        &self,
+        id: &str,
+        mut updates: tokio::sync::broadcast::Receiver<ExecutionUpdate>,
+        mut on_update: impl FnMut(&ExecutionUpdate),
+    ) -> Result<Execution, BackendError> {
+        // paused with no timer and no task in flight (a parallel branch may
+        // still run, e.g. the `execution.Resume` that resumes it)
+        let settled = |e: &Execution| {
+            let in_flight = e.task_run_list.iter().any(|tr| {
+                tr.state.current == StateType::Retrying || tr.attempts.last().is_some_and(|a| !a.state.is_terminal())
+            });
+            e.state.is_terminal()
+                || (e.state.current == StateType::Paused && crate::executor::next_timer(e).is_none() && !in_flight)
+        };
+        let load = || async {
+            self.engine
+                .state
+                .load_execution(id)
+                .await?
+                .ok_or_else(|| BackendError::NotFound { what: format!("execution {id}") })
+        };
+        let mut done = settled(&load().await?);
+        while !done {
+            match updates.recv().await {
+                Ok(u) if u.execution_id == id => {
+                    on_update(&u);
+                    done = u.state.is_terminal() || (u.state == StateType::Paused && settled(&load().await?));
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => done = settled(&load().await?),
+                Err(RecvError::Closed) => done = true,
+            }
+        }
+        self.engine.logs.flush().await;
+        load().await
+    }
+
     /// Asks the executor to kill an execution.
     pub async fn kill(&self, id: &str) -> Result<(), BackendError> {
         publish_event(&self.engine, &ExecutionEvent::Kill { execution_id: id.to_string() }).await

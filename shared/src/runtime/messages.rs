@@ -39,6 +39,17 @@ pub enum ExecutionEvent {
     },
     /// Kill the execution.
     Kill { execution_id: String },
+    /// Resume the PAUSED task run `task_run_id` (a Pause) with its
+    /// `onResume` inputs, validated by whoever sent it
+    /// (`executor::resume_inputs`); `by` says who, for its `resumed` output.
+    Resume {
+        execution_id: String,
+        task_run_id: String,
+        #[serde(default)]
+        inputs: Map<String, Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
 }
 
 impl ExecutionEvent {
@@ -49,6 +60,7 @@ impl ExecutionEvent {
             | ExecutionEvent::TaskResult { execution_id, .. }
             | ExecutionEvent::SubflowEnded { execution_id, .. }
             | ExecutionEvent::Wake { execution_id, .. }
+            | ExecutionEvent::Resume { execution_id, .. }
             | ExecutionEvent::Kill { execution_id } => execution_id,
         }
     }

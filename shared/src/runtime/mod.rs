@@ -14,6 +14,7 @@ pub mod launcher;
 pub mod logs;
 pub mod messages;
 pub mod recovery;
+pub mod resume;
 pub mod scheduler;
 pub mod secrets;
 pub mod slots;

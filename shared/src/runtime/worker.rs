@@ -251,6 +251,7 @@ impl Worker {
                 work_root: engine.work_root.clone(),
                 config: engine.plugins.clone(),
                 flows: engine.flow_store.get().cloned(),
+                executions: Some(Arc::new(super::resume::EngineControl(engine.clone()))),
             },
             engine.host.clone(),
         );

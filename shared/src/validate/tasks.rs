@@ -29,6 +29,7 @@ pub(crate) const FLOWABLES: &[&str] = &[
     "io.kestra.plugin.core.flow.EachParallel",
     "io.kestra.plugin.core.flow.WorkingDirectory",
     "io.kestra.plugin.core.flow.Subflow",
+    "io.kestra.plugin.core.flow.Pause",
 ];
 
 /// Runs every task check.
@@ -117,6 +118,7 @@ fn check_flowable<'v>(
         ),
         FlowableKind::Sequential => (&[], &[]),
         FlowableKind::Parallel => (&[], &["concurrent"]),
+        FlowableKind::Pause => (&[], &["delay", "pauseDuration", "behavior", "onResume"]),
         // its tasks share one folder; Kestra's `inputFiles`, `outputFiles`,
         // `namespaceFiles` and `cache` on it are not honoured yet, so they
         // are refused below rather than ignored (README, Known gaps)
@@ -137,6 +139,9 @@ fn check_flowable<'v>(
             sink.at(&child_key(&task.path, key), message);
         }
     }
+    if kind == FlowableKind::Pause {
+        check_pause(task, written, sink);
+    }
     if kind == FlowableKind::ForEach
         && let Some(v) = written("values").or_else(|| written("value"))
         && !matches!(v, Value::Array(_) | Value::String(_) | Value::Null)
@@ -154,6 +159,48 @@ fn not_supported(kind: FlowableKind, key: &str) -> Option<&'static str> {
         }
         (FlowableKind::WorkingDirectory, "cache") => Some("the folder is not cached between executions"),
         _ => None,
+    }
+}
+
+/// A Pause's durations, `behavior` and `onResume` input definitions.
+fn check_pause<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sink: &mut Sink<'_>) {
+    for key in ["delay", "pauseDuration"] {
+        if let Some(v) = written(key)
+            && let Err(why) = kind_ok(PropKind::Duration, v)
+        {
+            sink.at(&child_key(&task.path, key), format!("property '{key}' of {}: {why}", task.kind));
+        }
+    }
+    if let Some(v) = written("behavior")
+        && !v.as_str().is_some_and(is_template)
+    {
+        let b = crate::model::flow::scalar_string(v);
+        if !crate::executor::BEHAVIORS.iter().any(|(name, _)| *name == b) {
+            sink.at(
+                &child_key(&task.path, "behavior"),
+                format!("property 'behavior' of {}: '{b}' is not one of RESUME, WARN, FAIL, CANCEL", task.kind),
+            );
+        }
+    }
+    let Some(raw) = written("onResume") else { return };
+    let path = child_key(&task.path, "onResume");
+    let Some(items) = raw.as_array() else {
+        sink.at(&path, format!("'onResume' must be a list of inputs, got {}", kind_of(raw)));
+        return;
+    };
+    let mut defs = Vec::new();
+    let mut index = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match serde_json::from_value::<crate::model::flow::Input>(item.clone()) {
+            Ok(d) => {
+                defs.push(d);
+                index.push(i);
+            }
+            Err(e) => sink.at(&crate::yaml::child_index(&path, i), format!("invalid onResume input: {e}")),
+        }
+    }
+    for (i, message) in crate::inputs::check_definitions(&defs) {
+        sink.at(&crate::yaml::child_index(&path, index[i]), message);
     }
 }
 

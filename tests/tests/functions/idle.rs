@@ -123,3 +123,52 @@ async fn a_pause_that_lands_after_a_concurrent_resume_is_undone() {
     assert_eq!(job.state(), "ENABLED", "work in flight keeps its sweep");
     let _ = std::fs::remove_dir_all(home);
 }
+
+/// A PAUSED execution costs nothing while it waits for a resume: without a
+/// Pause timer the last sweep pauses the job; with one, the job runs and
+/// the sweep wakes the execution once the timer is due.
+#[tokio::test]
+async fn a_paused_execution_keeps_the_sweep_only_while_its_timer_waits() {
+    let (engine, b, home) = engine();
+    let job = Arc::new(Recorder::default());
+    let gate = IdleGate::new(job.clone(), Some(b.state.clone()));
+    gate.work_started(&engine).await.expect("work");
+    let now = chrono::Utc::now();
+    let mut e = Execution::new("p1".into(), "ns", "flow", 1, Default::default(), vec![], now);
+    e.state.set(StateType::Paused, now);
+    let mut tr = shared::model::TaskRun {
+        id: "tr1".into(),
+        execution_id: "p1".into(),
+        namespace: "ns".into(),
+        flow_id: "flow".into(),
+        task_id: "pause".into(),
+        parent_task_run_id: None,
+        value: None,
+        attempts: vec![],
+        outputs: None,
+        state: shared::model::State::new(StateType::Created, now),
+        iteration: Some(0),
+        next_retry_date: None,
+        error: None,
+        evaluated: Some(serde_json::json!({"pause": {}})),
+    };
+    tr.state.set(StateType::Paused, now);
+    e.task_run_list.push(tr);
+    shared::backend::StateStore::create_execution(b.state.as_ref(), &e).await.expect("create");
+    assert!(gate.sweep_finished(&engine).await.expect("sweep"), "paused without a timer: nothing in flight");
+    assert_eq!(job.state(), "PAUSED");
+
+    // the same execution with a timer due a second ago
+    let mut stored =
+        shared::backend::StateStore::load_execution(b.state.as_ref(), "p1").await.expect("load").expect("p1");
+    let due = (now - chrono::Duration::seconds(1)).to_rfc3339();
+    stored.task_run_list[0].evaluated = Some(serde_json::json!({"pause": {"until": due, "to": "SUCCESS"}}));
+    shared::backend::StateStore::save_execution(b.state.as_ref(), &stored, &["tr1".to_string()]).await.expect("save");
+    gate.work_started(&engine).await.expect("work");
+    assert!(!gate.sweep_finished(&engine).await.expect("sweep"), "a Pause timer keeps the sweep running");
+    assert_eq!(job.state(), "ENABLED");
+    let report =
+        shared::functions::sweep::sweep(&engine, "test-sweeper", chrono::Duration::seconds(30)).await.expect("sweep");
+    assert_eq!(report.paused, 1, "the due Pause is woken");
+    let _ = std::fs::remove_dir_all(home);
+}

@@ -231,9 +231,16 @@ pub enum ExecutionsCommand {
     },
     /// Kill an execution left RUNNING or QUEUED (e.g. by a `baton run` that was killed).
     Kill { id: String },
-    /// Drive on here an execution left RUNNING by a process that died: what it
-    /// held runs again, the rest goes on to the end.
-    Resume { id: String },
+    /// Resume a PAUSED execution (a Pause task) with its onResume inputs, or
+    /// drive on here an execution left RUNNING by a process that died (what it
+    /// held runs again); either way it then goes on here to its end.
+    Resume {
+        id: String,
+        /// An onResume input of the paused Pause task, key=value (a FILE
+        /// input takes a local path or a kestra:// URI). Repeatable.
+        #[arg(long = "input", short = 'i')]
+        inputs: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]

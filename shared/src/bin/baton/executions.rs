@@ -47,7 +47,7 @@ pub async fn executions(home: &Path, cmd: ExecutionsCommand) -> anyhow::Result<i
             }
         }
         ExecutionsCommand::Kill { id } => return kill(home, &store, &id).await,
-        ExecutionsCommand::Resume { id } => return super::resume::resume(home, &store, &id).await,
+        ExecutionsCommand::Resume { id, inputs } => return super::resume::resume(home, &store, &id, &inputs).await,
         ExecutionsCommand::Show { id, json } => {
             let e = store.load_execution(&id).await?.with_context(|| format!("execution {id} not found"))?;
             if json {

@@ -111,7 +111,8 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     };
     Console::start(&console, &format!("▶ execution {} of {}.{} started", exec.id, flow.namespace, flow.id));
     let result = {
-        let wait = embedded.wait(&exec.id, updates, |u| Console::feed(&console, u));
+        // a Pause without a duration ends the run here: it waits for a resume
+        let wait = embedded.wait_settled(&exec.id, updates, |u| Console::feed(&console, u));
         tokio::pin!(wait);
         // Ctrl-C and SIGTERM both kill the execution (it must not stay RUNNING)
         let terminate = async {
@@ -143,6 +144,9 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     if let Some(hint) = trigger_hint(&flow, &done, &a.flow.display().to_string()) {
         eprintln!("hint: {hint}");
     }
+    if let Some(how) = super::resume::paused_hint(&flow, &done) {
+        eprintln!("{how}");
+    }
     if a.json {
         match serde_json::to_string_pretty(&shared::api::executions::execution_json(&done)) {
             Ok(s) => println!("{s}"),
@@ -151,7 +155,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     }
     embedded.shutdown();
     match done.state.current {
-        StateType::Success | StateType::Warning => 0,
+        StateType::Success | StateType::Warning | StateType::Paused => 0,
         _ => 1,
     }
 }

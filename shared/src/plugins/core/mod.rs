@@ -10,6 +10,7 @@ pub mod labels;
 pub mod log;
 pub mod output;
 pub mod request;
+pub mod resume;
 pub mod sleep;
 pub mod storage;
 
@@ -33,6 +34,7 @@ pub fn register(r: &mut Registry) {
         storage::DEF,
         download::DEF,
         request::DEF,
+        resume::DEF,
     ] {
         r.register(def);
     }

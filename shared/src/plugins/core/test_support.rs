@@ -65,6 +65,7 @@ impl Env {
             progress: None,
             config: Default::default(),
             flows: None,
+            executions: None,
             work_root: std::env::temp_dir().join("baton-core-tests"),
         };
         RunContext::new(

@@ -185,6 +185,7 @@ mod tests {
             progress: None,
             config: Default::default(),
             flows: None,
+            executions: None,
             work_root: std::env::temp_dir().join("baton-duckdb-tests"),
         };
         let id = uuid::Uuid::new_v4().to_string();

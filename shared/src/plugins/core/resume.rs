@@ -1,0 +1,90 @@
+//! `io.kestra.plugin.core.execution.Resume`: resumes a PAUSED execution
+//! (another one, typically `{{ trigger.executionId }}`), as the API's
+//! resume does: `executionId` (the current execution when absent),
+//! `namespace` and `flowId` (when given, the execution must belong to
+//! them, as Kestra requires to make permissions explicit), `inputs` (the
+//! paused Pause's `onResume` inputs, validated). The runtime provides the
+//! resuming ([`ExecutionControl`], over the engine); no outputs (Kestra
+//! records `resumedExecution` in the execution's variables, which Baton
+//! does not keep).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
+
+/// What a task may do to other executions (the runtime's engine).
+#[async_trait]
+pub trait ExecutionControl: Send + Sync {
+    /// The (namespace, flow id) of execution `id`, if it exists.
+    async fn owner(&self, id: &str) -> Result<Option<(String, String)>, String>;
+    /// Resumes PAUSED execution `id` with `inputs` (its onResume inputs).
+    async fn resume(&self, id: &str, inputs: &Map<String, Value>, by: &str) -> Result<(), String>;
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Props {
+    #[serde(default)]
+    execution_id: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    flow_id: Option<String>,
+    #[serde(default)]
+    inputs: Option<Map<String, Value>>,
+}
+
+/// The task, built from rendered properties.
+#[derive(Debug)]
+pub struct Resume {
+    p: Props,
+}
+
+fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    Ok(Box::new(Resume { p: parse_props(props)? }))
+}
+
+#[async_trait]
+impl RunnableTask for Resume {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let control: Arc<dyn ExecutionControl> = cx.services.executions.clone().ok_or_else(|| {
+            TaskError::failed("this runtime cannot resume executions (no engine given to its workers)")
+        })?;
+        let id = self.p.execution_id.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| cx.execution_id.clone());
+        let (ns, flow) =
+            control.owner(&id).await.map_err(TaskError::failed)?.ok_or_else(|| {
+                TaskError::property("executionId", format!("No execution found for execution id {id}"))
+            })?;
+        for (key, want, got) in [("namespace", &self.p.namespace, &ns), ("flowId", &self.p.flow_id, &flow)] {
+            if let Some(w) = want.as_ref().filter(|w| *w != got) {
+                return Err(TaskError::property(
+                    key,
+                    format!("execution {id} belongs to {ns}.{flow}, not to {key} '{w}'"),
+                ));
+            }
+        }
+        let inputs = self.p.inputs.clone().unwrap_or_default();
+        let by = format!("{}.{} execution {} task {}", cx.namespace, cx.flow_id, cx.execution_id, cx.task_id);
+        control.resume(&id, &inputs, &by).await.map_err(TaskError::failed)?;
+        cx.log("INFO", &format!("resumed execution {id} of {ns}.{flow}"));
+        Ok(TaskOutput::empty())
+    }
+}
+
+pub const DEF: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.core.execution.Resume",
+    aliases: &[],
+    group: "core",
+    props: &[
+        PropSpec::optional("executionId", PropKind::String),
+        PropSpec::optional("namespace", PropKind::String),
+        PropSpec::optional("flowId", PropKind::String),
+        PropSpec::optional("inputs", PropKind::Map),
+    ],
+    build,
+};

@@ -24,8 +24,7 @@ pub(super) fn needs_execution(c: &Condition) -> bool {
     }
 }
 
-/// `Expression`: the rendered expression is truthy (Kestra's
-/// `TruthUtils.isTruthy`: not empty, `false`, `0`, `null`…).
+/// `Expression`: the rendered expression is neither blank nor `false` (as Kestra).
 pub(super) fn expression(name: &'static str, expr: &str, cx: &ConditionContext) -> Result<bool, ConditionError> {
     let out = cx
         .renderer
@@ -34,10 +33,10 @@ pub(super) fn expression(name: &'static str, expr: &str, cx: &ConditionContext) 
     Ok(is_truthy(&out))
 }
 
-/// Kestra's `TruthUtils.isTruthy` on a rendered string.
+/// Kestra's `Expression` test on a rendered string: not blank, not `false`.
 pub fn is_truthy(s: &str) -> bool {
     let t = s.trim();
-    !(t.is_empty() || t == "false" || t == "0" || t == "-0" || t == "0.0" || t == "null" || t == "undefined" || t == "NaN")
+    !(t.is_empty() || t == "false")
 }
 
 /// Tests an execution or flow condition.

@@ -72,7 +72,7 @@ struct Reader<'a> {
     problems: &'a mut Vec<TriggerProblem>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn short(&self) -> &'static str {
         self.def.type_name.rsplit('.').next().unwrap_or(self.def.type_name)
     }

@@ -49,7 +49,10 @@ const NOT_IN: PropSpec = PropSpec::optional("notIn", PropKind::List);
 static DEFS: &[ConditionDef] = &[
     ConditionDef {
         type_name: names::DAY_WEEK,
-        aliases: &["io.kestra.core.models.conditions.types.DayWeekCondition", "io.kestra.plugin.core.condition.DayWeekCondition"],
+        aliases: &[
+            "io.kestra.core.models.conditions.types.DayWeekCondition",
+            "io.kestra.plugin.core.condition.DayWeekCondition",
+        ],
         props: &[DATE, PropSpec::required("dayOfWeek", PropKind::String)],
     },
     ConditionDef {
@@ -74,18 +77,31 @@ static DEFS: &[ConditionDef] = &[
     },
     ConditionDef {
         type_name: names::TIME_BETWEEN,
-        aliases: &["io.kestra.core.models.conditions.types.TimeBetweenCondition", "io.kestra.plugin.core.condition.TimeBetweenCondition"],
+        aliases: &[
+            "io.kestra.core.models.conditions.types.TimeBetweenCondition",
+            "io.kestra.plugin.core.condition.TimeBetweenCondition",
+        ],
         props: &[DATE, PropSpec::optional("after", PropKind::String), PropSpec::optional("before", PropKind::String)],
     },
     ConditionDef {
         type_name: names::WEEKEND,
-        aliases: &["io.kestra.core.models.conditions.types.WeekendCondition", "io.kestra.plugin.core.condition.WeekendCondition"],
+        aliases: &[
+            "io.kestra.core.models.conditions.types.WeekendCondition",
+            "io.kestra.plugin.core.condition.WeekendCondition",
+        ],
         props: &[DATE],
     },
     ConditionDef {
         type_name: names::PUBLIC_HOLIDAY,
-        aliases: &["io.kestra.core.models.conditions.types.PublicHolidayCondition", "io.kestra.plugin.core.condition.PublicHolidayCondition"],
-        props: &[DATE, PropSpec::required("country", PropKind::String), PropSpec::optional("subDivision", PropKind::String)],
+        aliases: &[
+            "io.kestra.core.models.conditions.types.PublicHolidayCondition",
+            "io.kestra.plugin.core.condition.PublicHolidayCondition",
+        ],
+        props: &[
+            DATE,
+            PropSpec::required("country", PropKind::String),
+            PropSpec::optional("subDivision", PropKind::String),
+        ],
     },
     ConditionDef {
         type_name: names::EXPRESSION,
@@ -97,7 +113,10 @@ static DEFS: &[ConditionDef] = &[
     },
     ConditionDef {
         type_name: names::NOT,
-        aliases: &["io.kestra.core.models.conditions.types.NotCondition", "io.kestra.plugin.core.condition.NotCondition"],
+        aliases: &[
+            "io.kestra.core.models.conditions.types.NotCondition",
+            "io.kestra.plugin.core.condition.NotCondition",
+        ],
         props: &[PropSpec::required("conditions", PropKind::List)],
     },
     ConditionDef {
@@ -107,7 +126,10 @@ static DEFS: &[ConditionDef] = &[
     },
     ConditionDef {
         type_name: names::EXECUTION_FLOW,
-        aliases: &["io.kestra.core.models.conditions.types.ExecutionFlowCondition", "io.kestra.plugin.core.condition.ExecutionFlowCondition"],
+        aliases: &[
+            "io.kestra.core.models.conditions.types.ExecutionFlowCondition",
+            "io.kestra.plugin.core.condition.ExecutionFlowCondition",
+        ],
         props: &[PropSpec::required("namespace", PropKind::String), PropSpec::required("flowId", PropKind::String)],
     },
     ConditionDef {

@@ -31,7 +31,8 @@ pub(super) fn test(c: &Condition, cx: &ConditionContext) -> Result<bool, Conditi
         Condition::DateTimeBetween { date, after, before } => {
             let at = zoned(name, date, cx)?;
             let after = after.as_ref().map(|p| resolve(name, "after", p, cx, super::parse::parse_zoned)).transpose()?;
-            let before = before.as_ref().map(|p| resolve(name, "before", p, cx, super::parse::parse_zoned)).transpose()?;
+            let before =
+                before.as_ref().map(|p| resolve(name, "before", p, cx, super::parse::parse_zoned)).transpose()?;
             if after.is_none() && before.is_none() {
                 return Err(invalid(name, "Invalid condition with no before nor after"));
             }
@@ -40,7 +41,8 @@ pub(super) fn test(c: &Condition, cx: &ConditionContext) -> Result<bool, Conditi
         Condition::TimeBetween { date, after, before } => {
             let at = zoned(name, date, cx)?;
             let t = instant_key(&OffsetTime { time: at.time(), offset: *at.offset() });
-            let after = after.as_ref().map(|p| resolve(name, "after", p, cx, super::parse::parse_offset_time)).transpose()?;
+            let after =
+                after.as_ref().map(|p| resolve(name, "after", p, cx, super::parse::parse_offset_time)).transpose()?;
             let before =
                 before.as_ref().map(|p| resolve(name, "before", p, cx, super::parse::parse_offset_time)).transpose()?;
             if after.is_none() && before.is_none() {
@@ -52,8 +54,11 @@ pub(super) fn test(c: &Condition, cx: &ConditionContext) -> Result<bool, Conditi
             let day = local_date(name, date, cx)?;
             let country = render(name, "country", country, cx)?;
             let sub = sub_division.as_ref().map(|s| render(name, "subDivision", s, cx)).transpose()?;
-            super::holidays::is_holiday(&country, sub.as_deref(), day)
-                .map_err(|message| ConditionError::Property { condition: name, property: "country", message })
+            super::holidays::is_holiday(&country, sub.as_deref(), day).map_err(|message| ConditionError::Property {
+                condition: name,
+                property: "country",
+                message,
+            })
         }
         _ => Err(invalid(name, "not a date condition")),
     }
@@ -94,10 +99,17 @@ fn invalid(condition: &'static str, message: &str) -> ConditionError {
     ConditionError::Invalid { condition, message: message.to_string() }
 }
 
-fn render(condition: &'static str, property: &'static str, s: &str, cx: &ConditionContext) -> Result<String, ConditionError> {
-    cx.renderer
-        .render_str(s, cx.variables, cx.host)
-        .map_err(|e| ConditionError::Property { condition, property, message: e.to_string() })
+fn render(
+    condition: &'static str,
+    property: &'static str,
+    s: &str,
+    cx: &ConditionContext,
+) -> Result<String, ConditionError> {
+    cx.renderer.render_str(s, cx.variables, cx.host).map_err(|e| ConditionError::Property {
+        condition,
+        property,
+        message: e.to_string(),
+    })
 }
 
 /// A `Property<T>`'s value: the literal, or the rendered template parsed by `f`.
@@ -153,7 +165,8 @@ pub fn parse_date_time(s: &str) -> Option<DateTime<FixedOffset>> {
 pub fn parse_offset_time(s: &str) -> Option<OffsetTime> {
     let split = s.rfind(['+', '-', 'Z'])?;
     let (time, off) = s.split_at(split);
-    let time = NaiveTime::parse_from_str(time, "%H:%M:%S%.f").or_else(|_| NaiveTime::parse_from_str(time, "%H:%M")).ok()?;
+    let time =
+        NaiveTime::parse_from_str(time, "%H:%M:%S%.f").or_else(|_| NaiveTime::parse_from_str(time, "%H:%M")).ok()?;
     let offset = if off == "Z" {
         FixedOffset::east_opt(0)?
     } else {

@@ -26,10 +26,11 @@ pub(super) fn needs_execution(c: &Condition) -> bool {
 
 /// `Expression`: the rendered expression is neither blank nor `false` (as Kestra).
 pub(super) fn expression(name: &'static str, expr: &str, cx: &ConditionContext) -> Result<bool, ConditionError> {
-    let out = cx
-        .renderer
-        .render_str(expr, cx.variables, cx.host)
-        .map_err(|e| ConditionError::Property { condition: name, property: "expression", message: e.to_string() })?;
+    let out = cx.renderer.render_str(expr, cx.variables, cx.host).map_err(|e| ConditionError::Property {
+        condition: name,
+        property: "expression",
+        message: e.to_string(),
+    })?;
     Ok(is_truthy(&out))
 }
 
@@ -78,10 +79,9 @@ pub(super) fn test(c: &Condition, cx: &ConditionContext) -> Result<bool, Conditi
             let e = exec()?;
             let Some(outputs) = e.outputs.as_ref().filter(|o| !o.is_empty()) else { return Ok(false) };
             let vars = with_trigger_outputs(cx.variables, outputs);
-            let v = cx
-                .renderer
-                .render_typed(&Value::String(expression.clone()), &vars, cx.host)
-                .map_err(|e| ConditionError::Property { condition: name, property: "expression", message: e.to_string() })?;
+            let v = cx.renderer.render_typed(&Value::String(expression.clone()), &vars, cx.host).map_err(|e| {
+                ConditionError::Property { condition: name, property: "expression", message: e.to_string() }
+            })?;
             as_bool(&v).ok_or_else(|| ConditionError::Property {
                 condition: name,
                 property: "expression",
@@ -94,7 +94,9 @@ pub(super) fn test(c: &Condition, cx: &ConditionContext) -> Result<bool, Conditi
             let outs = states(name, "notIn", not_in, cx)?.unwrap_or_default();
             Ok(retried_attempts(e).any(|s| ins.contains(&s) && !outs.contains(&s)))
         }
-        Condition::Flow { namespace, flow_id } => Ok(cx.namespace == namespace.as_str() && cx.flow_id == flow_id.as_str()),
+        Condition::Flow { namespace, flow_id } => {
+            Ok(cx.namespace == namespace.as_str() && cx.flow_id == flow_id.as_str())
+        }
         Condition::FlowNamespace { namespace, prefix } => {
             let ns = resolve(name, "namespace", namespace, cx, ok)?;
             let prefix = resolve(name, "prefix", prefix, cx, |s| match s {

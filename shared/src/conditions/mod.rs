@@ -26,7 +26,7 @@ use crate::model::{Label, StateType};
 use crate::template::{Renderer, TemplateHost};
 use crate::triggers::TriggerProblem;
 
-pub use parse::parse_list;
+pub use parse::{MAX_DEPTH, join, parse_list};
 
 /// A property Kestra types as `Property<T>`: a literal, checked when parsed,
 /// or a template rendered (then checked) when the condition is tested.
@@ -69,7 +69,11 @@ pub enum Condition {
     /// `DayWeekInMonth`: the date is the FIRST…FOURTH or LAST `dayOfWeek` of its month.
     DayWeekInMonth { date: String, day_of_week: Prop<Weekday>, day_in_month: Prop<DayInMonth> },
     /// `DateTimeBetween`: `after <= date <= before` (either bound optional, one required).
-    DateTimeBetween { date: String, after: Option<Prop<DateTime<FixedOffset>>>, before: Option<Prop<DateTime<FixedOffset>>> },
+    DateTimeBetween {
+        date: String,
+        after: Option<Prop<DateTime<FixedOffset>>>,
+        before: Option<Prop<DateTime<FixedOffset>>>,
+    },
     /// `TimeBetween`: `after < time(date) < before` (either bound optional, one required).
     TimeBetween { date: String, after: Option<Prop<OffsetTime>>, before: Option<Prop<OffsetTime>> },
     /// `Weekend`: the date is a Saturday or a Sunday.
@@ -226,7 +230,10 @@ impl Condition {
 
 /// Tests every condition in order (all must hold, as Kestra): `Ok(None)`
 /// when all hold, else the first one that said no.
-pub fn first_false<'c>(conditions: &'c [Condition], cx: &ConditionContext) -> Result<Option<&'c Condition>, ConditionError> {
+pub fn first_false<'c>(
+    conditions: &'c [Condition],
+    cx: &ConditionContext,
+) -> Result<Option<&'c Condition>, ConditionError> {
     for c in conditions {
         if !c.test(cx)? {
             return Ok(Some(c));
@@ -249,11 +256,16 @@ pub fn check_use(c: &[Condition], used_by: ConditionUse) -> Vec<TriggerProblem> 
         };
         if !ok {
             let what = match used_by {
-                ConditionUse::Schedule => "a Schedule trigger only takes date and expression conditions (DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, PublicHoliday, Expression, Not, Or)",
+                ConditionUse::Schedule => {
+                    "a Schedule trigger only takes date and expression conditions (DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, PublicHoliday, Expression, Not, Or)"
+                }
                 ConditionUse::Flow => "",
                 ConditionUse::Webhook => "a Webhook trigger has no upstream execution to test",
             };
-            out.push(TriggerProblem::at(format!("[{i}]"), format!("condition {} cannot be used here: {what}", cond.short_name())));
+            out.push(TriggerProblem::at(
+                format!("[{i}]"),
+                format!("condition {} cannot be used here: {what}", cond.short_name()),
+            ));
         }
     }
     out

@@ -88,7 +88,8 @@ impl<'a> Reader<'a> {
         let v = map.get(key).filter(|v| !v.is_null());
         if v.is_none() && self.def.prop(key).is_some_and(|p| p.required) {
             let short = self.short();
-            self.problems.push(TriggerProblem::at(self.at, format!("condition {short}: missing required property '{key}'")));
+            self.problems
+                .push(TriggerProblem::at(self.at, format!("condition {short}: missing required property '{key}'")));
         }
         v
     }

@@ -300,7 +300,11 @@ fn build(type_name: &str, r: &mut Reader<'_>, depth: usize) -> Option<Condition>
         }
         names::MULTIPLE => {
             r.get("window");
-            r.get("conditions");
+            // its own conditions (a map of id -> condition) are checked here, evaluated by the Flow trigger
+            if let Some(inner) = r.get("conditions") {
+                let at = join(r.at, "conditions");
+                parse_items(inner, &at, depth + 1, r.problems);
+            }
             Condition::Multiple { raw: Value::Object(r.map.clone()) }
         }
         other => {

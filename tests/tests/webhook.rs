@@ -6,7 +6,8 @@
 //! `/{key}/{path}` form refused as Kestra refuses them; `wait` +
 //! `returnOutputs` answering the flow's outputs with trigger `inputs`
 //! rendered from the body; a body over the limit refused with 413; and
-//! basic auth not asked of a webhook.
+//! basic auth not asked of a webhook; `conditions` (Kestra's
+//! `webhook-with-condition.yaml`) answering 204 when they do not hold.
 
 use std::path::Path;
 use std::time::Duration;
@@ -92,6 +93,22 @@ triggers:
     key: flowoffkey
 "#;
 
+const WITH_CONDITION: &str = r#"
+id: webhook-with-condition
+namespace: io.kestra.tests
+tasks:
+  - id: out
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger | json }}"
+triggers:
+  - id: webhook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: webhookKey
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExpressionCondition
+        expression: "{{trigger.body.hello == 'world'}}"
+"#;
+
 const WAIT_OUTPUTS: &str = r#"
 id: webhook-wait
 namespace: io.kestra.tests
@@ -140,6 +157,7 @@ async fn start(auth: Option<BasicAuth>) -> LocalServer {
         ("webhook-secret-key.yaml", SECRET_KEY),
         ("off.yaml", DISABLED_TRIGGER),
         ("flow-off.yaml", DISABLED_FLOW),
+        ("webhook-with-condition.yaml", WITH_CONDITION),
         ("wait.yaml", WAIT_OUTPUTS),
         ("fails.yaml", WAIT_FAILS),
     ] {
@@ -363,5 +381,22 @@ async fn bodies_are_bounded_and_webhooks_need_no_basic_auth() {
     assert_eq!(status, 413, "{v}");
     assert!(v["message"].as_str().unwrap().contains("10485760"), "names the limit: {v}");
     assert_eq!(executions_of(&server, "webhook").await, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditions_decide_whether_a_request_starts_an_execution() {
+    let server = start(None).await;
+    let http = reqwest::Client::new();
+    let url = hook_url(&server, "webhook-with-condition/webhookKey");
+    let r = http.post(&url).json(&json!({"hello": "world"})).send().await.expect("post");
+    let (status, v) = json_of(r).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["id"].is_string(), "{v}");
+    // Kestra's ExecutionControllerTest.webhookWithCondition: 204, no body, no execution
+    let r = http.post(&url).json(&json!({"hello": "webhook"})).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(r.text().await.expect("body").is_empty());
+    assert_eq!(executions_of(&server, "webhook-with-condition").await, 1);
     server.shutdown().await;
 }

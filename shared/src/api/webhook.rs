@@ -11,8 +11,8 @@
 //! namespace, flowId, flowRevision, trigger, outputs, labels, state, url);
 //! 404 for an unknown flow ("Flow not found"), a wrong key or a disabled
 //! trigger ("Webhook not found"); 409 for a disabled flow; 204 when the
-//! trigger's `conditions` are not met; 422 when its `inputs` cannot be
-//! rendered or are invalid. With `wait: true` it answers when the execution
+//! trigger's `conditions` ([`crate::conditions`]) are not met; 422 when its
+//! `inputs` or conditions cannot be rendered, or its inputs are invalid. With `wait: true` it answers when the execution
 //! ends (500 if it FAILED), with the flow's outputs under
 //! `returnOutputs: true` (as text under `responseContentType: text/plain`).
 //!
@@ -37,6 +37,7 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::executions::{execution_json, load, wait_end};
 use super::query::query_pairs;
+use crate::conditions;
 use crate::model::{Execution, Flow, Label, StateType, Trigger, TriggerContext, ids};
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::{LaunchError, LaunchRequest, launch};
@@ -265,15 +266,38 @@ fn execution_context(
     })
 }
 
-/// Whether the trigger's `conditions` hold for this request.
-fn conditions_hold(_engine: &Engine, flow: &Flow, trigger: &Trigger, _ctx: &Value) -> ApiResult<bool> {
-    match trigger.props.get("conditions") {
-        None | Some(Value::Null) => Ok(true),
-        Some(Value::Array(a)) if a.is_empty() => Ok(true),
-        Some(_) => Err(ApiError::unsupported(format!(
-            "trigger '{}' of flow {}.{}: webhook conditions are not evaluated by this build of Baton",
+/// Whether the trigger's `conditions` ([`crate::conditions`]) all hold for
+/// this request, tested against the execution about to be created (so an
+/// `Expression` reads `trigger.body`). One that cannot be evaluated is a
+/// 422 naming it.
+fn conditions_hold(engine: &Engine, flow: &Flow, trigger: &Trigger, ctx: &Value) -> ApiResult<bool> {
+    let Some(raw) = trigger.props.get("conditions").filter(|v| !v.is_null()) else { return Ok(true) };
+    let unusable = |message: String| {
+        ApiError::unprocessable(format!(
+            "trigger '{}' of flow {}.{}: conditions: {message}",
             trigger.id, flow.namespace, flow.id
-        ))),
+        ))
+    };
+    let conditions = conditions::parse_list(raw).map_err(|problems| {
+        unusable(problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect::<Vec<_>>().join("; "))
+    })?;
+    let cx = conditions::ConditionContext {
+        namespace: &flow.namespace,
+        flow_id: &flow.id,
+        execution: None,
+        variables: ctx,
+        renderer: &engine.renderer,
+        host: engine.host.as_ref(),
+        now: chrono::Utc::now(),
+    };
+    match conditions::first_false(&conditions, &cx) {
+        Ok(None) => Ok(true),
+        Ok(Some(c)) => {
+            tracing::info!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trigger.id,
+                condition = c.short_name(), "webhook conditions not met: no execution");
+            Ok(false)
+        }
+        Err(e) => Err(unusable(e.to_string())),
     }
 }
 

@@ -198,4 +198,22 @@ mod tests {
         assert!(BasicAuth::parse("nopassword").is_err());
         assert!(!format!("{:?}", BasicAuth::parse("u:secret").unwrap()).contains("secret"));
     }
+
+    #[test]
+    fn webhooks_need_no_basic_auth_and_may_come_from_any_site() {
+        let auth = BasicAuth::parse("admin@kestra.io:Admin1234!").unwrap();
+        let g = Guard::new(IpAddr::V4(Ipv4Addr::LOCALHOST), &[], Some(auth));
+        let foreign = headers(&[("host", "127.0.0.1:8080"), ("origin", "https://hooks.example")]);
+        for path in ["/api/v1/executions/webhook/ns/f/key", "/api/v1/main/executions/webhook/ns/f/key"] {
+            assert!(g.check(&Method::POST, path, &foreign).is_ok(), "{path}");
+        }
+        // everything else still needs the password and its own origin
+        let r = g.check(&Method::POST, "/api/v1/executions/ns/f", &headers(&[("host", "127.0.0.1:8080")])).unwrap_err();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let r = g.check(&Method::POST, "/api/v1/executions/ns/f", &foreign).unwrap_err();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        // the Host check still holds for webhooks
+        let evil = headers(&[("host", "evil.example")]);
+        assert!(g.check(&Method::POST, "/api/v1/executions/webhook/ns/f/key", &evil).is_err());
+    }
 }

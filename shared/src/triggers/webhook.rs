@@ -36,6 +36,7 @@ pub static DEF: TriggerDef = TriggerDef {
         PropSpec::optional("responseContentType", PropKind::String),
     ],
     check,
+    condition_use: crate::conditions::ConditionUse::Webhook,
 };
 
 fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {

@@ -5,7 +5,7 @@
 
 #[cfg(test)]
 mod audit_tests;
-mod suggest;
+pub(crate) mod suggest;
 mod tasks;
 mod templates;
 #[cfg(test)]

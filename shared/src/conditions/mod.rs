@@ -141,6 +141,8 @@ pub enum ConditionUse {
     Schedule,
     Flow,
     Webhook,
+    /// The trigger type evaluates no conditions in Baton: any is refused.
+    None,
 }
 
 impl Condition {
@@ -253,6 +255,7 @@ pub fn check_use(c: &[Condition], used_by: ConditionUse) -> Vec<TriggerProblem> 
             ConditionUse::Schedule => cond.is_schedule_condition(),
             ConditionUse::Flow => true,
             ConditionUse::Webhook => !execution::needs_execution(cond),
+            ConditionUse::None => false,
         };
         if !ok {
             let what = match used_by {
@@ -261,6 +264,7 @@ pub fn check_use(c: &[Condition], used_by: ConditionUse) -> Vec<TriggerProblem> 
                 }
                 ConditionUse::Flow => "",
                 ConditionUse::Webhook => "a Webhook trigger has no upstream execution to test",
+                ConditionUse::None => "Baton does not evaluate conditions on this trigger type (filter in the flow with an If task instead)",
             };
             out.push(TriggerProblem::at(
                 format!("[{i}]"),

@@ -65,7 +65,7 @@ pub enum SchedulerError {
         trigger: String,
         tick: String,
         #[source]
-        source: ConditionError,
+        source: Box<ConditionError>,
     },
     #[error("tick {0}: too many concurrent changes of its claim; try again")]
     Contention(String),
@@ -75,7 +75,7 @@ pub enum SchedulerError {
         trigger: String,
         tick: String,
         #[source]
-        source: LaunchError,
+        source: Box<LaunchError>,
     },
 }
 
@@ -242,7 +242,7 @@ pub fn condition_false(
             flow: format!("{}.{}", flow.namespace, flow.id),
             trigger: trigger.id.clone(),
             tick: trigger.cron.format(date),
-            source,
+            source: Box::new(source),
         },
     )
 }
@@ -346,7 +346,7 @@ async fn launch_tick(engine: &Arc<Engine>, req: &TickRequest<'_>, id: &str) -> R
             flow: format!("{}.{}", flow.namespace, flow.id),
             trigger: trigger.id.clone(),
             tick,
-            source,
+            source: Box::new(source),
         }),
     }
 }

@@ -63,6 +63,7 @@ pub static DEF: TriggerDef = TriggerDef {
         PropSpec::optional("maxFiles", PropKind::Integer),
     ],
     check,
+    condition_use: crate::conditions::ConditionUse::None,
 };
 
 /// What happens to the objects once their execution exists.

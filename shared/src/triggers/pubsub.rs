@@ -59,6 +59,7 @@ pub static DEF: TriggerDef = TriggerDef {
                   effect.",
     props: &PROPS,
     check,
+    condition_use: crate::conditions::ConditionUse::None,
 };
 
 pub static REALTIME_DEF: TriggerDef = TriggerDef {
@@ -68,6 +69,7 @@ pub static REALTIME_DEF: TriggerDef = TriggerDef {
                   As in Kestra, `interval`, `maxRecords` and `maxDuration` have no effect on it.",
     props: &PROPS,
     check,
+    condition_use: crate::conditions::ConditionUse::None,
 };
 
 /// How a payload is read.

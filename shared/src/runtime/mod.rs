@@ -7,6 +7,7 @@ pub mod embedded;
 pub mod engine;
 pub mod env;
 pub mod executor;
+pub mod flow_triggers;
 pub mod flows;
 pub mod host;
 pub mod launcher;

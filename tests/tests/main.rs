@@ -14,6 +14,7 @@ mod dbt;
 mod deployed;
 #[cfg(feature = "duckdb")]
 mod duckdb;
+mod flow_triggers;
 mod flows;
 mod functions;
 mod fuzz;

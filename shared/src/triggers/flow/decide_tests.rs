@@ -257,7 +257,7 @@ fn ids_are_per_upstream_transition_and_per_firing() {
 #[test]
 fn every_precondition_property_is_checked_and_located() {
     let err = spec::parse(&trigger(json!({
-        "states": ["CREATED", "NOPE"],
+        "states": ["CREATED", "NOPE", "PAUSED"],
         "preconditions": {"id": "-bad", "bogus": 1,
             "flows": [{"flowId": "x", "extra": true}],
             "where": [{"id": "w", "operand": "XOR", "filters": [
@@ -273,6 +273,7 @@ fn every_precondition_property_is_checked_and_located() {
     for want in [
         "states[0]",
         "states[1]",
+        "states[2]",
         "preconditions.id",
         "preconditions.bogus",
         "preconditions.flows[0]",

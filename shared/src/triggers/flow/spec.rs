@@ -179,6 +179,13 @@ pub(crate) fn parse_states(v: &Value, path: &str, p: &mut Problems) -> Option<Ve
                 format!("{path}[{i}]"),
                 "a Flow trigger cannot react to CREATED: it is the initial state, not a transition",
             ),
+            Some(s) if !s.is_terminal() => p.at(
+                format!("{path}[{i}]"),
+                format!(
+                    "Baton evaluates Flow triggers when an execution ends: state {} is not supported (terminal states only)",
+                    s.as_str()
+                ),
+            ),
             Some(s) => out.push(s),
             None => p.at(format!("{path}[{i}]"), format!("unknown execution state {item}")),
         }

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod conditions;
 pub mod executor;
 pub mod functions;
 pub mod gcp;

@@ -27,6 +27,7 @@ mod kestra_client;
 mod nsfiles;
 mod postgres;
 mod schedule;
+mod schedule_conditions;
 mod scripts;
 mod server;
 mod server_bulk;

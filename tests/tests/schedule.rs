@@ -60,8 +60,8 @@ async fn concurrent_duplicate_ticks_create_exactly_one_execution() {
     }
     let launched: Vec<&TickOutcome> = outcomes.iter().filter(|o| matches!(o, TickOutcome::Launched { .. })).collect();
     assert_eq!(launched.len(), 1, "exactly one firing creates the execution: {outcomes:?}");
-    let id = launched[0].execution_id().to_string();
-    assert!(outcomes.iter().all(|o| o.execution_id() == id), "every duplicate names the same execution");
+    let id = launched[0].execution_id().expect("launched").to_string();
+    assert!(outcomes.iter().all(|o| o.execution_id() == Some(id.as_str())), "every duplicate names the same execution");
     let done = wait_ended(&s.embedded.engine, &id).await;
     assert_eq!(done.state.current, StateType::Success);
 

@@ -77,7 +77,7 @@ pub fn kestra_backfill_json(b: &Backfill) -> Value {
         "id": b.id,
         "state": b.state,
         "progress": {"total": b.progress.total, "launched": b.progress.launched, "skipped": b.progress.skipped,
-            "succeeded": b.progress.succeeded, "failed": b.progress.failed},
+            "conditionsFalse": b.progress.conditions_false, "succeeded": b.progress.succeeded, "failed": b.progress.failed},
     })
 }
 

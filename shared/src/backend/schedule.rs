@@ -143,7 +143,7 @@ impl std::fmt::Display for BackfillState {
 }
 
 /// What became of one tick of a backfill.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackfillTick {
     /// The tick's execution (this backfill's, or the one that already succeeded).
@@ -161,12 +161,16 @@ pub struct BackfillTick {
     /// Why the tick could not start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The trigger's condition that was false at this tick (no execution: Kestra's
+    /// schedule conditions), e.g. `DayWeekInMonth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition_false: Option<String>,
 }
 
 impl BackfillTick {
     /// Nothing more will happen to this tick.
     pub fn is_done(&self) -> bool {
-        self.skipped || self.ended.is_some() || self.error.is_some()
+        self.skipped || self.ended.is_some() || self.error.is_some() || self.condition_false.is_some()
     }
 }
 
@@ -176,6 +180,8 @@ impl BackfillTick {
 pub struct FoldedTicks {
     pub launched: u64,
     pub skipped: u64,
+    #[serde(default)]
+    pub conditions_false: u64,
     pub succeeded: u64,
     pub failed: u64,
     /// How many of `execution_ids` (the first ones) are theirs.
@@ -187,6 +193,7 @@ impl FoldedTicks {
         use crate::model::StateType;
         self.launched += u64::from(t.launched);
         self.skipped += u64::from(t.skipped);
+        self.conditions_false += u64::from(t.condition_false.is_some());
         match t.ended {
             Some(StateType::Success | StateType::Warning) if !t.skipped => self.succeeded += 1,
             Some(_) if !t.skipped => self.failed += 1,
@@ -213,6 +220,9 @@ pub struct BackfillProgress {
     pub launched: u64,
     /// Ticks skipped because an execution of them already succeeded.
     pub skipped: u64,
+    /// Ticks skipped because the trigger's conditions were false (no execution).
+    #[serde(default)]
+    pub conditions_false: u64,
     /// Executions (of this backfill's ticks) that ended SUCCESS or WARNING.
     pub succeeded: u64,
     /// Executions that ended otherwise, and ticks that could not start.
@@ -252,8 +262,8 @@ impl BackfillProgress {
             all.add(t);
             self.execution_ids.extend(t.execution_id.iter().filter(|_| !t.skipped).cloned());
         }
-        (self.launched, self.skipped, self.succeeded, self.failed) =
-            (all.launched, all.skipped, all.succeeded, all.failed);
+        (self.launched, self.skipped, self.succeeded, self.failed, self.conditions_false) =
+            (all.launched, all.skipped, all.succeeded, all.failed, all.conditions_false);
     }
 }
 
@@ -441,6 +451,7 @@ pub async fn trigger_store_contract(store: &dyn TriggerStore) {
         total: 30,
         launched: 9,
         skipped: 1,
+        conditions_false: 0,
         succeeded: 8,
         failed: 1,
         execution_ids: vec!["x1".into(), "x2".into()],
@@ -452,6 +463,7 @@ pub async fn trigger_store_contract(store: &dyn TriggerStore) {
                 skipped: false,
                 ended: Some(crate::model::StateType::Failed),
                 error: None,
+                condition_false: None,
             },
         )]),
         folded: FoldedTicks::default(),
@@ -497,7 +509,14 @@ mod tests {
     }
 
     fn ended(id: &str, state: StateType) -> BackfillTick {
-        BackfillTick { execution_id: Some(id.into()), launched: true, skipped: false, ended: Some(state), error: None }
+        BackfillTick {
+            execution_id: Some(id.into()),
+            launched: true,
+            skipped: false,
+            ended: Some(state),
+            error: None,
+            condition_false: None,
+        }
     }
 
     #[test]
@@ -513,13 +532,29 @@ mod tests {
         assert_eq!(p.execution_ids, ["a", "c"]);
         p.record(
             at(4),
-            BackfillTick { execution_id: None, launched: false, skipped: false, ended: None, error: Some("x".into()) },
+            BackfillTick {
+                execution_id: None,
+                error: Some("x".into()),
+                launched: false,
+                ended: None,
+                ..ended("-", StateType::Success)
+            },
         );
         p.advance(at(4));
         p.recount();
         assert!(p.ticks.is_empty());
         assert_eq!((p.launched, p.skipped, p.succeeded, p.failed), (2, 1, 1, 2));
         assert_eq!(p.execution_ids, ["a", "c"]);
+        let no = BackfillTick { condition_false: Some("DayWeek".into()), ..BackfillTick::default() };
+        p.record(at(5), no.clone());
+        p.record(at(5), no);
+        assert_eq!(
+            (p.conditions_false, p.failed, p.execution_ids.len()),
+            (1, 2, 2),
+            "a false condition is neither an execution nor a failure"
+        );
+        p.advance(at(5));
+        assert_eq!(p.conditions_false, 1, "folded, still counted once");
         let stored: BackfillProgress = serde_json::from_value(serde_json::to_value(&p).expect("json")).expect("back");
         assert_eq!(stored, p, "the progress round-trips as stored");
     }

@@ -68,7 +68,9 @@ impl ScheduleEngine {
 fn scheduler_failure(e: SchedulerError) -> ScheduleFailure {
     match e {
         SchedulerError::Backend(_) | SchedulerError::Contention(_) => ScheduleFailure::Transient(e.to_string()),
-        SchedulerError::Render { .. } | SchedulerError::Launch { .. } => ScheduleFailure::Invalid(e.to_string()),
+        SchedulerError::Render { .. } | SchedulerError::Launch { .. } | SchedulerError::Condition { .. } => {
+            ScheduleFailure::Invalid(e.to_string())
+        }
     }
 }
 

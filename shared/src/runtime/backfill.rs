@@ -229,7 +229,7 @@ fn record_end(progress: &mut BackfillProgress, tick: DateTime<Utc>, id: &str, la
 
 impl BackfillTick {
     fn started(id: &str, launched: bool) -> BackfillTick {
-        BackfillTick { execution_id: Some(id.to_string()), launched, skipped: false, ended: None, error: None }
+        BackfillTick { execution_id: Some(id.to_string()), launched, ..BackfillTick::default() }
     }
 }
 
@@ -354,16 +354,14 @@ async fn run_owned(
                 progress.record(tick, r);
                 tracker.handle(tick, &mut progress);
             }
+            Ok(TickOutcome::ConditionFalse { condition }) => {
+                progress.record(tick, BackfillTick { condition_false: Some(condition), ..BackfillTick::default() });
+                tracker.handle(tick, &mut progress);
+            }
             Err(SchedulerError::Backend(e)) => return Err(e.into()),
             Err(e) => {
                 tracing::error!(backfill_id = %backfill_id, error = %e, "backfill tick not started");
-                let r = BackfillTick {
-                    execution_id: None,
-                    launched: false,
-                    skipped: false,
-                    ended: None,
-                    error: Some(e.to_string()),
-                };
+                let r = BackfillTick { error: Some(e.to_string()), ..BackfillTick::default() };
                 progress.record(tick, r);
                 tracker.handle(tick, &mut progress);
             }
@@ -383,7 +381,7 @@ async fn run_owned(
         .await?
         .ok_or_else(|| BackfillError::NotFound(b.id.clone()))?;
     tracing::info!(backfill_id = %done.id, state = %done.state, launched = done.progress.launched,
-        skipped = done.progress.skipped, succeeded = done.progress.succeeded, failed = done.progress.failed,
+        skipped = done.progress.skipped, conditions_false = done.progress.conditions_false, succeeded = done.progress.succeeded, failed = done.progress.failed,
         "backfill ended");
     on_progress(&done);
     Ok(done)

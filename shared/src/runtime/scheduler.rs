@@ -7,6 +7,9 @@
 //! or a backfill racing the schedule never create a second execution: the
 //! execution id is derived from the tick key, the tick is claimed
 //! create-if-absent, and the launcher creates an execution id only once.
+//! A tick where one of the trigger's `conditions` is false creates no
+//! execution: [`fire_tick`] answers [`TickOutcome::ConditionFalse`] (logged
+//! at INFO with the condition), and the trigger's state still advances.
 //! [`Scheduler::evaluate`] is one pass over every trigger (what a Cloud
 //! Scheduler tick calls on GCP); [`Scheduler::spawn`] runs passes every
 //! second for `baton server local`.
@@ -24,6 +27,7 @@ use super::flows::FlowRepository;
 use super::launcher::{self, LaunchError, LaunchRequest};
 use crate::backend::BackendError;
 use crate::backend::schedule::{Stopped, TickClaim, TickKey, TriggerKey, TriggerState, TriggerStore};
+use crate::conditions::{ConditionContext, ConditionError};
 use crate::model::{Flow, Label, StateType};
 use crate::schedule::{Arrival, ScheduleTrigger, plan_due};
 use crate::template::TemplateError;
@@ -31,6 +35,11 @@ use crate::template::TemplateError;
 /// Due ticks one trigger fires in one pass at most (a long `ALL` replay
 /// continues on the next pass).
 const MAX_TICKS_PER_PASS: usize = 100;
+
+/// How many ticks are tested, each way, to find the nearest ticks whose
+/// conditions hold (`trigger.next`/`trigger.previous` of a conditional
+/// Schedule, as Kestra's `trueOutputWithCondition`); past it they are left out.
+pub const MAX_CONDITION_SEARCH: usize = 1000;
 
 /// How old the latest tick may be for a pass of the local loop to call it
 /// on time (the loop wakes at each tick; later, the process was down).
@@ -49,6 +58,14 @@ pub enum SchedulerError {
         what: String,
         #[source]
         source: TemplateError,
+    },
+    #[error("trigger '{trigger}' of {flow}, tick {tick}: cannot evaluate its conditions: {source}")]
+    Condition {
+        flow: String,
+        trigger: String,
+        tick: String,
+        #[source]
+        source: ConditionError,
     },
     #[error("tick {0}: too many concurrent changes of its claim; try again")]
     Contention(String),
@@ -103,14 +120,19 @@ pub enum TickOutcome {
     Existing { execution_id: String, state: Option<StateType> },
     /// A backfill found the tick already succeeded and skipped it.
     SkippedSuccessful { execution_id: String },
+    /// One of the trigger's conditions was false at this tick (named, e.g.
+    /// `DayWeekInMonth`): no execution, as in Kestra.
+    ConditionFalse { condition: String },
 }
 
 impl TickOutcome {
-    pub fn execution_id(&self) -> &str {
+    /// The tick's execution; `None` when its conditions said no.
+    pub fn execution_id(&self) -> Option<&str> {
         match self {
             TickOutcome::Launched { execution_id }
             | TickOutcome::Existing { execution_id, .. }
-            | TickOutcome::SkippedSuccessful { execution_id } => execution_id,
+            | TickOutcome::SkippedSuccessful { execution_id } => Some(execution_id),
+            TickOutcome::ConditionFalse { .. } => None,
         }
     }
 }
@@ -142,6 +164,14 @@ pub async fn fire_tick(
         trigger_id: req.trigger.id.clone(),
         date: req.date,
     };
+    if let Some(condition) = condition_false(engine, req.flow, req.trigger, req.date)? {
+        tracing::info!(
+            namespace = %req.flow.namespace, flow_id = %req.flow.id, trigger_id = %req.trigger.id,
+            tick = %req.trigger.cron.format(req.date), origin = %req.origin, condition = %condition,
+            "tick skipped: condition {condition} is false"
+        );
+        return Ok(TickOutcome::ConditionFalse { condition });
+    }
     let mine = tick_execution_id(&key, req.origin);
     for _ in 0..8 {
         let owner = match store.claim_tick(&key, &mine).await? {
@@ -176,17 +206,96 @@ pub async fn fire_tick(
     Err(SchedulerError::Contention(key.id()))
 }
 
+/// What a tick's templates and conditions see: `flow`, `trigger` (the
+/// tick's `date`, `next`, `previous` in the trigger's zone, its id and type)
+/// and `schedule` (the dates).
+fn tick_render_context(flow: &Flow, trigger: &ScheduleTrigger, variables: &Map<String, Value>) -> Value {
+    let mut t = variables.clone();
+    t.insert("id".into(), Value::String(trigger.id.clone()));
+    t.insert("type".into(), Value::String(crate::schedule::SCHEDULE_TYPE.to_string()));
+    json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "trigger": t, "schedule": variables})
+}
+
+/// The first of the trigger's conditions that is false at tick `date`
+/// (its short type name), `None` when all hold (or there are none).
+pub fn condition_false(
+    engine: &Engine,
+    flow: &Flow,
+    trigger: &ScheduleTrigger,
+    date: DateTime<Utc>,
+) -> Result<Option<String>, SchedulerError> {
+    if trigger.conditions.is_empty() {
+        return Ok(None);
+    }
+    let vars = tick_render_context(flow, trigger, &trigger.variables(date));
+    let cx = ConditionContext {
+        namespace: &flow.namespace,
+        flow_id: &flow.id,
+        execution: None,
+        variables: &vars,
+        renderer: engine.renderer.as_ref(),
+        host: engine.host.as_ref(),
+        now: Utc::now(),
+    };
+    crate::conditions::first_false(&trigger.conditions, &cx).map(|c| c.map(|c| c.short_name().to_string())).map_err(
+        |source| SchedulerError::Condition {
+            flow: format!("{}.{}", flow.namespace, flow.id),
+            trigger: trigger.id.clone(),
+            tick: trigger.cron.format(date),
+            source,
+        },
+    )
+}
+
+/// The nearest tick after (`forward`) or before `date` whose conditions
+/// hold, within [`MAX_CONDITION_SEARCH`] ticks.
+fn true_neighbour(
+    engine: &Engine,
+    flow: &Flow,
+    trigger: &ScheduleTrigger,
+    date: DateTime<Utc>,
+    forward: bool,
+) -> Result<Option<DateTime<Utc>>, SchedulerError> {
+    let mut at = date;
+    for _ in 0..MAX_CONDITION_SEARCH {
+        let Some(t) = (if forward { trigger.cron.next_after(at) } else { trigger.cron.previous_before(at) }) else {
+            return Ok(None);
+        };
+        if condition_false(engine, flow, trigger, t)?.is_none() {
+            return Ok(Some(t));
+        }
+        at = t;
+    }
+    Ok(None)
+}
+
+/// The execution's trigger context of tick `date`: with conditions,
+/// `next` and `previous` are the nearest ticks whose conditions hold (Kestra).
+fn tick_context(
+    engine: &Engine,
+    flow: &Flow,
+    trigger: &ScheduleTrigger,
+    date: DateTime<Utc>,
+) -> Result<crate::model::TriggerContext, SchedulerError> {
+    let mut context = trigger.context(date);
+    if trigger.conditions.is_empty() {
+        return Ok(context);
+    }
+    for (key, forward) in [("next", true), ("previous", false)] {
+        match true_neighbour(engine, flow, trigger, date, forward)? {
+            Some(t) => context.variables.insert(key.into(), Value::String(trigger.cron.format(t))),
+            None => context.variables.remove(key),
+        };
+    }
+    Ok(context)
+}
+
 async fn launch_tick(engine: &Arc<Engine>, req: &TickRequest<'_>, id: &str) -> Result<TickOutcome, SchedulerError> {
     let flow = req.flow;
     let trigger = req.trigger;
     let tick = trigger.cron.format(req.date);
-    let context = trigger.context(req.date);
-    let render_ctx = {
-        let mut t = context.variables.clone();
-        t.insert("id".into(), Value::String(trigger.id.clone()));
-        t.insert("type".into(), Value::String(context.type_.clone()));
-        json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "trigger": t, "schedule": context.variables})
-    };
+    let context = tick_context(engine, flow, trigger, req.date)?;
+    let render_ctx = tick_render_context(flow, trigger, &context.variables);
     let render_err = |what: &str, source: TemplateError| SchedulerError::Render {
         flow: format!("{}.{}", flow.namespace, flow.id),
         trigger: trigger.id.clone(),
@@ -384,7 +493,9 @@ impl Scheduler {
                 TickRequest { flow, trigger, date, inputs: &Map::new(), labels: &[], origin: TickOrigin::Schedule };
             match fire_tick(&self.engine, self.store.as_ref(), req).await {
                 Ok(outcome) => {
-                    state.last_execution_id = Some(outcome.execution_id().to_string());
+                    if let Some(id) = outcome.execution_id() {
+                        state.last_execution_id = Some(id.to_string());
+                    }
                     report.fired.push((date, outcome));
                 }
                 Err(SchedulerError::Backend(e)) => return Err(e.into()),

@@ -285,7 +285,8 @@ fn trigger_reads_every_kestra_property() {
         "id": "green_schedule", "type": SCHEDULE_TYPE, "cron": "0 9 1 * *", "timezone": "America/Asuncion",
         "inputs": {"taxi": "green"}, "disabled": true, "recoverMissedSchedules": "LAST",
         "lateMaximumDelay": "PT1H", "stopAfter": ["FAILED", "warning"],
-        "conditions": [{"type": "io.kestra.plugin.core.condition.DayWeekInMonth"}], "description": "d"
+        "conditions": [{"type": "io.kestra.plugin.core.condition.DayWeekInMonth", "dayOfWeek": "MONDAY", "dayInMonth": "FIRST"}],
+        "description": "d"
     }));
     assert_eq!(t.id, "green_schedule");
     assert_eq!(t.cron.timezone(), chrono_tz::America::Asuncion);

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::cron::{Cron, CronError};
+use crate::conditions::{Condition, ConditionUse};
 use crate::model::{Flow, StateType, Trigger, TriggerContext};
 
 /// Kestra's type name of the Schedule trigger.
@@ -55,8 +56,9 @@ pub struct ScheduleTrigger {
     pub late_maximum_delay: Option<TimeDelta>,
     /// States that disable the trigger once an execution of it ends in one.
     pub stop_after: Vec<StateType>,
-    /// Kestra's schedule conditions: accepted, not evaluated.
-    pub conditions: Vec<Value>,
+    /// Kestra's schedule conditions, all tested at every tick (live and
+    /// backfilled): a tick where one is false creates no execution.
+    pub conditions: Vec<Condition>,
 }
 
 /// The three dates of a tick, as Kestra's `Schedule.Output`.
@@ -127,8 +129,14 @@ impl ScheduleTrigger {
         };
         let conditions = match prop("conditions") {
             None => Vec::new(),
-            Some(Value::Array(items)) => items.clone(),
-            Some(other) => return Err(bad("conditions", format!("must be a list, got {other}"))),
+            Some(v) => {
+                let list = crate::conditions::parse_list(v).map_err(|p| bad("conditions", problems(&p)))?;
+                let misuse = crate::conditions::check_use(&list, ConditionUse::Schedule);
+                if !misuse.is_empty() {
+                    return Err(bad("conditions", problems(&misuse)));
+                }
+                list
+            }
         };
         Ok(Some(ScheduleTrigger {
             id: t.id.clone(),
@@ -177,6 +185,12 @@ impl ScheduleTrigger {
     pub fn context(&self, date: DateTime<Utc>) -> TriggerContext {
         TriggerContext { id: self.id.clone(), type_: SCHEDULE_TYPE.to_string(), variables: self.variables(date) }
     }
+}
+
+/// Condition problems in one line: `[1].dayOfWeek: …; [2]: …`.
+fn problems(p: &[crate::triggers::TriggerProblem]) -> String {
+    let all: Vec<String> = p.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
+    format!("is invalid: {}", all.join("; "))
 }
 
 fn as_bool(v: &Value) -> Option<bool> {

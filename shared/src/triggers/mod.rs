@@ -12,6 +12,7 @@ pub mod webhook;
 
 use serde_json::Value;
 
+use crate::conditions::ConditionUse;
 use crate::model::{Flow, Trigger};
 use crate::plugins::{PropKind, PropSpec};
 
@@ -44,6 +45,8 @@ pub struct TriggerDef {
     /// The type's own properties (besides [`COMMON`]).
     pub props: &'static [PropSpec],
     pub check: CheckFn,
+    /// Which conditions the type may carry in `conditions`.
+    pub condition_use: ConditionUse,
 }
 
 /// The properties every trigger has (Kestra's `AbstractTrigger`) that Baton honours.
@@ -52,8 +55,23 @@ pub const COMMON: &[PropSpec] = &[
     PropSpec::required("type", PropKind::String),
     PropSpec::optional("description", PropKind::String),
     PropSpec::optional("disabled", PropKind::Boolean),
-    PropSpec::optional("conditions", PropKind::List),
+    // a list, or Kestra's older map of id -> condition: checked by [`check_conditions`]
+    PropSpec::optional("conditions", PropKind::Any),
 ];
+
+/// Checks a trigger's `conditions` (types, properties, and which ones
+/// `def` may carry); paths are relative to the trigger (`conditions[1].dayOfWeek`).
+pub fn check_conditions(trig: &Trigger, def: &TriggerDef) -> Vec<TriggerProblem> {
+    let Some(v) = prop(trig, "conditions") else { return Vec::new() };
+    let problems = match crate::conditions::parse_list(v) {
+        Ok(list) => crate::conditions::check_use(&list, def.condition_use),
+        Err(problems) => problems,
+    };
+    problems
+        .into_iter()
+        .map(|p| TriggerProblem { path: crate::conditions::join("conditions", &p.path), message: p.message })
+        .collect()
+}
 
 /// Every trigger type Baton runs.
 pub fn defs() -> &'static [&'static TriggerDef] {

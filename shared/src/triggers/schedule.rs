@@ -25,6 +25,7 @@ pub static DEF: TriggerDef = TriggerDef {
         PropSpec::optional("stopAfter", PropKind::List),
     ],
     check,
+    condition_use: crate::conditions::ConditionUse::Schedule,
 };
 
 fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
@@ -65,7 +66,8 @@ fn check_cron(c: &str, with_seconds: bool) -> Result<(), String> {
 fn check_schedule_properties(trig: &Trigger, out: &mut Vec<TriggerProblem>) {
     match ScheduleTrigger::from_trigger(trig) {
         Ok(_) => {}
-        Err(ScheduleError::Property { property: "cron", .. }) => {}
+        // conditions are checked, with their own paths, by `check_conditions`
+        Err(ScheduleError::Property { property: "cron" | "conditions", .. }) => {}
         Err(e @ ScheduleError::Property { property, .. }) => out.push(TriggerProblem::at(property, e.to_string())),
         Err(e @ ScheduleError::Cron { source: CronError::Timezone(_), .. }) => {
             out.push(TriggerProblem::at("timezone", e.to_string()))

@@ -18,6 +18,7 @@ pub static DEF: TriggerDef = TriggerDef {
         PropSpec::optional("returnOutputs", PropKind::Boolean),
     ],
     check,
+    condition_use: crate::conditions::ConditionUse::Webhook,
 };
 
 fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {

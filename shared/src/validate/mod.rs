@@ -3,7 +3,7 @@
 //! from `Flow::from_value`, ids, unknown types, plugin properties,
 //! flowable requirements, input definitions, templates and triggers.
 
-mod suggest;
+pub(crate) mod suggest;
 mod tasks;
 mod templates;
 #[cfg(test)]

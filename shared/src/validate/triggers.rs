@@ -54,7 +54,7 @@ pub(crate) fn check(flow: &Flow, _root: &Value, sink: &mut Sink<'_>) {
                 }
             }
         }
-        for p in (def.check)(trig, flow) {
+        for p in (def.check)(trig, flow).into_iter().chain(triggers::check_conditions(trig, def)) {
             let path = if p.path.is_empty() { trig.path.clone() } else { child_key(&trig.path, &p.path) };
             sink.at(&path, p.message);
         }

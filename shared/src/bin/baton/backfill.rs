@@ -137,10 +137,10 @@ impl ProgressLine {
 
     fn show(&mut self, b: &Backfill) {
         let p = &b.progress;
-        let handled = p.succeeded + p.failed + p.skipped;
+        let handled = p.succeeded + p.failed + p.skipped + p.conditions_false;
         let text = format!(
-            "backfill {} {}: {handled}/{} ticks — {} started, {} succeeded, {} failed, {} skipped (already succeeded)",
-            b.id, b.state, p.total, p.launched, p.succeeded, p.failed, p.skipped
+            "backfill {} {}: {handled}/{} ticks — {} started, {} succeeded, {} failed, {} skipped (already succeeded), {} skipped (conditions false)",
+            b.id, b.state, p.total, p.launched, p.succeeded, p.failed, p.skipped, p.conditions_false
         );
         // on a terminal the line shows every change; in a log, one line per handled tick
         let key = if self.tty { text.clone() } else { format!("{} {handled}", b.state) };
@@ -174,8 +174,8 @@ fn exit_code(b: &Backfill) -> i32 {
 fn summary(b: &Backfill) {
     let p = &b.progress;
     eprintln!(
-        "■ backfill {} {}: {} ticks, {} executions started, {} succeeded, {} failed, {} skipped",
-        b.id, b.state, p.total, p.launched, p.succeeded, p.failed, p.skipped
+        "■ backfill {} {}: {} ticks, {} executions started, {} succeeded, {} failed, {} skipped, {} conditions false",
+        b.id, b.state, p.total, p.launched, p.succeeded, p.failed, p.skipped, p.conditions_false
     );
 }
 
@@ -376,7 +376,7 @@ fn print_list(list: &[Backfill], json: bool) -> anyhow::Result<()> {
             format!("{}.{}", b.namespace, b.flow_id),
             b.trigger_id,
             b.state.as_str(),
-            format!("{}/{}", p.succeeded + p.failed + p.skipped, p.total),
+            format!("{}/{}", p.succeeded + p.failed + p.skipped + p.conditions_false, p.total),
             format!("{} → {}", b.start.to_rfc3339(), b.end.to_rfc3339()),
             b.created.to_rfc3339()
         );

@@ -25,6 +25,7 @@ pub static DEF: TriggerDef = TriggerDef {
         PropSpec::optional("preconditions", PropKind::Map),
     ],
     check,
+    condition_use: crate::conditions::ConditionUse::Flow,
 };
 
 fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {

@@ -271,3 +271,46 @@ triggers:
     assert!(executions(&h, "loop", "off").await.is_empty(), "a disabled trigger does not fire");
     assert!(executions(&h, "loop", "on_failure").await.is_empty(), "SUCCESS is not in states");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corpus_listeners_with_legacy_conditions() {
+    let h = harness();
+    let ns = "io.kestra.tests.trigger";
+    for f in
+        ["trigger-flow-listener.yaml", "trigger-flow-listener-no-inputs.yaml", "trigger-flow-listener-invalid.yaml"]
+    {
+        corpus(&h, f);
+    }
+    let up = h.run_flow(&corpus(&h, "trigger-flow.yaml"), json!({})).await;
+    let listener = ended(&h, ns, "trigger-flow-listener", 1).await;
+    assert_eq!(listener.len(), 1);
+    let value = |e: &Execution| e.task_run_list[0].outputs.as_ref().expect("outputs")["value"].clone();
+    assert_eq!(
+        value(&listener[0]),
+        json!(format!("childs: from parents: {}", up.id)),
+        "inputs from the upstream's outputs"
+    );
+    let no_inputs = ended(&h, ns, "trigger-flow-listener-no-inputs", 1).await;
+    assert_eq!(no_inputs.len(), 1, "only listen-flow (SUCCESS of trigger-flow), not listen-flow-failed");
+    assert_eq!(value(&no_inputs[0]), json!(format!("v1: {}", up.id)));
+    assert!(
+        executions(&h, ns, "trigger-flow-listener-invalid").await.is_empty(),
+        "inputs that do not render start nothing"
+    );
+
+    // MultipleCondition: a then b fires the listener once; c failing never fires the other
+    for f in ["trigger-multiplecondition-listener.yaml", "trigger-multiplecondition-failed.yaml"] {
+        corpus(&h, f);
+    }
+    h.run_flow(&corpus(&h, "trigger-multiplecondition-flow-a.yaml"), json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(executions(&h, ns, "trigger-multiplecondition-listener").await.is_empty());
+    h.run_flow(&corpus(&h, "trigger-multiplecondition-flow-b.yaml"), json!({})).await;
+    assert_eq!(ended(&h, ns, "trigger-multiplecondition-listener", 1).await.len(), 1);
+    h.run_flow(&corpus(&h, "trigger-multiplecondition-flow-d.yaml"), json!({})).await;
+    let c = h.run_flow(&corpus(&h, "trigger-multiplecondition-flow-c.yaml"), json!({})).await;
+    assert_eq!(c.state.current, StateType::Failed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(executions(&h, ns, "trigger-multiplecondition-failed").await.is_empty(), "flow-c failed");
+    assert_eq!(executions(&h, ns, "trigger-multiplecondition-listener").await.len(), 1);
+}

@@ -165,7 +165,43 @@ async fn evaluate(
     let mut render = |t: &str| -> Result<String, String> {
         engine.renderer.render_str(t, ctx, engine.host.as_ref()).map_err(|e| e.to_string())
     };
+    let cx = crate::conditions::ConditionContext {
+        namespace: &flow.namespace,
+        flow_id: &flow.id,
+        execution: Some(exec),
+        variables: ctx,
+        renderer: &engine.renderer,
+        host: engine.host.as_ref(),
+        now: Utc::now(),
+    };
+    let skip = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trig.id, execution_id = %exec.id, error = %e, "flow trigger {what} not evaluated");
+    };
+    match crate::conditions::first_false(&spec.conditions, &cx) {
+        Ok(None) => {}
+        Ok(Some(_)) => return Ok(()),
+        Err(e) => {
+            skip("conditions", &e);
+            return Ok(());
+        }
+    }
     let mut firings: Vec<(String, Firing)> = Vec::new();
+    for m in &spec.multiple {
+        let mut results = Vec::new();
+        for (key, c) in &m.conditions {
+            match c.test(&cx) {
+                Ok(ok) => results.push((key.clone(), ok)),
+                Err(e) => {
+                    skip("MultipleCondition", &e);
+                    return Ok(());
+                }
+            }
+        }
+        let Some(f) = apply_window(engine, flow, &m.id, &m.time_window, m.reset_on_success, &results, up).await? else {
+            return Ok(());
+        };
+        firings.push((m.id.clone(), f));
+    }
     if let Some(pre) = &spec.preconditions {
         let results = match decide::precondition_results(pre, up, &mut render) {
             Ok(r) => r,

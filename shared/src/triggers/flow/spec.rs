@@ -18,6 +18,20 @@ pub struct FlowTriggerSpec {
     /// Rendered against the upstream execution into the downstream's inputs.
     pub inputs: Option<Map<String, Value>>,
     pub preconditions: Option<Preconditions>,
+    /// `conditions` other than `MultipleCondition`: all must hold.
+    pub conditions: Vec<crate::conditions::Condition>,
+    /// The legacy `MultipleCondition`s: stateful, like `preconditions`.
+    pub multiple: Vec<MultipleSpec>,
+}
+
+/// A legacy `MultipleCondition` (`window`, `windowAdvance`, `resetOnSuccess`,
+/// `conditions` as a map of id -> condition).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultipleSpec {
+    pub id: String,
+    pub time_window: TimeWindow,
+    pub reset_on_success: bool,
+    pub conditions: Vec<(String, crate::conditions::Condition)>,
 }
 
 /// `preconditions`: upstream flows and filters to be met within a time window.
@@ -158,7 +172,49 @@ pub fn parse(trig: &Trigger) -> Result<FlowTriggerSpec, Vec<TriggerProblem>> {
         Some(_) => None,
     };
     let preconditions = prop(trig, "preconditions").and_then(|v| parse_preconditions(v, &mut p));
-    if p.0.is_empty() { Ok(FlowTriggerSpec { states, inputs, preconditions }) } else { Err(p.0) }
+    // the conditions' own problems are reported by `triggers::check_conditions`
+    let all = prop(trig, "conditions").and_then(|v| crate::conditions::parse_list(v).ok()).unwrap_or_default();
+    let mut conditions = Vec::new();
+    let mut multiple = Vec::new();
+    for (i, c) in all.into_iter().enumerate() {
+        match c {
+            crate::conditions::Condition::Multiple { raw } => {
+                if let Some(m) = parse_multiple(&raw, &format!("conditions[{i}]"), &mut p) {
+                    multiple.push(m);
+                }
+            }
+            other => conditions.push(other),
+        }
+    }
+    if p.0.is_empty() { Ok(FlowTriggerSpec { states, inputs, preconditions, conditions, multiple }) } else { Err(p.0) }
+}
+
+fn parse_multiple(raw: &Value, path: &str, p: &mut Problems) -> Option<MultipleSpec> {
+    let m = raw.as_object()?;
+    let id = m.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    if id.is_empty() {
+        p.at(path, "a MultipleCondition needs an 'id' (it keys its stored state)");
+    }
+    let dur = |k: &str, p: &mut Problems| {
+        m.get(k).filter(|v| !v.is_null()).and_then(|v| match v.as_str().map(crate::model::duration::parse_iso) {
+            Some(Ok(d)) if d >= chrono::Duration::zero() => Some(d),
+            _ => {
+                p.at(join(path, k), format!("'{k}' must be an ISO-8601 duration (e.g. P1D), got {v}"));
+                None
+            }
+        })
+    };
+    let window = dur("window", p).filter(|d| !d.is_zero());
+    let advance = dur("windowAdvance", p);
+    let reset_on_success = m.get("resetOnSuccess").and_then(Value::as_bool).unwrap_or(true);
+    let mut conditions = Vec::new();
+    if let Some(Value::Object(inner)) = m.get("conditions") {
+        for (k, v) in inner {
+            let one = crate::conditions::parse_list(&Value::Array(vec![v.clone()])).ok()?;
+            conditions.extend(one.into_iter().map(|c| (k.clone(), c)));
+        }
+    }
+    Some(MultipleSpec { id, time_window: TimeWindow::legacy(window, advance), reset_on_success, conditions })
 }
 
 /// Kestra's `State.Type.terminatedTypes()`.

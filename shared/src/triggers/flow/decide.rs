@@ -200,7 +200,7 @@ pub fn advance(
         rec.results.insert(k.clone(), true);
     }
     let all = results.iter().all(|(k, _)| rec.results.get(k).copied().unwrap_or(false));
-    let fire = all.then(|| Firing { window_start: rec.start, round: rec.round });
+    let fire = all.then_some(Firing { window_start: rec.start, round: rec.round });
     if all {
         rec.round += 1;
         if reset_on_success {

@@ -248,8 +248,8 @@ fn ids_are_per_upstream_transition_and_per_firing() {
     let f1 = ("p".to_string(), Firing { round: 1, ..f0.1 });
     let other = up("e2", "ns", "b", StateType::Success, &[]);
     assert_eq!(
-        execution_seed("ns", "down", "t", &u, &[f0.clone()]),
-        execution_seed("ns", "down", "t", &other, &[f0.clone()])
+        execution_seed("ns", "down", "t", &u, std::slice::from_ref(&f0)),
+        execution_seed("ns", "down", "t", &other, std::slice::from_ref(&f0))
     );
     assert_ne!(execution_seed("ns", "down", "t", &u, &[f0]), execution_seed("ns", "down", "t", &u, &[f1]));
 }

@@ -264,7 +264,9 @@ pub fn check_use(c: &[Condition], used_by: ConditionUse) -> Vec<TriggerProblem> 
                 }
                 ConditionUse::Flow => "",
                 ConditionUse::Webhook => "a Webhook trigger has no upstream execution to test",
-                ConditionUse::None => "Baton does not evaluate conditions on this trigger type (filter in the flow with an If task instead)",
+                ConditionUse::None => {
+                    "Baton does not evaluate conditions on this trigger type (filter in the flow with an If task instead)"
+                }
             };
             out.push(TriggerProblem::at(
                 format!("[{i}]"),

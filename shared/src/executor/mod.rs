@@ -7,6 +7,7 @@
 
 mod apply;
 mod blocks;
+pub(crate) use blocks::truthy;
 pub mod concurrency;
 pub mod context;
 #[cfg(test)]

@@ -182,4 +182,52 @@ impl crate::runtime::engine::LatestFlows for SourceFlows {
             }
         }
     }
+
+    async fn all(&self) -> Result<Option<Vec<Arc<Flow>>>, BackendError> {
+        let Some(engine) = self.engine.upgrade() else { return Ok(None) };
+        match &self.source {
+            FlowSource::Dir(_) => Ok(None),
+            FlowSource::Storage(prefix) => all_in_bucket(&engine, prefix).await.map(Some),
+        }
+    }
+}
+
+/// Parsed flows by the hash of their source: a source never changes, so
+/// this is safe on every instance (emptied past [`MAX_PARSED_SOURCES`]).
+static PARSED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Arc<Flow>>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// How many parsed flow sources an instance keeps.
+pub const MAX_PARSED_SOURCES: usize = 4096;
+
+/// Every valid flow in the bucket now: one LIST and one GET per flow file;
+/// a file is parsed only when its content (hash) was never seen by this
+/// instance, so a flow added or changed is seen at the next call.
+pub async fn all_in_bucket(engine: &Arc<Engine>, prefix: &str) -> Result<Vec<Arc<Flow>>, BackendError> {
+    let mut out = Vec::new();
+    for path in engine.storage.list(prefix).await? {
+        if !is_yaml(&path) {
+            continue;
+        }
+        let Some(text) = read_text(engine, &path).await? else { continue };
+        let key = format!("{}:{}", text.len(), crate::runtime::scheduler::source_hash(&text));
+        if let Some(f) = PARSED.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            out.push(f);
+            continue;
+        }
+        match parse(engine, &path, &text) {
+            Ok(f) => {
+                let f = Arc::new(f);
+                if let Ok(mut m) = PARSED.lock() {
+                    if m.len() >= MAX_PARSED_SOURCES {
+                        m.clear();
+                    }
+                    m.insert(key, f.clone());
+                }
+                out.push(f);
+            }
+            Err(message) => tracing::error!(path, error = %message, "flow in the bucket is not valid"),
+        }
+    }
+    Ok(out)
 }

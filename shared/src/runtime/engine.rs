@@ -36,6 +36,11 @@ pub struct ExecutionUpdate {
 #[async_trait::async_trait]
 pub trait LatestFlows: Send + Sync {
     async fn latest(&self, namespace: &str, id: &str) -> Option<Arc<crate::model::Flow>>;
+    /// Every flow as it is now (Flow triggers look for their listeners);
+    /// `None`: the engine's repository is current.
+    async fn all(&self) -> Result<Option<Vec<Arc<crate::model::Flow>>>, crate::backend::BackendError> {
+        Ok(None)
+    }
 }
 
 /// Everything the runtime's services share.

@@ -30,6 +30,8 @@ pub enum ExecutorError {
     FlowMissing(String, String),
     #[error("too many concurrent updates of execution {0}")]
     Contention(String),
+    #[error(transparent)]
+    FlowTrigger(super::flow_triggers::FlowTriggerError),
 }
 
 /// What deciding on an event did.
@@ -84,10 +86,11 @@ impl ExecutorService {
                     fresh = true;
                     continue;
                 }
-                // an event of an ended execution: make sure its slot is free
-                // and a kill's claims closed (the executor that ended it may
-                // have died before either)
+                // an event of an ended execution: make sure its slot is free,
+                // a kill's claims closed and its Flow triggers fired (the
+                // executor that ended it may have died before any; each is idempotent)
                 self.close_claims(&killed_attempts(&exec, event)).await?;
+                self.flow_triggers(&exec).await?;
                 return self.release_slot(&exec).await;
             }
             let version = exec.version;
@@ -410,7 +413,16 @@ impl ExecutorService {
             )
             .await?;
         }
+        self.flow_triggers(exec).await?;
         self.release_slot(exec).await
+    }
+
+    /// Starts the executions the Flow triggers listening to `exec`'s state ask for.
+    async fn flow_triggers(&self, exec: &Execution) -> Result<(), ExecutorError> {
+        super::flow_triggers::on_state_change(&self.engine, exec).await.map_err(|e| match e {
+            super::flow_triggers::FlowTriggerError::Backend(b) => ExecutorError::Backend(b),
+            other => ExecutorError::FlowTrigger(other),
+        })
     }
 
     /// Frees the flow's concurrency slot of an ended execution and wakes the

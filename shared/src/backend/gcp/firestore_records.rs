@@ -13,7 +13,7 @@ use super::fs_client::{CommitOutcome, create, doc_id, document, get_int, get_str
 use crate::backend::{BackendError, Result};
 
 /// The collections records may live in (one per kind).
-pub const RECORD_KINDS: &[&str] = &["concurrency", "leases", "sweep"];
+pub const RECORD_KINDS: &[&str] = &["concurrency", "leases", "sweep", "flow_trigger_windows"];
 
 fn record_path(kind: &str, key: &str) -> Result<String> {
     if !RECORD_KINDS.contains(&kind) {

@@ -1,5 +1,13 @@
 //! `io.kestra.plugin.core.trigger.Flow`: starts an execution when another
-//! execution ends (its `states`, `preconditions` and `conditions`).
+//! execution changes state (its `states`, `preconditions` and `conditions`).
+//!
+//! [`spec`] parses the properties once per flow source, [`window`] owns
+//! `timeWindow`, and [`decide`] is the pure decision the runtime
+//! (`runtime::flow_triggers`) applies when an execution ends.
+
+pub mod decide;
+pub mod spec;
+pub mod window;
 
 use super::{TriggerDef, TriggerProblem};
 use crate::model::{Flow, Trigger};
@@ -22,6 +30,10 @@ pub static DEF: TriggerDef = TriggerDef {
 
 fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
     let mut out = Vec::new();
+    if let Err(problems) = spec::parse(trig) {
+        out.extend(problems);
+    }
     super::schedule::check_trigger_inputs(flow, super::prop(trig, "inputs"), &mut out);
+    out.dedup();
     out
 }

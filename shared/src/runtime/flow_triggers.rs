@@ -1,0 +1,338 @@
+//! Flow triggers at run time, on both runtimes: when an execution reaches a
+//! terminal state, find the flows whose `io.kestra.plugin.core.trigger.Flow`
+//! triggers may react, apply the pure decision (`triggers::flow::decide`),
+//! compare-and-swap the partial state of multi-flow preconditions in the
+//! state store, and launch each downstream execution under a derived id.
+//!
+//! Exactly once per (upstream transition, downstream trigger): the
+//! downstream id derives from (upstream execution, downstream namespace,
+//! flow, trigger) — or, with preconditions, from the stored window's start
+//! and round — so a duplicate delivery, a redelivered end or a restart
+//! finds the execution already there (`LaunchError::Exists`). A stored
+//! window remembers the upstream transitions it counted, so counting one
+//! twice is impossible, and a lost compare-and-swap re-reads and re-decides.
+//!
+//! Which flows: the engine's repository locally; on Google Cloud the
+//! flows in the bucket as they are now ([`crate::runtime::engine::LatestFlows::all`]).
+//! Parsed Flow triggers are cached per instance by the hash of the flow's
+//! source (immutable), so an end parses only flows never seen before.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+use super::engine::Engine;
+use super::launcher::{self, LaunchError, LaunchRequest};
+use crate::backend::BackendError;
+use crate::model::{Execution, Flow, Label, TriggerContext, ids};
+use crate::triggers::flow::decide::{self, Firing, Upstream, WindowRecord};
+use crate::triggers::flow::spec::{self, FlowTriggerSpec};
+use crate::triggers::flow::window::TimeWindow;
+
+/// The state store's record kind of precondition windows.
+pub const KIND: &str = "flow_trigger_windows";
+
+/// How many times a window's compare-and-swap is retried against
+/// concurrent ends of other upstreams before giving up (the event is then
+/// redelivered and decides again).
+pub const MAX_CAS_ATTEMPTS: usize = 16;
+
+/// How many flow sources' parsed Flow triggers an instance keeps (the cache
+/// is emptied when it grows past this).
+pub const MAX_CACHED_SOURCES: usize = 4096;
+
+/// Why Flow triggers could not be evaluated (the event is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum FlowTriggerError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(
+        "preconditions '{condition}' of flow {namespace}.{flow_id}: more than {MAX_CAS_ATTEMPTS} concurrent updates of its window"
+    )]
+    Contention { namespace: String, flow_id: String, condition: String },
+}
+
+/// A flow's Flow triggers, parsed.
+type Parsed = Arc<Vec<(String, Arc<FlowTriggerSpec>)>>;
+
+static PARSED: LazyLock<Mutex<HashMap<String, Parsed>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The enabled Flow triggers of `flow` with their specs, from the cache
+/// keyed by the flow's source hash. A trigger that does not parse (it
+/// would not have validated) is left out.
+fn flow_triggers(flow: &Flow) -> Parsed {
+    let key = format!("{}:{}", flow.source.len(), super::scheduler::source_hash(&flow.source));
+    if let Some(p) = PARSED.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return p;
+    }
+    let parsed: Parsed = Arc::new(
+        flow.triggers
+            .iter()
+            .filter(|t| crate::triggers::find(&t.type_).is_some_and(|d| d.type_name == crate::triggers::flow::TYPE))
+            .filter_map(|t| spec::parse(t).ok().map(|s| (t.id.clone(), Arc::new(s))))
+            .collect(),
+    );
+    if let Ok(mut m) = PARSED.lock() {
+        if m.len() >= MAX_CACHED_SOURCES {
+            m.clear();
+        }
+        m.insert(key, parsed.clone());
+    }
+    parsed
+}
+
+/// The flows that may have Flow triggers, as they are now.
+async fn candidate_flows(engine: &Engine) -> Result<Vec<Arc<Flow>>, BackendError> {
+    if let Some(l) = engine.latest_flows.get()
+        && let Some(all) = l.all().await?
+    {
+        return Ok(all);
+    }
+    Ok(engine.flows.all())
+}
+
+/// How many times `exec` entered its current state (1 for a first end).
+fn transition(exec: &Execution) -> usize {
+    exec.state.histories.iter().filter(|h| h.state == exec.state.current).count().max(1)
+}
+
+/// Evaluates every Flow trigger for `exec`'s current state and launches
+/// the downstream executions. Idempotent.
+pub async fn on_state_change(engine: &Arc<Engine>, exec: &Execution) -> Result<(), FlowTriggerError> {
+    let up = Upstream {
+        execution_id: &exec.id,
+        namespace: &exec.namespace,
+        flow_id: &exec.flow_id,
+        state: exec.state.current,
+        labels: &exec.labels,
+        transition: transition(exec),
+    };
+    let mut ctx: Option<Value> = None;
+    for flow in candidate_flows(engine).await? {
+        if flow.disabled {
+            continue;
+        }
+        for (trigger_id, spec) in flow_triggers(&flow).iter() {
+            let Some(trig) = flow.triggers.iter().find(|t| &t.id == trigger_id) else { continue };
+            if trig.disabled || !decide::reacts(spec, &flow.namespace, &flow.id, &up) {
+                continue;
+            }
+            if ctx.is_none() {
+                ctx = Some(upstream_context(engine, exec).await);
+            }
+            let ctx = ctx.as_ref().unwrap_or(&Value::Null);
+            evaluate(engine, exec, &up, &flow, trig, spec, ctx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The template context of the upstream execution, as Kestra's run context
+/// of the upstream gives it to a Flow trigger: `execution`, `inputs`,
+/// `outputs` (its task runs'), `labels`, `vars`, plus `trigger.outputs` (the
+/// upstream's flow outputs).
+async fn upstream_context(engine: &Engine, exec: &Execution) -> Value {
+    let flow = super::flows::at_revision(engine, &exec.namespace, &exec.flow_id, exec.flow_revision).await.ok();
+    let mut ctx = match &flow {
+        Some(f) => {
+            let index = crate::executor::task_index(f);
+            let by_id = exec.task_run_list.iter().map(|t| (t.id.as_str(), t)).collect();
+            crate::executor::context::build(f, exec, None, &index, &by_id, true)
+        }
+        None => json!({"execution": {"id": exec.id}, "labels": exec.labels_map(), "inputs": exec.inputs}),
+    };
+    ctx["envs"] = Value::Object(engine.envs.clone());
+    if let Some(o) = exec.outputs.as_ref().filter(|o| !o.is_empty()) {
+        if !ctx["trigger"].is_object() {
+            ctx["trigger"] = json!({});
+        }
+        ctx["trigger"]["outputs"] = Value::Object(o.clone());
+    }
+    ctx
+}
+
+async fn evaluate(
+    engine: &Arc<Engine>,
+    exec: &Execution,
+    up: &Upstream<'_>,
+    flow: &Arc<Flow>,
+    trig: &crate::model::Trigger,
+    spec: &FlowTriggerSpec,
+    ctx: &Value,
+) -> Result<(), FlowTriggerError> {
+    let mut render = |t: &str| -> Result<String, String> {
+        engine.renderer.render_str(t, ctx, engine.host.as_ref()).map_err(|e| e.to_string())
+    };
+    let cx = crate::conditions::ConditionContext {
+        namespace: &flow.namespace,
+        flow_id: &flow.id,
+        execution: Some(exec),
+        variables: ctx,
+        renderer: &engine.renderer,
+        host: engine.host.as_ref(),
+        now: Utc::now(),
+    };
+    let skip = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trig.id, execution_id = %exec.id, error = %e, "flow trigger {what} not evaluated");
+    };
+    match crate::conditions::first_false(&spec.conditions, &cx) {
+        Ok(None) => {}
+        Ok(Some(_)) => return Ok(()),
+        Err(e) => {
+            skip("conditions", &e);
+            return Ok(());
+        }
+    }
+    let mut firings: Vec<(String, Firing)> = Vec::new();
+    for m in &spec.multiple {
+        let mut results = Vec::new();
+        for (key, c) in &m.conditions {
+            match c.test(&cx) {
+                Ok(ok) => results.push((key.clone(), ok)),
+                Err(e) => {
+                    skip("MultipleCondition", &e);
+                    return Ok(());
+                }
+            }
+        }
+        let Some(f) = apply_window(engine, flow, &m.id, &m.time_window, m.reset_on_success, &results, up).await? else {
+            return Ok(());
+        };
+        firings.push((m.id.clone(), f));
+    }
+    if let Some(pre) = &spec.preconditions {
+        let results = match decide::precondition_results(pre, up, &mut render) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trig.id, execution_id = %exec.id, error = %e, "flow trigger preconditions not evaluated");
+                return Ok(());
+            }
+        };
+        let Some(f) = apply_window(engine, flow, &pre.id, &pre.time_window, pre.reset_on_success, &results, up).await?
+        else {
+            return Ok(());
+        };
+        firings.push((pre.id.clone(), f));
+    }
+    let seed = decide::execution_seed(&flow.namespace, &flow.id, &trig.id, up, &firings);
+    launch(engine, exec, flow, trig, spec, ctx, ids::derived_id(&seed)).await
+}
+
+/// Applies `results` to the stored window of precondition `condition_id`
+/// of `flow` with compare-and-swap; the firing if the window fires (or
+/// fired for this same transition before).
+pub async fn apply_window(
+    engine: &Engine,
+    flow: &Flow,
+    condition_id: &str,
+    window: &TimeWindow,
+    reset_on_success: bool,
+    results: &[(String, bool)],
+    up: &Upstream<'_>,
+) -> Result<Option<Firing>, FlowTriggerError> {
+    if results.iter().all(|(_, ok)| !ok) {
+        // nothing met: nothing to read or store
+        return Ok(None);
+    }
+    let key = format!("{}|{}|{}", flow.namespace, flow.id, condition_id);
+    let upstream_key = up.key();
+    for _ in 0..MAX_CAS_ATTEMPTS {
+        let (version, stored) = match engine.state.load_record(KIND, &key).await? {
+            None => (0, None),
+            Some((v, body)) => (v, serde_json::from_value::<WindowRecord>(body).ok()),
+        };
+        let adv = decide::advance(window, reset_on_success, results, stored, &upstream_key, Utc::now());
+        let Some(rec) = adv.save else { return Ok(adv.fire) };
+        let body = serde_json::to_value(&rec).map_err(|e| BackendError::Invalid(e.to_string()))?;
+        match engine.state.save_record(KIND, &key, version, &body).await {
+            Ok(_) => return Ok(adv.fire),
+            Err(BackendError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(FlowTriggerError::Contention {
+        namespace: flow.namespace.clone(),
+        flow_id: flow.id.clone(),
+        condition: condition_id.to_string(),
+    })
+}
+
+/// Kestra's `trigger` variables of a downstream execution (`Flow.Output`).
+fn trigger_variables(exec: &Execution) -> Map<String, Value> {
+    let labels: Map<String, Value> = exec
+        .labels
+        .iter()
+        .filter(|l| l.key != "system.correlationId")
+        .map(|l| (l.key.clone(), Value::String(l.value.clone())))
+        .collect();
+    let date = |d: Option<chrono::DateTime<Utc>>| {
+        d.map(|d| Value::String(d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))).unwrap_or(Value::Null)
+    };
+    let first_failed = exec.task_run_list.iter().find(|t| t.state.current.is_failed()).map(|t| t.task_id.clone());
+    Map::from_iter([
+        ("executionId".to_string(), json!(exec.id)),
+        ("namespace".to_string(), json!(exec.namespace)),
+        ("flowId".to_string(), json!(exec.flow_id)),
+        ("flowRevision".to_string(), json!(exec.flow_revision)),
+        ("state".to_string(), json!(exec.state.current.as_str())),
+        ("executionLabels".to_string(), Value::Object(labels)),
+        ("startDate".to_string(), date(exec.state.start_date)),
+        ("endDate".to_string(), date(exec.state.end_date)),
+        ("firstFailedTaskId".to_string(), json!(first_failed)),
+        ("lastTaskId".to_string(), json!(exec.task_run_list.last().map(|t| t.task_id.clone()))),
+        ("outputs".to_string(), Value::Object(exec.outputs.clone().unwrap_or_default())),
+    ])
+}
+
+async fn launch(
+    engine: &Arc<Engine>,
+    exec: &Execution,
+    flow: &Arc<Flow>,
+    trig: &crate::model::Trigger,
+    spec: &FlowTriggerSpec,
+    ctx: &Value,
+    id: String,
+) -> Result<(), FlowTriggerError> {
+    let warn = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trig.id, upstream_execution_id = %exec.id, error = %e, "Failed to trigger flow: {what}");
+    };
+    let mut ctx = ctx.clone();
+    ctx["flow"] = json!({"id": flow.id, "namespace": flow.namespace, "revision": flow.revision});
+    let inputs = match &spec.inputs {
+        None => Map::new(),
+        Some(i) => match engine.renderer.render_value(&Value::Object(i.clone()), &ctx, engine.host.as_ref()) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => Map::new(),
+            Err(e) => {
+                warn("invalid inputs", &e);
+                return Ok(());
+            }
+        },
+    };
+    let labels: Vec<Label> = exec.labels.iter().filter(|l| l.key == "system.correlationId").cloned().collect();
+    let req = LaunchRequest {
+        inputs,
+        labels,
+        trigger: Some(TriggerContext {
+            id: trig.id.clone(),
+            type_: crate::triggers::flow::TYPE.to_string(),
+            variables: trigger_variables(exec),
+        }),
+        execution_id: Some(id),
+        ..LaunchRequest::default()
+    };
+    match launcher::launch(engine, flow, req).await {
+        Ok(e) => {
+            tracing::info!(execution_id = %e.id, namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trig.id, upstream_execution_id = %exec.id, "flow trigger fired");
+            Ok(())
+        }
+        Err(LaunchError::Exists(_)) => Ok(()),
+        Err(LaunchError::Backend(e)) => Err(e.into()),
+        Err(e) => {
+            warn("cannot start the execution", &e);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Flow triggers on the embedded runtime (SQLite): an upstream that ends
+//! starts its listener once, with Kestra's `trigger.*` variables and
+//! inputs rendered from the upstream; two-flow preconditions fire once
+//! after both; a duplicate end, a redelivered event and concurrent ends
+//! create nothing more; a flow never triggers itself; Kestra's corpus
+//! listeners behave as their names say.
+
+use std::time::Duration;
+
+use serde_json::json;
+use shared::backend::ExecutionFilter;
+use shared::model::{Execution, StateType};
+use shared::runtime::flow_triggers;
+use shared::runtime::launcher::publish_event;
+use shared::runtime::messages::ExecutionEvent;
+
+use crate::support::{Harness, harness};
+
+const CORPUS: &str = "/work/shared/reference/kestra-corpus/valids";
+
+/// The executions of `namespace.flow_id`.
+async fn executions(h: &Harness, namespace: &str, flow_id: &str) -> Vec<Execution> {
+    let filter = ExecutionFilter {
+        namespace: Some(namespace.into()),
+        flow_id: Some(flow_id.into()),
+        ..ExecutionFilter::default()
+    };
+    let mut out = Vec::new();
+    for s in h.embedded.engine.state.list_executions(&filter).await.expect("list") {
+        out.push(h.embedded.engine.state.load_execution(&s.id).await.expect("load").expect("stored"));
+    }
+    out
+}
+
+/// Waits until `namespace.flow_id` has `n` ended executions (30 s at most), then
+/// a moment more so that an extra one would show.
+async fn ended(h: &Harness, namespace: &str, flow_id: &str, n: usize) -> Vec<Execution> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let all = executions(h, namespace, flow_id).await;
+        if all.len() >= n && all.iter().all(|e| e.state.is_terminal()) {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return executions(h, namespace, flow_id).await;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{namespace}.{flow_id}: {} executions, want {n} ended",
+            all.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn corpus(h: &Harness, name: &str) -> std::sync::Arc<shared::model::Flow> {
+    let text = std::fs::read_to_string(format!("{CORPUS}/{name}")).expect("corpus file");
+    h.flow(&text)
+}
+
+const UPSTREAM: &str = r#"
+id: extract
+namespace: company.team
+labels:
+  team: data
+tasks:
+  - id: only
+    type: io.kestra.plugin.core.debug.Return
+    format: "v-{{ execution.id }}"
+outputs:
+  - id: date
+    type: STRING
+    value: "2024-01-02"
+"#;
+
+const LISTENER: &str = r#"
+id: transform
+namespace: company.team
+inputs:
+  - id: date
+    type: STRING
+  - id: value
+    type: STRING
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.executionId }}|{{ trigger.namespace }}|{{ trigger.flowId }}|{{ trigger.flowRevision }}|{{ trigger.state }}|{{ trigger.outputs.date }}|{{ inputs.date }}|{{ inputs.value }}"
+triggers:
+  - id: after_extract
+    type: io.kestra.plugin.core.trigger.Flow
+    inputs:
+      date: "{{ trigger.outputs.date }}"
+      value: "{{ outputs.only.value }}"
+    preconditions:
+      id: flows
+      flows:
+        - namespace: company.team
+          flowId: extract
+          states: [SUCCESS]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_end_starts_its_listener_once_with_trigger_variables() {
+    let h = harness();
+    h.flow(LISTENER);
+    let up = h.run(UPSTREAM, json!({})).await;
+    assert_eq!(up.state.current, StateType::Success);
+    let down = ended(&h, "company.team", "transform", 1).await;
+    assert_eq!(down.len(), 1, "one downstream execution");
+    let d = &down[0];
+    assert_eq!(d.state.current, StateType::Success, "{d:#?}");
+    let shown = d.task_run_list[0].outputs.as_ref().expect("outputs")["value"].as_str().expect("string").to_string();
+    assert_eq!(
+        shown,
+        format!("{0}|company.team|extract|{1}|SUCCESS|2024-01-02|2024-01-02|v-{0}", up.id, up.flow_revision),
+        "trigger.* and inputs rendered from the upstream"
+    );
+    let trigger = d.trigger.as_ref().expect("trigger context");
+    assert_eq!((trigger.id.as_str(), trigger.type_.as_str()), ("after_extract", "io.kestra.plugin.core.trigger.Flow"));
+    assert_eq!(trigger.variables["executionLabels"], json!({"team": "data"}));
+    let corr = |e: &Execution| e.labels.iter().find(|l| l.key == "system.correlationId").map(|l| l.value.clone());
+    assert_eq!(corr(d), corr(&up), "the correlation id is carried over");
+
+    // the same end handled again (directly, and as a redelivered event of
+    // the ended execution): nothing more
+    let engine = &h.embedded.engine;
+    flow_triggers::on_state_change(engine, &up).await.expect("again");
+    publish_event(engine, &ExecutionEvent::Wake { execution_id: up.id.clone(), redispatch: false })
+        .await
+        .expect("publish");
+    let down = ended(&h, "company.team", "transform", 1).await;
+    assert_eq!(down.len(), 1, "a duplicate end creates nothing");
+
+    // a second upstream execution: a second downstream one
+    h.run(UPSTREAM, json!({})).await;
+    assert_eq!(ended(&h, "company.team", "transform", 2).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corpus_preconditions_fire_once_after_both_upstreams() {
+    let h = harness();
+    let ns = "io.kestra.tests.trigger.preconditions";
+    corpus(&h, "flow-trigger-preconditions-flow-listen.yaml");
+    let a = corpus(&h, "flow-trigger-preconditions-flow-a.yaml");
+    let b = corpus(&h, "flow-trigger-preconditions-flow-b.yaml");
+    h.run_flow(&a, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(executions(&h, ns, "flow-trigger-preconditions-flow-listen").await.is_empty(), "a alone is not enough");
+    let eb = h.run_flow(&b, json!({})).await;
+    let down = ended(&h, ns, "flow-trigger-preconditions-flow-listen", 1).await;
+    assert_eq!(down.len(), 1);
+    assert_eq!(down[0].state.current, StateType::Success);
+    assert_eq!(down[0].trigger.as_ref().expect("trigger").variables["executionId"], json!(eb.id), "the last upstream");
+    // b's end again: the window remembers it
+    flow_triggers::on_state_change(&h.embedded.engine, &eb).await.expect("again");
+    // b alone again: the window was reset on success
+    h.run_flow(&b, json!({})).await;
+    assert_eq!(ended(&h, ns, "flow-trigger-preconditions-flow-listen", 1).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_ends_of_two_upstreams_fire_exactly_once() {
+    let h = harness();
+    h.flow(
+        r#"
+id: both
+namespace: conc
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: ok
+triggers:
+  - id: on_both
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: pair
+      flows:
+        - namespace: conc
+          flowId: a
+        - namespace: conc
+          flowId: b
+"#,
+    );
+    let a = h
+        .run(
+            "id: a\nnamespace: other\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: a\n",
+            json!({}),
+        )
+        .await;
+    let b = h
+        .run(
+            "id: b\nnamespace: other\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: b\n",
+            json!({}),
+        )
+        .await;
+    // the same ends, as if in namespace conc, delivered twice each, at once
+    let as_conc = |e: &Execution| Execution { namespace: "conc".into(), ..e.clone() };
+    let (a, b) = (as_conc(&a), as_conc(&b));
+    let engine = h.embedded.engine.clone();
+    let mut tasks = Vec::new();
+    for e in [a.clone(), b.clone(), a, b] {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move { flow_triggers::on_state_change(&engine, &e).await }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("evaluated");
+    }
+    assert_eq!(ended(&h, "conc", "both", 1).await.len(), 1, "both ends counted, one downstream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_flow_disabled_triggers_and_other_states_do_not_fire() {
+    let h = harness();
+    h.flow(
+        r#"
+id: selfish
+namespace: loop
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: ok
+triggers:
+  - id: any_end
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: ns
+      where:
+        - id: same_ns
+          filters:
+            - field: NAMESPACE
+              type: EQUAL_TO
+              value: loop
+"#,
+    );
+    h.flow(
+        r#"
+id: off
+namespace: loop
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: ok
+triggers:
+  - id: disabled
+    type: io.kestra.plugin.core.trigger.Flow
+    disabled: true
+    states: [SUCCESS]
+"#,
+    );
+    h.flow(
+        r#"
+id: on_failure
+namespace: loop
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: ok
+triggers:
+  - id: failed_only
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [FAILED]
+    preconditions:
+      id: up
+      flows:
+        - namespace: loop
+          flowId: upstream
+"#,
+    );
+    h.run("id: upstream\nnamespace: loop\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: x\n", json!({}))
+        .await;
+    // selfish fires once for upstream; its own end does not trigger it again
+    assert_eq!(ended(&h, "loop", "selfish", 1).await.len(), 1);
+    assert!(executions(&h, "loop", "off").await.is_empty(), "a disabled trigger does not fire");
+    assert!(executions(&h, "loop", "on_failure").await.is_empty(), "SUCCESS is not in states");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corpus_listeners_with_legacy_conditions() {
+    let h = harness();
+    let ns = "io.kestra.tests.trigger";
+    for f in
+        ["trigger-flow-listener.yaml", "trigger-flow-listener-no-inputs.yaml", "trigger-flow-listener-invalid.yaml"]
+    {
+        corpus(&h, f);
+    }
+    let up = h.run_flow(&corpus(&h, "trigger-flow.yaml"), json!({})).await;
+    let listener = ended(&h, ns, "trigger-flow-listener", 1).await;
+    assert_eq!(listener.len(), 1);
+    let value = |e: &Execution| e.task_run_list[0].outputs.as_ref().expect("outputs")["value"].clone();
+    assert_eq!(
+        value(&listener[0]),
+        json!(format!("childs: from parents: {}", up.id)),
+        "inputs from the upstream's outputs"
+    );
+    let no_inputs = ended(&h, ns, "trigger-flow-listener-no-inputs", 1).await;
+    assert_eq!(no_inputs.len(), 1, "only listen-flow (SUCCESS of trigger-flow), not listen-flow-failed");
+    assert_eq!(value(&no_inputs[0]), json!(format!("v1: {}", up.id)));
+    assert!(
+        executions(&h, ns, "trigger-flow-listener-invalid").await.is_empty(),
+        "inputs that do not render start nothing"
+    );
+
+    // MultipleCondition: a then b fires the listener once; c failing never fires the other
+    for f in ["trigger-multiplecondition-listener.yaml", "trigger-multiplecondition-failed.yaml"] {
+        corpus(&h, f);
+    }
+    h.run_flow(&corpus(&h, "trigger-multiplecondition-flow-a.yaml"), json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(executions(&h, ns, "trigger-multiplecondition-listener").await.is_empty());
+    h.run_flow(&corpus(&h, "trigger-multiplecondition-flow-b.yaml"), json!({})).await;
+    assert_eq!(ended(&h, ns, "trigger-multiplecondition-listener", 1).await.len(), 1);
+    h.run_flow(&corpus(&h, "trigger-multiplecondition-flow-d.yaml"), json!({})).await;
+    let c = h.run_flow(&corpus(&h, "trigger-multiplecondition-flow-c.yaml"), json!({})).await;
+    assert_eq!(c.state.current, StateType::Failed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(executions(&h, ns, "trigger-multiplecondition-failed").await.is_empty(), "flow-c failed");
+    assert_eq!(executions(&h, ns, "trigger-multiplecondition-listener").await.len(), 1);
+}

@@ -323,6 +323,28 @@ impl Flow {
                 });
             }
         }
+        // Kestra keys Baton reads but honours only in one form: anything
+        // else is refused, never ignored
+        if obj.get("deleted").is_some_and(|v| v.as_bool() != Some(false) && !v.is_null()) {
+            problems.push(Problem {
+                path: "deleted".into(),
+                message: "a flow marked 'deleted' cannot be loaded (delete the flow instead, or remove the key)".into(),
+            });
+        }
+        if let Some(t) = obj.get("tenantId").filter(|v| !v.is_null())
+            && t.as_str() != Some("main")
+        {
+            problems.push(Problem {
+                path: "tenantId".into(),
+                message: format!("tenant '{}' is unknown: Baton has one tenant, 'main'", scalar_string(t)),
+            });
+        }
+        if obj.get("workerGroup").is_some_and(|v| !v.is_null()) {
+            problems.push(Problem {
+                path: "workerGroup".into(),
+                message: "a flow-level workerGroup is not supported by Baton: set workerGroup on the tasks".into(),
+            });
+        }
         let string_field = |k: &str, problems: &mut Vec<Problem>| -> String {
             match obj.get(k) {
                 Some(Value::String(s)) => s.clone(),

@@ -21,7 +21,8 @@ pub static DEF: TriggerDef = TriggerDef {
         PropSpec::optional("timezone", PropKind::String),
         PropSpec::optional("inputs", PropKind::Map),
         PropSpec::optional("recoverMissedSchedules", PropKind::String),
-        PropSpec::optional("lateMaximumDelay", PropKind::Duration),
+        // a String here: its own check says what is wrong with the duration
+        PropSpec::optional("lateMaximumDelay", PropKind::String),
         PropSpec::optional("stopAfter", PropKind::List),
     ],
     check,

@@ -64,3 +64,13 @@ fn honoured_task_keys_stay_valid() {
     let src = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n    logLevel: WARN\n    logToFile: false\n    version: LATEST\n";
     assert_eq!(diags(src), Vec::<String>::new());
 }
+
+#[test]
+fn flow_keys_baton_honours_in_one_form_only_are_refused_otherwise() {
+    let base = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let out = diags(&format!("{base}deleted: true\ntenantId: acme\nworkerGroup:\n  key: gpu\n"));
+    has(&out, "f.yaml:7:1: deleted: a flow marked 'deleted' cannot be loaded");
+    has(&out, "f.yaml:8:1: tenantId: tenant 'acme' is unknown");
+    has(&out, "f.yaml:9:1: workerGroup: a flow-level workerGroup is not supported");
+    assert_eq!(diags(&format!("{base}deleted: false\ntenantId: main\n")), Vec::<String>::new());
+}

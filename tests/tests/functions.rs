@@ -4,6 +4,7 @@
 //! killed mid-task), the sweep, the API, graceful shutdown. The functions
 //! run on local backends, wired by the push relay (`e2e::functions`).
 
+mod flow_triggers;
 mod graph;
 mod idle;
 mod logs;

@@ -88,6 +88,53 @@ async fn after_execution_sees_the_final_state_and_never_changes_it() {
     assert!(seen_start >= ended);
 }
 
+const LISTENERS: &str = r#"
+id: listened
+namespace: test
+inputs:
+  - id: fail
+    type: BOOLEAN
+tasks:
+  - id: maybe
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{ inputs.fail }}"
+listeners:
+  - conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionStatus
+        in: [FAILED]
+    tasks:
+      - id: on_failed
+        type: io.kestra.plugin.core.log.Log
+        message: "failed listener saw {{ execution.state }}"
+  - conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionStatus
+        in: [SUCCESS]
+    tasks:
+      - id: on_success
+        type: io.kestra.plugin.core.log.Log
+        message: "success listener saw {{ execution.state }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_run_only_when_their_execution_status_condition_holds() {
+    let h = harness();
+    let e = h.run(LISTENERS, json!({"fail": true})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    assert!(e.is_done());
+    assert_eq!(runs(&e, "on_failed")[0].state.current, StateType::Success);
+    assert!(runs(&e, "on_success").is_empty());
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "failed listener saw FAILED"), "{logs:?}");
+
+    let e = h.run(LISTENERS, json!({"fail": false})).await;
+    assert_eq!(e.state.current, StateType::Success);
+    assert!(e.is_done());
+    assert!(runs(&e, "on_failed").is_empty());
+    assert_eq!(runs(&e, "on_success")[0].state.current, StateType::Success);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "success listener saw SUCCESS"), "{logs:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_hears_of_its_subflow_after_the_subflows_after_execution() {
     let h = harness();

@@ -141,6 +141,9 @@ pub enum ConditionUse {
     Schedule,
     Flow,
     Webhook,
+    /// A flow's legacy `listeners`: tested against the ended execution
+    /// itself; no `MultipleCondition` (it needs a Flow trigger's state).
+    Listener,
     /// The trigger type evaluates no conditions in Baton: any is refused.
     None,
 }
@@ -211,6 +214,17 @@ impl Condition {
         t.rsplit('.').next().unwrap_or(t)
     }
 
+    /// Whether this is, or contains, a `MultipleCondition`.
+    pub fn has_multiple(&self) -> bool {
+        match self {
+            Condition::Not { conditions } | Condition::Or { conditions } => {
+                conditions.iter().any(Condition::has_multiple)
+            }
+            Condition::Multiple { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Whether a Schedule may carry this condition: Kestra's `ScheduleCondition`
     /// types (dates, expressions, and `Not`/`Or` of those).
     pub fn is_schedule_condition(&self) -> bool {
@@ -255,6 +269,7 @@ pub fn check_use(c: &[Condition], used_by: ConditionUse) -> Vec<TriggerProblem> 
             ConditionUse::Schedule => cond.is_schedule_condition(),
             ConditionUse::Flow => true,
             ConditionUse::Webhook => !execution::needs_execution(cond),
+            ConditionUse::Listener => !cond.has_multiple(),
             ConditionUse::None => false,
         };
         if !ok {
@@ -264,6 +279,7 @@ pub fn check_use(c: &[Condition], used_by: ConditionUse) -> Vec<TriggerProblem> 
                 }
                 ConditionUse::Flow => "",
                 ConditionUse::Webhook => "a Webhook trigger has no upstream execution to test",
+                ConditionUse::Listener => "MultipleCondition is only evaluated by a Flow trigger, not by a listener",
                 ConditionUse::None => {
                     "Baton does not evaluate conditions on this trigger type (filter in the flow with an If task instead)"
                 }

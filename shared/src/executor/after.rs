@@ -12,7 +12,9 @@
 //! considers the execution terminated.
 
 use super::{Action, Block, Stepper};
+use crate::conditions::{ConditionContext, first_false};
 use crate::model::StateType;
+use crate::model::flowkeys::Listener;
 
 impl<'a> Stepper<'a> {
     /// Sets the execution's terminal state; announces the end now, or once
@@ -22,19 +24,19 @@ impl<'a> Stepper<'a> {
         self.execution_changed = true;
         if self.flow.has_after() {
             self.exec.ending = true;
-            self.after();
+            self.after(true);
         } else {
             self.actions.push(Action::Ended(state));
         }
     }
 
     /// Advances the listeners' and afterExecution tasks of an ended
-    /// execution; announces the end when none is left to run.
-    pub(super) fn after(&mut self) {
+    /// execution; announces the end when none is left to run. `first`: the
+    /// end is being handled for the first time (problems are logged then).
+    pub(super) fn after(&mut self, first: bool) {
         let flow = self.flow;
-        for l in &flow.listeners {
-            // listeners with conditions are refused by validation
-            if !l.conditions.is_empty() {
+        for (i, l) in flow.listeners.iter().enumerate() {
+            if !self.listener_started(l) && !self.listener_holds(i, l, first) {
                 continue;
             }
             match self.sequence(&l.tasks, None, None) {
@@ -49,5 +51,47 @@ impl<'a> Stepper<'a> {
         self.exec.ending = false;
         self.execution_changed = true;
         self.actions.push(Action::Ended(self.exec.state.current));
+    }
+
+    /// Whether one of the listener's tasks has a run already: once started,
+    /// a listener goes on whatever its conditions say now.
+    fn listener_started(&self, l: &Listener) -> bool {
+        l.tasks.iter().any(|t| self.find(&t.id, None, None).is_some())
+    }
+
+    /// Whether every condition of listener `i` holds on the ended execution
+    /// (Kestra's `ConditionService.findValidListeners`). A condition that
+    /// cannot be evaluated counts as false; it is logged only when that
+    /// happens as the end is first handled (a later listener reached after
+    /// an earlier one's tasks ran is skipped silently: the step keeps no
+    /// record of what it already logged).
+    fn listener_holds(&mut self, i: usize, l: &Listener, first: bool) -> bool {
+        if l.conditions.is_empty() {
+            return true;
+        }
+        let vars = self.context(None);
+        let (renderer, host) = self.env.templates();
+        let cx = ConditionContext {
+            namespace: &self.flow.namespace,
+            flow_id: &self.flow.id,
+            execution: Some(&self.exec),
+            variables: &vars,
+            renderer,
+            host,
+            now: self.now,
+        };
+        match first_false(&l.conditions, &cx) {
+            Ok(None) => true,
+            Ok(Some(_)) => false,
+            Err(e) => {
+                if first {
+                    let msg = self.env.mask(serde_json::Value::String(format!(
+                        "listeners[{i}] not run: a condition could not be evaluated: {e}"
+                    )));
+                    self.log("ERROR", msg.as_str().unwrap_or_default().to_string());
+                }
+                false
+            }
+        }
     }
 }

@@ -126,7 +126,7 @@ impl<'a> Stepper<'a> {
     pub(crate) fn run(&mut self) {
         if self.exec.state.is_terminal() {
             if self.exec.ending {
-                self.after();
+                self.after(false);
             }
             return;
         }

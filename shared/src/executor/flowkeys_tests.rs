@@ -201,6 +201,35 @@ fn listeners_run_before_after_execution() {
     assert_eq!(sim.task_ids(), ["a", "l1", "after1", "after2"]);
 }
 
+fn status_listeners() -> String {
+    format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    message: x\nlisteners:\n  - conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionStatus\n        in: [FAILED]\n    tasks:\n      - id: on_failed\n        type: {LOG}\n        message: f\n  - conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionStatus\n        in: [SUCCESS]\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: n\n        flowId: f\n    tasks:\n      - id: on_success\n        type: {LOG}\n        message: s\n"
+    )
+}
+
+#[test]
+fn listeners_run_only_when_their_conditions_hold_on_the_ended_execution() {
+    let mut sim = Sim::new(&status_listeners(), json!({}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids(), ["a", "on_success"]);
+    assert!(!sim.exec.ending);
+
+    let fails = fail_task("a");
+    let mut sim = Sim::new(&status_listeners(), json!({}), &fails);
+    assert_eq!(sim.run(), StateType::Failed);
+    assert_eq!(sim.task_ids(), ["a", "on_failed"]);
+}
+
+#[test]
+fn a_listener_whose_condition_fails_or_errors_is_skipped() {
+    let extra = format!(
+        "listeners:\n  - conditions:\n      - type: io.kestra.plugin.core.condition.Expression\n        expression: \"{{{{ nope.missing }}}}\"\n    tasks:\n      - id: l1\n        type: {LOG}\n        message: z\n  - conditions:\n      - type: io.kestra.plugin.core.condition.Expression\n        expression: \"{{{{ execution.state == 'SUCCESS' }}}}\"\n    tasks:\n      - id: l2\n        type: {LOG}\n        message: z\n"
+    );
+    let mut sim = Sim::new(&with_after(&extra), json!({}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids(), ["a", "l2", "after1", "after2"]);
+}
+
 #[test]
 fn without_after_tasks_the_end_is_announced_with_the_state() {
     let f = flow(&format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n    message: x\n"));

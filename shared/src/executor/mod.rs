@@ -41,6 +41,9 @@ pub trait StepEnv {
     fn render(&self, template: &str, ctx: &Value) -> Result<String, String>;
     /// Renders every string inside a JSON value.
     fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, String>;
+    /// The renderer and template host behind [`StepEnv::render`], for
+    /// what renders through them itself (listener conditions).
+    fn templates(&self) -> (&crate::template::Renderer, &dyn crate::template::TemplateHost);
     /// The worker group that runs a task type (`core`, `scripts`…).
     fn worker_group(&self, kind: &str) -> String;
     /// Kestra's `envs` template variable.

@@ -19,6 +19,9 @@ impl StepEnv for Env {
     fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
         self.0.render_value(v, ctx, &NoHost).map_err(|e| e.to_string())
     }
+    fn templates(&self) -> (&Renderer, &dyn crate::template::TemplateHost) {
+        (&self.0, &NoHost)
+    }
     fn worker_group(&self, _kind: &str) -> String {
         "core".into()
     }

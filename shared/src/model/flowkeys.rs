@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::Label;
 use super::duration;
 use super::flow::{Problem, Reader, Task, kind_of, scalar_string};
+use crate::conditions::{Condition, ConditionUse};
 use crate::yaml::{child_index, child_key};
 
 /// What an SLA violation does to the execution (`behavior`).
@@ -92,9 +93,9 @@ pub struct Check {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
     pub description: Option<String>,
-    /// The conditions as written (refused by validation while Baton has no
-    /// execution conditions).
-    pub conditions: Vec<Value>,
+    /// Kestra's conditions, tested against the ended execution itself
+    /// (`ExecutionStatus`, `ExecutionFlow`, `Expression`…): all must hold.
+    pub conditions: Vec<Condition>,
     pub tasks: Vec<Task>,
 }
 
@@ -363,25 +364,30 @@ pub(super) fn read_listeners(v: Option<&Value>, r: &mut Reader<'_>) -> Vec<Liste
         let problems = &mut r.problems;
         let path = child_index("listeners", i);
         let Some(m) = mapping(item, &path, "a listener", LISTENER_KEYS, problems) else { continue };
+        let cpath = child_key(&path, "conditions");
         let conditions = match m.get("conditions") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a.clone(),
+            Some(v @ Value::Array(_)) => {
+                let (list, found) = match crate::conditions::parse_list(v) {
+                    Ok(list) => {
+                        let found = crate::conditions::check_use(&list, ConditionUse::Listener);
+                        (list, found)
+                    }
+                    Err(found) => (Vec::new(), found),
+                };
+                for p in found {
+                    problems.push(Problem { path: crate::conditions::join(&cpath, &p.path), message: p.message });
+                }
+                list
+            }
             Some(other) => {
                 problems.push(Problem {
-                    path: child_key(&path, "conditions"),
+                    path: cpath,
                     message: format!("'conditions' must be a list, got {}", kind_of(other)),
                 });
                 Vec::new()
             }
         };
-        for (j, _) in conditions.iter().enumerate() {
-            problems.push(Problem {
-                path: child_index(&child_key(&path, "conditions"), j),
-                message: "listener conditions are not supported by Baton yet: remove the condition (the tasks then \
-                          run after every execution) or use afterExecution with runIf"
-                    .into(),
-            });
-        }
         let tasks = r.task_list(m.get("tasks"), &child_key(&path, "tasks"), true);
         let description = m.get("description").map(scalar_string);
         out.push(Listener { description, conditions, tasks });

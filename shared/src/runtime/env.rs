@@ -33,6 +33,10 @@ impl StepEnv for EngineEnv {
         self.renderer.render_value(v, ctx, self.host.as_ref()).map_err(|e| self.mask_error(e))
     }
 
+    fn templates(&self) -> (&Renderer, &dyn TemplateHost) {
+        (&self.renderer, self.host.as_ref())
+    }
+
     fn mask(&self, v: Value) -> Value {
         mask_json(v, &self.host.secret_values())
     }

@@ -320,7 +320,7 @@ fn dump_fixtures() {
 
 #[test]
 fn flow_keys_items_are_checked_at_their_position() {
-    let src = "id: x\nnamespace: n\nsla:\n  - id: s\n    type: MAX_DURATION\n    behavior: FAIL\n  - id: t\n    type: MAX_DURATIONS\n    behavior: NOPE\n    bogus: 1\n  - id: u\n    type: EXECUTION_ASSERTION\n    behavior: NONE\n    duration: PT1S\nchecks:\n  - condition: \"{{ true }}\"\n    message: m\n    style: LOUD\n  - message: m\n    behavior: STOP\nlisteners:\n  - tasks: []\n  - conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionStatus\n    tasks:\n      - id: l\n        type: io.kestra.plugin.core.log.Log\n        message: l\nafterExecution:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: a\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let src = "id: x\nnamespace: n\nsla:\n  - id: s\n    type: MAX_DURATION\n    behavior: FAIL\n  - id: t\n    type: MAX_DURATIONS\n    behavior: NOPE\n    bogus: 1\n  - id: u\n    type: EXECUTION_ASSERTION\n    behavior: NONE\n    duration: PT1S\nchecks:\n  - condition: \"{{ true }}\"\n    message: m\n    style: LOUD\n  - message: m\n    behavior: STOP\nlisteners:\n  - tasks: []\n  - conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionStatus\n        in: [NOPE]\n      - type: io.kestra.plugin.core.condition.MultipleCondition\n    tasks:\n      - id: l\n        type: io.kestra.plugin.core.log.Log\n        message: l\nafterExecution:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: a\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
     let out = run(src);
     has(&out, "f.yaml:4:5: sla[0]: missing required property 'duration' of a MAX_DURATION SLA");
     has(
@@ -335,9 +335,10 @@ fn flow_keys_items_are_checked_at_their_position() {
     has(&out, "checks[1]: missing required property 'condition'");
     has(&out, "checks[1].behavior: invalid behavior 'STOP'");
     has(&out, "listeners[0].tasks: 'tasks' must contain at least one task");
-    has(&out, "listeners[1].conditions[0]: listener conditions are not supported by Baton yet");
+    has(&out, "listeners[1].conditions[0].in");
+    has(&out, "listeners[1].conditions[1]");
     // afterExecution tasks are tasks of the flow: ids unique across it
-    has(&out, "f.yaml:30:5: afterExecution[0].id (task 'log'): Duplicate task id with name [log]");
+    has(&out, "f.yaml:32:5: afterExecution[0].id (task 'log'): Duplicate task id with name [log]");
 }
 
 #[test]

@@ -23,12 +23,17 @@ module "events" {
 # The GCS service agent, which publishes the notifications.
 data "google_storage_project_service_account" "gcs" {
   project = var.project_id
+
+  depends_on = [google_project_service.api["storage.googleapis.com"]]
 }
 
 resource "google_pubsub_topic" "gcs_event" {
+  #checkov:skip=CKV_GCP_83:Messages are encrypted at rest with Google-managed keys; a customer-managed key needs a Cloud KMS key and grants this deployment does not create.
   for_each = module.events.gcs
 
   name = each.value.topic
+
+  depends_on = [google_project_service.api["pubsub.googleapis.com"]]
 }
 
 resource "google_pubsub_topic_iam_member" "gcs_event_publisher" {
@@ -37,6 +42,8 @@ resource "google_pubsub_topic_iam_member" "gcs_event_publisher" {
   topic  = google_pubsub_topic.gcs_event[each.key].id
   role   = "roles/pubsub.publisher"
   member = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+
+  depends_on = [google_project_service.api["pubsub.googleapis.com"]]
 }
 
 resource "google_storage_notification" "gcs_event" {
@@ -48,7 +55,10 @@ resource "google_storage_notification" "gcs_event" {
   event_types        = each.value.event_types
   object_name_prefix = each.value.prefix
 
-  depends_on = [google_pubsub_topic_iam_member.gcs_event_publisher]
+  depends_on = [
+    google_pubsub_topic_iam_member.gcs_event_publisher,
+    google_project_service.api["storage.googleapis.com"],
+  ]
 }
 
 # The scheduler reads the objects (into internal storage) and does the action.
@@ -58,6 +68,8 @@ resource "google_storage_bucket_iam_member" "gcs_event" {
   bucket = each.value
   role   = "roles/storage.objectAdmin"
   member = google_service_account.function["scheduler"].member
+
+  depends_on = [google_project_service.api["storage.googleapis.com"]]
 }
 
 resource "google_pubsub_subscription" "event" {

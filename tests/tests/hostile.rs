@@ -327,6 +327,35 @@ fn the_console_says_each_thing_once_and_in_order() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `baton run -q` on a loop says the start, the failures and the end, not
+/// one line per iteration (a 10,000-value loop printed 20,000 lines).
+#[test]
+fn a_quiet_run_says_only_the_start_the_failures_and_the_end() {
+    let dir = std::env::temp_dir().join(format!("baton-quiet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let values: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+    let yaml = format!(
+        "id: quiet\nnamespace: test\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [{}]\n    concurrencyLimit: 0\n    tasks:\n      - id: say\n        type: io.kestra.plugin.core.log.Log\n        message: \"value {{{{ taskrun.value }}}}\"\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: quiet-boom\n",
+        values.join(", ")
+    );
+    std::fs::write(dir.join("quiet.yaml"), yaml).expect("flow");
+    let out = std::process::Command::new(crate::support::baton_bin())
+        .current_dir(&dir)
+        .env("BATON_HOME", dir.join("home"))
+        .args(["run", "-q", "quiet.yaml"])
+        .output()
+        .expect("baton run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() <= 4, "start, the failed task, the end:\n{err}");
+    assert!(lines[0].contains("started"), "{err}");
+    assert!(lines.iter().any(|l| l.contains("boom") && l.contains("FAILED")), "{err}");
+    assert!(lines.iter().any(|l| l.contains("■ execution") && l.contains("FAILED")), "{err}");
+    assert!(!err.contains("value 1"), "no task log lines:\n{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `baton executions resume ID` drives on an execution whose `baton run`
 /// was killed with `kill -9`: the attempt the dead process held is closed as
 /// lost and runs again, the rest of the flow runs, the execution succeeds.

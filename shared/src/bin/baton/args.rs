@@ -205,7 +205,8 @@ pub struct RunArgs {
     /// Worker loops per worker group.
     #[arg(long, default_value_t = 8)]
     pub workers: usize,
-    /// Do not echo task logs on stderr.
+    /// Quiet: no task logs and no per-task progress lines on stderr, only
+    /// the execution's first and last lines and the task runs that failed.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }

@@ -28,6 +28,10 @@ pub struct Console {
     /// held): the console is installed before the launch, so that no line
     /// of a fast task escapes it, and says nothing before "started".
     held: Option<Vec<String>>,
+    /// `-q`: only failures are said (a failed task run's line), not every
+    /// state change — a loop of 10,000 iterations prints nothing while it
+    /// succeeds.
+    quiet: bool,
 }
 
 /// A console shared by the state lines and the echoed log lines.
@@ -41,8 +45,8 @@ impl Console {
 
     /// A console installed before its execution is launched: what it
     /// hears is held until [`Console::start`] prints the first line.
-    pub fn install_held() -> SharedConsole {
-        Console::install_with(Console { held: Some(Vec::new()), ..Console::default() })
+    pub fn install_held(quiet: bool) -> SharedConsole {
+        Console::install_with(Console { held: Some(Vec::new()), quiet, ..Console::default() })
     }
 
     /// Prints `first` and then the lines held until now.
@@ -141,6 +145,9 @@ impl Console {
                 }
             }
             self.seen.insert(tr.id.clone(), key);
+            if self.quiet && !tr.state.current.is_failed() {
+                continue;
+            }
             let value = tr.value.as_deref().map(|v| format!(" [{v}]")).unwrap_or_default();
             let mark = match tr.state.current {
                 StateType::Success => "✓",

@@ -97,7 +97,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     }
     let req = LaunchRequest { inputs, labels, execution_id: Some(execution_id), ..LaunchRequest::default() };
     // installed before the launch: a task that fails at once is heard too
-    let console = Console::install_held();
+    let console = Console::install_held(a.quiet);
     let exec = match embedded.launch(&flow, req).await {
         Ok(e) => e,
         Err(e @ (LaunchError::Inputs { .. } | LaunchError::Disabled { .. } | LaunchError::Blocked { .. })) => {

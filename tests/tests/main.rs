@@ -32,6 +32,7 @@ mod schedule;
 mod schedule_conditions;
 mod scripts;
 mod server;
+mod server_bounds;
 mod server_bulk;
 mod server_graph;
 mod server_http;

@@ -28,9 +28,9 @@ use crate::runtime::messages::ExecutionEvent;
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/executions/search", get(search_executions))
-        .route("/executions/trigger/{id}/{sub}", post(start_execution))
+        .route("/executions/trigger/{id}/{sub}", post(start_execution).layer(super::limits::streamed()))
         .route("/executions/{id}", get(get_execution))
-        .route("/executions/{id}/{sub}", post(start_execution))
+        .route("/executions/{id}/{sub}", post(start_execution).layer(super::limits::streamed()))
         .route("/executions/{id}/kill", delete(kill_execution))
         .route("/executions/{id}/replay", post(replay_execution))
         .route("/executions/{id}/restart", post(restart_execution))

@@ -32,7 +32,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/flows", get(list_flows).post(create_flow))
         .route("/flows/search", get(search_flows))
         .route("/flows/validate", post(validate_flows))
-        .route("/flows/import", post(import_flows))
+        .route("/flows/import", post(import_flows).layer(super::limits::import()))
         .route("/flows/{namespace}", get(namespace_flows).post(super::flow_namespace::update_namespace))
         .route("/flows/{namespace}/{id}", get(get_flow).put(update_flow).delete(delete_flow))
 }
@@ -312,7 +312,9 @@ fn zip_yaml_files(path: &std::path::Path) -> ApiResult<Vec<(String, Result<Strin
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| ApiError::bad_request(format!("not a ZIP file: {e}")))?;
+    use super::limits::{MAX_IMPORT_ENTRY, MAX_IMPORT_TEXT};
     let mut out = Vec::new();
+    let mut held = 0usize;
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| ApiError::bad_request(format!("bad ZIP entry {i}: {e}")))?;
         let name = entry.name().map_err(|e| ApiError::bad_request(format!("bad ZIP entry {i}: {e}")))?.to_string();
@@ -320,11 +322,25 @@ fn zip_yaml_files(path: &std::path::Path) -> ApiResult<Vec<(String, Result<Strin
             continue;
         }
         let mut text = String::new();
-        // a flow is small; a huge entry is refused rather than read into memory
-        let read = (&mut entry).take(4 * 1024 * 1024 + 1).read_to_string(&mut text);
+        // a flow is small; a huge entry is refused rather than read into
+        // memory, and so is a ZIP whose flows add up past the import's bound
+        let read = (&mut entry).take(MAX_IMPORT_ENTRY as u64 + 1).read_to_string(&mut text);
         out.push(match read {
-            Ok(n) if n > 4 * 1024 * 1024 => (name, Err("over 4 MB: not a flow".to_string())),
-            Ok(_) => (name, Ok(text)),
+            Ok(n) if n > MAX_IMPORT_ENTRY => (name, Err(format!("over {} MiB: not a flow", MAX_IMPORT_ENTRY >> 20))),
+            Ok(n) => {
+                held += n;
+                if held > MAX_IMPORT_TEXT {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "the ZIP's YAML files add up to over Baton's bound of {} MiB for one import (at {name}): \
+                             import it in parts",
+                            MAX_IMPORT_TEXT >> 20
+                        ),
+                    ));
+                }
+                (name, Ok(text))
+            }
             Err(e) => (name, Err(e.to_string())),
         });
     }

@@ -45,6 +45,7 @@ pub mod host;
 pub mod inputs;
 pub mod kv;
 pub mod kv_search;
+pub mod limits;
 pub mod logs;
 pub mod namespaces;
 pub mod nsfiles;
@@ -59,7 +60,7 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
+use axum::extract::{OriginalUri, Request};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -96,8 +97,10 @@ pub fn router(state: ApiState) -> Router {
         .merge(webhook::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(unknown_route)
-        // uploads are streamed to storage, never held: no overall size limit
-        .layer(DefaultBodyLimit::disable());
+        // bodies read whole are bounded; the routes that stream uploads to
+        // storage say so themselves (`limits`)
+        .layer(limits::default())
+        .layer(axum::middleware::from_fn(limits::json_413));
     Router::new()
         .route("/healthz", get(healthz))
         .merge(ui::routes())

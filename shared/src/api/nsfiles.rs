@@ -22,7 +22,7 @@ use crate::backend::nsfiles::{NamespaceFile, NamespaceFiles, check_namespace, di
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/namespaces/{namespace}/files", get(read).post(write).delete(remove))
+        .route("/namespaces/{namespace}/files", get(read).post(write).delete(remove).layer(super::limits::streamed()))
         .route("/namespaces/{namespace}/files/directory", get(directory))
         .route("/namespaces/{namespace}/files/stats", get(stats))
         .route("/namespaces/{namespace}/files/search", get(search))

@@ -37,8 +37,8 @@ use crate::runtime::resume::{ResumeFailure, load, resume};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/executions/{id}/resume", post(resume_one))
-        .route("/executions/{id}/resume/validate", post(validate))
+        .route("/executions/{id}/resume", post(resume_one).layer(super::limits::streamed()))
+        .route("/executions/{id}/resume/validate", post(validate).layer(super::limits::streamed()))
         .route("/executions/resume/by-ids", post(resume_by_ids))
         .route("/executions/resume/by-query", post(resume_by_query))
 }

@@ -18,6 +18,7 @@ pub mod model;
 pub mod plugins;
 pub mod runtime;
 pub mod schedule;
+pub mod serve;
 pub mod server;
 pub mod template;
 pub mod triggers;

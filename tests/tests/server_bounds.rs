@@ -123,3 +123,52 @@ async fn a_zip_import_cannot_unpack_past_its_bound() {
     assert!(message(&v).contains("64 MiB") && message(&v).contains("in parts"), "{v}");
     server.shutdown().await;
 }
+
+/// Slow clients (slowloris): each sends one header line at a time and never
+/// ends its headers. The server closes them at the header timeout, holds at
+/// most its connection bound, and `/healthz` is answered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_at_the_header_timeout_and_do_not_starve_others() {
+    let home = temp_dir("baton-slow");
+    let mut opts = ServerOptions::new(home.join("home"));
+    opts.flows_dir = home.clone();
+    opts.port = 0;
+    opts.http = shared::serve::ServeLimits { max_connections: 20, header_timeout: Duration::from_secs(1) };
+    let server = LocalServer::start(opts).await.expect("server starts");
+    let addr = server.addr();
+    let started = std::time::Instant::now();
+    let mut slow = Vec::new();
+    for _ in 0..40 {
+        slow.push(tokio::spawn(async move {
+            let mut sock = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let mut lines = vec![format!("GET /healthz HTTP/1.1\r\nhost: {addr}\r\n")];
+            lines.extend((0..100).map(|i| format!("x-slow-{i}: 1\r\n")));
+            for line in lines {
+                if sock.write_all(line.as_bytes()).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                // closed by the server (EOF or its 408) ends the client
+                let mut buf = [0u8; 256];
+                if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(1), sock.read(&mut buf)).await
+                    && (n == 0 || buf[..n].starts_with(b"HTTP/1.1 408"))
+                {
+                    return started.elapsed();
+                }
+            }
+            started.elapsed()
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = std::time::Instant::now();
+    let (status, v) = send(addr, "GET /healthz HTTP/1.1\r\n", Vec::new()).await;
+    assert_eq!((status, &v["status"]), (200, &Value::from("UP")), "{v}");
+    assert!(t.elapsed() < Duration::from_secs(5), "healthz waited {:?}", t.elapsed());
+    for s in slow {
+        let ended = s.await.expect("client");
+        // 100 lines at 200 ms would take 20 s: the server cut it, after at
+        // most two header timeouts (the second 20 waited for a slot)
+        assert!(ended < Duration::from_secs(6), "a slow client was held {ended:?}");
+    }
+    server.shutdown().await;
+}

@@ -61,7 +61,9 @@ impl Harness {
         let req = LaunchRequest { inputs: inputs.as_object().cloned().unwrap_or_default(), ..LaunchRequest::default() };
         let exec = self.embedded.launch(flow, req).await.expect("launch");
         let wait = self.embedded.wait(&exec.id, updates, |_| {});
-        tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+        // a hang guard: dbt and container flows take over a minute on a
+        // loaded 2-core machine
+        tokio::time::timeout(std::time::Duration::from_secs(240), wait)
             .await
             .expect("execution timed out")
             .expect("wait")

@@ -119,13 +119,16 @@ async fn push(State(s): State<Arc<PushState>>, headers: HeaderMap, body: Bytes) 
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
-/// accepting and waits for in-flight requests.
+/// accepting and waits for in-flight requests. Cloud Run sends at most the
+/// service's `concurrency` requests at once (Terraform's, under 1,000); the
+/// bounds are for what reaches the port otherwise.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    let limits = crate::serve::ServeLimits { max_connections: 1000, ..Default::default() };
+    crate::serve::serve(listener, router, limits, shutdown).await
 }
 
 /// Resolves on SIGTERM (Cloud Run stopping the instance) or Ctrl-C.

@@ -61,6 +61,8 @@ pub struct ServerOptions {
     pub basic_auth: Option<guard::BasicAuth>,
     /// Host names accepted besides localhost on a loopback bind.
     pub allowed_hosts: Vec<String>,
+    /// Open connections and header time (`crate::serve`).
+    pub http: crate::serve::ServeLimits,
 }
 
 impl ServerOptions {
@@ -79,6 +81,7 @@ impl ServerOptions {
             echo_logs: false,
             basic_auth: None,
             allowed_hosts: Vec::new(),
+            http: crate::serve::ServeLimits::default(),
         }
     }
 }
@@ -236,11 +239,12 @@ impl LocalServer {
         let router = crate::api::router(crate::api::ApiState { engine: engine.clone(), host })
             .layer(axum::middleware::from_fn_with_state(guard, guard::check));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let http_limits = opts.http;
         let http = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+            if let Err(e) = crate::serve::serve(listener, router, http_limits, shutdown).await {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         });

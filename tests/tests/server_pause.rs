@@ -137,7 +137,8 @@ fn pause_outputs(e: &shared::model::Execution) -> Value {
 /// fails B's task with a clear message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_resume_task_resumes_another_flows_paused_execution() {
-    let (server, _dir) = api_server("baton-resume-task", &[("waiter.yml", WAITER), ("resumer.yml", RESUMER)], None).await;
+    let (server, _dir) =
+        api_server("baton-resume-task", &[("waiter.yml", WAITER), ("resumer.yml", RESUMER)], None).await;
     let base = server.url().trim_end_matches('/').to_string();
     let http = reqwest::Client::new();
 
@@ -177,7 +178,8 @@ async fn the_resume_task_resumes_another_flows_paused_execution() {
 /// absent for the timer (Kestra records no user there).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_authenticated_resume_records_its_user() {
-    let (server, _dir) = api_server("baton-resume-by", &[("waiter.yml", WAITER)], Some("admin@kestra.io:Admin1234!")).await;
+    let (server, _dir) =
+        api_server("baton-resume-by", &[("waiter.yml", WAITER)], Some("admin@kestra.io:Admin1234!")).await;
     let base = server.url().trim_end_matches('/').to_string();
     let http = reqwest::Client::builder()
         .default_headers({

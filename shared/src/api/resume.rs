@@ -20,20 +20,20 @@
 //! Kestra's open-source controller records no user (`Pause.Resumed.now()`),
 //! its Enterprise edition the authenticated one.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::Extension;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
-use super::{ApiState, AuthenticatedUser};
 use super::bulk::{bulk_ok, ids_by_query, ids_of, load_all};
 use super::error::{ApiError, ApiResult};
 use super::inputs::{ReadInputs, discard_uploads, read_declared};
 use super::query::Params;
+use super::{ApiState, AuthenticatedUser};
 use crate::executor::{ResumeError, on_resume, paused_task, resume_inputs};
 use crate::inputs::InputError;
 use crate::model::flow::Input;

@@ -95,7 +95,7 @@ tasks:
 "#;
 
 /// What Terraform gives the push subscriptions, backoff divided by 10.
-fn push_shape() -> PushShape {
+pub(crate) fn push_shape() -> PushShape {
     let pubsub = crate::terraform::repo().join("terraform/pubsub.tf");
     let parsed = crate::terraform::hcl_json(std::slice::from_ref(&pubsub));
     let file = parsed.values().next().expect("pubsub.tf");
@@ -146,7 +146,7 @@ fn trigger_of(e: &Execution) -> (String, DateTime<Utc>) {
 }
 
 /// Waits (a guard, not a timing assertion) for `probe`; the functions' logs on failure.
-async fn until<T, F, Fut>(d: &Deployment, limit: Duration, what: &str, mut probe: F) -> T
+pub(crate) async fn until<T, F, Fut>(d: &Deployment, limit: Duration, what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

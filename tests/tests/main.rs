@@ -12,6 +12,7 @@ mod concurrency;
 mod containers;
 mod dbt;
 mod deployed;
+mod deployed_pause;
 #[cfg(feature = "duckdb")]
 mod duckdb;
 mod events;

@@ -115,3 +115,94 @@ async fn paused_executions_resume_through_the_api() {
     assert_eq!(done.state.current, shared::model::StateType::Warning);
     assert_eq!(done.task_run_list.len(), 2);
 }
+
+const WAITER: &str = "id: waiter\nnamespace: test.pause\ntasks:\n  - id: pause\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: answer\n        type: STRING\n      - id: count\n        type: INT\n        defaults: 1\n  - id: last\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.pause.onResume.answer }} x{{ outputs.pause.onResume.count }}\"\n";
+const RESUMER: &str = "id: resumer\nnamespace: test.other\ninputs:\n  - id: target\n    type: STRING\n  - id: flow\n    type: STRING\n    defaults: waiter\ntasks:\n  - id: resume\n    type: io.kestra.plugin.core.execution.Resume\n    executionId: \"{{ inputs.target }}\"\n    namespace: test.pause\n    flowId: \"{{ inputs.flow }}\"\n    inputs:\n      answer: \"yes from {{ flow.id }}\"\n      count: 3\n";
+
+/// Starts `ns.flow` with JSON `inputs`; its id.
+async fn start_flow(http: &reqwest::Client, base: &str, ns: &str, flow: &str, inputs: Value) -> String {
+    let r = http.post(format!("{base}/api/v1/executions/{ns}/{flow}")).json(&inputs).send().await.expect("start");
+    let e: Value = r.json().await.expect("json");
+    e["id"].as_str().unwrap_or_else(|| panic!("no id: {e}")).to_string()
+}
+
+fn pause_outputs(e: &shared::model::Execution) -> Value {
+    let tr = e.task_run_list.iter().find(|t| t.task_id == "pause").expect("pause ran");
+    Value::Object(tr.outputs.clone().expect("pause outputs"))
+}
+
+/// Flow B's `execution.Resume` resumes flow A's paused execution with
+/// inputs; A ends SUCCESS with them (and, as in Kestra, no `resumed.by`).
+/// A Resume of an execution that is not PAUSED, or of another flow's,
+/// fails B's task with a clear message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_resume_task_resumes_another_flows_paused_execution() {
+    let (server, _dir) =
+        api_server("baton-resume-task", &[("waiter.yml", WAITER), ("resumer.yml", RESUMER)], None).await;
+    let base = server.url().trim_end_matches('/').to_string();
+    let http = reqwest::Client::new();
+
+    let a = start_flow(&http, &base, "test.pause", "waiter", json!({})).await;
+    wait_state(&http, &base, &a, "PAUSED").await;
+    let b = start_flow(&http, &base, "test.other", "resumer", json!({"target": a})).await;
+    let b_done = wait_ended(&server.engine, &b).await;
+    assert_eq!(b_done.state.current, shared::model::StateType::Success, "{b_done:?}");
+    let a_done = wait_ended(&server.engine, &a).await;
+    assert_eq!(a_done.state.current, shared::model::StateType::Success);
+    let out = pause_outputs(&a_done);
+    assert_eq!(out["onResume"], json!({"answer": "yes from resumer", "count": 3}), "{out}");
+    assert!(out["resumed"].get("by").is_none(), "Kestra's Resume task records no user: {out}");
+    assert_eq!(out["resumed"]["to"], "SUCCESS");
+    let last = a_done.task_run_list.iter().find(|t| t.task_id == "last").expect("last ran");
+    assert_eq!(last.outputs.as_ref().expect("outputs")["value"], "yes from resumer x3");
+
+    // A has ended: resuming it again fails B's task, saying why
+    let again = start_flow(&http, &base, "test.other", "resumer", json!({"target": a})).await;
+    let failed = wait_ended(&server.engine, &again).await;
+    assert_eq!(failed.state.current, shared::model::StateType::Failed);
+    let logs = http.get(format!("{base}/api/v1/logs/{again}")).send().await.expect("logs").text().await.expect("text");
+    assert!(logs.contains(&format!("Execution '{a}' is not paused, can't resume it")), "{logs}");
+
+    // another flow's execution: refused by flowId, the paused one untouched
+    let c = start_flow(&http, &base, "test.pause", "waiter", json!({})).await;
+    wait_state(&http, &base, &c, "PAUSED").await;
+    let wrong = start_flow(&http, &base, "test.other", "resumer", json!({"target": c, "flow": "other"})).await;
+    assert_eq!(wait_ended(&server.engine, &wrong).await.state.current, shared::model::StateType::Failed);
+    let logs = http.get(format!("{base}/api/v1/logs/{wrong}")).send().await.expect("logs").text().await.expect("text");
+    assert!(logs.contains("flowId") && logs.contains("not to flowId 'other'"), "{logs}");
+    assert_eq!(state_of(&http, &base, &c).await["state"]["current"], "PAUSED");
+    server.shutdown().await;
+}
+
+/// `resumed.by` is the basic-auth user who resumed through the API, and
+/// absent for the timer (Kestra records no user there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_authenticated_resume_records_its_user() {
+    let (server, _dir) =
+        api_server("baton-resume-by", &[("waiter.yml", WAITER)], Some("admin@kestra.io:Admin1234!")).await;
+    let base = server.url().trim_end_matches('/').to_string();
+    let http = reqwest::Client::builder()
+        .default_headers({
+            let mut h = reqwest::header::HeaderMap::new();
+            let token = base64_basic("admin@kestra.io:Admin1234!");
+            h.insert(reqwest::header::AUTHORIZATION, format!("Basic {token}").parse().expect("header"));
+            h
+        })
+        .build()
+        .expect("client");
+    let a = start_flow(&http, &base, "test.pause", "waiter", json!({})).await;
+    wait_state(&http, &base, &a, "PAUSED").await;
+    let r = http.post(format!("{base}/api/v1/executions/{a}/resume")).json(&json!({"answer": "ok"})).send().await;
+    let r = r.expect("resume");
+    assert_eq!(r.status().as_u16(), 204, "{}", r.text().await.unwrap_or_default());
+    let done = wait_ended(&server.engine, &a).await;
+    let out = pause_outputs(&done);
+    assert_eq!(out["resumed"]["by"], "admin@kestra.io", "{out}");
+    assert_eq!(out["onResume"]["answer"], "ok");
+    server.shutdown().await;
+}
+
+fn base64_basic(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

@@ -94,7 +94,7 @@ pub(crate) async fn drive(url: &str, scenario: &str, shots: &Path) -> String {
 }
 
 /// [`drive`], the browser logging in with basic auth `user:password`.
-async fn drive_as(url: &str, scenario: &str, shots: &Path, auth: Option<&str>) -> String {
+pub(crate) async fn drive_as(url: &str, scenario: &str, shots: &Path, auth: Option<&str>) -> String {
     for var in ["BATON_CHROMIUM", "BATON_PLAYWRIGHT_DIR"] {
         assert!(
             std::env::var_os(var).is_some(),

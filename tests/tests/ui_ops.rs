@@ -1,13 +1,14 @@
 //! The execution and trigger actions of the web UI in a real browser
 //! (tests/ui/drive.mjs, as [`crate::ui`]): kill a running execution,
 //! restart a failed one, replay one whole and from a task run in the Gantt,
-//! delete an ended one, disable and enable a trigger. Each scenario asserts on what the page
+//! delete an ended one, disable and enable a trigger, resume a paused one
+//! with its onResume inputs (logged in with basic auth: `resumed.by`). Each scenario asserts on what the page
 //! shows; each test then checks the API agrees.
 
 use serde_json::Value;
 
 use crate::sched_support::api_server;
-use crate::ui::{NIGHTLY, drive};
+use crate::ui::{NIGHTLY, drive, drive_as};
 
 const SLOW: &str = "id: slow\nnamespace: ui.ops\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT30S\n";
 
@@ -35,6 +36,26 @@ tasks:
   - id: last
     type: io.kestra.plugin.core.debug.Return
     format: "made by {{ outputs.stamp.value }}"
+"#;
+
+const APPROVE: &str = r#"id: approve
+namespace: ui.ops
+tasks:
+  - id: pause
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: asked
+        type: STRING
+        description: Why it goes on
+      - id: count
+        type: INT
+        defaults: 2
+      - id: approved
+        type: BOOLEAN
+        defaults: true
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.pause.onResume.asked }} x{{ outputs.pause.onResume.count }}"
 "#;
 
 /// Runs `scenario` against a fresh local server; returns its printed
@@ -140,4 +161,32 @@ async fn triggers_page_disables_and_enables_a_trigger() {
         assert_eq!(t["disabled"], true, "the scenario ends with it disabled: {t}");
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_button_resumes_a_paused_execution_with_its_inputs() {
+    const AUTH: &str = "admin@kestra.io:Admin1234!";
+    let (server, home) = api_server("ui-resume", &[("approve.yml", APPROVE)], Some(AUTH)).await;
+    let out = drive_as(&server.url(), "resume", &home.join("shots"), Some(AUTH)).await;
+    let printed = |name: &str| -> String {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("the scenario printed no '{name}': {out}"))
+            .to_string()
+    };
+    let load = |id: String| {
+        let engine = server.engine.clone();
+        async move { engine.state.load_execution(&id).await.expect("load").expect("execution") }
+    };
+    let e = load(printed("execution")).await;
+    assert_eq!(e.state.current, shared::model::StateType::Success);
+    let pause = e.task_run_list.iter().find(|t| t.task_id == "pause").expect("pause");
+    let outputs = serde_json::Value::Object(pause.outputs.clone().expect("outputs"));
+    assert_eq!(outputs["onResume"], serde_json::json!({"asked": "approved by ui", "count": 5, "approved": true}));
+    assert_eq!(outputs["resumed"]["by"], "admin@kestra.io", "the logged-in user resumed it: {outputs}");
+    // the other one was resumed by the API call, not by the refused dialog
+    let other = load(printed("other")).await;
+    let pause = other.task_run_list.iter().find(|t| t.task_id == "pause").expect("pause");
+    assert_eq!(pause.outputs.as_ref().expect("outputs")["onResume"]["asked"], "from the api");
+    server.shutdown().await;
 }

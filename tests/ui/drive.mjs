@@ -324,6 +324,48 @@ const scenarios = {
     console.log(`original ${orig}\nwhole ${whole}\nfrom ${replayed}`);
   },
 
+  /**
+   * Resume a paused execution from its page: the onResume form (defaults
+   * shown), a missing required input refused in the dialog, then SUCCESS
+   * and the inputs in the outputs; a resume refused because the execution
+   * was resumed meanwhile is shown too.
+   */
+  async resume(page) {
+    const id = await executeFromUi(page, "ui.ops", "approve");
+    const state = page.locator("[data-testid=execution-state]");
+    await state.getByText("PAUSED").waitFor({ timeout: 10000 });
+    await page.locator("h1 button[data-testid=resume]").click();
+    const form = page.locator("[data-testid=resume-form]");
+    const asked = form.locator("label[data-input=asked] input");
+    await asked.waitFor();
+    check((await form.locator("label[data-input=count] input").inputValue()) === "2", "the INT input shows its default");
+    await form.locator("button[type=submit]").click();
+    const err = form.locator(".error-box");
+    await err.waitFor();
+    check((await text(err)).includes("asked"), `the refusal names the missing input: ${await text(err)}`);
+    await shot(page, "resume-refused");
+    check((await text(state)) === "PAUSED", "still paused after a refused resume");
+    await asked.fill("approved by ui");
+    await form.locator("label[data-input=count] input").fill("5");
+    await form.locator("button[type=submit]").click();
+    await state.getByText("SUCCESS").waitFor({ timeout: 15000 });
+    check(!(await page.locator("h1 button[data-testid=resume]").count()), "no Resume button once it has ended");
+    await page.locator(".tabs a", { hasText: "Outputs" }).click();
+    const outputs = await text(page.locator("[data-testid=outputs]"));
+    check(outputs.includes("approved by ui x5"), `the next task read the inputs: ${outputs}`);
+    await shot(page, "resumed");
+    // resumed elsewhere while the dialog is open: the 409 is shown
+    const other = await executeFromUi(page, "ui.ops", "approve");
+    await state.getByText("PAUSED").waitFor({ timeout: 10000 });
+    await page.locator("h1 button[data-testid=resume]").click();
+    await asked.fill("too late");
+    await apiCall(page, "POST", `/executions/${other}/resume`, JSON.stringify({ asked: "from the api" }));
+    await form.locator("button[type=submit]").click();
+    await err.waitFor();
+    check((await text(err)).includes("is not paused, can't resume it"), `the conflict is shown: ${await text(err)}`);
+    console.log(`execution ${id}\nother ${other}`);
+  },
+
   /** Disable and enable a trigger from the Triggers page; the page and the API agree; it ends disabled. */
   async toggle(page) {
     await page.goto(url + "#/triggers");

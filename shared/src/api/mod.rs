@@ -71,6 +71,11 @@ pub use host::{ApiHost, BackfillBody, BackfillCreated};
 
 use crate::runtime::engine::Engine;
 
+/// The user a request was authenticated as (basic auth on `baton server
+/// local`), put in the request's extensions by the server's guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedUser(pub String);
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct ApiState {

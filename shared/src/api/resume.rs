@@ -14,7 +14,13 @@
 //!   `POST /executions/resume/by-query` (the search's filters): every one
 //!   must be PAUSED, else nothing is done and 400 names the others
 //!   (Kestra's `BulkErrorResponse`); resumed without inputs.
+//!
+//! Who resumed goes to the Pause's `resumed.by` output: the user the
+//! request was authenticated as (basic auth), none for an anonymous one —
+//! Kestra's open-source controller records no user (`Pause.Resumed.now()`),
+//! its Enterprise edition the authenticated one.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
@@ -23,11 +29,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
-use super::ApiState;
 use super::bulk::{bulk_ok, ids_by_query, ids_of, load_all};
 use super::error::{ApiError, ApiResult};
 use super::inputs::{ReadInputs, discard_uploads, read_declared};
 use super::query::Params;
+use super::{ApiState, AuthenticatedUser};
 use crate::executor::{ResumeError, on_resume, paused_task, resume_inputs};
 use crate::inputs::InputError;
 use crate::model::flow::Input;
@@ -83,9 +89,10 @@ async fn resume_one(
     request: Request,
 ) -> ApiResult<StatusCode> {
     Params::parse(raw.as_deref(), "POST /executions/{id}/resume", &[])?;
+    let by = request.extensions().get::<AuthenticatedUser>().map(|u| u.0.clone());
     let (exec, _, defs, what) = paused(&s, &id).await?;
     let given = read(&s, &exec, &defs, &what, request).await?;
-    match resume(&s.engine, &id, &given.inputs, None).await {
+    match resume(&s.engine, &id, &given.inputs, by.as_deref()).await {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
         Err(e) => {
             discard_uploads(s.engine.storage.as_ref(), &given.uploaded).await;
@@ -138,7 +145,7 @@ fn validation_json(
     json!({"id": exec.flow_id, "namespace": exec.namespace, "inputs": inputs})
 }
 
-async fn resume_ids(s: &ApiState, ids: &[String]) -> ApiResult<Response> {
+async fn resume_ids(s: &ApiState, ids: &[String], by: Option<&str>) -> ApiResult<Response> {
     let not_paused = |e: &Execution| {
         (e.state.current != StateType::Paused).then(|| format!("execution not in state PAUSED ({})", e.state.current))
     };
@@ -147,21 +154,27 @@ async fn resume_ids(s: &ApiState, ids: &[String]) -> ApiResult<Response> {
         Err(refused) => return Ok(refused),
     };
     for e in &found {
-        resume(&s.engine, &e.id, &Map::new(), None).await?;
+        resume(&s.engine, &e.id, &Map::new(), by).await?;
     }
     Ok(bulk_ok(found.len()))
 }
 
 async fn resume_by_ids(
     State(s): State<ApiState>,
+    user: Option<Extension<AuthenticatedUser>>,
     RawQuery(raw): RawQuery,
     body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     Params::parse(raw.as_deref(), "POST /executions/resume/by-ids", &[])?;
-    resume_ids(&s, &ids_of(body)?).await
+    resume_ids(&s, &ids_of(body)?, user.as_ref().map(|u| u.0.0.as_str())).await
 }
 
-async fn resume_by_query(State(s): State<ApiState>, RawQuery(raw): RawQuery, body: Bytes) -> ApiResult<Response> {
+async fn resume_by_query(
+    State(s): State<ApiState>,
+    user: Option<Extension<AuthenticatedUser>>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
     let (_, ids) = ids_by_query(&s, raw.as_deref(), &body, "POST /executions/resume/by-query", &[]).await?;
-    resume_ids(&s, &ids).await
+    resume_ids(&s, &ids, user.as_ref().map(|u| u.0.0.as_str())).await
 }

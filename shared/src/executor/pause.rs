@@ -8,7 +8,8 @@
 //! instance — or the GCP sweep — wakes it from stored state.
 //!
 //! Outputs (Kestra 1.x): `onResume` (the resume inputs) and `resumed`
-//! (`{by, on, to}`). A Pause with child `tasks` (before Kestra 0.17) runs
+//! (`{by, on, to}`; `by` — the authenticated user who resumed — is left
+//! out when there is none, as Kestra leaves out its null). A Pause with child `tasks` (before Kestra 0.17) runs
 //! them after it is resumed.
 
 use chrono::{DateTime, Utc};
@@ -107,7 +108,11 @@ fn resume_run(
 ) {
     let mut outputs = tr.outputs.clone().unwrap_or_default();
     outputs.insert("onResume".into(), Value::Object(on_resume));
-    outputs.insert("resumed".into(), json!({"by": by, "on": crate::inputs::format_datetime(now), "to": to.as_str()}));
+    let mut resumed = json!({"on": crate::inputs::format_datetime(now), "to": to.as_str()});
+    if let (Some(by), Some(r)) = (by, resumed.as_object_mut()) {
+        r.insert("by".into(), Value::String(by.to_string()));
+    }
+    outputs.insert("resumed".into(), resumed);
     tr.outputs = Some(outputs);
     let state = match to {
         StateType::Success if has_children(task) => StateType::Running,

@@ -54,6 +54,28 @@ fn a_pause_without_duration_waits_until_resumed() {
     let out = sim.exec.task_run_list[0].outputs.clone().expect("outputs");
     assert_eq!(out["onResume"], json!({}));
     assert_eq!(out["resumed"]["to"], "SUCCESS");
+    assert!(out["resumed"].get("by").is_none(), "no user: `by` is left out as Kestra leaves out its null");
+}
+
+#[test]
+fn a_resume_records_who_resumed_it() {
+    let y = no_tasks();
+    let mut sim = Sim::new(&y, json!({}), &ok);
+    sim.run();
+    let (task_run_id, inputs) = resume_inputs(&sim.flow, &sim.exec, &Map::new(), sim.now).expect("paused");
+    let by = Some("admin@kestra.io".to_string());
+    let ev = ExecutionEvent::Resume { execution_id: sim.exec.id.clone(), task_run_id, inputs, by };
+    let now = sim.now;
+    apply_event(&sim.flow, &mut sim.exec, &ev, now);
+    assert_eq!(sim.run(), StateType::Success);
+    let out = sim.exec.task_run_list[0].outputs.clone().expect("outputs");
+    assert_eq!(out["resumed"]["by"], "admin@kestra.io");
+    assert_eq!(out["resumed"]["to"], "SUCCESS");
+    assert_eq!(out["resumed"]["on"], shared_format(now));
+}
+
+fn shared_format(t: chrono::DateTime<chrono::Utc>) -> String {
+    crate::inputs::format_datetime(t)
 }
 
 #[test]

@@ -69,7 +69,7 @@ impl crate::plugins::core::resume::ExecutionControl for EngineControl {
         Ok(e.map(|e| (e.namespace, e.flow_id)))
     }
 
-    async fn resume(&self, id: &str, inputs: &Map<String, Value>, by: &str) -> Result<(), String> {
-        resume(&self.0, id, inputs, Some(by)).await.map(|_| ()).map_err(|e| e.to_string())
+    async fn resume(&self, id: &str, inputs: &Map<String, Value>) -> Result<(), String> {
+        resume(&self.0, id, inputs, None).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }

@@ -17,6 +17,8 @@
 //!   be called from any site (a page cannot call one without its key).
 //!
 //! Refusals are JSON `{"message": …}` (403, or 401 with `WWW-Authenticate`).
+//! An authenticated request carries its user name to the handlers as an
+//! [`AuthenticatedUser`] extension (the resume records it as `resumed.by`).
 
 use std::sync::Arc;
 
@@ -26,7 +28,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, AuthenticatedUser};
 
 /// The environment variable holding `user:password` for basic auth.
 pub const BASIC_AUTH_ENV: &str = "BATON_SERVER_BASIC_AUTH";
@@ -97,7 +99,9 @@ impl Guard {
         Guard { hosts, auth }
     }
 
-    fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    /// Ok with the authenticated user's name (none without basic auth, or
+    /// on a route that needs none).
+    fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<Option<String>, Box<Response>> {
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         if !self.hosts.is_empty() && !host.is_empty() && !self.hosts.iter().any(|h| *h == host_name(&host)) {
             return Err(refuse(format!(
@@ -120,16 +124,19 @@ impl Guard {
                 }
             }
         }
-        if let Some(auth) = &self.auth
-            && path != "/healthz"
-            && !webhook
-            && !auth.accepts(headers)
-        {
-            let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "authentication required (basic auth)").into_response();
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"Baton\""));
-            return Err(Box::new(r));
+        match &self.auth {
+            Some(auth) if path != "/healthz" && !webhook => {
+                if !auth.accepts(headers) {
+                    let mut r =
+                        ApiError::new(StatusCode::UNAUTHORIZED, "authentication required (basic auth)").into_response();
+                    r.headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"Baton\""));
+                    return Err(Box::new(r));
+                }
+                Ok(Some(auth.user.clone()))
+            }
+            _ => Ok(None),
         }
-        Ok(())
     }
 }
 
@@ -147,9 +154,14 @@ fn refuse(message: String) -> Box<Response> {
 }
 
 /// The middleware: `axum::middleware::from_fn_with_state(guard, guard::check)`.
-pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+pub async fn check(State(guard): State<Arc<Guard>>, mut req: Request, next: Next) -> Response {
     match guard.check(req.method(), req.uri().path(), req.headers()) {
-        Ok(()) => next.run(req).await,
+        Ok(user) => {
+            if let Some(user) = user {
+                req.extensions_mut().insert(AuthenticatedUser(user));
+            }
+            next.run(req).await
+        }
         Err(r) => *r,
     }
 }
@@ -189,9 +201,8 @@ mod tests {
         let g = Guard::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), &[], Some(auth));
         let ok = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin@kestra.io:Admin1234!"));
         let bad = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin@kestra.io:nope"));
-        assert!(
-            g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "box:8080"), ("authorization", &ok)])).is_ok()
-        );
+        let user = g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "box:8080"), ("authorization", &ok)]));
+        assert_eq!(user.ok().flatten().as_deref(), Some("admin@kestra.io"), "the user is passed on");
         let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[("authorization", &bad)])).unwrap_err();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(g.check(&Method::GET, "/healthz", &HeaderMap::new()).is_ok());

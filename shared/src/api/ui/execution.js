@@ -1,11 +1,13 @@
 // One execution: overview (state, inputs, labels, trigger), the Gantt of its
 // task runs, per-task logs, the topology coloured by task-run state,
 // outputs and output files (preview, download), and Kill / Restart /
-// Replay (of the whole execution, or from a task run in the Gantt). While it runs it follows GET /executions/{id}/follow (server-sent
+// Replay (of the whole execution, or from a task run in the Gantt), and
+// Resume of a PAUSED one (with its Pause's onResume inputs). While it runs it follows GET /executions/{id}/follow (server-sent
 // events), polling every second if the stream breaks.
 
 import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TERMINAL } from "./app.js";
 import { topology } from "./topology.js";
+import { resumeDialog } from "./inputs.js";
 
 const TABS = ["overview", "gantt", "logs", "topology", "outputs"];
 
@@ -98,10 +100,25 @@ function drawHeader(header, e) {
     h("span", { class: "ns" }, `${e.namespace}.`), h("a", { href: `#/flows/${enc(e.namespace)}/${enc(e.flowId)}` }, e.flowId),
     h("span", { class: "muted" }, e.id), h("span", { "data-testid": "execution-state" }, stateBadge(e.state.current)),
     h("span", { class: "grow" }),
+    e.state.current === "PAUSED" ? resumeButton(e) : "",
     running ? act("Kill", "kill", "DELETE", "danger") : "",
     !running && e.state.current !== "SUCCESS" ? act("Restart", "restart", "POST") : "",
     !running ? act("Replay", "replay", "POST") : "",
     !running ? deleteButton(e) : ""));
+}
+
+/** Kestra's Resume of a PAUSED execution: a dialog with its onResume inputs, then the page follows it on. */
+function resumeButton(e) {
+  return h("button", { class: "primary", "data-testid": "resume", onclick: async () => {
+    try {
+      await resumeDialog(e, () => {
+        toast("Resume: done");
+        window.dispatchEvent(new HashChangeEvent("hashchange"));
+      });
+    } catch (err) {
+      toast(err.message, true);
+    }
+  } }, "Resume");
 }
 
 /** Kestra's Delete of an ended execution: with its logs and files, then back to the list. */

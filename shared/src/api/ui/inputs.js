@@ -1,7 +1,8 @@
 // Typed input forms generated from a flow's `inputs` (STRING, INT, FLOAT,
 // BOOLEAN, SELECT, MULTISELECT, ARRAY, DATE, DATETIME, TIME, JSON, FILE…),
-// and the Execute dialog that sends them as Kestra's multipart form to
-// POST /executions/{namespace}/{id}.
+// the Execute dialog that sends them as Kestra's multipart form to
+// POST /executions/{namespace}/{id}, and the Resume dialog of a paused
+// execution (its Pause's `onResume` inputs, to POST /executions/{id}/resume).
 
 import { api, h, dialog, errorBox, enc, go } from "./app.js";
 
@@ -118,5 +119,38 @@ export function executeDialog(flow) {
     out,
     h("div", { class: "row" }, h("button", { type: "button", onclick: () => d.close() }, "Cancel"), h("button", { class: "primary", type: "submit" }, "Execute")));
   const d = dialog(`Execute ${flow.namespace}.${flow.id}`, body);
+  return d;
+}
+
+/**
+ * The Resume dialog of a PAUSED execution: the paused Pause task's
+ * `onResume` inputs (read from POST /executions/{id}/resume/validate, which
+ * answers their definitions), sent as Kestra's multipart form to
+ * POST /executions/{id}/resume. A refusal (an input that does not fit, an
+ * execution no longer paused) is shown in the dialog; `done()` runs once
+ * the resume is accepted.
+ */
+export async function resumeDialog(execution, done) {
+  const check = await api(`/executions/${enc(execution.id)}/resume/validate`, { method: "POST", json: {} });
+  const defs = (check.inputs || []).map((i) => i.input);
+  const form = inputsForm(defs);
+  const out = h("div");
+  const submit = async (ev) => {
+    ev.preventDefault();
+    const data = new FormData();
+    for (const [k, v] of Object.entries(form.values())) data.append(k, v);
+    try {
+      await api(`/executions/${enc(execution.id)}/resume`, { method: "POST", body: data });
+      d.close();
+      done();
+    } catch (e) {
+      out.replaceChildren(errorBox(e));
+    }
+  };
+  const body = h("form", { class: "form", onsubmit: submit, "data-testid": "resume-form" },
+    form.elements.length ? form.elements : h("p", { class: "muted" }, "The paused task asks for no inputs."),
+    out,
+    h("div", { class: "row" }, h("button", { type: "button", onclick: () => d.close() }, "Cancel"), h("button", { class: "primary", type: "submit" }, "Resume")));
+  const d = dialog(`Resume ${execution.namespace}.${execution.flowId} ${execution.id}`, body);
   return d;
 }

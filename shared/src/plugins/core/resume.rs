@@ -6,7 +6,8 @@
 //! paused Pause's `onResume` inputs, validated). The runtime provides the
 //! resuming ([`ExecutionControl`], over the engine); no outputs (Kestra
 //! records `resumedExecution` in the execution's variables, which Baton
-//! does not keep).
+//! does not keep). As in Kestra (`Pause.Resumed.now()`), the resumed
+//! Pause records no `resumed.by`.
 
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ pub trait ExecutionControl: Send + Sync {
     /// The (namespace, flow id) of execution `id`, if it exists.
     async fn owner(&self, id: &str) -> Result<Option<(String, String)>, String>;
     /// Resumes PAUSED execution `id` with `inputs` (its onResume inputs).
-    async fn resume(&self, id: &str, inputs: &Map<String, Value>, by: &str) -> Result<(), String>;
+    async fn resume(&self, id: &str, inputs: &Map<String, Value>) -> Result<(), String>;
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,8 +70,7 @@ impl RunnableTask for Resume {
             }
         }
         let inputs = self.p.inputs.clone().unwrap_or_default();
-        let by = format!("{}.{} execution {} task {}", cx.namespace, cx.flow_id, cx.execution_id, cx.task_id);
-        control.resume(&id, &inputs, &by).await.map_err(TaskError::failed)?;
+        control.resume(&id, &inputs).await.map_err(TaskError::failed)?;
         cx.log("INFO", &format!("resumed execution {id} of {ns}.{flow}"));
         Ok(TaskOutput::empty())
     }

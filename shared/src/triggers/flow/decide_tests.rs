@@ -116,7 +116,7 @@ fn two_upstreams_fire_once_after_both_then_reset() {
         Some(rec.clone()),
         now,
     );
-    assert_eq!(again, Advance { save: None, fire: None });
+    assert_eq!((again.save, again.fire), (None, None));
     let b = step(
         &s,
         &up(
@@ -147,7 +147,7 @@ fn two_upstreams_fire_once_after_both_then_reset() {
         Some(rec.clone()),
         now + Duration::minutes(2),
     );
-    assert_eq!(dup, Advance { save: None, fire: Some(fired) });
+    assert_eq!((dup.save, dup.fire), (None, Some(fired)));
     // a second b alone does not fire again
     let b2 = step(
         &s,

@@ -314,3 +314,199 @@ async fn corpus_listeners_with_legacy_conditions() {
     assert!(executions(&h, ns, "trigger-multiplecondition-failed").await.is_empty(), "flow-c failed");
     assert_eq!(executions(&h, ns, "trigger-multiplecondition-listener").await.len(), 1);
 }
+
+/// The downstream executions' flow output `status` (`{{ trigger.state }}`), sorted.
+fn statuses(execs: &[Execution]) -> Vec<String> {
+    let mut out: Vec<String> = execs
+        .iter()
+        .map(|e| e.outputs.as_ref().and_then(|o| o.get("status")).and_then(|v| v.as_str()).unwrap_or("?").to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corpus_listener_with_pause_fires_once_per_state_change() {
+    let h = harness();
+    let ns = "io.kestra.tests.trigger.pause";
+    corpus(&h, "trigger-flow-listener-with-pause.yaml");
+    let up = h.run_flow(&corpus(&h, "trigger-flow-with-pause.yaml"), json!({})).await;
+    assert_eq!(up.state.current, StateType::Success);
+    assert_eq!(up.task_run_list.len(), 3);
+    // Kestra's FlowTriggerCaseTest.triggerWithPause: RUNNING, PAUSED, RUNNING, SUCCESS
+    let down = ended(&h, ns, "trigger-flow-listener-with-pause", 4).await;
+    assert_eq!(statuses(&down), ["PAUSED", "RUNNING", "RUNNING", "SUCCESS"], "one execution per state change");
+    assert!(down.iter().all(|d| d.state.current == StateType::Success));
+    // every state change handled again (directly, and as a redelivered
+    // event of the ended execution): nothing more
+    for (i, h_) in up.state.histories.iter().enumerate() {
+        let mut at = up.clone();
+        at.state.current = h_.state;
+        at.state.histories.truncate(i + 1);
+        flow_triggers::on_state_change(&h.embedded.engine, &at).await.expect("again");
+    }
+    publish_event(&h.embedded.engine, &ExecutionEvent::Wake { execution_id: up.id.clone(), redispatch: false })
+        .await
+        .expect("publish");
+    assert_eq!(ended(&h, ns, "trigger-flow-listener-with-pause", 4).await.len(), 4, "duplicates create nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_states_include_paused_and_listeners_fire_before_after_execution() {
+    let h = harness();
+    h.flow(
+        r#"
+id: listener
+namespace: when
+outputs:
+  - id: status
+    type: STRING
+    value: "{{ trigger.state }}"
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.state }}"
+triggers:
+  - id: on_upstream
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: when
+        flowId: upstream
+"#,
+    );
+    let up = h
+        .run(
+            r#"
+id: upstream
+namespace: when
+tasks:
+  - id: pause
+    type: io.kestra.plugin.core.flow.Pause
+    pauseDuration: PT0.2S
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: x
+afterExecution:
+  - id: slow
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT1S
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(up.state.current, StateType::Success);
+    let down = ended(&h, "when", "listener", 2).await;
+    assert_eq!(statuses(&down), ["PAUSED", "SUCCESS"], "Kestra's default states: the terminal ones and PAUSED");
+    // the SUCCESS listener was created at the state change, while the
+    // afterExecution task still ran (Kestra: flow triggers on state change)
+    let success = down.iter().find(|d| statuses(std::slice::from_ref(*d)) == ["SUCCESS"]).expect("SUCCESS one");
+    let slow_end = crate::support::runs(&up, "slow")[0].state.end_date.expect("slow ended");
+    let created = success.state.histories[0].date;
+    assert!(created < slow_end, "listener created {created}, afterExecution ended {slow_end}");
+    assert_eq!(up.state.current, StateType::Success, "afterExecution never changes the state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_on_success_false_and_trigger_outputs_from_every_upstream() {
+    let h = harness();
+    h.flow(
+        r#"
+id: joined
+namespace: multi
+inputs:
+  - id: x
+    type: STRING
+  - id: y
+    type: STRING
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.x }}|{{ inputs.y }}|{{ trigger.outputs.x }}|{{ trigger.outputs.y }}|{{ trigger.flowId }}"
+triggers:
+  - id: on_both
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [SUCCESS]
+    inputs:
+      x: "{{ trigger.outputs.x }}"
+      y: "{{ trigger.outputs.y }}"
+    preconditions:
+      id: pair
+      resetOnSuccess: false
+      flows:
+        - namespace: multi
+          flowId: a
+        - namespace: multi
+          flowId: b
+"#,
+    );
+    let with_output = |id: &str, key: &str| {
+        format!(
+            "id: {id}\nnamespace: multi\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: {id}\noutputs:\n  - id: {key}\n    type: STRING\n    value: from-{id}\n"
+        )
+    };
+    h.run(&with_output("a", "x"), json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(executions(&h, "multi", "joined").await.is_empty(), "a alone is not enough");
+    h.run(&with_output("b", "y"), json!({})).await;
+    let down = ended(&h, "multi", "joined", 1).await;
+    assert_eq!(down.len(), 1);
+    let value = |e: &Execution| e.task_run_list[0].outputs.as_ref().expect("outputs")["value"].clone();
+    assert_eq!(value(&down[0]), json!("from-a|from-b|from-a|from-b|b"), "trigger.outputs merges both upstreams");
+    // the window stays complete: an end of a flow the preconditions do not
+    // name fires again (Kestra's MultipleCondition.test looks at the window only)
+    h.run(
+        "id: c\nnamespace: other\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: c\n",
+        json!({}),
+    )
+    .await;
+    let down = ended(&h, "multi", "joined", 2).await;
+    assert_eq!(down.len(), 2, "resetOnSuccess: false fires on any later end");
+    let last = down.iter().find(|e| e.trigger.as_ref().expect("trigger").variables["flowId"] == json!("c")).expect("c");
+    assert_eq!(value(last), json!("from-a|from-b|from-a|from-b|c"), "the window's outputs are kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_created_failed_by_checks_fires_no_flow_trigger() {
+    // Kestra creates it FAILED and emits it; its executor sees no state
+    // change (original state FAILED), so computeExecutionsFromFlowTriggers
+    // never runs for it
+    let h = harness();
+    h.flow(
+        r#"
+id: on_failure
+namespace: chk
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: x
+triggers:
+  - id: failed
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [FAILED]
+"#,
+    );
+    let checked = h.flow(
+        r#"
+id: checked
+namespace: chk
+checks:
+  - condition: "{{ false }}"
+    message: never
+    behavior: FAIL_EXECUTION
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: x
+"#,
+    );
+    let req = shared::runtime::launcher::LaunchRequest::default();
+    let e = h.embedded.launch(&checked, req).await.expect("created");
+    assert_eq!(e.state.current, StateType::Failed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(executions(&h, "chk", "on_failure").await.is_empty(), "as in Kestra: no state change, no Flow trigger");
+    // a FAILED that is a state change fires it
+    h.run("id: breaks\nnamespace: chk\ntasks:\n  - id: f\n    type: io.kestra.plugin.core.execution.Fail\n", json!({}))
+        .await;
+    assert_eq!(ended(&h, "chk", "on_failure", 1).await.len(), 1);
+}

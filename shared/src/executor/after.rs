@@ -7,9 +7,10 @@
 //! skips the later listeners, not afterExecution). Their task runs are
 //! appended to the execution, their failures shown on them; the
 //! execution's state never changes. While they run, `Execution::ending` is
-//! set; the end (`Action::Ended`: parent notified, concurrency slot freed,
-//! Flow triggers) is announced once, when they are all done — where Kestra
-//! considers the execution terminated.
+//! set; the end (`Action::Ended`: parent notified, concurrency slot freed)
+//! is announced once, when they are all done — where Kestra considers the
+//! execution terminated. Flow triggers fire at the state change itself
+//! (`runtime::executor`), before these tasks run, as in Kestra.
 
 use super::{Action, Block, Stepper};
 use crate::conditions::{ConditionContext, first_false};

@@ -109,6 +109,12 @@ impl ExecutorService {
                             next = Some(stored);
                             continue;
                         }
+                    } else {
+                        // a duplicate or late event decided on the stored copy:
+                        // the executor that saved the last state change may
+                        // have died before evaluating its Flow triggers
+                        // (idempotent: derived ids, windows remember)
+                        self.flow_triggers(&exec).await?;
                     }
                     self.cache.lock().await.insert(id, *exec);
                     return Ok(());
@@ -139,6 +145,8 @@ impl ExecutorService {
                 other => ExecutorError::FlowMissing(other.to_string(), exec.id.clone()),
             })?;
         let now = Utc::now();
+        // the state before this event: a save that changes it evaluates the Flow triggers
+        let from = exec.state.current;
         let (mut changed, mut exec_changed) = executor::apply_event(&flow, &mut exec, event, now);
         let mut actions = Vec::new();
         if exec.is_done() {
@@ -146,7 +154,7 @@ impl ExecutorService {
             // queued execution takes the slot and a parent hears of it
             actions.push(Action::Ended(exec.state.current));
             let killed = killed_attempts(&exec, event);
-            self.save(exec, &changed, actions).await?;
+            self.save(exec, from, &changed, actions).await?;
             self.close_claims(&killed).await?;
             return Ok(Decided::Saved);
         }
@@ -165,14 +173,14 @@ impl ExecutorService {
                     }
                     exec.state.set(StateType::Queued, now);
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "WARN", message });
-                    return self.save(exec, &changed, actions).await.map(|()| Decided::Saved);
+                    return self.save(exec, from, &changed, actions).await.map(|()| Decided::Saved);
                 }
                 Admission::Reject { state, message } => {
                     exec.state.set(state, now);
                     exec.error = Some(message.clone());
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "ERROR", message });
                     actions.push(Action::Ended(state));
-                    return self.save(exec, &changed, actions).await.map(|()| Decided::Saved);
+                    return self.save(exec, from, &changed, actions).await.map(|()| Decided::Saved);
                 }
             }
         }
@@ -182,7 +190,7 @@ impl ExecutorService {
             if changed.is_empty() {
                 return Ok(Decided::Unchanged(Box::new(exec)));
             }
-            return self.save(exec, &changed, actions).await.map(|()| Decided::Saved);
+            return self.save(exec, from, &changed, actions).await.map(|()| Decided::Saved);
         }
         // the step's time is taken after admission: an execution admitted
         // into a slot freed meanwhile starts after the previous one ended
@@ -201,7 +209,7 @@ impl ExecutorService {
         }
         // a kill (or an SLA) ended task runs: their workers are told to stop
         let killed = if t.execution.state.is_terminal() { killed_in(&t.execution, &changed) } else { Vec::new() };
-        self.save(t.execution, &changed, actions).await?;
+        self.save(t.execution, from, &changed, actions).await?;
         self.close_claims(&killed).await?;
         Ok(Decided::Saved)
     }
@@ -216,7 +224,18 @@ impl ExecutorService {
         Ok(())
     }
 
-    async fn save(&self, mut exec: Execution, changed: &[String], actions: Vec<Action>) -> Result<(), ExecutorError> {
+    /// Saves `exec` (compare-and-swap), performs `actions`, and — when its
+    /// state is no longer `from`, the state it was loaded in — evaluates the
+    /// Flow triggers listening to the new state, as Kestra's executor does on
+    /// every state change (`JdbcExecutor.toExecution`: current state !=
+    /// original state), before `afterExecution` tasks run.
+    async fn save(
+        &self,
+        mut exec: Execution,
+        from: StateType,
+        changed: &[String],
+        actions: Vec<Action>,
+    ) -> Result<(), ExecutorError> {
         let engine = &self.engine;
         let new_version = engine.state.save_execution(&exec, changed).await?;
         exec.version = new_version;
@@ -231,6 +250,9 @@ impl ExecutorService {
             tracing::debug!(execution_id = %exec.id, task_id = %tr.task_id, state = %tr.state.current, "task run");
         }
         self.perform(&exec, actions).await?;
+        if exec.state.current != from {
+            self.flow_triggers(&exec).await?;
+        }
         if !ended {
             // moved, not copied: the next event of this execution starts from here
             self.cache.lock().await.insert(exec.id.clone(), exec);
@@ -413,7 +435,7 @@ impl ExecutorService {
             )
             .await?;
         }
-        self.flow_triggers(exec).await?;
+        // Flow triggers are not here: they fire at the state change (`save`)
         self.release_slot(exec).await
     }
 

@@ -1,12 +1,15 @@
-//! Flow triggers at run time, on both runtimes: when an execution reaches a
-//! terminal state, find the flows whose `io.kestra.plugin.core.trigger.Flow`
-//! triggers may react, apply the pure decision (`triggers::flow::decide`),
+//! Flow triggers at run time, on both runtimes: when an execution changes
+//! state (any state a trigger lists: terminal ones, PAUSED, RUNNING…; the
+//! executor calls [`on_state_change`] after saving the change, as Kestra's
+//! executor does, before `afterExecution` tasks run), find the flows whose
+//! `io.kestra.plugin.core.trigger.Flow` triggers may react, apply the pure decision (`triggers::flow::decide`),
 //! compare-and-swap the partial state of multi-flow preconditions in the
 //! state store, and launch each downstream execution under a derived id.
 //!
 //! Exactly once per (upstream transition, downstream trigger): the
 //! downstream id derives from (upstream execution, downstream namespace,
-//! flow, trigger) — or, with preconditions, from the stored window's start
+//! flow, trigger, and for a non-terminal state or a repeated one the state
+//! and how many times the execution entered it) — or, with preconditions, from the stored window's start
 //! and round — so a duplicate delivery, a redelivered end or a restart
 //! finds the execution already there (`LaunchError::Exists`). A stored
 //! window remembers the upstream transitions it counted, so counting one
@@ -98,9 +101,22 @@ fn transition(exec: &Execution) -> usize {
     exec.state.histories.iter().filter(|h| h.state == exec.state.current).count().max(1)
 }
 
+/// Whether `exec` was created in its terminal state by a `checks` item
+/// (FAIL_EXECUTION) and never changed state since. Kestra emits such an
+/// execution, but its executor sees no state change (the state it reads
+/// is already FAILED), so no Flow trigger is evaluated for it.
+fn created_ended(exec: &Execution) -> bool {
+    exec.task_run_list.is_empty()
+        && exec.error.as_deref() == Some(super::launcher::CHECKS_FAILED)
+        && exec.state.histories.len() <= 2
+}
+
 /// Evaluates every Flow trigger for `exec`'s current state and launches
 /// the downstream executions. Idempotent.
 pub async fn on_state_change(engine: &Arc<Engine>, exec: &Execution) -> Result<(), FlowTriggerError> {
+    if created_ended(exec) {
+        return Ok(());
+    }
     let up = Upstream {
         execution_id: &exec.id,
         namespace: &exec.namespace,
@@ -186,6 +202,12 @@ async fn evaluate(
         }
     }
     let mut firings: Vec<(String, Firing)> = Vec::new();
+    // the merged outputs of the upstreams counted in the windows that fired
+    let mut window_outputs: Option<Value> = None;
+    let mut merge = |o: Map<String, Value>| {
+        let slot = window_outputs.get_or_insert_with(|| Value::Object(Map::new()));
+        decide::deep_merge(slot, &Value::Object(o));
+    };
     for m in &spec.multiple {
         let mut results = Vec::new();
         for (key, c) in &m.conditions {
@@ -197,9 +219,12 @@ async fn evaluate(
                 }
             }
         }
-        let Some(f) = apply_window(engine, flow, &m.id, &m.time_window, m.reset_on_success, &results, up).await? else {
+        let Some((f, o)) =
+            apply_window(engine, flow, &m.id, &m.time_window, m.reset_on_success, &results, up, exec).await?
+        else {
             return Ok(());
         };
+        merge(o);
         firings.push((m.id.clone(), f));
     }
     if let Some(pre) = &spec.preconditions {
@@ -210,19 +235,43 @@ async fn evaluate(
                 return Ok(());
             }
         };
-        let Some(f) = apply_window(engine, flow, &pre.id, &pre.time_window, pre.reset_on_success, &results, up).await?
+        let Some((f, o)) =
+            apply_window(engine, flow, &pre.id, &pre.time_window, pre.reset_on_success, &results, up, exec).await?
         else {
             return Ok(());
         };
+        merge(o);
         firings.push((pre.id.clone(), f));
     }
     let seed = decide::execution_seed(&flow.namespace, &flow.id, &trig.id, up, &firings);
-    launch(engine, exec, flow, trig, spec, ctx, ids::derived_id(&seed)).await
+    // Kestra's `Flow.evaluate`: this upstream's outputs deep-merged with the
+    // window's (every upstream it counted), so `trigger.outputs` has them all
+    let outputs = match window_outputs {
+        Some(w) => {
+            let mut o = Value::Object(exec.outputs.clone().unwrap_or_default());
+            decide::deep_merge(&mut o, &w);
+            match o {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            }
+        }
+        None => exec.outputs.clone().unwrap_or_default(),
+    };
+    let mut ctx = ctx.clone();
+    if !outputs.is_empty() {
+        if !ctx["trigger"].is_object() {
+            ctx["trigger"] = json!({});
+        }
+        ctx["trigger"]["outputs"] = Value::Object(outputs.clone());
+    }
+    launch(engine, exec, flow, trig, spec, &ctx, outputs, ids::derived_id(&seed)).await
 }
 
 /// Applies `results` to the stored window of precondition `condition_id`
-/// of `flow` with compare-and-swap; the firing if the window fires (or
-/// fired for this same transition before).
+/// of `flow` with compare-and-swap; the firing and the window's merged
+/// upstream outputs if the window fires (or fired for this same transition
+/// before).
+#[allow(clippy::too_many_arguments)]
 pub async fn apply_window(
     engine: &Engine,
     flow: &Flow,
@@ -231,9 +280,11 @@ pub async fn apply_window(
     reset_on_success: bool,
     results: &[(String, bool)],
     up: &Upstream<'_>,
-) -> Result<Option<Firing>, FlowTriggerError> {
-    if results.iter().all(|(_, ok)| !ok) {
-        // nothing met: nothing to read or store
+    exec: &Execution,
+) -> Result<Option<(Firing, Map<String, Value>)>, FlowTriggerError> {
+    if reset_on_success && results.iter().all(|(_, ok)| !ok) {
+        // nothing met, and a window that resets on success is never
+        // complete without a new match: nothing to read or store
         return Ok(None);
     }
     let key = format!("{}|{}|{}", flow.namespace, flow.id, condition_id);
@@ -243,11 +294,25 @@ pub async fn apply_window(
             None => (0, None),
             Some((v, body)) => (v, serde_json::from_value::<WindowRecord>(body).ok()),
         };
-        let adv = decide::advance(window, reset_on_success, results, stored, &upstream_key, Utc::now());
-        let Some(rec) = adv.save else { return Ok(adv.fire) };
+        let adv = decide::advance(
+            window,
+            reset_on_success,
+            results,
+            stored,
+            &upstream_key,
+            exec.outputs.as_ref(),
+            Utc::now(),
+        );
+        if adv.outputs_dropped {
+            tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, condition = %condition_id, upstream_execution_id = %exec.id,
+                "the upstream's outputs are left out of the preconditions window: it would exceed {} bytes (MAX_WINDOW_OUTPUTS_BYTES)",
+                decide::MAX_WINDOW_OUTPUTS_BYTES);
+        }
+        let fired = adv.fire.map(|f| (f, adv.outputs.clone()));
+        let Some(rec) = adv.save else { return Ok(fired) };
         let body = serde_json::to_value(&rec).map_err(|e| BackendError::Invalid(e.to_string()))?;
         match engine.state.save_record(KIND, &key, version, &body).await {
-            Ok(_) => return Ok(adv.fire),
+            Ok(_) => return Ok(fired),
             Err(BackendError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -259,8 +324,9 @@ pub async fn apply_window(
     })
 }
 
-/// Kestra's `trigger` variables of a downstream execution (`Flow.Output`).
-fn trigger_variables(exec: &Execution) -> Map<String, Value> {
+/// Kestra's `trigger` variables of a downstream execution (`Flow.Output`);
+/// `outputs`: the upstream's, merged with its window's.
+fn trigger_variables(exec: &Execution, outputs: Map<String, Value>) -> Map<String, Value> {
     let labels: Map<String, Value> = exec
         .labels
         .iter()
@@ -282,10 +348,11 @@ fn trigger_variables(exec: &Execution) -> Map<String, Value> {
         ("endDate".to_string(), date(exec.state.end_date)),
         ("firstFailedTaskId".to_string(), json!(first_failed)),
         ("lastTaskId".to_string(), json!(exec.task_run_list.last().map(|t| t.task_id.clone()))),
-        ("outputs".to_string(), Value::Object(exec.outputs.clone().unwrap_or_default())),
+        ("outputs".to_string(), Value::Object(outputs)),
     ])
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn launch(
     engine: &Arc<Engine>,
     exec: &Execution,
@@ -293,6 +360,7 @@ async fn launch(
     trig: &crate::model::Trigger,
     spec: &FlowTriggerSpec,
     ctx: &Value,
+    outputs: Map<String, Value>,
     id: String,
 ) -> Result<(), FlowTriggerError> {
     let warn = |what: &str, e: &dyn std::fmt::Display| {
@@ -318,7 +386,7 @@ async fn launch(
         trigger: Some(TriggerContext {
             id: trig.id.clone(),
             type_: crate::triggers::flow::TYPE.to_string(),
-            variables: trigger_variables(exec),
+            variables: trigger_variables(exec, outputs),
         }),
         execution_id: Some(id),
         ..LaunchRequest::default()

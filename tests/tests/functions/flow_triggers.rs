@@ -5,7 +5,9 @@
 //! end starts its listener once (inputs from `outputs.<task>`), a
 //! two-upstream `preconditions` listener fires once after both, and a
 //! redelivered end (as an event, and handled again directly) starts nothing
-//! more.
+//! more; a listener on RUNNING, PAUSED and SUCCESS gets one execution per
+//! state change of a paused and resumed upstream, the SUCCESS one before
+//! the upstream's `afterExecution` tasks end.
 
 use std::time::Duration;
 
@@ -224,4 +226,89 @@ async fn flow_triggers_fire_once_through_the_gcp_functions() {
     for flow in ["a", "b", "extract"] {
         assert_eq!(fns.executions(flow).await.len(), 1, "{flow} ran once");
     }
+}
+
+const PAUSED_UP: &str = r#"
+id: paused
+namespace: gcp.flowtrig
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: hello
+  - id: pause
+    type: io.kestra.plugin.core.flow.Pause
+  - id: again
+    type: io.kestra.plugin.core.log.Log
+    message: again
+afterExecution:
+  - id: slow
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT1S
+"#;
+
+/// Kestra's `trigger-flow-listener-with-pause`, in this namespace.
+const PAUSE_LISTENER: &str = r#"
+id: states
+namespace: gcp.flowtrig
+outputs:
+  - id: status
+    type: STRING
+    value: "{{ trigger.state }}"
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ trigger.executionId }} is {{ trigger.state }}"
+triggers:
+  - id: listen
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [RUNNING, PAUSED, SUCCESS, WARNING, FAILED]
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: gcp.flowtrig
+        flowId: paused
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flow_triggers_fire_once_per_state_change_through_the_gcp_functions() {
+    let fns = start(&[("paused", PAUSED_UP.into()), ("states", PAUSE_LISTENER.into())]).await;
+    let id = fns.launch("paused").await;
+    // paused: RUNNING then PAUSED announced
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let e = fns.backends.state.load_execution(&id).await.expect("load").expect("stored");
+        if e.state.current == StateType::Paused {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never paused: {:?}", e.state.current);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = format!("{}api/v1/executions/{id}/resume", fns.api.url);
+    let resp = fns.http.post(url).send().await.expect("resume");
+    assert!(resp.status().is_success(), "resume: {}", resp.status());
+    let up = fns.wait(&id).await;
+    assert_eq!(up.state.current, StateType::Success, "{:?}", up.error);
+    let down = fns.ended("states", 4).await;
+    let mut statuses: Vec<String> = down
+        .iter()
+        .map(|e| e.outputs.as_ref().and_then(|o| o.get("status")).and_then(Value::as_str).unwrap_or("?").to_string())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["PAUSED", "RUNNING", "RUNNING", "SUCCESS"], "once per state change, every push twice");
+    // the SUCCESS listener was created before the upstream's afterExecution ended
+    let success = down.iter().find(|e| e.trigger.as_ref().expect("trigger").variables["state"] == json!("SUCCESS"));
+    let created = success.expect("SUCCESS listener").state.histories[0].date;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let after = loop {
+        let e = fns.backends.state.load_execution(&id).await.expect("load").expect("stored");
+        if e.is_done() {
+            break e;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "afterExecution did not end");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let slow_end = after.task_run_list.iter().find(|t| t.task_id == "slow").and_then(|t| t.state.end_date);
+    assert!(created < slow_end.expect("slow ended"), "Flow triggers fire at the state change");
+    // redelivered: nothing more
+    fns.redeliver(&up).await;
+    assert_eq!(fns.ended("states", 4).await.len(), 4);
 }

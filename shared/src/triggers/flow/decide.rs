@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::spec::{ExecutionFilter, Field, FilterType, FlowTriggerSpec, Operand, Preconditions, UpstreamFlow};
 use super::window::{TimeWindow, is_open};
@@ -23,6 +24,11 @@ use crate::model::{Label, StateType};
 /// How many upstream transitions a window remembers for deduplication (a
 /// window counting more distinct upstream transitions forgets the oldest).
 pub const MAX_SEEN: usize = 64;
+
+/// The most a window keeps of its upstreams' merged flow outputs, as JSON
+/// bytes (a stored window must fit a Firestore document): an upstream
+/// whose outputs would grow it past this is counted, its outputs left out.
+pub const MAX_WINDOW_OUTPUTS_BYTES: usize = 256 * 1024;
 
 /// What a trigger looks at in the upstream execution.
 #[derive(Debug, Clone)]
@@ -144,6 +150,11 @@ pub struct WindowRecord {
     /// How many times this window fired: the next firing's round.
     pub round: u64,
     pub seen: VecDeque<Seen>,
+    /// The flow outputs of the upstream executions counted in this window,
+    /// deep-merged in the order counted (Kestra's window `outputs`): a
+    /// firing's `trigger.outputs`.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub outputs: Map<String, Value>,
 }
 
 /// One firing of a window: the downstream id derives from it.
@@ -154,33 +165,44 @@ pub struct Firing {
 }
 
 /// What evaluating one upstream transition against a window decides.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Advance {
     /// The window to store (compare-and-swap on the version read); `None`: unchanged.
     pub save: Option<WindowRecord>,
     /// Launch the downstream for this firing (again, if it is a duplicate
     /// of a transition that fired: the launch is idempotent).
     pub fire: Option<Firing>,
+    /// The window's merged upstream outputs at this firing (`trigger.outputs`).
+    pub outputs: Map<String, Value>,
+    /// This upstream's outputs were left out: they would grow the window's
+    /// past [`MAX_WINDOW_OUTPUTS_BYTES`].
+    pub outputs_dropped: bool,
 }
 
 /// Applies `results` (this transition's conditions) to the stored window,
-/// as Kestra's executor does: the stored window if still open at `now`,
-/// else a new one; conditions met accumulate; all met fires, and
-/// `reset_on_success` clears them for the next round.
+/// as Kestra's executor does (`FlowTriggerService`, `MultipleCondition.test`):
+/// the stored window if still open at `now`, else a new one; conditions met
+/// accumulate; the trigger fires whenever every condition of the window is
+/// met — so with `reset_on_success: false` a complete window fires for any
+/// later transition that reaches it (one that passed the trigger's `states`
+/// and other conditions), met or not, until it expires; with
+/// `reset_on_success` a firing empties the window (results and outputs).
+/// `upstream_outputs` are merged into the window when the transition counts.
 pub fn advance(
     window: &TimeWindow,
     reset_on_success: bool,
     results: &[(String, bool)],
     stored: Option<WindowRecord>,
     upstream_key: &str,
+    upstream_outputs: Option<&Map<String, Value>>,
     now: DateTime<Utc>,
 ) -> Advance {
-    let nothing = Advance { save: None, fire: None };
+    let nothing = Advance { save: None, fire: None, outputs: Map::new(), outputs_dropped: false };
     let mut rec = match stored.filter(|r| is_open(r.start, r.end, now)) {
         Some(r) => r,
         None => {
             let (start, end) = window.bounds(now);
-            WindowRecord { start, end, results: BTreeMap::new(), round: 0, seen: VecDeque::new() }
+            WindowRecord { start, end, results: BTreeMap::new(), round: 0, seen: VecDeque::new(), outputs: Map::new() }
         }
     };
     // a window not open now (before a DAILY_TIME_WINDOW's start, after a
@@ -190,28 +212,59 @@ pub fn advance(
     }
     if let Some(seen) = rec.seen.iter().find(|s| s.upstream == upstream_key) {
         let fire = seen.fired.map(|round| Firing { window_start: rec.start, round });
-        return Advance { save: None, fire };
+        return Advance { fire, outputs: rec.outputs.clone(), ..nothing };
     }
     let met: Vec<&String> = results.iter().filter(|(_, ok)| *ok).map(|(k, _)| k).collect();
-    if met.is_empty() {
+    let complete = |rec: &WindowRecord| results.iter().all(|(k, _)| rec.results.get(k).copied().unwrap_or(false));
+    if met.is_empty() && !complete(&rec) {
         return nothing;
     }
     for k in met {
         rec.results.insert(k.clone(), true);
     }
-    let all = results.iter().all(|(k, _)| rec.results.get(k).copied().unwrap_or(false));
+    let mut outputs_dropped = false;
+    if let Some(up) = upstream_outputs.filter(|o| !o.is_empty()) {
+        let mut merged = Value::Object(rec.outputs.clone());
+        deep_merge(&mut merged, &Value::Object(up.clone()));
+        let fits = serde_json::to_vec(&merged).map(|b| b.len() <= MAX_WINDOW_OUTPUTS_BYTES).unwrap_or(false);
+        match merged {
+            Value::Object(m) if fits => rec.outputs = m,
+            _ => outputs_dropped = true,
+        }
+    }
+    let all = complete(&rec);
     let fire = all.then_some(Firing { window_start: rec.start, round: rec.round });
+    let outputs = rec.outputs.clone();
     if all {
         rec.round += 1;
         if reset_on_success {
             rec.results.clear();
+            rec.outputs.clear();
         }
     }
     rec.seen.push_back(Seen { upstream: upstream_key.to_string(), fired: fire.map(|f| f.round) });
     while rec.seen.len() > MAX_SEEN {
         rec.seen.pop_front();
     }
-    Advance { save: Some(rec), fire }
+    Advance { save: Some(rec), fire, outputs, outputs_dropped }
+}
+
+/// Merges `from` into `into`: mappings key by key, recursively; any other
+/// value of `from` replaces (Kestra's `MapUtils.deepMerge`).
+pub fn deep_merge(into: &mut Value, from: &Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(k) {
+                    Some(existing) => deep_merge(existing, v),
+                    None => {
+                        a.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v.clone(),
+    }
 }
 
 /// The seed of the downstream execution's id: one per (upstream transition,

@@ -63,15 +63,20 @@ fn step(spec: &FlowTriggerSpec, u: &Upstream<'_>, stored: Option<WindowRecord>, 
         Ok(has_label.to_string())
     };
     let results = precondition_results(pre, u, &mut render).expect("rendered");
-    advance(&pre.time_window, pre.reset_on_success, &results, stored, &u.key(), now)
+    advance(&pre.time_window, pre.reset_on_success, &results, stored, &u.key(), None, now)
 }
 
 #[test]
-fn default_states_are_the_terminal_ones_and_own_flow_never_triggers() {
+fn default_states_are_the_terminal_ones_and_paused_and_own_flow_never_triggers() {
     let s = spec_of(json!({}));
     assert!(reacts(&s, "ns", "down", &up("e", "ns", "up", StateType::Success, &[])));
     assert!(reacts(&s, "ns", "down", &up("e", "ns", "up", StateType::Killed, &[])));
+    assert!(reacts(&s, "ns", "down", &up("e", "ns", "up", StateType::Paused, &[])), "Kestra >= 0.22");
     assert!(!reacts(&s, "ns", "down", &up("e", "ns", "up", StateType::Running, &[])));
+    let s = spec_of(json!({"states": ["RUNNING", "PAUSED", "RETRYING", "QUEUED", "KILLING"]}));
+    assert!(reacts(&s, "ns", "down", &up("e", "ns", "up", StateType::Running, &[])));
+    assert!(reacts(&s, "ns", "down", &up("e", "ns", "up", StateType::Queued, &[])));
+    assert!(!reacts(&s, "ns", "down", &up("e", "ns", "up", StateType::Success, &[])));
     assert!(!reacts(&s, "ns", "down", &up("e", "ns", "down", StateType::Success, &[])), "no recursion");
     let s = spec_of(json!({"states": ["FAILED"]}));
     assert!(!reacts(&s, "ns", "down", &up("e", "ns", "up", StateType::Success, &[])));
@@ -111,7 +116,7 @@ fn two_upstreams_fire_once_after_both_then_reset() {
         Some(rec.clone()),
         now,
     );
-    assert_eq!(again, Advance { save: None, fire: None });
+    assert_eq!((again.save, again.fire), (None, None));
     let b = step(
         &s,
         &up(
@@ -142,7 +147,7 @@ fn two_upstreams_fire_once_after_both_then_reset() {
         Some(rec.clone()),
         now + Duration::minutes(2),
     );
-    assert_eq!(dup, Advance { save: None, fire: Some(fired) });
+    assert_eq!((dup.save, dup.fire), (None, Some(fired)));
     // a second b alone does not fire again
     let b2 = step(
         &s,
@@ -189,7 +194,7 @@ fn a_label_or_a_state_that_does_not_match_counts_nothing() {
 }
 
 #[test]
-fn reset_on_success_false_fires_on_each_new_match() {
+fn reset_on_success_false_fires_on_any_later_transition_of_a_complete_window() {
     let s = spec_of(json!({"preconditions": {"id": "p", "resetOnSuccess": false, "flows": [
         {"namespace": "ns", "flowId": "a"}, {"namespace": "ns", "flowId": "b"}]}}));
     let now = at("2024-05-02T10:00:00Z");
@@ -198,6 +203,54 @@ fn reset_on_success_false_fires_on_each_new_match() {
     assert_eq!(r2.fire.map(|f| f.round), Some(0));
     let r3 = step(&s, &up("a2", "ns", "a", StateType::Success, &[]), r2.save, now);
     assert_eq!(r3.fire.map(|f| f.round), Some(1), "each firing has its own round");
+    // an end of a flow no precondition names: the window is complete, so
+    // Kestra's MultipleCondition.test holds and the trigger fires
+    let other = up("z1", "other", "zzz", StateType::Success, &[]);
+    let r4 = step(&s, &other, r3.save.clone(), now);
+    assert_eq!(r4.fire.map(|f| f.round), Some(2));
+    // the same transition again: the same firing, nothing stored
+    let again = step(&s, &other, r4.save.clone(), now);
+    assert_eq!((again.fire.map(|f| f.round), again.save), (Some(2), None));
+    // the next day the window is new and empty: nothing until both again
+    let tomorrow = at("2024-05-03T10:00:00Z");
+    assert_eq!(step(&s, &up("z2", "other", "zzz", StateType::Success, &[]), r4.save.clone(), tomorrow).fire, None);
+    // with resetOnSuccess (the default), an unrelated end after a firing fires nothing
+    let t = spec_of(json!({"preconditions": {"id": "p", "flows": [
+        {"namespace": "ns", "flowId": "a"}, {"namespace": "ns", "flowId": "b"}]}}));
+    let r1 = step(&t, &up("a1", "ns", "a", StateType::Success, &[]), None, now).save;
+    let r2 = step(&t, &up("b1", "ns", "b", StateType::Success, &[]), r1, now);
+    assert!(r2.fire.is_some());
+    assert_eq!(step(&t, &other, r2.save, now).fire, None);
+}
+
+#[test]
+fn a_window_merges_its_upstreams_outputs_for_trigger_outputs() {
+    let s = spec_of(json!({"preconditions": {"id": "p", "flows": [
+        {"namespace": "ns", "flowId": "a"}, {"namespace": "ns", "flowId": "b"}]}}));
+    let pre = s.preconditions.as_ref().expect("preconditions");
+    let now = at("2024-05-02T10:00:00Z");
+    let mut render = |_: &str| -> Result<String, String> { Ok(String::new()) };
+    let mut run = |u: &Upstream<'_>, out: serde_json::Value, stored: Option<WindowRecord>| {
+        let results = precondition_results(pre, u, &mut render).expect("results");
+        let out = out.as_object().cloned().unwrap_or_default();
+        advance(&pre.time_window, pre.reset_on_success, &results, stored, &u.key(), Some(&out), now)
+    };
+    let a = run(&up("a1", "ns", "a", StateType::Success, &[]), json!({"x": 1, "m": {"k": "a", "only_a": true}}), None);
+    assert!(a.fire.is_none());
+    let b = run(&up("b1", "ns", "b", StateType::Success, &[]), json!({"y": 2, "m": {"k": "b"}}), a.save);
+    assert!(b.fire.is_some());
+    assert_eq!(
+        serde_json::Value::Object(b.outputs),
+        json!({"x": 1, "y": 2, "m": {"k": "b", "only_a": true}}),
+        "both upstreams' outputs, the later one winning on a shared key"
+    );
+    let rec = b.save.expect("stored");
+    assert!(rec.outputs.is_empty(), "a reset window forgets its outputs");
+    // too big to keep: counted, its outputs left out
+    let huge = json!({"blob": "x".repeat(MAX_WINDOW_OUTPUTS_BYTES + 1)});
+    let c = run(&up("a2", "ns", "a", StateType::Success, &[]), huge, Some(rec));
+    assert!(c.outputs_dropped);
+    assert!(c.save.expect("stored").results.contains_key("flows[0]"));
 }
 
 #[test]
@@ -215,7 +268,7 @@ fn an_expired_window_starts_over_and_a_closed_one_is_not_evaluated() {
         "flows": [{"namespace": "ns", "flowId": "a"}]}}));
     assert_eq!(
         step(&d, &up("a1", "ns", "a", StateType::Success, &[]), None, at("2024-05-02T10:00:00Z")),
-        Advance { save: None, fire: None }
+        Advance { save: None, fire: None, outputs: serde_json::Map::new(), outputs_dropped: false }
     );
     assert!(step(&d, &up("a1", "ns", "a", StateType::Success, &[]), None, at("2024-05-02T08:00:00Z")).fire.is_some());
 }
@@ -257,7 +310,7 @@ fn ids_are_per_upstream_transition_and_per_firing() {
 #[test]
 fn every_precondition_property_is_checked_and_located() {
     let err = spec::parse(&trigger(json!({
-        "states": ["CREATED", "NOPE", "PAUSED"],
+        "states": ["CREATED", "NOPE", "PAUSED", "RUNNING"],
         "preconditions": {"id": "-bad", "bogus": 1,
             "flows": [{"flowId": "x", "extra": true}],
             "where": [{"id": "w", "operand": "XOR", "filters": [
@@ -270,10 +323,10 @@ fn every_precondition_property_is_checked_and_located() {
     })))
     .expect_err("invalid");
     let paths: Vec<&str> = err.iter().map(|p| p.path.as_str()).collect();
+    assert!(!paths.contains(&"states[2]") && !paths.contains(&"states[3]"), "PAUSED, RUNNING are valid: {err:#?}");
     for want in [
         "states[0]",
         "states[1]",
-        "states[2]",
         "preconditions.id",
         "preconditions.bogus",
         "preconditions.flows[0]",

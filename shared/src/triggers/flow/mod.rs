@@ -3,7 +3,7 @@
 //!
 //! [`spec`] parses the properties once per flow source, [`window`] owns
 //! `timeWindow`, and [`decide`] is the pure decision the runtime
-//! (`runtime::flow_triggers`) applies when an execution ends.
+//! (`runtime::flow_triggers`) applies when an execution changes state.
 
 pub mod decide;
 pub mod spec;
@@ -18,7 +18,7 @@ pub const TYPE: &str = "io.kestra.plugin.core.trigger.Flow";
 pub static DEF: TriggerDef = TriggerDef {
     type_name: TYPE,
     aliases: &["io.kestra.core.models.triggers.types.Flow"],
-    description: "Starts an execution when executions of other flows end, as its preconditions and conditions say.",
+    description: "Starts an execution when executions of other flows change state (end, pause…), as its states, preconditions and conditions say.",
     props: &[
         PropSpec::optional("inputs", PropKind::Map),
         PropSpec::optional("states", PropKind::List),

@@ -13,7 +13,7 @@ use crate::triggers::{TriggerProblem, prop};
 /// What a Flow trigger says, typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowTriggerSpec {
-    /// The upstream states it reacts to (Kestra's default: the terminal ones).
+    /// The upstream states it reacts to (Kestra's default: the terminal ones and PAUSED).
     pub states: Vec<StateType>,
     /// Rendered against the upstream execution into the downstream's inputs.
     pub inputs: Option<Map<String, Value>>,
@@ -217,10 +217,11 @@ fn parse_multiple(raw: &Value, path: &str, p: &mut Problems) -> Option<MultipleS
     Some(MultipleSpec { id, time_window: TimeWindow::legacy(window, advance), reset_on_success, conditions })
 }
 
-/// Kestra's `State.Type.terminatedTypes()`.
+/// Kestra's default `states`: `State.Type.terminatedTypes()` and PAUSED
+/// (Kestra ≥ 0.22, `io.kestra.plugin.core.trigger.Flow.states`).
 pub fn default_states() -> Vec<StateType> {
     use StateType::*;
-    vec![Failed, Warning, Success, Killed, Cancelled, Retried, Skipped]
+    vec![Failed, Warning, Success, Killed, Cancelled, Retried, Skipped, Paused]
 }
 
 pub(crate) fn parse_states(v: &Value, path: &str, p: &mut Problems) -> Option<Vec<StateType>> {
@@ -234,13 +235,6 @@ pub(crate) fn parse_states(v: &Value, path: &str, p: &mut Problems) -> Option<Ve
             Some(StateType::Created) => p.at(
                 format!("{path}[{i}]"),
                 "a Flow trigger cannot react to CREATED: it is the initial state, not a transition",
-            ),
-            Some(s) if !s.is_terminal() => p.at(
-                format!("{path}[{i}]"),
-                format!(
-                    "Baton evaluates Flow triggers when an execution ends: state {} is not supported (terminal states only)",
-                    s.as_str()
-                ),
             ),
             Some(s) => out.push(s),
             None => p.at(format!("{path}[{i}]"), format!("unknown execution state {item}")),

@@ -15,6 +15,7 @@ mod deployed;
 #[cfg(feature = "duckdb")]
 mod duckdb;
 mod events;
+mod events_pubsub;
 mod flow_triggers;
 mod flowkeys;
 mod flows;

@@ -241,12 +241,12 @@ triggers:
     assert_eq!(poll.auth.project_id.as_deref(), Some("my-project"));
     // without them the same trigger is invalid; a default's bad value names its origin
     let bare = src.replace("      subscription: from-defaults\n", "");
-    has(&run(&bare), "triggers[0] (trigger 'poll'): trigger 'poll': a Pub/Sub trigger needs 'subscription'");
+    has(&run(&bare), "triggers[0]: trigger 'poll': a Pub/Sub trigger needs 'subscription'");
     let wrong = src.replace("maxRecords: 5", "maxRecords: [5]");
     has(&run(&wrong), "property 'maxRecords' of io.kestra.plugin.gcp.pubsub.Trigger (from pluginDefaults)");
     // a key written on the trigger itself must still be the trigger's
     let typo = src.replace("    topic: orders\n", "    topic: orders\n    location: EU\n");
-    has(&run(&typo), "triggers[0].location (trigger 'poll'): unknown property 'location'");
+    has(&run(&typo), "triggers[0].location: unknown property 'location'");
     // forced defaults override what the trigger says
     let forced = src.replace(
         "  - type: io.kestra.plugin.gcp.pubsub.Trigger\n",

@@ -7,8 +7,10 @@
 //!   execution with `trigger.data`. The time from the push to the first
 //!   task starting is printed (the README's benchmark).
 //! - on `baton server local`, the poller: two objects become one
-//!   execution, DELETE removes them, and nothing starts again — also after
-//!   a restart on the same home.
+//!   execution, DELETE removes them, MOVE puts them under `moveDirectory`
+//!   once, and nothing starts again — also after a restart on the same home.
+//! - a Pub/Sub trigger whose `subscription` and `serdeType` come from
+//!   `pluginDefaults` is found and honoured by a push.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -159,6 +161,97 @@ async fn a_pubsub_message_pushed_twice_starts_one_realtime_execution() {
     assert_eq!(exec.state.current, StateType::Success);
     let logs = cluster.logs(&ids[0]).await.join("\n");
     assert!(logs.contains("Received: hello v m-1"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pushed_message_reaches_a_trigger_configured_by_plugin_defaults() {
+    // subscription and serdeType only in pluginDefaults (with a key only tasks have)
+    let flow = "id: on_order\nnamespace: company.team\npluginDefaults:\n  - type: io.kestra.plugin.gcp.pubsub\n    \
+                values:\n      projectId: test-project-id\n      subscription: orders-from-defaults\n      \
+                serdeType: JSON\n      location: EU\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    \
+                message: \"order {{ trigger.data.order }}\"\ntriggers:\n  - id: trigger\n    \
+                type: io.kestra.plugin.gcp.pubsub.RealtimeTrigger\n    topic: orders\n";
+    let cluster =
+        Cluster::start(ClusterOptions { flows: vec![("f.yml".into(), flow.into())], ..Default::default() }).await;
+    let env = PushEnvelope::wrap(
+        br#"{"order": 7}"#,
+        BTreeMap::new(),
+        "m-7",
+        chrono::Utc::now(),
+        "projects/test-project-id/subscriptions/orders-from-defaults",
+        None,
+    );
+    assert_eq!(post(&cluster.http, &cluster.scheduler.url, serde_json::to_vec(&env).expect("json")).await, 204);
+    let ids = executions(cluster.backends.state.as_ref(), "company.team", "on_order").await;
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let exec = cluster.wait(&ids[0]).await;
+    assert_eq!(exec.state.current, StateType::Success);
+    assert_eq!(
+        exec.trigger.as_ref().expect("trigger").variables["data"]["order"],
+        7,
+        "serdeType JSON from the defaults"
+    );
+    let logs = cluster.logs(&ids[0]).await.join("\n");
+    assert!(logs.contains("order 7"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_local_server_moves_polled_objects_once() {
+    let gcs = Arc::new(gcs());
+    let b = bucket(&gcs, "ev-move").await;
+    let dir = std::env::temp_dir().join(format!("baton-events-{}", uuid::Uuid::new_v4()));
+    let flows = dir.join("flows");
+    std::fs::create_dir_all(&flows).expect("flows");
+    let extra = format!("    interval: PT0.3S\n    action: MOVE\n    moveDirectory: gs://{b}/archive/\n");
+    std::fs::write(flows.join("f.yml"), gcs_flow(&b, &extra)).expect("flow");
+    let first = put(&gcs, &b, "in/a.csv", "first").await;
+    let server = start_local(&dir.join("home"), &flows).await;
+    let state: Arc<dyn StateStore> = server.engine.state.clone();
+    let moved = |name: &'static str| {
+        let (gcs, b) = (gcs.clone(), b.clone());
+        async move {
+            let gone = gcs.get_object(&b, &format!("in/{name}")).await.ok()?.is_none();
+            let there = gcs.get_object(&b, &format!("archive/{name}")).await.ok()?;
+            there.filter(|_| gone)
+        }
+    };
+    let archived = wait_for(Duration::from_secs(20), "in/a.csv moved to archive/", || moved("a.csv")).await;
+    assert_eq!(archived["size"], first["size"]);
+    let ids = executions(state.as_ref(), "company.team", "watch_files").await;
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let exec = wait_for(Duration::from_secs(20), "success", || {
+        let (state, id) = (state.clone(), ids[0].clone());
+        async move { state.load_execution(&id).await.ok()?.filter(|e| e.state.current.is_terminal()) }
+    })
+    .await;
+    assert_eq!(exec.state.current, StateType::Success);
+    let blobs = &exec.trigger.as_ref().expect("trigger").variables["blobs"];
+    assert_eq!((blobs[0]["name"].as_str(), blobs[0]["changeType"].as_str()), (Some("in/a.csv"), Some("CREATE")));
+    let logs: Vec<String> = state.logs(&ids[0]).await.expect("logs").into_iter().map(|l| l.message).collect();
+    assert!(logs.iter().any(|l| l.starts_with("1 in/a.csv CREATE kestra:///")), "{logs:?}");
+    // the archive is not watched, a restart starts nothing; the same name again is a new object
+    server.shutdown().await;
+    let server = start_local(&dir.join("home"), &flows).await;
+    let state: Arc<dyn StateStore> = server.engine.state.clone();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(executions(state.as_ref(), "company.team", "watch_files").await, ids);
+    put(&gcs, &b, "in/a.csv", "second!").await;
+    wait_for(Duration::from_secs(20), "a second execution", || {
+        let state = state.clone();
+        async move { (executions(state.as_ref(), "company.team", "watch_files").await.len() == 2).then_some(()) }
+    })
+    .await;
+    let archived = wait_for(Duration::from_secs(20), "the new in/a.csv moved too", || {
+        let (gcs, b) = (gcs.clone(), b.clone());
+        async move {
+            let o = gcs.get_object(&b, "archive/a.csv").await.ok()??;
+            (o["size"] == "7" && gcs.get_object(&b, "in/a.csv").await.ok()?.is_none()).then_some(o)
+        }
+    })
+    .await;
+    assert_eq!(archived["name"], "archive/a.csv");
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 async fn start_local(home: &std::path::Path, flows: &std::path::Path) -> shared::server::LocalServer {

@@ -16,6 +16,7 @@ mod deployed_pause;
 #[cfg(feature = "duckdb")]
 mod duckdb;
 mod events;
+mod events_pubsub;
 mod flow_triggers;
 mod flowkeys;
 mod flows;

@@ -43,6 +43,38 @@ triggers:
     subscription: clicks-baton
 "#;
 
+/// Zoomcamp style: the project (and a key only tasks use) in pluginDefaults,
+/// a forced default overriding what a trigger says.
+const DEFAULTS_FLOW: &str = r#"
+id: defaults
+namespace: company.team
+pluginDefaults:
+  - type: io.kestra.plugin.gcp
+    values:
+      projectId: zoomcamp-project
+      location: EU
+  - type: io.kestra.plugin.gcp.pubsub
+    values:
+      projectId: not-the-first
+  - type: io.kestra.plugin.gcp.gcs.Trigger
+    forced: true
+    values:
+      from: gs://forced-bucket/in/
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+triggers:
+  - id: watch
+    type: io.kestra.plugin.gcp.gcs.Trigger
+    from: gs://written/in/
+  - id: poll
+    type: io.kestra.plugin.gcp.pubsub.Trigger
+    topic: orders
+    subscription: zoom-orders
+    maxRecords: 10
+"#;
+
 fn evaluate(flows: &std::path::Path) -> BTreeMap<String, Value> {
     let tmp = TempDir::new("tf-events");
     let root = &tmp.0;
@@ -69,9 +101,10 @@ fn evaluate(flows: &std::path::Path) -> BTreeMap<String, Value> {
 fn event_triggers_become_notifications_and_push_subscriptions() {
     let tmp = TempDir::new("tf-events-flows");
     std::fs::write(tmp.0.join("ingest.yml"), FLOW).expect("flow");
+    std::fs::write(tmp.0.join("defaults.yml"), DEFAULTS_FLOW).expect("flow");
     let out = evaluate(&tmp.0);
     let gcs = out["gcs"].as_object().expect("gcs map");
-    assert_eq!(gcs.len(), 2, "the disabled trigger gets nothing: {gcs:?}");
+    assert_eq!(gcs.len(), 3, "the disabled trigger gets nothing: {gcs:?}");
     let w = &gcs["company.team/ingest/watch"];
     assert_eq!((w["bucket"].as_str(), w["prefix"].as_str()), (Some("landing"), Some("in/")));
     assert_eq!(w["event_types"], serde_json::json!(["OBJECT_FINALIZE"]), "on: CREATE");
@@ -88,6 +121,22 @@ fn event_triggers_become_notifications_and_push_subscriptions() {
     assert_eq!(ps["company.team/ingest/poll"]["subscription"], "orders-baton");
     assert_eq!(ps["company.team/ingest/live"]["topic"], "projects/other-project/topics/clicks");
     assert_eq!(ps["company.team/ingest/live"]["realtime"], true);
+    // pluginDefaults, as the runtimes see them (shared::model::flow::apply_defaults)
+    assert_eq!(
+        ps["company.team/defaults/poll"]["topic"], "projects/zoomcamp-project/topics/orders",
+        "first default wins"
+    );
+    assert_eq!(gcs["company.team/defaults/watch"]["bucket"], "forced-bucket", "a forced default overrides");
+    let (flow, diags) = shared::validate::validate_source(
+        "defaults.yml",
+        DEFAULTS_FLOW,
+        &shared::plugins::Registry::builtin(),
+        &shared::template::Renderer::new(),
+    );
+    assert!(diags.is_empty(), "{diags:?}");
+    let flow = flow.expect("flow");
+    assert_eq!(flow.triggers[1].props["projectId"], "zoomcamp-project");
+    assert_eq!(flow.triggers[0].props["from"], "gs://forced-bucket/in/");
 }
 
 #[test]

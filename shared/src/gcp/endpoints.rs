@@ -1,8 +1,10 @@
 //! Where the Google services are: production by default, or local
 //! emulators. `STORAGE_EMULATOR_HOST` is the variable Google's own client
 //! libraries read for GCS; `BIGQUERY_EMULATOR_HOST` follows the same form
-//! for BigQuery. Both accept `host:port` or a full `http://host:port` URL.
-//! A service on an emulator is called without credentials.
+//! for BigQuery; `PUBSUB_EMULATOR_HOST` is Google's for Pub/Sub (read by
+//! the local Pub/Sub trigger poller). All accept `host:port` or a full
+//! `http://host:port` URL. A service on an emulator is called without
+//! credentials.
 
 /// GCS's production root.
 pub const STORAGE_DEFAULT: &str = "https://storage.googleapis.com";
@@ -24,6 +26,8 @@ pub struct Endpoints {
     pub bigquery_emulator: bool,
     /// IAM Credentials root (impersonation).
     pub iam_credentials: String,
+    /// `http://host:port` of a Pub/Sub emulator; `None` for Google's service.
+    pub pubsub_emulator: Option<String>,
 }
 
 impl Default for Endpoints {
@@ -34,6 +38,7 @@ impl Default for Endpoints {
             bigquery: BIGQUERY_DEFAULT.to_string(),
             bigquery_emulator: false,
             iam_credentials: IAM_CREDENTIALS_DEFAULT.to_string(),
+            pubsub_emulator: None,
         }
     }
 }
@@ -45,8 +50,8 @@ pub fn emulator_root(value: &str) -> String {
 }
 
 impl Endpoints {
-    /// Production endpoints, overridden by `STORAGE_EMULATOR_HOST` and
-    /// `BIGQUERY_EMULATOR_HOST` when set (and not empty).
+    /// Production endpoints, overridden by `STORAGE_EMULATOR_HOST`,
+    /// `BIGQUERY_EMULATOR_HOST` and `PUBSUB_EMULATOR_HOST` when set (and not empty).
     pub fn from_env() -> Endpoints {
         Endpoints::from_vars(|k| std::env::var(k).ok())
     }
@@ -60,7 +65,16 @@ impl Endpoints {
         if let Some(v) = get("BIGQUERY_EMULATOR_HOST").filter(|v| !v.trim().is_empty()) {
             e = e.with_bigquery_emulator(&v);
         }
+        if let Some(v) = get("PUBSUB_EMULATOR_HOST").filter(|v| !v.trim().is_empty()) {
+            e = e.with_pubsub_emulator(&v);
+        }
         e
+    }
+
+    /// Pub/Sub on an emulator at `host` (`host:port` or URL).
+    pub fn with_pubsub_emulator(mut self, host: &str) -> Endpoints {
+        self.pubsub_emulator = Some(emulator_root(host));
+        self
     }
 
     /// GCS on an emulator at `host` (`host:port` or URL).
@@ -99,10 +113,12 @@ mod tests {
         let e = Endpoints::from_vars(|k| match k {
             "STORAGE_EMULATOR_HOST" => Some("127.0.0.5:80".into()),
             "BIGQUERY_EMULATOR_HOST" => Some("http://127.0.0.5:9050/".into()),
+            "PUBSUB_EMULATOR_HOST" => Some("127.0.0.5:8085".into()),
             _ => None,
         });
         assert_eq!(e.storage, "http://127.0.0.5:80");
         assert!(e.storage_emulator && e.bigquery_emulator);
+        assert_eq!(e.pubsub_emulator.as_deref(), Some("http://127.0.0.5:8085"));
         assert_eq!(e.bigquery_v2(), "http://127.0.0.5:9050/bigquery/v2");
         assert_eq!(e.bigquery_upload_v2(), "http://127.0.0.5:9050/upload/bigquery/v2");
         let e = Endpoints::from_vars(|k| (k == "STORAGE_EMULATOR_HOST").then(|| " ".to_string()));

@@ -36,6 +36,10 @@ pub const REALTIME_TYPE: &str = "io.kestra.plugin.gcp.pubsub.RealtimeTrigger";
 
 /// Messages one poll takes at most (whatever `maxRecords`/`maxDuration` say): the rest wait for the next poll.
 pub const MAX_RECORDS_BOUND: usize = 10_000;
+/// The longest a poll waits for its messages (`maxDuration`, or for
+/// `maxRecords` messages when only `maxRecords` is set): below the hour for
+/// which Pub/Sub's client keeps extending the leases of the messages held.
+pub const MAX_BATCH_WAIT: Duration = Duration::from_secs(55 * 60);
 
 const PROPS: [PropSpec; 11] = [
     AUTH_PROPS[0],
@@ -140,6 +144,19 @@ impl PubSubTrigger {
                 ));
             }
         }
+        if let Some(d) = max_duration
+            && !realtime
+            && d > MAX_BATCH_WAIT
+        {
+            problems.push(TriggerProblem::at(
+                "maxDuration",
+                format!(
+                    "trigger '{}': 'maxDuration' is at most PT55M (Baton's bound: Pub/Sub stops extending the leases \
+                     of held messages after an hour)",
+                    t.id
+                ),
+            ));
+        }
         if !realtime && max_records.is_none() && max_duration.is_none() && prop(t, "maxRecords").is_none() {
             problems.push(TriggerProblem::at(
                 "",
@@ -166,9 +183,20 @@ impl PubSubTrigger {
         })
     }
 
-    /// How many messages one poll takes at most.
+    /// How many messages one poll takes at most (`maxRecords` has no
+    /// effect on a `RealtimeTrigger`, as in Kestra).
     pub fn batch_limit(&self) -> usize {
-        self.max_records.unwrap_or(MAX_RECORDS_BOUND).min(MAX_RECORDS_BOUND)
+        match self.max_records {
+            Some(n) if !self.realtime => n.min(MAX_RECORDS_BOUND),
+            _ => MAX_RECORDS_BOUND,
+        }
+    }
+
+    /// How long a polling `Trigger` waits for its batch: `maxDuration`,
+    /// else until `maxRecords` arrive (Kestra's Consume), at most
+    /// [`MAX_BATCH_WAIT`].
+    pub fn batch_wait(&self) -> Duration {
+        self.max_duration.unwrap_or(MAX_BATCH_WAIT).min(MAX_BATCH_WAIT)
     }
 }
 
@@ -259,6 +287,7 @@ mod tests {
         ))
         .expect("valid");
         assert!(r.realtime);
+        assert_eq!((t.batch_limit(), t.batch_wait()), (10, MAX_BATCH_WAIT), "maxRecords alone: wait for them");
         assert_eq!(r.auth.project_id.as_deref(), Some("test-project-id"));
     }
 
@@ -272,6 +301,7 @@ mod tests {
         assert_eq!(paths(TYPE, "topic: t1t\nsubscription: 9bad\nmaxRecords: 1"), ["subscription"]);
         assert_eq!(paths(TYPE, "topic: t1t\nsubscription: s1s\nmaxRecords: 1\nserdeType: AVRO"), ["serdeType"]);
         assert_eq!(paths(REALTIME_TYPE, "topic: \"{{ x }}\"\nsubscription: s1s"), ["topic"]);
+        assert_eq!(paths(TYPE, "topic: t1t\nsubscription: s1s\nmaxDuration: PT2H"), ["maxDuration"]);
     }
 
     #[test]

@@ -207,6 +207,58 @@ tasks:
 }
 
 #[test]
+fn plugin_defaults_reach_triggers_as_in_kestra() {
+    // zoomcamp style: the gcp package's defaults serve tasks and triggers alike
+    let src = r#"id: f
+namespace: n
+pluginDefaults:
+  - type: io.kestra.plugin.gcp
+    values:
+      projectId: my-project
+      location: EU
+      bucket: my-bucket
+  - type: io.kestra.plugin.gcp.pubsub.Trigger
+    values:
+      subscription: from-defaults
+      maxRecords: 5
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+triggers:
+  - id: poll
+    type: io.kestra.plugin.gcp.pubsub.Trigger
+    topic: orders
+  - id: watch
+    type: io.kestra.plugin.gcp.gcs.Trigger
+    from: gs://b/in/
+"#;
+    let out = run(src);
+    assert!(out.is_empty(), "required subscription and maxRecords from pluginDefaults, foreign keys left out: {out:?}");
+    let (flow, _) = validate_source("f.yaml", src, &registry(), &Renderer::new());
+    let poll = crate::triggers::pubsub::PubSubTrigger::from_trigger(&flow.expect("flow").triggers[0]).expect("valid");
+    assert_eq!((poll.subscription.as_str(), poll.max_records), ("from-defaults", Some(5)));
+    assert_eq!(poll.auth.project_id.as_deref(), Some("my-project"));
+    // without them the same trigger is invalid; a default's bad value names its origin
+    let bare = src.replace("      subscription: from-defaults\n", "");
+    has(&run(&bare), "triggers[0]: trigger 'poll': a Pub/Sub trigger needs 'subscription'");
+    let wrong = src.replace("maxRecords: 5", "maxRecords: [5]");
+    has(&run(&wrong), "property 'maxRecords' of io.kestra.plugin.gcp.pubsub.Trigger (from pluginDefaults)");
+    // a key written on the trigger itself must still be the trigger's
+    let typo = src.replace("    topic: orders\n", "    topic: orders\n    location: EU\n");
+    has(&run(&typo), "triggers[0].location: unknown property 'location'");
+    // forced defaults override what the trigger says
+    let forced = src.replace(
+        "  - type: io.kestra.plugin.gcp.pubsub.Trigger\n",
+        "  - type: io.kestra.plugin.gcp.pubsub.Trigger\n    forced: true\n",
+    );
+    let forced = forced.replace("    topic: orders\n", "    topic: orders\n    subscription: written\n");
+    let (flow, _) = validate_source("f.yaml", &forced, &registry(), &Renderer::new());
+    let t = &flow.expect("flow").triggers[0];
+    assert_eq!(t.props["subscription"], "from-defaults");
+}
+
+#[test]
 fn templates_checked_in_variables_and_triggers_and_trigger_inputs_typed() {
     let src = r#"id: f
 namespace: n

@@ -1,6 +1,14 @@
 //! Trigger checks: ids (pattern, duplicates), known types (from
 //! `crate::triggers`, with "did you mean" hints), every property known to
 //! its type and of the right kind, then the type's own checks.
+//!
+//! The trigger's properties include its `pluginDefaults` (as Kestra's
+//! `PluginDefaultService` applies them to triggers too): a required
+//! property may come from them, the checks see the merged values, and a
+//! default's key the type does not have is not the trigger's (a package
+//! default such as `io.kestra.plugin.gcp` serves tasks and triggers alike)
+//! and is left out, as for tasks; only a key written on the trigger must be
+//! known.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -8,7 +16,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use super::{Sink, suggest};
+use super::{Sink, lookup, suggest};
 use crate::model::flow::Flow;
 use crate::triggers;
 use crate::yaml::child_key;
@@ -17,7 +25,7 @@ static TRIGGER_ID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$").expect("static regex"));
 
 /// Runs every trigger check.
-pub(crate) fn check(flow: &Flow, _root: &Value, sink: &mut Sink<'_>) {
+pub(crate) fn check(flow: &Flow, root: &Value, sink: &mut Sink<'_>) {
     let mut seen: HashMap<&str, &str> = HashMap::new();
     for trig in &flow.triggers {
         let id_path = child_key(&trig.path, "id");
@@ -40,16 +48,20 @@ pub(crate) fn check(flow: &Flow, _root: &Value, sink: &mut Sink<'_>) {
             sink.located(&child_key(&trig.path, "type"), &trig.path, msg);
             continue;
         };
+        let raw = lookup(root, &trig.path).and_then(Value::as_object);
         for (key, v) in &trig.props {
-            let path = child_key(&trig.path, key);
+            let written = raw.is_none_or(|r| r.contains_key(key));
+            let path = if written { child_key(&trig.path, key) } else { trig.path.clone() };
+            let from = if written { "" } else { " (from pluginDefaults)" };
             match triggers::prop_spec(def, key) {
-                None => {
+                None if written => {
                     let known = def.props.iter().chain(triggers::COMMON.iter()).map(|s| s.name);
                     sink.at(&path, super::tasks::unknown_prop(key, def.type_name, known));
                 }
+                None => {}
                 Some(spec) => {
                     if let Err(why) = super::tasks::kind_ok(spec.kind, v) {
-                        sink.at(&path, format!("property '{key}' of {}: {why}", def.type_name));
+                        sink.at(&path, format!("property '{key}' of {}{from}: {why}", def.type_name));
                     }
                 }
             }

@@ -9,6 +9,12 @@
 #   `RealtimeTrigger`: its topic (in `projectId`, else the deployment's
 #   project) and its `subscription`, the name the push subscription gets.
 #
+# A trigger's properties include the flow's `pluginDefaults` (or
+# `taskDefaults`) whose type is the trigger's or a package of it, as Baton's
+# model and Kestra's PluginDefaultService apply them: a default fills what
+# the trigger does not say (the first matching default wins), a `forced` one
+# overrides it (the last wins). Zoomcamp-style flows put `projectId` there.
+#
 # yamldecode reads the key `on` as YAML 1.1 does (the boolean true, so the
 # key "true"): both are looked up.
 #
@@ -26,17 +32,46 @@ locals {
     if can(tostring(local.docs[f].id)) && can(tostring(local.docs[f].namespace)) && !try(local.docs[f].disabled == true, false)
   ]
 
-  triggers = flatten([
+  # each flow's pluginDefaults, as written
+  defaults = { for f in local.flow_files : f => try(local.docs[f].pluginDefaults, local.docs[f].taskDefaults, []) }
+
+  raw_triggers = flatten([
     for f in local.flow_files : [
       for t in try(local.docs[f].triggers, []) : {
-        namespace = tostring(local.docs[f].namespace)
-        flow_id   = tostring(local.docs[f].id)
-        id        = try(tostring(t.id), "")
-        type      = try(tostring(t.type), "")
-        props     = t
-      } if !try(t.disabled == true, false)
+        file = f
+        type = try(tostring(t.type), "")
+        raw  = t
+        # indexes of the defaults that apply to this trigger's type
+        matching = [
+          for i, d in local.defaults[f] : i
+          if try(tostring(d.type) == tostring(t.type) || startswith(tostring(t.type), "${tostring(d.type)}."), false)
+        ]
+      }
     ]
   ])
+
+  triggers = [
+    for r in [
+      for t in local.raw_triggers : {
+        namespace = tostring(local.docs[t.file].namespace)
+        flow_id   = tostring(local.docs[t.file].id)
+        id        = try(tostring(t.raw.id), "")
+        type      = t.type
+        props = merge(
+          # non-forced, the first one winning: merged last to first
+          merge([
+            for i in reverse(t.matching) : try(local.defaults[t.file][i].values, {})
+            if !try(local.defaults[t.file][i].forced == true, false)
+          ]...),
+          t.raw,
+          merge([
+            for i in t.matching : try(local.defaults[t.file][i].values, {})
+            if try(local.defaults[t.file][i].forced == true, false)
+          ]...),
+        )
+      }
+    ] : r if !try(r.props.disabled == true, false)
+  ]
 
   gcs = {
     for t in local.triggers : "${t.namespace}/${t.flow_id}/${t.id}" => {

@@ -2,7 +2,12 @@
 //! `gcs.Trigger`, `pubsub.Trigger` and `pubsub.RealtimeTrigger` of the
 //! loaded flows is evaluated every `interval` (Kestra's polling; 60 s by
 //! default), one evaluation at a time per trigger, each on its own task.
-//! A `RealtimeTrigger` is pulled continuously (one-second windows).
+//! A `RealtimeTrigger` is pulled continuously (one-second windows). A
+//! Pub/Sub `Trigger` with `maxRecords` and no `maxDuration` waits for its
+//! messages as Kestra's does (`super::pubsub::poll`): the next evaluation
+//! starts only once it is done. A Pub/Sub trigger's subscription stream
+//! stays open from one evaluation to the next (opened again when the
+//! trigger's project or subscription changes, or after a stream error).
 //!
 //! A failing evaluation is logged once per distinct error and retried at
 //! the next interval. What an evaluation decides comes from the state
@@ -17,7 +22,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::EventError;
-use crate::backend::gcp::pubsub::PubSubPull;
+use crate::backend::gcp::pubsub::{MessageStream, PubSubPull};
 use crate::model::Flow;
 use crate::runtime::engine::Engine;
 use crate::triggers::gcs::GcsTrigger;
@@ -55,11 +60,17 @@ impl EventTrigger {
     }
 }
 
+/// A Pub/Sub trigger's open subscription stream, kept across its
+/// evaluations (a stream closed between polls could be sent messages no
+/// one reads until their ack deadline), with what it was opened for.
+type Stream = Arc<tokio::sync::Mutex<Option<(String, MessageStream)>>>;
+
 #[derive(Default)]
 struct Slot {
     running: Option<JoinHandle<()>>,
     next: Option<Instant>,
     last_error: Option<String>,
+    stream: Stream,
 }
 
 /// The event triggers' evaluations.
@@ -92,8 +103,9 @@ impl EventPoller {
                 slot.next = Some(now + ev.interval());
                 slot.last_error = None;
                 let (engine, flow, errors) = (self.engine.clone(), flow.clone(), self.errors.clone());
+                let stream = slot.stream.clone();
                 slot.running = Some(tokio::spawn(async move {
-                    let result = evaluate(&engine, &flow, &ev).await;
+                    let result = evaluate(&engine, &flow, &ev, &stream).await;
                     let mut errs = errors.lock().unwrap_or_else(PoisonError::into_inner);
                     match result {
                         Ok(ids) => {
@@ -139,7 +151,12 @@ impl EventPoller {
 }
 
 /// One evaluation; the ids of the executions it created.
-async fn evaluate(engine: &Arc<Engine>, flow: &Flow, ev: &EventTrigger) -> Result<Vec<String>, EventError> {
+async fn evaluate(
+    engine: &Arc<Engine>,
+    flow: &Flow,
+    ev: &EventTrigger,
+    stream: &Stream,
+) -> Result<Vec<String>, EventError> {
     match ev {
         EventTrigger::Gcs(g) => Ok(super::gcs::poll(engine, flow, g)
             .await?
@@ -149,10 +166,21 @@ async fn evaluate(engine: &Arc<Engine>, flow: &Flow, ev: &EventTrigger) -> Resul
             .collect()),
         EventTrigger::PubSub(p) => {
             let target = super::pubsub::target(engine, flow, p)?;
-            super::pubsub::ensure_subscription(&target, p).await?;
-            let pull = PubSubPull::connect(target).await.map_err(|e| EventError::PubSub(e.to_string()))?;
-            let wait = if p.realtime { REALTIME_WINDOW } else { p.max_duration.unwrap_or(p.interval) };
-            super::pubsub::poll(engine, flow, p, &pull, wait).await
+            let opened_for = format!("{target:?} {}", p.subscription);
+            let mut open = stream.lock().await;
+            if open.as_ref().is_none_or(|(k, _)| *k != opened_for) {
+                *open = None;
+                super::pubsub::ensure_subscription(&target, p).await?;
+                let pull = PubSubPull::connect(target).await.map_err(|e| EventError::PubSub(e.to_string()))?;
+                *open = Some((opened_for, pull.messages(&p.subscription)));
+            }
+            let Some((_, s)) = open.as_mut() else { return Ok(Vec::new()) };
+            let result = super::pubsub::poll(engine, flow, p, s, REALTIME_WINDOW).await;
+            if matches!(result, Err(EventError::PubSub(_))) {
+                // a broken stream is opened again at the next evaluation
+                *open = None;
+            }
+            result
         }
     }
 }

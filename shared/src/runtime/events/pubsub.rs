@@ -13,7 +13,8 @@
 //!   a different batch after a crash.
 //! - [`poll`]: Kestra's polling evaluation (`baton server local`): pulls up
 //!   to `maxRecords` (bounded by `MAX_RECORDS_BOUND`) for at most
-//!   `maxDuration`, fires them, acks them after.
+//!   `maxDuration` (bounded by `MAX_BATCH_WAIT`), fires them, acks them
+//!   after.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{EventError, launch_event};
-use crate::backend::gcp::pubsub::{PubSubAdmin, PubSubPull, PubSubTarget};
+use crate::backend::gcp::pubsub::{MessageStream, PubSubAdmin, PubSubTarget};
 use crate::backend::{BackendError, ByteStream};
 use crate::model::Flow;
 use crate::model::ids::slugify;
@@ -126,8 +127,11 @@ pub async fn fire_batch(
             }
             continue;
         }
-        let mut fresh: Vec<&Received> = messages.iter().filter(|m| !state.recent.contains(&m.message_id)).collect();
-        fresh.dedup_by(|a, b| a.message_id == b.message_id);
+        let mut seen = std::collections::HashSet::new();
+        let fresh: Vec<&Received> = messages
+            .iter()
+            .filter(|m| !state.recent.contains(&m.message_id) && seen.insert(m.message_id.as_str()))
+            .collect();
         if fresh.is_empty() {
             return Ok(None);
         }
@@ -173,8 +177,9 @@ async fn write_messages(
     Ok(format!("kestra://{path}"))
 }
 
-/// Where the local poller finds Pub/Sub: `PUBSUB_EMULATOR_HOST` when set,
-/// the trigger's `projectId` (else `GOOGLE_CLOUD_PROJECT`).
+/// Where the local poller finds Pub/Sub: the emulator of the engine's
+/// endpoints (`PUBSUB_EMULATOR_HOST`) when there is one, in the trigger's
+/// `projectId` (else `GOOGLE_CLOUD_PROJECT`).
 pub fn target(engine: &Engine, flow: &Flow, trig: &PubSubTrigger) -> Result<PubSubTarget, EventError> {
     let project = trig
         .auth
@@ -190,11 +195,7 @@ pub fn target(engine: &Engine, flow: &Flow, trig: &PubSubTrigger) -> Result<PubS
              impersonatedServiceAccount, or run on Google Cloud where the subscription pushes",
         ));
     }
-    let emulator = std::env::var("PUBSUB_EMULATOR_HOST")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .map(|h| if h.starts_with("http") { h } else { format!("http://{h}") });
-    Ok(PubSubTarget { project, emulator })
+    Ok(PubSubTarget { project, emulator: engine.plugins.gcp.endpoints.pubsub_emulator.clone() })
 }
 
 /// Creates the subscription when `autoCreateSubscription` (Kestra's default).
@@ -210,19 +211,28 @@ pub async fn ensure_subscription(target: &PubSubTarget, trig: &PubSubTrigger) ->
     Ok(())
 }
 
-/// One polling evaluation: pulls a batch (see the module documentation),
-/// fires it (one execution for a `Trigger`, one per message for a
-/// `RealtimeTrigger`), then acks. Returns the executions created.
+/// One evaluation on the trigger's subscription `stream` (kept open
+/// across evaluations by the poller, so no message is left on a closed
+/// stream): takes messages, fires them (one execution for a polling
+/// `Trigger`, one per message for a `RealtimeTrigger`), then acks them —
+/// only once their execution exists, so an instance dying before leaves
+/// them to be redelivered. Returns the executions created.
+///
+/// A `Trigger` takes messages until `maxRecords` arrived or `maxDuration`
+/// passed, as Kestra's Consume: with `maxRecords` alone it waits for them,
+/// at most [`crate::triggers::pubsub::MAX_BATCH_WAIT`] (then fires what it
+/// has). A `RealtimeTrigger` takes what arrives within `realtime_window`.
+/// Messages that arrive meanwhile stay leased on the stream for the next
+/// evaluation.
 pub async fn poll(
     engine: &Arc<Engine>,
     flow: &Flow,
     trig: &PubSubTrigger,
-    pull: &PubSubPull,
-    wait: Duration,
+    stream: &mut MessageStream,
+    realtime_window: Duration,
 ) -> Result<Vec<String>, EventError> {
-    let mut stream = pull.messages(&trig.subscription);
     let limit = trig.batch_limit();
-    let window = if trig.realtime { wait } else { trig.max_duration.unwrap_or(wait).min(wait) };
+    let window = if trig.realtime { realtime_window } else { trig.batch_wait() };
     let deadline = tokio::time::Instant::now() + window;
     let mut got = Vec::new();
     let mut handlers = Vec::new();
@@ -242,20 +252,23 @@ pub async fn poll(
     }
     let mut created = Vec::new();
     if trig.realtime {
-        for m in &got {
+        for (m, h) in got.iter().zip(handlers) {
             let (id, new) = fire_message(engine, flow, trig, m).await?;
+            h.ack();
             if new {
                 created.push(id);
             }
         }
-    } else if !got.is_empty()
-        && let Some((id, new)) = fire_batch(engine, flow, trig, &got).await?
-        && new
-    {
-        created.push(id);
-    }
-    for h in handlers {
-        h.ack();
+    } else {
+        if !got.is_empty()
+            && let Some((id, new)) = fire_batch(engine, flow, trig, &got).await?
+            && new
+        {
+            created.push(id);
+        }
+        for h in handlers {
+            h.ack();
+        }
     }
     Ok(created)
 }

@@ -9,6 +9,10 @@
 //! of its bytes, computed once); `If-None-Match` gets a 304, and
 //! `Cache-Control: no-cache` makes browsers revalidate, so a new binary's
 //! UI is never hidden by a cached old one.
+//!
+//! Every file also carries [`SECURITY_HEADERS`]: the page cannot be framed
+//! (clickjacking), loads scripts only from itself (a Content Security
+//! Policy with no inline script), and types are not sniffed.
 
 use std::sync::LazyLock;
 
@@ -35,6 +39,18 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("favicon.svg", "image/svg+xml", include_bytes!("ui/favicon.svg")),
 ];
 
+/// Sent with every UI file.
+pub const SECURITY_HEADERS: [(header::HeaderName, &str); 4] = [
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "same-origin"),
+];
+
 /// The ETag of each file, in [`FILES`] order (FNV-1a of its bytes).
 static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
     FILES
@@ -58,6 +74,14 @@ fn serve(name: &str, headers: &HeaderMap) -> Response {
     let Some(i) = FILES.iter().position(|(n, _, _)| *n == name) else {
         return ApiError::not_found(format!("the web UI has no file '{name}'")).into_response();
     };
+    let mut r = file(i, headers);
+    for (name, value) in SECURITY_HEADERS {
+        r.headers_mut().insert(name, HeaderValue::from_static(value));
+    }
+    r
+}
+
+fn file(i: usize, headers: &HeaderMap) -> Response {
     let (_, content_type, bytes) = FILES[i];
     let etag = &ETAGS[i];
     let cache = [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
@@ -83,6 +107,12 @@ mod tests {
             let r = serve(name, &HeaderMap::new());
             assert_eq!(r.status(), StatusCode::OK, "{name}");
             assert_eq!(r.headers()[header::CONTENT_TYPE], *content_type, "{name}");
+            assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY", "{name}");
+            assert!(
+                r.headers()[header::CONTENT_SECURITY_POLICY]
+                    .to_str()
+                    .is_ok_and(|v| v.contains("frame-ancestors 'none'"))
+            );
             assert!(!bytes.is_empty(), "{name}");
             let mut h = HeaderMap::new();
             h.insert(header::IF_NONE_MATCH, r.headers()[header::ETAG].clone());

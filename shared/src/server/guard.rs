@@ -116,8 +116,13 @@ impl Guard {
                 return Err(refuse(format!("cross-site {method} refused (Sec-Fetch-Site: {site})")));
             }
             if let Some(origin) = headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("invalid")) {
-                let origin_host = origin.split_once("://").map(|(_, h)| h.to_ascii_lowercase());
-                if origin_host.as_deref() != Some(host.as_str()) {
+                // the server's own pages: its host, over http (or the scheme
+                // a TLS proxy in front says it serves)
+                let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
+                let own = origin
+                    .split_once("://")
+                    .is_some_and(|(scheme, h)| scheme.eq_ignore_ascii_case(proto) && h.eq_ignore_ascii_case(&host));
+                if !own {
                     return Err(refuse(format!(
                         "{method} from origin '{origin}' refused: only this server's own pages may change state"
                     )));
@@ -190,6 +195,18 @@ mod tests {
         assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &form).is_err());
         let own = headers(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")]);
         assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &own).is_ok());
+        // same host, another scheme: not this server's page
+        for origin in ["https://127.0.0.1:8080", "null://127.0.0.1:8080", "127.0.0.1:8080"] {
+            let other = headers(&[("host", "127.0.0.1:8080"), ("origin", origin)]);
+            assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &other).is_err(), "{origin}");
+        }
+        // behind a TLS proxy that says so
+        let proxied = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "https://127.0.0.1:8080"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &proxied).is_ok());
         let fetch = headers(&[("host", "127.0.0.1:8080"), ("sec-fetch-site", "cross-site")]);
         assert!(g.check(&Method::DELETE, "/api/v1/flows/a/b", &fetch).is_err());
         assert!(g.check(&Method::POST, "/api/v1/flows", &headers(&[("host", "127.0.0.1:8080")])).is_ok());

@@ -75,19 +75,16 @@ impl Finished {
 }
 
 /// Kills the child's whole process group when dropped (the child itself is
-/// also killed by tokio's `kill_on_drop`). Uses the `kill` utility so no
-/// unsafe code is needed.
+/// also killed by tokio's `kill_on_drop`), with the `kill(2)` system call
+/// (rustix's safe wrapper): spawning the `kill` utility cannot work when a
+/// fork bomb has used up the process limit.
 struct GroupKill(Option<u32>);
 
 impl Drop for GroupKill {
     fn drop(&mut self) {
-        if let Some(pgid) = self.0.take() {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pgid}")])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+        let pid = self.0.take().and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw);
+        if let Some(pgid) = pid {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
         }
     }
 }

@@ -25,6 +25,7 @@ pub fn register(r: &mut Registry) {
         log::DEF,
         labels::DEF,
         debug::DEF,
+        debug::ECHO,
         output::DEF,
         fail::DEF,
         sleep::DEF,
@@ -50,6 +51,7 @@ mod tests {
         for t in [
             "io.kestra.plugin.core.log.Log",
             "io.kestra.core.tasks.debugs.Echo",
+            "io.kestra.plugin.core.debug.Echo",
             "io.kestra.plugin.core.execution.Labels",
             "io.kestra.plugin.core.debug.Return",
             "io.kestra.plugin.core.output.OutputValues",
@@ -67,5 +69,32 @@ mod tests {
             let def = r.get(t).unwrap_or_else(|| panic!("{t} not registered"));
             assert_eq!(def.group, "core");
         }
+    }
+
+    /// Every name a "did you mean" hint may propose validates when used
+    /// with its required properties (a hint never names a type Baton then
+    /// rejects), and the legacy Echo is proposed as the current one.
+    #[test]
+    fn suggested_names_all_validate() {
+        let r = Registry::builtin();
+        let renderer = crate::template::Renderer::new();
+        for name in r.canonical_names() {
+            let def = r.get(name).unwrap();
+            let mut task = format!("  - id: t\n    type: {name}\n");
+            for p in def.props.iter().filter(|p| p.required) {
+                task.push_str(&format!("    {}: \"{{{{ inputs.x }}}}\"\n", p.name));
+            }
+            let src = format!("id: f\nnamespace: company.team\ninputs:\n  - id: x\n    type: STRING\ntasks:\n{task}");
+            let (_, d) = crate::validate::validate_source("f.yaml", &src, &r, &renderer);
+            let bad: Vec<String> = d
+                .iter()
+                .map(|d| d.message.clone())
+                .filter(|m| m.contains("unknown task type") || m.contains("property"))
+                .collect();
+            assert!(bad.is_empty(), "{name}: {bad:?}");
+        }
+        let src = "id: f\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Ecko\n";
+        let (_, d) = crate::validate::validate_source("f.yaml", src, &r, &renderer);
+        assert!(d[0].message.contains("did you mean io.kestra.plugin.core.debug.Echo?"), "{:?}", d[0].message);
     }
 }

@@ -72,4 +72,10 @@ impl crate::plugins::core::resume::ExecutionControl for EngineControl {
     async fn resume(&self, id: &str, inputs: &Map<String, Value>, by: &str) -> Result<(), String> {
         resume(&self.0, id, inputs, Some(by)).await.map(|_| ()).map_err(|e| e.to_string())
     }
+
+    async fn logs(&self, id: &str) -> Result<Vec<crate::backend::LogEntry>, String> {
+        // lines still queued by this process's log sink are written first
+        self.0.logs.flush().await;
+        self.0.state.logs(id).await.map_err(|e| e.to_string())
+    }
 }

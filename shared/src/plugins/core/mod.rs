@@ -1,17 +1,23 @@
 //! Kestra's core runnable tasks (`io.kestra.plugin.core.*`): log, labels,
-//! return, output values, fail, sleep, KV, purge, HTTP download/request.
+//! return, echo, output values, fail, sleep, KV, state store, purge,
+//! storage files (write, size, delete, concat, local files), log fetch,
+//! HTTP download/request, resume.
 
 pub mod debug;
 pub mod download;
 pub mod fail;
+pub mod fetch;
+pub mod files;
 pub mod http;
 pub mod kv;
 pub mod labels;
+pub mod local_files;
 pub mod log;
 pub mod output;
 pub mod request;
 pub mod resume;
 pub mod sleep;
+pub mod state;
 pub mod storage;
 
 #[cfg(test)]
@@ -36,6 +42,15 @@ pub fn register(r: &mut Registry) {
         download::DEF,
         request::DEF,
         resume::DEF,
+        state::SET,
+        state::GET,
+        state::DELETE,
+        files::WRITE,
+        files::SIZE,
+        files::DELETE,
+        files::CONCAT,
+        fetch::DEF,
+        local_files::DEF,
     ] {
         r.register(def);
     }

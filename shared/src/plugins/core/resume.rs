@@ -24,6 +24,10 @@ pub trait ExecutionControl: Send + Sync {
     async fn owner(&self, id: &str) -> Result<Option<(String, String)>, String>;
     /// Resumes PAUSED execution `id` with `inputs` (its onResume inputs).
     async fn resume(&self, id: &str, inputs: &Map<String, Value>, by: &str) -> Result<(), String>;
+    /// The stored log lines of execution `id`, oldest first (`log.Fetch`).
+    async fn logs(&self, id: &str) -> Result<Vec<crate::backend::LogEntry>, String> {
+        Err(format!("this runtime cannot read the logs of execution {id}"))
+    }
 }
 
 #[derive(Debug, Deserialize)]

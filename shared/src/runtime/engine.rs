@@ -89,10 +89,17 @@ impl Engine {
     /// Wires an engine. Must be called inside a tokio runtime.
     pub fn new(cfg: EngineConfig) -> Arc<Engine> {
         let secrets = Arc::new(cfg.secrets);
-        let host = Arc::new(RuntimeHost { kv: cfg.kv.clone(), storage: cfg.storage.clone(), secrets: secrets.clone() });
+        let logs = StoreLogSink::start(cfg.state.clone(), cfg.echo_logs);
+        let host = Arc::new(RuntimeHost {
+            kv: cfg.kv.clone(),
+            storage: cfg.storage.clone(),
+            secrets: secrets.clone(),
+            state: cfg.state.clone(),
+            logs: logs.clone(),
+        });
         let (updates, _) = broadcast::channel(4096);
         Arc::new(Engine {
-            logs: StoreLogSink::start(cfg.state.clone(), cfg.echo_logs),
+            logs,
             state: cfg.state,
             kv: cfg.kv,
             storage: cfg.storage,

@@ -136,3 +136,41 @@ errors:
     assert!(logs.iter().any(|l| l.starts_with("metric rows (counter) = 3")), "{logs:?}");
     assert!(logs.iter().any(|l| l.contains("it broke 3") && l.ends_with("in boom")), "{logs:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn toggle_disables_and_enables_a_schedule_through_the_trigger_store() {
+    let h = harness();
+    let store = h.embedded.engine.trigger_store.get().cloned().expect("the embedded runtime has a trigger store");
+    let flow = r#"
+id: trigger-toggle
+namespace: test
+inputs:
+  - id: on
+    type: BOOLEAN
+tasks:
+  - id: toggle
+    type: io.kestra.core.tasks.trigger.Toggle
+    trigger: schedule
+    enabled: "{{ inputs.on }}"
+triggers:
+  - id: schedule
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 0 1 1 *"
+"#;
+    let key = shared::backend::schedule::TriggerKey {
+        namespace: "test".into(),
+        flow_id: "trigger-toggle".into(),
+        trigger_id: "schedule".into(),
+    };
+    let e = h.run(flow, json!({"on": false})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let st = store.load_trigger_state(&key).await.unwrap().expect("state written");
+    assert!(st.stopped.is_some(), "disabled");
+    let e = h.run(flow, json!({"on": true})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    assert!(store.load_trigger_state(&key).await.unwrap().unwrap().stopped.is_none(), "enabled again");
+    let e = h.run(&flow.replace("trigger: schedule", "trigger: nope"), json!({"on": true})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l.contains("Unable to find trigger nope")), "{logs:?}");
+}

@@ -67,6 +67,9 @@ pub struct Engine {
     /// Set by runtimes that serve the API: the flow store tasks may write
     /// (`git.SyncFlows`), over the API's own flow code.
     pub flow_store: std::sync::OnceLock<Arc<dyn crate::plugins::flow_store::FlowStore>>,
+    /// Set by runtimes that keep trigger state: where `trigger.Toggle`
+    /// enables and disables triggers.
+    pub trigger_store: std::sync::OnceLock<Arc<dyn crate::backend::schedule::TriggerStore>>,
 }
 
 /// What a binary decides when it builds an engine.
@@ -117,6 +120,7 @@ impl Engine {
             updates,
             latest_flows: std::sync::OnceLock::new(),
             flow_store: std::sync::OnceLock::new(),
+            trigger_store: std::sync::OnceLock::new(),
         })
     }
 

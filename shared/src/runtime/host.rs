@@ -9,9 +9,9 @@ use chrono::Utc;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
+use super::logs::StoreLogSink;
 use super::secrets::Secrets;
 use crate::backend::nsfiles::namespace_files;
-use super::logs::StoreLogSink;
 use crate::backend::{KvLookup, KvStore, StateStore, Storage, storage_path};
 use crate::template::TemplateHost;
 

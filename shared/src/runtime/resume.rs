@@ -78,4 +78,8 @@ impl crate::plugins::core::resume::ExecutionControl for EngineControl {
         self.0.logs.flush().await;
         self.0.state.logs(id).await.map_err(|e| e.to_string())
     }
+
+    async fn set_trigger_enabled(&self, namespace: &str, flow_id: &str, trigger: &str, on: bool) -> Result<(), String> {
+        super::toggle::set_enabled(&self.0, namespace, flow_id, trigger, on).await
+    }
 }

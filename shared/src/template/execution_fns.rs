@@ -24,8 +24,7 @@ fn size_of(state: &State, args: &[Value], name: &str) -> Result<Option<Option<u6
     }
     let bridge = Bridge::of(state)?;
     let p = crate::backend::storage_path(&path).map_err(|e| err(e.to_string()))?;
-    crate::backend::scope::check(&p, &bridge.namespace(), bridge.starter().as_ref())
-        .map_err(|e| err(e.to_string()))?;
+    crate::backend::scope::check(&p, &bridge.namespace(), bridge.starter().as_ref()).map_err(|e| err(e.to_string()))?;
     match bridge.ask(Request::Size { namespace: bridge.namespace(), path }) {
         None => Ok(None),
         Some(Ok(v)) => Ok(Some(v.and_then(|n| n.as_u64()))),
@@ -37,7 +36,9 @@ fn file_size(state: &State, args: Rest<Value>) -> Result<Value, Error> {
     match size_of(state, &args, "fileSize")? {
         None => Ok(Value::from(())),
         Some(Some(n)) => Ok(Value::from(n)),
-        Some(None) => Err(err(format!("fileSize: no file at {}", args.first().map(|v| v.to_string()).unwrap_or_default()))),
+        Some(None) => {
+            Err(err(format!("fileSize: no file at {}", args.first().map(|v| v.to_string()).unwrap_or_default())))
+        }
     }
 }
 

@@ -26,7 +26,10 @@ pub(crate) fn check(flow: &Flow, root: &Value, sink: &mut Sink<'_>) {
                 if lit("flowId") == Some(flow.id.as_str()) && lit("namespace") == Some(flow.namespace.as_str()) {
                     sink.at(
                         &task.path,
-                        format!("Recursive call to flow [{}.{}]: a Subflow cannot run its own flow", flow.namespace, flow.id),
+                        format!(
+                            "Recursive call to flow [{}.{}]: a Subflow cannot run its own flow",
+                            flow.namespace, flow.id
+                        ),
                     );
                 }
             }

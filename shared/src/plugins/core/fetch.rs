@@ -88,11 +88,9 @@ fn kestra_line(l: &crate::backend::LogEntry) -> Value {
 #[async_trait]
 impl RunnableTask for Fetch {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        let control: Arc<dyn ExecutionControl> = cx
-            .services
-            .executions
-            .clone()
-            .ok_or_else(|| TaskError::failed("this runtime cannot read execution logs (no engine given to its workers)"))?;
+        let control: Arc<dyn ExecutionControl> = cx.services.executions.clone().ok_or_else(|| {
+            TaskError::failed("this runtime cannot read execution logs (no engine given to its workers)")
+        })?;
         let id = self.execution_id.clone().unwrap_or_else(|| cx.execution_id.clone());
         if id != cx.execution_id {
             let want_ns = self.namespace.clone().unwrap_or_else(|| cx.namespace.clone());

@@ -186,7 +186,9 @@ fn build_concat(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Tas
         Value::Array(a) => a,
         Value::String(s) => match serde_json::from_str::<Value>(&s) {
             Ok(Value::Array(a)) => a,
-            _ => return Err(TaskError::property("files", format!("expected a list of URIs or a JSON list, got '{s}'"))),
+            _ => {
+                return Err(TaskError::property("files", format!("expected a list of URIs or a JSON list, got '{s}'")));
+            }
         },
         other => return Err(TaskError::property("files", format!("expected a list of URIs, got {other}"))),
     };

@@ -36,7 +36,9 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
         Some(Value::Object(m)) => m,
         Some(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
             Ok(Value::Object(m)) => m,
-            _ => return Err(TaskError::property("inputs", format!("expected a map of file name to content, got '{s}'"))),
+            _ => {
+                return Err(TaskError::property("inputs", format!("expected a map of file name to content, got '{s}'")));
+            }
         },
         Some(other) => {
             return Err(TaskError::property("inputs", format!("expected a map of file name to content, got {other}")));

@@ -19,6 +19,7 @@ pub mod resume;
 pub mod sleep;
 pub mod state;
 pub mod storage;
+pub mod toggle;
 
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -51,6 +52,7 @@ pub fn register(r: &mut Registry) {
         files::CONCAT,
         fetch::DEF,
         local_files::DEF,
+        toggle::DEF,
     ] {
         r.register(def);
     }

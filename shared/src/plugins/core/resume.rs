@@ -28,6 +28,16 @@ pub trait ExecutionControl: Send + Sync {
     async fn logs(&self, id: &str) -> Result<Vec<crate::backend::LogEntry>, String> {
         Err(format!("this runtime cannot read the logs of execution {id}"))
     }
+    /// Enables or disables a flow's trigger (`trigger.Toggle`).
+    async fn set_trigger_enabled(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        trigger: &str,
+        _on: bool,
+    ) -> Result<(), String> {
+        Err(format!("this runtime cannot toggle trigger {trigger} of flow {namespace}.{flow_id}"))
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -69,7 +69,9 @@ impl Address {
         key.push_str("states_tasks-states_");
         key.push_str(&self.name);
         let value = cx.context.pointer("/taskrun/value").filter(|v| !v.is_null());
-        if self.per_value && let Some(v) = value {
+        if self.per_value
+            && let Some(v) = value
+        {
             let text = de::value_to_string(v);
             let digest = Sha256::digest(text.as_bytes());
             key.push('_');
@@ -82,12 +84,10 @@ impl Address {
 }
 
 async fn load(cx: &RunContext, key: &str) -> Result<Option<Map<String, Value>>, TaskError> {
-    let found = cx
-        .services
-        .kv
-        .get(&cx.namespace, key, Utc::now())
-        .await
-        .map_err(|e| TaskError::failed(format!("cannot read state '{key}' in namespace '{}': {e}", cx.namespace)))?;
+    let found =
+        cx.services.kv.get(&cx.namespace, key, Utc::now()).await.map_err(|e| {
+            TaskError::failed(format!("cannot read state '{key}' in namespace '{}': {e}", cx.namespace))
+        })?;
     match found {
         KvLookup::Found(KvValue { value: Value::Object(m), .. }) => Ok(Some(m)),
         KvLookup::Found(other) => {

@@ -141,7 +141,7 @@ impl RunnableTask for Delete {
         let fail = |e: crate::backend::BackendError| TaskError::failed(format!("cannot delete {}: {e}", self.uri));
         // only a file: a folder-like prefix is not one of Kestra's URIs
         let exists = storage.size(&path).await.map_err(fail)?.is_some();
-        let deleted = exists && storage.delete_prefix(&path).await.map_err(fail)?.iter().any(|p| *p == path);
+        let deleted = exists && storage.delete_prefix(&path).await.map_err(fail)?.contains(&path);
         if self.error_on_missing && !deleted {
             return Err(TaskError::failed(format!("Unable to find file '{}'", self.uri.trim())));
         }

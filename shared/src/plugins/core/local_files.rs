@@ -37,7 +37,10 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
         Some(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
             Ok(Value::Object(m)) => m,
             _ => {
-                return Err(TaskError::property("inputs", format!("expected a map of file name to content, got '{s}'")));
+                return Err(TaskError::property(
+                    "inputs",
+                    format!("expected a map of file name to content, got '{s}'"),
+                ));
             }
         },
         Some(other) => {

@@ -45,12 +45,17 @@ async fn absurd_date_arithmetic_fails_the_task() {
 #[tokio::test]
 async fn a_flow_calling_itself_stops_at_the_subflow_depth_bound() {
     let h = harness();
-    let e = h
-        .run(
-            "id: selfcall\nnamespace: n\ntasks:\n  - id: again\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: n\n    flowId: selfcall\n",
-            json!({}),
-        )
-        .await;
+    // written literally, the recursive call is refused at validation, as Kestra does
+    let literal = "id: selfcall\nnamespace: n\ntasks:\n  - id: again\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: n\n    flowId: selfcall\n";
+    let (_, d) = shared::validate::validate_source(
+        "f.yaml",
+        literal,
+        &shared::plugins::Registry::builtin(),
+        &shared::template::Renderer::new(),
+    );
+    assert!(d.iter().any(|d| d.message.contains("Recursive call to flow [n.selfcall]")), "{d:?}");
+    // through a template it is only known at run time: the depth bound stops it
+    let e = h.run(&literal.replace("flowId: selfcall", "flowId: \"{{ flow.id }}\""), json!({})).await;
     assert_eq!(e.state.current, StateType::Failed);
     let all = h.embedded.engine.state.list_executions(&Default::default()).await.expect("list");
     assert_eq!(all.len(), 11, "one top-level execution and 10 nested ones");

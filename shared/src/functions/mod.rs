@@ -171,6 +171,10 @@ pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOption
         Handler::Worker => {
             // git.SyncFlows writes flows where the api function reads them
             let _ = engine.flow_store.set(api::flow_store(engine.clone(), opts.flows.clone()));
+            // trigger.Toggle writes trigger state where the scheduler reads it
+            if let Some(store) = opts.triggers.clone() {
+                let _ = engine.trigger_store.set(store);
+            }
             server::push_router(
                 Arc::new(worker::WorkerFunction::new(engine, &opts.worker_group, &opts.instance, opts.lease)),
                 auth,

@@ -174,6 +174,7 @@ fn coerce_as(input: &Input, ty: InputType, v: &Value) -> Result<Value, Mismatch>
                 .as_str()
                 .and_then(|s| duration::parse_iso(s).ok())
                 .ok_or_else(|| mismatch("DURATION (ISO-8601, e.g. PT5M)", v))?;
+            check_duration_range(input, d, v)?;
             Ok(Value::String(duration::format_iso(d)))
         }
         InputType::Json => match v {
@@ -205,6 +206,19 @@ fn check_range(input: &Input, name: &str, n: f64, v: &Value) -> Result<(), Misma
         (Some(lo), Some(hi)) if n < lo || n > hi => format!("{name} between {} and {}", fmt(lo), fmt(hi)),
         (Some(lo), None) if n < lo => format!("{name} ≥ {}", fmt(lo)),
         (None, Some(hi)) if n > hi => format!("{name} ≤ {}", fmt(hi)),
+        _ => return Ok(()),
+    };
+    Err(mismatch(expected, v))
+}
+
+/// A DURATION input's `min`/`max` (ISO durations, held in seconds).
+fn check_duration_range(input: &Input, d: chrono::Duration, v: &Value) -> Result<(), Mismatch> {
+    let secs = d.num_milliseconds() as f64 / 1000.0;
+    let iso = |s: f64| duration::format_iso(chrono::Duration::milliseconds((s * 1000.0).round() as i64));
+    let expected = match (input.min, input.max) {
+        (Some(lo), Some(hi)) if secs < lo || secs > hi => format!("DURATION between {} and {}", iso(lo), iso(hi)),
+        (Some(lo), None) if secs < lo => format!("DURATION ≥ {}", iso(lo)),
+        (None, Some(hi)) if secs > hi => format!("DURATION ≤ {}", iso(hi)),
         _ => return Ok(()),
     };
     Err(mismatch(expected, v))

@@ -238,3 +238,15 @@ fn valid_definitions_pass() {
     ]));
     assert!(check_definitions(&d).is_empty(), "{:?}", check_definitions(&d));
 }
+
+#[test]
+fn duration_min_and_max_are_iso_durations() {
+    let d = json!([{"id": "d", "type": "DURATION", "min": "PT10S", "max": "PT20S"}]);
+    assert_eq!(ok(d.clone(), json!({"d": "PT15S"}))["d"], "PT15S");
+    let e = errs(d.clone(), json!({"d": "PT5S"}));
+    assert!(e[0].contains("DURATION between PT10S and PT20S"), "{e:?}");
+    let e = errs(d, json!({"d": "PT1M"}));
+    assert!(e[0].contains("between PT10S and PT20S"), "{e:?}");
+    let bad: Result<Vec<Input>, _> = serde_json::from_value(json!([{"id": "d", "type": "DURATION", "min": "soon"}]));
+    assert!(bad.unwrap_err().to_string().contains("'soon'"));
+}

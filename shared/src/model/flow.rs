@@ -85,6 +85,28 @@ pub enum InputType {
 pub const SECRET_MASK: &str = "******";
 
 /// The string values of the named inputs (the `SECRET` ones).
+/// An input's `min`/`max`: a number, or an ISO-8601 duration (Kestra's
+/// DURATION bounds, e.g. `PT10S`) read as seconds.
+fn number_or_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    use serde::de::Error;
+    Ok(match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => match s.trim().parse::<f64>() {
+            Ok(f) => Some(f),
+            Err(_) => {
+                let dur = duration::parse_iso(&s).map_err(|e| {
+                    D::Error::custom(format!("'{s}' is neither a number nor an ISO-8601 duration ({e})"))
+                })?;
+                Some(dur.num_milliseconds() as f64 / 1000.0)
+            }
+        },
+        Some(other) => {
+            return Err(D::Error::custom(format!("expected a number or an ISO-8601 duration, got {other}")));
+        }
+    })
+}
+
 pub fn secret_values_of(ids: &[String], inputs: &Map<String, Value>) -> Vec<String> {
     ids.iter()
         .filter_map(|id| inputs.get(id).and_then(Value::as_str))
@@ -117,9 +139,10 @@ pub struct Input {
     pub item_type: Option<InputType>,
     #[serde(default)]
     pub validator: Option<String>,
-    #[serde(default)]
+    /// A number, or (DURATION inputs) an ISO-8601 duration, in seconds.
+    #[serde(default, deserialize_with = "number_or_duration")]
     pub min: Option<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number_or_duration")]
     pub max: Option<f64>,
     #[serde(default)]
     pub after: Option<String>,

@@ -40,7 +40,6 @@ impl FlowableKind {
 /// Legacy names (Kestra < 0.17 and plugin moves) → current names.
 const ALIASES: &[(&str, &str)] = &[
     ("io.kestra.core.tasks.log.Log", "io.kestra.plugin.core.log.Log"),
-    ("io.kestra.core.tasks.debugs.Echo", "io.kestra.plugin.core.log.Log"),
     ("io.kestra.core.tasks.debugs.Return", "io.kestra.plugin.core.debug.Return"),
     ("io.kestra.core.tasks.executions.Fail", "io.kestra.plugin.core.execution.Fail"),
     ("io.kestra.core.tasks.executions.Labels", "io.kestra.plugin.core.execution.Labels"),

@@ -90,7 +90,17 @@ impl RunContext {
             None => working_dir_path(&services.work_root, &execution_id, &task_run_id, attempt),
         };
         let shares_working_dir = shared_dir.is_some();
+        // Kestra's `{{ workerTaskrun }}`: inside a WorkingDirectory, its task run
+        let worker_taskrun = shared_dir.and_then(|wd| {
+            context.get("parents")?.as_array()?.iter().find_map(|p| {
+                let tr = p.get("taskrun")?;
+                (tr.get("id")?.as_str()? == wd).then(|| tr.clone())
+            })
+        });
         if let Value::Object(m) = &mut context {
+            if let Some(tr) = worker_taskrun {
+                m.entry("workerTaskrun").or_insert(tr);
+            }
             let dir = working_dir.clone();
             m.entry("workingDir").or_insert_with(|| Value::String(dir.display().to_string()));
             // `{{ outputFiles.<name> }}` (DuckDB tasks, Kestra's legacy Bash):

@@ -112,6 +112,15 @@ impl Registry {
 }
 
 impl Registry {
+    /// The current type names (no legacy aliases), sorted: what a "did you
+    /// mean" hint may propose.
+    pub fn canonical_names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.defs.values().map(|d| d.type_name).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// The distinct worker groups of the registered plugins.
     pub fn groups(&self) -> Vec<String> {
         let mut g: Vec<String> = self.defs.values().map(|d| d.group.to_string()).collect();

@@ -231,6 +231,8 @@ impl Embedded {
             echo_logs: opts.echo_logs,
             progress: opts.progress,
         });
+        // trigger.Toggle keeps its changes where `baton server local`'s scheduler reads them
+        let _ = engine.trigger_store.set(b.state.clone());
         Ok(Embedded::start(engine, &b.queue, opts.workers))
     }
 }

@@ -67,6 +67,9 @@ pub struct Engine {
     /// Set by runtimes that serve the API: the flow store tasks may write
     /// (`git.SyncFlows`), over the API's own flow code.
     pub flow_store: std::sync::OnceLock<Arc<dyn crate::plugins::flow_store::FlowStore>>,
+    /// Set by runtimes that keep trigger state: where `trigger.Toggle`
+    /// enables and disables triggers.
+    pub trigger_store: std::sync::OnceLock<Arc<dyn crate::backend::schedule::TriggerStore>>,
 }
 
 /// What a binary decides when it builds an engine.
@@ -89,10 +92,17 @@ impl Engine {
     /// Wires an engine. Must be called inside a tokio runtime.
     pub fn new(cfg: EngineConfig) -> Arc<Engine> {
         let secrets = Arc::new(cfg.secrets);
-        let host = Arc::new(RuntimeHost { kv: cfg.kv.clone(), storage: cfg.storage.clone(), secrets: secrets.clone() });
+        let logs = StoreLogSink::start(cfg.state.clone(), cfg.echo_logs);
+        let host = Arc::new(RuntimeHost {
+            kv: cfg.kv.clone(),
+            storage: cfg.storage.clone(),
+            secrets: secrets.clone(),
+            state: cfg.state.clone(),
+            logs: logs.clone(),
+        });
         let (updates, _) = broadcast::channel(4096);
         Arc::new(Engine {
-            logs: StoreLogSink::start(cfg.state.clone(), cfg.echo_logs),
+            logs,
             state: cfg.state,
             kv: cfg.kv,
             storage: cfg.storage,
@@ -110,6 +120,7 @@ impl Engine {
             updates,
             latest_flows: std::sync::OnceLock::new(),
             flow_store: std::sync::OnceLock::new(),
+            trigger_store: std::sync::OnceLock::new(),
         })
     }
 

@@ -1,6 +1,7 @@
 //! The template host of the runtime: `kv()` reads the KV store, `secret()`
-//! the decoded secrets, `read()` internal storage or a namespace file — bridging the sync
-//! template functions to the async backends.
+//! the decoded secrets, `read()` internal storage or a namespace file,
+//! `fileSize()` and its kin internal storage, `errorLogs()` the stored
+//! logs — bridging the sync template functions to the async backends.
 
 use std::sync::Arc;
 
@@ -8,9 +9,10 @@ use chrono::Utc;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
+use super::logs::StoreLogSink;
 use super::secrets::Secrets;
 use crate::backend::nsfiles::namespace_files;
-use crate::backend::{KvLookup, KvStore, Storage, storage_path};
+use crate::backend::{KvLookup, KvStore, StateStore, Storage, storage_path};
 use crate::template::TemplateHost;
 
 /// Template services backed by the runtime's stores.
@@ -18,6 +20,10 @@ pub struct RuntimeHost {
     pub kv: Arc<dyn KvStore>,
     pub storage: Arc<dyn Storage>,
     pub secrets: Arc<Secrets>,
+    /// Where `errorLogs()` reads the execution's logs.
+    pub state: Arc<dyn StateStore>,
+    /// Flushed before `errorLogs()` reads, so this process's lines are in.
+    pub logs: StoreLogSink,
 }
 
 /// Runs a future to completion from sync code inside the multi-threaded runtime.
@@ -64,5 +70,35 @@ impl TemplateHost for RuntimeHost {
 
     fn secret_values(&self) -> Vec<String> {
         self.secrets.values()
+    }
+
+    fn file_size(&self, _namespace: &str, path: &str) -> Result<Option<u64>, String> {
+        let p = storage_path(path).map_err(|e| e.to_string())?;
+        block_on(self.storage.size(&p))?.map_err(|e| format!("cannot read the size of '{path}': {e}"))
+    }
+
+    fn error_logs(&self, id: &str) -> Result<Vec<Value>, String> {
+        let lines = block_on(async {
+            self.logs.flush().await;
+            self.state.logs(id).await
+        })?
+        .map_err(|e| format!("cannot read the logs of execution {id}: {e}"))?;
+        Ok(lines
+            .iter()
+            .filter(|l| l.level == "ERROR")
+            .map(|l| {
+                serde_json::json!({
+                    "namespace": l.namespace,
+                    "flowId": l.flow_id,
+                    "taskId": l.task_id,
+                    "executionId": l.execution_id,
+                    "taskRunId": l.task_run_id,
+                    "attemptNumber": l.attempt_number,
+                    "timestamp": l.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "level": l.level,
+                    "message": l.message,
+                })
+            })
+            .collect())
     }
 }

@@ -19,4 +19,5 @@ pub mod resume;
 pub mod scheduler;
 pub mod secrets;
 pub mod slots;
+pub mod toggle;
 pub mod worker;

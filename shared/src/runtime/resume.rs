@@ -72,4 +72,14 @@ impl crate::plugins::core::resume::ExecutionControl for EngineControl {
     async fn resume(&self, id: &str, inputs: &Map<String, Value>) -> Result<(), String> {
         resume(&self.0, id, inputs, None).await.map(|_| ()).map_err(|e| e.to_string())
     }
+
+    async fn logs(&self, id: &str) -> Result<Vec<crate::backend::LogEntry>, String> {
+        // lines still queued by this process's log sink are written first
+        self.0.logs.flush().await;
+        self.0.state.logs(id).await.map_err(|e| e.to_string())
+    }
+
+    async fn set_trigger_enabled(&self, namespace: &str, flow_id: &str, trigger: &str, on: bool) -> Result<(), String> {
+        super::toggle::set_enabled(&self.0, namespace, flow_id, trigger, on).await
+    }
 }

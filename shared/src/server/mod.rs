@@ -137,6 +137,7 @@ pub fn open_local(opts: LocalEngineOptions) -> Result<(Embedded, Arc<dyn Trigger
         progress: opts.progress,
     });
     let store: Arc<dyn TriggerStore> = backends.state.clone();
+    let _ = engine.trigger_store.set(store.clone());
     Ok((Embedded::start(engine, &backends.queue, opts.workers), store))
 }
 

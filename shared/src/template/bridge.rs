@@ -26,6 +26,11 @@ pub enum Request {
     Secret(String),
     /// `read(path)`.
     Read { namespace: String, path: String },
+    /// `fileSize(path)`, `fileExists(path)`, `isFileEmpty(path)`: the size
+    /// of an internal-storage file, `None` when there is none.
+    Size { namespace: String, path: String },
+    /// `errorLogs()`: the ERROR lines of an execution.
+    ErrorLogs(String),
 }
 
 /// The host's answer: `Ok(None)` for a missing KV key.
@@ -198,5 +203,7 @@ fn answer(req: &Request, host: &dyn TemplateHost) -> Answer {
         }
         Request::Secret(key) => host.secret(key).map(|s| Some(serde_json::Value::String(s))),
         Request::Read { namespace, path } => host.read(namespace, path).map(|s| Some(serde_json::Value::String(s))),
+        Request::Size { namespace, path } => host.file_size(namespace, path).map(|n| n.map(serde_json::Value::from)),
+        Request::ErrorLogs(id) => host.error_logs(id).map(|l| Some(serde_json::Value::Array(l))),
     }
 }

@@ -586,11 +586,14 @@ pub fn register(env: &mut Environment<'static>) {
         all.extend(items(&other)?);
         Ok(Value::from(all))
     });
-    env.add_filter("numberformat", |v: Value, pattern: String| -> Result<Value, Error> {
-        let f = f64::try_from(v.clone())
-            .map_err(|_| err(format!("numberformat: '{}' is not a number", json::to_text(&v))))?;
-        Ok(Value::from(number_format(f, &pattern)))
-    });
+    // Kestra's name is `numberFormat`; the lower-case one is kept for older flows
+    for name in ["numberFormat", "numberformat"] {
+        env.add_filter(name, |v: Value, pattern: String| -> Result<Value, Error> {
+            let f = f64::try_from(v.clone())
+                .map_err(|_| err(format!("numberFormat: '{}' is not a number", json::to_text(&v))))?;
+            Ok(Value::from(number_format(f, &pattern)))
+        });
+    }
     env.add_filter("className", |v: Value| class_name(&v));
     env.add_filter("raw", |v: Value| v);
 

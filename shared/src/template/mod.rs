@@ -6,12 +6,14 @@
 
 mod bridge;
 mod date;
+mod execution_fns;
 mod filters;
 mod functions;
 #[cfg(test)]
 mod hostile;
 mod jq;
 mod json;
+mod names;
 mod pebble;
 
 use std::sync::Arc;
@@ -49,6 +51,15 @@ pub trait TemplateHost: Send + Sync {
     fn read(&self, namespace: &str, path: &str) -> Result<String, String>;
     /// Every secret value known, for log masking.
     fn secret_values(&self) -> Vec<String>;
+    /// `fileSize(path)`: the size of a `kestra://` file, `None` if absent.
+    fn file_size(&self, _namespace: &str, path: &str) -> Result<Option<u64>, String> {
+        Err(format!("file functions cannot read '{path}' here"))
+    }
+    /// `errorLogs()`: the ERROR log lines of execution `id`, in Kestra's
+    /// `LogEntry` shape, oldest first.
+    fn error_logs(&self, id: &str) -> Result<Vec<Value>, String> {
+        Err(format!("errorLogs() cannot read the logs of execution {id} here"))
+    }
 }
 
 /// A host with nothing behind it: kv and read fail, no secrets.
@@ -99,12 +110,32 @@ struct Session {
 
 impl Session {
     fn new(ctx: &Value) -> Session {
-        let ctx = MjValue::from_serialize(ctx);
+        let nested = nest_system_labels(ctx);
+        let ctx = MjValue::from_serialize(nested.as_ref().unwrap_or(ctx));
         let bridge_val = MjValue::from_object(Bridge::new(ctx.clone()));
         let full = Bridge::context(&bridge_val, &ctx);
         let bridge = bridge_val.downcast_object::<Bridge>().unwrap_or_else(|| Arc::new(Bridge::new(ctx.clone())));
         Session { ctx, full, bridge }
     }
+}
+
+/// Kestra's `labels.system.correlationId`: the reserved `system.*` labels
+/// are also reachable nested under `labels.system` (the flat keys stay).
+/// `None` when there is nothing to nest.
+fn nest_system_labels(ctx: &Value) -> Option<Value> {
+    let labels = ctx.get("labels")?.as_object()?;
+    if labels.contains_key("system") || !labels.keys().any(|k| k.starts_with("system.")) {
+        return None;
+    }
+    let system: serde_json::Map<String, Value> = labels
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("system.").map(|rest| (rest.to_string(), v.clone())))
+        .collect();
+    let mut ctx = ctx.clone();
+    if let Some(Value::Object(l)) = ctx.get_mut("labels") {
+        l.insert("system".into(), Value::Object(system));
+    }
+    Some(ctx)
 }
 
 impl Renderer {
@@ -138,6 +169,7 @@ impl Renderer {
         });
         filters::register(&mut env);
         functions::register(&mut env);
+        execution_fns::register(&mut env);
         Renderer { env }
     }
 
@@ -177,7 +209,13 @@ impl Renderer {
         let rw = pebble::rewrite(template).map_err(|e| syntax_error(template, &e.message, e.pos))?;
         let env: &minijinja::Environment<'_> = &self.env;
         match env.template_from_named_str("check", &rw.source) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                let known = |name: &str| env.globals().any(|(n, _)| n == name);
+                match names::check(template, &known) {
+                    None => Ok(()),
+                    Some(problem) => Err(TemplateError::new(format!("in {}: {problem}", quote(template)))),
+                }
+            }
             Err(e) => {
                 let pos = e.range().and_then(|r| rw.original_range(r.start)).map(|r| r.start).unwrap_or(0);
                 Err(syntax_error(template, &detail(&e), pos))
@@ -270,8 +308,13 @@ impl Renderer {
             _ => (template, None),
         };
         let mut message = if e.kind() == minijinja::ErrorKind::UndefinedError {
-            match undefined_path(template, snippet, &sess.ctx) {
-                Some(p) => format!("'{p}' is undefined"),
+            let via_render = snippet.contains("render(");
+            match undefined_path(template, snippet, &sess.ctx, 0) {
+                Some((p, None)) => format!("'{p}' is undefined"),
+                Some((p, Some(via))) if via_render => {
+                    format!("'{p}' is undefined (in {via}, rendered by render())")
+                }
+                Some((p, Some(via))) => format!("'{p}' is undefined (in {via})"),
                 None => "undefined value".to_string(),
             }
         } else {
@@ -315,8 +358,33 @@ fn syntax_error(template: &str, message: &str, pos: usize) -> TemplateError {
     TemplateError::new(format!("template syntax error in {}: {message} (line {line}, column {col})", quote(template)))
 }
 
-/// The first variable path of `snippet` that is undefined in `ctx`.
-fn undefined_path(template: &str, snippet: &str, ctx: &MjValue) -> Option<String> {
+/// The `{{ … }}` and `{% … %}` tags of a template, in order.
+fn tags(t: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = 0;
+    while let Some(start) = t[rest..].find(['{']).map(|i| rest + i) {
+        let close = match t[start..].get(..2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            _ => {
+                rest = start + 1;
+                continue;
+            }
+        };
+        let Some(end) = t[start + 2..].find(close).map(|i| start + 2 + i + 2) else { break };
+        out.push(&t[start..end]);
+        rest = end;
+    }
+    out
+}
+
+/// How deep [`undefined_path`] follows templates held in variables.
+const MAX_VIA_DEPTH: usize = 4;
+
+/// The first variable path of `snippet` that is undefined in `ctx`; when
+/// every path is defined, the first undefined path inside a template that
+/// one of them holds (`render(vars.file)`), with the variable that held it.
+fn undefined_path(template: &str, snippet: &str, ctx: &MjValue, depth: usize) -> Option<(String, Option<String>)> {
     let inner = snippet
         .trim_start_matches(['{'])
         .trim_start_matches(['{', '%', '-'])
@@ -335,6 +403,7 @@ fn undefined_path(template: &str, snippet: &str, ctx: &MjValue) -> Option<String
     } else {
         inner
     };
+    let mut held = Vec::new();
     for (_, root, keys) in pebble::paths_in(expr) {
         let mut cur = ctx.get_attr(&root).unwrap_or_default();
         let mut shown = root.clone();
@@ -345,7 +414,7 @@ fn undefined_path(template: &str, snippet: &str, ctx: &MjValue) -> Option<String
             if local || root == "loop" {
                 continue;
             }
-            return Some(shown);
+            return Some((shown, None));
         }
         for k in keys {
             let is_ident = k.chars().all(|c| c.is_alphanumeric() || c == '_');
@@ -361,9 +430,21 @@ fn undefined_path(template: &str, snippet: &str, ctx: &MjValue) -> Option<String
                 cur.get_item(&MjValue::from(k.as_str())).unwrap_or_default()
             };
             if next.is_undefined() {
-                return Some(shown);
+                return Some((shown, None));
             }
             cur = next;
+        }
+        if let Some(t) = cur.as_str().filter(|t| is_template(t)) {
+            held.push((shown, t.to_string()));
+        }
+    }
+    if depth < MAX_VIA_DEPTH {
+        for (var, t) in held {
+            for tag in tags(&t) {
+                if let Some((p, via)) = undefined_path(&t, tag, ctx, depth + 1) {
+                    return Some((p, Some(via.unwrap_or(var))));
+                }
+            }
         }
     }
     None
@@ -483,6 +564,17 @@ mod tests {
         assert_eq!(r("{{ null ??? 'd' }}"), "");
         assert_eq!(r("{{ inputs.nope ??? 'd' }}"), "d");
         assert_eq!(r("{{ inputs.nope ?? inputs.nope2 ?? 'x' ~ 'y' }}"), "xy");
+    }
+
+    #[test]
+    fn undefined_through_render_names_the_path_and_the_variable() {
+        let mut c = ctx();
+        c["vars"]["when"] = json!("{{ trigger.date | date('yyyy') }}-{{ inputs.taxi }}");
+        c["vars"]["outer"] = json!("x{{ render(vars.when) }}");
+        let e = Renderer::new().render_str("{{ render(vars.when) }}", &c, &TestHost).unwrap_err().to_string();
+        assert!(e.contains("'trigger.date' is undefined (in vars.when, rendered by render())"), "{e}");
+        let e = Renderer::new().render_str("{{ render(vars.outer) }}", &c, &TestHost).unwrap_err().to_string();
+        assert!(e.contains("'trigger.date' is undefined (in vars.when, rendered by render())"), "{e}");
     }
 
     #[test]

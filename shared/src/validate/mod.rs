@@ -5,6 +5,7 @@
 
 #[cfg(test)]
 mod audit_tests;
+mod rules;
 pub(crate) mod suggest;
 mod tasks;
 mod templates;
@@ -145,6 +146,7 @@ pub fn validate_source(
         check_flow_ids(flow, &root, &mut sink);
         check_inputs(&root, &mut sink);
         tasks::check(flow, &root, registry, &mut sink);
+        rules::check(flow, &root, &mut sink);
         triggers::check(flow, &root, &mut sink);
         templates::check(flow, &root, renderer, &mut sink);
     }

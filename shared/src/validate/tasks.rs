@@ -74,7 +74,8 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
             }
         } else {
             let mut msg = format!("unknown task type '{}'", task.type_);
-            let names = registry.names();
+            // current names only: a hint never proposes a legacy alias
+            let names = registry.canonical_names();
             if let Some(s) = suggest::closest(&task.type_, names.iter().copied().chain(FLOWABLES.iter().copied())) {
                 msg.push_str(&format!(" (did you mean {s}?)"));
             }

@@ -1,5 +1,7 @@
-//! `io.kestra.plugin.core.debug.Return`: renders `format` and returns it as
-//! the output `value` (a string).
+//! The debug tasks: `io.kestra.plugin.core.debug.Return` renders `format`
+//! and returns it as the output `value` (a string); the deprecated
+//! `io.kestra.plugin.core.debug.Echo` logs its (required, non-blank)
+//! `format` at `level` (INFO by default) and has no outputs.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -45,6 +47,47 @@ pub const DEF: PluginDef = PluginDef {
     build,
 };
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EchoProps {
+    #[serde(deserialize_with = "de::string_lenient")]
+    format: String,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    level: Option<String>,
+}
+
+/// `debug.Echo`, built from rendered properties.
+#[derive(Debug)]
+pub struct Echo {
+    format: String,
+    level: &'static str,
+}
+
+fn build_echo(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: EchoProps = parse_props(props)?;
+    if p.format.trim().is_empty() {
+        return Err(TaskError::property("format", "must not be blank"));
+    }
+    let level = super::log::parse_level(p.level.as_deref())?;
+    Ok(Box::new(Echo { format: p.format, level }))
+}
+
+#[async_trait]
+impl RunnableTask for Echo {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        cx.log(self.level, &self.format);
+        Ok(TaskOutput::empty())
+    }
+}
+
+pub const ECHO: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.core.debug.Echo",
+    aliases: &["io.kestra.core.tasks.debugs.Echo"],
+    group: "core",
+    props: &[PropSpec::required("format", PropKind::String), PropSpec::optional("level", PropKind::String)],
+    build: build_echo,
+};
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -61,5 +104,18 @@ mod tests {
         assert_eq!(out.outputs.get("value"), Some(&json!("7")));
         let out = env.run(&DEF, json!({})).await.unwrap();
         assert!(out.outputs.is_empty());
+    }
+
+    #[tokio::test]
+    async fn echo_logs_format_at_level() {
+        let env = Env::new();
+        let out = env.run(&ECHO, json!({"format": "hi {{ inputs.name }}", "level": "WARN"})).await.unwrap();
+        assert!(out.outputs.is_empty());
+        env.run(&ECHO, json!({"format": "plain"})).await.unwrap();
+        assert_eq!(env.logs.text(), vec!["WARN hi world", "INFO plain"]);
+        let e = env.run(&ECHO, json!({"format": "  "})).await.unwrap_err();
+        assert!(e.to_string().contains("format"), "{e}");
+        let e = env.run(&ECHO, json!({})).await.unwrap_err();
+        assert!(e.to_string().contains("format"), "{e}");
     }
 }

@@ -27,9 +27,10 @@ pub struct Log {
     level: &'static str,
 }
 
-fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: Props = parse_props(props)?;
-    let level = match p.level.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+/// Kestra's level for a written `level` (INFO when absent; `WARNING` is
+/// read as WARN).
+pub fn parse_level(level: Option<&str>) -> Result<&'static str, TaskError> {
+    Ok(match level.map(str::trim).filter(|l| !l.is_empty()) {
         None => "INFO",
         Some(l) => {
             let up = l.to_ascii_uppercase();
@@ -39,7 +40,12 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
                 TaskError::property("level", format!("unknown level '{l}' (expected one of {})", LEVELS.join(", ")))
             })?
         }
-    };
+    })
+}
+
+fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: Props = parse_props(props)?;
+    let level = parse_level(p.level.as_deref())?;
     Ok(Box::new(Log { messages: p.message, level }))
 }
 
@@ -55,7 +61,7 @@ impl RunnableTask for Log {
 
 pub const DEF: PluginDef = PluginDef {
     type_name: "io.kestra.plugin.core.log.Log",
-    aliases: &["io.kestra.core.tasks.log.Log", "io.kestra.core.tasks.debugs.Echo"],
+    aliases: &["io.kestra.core.tasks.log.Log"],
     group: "core",
     props: &[PropSpec::required("message", PropKind::StringOrList), PropSpec::optional("level", PropKind::String)],
     build,

@@ -1,18 +1,25 @@
 //! Kestra's core runnable tasks (`io.kestra.plugin.core.*`): log, labels,
-//! return, output values, fail, sleep, KV, purge, HTTP download/request.
+//! return, echo, output values, fail, sleep, KV, state store, purge,
+//! storage files (write, size, delete, concat, local files), log fetch,
+//! HTTP download/request, resume.
 
 pub mod debug;
 pub mod download;
 pub mod fail;
+pub mod fetch;
+pub mod files;
 pub mod http;
 pub mod kv;
 pub mod labels;
+pub mod local_files;
 pub mod log;
 pub mod output;
 pub mod request;
 pub mod resume;
 pub mod sleep;
+pub mod state;
 pub mod storage;
+pub mod toggle;
 
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -25,6 +32,7 @@ pub fn register(r: &mut Registry) {
         log::DEF,
         labels::DEF,
         debug::DEF,
+        debug::ECHO,
         output::DEF,
         fail::DEF,
         sleep::DEF,
@@ -35,6 +43,16 @@ pub fn register(r: &mut Registry) {
         download::DEF,
         request::DEF,
         resume::DEF,
+        state::SET,
+        state::GET,
+        state::DELETE,
+        files::WRITE,
+        files::SIZE,
+        files::DELETE,
+        files::CONCAT,
+        fetch::DEF,
+        local_files::DEF,
+        toggle::DEF,
     ] {
         r.register(def);
     }
@@ -50,6 +68,7 @@ mod tests {
         for t in [
             "io.kestra.plugin.core.log.Log",
             "io.kestra.core.tasks.debugs.Echo",
+            "io.kestra.plugin.core.debug.Echo",
             "io.kestra.plugin.core.execution.Labels",
             "io.kestra.plugin.core.debug.Return",
             "io.kestra.plugin.core.output.OutputValues",
@@ -67,5 +86,32 @@ mod tests {
             let def = r.get(t).unwrap_or_else(|| panic!("{t} not registered"));
             assert_eq!(def.group, "core");
         }
+    }
+
+    /// Every name a "did you mean" hint may propose validates when used
+    /// with its required properties (a hint never names a type Baton then
+    /// rejects), and the legacy Echo is proposed as the current one.
+    #[test]
+    fn suggested_names_all_validate() {
+        let r = Registry::builtin();
+        let renderer = crate::template::Renderer::new();
+        for name in r.canonical_names() {
+            let def = r.get(name).unwrap();
+            let mut task = format!("  - id: t\n    type: {name}\n");
+            for p in def.props.iter().filter(|p| p.required) {
+                task.push_str(&format!("    {}: \"{{{{ inputs.x }}}}\"\n", p.name));
+            }
+            let src = format!("id: f\nnamespace: company.team\ninputs:\n  - id: x\n    type: STRING\ntasks:\n{task}");
+            let (_, d) = crate::validate::validate_source("f.yaml", &src, &r, &renderer);
+            let bad: Vec<String> = d
+                .iter()
+                .map(|d| d.message.clone())
+                .filter(|m| m.contains("unknown task type") || m.contains("property"))
+                .collect();
+            assert!(bad.is_empty(), "{name}: {bad:?}");
+        }
+        let src = "id: f\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Ecko\n";
+        let (_, d) = crate::validate::validate_source("f.yaml", src, &r, &renderer);
+        assert!(d[0].message.contains("did you mean io.kestra.plugin.core.debug.Echo?"), "{:?}", d[0].message);
     }
 }

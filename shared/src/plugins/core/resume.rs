@@ -25,6 +25,20 @@ pub trait ExecutionControl: Send + Sync {
     async fn owner(&self, id: &str) -> Result<Option<(String, String)>, String>;
     /// Resumes PAUSED execution `id` with `inputs` (its onResume inputs).
     async fn resume(&self, id: &str, inputs: &Map<String, Value>) -> Result<(), String>;
+    /// The stored log lines of execution `id`, oldest first (`log.Fetch`).
+    async fn logs(&self, id: &str) -> Result<Vec<crate::backend::LogEntry>, String> {
+        Err(format!("this runtime cannot read the logs of execution {id}"))
+    }
+    /// Enables or disables a flow's trigger (`trigger.Toggle`).
+    async fn set_trigger_enabled(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        trigger: &str,
+        _on: bool,
+    ) -> Result<(), String> {
+        Err(format!("this runtime cannot toggle trigger {trigger} of flow {namespace}.{flow_id}"))
+    }
 }
 
 #[derive(Debug, Deserialize)]

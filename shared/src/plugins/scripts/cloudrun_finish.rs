@@ -54,8 +54,20 @@ pub async fn collect(storage: &dyn Storage, a: &Attempt, outcome: &Outcome) -> F
             }
         }
     }
-    let err_lines: Vec<&str> = stderr.lines().collect();
-    logs.extend(err_lines.iter().map(|l| ("ERROR".to_string(), l.to_string())));
+    // the protocol is parsed on stderr too (Kestra's Python logger writes there)
+    let mut err_lines: Vec<&str> = Vec::new();
+    for line in stderr.lines() {
+        match protocol::parse(line) {
+            Line::Text => {
+                logs.push(("ERROR".to_string(), line.to_string()));
+                err_lines.push(line);
+            }
+            Line::Protocol { outputs, logs: l } => {
+                vars.extend(outputs);
+                logs.extend(l);
+            }
+        }
+    }
     let tail = || {
         let from = err_lines.len().saturating_sub(STDERR_TAIL);
         if from == err_lines.len() {

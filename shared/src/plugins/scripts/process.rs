@@ -201,6 +201,15 @@ fn on_stderr(cx: &RunContext, mode: Mode, line: String, fin: &mut Finished) {
     match mode {
         Mode::Setup => cx.log("INFO", &line),
         Mode::Script => {
+            // Kestra parses the protocol on both streams (its Python
+            // library's logger writes on stderr)
+            if let Line::Protocol { outputs, logs } = protocol::parse(&line) {
+                fin.vars.extend(outputs);
+                for (level, message) in logs {
+                    cx.log(&level, &message);
+                }
+                return;
+            }
             // Kestra (0.21+) logs a script's stderr at ERROR.
             cx.log("ERROR", &line);
             fin.stderr_lines += 1;

@@ -1,7 +1,9 @@
-//! Kestra's script output protocol: a stdout line `::{json}::` carries
-//! `outputs` (merged into the task's `vars` output), `metrics` (ignored
-//! here) and `logs` (`[{level, message}]`, emitted as log lines). Any other
-//! line is ordinary output.
+//! Kestra's script output protocol (what its Python library writes): a
+//! line `::{json}::`, on stdout or stderr, carries `outputs` (merged into
+//! the task's `vars` output), `logs` (`[{level, message}]`, emitted as log
+//! lines at their levels) and `metrics` (`[{name, type, value, tags}]`:
+//! Baton has no metrics store yet, so each metric becomes a DEBUG log line
+//! saying so). Any other line is ordinary output.
 
 use serde_json::{Map, Value};
 
@@ -30,11 +32,30 @@ pub(crate) fn parse(line: &str) -> Line {
         Some(Value::Object(o)) => o,
         _ => Map::new(),
     };
-    let logs = match m.remove("logs") {
+    let mut logs: Vec<(String, String)> = match m.remove("logs") {
         Some(Value::Array(items)) => items.iter().filter_map(log_entry).collect(),
         _ => Vec::new(),
     };
+    if let Some(Value::Array(metrics)) = m.remove("metrics") {
+        logs.extend(metrics.iter().map(metric_line));
+    }
     Line::Protocol { outputs, logs }
+}
+
+/// A metric as a DEBUG log line (there is no metrics store to keep it in).
+fn metric_line(v: &Value) -> (String, String) {
+    let field = |k: &str| v.get(k).map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string));
+    let mut msg = format!(
+        "metric {} ({}) = {}",
+        field("name").unwrap_or_else(|| "?".into()),
+        field("type").unwrap_or_else(|| "?".into()),
+        field("value").unwrap_or_else(|| "?".into())
+    );
+    if let Some(tags) = v.get("tags").and_then(Value::as_object).filter(|t| !t.is_empty()) {
+        msg.push_str(&format!(" {}", Value::Object(tags.clone())));
+    }
+    msg.push_str(" (Baton keeps no metrics yet: logged only)");
+    ("DEBUG".to_string(), msg)
 }
 
 fn log_entry(v: &Value) -> Option<(String, String)> {
@@ -66,7 +87,17 @@ mod tests {
             panic!("not a protocol line");
         };
         assert_eq!(Value::Object(outputs), json!({"a": 1, "b": {"c": "x"}}));
-        assert!(logs.is_empty());
+        assert_eq!(
+            logs,
+            vec![("DEBUG".to_string(), "metric n (counter) = 1 (Baton keeps no metrics yet: logged only)".to_string())]
+        );
+        let Line::Protocol { logs, .. } = parse(
+            r#"::{"metrics":[{"name":"t","type":"timer","value":1.5,"tags":{"k":"v"}}],"logs":[{"level":"ERROR","message":"x"}]}::"#,
+        ) else {
+            panic!("not a protocol line");
+        };
+        assert_eq!(logs[0], ("ERROR".to_string(), "x".to_string()));
+        assert!(logs[1].1.starts_with(r#"metric t (timer) = 1.5 {"k":"v"}"#), "{:?}", logs[1]);
         let Line::Protocol { outputs, logs } = parse(r#"::{"logs":[{"level":"warning","message":"careful"}]}::"#)
         else {
             panic!("not a protocol line");

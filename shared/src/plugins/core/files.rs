@@ -1,0 +1,308 @@
+//! Kestra's internal-storage file tasks: `io.kestra.plugin.core.storage.Write`
+//! (`content` → a new file, output `uri`), `…Size` (`uri` → output `size`
+//! in bytes), `…Delete` (`uri`, `errorOnMissing` → outputs `uri`,
+//! `deleted`) and `…Concat` (`files`: a list or a JSON list of URIs,
+//! `separator` after each file, `extension` `.tmp` by default → output
+//! `uri`). Every file read or deleted must be one this execution may read
+//! (its namespace's, or its starter's). Concat streams: its memory is
+//! bounded whatever the files' sizes.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+/// The most files one Concat joins.
+pub const MAX_CONCAT_FILES: usize = 10_000;
+
+/// A file name for an output with Kestra's `extension` (with or without
+/// its dot).
+fn file_name(stem: &str, extension: Option<&str>) -> Result<String, TaskError> {
+    let ext = extension.map(str::trim).unwrap_or("");
+    if ext.contains('/') || ext.contains("..") {
+        return Err(TaskError::property("extension", format!("'{ext}' is not a file extension")));
+    }
+    Ok(match ext {
+        "" => stem.to_string(),
+        e if e.starts_with('.') => format!("{stem}{e}"),
+        e => format!("{stem}.{e}"),
+    })
+}
+
+// ---------------------------------------------------------------- Write ---
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WriteProps {
+    #[serde(deserialize_with = "de::string_lenient")]
+    content: String,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    extension: Option<String>,
+}
+
+/// `storage.Write`.
+#[derive(Debug)]
+pub struct Write {
+    content: String,
+    name: String,
+}
+
+fn build_write(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: WriteProps = parse_props(props)?;
+    let name = file_name("content", p.extension.as_deref())?;
+    Ok(Box::new(Write { content: p.content, name }))
+}
+
+#[async_trait]
+impl RunnableTask for Write {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let bytes = self.content.clone().into_bytes();
+        let (uri, _) = cx.put_file(&self.name, Box::pin(std::io::Cursor::new(bytes))).await?;
+        let mut out = Map::new();
+        out.insert("uri".into(), uri.into());
+        Ok(TaskOutput::with(out))
+    }
+}
+
+pub const WRITE: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.core.storage.Write",
+    aliases: &[],
+    group: "core",
+    props: &[PropSpec::required("content", PropKind::String), PropSpec::optional("extension", PropKind::String)],
+    build: build_write,
+};
+
+// ---------------------------------------------------------- Size/Delete ---
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UriProps {
+    #[serde(deserialize_with = "de::string_lenient")]
+    uri: String,
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    error_on_missing: Option<bool>,
+}
+
+/// `storage.Size`.
+#[derive(Debug)]
+pub struct Size {
+    uri: String,
+}
+
+fn build_size(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: UriProps = parse_props(props)?;
+    Ok(Box::new(Size { uri: p.uri }))
+}
+
+#[async_trait]
+impl RunnableTask for Size {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let path = cx.readable_path("uri", &self.uri)?;
+        let size = cx
+            .services
+            .storage
+            .size(&path)
+            .await
+            .map_err(|e| TaskError::failed(format!("cannot read the size of {}: {e}", self.uri)))?
+            .ok_or_else(|| TaskError::failed(format!("Unable to find file '{}'", self.uri.trim())))?;
+        let mut out = Map::new();
+        out.insert("size".into(), size.into());
+        Ok(TaskOutput::with(out))
+    }
+}
+
+pub const SIZE: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.core.storage.Size",
+    aliases: &["io.kestra.core.tasks.storages.Size"],
+    group: "core",
+    props: &[PropSpec::required("uri", PropKind::String)],
+    build: build_size,
+};
+
+/// `storage.Delete`.
+#[derive(Debug)]
+pub struct Delete {
+    uri: String,
+    error_on_missing: bool,
+}
+
+fn build_delete(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: UriProps = parse_props(props)?;
+    Ok(Box::new(Delete { uri: p.uri, error_on_missing: p.error_on_missing.unwrap_or(false) }))
+}
+
+#[async_trait]
+impl RunnableTask for Delete {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let path = cx.readable_path("uri", &self.uri)?;
+        let storage = &cx.services.storage;
+        let fail = |e: crate::backend::BackendError| TaskError::failed(format!("cannot delete {}: {e}", self.uri));
+        // only a file: a folder-like prefix is not one of Kestra's URIs
+        let exists = storage.size(&path).await.map_err(fail)?.is_some();
+        let deleted = exists && storage.delete_prefix(&path).await.map_err(fail)?.contains(&path);
+        if self.error_on_missing && !deleted {
+            return Err(TaskError::failed(format!("Unable to find file '{}'", self.uri.trim())));
+        }
+        let mut out = Map::new();
+        out.insert("uri".into(), format!("kestra://{path}").into());
+        out.insert("deleted".into(), deleted.into());
+        Ok(TaskOutput::with(out))
+    }
+}
+
+pub const DELETE: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.core.storage.Delete",
+    aliases: &["io.kestra.core.tasks.storages.Delete"],
+    group: "core",
+    props: &[PropSpec::required("uri", PropKind::String), PropSpec::optional("errorOnMissing", PropKind::Boolean)],
+    build: build_delete,
+};
+
+// --------------------------------------------------------------- Concat ---
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConcatProps {
+    files: Value,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    separator: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    extension: Option<String>,
+}
+
+/// `storage.Concat`.
+#[derive(Debug)]
+pub struct Concat {
+    files: Vec<String>,
+    separator: Option<String>,
+    name: String,
+}
+
+fn build_concat(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: ConcatProps = parse_props(props)?;
+    let list = match p.files {
+        Value::Array(a) => a,
+        Value::String(s) => match serde_json::from_str::<Value>(&s) {
+            Ok(Value::Array(a)) => a,
+            _ => {
+                return Err(TaskError::property("files", format!("expected a list of URIs or a JSON list, got '{s}'")));
+            }
+        },
+        other => return Err(TaskError::property("files", format!("expected a list of URIs, got {other}"))),
+    };
+    if list.len() > MAX_CONCAT_FILES {
+        return Err(TaskError::property(
+            "files",
+            format!("{} files is more than the {MAX_CONCAT_FILES} one Concat joins", list.len()),
+        ));
+    }
+    let files = list.iter().map(de::value_to_string).collect();
+    let name = file_name("concat", Some(p.extension.as_deref().unwrap_or(".tmp")))?;
+    Ok(Box::new(Concat { files, separator: p.separator, name }))
+}
+
+#[async_trait]
+impl RunnableTask for Concat {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let mut paths = Vec::with_capacity(self.files.len());
+        for f in &self.files {
+            paths.push(cx.readable_path("files", f)?);
+        }
+        // streamed: each file is opened when the previous one is done
+        let storage = cx.services.storage.clone();
+        let sep = self.separator.clone().unwrap_or_default().into_bytes();
+        let (mut writer, reader) = tokio::io::duplex(64 * 1024);
+        let feed = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            for p in paths {
+                let mut input = storage.get(&p).await.map_err(|e| format!("cannot read kestra://{p}: {e}"))?;
+                tokio::io::copy(&mut input, &mut writer).await.map_err(|e| format!("cannot read kestra://{p}: {e}"))?;
+                writer.write_all(&sep).await.map_err(|e| e.to_string())?;
+            }
+            writer.shutdown().await.map_err(|e| e.to_string())
+        });
+        let put = cx.put_file(&self.name, Box::pin(reader)).await;
+        let fed = feed.await.map_err(|e| TaskError::failed(format!("concatenating failed: {e}")))?;
+        fed.map_err(TaskError::failed)?;
+        let (uri, _) = put?;
+        let mut out = Map::new();
+        out.insert("uri".into(), uri.into());
+        Ok(TaskOutput::with(out))
+    }
+}
+
+pub const CONCAT: PluginDef = PluginDef {
+    type_name: "io.kestra.plugin.core.storage.Concat",
+    aliases: &["io.kestra.core.tasks.storages.Concat"],
+    group: "core",
+    props: &[
+        PropSpec::required("files", PropKind::StringOrList),
+        PropSpec::optional("separator", PropKind::String),
+        PropSpec::optional("extension", PropKind::String),
+    ],
+    build: build_concat,
+};
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::backend::Storage;
+    use crate::plugins::core::test_support::Env;
+
+    async fn read(env: &Env, uri: &str) -> String {
+        let path = uri.trim_start_matches("kestra://");
+        let mut s = String::new();
+        env.storage.get(path).await.unwrap().read_to_string(&mut s).await.unwrap();
+        s
+    }
+
+    #[tokio::test]
+    async fn write_size_concat_delete() {
+        let env = Env::new();
+        let out = env.run(&WRITE, json!({"content": "Hello {{ inputs.name }}", "extension": ".txt"})).await.unwrap();
+        let a = out.outputs["uri"].as_str().unwrap().to_string();
+        assert!(a.starts_with("kestra:///company/team/my-flow/executions/exec1/tasks/t1/tr1/"), "{a}");
+        assert!(a.ends_with(".txt"), "{a}");
+        assert_eq!(read(&env, &a).await, "Hello world");
+        let out = env.run(&SIZE, json!({"uri": a})).await.unwrap();
+        assert_eq!(out.outputs["size"], json!(11));
+
+        env.storage.insert("/company/team/my-flow/executions/exec1/b.txt", "B").unwrap();
+        let b = "kestra:///company/team/my-flow/executions/exec1/b.txt";
+        let files = json!([a.clone(), b]);
+        let out = env.run(&CONCAT, json!({"files": files, "separator": "\n"})).await.unwrap();
+        let c = out.outputs["uri"].as_str().unwrap().to_string();
+        assert!(c.ends_with(".tmp"), "{c}");
+        assert_eq!(read(&env, &c).await, "Hello world\nB\n");
+        let out = env.run(&CONCAT, json!({"files": files.to_string(), "extension": "csv"})).await.unwrap();
+        assert_eq!(read(&env, out.outputs["uri"].as_str().unwrap()).await, "Hello worldB");
+
+        let out = env.run(&DELETE, json!({"uri": b})).await.unwrap();
+        assert_eq!(out.outputs["deleted"], json!(true));
+        assert_eq!(out.outputs["uri"], json!(b));
+        let out = env.run(&DELETE, json!({"uri": b})).await.unwrap();
+        assert_eq!(out.outputs["deleted"], json!(false));
+        let e = env.run(&DELETE, json!({"uri": b, "errorOnMissing": true})).await.unwrap_err();
+        assert!(e.to_string().contains("Unable to find file"), "{e}");
+        let e = env.run(&SIZE, json!({"uri": b})).await.unwrap_err();
+        assert!(e.to_string().contains("Unable to find file"), "{e}");
+        let e = env.run(&CONCAT, json!({"files": [b]})).await.unwrap_err();
+        assert!(e.to_string().contains("b.txt"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn other_namespaces_files_are_refused() {
+        let env = Env::new();
+        env.storage.insert("/other/ns/f/executions/e/x.txt", "x").unwrap();
+        let e = env.run(&DELETE, json!({"uri": "kestra:///other/ns/f/executions/e/x.txt"})).await.unwrap_err();
+        assert!(e.to_string().contains("uri"), "{e}");
+        let e = env.run(&CONCAT, json!({"files": 3})).await.unwrap_err();
+        assert!(e.to_string().contains("files"), "{e}");
+    }
+}

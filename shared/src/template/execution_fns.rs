@@ -1,0 +1,135 @@
+//! Kestra's functions about the execution and its files: `fileSize(path)`,
+//! `fileExists(path)`, `isFileEmpty(path)` (a `kestra://` file this
+//! execution may read), `fromIon(ion)` (the first value of an Ion text;
+//! Baton reads the JSON subset of Ion, which is what its tasks write),
+//! `errorLogs()` (the execution's ERROR log lines) and
+//! `currentEachOutput(outputs.x)` (the outputs of `x` for the current
+//! iteration of the enclosing ForEach loops). Host lookups go through the
+//! bridge, so they are answered between render passes.
+
+use minijinja::value::{Rest, Value, ValueKind};
+use minijinja::{Environment, Error, State};
+
+use super::bridge::{Bridge, Request};
+use super::filters::{Args, err};
+
+/// The size of the `kestra://` file `path` (checked against what this
+/// execution may read), `None` while the host has not answered yet, and
+/// `Some(None)` when there is no such file.
+fn size_of(state: &State, args: &[Value], name: &str) -> Result<Option<Option<u64>>, Error> {
+    let a = Args::new(args);
+    let path = a.str(0, "path")?.ok_or_else(|| err(format!("The '{name}' function expects an argument 'path'.")))?;
+    if !path.starts_with("kestra://") {
+        return Err(err(format!("{name}: '{path}' is not an internal storage URI (kestra:///…)")));
+    }
+    let bridge = Bridge::of(state)?;
+    let p = crate::backend::storage_path(&path).map_err(|e| err(e.to_string()))?;
+    crate::backend::scope::check(&p, &bridge.namespace(), bridge.starter().as_ref()).map_err(|e| err(e.to_string()))?;
+    match bridge.ask(Request::Size { namespace: bridge.namespace(), path }) {
+        None => Ok(None),
+        Some(Ok(v)) => Ok(Some(v.and_then(|n| n.as_u64()))),
+        Some(Err(e)) => Err(err(e)),
+    }
+}
+
+fn file_size(state: &State, args: Rest<Value>) -> Result<Value, Error> {
+    match size_of(state, &args, "fileSize")? {
+        None => Ok(Value::from(())),
+        Some(Some(n)) => Ok(Value::from(n)),
+        Some(None) => {
+            Err(err(format!("fileSize: no file at {}", args.first().map(|v| v.to_string()).unwrap_or_default())))
+        }
+    }
+}
+
+fn file_exists(state: &State, args: Rest<Value>) -> Result<Value, Error> {
+    Ok(match size_of(state, &args, "fileExists")? {
+        None => Value::from(()),
+        Some(n) => Value::from(n.is_some()),
+    })
+}
+
+fn is_file_empty(state: &State, args: Rest<Value>) -> Result<Value, Error> {
+    match size_of(state, &args, "isFileEmpty")? {
+        None => Ok(Value::from(())),
+        Some(Some(n)) => Ok(Value::from(n == 0)),
+        Some(None) => {
+            Err(err(format!("isFileEmpty: no file at {}", args.first().map(|v| v.to_string()).unwrap_or_default())))
+        }
+    }
+}
+
+fn from_ion(ion: Value) -> Result<Value, Error> {
+    if ion.is_none() {
+        return Ok(Value::from(()));
+    }
+    let s = ion.as_str().ok_or_else(|| err("The 'fromIon' function expects an argument 'ion' with type string."))?;
+    let mut values = serde_json::Deserializer::from_str(s).into_iter::<serde_json::Value>();
+    match values.next() {
+        None => Ok(Value::from(())),
+        Some(Ok(v)) => Ok(Value::from_serialize(v)),
+        Some(Err(e)) => Err(err(format!("Invalid ion: {e} (Baton reads Ion written as JSON, as its tasks write it)"))),
+    }
+}
+
+fn error_logs(state: &State) -> Result<Value, Error> {
+    let bridge = Bridge::of(state)?;
+    let id = bridge
+        .ctx
+        .get_attr("execution")
+        .and_then(|e| e.get_attr("id"))
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .ok_or_else(|| err("errorLogs() needs an execution"))?;
+    match bridge.ask(Request::ErrorLogs(id)) {
+        None => Ok(Value::from(Vec::<Value>::new())),
+        Some(Ok(v)) => Ok(v.map(Value::from_serialize).unwrap_or_default()),
+        Some(Err(e)) => Err(err(e)),
+    }
+}
+
+/// The value of `v`'s string attribute `key`, if set.
+fn str_attr(v: &Value, key: &str) -> Option<String> {
+    v.get_attr(key).ok().filter(|x| !x.is_undefined() && !x.is_none()).map(|x| match x.as_str() {
+        Some(s) => s.to_string(),
+        None => x.to_string(),
+    })
+}
+
+fn current_each_output(state: &State, outputs: Value) -> Result<Value, Error> {
+    if outputs.is_undefined() || outputs.is_none() {
+        return Ok(outputs);
+    }
+    // iteration values: the enclosing task runs' (outermost first), then this one's
+    let mut path = Vec::new();
+    if let Some(parents) = state.lookup("parents").filter(|p| p.kind() == ValueKind::Seq) {
+        let list: Vec<Value> = parents.try_iter()?.collect();
+        for p in list.iter().rev() {
+            if let Some(v) = p.get_attr("taskrun").ok().and_then(|t| str_attr(&t, "value")) {
+                path.push(v);
+            }
+        }
+    }
+    if let Some(v) = state.lookup("taskrun").and_then(|t| str_attr(&t, "value")) {
+        path.push(v);
+    }
+    let mut cur = outputs;
+    for v in path {
+        let next = cur.get_item(&Value::from(v.as_str())).unwrap_or_default();
+        if next.is_undefined() {
+            return Ok(Value::UNDEFINED);
+        }
+        cur = next;
+    }
+    Ok(cur)
+}
+
+/// Registers the functions.
+pub fn register(env: &mut Environment<'static>) {
+    env.add_function("fileSize", file_size);
+    env.add_function("fileExists", file_exists);
+    env.add_function("isFileEmpty", is_file_empty);
+    env.add_function("fromIon", from_ion);
+    env.add_function("errorLogs", error_logs);
+    env.add_function("currentEachOutput", current_each_output);
+}

@@ -131,6 +131,38 @@ pub fn step_owned(
     st.finish()
 }
 
+/// What the executor keeps about an execution between events (baseline: nothing).
+#[derive(Debug, Clone, Default)]
+pub struct ExecIndex;
+
+impl ExecIndex {
+    /// Brings the index up to date with `exec`.
+    pub fn sync(&mut self, _exec: &Execution) {}
+}
+
+/// `apply_event` keeping `index` right.
+pub fn apply_event_indexed(
+    flow: &Flow,
+    exec: &mut Execution,
+    _index: &mut ExecIndex,
+    event: &crate::runtime::messages::ExecutionEvent,
+    now: DateTime<Utc>,
+) -> (Vec<String>, bool) {
+    apply_event(flow, exec, event, now)
+}
+
+/// `step_owned` with the index kept between events.
+pub fn step_indexed(
+    flow: &Flow,
+    execution: Execution,
+    _index: &mut ExecIndex,
+    now: DateTime<Utc>,
+    env: &dyn StepEnv,
+    opts: StepOptions,
+) -> Transition {
+    step_owned(flow, execution, now, env, opts)
+}
+
 /// Index of every task of a flow by id.
 pub(crate) fn task_index(flow: &Flow) -> HashMap<&str, &Task> {
     flow.all_tasks().into_iter().map(|t| (t.id.as_str(), t)).collect()

@@ -217,6 +217,9 @@ fn run(flow: &Flow, mut exec: Execution, events: usize, oldest: bool) -> (f64, f
     (first as f64, nanos as f64 / events as f64, allocs as f64 / events as f64)
 }
 
+/// Builds one shape's flow and execution.
+type Build = dyn Fn() -> (Flow, Execution);
+
 fn main() {
     let sizes: Vec<usize> = std::env::var("BATON_BENCH_STEP_SIZES")
         .ok()
@@ -227,7 +230,7 @@ fn main() {
     println!("|---|---|---|---|---|");
     for &n in &sizes {
         let n = n.max(4);
-        let shapes: [(&str, Box<dyn Fn() -> (Flow, Execution)>, bool); 3] = [
+        let shapes: [(&str, Box<Build>, bool); 3] = [
             ("chain", Box::new(move || chain(n, events + 2)), false),
             ("ForEach, concurrencyLimit 1", Box::new(move || for_each(n, 1, events + 2)), false),
             ("ForEach, concurrencyLimit 0", Box::new(move || for_each(n, 0, 0)), true),

@@ -171,8 +171,8 @@ impl ExecIndex {
         if !same {
             *self = ExecIndex { exec_id: exec.id.clone(), ..ExecIndex::default() };
         }
-        for i in self.len..list.len() {
-            self.add(i, &list[i]);
+        for (i, tr) in list.iter().enumerate().skip(self.len) {
+            self.add(i, tr);
         }
     }
 

@@ -1,7 +1,8 @@
 //! Engine overhead benchmark (not a test): chains of trivial tasks and a
 //! ForEach of 1,000 values, end to end on the embedded runtime with durable
 //! SQLite state, reported as per-task overhead and task runs per second.
-//! Run with `cargo bench -p shared --bench engine`.
+//! Run with `cargo bench -p shared --bench engine`;
+//! `BATON_BENCH_ENGINE_LARGE=5000,10000` adds ForEach loops of those sizes.
 
 use std::time::Instant;
 
@@ -71,5 +72,10 @@ fn main() {
         measure("chain of 1,000", &chain(1000), 1000).await;
         measure("ForEach 1,000 values (concurrencyLimit 1, Kestra's default)", &for_each(1000, 1), 1001).await;
         measure("ForEach 1,000 values (concurrencyLimit 0, unlimited)", &for_each(1000, 0), 1001).await;
+        let large = std::env::var("BATON_BENCH_ENGINE_LARGE").unwrap_or_default();
+        for n in large.split(',').filter_map(|x| x.trim().replace('_', "").parse::<usize>().ok()) {
+            measure(&format!("ForEach {n} values (concurrencyLimit 1)"), &for_each(n, 1), n + 1).await;
+            measure(&format!("ForEach {n} values (concurrencyLimit 0)"), &for_each(n, 0), n + 1).await;
+        }
     });
 }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::index::ExecIndex;
 use super::retry::next_retry_date;
 use crate::model::{Execution, Flow, StateType};
 use crate::runtime::messages::ExecutionEvent;
@@ -17,6 +18,39 @@ pub fn apply_event(
     event: &ExecutionEvent,
     now: DateTime<Utc>,
 ) -> (Vec<String>, bool) {
+    apply(flow, exec, event, now, &|e: &Execution, id: &str| e.task_run_list.iter().rposition(|t| t.id == id))
+}
+
+/// `apply_event` keeping `index` right for [`super::step_indexed`]: task
+/// runs found by id in O(1), and those changed noted for the next step.
+pub fn apply_event_indexed(
+    flow: &Flow,
+    exec: &mut Execution,
+    index: &mut ExecIndex,
+    event: &ExecutionEvent,
+    now: DateTime<Utc>,
+) -> (Vec<String>, bool) {
+    index.sync(exec);
+    let (changed, exec_changed) =
+        apply(flow, exec, event, now, &|e: &Execution, id: &str| index.position(&e.task_run_list, id));
+    for id in &changed {
+        if let Some(pos) = index.position(&exec.task_run_list, id) {
+            index.touched(pos);
+        }
+    }
+    (changed, exec_changed)
+}
+
+/// Finds a task run's position by id.
+type Find<'f> = dyn Fn(&Execution, &str) -> Option<usize> + 'f;
+
+fn apply(
+    flow: &Flow,
+    exec: &mut Execution,
+    event: &ExecutionEvent,
+    now: DateTime<Utc>,
+    find: &Find<'_>,
+) -> (Vec<String>, bool) {
     // an ended execution's listeners and afterExecution tasks still report
     // (a kill does not stop them: Kestra forces their execution)
     if exec.is_done() || (exec.state.is_terminal() && matches!(event, ExecutionEvent::Kill { .. })) {
@@ -24,7 +58,9 @@ pub fn apply_event(
     }
     match event {
         ExecutionEvent::TaskStarted { task_run_id, attempt, worker_id, at, .. } => {
-            let Some(tr) = exec.task_run_mut(task_run_id) else { return (Vec::new(), false) };
+            let Some(tr) = find(exec, task_run_id).map(|i| &mut exec.task_run_list[i]) else {
+                return (Vec::new(), false);
+            };
             if tr.state.is_terminal() || tr.attempts.len() as u32 != *attempt {
                 return (Vec::new(), false);
             }
@@ -38,12 +74,13 @@ pub fn apply_event(
             (vec![task_run_id.clone()], false)
         }
         ExecutionEvent::TaskResult { task_run_id, attempt, result, .. } => {
-            let Some(task) = exec.task_run(task_run_id).and_then(|tr| flow.find_task(&tr.task_id)) else {
+            let Some(pos) = find(exec, task_run_id) else { return (Vec::new(), false) };
+            let Some(task) = flow.find_task(&exec.task_run_list[pos].task_id) else {
                 return (Vec::new(), false);
             };
             let mut exec_changed = false;
             {
-                let Some(tr) = exec.task_run_mut(task_run_id) else { return (Vec::new(), false) };
+                let tr = &mut exec.task_run_list[pos];
                 if tr.state.is_terminal() || tr.attempts.len() as u32 != *attempt {
                     return (Vec::new(), false);
                 }
@@ -98,9 +135,9 @@ pub fn apply_event(
             (vec![task_run_id.clone()], exec_changed)
         }
         ExecutionEvent::SubflowEnded { task_run_id, child_execution_id, state, outputs, .. } => {
-            let allow_failure =
-                exec.task_run(task_run_id).and_then(|tr| flow.find_task(&tr.task_id)).is_some_and(|t| t.allow_failure);
-            let Some(tr) = exec.task_run_mut(task_run_id) else { return (Vec::new(), false) };
+            let Some(pos) = find(exec, task_run_id) else { return (Vec::new(), false) };
+            let tr = &mut exec.task_run_list[pos];
+            let allow_failure = flow.find_task(&tr.task_id).is_some_and(|t| t.allow_failure);
             if tr.state.is_terminal() {
                 return (Vec::new(), false);
             }

@@ -3,12 +3,13 @@
 //! Subflow, recomputed from the task runs that exist (never from the event
 //! alone), so a replayed step decides the same thing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{Action, StepEnv, StepOptions, Transition, context, ids, task_index};
+use super::index::{ExecIndex, SeqMemo, seq_key};
+use super::{Action, StepEnv, StepOptions, Transition, context, ids};
 use crate::model::flow::{Children, scalar_string};
 use crate::model::types::FlowableKind;
 use crate::model::{Attempt, Execution, Flow, Label, State, StateType, Task, TaskRun};
@@ -17,6 +18,8 @@ use crate::runtime::messages::{JobTask, WorkerJob};
 
 #[path = "after.rs"]
 mod after;
+#[path = "concurrent.rs"]
+mod concurrent;
 #[path = "pause.rs"]
 pub(crate) mod pause;
 #[path = "sla.rs"]
@@ -30,26 +33,14 @@ enum Block {
     Done(StateType),
 }
 
-/// A task run's place: (task id, parent task run, iteration value), hashed
-/// so lookups on the hot path allocate nothing.
-fn slot(task_id: &str, parent: Option<&str>, value: Option<&str>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (task_id, parent, value).hash(&mut h);
-    h.finish()
-}
-
 pub(crate) struct Stepper<'a> {
     flow: &'a Flow,
     exec: Execution,
     now: DateTime<Utc>,
     env: &'a dyn StepEnv,
     opts: StepOptions,
-    index: HashMap<&'a str, &'a Task>,
-    /// Slot hash → index of the task run (checked on lookup).
-    slots: HashMap<u64, usize>,
-    /// Task runs whose slot hash collided with another's (practically never).
-    collisions: Vec<usize>,
+    /// Task runs by slot and id, and what is known done (kept between steps).
+    index: ExecIndex,
     changed: Vec<String>,
     changed_set: HashSet<String>,
     execution_changed: bool,
@@ -87,25 +78,17 @@ impl<'a> Stepper<'a> {
         now: DateTime<Utc>,
         env: &'a dyn StepEnv,
         opts: StepOptions,
+        mut index: ExecIndex,
     ) -> Stepper<'a> {
-        let mut slots = HashMap::with_capacity(exec.task_run_list.len());
-        let mut collisions = Vec::new();
-        for (i, tr) in exec.task_run_list.iter().enumerate() {
-            if let Some(prev) =
-                slots.insert(slot(&tr.task_id, tr.parent_task_run_id.as_deref(), tr.value.as_deref()), i)
-            {
-                collisions.push(prev);
-            }
-        }
+        index.sync(&exec);
+        index.spread_dirty(&exec.task_run_list);
         Stepper {
             flow,
             exec,
             now,
             env,
             opts,
-            index: task_index(flow),
-            slots,
-            collisions,
+            index,
             changed: Vec::new(),
             changed_set: HashSet::new(),
             execution_changed: false,
@@ -114,13 +97,14 @@ impl<'a> Stepper<'a> {
         }
     }
 
-    pub(crate) fn finish(self) -> Transition {
-        Transition {
+    pub(crate) fn finish(self) -> (Transition, ExecIndex) {
+        let t = Transition {
             execution: self.exec,
             execution_changed: self.execution_changed,
             changed: self.changed,
             actions: self.actions,
-        }
+        };
+        (t, self.index)
     }
 
     pub(crate) fn run(&mut self) {
@@ -214,71 +198,71 @@ impl<'a> Stepper<'a> {
         }
     }
 
-    /// Tasks one after the other; stops at the first failure.
+    /// Tasks one after the other; stops at the first failure. Starts after
+    /// the tasks known done (their task runs are terminal and stay so).
     fn sequence(&mut self, tasks: &'a [Task], parent: Option<&str>, value: Option<&str>) -> Block {
-        let mut state = StateType::Success;
-        for task in tasks.iter().filter(|t| !t.disabled) {
-            match self.task(task, parent, value) {
-                Block::Running => return Block::Running,
+        let Some(first) = tasks.first() else { return Block::Done(StateType::Success) };
+        let key = seq_key(&first.id, parent, value);
+        let memo = self.index.seqs.get(&key).copied().filter(|m| self.memo_holds(m, tasks, parent, value));
+        let mut state = memo.map_or(StateType::Success, |m| m.state);
+        let mut known = memo;
+        for (i, task) in tasks.iter().enumerate().skip(memo.map_or(0, |m| m.done as usize)) {
+            if task.disabled {
+                continue;
+            }
+            let (block, idx) = self.task(task, parent, value);
+            match block {
                 Block::Done(StateType::Failed) => return Block::Done(StateType::Failed),
-                Block::Done(s) => state = worst(state, s),
+                Block::Done(s) => {
+                    state = worst(state, s);
+                    known = Some(SeqMemo { done: i as u32 + 1, state, last_task: i as u32, last_run: idx as u32 });
+                }
+                Block::Running => {
+                    self.remember(key, known, memo);
+                    return Block::Running;
+                }
             }
         }
+        self.remember(key, known, memo);
         Block::Done(state)
     }
 
-    /// Finds or creates the task run of `task` in this slot, then advances it.
-    fn task(&mut self, task: &'a Task, parent: Option<&str>, value: Option<&str>) -> Block {
+    fn remember(&mut self, key: u64, known: Option<SeqMemo>, before: Option<SeqMemo>) {
+        if let Some(m) = known
+            && Some(m) != before
+        {
+            self.index.seqs.insert(key, m);
+        }
+    }
+
+    /// Whether a sequence memo describes this sequence in this slot.
+    fn memo_holds(&self, m: &SeqMemo, tasks: &[Task], parent: Option<&str>, value: Option<&str>) -> bool {
+        let (Some(task), Some(tr)) =
+            (tasks.get(m.last_task as usize), self.exec.task_run_list.get(m.last_run as usize))
+        else {
+            return false;
+        };
+        m.done as usize <= tasks.len()
+            && tr.task_id == task.id
+            && tr.parent_task_run_id.as_deref() == parent
+            && tr.value.as_deref() == value
+            && tr.state.is_terminal()
+    }
+
+    /// Finds or creates the task run of `task` in this slot, then advances
+    /// it; says where it is.
+    fn task(&mut self, task: &'a Task, parent: Option<&str>, value: Option<&str>) -> (Block, usize) {
         let idx = match self.find(&task.id, parent, value) {
             Some(i) => i,
             None => self.create(task, parent, value),
         };
-        self.advance(task, idx)
-    }
-
-    /// Runs children concurrently (Parallel, and ForEach iterations), at
-    /// most `limit` at a time (0 = unlimited). `slots` yields, per child,
-    /// the tasks and the value of that child block.
-    fn concurrent(&mut self, units: Vec<(&'a [Task], Option<String>)>, parent: &str, limit: usize) -> Block {
-        let mut running = 0usize;
-        let mut failed = false;
-        let mut pending = false;
-        let mut state = StateType::Success;
-        for (tasks, value) in units {
-            let started = tasks
-                .iter()
-                .find(|t| !t.disabled)
-                .is_none_or(|first| self.find(&first.id, Some(parent), value.as_deref()).is_some());
-            if !started && (failed || (limit > 0 && running >= limit)) {
-                pending = true;
-                continue;
-            }
-            match self.sequence(tasks, Some(parent), value.as_deref()) {
-                Block::Running => running += 1,
-                Block::Done(StateType::Failed) => failed = true,
-                Block::Done(s) => state = worst(state, s),
-            }
-        }
-        if running > 0 {
-            Block::Running
-        } else if failed {
-            Block::Done(StateType::Failed)
-        } else if pending {
-            Block::Running
-        } else {
-            Block::Done(state)
-        }
+        (self.advance(task, idx), idx)
     }
 
     // -------------------------------------------------------- task runs --
 
     fn find(&self, task_id: &str, parent: Option<&str>, value: Option<&str>) -> Option<usize> {
-        let is = |i: &usize| {
-            let tr = &self.exec.task_run_list[*i];
-            tr.task_id == task_id && tr.parent_task_run_id.as_deref() == parent && tr.value.as_deref() == value
-        };
-        let hit = self.slots.get(&slot(task_id, parent, value)).filter(|i| is(i)).copied();
-        hit.or_else(|| self.collisions.iter().copied().find(|i| is(i)))
+        self.index.find(&self.exec.task_run_list, task_id, parent, value)
     }
 
     fn mark(&mut self, idx: usize) {
@@ -307,9 +291,7 @@ impl<'a> Stepper<'a> {
             evaluated: None,
         };
         let idx = self.exec.task_run_list.len();
-        if let Some(prev) = self.slots.insert(slot(&task.id, parent, value), idx) {
-            self.collisions.push(prev);
-        }
+        self.index.add(idx, &tr);
         self.exec.task_run_list.push(tr);
         self.mark(idx);
         if let Some(cond) = &task.run_if {
@@ -347,9 +329,10 @@ impl<'a> Stepper<'a> {
     }
 
     fn context_with(&self, idx: Option<usize>, with_outputs: bool) -> Value {
-        let by_id: HashMap<&str, &TaskRun> = self.exec.task_run_list.iter().map(|t| (t.id.as_str(), t)).collect();
-        let tr = idx.map(|i| &self.exec.task_run_list[i]);
-        let mut ctx = context::build(self.flow, &self.exec, tr, &self.index, &by_id, with_outputs);
+        let (list, index) = (&self.exec.task_run_list, &self.index);
+        let runs = |id: &str| index.position(list, id).map(|i| &list[i]);
+        let tr = idx.map(|i| &list[i]);
+        let mut ctx = context::build(self.flow, &self.exec, tr, &runs, with_outputs);
         ctx["envs"] = self.env.envs();
         ctx
     }
@@ -482,11 +465,9 @@ impl<'a> Stepper<'a> {
     }
 
     fn parallel(&mut self, task: &'a Task, idx: usize) -> Block {
-        let (id, value) = self.slot_of(idx);
         let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
         let limit = int_prop(&task.props, "concurrent").unwrap_or(0);
-        let units = tasks.iter().filter(|t| !t.disabled).map(|t| (std::slice::from_ref(t), value.clone())).collect();
-        self.concurrent(units, &id, limit)
+        self.concurrent(tasks, idx, limit, None)
     }
 
     /// Renders a property of a flowable once, storing the result in `evaluated`.
@@ -551,19 +532,19 @@ impl<'a> Stepper<'a> {
     }
 
     fn for_each(&mut self, task: &'a Task, idx: usize) -> Block {
+        let limit = for_each_limit(task);
+        let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
+        if self.index.blocks.contains_key(&(idx as u32)) {
+            // the values were evaluated and are known, unit by unit
+            return self.concurrent(tasks, idx, limit, None);
+        }
         let raw = task.props.get("values").or_else(|| task.props.get("value")).cloned().unwrap_or(Value::Null);
         let id = task.id.clone();
         let Ok(values) = self.evaluate(idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id)) else {
             return Block::Done(StateType::Failed);
         };
-        let limit = for_each_limit(task);
-        let (tr_id, _) = self.slot_of(idx);
-        let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
-        let units = values
-            .as_array()
-            .map(|a| a.iter().map(|v| (tasks.as_slice(), Some(scalar_string(v)))).collect())
-            .unwrap_or_default();
-        self.concurrent(units, &tr_id, limit)
+        let values = values.as_array().map(|a| a.iter().map(|v| scalar_string(v).into()).collect()).unwrap_or_default();
+        self.concurrent(tasks, idx, limit, Some(values))
     }
 
     fn subflow(&mut self, task: &'a Task, idx: usize) -> Block {

@@ -3,24 +3,25 @@
 //! outputs of ForEach children keyed by value), `labels`, `trigger`,
 //! `taskrun`, `parent`, `parents`, `task`.
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value, json};
 
 use crate::model::types::FlowableKind;
-use crate::model::{Execution, Flow, Task, TaskRun};
+use crate::model::{Execution, Flow, TaskRun};
 
 /// Context key of the task run id of the `WorkingDirectory` enclosing a
 /// task (absent outside one): the worker gives all its tasks one folder.
 pub const WORKING_DIRECTORY_ID: &str = "workingDirectoryTaskRunId";
 
-/// Builds the context for rendering in `task_run` (or at execution level).
-pub fn build(
+/// Finds a task run of the execution by id.
+pub type Runs<'e> = dyn Fn(&str) -> Option<&'e TaskRun> + 'e;
+
+/// Builds the context for rendering in `task_run` (or at execution level);
+/// `task_runs` finds the task runs of `exec` by id.
+pub fn build<'e>(
     flow: &Flow,
-    exec: &Execution,
+    exec: &'e Execution,
     task_run: Option<&TaskRun>,
-    index: &HashMap<&str, &Task>,
-    task_runs: &HashMap<&str, &TaskRun>,
+    task_runs: &Runs<'e>,
     with_outputs: bool,
 ) -> Value {
     let mut ctx = Map::new();
@@ -48,7 +49,7 @@ pub fn build(
         None => Value::Object(Map::new()),
     };
     ctx.insert("trigger".into(), trigger);
-    let outputs = if with_outputs { outputs(exec, index, task_runs) } else { Map::new() };
+    let outputs = if with_outputs { outputs(flow, exec, task_runs) } else { Map::new() };
     ctx.insert("outputs".into(), Value::Object(outputs));
     if let Some(tr) = task_run {
         ctx.insert(
@@ -61,15 +62,15 @@ pub fn build(
                 "startDate": tr.state.start_date.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             }),
         );
-        if let Some(t) = index.get(tr.task_id.as_str()) {
+        if let Some(t) = flow.find_task(&tr.task_id) {
             ctx.insert("task".into(), json!({"id": t.id, "type": t.type_}));
         }
         let mut parents = Vec::new();
         let mut cur = tr.parent_task_run_id.as_deref();
         while let Some(pid) = cur {
-            let Some(p) = task_runs.get(pid) else { break };
+            let Some(p) = task_runs(pid) else { break };
             // the innermost enclosing WorkingDirectory: its tasks share one folder
-            let is_wd = index.get(p.task_id.as_str()).and_then(|t| t.flowable) == Some(FlowableKind::WorkingDirectory);
+            let is_wd = flow.find_task(&p.task_id).and_then(|t| t.flowable) == Some(FlowableKind::WorkingDirectory);
             if is_wd && !ctx.contains_key(WORKING_DIRECTORY_ID) {
                 ctx.insert(WORKING_DIRECTORY_ID.into(), Value::String(p.id.clone()));
             }
@@ -85,12 +86,12 @@ pub fn build(
 }
 
 /// The iteration values of the ForEach loops enclosing a task run, outermost first.
-pub fn iteration_path(tr: &TaskRun, index: &HashMap<&str, &Task>, task_runs: &HashMap<&str, &TaskRun>) -> Vec<String> {
+pub fn iteration_path<'e>(tr: &'e TaskRun, flow: &Flow, task_runs: &Runs<'e>) -> Vec<String> {
     let mut values = Vec::new();
     let mut node = tr;
     while let Some(pid) = node.parent_task_run_id.as_deref() {
-        let Some(parent) = task_runs.get(pid) else { break };
-        let is_foreach = index.get(parent.task_id.as_str()).and_then(|t| t.flowable) == Some(FlowableKind::ForEach);
+        let Some(parent) = task_runs(pid) else { break };
+        let is_foreach = flow.find_task(&parent.task_id).and_then(|t| t.flowable) == Some(FlowableKind::ForEach);
         if is_foreach && let Some(v) = &node.value {
             values.push(v.clone());
         }
@@ -101,15 +102,11 @@ pub fn iteration_path(tr: &TaskRun, index: &HashMap<&str, &Task>, task_runs: &Ha
 }
 
 /// `outputs`: `{taskId: outputs}`, or `{taskId: {value: outputs}}` inside ForEach.
-pub fn outputs(
-    exec: &Execution,
-    index: &HashMap<&str, &Task>,
-    task_runs: &HashMap<&str, &TaskRun>,
-) -> Map<String, Value> {
+pub fn outputs<'e>(flow: &Flow, exec: &'e Execution, task_runs: &Runs<'e>) -> Map<String, Value> {
     let mut out = Map::new();
     for tr in &exec.task_run_list {
         let Some(o) = &tr.outputs else { continue };
-        let path = iteration_path(tr, index, task_runs);
+        let path = iteration_path(tr, flow, task_runs);
         let mut slot: &mut Value = out.entry(tr.task_id.clone()).or_insert_with(|| Value::Object(Map::new()));
         for v in &path {
             if !slot.is_object() {

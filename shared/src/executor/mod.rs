@@ -7,6 +7,7 @@
 
 mod apply;
 mod blocks;
+pub mod index;
 pub(crate) use blocks::truthy;
 pub mod concurrency;
 pub mod context;
@@ -21,16 +22,15 @@ mod retry;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-pub use apply::apply_event;
+pub use apply::{apply_event, apply_event_indexed};
 pub use blocks::pause::{BEHAVIORS, ResumeError, next_timer, on_resume, paused_task, resume_inputs};
+pub use index::ExecIndex;
 pub use retry::next_retry_date;
 
-use crate::model::{Execution, Flow, Label, StateType, Task};
+use crate::model::{Execution, Flow, Label, StateType};
 use crate::runtime::messages::WorkerJob;
 
 /// What the step function needs from the outside world, without I/O:
@@ -118,7 +118,9 @@ pub fn step(
     step_owned(flow, execution.clone(), now, env, opts)
 }
 
-/// `step` on an execution the caller no longer needs (no copy on the hot path).
+/// `step` on an execution the caller no longer needs (no copy). Walks the
+/// whole execution: a caller that steps the same execution again keeps an
+/// [`ExecIndex`] with it and calls [`step_indexed`].
 pub fn step_owned(
     flow: &Flow,
     execution: Execution,
@@ -126,12 +128,24 @@ pub fn step_owned(
     env: &dyn StepEnv,
     opts: StepOptions,
 ) -> Transition {
-    let mut st = blocks::Stepper::new(flow, execution, now, env, opts);
-    st.run();
-    st.finish()
+    step_indexed(flow, execution, &mut ExecIndex::default(), now, env, opts)
 }
 
-/// Index of every task of a flow by id.
-pub(crate) fn task_index(flow: &Flow) -> HashMap<&str, &Task> {
-    flow.all_tasks().into_iter().map(|t| (t.id.as_str(), t)).collect()
+/// `step_owned` with the index of the execution kept between steps, so a
+/// step costs what changed since the last one. The index must have
+/// followed every change of the execution's task runs since it was built
+/// (see [`index`]); a fresh one is always right.
+pub fn step_indexed(
+    flow: &Flow,
+    execution: Execution,
+    index: &mut ExecIndex,
+    now: DateTime<Utc>,
+    env: &dyn StepEnv,
+    opts: StepOptions,
+) -> Transition {
+    let mut st = blocks::Stepper::new(flow, execution, now, env, opts, std::mem::take(index));
+    st.run();
+    let (t, kept) = st.finish();
+    *index = kept;
+    t
 }

@@ -19,7 +19,6 @@ use super::{Block, Stepper, normalize};
 use crate::inputs::{self, InputError};
 use crate::model::duration;
 use crate::model::flow::{Children, Input, scalar_string};
-use crate::model::types::FlowableKind;
 use crate::model::{Execution, Flow, StateType, Task, TaskRun};
 
 /// Pause's `behavior` values and the state each resumes the task run to.
@@ -273,8 +272,9 @@ impl<'a> Stepper<'a> {
     pub(super) fn sync_paused(&mut self) {
         // a flow without a Pause never pauses: no walk over the task runs
         // (the flow's task index is its size, not the execution's)
-        let pauses = self.index.values().any(|t| t.flowable == Some(FlowableKind::Pause));
-        if (pauses || self.exec.state.current == StateType::Paused) && sync_state(&mut self.exec, self.now) {
+        if (self.flow.has_pause() || self.exec.state.current == StateType::Paused)
+            && sync_state(&mut self.exec, self.now)
+        {
             self.execution_changed = true;
         }
     }

@@ -34,6 +34,10 @@ pub(super) fn flow(yaml: &str) -> Flow {
     f.expect("flow")
 }
 
+fn exec_placeholder() -> Execution {
+    Execution::new(String::new(), "", "", 0, Map::new(), vec![], t0())
+}
+
 pub(super) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().expect("date")
 }
@@ -50,6 +54,11 @@ pub(super) struct Sim<'a> {
     pub(super) dispatched: Vec<WorkerJob>,
     pub(super) subflows: Vec<Action>,
     max_parallel: usize,
+    /// The index kept between steps, as the runtime's executor keeps it…
+    index: ExecIndex,
+    /// …and the execution as it last saw it (tests also change `exec`
+    /// directly: those changes are told to the index as events would be).
+    seen: Execution,
 }
 
 impl<'a> Sim<'a> {
@@ -66,13 +75,46 @@ impl<'a> Sim<'a> {
             dispatched: vec![],
             subflows: vec![],
             max_parallel: 0,
+            index: ExecIndex::default(),
+            seen: exec_placeholder(),
         }
     }
 
+    /// Tells the index what changed in `exec` since it last saw it.
+    fn catch_up(&mut self) {
+        let seen = &self.seen.task_run_list;
+        let replaced = self.seen.id != self.exec.id
+            || seen.len() > self.exec.task_run_list.len()
+            || seen
+                .iter()
+                .zip(&self.exec.task_run_list)
+                .any(|(a, b)| a.id != b.id || (a.state.is_terminal() && !b.state.is_terminal()));
+        if replaced {
+            self.index = ExecIndex::default();
+        }
+        self.index.sync(&self.exec);
+        for (i, tr) in self.exec.task_run_list.iter().enumerate() {
+            if seen.get(i) != Some(tr) {
+                self.index.touched(i);
+            }
+        }
+        self.seen = self.exec.clone();
+    }
+
+    /// One step, taken both ways: on a fresh index (the whole walk) and on
+    /// the index kept since the last step; both must decide the same.
     pub(super) fn step(&mut self) -> Vec<Action> {
-        let t = step(&self.flow, &self.exec, self.now, &self.env, StepOptions::default());
-        self.exec = t.execution;
-        t.actions
+        let whole = step(&self.flow, &self.exec, self.now, &self.env, StepOptions::default());
+        self.catch_up();
+        let kept =
+            step_indexed(&self.flow, self.exec.clone(), &mut self.index, self.now, &self.env, StepOptions::default());
+        assert_eq!(kept.execution, whole.execution, "the kept index decided otherwise");
+        assert_eq!(kept.actions, whole.actions, "the kept index acted otherwise");
+        assert_eq!(kept.changed, whole.changed);
+        assert_eq!(kept.execution_changed, whole.execution_changed);
+        self.exec = kept.execution;
+        self.seen = self.exec.clone();
+        kept.actions
     }
 
     /// Runs to the end: dispatched jobs are answered in batches (all jobs of
@@ -121,7 +163,8 @@ impl<'a> Sim<'a> {
             worker_id: "w".into(),
             at: self.now,
         };
-        apply_event(&self.flow, &mut self.exec, &started, self.now);
+        self.catch_up();
+        apply_event_indexed(&self.flow, &mut self.exec, &mut self.index, &started, self.now);
         let result = ExecutionEvent::TaskResult {
             execution_id: job.execution_id.clone(),
             task_run_id: job.task_run_id.clone(),
@@ -135,7 +178,8 @@ impl<'a> Sim<'a> {
                 end: self.now,
             },
         };
-        apply_event(&self.flow, &mut self.exec, &result, self.now);
+        apply_event_indexed(&self.flow, &mut self.exec, &mut self.index, &result, self.now);
+        self.seen = self.exec.clone();
     }
 
     pub(super) fn task_ids(&self) -> Vec<&str> {

@@ -272,6 +272,8 @@ pub struct Flow {
     pub listeners: Vec<Listener>,
     /// The YAML source, as written.
     pub source: String,
+    /// Every task by id, built on the first lookup (`find_task`).
+    pub task_index: super::task_index::TaskIndexCell,
 }
 
 const FLOW_KEYS: &[&str] = &[
@@ -504,6 +506,7 @@ impl Flow {
             checks,
             listeners,
             source: source.to_string(),
+            task_index: Default::default(),
         };
         (Some(flow), r.problems)
     }
@@ -540,11 +543,6 @@ impl Flow {
     /// inputs: masked like `secret()` values wherever they would leave.
     pub fn secret_input_values(&self, inputs: &Map<String, Value>) -> Vec<String> {
         secret_values_of(&self.secret_inputs(), inputs)
-    }
-
-    /// Finds a task anywhere in the flow by id.
-    pub fn find_task(&self, id: &str) -> Option<&Task> {
-        self.all_tasks().into_iter().find(|t| t.id == id)
     }
 }
 

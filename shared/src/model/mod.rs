@@ -8,6 +8,7 @@ pub mod flow;
 pub mod flowkeys;
 pub mod ids;
 pub mod state;
+pub mod task_index;
 pub mod types;
 
 pub use execution::{Attempt, Execution, Label, TaskRun, TriggerContext};

@@ -16,7 +16,7 @@ use super::launcher::{self, LaunchRequest, publish_event};
 use super::messages::ExecutionEvent;
 use crate::backend::{BackendError, LogEntry, Topic};
 use crate::executor::concurrency::Admission;
-use crate::executor::{self, Action, StepOptions};
+use crate::executor::{self, Action, ExecIndex, StepOptions};
 use crate::model::{Execution, StateType};
 
 /// Failure to process an event (the event may be retried).
@@ -39,7 +39,23 @@ enum Decided {
     /// Saved (compare-and-swap) and performed.
     Saved,
     /// Nothing to save: the copy decided on, to cache once it is known current.
-    Unchanged(Box<Execution>),
+    Unchanged(Box<Cached>),
+}
+
+/// An execution as this process last saw it, with the executor's index of
+/// it (so the next event's step costs what changed, not the execution).
+struct Cached {
+    exec: Execution,
+    index: ExecIndex,
+}
+
+impl Cached {
+    /// A copy read from the store: indexed afresh.
+    fn loaded(exec: Execution) -> Cached {
+        let mut index = ExecIndex::default();
+        index.sync(&exec);
+        Cached { exec, index }
+    }
 }
 
 /// Processes execution events.
@@ -47,7 +63,7 @@ pub struct ExecutorService {
     engine: Arc<Engine>,
     /// Executions known to be current (this process is their only writer
     /// locally; the CAS on save catches any other writer).
-    cache: Mutex<HashMap<String, Execution>>,
+    cache: Mutex<HashMap<String, Cached>>,
 }
 
 impl ExecutorService {
@@ -57,12 +73,12 @@ impl ExecutorService {
 
     /// The execution, from the cache unless `fresh`; says whether it came
     /// from the cache.
-    async fn load(&self, id: &str, fresh: bool) -> Result<(Execution, bool), ExecutorError> {
+    async fn load(&self, id: &str, fresh: bool) -> Result<(Cached, bool), ExecutorError> {
         // taken out, not cloned: `save` puts the new version back
         if !fresh && let Some(e) = self.cache.lock().await.remove(id) {
             return Ok((e, true));
         }
-        Ok((self.load_stored(id).await?, false))
+        Ok((Cached::loaded(self.load_stored(id).await?), false))
     }
 
     async fn load_stored(&self, id: &str) -> Result<Execution, ExecutorError> {
@@ -76,10 +92,11 @@ impl ExecutorService {
         // a stored copy read to check a decision, decided on next
         let mut next: Option<Execution> = None;
         for _ in 0..8 {
-            let (exec, cached) = match next.take() {
-                Some(e) => (e, false),
+            let (current, cached) = match next.take() {
+                Some(e) => (Cached::loaded(e), false),
                 None => self.load(&id, fresh).await?,
             };
+            let exec = &current.exec;
             if exec.is_done() {
                 if cached {
                     // the cache may be behind: an end is confirmed by the store
@@ -89,12 +106,12 @@ impl ExecutorService {
                 // an event of an ended execution: make sure its slot is free,
                 // a kill's claims closed and its Flow triggers fired (the
                 // executor that ended it may have died before any; each is idempotent)
-                self.close_claims(&killed_attempts(&exec, event)).await?;
-                self.flow_triggers(&exec).await?;
-                return self.release_slot(&exec).await;
+                self.close_claims(&killed_attempts(exec, event)).await?;
+                self.flow_triggers(exec).await?;
+                return self.release_slot(exec).await;
             }
             let version = exec.version;
-            match self.decide_and_save(exec, event, opts).await {
+            match self.decide_and_save(current, event, opts).await {
                 Ok(Decided::Saved) => return Ok(()),
                 Ok(Decided::Unchanged(exec)) => {
                     // nothing to save, so no compare-and-swap checked the copy
@@ -114,7 +131,7 @@ impl ExecutorService {
                         // the executor that saved the last state change may
                         // have died before evaluating its Flow triggers
                         // (idempotent: derived ids, windows remember)
-                        self.flow_triggers(&exec).await?;
+                        self.flow_triggers(&exec.exec).await?;
                     }
                     self.cache.lock().await.insert(id, *exec);
                     return Ok(());
@@ -132,10 +149,11 @@ impl ExecutorService {
 
     async fn decide_and_save(
         &self,
-        mut exec: Execution,
+        current: Cached,
         event: &ExecutionEvent,
         opts: StepOptions,
     ) -> Result<Decided, ExecutorError> {
+        let Cached { mut exec, mut index } = current;
         let engine = &self.engine;
         // the revision the execution was created with, never the latest
         let flow = super::flows::at_revision(engine, &exec.namespace, &exec.flow_id, exec.flow_revision)
@@ -147,14 +165,14 @@ impl ExecutorService {
         let now = Utc::now();
         // the state before this event: a save that changes it evaluates the Flow triggers
         let from = exec.state.current;
-        let (mut changed, mut exec_changed) = executor::apply_event(&flow, &mut exec, event, now);
+        let (mut changed, mut exec_changed) = executor::apply_event_indexed(&flow, &mut exec, &mut index, event, now);
         let mut actions = Vec::new();
         if exec.is_done() {
             // the event ended it (a kill): announce the end as any other, so a
             // queued execution takes the slot and a parent hears of it
             actions.push(Action::Ended(exec.state.current));
             let killed = killed_attempts(&exec, event);
-            self.save(exec, from, &changed, actions).await?;
+            self.save(Cached { exec, index }, from, &changed, actions).await?;
             self.close_claims(&killed).await?;
             return Ok(Decided::Saved);
         }
@@ -169,18 +187,18 @@ impl ExecutorService {
                 Admission::Run => {}
                 Admission::Queue { message } => {
                     if exec.state.current == StateType::Queued {
-                        return Ok(Decided::Unchanged(Box::new(exec)));
+                        return Ok(Decided::Unchanged(Box::new(Cached { exec, index })));
                     }
                     exec.state.set(StateType::Queued, now);
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "WARN", message });
-                    return self.save(exec, from, &changed, actions).await.map(|()| Decided::Saved);
+                    return self.save(Cached { exec, index }, from, &changed, actions).await.map(|()| Decided::Saved);
                 }
                 Admission::Reject { state, message } => {
                     exec.state.set(state, now);
                     exec.error = Some(message.clone());
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "ERROR", message });
                     actions.push(Action::Ended(state));
-                    return self.save(exec, from, &changed, actions).await.map(|()| Decided::Saved);
+                    return self.save(Cached { exec, index }, from, &changed, actions).await.map(|()| Decided::Saved);
                 }
             }
         }
@@ -188,15 +206,15 @@ impl ExecutorService {
         if matches!(event, ExecutionEvent::TaskStarted { .. }) && exec.state.current == StateType::Running {
             // a task starting never enables anything new: save without a step
             if changed.is_empty() {
-                return Ok(Decided::Unchanged(Box::new(exec)));
+                return Ok(Decided::Unchanged(Box::new(Cached { exec, index })));
             }
-            return self.save(exec, from, &changed, actions).await.map(|()| Decided::Saved);
+            return self.save(Cached { exec, index }, from, &changed, actions).await.map(|()| Decided::Saved);
         }
         // the step's time is taken after admission: an execution admitted
         // into a slot freed meanwhile starts after the previous one ended
         let now = Utc::now().max(now);
         let env = engine.step_env();
-        let t = executor::step_owned(&flow, exec, now, &env, opts);
+        let t = executor::step_indexed(&flow, exec, &mut index, now, &env, opts);
         exec_changed |= t.execution_changed;
         for c in t.changed {
             if !changed.contains(&c) {
@@ -205,11 +223,11 @@ impl ExecutorService {
         }
         actions.extend(t.actions);
         if !exec_changed && changed.is_empty() && actions.is_empty() {
-            return Ok(Decided::Unchanged(Box::new(t.execution)));
+            return Ok(Decided::Unchanged(Box::new(Cached { exec: t.execution, index })));
         }
         // a kill (or an SLA) ended task runs: their workers are told to stop
         let killed = if t.execution.state.is_terminal() { killed_in(&t.execution, &changed) } else { Vec::new() };
-        self.save(t.execution, from, &changed, actions).await?;
+        self.save(Cached { exec: t.execution, index }, from, &changed, actions).await?;
         self.close_claims(&killed).await?;
         Ok(Decided::Saved)
     }
@@ -231,20 +249,25 @@ impl ExecutorService {
     /// original state), before `afterExecution` tasks run.
     async fn save(
         &self,
-        mut exec: Execution,
+        current: Cached,
         from: StateType,
         changed: &[String],
         actions: Vec<Action>,
     ) -> Result<(), ExecutorError> {
         let engine = &self.engine;
+        let Cached { mut exec, mut index } = current;
         let new_version = engine.state.save_execution(&exec, changed).await?;
         exec.version = new_version;
         let ended = exec.is_done();
+        index.sync(&exec);
         let update = ExecutionUpdate {
             execution_id: exec.id.clone(),
             state: exec.state.current,
             done: ended,
-            changed: changed.iter().filter_map(|id| exec.task_run(id).cloned()).collect(),
+            changed: changed
+                .iter()
+                .filter_map(|id| index.position(&exec.task_run_list, id).map(|i| exec.task_run_list[i].clone()))
+                .collect(),
         };
         for tr in &update.changed {
             tracing::debug!(execution_id = %exec.id, task_id = %tr.task_id, state = %tr.state.current, "task run");
@@ -255,7 +278,7 @@ impl ExecutorService {
         }
         if !ended {
             // moved, not copied: the next event of this execution starts from here
-            self.cache.lock().await.insert(exec.id.clone(), exec);
+            self.cache.lock().await.insert(exec.id.clone(), Cached { exec, index });
         }
         let _ = engine.updates.send(update);
         Ok(())

@@ -1,0 +1,245 @@
+//! The executor's cost per event against the size of the execution (not a
+//! test): the pure path only (`apply_event` + `step`, no I/O), ns and heap
+//! allocations per event for executions of 10 … 100,000 task runs, for a
+//! chain (the event is the latest task's result) and a ForEach with
+//! `concurrencyLimit` 1 and 0 (the event is one iteration's result, every
+//! earlier iteration done). Each execution is built directly in the state
+//! it would have reached, then fed a run of consecutive events, as the
+//! runtime's executor would (its index kept between events).
+//!
+//! `cargo bench -p shared --features shared/duckdb --bench step` (release),
+//! or `--profile dev` for a debug build. `BATON_BENCH_STEP_SIZES=10,1000`
+//! picks the sizes, `BATON_BENCH_STEP_EVENTS` the events per size (50).
+
+use std::alloc::System;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{Map, Value, json};
+use shared::executor::{Action, ExecIndex, StepEnv, StepOptions, apply_event_indexed, step_indexed};
+use shared::model::{Attempt, Execution, Flow, State, StateType, TaskRun};
+use shared::runtime::messages::{ExecutionEvent, TaskResult};
+use shared::template::{NoHost, Renderer, TemplateHost};
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Heap allocations (and reallocations) of the whole process so far.
+fn allocations() -> u64 {
+    let s = GLOBAL.stats();
+    (s.allocations + s.reallocations) as u64
+}
+
+struct Env(Renderer);
+
+impl StepEnv for Env {
+    fn render(&self, t: &str, ctx: &Value) -> Result<String, String> {
+        self.0.render_str(t, ctx, &NoHost).map_err(|e| e.to_string())
+    }
+    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
+        self.0.render_value(v, ctx, &NoHost).map_err(|e| e.to_string())
+    }
+    fn templates(&self) -> (&Renderer, &dyn TemplateHost) {
+        (&self.0, &NoHost)
+    }
+    fn worker_group(&self, _kind: &str) -> String {
+        "core".into()
+    }
+}
+
+const RETURN: &str = "io.kestra.plugin.core.debug.Return";
+
+fn flow(yaml: &str) -> Flow {
+    let registry = shared::plugins::Registry::builtin();
+    let renderer = Renderer::new();
+    let (flow, diags) = shared::validate::validate_source("bench.yaml", yaml, &registry, &renderer);
+    assert!(diags.is_empty(), "{diags:?}");
+    flow.expect("flow")
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().expect("date")
+}
+
+fn state(history: &[StateType], at: DateTime<Utc>) -> State {
+    let mut s = State::new(history[0], at);
+    for h in &history[1..] {
+        s.set(*h, at);
+    }
+    s
+}
+
+fn task_run(exec: &Execution, i: usize, task_id: &str, parent: Option<&str>, value: Option<String>) -> TaskRun {
+    TaskRun {
+        id: format!("tr{i}"),
+        execution_id: exec.id.clone(),
+        namespace: exec.namespace.clone(),
+        flow_id: exec.flow_id.clone(),
+        task_id: task_id.to_string(),
+        parent_task_run_id: parent.map(str::to_string),
+        value,
+        attempts: Vec::new(),
+        outputs: None,
+        state: State::new(StateType::Created, t0()),
+        iteration: Some(i),
+        next_retry_date: None,
+        error: None,
+        evaluated: None,
+    }
+}
+
+/// Done (SUCCESS after one attempt), or dispatched and running.
+fn settle(tr: &mut TaskRun, done: bool) {
+    let at = t0();
+    if done {
+        tr.attempts.push(Attempt {
+            state: state(&[StateType::Created, StateType::Running, StateType::Success], at),
+            worker_id: Some("w".into()),
+        });
+        tr.state = state(&[StateType::Created, StateType::Running, StateType::Success], at);
+    } else {
+        tr.attempts
+            .push(Attempt { state: state(&[StateType::Created, StateType::Running], at), worker_id: Some("w".into()) });
+        tr.state = state(&[StateType::Created, StateType::Running], at);
+    }
+}
+
+fn execution(flow: &Flow) -> Execution {
+    let mut e = Execution::new("bench".into(), &flow.namespace, &flow.id, 1, Map::new(), vec![], t0());
+    e.state = state(&[StateType::Created, StateType::Running], t0());
+    e
+}
+
+/// A chain of `n + extra` tasks whose first `n` have run (the last one still running).
+fn chain(n: usize, extra: usize) -> (Flow, Execution) {
+    let mut y = String::from("id: chain\nnamespace: bench\ntasks:\n");
+    for i in 0..n + extra {
+        y.push_str(&format!("  - id: t{i}\n    type: {RETURN}\n    format: \"{{{{ taskrun.id }}}}\"\n"));
+    }
+    let flow = flow(&y);
+    let mut e = execution(&flow);
+    for i in 0..n {
+        let mut tr = task_run(&e, i, &format!("t{i}"), None, None);
+        settle(&mut tr, i + 1 < n);
+        e.task_run_list.push(tr);
+    }
+    (flow, e)
+}
+
+/// A ForEach over `values` values with `n` task runs: with limit 1 the
+/// first `n - 1` iterations started (the last one running); with limit 0
+/// every iteration started, the first half done.
+fn for_each(n: usize, limit: usize, extra: usize) -> (Flow, Execution) {
+    let values = if limit == 0 { n - 1 } else { n - 1 + extra };
+    let y = format!(
+        "id: each\nnamespace: bench\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"0\"]\n    concurrencyLimit: {limit}\n    tasks:\n      - id: r\n        type: {RETURN}\n        format: \"{{{{ taskrun.value }}}}\"\n"
+    );
+    let flow = flow(&y);
+    let mut e = execution(&flow);
+    // the values the ForEach evaluated (stored, so the flow's literal is never read again)
+    let mut each = task_run(&e, 0, "each", None, None);
+    each.state = state(&[StateType::Created, StateType::Running], t0());
+    each.evaluated = Some(Value::Array((0..values).map(|v| json!(v.to_string())).collect()));
+    e.task_run_list.push(each);
+    let iterations = n - 1;
+    for v in 0..iterations {
+        let mut tr = task_run(&e, v + 1, "r", Some("tr0"), Some(v.to_string()));
+        let done = if limit == 0 { v < iterations / 2 } else { v + 1 < iterations };
+        settle(&mut tr, done);
+        e.task_run_list.push(tr);
+    }
+    (flow, e)
+}
+
+fn result_event(exec_id: &str, task_run_id: &str, attempt: u32) -> ExecutionEvent {
+    ExecutionEvent::TaskResult {
+        execution_id: exec_id.to_string(),
+        task_run_id: task_run_id.to_string(),
+        attempt,
+        result: TaskResult {
+            state: StateType::Success,
+            outputs: Map::new(),
+            error: None,
+            labels: vec![],
+            start: t0(),
+            end: t0(),
+        },
+    }
+}
+
+/// Feeds `events + 1` consecutive results: each to the oldest running task
+/// run (limit 0) or to the one just dispatched. Returns the ns of the first
+/// (it pays for what a load builds once: the flow's task index, the
+/// ForEach's values by unit), then ns and allocations per event of the others.
+fn run(flow: &Flow, mut exec: Execution, events: usize, oldest: bool) -> (f64, f64, f64) {
+    let env = Env(Renderer::new());
+    let now = t0() + Duration::seconds(1);
+    let mut index = ExecIndex::default();
+    // what the runtime pays once per load, not per event
+    index.sync(&exec);
+    let mut next = if oldest {
+        exec.task_run_list.iter().position(|t| !t.state.is_terminal() && !t.attempts.is_empty()).expect("running")
+    } else {
+        exec.task_run_list.len() - 1
+    };
+    let mut target = exec.task_run_list[next].id.clone();
+    let mut nanos = 0u128;
+    let mut allocs = 0u64;
+    let mut first = 0u128;
+    for e in 0..=events {
+        let event = result_event(&exec.id, &target, 1);
+        let a0 = allocations();
+        let start = Instant::now();
+        let (changed, _) = apply_event_indexed(flow, &mut exec, &mut index, &event, now);
+        let t = step_indexed(flow, exec, &mut index, now, &env, StepOptions::default());
+        if e == 0 {
+            first = start.elapsed().as_nanos();
+        } else {
+            nanos += start.elapsed().as_nanos();
+            allocs += allocations() - a0;
+        }
+        assert_eq!(changed.len(), 1, "the event applied");
+        exec = t.execution;
+        assert!(!exec.state.is_terminal(), "ended early");
+        if oldest {
+            next += 1;
+            target = exec.task_run_list[next].id.clone();
+        } else {
+            let job = t.actions.iter().find_map(|a| match a {
+                Action::Dispatch { job, .. } => Some(job.task_run_id.clone()),
+                _ => None,
+            });
+            target = job.expect("the next task dispatched");
+        }
+        drop(t.actions);
+    }
+    (first as f64, nanos as f64 / events as f64, allocs as f64 / events as f64)
+}
+
+/// Builds one shape's flow and execution.
+type Build = dyn Fn() -> (Flow, Execution);
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("BATON_BENCH_STEP_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().replace('_', "").parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 100, 1_000, 10_000, 100_000]);
+    let events: usize = std::env::var("BATON_BENCH_STEP_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(50).max(1);
+    println!("| shape | task runs | ns/event | allocations/event | first event after a load (ns) |");
+    println!("|---|---|---|---|---|");
+    for &n in &sizes {
+        let n = n.max(4);
+        let shapes: [(&str, Box<Build>, bool); 3] = [
+            ("chain", Box::new(move || chain(n, events + 2)), false),
+            ("ForEach, concurrencyLimit 1", Box::new(move || for_each(n, 1, events + 2)), false),
+            ("ForEach, concurrencyLimit 0", Box::new(move || for_each(n, 0, 0)), true),
+        ];
+        for (name, build, oldest) in shapes {
+            let (flow, exec) = build();
+            let events = if oldest { events.min((n - 1) / 2 - 1).max(1) } else { events };
+            let (first, ns, allocs) = run(&flow, exec, events, oldest);
+            println!("| {name} | {n} | {ns:.0} | {allocs:.1} | {first:.0} |");
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Units run concurrently — Parallel branches, ForEach iterations — at most
+//! `limit` at a time (0 = unlimited), in order: a unit starts only once
+//! every unit before it has, and none starts after a failure. So the
+//! started units are always a prefix, and a block is known by counters
+//! (`index::Conc`): how many started, which still run, whether one failed,
+//! the worst state of the others. The first walk of a block after a load
+//! goes over every unit and records them; later steps walk only the
+//! running units an event touched or whose last walk did something, then
+//! start the next units while there is room. Units that do nothing when
+//! walked are left alone, which decides exactly what walking them would.
+
+use super::{Block, Stepper, worst};
+use crate::executor::index::{Conc, Units, seq_key};
+use crate::model::{StateType, Task};
+
+/// What a unit's walk left: enough to tell whether it did anything.
+type Progress = (usize, usize, usize, bool);
+
+impl<'a> Stepper<'a> {
+    /// Runs the units of the Parallel or ForEach task run at `idx`: the
+    /// enabled `tasks` one per branch, or (ForEach) all of them once per
+    /// value of `values` (only given the first time; later steps read them
+    /// from the index).
+    pub(super) fn concurrent(
+        &mut self,
+        tasks: &'a [Task],
+        idx: usize,
+        limit: usize,
+        values: Option<Vec<Box<str>>>,
+    ) -> Block {
+        let (parent, parent_value) = self.slot_of(idx);
+        let pos = idx as u32;
+        if let Some(mut memo) = self.index.blocks.remove(&pos) {
+            let block = self.walk_known(&mut memo, tasks, &parent, parent_value.as_deref(), limit);
+            self.index.blocks.insert(pos, memo);
+            return block;
+        }
+        let units = match values {
+            Some(v) => Units::values(v),
+            None => Units::Tasks(tasks.iter().filter(|t| !t.disabled).map(|t| t.id.as_str().into()).collect()),
+        };
+        // iterations sharing a value share their task runs: walk all every time
+        let shared = matches!(units, Units::Shared(_));
+        let mut memo = Conc {
+            units,
+            started: 0,
+            failed: false,
+            state: StateType::Success,
+            running: Default::default(),
+            due: Default::default(),
+            all_due: false,
+        };
+        let (block, prefix) = self.scan(&mut memo, tasks, &parent, parent_value.as_deref(), limit);
+        if prefix && !shared {
+            self.index.blocks.insert(pos, memo);
+        }
+        block
+    }
+
+    /// The tasks and value of unit `u`.
+    fn unit(units: &Units, tasks: &'a [Task], u: usize, parent_value: Option<&str>) -> (&'a [Task], Option<String>) {
+        match units {
+            Units::Values { values, .. } | Units::Shared(values) => (tasks, Some(values[u].to_string())),
+            Units::Tasks(_) => {
+                let branch = tasks.iter().filter(|t| !t.disabled).nth(u);
+                (branch.map(std::slice::from_ref).unwrap_or_default(), parent_value.map(str::to_string))
+            }
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        (self.actions.len(), self.changed.len(), self.exec.task_run_list.len(), self.cancelled)
+    }
+
+    /// Walks unit `u` and records what it is now.
+    fn walk_unit(&mut self, memo: &mut Conc, tasks: &'a [Task], u: u32, parent: &str, parent_value: Option<&str>) {
+        let (unit_tasks, value) = Self::unit(&memo.units, tasks, u as usize, parent_value);
+        let before = self.progress();
+        let block = self.sequence(unit_tasks, Some(parent), value.as_deref());
+        let acted = self.progress() != before;
+        match block {
+            Block::Running => {
+                memo.running.insert(u);
+                if acted {
+                    memo.due.insert(u);
+                }
+                return;
+            }
+            Block::Done(StateType::Failed) => memo.failed = true,
+            Block::Done(s) => memo.state = worst(memo.state, s),
+        }
+        memo.running.remove(&u);
+        // a done unit is never walked again: its sequence needs no memo
+        if let Some(first) = unit_tasks.first() {
+            self.index.seqs.remove(&seq_key(&first.id, Some(parent), value.as_deref()));
+        }
+    }
+
+    /// The block's state from its counters.
+    fn block_of(memo: &Conc) -> Block {
+        if !memo.running.is_empty() {
+            Block::Running
+        } else if memo.failed {
+            Block::Done(StateType::Failed)
+        } else if (memo.started as usize) < memo.units.len() {
+            Block::Running
+        } else {
+            Block::Done(memo.state)
+        }
+    }
+
+    /// A step on a block known from earlier steps.
+    fn walk_known(
+        &mut self,
+        memo: &mut Conc,
+        tasks: &'a [Task],
+        parent: &str,
+        parent_value: Option<&str>,
+        limit: usize,
+    ) -> Block {
+        let walk: Vec<u32> = if memo.all_due || self.opts.redispatch_pending {
+            memo.running.iter().copied().collect()
+        } else {
+            memo.due.iter().copied().filter(|u| memo.running.contains(u)).collect()
+        };
+        memo.due.clear();
+        memo.all_due = false;
+        for u in walk {
+            self.walk_unit(memo, tasks, u, parent, parent_value);
+        }
+        while (memo.started as usize) < memo.units.len() && !memo.failed && (limit == 0 || memo.running.len() < limit) {
+            let u = memo.started;
+            memo.started += 1;
+            self.walk_unit(memo, tasks, u, parent, parent_value);
+        }
+        Self::block_of(memo)
+    }
+
+    /// Walks every unit in order, as Kestra admits them, recording them in
+    /// `memo`; says whether the started units were a prefix (the memo can
+    /// then stand for the block at later steps).
+    fn scan(
+        &mut self,
+        memo: &mut Conc,
+        tasks: &'a [Task],
+        parent: &str,
+        parent_value: Option<&str>,
+        limit: usize,
+    ) -> (Block, bool) {
+        let mut pending = false;
+        let mut prefix = true;
+        for u in 0..memo.units.len() {
+            let (unit_tasks, value) = Self::unit(&memo.units, tasks, u, parent_value);
+            let started = unit_tasks
+                .iter()
+                .find(|t| !t.disabled)
+                .is_none_or(|first| self.find(&first.id, Some(parent), value.as_deref()).is_some());
+            if !started && (memo.failed || (limit > 0 && memo.running.len() >= limit)) {
+                pending = true;
+                continue;
+            }
+            prefix &= !pending;
+            memo.started = u as u32 + 1;
+            self.walk_unit(memo, tasks, u as u32, parent, parent_value);
+        }
+        let block = if !memo.running.is_empty() {
+            Block::Running
+        } else if memo.failed {
+            Block::Done(StateType::Failed)
+        } else if pending {
+            Block::Running
+        } else {
+            Block::Done(memo.state)
+        };
+        (block, prefix)
+    }
+}

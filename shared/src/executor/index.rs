@@ -1,0 +1,244 @@
+//! What the executor keeps about an execution between events, so one
+//! event costs what it changes, not the size of the execution:
+//!
+//! - task runs by slot (task, parent, value) and by id, appended to as task
+//!   runs are created;
+//! - per sequence, how many of its first tasks are done (their task runs
+//!   terminal, which they stay), so a walk starts where the work is;
+//! - per concurrent block (Parallel, ForEach task run), which units
+//!   (iterations, branches) have started, which are done with which state,
+//!   and which still run, so admission counts instead of walking every
+//!   unit, and a step walks only the running units an event touched (or
+//!   whose last walk did something: a timer armed, a job dispatched).
+//!
+//! Everything here is derived from the task runs and can be rebuilt from
+//! them at any time: a fresh index (`ExecIndex::default()`) makes the step
+//! walk everything once, as it always did. The one rule: between two steps,
+//! only [`super::apply_event_indexed`] and [`super::step_indexed`] change
+//! the execution's task runs (anything else — a store load, a restart —
+//! starts a fresh index). The executor's unit tests step every scenario
+//! both ways and compare.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use crate::model::{Execution, StateType, TaskRun};
+
+/// A hasher for keys that are hashes already (or positions).
+#[derive(Default)]
+pub(super) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(super) type Map<K, V> = HashMap<K, V, BuildHasherDefault<Prehashed>>;
+
+fn hash_of(x: impl Hash) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    x.hash(&mut h);
+    h.finish()
+}
+
+/// A task run's place: (task id, parent task run, iteration value).
+pub(super) fn slot(task_id: &str, parent: Option<&str>, value: Option<&str>) -> u64 {
+    hash_of((task_id, parent, value))
+}
+
+/// The key of a sequence: its first task (task ids are unique in a flow)
+/// in its slot.
+pub(super) fn seq_key(first_task: &str, parent: Option<&str>, value: Option<&str>) -> u64 {
+    hash_of(("seq", first_task, parent, value))
+}
+
+/// How far a sequence is known to be done.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct SeqMemo {
+    /// Its first `done` tasks are done (or disabled), none failed.
+    pub done: u32,
+    /// The worst state among them.
+    pub state: StateType,
+    /// The last done task (its index in the sequence) and its task run, to
+    /// check the memo still describes this sequence.
+    pub last_task: u32,
+    pub last_run: u32,
+}
+
+/// The units of a concurrent block.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Units {
+    /// ForEach iterations: unit `u` runs with `values[u]`.
+    Values { values: Vec<Box<str>>, by_value: Map<u64, u32> },
+    /// ForEach iterations of which two share a value (and so their task
+    /// runs): never kept, the block is walked whole at each step.
+    Shared(Vec<Box<str>>),
+    /// Parallel branches: unit `u` is the `u`-th enabled child task.
+    Tasks(Vec<Box<str>>),
+}
+
+impl Units {
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Units::Values { values, .. } | Units::Shared(values) => values.len(),
+            Units::Tasks(ids) => ids.len(),
+        }
+    }
+
+    /// ForEach units from their values (`Shared` when two are equal, or
+    /// hash alike).
+    pub(super) fn values(values: Vec<Box<str>>) -> Units {
+        let mut by_value = Map::default();
+        for (u, v) in values.iter().enumerate() {
+            if by_value.insert(hash_of(v.as_ref()), u as u32).is_some() {
+                return Units::Shared(values);
+            }
+        }
+        Units::Values { values, by_value }
+    }
+
+    /// The unit a direct child task run of the block belongs to.
+    fn unit_of(&self, child: &TaskRun) -> Option<u32> {
+        match self {
+            Units::Values { values, by_value } => {
+                let v = child.value.as_deref()?;
+                by_value.get(&hash_of(v)).copied().filter(|u| values[*u as usize].as_ref() == v)
+            }
+            Units::Tasks(ids) => ids.iter().position(|t| t.as_ref() == child.task_id).map(|u| u as u32),
+            Units::Shared(_) => None,
+        }
+    }
+}
+
+/// What is known of a concurrent block's units.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Conc {
+    pub units: Units,
+    /// Units `0..started` have started (started units are always a prefix).
+    pub started: u32,
+    /// A done unit failed.
+    pub failed: bool,
+    /// The worst state of the done units that did not fail.
+    pub state: StateType,
+    /// Started units not done yet.
+    pub running: BTreeSet<u32>,
+    /// Running units to walk at the next step: an event touched them, or
+    /// their last walk did something (it may again: a timer, a retry).
+    pub due: BTreeSet<u32>,
+    /// Walk every running unit at the next step.
+    pub all_due: bool,
+}
+
+/// The executor's index of one execution (see the module header).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecIndex {
+    exec_id: String,
+    /// Task runs indexed: `task_run_list[..len]`.
+    len: usize,
+    /// Hash of the id of the last task run indexed.
+    last_id: u64,
+    slots: Map<u64, u32>,
+    slot_collisions: Vec<u32>,
+    ids: Map<u64, u32>,
+    id_collisions: Vec<u32>,
+    pub(super) seqs: Map<u64, SeqMemo>,
+    pub(super) blocks: Map<u32, Conc>,
+    /// Task runs changed by events since the last step.
+    dirty: Vec<u32>,
+}
+
+impl ExecIndex {
+    /// Brings the index up to date with `exec`'s task runs: indexes those
+    /// appended since; starts afresh for another execution or a list that
+    /// is not the one indexed plus appended runs.
+    pub fn sync(&mut self, exec: &Execution) {
+        let list = &exec.task_run_list;
+        let same = self.exec_id == exec.id
+            && self.len <= list.len()
+            && (self.len == 0 || hash_of(list[self.len - 1].id.as_str()) == self.last_id);
+        if !same {
+            *self = ExecIndex { exec_id: exec.id.clone(), ..ExecIndex::default() };
+        }
+        for (i, tr) in list.iter().enumerate().skip(self.len) {
+            self.add(i, tr);
+        }
+    }
+
+    /// Indexes the task run just appended at `pos`.
+    pub(super) fn add(&mut self, pos: usize, tr: &TaskRun) {
+        debug_assert_eq!(pos, self.len, "task runs are indexed in order");
+        let p = pos as u32;
+        if let Some(prev) =
+            self.slots.insert(slot(&tr.task_id, tr.parent_task_run_id.as_deref(), tr.value.as_deref()), p)
+        {
+            self.slot_collisions.push(prev);
+        }
+        let id = hash_of(tr.id.as_str());
+        if let Some(prev) = self.ids.insert(id, p) {
+            self.id_collisions.push(prev);
+        }
+        self.len = pos + 1;
+        self.last_id = id;
+    }
+
+    /// The position of the task run in this slot.
+    pub(super) fn find(
+        &self,
+        list: &[TaskRun],
+        task_id: &str,
+        parent: Option<&str>,
+        value: Option<&str>,
+    ) -> Option<usize> {
+        let is = |i: &u32| {
+            let tr = &list[*i as usize];
+            tr.task_id == task_id && tr.parent_task_run_id.as_deref() == parent && tr.value.as_deref() == value
+        };
+        let hit = self.slots.get(&slot(task_id, parent, value)).filter(|i| is(i)).copied();
+        hit.or_else(|| self.slot_collisions.iter().copied().find(|i| is(i))).map(|i| i as usize)
+    }
+
+    /// The position of the task run `id`.
+    pub fn position(&self, list: &[TaskRun], id: &str) -> Option<usize> {
+        let is = |i: &u32| list.get(*i as usize).is_some_and(|t| t.id == id);
+        let hit = self.ids.get(&hash_of(id)).filter(|i| is(i)).copied();
+        hit.or_else(|| self.id_collisions.iter().copied().find(|i| is(i))).map(|i| i as usize)
+    }
+
+    /// Notes that an event changed the task run at `pos`.
+    pub(super) fn touched(&mut self, pos: usize) {
+        self.dirty.push(pos as u32);
+    }
+
+    /// Marks the units holding the task runs events changed as due: each
+    /// enclosing concurrent block's unit, up the parents.
+    pub(super) fn spread_dirty(&mut self, list: &[TaskRun]) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for pos in dirty {
+            let mut child = pos as usize;
+            while let Some(parent) = list.get(child).and_then(|t| t.parent_task_run_id.as_deref()) {
+                let Some(p) = self.position(list, parent) else { break };
+                if let Some(block) = self.blocks.get_mut(&(p as u32)) {
+                    match block.units.unit_of(&list[child]) {
+                        Some(u) => {
+                            block.due.insert(u);
+                        }
+                        None => block.all_due = true,
+                    }
+                }
+                child = p;
+            }
+        }
+    }
+}

@@ -72,7 +72,13 @@ async fn a_timed_pause_is_woken_by_the_sweep_on_the_deployed_shape() {
     let pause = run_of(&done, "pause");
     assert_eq!(pause.len(), 1);
     let states: Vec<StateType> = pause[0].state.histories.iter().map(|h| h.state).collect();
-    assert_eq!(states, [StateType::Created, StateType::Paused, StateType::Success], "{:?}\n{}", pause[0].state.histories, d.logs());
+    assert_eq!(
+        states,
+        [StateType::Created, StateType::Paused, StateType::Success],
+        "{:?}\n{}",
+        pause[0].state.histories,
+        d.logs()
+    );
     let resumed_at = pause[0].state.histories[2].date;
     assert!(resumed_at >= due, "resumed at {resumed_at}, before the due time {due}");
     assert!(resumed_at - due < chrono::Duration::seconds(10), "woken {} after due", resumed_at - due);

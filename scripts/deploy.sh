@@ -11,7 +11,8 @@
 #   3. build   gcloud builds submit (cloudbuild.yaml) as that account: the test
 #              suite (unless --skip-tests), one image per function, pushed
 #   4. deploy  terraform/ with the new tag: everything else (terraform/README.md)
-#   5. verify  the services, the API's /healthz with your identity token
+#   5. verify  the services, the API's /health with your identity token (Cloud
+#              Run's front end answers paths ending in z itself: not /healthz)
 #
 # Before: gcloud and terraform (>= 1.11) installed; `gcloud auth login` and
 # `gcloud auth application-default login` done, as an owner of PROJECT_ID,
@@ -124,10 +125,10 @@ step "5/5 verify"
 gcloud run services list --project "$project" --region "$region" --filter="metadata.name ~ ^baton-" \
   --format="table(metadata.name, status.url, status.conditions[0].status)"
 api="$(terraform -chdir=terraform output -raw api_url)"
-if curl -fsS -H "Authorization: Bearer $(gcloud auth print-identity-token)" "$api/healthz" >/dev/null 2>&1; then
-  echo "API $api answers /healthz"
+if curl -fsS -H "Authorization: Bearer $(gcloud auth print-identity-token)" "$api/health" >/dev/null 2>&1; then
+  echo "API $api answers /health"
 else
-  echo "API $api did not answer /healthz for $(gcloud config get-value account 2>/dev/null):" \
+  echo "API $api did not answer /health for $(gcloud config get-value account 2>/dev/null):" \
     "is user:<you> in api_invokers (terraform/terraform.tfvars)?" >&2
 fi
 echo "sweep job: $(gcloud scheduler jobs describe baton-sweep --project "$project" --location "$region" --format='value(state)' 2>/dev/null || echo '?')" \

@@ -164,6 +164,9 @@ async fn slow_clients_are_cut_at_the_header_timeout_and_do_not_starve_others() {
     let (status, v) = send(addr, "GET /healthz HTTP/1.1\r\n", Vec::new()).await;
     assert_eq!((status, &v["status"]), (200, &Value::from("UP")), "{v}");
     assert!(t.elapsed() < Duration::from_secs(5), "healthz waited {:?}", t.elapsed());
+    // the same answer at /health (Cloud Run's front end keeps paths ending in z)
+    let (status, v) = send(addr, "GET /health HTTP/1.1\r\n", Vec::new()).await;
+    assert_eq!((status, &v["status"]), (200, &Value::from("UP")), "{v}");
     for s in slow {
         let ended = s.await.expect("client");
         // 100 lines at 200 ms would take 20 s: the server cut it, after at

@@ -501,7 +501,7 @@ fn terraform_deploy_script_runs_the_stages_in_order() {
         "gcloud builds submit . --project demo --config cloudbuild.yaml --service-account projects/demo/serviceAccounts/baton-deployer@demo.iam.gserviceaccount.com --ignore-file terraform/build.gcloudignore --substitutions SHORT_SHA=abc1234,_REGION=europe-west4,_REPO=baton,_RUN_TESTS=false",
         "terraform -chdir=terraform init -input=false -reconfigure -backend-config=bucket=demo-baton-tfstate",
         "terraform -chdir=terraform apply -input=false -auto-approve -var=project_id=demo -var=region=europe-west4 -var=artifact_repository=baton -var=image_tag=abc1234",
-        "curl -fsS -H Authorization: Bearer  https://baton-api.example.run.app/healthz",
+        "curl -fsS -H Authorization: Bearer  https://baton-api.example.run.app/health",
     ];
     let positions: Vec<usize> = order.iter().map(|c| at(c)).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "stages out of order: {positions:?}\n{logged}");

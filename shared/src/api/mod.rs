@@ -108,6 +108,9 @@ pub fn router(state: ApiState) -> Router {
         .layer(axum::middleware::from_fn(limits::json_413));
     Router::new()
         .route("/healthz", get(healthz))
+        // Cloud Run's front end answers paths ending in `z` itself: outside
+        // callers (deploy.sh) ask `/health`
+        .route("/health", get(healthz))
         .merge(ui::routes())
         .nest("/api/v1/main", api.clone())
         .nest("/api/v1", api)
@@ -122,6 +125,9 @@ pub fn webhooks_router(state: ApiState) -> Router {
     let api = webhook::routes().method_not_allowed_fallback(method_not_allowed).fallback(webhooks_only);
     Router::new()
         .route("/healthz", get(healthz))
+        // Cloud Run's front end answers paths ending in `z` itself: outside
+        // callers (deploy.sh) ask `/health`
+        .route("/health", get(healthz))
         .nest("/api/v1/main", api.clone())
         .nest("/api/v1", api)
         .fallback(webhooks_only)

@@ -130,7 +130,7 @@ impl Guard {
             }
         }
         match &self.auth {
-            Some(auth) if path != "/healthz" && !webhook => {
+            Some(auth) if path != "/healthz" && path != "/health" && !webhook => {
                 if !auth.accepts(headers) {
                     let mut r =
                         ApiError::new(StatusCode::UNAUTHORIZED, "authentication required (basic auth)").into_response();
@@ -223,6 +223,7 @@ mod tests {
         let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[("authorization", &bad)])).unwrap_err();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(g.check(&Method::GET, "/healthz", &HeaderMap::new()).is_ok());
+        assert!(g.check(&Method::GET, "/health", &HeaderMap::new()).is_ok());
         assert!(BasicAuth::parse("nopassword").is_err());
         assert!(!format!("{:?}", BasicAuth::parse("u:secret").unwrap()).contains("secret"));
     }

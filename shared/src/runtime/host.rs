@@ -83,22 +83,6 @@ impl TemplateHost for RuntimeHost {
             self.state.logs(id).await
         })?
         .map_err(|e| format!("cannot read the logs of execution {id}: {e}"))?;
-        Ok(lines
-            .iter()
-            .filter(|l| l.level == "ERROR")
-            .map(|l| {
-                serde_json::json!({
-                    "namespace": l.namespace,
-                    "flowId": l.flow_id,
-                    "taskId": l.task_id,
-                    "executionId": l.execution_id,
-                    "taskRunId": l.task_run_id,
-                    "attemptNumber": l.attempt_number,
-                    "timestamp": l.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    "level": l.level,
-                    "message": l.message,
-                })
-            })
-            .collect())
+        Ok(lines.iter().filter(|l| l.level == "ERROR").map(crate::plugins::core::fetch::kestra_line).collect())
     }
 }

@@ -70,8 +70,9 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
     }))
 }
 
-/// One stored line in Kestra's `LogEntry` shape.
-fn kestra_line(l: &crate::backend::LogEntry) -> Value {
+/// One stored line in Kestra's `LogEntry` shape (also what `errorLogs()`
+/// returns).
+pub(crate) fn kestra_line(l: &crate::backend::LogEntry) -> Value {
     serde_json::json!({
         "namespace": l.namespace,
         "flowId": l.flow_id,

@@ -13,6 +13,7 @@ mod containers;
 mod core_tasks;
 mod dbt;
 mod deployed;
+mod deployed_backfill;
 mod deployed_pause;
 #[cfg(feature = "duckdb")]
 mod duckdb;

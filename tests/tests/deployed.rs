@@ -212,6 +212,8 @@ async fn the_deployed_system_runs_right_through_ticks_backfills_updates_kills_an
         assert!(jobs.get(k).is_some(), "the schedules module makes a job for {k}: {jobs}");
     }
     let d = Deployment::start(&shape, 2, Duration::from_secs(5)).await;
+    // Cloud Run's cpu_idle: no CPU outside requests
+    d.throttle_cpu_when_idle(true);
     let object = |key: &str| view["flows"][key]["object"].as_str().expect("object name").to_string();
     d.upload_flow(&object("deployed/minutely"), MINUTELY).await;
     d.upload_flow(&object("deployed/monthly"), &monthly("rev-A")).await;

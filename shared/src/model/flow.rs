@@ -272,6 +272,9 @@ pub struct Flow {
     pub listeners: Vec<Listener>,
     /// The YAML source, as written.
     pub source: String,
+    /// Its `baton.dialect` label and its 1.x-only / 2.0-only constructs
+    /// (`crate::dialect`): which Kestra dialect it is written in.
+    pub dialect: crate::dialect::DialectInfo,
     /// Every task by id, built on the first lookup (`find_task`).
     pub task_index: super::task_index::TaskIndexCell,
 }
@@ -506,6 +509,7 @@ impl Flow {
             checks,
             listeners,
             source: source.to_string(),
+            dialect: crate::dialect::DialectInfo::of(v),
             task_index: Default::default(),
         };
         (Some(flow), r.problems)

@@ -14,6 +14,7 @@ mod core_tasks;
 mod dbt;
 mod deployed;
 mod deployed_pause;
+mod dialect;
 #[cfg(feature = "duckdb")]
 mod duckdb;
 mod events;

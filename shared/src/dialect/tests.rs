@@ -128,3 +128,18 @@ fn dialect_names_parse() {
     assert!("3".parse::<Dialect>().is_err());
     assert_eq!(Policy::parse("auto"), Ok(Policy::AUTO));
 }
+
+#[test]
+fn label_value_options_read_as_their_values() {
+    let y = "id: f\nnamespace: n\ninputs:\n  - id: s\n    type: SELECT\n    values:\n      - {label: North, value: n}\n      - s\n    defaults: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let (root, _) = crate::yaml::parse(y).expect("yaml");
+    let (flow, problems) = crate::model::Flow::from_value(&root, y);
+    assert!(problems.is_empty(), "{problems:?}");
+    let flow = flow.expect("flow");
+    assert_eq!(flow.inputs[0].values.as_deref(), Some(&["n".to_string(), "s".to_string()][..]));
+    assert_eq!(flow.dialect.resolve(Policy::AUTO).dialect, Dialect::V2);
+    let bad = y.replace("{label: North, value: n}", "{label: North, colour: red}");
+    let (root, _) = crate::yaml::parse(&bad).expect("yaml");
+    let (_, problems) = crate::model::Flow::from_value(&root, &bad);
+    assert!(problems.iter().any(|p| p.message.contains("unknown option key 'colour'")), "{problems:?}");
+}

@@ -13,6 +13,8 @@ pub mod concurrency;
 pub mod context;
 #[cfg(test)]
 mod flowkeys_tests;
+#[cfg(test)]
+mod loop_tests;
 mod ids;
 #[cfg(test)]
 mod pause_tests;

@@ -97,11 +97,15 @@ fn a_1x_construct_in_a_2_0_flow_is_an_error_at_its_position_naming_the_replaceme
     assert!(text.contains("set the values on each task"), "{text}");
 
     // pinned to 1.x by its label, the 2.0 constructs are the errors
-    let pinned = yaml.replace("namespace: company.team\n", "namespace: company.team\nlabels:\n  baton.dialect: \"1\"\n");
+    let pinned =
+        yaml.replace("namespace: company.team\n", "namespace: company.team\nlabels:\n  baton.dialect: \"1\"\n");
     let r = validate(&pinned, Policy::AUTO);
     assert_eq!(r.dialect.as_ref().map(|d| d.basis), Some(Basis::Label));
     let texts: Vec<String> = r.diagnostics.iter().map(ToString::to_string).collect();
-    assert!(texts.iter().any(|t| t.starts_with("flow.yaml:17:11: triggers[0].when") && t.contains("conditions")), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.starts_with("flow.yaml:17:5: triggers[0].when") && t.contains("conditions")),
+        "{texts:?}"
+    );
 }
 
 #[test]

@@ -43,10 +43,26 @@ const TASK_TYPES: &[(&str, Dialect, &str)] = &[
         Dialect::V1,
         "use io.kestra.plugin.core.flow.Loop (children read item.value instead of taskrun.value)",
     ),
-    ("io.kestra.plugin.core.flow.EachSequential", Dialect::V1, "use io.kestra.plugin.core.flow.Loop with concurrencyLimit: 1"),
-    ("io.kestra.core.tasks.flows.EachSequential", Dialect::V1, "use io.kestra.plugin.core.flow.Loop with concurrencyLimit: 1"),
-    ("io.kestra.plugin.core.flow.EachParallel", Dialect::V1, "use io.kestra.plugin.core.flow.Loop with concurrencyLimit: 0"),
-    ("io.kestra.core.tasks.flows.EachParallel", Dialect::V1, "use io.kestra.plugin.core.flow.Loop with concurrencyLimit: 0"),
+    (
+        "io.kestra.plugin.core.flow.EachSequential",
+        Dialect::V1,
+        "use io.kestra.plugin.core.flow.Loop with concurrencyLimit: 1",
+    ),
+    (
+        "io.kestra.core.tasks.flows.EachSequential",
+        Dialect::V1,
+        "use io.kestra.plugin.core.flow.Loop with concurrencyLimit: 1",
+    ),
+    (
+        "io.kestra.plugin.core.flow.EachParallel",
+        Dialect::V1,
+        "use io.kestra.plugin.core.flow.Loop with concurrencyLimit: 0",
+    ),
+    (
+        "io.kestra.core.tasks.flows.EachParallel",
+        Dialect::V1,
+        "use io.kestra.plugin.core.flow.Loop with concurrencyLimit: 0",
+    ),
     (
         "io.kestra.plugin.core.flow.ForEachItem",
         Dialect::V1,
@@ -72,7 +88,11 @@ const TASK_TYPES: &[(&str, Dialect, &str)] = &[
         Dialect::V1,
         "search executions through the API (GET /api/v1/main/executions/search)",
     ),
-    ("io.kestra.plugin.core.flow.Template", Dialect::V1, "use io.kestra.plugin.core.flow.Subflow (templateId → flowId)"),
+    (
+        "io.kestra.plugin.core.flow.Template",
+        Dialect::V1,
+        "use io.kestra.plugin.core.flow.Subflow (templateId → flowId)",
+    ),
     (LOOP, Dialect::V2, "use io.kestra.plugin.core.flow.ForEach (children read taskrun.value)"),
     (
         "io.kestra.plugin.core.storage.PurgeStorage",
@@ -88,7 +108,12 @@ static TEMPLATE_MARKERS: LazyLock<Vec<(Regex, &'static str, Dialect, &'static st
         m(r"\|\s*json\b", "the `json` filter", Dialect::V1, "use the `toJson` filter"),
         m(r"(?:^|[^\w.])json\s*\(", "the `json()` function", Dialect::V1, "use `fromJson()`"),
         m(r"\bread\s*\([^)]*\bversion\s*=", "`read(..., version=)`", Dialect::V1, "use `read(..., revision=)`"),
-        m(r"(?:\{\{|[^\w.])\s*schedule\.\w", "the `schedule` variable", Dialect::V1, "use `trigger.date`, `trigger.next`, `trigger.previous`"),
+        m(
+            r"(?:\{\{|[^\w.])\s*schedule\.\w",
+            "the `schedule` variable",
+            Dialect::V1,
+            "use `trigger.date`, `trigger.next`, `trigger.previous`",
+        ),
         m(r"\bread\s*\([^)]*\brevision\s*=", "`read(..., revision=)`", Dialect::V2, "use `read(..., version=)`"),
         m(r"\bloopOutputs\s*\(", "`loopOutputs()`", Dialect::V2, "use `outputs.<task>[value]` of a ForEach"),
         m(r"\bsubflow\s*\(", "`subflow()`", Dialect::V2, "pass the values as the Subflow task's `inputs`"),
@@ -259,7 +284,12 @@ fn walk(v: &Value, path: &str, out: &mut Vec<Marker>) {
             if let Some(t) = o.get("type").and_then(Value::as_str)
                 && t.starts_with("io.kestra.plugin.core.state.")
             {
-                out.push(marker(&child_key(path, "type"), Dialect::V1, format!("task type {t}"), "use the KV tasks (io.kestra.plugin.core.kv.*)"));
+                out.push(marker(
+                    &child_key(path, "type"),
+                    Dialect::V1,
+                    format!("task type {t}"),
+                    "use the KV tasks (io.kestra.plugin.core.kv.*)",
+                ));
             }
             if let Some(states) = o.get("states").and_then(Value::as_array)
                 && let Some(i) = states.iter().position(|s| s.as_str() == Some("CANCELED"))

@@ -159,10 +159,18 @@ impl DialectInfo {
     /// The flow's dialect under the server's `policy`, by the rule in the module doc.
     pub fn resolve(&self, policy: Policy) -> Resolved {
         if let Some(d) = self.label {
-            return Resolved { dialect: d, basis: Basis::Label, reason: format!("label {LABEL}: \"{}\"", d.label_value()) };
+            return Resolved {
+                dialect: d,
+                basis: Basis::Label,
+                reason: format!("label {LABEL}: \"{}\"", d.label_value()),
+            };
         }
         if let Some(d) = policy.force {
-            return Resolved { dialect: d, basis: Basis::Server, reason: format!("the server's --dialect {}", d.label_value()) };
+            return Resolved {
+                dialect: d,
+                basis: Basis::Server,
+                reason: format!("the server's --dialect {}", d.label_value()),
+            };
         }
         for d in [Dialect::V2, Dialect::V1] {
             if let Some(m) = self.markers.iter().find(|m| m.dialect == d) {

@@ -5,7 +5,8 @@ fn info(yaml: &str) -> DialectInfo {
     DialectInfo::of(&root)
 }
 
-const NEUTRAL: &str = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+const NEUTRAL: &str =
+    "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
 
 #[test]
 fn a_flow_using_neither_dialect_is_1x_by_default_and_follows_the_server() {
@@ -84,13 +85,17 @@ fn template_and_state_markers() {
         ("\"{{ schedule.date }}\"", Dialect::V1),
     ];
     for (expr, d) in cases {
-        let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: {expr}\n");
+        let y = format!(
+            "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: {expr}\n"
+        );
         let i = info(&y);
         assert_eq!(i.markers.len(), 1, "{expr}");
         assert_eq!(i.markers[0].dialect, d, "{expr}");
     }
     for expr in ["\"{{ fromJson(x) | toJson }}\"", "\"{% if x is json %}y{% endif %}\"", "\"{{ outputs.jsonpath }}\""] {
-        let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: {expr}\n");
+        let y = format!(
+            "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: {expr}\n"
+        );
         assert!(info(&y).markers.is_empty(), "{expr}");
     }
     let y = "id: f\nnamespace: n\ntasks: []\ntriggers:\n  - id: t\n    type: io.kestra.plugin.core.trigger.Flow\n    states: [SUCCESS, CANCELED]\n";
@@ -106,7 +111,11 @@ fn input_markers() {
     let got: Vec<(&str, Dialect)> = i.markers.iter().map(|m| (m.path.as_str(), m.dialect)).collect();
     assert_eq!(
         got,
-        [("inputs[0].values[0]", Dialect::V2), ("inputs[1].jsonSchema", Dialect::V2), ("inputs[2].required", Dialect::V1)]
+        [
+            ("inputs[0].values[0]", Dialect::V2),
+            ("inputs[1].jsonSchema", Dialect::V2),
+            ("inputs[2].required", Dialect::V1)
+        ]
     );
 }
 
@@ -122,7 +131,9 @@ fn a_schedule_missing_a_required_input_is_1x_only() {
 
 #[test]
 fn dialect_names_parse() {
-    for (s, d) in [("1", Dialect::V1), ("1.x", Dialect::V1), ("v1", Dialect::V1), ("2", Dialect::V2), ("2.0", Dialect::V2)] {
+    for (s, d) in
+        [("1", Dialect::V1), ("1.x", Dialect::V1), ("v1", Dialect::V1), ("2", Dialect::V2), ("2.0", Dialect::V2)]
+    {
         assert_eq!(s.parse::<Dialect>(), Ok(d));
     }
     assert!("3".parse::<Dialect>().is_err());

@@ -16,7 +16,11 @@ fn echo_item(j: &WorkerJob) -> (StateType, Map<String, Value>) {
 }
 
 fn seen(sim: &Sim<'_>) -> Vec<String> {
-    sim.exec.task_run_list.iter().filter_map(|t| t.outputs.as_ref()?.get("value")?.as_str().map(str::to_string)).collect()
+    sim.exec
+        .task_run_list
+        .iter()
+        .filter_map(|t| t.outputs.as_ref()?.get("value")?.as_str().map(str::to_string))
+        .collect()
 }
 
 #[test]

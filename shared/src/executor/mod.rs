@@ -13,9 +13,9 @@ pub mod concurrency;
 pub mod context;
 #[cfg(test)]
 mod flowkeys_tests;
+mod ids;
 #[cfg(test)]
 mod loop_tests;
-mod ids;
 #[cfg(test)]
 mod pause_tests;
 pub mod replay;

@@ -129,7 +129,9 @@ fn option_values<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<St
                     _ => return Err(D::Error::custom("an option {label, value} needs a string 'value'")),
                 }
             }
-            other => return Err(D::Error::custom(format!("a value must be a string or {{label, value}}, got {other}"))),
+            other => {
+                return Err(D::Error::custom(format!("a value must be a string or {{label, value}}, got {other}")));
+            }
         }
     }
     Ok(Some(out))

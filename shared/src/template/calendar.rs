@@ -65,9 +65,8 @@ fn working(d: NaiveDate, country: Option<&str>, sub: Option<&str>) -> Result<boo
 }
 
 fn weekday_of(function: &str, s: &str) -> Result<Weekday, Error> {
-    crate::conditions::parse_weekday(s).map_err(|_| {
-        err(format!("{function}: '{s}' is not a day of the week (MONDAY … SUNDAY)"))
-    })
+    crate::conditions::parse_weekday(s)
+        .map_err(|_| err(format!("{function}: '{s}' is not a day of the week (MONDAY … SUNDAY)")))
 }
 
 /// `isLastWorkingDay(date[, countryCode[, subDivision]])`: the date is a
@@ -93,24 +92,18 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_function("isWeekend", |date: Value| -> Result<bool, Error> {
         Ok(is_weekend(local("isWeekend", &date)?.date()))
     });
-    env.add_function(
-        "isPublicHoliday",
-        |date: Value, country: String, sub: Option<String>| -> Result<bool, Error> {
-            let d = local("isPublicHoliday", &date)?.date();
-            holiday("isPublicHoliday", d, &country, sub.as_deref())
-        },
-    );
-    env.add_function(
-        "isDayWeekInMonth",
-        |date: Value, day_of_week: String, position: String| -> Result<bool, Error> {
-            let d = local("isDayWeekInMonth", &date)?.date();
-            let dow = weekday_of("isDayWeekInMonth", &day_of_week)?;
-            let which = crate::conditions::parse_day_in_month(&position).map_err(|_| {
-                err(format!("isDayWeekInMonth: '{position}' is not a position (FIRST, SECOND, THIRD, FOURTH, LAST)"))
-            })?;
-            Ok(nth_in_month(d, dow, which) == Some(d))
-        },
-    );
+    env.add_function("isPublicHoliday", |date: Value, country: String, sub: Option<String>| -> Result<bool, Error> {
+        let d = local("isPublicHoliday", &date)?.date();
+        holiday("isPublicHoliday", d, &country, sub.as_deref())
+    });
+    env.add_function("isDayWeekInMonth", |date: Value, day_of_week: String, position: String| -> Result<bool, Error> {
+        let d = local("isDayWeekInMonth", &date)?.date();
+        let dow = weekday_of("isDayWeekInMonth", &day_of_week)?;
+        let which = crate::conditions::parse_day_in_month(&position).map_err(|_| {
+            err(format!("isDayWeekInMonth: '{position}' is not a position (FIRST, SECOND, THIRD, FOURTH, LAST)"))
+        })?;
+        Ok(nth_in_month(d, dow, which) == Some(d))
+    });
     env.add_function("isLastWorkingDay", is_last_working_day);
     env.add_function("dayOfWeek", |date: Value| -> Result<String, Error> {
         let name = match local("dayOfWeek", &date)?.weekday() {
@@ -125,9 +118,7 @@ pub fn register(env: &mut Environment<'static>) {
         Ok(name.to_string())
     });
     env.add_function("dayOfMonth", |date: Value| -> Result<u32, Error> { Ok(local("dayOfMonth", &date)?.day()) });
-    env.add_function("monthOfYear", |date: Value| -> Result<u32, Error> {
-        Ok(local("monthOfYear", &date)?.month())
-    });
+    env.add_function("monthOfYear", |date: Value| -> Result<u32, Error> { Ok(local("monthOfYear", &date)?.month()) });
     env.add_function("hourOfDay", |date: Value| -> Result<u32, Error> { Ok(local("hourOfDay", &date)?.hour()) });
 }
 
@@ -148,7 +139,10 @@ mod tests {
         assert_eq!(eval("{{ isWeekend(d) }}", "2026-01-03T00:30:00+01:00[Europe/Paris]"), "true");
         assert_eq!(eval("{{ isWeekend(d) }}", "2026-01-02T23:30:00Z"), "false");
         assert_eq!(eval("{{ dayOfWeek(d) }}", "2026-01-03T00:30:00+01:00"), "SATURDAY");
-        assert_eq!(eval("{{ dayOfMonth(d) }}-{{ monthOfYear(d) }}-{{ hourOfDay(d) }}", "2026-03-09T17:05:00Z"), "9-3-17");
+        assert_eq!(
+            eval("{{ dayOfMonth(d) }}-{{ monthOfYear(d) }}-{{ hourOfDay(d) }}", "2026-03-09T17:05:00Z"),
+            "9-3-17"
+        );
         assert_eq!(eval("{{ dayOfWeek(d) }}", "2026-03-09"), "MONDAY");
     }
 

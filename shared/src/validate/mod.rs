@@ -246,10 +246,7 @@ pub(crate) fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
 /// `*.yml` / `*.yaml`, in sorted order). Every file found is returned,
 /// with its diagnostics (empty when valid).
 pub fn validate_paths(paths: &[PathBuf], registry: &Registry, renderer: &Renderer) -> Vec<(PathBuf, Vec<Diagnostic>)> {
-    validate_paths_with(paths, registry, renderer, Policy::AUTO)
-        .into_iter()
-        .map(|(p, r)| (p, r.diagnostics))
-        .collect()
+    validate_paths_with(paths, registry, renderer, Policy::AUTO).into_iter().map(|(p, r)| (p, r.diagnostics)).collect()
 }
 
 /// [`validate_paths`] under a dialect `policy`, with each file's dialect.

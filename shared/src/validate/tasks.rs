@@ -163,9 +163,9 @@ fn not_supported(kind: FlowableKind, key: &str) -> Option<&'static str> {
             Some("give the files to the script tasks inside it (their own inputFiles, outputFiles, namespaceFiles)")
         }
         (FlowableKind::WorkingDirectory, "cache") => Some("the folder is not cached between executions"),
-        (FlowableKind::ForEach, "outputs") => {
-            Some("per-iteration outputs (and loopOutputs()) are not honoured yet: read outputs.<task>[item.value] after the loop")
-        }
+        (FlowableKind::ForEach, "outputs") => Some(
+            "per-iteration outputs (and loopOutputs()) are not honoured yet: read outputs.<task>[item.value] after the loop",
+        ),
         _ => None,
     }
 }

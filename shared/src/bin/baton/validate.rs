@@ -20,11 +20,8 @@ pub fn validate(paths: &[PathBuf], policy: Policy) -> i32 {
     let results = validate_paths_with(paths, &registry, &renderer, policy);
     let mut bad = 0;
     for (path, report) in &results {
-        let dialect = report
-            .dialect
-            .as_ref()
-            .map(|r| format!(" [Kestra {}: {}]", r.dialect, r.reason))
-            .unwrap_or_default();
+        let dialect =
+            report.dialect.as_ref().map(|r| format!(" [Kestra {}: {}]", r.dialect, r.reason)).unwrap_or_default();
         if report.diagnostics.is_empty() {
             println!("✓ {}{dialect}", path.display());
         } else {

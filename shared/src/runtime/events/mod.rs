@@ -158,8 +158,7 @@ fn when_holds(
     trigger_type: &str,
     variables: &Map<String, Value>,
 ) -> Result<bool, EventError> {
-    let Some(when) = flow.triggers.iter().find(|t| t.id == trigger_id).and_then(crate::triggers::when_condition)
-    else {
+    let Some(when) = flow.triggers.iter().find(|t| t.id == trigger_id).and_then(crate::triggers::when_condition) else {
         return Ok(true);
     };
     let mut trigger = variables.clone();

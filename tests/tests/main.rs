@@ -15,6 +15,7 @@ mod dbt;
 mod deployed;
 mod deployed_backfill;
 mod deployed_pause;
+mod dialect;
 #[cfg(feature = "duckdb")]
 mod duckdb;
 mod events;

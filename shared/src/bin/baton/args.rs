@@ -23,6 +23,10 @@ pub enum Command {
         /// Files or folders (*.yml, *.yaml).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// The Kestra dialect: `auto` (each flow's own, by the README's
+        /// rule), `1` or `2` (every flow without a baton.dialect label).
+        #[arg(long, env = "BATON_DIALECT", default_value = "auto", value_parser = parse_dialect)]
+        dialect: shared::dialect::Policy,
     },
     /// List or show executions.
     Executions {
@@ -285,7 +289,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
     let home = super::home::resolve(cli.home);
     let result = match cli.command {
         Command::Run(a) => return super::run::run(&home, a).await,
-        Command::Validate { paths } => return super::validate::validate(&paths),
+        Command::Validate { paths, dialect } => return super::validate::validate(&paths, dialect),
         Command::Executions { command } => super::executions::executions(&home, command).await,
         Command::Logs { id, json } => super::executions::logs(&home, &id, json).await,
         Command::Kv { command } => super::kv::kv(&home, command).await,
@@ -308,4 +312,9 @@ pub fn key_value(s: &str) -> anyhow::Result<(String, String)> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => anyhow::bail!("'{s}' must be written key=value"),
     }
+}
+
+/// `--dialect auto|1|2`.
+fn parse_dialect(s: &str) -> Result<shared::dialect::Policy, String> {
+    shared::dialect::Policy::parse(s).map_err(|e| e.to_string())
 }

@@ -5,6 +5,8 @@
 
 #[cfg(test)]
 mod audit_tests;
+mod flowables;
+pub(crate) use flowables::EXIT_STATES;
 mod rules;
 pub(crate) mod suggest;
 mod tasks;

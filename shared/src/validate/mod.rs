@@ -6,6 +6,8 @@
 #[cfg(test)]
 mod audit_tests;
 mod flowables;
+#[cfg(test)]
+mod flowables_tests;
 pub(crate) use flowables::EXIT_STATES;
 mod rules;
 pub(crate) mod suggest;

@@ -18,8 +18,7 @@ fn order(tasks: &[Task]) -> Option<Vec<usize>> {
     let mut out = Vec::with_capacity(tasks.len());
     while out.len() < tasks.len() {
         let next = (0..tasks.len()).find(|&i| {
-            !placed[i]
-                && tasks[i].depends_on.iter().all(|d| tasks.iter().zip(&placed).any(|(t, p)| *p && t.id == *d))
+            !placed[i] && tasks[i].depends_on.iter().all(|d| tasks.iter().zip(&placed).any(|(t, p)| *p && t.id == *d))
         })?;
         placed[next] = true;
         out.push(next);
@@ -39,8 +38,7 @@ impl<'a> Stepper<'a> {
         let (parent, value) = self.slot_of(idx);
         let found: Vec<Option<usize>> =
             tasks.iter().map(|t| self.find(&t.id, Some(&parent), value.as_deref())).collect();
-        let mut running =
-            found.iter().flatten().filter(|&&i| !self.exec.task_run_list[i].state.is_terminal()).count();
+        let mut running = found.iter().flatten().filter(|&&i| !self.exec.task_run_list[i].state.is_terminal()).count();
         let mut done: HashMap<&str, StateType> = HashMap::new();
         let (mut failed, mut waiting, mut state) = (false, false, StateType::Success);
         for i in order {
@@ -59,7 +57,8 @@ impl<'a> Stepper<'a> {
                     b
                 }
                 None => {
-                    let ready = t.depends_on.iter().all(|d| done.get(d.as_str()).is_some_and(|s| *s != StateType::Failed));
+                    let ready =
+                        t.depends_on.iter().all(|d| done.get(d.as_str()).is_some_and(|s| *s != StateType::Failed));
                     if failed || !ready || (limit > 0 && running >= limit) {
                         waiting = true;
                         continue;

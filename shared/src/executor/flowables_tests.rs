@@ -183,7 +183,8 @@ fn batches(sim: &mut Sim<'_>) -> Vec<Vec<String>> {
         }
         out.push(jobs.iter().map(|j| j.task.id.clone()).collect());
         for j in &jobs {
-            let state = if j.task.id == "task2" && sim.flow.id == "dag-fail" { StateType::Failed } else { StateType::Success };
+            let state =
+                if j.task.id == "task2" && sim.flow.id == "dag-fail" { StateType::Failed } else { StateType::Success };
             sim.answer_with(j, state, Map::new());
         }
     }
@@ -201,7 +202,10 @@ fn dag_runs_each_task_once_its_dependencies_are_done() {
 
 #[test]
 fn dag_concurrent_limits_the_running_tasks() {
-    let yaml = corpus("dag.yaml").replace("    tasks:\n      - task:\n          id: task1", "    concurrent: 1\n    tasks:\n      - task:\n          id: task1");
+    let yaml = corpus("dag.yaml").replace(
+        "    tasks:\n      - task:\n          id: task1",
+        "    concurrent: 1\n    tasks:\n      - task:\n          id: task1",
+    );
     let mut sim = Sim::new(&yaml, json!({}), &ok);
     let b = batches(&mut sim);
     assert_eq!(b.len(), 6, "{b:?}");

@@ -737,7 +737,10 @@ impl Reader<'_> {
                 continue;
             };
             for k in m.keys().filter(|k| !matches!(k.as_str(), "task" | "dependsOn")) {
-                self.problem(&child_key(&at, k), format!("unknown property '{k}' of a Dag entry (known: task, dependsOn)"));
+                self.problem(
+                    &child_key(&at, k),
+                    format!("unknown property '{k}' of a Dag entry (known: task, dependsOn)"),
+                );
             }
             let depends_on = match m.get("dependsOn") {
                 None | Some(Value::Null) => Vec::new(),

@@ -27,7 +27,10 @@ pub(super) fn check_wait_for<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&
     if let Some(v) = written("failOnMaxReached")
         && let Err(why) = kind_ok(PropKind::Boolean, v)
     {
-        sink.at(&child_key(&task.path, "failOnMaxReached"), format!("property 'failOnMaxReached' of {}: {why}", task.kind));
+        sink.at(
+            &child_key(&task.path, "failOnMaxReached"),
+            format!("property 'failOnMaxReached' of {}: {why}", task.kind),
+        );
     }
     let Some(freq) = written("checkFrequency") else { return };
     let path = child_key(&task.path, "checkFrequency");
@@ -111,7 +114,10 @@ pub(super) fn check_exit<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v V
 pub(super) fn check_working_directory(task: &Task, sink: &mut Sink<'_>) {
     let Children::Tasks(tasks) = &task.children else { return };
     if tasks.iter().any(|t| t.flowable.is_some()) {
-        sink.at(&task.path, format!("{}: Only runnable tasks are allowed as children of a WorkingDirectory task", task.id));
+        sink.at(
+            &task.path,
+            format!("{}: Only runnable tasks are allowed as children of a WorkingDirectory task", task.id),
+        );
     }
 }
 

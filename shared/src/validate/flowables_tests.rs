@@ -22,9 +22,15 @@ fn has(out: &[String], needle: &str) {
 #[test]
 fn kestra_invalids_are_refused_for_kestras_reason() {
     for (file, reason) in [
-        ("dag-cyclicdependency.yaml", "f.yaml:4:5: tasks[0] (task 'dag'): dag: Cyclic dependency detected: task1, task2"),
+        (
+            "dag-cyclicdependency.yaml",
+            "f.yaml:4:5: tasks[0] (task 'dag'): dag: Cyclic dependency detected: task1, task2",
+        ),
         ("dag-notexist-task.yaml", "dag: Not existing task id in dependency: taskX"),
-        ("worker-group.yaml", "tasks[0].workerGroup (task 'worker-group'): Worker Group is an Enterprise Edition functionality"),
+        (
+            "worker-group.yaml",
+            "tasks[0].workerGroup (task 'worker-group'): Worker Group is an Enterprise Edition functionality",
+        ),
         (
             "workingdirectory-invalid.yaml",
             "impossible: Only runnable tasks are allowed as children of a WorkingDirectory task",
@@ -64,10 +70,15 @@ fn flowable_properties_they_do_not_have_are_refused() {
     has(&out, "f.yaml:8:7: tasks[0].checkFrequency.every (task 'w'): unknown property 'every' for checkFrequency");
     has(&out, "f.yaml:9:7: tasks[0].checkFrequency.interval (task 'w'): property 'checkFrequency.interval'");
     has(&out, "f.yaml:10:5: tasks[0].maxLoops (task 'w'): unknown property 'maxLoops'");
-    let out = diags(&format!("{HEAD}  - id: w\n    type: io.kestra.plugin.core.flow.WaitFor\n    tasks:\n      - id: l\n        type: io.kestra.plugin.core.log.Log\n        message: m\n"));
+    let out = diags(&format!(
+        "{HEAD}  - id: w\n    type: io.kestra.plugin.core.flow.WaitFor\n    tasks:\n      - id: l\n        type: io.kestra.plugin.core.log.Log\n        message: m\n"
+    ));
     has(&out, "missing required property 'condition'");
     let out = diags(&format!("{HEAD}  - id: e\n    type: io.kestra.plugin.core.execution.Exit\n    state: DONE\n"));
-    has(&out, "f.yaml:6:5: tasks[0].state (task 'e'): property 'state' of io.kestra.plugin.core.execution.Exit: 'DONE' is not one of SUCCESS, WARNING, KILLED, FAILED, CANCELED");
+    has(
+        &out,
+        "f.yaml:6:5: tasks[0].state (task 'e'): property 'state' of io.kestra.plugin.core.execution.Exit: 'DONE' is not one of SUCCESS, WARNING, KILLED, FAILED, CANCELED",
+    );
     let out = diags(&format!(
         "{HEAD}  - id: d\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n      - task:\n          id: a\n          type: io.kestra.plugin.core.log.Log\n          message: m\n        needs: [b]\n"
     ));

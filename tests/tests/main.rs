@@ -10,6 +10,7 @@ mod cloud_run;
 mod compress;
 mod concurrency;
 mod containers;
+mod core_flowables;
 mod core_tasks;
 mod dbt;
 mod deployed;

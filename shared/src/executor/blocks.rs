@@ -20,10 +20,16 @@ use crate::runtime::messages::{JobTask, WorkerJob};
 mod after;
 #[path = "concurrent.rs"]
 mod concurrent;
+#[path = "dag.rs"]
+mod dag;
+#[path = "exit.rs"]
+mod exit;
 #[path = "pause.rs"]
 pub(crate) mod pause;
 #[path = "sla.rs"]
 mod sla;
+#[path = "wait_for.rs"]
+mod wait_for;
 
 /// The state of a block of tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +53,8 @@ pub(crate) struct Stepper<'a> {
     actions: Vec<Action>,
     /// A Pause's timer cancelled the execution (`behavior: CANCEL`).
     cancelled: bool,
+    /// An Exit ends the execution in this state (and its task id).
+    exited: Option<(StateType, String)>,
 }
 
 /// Kestra's truthiness: false only for "false", "0", "-0", "" (case-sensitive).
@@ -94,6 +102,7 @@ impl<'a> Stepper<'a> {
             execution_changed: false,
             actions: Vec::new(),
             cancelled: false,
+            exited: None,
         }
     }
 
@@ -125,6 +134,9 @@ impl<'a> Stepper<'a> {
         }
         let flow = self.flow;
         let block = self.handled_sequence(&flow.tasks, &flow.errors, &flow.finally, None, None);
+        if let Some((state, task_id)) = self.exited.take() {
+            return self.end_exited(state, &task_id);
+        }
         match block {
             _ if self.cancelled => self.end(StateType::Cancelled),
             Block::Running => self.sync_paused(),
@@ -357,6 +369,10 @@ impl<'a> Stepper<'a> {
             FlowableKind::ForEach => self.for_each(task, idx),
             FlowableKind::Subflow => self.subflow(task, idx),
             FlowableKind::Pause => self.pause(task, idx),
+            FlowableKind::AllowFailure => self.children(task, idx),
+            FlowableKind::WaitFor => self.wait_for(task, idx),
+            FlowableKind::Dag => self.dag(task, idx),
+            FlowableKind::Exit => self.exit(task, idx),
         };
         let inner = match inner {
             Block::Running => return Block::Running,
@@ -384,7 +400,8 @@ impl<'a> Stepper<'a> {
             return Block::Done(normalize(self.exec.task_run_list[idx].state.current));
         }
         let mut final_state = state;
-        if final_state == StateType::Failed && task.allow_failure {
+        // an AllowFailure's failure (after its errors ran) is a WARNING
+        if final_state == StateType::Failed && (task.allow_failure || kind == FlowableKind::AllowFailure) {
             final_state = StateType::Warning;
         }
         if final_state == StateType::Warning && task.allow_warning {

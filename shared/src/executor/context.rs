@@ -52,16 +52,26 @@ pub fn build<'e>(
     let outputs = if with_outputs { outputs(flow, exec, task_runs) } else { Map::new() };
     ctx.insert("outputs".into(), Value::Object(outputs));
     if let Some(tr) = task_run {
+        // a WaitFor's children: their slot's value is the iteration number
+        let wait_for = tr
+            .parent_task_run_id
+            .as_deref()
+            .and_then(task_runs)
+            .filter(|p| flow.find_task(&p.task_id).and_then(|t| t.flowable) == Some(FlowableKind::WaitFor));
+        let value = wait_for.map_or(tr.value.as_ref(), |p| p.value.as_ref());
         ctx.insert(
             "taskrun".into(),
             json!({
                 "id": tr.id,
-                "value": tr.value,
+                "value": value,
                 "attemptsCount": tr.attempts.len(),
                 "parentId": tr.parent_task_run_id,
                 "startDate": tr.state.start_date.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             }),
         );
+        if let (Some(_), Some(n)) = (wait_for, tr.value.as_deref().and_then(|v| v.parse::<u64>().ok())) {
+            ctx["taskrun"]["iteration"] = json!(n);
+        }
         if let Some(t) = flow.find_task(&tr.task_id) {
             ctx.insert("task".into(), json!({"id": t.id, "type": t.type_}));
         }

@@ -12,6 +12,8 @@ pub(crate) use blocks::truthy;
 pub mod concurrency;
 pub mod context;
 #[cfg(test)]
+mod flowables_tests;
+#[cfg(test)]
 mod flowkeys_tests;
 mod ids;
 #[cfg(test)]

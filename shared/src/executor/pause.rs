@@ -19,6 +19,7 @@ use super::{Block, Stepper, normalize};
 use crate::inputs::{self, InputError};
 use crate::model::duration;
 use crate::model::flow::{Children, Input, scalar_string};
+use crate::model::types::FlowableKind;
 use crate::model::{Execution, Flow, StateType, Task, TaskRun};
 
 /// Pause's `behavior` values and the state each resumes the task run to.
@@ -55,7 +56,11 @@ pub fn paused_task<'f>(flow: &'f Flow, exec: &Execution) -> Result<(String, &'f 
     exec.task_run_list
         .iter()
         .filter(|tr| tr.state.current == StateType::Paused)
-        .find_map(|tr| flow.find_task(&tr.task_id).map(|t| (tr.id.clone(), t)))
+        .find_map(|tr| {
+            // a WaitFor between two iterations is PAUSED too, but not resumable
+            let pause = flow.find_task(&tr.task_id).filter(|t| t.flowable == Some(FlowableKind::Pause));
+            pause.map(|t| (tr.id.clone(), t))
+        })
         .filter(|_| exec.state.current == StateType::Paused)
         .ok_or_else(|| ResumeError::NotPaused(exec.id.clone()))
 }
@@ -81,7 +86,7 @@ pub fn next_timer(exec: &Execution) -> Option<DateTime<Utc>> {
 }
 
 /// The stored timer of a paused task run: when, and to which state.
-fn timer(tr: &TaskRun) -> (Option<DateTime<Utc>>, StateType) {
+pub(super) fn timer(tr: &TaskRun) -> (Option<DateTime<Utc>>, StateType) {
     let p = tr.evaluated.as_ref().and_then(|e| e.get("pause"));
     let until = p.and_then(|p| p.get("until")).and_then(Value::as_str).and_then(|s| s.parse().ok());
     let to = p

@@ -116,7 +116,7 @@ impl<'a> Stepper<'a> {
 
     /// Every unfinished task run (and its attempt) KILLED, as Kestra's kill
     /// after an SLA violation leaves them.
-    fn kill_running(&mut self) {
+    pub(super) fn kill_running(&mut self) {
         let now = self.now;
         for i in 0..self.exec.task_run_list.len() {
             let tr = &mut self.exec.task_run_list[i];

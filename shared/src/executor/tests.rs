@@ -156,6 +156,11 @@ impl<'a> Sim<'a> {
 
     fn answer(&mut self, job: &WorkerJob) {
         let (state, outputs) = (self.script)(job);
+        self.answer_with(job, state, outputs);
+    }
+
+    /// The worker's start and result for `job`, as given.
+    pub(super) fn answer_with(&mut self, job: &WorkerJob, state: StateType, outputs: Map<String, Value>) {
         let started = ExecutionEvent::TaskStarted {
             execution_id: job.execution_id.clone(),
             task_run_id: job.task_run_id.clone(),

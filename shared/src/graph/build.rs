@@ -323,7 +323,10 @@ impl<'a, 'b> Builder<'a, 'b> {
         let link_all = matches!(relation_type, RelationType::Parallel | RelationType::Choice);
         let mut first = true;
         for (i, task) in tasks.iter().enumerate() {
-            let raw_task = raw.and_then(|r| r.get(i));
+            // a Dag's entries wrap their task: `{task, dependsOn}`
+            let raw_task = raw
+                .and_then(|r| r.get(i))
+                .map(|r| if r.get("type").is_none() { r.get("task").unwrap_or(r) } else { r });
             let last = i + 1 == tasks.len();
             for run in task_runs(task, exec, parent) {
                 let mut rel = cluster_relation;

@@ -251,6 +251,8 @@ pub struct Task {
     pub children: Children,
     pub errors: Vec<Task>,
     pub finally: Vec<Task>,
+    /// Inside a `Dag`: the ids of the sibling tasks it waits for.
+    pub depends_on: Vec<String>,
     /// Where the task sits in the file, e.g. `tasks[1].then[0]`.
     pub path: String,
 }
@@ -721,8 +723,11 @@ impl Reader<'_> {
                 FlowableKind::Sequential
                 | FlowableKind::Parallel
                 | FlowableKind::ForEach
-                | FlowableKind::WorkingDirectory,
+                | FlowableKind::WorkingDirectory
+                | FlowableKind::AllowFailure
+                | FlowableKind::WaitFor,
             ) => Children::Tasks(self.task_list(obj.get("tasks"), &child_key(path, "tasks"), true)),
+            Some(FlowableKind::Dag) => Children::Tasks(self.dag_tasks(obj.get("tasks"), &child_key(path, "tasks"))),
             // the deprecated child `tasks` of a Pause are optional
             Some(FlowableKind::Pause) => {
                 Children::Tasks(self.task_list(obj.get("tasks"), &child_key(path, "tasks"), false))
@@ -749,8 +754,55 @@ impl Reader<'_> {
             children,
             errors,
             finally,
+            depends_on: Vec::new(),
             path: path.to_string(),
         })
+    }
+
+    /// A Dag's `tasks`: `[{task, dependsOn}]`, each task with its
+    /// `dependsOn` (the ids are checked by the validator).
+    fn dag_tasks(&mut self, v: Option<&Value>, path: &str) -> Vec<Task> {
+        let Some(items) = v.and_then(Value::as_array).filter(|a| !a.is_empty()) else {
+            self.problem(path, "'tasks' must list at least one {task, dependsOn}");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let at = child_index(path, i);
+            let Some(m) = item.as_object() else {
+                self.problem(&at, format!("a Dag entry must be a mapping {{task, dependsOn}}, got {}", kind_of(item)));
+                continue;
+            };
+            for k in m.keys().filter(|k| !matches!(k.as_str(), "task" | "dependsOn")) {
+                self.problem(
+                    &child_key(&at, k),
+                    format!("unknown property '{k}' of a Dag entry (known: task, dependsOn)"),
+                );
+            }
+            let depends_on = match m.get("dependsOn") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(ids)) if ids.iter().all(Value::is_string) => {
+                    ids.iter().filter_map(Value::as_str).map(str::to_string).collect()
+                }
+                Some(other) => {
+                    self.problem(
+                        &child_key(&at, "dependsOn"),
+                        format!("'dependsOn' must be a list of task ids, got {}", kind_of(other)),
+                    );
+                    Vec::new()
+                }
+            };
+            match m.get("task") {
+                None | Some(Value::Null) => self.problem(&at, "missing required property 'task'"),
+                Some(t) => {
+                    if let Some(mut task) = self.task(t, &child_key(&at, "task")) {
+                        task.depends_on = depends_on;
+                        out.push(task);
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn triggers(&mut self, v: Option<&Value>) -> Vec<Trigger> {

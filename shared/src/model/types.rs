@@ -17,6 +17,15 @@ pub enum FlowableKind {
     /// `core.flow.Pause`: pauses the execution until resumed or its
     /// duration elapses; older flows give it child `tasks`.
     Pause,
+    /// `core.flow.AllowFailure`: a Sequential whose failure ends it WARNING.
+    AllowFailure,
+    /// `core.flow.WaitFor`: runs its tasks again until `condition` holds.
+    WaitFor,
+    /// `core.flow.Dag`: its tasks run once their `dependsOn` are done.
+    Dag,
+    /// `core.execution.Exit`: ends the execution in the state it names
+    /// (run by the executor, as Kestra's `ExecutionUpdatableTask`).
+    Exit,
 }
 
 impl FlowableKind {
@@ -30,9 +39,12 @@ impl FlowableKind {
                 | FlowableKind::Parallel
                 | FlowableKind::ForEach
                 | FlowableKind::WorkingDirectory
-                | FlowableKind::Pause,
+                | FlowableKind::Pause
+                | FlowableKind::AllowFailure
+                | FlowableKind::WaitFor
+                | FlowableKind::Dag,
             ) => &["tasks"],
-            Some(FlowableKind::Subflow) | None => &[],
+            Some(FlowableKind::Subflow | FlowableKind::Exit) | None => &[],
         }
     }
 }
@@ -59,6 +71,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("io.kestra.plugin.core.flow.Flow", "io.kestra.plugin.core.flow.Subflow"),
     ("io.kestra.core.tasks.flows.WorkingDirectory", "io.kestra.plugin.core.flow.WorkingDirectory"),
     ("io.kestra.core.tasks.flows.Pause", "io.kestra.plugin.core.flow.Pause"),
+    ("io.kestra.core.tasks.flows.AllowFailure", "io.kestra.plugin.core.flow.AllowFailure"),
+    ("io.kestra.core.tasks.flows.Dag", "io.kestra.plugin.core.flow.Dag"),
     ("io.kestra.core.tasks.outputs.OutputValues", "io.kestra.plugin.core.output.OutputValues"),
     ("io.kestra.core.tasks.storages.PurgeExecution", "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"),
     ("io.kestra.plugin.core.storage.PurgeExecution", "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"),
@@ -98,6 +112,10 @@ pub fn flowable_kind(normalized: &str) -> Option<FlowableKind> {
         "io.kestra.plugin.core.flow.WorkingDirectory" => FlowableKind::WorkingDirectory,
         "io.kestra.plugin.core.flow.Subflow" => FlowableKind::Subflow,
         "io.kestra.plugin.core.flow.Pause" => FlowableKind::Pause,
+        "io.kestra.plugin.core.flow.AllowFailure" => FlowableKind::AllowFailure,
+        "io.kestra.plugin.core.flow.WaitFor" => FlowableKind::WaitFor,
+        "io.kestra.plugin.core.flow.Dag" => FlowableKind::Dag,
+        "io.kestra.plugin.core.execution.Exit" => FlowableKind::Exit,
         _ => return None,
     })
 }

@@ -6,6 +6,10 @@
 #[cfg(test)]
 mod audit_tests;
 mod dialect;
+mod flowables;
+#[cfg(test)]
+mod flowables_tests;
+pub(crate) use flowables::EXIT_STATES;
 mod rules;
 pub(crate) mod suggest;
 mod tasks;

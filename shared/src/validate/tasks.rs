@@ -31,6 +31,10 @@ pub(crate) const FLOWABLES: &[&str] = &[
     "io.kestra.plugin.core.flow.WorkingDirectory",
     "io.kestra.plugin.core.flow.Subflow",
     "io.kestra.plugin.core.flow.Pause",
+    "io.kestra.plugin.core.flow.AllowFailure",
+    "io.kestra.plugin.core.flow.WaitFor",
+    "io.kestra.plugin.core.flow.Dag",
+    "io.kestra.plugin.core.execution.Exit",
 ];
 
 /// Runs every task check.
@@ -53,6 +57,7 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
                 }
             }
         }
+        super::flowables::check_worker_group(task, written("workerGroup"), sink);
         if let Some(kind) = task.flowable {
             check_flowable(task, kind, &written, sink);
         } else if let Some(def) = registry.get(&task.type_) {
@@ -128,6 +133,10 @@ fn check_flowable<'v>(
         // `namespaceFiles` and `cache` on it are not honoured yet, so they
         // are refused below rather than ignored (README, Known gaps)
         FlowableKind::WorkingDirectory => (&[], &[]),
+        FlowableKind::AllowFailure => (&[], &[]),
+        FlowableKind::WaitFor => (&[&["condition"]], &["condition", "checkFrequency", "failOnMaxReached"]),
+        FlowableKind::Dag => (&[], &["concurrent"]),
+        FlowableKind::Exit => (&[], &["state"]),
     };
     for alternatives in required {
         if !alternatives.iter().any(|k| task.props.get(*k).is_some_and(|v| !v.is_null())) {
@@ -144,8 +153,13 @@ fn check_flowable<'v>(
             sink.at(&child_key(&task.path, key), message);
         }
     }
-    if kind == FlowableKind::Pause {
-        check_pause(task, written, sink);
+    match kind {
+        FlowableKind::Pause => check_pause(task, written, sink),
+        FlowableKind::WaitFor => super::flowables::check_wait_for(task, written, sink),
+        FlowableKind::Dag => super::flowables::check_dag(task, written, sink),
+        FlowableKind::Exit => super::flowables::check_exit(task, written, sink),
+        FlowableKind::WorkingDirectory => super::flowables::check_working_directory(task, sink),
+        _ => {}
     }
     if kind == FlowableKind::ForEach
         && let Some(v) = written("values").or_else(|| written("value"))
@@ -214,7 +228,7 @@ fn check_pause<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sin
 
 /// Checks an unrendered value against a property kind. Null and template
 /// strings fit any kind. Scalars fit a string, as Jackson coerces them.
-pub(super) fn kind_ok(kind: PropKind, v: &Value) -> Result<(), String> {
+pub(crate) fn kind_ok(kind: PropKind, v: &Value) -> Result<(), String> {
     if v.is_null() || v.as_str().is_some_and(is_template) {
         return Ok(());
     }

@@ -1,0 +1,134 @@
+//! What Kestra's validators check on some flowables and task keys, with
+//! Kestra's messages: a `WaitFor`'s `checkFrequency`, a `Dag`'s
+//! `dependsOn` (unknown ids, cycles), an `Exit`'s `state`, the children of
+//! a `WorkingDirectory` (runnable tasks only) and a task's `workerGroup`
+//! (an Enterprise Edition feature, refused by Kestra's open-source build).
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::Sink;
+use super::tasks::{kind_ok, unknown_prop};
+use crate::model::flow::{Children, Task, kind_of, scalar_string};
+use crate::plugins::PropKind;
+use crate::template::is_template;
+use crate::yaml::child_key;
+
+/// `checkFrequency`'s keys and kinds.
+const CHECK_FREQUENCY: &[(&str, PropKind)] =
+    &[("maxIterations", PropKind::Integer), ("maxDuration", PropKind::Duration), ("interval", PropKind::Duration)];
+
+/// Exit's `state` values (Kestra's `ExitState`).
+pub(crate) const EXIT_STATES: &[&str] = &["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"];
+
+/// A WaitFor's `checkFrequency` and `failOnMaxReached`.
+pub(super) fn check_wait_for<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sink: &mut Sink<'_>) {
+    if let Some(v) = written("failOnMaxReached")
+        && let Err(why) = kind_ok(PropKind::Boolean, v)
+    {
+        sink.at(
+            &child_key(&task.path, "failOnMaxReached"),
+            format!("property 'failOnMaxReached' of {}: {why}", task.kind),
+        );
+    }
+    let Some(freq) = written("checkFrequency") else { return };
+    let path = child_key(&task.path, "checkFrequency");
+    let Some(m) = freq.as_object() else {
+        sink.at(&path, format!("'checkFrequency' must be a mapping, got {}", kind_of(freq)));
+        return;
+    };
+    for (k, v) in m {
+        let at = child_key(&path, k);
+        match CHECK_FREQUENCY.iter().find(|(name, _)| name == k) {
+            None => sink.at(&at, unknown_prop(k, "checkFrequency", CHECK_FREQUENCY.iter().map(|(n, _)| *n))),
+            Some((_, kind)) => {
+                if let Err(why) = kind_ok(*kind, v) {
+                    sink.at(&at, format!("property 'checkFrequency.{k}' of {}: {why}", task.kind));
+                }
+            }
+        }
+    }
+}
+
+/// A Dag's `concurrent` and `dependsOn`: every id names a task of the
+/// Dag, and no task depends on itself through others.
+pub(super) fn check_dag<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sink: &mut Sink<'_>) {
+    if let Some(v) = written("concurrent")
+        && let Err(why) = kind_ok(PropKind::Integer, v)
+    {
+        sink.at(&child_key(&task.path, "concurrent"), format!("property 'concurrent' of {}: {why}", task.kind));
+    }
+    let Children::Tasks(tasks) = &task.children else { return };
+    let ids: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+    let missing: Vec<&str> =
+        tasks.iter().flat_map(|t| t.depends_on.iter()).map(String::as_str).filter(|d| !ids.contains(d)).collect();
+    if !missing.is_empty() {
+        sink.at(&task.path, format!("{}: Not existing task id in dependency: {}", task.id, missing.join(", ")));
+        return;
+    }
+    let cyclic = cyclic_tasks(tasks);
+    if !cyclic.is_empty() {
+        sink.at(&task.path, format!("{}: Cyclic dependency detected: {}", task.id, cyclic.join(", ")));
+    }
+}
+
+/// The tasks of a Dag that depend on themselves, in the Dag's order.
+pub(crate) fn cyclic_tasks(tasks: &[Task]) -> Vec<&str> {
+    let deps: HashMap<&str, &[String]> = tasks.iter().map(|t| (t.id.as_str(), t.depends_on.as_slice())).collect();
+    tasks
+        .iter()
+        .filter(|t| {
+            let mut seen: HashSet<&str> = HashSet::new();
+            let mut todo: Vec<&str> = t.depends_on.iter().map(String::as_str).collect();
+            while let Some(d) = todo.pop() {
+                if d == t.id {
+                    return true;
+                }
+                if seen.insert(d) {
+                    todo.extend(deps.get(d).into_iter().flat_map(|v| v.iter()).map(String::as_str));
+                }
+            }
+            false
+        })
+        .map(|t| t.id.as_str())
+        .collect()
+}
+
+/// An Exit's `state`: one of Kestra's exit states (or a template).
+pub(super) fn check_exit<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sink: &mut Sink<'_>) {
+    let Some(v) = written("state") else { return };
+    if v.as_str().is_some_and(is_template) {
+        return;
+    }
+    let s = scalar_string(v);
+    if !EXIT_STATES.contains(&s.as_str()) {
+        sink.at(
+            &child_key(&task.path, "state"),
+            format!("property 'state' of {}: '{s}' is not one of {}", task.kind, EXIT_STATES.join(", ")),
+        );
+    }
+}
+
+/// A WorkingDirectory runs its tasks on one worker: runnable tasks only.
+pub(super) fn check_working_directory(task: &Task, sink: &mut Sink<'_>) {
+    let Children::Tasks(tasks) = &task.children else { return };
+    if tasks.iter().any(|t| t.flowable.is_some()) {
+        sink.at(
+            &task.path,
+            format!("{}: Only runnable tasks are allowed as children of a WorkingDirectory task", task.id),
+        );
+    }
+}
+
+/// A task's `workerGroup` with a key: Kestra's open-source edition refuses it.
+pub(super) fn check_worker_group(task: &Task, written: Option<&Value>, sink: &mut Sink<'_>) {
+    let keyed = match written {
+        Some(Value::Object(m)) => m.get("key").is_some_and(|k| !k.is_null()),
+        Some(Value::Null) | None => false,
+        Some(_) => true,
+    };
+    if keyed {
+        sink.at(&child_key(&task.path, "workerGroup"), "Worker Group is an Enterprise Edition functionality");
+    }
+}

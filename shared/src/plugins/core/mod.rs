@@ -17,6 +17,7 @@ pub mod output;
 pub mod request;
 pub mod resume;
 pub mod sleep;
+pub mod split;
 pub mod state;
 pub mod storage;
 pub mod toggle;
@@ -53,6 +54,7 @@ pub fn register(r: &mut Registry) {
         fetch::DEF,
         local_files::DEF,
         toggle::DEF,
+        split::SPLIT,
     ] {
         r.register(def);
     }

@@ -13,6 +13,8 @@ pub mod concurrency;
 pub mod context;
 #[cfg(test)]
 mod flowkeys_tests;
+#[cfg(test)]
+mod for_each_item_tests;
 mod ids;
 #[cfg(test)]
 mod pause_tests;
@@ -73,6 +75,10 @@ pub enum Action {
         labels: Vec<Label>,
         wait: bool,
     },
+    /// Start the `count` subflow executions of the ForEachItem `_items`
+    /// task run `task_run_id`, one per batch (the runtime fans them out,
+    /// one message per batch; each launch is idempotent).
+    StartBatches { task_run_id: String, count: u64 },
     /// Step this execution again at that time (retry delays).
     WakeAt(DateTime<Utc>),
     /// A line for the execution's log.

@@ -17,6 +17,9 @@ pub enum FlowableKind {
     /// `core.flow.Pause`: pauses the execution until resumed or its
     /// duration elapses; older flows give it child `tasks`.
     Pause,
+    /// `core.flow.ForEachItem`: its internal split, items and merge tasks
+    /// (`model::for_each_item`).
+    ForEachItem,
 }
 
 impl FlowableKind {
@@ -32,7 +35,7 @@ impl FlowableKind {
                 | FlowableKind::WorkingDirectory
                 | FlowableKind::Pause,
             ) => &["tasks"],
-            Some(FlowableKind::Subflow) | None => &[],
+            Some(FlowableKind::Subflow | FlowableKind::ForEachItem) | None => &[],
         }
     }
 }
@@ -55,6 +58,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("io.kestra.plugin.core.flow.Flow", "io.kestra.plugin.core.flow.Subflow"),
     ("io.kestra.core.tasks.flows.WorkingDirectory", "io.kestra.plugin.core.flow.WorkingDirectory"),
     ("io.kestra.core.tasks.flows.Pause", "io.kestra.plugin.core.flow.Pause"),
+    ("io.kestra.core.tasks.flows.ForEachItem", "io.kestra.plugin.core.flow.ForEachItem"),
     ("io.kestra.core.tasks.outputs.OutputValues", "io.kestra.plugin.core.output.OutputValues"),
     ("io.kestra.core.tasks.storages.PurgeExecution", "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"),
     ("io.kestra.plugin.core.storage.PurgeExecution", "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"),
@@ -93,6 +97,7 @@ pub fn flowable_kind(normalized: &str) -> Option<FlowableKind> {
         "io.kestra.plugin.core.flow.WorkingDirectory" => FlowableKind::WorkingDirectory,
         "io.kestra.plugin.core.flow.Subflow" => FlowableKind::Subflow,
         "io.kestra.plugin.core.flow.Pause" => FlowableKind::Pause,
+        "io.kestra.plugin.core.flow.ForEachItem" => FlowableKind::ForEachItem,
         _ => return None,
     })
 }

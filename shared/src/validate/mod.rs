@@ -7,6 +7,7 @@
 mod audit_tests;
 mod rules;
 pub(crate) mod suggest;
+mod for_each_item;
 mod tasks;
 mod templates;
 #[cfg(test)]

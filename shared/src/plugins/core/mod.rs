@@ -8,6 +8,7 @@ pub mod download;
 pub mod fail;
 pub mod fetch;
 pub mod files;
+pub mod for_each_item;
 pub mod http;
 pub mod kv;
 pub mod labels;
@@ -55,6 +56,8 @@ pub fn register(r: &mut Registry) {
         local_files::DEF,
         toggle::DEF,
         split::SPLIT,
+        for_each_item::SPLIT,
+        for_each_item::MERGE,
     ] {
         r.register(def);
     }

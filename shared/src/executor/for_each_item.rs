@@ -101,7 +101,10 @@ impl<'a> Stepper<'a> {
             None => None,
             Some(Ok(r)) => Some(r),
             Some(Err(_)) => {
-                self.fail(idx, format!("task '{}': revision '{}' is not a number", items.id, text("revision").unwrap_or_default()));
+                self.fail(
+                    idx,
+                    format!("task '{}': revision '{}' is not a number", items.id, text("revision").unwrap_or_default()),
+                );
                 return Block::Done(StateType::Failed);
             }
         };

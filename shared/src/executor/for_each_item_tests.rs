@@ -57,9 +57,13 @@ fn items_outputs(sim: &Sim<'_>) -> Option<Map<String, Value>> {
 #[test]
 fn batches_start_once_and_their_counts_end_the_items_task_run() {
     let script = worker(26);
-    let mut sim = Sim::new(&yaml(""), json!({"file": "kestra:///n/parent/executions/exec1/inputs/file/f.txt"}), &script);
+    let mut sim =
+        Sim::new(&yaml(""), json!({"file": "kestra:///n/parent/executions/exec1/inputs/file/f.txt"}), &script);
     assert_eq!(sim.run(), StateType::Running);
-    assert_eq!(sim.subflows, vec![Action::StartBatches { task_run_id: sim.exec.task_run_list[2].id.clone(), count: 26 }]);
+    assert_eq!(
+        sim.subflows,
+        vec![Action::StartBatches { task_run_id: sim.exec.task_run_list[2].id.clone(), count: 26 }]
+    );
     let ids: Vec<&str> = sim.exec.task_run_list.iter().map(|t| t.task_id.as_str()).collect();
     assert_eq!(ids, ["each", "each_split", "each_items"]);
     let out = items_outputs(&sim).unwrap();

@@ -33,7 +33,9 @@ pub fn restart(flow: &Flow, exec: &mut Execution, now: DateTime<Utc>) -> Result<
     for tr in exec.task_run_list.iter().filter(|t| failed(t.state.current)) {
         // a ForEachItem's batches, like a Subflow's child, are not restarted in place
         let task = flow.find_task(&tr.task_id);
-        if task.is_some_and(|t| t.flowable == Some(FlowableKind::Subflow) || t.kind == crate::model::for_each_item::ITEMS_TYPE) {
+        if task.is_some_and(|t| {
+            t.flowable == Some(FlowableKind::Subflow) || t.kind == crate::model::for_each_item::ITEMS_TYPE
+        }) {
             return Err(RestartError::Subflow { id: exec.id.clone(), task: tr.task_id.clone() });
         }
     }

@@ -105,6 +105,9 @@ mod tests {
         assert!(t[1].props.contains_key("inputs") && !t[1].props.contains_key("items"));
         assert!(t.iter().all(|t| is_internal(&t.kind)));
         assert_eq!(batch_uri("kestra:///a/{iteration}.csv", 7), "kestra:///a/7.csv");
-        assert_eq!(outputs_path("/n/f/executions/e", "each_items", "tr", 3), "/n/f/executions/e/tasks/each_items/tr/3/outputs.ion");
+        assert_eq!(
+            outputs_path("/n/f/executions/e", "each_items", "tr", 3),
+            "/n/f/executions/e/tasks/each_items/tr/3/outputs.ion"
+        );
     }
 }

@@ -325,7 +325,8 @@ impl ExecutorService {
                     self.start_subflow(exec, task_run_id, execution_id, &namespace, &flow_id, inputs, labels).await?;
                 }
                 Action::StartBatches { task_run_id, count } => {
-                    let event = ExecutionEvent::StartBatches { execution_id: exec.id.clone(), task_run_id, from: 0, to: count };
+                    let event =
+                        ExecutionEvent::StartBatches { execution_id: exec.id.clone(), task_run_id, from: 0, to: count };
                     publish_event(engine, &event).await?;
                 }
                 Action::WakeAt(at) => {

@@ -214,7 +214,8 @@ async fn launch_batch(
     match launcher::launch(engine, &child_flow, req).await {
         // created FAILED by its checks: it never runs, so its end is told here
         Ok(child) if child.state.is_terminal() => {
-            let why = child.error.unwrap_or_else(|| format!("subflow execution {child_id} ended {}", child.state.current));
+            let why =
+                child.error.unwrap_or_else(|| format!("subflow execution {child_id} ended {}", child.state.current));
             Ok(publish_event(engine, &failed(why)).await?)
         }
         Ok(_) | Err(launcher::LaunchError::Exists(_)) => Ok(()),

@@ -5,9 +5,9 @@
 
 #[cfg(test)]
 mod audit_tests;
+mod for_each_item;
 mod rules;
 pub(crate) mod suggest;
-mod for_each_item;
 mod tasks;
 mod templates;
 #[cfg(test)]

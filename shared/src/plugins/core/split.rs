@@ -67,7 +67,10 @@ impl SplitSpec {
             let re = Regex::new(&p).map_err(|e| TaskError::property("regexPattern", format!("invalid regex: {e}")))?;
             Mode::Regex(re)
         } else if let Some(b) = get("bytes") {
-            Mode::Bytes(parse_bytes(&b).ok_or_else(|| TaskError::property("bytes", format!("Invalid size with value '{b}'")))?)
+            Mode::Bytes(
+                parse_bytes(&b)
+                    .ok_or_else(|| TaskError::property("bytes", format!("Invalid size with value '{b}'")))?,
+            )
         } else if let Some(p) = get("partitions") {
             Mode::Partitions(positive("partitions", p)?)
         } else if let Some(r) = get("rows") {

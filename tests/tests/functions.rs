@@ -5,6 +5,7 @@
 //! run on local backends, wired by the push relay (`e2e::functions`).
 
 mod flow_triggers;
+mod for_each_item;
 mod graph;
 mod idle;
 mod logs;

@@ -24,6 +24,7 @@ mod events_pubsub;
 mod flow_triggers;
 mod flowkeys;
 mod flows;
+mod for_each_item;
 mod functions;
 mod fuzz;
 mod gcp_backends;

@@ -181,6 +181,20 @@ fn apply(
         ExecutionEvent::Resume { task_run_id, inputs, by, .. } => {
             super::blocks::pause::apply_resume(flow, exec, task_run_id, inputs, by.as_deref(), now)
         }
-        ExecutionEvent::Created { .. } | ExecutionEvent::Wake { .. } => (Vec::new(), false),
+        ExecutionEvent::BatchesEnded { task_run_id, iterations, error, .. } => {
+            let Some(pos) = find(exec, task_run_id) else { return (Vec::new(), false) };
+            let items = crate::model::for_each_item::ITEMS_TYPE;
+            if flow.find_task(&exec.task_run_list[pos].task_id).is_none_or(|t| t.kind != items) {
+                return (Vec::new(), false);
+            }
+            match super::blocks::for_each_item::apply_batches_ended(exec, pos, iterations, error.as_deref(), now) {
+                true => (vec![task_run_id.clone()], false),
+                false => (Vec::new(), false),
+            }
+        }
+        // launches only: the runtime performs them without touching the execution
+        ExecutionEvent::StartBatches { .. } | ExecutionEvent::Created { .. } | ExecutionEvent::Wake { .. } => {
+            (Vec::new(), false)
+        }
     }
 }

@@ -24,6 +24,8 @@ mod concurrent;
 mod dag;
 #[path = "exit.rs"]
 mod exit;
+#[path = "for_each_item.rs"]
+pub(crate) mod for_each_item;
 #[path = "pause.rs"]
 pub(crate) mod pause;
 #[path = "sla.rs"]
@@ -373,6 +375,7 @@ impl<'a> Stepper<'a> {
             FlowableKind::WaitFor => self.wait_for(task, idx),
             FlowableKind::Dag => self.dag(task, idx),
             FlowableKind::Exit => self.exit(task, idx),
+            FlowableKind::ForEachItem => self.for_each_item(task, idx),
         };
         let inner = match inner {
             Block::Running => return Block::Running,
@@ -411,7 +414,7 @@ impl<'a> Stepper<'a> {
         Block::Done(normalize(final_state))
     }
 
-    fn advance_runnable(&mut self, task: &'a Task, idx: usize) -> Block {
+    fn advance_runnable(&mut self, task: &Task, idx: usize) -> Block {
         let tr = &self.exec.task_run_list[idx];
         // a RETRYING task run whose next attempt is already out (not started
         // yet) waits for it: another step must not dispatch one more
@@ -435,7 +438,7 @@ impl<'a> Stepper<'a> {
     }
 
     /// Creates the next attempt (or re-sends the pending one) and emits its job.
-    fn dispatch(&mut self, task: &'a Task, idx: usize, resend: bool) {
+    fn dispatch(&mut self, task: &Task, idx: usize, resend: bool) {
         if !resend {
             let now = self.now;
             let tr = &mut self.exec.task_run_list[idx];

@@ -15,6 +15,8 @@ pub mod context;
 mod flowables_tests;
 #[cfg(test)]
 mod flowkeys_tests;
+#[cfg(test)]
+mod for_each_item_tests;
 mod ids;
 #[cfg(test)]
 mod loop_tests;
@@ -77,6 +79,10 @@ pub enum Action {
         labels: Vec<Label>,
         wait: bool,
     },
+    /// Start the `count` subflow executions of the ForEachItem `_items`
+    /// task run `task_run_id`, one per batch (the runtime fans them out,
+    /// one message per batch; each launch is idempotent).
+    StartBatches { task_run_id: String, count: u64 },
     /// Step this execution again at that time (retry delays).
     WakeAt(DateTime<Utc>),
     /// A line for the execution's log.

@@ -204,6 +204,7 @@ fn a_subflow_replayed_starts_a_new_child_execution() {
             child_execution_id: execution_id.clone(),
             state: StateType::Success,
             outputs: Default::default(),
+            iteration: None,
         };
         let now = sim.now;
         apply_event(&sim.flow, &mut sim.exec, &ev, now);

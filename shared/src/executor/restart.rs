@@ -31,7 +31,11 @@ pub fn restart(flow: &Flow, exec: &mut Execution, now: DateTime<Utc>) -> Result<
     }
     let failed = |s: StateType| matches!(s, StateType::Failed | StateType::Killed | StateType::Killing);
     for tr in exec.task_run_list.iter().filter(|t| failed(t.state.current)) {
-        if flow.find_task(&tr.task_id).and_then(|t| t.flowable) == Some(FlowableKind::Subflow) {
+        // a ForEachItem's batches, like a Subflow's child, are not restarted in place
+        let task = flow.find_task(&tr.task_id);
+        if task.is_some_and(|t| {
+            t.flowable == Some(FlowableKind::Subflow) || t.kind == crate::model::for_each_item::ITEMS_TYPE
+        }) {
             return Err(RestartError::Subflow { id: exec.id.clone(), task: tr.task_id.clone() });
         }
     }

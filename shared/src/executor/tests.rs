@@ -128,7 +128,7 @@ impl<'a> Sim<'a> {
                 match a {
                     Action::Dispatch { job, .. } => jobs.push(*job),
                     Action::WakeAt(at) => wake = Some(at),
-                    a @ Action::StartSubflow { .. } => self.subflows.push(a),
+                    a @ (Action::StartSubflow { .. } | Action::StartBatches { .. }) => self.subflows.push(a),
                     _ => {}
                 }
             }
@@ -514,6 +514,7 @@ fn subflow_starts_a_child_and_waits_for_it() {
         child_execution_id: execution_id,
         state: StateType::Success,
         outputs: Map::from_iter([("r".to_string(), json!("ok"))]),
+        iteration: None,
     };
     let now = sim.now;
     apply_event(&sim.flow, &mut sim.exec, &ev, now);

@@ -732,6 +732,7 @@ impl Reader<'_> {
             Some(FlowableKind::Pause) => {
                 Children::Tasks(self.task_list(obj.get("tasks"), &child_key(path, "tasks"), false))
             }
+            Some(FlowableKind::ForEachItem) => super::for_each_item::children(&id, &props, path),
             _ => Children::None,
         };
         let errors = self.task_list(obj.get("errors"), &child_key(path, "errors"), false);

@@ -6,6 +6,7 @@ pub mod duration;
 pub mod execution;
 pub mod flow;
 pub mod flowkeys;
+pub mod for_each_item;
 pub mod ids;
 pub mod state;
 pub mod task_index;

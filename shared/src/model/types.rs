@@ -26,6 +26,9 @@ pub enum FlowableKind {
     /// `core.execution.Exit`: ends the execution in the state it names
     /// (run by the executor, as Kestra's `ExecutionUpdatableTask`).
     Exit,
+    /// `core.flow.ForEachItem`: its internal split, items and merge tasks
+    /// (`model::for_each_item`).
+    ForEachItem,
 }
 
 impl FlowableKind {
@@ -44,7 +47,7 @@ impl FlowableKind {
                 | FlowableKind::WaitFor
                 | FlowableKind::Dag,
             ) => &["tasks"],
-            Some(FlowableKind::Subflow | FlowableKind::Exit) | None => &[],
+            Some(FlowableKind::Subflow | FlowableKind::Exit | FlowableKind::ForEachItem) | None => &[],
         }
     }
 }
@@ -73,6 +76,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("io.kestra.core.tasks.flows.Pause", "io.kestra.plugin.core.flow.Pause"),
     ("io.kestra.core.tasks.flows.AllowFailure", "io.kestra.plugin.core.flow.AllowFailure"),
     ("io.kestra.core.tasks.flows.Dag", "io.kestra.plugin.core.flow.Dag"),
+    ("io.kestra.core.tasks.flows.ForEachItem", "io.kestra.plugin.core.flow.ForEachItem"),
     ("io.kestra.core.tasks.outputs.OutputValues", "io.kestra.plugin.core.output.OutputValues"),
     ("io.kestra.core.tasks.storages.PurgeExecution", "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"),
     ("io.kestra.plugin.core.storage.PurgeExecution", "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"),
@@ -116,6 +120,7 @@ pub fn flowable_kind(normalized: &str) -> Option<FlowableKind> {
         "io.kestra.plugin.core.flow.WaitFor" => FlowableKind::WaitFor,
         "io.kestra.plugin.core.flow.Dag" => FlowableKind::Dag,
         "io.kestra.plugin.core.execution.Exit" => FlowableKind::Exit,
+        "io.kestra.plugin.core.flow.ForEachItem" => FlowableKind::ForEachItem,
         _ => return None,
     })
 }

@@ -13,6 +13,10 @@ pub struct PluginConfig {
     pub scripts: super::scripts::ScriptsConfig,
     pub gcp: super::gcp::GcpConfig,
     pub ai: super::ai::AiConfig,
+    /// The most files one split makes, so the most batches (child
+    /// executions) one ForEachItem starts (`BATON_MAX_BATCHES`; `None`:
+    /// `core::split::DEFAULT_MAX_FILES`).
+    pub max_batches: Option<usize>,
 }
 
 impl PluginConfig {
@@ -24,6 +28,7 @@ impl PluginConfig {
             scripts: super::scripts::ScriptsConfig::from_env(),
             gcp: super::gcp::GcpConfig::from_env(),
             ai: super::ai::AiConfig::from_env(),
+            max_batches: std::env::var("BATON_MAX_BATCHES").ok().and_then(|v| v.trim().parse().ok()),
         }
     }
 }

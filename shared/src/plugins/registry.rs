@@ -115,7 +115,8 @@ impl Registry {
     /// The current type names (no legacy aliases), sorted: what a "did you
     /// mean" hint may propose.
     pub fn canonical_names(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.defs.values().map(|d| d.type_name).collect();
+        // internal types (`ForEachItem$…`) are never written by a user
+        let mut v: Vec<&str> = self.defs.values().map(|d| d.type_name).filter(|n| !n.contains('$')).collect();
         v.sort();
         v.dedup();
         v

@@ -87,6 +87,25 @@ impl ExecutorService {
 
     /// Handles one event, idempotently.
     pub async fn handle(&self, event: &ExecutionEvent, opts: StepOptions) -> Result<(), ExecutorError> {
+        // a ForEachItem's batches: launched and counted without the parent's
+        // document; it hears only of their common end
+        let counted;
+        let event = match event {
+            ExecutionEvent::StartBatches { execution_id, task_run_id, from, to } => {
+                return super::for_each_item::start(&self.engine, execution_id, task_run_id, *from, *to).await;
+            }
+            ExecutionEvent::SubflowEnded { execution_id, task_run_id, state, outputs, iteration: Some(i), .. } => {
+                let engine = &self.engine;
+                match super::for_each_item::ended(engine, execution_id, task_run_id, *i, *state, outputs).await? {
+                    Some(e) => {
+                        counted = e;
+                        &counted
+                    }
+                    None => return Ok(()),
+                }
+            }
+            e => e,
+        };
         let id = event.execution_id().to_string();
         let mut fresh = false;
         // a stored copy read to check a decision, decided on next
@@ -305,6 +324,11 @@ impl ExecutorService {
                 } => {
                     self.start_subflow(exec, task_run_id, execution_id, &namespace, &flow_id, inputs, labels).await?;
                 }
+                Action::StartBatches { task_run_id, count } => {
+                    let event =
+                        ExecutionEvent::StartBatches { execution_id: exec.id.clone(), task_run_id, from: 0, to: count };
+                    publish_event(engine, &event).await?;
+                }
                 Action::WakeAt(at) => {
                     let engine = engine.clone();
                     let id = exec.id.clone();
@@ -356,6 +380,7 @@ impl ExecutorService {
             child_execution_id: child_id.clone(),
             state: StateType::Failed,
             outputs: Map::from_iter([("error".to_string(), serde_json::Value::String(msg))]),
+            iteration: None,
         };
         let depth = subflow_depth(engine, parent).await?;
         if depth >= MAX_SUBFLOW_DEPTH {
@@ -454,6 +479,7 @@ impl ExecutorService {
                     child_execution_id: exec.id.clone(),
                     state,
                     outputs: exec.outputs.clone().unwrap_or_default(),
+                    iteration: super::for_each_item::iteration_of(exec),
                 },
             )
             .await?;
@@ -493,7 +519,7 @@ pub const MAX_SUBFLOW_DEPTH: usize = 10;
 
 /// How many ancestors `exec` has (0 for a top-level execution), counted up
 /// to `MAX_SUBFLOW_DEPTH` from the stored executions.
-async fn subflow_depth(engine: &Engine, exec: &Execution) -> Result<usize, ExecutorError> {
+pub(super) async fn subflow_depth(engine: &Engine, exec: &Execution) -> Result<usize, ExecutorError> {
     let mut depth = 0;
     let mut parent = exec.parent_id.clone();
     while let Some(id) = parent {

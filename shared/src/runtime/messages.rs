@@ -26,6 +26,22 @@ pub enum ExecutionEvent {
         child_execution_id: String,
         state: StateType,
         outputs: Map<String, Value>,
+        /// The batch, when the subflow is one of a ForEachItem's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        iteration: Option<u64>,
+    },
+    /// Start the subflow executions of batches `from..to` of the
+    /// ForEachItem `_items` task run `task_run_id` (one batch a message
+    /// once the range is split down: `runtime::for_each_item`).
+    StartBatches { execution_id: String, task_run_id: String, from: u64, to: u64 },
+    /// Every batch of a ForEachItem `_items` task run ended: the counts
+    /// per state (`iterations`), or why the batches could not start.
+    BatchesEnded {
+        execution_id: String,
+        task_run_id: String,
+        iterations: Map<String, Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// A timer (retry delay, Sleep) is due, or a slot freed: recompute.
     /// With `redispatch`, jobs of attempts dispatched but never started are
@@ -59,6 +75,8 @@ impl ExecutionEvent {
             | ExecutionEvent::TaskStarted { execution_id, .. }
             | ExecutionEvent::TaskResult { execution_id, .. }
             | ExecutionEvent::SubflowEnded { execution_id, .. }
+            | ExecutionEvent::StartBatches { execution_id, .. }
+            | ExecutionEvent::BatchesEnded { execution_id, .. }
             | ExecutionEvent::Wake { execution_id, .. }
             | ExecutionEvent::Resume { execution_id, .. }
             | ExecutionEvent::Kill { execution_id } => execution_id,

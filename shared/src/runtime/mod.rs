@@ -10,6 +10,7 @@ pub mod events;
 pub mod executor;
 pub mod flow_triggers;
 pub mod flows;
+pub mod for_each_item;
 pub mod host;
 pub mod launcher;
 pub mod logs;

@@ -10,6 +10,7 @@ mod flowables;
 #[cfg(test)]
 mod flowables_tests;
 pub(crate) use flowables::EXIT_STATES;
+mod for_each_item;
 mod rules;
 pub(crate) mod suggest;
 mod tasks;

@@ -35,12 +35,14 @@ pub(crate) const FLOWABLES: &[&str] = &[
     "io.kestra.plugin.core.flow.WaitFor",
     "io.kestra.plugin.core.flow.Dag",
     "io.kestra.plugin.core.execution.Exit",
+    "io.kestra.plugin.core.flow.ForEachItem",
 ];
 
 /// Runs every task check.
 pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut Sink<'_>) {
     let mut seen: HashMap<&str, &str> = HashMap::new();
-    for task in flow.all_tasks() {
+    // a ForEachItem's internal tasks are checked as its properties
+    for task in flow.all_tasks().into_iter().filter(|t| !crate::model::for_each_item::is_internal(&t.kind)) {
         let id_path = child_key(&task.path, "id");
         let raw = lookup(root, &task.path).and_then(Value::as_object);
         let written = |k: &str| raw.and_then(|r| r.get(k));
@@ -126,6 +128,21 @@ fn check_flowable<'v>(
                 "restartBehavior",
             ],
         ),
+        FlowableKind::ForEachItem => (
+            &[&["items"], &["namespace"], &["flowId"]],
+            &[
+                "items",
+                "batch",
+                "namespace",
+                "flowId",
+                "revision",
+                "inputs",
+                "labels",
+                "wait",
+                "transmitFailed",
+                "inheritLabels",
+            ],
+        ),
         FlowableKind::Sequential => (&[], &[]),
         FlowableKind::Parallel => (&[], &["concurrent"]),
         FlowableKind::Pause => (&[], &["delay", "pauseDuration", "behavior", "onResume"]),
@@ -161,6 +178,9 @@ fn check_flowable<'v>(
         FlowableKind::WorkingDirectory => super::flowables::check_working_directory(task, sink),
         _ => {}
     }
+    if kind == FlowableKind::ForEachItem {
+        super::for_each_item::check(task, written, sink);
+    }
     if kind == FlowableKind::ForEach
         && let Some(v) = written("values").or_else(|| written("value"))
         && !matches!(v, Value::Array(_) | Value::String(_) | Value::Null)
@@ -180,6 +200,10 @@ fn not_supported(kind: FlowableKind, key: &str) -> Option<&'static str> {
         (FlowableKind::ForEach, "outputs") => Some(
             "per-iteration outputs (and loopOutputs()) are not honoured yet: read outputs.<task>[item.value] after the loop",
         ),
+        (FlowableKind::ForEachItem, "restartBehavior") => {
+            Some("a failed ForEachItem is not restarted in place: replay the execution from the task (POST …/replay)")
+        }
+        (FlowableKind::ForEachItem, "scheduleDate") => Some("its subflow executions start at once"),
         _ => None,
     }
 }

@@ -8,6 +8,7 @@ pub mod download;
 pub mod fail;
 pub mod fetch;
 pub mod files;
+pub mod for_each_item;
 pub mod http;
 pub mod kv;
 pub mod labels;
@@ -17,6 +18,7 @@ pub mod output;
 pub mod request;
 pub mod resume;
 pub mod sleep;
+pub mod split;
 pub mod state;
 pub mod storage;
 pub mod toggle;
@@ -53,6 +55,9 @@ pub fn register(r: &mut Registry) {
         fetch::DEF,
         local_files::DEF,
         toggle::DEF,
+        split::SPLIT,
+        for_each_item::SPLIT,
+        for_each_item::MERGE,
     ] {
         r.register(def);
     }

@@ -146,8 +146,9 @@ pub fn write_ion_line(row: &Row, out: &mut Vec<u8>) -> Result<(), TaskError> {
 /// Flush to storage once this many bytes are buffered.
 const CHUNK: usize = 64 * 1024;
 
-/// An Ion file being streamed into internal storage.
-struct StoreSink {
+/// A file being streamed into internal storage under a task's prefix
+/// (an Ion file here; any bytes for the storage tasks).
+pub(crate) struct StoreSink {
     writer: tokio::io::DuplexStream,
     buf: Vec<u8>,
     put: JoinHandle<Result<u64, BackendError>>,
@@ -155,7 +156,7 @@ struct StoreSink {
 }
 
 impl StoreSink {
-    fn open(cx: &RunContext, file_name: &str) -> StoreSink {
+    pub(crate) fn open(cx: &RunContext, file_name: &str) -> StoreSink {
         let path = format!("{}/{}", cx.task_prefix(), file_name);
         let (writer, reader) = tokio::io::duplex(CHUNK);
         let storage = cx.services.storage.clone();
@@ -184,7 +185,14 @@ impl StoreSink {
         }
     }
 
-    async fn finish(mut self) -> Result<String, TaskError> {
+    /// Appends `bytes`, flushing once a chunk is buffered.
+    pub(crate) async fn write(&mut self, bytes: &[u8]) -> Result<(), TaskError> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= CHUNK { self.flush().await } else { Ok(()) }
+    }
+
+    /// Closes the file; its `kestra:///…` URI.
+    pub(crate) async fn finish(mut self) -> Result<String, TaskError> {
         self.flush().await?;
         if self.writer.shutdown().await.is_err() {
             return Err(self.failure().await);

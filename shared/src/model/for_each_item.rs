@@ -54,6 +54,7 @@ pub fn children(id: &str, props: &Map<String, Value>, path: &str) -> Children {
         children: Children::None,
         errors: Vec::new(),
         finally: Vec::new(),
+        depends_on: Vec::new(),
         path: path.to_string(),
     };
     let mut split = pick(&["items"]);

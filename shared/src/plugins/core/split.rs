@@ -92,7 +92,7 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
         .find_map(|(suffix, m)| t.strip_suffix(suffix).map(|n| (n.trim().to_string(), *m)))
         .unwrap_or((t.clone(), 1));
     let n: f64 = num.parse().ok()?;
-    (n > 0.0).then(|| (n * mult as f64) as u64)
+    (n > 0.0).then_some((n * mult as f64) as u64)
 }
 
 /// The extension of a URI's file name, with its dot (`.tmp` without one).

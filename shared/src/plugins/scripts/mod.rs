@@ -12,6 +12,7 @@ mod confine;
 mod docker;
 pub(crate) mod files;
 mod image;
+pub mod output;
 mod process;
 mod props;
 mod protocol;

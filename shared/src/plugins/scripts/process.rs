@@ -1,7 +1,8 @@
 //! Runs one child process for a script task: its own process group, killed
 //! (with the whole group) when the task's future is dropped (timeout,
 //! kill), stdout and stderr streamed into the task's logs line by line as
-//! they come, `::{…}::` protocol lines parsed into `vars`.
+//! they come (bounded as `output` says), `::{…}::` protocol lines parsed
+//! into `vars`.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -9,8 +10,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
+use super::output::{LogBudget, Lines};
 use super::protocol::{self, Line};
 use crate::plugins::{RunContext, TaskError};
 
@@ -89,32 +90,6 @@ impl Drop for GroupKill {
     }
 }
 
-/// Reads lines (lossy UTF-8, without the line break); cancel-safe because
-/// a partial line stays in `buf` between calls.
-struct Lines<R> {
-    reader: BufReader<R>,
-    buf: Vec<u8>,
-}
-
-impl<R: AsyncRead + Unpin> Lines<R> {
-    fn new(r: R) -> Self {
-        Lines { reader: BufReader::with_capacity(64 * 1024, r), buf: Vec::new() }
-    }
-
-    async fn next(&mut self) -> Option<String> {
-        match self.reader.read_until(b'\n', &mut self.buf).await {
-            Ok(0) | Err(_) if self.buf.is_empty() => None,
-            _ => {
-                let mut bytes = std::mem::take(&mut self.buf);
-                while matches!(bytes.last(), Some(b'\n' | b'\r')) {
-                    bytes.pop();
-                }
-                Some(String::from_utf8_lossy(&bytes).into_owned())
-            }
-        }
-    }
-}
-
 /// Starts the process and streams its output into the task's logs until it
 /// exits. A start failure is a task error; a non-zero exit is not (the
 /// caller decides).
@@ -147,14 +122,16 @@ pub(crate) async fn run(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Fi
     let mut status = None;
     let mut drain_until: Option<tokio::time::Instant> = None;
     let mut fin = Finished::default();
+    let mut budget = LogBudget::new(cx);
     loop {
+        budget.wait_for_store().await;
         tokio::select! {
             line = out.next(), if !out_done => match line {
-                Some(l) => on_stdout(cx, mode, &l, &mut fin),
+                Some(l) => on_stdout(&mut budget, mode, &l, &mut fin),
                 None => out_done = true,
             },
             line = err.next(), if !err_done => match line {
-                Some(l) => on_stderr(cx, mode, l, &mut fin),
+                Some(l) => on_stderr(&mut budget, mode, l, &mut fin),
                 None => err_done = true,
             },
             s = child.wait(), if status.is_none() => {
@@ -184,7 +161,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-fn on_stdout(cx: &RunContext, mode: Mode, line: &str, fin: &mut Finished) {
+fn on_stdout(cx: &mut LogBudget<'_>, mode: Mode, line: &str, fin: &mut Finished) {
     if mode == Mode::Script
         && let Line::Protocol { outputs, logs } = protocol::parse(line)
     {
@@ -197,7 +174,7 @@ fn on_stdout(cx: &RunContext, mode: Mode, line: &str, fin: &mut Finished) {
     cx.log("INFO", line);
 }
 
-fn on_stderr(cx: &RunContext, mode: Mode, line: String, fin: &mut Finished) {
+fn on_stderr(cx: &mut LogBudget<'_>, mode: Mode, line: String, fin: &mut Finished) {
     match mode {
         Mode::Setup => cx.log("INFO", &line),
         Mode::Script => {

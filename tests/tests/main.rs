@@ -6,6 +6,7 @@ mod support;
 
 mod ai;
 mod backfill;
+mod bounds;
 mod cloud_run;
 mod compress;
 mod concurrency;

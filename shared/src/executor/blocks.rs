@@ -629,7 +629,22 @@ fn int_prop(props: &Map<String, Value>, key: &str) -> Option<usize> {
 }
 
 /// ForEach `values`: a list (each item rendered) or a string rendering to a JSON list.
+/// Values one ForEach may iterate over (Kestra has no bound; 100,000 runs
+/// in about two minutes, as the README's benchmark shows).
+pub const MAX_FOREACH_VALUES: usize = 100_000;
+
 fn for_each_values(env: &dyn StepEnv, raw: &Value, ctx: &Value, task_id: &str) -> Result<Value, String> {
+    let err = |e: String| format!("values of task '{task_id}': {e}");
+    let values = for_each_values_unbounded(env, raw, ctx, task_id)?;
+    match values.as_array().map(Vec::len) {
+        Some(n) if n > MAX_FOREACH_VALUES => {
+            Err(err(format!("{n} values, more than {MAX_FOREACH_VALUES} (MAX_FOREACH_VALUES)")))
+        }
+        _ => Ok(values),
+    }
+}
+
+fn for_each_values_unbounded(env: &dyn StepEnv, raw: &Value, ctx: &Value, task_id: &str) -> Result<Value, String> {
     let err = |e: String| format!("values of task '{task_id}': {e}");
     match raw {
         Value::Array(items) => {

@@ -217,6 +217,13 @@ impl Embedded {
     /// tokio runtime.
     pub fn open_local(opts: LocalOptions) -> Result<Embedded, BackendError> {
         let b = crate::backend::local::LocalBackends::open(&opts.home)?;
+        // what a killed `baton` left running dies before anything resumes
+        if cfg!(target_os = "linux") {
+            let killed = crate::plugins::scripts::reap::sweep_orphans();
+            if killed > 0 {
+                tracing::warn!(killed, "killed processes left by a baton that is no longer running");
+            }
+        }
         let work_root = opts.home.join("work");
         let engine = Engine::new(super::engine::EngineConfig {
             state: b.state.clone(),

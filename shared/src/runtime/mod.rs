@@ -8,6 +8,7 @@ pub mod engine;
 pub mod env;
 pub mod events;
 pub mod executor;
+pub mod fanout;
 pub mod flow_triggers;
 pub mod flows;
 pub mod host;

@@ -120,7 +120,10 @@ fn output_and_intermediate_strings_are_bounded_in_bytes() {
     let big = "y".repeat(1 << 20);
     // raw text in a nested loop: 400 MB of output
     let raw = "x".repeat(400);
-    fails_on_output_bound(&format!("{{% for i in range(0, 99999) %}}{{% for j in range(0, 10) %}}{raw}{{% endfor %}}{{% endfor %}}"), json!({}));
+    fails_on_output_bound(
+        &format!("{{% for i in range(0, 99999) %}}{{% for j in range(0, 10) %}}{raw}{{% endfor %}}{{% endfor %}}"),
+        json!({}),
+    );
     // emissions captured by a block `set`, never written out
     fails_on_output_bound(
         "{% set s %}{% for i in range(0, 100) %}{{ vars.big }}{% endfor %}{% endset %}{{ s | length }}",
@@ -129,7 +132,10 @@ fn output_and_intermediate_strings_are_bounded_in_bytes() {
     fails_on_output_bound("{{ vars.big | replace('y', vars.big) | length }}", json!({"big": "y".repeat(8192)}));
     fails_on_output_bound("{{ vars.big | replace({'y': vars.big}) | length }}", json!({"big": "y".repeat(8192)}));
     fails_on_output_bound("{{ 'a' | indent(99999999999) }}", json!({}));
-    fails_on_output_bound("{{ render(vars.r) | length }}", json!({"r": format!("{{% for i in range(0, 99999) %}}{raw}{{% endfor %}}")}));
+    fails_on_output_bound(
+        "{{ render(vars.r) | length }}",
+        json!({"r": format!("{{% for i in range(0, 99999) %}}{raw}{{% endfor %}}")}),
+    );
     // doubling through `~` in a recursive macro
     let doubling = "{% macro d(s, n) %}{% if n == 0 %}{{ s | length }}{% else %}{{ d(s ~ s, n - 1) }}{% endif %}{% endmacro %}{{ d('x', 40) }}";
     fails_on_output_bound(doubling, json!({}));

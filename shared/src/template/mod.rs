@@ -265,11 +265,16 @@ impl Renderer {
             let r = tmpl.render_captured_to(&sess.full, &mut out).map(drop);
             if !sess.bridge.resolve(host) {
                 if out.overflowed {
-                    return Err(TemplateError::new(format!("template error in {}: {}", quote(template), size::too_large("the template"))));
+                    return Err(TemplateError::new(format!(
+                        "template error in {}: {}",
+                        quote(template),
+                        size::too_large("the template")
+                    )));
                 }
                 r.map_err(|e| self.describe(template, template, &e, sess))?;
-                return String::from_utf8(out.buf)
-                    .map_err(|_| TemplateError::new(format!("template error in {}: output is not UTF-8", quote(template))));
+                return String::from_utf8(out.buf).map_err(|_| {
+                    TemplateError::new(format!("template error in {}: output is not UTF-8", quote(template)))
+                });
             }
         }
         Err(TemplateError::new(format!("template error in {}: too many kv/secret/read lookups", quote(template))))

@@ -17,6 +17,7 @@ mod process;
 mod props;
 mod protocol;
 pub(crate) mod python;
+pub mod reap;
 mod runner;
 mod task;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::output::{LogBudget, Lines};
+use super::output::{Lines, LogBudget};
 use super::protocol::{self, Line};
 use crate::plugins::{RunContext, TaskError};
 
@@ -79,13 +79,19 @@ impl Finished {
 /// also killed by tokio's `kill_on_drop`), with the `kill(2)` system call
 /// (rustix's safe wrapper): spawning the `kill` utility cannot work when a
 /// fork bomb has used up the process limit.
-struct GroupKill(Option<u32>);
+/// Then every process still carrying the attempt's marker (`reap`), which
+/// finds the children that left the group with `setsid`.
+struct GroupKill(Option<u32>, String);
 
 impl Drop for GroupKill {
     fn drop(&mut self) {
         let pid = self.0.take().and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw);
         if let Some(pgid) = pid {
             let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        }
+        if cfg!(target_os = "linux") {
+            let mark = std::mem::take(&mut self.1);
+            super::reap::sweep(|m| m == mark);
         }
     }
 }
@@ -109,8 +115,10 @@ pub(crate) async fn run(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Fi
     for (k, v) in &spawn.env {
         cmd.env(k, v);
     }
+    let mark = super::reap::mark(&cx.task_run_id, cx.attempt);
+    cmd.env(super::reap::MARK, &mark);
     let mut child = cmd.spawn().map_err(|e| TaskError::failed(format!("cannot start '{}': {e}", spawn.program)))?;
-    let _group = GroupKill(if cfg!(unix) { child.id() } else { None });
+    let _group = GroupKill(if cfg!(unix) { child.id() } else { None }, mark);
     cx.log("DEBUG", &format!("Starting command with pid {} [{}]", child.id().unwrap_or(0), spawn.program));
 
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {

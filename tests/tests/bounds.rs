@@ -109,7 +109,7 @@ async fn a_foreach_over_too_many_values_fails_naming_the_bound() {
     let e = h.run(yaml, json!({})).await;
     assert_eq!(e.state.current, StateType::Failed);
     let err = runs(&e, "each")[0].error.clone().unwrap_or_default();
-    assert!(err.contains("100009 values, more than 100000 (MAX_FOREACH_VALUES)"), "{err}");
+    assert!(err.contains("100011 values, more than 100000 (MAX_FOREACH_VALUES)"), "{err}");
 }
 
 /// Pids whose command line contains `needle`.

@@ -7,6 +7,7 @@ mod support;
 mod ai;
 mod backfill;
 mod bounds;
+mod bounds_disk;
 mod cloud_run;
 mod compress;
 mod concurrency;

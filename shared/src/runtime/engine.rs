@@ -70,6 +70,9 @@ pub struct Engine {
     /// Set by runtimes that keep trigger state: where `trigger.Toggle`
     /// enables and disables triggers.
     pub trigger_store: std::sync::OnceLock<Arc<dyn crate::backend::schedule::TriggerStore>>,
+    /// Set by runtimes with a local home: what a full disk there trips
+    /// (`diskfull`).
+    pub disk_guard: std::sync::OnceLock<Arc<super::diskfull::DiskGuard>>,
     /// Executions one root may have below it (`fanout`), settable by tests.
     pub max_descendants: std::sync::atomic::AtomicU64,
 }
@@ -128,6 +131,7 @@ impl Engine {
             latest_flows: std::sync::OnceLock::new(),
             flow_store: std::sync::OnceLock::new(),
             trigger_store: std::sync::OnceLock::new(),
+            disk_guard: std::sync::OnceLock::new(),
             max_descendants: std::sync::atomic::AtomicU64::new(super::fanout::configured()),
         })
     }

@@ -3,6 +3,7 @@
 //! (single-process) wiring.
 
 pub mod backfill;
+pub mod diskfull;
 pub mod embedded;
 pub mod engine;
 pub mod env;

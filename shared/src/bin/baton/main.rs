@@ -18,8 +18,8 @@ use clap::Parser;
 
 fn main() {
     // the watchdog of a `baton` that runs tasks: kills what it started once it is gone
-    if let Some(owner) = std::env::var(shared::plugins::scripts::reap::WATCHDOG).ok().and_then(|v| v.parse().ok()) {
-        shared::plugins::scripts::reap::watch(owner);
+    if let Ok(owner) = std::env::var(shared::plugins::scripts::reap::WATCHDOG) {
+        shared::plugins::scripts::reap::watch(&owner);
         return;
     }
     // `baton … | head`: end quietly on a closed pipe (exit 141, as a shell
@@ -36,7 +36,10 @@ fn main() {
     if cfg!(target_os = "linux")
         && matches!(
             cli.command,
-            args::Command::Run(_) | args::Command::Server { .. } | args::Command::Executions { .. }
+            args::Command::Run(_)
+                | args::Command::Server { .. }
+                | args::Command::Backfill(_)
+                | args::Command::Executions { command: args::ExecutionsCommand::Resume { .. } }
         )
         && let Err(e) = shared::plugins::scripts::reap::spawn_watchdog()
     {

@@ -1,7 +1,10 @@
 //! Processes never outlive their task or the `baton` that started them,
 //! without cgroups and without spawning `kill`: every process a script
-//! task starts carries `BATON_TASK_PROCESS=<owner pid>:<task run>:<attempt>`
-//! in its environment, which its children (also those that call `setsid`
+//! task starts carries `BATON_TASK_PROCESS=<owner>:<task run>:<attempt>`
+//! in its environment, where `<owner>` is the `baton` process's pid and
+//! start time (`pid.starttime`, from `/proc/<pid>/stat`): unique on this
+//! machine until it reboots, so a recycled pid is never taken for the
+//! `baton` that died, and no process of another `baton` is ever killed; which its children (also those that call `setsid`
 //! and leave the process group) inherit. [`sweep`] finds them through
 //! `/proc/*/environ` and kills them with `kill(2)`:
 //! - when the task's process ends, times out or is killed (the group kill
@@ -27,12 +30,36 @@ const ROUNDS: usize = 50;
 
 /// The marker of one attempt's processes, owned by this process.
 pub fn mark(task_run_id: &str, attempt: u32) -> String {
-    format!("{}:{task_run_id}:{attempt}", std::process::id())
+    format!("{}:{task_run_id}:{attempt}", me())
 }
 
-/// The pid of the `baton` that owns a marker.
-fn owner(mark: &str) -> Option<u32> {
-    mark.split(':').next()?.parse().ok()
+/// This process's identity (`pid.starttime`), read once.
+pub fn me() -> &'static str {
+    static ME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ME.get_or_init(|| {
+        let pid = std::process::id();
+        // without /proc (not Linux) the pid alone; nothing is swept there
+        identity(pid).unwrap_or_else(|| pid.to_string())
+    })
+}
+
+/// The identity of a live process: its pid and its start time in clock
+/// ticks since boot (field 22 of `/proc/<pid>/stat`, counted after the
+/// command name, which may itself hold spaces and parentheses).
+fn identity(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let start = stat.rsplit_once(')')?.1.split_whitespace().nth(19)?;
+    Some(format!("{pid}.{start}"))
+}
+
+/// The identity of the `baton` that owns a marker.
+fn owner(mark: &str) -> Option<&str> {
+    mark.split(':').next().filter(|o| !o.is_empty())
+}
+
+/// True while the process with this identity runs (same pid, same start).
+fn alive(owner: &str) -> bool {
+    owner.split('.').next().and_then(|p| p.parse().ok()).and_then(identity).as_deref() == Some(owner)
 }
 
 /// The marker in a process's environment, if any.
@@ -75,9 +102,7 @@ pub fn sweep(doomed: impl Fn(&str) -> bool) -> usize {
 
 /// Kills the processes left by a `baton` that is no longer alive.
 pub fn sweep_orphans() -> usize {
-    sweep(|m| {
-        owner(m).is_some_and(|o| o != std::process::id() && !std::path::Path::new(&format!("/proc/{o}")).exists())
-    })
+    sweep(|m| owner(m).is_some_and(|o| o != me() && !alive(o)))
 }
 
 /// Starts this executable again as the watchdog of this process (in its
@@ -88,7 +113,7 @@ pub fn spawn_watchdog() -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
     std::process::Command::new(exe)
-        .env(WATCHDOG, std::process::id().to_string())
+        .env(WATCHDOG, me())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -97,15 +122,17 @@ pub fn spawn_watchdog() -> std::io::Result<()> {
         .map(drop)
 }
 
-/// The watchdog: waits until `owner` is no longer its parent (it died or
-/// ended), then kills every process `owner` started and had not ended.
-pub fn watch(owner_pid: u32) {
+/// The watchdog: waits until `owner` (an identity, `pid.starttime`) is no
+/// longer its parent (it died or ended), then kills every process `owner`
+/// started and had not ended, and ends.
+pub fn watch(owner_id: &str) {
+    let Some(owner_pid) = owner_id.split('.').next().and_then(|p| p.parse::<u32>().ok()) else { return };
     while std::os::unix::process::parent_id() == owner_pid {
         std::thread::sleep(Duration::from_millis(200));
     }
     // twice, a moment apart: a child forking as its parent dies
     for _ in 0..2 {
-        sweep(|m| owner(m) == Some(owner_pid));
+        sweep(|m| owner(m) == Some(owner_id));
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -116,7 +143,7 @@ mod tests {
 
     #[test]
     fn a_setsid_grandchild_is_found_and_killed_by_its_marker() {
-        let m = format!("{}:test-{}:1", std::process::id(), uuid::Uuid::new_v4());
+        let m = mark(&format!("test-{}", uuid::Uuid::new_v4()), 1);
         let mut sh = std::process::Command::new("sh")
             .args(["-c", "setsid sleep 300 & sleep 300 & wait"])
             .env(MARK, &m)
@@ -134,6 +161,21 @@ mod tests {
         let _ = sh.wait();
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(count(), 0);
-        assert_eq!(owner(&m), Some(std::process::id()));
+        assert_eq!(owner(&m), Some(me()));
+        assert!(alive(me()));
+    }
+
+    #[test]
+    fn an_identity_is_pid_and_start_time_and_a_recycled_pid_is_not_alive() {
+        let id = me();
+        let (pid, start) = id.split_once('.').expect("pid.start");
+        assert_eq!(pid, std::process::id().to_string());
+        assert!(start.parse::<u64>().is_ok(), "{id}");
+        // the same pid with another start time is another process
+        assert!(!alive(&format!("{pid}.{}", start.parse::<u64>().unwrap_or(0) + 1)));
+        assert!(!alive("999999999.1"));
+        // a marker from a dead baton is an orphan; ours is not
+        let dead = format!("{pid}.{}:tr:1", start.parse::<u64>().unwrap_or(0) + 1);
+        assert!(owner(&dead).is_some_and(|o| o != me() && !alive(o)));
     }
 }

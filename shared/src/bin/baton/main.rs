@@ -61,5 +61,8 @@ fn main() {
     };
     let code = rt.block_on(args::dispatch(cli));
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    // what tasks left dies now, and the watchdog ends and is reaped (no
+    // zombie left under an init that does not reap)
+    shared::plugins::scripts::reap::stop_watchdog();
     std::process::exit(code);
 }

@@ -112,14 +112,32 @@ pub fn sweep_orphans() -> usize {
 pub fn spawn_watchdog() -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
-    std::process::Command::new(exe)
+    let child = std::process::Command::new(exe)
         .env(WATCHDOG, me())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .process_group(0)
-        .spawn()
-        .map(drop)
+        .spawn()?;
+    *watchdog().lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(child);
+    Ok(())
+}
+
+/// The watchdog this process started, if any.
+fn watchdog() -> &'static std::sync::Mutex<Option<std::process::Child>> {
+    static CHILD: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
+    &CHILD
+}
+
+/// At a normal exit: kills what this process's tasks left, then ends its
+/// watchdog and waits for it (so it is no zombie).
+pub fn stop_watchdog() {
+    let child = watchdog().lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    if let Some(mut child) = child {
+        sweep(|m| owner(m) == Some(me()));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 /// The watchdog: waits until `owner` (an identity, `pid.starttime`) is no

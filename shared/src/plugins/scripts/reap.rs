@@ -174,8 +174,10 @@ mod tests {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert_eq!(count(), 3, "the shell and its two sleeps");
-        assert_eq!(sweep(|x| x == m), 3);
+        assert!(count() >= 3, "the shell and its two sleeps");
+        // 3, or more when a fork was caught between fork and exec
+        let killed = sweep(|x| x == m);
+        assert!(killed >= 3, "{killed}");
         let _ = sh.wait();
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(count(), 0);

@@ -6,6 +6,8 @@ mod support;
 
 mod ai;
 mod backfill;
+mod bounds;
+mod bounds_disk;
 mod cloud_run;
 mod compress;
 mod concurrency;

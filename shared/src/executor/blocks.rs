@@ -654,11 +654,34 @@ fn int_prop(props: &Map<String, Value>, key: &str) -> Option<usize> {
     }
 }
 
+/// Values one ForEach or Loop may iterate over (Kestra has no bound;
+/// 100,000 runs in about two minutes, as the README's benchmark shows).
+pub const MAX_FOREACH_VALUES: usize = 100_000;
+
 /// ForEach `values`: a list (each item rendered) or a string rendering to a
 /// JSON list. A `Loop` (`is_loop`) also takes a map, or a string rendering
 /// to a JSON object (iterated in order, keys as `item.key`); a
-/// `kestra://` URI (one iteration per line) is refused by name.
+/// `kestra://` URI (one iteration per line) is refused by name. At most
+/// [`MAX_FOREACH_VALUES`].
 fn for_each_values(env: &dyn StepEnv, raw: &Value, ctx: &Value, task_id: &str, is_loop: bool) -> Result<Value, String> {
+    let err = |e: String| format!("values of task '{task_id}': {e}");
+    let values = for_each_values_unbounded(env, raw, ctx, task_id, is_loop)?;
+    let n = values.as_array().map(Vec::len).or_else(|| values.as_object().map(|m| m.len()));
+    match n {
+        Some(n) if n > MAX_FOREACH_VALUES => {
+            Err(err(format!("{n} values, more than {MAX_FOREACH_VALUES} (MAX_FOREACH_VALUES)")))
+        }
+        _ => Ok(values),
+    }
+}
+
+fn for_each_values_unbounded(
+    env: &dyn StepEnv,
+    raw: &Value,
+    ctx: &Value,
+    task_id: &str,
+    is_loop: bool,
+) -> Result<Value, String> {
     let err = |e: String| format!("values of task '{task_id}': {e}");
     match raw {
         Value::Array(items) => {

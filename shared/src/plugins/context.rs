@@ -16,6 +16,11 @@ use crate::template::{Renderer, TemplateHost};
 /// Where log lines go (the store, the terminal, Cloud Logging…).
 pub trait LogSink: Send + Sync {
     fn emit(&self, entry: LogEntry);
+    /// Bytes of lines emitted but not yet stored, for a producer that can
+    /// wait (a script's output reader); 0 for a sink that never lags.
+    fn backlog_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// Progress of a long transfer, for a terminal progress bar.

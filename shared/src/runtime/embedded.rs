@@ -35,12 +35,14 @@ impl Embedded {
         let mut rx = queue.subscribe(&Topic::Executions);
         {
             let executor = executor.clone();
+            let engine = engine.clone();
             handles.push(tokio::spawn(async move {
                 while let Some(bytes) = rx.recv().await {
                     match serde_json::from_slice::<ExecutionEvent>(&bytes) {
                         Ok(ev) => {
                             if let Err(e) = executor.handle(&ev, StepOptions::default()).await {
                                 tracing::error!(execution_id = %ev.execution_id(), error = %e, "cannot process execution event");
+                                super::diskfull::on_error(&engine, ev.execution_id(), &e.to_string()).await;
                             }
                         }
                         Err(e) => tracing::error!(error = %e, "malformed execution event dropped"),
@@ -55,6 +57,7 @@ impl Embedded {
             for n in 0..workers.max(1) {
                 let rx = rx.clone();
                 let worker = Worker::new(engine.clone(), format!("local-{group}-{n}"));
+                let engine = engine.clone();
                 handles.push(tokio::spawn(async move {
                     loop {
                         let msg = { rx.lock().await.recv().await };
@@ -63,6 +66,7 @@ impl Embedded {
                             Ok(job) => {
                                 if let Err(e) = worker.handle(&job).await {
                                     tracing::error!(task_run_id = %job.task_run_id, error = %e, "worker failed to report");
+                                    super::diskfull::on_error(&engine, &job.execution_id, &e.to_string()).await;
                                 }
                             }
                             Err(e) => tracing::error!(error = %e, "malformed job dropped"),
@@ -169,8 +173,20 @@ impl Embedded {
                 .ok_or_else(|| BackendError::NotFound { what: format!("execution {id}") })
         };
         let mut done = settled(&load().await?);
+        let mut disk = self.engine.disk_guard.get().map(|g| g.watch());
         while !done {
-            match updates.recv().await {
+            let update = tokio::select! {
+                u = updates.recv() => u,
+                Some(full) = disk_full(&mut disk) => {
+                    // fail it here too: the write that hit the full disk may
+                    // have been another execution's
+                    return match super::diskfull::fail_execution(&self.engine, id, &full).await {
+                        Ok(Some(e)) => Ok(e),
+                        Ok(None) | Err(_) => Err(BackendError::Invalid(full)),
+                    };
+                }
+            };
+            match update {
                 Ok(u) if u.execution_id == id => {
                     on_update(&u);
                     done = u.state.is_terminal() || (u.state == StateType::Paused && settled(&load().await?));
@@ -182,6 +198,11 @@ impl Embedded {
         }
         self.engine.logs.flush().await;
         load().await
+    }
+
+    /// The home's disk guard, when it has one.
+    pub fn disk_guard(&self) -> Option<&Arc<super::diskfull::DiskGuard>> {
+        self.engine.disk_guard.get()
     }
 
     /// Asks the executor to kill an execution.
@@ -217,6 +238,7 @@ impl Embedded {
     /// tokio runtime.
     pub fn open_local(opts: LocalOptions) -> Result<Embedded, BackendError> {
         let b = crate::backend::local::LocalBackends::open(&opts.home)?;
+        sweep_orphans();
         let work_root = opts.home.join("work");
         let engine = Engine::new(super::engine::EngineConfig {
             state: b.state.clone(),
@@ -233,6 +255,28 @@ impl Embedded {
         });
         // trigger.Toggle keeps its changes where `baton server local`'s scheduler reads them
         let _ = engine.trigger_store.set(b.state.clone());
+        let _ = engine.disk_guard.set(super::diskfull::DiskGuard::open(&opts.home));
         Ok(Embedded::start(engine, &b.queue, opts.workers))
+    }
+}
+
+/// The message once the disk was found full; pending forever without a
+/// guard (or once its sender is gone).
+async fn disk_full(w: &mut Option<tokio::sync::watch::Receiver<Option<String>>>) -> Option<String> {
+    let Some(w) = w else { return std::future::pending().await };
+    match w.wait_for(Option::is_some).await {
+        Ok(m) => m.clone(),
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Kills what a killed `baton` left running, before anything resumes
+/// (`reap`): a resumed attempt never runs beside a live earlier one.
+pub fn sweep_orphans() {
+    if cfg!(target_os = "linux") {
+        let killed = crate::plugins::scripts::reap::sweep_orphans();
+        if killed > 0 {
+            tracing::warn!(killed, "killed processes left by a baton that is no longer running");
+        }
     }
 }

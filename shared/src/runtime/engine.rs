@@ -70,6 +70,11 @@ pub struct Engine {
     /// Set by runtimes that keep trigger state: where `trigger.Toggle`
     /// enables and disables triggers.
     pub trigger_store: std::sync::OnceLock<Arc<dyn crate::backend::schedule::TriggerStore>>,
+    /// Set by runtimes with a local home: what a full disk there trips
+    /// (`diskfull`).
+    pub disk_guard: std::sync::OnceLock<Arc<super::diskfull::DiskGuard>>,
+    /// Executions one root may have below it (`fanout`), settable by tests.
+    pub max_descendants: std::sync::atomic::AtomicU64,
 }
 
 /// What a binary decides when it builds an engine.
@@ -89,6 +94,11 @@ pub struct EngineConfig {
 }
 
 impl Engine {
+    /// The bound on executions descending from one root (`fanout`).
+    pub fn max_descendants(&self) -> u64 {
+        self.max_descendants.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Wires an engine. Must be called inside a tokio runtime.
     pub fn new(cfg: EngineConfig) -> Arc<Engine> {
         let secrets = Arc::new(cfg.secrets);
@@ -121,6 +131,8 @@ impl Engine {
             latest_flows: std::sync::OnceLock::new(),
             flow_store: std::sync::OnceLock::new(),
             trigger_store: std::sync::OnceLock::new(),
+            disk_guard: std::sync::OnceLock::new(),
+            max_descendants: std::sync::atomic::AtomicU64::new(super::fanout::configured()),
         })
     }
 

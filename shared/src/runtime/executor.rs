@@ -382,7 +382,12 @@ impl ExecutorService {
             outputs: Map::from_iter([("error".to_string(), serde_json::Value::String(msg))]),
             iteration: None,
         };
-        let depth = subflow_depth(engine, parent).await?;
+        let (depth, root) = subflow_depth(engine, parent).await?;
+        if let Err(msg) = super::fanout::check(engine, &root, &format!("Subflow {namespace}.{flow_id}")).await? {
+            self.log_error(parent, &task_run_id, &msg).await?;
+            publish_event(engine, &fail(msg)).await?;
+            return Ok(());
+        }
         if depth >= MAX_SUBFLOW_DEPTH {
             let msg = format!(
                 "Subflow {namespace}.{flow_id} not started: executions nest {depth} subflows deep already \
@@ -429,7 +434,11 @@ impl ExecutorService {
             execution_id: Some(child_id.clone()),
             ..LaunchRequest::default()
         };
-        match launcher::launch(engine, &flow, req).await {
+        let launched = launcher::launch(engine, &flow, req).await;
+        if launched.is_ok() {
+            super::fanout::add(engine, &root).await?;
+        }
+        match launched {
             // created FAILED by its checks: it never runs, so its end is told here
             Ok(child) if child.state.is_terminal() => {
                 let msg = child
@@ -518,18 +527,21 @@ impl ExecutorService {
 pub const MAX_SUBFLOW_DEPTH: usize = 10;
 
 /// How many ancestors `exec` has (0 for a top-level execution), counted up
-/// to `MAX_SUBFLOW_DEPTH` from the stored executions.
-pub(super) async fn subflow_depth(engine: &Engine, exec: &Execution) -> Result<usize, ExecutorError> {
+/// to `MAX_SUBFLOW_DEPTH` from the stored executions, and the root
+/// execution (the oldest ancestor reached) that its fan-out counts against.
+pub async fn subflow_depth(engine: &Engine, exec: &Execution) -> Result<(usize, String), ExecutorError> {
     let mut depth = 0;
+    let mut root = exec.id.clone();
     let mut parent = exec.parent_id.clone();
     while let Some(id) = parent {
         depth += 1;
+        root = id.clone();
         if depth >= MAX_SUBFLOW_DEPTH {
             break;
         }
         parent = engine.state.load_execution(&id).await?.and_then(|p| p.parent_id);
     }
-    Ok(depth)
+    Ok((depth, root))
 }
 
 /// The attempts of the `changed` task runs that a step ended KILLED.

@@ -114,7 +114,7 @@ async fn cannot_start(
     namespace: &str,
     flow_id: &str,
 ) -> Result<Option<String>, ExecutorError> {
-    let depth = subflow_depth(engine, parent).await?;
+    let (depth, _root) = subflow_depth(engine, parent).await?;
     if depth >= MAX_SUBFLOW_DEPTH {
         return Ok(Some(format!(
             "ForEachItem subflow {namespace}.{flow_id} not started: executions nest {depth} subflows deep already \

@@ -12,6 +12,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -52,12 +53,16 @@ enum Msg {
 #[derive(Clone)]
 pub struct StoreLogSink {
     tx: mpsc::UnboundedSender<Msg>,
+    /// Bytes of messages sent and not yet stored.
+    backlog: Arc<AtomicUsize>,
 }
 
 impl StoreLogSink {
     /// Starts the writer. With `echo`, lines are also printed on stderr.
     pub fn start(store: Arc<dyn StateStore>, echo: bool) -> StoreLogSink {
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let pending = backlog.clone();
         tokio::spawn(async move {
             let mut batch = Vec::new();
             let mut spans = Vec::new();
@@ -100,6 +105,8 @@ impl StoreLogSink {
                     }
                     start = end;
                 }
+                let stored = batch.iter().map(|l| l.message.len()).sum::<usize>();
+                pending.fetch_sub(stored, Ordering::SeqCst);
                 batch.clear();
                 spans.clear();
                 for f in flushes {
@@ -107,7 +114,7 @@ impl StoreLogSink {
                 }
             }
         });
-        StoreLogSink { tx }
+        StoreLogSink { tx, backlog }
     }
 
     /// Waits until every line emitted so far is stored.
@@ -121,7 +128,14 @@ impl StoreLogSink {
 
 impl LogSink for StoreLogSink {
     fn emit(&self, entry: LogEntry) {
-        let _ = self.tx.send(Msg::Line(entry, tracing::Span::current()));
+        let len = entry.message.len();
+        self.backlog.fetch_add(len, Ordering::SeqCst);
+        if self.tx.send(Msg::Line(entry, tracing::Span::current())).is_err() {
+            self.backlog.fetch_sub(len, Ordering::SeqCst);
+        }
+    }
+    fn backlog_bytes(&self) -> usize {
+        self.backlog.load(Ordering::SeqCst)
     }
 }
 
@@ -145,6 +159,9 @@ impl LogSink for MinLevelSink {
         if LogLevel::parse(&entry.level).is_none_or(|l| l >= self.min) {
             self.inner.emit(entry);
         }
+    }
+    fn backlog_bytes(&self) -> usize {
+        self.inner.backlog_bytes()
     }
 }
 

@@ -3,11 +3,13 @@
 //! (single-process) wiring.
 
 pub mod backfill;
+pub mod diskfull;
 pub mod embedded;
 pub mod engine;
 pub mod env;
 pub mod events;
 pub mod executor;
+pub mod fanout;
 pub mod flow_triggers;
 pub mod flows;
 pub mod for_each_item;

@@ -138,6 +138,8 @@ pub fn open_local(opts: LocalEngineOptions) -> Result<(Embedded, Arc<dyn Trigger
     });
     let store: Arc<dyn TriggerStore> = backends.state.clone();
     let _ = engine.trigger_store.set(store.clone());
+    let _ = engine.disk_guard.set(crate::runtime::diskfull::DiskGuard::open(&opts.home));
+    crate::runtime::embedded::sweep_orphans();
     Ok((Embedded::start(engine, &backends.queue, opts.workers), store))
 }
 

@@ -50,6 +50,8 @@ pub struct Bridge {
     renders: AtomicUsize,
     /// Fuel (template operations) the nested renders used in all.
     fuel: AtomicU64,
+    /// Bytes every `{{ }}` of this pass emitted, captured or not.
+    emitted: AtomicUsize,
 }
 
 /// Bounds on the work one top-level render may do through `render()`.
@@ -84,6 +86,7 @@ impl Bridge {
             depth: AtomicUsize::new(0),
             renders: AtomicUsize::new(0),
             fuel: AtomicU64::new(0),
+            emitted: AtomicUsize::new(0),
         }
     }
 
@@ -145,6 +148,18 @@ impl Bridge {
             return Err(format!("render() calls used more than {} template operations", limits::FUEL));
         }
         Ok(guard)
+    }
+
+    /// Starts one pass of a render (a pass repeated for host lookups
+    /// counts its output afresh).
+    pub fn start_pass(&self) {
+        self.emitted.store(0, Ordering::SeqCst);
+    }
+
+    /// Counts `len` bytes emitted by a `{{ }}`; fails past the output bound.
+    pub fn emit(&self, len: usize) -> Result<(), Error> {
+        let total = self.emitted.fetch_add(len, Ordering::SeqCst).saturating_add(len);
+        super::size::check(total, "the template")
     }
 
     /// Counts the operations a nested render used.

@@ -10,7 +10,7 @@ use minijinja::value::{Kwargs, Rest, Value, ValueKind, from_args};
 use minijinja::{Environment, Error, ErrorKind};
 
 use super::date::{self, Dt, Input, Zone};
-use super::json;
+use super::{json, size};
 
 /// An error raised by a filter or function.
 pub fn err(msg: impl Into<String>) -> Error {
@@ -328,7 +328,18 @@ fn number_format(v: f64, pattern: &str) -> String {
     out
 }
 
-fn indent_text(s: &str, n: usize, prefix: &str, first: bool) -> String {
+/// Fails when `s.replace(from, to)` would break the output bound.
+fn replaced_len(s: &str, from: &str, to: &str) -> Result<(), Error> {
+    if to.len() <= from.len() {
+        return Ok(());
+    }
+    let hits = if from.is_empty() { s.chars().count() + 1 } else { s.matches(from).count() };
+    size::check(s.len().saturating_add(hits.saturating_mul(to.len() - from.len())), "replace")
+}
+
+fn indent_text(s: &str, n: usize, prefix: &str, first: bool) -> Result<String, Error> {
+    let lines = s.split_inclusive('\n').count() + 1;
+    size::check(s.len().saturating_add(prefix.len().saturating_mul(n).saturating_mul(lines)), "indent")?;
     let pad = prefix.repeat(n);
     let mut out = String::with_capacity(s.len() + pad.len() * 4);
     for (i, line) in s.split_inclusive('\n').enumerate() {
@@ -337,7 +348,7 @@ fn indent_text(s: &str, n: usize, prefix: &str, first: bool) -> String {
         }
         out.push_str(line);
     }
-    out
+    Ok(out)
 }
 
 fn pebble_empty(v: &Value) -> bool {
@@ -485,10 +496,10 @@ pub fn register(env: &mut Environment<'static>) {
         }))
     });
     env.add_filter("indent", |v: Value, n: usize, prefix: Option<String>| {
-        text(&v).map(|s| indent_text(&s, n, prefix.as_deref().unwrap_or(" "), false))
+        indent_text(&text(&v)?, n, prefix.as_deref().unwrap_or(" "), false)
     });
     env.add_filter("nindent", |v: Value, n: usize, prefix: Option<String>| {
-        text(&v).map(|s| format!("\n{}", indent_text(&s, n, prefix.as_deref().unwrap_or(" "), true)))
+        Ok::<_, Error>(format!("\n{}", indent_text(&text(&v)?, n, prefix.as_deref().unwrap_or(" "), true)?))
     });
     env.add_filter("abbreviate", |v: Value, n: usize| -> Result<Value, Error> {
         let s = text(&v)?;
@@ -516,12 +527,16 @@ pub fn register(env: &mut Environment<'static>) {
         if a.kind() == ValueKind::Map {
             for k in items(&a)? {
                 let to = a.get_item(&k)?;
-                s = s.replace(&json::to_text(&k), &json::to_text(&to));
+                let (from, to) = (json::to_text(&k), json::to_text(&to));
+                replaced_len(&s, &from, &to)?;
+                s = s.replace(&from, &to);
             }
             return Ok(Value::from(s));
         }
         let to = b.ok_or_else(|| err("replace: expected a map or (search, replacement)"))?;
-        Ok(Value::from(s.replace(&json::to_text(&a), &json::to_text(&to))))
+        let (from, to) = (json::to_text(&a), json::to_text(&to));
+        replaced_len(&s, &from, &to)?;
+        Ok(Value::from(s.replace(&from, &to)))
     });
     env.add_filter("split", |v: Value, sep: String, limit: Option<i64>| -> Result<Value, Error> {
         let s = text(&v)?;
@@ -546,7 +561,10 @@ pub fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("join", |v: Value, sep: Option<String>| -> Result<Value, Error> {
         let parts: Vec<String> = items(&v)?.iter().map(json::to_text).collect();
-        Ok(Value::from(parts.join(sep.as_deref().unwrap_or(""))))
+        let sep = sep.as_deref().unwrap_or("");
+        let len = parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()));
+        size::check(len.saturating_add(sep.len().saturating_mul(parts.len().saturating_sub(1))), "join")?;
+        Ok(Value::from(parts.join(sep)))
     });
     env.add_filter("slice", |v: Value, from: Option<i64>, to: Option<i64>| -> Result<Value, Error> {
         if let Some(s) = v.as_str() {
@@ -626,7 +644,7 @@ mod tests {
         assert_eq!(number_format(1234.5, "#,##0.00"), "1,234.50");
         assert_eq!(number_format(0.5, "#.##"), ".5");
         assert_eq!(number_format(12.3456, "0.00"), "12.35");
-        assert_eq!(indent_text("a\nb\n", 2, " ", false), "a\n  b\n");
-        assert_eq!(indent_text("a\nb", 2, " ", true), "  a\n  b");
+        assert_eq!(indent_text("a\nb\n", 2, " ", false).unwrap(), "a\n  b\n");
+        assert_eq!(indent_text("a\nb", 2, " ", true).unwrap(), "  a\n  b");
     }
 }

@@ -73,11 +73,15 @@ fn render_nested(state: &State, src: &str) -> Result<String, Error> {
     let _nest = bridge.enter_render().map_err(|m| Error::new(ErrorKind::InvalidOperation, m))?;
     let rw = pebble::rewrite(src).map_err(|e| Error::new(ErrorKind::SyntaxError, e.message))?;
     let env: &Environment<'_> = state.env();
-    let captured = env.template_from_named_str("render()", &rw.source)?.render_captured(ctx)?;
-    if let Some((used, _)) = captured.state().fuel_levels() {
+    let mut out = super::size::BoundedOut::default();
+    let rendered = env.template_from_named_str("render()", &rw.source)?.render_captured_to(ctx, &mut out);
+    if out.overflowed {
+        return Err(Error::new(ErrorKind::InvalidOperation, super::size::too_large("render()")));
+    }
+    if let Some((used, _)) = rendered?.state().fuel_levels() {
         bridge.spend_fuel(used);
     }
-    Ok(captured.output().to_string())
+    String::from_utf8(out.buf).map_err(|_| err("render(): output is not UTF-8"))
 }
 
 fn render(state: &State, v: Value, args: Rest<Value>) -> Result<Value, Error> {
@@ -183,7 +187,9 @@ fn cat(parts: Rest<Value>) -> Result<Value, Error> {
         if p.is_undefined() {
             return Err(undefined_err());
         }
+        super::size::check(s.len().saturating_add(p.as_str().map_or(0, str::len)), "'~'")?;
         json::print(p, &mut s);
+        super::size::check(s.len(), "'~'")?;
     }
     Ok(Value::from(s))
 }

@@ -108,3 +108,38 @@ fn every_shape_at_the_depth_bound_renders_or_fails_without_overflow() {
     }
     assert_eq!(render(&format!("{{{{ {}1 }}}}", "1 ~ ".repeat(400)), json!({})).unwrap(), "1".repeat(401));
 }
+
+fn fails_on_output_bound(t: &str, vars: Value) {
+    fails_with(t, vars, "MAX_RENDER_BYTES");
+}
+
+#[test]
+fn output_and_intermediate_strings_are_bounded_in_bytes() {
+    // the issue's one-liner: a 14 GB join refused before it is built
+    fails_on_output_bound("{{ range(0, 50000) | join(range(0, 50000) | join(',')) | length }}", json!({}));
+    let big = "y".repeat(1 << 20);
+    // raw text in a nested loop: 400 MB of output
+    let raw = "x".repeat(400);
+    fails_on_output_bound(
+        &format!("{{% for i in range(0, 99999) %}}{{% for j in range(0, 10) %}}{raw}{{% endfor %}}{{% endfor %}}"),
+        json!({}),
+    );
+    // emissions captured by a block `set`, never written out
+    fails_on_output_bound(
+        "{% set s %}{% for i in range(0, 100) %}{{ vars.big }}{% endfor %}{% endset %}{{ s | length }}",
+        json!({"big": big}),
+    );
+    fails_on_output_bound("{{ vars.big | replace('y', vars.big) | length }}", json!({"big": "y".repeat(8192)}));
+    fails_on_output_bound("{{ vars.big | replace({'y': vars.big}) | length }}", json!({"big": "y".repeat(8192)}));
+    fails_on_output_bound("{{ 'a' | indent(99999999999) }}", json!({}));
+    fails_on_output_bound(
+        "{{ render(vars.r) | length }}",
+        json!({"r": format!("{{% for i in range(0, 99999) %}}{raw}{{% endfor %}}")}),
+    );
+    // doubling through `~` in a recursive macro
+    let doubling = "{% macro d(s, n) %}{% if n == 0 %}{{ s | length }}{% else %}{{ d(s ~ s, n - 1) }}{% endif %}{% endmacro %}{{ d('x', 40) }}";
+    fails_on_output_bound(doubling, json!({}));
+    // just under the bound renders
+    let ok = render("{{ vars.big ~ vars.big }}", json!({"big": big})).unwrap();
+    assert_eq!(ok.len(), 2 << 20);
+}

@@ -16,6 +16,7 @@ mod jq;
 mod json;
 mod names;
 mod pebble;
+pub mod size;
 
 use std::sync::Arc;
 
@@ -149,11 +150,15 @@ impl Renderer {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_recursion_limit(200);
         env.set_fuel(Some(bridge::limits::FUEL));
-        env.set_formatter(|out, _state, value| {
-            match value.as_str() {
-                Some(s) => out.write_str(s)?,
-                None => out.write_str(&json::to_text(value))?,
+        env.set_formatter(|out, state, value| {
+            let text = match value.as_str() {
+                Some(s) => std::borrow::Cow::Borrowed(s),
+                None => std::borrow::Cow::Owned(json::to_text(value)),
+            };
+            if let Ok(bridge) = Bridge::of(state) {
+                bridge.emit(text.len())?;
             }
+            out.write_str(&text)?;
             Ok(())
         });
         env.set_loader(|name| {
@@ -257,9 +262,21 @@ impl Renderer {
     fn render_in(&self, sess: &Session, template: &str, host: &dyn TemplateHost) -> Result<String, TemplateError> {
         let tmpl = self.env.get_template(template).map_err(|e| self.describe(template, template, &e, sess))?;
         for _ in 0..MAX_PASSES {
-            let r = tmpl.render(&sess.full);
+            sess.bridge.start_pass();
+            let mut out = size::BoundedOut::default();
+            let r = tmpl.render_captured_to(&sess.full, &mut out).map(drop);
             if !sess.bridge.resolve(host) {
-                return r.map_err(|e| self.describe(template, template, &e, sess));
+                if out.overflowed {
+                    return Err(TemplateError::new(format!(
+                        "template error in {}: {}",
+                        quote(template),
+                        size::too_large("the template")
+                    )));
+                }
+                r.map_err(|e| self.describe(template, template, &e, sess))?;
+                return String::from_utf8(out.buf).map_err(|_| {
+                    TemplateError::new(format!("template error in {}: output is not UTF-8", quote(template)))
+                });
             }
         }
         Err(TemplateError::new(format!("template error in {}: too many kv/secret/read lookups", quote(template))))
@@ -274,6 +291,7 @@ impl Renderer {
         let name = format!("{TYPED_PREFIX}{template}");
         let tmpl = self.env.get_template(&name).map_err(|e| self.describe(template, &name, &e, sess))?;
         for _ in 0..MAX_PASSES {
+            sess.bridge.start_pass();
             let r = tmpl.render(&sess.full);
             if !sess.bridge.resolve(host) {
                 r.map_err(|e| self.describe(template, &name, &e, sess))?;

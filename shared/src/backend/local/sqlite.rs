@@ -100,6 +100,35 @@ impl SqliteStore {
         Self::init(conn)
     }
 
+    /// Opens an existing database to read it only (listings, logs): nothing
+    /// is written, so it works on a full disk. When even SQLite's WAL index
+    /// cannot be made there, the file is read as `immutable` (what the last
+    /// checkpoint holds).
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let check = |conn: Connection| -> Result<Self> {
+            conn.busy_timeout(Duration::from_secs(5)).map_err(db("set busy timeout"))?;
+            let found: i64 =
+                conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db("read schema version"))?;
+            if found != SCHEMA_VERSION {
+                return Err(BackendError::Invalid(format!(
+                    "the database has schema version {found}, this Baton reads {SCHEMA_VERSION}: open it once \
+                     with room to write, or use the Baton that wrote it"
+                )));
+            }
+            Ok(SqliteStore { conn: Mutex::new(conn) })
+        };
+        match Connection::open_with_flags(path, flags).map_err(db("open database")).and_then(check) {
+            Ok(s) => Ok(s),
+            Err(BackendError::Invalid(m)) => Err(BackendError::Invalid(m)),
+            Err(first) => {
+                let uri = format!("file:{}?immutable=1", path.display());
+                Connection::open_with_flags(uri, flags).map_err(db("open database")).and_then(check).map_err(|_| first)
+            }
+        }
+    }
+
     /// A private in-memory database (tests, dry runs).
     pub fn open_in_memory() -> Result<Self> {
         Self::init(Connection::open_in_memory().map_err(db("open in-memory database"))?)
@@ -124,7 +153,10 @@ impl SqliteStore {
         if upgrade {
             sqlite_labels::fill(&conn)?;
         }
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(db("write schema version"))?;
+        // written only when it changes: opening an up-to-date home writes nothing
+        if found != SCHEMA_VERSION {
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(db("write schema version"))?;
+        }
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 

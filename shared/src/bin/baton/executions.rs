@@ -15,7 +15,8 @@ use super::args::ExecutionsCommand;
 fn open(home: &Path) -> anyhow::Result<SqliteStore> {
     let db = home.join("baton.db");
     anyhow::ensure!(db.exists(), "no Baton state in {} (run a flow first, or set --home / BATON_HOME)", home.display());
-    SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))
+    // read only: listings work while the disk is full, and beside a server
+    SqliteStore::open_read_only(&db).with_context(|| format!("cannot open {}", db.display()))
 }
 
 pub async fn executions(home: &Path, cmd: ExecutionsCommand) -> anyhow::Result<i32> {

@@ -17,6 +17,11 @@ mod validate;
 use clap::Parser;
 
 fn main() {
+    // the watchdog of a `baton` that runs tasks: kills what it started once it is gone
+    if let Ok(owner) = std::env::var(shared::plugins::scripts::reap::WATCHDOG) {
+        shared::plugins::scripts::reap::watch(&owner);
+        return;
+    }
     // `baton … | head`: end quietly on a closed pipe (exit 141, as a shell
     // reports SIGPIPE) instead of println!'s panic: Rust ignores SIGPIPE
     let default_hook = std::panic::take_hook();
@@ -28,6 +33,18 @@ fn main() {
         default_hook(info);
     }));
     let cli = args::Cli::parse();
+    if cfg!(target_os = "linux")
+        && matches!(
+            cli.command,
+            args::Command::Run(_)
+                | args::Command::Server { .. }
+                | args::Command::Backfill(_)
+                | args::Command::Executions { command: args::ExecutionsCommand::Resume { .. } }
+        )
+        && let Err(e) = shared::plugins::scripts::reap::spawn_watchdog()
+    {
+        eprintln!("warning: cannot start the watchdog that stops task processes if baton is killed: {e}");
+    }
     let (json_logs, level) = cli.log_style();
     let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| level.into());
     if json_logs {
@@ -44,5 +61,8 @@ fn main() {
     };
     let code = rt.block_on(args::dispatch(cli));
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    // what tasks left dies now, and the watchdog ends and is reaped (no
+    // zombie left under an init that does not reap)
+    shared::plugins::scripts::reap::stop_watchdog();
     std::process::exit(code);
 }

@@ -107,17 +107,35 @@ async fn open(path: &Path) -> anyhow::Result<ByteStream> {
     Ok(Box::pin(f))
 }
 
-/// Every file under `dir`.
+/// Every file under `dir`, following symbolic links (as a shell copy
+/// does, and as `kestra namespace files update` uploads what they reach):
+/// a folder reached twice (a link loop, or two links to one folder) is
+/// walked once, with a warning, and a link to nothing is skipped, with a
+/// warning.
 fn walk(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let real = |d: &Path| std::fs::canonicalize(d).with_context(|| format!("cannot resolve {}", d.display()));
+    seen.insert(real(dir)?);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                stack.push(entry.path());
+            let path = entry?.path();
+            // metadata follows links
+            let Ok(meta) = std::fs::metadata(&path) else {
+                eprintln!("warning: {} is a link to nothing: skipped", path.display());
+                continue;
+            };
+            if meta.is_dir() {
+                if seen.insert(real(&path)?) {
+                    stack.push(path);
+                } else {
+                    eprintln!("warning: {} leads to a folder already uploaded (a link loop?): skipped", path.display());
+                }
+            } else if meta.is_file() {
+                out.push(path);
             } else {
-                out.push(entry.path());
+                eprintln!("warning: {} is not a regular file: skipped", path.display());
             }
         }
     }

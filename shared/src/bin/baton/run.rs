@@ -79,7 +79,13 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     }) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: cannot open Baton home {}: {e}", home.display());
+            let e = e.to_string();
+            let hint = if shared::runtime::diskfull::looks_full(&e) || e.contains("disk I/O error") {
+                " (is the disk holding it full? free space there)"
+            } else {
+                ""
+            };
+            eprintln!("error: cannot open Baton home {}: {e}{hint}", home.display());
             return 1;
         }
     };
@@ -114,21 +120,24 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         // a Pause without a duration ends the run here: it waits for a resume
         let wait = embedded.wait_settled(&exec.id, updates, |u| Console::feed(&console, u));
         tokio::pin!(wait);
-        // Ctrl-C and SIGTERM both kill the execution (it must not stay RUNNING)
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
+        // Ctrl-C and SIGTERM both kill the execution (it must not stay
+        // RUNNING); baton ends within KILL_GRACE even if the kill cannot be
+        // recorded (a full disk), and at once on a second signal
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             r = &mut wait => r,
-            _ = async { tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = terminate => {} } } => {
+            _ = interrupted(&mut term) => {
                 eprintln!("interrupted: killing execution {}", exec.id);
-                let _ = embedded.kill(&exec.id).await;
-                wait.await
+                let _ = tokio::time::timeout(KILL_GRACE, embedded.kill(&exec.id)).await;
+                tokio::select! {
+                    r = tokio::time::timeout(KILL_GRACE, &mut wait) => r.unwrap_or_else(|_| Err(
+                        shared::backend::BackendError::Invalid(format!(
+                            "execution {} did not end within {} s of the kill; it may be left RUNNING \
+                             (`baton executions kill {}` ends it)", exec.id, KILL_GRACE.as_secs(), exec.id)))),
+                    _ = interrupted(&mut term) => Err(shared::backend::BackendError::Invalid(format!(
+                        "interrupted again: execution {} may be left RUNNING (`baton executions kill {}` ends it)",
+                        exec.id, exec.id))),
+                }
             }
         }
     };
@@ -158,6 +167,22 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         StateType::Success | StateType::Warning | StateType::Paused => 0,
         _ => 1,
     }
+}
+
+/// How long `baton run` waits for an interrupted execution to end.
+const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The next Ctrl-C or SIGTERM.
+async fn interrupted(term: &mut Option<tokio::signal::unix::Signal>) {
+    let terminate = async {
+        match term {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = terminate => {} }
 }
 
 /// Run by hand, a scheduled flow has no `trigger`: when a task failed on an

@@ -168,6 +168,15 @@ pub(crate) async fn upload_output_files(
     if patterns.is_empty() {
         return Ok(out);
     }
+    for p in patterns.iter().filter(|p| leaves_the_directory(p)) {
+        cx.log(
+            "WARN",
+            &format!(
+                "outputFiles pattern '{p}' matches nothing: it points outside the working directory \
+                 ('..' or an absolute path), and only files inside it are uploaded"
+            ),
+        );
+    }
     let set = glob_set("outputFiles", patterns)?;
     let mut matched = Vec::new();
     for rel in list_files(dir).await? {
@@ -186,6 +195,12 @@ pub(crate) async fn upload_output_files(
         out.insert(rel, Value::String(uri));
     }
     Ok(out)
+}
+
+/// True for a pattern no file of the working directory can match: an
+/// absolute path or one with a `..` segment.
+fn leaves_the_directory(pattern: &str) -> bool {
+    pattern.starts_with('/') || pattern.split(['/', '\\']).any(|seg| seg == "..")
 }
 
 /// Stores a working-directory file under this task's storage prefix. When
@@ -261,6 +276,14 @@ pub(crate) async fn copy_namespace_files(cx: &RunContext, dir: &Path, nf: &Names
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_leaving_the_directory_are_told() {
+        assert!(leaves_the_directory("../../etc/passwd"));
+        assert!(leaves_the_directory("/etc/*"));
+        assert!(leaves_the_directory("out/../../x"));
+        assert!(!leaves_the_directory("out/*.csv") && !leaves_the_directory("a..b.txt"));
+    }
 
     #[test]
     fn relative_paths_stay_inside() {

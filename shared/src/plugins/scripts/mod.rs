@@ -12,10 +12,12 @@ mod confine;
 mod docker;
 pub(crate) mod files;
 mod image;
+pub mod output;
 mod process;
 mod props;
 mod protocol;
 pub(crate) mod python;
+pub mod reap;
 mod runner;
 mod task;
 

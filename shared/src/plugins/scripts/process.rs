@@ -1,7 +1,8 @@
 //! Runs one child process for a script task: its own process group, killed
 //! (with the whole group) when the task's future is dropped (timeout,
 //! kill), stdout and stderr streamed into the task's logs line by line as
-//! they come, `::{…}::` protocol lines parsed into `vars`.
+//! they come (bounded as `output` says), `::{…}::` protocol lines parsed
+//! into `vars`.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -9,8 +10,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
+use super::output::{Lines, LogBudget};
 use super::protocol::{self, Line};
 use crate::plugins::{RunContext, TaskError};
 
@@ -78,7 +79,9 @@ impl Finished {
 /// also killed by tokio's `kill_on_drop`), with the `kill(2)` system call
 /// (rustix's safe wrapper): spawning the `kill` utility cannot work when a
 /// fork bomb has used up the process limit.
-struct GroupKill(Option<u32>);
+/// Then every process still carrying the attempt's marker (`reap`), which
+/// finds the children that left the group with `setsid`.
+struct GroupKill(Option<u32>, String);
 
 impl Drop for GroupKill {
     fn drop(&mut self) {
@@ -86,31 +89,9 @@ impl Drop for GroupKill {
         if let Some(pgid) = pid {
             let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
         }
-    }
-}
-
-/// Reads lines (lossy UTF-8, without the line break); cancel-safe because
-/// a partial line stays in `buf` between calls.
-struct Lines<R> {
-    reader: BufReader<R>,
-    buf: Vec<u8>,
-}
-
-impl<R: AsyncRead + Unpin> Lines<R> {
-    fn new(r: R) -> Self {
-        Lines { reader: BufReader::with_capacity(64 * 1024, r), buf: Vec::new() }
-    }
-
-    async fn next(&mut self) -> Option<String> {
-        match self.reader.read_until(b'\n', &mut self.buf).await {
-            Ok(0) | Err(_) if self.buf.is_empty() => None,
-            _ => {
-                let mut bytes = std::mem::take(&mut self.buf);
-                while matches!(bytes.last(), Some(b'\n' | b'\r')) {
-                    bytes.pop();
-                }
-                Some(String::from_utf8_lossy(&bytes).into_owned())
-            }
+        if cfg!(target_os = "linux") {
+            let mark = std::mem::take(&mut self.1);
+            super::reap::sweep(|m| m == mark);
         }
     }
 }
@@ -134,8 +115,10 @@ pub(crate) async fn run(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Fi
     for (k, v) in &spawn.env {
         cmd.env(k, v);
     }
+    let mark = super::reap::mark(&cx.task_run_id, cx.attempt);
+    cmd.env(super::reap::MARK, &mark);
     let mut child = cmd.spawn().map_err(|e| TaskError::failed(format!("cannot start '{}': {e}", spawn.program)))?;
-    let _group = GroupKill(if cfg!(unix) { child.id() } else { None });
+    let _group = GroupKill(if cfg!(unix) { child.id() } else { None }, mark);
     cx.log("DEBUG", &format!("Starting command with pid {} [{}]", child.id().unwrap_or(0), spawn.program));
 
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
@@ -147,14 +130,16 @@ pub(crate) async fn run(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Fi
     let mut status = None;
     let mut drain_until: Option<tokio::time::Instant> = None;
     let mut fin = Finished::default();
+    let mut budget = LogBudget::new(cx);
     loop {
+        budget.wait_for_store().await;
         tokio::select! {
             line = out.next(), if !out_done => match line {
-                Some(l) => on_stdout(cx, mode, &l, &mut fin),
+                Some(l) => on_stdout(&mut budget, mode, &l, &mut fin),
                 None => out_done = true,
             },
             line = err.next(), if !err_done => match line {
-                Some(l) => on_stderr(cx, mode, l, &mut fin),
+                Some(l) => on_stderr(&mut budget, mode, l, &mut fin),
                 None => err_done = true,
             },
             s = child.wait(), if status.is_none() => {
@@ -184,7 +169,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-fn on_stdout(cx: &RunContext, mode: Mode, line: &str, fin: &mut Finished) {
+fn on_stdout(cx: &mut LogBudget<'_>, mode: Mode, line: &str, fin: &mut Finished) {
     if mode == Mode::Script
         && let Line::Protocol { outputs, logs } = protocol::parse(line)
     {
@@ -197,7 +182,7 @@ fn on_stdout(cx: &RunContext, mode: Mode, line: &str, fin: &mut Finished) {
     cx.log("INFO", line);
 }
 
-fn on_stderr(cx: &RunContext, mode: Mode, line: String, fin: &mut Finished) {
+fn on_stderr(cx: &mut LogBudget<'_>, mode: Mode, line: String, fin: &mut Finished) {
     match mode {
         Mode::Setup => cx.log("INFO", &line),
         Mode::Script => {

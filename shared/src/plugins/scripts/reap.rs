@@ -1,0 +1,201 @@
+//! Processes never outlive their task or the `baton` that started them,
+//! without cgroups and without spawning `kill`: every process a script
+//! task starts carries `BATON_TASK_PROCESS=<owner>:<task run>:<attempt>`
+//! in its environment, where `<owner>` is the `baton` process's pid and
+//! start time (`pid.starttime`, from `/proc/<pid>/stat`): unique on this
+//! machine until it reboots, so a recycled pid is never taken for the
+//! `baton` that died, and no process of another `baton` is ever killed; which its children (also those that call `setsid`
+//! and leave the process group) inherit. [`sweep`] finds them through
+//! `/proc/*/environ` and kills them with `kill(2)`:
+//! - when the task's process ends, times out or is killed (the group kill
+//!   misses `setsid` children);
+//! - from a watchdog process ([`spawn_watchdog`], [`watch`]) that notices
+//!   its `baton` died (`kill -9` included) and sweeps what that `baton`
+//!   started;
+//! - when an engine opens ([`sweep_orphans`]): whatever a dead `baton`
+//!   left is killed before any attempt is resumed, so a resumed attempt
+//!   never runs beside a live earlier one.
+//!
+//! A process that clears its environment (`env -i`) escapes this marker.
+
+use std::time::Duration;
+
+/// The environment variable marking a task's processes.
+pub const MARK: &str = "BATON_TASK_PROCESS";
+/// The environment variable that makes a `baton` process a watchdog of
+/// the `baton` whose pid it holds.
+pub const WATCHDOG: &str = "BATON_WATCHDOG_FOR";
+/// Rounds of a sweep (a process forking while it is swept is found again).
+const ROUNDS: usize = 50;
+
+/// The marker of one attempt's processes, owned by this process.
+pub fn mark(task_run_id: &str, attempt: u32) -> String {
+    format!("{}:{task_run_id}:{attempt}", me())
+}
+
+/// This process's identity (`pid.starttime`), read once.
+pub fn me() -> &'static str {
+    static ME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ME.get_or_init(|| {
+        let pid = std::process::id();
+        // without /proc (not Linux) the pid alone; nothing is swept there
+        identity(pid).unwrap_or_else(|| pid.to_string())
+    })
+}
+
+/// The identity of a live process: its pid and its start time in clock
+/// ticks since boot (field 22 of `/proc/<pid>/stat`, counted after the
+/// command name, which may itself hold spaces and parentheses).
+fn identity(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let start = stat.rsplit_once(')')?.1.split_whitespace().nth(19)?;
+    Some(format!("{pid}.{start}"))
+}
+
+/// The identity of the `baton` that owns a marker.
+fn owner(mark: &str) -> Option<&str> {
+    mark.split(':').next().filter(|o| !o.is_empty())
+}
+
+/// True while the process with this identity runs (same pid, same start).
+fn alive(owner: &str) -> bool {
+    owner.split('.').next().and_then(|p| p.parse().ok()).and_then(identity).as_deref() == Some(owner)
+}
+
+/// The marker in a process's environment, if any.
+fn mark_of(pid: u32) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{MARK}=");
+    env.split(|b| *b == 0)
+        .find_map(|kv| kv.strip_prefix(prefix.as_bytes()))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+fn pids() -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+}
+
+/// Kills (SIGKILL) every process whose marker `doomed` accepts, round
+/// after round until none is left; returns how many were killed.
+pub fn sweep(doomed: impl Fn(&str) -> bool) -> usize {
+    let me = std::process::id();
+    let mut killed = 0;
+    for _ in 0..ROUNDS {
+        let mut round = 0;
+        for pid in pids().into_iter().filter(|p| *p != me) {
+            if mark_of(pid).is_some_and(|m| doomed(&m))
+                && let Some(p) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw)
+                && rustix::process::kill_process(p, rustix::process::Signal::KILL).is_ok()
+            {
+                round += 1;
+            }
+        }
+        killed += round;
+        if round == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    killed
+}
+
+/// Kills the processes left by a `baton` that is no longer alive.
+pub fn sweep_orphans() -> usize {
+    sweep(|m| owner(m).is_some_and(|o| o != me() && !alive(o)))
+}
+
+/// Starts this executable again as the watchdog of this process (in its
+/// own process group, so a terminal's Ctrl-C reaches only `baton`).
+/// Meant for binaries that call [`watch`] first thing when [`WATCHDOG`] is
+/// set, as `baton` does.
+pub fn spawn_watchdog() -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()?;
+    let child = std::process::Command::new(exe)
+        .env(WATCHDOG, me())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()?;
+    *watchdog().lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(child);
+    Ok(())
+}
+
+/// The watchdog this process started, if any.
+fn watchdog() -> &'static std::sync::Mutex<Option<std::process::Child>> {
+    static CHILD: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
+    &CHILD
+}
+
+/// At a normal exit: kills what this process's tasks left, then ends its
+/// watchdog and waits for it (so it is no zombie).
+pub fn stop_watchdog() {
+    let child = watchdog().lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    if let Some(mut child) = child {
+        sweep(|m| owner(m) == Some(me()));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// The watchdog: waits until `owner` (an identity, `pid.starttime`) is no
+/// longer its parent (it died or ended), then kills every process `owner`
+/// started and had not ended, and ends.
+pub fn watch(owner_id: &str) {
+    let Some(owner_pid) = owner_id.split('.').next().and_then(|p| p.parse::<u32>().ok()) else { return };
+    while std::os::unix::process::parent_id() == owner_pid {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // twice, a moment apart: a child forking as its parent dies
+    for _ in 0..2 {
+        sweep(|m| owner(m) == Some(owner_id));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_setsid_grandchild_is_found_and_killed_by_its_marker() {
+        let m = mark(&format!("test-{}", uuid::Uuid::new_v4()), 1);
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "setsid sleep 300 & sleep 300 & wait"])
+            .env(MARK, &m)
+            .spawn()
+            .expect("sh");
+        let count = || pids().into_iter().filter(|p| mark_of(*p).as_deref() == Some(m.as_str())).count();
+        for _ in 0..100 {
+            if count() == 3 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(count() >= 3, "the shell and its two sleeps");
+        // 3, or more when a fork was caught between fork and exec
+        let killed = sweep(|x| x == m);
+        assert!(killed >= 3, "{killed}");
+        let _ = sh.wait();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(count(), 0);
+        assert_eq!(owner(&m), Some(me()));
+        assert!(alive(me()));
+    }
+
+    #[test]
+    fn an_identity_is_pid_and_start_time_and_a_recycled_pid_is_not_alive() {
+        let id = me();
+        let (pid, start) = id.split_once('.').expect("pid.start");
+        assert_eq!(pid, std::process::id().to_string());
+        assert!(start.parse::<u64>().is_ok(), "{id}");
+        // the same pid with another start time is another process
+        assert!(!alive(&format!("{pid}.{}", start.parse::<u64>().unwrap_or(0) + 1)));
+        assert!(!alive("999999999.1"));
+        // a marker from a dead baton is an orphan; ours is not
+        let dead = format!("{pid}.{}:tr:1", start.parse::<u64>().unwrap_or(0) + 1);
+        assert!(owner(&dead).is_some_and(|o| o != me() && !alive(o)));
+    }
+}

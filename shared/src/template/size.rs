@@ -1,0 +1,62 @@
+//! The bound on the bytes one render may produce: its output (written
+//! through [`BoundedOut`]) and every string a Baton filter or operator
+//! builds on the way (`~`, `join`, `replace`, `indent`…), checked before
+//! the string is allocated, so a one-line template can not exhaust memory.
+
+use minijinja::{Error, ErrorKind};
+
+/// Bytes one render may produce, and the size of any string built while
+/// rendering (32 MiB). Each `{{ }}` emission, captured or not, counts.
+pub const MAX_RENDER_BYTES: usize = 32 * 1024 * 1024;
+
+/// The message naming the bound, shared by every place that checks it.
+pub fn too_large(what: &str) -> String {
+    format!(
+        "{what} would produce more than {} MiB (the template output bound, MAX_RENDER_BYTES)",
+        MAX_RENDER_BYTES >> 20
+    )
+}
+
+/// Fails when a string of `len` bytes (already saturated on overflow)
+/// would break the bound.
+pub fn check(len: usize, what: &str) -> Result<(), Error> {
+    if len > MAX_RENDER_BYTES { Err(Error::new(ErrorKind::InvalidOperation, too_large(what))) } else { Ok(()) }
+}
+
+/// A `String` sink for a whole render that refuses to grow past the bound.
+#[derive(Default)]
+pub struct BoundedOut {
+    /// What was written so far.
+    pub buf: Vec<u8>,
+    /// Set once a write was refused.
+    pub overflowed: bool,
+}
+
+impl std::io::Write for BoundedOut {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len().saturating_add(data.len()) > MAX_RENDER_BYTES {
+            self.overflowed = true;
+            return Err(std::io::Error::other(too_large("the template")));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn the_writer_refuses_past_the_bound() {
+        let mut out = BoundedOut::default();
+        assert!(out.write_all(&vec![b'x'; MAX_RENDER_BYTES]).is_ok());
+        assert!(out.write_all(b"y").is_err());
+        assert!(out.overflowed);
+        assert!(check(MAX_RENDER_BYTES + 1, "join").unwrap_err().to_string().contains("MAX_RENDER_BYTES"));
+    }
+}

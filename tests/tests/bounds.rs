@@ -1,0 +1,172 @@
+//! Resource bounds under hostile flows (issue 24): template output, script
+//! output, fan-out and ForEach size each stop at a documented bound with a
+//! message naming it, and nothing is left RUNNING.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::json;
+use shared::model::StateType;
+
+use crate::support::{harness, runs};
+
+#[tokio::test]
+async fn a_template_producing_gigabytes_fails_naming_the_bound() {
+    let h = harness();
+    let started = std::time::Instant::now();
+    let e = h
+        .run(
+            "id: f\nnamespace: n\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ range(0, 50000) | join(range(0, 50000) | join(',')) | length }}\"\n",
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = runs(&e, "log")[0].error.clone().unwrap_or_default();
+    assert!(err.contains("MAX_RENDER_BYTES") && err.contains("32 MiB"), "{err}");
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_output_is_bounded_per_line_and_per_task() {
+    let h = harness();
+    // a 3 MB line without a break, then 80 MB of 1 KB lines: the task goes on
+    let yaml = r#"id: loud
+namespace: n
+tasks:
+  - id: loud
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: ["../../etc/passwd"]
+    commands:
+      - head -c 3000000 /dev/zero | tr '\0' 'a'; echo
+      - yes "$(head -c 1023 /dev/zero | tr '\0' 'b')" | head -c 80000000
+      - echo done
+"#;
+    let e = h.run(yaml, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", runs(&e, "loud")[0].error);
+    let logs = h.logs(&e.id).await;
+    let stored: usize = logs.iter().map(String::len).sum();
+    assert!(stored <= 65 * 1024 * 1024, "{stored} bytes of logs stored");
+    let long = logs.iter().find(|l| l.starts_with("aaaa")).expect("the long line");
+    assert!(
+        long.len() < 1024 * 1024 + 200 && long.contains("line truncated by Baton: 1951424 more bytes"),
+        "{}",
+        &long[long.len() - 100..]
+    );
+    let warns: Vec<_> = logs.iter().filter(|l| l.contains("MAX_TASK_LOG_BYTES")).collect();
+    assert_eq!(warns.len(), 1, "{warns:?}");
+    assert!(warns[0].contains("lines ("), "{}", warns[0]);
+    assert!(!logs.iter().any(|l| l == "done"), "the last line came after the bound");
+    assert!(logs.iter().any(|l| l.contains("outputFiles pattern '../../etc/passwd'")), "no WARN for the pattern");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_starting_itself_from_a_foreach_stops_at_the_descendant_bound() {
+    let h = harness();
+    h.embedded.engine.max_descendants.store(30, Ordering::SeqCst);
+    let yaml = r#"id: spread
+namespace: n
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    concurrencyLimit: 0
+    tasks:
+      - id: again
+        type: io.kestra.plugin.core.flow.Subflow
+        namespace: n
+        flowId: "{{ flow.id }}"
+        wait: false
+"#;
+    let e = h.run(yaml, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success);
+    // every execution ends; none is created past the bound (plus the ones
+    // started at once while the count was read)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let all = loop {
+        let all = h.embedded.engine.state.list_executions(&Default::default()).await.expect("list");
+        if all.iter().all(|x| x.state.is_terminal()) || std::time::Instant::now() > deadline {
+            break all;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    assert!(all.iter().all(|x| x.state.is_terminal()), "left running");
+    assert!(all.len() <= 1 + 30 + 10, "{} executions", all.len());
+    assert!(all.len() > 20, "{} executions", all.len());
+    let count = shared::runtime::fanout::count(&h.embedded.engine, &e.id).await.expect("count");
+    assert!((30..=40).contains(&count), "{count}");
+    let mut said = false;
+    for x in &all {
+        said |= h.logs(&x.id).await.iter().any(|l| l.contains("MAX_DESCENDANTS") && l.contains("at most 30"));
+    }
+    assert!(said, "no log names the bound");
+}
+
+#[tokio::test]
+async fn a_foreach_over_too_many_values_fails_naming_the_bound() {
+    let h = harness();
+    let yaml = "id: many\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: \"[{{ range(0, 99999) | join(',') }},{{ range(0, 10) | join(',') }}]\"\n    tasks:\n      - id: log\n        type: io.kestra.plugin.core.log.Log\n        message: x\n";
+    let e = h.run(yaml, json!({})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = runs(&e, "each")[0].error.clone().unwrap_or_default();
+    assert!(err.contains("100011 values, more than 100000 (MAX_FOREACH_VALUES)"), "{err}");
+}
+
+/// Pids whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+        })
+        .collect()
+}
+
+#[test]
+fn processes_a_task_started_die_with_a_killed_baton() {
+    use std::process::{Command, Stdio};
+    let dir = std::env::temp_dir().join(format!("baton-orphans-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    // a unique sleep duration marks the grandchildren's command lines
+    let marker = format!("777.{}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000);
+    let flow = dir.join("orphans.yml");
+    std::fs::write(
+        &flow,
+        format!(
+            "id: orphans\nnamespace: t\ntasks:\n  - id: s\n    type: io.kestra.plugin.scripts.shell.Commands\n    taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n    commands:\n      - setsid sleep {marker} &\n      - sh -c 'sleep {marker}; echo x' &\n      - sleep {marker}\n"
+        ),
+    )
+    .expect("flow");
+    let mut child = Command::new(crate::support::baton_bin())
+        .args(["run", flow.to_str().expect("path")])
+        .env("BATON_HOME", dir.join("home"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    let mut seen = 0;
+    for _ in 0..300 {
+        seen = processes_with(&marker).len();
+        if seen >= 4 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(seen >= 4, "the script's processes never all started ({seen})");
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let mut left = processes_with(&marker);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = processes_with(&marker);
+    }
+    for pid in &left {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    assert!(left.is_empty(), "{} processes outlived baton", left.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -14,6 +14,7 @@ pub mod functions;
 pub mod gcp;
 pub mod graph;
 pub mod inputs;
+pub mod migrate;
 pub mod model;
 pub mod plugins;
 pub mod runtime;

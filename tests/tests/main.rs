@@ -28,6 +28,7 @@ mod gcp_tasks;
 mod git;
 mod hostile;
 mod http;
+mod migrate;
 mod kestra_client;
 mod nsfiles;
 mod postgres;

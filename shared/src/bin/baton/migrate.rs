@@ -94,7 +94,11 @@ pub fn migrate(paths: &[PathBuf], o: &Options) -> i32 {
             }
         } else if let Some(dir) = &o.out {
             let dest = dir.join(rel);
-            let written = dest.parent().map(std::fs::create_dir_all).unwrap_or(Ok(())).and_then(|_| std::fs::write(&dest, &m.output));
+            let written = dest
+                .parent()
+                .map(std::fs::create_dir_all)
+                .unwrap_or(Ok(()))
+                .and_then(|_| std::fs::write(&dest, &m.output));
             if let Err(e) = written {
                 eprintln!("{}: cannot write: {e}", dest.display());
                 failed += 1;

@@ -102,7 +102,9 @@ fn expr(c: &Node) -> Result<String, String> {
                 if let Some(v) = c.get_str(k) {
                     let bound = match single_expr(v) {
                         Some(e) => format!("(({e}) | timestamp())"),
-                        None if v.contains("{{") => return Err(format!("DateTimeBetween {k} mixes text and an expression")),
+                        None if v.contains("{{") => {
+                            return Err(format!("DateTimeBetween {k} mixes text and an expression"));
+                        }
                         None => format!("({} | timestamp())", lit(v)),
                     };
                     parts.push(format!("(({d}) | timestamp()) {op} {bound}"));
@@ -148,9 +150,12 @@ fn flow_conditions(t: &Node, list: &Node, pad: &str) -> Result<String, String> {
                 set("flowId", id.into())?;
             }
             "ExecutionNamespace" => {
-                let exact = c.get_str("comparison").is_none_or(|x| x == "EQUALS") && c.get_str("prefix") != Some("true");
+                let exact =
+                    c.get_str("comparison").is_none_or(|x| x == "EQUALS") && c.get_str("prefix") != Some("true");
                 if !exact {
-                    return Err("ExecutionNamespace by prefix/suffix: write a dependsOn `when` with startsWith by hand".into());
+                    return Err(
+                        "ExecutionNamespace by prefix/suffix: write a dependsOn `when` with startsWith by hand".into(),
+                    );
                 }
                 set("namespace", c.get_str("namespace").ok_or("ExecutionNamespace without namespace")?.into())?;
             }
@@ -158,7 +163,8 @@ fn flow_conditions(t: &Node, list: &Node, pad: &str) -> Result<String, String> {
                 if c.get("notIn").is_some() {
                     return Err("ExecutionStatus notIn: list the wanted states by hand".into());
                 }
-                let states: Vec<&str> = c.get("in").map(Node::items).unwrap_or(&[]).iter().filter_map(Node::str).collect();
+                let states: Vec<&str> =
+                    c.get("in").map(Node::items).unwrap_or(&[]).iter().filter_map(Node::str).collect();
                 set("states", format!("[{}]", states.join(", ")))?;
             }
             other => return Err(format!("the {other} condition on a Flow trigger has no mechanical equivalent")),

@@ -42,7 +42,10 @@ pub fn apply(cx: &mut Cx) {
             && v.str() == Some("false")
         {
             cx.remove_entry(k, v);
-            cx.changed(k.start, "an input with defaults must be required in 2.0: required: false removed (the default still applies)");
+            cx.changed(
+                k.start,
+                "an input with defaults must be required in 2.0: required: false removed (the default still applies)",
+            );
         }
         if let Some(d) = i.get("defaults") {
             let mut s = Vec::new();

@@ -289,7 +289,13 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     message: \"{{ outputs.ret['a'].value }}\"
 ";
-        let m = check(src, &src.replace("EachSequential", "Loop").replace("{{ taskrun.value }}", "{{ item.value }}").replace("value: [a]", "values: [a]").replace("vars.file) }}\"\n", "vars.file) }}\"\n    concurrencyLimit: 1\n"));
+        let m = check(
+            src,
+            &src.replace("EachSequential", "Loop")
+                .replace("{{ taskrun.value }}", "{{ item.value }}")
+                .replace("value: [a]", "values: [a]")
+                .replace("vars.file) }}\"\n", "vars.file) }}\"\n    concurrencyLimit: 1\n"),
+        );
         assert_eq!(found(&m), ["variables:4", "loop:7", "loop:15!"].map(|s| s.replace("variables", "loop")));
     }
 }

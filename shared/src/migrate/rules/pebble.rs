@@ -40,7 +40,10 @@ pub fn apply(cx: &mut Cx) {
             cx.changed(s.start, what.join(", "));
         }
         if schedule {
-            cx.manual(s.start, "the {{ schedule }} variable is removed in 2.0: use trigger.date / trigger.next / trigger.previous");
+            cx.manual(
+                s.start,
+                "the {{ schedule }} variable is removed in 2.0: use trigger.date / trigger.next / trigger.previous",
+            );
         }
     }
 }

@@ -26,7 +26,10 @@ pub fn apply(cx: &mut Cx) {
         let known = ["type", "values", "forced"];
         for (k, _) in d.entries() {
             if !known.contains(&k.str().unwrap_or_default()) {
-                cx.manual(k.start, format!("pluginDefaults key '{}' is unknown: remove it by hand", k.str().unwrap_or("?")));
+                cx.manual(
+                    k.start,
+                    format!("pluginDefaults key '{}' is unknown: remove it by hand", k.str().unwrap_or("?")),
+                );
                 return;
             }
         }
@@ -50,9 +53,7 @@ pub fn apply(cx: &mut Cx) {
             .enumerate()
             .filter(|(_, d)| {
                 let t = d.get_str("type").unwrap_or_default();
-                [written, norm].iter().any(|x| {
-                    *x == t || (top && x.starts_with(t) && x[t.len()..].starts_with('.'))
-                })
+                [written, norm].iter().any(|x| *x == t || (top && x.starts_with(t) && x[t.len()..].starts_with('.')))
             })
             .map(|(i, _)| i)
             .collect();
@@ -75,7 +76,10 @@ pub fn apply(cx: &mut Cx) {
     }
     for (i, d) in defaults.iter().enumerate() {
         if !used[i] {
-            cx.changed(d.start, format!("pluginDefaults for {} applied to nothing: removed", d.get_str("type").unwrap_or("?")));
+            cx.changed(
+                d.start,
+                format!("pluginDefaults for {} applied to nothing: removed", d.get_str("type").unwrap_or("?")),
+            );
         }
     }
     cx.remove_entry(block_key, block);
@@ -109,7 +113,10 @@ fn inline(cx: &mut Cx, m: &Node, defaults: &[&Node], keys: &mut Vec<String>) {
                     if s == crate::migrate::tree::line_start(cx.src, tk.start) && cx.edits.push(s, e, text) {
                         keys.push(format!("{key} (forced)"));
                     } else {
-                        cx.manual(tk.start, format!("forced pluginDefault for '{key}' overrides this value: replace it by hand"));
+                        cx.manual(
+                            tk.start,
+                            format!("forced pluginDefault for '{key}' overrides this value: replace it by hand"),
+                        );
                     }
                 }
                 Some((_, tv)) => merge_missing(cx, tv, v, &key, keys),
@@ -133,7 +140,10 @@ fn merge_missing(cx: &mut Cx, target: &Node, default: &Node, path: &str, keys: &
         return;
     }
     if target.is_flow(cx.src) {
-        cx.manual(target.start, format!("pluginDefaults add keys to '{path}', written in flow style: merge them by hand"));
+        cx.manual(
+            target.start,
+            format!("pluginDefaults add keys to '{path}', written in flow style: merge them by hand"),
+        );
         return;
     }
     let indent = target.column - 1;

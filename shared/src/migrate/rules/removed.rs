@@ -44,7 +44,10 @@ pub fn apply(cx: &mut Cx) {
             for key in ["backfill", "backfills"] {
                 if let Some((k, v)) = t.entry(key) {
                     cx.remove_entry(k, v);
-                    cx.changed(k.start, format!("Schedule {key} is removed in 2.0: start it with `baton backfill` (or the API)"));
+                    cx.changed(
+                        k.start,
+                        format!("Schedule {key} is removed in 2.0: start it with `baton backfill` (or the API)"),
+                    );
                 }
             }
         }

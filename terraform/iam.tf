@@ -5,7 +5,7 @@
 # | function   | Firestore | publishes to                      | internal bucket | other                        |
 # |------------|-----------|-----------------------------------|-----------------|------------------------------|
 # | executor   | user      | baton-executions, baton-tasks-*   | objectAdmin     | secrets                      |
-# | scheduler  | user      | baton-executions                  | objectViewer    |                              |
+# | scheduler  | user      | baton-executions, baton-scheduler, baton-tasks-<container groups> | objectViewer | |
 # | api        | user      | baton-executions, baton-scheduler | objectAdmin     |                              |
 # | worker-<g> | user      | baton-executions                  | objectAdmin     | secrets; gcp groups: BigQuery jobs, dataEditor on the datasets, objectAdmin on the data bucket |
 #
@@ -42,7 +42,9 @@ locals {
 
   publishes = merge(
     { executor = concat(["executions"], [for g in var.worker_groups : "tasks-${g}"]) },
-    { scheduler = ["executions"] },
+    # the scheduler continues backfills on its own topic and reports the end
+    # of Cloud Run Job executions (its sweep polls them) to their workers
+    { scheduler = concat(["executions", "scheduler"], [for g in var.container_worker_groups : "tasks-${g}" if contains(var.worker_groups, g)]) },
     { api = ["executions", "scheduler"] },
     { for g in var.worker_groups : "worker-${g}" => ["executions"] },
   )

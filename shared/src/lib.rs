@@ -9,6 +9,7 @@
 pub mod api;
 pub mod backend;
 pub mod conditions;
+pub mod dialect;
 pub mod executor;
 pub mod functions;
 pub mod gcp;

@@ -71,6 +71,7 @@ pub struct Function {
     requests: Arc<AtomicU64>,
     log: PathBuf,
     starts: AtomicU64,
+    cpu: Arc<Cpu>,
     _proxy: Served,
 }
 
@@ -79,6 +80,73 @@ struct ProxyState {
     port: Arc<AtomicU16>,
     requests: Arc<AtomicU64>,
     http: reqwest::Client,
+    cpu: Arc<Cpu>,
+}
+
+/// Cloud Run's `cpu_idle`: an instance has CPU only while it serves a
+/// request. When on, the instance's process is stopped (`SIGSTOP`) once
+/// its last request in flight is answered and continued (`SIGCONT`) when
+/// the next one arrives, so work spawned after an answer waits for the
+/// next request — as it may on Cloud Run, for minutes or for ever.
+#[derive(Default)]
+struct Cpu {
+    freeze: std::sync::atomic::AtomicBool,
+    pid: std::sync::atomic::AtomicI32,
+    in_flight: Mutex<u32>,
+}
+
+impl Cpu {
+    fn signal(&self, sig: rustix::process::Signal) {
+        let pid = self.pid.load(Ordering::SeqCst);
+        if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process(pid, sig);
+        }
+    }
+
+    /// A request arrives: the instance gets CPU.
+    fn enter(&self) {
+        let mut n = self.in_flight.lock().expect("in flight");
+        if *n == 0 && self.freeze.load(Ordering::SeqCst) {
+            self.signal(rustix::process::Signal::CONT);
+        }
+        *n += 1;
+    }
+
+    /// A request is answered: with none left, the instance is frozen.
+    fn leave(&self) {
+        let mut n = self.in_flight.lock().expect("in flight");
+        *n = n.saturating_sub(1);
+        if *n == 0 && self.freeze.load(Ordering::SeqCst) {
+            self.signal(rustix::process::Signal::STOP);
+        }
+    }
+
+    /// Turns freezing on or off (off continues a frozen instance).
+    fn set(&self, on: bool) {
+        let n = self.in_flight.lock().expect("in flight");
+        self.freeze.store(on, Ordering::SeqCst);
+        if !on || *n > 0 {
+            self.signal(rustix::process::Signal::CONT);
+        } else {
+            self.signal(rustix::process::Signal::STOP);
+        }
+    }
+}
+
+/// Holds the instance awake for one request.
+struct Awake<'a>(&'a Cpu);
+
+impl<'a> Awake<'a> {
+    fn enter(cpu: &'a Cpu) -> Awake<'a> {
+        cpu.enter();
+        Awake(cpu)
+    }
+}
+
+impl Drop for Awake<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
 }
 
 async fn proxy(
@@ -93,6 +161,7 @@ async fn proxy(
     if port == 0 {
         return (StatusCode::SERVICE_UNAVAILABLE, "no instance").into_response();
     }
+    let _awake = Awake::enter(&s.cpu);
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut req = s.http.request(method, format!("http://127.0.0.1:{port}{path}")).body(body);
     for (k, v) in &headers {
@@ -120,7 +189,11 @@ impl Function {
     async fn new(name: &'static str, env: Vec<(String, String)>, home: &std::path::Path) -> Function {
         let port = Arc::new(AtomicU16::new(0));
         let requests = Arc::new(AtomicU64::new(0));
-        let st = ProxyState { port: port.clone(), requests: requests.clone(), http: reqwest::Client::new() };
+        let cpu = Arc::new(Cpu::default());
+        // a fresh connection per request: a kept-alive one may be closed by
+        // the instance's own idle timers the moment it is thawed
+        let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("proxy client");
+        let st = ProxyState { port: port.clone(), requests: requests.clone(), http, cpu: cpu.clone() };
         let router = axum::Router::new().fallback(proxy).with_state(st);
         let served = serve(router).await;
         Function {
@@ -132,6 +205,7 @@ impl Function {
             requests,
             log: home.join(format!("{name}.log")),
             starts: AtomicU64::new(0),
+            cpu,
             _proxy: served,
         }
     }
@@ -166,6 +240,7 @@ impl Function {
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start the {} function: {e}", self.name));
+        self.cpu.pid.store(child.id() as i32, Ordering::SeqCst);
         *self.child.lock().expect("child") = Some(child);
         let listening = format!("\"port\":{port},\"message\":\"listening\"");
         let http = reqwest::Client::new();
@@ -196,10 +271,17 @@ impl Function {
     /// Kills the instance at once (`SIGKILL`): requests in flight are dropped.
     pub fn kill(&self) {
         self.port.store(0, Ordering::SeqCst);
+        self.cpu.pid.store(0, Ordering::SeqCst);
         if let Some(mut c) = self.child.lock().expect("child").take() {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Cloud Run's `cpu_idle = true`: from now on the instance has CPU only
+    /// while it serves a request (see [`Cpu`]); `false` gives it back.
+    pub fn throttle_cpu_when_idle(&self, on: bool) {
+        self.cpu.set(on);
     }
 
     /// Requests the service received (through its URL), however answered.
@@ -364,6 +446,13 @@ impl Deployment {
         shared::backend::Storage::put(self.backends.storage.as_ref(), &format!("/{object}"), data)
             .await
             .expect("upload flow");
+    }
+
+    /// [`Function::throttle_cpu_when_idle`] for every function.
+    pub fn throttle_cpu_when_idle(&self, on: bool) {
+        for f in self.functions.values() {
+            f.throttle_cpu_when_idle(on);
+        }
     }
 
     pub fn function(&self, name: &str) -> &Function {

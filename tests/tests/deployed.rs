@@ -161,6 +161,21 @@ where
     }
 }
 
+/// Waits (at most `limit`) until no function got a request for `quiet`:
+/// redeliveries of handled messages trail the work by their backoff.
+pub(crate) async fn until_quiet(d: &Deployment, quiet: Duration, limit: Duration) {
+    let mut quiet_since = (tokio::time::Instant::now(), d.requests());
+    until(d, limit, "the last redeliveries", || {
+        let now = (tokio::time::Instant::now(), d.requests());
+        if now.1 != quiet_since.1 {
+            quiet_since = now;
+        }
+        let done = now.0 - quiet_since.0 >= quiet;
+        async move { done.then_some(()) }
+    })
+    .await;
+}
+
 async fn tick(d: &Deployment, jobs: &Value, trigger: &str) {
     let job = &jobs[format!("deployed/minutely/{trigger}")];
     let payload = job["payload"].as_str().expect("the job's payload");
@@ -197,6 +212,8 @@ async fn the_deployed_system_runs_right_through_ticks_backfills_updates_kills_an
         assert!(jobs.get(k).is_some(), "the schedules module makes a job for {k}: {jobs}");
     }
     let d = Deployment::start(&shape, 2, Duration::from_secs(5)).await;
+    // Cloud Run's cpu_idle: no CPU outside requests
+    d.throttle_cpu_when_idle(true);
     let object = |key: &str| view["flows"][key]["object"].as_str().expect("object name").to_string();
     d.upload_flow(&object("deployed/minutely"), MINUTELY).await;
     d.upload_flow(&object("deployed/monthly"), &monthly("rev-A")).await;
@@ -394,16 +411,7 @@ async fn the_deployed_system_runs_right_through_ticks_backfills_updates_kills_an
     // redeliveries of messages already handled may trail the work by their
     // backoff (the held job of the killed worker: 1 s, 2 s, 4 s… then acked):
     // wait until they have stopped before calling it idle
-    let mut quiet_since = (tokio::time::Instant::now(), d.requests());
-    until(&d, Duration::from_secs(180), "the last redeliveries", || {
-        let now = (tokio::time::Instant::now(), d.requests());
-        if now.1 != quiet_since.1 {
-            quiet_since = now;
-        }
-        let quiet = now.0 - quiet_since.0;
-        async move { (quiet >= Duration::from_secs(30)).then_some(()) }
-    })
-    .await;
+    until_quiet(&d, Duration::from_secs(30), Duration::from_secs(180)).await;
     let (requests, ticks) = (d.requests(), d.cloud_scheduler.ticks());
     tokio::time::sleep(Duration::from_secs(20)).await;
     assert_eq!(d.cloud_scheduler.ticks(), ticks, "a paused sweep job publishes nothing");

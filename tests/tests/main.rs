@@ -13,7 +13,9 @@ mod containers;
 mod core_tasks;
 mod dbt;
 mod deployed;
+mod deployed_backfill;
 mod deployed_pause;
+mod dialect;
 #[cfg(feature = "duckdb")]
 mod duckdb;
 mod events;

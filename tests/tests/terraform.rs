@@ -679,10 +679,20 @@ fn root_locals_evaluate_to_least_privilege_wiring() {
 
     // who publishes where: exactly what each function's code does
     let publishers = keys(&l["publishers"]);
-    let mut want: BTreeSet<String> = ["api/executions", "api/scheduler", "scheduler/executions", "executor/executions"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    // (the scheduler: backfill continuations on its own topic, and the end of
+    // Cloud Run Job executions its sweep polls, to the container groups)
+    let mut want: BTreeSet<String> = [
+        "api/executions",
+        "api/scheduler",
+        "scheduler/executions",
+        "scheduler/scheduler",
+        "scheduler/tasks-scripts",
+        "scheduler/tasks-dbt",
+        "executor/executions",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     want.extend(groups.iter().map(|g| format!("executor/tasks-{g}")));
     want.extend(workers.iter().map(|w| format!("{w}/executions")));
     assert_eq!(publishers, want);

@@ -78,6 +78,7 @@ pub fn kestra_backfill_json(b: &Backfill) -> Value {
         "state": b.state,
         "progress": {"total": b.progress.total, "launched": b.progress.launched, "skipped": b.progress.skipped,
             "conditionsFalse": b.progress.conditions_false, "succeeded": b.progress.succeeded, "failed": b.progress.failed},
+        "error": b.progress.error,
     })
 }
 
@@ -154,7 +155,7 @@ async fn act(s: &ApiState, id: &str, action: &str) -> ApiResult<Backfill> {
         "pause" => pause_backfill(store.as_ref(), id).await?,
         "resume" | "unpause" => {
             let b = resume_backfill(store.as_ref(), id).await?;
-            s.host.drive_backfill(id);
+            s.host.drive_backfill(id).await?;
             b
         }
         "cancel" | "delete" => cancel_backfill(store.as_ref(), id).await?,

@@ -31,8 +31,9 @@ pub trait ApiHost: Send + Sync {
     /// Creates a backfill (or finds the running one of the same request)
     /// and starts driving it.
     async fn create_backfill(&self, body: BackfillBody) -> ApiResult<BackfillCreated>;
-    /// A backfill was resumed: make sure something drives it.
-    fn drive_backfill(&self, id: &str);
+    /// A backfill was resumed: make sure something drives it (before the
+    /// answer: on Cloud Run nothing runs after it).
+    async fn drive_backfill(&self, id: &str) -> ApiResult<()>;
 }
 
 /// What creating a backfill gave.

@@ -271,16 +271,24 @@ fn execution_context(
 /// `Expression` reads `trigger.body`). One that cannot be evaluated is a
 /// 422 naming it.
 fn conditions_hold(engine: &Engine, flow: &Flow, trigger: &Trigger, ctx: &Value) -> ApiResult<bool> {
-    let Some(raw) = trigger.props.get("conditions").filter(|v| !v.is_null()) else { return Ok(true) };
+    let raw = trigger.props.get("conditions").filter(|v| !v.is_null());
+    let when = crate::triggers::when_condition(trigger);
+    if raw.is_none() && when.is_none() {
+        return Ok(true);
+    }
     let unusable = |message: String| {
         ApiError::unprocessable(format!(
             "trigger '{}' of flow {}.{}: conditions: {message}",
             trigger.id, flow.namespace, flow.id
         ))
     };
-    let conditions = conditions::parse_list(raw).map_err(|problems| {
-        unusable(problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect::<Vec<_>>().join("; "))
-    })?;
+    let mut conditions = match raw {
+        Some(raw) => conditions::parse_list(raw).map_err(|problems| {
+            unusable(problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect::<Vec<_>>().join("; "))
+        })?,
+        None => Vec::new(),
+    };
+    conditions.extend(when);
     let cx = conditions::ConditionContext {
         namespace: &flow.namespace,
         flow_id: &flow.id,

@@ -114,6 +114,9 @@ pub enum BackfillState {
     Cancelled,
     /// Every tick of the window was handled (each execution ended or was skipped).
     Success,
+    /// It could not go on (its flow was deleted or disabled, its trigger
+    /// renamed or disabled): the reason is in `progress.error`.
+    Failed,
 }
 
 impl BackfillState {
@@ -123,6 +126,7 @@ impl BackfillState {
             BackfillState::Paused => "PAUSED",
             BackfillState::Cancelled => "CANCELLED",
             BackfillState::Success => "SUCCESS",
+            BackfillState::Failed => "FAILED",
         }
     }
 
@@ -130,9 +134,9 @@ impl BackfillState {
         serde_json::from_value(Value::String(s.to_ascii_uppercase())).ok()
     }
 
-    /// CANCELLED and SUCCESS never change again.
+    /// CANCELLED, SUCCESS and FAILED never change again.
     pub fn is_terminal(self) -> bool {
-        matches!(self, BackfillState::Cancelled | BackfillState::Success)
+        matches!(self, BackfillState::Cancelled | BackfillState::Success | BackfillState::Failed)
     }
 }
 
@@ -236,6 +240,9 @@ pub struct BackfillProgress {
     /// The ticks up to the cursor, counted.
     #[serde(default)]
     pub folded: FoldedTicks,
+    /// Why the backfill could not go on (it is FAILED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl BackfillProgress {
@@ -467,6 +474,7 @@ pub async fn trigger_store_contract(store: &dyn TriggerStore) {
             },
         )]),
         folded: FoldedTicks::default(),
+        error: None,
     };
     store.save_backfill_progress(&a_id, &progress).await.expect("progress");
     let paused = store

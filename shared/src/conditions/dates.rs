@@ -66,7 +66,7 @@ pub(super) fn test(c: &Condition, cx: &ConditionContext) -> Result<bool, Conditi
 
 /// The `n`th (or last) `dow` of `day`'s month, as Java's `TemporalAdjusters`
 /// (`firstInMonth` plus weeks, which may run into the next month).
-pub(super) fn nth_in_month(day: NaiveDate, dow: Weekday, which: DayInMonth) -> Option<NaiveDate> {
+pub(crate) fn nth_in_month(day: NaiveDate, dow: Weekday, which: DayInMonth) -> Option<NaiveDate> {
     let first_of_month = day.with_day(1)?;
     let shift = (7 + dow.num_days_from_monday() as i64 - first_of_month.weekday().num_days_from_monday() as i64) % 7;
     let first = first_of_month + Duration::days(shift);

@@ -12,7 +12,7 @@
 //! trigger (`crate::triggers::flow`): it is kept here as its raw value.
 
 pub mod catalog;
-mod dates;
+pub(crate) mod dates;
 mod execution;
 pub mod holidays;
 mod parse;
@@ -27,6 +27,7 @@ use crate::template::{Renderer, TemplateHost};
 use crate::triggers::TriggerProblem;
 
 pub use parse::{MAX_DEPTH, join, parse_list};
+pub(crate) use parse::{parse_day_in_month, parse_weekday};
 
 /// A property Kestra types as `Property<T>`: a literal, checked when parsed,
 /// or a template rendered (then checked) when the condition is tested.

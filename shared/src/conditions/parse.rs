@@ -367,7 +367,7 @@ pub(super) fn parse_state(s: &str) -> Result<StateType, String> {
 }
 
 /// Java's `DayOfWeek` names (MONDAY…SUNDAY), exactly.
-pub(super) fn parse_weekday(s: &str) -> Result<Weekday, String> {
+pub(crate) fn parse_weekday(s: &str) -> Result<Weekday, String> {
     Ok(match s {
         "MONDAY" => Weekday::Mon,
         "TUESDAY" => Weekday::Tue,
@@ -380,7 +380,7 @@ pub(super) fn parse_weekday(s: &str) -> Result<Weekday, String> {
     })
 }
 
-pub(super) fn parse_day_in_month(s: &str) -> Result<DayInMonth, String> {
+pub(crate) fn parse_day_in_month(s: &str) -> Result<DayInMonth, String> {
     Ok(match s {
         "FIRST" => DayInMonth::First,
         "SECOND" => DayInMonth::Second,

@@ -540,10 +540,16 @@ impl<'a> Stepper<'a> {
         }
         let raw = task.props.get("values").or_else(|| task.props.get("value")).cloned().unwrap_or(Value::Null);
         let id = task.id.clone();
-        let Ok(values) = self.evaluate(idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id)) else {
+        let is_loop = task.kind == crate::model::types::LOOP_TYPE;
+        let Ok(values) = self.evaluate(idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, is_loop)) else {
             return Block::Done(StateType::Failed);
         };
-        let values = values.as_array().map(|a| a.iter().map(|v| scalar_string(v).into()).collect()).unwrap_or_default();
+        // a Loop over a map iterates its values (its children read the key as item.key)
+        let values = match &values {
+            Value::Array(a) => a.iter().map(|v| scalar_string(v).into()).collect(),
+            Value::Object(m) => m.values().map(|v| scalar_string(v).into()).collect(),
+            _ => Vec::new(),
+        };
         self.concurrent(tasks, idx, limit, Some(values))
     }
 
@@ -628,18 +634,28 @@ fn int_prop(props: &Map<String, Value>, key: &str) -> Option<usize> {
     }
 }
 
-/// ForEach `values`: a list (each item rendered) or a string rendering to a JSON list.
-fn for_each_values(env: &dyn StepEnv, raw: &Value, ctx: &Value, task_id: &str) -> Result<Value, String> {
+/// ForEach `values`: a list (each item rendered) or a string rendering to a
+/// JSON list. A `Loop` (`is_loop`) also takes a map, or a string rendering
+/// to a JSON object (iterated in order, keys as `item.key`); a
+/// `kestra://` URI (one iteration per line) is refused by name.
+fn for_each_values(env: &dyn StepEnv, raw: &Value, ctx: &Value, task_id: &str, is_loop: bool) -> Result<Value, String> {
     let err = |e: String| format!("values of task '{task_id}': {e}");
     match raw {
         Value::Array(items) => {
             let rendered = env.render_value(&Value::Array(items.clone()), ctx).map_err(err)?;
             Ok(rendered)
         }
+        Value::Object(m) if is_loop => env.render_value(&Value::Object(m.clone()), ctx).map_err(err),
         Value::String(s) => {
             let r = env.render(s, ctx).map_err(err)?;
             match serde_json::from_str::<Value>(&r) {
                 Ok(Value::Array(a)) => Ok(Value::Array(a)),
+                Ok(Value::Object(m)) if is_loop => Ok(Value::Object(m)),
+                _ if is_loop && r.trim().starts_with("kestra://") => Err(err(format!(
+                    "a Loop over the lines of a file ('{}') is not supported by Baton yet: read the file into a list first",
+                    r.trim()
+                ))),
+                _ if is_loop => Err(err(format!("must be a list, a map or a JSON array or object, got '{r}'"))),
                 _ => Err(err(format!("must be a list or a JSON array, got '{r}'"))),
             }
         }

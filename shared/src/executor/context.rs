@@ -67,8 +67,15 @@ pub fn build<'e>(
         }
         let mut parents = Vec::new();
         let mut cur = tr.parent_task_run_id.as_deref();
+        let mut node = tr;
         while let Some(pid) = cur {
             let Some(p) = task_runs(pid) else { break };
+            // the innermost enclosing Loop iteration: `item`
+            let is_loop = flow.find_task(&p.task_id).is_some_and(|t| t.kind == crate::model::types::LOOP_TYPE);
+            if is_loop && !ctx.contains_key("item") {
+                ctx.insert("item".into(), loop_item(p, node.value.as_deref()));
+            }
+            node = p;
             // the innermost enclosing WorkingDirectory: its tasks share one folder
             let is_wd = flow.find_task(&p.task_id).and_then(|t| t.flowable) == Some(FlowableKind::WorkingDirectory);
             if is_wd && !ctx.contains_key(WORKING_DIRECTORY_ID) {
@@ -83,6 +90,27 @@ pub fn build<'e>(
         ctx.insert("parents".into(), Value::Array(parents));
     }
     Value::Object(ctx)
+}
+
+/// `item` of a Loop iteration: `value` (a string, as Kestra: objects as
+/// JSON), `index` (0-based, the first iteration with that value) and, over
+/// a map, `key`.
+fn loop_item(loop_run: &TaskRun, value: Option<&str>) -> Value {
+    let value = value.unwrap_or_default();
+    let same = |v: &Value| crate::model::flow::scalar_string(v) == value;
+    let (index, key) = match &loop_run.evaluated {
+        Some(Value::Array(a)) => (a.iter().position(same), None),
+        Some(Value::Object(m)) => match m.iter().position(|(_, v)| same(v)) {
+            Some(i) => (Some(i), m.keys().nth(i).cloned()),
+            None => (None, None),
+        },
+        _ => (None, None),
+    };
+    let mut item = json!({"value": value, "index": index});
+    if let Some(k) = key {
+        item["key"] = Value::String(k);
+    }
+    item
 }
 
 /// The iteration values of the ForEach loops enclosing a task run, outermost first.

@@ -15,6 +15,8 @@ pub mod context;
 mod flowkeys_tests;
 mod ids;
 #[cfg(test)]
+mod loop_tests;
+#[cfg(test)]
 mod pause_tests;
 pub mod replay;
 pub mod restart;

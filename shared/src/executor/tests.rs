@@ -53,7 +53,7 @@ pub(super) struct Sim<'a> {
     script: Script<'a>,
     pub(super) dispatched: Vec<WorkerJob>,
     pub(super) subflows: Vec<Action>,
-    max_parallel: usize,
+    pub(super) max_parallel: usize,
     /// The index kept between steps, as the runtime's executor keeps it…
     index: ExecIndex,
     /// …and the execution as it last saw it (tests also change `exec`

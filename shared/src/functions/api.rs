@@ -12,9 +12,10 @@ use async_trait::async_trait;
 use axum::Router;
 
 use super::flows::{FlowError, FlowSource, ensure_flow, load_all};
-use super::scheduler::{BackfillRequest, ScheduleFailure, Schedules};
+use super::scheduler::{BackfillRequest, ScheduleFailure, SchedulerMessage, Schedules};
 use crate::api::query::labels_from_json;
 use crate::api::{ApiError, ApiHost, ApiResult, ApiState, BackfillBody, BackfillCreated};
+use crate::backend::Topic;
 use crate::backend::schedule::TriggerStore;
 use crate::model::Flow;
 use crate::runtime::engine::Engine;
@@ -96,7 +97,7 @@ fn dir_files_of(dir: &std::path::Path, namespace: &str, id: &str) -> Vec<std::pa
 fn flow_error(e: FlowError) -> ApiError {
     match e {
         e @ FlowError::NotFound { .. } => ApiError::not_found(e.to_string()),
-        e @ FlowError::Invalid { .. } => ApiError::unprocessable(e.to_string()),
+        e @ (FlowError::Invalid { .. } | FlowError::Broken { .. }) => ApiError::unprocessable(e.to_string()),
         FlowError::Backend(b) => b.into(),
     }
 }
@@ -194,7 +195,7 @@ impl ApiHost for GcpHost {
                 return Err(ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, m));
             }
         };
-        self.drive_backfill(&id);
+        self.drive_backfill(&id).await?;
         if let Some(store) = &self.triggers
             && let Some(b) = store.load_backfill(&id).await?
         {
@@ -203,14 +204,11 @@ impl ApiHost for GcpHost {
         Ok(BackfillCreated::Accepted(id))
     }
 
-    fn drive_backfill(&self, _id: &str) {
-        // started here; the scheduler's sweeps carry it on if this instance stops
-        if let Some(schedules) = self.schedules.clone() {
-            tokio::spawn(async move {
-                if let Err(e) = schedules.run_backfills().await {
-                    tracing::error!(error = %e, "backfills not driven");
-                }
-            });
-        }
+    async fn drive_backfill(&self, _id: &str) -> ApiResult<()> {
+        // Cloud Run throttles an instance's CPU once it has answered: the
+        // scheduler drives the backfill, asked before the answer
+        let msg = serde_json::to_vec(&SchedulerMessage::Backfills).map_err(|e| ApiError::internal(e.to_string()))?;
+        self.engine.queue.publish(&Topic::Scheduler, msg).await?;
+        Ok(())
     }
 }

@@ -111,9 +111,9 @@ impl ExecutorFunction {
             // the execution's flow revision is not stored or no longer parses: a
             // valid message this deployment cannot serve, kept by Pub/Sub's
             // dead-letter policy rather than dropped
-            Err(
-                e @ (ExecutorError::FlowMissing(..) | ExecutorError::Contention(_) | ExecutorError::FlowTrigger(_)),
-            ) => Outcome::Retry(e.to_string()),
+            Err(e @ (ExecutorError::FlowMissing(..) | ExecutorError::FlowTrigger(_))) => Outcome::Retry(e.to_string()),
+            // another delivery of the same execution saved first: redelivered
+            Err(e @ ExecutorError::Contention(_)) => Outcome::Later(e.to_string()),
             Err(ExecutorError::Backend(e)) => backend_outcome(&e),
         }
     }

@@ -35,6 +35,10 @@ pub enum FlowError {
     NotFound { namespace: String, id: String },
     #[error("flow {namespace}.{id} revision {revision} is not valid any more:\n{message}")]
     Invalid { namespace: String, id: String, revision: u32, message: String },
+    /// Its file is in the bucket but does not parse, and no earlier good
+    /// version is known.
+    #[error("flow {namespace}.{id} in {path} is not valid:\n{message}")]
+    Broken { namespace: String, id: String, path: String, message: String },
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -115,6 +119,7 @@ pub async fn ensure_flow(
             RevisionError::Backend(b) => FlowError::Backend(b),
         });
     }
+    let mut broken = None;
     if let Some(FlowSource::Storage(prefix)) = source {
         let prefix = prefix.trim_end_matches('/');
         for ext in ["yml", "yaml"] {
@@ -128,6 +133,7 @@ pub async fn ensure_flow(
                 Err(message) => {
                     // as the local server does with a broken edit: say so, keep the last good one
                     tracing::error!(namespace, flow_id = id, path, error = %message, "flow in the bucket is not valid");
+                    broken = Some((path, message));
                     break;
                 }
             };
@@ -152,7 +158,10 @@ pub async fn ensure_flow(
             return Ok(f);
         }
     }
-    Err(FlowError::NotFound { namespace: namespace.into(), id: id.into() })
+    Err(match broken {
+        Some((path, message)) => FlowError::Broken { namespace: namespace.into(), id: id.into(), path, message },
+        None => FlowError::NotFound { namespace: namespace.into(), id: id.into() },
+    })
 }
 
 /// [`crate::runtime::engine::LatestFlows`] on a [`FlowSource`]: what a

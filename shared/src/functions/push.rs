@@ -30,12 +30,16 @@ pub enum Outcome {
     Ignored(String),
     /// A transient failure: not acked, so that Pub/Sub redelivers it.
     Retry(String),
+    /// Ordinary at-least-once traffic asked again later (a copy of a job
+    /// whose first copy still runs, a lost compare-and-swap race): not
+    /// acked, logged at INFO, for nothing is wrong.
+    Later(String),
 }
 
 impl Outcome {
     /// Whether the message is acknowledged (a 2xx answer).
     pub fn acks(&self) -> bool {
-        !matches!(self, Outcome::Retry(_))
+        !matches!(self, Outcome::Retry(_) | Outcome::Later(_))
     }
 }
 

@@ -234,7 +234,15 @@ impl PushHandler for SchedulerFunction {
                     Err(e) => failure_outcome(&what, e),
                 }
             }
-            SchedulerMessage::Backfills => self.drive_backfills("backfills").await,
+            SchedulerMessage::Backfills => {
+                // asked by the api for a new backfill: the sweep carries it on
+                if let Some(idle) = &self.idle
+                    && let Err(e) = idle.work_started(&self.engine).await
+                {
+                    return Outcome::Retry(format!("backfills: cannot resume the sweep: {e}"));
+                }
+                self.drive_backfills("backfills").await
+            }
             SchedulerMessage::Sweep => {
                 let report = match sweep(&self.engine, &self.sweeper, self.lease).await {
                     Ok(r) => r,

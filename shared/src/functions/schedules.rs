@@ -162,9 +162,19 @@ impl Schedules for ScheduleEngine {
             .await
             .map_err(|e| ScheduleFailure::Transient(e.to_string()))?;
         let runs = running.into_iter().map(|b| async move {
-            if let Err(e) = self.flow(&b.namespace, &b.flow_id).await {
-                tracing::error!(backfill_id = %b.id, error = %e, "backfill cannot run");
-                return false;
+            match self.flow(&b.namespace, &b.flow_id).await {
+                Ok(_) => {}
+                // deleted, or broken with no good revision: it can not go on
+                Err(ScheduleFailure::Invalid(m)) => {
+                    if let Err(e) = backfill::fail_backfill(self.store.as_ref(), &b.id, &m).await {
+                        tracing::warn!(backfill_id = %b.id, error = %e, "cannot mark the backfill FAILED");
+                    }
+                    return false;
+                }
+                Err(e) => {
+                    tracing::warn!(backfill_id = %b.id, error = %e, "backfill not driven now; the sweep tries again");
+                    return false;
+                }
             }
             let mut progress = |_: &crate::backend::schedule::Backfill| {};
             let run = backfill::drive_backfill(&self.engine, self.store.as_ref(), &b.id, &mut progress, false);
@@ -174,7 +184,7 @@ impl Schedules for ScheduleEngine {
                     false
                 }
                 Ok(Err(e)) => {
-                    tracing::error!(backfill_id = %b.id, error = %e, "backfill runner stopped");
+                    tracing::warn!(backfill_id = %b.id, error = %e, "backfill runner stopped; the sweep carries it on");
                     false
                 }
                 // the runner is dropped (its ownership released): continued by the caller

@@ -107,6 +107,7 @@ async fn push(State(s): State<Arc<PushState>>, headers: HeaderMap, body: Bytes) 
             Outcome::Duplicate(why) => tracing::info!(reason = %why, "duplicate delivery acked"),
             Outcome::Ignored(why) => tracing::warn!(reason = %why, "message ignored and acked"),
             Outcome::Retry(why) => tracing::error!(reason = %why, "message not processed; Pub/Sub will redeliver it"),
+            Outcome::Later(why) => tracing::info!(reason = %why, "message asked again later"),
         }
         if outcome.acks() {
             StatusCode::NO_CONTENT.into_response()

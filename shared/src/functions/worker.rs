@@ -103,7 +103,7 @@ impl PushHandler for WorkerFunction {
             // live task outlasting a few redeliveries is acked, so a long task
             // never ends in the dead-letter topic; the sweep is the backstop.
             Ok(JobOutcome::HeldElsewhere { worker_id, until }) if delivery.delivery_attempt < HELD_RETRIES => {
-                Outcome::Retry(format!(
+                Outcome::Later(format!(
                     "task run {} attempt {} is held by {worker_id} until {until}: checking again later",
                     job.task_run_id, job.attempt
                 ))

@@ -107,6 +107,36 @@ fn number_or_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f
     })
 }
 
+/// Input `values`: each a string, or a `{label, value}` option (Kestra 2.0).
+fn option_values<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    use serde::de::Error;
+    let Some(v) = Option::<Value>::deserialize(d)? else { return Ok(None) };
+    let items = match v {
+        Value::Null => return Ok(None),
+        Value::Array(items) => items,
+        other => return Err(D::Error::custom(format!("values must be a list, got {other}"))),
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::String(s) => out.push(s),
+            Value::Object(m) => {
+                if let Some(k) = m.keys().find(|k| *k != "label" && *k != "value") {
+                    return Err(D::Error::custom(format!("unknown option key '{k}' (an option is {{label, value}})")));
+                }
+                match m.get("value") {
+                    Some(Value::String(s)) => out.push(s.clone()),
+                    _ => return Err(D::Error::custom("an option {label, value} needs a string 'value'")),
+                }
+            }
+            other => {
+                return Err(D::Error::custom(format!("a value must be a string or {{label, value}}, got {other}")));
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
 pub fn secret_values_of(ids: &[String], inputs: &Map<String, Value>) -> Vec<String> {
     ids.iter()
         .filter_map(|id| inputs.get(id).and_then(Value::as_str))
@@ -131,7 +161,10 @@ pub struct Input {
     pub required: Option<bool>,
     #[serde(default)]
     pub defaults: Option<Value>,
-    #[serde(default, alias = "options")]
+    /// SELECT/MULTISELECT values: strings, or (Kestra 2.0) `{label, value}`
+    /// options, of which the value is what the input takes (the label is
+    /// what a UI shows).
+    #[serde(default, alias = "options", deserialize_with = "option_values")]
     pub values: Option<Vec<String>>,
     #[serde(default)]
     pub allow_custom_value: bool,
@@ -272,6 +305,9 @@ pub struct Flow {
     pub listeners: Vec<Listener>,
     /// The YAML source, as written.
     pub source: String,
+    /// Its `baton.dialect` label and its 1.x-only / 2.0-only constructs
+    /// (`crate::dialect`): which Kestra dialect it is written in.
+    pub dialect: crate::dialect::DialectInfo,
     /// Every task by id, built on the first lookup (`find_task`).
     pub task_index: super::task_index::TaskIndexCell,
 }
@@ -506,6 +542,7 @@ impl Flow {
             checks,
             listeners,
             source: source.to_string(),
+            dialect: crate::dialect::DialectInfo::of(v),
             task_index: Default::default(),
         };
         (Some(flow), r.problems)

@@ -8,7 +8,7 @@ pub enum FlowableKind {
     Parallel,
     If,
     Switch,
-    /// `ForEach`, and the legacy `EachSequential` / `EachParallel`.
+    /// `ForEach`, the legacy `EachSequential` / `EachParallel`, and 2.0's `Loop`.
     ForEach,
     /// Runs its children in order; treated as Sequential by the executor.
     WorkingDirectory,
@@ -36,6 +36,10 @@ impl FlowableKind {
         }
     }
 }
+
+/// Kestra 2.0's `Loop`: run by the ForEach machinery, with its children
+/// reading `item.value`, `item.index` and `item.key` (`executor::context`).
+pub const LOOP_TYPE: &str = "io.kestra.plugin.core.flow.Loop";
 
 /// Legacy names (Kestra < 0.17 and plugin moves) → current names.
 const ALIASES: &[(&str, &str)] = &[
@@ -89,7 +93,8 @@ pub fn flowable_kind(normalized: &str) -> Option<FlowableKind> {
         "io.kestra.plugin.core.flow.Switch" => FlowableKind::Switch,
         "io.kestra.plugin.core.flow.ForEach"
         | "io.kestra.plugin.core.flow.EachSequential"
-        | "io.kestra.plugin.core.flow.EachParallel" => FlowableKind::ForEach,
+        | "io.kestra.plugin.core.flow.EachParallel"
+        | LOOP_TYPE => FlowableKind::ForEach,
         "io.kestra.plugin.core.flow.WorkingDirectory" => FlowableKind::WorkingDirectory,
         "io.kestra.plugin.core.flow.Subflow" => FlowableKind::Subflow,
         "io.kestra.plugin.core.flow.Pause" => FlowableKind::Pause,

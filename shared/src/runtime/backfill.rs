@@ -292,8 +292,13 @@ async fn run_owned(
     owner: &mut Owner,
     on_progress: &mut (dyn FnMut(&Backfill) + Send),
 ) -> Result<Backfill, BackfillError> {
-    let (flow, trigger) = backfill_target(engine, &b.namespace, &b.flow_id, &b.trigger_id)?;
-    let ticks = plan_ticks(&trigger.cron, b.start, b.end)?;
+    let target = backfill_target(engine, &b.namespace, &b.flow_id, &b.trigger_id)
+        .and_then(|(f, t)| Ok((plan_ticks(&t.cron, b.start, b.end)?, f, t)));
+    let (ticks, mut flow, mut trigger) = match target {
+        Ok(x) => x,
+        Err(BackfillError::Backend(e)) => return Err(e.into()),
+        Err(e) => return fail_backfill(store, &b.id, &e.to_string()).await,
+    };
     let window = flow.concurrency.as_ref().map_or(1, |c| c.limit.max(1) as usize);
     let mut updates = engine.updates.subscribe();
     let mut progress = b.progress.clone();
@@ -320,6 +325,21 @@ async fn run_owned(
         }
         if let Some(stopped) = control(engine, store, b, owner, &progress).await? {
             return Ok(stopped);
+        }
+        // each execution runs the flow as it is when it is created: an update
+        // mid-backfill applies from the next tick; one that breaks the
+        // backfill (flow disabled, trigger renamed) ends it FAILED
+        if let Some(latest) = engine.latest_flow(&b.namespace, &b.flow_id).await
+            && latest.source != flow.source
+        {
+            match backfill_target(engine, &b.namespace, &b.flow_id, &b.trigger_id) {
+                Ok((f, t)) => (flow, trigger) = (f, t),
+                Err(BackfillError::Backend(e)) => return Err(e.into()),
+                Err(e) => {
+                    save(store, b, &progress).await?;
+                    return fail_backfill(store, &b.id, &e.to_string()).await;
+                }
+            }
         }
         let req = TickRequest { flow: &flow, trigger: &trigger, date: tick, inputs: &inputs, labels: &labels, origin };
         let key = TickKey {
@@ -384,6 +404,28 @@ async fn run_owned(
         skipped = done.progress.skipped, conditions_false = done.progress.conditions_false, succeeded = done.progress.succeeded, failed = done.progress.failed,
         "backfill ended");
     on_progress(&done);
+    Ok(done)
+}
+
+/// Ends a RUNNING backfill that cannot go on: FAILED, `reason` kept in its
+/// progress (logged once, at ERROR: an operator must act). A backfill no
+/// longer RUNNING is returned as stored.
+pub async fn fail_backfill(store: &dyn TriggerStore, id: &str, reason: &str) -> Result<Backfill, BackfillError> {
+    let b = store.load_backfill(id).await?.ok_or_else(|| BackfillError::NotFound(id.to_string()))?;
+    if b.state != BackfillState::Running {
+        return Ok(b);
+    }
+    let mut progress = b.progress.clone();
+    progress.error = Some(reason.to_string());
+    store.save_backfill_progress(id, &progress).await?;
+    let done = store
+        .transition_backfill(id, &[BackfillState::Running], BackfillState::Failed)
+        .await?
+        .ok_or_else(|| BackfillError::NotFound(id.to_string()))?;
+    if done.state == BackfillState::Failed {
+        tracing::error!(backfill_id = %id, namespace = %b.namespace, flow_id = %b.flow_id, trigger_id = %b.trigger_id,
+            error = %reason, "backfill failed: it cannot go on");
+    }
     Ok(done)
 }
 

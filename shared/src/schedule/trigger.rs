@@ -127,7 +127,7 @@ impl ScheduleTrigger {
                 .collect::<Result<_, _>>()?,
             Some(other) => return Err(bad("stopAfter", format!("must be a list of states, got {other}"))),
         };
-        let conditions = match prop("conditions") {
+        let mut conditions = match prop("conditions") {
             None => Vec::new(),
             Some(v) => {
                 let list = crate::conditions::parse_list(v).map_err(|p| bad("conditions", problems(&p)))?;
@@ -138,6 +138,7 @@ impl ScheduleTrigger {
                 list
             }
         };
+        conditions.extend(crate::triggers::when_condition(t));
         Ok(Some(ScheduleTrigger {
             id: t.id.clone(),
             cron,

@@ -94,8 +94,9 @@ impl ApiHost for LocalHost {
         Ok(BackfillCreated::Created(Box::new(b)))
     }
 
-    fn drive_backfill(&self, id: &str) {
+    async fn drive_backfill(&self, id: &str) -> ApiResult<()> {
         self.supervisor.ensure(id);
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@
 //! `TemplateHost` passed with each render, never from globals.
 
 mod bridge;
+mod calendar;
 mod date;
 mod execution_fns;
 mod filters;
@@ -169,6 +170,7 @@ impl Renderer {
         });
         filters::register(&mut env);
         functions::register(&mut env);
+        calendar::register(&mut env);
         execution_fns::register(&mut env);
         Renderer { env }
     }

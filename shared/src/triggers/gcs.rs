@@ -61,6 +61,7 @@ pub static DEF: TriggerDef = TriggerDef {
         PropSpec::optional("stateKey", PropKind::String),
         PropSpec::optional("stateTtl", PropKind::Duration),
         PropSpec::optional("maxFiles", PropKind::Integer),
+        super::WHEN,
     ],
     check,
     condition_use: crate::conditions::ConditionUse::None,

@@ -76,6 +76,22 @@ pub fn check_conditions(trig: &Trigger, def: &TriggerDef) -> Vec<TriggerProblem>
         .collect()
 }
 
+/// `when` (Kestra 2.0, every trigger type that lists it): a template the
+/// trigger renders where it decides to fire; blank or `false` means no
+/// execution. It is evaluated as the `Expression` condition it replaces,
+/// after the trigger's other conditions.
+pub const WHEN: PropSpec = PropSpec::optional("when", PropKind::String);
+
+/// The trigger's `when` as the condition it is evaluated as, if it has one.
+pub fn when_condition(t: &Trigger) -> Option<crate::conditions::Condition> {
+    let expression = match prop(t, "when")? {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    Some(crate::conditions::Condition::Expression { expression })
+}
+
 /// Every trigger type Baton runs.
 pub fn defs() -> &'static [&'static TriggerDef] {
     static DEFS: &[&TriggerDef] =

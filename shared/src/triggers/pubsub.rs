@@ -41,7 +41,7 @@ pub const MAX_RECORDS_BOUND: usize = 10_000;
 /// which Pub/Sub's client keeps extending the leases of the messages held.
 pub const MAX_BATCH_WAIT: Duration = Duration::from_secs(55 * 60);
 
-const PROPS: [PropSpec; 11] = [
+const PROPS: [PropSpec; 12] = [
     AUTH_PROPS[0],
     AUTH_PROPS[1],
     AUTH_PROPS[2],
@@ -53,6 +53,7 @@ const PROPS: [PropSpec; 11] = [
     PropSpec::optional("maxRecords", PropKind::Integer),
     PropSpec::optional("maxDuration", PropKind::Duration),
     PropSpec::optional("serdeType", PropKind::String),
+    super::WHEN,
 ];
 
 pub static DEF: TriggerDef = TriggerDef {

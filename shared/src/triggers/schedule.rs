@@ -24,6 +24,7 @@ pub static DEF: TriggerDef = TriggerDef {
         // a String here: its own check says what is wrong with the duration
         PropSpec::optional("lateMaximumDelay", PropKind::String),
         PropSpec::optional("stopAfter", PropKind::List),
+        super::WHEN,
     ],
     check,
     condition_use: crate::conditions::ConditionUse::Schedule,

@@ -34,6 +34,7 @@ pub static DEF: TriggerDef = TriggerDef {
         PropSpec::optional("wait", PropKind::Boolean),
         PropSpec::optional("returnOutputs", PropKind::Boolean),
         PropSpec::optional("responseContentType", PropKind::String),
+        crate::triggers::WHEN,
     ],
     check,
     condition_use: crate::conditions::ConditionUse::Webhook,

@@ -5,6 +5,7 @@
 
 #[cfg(test)]
 mod audit_tests;
+mod dialect;
 mod rules;
 pub(crate) mod suggest;
 mod tasks;
@@ -22,6 +23,7 @@ use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::dialect::{Policy, Resolved};
 use crate::inputs;
 use crate::model::flow::{Flow, Input};
 use crate::plugins::Registry;
@@ -112,14 +114,38 @@ impl Sink<'_> {
     }
 }
 
-/// Validates one flow source. Returns the flow whenever it could be read
-/// (even with problems) and every diagnostic, sorted by position.
+/// Validates one flow source under the built-in dialect policy
+/// ([`Policy::AUTO`]). Returns the flow whenever it could be read (even
+/// with problems) and every diagnostic, sorted by position.
 pub fn validate_source(
     file: &str,
     source: &str,
     registry: &Registry,
     renderer: &Renderer,
 ) -> (Option<Flow>, Vec<Diagnostic>) {
+    let r = validate_source_with(file, source, registry, renderer, Policy::AUTO);
+    (r.flow, r.diagnostics)
+}
+
+/// One flow source checked: the flow (whenever it could be read), its
+/// dialect and why (whenever it is a mapping), and every diagnostic.
+#[derive(Debug)]
+pub struct Report {
+    pub flow: Option<Flow>,
+    pub dialect: Option<Resolved>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Validates one flow source in the dialect it resolves to under `policy`
+/// (`crate::dialect`): constructs of the other dialect are errors naming
+/// their replacement.
+pub fn validate_source_with(
+    file: &str,
+    source: &str,
+    registry: &Registry,
+    renderer: &Renderer,
+    policy: Policy,
+) -> Report {
     let (root, locs) = match yaml::parse(source) {
         Ok(x) => x,
         Err(e) => {
@@ -131,7 +157,7 @@ pub fn validate_source(
                 task_id: None,
                 message: format!("invalid YAML: {}", e.message),
             };
-            return (None, vec![d]);
+            return Report { flow: None, dialect: None, diagnostics: vec![d] };
         }
     };
     let (flow, problems) = Flow::from_value(&root, source);
@@ -142,7 +168,9 @@ pub fn validate_source(
     for p in problems {
         sink.at(&p.path, p.message);
     }
+    let mut resolved = None;
     if let Some(flow) = &flow {
+        resolved = Some(dialect::check(flow, policy, &mut sink));
         check_flow_ids(flow, &root, &mut sink);
         check_inputs(&root, &mut sink);
         tasks::check(flow, &root, registry, &mut sink);
@@ -153,7 +181,7 @@ pub fn validate_source(
     let mut diags = sink.diags;
     diags.sort_by_key(|d| (d.line.unwrap_or(usize::MAX), d.column.unwrap_or(usize::MAX)));
     diags.dedup();
-    (flow, diags)
+    Report { flow, dialect: resolved, diagnostics: diags }
 }
 
 fn check_flow_ids(flow: &Flow, root: &Value, sink: &mut Sink<'_>) {
@@ -218,22 +246,33 @@ pub(crate) fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
 /// `*.yml` / `*.yaml`, in sorted order). Every file found is returned,
 /// with its diagnostics (empty when valid).
 pub fn validate_paths(paths: &[PathBuf], registry: &Registry, renderer: &Renderer) -> Vec<(PathBuf, Vec<Diagnostic>)> {
+    validate_paths_with(paths, registry, renderer, Policy::AUTO).into_iter().map(|(p, r)| (p, r.diagnostics)).collect()
+}
+
+/// [`validate_paths`] under a dialect `policy`, with each file's dialect.
+pub fn validate_paths_with(
+    paths: &[PathBuf],
+    registry: &Registry,
+    renderer: &Renderer,
+    policy: Policy,
+) -> Vec<(PathBuf, Report)> {
+    let only = |diags| Report { flow: None, dialect: None, diagnostics: diags };
     let mut out = Vec::new();
     for p in paths {
         let mut files = Vec::new();
         if p.is_dir() {
             if let Err(e) = collect_yaml(p, &mut files) {
-                out.push((p.clone(), vec![io_diag(p, &e)]));
+                out.push((p.clone(), only(vec![io_diag(p, &e)])));
             }
         } else {
             files.push(p.clone());
         }
         for f in files {
-            let diags = match crate::yaml::read_file(&f) {
-                Ok(src) => validate_source(&f.display().to_string(), &src, registry, renderer).1,
-                Err(e) => vec![io_diag(&f, &e)],
+            let report = match crate::yaml::read_file(&f) {
+                Ok(src) => validate_source_with(&f.display().to_string(), &src, registry, renderer, policy),
+                Err(e) => only(vec![io_diag(&f, &e)]),
             };
-            out.push((f, diags));
+            out.push((f, report));
         }
     }
     out

@@ -27,6 +27,7 @@ pub(crate) const FLOWABLES: &[&str] = &[
     "io.kestra.plugin.core.flow.ForEach",
     "io.kestra.plugin.core.flow.EachSequential",
     "io.kestra.plugin.core.flow.EachParallel",
+    crate::model::types::LOOP_TYPE,
     "io.kestra.plugin.core.flow.WorkingDirectory",
     "io.kestra.plugin.core.flow.Subflow",
     "io.kestra.plugin.core.flow.Pause",
@@ -100,6 +101,9 @@ fn check_flowable<'v>(
     let (required, known): (&[&[&str]], &[&str]) = match kind {
         FlowableKind::If => (&[&["condition"]], &["condition"]),
         FlowableKind::Switch => (&[&["value"]], &["value"]),
+        FlowableKind::ForEach if task.kind == crate::model::types::LOOP_TYPE => {
+            (&[&["values"]], &["values", "concurrencyLimit"])
+        }
         FlowableKind::ForEach => (&[&["values", "value"]], &["values", "value", "concurrencyLimit", "concurrent"]),
         FlowableKind::Subflow => (
             &[&["namespace"], &["flowId"]],
@@ -159,6 +163,9 @@ fn not_supported(kind: FlowableKind, key: &str) -> Option<&'static str> {
             Some("give the files to the script tasks inside it (their own inputFiles, outputFiles, namespaceFiles)")
         }
         (FlowableKind::WorkingDirectory, "cache") => Some("the folder is not cached between executions"),
+        (FlowableKind::ForEach, "outputs") => Some(
+            "per-iteration outputs (and loopOutputs()) are not honoured yet: read outputs.<task>[item.value] after the loop",
+        ),
         _ => None,
     }
 }

@@ -47,7 +47,8 @@ function row(r, reload) {
       h("div", { class: "progress", title: `${pct}%` }, h("div", { style: { width: pct + "%" } })),
       h("span", { class: "muted" }, `${b.state} · ${p.launched || 0} launched, ${done}/${p.total || 0} done${p.failed ? `, ${p.failed} failed` : ""}`),
       b.state === "RUNNING" ? act("Pause", () => api("/triggers/backfill/pause", { method: "PUT", json: key })) : "",
-      b.state === "PAUSED" ? act("Resume", () => api("/triggers/backfill/unpause", { method: "PUT", json: key })) : "");
+      b.state === "PAUSED" ? act("Resume", () => api("/triggers/backfill/unpause", { method: "PUT", json: key })) : "",
+      b.error ? h("div", { class: "error", "data-testid": "backfill-error" }, b.error) : "");
   }
   const schedule = /Schedule$/.test(t.type || "");
   return h("tr", { "data-trigger": `${c.namespace}.${c.flowId}.${c.triggerId}`, "data-disabled": c.disabled ? "true" : "false" },

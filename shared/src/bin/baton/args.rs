@@ -23,6 +23,10 @@ pub enum Command {
         /// Files or folders (*.yml, *.yaml).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// The Kestra dialect: `auto` (each flow's own, by the README's
+        /// rule), `1` or `2` (every flow without a baton.dialect label).
+        #[arg(long, env = "BATON_DIALECT", default_value = "auto", value_parser = parse_dialect)]
+        dialect: shared::dialect::Policy,
     },
     /// Rewrite Kestra 1.x flows in the Kestra 2.0 dialect.
     Migrate {
@@ -303,7 +307,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
     let home = super::home::resolve(cli.home);
     let result = match cli.command {
         Command::Run(a) => return super::run::run(&home, a).await,
-        Command::Validate { paths } => return super::validate::validate(&paths),
+        Command::Validate { paths, dialect } => return super::validate::validate(&paths, dialect),
         Command::Migrate { paths, check, diff, in_place, out } => {
             return super::migrate::migrate(&paths, &super::migrate::Options { check, diff, in_place, out });
         }
@@ -329,4 +333,9 @@ pub fn key_value(s: &str) -> anyhow::Result<(String, String)> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => anyhow::bail!("'{s}' must be written key=value"),
     }
+}
+
+/// `--dialect auto|1|2`.
+fn parse_dialect(s: &str) -> Result<shared::dialect::Policy, String> {
+    shared::dialect::Policy::parse(s).map_err(|e| e.to_string())
 }

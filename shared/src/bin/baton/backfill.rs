@@ -177,6 +177,9 @@ fn summary(b: &Backfill) {
         "■ backfill {} {}: {} ticks, {} executions started, {} succeeded, {} failed, {} skipped, {} conditions false",
         b.id, b.state, p.total, p.launched, p.succeeded, p.failed, p.skipped, p.conditions_false
     );
+    if let Some(e) = &p.error {
+        eprintln!("  {e}");
+    }
 }
 
 async fn open(

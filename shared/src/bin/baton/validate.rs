@@ -1,12 +1,14 @@
-//! `baton validate PATH...`: every problem of every flow, located.
+//! `baton validate PATH...`: every problem of every flow, located, and
+//! each flow's Kestra dialect with the reason.
 
 use std::path::PathBuf;
 
+use shared::dialect::Policy;
 use shared::plugins::Registry;
 use shared::template::Renderer;
-use shared::validate::validate_paths;
+use shared::validate::validate_paths_with;
 
-pub fn validate(paths: &[PathBuf]) -> i32 {
+pub fn validate(paths: &[PathBuf], policy: Policy) -> i32 {
     for p in paths {
         if !p.exists() {
             eprintln!("error: {} does not exist", p.display());
@@ -15,14 +17,17 @@ pub fn validate(paths: &[PathBuf]) -> i32 {
     }
     let registry = Registry::builtin();
     let renderer = Renderer::new();
-    let results = validate_paths(paths, &registry, &renderer);
+    let results = validate_paths_with(paths, &registry, &renderer, policy);
     let mut bad = 0;
-    for (path, diags) in &results {
-        if diags.is_empty() {
-            println!("✓ {}", path.display());
+    for (path, report) in &results {
+        let dialect =
+            report.dialect.as_ref().map(|r| format!(" [Kestra {}: {}]", r.dialect, r.reason)).unwrap_or_default();
+        if report.diagnostics.is_empty() {
+            println!("✓ {}{dialect}", path.display());
         } else {
             bad += 1;
-            for d in diags {
+            println!("✗ {}{dialect}", path.display());
+            for d in &report.diagnostics {
                 println!("{d}");
             }
         }

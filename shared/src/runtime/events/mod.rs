@@ -119,7 +119,8 @@ pub(crate) fn gcs_client(
 }
 
 /// Creates the execution `id` of `flow` for an event of trigger
-/// `trigger_id`; `Ok(false)` when it already exists (a duplicate).
+/// `trigger_id`; `Ok(false)` when it already exists (a duplicate) or the
+/// trigger's `when` is false for this event (no execution).
 pub async fn launch_event(
     engine: &Arc<Engine>,
     flow: &Flow,
@@ -128,6 +129,10 @@ pub async fn launch_event(
     id: &str,
     variables: Map<String, Value>,
 ) -> Result<bool, EventError> {
+    if !when_holds(engine, flow, trigger_id, trigger_type, &variables)? {
+        tracing::info!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id, "trigger `when` is false: no execution");
+        return Ok(false);
+    }
     let req = LaunchRequest {
         trigger: Some(TriggerContext { id: trigger_id.to_string(), type_: trigger_type.to_string(), variables }),
         execution_id: Some(id.to_string()),
@@ -142,4 +147,32 @@ pub async fn launch_event(
             source,
         }),
     }
+}
+
+/// The trigger's `when` (Kestra 2.0) rendered against the event's
+/// `trigger` variables and the flow; true when it has none.
+fn when_holds(
+    engine: &Engine,
+    flow: &Flow,
+    trigger_id: &str,
+    trigger_type: &str,
+    variables: &Map<String, Value>,
+) -> Result<bool, EventError> {
+    let Some(when) = flow.triggers.iter().find(|t| t.id == trigger_id).and_then(crate::triggers::when_condition) else {
+        return Ok(true);
+    };
+    let mut trigger = variables.clone();
+    trigger.insert("id".into(), Value::String(trigger_id.to_string()));
+    trigger.insert("type".into(), Value::String(trigger_type.to_string()));
+    let vars = json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "trigger": trigger});
+    let cx = crate::conditions::ConditionContext {
+        namespace: &flow.namespace,
+        flow_id: &flow.id,
+        execution: None,
+        variables: &vars,
+        renderer: engine.renderer.as_ref(),
+        host: engine.host.as_ref(),
+        now: chrono::Utc::now(),
+    };
+    when.test(&cx).map_err(|e| EventError::config(flow, trigger_id, format!("when: {e}")))
 }

@@ -23,6 +23,7 @@ pub static DEF: TriggerDef = TriggerDef {
         PropSpec::optional("inputs", PropKind::Map),
         PropSpec::optional("states", PropKind::List),
         PropSpec::optional("preconditions", PropKind::Map),
+        crate::triggers::WHEN,
     ],
     check,
     condition_use: crate::conditions::ConditionUse::Flow,

@@ -186,6 +186,7 @@ pub fn parse(trig: &Trigger) -> Result<FlowTriggerSpec, Vec<TriggerProblem>> {
             other => conditions.push(other),
         }
     }
+    conditions.extend(crate::triggers::when_condition(trig));
     if p.0.is_empty() { Ok(FlowTriggerSpec { states, inputs, preconditions, conditions, multiple }) } else { Err(p.0) }
 }
 

@@ -15,6 +15,7 @@ pub mod edit;
 pub mod expr;
 pub mod rules;
 pub mod tree;
+pub mod verify;
 pub mod walk;
 
 use edit::Edits;

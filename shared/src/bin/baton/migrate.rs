@@ -4,11 +4,17 @@
 //! or left for a human, to stderr as `file:line:column: rule: message`.
 //! `--check` writes nothing and exits 1 when any flow needs migrating;
 //! `--diff` prints a unified diff; `--in-place` rewrites the files; `-o DIR`
-//! writes them under DIR (a folder argument's layout kept).
+//! writes them under DIR (a folder argument's layout kept). Every migrated
+//! flow is then validated as Kestra 2.0 (`shared::migrate::verify`); its
+//! problems are listed as `file (migrated):line:column: …` (lines of the
+//! migrated text; the written file's path with `-o`/`--in-place`) and make
+//! the exit code 1.
 
 use std::path::{Path, PathBuf};
 
-use shared::migrate::{self, diff};
+use shared::migrate::{self, diff, verify};
+use shared::plugins::Registry;
+use shared::template::Renderer;
 use shared::validate::collect_yaml;
 
 /// What to do with the migrated text.
@@ -51,7 +57,9 @@ pub fn migrate(paths: &[PathBuf], o: &Options) -> i32 {
             return 2;
         }
     };
-    let (mut needed, mut failed) = (0usize, 0usize);
+    let registry = Registry::builtin();
+    let renderer = Renderer::new();
+    let (mut needed, mut failed, mut invalid) = (0usize, 0usize, 0usize);
     let several = list.len() > 1;
     for (file, rel) in &list {
         let name = file.display().to_string();
@@ -77,6 +85,20 @@ pub fn migrate(paths: &[PathBuf], o: &Options) -> i32 {
         // findings: on stdout for --check (they are the answer), else stderr
         for f in &m.findings {
             let line = format!("{name}:{f}");
+            if o.check { println!("{line}") } else { eprintln!("{line}") }
+        }
+        // the migrated flow, read as 2.0, named where it is (or would be) written
+        let shown = match (&o.out, o.in_place && !o.check && !o.diff) {
+            (_, true) => name.clone(),
+            (Some(dir), false) if !o.check && !o.diff => dir.join(rel).display().to_string(),
+            _ => format!("{name} (migrated)"),
+        };
+        let problems = verify::validate_v2(&shown, &m.output, &registry, &renderer);
+        if !problems.is_empty() {
+            invalid += 1;
+        }
+        for d in &problems {
+            let line = format!("{d} (not valid as Kestra 2.0)");
             if o.check { println!("{line}") } else { eprintln!("{line}") }
         }
         if o.diff {
@@ -110,10 +132,16 @@ pub fn migrate(paths: &[PathBuf], o: &Options) -> i32 {
             print!("{}", m.output);
         }
     }
-    eprintln!("{} flow(s): {} to migrate, {} failed", list.len(), needed, failed);
+    eprintln!(
+        "{} flow(s): {} to migrate, {} not valid as Kestra 2.0 once migrated, {} failed",
+        list.len(),
+        needed,
+        invalid,
+        failed
+    );
     if failed > 0 {
         2
-    } else if o.check && needed > 0 {
+    } else if invalid > 0 || (o.check && needed > 0) {
         1
     } else {
         0

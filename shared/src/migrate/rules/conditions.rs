@@ -11,7 +11,7 @@
 
 use crate::migrate::Cx;
 use crate::migrate::edit::{entry_range, quote};
-use crate::migrate::tree::{Node, line_start};
+use crate::migrate::tree::{Kind, Node, line_start};
 use crate::migrate::walk;
 
 pub fn apply(cx: &mut Cx) {
@@ -22,6 +22,17 @@ pub fn apply(cx: &mut Cx) {
         let (s, e) = entry_range(cx.src, k, v);
         if s != line_start(cx.src, k.start) {
             cx.manual(k.start, "trigger conditions as the trigger's first key: move them below `id`, then migrate");
+            continue;
+        }
+        let empty = match &v.kind {
+            Kind::Seq(items) => items.is_empty(),
+            Kind::Map(entries) => entries.is_empty(),
+            Kind::Scalar { value, .. } => value.is_empty() || value == "null" || value == "~",
+        };
+        if empty {
+            // nothing to carry over: an empty `when`/`dependsOn` would only add noise
+            cx.edits.push(s, e, "");
+            cx.changed(k.start, "empty trigger conditions are removed in 2.0: dropped");
             continue;
         }
         let pad = " ".repeat(k.column - 1);
@@ -271,5 +282,41 @@ triggers:
 ";
         let m = check(src, out);
         assert_eq!(found(&m), ["conditions:10", "conditions:18!"]);
+    }
+
+    #[test]
+    fn empty_conditions_are_dropped_not_rewritten() {
+        let src = "\
+id: f
+namespace: n
+tasks:
+  - id: l
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+triggers:
+  - id: up
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions: []
+  - id: s
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: '@daily'
+    conditions:
+";
+        let out = "\
+id: f
+namespace: n
+tasks:
+  - id: l
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+triggers:
+  - id: up
+    type: io.kestra.plugin.core.trigger.Flow
+  - id: s
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: '@daily'
+";
+        let m = check(src, out);
+        assert_eq!(found(&m), ["conditions:10", "conditions:14"]);
     }
 }

@@ -10,11 +10,36 @@
 //! file, so there is nothing here to inline (Baton has none).
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use crate::migrate::edit::{after_map, entry_range, entry_text, quote};
 use crate::migrate::tree::Node;
 use crate::migrate::{Cx, walk};
-use crate::model::types::normalize;
+use crate::model::flow::TASK_COMMON_KEYS;
+use crate::model::types::{flowable_kind, normalize};
+use crate::plugins::Registry;
+
+/// The plugins Baton knows, to tell which keys of a default a task has.
+static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::builtin);
+
+/// Whether a default's key `key` is a property of the task or trigger of
+/// type `normalized` (`top`: a flow task or trigger, matched by type or
+/// package prefix). Kestra's loader, like Baton's, lets a default name a
+/// key that some of the types it matches do not have: it is ignored there,
+/// so it is not inlined (2.0 would reject it as written). Types Baton does
+/// not describe keep every key.
+fn accepts(normalized: &str, trigger: bool, key: &str) -> bool {
+    if trigger {
+        return crate::triggers::find(normalized).is_none_or(|d| crate::triggers::prop_spec(d, key).is_some());
+    }
+    if flowable_kind(normalized).is_some() {
+        return true;
+    }
+    match REGISTRY.get(normalized) {
+        Some(def) => TASK_COMMON_KEYS.contains(&key) || def.props.iter().any(|p| p.name == key),
+        None => true,
+    }
+}
 
 pub fn apply(cx: &mut Cx) {
     let root = cx.root;
@@ -38,16 +63,14 @@ pub fn apply(cx: &mut Cx) {
             return;
         }
     }
-    let tasks: HashSet<*const Node> = walk::tasks(root)
-        .into_iter()
-        .map(|t| t.node as *const Node)
-        .chain(walk::triggers(root).iter().map(|t| t as *const Node))
-        .collect();
+    let tasks: HashSet<*const Node> = walk::tasks(root).into_iter().map(|t| t.node as *const Node).collect();
+    let triggers: HashSet<*const Node> = walk::triggers(root).iter().map(|t| t as *const Node).collect();
     let mut used = vec![false; defaults.len()];
     for m in walk::typed_maps(root) {
         let written = m.get_str("type").unwrap_or_default();
         let norm = normalize(written);
-        let top = tasks.contains(&(m as *const Node));
+        let trigger = triggers.contains(&(m as *const Node));
+        let top = trigger || tasks.contains(&(m as *const Node));
         let matching: Vec<usize> = defaults
             .iter()
             .enumerate()
@@ -65,7 +88,8 @@ pub fn apply(cx: &mut Cx) {
             continue;
         }
         let mut keys = Vec::new();
-        inline(cx, m, &matching.iter().map(|i| defaults[*i]).collect::<Vec<_>>(), &mut keys);
+        let keep = |k: &str| !top || accepts(norm, trigger, k);
+        inline(cx, m, &matching.iter().map(|i| defaults[*i]).collect::<Vec<_>>(), &keep, &mut keys);
         for i in matching {
             used[i] = true;
         }
@@ -87,7 +111,8 @@ pub fn apply(cx: &mut Cx) {
 }
 
 /// Adds to block mapping `m` what `defaults` (in order) give it.
-fn inline(cx: &mut Cx, m: &Node, defaults: &[&Node], keys: &mut Vec<String>) {
+/// Keys `keep` refuses are left out and reported.
+fn inline(cx: &mut Cx, m: &Node, defaults: &[&Node], keep: &dyn Fn(&str) -> bool, keys: &mut Vec<String>) {
     let indent = m.column - 1;
     let mut added: Vec<(String, String)> = Vec::new();
     for d in defaults {
@@ -95,6 +120,11 @@ fn inline(cx: &mut Cx, m: &Node, defaults: &[&Node], keys: &mut Vec<String>) {
         let Some(values) = d.get("values") else { continue };
         for (k, v) in values.entries() {
             let key = k.str().unwrap_or_default().to_string();
+            if !keep(&key) {
+                let ty = m.get_str("type").unwrap_or("?");
+                cx.changed(k.start, format!("pluginDefault '{key}' not inlined into {ty}: not one of its properties (ignored there in 1.x too)"));
+                continue;
+            }
             let text = value_entry(cx.src, values, k, v, indent);
             if let Some(pos) = added.iter().position(|(a, _)| *a == key) {
                 if forced {

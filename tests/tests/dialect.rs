@@ -123,3 +123,93 @@ fn a_flow_using_neither_dialect_runs_as_1x_unless_the_server_says_2() {
     assert_eq!(r.diagnostics.len(), 1);
     assert!(r.diagnostics[0].to_string().contains("io.kestra.plugin.core.flow.Loop"));
 }
+
+const STG_SALES: &str = r#"
+id: stg_sales
+namespace: company.team
+tasks:
+  - id: count
+    type: io.kestra.plugin.core.debug.Return
+    format: "120"
+outputs:
+  - id: row_count
+    type: STRING
+    value: "{{ outputs.count.value }}"
+"#;
+
+const STG_MARKETING: &str = r#"
+id: stg_marketing
+namespace: company.team
+tasks:
+  - id: count
+    type: io.kestra.plugin.core.debug.Return
+    format: "7"
+outputs:
+  - id: row_count
+    type: STRING
+    value: "{{ outputs.count.value }}"
+"#;
+
+const REPORT: &str = r#"
+id: report
+namespace: company.team
+inputs:
+  - id: rows
+    type: STRING
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.rows }}"
+triggers:
+  - id: after_staging
+    type: io.kestra.plugin.core.trigger.Flow
+    inputs:
+      rows: "{{ trigger.outputs.stg_sales.row_count }}+{{ trigger.outputs.stg_marketing.row_count }}"
+    dependsOn:
+      - flowId: stg_sales
+        namespace: company.team
+      - flowId: stg_marketing
+        namespace: company.team
+    window:
+      every: P1D
+      fireOnce: true
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depends_on_two_upstreams_starts_the_downstream_once_with_scoped_outputs() {
+    use crate::flow_triggers::{ended, executions};
+    let h = crate::support::harness();
+    let report = h.flow(REPORT);
+    assert_eq!(report.dialect.resolve(Policy::AUTO).dialect, Dialect::V2);
+    let sales = h.flow(STG_SALES);
+    let marketing = h.flow(STG_MARKETING);
+    h.run_flow(&sales, serde_json::json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(executions(&h, "company.team", "report").await.is_empty(), "stg_sales alone is not enough");
+    let m = h.run_flow(&marketing, serde_json::json!({})).await;
+    let down = ended(&h, "company.team", "report", 1).await;
+    assert_eq!(down.len(), 1, "both ended: one downstream");
+    let d = &down[0];
+    assert_eq!(d.state.current, shared::model::StateType::Success, "{d:#?}");
+    assert_eq!(d.inputs["rows"], serde_json::json!("120+7"), "trigger.outputs scoped by flow id");
+    assert_eq!(d.trigger.as_ref().expect("trigger").variables["executionId"], serde_json::json!(m.id));
+    // the same end handled again, and both upstreams again in the same
+    // window: fireOnce keeps it at one
+    shared::runtime::flow_triggers::on_state_change(&h.embedded.engine, &m).await.expect("again");
+    h.run_flow(&sales, serde_json::json!({})).await;
+    h.run_flow(&marketing, serde_json::json!({})).await;
+    assert_eq!(ended(&h, "company.team", "report", 1).await.len(), 1, "fireOnce: once per window");
+}
+
+#[test]
+fn depends_on_problems_are_validation_errors_at_their_position() {
+    let registry = shared::plugins::Registry::builtin();
+    let renderer = shared::template::Renderer::new();
+    let bad = REPORT
+        .replace("      fireOnce: true", "      fireOnce: true\n      deadline: \"09:00\"")
+        .replace("    window:", "    onMiss:\n      behavior: FAIL\n    window:");
+    let (_, diags) = shared::validate::validate_source("report.yaml", &bad, &registry, &renderer);
+    let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+    assert!(text.iter().any(|t| t.contains("onMiss")), "onMiss is refused, not ignored: {text:?}");
+    assert!(text.iter().any(|t| t.contains("cannot be combined")), "{text:?}");
+}

@@ -19,7 +19,7 @@ use crate::support::{Harness, harness};
 const CORPUS: &str = "/work/shared/reference/kestra-corpus/valids";
 
 /// The executions of `namespace.flow_id`.
-async fn executions(h: &Harness, namespace: &str, flow_id: &str) -> Vec<Execution> {
+pub(crate) async fn executions(h: &Harness, namespace: &str, flow_id: &str) -> Vec<Execution> {
     let filter = ExecutionFilter {
         namespace: Some(namespace.into()),
         flow_id: Some(flow_id.into()),
@@ -34,7 +34,7 @@ async fn executions(h: &Harness, namespace: &str, flow_id: &str) -> Vec<Executio
 
 /// Waits until `namespace.flow_id` has `n` ended executions (30 s at most), then
 /// a moment more so that an extra one would show.
-async fn ended(h: &Harness, namespace: &str, flow_id: &str, n: usize) -> Vec<Execution> {
+pub(crate) async fn ended(h: &Harness, namespace: &str, flow_id: &str, n: usize) -> Vec<Execution> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let all = executions(h, namespace, flow_id).await;

@@ -158,6 +158,18 @@ pub fn scan(root: &Value) -> Vec<Marker> {
             scan_trigger(&child_index("triggers", i), t, obj.get("inputs"), &mut out);
         }
     }
+    if let Some(checks) = obj.get("checks").and_then(Value::as_array) {
+        for (i, c) in checks.iter().enumerate() {
+            if c.get("when").is_some_and(|v| !v.is_null()) {
+                out.push(marker(
+                    &child_key(&child_index("checks", i), "when"),
+                    Dialect::V2,
+                    "a check's `when`".into(),
+                    "use the check's `condition`",
+                ));
+            }
+        }
+    }
     walk(root, "", &mut out);
     out
 }

@@ -154,3 +154,31 @@ fn label_value_options_read_as_their_values() {
     let (_, problems) = crate::model::Flow::from_value(&root, &bad);
     assert!(problems.iter().any(|p| p.message.contains("unknown option key 'colour'")), "{problems:?}");
 }
+
+#[test]
+fn a_check_when_is_its_condition_in_2_0() {
+    let y = "id: f\nnamespace: n\ninputs:\n  - id: env\n    type: STRING\n    defaults: dev\nchecks:\n  - when: \"{{ inputs.env == 'production' }}\"\n    message: production only\n    behavior: FAIL_EXECUTION\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let (root, _) = crate::yaml::parse(y).expect("yaml");
+    let (flow, problems) = crate::model::Flow::from_value(&root, y);
+    assert!(problems.is_empty(), "{problems:?}");
+    let flow = flow.expect("flow");
+    assert_eq!(flow.checks.len(), 1);
+    assert_eq!(flow.checks[0].condition, "{{ inputs.env == 'production' }}");
+    let r = flow.dialect.resolve(Policy::AUTO);
+    assert_eq!(r.dialect, Dialect::V2);
+    assert!(r.reason.contains("checks[0].when"), "{}", r.reason);
+    // 1.x's `condition` is 2.0's alias: neutral; both at once is an error, neither too
+    let old = y.replace("  - when:", "  - condition:");
+    let (root, _) = crate::yaml::parse(&old).expect("yaml");
+    let (flow, problems) = crate::model::Flow::from_value(&root, &old);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(flow.expect("flow").checks[0].condition, "{{ inputs.env == 'production' }}");
+    let both = y.replace("    message: production only", "    condition: \"{{ true }}\"\n    message: production only");
+    let (root, _) = crate::yaml::parse(&both).expect("yaml");
+    let (_, problems) = crate::model::Flow::from_value(&root, &both);
+    assert!(problems.iter().any(|p| p.path == "checks[0].condition" && p.message.contains("not both")), "{problems:?}");
+    let neither = y.replace("  - when: \"{{ inputs.env == 'production' }}\"\n    message:", "  - message:");
+    let (root, _) = crate::yaml::parse(&neither).expect("yaml");
+    let (_, problems) = crate::model::Flow::from_value(&root, &neither);
+    assert!(problems.iter().any(|p| p.message.contains("missing required property 'when'")), "{problems:?}");
+}

@@ -100,7 +100,8 @@ pub struct Listener {
 }
 
 const SLA_KEYS: &[&str] = &["id", "type", "behavior", "labels", "duration", "assert"];
-const CHECK_KEYS: &[&str] = &["condition", "message", "style", "behavior"];
+/// `when` is Kestra 2.0's name for `condition` (which 2.0 keeps as an alias).
+const CHECK_KEYS: &[&str] = &["condition", "when", "message", "style", "behavior"];
 const LISTENER_KEYS: &[&str] = &["description", "conditions", "tasks"];
 
 /// The items of an optional list key, or a problem if it is not a list.
@@ -322,7 +323,25 @@ pub fn read_checks(v: Option<&Value>, problems: &mut Vec<Problem>) -> Vec<Check>
     for (i, item) in items(v, "checks", problems).iter().enumerate() {
         let path = child_index("checks", i);
         let Some(m) = mapping(item, &path, "a check", CHECK_KEYS, problems) else { continue };
-        let condition = required_string(m, &path, "condition", problems);
+        let present = |k: &str| m.get(k).is_some_and(|v| !v.is_null());
+        let condition = match (present("when"), present("condition")) {
+            (true, true) => {
+                problems.push(Problem {
+                    path: child_key(&path, "condition"),
+                    message: "a check has either 'when' (Kestra 2.0) or 'condition' (its 1.x name), not both".into(),
+                });
+                None
+            }
+            (true, false) => required_string(m, &path, "when", problems),
+            (false, true) => required_string(m, &path, "condition", problems),
+            (false, false) => {
+                problems.push(Problem {
+                    path: path.clone(),
+                    message: "missing required property 'when' (or its 1.x name 'condition')".into(),
+                });
+                None
+            }
+        };
         let message = required_string(m, &path, "message", problems);
         let style = enum_prop(
             m,

@@ -30,7 +30,8 @@ use super::engine::Engine;
 use super::launcher::{self, LaunchError, LaunchRequest};
 use crate::backend::BackendError;
 use crate::model::{Execution, Flow, Label, TriggerContext, ids};
-use crate::triggers::flow::decide::{self, Firing, Upstream, WindowRecord};
+use crate::triggers::flow::decide::{self, Firing, Upstream, WindowRecord, WindowRule};
+use crate::triggers::flow::depends;
 use crate::triggers::flow::spec::{self, FlowTriggerSpec};
 use crate::triggers::flow::window::TimeWindow;
 
@@ -169,6 +170,20 @@ async fn upstream_context(engine: &Engine, exec: &Execution) -> Value {
     ctx
 }
 
+/// The context of a `dependsOn` entry's `when` (Kestra 2.0): the upstream's
+/// `namespace`, `flowId`, `state`, `labels`, `outputs` (its flow outputs) and
+/// `hasRetryAttempt`, beside the upstream's usual variables.
+fn depends_context(ctx: &Value, exec: &Execution) -> Value {
+    let mut c = ctx.clone();
+    c["namespace"] = json!(exec.namespace);
+    c["flowId"] = json!(exec.flow_id);
+    c["state"] = json!(exec.state.current.as_str());
+    c["labels"] = Value::Object(exec.labels_map());
+    c["outputs"] = Value::Object(exec.outputs.clone().unwrap_or_default());
+    c["hasRetryAttempt"] = json!(exec.task_run_list.iter().any(|t| t.attempts.len() > 1));
+    c
+}
+
 async fn evaluate(
     engine: &Arc<Engine>,
     exec: &Execution,
@@ -219,8 +234,18 @@ async fn evaluate(
                 }
             }
         }
-        let Some((f, o)) =
-            apply_window(engine, flow, &m.id, &m.time_window, m.reset_on_success, &results, up, exec).await?
+        let Some((f, o)) = apply_window(
+            engine,
+            flow,
+            &m.id,
+            &m.time_window,
+            WindowRule::all(m.reset_on_success),
+            &results,
+            None,
+            up,
+            exec,
+        )
+        .await?
         else {
             return Ok(());
         };
@@ -235,19 +260,66 @@ async fn evaluate(
                 return Ok(());
             }
         };
-        let Some((f, o)) =
-            apply_window(engine, flow, &pre.id, &pre.time_window, pre.reset_on_success, &results, up, exec).await?
+        let Some((f, o)) = apply_window(
+            engine,
+            flow,
+            &pre.id,
+            &pre.time_window,
+            WindowRule::all(pre.reset_on_success),
+            &results,
+            None,
+            up,
+            exec,
+        )
+        .await?
         else {
             return Ok(());
         };
         merge(o);
         firings.push((pre.id.clone(), f));
     }
+    // 2.0's `dependsOn`: its window keeps each upstream's outputs under its
+    // flow id (`trigger.outputs.<flowId>.<key>`)
+    let mut scoped_outputs = None;
+    if let Some(d) = &spec.depends_on {
+        let when_ctx = depends_context(ctx, exec);
+        let mut render_when = |t: &str| -> Result<String, String> {
+            engine.renderer.render_str(t, &when_ctx, engine.host.as_ref()).map_err(|e| e.to_string())
+        };
+        let results = match depends::results(d, up, &mut render_when) {
+            Ok(r) => r,
+            Err(e) => {
+                skip("dependsOn", &e);
+                return Ok(());
+            }
+        };
+        if results.iter().all(|(_, ok)| !ok) {
+            return Ok(());
+        }
+        let id = format!("dependsOn:{}", trig.id);
+        let own = Map::from_iter([(exec.flow_id.clone(), Value::Object(exec.outputs.clone().unwrap_or_default()))]);
+        let Some((f, mut o)) =
+            apply_window(engine, flow, &id, &d.window, d.rule(), &results, Some(&own), up, exec).await?
+        else {
+            return Ok(());
+        };
+        if d.single_entry() {
+            let mut flat = Value::Object(exec.outputs.clone().unwrap_or_default());
+            decide::deep_merge(&mut flat, &Value::Object(o));
+            o = match flat {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+        }
+        scoped_outputs = Some(o);
+        firings.push((id, f));
+    }
     let seed = decide::execution_seed(&flow.namespace, &flow.id, &trig.id, up, &firings);
     // Kestra's `Flow.evaluate`: this upstream's outputs deep-merged with the
     // window's (every upstream it counted), so `trigger.outputs` has them all
-    let outputs = match window_outputs {
-        Some(w) => {
+    let outputs = match (scoped_outputs, window_outputs) {
+        (Some(o), _) => o,
+        (None, Some(w)) => {
             let mut o = Value::Object(exec.outputs.clone().unwrap_or_default());
             decide::deep_merge(&mut o, &w);
             match o {
@@ -255,7 +327,7 @@ async fn evaluate(
                 _ => Map::new(),
             }
         }
-        None => exec.outputs.clone().unwrap_or_default(),
+        (None, None) => exec.outputs.clone().unwrap_or_default(),
     };
     let mut ctx = ctx.clone();
     if !outputs.is_empty() {
@@ -277,12 +349,13 @@ pub async fn apply_window(
     flow: &Flow,
     condition_id: &str,
     window: &TimeWindow,
-    reset_on_success: bool,
+    rule: WindowRule,
     results: &[(String, bool)],
+    upstream_outputs: Option<&Map<String, Value>>,
     up: &Upstream<'_>,
     exec: &Execution,
 ) -> Result<Option<(Firing, Map<String, Value>)>, FlowTriggerError> {
-    if reset_on_success && results.iter().all(|(_, ok)| !ok) {
+    if rule.reset_on_success && results.iter().all(|(_, ok)| !ok) {
         // nothing met, and a window that resets on success is never
         // complete without a new match: nothing to read or store
         return Ok(None);
@@ -296,11 +369,11 @@ pub async fn apply_window(
         };
         let adv = decide::advance(
             window,
-            reset_on_success,
+            rule,
             results,
             stored,
             &upstream_key,
-            exec.outputs.as_ref(),
+            upstream_outputs.or(exec.outputs.as_ref()),
             Utc::now(),
         );
         if adv.outputs_dropped {

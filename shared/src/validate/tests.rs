@@ -384,7 +384,7 @@ fn flow_keys_items_are_checked_at_their_position() {
     has(&out, "sla[2]: missing required property 'assert'");
     has(&out, "f.yaml:14:5: sla[2].duration: 'duration' belongs to MAX_DURATION SLAs");
     has(&out, "f.yaml:18:5: checks[0].style: invalid style 'LOUD'");
-    has(&out, "checks[1]: missing required property 'condition'");
+    has(&out, "checks[1]: missing required property 'when' (or its 1.x name 'condition')");
     has(&out, "checks[1].behavior: invalid behavior 'STOP'");
     has(&out, "listeners[0].tasks: 'tasks' must contain at least one task");
     has(&out, "listeners[1].conditions[0].in");

@@ -179,6 +179,25 @@ pub struct Advance {
     pub outputs_dropped: bool,
 }
 
+/// When a window fires, and what a firing does to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowRule {
+    /// A firing empties the window (results and outputs): 1.x `resetOnSuccess`.
+    pub reset_on_success: bool,
+    /// How many conditions must be met (`None`: all of them): 2.0's `mode`
+    /// `ANY` (1) and `AT_LEAST` (`minSatisfied`).
+    pub need: Option<usize>,
+    /// Fires at most once per window: 2.0's `window.fireOnce`.
+    pub once: bool,
+}
+
+impl WindowRule {
+    /// 1.x preconditions and `MultipleCondition`: all conditions, `resetOnSuccess`.
+    pub fn all(reset_on_success: bool) -> WindowRule {
+        WindowRule { reset_on_success, need: None, once: false }
+    }
+}
+
 /// Applies `results` (this transition's conditions) to the stored window,
 /// as Kestra's executor does (`FlowTriggerService`, `MultipleCondition.test`):
 /// the stored window if still open at `now`, else a new one; conditions met
@@ -188,9 +207,11 @@ pub struct Advance {
 /// and other conditions), met or not, until it expires; with
 /// `reset_on_success` a firing empties the window (results and outputs).
 /// `upstream_outputs` are merged into the window when the transition counts.
+/// With `rule.need`, the window is complete when that many conditions are
+/// met; with `rule.once`, a window that fired counts nothing more.
 pub fn advance(
     window: &TimeWindow,
-    reset_on_success: bool,
+    rule: WindowRule,
     results: &[(String, bool)],
     stored: Option<WindowRecord>,
     upstream_key: &str,
@@ -214,8 +235,14 @@ pub fn advance(
         let fire = seen.fired.map(|round| Firing { window_start: rec.start, round });
         return Advance { fire, outputs: rec.outputs.clone(), ..nothing };
     }
+    if rule.once && rec.round > 0 {
+        return nothing;
+    }
     let met: Vec<&String> = results.iter().filter(|(_, ok)| *ok).map(|(k, _)| k).collect();
-    let complete = |rec: &WindowRecord| results.iter().all(|(k, _)| rec.results.get(k).copied().unwrap_or(false));
+    let complete = |rec: &WindowRecord| {
+        let n = results.iter().filter(|(k, _)| rec.results.get(k).copied().unwrap_or(false)).count();
+        n >= rule.need.unwrap_or(results.len()).min(results.len())
+    };
     if met.is_empty() && !complete(&rec) {
         return nothing;
     }
@@ -237,7 +264,7 @@ pub fn advance(
     let outputs = rec.outputs.clone();
     if all {
         rec.round += 1;
-        if reset_on_success {
+        if rule.reset_on_success {
             rec.results.clear();
             rec.outputs.clear();
         }

@@ -63,7 +63,7 @@ fn step(spec: &FlowTriggerSpec, u: &Upstream<'_>, stored: Option<WindowRecord>, 
         Ok(has_label.to_string())
     };
     let results = precondition_results(pre, u, &mut render).expect("rendered");
-    advance(&pre.time_window, pre.reset_on_success, &results, stored, &u.key(), None, now)
+    advance(&pre.time_window, WindowRule::all(pre.reset_on_success), &results, stored, &u.key(), None, now)
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn a_window_merges_its_upstreams_outputs_for_trigger_outputs() {
     let mut run = |u: &Upstream<'_>, out: serde_json::Value, stored: Option<WindowRecord>| {
         let results = precondition_results(pre, u, &mut render).expect("results");
         let out = out.as_object().cloned().unwrap_or_default();
-        advance(&pre.time_window, pre.reset_on_success, &results, stored, &u.key(), Some(&out), now)
+        advance(&pre.time_window, WindowRule::all(pre.reset_on_success), &results, stored, &u.key(), Some(&out), now)
     };
     let a = run(&up("a1", "ns", "a", StateType::Success, &[]), json!({"x": 1, "m": {"k": "a", "only_a": true}}), None);
     assert!(a.fire.is_none());

@@ -1,11 +1,13 @@
 //! `io.kestra.plugin.core.trigger.Flow`: starts an execution when another
-//! execution changes state (its `states`, `preconditions` and `conditions`).
+//! execution changes state (its `states`, `preconditions` and `conditions`;
+//! in Kestra 2.0 `dependsOn`, `window` and `mode`: [`depends`]).
 //!
 //! [`spec`] parses the properties once per flow source, [`window`] owns
 //! `timeWindow`, and [`decide`] is the pure decision the runtime
 //! (`runtime::flow_triggers`) applies when an execution changes state.
 
 pub mod decide;
+pub mod depends;
 pub mod spec;
 pub mod window;
 
@@ -23,6 +25,10 @@ pub static DEF: TriggerDef = TriggerDef {
         PropSpec::optional("inputs", PropKind::Map),
         PropSpec::optional("states", PropKind::List),
         PropSpec::optional("preconditions", PropKind::Map),
+        PropSpec::optional("dependsOn", PropKind::List),
+        PropSpec::optional("window", PropKind::Map),
+        PropSpec::optional("mode", PropKind::String),
+        PropSpec::optional("minSatisfied", PropKind::Integer),
         crate::triggers::WHEN,
     ],
     check,

@@ -22,6 +22,8 @@ pub struct FlowTriggerSpec {
     pub conditions: Vec<crate::conditions::Condition>,
     /// The legacy `MultipleCondition`s: stateful, like `preconditions`.
     pub multiple: Vec<MultipleSpec>,
+    /// Kestra 2.0's `dependsOn` with its `window` and `mode`.
+    pub depends_on: Option<super::depends::DependsOn>,
 }
 
 /// A legacy `MultipleCondition` (`window`, `windowAdvance`, `resetOnSuccess`,
@@ -187,7 +189,12 @@ pub fn parse(trig: &Trigger) -> Result<FlowTriggerSpec, Vec<TriggerProblem>> {
         }
     }
     conditions.extend(crate::triggers::when_condition(trig));
-    if p.0.is_empty() { Ok(FlowTriggerSpec { states, inputs, preconditions, conditions, multiple }) } else { Err(p.0) }
+    let depends_on = super::depends::parse(&trig.props, &mut p);
+    if p.0.is_empty() {
+        Ok(FlowTriggerSpec { states, inputs, preconditions, conditions, multiple, depends_on })
+    } else {
+        Err(p.0)
+    }
 }
 
 fn parse_multiple(raw: &Value, path: &str, p: &mut Problems) -> Option<MultipleSpec> {

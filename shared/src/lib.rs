@@ -15,6 +15,7 @@ pub mod functions;
 pub mod gcp;
 pub mod graph;
 pub mod inputs;
+pub mod migrate;
 pub mod model;
 pub mod plugins;
 pub mod runtime;

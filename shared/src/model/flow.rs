@@ -341,7 +341,8 @@ const FLOW_KEYS: &[&str] = &[
     "workerGroup",
 ];
 
-const TASK_COMMON_KEYS: &[&str] = &[
+/// The keys every task has (Kestra's `Task`), besides its type's own.
+pub const TASK_COMMON_KEYS: &[&str] = &[
     "id",
     "type",
     "description",

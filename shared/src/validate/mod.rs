@@ -294,7 +294,8 @@ fn io_diag(p: &Path, e: &std::io::Error) -> Diagnostic {
     }
 }
 
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The `*.yml` / `*.yaml` files under `dir`, recursively, in sorted order.
+pub fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for e in entries {

@@ -28,6 +28,24 @@ pub enum Command {
         #[arg(long, env = "BATON_DIALECT", default_value = "auto", value_parser = parse_dialect)]
         dialect: shared::dialect::Policy,
     },
+    /// Rewrite Kestra 1.x flows in the Kestra 2.0 dialect.
+    Migrate {
+        /// Files or folders (*.yml, *.yaml).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write nothing; list what needs migrating and exit 1 if anything does.
+        #[arg(long)]
+        check: bool,
+        /// Print a unified diff instead of the migrated flows.
+        #[arg(long)]
+        diff: bool,
+        /// Rewrite the files where they are.
+        #[arg(long, conflicts_with = "out")]
+        in_place: bool,
+        /// Write the migrated flows under this folder.
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+    },
     /// List or show executions.
     Executions {
         #[command(subcommand)]
@@ -290,6 +308,9 @@ pub async fn dispatch(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Run(a) => return super::run::run(&home, a).await,
         Command::Validate { paths, dialect } => return super::validate::validate(&paths, dialect),
+        Command::Migrate { paths, check, diff, in_place, out } => {
+            return super::migrate::migrate(&paths, &super::migrate::Options { check, diff, in_place, out });
+        }
         Command::Executions { command } => super::executions::executions(&home, command).await,
         Command::Logs { id, json } => super::executions::logs(&home, &id, json).await,
         Command::Kv { command } => super::kv::kv(&home, command).await,

@@ -7,6 +7,7 @@ mod backfill;
 mod executions;
 mod home;
 mod kv;
+mod migrate;
 mod nsfiles;
 mod progress;
 mod resume;

@@ -130,8 +130,7 @@ fn rewrite_task(cx: &mut Cx, t: &TaskAt) {
 fn drop_value_index(code: &str) -> String {
     let mut out = code.to_string();
     for idx in ["[item.value]", "[item.parent.value]"] {
-        loop {
-            let Some(pos) = find_output_index(&out, idx) else { break };
+        while let Some(pos) = find_output_index(&out, idx) {
             out.replace_range(pos..pos + idx.len(), "");
         }
     }

@@ -71,4 +71,27 @@ pluginDefaults:
         assert!(m.findings.iter().any(|f| f.message.contains("'bucket' not inlined")), "{:?}", m.findings);
         assert_eq!(check(src), Vec::<String>::new());
     }
+
+    #[test]
+    fn flow_trigger_conditions_migrate_to_a_valid_depends_on() {
+        let src = "\
+id: f
+namespace: n
+tasks:
+  - id: l
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+triggers:
+  - id: up
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: company.team
+        flowId: upstream
+      - type: io.kestra.plugin.core.condition.ExecutionStatus
+        in: [SUCCESS, WARNING]
+";
+        assert!(crate::migrate::migrate(src).expect("migrates").output.contains("dependsOn:"));
+        assert_eq!(check(src), Vec::<String>::new());
+    }
 }

@@ -188,7 +188,7 @@ async fn a_killed_task_cancels_its_cloud_run_execution() {
     assert!(status.is_success(), "kill answered {status}");
     let exec = sweep_until_done(&cluster, &id).await;
     assert_eq!(exec.state.current, StateType::Killed);
-    let cancelled = wait_for(Duration::from_secs(10), "the execution to be cancelled", || async {
+    let cancelled = wait_for(Duration::from_secs(60), "the execution to be cancelled", || async {
         let status = push(&cluster.http, &cluster.scheduler.url, br#"{"type":"sweep"}"#, None).await;
         assert!(status < 300);
         fake.executions().values().find(|e| e["cancelledCount"] == 1).cloned()

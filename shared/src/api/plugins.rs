@@ -26,7 +26,8 @@ async fn list(State(s): State<ApiState>) -> Json<Value> {
 
 async fn schemas(State(s): State<ApiState>, Path(kind): Path<String>) -> ApiResult<Json<Value>> {
     let catalog = schema::catalog(&s.engine.registry);
-    Ok(Json(match kind.as_str() {
+    // Kestra's clients send the SchemaType enum (`FLOW`), its UI `flow`
+    Ok(Json(match kind.to_ascii_lowercase().as_str() {
         "flow" => json::flow_schema(&catalog),
         "task" => json::kind_schema_of(&catalog, Kind::Task),
         "trigger" => json::kind_schema_of(&catalog, Kind::Trigger),

@@ -81,13 +81,7 @@ impl Builder {
         });
     }
 
-    fn finish(
-        self,
-        type_name: &'static str,
-        aliases: Vec<&'static str>,
-        kind: Kind,
-        deprecated: bool,
-    ) -> Described {
+    fn finish(self, type_name: &'static str, aliases: Vec<&'static str>, kind: Kind, deprecated: bool) -> Described {
         let d = self.doc;
         Described {
             type_name,
@@ -153,7 +147,12 @@ pub fn catalog(registry: &Registry) -> Vec<Described> {
         for spec in def.props {
             b.add(spec, Holds::Value, &[]);
         }
-        out.push(b.finish(def.type_name, dedup(types::aliases_of(def.type_name).collect()), Kind::Task, def.deprecated));
+        out.push(b.finish(
+            def.type_name,
+            dedup(types::aliases_of(def.type_name).collect()),
+            Kind::Task,
+            def.deprecated,
+        ));
     }
     out.sort_by_key(|d| d.type_name);
     let mut triggers = Vec::new();

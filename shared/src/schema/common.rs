@@ -41,7 +41,9 @@ pub const TASK_DOCS: &[PropDoc] = &[
     PropDoc::new("allowFailure", "A failure of this task ends it FAILED but lets the execution go on (ends WARNING).")
         .default("false")
         .fixed(),
-    PropDoc::new("allowWarning", "A WARNING of this task counts as SUCCESS for the execution.").default("false").fixed(),
+    PropDoc::new("allowWarning", "A WARNING of this task counts as SUCCESS for the execution.")
+        .default("false")
+        .fixed(),
     PropDoc::new(
         "retry",
         "Retry a failed attempt: {type: constant|exponential|random, interval, maxAttempts, maxDuration…}.",

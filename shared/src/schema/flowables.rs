@@ -48,12 +48,18 @@ const SUBFLOW_COMMON: [PropSpec; 7] = [
 static DEFS: &[FlowableDef] = &[
     def("io.kestra.plugin.core.flow.Sequential", FlowableKind::Sequential, &[], &[]),
     def("io.kestra.plugin.core.flow.Parallel", FlowableKind::Parallel, &[CONCURRENT], &[]),
-    def("io.kestra.plugin.core.flow.If", FlowableKind::If, &[PropSpec::required("condition", PropKind::String)], &[
-        &["condition"],
-    ]),
-    def("io.kestra.plugin.core.flow.Switch", FlowableKind::Switch, &[PropSpec::required("value", PropKind::String)], &[
-        &["value"],
-    ]),
+    def(
+        "io.kestra.plugin.core.flow.If",
+        FlowableKind::If,
+        &[PropSpec::required("condition", PropKind::String)],
+        &[&["condition"]],
+    ),
+    def(
+        "io.kestra.plugin.core.flow.Switch",
+        FlowableKind::Switch,
+        &[PropSpec::required("value", PropKind::String)],
+        &[&["value"]],
+    ),
     def("io.kestra.plugin.core.flow.ForEach", FlowableKind::ForEach, FOR_EACH, &[&["values", "value"]]),
     FlowableDef {
         deprecated: true,
@@ -111,7 +117,12 @@ static DEFS: &[FlowableDef] = &[
         &[&["condition"]],
     ),
     def("io.kestra.plugin.core.flow.Dag", FlowableKind::Dag, &[CONCURRENT], &[]),
-    def("io.kestra.plugin.core.execution.Exit", FlowableKind::Exit, &[PropSpec::optional("state", PropKind::String)], &[]),
+    def(
+        "io.kestra.plugin.core.execution.Exit",
+        FlowableKind::Exit,
+        &[PropSpec::optional("state", PropKind::String)],
+        &[],
+    ),
     def(
         "io.kestra.plugin.core.flow.ForEachItem",
         FlowableKind::ForEachItem,

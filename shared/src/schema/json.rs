@@ -34,17 +34,25 @@ fn or_template(schema: Value) -> Value {
     json!({"anyOf": [schema, template()]})
 }
 
+/// `schema`, or a string the validator reads as it (`pattern`) or a template.
+fn or_string(schema: Value, pattern: &str) -> Value {
+    json!({"anyOf": [schema, {"type": "string", "pattern": format!("{pattern}|{TEMPLATE_PATTERN}")}]})
+}
+
+/// What the validator accepts for a kind (`validate::tasks::kind_ok`):
+/// scalars for a string (Jackson coerces them), numeric strings for a
+/// number, "true"/"false" for a boolean, a template for anything.
 fn kind_schema(kind: PropKind) -> Value {
     match kind {
-        PropKind::String => json!({"type": "string"}),
-        PropKind::Integer => or_template(json!({"type": "integer"})),
-        PropKind::Number => or_template(json!({"type": "number"})),
-        PropKind::Boolean => or_template(json!({"type": "boolean"})),
+        PropKind::String => json!({"type": ["string", "number", "boolean"]}),
+        PropKind::Integer => or_string(json!({"type": "integer"}), r"^\s*[-+]?[0-9]+\s*$"),
+        PropKind::Number => or_string(json!({"type": "number"}), r"^\s*[-+]?[0-9.]+([eE][-+]?[0-9]+)?\s*$"),
+        PropKind::Boolean => or_string(json!({"type": "boolean"}), "^(true|false)$"),
         PropKind::Duration => json!({"type": "string", "format": "duration"}),
         PropKind::List => or_template(json!({"type": "array"})),
         PropKind::Map => or_template(json!({"type": "object"})),
         PropKind::StringOrList => json!({"anyOf": [
-            {"type": "string"},
+            {"type": ["string", "number", "boolean"]},
             {"type": "array", "items": {"type": ["string", "number", "boolean"]}}
         ]}),
         PropKind::Any => json!({}),
@@ -249,23 +257,27 @@ pub fn kind_schema_of(catalog: &[Described], kind: Kind) -> Value {
     s
 }
 
-/// Kestra's answer for one type: `{markdown, schema: {properties, outputs, definitions}}`.
+/// Kestra's answer for one type (`DocumentationWithSchema`):
+/// `{markdown, schema: {properties, outputs, definitions}}`.
 pub fn type_doc(catalog: &[Described], d: &Described) -> Value {
     let r = refs_of(catalog);
     let def = definition(d, &r);
-    let outputs = json!({
-        "type": "object",
-        "properties": def["$outputs"].clone(),
-    });
+    // Kestra's `PluginSchema`: property name → schema (a required one
+    // marked `$required`), output name → schema
+    let mut props = def["properties"].clone();
+    for p in d.props.iter().filter(|p| p.required) {
+        props[p.name]["$required"] = json!(true);
+    }
     json!({
         "markdown": markdown(d),
-        "schema": {"properties": def, "outputs": outputs, "definitions": {}},
+        "schema": {"properties": props, "outputs": def["$outputs"].clone(), "definitions": {}},
     })
 }
 
-/// Kestra's plugin list: one entry per group with its types by kind.
+/// Kestra's plugin list: one entry per group with its types by kind,
+/// each as Kestra's `{cls, deprecated}`.
 pub fn plugin_list(catalog: &[Described]) -> Value {
-    let mut groups: BTreeMap<&str, [Vec<&str>; 4]> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, [Vec<Value>; 4]> = BTreeMap::new();
     for d in catalog {
         let slot = match d.kind {
             Kind::Task => 0,
@@ -273,7 +285,7 @@ pub fn plugin_list(catalog: &[Described]) -> Value {
             Kind::Condition => 2,
             Kind::TaskRunner => 3,
         };
-        groups.entry(d.group.as_str()).or_default()[slot].push(d.type_name);
+        groups.entry(d.group.as_str()).or_default()[slot].push(json!({"cls": d.type_name, "deprecated": d.deprecated}));
     }
     let list: Vec<Value> = groups
         .into_iter()

@@ -10,6 +10,8 @@
 
 pub mod catalog;
 pub mod common;
+#[cfg(test)]
+mod conformance_tests;
 pub mod docs;
 pub mod flowables;
 pub mod json;

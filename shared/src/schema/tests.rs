@@ -16,7 +16,8 @@ fn cat() -> Vec<Described> {
 }
 
 fn example_value(d: &Described) -> Map<String, Value> {
-    let (v, _) = crate::yaml::parse(d.example).unwrap_or_else(|e| panic!("{}: example is not YAML: {e:?}", d.type_name));
+    let (v, _) =
+        crate::yaml::parse(d.example).unwrap_or_else(|e| panic!("{}: example is not YAML: {e:?}", d.type_name));
     v.as_object().cloned().unwrap_or_else(|| panic!("{}: example is not a mapping", d.type_name))
 }
 
@@ -83,7 +84,12 @@ fn docs_name_only_types_and_properties_that_exist() {
         let d = c.iter().find(|d| d.type_name == doc.type_name);
         let d = d.unwrap_or_else(|| panic!("docs of '{}', which Baton does not implement", doc.type_name));
         for p in doc.props {
-            assert!(d.prop(p.name).is_some(), "docs of {} name property '{}', which it does not have", d.type_name, p.name);
+            assert!(
+                d.prop(p.name).is_some(),
+                "docs of {} name property '{}', which it does not have",
+                d.type_name,
+                p.name
+            );
         }
         for o in doc.outputs {
             assert!(!o.doc.is_empty(), "{}: output {} has no words", d.type_name, o.name);
@@ -116,7 +122,12 @@ fn every_listed_property_is_accepted_and_an_unknown_one_refused() {
                 .filter(|x| x.message.contains(&format!("unknown property '{}'", p.name)))
                 .filter(|x| x.path.ends_with(p.name))
                 .collect();
-            assert!(refused.is_empty(), "{}: the schema lists '{}' but validate refuses it: {refused:?}", d.type_name, p.name);
+            assert!(
+                refused.is_empty(),
+                "{}: the schema lists '{}' but validate refuses it: {refused:?}",
+                d.type_name,
+                p.name
+            );
             checked += 1;
         }
         let mut item = base.clone();
@@ -157,8 +168,11 @@ fn the_flow_schema_is_shaped_as_the_contract_says() {
     assert_eq!(log["additionalProperties"], json!(false));
     let names = log["properties"]["type"]["enum"].as_array().expect("type enum");
     assert!(names.contains(&json!("io.kestra.core.tasks.log.Log")), "{names:?}");
-    assert!(log["properties"]["level"]["enum"].as_array().is_some_and(|v| v.contains(&json!("WARN"))));
-    assert_eq!(log["properties"]["level"]["$dynamic"], json!(false));
+    // a dynamic enum also takes a template
+    assert!(log["properties"]["level"]["anyOf"][0]["enum"].as_array().is_some_and(|v| v.contains(&json!("WARN"))));
+    assert_eq!(log["properties"]["level"]["$dynamic"], json!(true));
+    assert_eq!(log["properties"]["logLevel"]["enum"], json!(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]));
+    assert_eq!(log["properties"]["logLevel"]["$dynamic"], json!(false));
     assert!(log["properties"]["timeout"]["format"] == "duration");
     assert!(log["markdownDescription"].as_str().is_some_and(|m| m.contains("```yaml")));
     let ret = &defs["io.kestra.plugin.core.debug.Return"];
@@ -170,7 +184,11 @@ fn the_flow_schema_is_shaped_as_the_contract_says() {
     assert_eq!(trig.len(), c.iter().filter(|d| d.kind == Kind::Trigger).count());
     let sched = &defs["io.kestra.plugin.core.trigger.Schedule"];
     let conds = &sched["properties"]["conditions"]["anyOf"][0]["items"]["anyOf"];
-    assert!(conds.as_array().is_some_and(|a| a.contains(&json!({"$ref": "#/definitions/io.kestra.plugin.core.condition.DayWeek"}))));
+    assert!(
+        conds
+            .as_array()
+            .is_some_and(|a| a.contains(&json!({"$ref": "#/definitions/io.kestra.plugin.core.condition.DayWeek"})))
+    );
     let then = &defs["io.kestra.plugin.core.flow.If"]["properties"]["then"]["items"]["anyOf"];
     assert_eq!(then.as_array().map(Vec::len), Some(any.len()));
     assert_eq!(defs["io.kestra.plugin.core.flow.EachSequential"]["$deprecated"], json!(true));
@@ -183,14 +201,17 @@ fn groups_and_one_type_in_kestras_shapes() {
     let c = cat();
     let list = json::plugin_list(&c);
     let core = list.as_array().and_then(|l| l.iter().find(|p| p["group"] == "io.kestra.plugin.core")).expect("core");
-    assert!(core["tasks"].as_array().is_some_and(|t| t.contains(&json!("io.kestra.plugin.core.log.Log"))));
-    assert!(core["triggers"].as_array().is_some_and(|t| t.contains(&json!("io.kestra.plugin.core.trigger.Schedule"))));
-    assert!(core["conditions"].as_array().is_some_and(|t| !t.is_empty()));
-    assert!(core["taskRunners"].as_array().is_some_and(|t| t.contains(&json!("io.kestra.plugin.core.runner.Process"))));
+    let has =
+        |k: &str, cls: &str| core[k].as_array().is_some_and(|t| t.contains(&json!({"cls": cls, "deprecated": false})));
+    assert!(has("tasks", "io.kestra.plugin.core.log.Log"));
+    assert!(has("triggers", "io.kestra.plugin.core.trigger.Schedule"));
+    assert!(has("conditions", "io.kestra.plugin.core.condition.DayWeek"));
+    assert!(has("taskRunners", "io.kestra.plugin.core.runner.Process"));
     let d = find(&c, "io.kestra.core.tasks.log.Log").expect("alias found");
     let doc = json::type_doc(&c, d);
     assert!(doc["markdown"].as_str().is_some_and(|m| m.starts_with("# ")));
-    assert!(doc["schema"]["properties"]["properties"]["message"].is_object());
+    assert_eq!(doc["schema"]["properties"]["message"]["$required"], json!(true));
+    assert!(doc["schema"]["properties"]["level"]["anyOf"].is_array());
     assert_eq!(group_of("io.kestra.plugin.jdbc.duckdb.Query"), "io.kestra.plugin.jdbc.duckdb");
     assert_eq!(group_of("io.kestra.plugin.gcp.gcs.Upload"), "io.kestra.plugin.gcp");
     assert_eq!(group_of("io.kestra.plugin.scripts.runner.docker.Docker"), "io.kestra.plugin.scripts");
@@ -198,15 +219,28 @@ fn groups_and_one_type_in_kestras_shapes() {
 
 #[test]
 fn the_validator_reads_enum_values_and_task_runners_from_the_description() {
-    let flow = flow_with(Kind::Task, json!({"id": "l", "type": "io.kestra.plugin.core.log.Log", "message": "m", "level": "LOUD"}));
+    let flow = flow_with(
+        Kind::Task,
+        json!({"id": "l", "type": "io.kestra.plugin.core.log.Log", "message": "m", "level": "LOUD"}),
+    );
     let diags = validate(&flow);
     assert!(diags.iter().any(|d| d.message.contains("'LOUD' is not one of")), "{diags:#?}");
-    let ok = flow_with(Kind::Task, json!({"id": "l", "type": "io.kestra.plugin.core.log.Log", "message": "m", "level": "warning"}));
+    let ok = flow_with(
+        Kind::Task,
+        json!({"id": "l", "type": "io.kestra.plugin.core.log.Log", "message": "m", "level": "warning"}),
+    );
     assert!(validate(&ok).is_empty());
-    let runner = flow_with(Kind::TaskRunner, json!({"type": "io.kestra.plugin.scripts.runner.docker.Docker", "pullPolicy": "SOMETIMES", "colour": "red"}));
+    let runner = flow_with(
+        Kind::TaskRunner,
+        json!({"type": "io.kestra.plugin.scripts.runner.docker.Docker", "pullPolicy": "SOMETIMES", "colour": "red"}),
+    );
     let diags = validate(&runner);
     assert!(diags.iter().any(|d| d.message.contains("'SOMETIMES' is not one of")), "{diags:#?}");
     assert!(diags.iter().any(|d| d.message.contains("unknown property 'colour'")), "{diags:#?}");
     let typo = flow_with(Kind::TaskRunner, json!({"type": "io.kestra.plugin.scripts.runner.docker.Dockr"}));
-    assert!(validate(&typo).iter().any(|d| d.message.contains("did you mean io.kestra.plugin.scripts.runner.docker.Docker")));
+    assert!(
+        validate(&typo)
+            .iter()
+            .any(|d| d.message.contains("did you mean io.kestra.plugin.scripts.runner.docker.Docker"))
+    );
 }

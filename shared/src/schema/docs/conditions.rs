@@ -2,10 +2,18 @@
 
 use crate::schema::{PropDoc, TypeDoc};
 
-const DATE: PropDoc =
-    PropDoc::new("date", "The date tested; the trigger's date when absent.").default("\"{{ trigger.date }}\"").dynamic();
-const DAY_OF_WEEK: PropDoc = PropDoc::new("dayOfWeek", "The day of the week.")
-    .values(&["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]);
+const DATE: PropDoc = PropDoc::new("date", "The date tested; the trigger's date when absent.")
+    .default("\"{{ trigger.date }}\"")
+    .dynamic();
+const DAY_OF_WEEK: PropDoc = PropDoc::new("dayOfWeek", "The day of the week.").values(&[
+    "MONDAY",
+    "TUESDAY",
+    "WEDNESDAY",
+    "THURSDAY",
+    "FRIDAY",
+    "SATURDAY",
+    "SUNDAY",
+]);
 const AFTER: PropDoc = PropDoc::new("after", "The start of the range (inclusive); open when absent.");
 const BEFORE: PropDoc = PropDoc::new("before", "The end of the range (inclusive); open when absent.");
 const CONDITIONS: PropDoc = PropDoc::new("conditions", "The conditions.");
@@ -92,4 +100,3 @@ pub(super) static DOCS: &[TypeDoc] = &[
             PropDoc::new("resetOnSuccess", "Start over once all conditions held.").default("true"),
         ]),
 ];
-

@@ -6,8 +6,10 @@ use crate::schema::{OutDoc, PropDoc, TypeDoc};
 const NS: PropDoc = PropDoc::new("namespace", "The namespace; the flow's own when absent.");
 const ERROR_ON_MISSING: PropDoc = PropDoc::new("errorOnMissing", "Fail when there is nothing to read or delete.");
 const LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR"];
-const STATE_NAME: PropDoc = PropDoc::new("name", "The state's name; several states may live side by side.").default("\"default\"");
-const STATE_NS: PropDoc = PropDoc::new("namespace", "Share the state across the namespace rather than the flow.").default("false");
+const STATE_NAME: PropDoc =
+    PropDoc::new("name", "The state's name; several states may live side by side.").default("\"default\"");
+const STATE_NS: PropDoc =
+    PropDoc::new("namespace", "Share the state across the namespace rather than the flow.").default("false");
 const STATE_TASKRUN: PropDoc =
     PropDoc::new("taskrunValue", "Keep one state per loop value (inside a ForEach).").default("true");
 const HTTP_TIMEOUT: PropDoc = PropDoc::new("timeout", "Give up the request after this long.");

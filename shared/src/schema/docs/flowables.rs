@@ -20,7 +20,9 @@ const INPUTS: PropDoc = PropDoc::new("inputs", "The subflow's inputs.");
 const LABELS: PropDoc = PropDoc::new("labels", "Labels of the subflow execution (mapping or list of {key, value}).");
 const WAIT: PropDoc = PropDoc::new("wait", "Wait for the subflow execution to end.").default("true").fixed();
 const TRANSMIT: PropDoc =
-    PropDoc::new("transmitFailed", "Fail this task when the subflow execution fails (needs wait).").default("true").fixed();
+    PropDoc::new("transmitFailed", "Fail this task when the subflow execution fails (needs wait).")
+        .default("true")
+        .fixed();
 const INHERIT: PropDoc =
     PropDoc::new("inheritLabels", "Give the subflow execution this execution's labels.").default("false").fixed();
 const REVISION: PropDoc = PropDoc::new("revision", "Run this revision of the subflow rather than the latest.").fixed();
@@ -133,4 +135,3 @@ pub(super) static DOCS: &[TypeDoc] = &[
         ])
         .props(FOR_EACH_ITEM),
 ];
-

@@ -13,7 +13,9 @@ pub(super) const POOL: &[PropDoc] = &[
     PropDoc::new("retryReasons", "BigQuery error reasons that retry the job."),
     PropDoc::new("retryMessages", "BigQuery error messages that retry the job."),
     PropDoc::new("name", "The dataset's or bucket's name."),
-    PropDoc::new("ifExists", "What to do when it already exists.").values(&["ERROR", "UPDATE", "SKIP"]).default("\"ERROR\""),
+    PropDoc::new("ifExists", "What to do when it already exists.")
+        .values(&["ERROR", "UPDATE", "SKIP"])
+        .default("\"ERROR\""),
     PropDoc::new("friendlyName", "A display name."),
     PropDoc::new("labels", "Labels set on the resource."),
     PropDoc::new("dataset", "The dataset."),
@@ -26,16 +28,24 @@ pub(super) const POOL: &[PropDoc] = &[
     PropDoc::new("avroOptions", "Avro options: useAvroLogicalTypes."),
     PropDoc::new("schema", "The table schema: {fields: [{name, type, mode}]}."),
     PropDoc::new("autodetect", "Let BigQuery infer the schema.").default("false"),
-    PropDoc::new("writeDisposition", "How rows are written to an existing table.").values(&["WRITE_TRUNCATE", "WRITE_APPEND", "WRITE_EMPTY"]),
-    PropDoc::new("createDisposition", "Whether the table may be created.").values(&["CREATE_IF_NEEDED", "CREATE_NEVER"]),
+    PropDoc::new("writeDisposition", "How rows are written to an existing table.").values(&[
+        "WRITE_TRUNCATE",
+        "WRITE_APPEND",
+        "WRITE_EMPTY",
+    ]),
+    PropDoc::new("createDisposition", "Whether the table may be created.")
+        .values(&["CREATE_IF_NEEDED", "CREATE_NEVER"]),
     PropDoc::new("ignoreUnknownValues", "Ignore values not in the schema.").default("false"),
     PropDoc::new("maxBadRecords", "Bad records tolerated before failing.").default("0"),
     PropDoc::new("timePartitioningField", "The column the table is partitioned on."),
     PropDoc::new("timePartitioningType", "The partition granularity.").values(&["DAY", "HOUR", "MONTH", "YEAR"]),
     PropDoc::new("clusteringFields", "Columns the table is clustered on."),
-    PropDoc::new("schemaUpdateOptions", "Schema changes allowed by the job.").values(&["ALLOW_FIELD_ADDITION", "ALLOW_FIELD_RELAXATION"]),
+    PropDoc::new("schemaUpdateOptions", "Schema changes allowed by the job.")
+        .values(&["ALLOW_FIELD_ADDITION", "ALLOW_FIELD_RELAXATION"]),
     PropDoc::new("regExp", "Only objects whose path matches this regular expression."),
-    PropDoc::new("listingType", "List one folder, or recursively.").values(&["DIRECTORY", "RECURSIVE"]).default("\"DIRECTORY\""),
+    PropDoc::new("listingType", "List one folder, or recursively.")
+        .values(&["DIRECTORY", "RECURSIVE"])
+        .default("\"DIRECTORY\""),
     PropDoc::new("allVersions", "Include older versions of objects.").default("false"),
     PropDoc::new("errorOnMissing", "Fail when the object does not exist.").default("false"),
     PropDoc::new("delete", "Delete the source after copying.").default("false"),

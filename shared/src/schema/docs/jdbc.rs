@@ -20,7 +20,9 @@ pub(super) const POOL: &[PropDoc] = &[
     PropDoc::new("fetchSize", "Rows fetched per round trip.").default("10000"),
     PropDoc::new("afterSQL", "SQL run after the query, in the same transaction."),
     PropDoc::new("transaction", "Run all statements in one transaction.").default("true"),
-    PropDoc::new("fetchType", "What to do with the result rows.").values(&["STORE", "FETCH", "FETCH_ONE", "NONE"]).default("\"NONE\""),
+    PropDoc::new("fetchType", "What to do with the result rows.")
+        .values(&["STORE", "FETCH", "FETCH_ONE", "NONE"])
+        .default("\"NONE\""),
     PropDoc::new("fetch", "Legacy: fetchType FETCH.").default("false"),
     PropDoc::new("fetchOne", "Legacy: fetchType FETCH_ONE.").default("false"),
     PropDoc::new("store", "Legacy: fetchType STORE.").default("false"),
@@ -74,4 +76,3 @@ pub(super) static DOCS: &[TypeDoc] = &[
         .example("id: ducks\ntype: io.kestra.plugin.jdbc.duckdb.Queries\nsql: |\n  CREATE TABLE t AS SELECT 42 AS answer;\n  SELECT * FROM t;\nfetchType: FETCH\n")
         .outputs(&[OutDoc::new("outputs", PropKind::List, "One result per statement that returns rows.")]),
 ];
-

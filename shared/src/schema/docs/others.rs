@@ -38,7 +38,10 @@ pub(super) const AI_POOL: &[PropDoc] = &[
     PropDoc::new("fromExternalURLs", "Ingest these URLs."),
     PropDoc::new("fromDocuments", "Ingest these inline documents: [{content, metadata}]."),
     PropDoc::new("metadata", "Metadata added to every ingested document."),
-    PropDoc::new("documentSplitter", "How documents are split: {splitter, maxSegmentSizeInChars, maxOverlapSizeInChars}."),
+    PropDoc::new(
+        "documentSplitter",
+        "How documents are split: {splitter, maxSegmentSizeInChars, maxOverlapSizeInChars}.",
+    ),
     PropDoc::new("drop", "Empty the store before ingesting.").default("false"),
     PropDoc::new("bulkSize", "Segments written per batch."),
 ];

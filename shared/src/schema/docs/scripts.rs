@@ -57,4 +57,3 @@ pub(super) static DOCS: &[TypeDoc] = &[
             PropDoc::new("loadManifest", "Load a stored manifest for state-based runs: {key, namespace}."),
         ]),
 ];
-

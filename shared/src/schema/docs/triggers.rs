@@ -27,23 +27,23 @@ const PUBSUB: &[PropDoc] = &[
 ];
 
 const GCS: &[PropDoc] = &[
-            AUTH[0],
-            AUTH[1],
-            AUTH[2],
-            AUTH[3],
-            PropDoc::new("from", "The gs:// folder to watch."),
-            PropDoc::new("interval", "How often to list (local runtime).").default("\"PT60S\""),
-            PropDoc::new("action", "What to do with a file once seen.").values(&["MOVE", "DELETE", "NONE"]),
-            PropDoc::new("moveDirectory", "Where MOVE puts the files."),
-            PropDoc::new("listingType", "List the folder only, or recursively.")
-                .values(&["DIRECTORY", "RECURSIVE"])
-                .default("\"DIRECTORY\""),
-            PropDoc::new("regExp", "Only files whose path matches this regular expression."),
-            PropDoc::new("on", "Fire on new files, changed ones, or both.").values(&["CREATE", "UPDATE", "CREATE_OR_UPDATE"]),
-            PropDoc::new("stateKey", "The key under which seen files are remembered."),
-            PropDoc::new("stateTtl", "Forget a seen file after this long."),
-            PropDoc::new("maxFiles", "At most this many files per execution."),
-            WHEN,
+    AUTH[0],
+    AUTH[1],
+    AUTH[2],
+    AUTH[3],
+    PropDoc::new("from", "The gs:// folder to watch."),
+    PropDoc::new("interval", "How often to list (local runtime).").default("\"PT60S\""),
+    PropDoc::new("action", "What to do with a file once seen.").values(&["MOVE", "DELETE", "NONE"]),
+    PropDoc::new("moveDirectory", "Where MOVE puts the files."),
+    PropDoc::new("listingType", "List the folder only, or recursively.")
+        .values(&["DIRECTORY", "RECURSIVE"])
+        .default("\"DIRECTORY\""),
+    PropDoc::new("regExp", "Only files whose path matches this regular expression."),
+    PropDoc::new("on", "Fire on new files, changed ones, or both.").values(&["CREATE", "UPDATE", "CREATE_OR_UPDATE"]),
+    PropDoc::new("stateKey", "The key under which seen files are remembered."),
+    PropDoc::new("stateTtl", "Forget a seen file after this long."),
+    PropDoc::new("maxFiles", "At most this many files per execution."),
+    WHEN,
 ];
 
 pub(super) static DOCS: &[TypeDoc] = &[

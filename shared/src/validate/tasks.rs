@@ -66,7 +66,10 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
             let mut msg = format!("unknown task type '{}'", task.type_);
             // current names only: a hint never proposes a legacy alias
             let names = registry.canonical_names();
-            if let Some(s) = suggest::closest(&task.type_, names.iter().copied().chain(crate::schema::flowables::defs().iter().map(|d| d.type_name))) {
+            if let Some(s) = suggest::closest(
+                &task.type_,
+                names.iter().copied().chain(crate::schema::flowables::defs().iter().map(|d| d.type_name)),
+            ) {
                 msg.push_str(&format!(" (did you mean {s}?)"));
             }
             sink.located(&child_key(&task.path, "type"), &task.path, msg);

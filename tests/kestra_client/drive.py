@@ -307,6 +307,18 @@ def main():
         check(e.status == 400 and "invalid bulk restart" in e.body, "restart_executions_by_ids refusal", e)
     ok("executions.restart_executions_by_ids refuses a SUCCESS execution (BulkErrorResponse)")
 
+    # plugins: the groups, one type's documentation, the flow schema
+    plugins = c.plugins.list_plugins()
+    core = [p for p in plugins if p.group == "io.kestra.plugin.core"]
+    check(core and any(t.cls == "io.kestra.plugin.core.log.Log" for t in core[0].tasks), "list_plugins", plugins)
+    ok("plugins.list_plugins -> [Plugin]")
+    doc = c.plugins.get_plugin_documentation(cls="io.kestra.plugin.core.log.Log", all=True)
+    check("message" in doc.var_schema.properties and doc.markdown.startswith("# "), "get_plugin_documentation", doc)
+    ok("plugins.get_plugin_documentation -> DocumentationWithSchema")
+    schema = c.plugins.get_schemas_from_type(type=k.SchemaType.FLOW, array_of=False)
+    check("io.kestra.plugin.core.flow.If" in schema["definitions"], "get_schemas_from_type", list(schema))
+    ok("plugins.get_schemas_from_type(FLOW)")
+
     # namespaces, delete
     nss = raw(c.namespaces.search_namespaces_without_preload_content(page=1, size=10, existing=False, tenant=T))
     ids = [n["id"] for n in nss["results"]]

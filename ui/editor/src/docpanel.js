@@ -83,6 +83,8 @@ export function markdown(text) {
   return frag;
 }
 
+const sentence = (s) => (s && !/[.!?:]$/.test(s) ? s + "." : s);
+
 /** Fills `panel` with the documentation of definition `name` (or a hint when none). */
 export function showDoc(panel, root, name) {
   const def = name && root && root.definitions && root.definitions[name];
@@ -93,15 +95,18 @@ export function showDoc(panel, root, name) {
   }
   panel.dataset.type = name;
   const required = new Set(def.required || []);
-  const rows = Object.entries(def.properties || {}).map(([k, p0]) => {
+  // required first, then in the definition's order
+  const props = Object.entries(def.properties || {}).sort(([a], [b]) => Number(required.has(b)) - Number(required.has(a)));
+  const rows = props.map(([k, p0]) => {
     const p = deref(root, p0) || {};
-    const deflt = p.default === undefined ? "" : JSON.stringify(p.default);
-    const enums = p.enum ? `one of ${p.enum.join(", ")}` : "";
+    const deflt = p.default === undefined ? "" : `Default: ${JSON.stringify(p.default)}.`;
+    const enums = p.enum ? `One of ${p.enum.join(", ")}.` : "";
+    const text = [p.title, p.description].filter(Boolean).filter((x, i, a) => a.indexOf(x) === i).join(" — ");
     return el("tr", { "data-prop": k },
-      el("td", {}, el("code", {}, k), required.has(k) ? el("span", { class: "doc-req", title: "required" }, " *") : ""),
-      el("td", {}, typeLabel(root, p) || "any", p.$dynamic ? el("span", { class: "doc-dyn", title: "rendered with {{ }}" }, " dynamic") : ""),
-      el("td", {}, deflt),
-      el("td", {}, [p.title, p.description, enums].filter(Boolean).filter((x, i, a) => a.indexOf(x) === i).join(" — ")));
+      el("td", {},
+        el("code", {}, k), required.has(k) ? el("span", { class: "doc-req", title: "required" }, " *") : "",
+        el("div", { class: "doc-ptype" }, typeLabel(root, p) || "any", p.$dynamic ? el("span", { class: "doc-dyn", title: "rendered with {{ }}" }, " · dynamic") : "")),
+      el("td", {}, [sentence(text), k === "type" ? "" : enums, deflt].filter(Boolean).join(" ")));
   });
   const outputs = Object.entries(def.$outputs || {});
   const md = def.markdownDescription || "";
@@ -114,7 +119,7 @@ export function showDoc(panel, root, name) {
     el("div", { class: "doc-desc" }, markdown(def.description || "")),
     el("h4", {}, "Properties"),
     el("table", { class: "doc-props" },
-      el("thead", {}, el("tr", {}, ["Name", "Type", "Default", "Description"].map((t) => el("th", {}, t)))),
+      el("thead", {}, el("tr", {}, ["Name", "Description"].map((t) => el("th", {}, t)))),
       el("tbody", {}, rows)),
     outputs.length ? el("h4", {}, "Outputs") : "",
     outputs.length

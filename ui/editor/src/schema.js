@@ -65,7 +65,8 @@ export function schemasAt(root, path, rootKeys) {
     } else {
       const following = path[i + 1];
       for (const obj of current) {
-        const p = obj.properties && obj.properties[seg.key];
+        const extra = obj.additionalProperties && typeof obj.additionalProperties === "object" ? obj.additionalProperties : null;
+        const p = (obj.properties && obj.properties[seg.key]) || extra;
         if (!p) continue;
         if (following && following.item) next.push(p);
         else next.push(...objectsFor(root, p, seg.keys));
@@ -98,7 +99,12 @@ function narrow(root, objs, keys) {
 export function typeLabel(root, p) {
   p = deref(root, p);
   if (!p) return "";
-  if (p.anyOf || p.oneOf) return [...new Set((p.anyOf || p.oneOf).map((a) => typeLabel(root, a)))].filter(Boolean).join(" | ");
+  if (p.anyOf || p.oneOf) {
+    const alts = p.anyOf || p.oneOf;
+    const plain = alts.filter((a) => !isTemplate(deref(root, a) || {}));
+    const label = [...new Set(plain.map((a) => typeLabel(root, a)))].filter(Boolean).join(" | ");
+    return plain.length < alts.length && label ? `${label} or {{ }}` : label || "string";
+  }
   if (p.enum && !p.type) return "enum";
   let t = Array.isArray(p.type) ? p.type.join(" | ") : p.type || (p.properties ? "object" : "");
   if (t === "array" && p.items) {
@@ -139,24 +145,30 @@ function keyCompletions(root, objs, ctx) {
       if (seen.has(name)) continue;
       seen.add(name);
       const isReq = required.has(name);
-      const block = isBlock(root, p);
+      const how = layout(root, p);
+      const pad = " ".repeat(ctx.col + 2);
       out.push({
         label: name,
         type: "property",
         detail: (isReq ? "required · " : "") + typeLabel(root, p),
         info: [p.title, p.description].filter(Boolean).filter((x, i, a) => a.indexOf(x) === i).join("\n\n") || undefined,
         boost: isReq ? 40 : name === "id" || name === "type" ? 45 : 0,
-        apply: block ? `${name}:\n${" ".repeat(ctx.col + 2)}` : `${name}: `,
+        apply: how === "list" ? `${name}:\n${pad}- ` : how === "block" ? `${name}:\n${pad}` : `${name}: `,
       });
     }
   }
   return out;
 }
 
-/** Whether a property's value is a mapping or a list (so it goes on the next lines). */
-function isBlock(root, p) {
-  const alts = alternatives(root, p);
-  return alts.length > 0 && alts.every((a) => a.type === "array" || a.type === "object" || a.properties);
+/** A `{{ }}` template alternative (`{type: string, pattern}`), which any typed property may also take. */
+const isTemplate = (a) => a.type === "string" && !!a.pattern && !a.enum;
+
+/** How a property's value is written: `"list"` of mappings, `"block"` (mapping or list) or `"inline"`. */
+function layout(root, p) {
+  const alts = alternatives(root, p).filter((a) => !isTemplate(a));
+  if (!alts.length || !alts.every((a) => a.type === "array" || a.type === "object" || a.properties)) return "inline";
+  const items = alts.length === 1 && alts[0].type === "array" && alts[0].items ? alternatives(root, alts[0].items) : [];
+  return items.length && items.every((i) => i.properties) ? "list" : "block";
 }
 
 function valueCompletions(root, objs, ctx) {

@@ -23,6 +23,9 @@ test("flow-level keys at the root, required first and without those present", ()
   assert.ok(!names.includes("id"));
   const req = c.filter((x) => x.detail.startsWith("required")).map((x) => x.label);
   assert.deepEqual(req.sort(), ["namespace", "tasks"]);
+  // a list of tasks opens its first item; a scalar stays on the line
+  assert.equal(c.find((x) => x.label === "tasks").apply, "tasks:\n  - ");
+  assert.equal(c.find((x) => x.label === "namespace").apply, "namespace: ");
 });
 
 test("a new task item offers id and type, then type values with aliases and titles", () => {
@@ -58,6 +61,8 @@ test("nested flowable children and trigger conditions", () => {
   assert.ok(labels("tasks: []\ntriggers:\n  - id: t\n    type: |").includes("io.kestra.plugin.core.trigger.Schedule"));
   const cond = "triggers:\n  - id: t\n    type: io.kestra.plugin.core.trigger.Schedule\n    conditions:\n      - type: |";
   assert.deepEqual(labels(cond), ["io.kestra.plugin.core.condition.ExpressionCondition"]);
+  const named = "triggers:\n  - id: t\n    type: io.kestra.plugin.core.trigger.Schedule\n    conditions:\n      weekday:\n        type: io.kestra.plugin.core.condition.ExpressionCondition\n        |";
+  assert.deepEqual(labels(named), ["expression"]);
   // unindented sequences (`tasks:` then `- id:` at the same column)
   assert.ok(labels("tasks:\n- id: x\n  type: io.kestra.plugin.core.log.Log\n  |").includes("message"));
 });

@@ -183,6 +183,22 @@ async fn flow_editor_shows_validation_errors_at_their_line_and_api_errors_are_sh
     scenario("errors", "validation").await;
 }
 
+/// The editor's own unit tests (ui/editor/test: cursor context, schema walk,
+/// completions, diagnostics) under node's test runner; they need no npm install.
+#[test]
+fn the_editor_unit_tests_pass_under_node() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/editor");
+    let out = std::process::Command::new("node")
+        .arg("--test")
+        .arg("test/")
+        .current_dir(&dir)
+        .output()
+        .expect("node runs (the UI tests need it)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "node --test ui/editor/test failed:\n{text}");
+    assert!(text.contains("# fail 0") && !text.contains("# pass 0"), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_flow_is_written_with_completion_only_underlined_as_typed_saved_with_ctrl_s_and_runs() {
     let (server, home) = server().await;

@@ -236,6 +236,8 @@ const scenarios = {
     await page.goto(url + "#/flows/new");
     const content = page.locator("[data-testid=editor] .cm-content");
     await content.waitFor();
+    const schema = JSON.parse(await apiCall(page, "GET", "/plugins/schemas/flow"));
+    check(schema.definitions && schema.definitions["io.kestra.plugin.core.log.Log"], "the server's flow schema defines io.kestra.plugin.core.log.Log");
     await page.locator("[data-testid=doc-panel] .doc-hint").waitFor(); // the schema is loaded
     await content.click();
     await page.keyboard.press("Control+A");

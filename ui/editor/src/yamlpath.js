@@ -154,6 +154,10 @@ export function contextAt(text, offset) {
     kind = "key";
     prefix = keyTyped[3];
     col = keyTyped[1].length + (keyTyped[2] ? keyTyped[2].length : 0);
+  } else {
+    // inside a value with spaces, a flow sequence…: nothing to complete, but
+    // the cursor still sits in the mapping of this line's key
+    col = lines[lineNo].blank ? lines[lineNo].lead : lines[lineNo].keyCol;
   }
   from = offset - prefix.length;
   // the line being typed is not yet a key line: read it as one at `col`

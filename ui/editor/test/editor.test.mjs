@@ -67,6 +67,12 @@ test("nested flowable children and trigger conditions", () => {
   assert.ok(labels("tasks:\n- id: x\n  type: io.kestra.plugin.core.log.Log\n  |").includes("message"));
 });
 
+test("a value with spaces is still inside its block", () => {
+  const ctx = at("tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    message: Hello from| the editor\n");
+  assert.equal(ctx.kind, "none");
+  assert.equal(ctx.keys.get("type"), "io.kestra.plugin.core.log.Log");
+});
+
 test("block scalars are not read as keys", () => {
   const text = "tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    message: |\n      not: a key\n    |";
   assert.ok(labels(text).includes("level"));

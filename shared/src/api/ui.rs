@@ -158,11 +158,12 @@ mod tests {
         let Ok(dir) = std::fs::read_dir(root.join("ui/editor/src")) else {
             return; // a packaged crate without the editor's sources: nothing to compare
         };
-        let mut inputs: Vec<String> = ["scripts/build-editor.sh", "ui/editor/package.json", "ui/editor/package-lock.json"]
-            .into_iter()
-            .map(String::from)
-            .chain(dir.filter_map(|e| e.ok()).map(|e| format!("ui/editor/src/{}", e.file_name().to_string_lossy())))
-            .collect();
+        let mut inputs: Vec<String> =
+            ["scripts/build-editor.sh", "ui/editor/package.json", "ui/editor/package-lock.json"]
+                .into_iter()
+                .map(String::from)
+                .chain(dir.filter_map(|e| e.ok()).map(|e| format!("ui/editor/src/{}", e.file_name().to_string_lossy())))
+                .collect();
         inputs.sort();
         let mut h = Sha256::new();
         for f in &inputs {

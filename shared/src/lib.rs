@@ -20,6 +20,7 @@ pub mod model;
 pub mod plugins;
 pub mod runtime;
 pub mod schedule;
+pub mod schema;
 pub mod serve;
 pub mod server;
 pub mod template;

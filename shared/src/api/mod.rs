@@ -25,6 +25,8 @@
 //! - [`webhook`]: `Webhook` triggers (`GET|POST|PUT
 //!   /executions/webhook/{namespace}/{flowId}/{key}`), exempt from basic
 //!   auth as in Kestra (the key is the credential).
+//! - [`plugins`]: the plugin catalogue (`/plugins`, `/plugins/{cls}`) and
+//!   the JSON Schemas of a flow, a task, a trigger (`/plugins/schemas/…`).
 //! - [`ui`]: the web UI at `/` (embedded static files).
 //!
 //! An unknown route or method, and a query parameter a route does not
@@ -50,6 +52,7 @@ pub mod logs;
 pub mod namespaces;
 pub mod nsfiles;
 pub mod outputs;
+pub mod plugins;
 pub mod query;
 pub mod resume;
 pub mod search;
@@ -99,6 +102,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(namespaces::routes())
         .merge(nsfiles::routes())
         .merge(outputs::routes())
+        .merge(plugins::routes())
         .merge(webhook::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(unknown_route)

@@ -314,7 +314,7 @@ pub struct Flow {
     pub task_index: super::task_index::TaskIndexCell,
 }
 
-const FLOW_KEYS: &[&str] = &[
+pub const FLOW_KEYS: &[&str] = &[
     "id",
     "namespace",
     "revision",

@@ -102,6 +102,11 @@ pub fn normalize(t: &str) -> &str {
     ALIASES.iter().find(|(old, _)| *old == t).map(|(_, new)| *new).unwrap_or(t)
 }
 
+/// The legacy names that [`normalize`] maps to `current`.
+pub fn aliases_of(current: &str) -> impl Iterator<Item = &'static str> + '_ {
+    ALIASES.iter().filter(move |(_, new)| *new == current).map(|(old, _)| *old)
+}
+
 /// The flowable kind of a (normalized) type, if it is flowable.
 pub fn flowable_kind(normalized: &str) -> Option<FlowableKind> {
     Some(match normalized {

@@ -122,6 +122,16 @@ impl Registry {
         v
     }
 
+    /// Each registered plugin once (no internal `…$…` types), sorted by
+    /// type name: what the plugin catalogue (`crate::schema`) describes.
+    pub fn plugin_defs(&self) -> Vec<&PluginDef> {
+        let mut v: Vec<&PluginDef> =
+            self.defs.values().map(|d| d.as_ref()).filter(|d| !d.type_name.contains('$')).collect();
+        v.sort_by_key(|d| d.type_name);
+        v.dedup_by_key(|d| d.type_name);
+        v
+    }
+
     /// The distinct worker groups of the registered plugins.
     pub fn groups(&self) -> Vec<String> {
         let mut g: Vec<String> = self.defs.values().map(|d| d.group.to_string()).collect();

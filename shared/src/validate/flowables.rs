@@ -22,16 +22,8 @@ const CHECK_FREQUENCY: &[(&str, PropKind)] =
 /// Exit's `state` values (Kestra's `ExitState`).
 pub(crate) const EXIT_STATES: &[&str] = &["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"];
 
-/// A WaitFor's `checkFrequency` and `failOnMaxReached`.
+/// A WaitFor's `checkFrequency` (its other kinds are checked by `tasks`).
 pub(super) fn check_wait_for<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sink: &mut Sink<'_>) {
-    if let Some(v) = written("failOnMaxReached")
-        && let Err(why) = kind_ok(PropKind::Boolean, v)
-    {
-        sink.at(
-            &child_key(&task.path, "failOnMaxReached"),
-            format!("property 'failOnMaxReached' of {}: {why}", task.kind),
-        );
-    }
     let Some(freq) = written("checkFrequency") else { return };
     let path = child_key(&task.path, "checkFrequency");
     let Some(m) = freq.as_object() else {
@@ -51,14 +43,9 @@ pub(super) fn check_wait_for<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&
     }
 }
 
-/// A Dag's `concurrent` and `dependsOn`: every id names a task of the
+/// A Dag's `dependsOn`: every id names a task of the
 /// Dag, and no task depends on itself through others.
-pub(super) fn check_dag<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sink: &mut Sink<'_>) {
-    if let Some(v) = written("concurrent")
-        && let Err(why) = kind_ok(PropKind::Integer, v)
-    {
-        sink.at(&child_key(&task.path, "concurrent"), format!("property 'concurrent' of {}: {why}", task.kind));
-    }
+pub(super) fn check_dag(task: &Task, sink: &mut Sink<'_>) {
     let Children::Tasks(tasks) = &task.children else { return };
     let ids: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
     let missing: Vec<&str> =

@@ -12,7 +12,7 @@ mod flowables_tests;
 pub(crate) use flowables::EXIT_STATES;
 mod for_each_item;
 mod rules;
-pub(crate) mod suggest;
+pub mod suggest;
 mod tasks;
 mod templates;
 #[cfg(test)]

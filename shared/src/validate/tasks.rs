@@ -18,26 +18,6 @@ use crate::yaml::child_key;
 
 static TASK_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$").expect("static regex"));
 
-/// Flowable type names, for hints (the registry only holds runnable ones).
-pub(crate) const FLOWABLES: &[&str] = &[
-    "io.kestra.plugin.core.flow.Sequential",
-    "io.kestra.plugin.core.flow.Parallel",
-    "io.kestra.plugin.core.flow.If",
-    "io.kestra.plugin.core.flow.Switch",
-    "io.kestra.plugin.core.flow.ForEach",
-    "io.kestra.plugin.core.flow.EachSequential",
-    "io.kestra.plugin.core.flow.EachParallel",
-    crate::model::types::LOOP_TYPE,
-    "io.kestra.plugin.core.flow.WorkingDirectory",
-    "io.kestra.plugin.core.flow.Subflow",
-    "io.kestra.plugin.core.flow.Pause",
-    "io.kestra.plugin.core.flow.AllowFailure",
-    "io.kestra.plugin.core.flow.WaitFor",
-    "io.kestra.plugin.core.flow.Dag",
-    "io.kestra.plugin.core.execution.Exit",
-    "io.kestra.plugin.core.flow.ForEachItem",
-];
-
 /// Runs every task check.
 pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut Sink<'_>) {
     let mut seen: HashMap<&str, &str> = HashMap::new();
@@ -74,8 +54,10 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
                 match def.props.iter().find(|s| s.name == key) {
                     None => sink.at(&path, unknown_prop(key, def.type_name, def.props.iter().map(|s| s.name))),
                     Some(spec) => {
-                        if let Err(why) = kind_ok(spec.kind, v) {
+                        if let Err(why) = kind_ok(spec.kind, v).and_then(|()| values_ok(def.type_name, key, v)) {
                             sink.at(&path, format!("property '{key}' of {}: {why}", def.type_name));
+                        } else if key == "taskRunner" {
+                            check_task_runner(&path, v, sink);
                         }
                     }
                 }
@@ -84,7 +66,7 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
             let mut msg = format!("unknown task type '{}'", task.type_);
             // current names only: a hint never proposes a legacy alias
             let names = registry.canonical_names();
-            if let Some(s) = suggest::closest(&task.type_, names.iter().copied().chain(FLOWABLES.iter().copied())) {
+            if let Some(s) = suggest::closest(&task.type_, names.iter().copied().chain(crate::schema::flowables::defs().iter().map(|d| d.type_name))) {
                 msg.push_str(&format!(" (did you mean {s}?)"));
             }
             sink.located(&child_key(&task.path, "type"), &task.path, msg);
@@ -98,6 +80,51 @@ pub(super) fn unknown_prop<'a>(key: &str, type_name: &str, known: impl Iterator<
     format!("unknown property '{key}' for {type_name} (known: {known})")
 }
 
+/// A written value against the values its description lists
+/// (`crate::schema::docs`), ignoring case, `_` and `-` as the tasks do
+/// (`fetch-one` is `FETCH_ONE`); templates fit.
+fn values_ok(type_name: &str, key: &str, v: &Value) -> Result<(), String> {
+    let Some(doc) = crate::schema::docs::prop_doc(type_name, key) else { return Ok(()) };
+    let canon = |s: &str| s.chars().filter(|c| !matches!(c, '_' | '-')).collect::<String>().to_ascii_uppercase();
+    match v.as_str() {
+        Some(s) if !doc.values.is_empty() && !is_template(s) && !doc.values.iter().any(|x| canon(x) == canon(s)) => {
+            Err(format!("'{s}' is not one of {}", doc.values.join(", ")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A `taskRunner` mapping: a runner type Baton has, and only its
+/// properties (`crate::schema::runners`), each of its kind.
+fn check_task_runner(path: &str, v: &Value, sink: &mut Sink<'_>) {
+    let Some(m) = v.as_object() else { return };
+    let Some(t) = m.get("type").and_then(Value::as_str).filter(|t| !is_template(t)) else {
+        if m.get("type").is_none() {
+            sink.at(path, "missing required property 'type' of taskRunner");
+        }
+        return;
+    };
+    let Some(def) = crate::schema::runners::find(t) else {
+        let mut msg = format!("unknown task runner type '{t}'");
+        if let Some(s) = suggest::closest(t, crate::schema::runners::defs().iter().map(|d| d.type_name)) {
+            msg.push_str(&format!(" (did you mean {s}?)"));
+        }
+        sink.at(&child_key(path, "type"), msg);
+        return;
+    };
+    for (k, v) in m.iter().filter(|(k, _)| k.as_str() != "type") {
+        let at = child_key(path, k);
+        match def.props.iter().find(|p| p.name == k) {
+            None => sink.at(&at, unknown_prop(k, def.type_name, def.props.iter().map(|p| p.name))),
+            Some(spec) => {
+                if let Err(why) = kind_ok(spec.kind, v).and_then(|()| values_ok(def.type_name, k, v)) {
+                    sink.at(&at, format!("property '{k}' of {}: {why}", def.type_name));
+                }
+            }
+        }
+    }
+}
+
 /// What each flowable needs and accepts besides its child task lists.
 fn check_flowable<'v>(
     task: &Task,
@@ -105,56 +132,9 @@ fn check_flowable<'v>(
     written: &dyn Fn(&str) -> Option<&'v Value>,
     sink: &mut Sink<'_>,
 ) {
-    let (required, known): (&[&[&str]], &[&str]) = match kind {
-        FlowableKind::If => (&[&["condition"]], &["condition"]),
-        FlowableKind::Switch => (&[&["value"]], &["value"]),
-        FlowableKind::ForEach if task.kind == crate::model::types::LOOP_TYPE => {
-            (&[&["values"]], &["values", "concurrencyLimit"])
-        }
-        FlowableKind::ForEach => (&[&["values", "value"]], &["values", "value", "concurrencyLimit", "concurrent"]),
-        FlowableKind::Subflow => (
-            &[&["namespace"], &["flowId"]],
-            &[
-                "namespace",
-                "flowId",
-                "inputs",
-                "labels",
-                "wait",
-                "transmitFailed",
-                "inheritLabels",
-                "revision",
-                "outputs",
-                "scheduleDate",
-                "restartBehavior",
-            ],
-        ),
-        FlowableKind::ForEachItem => (
-            &[&["items"], &["namespace"], &["flowId"]],
-            &[
-                "items",
-                "batch",
-                "namespace",
-                "flowId",
-                "revision",
-                "inputs",
-                "labels",
-                "wait",
-                "transmitFailed",
-                "inheritLabels",
-            ],
-        ),
-        FlowableKind::Sequential => (&[], &[]),
-        FlowableKind::Parallel => (&[], &["concurrent"]),
-        FlowableKind::Pause => (&[], &["delay", "pauseDuration", "behavior", "onResume"]),
-        // its tasks share one folder; Kestra's `inputFiles`, `outputFiles`,
-        // `namespaceFiles` and `cache` on it are not honoured yet, so they
-        // are refused below rather than ignored (README, Known gaps)
-        FlowableKind::WorkingDirectory => (&[], &[]),
-        FlowableKind::AllowFailure => (&[], &[]),
-        FlowableKind::WaitFor => (&[&["condition"]], &["condition", "checkFrequency", "failOnMaxReached"]),
-        FlowableKind::Dag => (&[], &["concurrent"]),
-        FlowableKind::Exit => (&[], &["state"]),
-    };
+    // the flowable's own properties (`crate::schema::flowables`)
+    let Some(def) = crate::schema::flowables::find(&task.kind) else { return };
+    let required = def.required_any;
     for alternatives in required {
         if !alternatives.iter().any(|k| task.props.get(*k).is_some_and(|v| !v.is_null())) {
             let name = alternatives.join("' or '");
@@ -162,18 +142,26 @@ fn check_flowable<'v>(
         }
     }
     for key in task.props.keys() {
-        if written(key).is_some() && !known.contains(&key.as_str()) {
-            let message = match not_supported(kind, key) {
-                Some(hint) => format!("property '{key}' of {} is not supported by Baton yet: {hint}", task.kind),
-                None => unknown_prop(key, &task.kind, known.iter().copied()),
-            };
-            sink.at(&child_key(&task.path, key), message);
+        let Some(v) = written(key) else { continue };
+        match crate::schema::flowables::prop(def, key) {
+            None => {
+                let message = match not_supported(kind, key) {
+                    Some(hint) => format!("property '{key}' of {} is not supported by Baton yet: {hint}", task.kind),
+                    None => unknown_prop(key, &task.kind, def.props.iter().map(|p| p.name)),
+                };
+                sink.at(&child_key(&task.path, key), message);
+            }
+            Some(spec) => {
+                if let Err(why) = kind_ok(spec.kind, v) {
+                    sink.at(&child_key(&task.path, key), format!("property '{key}' of {}: {why}", task.kind));
+                }
+            }
         }
     }
     match kind {
         FlowableKind::Pause => check_pause(task, written, sink),
         FlowableKind::WaitFor => super::flowables::check_wait_for(task, written, sink),
-        FlowableKind::Dag => super::flowables::check_dag(task, written, sink),
+        FlowableKind::Dag => super::flowables::check_dag(task, sink),
         FlowableKind::Exit => super::flowables::check_exit(task, written, sink),
         FlowableKind::WorkingDirectory => super::flowables::check_working_directory(task, sink),
         _ => {}
@@ -210,13 +198,7 @@ fn not_supported(kind: FlowableKind, key: &str) -> Option<&'static str> {
 
 /// A Pause's durations, `behavior` and `onResume` input definitions.
 fn check_pause<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sink: &mut Sink<'_>) {
-    for key in ["delay", "pauseDuration"] {
-        if let Some(v) = written(key)
-            && let Err(why) = kind_ok(PropKind::Duration, v)
-        {
-            sink.at(&child_key(&task.path, key), format!("property '{key}' of {}: {why}", task.kind));
-        }
-    }
+    // its durations' kinds are checked with the other properties
     if let Some(v) = written("behavior")
         && !v.as_str().is_some_and(is_template)
     {

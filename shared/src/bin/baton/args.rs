@@ -76,6 +76,19 @@ pub enum Command {
         #[command(subcommand)]
         command: ServerCommand,
     },
+    /// List the task, trigger, condition and runner types; show one; or
+    /// print the flow JSON Schema for editors.
+    Plugins {
+        /// A type (or a legacy alias) to describe.
+        #[arg(value_name = "TYPE", conflicts_with = "schema")]
+        type_name: Option<String>,
+        /// Print the JSON Schema of a flow (draft-07) instead.
+        #[arg(long)]
+        schema: bool,
+        /// With --schema: write it to this file.
+        #[arg(short = 'o', long = "out", requires = "schema")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -317,6 +330,9 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Nsfiles { command } => super::nsfiles::nsfiles(&home, command).await,
         Command::Backfill(a) => return super::backfill::backfill(&home, a).await,
         Command::Server { command: ServerCommand::Local(a) } => return super::server::server(&home, a).await,
+        Command::Plugins { type_name, schema, out } => {
+            return super::plugins::plugins(type_name.as_deref(), schema, out.as_ref());
+        }
     };
     match result {
         Ok(code) => code,

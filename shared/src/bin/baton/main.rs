@@ -9,6 +9,7 @@ mod home;
 mod kv;
 mod migrate;
 mod nsfiles;
+mod plugins;
 mod progress;
 mod resume;
 mod run;

@@ -1,0 +1,294 @@
+//! The catalogue as JSON, in Kestra's shapes: the JSON Schema (draft-07)
+//! of a whole flow (`GET /api/v1/plugins/schemas/flow`, `baton plugins
+//! --schema`), of a task or a trigger, one type's documentation
+//! (`GET /api/v1/plugins/{cls}`) and the plugin groups (`GET /api/v1/plugins`).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::{Described, Holds, Kind, Prop, common};
+use crate::plugins::PropKind;
+
+pub const DRAFT_07: &str = "http://json-schema.org/draft-07/schema#";
+
+/// What a template looks like: a string the validator accepts for a
+/// property of any kind (`crate::template::is_template`).
+pub const TEMPLATE_PATTERN: &str = r"\{\{|\{%";
+
+fn refs(catalog: &[Described], kind: Kind) -> Value {
+    let any: Vec<Value> = catalog
+        .iter()
+        .filter(|d| d.kind == kind)
+        .map(|d| json!({"$ref": format!("#/definitions/{}", d.type_name)}))
+        .collect();
+    json!({ "anyOf": any })
+}
+
+fn template() -> Value {
+    json!({"type": "string", "pattern": TEMPLATE_PATTERN})
+}
+
+/// `schema` or a template string.
+fn or_template(schema: Value) -> Value {
+    json!({"anyOf": [schema, template()]})
+}
+
+fn kind_schema(kind: PropKind) -> Value {
+    match kind {
+        PropKind::String => json!({"type": "string"}),
+        PropKind::Integer => or_template(json!({"type": "integer"})),
+        PropKind::Number => or_template(json!({"type": "number"})),
+        PropKind::Boolean => or_template(json!({"type": "boolean"})),
+        PropKind::Duration => json!({"type": "string", "format": "duration"}),
+        PropKind::List => or_template(json!({"type": "array"})),
+        PropKind::Map => or_template(json!({"type": "object"})),
+        PropKind::StringOrList => json!({"anyOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": ["string", "number", "boolean"]}}
+        ]}),
+        PropKind::Any => json!({}),
+    }
+}
+
+/// The JSON type name of a kind, for outputs.
+fn kind_name(kind: PropKind) -> &'static str {
+    match kind {
+        PropKind::String | PropKind::Duration => "string",
+        PropKind::Integer => "integer",
+        PropKind::Number => "number",
+        PropKind::Boolean => "boolean",
+        PropKind::List => "array",
+        PropKind::Map => "object",
+        PropKind::StringOrList | PropKind::Any => "any",
+    }
+}
+
+struct Refs {
+    tasks: Value,
+    conditions: Value,
+    runners: Value,
+}
+
+fn tasks_array(r: &Refs) -> Value {
+    json!({"type": "array", "items": r.tasks})
+}
+
+fn prop_schema(p: &Prop, r: &Refs) -> Value {
+    let mut s = match p.holds {
+        Holds::Value if !p.values.is_empty() => {
+            let one = json!({"type": "string", "enum": p.values});
+            let s = if p.kind == PropKind::StringOrList {
+                json!({"anyOf": [one.clone(), {"type": "array", "items": one}]})
+            } else {
+                one
+            };
+            if p.dynamic { json!({"anyOf": [s, template()]}) } else { s }
+        }
+        Holds::Value => kind_schema(p.kind),
+        Holds::Tasks => tasks_array(r),
+        Holds::TaskCases => json!({"type": "object", "additionalProperties": tasks_array(r)}),
+        Holds::DagTasks => json!({"type": "array", "items": {
+            "type": "object",
+            "properties": {"task": r.tasks, "dependsOn": {"type": "array", "items": {"type": "string"}}},
+            "required": ["task"],
+            "additionalProperties": false
+        }}),
+        Holds::Conditions => json!({"anyOf": [
+            {"type": "array", "items": r.conditions},
+            {"type": "object", "additionalProperties": r.conditions}
+        ]}),
+        Holds::ConditionMap => json!({"type": "object", "additionalProperties": r.conditions}),
+        Holds::TaskRunner => r.runners.clone(),
+    };
+    let m = s.as_object_mut().expect("a schema is an object");
+    if !p.doc.is_empty() {
+        m.insert("title".into(), json!(p.doc));
+        m.insert("description".into(), json!(p.doc));
+    }
+    if let Some(d) = p.default {
+        m.insert("default".into(), serde_json::from_str(d).unwrap_or_else(|_| json!(d)));
+    }
+    m.insert("$dynamic".into(), json!(p.dynamic));
+    s
+}
+
+/// The markdown of one type: title, description, example, properties, outputs.
+pub fn markdown(d: &Described) -> String {
+    let mut md = format!("# {}\n\n{}\n\n", d.title, d.description);
+    if !d.aliases.is_empty() {
+        md.push_str(&format!("Also written: `{}`.\n\n", d.aliases.join("`, `")));
+    }
+    if !d.example.is_empty() {
+        md.push_str(&format!("## Example\n\n```yaml\n{}\n```\n", d.example.trim_end()));
+    }
+    md
+}
+
+/// The definition of one type, as it sits in `definitions`.
+fn definition(d: &Described, r: &Refs) -> Value {
+    let mut props = Map::new();
+    let mut names: Vec<&str> = vec![d.type_name];
+    names.extend(d.aliases.iter().copied());
+    for p in &d.props {
+        let s = if p.name == "type" {
+            let mut t = json!({"type": "string", "enum": names, "$dynamic": false});
+            if !p.doc.is_empty() {
+                t["title"] = json!(p.doc);
+                t["description"] = json!(p.doc);
+            }
+            t
+        } else {
+            prop_schema(p, r)
+        };
+        props.insert(p.name.to_string(), s);
+    }
+    let required: Vec<&str> = d.props.iter().filter(|p| p.required).map(|p| p.name).collect();
+    let outputs: Map<String, Value> = d
+        .outputs
+        .iter()
+        .map(|o| (o.name.to_string(), json!({"type": kind_name(o.kind), "description": o.doc})))
+        .collect();
+    let mut def = json!({
+        "type": "object",
+        "title": d.title,
+        "description": d.description,
+        "markdownDescription": markdown(d),
+        "$group": d.group,
+        "$kind": d.kind.as_str(),
+        "properties": props,
+        "required": required,
+        "additionalProperties": false,
+        "$outputs": outputs,
+    });
+    if !d.example.is_empty() {
+        def["$examples"] = json!([d.example]);
+    }
+    if d.deprecated {
+        def["$deprecated"] = json!(true);
+    }
+    def
+}
+
+fn refs_of(catalog: &[Described]) -> Refs {
+    Refs {
+        tasks: refs(catalog, Kind::Task),
+        conditions: refs(catalog, Kind::Condition),
+        runners: refs(catalog, Kind::TaskRunner),
+    }
+}
+
+fn definitions(catalog: &[Described], r: &Refs) -> Map<String, Value> {
+    catalog.iter().map(|d| (d.type_name.to_string(), definition(d, r))).collect()
+}
+
+/// The schema of a flow-level key.
+fn flow_key_schema(k: &common::FlowKey, r: &Refs, triggers: &Value) -> Value {
+    let mut s = match (k.name, k.holds) {
+        (_, Holds::Tasks) => tasks_array(r),
+        ("triggers", _) => json!({"type": "array", "items": triggers}),
+        ("labels", _) => json!({"anyOf": [
+            {"type": "object"},
+            {"type": "array", "items": {"type": "object", "properties": {"key": {"type": "string"}, "value": {}}}}
+        ]}),
+        ("inputs" | "outputs", _) => json!({"type": "array", "items": {
+            "type": "object", "properties": {"id": {"type": "string"}, "type": {"type": "string"}}
+        }}),
+        ("pluginDefaults" | "taskDefaults", _) => json!({"type": "array", "items": {
+            "type": "object",
+            "properties": {"type": {"type": "string"}, "forced": {"type": "boolean"}, "values": {"type": "object"}},
+            "required": ["type"]
+        }}),
+        ("concurrency", _) => json!({"type": "object", "properties": {
+            "limit": {"type": "integer"},
+            "behavior": {"type": "string", "enum": ["QUEUE", "CANCEL", "FAIL"]}
+        }}),
+        ("deleted", _) => json!({"type": "boolean", "enum": [false]}),
+        ("tenantId", _) => json!({"type": "string", "enum": ["main"]}),
+        ("workerGroup", _) => json!({"type": "null"}),
+        ("id", _) => json!({"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9._-]*$", "maxLength": 100}),
+        ("namespace", _) => json!({"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]*$", "maxLength": 150}),
+        _ => match k.kind {
+            PropKind::String => json!({"type": "string"}),
+            PropKind::Integer => json!({"type": "integer"}),
+            PropKind::Boolean => json!({"type": "boolean"}),
+            PropKind::List => json!({"type": "array"}),
+            PropKind::Map => json!({"type": "object"}),
+            other => kind_schema(other),
+        },
+    };
+    s["title"] = json!(k.doc);
+    s["description"] = json!(k.doc);
+    s
+}
+
+/// The JSON Schema of a whole flow.
+pub fn flow_schema(catalog: &[Described]) -> Value {
+    let r = refs_of(catalog);
+    let triggers = refs(catalog, Kind::Trigger);
+    let props: Map<String, Value> =
+        common::FLOW.iter().map(|k| (k.name.to_string(), flow_key_schema(k, &r, &triggers))).collect();
+    json!({
+        "$schema": DRAFT_07,
+        "$id": "https://baton.local/api/v1/plugins/schemas/flow",
+        "title": "Kestra flow (Baton)",
+        "type": "object",
+        "properties": props,
+        "required": ["id", "namespace", "tasks"],
+        "additionalProperties": false,
+        "definitions": definitions(catalog, &r),
+    })
+}
+
+/// The JSON Schema of one task, or one trigger (`kind`).
+pub fn kind_schema_of(catalog: &[Described], kind: Kind) -> Value {
+    let r = refs_of(catalog);
+    let mut s = refs(catalog, kind);
+    s["$schema"] = json!(DRAFT_07);
+    s["definitions"] = Value::Object(definitions(catalog, &r));
+    s
+}
+
+/// Kestra's answer for one type: `{markdown, schema: {properties, outputs, definitions}}`.
+pub fn type_doc(catalog: &[Described], d: &Described) -> Value {
+    let r = refs_of(catalog);
+    let def = definition(d, &r);
+    let outputs = json!({
+        "type": "object",
+        "properties": def["$outputs"].clone(),
+    });
+    json!({
+        "markdown": markdown(d),
+        "schema": {"properties": def, "outputs": outputs, "definitions": {}},
+    })
+}
+
+/// Kestra's plugin list: one entry per group with its types by kind.
+pub fn plugin_list(catalog: &[Described]) -> Value {
+    let mut groups: BTreeMap<&str, [Vec<&str>; 4]> = BTreeMap::new();
+    for d in catalog {
+        let slot = match d.kind {
+            Kind::Task => 0,
+            Kind::Trigger => 1,
+            Kind::Condition => 2,
+            Kind::TaskRunner => 3,
+        };
+        groups.entry(d.group.as_str()).or_default()[slot].push(d.type_name);
+    }
+    let list: Vec<Value> = groups
+        .into_iter()
+        .map(|(group, [tasks, triggers, conditions, runners])| {
+            let name = group.rsplit('.').next().unwrap_or(group);
+            json!({
+                "name": name,
+                "title": name,
+                "group": group,
+                "tasks": tasks,
+                "triggers": triggers,
+                "conditions": conditions,
+                "taskRunners": runners,
+            })
+        })
+        .collect();
+    Value::Array(list)
+}

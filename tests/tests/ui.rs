@@ -183,6 +183,50 @@ async fn flow_editor_shows_validation_errors_at_their_line_and_api_errors_are_sh
     scenario("errors", "validation").await;
 }
 
+/// The editor's own unit tests (ui/editor/test: cursor context, schema walk,
+/// completions, diagnostics) under node's test runner; they need no npm install.
+#[test]
+fn the_editor_unit_tests_pass_under_node() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/editor");
+    let out = std::process::Command::new("node")
+        .arg("--test")
+        .arg("test/")
+        .current_dir(&dir)
+        .output()
+        .expect("node runs (the UI tests need it)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "node --test ui/editor/test failed:\n{text}");
+    assert!(text.contains("# fail 0") && !text.contains("# pass 0"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_flow_is_written_with_completion_only_underlined_as_typed_saved_with_ctrl_s_and_runs() {
+    let (server, home) = server().await;
+    let dir = shots(&home);
+    let out = drive(&server.url(), "editor", &dir).await;
+    for line in out.lines().filter(|l| l.contains(" ms ")) {
+        eprintln!("{line}");
+    }
+    let lint: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("lint underline ms after typing: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the scenario reports the lint delay");
+    assert!(lint < 1000, "the unknown property is underlined {lint} ms after typing, over a second");
+    assert!(std::fs::metadata(dir.join("editor-lint.png")).is_ok_and(|m| m.len() > 1000), "editor-lint.png");
+    // the README's figure: time to interactive of the editor page, median of 5 loads
+    let bench = drive(&server.url(), "editor-bench", &dir).await;
+    let tti: f64 = bench
+        .lines()
+        .find_map(|l| l.strip_prefix("editor time to interactive ms (median of 5): "))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("the bench reports the time to interactive");
+    eprintln!("{}", bench.lines().next().unwrap_or_default());
+    assert!(tti < 5000.0, "the editor page takes {tti} ms to become interactive");
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_basic_auth_the_ui_logs_in_and_still_follows_an_execution_live() {
     let auth = "admin@kestra.io:Admin1234!";

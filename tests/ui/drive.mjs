@@ -43,6 +43,21 @@ async function executeFromUi(page, namespace, id) {
   return page.url().split("/").pop();
 }
 
+/** Replaces the flow editor's whole text (as a paste would). */
+async function setEditor(page, value) {
+  const content = page.locator("[data-testid=editor] .cm-content");
+  await content.click();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.press("Delete");
+  await page.keyboard.insertText(value);
+}
+
+/** The flow editor's text. */
+async function editorText(page) {
+  await page.locator("[data-testid=editor] .cm-content").waitFor();
+  return page.locator("[data-testid=editor]").evaluate((host) => host.batonEditor.text());
+}
+
 /** Calls the API from the page (same origin, same credentials); returns the body, throws on an error status. */
 async function apiCall(page, method, path, body) {
   const [status, out] = await page.evaluate(async ([method, path, body]) => {
@@ -197,8 +212,7 @@ const scenarios = {
     await page.locator('tr[data-flow="ui.import.a"]').waitFor();
     await page.locator('tr[data-flow="ui.import.b"]').waitFor();
     await page.locator("a", { hasText: "Create" }).click();
-    const area = page.locator("textarea[name=source]");
-    await area.fill("id: created\nnamespace: ui.import\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: made in the UI\n");
+    await setEditor(page, "id: created\nnamespace: ui.import\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: made in the UI\n");
     await page.locator("button", { hasText: "Save" }).click();
     await page.waitForURL(/#\/flows\/ui\.import\/created$/);
     await page.locator("[data-testid=source]").getByText("made in the UI").waitFor();
@@ -210,6 +224,117 @@ const scenarios = {
     const toast = page.locator(".toast.error");
     await toast.waitFor();
     check((await text(toast)).includes("Nope"), `the refused import says why: ${await text(toast)}`);
+  },
+
+  /**
+   * A new flow written from an empty editor with completion only: flow keys,
+   * the task's `type` and `message` picked from the lists; hover and the
+   * documentation panel; an unknown property underlined within a second of
+   * typing, without a click; Tab indents; Ctrl-S saves; the flow runs.
+   */
+  async editor(page) {
+    await page.goto(url + "#/flows/new");
+    const content = page.locator("[data-testid=editor] .cm-content");
+    await content.waitFor();
+    const schema = JSON.parse(await apiCall(page, "GET", "/plugins/schemas/flow"));
+    check(schema.definitions && schema.definitions["io.kestra.plugin.core.log.Log"], "the server's flow schema defines io.kestra.plugin.core.log.Log");
+    await page.locator("[data-testid=doc-panel] .doc-hint").waitFor(); // the schema is loaded
+    await content.click();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.press("Delete");
+    check((await editorText(page)) === "", "the editor is empty");
+    const list = page.locator(".cm-tooltip-autocomplete");
+    const latencies = [];
+    /** Types `typed`, waits for the list, and clicks the option `label` in it. */
+    const pick = async (typed, label) => {
+      const t0 = Date.now();
+      await page.keyboard.type(typed);
+      const option = list.locator(".cm-completionLabel").getByText(label, { exact: true });
+      await option.waitFor({ timeout: 3000 });
+      latencies.push(Date.now() - t0);
+      await option.click();
+    };
+    await pick("i", "id");
+    await page.keyboard.type("hello_editor");
+    await page.keyboard.press("Enter");
+    await pick("na", "namespace");
+    await page.keyboard.type("ui.editor");
+    await page.keyboard.press("Enter");
+    await pick("ta", "tasks"); // opens `tasks:` and a `- ` item, with id and type offered at once
+    await list.locator(".cm-completionLabel").getByText("type", { exact: true }).waitFor();
+    await pick("i", "id");
+    await page.keyboard.type("say");
+    await page.keyboard.press("Enter");
+    await pick("ty", "type"); // the type list opens by itself
+    await list.locator(".cm-completionLabel").first().waitFor();
+    const types = await list.locator(".cm-completionLabel").count();
+    check(types > 3, `the type list offers the task types (${types})`);
+    await pick("core.log.Log", "io.kestra.plugin.core.log.Log");
+    await page.keyboard.press("Enter");
+    await pick("me", "message");
+    const detail = await text(page.locator("[data-testid=doc-panel] .doc-title"));
+    check(/log/i.test(detail), `the doc panel documents the Log task: ${detail}`);
+    await page.keyboard.type("Hello from the editor");
+    const panel = page.locator("[data-testid=doc-panel]");
+    check((await text(panel.locator(".doc-type"))) === "io.kestra.plugin.core.log.Log", "the panel names the type");
+    await panel.locator('tr[data-prop="message"]').waitFor();
+    check((await panel.locator('tr[data-prop="message"] .doc-req').count()) === 1, "message is marked required");
+    check((await panel.locator("tr[data-prop]").count()) >= 5, "the properties table lists the task's properties");
+    await shot(page, "editor-doc");
+    // an unknown property is underlined within a second, without a click
+    await page.keyboard.press("Enter");
+    await page.keyboard.type("mesage: oops");
+    const typedAt = Date.now();
+    const underline = page.locator("[data-testid=editor] .cm-lintRange-error");
+    await underline.first().waitFor({ timeout: 1000 });
+    const lintMs = Date.now() - typedAt;
+    check((await text(underline.first())) === "mesage", `the underline is on the unknown key: ${await text(underline.first())}`);
+    await underline.first().hover();
+    const tip = page.locator(".cm-tooltip-lint");
+    await tip.waitFor();
+    check((await text(tip)).includes("mesage"), `the diagnostic names the property: ${await text(tip)}`);
+    await shot(page, "editor-lint");
+    await page.keyboard.press("Control+Shift+K"); // delete the line
+    await underline.first().waitFor({ state: "detached", timeout: 3000 });
+    // hover on the type documents it
+    await page.locator("[data-testid=editor] .cm-line", { hasText: "io.kestra.plugin.core.log.Log" }).getByText("core.log.Log").hover();
+    const hoverDoc = page.locator(".cm-baton-hover");
+    await hoverDoc.waitFor();
+    check((await text(hoverDoc)).includes("io.kestra.plugin.core.log.Log"), "hover documents the type");
+    // Tab indents by two spaces, Shift-Tab takes them back
+    await content.click();
+    await page.keyboard.press("Control+End");
+    const before = await editorText(page);
+    const lastLine = () => editorText(page).then((t) => t.split("\n").filter((l) => l.trim()).pop());
+    const was = await lastLine();
+    await page.keyboard.press("Tab");
+    check((await lastLine()) === "  " + was, `Tab indents the line by two spaces: '${await lastLine()}'`);
+    await page.keyboard.press("Shift+Tab");
+    check((await editorText(page)) === before, "Shift-Tab undoes it");
+    const yaml = await editorText(page);
+    check(/^id: hello_editor\nnamespace: ui.editor\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: Hello from the editor/.test(yaml), `the flow written:\n${yaml}`);
+    await page.keyboard.press("Control+s");
+    await page.waitForURL(/#\/flows\/ui\.editor\/hello_editor$/);
+    const id = await executeFromUi(page, "ui.editor", "hello_editor");
+    await page.locator("[data-testid=execution-state]").getByText("SUCCESS").waitFor({ timeout: 15000 });
+    console.log(`completion latency ms (type to list shown): ${latencies.join(" ")}`);
+    console.log(`lint underline ms after typing: ${lintMs}`);
+    console.log(`execution ${id}`);
+  },
+
+  /** Time to interactive of the new-flow editor (median of 5 loads) and the bundle as served. */
+  async "editor-bench"(page) {
+    const times = [];
+    for (let i = 0; i < 5; i++) {
+      await page.goto("about:blank");
+      await page.goto(url + "#/flows/new");
+      await page.locator("[data-testid=doc-panel] .doc-hint").waitFor();
+      await page.locator("[data-testid=editor] .cm-content").waitFor();
+      times.push(await page.evaluate(() => performance.now()));
+    }
+    times.sort((a, b) => a - b);
+    const nav = await page.evaluate(() => performance.getEntriesByType("navigation")[0].domInteractive);
+    console.log(`editor time to interactive ms (median of 5): ${Math.round(times[2])} (all: ${times.map(Math.round).join(" ")}; domInteractive ${Math.round(nav)})`);
   },
 
   /** Namespace files: upload into a folder, list, view, delete. */
@@ -237,9 +362,8 @@ const scenarios = {
   async errors(page) {
     await page.goto(url + "#/flows/ui.test/typed");
     await page.locator("button", { hasText: "Edit" }).click();
-    const area = page.locator("textarea").first();
-    const src = (await area.inputValue()).replace("io.kestra.plugin.core.debug.Return", "io.kestra.plugin.core.debug.Nope");
-    await area.fill(src);
+    const src = (await editorText(page)).replace("io.kestra.plugin.core.debug.Return", "io.kestra.plugin.core.debug.Nope");
+    await setEditor(page, src);
     await page.locator("button", { hasText: "Validate" }).click();
     const msg = page.locator("[data-testid=validation] .msg").first();
     await msg.waitFor();

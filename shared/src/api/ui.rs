@@ -2,8 +2,11 @@
 //! one stylesheet under `api/ui/`) embedded in the binary and served at `/`
 //! and `/ui/{file}` by the API's router, so `baton server local` and the GCP
 //! `api` function serve the same UI. The page is a hash-routed single-page
-//! app built only on the `/api/v1` routes; there is no front-end build step,
-//! so the build stays one `cargo build` and the UI works offline.
+//! app built only on the `/api/v1` routes. The one built part, the flow
+//! editor (`editor.js`/`editor.css`: CodeMirror 6 bundled by
+//! `scripts/build-editor.sh` from `ui/editor/`), is committed with a stamp
+//! of its sources' hash, so the build stays one `cargo build`, the UI works
+//! offline, and a test fails when the bundle is older than its sources.
 //!
 //! Each file is answered with its content type and a strong `ETag` (a hash
 //! of its bytes, computed once); `If-None-Match` gets a 304, and
@@ -36,6 +39,9 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("inputs.js", "text/javascript; charset=utf-8", include_bytes!("ui/inputs.js")),
     ("triggers.js", "text/javascript; charset=utf-8", include_bytes!("ui/triggers.js")),
     ("kv.js", "text/javascript; charset=utf-8", include_bytes!("ui/kv.js")),
+    ("flow-editor.js", "text/javascript; charset=utf-8", include_bytes!("ui/flow-editor.js")),
+    ("editor.js", "text/javascript; charset=utf-8", include_bytes!("ui/editor.js")),
+    ("editor.css", "text/css; charset=utf-8", include_bytes!("ui/editor.css")),
     ("favicon.svg", "image/svg+xml", include_bytes!("ui/favicon.svg")),
 ];
 
@@ -119,6 +125,59 @@ mod tests {
             assert_eq!(serve(name, &h).status(), StatusCode::NOT_MODIFIED, "{name}");
         }
         assert_eq!(serve("nope.js", &HeaderMap::new()).status(), StatusCode::NOT_FOUND);
+    }
+
+    /// The `sources`, `editor.js` and `editor.css` hashes recorded by
+    /// `ui/editor/stamp.mjs` when the bundle was last built.
+    fn stamp() -> std::collections::HashMap<String, String> {
+        include_str!("ui/editor.stamp")
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn hex(digest: impl AsRef<[u8]>) -> String {
+        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn the_editor_bundle_is_built_from_its_sources() {
+        use sha2::{Digest, Sha256};
+        let stamp = stamp();
+        let bundle = |name: &str| FILES.iter().find(|(n, _, _)| *n == name).map(|(_, _, b)| hex(Sha256::digest(b)));
+        for name in ["editor.js", "editor.css"] {
+            assert_eq!(
+                bundle(name).as_ref(),
+                stamp.get(name),
+                "{name} differs from the one scripts/build-editor.sh built: do not edit it by hand, run the script"
+            );
+        }
+        // the same hash as stamp.mjs: "path\0bytes\0" for each input, in path order
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let Ok(dir) = std::fs::read_dir(root.join("ui/editor/src")) else {
+            return; // a packaged crate without the editor's sources: nothing to compare
+        };
+        let mut inputs: Vec<String> =
+            ["scripts/build-editor.sh", "ui/editor/package.json", "ui/editor/package-lock.json"]
+                .into_iter()
+                .map(String::from)
+                .chain(dir.filter_map(|e| e.ok()).map(|e| format!("ui/editor/src/{}", e.file_name().to_string_lossy())))
+                .collect();
+        inputs.sort();
+        let mut h = Sha256::new();
+        for f in &inputs {
+            let bytes = std::fs::read(root.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            h.update(f.as_bytes());
+            h.update([0]);
+            h.update(&bytes);
+            h.update([0]);
+        }
+        assert_eq!(
+            Some(&hex(h.finalize())),
+            stamp.get("sources"),
+            "the editor bundle is stale: its sources under ui/editor/ changed; run scripts/build-editor.sh and commit editor.js, editor.css and editor.stamp"
+        );
     }
 
     #[test]

@@ -1,10 +1,10 @@
 // Flows: the list by namespace, and one flow's page: its YAML source with
-// syntax highlighting, an editor whose validation errors (from
-// POST /flows/validate) are shown at their line, save, and Execute.
+// syntax highlighting, the flow editor (flow-editor.js), save, and Execute.
 
-import { api, h, errorBox, toast, enc, go } from "./app.js";
+import { api, h, toast, enc, go } from "./app.js";
 import { executeDialog } from "./inputs.js";
 import { topology } from "./topology.js";
+import { editor } from "./flow-editor.js";
 
 export async function render(main, parts, query) {
   if (parts.length >= 2) return flowPage(main, parts[0], parts[1], query.get("tab") || "source");
@@ -66,33 +66,6 @@ async function flowPage(main, ns, id, tab) {
       view();
     }, () => view());
   view();
-}
-
-/** A YAML editor in `box`: Validate shows errors at their line, Save validates then calls `save(text)`. */
-function editor(box, source, save, cancel) {
-  const area = h("textarea", { name: "source", rows: Math.max(12, source.split("\n").length + 2), style: { width: "100%" }, spellcheck: "false" }, source);
-  const out = h("div");
-  const validate = async () => {
-    const result = await api("/flows/validate", { method: "POST", body: area.value, headers: { "Content-Type": "application/x-yaml" } });
-    const errors = errorsByLine(result);
-    out.replaceChildren(errors.size ? h("pre", { class: "source", "data-testid": "validation" }, highlighted(area.value, errors)) : h("p", { class: "muted", "data-testid": "validation" }, "Valid."));
-    return errors.size === 0;
-  };
-  const onSave = async () => {
-    try {
-      if (await validate()) await save(area.value);
-    } catch (e) {
-      out.replaceChildren(errorBox(e));
-    }
-  };
-  box.replaceChildren(
-    area,
-    h("div", { class: "filters" },
-      h("button", { onclick: () => validate().catch((e) => out.replaceChildren(errorBox(e))) }, "Validate"),
-      h("button", { class: "primary", onclick: onSave }, "Save"),
-      h("button", { onclick: cancel }, "Cancel")),
-    out,
-  );
 }
 
 const TEMPLATE = "id: hello\nnamespace: company.team\n\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: Hello World! 🚀\n";

@@ -1,0 +1,106 @@
+// Unit tests of the editor's pure parts (cursor context, schema walk,
+// completions, validator answers as diagnostics) on a fixture schema in
+// the shape of GET /api/v1/plugins/schemas/flow. Run: node --test ui/editor/test
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { contextAt, wordAt } from "../src/yamlpath.js";
+import { completions, hoverAt, definitionOf } from "../src/schema.js";
+import { diagnosticsOf, documentStarts } from "../src/diagnostics.js";
+
+const schema = JSON.parse(fs.readFileSync(new URL("./fixture-schema.json", import.meta.url)));
+// the cursor is the last "|" of the text
+const at = (text) => {
+  const i = text.lastIndexOf("|");
+  return contextAt(text.slice(0, i) + text.slice(i + 1), i);
+};
+const labels = (text) => completions(schema, at(text)).map((c) => c.label);
+
+test("flow-level keys at the root, required first and without those present", () => {
+  const c = completions(schema, at("id: a\n|"));
+  const names = c.map((x) => x.label);
+  assert.ok(names.includes("namespace") && names.includes("tasks") && names.includes("triggers"));
+  assert.ok(!names.includes("id"));
+  const req = c.filter((x) => x.detail.startsWith("required")).map((x) => x.label);
+  assert.deepEqual(req.sort(), ["namespace", "tasks"]);
+  // a list of tasks opens its first item; a scalar stays on the line
+  assert.equal(c.find((x) => x.label === "tasks").apply, "tasks:\n  - ");
+  assert.equal(c.find((x) => x.label === "namespace").apply, "namespace: ");
+});
+
+test("a new task item offers id and type, then type values with aliases and titles", () => {
+  assert.deepEqual(labels("id: a\ntasks:\n  - |"), ["id", "type"]);
+  const c = completions(schema, at("id: a\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.l|"));
+  const log = c.find((x) => x.label === "io.kestra.plugin.core.log.Log");
+  assert.match(log.detail, /Log a message/);
+  const alias = c.find((x) => x.label === "io.kestra.core.tasks.log.Log");
+  assert.match(alias.detail, /alias of io.kestra.plugin.core.log.Log/);
+  assert.ok(!c.some((x) => x.label.includes("Schedule")), "no trigger types among tasks");
+});
+
+test("property names of the block's type, required first, with descriptions", () => {
+  const c = completions(schema, at("id: a\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    |"));
+  const names = c.map((x) => x.label);
+  assert.ok(names.includes("message") && names.includes("level") && !names.includes("id") && !names.includes("type"));
+  assert.ok(!names.includes("cron"));
+  const message = c.find((x) => x.label === "message");
+  assert.match(message.detail, /^required/);
+  assert.match(message.info, /message\(s\) to log/);
+  // the type below the cursor counts too
+  assert.ok(labels("tasks:\n  - id: x\n    |\n    type: io.kestra.plugin.core.flow.Sleep\n").includes("duration"));
+});
+
+test("enum values and booleans", () => {
+  assert.deepEqual(labels("tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    level: |"), ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]);
+  assert.deepEqual(labels("tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    disabled: |"), ["true", "false"]);
+});
+
+test("nested flowable children and trigger conditions", () => {
+  const nested = "tasks:\n  - id: if\n    type: io.kestra.plugin.core.flow.If\n    condition: x\n    then:\n      - id: s\n        type: io.kestra.plugin.core.flow.Sleep\n        |";
+  assert.ok(labels(nested).includes("duration"));
+  assert.ok(labels("tasks: []\ntriggers:\n  - id: t\n    type: |").includes("io.kestra.plugin.core.trigger.Schedule"));
+  const cond = "triggers:\n  - id: t\n    type: io.kestra.plugin.core.trigger.Schedule\n    conditions:\n      - type: |";
+  assert.deepEqual(labels(cond), ["io.kestra.plugin.core.condition.ExpressionCondition"]);
+  const named = "triggers:\n  - id: t\n    type: io.kestra.plugin.core.trigger.Schedule\n    conditions:\n      weekday:\n        type: io.kestra.plugin.core.condition.ExpressionCondition\n        |";
+  assert.deepEqual(labels(named), ["expression"]);
+  // unindented sequences (`tasks:` then `- id:` at the same column)
+  assert.ok(labels("tasks:\n- id: x\n  type: io.kestra.plugin.core.log.Log\n  |").includes("message"));
+});
+
+test("a value with spaces is still inside its block", () => {
+  const ctx = at("tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    message: Hello from| the editor\n");
+  assert.equal(ctx.kind, "none");
+  assert.equal(ctx.keys.get("type"), "io.kestra.plugin.core.log.Log");
+});
+
+test("block scalars are not read as keys", () => {
+  const text = "tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    message: |\n      not: a key\n    |";
+  assert.ok(labels(text).includes("level"));
+  assert.equal(at("tasks:\n  - id: x\n    message: |\n      hel|").kind, "none");
+});
+
+test("hover on a type value and on a property", () => {
+  const text = "tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    level: INFO\n";
+  const onType = wordAt(text, text.indexOf("plugin.core.log"));
+  assert.equal(hoverAt(schema, [], new Map(), new Map(), onType).title, "io.kestra.plugin.core.log.Log");
+  const pos = text.indexOf("level") + 2;
+  const w = wordAt(text, pos);
+  const ctx = contextAt(text, w.to);
+  const h = hoverAt(schema, ctx.path, ctx.root, ctx.keys, w);
+  assert.match(h.subtitle, /default "INFO"/);
+  assert.equal(definitionOf(schema, "io.kestra.core.tasks.log.Log").name, "io.kestra.plugin.core.log.Log");
+});
+
+test("validator answers become diagnostics at their line and column, per document", () => {
+  const text = "id: a\nnamespace: b\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    mesage: hi\n---\nid: c\nnope: 1\n";
+  const lines = text.split("\n");
+  const doc = { toString: () => text, lines: lines.length, line: (n) => { let from = 0; for (let i = 0; i < n - 1; i++) from += lines[i].length + 1; return { from, to: from + lines[n - 1].length, text: lines[n - 1] }; } };
+  assert.deepEqual(documentStarts(lines), [0, 7]);
+  const d = diagnosticsOf(doc, [
+    { index: 0, constraints: "document 0:6:5: tasks[0].mesage (task 'x'): unknown property 'mesage'" },
+    { index: 1, constraints: "document 1:2:1: nope: unknown flow key" },
+  ]);
+  assert.equal(text.slice(d[0].from, d[0].to), "mesage");
+  assert.equal(text.slice(d[1].from, d[1].to), "nope");
+  assert.match(d[0].message, /unknown property 'mesage'/);
+});

@@ -36,6 +36,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("inputs.js", "text/javascript; charset=utf-8", include_bytes!("ui/inputs.js")),
     ("triggers.js", "text/javascript; charset=utf-8", include_bytes!("ui/triggers.js")),
     ("kv.js", "text/javascript; charset=utf-8", include_bytes!("ui/kv.js")),
+    ("flow_tabs.js", "text/javascript; charset=utf-8", include_bytes!("ui/flow_tabs.js")),
+    ("revisions.js", "text/javascript; charset=utf-8", include_bytes!("ui/revisions.js")),
+    ("dependencies.js", "text/javascript; charset=utf-8", include_bytes!("ui/dependencies.js")),
+    ("home.js", "text/javascript; charset=utf-8", include_bytes!("ui/home.js")),
+    ("namespaces.js", "text/javascript; charset=utf-8", include_bytes!("ui/namespaces.js")),
     ("favicon.svg", "image/svg+xml", include_bytes!("ui/favicon.svg")),
 ];
 

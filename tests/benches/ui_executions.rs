@@ -1,8 +1,10 @@
 //! The web UI's executions page with 10,000 executions stored: time to
 //! first contentful paint and to the first rendered row in headless
-//! Chromium (tests/ui/drive.mjs, scenario `bench`), and the latency of
+//! Chromium (tests/ui/drive.mjs, scenario `bench`), the home page's time to
+//! its drawn chart (scenario `benchhome`), and the latency of
 //! `GET /api/v1/executions/search` (first page, a filtered page, the last
-//! page) on `baton server local` at that size.
+//! page, a sort by flow) and of `GET /api/v1/stats/executions/daily` on
+//! `baton server local` at that size.
 //!
 //! `source scripts/setup/chromium.sh; cargo bench -p e2e --bench ui_executions`
 //! (release build). Prints a table; it asserts nothing about speed.
@@ -41,11 +43,12 @@ fn stats(mut ms: Vec<f64>) -> (f64, f64) {
 }
 
 async fn search_latency(http: &reqwest::Client, url: &str, query: &str) -> (f64, f64, u64) {
+    let path = if query.starts_with('/') { query.to_string() } else { format!("/executions/search?{query}") };
     let mut ms = Vec::new();
     let mut total = 0;
     for _ in 0..20 {
         let t = Instant::now();
-        let r = http.get(format!("{url}/api/v1/executions/search?{query}")).send().await.expect("search");
+        let r = http.get(format!("{url}/api/v1{path}")).send().await.expect("search");
         assert_eq!(r.status(), 200);
         let v: serde_json::Value = r.json().await.expect("json");
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -55,12 +58,12 @@ async fn search_latency(http: &reqwest::Client, url: &str, query: &str) -> (f64,
     (p50, p95, total)
 }
 
-fn browser(url: &str) -> serde_json::Value {
+fn browser(url: &str, scenario: &str) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/drive.mjs");
     let out = std::process::Command::new("node")
         .arg(script)
         .arg(url)
-        .arg("bench")
+        .arg(scenario)
         .arg("")
         .output()
         .expect("node runs drive.mjs (source scripts/setup/chromium.sh)");
@@ -95,6 +98,8 @@ async fn main() {
         "page=1&size=25&namespace=bench.ui&state=FAILED",
         "page=400&size=25&sort=state.startDate:desc",
         "page=1&size=100&labels=batch:7",
+        "page=1&size=25&sort=flowId:asc",
+        "/stats/executions/daily?days=30",
     ] {
         let (p50, p95, total) = search_latency(&http, &url, query).await;
         println!("{query:<58} {p50:>9.1} {p95:>9.1} {total:>7}");
@@ -105,7 +110,7 @@ async fn main() {
     let mut rows = Vec::new();
     for run in 0..5 {
         let url = url.clone();
-        let v = tokio::task::spawn_blocking(move || browser(&url)).await.expect("browser run");
+        let v = tokio::task::spawn_blocking(move || browser(&url, "bench")).await.expect("browser run");
         let paint = v["firstPaintMs"].as_f64().unwrap_or(f64::NAN);
         let row = v["firstRowMs"].as_f64().unwrap_or(f64::NAN);
         println!("{run:<8} {paint:>18.0} {row:>18.0}");
@@ -115,6 +120,17 @@ async fn main() {
     let (paint, _) = stats(paints);
     let (row, _) = stats(rows);
     println!("median   {paint:>18.0} {row:>18.0}");
+    println!("\nhome page in headless Chromium (new browser each run)");
+    let mut charts = Vec::new();
+    for run in 0..5 {
+        let url = url.clone();
+        let v = tokio::task::spawn_blocking(move || browser(&url, "benchhome")).await.expect("browser run");
+        let chart = v["chartMs"].as_f64().unwrap_or(f64::NAN);
+        println!("{run:<8} chart drawn {chart:>8.0} ms");
+        charts.push(chart);
+    }
+    let (chart, _) = stats(charts);
+    println!("median   chart drawn {chart:>8.0} ms");
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -54,4 +54,5 @@ mod terraform_deploy;
 mod terraform_events;
 mod ui;
 mod ui_ops;
+mod ui_pages;
 mod webhook;

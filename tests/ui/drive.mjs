@@ -523,6 +523,9 @@ const scenarios = {
   },
 };
 
+// the pages of a Kestra-like UI (home, revisions, namespaces…): tests/ui/pages.mjs
+Object.assign(scenarios, (await import("./pages.mjs")).scenarios({ url, check, shot, text }));
+
 const run = scenarios[scenario];
 if (!run) {
   console.error(`no scenario '${scenario}' (${Object.keys(scenarios).join(", ")})`);

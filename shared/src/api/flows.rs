@@ -133,9 +133,20 @@ async fn get_flow(
     Path((namespace, id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let p = Params::parse(raw.as_deref(), "GET /flows/{namespace}/{id}", &["source", "allowDeleted"])?;
+    let p = Params::parse(raw.as_deref(), "GET /flows/{namespace}/{id}", &["source", "allowDeleted", "revision"])?;
+    if let Some(rev) = p.get("revision").filter(|r| !r.is_empty()) {
+        return Ok(Json(
+            super::flow_revisions::flow_at_revision(&s, &namespace, &id, rev, p.flag("source", false)?).await?,
+        ));
+    }
     let flow = s.host.flow(&namespace, &id).await?;
-    Ok(Json(flow_json(&s, &flow, p.flag("source", false)?).await?))
+    let mut v = flow_json(&s, &flow, p.flag("source", false)?).await?;
+    // Kestra's FlowWithException: the file on disk or in the bucket is
+    // broken; what is served (and runs) is its last valid version
+    if let Some(problem) = s.host.flow_problem(&namespace, &id).await? {
+        v["exception"] = json!(problem);
+    }
+    Ok(Json(v))
 }
 
 /// Parses and validates one flow's YAML; 422 with every problem.

@@ -24,6 +24,10 @@ pub trait ApiHost: Send + Sync {
     /// Stores a validated flow where this runtime reads flows from (a new
     /// one or a new version) and makes it the one new executions use.
     async fn save_flow(&self, flow: &Flow) -> ApiResult<()>;
+    /// Why the file that defines `namespace.id` does not load now, as
+    /// `path: problems`, when it is broken and the flow served is its last
+    /// valid version (shown as Kestra's `exception` on the flow).
+    async fn flow_problem(&self, namespace: &str, id: &str) -> ApiResult<Option<String>>;
     /// Removes a flow; false when there was none.
     async fn delete_flow(&self, namespace: &str, id: &str) -> ApiResult<bool>;
     /// Trigger states and backfills, when this runtime has them.

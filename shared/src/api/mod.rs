@@ -8,13 +8,16 @@
 //!   (`application/x-yaml`), delete, validate, import (`fileUpload`);
 //!   [`flow_namespace`]: a namespace's flows updated from one multi-document
 //!   YAML; [`graph`]: the flow graph of a flow, a YAML source or an
-//!   execution, and an execution's flow.
+//!   execution, and an execution's flow; [`flow_revisions`]: a flow's
+//!   revisions (and `?revision=N`); [`flow_dependencies`]: the flows it
+//!   calls or triggers and those that call or trigger it.
 //! - [`executions`] and [`inputs`]: start (JSON, urlencoded or multipart
 //!   with streamed FILE parts; `labels`, `wait`), get, search (paged, full
 //!   executions, `filters[…]` and the older parameters), kill, replay,
 //!   labels, follow (SSE); [`files`]: output file download and preview.
 //! - [`bulk`]: delete an execution (one, by ids, by query), kill and
 //!   restart by ids or by query (Kestra's `BulkResponse`).
+//! - [`stats`]: executions per day by state, with durations (the home page).
 //! - [`logs`]: by execution (`minLevel`, `taskId`…), download, follow, search.
 //! - [`kv`]: list, get, put (Kestra's type inference, `ttl`), delete.
 //! - [`triggers`]: search, get, enable/disable, backfills (`PUT /triggers`,
@@ -38,7 +41,9 @@ pub mod bulk;
 pub mod error;
 pub mod executions;
 pub mod files;
+pub mod flow_dependencies;
 pub mod flow_namespace;
+pub mod flow_revisions;
 pub mod flow_search;
 pub mod flow_store;
 pub mod flows;
@@ -57,6 +62,7 @@ pub mod query;
 pub mod resume;
 pub mod search;
 pub mod sse;
+pub mod stats;
 pub mod triggers;
 pub mod ui;
 pub mod webhook;
@@ -91,8 +97,11 @@ pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .merge(flows::routes())
         .merge(graph::routes())
+        .merge(flow_revisions::routes())
+        .merge(flow_dependencies::routes())
         .merge(executions::routes())
         .merge(bulk::routes())
+        .merge(stats::routes())
         .merge(resume::routes())
         .merge(files::routes())
         .merge(logs::routes())

@@ -1,6 +1,10 @@
 //! Namespace routes: `GET /namespaces/search` (paged; `q`, `existing`) and
 //! `GET /namespaces/{namespace}`. Baton has no namespace records: the
 //! namespaces are those of the flows and their parents (`a.b` → `a`).
+//! `GET /namespaces/{namespace}/secrets` lists the names of the secrets a
+//! flow there can read (`secret('NAME')`: Kestra's open-source
+//! `SECRET_*` variables, the same for every namespace), never their values,
+//! in the shape of Kestra's secrets listing, marked `readOnly`.
 
 use std::collections::BTreeSet;
 
@@ -15,7 +19,10 @@ use super::query::Params;
 use super::search::paged;
 
 pub fn routes() -> Router<ApiState> {
-    Router::new().route("/namespaces/search", get(search)).route("/namespaces/{namespace}", get(get_namespace))
+    Router::new()
+        .route("/namespaces/search", get(search))
+        .route("/namespaces/{namespace}", get(get_namespace))
+        .route("/namespaces/{namespace}/secrets", get(secret_names))
 }
 
 /// Every namespace with a flow, and their parents, sorted.
@@ -63,4 +70,15 @@ async fn get_namespace(
         return Err(ApiError::not_found(format!("namespace {namespace} has no flow")));
     }
     Ok(Json(namespace_json(&namespace)))
+}
+
+async fn secret_names(
+    State(s): State<ApiState>,
+    Path(_namespace): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/secrets", &[])?;
+    let names = s.engine.secrets.names();
+    let results: Vec<Value> = names.iter().map(|n| json!({"key": n})).collect();
+    Ok(Json(json!({"results": results, "total": names.len(), "readOnly": true})))
 }

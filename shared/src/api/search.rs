@@ -68,7 +68,20 @@ pub struct Search {
     ended_before: Option<DateTime<Utc>>,
     q: Option<String>,
     ascending: bool,
-    sort_end: bool,
+    sort: SortKey,
+}
+
+/// What `sort=` orders by (Kestra's field names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum SortKey {
+    #[default]
+    StartDate,
+    EndDate,
+    Duration,
+    Id,
+    Namespace,
+    FlowId,
+    State,
 }
 
 fn states(v: &str) -> ApiResult<Vec<StateType>> {
@@ -132,12 +145,18 @@ impl Search {
             "desc" => false,
             _ => return Err(ApiError::bad_request(format!("sort direction '{dir}' is not asc or desc"))),
         };
-        self.sort_end = match field {
-            "state.startDate" | "startDate" => false,
-            "state.endDate" | "endDate" => true,
+        self.sort = match field {
+            "state.startDate" | "startDate" => SortKey::StartDate,
+            "state.endDate" | "endDate" => SortKey::EndDate,
+            "state.duration" | "duration" => SortKey::Duration,
+            "id" => SortKey::Id,
+            "namespace" => SortKey::Namespace,
+            "flowId" => SortKey::FlowId,
+            "state.current" | "state" => SortKey::State,
             _ => {
                 return Err(ApiError::bad_request(format!(
-                    "sort on '{field}' is not supported (state.startDate or state.endDate)"
+                    "sort on '{field}' is not supported (state.startDate, state.endDate, state.duration, id, \
+                     namespace, flowId or state.current)"
                 )));
             }
         };
@@ -227,8 +246,25 @@ impl Search {
             .into_iter()
             .filter(|e| self.matches_summary(e))
             .collect();
-        let key = |e: &ExecutionSummary| if self.sort_end { e.end_date } else { e.start_date };
-        found.sort_by(|a, b| if self.ascending { key(a).cmp(&key(b)) } else { key(b).cmp(&key(a)) });
+        let order = |a: &ExecutionSummary, b: &ExecutionSummary| {
+            match self.sort {
+                SortKey::StartDate => a.start_date.cmp(&b.start_date),
+                SortKey::EndDate => a.end_date.cmp(&b.end_date),
+                // a running execution has no duration yet: it sorts first
+                SortKey::Duration => {
+                    let d = |e: &ExecutionSummary| e.start_date.zip(e.end_date).map(|(s, t)| t - s);
+                    d(a).cmp(&d(b))
+                }
+                SortKey::Id => a.id.cmp(&b.id),
+                SortKey::Namespace => a.namespace.cmp(&b.namespace).then_with(|| a.flow_id.cmp(&b.flow_id)),
+                SortKey::FlowId => a.flow_id.cmp(&b.flow_id).then_with(|| a.namespace.cmp(&b.namespace)),
+                SortKey::State => a.state.as_str().cmp(b.state.as_str()),
+            }
+            // ties: newest first, stable across pages
+            .then_with(|| b.start_date.cmp(&a.start_date))
+            .then_with(|| a.id.cmp(&b.id))
+        };
+        found.sort_by(|a, b| if self.ascending { order(a, b) } else { order(b, a) });
         Ok(found)
     }
 
@@ -276,7 +312,7 @@ mod tests {
         assert_eq!(s.labels[0], Label { key: "env".into(), value: "prod".into() });
         assert_eq!(s.store_filter().labels, s.labels, "the store filters on the labels");
         let s = search("namespace=a&state=RUNNING&labels=k:v&sort=state.endDate:asc").unwrap();
-        assert!(s.ascending && s.sort_end);
+        assert!(s.ascending && s.sort == SortKey::EndDate);
         assert_eq!(s.store_filter().state, Some(StateType::Running));
     }
 

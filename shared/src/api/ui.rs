@@ -42,6 +42,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("flow-editor.js", "text/javascript; charset=utf-8", include_bytes!("ui/flow-editor.js")),
     ("editor.js", "text/javascript; charset=utf-8", include_bytes!("ui/editor.js")),
     ("editor.css", "text/css; charset=utf-8", include_bytes!("ui/editor.css")),
+    ("flow_tabs.js", "text/javascript; charset=utf-8", include_bytes!("ui/flow_tabs.js")),
+    ("revisions.js", "text/javascript; charset=utf-8", include_bytes!("ui/revisions.js")),
+    ("dependencies.js", "text/javascript; charset=utf-8", include_bytes!("ui/dependencies.js")),
+    ("home.js", "text/javascript; charset=utf-8", include_bytes!("ui/home.js")),
+    ("namespaces.js", "text/javascript; charset=utf-8", include_bytes!("ui/namespaces.js")),
     ("favicon.svg", "image/svg+xml", include_bytes!("ui/favicon.svg")),
 ];
 

@@ -251,6 +251,13 @@ async fn flows_contract(store: &dyn StateStore, ns: &str) {
     assert_eq!(store.load_flow(ns, "f", Some(2)).await.expect("load_flow"), Some((2, v2.to_string())));
     assert_eq!(store.load_flow(ns, "f", Some(9)).await.expect("load_flow"), None);
     assert_eq!(store.load_flow(ns, "missing", None).await.expect("load_flow"), None);
+    let revs = store.list_flow_revisions(ns, "f", 100).await.expect("list_flow_revisions");
+    let listed: Vec<(u32, &str)> = revs.iter().map(|r| (r.revision, r.source.as_str())).collect();
+    assert_eq!(listed, [(1, v1), (2, v2), (3, v1)], "every revision, oldest first");
+    assert!(revs.iter().all(|r| r.created.is_some_and(|c| c <= Utc::now())), "each revision's date: {revs:?}");
+    let newest = store.list_flow_revisions(ns, "f", 2).await.expect("list_flow_revisions");
+    assert_eq!(newest.iter().map(|r| r.revision).collect::<Vec<_>>(), [2, 3], "the newest `limit`, oldest first");
+    assert!(store.list_flow_revisions(ns, "missing", 10).await.expect("list_flow_revisions").is_empty());
 }
 
 /// Typed values, overwrite rules, TTL expiry (deleted on read), listing and

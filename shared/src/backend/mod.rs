@@ -154,6 +154,19 @@ pub trait StateStore: Send + Sync {
     async fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<u32>;
     /// The source of a flow at `revision` (latest if `None`), with its revision.
     async fn load_flow(&self, namespace: &str, id: &str, revision: Option<u32>) -> Result<Option<(u32, String)>>;
+    /// The newest `limit` revisions of a flow (source and when each was
+    /// recorded), oldest first, as Kestra's revisions listing orders them;
+    /// empty for an unknown flow.
+    async fn list_flow_revisions(&self, namespace: &str, id: &str, limit: usize) -> Result<Vec<FlowRevision>>;
+}
+
+/// One stored revision of a flow's source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRevision {
+    pub revision: u32,
+    pub source: String,
+    /// When the revision was recorded (absent when the store cannot tell).
+    pub created: Option<DateTime<Utc>>,
 }
 
 // ------------------------------------------------------------------- kv ---

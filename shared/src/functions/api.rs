@@ -151,6 +151,30 @@ impl ApiHost for GcpHost {
         Ok(())
     }
 
+    async fn flow_problem(&self, namespace: &str, id: &str) -> ApiResult<Option<String>> {
+        match &self.flows {
+            Some(source @ FlowSource::Storage(_)) => {
+                Ok(crate::functions::flows::bucket_problem(&self.engine, source, namespace, id)
+                    .await?
+                    .map(|(path, message)| format!("{path}: {message}")))
+            }
+            Some(FlowSource::Dir(dir)) => {
+                let mut problems = Vec::new();
+                for p in dir_files_of(dir, namespace, id) {
+                    if let Err(e) = crate::runtime::flows::FlowRepository::load_file(
+                        &p,
+                        &self.engine.registry,
+                        &self.engine.renderer,
+                    ) {
+                        problems.push(format!("{}: {e}", p.display()));
+                    }
+                }
+                Ok(problems.into_iter().next())
+            }
+            None => Ok(None),
+        }
+    }
+
     async fn delete_flow(&self, namespace: &str, id: &str) -> ApiResult<bool> {
         let known = self.flow(namespace, id).await.is_ok();
         if let Some(FlowSource::Dir(dir)) = &self.flows {

@@ -164,6 +164,27 @@ pub async fn ensure_flow(
     })
 }
 
+/// The object of `namespace.id` in the bucket (`source` a storage prefix)
+/// that does not validate now, with its problems: the flow then runs at
+/// its last valid version, and the API says why.
+pub async fn bucket_problem(
+    engine: &Engine,
+    source: &FlowSource,
+    namespace: &str,
+    id: &str,
+) -> Result<Option<(String, String)>, BackendError> {
+    let FlowSource::Storage(prefix) = source else { return Ok(None) };
+    let prefix = prefix.trim_end_matches('/');
+    for ext in ["yml", "yaml"] {
+        let path = format!("{prefix}/{namespace}/{id}.{ext}");
+        let Some(text) = read_text(engine, &path).await? else { continue };
+        if let Err(message) = parse(engine, &path, &text) {
+            return Ok(Some((path, message)));
+        }
+    }
+    Ok(None)
+}
+
 /// [`crate::runtime::engine::LatestFlows`] on a [`FlowSource`]: what a
 /// Subflow task starts is the called flow as it is in the bucket now.
 pub struct SourceFlows {

@@ -318,6 +318,14 @@ where
     ) -> backend::Result<Option<(u32, String)>> {
         self.inner.load_flow(namespace, id, revision).await
     }
+    async fn list_flow_revisions(
+        &self,
+        namespace: &str,
+        id: &str,
+        limit: usize,
+    ) -> backend::Result<Vec<backend::FlowRevision>> {
+        self.inner.list_flow_revisions(namespace, id, limit).await
+    }
 }
 
 #[cfg(test)]

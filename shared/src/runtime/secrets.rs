@@ -36,6 +36,14 @@ impl Secrets {
         self.map.get(&key.to_ascii_uppercase()).map(String::as_str)
     }
 
+    /// The secrets' names (upper-cased, sorted), never their values: what
+    /// the UI's Namespaces page lists.
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.map.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// Every secret value, for masking.
     pub fn values(&self) -> Vec<String> {
         self.map.values().cloned().collect()

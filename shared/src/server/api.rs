@@ -70,6 +70,10 @@ impl ApiHost for LocalHost {
         Ok(())
     }
 
+    async fn flow_problem(&self, namespace: &str, id: &str) -> ApiResult<Option<String>> {
+        Ok(self.watcher.problem_of(namespace, id).map(|(path, message)| format!("{}: {message}", path.display())))
+    }
+
     async fn delete_flow(&self, namespace: &str, id: &str) -> ApiResult<bool> {
         let files = self.watcher.files_of(namespace, id);
         if files.is_empty() {

@@ -158,6 +158,19 @@ impl FlowWatcher {
         v
     }
 
+    /// The file defining `namespace.id` whose last version is invalid (the
+    /// flow runs at its last valid version), with its problems.
+    pub fn problem_of(&self, namespace: &str, id: &str) -> Option<(PathBuf, String)> {
+        let files = self.files();
+        let mut v: Vec<(PathBuf, String)> = files
+            .iter()
+            .filter(|(_, e)| e.flow.as_ref().is_some_and(|f| f.namespace == namespace && f.id == id))
+            .filter_map(|(p, e)| e.problem.clone().map(|m| (p.clone(), m)))
+            .collect();
+        v.sort();
+        v.into_iter().next()
+    }
+
     /// Files whose last version is invalid, with their problems.
     pub fn problems(&self) -> Vec<(PathBuf, String)> {
         let mut v: Vec<(PathBuf, String)> =

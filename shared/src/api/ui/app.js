@@ -125,6 +125,8 @@ export async function namespaces() {
 }
 
 const ROUTES = {
+  home: () => import("./home.js"),
+  namespaces: () => import("./namespaces.js"),
   flows: () => import("./flows.js"),
   executions: () => import("./executions.js"),
   triggers: () => import("./triggers.js"),
@@ -136,8 +138,8 @@ let cleanup = null;
 
 async function route() {
   const { parts, query } = parseHash();
-  const page = parts[0] || "executions";
-  if (!parts.length) return go("#/executions");
+  const page = parts[0] || "home";
+  if (!parts.length) return go("#/home");
   for (const a of document.querySelectorAll("#menu [data-nav]")) a.classList.toggle("active", a.dataset.nav === page);
   if (typeof cleanup === "function") cleanup();
   cleanup = null;
@@ -156,6 +158,24 @@ async function route() {
   }
 }
 
+/** Light or dark: the saved choice, else the system's (prefers-color-scheme). */
+function theme() {
+  const saved = localStorage.getItem("baton.theme");
+  if (saved) document.documentElement.dataset.theme = saved;
+  const toggle = document.getElementById("theme");
+  if (!toggle) return;
+  const current = () => document.documentElement.dataset.theme || (matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark");
+  const label = () => (toggle.textContent = current() === "dark" ? "☀ Light theme" : "☾ Dark theme");
+  toggle.addEventListener("click", () => {
+    const next = current() === "dark" ? "light" : "dark";
+    document.documentElement.dataset.theme = next;
+    localStorage.setItem("baton.theme", next);
+    label();
+  });
+  label();
+}
+
+theme();
 window.addEventListener("hashchange", route);
 window.addEventListener("unhandledrejection", (e) => toast(e.reason && e.reason.message ? e.reason.message : String(e.reason), true));
 route();

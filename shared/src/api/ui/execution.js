@@ -6,7 +6,7 @@
 // events), polling every second if the stream breaks.
 
 import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TERMINAL } from "./app.js";
-import { topology } from "./topology.js";
+import { topology, zoomable } from "./topology.js";
 import { resumeDialog } from "./inputs.js";
 
 const TABS = ["overview", "gantt", "logs", "topology", "outputs"];
@@ -28,7 +28,7 @@ export async function render(main, id, query) {
     else if (tab === "logs") body.replaceChildren(await logs(exec, logFilter, logLevel, (t, l) => { logFilter = t; logLevel = l; draw(); }));
     else if (tab === "topology") {
       const graph = await api(`/executions/${enc(exec.id)}/graph`).catch((e) => e);
-      body.replaceChildren(h("div", { class: "topology" }, graph instanceof Error ? errorBox(graph) : topology(graph, exec)));
+      body.replaceChildren(graph instanceof Error ? errorBox(graph) : zoomable(topology(graph, exec)));
       // a node opens that task's logs
       for (const g of body.querySelectorAll("g[data-task]")) {
         g.style.cursor = "pointer";

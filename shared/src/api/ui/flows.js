@@ -3,7 +3,7 @@
 
 import { api, h, toast, enc, go } from "./app.js";
 import { executeDialog } from "./inputs.js";
-import { topology } from "./topology.js";
+import { topology, zoomable } from "./topology.js";
 import { editor } from "./flow-editor.js";
 
 export async function render(main, parts, query) {
@@ -39,18 +39,20 @@ async function flowPage(main, ns, id, tab) {
   const flow = await api(`/flows/${enc(ns)}/${enc(id)}?source=true`);
   const box = h("div");
   const here = `#/flows/${enc(ns)}/${enc(id)}`;
+  const query = new URLSearchParams(location.hash.split("?")[1] || "");
   main.append(
-    h("h1", {}, h("span", { class: "ns" }, ns + "."), id, h("span", { class: "grow" }),
+    h("h1", { class: "flow-title" }, h("span", { class: "title-text", title: `${ns}.${id}` }, h("span", { class: "ns" }, ns + "."), id),
+      flow.disabled ? h("span", { class: "chip", "data-testid": "flow-disabled" }, "disabled") : "",
+      h("span", { class: "grow" }), ...flowActions(flow),
       h("button", { class: "primary", onclick: () => executeDialog(flow) }, "Execute")),
+    flow.exception ? brokenBanner(flow.exception) : "",
     flow.description ? h("p", { class: "muted" }, flow.description) : "",
     h("div", { class: "tabs" },
-      h("a", { href: here, class: tab === "source" ? "active" : "" }, "Source"),
-      h("a", { href: `${here}?tab=topology`, class: tab === "topology" ? "active" : "" }, "Topology"),
-      h("a", { href: `#/executions?namespace=${enc(ns)}&flowId=${enc(id)}` }, "Executions"),
-      h("a", { href: "#/triggers" }, "Triggers")),
+      FLOW_TABS.map(([t, label]) => h("a", { href: t === "source" ? here : `${here}?tab=${t}`, class: tab === t ? "active" : "", "data-tab": t }, label))),
     box,
   );
-  if (tab === "topology") return box.append(h("div", { class: "topology" }, topology(await api(`/flows/${enc(ns)}/${enc(id)}/graph`), null)));
+  if (tab === "topology") return box.append(zoomable(topology(await api(`/flows/${enc(ns)}/${enc(id)}/graph`), null)));
+  if (tab !== "source") return (await import("./flow_tabs.js")).render(tab, box, flow, query);
   let source = flow.source || "";
   const view = (errors = new Map()) => {
     box.replaceChildren(
@@ -66,6 +68,20 @@ async function flowPage(main, ns, id, tab) {
       view();
     }, () => view());
   view();
+}
+
+const FLOW_TABS = [["source", "Source"], ["topology", "Topology"], ["executions", "Executions"], ["triggers", "Triggers"], ["revisions", "Revisions"], ["dependencies", "Dependencies"]];
+
+/** The banner of a flow whose file is broken: what runs is its last valid version. */
+function brokenBanner(exception) {
+  return h("div", { class: "error-box broken", role: "alert", "data-testid": "flow-broken" },
+    h("strong", {}, "This flow's file is broken: it runs at its last valid version, shown here. "), "\n", exception);
+}
+
+/** Disable/Enable and Delete of a flow (flow_tabs.js). */
+function flowActions(flow) {
+  const act = (label, attrs, fn) => h("button", { ...attrs, onclick: async () => (await import("./flow_tabs.js"))[fn](flow) }, label);
+  return [act(flow.disabled ? "Enable" : "Disable", { "data-action": "toggle" }, "toggleFlow"), act("Delete", { class: "danger", "data-action": "delete" }, "deleteFlow")];
 }
 
 const TEMPLATE = "id: hello\nnamespace: company.team\n\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: Hello World! 🚀\n";

@@ -22,7 +22,8 @@ function kvBody(type, value) {
   return type === "STRING" ? JSON.stringify(value) : value.trim();
 }
 
-async function kvPage(main, ns) {
+/** The KV table and form of namespace `ns` in `main` (also the Namespaces page's KV tab). */
+export async function kvPage(main, ns) {
   const body = h("tbody");
   const shown = h("div");
   const load = async () => {
@@ -38,7 +39,15 @@ async function kvPage(main, ns) {
   const show = async (key) => {
     try {
       const v = await api(`/namespaces/${enc(ns)}/kv/${enc(key)}`);
-      shown.replaceChildren(h("div", { class: "panel" }, h("strong", {}, `${key} (${v.type})`), h("pre", { "data-testid": "kv-value" }, typeof v.value === "string" ? v.value : JSON.stringify(v.value, null, 2))));
+      const text = typeof v.value === "string" ? v.value : JSON.stringify(v.value, null, 2);
+      shown.replaceChildren(h("div", { class: "panel" }, h("strong", {}, `${key} (${v.type})`), h("pre", { "data-testid": "kv-value" }, text),
+        h("button", { "data-testid": "kv-edit", onclick: () => {
+          // edit: the form takes the key, its type and value; Set overwrites
+          keyInput.value = key;
+          type.value = v.type;
+          value.value = v.type === "STRING" ? v.value : text;
+          value.focus();
+        } }, "Edit")));
     } catch (e) {
       shown.replaceChildren(errorBox(e));
     }
@@ -54,6 +63,7 @@ async function kvPage(main, ns) {
     }
   };
   const key = h("input", { name: "key", placeholder: "Key", required: true });
+  const keyInput = key;
   const type = h("select", { name: "type" }, TYPES.map((t) => h("option", { value: t }, t)));
   const value = h("textarea", { name: "value", rows: 1, placeholder: "Value", style: { minWidth: "260px" } });
   const ttl = h("input", { name: "ttl", placeholder: "TTL (e.g. PT1H)", size: 12 });

@@ -140,10 +140,10 @@ function card(n, p, exec) {
   const label = (n.values && n.values.length ? `${id} (${n.values.join(", ")})` : id);
   const attrs = trigger ? { "data-trigger": id } : { "data-task": id, "data-state": state || "", "data-uid": n.uid };
   const g = svg("g", attrs,
-    svg("rect", { x: p.x, y: p.y, width: W, height: H, rx: 8, fill: "#21242e", stroke: color, "stroke-width": state ? 2.5 : 1.5, "stroke-dasharray": trigger ? "5 3" : "" }),
-    svg("rect", { x: p.x, y: p.y, width: 6, height: H, rx: 3, fill: color }),
-    svg("text", { x: p.x + 14, y: p.y + 22, fill: "#e8e9ee", "font-size": 13, "font-weight": 600 }, label.length > 20 ? label.slice(0, 19) + "…" : label),
-    svg("text", { x: p.x + 14, y: p.y + 40, fill: "#9ea3b5", "font-size": 11 }, (state ? state + " · " : "") + String(decl.type || "").split(".").pop()));
+    svg("rect", { x: p.x, y: p.y, width: W, height: H, rx: 8, class: "svg-card", style: `stroke: ${color}`, "stroke-width": state ? 2.5 : 1.5, "stroke-dasharray": trigger ? "5 3" : "" }),
+    svg("rect", { x: p.x, y: p.y, width: 6, height: H, rx: 3, style: `fill: ${color}` }),
+    svg("text", { x: p.x + 14, y: p.y + 22, class: "svg-text", "font-size": 13, "font-weight": 600 }, label.length > 20 ? label.slice(0, 19) + "…" : label),
+    svg("text", { x: p.x + 14, y: p.y + 40, class: "svg-muted", "font-size": 11 }, (state ? state + " · " : "") + String(decl.type || "").split(".").pop()));
   g.append(svg("title", {}, `${label}\n${decl.type || ""}${state ? "\n" + state : ""}${n.branchType ? "\n" + n.branchType.toLowerCase() : ""}`));
   return g;
 }
@@ -163,7 +163,7 @@ export function topology(graph, exec) {
     const name = b.uid.replace(/^cluster_/, "").split(".").pop();
     const color = c.branchType === "ERROR" ? ERROR_COLOR : c.type.endsWith("SubflowGraphCluster") ? "#8405ff" : name === "Triggers" ? "#5dc9a1" : "#6b7086";
     g.append(svg("rect", { x: b.x, y: b.y, width: b.w, height: b.h, rx: 10, fill: "rgba(255,255,255,0.02)", stroke: color, "stroke-dasharray": "4 3", "data-cluster": b.uid }),
-      svg("text", { x: b.x + 10, y: b.y + 16, fill: "#9ea3b5", "font-size": 11 }, task ? `${name} · ${String(task.type || "").split(".").pop()}` : name));
+      svg("text", { x: b.x + 10, y: b.y + 16, class: "svg-muted", "font-size": 11 }, task ? `${name} · ${String(task.type || "").split(".").pop()}` : name));
   }
   const at = (uid, side) => {
     const p = out.nodes.get(uid);
@@ -187,7 +187,7 @@ export function topology(graph, exec) {
   }
   for (const [uid, p] of out.nodes) {
     const n = nodes.get(uid);
-    if (isDot(n)) g.append(svg("circle", { cx: p.x + DOT / 2, cy: p.y + DOT / 2, r: DOT / 2 - 1, fill: "#15161c", stroke: "#6b7086", "stroke-width": 1.5 }));
+    if (isDot(n)) g.append(svg("circle", { cx: p.x + DOT / 2, cy: p.y + DOT / 2, r: DOT / 2 - 1, class: "svg-card", stroke: "#6b7086", "stroke-width": 1.5 }));
     else g.append(card(n, p, exec));
   }
   const width = size.w + 40;
@@ -195,4 +195,98 @@ export function topology(graph, exec) {
   return svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, "data-testid": "topology" },
     svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" }, svg("path", { d: "M0 0 L10 5 L0 10 z", fill: "#6b7086" }))),
     g);
+}
+
+/**
+ * `graph` (an SVG from [`topology`]) in a panel that zooms (wheel, +/-
+ * buttons), pans (drag) and fits: a graph wider than the panel opens fitted
+ * to it, a small one at 100%. The panel's `data-scale` is the current zoom.
+ */
+export function zoomable(graph) {
+  const W = Number(graph.getAttribute("width"));
+  const H = Number(graph.getAttribute("height"));
+  const view = document.createElement("div");
+  view.className = "topo-view";
+  view.dataset.testid = "topology-view";
+  graph.setAttribute("width", "100%");
+  graph.setAttribute("height", "100%");
+  graph.setAttribute("preserveAspectRatio", "xMinYMin meet");
+  let scale = 1;
+  let x = 0;
+  let y = 0;
+  const apply = () => {
+    const pw = view.clientWidth || 1;
+    const ph = view.clientHeight || 1;
+    graph.setAttribute("viewBox", `${x} ${y} ${pw / scale} ${ph / scale}`);
+    view.dataset.scale = scale.toFixed(4);
+    label.textContent = `${Math.round(scale * 100)}%`;
+  };
+  const fitScale = () => Math.min(1, (view.clientWidth || W) / W, (view.clientHeight || H) / H);
+  const fit = () => {
+    scale = fitScale();
+    x = 0;
+    y = 0;
+    apply();
+  };
+  /** Zooms by `f` keeping the point under (cx, cy) of the panel in place. */
+  const zoom = (f, cx = view.clientWidth / 2, cy = view.clientHeight / 2) => {
+    const next = Math.min(4, Math.max(0.05, scale * f));
+    x += cx / scale - cx / next;
+    y += cy / scale - cy / next;
+    scale = next;
+    apply();
+  };
+  view.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const r = view.getBoundingClientRect();
+    zoom(e.deltaY < 0 ? 1.15 : 1 / 1.15, e.clientX - r.left, e.clientY - r.top);
+  }, { passive: false });
+  let drag = null;
+  view.addEventListener("pointerdown", (e) => {
+    if (e.target.closest && e.target.closest("g[data-task]")) return; // a node is clicked, not dragged
+    drag = { px: e.clientX, py: e.clientY, x, y };
+    view.classList.add("panning");
+    view.setPointerCapture(e.pointerId);
+  });
+  view.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    x = drag.x - (e.clientX - drag.px) / scale;
+    y = drag.y - (e.clientY - drag.py) / scale;
+    apply();
+  });
+  const stop = () => {
+    drag = null;
+    view.classList.remove("panning");
+  };
+  view.addEventListener("pointerup", stop);
+  view.addEventListener("pointercancel", stop);
+  const button = (text, title, fn, name) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "small";
+    b.textContent = text;
+    b.title = title;
+    b.dataset.zoom = name;
+    b.addEventListener("click", fn);
+    return b;
+  };
+  const label = document.createElement("span");
+  label.className = "muted";
+  const tools = document.createElement("div");
+  tools.className = "topo-tools";
+  tools.append(button("−", "Zoom out", () => zoom(1 / 1.25), "out"), button("+", "Zoom in", () => zoom(1.25), "in"),
+    button("Fit", "Fit to the panel", fit, "fit"), button("100%", "Actual size", () => { scale = 1; x = 0; y = 0; apply(); }, "reset"), label);
+  view.append(graph);
+  const wrap = document.createElement("div");
+  wrap.className = "topology";
+  wrap.append(tools, view);
+  // once in the page: the panel's height follows the fitted graph, and a wide graph opens fitted
+  requestAnimationFrame(() => {
+    const pw = view.clientWidth || W;
+    const fitted = Math.min(1, pw / W);
+    view.style.height = `${Math.max(200, Math.min(H * fitted + 4, window.innerHeight * 0.7))}px`;
+    if (W > pw) fit();
+    else apply();
+  });
+  return wrap;
 }

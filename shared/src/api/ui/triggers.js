@@ -7,14 +7,21 @@ import { api, h, fmtDate, toast, dialog, errorBox, enc } from "./app.js";
 import { inputsForm, labelLines } from "./inputs.js";
 
 export async function render(main) {
+  main.append(h("h1", {}, "Triggers"));
+  return list(main, null);
+}
+
+/** The triggers table in `main`; only flow `only` ({namespace, flowId}) when given. */
+export async function list(main, only) {
   const body = h("tbody");
-  main.append(h("h1", {}, "Triggers"),
+  main.append(
     h("table", { "data-testid": "triggers" },
       h("thead", {}, h("tr", {}, ["Id", "Flow", "Type", "Last date", "Next execution", "Backfill", "", ""].map((t) => h("th", {}, t)))),
       body));
   let timer = null;
   const load = async () => {
     const res = await api("/triggers/search?page=1&size=200");
+    if (only) res.results = res.results.filter((r) => r.triggerContext.namespace === only.namespace && r.triggerContext.flowId === only.flowId);
     body.replaceChildren(...res.results.map((r) => row(r, load)));
     if (!res.results.length) body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No triggers.")));
     const running = res.results.some((r) => r.triggerContext.backfill && r.triggerContext.backfill.state === "RUNNING");

@@ -459,4 +459,12 @@ impl StateStore for FirestoreStore {
     async fn load_flow(&self, namespace: &str, id: &str, revision: Option<u32>) -> Result<Option<(u32, String)>> {
         self.load_flow_impl(namespace, id, revision).await
     }
+    async fn list_flow_revisions(
+        &self,
+        namespace: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::backend::FlowRevision>> {
+        self.list_flow_revisions_impl(namespace, id, limit).await
+    }
 }

@@ -249,4 +249,23 @@ impl FirestoreStore {
         let rev = u32::try_from(get_int(&doc, "revision", "load flow")?).unwrap_or(u32::MAX);
         Ok(Some((rev, get_str(&doc, "source", "load flow")?.to_string())))
     }
+
+    pub(super) async fn list_flow_revisions_impl(
+        &self,
+        namespace: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::backend::FlowRevision>> {
+        let query = select(REVISIONS, None, vec![("revision", true)], Some(limit));
+        let docs = self.fs.query("list flow revisions", &flow_path(namespace, id), query, &[]).await?;
+        let mut out = Vec::with_capacity(docs.len());
+        for doc in docs.iter().rev() {
+            out.push(crate::backend::FlowRevision {
+                revision: u32::try_from(get_int(doc, "revision", "list flow revisions")?).unwrap_or(u32::MAX),
+                source: get_str(doc, "source", "list flow revisions")?.to_string(),
+                created: get_time(doc, "created", "list flow revisions")?,
+            });
+        }
+        Ok(out)
+    }
 }

@@ -477,6 +477,14 @@ impl StateStore for SqliteStore {
     async fn load_flow(&self, namespace: &str, id: &str, revision: Option<u32>) -> Result<Option<(u32, String)>> {
         self.load_flow_sync(namespace, id, revision)
     }
+    async fn list_flow_revisions(
+        &self,
+        namespace: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::backend::FlowRevision>> {
+        self.list_flow_revisions_sync(namespace, id, limit)
+    }
 }
 
 #[cfg(test)]

@@ -158,4 +158,31 @@ impl SqliteStore {
         .and_then(|mut s| s.query_row(params![namespace, id, revision], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(db("load_flow"))
     }
+
+    pub(super) fn list_flow_revisions_sync(
+        &self,
+        namespace: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::backend::FlowRevision>> {
+        let conn = self.lock();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = conn
+            .prepare_cached(
+                "SELECT revision, source, created FROM flows WHERE namespace = ?1 AND id = ?2
+                 ORDER BY revision DESC LIMIT ?3",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![namespace, id, limit], |r| {
+                    Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(db("list_flow_revisions"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (revision, source, created) in rows.into_iter().rev() {
+            out.push(crate::backend::FlowRevision { revision, source, created: Some(from_micros(created)?) });
+        }
+        Ok(out)
+    }
 }

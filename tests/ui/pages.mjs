@@ -1,0 +1,283 @@
+// Scenarios for tests/tests/ui_pages.rs, loaded by drive.mjs: the home
+// dashboard, revisions, dependencies, a flow's own tabs and actions, a
+// broken flow's banner, long names, executions sorting and bulk actions,
+// the topology's zoom and fit, and the Namespaces page.
+
+export function scenarios({ url, check, shot, text }) {
+  /** Calls the API from the page; `type` is the body's content type. */
+  const call = (page, method, path, body, type) =>
+    page.evaluate(async ([method, path, body, type]) => {
+      const r = await fetch("/api/v1" + path, { method, body, headers: type ? { "content-type": type } : {} });
+      const t = await r.text();
+      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${t}`);
+      return t ? JSON.parse(t) : null;
+    }, [method, path, body, type]);
+  const start = async (page, flow) => (await call(page, "POST", `/executions/ui.pages/${flow}`)).id;
+  /** Waits until every execution of ui.pages has ended. */
+  const settle = async (page) => {
+    for (let i = 0; i < 100; i++) {
+      const res = await call(page, "GET", "/executions/search?namespace=ui.pages&size=100");
+      if (res.results.every((e) => ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"].includes(e.state.current))) return res;
+      await page.waitForTimeout(200);
+    }
+    throw new Error("executions did not end");
+  };
+  const accept = (page) => page.on("dialog", (d) => d.accept());
+
+  return {
+    /** Benchmark: the home page's first drawn chart, from navigation start. */
+    async benchhome(page) {
+      const t0 = Date.now();
+      await page.goto(url + "#/home");
+      await page.locator("[data-testid=executions-chart] rect").first().waitFor({ timeout: 60000 });
+      console.log(JSON.stringify({ chartMs: Date.now() - t0 }));
+    },
+
+    async revisions(page) {
+      accept(page);
+      await page.goto(url + "#/flows/ui.pages/child");
+      await page.locator("[data-testid=source]").waitFor();
+      const flow = await call(page, "GET", "/flows/ui.pages/child?source=true");
+      const edited = flow.source.replace('message: "{{ flow.id }}"', 'message: "edited in revision 2"');
+      await call(page, "PUT", "/flows/ui.pages/child", edited, "application/x-yaml");
+      await page.goto(url + "#/flows/ui.pages/child?tab=revisions");
+      const mod = page.locator("[data-testid=diff] tr[data-kind=mod]");
+      await mod.first().waitFor();
+      const row = await text(mod.first());
+      check(row.includes("{{ flow.id }}") && row.includes("edited in revision 2"), `the changed line, old and new side by side: ${row}`);
+      check((await page.locator("[data-testid=diff] tr[data-kind=same]").count()) >= 4, "the unchanged lines are aligned");
+      check((await text(page.locator("[data-testid=diff-summary]"))) === "1 changed line", await text(page.locator("[data-testid=diff-summary]")));
+      await shot(page, "revisions");
+      await page.locator("[data-testid=restore]").click();
+      await page.locator(".toast", { hasText: "Revision 1 restored as revision 3" }).waitFor();
+      const revs = await call(page, "GET", "/flows/ui.pages/child/revisions");
+      check(revs.length === 3 && revs[2].source === revs[0].source, `restored as a new revision: ${revs.length}`);
+    },
+
+    async dependencies(page) {
+      await page.goto(url + "#/flows/ui.pages/child?tab=dependencies");
+      const graph = page.locator("svg[data-testid=dependencies]");
+      await graph.waitFor();
+      for (const n of ["ui.pages.parent", "ui.pages.child", "ui.pages.after"]) check((await graph.locator(`g[data-node="${n}"]`).count()) === 1, `node ${n}`);
+      check((await graph.locator("path[data-relation=FLOW_TASK]").count()) === 1, "the subflow call");
+      check((await graph.locator("path[data-relation=FLOW_TRIGGER]").count()) === 1, "the Flow trigger");
+      const boxes = {};
+      for (const n of ["parent", "child", "after"]) boxes[n] = await graph.locator(`g[data-node="ui.pages.${n}"]`).boundingBox();
+      check(boxes.parent.x < boxes.child.x && boxes.child.x < boxes.after.x, "callers left, triggered flows right");
+      await shot(page, "dependencies");
+      await graph.locator('g[data-node="ui.pages.parent"]').click();
+      await page.waitForURL(/#\/flows\/ui\.pages\/parent\?tab=dependencies/);
+      await page.locator('svg[data-testid=dependencies] g[data-node="ui.pages.child"]').waitFor();
+    },
+
+    async home(page) {
+      await page.goto(url);
+      await page.locator("[data-testid=totals]").waitFor();
+      await start(page, "child");
+      await start(page, "child");
+      await start(page, "failing");
+      await settle(page);
+      await page.goto(url);
+      await page.waitForURL(/#\/home$/);
+      const chart = page.locator("[data-testid=executions-chart]");
+      await chart.locator("rect[data-state=FAILED]").waitFor();
+      check((await chart.locator("rect[data-state=SUCCESS]").count()) >= 1, "successes are stacked");
+      const failures = page.locator("[data-testid=failures] tr[data-execution]");
+      check((await failures.count()) === 1 && (await text(failures.first())).includes("failing"), "the failure is listed");
+      check((await page.locator("[data-testid=durations-chart] circle").count()) >= 1, "durations are drawn");
+      check((await page.locator("#menu a.active").innerText()).trim() === "Home", "the menu shows Home");
+      const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      const first = await bg();
+      const theme = await page.evaluate(() => document.documentElement.dataset.theme || (matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark"));
+      await shot(page, `home-${theme}`);
+      await page.locator("#theme").click();
+      check((await bg()) !== first, "the toggle switches the theme");
+      const other = theme === "light" ? "dark" : "light";
+      check((await page.evaluate(() => document.documentElement.dataset.theme)) === other, "the chosen theme is set");
+      await shot(page, `home-${other}`);
+      await page.reload();
+      await page.locator("[data-testid=totals]").waitFor();
+      check((await bg()) !== first, "the choice is kept across reloads");
+      await page.goto(url + "#/flows/ui.pages/child?tab=revisions");
+      await page.locator("[data-testid=diff]").waitFor();
+      await shot(page, `revisions-${other}`);
+    },
+
+    async bulk(page) {
+      accept(page);
+      const slow = await start(page, "slow");
+      for (let i = 0; i < 3; i++) await start(page, "child");
+      await page.goto(url + "#/executions?namespace=ui.pages");
+      const rows = page.locator("[data-testid=executions] tbody tr[data-execution]");
+      await rows.first().waitFor();
+      // sorting by flow, descending then ascending
+      await page.locator("th[data-sort=flowId]").click();
+      await page.waitForURL(/sort=flowId%3Adesc/);
+      await page.locator("th[data-sort=flowId][aria-sort=descending]").waitFor();
+      await page.locator("th[data-sort=flowId]").click();
+      await page.waitForURL(/sort=flowId%3Aasc/);
+      await page.locator("th[data-sort=flowId][aria-sort=ascending]").waitFor();
+      await rows.first().waitFor();
+      const flows = await rows.evaluateAll((trs) => trs.map((tr) => tr.children[6].innerText.trim()));
+      check(flows.join() === [...flows].sort().join(), `sorted by flow: ${flows}`);
+      // kill the running one
+      await page.locator(`input[data-select="${slow}"]`).check();
+      await page.locator("[data-testid=selected]", { hasText: "1 selected" }).waitFor();
+      await shot(page, "executions-bulk");
+      await page.locator("[data-bulk=kill]").click();
+      await page.locator(`tr[data-execution="${slow}"][data-state=KILLED]`).waitFor({ timeout: 15000 });
+      // delete two ended ones
+      const done = (await settle(page)).results.filter((e) => e.flowId === "child").map((e) => e.id);
+      await page.goto(url + "#/executions?namespace=ui.pages&flowId=child");
+      await page.locator(`tr[data-execution="${done[0]}"]`).waitFor();
+      await page.locator(`input[data-select="${done[0]}"]`).check();
+      await page.locator(`input[data-select="${done[1]}"]`).check();
+      await page.locator("[data-bulk=delete]").click();
+      await page.locator(`tr[data-execution="${done[0]}"]`).waitFor({ state: "detached" });
+      await page.locator(`tr[data-execution="${done[1]}"]`).waitFor({ state: "detached" });
+      // replay the third
+      await page.locator(`input[data-select="${done[2]}"]`).check();
+      await page.locator("[data-bulk=replay]").click();
+      await page.locator(".toast", { hasText: "1 replayed" }).waitFor();
+      await settle(page);
+    },
+
+    async flowpage(page) {
+      accept(page);
+      await page.setViewportSize({ width: 1440, height: 900 });
+      const longNs = "ui.pages." + "x".repeat(71);
+      await page.goto(url + `#/flows/${longNs}/a_flow_with_a_rather_long_identifier`);
+      await page.locator("[data-testid=source]").waitFor();
+      const exec = await page.locator("h1 button.primary", { hasText: "Execute" }).boundingBox();
+      check(exec && exec.x + exec.width <= 1440 && exec.x > 200, `Execute is on screen at 1440 px: ${JSON.stringify(exec)}`);
+      const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
+      check(scroll <= 1440, `no horizontal scroll: ${scroll}`);
+      await shot(page, "long-namespace");
+      // the flow's own triggers
+      await page.goto(url + "#/flows/ui.pages/sched?tab=triggers");
+      await page.locator('tr[data-trigger="ui.pages.sched.nightly"]').waitFor();
+      check((await page.locator("[data-testid=triggers] tbody tr").count()) === 1, "only this flow's trigger");
+      check(page.url().includes("#/flows/ui.pages/sched?tab=triggers"), "still on the flow's page");
+      // the flow's own executions, filters kept on its page
+      await start(page, "child");
+      await start(page, "failing");
+      await settle(page);
+      await page.goto(url + "#/flows/ui.pages/child?tab=executions");
+      const rows = page.locator("[data-testid=executions] tbody tr[data-execution]");
+      await rows.first().waitFor();
+      const flows = await rows.evaluateAll((trs) => trs.map((tr) => tr.children[6].innerText.trim()));
+      check(flows.length >= 1 && flows.every((f) => f === "child"), `only child's executions: ${flows}`);
+      await page.locator("select[name=state]").selectOption("FAILED");
+      await page.waitForURL(/#\/flows\/ui\.pages\/child\?tab=executions&state=FAILED/);
+      await page.locator("[data-testid=executions] tbody", { hasText: "No executions." }).waitFor();
+      await shot(page, "flow-executions");
+      // disable, enable
+      await page.goto(url + "#/flows/ui.pages/sched");
+      await page.locator("button[data-action=toggle]", { hasText: "Disable" }).click();
+      await page.locator("[data-testid=flow-disabled]").waitFor();
+      check((await call(page, "GET", "/flows/ui.pages/sched")).disabled === true, "disabled in the API");
+      await page.locator("button[data-action=toggle]", { hasText: "Enable" }).click();
+      await page.locator("button[data-action=toggle]", { hasText: "Disable" }).waitFor();
+      check(!(await page.locator("[data-testid=flow-disabled]").count()), "enabled again");
+      // delete
+      await page.goto(url + "#/flows/ui.pages/parent");
+      await page.locator("button[data-action=delete]").click();
+      await page.waitForURL((u) => u.hash === "#/flows");
+    },
+
+    async broken(page) {
+      for (let i = 0; i < 30; i++) {
+        await page.goto(url + "#/flows/ui.pages/child");
+        await page.locator("[data-testid=source]").waitFor();
+        if (await page.locator("[data-testid=flow-broken]").count()) break;
+        await page.waitForTimeout(300);
+        await page.goto(url + "#/flows");
+      }
+      const banner = page.locator("[data-testid=flow-broken]");
+      await banner.waitFor({ timeout: 2000 });
+      const t = await text(banner);
+      check(t.includes("child.yml") && t.includes("Nope") && t.includes("last valid version"), `the banner says which file and why: ${t}`);
+      check((await text(page.locator("[data-testid=source]"))).includes("io.kestra.plugin.core.log.Log"), "the last valid version is shown");
+      await shot(page, "broken-flow");
+    },
+
+    async zoom(page) {
+      await page.setViewportSize({ width: 1440, height: 900 });
+      await page.goto(url + "#/flows/zoomcamp/02_postgres_taxi_scheduled?tab=topology");
+      const view = page.locator("[data-testid=topology-view]");
+      await view.locator("g[data-task]").first().waitFor();
+      await page.waitForFunction(() => document.querySelector("[data-testid=topology-view]")?.dataset.scale);
+      const fit = async () => page.evaluate(() => {
+        const v = document.querySelector("[data-testid=topology-view]");
+        const b = v.querySelector("svg > g").getBBox();
+        return { scale: Number(v.dataset.scale), width: b.x + b.width, panel: v.clientWidth };
+      });
+      const f = await fit();
+      check(f.scale < 1, `a wide graph opens fitted: ${JSON.stringify(f)}`);
+      check(f.width * f.scale <= f.panel + 1, `it fits its panel: ${JSON.stringify(f)}`);
+      await shot(page, "topology-fit");
+      await page.locator("button[data-zoom=in]").click();
+      check((await fit()).scale > f.scale, "+ zooms in");
+      const box = await view.boundingBox();
+      await page.mouse.move(box.x + 50, box.y + 50);
+      const before = (await fit()).scale;
+      await page.mouse.wheel(0, 300);
+      await page.waitForFunction((s) => Number(document.querySelector("[data-testid=topology-view]").dataset.scale) < s, before);
+      // drag pans: the viewBox moves
+      const vb = () => page.evaluate(() => document.querySelector("[data-testid=topology-view] svg").getAttribute("viewBox"));
+      const v0 = await vb();
+      await page.mouse.move(box.x + 300, box.y + 100);
+      await page.mouse.down();
+      await page.mouse.move(box.x + 200, box.y + 60, { steps: 4 });
+      await page.mouse.up();
+      check((await vb()) !== v0, "dragging pans");
+      await page.locator("button[data-zoom=fit]").click();
+      check(Math.abs((await fit()).scale - f.scale) < 0.001, "Fit returns to the fitted view");
+    },
+
+    async namespaces(page) {
+      accept(page);
+      await page.goto(url + "#/namespaces");
+      await page.locator('tr[data-namespace="ui.pages"] a').click();
+      await page.locator('[data-testid=ns-flows] tr[data-flow="child"]').waitFor();
+      await shot(page, "namespace");
+      // KV: set, view, edit
+      await page.locator(".tabs a[data-tab=kv]").click();
+      const form = page.locator("[data-testid=kv-form]");
+      await form.locator("input[name=key]").fill("GREETING");
+      await form.locator("textarea[name=value]").fill("hello");
+      await form.locator("button[type=submit]").click();
+      await page.locator('[data-testid=kv] tr[data-key="GREETING"] a').click();
+      check((await text(page.locator("[data-testid=kv-value]"))) === "hello", "the value is shown");
+      await page.locator("[data-testid=kv-edit]").click();
+      check((await form.locator("input[name=key]").inputValue()) === "GREETING", "Edit fills the form");
+      await form.locator("textarea[name=value]").fill("edited");
+      await form.locator("button[type=submit]").click();
+      await page.locator(".toast", { hasText: "GREETING set" }).last().waitFor();
+      await page.locator('[data-testid=kv] tr[data-key="GREETING"] a').click();
+      await page.locator("[data-testid=kv-value]", { hasText: "edited" }).waitFor();
+      // files: new, edit, save, reopen, delete
+      await page.locator(".tabs a[data-tab=files]").click();
+      await page.locator("[data-testid=new-file] input").fill("models/stg.sql");
+      await page.locator("[data-testid=new-file] button").click();
+      await page.waitForURL(/path=models%2Fstg\.sql/);
+      const area = page.locator("textarea[name=file-content]");
+      await area.waitFor();
+      await area.fill("select 1");
+      await area.press("Tab");
+      await area.type("as one");
+      await page.locator("[data-testid=save-file]").click();
+      await page.locator("[data-testid=file-status]", { hasText: "Saved." }).waitFor();
+      await page.reload();
+      await area.waitFor();
+      check((await area.inputValue()) === "select 1  as one", `saved, Tab indented: ${await area.inputValue()}`);
+      await shot(page, "namespace-files");
+      await page.goto(url + "#/namespaces/ui.pages?tab=files&path=models%2F");
+      await page.locator('[data-testid=ns-files] li[data-file="stg.sql"] button').click();
+      await page.locator('[data-testid=ns-files] li[data-file="stg.sql"]').waitFor({ state: "detached" });
+      // secrets: names only
+      await page.locator(".tabs a[data-tab=secrets]").click();
+      await page.locator("[data-testid=secrets]").waitFor();
+    },
+  };
+}

@@ -66,10 +66,9 @@ async fn eval(s: &ApiState, id: &str, task_run_id: Option<&str>, body: &[u8]) ->
     let exec = load(&s.engine, id).await?;
     let task_run = match task_run_id {
         None => None,
-        Some(t) => Some(
-            exec.task_run(t)
-                .ok_or_else(|| ApiError::not_found(format!("execution {id} has no task run {t}")))?,
-        ),
+        Some(t) => {
+            Some(exec.task_run(t).ok_or_else(|| ApiError::not_found(format!("execution {id} has no task run {t}")))?)
+        }
     };
     let flow = crate::runtime::flows::at_revision(&s.engine, &exec.namespace, &exec.flow_id, exec.flow_revision)
         .await

@@ -3,7 +3,8 @@
 //! first), `POST /executions/latest` (the newest execution of each flow of
 //! a `[{namespace, id}]` body), `GET /executions/namespaces` (the
 //! namespaces holding flows that can be executed) and `GET
-//! /executions/namespaces/{namespace}/flows` (those flows).
+//! /executions/namespaces/{namespace}/flows` (those flows); `GET
+//! /flows/distinct-namespaces` (the flows' namespaces, `q` in them).
 //!
 //! Bound: `POST /executions/latest` takes at most [`MAX_LATEST`] flows.
 
@@ -29,6 +30,25 @@ pub fn routes() -> Router<ApiState> {
         .route("/executions/latest", post(latest))
         .route("/executions/namespaces", get(namespaces))
         .route("/executions/namespaces/{namespace}/flows", get(namespace_flows))
+        .route("/flows/distinct-namespaces", get(distinct_namespaces))
+}
+
+/// `GET /flows/distinct-namespaces`: the flows' namespaces, sorted (`q`:
+/// those containing it, case-insensitively).
+async fn distinct_namespaces(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let p = Params::parse(raw.as_deref(), "GET /flows/distinct-namespaces", &["q"])?;
+    let q = p.get("q").map(str::to_lowercase);
+    let mut out: Vec<String> = s
+        .host
+        .flows()
+        .await?
+        .iter()
+        .map(|f| f.namespace.clone())
+        .filter(|n| q.as_ref().is_none_or(|q| n.to_lowercase().contains(q)))
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(Json(json!(out)))
 }
 
 /// `GET /executions`: Kestra's `searchExecutionsByFlowId` (both required).
@@ -116,7 +136,10 @@ async fn namespace_flows(
     Params::parse(raw.as_deref(), "GET /executions/namespaces/{namespace}/flows", &[])?;
     let mut out = Vec::new();
     for flow in s.host.flows().await?.into_iter().filter(|f| f.namespace == namespace) {
-        out.push(super::flows::flow_json(&s, &flow, false).await?);
+        let mut v = super::flows::flow_json(&s, &flow, false).await?;
+        // Kestra 2.0's field: Baton has no draft revisions
+        v["draft"] = json!(false);
+        out.push(v);
     }
     Ok(Json(Value::Array(out)))
 }

@@ -26,9 +26,7 @@ use super::query::Params;
 use crate::model::Flow;
 
 pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/flows/export/by-query", get(by_query))
-        .route("/flows/export/by-ids", post(by_ids))
+    Router::new().route("/flows/export/by-query", get(by_query)).route("/flows/export/by-ids", post(by_ids))
 }
 
 async fn by_query(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {

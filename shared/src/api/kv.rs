@@ -1,7 +1,8 @@
 //! KV routes: `GET /namespaces/{namespace}/kv` (Kestra's `KVEntry` list),
 //! `DELETE /namespaces/{namespace}/kv` (a `{"keys": […]}` body: the keys
-//! deleted), `GET /namespaces/{namespace}/kv/inheritance` (the keys of the
-//! namespace and of its parents, the nearest namespace's key winning),
+//! deleted), `GET /namespaces/{namespace}/kv/inheritance` (the keys the
+//! namespace inherits: its parents', the nearest parent's key winning, as
+//! Kestra lists them — the namespace's own keys are not among them),
 //! `GET|PUT|DELETE /namespaces/{namespace}/kv/{key}`. A PUT body is typed
 //! as Kestra types it: JSON numbers, booleans, strings, objects and arrays
 //! keep their JSON type; unquoted text is a DATETIME, DATE or DURATION when
@@ -123,8 +124,8 @@ async fn delete_keys(
     body: Result<Json<DeleteBulk>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     Params::parse(raw.as_deref(), "DELETE /namespaces/{namespace}/kv", &[])?;
-    let Json(req) = body
-        .map_err(|e| ApiError::bad_request(format!("the body must be {{\"keys\": [...]}}: {}", e.body_text())))?;
+    let Json(req) =
+        body.map_err(|e| ApiError::bad_request(format!("the body must be {{\"keys\": [...]}}: {}", e.body_text())))?;
     if req.keys.len() > MAX_BULK_KEYS {
         return Err(ApiError::bad_request(format!(
             "{} keys: one bulk delete takes at most {MAX_BULK_KEYS}",
@@ -151,9 +152,9 @@ fn lineage(namespace: &str) -> Vec<&str> {
     out
 }
 
-/// `GET /namespaces/{namespace}/kv/inheritance`: the `KVEntry`s visible
-/// from the namespace (its own and its parents'; a key set in more than one
-/// is the nearest namespace's), each with its `namespace`, sorted by key.
+/// `GET /namespaces/{namespace}/kv/inheritance`: the `KVEntry`s of the
+/// namespace's parents (a key set in more than one is the nearest
+/// parent's), each with its `namespace`, sorted by key.
 async fn inherited(
     State(s): State<ApiState>,
     Path(namespace): Path<String>,
@@ -162,7 +163,7 @@ async fn inherited(
     Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/kv/inheritance", &[])?;
     let now = Utc::now();
     let mut seen = std::collections::BTreeMap::new();
-    for ns in lineage(&namespace) {
+    for ns in lineage(&namespace).into_iter().skip(1) {
         for e in s.engine.kv.list(ns, now).await? {
             if !seen.contains_key(&e.key) {
                 let mut v = serde_json::to_value(&e).unwrap_or(Value::Null);

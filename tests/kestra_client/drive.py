@@ -86,6 +86,20 @@ def raw(resp, status=200):
     return json.loads(data) if data else None
 
 
+def get_json(conf, path):
+    """GET `path` with the client's basic auth, outside the generated client
+    (whose `filters` parameter is serialized as one CSV string, which no
+    Kestra server reads)."""
+    import base64
+    import urllib.request
+    req = urllib.request.Request(conf.host + path)
+    if conf.username:
+        token = base64.b64encode(f"{conf.username}:{conf.password}".encode()).decode()
+        req.add_header("Authorization", "Basic " + token)
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
 class Data(http.server.BaseHTTPRequestHandler):
     """Serves the CSV the flow downloads (no test reaches the internet)."""
 
@@ -150,6 +164,7 @@ def main():
     check(ex["state"]["current"] == "SUCCESS", "create_execution wait", ex)
     check({"key": "env", "value": "test"} in ex["labels"], "create_execution labels", ex)
     eid = ex["id"]
+    check(ex.get("url", "").endswith("/#/executions/" + eid), "create_execution url (Kestra's ExecutionResponse)", ex.get("url"))
     ok("executions.create_execution wait=true labels -> SUCCESS")
     found = raw(c.executions.search_executions_without_preload_content(
         page=1, size=10, tenant=T, namespace=NS, flow_id="hello", labels=["env:test"]))
@@ -226,6 +241,46 @@ def main():
     searched = raw(c.logs.search_logs_without_preload_content(page=1, size=5, tenant=T, namespace=NS, q="hello from"))
     check(searched["total"] >= 1, "search_logs", searched)
     ok("logs.search_logs")
+    # Kestra's filters[field][OPERATION] form, as its UI and the 2.0 SDK send it
+    searched = get_json(conf, f"/api/v1/{T}/logs/search?filters[namespace][EQUALS]={NS}"
+                        "&filters[level][EQUALS]=INFO&filters[q][EQUALS]=hello+from")
+    check(searched["total"] >= 1 and all(r["namespace"] == NS for r in searched["results"]), "search_logs filters", searched)
+    ok("logs.search_logs with filters[namespace][EQUALS]")
+
+    # the other execution listings: a flow's executions, the latest of some flows, the namespaces
+    byflow = raw(c.executions.search_executions_by_flow_id_without_preload_content(
+        namespace=NS, flow_id="hello", page=1, size=50, tenant=T))
+    check(any(r["id"] == eid for r in byflow["results"]) and byflow["total"] >= 1, "search_executions_by_flow_id", byflow)
+    ok("executions.search_executions_by_flow_id (GET /executions)")
+    latest = c.executions.get_latest_executions(tenant=T, execution_repository_interface_flow_filter=[
+        k.ExecutionRepositoryInterfaceFlowFilter(namespace=NS, id="hello"),
+        k.ExecutionRepositoryInterfaceFlowFilter(namespace=NS, id="never_ran")])
+    check(len(latest) == 1 and latest[0].flow_id == "hello" and latest[0].namespace == NS, "get_latest_executions", latest)
+    ok("executions.get_latest_executions (POST /executions/latest)")
+    spaces = c.executions.list_executable_distinct_namespaces(tenant=T)
+    check(NS in spaces, "list_executable_distinct_namespaces", spaces)
+    ok("executions.list_executable_distinct_namespaces")
+    # an expression rendered in a task run's context; an unknown variable is an error in the answer
+    greet_id = [t for t in again["taskRunList"] if t["taskId"] == "greet"][0]["id"]
+    r = c.executions.eval_task_run_expression(execution_id=eid, task_run_id=greet_id, tenant=T,
+                                              body="{{ task.id }}:{{ taskrun.id }}:{{ flow.namespace }}")
+    check(r.result == f"greet:{greet_id}:{NS}" and not r.error, "eval_task_run_expression", r)
+    r = c.executions.eval_task_run_expression(execution_id=eid, task_run_id=greet_id, tenant=T, body="{{ nope }}")
+    check(r.result is None and r.error, "eval_task_run_expression error", r)
+    ok("executions.eval_task_run_expression (result, error)")
+    runs = raw(c.executions.search_task_run_without_preload_content(page=1, size=50, tenant=T, namespace=NS, flow_id="hello"))
+    check(any(t["id"] == greet_id for t in runs["results"]), "search_task_run", runs)
+    ok("executions.search_task_run (GET /taskruns/search)")
+    # flows exported as a ZIP, by query and by ids
+    import io
+    import zipfile
+    z = zipfile.ZipFile(io.BytesIO(bytes(c.flows.export_flows_by_query(tenant=T, namespace=NS))))
+    check("test.client.hello.yml" in z.namelist(), "export_flows_by_query", z.namelist())
+    check(b"hello from the client" in z.read("test.client.hello.yml"), "export_flows_by_query source")
+    z = zipfile.ZipFile(io.BytesIO(bytes(c.flows.export_flows_by_ids(
+        tenant=T, id_with_namespace=[k.IdWithNamespace(namespace=NS, id="slow")]))))
+    check(z.namelist() == ["test.client.slow.yml"], "export_flows_by_ids", z.namelist())
+    ok("flows.export_flows_by_query and export_flows_by_ids (ZIP)")
 
     # KV: type inference, list, delete
     # as `curl -d @creds.json`: the body itself (the client would JSON-quote a str sent as application/json)
@@ -240,6 +295,13 @@ def main():
     check(keys == ["count", "creds"], "list_keys", keys)
     check(c.kv.delete_key_value(namespace=NS, key="count", tenant=T) is True, "delete_key_value")
     ok("kv set/get (JSON, NUMBER)/list/delete")
+    c.kv.set_key_value(namespace="test", key="parent_key", tenant=T, body="1", _content_type="text/plain")
+    inherited = c.kv.list_keys_with_inheritence(namespace=NS, tenant=T)
+    check([e.key for e in inherited] == ["parent_key"], "list_keys_with_inheritence", inherited)
+    ok("kv.list_keys_with_inheritence (the keys of the parent namespaces)")
+    gone = c.kv.delete_key_values(namespace=NS, tenant=T, kv_controller_api_delete_bulk_request=k.KVControllerApiDeleteBulkRequest(keys=["creds", "absent"]))
+    check(gone.keys == ["creds"] and c.kv.list_keys(namespace=NS, tenant=T) == [], "delete_key_values", gone)
+    ok("kv.delete_key_values (bulk)")
 
     # triggers: search, backfill through PUT /triggers, pause, unpause, delete
     trig = raw(c.triggers.search_triggers_without_preload_content(page=1, size=10, tenant=T, namespace=NS))

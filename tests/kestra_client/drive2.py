@@ -14,6 +14,8 @@ import time
 
 from kestrapy import KestraClient
 from kestrapy.exceptions import ApiException
+from kestrapy.models.id_with_namespace import IdWithNamespace
+from kestrapy.models.kv_controller_api_delete_bulk_request import KVControllerApiDeleteBulkRequest
 from kestrapy.models.query_filter import QueryFilter
 
 import drive  # the 1.0 client's driver, next to this file
@@ -124,6 +126,23 @@ def main():
     fgraph = client.executions.execution_flow_graph(eid, T)
     check(fgraph.nodes, "execution flow graph", fgraph)
 
+    # the other execution routes: a flow's executions, the latest, what can be executed, eval
+    byflow = client.executions.search_executions_by_flow_id(T, NS, "hello", size=50)
+    check(any(r["id"] == eid for r in byflow["results"]), "executions of a flow (GET /executions)", byflow)
+    latest = client.executions.latest_executions(T, [{"namespace": NS, "id": "hello"}, {"namespace": NS, "id": "slow"}])
+    check([l.flow_id for l in latest] == ["hello"], "latest execution of each flow (POST /executions/latest)", latest)
+    spaces = client.executions.list_executable_namespaces(T)
+    check(NS in spaces, "executable namespaces (GET /executions/namespaces)", spaces)
+    r = client.executions.eval_expression(eid, T, "{{ execution.id }} {{ inputs.name }}")
+    check(r.get("result") == f"{eid} SDK", "eval an expression (POST /executions/{id}/actions/eval)", r)
+    greet = [t for t in e.task_run_list if t.task_id == "greet"][0]
+    r = client.executions.eval_task_run_expression(eid, greet.id, T, "{{ task.id }} {{ taskrun.id }}")
+    check(r.result == f"greet {greet.id}" and not r.error, "eval in a task run (…/actions/eval/{taskRunId})", r)
+    r = client.executions.eval_task_run_expression(eid, greet.id, T, "{{ undefined_thing }}")
+    check(r.error and not r.result, "eval of an undefined variable answers the error", r)
+    found = client.logs.search_logs(T, size=5, filters=[QueryFilter(field="namespace", operation="EQUALS", value=NS)])
+    check(found.total >= 1 and all(l.namespace == NS for l in found.results), "logs search with filters[namespace]", found)
+
     # kill a running execution, then restart and replay it
     slow = client.executions.create_execution(T, NS, "slow")
     wait_state(client, slow.id, {"RUNNING"}, "slow execution running")
@@ -143,6 +162,23 @@ def main():
     keys = client.kv.list_all_keys(T, filters=[QueryFilter(field="namespace", operation="EQUALS", value=NS)])
     check(any(k.key == "answer" for k in keys.results), "KV list all keys (GET /{tenant}/kv)", keys)
     check(client.kv.delete_key_value(NS, "answer", T) is True, "KV delete")
+    for key in ("a", "b"):
+        client.kv.set_key_value(NS, key, T, "1")
+    client.kv.set_key_value("test", "from_parent", T, "2")
+    inherited = client.kv.list_keys_with_inheritance(NS, T)
+    check([k.key for k in inherited] == ["from_parent"], "KV keys inherited from the parent namespaces", inherited)
+    gone = client.kv.delete_key_values(NS, T, KVControllerApiDeleteBulkRequest(keys=["a", "b", "absent"]))
+    check(sorted(gone.keys) == ["a", "b"], "KV bulk delete (DELETE /namespaces/{ns}/kv)", gone)
+
+    # flows exported as a ZIP
+    import io
+    import zipfile
+    z = zipfile.ZipFile(io.BytesIO(client.flows.export_flows_by_ids(T, [IdWithNamespace(namespace=NS, id="hello")])))
+    check(z.namelist() == [f"{NS}.hello.yml"], "flows export by ids (ZIP)", z.namelist())
+    z = zipfile.ZipFile(io.BytesIO(client.flows.export_flows_by_query(
+        T, filters=[QueryFilter(field="namespace", operation="EQUALS", value=NS)])))
+    check(sorted(z.namelist()) == [f"{NS}.hello.yml", f"{NS}.scheduled.yml", f"{NS}.slow.yml"],
+          "flows export by query (ZIP)", z.namelist())
 
     # triggers: search, then a backfill through 2.0's route
     triggers = client.triggers.search_triggers(

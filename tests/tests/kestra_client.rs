@@ -61,6 +61,46 @@ async fn drive_with(script: &str, url: &str, auth: Option<&str>) {
     assert!(text.contains("all operations passed"), "{text}");
 }
 
+/// Runs probe.py (`client` "1" or "2") against `url`: its lines (one per
+/// call, `works|fails client call why`, then the total).
+async fn probe(client: &str, url: &str, auth: Option<&str>) -> String {
+    let python = std::env::var("BATON_KESTRA_PYTHON").expect("BATON_KESTRA_PYTHON (scripts/setup/kestra_client.sh)");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("kestra_client").join("probe.py");
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(path).arg(client).arg(url).kill_on_drop(true);
+    if let Some(a) = auth {
+        cmd.arg(a);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(240), cmd.output()).await.expect("probe.py in 4 minutes");
+    let out = out.expect("probe.py runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("calls work"), "probe.py {client} against {url}:\n{text}");
+    text
+}
+
+/// Every call of both clients reaches a route Baton serves: what fails,
+/// fails in the client's own models (README: "Kestra's Python clients,
+/// call by call"), never on a missing route or method.
+fn no_missing_route(text: &str) {
+    let missing: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("fails") && (l.contains("HTTP 404") || l.contains("HTTP 405"))).collect();
+    assert!(missing.is_empty(), "calls that found no route:\n{}\n\n{text}", missing.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kestras_clients_call_by_call_on_both_runtimes() {
+    let (server, _home) = local_server(Some(AUTH)).await;
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    for (runtime, url, auth) in [("local", server.url(), Some(AUTH)), ("gcp", cluster.api.url.clone(), None)] {
+        for client in ["1", "2"] {
+            let text = probe(client, &url, auth).await;
+            println!("== {runtime} client {client}\n{text}");
+            no_missing_route(&text);
+        }
+    }
+    server.shutdown().await;
+}
+
 async fn local_server(auth: Option<&str>) -> (LocalServer, std::path::PathBuf) {
     crate::sched_support::api_server("kestra-client", &[], auth).await
 }

@@ -8,6 +8,7 @@ mod ai;
 mod backfill;
 mod bounds;
 mod bounds_disk;
+mod cli;
 mod cloud_run;
 mod compress;
 mod concurrency;

@@ -1,5 +1,6 @@
 //! Execution routes: start (`POST /executions/{namespace}/{id}`, also
-//! `/executions/trigger/…`; `labels`, `wait`, `scheduleDate`), get, search
+//! `/executions/trigger/…`; `labels`, `wait`, `scheduleDate`; the answer
+//! carries the execution's `url` in the UI, as Kestra's), get, search
 //! ([`super::search`]), kill (`DELETE /executions/{id}/kill`), restart in
 //! place, replay (a new execution with the same inputs, labels and trigger,
 //! from the start or from a task run), labels of an ended execution (`POST
@@ -89,6 +90,7 @@ async fn start_execution(
         ));
     }
     let execution_id = ids::new_id();
+    let headers = request.headers().clone();
     let read = read_inputs(s.engine.storage.as_ref(), &flow, &execution_id, request).await?;
     let updates = s.engine.updates.subscribe();
     let req = LaunchRequest {
@@ -106,7 +108,10 @@ async fn start_execution(
         }
     };
     let exec = if wait { wait_end(&s.engine, &exec.id, updates).await? } else { exec };
-    Ok(Json(execution_json(&exec)).into_response())
+    // Kestra's `ExecutionResponse`: the execution and its page in the UI
+    let mut v = execution_json(&exec);
+    v["url"] = Value::String(super::webhook::execution_url(&exec.id, &headers));
+    Ok(Json(v).into_response())
 }
 
 /// Waits until execution `id` ends (woken by the engine's updates on this

@@ -1,4 +1,8 @@
 //! KV routes: `GET /namespaces/{namespace}/kv` (Kestra's `KVEntry` list),
+//! `DELETE /namespaces/{namespace}/kv` (a `{"keys": […]}` body: the keys
+//! deleted), `GET /namespaces/{namespace}/kv/inheritance` (the keys the
+//! namespace inherits: its parents', the nearest parent's key winning, as
+//! Kestra lists them — the namespace's own keys are not among them),
 //! `GET|PUT|DELETE /namespaces/{namespace}/kv/{key}`. A PUT body is typed
 //! as Kestra types it: JSON numbers, booleans, strings, objects and arrays
 //! keep their JSON type; unquoted text is a DATETIME, DATE or DURATION when
@@ -21,7 +25,8 @@ use crate::backend::{KvLookup, KvType, KvValue};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/namespaces/{namespace}/kv", get(list))
+        .route("/namespaces/{namespace}/kv", get(list).delete(delete_keys))
+        .route("/namespaces/{namespace}/kv/inheritance", get(inherited))
         .route("/namespaces/{namespace}/kv/{key}", get(get_key).put(put_key).delete(delete_key))
 }
 
@@ -101,8 +106,83 @@ async fn delete_key(
     Ok(Json(s.engine.kv.delete(&namespace, &key).await?))
 }
 
+/// The most keys one bulk delete takes.
+pub const MAX_BULK_KEYS: usize = 10_000;
+
+/// Kestra's `KVControllerApiDeleteBulkRequest`.
+#[derive(serde::Deserialize)]
+struct DeleteBulk {
+    keys: Vec<String>,
+}
+
+/// `DELETE /namespaces/{namespace}/kv`: Kestra's bulk delete; answers the
+/// keys that were there and are deleted (`{"keys": […]}`).
+async fn delete_keys(
+    State(s): State<ApiState>,
+    Path(namespace): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Json<DeleteBulk>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), "DELETE /namespaces/{namespace}/kv", &[])?;
+    let Json(req) =
+        body.map_err(|e| ApiError::bad_request(format!("the body must be {{\"keys\": [...]}}: {}", e.body_text())))?;
+    if req.keys.len() > MAX_BULK_KEYS {
+        return Err(ApiError::bad_request(format!(
+            "{} keys: one bulk delete takes at most {MAX_BULK_KEYS}",
+            req.keys.len()
+        )));
+    }
+    let mut deleted = Vec::new();
+    for key in req.keys {
+        if s.engine.kv.delete(&namespace, &key).await? {
+            deleted.push(key);
+        }
+    }
+    Ok(Json(serde_json::json!({ "keys": deleted })))
+}
+
+/// The namespace and its parents, nearest first: `a.b.c`, `a.b`, `a`.
+fn lineage(namespace: &str) -> Vec<&str> {
+    let mut out = vec![namespace];
+    let mut cur = namespace;
+    while let Some((parent, _)) = cur.rsplit_once('.') {
+        out.push(parent);
+        cur = parent;
+    }
+    out
+}
+
+/// `GET /namespaces/{namespace}/kv/inheritance`: the `KVEntry`s of the
+/// namespace's parents (a key set in more than one is the nearest
+/// parent's), each with its `namespace`, sorted by key.
+async fn inherited(
+    State(s): State<ApiState>,
+    Path(namespace): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/kv/inheritance", &[])?;
+    let now = Utc::now();
+    let mut seen = std::collections::BTreeMap::new();
+    for ns in lineage(&namespace).into_iter().skip(1) {
+        for e in s.engine.kv.list(ns, now).await? {
+            if !seen.contains_key(&e.key) {
+                let mut v = serde_json::to_value(&e).unwrap_or(Value::Null);
+                v["namespace"] = Value::String(ns.to_string());
+                seen.insert(e.key.clone(), v);
+            }
+        }
+    }
+    Ok(Json(Value::Array(seen.into_values().collect())))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_lineage_runs_from_the_namespace_to_its_root() {
+        assert_eq!(super::lineage("a.b.c"), vec!["a.b.c", "a.b", "a"]);
+        assert_eq!(super::lineage("solo"), vec!["solo"]);
+    }
+
     use super::*;
 
     #[test]

@@ -2,8 +2,8 @@
 //! `taskRunId`, `attempt`; Kestra's `LogEntry` list), `GET
 //! /logs/{executionId}/download` (text/plain), `GET
 //! /logs/{executionId}/follow` (server-sent events, [`super::sse`]) and
-//! `GET /logs/search` (paged, newest first; `namespace` prefix, `flowId`,
-//! `minLevel`, `q` in the message, `startDate`/`endDate`).
+//! `GET /logs/search` (paged, newest first; the older parameters and
+//! Kestra's `filters[…]`, [`super::log_search`]).
 //!
 //! The search reads the logs of each matching execution: its cost grows
 //! with the executions of the namespace or flow searched.
@@ -13,15 +13,14 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::ApiState;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::query::Params;
 use super::search::paged;
-use crate::backend::{ExecutionFilter, LogEntry};
-use crate::runtime::logs::{LogLevel, LogQuery, execution_logs, kestra_json};
+use crate::backend::LogEntry;
+use crate::runtime::logs::{LogQuery, execution_logs, kestra_json};
 
 /// A log line as Kestra's API writes it: [`kestra_json`] with the fields
 /// Kestra always adds (`thread`, `deleted`).
@@ -75,48 +74,22 @@ async fn download(State(s): State<ApiState>, Path(id): Path<String>, RawQuery(ra
         .into_response())
 }
 
-fn date(key: &str, v: &str) -> ApiResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(v)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|e| ApiError::bad_request(format!("{key} '{v}' is not an ISO-8601 date-time: {e}")))
-}
-
 async fn search_logs(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let p = Params::parse(
-        raw.as_deref(),
-        "GET /logs/search",
-        &["page", "size", "sort", "q", "namespace", "flowId", "minLevel", "startDate", "endDate"],
-    )?;
+    let p = Params::parse(raw.as_deref(), "GET /logs/search", super::log_search::PARAMS)?;
     let paging = p.paging()?;
-    if let Some(sort) = p.get("sort").filter(|s| !s.starts_with("timestamp")) {
-        return Err(ApiError::bad_request(format!("sort '{sort}' is not supported (timestamp:asc or timestamp:desc)")));
-    }
-    let ascending = p.get("sort").is_some_and(|s| s.ends_with(":asc"));
-    let min = match p.get("minLevel") {
-        None => None,
-        Some(l) => Some(LogLevel::parse(l).ok_or_else(|| {
-            ApiError::bad_request(format!("minLevel '{l}' is not a log level (TRACE, DEBUG, INFO, WARN, ERROR)"))
-        })?),
-    };
-    let after = p.get("startDate").map(|v| date("startDate", v)).transpose()?;
-    let before = p.get("endDate").map(|v| date("endDate", v)).transpose()?;
-    let q = p.get("q").map(str::to_lowercase);
-    let namespace = p.get("namespace");
-    let filter = ExecutionFilter { flow_id: p.get("flowId").map(String::from), ..ExecutionFilter::default() };
+    let search = super::log_search::LogSearch::from_params(&p)?;
     s.engine.logs.flush().await;
     let mut found = Vec::new();
-    for e in s.engine.state.list_executions(&filter).await? {
-        if namespace.is_some_and(|ns| !super::query::in_namespace(&e.namespace, ns)) {
-            continue;
+    for e in s.engine.state.list_executions(&search.store_filter()).await? {
+        if search.matches_execution(&e) {
+            found.extend(s.engine.state.logs(&e.id).await?.into_iter().filter(|l| search.matches_line(l)));
         }
-        found.extend(s.engine.state.logs(&e.id).await?.into_iter().filter(|l| {
-            min.is_none_or(|m| LogLevel::parse(&l.level).unwrap_or(LogLevel::Info) >= m)
-                && after.is_none_or(|a| l.timestamp >= a)
-                && before.is_none_or(|b| l.timestamp <= b)
-                && q.as_ref().is_none_or(|q| l.message.to_lowercase().contains(q))
-        }));
     }
-    found.sort_by(|a, b| if ascending { a.timestamp.cmp(&b.timestamp) } else { b.timestamp.cmp(&a.timestamp) });
+    let asc = search.ascending;
+    found.sort_by(|a, b| if asc { a.timestamp.cmp(&b.timestamp) } else { b.timestamp.cmp(&a.timestamp) });
     let total = found.len();
-    Ok(Json(paged(total, paging.slice(found).iter().map(log_json).collect())))
+    let mut page = paged(total, paging.slice(found).iter().map(log_json).collect());
+    // Kestra 2.0's `CursorOrOffsetPagedResults`: this is an offset page
+    page["type"] = Value::String("OFFSET".into());
+    Ok(Json(page))
 }

@@ -15,11 +15,18 @@
 //!   with streamed FILE parts; `labels`, `wait`), get, search (paged, full
 //!   executions, `filters[…]` and the older parameters), kill, replay,
 //!   labels, follow (SSE); [`files`]: output file download and preview.
+//! - [`execution_lists`]: a flow's executions (`GET /executions`), the
+//!   latest of some flows, the namespaces and flows that can be executed;
+//!   [`eval`]: an expression rendered in an execution's or a task run's
+//!   context; [`taskruns`]: the task run search; [`flow_export`]: flows
+//!   exported as a ZIP (by query, by ids).
 //! - [`bulk`]: delete an execution (one, by ids, by query), kill and
 //!   restart by ids or by query (Kestra's `BulkResponse`).
 //! - [`stats`]: executions per day by state, with durations (the home page).
-//! - [`logs`]: by execution (`minLevel`, `taskId`…), download, follow, search.
-//! - [`kv`]: list, get, put (Kestra's type inference, `ttl`), delete.
+//! - [`logs`]: by execution (`minLevel`, `taskId`…), download, follow, search
+//!   ([`log_search`]: its parameters and `filters[…]`).
+//! - [`kv`]: list, get, put (Kestra's type inference, `ttl`), delete, bulk
+//!   delete, the keys inherited from parent namespaces.
 //! - [`triggers`]: search, get, enable/disable, backfills (`PUT /triggers`,
 //!   `PUT /triggers/backfill/{create,pause,unpause}`, `POST …/delete`) and
 //!   Baton's `/backfills`.
@@ -39,9 +46,12 @@
 pub mod backfills;
 pub mod bulk;
 pub mod error;
+pub mod eval;
+pub mod execution_lists;
 pub mod executions;
 pub mod files;
 pub mod flow_dependencies;
+pub mod flow_export;
 pub mod flow_namespace;
 pub mod flow_revisions;
 pub mod flow_search;
@@ -53,6 +63,7 @@ pub mod inputs;
 pub mod kv;
 pub mod kv_search;
 pub mod limits;
+pub mod log_search;
 pub mod logs;
 pub mod namespaces;
 pub mod nsfiles;
@@ -63,6 +74,7 @@ pub mod resume;
 pub mod search;
 pub mod sse;
 pub mod stats;
+pub mod taskruns;
 pub mod triggers;
 pub mod ui;
 pub mod webhook;
@@ -100,6 +112,10 @@ pub fn router(state: ApiState) -> Router {
         .merge(flow_revisions::routes())
         .merge(flow_dependencies::routes())
         .merge(executions::routes())
+        .merge(execution_lists::routes())
+        .merge(eval::routes())
+        .merge(taskruns::routes())
+        .merge(flow_export::routes())
         .merge(bulk::routes())
         .merge(stats::routes())
         .merge(resume::routes())

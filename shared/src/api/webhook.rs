@@ -358,7 +358,7 @@ pub fn webhook_response(e: &Execution, headers: &HeaderMap) -> Value {
 
 /// The execution's page, absolute when the request says where it came in
 /// (`Host`, `X-Forwarded-Proto` behind Cloud Run's front end).
-fn execution_url(id: &str, headers: &HeaderMap) -> String {
+pub fn execution_url(id: &str, headers: &HeaderMap) -> String {
     let page = format!("/#/executions/{id}");
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(|h| !h.is_empty());
     let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");

@@ -89,6 +89,16 @@ pub enum Command {
         #[arg(short = 'o', long = "out", requires = "schema")]
         out: Option<PathBuf>,
     },
+    /// Flows on a running server or GCP deployment: push a folder of flows.
+    Flows {
+        #[command(subcommand)]
+        command: super::push::FlowsCommand,
+    },
+    /// Print a shell completion script: `source <(baton completions bash)`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(clap::Args)]
@@ -250,10 +260,14 @@ pub struct RunArgs {
 pub enum ExecutionsCommand {
     /// List executions, newest first.
     List {
+        /// The flow: namespace.id (as the list prints it) or its id.
         #[arg(long = "flow")]
         flow: Option<String>,
         #[arg(long)]
         namespace: Option<String>,
+        /// Only executions in this state (SUCCESS, FAILED, RUNNING…).
+        #[arg(long)]
+        state: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
         #[arg(long)]
@@ -286,6 +300,7 @@ pub enum KvCommand {
         #[arg(long, short = 'n')]
         namespace: String,
         key: String,
+        /// The value; `@FILE` reads it from a file, `-` from stdin (`@@x` is the text `@x`).
         value: String,
         /// STRING, NUMBER, BOOLEAN, DATETIME, DATE, DURATION or JSON.
         #[arg(long = "type")]
@@ -332,6 +347,12 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Server { command: ServerCommand::Local(a) } => return super::server::server(&home, a).await,
         Command::Plugins { type_name, schema, out } => {
             return super::plugins::plugins(type_name.as_deref(), schema, out.as_ref());
+        }
+        Command::Flows { command } => return super::push::flows(command).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "baton", &mut std::io::stdout());
+            return 0;
         }
     };
     match result {

@@ -286,9 +286,33 @@ async fn local(home: &Path, a: BackfillRunArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
+/// Without a FLOW: the Schedule triggers the server can backfill, one
+/// `namespace.id --trigger ID` line each (exit 2: FLOW is still required).
+async fn list_triggers(client: &Client, url: &str) -> anyhow::Result<i32> {
+    let mut lines = Vec::new();
+    for f in client.flows().await? {
+        let (Some(ns), Some(id)) = (f["namespace"].as_str(), f["id"].as_str()) else { continue };
+        for t in f["triggers"].as_array().into_iter().flatten() {
+            if let (Some(tid), Some(cron)) = (t["id"].as_str(), t["cron"].as_str()) {
+                let off = if t["disabled"] == Value::Bool(true) { " (disabled)" } else { "" };
+                lines.push(format!("  {ns}.{id} --trigger {tid}    # cron \"{cron}\"{off}"));
+            }
+        }
+    }
+    if lines.is_empty() {
+        eprintln!("error: FLOW is required, and the server at {url} has no flow with a Schedule trigger to backfill");
+    } else {
+        eprintln!("error: FLOW is required; the Schedule triggers the server at {url} can backfill:");
+        for l in lines {
+            println!("{l}");
+        }
+    }
+    Ok(2)
+}
+
 async fn remote(url: &str, a: BackfillRunArgs) -> anyhow::Result<i32> {
-    let Some(flow_arg) = a.flow.clone() else { return usage("FLOW is required (namespace.id, or a flow file)") };
     let client = Client::new(url);
+    let Some(flow_arg) = a.flow.clone() else { return list_triggers(&client, url).await };
     let path = Path::new(&flow_arg);
     let (namespace, flow_id, flow) = if path.is_file() {
         let registry = shared::plugins::Registry::builtin();

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use shared::backend::local::SqliteStore;
-use shared::backend::{ExecutionFilter, StateStore};
+use shared::backend::{ExecutionFilter, ExecutionSummary, StateStore};
+use shared::model::StateType;
 
 use shared::runtime::embedded::{Embedded, LocalOptions};
 
@@ -22,28 +23,33 @@ fn open(home: &Path) -> anyhow::Result<SqliteStore> {
 pub async fn executions(home: &Path, cmd: ExecutionsCommand) -> anyhow::Result<i32> {
     let store = open(home)?;
     match cmd {
-        ExecutionsCommand::List { flow, namespace, limit, json } => {
-            let list = store
-                .list_executions(&ExecutionFilter {
-                    namespace,
-                    flow_id: flow,
-                    limit: Some(limit),
-                    ..ExecutionFilter::default()
-                })
-                .await?;
+        ExecutionsCommand::List { flow, namespace, state, limit, json } => {
+            let state = match state.as_deref().map(|s| (s, StateType::parse(s))) {
+                None => None,
+                Some((_, Some(s))) => Some(s),
+                Some((s, None)) => anyhow::bail!(
+                    "--state '{s}' is not a state (CREATED, RUNNING, PAUSED, SUCCESS, WARNING, FAILED, KILLED, …)"
+                ),
+            };
+            let list = list(&store, flow.as_deref(), namespace, state, limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                println!("{:<24} {:<30} {:<10} {:<25} END", "ID", "FLOW", "STATE", "START");
-                for e in list {
-                    println!(
-                        "{:<24} {:<30} {:<10} {:<25} {}",
-                        e.id,
-                        format!("{}.{}", e.namespace, e.flow_id),
-                        e.state.as_str(),
-                        e.start_date.map(|d| d.to_rfc3339()).unwrap_or_default(),
-                        e.end_date.map(|d| d.to_rfc3339()).unwrap_or_default()
-                    );
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.id.clone(),
+                            format!("{}.{}", e.namespace, e.flow_id),
+                            e.state.as_str().to_string(),
+                            e.start_date.map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
+                            duration(e.start_date, e.end_date),
+                        ]
+                    })
+                    .collect();
+                let width = super::table::terminal_width();
+                for line in super::table::render(&["ID", "FLOW", "STATE", "START (UTC)", "DURATION"], &rows, 1, width) {
+                    println!("{line}");
                 }
             }
         }
@@ -75,6 +81,47 @@ pub async fn executions(home: &Path, cmd: ExecutionsCommand) -> anyhow::Result<i
         }
     }
     Ok(0)
+}
+
+/// The executions `--flow` (`namespace.id`, as the list prints it, or a
+/// bare id), `--namespace` and `--state` select, newest first.
+async fn list(
+    store: &SqliteStore,
+    flow: Option<&str>,
+    namespace: Option<String>,
+    state: Option<StateType>,
+    limit: usize,
+) -> anyhow::Result<Vec<ExecutionSummary>> {
+    let filter = |namespace: Option<String>, flow_id: Option<String>| ExecutionFilter {
+        namespace,
+        flow_id,
+        state,
+        limit: Some(limit),
+        ..ExecutionFilter::default()
+    };
+    // `ns.id` is read as a namespace and an id first; a flow id may hold
+    // dots too, so it is then tried whole
+    if let (Some(f), None) = (flow, &namespace)
+        && let Some((ns, id)) = f.rsplit_once('.')
+    {
+        let found = store.list_executions(&filter(Some(ns.to_string()), Some(id.to_string()))).await?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    Ok(store.list_executions(&filter(namespace, flow.map(str::to_string))).await?)
+}
+
+/// `850ms`, `4.2s`, `1m 05s`, `2h 03m`; `-` while it has no end.
+fn duration(start: Option<chrono::DateTime<chrono::Utc>>, end: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    let (Some(s), Some(e)) = (start, end) else { return "-".into() };
+    let ms = (e - s).num_milliseconds().max(0);
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        60_000..3_600_000 => format!("{}m {:02}s", ms / 60_000, (ms / 1000) % 60),
+        _ => format!("{}h {:02}m", ms / 3_600_000, (ms / 60_000) % 60),
+    }
 }
 
 /// Kills an execution whose process is gone: the engine is opened on the

@@ -1,4 +1,5 @@
 //! `baton kv set|get|list|delete --namespace NS`: the embedded KV store.
+//! `set`'s value may be `@FILE` (the file's content) or `-` (stdin).
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ pub async fn kv(home: &Path, cmd: KvCommand) -> anyhow::Result<i32> {
     let now = Utc::now();
     match cmd {
         KvCommand::Set { namespace, key, value, kind, ttl } => {
+            let value = read_value(&value)?;
             let v = typed(&value, kind.as_deref())?;
             let expires = match ttl {
                 Some(t) => Some(now + parse_iso(&t).map_err(anyhow::Error::msg)?),
@@ -60,6 +62,25 @@ pub async fn kv(home: &Path, cmd: KvCommand) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The value as given, or, as `curl -d` reads it, the content of the file
+/// `@PATH` or of stdin (`-`), one trailing newline dropped; `@@…` is a
+/// literal value starting with `@`.
+fn read_value(value: &str) -> anyhow::Result<String> {
+    let text = if let Some(rest) = value.strip_prefix("@@") {
+        return Ok(format!("@{rest}"));
+    } else if let Some(path) = value.strip_prefix('@') {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the value from '{path}'"))?
+    } else if value == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("cannot read the value from stdin")?;
+        s
+    } else {
+        return Ok(value.to_string());
+    };
+    let trimmed = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t));
+    Ok(trimmed.unwrap_or(&text).to_string())
 }
 
 /// Parses a CLI value with an optional Kestra KV type.

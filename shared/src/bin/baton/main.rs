@@ -11,12 +11,15 @@ mod migrate;
 mod nsfiles;
 mod plugins;
 mod progress;
+mod push;
 mod resume;
 mod run;
 mod server;
+mod suggest;
+mod table;
 mod validate;
 
-use clap::Parser;
+use std::io::IsTerminal;
 
 fn main() {
     // the watchdog of a `baton` that runs tasks: kills what it started once it is gone
@@ -34,7 +37,7 @@ fn main() {
         }
         default_hook(info);
     }));
-    let cli = args::Cli::parse();
+    let cli = suggest::parse();
     if cfg!(target_os = "linux")
         && matches!(
             cli.command,
@@ -49,10 +52,12 @@ fn main() {
     }
     let (json_logs, level) = cli.log_style();
     let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| level.into());
+    // colour only on a terminal, and never under NO_COLOR (no-color.org)
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     if json_logs {
         tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt().with_ansi(ansi).with_env_filter(filter).with_writer(std::io::stderr).init();
     }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -1,0 +1,213 @@
+//! `baton flows push DIR (--server URL | --gcp) [--delete]`: Kestra's `flow
+//! namespace update` for a folder. Every flow of DIR is validated here
+//! first (every problem listed, as `baton validate` lists them); if any
+//! flow is invalid, or two files declare the same flow, nothing is
+//! uploaded. Then each namespace's flows go up in one `POST
+//! /api/v1/flows/{namespace}` (multi-document YAML), which the server
+//! validates whole before writing any; with `--delete` the namespace's
+//! flows absent from DIR are deleted, as Kestra's `--delete` does
+//! (namespaces DIR has no flow in are left alone).
+//!
+//! `--gcp` reads the API's URL from Terraform (`terraform -chdir=DIR output
+//! -raw api_url`) and authenticates with `gcloud auth print-identity-token`
+//! (or `BATON_API_TOKEN`); `--server` takes basic auth from `--user` or
+//! `BATON_SERVER_BASIC_AUTH`.
+//!
+//! Exit codes: 0 pushed, 1 an invalid flow or a refused upload, 2 a bad
+//! argument (no flow in DIR, no URL).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde_json::Value;
+use shared::plugins::Registry;
+use shared::template::Renderer;
+use shared::validate::validate_paths_with;
+
+#[derive(Subcommand)]
+pub enum FlowsCommand {
+    /// Validate every flow of DIR, then upload them, one call per namespace
+    /// (Kestra's `flow namespace update`). Nothing is uploaded if a flow is invalid.
+    Push {
+        /// The folder of flows (*.yml, *.yaml, searched recursively).
+        dir: PathBuf,
+        /// The server's URL (e.g. http://127.0.0.1:8080).
+        #[arg(long, value_name = "URL", conflicts_with = "gcp", required_unless_present = "gcp")]
+        server: Option<String>,
+        /// The GCP deployment: its API URL from Terraform's `api_url` output, an identity token from gcloud.
+        #[arg(long)]
+        gcp: bool,
+        /// The Terraform folder --gcp reads `api_url` from.
+        #[arg(long, value_name = "DIR", default_value = "terraform")]
+        terraform: PathBuf,
+        /// Delete the flows of the pushed namespaces that are not in DIR.
+        #[arg(long)]
+        delete: bool,
+        /// Basic auth for --server, user:password.
+        #[arg(long, value_name = "USER:PASSWORD", env = "BATON_SERVER_BASIC_AUTH", hide_env_values = true)]
+        user: Option<String>,
+        /// A bearer token (for --gcp: instead of gcloud's identity token).
+        #[arg(long, env = "BATON_API_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+}
+
+/// Where to push and how to authenticate.
+struct Target {
+    url: String,
+    basic: Option<(String, String)>,
+    bearer: Option<String>,
+}
+
+pub async fn flows(cmd: FlowsCommand) -> i32 {
+    let FlowsCommand::Push { dir, server, gcp, terraform, delete, user, token } = cmd;
+    if !dir.is_dir() {
+        eprintln!("error: {} is not a folder", dir.display());
+        return 2;
+    }
+    let by_namespace = match validated(&dir) {
+        Ok(Some(f)) => f,
+        Ok(None) => return 1,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return 2;
+        }
+    };
+    let target = match target(server, gcp, &terraform, user, token) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return 2;
+        }
+    };
+    match push(&target, &by_namespace, delete).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+/// The flows of `dir` by namespace, as (id, source); `None` (after listing
+/// every problem) when one is invalid or declared twice.
+fn validated(dir: &Path) -> anyhow::Result<Option<BTreeMap<String, Vec<(String, String)>>>> {
+    let registry = Registry::builtin();
+    let renderer = Renderer::new();
+    let results = validate_paths_with(&[dir.to_path_buf()], &registry, &renderer, shared::dialect::Policy::AUTO);
+    anyhow::ensure!(!results.is_empty(), "no *.yml or *.yaml flow in {}", dir.display());
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut seen: BTreeMap<(String, String), PathBuf> = BTreeMap::new();
+    let mut bad = 0;
+    for (path, report) in &results {
+        if !report.diagnostics.is_empty() {
+            bad += 1;
+            eprintln!("✗ {}", path.display());
+            for d in &report.diagnostics {
+                eprintln!("{d}");
+            }
+            continue;
+        }
+        let Some(flow) = &report.flow else { continue };
+        let key = (flow.namespace.clone(), flow.id.clone());
+        if let Some(first) = seen.get(&key) {
+            bad += 1;
+            eprintln!(
+                "✗ {}: flow {}.{} is also declared by {}",
+                path.display(),
+                flow.namespace,
+                flow.id,
+                first.display()
+            );
+            continue;
+        }
+        seen.insert(key, path.clone());
+        let source = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        out.entry(flow.namespace.clone()).or_default().push((flow.id.clone(), source));
+    }
+    if bad > 0 {
+        eprintln!("{} flow(s) checked, {bad} invalid: nothing was pushed", results.len());
+        return Ok(None);
+    }
+    Ok(Some(out))
+}
+
+fn target(
+    server: Option<String>,
+    gcp: bool,
+    terraform: &Path,
+    user: Option<String>,
+    token: Option<String>,
+) -> anyhow::Result<Target> {
+    let basic = match user {
+        Some(u) => {
+            let (name, password) = u.split_once(':').context("--user must be written user:password")?;
+            Some((name.to_string(), password.to_string()))
+        }
+        None => None,
+    };
+    if let Some(url) = server {
+        return Ok(Target { url, basic, bearer: token });
+    }
+    anyhow::ensure!(gcp, "give --server URL or --gcp");
+    let url = command_output(
+        "terraform",
+        &[&format!("-chdir={}", terraform.display()), "output", "-raw", "api_url"],
+        "the API's URL (is the deployment applied? see the README's GCP section)",
+    )?;
+    let bearer = match token {
+        Some(t) => t,
+        None => command_output("gcloud", &["auth", "print-identity-token"], "an identity token (gcloud auth login)")?,
+    };
+    Ok(Target { url, basic: None, bearer: Some(bearer) })
+}
+
+/// The trimmed stdout of `program args`, or an error saying what it was for.
+fn command_output(program: &str, args: &[&str], what: &str) -> anyhow::Result<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {program} for {what}"))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{program} {} failed ({what}): {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    anyhow::ensure!(!text.is_empty(), "{program} {} printed nothing ({what})", args.join(" "));
+    Ok(text)
+}
+
+async fn push(t: &Target, by_namespace: &BTreeMap<String, Vec<(String, String)>>, delete: bool) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().user_agent("baton").build()?;
+    let base = t.url.trim_end_matches('/');
+    for (namespace, flows) in by_namespace {
+        let body: Vec<String> =
+            flows.iter().map(|(_, s)| if s.ends_with('\n') { s.clone() } else { format!("{s}\n") }).collect();
+        let url = format!("{base}/api/v1/flows/{namespace}?delete={delete}");
+        let mut req = http.post(&url).header("content-type", "application/x-yaml").body(body.join("---\n"));
+        if let Some((u, p)) = &t.basic {
+            req = req.basic_auth(u, Some(p));
+        }
+        if let Some(b) = &t.bearer {
+            req = req.bearer_auth(b);
+        }
+        let resp = req.send().await.with_context(|| format!("cannot reach {base}"))?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let message = v.get("message").and_then(Value::as_str).map_or(text.clone(), str::to_string);
+            anyhow::bail!("namespace {namespace}: HTTP {}: {message}", status.as_u16());
+        }
+        let answered: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+        let deleted: Vec<&str> =
+            answered.iter().filter(|f| f["deleted"] == Value::Bool(true)).filter_map(|f| f["id"].as_str()).collect();
+        let gone = if deleted.is_empty() { String::new() } else { format!("; deleted {}", deleted.join(", ")) };
+        println!("{namespace}: {} flow(s) pushed{gone}", flows.len());
+    }
+    Ok(())
+}

@@ -291,8 +291,30 @@ async fn hello_world_runs_as_loop_beside_its_foreach_original() {
     let src = seed("examples/hello_world.yaml");
     let m = migrate(&src).unwrap();
     assert!(m.output.contains("type: io.kestra.plugin.core.flow.Loop") && m.output.contains("{{ item.value }}"));
+    // a Loop's iterations are isolated (as Kestra 2.0): the two reads of
+    // file_name after the loop are reported, and fixed as the report says
+    let manual: Vec<String> = m.manual().map(|f| f.message.clone()).collect();
+    assert_eq!(
+        manual.iter().filter(|f| f.contains("outputs.file_name is read outside its loop")).count(),
+        2,
+        "{manual:?}"
+    );
+    let fixed = m
+        .output
+        .replacen(
+            "    concurrencyLimit: 0\n",
+            "    concurrencyLimit: 0\n    outputs:\n      - id: file\n        type: STRING\n        value: \"{{ outputs.file_name.value }}\"\n",
+            1,
+        )
+        .replace("{{ outputs.file_name['02'].value }}", "{{ loopOutputs(outputs.each_month.outputs, 'file')[1] }}")
+        .replace("{{ outputs.file_name | length }}", "{{ outputs.each_month.outputs | length }}");
+    assert!(fixed.contains("outputs:\n      - id: file") && !fixed.contains("outputs.file_name |"), "{fixed}");
+    // unfixed, the read after the loop fails as on Kestra 2.0
+    let h = harness();
+    let e = h.run(&m.output, json!({"name": "Baton"})).await;
+    assert_eq!(e.state.current, StateType::Failed, "{:?}", e.error);
     let mut digests = Vec::new();
-    for text in [src.as_str(), m.output.as_str()] {
+    for text in [src.as_str(), fixed.as_str()] {
         let h = harness();
         let e = h.run(text, json!({"name": "Baton"})).await;
         assert_eq!(e.state.current, StateType::Success, "{:?}\n{text}", e.error);

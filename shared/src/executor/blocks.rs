@@ -26,6 +26,8 @@ mod dag;
 mod exit;
 #[path = "for_each_item.rs"]
 pub(crate) mod for_each_item;
+#[path = "loops.rs"]
+mod loops;
 #[path = "pause.rs"]
 pub(crate) mod pause;
 #[path = "sla.rs"]
@@ -387,13 +389,15 @@ impl<'a> Stepper<'a> {
             (tr.id.clone(), tr.value.clone())
         };
         let mut state = inner;
-        if state == StateType::Failed && !task.errors.is_empty() {
+        // a Loop's errors and finally run in each iteration (executor::loops)
+        let own_handlers = task.kind != crate::model::types::LOOP_TYPE;
+        if state == StateType::Failed && own_handlers && !task.errors.is_empty() {
             match self.sequence(&task.errors, Some(&tr_id), value.as_deref()) {
                 Block::Running => return Block::Running,
                 Block::Done(_) => state = StateType::Failed,
             }
         }
-        if !task.finally.is_empty() {
+        if own_handlers && !task.finally.is_empty() {
             match self.sequence(&task.finally, Some(&tr_id), value.as_deref()) {
                 Block::Running => return Block::Running,
                 Block::Done(f) => state = worst(state, f),
@@ -487,7 +491,7 @@ impl<'a> Stepper<'a> {
     fn parallel(&mut self, task: &'a Task, idx: usize) -> Block {
         let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
         let limit = int_prop(&task.props, "concurrent").unwrap_or(0);
-        self.concurrent(tasks, idx, limit, None)
+        self.concurrent(concurrent::Body { tasks, looped: None }, idx, limit, None)
     }
 
     /// Renders a property of a flowable once, storing the result in `evaluated`.
@@ -552,11 +556,15 @@ impl<'a> Stepper<'a> {
     }
 
     fn for_each(&mut self, task: &'a Task, idx: usize) -> Block {
+        if task.kind == crate::model::types::LOOP_TYPE {
+            return self.loop_(task, idx);
+        }
         let limit = for_each_limit(task);
         let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
+        let body = concurrent::Body { tasks, looped: None };
         if self.index.blocks.contains_key(&(idx as u32)) {
             // the values were evaluated and are known, unit by unit
-            return self.concurrent(tasks, idx, limit, None);
+            return self.concurrent(body, idx, limit, None);
         }
         let raw = task.props.get("values").or_else(|| task.props.get("value")).cloned().unwrap_or(Value::Null);
         let id = task.id.clone();
@@ -565,12 +573,12 @@ impl<'a> Stepper<'a> {
             return Block::Done(StateType::Failed);
         };
         // a Loop over a map iterates its values (its children read the key as item.key)
-        let values = match &values {
+        let values: Vec<Box<str>> = match &values {
             Value::Array(a) => a.iter().map(|v| scalar_string(v).into()).collect(),
             Value::Object(m) => m.values().map(|v| scalar_string(v).into()).collect(),
             _ => Vec::new(),
         };
-        self.concurrent(tasks, idx, limit, Some(values))
+        self.concurrent(body, idx, limit, Some(values))
     }
 
     fn subflow(&mut self, task: &'a Task, idx: usize) -> Block {
@@ -641,6 +649,9 @@ pub(crate) fn for_each_limit(task: &Task) -> usize {
         int_prop(&task.props, "concurrent").unwrap_or(0)
     } else if task.kind.ends_with("EachSequential") {
         1
+    } else if task.kind == crate::model::types::LOOP_TYPE {
+        // Kestra's Loop runs every iteration at once unless told otherwise
+        int_prop(&task.props, "concurrencyLimit").unwrap_or(0)
     } else {
         int_prop(&task.props, "concurrencyLimit").unwrap_or(1)
     }
@@ -694,10 +705,9 @@ fn for_each_values_unbounded(
             match serde_json::from_str::<Value>(&r) {
                 Ok(Value::Array(a)) => Ok(Value::Array(a)),
                 Ok(Value::Object(m)) if is_loop => Ok(Value::Object(m)),
-                _ if is_loop && r.trim().starts_with("kestra://") => Err(err(format!(
-                    "a Loop over the lines of a file ('{}') is not supported by Baton yet: read the file into a list first",
-                    r.trim()
-                ))),
+                _ if is_loop && r.trim().starts_with("kestra://") => {
+                    loops::file_values(env, r.trim(), ctx).map_err(err)
+                }
                 _ if is_loop => Err(err(format!("must be a list, a map or a JSON array or object, got '{r}'"))),
                 _ => Err(err(format!("must be a list or a JSON array, got '{r}'"))),
             }

@@ -8,10 +8,29 @@
 //! running units an event touched or whose last walk did something, then
 //! start the next units while there is room. Units that do nothing when
 //! walked are left alone, which decides exactly what walking them would.
+//!
+//! A Loop's iteration is a unit with the Loop's `errors` and `finally`
+//! (Kestra 2.0 runs each in its own sub-execution); a failed iteration
+//! fails the block only with `transmitFailed`, and the block's state is
+//! SUCCESS otherwise, as Kestra ends a Loop.
 
 use super::{Block, Stepper, worst};
 use crate::executor::index::{Conc, Units, seq_key};
 use crate::model::{StateType, Task};
+
+/// What the units of a block run.
+#[derive(Clone, Copy)]
+pub(super) struct Body<'a> {
+    pub tasks: &'a [Task],
+    /// A Loop: its iterations carry its errors and finally handlers.
+    pub looped: Option<&'a Task>,
+}
+
+impl Body<'_> {
+    fn transmits_failure(&self) -> bool {
+        self.looped.is_none_or(super::loops::transmit_failed)
+    }
+}
 
 /// What a unit's walk left: enough to tell whether it did anything.
 type Progress = (usize, usize, usize, bool);
@@ -23,15 +42,16 @@ impl<'a> Stepper<'a> {
     /// from the index).
     pub(super) fn concurrent(
         &mut self,
-        tasks: &'a [Task],
+        body: Body<'a>,
         idx: usize,
         limit: usize,
         values: Option<Vec<Box<str>>>,
     ) -> Block {
+        let tasks = body.tasks;
         let (parent, parent_value) = self.slot_of(idx);
         let pos = idx as u32;
         if let Some(mut memo) = self.index.blocks.remove(&pos) {
-            let block = self.walk_known(&mut memo, tasks, &parent, parent_value.as_deref(), limit);
+            let block = self.walk_known(&mut memo, body, &parent, parent_value.as_deref(), limit);
             self.index.blocks.insert(pos, memo);
             return block;
         }
@@ -50,7 +70,7 @@ impl<'a> Stepper<'a> {
             due: Default::default(),
             all_due: false,
         };
-        let (block, prefix) = self.scan(&mut memo, tasks, &parent, parent_value.as_deref(), limit);
+        let (block, prefix) = self.scan(&mut memo, body, &parent, parent_value.as_deref(), limit);
         if prefix && !shared {
             self.index.blocks.insert(pos, memo);
         }
@@ -73,10 +93,13 @@ impl<'a> Stepper<'a> {
     }
 
     /// Walks unit `u` and records what it is now.
-    fn walk_unit(&mut self, memo: &mut Conc, tasks: &'a [Task], u: u32, parent: &str, parent_value: Option<&str>) {
-        let (unit_tasks, value) = Self::unit(&memo.units, tasks, u as usize, parent_value);
+    fn walk_unit(&mut self, memo: &mut Conc, body: Body<'a>, u: u32, parent: &str, parent_value: Option<&str>) {
+        let (unit_tasks, value) = Self::unit(&memo.units, body.tasks, u as usize, parent_value);
         let before = self.progress();
-        let block = self.sequence(unit_tasks, Some(parent), value.as_deref());
+        let block = match body.looped {
+            Some(l) => self.handled_sequence(unit_tasks, &l.errors, &l.finally, Some(parent), value.as_deref()),
+            None => self.sequence(unit_tasks, Some(parent), value.as_deref()),
+        };
         let acted = self.progress() != before;
         match block {
             Block::Running => {
@@ -86,12 +109,20 @@ impl<'a> Stepper<'a> {
                 }
                 return;
             }
-            Block::Done(StateType::Failed) => memo.failed = true,
-            Block::Done(s) => memo.state = worst(memo.state, s),
+            Block::Done(StateType::Failed) if body.transmits_failure() => memo.failed = true,
+            Block::Done(s) => {
+                if body.looped.is_none() {
+                    memo.state = worst(memo.state, s);
+                }
+            }
         }
         memo.running.remove(&u);
-        // a done unit is never walked again: its sequence needs no memo
-        if let Some(first) = unit_tasks.first() {
+        if let Some(l) = body.looped {
+            self.loop_iteration_done(l, parent, u as usize, value.as_deref().unwrap_or_default(), block, acted);
+        }
+        // a done unit is never walked again: its sequences need no memo
+        let handlers = body.looped.map(|l| [l.errors.first(), l.finally.first()]).unwrap_or_default();
+        for first in [unit_tasks.first()].into_iter().chain(handlers).flatten() {
             self.index.seqs.remove(&seq_key(&first.id, Some(parent), value.as_deref()));
         }
     }
@@ -113,7 +144,7 @@ impl<'a> Stepper<'a> {
     fn walk_known(
         &mut self,
         memo: &mut Conc,
-        tasks: &'a [Task],
+        body: Body<'a>,
         parent: &str,
         parent_value: Option<&str>,
         limit: usize,
@@ -126,12 +157,12 @@ impl<'a> Stepper<'a> {
         memo.due.clear();
         memo.all_due = false;
         for u in walk {
-            self.walk_unit(memo, tasks, u, parent, parent_value);
+            self.walk_unit(memo, body, u, parent, parent_value);
         }
         while (memo.started as usize) < memo.units.len() && !memo.failed && (limit == 0 || memo.running.len() < limit) {
             let u = memo.started;
             memo.started += 1;
-            self.walk_unit(memo, tasks, u, parent, parent_value);
+            self.walk_unit(memo, body, u, parent, parent_value);
         }
         Self::block_of(memo)
     }
@@ -142,7 +173,7 @@ impl<'a> Stepper<'a> {
     fn scan(
         &mut self,
         memo: &mut Conc,
-        tasks: &'a [Task],
+        body: Body<'a>,
         parent: &str,
         parent_value: Option<&str>,
         limit: usize,
@@ -150,7 +181,7 @@ impl<'a> Stepper<'a> {
         let mut pending = false;
         let mut prefix = true;
         for u in 0..memo.units.len() {
-            let (unit_tasks, value) = Self::unit(&memo.units, tasks, u, parent_value);
+            let (unit_tasks, value) = Self::unit(&memo.units, body.tasks, u, parent_value);
             let started = unit_tasks
                 .iter()
                 .find(|t| !t.disabled)
@@ -161,7 +192,7 @@ impl<'a> Stepper<'a> {
             }
             prefix &= !pending;
             memo.started = u as u32 + 1;
-            self.walk_unit(memo, tasks, u as u32, parent, parent_value);
+            self.walk_unit(memo, body, u as u32, parent, parent_value);
         }
         let block = if !memo.running.is_empty() {
             Block::Running

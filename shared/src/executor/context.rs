@@ -1,7 +1,12 @@
 //! The template context of an execution or a task run, as Kestra exposes
 //! it: `flow`, `execution`, `inputs`, `vars`, `outputs` (per-iteration
 //! outputs of ForEach children keyed by value), `labels`, `trigger`,
-//! `taskrun`, `parent`, `parents`, `task`.
+//! `taskrun`, `parent`, `parents`, `task`, and in a Loop `item`.
+//!
+//! A Loop iteration is isolated, as Kestra 2.0 runs each in its own
+//! sub-execution: a task inside it sees the outputs of its own iteration
+//! (unkeyed) and of what encloses it, never another iteration's; after the
+//! loop only the Loop's own outputs are visible.
 
 use serde_json::{Map, Value, json};
 
@@ -49,7 +54,8 @@ pub fn build<'e>(
         None => Value::Object(Map::new()),
     };
     ctx.insert("trigger".into(), trigger);
-    let outputs = if with_outputs { outputs(flow, exec, task_runs) } else { Map::new() };
+    let scope = task_run.map(|tr| loop_scope(tr, flow, task_runs)).unwrap_or_default();
+    let outputs = if with_outputs { outputs_in(flow, exec, task_runs, &scope) } else { Map::new() };
     ctx.insert("outputs".into(), Value::Object(outputs));
     if let Some(tr) = task_run {
         // a WaitFor's children: their slot's value is the iteration number
@@ -76,14 +82,14 @@ pub fn build<'e>(
             ctx.insert("task".into(), json!({"id": t.id, "type": t.type_}));
         }
         let mut parents = Vec::new();
+        let mut items = Vec::new();
         let mut cur = tr.parent_task_run_id.as_deref();
         let mut node = tr;
         while let Some(pid) = cur {
             let Some(p) = task_runs(pid) else { break };
-            // the innermost enclosing Loop iteration: `item`
-            let is_loop = flow.find_task(&p.task_id).is_some_and(|t| t.kind == crate::model::types::LOOP_TYPE);
-            if is_loop && !ctx.contains_key("item") {
-                ctx.insert("item".into(), loop_item(p, node.value.as_deref()));
+            // the enclosing Loop iterations, innermost first: `item`, `item.parents`
+            if is_loop(flow, p) {
+                items.push(loop_item(p, node.value.as_deref()));
             }
             node = p;
             // the innermost enclosing WorkingDirectory: its tasks share one folder
@@ -98,8 +104,39 @@ pub fn build<'e>(
             ctx.insert("parent".into(), first.clone());
         }
         ctx.insert("parents".into(), Value::Array(parents));
+        if !items.is_empty() {
+            let mut item = items.remove(0);
+            if let Some(p) = items.first() {
+                item["parent"] = p.clone();
+            }
+            item["parents"] = Value::Array(items);
+            ctx.insert("item".into(), item);
+        }
     }
     Value::Object(ctx)
+}
+
+fn is_loop(flow: &Flow, tr: &TaskRun) -> bool {
+    flow.find_task(&tr.task_id).is_some_and(|t| t.kind == crate::model::types::LOOP_TYPE)
+}
+
+/// The Loop iterations enclosing a task run, outermost first, each as
+/// (the Loop's task run id, the iteration's value).
+pub type LoopScope = Vec<(String, String)>;
+
+/// The Loop iterations enclosing `tr` (see [`LoopScope`]).
+pub fn loop_scope<'t, 'e: 't>(tr: &'t TaskRun, flow: &Flow, task_runs: &Runs<'e>) -> LoopScope {
+    let mut scope = Vec::new();
+    let mut node = tr;
+    while let Some(pid) = node.parent_task_run_id.as_deref() {
+        let Some(parent) = task_runs(pid) else { break };
+        if is_loop(flow, parent) {
+            scope.push((parent.id.clone(), node.value.clone().unwrap_or_default()));
+        }
+        node = parent;
+    }
+    scope.reverse();
+    scope
 }
 
 /// `item` of a Loop iteration: `value` (a string, as Kestra: objects as
@@ -123,28 +160,52 @@ fn loop_item(loop_run: &TaskRun, value: Option<&str>) -> Value {
     item
 }
 
-/// The iteration values of the ForEach loops enclosing a task run, outermost first.
-pub fn iteration_path<'e>(tr: &'e TaskRun, flow: &Flow, task_runs: &Runs<'e>) -> Vec<String> {
+/// The iteration values of the ForEach loops enclosing a task run (below
+/// its innermost Loop, whose iterations are not keyed), outermost first,
+/// and the Loop iterations enclosing it.
+fn iteration_path<'e>(tr: &'e TaskRun, flow: &Flow, task_runs: &Runs<'e>) -> (Vec<String>, LoopScope) {
     let mut values = Vec::new();
+    let mut scope = Vec::new();
     let mut node = tr;
     while let Some(pid) = node.parent_task_run_id.as_deref() {
         let Some(parent) = task_runs(pid) else { break };
-        let is_foreach = flow.find_task(&parent.task_id).and_then(|t| t.flowable) == Some(FlowableKind::ForEach);
-        if is_foreach && let Some(v) = &node.value {
+        if is_loop(flow, parent) {
+            scope.push((parent.id.clone(), node.value.clone().unwrap_or_default()));
+        } else if scope.is_empty()
+            && flow.find_task(&parent.task_id).and_then(|t| t.flowable) == Some(FlowableKind::ForEach)
+            && let Some(v) = &node.value
+        {
             values.push(v.clone());
         }
         node = parent;
     }
     values.reverse();
-    values
+    scope.reverse();
+    (values, scope)
 }
 
-/// `outputs`: `{taskId: outputs}`, or `{taskId: {value: outputs}}` inside ForEach.
+/// `outputs` at execution level (flow outputs, listeners): the task runs
+/// outside any Loop iteration.
 pub fn outputs<'e>(flow: &Flow, exec: &'e Execution, task_runs: &Runs<'e>) -> Map<String, Value> {
+    outputs_in(flow, exec, task_runs, &[])
+}
+
+/// `outputs` as seen from inside the Loop iterations `scope`:
+/// `{taskId: outputs}`, or `{taskId: {value: outputs}}` inside ForEach;
+/// the task runs of other iterations are not visible.
+pub fn outputs_in<'e>(
+    flow: &Flow,
+    exec: &'e Execution,
+    task_runs: &Runs<'e>,
+    scope: &[(String, String)],
+) -> Map<String, Value> {
     let mut out = Map::new();
     for tr in &exec.task_run_list {
         let Some(o) = &tr.outputs else { continue };
-        let path = iteration_path(tr, flow, task_runs);
+        let (path, own) = iteration_path(tr, flow, task_runs);
+        if !scope.starts_with(&own) {
+            continue;
+        }
         let mut slot: &mut Value = out.entry(tr.task_id.clone()).or_insert_with(|| Value::Object(Map::new()));
         for v in &path {
             if !slot.is_object() {

@@ -1,6 +1,8 @@
 //! Kestra 2.0's `Loop` on the ForEach machinery: `item.value`,
 //! `item.index` and `item.key` in every child (nested ones too), maps as
-//! values, `concurrencyLimit`, and a file URI refused by name.
+//! values, `concurrencyLimit`, isolated iterations (own outputs, own
+//! errors/finally), the Loop's outputs and `loopOutputs()`,
+//! `transmitFailed`.
 
 use serde_json::{Map, Value, json};
 
@@ -49,8 +51,137 @@ fn a_loop_over_an_expression_and_a_file_uri() {
     let mut sim = Sim::new(y, json!({"v": "[1, 2]"}), &echo_item);
     assert_eq!(sim.run(), StateType::Success);
     assert_eq!(seen(&sim), ["1#0", "2#1"]);
+    // a file is read through the template host (none here: e2e loop_file)
     let mut sim = Sim::new(y, json!({"v": "kestra:///n/f/file.txt"}), &echo_item);
     assert_eq!(sim.run(), StateType::Failed);
     let err = sim.exec.task_run_list[0].error.clone().unwrap_or_default();
-    assert!(err.contains("not supported by Baton yet"), "{err}");
+    assert!(err.contains("values of task 'loop'"), "{err}");
+}
+
+/// The worker: renders `format` in the job's context (as Return does).
+fn render_format(j: &WorkerJob) -> (StateType, Map<String, Value>) {
+    let format = j.task.props.get("format").and_then(Value::as_str).unwrap_or_default();
+    let r = crate::template::Renderer::new();
+    match r.render_str(format, &j.context, &crate::template::NoHost) {
+        Ok(v) if v == "FAIL" => (StateType::Failed, Map::new()),
+        Ok(v) => (StateType::Success, Map::from_iter([("value".to_string(), Value::String(v))])),
+        Err(e) => (StateType::Failed, Map::from_iter([("value".to_string(), Value::String(e.to_string()))])),
+    }
+}
+
+fn value_of(sim: &Sim<'_>, task_id: &str) -> Vec<String> {
+    sim.exec
+        .task_run_list
+        .iter()
+        .filter(|t| t.task_id == task_id)
+        .filter_map(|t| t.outputs.as_ref()?.get("value")?.as_str().map(str::to_string))
+        .collect()
+}
+
+const ISOLATED: &str = r#"id: f
+namespace: n
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.Loop
+    values: [alpha, beta, gamma]
+    outputs:
+      - id: label
+        type: STRING
+        value: "{{ outputs.process.value }}"
+      - id: n
+        type: INT
+        value: "{{ item.index }}"
+    tasks:
+      - id: process
+        type: io.kestra.plugin.core.debug.Return
+        format: "processed {{ item.value }}"
+      - id: again
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ outputs.process.value }} once"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ loopOutputs(outputs.loop.outputs, 'label') | join(',') }}|{{ outputs.process is defined }}|{{ outputs.loop.iterationCount }}"
+"#;
+
+#[test]
+fn loop_iterations_see_their_own_outputs_and_the_loop_gives_its_declared_outputs() {
+    let mut sim = Sim::new(ISOLATED, json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Success);
+    // inside an iteration `outputs.process` is that iteration's, unkeyed
+    let mut again = value_of(&sim, "again");
+    again.sort();
+    assert_eq!(again, ["processed alpha once", "processed beta once", "processed gamma once"]);
+    // after the loop: the Loop's outputs only, in iteration order
+    assert_eq!(value_of(&sim, "after"), ["processed alpha,processed beta,processed gamma|false|3"]);
+    let loop_out = sim.exec.task_run_list[0].outputs.clone().unwrap_or_default();
+    assert_eq!(loop_out["terminatedIterations"], json!({"SUCCESS": 3}));
+    assert_eq!(loop_out["runningIterations"], json!(0));
+    assert_eq!(
+        loop_out["outputs"][1],
+        json!({"item": {"value": "beta", "iteration": 1}, "outputs": {"label": "processed beta", "n": 1}})
+    );
+    assert_eq!(sim.max_parallel, 3, "a Loop's concurrencyLimit defaults to 0 (all at once)");
+}
+
+const FAILING: &str = r#"id: f
+namespace: n
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.Loop
+    values: [a, b, c]
+    concurrencyLimit: 1
+    transmitFailed: TRANSMIT
+    tasks:
+      - id: work
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ item.value == 'b' ? 'FAIL' : item.value }}"
+    errors:
+      - id: handler
+        type: io.kestra.plugin.core.debug.Return
+        format: "handled {{ item.value }}"
+    finally:
+      - id: cleanup
+        type: io.kestra.plugin.core.debug.Return
+        format: "cleanup {{ item.value }}"
+"#;
+
+#[test]
+fn a_failed_iteration_runs_its_own_errors_and_fails_the_loop_only_with_transmit_failed() {
+    let mut sim = Sim::new(&FAILING.replace("TRANSMIT", "false"), json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Success, "transmitFailed: false");
+    assert_eq!(value_of(&sim, "work"), ["a", "c"]);
+    assert_eq!(value_of(&sim, "handler"), ["handled b"], "errors run inside the failed iteration");
+    assert_eq!(value_of(&sim, "cleanup"), ["cleanup a", "cleanup b", "cleanup c"], "finally in each iteration");
+    let out = sim.exec.task_run_list[0].outputs.clone().unwrap_or_default();
+    assert_eq!(out["terminatedIterations"], json!({"SUCCESS": 2, "FAILED": 1}));
+    assert_eq!(sim.exec.task_run_list[0].state.current, StateType::Success);
+
+    let mut sim = Sim::new(&FAILING.replace("TRANSMIT", "true"), json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Failed, "transmitFailed: true");
+    assert_eq!(value_of(&sim, "work"), ["a"], "no iteration starts after a transmitted failure");
+    assert_eq!(value_of(&sim, "cleanup"), ["cleanup a", "cleanup b"]);
+}
+
+#[test]
+fn nested_loops_give_item_parent_and_parents() {
+    let y = r#"id: f
+namespace: n
+tasks:
+  - id: years
+    type: io.kestra.plugin.core.flow.Loop
+    values: [2025, 2026]
+    concurrencyLimit: 1
+    tasks:
+      - id: months
+        type: io.kestra.plugin.core.flow.Loop
+        values: [Mar, Apr]
+        concurrencyLimit: 1
+        tasks:
+          - id: name
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ item.parent.value }}_{{ item.value }}/{{ item.parents[0].index }}"
+"#;
+    let mut sim = Sim::new(y, json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(value_of(&sim, "name"), ["2025_Mar/0", "2025_Apr/0", "2026_Mar/1", "2026_Apr/1"]);
 }

@@ -177,10 +177,17 @@ fn coerce_as(input: &Input, ty: InputType, v: &Value) -> Result<Value, Mismatch>
             check_duration_range(input, d, v)?;
             Ok(Value::String(duration::format_iso(d)))
         }
-        InputType::Json => match v {
-            Value::String(s) => serde_json::from_str(s).map_err(|_| mismatch("JSON", v)),
-            other => Ok(other.clone()),
-        },
+        InputType::Json => {
+            let parsed = match v {
+                Value::String(s) => serde_json::from_str(s).map_err(|_| mismatch("JSON", v))?,
+                other => other.clone(),
+            };
+            if let Some(schema) = &input.json_schema {
+                super::json_schema::validate(schema, &parsed)
+                    .map_err(|why| mismatch(format!("JSON matching its jsonSchema ({why})"), v))?;
+            }
+            Ok(parsed)
+        }
         InputType::Yaml => match v {
             Value::String(s) => crate::yaml::parse(s).map(|(y, _)| y).map_err(|_| mismatch("YAML", v)),
             other => Ok(other.clone()),

@@ -4,6 +4,7 @@
 //! Input definitions are also checked statically for `baton validate`.
 
 mod coerce;
+pub mod json_schema;
 #[cfg(test)]
 mod tests;
 
@@ -147,6 +148,14 @@ pub fn check_definitions(inputs: &[Input]) -> Vec<(usize, String)> {
         {
             defaults_checkable = false;
             out.push((i, format!("invalid validator for input '{id}': '{p}' is not a valid regex: {e}")));
+        }
+        if let Some(schema) = &input.json_schema {
+            if input.type_ != InputType::Json {
+                out.push((i, format!("input '{id}': jsonSchema applies to JSON inputs only, not {ty}")));
+            } else if let Err(e) = json_schema::check_schema(schema) {
+                defaults_checkable = false;
+                out.push((i, format!("input '{id}': invalid jsonSchema: {e}")));
+            }
         }
         if let (Some(lo), Some(hi)) = (input.min, input.max)
             && lo > hi

@@ -250,3 +250,24 @@ fn duration_min_and_max_are_iso_durations() {
     let bad: Result<Vec<Input>, _> = serde_json::from_value(json!([{"id": "d", "type": "DURATION", "min": "soon"}]));
     assert!(bad.unwrap_err().to_string().contains("'soon'"));
 }
+
+#[test]
+fn a_json_input_is_checked_against_its_json_schema_naming_the_failing_path() {
+    let defs = json!([{"id": "cfg", "type": "JSON", "jsonSchema": {
+        "type": "object", "required": ["zip"], "properties": {"zip": {"type": "string", "pattern": "^[0-9]{5}$"}}
+    }}]);
+    let r = ok(defs.clone(), json!({"cfg": "{\"zip\": \"75001\"}"}));
+    assert_eq!(r["cfg"], json!({"zip": "75001"}));
+    let e = errs(defs.clone(), json!({"cfg": {"zip": 75001}}));
+    assert!(e[0].contains("$.zip: expected string, got 75001"), "{e:?}");
+    let e = errs(defs, json!({"cfg": "{}"}));
+    assert!(e[0].contains("missing required property 'zip'"), "{e:?}");
+    // the definition itself: a JSON input only, supported keywords only
+    let bad = inputs(json!([
+        {"id": "s", "type": "STRING", "jsonSchema": {"type": "string"}},
+        {"id": "j", "type": "JSON", "jsonSchema": {"$ref": "#/x"}}
+    ]));
+    let problems: Vec<String> = check_definitions(&bad).into_iter().map(|(_, m)| m).collect();
+    assert!(problems[0].contains("jsonSchema applies to JSON inputs only"), "{problems:?}");
+    assert!(problems[1].contains("keyword '$ref' is not supported"), "{problems:?}");
+}

@@ -187,6 +187,10 @@ pub struct Input {
     pub prefill: Option<Value>,
     #[serde(default)]
     pub expression: Option<String>,
+    /// JSON inputs (Kestra 2.0): the JSON Schema the value must match
+    /// (`inputs::json_schema`).
+    #[serde(default)]
+    pub json_schema: Option<Value>,
 }
 
 impl Input {

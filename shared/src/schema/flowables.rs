@@ -72,7 +72,13 @@ static DEFS: &[FlowableDef] = &[
     def(
         LOOP_TYPE,
         FlowableKind::ForEach,
-        &[PropSpec::required("values", PropKind::Any), PropSpec::optional("concurrencyLimit", PropKind::Integer)],
+        &[
+            PropSpec::required("values", PropKind::Any),
+            PropSpec::optional("concurrencyLimit", PropKind::Integer),
+            PropSpec::optional("transmitFailed", PropKind::Boolean),
+            PropSpec::optional("outputs", PropKind::List),
+            PropSpec::optional("fetchType", PropKind::String),
+        ],
         &[&["values"]],
     ),
     def("io.kestra.plugin.core.flow.WorkingDirectory", FlowableKind::WorkingDirectory, &[], &[]),

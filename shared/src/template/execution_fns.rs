@@ -4,7 +4,8 @@
 //! Baton reads the JSON subset of Ion, which is what its tasks write),
 //! `errorLogs()` (the execution's ERROR log lines) and
 //! `currentEachOutput(outputs.x)` (the outputs of `x` for the current
-//! iteration of the enclosing ForEach loops). Host lookups go through the
+//! iteration of the enclosing ForEach loops), `loopOutputs(list, name)`
+//! (one output of every Loop iteration). Host lookups go through the
 //! bridge, so they are answered between render passes.
 
 use minijinja::value::{Rest, Value, ValueKind};
@@ -124,8 +125,32 @@ fn current_each_output(state: &State, outputs: Value) -> Result<Value, Error> {
     Ok(cur)
 }
 
+/// Kestra 2.0's `loopOutputs(outputs, name)`: the output `name` of each
+/// iteration in a Loop's `outputs` list (null where an iteration lacks it).
+fn loop_outputs(outputs: Value, name: Value) -> Result<Value, Error> {
+    if outputs.is_undefined() || outputs.is_none() {
+        return Err(err("The 'loopOutputs' function expects a non-null argument 'outputs'."));
+    }
+    if outputs.kind() != ValueKind::Seq {
+        return Err(err("The 'loopOutputs' function expects 'outputs' to be a list."));
+    }
+    if name.is_undefined() || name.is_none() {
+        return Err(err("The 'loopOutputs' function expects a non-null argument 'name'."));
+    }
+    let Some(name) = name.as_str() else {
+        return Err(err("The 'loopOutputs' function expects 'name' to be a string."));
+    };
+    let mut out = Vec::new();
+    for entry in outputs.try_iter()? {
+        let v = entry.get_attr("outputs").ok().and_then(|o| o.get_attr(name).ok());
+        out.push(v.filter(|v| !v.is_undefined()).unwrap_or_else(|| Value::from(())));
+    }
+    Ok(Value::from(out))
+}
+
 /// Registers the functions.
 pub fn register(env: &mut Environment<'static>) {
+    env.add_function("loopOutputs", loop_outputs);
     env.add_function("fileSize", file_size);
     env.add_function("fileExists", file_exists);
     env.add_function("isFileEmpty", is_file_empty);

@@ -119,3 +119,59 @@ pub(super) fn check_worker_group(task: &Task, written: Option<&Value>, sink: &mu
         sink.at(&child_key(&task.path, "workerGroup"), "Worker Group is an Enterprise Edition functionality");
     }
 }
+
+/// Output types a Loop's declared `outputs` may give (Kestra's output types).
+const LOOP_OUTPUT_TYPES: &[&str] = &[
+    "STRING", "INT", "FLOAT", "BOOLEAN", "BOOL", "JSON", "ARRAY", "DATETIME", "DATE", "TIME", "DURATION", "URI", "FILE",
+];
+
+/// A Loop's `outputs` (a list of `{id, value, type}`) and `fetchType`
+/// (FETCH, or AUTO: Baton keeps iteration outputs in the Loop's task run).
+pub(super) fn check_loop<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sink: &mut Sink<'_>) {
+    if let Some(v) = written("fetchType")
+        && !v.as_str().is_some_and(is_template)
+    {
+        match scalar_string(v).as_str() {
+            "AUTO" | "FETCH" => {}
+            "STORE" => sink.at(
+                &child_key(&task.path, "fetchType"),
+                format!("property 'fetchType' of {}: STORE is not supported by Baton yet: use FETCH", task.kind),
+            ),
+            other => sink.at(
+                &child_key(&task.path, "fetchType"),
+                format!("property 'fetchType' of {}: '{other}' is not one of AUTO, FETCH, STORE", task.kind),
+            ),
+        }
+    }
+    let Some(v) = written("outputs") else { return };
+    let key = child_key(&task.path, "outputs");
+    let Some(list) = v.as_array() else {
+        sink.at(&key, format!("property 'outputs' of {} must be a list of {{id, type, value}}", task.kind));
+        return;
+    };
+    for (i, o) in list.iter().enumerate() {
+        let Some(m) = o.as_object() else {
+            sink.at(&key, format!("outputs[{i}] of {} must be a map with 'id' and 'value'", task.id));
+            continue;
+        };
+        for k in m.keys() {
+            if !["id", "type", "value", "description", "displayName", "required"].contains(&k.as_str()) {
+                sink.at(&key, format!("outputs[{i}] of {}: unknown property '{k}' (known: id, type, value, description, displayName, required)", task.id));
+            }
+        }
+        if !m.get("id").is_some_and(Value::is_string) {
+            sink.at(&key, format!("outputs[{i}] of {}: missing required property 'id'", task.id));
+        }
+        if !m.contains_key("value") {
+            sink.at(&key, format!("outputs[{i}] of {}: missing required property 'value'", task.id));
+        }
+        if let Some(t) = m.get("type").map(scalar_string)
+            && !LOOP_OUTPUT_TYPES.contains(&t.as_str())
+        {
+            sink.at(
+                &key,
+                format!("outputs[{i}] of {}: type '{t}' is not one of {}", task.id, LOOP_OUTPUT_TYPES.join(", ")),
+            );
+        }
+    }
+}

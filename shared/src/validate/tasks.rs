@@ -172,6 +172,9 @@ fn check_flowable<'v>(
     if kind == FlowableKind::ForEachItem {
         super::for_each_item::check(task, written, sink);
     }
+    if task.kind == crate::model::types::LOOP_TYPE {
+        super::flowables::check_loop(task, written, sink);
+    }
     if kind == FlowableKind::ForEach
         && let Some(v) = written("values").or_else(|| written("value"))
         && !matches!(v, Value::Array(_) | Value::String(_) | Value::Null)
@@ -188,9 +191,9 @@ fn not_supported(kind: FlowableKind, key: &str) -> Option<&'static str> {
             Some("give the files to the script tasks inside it (their own inputFiles, outputFiles, namespaceFiles)")
         }
         (FlowableKind::WorkingDirectory, "cache") => Some("the folder is not cached between executions"),
-        (FlowableKind::ForEach, "outputs") => Some(
-            "per-iteration outputs (and loopOutputs()) are not honoured yet: read outputs.<task>[item.value] after the loop",
-        ),
+        (FlowableKind::ForEach, "breakWhen") => {
+            Some("a Loop runs all its values: filter the values before the loop instead")
+        }
         (FlowableKind::ForEachItem, "restartBehavior") => {
             Some("a failed ForEachItem is not restarted in place: replay the execution from the task (POST …/replay)")
         }

@@ -1,7 +1,7 @@
 //! Kestra's core runnable tasks (`io.kestra.plugin.core.*`): log, labels,
 //! return, echo, output values, fail, sleep, KV, state store, purge,
 //! storage files (write, size, delete, concat, local files), log fetch,
-//! HTTP download/request, resume.
+//! HTTP download/request, resume, reverse, KV keys.
 
 pub mod debug;
 pub mod download;
@@ -17,6 +17,7 @@ pub mod log;
 pub mod output;
 pub mod request;
 pub mod resume;
+pub mod reverse;
 pub mod sleep;
 pub mod split;
 pub mod state;
@@ -41,6 +42,8 @@ pub fn register(r: &mut Registry) {
         kv::SET,
         kv::GET,
         kv::DELETE,
+        reverse::GET_KEYS,
+        reverse::REVERSE,
         storage::DEF,
         download::DEF,
         request::DEF,

@@ -87,7 +87,14 @@ pub(super) static DOCS: &[TypeDoc] = &[
         .props(FOR_EACH),
     TypeDoc::new("io.kestra.plugin.core.flow.Loop", "Run tasks once per value (Kestra 2.0).", "Kestra 2.0's loop: children read `{{ item.value }}`, `{{ item.index }}` and `{{ item.key }}`.")
         .example("id: loop\ntype: io.kestra.plugin.core.flow.Loop\nvalues: [\"a\", \"b\"]\ntasks:\n  - id: show\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ item.value }}\"\n")
-        .props(&[TASKS, PropDoc::new("values", "The values to loop over."), PropDoc::new("concurrencyLimit", "How many iterations run at once (0: all).").default("1").fixed()]),
+        .props(&[
+            TASKS,
+            PropDoc::new("values", "The values to loop over: a list, a map, a JSON string or a kestra:// file of lines."),
+            PropDoc::new("concurrencyLimit", "How many iterations run at once (0: all).").default("0").fixed(),
+            PropDoc::new("transmitFailed", "Fail the Loop when an iteration fails (otherwise a failed iteration is counted and the Loop goes on)."),
+            PropDoc::new("outputs", "Outputs each iteration declares (a list of {id, value, type}), read with loopOutputs()."),
+            PropDoc::new("fetchType", "How loopOutputs() is returned: AUTO or FETCH (the values inline; STORE is refused)."),
+        ]),
     TypeDoc::new("io.kestra.plugin.core.flow.WorkingDirectory", "Run tasks in one shared folder.", "Its runnable children run on one worker in the same working directory, so files written by one are there for the next.")
         .example("id: wd\ntype: io.kestra.plugin.core.flow.WorkingDirectory\ntasks:\n  - id: write\n    type: io.kestra.plugin.scripts.shell.Commands\n    taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n    commands:\n      - echo hi > hello.txt\n")
         .props(&[TASKS]),

@@ -78,8 +78,9 @@ struct Refs {
     runners: Value,
 }
 
+/// A list of tasks (null reads as none, as the validator does).
 fn tasks_array(r: &Refs) -> Value {
-    json!({"type": "array", "items": r.tasks})
+    json!({"type": ["array", "null"], "items": r.tasks})
 }
 
 fn prop_schema(p: &Prop, r: &Refs) -> Value {
@@ -95,7 +96,7 @@ fn prop_schema(p: &Prop, r: &Refs) -> Value {
         }
         Holds::Value => kind_schema(p.kind),
         Holds::Tasks => tasks_array(r),
-        Holds::TaskCases => json!({"type": "object", "additionalProperties": tasks_array(r)}),
+        Holds::TaskCases => json!({"type": ["object", "null"], "additionalProperties": tasks_array(r)}),
         Holds::DagTasks => json!({"type": "array", "items": {
             "type": "object",
             "properties": {"task": r.tasks, "dependsOn": {"type": "array", "items": {"type": "string"}}},
@@ -151,7 +152,18 @@ fn definition(d: &Described, r: &Refs) -> Value {
         };
         props.insert(p.name.to_string(), s);
     }
-    let required: Vec<&str> = d.props.iter().filter(|p| p.required).map(|p| p.name).collect();
+    // pluginDefaults may give any property of a task or trigger: only
+    // `id` and `type` must be written (the others are marked `$required`)
+    let defaults_apply = matches!(d.kind, Kind::Task | Kind::Trigger);
+    let required: Vec<&str> = d
+        .props
+        .iter()
+        .filter(|p| p.required && (!defaults_apply || matches!(p.name, "id" | "type")))
+        .map(|p| p.name)
+        .collect();
+    for p in d.props.iter().filter(|p| p.required) {
+        props[p.name]["$required"] = json!(true);
+    }
     let outputs: Map<String, Value> = d
         .outputs
         .iter()
@@ -264,10 +276,7 @@ pub fn type_doc(catalog: &[Described], d: &Described) -> Value {
     let def = definition(d, &r);
     // Kestra's `PluginSchema`: property name → schema (a required one
     // marked `$required`), output name → schema
-    let mut props = def["properties"].clone();
-    for p in d.props.iter().filter(|p| p.required) {
-        props[p.name]["$required"] = json!(true);
-    }
+    let props = def["properties"].clone();
     json!({
         "markdown": markdown(d),
         "schema": {"properties": props, "outputs": def["$outputs"].clone(), "definitions": {}},

@@ -99,13 +99,17 @@ fn docs_name_only_types_and_properties_that_exist() {
 
 #[test]
 fn every_example_validates() {
+    let mut failures = Vec::new();
     for d in cat() {
         let item = Value::Object(example_value(&d));
         let diags = validate(&flow_with(d.kind, item));
-        assert!(diags.is_empty(), "{}: its example does not validate: {diags:#?}", d.type_name);
+        if !diags.is_empty() {
+            failures.push(format!("{}: {:?}", d.type_name, diags.iter().map(|x| &x.message).collect::<Vec<_>>()));
+        }
         let ty = example_value(&d).get("type").and_then(Value::as_str).map(str::to_string);
         assert!(ty.is_some_and(|t| d.answers_to(&t)), "{}: its example is of another type", d.type_name);
     }
+    assert!(failures.is_empty(), "examples that do not validate:\n{}", failures.join("\n"));
 }
 
 #[test]

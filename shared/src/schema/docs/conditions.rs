@@ -14,7 +14,7 @@ const DAY_OF_WEEK: PropDoc = PropDoc::new("dayOfWeek", "The day of the week.").v
     "SATURDAY",
     "SUNDAY",
 ]);
-const AFTER: PropDoc = PropDoc::new("after", "The start of the range (inclusive); open when absent.");
+const AFTER: PropDoc = PropDoc::new("after", "The start of the range (inclusive, with an offset); open when absent.");
 const BEFORE: PropDoc = PropDoc::new("before", "The end of the range (inclusive); open when absent.");
 const CONDITIONS: PropDoc = PropDoc::new("conditions", "The conditions.");
 const NAMESPACE: PropDoc = PropDoc::new("namespace", "The namespace.");
@@ -41,7 +41,7 @@ pub(super) static DOCS: &[TypeDoc] = &[
         .example("type: io.kestra.plugin.core.condition.DateTimeBetween\nafter: \"2026-01-01T00:00:00Z\"\nbefore: \"2026-12-31T23:59:59Z\"\n")
         .props(&[DATE, AFTER, BEFORE]),
     TypeDoc::new("io.kestra.plugin.core.condition.TimeBetween", "Holds between two times of day.", "Tests the date's time of day against a range (HH:mm:ss).")
-        .example("type: io.kestra.plugin.core.condition.TimeBetween\nafter: \"08:00:00\"\nbefore: \"18:00:00\"\n")
+        .example("type: io.kestra.plugin.core.condition.TimeBetween\nafter: \"08:00:00+00:00\"\nbefore: \"18:00:00+00:00\"\n")
         .props(&[DATE, AFTER, BEFORE]),
     TypeDoc::new("io.kestra.plugin.core.condition.Weekend", "Holds on Saturdays and Sundays.", "Tests whether the date falls on a weekend.")
         .example("type: io.kestra.plugin.core.condition.Weekend\n")

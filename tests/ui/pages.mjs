@@ -105,6 +105,7 @@ export function scenarios({ url, check, shot, text }) {
 
     async bulk(page) {
       accept(page);
+      await page.goto(url + "#/executions");
       const slow = await start(page, "slow");
       for (let i = 0; i < 3; i++) await start(page, "child");
       await page.goto(url + "#/executions?namespace=ui.pages");

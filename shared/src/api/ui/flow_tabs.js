@@ -9,7 +9,10 @@ export async function render(tab, box, flow, query) {
   const ns = flow.namespace;
   const id = flow.id;
   if (tab === "executions") {
-    return (await import("./executions.js")).list(box, query, { base: `#/flows/${enc(ns)}/${enc(id)}?tab=executions`, fixed: { namespace: ns, flowId: id } });
+    // the list's own parameters; `tab` is in its address already
+    const own = new URLSearchParams(query);
+    own.delete("tab");
+    return (await import("./executions.js")).list(box, own, { base: `#/flows/${enc(ns)}/${enc(id)}?tab=executions`, fixed: { namespace: ns, flowId: id } });
   }
   if (tab === "triggers") return (await import("./triggers.js")).list(box, { namespace: ns, flowId: id });
   if (tab === "revisions") return (await import("./revisions.js")).revisionsTab(box, ns, id, query);

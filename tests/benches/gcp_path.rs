@@ -8,11 +8,19 @@
 //! emulator included), and the rest of the wall time (the emulator's push
 //! delivery and the gaps between hops).
 //!
+//! For each ForEach it also splits the process's CPU time (user + system,
+//! `/proc/self/stat`, the functions' handlers and their clients; the
+//! emulators are other processes) and the Firestore operations over the
+//! first and the last tenth of the loop's task runs (worker deliveries):
+//! flat means a delivery costs the same whatever the size of the
+//! execution. `BATON_BENCH_FOREACH=1000` runs a ForEach of 1,000.
+//!
 //! `cargo bench -p e2e --bench gcp_path` (release), or
 //! `cargo test -p e2e --bench gcp_path` (debug). Prints a table; asserts
 //! nothing about speed. Needs the emulators (`scripts/setup/gcp.sh`).
 
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -44,11 +52,57 @@ fn for_each(n: usize) -> String {
     )
 }
 
-async fn timed(State(total): State<Arc<AtomicU64>>, req: Request, next: Next) -> axum::response::Response {
+/// This process's CPU time (user + system, all threads) in ms, at the
+/// kernel's tick (10 ms): summed over a hundred deliveries, that is fine.
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // the fields after the command name (which may hold spaces), from field 3
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    // utime and stime are fields 14 and 15, here at 11 and 12
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    ticks as f64 * 10.0
+}
+
+/// What the handlers measure: their total time, deliveries to the
+/// executor, and a mark at the end of each worker delivery (one task run).
+#[derive(Default)]
+struct Probe {
+    handler_ns: AtomicU64,
+    executor_deliveries: AtomicU64,
+    /// (CPU ms, Firestore reads, writes, executor deliveries so far)
+    marks: Mutex<Vec<(f64, u64, u64, u64)>>,
+    counts: Mutex<Option<shared::backend::gcp::GcpBackends>>,
+}
+
+async fn timed(
+    State((probe, worker)): State<(Arc<Probe>, bool)>,
+    req: Request,
+    next: Next,
+) -> axum::response::Response {
     let start = Instant::now();
     let resp = next.run(req).await;
-    total.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    probe.handler_ns.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    if worker {
+        let (r, w) = match &*probe.counts.lock().expect("counts") {
+            Some(b) => b.state.client().operation_counts(),
+            None => (0, 0),
+        };
+        let ex = probe.executor_deliveries.load(Ordering::Relaxed);
+        probe.marks.lock().expect("marks").push((cpu_ms(), r, w, ex));
+    } else {
+        probe.executor_deliveries.fetch_add(1, Ordering::Relaxed);
+    }
     resp
+}
+
+/// CPU ms and Firestore operations per task run (and CPU per executor
+/// delivery) between marks `a` and `b`.
+fn window(marks: &[(f64, u64, u64, u64)], a: usize, b: usize) -> (f64, f64, f64) {
+    let (x, y) = (marks[a], marks[b]);
+    let n = (b - a) as f64;
+    let deliveries = (y.3 - x.3).max(1) as f64;
+    ((y.0 - x.0) / n, ((y.1 - x.1) + (y.2 - x.2)) as f64 / n, (y.0 - x.0) / deliveries)
 }
 
 struct Row {
@@ -58,6 +112,8 @@ struct Row {
     writes: f64,
     handler_ms: f64,
     other_ms: f64,
+    /// first and last tenth: (CPU ms / task run, Firestore ops / task run, CPU ms / executor delivery)
+    split: Option<((f64, f64, f64), (f64, f64, f64))>,
 }
 
 async fn measure(name: &str, yaml: &str) -> Row {
@@ -67,39 +123,48 @@ async fn measure(name: &str, yaml: &str) -> Row {
     std::fs::create_dir_all(&flows).expect("flows");
     std::fs::write(flows.join("flow.yml"), yaml).expect("flow");
     let opts = FunctionOptions::unauthenticated(Some(FlowSource::Dir(flows.clone())));
-    let handler_ns = Arc::new(AtomicU64::new(0));
-    let layer = || axum::middleware::from_fn_with_state(handler_ns.clone(), timed);
+    let probe = Arc::new(Probe::default());
+    let layer = |worker: bool| axum::middleware::from_fn_with_state((probe.clone(), worker), timed);
     let executor =
-        serve(shared::functions::router(Handler::Executor, gcp_engine(&backends), &opts).await.layer(layer())).await;
+        serve(shared::functions::router(Handler::Executor, gcp_engine(&backends), &opts).await.layer(layer(false)))
+            .await;
     let worker =
-        serve(shared::functions::router(Handler::Worker, gcp_engine(&backends), &opts).await.layer(layer())).await;
+        serve(shared::functions::router(Handler::Worker, gcp_engine(&backends), &opts).await.layer(layer(true))).await;
     let api = serve(shared::functions::router(Handler::Api, gcp_engine(&backends), &opts).await).await;
     let http = reqwest::Client::new();
     for (topic, url) in [(Topic::Executions.name(), &executor.url), (Topic::Tasks("core".into()).name(), &worker.url)] {
         push_subscriptions(&http, &project, &topic, url, 1).await;
     }
     let (r0, w0) = backends.state.client().operation_counts();
-    handler_ns.store(0, Ordering::Relaxed);
+    *probe.counts.lock().expect("counts") = Some(backends.clone());
     let start = Instant::now();
     let resp = http.post(format!("{}api/v1/executions/bench.gcp/flow", api.url)).json(&json!({})).send().await;
     let body: Value = resp.expect("start").json().await.expect("json");
     let id = body["id"].as_str().unwrap_or_else(|| panic!("not started: {body}")).to_string();
     // watched through another client, so the counts are the functions' alone
     let watcher = FirestoreStore::new(connect_firestore(&backends.config).await.expect("Firestore"));
-    let exec = loop {
-        let e = watcher.load_execution(&id).await.expect("load").expect("exists");
-        if e.state.is_terminal() {
-            break e;
+    // (the execution's head only while it runs: loading all its task runs
+    // on every poll would add CPU that grows with the execution)
+    let filter = shared::backend::ExecutionFilter::default();
+    loop {
+        let list = watcher.list_executions(&filter).await.expect("list");
+        if list.iter().any(|e| e.id == id && e.state.is_terminal()) {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
     let wall = start.elapsed();
+    let exec = watcher.load_execution(&id).await.expect("load").expect("exists");
     // the last deliveries (duplicates, late acks) settle
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (r1, w1) = backends.state.client().operation_counts();
     assert_eq!(exec.state.current.as_str(), "SUCCESS", "{:?}", exec.error);
     let n = exec.task_run_list.len();
-    let handler = Duration::from_nanos(handler_ns.load(Ordering::Relaxed));
+    let handler = Duration::from_nanos(probe.handler_ns.load(Ordering::Relaxed));
+    let marks = probe.marks.lock().expect("marks").clone();
+    let tenth = marks.len() / 10;
+    let split = (name.starts_with("ForEach") && tenth > 0)
+        .then(|| (window(&marks, 0, tenth), window(&marks, marks.len() - 1 - tenth, marks.len() - 1)));
     let _ = std::fs::remove_dir_all(&flows);
     Row {
         name: name.to_string(),
@@ -108,6 +173,7 @@ async fn measure(name: &str, yaml: &str) -> Row {
         writes: (w1 - w0) as f64 / n as f64,
         handler_ms: handler.as_secs_f64() * 1000.0 / n as f64,
         other_ms: wall.saturating_sub(handler).as_secs_f64() * 1000.0 / n as f64,
+        split,
     }
 }
 
@@ -128,10 +194,30 @@ fn main() {
         "| flow | task runs | Firestore reads / task run | writes / task run | Baton handler ms / task run | delivery and gaps ms / task run |"
     );
     println!("|---|---|---|---|---|---|");
-    for r in rows {
+    for r in &rows {
         println!(
             "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
             r.name, r.task_runs, r.reads, r.writes, r.handler_ms, r.other_ms
         );
+    }
+    println!();
+    println!(
+        "| flow | CPU ms / task run, first tenth | last tenth | CPU ms / executor delivery, first | last | Firestore ops / task run, first | last |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for r in &rows {
+        if let Some((a, b)) = r.split {
+            println!(
+                "| {} | {:.2} | {:.2} ({:+.0} %) | {:.2} | {:.2} | {:.1} | {:.1} |",
+                r.name,
+                a.0,
+                b.0,
+                (b.0 / a.0 - 1.0) * 100.0,
+                a.2,
+                b.2,
+                a.1,
+                b.1
+            );
+        }
     }
 }

@@ -373,6 +373,36 @@ fn a_quiet_run_says_only_the_start_the_failures_and_the_end() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `baton run --progress` draws a bar (on a terminal only) instead of the
+/// per-task lines: off a terminal it says what `-q` says — the start, the
+/// failures, the end — and no task log line.
+#[test]
+fn a_progress_run_replaces_the_per_task_lines() {
+    let dir = std::env::temp_dir().join(format!("baton-progress-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let values: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    let yaml = format!(
+        "id: bar\nnamespace: test\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [{}]\n    concurrencyLimit: 0\n    tasks:\n      - id: say\n        type: io.kestra.plugin.core.log.Log\n        message: \"value {{{{ taskrun.value }}}}\"\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: bar-boom\n",
+        values.join(", ")
+    );
+    std::fs::write(dir.join("bar.yaml"), yaml).expect("flow");
+    let out = std::process::Command::new(crate::support::baton_bin())
+        .current_dir(&dir)
+        .env("BATON_HOME", dir.join("home"))
+        .args(["run", "--progress", "bar.yaml"])
+        .output()
+        .expect("baton run");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() <= 4, "start, the failed task, the end:\n{err}");
+    assert!(lines[0].contains("started"), "{err}");
+    assert!(lines.iter().any(|l| l.contains("boom") && l.contains("FAILED")), "{err}");
+    assert!(lines.iter().any(|l| l.contains("■ execution") && l.contains("FAILED")), "{err}");
+    assert!(!err.contains("value 1"), "no task log lines:\n{err}");
+}
+
 /// `baton executions resume ID` drives on an execution whose `baton run`
 /// was killed with `kill -9`: the attempt the dead process held is closed as
 /// lost and runs again, the rest of the flow runs, the execution succeeds.

@@ -33,23 +33,34 @@ impl Embedded {
         let executor = Arc::new(ExecutorService::new(engine.clone()));
         let mut handles = Vec::new();
         let mut rx = queue.subscribe(&Topic::Executions);
-        {
+        // events of one execution stay in order on one lane; different
+        // executions are decided side by side (as several executor
+        // instances do on Cloud Run: saves are compare-and-swap)
+        let mut lanes = Vec::with_capacity(EXECUTOR_LANES);
+        for _ in 0..EXECUTOR_LANES {
+            let (tx, mut lane_rx) = tokio::sync::mpsc::unbounded_channel::<ExecutionEvent>();
+            lanes.push(tx);
             let executor = executor.clone();
             let engine = engine.clone();
             handles.push(tokio::spawn(async move {
-                while let Some(bytes) = rx.recv().await {
-                    match serde_json::from_slice::<ExecutionEvent>(&bytes) {
-                        Ok(ev) => {
-                            if let Err(e) = executor.handle(&ev, StepOptions::default()).await {
-                                tracing::error!(execution_id = %ev.execution_id(), error = %e, "cannot process execution event");
-                                super::diskfull::on_error(&engine, ev.execution_id(), &e.to_string()).await;
-                            }
-                        }
-                        Err(e) => tracing::error!(error = %e, "malformed execution event dropped"),
+                while let Some(ev) = lane_rx.recv().await {
+                    if let Err(e) = executor.handle(&ev, StepOptions::default()).await {
+                        tracing::error!(execution_id = %ev.execution_id(), error = %e, "cannot process execution event");
+                        super::diskfull::on_error(&engine, ev.execution_id(), &e.to_string()).await;
                     }
                 }
             }));
         }
+        handles.push(tokio::spawn(async move {
+            while let Some(bytes) = rx.recv().await {
+                match serde_json::from_slice::<ExecutionEvent>(&bytes) {
+                    Ok(ev) => {
+                        let _ = lanes[lane(ev.execution_id(), lanes.len())].send(ev);
+                    }
+                    Err(e) => tracing::error!(error = %e, "malformed execution event dropped"),
+                }
+            }
+        }));
         let mut groups: BTreeSet<String> = engine.registry.groups().into_iter().collect();
         groups.insert("core".to_string());
         for group in groups {
@@ -218,6 +229,20 @@ impl Embedded {
     }
 }
 
+/// Executor loops of the embedded runtime. Each holds the events of the
+/// executions hashed to it (unbounded, as the in-process queue feeding it).
+pub const EXECUTOR_LANES: usize = 4;
+
+/// The lane of an execution's events: stable for an id (FNV-1a), so one
+/// execution's events are handled one at a time, in the order published.
+fn lane(execution_id: &str, lanes: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in execution_id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % lanes.max(1) as u64) as usize
+}
+
 /// How to open an embedded engine on a home folder.
 pub struct LocalOptions {
     /// The state folder (`BATON_HOME` or `~/.baton`, chosen by the binary).
@@ -278,5 +303,27 @@ pub fn sweep_orphans() {
         if killed > 0 {
             tracing::warn!(killed, "killed processes left by a baton that is no longer running");
         }
+    }
+}
+
+#[cfg(test)]
+mod lane_tests {
+    use super::lane;
+
+    #[test]
+    fn an_executions_events_keep_one_lane_and_executions_spread_over_all() {
+        let ids: Vec<String> = (0..400).map(|_| crate::model::ids::new_id()).collect();
+        let first: Vec<usize> = ids.iter().map(|id| lane(id, 4)).collect();
+        let copies: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let again: Vec<usize> = copies.iter().map(|id| lane(id, 4)).collect();
+        assert_eq!(first, again, "an execution's lane never changes");
+        // a fixed function, not a per-process hasher: FNV-1a of "a" is 0xaf63dc4c8601ec8c
+        assert_eq!(lane("a", 4), (0xaf63_dc4c_8601_ec8c_u64 % 4) as usize);
+        let mut used = [0usize; 4];
+        for &l in &first {
+            used[l] += 1;
+        }
+        assert!(used.iter().all(|&n| n > 50), "spread: {used:?}");
+        assert_eq!(lane("x", 0), 0, "no lanes is one lane");
     }
 }

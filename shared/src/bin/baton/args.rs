@@ -254,6 +254,11 @@ pub struct RunArgs {
     /// the execution's first and last lines and the task runs that failed.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// A progress bar on stderr (task runs ended of those created, rate,
+    /// elapsed) for long loops, in place of the per-task lines: as `-q`, only
+    /// failures are said. Drawn only when stderr is a terminal.
+    #[arg(long)]
+    pub progress: bool,
 }
 
 #[derive(Subcommand)]

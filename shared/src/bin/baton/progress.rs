@@ -1,4 +1,5 @@
-//! Live progress on the terminal: one line per task-run state change, and a
+//! Live progress on the terminal: one line per task-run state change (or,
+//! with `--progress`, one bar of task runs ended for long loops), and a
 //! progress bar for long downloads when stderr is a terminal.
 
 use std::collections::HashMap;
@@ -32,6 +33,44 @@ pub struct Console {
     /// state change — a loop of 10,000 iterations prints nothing while it
     /// succeeds.
     quiet: bool,
+    /// `--progress`: a bar of task runs ended out of those created.
+    bar: Option<RunBar>,
+}
+
+/// The `--progress` bar and what it counts: each task run once, ended when
+/// its last state seen is terminal (a restarted one counts as open again).
+struct RunBar {
+    bar: ProgressBar,
+    ended: HashMap<String, bool>,
+    done: u64,
+}
+
+impl RunBar {
+    fn new() -> RunBar {
+        let bar = ProgressBar::new(0);
+        let style = ProgressStyle::with_template("  {bar:30} {pos}/{len} task runs ended  {per_sec}  {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        RunBar { bar, ended: HashMap::new(), done: 0 }
+    }
+
+    fn see(&mut self, id: &str, terminal: bool) {
+        let reopened = match self.ended.get_mut(id) {
+            Some(was) if *was == terminal => return,
+            Some(was) => std::mem::replace(was, terminal),
+            None => {
+                self.ended.insert(id.to_string(), terminal);
+                self.bar.inc_length(1);
+                false
+            }
+        };
+        if terminal {
+            self.done += 1;
+        } else if reopened {
+            self.done = self.done.saturating_sub(1);
+        }
+        self.bar.set_position(self.done);
+    }
 }
 
 /// A console shared by the state lines and the echoed log lines.
@@ -45,8 +84,10 @@ impl Console {
 
     /// A console installed before its execution is launched: what it
     /// hears is held until [`Console::start`] prints the first line.
-    pub fn install_held(quiet: bool) -> SharedConsole {
-        Console::install_with(Console { held: Some(Vec::new()), quiet, ..Console::default() })
+    /// `bar`: a `--progress` bar instead of the per-task lines.
+    pub fn install_held(quiet: bool, bar: bool) -> SharedConsole {
+        let bar = bar.then(RunBar::new);
+        Console::install_with(Console { held: Some(Vec::new()), quiet, bar, ..Console::default() })
     }
 
     /// Prints `first` and then the lines held until now.
@@ -62,7 +103,11 @@ impl Console {
     fn say(&mut self, line: String) {
         match &mut self.held {
             Some(lines) => lines.push(line),
-            None => eprintln!("{line}"),
+            None => match &self.bar {
+                // (println would drop the line when the bar is hidden, off a terminal)
+                Some(b) => b.bar.suspend(|| eprintln!("{line}")),
+                None => eprintln!("{line}"),
+            },
         }
     }
 
@@ -86,6 +131,11 @@ impl Console {
 
     /// The closing line of an execution that ended.
     pub fn print_end(console: &SharedConsole, done: &shared::model::Execution) {
+        if let Ok(c) = console.lock()
+            && let Some(b) = &c.bar
+        {
+            b.bar.finish_and_clear();
+        }
         let state = done.state.current;
         let dur = done.state.duration.clone().unwrap_or_default();
         match &done.error {
@@ -119,6 +169,9 @@ impl Console {
     /// The task runs an update changed, each new state once.
     pub fn update(&mut self, u: &ExecutionUpdate) {
         for tr in &u.changed {
+            if let Some(bar) = &mut self.bar {
+                bar.see(&tr.id, tr.state.current.is_terminal());
+            }
             if matches!(tr.state.current, StateType::Created) {
                 continue;
             }

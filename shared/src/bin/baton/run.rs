@@ -71,7 +71,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     let embedded = match Embedded::open_local(LocalOptions {
         home: home.to_path_buf(),
         workers: a.workers,
-        echo_logs: !a.quiet,
+        echo_logs: !(a.quiet || a.progress),
         secrets,
         envs: envs_map(std::env::vars()),
         progress: progress.clone().map(|p| p as Arc<dyn shared::plugins::context::Progress>),
@@ -103,7 +103,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     }
     let req = LaunchRequest { inputs, labels, execution_id: Some(execution_id), ..LaunchRequest::default() };
     // installed before the launch: a task that fails at once is heard too
-    let console = Console::install_held(a.quiet);
+    let console = Console::install_held(a.quiet || a.progress, a.progress);
     let exec = match embedded.launch(&flow, req).await {
         Ok(e) => e,
         Err(e @ (LaunchError::Inputs { .. } | LaunchError::Disabled { .. } | LaunchError::Blocked { .. })) => {

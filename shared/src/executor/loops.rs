@@ -99,7 +99,7 @@ impl<'a> Stepper<'a> {
         }
         let list =
             self.exec.task_run_list[pos].outputs.as_ref().and_then(|o| o.get("outputs")).and_then(Value::as_array);
-        let at = match list.map(|a| a.binary_search_by_key(&u, |e| iteration_of(e))) {
+        let at = match list.map(|a| a.binary_search_by_key(&u, iteration_of)) {
             Some(Ok(_)) => return,
             Some(Err(at)) => at,
             None => 0,

@@ -34,7 +34,9 @@ fn on_terminal(home: &Path, cols: u16, envs: &[(&str, &str)], args: &[&str]) -> 
         .collect::<Vec<_>>()
         .join(" ");
     let mut c = Command::new("script");
-    c.args(["-qefc", &format!("stty rows 40 cols {cols}; {line}"), "/dev/null"]).env("BATON_HOME", home).env_remove("NO_COLOR");
+    c.args(["-qefc", &format!("stty rows 40 cols {cols}; {line}"), "/dev/null"])
+        .env("BATON_HOME", home)
+        .env_remove("NO_COLOR");
     c.env_remove("COLUMNS");
     for (k, v) in envs {
         c.env(k, v);

@@ -63,7 +63,7 @@ async fn flow_executions(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> 
     let filter =
         ExecutionFilter { namespace: Some(namespace.into()), flow_id: Some(flow_id.into()), ..Default::default() };
     let mut found = s.engine.state.list_executions(&filter).await?;
-    found.sort_by(|a, b| b.start_date.cmp(&a.start_date));
+    found.sort_by_key(|e| std::cmp::Reverse(e.start_date));
     let total = found.len();
     let mut results = Vec::new();
     for e in paging.slice(found) {

@@ -54,6 +54,9 @@ pub enum FlowsCommand {
     },
 }
 
+/// The flows to push: namespace → (id, source) of each of its flows.
+type ByNamespace = BTreeMap<String, Vec<(String, String)>>;
+
 /// Where to push and how to authenticate.
 struct Target {
     url: String,
@@ -93,12 +96,12 @@ pub async fn flows(cmd: FlowsCommand) -> i32 {
 
 /// The flows of `dir` by namespace, as (id, source); `None` (after listing
 /// every problem) when one is invalid or declared twice.
-fn validated(dir: &Path) -> anyhow::Result<Option<BTreeMap<String, Vec<(String, String)>>>> {
+fn validated(dir: &Path) -> anyhow::Result<Option<ByNamespace>> {
     let registry = Registry::builtin();
     let renderer = Renderer::new();
     let results = validate_paths_with(&[dir.to_path_buf()], &registry, &renderer, shared::dialect::Policy::AUTO);
     anyhow::ensure!(!results.is_empty(), "no *.yml or *.yaml flow in {}", dir.display());
-    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut out: ByNamespace = BTreeMap::new();
     let mut seen: BTreeMap<(String, String), PathBuf> = BTreeMap::new();
     let mut bad = 0;
     for (path, report) in &results {
@@ -181,7 +184,7 @@ fn command_output(program: &str, args: &[&str], what: &str) -> anyhow::Result<St
     Ok(text)
 }
 
-async fn push(t: &Target, by_namespace: &BTreeMap<String, Vec<(String, String)>>, delete: bool) -> anyhow::Result<()> {
+async fn push(t: &Target, by_namespace: &ByNamespace, delete: bool) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().user_agent("baton").build()?;
     let base = t.url.trim_end_matches('/');
     for (namespace, flows) in by_namespace {

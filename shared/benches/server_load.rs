@@ -60,7 +60,7 @@ async fn start() -> Server {
     std::fs::create_dir_all(&flows).expect("flows dir");
     std::fs::write(flows.join("three.yml"), FLOW).expect("flow");
     let port = free_port();
-    let child = Command::new(baton_bin())
+    let mut child = Command::new(baton_bin())
         .args(["--home", home.to_str().expect("home"), "server", "local", "--port", &port.to_string()])
         .arg("--flows")
         .arg(&flows)
@@ -76,6 +76,8 @@ async fn start() -> Server {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not answer within 10 s");
 }
 

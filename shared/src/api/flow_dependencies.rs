@@ -231,7 +231,9 @@ mod tests {
 
     #[test]
     fn subflow_calls_and_flow_triggers_are_relations_filters_are_not() {
-        let parent = flow("id: parent\nnamespace: a.b\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: a.b\n    flowId: child\n");
+        let parent = flow(
+            "id: parent\nnamespace: a.b\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: a.b\n    flowId: child\n",
+        );
         let child = flow(&format!("id: child\nnamespace: a.b\ntasks:\n{LOG}"));
         let on_parent = flow(&format!(
             "id: after\nnamespace: z\ntasks:\n{LOG}triggers:\n  - id: t\n    type: io.kestra.plugin.core.trigger.Flow\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: a.b\n        flowId: parent\n      - type: io.kestra.plugin.core.condition.ExecutionStatus\n        in: [SUCCESS]\n"

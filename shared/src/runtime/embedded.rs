@@ -231,7 +231,12 @@ impl Embedded {
 
 /// Executor loops of the embedded runtime. Each holds the events of the
 /// executions hashed to it (unbounded, as the in-process queue feeding it).
-pub const EXECUTOR_LANES: usize = 4;
+///
+/// One for now: with four, executions queued by a flow's `concurrency`
+/// limit no longer started in FIFO order (their creations are decided on
+/// different lanes; `concurrency::queue_never_exceeds_the_limit_and_drains_fifo`).
+/// More lanes wait for the queue's order to come from stored state.
+pub const EXECUTOR_LANES: usize = 1;
 
 /// The lane of an execution's events: stable for an id (FNV-1a), so one
 /// execution's events are handled one at a time, in the order published.

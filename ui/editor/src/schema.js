@@ -21,7 +21,14 @@ export function alternatives(root, s, depth = 0) {
   if (!s || depth > 8) return [];
   const alts = s.anyOf || s.oneOf;
   if (alts) return alts.flatMap((a) => alternatives(root, a, depth + 1));
-  return [s];
+  return [withoutNull(s)];
+}
+
+/** A schema whose `type` lists `null` beside one other type (`["array", "null"]`: a list key left empty) as that type. */
+function withoutNull(s) {
+  if (!Array.isArray(s.type) || !s.type.includes("null")) return s;
+  const rest = s.type.filter((t) => t !== "null");
+  return { ...s, type: rest.length === 1 ? rest[0] : rest };
 }
 
 /** The `type` values a definition answers to (its full name first). */

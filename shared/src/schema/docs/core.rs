@@ -90,6 +90,10 @@ pub(super) static DOCS: &[TypeDoc] = &[
         PropDoc::new("kvType", "The value's type.")
             .values(&["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"]),
     ]),
+    TypeDoc::new("io.kestra.plugin.core.kv.GetKeys", "List the keys of the KV store.", "Lists the keys of a namespace's KV store, optionally only those starting with `prefix`.")
+        .example("id: keys\ntype: io.kestra.plugin.core.kv.GetKeys\nprefix: daily_\n")
+        .outputs(&[OutDoc::new("keys", PropKind::List, "The keys found.")])
+        .props(&[PropDoc::new("prefix", "Only keys starting with this."), NS]),
     TypeDoc::new(
         "io.kestra.plugin.core.kv.Get",
         "Read a value from the KV store.",
@@ -205,6 +209,14 @@ pub(super) static DOCS: &[TypeDoc] = &[
         .example("id: rm\ntype: io.kestra.plugin.core.storage.Delete\nuri: \"{{ outputs.report.uri }}\"\n")
         .outputs(&[OutDoc::new("uri", PropKind::String, "The file deleted."), OutDoc::new("deleted", PropKind::Boolean, "Whether it existed.")])
         .props(&[PropDoc::new("uri", "The file (kestra:// URI)."), ERROR_ON_MISSING.default("false")]),
+    TypeDoc::new("io.kestra.plugin.core.storage.Reverse", "Reverse the lines of a stored file.", "Writes a new file of internal storage with the lines of `from` in reverse order.")
+        .example("id: reversed\ntype: io.kestra.plugin.core.storage.Reverse\nfrom: \"{{ outputs.report.uri }}\"\n")
+        .outputs(&[OutDoc::new("uri", PropKind::String, "The reversed file.")])
+        .props(&[
+            PropDoc::new("from", "The file (kestra:// URI)."),
+            PropDoc::new("separator", "The line separator.").default("\"\\n\""),
+            PropDoc::new("charset", "The file's character set.").default("\"UTF-8\""),
+        ]),
     TypeDoc::new("io.kestra.plugin.core.storage.Concat", "Concatenate stored files.", "Joins files of internal storage into one, with an optional separator.")
         .example("id: all\ntype: io.kestra.plugin.core.storage.Concat\nfiles:\n  - \"{{ outputs.a.uri }}\"\n  - \"{{ outputs.b.uri }}\"\nseparator: \"\\n\"\n")
         .outputs(&[OutDoc::new("uri", PropKind::String, "The joined file.")])

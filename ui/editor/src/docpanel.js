@@ -94,7 +94,8 @@ export function showDoc(panel, root, name) {
     return;
   }
   panel.dataset.type = name;
-  const required = new Set(def.required || []);
+  // required in the schema, or `$required` (a task's required properties that pluginDefaults may give)
+  const required = new Set([...(def.required || []), ...Object.entries(def.properties || {}).filter(([, v]) => v && v.$required === true).map(([k]) => k)]);
   // required first, then in the definition's order
   const props = Object.entries(def.properties || {}).sort(([a], [b]) => Number(required.has(b)) - Number(required.has(a)));
   const rows = props.map(([k, p0]) => {

@@ -151,7 +151,7 @@ function keyCompletions(root, objs, ctx) {
     for (const [name, p] of Object.entries(o.properties || {})) {
       if (seen.has(name)) continue;
       seen.add(name);
-      const isReq = required.has(name);
+      const isReq = required.has(name) || p.$required === true;
       const how = layout(root, p);
       const pad = " ".repeat(ctx.col + 2);
       out.push({
@@ -223,7 +223,7 @@ export function hoverAt(root, ctxPath, rootKeys, keys, word) {
   if (!hit) return null;
   const p = deref(root, hit.prop) || {};
   const bits = [typeLabel(root, p)];
-  if ((hit.owner.required || []).includes(word.key)) bits.push("required");
+  if ((hit.owner.required || []).includes(word.key) || (hit.owner.properties && hit.owner.properties[word.key] && hit.owner.properties[word.key].$required === true)) bits.push("required");
   if (p.default !== undefined) bits.push(`default ${JSON.stringify(p.default)}`);
   if (p.$dynamic) bits.push("dynamic ({{ }} rendered)");
   return { title: word.key, subtitle: bits.filter(Boolean).join(" · "), body: [p.title, p.description].filter(Boolean).filter((x, i, a) => a.indexOf(x) === i).join("\n\n") };

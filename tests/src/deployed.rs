@@ -217,6 +217,10 @@ impl Function {
     /// on another port, and an instance counts as up only when its own log
     /// says it listens on that port (a foreign server could answer /healthz).
     pub async fn start(&self) {
+        // Cloud Run gives a starting instance CPU: held awake until it
+        // listens, so a request to the killed instance answered meanwhile
+        // (its `leave` would stop the new pid) cannot freeze it at start.
+        let _awake = Awake::enter(&self.cpu);
         for _ in 0..5 {
             if let Some(port) = self.try_start().await {
                 self.port.store(port, Ordering::SeqCst);

@@ -15,6 +15,7 @@ mod concurrency;
 mod containers;
 mod core_flowables;
 mod core_tasks;
+mod corpus;
 mod dbt;
 mod deployed;
 mod deployed_backfill;

@@ -138,6 +138,7 @@ fn apply(
             let Some(pos) = find(exec, task_run_id) else { return (Vec::new(), false) };
             let tr = &mut exec.task_run_list[pos];
             let allow_failure = flow.find_task(&tr.task_id).is_some_and(|t| t.allow_failure);
+            let allow_warning = flow.find_task(&tr.task_id).is_some_and(|t| t.allow_warning);
             if tr.state.is_terminal() {
                 return (Vec::new(), false);
             }
@@ -156,6 +157,11 @@ fn apply(
                 if allow_failure {
                     s = StateType::Warning;
                 }
+            }
+            // as a runnable task's: a WARNING counts as SUCCESS
+            // (Kestra's TaskWithAllowWarningTest.executableTask_Flow)
+            if s == StateType::Warning && allow_warning {
+                s = StateType::Success;
             }
             tr.state.set(s, now);
             (vec![task_run_id.clone()], false)

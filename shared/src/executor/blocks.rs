@@ -677,6 +677,14 @@ pub const MAX_FOREACH_VALUES: usize = 100_000;
 fn for_each_values(env: &dyn StepEnv, raw: &Value, ctx: &Value, task_id: &str, is_loop: bool) -> Result<Value, String> {
     let err = |e: String| format!("values of task '{task_id}': {e}");
     let values = for_each_values_unbounded(env, raw, ctx, task_id, is_loop)?;
+    // Kestra's ForEach (and the Each* tasks) fail on a null value, naming
+    // how many (its `EachSequentialTest.eachNull`)
+    if let Some(items) = values.as_array().filter(|_| !is_loop) {
+        let nulls = items.iter().filter(|v| v.is_null()).count();
+        if nulls > 0 {
+            return Err(err(format!("Found '{nulls}' null values on Each, with values={values}")));
+        }
+    }
     let n = values.as_array().map(Vec::len).or_else(|| values.as_object().map(|m| m.len()));
     match n {
         Some(n) if n > MAX_FOREACH_VALUES => {

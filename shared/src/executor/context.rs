@@ -70,7 +70,9 @@ pub fn build<'e>(
             json!({
                 "id": tr.id,
                 "value": value,
-                "attemptsCount": tr.attempts.len(),
+                // Kestra counts the attempts before this one (0 on the
+                // first; its RetryCaseTest/RestartCaseTest rely on it)
+                "attemptsCount": tr.attempts.len().saturating_sub(1),
                 "parentId": tr.parent_task_run_id,
                 "startDate": tr.state.start_date.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             }),

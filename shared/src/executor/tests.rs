@@ -393,6 +393,19 @@ fn for_each_unlimited_and_json_string_values() {
 }
 
 #[test]
+fn for_each_with_a_null_value_fails_naming_it_as_kestra() {
+    // Kestra's corpus each-null.yaml (EachSequentialTest.eachNull): FAILED,
+    // one task run (the ForEach's), "Found '1' null values on Each"
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: '[1, null, {{\"key\": \"k\"}}]'\n    tasks:\n      - id: a\n        type: {LOG}\n"
+    );
+    let mut sim = Sim::new(&y, json!({}), &ok);
+    assert_eq!(sim.run(), StateType::Failed);
+    assert!(sim.dispatched.is_empty());
+    assert_eq!(sim.exec.task_run_list.len(), 1);
+}
+
+#[test]
 fn for_each_stops_after_a_failed_iteration() {
     let y = format!(
         "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1, 2, 3]\n    tasks:\n      - id: a\n        type: {LOG}\n"

@@ -5,6 +5,8 @@
 
 #[cfg(test)]
 mod audit_tests;
+#[cfg(test)]
+mod corpus_tests;
 mod dialect;
 mod flowables;
 #[cfg(test)]

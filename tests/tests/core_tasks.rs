@@ -9,7 +9,7 @@ use shared::model::StateType;
 
 use crate::support::{harness, runs};
 
-const CORPUS: &str = "/work/shared/reference/kestra-corpus/valids";
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/kestra-corpus/valids");
 
 fn corpus(name: &str) -> String {
     std::fs::read_to_string(format!("{CORPUS}/{name}")).expect("corpus flow")

@@ -16,7 +16,7 @@ use shared::runtime::messages::ExecutionEvent;
 
 use crate::support::{Harness, harness};
 
-const CORPUS: &str = "/work/shared/reference/kestra-corpus/valids";
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/kestra-corpus/valids");
 
 /// The executions of `namespace.flow_id`.
 pub(crate) async fn executions(h: &Harness, namespace: &str, flow_id: &str) -> Vec<Execution> {

@@ -10,7 +10,7 @@ use crate::model::StateType;
 use crate::runtime::messages::WorkerJob;
 use crate::template::{NoHost, Renderer};
 
-const CORPUS: &str = "/work/shared/reference/kestra-corpus/valids";
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/kestra-corpus/valids");
 
 fn corpus(name: &str) -> String {
     std::fs::read_to_string(format!("{CORPUS}/{name}")).expect("corpus flow")

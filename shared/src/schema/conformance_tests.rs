@@ -13,7 +13,7 @@ use crate::plugins::Registry;
 use crate::template::Renderer;
 use crate::validate::{collect_yaml, validate_source};
 
-const CORPUS: &str = "/work/shared/reference/kestra-corpus/valids";
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/kestra-corpus/valids");
 
 fn validator() -> jsonschema::Validator {
     let schema = schema_json::flow_schema(&catalog(&Registry::builtin()));

@@ -38,6 +38,7 @@ mod http;
 mod kestra_client;
 mod loops;
 mod migrate;
+mod migrate_beside;
 mod nsfiles;
 mod postgres;
 mod schedule;

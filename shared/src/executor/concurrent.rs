@@ -124,7 +124,7 @@ impl<'a> Stepper<'a> {
         if let Some(l) = body.looped {
             let value = value.as_deref().unwrap_or_default();
             self.loop_iteration_done(l, parent, u as usize, value, block, acted);
-            if !memo.stopped && self.loop_breaks(l, parent, u as usize, value, block, acted) {
+            if !memo.stopped && self.loop_breaks(l, parent, u as usize, value, block) {
                 memo.stopped = true;
             }
         }

@@ -160,15 +160,7 @@ impl<'a> Stepper<'a> {
     /// ended as `block`: its `breakWhen`, rendered in that iteration with
     /// `iteration.executionId`, `iteration.state` and `iteration.outputs`
     /// (its declared outputs), is truthy. A render error fails the Loop.
-    pub(super) fn loop_breaks(
-        &mut self,
-        l: &Task,
-        parent: &str,
-        u: usize,
-        value: &str,
-        block: Block,
-        acted: bool,
-    ) -> bool {
+    pub(super) fn loop_breaks(&mut self, l: &Task, parent: &str, u: usize, value: &str, block: Block) -> bool {
         let (Some(raw), Block::Done(state)) = (l.props.get("breakWhen"), block) else { return false };
         let cond = scalar_string(raw);
         let Some(pos) = self.index.position(&self.exec.task_run_list, parent) else { return false };
@@ -189,18 +181,7 @@ impl<'a> Stepper<'a> {
             m.insert("iteration".into(), iteration);
         }
         match self.env.render(&cond, &ctx) {
-            Ok(r) if super::truthy(&r) => {
-                if acted {
-                    self.actions.push(super::Action::Log {
-                        task_run_id: Some(parent.to_string()),
-                        task_id: Some(l.id.clone()),
-                        level: "INFO",
-                        message: format!("Loop breaks after iteration {u} (value '{value}'): breakWhen is true"),
-                    });
-                }
-                true
-            }
-            Ok(_) => false,
+            Ok(r) => super::truthy(&r),
             Err(e) => {
                 self.fail(pos, format!("breakWhen of Loop '{}' after iteration {u}: {e}", l.id));
                 true
@@ -235,6 +216,15 @@ impl<'a> Stepper<'a> {
                 let n = terminated.entry(s.as_str()).or_insert(json!(0));
                 *n = json!(n.as_u64().unwrap_or(0) + 1);
             }
+        }
+        let ran: u64 = terminated.values().filter_map(Value::as_u64).sum();
+        if task.props.contains_key("breakWhen") && (ran as usize) < values.len() {
+            self.actions.push(super::Action::Log {
+                task_run_id: Some(parent.clone()),
+                task_id: Some(task.id.clone()),
+                level: "INFO",
+                message: format!("Loop stopped by breakWhen: {ran} of {} iterations ran", values.len()),
+            });
         }
         let o = self.exec.task_run_list[idx].outputs.get_or_insert_with(Map::new);
         o.insert("iterationCount".into(), json!(values.len()));

@@ -41,6 +41,7 @@ mod migrate;
 mod migrate_beside;
 mod nsfiles;
 mod postgres;
+mod purge_storage;
 mod schedule;
 mod schedule_conditions;
 mod scripts;

@@ -92,12 +92,45 @@ tasks:
 
 #[test]
 fn loop_properties_baton_does_not_honour_are_refused_by_name() {
-    let y = "id: f\nnamespace: n\ntasks:\n  - id: loop\n    type: io.kestra.plugin.core.flow.Loop\n    values: [a]\n    fetchType: STORE\n    breakWhen: \"{{ true }}\"\n    outputs:\n      - id: x\n        type: NUMBERISH\n        value: \"1\"\n    tasks:\n      - id: t\n        type: io.kestra.plugin.core.log.Log\n        message: hi\n";
+    let y = "id: f\nnamespace: n\ntasks:\n  - id: loop\n    type: io.kestra.plugin.core.flow.Loop\n    values: [a]\n    fetchType: STORE\n    outputs:\n      - id: x\n        type: NUMBERISH\n        value: \"1\"\n    tasks:\n      - id: t\n        type: io.kestra.plugin.core.log.Log\n        message: hi\n";
     let registry = shared::plugins::Registry::builtin();
     let renderer = shared::template::Renderer::new();
     let (_, diagnostics) = shared::validate::validate_source("f.yaml", y, &registry, &renderer);
     let text: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
     assert!(text.iter().any(|d| d.contains("STORE is not supported")), "{text:?}");
-    assert!(text.iter().any(|d| d.contains("'breakWhen'")), "{text:?}");
     assert!(text.iter().any(|d| d.contains("type 'NUMBERISH'")), "{text:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_when_stops_the_loop_on_the_embedded_runtime() {
+    // Kestra 2.0's breakWhen: rendered after each iteration; the first
+    // iteration whose declared output says stop ends the loop
+    let y = r#"
+id: loop_break
+namespace: company.team
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.Loop
+    values: [3, 8, 12, 1]
+    concurrencyLimit: 1
+    outputs:
+      - id: n
+        type: INT
+        value: "{{ outputs.square.value }}"
+    breakWhen: "{{ iteration.state == 'SUCCESS' and iteration.outputs.n > 5 }}"
+    tasks:
+      - id: square
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ item.value }}"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ loopOutputs(outputs.loop.outputs, 'n') | join(',') }} of {{ outputs.loop.iterationCount }}"
+"#;
+    let h = harness();
+    let e = h.run(y, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    assert_eq!(runs(&e, "square").len(), 2, "12 and 1 never start");
+    let after = runs(&e, "after")[0].outputs.clone().unwrap_or_default();
+    assert_eq!(after["value"], "3,8 of 4");
+    assert!(h.logs(&e.id).await.iter().any(|l| l.contains("Loop stopped by breakWhen: 2 of 4 iterations ran")));
 }

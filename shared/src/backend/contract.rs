@@ -420,6 +420,16 @@ pub async fn storage_contract(storage: &dyn Storage) {
     assert!(storage.list(&format!("{base}/none")).await.expect("list").is_empty());
     let everything = sorted(vec![big.clone(), small.clone(), empty.clone(), a.clone(), b.clone(), c.clone()]);
     assert_eq!(sorted(storage.list(&base).await.expect("list")), everything);
+    let dated = storage.list_modified(&p).await.expect("list_modified");
+    assert_eq!(dated.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>(), [a.clone(), b.clone()], "sorted by path");
+    let now = chrono::Utc::now();
+    for (f, at) in &dated {
+        let age = now - *at;
+        assert!(
+            age < chrono::Duration::minutes(5) && age > chrono::Duration::minutes(-5),
+            "{f} modified {at}, now {now}"
+        );
+    }
 
     assert_eq!(storage.delete_prefix(&format!("{p}/sub")).await.expect("delete_prefix"), std::slice::from_ref(&b));
     assert_eq!(storage.list(&p).await.expect("list"), std::slice::from_ref(&a));

@@ -121,6 +121,8 @@ impl KvStore for MemoryKv {
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     files: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// When each file was last written.
+    modified: Mutex<BTreeMap<String, DateTime<Utc>>>,
 }
 
 impl MemoryStorage {
@@ -131,7 +133,15 @@ impl MemoryStorage {
 
     /// Stores `bytes` at `path` (test setup shortcut).
     pub fn insert(&self, path: &str, bytes: impl Into<Vec<u8>>) -> Result<()> {
-        lock(&self.files).insert(segment_path(path)?, bytes.into());
+        let path = segment_path(path)?;
+        lock(&self.modified).insert(path.clone(), Utc::now());
+        lock(&self.files).insert(path, bytes.into());
+        Ok(())
+    }
+
+    /// Sets the last-modified time of `path` (test setup shortcut).
+    pub fn set_modified(&self, path: &str, at: DateTime<Utc>) -> Result<()> {
+        lock(&self.modified).insert(segment_path(path)?, at);
         Ok(())
     }
 
@@ -161,6 +171,7 @@ impl Storage for MemoryStorage {
             .await
             .map_err(|source| BackendError::Io { what: format!("write {path}"), source })?;
         let n = buf.len() as u64;
+        lock(&self.modified).insert(path.clone(), Utc::now());
         lock(&self.files).insert(path, buf);
         Ok(n)
     }
@@ -180,14 +191,22 @@ impl Storage for MemoryStorage {
     async fn delete_prefix(&self, prefix: &str) -> Result<Vec<String>> {
         let mut files = lock(&self.files);
         let gone = Self::matching(&files, prefix)?;
+        let mut modified = lock(&self.modified);
         for p in &gone {
             files.remove(p);
+            modified.remove(p);
         }
         Ok(gone)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         Self::matching(&lock(&self.files), prefix)
+    }
+
+    async fn list_modified(&self, prefix: &str) -> Result<Vec<(String, DateTime<Utc>)>> {
+        let paths = Self::matching(&lock(&self.files), prefix)?;
+        let modified = lock(&self.modified);
+        Ok(paths.into_iter().map(|p| (p.clone(), modified.get(&p).copied().unwrap_or(DateTime::UNIX_EPOCH))).collect())
     }
 }
 

@@ -248,6 +248,9 @@ pub trait Storage: Send + Sync {
     async fn delete_prefix(&self, prefix: &str) -> Result<Vec<String>>;
     /// Lists files under `prefix`.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Lists files under `prefix` with their last-modified time (what
+    /// `PurgeStorage` filters on), sorted by path.
+    async fn list_modified(&self, prefix: &str) -> Result<Vec<(String, DateTime<Utc>)>>;
     /// A local filesystem path for `path`, when the storage is a local folder
     /// (lets script tasks link instead of copy). `None` for remote storage.
     fn local_path(&self, _path: &str) -> Option<std::path::PathBuf> {

@@ -12,7 +12,10 @@
 //! A Loop's iteration is a unit with the Loop's `errors` and `finally`
 //! (Kestra 2.0 runs each in its own sub-execution); a failed iteration
 //! fails the block only with `transmitFailed`, and the block's state is
-//! SUCCESS otherwise, as Kestra ends a Loop.
+//! SUCCESS otherwise, as Kestra ends a Loop. A Loop's `breakWhen`, true
+//! after a done iteration, stops the block from starting any other (the
+//! running ones end); it is decided again from the stored iterations at
+//! the first walk after a load.
 
 use super::{Block, Stepper, worst};
 use crate::executor::index::{Conc, Units, seq_key};
@@ -65,6 +68,7 @@ impl<'a> Stepper<'a> {
             units,
             started: 0,
             failed: false,
+            stopped: false,
             state: StateType::Success,
             running: Default::default(),
             due: Default::default(),
@@ -118,7 +122,11 @@ impl<'a> Stepper<'a> {
         }
         memo.running.remove(&u);
         if let Some(l) = body.looped {
-            self.loop_iteration_done(l, parent, u as usize, value.as_deref().unwrap_or_default(), block, acted);
+            let value = value.as_deref().unwrap_or_default();
+            self.loop_iteration_done(l, parent, u as usize, value, block, acted);
+            if !memo.stopped && self.loop_breaks(l, parent, u as usize, value, block) {
+                memo.stopped = true;
+            }
         }
         // a done unit is never walked again: its sequences need no memo
         let handlers = body.looped.map(|l| [l.errors.first(), l.finally.first()]).unwrap_or_default();
@@ -133,7 +141,7 @@ impl<'a> Stepper<'a> {
             Block::Running
         } else if memo.failed {
             Block::Done(StateType::Failed)
-        } else if (memo.started as usize) < memo.units.len() {
+        } else if (memo.started as usize) < memo.units.len() && !memo.stopped {
             Block::Running
         } else {
             Block::Done(memo.state)
@@ -159,7 +167,11 @@ impl<'a> Stepper<'a> {
         for u in walk {
             self.walk_unit(memo, body, u, parent, parent_value);
         }
-        while (memo.started as usize) < memo.units.len() && !memo.failed && (limit == 0 || memo.running.len() < limit) {
+        while (memo.started as usize) < memo.units.len()
+            && !memo.failed
+            && !memo.stopped
+            && (limit == 0 || memo.running.len() < limit)
+        {
             let u = memo.started;
             memo.started += 1;
             self.walk_unit(memo, body, u, parent, parent_value);
@@ -186,6 +198,9 @@ impl<'a> Stepper<'a> {
                 .iter()
                 .find(|t| !t.disabled)
                 .is_none_or(|first| self.find(&first.id, Some(parent), value.as_deref()).is_some());
+            if !started && memo.stopped {
+                continue;
+            }
             if !started && (memo.failed || (limit > 0 && memo.running.len() >= limit)) {
                 pending = true;
                 continue;

@@ -130,6 +130,8 @@ pub(super) struct Conc {
     pub started: u32,
     /// A done unit failed.
     pub failed: bool,
+    /// A Loop's `breakWhen` held after a done unit: no unit starts any more.
+    pub stopped: bool,
     /// The worst state of the done units that did not fail.
     pub state: StateType,
     /// Started units not done yet.

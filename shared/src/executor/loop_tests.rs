@@ -185,3 +185,108 @@ tasks:
     assert_eq!(sim.run(), StateType::Success);
     assert_eq!(value_of(&sim, "name"), ["2025_Mar/0", "2025_Apr/0", "2026_Mar/1", "2026_Apr/1"]);
 }
+
+const BREAKING: &str = r#"id: f
+namespace: n
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.Loop
+    values: [a, b, STOP, c, d]
+    concurrencyLimit: LIMIT
+    transmitFailed: false
+    outputs:
+      - id: seen
+        type: STRING
+        value: "{{ outputs.work.value }}"
+    breakWhen: "BREAK"
+    tasks:
+      - id: work
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ item.value == 'd' ? 'FAIL' : item.value }}"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ loopOutputs(outputs.loop.outputs, 'seen') | join(',') }}"
+"#;
+
+fn breaking(limit: &str, cond: &str) -> String {
+    BREAKING.replace("LIMIT", limit).replace("BREAK", cond)
+}
+
+#[test]
+fn break_when_stops_new_iterations_after_the_one_it_holds_for() {
+    // iteration.outputs: the iteration's declared outputs
+    let mut sim = Sim::new(&breaking("1", "{{ iteration.outputs.seen == 'STOP' }}"), json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(value_of(&sim, "work"), ["a", "b", "STOP"], "no iteration starts after the break");
+    assert_eq!(value_of(&sim, "after"), ["a,b,STOP"]);
+    let out = sim.exec.task_run_list[0].outputs.clone().unwrap_or_default();
+    assert_eq!(out["iterationCount"], json!(5));
+    assert_eq!(out["terminatedIterations"], json!({"SUCCESS": 3}));
+    assert_eq!(out["runningIterations"], json!(0));
+    // item and the iteration's own task outputs are there too
+    let mut sim =
+        Sim::new(&breaking("1", "{{ item.index >= 1 and outputs.work.value == 'b' }}"), json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(value_of(&sim, "work"), ["a", "b"]);
+    // never true: every value runs (d fails, counted: transmitFailed false)
+    let mut sim = Sim::new(&breaking("1", "{{ iteration.state == 'KILLED' }}"), json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(value_of(&sim, "work"), ["a", "b", "STOP", "c"]);
+    assert_eq!(sim.state_of("work").last(), Some(&StateType::Failed));
+}
+
+#[test]
+fn break_when_sees_the_iteration_state_and_running_iterations_end() {
+    // the failed iteration (d) breaks; with all at once every one had started
+    let mut sim = Sim::new(&breaking("1", "{{ iteration.state == 'FAILED' }}"), json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.state_of("work").len(), 5);
+    let mut sim = Sim::new(&breaking("0", "{{ item.value == 'a' }}"), json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.state_of("work").len(), 5, "concurrencyLimit 0: all had started, they end");
+    // two at a time: a and b run, a breaks, b ends, nothing else starts
+    let mut sim = Sim::new(&breaking("2", "{{ item.value == 'a' }}"), json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(value_of(&sim, "work"), ["a", "b"]);
+}
+
+#[test]
+fn a_break_when_that_cannot_render_fails_the_loop_naming_it() {
+    let mut sim = Sim::new(&breaking("1", "{{ nope.x.y }}"), json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Failed);
+    let err = sim.exec.task_run_list[0].error.clone().unwrap_or_default();
+    assert!(err.contains("breakWhen of Loop 'loop' after iteration 0"), "{err}");
+    assert_eq!(value_of(&sim, "work"), ["a"]);
+}
+
+#[test]
+fn running_iterations_is_kept_while_the_loop_runs() {
+    let y = breaking("2", "{{ false }}");
+    let mut sim = Sim::new(&y, json!({}), &render_format);
+    let dispatched = |actions: Vec<super::Action>| -> Vec<WorkerJob> {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                super::Action::Dispatch { job, .. } => Some(*job),
+                _ => None,
+            })
+            .collect()
+    };
+    let jobs = dispatched(sim.step());
+    assert_eq!(jobs.len(), 2);
+    let running = |sim: &Sim<'_>| sim.exec.task_run_list[0].outputs.as_ref().map(|o| o["runningIterations"].clone());
+    assert_eq!(running(&sim), Some(json!(2)));
+    sim.answer_with(&jobs[0], StateType::Success, Map::from_iter([("value".into(), json!("a"))]));
+    let next = dispatched(sim.step());
+    assert_eq!(next.len(), 1);
+    assert_eq!(running(&sim), Some(json!(2)), "a ended, the third started");
+    sim.answer_with(&jobs[1], StateType::Success, Map::from_iter([("value".into(), json!("b"))]));
+    sim.answer_with(&next[0], StateType::Success, Map::from_iter([("value".into(), json!("STOP"))]));
+    let last = dispatched(sim.step());
+    assert_eq!(running(&sim), Some(json!(2)), "two ended, two started");
+    for j in &last {
+        sim.answer_with(j, StateType::Success, Map::from_iter([("value".into(), json!("x"))]));
+    }
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(running(&sim), Some(json!(0)));
+}

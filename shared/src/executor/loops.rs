@@ -10,6 +10,11 @@
 //! `transmitFailed` (default true); the Loop is SUCCESS otherwise, as
 //! Kestra ends it.
 //!
+//! `breakWhen`, rendered after each iteration, stops the Loop from starting
+//! another when truthy (the running ones end; the Loop is SUCCESS unless an
+//! iteration failed with `transmitFailed`). `runningIterations` is kept
+//! live while the Loop runs.
+//!
 //! Values: a list, a map (`item.key`), an expression, or a `kestra://`
 //! file read one value per line (Ion written as JSON, as Baton's tasks
 //! write it).
@@ -61,7 +66,10 @@ impl<'a> Stepper<'a> {
             self.concurrent(body, idx, limit, Some(values))
         };
         match block {
-            Block::Running => Block::Running,
+            Block::Running => {
+                self.live_running(idx);
+                Block::Running
+            }
             Block::Done(s) => {
                 self.loop_ended(task, idx);
                 Block::Done(if s == StateType::Failed { s } else { StateType::Success })
@@ -137,6 +145,50 @@ impl<'a> Stepper<'a> {
         self.mark(pos);
     }
 
+    /// `runningIterations` of the running Loop at `idx`, kept as its
+    /// iterations start and end (written only when it changes).
+    fn live_running(&mut self, idx: usize) {
+        let Some(n) = self.index.blocks.get(&(idx as u32)).map(|m| m.running.len()) else { return };
+        let o = self.exec.task_run_list[idx].outputs.get_or_insert_with(Map::new);
+        if o.get("runningIterations").and_then(Value::as_u64) != Some(n as u64) {
+            o.insert("runningIterations".into(), json!(n));
+            self.mark(idx);
+        }
+    }
+
+    /// Whether the Loop `l` starts no other iteration after iteration `u`
+    /// ended as `block`: its `breakWhen`, rendered in that iteration with
+    /// `iteration.executionId`, `iteration.state` and `iteration.outputs`
+    /// (its declared outputs), is truthy. A render error fails the Loop.
+    pub(super) fn loop_breaks(&mut self, l: &Task, parent: &str, u: usize, value: &str, block: Block) -> bool {
+        let (Some(raw), Block::Done(state)) = (l.props.get("breakWhen"), block) else { return false };
+        let cond = scalar_string(raw);
+        let Some(pos) = self.index.position(&self.exec.task_run_list, parent) else { return false };
+        let Children::Tasks(tasks) = &l.children else { return false };
+        let Some(first) = tasks.iter().find(|t| !t.disabled) else { return false };
+        let Some(inside) = self.find(&first.id, Some(parent), Some(value)) else { return false };
+        let declared = self.exec.task_run_list[pos]
+            .outputs
+            .as_ref()
+            .and_then(|o| o.get("outputs"))
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().find(|e| iteration_of(e) == u))
+            .and_then(|e| e.get("outputs").cloned())
+            .unwrap_or_else(|| json!({}));
+        let mut ctx = self.context(Some(inside));
+        if let Value::Object(m) = &mut ctx {
+            let iteration = json!({"executionId": self.exec.id, "state": state.as_str(), "outputs": declared});
+            m.insert("iteration".into(), iteration);
+        }
+        match self.env.render(&cond, &ctx) {
+            Ok(r) => super::truthy(&r),
+            Err(e) => {
+                self.fail(pos, format!("breakWhen of Loop '{}' after iteration {u}: {e}", l.id));
+                true
+            }
+        }
+    }
+
     /// The Loop at `idx` ended: its counters from its iterations' task runs.
     fn loop_ended(&mut self, task: &'a Task, idx: usize) {
         let Children::Tasks(tasks) = &task.children else { return };
@@ -164,6 +216,15 @@ impl<'a> Stepper<'a> {
                 let n = terminated.entry(s.as_str()).or_insert(json!(0));
                 *n = json!(n.as_u64().unwrap_or(0) + 1);
             }
+        }
+        let ran: u64 = terminated.values().filter_map(Value::as_u64).sum();
+        if task.props.contains_key("breakWhen") && (ran as usize) < values.len() {
+            self.actions.push(super::Action::Log {
+                task_run_id: Some(parent.clone()),
+                task_id: Some(task.id.clone()),
+                level: "INFO",
+                message: format!("Loop stopped by breakWhen: {ran} of {} iterations ran", values.len()),
+            });
         }
         let o = self.exec.task_run_list[idx].outputs.get_or_insert_with(Map::new);
         o.insert("iterationCount".into(), json!(values.len()));

@@ -78,6 +78,7 @@ static DEFS: &[FlowableDef] = &[
             PropSpec::optional("transmitFailed", PropKind::Boolean),
             PropSpec::optional("outputs", PropKind::List),
             PropSpec::optional("fetchType", PropKind::String),
+            PropSpec::optional("breakWhen", PropKind::String),
         ],
         &[&["values"]],
     ),

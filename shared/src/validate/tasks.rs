@@ -191,9 +191,6 @@ fn not_supported(kind: FlowableKind, key: &str) -> Option<&'static str> {
             Some("give the files to the script tasks inside it (their own inputFiles, outputFiles, namespaceFiles)")
         }
         (FlowableKind::WorkingDirectory, "cache") => Some("the folder is not cached between executions"),
-        (FlowableKind::ForEach, "breakWhen") => {
-            Some("a Loop runs all its values: filter the values before the loop instead")
-        }
         (FlowableKind::ForEachItem, "restartBehavior") => {
             Some("a failed ForEachItem is not restarted in place: replay the execution from the task (POST …/replay)")
         }

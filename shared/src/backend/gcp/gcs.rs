@@ -12,6 +12,7 @@
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
 use google_cloud_auth::credentials::{AccessTokenCredentials, Credentials};
 use google_cloud_storage::client::Storage as DataPlane;
 use google_cloud_storage::streaming_source::{SizeHint, StreamingSource};
@@ -180,12 +181,18 @@ impl GcsStorage {
 
     /// Every object name under `name` (itself, or below `name/`), sorted.
     async fn list_names(&self, name: &str) -> Result<Vec<String>> {
+        Ok(self.list_objects(name, false).await?.into_iter().map(|(n, _)| n).collect())
+    }
+
+    /// Every object under `name` with its `updated` time when asked, sorted.
+    async fn list_objects(&self, name: &str, updated: bool) -> Result<Vec<(String, Option<DateTime<Utc>>)>> {
         let what = format!("list gs://{}/{name}", self.bucket);
         let url = self.objects_url(None)?;
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut query = vec![("prefix", name.to_string()), ("fields", "items(name),nextPageToken".to_string())];
+            let fields = if updated { "items(name,updated),nextPageToken" } else { "items(name),nextPageToken" };
+            let mut query = vec![("prefix", name.to_string()), ("fields", fields.to_string())];
             if let Some(t) = &token {
                 query.push(("pageToken", t.clone()));
             }
@@ -198,7 +205,14 @@ impl GcsStorage {
                 if let Some(n) = item["name"].as_str()
                     && (name.is_empty() || n == name || n.strip_prefix(name).is_some_and(|rest| rest.starts_with('/')))
                 {
-                    out.push(n.to_string());
+                    let at = item["updated"]
+                        .as_str()
+                        .and_then(|u| DateTime::parse_from_rfc3339(u).ok())
+                        .map(|d| d.with_timezone(&Utc));
+                    if updated && at.is_none() {
+                        return Err(gcs_error(&what, format!("no 'updated' time on object {n}")));
+                    }
+                    out.push((n.to_string(), at));
                 }
             }
             match v["nextPageToken"].as_str() {
@@ -293,6 +307,11 @@ impl Storage for GcsStorage {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         Ok(self.list_names(&object_name(prefix)?).await?.into_iter().map(|n| format!("/{n}")).collect())
+    }
+
+    async fn list_modified(&self, prefix: &str) -> Result<Vec<(String, DateTime<Utc>)>> {
+        let objects = self.list_objects(&object_name(prefix)?, true).await?;
+        Ok(objects.into_iter().map(|(n, at)| (format!("/{n}"), at.unwrap_or(DateTime::UNIX_EPOCH))).collect())
     }
 }
 

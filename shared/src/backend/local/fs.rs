@@ -196,6 +196,22 @@ impl Storage for FsStorage {
         self.walk(prefix).await
     }
 
+    async fn list_modified(&self, prefix: &str) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
+        let mut out = Vec::new();
+        for path in self.walk(prefix).await? {
+            match tokio::fs::metadata(self.resolve(&path)?).await {
+                Ok(m) => {
+                    let at = m.modified().map_err(io(format!("stat {path}")))?;
+                    out.push((path, chrono::DateTime::<chrono::Utc>::from(at)));
+                }
+                // deleted meanwhile
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(io(format!("stat {path}"))(e)),
+            }
+        }
+        Ok(out)
+    }
+
     fn local_path(&self, path: &str) -> Option<PathBuf> {
         self.resolve(path).ok()
     }

@@ -5,6 +5,7 @@
 
 mod conditions;
 mod inputs;
+mod legacy;
 mod loops;
 mod pebble;
 mod plugin_defaults;
@@ -22,6 +23,7 @@ pub const ALL: &[Rule] = &[
     Rule { name: "types", apply: types::apply },
     Rule { name: "plugin-defaults", apply: plugin_defaults::apply },
     Rule { name: "loop", apply: loops::apply },
+    Rule { name: "legacy", apply: legacy::apply },
     Rule { name: "pebble", apply: pebble::apply },
     Rule { name: "canceled", apply: pebble::canceled },
     Rule { name: "inputs", apply: inputs::apply },

@@ -20,6 +20,10 @@ pub struct HttpOptions {
     pub read_timeout: Option<chrono::Duration>,
     #[serde(default, deserialize_with = "de::opt_duration")]
     pub connect_timeout: Option<chrono::Duration>,
+    /// Kestra's `timeout: {connectTimeout, readIdleTimeout}` (what the
+    /// flat `connectTimeout`/`readTimeout` became; 2.0 keeps only this).
+    #[serde(default)]
+    pub timeout: Option<HttpTimeouts>,
     /// `{type: BASIC, username, password}` or `{type: BEARER, token}`.
     #[serde(default)]
     pub auth: Option<HttpAuth>,
@@ -28,6 +32,16 @@ pub struct HttpOptions {
     pub basic_auth_user: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub basic_auth_password: Option<String>,
+}
+
+/// Kestra's `options.timeout`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpTimeouts {
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub connect_timeout: Option<chrono::Duration>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub read_idle_timeout: Option<chrono::Duration>,
 }
 
 /// Kestra's `options.auth`.
@@ -120,13 +134,15 @@ pub fn find_header<'a>(headers: &'a [(String, Vec<String>)], name: &str) -> Opti
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first()).map(String::as_str)
 }
 
-/// Applies `timeout` (or `options.readTimeout`) to a request.
+/// Applies `timeout` (or `options.readTimeout`, or
+/// `options.timeout.readIdleTimeout`) to a request.
 pub fn with_timeout(
     rb: RequestBuilder,
     timeout: Option<chrono::Duration>,
     options: &HttpOptions,
 ) -> Result<RequestBuilder, TaskError> {
-    match timeout.or(options.read_timeout) {
+    let idle = options.timeout.as_ref().and_then(|t| t.read_idle_timeout);
+    match timeout.or(options.read_timeout).or(idle) {
         None => Ok(rb),
         Some(t) => {
             let t = t.to_std().map_err(|_| TaskError::property("timeout", "must not be negative"))?;
@@ -289,5 +305,22 @@ mod tests {
         assert_eq!(parse_method(None).unwrap(), Method::GET);
         assert_eq!(parse_method(Some("post")).unwrap(), Method::POST);
         assert!(parse_method(Some("BAD METHOD")).is_err());
+    }
+
+    #[test]
+    fn timeouts_come_from_the_task_the_flat_options_or_options_timeout() {
+        let timeout_of = |task: Option<i64>, options: serde_json::Value| {
+            let options: HttpOptions = serde_json::from_value(options).unwrap();
+            let rb = reqwest::Client::new().get("http://127.0.0.1:1/");
+            let rb = with_timeout(rb, task.map(chrono::Duration::seconds), &options).unwrap();
+            rb.build().unwrap().timeout().map(|d| d.as_secs())
+        };
+        assert_eq!(timeout_of(None, serde_json::json!({})), None);
+        assert_eq!(timeout_of(None, serde_json::json!({"timeout": {"readIdleTimeout": "PT7S"}})), Some(7));
+        assert_eq!(
+            timeout_of(None, serde_json::json!({"readTimeout": "PT5S", "timeout": {"readIdleTimeout": "PT7S"}})),
+            Some(5)
+        );
+        assert_eq!(timeout_of(Some(3), serde_json::json!({"timeout": {"readIdleTimeout": "PT7S"}})), Some(3));
     }
 }

@@ -1,5 +1,6 @@
 //! Kestra's core runnable tasks (`io.kestra.plugin.core.*`): log, labels,
-//! return, echo, output values, fail, sleep, KV, state store, purge,
+//! return, echo, output values, fail, sleep, KV, state store, purge
+//! (the current execution's files, or by date: 2.0's PurgeStorage),
 //! storage files (write, size, delete, concat, local files), log fetch,
 //! HTTP download/request, resume, reverse, KV keys.
 
@@ -15,6 +16,7 @@ pub mod labels;
 pub mod local_files;
 pub mod log;
 pub mod output;
+pub mod purge_storage;
 pub mod request;
 pub mod resume;
 pub mod reverse;
@@ -45,6 +47,7 @@ pub fn register(r: &mut Registry) {
         reverse::GET_KEYS,
         reverse::REVERSE,
         storage::DEF,
+        purge_storage::DEF,
         download::DEF,
         request::DEF,
         resume::DEF,

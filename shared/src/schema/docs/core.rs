@@ -217,6 +217,20 @@ pub(super) static DOCS: &[TypeDoc] = &[
             PropDoc::new("separator", "The line separator.").default("\"\\n\""),
             PropDoc::new("charset", "The file's character set.").default("\"UTF-8\""),
         ]),
+    TypeDoc::new("io.kestra.plugin.core.storage.PurgeStorage", "Purge execution files by last-modified date (Kestra 2.0).", "Deletes the execution files of internal storage modified between `startDate` and `endDate`, under a namespace and its sub-namespaces (or one flow); only counts them unless `dryRun: false`.")
+        .example("id: purge\ntype: io.kestra.plugin.core.storage.PurgeStorage\nnamespace: company.team\nendDate: \"{{ now() | dateAdd(-7, 'DAYS') }}\"\ndryRun: false\n")
+        .outputs(&[
+            OutDoc::new("scannedCount", PropKind::Integer, "Execution folders looked at."),
+            OutDoc::new("purgedCount", PropKind::Integer, "Executions with at least one file in the window."),
+            OutDoc::new("deletedFilesCount", PropKind::Integer, "Files deleted (0 in a dry run)."),
+        ])
+        .props(&[
+            PropDoc::new("namespace", "The namespace, with its sub-namespaces (every namespace when absent)."),
+            PropDoc::new("flowId", "One flow of `namespace`."),
+            PropDoc::new("startDate", "Only files modified at or after this ISO date-time."),
+            PropDoc::new("endDate", "Only files modified at or before this ISO date-time."),
+            PropDoc::new("dryRun", "Only count, delete nothing.").default("true"),
+        ]),
     TypeDoc::new("io.kestra.plugin.core.storage.Concat", "Concatenate stored files.", "Joins files of internal storage into one, with an optional separator.")
         .example("id: all\ntype: io.kestra.plugin.core.storage.Concat\nfiles:\n  - \"{{ outputs.a.uri }}\"\n  - \"{{ outputs.b.uri }}\"\nseparator: \"\\n\"\n")
         .outputs(&[OutDoc::new("uri", PropKind::String, "The joined file.")])

@@ -94,6 +94,7 @@ pub(super) static DOCS: &[TypeDoc] = &[
             PropDoc::new("transmitFailed", "Fail the Loop when an iteration fails (otherwise a failed iteration is counted and the Loop goes on)."),
             PropDoc::new("outputs", "Outputs each iteration declares (a list of {id, value, type}), read with loopOutputs()."),
             PropDoc::new("fetchType", "How loopOutputs() is returned: AUTO or FETCH (the values inline; STORE is refused)."),
+            PropDoc::new("breakWhen", "Rendered after each iteration (with item, iteration.state, iteration.outputs): when truthy no other iteration starts."),
         ]),
     TypeDoc::new("io.kestra.plugin.core.flow.WorkingDirectory", "Run tasks in one shared folder.", "Its runnable children run on one worker in the same working directory, so files written by one are there for the next.")
         .example("id: wd\ntype: io.kestra.plugin.core.flow.WorkingDirectory\ntasks:\n  - id: write\n    type: io.kestra.plugin.scripts.shell.Commands\n    taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n    commands:\n      - echo hi > hello.txt\n")

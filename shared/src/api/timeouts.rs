@@ -121,8 +121,8 @@ mod tests {
     /// server serves the API.
     async fn stuck_server(bounds: RequestTimeouts) -> std::net::SocketAddr {
         let app = Router::new()
-            .route("/stuck", get(|| std::future::pending::<&'static str>()))
-            .route("/upload", post(|| std::future::pending::<&'static str>()))
+            .route("/stuck", get(std::future::pending::<&'static str>))
+            .route("/upload", post(std::future::pending::<&'static str>))
             .route("/quick", get(|| async { "ok" }))
             .layer(axum::middleware::from_fn_with_state(bounds, request_timeout));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -41,13 +41,16 @@ pub struct AttemptLogs {
     state: Mutex<Spill>,
 }
 
+/// The file's pipe and the task streaming it to storage.
+type Upload = (Arc<Pipe>, JoinHandle<Result<u64, BackendError>>);
+
 #[derive(Default)]
 struct Spill {
     /// Bytes of messages stored.
     stored: u64,
     lines: u64,
     bytes: u64,
-    upload: Option<(Arc<Pipe>, JoinHandle<Result<u64, BackendError>>)>,
+    upload: Option<Upload>,
     /// The last entry seen, for the closing WARN's identity.
     last: Option<LogEntry>,
 }

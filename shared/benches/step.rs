@@ -96,11 +96,15 @@ fn settle(tr: &mut TaskRun, done: bool) {
         tr.attempts.push(Attempt {
             state: state(&[StateType::Created, StateType::Running, StateType::Success], at),
             worker_id: Some("w".into()),
+            log_file: None,
         });
         tr.state = state(&[StateType::Created, StateType::Running, StateType::Success], at);
     } else {
-        tr.attempts
-            .push(Attempt { state: state(&[StateType::Created, StateType::Running], at), worker_id: Some("w".into()) });
+        tr.attempts.push(Attempt {
+            state: state(&[StateType::Created, StateType::Running], at),
+            worker_id: Some("w".into()),
+            log_file: None,
+        });
         tr.state = state(&[StateType::Created, StateType::Running], at);
     }
 }
@@ -164,6 +168,7 @@ fn result_event(exec_id: &str, task_run_id: &str, attempt: u32) -> ExecutionEven
             labels: vec![],
             start: t0(),
             end: t0(),
+            log_file: None,
         },
     }
 }

@@ -53,11 +53,28 @@ tasks:
         "{}",
         &long[long.len() - 100..]
     );
+    // past the bound, the lines go to the attempt's log file, named in the
+    // stored logs (once when it starts, once at the end with the counts)
+    let file = runs(&e, "loud")[0].attempts[0].log_file.clone().expect("the attempt's log file");
+    assert!(file.starts_with(&format!("kestra:///n/loud/executions/{}/tasks/loud/", e.id)), "{file}");
     let warns: Vec<_> = logs.iter().filter(|l| l.contains("MAX_TASK_LOG_BYTES")).collect();
-    assert_eq!(warns.len(), 1, "{warns:?}");
-    assert!(warns[0].contains("lines ("), "{}", warns[0]);
+    assert_eq!(warns.len(), 2, "{warns:?}");
+    assert!(warns.iter().all(|w| w.contains(&file)), "{warns:?}");
+    assert!(warns[1].contains("lines (") && warns[1].contains("bytes) past"), "{}", warns[1]);
     assert!(!logs.iter().any(|l| l == "done"), "the last line came after the bound");
-    assert!(logs.iter().any(|l| l.contains("outputFiles pattern '../../etc/passwd'")), "no WARN for the pattern");
+    let path = shared::backend::storage_path(&file).expect("path");
+    let mut text = String::new();
+    tokio::io::AsyncReadExt::read_to_string(
+        &mut h.embedded.engine.storage.get(&path).await.expect("the log file"),
+        &mut text,
+    )
+    .await
+    .expect("read");
+    let (in_file, in_store) = (text.len(), stored);
+    assert!(in_file + in_store > 80_000_000, "{in_file} + {in_store} bytes");
+    assert!(text.contains(" INFO [loud] done\n"), "{}", &text[text.len().saturating_sub(400)..]);
+    // what Baton says after the bound goes to the file too
+    assert!(text.contains("outputFiles pattern '../../etc/passwd'"), "no WARN for the pattern");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,4 +186,33 @@ fn processes_a_task_started_die_with_a_killed_baton() {
     }
     assert!(left.is_empty(), "{} processes outlived baton", left.len());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn for_each_item_batches_count_in_the_descendant_bound() {
+    let h = harness();
+    h.embedded.engine.max_descendants.store(5, Ordering::SeqCst);
+    h.flow("id: child\nnamespace: n\ninputs:\n  - id: items\n    type: STRING\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ inputs.items }}\"\n");
+    let parent = |rows: usize| {
+        format!(
+            "id: parent{rows}\nnamespace: n\ntasks:\n  - id: write\n    type: io.kestra.plugin.core.storage.Write\n    \
+             content: \"{}\"\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEachItem\n    \
+             items: \"{{{{ outputs.write.uri }}}}\"\n    batch:\n      rows: 1\n    namespace: n\n    flowId: child\n    \
+             inputs:\n      items: \"{{{{ taskrun.items }}}}\"\n",
+            (0..rows).map(|i| format!("{i}\\n")).collect::<String>()
+        )
+    };
+    // 3 batches fit under 5; counted once each
+    let e = h.run(&parent(3), json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    assert_eq!(shared::runtime::fanout::count(&h.embedded.engine, &e.id).await.expect("count"), 3);
+    // 10 batches do not: none starts, the task fails naming the bound
+    let e = h.run(&parent(10), json!({})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = runs(&e, "each_items")[0].error.clone().unwrap_or_default();
+    assert!(err.contains("10 executions not started") && err.contains("at most 5, MAX_DESCENDANTS"), "{err}");
+    assert_eq!(shared::runtime::fanout::count(&h.embedded.engine, &e.id).await.expect("count"), 0);
+    let filter = shared::backend::ExecutionFilter { flow_id: Some("child".into()), ..Default::default() };
+    let kids = h.embedded.engine.state.list_executions(&filter).await.expect("list");
+    assert_eq!(kids.len(), 3, "only the first parent's batches ran");
 }

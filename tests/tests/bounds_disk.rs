@@ -77,6 +77,14 @@ fn a_full_disk_fails_the_execution_naming_the_home_and_listings_still_work() {
     let home = disk.0.join("home");
     let flow = disk.0.join("fill.yml");
     std::fs::write(&flow, filling_flow(&disk.0, "echo more")).expect("flow");
+    // written now, while there is room: the run started on the full disk
+    // (running `fill.yml` again would truncate its filler and free the disk)
+    let hello = disk.0.join("hello.yml");
+    std::fs::write(
+        &hello,
+        "id: hello\nnamespace: t\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+    )
+    .expect("flow");
     let out = output_within(baton(&home, &["run", flow.to_str().expect("path")]), Duration::from_secs(60));
     let said = text(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
@@ -89,10 +97,17 @@ fn a_full_disk_fails_the_execution_naming_the_home_and_listings_still_work() {
     assert!(listed.contains("t.fill") && listed.contains("FAILED") && !listed.contains("RUNNING"), "{listed}");
     let valid = output_within(baton(&home, &["validate", flow.to_str().expect("path")]), Duration::from_secs(20));
     assert!(valid.status.success(), "{}", text(&valid));
-    // a run started while the disk is full ends at once with an error naming the home
-    let again = output_within(baton(&home, &["run", flow.to_str().expect("path")]), Duration::from_secs(30));
-    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
-    assert!(text(&again).contains(&home.display().to_string()), "{}", text(&again));
+    // what the failure's record left free is taken too (a write that stops
+    // at ENOSPC leaves its partial file): the disk is full to the last byte
+    let _ = std::fs::write(disk.0.join("filler2"), vec![0u8; 16 << 20]);
+    // a run started while the disk is full ends at once with an error naming
+    // the home, before anything starts
+    let again = output_within(baton(&home, &["run", hello.to_str().expect("path")]), Duration::from_secs(30));
+    let said = text(&again);
+    assert_eq!(again.status.code(), Some(1), "{said}");
+    assert!(said.contains(&named) && said.contains("RESERVE_BYTES"), "{said}");
+    let list = output_within(baton(&home, &["executions", "list"]), Duration::from_secs(20));
+    assert!(!text(&list).contains("t.hello"), "{}", text(&list));
 }
 
 #[test]

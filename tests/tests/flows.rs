@@ -241,6 +241,7 @@ async fn a_duplicate_job_is_not_run_twice() {
             props: serde_json::Map::from_iter([("message".to_string(), json!("once"))]),
             timeout_ms: None,
             log_level: None,
+            log_to_file: false,
         },
         context: json!({"flow": {"namespace": "test", "id": "f"}, "inputs": {}, "outputs": {}, "vars": {}}),
         secret_inputs: vec![],

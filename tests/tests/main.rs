@@ -37,6 +37,7 @@ mod git;
 mod hostile;
 mod http;
 mod kestra_client;
+mod log_files;
 mod loops;
 mod migrate;
 mod migrate_beside;

@@ -94,10 +94,29 @@ async fn read_multipart(
 ) -> ApiResult<()> {
     let mut multipart =
         Multipart::from_request(request, &()).await.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    while let Some(field) = multipart.next_field().await? {
+    // the parts that are not files are held whole: all of them together
+    // are bounded as a JSON body of inputs is
+    let mut held = 0usize;
+    while let Some(mut field) = multipart.next_field().await? {
         let Some(name) = field.name().map(str::to_string) else { continue };
         let Some(file_name) = field.file_name().map(str::to_string) else {
-            let text = field.text().await?;
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await? {
+                held += chunk.len();
+                if held > MAX_INPUTS_BODY {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "the inputs of {what} that are not files (multipart part '{name}' and those before it) \
+                             are over Baton's bound of {} MiB (MAX_INPUTS_BODY); send large values as FILE inputs",
+                            MAX_INPUTS_BODY >> 20
+                        ),
+                    ));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            let text = String::from_utf8(bytes)
+                .map_err(|_| ApiError::bad_request(format!("multipart part '{name}' is not UTF-8 text")))?;
             read.inputs.insert(name, Value::String(text));
             continue;
         };

@@ -1,6 +1,7 @@
 //! Log routes: `GET /logs/{executionId}` (`minLevel`, `taskId`,
 //! `taskRunId`, `attempt`; Kestra's `LogEntry` list), `GET
-//! /logs/{executionId}/download` (text/plain), `GET
+//! /logs/{executionId}/download` (text/plain, with the attempts' log
+//! files streamed after the stored lines), `GET
 //! /logs/{executionId}/follow` (server-sent events, [`super::sse`]) and
 //! `GET /logs/search` (paged, newest first; the older parameters and
 //! Kestra's `filters[…]`, [`super::log_search`]).
@@ -8,18 +9,21 @@
 //! The search reads the logs of each matching execution: its cost grows
 //! with the executions of the namespace or flow searched.
 
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::StreamExt;
 use serde_json::Value;
 
 use super::ApiState;
 use super::error::ApiResult;
 use super::query::Params;
 use super::search::paged;
-use crate::backend::LogEntry;
+use crate::backend::{LogEntry, storage_path};
+use crate::runtime::attempt_logs::text_line;
 use crate::runtime::logs::{LogQuery, execution_logs, kestra_json};
 
 /// A log line as Kestra's API writes it: [`kestra_json`] with the fields
@@ -57,19 +61,56 @@ async fn execution_log(
     Ok(Json(Value::Array(logs.iter().map(log_json).collect())))
 }
 
+/// The stored lines as text, then each attempt's log file (its lines past
+/// the log volume bound, or all of them with `logToFile`) streamed from
+/// internal storage under a header naming it; `taskId`, `taskRunId` and
+/// `attempt` choose the files as they choose the lines (`minLevel` applies
+/// to the stored lines only).
 async fn download(State(s): State<ApiState>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
-    let logs = lines(&s, &id, raw.as_deref(), "GET /logs/{executionId}/download").await?;
-    let mut text = String::new();
-    for l in &logs {
-        let task = l.task_id.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default();
-        text.push_str(&format!("{} {}{task} {}\n", l.timestamp.to_rfc3339(), l.level, l.message));
+    let route = "GET /logs/{executionId}/download";
+    let logs = lines(&s, &id, raw.as_deref(), route).await?;
+    let query = LogQuery::from_pairs(Params::parse(raw.as_deref(), route, BY_EXECUTION)?.pairs)?;
+    let text: String = logs.iter().map(text_line).collect();
+    let mut files = Vec::new();
+    if let Some(e) = s.engine.state.load_execution(&id).await? {
+        for tr in &e.task_run_list {
+            for (i, a) in tr.attempts.iter().enumerate() {
+                let Some(uri) = &a.log_file else { continue };
+                let number = i as u32 + 1;
+                let chosen = match (&query.task_id, &query.task_run_id) {
+                    (Some(t), _) => t == &tr.task_id,
+                    (None, Some(r)) => r == &tr.id && query.attempt.is_none_or(|n| n == number),
+                    (None, None) => true,
+                };
+                if chosen {
+                    files.push((format!("--- [{}] attempt {number}: {uri}\n", tr.task_id), uri.clone()));
+                }
+            }
+        }
     }
+    let storage = s.engine.storage.clone();
+    let parts = futures::stream::iter(files).then(move |(header, uri)| {
+        let storage = storage.clone();
+        async move {
+            let head = futures::stream::once(async move { Ok(bytes::Bytes::from(header)) });
+            let body = match storage_path(&uri) {
+                Ok(path) => match storage.get(&path).await {
+                    Ok(reader) => tokio_util::io::ReaderStream::new(reader).boxed(),
+                    Err(e) => futures::stream::once(async move { Ok(bytes::Bytes::from(format!("({e})\n"))) }).boxed(),
+                },
+                Err(e) => futures::stream::once(async move { Ok(bytes::Bytes::from(format!("({e})\n"))) }).boxed(),
+            };
+            head.chain(body)
+        }
+    });
+    let first = futures::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(text)) });
+    let body = Body::from_stream(first.chain(parts.flatten()));
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.log\"")),
         ],
-        text,
+        body,
     )
         .into_response())
 }

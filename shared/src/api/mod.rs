@@ -75,6 +75,7 @@ pub mod search;
 pub mod sse;
 pub mod stats;
 pub mod taskruns;
+pub mod timeouts;
 pub mod triggers;
 pub mod ui;
 pub mod webhook;
@@ -134,7 +135,9 @@ pub fn router(state: ApiState) -> Router {
         // bodies read whole are bounded; the routes that stream uploads to
         // storage say so themselves (`limits`)
         .layer(limits::default())
-        .layer(axum::middleware::from_fn(limits::json_413));
+        .layer(axum::middleware::from_fn(limits::json_413))
+        // a handler answers within its route class's bound (`timeouts`)
+        .layer(axum::middleware::from_fn_with_state(timeouts::RequestTimeouts::default(), timeouts::request_timeout));
     Router::new()
         .route("/healthz", get(healthz))
         // Cloud Run's front end answers paths ending in `z` itself: outside
@@ -151,7 +154,10 @@ pub fn router(state: ApiState) -> Router {
 /// `/healthz`: what a service open to anyone serves, so that exposing a
 /// webhook exposes nothing else (`BATON_API_ROUTES=webhooks`).
 pub fn webhooks_router(state: ApiState) -> Router {
-    let api = webhook::routes().method_not_allowed_fallback(method_not_allowed).fallback(webhooks_only);
+    let api = webhook::routes()
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(webhooks_only)
+        .layer(axum::middleware::from_fn_with_state(timeouts::RequestTimeouts::default(), timeouts::request_timeout));
     Router::new()
         .route("/healthz", get(healthz))
         // Cloud Run's front end answers paths ending in `z` itself: outside

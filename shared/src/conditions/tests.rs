@@ -220,7 +220,7 @@ fn flow_conditions_test_the_flow_owning_the_trigger() {
 #[test]
 fn has_retry_attempt_looks_at_retried_task_runs_only() {
     let mut e = execution("n", "f", StateType::Success);
-    let attempt = |s: StateType| Attempt { state: State::new(s, Utc::now()), worker_id: None };
+    let attempt = |s: StateType| Attempt { state: State::new(s, Utc::now()), worker_id: None, log_file: None };
     let run: TaskRun = serde_json::from_value(json!({
         "id": "t1", "executionId": "e1", "namespace": "n", "flowId": "f", "taskId": "a",
         "state": {"current": "SUCCESS", "histories": []}

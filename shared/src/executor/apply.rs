@@ -92,6 +92,7 @@ fn apply(
                     a.state.set(StateType::Running, result.start);
                 }
                 a.state.set(result.state, result.end);
+                a.log_file = result.log_file.clone();
                 if tr.state.current == StateType::Created {
                     tr.state.set(StateType::Running, result.start);
                 }

@@ -446,7 +446,7 @@ impl<'a> Stepper<'a> {
         if !resend {
             let now = self.now;
             let tr = &mut self.exec.task_run_list[idx];
-            tr.attempts.push(Attempt { state: State::new(StateType::Created, now), worker_id: None });
+            tr.attempts.push(Attempt { state: State::new(StateType::Created, now), worker_id: None, log_file: None });
             tr.next_retry_date = None;
             self.mark(idx);
         }
@@ -466,6 +466,7 @@ impl<'a> Stepper<'a> {
                 props: task.props.clone(),
                 timeout_ms: task.timeout.map(|d| d.num_milliseconds()),
                 log_level: task.log_level.clone(),
+                log_to_file: task.log_to_file,
             },
             context,
             secret_inputs: self.flow.secret_inputs(),

@@ -140,7 +140,7 @@ impl<'a> Stepper<'a> {
     fn finish_items(&mut self, idx: usize, state: StateType, error: Option<String>) {
         let now = self.now;
         let tr = &mut self.exec.task_run_list[idx];
-        tr.attempts.push(Attempt { state: State::new(state, now), worker_id: None });
+        tr.attempts.push(Attempt { state: State::new(state, now), worker_id: None, log_file: None });
         if error.is_some() {
             tr.error = error;
         }
@@ -195,7 +195,7 @@ pub(crate) fn apply_batches_ended(
         }
         None => None,
     };
-    tr.attempts.push(Attempt { state: State::new(state, now), worker_id: None });
+    tr.attempts.push(Attempt { state: State::new(state, now), worker_id: None, log_file: None });
     tr.state.set(state, now);
     true
 }

@@ -91,7 +91,9 @@ mod tests {
             task_id: task.into(),
             parent_task_run_id: None,
             value: None,
-            attempts: (0..attempts).map(|_| Attempt { state: State::new(state, now), worker_id: None }).collect(),
+            attempts: (0..attempts)
+                .map(|_| Attempt { state: State::new(state, now), worker_id: None, log_file: None })
+                .collect(),
             outputs: None,
             state: State::new(state, now),
             iteration: None,

@@ -181,6 +181,7 @@ impl<'a> Sim<'a> {
                 labels: vec![],
                 start: self.now,
                 end: self.now,
+                log_file: None,
             },
         };
         apply_event_indexed(&self.flow, &mut self.exec, &mut self.index, &result, self.now);
@@ -604,6 +605,7 @@ fn labels_from_a_task_result_land_on_the_execution() {
             labels: vec![crate::model::Label { key: "file".into(), value: "x.csv".into() }],
             start: sim.now,
             end: sim.now,
+            log_file: None,
         },
     };
     let now = sim.now;

@@ -208,6 +208,7 @@ async fn report_result(engine: &Arc<Engine>, a: &Attempt, f: Finished) -> Result
         labels: vec![],
         start: a.started,
         end: now,
+        log_file: None,
     };
     let event = ExecutionEvent::TaskResult {
         execution_id: a.execution_id.clone(),

@@ -118,6 +118,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
                 labels: vec![],
                 start: last.state.start_date.unwrap_or(now),
                 end: now,
+                log_file: None,
             };
             let event = ExecutionEvent::TaskResult {
                 execution_id: exec.id.clone(),

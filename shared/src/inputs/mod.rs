@@ -31,13 +31,25 @@ pub enum InputError {
     /// The value (given or default) does not fit the input's type.
     #[error("Invalid value for input '{id}': expected {expected}, got '{got}'")]
     Invalid { id: String, expected: String, got: String },
+    /// The inputs an execution holds are over [`MAX_INPUTS_BYTES`].
+    #[error(
+        "Input '{id}' is too large: the execution's inputs take {bytes} bytes, more than Baton's bound of \
+         {} KiB (MAX_INPUTS_BYTES); pass large values as FILE inputs", MAX_INPUTS_BYTES >> 10
+    )]
+    TooLarge { id: String, bytes: usize },
 }
+
+/// Bytes (as JSON) the inputs of one execution may take: 512 KiB. They are
+/// kept in the execution's document, rewritten at each step (and a
+/// Firestore document holds at most 1 MiB): a 15 MB STRING input once made
+/// a three-task flow take a minute. Files go as FILE inputs.
+pub const MAX_INPUTS_BYTES: usize = 512 * 1024;
 
 impl InputError {
     /// The id of the input concerned.
     pub fn id(&self) -> &str {
         match self {
-            InputError::Missing { id } | InputError::Invalid { id, .. } => id,
+            InputError::Missing { id } | InputError::Invalid { id, .. } | InputError::TooLarge { id, .. } => id,
         }
     }
 }
@@ -90,7 +102,17 @@ pub fn resolve_inputs(
             Err(m) => errors.push(InputError::Invalid { id: input.id.clone(), expected: m.expected, got: m.got }),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        let size = |v: &Value| serde_json::to_vec(v).map_or(0, |b| b.len());
+        let bytes: usize = out.iter().map(|(k, v)| k.len() + size(v)).sum();
+        if bytes > MAX_INPUTS_BYTES {
+            let largest = out.iter().max_by_key(|(_, v)| size(v)).map(|(k, _)| k.clone()).unwrap_or_default();
+            return Err(vec![InputError::TooLarge { id: largest, bytes }]);
+        }
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Replaces a `{{ now() }}` default with the resolution time.

@@ -271,3 +271,24 @@ fn a_json_input_is_checked_against_its_json_schema_naming_the_failing_path() {
     assert!(problems[0].contains("jsonSchema applies to JSON inputs only"), "{problems:?}");
     assert!(problems[1].contains("keyword '$ref' is not supported"), "{problems:?}");
 }
+
+#[test]
+fn inputs_over_the_bound_are_refused_naming_the_largest() {
+    let inputs: Vec<Input> = serde_json::from_value(serde_json::json!([
+        {"id": "small", "type": "STRING"},
+        {"id": "big", "type": "STRING"}
+    ]))
+    .expect("inputs");
+    let now = chrono::Utc::now();
+    let given = |n: usize| {
+        serde_json::Map::from_iter([
+            ("small".to_string(), serde_json::json!("x")),
+            ("big".to_string(), serde_json::json!("y".repeat(n))),
+        ])
+    };
+    assert!(resolve_inputs(&inputs, &given(MAX_INPUTS_BYTES - 100), now).is_ok());
+    let e = resolve_inputs(&inputs, &given(MAX_INPUTS_BYTES), now).expect_err("too large");
+    assert_eq!(e.len(), 1);
+    let msg = e[0].to_string();
+    assert!(msg.contains("Input 'big' is too large") && msg.contains("512 KiB (MAX_INPUTS_BYTES)"), "{msg}");
+}

@@ -33,6 +33,10 @@ pub struct Attempt {
     /// The worker that claimed this attempt (Baton extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
+    /// Kestra's `logFile`: the attempt's log file in internal storage
+    /// (its lines past the log volume bound, or all with `logToFile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
 }
 
 /// One run of one task (one per iteration value inside a ForEach).

@@ -251,6 +251,9 @@ pub struct Task {
     pub worker_group: Option<String>,
     /// Kestra's `logLevel`: the task's log lines below it are dropped.
     pub log_level: Option<String>,
+    /// Kestra's `logToFile`: the task's log lines go to a file in internal
+    /// storage (the attempt's `logFile`) instead of the execution's logs.
+    pub log_to_file: bool,
     pub props: Map<String, Value>,
     pub children: Children,
     pub errors: Vec<Task>,
@@ -681,12 +684,7 @@ impl Reader<'_> {
                 format!("logLevel '{l}' is not one of TRACE, DEBUG, INFO, WARN, ERROR"),
             );
         }
-        if obj.get("logToFile").is_some_and(|v| v.as_bool() != Some(false) && !v.is_null()) {
-            self.problem(
-                &child_key(path, "logToFile"),
-                "logToFile is not supported by Baton yet: the task's logs are stored with the execution's (remove it)",
-            );
-        }
+        let log_to_file = bool_key(self, "logToFile");
         if let Some(v) = obj.get("version").filter(|v| !v.is_null())
             && !scalar_string(v).eq_ignore_ascii_case("latest")
         {
@@ -756,6 +754,7 @@ impl Reader<'_> {
             run_if: opt_string("runIf"),
             worker_group: obj.get("workerGroup").and_then(|w| w.get("key").or(Some(w))).map(scalar_string),
             log_level,
+            log_to_file,
             props,
             children,
             errors,

@@ -50,6 +50,7 @@ pub fn children(id: &str, props: &Map<String, Value>, path: &str) -> Children {
         run_if: None,
         worker_group: None,
         log_level: None,
+        log_to_file: false,
         props,
         children: Children::None,
         errors: Vec::new(),

@@ -37,6 +37,8 @@ pub fn looks_full(error: &str) -> bool {
 pub struct DiskGuard {
     home: PathBuf,
     tripped: watch::Sender<Option<String>>,
+    /// Why the reserve could not be set aside when the home was opened.
+    short: Option<String>,
 }
 
 impl DiskGuard {
@@ -44,13 +46,30 @@ impl DiskGuard {
     /// there is room for it (a partial reserve is removed).
     pub fn open(home: &Path) -> Arc<DiskGuard> {
         let reserve = home.join(RESERVE_FILE);
+        let mut short = None;
         if std::fs::metadata(&reserve).map(|m| m.len()).unwrap_or(0) < RESERVE_BYTES as u64
             && let Err(e) = std::fs::write(&reserve, vec![0u8; RESERVE_BYTES])
         {
             let _ = std::fs::remove_file(&reserve);
             tracing::warn!(path = %reserve.display(), error = %e, "cannot set aside the disk reserve");
+            short = looks_full(&e.to_string()).then(|| {
+                format!(
+                    "the disk holding the Baton home {} is full: there is not even room for the {} MiB Baton sets \
+                 aside to record failures (RESERVE_BYTES; {e}); free space there, then run the flow again",
+                    home.display(),
+                    RESERVE_BYTES >> 20
+                )
+            });
         }
-        Arc::new(DiskGuard { home: home.to_path_buf(), tripped: watch::channel(None).0 })
+        Arc::new(DiskGuard { home: home.to_path_buf(), tripped: watch::channel(None).0, short })
+    }
+
+    /// When the reserve could not be set aside as the home was opened (the
+    /// disk is full, or nearly): why, naming the home. `baton run` starts
+    /// no execution then — it would stop at its first write, at a point
+    /// that depends on what else frees or takes space meanwhile.
+    pub fn short_of_room(&self) -> Option<&str> {
+        self.short.as_deref()
     }
 
     /// When `error` says the disk is full: frees the reserve, tells the

@@ -47,6 +47,7 @@ fn success(exec: &Execution, task_id: &str) -> ExecutionEvent {
             labels: vec![],
             start: now,
             end: now,
+            log_file: None,
         },
     }
 }

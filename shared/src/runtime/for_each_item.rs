@@ -78,7 +78,16 @@ pub async fn start(
     let total = ev.get("numberOfBatches").and_then(Value::as_u64).unwrap_or(0);
     if from == 0 && to == total {
         // the whole range: checked once, before any launch
-        if let Some(why) = cannot_start(engine, &parent, &namespace, &flow_id).await? {
+        let why = match cannot_start(engine, &parent, &namespace, &flow_id).await? {
+            Some(why) => Some(why),
+            // all the batches count against the root's descendant bound
+            None => {
+                let (_, root) = subflow_depth(engine, &parent).await?;
+                let what = format!("ForEachItem {namespace}.{flow_id} ({total} batches)");
+                super::fanout::reserve(engine, &root, task_run_id, total, &what).await?.err()
+            }
+        };
+        if let Some(why) = why {
             let event = ExecutionEvent::BatchesEnded {
                 execution_id: execution_id.to_string(),
                 task_run_id: task_run_id.to_string(),

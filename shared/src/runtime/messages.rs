@@ -100,6 +100,10 @@ pub struct TaskResult {
     pub labels: Vec<Label>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    /// The attempt's log file in internal storage (`kestra:///…`): its
+    /// lines past the log volume bound, or all of them with `logToFile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
 }
 
 /// The task a worker runs: its type and unrendered properties.
@@ -116,6 +120,10 @@ pub struct JobTask {
     /// Kestra's `logLevel`: log lines below it are dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
+    /// Kestra's `logToFile`: the task's log lines go to a file in internal
+    /// storage instead of the execution's logs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub log_to_file: bool,
 }
 
 /// One attempt of one task run, for a worker of the task's group.

@@ -2,6 +2,7 @@
 //! drive the pure engine over backends and queues, plus the embedded
 //! (single-process) wiring.
 
+pub mod attempt_logs;
 pub mod backfill;
 pub mod diskfull;
 pub mod embedded;

@@ -53,7 +53,7 @@ pub async fn recover_execution(engine: &Engine, id: &str) -> Result<usize, Backe
             }
             let was = last.state.current;
             last.state.set(StateType::Killed, now);
-            tr.attempts.push(Attempt { state: State::new(StateType::Created, now), worker_id: None });
+            tr.attempts.push(Attempt { state: State::new(StateType::Created, now), worker_id: None, log_file: None });
             changed.push(tr.id.clone());
             logs.push(LogEntry {
                 namespace: exec.namespace.clone(),

@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::FutureExt;
 use serde_json::{Map, Value};
 
+use super::attempt_logs::{AttemptLogs, log_file_path};
 use super::engine::Engine;
 use super::launcher::publish_event;
 use super::messages::{ExecutionEvent, TaskResult, WorkerJob};
@@ -136,7 +137,17 @@ impl Worker {
         };
         // a panic inside a task (a plugin bug, an input nobody foresaw) fails the
         // attempt with the panic's message instead of losing the job
-        let result = match std::panic::AssertUnwindSafe(self.run(job, start, released_rx)).catch_unwind().await {
+        // the attempt's lines past its log volume bound (all of them with
+        // `logToFile`) go to a file in internal storage
+        let path = log_file_path(&job.namespace, &job.flow_id, &job.execution_id, &job.task.id, &job.task_run_id);
+        let logs = Arc::new(AttemptLogs::new(
+            Arc::new(engine.logs.clone()),
+            engine.storage.clone(),
+            path,
+            job.task.log_to_file,
+        ));
+        let run = self.run(job, start, released_rx, logs.clone());
+        let result = match std::panic::AssertUnwindSafe(run).catch_unwind().await {
             Ok(r) => r,
             Err(panic) => {
                 let msg = format!("task '{}' crashed: {}", job.task.id, panic_message(panic.as_ref()));
@@ -144,12 +155,14 @@ impl Worker {
                 Some(failed_result(msg, start, Utc::now()))
             }
         };
-        let Some(result) = result else {
+        let log_file = logs.finish().await;
+        let Some(mut result) = result else {
             // started elsewhere (a Cloud Run Job): its result is reported when it
             // ends (the sweep); a duplicate of this job now finds the claim done
             engine.state.finish_claim(&job.task_run_id, job.attempt).await?;
             return Ok(JobOutcome::Ran);
         };
+        result.log_file = log_file;
         // a failure's log lines are stored (and echoed) before the executor
         // hears of it: a reader never sees the task FAILED before its reason
         if result.state.is_failed() {
@@ -212,6 +225,7 @@ impl Worker {
         job: &WorkerJob,
         start: chrono::DateTime<Utc>,
         mut released: tokio::sync::watch::Receiver<bool>,
+        logs: Arc<AttemptLogs>,
     ) -> Option<TaskResult> {
         let engine = &self.engine;
         let failed = |msg: String| Some(failed_result(msg, start, Utc::now()));
@@ -245,7 +259,7 @@ impl Worker {
                 renderer: engine.renderer.clone(),
                 kv: engine.kv.clone(),
                 storage: engine.storage.clone(),
-                logs: super::logs::task_sink(Arc::new(engine.logs.clone()), job.task.log_level.as_deref()),
+                logs: super::logs::task_sink(logs, job.task.log_level.as_deref()),
                 http: engine.http.clone(),
                 progress: engine.progress.clone(),
                 work_root: engine.work_root.clone(),
@@ -336,6 +350,7 @@ impl Worker {
                     labels: vec![],
                     start,
                     end: Utc::now(),
+                    log_file: None,
                 });
             }
         };
@@ -360,6 +375,7 @@ impl Worker {
                     .collect(),
                 start,
                 end: Utc::now(),
+                log_file: None,
             }),
             Err(e) => {
                 let msg = cx.mask_text(&e.to_string());
@@ -372,7 +388,15 @@ impl Worker {
 
 /// A FAILED attempt with this error.
 fn failed_result(error: String, start: DateTime<Utc>, end: DateTime<Utc>) -> TaskResult {
-    TaskResult { state: StateType::Failed, outputs: Map::new(), error: Some(error), labels: vec![], start, end }
+    TaskResult {
+        state: StateType::Failed,
+        outputs: Map::new(),
+        error: Some(error),
+        labels: vec![],
+        start,
+        end,
+        log_file: None,
+    }
 }
 
 /// The text of a panic's payload (`panic!("…")` carries a `&str` or a `String`).

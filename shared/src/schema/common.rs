@@ -59,7 +59,13 @@ pub const TASK_DOCS: &[PropDoc] = &[
     PropDoc::new("logLevel", "Drop the task's log lines below this level.")
         .values(&["TRACE", "DEBUG", "INFO", "WARN", "ERROR"])
         .fixed(),
-    PropDoc::new("logToFile", "Only false: Baton stores task logs with the execution's.").default("false").fixed(),
+    PropDoc::new(
+        "logToFile",
+        "Store the task's logs as a text file in internal storage instead of with the execution's logs (the \
+         attempt's `logFile`, downloaded with the execution's logs): for tasks that log a lot.",
+    )
+    .default("false")
+    .fixed(),
     PropDoc::new("errors", "Tasks run when this task fails.").fixed(),
     PropDoc::new("finally", "Tasks run after this task, whatever its end.").fixed(),
     PropDoc::new("version", "Only LATEST: Baton runs one version of each task type.").values(&["LATEST"]).fixed(),

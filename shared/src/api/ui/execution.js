@@ -188,7 +188,15 @@ async function logs(e, taskId, minLevel, change) {
   const lvlSel = h("select", { name: "minLevel", onchange: (ev) => change(taskId, ev.target.value) }, ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].map((l) => h("option", { value: l, selected: l === minLevel }, l)));
   return h("div", {},
     h("div", { class: "filters" }, taskSel, lvlSel, h("a", { class: "btn", href: `/api/v1/logs/${enc(e.id)}/download`, download: `${e.id}.log` }, "Download")),
+    logFiles(e, taskId),
     h("div", { class: "logs", "data-testid": "logs" }, lines.length ? grouped(e, lines) : h("span", { class: "muted" }, "No logs.")));
+}
+
+/** Links to the attempts' log files (lines past the task's log volume bound, or all with logToFile). */
+function logFiles(e, taskId) {
+  const files = e.taskRunList.filter((t) => !taskId || t.taskId === taskId).flatMap((t) =>
+    (t.attempts || []).map((a, i) => a.logFile && h("a", { class: "btn", "data-testid": "log-file", href: `/api/v1/executions/${enc(e.id)}/file?path=${enc(a.logFile)}`, download: "" }, `${t.taskId} attempt ${i + 1} log file`)).filter(Boolean));
+  return files.length ? h("div", { class: "filters" }, h("span", { class: "muted" }, "Log files:"), files) : "";
 }
 
 function logRow(l) {

@@ -67,6 +67,16 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     for bad in &secrets.invalid {
         eprintln!("warning: {bad} is not valid base64 and is ignored");
     }
+    // no room even for the failure reserve: refused before anything is
+    // opened or started (a run would stop at its first write, at a point
+    // that depends on what else frees or takes space meanwhile)
+    if home.is_dir() {
+        let guard = shared::runtime::diskfull::DiskGuard::open(home);
+        if let Some(why) = guard.short_of_room() {
+            eprintln!("error: {why}");
+            return 1;
+        }
+    }
     let progress = TerminalProgress::new();
     let embedded = match Embedded::open_local(LocalOptions {
         home: home.to_path_buf(),

@@ -1,10 +1,9 @@
 //! Bounds on what a script may write: a line is at most
 //! [`MAX_LINE_BYTES`] (the rest is dropped, the line ends with a marker
-//! saying how much), a task attempt stores at most [`MAX_TASK_LOG_BYTES`]
-//! of log lines (later lines are dropped and one WARN says how many), and
-//! no more is read while the log store is [`MAX_LOG_BACKLOG_BYTES`]
-//! behind, so a script printing without end waits on its pipe instead of
-//! growing memory.
+//! saying how much), and no more is read while the log store is
+//! [`MAX_LOG_BACKLOG_BYTES`] behind, so a script printing without end
+//! waits on its pipe instead of growing memory. The attempt's log volume
+//! bound is its sink's ([`crate::runtime::attempt_logs`]).
 
 use std::time::Duration;
 
@@ -15,9 +14,6 @@ use crate::plugins::RunContext;
 /// Bytes of one output line kept; the rest of the line is dropped (1 MiB,
 /// so a `::{"outputs":…}::` line of that size still parses).
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
-/// Bytes of log lines one attempt of a script task stores (64 MiB); later
-/// lines are dropped, counted, and the task goes on.
-pub const MAX_TASK_LOG_BYTES: u64 = 64 * 1024 * 1024;
 /// Bytes of log lines waiting for the store before the script's output is
 /// no longer read (8 MiB): the pipe fills and the script waits.
 pub const MAX_LOG_BACKLOG_BYTES: usize = 8 * 1024 * 1024;
@@ -85,58 +81,28 @@ impl<R: AsyncRead + Unpin> Lines<R> {
     }
 }
 
-/// The log volume one attempt may store; when dropped, says so once with a
-/// WARN (also when the task is cut short: the budget is dropped with it).
+/// The script's lines on their way to the task's logs: no more is read
+/// while the log store (or the attempt's log file, past the log volume
+/// bound [`crate::runtime::attempt_logs::MAX_TASK_LOG_BYTES`]) is more than
+/// [`MAX_LOG_BACKLOG_BYTES`] behind.
 pub(crate) struct LogBudget<'a> {
     cx: &'a RunContext,
-    limit: u64,
-    used: u64,
-    dropped_lines: u64,
-    dropped_bytes: u64,
 }
 
 impl<'a> LogBudget<'a> {
     pub fn new(cx: &'a RunContext) -> Self {
-        Self::with_limit(cx, MAX_TASK_LOG_BYTES)
+        LogBudget { cx }
     }
 
-    fn with_limit(cx: &'a RunContext, limit: u64) -> Self {
-        LogBudget { cx, limit, used: 0, dropped_lines: 0, dropped_bytes: 0 }
-    }
-
-    /// Logs `message` if the budget allows it, else counts it as dropped.
+    /// Logs `message` (the attempt's sink applies the volume bound).
     pub fn log(&mut self, level: &str, message: &str) {
-        let len = message.len() as u64;
-        if self.dropped_lines == 0 && self.used + len <= self.limit {
-            self.used += len;
-            self.cx.log(level, message);
-        } else {
-            self.dropped_lines += 1;
-            self.dropped_bytes += len;
-        }
+        self.cx.log(level, message);
     }
 
     /// Waits while the log store is too far behind (backpressure).
     pub async fn wait_for_store(&self) {
         while self.cx.services.logs.backlog_bytes() > MAX_LOG_BACKLOG_BYTES {
             tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-}
-
-impl Drop for LogBudget<'_> {
-    fn drop(&mut self) {
-        if self.dropped_lines > 0 {
-            self.cx.log(
-                "WARN",
-                &format!(
-                    "{} lines ({} bytes) of output were not stored: the task's log volume bound \
-                     (MAX_TASK_LOG_BYTES, {} MiB) was reached",
-                    self.dropped_lines,
-                    self.dropped_bytes,
-                    self.limit >> 20
-                ),
-            );
         }
     }
 }
@@ -165,21 +131,5 @@ mod tests {
         let lines = all(&big, 1000).await;
         assert_eq!(lines.len(), 1);
         assert!(lines[0].contains("299000 more bytes"), "{}", &lines[0][990..]);
-    }
-
-    #[tokio::test]
-    async fn the_budget_drops_lines_past_the_volume_and_warns_once() {
-        let env = crate::plugins::core::test_support::Env::new();
-        let cx = env.cx(&serde_json::json!({}));
-        {
-            let mut b = LogBudget::with_limit(&cx, 10);
-            b.log("INFO", "12345");
-            b.log("INFO", "67890");
-            b.log("INFO", "x");
-            b.log("INFO", "yy");
-        }
-        let lines = env.logs.text();
-        assert_eq!(lines.len(), 3, "{lines:?}");
-        assert!(lines[2].contains("2 lines (3 bytes)") && lines[2].contains("MAX_TASK_LOG_BYTES"), "{lines:?}");
     }
 }

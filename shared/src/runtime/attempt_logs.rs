@@ -1,0 +1,370 @@
+//! One task attempt's log lines on their way to the store, under the
+//! attempt's log volume bound.
+//!
+//! At most [`MAX_TASK_LOG_BYTES`] of an attempt's lines are stored with the
+//! execution's logs. The lines past it — and every line of a task with
+//! Kestra's `logToFile: true` — go to a text file in internal storage at
+//! `{execution}/tasks/{task}/{taskRunId}/log-{5 chars}.txt` (where Kestra's
+//! `RunContext.logFileURI` puts it), one line per entry as the logs
+//! download writes them (`{timestamp} {LEVEL} [{task}] {message}`). The
+//! file is streamed to storage as the lines come (never held whole): its
+//! pending bytes count in [`LogSink::backlog_bytes`], so a script printing
+//! without end waits on its pipe while the upload catches up. When the
+//! bound is reached, one stored WARN names the file at once, and another
+//! at the end says how many lines and bytes it holds; the attempt records
+//! the file as its `logFile` (Kestra's `TaskRunAttempt.logFile`).
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use chrono::Utc;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::task::JoinHandle;
+
+use crate::backend::{BackendError, LogEntry, Storage};
+use crate::plugins::context::{LogSink, execution_prefix};
+
+/// Bytes of log messages one attempt of a task stores with the execution's
+/// logs (64 MiB); the rest goes to the attempt's log file.
+pub const MAX_TASK_LOG_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The sink of one attempt: the store up to the bound, then the log file.
+pub struct AttemptLogs {
+    inner: Arc<dyn LogSink>,
+    storage: Arc<dyn Storage>,
+    /// The storage path of the log file (`/ns/flow/executions/…/log-x.txt`).
+    path: String,
+    /// Kestra's `logToFile`: every line goes to the file.
+    to_file: bool,
+    limit: u64,
+    state: Mutex<Spill>,
+}
+
+/// The file's pipe and the task streaming it to storage.
+type Upload = (Arc<Pipe>, JoinHandle<Result<u64, BackendError>>);
+
+#[derive(Default)]
+struct Spill {
+    /// Bytes of messages stored.
+    stored: u64,
+    lines: u64,
+    bytes: u64,
+    upload: Option<Upload>,
+    /// The last entry seen, for the closing WARN's identity.
+    last: Option<LogEntry>,
+}
+
+/// The storage path of an attempt's log file.
+pub fn log_file_path(namespace: &str, flow_id: &str, execution_id: &str, task_id: &str, task_run_id: &str) -> String {
+    let suffix: String = uuid::Uuid::new_v4().simple().to_string().chars().take(5).collect();
+    format!(
+        "{}/tasks/{}/{task_run_id}/log-{suffix}.txt",
+        execution_prefix(namespace, flow_id, execution_id),
+        crate::model::ids::slugify(task_id)
+    )
+}
+
+/// One log line as the file and the logs download write it.
+pub fn text_line(l: &LogEntry) -> String {
+    let task = l.task_id.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default();
+    format!("{} {}{task} {}\n", l.timestamp.to_rfc3339(), l.level, l.message)
+}
+
+impl AttemptLogs {
+    pub fn new(inner: Arc<dyn LogSink>, storage: Arc<dyn Storage>, path: String, to_file: bool) -> AttemptLogs {
+        Self::with_limit(inner, storage, path, to_file, MAX_TASK_LOG_BYTES)
+    }
+
+    /// With another volume bound (tests).
+    pub fn with_limit(
+        inner: Arc<dyn LogSink>,
+        storage: Arc<dyn Storage>,
+        path: String,
+        to_file: bool,
+        limit: u64,
+    ) -> AttemptLogs {
+        AttemptLogs { inner, storage, path, to_file, limit, state: Mutex::new(Spill::default()) }
+    }
+
+    fn uri(&self) -> String {
+        format!("kestra://{}", self.path)
+    }
+
+    /// Ends the file: waits until it is written and returns its
+    /// `kestra://` URI, `None` when no line went to it. A failed write is
+    /// logged (stored) and gives `None`.
+    pub async fn finish(&self) -> Option<String> {
+        let (upload, lines, bytes, last) = {
+            let mut s = self.state.lock().ok()?;
+            (s.upload.take(), s.lines, s.bytes, s.last.take())
+        };
+        let (pipe, handle) = upload?;
+        pipe.close();
+        let written = match handle.await {
+            Ok(r) => r,
+            Err(e) => Err(BackendError::Invalid(format!("the upload stopped: {e}"))),
+        };
+        let note = |level: &str, message: String| {
+            if let Some(mut l) = last.clone() {
+                l.level = level.into();
+                l.message = message;
+                l.timestamp = Utc::now();
+                self.inner.emit(l);
+            }
+        };
+        match written {
+            Ok(_) if self.to_file => Some(self.uri()),
+            Ok(_) => {
+                note(
+                    "WARN",
+                    format!(
+                        "{lines} lines ({bytes} bytes) past the task's log volume bound (MAX_TASK_LOG_BYTES, {} MiB) \
+                         are in the attempt's log file {}",
+                        self.limit >> 20,
+                        self.uri()
+                    ),
+                );
+                Some(self.uri())
+            }
+            Err(e) => {
+                note(
+                    "ERROR",
+                    format!("{lines} lines ({bytes} bytes) of logs were lost: cannot write {}: {e}", self.uri()),
+                );
+                None
+            }
+        }
+    }
+
+    /// Appends `entry` to the file, starting its upload on the first line.
+    fn spill(&self, s: &mut Spill, entry: &LogEntry) {
+        let line = text_line(entry);
+        s.lines += 1;
+        s.bytes += entry.message.len() as u64;
+        if s.upload.is_none() {
+            let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+            if !self.to_file {
+                let mut notice = entry.clone();
+                notice.level = "WARN".into();
+                notice.message = format!(
+                    "the task's log volume bound (MAX_TASK_LOG_BYTES, {} MiB) was reached: its next lines go to {}",
+                    self.limit >> 20,
+                    self.uri()
+                );
+                self.inner.emit(notice);
+            }
+            let pipe = Arc::new(Pipe::default());
+            let (storage, path, reader) = (self.storage.clone(), self.path.clone(), PipeReader(pipe.clone()));
+            let handle = rt.spawn(async move { storage.put(&path, Box::pin(reader)).await });
+            s.upload = Some((pipe, handle));
+        }
+        if let Some((pipe, _)) = &s.upload {
+            pipe.push(line.as_bytes());
+        }
+        s.last = Some(entry.clone());
+    }
+}
+
+impl LogSink for AttemptLogs {
+    fn emit(&self, entry: LogEntry) {
+        let Ok(mut s) = self.state.lock() else { return };
+        let len = entry.message.len() as u64;
+        if !self.to_file && s.lines == 0 && s.stored + len <= self.limit {
+            s.stored += len;
+            drop(s);
+            self.inner.emit(entry);
+        } else {
+            self.spill(&mut s, &entry);
+        }
+    }
+
+    fn backlog_bytes(&self) -> usize {
+        let pending = self.state.lock().ok().and_then(|s| s.upload.as_ref().map(|(p, _)| p.pending())).unwrap_or(0);
+        self.inner.backlog_bytes() + pending
+    }
+}
+
+impl Drop for AttemptLogs {
+    /// An attempt dropped before `finish` (its process stopping) still ends
+    /// its file: the upload reads to the end of what was written.
+    fn drop(&mut self) {
+        if let Ok(s) = self.state.get_mut()
+            && let Some((pipe, _)) = &s.upload
+        {
+            pipe.close();
+        }
+    }
+}
+
+/// Bytes on their way to storage: written by a synchronous sink, read by
+/// the upload as an `AsyncRead` that ends when the pipe is closed.
+#[derive(Default)]
+struct Pipe {
+    state: Mutex<PipeState>,
+}
+
+#[derive(Default)]
+struct PipeState {
+    buf: Vec<u8>,
+    /// Read position in `buf`.
+    at: usize,
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+impl Pipe {
+    fn push(&self, bytes: &[u8]) {
+        if let Ok(mut s) = self.state.lock() {
+            s.buf.extend_from_slice(bytes);
+            if let Some(w) = s.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    fn close(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.closed = true;
+            if let Some(w) = s.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.state.lock().map(|s| s.buf.len() - s.at).unwrap_or(0)
+    }
+}
+
+struct PipeReader(Arc<Pipe>);
+
+impl AsyncRead for PipeReader {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let Ok(mut s) = self.0.state.lock() else {
+            return Poll::Ready(Err(std::io::Error::other("the log pipe's lock is poisoned")));
+        };
+        let available = s.buf.len() - s.at;
+        if available == 0 {
+            if s.closed {
+                return Poll::Ready(Ok(()));
+            }
+            s.waker = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = available.min(out.remaining());
+        let at = s.at;
+        out.put_slice(&s.buf[at..at + n]);
+        s.at += n;
+        if s.at == s.buf.len() {
+            s.buf.clear();
+            s.at = 0;
+        } else if s.at > 1024 * 1024 {
+            // keep the buffer from growing with what was already read
+            s.buf.drain(..at + n);
+            s.at = 0;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::backend::memory::MemoryStorage;
+
+    #[derive(Default)]
+    struct Keep(Mutex<Vec<LogEntry>>);
+    impl LogSink for Keep {
+        fn emit(&self, e: LogEntry) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(e);
+            }
+        }
+    }
+
+    fn line(message: &str) -> LogEntry {
+        LogEntry {
+            namespace: "n".into(),
+            flow_id: "f".into(),
+            execution_id: "e".into(),
+            task_id: Some("t".into()),
+            task_run_id: Some("tr".into()),
+            attempt_number: Some(1),
+            timestamp: Utc::now(),
+            level: "INFO".into(),
+            message: message.into(),
+        }
+    }
+
+    async fn read(storage: &MemoryStorage, uri: &str) -> String {
+        let mut s = String::new();
+        let path = uri.strip_prefix("kestra://").unwrap_or(uri);
+        storage.get(path).await.expect("file").read_to_string(&mut s).await.expect("read");
+        s
+    }
+
+    #[tokio::test]
+    async fn lines_past_the_bound_go_to_the_file_named_in_the_stored_logs() {
+        let keep = Arc::new(Keep::default());
+        let storage = Arc::new(MemoryStorage::default());
+        let path = log_file_path("n", "f", "e", "t", "tr");
+        assert!(path.starts_with("/n/f/executions/e/tasks/t/tr/log-") && path.ends_with(".txt"), "{path}");
+        let logs = AttemptLogs::with_limit(keep.clone(), storage.clone(), path, false, 10);
+        for m in ["12345", "67890", "x", "yy", "zzz"] {
+            logs.emit(line(m));
+        }
+        let uri = logs.finish().await.expect("a file");
+        let stored: Vec<String> = keep.0.lock().expect("lock").iter().map(|l| l.message.clone()).collect();
+        assert_eq!(stored[..2], ["12345", "67890"]);
+        assert!(stored[2].contains("MAX_TASK_LOG_BYTES") && stored[2].contains(&uri), "{stored:?}");
+        assert!(stored[3].contains("3 lines (6 bytes)") && stored[3].contains(&uri), "{stored:?}");
+        assert_eq!(stored.len(), 4);
+        let text = read(&storage, &uri).await;
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].ends_with(" INFO [t] x") && lines[2].ends_with(" [t] zzz"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn log_to_file_keeps_every_line_in_the_file_and_none_in_the_store() {
+        let keep = Arc::new(Keep::default());
+        let storage = Arc::new(MemoryStorage::default());
+        let logs = AttemptLogs::new(keep.clone(), storage.clone(), log_file_path("n", "f", "e", "t", "tr"), true);
+        logs.emit(line("Hello World!"));
+        let uri = logs.finish().await.expect("a file");
+        assert!(keep.0.lock().expect("lock").is_empty());
+        let text = read(&storage, &uri).await;
+        assert!(text.contains("INFO") && text.contains("Hello World!") && text.lines().count() == 1, "{text}");
+    }
+
+    #[tokio::test]
+    async fn no_file_when_everything_fits() {
+        let keep = Arc::new(Keep::default());
+        let storage = Arc::new(MemoryStorage::default());
+        let logs = AttemptLogs::new(keep.clone(), storage.clone(), log_file_path("n", "f", "e", "t", "tr"), false);
+        logs.emit(line("small"));
+        assert_eq!(logs.finish().await, None);
+        assert!(storage.list("/").await.expect("list").is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_pipe_streams_and_counts_what_is_pending() {
+        let pipe = Arc::new(Pipe::default());
+        let mut r = PipeReader(pipe.clone());
+        pipe.push(b"abc");
+        assert_eq!(pipe.pending(), 3);
+        let mut buf = [0u8; 2];
+        assert_eq!(r.read(&mut buf).await.expect("read"), 2);
+        assert_eq!(pipe.pending(), 1);
+        let reader = tokio::spawn(async move {
+            let mut s = Vec::new();
+            r.read_to_end(&mut s).await.map(|_| s)
+        });
+        pipe.push(b"def");
+        pipe.close();
+        assert_eq!(reader.await.expect("join").expect("read"), b"cdef");
+    }
+}

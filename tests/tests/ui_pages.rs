@@ -298,3 +298,8 @@ async fn a_brand_new_flow_file_broken_on_disk_is_listed_with_its_error() {
 async fn gallery_of_the_main_pages_in_light_and_dark() {
     run("gallery", |_| {}, async |_| {}).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_opened_while_the_previous_loads_is_the_only_one_shown() {
+    run("race", |_| {}, async |_| {}).await;
+}

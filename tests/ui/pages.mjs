@@ -252,6 +252,27 @@ export function scenarios({ url, check, shot, text }) {
       check(Math.abs((await fit()).scale - f.scale) < 0.001, "Fit returns to the fitted view");
     },
 
+    /** A page opened while the previous one is still loading: only the last one ever shows. */
+    async race(page) {
+      await page.goto(url + "#/home");
+      await page.locator("[data-testid=totals]").waitFor();
+      // the executions page's search answers late
+      await page.route("**/api/v1/executions/search**", async (r) => {
+        await new Promise((res) => setTimeout(res, 1500));
+        await r.continue();
+      });
+      await page.evaluate(() => { location.hash = "#/executions"; });
+      await page.waitForTimeout(150);
+      await page.evaluate(() => { location.hash = "#/blueprints"; });
+      await page.locator("[data-testid=blueprints] article").first().waitFor();
+      await page.waitForTimeout(2500); // the late answer has arrived by now
+      check((await page.locator("#main > .page").count()) === 1, "one page in main");
+      check((await page.locator("#main > .page").getAttribute("data-page")) === "blueprints", "the last page opened");
+      check((await page.locator("#main [data-testid=executions]").count()) === 0, "the earlier page never shows");
+      check((await page.locator("#main h1").count()) === 1, `one title: ${await page.locator("#main h1").allInnerTexts()}`);
+      await page.unroute("**/api/v1/executions/search**");
+    },
+
     /** Blueprints: search, filter by tag, read a source, Use one and save it as a flow. */
     async blueprints(page) {
       await page.goto(url + "#/blueprints");
@@ -292,19 +313,27 @@ export function scenarios({ url, check, shot, text }) {
       await start(page, "failing");
       await settle(page);
       for (const theme of ["light", "dark"]) {
-        await page.evaluate((t) => { localStorage.setItem("baton.theme", t); document.documentElement.dataset.theme = t; }, theme);
+        await page.evaluate((t) => localStorage.setItem("baton.theme", t), theme);
         await page.goto(url + "#/home");
+        await page.reload(); // the theme as saved, and the home page drawn afresh
         await page.locator("[data-testid=executions-chart] rect").first().waitFor();
         await shot(page, `gallery-home-${theme}`);
         await page.goto(url + "#/flows/new");
         await page.locator("[data-testid=editor] .cm-content").waitFor();
-        await page.locator("[data-testid=editor]").evaluate((host) => {
-          const text = "id: hello\nnamespace: company.team\n\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: Hello\n  - id: wait\n    type: io.kestra.plugin.core.f";
-          host.batonEditor.setText(text);
-          host.batonEditor.view.dispatch({ selection: { anchor: text.length } });
-          host.batonEditor.focus();
-        });
-        await page.keyboard.press("Control+Space");
+        await page.locator("[data-testid=doc-panel] .doc-hint").waitFor(); // the schema is loaded
+        await page.locator("[data-testid=editor] .cm-content").click();
+        await page.keyboard.press("Control+A");
+        await page.keyboard.press("Delete");
+        for (const line of ["id: hello", "namespace: company.team", "tasks:", "  - id: hello", "    type: io.kestra.plugin.core.log.Log", "    message: Hello", "  - id: wait"]) {
+          await page.keyboard.insertText(line);
+          await page.keyboard.press("Escape");
+          await page.keyboard.press("Enter");
+          await page.keyboard.press("Shift+Tab");
+          await page.keyboard.press("Shift+Tab");
+          await page.keyboard.press("Shift+Tab");
+        }
+        await page.keyboard.insertText("    type: io.kestra.plugin.core.f");
+        await page.keyboard.type("lo"); // completion opens as you type
         await page.locator(".cm-tooltip-autocomplete li").first().waitFor();
         await shot(page, `gallery-editor-${theme}`);
         await page.keyboard.press("Escape");

@@ -77,22 +77,17 @@ async fn list(Path(kind): Path<String>, RawQuery(raw): RawQuery) -> ApiResult<Js
     let paging = p.paging()?;
     let (q, tags) = query_and_tags(&p, route)?;
     let mut found = if is_flow_kind(&kind)? { matching(q.as_deref(), &tags) } else { Vec::new() };
-    match p.get("sort") {
-        None => {}
-        Some(s) => {
-            let (field, dir) = s.split_once(':').unwrap_or((s, "asc"));
-            match field {
-                "id" => found.sort_by_key(|b| b.id),
-                "title" => found.sort_by_key(|b| b.title.to_lowercase()),
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "sort '{s}' is not supported (id or title, :asc or :desc)"
-                    )));
-                }
+    if let Some(s) = p.get("sort") {
+        let (field, dir) = s.split_once(':').unwrap_or((s, "asc"));
+        match field {
+            "id" => found.sort_by_key(|b| b.id),
+            "title" => found.sort_by_key(|b| b.title.to_lowercase()),
+            _ => {
+                return Err(ApiError::bad_request(format!("sort '{s}' is not supported (id or title, :asc or :desc)")));
             }
-            if dir.eq_ignore_ascii_case("desc") {
-                found.reverse();
-            }
+        }
+        if dir.eq_ignore_ascii_case("desc") {
+            found.reverse();
         }
     }
     let total = found.len();

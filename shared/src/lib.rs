@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod blueprints;
 pub mod conditions;
 pub mod dialect;
 pub mod executor;

@@ -271,6 +271,78 @@ async fn flows_push_validates_everything_then_uploads_to_a_local_server() {
     server.shutdown().await;
 }
 
+/// A stand-in server for `flows push`: `POST /api/v1/flows/validate`
+/// answers `refuse` as the constraints of every flow (none when `None`),
+/// and the upload of namespace `fail` answers 500; every upload is counted.
+async fn push_stub(
+    refuse: Option<&'static str>,
+    fail: &'static str,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::extract::Path as UrlPath;
+    use axum::routing::post;
+    let uploads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = uploads.clone();
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/flows/validate",
+            post(move |body: String| async move {
+                let n = body.split("---\n").count();
+                axum::Json(serde_json::Value::Array(
+                    (0..n)
+                        .map(|i| serde_json::json!({"index": i, "namespace": "cli.a", "flow": "one", "constraints": refuse}))
+                        .collect(),
+                ))
+            }),
+        )
+        .route(
+            "/api/v1/flows/{namespace}",
+            post(move |UrlPath(ns): UrlPath<String>| async move {
+                seen.lock().expect("lock").push(ns.clone());
+                if ns == fail {
+                    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({"message": "disk full"})))
+                } else {
+                    (axum::http::StatusCode::OK, axum::Json(serde_json::json!([])))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, uploads)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flows_push_uploads_nothing_the_server_refuses_and_says_what_a_failed_upload_left() {
+    let root = temp_dir("baton-cli-push-stub");
+    let d = flows_dir(
+        &root,
+        &[
+            ("one.yml", &log_flow("cli.a", "one")),
+            ("two.yml", &log_flow("cli.a", "two")),
+            ("b.yml", &log_flow("cli.b", "b")),
+            ("c.yml", &log_flow("cli.c", "c")),
+        ],
+    );
+    // the server's own validation refuses a flow: no upload at all
+    let (url, uploads) = push_stub(Some("tasks[0]: the server's plugins differ"), "none").await;
+    let o = push(&d, &["--server", &url], None).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("refused by the server") && t.contains("the server's plugins differ"), "{t}");
+    assert!(t.contains("nothing was pushed"), "{t}");
+    assert!(uploads.lock().expect("lock").is_empty(), "nothing uploaded");
+
+    // an upload fails mid-way: exactly what was pushed and what was not
+    let (url, uploads) = push_stub(None, "cli.b").await;
+    let o = push(&d, &["--server", &url], None).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("namespace cli.b: HTTP 500: disk full"), "{t}");
+    assert!(t.contains("pushed: cli.a (2 flow(s))"), "{t}");
+    assert!(t.contains("not pushed: cli.b (1 flow(s), failed), cli.c (1 flow(s))"), "{t}");
+    assert_eq!(*uploads.lock().expect("lock"), ["cli.a", "cli.b"], "stopped at the failure");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn flows_push_reaches_the_gcp_api_function() {
     let cluster = Cluster::start(ClusterOptions::default()).await;

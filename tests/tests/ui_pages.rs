@@ -5,8 +5,10 @@
 //! / enable / delete, the banner of a flow broken on disk, layouts that
 //! hold with an 80-character namespace at 1440 px, sortable executions
 //! with bulk kill / delete / replay, the topology's zoom and fit on the
-//! zoomcamp taxi flow, and the Namespaces page (KV, editable namespace
-//! files, secret names). Each test then checks the API agrees.
+//! zoomcamp taxi flow, the Namespaces page (KV, editable namespace
+//! files, secret names), the Blueprints page (tags, search, Use), a
+//! brand-new broken file in the flow list, and the README's gallery of the
+//! main pages in both themes. Each test then checks the API agrees.
 
 use std::path::Path;
 
@@ -247,4 +249,57 @@ async fn namespaces_page_edits_kv_and_namespace_files_and_lists_secret_names() {
         },
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blueprints_page_filters_by_tag_and_text_and_use_creates_the_flow() {
+    run(
+        "blueprints",
+        |_| {},
+        async |api| {
+            let (status, f) = api.get("/flows/company.team/hello_world").await;
+            assert_eq!(status, 200, "the blueprint was saved as a flow: {f}");
+            let (_, list) = api.get("/blueprints/community/flow?size=100").await;
+            assert!(list["total"].as_u64() >= Some(10), "{list}");
+            let (status, _) = api.get("/blueprints/community/flow/nope").await;
+            assert_eq!(status, 404);
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brand_new_flow_file_broken_on_disk_is_listed_with_its_error() {
+    run(
+        "brokennew",
+        |dir| {
+            std::fs::write(
+                dir.join("brand_new.yml"),
+                "id: brand_new\nnamespace: ui.pages\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Nope\n",
+            )
+            .expect("write a broken file");
+        },
+        async |api| {
+            let (_, broken) = api.get("/flow-files/broken").await;
+            let list = broken.as_array().expect("a list");
+            assert_eq!(list.len(), 1, "{broken}");
+            assert!(list[0]["path"].as_str().is_some_and(|p| p.ends_with("brand_new.yml")), "{broken}");
+            assert!(list[0]["message"].as_str().is_some_and(|m| m.contains("Nope")), "{broken}");
+            let (status, _) = api.get("/flows/ui.pages/brand_new").await;
+            assert_eq!(status, 404, "no flow comes from it");
+        },
+    )
+    .await;
+}
+
+/// The README's screenshots of the main pages in both themes
+/// (`BATON_UI_SCREENSHOTS=1` writes them to docs/screenshots).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gallery_of_the_main_pages_in_light_and_dark() {
+    run("gallery", |_| {}, async |_| {}).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_opened_while_the_previous_loads_is_the_only_one_shown() {
+    run("race", |_| {}, async |_| {}).await;
 }

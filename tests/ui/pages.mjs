@@ -202,6 +202,22 @@ export function scenarios({ url, check, shot, text }) {
       await shot(page, "broken-flow");
     },
 
+    /** A brand-new file that never validated shows in the flow list with its error. */
+    async brokennew(page) {
+      const box = page.locator("[data-testid=broken-files]");
+      for (let i = 0; i < 30 && !(await box.count()); i++) {
+        await page.goto(url + "#/home");
+        await page.goto(url + "#/flows");
+        await page.locator("table").first().waitFor();
+        if (!(await box.count())) await page.waitForTimeout(300);
+      }
+      await box.waitFor({ timeout: 2000 });
+      const t = await text(box);
+      check(t.includes("brand_new.yml") && t.includes("Nope"), `the file and its error are listed: ${t}`);
+      check(!t.includes("child.yml"), "valid files are not listed");
+      await shot(page, "broken-new-file");
+    },
+
     async zoom(page) {
       await page.setViewportSize({ width: 1440, height: 900 });
       await page.goto(url + "#/flows/zoomcamp/02_postgres_taxi_scheduled?tab=topology");
@@ -234,6 +250,107 @@ export function scenarios({ url, check, shot, text }) {
       check((await vb()) !== v0, "dragging pans");
       await page.locator("button[data-zoom=fit]").click();
       check(Math.abs((await fit()).scale - f.scale) < 0.001, "Fit returns to the fitted view");
+    },
+
+    /** A page opened while the previous one is still loading: only the last one ever shows. */
+    async race(page) {
+      await page.goto(url + "#/home");
+      await page.locator("[data-testid=totals]").waitFor();
+      // the executions page's search answers late
+      await page.route("**/api/v1/executions/search**", async (r) => {
+        await new Promise((res) => setTimeout(res, 1500));
+        await r.continue();
+      });
+      await page.evaluate(() => { location.hash = "#/executions"; });
+      await page.waitForTimeout(150);
+      await page.evaluate(() => { location.hash = "#/blueprints"; });
+      await page.locator("[data-testid=blueprints] article").first().waitFor();
+      await page.waitForTimeout(2500); // the late answer has arrived by now
+      check((await page.locator("#main > .page").count()) === 1, "one page in main");
+      check((await page.locator("#main > .page").getAttribute("data-page")) === "blueprints", "the last page opened");
+      check((await page.locator("#main [data-testid=executions]").count()) === 0, "the earlier page never shows");
+      check((await page.locator("#main h1").count()) === 1, `one title: ${await page.locator("#main h1").allInnerTexts()}`);
+      await page.unroute("**/api/v1/executions/search**");
+    },
+
+    /** Blueprints: search, filter by tag, read a source, Use one and save it as a flow. */
+    async blueprints(page) {
+      await page.goto(url + "#/blueprints");
+      const cards = page.locator("[data-testid=blueprints] article[data-blueprint]");
+      await cards.first().waitFor();
+      check((await cards.count()) >= 10, `at least 10 blueprints: ${await cards.count()}`);
+      check((await page.locator("#menu a.active").innerText()).trim() === "Blueprints", "the menu shows Blueprints");
+      await shot(page, "blueprints");
+      // a tag narrows the list to the blueprints carrying it
+      await page.locator("[data-testid=blueprint-tags] button[data-tag=webhook]").click();
+      await page.waitForFunction(() => document.querySelectorAll("[data-testid=blueprints] article").length === 1);
+      check((await cards.first().getAttribute("data-blueprint")) === "webhook", "only the webhook blueprint");
+      await page.locator("[data-testid=blueprint-tags] button[data-tag=webhook]").click();
+      // the search box matches titles and task types
+      await page.locator("input[name=q]").fill("DbtCLI");
+      await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=blueprints] article")].map((a) => a.dataset.blueprint).join() === "dbt-build");
+      await page.locator("input[name=q]").fill("");
+      await page.waitForFunction(() => document.querySelectorAll("[data-testid=blueprints] article").length >= 10);
+      // its source, then Use: the editor opens with it, Save creates the flow
+      const hello = page.locator('article[data-blueprint="hello-world"]');
+      await hello.getByRole("button", { name: "Source" }).click();
+      await hello.locator(".blueprint-source pre", { hasText: "io.kestra.plugin.core.log.Log" }).waitFor();
+      await hello.locator("button[data-use]").click();
+      await page.waitForURL(/#\/flows\/new\?blueprint=hello-world/);
+      await page.locator("[data-testid=editor] .cm-content").waitFor();
+      const textNow = await page.locator("[data-testid=editor]").evaluate((host) => host.batonEditor.text());
+      check(textNow.startsWith("id: hello_world\nnamespace: company.team"), `the editor holds the blueprint: ${textNow.slice(0, 60)}`);
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.waitForURL(/#\/flows\/company\.team\/hello_world/);
+    },
+
+    /** The README's gallery: home, the editor with completion open, topology, executions, namespaces and blueprints, light and dark. */
+    async gallery(page) {
+      await page.setViewportSize({ width: 1440, height: 900 });
+      await page.goto(url + "#/home");
+      await start(page, "child");
+      await start(page, "child");
+      await start(page, "failing");
+      await settle(page);
+      for (const theme of ["light", "dark"]) {
+        await page.evaluate((t) => localStorage.setItem("baton.theme", t), theme);
+        await page.goto(url + "#/home");
+        await page.reload(); // the theme as saved, and the home page drawn afresh
+        await page.locator("[data-testid=executions-chart] rect").first().waitFor();
+        await shot(page, `gallery-home-${theme}`);
+        await page.goto(url + "#/flows/new");
+        await page.locator("[data-testid=editor] .cm-content").waitFor();
+        await page.locator("[data-testid=doc-panel] .doc-hint").waitFor(); // the schema is loaded
+        await page.locator("[data-testid=editor] .cm-content").click();
+        await page.keyboard.press("Control+A");
+        await page.keyboard.press("Delete");
+        for (const line of ["id: hello", "namespace: company.team", "tasks:", "  - id: hello", "    type: io.kestra.plugin.core.log.Log", "    message: Hello", "  - id: wait"]) {
+          await page.keyboard.insertText(line);
+          await page.keyboard.press("Escape");
+          await page.keyboard.press("Enter");
+          await page.keyboard.press("Shift+Tab");
+          await page.keyboard.press("Shift+Tab");
+          await page.keyboard.press("Shift+Tab");
+        }
+        await page.keyboard.insertText("    type: io.kestra.plugin.core.f");
+        await page.keyboard.type("lo"); // completion opens as you type
+        await page.locator(".cm-tooltip-autocomplete li").first().waitFor();
+        await shot(page, `gallery-editor-${theme}`);
+        await page.keyboard.press("Escape");
+        await page.goto(url + "#/flows/zoomcamp/02_postgres_taxi_scheduled?tab=topology");
+        await page.locator("[data-testid=topology-view] g[data-task]").first().waitFor();
+        await page.waitForFunction(() => document.querySelector("[data-testid=topology-view]")?.dataset.scale);
+        await shot(page, `gallery-topology-${theme}`);
+        await page.goto(url + "#/executions");
+        await page.locator("[data-testid=executions] tbody tr[data-execution]").first().waitFor();
+        await shot(page, `gallery-executions-${theme}`);
+        await page.goto(url + "#/namespaces/ui.pages");
+        await page.locator('[data-testid=ns-flows] tr[data-flow="child"]').waitFor();
+        await shot(page, `gallery-namespaces-${theme}`);
+        await page.goto(url + "#/blueprints");
+        await page.locator("[data-testid=blueprints] article").first().waitFor();
+        await shot(page, `gallery-blueprints-${theme}`);
+      }
     },
 
     async namespaces(page) {

@@ -4,7 +4,10 @@
 //! (`?source=true` adds the YAML), `POST /flows` (create from
 //! `application/x-yaml`), `POST /flows/validate` (YAML, one or more
 //! documents), `POST /flows/import` (multipart `fileUpload`: multi-document
-//! YAML or a ZIP of YAML files).
+//! YAML or a ZIP of YAML files). Baton's `GET /flow-files/broken` lists
+//! the flow files that define no flow because they never validated (a
+//! brand-new broken file: no last valid version to show it on), each with
+//! its problems, for the UI's flow list.
 //!
 //! A flow's JSON is its YAML as JSON (as Kestra returns it) with `id`,
 //! `namespace`, `revision`, `disabled`, `deleted`, labels as `[{key, value}]`
@@ -35,6 +38,14 @@ pub fn routes() -> Router<ApiState> {
         .route("/flows/import", post(import_flows).layer(super::limits::import()))
         .route("/flows/{namespace}", get(namespace_flows).post(super::flow_namespace::update_namespace))
         .route("/flows/{namespace}/{id}", get(get_flow).put(update_flow).delete(delete_flow))
+        .route("/flow-files/broken", get(broken_files))
+}
+
+/// `[{path, message}]`: the flow files no flow comes from, and why.
+async fn broken_files(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), "GET /flow-files/broken", &[])?;
+    let files = s.host.broken_files().await?;
+    Ok(Json(files.into_iter().map(|(path, message)| json!({"path": path, "message": message})).collect()))
 }
 
 /// A flow as Kestra's API shows it.

@@ -28,6 +28,12 @@ pub trait ApiHost: Send + Sync {
     /// `path: problems`, when it is broken and the flow served is its last
     /// valid version (shown as Kestra's `exception` on the flow).
     async fn flow_problem(&self, namespace: &str, id: &str) -> ApiResult<Option<String>>;
+    /// Flow files that define no flow because they never validated (a
+    /// brand-new broken file), as `(path, problems)`, sorted by path; the
+    /// flow list shows them. A runtime that cannot list them answers none.
+    async fn broken_files(&self) -> ApiResult<Vec<(String, String)>> {
+        Ok(Vec::new())
+    }
     /// Removes a flow; false when there was none.
     async fn delete_flow(&self, namespace: &str, id: &str) -> ApiResult<bool>;
     /// Trigger states and backfills, when this runtime has them.

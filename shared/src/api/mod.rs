@@ -37,6 +37,8 @@
 //!   auth as in Kestra (the key is the credential).
 //! - [`plugins`]: the plugin catalogue (`/plugins`, `/plugins/{cls}`) and
 //!   the JSON Schemas of a flow, a task, a trigger (`/plugins/schemas/…`).
+//! - [`blueprints`]: the blueprints embedded in the binary, as Kestra's
+//!   community blueprints (`/blueprints/community/{kind}…`).
 //! - [`ui`]: the web UI at `/` (embedded static files).
 //!
 //! An unknown route or method, and a query parameter a route does not
@@ -44,6 +46,7 @@
 //! [`query`]).
 
 pub mod backfills;
+pub mod blueprints;
 pub mod bulk;
 pub mod error;
 pub mod eval;
@@ -129,6 +132,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(nsfiles::routes())
         .merge(outputs::routes())
         .merge(plugins::routes())
+        .merge(blueprints::routes())
         .merge(webhook::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(unknown_route)

@@ -47,6 +47,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("dependencies.js", "text/javascript; charset=utf-8", include_bytes!("ui/dependencies.js")),
     ("home.js", "text/javascript; charset=utf-8", include_bytes!("ui/home.js")),
     ("namespaces.js", "text/javascript; charset=utf-8", include_bytes!("ui/namespaces.js")),
+    ("blueprints.js", "text/javascript; charset=utf-8", include_bytes!("ui/blueprints.js")),
     ("favicon.svg", "image/svg+xml", include_bytes!("ui/favicon.svg")),
 ];
 

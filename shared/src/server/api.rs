@@ -74,6 +74,10 @@ impl ApiHost for LocalHost {
         Ok(self.watcher.problem_of(namespace, id).map(|(path, message)| format!("{}: {message}", path.display())))
     }
 
+    async fn broken_files(&self) -> ApiResult<Vec<(String, String)>> {
+        Ok(self.watcher.unloaded().into_iter().map(|(p, m)| (p.display().to_string(), m)).collect())
+    }
+
     async fn delete_flow(&self, namespace: &str, id: &str) -> ApiResult<bool> {
         let files = self.watcher.files_of(namespace, id);
         if files.is_empty() {

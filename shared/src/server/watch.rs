@@ -174,6 +174,20 @@ impl FlowWatcher {
         v.into_iter().next()
     }
 
+    /// Files that never loaded (no valid version yet: a brand-new broken
+    /// file), with their problems, sorted: no flow shows them, so the flow
+    /// list does.
+    pub fn unloaded(&self) -> Vec<(PathBuf, String)> {
+        let mut v: Vec<(PathBuf, String)> = self
+            .files()
+            .iter()
+            .filter(|(_, e)| e.flow.is_none())
+            .filter_map(|(p, e)| e.problem.clone().map(|m| (p.clone(), m)))
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Files whose last version is invalid, with their problems.
     pub fn problems(&self) -> Vec<(PathBuf, String)> {
         let mut v: Vec<(PathBuf, String)> =

@@ -52,6 +52,10 @@ function completionSource(getSchema) {
     if (!schema) return null;
     const text = context.state.doc.toString();
     const ctx = contextAt(text, context.pos);
+    if (ctx.kind === "none" && ctx.reason && context.explicit) {
+      // asked for (Ctrl-Space) where the editor cannot read the context: say why
+      return { from: context.pos, options: [{ label: "no completion here", detail: ctx.reason, type: "text", apply: "" }] };
+    }
     if (ctx.kind === "none") return null;
     if (!context.explicit && ctx.prefix === "" && ctx.kind === "value") return null;
     const items = completions(schema, ctx);

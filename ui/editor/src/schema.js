@@ -160,7 +160,8 @@ function keyCompletions(root, objs, ctx) {
         detail: (isReq ? "required · " : "") + typeLabel(root, p),
         info: [p.title, p.description].filter(Boolean).filter((x, i, a) => a.indexOf(x) === i).join("\n\n") || undefined,
         boost: isReq ? 40 : name === "id" || name === "type" ? 45 : 0,
-        apply: how === "list" ? `${name}:\n${pad}- ` : how === "block" ? `${name}:\n${pad}` : `${name}: `,
+        // inside `{…}` everything stays on the line
+        apply: ctx.flow ? `${name}: ` : how === "list" ? `${name}:\n${pad}- ` : how === "block" ? `${name}:\n${pad}` : `${name}: `,
       });
     }
   }

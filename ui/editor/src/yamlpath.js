@@ -10,6 +10,11 @@
 //! - `kind`: `"key"` (typing a property name), `"value"` (after `key: `)
 //!   or `"none"`; `key` is the property whose value is typed; `prefix` is
 //!   the word typed so far and `from` its offset in the document.
+//! - inside a flow-style collection on the cursor's line (`- {id: x, type: |}`,
+//!   `then: [{id: y, |}]`) the context is that of the innermost `{…}`,
+//!   with `flow: true`; a scalar item of a `[…]` is a `"value"` of the
+//!   list's key. A collection opened on an earlier line is not followed:
+//!   the context is `"none"` with a `reason` saying so.
 
 /** One line of YAML, read for structure. */
 export function readLine(text) {
@@ -129,6 +134,114 @@ export function pathTo(lines, at, col) {
   return { segs, root: m.keys, chain };
 }
 
+const KEY = /^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.@$-]+)\s*:\s*/;
+
+/**
+ * The flow collections still open at the end of `head` (one line up to the
+ * cursor), outermost first: `{ ch, keys, key, entry }` with the entries of
+ * a `{…}` read so far (`keys`), the key of the entry being written (`key`,
+ * whose value a nested collection is) and where that entry starts. Quoted
+ * text is skipped. Null when none is open.
+ */
+export function openFlows(head) {
+  const stack = [];
+  const endEntry = (f, upto) => {
+    if (f.ch !== "{") return;
+    const m = KEY.exec(head.slice(f.entry, upto));
+    if (m) f.keys.set(m[1].replace(/^["']|["']$/g, ""), head.slice(f.entry + m[0].length, upto).trim());
+  };
+  for (let i = 0; i < head.length; i++) {
+    const c = head[i];
+    if (c === '"' || c === "'") {
+      const j = head.indexOf(c, i + 1);
+      if (j < 0) return stack.length ? stack : null;
+      i = j;
+    } else if (c === "#" && (i === 0 || /\s/.test(head[i - 1]))) {
+      break;
+    } else if ((c === "{" || c === "[") && /(^|[-:,[{])\s*$/.test(head.slice(0, i))) {
+      // a collection opens only where a value starts (`a {b}` is plain text)
+      const parent = stack[stack.length - 1];
+      if (parent && parent.ch === "{") {
+        const m = KEY.exec(head.slice(parent.entry, i));
+        parent.key = m ? m[1].replace(/^["']|["']$/g, "") : null;
+      }
+      stack.push({ ch: c, keys: new Map(), key: null, entry: i + 1 });
+    } else if (c === "}" || c === "]") {
+      const f = stack.pop();
+      if (f) endEntry(f, i);
+      const parent = stack[stack.length - 1];
+      if (parent && f && parent.ch === "{" && parent.key) parent.keys.set(parent.key, f.ch === "{" ? "{…}" : "[…]");
+    } else if (c === "," && stack.length) {
+      const f = stack[stack.length - 1];
+      endEntry(f, i);
+      f.entry = i + 1;
+      f.key = null;
+    }
+  }
+  return stack.length ? stack : null;
+}
+
+/** The context inside the flow collections `flows` opened on line `lineNo` (whose block part is `line`). */
+function flowContext(lines, lineNo, line, flows, head, offset) {
+  const inner = flows[flows.length - 1];
+  const entry = head.slice(inner.entry);
+  let kind = "none";
+  let key = null;
+  let prefix = "";
+  const keyTyped = /^\s*([A-Za-z0-9_.@$-]*)$/.exec(entry);
+  const valueTyped = /^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.@$-]+)\s*:\s*([^\s,]*)$/.exec(entry);
+  if (inner.ch === "{" && valueTyped) {
+    kind = "value";
+    key = valueTyped[1].replace(/^["']|["']$/g, "");
+    prefix = valueTyped[2];
+  } else if (inner.ch === "{" && keyTyped) {
+    kind = "key";
+    prefix = keyTyped[1];
+  } else if (inner.ch === "[" && keyTyped) {
+    // a scalar item of a list: a value of the list's key
+    const outer = flows[flows.length - 2];
+    key = outer ? outer.key : line.key;
+    kind = key ? "value" : "none";
+    prefix = keyTyped[1];
+  }
+  // the block mapping the line belongs to, then one segment per collection
+  const col = line.keyCol;
+  const own = { ...lines[lineNo] };
+  if (!line.key) lines[lineNo] = { ...own, key: null, value: "" };
+  const { segs, root } = pathTo(lines, lineNo, col);
+  const blockKeys = mappingAt(lines, lineNo, col).keys;
+  lines[lineNo] = own;
+  const path = [...segs];
+  const isItem = !line.key; // `- {…}` / `- […]`: the collection is the item itself
+  if (isItem) {
+    if (!line.dash) return { kind: "none", path: [], root, keys: new Map(), reason: "a flow collection that is not a list item nor a value" };
+    if (flows[0].ch !== "{") return { kind: "none", path: [], root, keys: new Map(), reason: "a list inside a list" };
+    // pathTo read the dash line as an item with no keys: these are its keys
+    path[path.length - 1] = { item: true, keys: flows[0].keys };
+  } else {
+    path.push({ key: line.key, keys: flows[0].ch === "{" ? flows[0].keys : null });
+    if (flows[0].ch === "[" && flows[1]) path.push({ item: true, keys: flows[1].ch === "{" ? flows[1].keys : null });
+  }
+  const start = isItem ? 0 : flows[0].ch === "[" && flows[1] ? 1 : 0;
+  for (let i = start; i < flows.length - 1; i++) {
+    const f = flows[i];
+    const next = flows[i + 1];
+    if (f.ch === "{") {
+      path.push({ key: f.key, keys: next.ch === "{" ? next.keys : null });
+    } else if (i > start || isItem) {
+      path.push({ item: true, keys: next.ch === "{" ? next.keys : null });
+    }
+  }
+  // `path` ends with the segment leading into the innermost mapping; a
+  // `[…]` innermost means the list's key's own mapping is the context
+  let keys = inner.ch === "{" ? inner.keys : blockKeys;
+  if (inner.ch === "[") {
+    path.pop();
+    keys = path.length ? path[path.length - 1].keys || new Map() : root;
+  }
+  return { kind, key, prefix, from: offset - prefix.length, path, keys, root, col, line: lineNo, flow: true };
+}
+
 /** The editing context at `offset` of `text` (see the module header). */
 export function contextAt(text, offset) {
   const before = text.slice(0, offset);
@@ -138,6 +251,11 @@ export function contextAt(text, offset) {
   const head = all[lineNo].slice(0, offset - lineStart);
   const lines = readLines(all);
   if (lines[lineNo].scalar) return { kind: "none", path: [], root: new Map() };
+  const flows = openFlows(head);
+  if (flows) return flowContext(lines, lineNo, readLine(all[lineNo].slice(0, head.length - head.trimStart().length) + head.trimStart().replace(/[[{].*$/, "")), flows, head, offset);
+  if (unclosedAbove(all, lines, lineNo)) {
+    return { kind: "none", path: [], root: new Map(), keys: new Map(), reason: "inside a flow collection ({…} or […]) opened on an earlier line: completion works within one line" };
+  }
   let kind = "none";
   let key = null;
   let prefix = "";
@@ -188,4 +306,15 @@ export function wordAt(text, offset) {
     return { what: "value", key: l.key, value: l.value, from: lineStart + vStart, to: lineStart + vStart + l.value.length, line: lineNo, col: l.keyCol };
   }
   return null;
+}
+
+/** Whether a `{` or `[` opened on an earlier line is still open at line `lineNo` (looking back a few lines). */
+function unclosedAbove(all, lines, lineNo) {
+  const lead = lines[lineNo].lead;
+  for (let i = lineNo - 1; i >= Math.max(0, lineNo - 20); i--) {
+    if (lines[i].blank) continue;
+    if (openFlows(all[i])) return true;
+    if (lines[i].lead <= lead) return false;
+  }
+  return false;
 }

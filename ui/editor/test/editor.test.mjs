@@ -104,3 +104,32 @@ test("validator answers become diagnostics at their line and column, per documen
   assert.equal(text.slice(d[1].from, d[1].to), "nope");
   assert.match(d[0].message, /unknown property 'mesage'/);
 });
+
+test("inside flow-style collections on one line: types, properties and values", () => {
+  // a task written `- {id: x, type: |}`
+  const types = labels("id: a\ntasks:\n  - {id: x, type: io.kestra.plugin.core.l|}");
+  assert.ok(types.includes("io.kestra.plugin.core.log.Log"), types.join());
+  assert.ok(!types.some((t) => t.includes("Schedule")), "no trigger types among tasks");
+  // its properties, without those written, applied on the line
+  const c = completions(schema, at("tasks:\n  - {id: x, type: io.kestra.plugin.core.log.Log, |}"));
+  const names = c.map((x) => x.label);
+  assert.ok(names.includes("message") && !names.includes("id") && !names.includes("type"), names.join());
+  assert.ok(c.every((x) => !x.apply || !x.apply.includes("\n")), "nothing breaks the line");
+  // enum values
+  assert.deepEqual(labels("tasks:\n  - {id: x, type: io.kestra.plugin.core.log.Log, level: |}"), ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]);
+  // a list of tasks written inline under a block key
+  assert.ok(labels("tasks:\n  - id: if\n    type: io.kestra.plugin.core.flow.If\n    condition: x\n    then: [{id: s, type: io.kestra.plugin.core.flow.Sleep, |}]").includes("duration"));
+  // a mapping value written inline
+  const ctx = at("tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    retry: {|}");
+  assert.equal(ctx.kind, "key");
+  assert.equal(ctx.flow, true);
+  // plain text with braces is not a collection; a template neither
+  assert.notEqual(at("tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    message: a {b|").flow, true);
+  assert.notEqual(at('tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    message: "{{ a |').flow, true);
+});
+
+test("a flow collection opened on an earlier line says completion stops there", () => {
+  const ctx = at("tasks:\n  - {id: x,\n     |");
+  assert.equal(ctx.kind, "none");
+  assert.match(ctx.reason, /earlier line/);
+});

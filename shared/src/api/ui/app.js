@@ -127,6 +127,7 @@ export async function namespaces() {
 const ROUTES = {
   home: () => import("./home.js"),
   namespaces: () => import("./namespaces.js"),
+  blueprints: () => import("./blueprints.js"),
   flows: () => import("./flows.js"),
   executions: () => import("./executions.js"),
   triggers: () => import("./triggers.js"),
@@ -135,26 +136,39 @@ const ROUTES = {
 };
 
 let cleanup = null;
+let generation = 0;
 
+/**
+ * Shows the page of the current hash. Each navigation renders into its own
+ * fresh container and counts a generation: a page still loading when the
+ * next one starts keeps writing into its detached container (never seen),
+ * and its cleanup runs as soon as it returns.
+ */
 async function route() {
-  const { parts, query } = parseHash();
+  const { parts } = parseHash();
+  const query = parseHash().query;
   const page = parts[0] || "home";
   if (!parts.length) return go("#/home");
+  const mine = ++generation;
   for (const a of document.querySelectorAll("#menu [data-nav]")) a.classList.toggle("active", a.dataset.nav === page);
   if (typeof cleanup === "function") cleanup();
   cleanup = null;
   const main = document.getElementById("main");
+  const box = h("div", { class: "page", "data-page": page });
+  main.replaceChildren(box);
   const load = ROUTES[page];
   if (!load) {
-    main.replaceChildren(errorBox(`no page '${page}'`));
+    box.replaceChildren(errorBox(`no page '${page}'`));
     return;
   }
   try {
     const mod = await load();
-    main.replaceChildren();
-    cleanup = await mod.render(main, parts.slice(1), query, page);
+    if (mine !== generation) return;
+    const done = await mod.render(box, parts.slice(1), query, page);
+    if (mine === generation) cleanup = done;
+    else if (typeof done === "function") done();
   } catch (e) {
-    main.replaceChildren(errorBox(e));
+    if (mine === generation) box.replaceChildren(errorBox(e));
   }
 }
 

@@ -8,12 +8,17 @@ import { editor } from "./flow-editor.js";
 
 export async function render(main, parts, query) {
   if (parts.length >= 2) return flowPage(main, parts[0], parts[1], query.get("tab") || "source");
-  if (parts[0] === "new") return createPage(main);
+  if (parts[0] === "new") return createPage(main, query.get("blueprint"));
   const file = h("input", { type: "file", name: "fileUpload", accept: ".yml,.yaml,.zip", style: { display: "none" }, onchange: (e) => importFile(e.target) });
   main.append(h("h1", {}, "Flows", h("span", { class: "grow" }), file,
     h("button", { onclick: () => file.click() }, "Import"),
     h("a", { class: "btn primary", href: "#/flows/new", style: { background: "var(--accent)", color: "#fff" } }, "Create")));
-  const flows = await api("/flows");
+  const [flows, broken] = await Promise.all([api("/flows"), api("/flow-files/broken").catch(() => [])]);
+  if (broken.length) {
+    main.append(h("div", { class: "error-box", role: "alert", "data-testid": "broken-files" },
+      h("strong", {}, `${broken.length} flow file${broken.length > 1 ? "s" : ""} define${broken.length > 1 ? "" : "s"} no flow: fix ${broken.length > 1 ? "them" : "it"} and it loads`),
+      h("ul", {}, broken.map((b) => h("li", { "data-file": b.path }, h("code", {}, b.path), h("pre", { class: "source" }, b.message))))));
+  }
   const byNs = new Map();
   for (const f of flows) byNs.set(f.namespace, [...(byNs.get(f.namespace) || []), f]);
   if (!flows.length) main.append(h("p", { class: "muted" }, "No flows yet: put YAML files in the flows folder or POST /api/v1/flows/import."));
@@ -86,11 +91,14 @@ function flowActions(flow) {
 
 const TEMPLATE = "id: hello\nnamespace: company.team\n\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: Hello World! 🚀\n";
 
-/** `#/flows/new`: a new flow from the editor, created with POST /flows. */
-function createPage(main) {
+/** `#/flows/new`: a new flow from the editor (a blueprint's source with `?blueprint=ID`), created with POST /flows. */
+async function createPage(main, blueprint) {
   const box = h("div");
-  main.append(h("h1", {}, "Create a flow"), box);
-  editor(box, TEMPLATE, async (text) => {
+  const source = blueprint
+    ? await (await api(`/blueprints/community/flow/${enc(blueprint)}/source`, { raw: true })).text()
+    : TEMPLATE;
+  main.append(h("h1", {}, blueprint ? "Create a flow from a blueprint" : "Create a flow"), box);
+  return editor(box, source, async (text) => {
     const f = await api("/flows", { method: "POST", body: text, headers: { "Content-Type": "application/x-yaml" } });
     toast(`Flow ${f.namespace}.${f.id} created`);
     go(`#/flows/${enc(f.namespace)}/${enc(f.id)}`);

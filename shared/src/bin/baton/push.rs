@@ -8,6 +8,16 @@
 //! flows absent from DIR are deleted, as Kestra's `--delete` does
 //! (namespaces DIR has no flow in are left alone).
 //!
+//! All or nothing, as far as Kestra's API allows: before any upload, the
+//! server validates every flow of every namespace in one `POST
+//! /api/v1/flows/validate` (its plugins and dialect may differ from this
+//! binary's; a refused credential fails here too), so nothing is written
+//! unless the server accepts them all. Kestra has no transaction across
+//! namespaces, so an upload can still fail mid-way (the network, the
+//! server's disk): the error then lists exactly which namespaces were
+//! pushed and which were not, and pushing again is safe (an update with
+//! the same flows changes nothing).
+//!
 //! `--gcp` reads the API's URL from Terraform (`terraform -chdir=DIR output
 //! -raw api_url`) and authenticates with `gcloud auth print-identity-token`
 //! (or `BATON_API_TOKEN`); `--server` takes basic auth from `--user` or
@@ -184,33 +194,91 @@ fn command_output(program: &str, args: &[&str], what: &str) -> anyhow::Result<St
     Ok(text)
 }
 
+/// A request to the server with `t`'s credentials.
+fn request(http: &reqwest::Client, t: &Target, url: &str) -> reqwest::RequestBuilder {
+    let mut req = http.post(url).header("content-type", "application/x-yaml");
+    if let Some((u, p)) = &t.basic {
+        req = req.basic_auth(u, Some(p));
+    }
+    if let Some(b) = &t.bearer {
+        req = req.bearer_auth(b);
+    }
+    req
+}
+
+/// `flows` as one multi-document YAML.
+fn documents<'a>(flows: impl Iterator<Item = &'a (String, String)>) -> String {
+    flows.map(|(_, s)| if s.ends_with('\n') { s.clone() } else { format!("{s}\n") }).collect::<Vec<_>>().join("---\n")
+}
+
+/// Sends `req`; the body of a 2xx, else an error with the server's message.
+async fn send(req: reqwest::RequestBuilder, base: &str) -> anyhow::Result<String> {
+    let resp = req.send().await.with_context(|| format!("cannot reach {base}"))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let message = v.get("message").and_then(Value::as_str).map_or(text.clone(), str::to_string);
+        anyhow::bail!("HTTP {}: {message}", status.as_u16());
+    }
+    Ok(text)
+}
+
+/// The server validates every flow before anything is uploaded; an error
+/// (listing each refused flow) means nothing was pushed.
+async fn preflight(http: &reqwest::Client, t: &Target, base: &str, by_namespace: &ByNamespace) -> anyhow::Result<()> {
+    let all = documents(by_namespace.values().flatten());
+    let text = send(request(http, t, &format!("{base}/api/v1/flows/validate")).body(all), base)
+        .await
+        .map_err(|e| anyhow::anyhow!("the server could not validate the flows ({e}): nothing was pushed"))?;
+    let answers: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+    let refused: Vec<String> = answers
+        .iter()
+        .filter_map(|v| {
+            let c = v.get("constraints").and_then(Value::as_str)?;
+            let name = format!("{}.{}", v["namespace"].as_str().unwrap_or("?"), v["flow"].as_str().unwrap_or("?"));
+            Some(format!("✗ {name} (refused by the server):\n{c}"))
+        })
+        .collect();
+    anyhow::ensure!(
+        refused.is_empty(),
+        "{}\n{} flow(s) refused by the server: nothing was pushed",
+        refused.join("\n"),
+        refused.len()
+    );
+    Ok(())
+}
+
 async fn push(t: &Target, by_namespace: &ByNamespace, delete: bool) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().user_agent("baton").build()?;
     let base = t.url.trim_end_matches('/');
-    for (namespace, flows) in by_namespace {
-        let body: Vec<String> =
-            flows.iter().map(|(_, s)| if s.ends_with('\n') { s.clone() } else { format!("{s}\n") }).collect();
+    preflight(&http, t, base, by_namespace).await?;
+    let mut pushed: Vec<String> = Vec::new();
+    for (i, (namespace, flows)) in by_namespace.iter().enumerate() {
         let url = format!("{base}/api/v1/flows/{namespace}?delete={delete}");
-        let mut req = http.post(&url).header("content-type", "application/x-yaml").body(body.join("---\n"));
-        if let Some((u, p)) = &t.basic {
-            req = req.basic_auth(u, Some(p));
-        }
-        if let Some(b) = &t.bearer {
-            req = req.bearer_auth(b);
-        }
-        let resp = req.send().await.with_context(|| format!("cannot reach {base}"))?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let message = v.get("message").and_then(Value::as_str).map_or(text.clone(), str::to_string);
-            anyhow::bail!("namespace {namespace}: HTTP {}: {message}", status.as_u16());
-        }
+        let text = match send(request(&http, t, &url).body(documents(flows.iter())), base).await {
+            Ok(text) => text,
+            Err(e) => {
+                let not: Vec<String> = by_namespace
+                    .iter()
+                    .skip(i)
+                    .map(|(ns, f)| {
+                        format!("{ns} ({} flow(s){})", f.len(), if ns == namespace { ", failed" } else { "" })
+                    })
+                    .collect();
+                let done = if pushed.is_empty() { "none".to_string() } else { pushed.join(", ") };
+                anyhow::bail!(
+                    "namespace {namespace}: {e}\npushed: {done}\nnot pushed: {}\n(pushing again is safe: unchanged flows stay as they are)",
+                    not.join(", ")
+                );
+            }
+        };
         let answered: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
         let deleted: Vec<&str> =
             answered.iter().filter(|f| f["deleted"] == Value::Bool(true)).filter_map(|f| f["id"].as_str()).collect();
         let gone = if deleted.is_empty() { String::new() } else { format!("; deleted {}", deleted.join(", ")) };
         println!("{namespace}: {} flow(s) pushed{gone}", flows.len());
+        pushed.push(format!("{namespace} ({} flow(s))", flows.len()));
     }
     Ok(())
 }

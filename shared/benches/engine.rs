@@ -39,6 +39,7 @@ async fn measure(name: &str, yaml: &str, task_runs: usize) {
         envs: Map::new(),
         progress: None,
         plugins: Default::default(),
+        sweep_in_background: false,
     })
     .expect("engine");
     let registry = shared::plugins::Registry::builtin();

@@ -28,3 +28,9 @@ pub mod template;
 pub mod triggers;
 pub mod validate;
 pub mod yaml;
+
+/// The allocator every Baton binary declares (`#[global_allocator]`):
+/// mimalloc. An execution's burst of small JSON values (jobs, task runs,
+/// contexts) freed across threads left glibc's per-thread arenas holding
+/// pages; README "Performance" has the figures.
+pub use mimalloc::MiMalloc as Allocator;

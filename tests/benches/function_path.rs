@@ -54,6 +54,7 @@ async fn embedded(n: usize) -> f64 {
         envs: Map::new(),
         progress: None,
         plugins: Default::default(),
+        sweep_in_background: false,
     })
     .expect("embedded");
     let registry = shared::plugins::Registry::builtin();

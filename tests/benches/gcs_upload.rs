@@ -82,6 +82,7 @@ fn child(args: &[String]) {
             envs: Map::new(),
             progress: None,
             plugins,
+            sweep_in_background: false,
         })
         .expect("engine");
         let defaults = "pluginDefaults:\n  - type: io.kestra.plugin.gcp\n    values:\n      projectId: bench\n";

@@ -31,6 +31,7 @@ pub fn harness_with(secrets: Secrets) -> Harness {
         envs: Map::new(),
         progress: None,
         plugins: Default::default(),
+        sweep_in_background: false,
     })
     .expect("open embedded engine");
     Harness { embedded, home }
@@ -114,6 +115,7 @@ pub fn harness_with_plugins(plugins: shared::plugins::PluginConfig) -> Harness {
         envs: Map::new(),
         progress: None,
         plugins,
+        sweep_in_background: false,
     })
     .expect("open embedded engine");
     Harness { embedded, home }

@@ -123,6 +123,15 @@ pub trait StateStore: Send + Sync {
     /// Saves `execution` if the stored version is still `execution.version`;
     /// on success the stored (and returned) version is one higher.
     async fn save_execution(&self, execution: &Execution, changed_task_runs: &[String]) -> Result<u64>;
+    /// [`StateStore::save_execution`] with the changed task runs given by
+    /// their positions in `execution.task_run_list` (the executor's index
+    /// knows them): a store that overrides it never searches the list, so a
+    /// save costs what changed, not the execution.
+    async fn save_execution_at(&self, execution: &Execution, changed: &[usize]) -> Result<u64> {
+        let ids: Vec<String> =
+            changed.iter().filter_map(|&i| execution.task_run_list.get(i)).map(|t| t.id.clone()).collect();
+        self.save_execution(execution, &ids).await
+    }
     /// Lists executions, newest first.
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>>;
     /// Deletes an execution with its task runs and claims, and its logs when

@@ -84,7 +84,7 @@ pub async fn poll(engine: &Arc<Engine>) -> Result<CloudRunReport, BackendError> 
     if entries.is_empty() {
         return Ok(report);
     }
-    let client = config.client(engine.http.clone()).map_err(BackendError::Invalid)?;
+    let client = config.client(engine.http.client()).map_err(BackendError::Invalid)?;
     for entry in entries {
         let KvLookup::Found(v) = engine.kv.get(RECORDS, &entry.key, Utc::now()).await? else { continue };
         let Ok(a) = serde_json::from_value::<Attempt>(v.value) else {

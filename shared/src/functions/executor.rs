@@ -2,9 +2,13 @@
 //! [`ExecutorService::handle`] — load, apply, step, compare-and-swap save,
 //! publish the jobs.
 //!
-//! Each delivery gets a fresh service (no cache): several instances serve
-//! the same executions, so every event starts from the stored state; the
-//! compare-and-swap on save catches concurrent writers. A redelivered
+//! One service per instance, whose cache keeps the executions it decided
+//! on with their index (bounded, `runtime::executor::MAX_CACHED`), so a
+//! delivery costs what changed, not the execution. Several instances serve
+//! the same executions: a decision made on a cached copy is saved only by
+//! compare-and-swap (a copy behind the store loses and is read again), and
+//! one that saves nothing is checked against the stored version first
+//! (`runtime::executor_cache_tests`). A redelivered
 //! event (`deliveryAttempt` > 1) may follow a crash between a save and its
 //! publishes, so it re-dispatches attempts that were dispatched but never
 //! started (duplicates are harmless: workers claim attempts). Within one
@@ -29,6 +33,7 @@ use crate::runtime::messages::ExecutionEvent;
 /// Handles execution events.
 pub struct ExecutorFunction {
     engine: Arc<Engine>,
+    service: ExecutorService,
     locks: ExecutionLocks,
     idle: Option<IdleGate>,
 }
@@ -38,7 +43,8 @@ impl ExecutorFunction {
     /// the state store (`runtime::flows::at_revision`): no flow source
     /// needed. With `idle`, an execution's creation resumes the sweep job.
     pub fn new(engine: Arc<Engine>, idle: Option<IdleGate>) -> ExecutorFunction {
-        ExecutorFunction { engine, locks: ExecutionLocks::default(), idle }
+        let service = ExecutorService::new(engine.clone());
+        ExecutorFunction { engine, service, locks: ExecutionLocks::default(), idle }
     }
 }
 
@@ -103,9 +109,7 @@ impl PushHandler for ExecutorFunction {
 
 impl ExecutorFunction {
     async fn handle_event(&self, event: &ExecutionEvent, id: &str, opts: StepOptions) -> Outcome {
-        // a fresh service per delivery: no execution is cached across events
-        let service = ExecutorService::new(self.engine.clone());
-        match service.handle(event, opts).await {
+        match self.service.handle(event, opts).await {
             Ok(()) => Outcome::Done,
             Err(ExecutorError::Missing(_)) => Outcome::Ignored(format!("execution {id} does not exist")),
             // the execution's flow revision is not stored or no longer parses: a

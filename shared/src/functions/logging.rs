@@ -479,7 +479,7 @@ mod tests {
             kv: Arc::new(crate::backend::memory::MemoryKv::new()),
             storage: Arc::new(crate::backend::memory::MemoryStorage::new()),
             logs: Arc::new(sink.clone()),
-            http: reqwest::Client::new(),
+            http: reqwest::Client::new().into(),
             progress: None,
             work_root: std::env::temp_dir(),
             config: Default::default(),

@@ -286,7 +286,7 @@ pub async fn start(
             }
             PushAuth::Off
         }
-        AuthConfig::Oidc(o) => PushAuth::Oidc(Arc::new(OidcVerifier::new(o.clone(), engine.http.clone()))),
+        AuthConfig::Oidc(o) => PushAuth::Oidc(Arc::new(OidcVerifier::new(o.clone(), engine.http.client()))),
     };
     let idle = match &cfg.sweep_job {
         None => None,

@@ -130,6 +130,54 @@ pub struct Execution {
 }
 
 impl Execution {
+    /// A copy without the task runs (they are stored apart). The
+    /// destructuring is exhaustive on purpose: a field added to
+    /// [`Execution`] fails to compile here until it is copied too.
+    pub fn head_clone(&self) -> Execution {
+        let Execution {
+            id,
+            namespace,
+            flow_id,
+            flow_revision,
+            inputs,
+            labels,
+            trigger,
+            state,
+            task_run_list: _,
+            outputs,
+            parent_id,
+            parent_task_run_id,
+            original_id,
+            schedule_date,
+            error,
+            secret_inputs,
+            ending,
+            sla_violations,
+            version,
+        } = self;
+        Execution {
+            id: id.clone(),
+            namespace: namespace.clone(),
+            flow_id: flow_id.clone(),
+            flow_revision: *flow_revision,
+            inputs: inputs.clone(),
+            labels: labels.clone(),
+            trigger: trigger.clone(),
+            state: state.clone(),
+            task_run_list: Vec::new(),
+            outputs: outputs.clone(),
+            parent_id: parent_id.clone(),
+            parent_task_run_id: parent_task_run_id.clone(),
+            original_id: original_id.clone(),
+            schedule_date: *schedule_date,
+            error: error.clone(),
+            secret_inputs: secret_inputs.clone(),
+            ending: *ending,
+            sla_violations: sla_violations.clone(),
+            version: *version,
+        }
+    }
+
     /// A new execution in CREATED state.
     pub fn new(
         id: String,

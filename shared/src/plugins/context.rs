@@ -30,6 +30,36 @@ pub trait Progress: Send + Sync {
     fn finish(&self, task_id: &str);
 }
 
+/// The HTTP client, built on first use: building one reads the system's
+/// CA certificates (tens of milliseconds), which a run whose tasks never
+/// call out does not pay. Derefs to the client; clones share it.
+#[derive(Clone, Default)]
+pub struct LazyHttp(Arc<std::sync::OnceLock<reqwest::Client>>);
+
+impl LazyHttp {
+    /// The client itself (built now if it was not).
+    pub fn client(&self) -> reqwest::Client {
+        self.get().clone()
+    }
+
+    fn get(&self) -> &reqwest::Client {
+        self.0.get_or_init(|| reqwest::Client::builder().user_agent("baton").build().unwrap_or_default())
+    }
+}
+
+impl From<reqwest::Client> for LazyHttp {
+    fn from(c: reqwest::Client) -> LazyHttp {
+        LazyHttp(Arc::new(std::sync::OnceLock::from(c)))
+    }
+}
+
+impl std::ops::Deref for LazyHttp {
+    type Target = reqwest::Client;
+    fn deref(&self) -> &reqwest::Client {
+        self.get()
+    }
+}
+
 /// Services shared by every task a worker runs.
 #[derive(Clone)]
 pub struct Services {
@@ -37,7 +67,7 @@ pub struct Services {
     pub kv: Arc<dyn KvStore>,
     pub storage: Arc<dyn Storage>,
     pub logs: Arc<dyn LogSink>,
-    pub http: reqwest::Client,
+    pub http: LazyHttp,
     pub progress: Option<Arc<dyn Progress>>,
     /// Where per-task working directories are created.
     pub work_root: PathBuf,

@@ -48,7 +48,7 @@ impl DiskGuard {
         let reserve = home.join(RESERVE_FILE);
         let mut short = None;
         if std::fs::metadata(&reserve).map(|m| m.len()).unwrap_or(0) < RESERVE_BYTES as u64
-            && let Err(e) = std::fs::write(&reserve, vec![0u8; RESERVE_BYTES])
+            && let Err(e) = set_aside(&reserve)
         {
             let _ = std::fs::remove_file(&reserve);
             tracing::warn!(path = %reserve.display(), error = %e, "cannot set aside the disk reserve");
@@ -96,6 +96,18 @@ impl DiskGuard {
     }
 }
 
+/// Sets [`RESERVE_BYTES`] aside in `path`: allocated by `fallocate` (the
+/// blocks are the file's without writing them: a fresh home opens
+/// milliseconds sooner), or written where the file system cannot allocate.
+fn set_aside(path: &Path) -> std::io::Result<()> {
+    let file = std::fs::File::create(path)?;
+    match rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, RESERVE_BYTES as u64) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::NOSPC || e == rustix::io::Errno::FBIG => Err(e.into()),
+        Err(_) => std::fs::write(path, vec![0u8; RESERVE_BYTES]),
+    }
+}
+
 /// On a disk-full `error` while handling execution `id`: trips the
 /// engine's guard (when it has one) and fails the execution with the
 /// message. Any other error is left to its caller.
@@ -109,7 +121,8 @@ pub async fn on_error(engine: &Engine, id: &str, error: &str) {
 /// Ends execution `id` FAILED with `message` (its unfinished task runs
 /// FAILED too), unless it already ended; a lost CAS is tried again.
 pub async fn fail_execution(engine: &Engine, id: &str, message: &str) -> Result<Option<Execution>, BackendError> {
-    for _ in 0..5 {
+    let mut tries = 0;
+    for _ in 0..10 {
         let Some(mut exec) = engine.state.load_execution(id).await? else { return Ok(None) };
         if exec.state.is_terminal() {
             return Ok(Some(exec));
@@ -140,6 +153,12 @@ pub async fn fail_execution(engine: &Engine, id: &str, message: &str) -> Result<
                 return Ok(Some(exec));
             }
             Err(BackendError::Conflict { .. }) => continue,
+            // the freed reserve may be held a moment by a concurrent write
+            // that is failing too (its WAL frames): the next try reuses them
+            Err(e) if looks_full(&e.to_string()) && tries < 4 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
             Err(e) => return Err(e),
         }
     }

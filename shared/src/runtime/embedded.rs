@@ -44,9 +44,20 @@ impl Embedded {
             let engine = engine.clone();
             handles.push(tokio::spawn(async move {
                 while let Some(ev) = lane_rx.recv().await {
-                    if let Err(e) = executor.handle(&ev, StepOptions::default()).await {
-                        tracing::error!(execution_id = %ev.execution_id(), error = %e, "cannot process execution event");
-                        super::diskfull::on_error(&engine, ev.execution_id(), &e.to_string()).await;
+                    // every event already waiting: an execution's reports share one decision
+                    let mut waiting = vec![ev];
+                    while waiting.len() < super::batch::MAX_BATCH {
+                        match lane_rx.try_recv() {
+                            Ok(ev) => waiting.push(ev),
+                            Err(_) => break,
+                        }
+                    }
+                    for group in super::batch::groups(waiting) {
+                        let id = group[0].execution_id().to_string();
+                        if let Err(e) = executor.handle_events(&group, StepOptions::default()).await {
+                            tracing::error!(execution_id = %id, error = %e, "cannot process execution event");
+                            super::diskfull::on_error(&engine, &id, &e.to_string()).await;
+                        }
                     }
                 }
             }));
@@ -260,6 +271,10 @@ pub struct LocalOptions {
     pub envs: serde_json::Map<String, serde_json::Value>,
     pub progress: Option<Arc<dyn crate::plugins::context::Progress>>,
     pub plugins: crate::plugins::PluginConfig,
+    /// Sweep orphans (`sweep_orphans`) on a thread of its own instead of
+    /// before starting: for a run that resumes nothing (`baton run` of a new
+    /// execution), whose own tasks are never orphans.
+    pub sweep_in_background: bool,
 }
 
 impl Embedded {
@@ -268,7 +283,11 @@ impl Embedded {
     /// tokio runtime.
     pub fn open_local(opts: LocalOptions) -> Result<Embedded, BackendError> {
         let b = crate::backend::local::LocalBackends::open(&opts.home)?;
-        sweep_orphans();
+        if opts.sweep_in_background {
+            std::thread::spawn(sweep_orphans);
+        } else {
+            sweep_orphans();
+        }
         let work_root = opts.home.join("work");
         let engine = Engine::new(super::engine::EngineConfig {
             state: b.state.clone(),

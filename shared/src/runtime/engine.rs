@@ -56,7 +56,7 @@ pub struct Engine {
     /// Kestra's `envs` variable.
     pub envs: Map<String, Value>,
     pub host: Arc<RuntimeHost>,
-    pub http: reqwest::Client,
+    pub http: crate::plugins::context::LazyHttp,
     pub work_root: PathBuf,
     pub plugins: Arc<crate::plugins::PluginConfig>,
     pub logs: StoreLogSink,
@@ -123,7 +123,7 @@ impl Engine {
             secrets,
             envs: cfg.envs,
             host,
-            http: reqwest::Client::builder().user_agent("baton").build().unwrap_or_default(),
+            http: Default::default(),
             work_root: cfg.work_root,
             plugins: Arc::new(cfg.plugins),
             progress: cfg.progress,

@@ -4,6 +4,7 @@
 
 pub mod attempt_logs;
 pub mod backfill;
+pub mod batch;
 pub mod diskfull;
 pub mod embedded;
 pub mod engine;

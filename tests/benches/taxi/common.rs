@@ -133,6 +133,7 @@ impl InProcess {
             envs: Map::new(),
             progress: None,
             plugins: Default::default(),
+            sweep_in_background: false,
         })
         .unwrap_or_else(|e| panic!("open engine: {e}"));
         InProcess { embedded }

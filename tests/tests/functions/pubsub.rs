@@ -86,6 +86,7 @@ async fn embedded_run(yaml_path: &std::path::Path) -> Execution {
         envs: Default::default(),
         progress: None,
         plugins: Default::default(),
+        sweep_in_background: false,
     })
     .expect("embedded");
     let flow = shared::runtime::flows::FlowRepository::load_file(

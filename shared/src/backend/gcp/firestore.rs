@@ -194,15 +194,22 @@ impl FirestoreStore {
     }
 
     async fn save(&self, e: &Execution, changed: &[String]) -> Result<u64> {
+        let positions: Vec<usize> =
+            changed.iter().filter_map(|id| e.task_run_list.iter().rposition(|tr| tr.id == *id)).collect();
+        self.save_at(e, &positions).await
+    }
+
+    /// Saves with the changed task runs given by position (no search).
+    async fn save_at(&self, e: &Execution, changed: &[usize]) -> Result<u64> {
         let new_version = e.version + 1;
         let mut task_runs = Vec::new();
         let mut seen = HashSet::new();
-        for id in changed {
-            if !seen.insert(id.as_str()) {
+        for &seq in changed {
+            if !seen.insert(seq) {
                 continue;
             }
-            if let Some(seq) = e.task_run_list.iter().rposition(|tr| tr.id == *id) {
-                task_runs.push(self.task_run_write(&e.id, seq, &e.task_run_list[seq], new_version)?);
+            if let Some(tr) = e.task_run_list.get(seq) {
+                task_runs.push(self.task_run_write(&e.id, seq, tr, new_version)?);
             }
         }
         let head = self.head_doc(e, new_version)?;
@@ -223,7 +230,7 @@ impl FirestoreStore {
             match self.fs.commit("save execution", writes).await? {
                 CommitOutcome::Done(times) => {
                     self.remember(&e.id, new_version, times.into_iter().next().flatten());
-                    self.keep(e, new_version);
+                    self.keep_changed(e, new_version, changed);
                     return Ok(new_version);
                 }
                 CommitOutcome::Precondition => {
@@ -286,6 +293,36 @@ impl FirestoreStore {
     async fn load_all(&self, id: &str) -> Result<Option<Execution>> {
         self.kept.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
         Box::pin(self.load(id)).await
+    }
+
+    /// Keeps `e` as stored at `version` after a save of the task runs at
+    /// `changed`: when the copy kept is the one `e` was decided on, only the
+    /// head and those task runs are copied into it (a save costs what
+    /// changed, not the execution); otherwise the whole of `e`.
+    fn keep_changed(&self, e: &Execution, version: u64, changed: &[usize]) {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(k) = kept.get_mut(&e.id).filter(|k| k.version == e.version) {
+            let mut runs = std::mem::take(&mut k.task_run_list);
+            let mut seqs = changed.to_vec();
+            seqs.sort_unstable();
+            seqs.dedup();
+            let mut whole = true;
+            for seq in seqs {
+                match e.task_run_list.get(seq) {
+                    Some(tr) if seq < runs.len() => runs[seq] = tr.clone(),
+                    Some(tr) if seq == runs.len() => runs.push(tr.clone()),
+                    _ => whole = false,
+                }
+            }
+            if whole && runs.len() == e.task_run_list.len() {
+                *k = e.head_clone();
+                k.task_run_list = runs;
+                k.version = version;
+                return;
+            }
+        }
+        drop(kept);
+        self.keep(e, version);
     }
 
     /// Keeps `e` as stored at `version` (bounded: all are dropped at the limit).
@@ -423,6 +460,9 @@ impl StateStore for FirestoreStore {
     /// the list are ignored) with the head, in one conditional commit.
     async fn save_execution(&self, execution: &Execution, changed_task_runs: &[String]) -> Result<u64> {
         self.save(execution, changed_task_runs).await
+    }
+    async fn save_execution_at(&self, execution: &Execution, changed: &[usize]) -> Result<u64> {
+        self.save_at(execution, changed).await
     }
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         self.list(filter).await

@@ -149,7 +149,8 @@ impl SqliteStore {
         if upgrade {
             sqlite_labels::add_column(&conn)?;
         }
-        conn.execute_batch(SCHEMA).map_err(db("create schema"))?;
+        // one transaction: a fresh home's tables cost one commit, not one each
+        conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\nCOMMIT;")).map_err(db("create schema"))?;
         if upgrade {
             sqlite_labels::fill(&conn)?;
         }
@@ -225,6 +226,22 @@ impl SqliteStore {
     }
 
     fn save_execution_sync(&self, e: &Execution, changed: &[String]) -> Result<u64> {
+        let positions: Vec<usize> = if changed.len() <= 8 {
+            // the changed task runs are usually the newest: search from the end
+            changed.iter().filter_map(|id| e.task_run_list.iter().rposition(|tr| tr.id == *id)).collect()
+        } else {
+            let changed: HashSet<&str> = changed.iter().map(String::as_str).collect();
+            e.task_run_list
+                .iter()
+                .enumerate()
+                .filter(|(_, tr)| changed.contains(tr.id.as_str()))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        self.save_execution_at_sync(e, &positions)
+    }
+
+    fn save_execution_at_sync(&self, e: &Execution, changed: &[usize]) -> Result<u64> {
         let mut conn = self.lock();
         let tx =
             conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("save_execution (begin)"))?;
@@ -262,19 +279,9 @@ impl SqliteStore {
                 ])
             })
             .map_err(db("save_execution (update execution)"))?;
-            if changed.len() <= 8 {
-                // The changed task runs are usually the newest: search from the end.
-                for id in changed {
-                    if let Some(seq) = e.task_run_list.iter().rposition(|tr| tr.id == *id) {
-                        upsert_task_run(&tx, &e.id, seq, &e.task_run_list[seq])?;
-                    }
-                }
-            } else {
-                let changed: HashSet<&str> = changed.iter().map(String::as_str).collect();
-                for (seq, tr) in e.task_run_list.iter().enumerate() {
-                    if changed.contains(tr.id.as_str()) {
-                        upsert_task_run(&tx, &e.id, seq, tr)?;
-                    }
+            for &seq in changed {
+                if let Some(tr) = e.task_run_list.get(seq) {
+                    upsert_task_run(&tx, &e.id, seq, tr)?;
                 }
             }
             new_version
@@ -355,53 +362,10 @@ fn upsert_task_run(conn: &Connection, execution_id: &str, seq: usize, tr: &TaskR
     Ok(())
 }
 
-/// The execution's JSON without its task runs (they have their own rows).
-///
-/// The destructuring is exhaustive on purpose: a field added to
-/// [`Execution`] fails to compile here until it is persisted too.
+/// The execution's JSON without its task runs (they have their own rows;
+/// [`Execution::head_clone`] copies every other field).
 fn head_json(e: &Execution) -> Result<String> {
-    let Execution {
-        id,
-        namespace,
-        flow_id,
-        flow_revision,
-        inputs,
-        labels,
-        trigger,
-        state,
-        task_run_list: _,
-        outputs,
-        parent_id,
-        parent_task_run_id,
-        original_id,
-        schedule_date,
-        error,
-        secret_inputs,
-        ending,
-        sla_violations,
-        version,
-    } = e;
-    let head = Execution {
-        id: id.clone(),
-        namespace: namespace.clone(),
-        flow_id: flow_id.clone(),
-        flow_revision: *flow_revision,
-        inputs: inputs.clone(),
-        labels: labels.clone(),
-        trigger: trigger.clone(),
-        state: state.clone(),
-        task_run_list: Vec::new(),
-        outputs: outputs.clone(),
-        parent_id: parent_id.clone(),
-        parent_task_run_id: parent_task_run_id.clone(),
-        original_id: original_id.clone(),
-        schedule_date: *schedule_date,
-        error: error.clone(),
-        secret_inputs: secret_inputs.clone(),
-        ending: *ending,
-        sla_violations: sla_violations.clone(),
-        version: *version,
-    };
+    let head = e.head_clone();
     serde_json::to_string(&head).map_err(json("encode execution"))
 }
 
@@ -441,6 +405,9 @@ impl StateStore for SqliteStore {
     /// stored rows, so a new task run must be listed as changed.
     async fn save_execution(&self, execution: &Execution, changed_task_runs: &[String]) -> Result<u64> {
         self.save_execution_sync(execution, changed_task_runs)
+    }
+    async fn save_execution_at(&self, execution: &Execution, changed: &[usize]) -> Result<u64> {
+        self.save_execution_at_sync(execution, changed)
     }
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         self.list_executions_sync(filter)

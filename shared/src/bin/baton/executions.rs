@@ -141,6 +141,7 @@ async fn kill(home: &Path, store: &SqliteStore, id: &str) -> anyhow::Result<i32>
         envs: Default::default(),
         progress: None,
         plugins: shared::plugins::PluginConfig::from_env(),
+        sweep_in_background: false,
     })?;
     let updates = embedded.updates();
     embedded.kill(id).await?;

@@ -2,6 +2,9 @@
 //! arguments, sets up logging and the async runtime, and maps the outcome to
 //! an exit code; each command lives in its own module.
 
+#[global_allocator]
+static ALLOCATOR: shared::Allocator = shared::Allocator;
+
 mod args;
 mod backfill;
 mod executions;

@@ -55,6 +55,7 @@ pub async fn resume(home: &Path, store: &SqliteStore, id: &str, given: &[String]
         envs: envs_map(std::env::vars()),
         progress: None,
         plugins: shared::plugins::PluginConfig::from_env(),
+        sweep_in_background: false,
     })
     .with_context(|| format!("cannot open Baton home {}", home.display()))?;
     let engine = embedded.engine.clone();

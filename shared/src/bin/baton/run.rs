@@ -86,6 +86,7 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         envs: envs_map(std::env::vars()),
         progress: progress.clone().map(|p| p as Arc<dyn shared::plugins::context::Progress>),
         plugins: shared::plugins::PluginConfig::from_env(),
+        sweep_in_background: true,
     }) {
         Ok(e) => e,
         Err(e) => {

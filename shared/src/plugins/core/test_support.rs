@@ -61,7 +61,7 @@ impl Env {
             kv: self.kv.clone(),
             storage: self.storage.clone(),
             logs: self.logs.clone(),
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            http: reqwest::Client::builder().no_proxy().build().unwrap().into(),
             progress: None,
             config: Default::default(),
             flows: None,

@@ -309,7 +309,7 @@ pub(crate) async fn start(
         bucket: config.bucket.clone(),
         mount_path: config.mount_path.clone(),
     };
-    let client = config.client(cx.services.http.clone()).map_err(|e| failed("client", e))?;
+    let client = config.client(cx.services.http.client()).map_err(|e| failed("client", e))?;
     let job_id = shape.job_id();
     let body = shape.job_body();
     let known = &cx.services.config.scripts.cloud_run_jobs;

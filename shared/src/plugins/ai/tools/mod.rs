@@ -172,7 +172,7 @@ impl Toolbox {
                 for (_, v) in &headers {
                     cx.mask(v);
                 }
-                McpClient::http(&url, cx.services.http.clone(), &url, headers).await.map_err(failed)
+                McpClient::http(&url, cx.services.http.client(), &url, headers).await.map_err(failed)
             }
         }
     }

@@ -181,7 +181,7 @@ mod tests {
             kv: env.kv.clone(),
             storage: env.storage.clone(),
             logs: env.logs.clone(),
-            http: reqwest::Client::new(),
+            http: reqwest::Client::new().into(),
             progress: None,
             config: Default::default(),
             flows: None,

@@ -1,0 +1,125 @@
+//! Events decided together. The embedded executor's lane takes every event
+//! already waiting (up to [`MAX_BATCH`]) and hands each execution's run of
+//! worker reports to one decision: one load, each event applied in order,
+//! one step, one save — so a ForEach whose workers report faster than one
+//! save per report pays one transaction for many. The step is the same
+//! pure function: advancing as far as possible after several results is
+//! what stepping after each of them reaches. Events that change what an
+//! execution is (its creation, a kill, a resume, a ForEachItem's batches,
+//! a wake that redispatches) are decided alone, in their place.
+
+use super::messages::ExecutionEvent;
+
+/// The most events one lane takes at once.
+pub const MAX_BATCH: usize = 256;
+
+/// Whether `ev` may share a decision with other events of its execution.
+pub fn batchable(ev: &ExecutionEvent) -> bool {
+    match ev {
+        ExecutionEvent::TaskStarted { .. } | ExecutionEvent::TaskResult { .. } => true,
+        ExecutionEvent::SubflowEnded { iteration, .. } => iteration.is_none(),
+        ExecutionEvent::Wake { redispatch, .. } => !redispatch,
+        _ => false,
+    }
+}
+
+/// Splits `events` (in arrival order) into the groups to decide: each
+/// execution's events keep their order; consecutive batchable events of
+/// one execution form one group, any other event is a group alone.
+/// Executions' groups come in the order their first event arrived.
+pub fn groups(events: Vec<ExecutionEvent>) -> Vec<Vec<ExecutionEvent>> {
+    // per execution, its groups in order (few executions per batch: a scan)
+    let mut per: Vec<(String, Vec<Vec<ExecutionEvent>>)> = Vec::new();
+    for ev in events {
+        let i = match per.iter().position(|(id, _)| id == ev.execution_id()) {
+            Some(i) => i,
+            None => {
+                per.push((ev.execution_id().to_string(), Vec::new()));
+                per.len() - 1
+            }
+        };
+        let gs = &mut per[i].1;
+        let join = batchable(&ev) && gs.last().is_some_and(|g| g.last().is_some_and(batchable));
+        match gs.last_mut() {
+            Some(g) if join => g.push(ev),
+            _ => gs.push(vec![ev]),
+        }
+    }
+    per.into_iter().flat_map(|(_, gs)| gs).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::messages::TaskResult;
+
+    fn started(exec: &str, tr: &str) -> ExecutionEvent {
+        ExecutionEvent::TaskStarted {
+            execution_id: exec.into(),
+            task_run_id: tr.into(),
+            attempt: 1,
+            worker_id: "w".into(),
+            at: chrono::Utc::now(),
+        }
+    }
+
+    fn result(exec: &str, tr: &str) -> ExecutionEvent {
+        let now = chrono::Utc::now();
+        ExecutionEvent::TaskResult {
+            execution_id: exec.into(),
+            task_run_id: tr.into(),
+            attempt: 1,
+            result: TaskResult {
+                state: crate::model::StateType::Success,
+                outputs: Default::default(),
+                error: None,
+                labels: vec![],
+                start: now,
+                end: now,
+                log_file: None,
+            },
+        }
+    }
+
+    fn ids(gs: &[Vec<ExecutionEvent>]) -> Vec<Vec<String>> {
+        gs.iter()
+            .map(|g| {
+                g.iter()
+                    .map(|e| match e {
+                        ExecutionEvent::TaskStarted { execution_id, task_run_id, .. } => {
+                            format!("{execution_id}:s:{task_run_id}")
+                        }
+                        ExecutionEvent::TaskResult { execution_id, task_run_id, .. } => {
+                            format!("{execution_id}:r:{task_run_id}")
+                        }
+                        ExecutionEvent::Kill { execution_id } => format!("{execution_id}:kill"),
+                        other => format!("{other:?}"),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_executions_reports_share_one_decision_and_keep_their_order() {
+        let evs = vec![started("a", "1"), started("b", "1"), result("a", "1"), started("a", "2"), result("b", "1")];
+        assert_eq!(
+            ids(&groups(evs)),
+            vec![vec!["a:s:1", "a:r:1", "a:s:2"], vec!["b:s:1", "b:r:1"]],
+            "grouped per execution, in arrival order within each"
+        );
+    }
+
+    #[test]
+    fn a_kill_or_a_creation_is_decided_alone_in_its_place() {
+        let kill = ExecutionEvent::Kill { execution_id: "a".into() };
+        let created = ExecutionEvent::Created { execution_id: "c".into() };
+        let evs = vec![result("a", "1"), kill, result("a", "2"), created.clone()];
+        let gs = groups(evs);
+        assert_eq!(ids(&gs)[..3], vec![vec!["a:r:1"], vec!["a:kill"], vec!["a:r:2"]]);
+        assert_eq!(gs[3], vec![created]);
+        let wake = ExecutionEvent::Wake { execution_id: "a".into(), redispatch: true };
+        assert!(!batchable(&wake), "a redispatching wake decides alone");
+        assert!(batchable(&ExecutionEvent::Wake { execution_id: "a".into(), redispatch: false }));
+    }
+}

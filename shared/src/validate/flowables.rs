@@ -127,6 +127,13 @@ pub(super) fn check_working_directory(task: &Task, sink: &mut Sink<'_>) {
             );
         }
     }
+    if let Some(Value::Object(m)) = task.props.get("cache")
+        && let Some(ttl) = m.get("ttl").and_then(Value::as_str)
+        && !is_template(ttl)
+        && let Err(e) = crate::model::duration::parse_iso(ttl)
+    {
+        sink.at(&child_key(&child_key(&task.path, "cache"), "ttl"), format!("cache.ttl of {}: {e}", task.kind));
+    }
 }
 
 /// A task's `workerGroup` with a key: Kestra's open-source edition refuses it.

@@ -226,7 +226,8 @@ fn extract(bytes: &[u8], dir: &Path, made: SystemTime) -> Result<usize, TaskErro
         if entry.is_dir() {
             continue;
         }
-        let target = dir.join(safe_relative("cache", entry.name())?);
+        let name = entry.name().map_err(|e| bad(&e))?.to_string();
+        let target = dir.join(safe_relative("cache", &name)?);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| TaskError::failed(format!("cannot create {}: {e}", parent.display())))?;
@@ -315,4 +316,45 @@ fn archive(root: &Path, files: &[String]) -> Result<Vec<u8>, TaskError> {
         zip.write_all(&content).map_err(|e| fail(&e))?;
     }
     Ok(zip.finish().map_err(|e| fail(&e))?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn input_files_are_a_map_or_its_json() {
+        let files = input_files(json!({"a.txt": "x", "n.json": {"k": 1}})).unwrap();
+        assert_eq!(files, [("a.txt".to_string(), "x".to_string()), ("n.json".to_string(), "{\"k\":1}".to_string())]);
+        assert_eq!(input_files(json!("{\"b.txt\": \"y\"}")).unwrap(), [("b.txt".to_string(), "y".to_string())]);
+        assert!(input_files(json!(["a"])).unwrap_err().to_string().contains("inputFiles"));
+    }
+
+    #[test]
+    fn a_cache_archive_round_trips_dated_as_made() {
+        let root = std::env::temp_dir().join(format!("baton-wd-cache-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(root.join("deps")).unwrap();
+        std::fs::write(root.join("deps/a.txt"), "A").unwrap();
+        std::fs::write(root.join("b.txt"), "B").unwrap();
+        let bytes = archive(&root, &["deps/a.txt".into(), "b.txt".into(), "missing".into()]).unwrap();
+        let out = root.join("out");
+        let made = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        assert_eq!(extract(&bytes, &out, made).unwrap(), 2);
+        assert_eq!(std::fs::read_to_string(out.join("deps/a.txt")).unwrap(), "A");
+        assert_eq!(std::fs::metadata(out.join("b.txt")).unwrap().modified().unwrap(), made);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn only_first_and_last_children_with_files_are_wrapped() {
+        let spec = |first, last, k: &str| -> Spec {
+            serde_json::from_value(json!({"taskId": "wd", "first": first, "last": last, k: ["x"]})).unwrap()
+        };
+        assert!(spec(true, false, "inputFiles").has_pre() && !spec(true, false, "inputFiles").has_post());
+        assert!(!spec(false, true, "inputFiles").has_pre() && !spec(false, true, "inputFiles").has_post());
+        assert!(spec(false, true, "outputFiles").has_post() && !spec(true, false, "outputFiles").has_post());
+        assert!(spec(true, true, "cache").has_pre() && spec(true, true, "cache").has_post());
+    }
 }

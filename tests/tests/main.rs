@@ -14,6 +14,7 @@ mod compress;
 mod concurrency;
 mod containers;
 mod core_flowables;
+mod core_items;
 mod core_tasks;
 mod corpus;
 mod dbt;

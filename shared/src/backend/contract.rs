@@ -312,6 +312,17 @@ pub async fn kv_contract(kv: &dyn KvStore) {
 
     let after = now + TimeDelta::seconds(20);
     assert!(kv.list(&ns, after).await.expect("list").iter().all(|e| e.key != "h-ttl"), "expired keys are not listed");
+    // what PurgeKV sees: every key, expired ones too, and the namespace
+    let all = kv.list_all(&ns).await.expect("list_all");
+    let all_keys: Vec<&str> = all.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(all_keys, expected, "list_all is sorted and includes expired keys");
+    assert_eq!(
+        all.iter().find(|e| e.key == "h-ttl").and_then(|e| e.expiration_date),
+        Some(now + TimeDelta::seconds(10))
+    );
+    let namespaces = kv.namespaces().await.expect("namespaces");
+    assert!(namespaces.contains(&ns), "{ns} holds keys: {namespaces:?}");
+    assert!(namespaces.windows(2).all(|w| w[0] < w[1]), "namespaces are sorted and distinct");
     assert_eq!(kv.get(&ns, "h-ttl", after).await.expect("get"), KvLookup::Expired);
     assert_eq!(kv.get(&ns, "h-ttl", after).await.expect("get"), KvLookup::Missing, "an expired key is deleted on read");
     kv.set(&ns, "i-ttl", &ttl, Some(now + TimeDelta::seconds(1)), true, now).await.expect("set ttl");
@@ -330,6 +341,8 @@ pub async fn kv_contract(kv: &dyn KvStore) {
         kv.delete(&ns, key).await.expect("cleanup");
     }
     kv.delete(&ns, "i-ttl").await.expect("cleanup");
+    assert!(kv.list_all(&ns).await.expect("list_all").is_empty());
+    assert!(!kv.namespaces().await.expect("namespaces").contains(&ns), "an emptied namespace is not listed");
 }
 
 /// A deterministic byte stream of `len` bytes, produced in 64 KiB chunks

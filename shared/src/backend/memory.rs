@@ -100,11 +100,28 @@ impl KvStore for MemoryKv {
     }
 
     async fn list(&self, namespace: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>> {
+        Ok(self.entries(namespace, Some(now)))
+    }
+
+    async fn list_all(&self, namespace: &str) -> Result<Vec<KvEntry>> {
+        Ok(self.entries(namespace, None))
+    }
+
+    async fn namespaces(&self) -> Result<Vec<String>> {
+        let mut v: Vec<String> =
+            lock(&self.data).iter().filter(|(_, keys)| !keys.is_empty()).map(|(ns, _)| ns.clone()).collect();
+        v.sort();
+        Ok(v)
+    }
+}
+
+impl MemoryKv {
+    /// The keys of `namespace`, only those live at `now` when given.
+    fn entries(&self, namespace: &str, now: Option<DateTime<Utc>>) -> Vec<KvEntry> {
         let data = lock(&self.data);
-        let Some(ns) = data.get(namespace) else { return Ok(Vec::new()) };
-        Ok(ns
-            .iter()
-            .filter(|(_, r)| r.live(now))
+        let Some(ns) = data.get(namespace) else { return Vec::new() };
+        ns.iter()
+            .filter(|(_, r)| now.is_none_or(|now| r.live(now)))
             .map(|(key, r)| KvEntry {
                 key: key.clone(),
                 kind: r.value.kind,
@@ -112,7 +129,7 @@ impl KvStore for MemoryKv {
                 update_date: r.updated,
                 expiration_date: r.expires,
             })
-            .collect())
+            .collect()
     }
 }
 

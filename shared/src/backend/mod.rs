@@ -239,6 +239,11 @@ pub trait KvStore: Send + Sync {
     async fn delete(&self, namespace: &str, key: &str) -> Result<bool>;
     /// Live keys of a namespace, sorted by key.
     async fn list(&self, namespace: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>>;
+    /// Every key of a namespace, expired ones included (what `PurgeKV`
+    /// looks at), sorted by key.
+    async fn list_all(&self, namespace: &str) -> Result<Vec<KvEntry>>;
+    /// The namespaces holding at least one key (expired or not), sorted.
+    async fn namespaces(&self) -> Result<Vec<String>>;
 }
 
 // -------------------------------------------------------------- storage ---

@@ -483,9 +483,33 @@ impl<'a> Stepper<'a> {
 
     fn children(&mut self, task: &'a Task, idx: usize) -> Block {
         let (id, value) = self.slot_of(idx);
-        match &task.children {
+        let block = match &task.children {
             Children::Tasks(t) => self.sequence(t, Some(&id), value.as_deref()),
             _ => Block::Done(StateType::Success),
+        };
+        if task.flowable == Some(FlowableKind::WorkingDirectory)
+            && matches!(block, Block::Done(s) if s != StateType::Failed)
+        {
+            self.working_directory_outputs(idx, &id);
+        }
+        block
+    }
+
+    /// A WorkingDirectory's `outputFiles`, handed over by its last child's
+    /// worker (`plugins::core::working_dir::OUTPUT_KEY`), become its output.
+    fn working_directory_outputs(&mut self, idx: usize, id: &str) {
+        use crate::plugins::core::working_dir::OUTPUT_KEY;
+        let Some(child) = self.exec.task_run_list.iter().position(|tr| {
+            tr.parent_task_run_id.as_deref() == Some(id)
+                && tr.outputs.as_ref().is_some_and(|o| o.contains_key(OUTPUT_KEY))
+        }) else {
+            return;
+        };
+        let files = self.exec.task_run_list[child].outputs.as_mut().and_then(|o| o.remove(OUTPUT_KEY));
+        self.mark(child);
+        if let Some(files) = files {
+            self.exec.task_run_list[idx].outputs.get_or_insert_with(Map::new).insert("outputFiles".into(), files);
+            self.mark(idx);
         }
     }
 

@@ -98,6 +98,12 @@ pub fn build<'e>(
             let is_wd = flow.find_task(&p.task_id).and_then(|t| t.flowable) == Some(FlowableKind::WorkingDirectory);
             if is_wd && !ctx.contains_key(WORKING_DIRECTORY_ID) {
                 ctx.insert(WORKING_DIRECTORY_ID.into(), Value::String(p.id.clone()));
+                // its own files, done around its first and last child (plugins::core::working_dir)
+                if tr.parent_task_run_id.as_deref() == Some(p.id.as_str())
+                    && let Some(spec) = working_directory_files(flow, p, &tr.task_id)
+                {
+                    ctx.insert(crate::plugins::core::working_dir::CONTEXT_KEY.into(), spec);
+                }
             }
             parents.push(json!({"taskrun": {"value": p.value, "id": p.id}, "task": {"id": p.task_id}}));
             cur = p.parent_task_run_id.as_deref();
@@ -116,6 +122,31 @@ pub fn build<'e>(
         }
     }
     Value::Object(ctx)
+}
+
+/// A WorkingDirectory's `cache`, `namespaceFiles`, `inputFiles` and
+/// `outputFiles` as written, for its direct child `child_id`, with whether
+/// that child is its first or last (enabled) task; None when it has none.
+fn working_directory_files(flow: &Flow, wd_run: &TaskRun, child_id: &str) -> Option<Value> {
+    let wd = flow.find_task(&wd_run.task_id)?;
+    let mut spec = Map::new();
+    for key in ["cache", "namespaceFiles", "inputFiles", "outputFiles"] {
+        if let Some(v) = wd.props.get(key).filter(|v| !v.is_null()) {
+            spec.insert(key.into(), v.clone());
+        }
+    }
+    if spec.is_empty() {
+        return None;
+    }
+    let crate::model::flow::Children::Tasks(children) = &wd.children else { return None };
+    let mut enabled = children.iter().filter(|t| !t.disabled);
+    let first = enabled.next().map(|t| t.id.as_str());
+    let last = enabled.next_back().map(|t| t.id.as_str()).or(first);
+    spec.insert("taskId".into(), json!(wd.id));
+    spec.insert("value".into(), json!(wd_run.value));
+    spec.insert("first".into(), json!(first == Some(child_id)));
+    spec.insert("last".into(), json!(last == Some(child_id)));
+    Some(Value::Object(spec))
 }
 
 fn is_loop(flow: &Flow, tr: &TaskRun) -> bool {

@@ -111,6 +111,23 @@ impl Registry {
     }
 }
 
+/// Properties Kestra does not render before the task runs: expressions the
+/// task itself renders once per item (non-dynamic `@PluginProperty`). The
+/// worker passes them to `build` as written.
+pub fn unrendered_props(type_name: &str) -> &'static [&'static str] {
+    match types::normalize(type_name) {
+        "io.kestra.plugin.core.storage.DeduplicateItems" => &["expr"],
+        "io.kestra.plugin.core.storage.FilterItems" => &["filterCondition"],
+        _ => &[],
+    }
+}
+
+/// Takes `type_name`'s [`unrendered_props`] out of `props`, to put back
+/// after the others are rendered.
+pub fn take_unrendered(type_name: &str, props: &mut Map<String, Value>) -> Vec<(String, Value)> {
+    unrendered_props(type_name).iter().filter_map(|k| props.remove(*k).map(|v| (k.to_string(), v))).collect()
+}
+
 impl Registry {
     /// The current type names (no legacy aliases), sorted: what a "did you
     /// mean" hint may propose.

@@ -274,8 +274,14 @@ impl Worker {
         for v in crate::model::flow::secret_values_of(&job.secret_inputs, &inputs) {
             cx.mask(&v);
         }
+        // a task's own per-item expressions stay as written
+        let mut props = props;
+        let unrendered = crate::plugins::registry::take_unrendered(def.type_name, &mut props);
         let rendered = match cx.render_value(&Value::Object(props)) {
-            Ok(Value::Object(m)) => m,
+            Ok(Value::Object(mut m)) => {
+                m.extend(unrendered);
+                m
+            }
             Ok(_) => Map::new(),
             Err(e) => {
                 let msg = cx.mask_text(&format!("task '{}': {e}", job.task.id));
@@ -284,7 +290,8 @@ impl Worker {
             }
         };
         let task = match (def.build)(&rendered) {
-            Ok(t) => t,
+            // a WorkingDirectory's own files, around its first and last child
+            Ok(t) => crate::plugins::core::working_dir::wrap(t, &cx),
             Err(e) => {
                 let msg = cx.mask_text(&format!("task '{}' ({}): {e}", job.task.id, job.task.kind));
                 cx.log("ERROR", &msg);

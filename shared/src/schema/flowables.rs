@@ -82,7 +82,17 @@ static DEFS: &[FlowableDef] = &[
         ],
         &[&["values"]],
     ),
-    def("io.kestra.plugin.core.flow.WorkingDirectory", FlowableKind::WorkingDirectory, &[], &[]),
+    def(
+        "io.kestra.plugin.core.flow.WorkingDirectory",
+        FlowableKind::WorkingDirectory,
+        &[
+            PropSpec::optional("inputFiles", PropKind::Any),
+            PropSpec::optional("outputFiles", PropKind::StringOrList),
+            PropSpec::optional("namespaceFiles", PropKind::Map),
+            PropSpec::optional("cache", PropKind::Map),
+        ],
+        &[],
+    ),
     def(
         "io.kestra.plugin.core.flow.Subflow",
         FlowableKind::Subflow,

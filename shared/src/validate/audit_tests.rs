@@ -48,15 +48,15 @@ fn every_trigger_type_refuses_a_property_it_does_not_list() {
 
 #[test]
 fn task_keys_baton_does_not_honour_are_refused() {
-    let src = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n    logToFile: maybe\n    version: \"0.19.0\"\n    logLevel: LOUD\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    inputFiles:\n      a.txt: x\n    tasks:\n      - id: b\n        type: io.kestra.plugin.core.log.Log\n        message: hi\n";
+    let src = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n    logToFile: maybe\n    version: \"0.19.0\"\n    logLevel: LOUD\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    cache:\n      ttl: 1h\n      keep: true\n    tasks:\n      - id: b\n        type: io.kestra.plugin.core.log.Log\n        message: hi\n";
     let out = diags(src);
     has(&out, "f.yaml:7:5: tasks[0].logToFile (task 'a'): 'logToFile' must be true or false");
     has(&out, "tasks[0].version (task 'a'): plugin version '0.19.0' cannot be chosen");
     has(&out, "tasks[0].logLevel (task 'a'): logLevel 'LOUD' is not one of");
-    has(
-        &out,
-        "tasks[1].inputFiles (task 'wd'): property 'inputFiles' of io.kestra.plugin.core.flow.WorkingDirectory is not supported by Baton yet",
-    );
+    // a WorkingDirectory's cache: only Kestra's keys, `patterns` required, `ttl` a duration
+    has(&out, "tasks[1].cache.keep (task 'wd'): unknown property 'keep' in cache");
+    has(&out, "tasks[1].cache (task 'wd'): missing required property 'patterns' in cache");
+    has(&out, "tasks[1].cache.ttl (task 'wd'): cache.ttl of");
 }
 
 #[test]

@@ -106,6 +106,34 @@ pub(super) fn check_working_directory(task: &Task, sink: &mut Sink<'_>) {
             format!("{}: Only runnable tasks are allowed as children of a WorkingDirectory task", task.id),
         );
     }
+    // its `cache` and `namespaceFiles` mappings: only the keys Kestra has
+    for (prop, known, required) in [
+        ("cache", &["patterns", "ttl"][..], Some("patterns")),
+        ("namespaceFiles", &["enabled", "include", "exclude"][..], None),
+    ] {
+        let Some(Value::Object(m)) = task.props.get(prop) else { continue };
+        for k in m.keys().filter(|k| !known.contains(&k.as_str())) {
+            sink.at(
+                &child_key(&child_key(&task.path, prop), k),
+                format!("unknown property '{k}' in {prop} of {} (known: {})", task.kind, known.join(", ")),
+            );
+        }
+        if let Some(r) = required
+            && m.get(r).is_none_or(Value::is_null)
+        {
+            sink.at(
+                &child_key(&task.path, prop),
+                format!("missing required property '{r}' in {prop} of {}", task.kind),
+            );
+        }
+    }
+    if let Some(Value::Object(m)) = task.props.get("cache")
+        && let Some(ttl) = m.get("ttl").and_then(Value::as_str)
+        && !is_template(ttl)
+        && let Err(e) = crate::model::duration::parse_iso(ttl)
+    {
+        sink.at(&child_key(&child_key(&task.path, "cache"), "ttl"), format!("cache.ttl of {}: {e}", task.kind));
+    }
 }
 
 /// A task's `workerGroup` with a key: Kestra's open-source edition refuses it.

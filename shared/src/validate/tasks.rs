@@ -54,7 +54,10 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
                 match def.props.iter().find(|s| s.name == key) {
                     None => sink.at(&path, unknown_prop(key, def.type_name, def.props.iter().map(|s| s.name))),
                     Some(spec) => {
-                        if let Err(why) = kind_ok(spec.kind, v).and_then(|()| values_ok(def.type_name, key, v)) {
+                        if let Err(why) = kind_ok(spec.kind, v)
+                            .and_then(|()| values_ok(def.type_name, key, v))
+                            .and_then(|()| plugin_value_ok(def.type_name, key, v))
+                        {
                             sink.at(&path, format!("property '{key}' of {}: {why}", def.type_name));
                         } else if key == "taskRunner" {
                             check_task_runner(&path, v, sink);
@@ -93,6 +96,15 @@ fn values_ok(type_name: &str, key: &str, v: &Value) -> Result<(), String> {
         Some(s) if !doc.values.is_empty() && !is_template(s) && !doc.values.iter().any(|x| canon(x) == canon(s)) => {
             Err(format!("'{s}' is not one of {}", doc.values.join(", ")))
         }
+        _ => Ok(()),
+    }
+}
+
+/// A plugin's own check of a written value Baton refuses beyond its kind
+/// and listed values (a PurgeKV `behavior` of type `version`).
+fn plugin_value_ok(type_name: &str, key: &str, v: &Value) -> Result<(), String> {
+    match (type_name, key) {
+        (crate::plugins::core::purge_kv::TYPE, "behavior") => crate::plugins::core::purge_kv::check_behavior(v),
         _ => Ok(()),
     }
 }
@@ -187,10 +199,6 @@ fn check_flowable<'v>(
 /// what to do instead: refused, never accepted and ignored.
 fn not_supported(kind: FlowableKind, key: &str) -> Option<&'static str> {
     match (kind, key) {
-        (FlowableKind::WorkingDirectory, "inputFiles" | "outputFiles" | "namespaceFiles") => {
-            Some("give the files to the script tasks inside it (their own inputFiles, outputFiles, namespaceFiles)")
-        }
-        (FlowableKind::WorkingDirectory, "cache") => Some("the folder is not cached between executions"),
         (FlowableKind::ForEachItem, "restartBehavior") => {
             Some("a failed ForEachItem is not restarted in place: replay the execution from the task (POST …/replay)")
         }

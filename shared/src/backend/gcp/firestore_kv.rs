@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use firestore::gcloud_sdk::google::firestore::v1::Document;
 use firestore::gcloud_sdk::google::firestore::v1::precondition::ConditionType;
+use firestore::gcloud_sdk::google::firestore::v1::structured_query;
 
 use super::firestore::FirestoreStore;
 use super::fs_client::{
@@ -124,12 +125,13 @@ impl FirestoreStore {
         Ok(matches!(self.fs.commit("kv delete", vec![write]).await?, CommitOutcome::Done(_)))
     }
 
-    async fn kv_list(&self, namespace: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>> {
+    /// The keys of `namespace`, only those live at `now` when given.
+    async fn kv_list(&self, namespace: &str, now: Option<DateTime<Utc>>) -> Result<Vec<KvEntry>> {
         let docs = self.fs.query("kv list", &namespace_path(namespace), select(KEYS, None, vec![], None), &[]).await?;
         let mut out = Vec::with_capacity(docs.len());
         for doc in &docs {
             let expires = get_time(doc, "expires", "kv list")?;
-            if !is_live(expires, now) {
+            if now.is_some_and(|now| !is_live(expires, now)) {
                 continue;
             }
             let date = |field: &str| {
@@ -149,6 +151,46 @@ impl FirestoreStore {
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
+
+    /// The namespaces of every key document (a collection-group query on
+    /// `keys`, names only), at most [`MAX_SCANNED_KEYS`] keys.
+    async fn kv_namespaces(&self) -> Result<Vec<String>> {
+        let mut query = select(KEYS, None, vec![], Some(MAX_SCANNED_KEYS + 1));
+        for from in &mut query.from {
+            from.all_descendants = true;
+        }
+        query.select = Some(structured_query::Projection {
+            fields: vec![structured_query::FieldReference { field_path: "__name__".into() }],
+        });
+        let docs = self.fs.query("kv namespaces", "", query, &[]).await?;
+        if docs.len() > MAX_SCANNED_KEYS {
+            return Err(BackendError::Invalid(format!(
+                "the KV store holds more than {MAX_SCANNED_KEYS} keys, the most listing its namespaces scans"
+            )));
+        }
+        let root = format!("{}/", self.fs.name(KV));
+        let mut out: Vec<String> = docs
+            .iter()
+            .filter_map(|d| d.name.strip_prefix(&root)?.split_once(&format!("/{KEYS}/")).map(|(ns, _)| ns))
+            .map(namespace_of_doc_id)
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+/// The most keys [`FirestoreStore::kv_namespaces`] scans.
+pub const MAX_SCANNED_KEYS: usize = 1_000_000;
+
+/// The namespace a `kv/{id}` document id stands for (the inverse of
+/// [`doc_id`]).
+fn namespace_of_doc_id(id: &str) -> String {
+    let id = match id.strip_prefix('%') {
+        Some(rest) if !rest.starts_with("2F") && !rest.starts_with("25") => rest,
+        _ => id,
+    };
+    id.replace("%2F", "/").replace("%25", "%")
 }
 
 #[async_trait]
@@ -171,6 +213,12 @@ impl KvStore for FirestoreStore {
         self.kv_delete(namespace, key).await
     }
     async fn list(&self, namespace: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>> {
-        self.kv_list(namespace, now).await
+        self.kv_list(namespace, Some(now)).await
+    }
+    async fn list_all(&self, namespace: &str) -> Result<Vec<KvEntry>> {
+        self.kv_list(namespace, None).await
+    }
+    async fn namespaces(&self) -> Result<Vec<String>> {
+        self.kv_namespaces().await
     }
 }

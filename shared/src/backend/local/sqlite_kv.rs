@@ -104,16 +104,17 @@ impl SqliteStore {
         Ok(n > 0)
     }
 
-    fn kv_list(&self, namespace: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>> {
+    /// The keys of `namespace`, only those live at `now` when given.
+    fn kv_list(&self, namespace: &str, now: Option<DateTime<Utc>>) -> Result<Vec<KvEntry>> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(
                 "SELECT key, type, created, updated, expires FROM kv
-                 WHERE namespace = ?1 AND (expires IS NULL OR expires > ?2) ORDER BY key",
+                 WHERE namespace = ?1 AND (?2 IS NULL OR expires IS NULL OR expires > ?2) ORDER BY key",
             )
             .map_err(db("kv list"))?;
         let rows = stmt
-            .query_map(params![namespace, micros(now)], |r| {
+            .query_map(params![namespace, now.map(micros)], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -135,6 +136,14 @@ impl SqliteStore {
             });
         }
         Ok(out)
+    }
+
+    fn kv_namespaces(&self) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached("SELECT DISTINCT namespace FROM kv ORDER BY namespace").map_err(db("kv namespaces"))?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db("kv namespaces"))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(db("kv namespaces"))
     }
 }
 
@@ -158,6 +167,12 @@ impl KvStore for SqliteStore {
         self.kv_delete(namespace, key)
     }
     async fn list(&self, namespace: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>> {
-        self.kv_list(namespace, now)
+        self.kv_list(namespace, Some(now))
+    }
+    async fn list_all(&self, namespace: &str) -> Result<Vec<KvEntry>> {
+        self.kv_list(namespace, None)
+    }
+    async fn namespaces(&self) -> Result<Vec<String>> {
+        self.kv_namespaces()
     }
 }

@@ -2,7 +2,9 @@
 //! return, echo, output values, fail, sleep, KV, state store, purge
 //! (the current execution's files, or by date: 2.0's PurgeStorage),
 //! storage files (write, size, delete, concat, local files), log fetch,
-//! HTTP download/request, resume, reverse, KV keys.
+//! HTTP download/request, resume, reverse, KV keys and purge, item files
+//! (deduplicate, filter), and a WorkingDirectory's own files around its
+//! children.
 
 pub mod debug;
 pub mod download;
@@ -11,11 +13,14 @@ pub mod fetch;
 pub mod files;
 pub mod for_each_item;
 pub mod http;
+pub mod ion_text;
+pub mod items;
 pub mod kv;
 pub mod labels;
 pub mod local_files;
 pub mod log;
 pub mod output;
+pub mod purge_kv;
 pub mod purge_storage;
 pub mod request;
 pub mod resume;
@@ -25,6 +30,7 @@ pub mod split;
 pub mod state;
 pub mod storage;
 pub mod toggle;
+pub mod working_dir;
 
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -44,6 +50,9 @@ pub fn register(r: &mut Registry) {
         kv::SET,
         kv::GET,
         kv::DELETE,
+        purge_kv::DEF,
+        items::DEDUPLICATE,
+        items::FILTER,
         reverse::GET_KEYS,
         reverse::REVERSE,
         storage::DEF,

@@ -86,8 +86,12 @@ impl Env {
     /// Renders `raw` as the worker does, builds the task and runs it.
     pub async fn run(&self, def: &PluginDef, raw: Value) -> Result<TaskOutput, TaskError> {
         let cx = self.cx(&raw);
-        let rendered = cx.render_value(&raw)?;
-        let props: Map<String, Value> = rendered.as_object().cloned().unwrap_or_default();
+        // as the worker: a task's own per-item expressions stay as written
+        let mut raw_map = raw.as_object().cloned().unwrap_or_default();
+        let kept = crate::plugins::registry::take_unrendered(def.type_name, &mut raw_map);
+        let rendered = cx.render_value(&Value::Object(raw_map))?;
+        let mut props: Map<String, Value> = rendered.as_object().cloned().unwrap_or_default();
+        props.extend(kept);
         let task = (def.build)(&props)?;
         task.run(&cx).await
     }

@@ -98,7 +98,14 @@ pub(super) static DOCS: &[TypeDoc] = &[
         ]),
     TypeDoc::new("io.kestra.plugin.core.flow.WorkingDirectory", "Run tasks in one shared folder.", "Its runnable children run on one worker in the same working directory, so files written by one are there for the next.")
         .example("id: wd\ntype: io.kestra.plugin.core.flow.WorkingDirectory\ntasks:\n  - id: write\n    type: io.kestra.plugin.scripts.shell.Commands\n    taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n    commands:\n      - echo hi > hello.txt\n")
-        .props(&[TASKS]),
+        .outputs(&[OutDoc::new("outputFiles", PropKind::Map, "The files matching `outputFiles` after the last task: name → kestra:// URI.")])
+        .props(&[
+            TASKS,
+            PropDoc::new("inputFiles", "Files written into the folder before the first task: name → content (a kestra:// URI is copied)."),
+            PropDoc::new("outputFiles", "Glob patterns of the files stored after the last task (`outputs.<id>.outputFiles`)."),
+            PropDoc::new("namespaceFiles", "Copy the namespace's files into the folder first: {enabled, include, exclude}."),
+            PropDoc::new("cache", "Keep files between executions: {patterns (globs), ttl}; restored before the first task."),
+        ]),
     TypeDoc::new("io.kestra.plugin.core.flow.Subflow", "Start an execution of another flow.", "Starts the named flow with inputs and labels, waits for it by default and exposes its outputs.")
         .example("id: child\ntype: io.kestra.plugin.core.flow.Subflow\nnamespace: company.team\nflowId: cleanup\nwait: true\ninputs:\n  day: \"{{ execution.startDate }}\"\n")
         .outputs(&[

@@ -7,6 +7,7 @@ mod conditions;
 mod core;
 mod flowables;
 mod gcp;
+mod items;
 mod jdbc;
 mod others;
 mod runners;
@@ -16,9 +17,10 @@ mod triggers;
 use super::{PropDoc, TypeDoc};
 
 /// Every doc table.
-fn tables() -> [&'static [TypeDoc]; 9] {
+fn tables() -> [&'static [TypeDoc]; 10] {
     [
         core::DOCS,
+        items::DOCS,
         flowables::DOCS,
         scripts::DOCS,
         jdbc::DOCS,

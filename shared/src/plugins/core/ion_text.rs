@@ -1,0 +1,313 @@
+//! Reads one line of an Ion text file (Kestra's `.ion` files: one value a
+//! line) as JSON. Baton writes its Ion files as JSON lines, which are
+//! valid Ion, so JSON is tried first; a file written by Kestra itself may
+//! use Ion's own syntax, which [`parse_line`] also reads: unquoted and
+//! `'symbol'` field names, bare symbols, `'''long'''` strings, decimals
+//! with `d` exponents, `_` digit separators, hex and binary integers,
+//! timestamps (kept as their text), typed nulls (`null.int`),
+//! annotations (`a::v`, dropped), comments and s-expressions (as lists).
+//! Blobs and clobs are refused with an error naming them.
+
+use serde_json::{Map, Number, Value};
+
+/// Parses one Ion (or JSON) value spanning the whole line.
+pub fn parse_line(line: &str) -> Result<Value, String> {
+    if let Ok(v) = serde_json::from_str::<Value>(line) {
+        return Ok(v);
+    }
+    let mut p = Parser { s: line.as_bytes(), i: 0, depth: 0 };
+    let v = p.value()?;
+    p.ws()?;
+    if p.i < p.s.len() {
+        return Err(format!("unexpected '{}' at column {}", p.s[p.i] as char, p.i + 1));
+    }
+    Ok(v)
+}
+
+/// Nesting bound of one value (lists and structs inside each other).
+const MAX_DEPTH: usize = 128;
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+    depth: usize,
+}
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$')
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn err<T>(&self, what: &str) -> Result<T, String> {
+        Err(format!("{what} at column {}", self.i + 1))
+    }
+
+    /// Skips white space and comments.
+    fn ws(&mut self) -> Result<(), String> {
+        loop {
+            match self.peek() {
+                Some(c) if c.is_ascii_whitespace() => self.i += 1,
+                Some(b'/') if self.s.get(self.i + 1) == Some(&b'/') => self.i = self.s.len(),
+                Some(b'/') if self.s.get(self.i + 1) == Some(&b'*') => {
+                    let rest = &self.s[self.i + 2..];
+                    match rest.windows(2).position(|w| w == b"*/") {
+                        Some(n) => self.i += n + 4,
+                        None => return self.err("unterminated comment"),
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn value(&mut self) -> Result<Value, String> {
+        self.ws()?;
+        let Some(c) = self.peek() else { return self.err("missing value") };
+        let v = match c {
+            b'{' if self.s.get(self.i + 1) == Some(&b'{') => return self.err("Ion blobs and clobs are not supported"),
+            b'{' => self.nested(b'}', true)?,
+            b'[' => self.nested(b']', false)?,
+            b'(' => self.nested(b')', false)?,
+            b'"' => Value::String(self.quoted(b'"')?),
+            b'\'' if self.s[self.i..].starts_with(b"'''") => Value::String(self.long_strings()?),
+            b'\'' => Value::String(self.quoted(b'\'')?),
+            c if c.is_ascii_digit() || c == b'-' || c == b'+' => self.number_or_timestamp()?,
+            c if is_ident(c) => {
+                let word = self.ident();
+                match word.as_str() {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    "null" => {
+                        // a typed null: `null.int`
+                        if self.peek() == Some(b'.') {
+                            self.i += 1;
+                            self.ident();
+                        }
+                        Value::Null
+                    }
+                    "nan" => Value::String(word),
+                    _ => Value::String(word),
+                }
+            }
+            _ => return self.err(&format!("unexpected '{}'", c as char)),
+        };
+        // `annotation::value`: the annotation is dropped
+        self.ws()?;
+        if self.s[self.i..].starts_with(b"::") {
+            self.i += 2;
+            return self.value();
+        }
+        Ok(v)
+    }
+
+    fn ident(&mut self) -> String {
+        let start = self.i;
+        while self.peek().is_some_and(is_ident) {
+            self.i += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
+    }
+
+    /// A list, s-expression or struct, from its opening bracket.
+    fn nested(&mut self, close: u8, is_struct: bool) -> Result<Value, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.err(&format!("nested deeper than {MAX_DEPTH} levels"));
+        }
+        self.i += 1;
+        let mut list = Vec::new();
+        let mut map = Map::new();
+        let sexp = close == b')';
+        loop {
+            self.ws()?;
+            match self.peek() {
+                None => return self.err(&format!("missing '{}'", close as char)),
+                Some(c) if c == close => {
+                    self.i += 1;
+                    break;
+                }
+                _ => {}
+            }
+            if is_struct {
+                let key = match self.peek() {
+                    Some(b'"') => self.quoted(b'"')?,
+                    Some(b'\'') if self.s[self.i..].starts_with(b"'''") => self.long_strings()?,
+                    Some(b'\'') => self.quoted(b'\'')?,
+                    Some(c) if is_ident(c) => self.ident(),
+                    _ => return self.err("expected a field name"),
+                };
+                self.ws()?;
+                if self.peek() != Some(b':') {
+                    return self.err("expected ':' after a field name");
+                }
+                self.i += 1;
+                let v = self.value()?;
+                map.insert(key, v);
+            } else if sexp && self.peek().is_some_and(|c| !is_ident(c) && b"!#%&*+-./;<=>?@^`|~".contains(&c)) {
+                // an s-expression operator symbol
+                let start = self.i;
+                while self.peek().is_some_and(|c| b"!#%&*+-./;<=>?@^`|~".contains(&c)) {
+                    self.i += 1;
+                }
+                list.push(Value::String(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()));
+                continue;
+            } else {
+                list.push(self.value()?);
+            }
+            self.ws()?;
+            match self.peek() {
+                Some(b',') if !sexp => self.i += 1,
+                Some(c) if c == close => {}
+                _ if sexp => {}
+                _ => return self.err(&format!("expected ',' or '{}'", close as char)),
+            }
+        }
+        self.depth -= 1;
+        Ok(if is_struct { Value::Object(map) } else { Value::Array(list) })
+    }
+
+    /// A `"string"` or `'symbol'` with escapes, from its opening quote.
+    fn quoted(&mut self, quote: u8) -> Result<String, String> {
+        self.i += 1;
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let Some(c) = self.peek() else { return self.err("unterminated string") };
+            self.i += 1;
+            match c {
+                c if c == quote => break,
+                b'\\' => self.escape(&mut out)?,
+                c => out.push(c),
+            }
+        }
+        String::from_utf8(out).map_err(|_| format!("invalid UTF-8 before column {}", self.i))
+    }
+
+    /// Adjacent `'''…'''` strings, concatenated.
+    fn long_strings(&mut self) -> Result<String, String> {
+        let mut out: Vec<u8> = Vec::new();
+        while self.s[self.i..].starts_with(b"'''") {
+            self.i += 3;
+            loop {
+                if self.s[self.i..].starts_with(b"'''") {
+                    self.i += 3;
+                    break;
+                }
+                let Some(c) = self.peek() else { return self.err("unterminated long string") };
+                self.i += 1;
+                if c == b'\\' {
+                    self.escape(&mut out)?;
+                } else {
+                    out.push(c);
+                }
+            }
+            self.ws()?;
+        }
+        String::from_utf8(out).map_err(|_| format!("invalid UTF-8 before column {}", self.i))
+    }
+
+    fn escape(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        let Some(e) = self.peek() else { return self.err("unterminated escape") };
+        self.i += 1;
+        let simple = match e {
+            b'n' => Some(b'\n'),
+            b't' => Some(b'\t'),
+            b'r' => Some(b'\r'),
+            b'0' => Some(0),
+            b'a' => Some(7),
+            b'b' => Some(8),
+            b'f' => Some(12),
+            b'v' => Some(11),
+            b'"' | b'\'' | b'\\' | b'/' | b'?' => Some(e),
+            _ => None,
+        };
+        if let Some(b) = simple {
+            out.push(b);
+            return Ok(());
+        }
+        let n = match e {
+            b'x' => 2,
+            b'u' => 4,
+            b'U' => 8,
+            _ => return self.err(&format!("unknown escape '\\{}'", e as char)),
+        };
+        let hex = self.s.get(self.i..self.i + n).ok_or_else(|| format!("short escape at column {}", self.i))?;
+        self.i += n;
+        let code = u32::from_str_radix(std::str::from_utf8(hex).unwrap_or(""), 16)
+            .map_err(|_| format!("bad escape at column {}", self.i))?;
+        let ch = char::from_u32(code).ok_or_else(|| format!("bad code point at column {}", self.i))?;
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+        Ok(())
+    }
+
+    /// An int, decimal or float, or a timestamp (kept as its text).
+    fn number_or_timestamp(&mut self) -> Result<Value, String> {
+        let start = self.i;
+        self.i += 1;
+        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'+' | b'-' | b':')) {
+            self.i += 1;
+        }
+        let tok = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
+        let digits = tok.trim_start_matches(['-', '+']);
+        match tok {
+            "+inf" | "-inf" => return Ok(Value::String(tok.to_string())),
+            _ => {}
+        }
+        let is_timestamp = digits.len() >= 5
+            && digits.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+            && matches!(digits.as_bytes()[4], b'-' | b'T');
+        if is_timestamp {
+            return Ok(Value::String(tok.to_string()));
+        }
+        let clean: String = tok.chars().filter(|c| *c != '_').collect();
+        let neg = clean.starts_with('-');
+        let unsigned = clean.trim_start_matches(['-', '+']);
+        let radix = match unsigned.get(..2) {
+            Some("0x" | "0X") => Some(16),
+            Some("0b" | "0B") => Some(2),
+            _ => None,
+        };
+        if let Some(r) = radix {
+            let n = i64::from_str_radix(&unsigned[2..], r).map_err(|_| format!("bad integer '{tok}'"))?;
+            return Ok(Value::Number(Number::from(if neg { -n } else { n })));
+        }
+        if let Ok(n) = clean.parse::<i64>() {
+            return Ok(Value::Number(Number::from(n)));
+        }
+        let float: String = clean.replace(['d', 'D'], "e");
+        match float.parse::<f64>().ok().and_then(Number::from_f64) {
+            Some(n) => Ok(Value::Number(n)),
+            None => Err(format!("'{tok}' is not an Ion number or timestamp (column {})", start + 1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn reads_json_and_ion_text() {
+        assert_eq!(parse_line(r#"{"a": 1, "b": [true, null]}"#).unwrap(), json!({"a": 1, "b": [true, null]}));
+        assert_eq!(
+            parse_line(r#"{id:1,name:"Alice",'odd key':sym,price:12.50,big:1_000,t:2024-01-31T10:00:00Z}"#).unwrap(),
+            json!({"id": 1, "name": "Alice", "odd key": "sym", "price": 12.5, "big": 1000, "t": "2024-01-31T10:00:00Z"})
+        );
+        assert_eq!(
+            parse_line("{a:null.int, b:1.5d2, c:0x1F, d:'''x''' '''y''', e:ann::[1, (+ 2 3)], f:\"\\u00e9\"}").unwrap(),
+            json!({"a": null, "b": 150.0, "c": 31, "d": "xy", "e": [1, ["+", 2, 3]], "f": "é"})
+        );
+        assert_eq!(parse_line("{d:2024-01-31}").unwrap(), json!({"d": "2024-01-31"}));
+        for bad in ["{a:1", "{a 1}", "{a:{{aGVsbG8=}}}", "{a:1} x", "", "{a:\"x}"] {
+            assert!(parse_line(bad).is_err(), "{bad}");
+        }
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(parse_line(&deep).unwrap_err().contains("nested deeper"), "depth bound");
+    }
+}

@@ -127,7 +127,7 @@ tasks:
     tasks:
       - id: double
         type: io.kestra.plugin.core.debug.Return
-        format: "{{ item.value * 2 }}"
+        format: "{{ (item.value | number) * 2 }}"
   - id: total
     type: io.kestra.plugin.core.debug.Return
     format: "{{ loopOutputs(outputs.expr.outputs, 'doubled') | join(',') }}"

@@ -22,6 +22,7 @@ mod deployed;
 mod deployed_backfill;
 mod deployed_pause;
 mod dialect;
+mod dialect_docs;
 #[cfg(feature = "duckdb")]
 mod duckdb;
 mod events;

@@ -99,6 +99,9 @@ impl TemplateHost for Masked<'_> {
     fn read(&self, namespace: &str, path: &str) -> Result<String, String> {
         self.0.read(namespace, path)
     }
+    fn read_revision(&self, namespace: &str, path: &str, revision: u32) -> Result<String, String> {
+        self.0.read_revision(namespace, path, revision)
+    }
     fn secret_values(&self) -> Vec<String> {
         self.0.secret_values()
     }

@@ -3,7 +3,8 @@
 //! deleted), `GET /namespaces/{namespace}/kv/inheritance` (the keys the
 //! namespace inherits: its parents', the nearest parent's key winning, as
 //! Kestra lists them — the namespace's own keys are not among them),
-//! `GET|PUT|DELETE /namespaces/{namespace}/kv/{key}`. A PUT body is typed
+//! `GET|PUT|DELETE /namespaces/{namespace}/kv/{key}` (a GET answers Kestra
+//! 2.0's `{type, value, revision, updated}`, 1.x's `{type, value}` and more). A PUT body is typed
 //! as Kestra types it: JSON numbers, booleans, strings, objects and arrays
 //! keep their JSON type; unquoted text is a DATETIME, DATE or DURATION when
 //! it reads as one, else a STRING. The optional `ttl` header (ISO-8601
@@ -21,7 +22,7 @@ use serde_json::Value;
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::query::Params;
-use crate::backend::{KvLookup, KvType, KvValue};
+use crate::backend::{KvDetail, KvType, KvValue};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -43,12 +44,13 @@ async fn get_key(
     State(s): State<ApiState>,
     Path((namespace, key)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<KvValue>> {
+) -> ApiResult<Json<KvDetail>> {
     Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/kv/{key}", &[])?;
-    match s.engine.kv.get(&namespace, &key, Utc::now()).await? {
-        KvLookup::Found(v) => Ok(Json(v)),
-        KvLookup::Missing => Err(ApiError::not_found(format!("no key '{key}' in namespace {namespace}"))),
-        KvLookup::Expired => Err(ApiError::not_found(format!("key '{key}' in namespace {namespace} has expired"))),
+    // Kestra 2.0's `KvDetail` (`type`, `value`, `revision`, `updated`): 1.x's
+    // `TypedValue` (`type`, `value`) with two more fields, so both read it
+    match s.engine.kv.detail(&namespace, &key, Utc::now()).await? {
+        Some(d) => Ok(Json(d)),
+        None => Err(ApiError::not_found(format!("no key '{key}' in namespace {namespace}"))),
     }
 }
 

@@ -4,7 +4,8 @@
 //! `FileAttributes` list of one folder), `GET|POST|DELETE
 //! /namespaces/{namespace}/files?path=` (read, write from the multipart
 //! part `fileContent` streamed to storage, delete a file or folder),
-//! `GET …/files/stats?path=` and `GET …/files/search?q=`.
+//! `GET …/files/stats?path=` and `GET …/files/search?q=`; a file's kept
+//! revisions: `GET …/files/revisions?path=` and `GET …/files?path=&revision=N`.
 
 use axum::body::Body;
 use axum::extract::{Multipart, Path, RawQuery, State};
@@ -26,6 +27,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/namespaces/{namespace}/files/directory", get(directory))
         .route("/namespaces/{namespace}/files/stats", get(stats))
         .route("/namespaces/{namespace}/files/search", get(search))
+        .route("/namespaces/{namespace}/files/revisions", get(revisions))
 }
 
 fn store(s: &ApiState, namespace: &str) -> ApiResult<std::sync::Arc<dyn NamespaceFiles>> {
@@ -91,11 +93,38 @@ async fn search(State(s): State<ApiState>, Path(ns): Path<String>, RawQuery(raw)
 }
 
 async fn read(State(s): State<ApiState>, Path(ns): Path<String>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
-    let p = Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/files", &["path"])?;
+    let p = Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/files", &["path", "revision"])?;
     let path = path_param(&p, true)?;
-    let reader = store(&s, &ns)?.get(&ns, &path).await?;
+    let reader = match p.get("revision").filter(|r| !r.is_empty()) {
+        None => store(&s, &ns)?.get(&ns, &path).await?,
+        Some(r) => {
+            let r = r.parse::<u32>().map_err(|_| {
+                ApiError::bad_request(format!("the 'revision' parameter must be a revision number, got '{r}'"))
+            })?;
+            store(&s, &ns)?.get_revision(&ns, &path, r).await?
+        }
+    };
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
+}
+
+/// `GET …/files/revisions?path=`: the kept revisions of a file, newest first.
+async fn revisions(
+    State(s): State<ApiState>,
+    Path(ns): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/files/revisions", &["path"])?;
+    let path = path_param(&p, true)?;
+    let mut kept = store(&s, &ns)?.revisions(&ns, &path).await?;
+    if kept.is_empty() {
+        return Err(crate::backend::BackendError::NotFound {
+            what: format!("namespace file '{path}' in namespace '{ns}'"),
+        }
+        .into());
+    }
+    kept.reverse();
+    Ok(Json(Value::Array(kept.into_iter().map(|r| json!({"revision": r})).collect())))
 }
 
 async fn write(

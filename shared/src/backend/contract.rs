@@ -293,6 +293,12 @@ pub async fn kv_contract(kv: &dyn KvStore) {
     let replaced = val(KvType::Number, json!(7));
     kv.set(&ns, "b-string", &replaced, None, true, later).await.expect("overwrite");
     assert_eq!(kv.get(&ns, "b-string", later).await.expect("get"), KvLookup::Found(replaced));
+    // Kestra 2.0's detail: the revision grows with each overwrite
+    let d = kv.detail(&ns, "b-string", later).await.expect("detail").expect("b-string has a detail");
+    assert_eq!((d.kind, d.value, d.revision, d.updated), (KvType::Number, json!(7), 2, later), "second revision");
+    let d = kv.detail(&ns, "a-boolean", later).await.expect("detail").expect("a-boolean has a detail");
+    assert_eq!((d.revision, d.updated), (1, now), "a key written once is revision 1");
+    assert_eq!(kv.detail(&ns, "absent", now).await.expect("detail"), None);
 
     // TTL.
     let ttl = val(KvType::String, json!("short-lived"));
@@ -329,6 +335,10 @@ pub async fn kv_contract(kv: &dyn KvStore) {
     kv.set(&ns, "i-ttl", &ttl, None, false, after).await.expect("overwrite=false on an expired key is allowed");
     let i = kv.list(&ns, after).await.expect("list").into_iter().find(|e| e.key == "i-ttl").expect("i-ttl listed");
     assert_eq!((i.creation_date, i.expiration_date), (after, None), "an expired key is replaced, not updated");
+    let d = kv.detail(&ns, "i-ttl", after).await.expect("detail").expect("i-ttl detail");
+    assert_eq!(d.revision, 1, "a key set again after it expired starts at revision 1");
+    kv.set(&ns, "j-ttl", &ttl, Some(now + TimeDelta::seconds(1)), true, now).await.expect("set ttl");
+    assert_eq!(kv.detail(&ns, "j-ttl", after).await.expect("detail"), None, "an expired key has no detail");
 
     // isolation and deletion.
     let other = format!("{ns}.other");

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::io::AsyncReadExt;
 
-use super::{BackendError, ByteStream, KvEntry, KvLookup, KvStore, KvValue, Result, Storage};
+use super::{BackendError, ByteStream, KvDetail, KvEntry, KvLookup, KvStore, KvValue, Result, Storage};
 
 /// `a//b/c` → `/a/b/c`; rejects `.` and `..` segments.
 fn segment_path(path: &str) -> Result<String> {
@@ -34,6 +34,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Clone)]
 struct KvRecord {
     value: KvValue,
+    revision: u64,
     created: DateTime<Utc>,
     updated: DateTime<Utc>,
     expires: Option<DateTime<Utc>>,
@@ -84,19 +85,37 @@ impl KvStore for MemoryKv {
     ) -> Result<()> {
         let mut data = lock(&self.data);
         let ns = data.entry(namespace.to_string()).or_default();
-        let created = match ns.get(key) {
+        let (created, revision) = match ns.get(key) {
             Some(r) if r.live(now) && !overwrite => {
                 return Err(BackendError::Invalid("Key already exists and `overwrite` is set to `false`.".into()));
             }
-            Some(r) if r.live(now) => r.created,
-            _ => now,
+            Some(r) if r.live(now) => (r.created, r.revision + 1),
+            _ => (now, 1),
         };
-        ns.insert(key.to_string(), KvRecord { value: value.clone(), created, updated: now, expires });
+        ns.insert(key.to_string(), KvRecord { value: value.clone(), revision, created, updated: now, expires });
         Ok(())
     }
 
     async fn delete(&self, namespace: &str, key: &str) -> Result<bool> {
         Ok(lock(&self.data).get_mut(namespace).is_some_and(|ns| ns.remove(key).is_some()))
+    }
+
+    async fn detail(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> Result<Option<KvDetail>> {
+        let mut data = lock(&self.data);
+        let Some(ns) = data.get_mut(namespace) else { return Ok(None) };
+        match ns.get(key) {
+            Some(r) if r.live(now) => Ok(Some(KvDetail {
+                kind: r.value.kind,
+                value: r.value.value.clone(),
+                revision: r.revision,
+                updated: r.updated,
+            })),
+            Some(_) => {
+                ns.remove(key);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
     }
 
     async fn list(&self, namespace: &str, now: DateTime<Utc>) -> Result<Vec<KvEntry>> {

@@ -212,6 +212,19 @@ pub struct KvEntry {
     pub expiration_date: Option<DateTime<Utc>>,
 }
 
+/// A live key with its revision and last update: what Kestra 2.0's API
+/// returns for one key (`KvDetail`: `type`, `value`, `revision`, `updated`).
+/// The revision is 1 when the key is created (or set again after it
+/// expired or was deleted) and grows by one with each overwrite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvDetail {
+    #[serde(rename = "type")]
+    pub kind: KvType,
+    pub value: Value,
+    pub revision: u64,
+    pub updated: DateTime<Utc>,
+}
+
 /// What reading a key found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KvLookup {
@@ -244,6 +257,9 @@ pub trait KvStore: Send + Sync {
     async fn list_all(&self, namespace: &str) -> Result<Vec<KvEntry>>;
     /// The namespaces holding at least one key (expired or not), sorted.
     async fn namespaces(&self) -> Result<Vec<String>>;
+    /// A live key with its revision and update time; `None` when missing or
+    /// expired (an expired key is deleted, as [`KvStore::get`] does).
+    async fn detail(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> Result<Option<KvDetail>>;
 }
 
 // -------------------------------------------------------------- storage ---

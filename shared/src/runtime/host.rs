@@ -68,6 +68,16 @@ impl TemplateHost for RuntimeHost {
         })?
     }
 
+    fn read_revision(&self, namespace: &str, path: &str, revision: u32) -> Result<String, String> {
+        block_on(async {
+            let opened = namespace_files(self.storage.clone()).get_revision(namespace, path, revision).await;
+            let mut r = opened.map_err(|e| format!("cannot read '{path}': {e}"))?;
+            let mut s = String::new();
+            r.read_to_string(&mut s).await.map_err(|e| format!("cannot read '{path}': {e}"))?;
+            Ok(s)
+        })?
+    }
+
     fn secret_values(&self) -> Vec<String> {
         self.secrets.values()
     }

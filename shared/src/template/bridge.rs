@@ -24,8 +24,8 @@ pub enum Request {
     Kv { namespace: String, key: String, walk: bool },
     /// `secret(key)`.
     Secret(String),
-    /// `read(path)`.
-    Read { namespace: String, path: String },
+    /// `read(path)`, or one revision of a namespace file (`revision=`/`version=`).
+    Read { namespace: String, path: String, revision: Option<u32> },
     /// `fileSize(path)`, `fileExists(path)`, `isFileEmpty(path)`: the size
     /// of an internal-storage file, `None` when there is none.
     Size { namespace: String, path: String },
@@ -217,7 +217,12 @@ fn answer(req: &Request, host: &dyn TemplateHost) -> Answer {
             }
         }
         Request::Secret(key) => host.secret(key).map(|s| Some(serde_json::Value::String(s))),
-        Request::Read { namespace, path } => host.read(namespace, path).map(|s| Some(serde_json::Value::String(s))),
+        Request::Read { namespace, path, revision: None } => {
+            host.read(namespace, path).map(|s| Some(serde_json::Value::String(s)))
+        }
+        Request::Read { namespace, path, revision: Some(r) } => {
+            host.read_revision(namespace, path, *r).map(|s| Some(serde_json::Value::String(s)))
+        }
         Request::Size { namespace, path } => host.file_size(namespace, path).map(|n| n.map(serde_json::Value::from)),
         Request::ErrorLogs(id) => host.error_logs(id).map(|l| Some(serde_json::Value::Array(l))),
     }

@@ -62,7 +62,24 @@ fn read(state: &State, args: Rest<Value>) -> Result<Value, Error> {
             .map_err(|e| err(e.to_string()))?;
     }
     let namespace = a.str(1, "namespace")?.unwrap_or_else(|| bridge.namespace());
-    Ok(host_value(bridge.ask(Request::Read { namespace, path }))?.unwrap_or_default())
+    // `revision=` in Kestra 2.0, `version=` in 1.x (the dialect check keeps each to its own)
+    let revision = match a.int(2, "revision")? {
+        Some(r) => Some(r),
+        None => a.int(3, "version")?,
+    };
+    let revision = match revision {
+        None => None,
+        Some(r) if path.starts_with("kestra://") => {
+            return Err(err(format!("read('{path}', revision={r}): only namespace files have revisions")));
+        }
+        Some(r) => Some(
+            u32::try_from(r)
+                .ok()
+                .filter(|r| *r >= 1)
+                .ok_or_else(|| err(format!("read('{path}'): revision {r} is not a revision number (1, 2, …)")))?,
+        ),
+    };
+    Ok(host_value(bridge.ask(Request::Read { namespace, path, revision }))?.unwrap_or_default())
 }
 
 /// Renders `src` with the current render's context (for `render()`).

@@ -51,6 +51,10 @@ pub trait TemplateHost: Send + Sync {
     fn secret(&self, key: &str) -> Result<String, String>;
     /// `read(path)`: a `kestra://` file or a namespace file, as text.
     fn read(&self, namespace: &str, path: &str) -> Result<String, String>;
+    /// `read(path, revision=N)`: revision `N` of a namespace file, as text.
+    fn read_revision(&self, _namespace: &str, path: &str, revision: u32) -> Result<String, String> {
+        Err(format!("read('{path}', revision={revision}) is not available here"))
+    }
     /// Every secret value known, for log masking.
     fn secret_values(&self) -> Vec<String>;
     /// `fileSize(path)`: the size of a `kestra://` file, `None` if absent.

@@ -187,11 +187,15 @@ fn check_flowable<'v>(
     if task.kind == crate::model::types::LOOP_TYPE {
         super::flowables::check_loop(task, written, sink);
     }
+    // a Loop (Kestra 2.0) also iterates a map, its entries in order (`item.key`)
+    let is_loop = task.kind == crate::model::types::LOOP_TYPE;
     if kind == FlowableKind::ForEach
         && let Some(v) = written("values").or_else(|| written("value"))
         && !matches!(v, Value::Array(_) | Value::String(_) | Value::Null)
+        && !(is_loop && v.is_object())
     {
-        sink.at(&task.path, format!("'values' must be a list or a string, got {}", kind_of(v)));
+        let what = if is_loop { "a list, a map or a string" } else { "a list or a string" };
+        sink.at(&task.path, format!("'values' must be {what}, got {}", kind_of(v)));
     }
 }
 

@@ -1,6 +1,8 @@
 //! The [`KvStore`] half of [`FirestoreStore`]: Kestra's namespaced, typed
 //! KV with TTL in `kv/{namespace}/keys/{key}` (`key`, `type`, `value` as
-//! JSON text, `created`, `updated`, `expires`). Every change is conditional
+//! JSON text, `created`, `updated`, `expires`, `revision`: 1 when created,
+//! one more per overwrite of a live key; a key written before revisions
+//! were kept reads as revision 1). Every change is conditional
 //! (exists=false to create, the read update time to replace or to delete an
 //! expired key). An expired key reads as [`KvLookup::Expired`] and is
 //! deleted then; listings skip expired keys. A Firestore TTL policy on
@@ -14,10 +16,10 @@ use firestore::gcloud_sdk::google::firestore::v1::structured_query;
 
 use super::firestore::FirestoreStore;
 use super::fs_client::{
-    CommitOutcome, create, delete, delete_if, doc_id, document, get_json, get_str, get_time, replace_if, select,
-    string, time, to_json, with_precondition,
+    CommitOutcome, create, delete, delete_if, doc_id, document, get_int, get_json, get_str, get_time, int, replace_if,
+    select, string, time, to_json, with_precondition,
 };
-use crate::backend::{BackendError, KvEntry, KvLookup, KvStore, KvType, KvValue, Result};
+use crate::backend::{BackendError, KvDetail, KvEntry, KvLookup, KvStore, KvType, KvValue, Result};
 
 /// The error Kestra raises for `overwrite: false` on an existing key.
 const KEY_EXISTS: &str = "Key already exists and `overwrite` is set to `false`.";
@@ -59,7 +61,29 @@ fn contended(key: &str) -> BackendError {
     }
 }
 
+/// A key's stored revision (1 for a key written before revisions were kept).
+fn stored_revision(doc: &Document) -> i64 {
+    get_int(doc, "revision", "kv").unwrap_or(1).max(1)
+}
+
 impl FirestoreStore {
+    async fn kv_detail(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> Result<Option<KvDetail>> {
+        let path = key_path(namespace, key);
+        let Some(doc) = self.fs.get("kv detail", &path).await? else { return Ok(None) };
+        if !is_live(get_time(&doc, "expires", "kv detail")?, now) {
+            if let Some(t) = doc.update_time {
+                self.fs.commit("kv detail (delete expired)", vec![delete_if(doc.name.clone(), t)]).await?;
+            }
+            return Ok(None);
+        }
+        Ok(Some(KvDetail {
+            kind: parse_type(&doc)?,
+            value: get_json(&doc, "value", "kv detail")?,
+            revision: u64::try_from(stored_revision(&doc)).unwrap_or(1),
+            updated: get_time(&doc, "updated", "kv detail")?.unwrap_or(now),
+        }))
+    }
+
     async fn kv_get(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> Result<KvLookup> {
         let path = key_path(namespace, key);
         let Some(doc) = self.fs.get("kv get", &path).await? else { return Ok(KvLookup::Missing) };
@@ -87,6 +111,7 @@ impl FirestoreStore {
         for _ in 0..CAS_ATTEMPTS {
             let existing = self.fs.get("kv set", &path).await?;
             let mut created = now;
+            let mut revision = 1;
             let mut previous = None;
             if let Some(doc) = &existing {
                 if is_live(get_time(doc, "expires", "kv set")?, now) {
@@ -94,6 +119,7 @@ impl FirestoreStore {
                         return Err(BackendError::Invalid(KEY_EXISTS.to_string()));
                     }
                     created = get_time(doc, "created", "kv set")?.unwrap_or(now);
+                    revision = stored_revision(doc) + 1;
                 }
                 previous = Some(doc.update_time.ok_or_else(|| contended(key))?);
             }
@@ -106,6 +132,7 @@ impl FirestoreStore {
                     ("created", time(Some(created))),
                     ("updated", time(Some(now))),
                     ("expires", time(expires)),
+                    ("revision", int(revision)),
                 ],
             );
             let write = match previous {
@@ -220,5 +247,8 @@ impl KvStore for FirestoreStore {
     }
     async fn namespaces(&self) -> Result<Vec<String>> {
         self.kv_namespaces().await
+    }
+    async fn detail(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> Result<Option<KvDetail>> {
+        self.kv_detail(namespace, key, now).await
     }
 }

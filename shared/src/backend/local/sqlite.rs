@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS claims (
 CREATE TABLE IF NOT EXISTS kv (
     namespace TEXT NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL,
     created INTEGER NOT NULL, updated INTEGER NOT NULL, expires INTEGER,
+    revision INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (namespace, key));
 CREATE TABLE IF NOT EXISTS ticks (
     namespace TEXT NOT NULL, flow_id TEXT NOT NULL, trigger_id TEXT NOT NULL, date INTEGER NOT NULL,
@@ -151,6 +152,7 @@ impl SqliteStore {
         }
         // one transaction: a fresh home's tables cost one commit, not one each
         conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\nCOMMIT;")).map_err(db("create schema"))?;
+        super::sqlite_kv::add_revision_column(&conn)?;
         if upgrade {
             sqlite_labels::fill(&conn)?;
         }

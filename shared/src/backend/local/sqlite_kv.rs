@@ -1,14 +1,30 @@
 //! The [`KvStore`] half of [`SqliteStore`]: Kestra's namespaced, typed KV
 //! with TTL in the `kv` table (value as JSON, dates as microseconds).
 //! An expired key is deleted when read and reported as
-//! [`KvLookup::Expired`]; listings skip expired keys.
+//! [`KvLookup::Expired`]; listings skip expired keys. `revision` is 1 when a
+//! key is created and one more per overwrite of a live key (Kestra 2.0's
+//! `KvDetail`); a database from before it gains the column, every key at 1.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::sqlite::{SqliteStore, db, from_micros, json, micros};
-use crate::backend::{BackendError, KvEntry, KvLookup, KvStore, KvType, KvValue, Result};
+use crate::backend::{BackendError, KvDetail, KvEntry, KvLookup, KvStore, KvType, KvValue, Result};
+
+/// Adds the `revision` column to a `kv` table made before it existed
+/// (backward compatible: an older Baton never names it).
+pub(super) fn add_revision_column(conn: &rusqlite::Connection) -> Result<()> {
+    let has: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('kv') WHERE name = 'revision'")
+        .and_then(|mut s| s.exists([]))
+        .map_err(db("kv (read columns)"))?;
+    if !has {
+        conn.execute_batch("ALTER TABLE kv ADD COLUMN revision INTEGER NOT NULL DEFAULT 1")
+            .map_err(db("kv (add revision column)"))?;
+    }
+    Ok(())
+}
 
 /// The error Kestra raises for `overwrite: false` on an existing key.
 pub(crate) const KEY_EXISTS: &str = "Key already exists and `overwrite` is set to `false`.";
@@ -70,29 +86,50 @@ impl SqliteStore {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("kv set (begin)"))?;
         {
-            let existing: Option<(i64, Option<i64>)> = tx
-                .prepare_cached("SELECT created, expires FROM kv WHERE namespace = ?1 AND key = ?2")
-                .and_then(|mut s| s.query_row([namespace, key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            let existing: Option<(i64, Option<i64>, i64)> = tx
+                .prepare_cached("SELECT created, expires, revision FROM kv WHERE namespace = ?1 AND key = ?2")
+                .and_then(|mut s| s.query_row([namespace, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
                 .map_err(db("kv set (read)"))?;
-            let created = match existing {
-                Some((_, exp)) if is_live(exp, now) && !overwrite => {
+            let (created, revision) = match existing {
+                Some((_, exp, _)) if is_live(exp, now) && !overwrite => {
                     return Err(BackendError::Invalid(KEY_EXISTS.to_string()));
                 }
-                Some((created, exp)) if is_live(exp, now) => created,
-                _ => now,
+                Some((created, exp, rev)) if is_live(exp, now) => (created, rev + 1),
+                _ => (now, 1),
             };
             tx.prepare_cached(
-                "INSERT INTO kv (namespace, key, type, value, created, updated, expires)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO kv (namespace, key, type, value, created, updated, expires, revision)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (namespace, key) DO UPDATE SET type = excluded.type, value = excluded.value,
-                 created = excluded.created, updated = excluded.updated, expires = excluded.expires",
+                 created = excluded.created, updated = excluded.updated, expires = excluded.expires,
+                 revision = excluded.revision",
             )
             .and_then(|mut s| {
-                s.execute(params![namespace, key, type_name(value.kind), encoded, created, now, expires.map(micros)])
+                let kind = type_name(value.kind);
+                s.execute(params![namespace, key, kind, encoded, created, now, expires.map(micros), revision])
             })
             .map_err(db("kv set (write)"))?;
         }
         tx.commit().map_err(db("kv set (commit)"))
+    }
+
+    fn kv_detail(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> Result<Option<KvDetail>> {
+        let row: Option<(i64, i64)> = self
+            .lock()
+            .prepare_cached("SELECT revision, updated FROM kv WHERE namespace = ?1 AND key = ?2")
+            .and_then(|mut s| s.query_row([namespace, key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(db("kv detail"))?;
+        let Some((revision, updated)) = row else { return Ok(None) };
+        // the value, and the expiry (deleting an expired key), as `get` reads them
+        match self.kv_get(namespace, key, now)? {
+            KvLookup::Found(v) => Ok(Some(KvDetail {
+                kind: v.kind,
+                value: v.value,
+                revision: u64::try_from(revision).unwrap_or(1),
+                updated: from_micros(updated)?,
+            })),
+            KvLookup::Missing | KvLookup::Expired => Ok(None),
+        }
     }
 
     fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool> {
@@ -174,5 +211,8 @@ impl KvStore for SqliteStore {
     }
     async fn namespaces(&self) -> Result<Vec<String>> {
         self.kv_namespaces()
+    }
+    async fn detail(&self, namespace: &str, key: &str, now: DateTime<Utc>) -> Result<Option<KvDetail>> {
+        self.kv_detail(namespace, key, now)
     }
 }

@@ -21,6 +21,14 @@ async fn read(files: &dyn NamespaceFiles, ns: &str, path: &str) -> String {
     s
 }
 
+async fn read_revision(files: &dyn NamespaceFiles, ns: &str, path: &str, revision: u32) -> String {
+    let mut r =
+        files.get_revision(ns, path, revision).await.unwrap_or_else(|e| panic!("get {ns}:{path}@{revision}: {e}"));
+    let mut s = String::new();
+    r.read_to_string(&mut s).await.expect("read namespace file revision");
+    s
+}
+
 async fn paths(files: &dyn NamespaceFiles, ns: &str, dir: &str) -> Vec<String> {
     files.list(ns, dir).await.expect("list").into_iter().map(|f| f.path).collect()
 }
@@ -73,6 +81,17 @@ pub async fn namespace_files_contract(files: &dyn NamespaceFiles) {
     files.put(&ns, "models/a.sql", bytes(b"select 10")).await.expect("overwrite");
     assert_eq!(read(files, &ns, "models/a.sql").await, "select 10", "put replaces");
 
+    // revisions: each write keeps one, read back by number
+    assert_eq!(files.revisions(&ns, "models/a.sql").await.expect("revisions"), [1, 2], "a revision per write");
+    assert_eq!(read_revision(files, &ns, "/models/a.sql", 1).await, "select 1");
+    assert_eq!(read_revision(files, &ns, "models/a.sql", 2).await, "select 10");
+    match files.get_revision(&ns, "models/a.sql", 3).await {
+        Err(BackendError::NotFound { what }) => assert!(what.contains("revision 3"), "{what}"),
+        Err(e) => panic!("a revision never written must be NotFound, got {e}"),
+        Ok(_) => panic!("a revision never written must be NotFound"),
+    }
+    assert_eq!(paths(files, &ns, "/models").await, ["models/a.sql", "models/sub/b.sql"], "revisions are not listed");
+
     // errors
     match files.get(&ns, "missing.sql").await {
         Err(BackendError::NotFound { what }) => assert!(what.contains("missing.sql"), "{what}"),
@@ -89,6 +108,7 @@ pub async fn namespace_files_contract(files: &dyn NamespaceFiles) {
     let mut gone = files.delete(&ns, "/models").await.expect("delete folder");
     gone.sort();
     assert_eq!(gone, ["models/a.sql", "models/sub/b.sql"]);
+    assert!(files.revisions(&ns, "models/a.sql").await.expect("revisions").is_empty(), "a delete drops revisions");
     assert_eq!(paths(files, &ns, "").await, ["models_extra.sql"], "a folder delete leaves a sibling name alone");
 
     // change sets
@@ -105,6 +125,12 @@ pub async fn namespace_files_contract(files: &dyn NamespaceFiles) {
     files.apply(&ns, &changes).await.expect("apply");
     assert_eq!(paths(files, &ns, "").await, ["a.sql", "dir/b.sql", "models_extra.sql"]);
     assert_eq!(read(files, &ns, "models_extra.sql").await, "X2");
+    assert_eq!(
+        files.revisions(&ns, "models_extra.sql").await.expect("revisions"),
+        [1, 2],
+        "a change set keeps revisions"
+    );
+    assert_eq!(read_revision(files, &ns, "models_extra.sql", 1).await, "x");
     let changes =
         ChangeSet { writes: vec![("dir/c.sql".into(), local(&tmp, "4", "C"))], deletes: vec!["a.sql".into()] };
     files.apply(&ns, &changes).await.expect("apply with delete");

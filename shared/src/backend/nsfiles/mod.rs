@@ -15,6 +15,7 @@
 
 pub mod contract;
 mod local_swap;
+pub mod revisions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,6 +57,11 @@ pub trait NamespaceFiles: Send + Sync {
     /// Applies writes and deletes as one change: on failure the namespace
     /// is left as it was.
     async fn apply(&self, namespace: &str, changes: &ChangeSet) -> Result<()>;
+    /// The kept revisions of a file, ascending (see [`revisions`]).
+    async fn revisions(&self, namespace: &str, path: &str) -> Result<Vec<u32>>;
+    /// Opens one revision of a file; [`BackendError::NotFound`] naming the
+    /// revision (and the bound when it is no longer kept).
+    async fn get_revision(&self, namespace: &str, path: &str, revision: u32) -> Result<ByteStream>;
 }
 
 /// Checks a namespace name (`company.team`): letters, digits, `_`, `-`,
@@ -132,6 +138,8 @@ pub fn directory_entries(files: &[NamespaceFile], dir: &str) -> Vec<(String, Opt
 #[derive(Clone)]
 pub struct StoredNamespaceFiles {
     storage: Arc<dyn Storage>,
+    /// Revisions kept per file ([`revisions::max_revisions`]).
+    max_revisions: u32,
 }
 
 impl std::fmt::Debug for StoredNamespaceFiles {
@@ -142,7 +150,13 @@ impl std::fmt::Debug for StoredNamespaceFiles {
 
 impl StoredNamespaceFiles {
     pub fn new(storage: Arc<dyn Storage>) -> StoredNamespaceFiles {
-        StoredNamespaceFiles { storage }
+        StoredNamespaceFiles { storage, max_revisions: revisions::max_revisions() }
+    }
+
+    /// Keeps `max` revisions per file (at least 1) rather than the configured number.
+    pub fn with_max_revisions(mut self, max: u32) -> StoredNamespaceFiles {
+        self.max_revisions = max.max(1);
+        self
     }
 
     /// Remote apply: stage every write, then copy into place, then delete.
@@ -203,7 +217,11 @@ impl NamespaceFiles for StoredNamespaceFiles {
     }
 
     async fn put(&self, namespace: &str, path: &str, data: ByteStream) -> Result<u64> {
-        self.storage.put(&storage_path_of(namespace, path)?, data).await
+        let current = storage_path_of(namespace, path)?;
+        let previous = revisions::unrecorded_content(self.storage.as_ref(), namespace, path, &current).await?;
+        let n = self.storage.put(&current, data).await?;
+        revisions::record(self.storage.as_ref(), namespace, path, &current, previous, self.max_revisions).await?;
+        Ok(n)
     }
 
     async fn delete(&self, namespace: &str, path: &str) -> Result<Vec<String>> {
@@ -212,6 +230,7 @@ impl NamespaceFiles for StoredNamespaceFiles {
         let root = files_prefix(namespace);
         let target = if rel.is_empty() { root.clone() } else { format!("{root}/{rel}") };
         let deleted = self.storage.delete_prefix(&target).await?;
+        self.storage.delete_prefix(&revisions::revisions_folder(namespace, &rel)?).await?;
         Ok(deleted
             .iter()
             .filter_map(|p| p.strip_prefix(&root).map(|r| r.trim_start_matches('/').to_string()))
@@ -220,10 +239,38 @@ impl NamespaceFiles for StoredNamespaceFiles {
 
     async fn apply(&self, namespace: &str, changes: &ChangeSet) -> Result<()> {
         check_namespace(namespace)?;
-        match self.storage.local_path(&files_prefix(namespace)) {
-            Some(folder) => local_swap::apply(&folder, changes).await,
-            None => self.apply_staged(namespace, changes).await,
+        let store = self.storage.as_ref();
+        let mut previous = Vec::with_capacity(changes.writes.len());
+        for (path, _) in &changes.writes {
+            previous
+                .push(revisions::unrecorded_content(store, namespace, path, &storage_path_of(namespace, path)?).await?);
         }
+        match self.storage.local_path(&files_prefix(namespace)) {
+            Some(folder) => local_swap::apply(&folder, changes).await?,
+            None => self.apply_staged(namespace, changes).await?,
+        }
+        for ((path, _), prev) in changes.writes.iter().zip(previous) {
+            let current = storage_path_of(namespace, path)?;
+            revisions::record(store, namespace, path, &current, prev, self.max_revisions).await?;
+        }
+        for path in &changes.deletes {
+            store.delete_prefix(&revisions::revisions_folder(namespace, path)?).await?;
+        }
+        Ok(())
+    }
+
+    async fn revisions(&self, namespace: &str, path: &str) -> Result<Vec<u32>> {
+        let current = storage_path_of(namespace, path)?;
+        let kept = revisions::list(self.storage.as_ref(), namespace, path).await?;
+        if kept.is_empty() && self.storage.size(&current).await?.is_some() {
+            return Ok(vec![1]);
+        }
+        Ok(kept)
+    }
+
+    async fn get_revision(&self, namespace: &str, path: &str, revision: u32) -> Result<ByteStream> {
+        let current = storage_path_of(namespace, path)?;
+        revisions::open(self.storage.as_ref(), namespace, path, &current, revision, self.max_revisions).await
     }
 }
 

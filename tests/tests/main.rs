@@ -39,6 +39,7 @@ mod http;
 mod kestra_client;
 mod log_files;
 mod loops;
+mod metrics;
 mod migrate;
 mod migrate_beside;
 mod nsfiles;

@@ -150,6 +150,7 @@ impl SqliteStore {
             sqlite_labels::add_column(&conn)?;
         }
         conn.execute_batch(SCHEMA).map_err(db("create schema"))?;
+        conn.execute_batch(super::sqlite_metrics::SCHEMA).map_err(db("create the metrics table"))?;
         if upgrade {
             sqlite_labels::fill(&conn)?;
         }
@@ -484,6 +485,9 @@ impl StateStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<crate::backend::FlowRevision>> {
         self.list_flow_revisions_sync(namespace, id, limit)
+    }
+    fn metrics(&self) -> &dyn crate::backend::metrics::MetricStore {
+        self
     }
 }
 

@@ -126,6 +126,7 @@ impl RunnableTask for Download {
             }
             cx.warn(&format!("File '{url}' is empty"));
         }
+        cx.counter("response.length", length as f64, &[("request.method", self.method.as_str())]);
         cx.info(&format!("Downloaded {length} bytes to {uri}"));
 
         let mut out = Map::new();

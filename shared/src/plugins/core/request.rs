@@ -123,6 +123,7 @@ impl RunnableTask for Request {
         let mut resp = rb.send().await.map_err(|e| http::send_error("request", url, &e))?;
         let status = resp.status();
         let headers = http::headers_output(resp.headers());
+        let declared_length = resp.content_length();
         let too_big = || {
             TaskError::failed(format!(
                 "The response of '{url}' is larger than {} MB: use io.kestra.plugin.core.http.Download to store it in internal storage",
@@ -150,6 +151,15 @@ impl RunnableTask for Request {
             return Err(TaskError::failed(msg));
         }
 
+        // Kestra's counter, when the response declares its length
+        if let Some(n) = declared_length {
+            let code = status.as_u16().to_string();
+            cx.counter(
+                "response.length",
+                n as f64,
+                &[("request.method", self.method.as_str()), ("response.code", &code)],
+            );
+        }
         let mut out = Map::new();
         out.insert("uri".into(), Value::String(url.to_string()));
         out.insert("code".into(), Value::from(status.as_u16()));

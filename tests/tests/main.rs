@@ -60,6 +60,7 @@ mod terraform;
 mod terraform_deploy;
 mod terraform_events;
 mod ui;
+mod ui_metrics;
 mod ui_ops;
 mod ui_pages;
 mod webhook;

@@ -16,7 +16,7 @@ use firestore::gcloud_sdk::google::firestore::v1::{self as pb, Document, structu
 
 use super::firestore::FirestoreStore;
 use super::fs_client::{
-    all, delete, doc_id, document, eq, field, get_int, get_str, get_time, int, select, set, string, time, to_json,
+    all, delete, doc_id, document, eq, field, get_str, get_time, int, select, set, string, time, to_json,
 };
 use crate::backend::metrics::{FlowMetricQuery, MAX_READ, MetricEntry, MetricRead, MetricStore, MetricType};
 use crate::backend::{BackendError, Result};

@@ -1,5 +1,6 @@
 //! The debug tasks: `io.kestra.plugin.core.debug.Return` renders `format`
-//! and returns it as the output `value` (a string); the deprecated
+//! and returns it as the output `value` (a string), with Kestra's metrics
+//! (counter `length`, timer `duration`, tagged `format`); the deprecated
 //! `io.kestra.plugin.core.debug.Echo` logs its (required, non-blank)
 //! `format` at `level` (INFO by default) and has no outputs.
 

@@ -3,7 +3,9 @@
 //! included, as in Kestra) and `uri`. A non-2xx status fails the task unless
 //! `allowFailed` (or `options.allowFailed`). Bodies above 10 MB are refused:
 //! use `Download` for those. `formData` is sent URL-encoded, or as
-//! multipart when `contentType` is `multipart/form-data`.
+//! multipart when `contentType` is `multipart/form-data`. Kestra's counter
+//! `response.length` (tagged `request.method`, `response.code`) when the
+//! response declares its length.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -157,7 +159,7 @@ impl RunnableTask for Request {
             cx.counter(
                 "response.length",
                 n as f64,
-                &[("request.method", self.method.as_str()), ("response.code", &code)],
+                &[("request.method", self.method.as_str()), ("response.code", code.as_str())],
             );
         }
         let mut out = Map::new();

@@ -38,7 +38,9 @@ export function scenarios({ url, check, shot, text }) {
       await page.goto(url + "#/flows/ui.metrics/measured?tab=metrics&metric=rows");
       const panel = page.locator("[data-testid=flow-metrics]");
       await panel.waitFor();
-      await panel.locator("svg.metric-chart rect").first().waitFor();
+      await panel.locator("[data-testid=aggregate-value]").first().waitFor();
+      const heights = await panel.locator("svg.metric-chart rect").evaluateAll((rs) => rs.map((r) => Number(r.getAttribute("height"))));
+      check(heights.length >= 30 && heights.filter((x) => x > 0).length === 1, `a bar per day, one of them not empty: ${heights}`);
       const values = await panel.locator("[data-testid=aggregate-value]").allInnerTexts();
       check(values.length === 1 && values[0] === "5", `one day with 5 rows: ${values}`);
       check((await page.locator("select[name=metric]").inputValue()) === "rows", "the metric picked");

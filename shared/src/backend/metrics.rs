@@ -151,8 +151,11 @@ pub enum MetricRejected {
 /// the bounds above.
 #[derive(Debug, Default)]
 pub struct MetricBuffer {
-    entries: Vec<(MetricType, String, BTreeMap<String, String>, f64, DateTime<Utc>)>,
+    entries: Vec<Recorded>,
 }
+
+/// One recorded metric: type, name, tags, value, first recorded at.
+type Recorded = (MetricType, String, BTreeMap<String, String>, f64, DateTime<Utc>);
 
 impl MetricBuffer {
     /// Adds `value` to the metric (type, name, tags), creating it if new.

@@ -112,11 +112,8 @@ pub async fn metric_store_contract(store: &dyn MetricStore) {
     assert_eq!(metrics_query::names(store, &ns, "f", None).await.expect("names"), ["duration", "retried", "rows"]);
     assert_eq!(metrics_query::names(store, &ns, "f", Some("a")).await.expect("task names"), ["rows"]);
     assert_eq!(metrics_query::tasks(store, &ns, "f").await.expect("tasks"), ["a", "b"]);
-    let day = metrics_query::aggregate(store, &q(None, Some("rows"), Some(now - min(60 * 24 * 7)), Some(now)), {
-        AggregationKind::Sum
-    })
-    .await
-    .expect("aggregate");
+    let week = q(None, Some("rows"), Some(now - min(60 * 24 * 7)), Some(now));
+    let day = metrics_query::aggregate(store, &week, AggregationKind::Sum).await.expect("aggregate");
     assert_eq!(day.group_by, "day");
     assert_eq!(day.aggregations.iter().map(|a| a.value).sum::<f64>(), 15.0, "{day:?}");
     assert!(day.aggregations.len() >= 7, "every day of the range has its bucket: {day:?}");

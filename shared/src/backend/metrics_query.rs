@@ -48,7 +48,7 @@ pub async fn execution_page(
         let (field, dir) = sort.split_once(':').unwrap_or((sort, "asc"));
         let key = sort_key(field)
             .ok_or_else(|| BackendError::Invalid(format!("cannot sort metrics by '{field}': unknown field")))?;
-        all.sort_by(|a, b| key(a, b));
+        all.sort_by(key);
         if dir.eq_ignore_ascii_case("desc") {
             all.reverse();
         }

@@ -5,7 +5,8 @@
 # `baton server local` and the GCP `api` function with code nobody here
 # wrote; and Kestra's Python library for scripts (`kestra` 2.0.0 on PyPI:
 # `Kestra.outputs/counter/timer/logger`), which the script-metrics tests
-# run inside a python task with this virtualenv's interpreter. SOURCED by scripts/test.sh: no `exit`, nothing left but the export.
+# run inside a python task with this virtualenv's interpreter.
+# SOURCED by scripts/test.sh: no `exit`, nothing left but the export.
 #
 # Idempotent: a virtualenv under `<repo>/.cache/kestra-client/`, created and
 # filled once (python3-venv from apt when missing).

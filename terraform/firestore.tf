@@ -44,6 +44,7 @@ locals {
       ["triggers", "body"],
       ["backfills", "spec"],
       ["backfills", "progress"],
+      ["metrics", "tags"],
       ["concurrency", "body"],
       ["leases", "body"],
       ["sweep", "body"],
@@ -89,6 +90,11 @@ locals {
     executions-namespace-flow-state = {
       collection = "executions"
       fields     = [["namespace", "ASCENDING"], ["flowId", "ASCENDING"], ["state", "ASCENDING"], ["startDate", "DESCENDING"]]
+    }
+    # a flow's metrics over a time range, newest first (firestore_metrics.rs)
+    metrics-flow-time = {
+      collection = "metrics"
+      fields     = [["namespace", "ASCENDING"], ["flowId", "ASCENDING"], ["timestamp", "DESCENDING"]]
     }
   }
 }

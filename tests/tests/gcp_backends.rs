@@ -55,6 +55,12 @@ async fn firestore_passes_the_trigger_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firestore_passes_the_metric_store_contract() {
+    let b = gcp_backends("metrics").await;
+    shared::backend::metrics_contract::metric_store_contract(b.state.metrics()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gcs_passes_the_storage_contract() {
     let b = gcp_backends("gcs").await;
     contract::storage_contract(b.storage.as_ref()).await;

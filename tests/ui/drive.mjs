@@ -525,6 +525,7 @@ const scenarios = {
 
 // the pages of a Kestra-like UI (home, revisions, namespaces…): tests/ui/pages.mjs
 Object.assign(scenarios, (await import("./pages.mjs")).scenarios({ url, check, shot, text }));
+Object.assign(scenarios, (await import("./metrics.mjs")).scenarios({ url, check, shot, text }));
 
 const run = scenarios[scenario];
 if (!run) {

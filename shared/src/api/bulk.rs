@@ -23,10 +23,10 @@
 //! "invalidValue", "path"}]}`.
 //!
 //! Deleting removes the execution with its task runs from the state store,
-//! its logs (`deleteLogs`) and every internal-storage file under its prefix
+//! its logs (`deleteLogs`), its task metrics (`deleteMetrics`) and every
+//! internal-storage file under its prefix
 //! (`/{namespace}/{flow}/executions/{id}/`: outputs and uploaded inputs,
-//! `deleteStorage`). Baton stores no metrics, so `deleteMetrics` has
-//! nothing to delete.
+//! `deleteStorage`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -60,13 +60,17 @@ const DELETE_PARAMS: &[&str] = &["deleteLogs", "deleteMetrics", "deleteStorage"]
 /// What a delete removes besides the execution.
 struct DeleteOptions {
     logs: bool,
+    metrics: bool,
     storage: bool,
 }
 
 impl DeleteOptions {
     fn from(p: &Params) -> ApiResult<DeleteOptions> {
-        p.flag("deleteMetrics", true)?; // checked; Baton keeps no metrics
-        Ok(DeleteOptions { logs: p.flag("deleteLogs", true)?, storage: p.flag("deleteStorage", true)? })
+        Ok(DeleteOptions {
+            logs: p.flag("deleteLogs", true)?,
+            metrics: p.flag("deleteMetrics", true)?,
+            storage: p.flag("deleteStorage", true)?,
+        })
     }
 }
 
@@ -74,6 +78,9 @@ impl DeleteOptions {
 async fn remove(s: &ApiState, e: &Execution, o: &DeleteOptions) -> ApiResult<()> {
     if o.storage {
         s.engine.storage.delete_prefix(&format!("{}/", execution_prefix(&e.namespace, &e.flow_id, &e.id))).await?;
+    }
+    if o.metrics {
+        s.engine.state.metrics().delete_metrics(&e.id).await?;
     }
     s.engine.state.delete_execution(&e.id, o.logs).await?;
     Ok(())

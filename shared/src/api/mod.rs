@@ -25,6 +25,8 @@
 //! - [`stats`]: executions per day by state, with durations (the home page).
 //! - [`logs`]: by execution (`minLevel`, `taskId`…), download, follow, search
 //!   ([`log_search`]: its parameters and `filters[…]`).
+//! - [`metrics`]: an execution's task metrics (paged), a flow's metric
+//!   names and tasks, a metric aggregated over time.
 //! - [`kv`]: list, get, put (Kestra's type inference, `ttl`), delete, bulk
 //!   delete, the keys inherited from parent namespaces.
 //! - [`triggers`]: search, get, enable/disable, backfills (`PUT /triggers`,
@@ -68,6 +70,7 @@ pub mod kv_search;
 pub mod limits;
 pub mod log_search;
 pub mod logs;
+pub mod metrics;
 pub mod namespaces;
 pub mod nsfiles;
 pub mod outputs;
@@ -125,6 +128,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(resume::routes())
         .merge(files::routes())
         .merge(logs::routes())
+        .merge(metrics::routes())
         .merge(kv::routes())
         .merge(kv_search::routes())
         .merge(triggers::routes())

@@ -45,6 +45,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("flow_tabs.js", "text/javascript; charset=utf-8", include_bytes!("ui/flow_tabs.js")),
     ("revisions.js", "text/javascript; charset=utf-8", include_bytes!("ui/revisions.js")),
     ("dependencies.js", "text/javascript; charset=utf-8", include_bytes!("ui/dependencies.js")),
+    ("metrics.js", "text/javascript; charset=utf-8", include_bytes!("ui/metrics.js")),
     ("home.js", "text/javascript; charset=utf-8", include_bytes!("ui/home.js")),
     ("namespaces.js", "text/javascript; charset=utf-8", include_bytes!("ui/namespaces.js")),
     ("blueprints.js", "text/javascript; charset=utf-8", include_bytes!("ui/blueprints.js")),

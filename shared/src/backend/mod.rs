@@ -7,6 +7,9 @@ mod contract_labels;
 pub mod gcp;
 pub mod local;
 pub mod memory;
+pub mod metrics;
+pub mod metrics_contract;
+pub mod metrics_query;
 pub mod nsfiles;
 pub mod schedule;
 pub mod scope;
@@ -167,6 +170,9 @@ pub trait StateStore: Send + Sync {
     /// recorded), oldest first, as Kestra's revisions listing orders them;
     /// empty for an unknown flow.
     async fn list_flow_revisions(&self, namespace: &str, id: &str, limit: usize) -> Result<Vec<FlowRevision>>;
+
+    /// Where this store keeps task metrics (the same database).
+    fn metrics(&self) -> &dyn metrics::MetricStore;
 }
 
 /// One stored revision of a flow's source.

@@ -191,6 +191,16 @@ async fn report_result(engine: &Arc<Engine>, a: &Attempt, f: Finished) -> Result
         .iter()
         .map(|(level, message)| LogEntry { level: level.clone(), message: mask(message), ..logs_template(a, now) })
         .collect();
+    // the script's metrics, within the bounds a task run has in-process too
+    let mut metrics = crate::backend::metrics::MetricBuffer::default();
+    for m in &f.metrics {
+        let tags = m.tags.iter().map(|(k, v)| (k.clone(), mask(v))).collect();
+        if let Err(e) = metrics.record(m.kind, &m.name, m.value, tags, now) {
+            logs.push(LogEntry { level: "WARN".into(), message: mask(&e.to_string()), ..logs_template(a, now) });
+        }
+    }
+    let entries = metrics.entries(&a.namespace, &a.flow_id, &a.execution_id, &a.task_id, &a.task_run_id);
+    engine.state.metrics().save_metrics(&a.task_run_id, a.attempt, &entries).await?;
     if let Some(e) = &f.error
         && !f.logs.iter().any(|(_, m)| m == e)
     {

@@ -326,6 +326,9 @@ where
     ) -> backend::Result<Vec<backend::FlowRevision>> {
         self.inner.list_flow_revisions(namespace, id, limit).await
     }
+    fn metrics(&self) -> &dyn backend::metrics::MetricStore {
+        self.inner.metrics()
+    }
 }
 
 #[cfg(test)]

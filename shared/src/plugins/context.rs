@@ -98,6 +98,8 @@ pub struct RunContext {
     secrets_seen: Mutex<Vec<String>>,
     working_dir: PathBuf,
     shares_working_dir: bool,
+    /// The metrics this attempt records (`context_metrics.rs`).
+    pub(super) metrics: super::context_metrics::MetricRecorder,
 }
 
 impl RunContext {
@@ -163,6 +165,7 @@ impl RunContext {
             secrets_seen: Mutex::new(Vec::new()),
             working_dir,
             shares_working_dir,
+            metrics: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@ pub mod ai;
 pub mod compress;
 pub mod config;
 pub mod context;
+mod context_metrics;
 pub mod core;
 pub mod dbt;
 pub mod de;

@@ -277,119 +277,137 @@ impl Worker {
         // a task's own per-item expressions stay as written
         let mut props = props;
         let unrendered = crate::plugins::registry::take_unrendered(def.type_name, &mut props);
-        let rendered = match cx.render_value(&Value::Object(props)) {
-            Ok(Value::Object(mut m)) => {
-                m.extend(unrendered);
-                m
-            }
-            Ok(_) => Map::new(),
-            Err(e) => {
-                let msg = cx.mask_text(&format!("task '{}': {e}", job.task.id));
-                cx.log("ERROR", &msg);
-                return failed(msg);
-            }
-        };
-        let task = match (def.build)(&rendered) {
-            // a WorkingDirectory's own files, around its first and last child
-            Ok(t) => crate::plugins::core::working_dir::wrap(t, &cx),
-            Err(e) => {
-                let msg = cx.mask_text(&format!("task '{}' ({}): {e}", job.task.id, job.task.kind));
-                cx.log("ERROR", &msg);
-                return failed(msg);
-            }
-        };
-        // a kill of the execution drops the running task: its process group
-        // is killed and its container stopped and removed (their drop guards).
-        // In this process the executor's update says so at once; across
-        // processes (Cloud Run) the kill closes the attempt's claim, which
-        // the next heartbeat finds (within a third of the lease)
-        let mut updates = engine.updates.subscribe();
-        let released = async move {
-            if released.wait_for(|gone| *gone).await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        let killed = async {
-            loop {
-                match updates.recv().await {
-                    Ok(u)
-                        if u.execution_id == job.execution_id
-                            && matches!(u.state, StateType::Killing | StateType::Killed) =>
-                    {
-                        return;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
-                    _ => {}
+        // the attempt's metrics are stored whatever its end, before its result
+        let result = async {
+            let rendered = match cx.render_value(&Value::Object(props)) {
+                Ok(Value::Object(mut m)) => {
+                    m.extend(unrendered);
+                    m
                 }
-            }
-        };
-        let stopped = async {
-            tokio::select! {
-                _ = released => "the attempt is no longer this worker's (the execution was killed, or its lease ran \
-                                 out and was taken over): the task was stopped".to_string(),
-                _ = killed => "the execution was killed: the task was stopped".to_string(),
-            }
-        };
-        let run = task.run(&cx);
-        let timed = async {
-            match job.task.timeout_ms {
-                Some(ms) if ms > 0 => match tokio::time::timeout(StdDuration::from_millis(ms as u64), run).await {
-                    Ok(r) => Ok(r),
-                    Err(_) => Err(format!("Timeout after {}", format_iso(Duration::milliseconds(ms)))),
-                },
-                _ => Ok(run.await),
-            }
-        };
-        let outcome = tokio::select! {
-            r = timed => match r {
-                Ok(r) => r,
-                Err(msg) => {
+                Ok(_) => Map::new(),
+                Err(e) => {
+                    let msg = cx.mask_text(&format!("task '{}': {e}", job.task.id));
                     cx.log("ERROR", &msg);
                     return failed(msg);
                 }
-            },
-            msg = stopped => {
-                cx.log("WARN", &msg);
-                return Some(TaskResult {
-                    state: StateType::Killed,
-                    outputs: Map::new(),
-                    error: Some(msg),
-                    labels: vec![],
+            };
+            let task = match (def.build)(&rendered) {
+                // a WorkingDirectory's own files, around its first and last child
+                Ok(t) => crate::plugins::core::working_dir::wrap(t, &cx),
+                Err(e) => {
+                    let msg = cx.mask_text(&format!("task '{}' ({}): {e}", job.task.id, job.task.kind));
+                    cx.log("ERROR", &msg);
+                    return failed(msg);
+                }
+            };
+            // a kill of the execution drops the running task: its process group
+            // is killed and its container stopped and removed (their drop guards).
+            // In this process the executor's update says so at once; across
+            // processes (Cloud Run) the kill closes the attempt's claim, which
+            // the next heartbeat finds (within a third of the lease)
+            let mut updates = engine.updates.subscribe();
+            let released = async move {
+                if released.wait_for(|gone| *gone).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let killed = async {
+                loop {
+                    match updates.recv().await {
+                        Ok(u)
+                            if u.execution_id == job.execution_id
+                                && matches!(u.state, StateType::Killing | StateType::Killed) =>
+                        {
+                            return;
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+                        _ => {}
+                    }
+                }
+            };
+            let stopped = async {
+                tokio::select! {
+                    _ = released => "the attempt is no longer this worker's (the execution was killed, or its lease ran \
+                                     out and was taken over): the task was stopped".to_string(),
+                    _ = killed => "the execution was killed: the task was stopped".to_string(),
+                }
+            };
+            let run = task.run(&cx);
+            let timed = async {
+                match job.task.timeout_ms {
+                    Some(ms) if ms > 0 => match tokio::time::timeout(StdDuration::from_millis(ms as u64), run).await {
+                        Ok(r) => Ok(r),
+                        Err(_) => Err(format!("Timeout after {}", format_iso(Duration::milliseconds(ms)))),
+                    },
+                    _ => Ok(run.await),
+                }
+            };
+            let outcome = tokio::select! {
+                r = timed => match r {
+                    Ok(r) => r,
+                    Err(msg) => {
+                        cx.log("ERROR", &msg);
+                        return failed(msg);
+                    }
+                },
+                msg = stopped => {
+                    cx.log("WARN", &msg);
+                    return Some(TaskResult {
+                        state: StateType::Killed,
+                        outputs: Map::new(),
+                        error: Some(msg),
+                        labels: vec![],
+                        start,
+                        end: Utc::now(),
+                        log_file: None,
+                    });
+                }
+            };
+            // nothing that leaves the worker (stored, shown by the API and the CLI)
+            // holds a secret in clear: outputs, labels and errors are masked like logs
+            match outcome {
+                Ok(out) if out.detached => None,
+                Ok(out) => Some(TaskResult {
+                    state: out.state.unwrap_or(StateType::Success),
+                    outputs: match cx.mask_value(Value::Object(out.outputs)) {
+                        Value::Object(m) => m,
+                        _ => Map::new(),
+                    },
+                    error: None,
+                    labels: out
+                        .labels
+                        .into_iter()
+                        .map(|mut l| {
+                            l.value = cx.mask_text(&l.value);
+                            l
+                        })
+                        .collect(),
                     start,
                     end: Utc::now(),
                     log_file: None,
-                });
-            }
-        };
-        // nothing that leaves the worker (stored, shown by the API and the CLI)
-        // holds a secret in clear: outputs, labels and errors are masked like logs
-        match outcome {
-            Ok(out) if out.detached => None,
-            Ok(out) => Some(TaskResult {
-                state: out.state.unwrap_or(StateType::Success),
-                outputs: match cx.mask_value(Value::Object(out.outputs)) {
-                    Value::Object(m) => m,
-                    _ => Map::new(),
-                },
-                error: None,
-                labels: out
-                    .labels
-                    .into_iter()
-                    .map(|mut l| {
-                        l.value = cx.mask_text(&l.value);
-                        l
-                    })
-                    .collect(),
-                start,
-                end: Utc::now(),
-                log_file: None,
-            }),
-            Err(e) => {
-                let msg = cx.mask_text(&e.to_string());
-                cx.log("ERROR", &msg);
-                failed(msg)
+                }),
+                Err(e) => {
+                    let msg = cx.mask_text(&e.to_string());
+                    cx.log("ERROR", &msg);
+                    failed(msg)
+                }
             }
         }
+        .await;
+        save_metrics(engine, &cx).await;
+        result
+    }
+}
+
+/// Stores what attempt `cx` recorded (its metrics); a store failure is
+/// logged on the task, it does not change the attempt's result.
+async fn save_metrics(engine: &Engine, cx: &RunContext) {
+    let entries = cx.metric_entries();
+    if entries.is_empty() {
+        return;
+    }
+    if let Err(e) = engine.state.metrics().save_metrics(&cx.task_run_id, cx.attempt, &entries).await {
+        cx.warn(&format!("cannot store the task's {} metrics: {e}", entries.len()));
     }
 }
 

@@ -1,6 +1,6 @@
 // One execution: overview (state, inputs, labels, trigger), the Gantt of its
 // task runs, per-task logs, the topology coloured by task-run state,
-// outputs and output files (preview, download), and Kill / Restart /
+// outputs and output files (preview, download), task metrics (metrics.js), and Kill / Restart /
 // Replay (of the whole execution, or from a task run in the Gantt), and
 // Resume of a PAUSED one (with its Pause's onResume inputs). While it runs it follows GET /executions/{id}/follow (server-sent
 // events), polling every second if the stream breaks.
@@ -9,7 +9,7 @@ import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TER
 import { topology, zoomable } from "./topology.js";
 import { resumeDialog } from "./inputs.js";
 
-const TABS = ["overview", "gantt", "logs", "topology", "outputs"];
+const TABS = ["overview", "gantt", "logs", "topology", "outputs", "metrics"];
 
 export async function render(main, id, query) {
   const tab = TABS.includes(query.get("tab")) ? query.get("tab") : "overview";
@@ -21,6 +21,8 @@ export async function render(main, id, query) {
     body);
   let logFilter = query.get("taskId") || "";
   let logLevel = query.get("minLevel") || "INFO";
+  let metricTask = query.get("taskId") || "";
+  let metricPage = Number(query.get("page")) || 1;
   const draw = async () => {
     drawHeader(header, exec);
     if (tab === "overview") body.replaceChildren(overview(exec));
@@ -34,6 +36,9 @@ export async function render(main, id, query) {
         g.style.cursor = "pointer";
         g.addEventListener("click", () => go(`#/executions/${enc(id)}?tab=logs&taskId=${enc(g.dataset.task)}`));
       }
+    } else if (tab === "metrics") {
+      const { executionMetrics } = await import("./metrics.js");
+      body.replaceChildren(await executionMetrics(exec, metricTask, metricPage, (t, p) => { metricTask = t; metricPage = p; draw(); }));
     } else body.replaceChildren(outputs(exec));
   };
   await draw();

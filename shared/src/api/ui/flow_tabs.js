@@ -1,6 +1,7 @@
 // The tabs of a flow's page besides Source and Topology: its Executions
 // and Triggers (the global lists, filtered to the flow and kept on its
-// page), Revisions (revisions.js) and Dependencies (dependencies.js); and
+// page), Revisions (revisions.js), Dependencies (dependencies.js) and
+// Metrics (metrics.js); and
 // the flow's Disable/Enable and Delete.
 
 import { api, h, toast, enc, go } from "./app.js";
@@ -17,6 +18,7 @@ export async function render(tab, box, flow, query) {
   if (tab === "triggers") return (await import("./triggers.js")).list(box, { namespace: ns, flowId: id });
   if (tab === "revisions") return (await import("./revisions.js")).revisionsTab(box, ns, id, query);
   if (tab === "dependencies") return (await import("./dependencies.js")).dependenciesTab(box, ns, id, query);
+  if (tab === "metrics") return (await import("./metrics.js")).flowMetrics(box, ns, id, query);
   box.append(h("p", { class: "muted" }, `no tab '${tab}'`));
 }
 

@@ -63,6 +63,8 @@ pub const REQUIRED_INDEXES: &[(&str, &[(&str, &str)])] = &[
     (EXECUTIONS, &[("flowId", "ASCENDING"), ("startDate", "DESCENDING")]),
     (EXECUTIONS, &[("state", "ASCENDING"), ("startDate", "DESCENDING")]),
     (EXECUTIONS, &[("labels", "CONTAINS"), ("startDate", "DESCENDING")]),
+    // a flow's metrics by time (firestore_metrics.rs)
+    ("metrics", &[("namespace", "ASCENDING"), ("flowId", "ASCENDING"), ("timestamp", "DESCENDING")]),
 ];
 
 /// How many versions' update times are remembered before the memo is reset.
@@ -506,5 +508,8 @@ impl StateStore for FirestoreStore {
         limit: usize,
     ) -> Result<Vec<crate::backend::FlowRevision>> {
         self.list_flow_revisions_impl(namespace, id, limit).await
+    }
+    fn metrics(&self) -> &dyn crate::backend::metrics::MetricStore {
+        self
     }
 }

@@ -19,6 +19,7 @@ mod firestore;
 mod firestore_claims;
 mod firestore_kv;
 mod firestore_labels;
+mod firestore_metrics;
 mod firestore_records;
 mod firestore_triggers;
 pub mod fs_client;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 pub use firestore::{EXECUTIONS, FirestoreStore, REQUIRED_INDEXES, TASK_RUNS, execution_path, task_run_path};
 pub use firestore_claims::{CLAIMS, FLOWS, LOGS, REVISIONS};
 pub use firestore_kv::{KEYS, KV};
+pub use firestore_metrics::METRICS;
 pub use firestore_records::RECORD_KINDS;
 pub use firestore_triggers::{BACKFILLS, TICKS, TRIGGERS};
 pub use gcs::{GcsAuth, GcsStorage, SINGLE_SHOT};
@@ -51,6 +53,7 @@ pub const UNINDEXED_FIELDS: &[(&str, &str)] = &[
     (TRIGGERS, "body"),
     (BACKFILLS, "spec"),
     (BACKFILLS, "progress"),
+    (METRICS, "tags"),
     // compare-and-swap records (firestore_records.rs): a long queue of one flow
     ("concurrency", "body"),
     ("leases", "body"),

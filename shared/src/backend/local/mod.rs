@@ -9,6 +9,7 @@ mod sqlite;
 mod sqlite_claims;
 mod sqlite_kv;
 mod sqlite_labels;
+mod sqlite_metrics;
 mod sqlite_records;
 mod sqlite_triggers;
 

@@ -153,6 +153,7 @@ impl SqliteStore {
         // one transaction: a fresh home's tables cost one commit, not one each
         conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\nCOMMIT;")).map_err(db("create schema"))?;
         super::sqlite_kv::add_revision_column(&conn)?;
+        conn.execute_batch(super::sqlite_metrics::SCHEMA).map_err(db("create the metrics table"))?;
         if upgrade {
             sqlite_labels::fill(&conn)?;
         }
@@ -453,6 +454,9 @@ impl StateStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<crate::backend::FlowRevision>> {
         self.list_flow_revisions_sync(namespace, id, limit)
+    }
+    fn metrics(&self) -> &dyn crate::backend::metrics::MetricStore {
+        self
     }
 }
 

@@ -1,5 +1,6 @@
 //! The debug tasks: `io.kestra.plugin.core.debug.Return` renders `format`
-//! and returns it as the output `value` (a string); the deprecated
+//! and returns it as the output `value` (a string), with Kestra's metrics
+//! (counter `length`, timer `duration`, tagged `format`); the deprecated
 //! `io.kestra.plugin.core.debug.Echo` logs its (required, non-blank)
 //! `format` at `level` (INFO by default) and has no outputs.
 
@@ -30,11 +31,18 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
 
 #[async_trait]
 impl RunnableTask for Return {
-    async fn run(&self, _cx: &RunContext) -> Result<TaskOutput, TaskError> {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let start = std::time::Instant::now();
         let mut out = Map::new();
         if let Some(f) = &self.format {
             out.insert("value".into(), Value::String(f.clone()));
         }
+        // Kestra's metrics: the value's length (in UTF-16 units, Java's) and
+        // how long producing it took, tagged with the value
+        let format = self.format.as_deref().unwrap_or("");
+        let length = self.format.as_deref().map_or(0, |f| f.encode_utf16().count());
+        cx.counter("length", length as f64, &[("format", format)]);
+        cx.timer("duration", start.elapsed(), &[("format", format)]);
         Ok(TaskOutput::with(out))
     }
 }

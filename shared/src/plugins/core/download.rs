@@ -2,7 +2,8 @@
 //! internal storage (never buffered whole). The file is named after the
 //! `Content-Disposition` filename, else the URL's last path segment (keeping
 //! its extension), else `download`. Outputs `uri`, `code`, `length`,
-//! `headers` (name → list of values).
+//! `headers` (name → list of values); Kestra's counter `response.length`
+//! (tagged `request.method`).
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -126,6 +127,7 @@ impl RunnableTask for Download {
             }
             cx.warn(&format!("File '{url}' is empty"));
         }
+        cx.counter("response.length", length as f64, &[("request.method", self.method.as_str())]);
         cx.info(&format!("Downloaded {length} bytes to {uri}"));
 
         let mut out = Map::new();

@@ -3,7 +3,9 @@
 //! included, as in Kestra) and `uri`. A non-2xx status fails the task unless
 //! `allowFailed` (or `options.allowFailed`). Bodies above 10 MB are refused:
 //! use `Download` for those. `formData` is sent URL-encoded, or as
-//! multipart when `contentType` is `multipart/form-data`.
+//! multipart when `contentType` is `multipart/form-data`. Kestra's counter
+//! `response.length` (tagged `request.method`, `response.code`) when the
+//! response declares its length.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -123,6 +125,7 @@ impl RunnableTask for Request {
         let mut resp = rb.send().await.map_err(|e| http::send_error("request", url, &e))?;
         let status = resp.status();
         let headers = http::headers_output(resp.headers());
+        let declared_length = resp.content_length();
         let too_big = || {
             TaskError::failed(format!(
                 "The response of '{url}' is larger than {} MB: use io.kestra.plugin.core.http.Download to store it in internal storage",
@@ -150,6 +153,15 @@ impl RunnableTask for Request {
             return Err(TaskError::failed(msg));
         }
 
+        // Kestra's counter, when the response declares its length
+        if let Some(n) = declared_length {
+            let code = status.as_u16().to_string();
+            cx.counter(
+                "response.length",
+                n as f64,
+                &[("request.method", self.method.as_str()), ("response.code", code.as_str())],
+            );
+        }
         let mut out = Map::new();
         out.insert("uri".into(), Value::String(url.to_string()));
         out.insert("code".into(), Value::from(status.as_u16()));

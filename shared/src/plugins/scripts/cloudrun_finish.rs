@@ -28,6 +28,8 @@ pub struct Finished {
     pub error: Option<String>,
     /// `(level, message)` for the task's logs, in order.
     pub logs: Vec<(String, String)>,
+    /// The metrics of the script's protocol lines, in order.
+    pub metrics: Vec<protocol::Metric>,
 }
 
 async fn read_text(storage: &dyn Storage, path: &str) -> Option<String> {
@@ -44,13 +46,15 @@ pub async fn collect(storage: &dyn Storage, a: &Attempt, outcome: &Outcome) -> F
     let stderr = read_text(storage, &format!("{wp}/.baton-stderr")).await.unwrap_or_default();
     let exit: Option<i64> = read_text(storage, &format!("{wp}/.baton-exit")).await.and_then(|s| s.trim().parse().ok());
     let mut logs = Vec::new();
+    let mut metrics = Vec::new();
     let mut vars = Map::new();
     for line in stdout.lines() {
         match protocol::parse(line) {
             Line::Text => logs.push(("INFO".to_string(), line.to_string())),
-            Line::Protocol { outputs, logs: l } => {
+            Line::Protocol { outputs, logs: l, metrics: m } => {
                 vars.extend(outputs);
                 logs.extend(l);
+                metrics.extend(m);
             }
         }
     }
@@ -62,9 +66,10 @@ pub async fn collect(storage: &dyn Storage, a: &Attempt, outcome: &Outcome) -> F
                 logs.push(("ERROR".to_string(), line.to_string()));
                 err_lines.push(line);
             }
-            Line::Protocol { outputs, logs: l } => {
+            Line::Protocol { outputs, logs: l, metrics: m } => {
                 vars.extend(outputs);
                 logs.extend(l);
+                metrics.extend(m);
             }
         }
     }
@@ -81,6 +86,7 @@ pub async fn collect(storage: &dyn Storage, a: &Attempt, outcome: &Outcome) -> F
         outputs: Map::new(),
         error: Some(error),
         logs,
+        metrics: metrics.clone(),
     };
     match outcome {
         Outcome::Running => return fail("the Cloud Run execution has not ended".into(), logs),
@@ -105,7 +111,7 @@ pub async fn collect(storage: &dyn Storage, a: &Attempt, outcome: &Outcome) -> F
     outputs.insert("vars".into(), Value::Object(vars));
     outputs.insert("outputFiles".into(), Value::Object(output_files));
     let state = if a.warning_on_std_err && !err_lines.is_empty() { StateType::Warning } else { StateType::Success };
-    Finished { state, outputs, error: None, logs }
+    Finished { state, outputs, error: None, logs, metrics }
 }
 
 /// `{name: kestra:// URI}` of the files matching `outputFiles`, and every

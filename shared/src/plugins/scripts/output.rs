@@ -99,6 +99,13 @@ impl<'a> LogBudget<'a> {
         self.cx.log(level, message);
     }
 
+    /// Records a script's protocol metrics as the task run's.
+    pub fn record(&mut self, metrics: Vec<super::protocol::Metric>) {
+        for m in metrics {
+            self.cx.metric(m.kind, &m.name, m.value, m.tags);
+        }
+    }
+
     /// Waits while the log store is too far behind (backpressure).
     pub async fn wait_for_store(&self) {
         while self.cx.services.logs.backlog_bytes() > MAX_LOG_BACKLOG_BYTES {

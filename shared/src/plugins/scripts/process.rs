@@ -171,12 +171,13 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 
 fn on_stdout(cx: &mut LogBudget<'_>, mode: Mode, line: &str, fin: &mut Finished) {
     if mode == Mode::Script
-        && let Line::Protocol { outputs, logs } = protocol::parse(line)
+        && let Line::Protocol { outputs, logs, metrics } = protocol::parse(line)
     {
         fin.vars.extend(outputs);
         for (level, message) in logs {
             cx.log(&level, &message);
         }
+        cx.record(metrics);
         return;
     }
     cx.log("INFO", line);
@@ -188,11 +189,12 @@ fn on_stderr(cx: &mut LogBudget<'_>, mode: Mode, line: String, fin: &mut Finishe
         Mode::Script => {
             // Kestra parses the protocol on both streams (its Python
             // library's logger writes on stderr)
-            if let Line::Protocol { outputs, logs } = protocol::parse(&line) {
+            if let Line::Protocol { outputs, logs, metrics } = protocol::parse(&line) {
                 fin.vars.extend(outputs);
                 for (level, message) in logs {
                     cx.log(&level, &message);
                 }
+                cx.record(metrics);
                 return;
             }
             // Kestra (0.21+) logs a script's stderr at ERROR.

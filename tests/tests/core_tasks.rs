@@ -133,7 +133,13 @@ errors:
     let logs = h.logs(&e.id).await;
     assert!(logs.iter().any(|l| l == "from the library"), "{logs:?}");
     assert!(!logs.iter().any(|l| l.starts_with("::")), "protocol lines are parsed, not logged: {logs:?}");
-    assert!(logs.iter().any(|l| l.starts_with("metric rows (counter) = 3")), "{logs:?}");
+    // the metric is kept in the metric store, not logged
+    assert!(!logs.iter().any(|l| l.starts_with("metric rows")), "{logs:?}");
+    let kept = h.embedded.engine.state.metrics().execution_metrics(&e.id).await.expect("metrics").entries;
+    assert!(
+        kept.iter().any(|m| m.name == "rows" && m.value == 3.0 && m.task_id.as_deref() == Some("script")),
+        "{kept:?}"
+    );
     assert!(logs.iter().any(|l| l.contains("it broke 3") && l.ends_with("in boom")), "{logs:?}");
 }
 

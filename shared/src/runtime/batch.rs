@@ -28,24 +28,23 @@ pub fn batchable(ev: &ExecutionEvent) -> bool {
 /// one execution form one group, any other event is a group alone.
 /// Executions' groups come in the order their first event arrived.
 pub fn groups(events: Vec<ExecutionEvent>) -> Vec<Vec<ExecutionEvent>> {
-    // per execution, its groups in order (few executions per batch: a scan)
-    let mut per: Vec<(String, Vec<Vec<ExecutionEvent>>)> = Vec::new();
+    // per execution, its groups in order; `at` finds an execution's entry
+    // (a server's batch may hold a different execution in every event)
+    let mut per: Vec<Vec<Vec<ExecutionEvent>>> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for ev in events {
-        let i = match per.iter().position(|(id, _)| id == ev.execution_id()) {
-            Some(i) => i,
-            None => {
-                per.push((ev.execution_id().to_string(), Vec::new()));
-                per.len() - 1
-            }
-        };
-        let gs = &mut per[i].1;
+        let i = *at.entry(ev.execution_id().to_string()).or_insert_with(|| {
+            per.push(Vec::new());
+            per.len() - 1
+        });
+        let gs = &mut per[i];
         let join = batchable(&ev) && gs.last().is_some_and(|g| g.last().is_some_and(batchable));
         match gs.last_mut() {
             Some(g) if join => g.push(ev),
             _ => gs.push(vec![ev]),
         }
     }
-    per.into_iter().flat_map(|(_, gs)| gs).collect()
+    per.into_iter().flatten().collect()
 }
 
 #[cfg(test)]

@@ -388,51 +388,11 @@ fn summary(d: &Document) -> Result<ExecutionSummary> {
 }
 
 /// The execution's JSON without its task runs (they have their own
-/// documents). The destructuring is exhaustive on purpose: a field added to
-/// [`Execution`] fails to compile here until it is persisted too.
+/// documents; [`Execution::head_clone`] copies every other field) and
+/// without its version (a field of the document).
 fn head_json(e: &Execution) -> Result<String> {
-    let Execution {
-        id,
-        namespace,
-        flow_id,
-        flow_revision,
-        inputs,
-        labels,
-        trigger,
-        state,
-        task_run_list: _,
-        outputs,
-        parent_id,
-        parent_task_run_id,
-        original_id,
-        schedule_date,
-        error,
-        secret_inputs,
-        ending,
-        sla_violations,
-        version: _,
-    } = e;
-    let head = Execution {
-        id: id.clone(),
-        namespace: namespace.clone(),
-        flow_id: flow_id.clone(),
-        flow_revision: *flow_revision,
-        inputs: inputs.clone(),
-        labels: labels.clone(),
-        trigger: trigger.clone(),
-        state: state.clone(),
-        task_run_list: Vec::new(),
-        outputs: outputs.clone(),
-        parent_id: parent_id.clone(),
-        parent_task_run_id: parent_task_run_id.clone(),
-        original_id: original_id.clone(),
-        schedule_date: *schedule_date,
-        error: error.clone(),
-        secret_inputs: secret_inputs.clone(),
-        ending: *ending,
-        sla_violations: sla_violations.clone(),
-        version: 0,
-    };
+    let mut head = e.head_clone();
+    head.version = 0;
     to_json(&head, "encode execution")
 }
 

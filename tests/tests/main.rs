@@ -25,6 +25,7 @@ mod dialect;
 mod dialect_docs;
 #[cfg(feature = "duckdb")]
 mod duckdb;
+mod dynamic_inputs;
 mod events;
 mod events_pubsub;
 mod flow_triggers;

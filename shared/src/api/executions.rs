@@ -7,8 +7,6 @@
 //! /executions/{id}/labels`), follow (`GET /executions/{id}/follow`,
 //! server-sent events).
 
-use std::time::Duration;
-
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -37,6 +35,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/executions/{id}/restart", post(restart_execution))
         .route("/executions/{id}/labels", post(set_labels))
         .route("/executions/{id}/follow", get(super::sse::follow_execution))
+        .route("/executions/{namespace}/{id}/validate", post(validate_inputs).layer(super::limits::streamed()))
         // Kestra 2.0 moved the actions under `/actions/`
         .route("/executions/{id}/actions/kill", delete(kill_execution))
         .route("/executions/{id}/actions/replay", post(replay_execution))
@@ -114,29 +113,48 @@ async fn start_execution(
     Ok(Json(v).into_response())
 }
 
-/// Waits until execution `id` ends (woken by the engine's updates on this
-/// instance, polling the store every 500 ms otherwise).
+/// Kestra's `POST /executions/{namespace}/{id}/validate`: each input as the
+/// execute form shows it — rendered (a SELECT's `values` from its
+/// `expression`), enabled by its `dependsOn` or not, its value and errors.
+/// Files sent are checked, then removed.
+async fn validate_inputs(
+    State(s): State<ApiState>,
+    Path((namespace, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    request: Request,
+) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), "POST /executions/{namespace}/{id}/validate", &["labels", "revision"])?;
+    let flow = s.host.flow(&namespace, &id).await?;
+    if flow.disabled {
+        return Err(ApiError::conflict(format!(
+            "flow {namespace}.{id} is disabled: Cannot execute a flow which is disabled"
+        )));
+    }
+    let read = read_inputs(s.engine.storage.as_ref(), &flow, &ids::new_id(), request).await?;
+    // renders on this worker thread: the template host blocks in place
+    let reports = crate::runtime::launcher::report_inputs(&s.engine, &flow, &read.inputs);
+    discard_uploads(s.engine.storage.as_ref(), &read.uploaded).await;
+    let inputs: Vec<Value> = reports
+        .into_iter()
+        .map(|r| {
+            json!({
+                "input": serde_json::to_value(&r.input).unwrap_or(Value::Null),
+                "value": r.value,
+                "enabled": r.enabled,
+                "errors": r.errors.into_iter().map(|m| json!({"message": m})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"id": id, "namespace": namespace, "inputs": inputs})))
+}
+
+/// Waits until execution `id` ends ([`crate::runtime::launcher::wait_for_end`]).
 pub async fn wait_end(
     engine: &Engine,
     id: &str,
-    mut updates: tokio::sync::broadcast::Receiver<crate::runtime::engine::ExecutionUpdate>,
+    updates: tokio::sync::broadcast::Receiver<crate::runtime::engine::ExecutionUpdate>,
 ) -> ApiResult<Execution> {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        let e = load(engine, id).await?;
-        if e.is_done() {
-            engine.logs.flush().await;
-            return Ok(e);
-        }
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
-        loop {
-            match tokio::time::timeout_at(deadline, updates.recv()).await {
-                Ok(Ok(u)) if u.execution_id == id && u.done => break,
-                Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
-                Ok(Err(RecvError::Closed)) | Err(_) => break,
-            }
-        }
-    }
+    Ok(crate::runtime::launcher::wait_for_end(engine, id, updates).await?)
 }
 
 async fn get_execution(

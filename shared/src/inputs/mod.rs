@@ -4,6 +4,7 @@
 //! Input definitions are also checked statically for `baton validate`.
 
 mod coerce;
+pub mod dynamic;
 pub mod json_schema;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,9 @@ pub enum InputError {
          {} KiB (MAX_INPUTS_BYTES); pass large values as FILE inputs", MAX_INPUTS_BYTES >> 10
     )]
     TooLarge { id: String, bytes: usize },
+    /// Its `dependsOn` condition or `expression` could not be rendered.
+    #[error("Invalid input '{id}': {message}")]
+    Render { id: String, message: String },
 }
 
 /// Bytes (as JSON) the inputs of one execution may take: 512 KiB. They are
@@ -49,7 +53,10 @@ impl InputError {
     /// The id of the input concerned.
     pub fn id(&self) -> &str {
         match self {
-            InputError::Missing { id } | InputError::Invalid { id, .. } | InputError::TooLarge { id, .. } => id,
+            InputError::Missing { id }
+            | InputError::Invalid { id, .. }
+            | InputError::TooLarge { id, .. }
+            | InputError::Render { id, .. } => id,
         }
     }
 }
@@ -76,13 +83,41 @@ pub fn resolve_inputs(
     given: &Map<String, Value>,
     now: DateTime<Utc>,
 ) -> Result<Map<String, Value>, Vec<InputError>> {
+    let mut cannot = |t: &str, _: &Map<String, Value>| Err(format!("'{t}' cannot be rendered here"));
+    resolve_inputs_with(flow_inputs, given, now, &mut cannot)
+}
+
+/// [`resolve_inputs`], with dynamic inputs (`dependsOn`, a SELECT's
+/// `expression`) rendered by `render` ([`dynamic`]): a disabled input is
+/// left out of the result.
+pub fn resolve_inputs_with(
+    flow_inputs: &[Input],
+    given: &Map<String, Value>,
+    now: DateTime<Utc>,
+    render: &mut dynamic::RenderFn<'_>,
+) -> Result<Map<String, Value>, Vec<InputError>> {
     let mut out = Map::new();
     let mut errors = Vec::new();
-    for input in flow_inputs {
-        let value = match given.get(&input.id).filter(|v| !is_absent(input, v)) {
-            Some(v) => Some(v.clone()),
-            None => input.defaults.clone().filter(|v| !is_absent(input, v)).map(|d| expand_now(input, d, now)),
-        };
+    let pick = |input: &Input| match given.get(&input.id).filter(|v| !is_absent(input, v)) {
+        Some(v) => Some(v.clone()),
+        None => input.defaults.clone().filter(|v| !is_absent(input, v)).map(|d| expand_now(input, d, now)),
+    };
+    let rendered;
+    let resolved: Vec<(&Input, Option<Value>)> = if flow_inputs.iter().any(dynamic::is_dynamic) {
+        rendered = dynamic::resolve(flow_inputs, &pick, render);
+        let mut v = Vec::new();
+        for r in &rendered {
+            if let Some(e) = &r.error {
+                errors.push(e.clone());
+            } else if r.enabled {
+                v.push((&r.input, r.value.clone()));
+            }
+        }
+        v
+    } else {
+        flow_inputs.iter().map(|i| (i, pick(i))).collect()
+    };
+    for (input, value) in resolved {
         let Some(value) = value else {
             if input.is_required() {
                 errors.push(InputError::Missing { id: input.id.clone() });
@@ -113,6 +148,54 @@ pub fn resolve_inputs(
     } else {
         Err(errors)
     }
+}
+
+/// One input as the execute form shows it (Kestra's `InputAndValue`):
+/// rendered (`values` from its `expression`), enabled or not, its value
+/// and what is wrong with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputReport {
+    pub input: Input,
+    pub value: Option<Value>,
+    pub enabled: bool,
+    pub errors: Vec<String>,
+}
+
+/// Every declared input checked against `given` without starting anything
+/// (Kestra's `validateExecutionInputs`), for the execute form.
+pub fn report_inputs(
+    flow_inputs: &[Input],
+    given: &Map<String, Value>,
+    now: DateTime<Utc>,
+    render: &mut dynamic::RenderFn<'_>,
+) -> Vec<InputReport> {
+    let pick = |input: &Input| match given.get(&input.id).filter(|v| !is_absent(input, v)) {
+        Some(v) => Some(v.clone()),
+        None => input.defaults.clone().filter(|v| !is_absent(input, v)).map(|d| expand_now(input, d, now)),
+    };
+    dynamic::resolve(flow_inputs, &pick, render)
+        .into_iter()
+        .map(|r| {
+            let mut errors: Vec<String> = r.error.iter().map(ToString::to_string).collect();
+            let mut value = r.value.clone();
+            if r.enabled && r.error.is_none() {
+                match &r.value {
+                    None if r.input.is_required() => {
+                        errors.push(InputError::Missing { id: r.input.id.clone() }.to_string())
+                    }
+                    Some(v) if !v.as_str().is_some_and(is_template) => match coerce::coerce(&r.input, v) {
+                        Ok(typed) => value = Some(typed),
+                        Err(m) => errors.push(
+                            InputError::Invalid { id: r.input.id.clone(), expected: m.expected, got: m.got }
+                                .to_string(),
+                        ),
+                    },
+                    _ => {}
+                }
+            }
+            InputReport { input: r.input, value, enabled: r.enabled, errors }
+        })
+        .collect()
 }
 
 /// Replaces a `{{ now() }}` default with the resolution time.
@@ -152,7 +235,7 @@ pub fn check_definitions(inputs: &[Input]) -> Vec<(usize, String)> {
             out.push((i, format!("invalid input id '{id}': it must match ^[a-zA-Z0-9][.a-zA-Z0-9_-]*$")));
         }
         let needs_values = matches!(input.type_, InputType::Select | InputType::Enum | InputType::Multiselect);
-        let no_values = needs_values && input.values.as_ref().is_none_or(Vec::is_empty);
+        let no_values = needs_values && input.expression.is_none() && input.values.as_ref().is_none_or(Vec::is_empty);
         if no_values {
             out.push((i, format!("input '{id}' of type {ty} needs a non-empty 'values' list")));
         }
@@ -164,7 +247,7 @@ pub fn check_definitions(inputs: &[Input]) -> Vec<(usize, String)> {
             _ => {}
         }
         let no_item_type = input.type_ == InputType::Array && input.item_type.is_none();
-        let mut defaults_checkable = !no_values && !no_item_type;
+        let mut defaults_checkable = !no_values && !no_item_type && input.expression.is_none();
         if let Some(p) = &input.validator
             && let Err(e) = coerce::compile_validator(p)
         {
@@ -205,5 +288,6 @@ pub fn check_definitions(inputs: &[Input]) -> Vec<(usize, String)> {
             out.push((i, format!("invalid defaults for input '{id}': expected {}, got '{}'", m.expected, m.got)));
         }
     }
+    out.extend(dynamic::check(inputs));
     out
 }

@@ -181,16 +181,41 @@ pub struct Input {
     pub after: Option<String>,
     #[serde(default)]
     pub before: Option<String>,
+    /// Kestra's conditional inputs: the input is enabled only when the
+    /// inputs it names are, and `condition` renders `true` against them
+    /// (`inputs::dynamic`); a disabled input is left out of the execution.
     #[serde(default)]
-    pub depends_on: Option<Value>,
+    pub depends_on: Option<InputDependsOn>,
+    /// The value the execute form starts with (the UI's, as Kestra's: an
+    /// API or CLI start without the input gets no value from it).
     #[serde(default)]
     pub prefill: Option<Value>,
+    /// SELECT/MULTISELECT: a template rendered when the execution's inputs
+    /// are resolved (and the execute form drawn) into the list of values.
     #[serde(default)]
     pub expression: Option<String>,
+    /// SELECT: drawn as radio buttons in the execute form.
+    #[serde(default)]
+    pub is_radio: bool,
+    /// SELECT/MULTISELECT: with no `defaults`, the first value is the default.
+    #[serde(default)]
+    pub auto_select_first: bool,
     /// JSON inputs (Kestra 2.0): the JSON Schema the value must match
     /// (`inputs::json_schema`).
     #[serde(default)]
     pub json_schema: Option<Value>,
+}
+
+/// An input's `dependsOn` (Kestra's `DependsOn`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputDependsOn {
+    /// The inputs this one depends on (resolved first; all must be enabled).
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// Rendered against those inputs; the input is enabled when it is `true`.
+    #[serde(default)]
+    pub condition: Option<String>,
 }
 
 impl Input {

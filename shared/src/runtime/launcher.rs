@@ -73,6 +73,8 @@ pub struct LaunchRequest {
     pub schedule_date: Option<DateTime<Utc>>,
     /// The execution this one replays (Kestra's `originalId`); its own id otherwise.
     pub original_id: Option<String>,
+    /// How many `subflow()` calls this launch runs under (`subflow_fn`).
+    pub subflow_depth: u32,
 }
 
 /// Why an execution could not start.
@@ -97,7 +99,8 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
         return Err(LaunchError::Disabled { namespace: flow.namespace.clone(), id: flow.id.clone() });
     }
     let now = Utc::now();
-    let resolved = inputs::resolve_inputs(&flow.inputs, &req.inputs, now)
+    let id = req.execution_id.clone().unwrap_or_else(ids::new_id);
+    let resolved = resolve_inputs(engine, flow, &req, &id, now)
         .map_err(|errors| LaunchError::Inputs { flow: format!("{}.{}", flow.namespace, flow.id), errors })?;
     let (failed, behavior) = failed_checks(flow, &resolved, &engine.step_env());
     if behavior == Some(CheckBehavior::BlockExecution) {
@@ -106,7 +109,6 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
     let revision = engine.state.save_flow(&flow.namespace, &flow.id, &flow.source).await?;
     // the executor runs exactly this revision, on whatever instance
     engine.flows.insert_revision(flow, revision);
-    let id = req.execution_id.clone().unwrap_or_else(ids::new_id);
     let mut labels = flow.labels.clone();
     for l in &req.labels {
         if let Some(x) = labels.iter_mut().find(|x| x.key == l.key) {
@@ -157,6 +159,103 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
     tracing::info!(execution_id = %id, namespace = %flow.namespace, flow_id = %flow.id, state = %exec.state.current, "execution created");
     publish_event(engine, &ExecutionEvent::Created { execution_id: id }).await?;
     Ok(exec)
+}
+
+/// The execution's inputs: given or default, typed, with dynamic inputs
+/// (`dependsOn`, a SELECT's `expression`) rendered against a context like
+/// Kestra's (`flow`, `execution.id`, the inputs depended on, `envs`, the
+/// `trigger` when there is one). `subflow()` is answered only for a launch
+/// from a request (no parent, no trigger): [`super::subflow_fn`].
+fn resolve_inputs(
+    engine: &Arc<Engine>,
+    flow: &Flow,
+    req: &LaunchRequest,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Map<String, Value>, Vec<InputError>> {
+    if !flow.inputs.iter().any(inputs::dynamic::is_dynamic) {
+        return inputs::resolve_inputs(&flow.inputs, &req.inputs, now);
+    }
+    with_input_renderer(engine, flow, req, id, &mut |render| {
+        inputs::resolve_inputs_with(&flow.inputs, &req.inputs, now, render)
+    })
+}
+
+/// Kestra's execute-form check of `given` against `flow`'s inputs (`POST
+/// /executions/{namespace}/{id}/validate`): dynamic inputs rendered as a
+/// launch from a request renders them; nothing is started but what their
+/// `subflow()` calls start.
+pub fn report_inputs(engine: &Arc<Engine>, flow: &Flow, given: &Map<String, Value>) -> Vec<inputs::InputReport> {
+    let req = LaunchRequest { inputs: given.clone(), ..LaunchRequest::default() };
+    let id = ids::new_id();
+    with_input_renderer(engine, flow, &req, &id, &mut |render| {
+        inputs::report_inputs(&flow.inputs, given, Utc::now(), render)
+    })
+}
+
+/// Calls `f` with the renderer of `flow`'s dynamic inputs for launch `req`.
+fn with_input_renderer<T>(
+    engine: &Arc<Engine>,
+    flow: &Flow,
+    req: &LaunchRequest,
+    id: &str,
+    f: &mut dyn FnMut(&mut inputs::dynamic::RenderFn<'_>) -> T,
+) -> T {
+    let launch_host;
+    let host: &dyn crate::template::TemplateHost = if req.parent.is_none() && req.trigger.is_none() {
+        launch_host = super::subflow_fn::LaunchHost { engine: engine.clone(), depth: req.subflow_depth };
+        &launch_host
+    } else {
+        engine.host.as_ref()
+    };
+    let mut base = serde_json::json!({
+        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision, "tenantId": "main"},
+        "execution": {"id": id},
+        "labels": {},
+        "envs": engine.step_env().envs(),
+    });
+    if let Some(t) = &req.trigger {
+        base["trigger"] = Value::Object(t.variables.clone());
+    }
+    let mut render = |template: &str, scope: &Map<String, Value>| -> Result<Value, String> {
+        let mut ctx = base.clone();
+        ctx["inputs"] = Value::Object(scope.clone());
+        engine
+            .renderer
+            .render_typed(&Value::String(template.to_string()), &ctx, host)
+            .map_err(|e| crate::plugins::context::mask_secrets(&e.message, &host.secret_values()))
+    };
+    f(&mut render)
+}
+
+/// Waits until execution `id` ends (listeners and afterExecution done):
+/// woken by the engine's updates on this instance, reading the store every
+/// 500 ms otherwise (another instance may run it).
+pub async fn wait_for_end(
+    engine: &Engine,
+    id: &str,
+    mut updates: tokio::sync::broadcast::Receiver<super::engine::ExecutionUpdate>,
+) -> Result<Execution, BackendError> {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let e = engine
+            .state
+            .load_execution(id)
+            .await?
+            .ok_or_else(|| BackendError::NotFound { what: format!("execution {id}") })?;
+        if e.is_done() {
+            engine.logs.flush().await;
+            return Ok(e);
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
+        loop {
+            match tokio::time::timeout_at(deadline, updates.recv()).await {
+                Ok(Ok(u)) if u.execution_id == id && u.done => break,
+                Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
+                Ok(Err(RecvError::Closed)) | Err(_) => break,
+            }
+        }
+    }
 }
 
 fn check_log(exec: &Execution, level: &str, message: &str) -> LogEntry {

@@ -24,5 +24,6 @@ pub mod resume;
 pub mod scheduler;
 pub mod secrets;
 pub mod slots;
+pub mod subflow_fn;
 pub mod toggle;
 pub mod worker;

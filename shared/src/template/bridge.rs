@@ -31,6 +31,26 @@ pub enum Request {
     Size { namespace: String, path: String },
     /// `errorLogs()`: the ERROR lines of an execution.
     ErrorLogs(String),
+    /// `subflow(namespace, id, inputs, revision, labels, timeout)` (Kestra
+    /// 2.0): run a flow to its end and answer its id, state, outputs and labels.
+    Subflow(SubflowCall),
+}
+
+/// One `subflow()` call, as the host runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SubflowCall {
+    /// The flow calling it (`flow.namespace`, `flow.id`).
+    pub caller_namespace: String,
+    pub caller_id: String,
+    pub namespace: String,
+    pub id: String,
+    /// The inputs, as a JSON object's text (a request is a map key).
+    pub inputs: String,
+    pub revision: Option<u32>,
+    /// The labels, `(key, value)` in order, `system.from: subflow` not included.
+    pub labels: Vec<(String, String)>,
+    /// How long to wait for the end, in milliseconds.
+    pub timeout_ms: u64,
 }
 
 /// The host's answer: `Ok(None)` for a missing KV key.
@@ -225,5 +245,6 @@ fn answer(req: &Request, host: &dyn TemplateHost) -> Answer {
         }
         Request::Size { namespace, path } => host.file_size(namespace, path).map(|n| n.map(serde_json::Value::from)),
         Request::ErrorLogs(id) => host.error_logs(id).map(|l| Some(serde_json::Value::Array(l))),
+        Request::Subflow(call) => host.subflow(call).map(Some),
     }
 }

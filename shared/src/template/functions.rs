@@ -226,6 +226,83 @@ fn div(a: Value, b: Value) -> Result<Value, Error> {
     Ok(Value::from(x / y))
 }
 
+/// Pebble's operand kinds, for its messages.
+fn kind_name(v: &Value) -> &'static str {
+    match v.kind() {
+        ValueKind::String => "String",
+        ValueKind::Number if v.is_integer() => "Long",
+        ValueKind::Number => "Double",
+        ValueKind::Bool => "Boolean",
+        ValueKind::Seq => "List",
+        ValueKind::Map => "Map",
+        _ => "null",
+    }
+}
+
+/// Pebble's `*` (`OperatorUtils.multiply`): numbers only — a string is not
+/// repeated, as minijinja's `*` would, but refused.
+fn mul(a: Value, b: Value) -> Result<Value, Error> {
+    if a.is_undefined() || b.is_undefined() {
+        return Err(undefined_err());
+    }
+    if let (Some(x), Some(y)) = (a.as_i64().filter(|_| a.is_integer()), b.as_i64().filter(|_| b.is_integer())) {
+        return Ok(Value::from(x.wrapping_mul(y)));
+    }
+    match (a.kind(), b.kind()) {
+        (ValueKind::Number, ValueKind::Number) => {
+            let x = f64::try_from(a).map_err(|_| err("cannot multiply"))?;
+            let y = f64::try_from(b).map_err(|_| err("cannot multiply"))?;
+            Ok(Value::from(x * y))
+        }
+        _ => Err(err(format!(
+            "Unsupported operand type(s) for MULTIPLY: '{}' ({}) and '{}' ({})",
+            json::to_text(&a),
+            kind_name(&a),
+            json::to_text(&b),
+            kind_name(&b)
+        ))),
+    }
+}
+
+/// Pebble's `+` (`OperatorUtils.add`): a string on either side concatenates
+/// (the other side as text); a list gets the other list's items, or the
+/// other value, appended; numbers add.
+fn add(a: Value, b: Value) -> Result<Value, Error> {
+    if a.is_undefined() || b.is_undefined() {
+        return Err(undefined_err());
+    }
+    if a.kind() == ValueKind::String || b.kind() == ValueKind::String {
+        let text = |v: &Value| if v.is_none() { "null".to_string() } else { json::to_text(v) };
+        return Ok(Value::from(format!("{}{}", text(&a), text(&b))));
+    }
+    if a.kind() == ValueKind::Seq {
+        let mut items: Vec<Value> = a.try_iter()?.collect();
+        if b.kind() == ValueKind::Seq {
+            items.extend(b.try_iter()?);
+        } else {
+            items.push(b);
+        }
+        return Ok(Value::from(items));
+    }
+    if let (Some(x), Some(y)) = (a.as_i64().filter(|_| a.is_integer()), b.as_i64().filter(|_| b.is_integer())) {
+        return Ok(Value::from(x.wrapping_add(y)));
+    }
+    match (a.kind(), b.kind()) {
+        (ValueKind::Number, ValueKind::Number) => {
+            let x = f64::try_from(a).map_err(|_| err("cannot add"))?;
+            let y = f64::try_from(b).map_err(|_| err("cannot add"))?;
+            Ok(Value::from(x + y))
+        }
+        _ => Err(err(format!(
+            "Unsupported operand type(s) for ADD: '{}' ({}) and '{}' ({})",
+            json::to_text(&a),
+            kind_name(&a),
+            json::to_text(&b),
+            kind_name(&b)
+        ))),
+    }
+}
+
 fn contains(hay: Value, needle: Value) -> Result<bool, Error> {
     if hay.is_undefined() || needle.is_undefined() {
         return Err(undefined_err());
@@ -307,6 +384,8 @@ pub fn register(env: &mut Environment<'static>) {
     );
     env.add_function("__b_cat", cat);
     env.add_function("__b_div", div);
+    env.add_function("__b_mul", mul);
+    env.add_function("__b_add", add);
     env.add_function("__b_contains", contains);
     env.add_function("__b_range", |a: Value, b: Value| range(a, b, None));
     env.add_function("__b_iter", iter);

@@ -17,6 +17,7 @@ mod json;
 mod names;
 mod pebble;
 pub mod size;
+mod subflow_fn;
 
 use std::sync::Arc;
 
@@ -24,8 +25,10 @@ use minijinja::value::Value as MjValue;
 use serde_json::Value;
 
 use bridge::Bridge;
+pub use bridge::SubflowCall;
 /// Block YAML of a value (Jackson YAML style), e.g. a flow sent as JSON.
 pub use json::to_yaml;
+pub use subflow_fn::{DEFAULT_TIMEOUT_MS as SUBFLOW_DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS as SUBFLOW_MAX_TIMEOUT_MS};
 
 /// A template failed to parse or render. The message says what and where.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -65,6 +68,17 @@ pub trait TemplateHost: Send + Sync {
     /// `LogEntry` shape, oldest first.
     fn error_logs(&self, id: &str) -> Result<Vec<Value>, String> {
         Err(format!("errorLogs() cannot read the logs of execution {id} here"))
+    }
+    /// `subflow(...)`: runs the flow to its end; answers `{id, state,
+    /// outputs, labels}` (Kestra's `SubflowFunction.Result`). Only where an
+    /// execution's inputs are resolved from a request (an API or CLI start).
+    fn subflow(&self, call: &bridge::SubflowCall) -> Result<Value, String> {
+        Err(format!(
+            "The 'subflow' function (calling '{}'.'{}') can only be used where a flow's inputs are rendered for \
+             an execution started by hand, the API or the CLI (e.g. an input's 'expression'); it is not supported \
+             inside task or trigger properties.",
+            call.namespace, call.id
+        ))
     }
 }
 
@@ -181,6 +195,7 @@ impl Renderer {
         functions::register(&mut env);
         calendar::register(&mut env);
         execution_fns::register(&mut env);
+        subflow_fn::register(&mut env);
         Renderer { env }
     }
 

@@ -829,6 +829,9 @@ fn emit(n: &Node) -> String {
                 }
                 ".." => format!("__b_range({}, {})", emit(l), emit(r)),
                 "/" => format!("__b_div({}, {})", emit(l), emit(r)),
+                // Pebble's arithmetic, not minijinja's (`'3' * 2` is an error, `'a' + 1` is "a1")
+                "*" => format!("__b_mul({}, {})", emit(l), emit(r)),
+                "+" => format!("__b_add({}, {})", emit(l), emit(r)),
                 "contains" => format!("__b_contains({}, {})", emit(l), emit(r)),
                 "equals" => format!("({} == {})", emit_base(l), emit_base(r)),
                 "and" | "or" => format!("(({} {op} {})|bool)", emit_base(l), emit_base(r)),

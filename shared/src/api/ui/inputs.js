@@ -12,7 +12,8 @@ const text = (v) => (v === undefined || v === null ? "" : typeof v === "string" 
 function field(input, withFiles) {
   const type = (input.type || "STRING").toUpperCase();
   const name = input.id;
-  const def = input.defaults;
+  // `prefill` starts the field as `defaults` would, but is only the form's
+  const def = input.defaults ?? input.prefill;
   let el;
   let read = () => (el.value === "" ? undefined : el.value);
   switch (type) {
@@ -71,17 +72,38 @@ function field(input, withFiles) {
     el,
     input.description ? h("span", { class: "hint" }, input.description) : "",
     type === "FILE" && !withFiles ? h("span", { class: "hint" }, "files cannot be given here") : "");
-  return { name, label, read };
+  // a dynamic input's rendered values (`expression`), kept selected where they still are
+  const setValues = (values) => {
+    if (el.tagName !== "SELECT" || type === "BOOLEAN" || type === "BOOL") return;
+    const chosen = new Set([...el.selectedOptions].map((o) => o.value));
+    const opts = (values || []).map((v) => h("option", { value: v, selected: chosen.has(v) }, v));
+    if (type === "MULTISELECT") el.replaceChildren(...opts);
+    else el.replaceChildren(h("option", { value: "" }, "—"), ...opts);
+  };
+  return { name, label, read, setValues };
 }
+
+/** True when the form must ask the server (dependsOn, a SELECT's expression). */
+const isDynamic = (inputs) => (inputs || []).some((i) => i.dependsOn || i.expression || i.autoSelectFirst);
 
 /** A form for `inputs`; `values()` gives {name: value} of the filled ones. */
 export function inputsForm(inputs, withFiles = true) {
   const fields = (inputs || []).map((i) => field(i, withFiles));
   return {
     elements: fields.map((f) => f.label),
+    /** Applies Kestra's validate answer: rendered values, disabled inputs hidden. */
+    apply(answer) {
+      for (const r of (answer && answer.inputs) || []) {
+        const f = fields.find((x) => x.name === (r.input && r.input.id));
+        if (!f) continue;
+        if (r.input.expression) f.setValues(r.input.values);
+        f.label.hidden = r.enabled === false;
+      }
+    },
     values() {
       const out = {};
       for (const f of fields) {
+        if (f.label.hidden) continue;
         const v = f.read();
         if (v !== undefined) out[f.name] = v;
       }
@@ -119,6 +141,19 @@ export function executeDialog(flow) {
     out,
     h("div", { class: "row" }, h("button", { type: "button", onclick: () => d.close() }, "Cancel"), h("button", { class: "primary", type: "submit" }, "Execute")));
   const d = dialog(`Execute ${flow.namespace}.${flow.id}`, body);
+  if (isDynamic(flow.inputs)) {
+    // Kestra's execute form: the server renders dependsOn and expressions as the values change
+    const refresh = async () => {
+      try {
+        const answer = await api(`/executions/${enc(flow.namespace)}/${enc(flow.id)}/validate`, { method: "POST", json: form.values() });
+        form.apply(answer);
+      } catch (e) {
+        out.replaceChildren(errorBox(e));
+      }
+    };
+    body.addEventListener("change", refresh);
+    refresh();
+  }
   return d;
 }
 

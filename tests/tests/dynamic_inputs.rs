@@ -164,3 +164,12 @@ fn dynamic_input_mistakes_are_refused_at_validation() {
     assert!(all.contains("f.yaml:"), "located: {all}");
     assert!(!all.contains("needs a non-empty 'values'"), "a SELECT with an expression needs no values: {all}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_execute_form_redraws_a_select_from_subflow_and_hides_a_disabled_input() {
+    let flows = [("regions.yaml", REGIONS), ("pick.yaml", PICK)];
+    let (server, home) = crate::sched_support::api_server("dyn-ui", &flows, None).await;
+    let out = crate::ui::drive(&server.url(), "dynamic", &home.join("shots")).await;
+    assert!(out.contains("scenario dynamic passed"), "{out}");
+    server.shutdown().await;
+}

@@ -69,6 +69,29 @@ async function apiCall(page, method, path, body) {
 }
 
 const scenarios = {
+  /** Dynamic inputs: a SELECT filled by subflow() as its dependency changes, an input hidden by dependsOn. */
+  async dynamic(page) {
+    await page.goto(url + "#/flows/company.team/pick");
+    await page.locator("[data-testid=source]").waitFor();
+    await page.locator("h1 button.primary", { hasText: "Execute" }).click();
+    const form = page.locator("[data-testid=execute-form]");
+    await form.locator("[data-input=cloud] select").selectOption("aws");
+    await form.locator("[data-input=region] select option[value=aws-west]").waitFor({ state: "attached" });
+    check(await form.locator("[data-input=project]").isHidden(), "project is hidden while cloud is aws");
+    await form.locator("[data-input=cloud] select").selectOption("gcp");
+    await form.locator("[data-input=region] select option[value=gcp-west]").waitFor({ state: "attached" });
+    check((await form.locator("[data-input=region] select option[value=aws-west]").count()) === 0, "the aws regions are gone");
+    await form.locator("[data-input=project]").waitFor({ state: "visible" });
+    await form.locator("[data-input=region] select").selectOption("gcp-west");
+    await form.locator("[data-input=project] input").fill("p1");
+    await shot(page, "dynamic-inputs");
+    await form.locator("button[type=submit]").click();
+    await page.waitForURL(/#\/executions\/[A-Za-z0-9]+$/);
+    await page.locator("[data-testid=execution-state]").getByText("SUCCESS").waitFor({ timeout: 30000 });
+    const inputs = await text(page.locator("[data-testid=inputs]"));
+    for (const want of ["gcp", "gcp-west", "p1"]) check(inputs.includes(want), `inputs show ${want}: ${inputs}`);
+  },
+
   /** Execute dialog with typed inputs, live state, gantt, logs, topology, outputs, list. */
   async execute(page) {
     await page.goto(url + "#/flows/ui.test/typed");

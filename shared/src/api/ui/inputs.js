@@ -97,7 +97,9 @@ export function inputsForm(inputs, withFiles = true) {
         const f = fields.find((x) => x.name === (r.input && r.input.id));
         if (!f) continue;
         if (r.input.expression) f.setValues(r.input.values);
+        // (an inline style: the form's CSS gives labels a display that beats `hidden`)
         f.label.hidden = r.enabled === false;
+        f.label.style.display = r.enabled === false ? "none" : "";
       }
     },
     values() {

@@ -28,6 +28,7 @@ mod duckdb;
 mod dynamic_inputs;
 mod events;
 mod events_pubsub;
+mod execution_context;
 mod flow_triggers;
 mod flowkeys;
 mod flows;

@@ -116,7 +116,12 @@ static TEMPLATE_MARKERS: LazyLock<Vec<(Regex, &'static str, Dialect, &'static st
         ),
         m(r"\bread\s*\([^)]*\brevision\s*=", "`read(..., revision=)`", Dialect::V2, "use `read(..., version=)`"),
         m(r"\bloopOutputs\s*\(", "`loopOutputs()`", Dialect::V2, "use `outputs.<task>[value]` of a ForEach"),
-        m(r"\bsubflow\s*\(", "`subflow()`", Dialect::V2, "pass the values as the Subflow task's `inputs`"),
+        m(
+            r"\bsubflow\s*\(",
+            "`subflow()`",
+            Dialect::V2,
+            "1.x has no equivalent: give the SELECT static `values`, or an `expression` reading `kv()`",
+        ),
         m(
             r"\b(isWeekend|isPublicHoliday|isDayWeekInMonth|isLastWorkingDay|dayOfWeek|dayOfMonth|monthOfYear|hourOfDay)\s*\(",
             "a 2.0 date helper",
@@ -301,6 +306,16 @@ fn walk(v: &Value, path: &str, out: &mut Vec<Marker>) {
                     Dialect::V1,
                     format!("task type {t}"),
                     "use the KV tasks (io.kestra.plugin.core.kv.*)",
+                ));
+            }
+            if o.get("type").and_then(Value::as_str).is_some_and(|t| t.starts_with("io.kestra.plugin.scripts."))
+                && o.get("executionContext").is_some_and(|v| !v.is_null())
+            {
+                out.push(marker(
+                    &child_key(path, "executionContext"),
+                    Dialect::V2,
+                    "script `executionContext`".into(),
+                    "pass the values through Pebble expressions (`{{ inputs.x }}`) in `env` or the script",
                 ));
             }
             if let Some(states) = o.get("states").and_then(Value::as_array)

@@ -370,6 +370,14 @@ pub(crate) async fn start(
 /// Writes input files, namespace files and the script into `dir`; returns
 /// the script's name and the output directory relative to `dir`.
 async fn stage(task: &ScriptTask, cx: &RunContext, dir: &Path) -> Result<(Option<String>, Option<String>), TaskError> {
+    if task.spec.execution_context {
+        // the working directory travels through internal storage, where the context must never go
+        return Err(TaskError::property(
+            "executionContext",
+            "not supported with the Cloud Run task runner (its working directory travels through internal \
+             storage, where the context's SECRET inputs must not go): run the task with the Process or Docker runner",
+        ));
+    }
     files::write_input_files(cx, dir, &task.spec.input_files).await?;
     let n = files::copy_namespace_files(cx, dir, &task.spec.namespace_files).await?;
     if n > 0 {

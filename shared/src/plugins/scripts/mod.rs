@@ -9,6 +9,7 @@ pub mod cloudrun_finish;
 pub mod cloudrun_runner;
 pub mod config;
 mod confine;
+mod context_file;
 mod docker;
 pub(crate) mod files;
 mod image;
@@ -50,6 +51,7 @@ macro_rules! common_props {
             PropSpec::optional("containerImage", PropKind::String),
             PropSpec::optional("runner", PropKind::String),
             PropSpec::optional("docker", PropKind::Map),
+            PropSpec::optional("executionContext", PropKind::Boolean),
         ]
     };
 }

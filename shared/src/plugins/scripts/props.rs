@@ -58,6 +58,8 @@ struct Props {
     runner: Option<String>,
     #[serde(default)]
     docker: Value,
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    execution_context: Option<bool>,
 }
 
 /// A script task, ready to run.
@@ -81,6 +83,8 @@ pub(crate) struct ScriptSpec {
     /// language's default image.
     pub image: String,
     pub dependencies: Vec<String>,
+    /// Kestra 2.0's `executionContext`: write the context file for the script.
+    pub execution_context: bool,
 }
 
 impl ScriptSpec {
@@ -129,6 +133,7 @@ impl ScriptSpec {
             runner,
             image,
             dependencies: p.dependencies.into_iter().filter(|d| !d.trim().is_empty()).collect(),
+            execution_context: p.execution_context.unwrap_or(false),
         })
     }
 }

@@ -214,7 +214,9 @@ impl RunnableTask for ScriptTask {
         if n > 0 {
             cx.log("DEBUG", &format!("Copied {n} namespace file(s) into the working directory"));
         }
-        let mut skip = Vec::new();
+        let mut skip = vec![super::context_file::NAME.to_string()];
+        let context_file =
+            if self.spec.execution_context { Some(super::context_file::write(cx, &dir).await?) } else { None };
         let script_file = match self.spec.form {
             Form::Script => {
                 let name = self.write_script(cx, &dir).await?;
@@ -277,7 +279,10 @@ impl RunnableTask for ScriptTask {
             }
         };
 
-        let fin = process::run(cx, &spawn, Mode::Script).await?;
+        let fin = process::run(cx, &spawn, Mode::Script).await;
+        // the commands are done: the context (SECRET inputs in clear) goes, whatever their end
+        drop(context_file);
+        let fin = fin?;
         if let Some(c) = container.as_mut() {
             // the container ended: `--rm` removed it, or `delete: false` keeps it
             c.disarm();

@@ -60,6 +60,7 @@ mod server_http;
 mod server_pause;
 mod server_replay;
 mod taxi_pg;
+mod template_fns;
 mod terraform;
 mod terraform_deploy;
 mod terraform_events;

@@ -655,11 +655,14 @@ impl<'a> Stepper<'a> {
 }
 
 /// True if a task's properties (or the flow variables it may `render`)
-/// mention `outputs` or print the whole context.
+/// mention `outputs`, a function reading them (`parentOutput()`,
+/// `iterationOutput()`…) or print the whole context.
 fn may_read_outputs(task: &Task, flow: &Flow) -> bool {
     fn mentions(v: &Value) -> bool {
         match v {
-            Value::String(s) => s.contains("outputs") || s.contains("Context") || s.contains("render"),
+            Value::String(s) => {
+                s.contains("outputs") || s.contains("Output") || s.contains("Context") || s.contains("render")
+            }
             Value::Array(a) => a.iter().any(mentions),
             Value::Object(m) => m.values().any(mentions),
             _ => false,

@@ -87,6 +87,49 @@ impl TemplateHost for RuntimeHost {
         block_on(self.storage.size(&p))?.map_err(|e| format!("cannot read the size of '{path}': {e}"))
     }
 
+    fn tasks_with_state(&self, id: &str, state: &str) -> Result<Vec<Value>, String> {
+        let exec = block_on(self.state.load_execution(id))?
+            .map_err(|e| format!("cannot read execution {id}: {e}"))?
+            .ok_or_else(|| format!("tasksWithState(): execution {id} not found"))?;
+        Ok(exec
+            .task_run_list
+            .iter()
+            .filter(|t| t.state.current.as_str() == state)
+            .map(|t| {
+                let mut m = serde_json::Map::new();
+                m.insert("taskId".into(), Value::String(t.task_id.clone()));
+                m.insert("state".into(), Value::String(state.to_string()));
+                if let Some(v) = &t.value {
+                    m.insert("value".into(), Value::String(v.clone()));
+                }
+                Value::Object(m)
+            })
+            .collect())
+    }
+
+    fn iteration_output(
+        &self,
+        execution_id: &str,
+        parent_run_id: &str,
+        task_id: &str,
+        iteration: i64,
+    ) -> Result<Option<Value>, String> {
+        let exec = block_on(self.state.load_execution(execution_id))?
+            .map_err(|e| format!("cannot read execution {execution_id}: {e}"))?
+            .ok_or_else(|| format!("iterationOutput(): execution {execution_id} not found"))?;
+        let wanted = iteration.to_string();
+        Ok(exec
+            .task_run_list
+            .iter()
+            .find(|t| {
+                t.task_id == task_id
+                    && t.parent_task_run_id.as_deref() == Some(parent_run_id)
+                    && t.value.as_deref() == Some(wanted.as_str())
+            })
+            .and_then(|t| t.outputs.as_ref())
+            .map(|o| o.get("value").cloned().unwrap_or(Value::Null)))
+    }
+
     fn error_logs(&self, id: &str) -> Result<Vec<Value>, String> {
         let lines = block_on(async {
             self.logs.flush().await;

@@ -31,6 +31,11 @@ pub enum Request {
     Size { namespace: String, path: String },
     /// `errorLogs()`: the ERROR lines of an execution.
     ErrorLogs(String),
+    /// `tasksWithState(state)`: `(execution id, STATE)`.
+    TasksWithState(String, String),
+    /// `iterationOutput(taskId, iteration)`: the `value` output of `task_id`'s
+    /// run under the iterative task run `parent_run_id` at `iteration`.
+    IterationOutput { execution_id: String, parent_run_id: String, task_id: String, iteration: i64 },
     /// `subflow(namespace, id, inputs, revision, labels, timeout)` (Kestra
     /// 2.0): run a flow to its end and answer its id, state, outputs and labels.
     Subflow(SubflowCall),
@@ -245,6 +250,12 @@ fn answer(req: &Request, host: &dyn TemplateHost) -> Answer {
         }
         Request::Size { namespace, path } => host.file_size(namespace, path).map(|n| n.map(serde_json::Value::from)),
         Request::ErrorLogs(id) => host.error_logs(id).map(|l| Some(serde_json::Value::Array(l))),
+        Request::IterationOutput { execution_id, parent_run_id, task_id, iteration } => {
+            host.iteration_output(execution_id, parent_run_id, task_id, *iteration)
+        }
+        Request::TasksWithState(id, state) => {
+            host.tasks_with_state(id, state).map(|l| Some(serde_json::Value::Array(l)))
+        }
         Request::Subflow(call) => host.subflow(call).map(Some),
     }
 }

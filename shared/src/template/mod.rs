@@ -69,6 +69,22 @@ pub trait TemplateHost: Send + Sync {
     fn error_logs(&self, id: &str) -> Result<Vec<Value>, String> {
         Err(format!("errorLogs() cannot read the logs of execution {id} here"))
     }
+    /// `tasksWithState(state)`: the task runs of execution `id` in `state`,
+    /// as Kestra lists them (`{taskId, state}`, and `value` for an iteration).
+    fn tasks_with_state(&self, id: &str, state: &str) -> Result<Vec<Value>, String> {
+        Err(format!("tasksWithState('{state}') cannot read the task runs of execution {id} here"))
+    }
+    /// `iterationOutput()`: the `value` output of task `task_id`'s run under
+    /// `parent_run_id` at `iteration`; `Ok(None)` when it has none yet.
+    fn iteration_output(
+        &self,
+        execution_id: &str,
+        _parent_run_id: &str,
+        task_id: &str,
+        _iteration: i64,
+    ) -> Result<Option<Value>, String> {
+        Err(format!("iterationOutput('{task_id}') cannot read the task runs of execution {execution_id} here"))
+    }
     /// `subflow(...)`: runs the flow to its end; answers `{id, state,
     /// outputs, labels}` (Kestra's `SubflowFunction.Result`). Only where an
     /// execution's inputs are resolved from a request (an API or CLI start).

@@ -6,9 +6,6 @@
 
 /// Kestra functions Baton does not provide (yet), with why.
 const UNSUPPORTED_FUNCTIONS: &[(&str, &str)] = &[
-    ("tasksWithState", "Baton's templates do not see the execution's task runs"),
-    ("iterationOutput", "Baton has no ForEachItem/Loop iterations to read"),
-    ("parentOutput", "Baton has no ForEachItem/Loop iterations to read"),
     ("encrypt", "Baton has no encryption key for templates"),
     ("decrypt", "Baton has no encryption key for templates"),
 ];
@@ -153,8 +150,8 @@ mod tests {
         assert_eq!(check("{% if not (a and b) %}{% endif %}{{ n is divisibleby(3) }}", &known), None);
         assert_eq!(check("{% macro m(x) %}{{ x }}{% endmacro %}{{ m(1) }}", &known), None);
         assert_eq!(check("{{ nope(1) }}", &known).as_deref(), Some("unknown function 'nope()'"));
-        let m = check("{{ tasksWithState('FAILED') }}", &known).unwrap();
-        assert!(m.contains("'tasksWithState()' is not supported"), "{m}");
+        let m = check("{{ decrypt('x') }}", &known).unwrap();
+        assert!(m.contains("'decrypt()' is not supported"), "{m}");
         assert_eq!(check("{{ currentEachOutput(outputs.a).b }}", &known), None);
     }
 }

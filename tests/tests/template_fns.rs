@@ -1,0 +1,130 @@
+//! Kestra's workflow helper functions that read other task runs:
+//! `parentOutput()` on Kestra's own test flows (`parent-output.yaml`,
+//! `parents-output.yaml`, `ParentOutputFunctionTest`), `tasksWithState()`
+//! in an `errors` branch, `iterationOutput()` in a WaitFor.
+
+use serde_json::json;
+use shared::model::StateType;
+
+use crate::support::{harness, runs};
+
+const PARENT_OUTPUT: &str = r#"
+id: parent-output
+namespace: io.kestra.tests
+tasks:
+  - id: forEach
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [1, 2, 3]
+    tasks:
+      - id: value
+        type: io.kestra.plugin.core.output.OutputValues
+        values:
+          some: output
+      - id: if
+        type: io.kestra.plugin.core.flow.If
+        condition: "true"
+        then:
+          - id: parentOutput
+            type: io.kestra.plugin.core.output.OutputValues
+            values:
+              parentOutput: "{{parentOutput()}}"
+"#;
+
+const PARENTS_OUTPUT: &str = r#"
+id: parents-output
+namespace: io.kestra.tests
+tasks:
+  - id: value
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      some: output
+  - id: if
+    type: io.kestra.plugin.core.flow.If
+    condition: "true"
+    then:
+      - id: forEach
+        type: io.kestra.plugin.core.flow.ForEach
+        values: [ 1, 2, 3 ]
+        tasks:
+        - id: parentOutput
+          type: io.kestra.plugin.core.output.OutputValues
+          values:
+            parentOutput: "{{parentOutput(0)}}"
+"#;
+
+const WITH_STATE: &str = r#"
+id: alert
+namespace: company.team
+tasks:
+  - id: ok
+    type: io.kestra.plugin.core.log.Log
+    message: fine
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [a, b]
+    tasks:
+      - id: boom
+        type: io.kestra.plugin.core.execution.Fail
+        condition: "{{ taskrun.value == 'b' }}"
+errors:
+  - id: report
+    type: io.kestra.plugin.core.debug.Return
+    format: "{% for t in tasksWithState('FAILED') %}{{ t.taskId }}:{{ t.value ?? '-' }} {% endfor %}/ {{ tasksWithState('success') | length }}"
+"#;
+
+const ITERATIONS: &str = r#"
+id: iterations
+namespace: company.team
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.WaitFor
+    condition: "{{ outputs.loop.iterationCount >= 3 }}"
+    checkFrequency:
+      maxIterations: 5
+      interval: PT0.05S
+    tasks:
+      - id: ret
+        type: io.kestra.plugin.core.debug.Return
+        format: "v{{ taskrun.iteration }}"
+      - id: prev
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.iteration > 1 ? iterationOutput('ret') : 'none' }}"
+"#;
+
+fn value_of(e: &shared::model::Execution, task: &str, key: &str) -> Vec<serde_json::Value> {
+    runs(e, task).iter().map(|r| r.outputs.as_ref().map(|o| o[key].clone()).unwrap_or_default()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parent_output_reads_the_enclosing_task_as_kestras_tests_expect() {
+    let h = harness();
+    for flow in [PARENT_OUTPUT, PARENTS_OUTPUT] {
+        let e = h.run(flow, json!({})).await;
+        assert_eq!(e.state.current, StateType::Success, "{:?} {:?}", e.error, h.logs(&e.id).await);
+        let last = runs(&e, "parentOutput").last().and_then(|r| r.outputs.clone()).expect("outputs");
+        assert_eq!(last["values"]["parentOutput"], json!("{\"evaluationResult\":true}"), "{flow}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tasks_with_state_lists_the_failed_runs_in_an_errors_branch() {
+    let h = harness();
+    let e = h.run(WITH_STATE, json!({})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let report = value_of(&e, "report", "value");
+    let text = report[0].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("boom:b ") && text.contains("each:- "), "{text} {:?}", h.logs(&e.id).await);
+    assert!(!text.contains("boom:a") && !text.contains("ok:"), "only the failed ones: {text}");
+    assert!(text.ends_with("/ 2"), "ok and boom:a succeeded: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn iteration_output_reads_the_previous_iteration_of_a_wait_for() {
+    let h = harness();
+    let e = h.run(ITERATIONS, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?} {:?}", e.error, h.logs(&e.id).await);
+    let mut prev: Vec<String> =
+        value_of(&e, "prev", "value").iter().map(|v| v.as_str().unwrap_or("?").to_string()).collect();
+    prev.sort();
+    assert_eq!(prev, ["none", "v1", "v2"]);
+}

@@ -8,6 +8,7 @@ mod flow_triggers;
 mod for_each_item;
 mod graph;
 mod idle;
+mod inputs;
 mod logs;
 mod oidc;
 mod pubsub;

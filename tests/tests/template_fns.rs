@@ -128,3 +128,38 @@ async fn iteration_output_reads_the_previous_iteration_of_a_wait_for() {
     prev.sort();
     assert_eq!(prev, ["none", "v1", "v2"]);
 }
+
+// Kestra's Assert example, with a condition that cannot be rendered beside them
+const ASSERT: &str = r#"
+id: assert
+namespace: company.team
+inputs:
+  - id: param
+    type: STRING
+    required: true
+tasks:
+  - id: fail
+    type: io.kestra.plugin.core.execution.Assert
+    conditions:
+      - "{{ inputs.param == 'ok' }}"
+      - "{{ 1 + 1 == 2 }}"
+      - "{{ outputs.nope.value }}"
+    errorMessage: "param was {{ inputs.param }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn assert_checks_every_condition_and_counts_them() {
+    let h = harness();
+    let e = h.run(ASSERT, json!({"param": "ko"})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "Assertion `{{ inputs.param == 'ok' }}` failed!"), "{logs:?}");
+    assert!(
+        logs.iter().any(|l| l.starts_with("Assertion `{{ outputs.nope.value }}` failed, failed to render")),
+        "{logs:?}"
+    );
+    assert!(logs.iter().any(|l| l.contains("2 assertions failed!\nparam was ko")), "{logs:?}");
+    let kept = h.embedded.engine.state.metrics().execution_metrics(&e.id).await.expect("metrics").entries;
+    let count = |n: &str| kept.iter().find(|m| m.name == n).map(|m| m.value);
+    assert_eq!((count("success"), count("failed")), (Some(1.0), Some(2.0)), "{kept:?}");
+}

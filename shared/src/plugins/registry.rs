@@ -118,6 +118,8 @@ pub fn unrendered_props(type_name: &str) -> &'static [&'static str] {
     match types::normalize(type_name) {
         "io.kestra.plugin.core.storage.DeduplicateItems" => &["expr"],
         "io.kestra.plugin.core.storage.FilterItems" => &["filterCondition"],
+        // each rendered alone, so one that cannot be rendered is one failed assertion
+        "io.kestra.plugin.core.execution.Assert" => &["conditions"],
         _ => &[],
     }
 }

@@ -6,6 +6,7 @@
 //! (deduplicate, filter), and a WorkingDirectory's own files around its
 //! children.
 
+pub mod assert;
 pub mod debug;
 pub mod download;
 pub mod fail;
@@ -46,6 +47,7 @@ pub fn register(r: &mut Registry) {
         debug::ECHO,
         output::DEF,
         fail::DEF,
+        assert::DEF,
         sleep::DEF,
         kv::SET,
         kv::GET,

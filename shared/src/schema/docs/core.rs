@@ -69,6 +69,16 @@ pub(super) static DOCS: &[TypeDoc] = &[
         PropDoc::new("errorMessage", "The error logged and shown.").default("\"Task failure\""),
     ]),
     TypeDoc::new(
+        "io.kestra.plugin.core.execution.Assert",
+        "Check conditions on the execution's data.",
+        "Renders each condition (a falsy one — false, 0, -0, empty — or one that cannot be rendered is a failed assertion, logged at ERROR), records the `success` and `failed` counters, and fails with the count and `errorMessage` when any failed.",
+    )
+    .example("id: check\ntype: io.kestra.plugin.core.execution.Assert\nconditions:\n  - \"{{ inputs.param == 'ok' }}\"\n  - \"{{ outputs.count.value > 0 }}\"\nerrorMessage: \"the extract is empty\"\n")
+    .props(&[
+        PropDoc::new("conditions", "The conditions, each rendered by the task itself.").fixed(),
+        PropDoc::new("errorMessage", "Added on a line of its own to the error."),
+    ]),
+    TypeDoc::new(
         "io.kestra.plugin.core.flow.Sleep",
         "Wait for a while.",
         "Waits for `duration` without holding the execution's other branches.",

@@ -163,3 +163,38 @@ async fn assert_checks_every_condition_and_counts_them() {
     let count = |n: &str| kept.iter().find(|m| m.name == n).map(|m| m.value);
     assert_eq!((count("success"), count("failed")), (Some(1.0), Some(2.0)), "{kept:?}");
 }
+
+// Kestra's metric.Publish example
+const PUBLISH: &str = r#"
+id: publish_metrics
+namespace: company.team
+tasks:
+  - id: metric
+    type: io.kestra.plugin.core.metric.Publish
+    metrics:
+      - type: timer
+        name: duration
+        value: PT10M
+        tags:
+          flow: "{{flow.id}}"
+          project: kestra
+      - type: counter
+        name: number
+        value: 42
+        tags:
+          flow: "{{flow.id}}"
+          project: kestra
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn publish_keeps_the_metrics_it_is_given() {
+    let h = harness();
+    let e = h.run(PUBLISH, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", h.logs(&e.id).await);
+    let kept = h.embedded.engine.state.metrics().execution_metrics(&e.id).await.expect("metrics").entries;
+    let timer = kept.iter().find(|m| m.name == "duration").expect("the timer");
+    assert_eq!(timer.value, 600_000.0, "kept in milliseconds: {timer:?}");
+    assert_eq!(timer.tags.get("flow").map(String::as_str), Some("publish_metrics"));
+    let counter = kept.iter().find(|m| m.name == "number").expect("the counter");
+    assert_eq!(counter.value, 42.0);
+}

@@ -21,6 +21,7 @@ pub mod labels;
 pub mod local_files;
 pub mod log;
 pub mod output;
+pub mod publish;
 pub mod purge_kv;
 pub mod purge_storage;
 pub mod request;
@@ -48,6 +49,7 @@ pub fn register(r: &mut Registry) {
         output::DEF,
         fail::DEF,
         assert::DEF,
+        publish::DEF,
         sleep::DEF,
         kv::SET,
         kv::GET,

@@ -79,6 +79,13 @@ pub(super) static DOCS: &[TypeDoc] = &[
         PropDoc::new("errorMessage", "Added on a line of its own to the error."),
     ]),
     TypeDoc::new(
+        "io.kestra.plugin.core.metric.Publish",
+        "Record metrics of your own.",
+        "Records each of `metrics` — `{type: counter, name, value: number, tags}` or `{type: timer, name, value: ISO-8601 duration, tags}` — in the task run's metrics (gauges are refused: the store keeps counters and timers).",
+    )
+    .example("id: metric\ntype: io.kestra.plugin.core.metric.Publish\nmetrics:\n  - type: timer\n    name: duration\n    value: PT10M\n    tags:\n      flow: \"{{ flow.id }}\"\n  - type: counter\n    name: number\n    value: 42\n")
+    .props(&[PropDoc::new("metrics", "The metrics: type (counter, timer), name, value, tags, description.")]),
+    TypeDoc::new(
         "io.kestra.plugin.core.flow.Sleep",
         "Wait for a while.",
         "Waits for `duration` without holding the execution's other branches.",

@@ -198,3 +198,28 @@ async fn publish_keeps_the_metrics_it_is_given() {
     let counter = kept.iter().find(|m| m.name == "number").expect("the counter");
     assert_eq!(counter.value, 42.0);
 }
+
+// Kestra's LoopUntil example (interval shortened)
+const LOOP_UNTIL: &str = r#"
+id: loop_until
+namespace: company.team
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.LoopUntil
+    condition: "{{ outputs.return.value == '4' }}"
+    checkFrequency:
+      interval: PT0.05S
+    tasks:
+      - id: return
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ outputs.loop.iterationCount }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn loop_until_repeats_until_its_condition_holds() {
+    let h = harness();
+    let e = h.run(LOOP_UNTIL, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", h.logs(&e.id).await);
+    assert_eq!(value_of(&e, "loop", "iterationCount"), [json!(4)]);
+    assert_eq!(runs(&e, "return").len(), 4);
+}

@@ -137,8 +137,12 @@ impl<'a> Stepper<'a> {
                     .map_err(|e| format!("checkFrequency.{key} of task '{}': '{s}': {e}", task.id)),
             }
         };
+        // LoopUntil's defaults (Kestra 0.23): no limits, a minute apart; WaitFor's: 100, PT1H, PT1S
+        let until = crate::model::types::normalize(&task.type_) == crate::model::types::LOOP_UNTIL_TYPE;
+        let (default_max, default_duration, default_interval) =
+            if until { (u64::MAX, 100 * 365 * 86_400, 60) } else { (MAX_ITERATIONS, MAX_DURATION_SECS, INTERVAL_SECS) };
         let max_iterations = match get("maxIterations")? {
-            None => MAX_ITERATIONS,
+            None => default_max,
             Some(s) => s
                 .trim()
                 .parse()
@@ -146,8 +150,8 @@ impl<'a> Stepper<'a> {
         };
         Ok(Frequency {
             max_iterations,
-            max_duration: dur("maxDuration", MAX_DURATION_SECS)?,
-            interval: dur("interval", INTERVAL_SECS)?,
+            max_duration: dur("maxDuration", default_duration)?,
+            interval: dur("interval", default_interval)?,
         })
     }
 }

@@ -55,6 +55,8 @@ impl FlowableKind {
 /// Kestra 2.0's `Loop`: run by the ForEach machinery, with its children
 /// reading `item.value`, `item.index` and `item.key` (`executor::context`).
 pub const LOOP_TYPE: &str = "io.kestra.plugin.core.flow.Loop";
+/// Kestra ≥ 0.23's name of WaitFor, with other `checkFrequency` defaults.
+pub const LOOP_UNTIL_TYPE: &str = "io.kestra.plugin.core.flow.LoopUntil";
 
 /// Legacy names (Kestra < 0.17 and plugin moves) → current names.
 const ALIASES: &[(&str, &str)] = &[
@@ -122,7 +124,7 @@ pub fn flowable_kind(normalized: &str) -> Option<FlowableKind> {
         "io.kestra.plugin.core.flow.Subflow" => FlowableKind::Subflow,
         "io.kestra.plugin.core.flow.Pause" => FlowableKind::Pause,
         "io.kestra.plugin.core.flow.AllowFailure" => FlowableKind::AllowFailure,
-        "io.kestra.plugin.core.flow.WaitFor" => FlowableKind::WaitFor,
+        "io.kestra.plugin.core.flow.WaitFor" | LOOP_UNTIL_TYPE => FlowableKind::WaitFor,
         "io.kestra.plugin.core.flow.Dag" => FlowableKind::Dag,
         "io.kestra.plugin.core.execution.Exit" => FlowableKind::Exit,
         "io.kestra.plugin.core.flow.ForEachItem" => FlowableKind::ForEachItem,

@@ -133,6 +133,16 @@ static DEFS: &[FlowableDef] = &[
         ],
         &[&["condition"]],
     ),
+    def(
+        crate::model::types::LOOP_UNTIL_TYPE,
+        FlowableKind::WaitFor,
+        &[
+            PropSpec::required("condition", PropKind::String),
+            PropSpec::optional("checkFrequency", PropKind::Map),
+            PropSpec::optional("failOnMaxReached", PropKind::Boolean),
+        ],
+        &[&["condition"]],
+    ),
     def("io.kestra.plugin.core.flow.Dag", FlowableKind::Dag, &[CONCURRENT], &[]),
     def(
         "io.kestra.plugin.core.execution.Exit",

@@ -136,6 +136,15 @@ pub(super) static DOCS: &[TypeDoc] = &[
             PropDoc::new("checkFrequency", "{interval, maxIterations, maxDuration} of the loop.").fixed(),
             PropDoc::new("failOnMaxReached", "Fail (rather than succeed) when a limit is reached.").default("false").fixed(),
         ]),
+    TypeDoc::new("io.kestra.plugin.core.flow.LoopUntil", "Repeat tasks until a condition holds.", "WaitFor's successor (Kestra 0.23): runs its tasks, then renders `condition`; repeats until it is true or checkFrequency's limits are reached — by default no limits, a minute apart.")
+        .example("id: loop\ntype: io.kestra.plugin.core.flow.LoopUntil\ncondition: \"{{ outputs.return.value == '4' }}\"\ncheckFrequency:\n  interval: PT1S\ntasks:\n  - id: return\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.loop.iterationCount }}\"\n")
+        .outputs(&[OutDoc::new("iterationCount", PropKind::Integer, "How many times the tasks ran.")])
+        .props(&[
+            TASKS,
+            PropDoc::new("condition", "A template; the loop ends when it renders true."),
+            PropDoc::new("checkFrequency", "{interval, maxIterations, maxDuration} of the loop.").default("{interval: PT1M}").fixed(),
+            PropDoc::new("failOnMaxReached", "Fail (rather than succeed) when a limit is reached.").default("false").fixed(),
+        ]),
     TypeDoc::new("io.kestra.plugin.core.flow.Dag", "Run tasks by their dependencies.", "Each entry is {task, dependsOn}; a task starts once the tasks it depends on are done.")
         .example("id: graph\ntype: io.kestra.plugin.core.flow.Dag\ntasks:\n  - task:\n      id: extract\n      type: io.kestra.plugin.core.log.Log\n      message: extract\n  - task:\n      id: load\n      type: io.kestra.plugin.core.log.Log\n      message: load\n    dependsOn: [extract]\n")
         .props(&[PropDoc::new("tasks", "The entries: {task, dependsOn: [ids]}.").fixed(), CONCURRENT]),

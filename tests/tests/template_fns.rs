@@ -223,3 +223,36 @@ async fn loop_until_repeats_until_its_condition_holds() {
     assert_eq!(value_of(&e, "loop", "iterationCount"), [json!(4)]);
     assert_eq!(runs(&e, "return").len(), 4);
 }
+
+// Kestra's TemplatedTask: the whole task from inputs
+const TEMPLATED: &str = r#"
+id: templated
+namespace: company.team
+inputs:
+  - id: property
+    type: STRING
+    defaults: format
+  - id: value
+    type: STRING
+    defaults: built at run time
+tasks:
+  - id: dynamic
+    type: io.kestra.plugin.core.templating.TemplatedTask
+    spec: |
+      type: io.kestra.plugin.core.debug.Return
+      {{ inputs.property }}: "{{ inputs.value }}"
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ outputs.dynamic.value }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn templated_task_runs_the_task_its_spec_renders_to() {
+    let h = harness();
+    let e = h.run(TEMPLATED, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", h.logs(&e.id).await);
+    assert_eq!(value_of(&e, "dynamic", "value"), [json!("built at run time")]);
+    let e = h.run(TEMPLATED, json!({"property": "formatt"})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    assert!(h.logs(&e.id).await.iter().any(|l| l.contains("has no property 'formatt'")), "{:?}", h.logs(&e.id).await);
+}

@@ -31,6 +31,7 @@ pub mod sleep;
 pub mod split;
 pub mod state;
 pub mod storage;
+pub mod templated;
 pub mod toggle;
 pub mod working_dir;
 
@@ -50,6 +51,7 @@ pub fn register(r: &mut Registry) {
         fail::DEF,
         assert::DEF,
         publish::DEF,
+        templated::DEF,
         sleep::DEF,
         kv::SET,
         kv::GET,

@@ -86,6 +86,13 @@ pub(super) static DOCS: &[TypeDoc] = &[
     .example("id: metric\ntype: io.kestra.plugin.core.metric.Publish\nmetrics:\n  - type: timer\n    name: duration\n    value: PT10M\n    tags:\n      flow: \"{{ flow.id }}\"\n  - type: counter\n    name: number\n    value: 42\n")
     .props(&[PropDoc::new("metrics", "The metrics: type (counter, timer), name, value, tags, description.")]),
     TypeDoc::new(
+        "io.kestra.plugin.core.templating.TemplatedTask",
+        "Run a task whose whole definition is a template.",
+        "Renders `spec`, reads it as the YAML of a runnable task (`type` and properties) and runs it in this task's place; its outputs are this task's.",
+    )
+    .example("id: dynamic\ntype: io.kestra.plugin.core.templating.TemplatedTask\nspec: |\n  type: io.kestra.plugin.core.http.Download\n  {{ inputs.property }}: {{ inputs.value }}\n")
+    .props(&[PropDoc::new("spec", "The task's YAML, rendered first.")]),
+    TypeDoc::new(
         "io.kestra.plugin.core.flow.Sleep",
         "Wait for a while.",
         "Waits for `duration` without holding the execution's other branches.",

@@ -526,6 +526,44 @@ fn scheduler_jobs_match_the_flows_schedule_triggers() {
     assert_eq!((jobs, skipped), (3, 1), "{:#}", derived["valid"]);
 }
 
+#[test]
+fn schedule_on_dates_get_one_utc_job_per_date_to_come() {
+    let fixtures = repo().join("tests/fixtures/flows");
+    let derived = evaluate_schedules(&[("on_dates", fixtures.join("on_dates"))]);
+    let d = &derived["on_dates"];
+    let schedules: BTreeMap<String, String> = d["jobs"]
+        .as_object()
+        .expect("jobs")
+        .iter()
+        .map(|(k, v)| (k.clone(), v["schedule"].as_str().expect("schedule").to_string()))
+        .collect();
+    // 18:00+01:00 is 17:00 UTC; 23:59:30+01:00 fires at the minute after it (23:00 UTC)
+    let want: BTreeMap<String, String> = [
+        ("company.team/holidays/daily", "0 9 * * *"),
+        ("company.team/holidays/season#0", "0 17 24 12 *"),
+        ("company.team/holidays/season#1", "0 23 31 12 *"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(schedules, want, "{d:#}");
+    assert_eq!(d["jobs"]["company.team/holidays/season#1"]["time_zone"], json!("Etc/UTC"));
+    let tick: Value =
+        serde_json::from_str(d["jobs"]["company.team/holidays/season#0"]["payload"].as_str().expect("payload"))
+            .expect("payload JSON");
+    assert_eq!(tick, json!({"type": "tick", "namespace": "company.team", "flowId": "holidays", "triggerId": "season"}));
+    assert_eq!(d["skipped"]["company.team/holidays/season#2"], json!("2001-01-01T00:00:00Z has passed"));
+    assert_eq!(d["skipped"]["company.team/holidays/paused"], json!("the trigger is disabled"));
+    // and Baton reads the same dates as ticks of the trigger
+    let (_, flow) = baton_flows(&fixtures.join("on_dates")).into_iter().next().expect("the flow");
+    let t = ScheduleTrigger::find(&flow, "season").expect("trigger").expect("valid");
+    let ticks = ticks(&t.cron, "2098-01-01T00:00:00Z".parse().expect("date"), 5);
+    assert_eq!(
+        ticks.iter().map(|d| d.to_rfc3339()).collect::<Vec<_>>(),
+        ["2098-12-24T17:00:00+00:00", "2098-12-31T22:59:30+00:00"]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The root module's variables and locals, evaluated by terraform
 // ---------------------------------------------------------------------------

@@ -72,7 +72,9 @@ pub async fn flow_json(s: &ApiState, flow: &Flow, with_source: bool) -> ApiResul
         tv["disabled"] = json!(t.disabled);
         match ScheduleTrigger::from_trigger(t) {
             Ok(Some(st)) => {
-                tv["cron"] = json!(st.cron.expr());
+                if !st.cron.is_dates() {
+                    tv["cron"] = json!(st.cron.expr());
+                }
                 tv["timezone"] = json!(st.cron.timezone().name());
                 if let Some(store) = s.host.triggers() {
                     let key = TriggerKey {

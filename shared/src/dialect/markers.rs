@@ -269,7 +269,9 @@ fn scan_trigger(path: &str, t: &Value, inputs: Option<&Value>, out: &mut Vec<Mar
             }
         }
     }
-    let supplies_inputs = type_ == crate::schedule::SCHEDULE_TYPE || type_ == "io.kestra.plugin.core.trigger.Webhook";
+    let supplies_inputs = type_ == crate::schedule::SCHEDULE_TYPE
+        || type_ == crate::schedule::trigger::SCHEDULE_ON_DATES_TYPE
+        || type_ == "io.kestra.plugin.core.trigger.Webhook";
     if supplies_inputs {
         let given = o.get("inputs").and_then(Value::as_object);
         for input in inputs.and_then(Value::as_array).into_iter().flatten() {

@@ -212,7 +212,7 @@ pub async fn fire_tick(
 fn tick_render_context(flow: &Flow, trigger: &ScheduleTrigger, variables: &Map<String, Value>) -> Value {
     let mut t = variables.clone();
     t.insert("id".into(), Value::String(trigger.id.clone()));
-    t.insert("type".into(), Value::String(crate::schedule::SCHEDULE_TYPE.to_string()));
+    t.insert("type".into(), Value::String(trigger.type_name.to_string()));
     json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "trigger": t, "schedule": variables})
 }
 

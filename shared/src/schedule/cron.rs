@@ -13,9 +13,17 @@
 //!   in both passes, so an hourly job stays hourly; any other job runs once,
 //!   at the first pass. No run is doubled.
 //!
+//! A [`Cron`] may also be a list of dates (`ScheduleOnDates`): its ticks
+//! are those instants, sorted and truncated to the second, each shown with
+//! its own offset unless the trigger names a `timezone`.
+//!
 //! Every function here is pure and deterministic; ticks are whole seconds.
 
-use chrono::{DateTime, Datelike, LocalResult, NaiveDateTime, Offset, SecondsFormat, TimeDelta, TimeZone, Utc};
+use std::sync::Arc;
+
+use chrono::{
+    DateTime, Datelike, FixedOffset, LocalResult, NaiveDateTime, Offset, SecondsFormat, TimeDelta, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 
@@ -43,14 +51,25 @@ pub enum CronError {
     Timezone(String),
 }
 
-/// A parsed cron expression bound to a time zone.
+/// A parsed cron expression bound to a time zone, or a list of dates.
 #[derive(Debug, Clone)]
 pub struct Cron {
     expr: String,
-    cron: croner::Cron,
+    kind: Kind,
     tz: Tz,
-    /// The hour field is a wildcard: in an overlap the job runs in both passes.
-    follows_real_time: bool,
+    /// The trigger named its zone (dates are then shown in it).
+    zoned: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Pattern {
+        cron: Box<croner::Cron>,
+        /// The hour field is a wildcard: in an overlap the job runs in both passes.
+        follows_real_time: bool,
+    },
+    /// Sorted, distinct instants (whole seconds), each with the offset it was written with.
+    Dates(Arc<[(DateTime<Utc>, FixedOffset)]>),
 }
 
 impl Cron {
@@ -58,10 +77,7 @@ impl Cron {
     /// `with_seconds`) in `timezone` (an IANA id; UTC when `None`).
     pub fn parse(expr: &str, with_seconds: bool, timezone: Option<&str>) -> Result<Cron, CronError> {
         let invalid = |reason: String| CronError::Invalid { expr: expr.to_string(), reason };
-        let tz = match timezone.map(str::trim).filter(|s| !s.is_empty()) {
-            None => Tz::UTC,
-            Some(id) => id.parse::<Tz>().map_err(|_| CronError::Timezone(id.to_string()))?,
-        };
+        let tz = parse_zone(timezone)?;
         let trimmed = expr.trim();
         let mut fields = if trimmed.starts_with('@') {
             let Some((_, base)) = NICKNAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(trimmed)) else {
@@ -100,7 +116,37 @@ impl Cron {
         if cron.find_next_occurrence(&probe, true).is_err() {
             return Err(invalid("it never matches a date".to_string()));
         }
-        Ok(Cron { expr: expr.to_string(), cron, tz, follows_real_time })
+        Ok(Cron {
+            expr: expr.to_string(),
+            kind: Kind::Pattern { cron: Box::new(cron), follows_real_time },
+            tz,
+            zoned: timezone.is_some(),
+        })
+    }
+
+    /// The ticks of a list of dates (`ScheduleOnDates`): sorted, truncated
+    /// to the second, duplicates once; shown in `timezone` when given, else
+    /// each with its own offset.
+    pub fn dates(dates: &[DateTime<FixedOffset>], timezone: Option<&str>) -> Result<Cron, CronError> {
+        let tz = parse_zone(timezone)?;
+        let mut list: Vec<(DateTime<Utc>, FixedOffset)> = dates
+            .iter()
+            .map(|d| {
+                let whole = *d - TimeDelta::nanoseconds(i64::from(d.timestamp_subsec_nanos()));
+                (whole.with_timezone(&Utc), *d.offset())
+            })
+            .collect();
+        list.sort_by_key(|(d, _)| *d);
+        list.dedup_by_key(|(d, _)| *d);
+        let shown: Vec<String> =
+            list.iter().map(|(d, o)| d.with_timezone(o).to_rfc3339_opts(SecondsFormat::Secs, true)).collect();
+        let zoned = timezone.map(str::trim).is_some_and(|z| !z.is_empty());
+        Ok(Cron { expr: shown.join(", "), kind: Kind::Dates(list.into()), tz, zoned })
+    }
+
+    /// Whether this is a list of dates rather than a cron expression.
+    pub fn is_dates(&self) -> bool {
+        matches!(self.kind, Kind::Dates(_))
     }
 
     /// The expression as written.
@@ -111,7 +157,15 @@ impl Cron {
     /// The expression and zone, e.g. `0 9 1 * * America/New_York` (to notice
     /// a changed schedule).
     pub fn signature(&self) -> String {
-        format!("{} {}", self.expr.trim(), self.tz.name())
+        match &self.kind {
+            Kind::Pattern { .. } => format!("{} {}", self.expr.trim(), self.tz.name()),
+            Kind::Dates(list) => {
+                use sha2::Digest as _;
+                let d = sha2::Sha256::digest(self.expr.as_bytes());
+                let hex: String = d[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("dates:{}:{hex} {}", list.len(), self.tz.name())
+            }
+        }
     }
 
     /// The zone the expression is evaluated in.
@@ -121,9 +175,16 @@ impl Cron {
 
     /// The first tick strictly after `t`.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let cron = match &self.kind {
+            Kind::Pattern { cron, .. } => cron,
+            Kind::Dates(list) => {
+                let i = list.partition_point(|(d, _)| *d <= t);
+                return list.get(i).map(|(d, _)| *d);
+            }
+        };
         let local = self.wall(t);
         if self.steady_around(t) {
-            let n = self.cron.find_next_occurrence(&local, false).ok()?;
+            let n = cron.find_next_occurrence(&local, false).ok()?;
             if n <= local + DST_MARGIN
                 && let Some(i) = self.resolve(n).into_iter().find(|i| *i > t)
             {
@@ -135,7 +196,7 @@ impl Cron {
         let mut cursor = local - DST_MARGIN;
         let mut inclusive = true;
         let mut best: Option<(DateTime<Utc>, NaiveDateTime)> = None;
-        while let Ok(n) = self.cron.find_next_occurrence(&cursor, inclusive) {
+        while let Ok(n) = cron.find_next_occurrence(&cursor, inclusive) {
             if best.is_some_and(|(_, bn)| n > bn + DST_MARGIN) {
                 break;
             }
@@ -152,9 +213,16 @@ impl Cron {
 
     /// The last tick strictly before `t`.
     pub fn previous_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let cron = match &self.kind {
+            Kind::Pattern { cron, .. } => cron,
+            Kind::Dates(list) => {
+                let i = list.partition_point(|(d, _)| *d < t);
+                return i.checked_sub(1).and_then(|i| list.get(i)).map(|(d, _)| *d);
+            }
+        };
         let local = self.wall(t);
         if self.steady_around(t) {
-            let n = self.cron.find_previous_occurrence(&local, false).ok()?;
+            let n = cron.find_previous_occurrence(&local, false).ok()?;
             if n >= local - DST_MARGIN
                 && let Some(i) = self.resolve(n).into_iter().rev().find(|i| *i < t)
             {
@@ -164,7 +232,7 @@ impl Cron {
         let mut cursor = local + DST_MARGIN;
         let mut inclusive = true;
         let mut best: Option<(DateTime<Utc>, NaiveDateTime)> = None;
-        while let Ok(n) = self.cron.find_previous_occurrence(&cursor, inclusive) {
+        while let Ok(n) = cron.find_previous_occurrence(&cursor, inclusive) {
             if best.is_some_and(|(_, bn)| n < bn - DST_MARGIN) {
                 break;
             }
@@ -193,6 +261,14 @@ impl Cron {
     /// (`2024-03-10T03:30:00-04:00`, `2019-03-01T09:00:00Z`), as Kestra
     /// serialises `trigger.date`.
     pub fn format(&self, t: DateTime<Utc>) -> String {
+        if let Kind::Dates(list) = &self.kind
+            && !self.zoned
+        {
+            let i = list.partition_point(|(d, _)| *d < t);
+            if let Some((d, o)) = list.get(i).filter(|(d, _)| *d == t) {
+                return d.with_timezone(o).to_rfc3339_opts(SecondsFormat::Secs, true);
+            }
+        }
         t.with_timezone(&self.tz).fixed_offset().to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 
@@ -211,12 +287,13 @@ impl Cron {
     /// The instants a wall-clock tick stands for, in order (see the module
     /// documentation for gaps and overlaps).
     fn resolve(&self, n: NaiveDateTime) -> Vec<DateTime<Utc>> {
+        let follows_real_time = matches!(self.kind, Kind::Pattern { follows_real_time: true, .. });
         match self.tz.from_local_datetime(&n) {
             LocalResult::Single(d) => vec![d.with_timezone(&Utc)],
             LocalResult::Ambiguous(a, b) => {
                 let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
                 let (first, second) = if a <= b { (a, b) } else { (b, a) };
-                if self.follows_real_time { vec![first, second] } else { vec![first] }
+                if follows_real_time { vec![first, second] } else { vec![first] }
             }
             LocalResult::None => {
                 // The offset before the gap: the wall time moved on by the gap's length.
@@ -224,6 +301,14 @@ impl Cron {
                 vec![(n - TimeDelta::seconds(i64::from(before.local_minus_utc()))).and_utc()]
             }
         }
+    }
+}
+
+/// The zone named by a trigger (UTC when absent or blank).
+fn parse_zone(timezone: Option<&str>) -> Result<Tz, CronError> {
+    match timezone.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(Tz::UTC),
+        Some(id) => id.parse::<Tz>().map_err(|_| CronError::Timezone(id.to_string())),
     }
 }
 

@@ -11,6 +11,8 @@ pub mod recover;
 pub mod trigger;
 
 #[cfg(test)]
+mod dates_tests;
+#[cfg(test)]
 mod tests;
 
 pub use cron::{Cron, CronError};

@@ -4,8 +4,15 @@
 //! read from a flow's parsed triggers, and the trigger context an execution
 //! of one of its ticks carries (`trigger.date`, `trigger.next`,
 //! `trigger.previous`, the trigger's id and type).
+//!
+//! `io.kestra.plugin.core.trigger.ScheduleOnDates` is read into the same
+//! model: its `dates` are the ticks (a [`Cron`] of dates), so the scheduler,
+//! `recoverMissedSchedules`, backfills and Toggle treat both alike. Kestra
+//! renders `dates`; Baton takes the list as written (a template there is a
+//! validation error naming it), and has no `cron`, `withSeconds` or
+//! `lateMaximumDelay` for it, as Kestra has none.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -15,6 +22,8 @@ use crate::model::{Flow, StateType, Trigger, TriggerContext};
 
 /// Kestra's type name of the Schedule trigger.
 pub const SCHEDULE_TYPE: &str = "io.kestra.plugin.core.trigger.Schedule";
+/// Kestra's type name of the trigger that fires on a list of dates.
+pub const SCHEDULE_ON_DATES_TYPE: &str = "io.kestra.plugin.core.trigger.ScheduleOnDates";
 
 /// What to do with ticks missed while no scheduler ran (Kestra's
 /// `recoverMissedSchedules`).
@@ -47,6 +56,9 @@ pub enum ScheduleError {
 #[derive(Debug, Clone)]
 pub struct ScheduleTrigger {
     pub id: String,
+    /// [`SCHEDULE_TYPE`] or [`SCHEDULE_ON_DATES_TYPE`].
+    pub type_name: &'static str,
+    /// The cron expression, or the dates of a `ScheduleOnDates`.
     pub cron: Cron,
     /// Inputs passed to each execution (rendered per tick).
     pub inputs: Map<String, Value>,
@@ -72,31 +84,38 @@ pub struct ScheduleDates {
 impl ScheduleTrigger {
     /// Reads a Schedule trigger; `Ok(None)` when `t` is another kind of trigger.
     pub fn from_trigger(t: &Trigger) -> Result<Option<ScheduleTrigger>, ScheduleError> {
-        if t.type_ != SCHEDULE_TYPE {
-            return Ok(None);
-        }
+        let type_name = match t.type_.as_str() {
+            SCHEDULE_TYPE => SCHEDULE_TYPE,
+            SCHEDULE_ON_DATES_TYPE => SCHEDULE_ON_DATES_TYPE,
+            _ => return Ok(None),
+        };
         let prop = |k: &str| t.props.get(k).filter(|v| !v.is_null());
         let bad = |property: &'static str, problem: String| ScheduleError::Property {
             trigger: t.id.clone(),
             property,
             problem,
         };
-        let cron = match prop("cron") {
-            Some(Value::String(c)) => c.clone(),
-            Some(other) => return Err(bad("cron", format!("must be a string, got {other}"))),
-            None => return Err(bad("cron", "is required".to_string())),
-        };
-        let with_seconds = match prop("withSeconds") {
-            None => false,
-            Some(v) => as_bool(v).ok_or_else(|| bad("withSeconds", format!("must be true or false, got {v}")))?,
-        };
         let timezone = match prop("timezone") {
             None => None,
             Some(Value::String(z)) => Some(z.clone()),
             Some(other) => return Err(bad("timezone", format!("must be a string, got {other}"))),
         };
-        let cron = Cron::parse(&cron, with_seconds, timezone.as_deref())
-            .map_err(|source| ScheduleError::Cron { trigger: t.id.clone(), source })?;
+        let cron = if type_name == SCHEDULE_ON_DATES_TYPE {
+            let dates = parse_dates(prop("dates")).map_err(|p| bad("dates", p))?;
+            Cron::dates(&dates, timezone.as_deref())
+        } else {
+            let cron = match prop("cron") {
+                Some(Value::String(c)) => c.clone(),
+                Some(other) => return Err(bad("cron", format!("must be a string, got {other}"))),
+                None => return Err(bad("cron", "is required".to_string())),
+            };
+            let with_seconds = match prop("withSeconds") {
+                None => false,
+                Some(v) => as_bool(v).ok_or_else(|| bad("withSeconds", format!("must be true or false, got {v}")))?,
+            };
+            Cron::parse(&cron, with_seconds, timezone.as_deref())
+        }
+        .map_err(|source| ScheduleError::Cron { trigger: t.id.clone(), source })?;
         let inputs = match prop("inputs") {
             None => Map::new(),
             Some(Value::Object(m)) => m.clone(),
@@ -141,6 +160,7 @@ impl ScheduleTrigger {
         conditions.extend(crate::triggers::when_condition(t));
         Ok(Some(ScheduleTrigger {
             id: t.id.clone(),
+            type_name,
             cron,
             inputs,
             disabled: t.disabled,
@@ -184,7 +204,7 @@ impl ScheduleTrigger {
     /// The execution's trigger context for tick `date` (Kestra's
     /// `ExecutionTrigger {id, type, variables}`).
     pub fn context(&self, date: DateTime<Utc>) -> TriggerContext {
-        TriggerContext { id: self.id.clone(), type_: SCHEDULE_TYPE.to_string(), variables: self.variables(date) }
+        TriggerContext { id: self.id.clone(), type_: self.type_name.to_string(), variables: self.variables(date) }
     }
 }
 
@@ -192,6 +212,49 @@ impl ScheduleTrigger {
 fn problems(p: &[crate::triggers::TriggerProblem]) -> String {
     let all: Vec<String> = p.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
     format!("is invalid: {}", all.join("; "))
+}
+
+/// `dates` of a `ScheduleOnDates`: a non-empty list of ISO-8601 date-times
+/// with an offset (`2025-12-24T18:00:00+01:00`, optionally followed by a
+/// `[Europe/Paris]` zone id, as Java writes a `ZonedDateTime`).
+fn parse_dates(v: Option<&Value>) -> Result<Vec<DateTime<FixedOffset>>, String> {
+    let items = match v {
+        None => return Err("is required".to_string()),
+        Some(Value::String(s)) if crate::template::is_template(s) => {
+            return Err("is a template; Baton takes the dates as written: list them".to_string());
+        }
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        Some(Value::Array(_)) => return Err("must list at least one date".to_string()),
+        Some(other) => return Err(format!("must be a list of date-times, got {other}")),
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let text = item.as_str().ok_or_else(|| format!("[{i}] must be a date-time string, got {item}"))?;
+            if crate::template::is_template(text) {
+                return Err(format!("[{i}] is a template; Baton takes the dates as written"));
+            }
+            parse_zoned(text).ok_or_else(|| {
+                format!("[{i}] '{text}' is not an ISO-8601 date-time with an offset (e.g. 2025-12-24T18:00:00+01:00)")
+            })
+        })
+        .collect()
+}
+
+/// An ISO-8601 date-time with an offset, optionally with Java's `[Zone/Id]` suffix.
+fn parse_zoned(text: &str) -> Option<DateTime<FixedOffset>> {
+    let t = text.trim();
+    let (base, zone) = match t.strip_suffix(']').and_then(|x| x.split_once('[')) {
+        Some((b, z)) => (b, Some(z)),
+        None => (t, None),
+    };
+    let d = DateTime::parse_from_rfc3339(base).ok()?;
+    match zone {
+        // the zone id, when given, must be one (the offset already places the instant)
+        Some(z) => z.parse::<chrono_tz::Tz>().ok().map(|_| d),
+        None => Some(d),
+    }
 }
 
 fn as_bool(v: &Value) -> Option<bool> {

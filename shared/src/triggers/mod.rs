@@ -94,8 +94,15 @@ pub fn when_condition(t: &Trigger) -> Option<crate::conditions::Condition> {
 
 /// Every trigger type Baton runs.
 pub fn defs() -> &'static [&'static TriggerDef] {
-    static DEFS: &[&TriggerDef] =
-        &[&schedule::DEF, &flow::DEF, &webhook::DEF, &gcs::DEF, &pubsub::DEF, &pubsub::REALTIME_DEF];
+    static DEFS: &[&TriggerDef] = &[
+        &schedule::DEF,
+        &schedule::ON_DATES_DEF,
+        &flow::DEF,
+        &webhook::DEF,
+        &gcs::DEF,
+        &pubsub::DEF,
+        &pubsub::REALTIME_DEF,
+    ];
     DEFS
 }
 

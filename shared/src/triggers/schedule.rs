@@ -1,5 +1,5 @@
-//! `io.kestra.plugin.core.trigger.Schedule` as a trigger type: its
-//! properties and checks. What a tick does is in `crate::schedule` (the
+//! `io.kestra.plugin.core.trigger.Schedule` and `ScheduleOnDates` as
+//! trigger types: their properties and checks. What a tick does is in `crate::schedule` (the
 //! trigger's model) and `crate::runtime::scheduler` (firing ticks).
 
 use serde_json::Value;
@@ -29,6 +29,29 @@ pub static DEF: TriggerDef = TriggerDef {
     check,
     condition_use: crate::conditions::ConditionUse::Schedule,
 };
+
+pub static ON_DATES_DEF: TriggerDef = TriggerDef {
+    type_name: crate::schedule::trigger::SCHEDULE_ON_DATES_TYPE,
+    aliases: &[],
+    description: "Starts an execution at each of a list of dates (ISO-8601 with an offset); missed dates are recovered per recoverMissedSchedules.",
+    props: &[
+        PropSpec::required("dates", PropKind::List),
+        PropSpec::optional("timezone", PropKind::String),
+        PropSpec::optional("inputs", PropKind::Map),
+        PropSpec::optional("recoverMissedSchedules", PropKind::String),
+        PropSpec::optional("stopAfter", PropKind::List),
+        super::WHEN,
+    ],
+    check: check_on_dates,
+    condition_use: crate::conditions::ConditionUse::Schedule,
+};
+
+fn check_on_dates(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
+    let mut out = Vec::new();
+    check_schedule_properties(trig, &mut out);
+    check_trigger_inputs(flow, prop(trig, "inputs"), &mut out);
+    out
+}
 
 fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
     let mut out = Vec::new();

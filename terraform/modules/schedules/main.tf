@@ -15,11 +15,21 @@
 # trigger gets no job, nor does one using `L`, `W` or `#` (Quartz extensions
 # Cloud Scheduler does not support). They are listed in the `skipped` output.
 #
+# A `ScheduleOnDates` trigger gets one job per date still to come, keyed
+# "namespace/flowId/triggerId#index": a UTC cron on that date's minute (the
+# minute after it when the date has seconds), publishing the same tick
+# message as a Schedule job. The scheduler function fires the date due at
+# delivery (and recovers missed ones per `recoverMissedSchedules`); the job
+# fires again on that day of later years, when no date is due and nothing
+# happens, until an apply after the date removes it. A date already past at
+# plan time gets no job (listed in `skipped`), nor does a `dates` template.
+#
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
 
 locals {
   schedule_type = "io.kestra.plugin.core.trigger.Schedule"
+  on_dates_type = "io.kestra.plugin.core.trigger.ScheduleOnDates"
   # Legacy names of the Schedule trigger (shared/src/model/types.rs).
   type_aliases = {
     "io.kestra.core.tasks.triggers.Schedule"        = "io.kestra.plugin.core.trigger.Schedule"
@@ -37,7 +47,7 @@ locals {
   }
   # The trigger properties that decide the job; each is resolved as JSON text
   # so that values of any YAML type pass through the same expressions.
-  props = ["cron", "withSeconds", "timezone", "disabled"]
+  props = ["cron", "withSeconds", "timezone", "disabled", "dates"]
 
   files = sort(tolist(fileset(var.flows_dir, "**/*.{yml,yaml}")))
   docs  = { for f in local.files : f => yamldecode(file("${var.flows_dir}/${f}")) }
@@ -111,7 +121,7 @@ locals {
           startswith(t.written, "${d.type}.") || startswith(t.type, "${d.type}.")
         )
       ]
-    }) if t.type == local.schedule_type
+    }) if t.type == local.schedule_type || t.type == local.on_dates_type
   ]
 
   # Stage 3: each decisive property after pluginDefaults: the last forced
@@ -139,8 +149,58 @@ locals {
       disabled     = try(jsondecode(t.eff.disabled) == true, false)
       with_seconds = try(lower(tostring(jsondecode(t.eff.withSeconds))) == "true", false)
       tz           = try(trimspace(tostring(jsondecode(t.eff.timezone))), "")
+      # a ScheduleOnDates' dates, Java's `[Zone/Id]` suffix dropped (the offset places the instant)
+      dates = try([for d in jsondecode(t.eff.dates) : replace(tostring(d), "/\\[[^]]*\\]$/", "")], null)
     })
   ]
+  # ScheduleOnDates: one entry per date, with the UTC minute its job fires on.
+  dated = flatten([
+    for t in local.decoded : [
+      for i, d in coalesce(t.dates, []) : {
+        trigger = t
+        key     = "${t.key}#${i}"
+        date    = d
+        # the same wall clock in UTC (timeadd keeps the written offset, so
+        # the offset is taken off by hand), then the minute the job fires on
+        fire_at = can(timeadd(d, "59s")) ? timeadd(d, "59s") : null
+        utc = !can(timeadd(d, "59s")) ? null : timeadd(timeadd(d, (
+          endswith(upper(d), "Z") ? "0s" :
+          "${substr(d, -6, 1) == "+" ? "-" : ""}${tonumber(substr(d, -5, 2)) * 60 + tonumber(substr(d, -2, 2))}m"
+        )), "59s")
+      }
+    ] if t.type == local.on_dates_type
+  ])
+  dated_reasons = merge(
+    {
+      for t in local.decoded : t.key => (
+        t.flow_disabled ? "the flow is disabled" :
+        t.disabled ? "the trigger is disabled" : "'dates' is not a list of date-times"
+      ) if t.type == local.on_dates_type && (t.flow_disabled || t.disabled || t.dates == null)
+    },
+    {
+      for x in local.dated : x.key => (
+        x.fire_at == null ? "'${x.date}' is not an RFC 3339 date-time with an offset" : "${x.date} has passed"
+      ) if !x.trigger.flow_disabled && !x.trigger.disabled && (x.fire_at == null ? true : timecmp(x.fire_at, plantimestamp()) < 0)
+    }
+  )
+  date_jobs = {
+    for x in local.dated : x.key => {
+      name        = "${var.name_prefix}-${substr(replace(lower("${x.trigger.namespace}-${x.trigger.flow_id}-${x.trigger.id}"), "/[^a-z0-9-]+/", "-"), 0, 70)}-${substr(sha1(x.key), 0, 8)}"
+      namespace   = x.trigger.namespace
+      flow_id     = x.trigger.flow_id
+      trigger_id  = x.trigger.id
+      file        = x.trigger.file
+      schedule    = formatdate("m h D M *", x.utc)
+      time_zone   = "Etc/UTC"
+      description = "ScheduleOnDates trigger ${x.trigger.id} of flow ${x.trigger.namespace}.${x.trigger.flow_id}: ${x.date} (${x.trigger.file})"
+      payload = jsonencode({
+        type      = "tick"
+        namespace = x.trigger.namespace
+        flowId    = x.trigger.flow_id
+        triggerId = x.trigger.id
+      })
+    } if !contains(keys(local.dated_reasons), x.key) && !contains(keys(local.dated_reasons), x.trigger.key)
+  }
   shaped = [
     for t in local.decoded : merge(t, {
       time_zone = t.tz == "" ? var.default_time_zone : t.tz
@@ -150,7 +210,7 @@ locals {
         ? split(" ", lookup(local.nicknames, lower(trimspace(t.cron)), "unknown-nickname"))
         : [for x in regexall("\\S+", t.cron) : x == "?" ? "*" : upper(x)]
       )
-    })
+    }) if t.type == local.schedule_type
   ]
   classified = [
     for t in local.shaped : merge(t, {
@@ -167,7 +227,7 @@ locals {
     })
   ]
 
-  jobs = {
+  jobs = merge(local.date_jobs, {
     for t in local.classified : t.key => {
       # Cloud Scheduler job ids allow [a-zA-Z0-9_-]; the hash keeps ids that
       # differ only in punctuation apart.
@@ -188,7 +248,7 @@ locals {
         triggerId = t.id
       })
     } if t.reason == ""
-  }
+  })
 
-  skipped = { for t in local.classified : t.key => t.reason if t.reason != "" }
+  skipped = merge(local.dated_reasons, { for t in local.classified : t.key => t.reason if t.reason != "" })
 }

@@ -61,6 +61,18 @@ pub(super) static DOCS: &[TypeDoc] = &[
             PropDoc::new("stopAfter", "Disable the trigger after an execution ends in one of these states."),
             WHEN,
         ]),
+    TypeDoc::new("io.kestra.plugin.core.trigger.ScheduleOnDates", "Start executions at a list of dates.", "")
+        .example("id: holidays\ntype: io.kestra.plugin.core.trigger.ScheduleOnDates\ntimezone: Europe/Paris\ndates:\n  - 2026-12-24T18:00:00+01:00\n  - 2026-12-31T23:00:00+01:00\n")
+        .props(&[
+            PropDoc::new("dates", "The dates, ISO-8601 with an offset (a `[Zone/Id]` suffix is accepted); written out, not a template."),
+            PropDoc::new("timezone", "The zone `trigger.date` is shown in (else each date's own offset).").default("\"UTC\""),
+            INPUTS,
+            PropDoc::new("recoverMissedSchedules", "What to do with dates missed while down.")
+                .values(&["LAST", "NONE", "ALL"])
+                .default("\"ALL\""),
+            PropDoc::new("stopAfter", "Disable the trigger after an execution ends in one of these states."),
+            WHEN,
+        ]),
     TypeDoc::new("io.kestra.plugin.core.trigger.Flow", "Start an execution when other flows' executions end.", "")
         .example("id: after_upstream\ntype: io.kestra.plugin.core.trigger.Flow\nstates: [SUCCESS]\npreconditions:\n  id: upstream\n  flows:\n    - namespace: company.team\n      flowId: extract\n      states: [SUCCESS]\n")
         .props(&[

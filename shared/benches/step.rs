@@ -166,6 +166,7 @@ fn result_event(exec_id: &str, task_run_id: &str, attempt: u32) -> ExecutionEven
             outputs: Map::new(),
             error: None,
             labels: vec![],
+            variables: None,
             start: t0(),
             end: t0(),
             log_file: None,

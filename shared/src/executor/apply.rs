@@ -133,6 +133,10 @@ fn apply(
                 exec.set_label(&l.key, &l.value);
                 exec_changed = true;
             }
+            if let Some(change) = &result.variables {
+                exec.change_variables(&flow.variables, change);
+                exec_changed = true;
+            }
             (vec![task_run_id.clone()], exec_changed)
         }
         ExecutionEvent::SubflowEnded { task_run_id, child_execution_id, state, outputs, .. } => {

@@ -42,7 +42,7 @@ pub fn build<'e>(
     }
     ctx.insert("execution".into(), execution);
     ctx.insert("inputs".into(), Value::Object(exec.inputs.clone()));
-    ctx.insert("vars".into(), Value::Object(flow.variables.clone()));
+    ctx.insert("vars".into(), Value::Object(exec.variables_or(&flow.variables).clone()));
     ctx.insert("labels".into(), Value::Object(exec.labels_map()));
     let trigger = match &exec.trigger {
         Some(t) => {

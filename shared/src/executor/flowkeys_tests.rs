@@ -156,6 +156,7 @@ fn after_execution_runs_after_the_terminal_state_and_the_end_is_announced_once()
                     outputs: Map::new(),
                     error: None,
                     labels: vec![],
+                    variables: None,
                     start: now,
                     end: now,
                     log_file: None,

@@ -216,6 +216,7 @@ async fn report_result(engine: &Arc<Engine>, a: &Attempt, f: Finished) -> Result
         outputs,
         error: f.error.map(|e| mask(&e)),
         labels: vec![],
+        variables: None,
         start: a.started,
         end: now,
         log_file: None,

@@ -116,6 +116,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
                 outputs: Map::new(),
                 error: Some(message),
                 labels: vec![],
+                variables: None,
                 start: last.state.start_date.unwrap_or(now),
                 end: now,
                 log_file: None,

@@ -124,6 +124,11 @@ pub struct Execution {
     /// a later step never acts (or logs) twice (Baton extension).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sla_violations: Vec<String>,
+    /// The execution's own variables once a task changed them
+    /// (`SetVariables`, `UnsetVariables`); until then `{{ vars }}` is the
+    /// flow's `variables`, which Kestra copies into every new execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variables: Option<Map<String, Value>>,
     /// Compare-and-swap version, bumped by every persisted change.
     #[serde(default)]
     pub version: u64,
@@ -153,6 +158,7 @@ impl Execution {
             secret_inputs,
             ending,
             sla_violations,
+            variables,
             version,
         } = self;
         Execution {
@@ -174,6 +180,7 @@ impl Execution {
             secret_inputs: secret_inputs.clone(),
             ending: *ending,
             sla_violations: sla_violations.clone(),
+            variables: variables.clone(),
             version: *version,
         }
     }
@@ -207,6 +214,7 @@ impl Execution {
             secret_inputs: Vec::new(),
             ending: false,
             sla_violations: Vec::new(),
+            variables: None,
             version: 0,
         }
     }
@@ -241,6 +249,21 @@ impl Execution {
     /// Labels as a `{key: value}` map (the `labels` template variable).
     pub fn labels_map(&self) -> Map<String, Value> {
         self.labels.iter().map(|l| (l.key.clone(), Value::String(l.value.clone()))).collect()
+    }
+
+    /// What `{{ vars }}` reads: the execution's variables, else the flow's.
+    pub fn variables_or<'a>(&'a self, flow_variables: &'a Map<String, Value>) -> &'a Map<String, Value> {
+        self.variables.as_ref().unwrap_or(flow_variables)
+    }
+
+    /// Applies a task's change to the variables (starting from the flow's).
+    pub fn change_variables(
+        &mut self,
+        flow_variables: &Map<String, Value>,
+        change: &super::variables::VariablesChange,
+    ) {
+        let vars = self.variables.get_or_insert_with(|| flow_variables.clone());
+        super::variables::apply(vars, change);
     }
 
     /// Sets a label, replacing an existing one with the same key.

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod state;
 pub mod task_index;
 pub mod types;
+pub mod variables;
 
 pub use execution::{Attempt, Execution, Label, TaskRun, TriggerContext};
 pub use flow::{

@@ -58,6 +58,8 @@ pub struct TaskOutput {
     pub state: Option<StateType>,
     /// Labels to set on the execution.
     pub labels: Vec<Label>,
+    /// A change of the execution's variables (`SetVariables`, `UnsetVariables`).
+    pub variables: Option<crate::model::variables::VariablesChange>,
     /// The task was started elsewhere (a Cloud Run Job execution) and its
     /// result is reported later by whoever sees it end (the sweep): the
     /// worker reports nothing now.

@@ -73,6 +73,7 @@ mod tests {
                 outputs: Default::default(),
                 error: None,
                 labels: vec![],
+                variables: None,
                 start: now,
                 end: now,
                 log_file: None,

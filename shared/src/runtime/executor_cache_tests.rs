@@ -45,6 +45,7 @@ fn success(exec: &Execution, task_id: &str) -> ExecutionEvent {
             outputs: Map::new(),
             error: None,
             labels: vec![],
+            variables: None,
             start: now,
             end: now,
             log_file: None,

@@ -98,6 +98,9 @@ pub struct TaskResult {
     /// Labels the task sets on the execution (`core.execution.Labels`).
     #[serde(default)]
     pub labels: Vec<Label>,
+    /// A change of the execution's variables (`SetVariables`, `UnsetVariables`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variables: Option<crate::model::variables::VariablesChange>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     /// The attempt's log file in internal storage (`kestra:///…`): its

@@ -21,6 +21,7 @@ use super::messages::{ExecutionEvent, TaskResult, WorkerJob};
 use crate::backend::{BackendError, Claim};
 use crate::model::StateType;
 use crate::model::duration::format_iso;
+use crate::model::variables::VariablesChange;
 use crate::plugins::RunContext;
 use crate::plugins::context::Services;
 
@@ -357,6 +358,7 @@ impl Worker {
                         outputs: Map::new(),
                         error: Some(msg),
                         labels: vec![],
+                        variables: None,
                         start,
                         end: Utc::now(),
                         log_file: None,
@@ -382,6 +384,7 @@ impl Worker {
                             l
                         })
                         .collect(),
+                    variables: out.variables.map(|c| mask_change(&cx, c)),
                     start,
                     end: Utc::now(),
                     log_file: None,
@@ -396,6 +399,17 @@ impl Worker {
         .await;
         save_metrics(engine, &cx).await;
         result
+    }
+}
+
+/// A variables change with the secrets it holds masked, like outputs.
+fn mask_change(cx: &RunContext, change: VariablesChange) -> VariablesChange {
+    match change {
+        VariablesChange::Set { variables } => match cx.mask_value(Value::Object(variables)) {
+            Value::Object(variables) => VariablesChange::Set { variables },
+            _ => VariablesChange::Set { variables: Map::new() },
+        },
+        unset => unset,
     }
 }
 
@@ -418,6 +432,7 @@ fn failed_result(error: String, start: DateTime<Utc>, end: DateTime<Utc>) -> Tas
         outputs: Map::new(),
         error: Some(error),
         labels: vec![],
+        variables: None,
         start,
         end,
         log_file: None,

@@ -33,6 +33,7 @@ pub mod state;
 pub mod storage;
 pub mod templated;
 pub mod toggle;
+pub mod variables;
 pub mod working_dir;
 
 #[cfg(test)]
@@ -45,6 +46,8 @@ pub fn register(r: &mut Registry) {
     for def in [
         log::DEF,
         labels::DEF,
+        variables::SET,
+        variables::UNSET,
         debug::DEF,
         debug::ECHO,
         output::DEF,

@@ -69,6 +69,26 @@ pub(super) static DOCS: &[TypeDoc] = &[
         PropDoc::new("errorMessage", "The error logged and shown.").default("\"Task failure\""),
     ]),
     TypeDoc::new(
+        "io.kestra.plugin.core.execution.SetVariables",
+        "Set variables of the running execution.",
+        "Deep-merges the rendered `variables` into the execution's variables (an execution starts with its flow's `variables`); the tasks after it read them as `{{ vars.<name> }}`. With `overwrite: false` it fails naming the variables that already exist.",
+    )
+    .example("id: set_vars\ntype: io.kestra.plugin.core.execution.SetVariables\nvariables:\n  message: Hello\n  name: \"{{ inputs.name }}\"\n")
+    .props(&[
+        PropDoc::new("variables", "The variables to set, by name (maps are merged key by key)."),
+        PropDoc::new("overwrite", "Replace variables that already exist.").default("true"),
+    ]),
+    TypeDoc::new(
+        "io.kestra.plugin.core.execution.UnsetVariables",
+        "Remove variables of the running execution.",
+        "Removes each named variable (`a.b` removes `b` from map `a`) from the execution's variables; a name that is not set changes nothing.",
+    )
+    .example("id: unset\ntype: io.kestra.plugin.core.execution.UnsetVariables\nvariables:\n  - message\n  - name\n")
+    .props(&[
+        PropDoc::new("variables", "The names to remove."),
+        PropDoc::new("ignoreMissing", "Do not fail when the parent map of a dotted name is missing.").default("false"),
+    ]),
+    TypeDoc::new(
         "io.kestra.plugin.core.execution.Assert",
         "Check conditions on the execution's data.",
         "Renders each condition (a falsy one — false, 0, -0, empty — or one that cannot be rendered is a failed assertion, logged at ERROR), records the `success` and `failed` counters, and fails with the count and `errorMessage` when any failed.",

@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn bad_patterns_name_the_property_and_the_pattern() {
-        for bad in ["[abc", "{a,{b}}", "{a", "x\\", "regex:(", "[a/b]"] {
+        for bad in ["[abc", "{a,{b}}", "{a", "glob:x\\", "regex:(", "[a/b]"] {
             let e = PathMatcher::for_namespace("files", &[bad.to_string()]).unwrap_err().to_string();
             assert!(e.contains("'files'") && e.contains(bad), "{bad}: {e}");
         }

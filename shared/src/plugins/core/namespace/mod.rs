@@ -41,7 +41,9 @@ fn check_bound(property: &str, n: usize, verb: &str) -> Result<(), TaskError> {
     if n > MAX_FILES {
         return Err(TaskError::property(
             property,
-            format!("selects {n} files, and one task {verb} at most {MAX_FILES}: narrow the patterns or split the task"),
+            format!(
+                "selects {n} files, and one task {verb} at most {MAX_FILES}: narrow the patterns or split the task"
+            ),
         ));
     }
     Ok(())

@@ -207,9 +207,11 @@ impl RunnableTask for UploadFiles {
                 continue;
             }
             let data: crate::backend::ByteStream = match &source {
-                Source::Local(file) => Box::pin(tokio::fs::File::open(file).await.map_err(|e| {
-                    TaskError::failed(format!("cannot read {}: {e}", file.display()))
-                })?),
+                Source::Local(file) => Box::pin(
+                    tokio::fs::File::open(file)
+                        .await
+                        .map_err(|e| TaskError::failed(format!("cannot read {}: {e}", file.display())))?,
+                ),
                 Source::Stored(p) => cx
                     .services
                     .storage

@@ -32,7 +32,10 @@ async fn uploads_a_files_map_under_the_destination() {
     let (env, files) = env_with_input();
     let uri = format!("kestra://{IN}");
     let out = env
-        .run(&DEF, json!({"namespace": "dev", "filesMap": {"main.py": uri, "/lib/x.py": uri}, "destination": "/scripts"}))
+        .run(
+            &DEF,
+            json!({"namespace": "dev", "filesMap": {"main.py": uri, "/lib/x.py": uri}, "destination": "/scripts"}),
+        )
         .await
         .unwrap();
     assert!(out.outputs.is_empty());
@@ -50,7 +53,8 @@ async fn conflicts_overwrite_skip_or_fail_before_writing() {
     let (env, files) = env_with_input();
     files.put("dev", "a.txt", Box::pin(&b"old"[..])).await.unwrap();
     let uri = format!("kestra://{IN}");
-    let props = |conflict: &str| json!({"namespace": "dev", "filesMap": {"a.txt": uri, "b.txt": uri}, "conflict": conflict});
+    let props =
+        |conflict: &str| json!({"namespace": "dev", "filesMap": {"a.txt": uri, "b.txt": uri}, "conflict": conflict});
     let e = env.run(&DEF, props("ERROR")).await.unwrap_err().to_string();
     assert!(e.contains("'/a.txt' already exists") && e.contains("ERROR"), "{e}");
     assert_eq!(paths(&files, "dev").await, ["a.txt"], "nothing written");

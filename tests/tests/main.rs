@@ -47,6 +47,7 @@ mod loops;
 mod metrics;
 mod migrate;
 mod migrate_beside;
+mod namespace_tasks;
 mod nsfiles;
 mod postgres;
 mod purge_storage;

@@ -3,8 +3,8 @@
 //! (the current execution's files, or by date: 2.0's PurgeStorage),
 //! storage files (write, size, delete, concat, local files), log fetch,
 //! HTTP download/request, resume, reverse, KV keys and purge, item files
-//! (deduplicate, filter), and a WorkingDirectory's own files around its
-//! children.
+//! (deduplicate, filter), a WorkingDirectory's own files around its
+//! children, and namespace files (upload, download, delete).
 
 pub mod assert;
 pub mod debug;
@@ -20,6 +20,7 @@ pub mod kv;
 pub mod labels;
 pub mod local_files;
 pub mod log;
+pub mod namespace;
 pub mod output;
 pub mod publish;
 pub mod purge_kv;
@@ -82,6 +83,9 @@ pub fn register(r: &mut Registry) {
         split::SPLIT,
         for_each_item::SPLIT,
         for_each_item::MERGE,
+        namespace::upload::DEF,
+        namespace::download::DEF,
+        namespace::delete::DEF,
     ] {
         r.register(def);
     }

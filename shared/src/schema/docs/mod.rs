@@ -9,6 +9,7 @@ mod flowables;
 mod gcp;
 mod items;
 mod jdbc;
+mod namespace;
 mod others;
 mod runners;
 mod scripts;
@@ -17,10 +18,11 @@ mod triggers;
 use super::{PropDoc, TypeDoc};
 
 /// Every doc table.
-fn tables() -> [&'static [TypeDoc]; 10] {
+fn tables() -> [&'static [TypeDoc]; 11] {
     [
         core::DOCS,
         items::DOCS,
+        namespace::DOCS,
         flowables::DOCS,
         scripts::DOCS,
         jdbc::DOCS,

@@ -41,6 +41,7 @@ mod gcp_tasks;
 mod git;
 mod hostile;
 mod http;
+mod http_trigger;
 mod kestra_client;
 mod log_files;
 mod loops;

@@ -527,10 +527,10 @@ fn scheduler_jobs_match_the_flows_schedule_triggers() {
 }
 
 #[test]
-fn schedule_on_dates_get_one_utc_job_per_date_to_come() {
+fn schedule_on_dates_and_http_triggers_get_utc_jobs() {
     let fixtures = repo().join("tests/fixtures/flows");
-    let derived = evaluate_schedules(&[("on_dates", fixtures.join("on_dates"))]);
-    let d = &derived["on_dates"];
+    let derived = evaluate_schedules(&[("timed", fixtures.join("timed"))]);
+    let d = &derived["timed"];
     let schedules: BTreeMap<String, String> = d["jobs"]
         .as_object()
         .expect("jobs")
@@ -542,6 +542,11 @@ fn schedule_on_dates_get_one_utc_job_per_date_to_come() {
         ("company.team/holidays/daily", "0 9 * * *"),
         ("company.team/holidays/season#0", "0 17 24 12 *"),
         ("company.team/holidays/season#1", "0 23 31 12 *"),
+        // http.Trigger: its interval in whole minutes, as Cloud Scheduler can
+        ("company.team/polled/every_minute", "* * * * *"),
+        ("company.team/polled/fast", "* * * * *"),
+        ("company.team/polled/quarter", "*/15 * * * *"),
+        ("company.team/polled/six_hours", "0 */6 * * *"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -554,8 +559,10 @@ fn schedule_on_dates_get_one_utc_job_per_date_to_come() {
     assert_eq!(tick, json!({"type": "tick", "namespace": "company.team", "flowId": "holidays", "triggerId": "season"}));
     assert_eq!(d["skipped"]["company.team/holidays/season#2"], json!("2001-01-01T00:00:00Z has passed"));
     assert_eq!(d["skipped"]["company.team/holidays/paused"], json!("the trigger is disabled"));
+    assert_eq!(d["skipped"]["company.team/polled/halted"], json!("the trigger is disabled"));
+    assert_eq!(d["skipped"].as_object().map(|m| m.len()), Some(3), "{:#}", d["skipped"]);
     // and Baton reads the same dates as ticks of the trigger
-    let (_, flow) = baton_flows(&fixtures.join("on_dates")).into_iter().next().expect("the flow");
+    let (_, flow) = baton_flows(&fixtures.join("timed")).into_iter().next().expect("the flow");
     let t = ScheduleTrigger::find(&flow, "season").expect("trigger").expect("valid");
     let ticks = ticks(&t.cron, "2098-01-01T00:00:00Z".parse().expect("date"), 5);
     assert_eq!(

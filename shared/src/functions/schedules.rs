@@ -11,6 +11,8 @@
 //!   tick. Either way a tick key makes a duplicate tick a no-op, and every
 //!   decision comes from stored trigger state, so a cold instance decides
 //!   as a warm one would.
+//! - A tick for an `http.Trigger` (its Cloud Scheduler job) evaluates it
+//!   once at the publish time (`runtime::events::http`).
 //! - A backfill is created (or the RUNNING one of the same request found)
 //!   and driven by [`ScheduleEngine::run_backfills`] for at most a time
 //!   budget per request, so no request outlives Pub/Sub's ack deadline; the
@@ -30,9 +32,11 @@ use crate::backend::schedule::{BackfillState, TriggerStore};
 use crate::model::Flow;
 use crate::runtime::backfill::{self, BackfillError};
 use crate::runtime::engine::Engine;
+use crate::runtime::events::http::Evaluated;
 use crate::runtime::scheduler::{self as rs, Scheduler, SchedulerError, TickOrigin, TickOutcome};
 use crate::schedule::backfill::{Bound, parse_bound};
 use crate::schedule::{Arrival, ScheduleTrigger};
+use crate::triggers::http::HttpTrigger;
 
 /// How long one request drives backfills, by default (under the 600 s ack deadline, and a minute's sweep).
 pub const BACKFILL_BUDGET: Duration = Duration::from_secs(50);
@@ -92,6 +96,16 @@ fn launched(outcome: &TickOutcome) -> Option<String> {
 impl Schedules for ScheduleEngine {
     async fn tick(&self, tick: &TickRequest, published: DateTime<Utc>) -> Result<Vec<String>, ScheduleFailure> {
         let flow = self.flow(&tick.namespace, &tick.flow_id).await?;
+        if let Some(http) = flow.triggers.iter().find(|t| t.id == tick.trigger_id).and_then(HttpTrigger::of) {
+            // an http.Trigger's Cloud Scheduler job: one evaluation
+            let http = http.map_err(ScheduleFailure::Invalid)?;
+            return match crate::runtime::events::http::evaluate(&self.engine, &flow, &http, published).await {
+                Ok(Evaluated::Started(id)) => Ok(vec![id]),
+                Ok(_) => Ok(Vec::new()),
+                Err(e) if e.is_transient() => Err(ScheduleFailure::Transient(e.to_string())),
+                Err(e) => Err(ScheduleFailure::Invalid(e.to_string())),
+            };
+        }
         let trigger = match ScheduleTrigger::find(&flow, &tick.trigger_id) {
             Some(Ok(t)) => t,
             Some(Err(e)) => return Err(ScheduleFailure::Invalid(e.to_string())),

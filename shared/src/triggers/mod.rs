@@ -9,6 +9,7 @@
 
 pub mod flow;
 pub mod gcs;
+pub mod http;
 pub mod pubsub;
 pub mod schedule;
 pub mod webhook;
@@ -99,6 +100,7 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         &schedule::ON_DATES_DEF,
         &flow::DEF,
         &webhook::DEF,
+        &http::DEF,
         &gcs::DEF,
         &pubsub::DEF,
         &pubsub::REALTIME_DEF,

@@ -24,16 +24,24 @@
 # happens, until an apply after the date removes it. A date already past at
 # plan time gets no job (listed in `skipped`), nor does a `dates` template.
 #
+# An `http.Trigger` (or its alias `io.kestra.plugin.fs.http.Trigger`) gets
+# one job that ticks at its `interval` (PT60S by default) as Cloud Scheduler
+# can: whole minutes, at least one; a step that does not divide the hour
+# (or the day) restarts at each hour (day). Its tick makes the scheduler
+# function evaluate the trigger once (shared/src/runtime/events/http.rs).
+#
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
 
 locals {
   schedule_type = "io.kestra.plugin.core.trigger.Schedule"
   on_dates_type = "io.kestra.plugin.core.trigger.ScheduleOnDates"
+  http_type     = "io.kestra.plugin.core.http.Trigger"
   # Legacy names of the Schedule trigger (shared/src/model/types.rs).
   type_aliases = {
     "io.kestra.core.tasks.triggers.Schedule"        = "io.kestra.plugin.core.trigger.Schedule"
     "io.kestra.core.models.triggers.types.Schedule" = "io.kestra.plugin.core.trigger.Schedule"
+    "io.kestra.plugin.fs.http.Trigger"              = "io.kestra.plugin.core.http.Trigger"
   }
   # The nicknames Kestra accepts, as Cloud Scheduler's five fields.
   nicknames = {
@@ -47,7 +55,7 @@ locals {
   }
   # The trigger properties that decide the job; each is resolved as JSON text
   # so that values of any YAML type pass through the same expressions.
-  props = ["cron", "withSeconds", "timezone", "disabled", "dates"]
+  props = ["cron", "withSeconds", "timezone", "disabled", "dates", "interval"]
 
   files = sort(tolist(fileset(var.flows_dir, "**/*.{yml,yaml}")))
   docs  = { for f in local.files : f => yamldecode(file("${var.flows_dir}/${f}")) }
@@ -121,7 +129,7 @@ locals {
           startswith(t.written, "${d.type}.") || startswith(t.type, "${d.type}.")
         )
       ]
-    }) if t.type == local.schedule_type || t.type == local.on_dates_type
+    }) if t.type == local.schedule_type || t.type == local.on_dates_type || t.type == local.http_type
   ]
 
   # Stage 3: each decisive property after pluginDefaults: the last forced
@@ -201,6 +209,47 @@ locals {
       })
     } if !contains(keys(local.dated_reasons), x.key) && !contains(keys(local.dated_reasons), x.trigger.key)
   }
+  # http.Trigger: the interval in whole minutes (rounded up, at least one)
+  polled = [
+    for t in local.decoded : merge(t, {
+      parts = try(regex("^P(?:(\\d+)D)?(?:T(?:(\\d+)H)?(?:(\\d+)M)?(?:(\\d+(?:\\.\\d+)?)S)?)?$", upper(tostring(jsondecode(t.eff.interval)))), t.eff.interval == "null" ? [null, null, null, "60"] : null)
+    }) if t.type == local.http_type
+  ]
+  http_minutes = {
+    for t in local.polled : t.key => max(1, ceil((
+      tonumber(coalesce(t.parts[0], "0")) * 86400 + tonumber(coalesce(t.parts[1], "0")) * 3600 +
+      tonumber(coalesce(t.parts[2], "0")) * 60 + tonumber(coalesce(t.parts[3], "0"))
+    ) / 60)) if t.parts != null
+  }
+  http_reasons = {
+    for t in local.polled : t.key => (
+      t.flow_disabled ? "the flow is disabled" :
+      t.disabled ? "the trigger is disabled" : "'interval' is not an ISO-8601 duration"
+    ) if t.flow_disabled || t.disabled || t.parts == null
+  }
+  http_jobs = {
+    for t in local.polled : t.key => {
+      name        = "${var.name_prefix}-${substr(replace(lower("${t.namespace}-${t.flow_id}-${t.id}"), "/[^a-z0-9-]+/", "-"), 0, 80)}-${substr(sha1(t.key), 0, 8)}"
+      namespace   = t.namespace
+      flow_id     = t.flow_id
+      trigger_id  = t.id
+      file        = t.file
+      schedule = (
+        local.http_minutes[t.key] == 1 ? "* * * * *" :
+        local.http_minutes[t.key] < 60 ? "*/${local.http_minutes[t.key]} * * * *" :
+        local.http_minutes[t.key] < 120 ? "0 * * * *" :
+        local.http_minutes[t.key] < 1440 ? "0 */${floor(local.http_minutes[t.key] / 60)} * * *" : "0 0 * * *"
+      )
+      time_zone   = "Etc/UTC"
+      description = "http.Trigger ${t.id} of flow ${t.namespace}.${t.flow_id}, polled every ${local.http_minutes[t.key]} min (${t.file})"
+      payload = jsonencode({
+        type      = "tick"
+        namespace = t.namespace
+        flowId    = t.flow_id
+        triggerId = t.id
+      })
+    } if !contains(keys(local.http_reasons), t.key)
+  }
   shaped = [
     for t in local.decoded : merge(t, {
       time_zone = t.tz == "" ? var.default_time_zone : t.tz
@@ -227,7 +276,7 @@ locals {
     })
   ]
 
-  jobs = merge(local.date_jobs, {
+  jobs = merge(local.date_jobs, local.http_jobs, {
     for t in local.classified : t.key => {
       # Cloud Scheduler job ids allow [a-zA-Z0-9_-]; the hash keeps ids that
       # differ only in punctuation apart.
@@ -250,5 +299,5 @@ locals {
     } if t.reason == ""
   })
 
-  skipped = merge(local.dated_reasons, { for t in local.classified : t.key => t.reason if t.reason != "" })
+  skipped = merge(local.dated_reasons, local.http_reasons, { for t in local.classified : t.key => t.reason if t.reason != "" })
 }

@@ -4,11 +4,11 @@ output "flows" {
 }
 
 output "jobs" {
-  description = "One Cloud Scheduler job per enabled Schedule trigger, keyed \"namespace/flowId/triggerId\": name, schedule (five-field cron), time_zone, payload (the tick message, JSON), description."
+  description = "One Cloud Scheduler job per enabled Schedule trigger and http.Trigger (keyed \"namespace/flowId/triggerId\") and per ScheduleOnDates date to come (keyed \"namespace/flowId/triggerId#index\"): name, schedule (five-field cron), time_zone, payload (the tick message, JSON), description."
   value       = local.jobs
 }
 
 output "skipped" {
-  description = "Schedule triggers that get no Cloud Scheduler job, keyed \"namespace/flowId/triggerId\", with the reason (disabled, withSeconds, unsupported cron)."
+  description = "Triggers (and ScheduleOnDates dates) that get no Cloud Scheduler job, with the reason (disabled, withSeconds, unsupported cron, a date passed, a bad interval)."
   value       = local.skipped
 }

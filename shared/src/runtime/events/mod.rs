@@ -12,6 +12,7 @@
 //! poll has already handled is kept in the state store's records.
 
 pub mod gcs;
+pub mod http;
 pub mod poller;
 pub mod pubsub;
 

@@ -1,5 +1,5 @@
 //! The local event poller of `baton server local`: every enabled
-//! `gcs.Trigger`, `pubsub.Trigger` and `pubsub.RealtimeTrigger` of the
+//! `gcs.Trigger`, `http.Trigger`, `pubsub.Trigger` and `pubsub.RealtimeTrigger` of the
 //! loaded flows is evaluated every `interval` (Kestra's polling; 60 s by
 //! default), one evaluation at a time per trigger, each on its own task.
 //! A `RealtimeTrigger` is pulled continuously (one-second windows). A
@@ -26,6 +26,7 @@ use crate::backend::gcp::pubsub::{MessageStream, PubSubPull};
 use crate::model::Flow;
 use crate::runtime::engine::Engine;
 use crate::triggers::gcs::GcsTrigger;
+use crate::triggers::http::HttpTrigger;
 use crate::triggers::pubsub::PubSubTrigger;
 use crate::triggers::{gcs, pubsub};
 
@@ -36,6 +37,7 @@ const REALTIME_WINDOW: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 enum EventTrigger {
     Gcs(GcsTrigger),
+    Http(HttpTrigger),
     PubSub(PubSubTrigger),
 }
 
@@ -44,6 +46,9 @@ impl EventTrigger {
         if t.disabled {
             return None;
         }
+        if let Some(h) = HttpTrigger::of(t) {
+            return h.ok().map(EventTrigger::Http);
+        }
         match crate::triggers::find(&t.type_)?.type_name {
             gcs::TYPE => GcsTrigger::from_trigger(t).ok().map(EventTrigger::Gcs),
             pubsub::TYPE | pubsub::REALTIME_TYPE => PubSubTrigger::from_trigger(t).ok().map(EventTrigger::PubSub),
@@ -51,9 +56,24 @@ impl EventTrigger {
         }
     }
 
+    /// How long until the next evaluation: an `http.Trigger` is evaluated
+    /// at the start of each slot of its interval (its executions are one
+    /// per slot), the others `interval` after this one.
+    fn until_next(&self) -> Duration {
+        match self {
+            EventTrigger::Http(h) => {
+                let now = chrono::Utc::now();
+                let next = h.slot(now) + h.interval;
+                (next - now).to_std().unwrap_or_default() + Duration::from_millis(5)
+            }
+            other => other.interval(),
+        }
+    }
+
     fn interval(&self) -> Duration {
         match self {
             EventTrigger::Gcs(g) => g.interval,
+            EventTrigger::Http(h) => h.interval.to_std().unwrap_or(Duration::from_secs(60)),
             EventTrigger::PubSub(p) if p.realtime => Duration::ZERO,
             EventTrigger::PubSub(p) => p.interval,
         }
@@ -100,7 +120,7 @@ impl EventPoller {
                 if slot.running.as_ref().is_some_and(|h| !h.is_finished()) || slot.next.is_some_and(|n| n > now) {
                     continue;
                 }
-                slot.next = Some(now + ev.interval());
+                slot.next = Some(now + ev.until_next());
                 slot.last_error = None;
                 let (engine, flow, errors) = (self.engine.clone(), flow.clone(), self.errors.clone());
                 let stream = slot.stream.clone();
@@ -164,6 +184,10 @@ async fn evaluate(
             .map(|f| f.execution_id)
             .into_iter()
             .collect()),
+        EventTrigger::Http(h) => match super::http::evaluate(engine, flow, h, chrono::Utc::now()).await? {
+            super::http::Evaluated::Started(id) => Ok(vec![id]),
+            _ => Ok(Vec::new()),
+        },
         EventTrigger::PubSub(p) => {
             let target = super::pubsub::target(engine, flow, p)?;
             let opened_for = format!("{target:?} {}", p.subscription);

@@ -73,6 +73,23 @@ pub(super) static DOCS: &[TypeDoc] = &[
             PropDoc::new("stopAfter", "Disable the trigger after an execution ends in one of these states."),
             WHEN,
         ]),
+    TypeDoc::new("io.kestra.plugin.core.http.Trigger", "Start an execution when an HTTP response meets a condition.", "")
+        .example("id: http\ntype: io.kestra.plugin.core.http.Trigger\nuri: https://example.com/products/1\nresponseCondition: \"{{ json(response.body).price <= 110 }}\"\ninterval: PT30S\nstopAfter:\n  - SUCCESS\n")
+        .props(&[
+            PropDoc::new("uri", "The URL requested at each evaluation."),
+            PropDoc::new("interval", "How often it is polled (whole minutes on Google Cloud).").default("\"PT60S\""),
+            PropDoc::new("responseCondition", "Starts an execution when truthy; sees response.statusCode, response.body, response.headers.")
+                .default("\"{{ response.statusCode < 400 }}\""),
+            PropDoc::new("method", "The HTTP method.").default("\"GET\""),
+            PropDoc::new("headers", "Request headers, by name."),
+            PropDoc::new("body", "The request body."),
+            PropDoc::new("formData", "Form fields, sent URL-encoded (multipart with that contentType)."),
+            PropDoc::new("contentType", "The request's content type."),
+            PropDoc::new("options", "HTTP options (timeouts, auth, …) as core.http.Request's."),
+            PropDoc::new("encryptBody", "Only false: Baton has no encryption key.").default("false"),
+            PropDoc::new("stopAfter", "Stop polling after an execution ends in one of these states."),
+            WHEN,
+        ]),
     TypeDoc::new("io.kestra.plugin.core.trigger.Flow", "Start an execution when other flows' executions end.", "")
         .example("id: after_upstream\ntype: io.kestra.plugin.core.trigger.Flow\nstates: [SUCCESS]\npreconditions:\n  id: upstream\n  flows:\n    - namespace: company.team\n      flowId: extract\n      states: [SUCCESS]\n")
         .props(&[

@@ -1,0 +1,184 @@
+//! `http.Trigger` evaluations, the same way on both runtimes:
+//! `baton server local` polls every `interval` (`super::poller`); on Google
+//! Cloud a Cloud Scheduler job sends the scheduler function a tick for the
+//! trigger (at most once a minute) and it evaluates once.
+//!
+//! An evaluation decides from the trigger's stored state
+//! (`TriggerStore`, the same record as a Schedule's): a trigger stopped by
+//! `stopAfter` stays stopped until its flow changes; a slot of `interval`
+//! already evaluated is not evaluated again (a duplicate message sends no
+//! second request); otherwise the request is sent (failed statuses
+//! allowed), `responseCondition` rendered with `response`, and when it holds
+//! the execution of this slot is created — its id derives from the slot, so
+//! two evaluations that race still create one.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use super::{EventError, launch_event};
+use crate::backend::LogEntry;
+use crate::backend::schedule::{Stopped, TriggerKey, TriggerState};
+use crate::model::Flow;
+use crate::plugins::context::{LogSink, Services};
+use crate::plugins::{RunContext, TaskError};
+use crate::runtime::engine::Engine;
+use crate::runtime::scheduler::source_hash;
+use crate::triggers::http::{HttpTrigger, TYPE, execution_id};
+
+/// What one evaluation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evaluated {
+    /// An execution was created.
+    Started(String),
+    /// The request was sent and `responseCondition` (or `when`) was false.
+    ConditionFalse,
+    /// Nothing was sent: this slot was evaluated already, or the trigger is stopped.
+    Skipped(&'static str),
+}
+
+/// The request's log lines go to the server's log (there is no execution yet).
+struct TraceSink;
+
+impl LogSink for TraceSink {
+    fn emit(&self, e: LogEntry) {
+        tracing::debug!(flow_id = %e.flow_id, level = %e.level, "http.Trigger: {}", e.message);
+    }
+}
+
+/// Evaluates `trig` of `flow` at `now`.
+pub async fn evaluate(
+    engine: &Arc<Engine>,
+    flow: &Flow,
+    trig: &HttpTrigger,
+    now: DateTime<Utc>,
+) -> Result<Evaluated, EventError> {
+    let store = engine
+        .trigger_store
+        .get()
+        .ok_or_else(|| EventError::config(flow, &trig.id, "this runtime keeps no trigger state"))?
+        .clone();
+    let key = TriggerKey { namespace: flow.namespace.clone(), flow_id: flow.id.clone(), trigger_id: trig.id.clone() };
+    let mut state = store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState::fresh(key.clone(), now));
+    let flow_hash = source_hash(&flow.source);
+    if let Some(stopped) = &state.stopped {
+        if stopped.flow_hash == flow_hash {
+            return Ok(Evaluated::Skipped("stopped by stopAfter"));
+        }
+        state.stopped = None;
+        state.last_execution_id = None;
+    }
+    if let Some(reason) = stop_reason(engine, trig, &state).await? {
+        tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trig.id, %reason,
+            "http.Trigger stopped (stopAfter); it runs again when the flow changes");
+        state.stopped = Some(Stopped { reason, flow_hash });
+        state.updated = now;
+        store.save_trigger_state(&state).await?;
+        return Ok(Evaluated::Skipped("stopped by stopAfter"));
+    }
+    let slot = trig.slot(now);
+    if state.last_tick.is_some_and(|t| t >= slot) {
+        return Ok(Evaluated::Skipped("this interval was evaluated already"));
+    }
+    let id = execution_id(flow, &trig.id, slot);
+    let outcome = if engine.state.load_execution(&id).await?.is_some() {
+        // a racing evaluation of this slot started it: it is still the trigger's last
+        state.last_execution_id = Some(id.clone());
+        Evaluated::Skipped("this interval was evaluated already")
+    } else {
+        let output = request(engine, flow, trig, &id).await?;
+        if !condition_holds(engine, flow, trig, &output)? {
+            Evaluated::ConditionFalse
+        } else if launch_event(engine, flow, &trig.id, TYPE, &id, output).await? {
+            state.last_execution_id = Some(id.clone());
+            Evaluated::Started(id)
+        } else if engine.state.load_execution(&id).await?.is_some() {
+            state.last_execution_id = Some(id.clone());
+            Evaluated::Skipped("this interval was evaluated already")
+        } else {
+            // `when` was false
+            Evaluated::ConditionFalse
+        }
+    };
+    state.last_tick = Some(slot);
+    state.next_tick = Some(slot + trig.interval);
+    state.updated = now;
+    store.save_trigger_state(&state).await?;
+    Ok(outcome)
+}
+
+/// `stopAfter`: the last execution of the trigger ended in one of its states.
+async fn stop_reason(engine: &Engine, trig: &HttpTrigger, state: &TriggerState) -> Result<Option<String>, EventError> {
+    if trig.stop_after.is_empty() {
+        return Ok(None);
+    }
+    let Some(id) = &state.last_execution_id else { return Ok(None) };
+    let Some(e) = engine.state.load_execution(id).await? else { return Ok(None) };
+    let s = e.state.current;
+    Ok((s.is_terminal() && trig.stop_after.contains(&s)).then(|| format!("execution {id} ended {s}")))
+}
+
+/// Sends the request as `core.http.Request` with failed statuses allowed;
+/// its outputs (`uri`, `code`, `headers`, `body`).
+async fn request(
+    engine: &Arc<Engine>,
+    flow: &Flow,
+    trig: &HttpTrigger,
+    id: &str,
+) -> Result<Map<String, Value>, EventError> {
+    let fail = |e: TaskError| EventError::config(flow, &trig.id, e.to_string());
+    let cx = RunContext::new(
+        id.to_string(),
+        format!("{id}-trigger"),
+        1,
+        flow.namespace.clone(),
+        flow.id.clone(),
+        trig.id.clone(),
+        TYPE.to_string(),
+        json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "envs": engine.envs}),
+        trig.request.clone(),
+        Services {
+            renderer: engine.renderer.clone(),
+            kv: engine.kv.clone(),
+            storage: engine.storage.clone(),
+            logs: Arc::new(TraceSink),
+            http: engine.http.clone(),
+            progress: None,
+            work_root: engine.work_root.clone(),
+            config: engine.plugins.clone(),
+            flows: None,
+            executions: None,
+        },
+        engine.host.clone(),
+    );
+    let rendered = cx.render_value(&Value::Object(trig.request.clone())).map_err(fail)?;
+    let mut props = rendered.as_object().cloned().unwrap_or_default();
+    props.insert("allowFailed".into(), Value::Bool(true));
+    let task = (crate::plugins::core::request::DEF.build)(&props).map_err(fail)?;
+    let out = task.run(&cx).await.map_err(fail)?;
+    match cx.mask_value(Value::Object(out.outputs)) {
+        Value::Object(m) => Ok(m),
+        _ => Ok(Map::new()),
+    }
+}
+
+/// `responseCondition` rendered with `response.statusCode`, `.body`, `.headers`.
+fn condition_holds(
+    engine: &Engine,
+    flow: &Flow,
+    trig: &HttpTrigger,
+    output: &Map<String, Value>,
+) -> Result<bool, EventError> {
+    let response = json!({
+        "statusCode": output.get("code").cloned().unwrap_or(Value::Null),
+        "body": output.get("body").cloned().unwrap_or(Value::Null),
+        "headers": output.get("headers").cloned().unwrap_or(Value::Null),
+    });
+    let ctx = json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "response": response});
+    let rendered = engine
+        .renderer
+        .render_str(&trig.response_condition, &ctx, engine.host.as_ref())
+        .map_err(|e| EventError::config(flow, &trig.id, format!("responseCondition: {e}")))?;
+    Ok(crate::plugins::core::items::is_truthy(&rendered))
+}

@@ -1,0 +1,228 @@
+//! `io.kestra.plugin.core.http.Trigger` (alias `io.kestra.plugin.fs.http.Trigger`):
+//! every `interval` (PT60S by default) it sends the request its properties
+//! describe — the same properties as `core.http.Request`, failed statuses
+//! allowed — renders `responseCondition` (default
+//! `{{ response.statusCode < 400 }}`) with `response.statusCode`,
+//! `response.body` and `response.headers`, and when it is truthy (Kestra's
+//! truth: not blank, `false`, `0` or `-0`) starts an execution whose
+//! `trigger` holds the request's outputs (`uri`, `code`, `headers`, `body`).
+//! `stopAfter` disables it once an execution it started ends in one of the
+//! listed states, as Kestra's examples use it ("until the price is met").
+//!
+//! This module is the pure part: properties, checks, the parsed trigger and
+//! the execution id of an evaluation slot (`runtime::events::http` acts).
+//! One execution per (trigger, slot of `interval`): two evaluations of one
+//! slot — a duplicate Cloud Scheduler message, two servers — start one.
+//!
+//! `encryptBody: true` is refused: it needs Kestra's encryption key, which
+//! Baton has no equivalent of. `conditions` are refused (Kestra tests them
+//! after `responseCondition`; write them into `responseCondition` or `when`).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Map, Value};
+
+use super::{TriggerDef, TriggerProblem, prop};
+use crate::model::{Flow, StateType, Trigger};
+use crate::plugins::{PropKind, PropSpec};
+
+pub const TYPE: &str = "io.kestra.plugin.core.http.Trigger";
+/// Kestra's default `responseCondition`.
+pub const DEFAULT_CONDITION: &str = "{{ response.statusCode < 400 }}";
+/// Kestra's default `interval`.
+pub const DEFAULT_INTERVAL: TimeDelta = TimeDelta::seconds(60);
+/// The shortest `interval` Baton polls at.
+pub const MIN_INTERVAL: TimeDelta = TimeDelta::seconds(1);
+
+/// The methods Kestra's `HttpMethod` names.
+const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"];
+
+/// The properties passed on to the request (those of `core.http.Request`).
+const REQUEST_PROPS: &[&str] = &["uri", "method", "headers", "body", "formData", "contentType", "options"];
+
+pub static DEF: TriggerDef = TriggerDef {
+    type_name: TYPE,
+    aliases: &["io.kestra.plugin.fs.http.Trigger"],
+    description: "Polls an HTTP endpoint every `interval` and starts an execution when `responseCondition` holds \
+                  on the response (trigger.code, trigger.headers, trigger.body). On Google Cloud it is polled by a \
+                  Cloud Scheduler job, at most once a minute.",
+    props: &[
+        PropSpec::required("uri", PropKind::String),
+        PropSpec::optional("interval", PropKind::Duration),
+        PropSpec::optional("responseCondition", PropKind::String),
+        PropSpec::optional("method", PropKind::String),
+        PropSpec::optional("headers", PropKind::Map),
+        PropSpec::optional("body", PropKind::Any),
+        PropSpec::optional("formData", PropKind::Map),
+        PropSpec::optional("contentType", PropKind::String),
+        PropSpec::optional("options", PropKind::Map),
+        PropSpec::optional("encryptBody", PropKind::Boolean),
+        PropSpec::optional("stopAfter", PropKind::List),
+        super::WHEN,
+    ],
+    check,
+    condition_use: crate::conditions::ConditionUse::None,
+};
+
+/// An `http.Trigger` of a flow, read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpTrigger {
+    pub id: String,
+    pub interval: TimeDelta,
+    pub response_condition: String,
+    /// The request's properties, unrendered (rendered at each evaluation).
+    pub request: Map<String, Value>,
+    pub stop_after: Vec<StateType>,
+}
+
+impl HttpTrigger {
+    /// Reads an `http.Trigger`; `None` for another type or a disabled trigger.
+    pub fn of(t: &Trigger) -> Option<Result<HttpTrigger, String>> {
+        if t.disabled || (t.type_ != TYPE && !DEF.aliases.contains(&t.type_.as_str())) {
+            return None;
+        }
+        Some(Self::read(t))
+    }
+
+    fn read(t: &Trigger) -> Result<HttpTrigger, String> {
+        let interval = match prop(t, "interval") {
+            None => DEFAULT_INTERVAL,
+            Some(Value::String(s)) => crate::model::duration::parse_iso(s).map_err(|e| format!("interval: {e}"))?,
+            Some(other) => return Err(format!("interval: expected an ISO-8601 duration, got {other}")),
+        };
+        if interval < MIN_INTERVAL {
+            return Err(format!("interval: at least PT1S, got {}", crate::model::duration::format_iso(interval)));
+        }
+        let response_condition = match prop(t, "responseCondition") {
+            None => DEFAULT_CONDITION.to_string(),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Bool(b)) => b.to_string(),
+            Some(other) => return Err(format!("responseCondition: expected a template, got {other}")),
+        };
+        let stop_after = match prop(t, "stopAfter") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().and_then(StateType::parse).ok_or_else(|| format!("stopAfter: {v} is not a state")))
+                .collect::<Result<_, _>>()?,
+            Some(other) => return Err(format!("stopAfter: expected a list of states, got {other}")),
+        };
+        let request = t
+            .props
+            .iter()
+            .filter(|(k, v)| REQUEST_PROPS.contains(&k.as_str()) && !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(HttpTrigger { id: t.id.clone(), interval, response_condition, request, stop_after })
+    }
+
+    /// The start of the evaluation slot `now` falls in (slots of `interval` from the epoch).
+    pub fn slot(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let step = self.interval.num_milliseconds().max(1);
+        let ms = now.timestamp_millis();
+        DateTime::from_timestamp_millis(ms - ms.rem_euclid(step)).unwrap_or(now)
+    }
+}
+
+/// The id of the execution an evaluation in `slot` starts.
+pub fn execution_id(flow: &Flow, trigger_id: &str, slot: DateTime<Utc>) -> String {
+    crate::model::ids::derived_id(&format!(
+        "http.Trigger\n{}\n{}\n{trigger_id}\n{}",
+        flow.namespace,
+        flow.id,
+        slot.timestamp_millis()
+    ))
+}
+
+fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
+    let mut out = Vec::new();
+    if prop(trig, "uri").is_none() {
+        out.push(TriggerProblem::at("", format!("trigger '{}': an http.Trigger needs 'uri'", trig.id)));
+    }
+    if prop(trig, "encryptBody").is_some_and(|v| v == &Value::Bool(true) || v.as_str() == Some("true")) {
+        out.push(TriggerProblem::at(
+            "encryptBody",
+            format!(
+                "trigger '{}': encryptBody: true needs Kestra's encryption key, which Baton does not have; \
+                 leave it false (the body is then trigger.body) and keep secrets out of the response",
+                trig.id
+            ),
+        ));
+    }
+    if let Some(Value::String(m)) = prop(trig, "method")
+        && !crate::template::is_template(m)
+        && !METHODS.contains(&m.trim().to_ascii_uppercase().as_str())
+    {
+        out.push(TriggerProblem::at("method", format!("trigger '{}': unknown HTTP method '{m}'", trig.id)));
+    }
+    if let Err(e) = HttpTrigger::read(trig) {
+        let path = e.split(':').next().unwrap_or("").to_string();
+        if path != "interval"
+            || !prop(trig, "interval").and_then(Value::as_str).is_some_and(crate::template::is_template)
+        {
+            out.push(TriggerProblem::at(path, format!("trigger '{}': {e}", trig.id)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn trigger(props: Value) -> Trigger {
+        let props = props.as_object().cloned().unwrap_or_default();
+        Trigger {
+            id: "http".into(),
+            type_: props.get("type").and_then(Value::as_str).unwrap_or(TYPE).to_string(),
+            disabled: false,
+            props,
+            path: "triggers[0]".into(),
+        }
+    }
+
+    #[test]
+    fn reads_defaults_and_request_properties() {
+        let t = HttpTrigger::of(&trigger(json!({"uri": "http://x/{{ flow.id }}", "method": "POST", "body": "b"})))
+            .expect("an http trigger")
+            .expect("valid");
+        assert_eq!(t.interval, TimeDelta::seconds(60));
+        assert_eq!(t.response_condition, DEFAULT_CONDITION);
+        assert_eq!(t.request.keys().collect::<Vec<_>>(), ["uri", "method", "body"]);
+        let legacy = trigger(json!({"type": "io.kestra.plugin.fs.http.Trigger", "uri": "u", "interval": "PT10S",
+            "responseCondition": "{{ response.statusCode == 200 }}", "stopAfter": ["SUCCESS"]}));
+        let t = HttpTrigger::of(&legacy).expect("alias").expect("valid");
+        assert_eq!(t.interval, TimeDelta::seconds(10));
+        assert_eq!(t.stop_after, [StateType::Success]);
+        assert!(HttpTrigger::of(&trigger(json!({"type": "io.kestra.plugin.core.trigger.Schedule"}))).is_none());
+    }
+
+    #[test]
+    fn slots_split_time_by_interval_and_ids_follow_them() {
+        let t = HttpTrigger::of(&trigger(json!({"uri": "u", "interval": "PT10S"}))).expect("t").expect("valid");
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).expect("date").with_timezone(&Utc);
+        assert_eq!(t.slot(at("2025-01-01T10:00:07.5Z")), at("2025-01-01T10:00:00Z"));
+        assert_eq!(t.slot(at("2025-01-01T10:00:10Z")), at("2025-01-01T10:00:10Z"));
+        let flow = crate::triggers::gcs::tests::flow();
+        let a = execution_id(&flow, "http", at("2025-01-01T10:00:00Z"));
+        assert_eq!(a, execution_id(&flow, "http", at("2025-01-01T10:00:00Z")));
+        assert_ne!(a, execution_id(&flow, "http", at("2025-01-01T10:00:10Z")));
+        assert_ne!(a, execution_id(&flow, "other", at("2025-01-01T10:00:00Z")));
+    }
+
+    #[test]
+    fn checks_name_the_property() {
+        let flow = crate::triggers::gcs::tests::flow();
+        let problems = |p: Value| -> Vec<String> {
+            check(&trigger(p), &flow).into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
+        };
+        assert!(problems(json!({"uri": "u"})).is_empty());
+        assert!(problems(json!({})).iter().any(|p| p.contains("needs 'uri'")));
+        assert!(problems(json!({"uri": "u", "encryptBody": true})).iter().any(|p| p.starts_with("encryptBody: ")));
+        assert!(problems(json!({"uri": "u", "encryptBody": false})).is_empty());
+        assert!(problems(json!({"uri": "u", "interval": "PT0.5S"})).iter().any(|p| p.starts_with("interval: ")));
+        assert!(problems(json!({"uri": "u", "method": "FETCH"})).iter().any(|p| p.starts_with("method: ")));
+        assert!(problems(json!({"uri": "u", "stopAfter": ["DONE"]})).iter().any(|p| p.starts_with("stopAfter: ")));
+    }
+}

@@ -1,6 +1,5 @@
-# One Cloud Scheduler job per enabled Schedule trigger of the deployed flows,
-# per http.Trigger (at its interval, in whole minutes) and per ScheduleOnDates
-# date still to come (modules/schedules reads them from the flow files). Each tick publishes
+# One Cloud Scheduler job per enabled Schedule trigger and http.Trigger of the deployed
+# flows, and per ScheduleOnDates date to come (modules/schedules reads the flow files). Each tick publishes
 # {"type":"tick","namespace":…,"flowId":…,"triggerId":…} on baton-scheduler;
 # the scheduler function creates the tick's execution once (the tick's
 # date is its idempotency key), so a duplicate delivery changes nothing.

@@ -229,11 +229,11 @@ locals {
   }
   http_jobs = {
     for t in local.polled : t.key => {
-      name        = "${var.name_prefix}-${substr(replace(lower("${t.namespace}-${t.flow_id}-${t.id}"), "/[^a-z0-9-]+/", "-"), 0, 80)}-${substr(sha1(t.key), 0, 8)}"
-      namespace   = t.namespace
-      flow_id     = t.flow_id
-      trigger_id  = t.id
-      file        = t.file
+      name       = "${var.name_prefix}-${substr(replace(lower("${t.namespace}-${t.flow_id}-${t.id}"), "/[^a-z0-9-]+/", "-"), 0, 80)}-${substr(sha1(t.key), 0, 8)}"
+      namespace  = t.namespace
+      flow_id    = t.flow_id
+      trigger_id = t.id
+      file       = t.file
       schedule = (
         local.http_minutes[t.key] == 1 ? "* * * * *" :
         local.http_minutes[t.key] < 60 ? "*/${local.http_minutes[t.key]} * * * *" :

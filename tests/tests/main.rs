@@ -51,6 +51,7 @@ mod migrate_beside;
 mod namespace_tasks;
 mod nsfiles;
 mod postgres;
+mod purge_flows;
 mod purge_storage;
 mod schedule;
 mod schedule_conditions;

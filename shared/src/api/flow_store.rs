@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::host::ApiHost;
 use crate::model::Flow;
@@ -29,7 +30,8 @@ pub struct HostFlowStore {
 }
 
 fn in_scope(namespace: &str, target: &str, children: bool) -> bool {
-    namespace == target || (children && super::query::in_namespace(namespace, target))
+    // every namespace is a child of the empty one
+    namespace == target || (children && (target.is_empty() || super::query::in_namespace(namespace, target)))
 }
 
 impl HostFlowStore {
@@ -75,6 +77,20 @@ impl FlowStore for HostFlowStore {
 
     async fn delete(&self, namespace: &str, id: &str) -> Result<bool, String> {
         self.host.delete_flow(namespace, id).await.map_err(|e| e.message)
+    }
+
+    async fn revisions(&self, namespace: &str, id: &str) -> Result<Vec<(u32, Option<DateTime<Utc>>)>, String> {
+        let list = self
+            .engine
+            .state
+            .list_flow_revisions(namespace, id, super::flow_revisions::MAX_REVISIONS)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(list.into_iter().map(|r| (r.revision, r.created)).collect())
+    }
+
+    async fn delete_revisions(&self, namespace: &str, id: &str, revisions: &[u32]) -> Result<usize, String> {
+        self.engine.state.delete_flow_revisions(namespace, id, revisions).await.map_err(|e| e.to_string())
     }
 }
 

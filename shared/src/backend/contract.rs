@@ -258,6 +258,19 @@ async fn flows_contract(store: &dyn StateStore, ns: &str) {
     let newest = store.list_flow_revisions(ns, "f", 2).await.expect("list_flow_revisions");
     assert_eq!(newest.iter().map(|r| r.revision).collect::<Vec<_>>(), [2, 3], "the newest `limit`, oldest first");
     assert!(store.list_flow_revisions(ns, "missing", 10).await.expect("list_flow_revisions").is_empty());
+    // old revisions deleted, never the latest; a missing one counts nothing
+    assert_eq!(store.delete_flow_revisions(ns, "f", &[1, 3, 7]).await.expect("delete_flow_revisions"), 1);
+    let left: Vec<u32> = store
+        .list_flow_revisions(ns, "f", 100)
+        .await
+        .expect("list_flow_revisions")
+        .iter()
+        .map(|r| r.revision)
+        .collect();
+    assert_eq!(left, [2, 3]);
+    assert_eq!(store.load_flow(ns, "f", None).await.expect("load_flow"), Some((3, v1.to_string())));
+    assert_eq!(store.save_flow(ns, "f", v2).await.expect("save_flow"), 4, "numbering goes on after a purge");
+    assert_eq!(store.delete_flow_revisions(ns, "missing", &[1]).await.expect("delete_flow_revisions"), 0);
 }
 
 /// Typed values, overwrite rules, TTL expiry (deleted on read), listing and

@@ -170,6 +170,9 @@ pub trait StateStore: Send + Sync {
     /// recorded), oldest first, as Kestra's revisions listing orders them;
     /// empty for an unknown flow.
     async fn list_flow_revisions(&self, namespace: &str, id: &str, limit: usize) -> Result<Vec<FlowRevision>>;
+    /// Deletes these revisions of a flow, never its latest (what
+    /// `load_flow(None)` reads); returns how many it deleted.
+    async fn delete_flow_revisions(&self, namespace: &str, id: &str, revisions: &[u32]) -> Result<usize>;
 
     /// Where this store keeps task metrics (the same database).
     fn metrics(&self) -> &dyn metrics::MetricStore;

@@ -326,6 +326,9 @@ where
     ) -> backend::Result<Vec<backend::FlowRevision>> {
         self.inner.list_flow_revisions(namespace, id, limit).await
     }
+    async fn delete_flow_revisions(&self, namespace: &str, id: &str, revisions: &[u32]) -> backend::Result<usize> {
+        self.inner.delete_flow_revisions(namespace, id, revisions).await
+    }
     fn metrics(&self) -> &dyn backend::metrics::MetricStore {
         self.inner.metrics()
     }

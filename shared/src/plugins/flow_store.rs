@@ -6,6 +6,7 @@
 //! `baton run` has none, and a task needing one fails saying so.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 /// A flow in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,4 +28,8 @@ pub trait FlowStore: Send + Sync {
     async fn save(&self, file: &str, source: &str) -> Result<StoredFlow, String>;
     /// Removes a flow; false when there was none.
     async fn delete(&self, namespace: &str, id: &str) -> Result<bool, String>;
+    /// A flow's stored revisions (number, when recorded), oldest first.
+    async fn revisions(&self, namespace: &str, id: &str) -> Result<Vec<(u32, Option<DateTime<Utc>>)>, String>;
+    /// Deletes these revisions of a flow, never its latest; how many went.
+    async fn delete_revisions(&self, namespace: &str, id: &str, revisions: &[u32]) -> Result<usize, String>;
 }

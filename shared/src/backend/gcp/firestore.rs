@@ -469,6 +469,9 @@ impl StateStore for FirestoreStore {
     ) -> Result<Vec<crate::backend::FlowRevision>> {
         self.list_flow_revisions_impl(namespace, id, limit).await
     }
+    async fn delete_flow_revisions(&self, namespace: &str, id: &str, revisions: &[u32]) -> Result<usize> {
+        self.delete_flow_revisions_impl(namespace, id, revisions).await
+    }
     fn metrics(&self) -> &dyn crate::backend::metrics::MetricStore {
         self
     }

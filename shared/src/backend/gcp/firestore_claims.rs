@@ -250,6 +250,34 @@ impl FirestoreStore {
         Ok(Some((rev, get_str(&doc, "source", "load flow")?.to_string())))
     }
 
+    pub(super) async fn delete_flow_revisions_impl(
+        &self,
+        namespace: &str,
+        id: &str,
+        revisions: &[u32],
+    ) -> Result<usize> {
+        let path = flow_path(namespace, id);
+        let Some(head) = self.fs.get("delete flow revisions", &path).await? else { return Ok(0) };
+        let latest = u32::try_from(get_int(&head, "revision", "delete flow revisions")?).unwrap_or(u32::MAX);
+        let mut deleted = 0;
+        // a commit holds at most 500 writes
+        let wanted: Vec<u32> = revisions.iter().copied().filter(|r| *r != latest).collect();
+        for chunk in wanted.chunks(400) {
+            let mut writes = Vec::with_capacity(chunk.len());
+            for r in chunk {
+                let rev = format!("{path}/{REVISIONS}/{r}");
+                if self.fs.get("delete flow revisions", &rev).await?.is_some() {
+                    writes.push(crate::backend::gcp::fs_client::delete(self.fs.name(&rev)));
+                    deleted += 1;
+                }
+            }
+            if !writes.is_empty() {
+                self.fs.commit("delete flow revisions", writes).await?;
+            }
+        }
+        Ok(deleted)
+    }
+
     pub(super) async fn list_flow_revisions_impl(
         &self,
         namespace: &str,

@@ -455,6 +455,9 @@ impl StateStore for SqliteStore {
     ) -> Result<Vec<crate::backend::FlowRevision>> {
         self.list_flow_revisions_sync(namespace, id, limit)
     }
+    async fn delete_flow_revisions(&self, namespace: &str, id: &str, revisions: &[u32]) -> Result<usize> {
+        self.delete_flow_revisions_sync(namespace, id, revisions)
+    }
     fn metrics(&self) -> &dyn crate::backend::metrics::MetricStore {
         self
     }

@@ -159,6 +159,26 @@ impl SqliteStore {
         .map_err(db("load_flow"))
     }
 
+    pub(super) fn delete_flow_revisions_sync(&self, namespace: &str, id: &str, revisions: &[u32]) -> Result<usize> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("delete_flow_revisions (begin)"))?;
+        let latest: Option<u32> = tx
+            .prepare_cached("SELECT MAX(revision) FROM flows WHERE namespace = ?1 AND id = ?2")
+            .and_then(|mut s| s.query_row([namespace, id], |r| r.get(0)))
+            .map_err(db("delete_flow_revisions (latest)"))?;
+        let mut deleted = 0;
+        for r in revisions.iter().filter(|r| Some(**r) != latest) {
+            deleted += tx
+                .prepare_cached("DELETE FROM flows WHERE namespace = ?1 AND id = ?2 AND revision = ?3")
+                .and_then(|mut s| s.execute(params![namespace, id, r]))
+                .map_err(db("delete_flow_revisions"))?;
+        }
+        tx.commit().map_err(db("delete_flow_revisions (commit)"))?;
+        Ok(deleted)
+    }
+
     pub(super) fn list_flow_revisions_sync(
         &self,
         namespace: &str,

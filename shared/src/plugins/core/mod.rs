@@ -23,6 +23,7 @@ pub mod log;
 pub mod namespace;
 pub mod output;
 pub mod publish;
+pub mod purge_flows;
 pub mod purge_kv;
 pub mod purge_storage;
 pub mod request;
@@ -61,6 +62,7 @@ pub fn register(r: &mut Registry) {
         kv::GET,
         kv::DELETE,
         purge_kv::DEF,
+        purge_flows::DEF,
         items::DEDUPLICATE,
         items::FILTER,
         reverse::GET_KEYS,

@@ -36,6 +36,18 @@ pub(super) static DOCS: &[TypeDoc] = &[
             .default("\"FAIL\""),
     ]),
     TypeDoc::new(
+        "io.kestra.plugin.core.flow.PurgeFlows",
+        "Delete old revisions of flows.",
+        "Deletes old revisions of one flow (`namespace` and `flowId`), of a namespace and its children (`namespace`) or of every flow, per `behavior`: `keepAmount` keeps the newest N, `before` deletes those recorded at or before an instant; the latest revision is always kept. Needs a server's flow store. Output `size`: the revisions deleted.",
+    )
+    .example("id: purge_flows\ntype: io.kestra.plugin.core.flow.PurgeFlows\nnamespace: company\nbehavior:\n  keepAmount: 2\n")
+    .outputs(&[OutDoc::new("size", PropKind::Integer, "The number of revisions deleted.")])
+    .props(&[
+        PropDoc::new("namespace", "The namespace (and its children), or the flow's namespace with flowId."),
+        PropDoc::new("flowId", "One flow of `namespace`."),
+        PropDoc::new("behavior", "{keepAmount: N} or {before: instant}; neither deletes every old revision.").default("{keepAmount: 1}"),
+    ]),
+    TypeDoc::new(
         "io.kestra.plugin.core.kv.PurgeKV",
         "Delete keys of the KV store across namespaces.",
         "Deletes the expired keys (or every key with expiredOnly false) of the chosen namespaces, optionally only keys matching `keyPattern`.",

@@ -83,7 +83,7 @@ fn behavior(v: Option<Value>) -> Result<Behavior, TaskError> {
 pub fn to_purge(revisions: &[(u32, Option<DateTime<Utc>>)], b: Behavior) -> Vec<u32> {
     let Some(latest) = revisions.iter().map(|r| r.0).max() else { return Vec::new() };
     let mut newest_first: Vec<&(u32, Option<DateTime<Utc>>)> = revisions.iter().collect();
-    newest_first.sort_by(|a, b| b.0.cmp(&a.0));
+    newest_first.sort_by_key(|r| std::cmp::Reverse(r.0));
     let old = newest_first.into_iter().filter(|r| r.0 != latest);
     match b {
         Behavior::Keep(n) => {

@@ -51,6 +51,7 @@ mod namespace_tasks;
 mod nsfiles;
 mod postgres;
 mod purge_storage;
+mod purge_tasks;
 mod schedule;
 mod schedule_conditions;
 mod schedule_on_dates;

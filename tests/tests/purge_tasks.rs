@@ -159,7 +159,8 @@ async fn purge_metrics_and_refusals() {
     assert_eq!(e.state.current, StateType::Failed);
     let text = lines(&h, &e.id).await.into_iter().map(|l| l.message).collect::<Vec<_>>().join("\n");
     assert!(text.contains("'namespace' is required when 'flowId' is set"), "{text}");
-    let task = task.replace("log.PurgeLogs", "metric.PurgeMetrics").replace("flowId: worker", "namespace: company.team");
+    let task =
+        task.replace("log.PurgeLogs", "metric.PurgeMetrics").replace("flowId: worker", "namespace: company.team");
     let e = h.run(&purge_flow("system", &task), json!({"end": "soon"})).await;
     assert_eq!(e.state.current, StateType::Failed);
     let text = lines(&h, &e.id).await.into_iter().map(|l| l.message).collect::<Vec<_>>().join("\n");

@@ -124,10 +124,8 @@ impl FirestoreStore {
     pub(super) async fn ended_executions_impl(&self, q: &EndedExecutions) -> Result<Vec<ExecutionSummary>> {
         const WHAT: &str = "list ended executions";
         let filters = window("endDate", None, Some(q.end));
-        let mut cursor = q
-            .after
-            .as_ref()
-            .map(|(at, id)| vec![time(Some(*at)), reference(&self.fs.name(&execution_path(id)))]);
+        let mut cursor =
+            q.after.as_ref().map(|(at, id)| vec![time(Some(*at)), reference(&self.fs.name(&execution_path(id)))]);
         let mut out = Vec::new();
         loop {
             let query = page(EXECUTIONS, false, filters.clone(), Some("endDate"), cursor.take());

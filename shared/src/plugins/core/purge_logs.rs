@@ -100,7 +100,8 @@ impl RunnableTask for PurgeLogs {
         let neither = !self.execution_logs && !self.non_execution_logs;
         let mut counts = [0usize; 2];
         let mut more = false;
-        for (i, wanted) in [self.execution_logs || neither, self.non_execution_logs || neither].into_iter().enumerate() {
+        for (i, wanted) in [self.execution_logs || neither, self.non_execution_logs || neither].into_iter().enumerate()
+        {
             let room = MAX_LINES - counts.iter().sum::<usize>();
             if !wanted || room == 0 {
                 more |= wanted;
@@ -196,7 +197,10 @@ mod tests {
         assert_eq!(out.outputs["count"], json!(1), "e1's INFO only: ERROR kept, DEBUG later, trigger line kept");
         let raw = json!({"namespace": "company", "endDate": "2026-01-05T00:00:00Z", "logLevels": "[\"INFO\"]"});
         let out = env.run(&DEF, raw).await.unwrap();
-        assert_eq!((out.outputs["executionLogsCount"].clone(), out.outputs["nonExecutionLogsCount"].clone()), (json!(0), json!(1)));
+        assert_eq!(
+            (out.outputs["executionLogsCount"].clone(), out.outputs["nonExecutionLogsCount"].clone()),
+            (json!(0), json!(1))
+        );
         assert_eq!(env.state().logs("e1").await.unwrap().len(), 2);
         assert_eq!(env.state().logs("e2").await.unwrap().len(), 1, "a child namespace is not purged");
     }

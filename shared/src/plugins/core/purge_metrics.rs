@@ -107,7 +107,8 @@ mod tests {
     #[tokio::test]
     async fn purges_a_flows_metrics_in_the_window() {
         let env = Env::with_state_store();
-        let ms = [metric("a", "f", 1), metric("a", "f", 3), metric("a", "g", 3), metric("a.b", "f", 3), metric("a", "f", 9)];
+        let ms =
+            [metric("a", "f", 1), metric("a", "f", 3), metric("a", "g", 3), metric("a.b", "f", 3), metric("a", "f", 9)];
         env.state().metrics().save_metrics("tr", 1, &ms).await.unwrap();
         let raw = json!({"namespace": "a", "flowId": "f", "startDate": "2026-01-02T00:00:00Z",
                          "endDate": "2026-01-05T00:00:00Z"});

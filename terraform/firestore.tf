@@ -63,6 +63,27 @@ resource "google_firestore_field" "unindexed" {
   index_config {}
 }
 
+# Single-field indexes a collection-group query needs (COLLECTION_GROUP_FIELDS
+# in shared/src/backend/gcp/mod.rs): the purge of log lines across
+# executions (PurgeLogs) reads the `logs` collection group by `timestamp`.
+resource "google_firestore_field" "logs_timestamp" {
+  project    = var.project_id
+  database   = google_firestore_database.baton.name
+  collection = "logs"
+  field      = "timestamp"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION"
+    }
+  }
+}
+
 # The composite indexes the execution listings need (REQUIRED_INDEXES in
 # shared/src/backend/gcp/firestore.rs): equality on namespace, flowId or
 # state, newest first; array-contains on labels (one label per query),

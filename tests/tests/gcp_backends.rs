@@ -55,6 +55,12 @@ async fn firestore_passes_the_trigger_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firestore_passes_the_purge_contract() {
+    let b = gcp_backends("purge").await;
+    shared::backend::purge_contract::purge_contract(b.state.as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firestore_passes_the_metric_store_contract() {
     let b = gcp_backends("metrics").await;
     shared::backend::metrics_contract::metric_store_contract(b.state.metrics()).await;

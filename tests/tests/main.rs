@@ -53,6 +53,7 @@ mod nsfiles;
 mod postgres;
 mod purge_flows;
 mod purge_storage;
+mod purge_tasks;
 mod schedule;
 mod schedule_conditions;
 mod schedule_on_dates;

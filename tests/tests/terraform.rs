@@ -828,6 +828,21 @@ fn firestore_indexes_and_ttl_match_the_store() {
     let resources = file["resource"].as_array().expect("resources");
     let index = resources.iter().find_map(|r| r.get("google_firestore_index")).expect("google_firestore_index");
     assert_eq!(index["index"]["for_each"], json!("${local.firestore_indexes}"));
+    // the collection-group single-field indexes (the purge of logs)
+    let fields: Vec<&Value> = resources
+        .iter()
+        .filter_map(|r| r.get("google_firestore_field"))
+        .flat_map(|f| f.as_object().into_iter().flat_map(|m| m.values()))
+        .collect();
+    for (collection, field) in shared::backend::gcp::COLLECTION_GROUP_FIELDS {
+        let found = fields.iter().any(|f| {
+            let f = f.as_array().and_then(|a| a.first()).unwrap_or(f);
+            f["collection"] == json!(collection)
+                && f["field"] == json!(field)
+                && f.to_string().contains("COLLECTION_GROUP")
+        });
+        assert!(found, "firestore.tf lacks the collection-group index on {collection}.{field}");
+    }
 
     // KV's TTL policy is on the store's KV collection group
     assert_eq!(variable_default("firestore_kv_collection"), json!(shared::backend::gcp::KEYS));

@@ -129,6 +129,9 @@ pub trait MetricStore: Send + Sync {
     async fn flow_metrics(&self, query: &FlowMetricQuery) -> Result<MetricRead>;
     /// Deletes the metrics of an execution; returns how many there were.
     async fn delete_metrics(&self, execution_id: &str) -> Result<usize>;
+    /// Deletes the metrics `query` matches, at most `query.limit` of them
+    /// (`metric.PurgeMetrics`).
+    async fn purge_metrics(&self, query: &super::purge::MetricPurge) -> Result<super::purge::Purged>;
 }
 
 /// Why a metric was not recorded: each names the bound it broke.

@@ -11,6 +11,8 @@ pub mod metrics;
 pub mod metrics_contract;
 pub mod metrics_query;
 pub mod nsfiles;
+pub mod purge;
+pub mod purge_contract;
 pub mod schedule;
 pub mod scope;
 
@@ -146,6 +148,12 @@ pub trait StateStore: Send + Sync {
     async fn append_logs(&self, logs: &[LogEntry]) -> Result<()>;
     /// The logs of an execution, in order.
     async fn logs(&self, execution_id: &str) -> Result<Vec<LogEntry>>;
+    /// Deletes the log lines `query` matches, at most `query.limit` of them
+    /// (`log.PurgeLogs`, `execution.PurgeExecutions`).
+    async fn purge_logs(&self, query: &purge::LogPurge) -> Result<purge::Purged>;
+    /// Ended executions `query` matches after its cursor, in `(end date,
+    /// id)` order, at most `query.limit` (`execution.PurgeExecutions`).
+    async fn ended_executions(&self, query: &purge::EndedExecutions) -> Result<Vec<ExecutionSummary>>;
 
     /// Claims attempt `attempt` of a task run for `worker_id` until `until`.
     async fn claim(&self, task_run_id: &str, attempt: u32, worker_id: &str, until: DateTime<Utc>) -> Result<Claim>;

@@ -280,6 +280,15 @@ where
     async fn logs(&self, execution_id: &str) -> backend::Result<Vec<LogEntry>> {
         self.inner.logs(execution_id).await
     }
+    async fn purge_logs(&self, query: &backend::purge::LogPurge) -> backend::Result<backend::purge::Purged> {
+        self.inner.purge_logs(query).await
+    }
+    async fn ended_executions(
+        &self,
+        query: &backend::purge::EndedExecutions,
+    ) -> backend::Result<Vec<ExecutionSummary>> {
+        self.inner.ended_executions(query).await
+    }
     async fn claim(
         &self,
         task_run_id: &str,

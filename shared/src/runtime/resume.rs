@@ -82,4 +82,12 @@ impl crate::plugins::core::resume::ExecutionControl for EngineControl {
     async fn set_trigger_enabled(&self, namespace: &str, flow_id: &str, trigger: &str, on: bool) -> Result<(), String> {
         super::toggle::set_enabled(&self.0, namespace, flow_id, trigger, on).await
     }
+
+    fn state_store(&self) -> Option<Arc<dyn crate::backend::StateStore>> {
+        Some(self.0.state.clone())
+    }
+
+    async fn flush_logs(&self) {
+        self.0.logs.flush().await;
+    }
 }

@@ -370,7 +370,7 @@ impl FirestoreStore {
     }
 }
 
-fn summary(d: &Document) -> Result<ExecutionSummary> {
+pub(super) fn summary(d: &Document) -> Result<ExecutionSummary> {
     let what = "list executions";
     let state = get_str(d, "state", what)?;
     Ok(ExecutionSummary {
@@ -437,6 +437,12 @@ impl StateStore for FirestoreStore {
     }
     async fn logs(&self, execution_id: &str) -> Result<Vec<LogEntry>> {
         self.logs_impl(execution_id).await
+    }
+    async fn purge_logs(&self, query: &crate::backend::purge::LogPurge) -> Result<crate::backend::purge::Purged> {
+        self.purge_logs_impl(query).await
+    }
+    async fn ended_executions(&self, query: &crate::backend::purge::EndedExecutions) -> Result<Vec<ExecutionSummary>> {
+        self.ended_executions_impl(query).await
     }
     async fn claim(&self, task_run_id: &str, attempt: u32, worker_id: &str, until: DateTime<Utc>) -> Result<Claim> {
         self.claim_impl(task_run_id, attempt, worker_id, until).await

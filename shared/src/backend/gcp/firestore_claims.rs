@@ -2,7 +2,8 @@
 //! [`FirestoreStore`]; the [`crate::backend::StateStore`] impl in
 //! `firestore.rs` calls these.
 //!
-//! - `executions/{id}/logs/{µs}-{batch}-{n}`: one document per line,
+//! - `executions/{id}/logs/{µs}-{batch}-{n}`: one document per line
+//!   (`level`, `taskRunId`, `timestamp`, `body`),
 //!   append-only (never contended). `appendedAt` is the commit time set by
 //!   the server; lines are read ordered by it, then by id (the writer's clock
 //!   and the line's index in its batch), so they come back in append order.
@@ -66,6 +67,8 @@ impl FirestoreStore {
                     vec![
                         ("level", string(log.level.clone())),
                         ("taskRunId", log.task_run_id.clone().map_or_else(super::fs_client::null, string)),
+                        // what the purge queries by (firestore_purge.rs)
+                        ("timestamp", time(Some(log.timestamp))),
                         ("body", string(to_json(log, "append logs")?)),
                     ],
                 );

@@ -51,7 +51,7 @@ fn filter(field_name: &str, op: structured_query::field_filter::Operator, v: pb:
     }
 }
 
-fn entry(doc: &Document) -> Result<MetricEntry> {
+pub(super) fn entry(doc: &Document) -> Result<MetricEntry> {
     const WHAT: &str = "read metrics";
     let kind = get_str(doc, "type", WHAT)?;
     let value = match field(doc, "value") {
@@ -184,6 +184,10 @@ impl MetricStore for FirestoreStore {
             self.fs.commit("delete metrics", chunk.iter().cloned().map(delete).collect()).await?;
         }
         Ok(names.len())
+    }
+
+    async fn purge_metrics(&self, query: &crate::backend::purge::MetricPurge) -> Result<crate::backend::purge::Purged> {
+        self.purge_metrics_impl(query).await
     }
 }
 

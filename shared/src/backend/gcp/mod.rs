@@ -20,6 +20,7 @@ mod firestore_claims;
 mod firestore_kv;
 mod firestore_labels;
 mod firestore_metrics;
+mod firestore_purge;
 mod firestore_records;
 mod firestore_triggers;
 pub mod fs_client;
@@ -38,6 +39,12 @@ pub use gcs::{GcsAuth, GcsStorage, SINGLE_SHOT};
 pub use pubsub::{PubSubAdmin, PubSubPull, PubSubQueue, PubSubTarget};
 
 use super::{BackendError, Result};
+
+/// Single-field indexes a collection-group query needs (Firestore indexes
+/// a field for collection queries only by default): `(collection group,
+/// field)` — the purge of logs across executions (`firestore_purge.rs`).
+/// Terraform `google_firestore_field` with a `COLLECTION_GROUP` index.
+pub const COLLECTION_GROUP_FIELDS: &[(&str, &str)] = &[(LOGS, "timestamp")];
 
 /// Fields never queried, holding JSON or sources that may pass Firestore's
 /// 1,500-byte indexed-value size: `(collection group, field)` pairs to exempt

@@ -10,6 +10,7 @@ mod sqlite_claims;
 mod sqlite_kv;
 mod sqlite_labels;
 mod sqlite_metrics;
+mod sqlite_purge;
 mod sqlite_records;
 mod sqlite_triggers;
 

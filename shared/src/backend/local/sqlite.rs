@@ -424,6 +424,12 @@ impl StateStore for SqliteStore {
     async fn logs(&self, execution_id: &str) -> Result<Vec<LogEntry>> {
         self.logs_sync(execution_id)
     }
+    async fn purge_logs(&self, query: &crate::backend::purge::LogPurge) -> Result<crate::backend::purge::Purged> {
+        self.purge_logs_sync(query)
+    }
+    async fn ended_executions(&self, query: &crate::backend::purge::EndedExecutions) -> Result<Vec<ExecutionSummary>> {
+        self.ended_executions_sync(query)
+    }
     async fn claim(&self, task_run_id: &str, attempt: u32, worker_id: &str, until: DateTime<Utc>) -> Result<Claim> {
         self.claim_sync(task_run_id, attempt, worker_id, until)
     }

@@ -136,6 +136,10 @@ impl MetricStore for SqliteStore {
             .and_then(|mut s| s.execute([execution_id]))
             .map_err(db("delete_metrics"))
     }
+
+    async fn purge_metrics(&self, query: &crate::backend::purge::MetricPurge) -> Result<crate::backend::purge::Purged> {
+        self.purge_metrics_sync(query)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Kestra's core runnable tasks (`io.kestra.plugin.core.*`): log, labels,
 //! return, echo, output values, fail, sleep, KV, state store, purge
-//! (the current execution's files, or by date: 2.0's PurgeStorage),
+//! (the current execution's files, or by date: 2.0's PurgeStorage; stored
+//! executions, logs and metrics: PurgeExecutions, PurgeLogs, PurgeMetrics),
 //! storage files (write, size, delete, concat, local files), log fetch,
 //! HTTP download/request, resume, reverse, KV keys and purge, item files
 //! (deduplicate, filter), a WorkingDirectory's own files around its
@@ -23,8 +24,12 @@ pub mod log;
 pub mod namespace;
 pub mod output;
 pub mod publish;
+pub mod purge_executions;
 pub mod purge_flows;
 pub mod purge_kv;
+pub mod purge_logs;
+pub mod purge_metrics;
+pub mod purge_scope;
 pub mod purge_storage;
 pub mod request;
 pub mod resume;
@@ -69,6 +74,9 @@ pub fn register(r: &mut Registry) {
         reverse::REVERSE,
         storage::DEF,
         purge_storage::DEF,
+        purge_logs::DEF,
+        purge_executions::DEF,
+        purge_metrics::DEF,
         download::DEF,
         request::DEF,
         resume::DEF,

@@ -39,6 +39,14 @@ pub trait ExecutionControl: Send + Sync {
     ) -> Result<(), String> {
         Err(format!("this runtime cannot toggle trigger {trigger} of flow {namespace}.{flow_id}"))
     }
+    /// The state store (executions, logs, metrics) the purge tasks delete
+    /// from (`PurgeExecutions`, `PurgeLogs`, `PurgeMetrics`); `None` where
+    /// the runtime gives none.
+    fn state_store(&self) -> Option<std::sync::Arc<dyn crate::backend::StateStore>> {
+        None
+    }
+    /// Writes the log lines this process still holds, so a purge sees them.
+    async fn flush_logs(&self) {}
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,6 +39,26 @@ pub struct Env {
     pub storage: Arc<MemoryStorage>,
     pub logs: Arc<Logs>,
     pub context: Value,
+    /// A state store the tasks reach through `ExecutionControl` (the purge tasks).
+    pub state: Option<Arc<crate::backend::local::SqliteStore>>,
+}
+
+/// `ExecutionControl` over a bare state store.
+struct StoreControl(Arc<crate::backend::local::SqliteStore>);
+
+#[async_trait::async_trait]
+impl crate::plugins::core::resume::ExecutionControl for StoreControl {
+    async fn owner(&self, id: &str) -> Result<Option<(String, String)>, String> {
+        use crate::backend::StateStore;
+        let e = self.0.load_execution(id).await.map_err(|e| e.to_string())?;
+        Ok(e.map(|e| (e.namespace, e.flow_id)))
+    }
+    async fn resume(&self, id: &str, _inputs: &Map<String, Value>) -> Result<(), String> {
+        Err(format!("cannot resume {id} here"))
+    }
+    fn state_store(&self) -> Option<Arc<dyn crate::backend::StateStore>> {
+        Some(self.0.clone())
+    }
 }
 
 impl Env {
@@ -51,7 +71,19 @@ impl Env {
                 "flow": {"namespace": "company.team", "id": "my-flow"},
                 "inputs": {"name": "world", "n": 42},
             }),
+            state: None,
         }
+    }
+
+    /// [`Env::new`] with an in-memory SQLite state store.
+    pub fn with_state_store() -> Env {
+        let store = crate::backend::local::SqliteStore::open_in_memory().expect("open an in-memory store");
+        Env { state: Some(Arc::new(store)), ..Env::new() }
+    }
+
+    /// The state store of [`Env::with_state_store`].
+    pub fn state(&self) -> &crate::backend::local::SqliteStore {
+        self.state.as_deref().expect("an Env with a state store")
     }
 
     /// A context for task `t1` of execution `exec1` with these raw properties.
@@ -65,7 +97,10 @@ impl Env {
             progress: None,
             config: Default::default(),
             flows: None,
-            executions: None,
+            executions: self
+                .state
+                .clone()
+                .map(|s| Arc::new(StoreControl(s)) as Arc<dyn crate::plugins::core::resume::ExecutionControl>),
             work_root: std::env::temp_dir().join("baton-core-tests"),
         };
         RunContext::new(

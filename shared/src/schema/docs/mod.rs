@@ -11,6 +11,7 @@ mod items;
 mod jdbc;
 mod namespace;
 mod others;
+mod purge;
 mod runners;
 mod scripts;
 mod triggers;
@@ -18,7 +19,7 @@ mod triggers;
 use super::{PropDoc, TypeDoc};
 
 /// Every doc table.
-fn tables() -> [&'static [TypeDoc]; 11] {
+fn tables() -> [&'static [TypeDoc]; 12] {
     [
         core::DOCS,
         items::DOCS,
@@ -31,6 +32,7 @@ fn tables() -> [&'static [TypeDoc]; 11] {
         triggers::DOCS,
         conditions::DOCS,
         runners::DOCS,
+        purge::DOCS,
     ]
 }
 

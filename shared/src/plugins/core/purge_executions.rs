@@ -1,0 +1,239 @@
+//! `io.kestra.plugin.core.execution.PurgeExecutions` (aliases
+//! `io.kestra.core.tasks.storages.Purge`, `io.kestra.plugin.core.storage.Purge`):
+//! deletes ended executions with, each on its flag (all default true),
+//! the execution record (`purgeExecution`), its log lines (`purgeLog`), its
+//! metrics (`purgeMetric`) and its internal-storage files (`purgeStorage`)
+//! → `executionsCount`, `logsCount`, `metricsCount`, `storagesCount`.
+//!
+//! Which executions, as Kestra's execution search: `namespace` (with its
+//! child namespaces unless `flowId` is set), `flowId` (needs `namespace`),
+//! `states` (any when absent), started at or after `startDate` and ended at
+//! or before `endDate`. An execution not ended has no end date, so never
+//! matches — nor, in Baton, does one whose state is not terminal. The
+//! execution running the task is skipped by id besides.
+//!
+//! Bound: executions are read `batchSize` at a time (default 100, as
+//! Kestra; at most [`MAX_BATCH`]); one run purges at most [`MAX_EXECUTIONS`]
+//! — past it the task warns and the next run goes on.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::purge_scope::{Scope, failed, store, string_list};
+use crate::backend::purge::{EndedExecutions, LogPurge};
+use crate::backend::{ExecutionSummary, StateStore};
+use crate::model::StateType;
+use crate::plugins::context::execution_prefix;
+use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+pub const TYPE: &str = "io.kestra.plugin.core.execution.PurgeExecutions";
+/// Most executions one run purges.
+pub const MAX_EXECUTIONS: usize = 100_000;
+/// Largest `batchSize`.
+pub const MAX_BATCH: u64 = 1_000;
+/// An execution's log lines deleted at most (its own, whatever their date).
+const MAX_LINES_PER_EXECUTION: usize = 10_000_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Props {
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    namespace: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    flow_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    start_date: Option<String>,
+    #[serde(deserialize_with = "de::string_lenient")]
+    end_date: String,
+    #[serde(default, deserialize_with = "string_list")]
+    states: Vec<String>,
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    purge_execution: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    purge_log: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    purge_metric: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    purge_storage: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    batch_size: Option<u64>,
+}
+
+/// What to delete of each execution.
+#[derive(Debug, Clone, Copy)]
+struct What {
+    execution: bool,
+    logs: bool,
+    metrics: bool,
+    storage: bool,
+}
+
+/// The task, its properties rendered.
+#[derive(Debug)]
+pub struct PurgeExecutions {
+    scope: Scope,
+    states: Vec<StateType>,
+    what: What,
+    batch: usize,
+}
+
+fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: Props = parse_props(props)?;
+    let scope = Scope::new(p.namespace, p.flow_id, p.start_date, &p.end_date)?;
+    let states = p
+        .states
+        .iter()
+        .map(|s| {
+            StateType::parse(s.trim())
+                .ok_or_else(|| TaskError::property("states", format!("unknown state '{s}' (Kestra's, e.g. SUCCESS)")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let batch = p.batch_size.unwrap_or(100);
+    if !(1..=MAX_BATCH).contains(&batch) {
+        return Err(TaskError::property("batchSize", format!("must be between 1 and {MAX_BATCH}, got {batch}")));
+    }
+    let what = What {
+        execution: p.purge_execution.unwrap_or(true),
+        logs: p.purge_log.unwrap_or(true),
+        metrics: p.purge_metric.unwrap_or(true),
+        storage: p.purge_storage.unwrap_or(true),
+    };
+    Ok(Box::new(PurgeExecutions { scope, states, what, batch: batch as usize }))
+}
+
+/// Counts, in output order.
+#[derive(Debug, Default)]
+struct Counts {
+    executions: usize,
+    logs: usize,
+    metrics: usize,
+    storages: usize,
+}
+
+impl PurgeExecutions {
+    async fn purge_one(
+        &self,
+        cx: &RunContext,
+        store: &dyn StateStore,
+        e: &ExecutionSummary,
+        c: &mut Counts,
+    ) -> Result<(), TaskError> {
+        const T: &str = "PurgeExecutions";
+        if self.what.logs {
+            let p = store
+                .purge_logs(&LogPurge::execution(&e.id, MAX_LINES_PER_EXECUTION))
+                .await
+                .map_err(|err| failed(T, &format!("delete the logs of execution {}", e.id), err))?;
+            c.logs += p.deleted;
+        }
+        if self.what.metrics {
+            c.metrics += store
+                .metrics()
+                .delete_metrics(&e.id)
+                .await
+                .map_err(|err| failed(T, &format!("delete the metrics of execution {}", e.id), err))?;
+        }
+        if self.what.storage {
+            // the trailing slash keeps `…/abc` from taking `…/abcd`
+            let prefix = format!("{}/", execution_prefix(&e.namespace, &e.flow_id, &e.id));
+            let gone = cx
+                .services
+                .storage
+                .delete_prefix(&prefix)
+                .await
+                .map_err(|err| failed(T, &format!("delete the files under {prefix}"), err))?;
+            c.storages += gone.len();
+        }
+        // the record last: a failure above leaves it for the next run to find
+        if self.what.execution
+            && store
+                .delete_execution(&e.id, false)
+                .await
+                .map_err(|err| failed(T, &format!("delete execution {}", e.id), err))?
+        {
+            c.executions += 1;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RunnableTask for PurgeExecutions {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let store = store(cx, "PurgeExecutions").await?;
+        let states: Vec<&str> = self.states.iter().map(|s| s.as_str()).collect();
+        cx.info(&format!(
+            "Starting PurgeExecutions {} states={}",
+            self.scope.describe(),
+            if states.is_empty() { "*".to_string() } else { states.join(",") }
+        ));
+        let mut q = EndedExecutions {
+            namespace: self.scope.namespace.clone(),
+            flow_id: self.scope.flow_id.clone(),
+            states: self.states.clone(),
+            start: self.scope.start,
+            end: self.scope.end,
+            after: None,
+            limit: self.batch,
+        };
+        let (mut c, mut seen) = (Counts::default(), 0usize);
+        'pages: loop {
+            let page = store
+                .ended_executions(&q)
+                .await
+                .map_err(|e| failed("PurgeExecutions", "list the executions to purge", e))?;
+            for e in &page {
+                if seen == MAX_EXECUTIONS {
+                    cx.warn(&format!(
+                        "PurgeExecutions stopped at {MAX_EXECUTIONS} executions, its bound for one run: more match"
+                    ));
+                    break 'pages;
+                }
+                seen += 1;
+                // never the execution running this task (it has not ended anyway)
+                if e.id != cx.execution_id {
+                    self.purge_one(cx, store.as_ref(), e, &mut c).await?;
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == self.batch => q.after = last.end_date.map(|d| (d, last.id.clone())),
+                _ => break,
+            }
+        }
+        cx.info(&format!(
+            "PurgeExecutions complete: executions={}, logs={}, metrics={}, storages={}",
+            c.executions, c.logs, c.metrics, c.storages
+        ));
+        let mut out = Map::new();
+        out.insert("executionsCount".into(), json!(c.executions));
+        out.insert("logsCount".into(), json!(c.logs));
+        out.insert("storagesCount".into(), json!(c.storages));
+        out.insert("metricsCount".into(), json!(c.metrics));
+        Ok(TaskOutput::with(out))
+    }
+}
+
+pub const DEF: PluginDef = PluginDef {
+    type_name: TYPE,
+    aliases: &["io.kestra.core.tasks.storages.Purge", "io.kestra.plugin.core.storage.Purge"],
+    group: "core",
+    props: &[
+        PropSpec::optional("namespace", PropKind::String),
+        PropSpec::optional("flowId", PropKind::String),
+        PropSpec::optional("startDate", PropKind::String),
+        PropSpec::required("endDate", PropKind::String),
+        PropSpec::optional("states", PropKind::StringOrList),
+        PropSpec::optional("purgeExecution", PropKind::Boolean),
+        PropSpec::optional("purgeLog", PropKind::Boolean),
+        PropSpec::optional("purgeMetric", PropKind::Boolean),
+        PropSpec::optional("purgeStorage", PropKind::Boolean),
+        PropSpec::optional("batchSize", PropKind::Integer),
+    ],
+    build,
+};
+
+#[cfg(test)]
+#[path = "purge_executions_tests.rs"]
+mod tests;

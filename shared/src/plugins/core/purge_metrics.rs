@@ -1,0 +1,123 @@
+//! `io.kestra.plugin.core.metric.PurgeMetrics`: deletes stored task
+//! metrics in bulk → `count`. Which: `namespace` (exact, as the log purge),
+//! `flowId` (needs `namespace`, as Kestra requires), recorded within
+//! `[startDate, endDate]` (both inclusive; `startDate` optional).
+//!
+//! Bound: one run deletes at most [`MAX_METRICS`]; past it the task warns
+//! and the next run goes on.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::purge_scope::{Scope, failed, store};
+use crate::backend::purge::MetricPurge;
+use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+pub const TYPE: &str = "io.kestra.plugin.core.metric.PurgeMetrics";
+/// Most metrics one run deletes.
+pub const MAX_METRICS: usize = 1_000_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Props {
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    namespace: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    flow_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    start_date: Option<String>,
+    #[serde(deserialize_with = "de::string_lenient")]
+    end_date: String,
+}
+
+/// The task, its properties rendered.
+#[derive(Debug)]
+pub struct PurgeMetrics {
+    scope: Scope,
+}
+
+fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: Props = parse_props(props)?;
+    Ok(Box::new(PurgeMetrics { scope: Scope::new(p.namespace, p.flow_id, p.start_date, &p.end_date)? }))
+}
+
+#[async_trait]
+impl RunnableTask for PurgeMetrics {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let store = store(cx, "PurgeMetrics").await?;
+        cx.info(&format!("Starting PurgeMetrics {}", self.scope.describe()));
+        let q = MetricPurge {
+            namespace: self.scope.namespace.clone(),
+            flow_id: self.scope.flow_id.clone(),
+            start: self.scope.start,
+            end: self.scope.end,
+            limit: MAX_METRICS,
+        };
+        let p = store.metrics().purge_metrics(&q).await.map_err(|e| failed("PurgeMetrics", "delete metrics", e))?;
+        if p.more {
+            cx.warn(&format!("PurgeMetrics stopped at {MAX_METRICS} metrics, its bound for one run: more match"));
+        }
+        cx.info(&format!("PurgeMetrics deleted {} metrics", p.deleted));
+        let mut out = Map::new();
+        out.insert("count".into(), json!(p.deleted));
+        Ok(TaskOutput::with(out))
+    }
+}
+
+pub const DEF: PluginDef = PluginDef {
+    type_name: TYPE,
+    aliases: &[],
+    group: "core",
+    props: &[
+        PropSpec::optional("namespace", PropKind::String),
+        PropSpec::optional("flowId", PropKind::String),
+        PropSpec::optional("startDate", PropKind::String),
+        PropSpec::required("endDate", PropKind::String),
+    ],
+    build,
+};
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    use super::*;
+    use crate::backend::StateStore;
+    use crate::backend::metrics::{MetricEntry, MetricType};
+    use crate::plugins::core::test_support::Env;
+
+    fn metric(ns: &str, flow: &str, day: u32) -> MetricEntry {
+        MetricEntry {
+            namespace: ns.into(),
+            flow_id: flow.into(),
+            task_id: None,
+            execution_id: Some("e".into()),
+            task_run_id: Some("tr".into()),
+            kind: MetricType::Counter,
+            name: format!("{ns}-{flow}-{day}"),
+            value: 1.0,
+            timestamp: Utc.with_ymd_and_hms(2026, 1, day, 0, 0, 0).single().unwrap_or_default(),
+            tags: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn purges_a_flows_metrics_in_the_window() {
+        let env = Env::with_state_store();
+        let ms =
+            [metric("a", "f", 1), metric("a", "f", 3), metric("a", "g", 3), metric("a.b", "f", 3), metric("a", "f", 9)];
+        env.state().metrics().save_metrics("tr", 1, &ms).await.unwrap();
+        let raw = json!({"namespace": "a", "flowId": "f", "startDate": "2026-01-02T00:00:00Z",
+                         "endDate": "2026-01-05T00:00:00Z"});
+        assert_eq!(env.run(&DEF, raw).await.unwrap().outputs["count"], json!(1));
+        let raw = json!({"namespace": "a", "endDate": "2026-01-05T00:00:00Z"});
+        assert_eq!(env.run(&DEF, raw).await.unwrap().outputs["count"], json!(2), "a.f day 1 and a.g");
+        let left = env.state().metrics().execution_metrics("e").await.unwrap().entries.len();
+        assert_eq!(left, 2, "the child namespace's and the later one");
+        let e = env.run(&DEF, json!({"flowId": "f", "endDate": "2026-01-05T00:00:00Z"})).await.unwrap_err();
+        assert!(e.to_string().contains("'namespace' is required when 'flowId' is set"), "{e}");
+    }
+}

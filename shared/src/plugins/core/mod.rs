@@ -86,6 +86,7 @@ pub fn register(r: &mut Registry) {
         namespace::upload::DEF,
         namespace::download::DEF,
         namespace::delete::DEF,
+        namespace::purge::DEF,
     ] {
         r.register(def);
     }

@@ -30,6 +30,8 @@ pub mod resume;
 pub mod reverse;
 pub mod sleep;
 pub mod split;
+pub mod sse;
+pub mod sse_stream;
 pub mod state;
 pub mod storage;
 pub mod templated;
@@ -69,6 +71,7 @@ pub fn register(r: &mut Registry) {
         purge_storage::DEF,
         download::DEF,
         request::DEF,
+        sse::DEF,
         resume::DEF,
         state::SET,
         state::GET,

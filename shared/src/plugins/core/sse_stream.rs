@@ -186,7 +186,11 @@ mod tests {
 
     #[test]
     fn events_across_chunks_and_line_endings() {
-        let evs = parse(&["\u{feff}data: a\n\nda", "ta: line1\r\ndata: line2\r", "\n\r\nevent: up\nid: 7\nretry: 1500\n: hi\ndata:{\"x\":1}\n\n"]);
+        let evs = parse(&[
+            "\u{feff}data: a\n\nda",
+            "ta: line1\r\ndata: line2\r",
+            "\n\r\nevent: up\nid: 7\nretry: 1500\n: hi\ndata:{\"x\":1}\n\n",
+        ]);
         assert_eq!(evs.len(), 3);
         assert_eq!(evs[0].data, "a");
         assert_eq!(evs[1].data, "line1\nline2");

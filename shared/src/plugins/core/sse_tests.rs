@@ -49,13 +49,18 @@ async fn concatenates_jq_values() {
         env.run(&DEF, json!({"uri": format!("{base}/json"), "concatJqExpression": ".data.message"})).await.unwrap();
     assert_eq!((out.outputs["size"].clone(), out.outputs["result"].clone()), (json!(2), json!("HelloWorld")));
     assert!(out.outputs.get("events").is_none(), "events are not output with a result");
-    let out =
-        env.run(&DEF, json!({"uri": format!("{base}/nested"), "concatJqExpression": ".data.data.value"})).await.unwrap();
+    let out = env
+        .run(&DEF, json!({"uri": format!("{base}/nested"), "concatJqExpression": ".data.data.value"}))
+        .await
+        .unwrap();
     assert_eq!(out.outputs["result"], json!("12"));
 
     let e = env.run(&DEF, json!({"uri": format!("{base}/mixed"), "concatJqExpression": ".data.count"})).await;
     let e = e.unwrap_err().to_string();
-    assert!(e.contains("Failed to resolve JQ expression '.data.count' and value '{\"data\":\"Plain text event\"}'"), "{e}");
+    assert!(
+        e.contains("Failed to resolve JQ expression '.data.count' and value '{\"data\":\"Plain text event\"}'"),
+        "{e}"
+    );
     let raw = json!({"uri": format!("{base}/mixed"), "concatJqExpression": ".data.count", "failedOnMissingJq": false});
     let out = env.run(&DEF, raw).await.unwrap();
     assert_eq!((out.outputs["size"].clone(), out.outputs["result"].clone()), (json!(4), json!("12")));

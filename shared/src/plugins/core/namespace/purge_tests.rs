@@ -21,7 +21,8 @@ fn keep_amount_keeps_the_newest_and_before_never_takes_the_last() {
     assert!(to_purge(&h, &keep(9)).is_empty());
     assert_eq!(to_purge(&h, &keep(0)), [4, 3, 2, 1]);
     assert_eq!(to_purge(&h, &Behavior { before: None, keep_amount: None }), [4, 3, 2, 1]);
-    let before = |day| Behavior { before: Some(Utc.with_ymd_and_hms(2025, 1, day, 0, 0, 0).unwrap()), keep_amount: None };
+    let before =
+        |day| Behavior { before: Some(Utc.with_ymd_and_hms(2025, 1, day, 0, 0, 0).unwrap()), keep_amount: None };
     assert_eq!(to_purge(&h, &before(2)), [2, 1], "at or before the date");
     assert_eq!(to_purge(&h, &before(31)), [3, 2, 1], "never the last revision");
     assert!(to_purge(&[rev(1, 1)], &before(31)).is_empty());

@@ -113,7 +113,7 @@ pub async fn namespace_files_contract(files: &dyn NamespaceFiles) {
     let all = files.namespaces(None).await.expect("namespaces");
     assert!(all.contains(&ns) && all.contains(&child), "{all:?}");
     assert_eq!(files.namespaces(Some(&ns)).await.expect("namespaces under"), [ns.clone(), child.clone()]);
-    assert_eq!(files.namespaces(Some(&child)).await.expect("namespaces under child"), [child.clone()]);
+    assert_eq!(files.namespaces(Some(&child)).await.expect("namespaces under child"), vec![child.clone()]);
 
     // errors
     match files.get(&ns, "missing.sql").await {

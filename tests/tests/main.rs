@@ -65,6 +65,7 @@ mod server_graph;
 mod server_http;
 mod server_pause;
 mod server_replay;
+mod sse_purge_files;
 mod taxi_pg;
 mod template_fns;
 mod terraform;

@@ -158,6 +158,14 @@ pub fn run(input: Value, expr: &str) -> Result<Vec<Value>, String> {
     Ok(stream)
 }
 
+/// Checks that `expr` is in the subset, without running it.
+pub fn check(expr: &str) -> Result<(), String> {
+    for stage in split_pipes(expr) {
+        parse_stage(&stage)?;
+    }
+    Ok(())
+}
+
 fn split_pipes(expr: &str) -> Vec<String> {
     let mut parts = Vec::new();
     let mut cur = String::new();

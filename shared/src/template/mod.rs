@@ -12,7 +12,7 @@ mod filters;
 mod functions;
 #[cfg(test)]
 mod hostile;
-mod jq;
+pub mod jq;
 mod json;
 mod names;
 mod pebble;

@@ -105,6 +105,9 @@ fn values_ok(type_name: &str, key: &str, v: &Value) -> Result<(), String> {
 fn plugin_value_ok(type_name: &str, key: &str, v: &Value) -> Result<(), String> {
     match (type_name, key) {
         (crate::plugins::core::purge_kv::TYPE, "behavior") => crate::plugins::core::purge_kv::check_behavior(v),
+        (crate::plugins::core::namespace::purge::TYPE, "behavior") => {
+            crate::plugins::core::namespace::purge::check_behavior(v)
+        }
         _ => Ok(()),
     }
 }

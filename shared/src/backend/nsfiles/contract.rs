@@ -92,6 +92,29 @@ pub async fn namespace_files_contract(files: &dyn NamespaceFiles) {
     }
     assert_eq!(paths(files, &ns, "/models").await, ["models/a.sql", "models/sub/b.sql"], "revisions are not listed");
 
+    // revision history, and deleting one old revision (never the last)
+    files.put(&ns, "models/a.sql", bytes(b"select 100")).await.expect("third write");
+    let history = files.revision_history(&ns, "models/a.sql").await.expect("history");
+    assert_eq!(history.iter().map(|r| r.revision).collect::<Vec<_>>(), [1, 2, 3], "history is ascending");
+    assert!(history.iter().all(|r| r.updated.is_some()), "each revision is dated: {history:?}");
+    assert!(history[0].updated <= history[2].updated, "older revisions are not newer: {history:?}");
+    assert!(files.delete_revision(&ns, "models/a.sql", 1).await.expect("delete revision 1"));
+    assert!(!files.delete_revision(&ns, "models/a.sql", 1).await.expect("delete it again"), "gone once");
+    assert!(
+        matches!(files.delete_revision(&ns, "models/a.sql", 3).await, Err(BackendError::Invalid(_))),
+        "the last revision is the file: deleting it alone is refused"
+    );
+    assert_eq!(files.revisions(&ns, "models/a.sql").await.expect("revisions"), [2, 3]);
+    assert_eq!(read(files, &ns, "models/a.sql").await, "select 100", "the file is untouched");
+    assert_eq!(read_revision(files, &ns, "models/a.sql", 2).await, "select 10");
+    files.put(&ns, "models/a.sql", bytes(b"select 10")).await.expect("back to 10");
+
+    // the namespaces holding files: all, or one with its children
+    let all = files.namespaces(None).await.expect("namespaces");
+    assert!(all.contains(&ns) && all.contains(&child), "{all:?}");
+    assert_eq!(files.namespaces(Some(&ns)).await.expect("namespaces under"), [ns.clone(), child.clone()]);
+    assert_eq!(files.namespaces(Some(&child)).await.expect("namespaces under child"), vec![child.clone()]);
+
     // errors
     match files.get(&ns, "missing.sql").await {
         Err(BackendError::NotFound { what }) => assert!(what.contains("missing.sql"), "{what}"),

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{BackendError, ByteStream, Result, Storage};
@@ -31,6 +32,14 @@ use super::{BackendError, ByteStream, Result, Storage};
 pub struct NamespaceFile {
     pub path: String,
     pub size: u64,
+}
+
+/// One kept revision of a namespace file and when it was written
+/// (`None` when the storage cannot tell).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    pub revision: u32,
+    pub updated: Option<DateTime<Utc>>,
 }
 
 /// Changes to a namespace's files, applied together by [`NamespaceFiles::apply`].
@@ -62,6 +71,16 @@ pub trait NamespaceFiles: Send + Sync {
     /// Opens one revision of a file; [`BackendError::NotFound`] naming the
     /// revision (and the bound when it is no longer kept).
     async fn get_revision(&self, namespace: &str, path: &str, revision: u32) -> Result<ByteStream>;
+    /// The kept revisions of a file with their write times, ascending; the
+    /// last one is the file's current content.
+    async fn revision_history(&self, namespace: &str, path: &str) -> Result<Vec<Revision>>;
+    /// Deletes one kept revision of a file (false when it is not kept). The
+    /// last revision is the file itself: deleting it is refused
+    /// ([`BackendError::Invalid`]) — delete the file instead.
+    async fn delete_revision(&self, namespace: &str, path: &str, revision: u32) -> Result<bool>;
+    /// The namespaces holding files or revisions, sorted; with `under`,
+    /// only that namespace and its children (`a` → `a`, `a.b`, not `ab`).
+    async fn namespaces(&self, under: Option<&str>) -> Result<Vec<String>>;
 }
 
 /// Checks a namespace name (`company.team`): letters, digits, `_`, `-`,
@@ -272,6 +291,40 @@ impl NamespaceFiles for StoredNamespaceFiles {
         let current = storage_path_of(namespace, path)?;
         revisions::open(self.storage.as_ref(), namespace, path, &current, revision, self.max_revisions).await
     }
+
+    async fn revision_history(&self, namespace: &str, path: &str) -> Result<Vec<Revision>> {
+        let current = storage_path_of(namespace, path)?;
+        revisions::history(self.storage.as_ref(), namespace, path, &current).await
+    }
+
+    async fn delete_revision(&self, namespace: &str, path: &str, revision: u32) -> Result<bool> {
+        let current = storage_path_of(namespace, path)?;
+        revisions::delete_one(self.storage.as_ref(), namespace, path, &current, revision).await
+    }
+
+    async fn namespaces(&self, under: Option<&str>) -> Result<Vec<String>> {
+        let prefix = match under {
+            Some(ns) => {
+                check_namespace(ns)?;
+                format!("/{}", ns.replace('.', "/"))
+            }
+            None => "/".to_string(),
+        };
+        let mut out: Vec<String> =
+            self.storage.list(&prefix).await?.iter().filter_map(|p| namespace_of_storage_path(p)).collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+/// The namespace whose files or revisions hold storage path `p`
+/// (`/a/b/_files/x.sql` → `a.b`), if any.
+fn namespace_of_storage_path(p: &str) -> Option<String> {
+    let segs: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+    let i = segs.iter().position(|s| *s == "_files" || *s == "_file_revisions")?;
+    let ns = segs[..i].join(".");
+    (i + 1 < segs.len() && check_namespace(&ns).is_ok()).then_some(ns)
 }
 
 /// The namespace files of a storage, shared (what plugins and servers use).
@@ -301,6 +354,10 @@ mod tests {
         assert!(check_namespace("a..b").is_err());
         assert!(check_namespace("a/b").is_err());
         assert_eq!(storage_path_of("a.b", "/x/y.sql").unwrap(), "/a/b/_files/x/y.sql");
+        assert_eq!(namespace_of_storage_path("/a/b/_files/x.sql").as_deref(), Some("a.b"));
+        assert_eq!(namespace_of_storage_path("/a/_file_revisions/x.sql/2").as_deref(), Some("a"));
+        assert_eq!(namespace_of_storage_path("/a/f/executions/1/o.txt"), None);
+        assert_eq!(namespace_of_storage_path("/_files/x"), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@
 
 use tokio::io::AsyncReadExt;
 
-use super::{check_namespace, normalise_path};
+use super::{Revision, check_namespace, normalise_path};
 use crate::backend::{BackendError, ByteStream, Result, Storage};
 
 /// Default number of revisions kept per namespace file.
@@ -156,6 +156,58 @@ pub async fn open(
              the kept ones are {first} to {last}"
         )
     }))
+}
+
+/// The kept revisions of `path` with their write times, ascending; a file
+/// written before revisions were kept is revision 1, dated by the file.
+pub async fn history(storage: &dyn Storage, namespace: &str, path: &str, current: &str) -> Result<Vec<Revision>> {
+    normalise_path(path, false)?;
+    let folder = revisions_folder(namespace, path)?;
+    let mut out: Vec<Revision> = storage
+        .list_modified(&folder)
+        .await?
+        .into_iter()
+        .filter_map(|(p, at)| {
+            let rest = p.strip_prefix(&folder)?.strip_prefix('/')?;
+            let revision = rest.parse::<u32>().ok().filter(|_| !rest.contains('/'))?;
+            Some(Revision { revision, updated: Some(at) })
+        })
+        .collect();
+    out.sort_by_key(|r| r.revision);
+    out.dedup_by_key(|r| r.revision);
+    if out.is_empty()
+        && let Some((_, at)) = storage.list_modified(current).await?.into_iter().find(|(p, _)| p == current)
+    {
+        out.push(Revision { revision: 1, updated: Some(at) });
+    }
+    Ok(out)
+}
+
+/// Deletes revision `revision` of `path` unless it is the last (the file's
+/// current content, refused); false when it is not kept.
+pub async fn delete_one(
+    storage: &dyn Storage,
+    namespace: &str,
+    path: &str,
+    current: &str,
+    revision: u32,
+) -> Result<bool> {
+    let kept = list(storage, namespace, path).await?;
+    let last = match kept.last() {
+        Some(l) => Some(*l),
+        None => storage.size(current).await?.map(|_| 1),
+    };
+    if last == Some(revision) {
+        return Err(BackendError::Invalid(format!(
+            "revision {revision} is the current content of namespace file '{path}' in namespace '{namespace}': \
+             delete the file instead"
+        )));
+    }
+    if !kept.contains(&revision) {
+        return Ok(false);
+    }
+    let folder = revisions_folder(namespace, path)?;
+    Ok(!storage.delete_prefix(&format!("{folder}/{revision}")).await?.is_empty())
 }
 
 #[cfg(test)]

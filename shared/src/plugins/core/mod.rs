@@ -36,6 +36,8 @@ pub mod resume;
 pub mod reverse;
 pub mod sleep;
 pub mod split;
+pub mod sse;
+pub mod sse_stream;
 pub mod state;
 pub mod storage;
 pub mod templated;
@@ -79,6 +81,7 @@ pub fn register(r: &mut Registry) {
         purge_metrics::DEF,
         download::DEF,
         request::DEF,
+        sse::DEF,
         resume::DEF,
         state::SET,
         state::GET,
@@ -96,6 +99,7 @@ pub fn register(r: &mut Registry) {
         namespace::upload::DEF,
         namespace::download::DEF,
         namespace::delete::DEF,
+        namespace::purge::DEF,
     ] {
         r.register(def);
     }

@@ -99,7 +99,7 @@ struct Props {
 }
 
 /// A list of namespaces, or a rendered template holding a JSON list.
-fn namespaces_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub fn namespaces_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let v = Value::deserialize(d)?;
     let v = match v {
         Value::String(s) if s.trim_start().starts_with('[') => {

@@ -41,39 +41,51 @@ struct Props {
     options: Option<HttpOptions>,
 }
 
+/// What an HTTP task sends (Kestra's `AbstractHttp`): shared by `Request`
+/// and `SseRequest`.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub url: reqwest::Url,
+    pub method: reqwest::Method,
+    pub headers: Vec<(String, Vec<String>)>,
+    pub body: Option<String>,
+    pub form_data: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    pub options: HttpOptions,
+}
+
 /// The task, built from rendered properties.
 #[derive(Debug)]
 pub struct Request {
-    url: reqwest::Url,
-    method: reqwest::Method,
-    headers: Vec<(String, Vec<String>)>,
-    body: Option<String>,
-    form_data: Vec<(String, String)>,
-    content_type: Option<String>,
+    out: Outgoing,
     allow_failed: bool,
     timeout: Option<chrono::Duration>,
-    options: HttpOptions,
+}
+
+/// The request body as written: a string, or a map or list sent as JSON.
+pub fn body_text(body: Option<Value>) -> Option<String> {
+    match body {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(other) => Some(other.to_string()),
+    }
 }
 
 fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: Props = parse_props(props)?;
     let options = p.options.unwrap_or_default();
-    let body = match p.body {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        // A map or list written in YAML is sent as JSON.
-        Some(other) => Some(other.to_string()),
-    };
     Ok(Box::new(Request {
-        url: http::parse_uri("uri", &p.uri)?,
-        method: http::parse_method(p.method.as_deref())?,
-        headers: p.headers,
-        body,
-        form_data: p.form_data,
-        content_type: p.content_type,
         allow_failed: p.allow_failed.or(options.allow_failed).unwrap_or(false),
         timeout: p.timeout,
-        options,
+        out: Outgoing {
+            url: http::parse_uri("uri", &p.uri)?,
+            method: http::parse_method(p.method.as_deref())?,
+            headers: p.headers,
+            body: body_text(p.body),
+            form_data: p.form_data,
+            content_type: p.content_type,
+            options,
+        },
     }))
 }
 
@@ -87,11 +99,10 @@ fn multipart(fields: &[(String, String)], boundary: &str) -> String {
     out
 }
 
-#[async_trait]
-impl RunnableTask for Request {
-    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        let url = &self.url;
-        let mut rb = cx.services.http.request(self.method.clone(), url.clone());
+impl Outgoing {
+    /// The request, with its body or form, headers and auth (no timeout).
+    pub fn builder(&self, cx: &RunContext) -> Result<reqwest::RequestBuilder, TaskError> {
+        let mut rb = cx.services.http.request(self.method.clone(), self.url.clone());
         let explicit_ct =
             self.content_type.clone().or_else(|| http::find_header(&self.headers, "content-type").map(String::from));
         let mut content_type: Option<String> = None;
@@ -119,8 +130,15 @@ impl RunnableTask for Request {
             rb = rb.header(reqwest::header::CONTENT_TYPE, ct.as_str());
         }
         rb = http::add_headers(rb, &self.headers, skip)?;
-        rb = http::with_timeout(rb, self.timeout, &self.options)?;
-        rb = http::with_auth(rb, &self.options, cx)?;
+        http::with_auth(rb, &self.options, cx)
+    }
+}
+
+#[async_trait]
+impl RunnableTask for Request {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let url = &self.out.url;
+        let rb = http::with_timeout(self.out.builder(cx)?, self.timeout, &self.out.options)?;
 
         let mut resp = rb.send().await.map_err(|e| http::send_error("request", url, &e))?;
         let status = resp.status();
@@ -159,7 +177,7 @@ impl RunnableTask for Request {
             cx.counter(
                 "response.length",
                 n as f64,
-                &[("request.method", self.method.as_str()), ("response.code", code.as_str())],
+                &[("request.method", self.out.method.as_str()), ("response.code", code.as_str())],
             );
         }
         let mut out = Map::new();

@@ -207,6 +207,29 @@ pub(super) static DOCS: &[TypeDoc] = &[
         HTTP_OPTIONS,
     ]),
     TypeDoc::new(
+        "io.kestra.plugin.core.http.SseRequest",
+        "Read the Server-Sent Events of an HTTP endpoint.",
+        "Sends a request and reads the response's Server-Sent Events until the server closes the stream. Outputs the events (`data` parsed when it is JSON, with `id`, `name`, `comment`, `retry` when sent), or with `concatJqExpression` the concatenated text it extracts from each event. A status of 400 or more fails the task unless `options.allowFailed`. Bounded: 10,000 events, 10 MB of stream, 1 MB per event, one hour of reading, and `options.timeout.readIdleTimeout` (default 5 minutes) of silence; each fails the task naming it.",
+    )
+    .example("id: consume_events\ntype: io.kestra.plugin.core.http.SseRequest\nuri: https://example.com/events\nheaders:\n  Authorization: \"Bearer {{ secret('API_TOKEN') }}\"\nconcatJqExpression: .data.message\n")
+    .outputs(&[
+        OutDoc::new("uri", PropKind::String, "The URL requested."),
+        OutDoc::new("size", PropKind::Integer, "The number of events received."),
+        OutDoc::new("events", PropKind::List, "Every event received, when there is no `result`."),
+        OutDoc::new("result", PropKind::String, "The values `concatJqExpression` extracted, concatenated."),
+    ])
+    .props(&[
+        PropDoc::new("uri", "The URL of the event stream."),
+        HTTP_METHOD.default("\"GET\""),
+        PropDoc::new("headers", "Request headers (`Accept: text/event-stream` unless set)."),
+        PropDoc::new("body", "The request body (a string, or a value sent as JSON)."),
+        PropDoc::new("formData", "Fields sent as a form (urlencoded or multipart)."),
+        PropDoc::new("contentType", "The request's Content-Type.").default("\"application/json\""),
+        HTTP_OPTIONS,
+        PropDoc::new("concatJqExpression", "A jq expression (Baton's subset: paths, `[]`, pipes, a few builtins) applied to each event `{data, id, name, …}`; its string, number or boolean values are concatenated into `result`."),
+        PropDoc::new("failedOnMissingJq", "Fail when the expression fails on an event or gives no text value; false skips the event.").default("true"),
+    ]),
+    TypeDoc::new(
         "io.kestra.plugin.core.execution.Resume",
         "Resume a paused execution.",
         "Resumes a paused execution (this one's parent by default, or `executionId`), with inputs for its Pause's onResume.",

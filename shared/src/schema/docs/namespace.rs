@@ -1,5 +1,5 @@
 //! Docs of the namespace-file tasks: `namespace.UploadFiles`,
-//! `namespace.DownloadFiles`, `namespace.DeleteFiles`.
+//! `namespace.DownloadFiles`, `namespace.DeleteFiles`, `namespace.PurgeFiles`.
 
 use crate::plugins::PropKind;
 use crate::schema::{OutDoc, PropDoc, TypeDoc};
@@ -42,5 +42,19 @@ pub(super) static DOCS: &[TypeDoc] = &[
         NS,
         PATTERNS,
         PropDoc::new("deleteParentFolder", "Remove the folders left empty (Baton's folders exist only while they hold a file, so they always go).").default("false"),
+    ]),
+    TypeDoc::new(
+        "io.kestra.plugin.core.namespace.PurgeFiles",
+        "Purge old revisions of namespace files.",
+        "Deletes revisions of the namespace files of the selected namespaces (`namespaces`, with their children unless `includeChildNamespaces` is false, or `namespacePattern`, or every namespace holding files) whose path matches `filePattern`, as `behavior` says: keep the `keepAmount` newest revisions of each file (default 1), or purge the revisions written at or before `before` (never the last one), or, with neither, every revision. A file whose last revision is purged is deleted. Output `size`, the number of revisions purged.",
+    )
+    .example("id: purge_files\ntype: io.kestra.plugin.core.namespace.PurgeFiles\nnamespaces:\n  - company\nincludeChildNamespaces: true\nfilePattern: \"**/*.sql\"\nbehavior:\n  type: version\n  keepAmount: 3\n")
+    .outputs(&[OutDoc::new("size", PropKind::Integer, "The number of namespace file revisions purged.")])
+    .props(&[
+        PropDoc::new("namespaces", "The namespaces to purge (not with `namespacePattern`); unset with no pattern: every namespace holding files."),
+        PropDoc::new("namespacePattern", "A wildcard (`*`, `?`) on the namespace names to purge (not with `namespaces`)."),
+        PropDoc::new("includeChildNamespaces", "Also purge the child namespaces of `namespaces` (`company` → `company.team`).").default("true"),
+        PropDoc::new("filePattern", "A wildcard on the file paths, without their leading `/` (`*` also crosses `/`, `?` is one character)."),
+        PropDoc::new("behavior", "`{type: version, keepAmount: N}` keeps the N newest revisions of each file; `{type: version, before: <ISO date-time>}` purges the older revisions written until then; both at once are refused.").default("{type: version, keepAmount: 1}"),
     ]),
 ];

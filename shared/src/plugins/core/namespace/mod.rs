@@ -1,7 +1,8 @@
 //! Kestra's namespace-file tasks (`io.kestra.plugin.core.namespace.*`):
 //! `UploadFiles` (working-directory files or `kestra://` files into a
 //! namespace), `DownloadFiles` (namespace files into the execution's
-//! internal storage) and `DeleteFiles`. They reach namespace files through
+//! internal storage), `DeleteFiles`, and `PurgeFiles` (old revisions
+//! across namespaces). They reach namespace files through
 //! [`crate::backend::nsfiles::NamespaceFiles`], so a write keeps its
 //! revisions as a UI edit does, on the local folder and on GCS alike.
 //!
@@ -13,6 +14,7 @@
 pub mod delete;
 pub mod download;
 pub mod matcher;
+pub mod purge;
 pub mod upload;
 
 use std::sync::Arc;

@@ -18,6 +18,7 @@ pub mod http;
 pub mod ion_text;
 pub mod items;
 pub mod kv;
+pub mod kv_put;
 pub mod labels;
 pub mod local_files;
 pub mod log;
@@ -68,6 +69,7 @@ pub fn register(r: &mut Registry) {
         kv::SET,
         kv::GET,
         kv::DELETE,
+        kv_put::DEF,
         purge_kv::DEF,
         purge_flows::DEF,
         items::DEDUPLICATE,

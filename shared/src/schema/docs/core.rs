@@ -134,6 +134,18 @@ pub(super) static DOCS: &[TypeDoc] = &[
         PropDoc::new("kvType", "The value's type.")
             .values(&["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"]),
     ]),
+    TypeDoc::new(
+        "io.kestra.plugin.core.kv.Put",
+        "Update a value of the KV store.",
+        "Updates `key` (created when absent unless `errorOnMissing`), keeping its expiry: a map is deep-merged into a stored JSON map, a list of `{key, value}` entries patches JSON fields (dotted paths), `[{value}]` replaces the value, anything else replaces it.",
+    )
+    .example("id: update_my_json\ntype: io.kestra.plugin.core.kv.Put\nkey: my-json-key\nvalue:\n  - key: json-key-1\n    value: my new value\n  - key: nested.field\n    value: 123\n")
+    .props(&[
+        PropDoc::new("key", "The key."),
+        PropDoc::new("value", "The new value, a map to merge, or {key, value} entries."),
+        NS,
+        PropDoc::new("errorOnMissing", "Fail when the key does not exist.").default("false"),
+    ]),
     TypeDoc::new("io.kestra.plugin.core.kv.GetKeys", "List the keys of the KV store.", "Lists the keys of a namespace's KV store, optionally only those starting with `prefix`.")
         .example("id: keys\ntype: io.kestra.plugin.core.kv.GetKeys\nprefix: daily_\n")
         .outputs(&[OutDoc::new("keys", PropKind::List, "The keys found.")])

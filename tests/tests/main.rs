@@ -66,6 +66,7 @@ mod server_http;
 mod server_pause;
 mod server_replay;
 mod sse_purge_files;
+mod subflow_outputs;
 mod taxi_pg;
 mod template_fns;
 mod terraform;

@@ -611,7 +611,10 @@ impl<'a> Stepper<'a> {
             return Block::Running;
         }
         let ctx = self.context(Some(idx));
-        let props = match self.env.render_value(&Value::Object(task.props.clone()), &ctx) {
+        // Kestra's (deprecated) `outputs` are rendered in the child execution when it ends
+        let mut raw = task.props.clone();
+        raw.shift_remove("outputs");
+        let props = match self.env.render_value(&Value::Object(raw), &ctx) {
             Ok(Value::Object(p)) => p,
             Ok(_) => Map::new(),
             Err(e) => {

@@ -516,6 +516,18 @@ impl ExecutorService {
     async fn on_end(&self, exec: &Execution, state: StateType) -> Result<(), ExecutorError> {
         let engine = &self.engine;
         if let (Some(pid), Some(ptr)) = (&exec.parent_id, &exec.parent_task_run_id) {
+            let iteration = super::for_each_item::iteration_of(exec);
+            let mut outputs = exec.outputs.clone().unwrap_or_default();
+            let mut state = state;
+            if iteration.is_none() {
+                match super::subflow_outputs::render(engine, exec).await? {
+                    Ok(extra) => outputs.extend(extra),
+                    Err(msg) => {
+                        state = StateType::Failed;
+                        outputs = Map::from_iter([("error".to_string(), serde_json::Value::String(msg))]);
+                    }
+                }
+            }
             publish_event(
                 engine,
                 &ExecutionEvent::SubflowEnded {
@@ -523,8 +535,8 @@ impl ExecutorService {
                     task_run_id: ptr.clone(),
                     child_execution_id: exec.id.clone(),
                     state,
-                    outputs: exec.outputs.clone().unwrap_or_default(),
-                    iteration: super::for_each_item::iteration_of(exec),
+                    outputs,
+                    iteration,
                 },
             )
             .await?;

@@ -25,5 +25,6 @@ pub mod scheduler;
 pub mod secrets;
 pub mod slots;
 pub mod subflow_fn;
+pub mod subflow_outputs;
 pub mod toggle;
 pub mod worker;

@@ -1,0 +1,57 @@
+//! Kestra's (deprecated, still common) Subflow `outputs`: a map of
+//! templates on the parent's Subflow task, rendered in the child execution
+//! once it ends — `{{ outputs.<child task>… }}` reads the child's tasks —
+//! and added to what the parent's task run gets as `outputs.<task>.outputs`
+//! beside the child flow's own `outputs`. The child finds the task through
+//! its trigger context (the parent flow, revision and task id), so nothing
+//! of the parent execution is read. A template that cannot be rendered
+//! fails the parent's task run, naming it.
+
+use serde_json::{Map, Value};
+
+use super::engine::Engine;
+use crate::backend::BackendError;
+use crate::executor::StepEnv;
+use crate::model::Execution;
+
+/// The rendered `outputs` of the Subflow task that started `child`:
+/// `Ok(empty)` when it has none, `Err` when one cannot be rendered.
+pub async fn render(engine: &Engine, child: &Execution) -> Result<Result<Map<String, Value>, String>, BackendError> {
+    let Some(t) = &child.trigger else { return Ok(Ok(Map::new())) };
+    let var = |k: &str| t.variables.get(k).and_then(Value::as_str).map(str::to_string);
+    let (Some(ns), Some(flow_id)) = (var("namespace"), var("flowId")) else { return Ok(Ok(Map::new())) };
+    let Some(revision) = t.variables.get("flowRevision").and_then(Value::as_u64).and_then(|r| u32::try_from(r).ok())
+    else {
+        return Ok(Ok(Map::new()));
+    };
+    let parent_flow = match super::flows::at_revision(engine, &ns, &flow_id, revision).await {
+        Ok(f) => f,
+        Err(super::flows::RevisionError::Backend(e)) => return Err(e),
+        Err(_) => return Ok(Ok(Map::new())),
+    };
+    let Some(templates) =
+        parent_flow.find_task(&t.id).and_then(|task| task.props.get("outputs")).and_then(Value::as_object)
+    else {
+        return Ok(Ok(Map::new()));
+    };
+    let child_flow =
+        match super::flows::at_revision(engine, &child.namespace, &child.flow_id, child.flow_revision).await {
+            Ok(f) => f,
+            Err(super::flows::RevisionError::Backend(e)) => return Err(e),
+            Err(e) => return Ok(Err(format!("Subflow outputs: {e}"))),
+        };
+    let runs = |id: &str| child.task_run_list.iter().find(|tr| tr.id == id);
+    let mut ctx = crate::executor::context::build(&child_flow, child, None, &runs, true);
+    let env = engine.step_env();
+    ctx["envs"] = env.envs();
+    let mut out = Map::new();
+    for (k, v) in templates {
+        match env.render_value(v, &ctx) {
+            Ok(r) => {
+                out.insert(k.clone(), env.mask(r));
+            }
+            Err(e) => return Ok(Err(format!("Subflow output '{k}' of task '{}': {e}", t.id))),
+        }
+    }
+    Ok(Ok(out))
+}

@@ -106,7 +106,6 @@ static DEFS: &[FlowableDef] = &[
             SUBFLOW_COMMON[6],
             PropSpec::optional("revision", PropKind::Integer),
             PropSpec::optional("outputs", PropKind::Map),
-            PropSpec::optional("scheduleDate", PropKind::String),
             PropSpec::optional("restartBehavior", PropKind::String),
         ],
         &[&["namespace"], &["flowId"]],

@@ -209,7 +209,9 @@ fn not_supported(kind: FlowableKind, key: &str) -> Option<&'static str> {
         (FlowableKind::ForEachItem, "restartBehavior") => {
             Some("a failed ForEachItem is not restarted in place: replay the execution from the task (POST …/replay)")
         }
-        (FlowableKind::ForEachItem, "scheduleDate") => Some("its subflow executions start at once"),
+        (FlowableKind::ForEachItem | FlowableKind::Subflow, "scheduleDate") => {
+            Some("its subflow executions start at once (put a flow.Sleep or a Pause before the task to start later)")
+        }
         _ => None,
     }
 }

@@ -35,10 +35,9 @@ const SUBFLOW: &[PropDoc] = &[
     TRANSMIT,
     INHERIT,
     REVISION,
-    PropDoc::new("outputs", "Outputs of this task, rendered from the subflow's outputs."),
-    PropDoc::new("scheduleDate", "Start the subflow execution at this date rather than now."),
-    PropDoc::new("restartBehavior", "On restart, retry the failed subflow execution or start a new one.")
-        .values(&["NEW_EXECUTION", "RETRY_FAILED_TASK"])
+    PropDoc::new("outputs", "Templates rendered in the subflow execution when it ends (its tasks' outputs), added to this task's outputs."),
+    PropDoc::new("restartBehavior", "On restart, retry the failed subflow execution or start a new one (Baton refuses to restart a failed Subflow in place: replay instead).")
+        .values(&["RETRY_FAILED", "NEW_EXECUTION"])
         .fixed(),
 ];
 const FOR_EACH_ITEM: &[PropDoc] = &[

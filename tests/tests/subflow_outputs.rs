@@ -52,7 +52,10 @@ async fn subflow_outputs_are_rendered_in_the_child() {
     let launch = runs(&e, "launch")[0].outputs.clone().expect("outputs");
     assert_eq!(launch["outputs"]["extracted"], json!("child got true"));
     assert_eq!(launch["outputs"]["own"], json!("child got true!"), "the child flow's outputs stay");
-    assert_eq!(runs(&e, "after")[0].outputs.as_ref().expect("after")["value"], json!("child got true / child got true!"));
+    assert_eq!(
+        runs(&e, "after")[0].outputs.as_ref().expect("after")["value"],
+        json!("child got true / child got true!")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -243,7 +243,7 @@ async fn a_duplicate_job_is_not_run_twice() {
             log_level: None,
             log_to_file: false,
         },
-        context: json!({"flow": {"namespace": "test", "id": "f"}, "inputs": {}, "outputs": {}, "vars": {}}),
+        context: json!({"flow": {"namespace": "test", "id": "f"}, "inputs": {}, "outputs": {}, "vars": {}}).into(),
         secret_inputs: vec![],
     };
     let w1 = Worker::new(engine.clone(), "w1".into());

@@ -14,6 +14,7 @@ use crate::model::flow::{Children, scalar_string};
 use crate::model::types::FlowableKind;
 use crate::model::{Attempt, Execution, Flow, Label, State, StateType, Task, TaskRun};
 use crate::plugins::context::mask_json;
+use crate::runtime::job_context::JobContext;
 use crate::runtime::messages::{JobTask, WorkerJob};
 
 #[path = "after.rs"]
@@ -451,7 +452,12 @@ impl<'a> Stepper<'a> {
             self.mark(idx);
         }
         // when nothing this task renders can reach `outputs`, don't build or ship them
-        let context = self.context_with(Some(idx), may_read_outputs(task, self.flow));
+        let mut context = self.context_with(Some(idx), may_read_outputs(task, self.flow));
+        // the worker sets its own `envs`
+        if let Some(m) = context.as_object_mut() {
+            m.shift_remove("envs");
+        }
+        let context = JobContext::compact(context);
         let tr = &self.exec.task_run_list[idx];
         let job = WorkerJob {
             execution_id: self.exec.id.clone(),

@@ -23,7 +23,7 @@ fn worker(job: &WorkerJob) -> (StateType, Map<String, Value>) {
     }
     let mut out = Map::new();
     if let Some(v) = job.task.props.get("values") {
-        let rendered = Renderer::new().render_value(v, &job.context, &NoHost).expect("values render");
+        let rendered = Renderer::new().render_value(v, &job.context.value(), &NoHost).expect("values render");
         out.insert("values".into(), rendered);
     }
     (StateType::Success, out)
@@ -121,7 +121,7 @@ tasks:
     let ctxs: Vec<(Value, Value)> = sim
         .dispatched
         .iter()
-        .map(|j| (j.context["taskrun"]["value"].clone(), j.context["taskrun"]["iteration"].clone()))
+        .map(|j| (j.context.value()["taskrun"]["value"].clone(), j.context.value()["taskrun"]["iteration"].clone()))
         .collect();
     assert_eq!(ctxs, [(json!("x"), json!(1)), (json!("x"), json!(2))]);
 }
@@ -312,7 +312,7 @@ fn allow_failure_inside_each_sequential_as_kestra() {
     // Kestra's EachSequentialTest.sequential: 11 task runs, WARNING (the
     // Log's `ko` is undefined but for the first value)
     let script = |j: &WorkerJob| {
-        let first = j.context["parent"]["taskrun"]["value"] == json!("value 1");
+        let first = j.context.value()["parent"]["taskrun"]["value"] == json!("value 1");
         if j.task.id == "1-2" && !first { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) }
     };
     let mut sim = Sim::new(&corpus("each-sequential.yaml"), json!({}), &script);

@@ -143,7 +143,7 @@ fn after_execution_runs_after_the_terminal_state_and_the_end_is_announced_once()
             order.push((job.task.id.clone(), exec.state.current));
             if job.task.id == "after1" {
                 // the task sees the execution's terminal state
-                assert_eq!(job.context["execution"]["state"], "SUCCESS");
+                assert_eq!(job.context.value()["execution"]["state"], "SUCCESS");
             }
             now += Duration::milliseconds(10);
             let result = if job.task.id == "after1" { StateType::Failed } else { StateType::Success };

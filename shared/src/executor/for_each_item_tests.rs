@@ -88,7 +88,7 @@ fn batches_start_once_and_their_counts_end_the_items_task_run() {
     assert_eq!(sim.task_ids(), ["each_split", "each_merge", "after"]);
     // the merged outputs are the ForEachItem's `subflowOutputs`
     let after = sim.dispatched.iter().find(|j| j.task.id == "after").unwrap();
-    assert_eq!(after.context["outputs"]["each_merge"]["subflowOutputs"], "kestra:///merged.ion");
+    assert_eq!(after.context.value()["outputs"]["each_merge"]["subflowOutputs"], "kestra:///merged.ion");
     // the execution holds counters only: a few task runs whatever the batches
     assert!(serde_json::to_string(&sim.exec).unwrap().len() < 8_000);
 }

@@ -11,7 +11,8 @@ use crate::model::StateType;
 use crate::runtime::messages::WorkerJob;
 
 fn echo_item(j: &WorkerJob) -> (StateType, Map<String, Value>) {
-    let item = &j.context["item"];
+    let ctx = j.context.value();
+    let item = &ctx["item"];
     let key = item.get("key").and_then(Value::as_str).map(|k| format!("{k}=")).unwrap_or_default();
     let v = format!("{key}{}#{}", item["value"].as_str().unwrap_or("?"), item["index"]);
     (StateType::Success, Map::from_iter([("value".to_string(), Value::String(v))]))
@@ -62,7 +63,7 @@ fn a_loop_over_an_expression_and_a_file_uri() {
 fn render_format(j: &WorkerJob) -> (StateType, Map<String, Value>) {
     let format = j.task.props.get("format").and_then(Value::as_str).unwrap_or_default();
     let r = crate::template::Renderer::new();
-    match r.render_str(format, &j.context, &crate::template::NoHost) {
+    match r.render_str(format, &j.context.value(), &crate::template::NoHost) {
         Ok(v) if v == "FAIL" => (StateType::Failed, Map::new()),
         Ok(v) => (StateType::Success, Map::from_iter([("value".to_string(), Value::String(v))])),
         Err(e) => (StateType::Failed, Map::from_iter([("value".to_string(), Value::String(e.to_string()))])),

@@ -218,8 +218,8 @@ fn on_resume_inputs_reach_the_next_tasks() {
     resume(&mut sim, json!({"asked": "restarted", "data": "kestra:///n/f/x.txt"})).expect("resume");
     assert_eq!(sim.run(), StateType::Success);
     let job = sim.dispatched.iter().find(|j| j.task.id == "last").expect("last ran");
-    assert_eq!(job.context["outputs"]["pause"]["onResume"]["asked"], "restarted");
-    assert_eq!(job.context["outputs"]["pause"]["onResume"]["data"], "kestra:///n/f/x.txt");
+    assert_eq!(job.context.value()["outputs"]["pause"]["onResume"]["asked"], "restarted");
+    assert_eq!(job.context.value()["outputs"]["pause"]["onResume"]["data"], "kestra:///n/f/x.txt");
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn optional_on_resume_inputs_may_be_left_out() {
     assert_eq!(sim.run(), StateType::Success);
     let env = super::tests::Env(crate::template::Renderer::new());
     let job = sim.dispatched.iter().find(|j| j.task.id == "last").expect("last ran");
-    let msg = env.render(job.task.props["message"].as_str().unwrap_or_default(), &job.context);
+    let msg = env.render(job.task.props["message"].as_str().unwrap_or_default(), &job.context.value());
     assert_eq!(msg.as_deref(), Ok("MISSING"));
 }
 

@@ -370,7 +370,7 @@ fn parallel_respects_concurrent() {
 fn for_each_runs_each_value_with_outputs_indexed_by_value() {
     let y = "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"a\", \"b\", \"c\"]\n    tasks:\n      - id: ret\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ taskrun.value }}\"\n  - id: last\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.ret | length }}\"\n";
     let echo = |j: &WorkerJob| {
-        let v = j.context["taskrun"]["value"].clone();
+        let v = j.context.value()["taskrun"]["value"].clone();
         (StateType::Success, Map::from_iter([("value".to_string(), v)]))
     };
     let mut sim = Sim::new(y, json!({}), &echo);
@@ -378,7 +378,7 @@ fn for_each_runs_each_value_with_outputs_indexed_by_value() {
     assert_eq!(sim.max_parallel, 1, "concurrencyLimit defaults to 1");
     assert_eq!(sim.task_ids(), ["ret", "ret", "ret", "last"]);
     let last = sim.dispatched.last().unwrap();
-    assert_eq!(last.context["outputs"]["ret"]["b"]["value"], "b");
+    assert_eq!(last.context.value()["outputs"]["ret"]["b"]["value"], "b");
     let values: Vec<_> = sim.exec.task_run_list.iter().filter_map(|t| t.value.clone()).collect();
     assert_eq!(values, ["a", "b", "c"]);
 }
@@ -413,7 +413,7 @@ fn for_each_stops_after_a_failed_iteration() {
         "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1, 2, 3]\n    tasks:\n      - id: a\n        type: {LOG}\n"
     );
     let script = |j: &WorkerJob| {
-        if j.context["taskrun"]["value"] == "2" {
+        if j.context.value()["taskrun"]["value"] == "2" {
             (StateType::Failed, Map::new())
         } else {
             (StateType::Success, Map::new())
@@ -430,15 +430,15 @@ fn nested_for_each_sees_parent_value() {
     let echo = |j: &WorkerJob| {
         let v = format!(
             "{}-{}",
-            j.context["parent"]["taskrun"]["value"].as_str().unwrap_or("?"),
-            j.context["taskrun"]["value"].as_str().unwrap_or("?")
+            j.context.value()["parent"]["taskrun"]["value"].as_str().unwrap_or("?"),
+            j.context.value()["taskrun"]["value"].as_str().unwrap_or("?")
         );
         (StateType::Success, Map::from_iter([("value".to_string(), json!(v))]))
     };
     let mut sim = Sim::new(y, json!({}), &echo);
     assert_eq!(sim.run(), StateType::Success);
     let end = sim.dispatched.last().unwrap();
-    assert_eq!(end.context["outputs"]["r"]["y"]["2"]["value"], "y-2");
+    assert_eq!(end.context.value()["outputs"]["r"]["y"]["2"]["value"], "y-2");
 }
 
 #[test]
@@ -575,8 +575,8 @@ fn outputs_are_shipped_only_to_tasks_that_can_read_them() {
     let echo = |j: &WorkerJob| (StateType::Success, Map::from_iter([("value".to_string(), json!(j.task.id))]));
     let mut sim = Sim::new(y, json!({}), &echo);
     assert_eq!(sim.run(), StateType::Success);
-    assert_eq!(sim.dispatched[1].context["outputs"], json!({}));
-    assert_eq!(sim.dispatched[2].context["outputs"]["a"]["value"], "a");
+    assert_eq!(sim.dispatched[1].context.value()["outputs"], json!({}));
+    assert_eq!(sim.dispatched[2].context.value()["outputs"]["a"]["value"], "a");
 }
 
 #[test]

@@ -36,8 +36,9 @@ impl Embedded {
         // events of one execution stay in order on one lane; different
         // executions are decided side by side (as several executor
         // instances do on Cloud Run: saves are compare-and-swap)
-        let mut lanes = Vec::with_capacity(EXECUTOR_LANES);
-        for _ in 0..EXECUTOR_LANES {
+        let lane_count = executor_lanes();
+        let mut lanes = Vec::with_capacity(lane_count);
+        for _ in 0..lane_count {
             let (tx, mut lane_rx) = tokio::sync::mpsc::unbounded_channel::<ExecutionEvent>();
             lanes.push(tx);
             let executor = executor.clone();
@@ -66,7 +67,7 @@ impl Embedded {
             while let Some(bytes) = rx.recv().await {
                 match serde_json::from_slice::<ExecutionEvent>(&bytes) {
                     Ok(ev) => {
-                        let _ = lanes[lane(ev.execution_id(), lanes.len())].send(ev);
+                        let _ = lanes[lane_of(&ev, lanes.len())].send(ev);
                     }
                     Err(e) => tracing::error!(error = %e, "malformed execution event dropped"),
                 }
@@ -240,14 +241,44 @@ impl Embedded {
     }
 }
 
-/// Executor loops of the embedded runtime. Each holds the events of the
-/// executions hashed to it (unbounded, as the in-process queue feeding it).
-///
-/// One for now: with four, executions queued by a flow's `concurrency`
-/// limit no longer started in FIFO order (their creations are decided on
-/// different lanes; `concurrency::queue_never_exceeds_the_limit_and_drains_fifo`).
-/// More lanes wait for the queue's order to come from stored state.
+/// Executor loops of the embedded runtime, by default: each holds the
+/// events of the executions hashed to it (unbounded, as the in-process
+/// queue feeding it). `BATON_EXECUTOR_LANES` (1 to [`MAX_EXECUTOR_LANES`])
+/// sets another number.
 pub const EXECUTOR_LANES: usize = 1;
+
+/// The most executor lanes `BATON_EXECUTOR_LANES` may ask for.
+pub const MAX_EXECUTOR_LANES: usize = 64;
+
+/// The number of executor lanes: `BATON_EXECUTOR_LANES` when it is a number
+/// from 1 to [`MAX_EXECUTOR_LANES`] (anything else is logged and ignored),
+/// else [`EXECUTOR_LANES`].
+pub fn executor_lanes() -> usize {
+    match std::env::var("BATON_EXECUTOR_LANES") {
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_EXECUTOR_LANES).contains(&n) => n,
+            _ => {
+                tracing::warn!(value = %v, max = MAX_EXECUTOR_LANES, "BATON_EXECUTOR_LANES is not a number from 1 to the max: using the default");
+                EXECUTOR_LANES
+            }
+        },
+        Err(_) => EXECUTOR_LANES,
+    }
+}
+
+/// The lane of an event. Every creation is decided on lane 0, in the order
+/// the launchers published them: a flow's `concurrency` queue takes
+/// executions in that order (FIFO), which creations decided side by side
+/// on several lanes would not keep. Every other event goes to its
+/// execution's lane ([`lane`]); an execution's creation and its later
+/// events may then be decided on two lanes at once, which the saves'
+/// compare-and-swap settles as between two Cloud Run instances.
+fn lane_of(ev: &ExecutionEvent, lanes: usize) -> usize {
+    match ev {
+        ExecutionEvent::Created { .. } => 0,
+        _ => lane(ev.execution_id(), lanes),
+    }
+}
 
 /// The lane of an execution's events: stable for an id (FNV-1a), so one
 /// execution's events are handled one at a time, in the order published.
@@ -349,5 +380,18 @@ mod lane_tests {
         }
         assert!(used.iter().all(|&n| n > 50), "spread: {used:?}");
         assert_eq!(lane("x", 0), 0, "no lanes is one lane");
+    }
+
+    #[test]
+    fn creations_are_decided_on_lane_zero_in_order_other_events_on_their_executions_lane() {
+        use super::{ExecutionEvent, lane_of};
+        let ids: Vec<String> = (0..64).map(|_| crate::model::ids::new_id()).collect();
+        for id in &ids {
+            let created = ExecutionEvent::Created { execution_id: id.clone() };
+            assert_eq!(lane_of(&created, 4), 0);
+            let kill = ExecutionEvent::Kill { execution_id: id.clone() };
+            assert_eq!(lane_of(&kill, 4), lane(id, 4));
+        }
+        assert!(ids.iter().any(|id| lane(id, 4) != 0), "other events spread");
     }
 }

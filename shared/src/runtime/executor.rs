@@ -92,6 +92,11 @@ impl ExecutorService {
                 cache.remove(&other);
             }
         }
+        // two lanes may decide on one execution at once (its creation on
+        // lane 0, its other events on its own): never replace a newer copy
+        if cache.get(&id).is_some_and(|held| held.exec.version > c.exec.version) {
+            return;
+        }
         cache.insert(id, c);
     }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::job_context::JobContext;
 use crate::model::{Label, StateType};
 
 /// Something the executor must react to. Every event names its execution;
@@ -141,8 +142,9 @@ pub struct WorkerJob {
     pub flow_revision: u32,
     pub task: JobTask,
     /// The template context (inputs, vars, outputs, taskrun, labels…),
-    /// so the worker never reads the execution.
-    pub context: Value,
+    /// so the worker never reads the execution (held as JSON text between
+    /// the executor's step and its publish: `job_context`).
+    pub context: JobContext,
     /// The flow's `SECRET` inputs: their values are masked like secrets in
     /// whatever the task logs, outputs or fails with.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

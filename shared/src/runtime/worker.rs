@@ -244,7 +244,7 @@ impl Worker {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         };
-        let mut context = job.context.clone();
+        let mut context = job.context.value().into_owned();
         context["envs"] = Value::Object(engine.envs.clone());
         let cx = RunContext::new(
             job.execution_id.clone(),

@@ -1,7 +1,8 @@
 //! Kestra 2.0's `Loop` on the embedded runtime: values from a `kestra://`
 //! file (one per line), isolated iterations (each sees its own outputs,
 //! nothing inside is visible after the loop), the Loop's declared
-//! `outputs` read with `loopOutputs()`, `transmitFailed`, and the
+//! `outputs` read with `loopOutputs()` (inline with FETCH, in files with
+//! STORE and AUTO over a file), `transmitFailed`, and the
 //! validator refusing what Baton does not honour.
 
 use serde_json::json;
@@ -37,7 +38,7 @@ tasks:
         format: "{{ outputs.upper.value }}"
   - id: after
     type: io.kestra.plugin.core.debug.Return
-    format: "{{ loopOutputs(outputs.loop.outputs, 'label') | join(';') }} {{ outputs.loop.terminatedIterations.SUCCESS }}/{{ outputs.loop.iterationCount }} {{ outputs.upper is defined }}"
+    format: "{% for u in loopOutputs(outputs.loop.outputs, 'uri') %}{{ fromIon(read(u)).label }};{% endfor %} {{ outputs.loop.terminatedIterations.SUCCESS }}/{{ outputs.loop.iterationCount }} {{ outputs.upper is defined }}"
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,7 +53,70 @@ async fn a_loop_over_a_file_runs_isolated_iterations_and_gives_its_declared_outp
     mine.sort();
     assert_eq!(mine, ["0=NORTH", "1={\"CITY\":\"LYON\"}", "2=7"], "each iteration reads its own `upper`");
     let after = runs(&e, "after")[0].outputs.clone().unwrap_or_default();
+    // AUTO over a file resolves to STORE, as Kestra's: each iteration's
+    // outputs in a file, read back here
+    assert_eq!(after["value"], json!("0=NORTH;1={\"CITY\":\"LYON\"};2=7; 3/3 false"));
+    let entries = runs(&e, "loop")[0].outputs.clone().unwrap_or_default()["outputs"].clone();
+    assert_eq!(entries.as_array().map(Vec::len), Some(3));
+    assert!(entries[0]["outputs"]["uri"].as_str().is_some_and(|u| u.ends_with("/outputs-0.ion")), "{entries}");
+    assert!(entries[0]["outputs"].get("label").is_none(), "stored, not inlined: {entries}");
+    // FETCH keeps them inline
+    let fetch =
+        FILE_LOOP.replace("    concurrencyLimit: 2\n", "    concurrencyLimit: 2\n    fetchType: FETCH\n").replace(
+            "{% for u in loopOutputs(outputs.loop.outputs, 'uri') %}{{ fromIon(read(u)).label }};{% endfor %}",
+            "{{ loopOutputs(outputs.loop.outputs, 'label') | join(';') }}",
+        );
+    let e = h.run(&fetch, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let after = runs(&e, "after")[0].outputs.clone().unwrap_or_default();
     assert_eq!(after["value"], json!("0=NORTH;1={\"CITY\":\"LYON\"};2=7 3/3 false"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_type_store_writes_iteration_outputs_a_later_loop_reads() {
+    // STORE over a list: the outputs of each iteration go to a file whose
+    // URI is the iteration's only output; a second Loop goes over the URIs
+    // and reads each file
+    let y = r#"
+id: loop_store
+namespace: company.team
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.Loop
+    values: [alpha, beta]
+    fetchType: STORE
+    outputs:
+      - id: label
+        type: STRING
+        value: "{{ outputs.process.value }}"
+      - id: n
+        type: INT
+        value: "{{ item.index }}"
+    tasks:
+      - id: process
+        type: io.kestra.plugin.core.debug.Return
+        format: "processed {{ item.value }}"
+  - id: reread
+    type: io.kestra.plugin.core.flow.Loop
+    values: "{{ loopOutputs(outputs.loop.outputs, 'uri') }}"
+    fetchType: FETCH
+    outputs:
+      - id: got
+        type: STRING
+        value: "{{ outputs.read.value }}"
+    tasks:
+      - id: read
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ fromIon(read(item.value)).label }}#{{ fromIon(read(item.value)).n }}"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ loopOutputs(outputs.reread.outputs, 'got') | join(',') }}|{{ loopOutputs(outputs.loop.outputs, 'label') | join(',') }}"
+"#;
+    let h = harness();
+    let e = h.run(y, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?} {:?}", e.error, h.logs(&e.id).await);
+    let after = runs(&e, "after")[0].outputs.clone().unwrap_or_default();
+    assert_eq!(after["value"], json!("processed alpha#0,processed beta#1|,"), "no label inline");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,8 +161,16 @@ fn loop_properties_baton_does_not_honour_are_refused_by_name() {
     let renderer = shared::template::Renderer::new();
     let (_, diagnostics) = shared::validate::validate_source("f.yaml", y, &registry, &renderer);
     let text: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
-    assert!(text.iter().any(|d| d.contains("STORE is not supported")), "{text:?}");
+    assert!(!text.iter().any(|d| d.contains("fetchType")), "STORE is accepted: {text:?}");
     assert!(text.iter().any(|d| d.contains("type 'NUMBERISH'")), "{text:?}");
+    // fetchType is not dynamic in Kestra: a template is refused by name
+    let y = y.replace("fetchType: STORE", "fetchType: \"{{ inputs.mode }}\"");
+    let (_, diagnostics) = shared::validate::validate_source("f.yaml", &y, &registry, &renderer);
+    let text: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(
+        text.iter().any(|d| d.contains("property 'fetchType'") && d.contains("not one of AUTO, FETCH, STORE")),
+        "{text:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

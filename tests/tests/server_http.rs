@@ -253,3 +253,48 @@ async fn triggers_are_disabled_and_backfills_created_paused_and_deleted_through_
     assert_eq!(status, 404, "nothing left to pause: {v}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kestra_2_routes_outputs_by_task_run_start_at_a_revision_and_draft_refused() {
+    let server = start().await;
+    let addr = server.addr();
+    let yaml = |v: &str| {
+        format!("POST /api/v1/main/flows{v} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-yaml\r\n")
+    };
+    let flow = |word: &str| {
+        format!(
+            "id: rev\nnamespace: test.http\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.debug.Return\n    format: {word}\n"
+        )
+    };
+    // ?draft=true would save a revision Kestra never runs: refused by name
+    let (status, v) = request(addr, &yaml("?draft=true"), flow("one").as_bytes()).await;
+    assert_eq!(status, 501, "{v}");
+    assert!(message(&v).contains("draft=true"), "{v}");
+    assert_eq!(request(addr, &yaml("?draft=false"), flow("one").as_bytes()).await.0, 200);
+    let put = format!(
+        "PUT /api/v1/main/flows/test.http/rev?draft=false HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-yaml\r\n"
+    );
+    let (status, v) = request(addr, &put, flow("two").as_bytes()).await;
+    assert_eq!((status, &v["revision"]), (200, &Value::from(2)), "{v}");
+    // start at revision 1 (Kestra's `revision`), waiting for the end
+    let start = format!(
+        "POST /api/v1/main/executions/test.http/rev?wait=true&revision=1 HTTP/1.1\r\nhost: {addr}\r\ncontent-type: multipart/form-data; boundary=b\r\n"
+    );
+    let (status, e) = request(addr, &start, b"--b--\r\n").await;
+    assert_eq!((status, &e["flowRevision"]), (200, &Value::from(1)), "{e}");
+    let id = e["id"].as_str().expect("id");
+    let run = e["taskRunList"][0]["id"].as_str().expect("task run");
+    // 2.0's outputs routes, as the migration guide spells them
+    let get = |path: String| format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\n");
+    let (status, v) = request(addr, &get(format!("/api/v1/main/outputs/{id}/{run}")), b"").await;
+    assert_eq!((status, &v["value"]), (200, &Value::from("one")), "revision 1 ran: {v}");
+    let (status, v) = request(addr, &get(format!("/api/v1/outputs/{id}")), b"").await;
+    assert_eq!((status, &v[0]["taskRunId"]), (200, &Value::from(run)), "{v}");
+    let (status, v) = request(addr, &get(format!("/api/v1/outputs/{id}/nope")), b"").await;
+    assert_eq!(status, 404, "{v}");
+    let bad = format!(
+        "POST /api/v1/main/executions/test.http/rev?revision=9 HTTP/1.1\r\nhost: {addr}\r\ncontent-type: multipart/form-data; boundary=b\r\n"
+    );
+    assert_eq!(request(addr, &bad, b"--b--\r\n").await.0, 404, "no revision 9");
+    server.shutdown().await;
+}

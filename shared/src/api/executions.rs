@@ -1,5 +1,5 @@
 //! Execution routes: start (`POST /executions/{namespace}/{id}`, also
-//! `/executions/trigger/…`; `labels`, `wait`, `scheduleDate`; the answer
+//! `/executions/trigger/…`; `labels`, `wait`, `scheduleDate`, `revision`; the answer
 //! carries the execution's `url` in the UI, as Kestra's), get, search
 //! ([`super::search`]), kill (`DELETE /executions/{id}/kill`), restart in
 //! place, replay (a new execution with the same inputs, labels and trigger,
@@ -71,8 +71,22 @@ async fn start_execution(
     RawQuery(raw): RawQuery,
     request: Request,
 ) -> ApiResult<Response> {
-    let p = Params::parse(raw.as_deref(), "POST /executions/{namespace}/{id}", &["labels", "wait", "scheduleDate"])?;
-    let flow = s.host.flow(&namespace, &id).await?;
+    let p = Params::parse(
+        raw.as_deref(),
+        "POST /executions/{namespace}/{id}",
+        &["labels", "wait", "scheduleDate", "revision"],
+    )?;
+    let mut flow = s.host.flow(&namespace, &id).await?;
+    // Kestra's `revision`: the execution runs that stored revision of the flow
+    let revision = p
+        .get("revision")
+        .map(|r| r.parse::<u32>().map_err(|_| ApiError::bad_request(format!("revision '{r}' is not a number"))))
+        .transpose()?;
+    if let Some(r) = revision {
+        flow = crate::runtime::flows::at_revision(&s.engine, &namespace, &id, r)
+            .await
+            .map_err(|e| ApiError::not_found(e.to_string()))?;
+    }
     let labels = p.labels("labels")?;
     let wait = p.flag("wait", false)?;
     let schedule_date = p
@@ -97,6 +111,7 @@ async fn start_execution(
         labels,
         execution_id: Some(execution_id),
         schedule_date,
+        revision,
         ..LaunchRequest::default()
     };
     let exec = match launch(&s.engine, &flow, req).await {

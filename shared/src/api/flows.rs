@@ -183,13 +183,27 @@ pub(super) fn yaml_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<String> {
     String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad_request("the flow source is not UTF-8"))
 }
 
+/// Kestra 2.0's `?draft=`: `false` saves a published revision, as without
+/// it; `true` (a revision that is never executed nor scheduled, runs
+/// falling back to the last published one) is refused, naming it: Baton
+/// has no draft revisions and would schedule it.
+fn refuse_draft(p: &Params) -> ApiResult<()> {
+    if p.flag("draft", false)? {
+        return Err(ApiError::unsupported(
+            "draft=true is not supported by Baton: it has no draft revisions (every saved revision is published \
+             and scheduled); save without draft, or draft=false",
+        ));
+    }
+    Ok(())
+}
+
 async fn create_flow(
     State(s): State<ApiState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
-    Params::parse(raw.as_deref(), "POST /flows", &[])?;
+    refuse_draft(&Params::parse(raw.as_deref(), "POST /flows", &["draft"])?)?;
     let source = yaml_body(&headers, &body)?;
     let flow = parse(&s, "request body", &source)?;
     if s.host.flow(&flow.namespace, &flow.id).await.is_ok() {
@@ -209,7 +223,7 @@ async fn update_flow(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
-    Params::parse(raw.as_deref(), "PUT /flows/{namespace}/{id}", &[])?;
+    refuse_draft(&Params::parse(raw.as_deref(), "PUT /flows/{namespace}/{id}", &["draft"])?)?;
     let source = yaml_body(&headers, &body)?;
     let flow = parse(&s, "request body", &source)?;
     if flow.namespace != namespace || flow.id != id {

@@ -2,7 +2,9 @@
 //! execution; Baton still does, for 1.x clients): `GET
 //! /outputs/executions/{id}` (the flow's outputs), `GET
 //! /outputs/tasks/{id}` (which task runs have outputs, Kestra's
-//! `TaskOutputInformation`) and `GET /outputs/tasks/{id}/{taskRunId}`.
+//! `TaskOutputInformation`) and `GET /outputs/tasks/{id}/{taskRunId}`;
+//! the 2.0 migration guide's `GET /outputs/{id}` and `GET
+//! /outputs/{id}/{taskRunId}` answer the same.
 //! Outputs are stored masked, so nothing here shows a secret.
 
 use axum::extract::{Path, RawQuery, State};
@@ -20,6 +22,9 @@ pub fn routes() -> Router<ApiState> {
         .route("/outputs/executions/{id}", get(flow_outputs))
         .route("/outputs/tasks/{id}", get(task_outputs))
         .route("/outputs/tasks/{id}/{task_run_id}", get(task_run_outputs))
+        // the 2.0 migration guide's spelling of the two routes above
+        .route("/outputs/{id}", get(task_outputs))
+        .route("/outputs/{id}/{task_run_id}", get(task_run_outputs))
 }
 
 async fn flow_outputs(

@@ -28,7 +28,7 @@ mod exit;
 #[path = "for_each_item.rs"]
 pub(crate) mod for_each_item;
 #[path = "loops.rs"]
-mod loops;
+pub(super) mod loops;
 #[path = "pause.rs"]
 pub(crate) mod pause;
 #[path = "sla.rs"]

@@ -124,6 +124,43 @@ fn loop_iterations_see_their_own_outputs_and_the_loop_gives_its_declared_outputs
     assert_eq!(sim.max_parallel, 3, "a Loop's concurrencyLimit defaults to 0 (all at once)");
 }
 
+#[test]
+fn fetch_type_store_writes_each_iteration_outputs_to_a_file_and_gives_its_uri() {
+    let y = ISOLATED.replace("    outputs:\n", "    fetchType: STORE\n    outputs:\n").replace("'label'", "'uri'");
+    let mut sim = Sim::new(&y, json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Success);
+    let prefix = "/n/f/executions/exec1/tasks/loop";
+    assert_eq!(sim.files.len(), 3, "one file per iteration, written once");
+    let loop_out = sim.exec.task_run_list[0].outputs.clone().unwrap_or_default();
+    let loop_run = sim.exec.task_run_list[0].id.clone();
+    let path = format!("{prefix}/{loop_run}/outputs-1.ion");
+    assert_eq!(
+        loop_out["outputs"][1],
+        json!({"item": {"value": "beta", "iteration": 1}, "outputs": {"uri": format!("kestra://{path}")}})
+    );
+    let (_, content) = sim.files.iter().find(|(p, _)| *p == path).expect("iteration 1's file");
+    let stored: Value = serde_json::from_slice(content).expect("JSON");
+    assert_eq!(stored, json!({"label": "processed beta", "n": 1}));
+    let uris: Vec<String> = (0..3).map(|u| format!("kestra://{prefix}/{loop_run}/outputs-{u}.ion")).collect();
+    assert_eq!(value_of(&sim, "after"), [format!("{}|false|3", uris.join(","))]);
+    // FETCH (and AUTO over a list) keep the outputs inline, write nothing
+    let y = ISOLATED.replace("    outputs:\n", "    fetchType: FETCH\n    outputs:\n");
+    let mut sim = Sim::new(&y, json!({}), &render_format);
+    assert_eq!(sim.run(), StateType::Success);
+    assert!(sim.files.is_empty());
+}
+
+#[test]
+fn a_stored_iteration_output_over_the_bound_fails_the_loop_naming_it() {
+    let y = "id: f\nnamespace: n\ntasks:\n  - id: loop\n    type: io.kestra.plugin.core.flow.Loop\n    values: [a]\n    fetchType: STORE\n    outputs:\n      - id: big\n        value: \"{{ inputs.big }}\"\n    tasks:\n      - id: t\n        type: io.kestra.plugin.core.debug.Return\n        format: x\n";
+    let big = "x".repeat(super::blocks::loops::MAX_STORED_ITERATION_BYTES);
+    let mut sim = Sim::new(y, json!({"big": big}), &render_format);
+    assert_eq!(sim.run(), StateType::Failed);
+    assert!(sim.files.is_empty());
+    let err = sim.exec.task_run_list[0].error.clone().unwrap_or_default();
+    assert!(err.contains("MAX_STORED_ITERATION_BYTES") && err.contains("Loop 'loop'"), "{err}");
+}
+
 const FAILING: &str = r#"id: f
 namespace: n
 tasks:

@@ -6,7 +6,10 @@
 //! `terminatedIterations` (iterations per final state) and, when the Loop
 //! declares `outputs`, `outputs`: one `{item: {value, iteration, key},
 //! outputs}` per iteration that did not fail, in iteration order (read
-//! with `loopOutputs()`). A failed iteration fails the Loop only with
+//! with `loopOutputs()`). With `fetchType: STORE` — or AUTO, the default,
+//! over a `kestra://` file, as Kestra resolves it — each iteration's
+//! outputs go to an internal-storage file and its entry's `outputs` is
+//! `{uri}` (`loopOutputs(…, 'uri')`). A failed iteration fails the Loop only with
 //! `transmitFailed` (default true); the Loop is SUCCESS otherwise, as
 //! Kestra ends it.
 //!
@@ -25,6 +28,10 @@ use super::concurrent::Body;
 use super::{Block, Stepper, for_each_limit, for_each_values};
 use crate::model::flow::{Children, scalar_string};
 use crate::model::{StateType, Task};
+
+/// The largest file of one iteration's outputs a Loop with `fetchType:
+/// STORE` writes (it is held in memory until the runtime writes it).
+pub const MAX_STORED_ITERATION_BYTES: usize = 10 << 20;
 
 /// Kestra's `transmitFailed` of a Loop (default true).
 pub(super) fn transmit_failed(task: &Task) -> bool {
@@ -130,6 +137,17 @@ impl<'a> Stepper<'a> {
                 }
             };
         }
+        let outputs = if self.loop_stores(l, pos) {
+            match self.store_iteration(l, parent, u, &outputs) {
+                Ok(uri) => Map::from_iter([("uri".to_string(), Value::String(uri))]),
+                Err(e) => {
+                    self.fail(pos, e);
+                    return;
+                }
+            }
+        } else {
+            outputs
+        };
         let mut item = json!({"value": value, "iteration": u});
         if let Some(Value::Object(m)) = &self.exec.task_run_list[pos].evaluated
             && let Some(k) = m.keys().nth(u)
@@ -143,6 +161,49 @@ impl<'a> Stepper<'a> {
             other => *other = Value::Array(vec![entry]),
         }
         self.mark(pos);
+    }
+
+    /// Whether the Loop `l` (task run at `pos`) stores each iteration's
+    /// outputs in a file (Kestra's `fetchType`): STORE, or AUTO (the
+    /// default) when `values` renders to a `kestra://` URI; FETCH inlines.
+    fn loop_stores(&self, l: &Task, pos: usize) -> bool {
+        match l.props.get("fetchType").map(scalar_string).as_deref() {
+            Some("STORE") => true,
+            Some("FETCH") => false,
+            _ => {
+                let Some(Value::String(raw)) = l.props.get("values") else { return false };
+                let ctx = self.context(Some(pos));
+                self.env.render(raw, &ctx).is_ok_and(|r| r.trim().starts_with("kestra://"))
+            }
+        }
+    }
+
+    /// The outputs of iteration `u` of the Loop `l` (task run `parent`)
+    /// written, as one JSON line (Ion as Baton writes it), to
+    /// `{execution}/tasks/{loop}/{parent}/outputs-{u}.ion` by the runtime
+    /// before the step is saved; its `kestra://` URI. At most
+    /// [`MAX_STORED_ITERATION_BYTES`].
+    fn store_iteration(
+        &mut self,
+        l: &Task,
+        parent: &str,
+        u: usize,
+        outputs: &Map<String, Value>,
+    ) -> Result<String, String> {
+        let mut content = serde_json::to_vec(outputs).map_err(|e| format!("outputs of Loop '{}': {e}", l.id))?;
+        content.push(b'\n');
+        if content.len() > MAX_STORED_ITERATION_BYTES {
+            return Err(format!(
+                "outputs of Loop '{}' in iteration {u}: {} bytes, more than {MAX_STORED_ITERATION_BYTES} \
+                 (MAX_STORED_ITERATION_BYTES)",
+                l.id,
+                content.len()
+            ));
+        }
+        let prefix = crate::plugins::context::execution_prefix(&self.exec.namespace, &self.exec.flow_id, &self.exec.id);
+        let path = format!("{prefix}/tasks/{}/{parent}/outputs-{u}.ion", crate::model::ids::slugify(&l.id));
+        self.actions.push(super::Action::PutFile { path: path.clone(), content });
+        Ok(format!("kestra://{path}"))
     }
 
     /// `runningIterations` of the running Loop at `idx`, kept as its

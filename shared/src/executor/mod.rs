@@ -85,6 +85,12 @@ pub enum Action {
     StartBatches { task_run_id: String, count: u64 },
     /// Step this execution again at that time (retry delays).
     WakeAt(DateTime<Utc>),
+    /// Write `content` to the internal-storage `path` (`/…`, no scheme)
+    /// before the transition is saved, since the saved state refers to it
+    /// (a Loop's `fetchType: STORE` outputs). Idempotent: the path and the
+    /// content are derived from the execution, so a re-decided step writes
+    /// the same file again.
+    PutFile { path: String, content: Vec<u8> },
     /// A line for the execution's log.
     Log { task_run_id: Option<String>, task_id: Option<String>, level: &'static str, message: String },
     /// The execution reached a terminal state.

@@ -53,6 +53,8 @@ pub(super) struct Sim<'a> {
     script: Script<'a>,
     pub(super) dispatched: Vec<WorkerJob>,
     pub(super) subflows: Vec<Action>,
+    /// The files the runtime was asked to write (`Action::PutFile`).
+    pub(super) files: Vec<(String, Vec<u8>)>,
     pub(super) max_parallel: usize,
     /// The index kept between steps, as the runtime's executor keeps it…
     index: ExecIndex,
@@ -74,6 +76,7 @@ impl<'a> Sim<'a> {
             script,
             dispatched: vec![],
             subflows: vec![],
+            files: vec![],
             max_parallel: 0,
             index: ExecIndex::default(),
             seen: exec_placeholder(),
@@ -129,6 +132,7 @@ impl<'a> Sim<'a> {
                     Action::Dispatch { job, .. } => jobs.push(*job),
                     Action::WakeAt(at) => wake = Some(at),
                     a @ (Action::StartSubflow { .. } | Action::StartBatches { .. }) => self.subflows.push(a),
+                    Action::PutFile { path, content } => self.files.push((path, content)),
                     _ => {}
                 }
             }

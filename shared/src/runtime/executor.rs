@@ -319,6 +319,13 @@ impl ExecutorService {
         let engine = &self.engine;
         let Cached { mut exec, mut index } = current;
         index.sync(&exec);
+        // files the state refers to are written first (idempotent: a lost
+        // race re-decides and writes the same path again)
+        for a in &actions {
+            if let Action::PutFile { path, content } = a {
+                engine.storage.put(path, Box::pin(std::io::Cursor::new(content.clone()))).await?;
+            }
+        }
         let positions: Vec<usize> = changed.iter().filter_map(|id| index.position(&exec.task_run_list, id)).collect();
         let new_version = engine.state.save_execution_at(&exec, &positions).await?;
         exec.version = new_version;
@@ -391,6 +398,8 @@ impl ExecutorService {
                     level: level.to_string(),
                     message,
                 }),
+                // written before the save
+                Action::PutFile { .. } => {}
                 Action::Ended(state) => {
                     tracing::info!(execution_id = %exec.id, flow_id = %exec.flow_id, state = %state, "execution ended");
                     self.on_end(exec, state).await?;

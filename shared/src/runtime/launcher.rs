@@ -75,6 +75,9 @@ pub struct LaunchRequest {
     pub original_id: Option<String>,
     /// How many `subflow()` calls this launch runs under (`subflow_fn`).
     pub subflow_depth: u32,
+    /// The flow is this stored revision (read with `flows::at_revision`):
+    /// the execution runs it as is, no revision is saved.
+    pub revision: Option<u32>,
 }
 
 /// Why an execution could not start.
@@ -106,7 +109,10 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
     if behavior == Some(CheckBehavior::BlockExecution) {
         return Err(LaunchError::Blocked { messages: failed.into_iter().map(|c| c.message).collect() });
     }
-    let revision = engine.state.save_flow(&flow.namespace, &flow.id, &flow.source).await?;
+    let revision = match req.revision {
+        Some(r) => r,
+        None => engine.state.save_flow(&flow.namespace, &flow.id, &flow.source).await?,
+    };
     // the executor runs exactly this revision, on whatever instance
     engine.flows.insert_revision(flow, revision);
     let mut labels = flow.labels.clone();

@@ -154,21 +154,15 @@ const LOOP_OUTPUT_TYPES: &[&str] = &[
 ];
 
 /// A Loop's `outputs` (a list of `{id, value, type}`) and `fetchType`
-/// (FETCH, or AUTO: Baton keeps iteration outputs in the Loop's task run).
+/// (AUTO, FETCH or STORE; not dynamic in Kestra, so a template is refused).
 pub(super) fn check_loop<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sink: &mut Sink<'_>) {
-    if let Some(v) = written("fetchType")
-        && !v.as_str().is_some_and(is_template)
-    {
-        match scalar_string(v).as_str() {
-            "AUTO" | "FETCH" => {}
-            "STORE" => sink.at(
+    if let Some(v) = written("fetchType") {
+        let s = scalar_string(v);
+        if !["AUTO", "FETCH", "STORE"].contains(&s.as_str()) {
+            sink.at(
                 &child_key(&task.path, "fetchType"),
-                format!("property 'fetchType' of {}: STORE is not supported by Baton yet: use FETCH", task.kind),
-            ),
-            other => sink.at(
-                &child_key(&task.path, "fetchType"),
-                format!("property 'fetchType' of {}: '{other}' is not one of AUTO, FETCH, STORE", task.kind),
-            ),
+                format!("property 'fetchType' of {}: '{s}' is not one of AUTO, FETCH, STORE", task.kind),
+            );
         }
     }
     let Some(v) = written("outputs") else { return };

@@ -92,7 +92,7 @@ pub(super) static DOCS: &[TypeDoc] = &[
             PropDoc::new("concurrencyLimit", "How many iterations run at once (0: all).").default("0").fixed(),
             PropDoc::new("transmitFailed", "Fail the Loop when an iteration fails (otherwise a failed iteration is counted and the Loop goes on)."),
             PropDoc::new("outputs", "Outputs each iteration declares (a list of {id, value, type}), read with loopOutputs()."),
-            PropDoc::new("fetchType", "How loopOutputs() is returned: AUTO or FETCH (the values inline; STORE is refused)."),
+            PropDoc::new("fetchType", "FETCH keeps each iteration's outputs inline; STORE writes them to an internal-storage file (10 MiB at most) and gives its uri; AUTO (default) stores when values is a kestra:// file, else fetches."),
             PropDoc::new("breakWhen", "Rendered after each iteration (with item, iteration.state, iteration.outputs): when truthy no other iteration starts."),
         ]),
     TypeDoc::new("io.kestra.plugin.core.flow.WorkingDirectory", "Run tasks in one shared folder.", "Its runnable children run on one worker in the same working directory, so files written by one are there for the next.")

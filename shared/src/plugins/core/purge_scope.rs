@@ -114,3 +114,16 @@ mod tests {
         assert!(e.to_string().contains("startDate"), "{e}");
     }
 }
+
+/// The static check of a written `batchSize`: an integer from 1 to `max`
+/// (a template is checked when rendered).
+pub fn check_batch_size(v: &Value, max: u64) -> Result<(), String> {
+    match v {
+        Value::Number(n) if n.as_u64().is_none_or(|n| n == 0 || n > max) => Err(if max == u64::MAX {
+            format!("must be a positive integer, got {n}")
+        } else {
+            format!("must be between 1 and {max}, got {n}")
+        }),
+        _ => Ok(()),
+    }
+}

@@ -294,6 +294,7 @@ impl NamespaceFiles for StoredNamespaceFiles {
         }
         for path in &changes.deletes {
             store.delete_prefix(&revisions::revisions_folder(namespace, path)?).await?;
+            folders::forget_all(store, namespace, path).await?;
         }
         Ok(())
     }

@@ -98,6 +98,19 @@ pub fn failed(task: &str, doing: &str, e: impl std::fmt::Display) -> TaskError {
     TaskError::failed(format!("{task}: cannot {doing}: {e}"))
 }
 
+/// The static check of a written `batchSize`: an integer from 1 to `max`
+/// (a template is checked when rendered).
+pub fn check_batch_size(v: &Value, max: u64) -> Result<(), String> {
+    match v {
+        Value::Number(n) if n.as_u64().is_none_or(|n| n == 0 || n > max) => Err(if max == u64::MAX {
+            format!("must be a positive integer, got {n}")
+        } else {
+            format!("must be between 1 and {max}, got {n}")
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,18 +125,5 @@ mod tests {
         assert!(e.to_string().contains("endDate") && e.to_string().contains("'last week'"), "{e}");
         let e = Scope::new(None, None, Some("2026-02-01T00:00:00Z".into()), "2026-01-01T00:00:00+01:00").unwrap_err();
         assert!(e.to_string().contains("startDate"), "{e}");
-    }
-}
-
-/// The static check of a written `batchSize`: an integer from 1 to `max`
-/// (a template is checked when rendered).
-pub fn check_batch_size(v: &Value, max: u64) -> Result<(), String> {
-    match v {
-        Value::Number(n) if n.as_u64().is_none_or(|n| n == 0 || n > max) => Err(if max == u64::MAX {
-            format!("must be a positive integer, got {n}")
-        } else {
-            format!("must be between 1 and {max}, got {n}")
-        }),
-        _ => Ok(()),
     }
 }

@@ -73,7 +73,8 @@ async fn eval(s: &ApiState, id: &str, task_run_id: Option<&str>, body: &[u8]) ->
     let flow = crate::runtime::flows::at_revision(&s.engine, &exec.namespace, &exec.flow_id, exec.flow_revision)
         .await
         .map_err(|e| ApiError::not_found(e.to_string()))?;
-    let runs = |t: &str| exec.task_run(t);
+    let by_id = crate::executor::context::runs_by_id(&exec);
+    let runs = |id: &str| by_id.get(id).copied();
     let mut ctx = crate::executor::context::build(&flow, &exec, task_run, &runs, true);
     ctx["envs"] = Value::Object(s.engine.envs.clone());
     let host = Masked(s.engine.host.as_ref());

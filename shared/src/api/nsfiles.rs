@@ -60,8 +60,10 @@ async fn directory(
 ) -> ApiResult<Json<Value>> {
     let p = Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/files/directory", &["path"])?;
     let dir = path_param(&p, false)?;
-    let files = store(&s, &ns)?.list(&ns, "").await?;
-    let entries = directory_entries(&files, &dir);
+    let store = store(&s, &ns)?;
+    let files = store.list(&ns, "").await?;
+    let kept = store.folders(&ns, "").await?;
+    let entries = directory_entries(&files, &kept, &dir);
     Ok(Json(Value::Array(entries.iter().map(|(n, size)| attributes(n, *size)).collect())))
 }
 

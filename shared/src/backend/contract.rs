@@ -438,6 +438,25 @@ pub async fn storage_contract(storage: &dyn Storage) {
     assert_eq!(storage.put(&small, bytes(b"hello")).await.expect("replace"), 5);
     assert_eq!(read_all(storage, &small).await, b"hello", "put replaces");
     assert_eq!(storage.size(&small).await.expect("size"), Some(5));
+
+    // create-only writes: one of two racing creators wins, the file is its
+    let fresh = format!("{base}/fresh.txt");
+    assert_eq!(storage.put_new(&fresh, bytes(b"one")).await.expect("put_new"), Some(3), "a new name is created");
+    assert_eq!(storage.put_new(&fresh, bytes(b"two!")).await.expect("put_new again"), None, "an existing one is not");
+    assert_eq!(read_all(storage, &fresh).await, b"one", "nothing written over");
+    let raced = format!("{base}/raced.txt");
+    let (a, b) = futures::join!(storage.put_new(&raced, bytes(b"aaaa")), storage.put_new(&raced, bytes(b"bbbb")));
+    let (a, b) = (a.expect("racer a"), b.expect("racer b"));
+    assert!(a.is_some() != b.is_some(), "exactly one creator wins: {a:?} {b:?}");
+    let winner: &[u8] = if a.is_some() { b"aaaa" } else { b"bbbb" };
+    assert_eq!(read_all(storage, &raced).await, winner, "the file is the winner's");
+    assert!(
+        !storage.list(&base).await.expect("list").iter().any(|p| p.contains(".baton-tmp-")),
+        "no temporary file is left or listed"
+    );
+    for p in [&fresh, &raced] {
+        assert_eq!(storage.delete_prefix(p).await.expect("delete"), std::slice::from_ref(p));
+    }
     let empty = format!("{base}/empty");
     assert_eq!(storage.put(&empty, bytes(b"")).await.expect("put empty"), 0);
     assert_eq!(storage.size(&empty).await.expect("size"), Some(0));

@@ -212,6 +212,25 @@ impl Storage for MemoryStorage {
         Ok(n)
     }
 
+    async fn put_new(&self, path: &str, mut data: ByteStream) -> Result<Option<u64>> {
+        let path = segment_path(path)?;
+        if path == "/" {
+            return Err(BackendError::Invalid("storage path '/' names no file".into()));
+        }
+        let mut buf = Vec::new();
+        data.read_to_end(&mut buf)
+            .await
+            .map_err(|source| BackendError::Io { what: format!("write {path}"), source })?;
+        let n = buf.len() as u64;
+        let mut files = lock(&self.files);
+        if files.contains_key(&path) {
+            return Ok(None);
+        }
+        lock(&self.modified).insert(path.clone(), Utc::now());
+        files.insert(path, buf);
+        Ok(Some(n))
+    }
+
     async fn get(&self, path: &str) -> Result<ByteStream> {
         let bytes = lock(&self.files)
             .get(&segment_path(path)?)

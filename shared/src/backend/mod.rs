@@ -287,6 +287,11 @@ pub trait KvStore: Send + Sync {
 pub trait Storage: Send + Sync {
     /// Writes a stream to `path`, replacing any file there; returns bytes written.
     async fn put(&self, path: &str, data: ByteStream) -> Result<u64>;
+    /// Writes a stream to `path` only if no file is there, atomically (GCS:
+    /// the `ifGenerationMatch=0` precondition; a folder: a hard link, which
+    /// fails on an existing name): of concurrent creators exactly one wins.
+    /// `Ok(None)`, nothing written, when a file is there.
+    async fn put_new(&self, path: &str, data: ByteStream) -> Result<Option<u64>>;
     /// Opens `path` for reading.
     async fn get(&self, path: &str) -> Result<ByteStream>;
     /// Size in bytes, or `None` if absent.

@@ -17,6 +17,9 @@
 //! Bounds: a store deletes at most the query's `limit` records per call and
 //! says whether it stopped there ([`Purged::more`]); it reads at most
 //! [`PURGE_PAGE`] records at a time, so a purge holds one page in memory.
+//! Log lines are deleted in batches of at most [`LogPurge::batch`] lines,
+//! each its own commit (a SQLite statement, a Firestore batch write), never
+//! spanning two pages; [`Purged::batches`] counts them.
 
 use chrono::{DateTime, Utc};
 
@@ -46,6 +49,8 @@ pub struct LogPurge {
     pub non_execution_logs: bool,
     /// Most lines deleted by one call.
     pub limit: usize,
+    /// Most lines deleted by one commit (at least 1; a page at most).
+    pub batch: usize,
 }
 
 impl LogPurge {
@@ -61,6 +66,7 @@ impl LogPurge {
             execution_logs: true,
             non_execution_logs: true,
             limit,
+            batch: PURGE_PAGE,
         }
     }
 
@@ -88,6 +94,8 @@ pub struct Purged {
     pub deleted: usize,
     /// It stopped at the query's limit: more may match.
     pub more: bool,
+    /// Commits made (log lines: one per batch; 0 when nothing matched).
+    pub batches: usize,
 }
 
 /// A page of ended executions to purge.

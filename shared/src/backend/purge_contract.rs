@@ -81,6 +81,7 @@ pub async fn purge_contract(store: &dyn StateStore) {
         execution_logs: true,
         non_execution_logs: true,
         limit,
+        batch: 100,
     };
     // the window is inclusive at both ends; ERROR lines are kept
     let p = store.purge_logs(&q(Some("flow"), None, &["DEBUG", "INFO", "WARN"], 2, 100)).await.expect("purge");
@@ -99,6 +100,13 @@ pub async fn purge_contract(store: &dyn StateStore) {
     let p = store.purge_logs(&LogPurge::execution(&e1, 100)).await.expect("purge");
     assert_eq!(p.deleted, 2);
     assert!(store.logs(&e1).await.expect("logs").is_empty());
+    // batches: 7 lines by 3 are deleted all, in ⌈7/3⌉ = 3 commits
+    let e4 = format!("{run}-e4");
+    let seven: Vec<LogEntry> = (0..7).map(|i| line(&ns, "flow", &e4, "INFO", at(base, i))).collect();
+    store.append_logs(&seven).await.expect("append_logs");
+    let p = store.purge_logs(&LogPurge { batch: 3, ..LogPurge::execution(&e4, 100) }).await.expect("purge");
+    assert_eq!((p.deleted, p.batches, p.more), (7, 3, false), "7 lines in batches of at most 3");
+    assert!(store.logs(&e4).await.expect("logs").is_empty(), "every batch deleted");
 
     // ------------------------------------------------------- executions
     let mk = |id: &str, ns: &str, flow: &str, start: i64, end: Option<(StateType, i64)>| {

@@ -20,6 +20,15 @@ pub const WORKING_DIRECTORY_ID: &str = "workingDirectoryTaskRunId";
 /// Finds a task run of the execution by id.
 pub type Runs<'e> = dyn Fn(&str) -> Option<&'e TaskRun> + 'e;
 
+/// The task runs of `exec` by id, built once (O(n)) for a rendering outside
+/// the executor's step, which has its own index: a lookup per task run
+/// through it keeps [`build`] O(n) where a scan of the list would make it
+/// O(n²). A repeated id maps to its last task run, as
+/// [`Execution::task_run`].
+pub fn runs_by_id(exec: &Execution) -> std::collections::HashMap<&str, &TaskRun> {
+    exec.task_run_list.iter().map(|t| (t.id.as_str(), t)).collect()
+}
+
 /// Builds the context for rendering in `task_run` (or at execution level);
 /// `task_runs` finds the task runs of `exec` by id.
 pub fn build<'e>(
@@ -256,4 +265,47 @@ pub fn outputs_in<'e>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(id: &str, task: &str, parent: Option<&str>, value: Option<String>, out: Option<Value>) -> TaskRun {
+        serde_json::from_value(json!({
+            "id": id, "executionId": "e", "namespace": "n", "flowId": "f", "taskId": task,
+            "parentTaskRunId": parent, "value": value, "outputs": out,
+            "state": {"current": "SUCCESS", "histories": []}
+        }))
+        .expect("task run")
+    }
+
+    /// A child execution of 5,000 task runs, all inside one ForEach: every
+    /// one looks its parent up, so a scan of the list per lookup would
+    /// make this quadratic (12.5 million comparisons).
+    #[test]
+    fn outputs_of_a_large_execution_are_built_through_the_index() {
+        let yaml = "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1]\n    tasks:\n      - id: ret\n        type: io.kestra.plugin.core.debug.Return\n        format: x\n";
+        let (v, _) = crate::yaml::parse(yaml).expect("yaml");
+        let flow = Flow::from_value(&v, yaml).0.expect("flow");
+        let mut exec = Execution::new("e".into(), "n", "f", 1, Map::new(), vec![], chrono::Utc::now());
+        exec.task_run_list.push(run("p", "each", None, None, None));
+        for i in 0..5_000 {
+            let out = json!({"value": i});
+            exec.task_run_list.push(run(&format!("r{i}"), "ret", Some("p"), Some(i.to_string()), Some(out)));
+        }
+        let started = Instant::now();
+        let by_id = runs_by_id(&exec);
+        let ctx = build(&flow, &exec, None, &|id| by_id.get(id).copied(), true);
+        let elapsed = started.elapsed();
+        let ret = ctx["outputs"]["ret"].as_object().expect("outputs.ret keyed by value");
+        assert_eq!(ret.len(), 5_000);
+        assert_eq!(ret["4999"]["value"], json!(4999));
+        // generous: the linear build takes milliseconds even unoptimised
+        assert!(elapsed < Duration::from_secs(5), "building the context took {elapsed:?}");
+    }
 }

@@ -154,8 +154,7 @@ async fn upstream_context(engine: &Engine, exec: &Execution) -> Value {
     let flow = super::flows::at_revision(engine, &exec.namespace, &exec.flow_id, exec.flow_revision).await.ok();
     let mut ctx = match &flow {
         Some(f) => {
-            let by_id: std::collections::HashMap<&str, &crate::model::TaskRun> =
-                exec.task_run_list.iter().map(|t| (t.id.as_str(), t)).collect();
+            let by_id = crate::executor::context::runs_by_id(exec);
             crate::executor::context::build(f, exec, None, &|id| by_id.get(id).copied(), true)
         }
         None => json!({"execution": {"id": exec.id}, "labels": exec.labels_map(), "inputs": exec.inputs}),

@@ -171,7 +171,8 @@ async fn launch_batch(
     let Some(task) = parent_flow.find_task(&tr.task_id) else { return Ok(()) };
     // the subflow's inputs and labels, rendered with `taskrun.items` and `taskrun.iteration`
     let env = engine.step_env();
-    let runs = |id: &str| parent.task_run(id);
+    let by_id = crate::executor::context::runs_by_id(parent);
+    let runs = |id: &str| by_id.get(id).copied();
     let mut ctx = crate::executor::context::build(&parent_flow, parent, Some(tr), &runs, true);
     let items = fei::batch_uri(&s("batchUri"), iteration);
     if let Some(t) = ctx.get_mut("taskrun").and_then(Value::as_object_mut) {

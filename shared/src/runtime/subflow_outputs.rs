@@ -6,6 +6,9 @@
 //! its trigger context (the parent flow, revision and task id), so nothing
 //! of the parent execution is read. A template that cannot be rendered
 //! fails the parent's task run, naming it.
+//!
+//! Cost: O(n) in the child's task runs — they are indexed by id once per
+//! rendering ([`crate::executor::context::runs_by_id`]).
 
 use serde_json::{Map, Value};
 
@@ -40,7 +43,9 @@ pub async fn render(engine: &Engine, child: &Execution) -> Result<Result<Map<Str
             Err(super::flows::RevisionError::Backend(e)) => return Err(e),
             Err(e) => return Ok(Err(format!("Subflow outputs: {e}"))),
         };
-    let runs = |id: &str| child.task_run_list.iter().find(|tr| tr.id == id);
+    // one map for the whole rendering: each task run's outputs look up its parents
+    let by_id = crate::executor::context::runs_by_id(child);
+    let runs = |id: &str| by_id.get(id).copied();
     let mut ctx = crate::executor::context::build(&child_flow, child, None, &runs, true);
     let env = engine.step_env();
     ctx["envs"] = env.envs();

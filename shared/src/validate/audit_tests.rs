@@ -74,3 +74,14 @@ fn flow_keys_baton_honours_in_one_form_only_are_refused_otherwise() {
     has(&out, "f.yaml:9:1: workerGroup: a flow-level workerGroup is not supported");
     assert_eq!(diags(&format!("{base}deleted: false\ntenantId: main\n")), Vec::<String>::new());
 }
+
+#[test]
+fn purge_batch_sizes_are_positive_and_located() {
+    let src = "id: f\nnamespace: n\ntasks:\n  - id: logs\n    type: io.kestra.plugin.core.log.PurgeLogs\n    endDate: \"2026-01-01T00:00:00Z\"\n    batchSize: 0\n  - id: execs\n    type: io.kestra.plugin.core.execution.PurgeExecutions\n    endDate: \"2026-01-01T00:00:00Z\"\n    batchSize: 5000\n  - id: ok\n    type: io.kestra.plugin.core.log.PurgeLogs\n    endDate: \"2026-01-01T00:00:00Z\"\n    batchSize: 250\n";
+    let out = diags(src);
+    has(&out, "f.yaml:7:5: tasks[0].batchSize (task 'logs'): property 'batchSize' of");
+    has(&out, "must be a positive integer, got 0");
+    has(&out, "f.yaml:11:5: tasks[1].batchSize (task 'execs'): property 'batchSize' of");
+    has(&out, "must be between 1 and 1000, got 5000");
+    assert_eq!(out.len(), 2, "{out:#?}");
+}

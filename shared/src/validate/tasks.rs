@@ -105,6 +105,10 @@ fn values_ok(type_name: &str, key: &str, v: &Value) -> Result<(), String> {
 fn plugin_value_ok(type_name: &str, key: &str, v: &Value) -> Result<(), String> {
     match (type_name, key) {
         (crate::plugins::core::purge_kv::TYPE, "behavior") => crate::plugins::core::purge_kv::check_behavior(v),
+        (crate::plugins::core::purge_logs::TYPE, "batchSize") => crate::plugins::core::purge_logs::check_batch_size(v),
+        (crate::plugins::core::purge_executions::TYPE, "batchSize") => {
+            crate::plugins::core::purge_scope::check_batch_size(v, crate::plugins::core::purge_executions::MAX_BATCH)
+        }
         (crate::plugins::core::namespace::purge::TYPE, "behavior") => {
             crate::plugins::core::namespace::purge::check_behavior(v)
         }

@@ -83,11 +83,15 @@ fn cursor_after(doc: &Document, field: Option<&str>) -> Vec<pb::Value> {
 }
 
 impl FirestoreStore {
-    async fn delete_names(&self, what: &str, names: Vec<String>) -> Result<usize> {
-        for chunk in names.chunks(DELETE_BATCH) {
+    /// Deletes `names` by commits of at most `batch` (and [`DELETE_BATCH`])
+    /// documents; returns (deleted, commits).
+    async fn delete_names(&self, what: &str, names: Vec<String>, batch: usize) -> Result<(usize, usize)> {
+        let mut commits = 0;
+        for chunk in names.chunks(batch.clamp(1, DELETE_BATCH)) {
             self.fs.commit(what, chunk.iter().cloned().map(delete).collect()).await?;
+            commits += 1;
         }
-        Ok(names.len())
+        Ok((names.len(), commits))
     }
 
     pub(super) async fn purge_logs_impl(&self, q: &LogPurge) -> Result<Purged> {
@@ -113,7 +117,9 @@ impl FirestoreStore {
                     doomed.push(d.name.clone());
                 }
             }
-            out.deleted += self.delete_names(WHAT, doomed).await?;
+            let (deleted, commits) = self.delete_names(WHAT, doomed, q.batch).await?;
+            out.deleted += deleted;
+            out.batches += commits;
             match docs.last() {
                 Some(last) if full && !out.more => cursor = Some(cursor_after(last, field)),
                 _ => return Ok(out),
@@ -165,7 +171,9 @@ impl FirestoreStore {
                     doomed.push(d.name.clone());
                 }
             }
-            out.deleted += self.delete_names(WHAT, doomed).await?;
+            let (deleted, commits) = self.delete_names(WHAT, doomed, DELETE_BATCH).await?;
+            out.deleted += deleted;
+            out.batches += commits;
             match docs.last() {
                 Some(last) if full && !out.more => cursor = Some(cursor_after(last, Some("timestamp"))),
                 _ => return Ok(out),

@@ -231,9 +231,11 @@ impl GcsStorage {
     }
 }
 
-#[async_trait]
-impl Storage for GcsStorage {
-    async fn put(&self, path: &str, mut data: ByteStream) -> Result<u64> {
+impl GcsStorage {
+    /// Uploads `data` as `path`'s object; `create_only` adds the
+    /// `ifGenerationMatch=0` precondition, and `Ok(None)` when it fails (an
+    /// object is there).
+    async fn write(&self, path: &str, mut data: ByteStream, create_only: bool) -> Result<Option<u64>> {
         let name = object_name(path)?;
         if name.is_empty() {
             return Err(BackendError::Invalid(format!("storage path '{path}' names no file")));
@@ -248,14 +250,30 @@ impl Storage for GcsStorage {
             }
         }
         let object = if ended {
-            self.data.write_object(self.bucket_resource(), &name, head.freeze()).send_buffered().await
+            let w = self.data.write_object(self.bucket_resource(), &name, head.freeze());
+            if create_only { w.set_if_generation_match(0).send_buffered().await } else { w.send_buffered().await }
         } else {
             let source =
                 ReaderSource { head: Some(head.freeze()), reader: tokio::sync::Mutex::new(data), buf: BytesMut::new() };
-            self.data.write_object(self.bucket_resource(), &name, source).send_buffered().await
+            let w = self.data.write_object(self.bucket_resource(), &name, source);
+            if create_only { w.set_if_generation_match(0).send_buffered().await } else { w.send_buffered().await }
         };
-        let object = object.map_err(|e| gcs_error(&what, e))?;
-        Ok(object.size.max(0) as u64)
+        match object {
+            Ok(object) => Ok(Some(object.size.max(0) as u64)),
+            Err(e) if create_only && e.http_status_code() == Some(412) => Ok(None),
+            Err(e) => Err(gcs_error(&what, e)),
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for GcsStorage {
+    async fn put(&self, path: &str, data: ByteStream) -> Result<u64> {
+        Ok(self.write(path, data, false).await?.unwrap_or(0))
+    }
+
+    async fn put_new(&self, path: &str, data: ByteStream) -> Result<Option<u64>> {
+        self.write(path, data, true).await
     }
 
     async fn get(&self, path: &str) -> Result<ByteStream> {

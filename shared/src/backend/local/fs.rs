@@ -111,9 +111,11 @@ impl FsStorage {
     }
 }
 
-#[async_trait]
-impl Storage for FsStorage {
-    async fn put(&self, path: &str, data: ByteStream) -> Result<u64> {
+impl FsStorage {
+    /// Writes `data` to a hidden file beside `path`'s target, then puts it
+    /// in place: renamed over any file there, or (`create_only`) hard-linked
+    /// to the name, which fails when a file is there (`Ok(None)`).
+    async fn write(&self, path: &str, data: ByteStream, create_only: bool) -> Result<Option<u64>> {
         let target = self.resolve(path)?;
         let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
             return Err(BackendError::Invalid(format!("storage path '{path}' names no file")));
@@ -130,8 +132,17 @@ impl Storage for FsStorage {
             file.flush().await?;
             file.sync_data().await?;
             drop(file);
-            tokio::fs::rename(&tmp, &target).await?;
-            Ok::<u64, std::io::Error>(n)
+            if !create_only {
+                tokio::fs::rename(&tmp, &target).await?;
+                return Ok(Some(n));
+            }
+            let linked = match tokio::fs::hard_link(&tmp, &target).await {
+                Ok(()) => Some(n),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => None,
+                Err(e) => return Err(e),
+            };
+            tokio::fs::remove_file(&tmp).await?;
+            Ok::<Option<u64>, std::io::Error>(linked)
         }
         .await;
         match result {
@@ -141,6 +152,17 @@ impl Storage for FsStorage {
                 Err(io(format!("write {path}"))(e))
             }
         }
+    }
+}
+
+#[async_trait]
+impl Storage for FsStorage {
+    async fn put(&self, path: &str, data: ByteStream) -> Result<u64> {
+        Ok(self.write(path, data, false).await?.unwrap_or(0))
+    }
+
+    async fn put_new(&self, path: &str, data: ByteStream) -> Result<Option<u64>> {
+        self.write(path, data, true).await
     }
 
     async fn get(&self, path: &str) -> Result<ByteStream> {

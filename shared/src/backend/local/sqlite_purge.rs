@@ -4,7 +4,8 @@
 //!   namespace, flow and level are compared with `json_extract` and the
 //!   timestamp is checked here (exactly, whatever its fraction digits); the
 //!   table is walked by `seq` a page at a time and the matching lines of a
-//!   page deleted in one statement. An execution's lines use its index.
+//!   page deleted by statements of at most the query's `batch` lines, each
+//!   its own transaction. An execution's lines use its index.
 //! - Executions: one indexed page of ended executions in `(end_date, id)`
 //!   order after the cursor; namespaces are compared by prefix with
 //!   `substr` (not `LIKE`, where `_` is a wildcard).
@@ -61,12 +62,14 @@ impl SqliteStore {
                     doomed.push(seq);
                 }
             }
-            if !doomed.is_empty() {
-                let marks = vec!["?"; doomed.len()].join(",");
+            // a batch per statement, each its own (autocommit) transaction
+            for batch in doomed.chunks(q.batch.max(1)) {
+                let marks = vec!["?"; batch.len()].join(",");
                 let deleted = conn
-                    .execute(&format!("DELETE FROM logs WHERE seq IN ({marks})"), rusqlite::params_from_iter(doomed))
+                    .execute(&format!("DELETE FROM logs WHERE seq IN ({marks})"), rusqlite::params_from_iter(batch))
                     .map_err(db(WHAT))?;
                 out.deleted += deleted;
+                out.batches += 1;
             }
             if out.more || !full {
                 return Ok(out);

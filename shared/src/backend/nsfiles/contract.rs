@@ -40,6 +40,26 @@ fn local(dir: &std::path::Path, name: &str, content: &str) -> PathBuf {
     p
 }
 
+/// Writers racing on one file: each write is its own revision (none shared,
+/// none lost), and the file ends as its last revision.
+async fn concurrent_writers(files: &dyn NamespaceFiles, ns: &str) {
+    const WRITERS: usize = 6;
+    let writes = (0..WRITERS).map(|i| files.put(ns, "race.sql", bytes(format!("writer {i}").as_bytes())));
+    for r in futures::future::join_all(writes).await {
+        r.expect("a concurrent write");
+    }
+    let kept = files.revisions(ns, "race.sql").await.expect("revisions");
+    assert_eq!(kept, (1..=WRITERS as u32).collect::<Vec<_>>(), "one revision per write, none shared or lost");
+    let mut contents = Vec::new();
+    for r in &kept {
+        contents.push(read_revision(files, ns, "race.sql", *r).await);
+    }
+    assert_eq!(read(files, ns, "race.sql").await, contents[WRITERS - 1], "the file is its last revision");
+    contents.sort();
+    assert_eq!(contents, (0..WRITERS).map(|i| format!("writer {i}")).collect::<Vec<_>>(), "each write kept once");
+    assert_eq!(files.delete(ns, "race.sql").await.expect("delete"), ["race.sql"]);
+}
+
 /// put/get/list/delete, Kestra paths, isolation between namespaces, and
 /// change sets applied whole or not at all.
 ///
@@ -70,7 +90,7 @@ pub async fn namespace_files_contract(files: &dyn NamespaceFiles) {
     );
     assert_eq!(paths(files, &ns, "/models").await, ["models/a.sql", "models/sub/b.sql"], "a folder, not a prefix");
     assert_eq!(
-        directory_entries(&files.list(&ns, "/").await.expect("list"), "/"),
+        directory_entries(&files.list(&ns, "/").await.expect("list"), &[], "/"),
         vec![
             ("README.md".to_string(), Some(3)),
             ("models".to_string(), None),
@@ -109,6 +129,8 @@ pub async fn namespace_files_contract(files: &dyn NamespaceFiles) {
     assert_eq!(read_revision(files, &ns, "models/a.sql", 2).await, "select 10");
     files.put(&ns, "models/a.sql", bytes(b"select 10")).await.expect("back to 10");
 
+    concurrent_writers(files, &ns).await;
+
     // the namespaces holding files: all, or one with its children
     let all = files.namespaces(None).await.expect("namespaces");
     assert!(all.contains(&ns) && all.contains(&child), "{all:?}");
@@ -125,6 +147,21 @@ pub async fn namespace_files_contract(files: &dyn NamespaceFiles) {
     assert!(files.put("bad/ns", "a.sql", bytes(b"x")).await.is_err(), "a namespace with '/' is refused");
     assert!(files.list("", "").await.is_err(), "an empty namespace is refused");
 
+    // kept empty folders: listed apart from files, shown by a folder view,
+    // dropped with the folder enclosing them
+    files.keep_folder(&ns, "/models/empty").await.expect("keep folder");
+    files.keep_folder(&ns, "models/empty").await.expect("keep it again");
+    assert_eq!(files.folders(&ns, "").await.expect("folders"), ["models/empty"]);
+    assert_eq!(files.folders(&ns, "models").await.expect("folders under"), ["models/empty"]);
+    assert!(files.folders(&child, "").await.expect("child folders").is_empty(), "namespaces apart");
+    assert_eq!(paths(files, &ns, "/models").await, ["models/a.sql", "models/sub/b.sql"], "a folder is no file");
+    let kept = files.folders(&ns, "").await.expect("folders");
+    let entries = directory_entries(&files.list(&ns, "").await.expect("list"), &kept, "models");
+    assert!(entries.contains(&("empty".to_string(), None)), "{entries:?}");
+    files.keep_folder(&ns, "gone/soon").await.expect("keep folder");
+    assert!(files.forget_folder(&ns, "gone/soon").await.expect("forget"), "a kept folder is forgotten");
+    assert!(!files.forget_folder(&ns, "gone/soon").await.expect("forget again"));
+
     // delete: a file, then a folder
     assert_eq!(files.delete(&ns, "README.md").await.expect("delete"), ["README.md"]);
     assert!(files.delete(&ns, "README.md").await.expect("delete again").is_empty());
@@ -132,6 +169,7 @@ pub async fn namespace_files_contract(files: &dyn NamespaceFiles) {
     gone.sort();
     assert_eq!(gone, ["models/a.sql", "models/sub/b.sql"]);
     assert!(files.revisions(&ns, "models/a.sql").await.expect("revisions").is_empty(), "a delete drops revisions");
+    assert!(files.folders(&ns, "").await.expect("folders").is_empty(), "a folder delete drops its kept folders");
     assert_eq!(paths(files, &ns, "").await, ["models_extra.sql"], "a folder delete leaves a sibling name alone");
 
     // change sets

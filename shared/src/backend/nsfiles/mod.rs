@@ -14,6 +14,7 @@
 //! made.
 
 pub mod contract;
+pub mod folders;
 mod local_swap;
 pub mod revisions;
 
@@ -78,6 +79,14 @@ pub trait NamespaceFiles: Send + Sync {
     /// last revision is the file itself: deleting it is refused
     /// ([`BackendError::Invalid`]) — delete the file instead.
     async fn delete_revision(&self, namespace: &str, path: &str, revision: u32) -> Result<bool>;
+    /// The folders under `dir` (`""` for all) kept while they hold no file
+    /// (see [`folders`]), sorted; a folder holding a file shows through it.
+    async fn folders(&self, namespace: &str, dir: &str) -> Result<Vec<String>>;
+    /// Keeps `folder` while it holds no file.
+    async fn keep_folder(&self, namespace: &str, folder: &str) -> Result<()>;
+    /// Stops keeping `folder` (it shows again only while it holds a file);
+    /// false when it was not kept.
+    async fn forget_folder(&self, namespace: &str, folder: &str) -> Result<bool>;
     /// The namespaces holding files or revisions, sorted; with `under`,
     /// only that namespace and its children (`a` → `a`, `a.b`, not `ab`).
     async fn namespaces(&self, under: Option<&str>) -> Result<Vec<String>>;
@@ -126,12 +135,22 @@ pub fn storage_path_of(namespace: &str, path: &str) -> Result<String> {
     Ok(format!("{}/{}", files_prefix(namespace), normalise_path(path, false)?))
 }
 
-/// The entries directly inside `dir` of a recursive listing: files with
-/// their size, and sub-folders (`size: None`), sorted — what a folder view
-/// (Kestra's `files/directory` route) shows.
-pub fn directory_entries(files: &[NamespaceFile], dir: &str) -> Vec<(String, Option<u64>)> {
+/// The entries directly inside `dir` of a recursive listing and of the
+/// kept empty folders: files with their size, and sub-folders (`size:
+/// None`), sorted — what a folder view (Kestra's `files/directory` route)
+/// shows.
+pub fn directory_entries(files: &[NamespaceFile], kept: &[String], dir: &str) -> Vec<(String, Option<u64>)> {
     let dir = dir.trim_matches('/');
     let mut out: Vec<(String, Option<u64>)> = Vec::new();
+    for folder in kept {
+        let rest = if dir.is_empty() { Some(folder.as_str()) } else { folder.strip_prefix(&format!("{dir}/")) };
+        if let Some(name) = rest.and_then(|r| r.split('/').next()).filter(|n| !n.is_empty()) {
+            let entry = (name.to_string(), None);
+            if !out.contains(&entry) {
+                out.push(entry);
+            }
+        }
+    }
     for f in files {
         let rest = if dir.is_empty() {
             f.path.as_str()
@@ -237,9 +256,9 @@ impl NamespaceFiles for StoredNamespaceFiles {
 
     async fn put(&self, namespace: &str, path: &str, data: ByteStream) -> Result<u64> {
         let current = storage_path_of(namespace, path)?;
-        let previous = revisions::unrecorded_content(self.storage.as_ref(), namespace, path, &current).await?;
-        let n = self.storage.put(&current, data).await?;
-        revisions::record(self.storage.as_ref(), namespace, path, &current, previous, self.max_revisions).await?;
+        let store = self.storage.as_ref();
+        let previous = revisions::unrecorded_content(store, namespace, path, &current).await?;
+        let (n, _) = revisions::write(store, namespace, path, &current, data, previous, self.max_revisions).await?;
         Ok(n)
     }
 
@@ -250,6 +269,7 @@ impl NamespaceFiles for StoredNamespaceFiles {
         let target = if rel.is_empty() { root.clone() } else { format!("{root}/{rel}") };
         let deleted = self.storage.delete_prefix(&target).await?;
         self.storage.delete_prefix(&revisions::revisions_folder(namespace, &rel)?).await?;
+        folders::forget_all(self.storage.as_ref(), namespace, &rel).await?;
         Ok(deleted
             .iter()
             .filter_map(|p| p.strip_prefix(&root).map(|r| r.trim_start_matches('/').to_string()))
@@ -274,6 +294,7 @@ impl NamespaceFiles for StoredNamespaceFiles {
         }
         for path in &changes.deletes {
             store.delete_prefix(&revisions::revisions_folder(namespace, path)?).await?;
+            folders::forget_all(store, namespace, path).await?;
         }
         Ok(())
     }
@@ -302,6 +323,18 @@ impl NamespaceFiles for StoredNamespaceFiles {
         revisions::delete_one(self.storage.as_ref(), namespace, path, &current, revision).await
     }
 
+    async fn folders(&self, namespace: &str, dir: &str) -> Result<Vec<String>> {
+        folders::list(self.storage.as_ref(), namespace, dir).await
+    }
+
+    async fn keep_folder(&self, namespace: &str, folder: &str) -> Result<()> {
+        folders::keep(self.storage.as_ref(), namespace, folder).await
+    }
+
+    async fn forget_folder(&self, namespace: &str, folder: &str) -> Result<bool> {
+        folders::forget(self.storage.as_ref(), namespace, folder).await
+    }
+
     async fn namespaces(&self, under: Option<&str>) -> Result<Vec<String>> {
         let prefix = match under {
             Some(ns) => {
@@ -322,7 +355,7 @@ impl NamespaceFiles for StoredNamespaceFiles {
 /// (`/a/b/_files/x.sql` → `a.b`), if any.
 fn namespace_of_storage_path(p: &str) -> Option<String> {
     let segs: Vec<&str> = p.trim_start_matches('/').split('/').collect();
-    let i = segs.iter().position(|s| *s == "_files" || *s == "_file_revisions")?;
+    let i = segs.iter().position(|s| *s == "_files" || *s == "_file_revisions" || *s == "_file_folders")?;
     let ns = segs[..i].join(".");
     (i + 1 < segs.len() && check_namespace(&ns).is_ok()).then_some(ns)
 }
@@ -364,11 +397,25 @@ mod tests {
     fn directory_entries_show_one_level() {
         let f = |p: &str, s| NamespaceFile { path: p.into(), size: s };
         let files = [f("a.sql", 1), f("models/x.sql", 2), f("models/y.sql", 3), f("models/sub/z.sql", 4)];
-        assert_eq!(directory_entries(&files, "/"), vec![("a.sql".to_string(), Some(1)), ("models".to_string(), None)]);
         assert_eq!(
-            directory_entries(&files, "models"),
+            directory_entries(&files, &[], "/"),
+            vec![("a.sql".to_string(), Some(1)), ("models".to_string(), None)]
+        );
+        assert_eq!(
+            directory_entries(&files, &[], "models"),
             vec![("sub".to_string(), None), ("x.sql".to_string(), Some(2)), ("y.sql".to_string(), Some(3))]
         );
+        let kept = ["empty".to_string(), "models/sub/deeper".to_string(), "models/void".to_string()];
+        assert_eq!(
+            directory_entries(&files, &kept, "models"),
+            vec![
+                ("sub".to_string(), None),
+                ("void".to_string(), None),
+                ("x.sql".to_string(), Some(2)),
+                ("y.sql".to_string(), Some(3))
+            ]
+        );
+        assert_eq!(directory_entries(&files, &kept, "/")[1], ("empty".to_string(), None));
     }
 }
 

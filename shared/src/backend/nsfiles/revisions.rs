@@ -11,8 +11,17 @@
 //! Bound: the last [`max_revisions`] revisions of each file are kept (50, or
 //! `BATON_NSFILE_REVISIONS`); older ones are deleted when a new one is
 //! written, and reading one names the bound. Deleting a file deletes its
-//! revisions. Two writers racing on the same file may both take the same
-//! next number (the later write wins that revision, as it wins the file).
+//! revisions.
+//!
+//! Concurrent writers of one file ([`write`]): each stages its content,
+//! then takes the next number by a create-only write of the revision
+//! ([`Storage::put_new`]: a hard link on a folder, `ifGenerationMatch=0` on
+//! GCS), so no two writers share a number and none is lost — the loser of
+//! a number re-lists and takes the next one. Each then copies its revision
+//! over the file and re-lists: while a later revision exists it copies that
+//! one instead, so whatever the order of the copies the file ends as its
+//! last revision. A writer gives up after [`CLAIM_ATTEMPTS`] lost rounds
+//! ([`BackendError::Conflict`] naming the file).
 
 use tokio::io::AsyncReadExt;
 
@@ -65,10 +74,114 @@ pub async fn list(storage: &dyn Storage, namespace: &str, path: &str) -> Result<
     Ok(out)
 }
 
-/// Records the current content of the file at `current` (its storage path)
-/// as the next revision of `path`, then deletes revisions past the bound.
-/// `previous` is the content the file had before this write when it had no
-/// recorded revision (it becomes revision 1). Returns the new revision.
+/// Rounds a writer may lose to other writers of the same file (a number
+/// taken first, a later revision published meanwhile) before giving up.
+pub const CLAIM_ATTEMPTS: u32 = 100;
+
+fn contended(namespace: &str, path: &str, rounds: u32) -> BackendError {
+    BackendError::Conflict {
+        what: format!(
+            "namespace file '{path}' in namespace '{namespace}' (revision lost to other writers {CLAIM_ATTEMPTS} times)"
+        ),
+        expected: u64::from(rounds),
+        found: u64::from(rounds) + 1,
+    }
+}
+
+/// Stores the content at `source` (a storage path) as the next revision of
+/// `path` by a create-only write; a number another writer took first is
+/// re-listed and the next one tried. Returns the revision taken.
+async fn claim_next(storage: &dyn Storage, namespace: &str, path: &str, source: &str) -> Result<u32> {
+    let folder = revisions_folder(namespace, path)?;
+    for _ in 0..CLAIM_ATTEMPTS {
+        let next = list(storage, namespace, path).await?.last().copied().unwrap_or(0) + 1;
+        let data = storage.get(source).await?;
+        if storage.put_new(&format!("{folder}/{next}"), data).await?.is_some() {
+            return Ok(next);
+        }
+    }
+    Err(contended(namespace, path, CLAIM_ATTEMPTS))
+}
+
+/// Revision 1 for a file written before revisions were kept (its content
+/// before this write); a concurrent writer may have stored it already.
+async fn record_previous(storage: &dyn Storage, namespace: &str, path: &str, previous: Option<Vec<u8>>) -> Result<()> {
+    if let Some(old) = previous {
+        let folder = revisions_folder(namespace, path)?;
+        storage.put_new(&format!("{folder}/1"), Box::pin(std::io::Cursor::new(old))).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the revisions past the bound (the last `max` are kept).
+async fn trim(storage: &dyn Storage, namespace: &str, path: &str, max: u32) -> Result<()> {
+    let folder = revisions_folder(namespace, path)?;
+    let kept = list(storage, namespace, path).await?;
+    let Some(last) = kept.last().copied() else { return Ok(()) };
+    for old in kept.iter().filter(|r| **r + max <= last) {
+        storage.delete_prefix(&format!("{folder}/{old}")).await?;
+    }
+    Ok(())
+}
+
+/// Makes the file at `current` hold the last revision: copies `mine` over
+/// it, then re-lists, and while a later revision exists (another writer's)
+/// copies that one. The last copy of all writers is of the last revision.
+async fn publish(storage: &dyn Storage, namespace: &str, path: &str, current: &str, mine: u32) -> Result<()> {
+    let folder = revisions_folder(namespace, path)?;
+    let mut target = mine;
+    for _ in 0..CLAIM_ATTEMPTS {
+        match storage.get(&format!("{folder}/{target}")).await {
+            Ok(data) => {
+                storage.put(current, data).await?;
+            }
+            // trimmed by a later writer: a later revision exists
+            Err(BackendError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        match list(storage, namespace, path).await?.last().copied() {
+            Some(last) if last > target => target = last,
+            _ => return Ok(()),
+        }
+    }
+    Err(contended(namespace, path, CLAIM_ATTEMPTS))
+}
+
+/// Writes `data` as the new content of `path` (storage path `current`) and
+/// its next revision, safe against concurrent writers (see the module
+/// header). `previous` is the file's content when it had no recorded
+/// revision ([`unrecorded_content`]). Returns the bytes written and the
+/// revision.
+pub async fn write(
+    storage: &dyn Storage,
+    namespace: &str,
+    path: &str,
+    current: &str,
+    data: ByteStream,
+    previous: Option<Vec<u8>>,
+    max: u32,
+) -> Result<(u64, u32)> {
+    record_previous(storage, namespace, path, previous).await?;
+    // beside the revisions, under a name that is no revision number
+    let staging = format!("{}/staging-{}", revisions_folder(namespace, path)?, uuid::Uuid::new_v4().simple());
+    let n = storage.put(&staging, data).await?;
+    let result = async {
+        let mine = claim_next(storage, namespace, path, &staging).await?;
+        publish(storage, namespace, path, current, mine).await?;
+        trim(storage, namespace, path, max).await?;
+        Ok(mine)
+    }
+    .await;
+    let cleanup = storage.delete_prefix(&staging).await;
+    let revision = result?;
+    cleanup?;
+    Ok((n, revision))
+}
+
+/// Records the content the file at `current` (its storage path) holds now
+/// — written by a change set — as the next revision of `path` (a number no
+/// other writer takes), then deletes revisions past the bound. `previous`:
+/// as for [`write`]. Returns the new revision.
 pub async fn record(
     storage: &dyn Storage,
     namespace: &str,
@@ -77,24 +190,10 @@ pub async fn record(
     previous: Option<Vec<u8>>,
     max: u32,
 ) -> Result<u32> {
-    let folder = revisions_folder(namespace, path)?;
-    let kept = list(storage, namespace, path).await?;
-    let mut next = kept.last().copied().unwrap_or(0) + 1;
-    let mut all = kept;
-    if next == 1
-        && let Some(old) = previous
-    {
-        storage.put(&format!("{folder}/1"), Box::pin(std::io::Cursor::new(old))).await?;
-        all.push(1);
-        next = 2;
-    }
-    let data = storage.get(current).await?;
-    storage.put(&format!("{folder}/{next}"), data).await?;
-    all.push(next);
-    for old in all.iter().filter(|r| **r + max <= next) {
-        storage.delete_prefix(&format!("{folder}/{old}")).await?;
-    }
-    Ok(next)
+    record_previous(storage, namespace, path, previous).await?;
+    let revision = claim_next(storage, namespace, path, current).await?;
+    trim(storage, namespace, path, max).await?;
+    Ok(revision)
 }
 
 /// The content of the file before a write, when the file exists but has no
@@ -216,9 +315,11 @@ mod tests {
 
     use tokio::io::AsyncReadExt;
 
+    use chrono::{DateTime, Utc};
+
     use super::super::{NamespaceFiles, StoredNamespaceFiles};
     use crate::backend::memory::MemoryStorage;
-    use crate::backend::{BackendError, Storage};
+    use crate::backend::{BackendError, ByteStream, Storage};
 
     async fn text(files: &StoredNamespaceFiles, rev: u32) -> Result<String, BackendError> {
         let mut s = String::new();
@@ -243,6 +344,63 @@ mod tests {
         );
         let future = text(&files, 6).await.unwrap_err().to_string();
         assert!(future.contains("its revisions are 1 to 5"), "{future}");
+    }
+
+    /// Memory storage that yields before every call, so concurrent writers
+    /// interleave at each step (memory calls never wait by themselves).
+    struct Yielding(MemoryStorage);
+
+    #[async_trait::async_trait]
+    impl Storage for Yielding {
+        async fn put(&self, path: &str, data: ByteStream) -> crate::backend::Result<u64> {
+            tokio::task::yield_now().await;
+            self.0.put(path, data).await
+        }
+        async fn put_new(&self, path: &str, data: ByteStream) -> crate::backend::Result<Option<u64>> {
+            tokio::task::yield_now().await;
+            self.0.put_new(path, data).await
+        }
+        async fn get(&self, path: &str) -> crate::backend::Result<ByteStream> {
+            tokio::task::yield_now().await;
+            self.0.get(path).await
+        }
+        async fn size(&self, path: &str) -> crate::backend::Result<Option<u64>> {
+            tokio::task::yield_now().await;
+            self.0.size(path).await
+        }
+        async fn delete_prefix(&self, prefix: &str) -> crate::backend::Result<Vec<String>> {
+            tokio::task::yield_now().await;
+            self.0.delete_prefix(prefix).await
+        }
+        async fn list(&self, prefix: &str) -> crate::backend::Result<Vec<String>> {
+            tokio::task::yield_now().await;
+            self.0.list(prefix).await
+        }
+        async fn list_modified(&self, prefix: &str) -> crate::backend::Result<Vec<(String, DateTime<Utc>)>> {
+            tokio::task::yield_now().await;
+            self.0.list_modified(prefix).await
+        }
+    }
+
+    #[tokio::test]
+    async fn interleaved_writers_each_get_a_revision_and_the_file_is_the_last() {
+        let files = StoredNamespaceFiles::new(Arc::new(Yielding(MemoryStorage::new()))).with_max_revisions(4);
+        let writes = (0..6).map(|i| files.put("a.b", "f.sql", Box::pin(std::io::Cursor::new(format!("w{i}")))));
+        for r in futures::future::join_all(writes).await {
+            r.unwrap();
+        }
+        assert_eq!(files.revisions("a.b", "f.sql").await.unwrap(), vec![3, 4, 5, 6], "six numbers, the last 4 kept");
+        let mut kept = Vec::new();
+        for r in 3..=6 {
+            kept.push(text(&files, r).await.unwrap());
+        }
+        let mut current = String::new();
+        files.get("a.b", "f.sql").await.unwrap().read_to_string(&mut current).await.unwrap();
+        assert_eq!(current, kept[3], "the file is its last revision");
+        kept.sort();
+        kept.dedup();
+        assert_eq!(kept.len(), 4, "four different writes kept: {kept:?}");
+        assert_eq!(files.list("a.b", "").await.unwrap().len(), 1, "no staging copy is left or listed");
     }
 
     #[tokio::test]

@@ -178,8 +178,9 @@ impl RunnableTask for PurgeExecutions {
             after: None,
             limit: self.batch,
         };
-        let (mut c, mut seen) = (Counts::default(), 0usize);
+        let (mut c, mut seen, mut pages) = (Counts::default(), 0usize, 0usize);
         'pages: loop {
+            pages += 1;
             let page = store
                 .ended_executions(&q)
                 .await
@@ -203,8 +204,8 @@ impl RunnableTask for PurgeExecutions {
             }
         }
         cx.info(&format!(
-            "PurgeExecutions complete: executions={}, logs={}, metrics={}, storages={}",
-            c.executions, c.logs, c.metrics, c.storages
+            "PurgeExecutions complete: executions={}, logs={}, metrics={}, storages={} ({pages} pages of at most {})",
+            c.executions, c.logs, c.metrics, c.storages, self.batch
         ));
         let mut out = Map::new();
         out.insert("executionsCount".into(), json!(c.executions));

@@ -72,6 +72,9 @@ async fn purges_ended_executions_with_their_logs_metrics_and_files() {
     let raw = json!({"namespace": "company.team", "endDate": "2026-01-05T00:00:00Z", "batchSize": 1});
     let out = env.run(&DEF, raw).await.unwrap();
     assert_eq!(counts(&out), [2, 2, 2, 2], "old and failed (a child namespace)");
+    let logs = env.logs.text();
+    // old, failed and exec1 match: three full pages of one, then an empty one
+    assert!(logs.iter().any(|l| l.contains("(4 pages of at most 1)")), "read a page at a time: {logs:?}");
     assert!(!exists(&env, "old").await && !exists(&env, "failed").await);
     assert!(env.state().logs("old").await.unwrap().is_empty());
     assert!(env.storage.list("/company/team/etl/executions/old").await.unwrap().is_empty());

@@ -8,8 +8,12 @@
 //! inclusive; `startDate` optional), and `purgeExecutionLogs` /
 //! `purgeNonExecutionLogs` (both default true) — lines tied to an execution
 //! or to none (trigger lines). As in Kestra, turning both off narrows
-//! nothing. `batchSize` (Kestra: MySQL only) is accepted; Baton's stores
-//! always delete a page ([`crate::backend::purge::PURGE_PAGE`]) at a time.
+//! nothing. `batchSize` (a positive integer; Kestra applies it on MySQL)
+//! deletes the lines in batches of at most that many, each its own commit
+//! (SQLite transaction, Firestore batch write); without it a batch is a
+//! store page ([`PURGE_PAGE`] lines), where Kestra deletes all in one
+//! transaction. A batch never spans two pages, so a `batchSize` above
+//! [`PURGE_PAGE`] commits a page at a time.
 //!
 //! Bound: one run deletes at most [`MAX_LINES`] lines; past it the task
 //! warns and the next run goes on.
@@ -19,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::purge_scope::{Scope, blank, failed, store, string_list};
-use crate::backend::purge::LogPurge;
+use crate::backend::purge::{LogPurge, PURGE_PAGE};
 use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -60,6 +64,14 @@ pub struct PurgeLogs {
     levels: Vec<String>,
     execution_logs: bool,
     non_execution_logs: bool,
+    /// Most lines deleted by one commit.
+    batch: usize,
+}
+
+/// The static check of a written `batchSize`: a positive integer (a
+/// template is checked when rendered).
+pub fn check_batch_size(v: &Value) -> Result<(), String> {
+    super::purge_scope::check_batch_size(v, u64::MAX)
 }
 
 fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
@@ -73,15 +85,18 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
         }
         levels.push(up);
     }
-    if p.batch_size == Some(0) {
-        return Err(TaskError::property("batchSize", "must be at least 1"));
-    }
+    let batch = match p.batch_size {
+        None => PURGE_PAGE,
+        Some(0) => return Err(TaskError::property("batchSize", "must be a positive integer, got 0")),
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
     Ok(Box::new(PurgeLogs {
         scope,
         execution_id: blank(p.execution_id),
         levels,
         execution_logs: p.purge_execution_logs.unwrap_or(true),
         non_execution_logs: p.purge_non_execution_logs.unwrap_or(true),
+        batch,
     }))
 }
 
@@ -100,6 +115,7 @@ impl RunnableTask for PurgeLogs {
         let neither = !self.execution_logs && !self.non_execution_logs;
         let mut counts = [0usize; 2];
         let mut more = false;
+        let mut batches = 0usize;
         for (i, wanted) in [self.execution_logs || neither, self.non_execution_logs || neither].into_iter().enumerate()
         {
             let room = MAX_LINES - counts.iter().sum::<usize>();
@@ -117,16 +133,18 @@ impl RunnableTask for PurgeLogs {
                 execution_logs: i == 0,
                 non_execution_logs: i == 1,
                 limit: room,
+                batch: self.batch,
             };
             let p = store.purge_logs(&q).await.map_err(|e| failed("PurgeLogs", "delete log lines", e))?;
             counts[i] = p.deleted;
+            batches += p.batches;
             more |= p.more;
         }
         if more {
             cx.warn(&format!("PurgeLogs stopped at {MAX_LINES} lines, its bound for one run: more lines match"));
         }
         let count = counts[0] + counts[1];
-        cx.info(&format!("PurgeLogs deleted {count} log lines"));
+        cx.info(&format!("PurgeLogs deleted {count} log lines in {batches} batches"));
         let mut out = Map::new();
         out.insert("count".into(), json!(count));
         out.insert("executionLogsCount".into(), json!(counts[0]));
@@ -203,6 +221,26 @@ mod tests {
         );
         assert_eq!(env.state().logs("e1").await.unwrap().len(), 2);
         assert_eq!(env.state().logs("e2").await.unwrap().len(), 1, "a child namespace is not purged");
+    }
+
+    #[tokio::test]
+    async fn batch_size_deletes_every_line_in_batches() {
+        let env = Env::with_state_store();
+        let lines: Vec<LogEntry> = (0..10).map(|_| line("company", "e1", "INFO", 1)).collect();
+        env.state().append_logs(&lines).await.unwrap();
+        let raw = json!({"namespace": "company", "endDate": "2026-01-05T00:00:00Z", "batchSize": "4"});
+        let out = env.run(&DEF, raw).await.unwrap();
+        assert_eq!(out.outputs["count"], json!(10));
+        assert!(env.state().logs("e1").await.unwrap().is_empty());
+        let logs = env.logs.text();
+        assert!(logs.iter().any(|l| l.contains("deleted 10 log lines in 3 batches")), "⌈10/4⌉ commits: {logs:?}");
+        for bad in [json!(0), json!(-2)] {
+            let raw = json!({"endDate": "2026-01-05T00:00:00Z", "batchSize": bad});
+            let e = env.run(&DEF, raw).await.unwrap_err();
+            assert!(e.to_string().contains("batchSize"), "{e}");
+            assert!(check_batch_size(&bad).is_err());
+        }
+        assert!(check_batch_size(&json!(1)).is_ok() && check_batch_size(&json!("{{ n }}")).is_ok());
     }
 
     #[tokio::test]

@@ -98,6 +98,19 @@ pub fn failed(task: &str, doing: &str, e: impl std::fmt::Display) -> TaskError {
     TaskError::failed(format!("{task}: cannot {doing}: {e}"))
 }
 
+/// The static check of a written `batchSize`: an integer from 1 to `max`
+/// (a template is checked when rendered).
+pub fn check_batch_size(v: &Value, max: u64) -> Result<(), String> {
+    match v {
+        Value::Number(n) if n.as_u64().is_none_or(|n| n == 0 || n > max) => Err(if max == u64::MAX {
+            format!("must be a positive integer, got {n}")
+        } else {
+            format!("must be between 1 and {max}, got {n}")
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

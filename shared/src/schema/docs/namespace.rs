@@ -41,7 +41,7 @@ pub(super) static DOCS: &[TypeDoc] = &[
     .props(&[
         NS,
         PATTERNS,
-        PropDoc::new("deleteParentFolder", "Remove the folders left empty (Baton's folders exist only while they hold a file, so they always go).").default("false"),
+        PropDoc::new("deleteParentFolder", "Remove the folders the deletions leave empty (deepest first); false keeps them as empty folders.").default("false"),
     ]),
     TypeDoc::new(
         "io.kestra.plugin.core.namespace.PurgeFiles",

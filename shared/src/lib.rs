@@ -29,8 +29,5 @@ pub mod triggers;
 pub mod validate;
 pub mod yaml;
 
-/// The allocator every Baton binary declares (`#[global_allocator]`):
-/// mimalloc. An execution's burst of small JSON values (jobs, task runs,
-/// contexts) freed across threads left glibc's per-thread arenas holding
-/// pages; README "Performance" has the figures.
-pub use mimalloc::MiMalloc as Allocator;
+pub use baton_allocator as allocator;
+pub use baton_allocator::Allocator;

@@ -329,6 +329,7 @@ pub async fn start(
 /// The whole life of a function binary: configuration from the
 /// environment, logging, the runtime, serving until SIGTERM.
 pub fn run(handler: Handler) -> ExitCode {
+    crate::allocator::tune();
     let vars: HashMap<String, String> = std::env::vars().collect();
     let cfg = match FunctionConfig::from_vars(handler, &vars) {
         Ok(c) => c,

@@ -25,6 +25,7 @@ mod validate;
 use std::io::IsTerminal;
 
 fn main() {
+    shared::allocator::tune();
     // the watchdog of a `baton` that runs tasks: kills what it started once it is gone
     if let Ok(owner) = std::env::var(shared::plugins::scripts::reap::WATCHDOG) {
         shared::plugins::scripts::reap::watch(&owner);

@@ -127,11 +127,13 @@ pub(crate) fn terraform_view(flows: &[(&str, &str)]) -> Value {
 }
 
 async fn executions_of(d: &Deployment, flow: &str) -> Vec<Execution> {
-    let filter = ExecutionFilter {
-        namespace: Some("deployed".into()),
-        flow_id: Some(flow.into()),
-        ..ExecutionFilter::default()
-    };
+    executions_in(d, "deployed", flow).await
+}
+
+/// Every execution of `namespace.flow`, as stored.
+pub(crate) async fn executions_in(d: &Deployment, namespace: &str, flow: &str) -> Vec<Execution> {
+    let filter =
+        ExecutionFilter { namespace: Some(namespace.into()), flow_id: Some(flow.into()), ..ExecutionFilter::default() };
     let mut out = Vec::new();
     for s in d.backends.state.list_executions(&filter).await.expect("list") {
         out.push(d.backends.state.load_execution(&s.id).await.expect("load").expect("exists"));

@@ -38,7 +38,6 @@ use chrono::{DateTime, DurationRound, FixedOffset, TimeDelta, Utc};
 use e2e::cloud_scheduler::FakeJob;
 use e2e::deployed::Deployment;
 use serde_json::{Value, json};
-use shared::backend::{ExecutionFilter, StateStore};
 use shared::model::{Execution, StateType};
 
 use crate::deployed::{push_shape, terraform_view, until, until_quiet};
@@ -109,13 +108,7 @@ async fn serve(polls: Polls) -> String {
 }
 
 async fn executions_of(d: &Deployment, flow: &str) -> Vec<Execution> {
-    let filter =
-        ExecutionFilter { namespace: Some(NS.into()), flow_id: Some(flow.into()), ..ExecutionFilter::default() };
-    let mut out = Vec::new();
-    for s in d.backends.state.list_executions(&filter).await.expect("list") {
-        out.push(d.backends.state.load_execution(&s.id).await.expect("load").expect("exists"));
-    }
-    out
+    crate::deployed::executions_in(d, NS, flow).await
 }
 
 fn of_trigger<'e>(execs: &'e [Execution], trigger: &str) -> Vec<&'e Execution> {

@@ -115,7 +115,7 @@ pub(crate) fn push_shape() -> PushShape {
 }
 
 /// The schedules module's view of a folder of flows: `flows` and `jobs`.
-fn terraform_view(flows: &[(&str, &str)]) -> Value {
+pub(crate) fn terraform_view(flows: &[(&str, &str)]) -> Value {
     let dir = std::env::temp_dir().join(format!("baton-deployed-flows-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("flows dir");
     for (name, yaml) in flows {
@@ -127,11 +127,13 @@ fn terraform_view(flows: &[(&str, &str)]) -> Value {
 }
 
 async fn executions_of(d: &Deployment, flow: &str) -> Vec<Execution> {
-    let filter = ExecutionFilter {
-        namespace: Some("deployed".into()),
-        flow_id: Some(flow.into()),
-        ..ExecutionFilter::default()
-    };
+    executions_in(d, "deployed", flow).await
+}
+
+/// Every execution of `namespace.flow`, as stored.
+pub(crate) async fn executions_in(d: &Deployment, namespace: &str, flow: &str) -> Vec<Execution> {
+    let filter =
+        ExecutionFilter { namespace: Some(namespace.into()), flow_id: Some(flow.into()), ..ExecutionFilter::default() };
     let mut out = Vec::new();
     for s in d.backends.state.list_executions(&filter).await.expect("list") {
         out.push(d.backends.state.load_execution(&s.id).await.expect("load").expect("exists"));
@@ -422,16 +424,21 @@ async fn the_deployed_system_runs_right_through_ticks_backfills_updates_kills_an
     check_against_discovery(&d.cloud_scheduler.requests(), &d.cloud_scheduler.job_shape());
 }
 
-/// Every request made to the Cloud Scheduler stand-in is a method of
-/// Google's discovery document, and the stand-in's `Job` has only fields
-/// the document declares.
-fn check_against_discovery(requests: &[(String, String)], job: &Value) {
+/// Google's discovery document of Cloud Scheduler v1 (`scripts/setup/gcp.sh` fetches it).
+fn discovery() -> Value {
     let dir = std::env::var("BATON_DISCOVERY_DIR")
         .unwrap_or_else(|_| crate::terraform::repo().join(".cache/discovery").display().to_string());
     let path = std::path::Path::new(&dir).join("cloudscheduler.v1.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (scripts/setup/gcp.sh fetches it)", path.display()));
-    let doc: Value = serde_json::from_str(&text).expect("discovery JSON");
+    serde_json::from_str(&text).expect("discovery JSON")
+}
+
+/// Every request made to the Cloud Scheduler stand-in is a method of
+/// Google's discovery document, and the stand-in's `Job` has only fields
+/// the document declares.
+fn check_against_discovery(requests: &[(String, String)], job: &Value) {
+    let doc = discovery();
     let methods = &doc["resources"]["projects"]["resources"]["locations"]["resources"]["jobs"]["methods"];
     assert!(!requests.is_empty(), "Baton paused and resumed the sweep job");
     let name_pattern =
@@ -448,6 +455,15 @@ fn check_against_discovery(requests: &[(String, String)], job: &Value) {
         let (id, _) = found.unwrap_or_else(|| panic!("{method} {path} is not a Cloud Scheduler v1 jobs method"));
         assert!(["get", "pause", "resume"].contains(&id.as_str()), "{id}");
     }
+    check_job_fields(&doc, job);
+}
+
+/// The stand-in's `Job` has only fields the discovery document declares.
+pub(crate) fn check_job_against_discovery(job: &Value) {
+    check_job_fields(&discovery(), job);
+}
+
+fn check_job_fields(doc: &Value, job: &Value) {
     let schema = doc["schemas"]["Job"]["properties"].as_object().expect("Job schema");
     for (field, value) in job.as_object().expect("job") {
         let declared = schema.get(field).unwrap_or_else(|| panic!("Job has no field {field}"));

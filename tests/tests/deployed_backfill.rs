@@ -19,7 +19,6 @@ use std::time::Duration;
 use e2e::deployed::Deployment;
 use serde_json::{Value, json};
 use shared::backend::schedule::{BackfillState, TriggerStore};
-use shared::backend::{ExecutionFilter, StateStore};
 use shared::model::{Execution, StateType};
 
 use crate::deployed::{push_shape, until, until_quiet};
@@ -33,13 +32,7 @@ fn flow(id: &str, trigger: &str, marker: &str) -> String {
 }
 
 async fn executions_of(d: &Deployment, flow: &str) -> Vec<Execution> {
-    let filter =
-        ExecutionFilter { namespace: Some(NS.into()), flow_id: Some(flow.into()), ..ExecutionFilter::default() };
-    let mut out = Vec::new();
-    for s in d.backends.state.list_executions(&filter).await.expect("list") {
-        out.push(d.backends.state.load_execution(&s.id).await.expect("load").expect("exists"));
-    }
-    out
+    crate::deployed::executions_in(d, NS, flow).await
 }
 
 async fn start_backfill(d: &Deployment, flow: &str, trigger: &str, start: &str, end: &str) -> String {

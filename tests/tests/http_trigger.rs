@@ -91,10 +91,11 @@ async fn the_response_condition_decides_and_stop_after_ends_the_polling() {
     assert_eq!(r, Evaluated::Skipped("this interval was evaluated already"));
     assert_eq!(answer.requests(), 1);
 
-    // the price drops: two evaluations of the next slot race, one execution starts
+    // the price drops: two evaluations of the next slot race, one request, one execution
     answer.set(200, r#"{"price": 99}"#);
     let now = at("2025-01-01T10:00:31Z");
     let (a, b) = tokio::join!(evaluate(engine, &flow, &trig, now), evaluate(engine, &flow, &trig, now));
+    assert_eq!(answer.requests(), 2, "the slot's claim lets one of the racing evaluations send its request");
     let started: Vec<String> = [a.expect("a"), b.expect("b")]
         .into_iter()
         .filter_map(|r| match r {

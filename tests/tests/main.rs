@@ -21,6 +21,7 @@ mod dbt;
 mod deployed;
 mod deployed_backfill;
 mod deployed_pause;
+mod deployed_timed;
 mod dialect;
 mod dialect_docs;
 #[cfg(feature = "duckdb")]

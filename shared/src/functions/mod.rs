@@ -158,6 +158,11 @@ pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOption
         // a Subflow task starts the called flow as it is in the bucket now
         flows::SourceFlows::install(&engine, source.clone());
     }
+    // the trigger state the engine's own code reads and writes: trigger.Toggle
+    // (worker), http.Trigger evaluations (scheduler), as the schedules do
+    if let Some(store) = opts.triggers.clone() {
+        let _ = engine.trigger_store.set(store);
+    }
     let auth = opts.auth.clone();
     let schedules: Option<Arc<dyn Schedules>> = opts.schedules.clone().or_else(|| {
         let store = opts.triggers.clone()?;
@@ -171,10 +176,6 @@ pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOption
         Handler::Worker => {
             // git.SyncFlows writes flows where the api function reads them
             let _ = engine.flow_store.set(api::flow_store(engine.clone(), opts.flows.clone()));
-            // trigger.Toggle writes trigger state where the scheduler reads it
-            if let Some(store) = opts.triggers.clone() {
-                let _ = engine.trigger_store.set(store);
-            }
             server::push_router(
                 Arc::new(worker::WorkerFunction::new(engine, &opts.worker_group, &opts.instance, opts.lease)),
                 auth,

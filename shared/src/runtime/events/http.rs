@@ -6,11 +6,15 @@
 //! An evaluation decides from the trigger's stored state
 //! (`TriggerStore`, the same record as a Schedule's): a trigger stopped by
 //! `stopAfter` stays stopped until its flow changes; a slot of `interval`
-//! already evaluated is not evaluated again (a duplicate message sends no
-//! second request); otherwise the request is sent (failed statuses
-//! allowed), `responseCondition` rendered with `response`, and when it holds
-//! the execution of this slot is created — its id derives from the slot, so
-//! two evaluations that race still create one.
+//! already evaluated is not evaluated again. Otherwise the slot is claimed
+//! in the store (`TriggerStore::claim_tick`, create-if-absent, keyed by the
+//! slot's start): of the evaluations of one slot — the copies of a tick
+//! Pub/Sub delivers at once, two servers — exactly one sends the request
+//! (failed statuses allowed), renders `responseCondition` with `response`,
+//! and when it holds creates the execution of this slot, whose id derives
+//! from the slot. A slot is polled at most once: an instance that dies
+//! between its claim and its request leaves that slot unpolled, and the
+//! next slot polls again (as a Kestra worker lost mid-evaluation).
 
 use std::sync::Arc;
 
@@ -19,7 +23,7 @@ use serde_json::{Map, Value, json};
 
 use super::{EventError, launch_event};
 use crate::backend::LogEntry;
-use crate::backend::schedule::{Stopped, TriggerKey, TriggerState};
+use crate::backend::schedule::{Stopped, TickClaim, TickKey, TriggerKey, TriggerState};
 use crate::model::Flow;
 use crate::plugins::context::{LogSink, Services};
 use crate::plugins::{RunContext, TaskError};
@@ -82,24 +86,28 @@ pub async fn evaluate(
         return Ok(Evaluated::Skipped("this interval was evaluated already"));
     }
     let id = execution_id(flow, &trig.id, slot);
-    let outcome = if engine.state.load_execution(&id).await?.is_some() {
-        // a racing evaluation of this slot started it: it is still the trigger's last
+    let claim = TickKey {
+        namespace: key.namespace.clone(),
+        flow_id: key.flow_id.clone(),
+        trigger_id: key.trigger_id.clone(),
+        date: slot,
+    };
+    if let TickClaim::Existing { .. } = store.claim_tick(&claim, &id).await? {
+        // another evaluation of this slot sends the request and saves the state
+        return Ok(Evaluated::Skipped("this interval was evaluated already"));
+    }
+    let output = request(engine, flow, trig, &id).await?;
+    let outcome = if !condition_holds(engine, flow, trig, &output)? {
+        Evaluated::ConditionFalse
+    } else if launch_event(engine, flow, &trig.id, TYPE, &id, output).await? {
+        state.last_execution_id = Some(id.clone());
+        Evaluated::Started(id)
+    } else if engine.state.load_execution(&id).await?.is_some() {
         state.last_execution_id = Some(id.clone());
         Evaluated::Skipped("this interval was evaluated already")
     } else {
-        let output = request(engine, flow, trig, &id).await?;
-        if !condition_holds(engine, flow, trig, &output)? {
-            Evaluated::ConditionFalse
-        } else if launch_event(engine, flow, &trig.id, TYPE, &id, output).await? {
-            state.last_execution_id = Some(id.clone());
-            Evaluated::Started(id)
-        } else if engine.state.load_execution(&id).await?.is_some() {
-            state.last_execution_id = Some(id.clone());
-            Evaluated::Skipped("this interval was evaluated already")
-        } else {
-            // `when` was false
-            Evaluated::ConditionFalse
-        }
+        // `when` was false
+        Evaluated::ConditionFalse
     };
     state.last_tick = Some(slot);
     state.next_tick = Some(slot + trig.interval);

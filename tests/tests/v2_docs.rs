@@ -181,6 +181,7 @@ async fn flow_trigger_examples_fire_as_the_flow_trigger_page_says() {
     h.flow(&source("flow_trigger_depends_on"));
     h.flow(&source("flow_trigger_labels"));
     h.flow(&source("flow_trigger_alert_when"));
+    h.flow(&source("flow_trigger_invalid_inputs"));
     // example 1: the upstream's flow output `date` becomes the input
     let up = run(&h, "flow_trigger_extract", Dialect::V1).await;
     let date = up.outputs.as_ref().and_then(|o| o.get("date")).cloned().expect("a flow output");
@@ -190,6 +191,17 @@ async fn flow_trigger_examples_fire_as_the_flow_trigger_page_says() {
     assert_eq!(down[0].inputs.get("date"), Some(&date));
     let result = value(&down[0], "run_transform");
     assert!(result.as_str().is_some_and(|s| s.contains(&format!("Ingestion done in {}.", up.id))), "{result}");
+
+    // 2.0: inputs that do not render create a FAILED execution naming why
+    let load = ended(&h, "company.team", "load", 1).await;
+    assert_eq!(load.len(), 1);
+    assert_eq!(load[0].state.current, StateType::Failed);
+    assert!(load[0].task_run_list.is_empty(), "nothing runs");
+    let why = h.logs(&load[0].id).await;
+    assert!(
+        why.iter().any(|l| l.contains("Failed to trigger flow company.team.load for trigger after_extract, invalid inputs")),
+        "{why:?}"
+    );
 
     // example 5: labels must match
     run(&h, "flow_trigger_labels_upstream", Dialect::V1).await;

@@ -72,7 +72,8 @@ async fn loop_examples_run_as_the_loop_page_says() {
     let h = harness();
     let e = run(&h, "loop_list", Dialect::V2).await;
     assert_eq!(e.state.current, StateType::Success);
-    let mut before: Vec<Value> = runs(&e, "before_if").iter().filter_map(|r| r.outputs.as_ref()?.get("value").cloned()).collect();
+    let mut before: Vec<Value> =
+        runs(&e, "before_if").iter().filter_map(|r| r.outputs.as_ref()?.get("value").cloned()).collect();
     before.sort_by_key(Value::to_string);
     assert_eq!(before, [json!("Before if value 1"), json!("Before if value 2"), json!("Before if value 3")]);
     assert_eq!(value(&e, "after_if"), json!("After if value 2"), "only value 2 enters the If");
@@ -90,7 +91,9 @@ async fn loop_examples_run_as_the_loop_page_says() {
     let e = run(&h, "loop_outputs", Dialect::V2).await;
     assert_eq!(e.state.current, StateType::Success);
     assert!(
-        h.logs(&e.id).await.contains(&r#"All results: ["processed alpha","processed beta","processed gamma"]"#.to_string()),
+        h.logs(&e.id)
+            .await
+            .contains(&r#"All results: ["processed alpha","processed beta","processed gamma"]"#.to_string()),
         "{:?}",
         h.logs(&e.id).await
     );
@@ -103,7 +106,8 @@ async fn loop_examples_run_as_the_loop_page_says() {
 
     let e = run(&h, "loop_nested_parents", Dialect::V2).await;
     assert_eq!(e.state.current, StateType::Success);
-    let names: Vec<String> = sorted_logs(&h, &e).await.iter().filter_map(|l| l.lines().next().map(str::to_string)).collect();
+    let names: Vec<String> =
+        sorted_logs(&h, &e).await.iter().filter_map(|l| l.lines().next().map(str::to_string)).collect();
     assert_eq!(names.len(), 8);
     assert!(names.contains(&"Full table name: bucket2_2026_April".to_string()), "{names:?}");
     assert!(names.contains(&"Full table name: bucket1_2025_March".to_string()), "{names:?}");
@@ -199,7 +203,8 @@ async fn flow_trigger_examples_fire_as_the_flow_trigger_page_says() {
     assert!(load[0].task_run_list.is_empty(), "nothing runs");
     let why = h.logs(&load[0].id).await;
     assert!(
-        why.iter().any(|l| l.contains("Failed to trigger flow company.team.load for trigger after_extract, invalid inputs")),
+        why.iter()
+            .any(|l| l.contains("Failed to trigger flow company.team.load for trigger after_extract, invalid inputs")),
         "{why:?}"
     );
 
@@ -208,7 +213,8 @@ async fn flow_trigger_examples_fire_as_the_flow_trigger_page_says() {
     assert_eq!(ended(&h, "company.team", "flow_b", 1).await.len(), 1);
 
     // example 3: a system flow alerting on failures in company.*
-    let failing = "id: broken\nnamespace: company.team\ntasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n";
+    let failing =
+        "id: broken\nnamespace: company.team\ntasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n";
     let f = h.run(failing, json!({})).await;
     assert_eq!(f.state.current, StateType::Failed);
     let alerts = ended(&h, "system", "alert", 1).await;
@@ -217,7 +223,10 @@ async fn flow_trigger_examples_fire_as_the_flow_trigger_page_says() {
     assert_eq!(logs, [format!("company.team.broken ended FAILED ({})", f.id)]);
     tokio::time::sleep(Duration::from_millis(200)).await;
     // a success does not alert, nor does a failure elsewhere
-    h.run("id: elsewhere\nnamespace: other\ntasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n", json!({}))
-        .await;
+    h.run(
+        "id: elsewhere\nnamespace: other\ntasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n",
+        json!({}),
+    )
+    .await;
     assert_eq!(ended(&h, "system", "alert", 1).await.len(), 1, "only company.* alerts");
 }

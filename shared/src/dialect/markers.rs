@@ -323,12 +323,18 @@ fn walk(v: &Value, path: &str, out: &mut Vec<Marker>) {
             // Exit's `state`: 1.x's `ExitState` spells it CANCELED, 2.0 CANCELLED
             if o.get("type").and_then(Value::as_str).is_some_and(|t| t.ends_with("core.execution.Exit")) {
                 match o.get("state").and_then(Value::as_str) {
-                    Some("CANCELED") => {
-                        out.push(marker(&child_key(path, "state"), Dialect::V1, "Exit state CANCELED".into(), "use CANCELLED"))
-                    }
-                    Some("CANCELLED") => {
-                        out.push(marker(&child_key(path, "state"), Dialect::V2, "Exit state CANCELLED".into(), "use CANCELED"))
-                    }
+                    Some("CANCELED") => out.push(marker(
+                        &child_key(path, "state"),
+                        Dialect::V1,
+                        "Exit state CANCELED".into(),
+                        "use CANCELLED",
+                    )),
+                    Some("CANCELLED") => out.push(marker(
+                        &child_key(path, "state"),
+                        Dialect::V2,
+                        "Exit state CANCELLED".into(),
+                        "use CANCELED",
+                    )),
                     _ => {}
                 }
             }

@@ -77,4 +77,5 @@ mod ui;
 mod ui_metrics;
 mod ui_ops;
 mod ui_pages;
+mod v2_docs;
 mod webhook;

@@ -320,6 +320,24 @@ fn walk(v: &Value, path: &str, out: &mut Vec<Marker>) {
                     "pass the values through Pebble expressions (`{{ inputs.x }}`) in `env` or the script",
                 ));
             }
+            // Exit's `state`: 1.x's `ExitState` spells it CANCELED, 2.0 CANCELLED
+            if o.get("type").and_then(Value::as_str).is_some_and(|t| t.ends_with("core.execution.Exit")) {
+                match o.get("state").and_then(Value::as_str) {
+                    Some("CANCELED") => out.push(marker(
+                        &child_key(path, "state"),
+                        Dialect::V1,
+                        "Exit state CANCELED".into(),
+                        "use CANCELLED",
+                    )),
+                    Some("CANCELLED") => out.push(marker(
+                        &child_key(path, "state"),
+                        Dialect::V2,
+                        "Exit state CANCELLED".into(),
+                        "use CANCELED",
+                    )),
+                    _ => {}
+                }
+            }
             if let Some(states) = o.get("states").and_then(Value::as_array)
                 && let Some(i) = states.iter().position(|s| s.as_str() == Some("CANCELED"))
             {

@@ -182,3 +182,18 @@ fn a_check_when_is_its_condition_in_2_0() {
     let (_, problems) = crate::model::Flow::from_value(&root, &neither);
     assert!(problems.iter().any(|p| p.message.contains("missing required property 'when'")), "{problems:?}");
 }
+
+#[test]
+fn exit_state_spelling_names_its_dialect() {
+    let exit = |s: &str| {
+        format!(
+            "id: f\nnamespace: n\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.execution.Exit\n    state: {s}\n"
+        )
+    };
+    let i = info(&exit("CANCELLED"));
+    assert_eq!((i.markers[0].path.as_str(), i.markers[0].dialect), ("tasks[0].state", Dialect::V2));
+    assert_eq!(i.markers[0].replacement, "use CANCELED");
+    let i = info(&exit("CANCELED"));
+    assert_eq!((i.markers[0].path.as_str(), i.markers[0].dialect), ("tasks[0].state", Dialect::V1));
+    assert!(info(&exit("KILLED")).markers.is_empty());
+}

@@ -1,7 +1,7 @@
 //! `io.kestra.plugin.core.execution.Exit`, run by the executor as Kestra's
 //! `ExecutionUpdatableTask`: its task run and every enclosing task run end
-//! in `state` (SUCCESS, WARNING, FAILED, KILLED, CANCELED; SUCCESS when
-//! absent), so does the execution; the task runs still running are killed
+//! in `state` (SUCCESS, WARNING, FAILED, KILLED, CANCELED — CANCELLED in
+//! Kestra 2.0; SUCCESS when absent), so does the execution; the task runs still running are killed
 //! and nothing after it starts.
 
 use super::{Action, Block, Stepper};
@@ -15,7 +15,8 @@ fn exit_state(s: &str) -> Option<StateType> {
         "WARNING" => StateType::Warning,
         "FAILED" => StateType::Failed,
         "KILLED" => StateType::Killed,
-        "CANCELED" => StateType::Cancelled,
+        // 1.x's `ExitState` spelling, and 2.0's (`CANCELED` became `CANCELLED`)
+        "CANCELED" | "CANCELLED" => StateType::Cancelled,
         _ => return None,
     })
 }

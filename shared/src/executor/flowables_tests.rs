@@ -260,6 +260,7 @@ fn exit_ends_the_execution_in_its_state_and_kills_the_rest() {
         ("FAILED", StateType::Failed),
         ("KILLED", StateType::Killed),
         ("CANCELED", StateType::Cancelled),
+        ("CANCELLED", StateType::Cancelled),
     ] {
         let mut sim = Sim::new(EXIT, json!({"state": given}), &ok);
         let actions = sim.step();
@@ -280,7 +281,12 @@ fn exit_with_an_unknown_state_fails_its_task() {
     let mut sim = Sim::new(EXIT, json!({"state": "DONE"}), &ok);
     assert_eq!(sim.run(), StateType::Failed);
     let tr = runs(&sim, "exit")[0];
-    assert!(tr.error.as_deref().unwrap().contains("'DONE' is not one of SUCCESS, WARNING, KILLED, FAILED, CANCELED"));
+    assert!(
+        tr.error
+            .as_deref()
+            .unwrap()
+            .contains("'DONE' is not one of SUCCESS, WARNING, KILLED, FAILED, CANCELED, CANCELLED")
+    );
     assert_eq!(sim.state_of("on_error"), [StateType::Success]);
 }
 

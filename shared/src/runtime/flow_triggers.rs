@@ -102,13 +102,20 @@ fn transition(exec: &Execution) -> usize {
     exec.state.histories.iter().filter(|h| h.state == exec.state.current).count().max(1)
 }
 
+/// The error of an execution a 2.0 Flow trigger created FAILED because
+/// its `inputs` did not render.
+const INVALID_INPUTS: &str = "Failed to trigger flow ";
+
 /// Whether `exec` was created in its terminal state by a `checks` item
-/// (FAIL_EXECUTION) and never changed state since. Kestra emits such an
-/// execution, but its executor sees no state change (the state it reads
-/// is already FAILED), so no Flow trigger is evaluated for it.
+/// (FAIL_EXECUTION) or by a 2.0 Flow trigger whose inputs did not render,
+/// and never changed state since. Kestra emits such an execution, but its
+/// executor sees no state change (the state it reads is already FAILED),
+/// so no Flow trigger is evaluated for it.
 fn created_ended(exec: &Execution) -> bool {
+    let by_trigger = exec.trigger.as_ref().is_some_and(|t| t.type_ == crate::triggers::flow::TYPE)
+        && exec.error.as_deref().is_some_and(|e| e.starts_with(INVALID_INPUTS));
     exec.task_run_list.is_empty()
-        && exec.error.as_deref() == Some(super::launcher::CHECKS_FAILED)
+        && (exec.error.as_deref() == Some(super::launcher::CHECKS_FAILED) || by_trigger)
         && exec.state.histories.len() <= 2
 }
 
@@ -440,11 +447,22 @@ async fn launch(
     };
     let mut ctx = ctx.clone();
     ctx["flow"] = json!({"id": flow.id, "namespace": flow.namespace, "revision": flow.revision});
+    // Kestra 2.0 creates a FAILED execution when the inputs do not render
+    // (1.x drops the event: `Flow.evaluate`)
+    let mut failed = None;
     let inputs = match &spec.inputs {
         None => Map::new(),
         Some(i) => match engine.renderer.render_value(&Value::Object(i.clone()), &ctx, engine.host.as_ref()) {
             Ok(Value::Object(m)) => m,
             Ok(_) => Map::new(),
+            Err(e) if flow.dialect.resolve(crate::dialect::Policy::AUTO).dialect == crate::dialect::Dialect::V2 => {
+                warn("invalid inputs, the execution is created FAILED", &e);
+                failed = Some(format!(
+                    "{INVALID_INPUTS}{}.{} for trigger {}, invalid inputs: {e}",
+                    flow.namespace, flow.id, trig.id
+                ));
+                Map::new()
+            }
             Err(e) => {
                 warn("invalid inputs", &e);
                 return Ok(());
@@ -461,6 +479,7 @@ async fn launch(
             variables: trigger_variables(exec, outputs),
         }),
         execution_id: Some(id),
+        failed,
         ..LaunchRequest::default()
     };
     match launcher::launch(engine, flow, req).await {

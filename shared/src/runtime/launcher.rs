@@ -78,6 +78,9 @@ pub struct LaunchRequest {
     /// The flow is this stored revision (read with `flows::at_revision`):
     /// the execution runs it as is, no revision is saved.
     pub revision: Option<u32>,
+    /// Created FAILED with this error, without inputs, and nothing runs:
+    /// Kestra 2.0's Flow trigger whose `inputs` do not render.
+    pub failed: Option<String>,
 }
 
 /// Why an execution could not start.
@@ -103,9 +106,15 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
     }
     let now = Utc::now();
     let id = req.execution_id.clone().unwrap_or_else(ids::new_id);
-    let resolved = resolve_inputs(engine, flow, &req, &id, now)
-        .map_err(|errors| LaunchError::Inputs { flow: format!("{}.{}", flow.namespace, flow.id), errors })?;
-    let (failed, behavior) = failed_checks(flow, &resolved, &engine.step_env());
+    let (resolved, (failed, behavior)) = match &req.failed {
+        Some(_) => (Map::new(), (Vec::new(), None)),
+        None => {
+            let resolved = resolve_inputs(engine, flow, &req, &id, now)
+                .map_err(|errors| LaunchError::Inputs { flow: format!("{}.{}", flow.namespace, flow.id), errors })?;
+            let checks = failed_checks(flow, &resolved, &engine.step_env());
+            (resolved, checks)
+        }
+    };
     if behavior == Some(CheckBehavior::BlockExecution) {
         return Err(LaunchError::Blocked { messages: failed.into_iter().map(|c| c.message).collect() });
     }
@@ -142,6 +151,10 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
         exec.state.set(StateType::Failed, now);
         exec.error = Some(CHECKS_FAILED.to_string());
     }
+    if let Some(error) = &req.failed {
+        exec.state.set(StateType::Failed, now);
+        exec.error = Some(error.clone());
+    }
     match engine.state.create_execution(&exec).await {
         Ok(()) => {}
         Err(BackendError::Invalid(_)) | Err(BackendError::Conflict { .. }) if req.execution_id.is_some() => {
@@ -161,6 +174,9 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
             logs.push(check_log(&exec, "WARN", CHECKS_FAILED));
         }
         engine.state.append_logs(&logs).await?;
+    }
+    if let Some(error) = &req.failed {
+        engine.state.append_logs(&[check_log(&exec, "ERROR", error)]).await?;
     }
     tracing::info!(execution_id = %id, namespace = %flow.namespace, flow_id = %flow.id, state = %exec.state.current, "execution created");
     publish_event(engine, &ExecutionEvent::Created { execution_id: id }).await?;

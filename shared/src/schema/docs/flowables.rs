@@ -149,7 +149,7 @@ pub(super) static DOCS: &[TypeDoc] = &[
         .props(&[PropDoc::new("tasks", "The entries: {task, dependsOn: [ids]}.").fixed(), CONCURRENT]),
     TypeDoc::new("io.kestra.plugin.core.execution.Exit", "End the execution now.", "Ends the execution in `state`, killing what still runs.")
         .example("id: done\ntype: io.kestra.plugin.core.execution.Exit\nstate: SUCCESS\n")
-        .props(&[PropDoc::new("state", "The execution's final state.").values(&["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"]).default("\"SUCCESS\"")]),
+        .props(&[PropDoc::new("state", "The execution's final state (CANCELED in 1.x, CANCELLED in 2.0).").values(&["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED", "CANCELLED"]).default("\"SUCCESS\"")]),
     TypeDoc::new("io.kestra.plugin.core.flow.ForEachItem", "Run a subflow per batch of a file's items.", "Splits a file of items into batches and starts the subflow once per batch, with the batch as an input file.")
         .example("id: per_batch\ntype: io.kestra.plugin.core.flow.ForEachItem\nitems: \"{{ outputs.report.uri }}\"\nbatch:\n  rows: 100\nnamespace: company.team\nflowId: process_batch\ninputs:\n  file: \"{{ taskrun.items }}\"\n")
         .outputs(&[

@@ -44,6 +44,8 @@ RUN cargo build --release --locked -p functions --bin worker --features shared/d
 # --- the base of the distroless images
 FROM ${RUNTIME_IMAGE} AS runtime
 ENV RUST_LOG=info
+# mimalloc commits arena memory on use (the arena made before `main` too: see shared/allocator)
+ENV MIMALLOC_ARENA_EAGER_COMMIT=0
 USER nonroot:nonroot
 
 FROM runtime AS executor

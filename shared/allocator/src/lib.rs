@@ -3,9 +3,10 @@
 //! (jobs, task runs, contexts) freed across threads left glibc's
 //! per-thread arenas holding pages, so the binaries use mimalloc (README
 //! "Performance" has the figures); [`tune`] then makes it hand freed
-//! memory back at once and commit arena memory only as it is used: the
-//! peak RSS of `baton run` of a ForEach of 10,000 went from 146 to 93 MB,
-//! at the same speed.
+//! memory back at once: the peak RSS of `baton run` of a ForEach of 10,000
+//! went from 146 to 113 MB at the same speed. Committing arena memory only
+//! as it is used also needs `MIMALLOC_ARENA_EAGER_COMMIT=0` in the
+//! environment (93 MB), because the first arena is made before `main`.
 //!
 //! The two options are set through `mi_option_set` with their indexes in
 //! mimalloc v3's `mi_option_e` (the crate exports no constants for them);

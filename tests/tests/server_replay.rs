@@ -151,6 +151,32 @@ async fn a_replay_from_a_task_run_keeps_what_ran_before_and_runs_the_rest_again_
     assert!(body["message"].as_str().unwrap_or("").contains("has no task run 'nope'"), "{body}");
     let (status, body) = replay(format!("?taskRunId={}&revision=9", run(&orig, "second").id)).await;
     assert_eq!(status, 404, "{body}");
+
+    // with a revision 2 saved, a whole replay of the original runs its
+    // revision 1 and saves no revision 3
+    let v2 = flow.replace("format: \"made by", "format: \"v2 made by");
+    let r = http
+        .put(format!("{}/api/v1/flows/test.replay/steps", server.url()))
+        .header("content-type", "application/x-yaml")
+        .body(v2)
+        .send()
+        .await
+        .expect("update");
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    let (status, body) = replay(String::new()).await;
+    assert_eq!(status, 200, "{body}");
+    let again = ended(&client, body["id"].as_str().expect("id")).await;
+    assert_eq!(again.flow_revision, orig.flow_revision, "the original's revision runs");
+    assert_eq!(value(&again, "last"), Some(Value::from(format!("made by {}", again.id))), "revision 1's task");
+    let revisions: Value = http
+        .get(format!("{}/api/v1/flows/test.replay/steps/revisions", server.url()))
+        .send()
+        .await
+        .expect("revisions")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(revisions.as_array().map(Vec::len), Some(2), "no revision saved by the replay: {revisions}");
     server.shutdown().await;
 }
 

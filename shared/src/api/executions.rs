@@ -258,6 +258,8 @@ async fn replay_execution(
                 trigger: old.trigger.clone(),
                 schedule_date: old.schedule_date,
                 original_id: Some(old.original_id.clone()),
+                // the stored revision runs as is: none is saved again
+                revision: Some(revision),
                 ..LaunchRequest::default()
             };
             launch(&s.engine, &flow, req).await?

@@ -135,3 +135,29 @@ fn validation_reports_dates_problems_and_unknown_properties_at_their_place() {
     assert!(diags.is_empty(), "{diags:?}");
     assert!(flow.is_some());
 }
+
+#[test]
+fn a_tick_fires_every_date_of_its_minute_on_time() {
+    // on GCP the job of 12:00:20 ticks at 12:01, the minute 12:01:00 has
+    // too: one tick message carries both, and neither is a missed date
+    let dates = json!(["2025-05-01T11:00:00Z", "2025-05-01T11:59:30Z", "2025-05-01T12:00:20Z", "2025-05-01T12:01:00Z"]);
+    let now = at("2025-05-01T12:01:00.400Z");
+    let none = on_dates(json!({"dates": dates, "recoverMissedSchedules": "NONE"}));
+    let first = plan_due(&none, None, now, Arrival::Tick, 100);
+    assert_eq!(first.fire, [at("2025-05-01T12:00:20Z"), at("2025-05-01T12:01:00Z")]);
+    assert_eq!(first.handled_until, Some(at("2025-05-01T12:01:00Z")));
+    // after 11:00: 11:59:30 (its own minute's tick never came) is missed, dropped by NONE
+    let plan = plan_due(&none, Some(at("2025-05-01T11:00:00Z")), now, Arrival::Tick, 100);
+    assert_eq!(plan.fire, [at("2025-05-01T12:00:20Z"), at("2025-05-01T12:01:00Z")]);
+    assert_eq!((plan.dropped, plan.dropped_until), (1, Some(at("2025-05-01T11:59:30Z"))));
+    let all = on_dates(json!({"dates": dates}));
+    let plan = plan_due(&all, Some(at("2025-05-01T11:00:00Z")), now, Arrival::Tick, 100);
+    assert_eq!(plan.fire, [at("2025-05-01T11:59:30Z"), at("2025-05-01T12:00:20Z"), at("2025-05-01T12:01:00Z")]);
+    // a duplicate of the tick fires nothing again
+    let again = plan_due(&all, Some(at("2025-05-01T12:01:00Z")), now, Arrival::Tick, 100);
+    assert!(again.fire.is_empty());
+    // a local pass keeps its own rule: 12:00:20 is more than 15 s old, missed
+    let pass =
+        plan_due(&none, Some(at("2025-05-01T11:00:00Z")), now, Arrival::Pass { on_time: TimeDelta::seconds(15) }, 100);
+    assert_eq!(pass.fire, [at("2025-05-01T12:01:00Z")]);
+}

@@ -14,6 +14,8 @@
 //!
 //! Missed ticks are those strictly after the stored last tick and before
 //! the on-time one. A trigger with no stored last tick has missed nothing.
+//! A `ScheduleOnDates` tick message is on time for every date of its
+//! minute (its job's minute: the dates in the minute before it).
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -76,18 +78,33 @@ pub fn plan_due(
         Arrival::Tick => true,
         Arrival::Pass { on_time } => now - current <= on_time,
     };
+    // a ScheduleOnDates tick message stands for every date of its minute:
+    // its Cloud Scheduler job fires on the minute a date falls on (the
+    // minute after, when it has seconds), so one job's tick may carry two
+    // dates — each is on time, none is missed
+    let same_tick: Vec<DateTime<Utc>> = if arrival == Arrival::Tick && cron.is_dates() {
+        let minute = floor - TimeDelta::seconds(floor.timestamp().rem_euclid(60));
+        let window = minute - TimeDelta::seconds(60);
+        cron.ticks_between(window + TimeDelta::seconds(1), current)
+            .filter(|t| *t > window && *t < current && last.is_none_or(|l| *t > l))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let first_on_time = same_tick.first().copied().unwrap_or(current);
     let mut plan = DuePlan::default();
     let mut candidates: Vec<DateTime<Utc>> = Vec::new();
     let mut capped = false;
     if let Some(l) = last {
-        // missed: strictly after the last handled, before the on-time tick
-        let newest_missed = if on_time { cron.previous_before(current).filter(|t| *t > l) } else { Some(current) };
+        // missed: strictly after the last handled, before the on-time tick(s)
+        let newest_missed =
+            if on_time { cron.previous_before(first_on_time).filter(|t| *t > l) } else { Some(current) };
         match (trigger.recover_missed_schedules, newest_missed) {
             (_, None) => {}
             (RecoverMissedSchedules::All, Some(_)) => {
                 let mut iter = cron.ticks_between(l + TimeDelta::seconds(1), current).filter(|t| *t > l);
                 for t in iter.by_ref() {
-                    if t == current && on_time {
+                    if on_time && t >= first_on_time {
                         break;
                     }
                     candidates.push(t);
@@ -110,6 +127,7 @@ pub fn plan_due(
         }
     }
     if on_time && !capped {
+        candidates.extend(same_tick);
         candidates.push(current);
     }
     for t in candidates {

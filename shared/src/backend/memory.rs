@@ -195,32 +195,29 @@ impl MemoryStorage {
     }
 }
 
+/// The file path `path` names and the bytes `data` holds, for a write.
+async fn read_file(path: &str, mut data: ByteStream) -> Result<(String, Vec<u8>)> {
+    let path = segment_path(path)?;
+    if path == "/" {
+        return Err(BackendError::Invalid("storage path '/' names no file".into()));
+    }
+    let mut buf = Vec::new();
+    data.read_to_end(&mut buf).await.map_err(|source| BackendError::Io { what: format!("write {path}"), source })?;
+    Ok((path, buf))
+}
+
 #[async_trait]
 impl Storage for MemoryStorage {
-    async fn put(&self, path: &str, mut data: ByteStream) -> Result<u64> {
-        let path = segment_path(path)?;
-        if path == "/" {
-            return Err(BackendError::Invalid("storage path '/' names no file".into()));
-        }
-        let mut buf = Vec::new();
-        data.read_to_end(&mut buf)
-            .await
-            .map_err(|source| BackendError::Io { what: format!("write {path}"), source })?;
+    async fn put(&self, path: &str, data: ByteStream) -> Result<u64> {
+        let (path, buf) = read_file(path, data).await?;
         let n = buf.len() as u64;
         lock(&self.modified).insert(path.clone(), Utc::now());
         lock(&self.files).insert(path, buf);
         Ok(n)
     }
 
-    async fn put_new(&self, path: &str, mut data: ByteStream) -> Result<Option<u64>> {
-        let path = segment_path(path)?;
-        if path == "/" {
-            return Err(BackendError::Invalid("storage path '/' names no file".into()));
-        }
-        let mut buf = Vec::new();
-        data.read_to_end(&mut buf)
-            .await
-            .map_err(|source| BackendError::Io { what: format!("write {path}"), source })?;
+    async fn put_new(&self, path: &str, data: ByteStream) -> Result<Option<u64>> {
+        let (path, buf) = read_file(path, data).await?;
         let n = buf.len() as u64;
         let mut files = lock(&self.files);
         if files.contains_key(&path) {

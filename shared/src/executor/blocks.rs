@@ -667,17 +667,20 @@ impl<'a> Stepper<'a> {
 /// mention `outputs`, a function reading them (`parentOutput()`,
 /// `iterationOutput()`…) or print the whole context.
 fn may_read_outputs(task: &Task, flow: &Flow) -> bool {
-    fn mentions(v: &Value) -> bool {
-        match v {
-            Value::String(s) => {
-                s.contains("outputs") || s.contains("Output") || s.contains("Context") || s.contains("render")
-            }
-            Value::Array(a) => a.iter().any(mentions),
-            Value::Object(m) => m.values().any(mentions),
-            _ => false,
+    task.props.values().any(mentions_outputs) || flow.variables.values().any(mentions_outputs)
+}
+
+/// Whether rendering `v` may read `outputs` (directly, or through a
+/// function that renders or reads the context).
+fn mentions_outputs(v: &Value) -> bool {
+    match v {
+        Value::String(s) => {
+            s.contains("outputs") || s.contains("Output") || s.contains("Context") || s.contains("render")
         }
+        Value::Array(a) => a.iter().any(mentions_outputs),
+        Value::Object(m) => m.values().any(mentions_outputs),
+        _ => false,
     }
-    task.props.values().any(mentions) || flow.variables.values().any(mentions)
 }
 
 /// How many iterations of a ForEach (or legacy Each*) run at once; 0 is unlimited.

@@ -171,8 +171,10 @@ impl<'a> Stepper<'a> {
             Some("STORE") => true,
             Some("FETCH") => false,
             _ => {
-                let Some(Value::String(raw)) = l.props.get("values") else { return false };
-                let ctx = self.context(Some(pos));
+                let Some(values @ Value::String(raw)) = l.props.get("values") else { return false };
+                // outputs only when `values` may read them: the whole
+                // execution's outputs are O(execution) to build
+                let ctx = self.context_with(Some(pos), super::mentions_outputs(values));
                 self.env.render(raw, &ctx).is_ok_and(|r| r.trim().starts_with("kestra://"))
             }
         }

@@ -314,16 +314,17 @@ impl ExecutorService {
         current: Cached,
         from: StateType,
         changed: &[String],
-        actions: Vec<Action>,
+        mut actions: Vec<Action>,
     ) -> Result<(), ExecutorError> {
         let engine = &self.engine;
         let Cached { mut exec, mut index } = current;
         index.sync(&exec);
         // files the state refers to are written first (idempotent: a lost
         // race re-decides and writes the same path again)
-        for a in &actions {
+        for a in actions.iter_mut() {
             if let Action::PutFile { path, content } = a {
-                engine.storage.put(path, Box::pin(std::io::Cursor::new(content.clone()))).await?;
+                let content = std::mem::take(content);
+                engine.storage.put(path, Box::pin(std::io::Cursor::new(content))).await?;
             }
         }
         let positions: Vec<usize> = changed.iter().filter_map(|id| index.position(&exec.task_run_list, id)).collect();

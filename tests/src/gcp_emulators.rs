@@ -180,21 +180,74 @@ fn start() -> Result<GcpEmulators, String> {
 
 fn start_in(dir: &Path, pubsub_data: &Path, pids: &mut Vec<u32>) -> Result<GcpEmulators, String> {
     // both start at once (Firestore ~5 s, Pub/Sub ~2.5 s), then are polled
-    let firestore_host = format!("127.0.0.1:{}", free_port()?);
     let fs_log = dir.join("firestore.log");
-    let fs_arg = format!("--host-port={firestore_host}");
-    let mut firestore = spawn(&["gcloud", "emulators", "firestore", "start", &fs_arg, "--quiet"], &fs_log)?;
-    pids.push(firestore.id());
-
-    let pubsub_host = format!("127.0.0.1:{}", free_port()?);
+    let fs_args = |host: &str| {
+        vec![
+            "gcloud".into(),
+            "emulators".into(),
+            "firestore".into(),
+            "start".into(),
+            format!("--host-port={host}"),
+            "--quiet".into(),
+        ]
+    };
+    let mut firestore = Starting::spawn("the Firestore emulator", &fs_log, fs_args, pids)?;
     let ps_log = dir.join("pubsub.log");
-    let ps_arg = format!("--host-port={pubsub_host}");
     let data_arg = format!("--data-dir={}", pubsub_data.display());
-    let mut pubsub =
-        spawn(&["gcloud", "beta", "emulators", "pubsub", "start", &ps_arg, &data_arg, "--quiet"], &ps_log)?;
-    pids.push(pubsub.id());
-
-    wait_ready("the Firestore emulator", &mut firestore, &firestore_host, &fs_log, Duration::from_secs(90))?;
-    wait_ready("the Pub/Sub emulator", &mut pubsub, &pubsub_host, &ps_log, Duration::from_secs(90))?;
+    let ps_args = |host: &str| {
+        let mut a: Vec<String> = ["gcloud", "beta", "emulators", "pubsub", "start"].map(String::from).to_vec();
+        a.extend([format!("--host-port={host}"), data_arg.clone(), "--quiet".into()]);
+        a
+    };
+    let mut pubsub = Starting::spawn("the Pub/Sub emulator", &ps_log, ps_args, pids)?;
+    let firestore_host = firestore.ready(fs_args, pids)?;
+    let pubsub_host = pubsub.ready(ps_args, pids)?;
     Ok(GcpEmulators { firestore_host, pubsub_host, dir: dir.to_path_buf() })
+}
+
+/// How many times an emulator is started on a fresh port when it exits
+/// before it is ready: a free port picked here can be taken by another
+/// process (another test binary, the emulator's own WebSocket port) before
+/// the emulator binds it (`java.net.BindException: Address already in use`).
+const START_ATTEMPTS: usize = 4;
+
+/// An emulator being started on a free port.
+struct Starting {
+    what: &'static str,
+    log: PathBuf,
+    child: Child,
+    host: String,
+}
+
+impl Starting {
+    fn spawn(
+        what: &'static str,
+        log: &Path,
+        args: impl Fn(&str) -> Vec<String>,
+        pids: &mut Vec<u32>,
+    ) -> Result<Self, String> {
+        let host = format!("127.0.0.1:{}", free_port()?);
+        let argv = args(&host);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let child = spawn(&argv, log)?;
+        pids.push(child.id());
+        Ok(Starting { what, log: log.to_path_buf(), child, host })
+    }
+
+    /// Waits until it answers, starting it again on a fresh port when it
+    /// exits first; returns its `host:port`.
+    fn ready(&mut self, args: impl Fn(&str) -> Vec<String>, pids: &mut Vec<u32>) -> Result<String, String> {
+        let mut attempt = 1;
+        loop {
+            match wait_ready(self.what, &mut self.child, &self.host, &self.log, Duration::from_secs(90)) {
+                Ok(()) => return Ok(self.host.clone()),
+                Err(e) if attempt < START_ATTEMPTS && matches!(self.child.try_wait(), Ok(Some(_))) => {
+                    eprintln!("{e}\n(starting it again on another port, attempt {} of {START_ATTEMPTS})", attempt + 1);
+                    attempt += 1;
+                    *self = Starting::spawn(self.what, &self.log, &args, pids)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }

@@ -28,13 +28,16 @@ echo "== cargo test"
 log=$(mktemp)
 cargo test --workspace --no-fail-fast $BATON_TEST_FEATURES 2>&1 | tee "$log"
 echo "== the deployed-system test, alone (timing-sensitive: see tests/tests/deployed.rs)"
-cargo test -p e2e --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
+# `--workspace --test e2e`, not `-p e2e`: the same feature set as the build
+# above, so the test binary is reused (with `-p e2e` cargo resolves other
+# features and rebuilds the GCP crates, shared and e2e: minutes).
+cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed::the_deployed_system_runs_right_through_ticks_backfills_updates_kills_and_idle 2>&1 | tee -a "$log"
-cargo test -p e2e --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
+cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_pause::a_timed_pause_is_woken_by_the_sweep_on_the_deployed_shape 2>&1 | tee -a "$log"
-cargo test -p e2e --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
+cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_backfill::api_backfills_run_under_throttled_cpu_pin_revisions_and_fail_when_they_cannot_go_on 2>&1 | tee -a "$log"
-cargo test -p e2e --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
+cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_timed::dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each 2>&1 | tee -a "$log"
 # one closing line for the whole suite (cargo prints one per test binary)
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

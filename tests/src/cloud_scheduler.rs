@@ -174,6 +174,15 @@ impl FakeCloudScheduler {
         });
     }
 
+    /// Pauses the job `name` (as `jobs.pause`): it publishes nothing more
+    /// (a publication under way finishes).
+    pub fn pause(&self, name: &str) {
+        let mut g = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for j in g.jobs.iter_mut().filter(|j| j.name == name) {
+            j.state = "PAUSED";
+        }
+    }
+
     /// When each publication of the job `name` (created by [`Self::create_job`]) happened.
     pub fn published(&self, name: &str) -> Vec<chrono::DateTime<chrono::Utc>> {
         let g = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

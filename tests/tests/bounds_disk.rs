@@ -53,18 +53,33 @@ fn baton(home: &Path, args: &[&str]) -> Command {
     c
 }
 
-/// Runs to the end, killed (and failed) past `limit`.
+/// Runs to the end, killed (and failed) past `limit`. Its output is read
+/// while it runs (a full pipe would block it, and look like a hang).
 fn output_within(mut c: Command, limit: Duration) -> Output {
     let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn baton");
+    let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|r| Box::new(r) as Box<dyn std::io::Read + Send>));
+    let err = drain(child.stderr.take().map(|r| Box::new(r) as Box<dyn std::io::Read + Send>));
     let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
         if started.elapsed() > limit {
             let _ = child.kill();
             panic!("baton still running after {limit:?}: it hangs");
         }
         std::thread::sleep(Duration::from_millis(100));
-    }
-    child.wait_with_output().expect("output")
+    };
+    Output { status, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr") }
 }
 
 fn text(o: &Output) -> String {
@@ -76,7 +91,11 @@ fn a_full_disk_fails_the_execution_naming_the_home_and_listings_still_work() {
     let Some(disk) = SmallDisk::mount(8) else { return };
     let home = disk.0.join("home");
     let flow = disk.0.join("fill.yml");
-    std::fs::write(&flow, filling_flow(&disk.0, "echo more")).expect("flow");
+    // then 4 MiB of output lines, which must be stored: a write to the full
+    // disk for certain (a few short lines could fit in pages SQLite's files
+    // already hold, e.g. a WAL recycled by a checkpoint, and the run succeed)
+    let more = "head -c 4194304 /dev/zero | tr '\\0' x | fold -w 1024";
+    std::fs::write(&flow, filling_flow(&disk.0, more)).expect("flow");
     // written now, while there is room: the run started on the full disk
     // (running `fill.yml` again would truncate its filler and free the disk)
     let hello = disk.0.join("hello.yml");

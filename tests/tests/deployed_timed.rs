@@ -243,6 +243,23 @@ async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
     assert_eq!(published.len(), 2, "the later date's job fired once (published twice): {published:?}");
     assert!(published.iter().all(|t| minute(*t) == later + TimeDelta::seconds(40)), "{published:?}");
 
+    // The polled jobs tick every minute for ever: wait for the price execution
+    // to end and its job to tick after that (no tick evaluates the trigger
+    // while its execution runs, so waiting cannot add a second one), then pause
+    // both jobs and let the last ticks' work finish, so the checks below see
+    // every poll's execution (a tick arriving mid-check would not be)
+    let price_name = names[&key("polled/price")].clone();
+    until(&d, Duration::from_secs(150), "the price execution to end and its job to tick after", || async {
+        let all = executions_of(&d, "polled").await;
+        let price = of_trigger(&all, "price");
+        let ended = price.first().and_then(|e| e.state.end_date.filter(|_| e.state.is_terminal()))?;
+        d.cloud_scheduler.published(&price_name).iter().any(|t| *t > ended).then_some(())
+    })
+    .await;
+    d.cloud_scheduler.pause(&names[&key("polled/up")]);
+    d.cloud_scheduler.pause(&price_name);
+    until_quiet(&d, Duration::from_secs(8), Duration::from_secs(60)).await;
+
     // http.Trigger `up`: one request per slot, an execution for each 200 and none for the 503
     let polled_flow = crate::sched_support::parse_flow(&polled_yaml);
     let mut slots: BTreeMap<DateTime<Utc>, Vec<u16>> = BTreeMap::new();

@@ -124,6 +124,40 @@ async fn the_response_condition_decides_and_stop_after_ends_the_polling() {
     assert_eq!(answer.requests(), before);
 }
 
+/// Kestra's scheduler does not evaluate a polling trigger while the
+/// execution it started last is running: no request, no second execution;
+/// once it has ended the next slot polls again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_trigger_whose_last_execution_runs_is_not_evaluated_until_it_ends() {
+    let h = harness();
+    let answer = Answer::default();
+    answer.set(200, "{}");
+    let url = serve(answer.clone()).await;
+    let yaml = format!(
+        "id: slow_poll\nnamespace: company.team\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    pauseDuration: PT4S\ntriggers:\n  - id: status\n    type: io.kestra.plugin.core.http.Trigger\n    uri: \"{url}/status\"\n    interval: PT10S\n"
+    );
+    let flow = h.flow(&yaml);
+    let trig = HttpTrigger::of(&flow.triggers[0]).expect("http").expect("valid");
+    let engine = &h.embedded.engine;
+
+    let first = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:00Z")).await.expect("evaluate");
+    let Evaluated::Started(id) = first else { panic!("the first slot starts an execution: {first:?}") };
+    assert_eq!(answer.requests(), 1);
+    // the next slots while it is paused: no request
+    for t in ["2025-01-01T10:00:10Z", "2025-01-01T10:00:20Z"] {
+        let r = evaluate(engine, &flow, &trig, at(t)).await.expect("evaluate");
+        assert_eq!(r, Evaluated::Skipped("the trigger's last execution is still running"), "at {t}");
+    }
+    assert_eq!(answer.requests(), 1, "no request while the last execution runs");
+    assert_eq!(executions_of(engine, "company.team", "slow_poll").await.len(), 1);
+
+    // it ends: the next slot polls and starts the next execution
+    assert_eq!(wait_ended(engine, &id).await.state.current, StateType::Success);
+    let r = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:30Z")).await.expect("evaluate");
+    assert!(matches!(r, Evaluated::Started(ref next) if *next != id), "{r:?}");
+    assert_eq!(answer.requests(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_default_condition_is_a_status_below_400_and_gcp_ticks_evaluate_once() {
     let h = harness();

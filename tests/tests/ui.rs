@@ -121,7 +121,8 @@ pub(crate) async fn drive_as(url: &str, scenario: &str, shots: &Path, auth: Opti
         let _ = stderr.read_to_string(&mut s).await;
         s
     });
-    let status = tokio::time::timeout(Duration::from_secs(120), child.wait()).await;
+    // drive.mjs waits up to 45 s on each condition (see there)
+    let status = tokio::time::timeout(Duration::from_secs(240), child.wait()).await;
     if status.is_err() {
         let _ = child.kill().await;
     }

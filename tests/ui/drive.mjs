@@ -571,7 +571,10 @@ try {
   const auth = process.env.BATON_UI_AUTH;
   const httpCredentials = auth ? { username: auth.slice(0, auth.indexOf(":")), password: auth.slice(auth.indexOf(":") + 1) } : undefined;
   const page = await browser.newPage({ viewport: { width: 1280, height: 760 }, httpCredentials });
-  page.setDefaultTimeout(20000);
+  // a deadline for waits on conditions, not a pause: under the whole suite's
+  // load (two cores, ~400 tests) one redraw through subflow() runs an
+  // execution on the server and has taken over 20 s
+  page.setDefaultTimeout(45000);
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   try {

@@ -14,7 +14,10 @@
 //! and when it holds creates the execution of this slot, whose id derives
 //! from the slot. A slot is polled at most once: an instance that dies
 //! between its claim and its request leaves that slot unpolled, and the
-//! next slot polls again (as a Kestra worker lost mid-evaluation).
+//! next slot polls again (as a Kestra worker lost mid-evaluation). While
+//! the execution the trigger started last is running, the trigger is not
+//! evaluated at all (Kestra's scheduler skips a polling trigger whose
+//! execution has not ended), so `stopAfter` sees it end before any new poll.
 
 use std::sync::Arc;
 
@@ -24,7 +27,7 @@ use serde_json::{Map, Value, json};
 use super::{EventError, launch_event};
 use crate::backend::LogEntry;
 use crate::backend::schedule::{Stopped, TickClaim, TickKey, TriggerKey, TriggerState};
-use crate::model::Flow;
+use crate::model::{Flow, StateType};
 use crate::plugins::context::{LogSink, Services};
 use crate::plugins::{RunContext, TaskError};
 use crate::runtime::engine::Engine;
@@ -73,7 +76,20 @@ pub async fn evaluate(
         state.stopped = None;
         state.last_execution_id = None;
     }
-    if let Some(reason) = stop_reason(engine, trig, &state).await? {
+    let last = match &state.last_execution_id {
+        Some(id) => engine.state.load_execution(id).await?.map(|e| (id.clone(), e.state.current)),
+        None => None,
+    };
+    if let Some((id, s)) = &last
+        && !s.is_terminal()
+    {
+        // Kestra's scheduler does not evaluate a polling trigger while the
+        // execution it started last is running (the trigger is "locked")
+        tracing::debug!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trig.id, execution_id = %id,
+            "http.Trigger not evaluated: its last execution is {s}");
+        return Ok(Evaluated::Skipped("the trigger's last execution is still running"));
+    }
+    if let Some(reason) = stop_reason(trig, last.as_ref()) {
         tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trig.id, %reason,
             "http.Trigger stopped (stopAfter); it runs again when the flow changes");
         state.stopped = Some(Stopped { reason, flow_hash });
@@ -116,15 +132,10 @@ pub async fn evaluate(
     Ok(outcome)
 }
 
-/// `stopAfter`: the last execution of the trigger ended in one of its states.
-async fn stop_reason(engine: &Engine, trig: &HttpTrigger, state: &TriggerState) -> Result<Option<String>, EventError> {
-    if trig.stop_after.is_empty() {
-        return Ok(None);
-    }
-    let Some(id) = &state.last_execution_id else { return Ok(None) };
-    let Some(e) = engine.state.load_execution(id).await? else { return Ok(None) };
-    let s = e.state.current;
-    Ok((s.is_terminal() && trig.stop_after.contains(&s)).then(|| format!("execution {id} ended {s}")))
+/// `stopAfter`: the last execution of the trigger (id, state) ended in one of its states.
+fn stop_reason(trig: &HttpTrigger, last: Option<&(String, StateType)>) -> Option<String> {
+    let (id, s) = last?;
+    (s.is_terminal() && trig.stop_after.contains(s)).then(|| format!("execution {id} ended {s}"))
 }
 
 /// Sends the request as `core.http.Request` with failed statuses allowed;

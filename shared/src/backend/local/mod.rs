@@ -7,6 +7,8 @@ mod fs;
 mod queue;
 mod sqlite;
 mod sqlite_claims;
+mod sqlite_exec;
+mod sqlite_group;
 mod sqlite_kv;
 mod sqlite_labels;
 mod sqlite_metrics;

@@ -13,21 +13,23 @@
 //! stored version, and [`StateStore::save_execution`] expects that version and
 //! stores (and returns) the next one.
 //!
-//! Labels (a JSON column for listings, indexed rows for filters) and
-//! deletion are in `sqlite_labels.rs`.
+//! Creating, loading and saving executions is in `sqlite_exec.rs`; labels
+//! (a JSON column for listings, indexed rows for filters) and deletion are
+//! in `sqlite_labels.rs`; the connection and its group commit in
+//! `sqlite_group.rs`.
 
-use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::Connection;
 
-use super::sqlite_labels::{self, labels_from_json, labels_json, write_label_rows};
+use super::sqlite_group::{ConnGuard, Group};
+use super::sqlite_labels::{self, labels_from_json};
 use crate::backend::{BackendError, Claim, ExecutionFilter, ExecutionSummary, LogEntry, Result, StateStore};
-use crate::model::{Execution, StateType, TaskRun};
+use crate::model::{Execution, StateType};
 
 /// The schema version written to `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 2;
@@ -80,10 +82,13 @@ CREATE TABLE IF NOT EXISTS records (
 
 /// State and KV on one SQLite database (a file, or memory for tests).
 ///
-/// One connection behind a mutex: every call is a short synchronous
-/// transaction run inline, so there is no thread hop per call.
+/// One connection. The frequent operations (executions, claims, logs,
+/// records) are jobs of the group-commit queue (`sqlite_group.rs`): under
+/// load many share one transaction; alone, one runs inline on the caller's
+/// thread with no hop. The others hold the connection for their own
+/// short transaction.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    group: Arc<Group>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -118,7 +123,7 @@ impl SqliteStore {
                      with room to write, or use the Baton that wrote it"
                 )));
             }
-            Ok(SqliteStore { conn: Mutex::new(conn) })
+            Ok(SqliteStore { group: Group::new(conn) })
         };
         match Connection::open_with_flags(path, flags).map_err(db("open database")).and_then(check) {
             Ok(s) => Ok(s),
@@ -161,136 +166,18 @@ impl SqliteStore {
         if found != SCHEMA_VERSION {
             conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(db("write schema version"))?;
         }
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        Ok(SqliteStore { group: Group::new(conn) })
     }
 
-    /// The connection. A panic elsewhere cannot leave a transaction open (the
-    /// transaction rolls back on drop), so a poisoned lock is still usable.
-    pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The connection, outside the group-commit queue (rarely used
+    /// operations); releasing it runs the jobs queued meanwhile.
+    pub(super) fn lock(&self) -> ConnGuard<'_> {
+        self.group.lock()
     }
 
-    fn create_execution_sync(&self, e: &Execution) -> Result<()> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("create_execution"))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO executions (id, namespace, flow_id, state, start_date, end_date, version, body, labels)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)",
-                )
-                .map_err(db("create_execution"))?;
-            let body = head_json(e)?;
-            stmt.execute(params![
-                e.id,
-                e.namespace,
-                e.flow_id,
-                e.state.current.as_str(),
-                e.state.start_date.map(micros),
-                e.state.end_date.map(micros),
-                body,
-                labels_json(&e.labels)?
-            ])
-            .map_err(|err| match err.sqlite_error_code() {
-                Some(ErrorCode::ConstraintViolation) => {
-                    BackendError::Invalid(format!("execution {} already exists", e.id))
-                }
-                _ => db("create_execution (insert execution)")(err),
-            })?;
-            for (seq, tr) in e.task_run_list.iter().enumerate() {
-                upsert_task_run(&tx, &e.id, seq, tr)?;
-            }
-            write_label_rows(&tx, &e.id, &e.labels, false)?;
-        }
-        tx.commit().map_err(db("create_execution (commit)"))
-    }
-
-    fn load_execution_sync(&self, id: &str) -> Result<Option<Execution>> {
-        let conn = self.lock();
-        let row = conn
-            .prepare_cached("SELECT version, body FROM executions WHERE id = ?1")
-            .and_then(|mut s| s.query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).optional())
-            .map_err(db("load_execution"))?;
-        let Some((version, body)) = row else { return Ok(None) };
-        let mut execution: Execution = serde_json::from_str(&body).map_err(json("load_execution (decode body)"))?;
-        execution.version = version as u64;
-        let mut stmt = conn
-            .prepare_cached("SELECT body FROM task_runs WHERE execution_id = ?1 ORDER BY seq, rowid")
-            .map_err(db("load_execution (task runs)"))?;
-        let rows = stmt.query_map([id], |r| r.get::<_, String>(0)).map_err(db("load_execution (task runs)"))?;
-        execution.task_run_list.clear();
-        for body in rows {
-            let body = body.map_err(db("load_execution (task runs)"))?;
-            execution
-                .task_run_list
-                .push(serde_json::from_str(&body).map_err(json("load_execution (decode task run)"))?);
-        }
-        Ok(Some(execution))
-    }
-
-    fn save_execution_sync(&self, e: &Execution, changed: &[String]) -> Result<u64> {
-        let positions: Vec<usize> = if changed.len() <= 8 {
-            // the changed task runs are usually the newest: search from the end
-            changed.iter().filter_map(|id| e.task_run_list.iter().rposition(|tr| tr.id == *id)).collect()
-        } else {
-            let changed: HashSet<&str> = changed.iter().map(String::as_str).collect();
-            e.task_run_list
-                .iter()
-                .enumerate()
-                .filter(|(_, tr)| changed.contains(tr.id.as_str()))
-                .map(|(i, _)| i)
-                .collect()
-        };
-        self.save_execution_at_sync(e, &positions)
-    }
-
-    fn save_execution_at_sync(&self, e: &Execution, changed: &[usize]) -> Result<u64> {
-        let mut conn = self.lock();
-        let tx =
-            conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("save_execution (begin)"))?;
-        let new_version = {
-            let found: Option<(i64, String)> = tx
-                .prepare_cached("SELECT version, labels FROM executions WHERE id = ?1")
-                .and_then(|mut s| s.query_row([&e.id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-                .map_err(db("save_execution (read version)"))?;
-            let (found, stored_labels) = match found {
-                None => return Err(BackendError::NotFound { what: format!("execution {}", e.id) }),
-                Some((v, labels)) => (v as u64, labels),
-            };
-            if found != e.version {
-                return Err(BackendError::Conflict { what: format!("execution {}", e.id), expected: e.version, found });
-            }
-            let new_version = found + 1;
-            let body = head_json(e)?;
-            let labels = labels_json(&e.labels)?;
-            if labels != stored_labels {
-                write_label_rows(&tx, &e.id, &e.labels, true)?;
-            }
-            tx.prepare_cached(
-                "UPDATE executions SET state = ?2, start_date = ?3, end_date = ?4, version = ?5, body = ?6, labels = ?7
-                 WHERE id = ?1",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    e.id,
-                    e.state.current.as_str(),
-                    e.state.start_date.map(micros),
-                    e.state.end_date.map(micros),
-                    new_version as i64,
-                    body,
-                    labels
-                ])
-            })
-            .map_err(db("save_execution (update execution)"))?;
-            for &seq in changed {
-                if let Some(tr) = e.task_run_list.get(seq) {
-                    upsert_task_run(&tx, &e.id, seq, tr)?;
-                }
-            }
-            new_version
-        };
-        tx.commit().map_err(db("save_execution (commit)"))?;
-        Ok(new_version)
+    /// The group-commit queue the frequent operations go through.
+    pub(super) fn group(&self) -> &Arc<Group> {
+        &self.group
     }
 
     fn list_executions_sync(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
@@ -353,25 +240,6 @@ impl SqliteStore {
     }
 }
 
-/// Inserts or replaces one task run row.
-fn upsert_task_run(conn: &Connection, execution_id: &str, seq: usize, tr: &TaskRun) -> Result<()> {
-    let body = serde_json::to_string(tr).map_err(json("save task run (encode)"))?;
-    conn.prepare_cached(
-        "INSERT INTO task_runs (execution_id, id, seq, body) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (execution_id, id) DO UPDATE SET seq = excluded.seq, body = excluded.body",
-    )
-    .and_then(|mut s| s.execute(params![execution_id, tr.id, seq as i64, body]))
-    .map_err(db("save task run"))?;
-    Ok(())
-}
-
-/// The execution's JSON without its task runs (they have their own rows;
-/// [`Execution::head_clone`] copies every other field).
-fn head_json(e: &Execution) -> Result<String> {
-    let head = e.head_clone();
-    serde_json::to_string(&head).map_err(json("encode execution"))
-}
-
 /// Microseconds since the epoch (what the date columns hold).
 pub(super) fn micros(d: DateTime<Utc>) -> i64 {
     d.timestamp_micros()
@@ -398,19 +266,19 @@ pub(super) fn json(what: &'static str) -> impl Fn(serde_json::Error) -> BackendE
 #[async_trait]
 impl StateStore for SqliteStore {
     async fn create_execution(&self, execution: &Execution) -> Result<()> {
-        self.create_execution_sync(execution)
+        self.create_execution_queued(execution).await
     }
     async fn load_execution(&self, id: &str) -> Result<Option<Execution>> {
-        self.load_execution_sync(id)
+        self.load_execution_queued(id).await
     }
     /// Upserts the task runs named in `changed_task_runs` (ids absent from
     /// `execution.task_run_list` are ignored); other task runs keep their
     /// stored rows, so a new task run must be listed as changed.
     async fn save_execution(&self, execution: &Execution, changed_task_runs: &[String]) -> Result<u64> {
-        self.save_execution_sync(execution, changed_task_runs)
+        self.save_execution_queued(execution, changed_task_runs).await
     }
     async fn save_execution_at(&self, execution: &Execution, changed: &[usize]) -> Result<u64> {
-        self.save_execution_at_sync(execution, changed)
+        self.save_execution_at_queued(execution, changed).await
     }
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         self.list_executions_sync(filter)
@@ -419,7 +287,7 @@ impl StateStore for SqliteStore {
         self.delete_execution_sync(id, logs)
     }
     async fn append_logs(&self, logs: &[LogEntry]) -> Result<()> {
-        self.append_logs_sync(logs)
+        self.append_logs_queued(logs).await
     }
     async fn logs(&self, execution_id: &str) -> Result<Vec<LogEntry>> {
         self.logs_sync(execution_id)
@@ -431,21 +299,21 @@ impl StateStore for SqliteStore {
         self.ended_executions_sync(query)
     }
     async fn claim(&self, task_run_id: &str, attempt: u32, worker_id: &str, until: DateTime<Utc>) -> Result<Claim> {
-        self.claim_sync(task_run_id, attempt, worker_id, until)
+        self.claim_queued(task_run_id, attempt, worker_id, until).await
     }
     /// Fails with [`BackendError::NotFound`] when `worker_id` no longer holds
     /// a live claim (taken over after expiry, or finished).
     async fn heartbeat(&self, task_run_id: &str, attempt: u32, worker_id: &str, until: DateTime<Utc>) -> Result<()> {
-        self.heartbeat_sync(task_run_id, attempt, worker_id, until)
+        self.heartbeat_queued(task_run_id, attempt, worker_id, until).await
     }
     async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> Result<()> {
-        self.finish_claim_sync(task_run_id, attempt)
+        self.finish_claim_queued(task_run_id, attempt).await
     }
     async fn load_record(&self, kind: &str, key: &str) -> Result<Option<(u64, serde_json::Value)>> {
-        self.load_record_sync(kind, key)
+        self.load_record_queued(kind, key).await
     }
     async fn save_record(&self, kind: &str, key: &str, expected: u64, value: &serde_json::Value) -> Result<u64> {
-        self.save_record_sync(kind, key, expected, value)
+        self.save_record_queued(kind, key, expected, value).await
     }
     async fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
         self.save_flow_sync(namespace, id, source)
@@ -473,7 +341,7 @@ impl StateStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::backend::contract;
-    use crate::model::State;
+    use crate::model::{State, TaskRun};
 
     #[tokio::test]
     async fn state_store_contract() {

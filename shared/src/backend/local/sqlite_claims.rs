@@ -13,19 +13,24 @@ use super::sqlite::{SqliteStore, db, from_micros, json, micros};
 use crate::backend::{BackendError, Claim, LogEntry, Result};
 
 impl SqliteStore {
-    pub(super) fn append_logs_sync(&self, logs: &[LogEntry]) -> Result<()> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("append_logs"))?;
-        {
-            let mut stmt = tx
-                .prepare_cached("INSERT INTO logs (execution_id, body) VALUES (?1, ?2)")
-                .map_err(db("append_logs"))?;
-            for log in logs {
-                let body = serde_json::to_string(log).map_err(json("append_logs (encode)"))?;
-                stmt.execute(params![log.execution_id, body]).map_err(db("append_logs"))?;
-            }
-        }
-        tx.commit().map_err(db("append_logs (commit)"))
+    pub(super) async fn append_logs_queued(&self, logs: &[LogEntry]) -> Result<()> {
+        let rows = logs
+            .iter()
+            .map(|log| {
+                Ok((log.execution_id.clone(), serde_json::to_string(log).map_err(json("append_logs (encode)"))?))
+            })
+            .collect::<Result<Vec<(String, String)>>>()?;
+        self.group()
+            .run("append_logs", move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("INSERT INTO logs (execution_id, body) VALUES (?1, ?2)")
+                    .map_err(db("append_logs"))?;
+                for (execution_id, body) in &rows {
+                    stmt.execute(params![execution_id, body]).map_err(db("append_logs"))?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     pub(super) fn logs_sync(&self, execution_id: &str) -> Result<Vec<LogEntry>> {
@@ -40,85 +45,92 @@ impl SqliteStore {
         Ok(out)
     }
 
-    pub(super) fn claim_sync(
+    pub(super) async fn claim_queued(
         &self,
         task_run_id: &str,
         attempt: u32,
         worker_id: &str,
         until: DateTime<Utc>,
     ) -> Result<Claim> {
-        let now = micros(Utc::now());
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("claim (begin)"))?;
-        let claim = {
-            let row: Option<(String, i64, bool)> = tx
-                .prepare_cached(
-                    "SELECT worker_id, lease_until, done FROM claims WHERE task_run_id = ?1 AND attempt = ?2",
-                )
-                .and_then(|mut s| {
-                    s.query_row(params![task_run_id, attempt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
-                })
-                .map_err(db("claim (read)"))?;
-            match row {
-                Some((_, _, true)) => Claim::Done,
-                Some((holder, lease, false)) if holder != worker_id && lease > now => {
-                    Claim::HeldElsewhere { worker_id: holder, until: from_micros(lease)? }
-                }
-                row => {
-                    let taken_over = match row {
-                        Some((holder, lease, false)) if holder != worker_id && !holder.is_empty() => {
-                            Some(Claim::TakenOver { worker_id: holder, until: from_micros(lease)? })
-                        }
-                        _ => None,
-                    };
-                    tx.prepare_cached(
-                        "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done)
-                         VALUES (?1, ?2, ?3, ?4, 0)
-                         ON CONFLICT (task_run_id, attempt)
-                         DO UPDATE SET worker_id = excluded.worker_id, lease_until = excluded.lease_until",
+        let (task_run_id, worker_id) = (task_run_id.to_string(), worker_id.to_string());
+        self.group()
+            .run("claim", move |conn| {
+                let now = micros(Utc::now());
+                let row: Option<(String, i64, bool)> = conn
+                    .prepare_cached(
+                        "SELECT worker_id, lease_until, done FROM claims WHERE task_run_id = ?1 AND attempt = ?2",
                     )
-                    .and_then(|mut s| s.execute(params![task_run_id, attempt, worker_id, micros(until)]))
-                    .map_err(db("claim (write)"))?;
-                    taken_over.unwrap_or(Claim::Acquired)
-                }
-            }
-        };
-        tx.commit().map_err(db("claim (commit)"))?;
-        Ok(claim)
+                    .and_then(|mut s| {
+                        s.query_row(params![task_run_id, attempt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
+                    })
+                    .map_err(db("claim (read)"))?;
+                Ok(match row {
+                    Some((_, _, true)) => Claim::Done,
+                    Some((holder, lease, false)) if holder != worker_id && lease > now => {
+                        Claim::HeldElsewhere { worker_id: holder, until: from_micros(lease)? }
+                    }
+                    row => {
+                        let taken_over = match row {
+                            Some((holder, lease, false)) if holder != worker_id && !holder.is_empty() => {
+                                Some(Claim::TakenOver { worker_id: holder, until: from_micros(lease)? })
+                            }
+                            _ => None,
+                        };
+                        conn.prepare_cached(
+                            "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done)
+                             VALUES (?1, ?2, ?3, ?4, 0)
+                             ON CONFLICT (task_run_id, attempt)
+                             DO UPDATE SET worker_id = excluded.worker_id, lease_until = excluded.lease_until",
+                        )
+                        .and_then(|mut s| s.execute(params![task_run_id, attempt, worker_id, micros(until)]))
+                        .map_err(db("claim (write)"))?;
+                        taken_over.unwrap_or(Claim::Acquired)
+                    }
+                })
+            })
+            .await
     }
 
-    pub(super) fn heartbeat_sync(
+    pub(super) async fn heartbeat_queued(
         &self,
         task_run_id: &str,
         attempt: u32,
         worker_id: &str,
         until: DateTime<Utc>,
     ) -> Result<()> {
-        let conn = self.lock();
-        let n = conn
-            .prepare_cached(
-                "UPDATE claims SET lease_until = ?4
-                 WHERE task_run_id = ?1 AND attempt = ?2 AND worker_id = ?3 AND done = 0",
-            )
-            .and_then(|mut s| s.execute(params![task_run_id, attempt, worker_id, micros(until)]))
-            .map_err(db("heartbeat"))?;
-        if n == 0 {
-            return Err(BackendError::NotFound {
-                what: format!("live claim of task run {task_run_id} attempt {attempt} by worker {worker_id}"),
-            });
-        }
-        Ok(())
+        let (task_run_id, worker_id) = (task_run_id.to_string(), worker_id.to_string());
+        self.group()
+            .run("heartbeat", move |conn| {
+                let n = conn
+                    .prepare_cached(
+                        "UPDATE claims SET lease_until = ?4
+                         WHERE task_run_id = ?1 AND attempt = ?2 AND worker_id = ?3 AND done = 0",
+                    )
+                    .and_then(|mut s| s.execute(params![task_run_id, attempt, worker_id, micros(until)]))
+                    .map_err(db("heartbeat"))?;
+                if n == 0 {
+                    return Err(BackendError::NotFound {
+                        what: format!("live claim of task run {task_run_id} attempt {attempt} by worker {worker_id}"),
+                    });
+                }
+                Ok(())
+            })
+            .await
     }
 
-    pub(super) fn finish_claim_sync(&self, task_run_id: &str, attempt: u32) -> Result<()> {
-        let conn = self.lock();
-        conn.prepare_cached(
-            "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done) VALUES (?1, ?2, '', 0, 1)
-             ON CONFLICT (task_run_id, attempt) DO UPDATE SET done = 1",
-        )
-        .and_then(|mut s| s.execute(params![task_run_id, attempt]))
-        .map_err(db("finish_claim"))?;
-        Ok(())
+    pub(super) async fn finish_claim_queued(&self, task_run_id: &str, attempt: u32) -> Result<()> {
+        let task_run_id = task_run_id.to_string();
+        self.group()
+            .run("finish_claim", move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done) VALUES (?1, ?2, '', 0, 1)
+                     ON CONFLICT (task_run_id, attempt) DO UPDATE SET done = 1",
+                )
+                .and_then(|mut s| s.execute(params![task_run_id, attempt]))
+                .map_err(db("finish_claim"))?;
+                Ok(())
+            })
+            .await
     }
 
     pub(super) fn save_flow_sync(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {

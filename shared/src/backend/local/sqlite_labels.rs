@@ -11,7 +11,7 @@
 //! is upgraded on open: the column is added and both are filled from the
 //! stored executions ([`upgrade`]).
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::sqlite::{SqliteStore, db, json};
 use crate::backend::Result;
@@ -28,7 +28,7 @@ pub(super) fn labels_from_json(s: &str) -> Result<Vec<Label>> {
 }
 
 /// Replaces the label rows of execution `id`.
-pub(super) fn write_label_rows(tx: &Transaction<'_>, id: &str, labels: &[Label], replace: bool) -> Result<()> {
+pub(super) fn write_label_rows(tx: &Connection, id: &str, labels: &[Label], replace: bool) -> Result<()> {
     if replace {
         tx.prepare_cached("DELETE FROM execution_labels WHERE execution_id = ?1")
             .and_then(|mut s| s.execute([id]))

@@ -21,7 +21,11 @@
 
 use std::os::raw::{c_int, c_long};
 
+#[cfg(not(feature = "system"))]
 pub use mimalloc::MiMalloc as Allocator;
+/// With the `system` feature: glibc's malloc, which heap profilers see.
+#[cfg(feature = "system")]
+pub use std::alloc::System as Allocator;
 
 /// `mi_option_arena_eager_commit` in mimalloc v3's `mi_option_e` (default 2).
 const ARENA_EAGER_COMMIT: c_int = 4;

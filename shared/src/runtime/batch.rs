@@ -8,6 +8,11 @@
 //! execution is (its creation, a kill, a resume, a ForEachItem's batches,
 //! a wake that redispatches) are decided alone, in their place.
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
 use super::messages::ExecutionEvent;
 
 /// The most events one lane takes at once.
@@ -28,6 +33,13 @@ pub fn batchable(ev: &ExecutionEvent) -> bool {
 /// one execution form one group, any other event is a group alone.
 /// Executions' groups come in the order their first event arrived.
 pub fn groups(events: Vec<ExecutionEvent>) -> Vec<Vec<ExecutionEvent>> {
+    sequences(events).into_iter().flatten().collect()
+}
+
+/// [`groups`], as one sequence per execution (its groups, to decide in
+/// order), executions in the order their first event arrived: different
+/// executions' sequences may be decided side by side.
+pub fn sequences(events: Vec<ExecutionEvent>) -> Vec<Vec<Vec<ExecutionEvent>>> {
     // per execution, its groups in order; `at` finds an execution's entry
     // (a server's batch may hold a different execution in every event)
     let mut per: Vec<Vec<Vec<ExecutionEvent>>> = Vec::new();
@@ -44,7 +56,84 @@ pub fn groups(events: Vec<ExecutionEvent>) -> Vec<Vec<ExecutionEvent>> {
             _ => gs.push(vec![ev]),
         }
     }
-    per.into_iter().flatten().collect()
+    per
+}
+
+/// Hands out [`Turn`]s in arrival order: executions created in one batch
+/// are decided side by side, yet admitted under their flow's concurrency
+/// limit in the order they were created (a FIFO queue of waiting
+/// executions stays FIFO).
+pub struct Turns {
+    handed: u64,
+    shared: Arc<Shared>,
+}
+
+/// The turns passed: every turn below `below` and those in `ahead`.
+struct Shared {
+    passed: Mutex<(u64, BTreeSet<u64>)>,
+    below: watch::Sender<u64>,
+}
+
+impl Default for Turns {
+    fn default() -> Self {
+        Turns {
+            handed: 0,
+            shared: Arc::new(Shared { passed: Mutex::new((0, BTreeSet::new())), below: watch::Sender::new(0) }),
+        }
+    }
+}
+
+impl Turns {
+    /// The turn after every turn handed out so far.
+    pub fn next_turn(&mut self) -> Turn {
+        let n = self.handed;
+        self.handed += 1;
+        Turn { place: Some((n, self.shared.clone())) }
+    }
+}
+
+/// One execution's place in an ordering: [`Turn::wait`] returns once every
+/// earlier turn passed; [`Turn::pass`] marks this one passed. Dropping a
+/// turn passes it, so a decision that fails never blocks the later ones.
+pub struct Turn {
+    place: Option<(u64, Arc<Shared>)>,
+}
+
+impl Turn {
+    /// A turn that waits for nothing (a decision taken alone).
+    pub fn free() -> Turn {
+        Turn { place: None }
+    }
+
+    /// Waits until every turn before this one passed.
+    pub async fn wait(&self) {
+        if let Some((n, shared)) = &self.place {
+            let mut below = shared.below.subscribe();
+            // the sender lives in `shared`, which this turn holds: never closed
+            let _ = below.wait_for(|b| *b >= *n).await;
+        }
+    }
+
+    /// Marks this turn passed (idempotent).
+    pub fn pass(&mut self) {
+        let Some((n, shared)) = self.place.take() else { return };
+        let mut passed = shared.passed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (below, ahead) = &mut *passed;
+        ahead.insert(n);
+        let before = *below;
+        while ahead.remove(below) {
+            *below += 1;
+        }
+        if *below != before {
+            shared.below.send_replace(*below);
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.pass();
+    }
 }
 
 #[cfg(test)]
@@ -98,6 +187,38 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn turns_go_in_the_order_they_were_handed_out_and_a_dropped_turn_passes() {
+        let mut turns = Turns::default();
+        let (mut a, b, c, mut d) = (turns.next_turn(), turns.next_turn(), turns.next_turn(), turns.next_turn());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let waiter = |mut t: Turn, name: &'static str| {
+            let order = order.clone();
+            tokio::spawn(async move {
+                t.wait().await;
+                order.lock().expect("order").push(name);
+                t.pass();
+            })
+        };
+        // c waits behind a and b, even when b is dropped before a passes
+        let c = waiter(c, "c");
+        drop(b);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(order.lock().expect("order").is_empty(), "c went before a passed");
+        d.pass(); // passing out of order lets nobody through early
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(order.lock().expect("order").is_empty());
+        a.wait().await; // the first turn waits for nothing
+        order.lock().expect("order").push("a");
+        a.pass();
+        c.await.expect("c");
+        // a turn after every passed one goes at once
+        let e = waiter(turns.next_turn(), "e");
+        e.await.expect("e");
+        assert_eq!(*order.lock().expect("order"), vec!["a", "c", "e"]);
+        Turn::free().wait().await;
     }
 
     #[test]

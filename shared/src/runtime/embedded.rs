@@ -53,13 +53,29 @@ impl Embedded {
                             Err(_) => break,
                         }
                     }
-                    for group in super::batch::groups(waiting) {
-                        let id = group[0].execution_id().to_string();
-                        if let Err(e) = executor.handle_events(&group, StepOptions::default()).await {
-                            tracing::error!(execution_id = %id, error = %e, "cannot process execution event");
-                            super::diskfull::on_error(&engine, &id, &e.to_string()).await;
+                    // executions side by side (their saves share a commit),
+                    // each one's groups in order; creations admitted in order
+                    let mut turns = super::batch::Turns::default();
+                    let sequences = super::batch::sequences(waiting).into_iter().map(|sequence| {
+                        let mut turn = sequence
+                            .iter()
+                            .flatten()
+                            .any(|e| matches!(e, ExecutionEvent::Created { .. }))
+                            .then(|| turns.next_turn());
+                        let (executor, engine) = (&executor, &engine);
+                        async move {
+                            for group in sequence {
+                                let turn = turn.take().unwrap_or_else(super::batch::Turn::free);
+                                let id = group[0].execution_id().to_string();
+                                let decided = executor.handle_events_in_turn(&group, StepOptions::default(), turn);
+                                if let Err(e) = decided.await {
+                                    tracing::error!(execution_id = %id, error = %e, "cannot process execution event");
+                                    super::diskfull::on_error(engine, &id, &e.to_string()).await;
+                                }
+                            }
                         }
-                    }
+                    });
+                    futures::future::join_all(sequences).await;
                 }
             }));
         }

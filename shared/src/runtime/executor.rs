@@ -11,6 +11,7 @@ use chrono::Utc;
 use serde_json::{Map, json};
 use tokio::sync::Mutex;
 
+use super::batch::Turn;
 use super::engine::{Engine, ExecutionUpdate};
 use super::launcher::{self, LaunchRequest, publish_event};
 use super::messages::ExecutionEvent;
@@ -113,12 +114,25 @@ impl ExecutorService {
     /// every event applied, one step, one save (`super::batch` says which
     /// events may share a decision; any other comes alone).
     pub async fn handle_events(&self, events: &[ExecutionEvent], opts: StepOptions) -> Result<(), ExecutorError> {
+        self.handle_events_in_turn(events, opts, Turn::free()).await
+    }
+
+    /// [`ExecutorService::handle_events`] deciding side by side with other
+    /// executions' events: `turn` orders this execution's admission under
+    /// its flow's concurrency limit after the creations that came before it
+    /// (`super::batch::Turns`).
+    pub async fn handle_events_in_turn(
+        &self,
+        events: &[ExecutionEvent],
+        opts: StepOptions,
+        mut turn: Turn,
+    ) -> Result<(), ExecutorError> {
         let Some(event) = events.first() else { return Ok(()) };
         if events.len() > 1 {
             debug_assert!(
                 events.iter().all(|e| super::batch::batchable(e) && e.execution_id() == event.execution_id())
             );
-            return self.decide_events(events, opts).await;
+            return self.decide_events(events, opts, &mut turn).await;
         }
         // a ForEachItem's batches: launched and counted without the parent's
         // document; it hears only of their common end
@@ -139,11 +153,16 @@ impl ExecutorService {
             }
             e => e,
         };
-        self.decide_events(std::slice::from_ref(event), opts).await
+        self.decide_events(std::slice::from_ref(event), opts, &mut turn).await
     }
 
     /// Loads, decides on `events` and saves, re-deciding on a lost race.
-    async fn decide_events(&self, events: &[ExecutionEvent], opts: StepOptions) -> Result<(), ExecutorError> {
+    async fn decide_events(
+        &self,
+        events: &[ExecutionEvent],
+        opts: StepOptions,
+        turn: &mut Turn,
+    ) -> Result<(), ExecutorError> {
         let Some(event) = events.first() else { return Ok(()) };
         let id = event.execution_id().to_string();
         let mut fresh = false;
@@ -169,7 +188,7 @@ impl ExecutorService {
                 return self.release_slot(exec).await;
             }
             let version = exec.version;
-            match self.decide_and_save(current, events, opts).await {
+            match self.decide_and_save(current, events, opts, turn).await {
                 Ok(Decided::Saved) => return Ok(()),
                 Ok(Decided::Unchanged(exec)) => {
                     // nothing to save, so no compare-and-swap checked the copy
@@ -210,6 +229,7 @@ impl ExecutorService {
         current: Cached,
         events: &[ExecutionEvent],
         opts: StepOptions,
+        turn: &mut Turn,
     ) -> Result<Decided, ExecutorError> {
         let Some(event) = events.first() else { return Ok(Decided::Unchanged(Box::new(current))) };
         let Cached { mut exec, mut index } = current;
@@ -241,13 +261,20 @@ impl ExecutorService {
             return Ok(Decided::Saved);
         }
 
-        if let Some(c) = flow
+        let admit = flow
             .concurrency
             .as_ref()
-            .filter(|_| matches!(exec.state.current, StateType::Created | StateType::Queued | StateType::Restarted))
-        {
+            .filter(|_| matches!(exec.state.current, StateType::Created | StateType::Queued | StateType::Restarted));
+        if admit.is_none() {
+            turn.pass();
+        }
+        if let Some(c) = admit {
+            // admitted in the order the creations came, then the next one's turn
+            turn.wait().await;
             // one record per flow, changed by compare-and-swap: atomic across instances
-            match super::slots::admit(engine, &exec.namespace, &exec.flow_id, &exec.id, c).await? {
+            let admission = super::slots::admit(engine, &exec.namespace, &exec.flow_id, &exec.id, c).await;
+            turn.pass();
+            match admission? {
                 Admission::Run => {}
                 Admission::Queue { message } => {
                     if exec.state.current == StateType::Queued {

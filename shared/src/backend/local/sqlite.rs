@@ -180,64 +180,69 @@ impl SqliteStore {
         &self.group
     }
 
-    fn list_executions_sync(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
-        let conn = self.lock();
-        // one indexed sub-query per label: `?5`, `?6` is the first, and so on
-        let mut sql = String::from(
-            "SELECT id, namespace, flow_id, state, start_date, end_date, labels FROM executions
-             WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)",
-        );
-        let mut values: Vec<rusqlite::types::Value> = Vec::new();
-        for (i, l) in f.labels.iter().enumerate() {
-            let (k, v) = (5 + 2 * i, 6 + 2 * i);
-            sql.push_str(&format!(
-                " AND id IN (SELECT execution_id FROM execution_labels WHERE key = ?{k} AND value = ?{v})"
-            ));
-            values.push(l.key.clone().into());
-            values.push(l.value.clone().into());
-        }
-        sql.push_str(" ORDER BY start_date DESC, rowid DESC LIMIT ?4");
-        let mut stmt = conn.prepare_cached(&sql).map_err(db("list_executions"))?;
-        let limit = f.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-        let mut params: Vec<rusqlite::types::Value> = vec![
-            f.namespace.clone().into(),
-            f.flow_id.clone().into(),
-            f.state.map(|s| s.as_str().to_string()).into(),
-            limit.into(),
-        ];
-        params.extend(values);
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(params), |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                    r.get::<_, String>(6)?,
-                ))
-            })
-            .map_err(db("list_executions"))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, namespace, flow_id, state, start, end, labels) = row.map_err(db("list_executions"))?;
-            let state = StateType::parse(&state).ok_or_else(|| BackendError::Database {
-                what: "list_executions".into(),
-                message: format!("unknown state '{state}' stored for execution {id}"),
-            })?;
-            out.push(ExecutionSummary {
-                id,
-                namespace,
-                flow_id,
-                state,
-                start_date: start.map(from_micros).transpose()?,
-                end_date: end.map(from_micros).transpose()?,
-                labels: labels_from_json(&labels)?,
-            });
-        }
-        Ok(out)
+    async fn list_executions_queued(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
+        let f = f.clone();
+        self.group().run("list_executions", move |conn| list_executions(conn, &f)).await
     }
+}
+
+/// The executions `f` selects, newest first.
+fn list_executions(conn: &Connection, f: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
+    // one indexed sub-query per label: `?5`, `?6` is the first, and so on
+    let mut sql = String::from(
+        "SELECT id, namespace, flow_id, state, start_date, end_date, labels FROM executions
+         WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)",
+    );
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    for (i, l) in f.labels.iter().enumerate() {
+        let (k, v) = (5 + 2 * i, 6 + 2 * i);
+        sql.push_str(&format!(
+            " AND id IN (SELECT execution_id FROM execution_labels WHERE key = ?{k} AND value = ?{v})"
+        ));
+        values.push(l.key.clone().into());
+        values.push(l.value.clone().into());
+    }
+    sql.push_str(" ORDER BY start_date DESC, rowid DESC LIMIT ?4");
+    let mut stmt = conn.prepare_cached(&sql).map_err(db("list_executions"))?;
+    let limit = f.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let mut params: Vec<rusqlite::types::Value> = vec![
+        f.namespace.clone().into(),
+        f.flow_id.clone().into(),
+        f.state.map(|s| s.as_str().to_string()).into(),
+        limit.into(),
+    ];
+    params.extend(values);
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(params), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })
+        .map_err(db("list_executions"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, namespace, flow_id, state, start, end, labels) = row.map_err(db("list_executions"))?;
+        let state = StateType::parse(&state).ok_or_else(|| BackendError::Database {
+            what: "list_executions".into(),
+            message: format!("unknown state '{state}' stored for execution {id}"),
+        })?;
+        out.push(ExecutionSummary {
+            id,
+            namespace,
+            flow_id,
+            state,
+            start_date: start.map(from_micros).transpose()?,
+            end_date: end.map(from_micros).transpose()?,
+            labels: labels_from_json(&labels)?,
+        });
+    }
+    Ok(out)
 }
 
 /// Microseconds since the epoch (what the date columns hold).
@@ -281,7 +286,7 @@ impl StateStore for SqliteStore {
         self.save_execution_at_queued(execution, changed).await
     }
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
-        self.list_executions_sync(filter)
+        self.list_executions_queued(filter).await
     }
     async fn delete_execution(&self, id: &str, logs: bool) -> Result<bool> {
         self.delete_execution_sync(id, logs)
@@ -316,10 +321,10 @@ impl StateStore for SqliteStore {
         self.save_record_queued(kind, key, expected, value).await
     }
     async fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
-        self.save_flow_sync(namespace, id, source)
+        self.save_flow_queued(namespace, id, source).await
     }
     async fn load_flow(&self, namespace: &str, id: &str, revision: Option<u32>) -> Result<Option<(u32, String)>> {
-        self.load_flow_sync(namespace, id, revision)
+        self.load_flow_queued(namespace, id, revision).await
     }
     async fn list_flow_revisions(
         &self,

@@ -133,42 +133,55 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) fn save_flow_sync(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("save_flow (begin)"))?;
-        let revision = {
-            let latest: Option<(u32, String)> = tx
-                .prepare_cached(
-                    "SELECT revision, source FROM flows WHERE namespace = ?1 AND id = ?2 ORDER BY revision DESC LIMIT 1",
+    /// A queued job, not a transaction of its own: the launcher calls it
+    /// for every execution, and it writes only when the source changed.
+    pub(super) async fn save_flow_queued(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
+        let (namespace, id, source) = (namespace.to_string(), id.to_string(), source.to_string());
+        self.group()
+            .run("save_flow", move |conn| {
+                let latest: Option<(u32, bool)> = conn
+                    .prepare_cached(
+                        "SELECT revision, source = ?3 FROM flows WHERE namespace = ?1 AND id = ?2
+                         ORDER BY revision DESC LIMIT 1",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![namespace, id, source], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+                    })
+                    .map_err(db("save_flow (read latest)"))?;
+                let revision = match latest {
+                    Some((rev, true)) => return Ok(rev),
+                    Some((rev, false)) => rev + 1,
+                    None => 1,
+                };
+                conn.prepare_cached(
+                    "INSERT INTO flows (namespace, id, revision, source, created) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
-                .and_then(|mut s| s.query_row([namespace, id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-                .map_err(db("save_flow (read latest)"))?;
-            match latest {
-                Some((rev, latest)) if latest == source => return Ok(rev),
-                Some((rev, _)) => rev + 1,
-                None => 1,
-            }
-        };
-        tx.prepare_cached("INSERT INTO flows (namespace, id, revision, source, created) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .and_then(|mut s| s.execute(params![namespace, id, revision, source, micros(Utc::now())]))
-            .map_err(db("save_flow (insert)"))?;
-        tx.commit().map_err(db("save_flow (commit)"))?;
-        Ok(revision)
+                .and_then(|mut s| s.execute(params![namespace, id, revision, source, micros(Utc::now())]))
+                .map_err(db("save_flow (insert)"))?;
+                Ok(revision)
+            })
+            .await
     }
 
-    pub(super) fn load_flow_sync(
+    pub(super) async fn load_flow_queued(
         &self,
         namespace: &str,
         id: &str,
         revision: Option<u32>,
     ) -> Result<Option<(u32, String)>> {
-        let conn = self.lock();
-        conn.prepare_cached(
-            "SELECT revision, source FROM flows WHERE namespace = ?1 AND id = ?2 AND (?3 IS NULL OR revision = ?3)
-             ORDER BY revision DESC LIMIT 1",
-        )
-        .and_then(|mut s| s.query_row(params![namespace, id, revision], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(db("load_flow"))
+        let (namespace, id) = (namespace.to_string(), id.to_string());
+        self.group()
+            .run("load_flow", move |conn| {
+                conn.prepare_cached(
+                    "SELECT revision, source FROM flows WHERE namespace = ?1 AND id = ?2
+                     AND (?3 IS NULL OR revision = ?3) ORDER BY revision DESC LIMIT 1",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![namespace, id, revision], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+                })
+                .map_err(db("load_flow"))
+            })
+            .await
     }
 
     pub(super) fn delete_flow_revisions_sync(&self, namespace: &str, id: &str, revisions: &[u32]) -> Result<usize> {

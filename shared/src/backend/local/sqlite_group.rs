@@ -45,6 +45,8 @@ const MAX_BATCH: usize = 256;
 /// A leader runs at most this many batches for others before it hands the
 /// rest of the queue to a blocking thread and returns to its own caller.
 const MAX_ROUNDS: usize = 8;
+/// How often the queue's activity is logged (at `debug`), while it runs.
+const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One queued operation.
 trait Job: Send {
@@ -96,9 +98,50 @@ where
 pub(super) struct Group {
     conn: Mutex<Connection>,
     queue: Mutex<VecDeque<Box<dyn Job>>>,
-    /// Transactions run by the queue (tests check that jobs share them).
+    /// What the queue did, for tests and the `debug` log.
+    stats: Mutex<Stats>,
+}
+
+/// Batches run, jobs in them, and the time the connection was held for
+/// them, since the last report.
+#[derive(Default)]
+struct Stats {
+    batches: usize,
+    jobs: usize,
+    held: std::time::Duration,
+    since: Option<std::time::Instant>,
+    /// Every batch run (tests).
     #[cfg(test)]
-    batches: std::sync::atomic::AtomicUsize,
+    total: usize,
+}
+
+impl Stats {
+    /// Counts one batch; every [`REPORT_EVERY`] logs the batch size and the
+    /// share of time the connection was held (at `debug`: how busy SQLite is).
+    fn count(&mut self, jobs: usize, held: std::time::Duration) {
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        self.batches += 1;
+        self.jobs += jobs;
+        self.held += held;
+        #[cfg(test)]
+        {
+            self.total += 1;
+        }
+        let elapsed = since.elapsed();
+        if elapsed >= REPORT_EVERY {
+            tracing::debug!(
+                batches = self.batches,
+                jobs_per_batch = format!("{:.1}", self.jobs as f64 / self.batches as f64),
+                held = format!("{:.0}%", 100.0 * self.held.as_secs_f64() / elapsed.as_secs_f64()),
+                "sqlite group commit"
+            );
+            *self = Stats {
+                #[cfg(test)]
+                total: self.total,
+                ..Stats::default()
+            };
+        }
+    }
 }
 
 /// The connection, held; releasing it runs what was queued meanwhile.
@@ -142,12 +185,7 @@ impl Drop for OpenTx<'_> {
 
 impl Group {
     pub(super) fn new(conn: Connection) -> Arc<Self> {
-        Arc::new(Group {
-            conn: Mutex::new(conn),
-            queue: Mutex::new(VecDeque::new()),
-            #[cfg(test)]
-            batches: Default::default(),
-        })
+        Arc::new(Group { conn: Mutex::new(conn), queue: Mutex::new(VecDeque::new()), stats: Mutex::default() })
     }
 
     /// The connection for an operation run outside the queue. A panic
@@ -201,10 +239,10 @@ impl Group {
             if jobs.is_empty() {
                 return;
             }
+            let started = std::time::Instant::now();
             let commit = run_batch(&conn, &mut jobs);
             drop(conn);
-            #[cfg(test)]
-            self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.stats.lock().unwrap_or_else(PoisonError::into_inner).count(jobs.len(), started.elapsed());
             for job in jobs {
                 job.finish(commit.as_ref().err().map(String::as_str));
             }
@@ -228,7 +266,7 @@ impl Group {
 /// Runs `jobs` in one immediate transaction, each in its own savepoint when
 /// there are several; the commit's error when the transaction is lost.
 fn run_batch(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> std::result::Result<(), String> {
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    exec(conn, "BEGIN IMMEDIATE")?;
     let open = OpenTx(conn);
     if let [job] = jobs {
         if !job.run(conn) {
@@ -238,20 +276,27 @@ fn run_batch(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> std::result::Resul
         }
     } else {
         for job in jobs.iter_mut() {
-            conn.execute_batch("SAVEPOINT job").map_err(|e| e.to_string())?;
+            exec(conn, "SAVEPOINT job")?;
             let ok = job.run(conn);
             if conn.is_autocommit() {
                 // SQLite rolled the whole transaction back (a full disk, an
                 // I/O error): the jobs before this one lost their writes too
                 return Err("the transaction was rolled back by an error of another write in it".into());
             }
-            let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-            conn.execute_batch(end).map_err(|e| e.to_string())?;
+            if !ok {
+                exec(conn, "ROLLBACK TO job")?;
+            }
+            exec(conn, "RELEASE job")?;
         }
     }
-    conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
+    exec(conn, "COMMIT")?;
     std::mem::forget(open);
     Ok(())
+}
+
+/// Runs one statement of the batch's transaction control, prepared once.
+fn exec(conn: &Connection, sql: &str) -> std::result::Result<(), String> {
+    conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -377,13 +422,13 @@ mod tests {
             t.await.expect("join").expect("insert");
         }
         // 2,000 jobs queued behind a held connection: batches of MAX_BATCH
-        assert_eq!(g.batches.load(std::sync::atomic::Ordering::Relaxed), 2000usize.div_ceil(MAX_BATCH));
+        assert_eq!(g.stats.lock().expect("stats").total, 2000usize.div_ceil(MAX_BATCH));
         let rows = rows(&g);
         assert_eq!(rows.len(), 2000);
         assert_eq!(rows[1999], ("k01999".to_string(), 1999));
         assert!(!g.has_queued());
         // alone, a job is its own transaction, run on the caller's thread
         g.run("alone", insert("z", 0)).await.expect("alone");
-        assert_eq!(g.batches.load(std::sync::atomic::Ordering::Relaxed), 2000usize.div_ceil(MAX_BATCH) + 1);
+        assert_eq!(g.stats.lock().expect("stats").total, 2000usize.div_ceil(MAX_BATCH) + 1);
     }
 }

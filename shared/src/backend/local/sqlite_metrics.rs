@@ -6,7 +6,7 @@
 //! database gains it when opened).
 
 use async_trait::async_trait;
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::params;
 
 use super::sqlite::{SqliteStore, db, from_micros, json, micros};
 use crate::backend::Result;
@@ -47,39 +47,46 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(MetricEntry, i64, String, Str
 }
 
 impl SqliteStore {
-    fn save_metrics_sync(&self, task_run_id: &str, attempt: u32, metrics: &[MetricEntry]) -> Result<()> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("save_metrics"))?;
-        tx.prepare_cached("DELETE FROM metrics WHERE task_run_id = ?1 AND attempt = ?2")
-            .and_then(|mut s| s.execute(params![task_run_id, attempt]))
-            .map_err(db("save_metrics (replace)"))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO metrics (task_run_id, attempt, seq, execution_id, namespace, flow_id, task_id, type,
-                     name, value, timestamp, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .map_err(db("save_metrics"))?;
-            for (seq, m) in metrics.iter().enumerate() {
+    async fn save_metrics_queued(&self, task_run_id: &str, attempt: u32, metrics: &[MetricEntry]) -> Result<()> {
+        let task_run_id = task_run_id.to_string();
+        let rows = metrics
+            .iter()
+            .map(|m| {
                 let tags = serde_json::to_string(&m.tags).map_err(json("save_metrics (tags)"))?;
-                stmt.execute(params![
-                    task_run_id,
-                    attempt,
-                    seq as i64,
-                    m.execution_id.as_deref().unwrap_or_default(),
-                    m.namespace,
-                    m.flow_id,
-                    m.task_id,
-                    m.kind.as_str(),
-                    m.name,
-                    m.value,
-                    micros(m.timestamp),
-                    tags
-                ])
-                .map_err(db("save_metrics"))?;
-            }
-        }
-        tx.commit().map_err(db("save_metrics (commit)"))
+                Ok((m.clone(), tags))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.group()
+            .run("save_metrics", move |conn| {
+                conn.prepare_cached("DELETE FROM metrics WHERE task_run_id = ?1 AND attempt = ?2")
+                    .and_then(|mut s| s.execute(params![task_run_id, attempt]))
+                    .map_err(db("save_metrics (replace)"))?;
+                let mut stmt = conn
+                    .prepare_cached(
+                        "INSERT INTO metrics (task_run_id, attempt, seq, execution_id, namespace, flow_id, task_id,
+                         type, name, value, timestamp, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    )
+                    .map_err(db("save_metrics"))?;
+                for (seq, (m, tags)) in rows.iter().enumerate() {
+                    stmt.execute(params![
+                        task_run_id,
+                        attempt,
+                        seq as i64,
+                        m.execution_id.as_deref().unwrap_or_default(),
+                        m.namespace,
+                        m.flow_id,
+                        m.task_id,
+                        m.kind.as_str(),
+                        m.name,
+                        m.value,
+                        micros(m.timestamp),
+                        tags
+                    ])
+                    .map_err(db("save_metrics"))?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     fn read_metrics(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<MetricRead> {
@@ -108,7 +115,7 @@ impl SqliteStore {
 #[async_trait]
 impl MetricStore for SqliteStore {
     async fn save_metrics(&self, task_run_id: &str, attempt: u32, metrics: &[MetricEntry]) -> Result<()> {
-        self.save_metrics_sync(task_run_id, attempt, metrics)
+        self.save_metrics_queued(task_run_id, attempt, metrics).await
     }
 
     async fn execution_metrics(&self, execution_id: &str) -> Result<MetricRead> {

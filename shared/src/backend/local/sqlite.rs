@@ -103,7 +103,18 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path).map_err(db("open database"))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db("enable WAL"))?;
-        Self::init(conn)
+        let conn = Self::init(conn)?;
+        // reads beside the writer (after `init`: the schema exists)
+        let readers = (0..super::sqlite_group::READERS)
+            .map(|_| {
+                let r = Connection::open(path).map_err(db("open read connection"))?;
+                r.busy_timeout(Duration::from_secs(5)).map_err(db("set busy timeout"))?;
+                r.pragma_update(None, "query_only", true).map_err(db("set query_only"))?;
+                r.set_prepared_statement_cache_capacity(32);
+                Ok(r)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SqliteStore { group: Group::new(conn, readers) })
     }
 
     /// Opens an existing database to read it only (listings, logs): nothing
@@ -123,7 +134,7 @@ impl SqliteStore {
                      with room to write, or use the Baton that wrote it"
                 )));
             }
-            Ok(SqliteStore { group: Group::new(conn) })
+            Ok(SqliteStore { group: Group::new(conn, Vec::new()) })
         };
         match Connection::open_with_flags(path, flags).map_err(db("open database")).and_then(check) {
             Ok(s) => Ok(s),
@@ -137,10 +148,12 @@ impl SqliteStore {
 
     /// A private in-memory database (tests, dry runs).
     pub fn open_in_memory() -> Result<Self> {
-        Self::init(Connection::open_in_memory().map_err(db("open in-memory database"))?)
+        let conn = Self::init(Connection::open_in_memory().map_err(db("open in-memory database"))?)?;
+        Ok(SqliteStore { group: Group::new(conn, Vec::new()) })
     }
 
-    fn init(conn: Connection) -> Result<Self> {
+    /// Sets `conn` up and creates or upgrades the schema.
+    fn init(conn: Connection) -> Result<Connection> {
         conn.busy_timeout(Duration::from_secs(5)).map_err(db("set busy timeout"))?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(db("set synchronous"))?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -166,7 +179,7 @@ impl SqliteStore {
         if found != SCHEMA_VERSION {
             conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(db("write schema version"))?;
         }
-        Ok(SqliteStore { group: Group::new(conn) })
+        Ok(conn)
     }
 
     /// The connection, outside the group-commit queue (rarely used
@@ -182,7 +195,7 @@ impl SqliteStore {
 
     async fn list_executions_queued(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         let f = f.clone();
-        self.group().run("list_executions", move |conn| list_executions(conn, &f)).await
+        self.group().read("list_executions", move |conn| list_executions(conn, &f)).await
     }
 }
 
@@ -352,6 +365,17 @@ mod tests {
     async fn state_store_contract() {
         let store = SqliteStore::open_in_memory().expect("open");
         contract::state_store_contract(&store).await;
+    }
+
+    /// On a file, reads run on their own connections beside the writer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn state_store_contract_on_a_file_with_read_connections() {
+        let dir = std::env::temp_dir().join(format!("baton-sqlite-contract-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let store = SqliteStore::open(&dir.join("baton.db")).expect("open");
+        contract::state_store_contract(&store).await;
+        drop(store);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[tokio::test]

@@ -171,7 +171,7 @@ impl SqliteStore {
     ) -> Result<Option<(u32, String)>> {
         let (namespace, id) = (namespace.to_string(), id.to_string());
         self.group()
-            .run("load_flow", move |conn| {
+            .read("load_flow", move |conn| {
                 conn.prepare_cached(
                     "SELECT revision, source FROM flows WHERE namespace = ?1 AND id = ?2
                      AND (?3 IS NULL OR revision = ?3) ORDER BY revision DESC LIMIT 1",

@@ -105,7 +105,7 @@ impl SqliteStore {
         let key = id.to_string();
         let found = self
             .group()
-            .run("load_execution", move |conn| {
+            .read("load_execution", move |conn| {
                 let row = conn
                     .prepare_cached("SELECT version, body FROM executions WHERE id = ?1")
                     .and_then(|mut s| {

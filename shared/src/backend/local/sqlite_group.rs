@@ -26,6 +26,12 @@
 //! Rarely used operations take the connection directly ([`Group::lock`]);
 //! releasing it runs the jobs queued meanwhile.
 //!
+//! Reads ([`Group::read`]) do not queue behind the writer: on a database
+//! file they run on one of [`READERS`] connections of their own (WAL lets
+//! readers and the writer work at once; a read sees every commit whose
+//! result was handed out before it began). An in-memory database has no
+//! second connection, so there a read is a job like a write.
+//!
 //! Written here rather than taken from a crate: the pooling crates for
 //! rusqlite (r2d2, deadpool) hand out connections, and several writers on
 //! several connections would each commit on their own, which is the cost
@@ -45,6 +51,8 @@ const MAX_BATCH: usize = 256;
 /// A leader runs at most this many batches for others before it hands the
 /// rest of the queue to a blocking thread and returns to its own caller.
 const MAX_ROUNDS: usize = 8;
+/// Read connections beside the writer, on a database file.
+pub(super) const READERS: usize = 2;
 /// How often the queue's activity is logged (at `debug`), while it runs.
 const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -97,6 +105,8 @@ where
 /// The connection and the jobs waiting for it.
 pub(super) struct Group {
     conn: Mutex<Connection>,
+    /// Connections for reads (none on an in-memory database).
+    readers: Vec<Mutex<Connection>>,
     queue: Mutex<VecDeque<Box<dyn Job>>>,
     /// What the queue did, for tests and the `debug` log.
     stats: Mutex<Stats>,
@@ -178,14 +188,20 @@ struct OpenTx<'a>(&'a Connection);
 impl Drop for OpenTx<'_> {
     fn drop(&mut self) {
         if !self.0.is_autocommit() {
-            let _ = self.0.execute_batch("ROLLBACK");
+            let _ = exec(self.0, "ROLLBACK");
         }
     }
 }
 
 impl Group {
-    pub(super) fn new(conn: Connection) -> Arc<Self> {
-        Arc::new(Group { conn: Mutex::new(conn), queue: Mutex::new(VecDeque::new()), stats: Mutex::default() })
+    /// The writer `conn` and the read connections `readers` (may be none).
+    pub(super) fn new(conn: Connection, readers: Vec<Connection>) -> Arc<Self> {
+        Arc::new(Group {
+            conn: Mutex::new(conn),
+            readers: readers.into_iter().map(Mutex::new).collect(),
+            queue: Mutex::new(VecDeque::new()),
+            stats: Mutex::default(),
+        })
     }
 
     /// The connection for an operation run outside the queue. A panic
@@ -209,6 +225,24 @@ impl Group {
         rx.await.unwrap_or_else(|_| {
             Err(BackendError::Database { what: what.to_string(), message: "the batch running it was abandoned".into() })
         })
+    }
+
+    /// Runs the read-only `f` on a read connection, inline (a free one, else
+    /// waits for the first); a job of the queue where there is none.
+    pub(super) async fn read<R, F>(self: &Arc<Self>, what: &'static str, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let Some(first) = self.readers.first() else { return self.run(what, f).await };
+        let free = self.readers.iter().find_map(|r| r.try_lock().ok());
+        let conn = free.unwrap_or_else(|| first.lock().unwrap_or_else(PoisonError::into_inner));
+        // one snapshot for all of `f`'s statements
+        let db = |e: String| BackendError::Database { what: what.to_string(), message: e };
+        exec(&conn, "BEGIN").map_err(db)?;
+        // ended when dropped, even if `f` panics (a read: rollback is its end)
+        let _open = OpenTx(&conn);
+        f(&conn)
     }
 
     fn queue(&self) -> MutexGuard<'_, VecDeque<Box<dyn Job>>> {
@@ -306,7 +340,7 @@ mod tests {
     fn group() -> Arc<Group> {
         let conn = Connection::open_in_memory().expect("open");
         conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)").expect("schema");
-        Group::new(conn)
+        Group::new(conn, Vec::new())
     }
 
     fn insert(k: &'static str, v: i64) -> impl FnOnce(&Connection) -> Result<()> + Send + 'static {

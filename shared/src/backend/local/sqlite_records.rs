@@ -14,7 +14,7 @@ impl SqliteStore {
         let (kind, key) = (kind.to_string(), key.to_string());
         let row: Option<(i64, String)> = self
             .group()
-            .run("load record", move |conn| {
+            .read("load record", move |conn| {
                 conn.prepare_cached("SELECT version, body FROM records WHERE kind = ?1 AND key = ?2")
                     .and_then(|mut s| s.query_row(params![kind, key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
                     .map_err(db("load record"))

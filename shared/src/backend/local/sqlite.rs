@@ -134,7 +134,7 @@ impl SqliteStore {
                      with room to write, or use the Baton that wrote it"
                 )));
             }
-            Ok(SqliteStore { group: Group::new(conn, Vec::new()) })
+            Ok(SqliteStore { group: Group::read_only(conn) })
         };
         match Connection::open_with_flags(path, flags).map_err(db("open database")).and_then(check) {
             Ok(s) => Ok(s),

@@ -107,6 +107,9 @@ pub(super) struct Group {
     conn: Mutex<Connection>,
     /// Connections for reads (none on an in-memory database).
     readers: Vec<Mutex<Connection>>,
+    /// How a batch's transaction begins: `BEGIN IMMEDIATE` (it writes), or a
+    /// plain `BEGIN` on a database opened to read only.
+    begin: &'static str,
     queue: Mutex<VecDeque<Box<dyn Job>>>,
     /// What the queue did, for tests and the `debug` log.
     stats: Mutex<Stats>,
@@ -196,9 +199,19 @@ impl Drop for OpenTx<'_> {
 impl Group {
     /// The writer `conn` and the read connections `readers` (may be none).
     pub(super) fn new(conn: Connection, readers: Vec<Connection>) -> Arc<Self> {
+        Self::with_begin(conn, readers, "BEGIN IMMEDIATE")
+    }
+
+    /// A group on a connection opened read-only: its jobs can only read.
+    pub(super) fn read_only(conn: Connection) -> Arc<Self> {
+        Self::with_begin(conn, Vec::new(), "BEGIN")
+    }
+
+    fn with_begin(conn: Connection, readers: Vec<Connection>, begin: &'static str) -> Arc<Self> {
         Arc::new(Group {
             conn: Mutex::new(conn),
             readers: readers.into_iter().map(Mutex::new).collect(),
+            begin,
             queue: Mutex::new(VecDeque::new()),
             stats: Mutex::default(),
         })
@@ -274,7 +287,7 @@ impl Group {
                 return;
             }
             let started = std::time::Instant::now();
-            let commit = run_batch(&conn, &mut jobs);
+            let commit = run_batch(&conn, self.begin, &mut jobs);
             drop(conn);
             self.stats.lock().unwrap_or_else(PoisonError::into_inner).count(jobs.len(), started.elapsed());
             for job in jobs {
@@ -297,10 +310,10 @@ impl Group {
     }
 }
 
-/// Runs `jobs` in one immediate transaction, each in its own savepoint when
+/// Runs `jobs` in one transaction (begun with `begin`), each in its own savepoint when
 /// there are several; the commit's error when the transaction is lost.
-fn run_batch(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> std::result::Result<(), String> {
-    exec(conn, "BEGIN IMMEDIATE")?;
+fn run_batch(conn: &Connection, begin: &str, jobs: &mut [Box<dyn Job>]) -> std::result::Result<(), String> {
+    exec(conn, begin)?;
     let open = OpenTx(conn);
     if let [job] = jobs {
         if !job.run(conn) {

@@ -28,16 +28,10 @@ pub fn batchable(ev: &ExecutionEvent) -> bool {
     }
 }
 
-/// Splits `events` (in arrival order) into the groups to decide: each
-/// execution's events keep their order; consecutive batchable events of
-/// one execution form one group, any other event is a group alone.
-/// Executions' groups come in the order their first event arrived.
-pub fn groups(events: Vec<ExecutionEvent>) -> Vec<Vec<ExecutionEvent>> {
-    sequences(events).into_iter().flatten().collect()
-}
-
-/// [`groups`], as one sequence per execution (its groups, to decide in
-/// order), executions in the order their first event arrived: different
+/// Splits `events` (in arrival order) into one sequence per execution,
+/// executions in the order their first event arrived: each sequence holds
+/// its execution's groups to decide, in order (consecutive batchable events
+/// form one group, any other event is a group alone). Different
 /// executions' sequences may be decided side by side.
 pub fn sequences(events: Vec<ExecutionEvent>) -> Vec<Vec<Vec<ExecutionEvent>>> {
     // per execution, its groups in order; `at` finds an execution's entry
@@ -168,6 +162,11 @@ mod tests {
                 log_file: None,
             },
         }
+    }
+
+    /// Every execution's groups, executions in arrival order.
+    fn groups(events: Vec<ExecutionEvent>) -> Vec<Vec<ExecutionEvent>> {
+        sequences(events).into_iter().flatten().collect()
     }
 
     fn ids(gs: &[Vec<ExecutionEvent>]) -> Vec<Vec<String>> {

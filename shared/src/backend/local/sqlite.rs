@@ -216,7 +216,6 @@ fn list_executions(conn: &Connection, f: &ExecutionFilter) -> Result<Vec<Executi
         values.push(l.value.clone().into());
     }
     sql.push_str(" ORDER BY start_date DESC, rowid DESC LIMIT ?4");
-    let mut stmt = conn.prepare_cached(&sql).map_err(db("list_executions"))?;
     let limit = f.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
     let mut params: Vec<rusqlite::types::Value> = vec![
         f.namespace.clone().into(),
@@ -225,6 +224,19 @@ fn list_executions(conn: &Connection, f: &ExecutionFilter) -> Result<Vec<Executi
         limit.into(),
     ];
     params.extend(values);
+    summaries(conn, &sql, params, "list_executions")
+}
+
+/// Runs `sql`, which selects `id, namespace, flow_id, state, start_date,
+/// end_date, labels` from `executions`, into summaries; `what` names the
+/// operation in errors.
+pub(super) fn summaries(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<rusqlite::types::Value>,
+    what: &'static str,
+) -> Result<Vec<ExecutionSummary>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db(what))?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(params), |r| {
             Ok((
@@ -237,12 +249,12 @@ fn list_executions(conn: &Connection, f: &ExecutionFilter) -> Result<Vec<Executi
                 r.get::<_, String>(6)?,
             ))
         })
-        .map_err(db("list_executions"))?;
+        .map_err(db(what))?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, namespace, flow_id, state, start, end, labels) = row.map_err(db("list_executions"))?;
+        let (id, namespace, flow_id, state, start, end, labels) = row.map_err(db(what))?;
         let state = StateType::parse(&state).ok_or_else(|| BackendError::Database {
-            what: "list_executions".into(),
+            what: what.into(),
             message: format!("unknown state '{state}' stored for execution {id}"),
         })?;
         out.push(ExecutionSummary {

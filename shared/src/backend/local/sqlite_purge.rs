@@ -14,10 +14,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value as Sql;
 
-use super::sqlite::{SqliteStore, db, from_micros, json, micros};
+use super::sqlite::{SqliteStore, db, json, micros};
 use crate::backend::purge::{EndedExecutions, LogPurge, MetricPurge, PURGE_PAGE, Purged};
-use crate::backend::{BackendError, ExecutionSummary, LogEntry, Result};
-use crate::model::StateType;
+use crate::backend::{ExecutionSummary, LogEntry, Result};
 
 fn sql_str(o: &Option<String>) -> Sql {
     o.clone().map_or(Sql::Null, Sql::Text)
@@ -101,43 +100,9 @@ impl SqliteStore {
             params.extend(q.states.iter().map(|s| Sql::Text(s.as_str().to_string())));
         }
         sql.push_str(&format!(" ORDER BY end_date, id LIMIT {}", q.limit.min(i64::MAX as usize)));
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(&sql).map_err(db(WHAT))?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(params), |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                    r.get::<_, String>(6)?,
-                ))
-            })
-            .map_err(db(WHAT))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, namespace, flow_id, state, start, end, labels) = row.map_err(db(WHAT))?;
-            let state = StateType::parse(&state).ok_or_else(|| BackendError::Database {
-                what: WHAT.into(),
-                message: format!("unknown state '{state}' stored for execution {id}"),
-            })?;
-            let s = ExecutionSummary {
-                id,
-                namespace,
-                flow_id,
-                state,
-                start_date: start.map(from_micros).transpose()?,
-                end_date: end.map(from_micros).transpose()?,
-                labels: serde_json::from_str(&labels).map_err(json(WHAT))?,
-            };
-            // the terminal-state rule is the shared one
-            if q.matches(&s) {
-                out.push(s);
-            }
-        }
-        Ok(out)
+        let found = super::sqlite::summaries(&self.lock(), &sql, params, WHAT)?;
+        // the terminal-state rule is the shared one
+        Ok(found.into_iter().filter(|s| q.matches(s)).collect())
     }
 
     pub(super) fn purge_metrics_sync(&self, q: &MetricPurge) -> Result<Purged> {

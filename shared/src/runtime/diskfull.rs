@@ -146,6 +146,8 @@ pub async fn fail_execution(engine: &Engine, id: &str, message: &str) -> Result<
                 let changed_runs = exec.task_run_list.iter().filter(|t| changed.contains(&t.id)).cloned().collect();
                 let _ = engine.updates.send(ExecutionUpdate {
                     execution_id: exec.id.clone(),
+                    namespace: exec.namespace.clone(),
+                    flow_id: exec.flow_id.clone(),
                     state: StateType::Failed,
                     done: exec.is_done(),
                     changed: changed_runs,

@@ -22,6 +22,9 @@ use crate::template::Renderer;
 #[derive(Debug, Clone)]
 pub struct ExecutionUpdate {
     pub execution_id: String,
+    /// The execution's flow (for logs, without loading the execution).
+    pub namespace: String,
+    pub flow_id: String,
     pub state: StateType,
     /// True once the execution is over: terminal, and its listeners and
     /// afterExecution tasks done (`Execution::is_done`).

@@ -360,6 +360,8 @@ impl ExecutorService {
         let ended = exec.is_done();
         let update = ExecutionUpdate {
             execution_id: exec.id.clone(),
+            namespace: exec.namespace.clone(),
+            flow_id: exec.flow_id.clone(),
             state: exec.state.current,
             done: ended,
             changed: positions.iter().map(|&i| exec.task_run_list[i].clone()).collect(),

@@ -300,10 +300,9 @@ impl LocalServer {
 /// Logs one line per execution state change: CREATED is logged by the
 /// launcher, the final state by the executor, the others here.
 fn spawn_state_log(engine: &Arc<Engine>) -> JoinHandle<()> {
-    let engine = engine.clone();
     let mut updates = engine.updates.subscribe();
     tokio::spawn(async move {
-        let mut last: HashMap<String, (crate::model::StateType, String, String)> = HashMap::new();
+        let mut last: HashMap<String, crate::model::StateType> = HashMap::new();
         loop {
             let u = match updates.recv().await {
                 Ok(u) => u,
@@ -318,20 +317,12 @@ fn spawn_state_log(engine: &Arc<Engine>) -> JoinHandle<()> {
                 last.remove(&u.execution_id);
                 continue;
             }
-            let known = last.get(&u.execution_id).cloned();
-            if known.as_ref().is_some_and(|(s, _, _)| *s == u.state) {
+            if last.get(&u.execution_id) == Some(&u.state) {
                 continue;
             }
-            let (namespace, flow_id) = match known {
-                Some((_, ns, f)) => (ns, f),
-                None => match engine.state.load_execution(&u.execution_id).await {
-                    Ok(Some(e)) => (e.namespace, e.flow_id),
-                    _ => (String::new(), String::new()),
-                },
-            };
-            tracing::info!(execution_id = %u.execution_id, namespace = %namespace, flow_id = %flow_id,
+            tracing::info!(execution_id = %u.execution_id, namespace = %u.namespace, flow_id = %u.flow_id,
                 state = %u.state, "execution state");
-            last.insert(u.execution_id.clone(), (u.state, namespace, flow_id));
+            last.insert(u.execution_id, u.state);
         }
     })
 }

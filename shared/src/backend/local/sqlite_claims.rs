@@ -133,22 +133,22 @@ impl SqliteStore {
             .await
     }
 
-    /// A queued job, not a transaction of its own: the launcher calls it
-    /// for every execution, and it writes only when the source changed.
+    /// The launcher calls it for every execution, and it writes only when
+    /// the source changed: the latest revision is compared on a read
+    /// connection first (the latest revision is never deleted, so one equal
+    /// to `source` stays valid), and only a change queues a write job, which
+    /// compares again.
     pub(super) async fn save_flow_queued(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
         let (namespace, id, source) = (namespace.to_string(), id.to_string(), source.to_string());
+        let key = (namespace.clone(), id.clone(), source.clone());
+        let seen =
+            self.group().read("save_flow (read latest)", move |conn| latest_flow(conn, &key.0, &key.1, &key.2)).await?;
+        if let Some((rev, true)) = seen {
+            return Ok(rev);
+        }
         self.group()
             .run("save_flow", move |conn| {
-                let latest: Option<(u32, bool)> = conn
-                    .prepare_cached(
-                        "SELECT revision, source = ?3 FROM flows WHERE namespace = ?1 AND id = ?2
-                         ORDER BY revision DESC LIMIT 1",
-                    )
-                    .and_then(|mut s| {
-                        s.query_row(params![namespace, id, source], |r| Ok((r.get(0)?, r.get(1)?))).optional()
-                    })
-                    .map_err(db("save_flow (read latest)"))?;
-                let revision = match latest {
+                let revision = match latest_flow(conn, &namespace, &id, &source)? {
                     Some((rev, true)) => return Ok(rev),
                     Some((rev, false)) => rev + 1,
                     None => 1,
@@ -230,4 +230,13 @@ impl SqliteStore {
         }
         Ok(out)
     }
+}
+
+/// The latest revision of a flow, and whether its source is `source`.
+fn latest_flow(conn: &rusqlite::Connection, namespace: &str, id: &str, source: &str) -> Result<Option<(u32, bool)>> {
+    conn.prepare_cached(
+        "SELECT revision, source = ?3 FROM flows WHERE namespace = ?1 AND id = ?2 ORDER BY revision DESC LIMIT 1",
+    )
+    .and_then(|mut s| s.query_row(params![namespace, id, source], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+    .map_err(db("save_flow (read latest)"))
 }

@@ -61,6 +61,8 @@ trait Job: Send {
     /// Runs the job's statements; false when it failed (its changes are then
     /// rolled back to its savepoint).
     fn run(&mut self, conn: &Connection) -> bool;
+    /// The operation's name (errors, the `debug` log).
+    fn what(&self) -> &'static str;
     /// Hands out the result: the job's own, or `commit`'s error when the
     /// transaction holding its writes did not commit.
     fn finish(self: Box<Self>, commit: Option<&str>);
@@ -84,6 +86,10 @@ where
         let ok = out.is_ok();
         self.out = Some(out);
         ok
+    }
+
+    fn what(&self) -> &'static str {
+        self.what
     }
 
     fn finish(self: Box<Self>, commit: Option<&str>) {
@@ -122,6 +128,8 @@ struct Stats {
     batches: usize,
     jobs: usize,
     held: std::time::Duration,
+    /// Per operation (and `BEGIN`/`COMMIT`): how many ran and how long.
+    by_what: std::collections::BTreeMap<&'static str, (usize, std::time::Duration)>,
     since: Option<std::time::Instant>,
     /// Every batch run (tests).
     #[cfg(test)]
@@ -131,11 +139,16 @@ struct Stats {
 impl Stats {
     /// Counts one batch; every [`REPORT_EVERY`] logs the batch size and the
     /// share of time the connection was held (at `debug`: how busy SQLite is).
-    fn count(&mut self, jobs: usize, held: std::time::Duration) {
+    fn count(&mut self, jobs: usize, held: std::time::Duration, timed: &[(&'static str, std::time::Duration)]) {
         let since = *self.since.get_or_insert_with(std::time::Instant::now);
         self.batches += 1;
         self.jobs += jobs;
         self.held += held;
+        for (what, took) in timed {
+            let e = self.by_what.entry(what).or_default();
+            e.0 += 1;
+            e.1 += *took;
+        }
         #[cfg(test)]
         {
             self.total += 1;
@@ -146,6 +159,12 @@ impl Stats {
                 batches = self.batches,
                 jobs_per_batch = format!("{:.1}", self.jobs as f64 / self.batches as f64),
                 held = format!("{:.0}%", 100.0 * self.held.as_secs_f64() / elapsed.as_secs_f64()),
+                by_operation = self
+                    .by_what
+                    .iter()
+                    .map(|(w, (n, d))| format!("{w}: {n} × {:.0} µs", d.as_secs_f64() * 1e6 / *n as f64))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 "sqlite group commit"
             );
             *self = Stats {
@@ -287,9 +306,10 @@ impl Group {
                 return;
             }
             let started = std::time::Instant::now();
-            let commit = run_batch(&conn, self.begin, &mut jobs);
+            let mut timed = Vec::new();
+            let commit = run_batch(&conn, self.begin, &mut jobs, &mut timed);
             drop(conn);
-            self.stats.lock().unwrap_or_else(PoisonError::into_inner).count(jobs.len(), started.elapsed());
+            self.stats.lock().unwrap_or_else(PoisonError::into_inner).count(jobs.len(), started.elapsed(), &timed);
             for job in jobs {
                 job.finish(commit.as_ref().err().map(String::as_str));
             }
@@ -311,12 +331,27 @@ impl Group {
 }
 
 /// Runs `jobs` in one transaction (begun with `begin`), each in its own savepoint when
-/// there are several; the commit's error when the transaction is lost.
-fn run_batch(conn: &Connection, begin: &str, jobs: &mut [Box<dyn Job>]) -> std::result::Result<(), String> {
+/// there are several; the commit's error when the transaction is lost. `timed`
+/// gets each step's duration.
+fn run_batch(
+    conn: &Connection,
+    begin: &str,
+    jobs: &mut [Box<dyn Job>],
+    timed: &mut Vec<(&'static str, std::time::Duration)>,
+) -> std::result::Result<(), String> {
+    let mut at = std::time::Instant::now();
+    let mut lap = |what: &'static str, timed: &mut Vec<_>| {
+        let now = std::time::Instant::now();
+        timed.push((what, now - at));
+        at = now;
+    };
     exec(conn, begin)?;
+    lap("BEGIN", timed);
     let open = OpenTx(conn);
     if let [job] = jobs {
-        if !job.run(conn) {
+        let ok = job.run(conn);
+        lap(job.what(), timed);
+        if !ok {
             // the job's own failure: nothing of it is kept
             drop(open);
             return Ok(());
@@ -324,7 +359,9 @@ fn run_batch(conn: &Connection, begin: &str, jobs: &mut [Box<dyn Job>]) -> std::
     } else {
         for job in jobs.iter_mut() {
             exec(conn, "SAVEPOINT job")?;
+            lap("SAVEPOINT", timed);
             let ok = job.run(conn);
+            lap(job.what(), timed);
             if conn.is_autocommit() {
                 // SQLite rolled the whole transaction back (a full disk, an
                 // I/O error): the jobs before this one lost their writes too
@@ -334,9 +371,11 @@ fn run_batch(conn: &Connection, begin: &str, jobs: &mut [Box<dyn Job>]) -> std::
                 exec(conn, "ROLLBACK TO job")?;
             }
             exec(conn, "RELEASE job")?;
+            lap("RELEASE", timed);
         }
     }
     exec(conn, "COMMIT")?;
+    lap("COMMIT", timed);
     std::mem::forget(open);
     Ok(())
 }

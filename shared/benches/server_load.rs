@@ -9,7 +9,8 @@
 //! `cargo bench -p shared --bench server_load` (release: build `baton` first
 //! with `cargo build --release`; `BATON_BIN` names another binary).
 //! `BATON_BENCH_RATES=250,500,1000,2000` and `BATON_BENCH_SECONDS=10` set
-//! the steps; `BATON_BENCH_SOAK=0` skips the soak.
+//! the steps; `BATON_BENCH_SOAK=0` skips the soak; `BATON_BENCH_SERVER_LOG`
+//! names a file for the server's stderr (with `BATON_LOG=…`, its log).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -65,7 +66,10 @@ async fn start() -> Server {
         .arg("--flows")
         .arg(&flows)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(match std::env::var_os("BATON_BENCH_SERVER_LOG") {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("server log file")),
+            None => Stdio::null(),
+        })
         .spawn()
         .expect("spawn baton (build it first, or set BATON_BIN)");
     let url = format!("http://127.0.0.1:{port}");

@@ -170,6 +170,7 @@ fn result_event(exec_id: &str, task_run_id: &str, attempt: u32) -> ExecutionEven
             start: t0(),
             end: t0(),
             log_file: None,
+            metrics: Vec::new(),
         },
     }
 }

@@ -122,6 +122,50 @@ pub async fn state_store_contract(store: &dyn StateStore) {
     assert_eq!(store.save_execution(&loaded, &changed).await.expect("save v2"), 3);
     loaded.version = 3;
     assert_eq!(load(store, &a.id).await, loaded);
+
+    // a save that applies attempts' results closes their claims and stores
+    // their metrics; one that loses its compare-and-swap does neither
+    let t2 = loaded.task_run_list[1].id.clone();
+    let metric = super::metrics::MetricEntry {
+        namespace: ns.clone(),
+        flow_id: "flow".into(),
+        task_id: Some("t2".into()),
+        execution_id: Some(a.id.clone()),
+        task_run_id: Some(t2.clone()),
+        kind: super::metrics::MetricType::Counter,
+        name: "rows".into(),
+        value: 3.0,
+        timestamp: now - minutes(8),
+        tags: Default::default(),
+    };
+    let ended = [super::AttemptEnd { task_run_id: t2.clone(), attempt: 1, metrics: vec![metric.clone()] }];
+    assert_eq!(store.claim(&t2, 1, "w1", now + minutes(5)).await.expect("claim"), Claim::Acquired);
+    let mut lost = loaded.clone();
+    lost.version = 2;
+    assert!(store.save_execution_ending(&lost, &[1], &ended).await.is_err(), "a stale save must conflict");
+    assert_ne!(
+        store.claim(&t2, 1, "w2", now + minutes(5)).await.expect("claim"),
+        Claim::Done,
+        "a lost save closes no claim"
+    );
+    assert!(store.metrics().execution_metrics(&a.id).await.expect("metrics").entries.is_empty());
+    loaded.task_run_list[1].state.set(StateType::Success, now - minutes(8));
+    assert_eq!(store.save_execution_ending(&loaded, &[1], &ended).await.expect("save v3 ending"), 4);
+    loaded.version = 4;
+    assert_eq!(load(store, &a.id).await, loaded);
+    assert_eq!(
+        store.claim(&t2, 1, "w2", now + minutes(5)).await.expect("claim"),
+        Claim::Done,
+        "the save closed the claim"
+    );
+    assert_eq!(store.metrics().execution_metrics(&a.id).await.expect("metrics").entries, vec![metric]);
+    let late = [super::AttemptEnd { task_run_id: t2.clone(), attempt: 2, metrics: Vec::new() }];
+    store.end_attempts(&late).await.expect("end_attempts");
+    assert_eq!(
+        store.claim(&t2, 2, "w2", now + minutes(5)).await.expect("claim"),
+        Claim::Done,
+        "an ended attempt without a save"
+    );
     let mut ghost = loaded.clone();
     ghost.id = format!("{run}-ghost");
     assert!(store.save_execution(&ghost, &[]).await.is_err(), "saving an execution never created must fail");

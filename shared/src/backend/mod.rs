@@ -117,6 +117,15 @@ pub enum Claim {
     Done,
 }
 
+/// An attempt whose result a save applies (see
+/// [`StateStore::save_execution_ending`]): its claim and its metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptEnd {
+    pub task_run_id: String,
+    pub attempt: u32,
+    pub metrics: Vec<metrics::MetricEntry>,
+}
+
 /// Executions, task runs (inside the execution record for the embedded
 /// runtime; one document per task run on Firestore), logs, claims, flows.
 #[async_trait]
@@ -136,6 +145,35 @@ pub trait StateStore: Send + Sync {
         let ids: Vec<String> =
             changed.iter().filter_map(|&i| execution.task_run_list.get(i)).map(|t| t.id.clone()).collect();
         self.save_execution(execution, &ids).await
+    }
+    /// [`StateStore::save_execution_at`] of a decision that applied the
+    /// results of the attempts `ended`: their claims are closed (a later
+    /// duplicate of their job finds [`Claim::Done`]) and their metrics
+    /// stored in the same commit where the store can, so a claim is done
+    /// exactly when its result is stored. This default writes them after
+    /// the save, which stands whatever happens to them (a failure is logged).
+    async fn save_execution_ending(
+        &self,
+        execution: &Execution,
+        changed: &[usize],
+        ended: &[AttemptEnd],
+    ) -> Result<u64> {
+        let version = self.save_execution_at(execution, changed).await?;
+        if let Err(e) = self.end_attempts(ended).await {
+            tracing::warn!(execution_id = %execution.id, error = %e, "cannot close the claims or store the metrics of ended attempts");
+        }
+        Ok(version)
+    }
+    /// The ends of attempts whose results changed nothing (a duplicate, a
+    /// late result): their claims closed and metrics stored, without a save.
+    async fn end_attempts(&self, ended: &[AttemptEnd]) -> Result<()> {
+        for a in ended {
+            if !a.metrics.is_empty() {
+                self.metrics().save_metrics(&a.task_run_id, a.attempt, &a.metrics).await?;
+            }
+            self.finish_claim(&a.task_run_id, a.attempt).await?;
+        }
+        Ok(())
     }
     /// Lists executions, newest first.
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>>;

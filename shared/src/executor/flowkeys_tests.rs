@@ -160,6 +160,7 @@ fn after_execution_runs_after_the_terminal_state_and_the_end_is_announced_once()
                     start: now,
                     end: now,
                     log_file: None,
+                    metrics: Vec::new(),
                 },
             };
             apply_event(&f, &mut exec, &ev, now);

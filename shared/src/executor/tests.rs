@@ -187,6 +187,7 @@ impl<'a> Sim<'a> {
                 start: self.now,
                 end: self.now,
                 log_file: None,
+                metrics: Vec::new(),
             },
         };
         apply_event_indexed(&self.flow, &mut self.exec, &mut self.index, &result, self.now);
@@ -612,6 +613,7 @@ fn labels_from_a_task_result_land_on_the_execution() {
             start: sim.now,
             end: sim.now,
             log_file: None,
+            metrics: Vec::new(),
         },
     };
     let now = sim.now;

@@ -220,6 +220,7 @@ async fn report_result(engine: &Arc<Engine>, a: &Attempt, f: Finished) -> Result
         start: a.started,
         end: now,
         log_file: None,
+        metrics: Vec::new(),
     };
     let event = ExecutionEvent::TaskResult {
         execution_id: a.execution_id.clone(),

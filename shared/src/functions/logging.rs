@@ -255,6 +255,20 @@ where
     async fn save_execution(&self, execution: &Execution, changed_task_runs: &[String]) -> backend::Result<u64> {
         self.inner.save_execution(execution, changed_task_runs).await
     }
+    async fn save_execution_at(&self, execution: &Execution, changed: &[usize]) -> backend::Result<u64> {
+        self.inner.save_execution_at(execution, changed).await
+    }
+    async fn save_execution_ending(
+        &self,
+        execution: &Execution,
+        changed: &[usize],
+        ended: &[backend::AttemptEnd],
+    ) -> backend::Result<u64> {
+        self.inner.save_execution_ending(execution, changed, ended).await
+    }
+    async fn end_attempts(&self, ended: &[backend::AttemptEnd]) -> backend::Result<()> {
+        self.inner.end_attempts(ended).await
+    }
     async fn list_executions(&self, filter: &ExecutionFilter) -> backend::Result<Vec<ExecutionSummary>> {
         self.inner.list_executions(filter).await
     }

@@ -120,6 +120,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
                 start: last.state.start_date.unwrap_or(now),
                 end: now,
                 log_file: None,
+                metrics: Vec::new(),
             };
             let event = ExecutionEvent::TaskResult {
                 execution_id: exec.id.clone(),

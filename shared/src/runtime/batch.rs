@@ -160,6 +160,7 @@ mod tests {
                 start: now,
                 end: now,
                 log_file: None,
+                metrics: Vec::new(),
             },
         }
     }

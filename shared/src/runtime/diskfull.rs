@@ -144,7 +144,7 @@ pub async fn fail_execution(engine: &Engine, id: &str, message: &str) -> Result<
             Ok(version) => {
                 exec.version = version;
                 let changed_runs = exec.task_run_list.iter().filter(|t| changed.contains(&t.id)).cloned().collect();
-                let _ = engine.updates.send(ExecutionUpdate {
+                engine.announce(ExecutionUpdate {
                     execution_id: exec.id.clone(),
                     namespace: exec.namespace.clone(),
                     flow_id: exec.flow_id.clone(),

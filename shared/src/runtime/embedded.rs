@@ -37,20 +37,36 @@ impl Embedded {
         // executions are decided side by side (as several executor
         // instances do on Cloud Run: saves are compare-and-swap)
         let lane_count = executor_lanes();
-        let mut lanes = Vec::with_capacity(lane_count);
-        for _ in 0..lane_count {
-            let (tx, mut lane_rx) = tokio::sync::mpsc::unbounded_channel::<ExecutionEvent>();
-            lanes.push(tx);
+        let mut sources = Vec::with_capacity(lane_count);
+        if lane_count == 1 {
+            // one lane reads the topic itself: no hop through a dispatcher
+            sources.push(Events::Topic(rx));
+        } else {
+            let mut lanes = Vec::with_capacity(lane_count);
+            for _ in 0..lane_count {
+                let (tx, lane_rx) = tokio::sync::mpsc::unbounded_channel::<ExecutionEvent>();
+                lanes.push(tx);
+                sources.push(Events::Lane(lane_rx));
+            }
+            handles.push(tokio::spawn(async move {
+                while let Some(bytes) = rx.recv().await {
+                    if let Some(ev) = decode(&bytes) {
+                        let _ = lanes[lane_of(&ev, lanes.len())].send(ev);
+                    }
+                }
+            }));
+        }
+        for mut source in sources {
             let executor = executor.clone();
             let engine = engine.clone();
             handles.push(tokio::spawn(async move {
-                while let Some(ev) = lane_rx.recv().await {
+                while let Some(ev) = source.recv().await {
                     // every event already waiting: an execution's reports share one decision
                     let mut waiting = vec![ev];
                     while waiting.len() < super::batch::MAX_BATCH {
-                        match lane_rx.try_recv() {
-                            Ok(ev) => waiting.push(ev),
-                            Err(_) => break,
+                        match source.try_recv() {
+                            Some(ev) => waiting.push(ev),
+                            None => break,
                         }
                     }
                     // executions side by side (their saves share a commit),
@@ -79,23 +95,13 @@ impl Embedded {
                 }
             }));
         }
-        handles.push(tokio::spawn(async move {
-            while let Some(bytes) = rx.recv().await {
-                match serde_json::from_slice::<ExecutionEvent>(&bytes) {
-                    Ok(ev) => {
-                        let _ = lanes[lane_of(&ev, lanes.len())].send(ev);
-                    }
-                    Err(e) => tracing::error!(error = %e, "malformed execution event dropped"),
-                }
-            }
-        }));
         let mut groups: BTreeSet<String> = engine.registry.groups().into_iter().collect();
         groups.insert("core".to_string());
         for group in groups {
             let rx = Arc::new(Mutex::new(queue.subscribe(&Topic::Tasks(group.clone()))));
             for n in 0..workers.max(1) {
                 let rx = rx.clone();
-                let worker = Worker::new(engine.clone(), format!("local-{group}-{n}"));
+                let worker = Worker::new(engine.clone(), format!("local-{group}-{n}")).leaving_claims_to_the_executor();
                 let engine = engine.clone();
                 handles.push(tokio::spawn(async move {
                     loop {
@@ -304,6 +310,48 @@ fn lane(execution_id: &str, lanes: usize) -> usize {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     (h % lanes.max(1) as u64) as usize
+}
+
+/// Where an executor lane takes its events from.
+enum Events {
+    /// The executions topic itself (the only lane).
+    Topic(tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>),
+    /// Its share, routed by a dispatcher reading the topic.
+    Lane(tokio::sync::mpsc::UnboundedReceiver<ExecutionEvent>),
+}
+
+impl Events {
+    async fn recv(&mut self) -> Option<ExecutionEvent> {
+        match self {
+            Events::Lane(rx) => rx.recv().await,
+            Events::Topic(rx) => loop {
+                let bytes = rx.recv().await?;
+                if let Some(ev) = decode(&bytes) {
+                    return Some(ev);
+                }
+            },
+        }
+    }
+
+    /// An event already waiting, if any.
+    fn try_recv(&mut self) -> Option<ExecutionEvent> {
+        match self {
+            Events::Lane(rx) => rx.try_recv().ok(),
+            Events::Topic(rx) => loop {
+                let bytes = rx.try_recv().ok()?;
+                if let Some(ev) = decode(&bytes) {
+                    return Some(ev);
+                }
+            },
+        }
+    }
+}
+
+/// An event off the wire; a malformed one is logged and dropped.
+fn decode(bytes: &[u8]) -> Option<ExecutionEvent> {
+    serde_json::from_slice::<ExecutionEvent>(bytes)
+        .inspect_err(|e| tracing::error!(error = %e, "malformed execution event dropped"))
+        .ok()
 }
 
 /// How to open an embedded engine on a home folder.

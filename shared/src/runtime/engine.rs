@@ -65,6 +65,10 @@ pub struct Engine {
     pub logs: StoreLogSink,
     pub progress: Option<Arc<dyn Progress>>,
     pub updates: broadcast::Sender<ExecutionUpdate>,
+    /// The ids of executions being killed, as the executor saves them
+    /// KILLING or KILLED: running tasks listen here instead of to every
+    /// update (which woke each of them on every task run of every execution).
+    pub kills: broadcast::Sender<String>,
     /// Set by runtimes whose flows change under them (see [`LatestFlows`]).
     pub latest_flows: std::sync::OnceLock<Arc<dyn LatestFlows>>,
     /// Set by runtimes that serve the API: the flow store tasks may write
@@ -97,6 +101,15 @@ pub struct EngineConfig {
 }
 
 impl Engine {
+    /// Tells the update's listeners, and the running tasks of an execution
+    /// being killed.
+    pub fn announce(&self, update: ExecutionUpdate) {
+        if matches!(update.state, crate::model::StateType::Killing | crate::model::StateType::Killed) {
+            let _ = self.kills.send(update.execution_id.clone());
+        }
+        let _ = self.updates.send(update);
+    }
+
     /// The bound on executions descending from one root (`fanout`).
     pub fn max_descendants(&self) -> u64 {
         self.max_descendants.load(std::sync::atomic::Ordering::Relaxed)
@@ -114,6 +127,7 @@ impl Engine {
             logs: logs.clone(),
         });
         let (updates, _) = broadcast::channel(4096);
+        let (kills, _) = broadcast::channel(256);
         Arc::new(Engine {
             logs,
             state: cfg.state,
@@ -131,6 +145,7 @@ impl Engine {
             plugins: Arc::new(cfg.plugins),
             progress: cfg.progress,
             updates,
+            kills,
             latest_flows: std::sync::OnceLock::new(),
             flow_store: std::sync::OnceLock::new(),
             trigger_store: std::sync::OnceLock::new(),

@@ -15,7 +15,7 @@ use super::batch::Turn;
 use super::engine::{Engine, ExecutionUpdate};
 use super::launcher::{self, LaunchRequest, publish_event};
 use super::messages::ExecutionEvent;
-use crate::backend::{BackendError, LogEntry, Topic};
+use crate::backend::{AttemptEnd, BackendError, LogEntry, Topic};
 use crate::executor::concurrency::Admission;
 use crate::executor::{self, Action, ExecIndex, StepOptions};
 use crate::model::{Execution, StateType};
@@ -184,6 +184,7 @@ impl ExecutorService {
                 // a kill's claims closed and its Flow triggers fired (the
                 // executor that ended it may have died before any; each is idempotent)
                 self.close_claims(&killed_attempts(exec, event)).await?;
+                self.engine.state.end_attempts(&attempt_ends(events)).await?;
                 self.flow_triggers(exec).await?;
                 return self.release_slot(exec).await;
             }
@@ -210,6 +211,9 @@ impl ExecutorService {
                         // (idempotent: derived ids, windows remember)
                         self.flow_triggers(&exec.exec).await?;
                     }
+                    // results that changed nothing (duplicates, late ones):
+                    // their claims are closed all the same
+                    self.engine.state.end_attempts(&attempt_ends(events)).await?;
                     self.cache_insert(id, *exec).await;
                     return Ok(());
                 }
@@ -242,6 +246,9 @@ impl ExecutorService {
                 other => ExecutorError::FlowMissing(other.to_string(), exec.id.clone()),
             })?;
         let now = Utc::now();
+        // the attempts whose results this decision applies: the save closes
+        // their claims and stores their metrics
+        let ended = attempt_ends(events);
         // the state before this event: a save that changes it evaluates the Flow triggers
         let from = exec.state.current;
         let (mut changed, mut exec_changed) = (Changed::default(), false);
@@ -256,7 +263,7 @@ impl ExecutorService {
             // queued execution takes the slot and a parent hears of it
             actions.push(Action::Ended(exec.state.current));
             let killed = killed_attempts(&exec, event);
-            self.save(Cached { exec, index }, from, &changed, actions).await?;
+            self.save(Cached { exec, index }, from, &changed, &ended, actions).await?;
             self.close_claims(&killed).await?;
             return Ok(Decided::Saved);
         }
@@ -282,14 +289,20 @@ impl ExecutorService {
                     }
                     exec.state.set(StateType::Queued, now);
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "WARN", message });
-                    return self.save(Cached { exec, index }, from, &changed, actions).await.map(|()| Decided::Saved);
+                    return self
+                        .save(Cached { exec, index }, from, &changed, &ended, actions)
+                        .await
+                        .map(|()| Decided::Saved);
                 }
                 Admission::Reject { state, message } => {
                     exec.state.set(state, now);
                     exec.error = Some(message.clone());
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "ERROR", message });
                     actions.push(Action::Ended(state));
-                    return self.save(Cached { exec, index }, from, &changed, actions).await.map(|()| Decided::Saved);
+                    return self
+                        .save(Cached { exec, index }, from, &changed, &ended, actions)
+                        .await
+                        .map(|()| Decided::Saved);
                 }
             }
         }
@@ -301,7 +314,7 @@ impl ExecutorService {
             if changed.is_empty() {
                 return Ok(Decided::Unchanged(Box::new(Cached { exec, index })));
             }
-            return self.save(Cached { exec, index }, from, &changed, actions).await.map(|()| Decided::Saved);
+            return self.save(Cached { exec, index }, from, &changed, &ended, actions).await.map(|()| Decided::Saved);
         }
         // the step's time is taken after admission: an execution admitted
         // into a slot freed meanwhile starts after the previous one ended
@@ -316,7 +329,7 @@ impl ExecutorService {
         }
         // a kill (or an SLA) ended task runs: their workers are told to stop
         let killed = if t.execution.state.is_terminal() { killed_in(&t.execution, &changed) } else { Vec::new() };
-        self.save(Cached { exec: t.execution, index }, from, &changed, actions).await?;
+        self.save(Cached { exec: t.execution, index }, from, &changed, &ended, actions).await?;
         self.close_claims(&killed).await?;
         Ok(Decided::Saved)
     }
@@ -341,6 +354,7 @@ impl ExecutorService {
         current: Cached,
         from: StateType,
         changed: &[String],
+        ended: &[AttemptEnd],
         mut actions: Vec<Action>,
     ) -> Result<(), ExecutorError> {
         let engine = &self.engine;
@@ -355,7 +369,7 @@ impl ExecutorService {
             }
         }
         let positions: Vec<usize> = changed.iter().filter_map(|id| index.position(&exec.task_run_list, id)).collect();
-        let new_version = engine.state.save_execution_at(&exec, &positions).await?;
+        let new_version = engine.state.save_execution_ending(&exec, &positions, ended).await?;
         exec.version = new_version;
         let ended = exec.is_done();
         let update = ExecutionUpdate {
@@ -377,7 +391,7 @@ impl ExecutorService {
             // moved, not copied: the next event of this execution starts from here
             self.cache_insert(exec.id.clone(), Cached { exec, index }).await;
         }
-        let _ = engine.updates.send(update);
+        engine.announce(update);
         Ok(())
     }
 
@@ -638,6 +652,21 @@ pub async fn subflow_depth(engine: &Engine, exec: &Execution) -> Result<(usize, 
         parent = engine.state.load_execution(&id).await?.and_then(|p| p.parent_id);
     }
     Ok((depth, root))
+}
+
+/// The attempts whose results `events` carry, with their metrics.
+fn attempt_ends(events: &[ExecutionEvent]) -> Vec<AttemptEnd> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ExecutionEvent::TaskResult { task_run_id, attempt, result, .. } => Some(AttemptEnd {
+                task_run_id: task_run_id.clone(),
+                attempt: *attempt,
+                metrics: result.metrics.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The attempts of the `changed` task runs that a step ended KILLED.

@@ -49,6 +49,7 @@ fn success(exec: &Execution, task_id: &str) -> ExecutionEvent {
             start: now,
             end: now,
             log_file: None,
+            metrics: Vec::new(),
         },
     }
 }

@@ -108,6 +108,11 @@ pub struct TaskResult {
     /// lines past the log volume bound, or all of them with `logToFile`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_file: Option<String>,
+    /// The metrics the attempt recorded: the executor stores them with the
+    /// save that applies this result (in the same commit where the store
+    /// can), so a reader that sees the task run ended sees its metrics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<crate::backend::metrics::MetricEntry>,
 }
 
 /// The task a worker runs: its type and unrendered properties.

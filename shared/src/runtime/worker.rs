@@ -1,7 +1,7 @@
 //! The worker: takes a job, claims the attempt (a duplicate delivery finds
-//! it claimed and does nothing), tells the executor it started, renders the
-//! task's properties, runs the plugin under its timeout while renewing the
-//! lease, and reports the result.
+//! it claimed and does nothing), renders the task's properties, runs the
+//! plugin under its timeout while renewing the lease, tells the executor it
+//! started once it has run [`START_REPORT_AFTER`], and reports the result.
 //!
 //! A job whose previous holder let its lease expire (the worker died
 //! mid-task) is not run again blindly: the lost attempt is reported FAILED
@@ -32,6 +32,16 @@ use crate::plugins::context::Services;
 /// redelivers after its backoff) or by the next sweep.
 pub const LEASE_SECONDS: i64 = 30;
 
+/// How long an attempt runs before its worker tells the executor it started
+/// (`TaskStarted`: the task run shows RUNNING). An attempt that ends sooner
+/// sends only its result, which carries its start: the task run's history
+/// is the same (CREATED, RUNNING at the start, then its end), and a quick
+/// task costs one event, one executor decision and one save instead of
+/// two (on Google Cloud, one Pub/Sub message, one executor delivery and its
+/// Firestore writes fewer). Kestra's own executor takes at least one
+/// queue poll (25 ms) to show a start.
+pub const START_REPORT_AFTER: StdDuration = StdDuration::from_millis(100);
+
 /// What a worker did with one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
@@ -53,6 +63,35 @@ pub struct Worker {
     engine: Arc<Engine>,
     pub id: String,
     lease: Duration,
+    /// Whether the worker closes an attempt's claim once it reported the
+    /// result (see [`Worker::leaving_claims_to_the_executor`]).
+    closes_claims: bool,
+    /// Attempts this worker reported lately, whose claims the executor may
+    /// not have closed yet: a duplicate job reaching this same worker id
+    /// (which the store would let re-claim its own lease) is skipped.
+    reported: Reported,
+}
+
+/// The last [`REPORTED_KEPT`] attempts a worker reported.
+#[derive(Default)]
+struct Reported(std::sync::Mutex<std::collections::VecDeque<(String, u32)>>);
+
+/// How many reported attempts a worker remembers.
+const REPORTED_KEPT: usize = 256;
+
+impl Reported {
+    fn note(&self, task_run_id: &str, attempt: u32) {
+        let mut q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if q.len() >= REPORTED_KEPT {
+            q.pop_front();
+        }
+        q.push_back((task_run_id.to_string(), attempt));
+    }
+
+    fn contains(&self, task_run_id: &str, attempt: u32) -> bool {
+        let q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        q.iter().any(|(t, a)| *a == attempt && t == task_run_id)
+    }
 }
 
 /// Stops the heartbeat when the job ends, however it ends (a dropped
@@ -67,7 +106,27 @@ impl Drop for Heartbeat {
 
 impl Worker {
     pub fn new(engine: Arc<Engine>, id: String) -> Worker {
-        Worker { engine, id, lease: Duration::seconds(LEASE_SECONDS) }
+        Worker {
+            engine,
+            id,
+            lease: Duration::seconds(LEASE_SECONDS),
+            closes_claims: true,
+            reported: Reported::default(),
+        }
+    }
+
+    /// Leaves closing a reported attempt's claim to the executor, which
+    /// does it in the save that stores the result (one write fewer per
+    /// task run, and a claim is done exactly when its result is stored).
+    /// Only where a result cannot reach the executor after the claim's lease
+    /// ran out: the embedded runtime's in-process queue delivers at once or
+    /// dies with the process (whose attempts a restart must then see lost).
+    /// Over Pub/Sub a result may wait in a backlog past the lease, and the
+    /// sweep would take such an open claim for a dead worker's, so the
+    /// functions' workers close their claims themselves.
+    pub fn leaving_claims_to_the_executor(mut self) -> Worker {
+        self.closes_claims = false;
+        self
     }
 
     /// Uses leases of `lease` (renewed every third of it) instead of the default.
@@ -85,6 +144,10 @@ impl Worker {
     /// Handles one job and says what it did.
     pub async fn handle_job(&self, job: &WorkerJob) -> Result<JobOutcome, BackendError> {
         let engine = &self.engine;
+        if self.reported.contains(&job.task_run_id, job.attempt) {
+            tracing::debug!(task_run_id = %job.task_run_id, attempt = job.attempt, "duplicate job skipped (reported here)");
+            return Ok(JobOutcome::Duplicate);
+        }
         let until = Utc::now() + self.lease;
         match engine.state.claim(&job.task_run_id, job.attempt, &self.id, until).await? {
             Claim::Acquired => {}
@@ -102,17 +165,15 @@ impl Worker {
             }
         }
         let start = Utc::now();
-        publish_event(
-            engine,
-            &ExecutionEvent::TaskStarted {
-                execution_id: job.execution_id.clone(),
-                task_run_id: job.task_run_id.clone(),
-                attempt: job.attempt,
-                worker_id: self.id.clone(),
-                at: start,
-            },
-        )
-        .await?;
+        // the start is told only once the attempt outlives START_REPORT_AFTER
+        // (or detaches): a quick one's result says when it started
+        let started = ExecutionEvent::TaskStarted {
+            execution_id: job.execution_id.clone(),
+            task_run_id: job.task_run_id.clone(),
+            attempt: job.attempt,
+            worker_id: self.id.clone(),
+            at: start,
+        };
 
         // the heartbeat finding the claim gone (the executor closed it on a
         // kill, or a sweep took the expired lease over) stops the task here
@@ -147,8 +208,19 @@ impl Worker {
             path,
             job.task.log_to_file,
         ));
-        let run = self.run(job, start, released_rx, logs.clone());
-        let result = match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+        let run = std::panic::AssertUnwindSafe(self.run(job, start, released_rx, logs.clone())).catch_unwind();
+        let mut run = std::pin::pin!(run);
+        let mut told = false;
+        let ran = tokio::select! {
+            biased;
+            ran = &mut run => ran,
+            () = tokio::time::sleep(START_REPORT_AFTER) => {
+                publish_event(engine, &started).await?;
+                told = true;
+                run.await
+            }
+        };
+        let result = match ran {
             Ok(r) => r,
             Err(panic) => {
                 let msg = format!("task '{}' crashed: {}", job.task.id, panic_message(panic.as_ref()));
@@ -160,6 +232,9 @@ impl Worker {
         let Some(mut result) = result else {
             // started elsewhere (a Cloud Run Job): its result is reported when it
             // ends (the sweep); a duplicate of this job now finds the claim done
+            if !told {
+                publish_event(engine, &started).await?;
+            }
             engine.state.finish_claim(&job.task_run_id, job.attempt).await?;
             return Ok(JobOutcome::Ran);
         };
@@ -169,8 +244,9 @@ impl Worker {
         if result.state.is_failed() {
             engine.logs.flush().await;
         }
-        // the result first: if this process dies before `finish_claim`, the
-        // lease runs out on a task run that is already terminal
+        // the executor also closes the claim in the save that applies the
+        // result (with the attempt's metrics); until then a duplicate of
+        // this job finds the claim held (or, on this worker, in `reported`)
         publish_event(
             engine,
             &ExecutionEvent::TaskResult {
@@ -181,7 +257,12 @@ impl Worker {
             },
         )
         .await?;
-        engine.state.finish_claim(&job.task_run_id, job.attempt).await?;
+        self.reported.note(&job.task_run_id, job.attempt);
+        if self.closes_claims {
+            // after the result: if this process dies before it, the lease
+            // runs out on a task run that is already terminal
+            engine.state.finish_claim(&job.task_run_id, job.attempt).await?;
+        }
         Ok(JobOutcome::Ran)
     }
 
@@ -303,10 +384,10 @@ impl Worker {
             };
             // a kill of the execution drops the running task: its process group
             // is killed and its container stopped and removed (their drop guards).
-            // In this process the executor's update says so at once; across
-            // processes (Cloud Run) the kill closes the attempt's claim, which
-            // the next heartbeat finds (within a third of the lease)
-            let mut updates = engine.updates.subscribe();
+            // In this process the executor says so at once (`Engine::kills`);
+            // across processes (Cloud Run) the kill closes the attempt's claim,
+            // which the next heartbeat finds (within a third of the lease)
+            let mut kills = engine.kills.subscribe();
             let released = async move {
                 if released.wait_for(|gone| *gone).await.is_err() {
                     std::future::pending::<()>().await;
@@ -314,15 +395,18 @@ impl Worker {
             };
             let killed = async {
                 loop {
-                    match updates.recv().await {
-                        Ok(u)
-                            if u.execution_id == job.execution_id
-                                && matches!(u.state, StateType::Killing | StateType::Killed) =>
-                        {
-                            return;
+                    match kills.recv().await {
+                        Ok(id) if id == job.execution_id => return,
+                        Ok(_) => {}
+                        // kills missed: the stored state says whether this one was
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            if let Ok(Some(e)) = engine.state.load_execution(&job.execution_id).await
+                                && matches!(e.state.current, StateType::Killing | StateType::Killed)
+                            {
+                                return;
+                            }
                         }
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
-                        _ => {}
                     }
                 }
             };
@@ -362,6 +446,7 @@ impl Worker {
                         start,
                         end: Utc::now(),
                         log_file: None,
+                        metrics: Vec::new(),
                     });
                 }
             };
@@ -388,6 +473,7 @@ impl Worker {
                     start,
                     end: Utc::now(),
                     log_file: None,
+                    metrics: Vec::new(),
                 }),
                 Err(e) => {
                     let msg = cx.mask_text(&e.to_string());
@@ -397,8 +483,17 @@ impl Worker {
             }
         }
         .await;
-        save_metrics(engine, &cx).await;
-        result
+        match result {
+            // stored by the executor with the save that applies the result
+            Some(mut r) => {
+                r.metrics = cx.metric_entries();
+                Some(r)
+            }
+            None => {
+                save_metrics(engine, &cx).await;
+                None
+            }
+        }
     }
 }
 
@@ -436,6 +531,7 @@ fn failed_result(error: String, start: DateTime<Utc>, end: DateTime<Utc>) -> Tas
         start,
         end,
         log_file: None,
+        metrics: Vec::new(),
     }
 }
 

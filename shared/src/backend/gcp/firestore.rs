@@ -46,7 +46,9 @@ use super::fs_client::{
     CommitOutcome, FsClient, all, create, doc_id, document, eq, get_int, get_json, get_str, get_time, gt, int,
     replace_if, select, set, string, time, to_json,
 };
-use crate::backend::{BackendError, Claim, ExecutionFilter, ExecutionSummary, LogEntry, Result, StateStore};
+use crate::backend::{
+    AttemptEnd, BackendError, Claim, ExecutionFilter, ExecutionSummary, LogEntry, Result, StateStore,
+};
 use crate::model::{Execution, StateType, TaskRun};
 
 /// Collection of executions.
@@ -112,6 +114,10 @@ pub fn execution_path(id: &str) -> String {
 pub fn task_run_path(execution_id: &str, task_run_id: &str) -> String {
     format!("{}/{TASK_RUNS}/{}", execution_path(execution_id), doc_id(task_run_id))
 }
+
+/// Writes beyond the save's own that may share its commit (Firestore's
+/// documented bound on a commit's writes was 500).
+const MAX_WRITES: usize = 500;
 
 impl FirestoreStore {
     /// A store on a connected database.
@@ -203,6 +209,18 @@ impl FirestoreStore {
 
     /// Saves with the changed task runs given by position (no search).
     async fn save_at(&self, e: &Execution, changed: &[usize]) -> Result<u64> {
+        self.save_ending(e, changed, &[]).await
+    }
+
+    /// [`FirestoreStore::save_at`], the ended attempts' metrics and claims in
+    /// the same commit (their writes follow in commits of their own when
+    /// the save alone nearly fills one).
+    async fn save_ending(&self, e: &Execution, changed: &[usize], ended: &[AttemptEnd]) -> Result<u64> {
+        let mut extra = Vec::new();
+        for a in ended {
+            extra.extend(self.metric_writes(&a.task_run_id, a.attempt, &a.metrics)?.0);
+            extra.push(self.finish_claim_write(&a.task_run_id, a.attempt));
+        }
         let new_version = e.version + 1;
         let mut task_runs = Vec::new();
         let mut seen = HashSet::new();
@@ -226,13 +244,22 @@ impl FirestoreStore {
                     Some((_, t)) => t,
                 },
             };
-            let mut writes = Vec::with_capacity(task_runs.len() + 1);
+            let mut writes = Vec::with_capacity(task_runs.len() + 1 + extra.len());
             writes.push(replace_if(head.clone(), update_time));
             writes.extend(task_runs.iter().cloned());
+            let together = writes.len() + extra.len() <= MAX_WRITES;
+            if together {
+                writes.extend(extra.iter().cloned());
+            }
             match self.fs.commit("save execution", writes).await? {
                 CommitOutcome::Done(times) => {
                     self.remember(&e.id, new_version, times.into_iter().next().flatten());
                     self.keep_changed(e, new_version, changed);
+                    if !together {
+                        for chunk in extra.chunks(MAX_WRITES) {
+                            self.fs.commit("save execution (ended attempts)", chunk.to_vec()).await?;
+                        }
+                    }
                     return Ok(new_version);
                 }
                 CommitOutcome::Precondition => {
@@ -425,6 +452,16 @@ impl StateStore for FirestoreStore {
     }
     async fn save_execution_at(&self, execution: &Execution, changed: &[usize]) -> Result<u64> {
         self.save_at(execution, changed).await
+    }
+    /// One commit: the head, the changed task runs, the ended attempts'
+    /// metrics and claims.
+    async fn save_execution_ending(
+        &self,
+        execution: &Execution,
+        changed: &[usize],
+        ended: &[AttemptEnd],
+    ) -> Result<u64> {
+        self.save_ending(execution, changed, ended).await
     }
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         self.list(filter).await

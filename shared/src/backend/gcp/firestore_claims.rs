@@ -179,17 +179,26 @@ impl FirestoreStore {
         Err(contended("heartbeat", &path))
     }
 
-    pub(super) async fn finish_claim_impl(&self, task_run_id: &str, attempt: u32) -> Result<()> {
-        let path = claim_path(task_run_id, attempt);
+    /// The write that marks a claim done (made if absent).
+    pub(super) fn finish_claim_write(
+        &self,
+        task_run_id: &str,
+        attempt: u32,
+    ) -> firestore::gcloud_sdk::google::firestore::v1::Write {
         let doc = document(
-            self.fs.name(&path),
+            self.fs.name(&claim_path(task_run_id, attempt)),
             vec![
                 ("taskRunId", string(task_run_id)),
                 ("attempt", int(i64::from(attempt))),
                 ("done", super::fs_client::boolean(true)),
             ],
         );
-        match self.fs.commit("finish claim", vec![merge(doc)]).await? {
+        merge(doc)
+    }
+
+    pub(super) async fn finish_claim_impl(&self, task_run_id: &str, attempt: u32) -> Result<()> {
+        let path = claim_path(task_run_id, attempt);
+        match self.fs.commit("finish claim", vec![self.finish_claim_write(task_run_id, attempt)]).await? {
             CommitOutcome::Done(_) => Ok(()),
             CommitOutcome::Precondition => Err(contended("finish claim", &path)),
         }

@@ -94,18 +94,13 @@ fn read(docs: &[Document]) -> Result<MetricRead> {
 }
 
 impl FirestoreStore {
-    async fn metric_names(&self, what: &str, filters: Vec<structured_query::Filter>) -> Result<Vec<String>> {
-        let mut query = select(METRICS, all(filters), vec![], None);
-        query.select = Some(structured_query::Projection {
-            fields: vec![structured_query::FieldReference { field_path: "__name__".into() }],
-        });
-        Ok(self.fs.query(what, "", query, &[]).await?.into_iter().map(|d| d.name).collect())
-    }
-}
-
-#[async_trait]
-impl MetricStore for FirestoreStore {
-    async fn save_metrics(&self, task_run_id: &str, attempt: u32, metrics: &[MetricEntry]) -> Result<()> {
+    /// One `set` per metric of an attempt, and the documents' names.
+    pub(super) fn metric_writes(
+        &self,
+        task_run_id: &str,
+        attempt: u32,
+        metrics: &[MetricEntry],
+    ) -> Result<(Vec<pb::Write>, std::collections::HashSet<String>)> {
         let mut writes = Vec::with_capacity(metrics.len());
         let mut kept = std::collections::HashSet::new();
         for (seq, m) in metrics.iter().enumerate() {
@@ -128,6 +123,22 @@ impl MetricStore for FirestoreStore {
                 ],
             )));
         }
+        Ok((writes, kept))
+    }
+
+    async fn metric_names(&self, what: &str, filters: Vec<structured_query::Filter>) -> Result<Vec<String>> {
+        let mut query = select(METRICS, all(filters), vec![], None);
+        query.select = Some(structured_query::Projection {
+            fields: vec![structured_query::FieldReference { field_path: "__name__".into() }],
+        });
+        Ok(self.fs.query(what, "", query, &[]).await?.into_iter().map(|d| d.name).collect())
+    }
+}
+
+#[async_trait]
+impl MetricStore for FirestoreStore {
+    async fn save_metrics(&self, task_run_id: &str, attempt: u32, metrics: &[MetricEntry]) -> Result<()> {
+        let (mut writes, kept) = self.metric_writes(task_run_id, attempt, metrics)?;
         // what an earlier delivery of this attempt wrote and this one has not
         let earlier = self
             .metric_names(

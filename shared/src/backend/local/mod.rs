@@ -47,6 +47,8 @@ impl LocalBackends {
 
     /// Opens (creating if needed) the backends under `home`.
     pub fn open(home: &Path) -> Result<Self> {
+        // SQLite's B-trees take time-ordered keys on few pages (model::ids)
+        crate::model::ids::order_ids_by_time();
         std::fs::create_dir_all(home)
             .map_err(|source| BackendError::Io { what: format!("create Baton home {}", home.display()), source })?;
         Ok(LocalBackends {

@@ -310,6 +310,15 @@ impl StateStore for SqliteStore {
     async fn save_execution_at(&self, execution: &Execution, changed: &[usize]) -> Result<u64> {
         self.save_execution_at_queued(execution, changed).await
     }
+    /// One job, so one commit: the save, the claims closed, the metrics.
+    async fn save_execution_ending(
+        &self,
+        execution: &Execution,
+        changed: &[usize],
+        ended: &[crate::backend::AttemptEnd],
+    ) -> Result<u64> {
+        self.save_execution_ending_queued(execution, changed, ended).await
+    }
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         self.list_executions_queued(filter).await
     }

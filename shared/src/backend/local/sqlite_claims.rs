@@ -120,17 +120,7 @@ impl SqliteStore {
 
     pub(super) async fn finish_claim_queued(&self, task_run_id: &str, attempt: u32) -> Result<()> {
         let task_run_id = task_run_id.to_string();
-        self.group()
-            .run("finish_claim", move |conn| {
-                conn.prepare_cached(
-                    "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done) VALUES (?1, ?2, '', 0, 1)
-                     ON CONFLICT (task_run_id, attempt) DO UPDATE SET done = 1",
-                )
-                .and_then(|mut s| s.execute(params![task_run_id, attempt]))
-                .map_err(db("finish_claim"))?;
-                Ok(())
-            })
-            .await
+        self.group().run("finish_claim", move |conn| finish_claim_row(conn, &task_run_id, attempt)).await
     }
 
     /// The launcher calls it for every execution, and it writes only when
@@ -239,4 +229,15 @@ fn latest_flow(conn: &rusqlite::Connection, namespace: &str, id: &str, source: &
     )
     .and_then(|mut s| s.query_row(params![namespace, id, source], |r| Ok((r.get(0)?, r.get(1)?))).optional())
     .map_err(db("save_flow (read latest)"))
+}
+
+/// Marks attempt `attempt` of `task_run_id` done (a claim row made if none).
+pub(super) fn finish_claim_row(conn: &rusqlite::Connection, task_run_id: &str, attempt: u32) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done) VALUES (?1, ?2, '', 0, 1)
+         ON CONFLICT (task_run_id, attempt) DO UPDATE SET done = 1",
+    )
+    .and_then(|mut s| s.execute(params![task_run_id, attempt]))
+    .map_err(db("finish_claim"))?;
+    Ok(())
 }

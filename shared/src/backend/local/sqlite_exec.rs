@@ -9,8 +9,10 @@ use std::collections::HashSet;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::sqlite::{SqliteStore, db, json, micros};
+use super::sqlite_claims::finish_claim_row;
 use super::sqlite_labels::{labels_json, write_label_rows};
-use crate::backend::{BackendError, Result};
+use super::sqlite_metrics::MetricRows;
+use crate::backend::{AttemptEnd, BackendError, Result};
 use crate::model::{Execution, Label};
 
 /// The columns of an `executions` row, encoded.
@@ -147,47 +149,71 @@ impl SqliteStore {
     }
 
     pub(super) async fn save_execution_at_queued(&self, e: &Execution, changed: &[usize]) -> Result<u64> {
+        self.save_execution_ending_queued(e, changed, &[]).await
+    }
+
+    /// Saves (compare-and-swap) and, in the same job and so the same commit,
+    /// closes the claims of the attempts `ended` and stores their metrics.
+    pub(super) async fn save_execution_ending_queued(
+        &self,
+        e: &Execution,
+        changed: &[usize],
+        ended: &[AttemptEnd],
+    ) -> Result<u64> {
         let head = Head::of(e)?;
         let task_runs = rows(e, changed.iter().copied())?;
+        let ends = ended
+            .iter()
+            .map(|a| {
+                let metrics = (!a.metrics.is_empty())
+                    .then(|| MetricRows::encode(&a.task_run_id, a.attempt, &a.metrics))
+                    .transpose()?;
+                Ok((a.task_run_id.clone(), a.attempt, metrics))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let expected = e.version;
         self.group()
             .run("save_execution", move |conn| {
-                let found: Option<(i64, String)> = conn
-                    .prepare_cached("SELECT version, labels FROM executions WHERE id = ?1")
-                    .and_then(|mut s| s.query_row([&head.id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-                    .map_err(db("save_execution (read version)"))?;
-                let (found, stored_labels) = match found {
-                    None => return Err(BackendError::NotFound { what: format!("execution {}", head.id) }),
-                    Some((v, labels)) => (v as u64, labels),
-                };
-                if found != expected {
-                    return Err(BackendError::Conflict { what: format!("execution {}", head.id), expected, found });
+                let version = save_rows(conn, &head, &task_runs, expected)?;
+                for (task_run_id, attempt, metrics) in &ends {
+                    if let Some(m) = metrics {
+                        m.write(conn)?;
+                    }
+                    finish_claim_row(conn, task_run_id, *attempt)?;
                 }
-                let new_version = found + 1;
-                if head.labels_json != stored_labels {
-                    write_label_rows(conn, &head.id, &head.labels, true)?;
-                }
-                conn.prepare_cached(
-                    "UPDATE executions SET state = ?2, start_date = ?3, end_date = ?4, version = ?5, body = ?6,
-                     labels = ?7 WHERE id = ?1",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        head.id,
-                        head.state,
-                        head.start,
-                        head.end,
-                        new_version as i64,
-                        head.body,
-                        head.labels_json
-                    ])
-                })
-                .map_err(db("save_execution (update execution)"))?;
-                for row in &task_runs {
-                    upsert(conn, &head.id, row)?;
-                }
-                Ok(new_version)
+                Ok(version)
             })
             .await
     }
+}
+
+/// The compare-and-swap save of a head and its changed task runs; the new version.
+fn save_rows(conn: &Connection, head: &Head, task_runs: &[Row], expected: u64) -> Result<u64> {
+    let found: Option<(i64, String)> = conn
+        .prepare_cached("SELECT version, labels FROM executions WHERE id = ?1")
+        .and_then(|mut s| s.query_row([&head.id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(db("save_execution (read version)"))?;
+    let (found, stored_labels) = match found {
+        None => return Err(BackendError::NotFound { what: format!("execution {}", head.id) }),
+        Some((v, labels)) => (v as u64, labels),
+    };
+    if found != expected {
+        return Err(BackendError::Conflict { what: format!("execution {}", head.id), expected, found });
+    }
+    let new_version = found + 1;
+    if head.labels_json != stored_labels {
+        write_label_rows(conn, &head.id, &head.labels, true)?;
+    }
+    conn.prepare_cached(
+        "UPDATE executions SET state = ?2, start_date = ?3, end_date = ?4, version = ?5, body = ?6,
+         labels = ?7 WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![head.id, head.state, head.start, head.end, new_version as i64, head.body, head.labels_json])
+    })
+    .map_err(db("save_execution (update execution)"))?;
+    for row in task_runs {
+        upsert(conn, &head.id, row)?;
+    }
+    Ok(new_version)
 }

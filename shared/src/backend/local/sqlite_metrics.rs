@@ -46,9 +46,16 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(MetricEntry, i64, String, Str
     ))
 }
 
-impl SqliteStore {
-    async fn save_metrics_queued(&self, task_run_id: &str, attempt: u32, metrics: &[MetricEntry]) -> Result<()> {
-        let task_run_id = task_run_id.to_string();
+/// An attempt's metrics encoded for their rows (tags as JSON), ready to
+/// write inside a queued job.
+pub(super) struct MetricRows {
+    task_run_id: String,
+    attempt: u32,
+    rows: Vec<(MetricEntry, String)>,
+}
+
+impl MetricRows {
+    pub(super) fn encode(task_run_id: &str, attempt: u32, metrics: &[MetricEntry]) -> Result<MetricRows> {
         let rows = metrics
             .iter()
             .map(|m| {
@@ -56,37 +63,49 @@ impl SqliteStore {
                 Ok((m.clone(), tags))
             })
             .collect::<Result<Vec<_>>>()?;
-        self.group()
-            .run("save_metrics", move |conn| {
-                conn.prepare_cached("DELETE FROM metrics WHERE task_run_id = ?1 AND attempt = ?2")
-                    .and_then(|mut s| s.execute(params![task_run_id, attempt]))
-                    .map_err(db("save_metrics (replace)"))?;
-                let mut stmt = conn
-                    .prepare_cached(
-                        "INSERT INTO metrics (task_run_id, attempt, seq, execution_id, namespace, flow_id, task_id,
-                         type, name, value, timestamp, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    )
-                    .map_err(db("save_metrics"))?;
-                for (seq, (m, tags)) in rows.iter().enumerate() {
-                    stmt.execute(params![
-                        task_run_id,
-                        attempt,
-                        seq as i64,
-                        m.execution_id.as_deref().unwrap_or_default(),
-                        m.namespace,
-                        m.flow_id,
-                        m.task_id,
-                        m.kind.as_str(),
-                        m.name,
-                        m.value,
-                        micros(m.timestamp),
-                        tags
-                    ])
-                    .map_err(db("save_metrics"))?;
-                }
-                Ok(())
-            })
-            .await
+        Ok(MetricRows { task_run_id: task_run_id.to_string(), attempt, rows })
+    }
+
+    /// Replaces the attempt's rows with these.
+    pub(super) fn write(&self, conn: &rusqlite::Connection) -> Result<()> {
+        let (task_run_id, attempt) = (&self.task_run_id, self.attempt);
+        conn.prepare_cached("DELETE FROM metrics WHERE task_run_id = ?1 AND attempt = ?2")
+            .and_then(|mut s| s.execute(params![task_run_id, attempt]))
+            .map_err(db("save_metrics (replace)"))?;
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = conn
+            .prepare_cached(
+                "INSERT INTO metrics (task_run_id, attempt, seq, execution_id, namespace, flow_id, task_id,
+                 type, name, value, timestamp, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .map_err(db("save_metrics"))?;
+        for (seq, (m, tags)) in self.rows.iter().enumerate() {
+            stmt.execute(params![
+                task_run_id,
+                attempt,
+                seq as i64,
+                m.execution_id.as_deref().unwrap_or_default(),
+                m.namespace,
+                m.flow_id,
+                m.task_id,
+                m.kind.as_str(),
+                m.name,
+                m.value,
+                micros(m.timestamp),
+                tags
+            ])
+            .map_err(db("save_metrics"))?;
+        }
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    async fn save_metrics_queued(&self, task_run_id: &str, attempt: u32, metrics: &[MetricEntry]) -> Result<()> {
+        let rows = MetricRows::encode(task_run_id, attempt, metrics)?;
+        self.group().run("save_metrics", move |conn| rows.write(conn)).await
     }
 
     fn read_metrics(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<MetricRead> {

@@ -101,7 +101,7 @@ impl Embedded {
             let rx = Arc::new(Mutex::new(queue.subscribe(&Topic::Tasks(group.clone()))));
             for n in 0..workers.max(1) {
                 let rx = rx.clone();
-                let worker = Worker::new(engine.clone(), format!("local-{group}-{n}")).leaving_claims_to_the_executor();
+                let worker = Worker::new(engine.clone(), format!("local-{group}-{n}")).in_process();
                 let engine = engine.clone();
                 handles.push(tokio::spawn(async move {
                     loop {

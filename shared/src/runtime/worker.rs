@@ -1,7 +1,8 @@
 //! The worker: takes a job, claims the attempt (a duplicate delivery finds
 //! it claimed and does nothing), renders the task's properties, runs the
 //! plugin under its timeout while renewing the lease, tells the executor it
-//! started once it has run [`START_REPORT_AFTER`], and reports the result.
+//! started (in process, once it has run [`START_REPORT_AFTER`]), and
+//! reports the result.
 //!
 //! A job whose previous holder let its lease expire (the worker died
 //! mid-task) is not run again blindly: the lost attempt is reported FAILED
@@ -32,14 +33,15 @@ use crate::plugins::context::Services;
 /// redelivers after its backoff) or by the next sweep.
 pub const LEASE_SECONDS: i64 = 30;
 
-/// How long an attempt runs before its worker tells the executor it started
+/// How long an attempt runs on an in-process worker
+/// ([`Worker::in_process`]) before the executor is told it started
 /// (`TaskStarted`: the task run shows RUNNING). An attempt that ends sooner
 /// sends only its result, which carries its start: the task run's history
 /// is the same (CREATED, RUNNING at the start, then its end), and a quick
 /// task costs one event, one executor decision and one save instead of
-/// two (on Google Cloud, one Pub/Sub message, one executor delivery and its
-/// Firestore writes fewer). Kestra's own executor takes at least one
-/// queue poll (25 ms) to show a start.
+/// two. Kestra's own executor takes at least one queue poll (25 ms) to
+/// show a start. The functions' workers tell it at once: the sweep judges a
+/// started attempt by its claim and one never started by its age.
 pub const START_REPORT_AFTER: StdDuration = StdDuration::from_millis(100);
 
 /// What a worker did with one job.
@@ -64,7 +66,7 @@ pub struct Worker {
     pub id: String,
     lease: Duration,
     /// Whether the worker closes an attempt's claim once it reported the
-    /// result (see [`Worker::leaving_claims_to_the_executor`]).
+    /// result, and tells its start at once (see [`Worker::in_process`]).
     closes_claims: bool,
     /// Attempts this worker reported lately, whose claims the executor may
     /// not have closed yet: a duplicate job reaching this same worker id
@@ -115,16 +117,21 @@ impl Worker {
         }
     }
 
-    /// Leaves closing a reported attempt's claim to the executor, which
-    /// does it in the save that stores the result (one write fewer per
-    /// task run, and a claim is done exactly when its result is stored).
-    /// Only where a result cannot reach the executor after the claim's lease
-    /// ran out: the embedded runtime's in-process queue delivers at once or
-    /// dies with the process (whose attempts a restart must then see lost).
+    /// A worker fed by an in-process queue (the embedded runtime), which
+    /// delivers a message at once or dies with the process:
+    /// - it leaves closing a reported attempt's claim to the executor, which
+    ///   does it in the save that stores the result (one write fewer per
+    ///   task run, and a claim is done exactly when its result is stored,
+    ///   so a restart sees an attempt whose result died with the process
+    ///   as lost, not done);
+    /// - it tells an attempt's start only once the attempt has run
+    ///   [`START_REPORT_AFTER`].
+    ///
     /// Over Pub/Sub a result may wait in a backlog past the lease, and the
-    /// sweep would take such an open claim for a dead worker's, so the
-    /// functions' workers close their claims themselves.
-    pub fn leaving_claims_to_the_executor(mut self) -> Worker {
+    /// sweep takes an open claim of a started attempt for a dead worker's
+    /// and judges an attempt that never started by its age alone, so the
+    /// functions' workers close their own claims and tell starts at once.
+    pub fn in_process(mut self) -> Worker {
         self.closes_claims = false;
         self
     }
@@ -165,8 +172,8 @@ impl Worker {
             }
         }
         let start = Utc::now();
-        // the start is told only once the attempt outlives START_REPORT_AFTER
-        // (or detaches): a quick one's result says when it started
+        // in process, the start is told only once the attempt outlives
+        // START_REPORT_AFTER (or detaches): a quick one's result says when it started
         let started = ExecutionEvent::TaskStarted {
             execution_id: job.execution_id.clone(),
             task_run_id: job.task_run_id.clone(),
@@ -211,13 +218,19 @@ impl Worker {
         let run = std::panic::AssertUnwindSafe(self.run(job, start, released_rx, logs.clone())).catch_unwind();
         let mut run = std::pin::pin!(run);
         let mut told = false;
-        let ran = tokio::select! {
-            biased;
-            ran = &mut run => ran,
-            () = tokio::time::sleep(START_REPORT_AFTER) => {
-                publish_event(engine, &started).await?;
-                told = true;
-                run.await
+        let ran = if self.closes_claims {
+            publish_event(engine, &started).await?;
+            told = true;
+            run.await
+        } else {
+            tokio::select! {
+                biased;
+                ran = &mut run => ran,
+                () = tokio::time::sleep(START_REPORT_AFTER) => {
+                    publish_event(engine, &started).await?;
+                    told = true;
+                    run.await
+                }
             }
         };
         let result = match ran {

@@ -171,6 +171,7 @@ fn result_event(exec_id: &str, task_run_id: &str, attempt: u32) -> ExecutionEven
             end: t0(),
             log_file: None,
             metrics: Vec::new(),
+            claim_left_open: false,
         },
     }
 }

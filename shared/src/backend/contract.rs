@@ -138,7 +138,8 @@ pub async fn state_store_contract(store: &dyn StateStore) {
         timestamp: now - minutes(8),
         tags: Default::default(),
     };
-    let ended = [super::AttemptEnd { task_run_id: t2.clone(), attempt: 1, metrics: vec![metric.clone()] }];
+    let ended =
+        [super::AttemptEnd { task_run_id: t2.clone(), attempt: 1, metrics: vec![metric.clone()], close_claim: true }];
     assert_eq!(store.claim(&t2, 1, "w1", now + minutes(5)).await.expect("claim"), Claim::Acquired);
     let mut lost = loaded.clone();
     lost.version = 2;
@@ -159,13 +160,17 @@ pub async fn state_store_contract(store: &dyn StateStore) {
         "the save closed the claim"
     );
     assert_eq!(store.metrics().execution_metrics(&a.id).await.expect("metrics").entries, vec![metric]);
-    let late = [super::AttemptEnd { task_run_id: t2.clone(), attempt: 2, metrics: Vec::new() }];
+    let late = [super::AttemptEnd { task_run_id: t2.clone(), attempt: 2, metrics: Vec::new(), close_claim: true }];
     store.end_attempts(&late).await.expect("end_attempts");
     assert_eq!(
         store.claim(&t2, 2, "w2", now + minutes(5)).await.expect("claim"),
         Claim::Done,
         "an ended attempt without a save"
     );
+    // a claim its worker closes itself is not written again
+    let theirs = [super::AttemptEnd { task_run_id: t2.clone(), attempt: 3, metrics: Vec::new(), close_claim: false }];
+    store.end_attempts(&theirs).await.expect("end_attempts");
+    assert_eq!(store.claim(&t2, 3, "w2", now + minutes(5)).await.expect("claim"), Claim::Acquired, "left open");
     let mut ghost = loaded.clone();
     ghost.id = format!("{run}-ghost");
     assert!(store.save_execution(&ghost, &[]).await.is_err(), "saving an execution never created must fail");

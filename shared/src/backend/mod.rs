@@ -124,6 +124,10 @@ pub struct AttemptEnd {
     pub task_run_id: String,
     pub attempt: u32,
     pub metrics: Vec<metrics::MetricEntry>,
+    /// Whether the claim is closed here: its worker left it to the
+    /// executor (an in-process worker); a worker fed over Pub/Sub closes
+    /// its own, and writing it again would be a paid write for nothing.
+    pub close_claim: bool,
 }
 
 /// Executions, task runs (inside the execution record for the embedded
@@ -171,7 +175,9 @@ pub trait StateStore: Send + Sync {
             if !a.metrics.is_empty() {
                 self.metrics().save_metrics(&a.task_run_id, a.attempt, &a.metrics).await?;
             }
-            self.finish_claim(&a.task_run_id, a.attempt).await?;
+            if a.close_claim {
+                self.finish_claim(&a.task_run_id, a.attempt).await?;
+            }
         }
         Ok(())
     }

@@ -161,6 +161,7 @@ fn after_execution_runs_after_the_terminal_state_and_the_end_is_announced_once()
                     end: now,
                     log_file: None,
                     metrics: Vec::new(),
+                    claim_left_open: false,
                 },
             };
             apply_event(&f, &mut exec, &ev, now);

@@ -188,6 +188,7 @@ impl<'a> Sim<'a> {
                 end: self.now,
                 log_file: None,
                 metrics: Vec::new(),
+                claim_left_open: false,
             },
         };
         apply_event_indexed(&self.flow, &mut self.exec, &mut self.index, &result, self.now);
@@ -614,6 +615,7 @@ fn labels_from_a_task_result_land_on_the_execution() {
             end: sim.now,
             log_file: None,
             metrics: Vec::new(),
+            claim_left_open: false,
         },
     };
     let now = sim.now;

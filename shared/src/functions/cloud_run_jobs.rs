@@ -221,6 +221,7 @@ async fn report_result(engine: &Arc<Engine>, a: &Attempt, f: Finished) -> Result
         end: now,
         log_file: None,
         metrics: Vec::new(),
+        claim_left_open: false,
     };
     let event = ExecutionEvent::TaskResult {
         execution_id: a.execution_id.clone(),

@@ -121,6 +121,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
                 end: now,
                 log_file: None,
                 metrics: Vec::new(),
+                claim_left_open: false,
             };
             let event = ExecutionEvent::TaskResult {
                 execution_id: exec.id.clone(),

@@ -161,6 +161,7 @@ mod tests {
                 end: now,
                 log_file: None,
                 metrics: Vec::new(),
+                claim_left_open: false,
             },
         }
     }

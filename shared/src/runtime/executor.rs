@@ -663,6 +663,7 @@ fn attempt_ends(events: &[ExecutionEvent]) -> Vec<AttemptEnd> {
                 task_run_id: task_run_id.clone(),
                 attempt: *attempt,
                 metrics: result.metrics.clone(),
+                close_claim: result.claim_left_open,
             }),
             _ => None,
         })

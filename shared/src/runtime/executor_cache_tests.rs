@@ -50,6 +50,7 @@ fn success(exec: &Execution, task_id: &str) -> ExecutionEvent {
             end: now,
             log_file: None,
             metrics: Vec::new(),
+            claim_left_open: false,
         },
     }
 }

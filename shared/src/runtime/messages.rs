@@ -113,6 +113,10 @@ pub struct TaskResult {
     /// can), so a reader that sees the task run ended sees its metrics.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<crate::backend::metrics::MetricEntry>,
+    /// The worker left closing the attempt's claim to the executor's save
+    /// (an in-process worker: `Worker::in_process`); otherwise it closes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claim_left_open: bool,
 }
 
 /// The task a worker runs: its type and unrendered properties.

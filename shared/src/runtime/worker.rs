@@ -252,6 +252,7 @@ impl Worker {
             return Ok(JobOutcome::Ran);
         };
         result.log_file = log_file;
+        result.claim_left_open = !self.closes_claims;
         // a failure's log lines are stored (and echoed) before the executor
         // hears of it: a reader never sees the task FAILED before its reason
         if result.state.is_failed() {
@@ -460,6 +461,7 @@ impl Worker {
                         end: Utc::now(),
                         log_file: None,
                         metrics: Vec::new(),
+                        claim_left_open: false,
                     });
                 }
             };
@@ -487,6 +489,7 @@ impl Worker {
                     end: Utc::now(),
                     log_file: None,
                     metrics: Vec::new(),
+                    claim_left_open: false,
                 }),
                 Err(e) => {
                     let msg = cx.mask_text(&e.to_string());
@@ -545,6 +548,7 @@ fn failed_result(error: String, start: DateTime<Utc>, end: DateTime<Utc>) -> Tas
         end,
         log_file: None,
         metrics: Vec::new(),
+        claim_left_open: false,
     }
 }
 

@@ -219,7 +219,9 @@ impl FirestoreStore {
         let mut extra = Vec::new();
         for a in ended {
             extra.extend(self.metric_writes(&a.task_run_id, a.attempt, &a.metrics)?.0);
-            extra.push(self.finish_claim_write(&a.task_run_id, a.attempt));
+            if a.close_claim {
+                extra.push(self.finish_claim_write(&a.task_run_id, a.attempt));
+            }
         }
         let new_version = e.version + 1;
         let mut task_runs = Vec::new();

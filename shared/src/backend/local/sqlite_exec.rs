@@ -168,18 +168,20 @@ impl SqliteStore {
                 let metrics = (!a.metrics.is_empty())
                     .then(|| MetricRows::encode(&a.task_run_id, a.attempt, &a.metrics))
                     .transpose()?;
-                Ok((a.task_run_id.clone(), a.attempt, metrics))
+                Ok((a.task_run_id.clone(), a.attempt, metrics, a.close_claim))
             })
             .collect::<Result<Vec<_>>>()?;
         let expected = e.version;
         self.group()
             .run("save_execution", move |conn| {
                 let version = save_rows(conn, &head, &task_runs, expected)?;
-                for (task_run_id, attempt, metrics) in &ends {
+                for (task_run_id, attempt, metrics, close_claim) in &ends {
                     if let Some(m) = metrics {
                         m.write(conn)?;
                     }
-                    finish_claim_row(conn, task_run_id, *attempt)?;
+                    if *close_claim {
+                        finish_claim_row(conn, task_run_id, *attempt)?;
+                    }
                 }
                 Ok(version)
             })

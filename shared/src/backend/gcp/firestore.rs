@@ -257,9 +257,14 @@ impl FirestoreStore {
                 CommitOutcome::Done(times) => {
                     self.remember(&e.id, new_version, times.into_iter().next().flatten());
                     self.keep_changed(e, new_version, changed);
+                    // the save stands whatever happens to these (as the
+                    // trait's default): failing it now would leave its
+                    // decision's jobs unsent
                     if !together {
                         for chunk in extra.chunks(MAX_WRITES) {
-                            self.fs.commit("save execution (ended attempts)", chunk.to_vec()).await?;
+                            if let Err(err) = self.fs.commit("save execution (ended attempts)", chunk.to_vec()).await {
+                                tracing::warn!(execution_id = %e.id, error = %err, "cannot close the claims or store the metrics of ended attempts");
+                            }
                         }
                     }
                     return Ok(new_version);

@@ -4,9 +4,12 @@
 //! per-thread arenas holding pages, so the binaries use mimalloc (README
 //! "Performance" has the figures); [`tune`] then makes it hand freed
 //! memory back at once: the peak RSS of `baton run` of a ForEach of 10,000
-//! went from 146 to 113 MB at the same speed. Committing arena memory only
-//! as it is used also needs `MIMALLOC_ARENA_EAGER_COMMIT=0` in the
-//! environment (93 MB), because the first arena is made before `main`.
+//! went from 146 to 113 MB at the same speed. The workspace builds
+//! mimalloc with its `no_thp` feature: it had asked the kernel for
+//! transparent huge pages on its arenas (`madvise(MADV_HUGEPAGE)`), so
+//! every touched arena came in 2 MiB pages — an idle `baton run` held
+//! 53 MB instead of 34, the ForEach of 10,000 (stop 40) 87 MB instead of
+//! 70, at the same speed (README "Performance").
 //!
 //! The two options are set through `mi_option_set` with their indexes in
 //! mimalloc v3's `mi_option_e` (the crate exports no constants for them);
@@ -19,6 +22,7 @@
 //! Rust crates offer no safe way to set an option (the environment is read
 //! by a constructor before `main`, too late to set from inside).
 
+#[cfg(not(feature = "system"))]
 use std::os::raw::{c_int, c_long};
 
 #[cfg(not(feature = "system"))]
@@ -27,20 +31,28 @@ pub use mimalloc::MiMalloc as Allocator;
 #[cfg(feature = "system")]
 pub use std::alloc::System as Allocator;
 
+#[cfg(not(feature = "system"))]
 /// `mi_option_arena_eager_commit` in mimalloc v3's `mi_option_e` (default 2).
 const ARENA_EAGER_COMMIT: c_int = 4;
+#[cfg(not(feature = "system"))]
 /// `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (default 1,000 ms).
 const PURGE_DELAY: c_int = 15;
 
+#[cfg(not(feature = "system"))]
 unsafe extern "C" {
     fn mi_option_set(option: c_int, value: c_long);
     #[cfg(test)]
     fn mi_option_get(option: c_int) -> c_long;
 }
 
+/// With the `system` feature there is nothing to tune.
+#[cfg(feature = "system")]
+pub fn tune() {}
+
 /// Tunes mimalloc for Baton's bursts: freed pages are purged at once (not a
 /// second later) and arena memory is committed on use. Call first thing in
 /// `main`; idempotent.
+#[cfg(not(feature = "system"))]
 pub fn tune() {
     for (option, env, value) in
         [(PURGE_DELAY, "MIMALLOC_PURGE_DELAY", 0), (ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT", 0)]
@@ -55,13 +67,13 @@ pub fn tune() {
 }
 
 /// The current value of a mimalloc option (for tests and diagnostics).
-#[cfg(test)]
+#[cfg(all(test, not(feature = "system")))]
 fn get(option: c_int) -> c_long {
     // SAFETY: as in `tune`.
     unsafe { mi_option_get(option) }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(feature = "system")))]
 mod tests {
     use super::*;
 

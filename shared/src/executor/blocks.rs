@@ -20,7 +20,7 @@ use crate::runtime::messages::{JobTask, WorkerJob};
 #[path = "after.rs"]
 mod after;
 #[path = "concurrent.rs"]
-mod concurrent;
+pub(crate) mod concurrent;
 #[path = "dag.rs"]
 mod dag;
 #[path = "exit.rs"]
@@ -60,6 +60,10 @@ pub(crate) struct Stepper<'a> {
     cancelled: bool,
     /// An Exit ends the execution in this state (and its task id).
     exited: Option<(StateType, String)>,
+    /// Units (iterations, branches) this step started, against
+    /// [`concurrent::UNITS_A_STEP`]; and whether one was held back for it.
+    units_started: u32,
+    held_back: bool,
 }
 
 /// Kestra's truthiness: false only for "false", "0", "-0", "" (case-sensitive).
@@ -108,6 +112,8 @@ impl<'a> Stepper<'a> {
             actions: Vec::new(),
             cancelled: false,
             exited: None,
+            units_started: 0,
+            held_back: false,
         }
     }
 
@@ -144,7 +150,13 @@ impl<'a> Stepper<'a> {
         }
         match block {
             _ if self.cancelled => self.end(StateType::Cancelled),
-            Block::Running => self.sync_paused(),
+            Block::Running => {
+                if self.held_back {
+                    // the units held back start at the next step, at once
+                    self.actions.push(Action::WakeAt(self.now));
+                }
+                self.sync_paused()
+            }
             Block::Done(s) => self.end(s),
         }
     }
@@ -447,6 +459,8 @@ impl<'a> Stepper<'a> {
         if !resend {
             let now = self.now;
             let tr = &mut self.exec.task_run_list[idx];
+            // most task runs have one attempt: room for one, not Vec's four
+            tr.attempts.reserve_exact(1);
             tr.attempts.push(Attempt { state: State::new(StateType::Created, now), worker_id: None, log_file: None });
             tr.next_retry_date = None;
             self.mark(idx);

@@ -16,10 +16,21 @@
 //! after a done iteration, stops the block from starting any other (the
 //! running ones end); it is decided again from the stored iterations at
 //! the first walk after a load.
+//!
+//! One step starts at most [`UNITS_A_STEP`] units over all its blocks (a
+//! ForEach of 10,000 values with no limit, nested loops): the rest wait for
+//! the next step, which the step asks for at once (`Action::WakeAt` now),
+//! so what one step holds — new task runs, their jobs, the rows it saves —
+//! is bounded, not the size of the loop, and the first iterations run
+//! while the next are admitted. Kestra admits them all in one go; the
+//! difference shows only in when the later iterations are CREATED.
 
 use super::{Block, Stepper, worst};
 use crate::executor::index::{Conc, Units, seq_key};
 use crate::model::{StateType, Task};
+
+/// The most units (iterations, branches) one step starts.
+pub(crate) const UNITS_A_STEP: u32 = 1_000;
 
 /// What the units of a block run.
 #[derive(Clone, Copy)]
@@ -79,6 +90,17 @@ impl<'a> Stepper<'a> {
             self.index.blocks.insert(pos, memo);
         }
         block
+    }
+
+    /// Counts a unit this step starts; false (and the step asks for the
+    /// next one) once it started [`UNITS_A_STEP`].
+    fn may_start_unit(&mut self) -> bool {
+        if self.units_started >= UNITS_A_STEP {
+            self.held_back = true;
+            return false;
+        }
+        self.units_started += 1;
+        true
     }
 
     /// The tasks and value of unit `u`.
@@ -172,6 +194,9 @@ impl<'a> Stepper<'a> {
             && !memo.stopped
             && (limit == 0 || memo.running.len() < limit)
         {
+            if !self.may_start_unit() {
+                break;
+            }
             let u = memo.started;
             memo.started += 1;
             self.walk_unit(memo, body, u, parent, parent_value);
@@ -201,7 +226,7 @@ impl<'a> Stepper<'a> {
             if !started && memo.stopped {
                 continue;
             }
-            if !started && (memo.failed || (limit > 0 && memo.running.len() >= limit)) {
+            if !started && (memo.failed || (limit > 0 && memo.running.len() >= limit) || !self.may_start_unit()) {
                 pending = true;
                 continue;
             }

@@ -328,3 +328,53 @@ fn running_iterations_is_kept_while_the_loop_runs() {
     assert_eq!(sim.run(), StateType::Success);
     assert_eq!(running(&sim), Some(json!(0)));
 }
+
+fn for_each_of(n: usize, limit: usize, body: &str) -> String {
+    let values: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [{}]\n    concurrencyLimit: {limit}\n    tasks:\n{body}",
+        values.join(", ")
+    )
+}
+
+const RETURN_BODY: &str = "      - id: r\n        type: io.kestra.plugin.core.debug.Return\n        format: x\n";
+
+fn dispatches_and_wakes(actions: &[crate::executor::Action]) -> (usize, usize) {
+    use crate::executor::Action;
+    let jobs = actions.iter().filter(|a| matches!(a, Action::Dispatch { .. })).count();
+    let wakes = actions.iter().filter(|a| matches!(a, Action::WakeAt(_))).count();
+    (jobs, wakes)
+}
+
+#[test]
+fn one_step_starts_at_most_a_thousand_iterations_and_asks_for_the_next_at_once() {
+    use super::blocks::concurrent::UNITS_A_STEP;
+    let y = for_each_of(2_500, 0, RETURN_BODY);
+    let mut sim = Sim::new(&y, json!({}), &echo_item);
+    let now = sim.now;
+    let first = sim.step();
+    assert_eq!(dispatches_and_wakes(&first), (UNITS_A_STEP as usize, 1));
+    assert!(first.iter().any(|a| matches!(a, crate::executor::Action::WakeAt(at) if *at == now)));
+    // nothing answered yet: the wake alone starts the next thousand, then the rest
+    assert_eq!(dispatches_and_wakes(&sim.step()), (1_000, 1));
+    assert_eq!(dispatches_and_wakes(&sim.step()), (500, 0));
+    assert_eq!(dispatches_and_wakes(&sim.step()), (0, 0));
+    assert_eq!(sim.exec.task_run_list.len(), 2_501);
+}
+
+#[test]
+fn nested_loops_share_one_step_budget_and_all_iterations_run() {
+    let values: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    let inner = format!(
+        "      - id: inner\n        type: io.kestra.plugin.core.flow.ForEach\n        values: [{}]\n        concurrencyLimit: 0\n        tasks:\n          - id: r\n            type: io.kestra.plugin.core.debug.Return\n            format: x\n",
+        values.join(", ")
+    );
+    let y = for_each_of(40, 0, &inner);
+    let (jobs, wakes) = dispatches_and_wakes(&Sim::new(&y, json!({}), &echo_item).step());
+    // in order: an outer iteration (1) and its 40 inner ones, 24 times
+    // (984), then the 25th and 15 of its inner ones
+    assert_eq!((jobs, wakes), (24 * 40 + 15, 1));
+    let mut sim = Sim::new(&y, json!({}), &echo_item);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids().iter().filter(|t| **t == "r").count(), 1_600);
+}

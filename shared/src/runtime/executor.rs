@@ -421,6 +421,12 @@ impl ExecutorService {
                         ExecutionEvent::StartBatches { execution_id: exec.id.clone(), task_run_id, from: 0, to: count };
                     publish_event(engine, &event).await?;
                 }
+                // due already (units a step held back): published now, so a
+                // Cloud Run instance that idles after its response loses nothing
+                Action::WakeAt(at) if at <= Utc::now() => {
+                    publish_event(engine, &ExecutionEvent::Wake { execution_id: exec.id.clone(), redispatch: false })
+                        .await?;
+                }
                 Action::WakeAt(at) => {
                     let engine = engine.clone();
                     let id = exec.id.clone();

@@ -45,11 +45,19 @@ impl Head {
 /// One `task_runs` row, encoded: position, id, JSON.
 struct Row(usize, String, String);
 
+/// The rows of the task runs at `positions`. Each body is encoded into one scratch buffer and copied out at its exact
+/// length: a step that creates a ForEach's 10,000 iterations holds their
+/// bodies until the write, and `to_string`'s doubling left up to half of
+/// each unused.
 fn rows(e: &Execution, positions: impl Iterator<Item = usize>) -> Result<Vec<Row>> {
+    let mut scratch = Vec::with_capacity(1024);
     positions
         .filter_map(|seq| e.task_run_list.get(seq).map(|tr| (seq, tr)))
         .map(|(seq, tr)| {
-            let body = serde_json::to_string(tr).map_err(json("save task run (encode)"))?;
+            scratch.clear();
+            serde_json::to_writer(&mut scratch, tr).map_err(json("save task run (encode)"))?;
+            let body = String::from_utf8(scratch.clone())
+                .map_err(|e| BackendError::Invalid(format!("save task run (encode): {e}")))?;
             Ok(Row(seq, tr.id.clone(), body))
         })
         .collect()

@@ -10,6 +10,10 @@
 //! `cargo bench -p shared --features shared/duckdb --bench step` (release),
 //! or `--profile dev` for a debug build. `BATON_BENCH_STEP_SIZES=10,1000`
 //! picks the sizes, `BATON_BENCH_STEP_EVENTS` the events per size (50).
+//! `BATON_BENCH_STEP_COLD=1` evicts the CPU caches before every event (it
+//! writes a 256 MiB buffer, untimed), so each event starts from memory at
+//! every size: if the time per event then no longer grows with the size,
+//! what grew was cache misses, not work.
 
 use std::alloc::System;
 use std::time::Instant;
@@ -195,7 +199,14 @@ fn run(flow: &Flow, mut exec: Execution, events: usize, oldest: bool) -> (f64, f
     let mut nanos = 0u128;
     let mut allocs = 0u64;
     let mut first = 0u128;
+    let mut evict = cold().then(|| vec![0u8; 256 << 20]);
     for e in 0..=events {
+        if let Some(buf) = evict.as_mut() {
+            for (i, b) in buf.iter_mut().step_by(64).enumerate() {
+                *b = b.wrapping_add(i as u8);
+            }
+            std::hint::black_box(&buf);
+        }
         let event = result_event(&exec.id, &target, 1);
         let a0 = allocations();
         let start = Instant::now();
@@ -223,6 +234,11 @@ fn run(flow: &Flow, mut exec: Execution, events: usize, oldest: bool) -> (f64, f
         drop(t.actions);
     }
     (first as f64, nanos as f64 / events as f64, allocs as f64 / events as f64)
+}
+
+/// Whether each event starts with the caches evicted.
+fn cold() -> bool {
+    std::env::var("BATON_BENCH_STEP_COLD").is_ok_and(|v| v == "1")
 }
 
 /// Builds one shape's flow and execution.

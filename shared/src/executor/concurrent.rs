@@ -180,7 +180,7 @@ impl<'a> Stepper<'a> {
         limit: usize,
     ) -> Block {
         let walk: Vec<u32> = if memo.all_due || self.opts.redispatch_pending {
-            memo.running.iter().copied().collect()
+            memo.running.iter().collect()
         } else {
             memo.due.iter().copied().filter(|u| memo.running.contains(u)).collect()
         };

@@ -135,12 +135,78 @@ pub(super) struct Conc {
     /// The worst state of the done units that did not fail.
     pub state: StateType,
     /// Started units not done yet.
-    pub running: BTreeSet<u32>,
+    pub running: UnitSet,
     /// Running units to walk at the next step: an event touched them, or
     /// their last walk did something (it may again: a timer, a retry).
     pub due: BTreeSet<u32>,
     /// Walk every running unit at the next step.
     pub all_due: bool,
+}
+
+/// A set of units as one bit each, with its count: a ForEach of 100,000
+/// values with half its iterations running holds 6 KB here, where a
+/// `BTreeSet` held 50,000 keys across ~4,500 nodes and an event's remove
+/// walked five levels of them (cache misses, at that size). Iterates in
+/// unit order, as the `BTreeSet` did.
+#[derive(Debug, Clone, Default)]
+pub(super) struct UnitSet {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl UnitSet {
+    pub(super) fn insert(&mut self, u: u32) -> bool {
+        let (w, bit) = (u as usize / 64, 1u64 << (u % 64));
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+        }
+        let new = self.words[w] & bit == 0;
+        self.words[w] |= bit;
+        self.len += usize::from(new);
+        new
+    }
+
+    pub(super) fn remove(&mut self, u: &u32) -> bool {
+        let (w, bit) = (*u as usize / 64, 1u64 << (u % 64));
+        let held = self.words.get(w).is_some_and(|x| x & bit != 0);
+        if held {
+            self.words[w] &= !bit;
+            self.len -= 1;
+        }
+        held
+    }
+
+    pub(super) fn contains(&self, u: &u32) -> bool {
+        self.words.get(*u as usize / 64).is_some_and(|x| x & (1u64 << (u % 64)) != 0)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The units, in order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &x)| {
+            let mut x = x;
+            std::iter::from_fn(move || {
+                (x != 0).then(|| {
+                    let b = x.trailing_zeros();
+                    x &= x - 1;
+                    w as u32 * 64 + b
+                })
+            })
+        })
+    }
+}
+
+impl PartialEq for UnitSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
 }
 
 /// The executor's index of one execution (see the module header).
@@ -242,5 +308,40 @@ impl ExecIndex {
                 child = p;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UnitSet;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn a_unit_set_behaves_as_an_ordered_set() {
+        let (mut set, mut model) = (UnitSet::default(), BTreeSet::new());
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x % 700) as u32;
+            if x.is_multiple_of(3) {
+                assert_eq!(set.remove(&u), model.remove(&u));
+            } else {
+                assert_eq!(set.insert(u), model.insert(u));
+            }
+            assert_eq!(set.contains(&u), model.contains(&u));
+            assert_eq!(set.len(), model.len());
+        }
+        assert!(set.iter().eq(model.iter().copied()), "in order");
+        // equal sets compare equal whatever words they once used
+        let mut a = UnitSet::default();
+        a.insert(5_000);
+        a.remove(&5_000);
+        a.insert(3);
+        let mut b = UnitSet::default();
+        b.insert(3);
+        assert_eq!(a, b);
+        assert!(!a.is_empty());
     }
 }

@@ -4,7 +4,10 @@
 //! per-thread arenas holding pages, so the binaries use mimalloc (README
 //! "Performance" has the figures); [`tune`] then makes it hand freed
 //! memory back at once: the peak RSS of `baton run` of a ForEach of 10,000
-//! went from 146 to 113 MB at the same speed. The workspace builds
+//! went from 146 to 113 MB at the same speed. (Its arena-eager-commit
+//! setting comes too late for the first arena, made before `main`; only
+//! `MIMALLOC_ARENA_EAGER_COMMIT=0` in the environment reaches that one.)
+//! The workspace builds
 //! mimalloc with its `no_thp` feature: it had asked the kernel for
 //! transparent huge pages on its arenas (`madvise(MADV_HUGEPAGE)`), so
 //! every touched arena came in 2 MiB pages — an idle `baton run` held

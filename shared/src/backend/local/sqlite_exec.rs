@@ -45,9 +45,9 @@ impl Head {
 /// One `task_runs` row, encoded: position, id, JSON.
 struct Row(usize, String, String);
 
-/// The rows of the task runs at `positions`. Each body is encoded into one scratch buffer and copied out at its exact
-/// length: a step that creates a ForEach's 10,000 iterations holds their
-/// bodies until the write, and `to_string`'s doubling left up to half of
+/// The rows of the task runs at `positions`. Each body is encoded into
+/// one scratch buffer and copied out at its exact length: a step's rows
+/// are held until the write, and `to_string`'s doubling left up to half of
 /// each unused.
 fn rows(e: &Execution, positions: impl Iterator<Item = usize>) -> Result<Vec<Row>> {
     let mut scratch = Vec::with_capacity(1024);

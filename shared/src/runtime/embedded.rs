@@ -408,8 +408,10 @@ impl Embedded {
 /// guard (or once its sender is gone).
 async fn disk_full(w: &mut Option<tokio::sync::watch::Receiver<Option<String>>>) -> Option<String> {
     let Some(w) = w else { return std::future::pending().await };
-    match w.wait_for(Option::is_some).await {
-        Ok(m) => m.clone(),
+    // the guard is dropped before anything else is awaited (the future stays `Send`)
+    let found = w.wait_for(Option::is_some).await.map(|m| m.clone());
+    match found {
+        Ok(m) => m,
         Err(_) => std::future::pending().await,
     }
 }

@@ -15,6 +15,7 @@ mod sqlite_metrics;
 mod sqlite_purge;
 mod sqlite_records;
 mod sqlite_triggers;
+mod sqlite_upgrade;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -32,7 +32,7 @@ use crate::backend::{BackendError, Claim, ExecutionFilter, ExecutionSummary, Log
 use crate::model::{Execution, StateType};
 
 /// The schema version written to `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS flows (
@@ -55,10 +55,6 @@ CREATE TABLE IF NOT EXISTS task_runs (
 CREATE TABLE IF NOT EXISTS logs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS logs_execution ON logs (execution_id, seq);
-CREATE TABLE IF NOT EXISTS claims (
-    task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
-    lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (task_run_id, attempt));
 CREATE TABLE IF NOT EXISTS kv (
     namespace TEXT NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL,
     created INTEGER NOT NULL, updated INTEGER NOT NULL, expires INTEGER,
@@ -171,6 +167,8 @@ impl SqliteStore {
         // one transaction: a fresh home's tables cost one commit, not one each
         conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\nCOMMIT;")).map_err(db("create schema"))?;
         super::sqlite_kv::add_revision_column(&conn)?;
+        // `claims`, clustered on its key (an older home's rebuilt)
+        super::sqlite_upgrade::clustered_tables(&conn)?;
         conn.execute_batch(super::sqlite_metrics::SCHEMA).map_err(db("create the metrics table"))?;
         if upgrade {
             sqlite_labels::fill(&conn)?;

@@ -199,13 +199,13 @@ impl SqliteStore {
 
 /// The compare-and-swap save of a head and its changed task runs; the new version.
 fn save_rows(conn: &Connection, head: &Head, task_runs: &[Row], expected: u64) -> Result<u64> {
-    let found: Option<(i64, String)> = conn
-        .prepare_cached("SELECT version, labels FROM executions WHERE id = ?1")
-        .and_then(|mut s| s.query_row([&head.id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+    let found: Option<(i64, String, String, Option<i64>)> = conn
+        .prepare_cached("SELECT version, labels, state, start_date FROM executions WHERE id = ?1")
+        .and_then(|mut s| s.query_row([&head.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
         .map_err(db("save_execution (read version)"))?;
-    let (found, stored_labels) = match found {
+    let (found, stored_labels, stored_state, stored_start) = match found {
         None => return Err(BackendError::NotFound { what: format!("execution {}", head.id) }),
-        Some((v, labels)) => (v as u64, labels),
+        Some((v, labels, state, start)) => (v as u64, labels, state, start),
     };
     if found != expected {
         return Err(BackendError::Conflict { what: format!("execution {}", head.id), expected, found });
@@ -214,13 +214,30 @@ fn save_rows(conn: &Connection, head: &Head, task_runs: &[Row], expected: u64) -
     if head.labels_json != stored_labels {
         write_label_rows(conn, &head.id, &head.labels, true)?;
     }
-    conn.prepare_cached(
-        "UPDATE executions SET state = ?2, start_date = ?3, end_date = ?4, version = ?5, body = ?6,
-         labels = ?7 WHERE id = ?1",
-    )
-    .and_then(|mut s| {
-        s.execute(params![head.id, head.state, head.start, head.end, new_version as i64, head.body, head.labels_json])
-    })
+    // SQLite rewrites the entry of every index over a column an UPDATE
+    // sets, changed or not: `state` and `start_date` (two indexes) are set
+    // only when they change, which most steps of a running execution do not
+    let unchanged = stored_state == head.state && stored_start == head.start;
+    if unchanged {
+        conn.prepare_cached("UPDATE executions SET end_date = ?2, version = ?3, body = ?4, labels = ?5 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![head.id, head.end, new_version as i64, head.body, head.labels_json]))
+    } else {
+        conn.prepare_cached(
+            "UPDATE executions SET state = ?2, start_date = ?3, end_date = ?4, version = ?5, body = ?6,
+             labels = ?7 WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                head.id,
+                head.state,
+                head.start,
+                head.end,
+                new_version as i64,
+                head.body,
+                head.labels_json
+            ])
+        })
+    }
     .map_err(db("save_execution (update execution)"))?;
     for row in task_runs {
         upsert(conn, &head.id, row)?;

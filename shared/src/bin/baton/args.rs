@@ -339,7 +339,15 @@ pub enum KvCommand {
 pub async fn dispatch(cli: Cli) -> i32 {
     let home = super::home::resolve(cli.home);
     let result = match cli.command {
-        Command::Run(a) => return super::run::run(&home, a).await,
+        // a task of the runtime, not on the thread that blocks on it: what it
+        // waits for (an execution's updates, one a step) wakes it on the
+        // runtime's threads instead of waking a thread parked outside them
+        Command::Run(a) => {
+            return tokio::spawn(async move { super::run::run(&home, a).await }).await.unwrap_or_else(|e| {
+                eprintln!("error: {e}");
+                1
+            });
+        }
         Command::Validate { paths, dialect } => return super::validate::validate(&paths, dialect),
         Command::Migrate { paths, check, diff, in_place, out } => {
             return super::migrate::migrate(&paths, &super::migrate::Options { check, diff, in_place, out });

@@ -1,0 +1,127 @@
+//! The `claims` table kept in its primary key's order (`WITHOUT ROWID`),
+//! and the upgrade of a home made before schema version 3, whose claims
+//! were a rowid table.
+//!
+//! Why: a worker writes a claim each time it takes a task run, in a commit
+//! of its own. A rowid table with a primary key is two B-trees, the rows and
+//! the key's index, so each claim dirtied two pages, and every dirty page is
+//! a WAL frame at each commit; clustered on the key it is one. Claims are
+//! small rows, so random keys split few pages. (`metrics`, whose rows are
+//! larger, split more pages clustered on a random key than the rowid table
+//! and its index cost; it stays a rowid table.) Nothing reads claims by
+//! rowid.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::sqlite::db;
+use crate::backend::Result;
+
+/// A table clustered on its key: its name, its columns (the copy's list)
+/// and its `CREATE TABLE`.
+struct Clustered {
+    name: &'static str,
+    columns: &'static str,
+    create: &'static str,
+}
+
+const TABLES: [Clustered; 1] = [Clustered {
+    name: "claims",
+    columns: "task_run_id, attempt, worker_id, lease_until, done",
+    create: "CREATE TABLE claims (
+            task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
+            lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (task_run_id, attempt)) WITHOUT ROWID;",
+}];
+
+/// Creates the clustered tables, or rebuilds an older home's rowid copy of
+/// each in one transaction (rows kept); a home already upgraded is only
+/// read.
+pub(super) fn clustered_tables(conn: &Connection) -> Result<()> {
+    for t in &TABLES {
+        let found: Option<String> = conn
+            .prepare_cached("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1")
+            .and_then(|mut s| s.query_row([t.name], |r| r.get(0)).optional())
+            .map_err(db("upgrade (read schema)"))?;
+        match found {
+            Some(sql) if is_clustered(&sql) => {}
+            Some(_) => rebuild(conn, t)?,
+            None => conn.execute_batch(t.create).map_err(db("create a clustered table"))?,
+        }
+    }
+    Ok(())
+}
+
+fn is_clustered(sql: &str) -> bool {
+    sql.to_ascii_uppercase().split_whitespace().collect::<Vec<_>>().windows(2).any(|w| w == ["WITHOUT", "ROWID"])
+}
+
+/// Renames the rowid table aside, creates the clustered one, copies the
+/// rows and drops the old table, all or nothing.
+fn rebuild(conn: &Connection, t: &Clustered) -> Result<()> {
+    let old = format!("{}_rowid", t.name);
+    let tx =
+        rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(db("upgrade (begin)"))?;
+    tx.execute_batch(&format!(
+        "ALTER TABLE {name} RENAME TO {old};
+         {create}
+         INSERT INTO {name} ({cols}) SELECT {cols} FROM {old};
+         DROP TABLE {old};",
+        name = t.name,
+        create = t.create,
+        cols = t.columns,
+    ))
+    .map_err(db("upgrade (rebuild a table clustered on its key)"))?;
+    tx.commit().map_err(db("upgrade (commit)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(conn: &Connection, name: &str) -> String {
+        conn.query_row("SELECT sql FROM sqlite_schema WHERE name = ?1", [name], |r| r.get(0)).expect("schema")
+    }
+
+    /// A home from before version 3: its claims are rebuilt clustered,
+    /// every row kept, nothing left aside.
+    #[test]
+    fn an_older_home_gets_clustered_claims_with_its_rows() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(
+            "CREATE TABLE claims (
+                task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
+                lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (task_run_id, attempt));
+             INSERT INTO claims VALUES ('tr1', 0, 'w', 5, 1), ('tr2', 1, 'w', 6, 0);",
+        )
+        .expect("old schema");
+        assert!(!is_clustered(&shape(&conn, "claims")));
+        clustered_tables(&conn).expect("upgrade");
+        assert!(is_clustered(&shape(&conn, "claims")), "rebuilt");
+        let claims: Vec<(String, i64, String, i64, i64)> = conn
+            .prepare("SELECT task_run_id, attempt, worker_id, lease_until, done FROM claims ORDER BY task_run_id")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?.collect()
+            })
+            .expect("claims");
+        assert_eq!(claims, vec![("tr1".into(), 0, "w".into(), 5, 1), ("tr2".into(), 1, "w".into(), 6, 0)]);
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'claims_rowid%'", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(left, 0);
+        // the key still refuses a second row for one attempt
+        assert!(conn.execute("INSERT INTO claims VALUES ('tr1', 0, 'x', 1, 0)", []).is_err());
+        // opening again reads the schema and changes nothing
+        clustered_tables(&conn).expect("again");
+        assert_eq!(conn.query_row("SELECT count(*) FROM claims", [], |r| r.get::<_, i64>(0)).expect("n"), 2);
+    }
+
+    #[test]
+    fn a_fresh_home_creates_them_clustered() {
+        let conn = Connection::open_in_memory().expect("open");
+        clustered_tables(&conn).expect("create");
+        assert!(is_clustered(&shape(&conn, "claims")));
+        assert!(is_clustered("CREATE TABLE x (a PRIMARY KEY) without\n rowid"));
+        assert!(!is_clustered("CREATE TABLE x (without_rowid TEXT)"));
+    }
+}

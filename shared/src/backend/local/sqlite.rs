@@ -168,7 +168,7 @@ impl SqliteStore {
         conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\nCOMMIT;")).map_err(db("create schema"))?;
         super::sqlite_kv::add_revision_column(&conn)?;
         // `claims`, clustered on its key (an older home's rebuilt)
-        super::sqlite_upgrade::clustered_tables(&conn)?;
+        super::sqlite_upgrade::clustered_claims(&conn)?;
         conn.execute_batch(super::sqlite_metrics::SCHEMA).map_err(db("create the metrics table"))?;
         if upgrade {
             sqlite_labels::fill(&conn)?;

@@ -16,39 +16,26 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use super::sqlite::db;
 use crate::backend::Result;
 
-/// A table clustered on its key: its name, its columns (the copy's list)
-/// and its `CREATE TABLE`.
-struct Clustered {
-    name: &'static str,
-    columns: &'static str,
-    create: &'static str,
-}
+/// The columns, in the copy's order.
+const COLUMNS: &str = "task_run_id, attempt, worker_id, lease_until, done";
 
-const TABLES: [Clustered; 1] = [Clustered {
-    name: "claims",
-    columns: "task_run_id, attempt, worker_id, lease_until, done",
-    create: "CREATE TABLE claims (
-            task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
-            lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (task_run_id, attempt)) WITHOUT ROWID;",
-}];
+const CREATE: &str = "CREATE TABLE claims (
+    task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
+    lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (task_run_id, attempt)) WITHOUT ROWID;";
 
-/// Creates the clustered tables, or rebuilds an older home's rowid copy of
-/// each in one transaction (rows kept); a home already upgraded is only
-/// read.
-pub(super) fn clustered_tables(conn: &Connection) -> Result<()> {
-    for t in &TABLES {
-        let found: Option<String> = conn
-            .prepare_cached("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1")
-            .and_then(|mut s| s.query_row([t.name], |r| r.get(0)).optional())
-            .map_err(db("upgrade (read schema)"))?;
-        match found {
-            Some(sql) if is_clustered(&sql) => {}
-            Some(_) => rebuild(conn, t)?,
-            None => conn.execute_batch(t.create).map_err(db("create a clustered table"))?,
-        }
+/// Creates `claims` clustered, or rebuilds an older home's rowid table in
+/// one transaction (rows kept); a home already upgraded is only read.
+pub(super) fn clustered_claims(conn: &Connection) -> Result<()> {
+    let found: Option<String> = conn
+        .prepare_cached("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'claims'")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
+        .map_err(db("upgrade claims (read schema)"))?;
+    match found {
+        Some(sql) if is_clustered(&sql) => Ok(()),
+        Some(_) => rebuild(conn),
+        None => conn.execute_batch(CREATE).map_err(db("create the claims table")),
     }
-    Ok(())
 }
 
 fn is_clustered(sql: &str) -> bool {
@@ -57,21 +44,17 @@ fn is_clustered(sql: &str) -> bool {
 
 /// Renames the rowid table aside, creates the clustered one, copies the
 /// rows and drops the old table, all or nothing.
-fn rebuild(conn: &Connection, t: &Clustered) -> Result<()> {
-    let old = format!("{}_rowid", t.name);
-    let tx =
-        rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(db("upgrade (begin)"))?;
+fn rebuild(conn: &Connection) -> Result<()> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(db("upgrade claims (begin)"))?;
     tx.execute_batch(&format!(
-        "ALTER TABLE {name} RENAME TO {old};
-         {create}
-         INSERT INTO {name} ({cols}) SELECT {cols} FROM {old};
-         DROP TABLE {old};",
-        name = t.name,
-        create = t.create,
-        cols = t.columns,
+        "ALTER TABLE claims RENAME TO claims_rowid;
+         {CREATE}
+         INSERT INTO claims ({COLUMNS}) SELECT {COLUMNS} FROM claims_rowid;
+         DROP TABLE claims_rowid;"
     ))
-    .map_err(db("upgrade (rebuild a table clustered on its key)"))?;
-    tx.commit().map_err(db("upgrade (commit)"))
+    .map_err(db("upgrade claims (rebuild clustered on its key)"))?;
+    tx.commit().map_err(db("upgrade claims (commit)"))
 }
 
 #[cfg(test)]
@@ -96,7 +79,7 @@ mod tests {
         )
         .expect("old schema");
         assert!(!is_clustered(&shape(&conn, "claims")));
-        clustered_tables(&conn).expect("upgrade");
+        clustered_claims(&conn).expect("upgrade");
         assert!(is_clustered(&shape(&conn, "claims")), "rebuilt");
         let claims: Vec<(String, i64, String, i64, i64)> = conn
             .prepare("SELECT task_run_id, attempt, worker_id, lease_until, done FROM claims ORDER BY task_run_id")
@@ -112,14 +95,14 @@ mod tests {
         // the key still refuses a second row for one attempt
         assert!(conn.execute("INSERT INTO claims VALUES ('tr1', 0, 'x', 1, 0)", []).is_err());
         // opening again reads the schema and changes nothing
-        clustered_tables(&conn).expect("again");
+        clustered_claims(&conn).expect("again");
         assert_eq!(conn.query_row("SELECT count(*) FROM claims", [], |r| r.get::<_, i64>(0)).expect("n"), 2);
     }
 
     #[test]
-    fn a_fresh_home_creates_them_clustered() {
+    fn a_fresh_home_creates_claims_clustered() {
         let conn = Connection::open_in_memory().expect("open");
-        clustered_tables(&conn).expect("create");
+        clustered_claims(&conn).expect("create");
         assert!(is_clustered(&shape(&conn, "claims")));
         assert!(is_clustered("CREATE TABLE x (a PRIMARY KEY) without\n rowid"));
         assert!(!is_clustered("CREATE TABLE x (without_rowid TEXT)"));

@@ -344,7 +344,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         // runtime's threads instead of waking a thread parked outside them
         Command::Run(a) => {
             return tokio::spawn(async move { super::run::run(&home, a).await }).await.unwrap_or_else(|e| {
-                eprintln!("error: {e}");
+                eprintln!("error: baton run stopped before the execution's end was known: {e}");
                 1
             });
         }

@@ -325,6 +325,17 @@ impl Drop for Deployment {
         for f in self.functions.values() {
             f.kill();
         }
+        // a failed test keeps the functions' whole logs (the failure message
+        // holds only their last lines): target/deployed-logs/<project>/
+        if std::thread::panicking() {
+            let keep = bin_dir().join("deployed-logs").join(&self.project);
+            if std::fs::create_dir_all(&keep).is_ok() {
+                for (name, f) in &self.functions {
+                    let _ = std::fs::copy(&f.log, keep.join(format!("{name}.log")));
+                }
+                eprintln!("the functions' logs are kept in {}", keep.display());
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.home);
     }
 }

@@ -232,12 +232,13 @@ async fn the_deployed_system_runs_right_through_ticks_backfills_updates_kills_an
     .await;
     assert_eq!(first.len(), 1);
     assert!(first[0] <= Utc::now() && first[0] >= minute(before) - TimeDelta::minutes(1), "{first:?}");
-    assert_eq!(
-        d.cloud_scheduler.state(&d.sweep_job),
-        Some("ENABLED"),
-        "an execution in flight resumed the sweep\n{}",
-        d.logs()
-    );
+    // the launcher saves the execution, then publishes its `Created`: the
+    // executor resumes the sweep when it handles that, a moment after the
+    // execution can be seen
+    until(&d, Duration::from_secs(60), "an execution in flight to resume the sweep", || async {
+        (d.cloud_scheduler.state(&d.sweep_job) == Some("ENABLED")).then_some(())
+    })
+    .await;
 
     // 2. NONE, LAST and ALL on a scheduler instance that never saw the triggers
     d.function("scheduler").kill();

@@ -10,6 +10,7 @@ mod graph;
 mod idle;
 mod inputs;
 mod logs;
+mod lost_results;
 mod oidc;
 mod pubsub;
 mod replay;

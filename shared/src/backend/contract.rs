@@ -287,6 +287,20 @@ async fn claims_contract(store: &dyn StateStore, run: &str, now: DateTime<Utc>) 
     let unclaimed = format!("{run}-unclaimed");
     store.finish_claim(&unclaimed, 1).await.expect("finish without claim");
     assert_eq!(store.claim(&unclaimed, 1, "w1", later).await.expect("claim"), Claim::Done);
+
+    // a result kept with the claim (a worker fed over Pub/Sub), read back by the sweep
+    let result = r#"{"state":"SUCCESS","outputs":{"value":"é"}}"#;
+    assert_eq!(store.kept_result(&tr, 2).await.expect("kept"), None, "a live claim keeps no result");
+    store.finish_claim_with(&tr, 2, result).await.expect("finish with result");
+    assert_eq!(store.claim(&tr, 2, "w3", later).await.expect("claim"), Claim::Done);
+    assert!(store.heartbeat(&tr, 2, "w2", later).await.is_err(), "finished with its result: no longer held");
+    assert_eq!(store.kept_result(&tr, 2).await.expect("kept").as_deref(), Some(result));
+    assert_eq!(store.kept_result(&tr, 1).await.expect("kept"), None, "finished without one");
+    assert_eq!(store.kept_result(&format!("{run}-never"), 1).await.expect("kept"), None, "no claim");
+    let bare = format!("{run}-bare");
+    store.finish_claim_with(&bare, 1, result).await.expect("finish with result, unclaimed");
+    assert_eq!(store.claim(&bare, 1, "w1", later).await.expect("claim"), Claim::Done);
+    assert_eq!(store.kept_result(&bare, 1).await.expect("kept").as_deref(), Some(result));
 }
 
 async fn flows_contract(store: &dyn StateStore, ns: &str) {

@@ -205,6 +205,15 @@ pub trait StateStore: Send + Sync {
     async fn heartbeat(&self, task_run_id: &str, attempt: u32, worker_id: &str, until: DateTime<Utc>) -> Result<()>;
     /// Marks a claimed attempt as finished so later duplicates see `Claim::Done`.
     async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> Result<()>;
+    /// [`StateStore::finish_claim`], keeping `result` (the attempt's
+    /// `TaskResult` as JSON) with the claim: a worker fed over Pub/Sub
+    /// closes its claim after publishing its result, and should that
+    /// message never reach the execution, the sweep publishes the result
+    /// again from here (`functions::sweep`).
+    async fn finish_claim_with(&self, task_run_id: &str, attempt: u32, result: &str) -> Result<()>;
+    /// The result kept with a finished claim ([`StateStore::finish_claim_with`]);
+    /// `None` when the attempt is not finished or its claim kept none.
+    async fn kept_result(&self, task_run_id: &str, attempt: u32) -> Result<Option<String>>;
 
     /// A small JSON record of `kind` (`concurrency`, `leases`…) changed
     /// only by compare-and-swap, with its version (absent: `None`).

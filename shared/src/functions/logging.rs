@@ -324,6 +324,12 @@ where
     async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> backend::Result<()> {
         self.inner.finish_claim(task_run_id, attempt).await
     }
+    async fn finish_claim_with(&self, task_run_id: &str, attempt: u32, result: &str) -> backend::Result<()> {
+        self.inner.finish_claim_with(task_run_id, attempt, result).await
+    }
+    async fn kept_result(&self, task_run_id: &str, attempt: u32) -> backend::Result<Option<String>> {
+        self.inner.kept_result(task_run_id, attempt).await
+    }
     async fn load_record(&self, kind: &str, key: &str) -> backend::Result<Option<(u64, Value)>> {
         self.inner.load_record(kind, key).await
     }

@@ -14,6 +14,14 @@
 //!   duplicates acked while the claim was live). Its execution's `Wake`
 //!   asks for the job again: a live claim makes the copy a no-op, a dead
 //!   one's expired lease reports the attempt lost, no claim runs it.
+//! - **Results that never arrived.** A worker fed over Pub/Sub publishes
+//!   its attempt's result, then closes its claim keeping the result with
+//!   it. An attempt whose claim is closed but which its execution still
+//!   shows unfinished (CREATED a lease after its dispatch, or RUNNING) lost
+//!   that message, or is about to receive it: the kept result is published
+//!   again (the executor applies a result once; a copy changes nothing).
+//!   Without one (a script task handed to a Cloud Run Job, whose result
+//!   the poll below reports), the attempt is left as it is.
 //! - **Cloud Run Jobs.** Script tasks started as Cloud Run Job executions
 //!   are checked once each (`cloud_run_jobs`): an ended one's result is
 //!   reported, one whose task ended (killed) or timed out is cancelled.
@@ -41,7 +49,7 @@ use crate::model::StateType;
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::publish_event;
 use crate::runtime::messages::{ExecutionEvent, TaskResult};
-use crate::runtime::worker::lost_message;
+use crate::runtime::worker::{finish_keeping, lost_message};
 
 /// What a sweep found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +61,9 @@ pub struct SweepReport {
     /// Attempts dispatched over a lease ago and never started, whose jobs
     /// were asked for again: `(task run id, attempt)`.
     pub resent: Vec<(String, u32)>,
+    /// Attempts whose claim was closed with a result their execution never
+    /// applied, and whose kept result was published again: `(task run id, attempt)`.
+    pub republished: Vec<(String, u32)>,
     /// CREATED and QUEUED executions woken (an announcement or a slot's
     /// wake-up lost with a killed instance is made good).
     pub waiting: usize,
@@ -80,6 +91,10 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
             if !tr.state.is_terminal() && last.state.current == StateType::Created {
                 let since = last.state.histories.last().map(|h| h.date).or(last.state.start_date);
                 if since.is_some_and(|at| now - at > lease) {
+                    if republish(engine, &exec.id, &tr.id, attempt).await? {
+                        report.republished.push((tr.id.clone(), attempt));
+                        continue;
+                    }
                     tracing::warn!(execution_id = %exec.id, task_run_id = %tr.id, attempt, "attempt never started: its job is sent again");
                     report.resent.push((tr.id.clone(), attempt));
                     redispatch = true;
@@ -90,7 +105,13 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
                 continue;
             }
             let (holder, until) = match engine.state.claim(&tr.id, attempt, sweeper, now + lease).await? {
-                Claim::HeldElsewhere { .. } | Claim::Done => continue,
+                Claim::HeldElsewhere { .. } => continue,
+                Claim::Done => {
+                    if republish(engine, &exec.id, &tr.id, attempt).await? {
+                        report.republished.push((tr.id.clone(), attempt));
+                    }
+                    continue;
+                }
                 Claim::TakenOver { worker_id, until } => (worker_id, until),
                 // started (the task run says so) but nobody holds the attempt
                 Claim::Acquired => (last.worker_id.clone().unwrap_or_else(|| "unknown".into()), now),
@@ -123,6 +144,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
                 metrics: Vec::new(),
                 claim_left_open: false,
             };
+            let kept = serde_json::to_string(&result).ok();
             let event = ExecutionEvent::TaskResult {
                 execution_id: exec.id.clone(),
                 task_run_id: tr.id.clone(),
@@ -130,7 +152,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
                 result,
             };
             publish_event(engine, &event).await?;
-            engine.state.finish_claim(&tr.id, attempt).await?;
+            finish_keeping(engine, &tr.id, attempt, kept).await?;
             report.lost.push((tr.id.clone(), attempt));
         }
         publish_event(engine, &ExecutionEvent::Wake { execution_id: exec.id.clone(), redispatch }).await?;
@@ -151,6 +173,36 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
     // script tasks running as Cloud Run Jobs: their results, kills and timeouts
     report.cloud_run = super::cloud_run_jobs::poll(engine).await?;
     Ok(report)
+}
+
+/// Publishes again the result kept with the closed claim of an attempt its
+/// execution shows unfinished; false when the claim is open or kept none.
+async fn republish(
+    engine: &Arc<Engine>,
+    execution_id: &str,
+    task_run_id: &str,
+    attempt: u32,
+) -> Result<bool, BackendError> {
+    let Some(json) = engine.state.kept_result(task_run_id, attempt).await? else { return Ok(false) };
+    let result: TaskResult = match serde_json::from_str(&json) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(execution_id, task_run_id, attempt, error = %e, "the result kept with the claim does not parse");
+            return Ok(false);
+        }
+    };
+    tracing::warn!(
+        execution_id, task_run_id, attempt, state = %result.state,
+        "the attempt's claim is closed but its result never reached the execution: the kept result is published again"
+    );
+    let event = ExecutionEvent::TaskResult {
+        execution_id: execution_id.to_string(),
+        task_run_id: task_run_id.to_string(),
+        attempt,
+        result,
+    };
+    publish_event(engine, &event).await?;
+    Ok(true)
 }
 
 /// Sends a `Wake` to every PAUSED execution whose Pause timer is due.

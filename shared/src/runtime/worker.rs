@@ -261,6 +261,7 @@ impl Worker {
         // the executor also closes the claim in the save that applies the
         // result (with the attempt's metrics); until then a duplicate of
         // this job finds the claim held (or, on this worker, in `reported`)
+        let kept = self.closes_claims.then(|| kept_result(job, &result));
         publish_event(
             engine,
             &ExecutionEvent::TaskResult {
@@ -272,10 +273,10 @@ impl Worker {
         )
         .await?;
         self.reported.note(&job.task_run_id, job.attempt);
-        if self.closes_claims {
+        if let Some(kept) = kept {
             // after the result: if this process dies before it, the lease
             // runs out on a task run that is already terminal
-            engine.state.finish_claim(&job.task_run_id, job.attempt).await?;
+            finish_keeping(engine, &job.task_run_id, job.attempt, kept).await?;
         }
         Ok(JobOutcome::Ran)
     }
@@ -301,6 +302,7 @@ impl Worker {
             }])
             .await?;
         let result = failed_result(message, now, now);
+        let kept = kept_result(job, &result);
         publish_event(
             engine,
             &ExecutionEvent::TaskResult {
@@ -311,7 +313,7 @@ impl Worker {
             },
         )
         .await?;
-        engine.state.finish_claim(&job.task_run_id, job.attempt).await
+        finish_keeping(engine, &job.task_run_id, job.attempt, kept).await
     }
 
     /// The attempt's result; `None` when the task was detached (see
@@ -537,6 +539,37 @@ async fn save_metrics(engine: &Engine, cx: &RunContext) {
 }
 
 /// A FAILED attempt with this error.
+/// The most bytes of a result kept with its claim (Firestore holds 1 MiB a
+/// document): a larger one is published but not kept, and if its message
+/// is lost the sweep cannot send it again.
+pub const MAX_KEPT_RESULT: usize = 512 * 1024;
+
+/// `result` as JSON to keep with its claim; `None` past [`MAX_KEPT_RESULT`].
+fn kept_result(job: &WorkerJob, result: &TaskResult) -> Option<String> {
+    let json = serde_json::to_string(result).ok()?;
+    if json.len() > MAX_KEPT_RESULT {
+        tracing::warn!(
+            task_run_id = %job.task_run_id, attempt = job.attempt, bytes = json.len(), bound = MAX_KEPT_RESULT,
+            "the result is larger than MAX_KEPT_RESULT: published, not kept with its claim"
+        );
+        return None;
+    }
+    Some(json)
+}
+
+/// Closes a claim, keeping the result published for it when there is one.
+pub(crate) async fn finish_keeping(
+    engine: &Engine,
+    task_run_id: &str,
+    attempt: u32,
+    kept: Option<String>,
+) -> Result<(), BackendError> {
+    match kept {
+        Some(json) => engine.state.finish_claim_with(task_run_id, attempt, &json).await,
+        None => engine.state.finish_claim(task_run_id, attempt).await,
+    }
+}
+
 fn failed_result(error: String, start: DateTime<Utc>, end: DateTime<Utc>) -> TaskResult {
     TaskResult {
         state: StateType::Failed,

@@ -220,7 +220,7 @@ impl FirestoreStore {
         for a in ended {
             extra.extend(self.metric_writes(&a.task_run_id, a.attempt, &a.metrics)?.0);
             if a.close_claim {
-                extra.push(self.finish_claim_write(&a.task_run_id, a.attempt));
+                extra.push(self.finish_claim_write(&a.task_run_id, a.attempt, None));
             }
         }
         let new_version = e.version + 1;
@@ -497,7 +497,13 @@ impl StateStore for FirestoreStore {
         self.heartbeat_impl(task_run_id, attempt, worker_id, until).await
     }
     async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> Result<()> {
-        self.finish_claim_impl(task_run_id, attempt).await
+        self.finish_claim_impl(task_run_id, attempt, None).await
+    }
+    async fn finish_claim_with(&self, task_run_id: &str, attempt: u32, result: &str) -> Result<()> {
+        self.finish_claim_impl(task_run_id, attempt, Some(result)).await
+    }
+    async fn kept_result(&self, task_run_id: &str, attempt: u32) -> Result<Option<String>> {
+        self.kept_result_impl(task_run_id, attempt).await
     }
     async fn load_record(&self, kind: &str, key: &str) -> Result<Option<(u64, serde_json::Value)>> {
         self.load_record_impl(kind, key).await

@@ -7,7 +7,8 @@
 //!   append-only (never contended). `appendedAt` is the commit time set by
 //!   the server; lines are read ordered by it, then by id (the writer's clock
 //!   and the line's index in its batch), so they come back in append order.
-//! - `claims/{taskRunId}-{attempt}`: `workerId`, `leaseUntil`, `done`.
+//! - `claims/{taskRunId}-{attempt}`: `workerId`, `leaseUntil`, `done`, and
+//!   the attempt's `result` (JSON) when its worker kept it on finishing.
 //!   Created with an exists=false precondition; taken over or extended only
 //!   with an update-time precondition; the lease is compared with the wall
 //!   clock, and taking over an expired lease reports [`Claim::TakenOver`]. Each attempt is its own document, so parallel task runs never
@@ -179,29 +180,39 @@ impl FirestoreStore {
         Err(contended("heartbeat", &path))
     }
 
-    /// The write that marks a claim done (made if absent).
+    /// The write that marks a claim done (made if absent), keeping `result`.
     pub(super) fn finish_claim_write(
         &self,
         task_run_id: &str,
         attempt: u32,
+        result: Option<&str>,
     ) -> firestore::gcloud_sdk::google::firestore::v1::Write {
-        let doc = document(
-            self.fs.name(&claim_path(task_run_id, attempt)),
-            vec![
-                ("taskRunId", string(task_run_id)),
-                ("attempt", int(i64::from(attempt))),
-                ("done", super::fs_client::boolean(true)),
-            ],
-        );
-        merge(doc)
+        let mut fields = vec![
+            ("taskRunId", string(task_run_id)),
+            ("attempt", int(i64::from(attempt))),
+            ("done", super::fs_client::boolean(true)),
+        ];
+        if let Some(r) = result {
+            fields.push(("result", string(r)));
+        }
+        merge(document(self.fs.name(&claim_path(task_run_id, attempt)), fields))
     }
 
-    pub(super) async fn finish_claim_impl(&self, task_run_id: &str, attempt: u32) -> Result<()> {
+    pub(super) async fn finish_claim_impl(&self, task_run_id: &str, attempt: u32, result: Option<&str>) -> Result<()> {
         let path = claim_path(task_run_id, attempt);
-        match self.fs.commit("finish claim", vec![self.finish_claim_write(task_run_id, attempt)]).await? {
+        match self.fs.commit("finish claim", vec![self.finish_claim_write(task_run_id, attempt, result)]).await? {
             CommitOutcome::Done(_) => Ok(()),
             CommitOutcome::Precondition => Err(contended("finish claim", &path)),
         }
+    }
+
+    /// The `result` of a done claim (one read; the sweep's rare path).
+    pub(super) async fn kept_result_impl(&self, task_run_id: &str, attempt: u32) -> Result<Option<String>> {
+        let Some(doc) = self.fs.get("kept result", &claim_path(task_run_id, attempt)).await? else { return Ok(None) };
+        if !get_bool(&doc, "done") || super::fs_client::field(&doc, "result").is_none() {
+            return Ok(None);
+        }
+        Ok(Some(get_str(&doc, "result", "kept result")?.to_string()))
     }
 
     pub(super) async fn save_flow_impl(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {

@@ -32,7 +32,7 @@ use crate::backend::{BackendError, Claim, ExecutionFilter, ExecutionSummary, Log
 use crate::model::{Execution, StateType};
 
 /// The schema version written to `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS flows (
@@ -345,6 +345,12 @@ impl StateStore for SqliteStore {
     }
     async fn finish_claim(&self, task_run_id: &str, attempt: u32) -> Result<()> {
         self.finish_claim_queued(task_run_id, attempt).await
+    }
+    async fn finish_claim_with(&self, task_run_id: &str, attempt: u32, result: &str) -> Result<()> {
+        self.finish_claim_with_queued(task_run_id, attempt, result).await
+    }
+    async fn kept_result(&self, task_run_id: &str, attempt: u32) -> Result<Option<String>> {
+        self.kept_result_queued(task_run_id, attempt).await
     }
     async fn load_record(&self, kind: &str, key: &str) -> Result<Option<(u64, serde_json::Value)>> {
         self.load_record_queued(kind, key).await

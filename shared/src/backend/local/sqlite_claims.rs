@@ -3,7 +3,8 @@
 //! calls these.
 //!
 //! A claim row `(task_run_id, attempt)` records the worker holding the
-//! attempt and its lease expiry (µs); `done = 1` once finished. Claiming
+//! attempt and its lease expiry (µs); `done = 1` once finished, with the
+//! attempt's `result` (JSON) when its worker kept it. Claiming
 //! compares the lease with the wall clock (`Utc::now()`).
 
 use chrono::{DateTime, Utc};
@@ -121,6 +122,34 @@ impl SqliteStore {
     pub(super) async fn finish_claim_queued(&self, task_run_id: &str, attempt: u32) -> Result<()> {
         let task_run_id = task_run_id.to_string();
         self.group().run("finish_claim", move |conn| finish_claim_row(conn, &task_run_id, attempt)).await
+    }
+
+    pub(super) async fn finish_claim_with_queued(&self, task_run_id: &str, attempt: u32, result: &str) -> Result<()> {
+        let (task_run_id, result) = (task_run_id.to_string(), result.to_string());
+        self.group()
+            .run("finish_claim (with its result)", move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done, result)
+                     VALUES (?1, ?2, '', 0, 1, ?3)
+                     ON CONFLICT (task_run_id, attempt) DO UPDATE SET done = 1, result = excluded.result",
+                )
+                .and_then(|mut s| s.execute(params![task_run_id, attempt, result]))
+                .map_err(db("finish_claim (with its result)"))?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub(super) async fn kept_result_queued(&self, task_run_id: &str, attempt: u32) -> Result<Option<String>> {
+        let task_run_id = task_run_id.to_string();
+        self.group()
+            .read("kept result", move |conn| {
+                conn.prepare_cached("SELECT result FROM claims WHERE task_run_id = ?1 AND attempt = ?2 AND done = 1")
+                    .and_then(|mut s| s.query_row(params![task_run_id, attempt], |r| r.get(0)).optional())
+                    .map(Option::flatten)
+                    .map_err(db("kept result"))
+            })
+            .await
     }
 
     /// The launcher calls it for every execution, and it writes only when

@@ -1,6 +1,8 @@
 //! The `claims` table kept in its primary key's order (`WITHOUT ROWID`),
 //! and the upgrade of a home made before schema version 3, whose claims
-//! were a rowid table.
+//! were a rowid table, or before version 4, whose claims had no `result`
+//! (the result a worker keeps with its finished claim, which the sweep
+//! publishes again if its message was lost).
 //!
 //! Why: a worker writes a claim each time it takes a task run, in a commit
 //! of its own. A rowid table with a primary key is two B-trees, the rows and
@@ -21,7 +23,7 @@ const COLUMNS: &str = "task_run_id, attempt, worker_id, lease_until, done";
 
 const CREATE: &str = "CREATE TABLE claims (
     task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
-    lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
+    lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0, result TEXT,
     PRIMARY KEY (task_run_id, attempt)) WITHOUT ROWID;";
 
 /// Creates `claims` clustered, or rebuilds an older home's rowid table in
@@ -32,10 +34,22 @@ pub(super) fn clustered_claims(conn: &Connection) -> Result<()> {
         .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
         .map_err(db("upgrade claims (read schema)"))?;
     match found {
-        Some(sql) if is_clustered(&sql) => Ok(()),
+        Some(sql) if is_clustered(&sql) => with_result(conn),
         Some(_) => rebuild(conn),
         None => conn.execute_batch(CREATE).map_err(db("create the claims table")),
     }
+}
+
+/// Adds `result` to a clustered table made before schema version 4.
+fn with_result(conn: &Connection) -> Result<()> {
+    let has: bool = conn
+        .prepare_cached("SELECT count(*) > 0 FROM pragma_table_info('claims') WHERE name = 'result'")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(db("upgrade claims (read columns)"))?;
+    if has {
+        return Ok(());
+    }
+    conn.execute_batch("ALTER TABLE claims ADD COLUMN result TEXT").map_err(db("upgrade claims (add result)"))
 }
 
 fn is_clustered(sql: &str) -> bool {
@@ -97,6 +111,27 @@ mod tests {
         // opening again reads the schema and changes nothing
         clustered_claims(&conn).expect("again");
         assert_eq!(conn.query_row("SELECT count(*) FROM claims", [], |r| r.get::<_, i64>(0)).expect("n"), 2);
+    }
+
+    /// A home of version 3 (clustered, no `result`) gains the column, rows kept.
+    #[test]
+    fn a_version_3_home_gets_the_result_column() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(
+            "CREATE TABLE claims (
+                task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
+                lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (task_run_id, attempt)) WITHOUT ROWID;
+             INSERT INTO claims VALUES ('tr1', 1, 'w', 5, 1);",
+        )
+        .expect("version 3 schema");
+        clustered_claims(&conn).expect("upgrade");
+        clustered_claims(&conn).expect("again: nothing to do");
+        let row: (i64, Option<String>) = conn
+            .query_row("SELECT done, result FROM claims WHERE task_run_id = 'tr1'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("row");
+        assert_eq!(row, (1, None));
+        conn.execute("UPDATE claims SET result = '{}' WHERE task_run_id = 'tr1'", []).expect("result column");
     }
 
     #[test]

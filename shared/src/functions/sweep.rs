@@ -91,7 +91,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
             if !tr.state.is_terminal() && last.state.current == StateType::Created {
                 let since = last.state.histories.last().map(|h| h.date).or(last.state.start_date);
                 if since.is_some_and(|at| now - at > lease) {
-                    if republish(engine, &exec.id, &tr.id, attempt).await? {
+                    if republish(engine, &exec.id, &tr.id, attempt, StateType::Created).await? {
                         report.republished.push((tr.id.clone(), attempt));
                         continue;
                     }
@@ -107,7 +107,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
             let (holder, until) = match engine.state.claim(&tr.id, attempt, sweeper, now + lease).await? {
                 Claim::HeldElsewhere { .. } => continue,
                 Claim::Done => {
-                    if republish(engine, &exec.id, &tr.id, attempt).await? {
+                    if republish(engine, &exec.id, &tr.id, attempt, StateType::Running).await? {
                         report.republished.push((tr.id.clone(), attempt));
                     }
                     continue;
@@ -176,12 +176,14 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
 }
 
 /// Publishes again the result kept with the closed claim of an attempt its
-/// execution shows unfinished; false when the claim is open or kept none.
+/// execution shows unfinished (`shown`: its state there, for the log);
+/// false when the claim is open or kept none.
 async fn republish(
     engine: &Arc<Engine>,
     execution_id: &str,
     task_run_id: &str,
     attempt: u32,
+    shown: StateType,
 ) -> Result<bool, BackendError> {
     let Some(json) = engine.state.kept_result(task_run_id, attempt).await? else { return Ok(false) };
     let result: TaskResult = match serde_json::from_str(&json) {
@@ -192,8 +194,8 @@ async fn republish(
         }
     };
     tracing::warn!(
-        execution_id, task_run_id, attempt, state = %result.state,
-        "the attempt's claim is closed but its result never reached the execution: the kept result is published again"
+        execution_id, task_run_id, attempt, shown = %shown, state = %result.state,
+        "the attempt's claim is closed with a result its execution has not applied (lost, or still on its way): the kept result is published again"
     );
     let event = ExecutionEvent::TaskResult {
         execution_id: execution_id.to_string(),

@@ -226,3 +226,50 @@ fn encrypt_body_is_refused_and_the_corpus_listener_validates() {
     let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
     assert!(text.iter().any(|d| d.contains("encryptBody") && d.contains("encryption key")), "{text:?}");
 }
+
+/// The evaluation that claimed a slot launched its execution and died before
+/// saving the trigger's state (a killed scheduler instance): the slot's
+/// redelivered tick finds the slot claimed and records its execution from
+/// the store, so `stopAfter` stops the trigger once it succeeded instead of
+/// the next slot starting another one (a deployed-shape CI run did so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slot_whose_evaluation_died_after_launching_is_recorded_by_its_redelivery() {
+    let h = harness();
+    let answer = Answer::default();
+    answer.set(200, r#"{"price": 99}"#);
+    let url = serve(answer.clone()).await;
+    let flow = h.flow(&flow_yaml(&url));
+    let trig = HttpTrigger::of(&flow.triggers[0]).expect("http").expect("valid");
+    let engine = &h.embedded.engine;
+    let store = engine.trigger_store.get().expect("trigger store").clone();
+    let key = shared::backend::schedule::TriggerKey {
+        namespace: flow.namespace.clone(),
+        flow_id: flow.id.clone(),
+        trigger_id: trig.id.clone(),
+    };
+
+    let before = store.load_trigger_state(&key).await.expect("state");
+    let r = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:00Z")).await.expect("evaluate");
+    let Evaluated::Started(id) = r else { panic!("the slot starts an execution: {r:?}") };
+    // the instance died before its state save: the state is as it was before
+    match before {
+        Some(s) => store.save_trigger_state(&s).await.expect("restore"),
+        None => {
+            let mut s = store.load_trigger_state(&key).await.expect("state").expect("saved");
+            (s.last_tick, s.next_tick, s.last_execution_id) = (None, None, None);
+            store.save_trigger_state(&s).await.expect("restore");
+        }
+    }
+    // its tick redelivered: no second request, the execution recorded
+    let r = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:05Z")).await.expect("evaluate");
+    assert_eq!(r, Evaluated::Skipped("this interval was evaluated already"));
+    let st = store.load_trigger_state(&key).await.expect("state").expect("saved");
+    assert_eq!(st.last_execution_id.as_deref(), Some(id.as_str()));
+    assert_eq!(answer.requests(), 1);
+
+    assert_eq!(wait_ended(engine, &id).await.state.current, StateType::Success);
+    let r = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:31Z")).await.expect("evaluate");
+    assert_eq!(r, Evaluated::Skipped("stopped by stopAfter"));
+    assert_eq!(answer.requests(), 1, "no poll after the success");
+    assert_eq!(executions_of(engine, "company.team", "price_alert").await.len(), 1);
+}

@@ -108,8 +108,18 @@ pub async fn evaluate(
         trigger_id: key.trigger_id.clone(),
         date: slot,
     };
-    if let TickClaim::Existing { .. } = store.claim_tick(&claim, &id).await? {
-        // another evaluation of this slot sends the request and saves the state
+    if let TickClaim::Existing { execution_id: owner } = store.claim_tick(&claim, &id).await? {
+        // another evaluation of this slot sends the request and saves the
+        // state; if it died between launching and saving (a killed instance,
+        // whose message is then redelivered here), the slot's execution is
+        // recorded from the store, so `stopAfter` and the trigger lock see it
+        if state.last_tick.is_none_or(|t| t < slot) && engine.state.load_execution(&owner).await?.is_some() {
+            state.last_execution_id = Some(owner);
+            state.last_tick = Some(slot);
+            state.next_tick = Some(slot + trig.interval);
+            state.updated = now;
+            store.save_trigger_state(&state).await?;
+        }
         return Ok(Evaluated::Skipped("this interval was evaluated already"));
     }
     let output = request(engine, flow, trig, &id).await?;

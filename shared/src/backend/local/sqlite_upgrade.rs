@@ -28,28 +28,51 @@ const CREATE: &str = "CREATE TABLE claims (
 
 /// Creates `claims` clustered, or rebuilds an older home's rowid table in
 /// one transaction (rows kept); a home already upgraded is only read.
+/// Several processes may open one fresh home at once (the functions on a
+/// local backend): the change is decided again inside an IMMEDIATE
+/// transaction, so one of them makes it and the others find it made.
 pub(super) fn clustered_claims(conn: &Connection) -> Result<()> {
+    if shape(conn)? == Shape::Current {
+        return Ok(());
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(db("upgrade claims (begin)"))?;
+    match shape(&tx)? {
+        Shape::Current => {}
+        Shape::WithoutResult => {
+            tx.execute_batch("ALTER TABLE claims ADD COLUMN result TEXT").map_err(db("upgrade claims (add result)"))?
+        }
+        Shape::Rowid => rebuild(&tx)?,
+        Shape::Absent => tx.execute_batch(CREATE).map_err(db("create the claims table"))?,
+    }
+    tx.commit().map_err(db("upgrade claims (commit)"))
+}
+
+/// What a home's `claims` table is.
+#[derive(Debug, PartialEq, Eq)]
+enum Shape {
+    Absent,
+    /// Before schema version 3.
+    Rowid,
+    /// Schema version 3.
+    WithoutResult,
+    Current,
+}
+
+fn shape(conn: &Connection) -> Result<Shape> {
     let found: Option<String> = conn
         .prepare_cached("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'claims'")
         .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
         .map_err(db("upgrade claims (read schema)"))?;
-    match found {
-        Some(sql) if is_clustered(&sql) => with_result(conn),
-        Some(_) => rebuild(conn),
-        None => conn.execute_batch(CREATE).map_err(db("create the claims table")),
+    let Some(sql) = found else { return Ok(Shape::Absent) };
+    if !is_clustered(&sql) {
+        return Ok(Shape::Rowid);
     }
-}
-
-/// Adds `result` to a clustered table made before schema version 4.
-fn with_result(conn: &Connection) -> Result<()> {
-    let has: bool = conn
+    let has_result: bool = conn
         .prepare_cached("SELECT count(*) > 0 FROM pragma_table_info('claims') WHERE name = 'result'")
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(db("upgrade claims (read columns)"))?;
-    if has {
-        return Ok(());
-    }
-    conn.execute_batch("ALTER TABLE claims ADD COLUMN result TEXT").map_err(db("upgrade claims (add result)"))
+    Ok(if has_result { Shape::Current } else { Shape::WithoutResult })
 }
 
 fn is_clustered(sql: &str) -> bool {
@@ -57,18 +80,15 @@ fn is_clustered(sql: &str) -> bool {
 }
 
 /// Renames the rowid table aside, creates the clustered one, copies the
-/// rows and drops the old table, all or nothing.
-fn rebuild(conn: &Connection) -> Result<()> {
-    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
-        .map_err(db("upgrade claims (begin)"))?;
+/// rows and drops the old table (in the caller's transaction: all or nothing).
+fn rebuild(tx: &Connection) -> Result<()> {
     tx.execute_batch(&format!(
         "ALTER TABLE claims RENAME TO claims_rowid;
          {CREATE}
          INSERT INTO claims ({COLUMNS}) SELECT {COLUMNS} FROM claims_rowid;
          DROP TABLE claims_rowid;"
     ))
-    .map_err(db("upgrade claims (rebuild clustered on its key)"))?;
-    tx.commit().map_err(db("upgrade claims (commit)"))
+    .map_err(db("upgrade claims (rebuild clustered on its key)"))
 }
 
 #[cfg(test)]
@@ -132,6 +152,54 @@ mod tests {
             .expect("row");
         assert_eq!(row, (1, None));
         conn.execute("UPDATE claims SET result = '{}' WHERE task_run_id = 'tr1'", []).expect("result column");
+    }
+
+    /// Functions on a local backend open one home at once: each open
+    /// succeeds, whether the home is fresh or of version 3 (one of them
+    /// makes the change, the others find it made).
+    #[test]
+    fn homes_opened_by_several_processes_at_once_are_made_and_upgraded_once() {
+        let dir = std::env::temp_dir().join(format!("baton-claims-race-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let race = |open: fn(&std::path::Path) -> Result<()>, path: std::path::PathBuf| {
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+            let opens: Vec<_> = (0..6)
+                .map(|_| {
+                    let (barrier, path) = (barrier.clone(), path.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        open(&path)
+                    })
+                })
+                .collect();
+            for o in opens {
+                o.join().expect("thread").expect("every open succeeds");
+            }
+        };
+        race(|p| super::super::sqlite::SqliteStore::open(p).map(drop), dir.join("fresh.db"));
+
+        let v3 = dir.join("v3.db");
+        let conn = Connection::open(&v3).expect("open");
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE claims (
+                task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
+                lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (task_run_id, attempt)) WITHOUT ROWID;",
+        )
+        .expect("version 3 claims");
+        drop(conn);
+        race(
+            |p| {
+                let conn = Connection::open(p).map_err(db("open"))?;
+                conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db("busy timeout"))?;
+                clustered_claims(&conn)
+            },
+            v3.clone(),
+        );
+        let conn = Connection::open(&v3).expect("open");
+        assert_eq!(super::shape(&conn).expect("shape"), Shape::Current);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -49,7 +49,7 @@ use crate::model::StateType;
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::publish_event;
 use crate::runtime::messages::{ExecutionEvent, TaskResult};
-use crate::runtime::worker::{finish_keeping, lost_message};
+use crate::runtime::worker::{finish_keeping, kept_result, lost_message};
 
 /// What a sweep found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,7 +144,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
                 metrics: Vec::new(),
                 claim_left_open: false,
             };
-            let kept = serde_json::to_string(&result).ok();
+            let kept = kept_result(&tr.id, attempt, &result);
             let event = ExecutionEvent::TaskResult {
                 execution_id: exec.id.clone(),
                 task_run_id: tr.id.clone(),

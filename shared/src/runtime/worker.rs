@@ -261,7 +261,7 @@ impl Worker {
         // the executor also closes the claim in the save that applies the
         // result (with the attempt's metrics); until then a duplicate of
         // this job finds the claim held (or, on this worker, in `reported`)
-        let kept = self.closes_claims.then(|| kept_result(job, &result));
+        let kept = self.closes_claims.then(|| kept_result(&job.task_run_id, job.attempt, &result));
         publish_event(
             engine,
             &ExecutionEvent::TaskResult {
@@ -302,7 +302,7 @@ impl Worker {
             }])
             .await?;
         let result = failed_result(message, now, now);
-        let kept = kept_result(job, &result);
+        let kept = kept_result(&job.task_run_id, job.attempt, &result);
         publish_event(
             engine,
             &ExecutionEvent::TaskResult {
@@ -545,11 +545,14 @@ async fn save_metrics(engine: &Engine, cx: &RunContext) {
 pub const MAX_KEPT_RESULT: usize = 512 * 1024;
 
 /// `result` as JSON to keep with its claim; `None` past [`MAX_KEPT_RESULT`].
-fn kept_result(job: &WorkerJob, result: &TaskResult) -> Option<String> {
+pub(crate) fn kept_result(task_run_id: &str, attempt: u32, result: &TaskResult) -> Option<String> {
     let json = serde_json::to_string(result).ok()?;
     if json.len() > MAX_KEPT_RESULT {
         tracing::warn!(
-            task_run_id = %job.task_run_id, attempt = job.attempt, bytes = json.len(), bound = MAX_KEPT_RESULT,
+            task_run_id,
+            attempt,
+            bytes = json.len(),
+            bound = MAX_KEPT_RESULT,
             "the result is larger than MAX_KEPT_RESULT: published, not kept with its claim"
         );
         return None;

@@ -128,14 +128,7 @@ impl SqliteStore {
         let (task_run_id, result) = (task_run_id.to_string(), result.to_string());
         self.group()
             .run("finish_claim (with its result)", move |conn| {
-                conn.prepare_cached(
-                    "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done, result)
-                     VALUES (?1, ?2, '', 0, 1, ?3)
-                     ON CONFLICT (task_run_id, attempt) DO UPDATE SET done = 1, result = excluded.result",
-                )
-                .and_then(|mut s| s.execute(params![task_run_id, attempt, result]))
-                .map_err(db("finish_claim (with its result)"))?;
-                Ok(())
+                finish_claim_keeping(conn, &task_run_id, attempt, Some(&result))
             })
             .await
     }
@@ -262,11 +255,22 @@ fn latest_flow(conn: &rusqlite::Connection, namespace: &str, id: &str, source: &
 
 /// Marks attempt `attempt` of `task_run_id` done (a claim row made if none).
 pub(super) fn finish_claim_row(conn: &rusqlite::Connection, task_run_id: &str, attempt: u32) -> Result<()> {
+    finish_claim_keeping(conn, task_run_id, attempt, None)
+}
+
+/// [`finish_claim_row`], keeping `result` with the claim when there is one
+/// (a result kept before stays when there is none).
+fn finish_claim_keeping(
+    conn: &rusqlite::Connection,
+    task_run_id: &str,
+    attempt: u32,
+    result: Option<&str>,
+) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done) VALUES (?1, ?2, '', 0, 1)
-         ON CONFLICT (task_run_id, attempt) DO UPDATE SET done = 1",
+        "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done, result) VALUES (?1, ?2, '', 0, 1, ?3)
+         ON CONFLICT (task_run_id, attempt) DO UPDATE SET done = 1, result = coalesce(excluded.result, result)",
     )
-    .and_then(|mut s| s.execute(params![task_run_id, attempt]))
+    .and_then(|mut s| s.execute(params![task_run_id, attempt, result]))
     .map_err(db("finish_claim"))?;
     Ok(())
 }

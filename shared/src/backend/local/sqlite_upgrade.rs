@@ -95,6 +95,12 @@ fn rebuild(tx: &Connection) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// `claims` as schema version 3 made it (clustered, no `result`).
+    const VERSION_3: &str = "CREATE TABLE claims (
+        task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
+        lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (task_run_id, attempt)) WITHOUT ROWID;";
+
     fn shape(conn: &Connection, name: &str) -> String {
         conn.query_row("SELECT sql FROM sqlite_schema WHERE name = ?1", [name], |r| r.get(0)).expect("schema")
     }
@@ -137,14 +143,8 @@ mod tests {
     #[test]
     fn a_version_3_home_gets_the_result_column() {
         let conn = Connection::open_in_memory().expect("open");
-        conn.execute_batch(
-            "CREATE TABLE claims (
-                task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
-                lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
-                PRIMARY KEY (task_run_id, attempt)) WITHOUT ROWID;
-             INSERT INTO claims VALUES ('tr1', 1, 'w', 5, 1);",
-        )
-        .expect("version 3 schema");
+        conn.execute_batch(&format!("{VERSION_3} INSERT INTO claims VALUES ('tr1', 1, 'w', 5, 1);"))
+            .expect("version 3 schema");
         clustered_claims(&conn).expect("upgrade");
         clustered_claims(&conn).expect("again: nothing to do");
         let row: (i64, Option<String>) = conn
@@ -180,14 +180,7 @@ mod tests {
 
         let v3 = dir.join("v3.db");
         let conn = Connection::open(&v3).expect("open");
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             CREATE TABLE claims (
-                task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
-                lease_until INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
-                PRIMARY KEY (task_run_id, attempt)) WITHOUT ROWID;",
-        )
-        .expect("version 3 claims");
+        conn.execute_batch(&format!("PRAGMA journal_mode = WAL; {VERSION_3}")).expect("version 3 claims");
         drop(conn);
         race(
             |p| {

@@ -105,7 +105,7 @@ async fn start_execution(
     let execution_id = ids::new_id();
     let headers = request.headers().clone();
     let read = read_inputs(s.engine.storage.as_ref(), &flow, &execution_id, request).await?;
-    let updates = s.engine.updates.subscribe();
+    let updates = s.engine.notable.subscribe();
     let req = LaunchRequest {
         inputs: read.inputs,
         labels,

@@ -149,7 +149,7 @@ async fn handle(s: &ApiState, call: Call) -> ApiResult<Response> {
     }
     let inputs = render_inputs(engine, &flow, trigger, &ctx)?;
     let settings = Settings::of(trigger);
-    let updates = engine.updates.subscribe();
+    let updates = engine.notable.subscribe();
     let req = LaunchRequest {
         inputs,
         labels,

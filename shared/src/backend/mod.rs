@@ -404,4 +404,11 @@ impl Topic {
 #[async_trait]
 pub trait Queue: Send + Sync {
     async fn publish(&self, topic: &Topic, payload: Vec<u8>) -> Result<()>;
+
+    /// The in-process queue itself, to which the runtime hands its events
+    /// and jobs as values (`LocalQueue::publish_value`); `None` for every
+    /// other queue (and for wrappers), which get their JSON.
+    fn local(&self) -> Option<&local::LocalQueue> {
+        None
+    }
 }

@@ -300,7 +300,7 @@ async fn run_owned(
         Err(e) => return fail_backfill(store, &b.id, &e.to_string()).await,
     };
     let window = flow.concurrency.as_ref().map_or(1, |c| c.limit.max(1) as usize);
-    let mut updates = engine.updates.subscribe();
+    let mut updates = engine.notable.subscribe();
     let mut progress = b.progress.clone();
     progress.total = ticks.len() as u64;
     progress.recount();

@@ -144,14 +144,17 @@ pub async fn fail_execution(engine: &Engine, id: &str, message: &str) -> Result<
             Ok(version) => {
                 exec.version = version;
                 let changed_runs = exec.task_run_list.iter().filter(|t| changed.contains(&t.id)).cloned().collect();
-                engine.announce(ExecutionUpdate {
-                    execution_id: exec.id.clone(),
-                    namespace: exec.namespace.clone(),
-                    flow_id: exec.flow_id.clone(),
-                    state: StateType::Failed,
-                    done: exec.is_done(),
-                    changed: changed_runs,
-                });
+                engine.announce(
+                    ExecutionUpdate {
+                        execution_id: exec.id.clone(),
+                        namespace: exec.namespace.clone(),
+                        flow_id: exec.flow_id.clone(),
+                        state: StateType::Failed,
+                        done: exec.is_done(),
+                        changed: changed_runs,
+                    },
+                    true,
+                );
                 return Ok(Some(exec));
             }
             Err(BackendError::Conflict { .. }) => continue,

@@ -49,8 +49,8 @@ impl Embedded {
                 sources.push(Events::Lane(lane_rx));
             }
             handles.push(tokio::spawn(async move {
-                while let Some(bytes) = rx.recv().await {
-                    if let Some(ev) = decode(&bytes) {
+                while let Some(msg) = rx.recv().await {
+                    if let Some(ev) = decode(msg) {
                         let _ = lanes[lane_of(&ev, lanes.len())].send(ev);
                     }
                 }
@@ -106,8 +106,8 @@ impl Embedded {
                 handles.push(tokio::spawn(async move {
                     loop {
                         let msg = { rx.lock().await.recv().await };
-                        let Some(bytes) = msg else { break };
-                        match serde_json::from_slice::<WorkerJob>(&bytes) {
+                        let Some(msg) = msg else { break };
+                        match msg.decode::<WorkerJob>() {
                             Ok(job) => {
                                 if let Err(e) = worker.handle(&job).await {
                                     tracing::error!(task_run_id = %job.task_run_id, error = %e, "worker failed to report");
@@ -155,6 +155,13 @@ impl Embedded {
     /// A feed of execution updates; subscribe before launching to miss nothing.
     pub fn updates(&self) -> tokio::sync::broadcast::Receiver<ExecutionUpdate> {
         self.engine.updates.subscribe()
+    }
+
+    /// A feed of the notable updates only (`ExecutionUpdate::is_notable`):
+    /// enough for [`Embedded::wait`] and [`Embedded::wait_settled`] when
+    /// `on_update` shows only failures.
+    pub fn notable_updates(&self) -> tokio::sync::broadcast::Receiver<ExecutionUpdate> {
+        self.engine.notable.subscribe()
     }
 
     /// Waits until `id` ends, calling `on_update` for each of its updates.
@@ -315,7 +322,7 @@ fn lane(execution_id: &str, lanes: usize) -> usize {
 /// Where an executor lane takes its events from.
 enum Events {
     /// The executions topic itself (the only lane).
-    Topic(tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>),
+    Topic(tokio::sync::mpsc::UnboundedReceiver<crate::backend::local::LocalMessage>),
     /// Its share, routed by a dispatcher reading the topic.
     Lane(tokio::sync::mpsc::UnboundedReceiver<ExecutionEvent>),
 }
@@ -325,8 +332,8 @@ impl Events {
         match self {
             Events::Lane(rx) => rx.recv().await,
             Events::Topic(rx) => loop {
-                let bytes = rx.recv().await?;
-                if let Some(ev) = decode(&bytes) {
+                let msg = rx.recv().await?;
+                if let Some(ev) = decode(msg) {
                     return Some(ev);
                 }
             },
@@ -338,8 +345,8 @@ impl Events {
         match self {
             Events::Lane(rx) => rx.try_recv().ok(),
             Events::Topic(rx) => loop {
-                let bytes = rx.try_recv().ok()?;
-                if let Some(ev) = decode(&bytes) {
+                let msg = rx.try_recv().ok()?;
+                if let Some(ev) = decode(msg) {
                     return Some(ev);
                 }
             },
@@ -348,8 +355,8 @@ impl Events {
 }
 
 /// An event off the wire; a malformed one is logged and dropped.
-fn decode(bytes: &[u8]) -> Option<ExecutionEvent> {
-    serde_json::from_slice::<ExecutionEvent>(bytes)
+fn decode(msg: crate::backend::local::LocalMessage) -> Option<ExecutionEvent> {
+    msg.decode::<ExecutionEvent>()
         .inspect_err(|e| tracing::error!(error = %e, "malformed execution event dropped"))
         .ok()
 }

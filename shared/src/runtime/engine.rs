@@ -33,6 +33,24 @@ pub struct ExecutionUpdate {
     pub changed: Vec<TaskRun>,
 }
 
+impl ExecutionUpdate {
+    /// Whether a listener that waits for an end or a state (not for every
+    /// task run) must see it: the execution's state changed
+    /// (`state_changed`), it is done or PAUSED (a paused execution settles
+    /// when its last task in flight ends), or a task run is in a state other
+    /// than CREATED, RUNNING or SUCCESS (a failure, a retry, a warning,
+    /// which `baton run -q` still prints).
+    pub fn is_notable(&self, state_changed: bool) -> bool {
+        state_changed
+            || self.done
+            || self.state == StateType::Paused
+            || self
+                .changed
+                .iter()
+                .any(|t| !matches!(t.state.current, StateType::Created | StateType::Running | StateType::Success))
+    }
+}
+
 /// Where new executions find a flow as it is now, when it can change under a
 /// running process (the GCP functions read it from the bucket; the local
 /// runtimes keep their repository current themselves).
@@ -65,6 +83,11 @@ pub struct Engine {
     pub logs: StoreLogSink,
     pub progress: Option<Arc<dyn Progress>>,
     pub updates: broadcast::Sender<ExecutionUpdate>,
+    /// The notable updates only ([`ExecutionUpdate::is_notable`]), for
+    /// listeners that wait for an end or a state: they are not woken on
+    /// every task run of every execution (one wake-up a task run was a
+    /// tenth of a long chain's CPU under `baton run -q`).
+    pub notable: broadcast::Sender<ExecutionUpdate>,
     /// The ids of executions being killed, as the executor saves them
     /// KILLING or KILLED: running tasks listen here instead of to every
     /// update (which woke each of them on every task run of every execution).
@@ -102,10 +125,14 @@ pub struct EngineConfig {
 
 impl Engine {
     /// Tells the update's listeners, and the running tasks of an execution
-    /// being killed.
-    pub fn announce(&self, update: ExecutionUpdate) {
+    /// being killed. `state_changed`: the save that made it changed the
+    /// execution's state.
+    pub fn announce(&self, update: ExecutionUpdate, state_changed: bool) {
         if matches!(update.state, crate::model::StateType::Killing | crate::model::StateType::Killed) {
             let _ = self.kills.send(update.execution_id.clone());
+        }
+        if self.notable.receiver_count() > 0 && update.is_notable(state_changed) {
+            let _ = self.notable.send(update.clone());
         }
         let _ = self.updates.send(update);
     }
@@ -127,6 +154,7 @@ impl Engine {
             logs: logs.clone(),
         });
         let (updates, _) = broadcast::channel(4096);
+        let (notable, _) = broadcast::channel(1024);
         let (kills, _) = broadcast::channel(256);
         Arc::new(Engine {
             logs,
@@ -145,6 +173,7 @@ impl Engine {
             plugins: Arc::new(cfg.plugins),
             progress: cfg.progress,
             updates,
+            notable,
             kills,
             latest_flows: std::sync::OnceLock::new(),
             flow_store: std::sync::OnceLock::new(),
@@ -169,6 +198,51 @@ impl Engine {
             host: self.host.clone(),
             registry: self.registry.clone(),
             envs: Value::Object(self.envs.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExecutionUpdate;
+    use crate::model::{State, StateType, TaskRun};
+
+    fn update(state: StateType, done: bool, runs: &[StateType]) -> ExecutionUpdate {
+        let changed = runs
+            .iter()
+            .map(|s| TaskRun {
+                id: "tr".into(),
+                execution_id: "e".into(),
+                namespace: "ns".into(),
+                flow_id: "f".into(),
+                task_id: "t".into(),
+                parent_task_run_id: None,
+                value: None,
+                attempts: Vec::new(),
+                outputs: None,
+                state: State::new(*s, chrono::Utc::now()),
+                iteration: None,
+                next_retry_date: None,
+                error: None,
+                evaluated: None,
+            })
+            .collect();
+        ExecutionUpdate { execution_id: "e".into(), namespace: "ns".into(), flow_id: "f".into(), state, done, changed }
+    }
+
+    #[test]
+    fn notable_updates_are_state_changes_ends_pauses_and_unusual_task_runs() {
+        use StateType::*;
+        // a task run starting or succeeding in a running execution: not notable
+        assert!(!update(Running, false, &[Success, Created]).is_notable(false));
+        assert!(!update(Running, false, &[Running]).is_notable(false));
+        // the execution's state changed, it is done, or PAUSED
+        assert!(update(Running, false, &[]).is_notable(true));
+        assert!(update(Success, true, &[]).is_notable(false));
+        assert!(update(Paused, false, &[Success]).is_notable(false));
+        // a failure, a retry, a warning, a kill: `baton run -q` prints them
+        for s in [Failed, Retrying, Warning, Killed] {
+            assert!(update(Running, false, &[Success, s]).is_notable(false), "{s:?}");
         }
     }
 }

@@ -15,7 +15,7 @@ use super::batch::Turn;
 use super::engine::{Engine, ExecutionUpdate};
 use super::launcher::{self, LaunchRequest, publish_event};
 use super::messages::ExecutionEvent;
-use crate::backend::{AttemptEnd, BackendError, LogEntry, Topic};
+use crate::backend::{AttemptEnd, BackendError, LogEntry};
 use crate::executor::concurrency::Admission;
 use crate::executor::{self, Action, ExecIndex, StepOptions};
 use crate::model::{Execution, StateType};
@@ -384,14 +384,15 @@ impl ExecutorService {
             tracing::debug!(execution_id = %exec.id, task_id = %tr.task_id, state = %tr.state.current, "task run");
         }
         self.perform(&exec, actions).await?;
-        if exec.state.current != from {
+        let state_changed = exec.state.current != from;
+        if state_changed {
             self.flow_triggers(&exec).await?;
         }
         if !ended {
             // moved, not copied: the next event of this execution starts from here
             self.cache_insert(exec.id.clone(), Cached { exec, index }).await;
         }
-        engine.announce(update);
+        engine.announce(update, state_changed);
         Ok(())
     }
 
@@ -401,8 +402,7 @@ impl ExecutorService {
         for action in actions {
             match action {
                 Action::Dispatch { group, job } => {
-                    let bytes = serde_json::to_vec(&job).map_err(|e| BackendError::Queue(e.to_string()))?;
-                    engine.queue.publish(&Topic::Tasks(group), bytes).await?;
+                    super::messages::publish_job(engine.queue.as_ref(), group, *job).await?;
                 }
                 Action::StartSubflow {
                     task_run_id,

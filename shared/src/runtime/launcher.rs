@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 
 use super::engine::Engine;
 use super::messages::ExecutionEvent;
+use crate::backend::BackendError;
 use crate::backend::LogEntry;
-use crate::backend::{BackendError, Topic};
 use crate::executor::StepEnv;
 use crate::inputs::{self, InputError};
 use crate::model::flowkeys::{Check, CheckBehavior, CheckStyle};
@@ -296,8 +296,7 @@ fn check_log(exec: &Execution, level: &str, message: &str) -> LogEntry {
 
 /// Publishes an event for the executor.
 pub async fn publish_event(engine: &Engine, ev: &ExecutionEvent) -> Result<(), BackendError> {
-    let bytes = serde_json::to_vec(ev).map_err(|e| BackendError::Queue(e.to_string()))?;
-    engine.queue.publish(&Topic::Executions, bytes).await
+    super::messages::publish_event(engine.queue.as_ref(), ev.clone()).await
 }
 
 /// Where a FILE input's content lives in internal storage, as in Kestra:

@@ -54,7 +54,7 @@ impl LaunchHost {
         let mut labels: Vec<Label> =
             call.labels.iter().map(|(k, v)| Label { key: k.clone(), value: v.clone() }).collect();
         labels.push(Label { key: "system.from".into(), value: "subflow".into() });
-        let updates = engine.updates.subscribe();
+        let updates = engine.notable.subscribe();
         let req = LaunchRequest { inputs, labels, subflow_depth: self.depth + 1, ..LaunchRequest::default() };
         let started = Box::pin(launch(engine, &flow, req)).await.map_err(|e| match e {
             super::launcher::LaunchError::Inputs { .. } => format!("Invalid inputs for subflow '{ns}'.'{id}': {e}"),

@@ -100,6 +100,33 @@ impl Reported {
 /// handler must not keep a dead attempt's lease alive).
 struct Heartbeat(tokio::task::JoinHandle<()>);
 
+/// Renews the claim every third of `lease` from now until it is found
+/// gone, which `released` then tells the running attempt.
+fn heartbeat(
+    engine: Arc<Engine>,
+    tr: String,
+    attempt: u32,
+    wid: String,
+    lease: Duration,
+    released: tokio::sync::watch::Sender<bool>,
+) -> Heartbeat {
+    let every = (lease / 3).to_std().unwrap_or(StdDuration::from_secs(1));
+    Heartbeat(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match engine.state.heartbeat(&tr, attempt, &wid, Utc::now() + lease).await {
+                Ok(()) => {}
+                // the claim is no longer ours (finished or taken over)
+                Err(BackendError::NotFound { .. }) => {
+                    let _ = released.send(true);
+                    break;
+                }
+                Err(e) => tracing::warn!(task_run_id = %tr, error = %e, "lease heartbeat failed, retrying"),
+            }
+        }
+    }))
+}
+
 impl Drop for Heartbeat {
     fn drop(&mut self) {
         self.0.abort();
@@ -183,27 +210,17 @@ impl Worker {
         };
 
         // the heartbeat finding the claim gone (the executor closed it on a
-        // kill, or a sweep took the expired lease over) stops the task here
+        // kill, or a sweep took the expired lease over) stops the task here.
+        // Its first renewal is due a third of a lease after the claim, so an
+        // in-process worker starts it only with the attempt's start report
+        // (`START_REPORT_AFTER`): a quick attempt spawns no task and arms no timer
         let (released, released_rx) = tokio::sync::watch::channel(false);
-        let _heartbeat = {
+        let beat = {
             let engine = engine.clone();
             let (tr, attempt, wid, lease) = (job.task_run_id.clone(), job.attempt, self.id.clone(), self.lease);
-            let every = (lease / 3).to_std().unwrap_or(StdDuration::from_secs(1));
-            Heartbeat(tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    match engine.state.heartbeat(&tr, attempt, &wid, Utc::now() + lease).await {
-                        Ok(()) => {}
-                        // the claim is no longer ours (finished or taken over)
-                        Err(BackendError::NotFound { .. }) => {
-                            let _ = released.send(true);
-                            break;
-                        }
-                        Err(e) => tracing::warn!(task_run_id = %tr, error = %e, "lease heartbeat failed, retrying"),
-                    }
-                }
-            }))
+            move || heartbeat(engine, tr, attempt, wid, lease, released)
         };
+        let mut _heartbeat = None;
         // a panic inside a task (a plugin bug, an input nobody foresaw) fails the
         // attempt with the panic's message instead of losing the job
         // the attempt's lines past its log volume bound (all of them with
@@ -219,6 +236,7 @@ impl Worker {
         let mut run = std::pin::pin!(run);
         let mut told = false;
         let ran = if self.closes_claims {
+            _heartbeat = Some(beat());
             publish_event(engine, &started).await?;
             told = true;
             run.await
@@ -227,6 +245,7 @@ impl Worker {
                 biased;
                 ran = &mut run => ran,
                 () = tokio::time::sleep(START_REPORT_AFTER) => {
+                    _heartbeat = Some(beat());
                     publish_event(engine, &started).await?;
                     told = true;
                     run.await

@@ -300,7 +300,7 @@ impl LocalServer {
 /// Logs one line per execution state change: CREATED is logged by the
 /// launcher, the final state by the executor, the others here.
 fn spawn_state_log(engine: &Arc<Engine>) -> JoinHandle<()> {
-    let mut updates = engine.updates.subscribe();
+    let mut updates = engine.notable.subscribe();
     tokio::spawn(async move {
         let mut last: HashMap<String, crate::model::StateType> = HashMap::new();
         loop {

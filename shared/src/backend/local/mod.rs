@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use fs::FsStorage;
-pub use queue::{LocalQueue, SharedReceiver};
+pub use queue::{LocalMessage, LocalQueue, SharedReceiver};
 pub use sqlite::SqliteStore;
 
 use super::{BackendError, Result};
@@ -81,7 +81,8 @@ mod tests {
         kv.set("ns", "k", &v, None, true, chrono::Utc::now()).await.expect("kv");
         assert_eq!(storage.list("/").await.expect("list"), Vec::<String>::new());
         queue.publish(&Topic::Executions, vec![1]).await.expect("publish");
-        assert_eq!(b.queue.subscribe(&Topic::Executions).recv().await, Some(vec![1]));
+        let got = b.queue.subscribe(&Topic::Executions).recv().await.and_then(super::queue::LocalMessage::bytes);
+        assert_eq!(got, Some(vec![1]));
         drop((b, state, kv, storage, queue));
         std::fs::remove_dir_all(&home).expect("cleanup");
     }

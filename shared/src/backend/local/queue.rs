@@ -6,7 +6,14 @@
 //! A topic has one receiver. A worker pool shares it through
 //! [`LocalQueue::subscribe_shared`] (a [`SharedReceiver`]: every call for the
 //! same topic returns the same handle, and each message goes to one caller).
+//!
+//! A topic carries [`LocalMessage`]s: bytes, as Pub/Sub would, or a value
+//! handed over as it is ([`LocalQueue::publish_value`]: the runtime's own
+//! events and jobs, which then cost no JSON encoding and decoding in
+//! process; in debug builds the runtime hands over each one read back from
+//! its JSON, so tests see what Pub/Sub would deliver).
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -15,10 +22,48 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::backend::{BackendError, Queue, Result, Topic};
 
+/// One message of a topic.
+pub enum LocalMessage {
+    /// Bytes, as `Queue::publish` gives them.
+    Bytes(Vec<u8>),
+    /// A value handed over as it is ([`LocalQueue::publish_value`]).
+    Value(Box<dyn Any + Send>),
+}
+
+impl LocalMessage {
+    /// The message as a `T`: the value itself, or its bytes decoded as JSON.
+    pub fn decode<T: serde::de::DeserializeOwned + 'static>(self) -> std::result::Result<T, String> {
+        match self {
+            LocalMessage::Bytes(b) => serde_json::from_slice(&b).map_err(|e| e.to_string()),
+            LocalMessage::Value(v) => v
+                .downcast::<T>()
+                .map(|v| *v)
+                .map_err(|_| format!("a value that is not a {}", std::any::type_name::<T>())),
+        }
+    }
+
+    /// The message's bytes, when it was published as bytes.
+    pub fn bytes(self) -> Option<Vec<u8>> {
+        match self {
+            LocalMessage::Bytes(b) => Some(b),
+            LocalMessage::Value(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for LocalMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LocalMessage::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            LocalMessage::Value(_) => f.write_str("Value(..)"),
+        }
+    }
+}
+
 /// The receiving end of one topic.
 enum Receiving {
     /// Nobody subscribed yet: messages wait in the channel.
-    Pending(UnboundedReceiver<Vec<u8>>),
+    Pending(UnboundedReceiver<LocalMessage>),
     /// Handed out by [`LocalQueue::subscribe`].
     Taken,
     /// Handed out by [`LocalQueue::subscribe_shared`].
@@ -26,7 +71,7 @@ enum Receiving {
 }
 
 struct Channel {
-    tx: UnboundedSender<Vec<u8>>,
+    tx: UnboundedSender<LocalMessage>,
     rx: Receiving,
 }
 
@@ -40,17 +85,17 @@ impl Channel {
 /// The receiver of one topic shared by several consumers (a worker pool):
 /// each message is received by exactly one of them.
 #[derive(Clone)]
-pub struct SharedReceiver(Arc<tokio::sync::Mutex<UnboundedReceiver<Vec<u8>>>>);
+pub struct SharedReceiver(Arc<tokio::sync::Mutex<UnboundedReceiver<LocalMessage>>>);
 
 impl SharedReceiver {
     /// Wraps a receiver for sharing.
-    pub fn new(rx: UnboundedReceiver<Vec<u8>>) -> Self {
+    pub fn new(rx: UnboundedReceiver<LocalMessage>) -> Self {
         SharedReceiver(Arc::new(tokio::sync::Mutex::new(rx)))
     }
 
     /// The next message, or `None` once the topic is closed and drained.
     /// Consumers waiting concurrently are served one message each.
-    pub async fn recv(&self) -> Option<Vec<u8>> {
+    pub async fn recv(&self) -> Option<LocalMessage> {
         self.0.lock().await.recv().await
     }
 }
@@ -89,7 +134,7 @@ impl LocalQueue {
     /// A topic has one receiver: subscribing again (exclusively or shared)
     /// starts a fresh channel for the topic, and the previous receiver ends
     /// (`None`) once it has drained what it already held.
-    pub fn subscribe(&self, topic: &Topic) -> UnboundedReceiver<Vec<u8>> {
+    pub fn subscribe(&self, topic: &Topic) -> UnboundedReceiver<LocalMessage> {
         self.with_channel(topic, |ch| match std::mem::replace(&mut ch.rx, Receiving::Taken) {
             Receiving::Pending(rx) => rx,
             Receiving::Taken | Receiving::Shared(_) => {
@@ -119,6 +164,17 @@ impl LocalQueue {
         })
     }
 
+    /// Publishes `value` itself: its consumer takes it with
+    /// [`LocalMessage::decode`] as the same type.
+    pub fn publish_value<T: Any + Send>(&self, topic: &Topic, value: T) -> Result<()> {
+        self.send(topic, LocalMessage::Value(Box::new(value)))
+    }
+
+    fn send(&self, topic: &Topic, message: LocalMessage) -> Result<()> {
+        self.with_channel(topic, |ch| ch.tx.send(message))
+            .map_err(|_| BackendError::Queue(format!("topic {} has no receiver any more", topic.name())))
+    }
+
     /// Closes every topic: receivers end once drained, publishing recreates
     /// the topic. Used at shutdown so consumer loops stop.
     pub fn close(&self) {
@@ -129,8 +185,11 @@ impl LocalQueue {
 #[async_trait]
 impl Queue for LocalQueue {
     async fn publish(&self, topic: &Topic, payload: Vec<u8>) -> Result<()> {
-        self.with_channel(topic, |ch| ch.tx.send(payload))
-            .map_err(|_| BackendError::Queue(format!("topic {} has no receiver any more", topic.name())))
+        self.send(topic, LocalMessage::Bytes(payload))
+    }
+
+    fn local(&self) -> Option<&LocalQueue> {
+        Some(self)
     }
 }
 
@@ -138,7 +197,7 @@ impl Queue for LocalQueue {
 #[cfg(test)]
 struct Probe {
     queue: Arc<LocalQueue>,
-    receivers: HashMap<Topic, UnboundedReceiver<Vec<u8>>>,
+    receivers: HashMap<Topic, UnboundedReceiver<LocalMessage>>,
 }
 
 #[cfg(test)]
@@ -146,7 +205,7 @@ struct Probe {
 impl crate::backend::contract::QueueProbe for Probe {
     async fn next(&mut self, topic: &Topic) -> Option<Vec<u8>> {
         let queue = &self.queue;
-        self.receivers.entry(topic.clone()).or_insert_with(|| queue.subscribe(topic)).recv().await
+        self.receivers.entry(topic.clone()).or_insert_with(|| queue.subscribe(topic)).recv().await?.bytes()
     }
 }
 
@@ -173,8 +232,8 @@ mod tests {
         let again = queue.subscribe_shared(&core);
         let mut got = Vec::new();
         for _ in 0..5 {
-            got.push(shared.recv().await.expect("message"));
-            got.push(again.recv().await.expect("message"));
+            got.push(shared.recv().await.and_then(LocalMessage::bytes).expect("message"));
+            got.push(again.recv().await.and_then(LocalMessage::bytes).expect("message"));
         }
         assert_eq!(got, (0..10u8).map(|i| vec![i]).collect::<Vec<_>>());
 
@@ -208,8 +267,21 @@ mod tests {
         queue.publish(&Topic::Executions, b"a".to_vec()).await.expect("publish");
         let mut second = queue.subscribe(&Topic::Executions);
         queue.publish(&Topic::Executions, b"b".to_vec()).await.expect("publish");
-        assert_eq!(first.recv().await, Some(b"a".to_vec()));
-        assert_eq!(first.recv().await, None);
-        assert_eq!(second.recv().await, Some(b"b".to_vec()));
+        assert_eq!(first.recv().await.and_then(LocalMessage::bytes), Some(b"a".to_vec()));
+        assert!(first.recv().await.is_none());
+        assert_eq!(second.recv().await.and_then(LocalMessage::bytes), Some(b"b".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn values_are_handed_over_and_decoded_as_their_type_or_from_json() {
+        let queue = LocalQueue::new();
+        let mut rx = queue.subscribe(&Topic::Executions);
+        queue.publish_value(&Topic::Executions, vec![1u32, 2]).expect("publish");
+        queue.publish(&Topic::Executions, b"[3,4]".to_vec()).await.expect("publish");
+        queue.publish_value(&Topic::Executions, "not a list".to_string()).expect("publish");
+        assert_eq!(rx.recv().await.expect("value").decode::<Vec<u32>>(), Ok(vec![1, 2]));
+        assert_eq!(rx.recv().await.expect("bytes").decode::<Vec<u32>>(), Ok(vec![3, 4]));
+        let wrong = rx.recv().await.expect("value").decode::<Vec<u32>>().expect_err("a String is no Vec<u32>");
+        assert!(wrong.contains("Vec<u32>"), "{wrong}");
     }
 }

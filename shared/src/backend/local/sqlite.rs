@@ -85,6 +85,13 @@ CREATE TABLE IF NOT EXISTS records (
 /// short transaction.
 pub struct SqliteStore {
     group: Arc<Group>,
+    /// The revision this store last saved or found for each flow, with its
+    /// source: a launch of an unchanged flow (every execution of `baton
+    /// server local` does one) is answered here without a read
+    /// (`save_flow`). Revisions are never rewritten, so a revision whose
+    /// source is the launched one stays a true answer even if another
+    /// process saves a newer one meanwhile.
+    pub(super) flow_revisions: super::sqlite_claims::FlowRevisions,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -110,7 +117,7 @@ impl SqliteStore {
                 Ok(r)
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(SqliteStore { group: Group::new(conn, readers) })
+        Ok(SqliteStore { group: Group::new(conn, readers), flow_revisions: Default::default() })
     }
 
     /// Opens an existing database to read it only (listings, logs): nothing
@@ -130,7 +137,7 @@ impl SqliteStore {
                      with room to write, or use the Baton that wrote it"
                 )));
             }
-            Ok(SqliteStore { group: Group::read_only(conn) })
+            Ok(SqliteStore { group: Group::read_only(conn), flow_revisions: Default::default() })
         };
         match Connection::open_with_flags(path, flags).map_err(db("open database")).and_then(check) {
             Ok(s) => Ok(s),
@@ -145,7 +152,7 @@ impl SqliteStore {
     /// A private in-memory database (tests, dry runs).
     pub fn open_in_memory() -> Result<Self> {
         let conn = Self::init(Connection::open_in_memory().map_err(db("open in-memory database"))?)?;
-        Ok(SqliteStore { group: Group::new(conn, Vec::new()) })
+        Ok(SqliteStore { group: Group::new(conn, Vec::new()), flow_revisions: Default::default() })
     }
 
     /// Sets `conn` up and creates or upgrades the schema.
@@ -424,6 +431,31 @@ mod tests {
         let store = SqliteStore::open(&path).expect("reopen");
         assert_eq!(store.load_flow("ns", "f", None).await.expect("load"), Some((1, "id: f".to_string())));
         drop(store);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    /// Launches of an unchanged flow are answered from the store's memo
+    /// (one per execution in a server), which stays true across processes:
+    /// a revision is never rewritten, so the one holding the launched
+    /// source is its revision even after another process saved a newer one;
+    /// a changed source reads the file again.
+    #[tokio::test]
+    async fn an_unchanged_flow_keeps_its_revision_without_a_read_and_a_changed_one_reads_the_file() {
+        let dir = std::env::temp_dir().join(format!("baton-sqlite-flows-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let path = dir.join("baton.db");
+        let (a, b) = (SqliteStore::open(&path).expect("open a"), SqliteStore::open(&path).expect("open b"));
+        assert_eq!(a.save_flow("ns", "f", "v1").await.expect("save"), 1);
+        assert_eq!(b.save_flow("ns", "f", "v2").await.expect("save"), 2, "another process changes the flow");
+        // from the memo: the file's latest (2) differs, so a read would have made revision 3
+        assert_eq!(a.save_flow("ns", "f", "v1").await.expect("save"), 1, "revision 1 is still exactly v1");
+        assert_eq!(a.save_flow("ns", "f", "v3").await.expect("save"), 3, "a change reads the latest");
+        assert_eq!(a.save_flow("ns", "f", "v2").await.expect("save"), 4, "v2 is no longer the latest");
+        assert_eq!(b.save_flow("ns", "f", "v2").await.expect("save"), 2, "b's memo: revision 2 is v2");
+        // deleting revisions forgets the memo: the latest is read again
+        assert_eq!(b.delete_flow_revisions("ns", "f", &[2]).await.expect("delete"), 1);
+        assert_eq!(b.save_flow("ns", "f", "v2").await.expect("save"), 4, "revision 2 is gone: the latest, 4, is v2");
+        drop((a, b));
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 

@@ -7,6 +7,9 @@
 //! attempt's `result` (JSON) when its worker kept it. Claiming
 //! compares the lease with the wall clock (`Utc::now()`).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -151,6 +154,15 @@ impl SqliteStore {
     /// to `source` stays valid), and only a change queues a write job, which
     /// compares again.
     pub(super) async fn save_flow_queued(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
+        if let Some(rev) = self.flow_revisions.get(namespace, id, source) {
+            return Ok(rev);
+        }
+        let rev = self.save_flow_stored(namespace, id, source).await?;
+        self.flow_revisions.put(namespace, id, source, rev);
+        Ok(rev)
+    }
+
+    async fn save_flow_stored(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
         let (namespace, id, source) = (namespace.to_string(), id.to_string(), source.to_string());
         let key = (namespace.clone(), id.clone(), source.clone());
         let seen =
@@ -197,6 +209,7 @@ impl SqliteStore {
     }
 
     pub(super) fn delete_flow_revisions_sync(&self, namespace: &str, id: &str, revisions: &[u32]) -> Result<usize> {
+        self.flow_revisions.forget(namespace, id);
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -241,6 +254,42 @@ impl SqliteStore {
             out.push(crate::backend::FlowRevision { revision, source, created: Some(from_micros(created)?) });
         }
         Ok(out)
+    }
+}
+
+/// The revision last saved or found per flow, with its source (see
+/// `SqliteStore::flow_revisions`). Bounded: past [`FLOW_REVISIONS_KEPT`]
+/// flows it starts over.
+#[derive(Default)]
+pub(super) struct FlowRevisions(std::sync::Mutex<RevisionMap>);
+
+/// (namespace, flow id) → (revision, its source).
+type RevisionMap = HashMap<(String, String), (u32, Arc<str>)>;
+
+/// How many flows [`FlowRevisions`] remembers.
+const FLOW_REVISIONS_KEPT: usize = 4096;
+
+impl FlowRevisions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RevisionMap> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, namespace: &str, id: &str, source: &str) -> Option<u32> {
+        let map = self.lock();
+        let (rev, src) = map.get(&(namespace.to_string(), id.to_string()))?;
+        (**src == *source).then_some(*rev)
+    }
+
+    fn put(&self, namespace: &str, id: &str, source: &str, revision: u32) {
+        let mut map = self.lock();
+        if map.len() >= FLOW_REVISIONS_KEPT {
+            map.clear();
+        }
+        map.insert((namespace.to_string(), id.to_string()), (revision, Arc::from(source)));
+    }
+
+    fn forget(&self, namespace: &str, id: &str) {
+        self.lock().remove(&(namespace.to_string(), id.to_string()));
     }
 }
 

@@ -143,7 +143,7 @@ async fn kill(home: &Path, store: &SqliteStore, id: &str) -> anyhow::Result<i32>
         plugins: shared::plugins::PluginConfig::from_env(),
         sweep_in_background: false,
     })?;
-    let updates = embedded.updates();
+    let updates = embedded.notable_updates();
     embedded.kill(id).await?;
     let done = tokio::time::timeout(std::time::Duration::from_secs(30), embedded.wait(id, updates, |_| {}))
         .await

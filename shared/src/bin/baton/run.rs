@@ -106,7 +106,9 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         }
     }
     let flow = embedded.engine.flows.insert(flow);
-    let updates = embedded.updates();
+    // `-q` shows only failures, which the notable updates carry: the waiter
+    // is not woken on every task run (`--progress` counts them all)
+    let updates = if a.quiet && !a.progress { embedded.notable_updates() } else { embedded.updates() };
     let execution_id = shared::model::ids::new_id();
     if let Err(e) = launcher::store_file_inputs(&embedded.engine, &flow, &execution_id, &mut inputs).await {
         eprintln!("error: {e}");

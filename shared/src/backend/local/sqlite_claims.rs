@@ -8,7 +8,6 @@
 //! compares the lease with the wall clock (`Utc::now()`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -148,11 +147,9 @@ impl SqliteStore {
             .await
     }
 
-    /// The launcher calls it for every execution, and it writes only when
-    /// the source changed: the latest revision is compared on a read
-    /// connection first (the latest revision is never deleted, so one equal
-    /// to `source` stays valid), and only a change queues a write job, which
-    /// compares again.
+    /// The launcher calls it for every execution: an unchanged flow is
+    /// answered from the memo (`SqliteStore::flow_revisions`), any other by
+    /// [`SqliteStore::save_flow_stored`].
     pub(super) async fn save_flow_queued(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
         if let Some(rev) = self.flow_revisions.get(namespace, id, source) {
             return Ok(rev);
@@ -162,6 +159,10 @@ impl SqliteStore {
         Ok(rev)
     }
 
+    /// Writes only when the source changed: the latest revision is compared
+    /// on a read connection first (the latest revision is never deleted, so
+    /// one equal to `source` stays valid), and only a change queues a write
+    /// job, which compares again.
     async fn save_flow_stored(&self, namespace: &str, id: &str, source: &str) -> Result<u32> {
         let (namespace, id, source) = (namespace.to_string(), id.to_string(), source.to_string());
         let key = (namespace.clone(), id.clone(), source.clone());
@@ -209,7 +210,6 @@ impl SqliteStore {
     }
 
     pub(super) fn delete_flow_revisions_sync(&self, namespace: &str, id: &str, revisions: &[u32]) -> Result<usize> {
-        self.flow_revisions.forget(namespace, id);
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -226,6 +226,8 @@ impl SqliteStore {
                 .map_err(db("delete_flow_revisions"))?;
         }
         tx.commit().map_err(db("delete_flow_revisions (commit)"))?;
+        // after the commit: a save meanwhile could not remember a deleted revision
+        self.flow_revisions.forget(namespace, id);
         Ok(deleted)
     }
 
@@ -264,7 +266,7 @@ impl SqliteStore {
 pub(super) struct FlowRevisions(std::sync::Mutex<RevisionMap>);
 
 /// (namespace, flow id) → (revision, its source).
-type RevisionMap = HashMap<(String, String), (u32, Arc<str>)>;
+type RevisionMap = HashMap<(String, String), (u32, String)>;
 
 /// How many flows [`FlowRevisions`] remembers.
 const FLOW_REVISIONS_KEPT: usize = 4096;
@@ -277,7 +279,7 @@ impl FlowRevisions {
     fn get(&self, namespace: &str, id: &str, source: &str) -> Option<u32> {
         let map = self.lock();
         let (rev, src) = map.get(&(namespace.to_string(), id.to_string()))?;
-        (**src == *source).then_some(*rev)
+        (src == source).then_some(*rev)
     }
 
     fn put(&self, namespace: &str, id: &str, source: &str, revision: u32) {
@@ -285,7 +287,7 @@ impl FlowRevisions {
         if map.len() >= FLOW_REVISIONS_KEPT {
             map.clear();
         }
-        map.insert((namespace.to_string(), id.to_string()), (revision, Arc::from(source)));
+        map.insert((namespace.to_string(), id.to_string()), (revision, source.to_string()));
     }
 
     fn forget(&self, namespace: &str, id: &str) {

@@ -6,6 +6,7 @@
 mod fs;
 mod queue;
 mod sqlite;
+mod sqlite_checkpoint;
 mod sqlite_claims;
 mod sqlite_exec;
 mod sqlite_group;

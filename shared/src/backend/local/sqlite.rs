@@ -103,10 +103,13 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`, in WAL mode with
     /// `synchronous=NORMAL` and a 5 s busy timeout, and creates the schema.
+    /// Its WAL is checkpointed on a thread of its own (`sqlite_checkpoint.rs`).
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path).map_err(db("open database"))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db("enable WAL"))?;
-        let conn = Self::init(conn)?;
+        let mut conn = Self::init(conn)?;
+        // WAL checkpoints off the committing thread
+        let _checkpoints = super::sqlite_checkpoint::start(path, &mut conn)?;
         // reads beside the writer (after `init`: the schema exists)
         let readers = (0..super::sqlite_group::READERS)
             .map(|_| {

@@ -222,15 +222,12 @@ tasks:
     assert!(runs(&e, "sleep")[0].error.as_deref().unwrap_or("").contains("Timeout"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_job_is_not_run_twice() {
+/// A job of one `Log` task for task run `tr`, attempt 1, of execution "x".
+fn log_job(tr: &str, claimed_by: Option<&str>) -> shared::runtime::messages::WorkerJob {
     use shared::runtime::messages::{JobTask, WorkerJob};
-    use shared::runtime::worker::Worker;
-    let h = harness();
-    let engine = h.embedded.engine.clone();
-    let job = WorkerJob {
+    WorkerJob {
         execution_id: "x".into(),
-        task_run_id: "tr1".into(),
+        task_run_id: tr.into(),
         attempt: 1,
         namespace: "test".into(),
         flow_id: "f".into(),
@@ -245,12 +242,56 @@ async fn a_duplicate_job_is_not_run_twice() {
         },
         context: json!({"flow": {"namespace": "test", "id": "f"}, "inputs": {}, "outputs": {}, "vars": {}}).into(),
         secret_inputs: vec![],
-    };
+        claimed_by: claimed_by.map(str::to_string),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_job_is_not_run_twice() {
+    use shared::runtime::worker::Worker;
+    let h = harness();
+    let engine = h.embedded.engine.clone();
+    let job = log_job("tr1", None);
     let w1 = Worker::new(engine.clone(), "w1".into());
     let w2 = Worker::new(engine.clone(), "w2".into());
     assert!(w1.handle(&job).await.unwrap(), "first delivery runs");
     assert!(!w2.handle(&job).await.unwrap(), "second delivery is acked without running");
     assert!(!w1.handle(&job).await.unwrap(), "even on the same worker once done");
+}
+
+/// A job whose claim the dispatching save opened (in process: the job names
+/// the holder) runs after a read of that claim; the same attempt sent
+/// again without a holder finds the claim held, then done; a claim closed
+/// before a worker took its job (a kill) leaves the job unrun.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_claimed_at_dispatch_runs_once_and_not_after_a_kill() {
+    use shared::backend::Claim;
+    use shared::runtime::worker::{JobOutcome, Worker};
+    let h = harness();
+    let engine = h.embedded.engine.clone();
+    let holder = "local-core@test";
+    let until = chrono::Utc::now() + chrono::Duration::seconds(30);
+    // what the dispatching save opens (`StateStore::save_execution_claiming`)
+    assert_eq!(engine.state.claim("tr1", 1, holder, until).await.unwrap(), Claim::Acquired);
+    let w1 = Worker::new(engine.clone(), "w1".into());
+    let w2 = Worker::new(engine.clone(), "w2".into());
+    let again = w2.handle_job(&log_job("tr1", None)).await.unwrap();
+    assert!(matches!(&again, JobOutcome::HeldElsewhere { worker_id, .. } if worker_id == holder), "{again:?}");
+    assert_eq!(w1.handle_job(&log_job("tr1", Some(holder))).await.unwrap(), JobOutcome::Ran);
+    assert_eq!(
+        w2.handle_job(&log_job("tr1", Some(holder))).await.unwrap(),
+        JobOutcome::Duplicate,
+        "done once reported"
+    );
+    assert_eq!(w2.handle_job(&log_job("tr1", None)).await.unwrap(), JobOutcome::Duplicate);
+
+    assert_eq!(engine.state.claim("tr2", 1, holder, until).await.unwrap(), Claim::Acquired);
+    engine.state.finish_claim("tr2", 1).await.unwrap();
+    assert_eq!(
+        w1.handle_job(&log_job("tr2", Some(holder))).await.unwrap(),
+        JobOutcome::Duplicate,
+        "killed before it ran"
+    );
 }
 
 /// `baton run --input f=PATH` for a FILE input: the local file is streamed

@@ -171,6 +171,57 @@ pub async fn state_store_contract(store: &dyn StateStore) {
     let theirs = [super::AttemptEnd { task_run_id: t2.clone(), attempt: 3, metrics: Vec::new(), close_claim: false }];
     store.end_attempts(&theirs).await.expect("end_attempts");
     assert_eq!(store.claim(&t2, 3, "w2", now + minutes(5)).await.expect("claim"), Claim::Acquired, "left open");
+    // a save that dispatches attempts to in-process workers opens their
+    // claims (where the store can): the holder named in the job confirms
+    // it, another worker finds it held, and once closed it is done
+    let holder = "local-core@p1";
+    let opened = [super::AttemptClaim {
+        task_run_id: t2.clone(),
+        attempt: 4,
+        worker_id: holder.into(),
+        until: now + minutes(5),
+    }];
+    assert_eq!(store.save_execution_claiming(&loaded, &[1], &[], &opened).await.expect("save v4 claiming"), 5);
+    loaded.version = 5;
+    assert_eq!(load(store, &a.id).await, loaded);
+    assert_eq!(store.confirm_claim(&t2, 4, holder, now + minutes(5)).await.expect("confirm"), Claim::Acquired);
+    assert!(
+        matches!(store.claim(&t2, 4, "w2", now + minutes(5)).await.expect("claim"), Claim::HeldElsewhere { worker_id, .. } if worker_id == holder),
+        "another worker finds the opened claim held"
+    );
+    store.finish_claim(&t2, 4).await.expect("finish_claim");
+    assert_eq!(
+        store.confirm_claim(&t2, 4, holder, now + minutes(5)).await.expect("confirm"),
+        Claim::Done,
+        "closed (a kill)"
+    );
+    // a claim already there is left as it is: its holder keeps it
+    let reopened = [super::AttemptClaim {
+        task_run_id: t2.clone(),
+        attempt: 3,
+        worker_id: holder.into(),
+        until: now + minutes(5),
+    }];
+    assert_eq!(store.save_execution_claiming(&loaded, &[], &[], &reopened).await.expect("save v5 claiming"), 6);
+    loaded.version = 6;
+    assert!(
+        matches!(store.confirm_claim(&t2, 3, holder, now + minutes(5)).await.expect("confirm"), Claim::HeldElsewhere { worker_id, .. } if worker_id == "w2"),
+        "w2's claim stands"
+    );
+    let mut stale = loaded.clone();
+    stale.version = 5;
+    let lost = [super::AttemptClaim {
+        task_run_id: t2.clone(),
+        attempt: 5,
+        worker_id: holder.into(),
+        until: now + minutes(5),
+    }];
+    assert!(store.save_execution_claiming(&stale, &[], &[], &lost).await.is_err(), "a stale save must conflict");
+    assert_eq!(
+        store.claim(&t2, 5, "w2", now + minutes(5)).await.expect("claim"),
+        Claim::Acquired,
+        "a lost save opens no claim"
+    );
     let mut ghost = loaded.clone();
     ghost.id = format!("{run}-ghost");
     assert!(store.save_execution(&ghost, &[]).await.is_err(), "saving an execution never created must fail");

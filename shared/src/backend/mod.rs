@@ -130,6 +130,17 @@ pub struct AttemptEnd {
     pub close_claim: bool,
 }
 
+/// A claim a save opens for an attempt it dispatches to an in-process
+/// worker (see [`StateStore::save_execution_claiming`]): `worker_id` holds
+/// it until `until`, and the job names that holder (`WorkerJob::claimed_by`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptClaim {
+    pub task_run_id: String,
+    pub attempt: u32,
+    pub worker_id: String,
+    pub until: DateTime<Utc>,
+}
+
 /// Executions, task runs (inside the execution record for the embedded
 /// runtime; one document per task run on Firestore), logs, claims, flows.
 #[async_trait]
@@ -167,6 +178,36 @@ pub trait StateStore: Send + Sync {
             tracing::warn!(execution_id = %execution.id, error = %e, "cannot close the claims or store the metrics of ended attempts");
         }
         Ok(version)
+    }
+    /// [`StateStore::save_execution_ending`] of a decision that also
+    /// dispatches attempts to in-process workers: where the store can, the
+    /// same commit opens their claims (`opened`; a claim already there is
+    /// left as it is), so a worker confirms its claim with
+    /// [`StateStore::confirm_claim`] (a read) instead of writing one.
+    /// This default opens none: its `confirm_claim` claims.
+    async fn save_execution_claiming(
+        &self,
+        execution: &Execution,
+        changed: &[usize],
+        ended: &[AttemptEnd],
+        opened: &[AttemptClaim],
+    ) -> Result<u64> {
+        let _ = opened;
+        self.save_execution_ending(execution, changed, ended).await
+    }
+    /// For a worker given a job whose claim a save opened for `worker_id`
+    /// ([`StateStore::save_execution_claiming`]): `Acquired` when that
+    /// claim still stands (its lease may be renewed to `until`), `Done`
+    /// when it was closed (a kill), and otherwise what
+    /// [`StateStore::claim`] by `worker_id` answers. This default claims.
+    async fn confirm_claim(
+        &self,
+        task_run_id: &str,
+        attempt: u32,
+        worker_id: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Claim> {
+        self.claim(task_run_id, attempt, worker_id, until).await
     }
     /// The ends of attempts whose results changed nothing (a duplicate, a
     /// late result): their claims closed and metrics stored, without a save.

@@ -490,6 +490,7 @@ impl<'a> Stepper<'a> {
             },
             context,
             secret_inputs: self.flow.secret_inputs(),
+            claimed_by: None,
         };
         self.actions.push(Action::Dispatch { group: self.env.worker_group(&task.kind), job: Box::new(job) });
     }

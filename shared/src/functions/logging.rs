@@ -266,6 +266,24 @@ where
     ) -> backend::Result<u64> {
         self.inner.save_execution_ending(execution, changed, ended).await
     }
+    async fn save_execution_claiming(
+        &self,
+        execution: &Execution,
+        changed: &[usize],
+        ended: &[backend::AttemptEnd],
+        opened: &[backend::AttemptClaim],
+    ) -> backend::Result<u64> {
+        self.inner.save_execution_claiming(execution, changed, ended, opened).await
+    }
+    async fn confirm_claim(
+        &self,
+        task_run_id: &str,
+        attempt: u32,
+        worker_id: &str,
+        until: DateTime<Utc>,
+    ) -> backend::Result<Claim> {
+        self.inner.confirm_claim(task_run_id, attempt, worker_id, until).await
+    }
     async fn end_attempts(&self, ended: &[backend::AttemptEnd]) -> backend::Result<()> {
         self.inner.end_attempts(ended).await
     }

@@ -15,7 +15,7 @@ use super::batch::Turn;
 use super::engine::{Engine, ExecutionUpdate};
 use super::launcher::{self, LaunchRequest, publish_event};
 use super::messages::ExecutionEvent;
-use crate::backend::{AttemptEnd, BackendError, LogEntry};
+use crate::backend::{AttemptClaim, AttemptEnd, BackendError, LogEntry};
 use crate::executor::concurrency::Admission;
 use crate::executor::{self, Action, ExecIndex, StepOptions};
 use crate::model::{Execution, StateType};
@@ -65,11 +65,45 @@ pub struct ExecutorService {
     /// Executions known to be current (this process is their only writer
     /// locally; the CAS on save catches any other writer).
     cache: Mutex<HashMap<String, Cached>>,
+    /// Whose claims a save opens for the attempts it dispatches to this
+    /// process's workers (`local-<group>@<this process>`), when its queue is
+    /// in process; `None` otherwise (see [`ExecutorService::open_claims`]).
+    claims_for: Option<String>,
 }
 
 impl ExecutorService {
     pub fn new(engine: Arc<Engine>) -> ExecutorService {
-        ExecutorService { engine, cache: Mutex::new(HashMap::new()) }
+        let claims_for = engine.queue.local().is_some().then(|| {
+            let process = uuid::Uuid::new_v4().simple().to_string();
+            format!("@{}", &process[..12])
+        });
+        ExecutorService { engine, cache: Mutex::new(HashMap::new()), claims_for }
+    }
+
+    /// The claims a save opens for the attempts its actions dispatch, each
+    /// job then naming its holder: with an in-process queue the save that
+    /// creates an attempt also claims it (one commit per task run instead of
+    /// two), and the worker confirms the claim with a read. The holder is
+    /// this process's, not a worker's: any of the group's workers may take
+    /// the job, and a job sent again (`resume`) carries no holder, so it
+    /// claims for its worker and finds this claim held, or done.
+    fn open_claims(&self, actions: &mut [Action]) -> Vec<AttemptClaim> {
+        let Some(process) = &self.claims_for else { return Vec::new() };
+        let until = Utc::now() + chrono::Duration::seconds(super::worker::LEASE_SECONDS);
+        let mut opened = Vec::new();
+        for a in actions.iter_mut() {
+            if let Action::Dispatch { group, job } = a {
+                let holder = format!("local-{group}{process}");
+                opened.push(AttemptClaim {
+                    task_run_id: job.task_run_id.clone(),
+                    attempt: job.attempt,
+                    worker_id: holder.clone(),
+                    until,
+                });
+                job.claimed_by = Some(holder);
+            }
+        }
+        opened
     }
 
     /// The execution, from the cache unless `fresh`; says whether it came
@@ -369,7 +403,8 @@ impl ExecutorService {
             }
         }
         let positions: Vec<usize> = changed.iter().filter_map(|id| index.position(&exec.task_run_list, id)).collect();
-        let new_version = engine.state.save_execution_ending(&exec, &positions, ended).await?;
+        let opened = self.open_claims(&mut actions);
+        let new_version = engine.state.save_execution_claiming(&exec, &positions, ended, &opened).await?;
         exec.version = new_version;
         let ended = exec.is_done();
         let update = ExecutionUpdate {

@@ -189,4 +189,9 @@ pub struct WorkerJob {
     /// whatever the task logs, outputs or fails with.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_inputs: Vec<String>,
+    /// The holder of the claim the executor opened for this attempt in the
+    /// save that dispatched it (in process only: `ExecutorService`): the
+    /// worker confirms it with a read instead of claiming with a write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }

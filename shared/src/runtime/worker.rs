@@ -100,20 +100,25 @@ impl Reported {
 /// handler must not keep a dead attempt's lease alive).
 struct Heartbeat(tokio::task::JoinHandle<()>);
 
-/// Renews the claim every third of `lease` from now until it is found
-/// gone, which `released` then tells the running attempt.
+/// Renews the claim every third of `lease` from now (the first time at
+/// once when `at_once`) until it is found gone, which `released` then
+/// tells the running attempt.
 fn heartbeat(
     engine: Arc<Engine>,
     tr: String,
     attempt: u32,
     wid: String,
     lease: Duration,
+    at_once: bool,
     released: tokio::sync::watch::Sender<bool>,
 ) -> Heartbeat {
     let every = (lease / 3).to_std().unwrap_or(StdDuration::from_secs(1));
     Heartbeat(tokio::spawn(async move {
+        let mut first = at_once;
         loop {
-            tokio::time::sleep(every).await;
+            if !std::mem::take(&mut first) {
+                tokio::time::sleep(every).await;
+            }
             match engine.state.heartbeat(&tr, attempt, &wid, Utc::now() + lease).await {
                 Ok(()) => {}
                 // the claim is no longer ours (finished or taken over)
@@ -183,7 +188,13 @@ impl Worker {
             return Ok(JobOutcome::Duplicate);
         }
         let until = Utc::now() + self.lease;
-        match engine.state.claim(&job.task_run_id, job.attempt, &self.id, until).await? {
+        // a claim the dispatching save opened is confirmed (a read), not written
+        let holder = job.claimed_by.clone().unwrap_or_else(|| self.id.clone());
+        let claim = match &job.claimed_by {
+            Some(holder) => engine.state.confirm_claim(&job.task_run_id, job.attempt, holder, until).await?,
+            None => engine.state.claim(&job.task_run_id, job.attempt, &self.id, until).await?,
+        };
+        match claim {
             Claim::Acquired => {}
             Claim::Done => {
                 tracing::debug!(task_run_id = %job.task_run_id, attempt = job.attempt, "duplicate job skipped");
@@ -215,10 +226,13 @@ impl Worker {
         // in-process worker starts it only with the attempt's start report
         // (`START_REPORT_AFTER`): a quick attempt spawns no task and arms no timer
         let (released, released_rx) = tokio::sync::watch::channel(false);
+        // a claim opened at dispatch may have run out while the job waited:
+        // its first renewal is due at once
         let beat = {
             let engine = engine.clone();
-            let (tr, attempt, wid, lease) = (job.task_run_id.clone(), job.attempt, self.id.clone(), self.lease);
-            move || heartbeat(engine, tr, attempt, wid, lease, released)
+            let (tr, attempt, lease, at_once) =
+                (job.task_run_id.clone(), job.attempt, self.lease, job.claimed_by.is_some());
+            move || heartbeat(engine, tr, attempt, holder, lease, at_once, released)
         };
         let mut _heartbeat = None;
         // a panic inside a task (a plugin bug, an input nobody foresaw) fails the

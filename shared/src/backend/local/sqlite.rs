@@ -109,7 +109,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db("enable WAL"))?;
         let mut conn = Self::init(conn)?;
         // WAL checkpoints off the committing thread
-        let _checkpoints = super::sqlite_checkpoint::start(path, &mut conn)?;
+        let _checkpoints = super::sqlite_checkpoint::start(path, &mut conn, Default::default())?;
         // reads beside the writer (after `init`: the schema exists)
         let readers = (0..super::sqlite_group::READERS)
             .map(|_| {
@@ -326,6 +326,27 @@ impl StateStore for SqliteStore {
         ended: &[crate::backend::AttemptEnd],
     ) -> Result<u64> {
         self.save_execution_ending_queued(execution, changed, ended).await
+    }
+    /// One job, so one commit: the save, the claims closed and opened, the metrics.
+    async fn save_execution_claiming(
+        &self,
+        execution: &Execution,
+        changed: &[usize],
+        ended: &[crate::backend::AttemptEnd],
+        opened: &[crate::backend::AttemptClaim],
+    ) -> Result<u64> {
+        self.save_execution_claiming_queued(execution, changed, ended, opened).await
+    }
+    /// A read on a reader connection when the opened claim stands or was
+    /// closed; a claim (a write) otherwise.
+    async fn confirm_claim(
+        &self,
+        task_run_id: &str,
+        attempt: u32,
+        worker_id: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Claim> {
+        self.confirm_claim_queued(task_run_id, attempt, worker_id, until).await
     }
     async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
         self.list_executions_queued(filter).await

@@ -94,6 +94,33 @@ impl SqliteStore {
             .await
     }
 
+    /// A read when the claim opened for `worker_id` stands (`Acquired`) or
+    /// was closed (`Done`); otherwise (no row, or another holder) a claim.
+    pub(super) async fn confirm_claim_queued(
+        &self,
+        task_run_id: &str,
+        attempt: u32,
+        worker_id: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Claim> {
+        let (tr, holder) = (task_run_id.to_string(), worker_id.to_string());
+        let found = self
+            .group()
+            .read("confirm_claim", move |conn| {
+                conn.prepare_cached("SELECT worker_id = ?3, done FROM claims WHERE task_run_id = ?1 AND attempt = ?2")
+                    .and_then(|mut s| {
+                        s.query_row(params![tr, attempt, holder], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+                    })
+                    .map_err(db("confirm_claim"))
+            })
+            .await?;
+        match found {
+            Some((_, true)) => Ok(Claim::Done),
+            Some((true, false)) => Ok(Claim::Acquired),
+            _ => self.claim_queued(task_run_id, attempt, worker_id, until).await,
+        }
+    }
+
     pub(super) async fn heartbeat_queued(
         &self,
         task_run_id: &str,
@@ -305,6 +332,23 @@ fn latest_flow(conn: &rusqlite::Connection, namespace: &str, id: &str, source: &
 }
 
 /// Marks attempt `attempt` of `task_run_id` done (a claim row made if none).
+/// Opens a claim for `worker_id` until `until` (µs) unless the attempt has one.
+pub(super) fn open_claim_row(
+    conn: &rusqlite::Connection,
+    task_run_id: &str,
+    attempt: u32,
+    worker_id: &str,
+    until: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO claims (task_run_id, attempt, worker_id, lease_until, done) VALUES (?1, ?2, ?3, ?4, 0)
+         ON CONFLICT (task_run_id, attempt) DO NOTHING",
+    )
+    .and_then(|mut s| s.execute(params![task_run_id, attempt, worker_id, until]))
+    .map_err(db("open_claim"))?;
+    Ok(())
+}
+
 pub(super) fn finish_claim_row(conn: &rusqlite::Connection, task_run_id: &str, attempt: u32) -> Result<()> {
     finish_claim_keeping(conn, task_run_id, attempt, None)
 }

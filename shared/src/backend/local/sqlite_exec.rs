@@ -9,10 +9,10 @@ use std::collections::HashSet;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::sqlite::{SqliteStore, db, json, micros};
-use super::sqlite_claims::finish_claim_row;
+use super::sqlite_claims::{finish_claim_row, open_claim_row};
 use super::sqlite_labels::{labels_json, write_label_rows};
 use super::sqlite_metrics::MetricRows;
-use crate::backend::{AttemptEnd, BackendError, Result};
+use crate::backend::{AttemptClaim, AttemptEnd, BackendError, Result};
 use crate::model::{Execution, Label};
 
 /// The columns of an `executions` row, encoded.
@@ -160,14 +160,27 @@ impl SqliteStore {
         self.save_execution_ending_queued(e, changed, &[]).await
     }
 
-    /// Saves (compare-and-swap) and, in the same job and so the same commit,
-    /// closes the claims of the attempts `ended` and stores their metrics.
     pub(super) async fn save_execution_ending_queued(
         &self,
         e: &Execution,
         changed: &[usize],
         ended: &[AttemptEnd],
     ) -> Result<u64> {
+        self.save_execution_claiming_queued(e, changed, ended, &[]).await
+    }
+
+    /// Saves (compare-and-swap) and, in the same job and so the same commit,
+    /// closes the claims of the attempts `ended` and stores their metrics,
+    /// and opens the claims `opened` (one already there stays as it is).
+    pub(super) async fn save_execution_claiming_queued(
+        &self,
+        e: &Execution,
+        changed: &[usize],
+        ended: &[AttemptEnd],
+        opened: &[AttemptClaim],
+    ) -> Result<u64> {
+        let opened: Vec<(String, u32, String, i64)> =
+            opened.iter().map(|c| (c.task_run_id.clone(), c.attempt, c.worker_id.clone(), micros(c.until))).collect();
         let head = Head::of(e)?;
         let task_runs = rows(e, changed.iter().copied())?;
         let ends = ended
@@ -190,6 +203,9 @@ impl SqliteStore {
                     if *close_claim {
                         finish_claim_row(conn, task_run_id, *attempt)?;
                     }
+                }
+                for (task_run_id, attempt, worker_id, until) in &opened {
+                    open_claim_row(conn, task_run_id, *attempt, worker_id, *until)?;
                 }
                 Ok(version)
             })

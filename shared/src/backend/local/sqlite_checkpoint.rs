@@ -7,9 +7,10 @@
 //! one save in a few hundred paid for copying a thousand pages and a sync,
 //! on the path of the execution waiting for it (8 % of a long chain's CPU,
 //! 9.5 % of a busy server's, more of its wall time). Here the writer's WAL
-//! hook only signals this thread once the log holds [`Limits::signal`]
-//! pages, and the thread checkpoints `PASSIVE` on its own connection: it
-//! waits for no reader or writer and copies what is committed.
+//! hook only signals this thread each time the log has grown by
+//! [`Limits::signal`] pages, and the thread checkpoints `PASSIVE` on its
+//! own connection: it waits for no reader or writer and copies what is
+//! committed.
 //!
 //! Bound: under continuous writes a passive checkpoint never lets the log
 //! restart: that happens only at a transaction that begins with every
@@ -40,8 +41,8 @@ use crate::backend::{BackendError, Result};
 /// When the thread checkpoints, in pages of the log.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
-    /// A commit leaving this many pages in the log asks for a passive
-    /// checkpoint (SQLite's own default threshold).
+    /// Each time the log has grown by this many pages a commit asks for a
+    /// passive checkpoint (SQLite's own default threshold).
     pub signal: i32,
     /// A commit leaving this many pages in the log checkpoints the rest
     /// itself, so that the next transaction restarts the log.
@@ -86,8 +87,13 @@ pub(super) fn start(path: &Path, writer: &mut Connection, limits: Limits) -> Res
         .spawn(move || run(conn, rx, &counted))
         .map_err(|e| BackendError::Database { what: "start the checkpoint thread".into(), message: e.to_string() })?;
     let by_writer = counts.clone();
+    let mut next = limits.signal;
     writer
         .wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages: i32| {
+            // the log restarted: ask again from the first threshold
+            if pages < next - limits.signal {
+                next = limits.signal;
+            }
             if pages >= limits.restart {
                 // the thread's passive checkpoints did not let the log restart
                 match wal.checkpoint_v2(CheckpointMode::PASSIVE) {
@@ -97,10 +103,15 @@ pub(super) fn start(path: &Path, writer: &mut Connection, limits: Limits) -> Res
                     // the thread is still copying: the next commit tries again
                     Err(e) => tracing::debug!(error = %e, pages, "WAL checkpoint by the writer not run"),
                 }
-            } else if pages >= limits.signal {
-                // one request pending is enough (a full channel has one), and
-                // a thread gone leaves the log to the writer
+            } else if pages >= next || pages >= limits.restart - limits.signal {
+                // once per `signal` pages added, as SQLite's own checkpoints
+                // (a hot page is copied once per batch, not once per commit),
+                // and at every commit in the last batch before the restart,
+                // so that the writer finds little left to copy; one request
+                // pending is enough (a full channel has one), and a thread
+                // gone leaves the log to the writer
                 let _ = signal.try_send(());
+                next = pages + limits.signal;
             }
             Ok(())
         }))

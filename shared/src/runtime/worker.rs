@@ -189,10 +189,9 @@ impl Worker {
         }
         let until = Utc::now() + self.lease;
         // a claim the dispatching save opened is confirmed (a read), not written
-        let holder = job.claimed_by.clone().unwrap_or_else(|| self.id.clone());
-        let claim = match &job.claimed_by {
-            Some(holder) => engine.state.confirm_claim(&job.task_run_id, job.attempt, holder, until).await?,
-            None => engine.state.claim(&job.task_run_id, job.attempt, &self.id, until).await?,
+        let (holder, claim) = match &job.claimed_by {
+            Some(h) => (h.clone(), engine.state.confirm_claim(&job.task_run_id, job.attempt, h, until).await?),
+            None => (self.id.clone(), engine.state.claim(&job.task_run_id, job.attempt, &self.id, until).await?),
         };
         match claim {
             Claim::Acquired => {}

@@ -76,7 +76,7 @@ pub(super) fn start(path: &Path, writer: &mut Connection, limits: Limits) -> Res
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(BackendError::Database {
             what: "start the checkpoint thread".into(),
-            message: format!("the database is in journal mode {mode}, not WAL"),
+            message: format!("{} is in journal mode {mode}, not WAL", path.display()),
         });
     }
     let (signal, rx) = sync_channel::<()>(1);

@@ -331,7 +331,6 @@ fn latest_flow(conn: &rusqlite::Connection, namespace: &str, id: &str, source: &
     .map_err(db("save_flow (read latest)"))
 }
 
-/// Marks attempt `attempt` of `task_run_id` done (a claim row made if none).
 /// Opens a claim for `worker_id` until `until` (µs) unless the attempt has one.
 pub(super) fn open_claim_row(
     conn: &rusqlite::Connection,
@@ -349,6 +348,7 @@ pub(super) fn open_claim_row(
     Ok(())
 }
 
+/// Marks attempt `attempt` of `task_run_id` done (a claim row made if none).
 pub(super) fn finish_claim_row(conn: &rusqlite::Connection, task_run_id: &str, attempt: u32) -> Result<()> {
     finish_claim_keeping(conn, task_run_id, attempt, None)
 }

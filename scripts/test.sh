@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR=never
 export RUST_BACKTRACE=1
+# No incremental state: a clean clone gains nothing from it and it is the
+# largest part of target/ (it had grown to 27 GB here; a stop's CI run once
+# died in rustc with exit 101 while the shared disk was 96 % full). Set
+# CARGO_INCREMENTAL=1 to keep it for local re-runs.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+echo "== disk: $(df -h . | awk 'NR == 2 { print $4 " free of " $2 }')"
 
 # What the tests need outside cargo (PostgreSQL, libduckdb, emulators) is
 # installed by scripts/setup/*.sh, each idempotent; they export what they set

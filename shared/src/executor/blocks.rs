@@ -302,7 +302,7 @@ impl<'a> Stepper<'a> {
     }
 
     fn create(&mut self, task: &'a Task, parent: Option<&str>, value: Option<&str>) -> usize {
-        let id = ids::task_run_id(&self.exec.id, &task.id, parent, value);
+        let id = ids::task_run_id(&self.exec.id, self.exec.task_run_list.len(), &task.id, parent, value);
         let tr = TaskRun {
             id,
             execution_id: self.exec.id.clone(),

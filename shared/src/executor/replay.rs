@@ -120,11 +120,12 @@ pub fn replay_from(
             revision,
         });
     }
-    // the ids the executor derives in the new execution (parents first)
+    // the ids the executor derives in the new execution (parents first; at
+    // their positions in it)
     let mut new_ids: HashMap<&str, String> = HashMap::new();
     while new_ids.len() < kept.len() {
         let before = new_ids.len();
-        for t in &kept {
+        for (position, t) in kept.iter().enumerate() {
             if new_ids.contains_key(t.id.as_str()) {
                 continue;
             }
@@ -135,7 +136,7 @@ pub fn replay_from(
                     None => continue,
                 },
             };
-            let id = ids::task_run_id(new_id, &t.task_id, parent.as_deref(), t.value.as_deref());
+            let id = ids::task_run_id(new_id, position, &t.task_id, parent.as_deref(), t.value.as_deref());
             new_ids.insert(&t.id, id);
         }
         if new_ids.len() == before {

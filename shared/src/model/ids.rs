@@ -9,7 +9,8 @@
 //! the few rightmost pages. That cut the commit's cost by a third and
 //! raised `baton server local`'s throughput by a tenth (README, issue 23).
 //! Firestore wants the opposite (monotonic document ids make hot spots), so
-//! the functions keep random ids. Either kind is 22 base62 characters, and
+//! the functions keep random ids. Task-run ids, derived from their
+//! execution's, follow the same choice (`executor::ids`). Either kind is 22 base62 characters, and
 //! an ordered one still holds 80 random bits.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,13 +27,17 @@ pub fn order_ids_by_time() {
     ORDERED.store(true, Ordering::Relaxed);
 }
 
+/// Whether this process makes ids in time order ([`order_ids_by_time`]);
+/// task-run ids follow (`executor::ids`).
+pub fn ids_ordered() -> bool {
+    ORDERED.load(Ordering::Relaxed)
+}
+
 /// A new 22-character base62 id, like Kestra's `IdUtils.create()`.
 pub fn new_id() -> String {
     if ORDERED.load(Ordering::Relaxed) { ordered_id() } else { random_id() }
 }
 
-/// Kestra's slugify for storage paths and the `slugify` filter: lowercase,
-/// non-alphanumerics collapsed to `-`, trimmed of `-`.
 /// A Kestra-style id (22 base62 characters) derived from `seed`: the same
 /// seed always gives the same id (idempotency keys of deliveries).
 pub fn derived_id(seed: &str) -> String {
@@ -50,6 +55,8 @@ pub fn derived_id(seed: &str) -> String {
     out
 }
 
+/// Kestra's slugify for storage paths and the `slugify` filter: lowercase,
+/// non-alphanumerics collapsed to `-`, trimmed of `-`.
 pub fn slugify(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut dash = false;

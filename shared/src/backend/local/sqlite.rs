@@ -32,7 +32,7 @@ use crate::backend::{BackendError, Claim, ExecutionFilter, ExecutionSummary, Log
 use crate::model::{Execution, StateType};
 
 /// The schema version written to `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS flows (
@@ -179,7 +179,8 @@ impl SqliteStore {
         super::sqlite_kv::add_revision_column(&conn)?;
         // `claims`, clustered on its key (an older home's rebuilt)
         super::sqlite_upgrade::clustered_claims(&conn)?;
-        conn.execute_batch(super::sqlite_metrics::SCHEMA).map_err(db("create the metrics table"))?;
+        // `metrics`, clustered on their execution (an older home's rebuilt)
+        super::sqlite_metrics::clustered_metrics(&conn)?;
         if upgrade {
             sqlite_labels::fill(&conn)?;
         }

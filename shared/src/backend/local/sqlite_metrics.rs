@@ -1,28 +1,74 @@
 //! [`MetricStore`] on [`SqliteStore`]: the `metrics` table, one row per
-//! metric of a task run attempt (primary key `(task_run_id, attempt, seq)`,
-//! so a redelivered attempt rewrites its own rows), indexed by execution and
-//! by `(namespace, flow_id, timestamp)` for a flow's listings and
-//! aggregations. The table is created with the rest of the schema (an older
-//! database gains it when opened).
+//! metric of a task run attempt, and its upgrade from older homes.
+//!
+//! The table is kept in the order of its key `(execution_id, task_run_id,
+//! attempt, seq)` (`WITHOUT ROWID`): a redelivered attempt rewrites its own
+//! rows, an execution's metrics are one range of it, and a second B-tree,
+//! `(namespace, flow_id, timestamp)`, serves a flow's listings and
+//! aggregations. Why clustered: every attempt that ends writes its metrics
+//! in the commit that saves its execution, and every B-tree a row enters is
+//! a page, so a WAL frame, at each commit. Before schema version 5 the
+//! table was a rowid table with its key and two indexes (four pages per
+//! commit, the key's on a random leaf); now it is two, and with execution
+//! ids and task-run ids in time order (`model::ids`, `executor::ids`) both
+//! land on their rightmost leaves.
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::sqlite::{SqliteStore, db, from_micros, json, micros};
+use super::sqlite_upgrade::is_clustered;
 use crate::backend::Result;
 use crate::backend::metrics::{FlowMetricQuery, MAX_READ, MetricEntry, MetricRead, MetricStore, MetricType};
 
-/// The table and its indexes.
-pub(super) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS metrics (
-    task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
-    execution_id TEXT NOT NULL, namespace TEXT NOT NULL, flow_id TEXT NOT NULL, task_id TEXT,
+/// The table and its index.
+const CREATE: &str = "
+CREATE TABLE metrics (
+    execution_id TEXT NOT NULL, task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
+    namespace TEXT NOT NULL, flow_id TEXT NOT NULL, task_id TEXT,
     type TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, timestamp INTEGER NOT NULL,
     tags TEXT NOT NULL,
-    PRIMARY KEY (task_run_id, attempt, seq));
-CREATE INDEX IF NOT EXISTS metrics_execution ON metrics (execution_id, timestamp);
-CREATE INDEX IF NOT EXISTS metrics_flow ON metrics (namespace, flow_id, timestamp);
+    PRIMARY KEY (execution_id, task_run_id, attempt, seq)) WITHOUT ROWID;
+CREATE INDEX metrics_flow ON metrics (namespace, flow_id, timestamp);
 ";
+
+/// The columns an older table and this one share, in the copy's order.
+const COPIED: &str = "execution_id, task_run_id, attempt, seq, namespace, flow_id, task_id, type, name, value, \
+                      timestamp, tags";
+
+/// Creates `metrics` clustered, or rebuilds an older home's rowid table in
+/// one transaction (rows kept); a home already upgraded is only read. As
+/// for `claims`, several processes may open one home at once: the change is
+/// decided again inside an IMMEDIATE transaction.
+pub(super) fn clustered_metrics(conn: &Connection) -> Result<()> {
+    if table_sql(conn)?.as_deref().is_some_and(is_clustered) {
+        return Ok(());
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(db("upgrade metrics (begin)"))?;
+    match table_sql(&tx)? {
+        Some(sql) if is_clustered(&sql) => {}
+        // the old indexes go first: their names are the new table's
+        Some(_) => tx
+            .execute_batch(&format!(
+                "DROP INDEX IF EXISTS metrics_execution;
+                 DROP INDEX IF EXISTS metrics_flow;
+                 ALTER TABLE metrics RENAME TO metrics_rowid;
+                 {CREATE}
+                 INSERT OR REPLACE INTO metrics ({COPIED}) SELECT {COPIED} FROM metrics_rowid;
+                 DROP TABLE metrics_rowid;"
+            ))
+            .map_err(db("upgrade metrics (rebuild clustered on its key)"))?,
+        None => tx.execute_batch(CREATE).map_err(db("create the metrics table"))?,
+    }
+    tx.commit().map_err(db("upgrade metrics (commit)"))
+}
+
+fn table_sql(conn: &Connection) -> Result<Option<String>> {
+    conn.prepare_cached("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'metrics'")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
+        .map_err(db("upgrade metrics (read schema)"))
+}
 
 const COLUMNS: &str = "namespace, flow_id, task_id, execution_id, task_run_id, type, name, value, timestamp, tags";
 
@@ -66,14 +112,21 @@ impl MetricRows {
         Ok(MetricRows { task_run_id: task_run_id.to_string(), attempt, rows })
     }
 
-    /// Replaces the attempt's rows with these.
+    /// Replaces the attempt's rows with these: those of the attempt in
+    /// each execution the metrics name (one, in practice; the key begins
+    /// with it). An empty list writes nothing: no execution is known, and
+    /// an attempt's metrics are saved once, again only when its result is
+    /// redelivered, with the same list.
     pub(super) fn write(&self, conn: &rusqlite::Connection) -> Result<()> {
         let (task_run_id, attempt) = (&self.task_run_id, self.attempt);
-        conn.prepare_cached("DELETE FROM metrics WHERE task_run_id = ?1 AND attempt = ?2")
-            .and_then(|mut s| s.execute(params![task_run_id, attempt]))
-            .map_err(db("save_metrics (replace)"))?;
-        if self.rows.is_empty() {
-            return Ok(());
+        let execution = |m: &MetricEntry| m.execution_id.clone().unwrap_or_default();
+        let mut executions: Vec<String> = self.rows.iter().map(|(m, _)| execution(m)).collect();
+        executions.sort_unstable();
+        executions.dedup();
+        for execution_id in &executions {
+            conn.prepare_cached("DELETE FROM metrics WHERE execution_id = ?1 AND task_run_id = ?2 AND attempt = ?3")
+                .and_then(|mut s| s.execute(params![execution_id, task_run_id, attempt]))
+                .map_err(db("save_metrics (replace)"))?;
         }
         let mut stmt = conn
             .prepare_cached(
@@ -176,5 +229,79 @@ mod tests {
     #[tokio::test]
     async fn metric_store_contract_in_memory() {
         metric_store_contract(&SqliteStore::open_in_memory().expect("open")).await;
+    }
+
+    /// Processes opening one version-4 home at once: each open succeeds,
+    /// one of them rebuilds the table, the rows are kept once.
+    #[test]
+    fn an_older_home_opened_by_several_processes_at_once_is_upgraded_once() {
+        let dir = std::env::temp_dir().join(format!("baton-metrics-race-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("v4.db");
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch(&format!("PRAGMA journal_mode = WAL; {VERSION_4}")).expect("version 4 metrics");
+        drop(conn);
+        super::super::sqlite_upgrade::race(
+            |p| {
+                let conn = rusqlite::Connection::open(p).map_err(super::db("open"))?;
+                conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(super::db("busy timeout"))?;
+                super::clustered_metrics(&conn)
+            },
+            path.clone(),
+        );
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        assert!(super::table_sql(&conn).expect("sql").as_deref().is_some_and(super::is_clustered));
+        assert_eq!(conn.query_row("SELECT count(*) FROM metrics", [], |r| r.get::<_, i64>(0)).expect("n"), 3);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `metrics` as versions 1–4 made it, with three rows.
+    const VERSION_4: &str = "CREATE TABLE metrics (
+            task_run_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
+            execution_id TEXT NOT NULL, namespace TEXT NOT NULL, flow_id TEXT NOT NULL, task_id TEXT,
+            type TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, timestamp INTEGER NOT NULL,
+            tags TEXT NOT NULL,
+            PRIMARY KEY (task_run_id, attempt, seq));
+         CREATE INDEX metrics_execution ON metrics (execution_id, timestamp);
+         CREATE INDEX metrics_flow ON metrics (namespace, flow_id, timestamp);
+         INSERT INTO metrics VALUES ('tr1', 1, 0, 'e1', 'ns', 'f', 't', 'counter', 'length', 3, 10, '{}'),
+                                    ('tr1', 1, 1, 'e1', 'ns', 'f', 't', 'timer', 'duration', 0.5, 11, '{}'),
+                                    ('tr2', 1, 0, 'e2', 'ns', 'g', NULL, 'counter', 'rows', 7, 12, '{\"a\":\"b\"}');";
+
+    /// A home from before version 5: its rowid table and three B-trees
+    /// become the clustered table and one index, every row kept.
+    #[test]
+    fn an_older_home_gets_clustered_metrics_with_its_rows() {
+        use super::{clustered_metrics, is_clustered, table_sql};
+        let conn = rusqlite::Connection::open_in_memory().expect("open");
+        conn.execute_batch(VERSION_4).expect("version 4 schema");
+        clustered_metrics(&conn).expect("upgrade");
+        assert!(table_sql(&conn).expect("sql").as_deref().is_some_and(is_clustered), "rebuilt");
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE tbl_name LIKE 'metrics%' ORDER BY name")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("names");
+        assert_eq!(names, ["metrics", "metrics_flow"], "one index, nothing left aside");
+        let rows: Vec<(String, String, i64, f64, Option<String>, String)> = conn
+            .prepare("SELECT execution_id, task_run_id, seq, value, task_id, tags FROM metrics ORDER BY timestamp")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?.collect()
+            })
+            .expect("rows");
+        assert_eq!(
+            rows,
+            vec![
+                ("e1".into(), "tr1".into(), 0, 3.0, Some("t".into()), "{}".into()),
+                ("e1".into(), "tr1".into(), 1, 0.5, Some("t".into()), "{}".into()),
+                ("e2".into(), "tr2".into(), 0, 7.0, None, "{\"a\":\"b\"}".into()),
+            ]
+        );
+        // the key refuses a second row for one metric; opening again changes nothing
+        assert!(
+            conn.execute("INSERT INTO metrics VALUES ('e1','tr1',1,0,'ns','f','t','counter','x',1,1,'{}')", [])
+                .is_err()
+        );
+        clustered_metrics(&conn).expect("again");
+        assert_eq!(conn.query_row("SELECT count(*) FROM metrics", [], |r| r.get::<_, i64>(0)).expect("n"), 3);
     }
 }

@@ -108,7 +108,9 @@ impl SqliteStore {
     pub(super) fn purge_metrics_sync(&self, q: &MetricPurge) -> Result<Purged> {
         const WHAT: &str = "purge metrics";
         let conn = self.lock();
-        let sql = "DELETE FROM metrics WHERE rowid IN (SELECT rowid FROM metrics WHERE
+        // the table is clustered on its key (no rowid): a page of keys, then their rows
+        let sql = "DELETE FROM metrics WHERE (execution_id, task_run_id, attempt, seq) IN
+             (SELECT execution_id, task_run_id, attempt, seq FROM metrics WHERE
              (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR flow_id = ?2)
              AND (?3 IS NULL OR timestamp >= ?3) AND timestamp <= ?4 LIMIT ?5)";
         let mut out = Purged::default();

@@ -8,10 +8,9 @@
 //! of its own. A rowid table with a primary key is two B-trees, the rows and
 //! the key's index, so each claim dirtied two pages, and every dirty page is
 //! a WAL frame at each commit; clustered on the key it is one. Claims are
-//! small rows, so random keys split few pages. (`metrics`, whose rows are
-//! larger, split more pages clustered on a random key than the rowid table
-//! and its index cost; it stays a rowid table.) Nothing reads claims by
-//! rowid.
+//! small rows, so random keys split few pages. Nothing reads claims by
+//! rowid. (`metrics` are clustered too since version 5, on a key that
+//! begins with the execution: `sqlite_metrics.rs`.)
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
@@ -75,7 +74,8 @@ fn shape(conn: &Connection) -> Result<Shape> {
     Ok(if has_result { Shape::Current } else { Shape::WithoutResult })
 }
 
-fn is_clustered(sql: &str) -> bool {
+/// Whether a table's `CREATE` statement makes it `WITHOUT ROWID`.
+pub(super) fn is_clustered(sql: &str) -> bool {
     sql.to_ascii_uppercase().split_whitespace().collect::<Vec<_>>().windows(2).any(|w| w == ["WITHOUT", "ROWID"])
 }
 
@@ -89,6 +89,24 @@ fn rebuild(tx: &Connection) -> Result<()> {
          DROP TABLE claims_rowid;"
     ))
     .map_err(db("upgrade claims (rebuild clustered on its key)"))
+}
+
+/// Six threads open `path` with `open` at once; each must succeed.
+#[cfg(test)]
+pub(super) fn race(open: fn(&std::path::Path) -> Result<()>, path: std::path::PathBuf) {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let (barrier, path) = (barrier.clone(), path.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                open(&path)
+            })
+        })
+        .collect();
+    for o in opens {
+        o.join().expect("thread").expect("every open succeeds");
+    }
 }
 
 #[cfg(test)]
@@ -161,21 +179,6 @@ mod tests {
     fn homes_opened_by_several_processes_at_once_are_made_and_upgraded_once() {
         let dir = std::env::temp_dir().join(format!("baton-claims-race-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("dir");
-        let race = |open: fn(&std::path::Path) -> Result<()>, path: std::path::PathBuf| {
-            let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
-            let opens: Vec<_> = (0..6)
-                .map(|_| {
-                    let (barrier, path) = (barrier.clone(), path.clone());
-                    std::thread::spawn(move || {
-                        barrier.wait();
-                        open(&path)
-                    })
-                })
-                .collect();
-            for o in opens {
-                o.join().expect("thread").expect("every open succeeds");
-            }
-        };
         race(|p| super::super::sqlite::SqliteStore::open(p).map(drop), dir.join("fresh.db"));
 
         let v3 = dir.join("v3.db");

@@ -63,7 +63,17 @@ fn main() {
     } else {
         tracing_subscriber::fmt().with_ansi(ansi).with_env_filter(filter).with_writer(std::io::stderr).init();
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // `baton run` drives one execution, whose executor and worker mostly
+    // hand a single task run back and forth: on one worker thread every
+    // hand-over is a local wake; on two, tokio wakes the parked thread
+    // every third one (an eventfd write and a migration), a fifth of a long
+    // chain's time. Blocking work (SQLite checkpoints, DuckDB, archives,
+    // containers) has threads of its own. TOKIO_WORKER_THREADS overrides.
+    if matches!(cli.command, args::Command::Run(_)) && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        builder.worker_threads(1);
+    }
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -73,6 +73,13 @@ pub async fn metric_store_contract(store: &dyn MetricStore) {
     let elsewhere = metric(&ns, "g", &other, "a", "tr4", MetricType::Counter, "rows", 99.0, now - min(1));
     store.save_metrics("tr4", 1, std::slice::from_ref(&elsewhere)).await.expect("save_metrics other flow");
     store.save_metrics("tr5", 1, &[]).await.expect("saving no metrics is fine");
+    // an attempt stored again with none keeps none
+    let e4 = format!("{run}e4");
+    let undone = metric(&ns, "f", &e4, "a", "tr6", MetricType::Counter, "rows", 1.0, now - min(2));
+    store.save_metrics("tr6", 1, std::slice::from_ref(&undone)).await.expect("save_metrics e4");
+    assert_eq!(store.execution_metrics(&e4).await.expect("read e4").entries.len(), 1);
+    store.save_metrics("tr6", 1, &[]).await.expect("save_metrics e4 again, with none");
+    assert!(store.execution_metrics(&e4).await.expect("read e4").entries.is_empty(), "replaced by none");
 
     let read = store.execution_metrics(&e1).await.expect("execution_metrics");
     assert!(!read.truncated);

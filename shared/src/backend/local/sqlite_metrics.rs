@@ -114,11 +114,18 @@ impl MetricRows {
 
     /// Replaces the attempt's rows with these: those of the attempt in
     /// each execution the metrics name (one, in practice; the key begins
-    /// with it). An empty list writes nothing: no execution is known, and
-    /// an attempt's metrics are saved once, again only when its result is
-    /// redelivered, with the same list.
+    /// with it). An empty list names no execution, so it deletes the
+    /// attempt's rows by reading the whole table: no caller of the engine
+    /// saves one (they skip attempts without metrics); the trait's rule
+    /// holds for any other.
     pub(super) fn write(&self, conn: &rusqlite::Connection) -> Result<()> {
         let (task_run_id, attempt) = (&self.task_run_id, self.attempt);
+        if self.rows.is_empty() {
+            conn.prepare_cached("DELETE FROM metrics WHERE task_run_id = ?1 AND attempt = ?2")
+                .and_then(|mut s| s.execute(params![task_run_id, attempt]))
+                .map_err(db("save_metrics (replace with none)"))?;
+            return Ok(());
+        }
         let execution = |m: &MetricEntry| m.execution_id.clone().unwrap_or_default();
         let mut executions: Vec<String> = self.rows.iter().map(|(m, _)| execution(m)).collect();
         executions.sort_unstable();

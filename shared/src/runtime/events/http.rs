@@ -13,8 +13,10 @@
 //! (failed statuses allowed), renders `responseCondition` with `response`,
 //! and when it holds creates the execution of this slot, whose id derives
 //! from the slot. A slot is polled at most once: an instance that dies
-//! between its claim and its request leaves that slot unpolled, and the
-//! next slot polls again (as a Kestra worker lost mid-evaluation). While
+//! between its claim and its request leaves that slot unpolled, one that
+//! dies between its request and the execution's creation leaves the
+//! response unused, and the next slot polls again (as a Kestra worker lost
+//! mid-evaluation). While
 //! the execution the trigger started last is running, the trigger is not
 //! evaluated at all (Kestra's scheduler skips a polling trigger whose
 //! execution has not ended), so `stopAfter` sees it end before any new poll.

@@ -75,12 +75,12 @@ pub(crate) fn task_run_id(
 /// The time-ordered shape (see the module's header).
 fn ordered(parts: &[&str; 4], position: usize) -> String {
     let mut out = String::with_capacity(22);
-    let prefix: String = parts[0].chars().filter(char::is_ascii_alphanumeric).take(8).collect();
-    if prefix.len() == 8 {
-        out.push_str(&prefix);
-    } else {
-        // an execution id of another shape: its hash stands in
-        push_high_first(&mut out, hash(&parts[..1]), 8);
+    match parts[0].get(..8) {
+        Some(prefix) if prefix.bytes().all(|b| b.is_ascii_alphanumeric()) => out.push_str(prefix),
+        _ => {
+            // an execution id of another shape: its hash stands in
+            push_high_first(&mut out, hash(&parts[..1]), 8)
+        }
     }
     push_high_first(&mut out, position as u128, 4);
     push_high_first(&mut out, hash(parts), 10);

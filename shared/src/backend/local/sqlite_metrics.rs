@@ -126,8 +126,8 @@ impl MetricRows {
                 .map_err(db("save_metrics (replace with none)"))?;
             return Ok(());
         }
-        let execution = |m: &MetricEntry| m.execution_id.clone().unwrap_or_default();
-        let mut executions: Vec<String> = self.rows.iter().map(|(m, _)| execution(m)).collect();
+        let mut executions: Vec<&str> =
+            self.rows.iter().map(|(m, _)| m.execution_id.as_deref().unwrap_or_default()).collect();
         executions.sort_unstable();
         executions.dedup();
         for execution_id in &executions {

@@ -9,7 +9,9 @@
 //!
 //! `cargo bench -p shared --features shared/duckdb --bench step` (release),
 //! or `--profile dev` for a debug build. `BATON_BENCH_STEP_SIZES=10,1000`
-//! picks the sizes, `BATON_BENCH_STEP_EVENTS` the events per size (50).
+//! picks the sizes, `BATON_BENCH_STEP_EVENTS` the events per size (50),
+//! `BATON_BENCH_STEP_SHAPES=chain,1,0` the shapes (a name's ending: the
+//! chain, the ForEach at limit 1, at limit 0).
 //! `BATON_BENCH_STEP_COLD=1` evicts the CPU caches before every event (it
 //! writes a 256 MiB buffer, untimed), so each event starts from memory at
 //! every size: if the time per event then no longer grows with the size,
@@ -21,7 +23,9 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Map, Value, json};
-use shared::executor::{Action, ExecIndex, StepEnv, StepOptions, apply_event_indexed, step_indexed};
+use shared::executor::{
+    Action, ExecIndex, StepEnv, StepOptions, Transition, apply_event_indexed, step_indexed, task_run_id,
+};
 use shared::model::{Attempt, Execution, Flow, State, StateType, TaskRun};
 use shared::runtime::messages::{ExecutionEvent, TaskResult};
 use shared::template::{NoHost, Renderer, TemplateHost};
@@ -77,9 +81,11 @@ fn state(history: &[StateType], at: DateTime<Utc>) -> State {
     s
 }
 
+/// The task run made at position `i` of `exec`'s list, its id derived as
+/// the executor derives it.
 fn task_run(exec: &Execution, i: usize, task_id: &str, parent: Option<&str>, value: Option<String>) -> TaskRun {
     TaskRun {
-        id: format!("tr{i}"),
+        id: task_run_id(&exec.id, i, task_id, parent, value.as_deref()),
         execution_id: exec.id.clone(),
         namespace: exec.namespace.clone(),
         flow_id: exec.flow_id.clone(),
@@ -117,7 +123,7 @@ fn settle(tr: &mut TaskRun, done: bool) {
 }
 
 fn execution(flow: &Flow) -> Execution {
-    let mut e = Execution::new("bench".into(), &flow.namespace, &flow.id, 1, Map::new(), vec![], t0());
+    let mut e = Execution::new(shared::model::ids::new_id(), &flow.namespace, &flow.id, 1, Map::new(), vec![], t0());
     e.state = state(&[StateType::Created, StateType::Running], t0());
     e
 }
@@ -152,10 +158,11 @@ fn for_each(n: usize, limit: usize, extra: usize) -> (Flow, Execution) {
     let mut each = task_run(&e, 0, "each", None, None);
     each.state = state(&[StateType::Created, StateType::Running], t0());
     each.evaluated = Some(Value::Array((0..values).map(|v| json!(v.to_string())).collect()));
+    let parent = each.id.clone();
     e.task_run_list.push(each);
     let iterations = n - 1;
     for v in 0..iterations {
-        let mut tr = task_run(&e, v + 1, "r", Some("tr0"), Some(v.to_string()));
+        let mut tr = task_run(&e, v + 1, "r", Some(&parent), Some(v.to_string()));
         let done = if limit == 0 { v < iterations / 2 } else { v + 1 < iterations };
         settle(&mut tr, done);
         e.task_run_list.push(tr);
@@ -189,7 +196,6 @@ fn result_event(exec_id: &str, task_run_id: &str, attempt: u32) -> ExecutionEven
 /// ForEach's values by unit), then ns and allocations per event of the others.
 fn run(flow: &Flow, mut exec: Execution, events: usize, oldest: bool) -> (f64, f64, f64) {
     let env = Env(Renderer::new());
-    let now = t0() + Duration::seconds(1);
     let mut index = ExecIndex::default();
     // what the runtime pays once per load, not per event
     index.sync(&exec);
@@ -213,8 +219,11 @@ fn run(flow: &Flow, mut exec: Execution, events: usize, oldest: bool) -> (f64, f
         let event = result_event(&exec.id, &target, 1);
         let a0 = allocations();
         let start = Instant::now();
-        let (changed, _) = apply_event_indexed(flow, &mut exec, &mut index, &event, now);
-        let t = step_indexed(flow, exec, &mut index, now, &env, StepOptions::default());
+        let (changed, t) = if e == 0 {
+            step_once(flow, exec, &mut index, &event, &env)
+        } else {
+            one_event(flow, exec, &mut index, &event, &env)
+        };
         if e == 0 {
             first = start.elapsed().as_nanos();
         } else {
@@ -239,6 +248,33 @@ fn run(flow: &Flow, mut exec: Execution, events: usize, oldest: bool) -> (f64, f
     (first as f64, nanos as f64 / events as f64, allocs as f64 / events as f64)
 }
 
+/// One of the events after the first (its own function, so a profiler can
+/// leave out the first: `valgrind --tool=callgrind --toggle-collect='*one_event*'`).
+#[inline(never)]
+fn one_event(
+    flow: &Flow,
+    exec: Execution,
+    index: &mut ExecIndex,
+    event: &ExecutionEvent,
+    env: &Env,
+) -> (Vec<String>, Transition) {
+    step_once(flow, exec, index, event, env)
+}
+
+/// An event applied, then the execution stepped.
+#[inline(never)]
+fn step_once(
+    flow: &Flow,
+    mut exec: Execution,
+    index: &mut ExecIndex,
+    event: &ExecutionEvent,
+    env: &Env,
+) -> (Vec<String>, Transition) {
+    let now = t0() + Duration::seconds(1);
+    let (changed, _) = apply_event_indexed(flow, &mut exec, index, event, now);
+    (changed, step_indexed(flow, exec, index, now, env, StepOptions::default()))
+}
+
 /// Whether each event starts with the caches evicted.
 fn cold() -> bool {
     std::env::var("BATON_BENCH_STEP_COLD").is_ok_and(|v| v == "1")
@@ -249,11 +285,17 @@ type Build = dyn Fn() -> (Flow, Execution);
 
 fn main() {
     shared::allocator::tune();
+    // ids as `baton run` and `baton server local` make them (SQLite homes)
+    shared::model::ids::order_ids_by_time();
     let sizes: Vec<usize> = std::env::var("BATON_BENCH_STEP_SIZES")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().replace('_', "").parse().ok()).collect())
         .unwrap_or_else(|| vec![10, 100, 1_000, 10_000, 100_000]);
     let events: usize = std::env::var("BATON_BENCH_STEP_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(50).max(1);
+    // `BATON_BENCH_STEP_SHAPES=chain,1,0`: the chain, the ForEach at limit 1, at limit 0
+    let shapes_wanted: Vec<String> = std::env::var("BATON_BENCH_STEP_SHAPES")
+        .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+        .unwrap_or_default();
     println!("| shape | task runs | ns/event | allocations/event | first event after a load (ns) |");
     println!("|---|---|---|---|---|");
     for &n in &sizes {
@@ -264,6 +306,9 @@ fn main() {
             ("ForEach, concurrencyLimit 0", Box::new(move || for_each(n, 0, 0)), true),
         ];
         for (name, build, oldest) in shapes {
+            if !shapes_wanted.is_empty() && !shapes_wanted.iter().any(|w| name.ends_with(w.as_str())) {
+                continue;
+            }
             let (flow, exec) = build();
             let events = if oldest { events.min((n - 1) / 2 - 1).max(1) } else { events };
             let (first, ns, allocs) = run(&flow, exec, events, oldest);

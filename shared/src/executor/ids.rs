@@ -61,7 +61,7 @@ pub(crate) fn derive(parts: &[&str]) -> String {
 
 /// The id of the task run of `task_id` under `parent` for `value`, made at
 /// `position` in its execution's list.
-pub(crate) fn task_run_id(
+pub fn task_run_id(
     execution_id: &str,
     position: usize,
     task_id: &str,
@@ -72,8 +72,29 @@ pub(crate) fn task_run_id(
     if crate::model::ids::ids_ordered() { ordered(&parts, position) } else { derive(&parts) }
 }
 
+/// The position an ordered id (see the module's header) was made at,
+/// modulo 62⁴ (its characters 8..12), or `None` when those are not base62.
+/// Any 22-character id reads as some number: a caller checks that the task
+/// run at that position has this id before trusting it (the executor's
+/// index finds a task run by id this way, without a hash table, where ids
+/// are ordered).
+pub(crate) fn position_in(id: &str) -> Option<usize> {
+    if id.len() != 22 {
+        return None;
+    }
+    id.as_bytes()[8..12].iter().try_fold(0usize, |n, &b| {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'A'..=b'Z' => b - b'A' + 10,
+            b'a'..=b'z' => b - b'a' + 36,
+            _ => return None,
+        };
+        Some(n * 62 + usize::from(d))
+    })
+}
+
 /// The time-ordered shape (see the module's header).
-fn ordered(parts: &[&str; 4], position: usize) -> String {
+pub(super) fn ordered(parts: &[&str; 4], position: usize) -> String {
     let mut out = String::with_capacity(22);
     match parts[0].get(..8) {
         Some(prefix) if prefix.bytes().all(|b| b.is_ascii_alphanumeric()) => out.push_str(prefix),
@@ -116,6 +137,13 @@ mod tests {
         assert_ne!(a, ordered(&[e1, "t", "-", "1"], 7));
         assert_ne!(a, ordered(&[e1, "t", "p", "\u{1}"], 7));
         assert_ne!(a, ordered(&[e1, "u", "-", "\u{1}"], 7));
+        // the position reads back (modulo 62^4)
+        for p in [0, 7, 61, 62, 199, 100_000, 62usize.pow(4) - 1] {
+            assert_eq!(position_in(&ordered(&[e1, "t", "-", "\u{1}"], p)), Some(p));
+        }
+        assert_eq!(position_in(&ordered(&[e1, "t", "-", "\u{1}"], 62usize.pow(4) + 5)), Some(5));
+        assert_eq!(position_in("short"), None);
+        assert_eq!(position_in("03545ab2-_-_xxxxxxxxxx"), None);
         // a short or odd execution id still gives 22 base62 characters
         let odd = ordered(&["e-1", "t", "-", "\u{1}"], 3);
         assert!(odd.len() == 22 && odd.bytes().all(|b| b.is_ascii_alphanumeric()), "{odd}");

@@ -2,7 +2,9 @@
 //! event costs what it changes, not the size of the execution:
 //!
 //! - task runs by slot (task, parent, value) and by id, appended to as task
-//!   runs are created;
+//!   runs are created (an ordered id names its position, `ids::position_in`:
+//!   those are found without a table, so a step's lookups by id touch the
+//!   task run and nothing else);
 //! - per sequence, how many of its first tasks are done (their task runs
 //!   terminal, which they stay), so a walk starts where the work is;
 //! - per concurrent block (Parallel, ForEach task run), which units
@@ -22,6 +24,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
+use super::ids;
 use crate::model::{Execution, StateType, TaskRun};
 
 /// A hasher for keys that are hashes already (or positions).
@@ -254,7 +257,10 @@ impl ExecIndex {
             self.slot_collisions.push(prev);
         }
         let id = hash_of(tr.id.as_str());
-        if let Some(prev) = self.ids.insert(id, p) {
+        // an ordered id names its position: found without the table
+        if ids::position_in(&tr.id) != Some(pos)
+            && let Some(prev) = self.ids.insert(id, p)
+        {
             self.id_collisions.push(prev);
         }
         self.len = pos + 1;
@@ -279,6 +285,9 @@ impl ExecIndex {
 
     /// The position of the task run `id`.
     pub fn position(&self, list: &[TaskRun], id: &str) -> Option<usize> {
+        if let Some(p) = ids::position_in(id).filter(|p| *p < self.len && list.get(*p).is_some_and(|t| t.id == id)) {
+            return Some(p);
+        }
         let is = |i: &u32| list.get(*i as usize).is_some_and(|t| t.id == id);
         let hit = self.ids.get(&hash_of(id)).filter(|i| is(i)).copied();
         hit.or_else(|| self.id_collisions.iter().copied().find(|i| is(i))).map(|i| i as usize)
@@ -313,8 +322,64 @@ impl ExecIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::UnitSet;
+    use super::{ExecIndex, UnitSet, ids};
+    use crate::model::{Execution, State, StateType, TaskRun};
     use std::collections::BTreeSet;
+
+    fn run(exec: &Execution, id: String, task: &str) -> TaskRun {
+        TaskRun {
+            id,
+            execution_id: exec.id.clone(),
+            namespace: exec.namespace.clone(),
+            flow_id: exec.flow_id.clone(),
+            task_id: task.into(),
+            parent_task_run_id: None,
+            value: None,
+            attempts: Vec::new(),
+            outputs: None,
+            state: State::new(StateType::Created, chrono::DateTime::UNIX_EPOCH),
+            iteration: None,
+            next_retry_date: None,
+            error: None,
+            evaluated: None,
+        }
+    }
+
+    /// Ordered ids are found from the position they name, without the
+    /// table; ids that do not name their position (hashed ones, one moved,
+    /// one naming a position past the indexed runs) through it, as before.
+    #[test]
+    fn task_runs_are_found_by_id_whatever_their_shape() {
+        const EXEC: &str = "03545ab27p7pWuqWNwCwq3";
+        let mut exec =
+            Execution::new(EXEC.into(), "ns", "f", 1, Default::default(), vec![], chrono::DateTime::UNIX_EPOCH);
+        let ordered = |p: usize, t: &str| ids::ordered(&[EXEC, t, "-", "\u{1}"], p);
+        for p in 0..300 {
+            let id = match p % 4 {
+                0 | 1 => ordered(p, "a"),
+                // made at another position (a replay's kept run, say)
+                2 => ordered(p + 1, "b"),
+                _ => ids::derive(&[EXEC, "c", &p.to_string()]),
+            };
+            exec.task_run_list.push(run(&exec, id, "t"));
+        }
+        let mut index = ExecIndex::default();
+        index.sync(&exec);
+        let list = &exec.task_run_list;
+        for (p, tr) in list.iter().enumerate() {
+            assert_eq!(index.position(list, &tr.id), Some(p), "{p}: {}", tr.id);
+        }
+        // only the runs whose id names another position are in the table
+        assert_eq!(index.ids.len() + index.id_collisions.len(), 150);
+        assert_eq!(index.position(list, &ordered(7, "zz")), None, "an id that is not there");
+        assert_eq!(index.position(list, "nope"), None);
+        // a run appended but not indexed yet is not found (as with the table)
+        let late = ordered(300, "a");
+        exec.task_run_list.push(run(&exec, late.clone(), "t"));
+        assert_eq!(index.position(&exec.task_run_list, &late), None);
+        index.sync(&exec);
+        assert_eq!(index.position(&exec.task_run_list, &late), Some(300));
+    }
 
     #[test]
     fn a_unit_set_behaves_as_an_ordered_set() {

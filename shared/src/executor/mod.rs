@@ -33,6 +33,7 @@ use serde_json::{Map, Value};
 
 pub use apply::{apply_event, apply_event_indexed};
 pub use blocks::pause::{BEHAVIORS, ResumeError, next_timer, on_resume, paused_task, resume_inputs};
+pub use ids::task_run_id;
 pub use index::ExecIndex;
 pub use retry::next_retry_date;
 

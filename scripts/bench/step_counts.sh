@@ -10,14 +10,16 @@
 # size while the time grows means the time is memory, not work.
 #
 #   scripts/bench/step_counts.sh ["100 1000 10000 100000"]
-#   EVENTS=48 (default) events per shape and size (the ForEach at limit 0
-#   has at most (size - 1) / 2 - 1).
+#   EVENTS=48 (default) events per shape and size, after WARMUP=500 (at
+#   most half the size) events that are not counted (the bench's own
+#   header says why; the ForEach at limit 0 has (size - 1) / 2 - 1 for both).
 #
 # Builds the bench (release, line tables for `callgrind_annotate`) first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZES=${1:-"100 1000 10000 100000"}
 EVENTS=${EVENTS:-48}
+WARMUP=${WARMUP:-500}
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 bin=$(cargo bench -p shared --features shared/duckdb --bench step --no-run \
   --config 'profile.bench.package.shared.debug="line-tables-only"' --message-format=json 2>/dev/null \
@@ -29,13 +31,15 @@ echo "| shape | task runs | instructions/event | L1d misses/event | 2 MiB-LL mis
 echo "|---|---|---|---|---|"
 for n in $SIZES; do
   for shape in chain 1 0; do
+    # the bench's own arithmetic: the ForEach at limit 0 has (n - 1) / 2 - 1
+    # running iterations for its warm-up and timed events
     events=$EVENTS
     if [ "$shape" = 0 ]; then
-      cap=$(( (n - 1) / 2 - 1 )); [ "$cap" -lt "$events" ] && events=$cap
-      [ "$events" -lt 1 ] && events=1
+      running=$(( (n - 1) / 2 - 1 )); w0=$(( WARMUP < running / 2 ? WARMUP : running / 2 ))
+      events=$(( EVENTS < running - w0 ? EVENTS : running - w0 )); [ "$events" -lt 1 ] && events=1
     fi
     out="$work/cg.$shape.$n"
-    BATON_BENCH_STEP_SHAPES=$shape BATON_BENCH_STEP_SIZES=$n BATON_BENCH_STEP_EVENTS=$EVENTS \
+    BATON_BENCH_STEP_SHAPES=$shape BATON_BENCH_STEP_SIZES=$n BATON_BENCH_STEP_EVENTS=$EVENTS BATON_BENCH_STEP_WARMUP=$WARMUP \
       valgrind --tool=callgrind --cache-sim=yes --D1=49152,12,64 --LL=2097152,16,64 \
       --toggle-collect='*one_event*' --callgrind-out-file="$out" "$bin" >/dev/null 2>"$out.err"
     # totals: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw

@@ -4,15 +4,19 @@
 //! chain (the event is the latest task's result) and a ForEach with
 //! `concurrencyLimit` 1 and 0 (the event is one iteration's result, every
 //! earlier iteration done). Each execution is built directly in the state
-//! it would have reached, then fed a run of consecutive events, as the
-//! runtime's executor would (its index kept between events).
+//! it would have reached, loaded (the first event walks it whole, as after
+//! a restart), then fed consecutive events, as the runtime's executor would
+//! (its index kept between events): `BATON_BENCH_STEP_WARMUP` of them
+//! (500, at most half the size) reported apart as the load's wake, then
+//! `BATON_BENCH_STEP_EVENTS` (50) timed. The chain and the ForEach at
+//! limit 1 grow a task run per event: they are built short by the warm-up,
+//! so the timed events run at the size in the table's row.
 //!
 //! `cargo bench -p shared --features shared/duckdb --bench step` (release),
 //! or `--profile dev` for a debug build. `BATON_BENCH_STEP_SIZES=10,1000`
-//! picks the sizes, `BATON_BENCH_STEP_EVENTS` the events per size (50),
-//! `BATON_BENCH_STEP_SHAPES=chain,1,0` the shapes (a name's ending: the
-//! chain, the ForEach at limit 1, at limit 0).
-//! `BATON_BENCH_STEP_COLD=1` evicts the CPU caches before every event (it
+//! picks the sizes, `BATON_BENCH_STEP_SHAPES=chain,1,0` the shapes (a
+//! name's ending: the chain, the ForEach at limit 1, at limit 0).
+//! `BATON_BENCH_STEP_COLD=1` evicts the CPU caches before every timed event (it
 //! writes a 256 MiB buffer, untimed), so each event starts from memory at
 //! every size: if the time per event then no longer grows with the size,
 //! what grew was cache misses, not work. The heap is `baton`'s allocator
@@ -190,11 +194,27 @@ fn result_event(exec_id: &str, task_run_id: &str, attempt: u32) -> ExecutionEven
     }
 }
 
-/// Feeds `events + 1` consecutive results: each to the oldest running task
-/// run (limit 0) or to the one just dispatched. Returns the ns of the first
-/// (it pays for what a load builds once: the flow's task index, the
-/// ForEach's values by unit), then ns and allocations per event of the others.
-fn run(flow: &Flow, mut exec: Execution, events: usize, oldest: bool) -> (f64, f64, f64) {
+/// What one shape's run measured.
+struct Measured {
+    /// The first event after the load (ns).
+    first: f64,
+    /// The warm-up events after it (ns per event).
+    warm_up: f64,
+    /// The timed events (ns and heap allocations per event).
+    ns: f64,
+    allocs: f64,
+}
+
+/// Feeds `1 + warm_up + events` consecutive results: each to the oldest
+/// running task run (limit 0) or to the one just dispatched. The first pays
+/// for what a load builds once (the flow's task index, the ForEach's values
+/// by unit, the memos of a whole walk), and the next `warm_up` for the
+/// load's wake: until the blocks the load's walk freed (cold by then) are
+/// allocated again, and its index's tables and the execution are touched
+/// again, an event costs more (at 100,000 task runs the first 100 events
+/// after a load took 1.3–1.5× what the later ones did). Then `events` are
+/// timed, with their allocations.
+fn run(flow: &Flow, mut exec: Execution, warm_up: usize, events: usize, oldest: bool) -> Measured {
     let env = Env(Renderer::new());
     let mut index = ExecIndex::default();
     // what the runtime pays once per load, not per event
@@ -205,12 +225,11 @@ fn run(flow: &Flow, mut exec: Execution, events: usize, oldest: bool) -> (f64, f
         exec.task_run_list.len() - 1
     };
     let mut target = exec.task_run_list[next].id.clone();
-    let mut nanos = 0u128;
-    let mut allocs = 0u64;
-    let mut first = 0u128;
+    let (mut nanos, mut warm, mut allocs, mut first) = (0u128, 0u128, 0u64, 0u128);
     let mut evict = cold().then(|| vec![0u8; 256 << 20]);
-    for e in 0..=events {
-        if let Some(buf) = evict.as_mut() {
+    for e in 0..=warm_up + events {
+        let timed = e > warm_up;
+        if let Some(buf) = evict.as_mut().filter(|_| timed) {
             for (i, b) in buf.iter_mut().step_by(64).enumerate() {
                 *b = b.wrapping_add(i as u8);
             }
@@ -219,16 +238,19 @@ fn run(flow: &Flow, mut exec: Execution, events: usize, oldest: bool) -> (f64, f
         let event = result_event(&exec.id, &target, 1);
         let a0 = allocations();
         let start = Instant::now();
-        let (changed, t) = if e == 0 {
-            step_once(flow, exec, &mut index, &event, &env)
-        } else {
+        let (changed, t) = if timed {
             one_event(flow, exec, &mut index, &event, &env)
-        };
-        if e == 0 {
-            first = start.elapsed().as_nanos();
         } else {
-            nanos += start.elapsed().as_nanos();
-            allocs += allocations() - a0;
+            step_once(flow, exec, &mut index, &event, &env)
+        };
+        let took = start.elapsed().as_nanos();
+        match e {
+            0 => first = took,
+            _ if !timed => warm += took,
+            _ => {
+                nanos += took;
+                allocs += allocations() - a0;
+            }
         }
         assert_eq!(changed.len(), 1, "the event applied");
         exec = t.execution;
@@ -245,7 +267,12 @@ fn run(flow: &Flow, mut exec: Execution, events: usize, oldest: bool) -> (f64, f
         }
         drop(t.actions);
     }
-    (first as f64, nanos as f64 / events as f64, allocs as f64 / events as f64)
+    Measured {
+        first: first as f64,
+        warm_up: warm as f64 / warm_up.max(1) as f64,
+        ns: nanos as f64 / events as f64,
+        allocs: allocs as f64 / events as f64,
+    }
 }
 
 /// One of the events after the first (its own function, so a profiler can
@@ -292,27 +319,40 @@ fn main() {
         .map(|s| s.split(',').filter_map(|x| x.trim().replace('_', "").parse().ok()).collect())
         .unwrap_or_else(|| vec![10, 100, 1_000, 10_000, 100_000]);
     let events: usize = std::env::var("BATON_BENCH_STEP_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(50).max(1);
+    let warm_up: usize = std::env::var("BATON_BENCH_STEP_WARMUP").ok().and_then(|s| s.parse().ok()).unwrap_or(500);
     // `BATON_BENCH_STEP_SHAPES=chain,1,0`: the chain, the ForEach at limit 1, at limit 0
     let shapes_wanted: Vec<String> = std::env::var("BATON_BENCH_STEP_SHAPES")
         .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
         .unwrap_or_default();
-    println!("| shape | task runs | ns/event | allocations/event | first event after a load (ns) |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| shape | task runs | ns/event | allocations/event | first event after a load (ns) | the warm-up events after it (ns/event) |"
+    );
+    println!("|---|---|---|---|---|---|");
     for &n in &sizes {
-        let n = n.max(4);
-        let shapes: [(&str, Box<Build>, bool); 3] = [
-            ("chain", Box::new(move || chain(n, events + 2)), false),
-            ("ForEach, concurrencyLimit 1", Box::new(move || for_each(n, 1, events + 2)), false),
-            ("ForEach, concurrencyLimit 0", Box::new(move || for_each(n, 0, 0)), true),
+        let n = n.max(8);
+        // the chain and the ForEach at limit 1 add a task run per event:
+        // built `w` short of `n`, they are at `n` when the timed events start
+        let w = warm_up.min(n / 2);
+        // the ForEach at limit 0 ends one of its (n - 1) / 2 running
+        // iterations per event, its size unchanged
+        let running = (n - 1) / 2 - 1;
+        let w0 = warm_up.min(running / 2);
+        let e0 = events.min(running - w0).max(1);
+        let shapes: [(&str, Box<Build>, usize, usize, bool); 3] = [
+            ("chain", Box::new(move || chain(n - w, w + events + 2)), w, events, false),
+            ("ForEach, concurrencyLimit 1", Box::new(move || for_each(n - w, 1, w + events + 2)), w, events, false),
+            ("ForEach, concurrencyLimit 0", Box::new(move || for_each(n, 0, 0)), w0, e0, true),
         ];
-        for (name, build, oldest) in shapes {
+        for (name, build, warm_up, events, oldest) in shapes {
             if !shapes_wanted.is_empty() && !shapes_wanted.iter().any(|w| name.ends_with(w.as_str())) {
                 continue;
             }
             let (flow, exec) = build();
-            let events = if oldest { events.min((n - 1) / 2 - 1).max(1) } else { events };
-            let (first, ns, allocs) = run(&flow, exec, events, oldest);
-            println!("| {name} | {n} | {ns:.0} | {allocs:.1} | {first:.0} |");
+            let m = run(&flow, exec, warm_up, events, oldest);
+            println!(
+                "| {name} | {n} | {:.0} | {:.1} | {:.0} | {:.0} ({warm_up}) |",
+                m.ns, m.allocs, m.first, m.warm_up
+            );
         }
     }
 }

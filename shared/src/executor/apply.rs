@@ -31,6 +31,11 @@ pub fn apply_event_indexed(
     now: DateTime<Utc>,
 ) -> (Vec<String>, bool) {
     index.sync(exec);
+    if let ExecutionEvent::TaskStarted { task_run_id, .. } | ExecutionEvent::TaskResult { task_run_id, .. } = event
+        && let Some(pos) = index.position(&exec.task_run_list, task_run_id)
+    {
+        index.warm(&exec.task_run_list, pos);
+    }
     let (changed, exec_changed) =
         apply(flow, exec, event, now, &|e: &Execution, id: &str| index.position(&e.task_run_list, id));
     for id in &changed {

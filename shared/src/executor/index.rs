@@ -293,6 +293,34 @@ impl ExecIndex {
         hit.or_else(|| self.id_collisions.iter().copied().find(|i| is(i))).map(|i| i as usize)
     }
 
+    /// Reads, all at once, what an event on the task run at `pos` is about
+    /// to read one thing after another: the task run's strings and state
+    /// histories, its slot's entry, and — for an iteration of a ForEach —
+    /// its unit's entry in the block. In a large execution each of these is
+    /// a cache miss, and the step reaches them in a chain (a string
+    /// compared decides the next lookup); read up front, independently,
+    /// the processor waits for them together instead of one by one. Reads
+    /// only; changes nothing; what it returns is thrown away.
+    pub(super) fn warm(&self, list: &[TaskRun], pos: usize) {
+        let Some(tr) = list.get(pos) else { return };
+        let first = |s: &str| s.as_bytes().first().copied();
+        let parent = tr.parent_task_run_id.as_deref();
+        let value = tr.value.as_deref();
+        std::hint::black_box((
+            first(&tr.id),
+            first(&tr.task_id),
+            parent.map(first),
+            value.map(first),
+            tr.state.histories.last().map(|h| h.state),
+            tr.attempts.last().and_then(|a| a.state.histories.last()).map(|h| h.state),
+        ));
+        std::hint::black_box(self.slots.get(&slot(&tr.task_id, parent, value)));
+        let unit = parent.and_then(|p| self.position(list, p)).and_then(|p| self.blocks.get(&(p as u32)));
+        if let (Some(Conc { units: Units::Values { by_value, .. }, .. }), Some(v)) = (unit, value) {
+            std::hint::black_box(by_value.get(&hash_of(v)));
+        }
+    }
+
     /// Notes that an event changed the task run at `pos`.
     pub(super) fn touched(&mut self, pos: usize) {
         self.dirty.push(pos as u32);
@@ -379,6 +407,42 @@ mod tests {
         assert_eq!(index.position(&exec.task_run_list, &late), None);
         index.sync(&exec);
         assert_eq!(index.position(&exec.task_run_list, &late), Some(300));
+    }
+
+    /// `warm` reads and changes nothing: the index is the same after it,
+    /// for task runs inside and outside a ForEach's block and for
+    /// positions past the list.
+    #[test]
+    fn warming_a_task_run_changes_nothing() {
+        let mut exec =
+            Execution::new("e".into(), "ns", "f", 1, Default::default(), vec![], chrono::DateTime::UNIX_EPOCH);
+        exec.task_run_list.push(run(&exec, "each".into(), "each"));
+        for v in 0..5 {
+            let mut tr = run(&exec, format!("r{v}"), "r");
+            tr.parent_task_run_id = Some("each".into());
+            tr.value = Some(v.to_string());
+            exec.task_run_list.push(tr);
+        }
+        let mut index = ExecIndex::default();
+        index.sync(&exec);
+        index.blocks.insert(
+            0,
+            super::Conc {
+                units: super::Units::values((0..5).map(|v| v.to_string().into()).collect()),
+                started: 5,
+                failed: false,
+                stopped: false,
+                state: StateType::Success,
+                running: UnitSet::default(),
+                due: BTreeSet::new(),
+                all_due: false,
+            },
+        );
+        let before = index.clone();
+        for pos in 0..10 {
+            index.warm(&exec.task_run_list, pos);
+        }
+        assert_eq!(index, before);
     }
 
     #[test]

@@ -231,6 +231,18 @@ impl<'a> Stepper<'a> {
     /// the tasks known done (their task runs are terminal and stay so).
     fn sequence(&mut self, tasks: &'a [Task], parent: Option<&str>, value: Option<&str>) -> Block {
         let Some(first) = tasks.first() else { return Block::Done(StateType::Success) };
+        // one task: its task run, found by slot, says all a memo would (a
+        // memo's check reads that task run too), so none is kept
+        if let [only] = tasks {
+            if only.disabled {
+                return Block::Done(StateType::Success);
+            }
+            return match self.task(only, parent, value).0 {
+                Block::Done(StateType::Failed) => Block::Done(StateType::Failed),
+                Block::Done(s) => Block::Done(worst(StateType::Success, s)),
+                Block::Running => Block::Running,
+            };
+        }
         let key = seq_key(&first.id, parent, value);
         let memo = self.index.seqs.get(&key).copied().filter(|m| self.memo_holds(m, tasks, parent, value));
         let mut state = memo.map_or(StateType::Success, |m| m.state);

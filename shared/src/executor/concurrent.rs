@@ -151,9 +151,12 @@ impl<'a> Stepper<'a> {
             }
         }
         // a done unit is never walked again: its sequences need no memo
-        let handlers = body.looped.map(|l| [l.errors.first(), l.finally.first()]).unwrap_or_default();
-        for first in [unit_tasks.first()].into_iter().chain(handlers).flatten() {
-            self.index.seqs.remove(&seq_key(&first.id, Some(parent), value.as_deref()));
+        // (one of a single task never had one)
+        let handlers = body.looped.map(|l| [&l.errors[..], &l.finally[..]]).unwrap_or_default();
+        for seq in [unit_tasks].into_iter().chain(handlers) {
+            if let [first, _, ..] = seq {
+                self.index.seqs.remove(&seq_key(&first.id, Some(parent), value.as_deref()));
+            }
         }
     }
 

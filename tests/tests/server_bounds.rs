@@ -15,7 +15,16 @@ use crate::sched_support::temp_dir;
 
 const UPLOAD: &str = "id: upload\nnamespace: test.bounds\ninputs:\n  - id: data\n    type: FILE\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: ok\n";
 
-async fn start() -> LocalServer {
+/// A test's home, removed when the test ends (its uploads are tens of MB).
+struct Home(std::path::PathBuf);
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn start() -> (LocalServer, Home) {
     let home = temp_dir("baton-bounds");
     let flows = home.join("flows");
     std::fs::create_dir_all(&flows).expect("flows");
@@ -24,7 +33,7 @@ async fn start() -> LocalServer {
     opts.flows_dir = flows;
     opts.port = 0;
     opts.workers = 2;
-    LocalServer::start(opts).await.expect("server starts")
+    (LocalServer::start(opts).await.expect("server starts"), Home(home))
 }
 
 /// Sends `head` and `body` (not minding a server that answers and closes
@@ -53,7 +62,7 @@ fn message(v: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_read_whole_are_bounded_and_streamed_uploads_are_not() {
-    let server = start().await;
+    let (server, _home) = start().await;
     let addr = server.addr();
     let over = MAX_REQUEST_BODY + 1024;
     // a YAML comment over the bound: refused before it is parsed
@@ -95,7 +104,7 @@ async fn bodies_read_whole_are_bounded_and_streamed_uploads_are_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zip_import_cannot_unpack_past_its_bound() {
     use std::io::Write;
-    let server = start().await;
+    let (server, _home) = start().await;
     let addr = server.addr();
     // 20 entries of 4 MiB less a little, compressed to a few KiB each
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -130,6 +139,7 @@ async fn a_zip_import_cannot_unpack_past_its_bound() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_cut_at_the_header_timeout_and_do_not_starve_others() {
     let home = temp_dir("baton-slow");
+    let _home = Home(home.clone());
     let mut opts = ServerOptions::new(home.join("home"));
     opts.flows_dir = home.clone();
     opts.port = 0;

@@ -28,6 +28,15 @@ impl Drop for Sched {
     }
 }
 
+/// A test's temporary folder, removed when dropped.
+pub struct TempHome(pub PathBuf);
+
+impl Drop for TempHome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub fn temp_dir(prefix: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&d).expect("temp dir");

@@ -11,20 +11,12 @@ use shared::api::limits::{MAX_IMPORT_TEXT, MAX_REQUEST_BODY};
 use shared::server::{LocalServer, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::sched_support::temp_dir;
+use crate::sched_support::{TempHome, temp_dir};
 
 const UPLOAD: &str = "id: upload\nnamespace: test.bounds\ninputs:\n  - id: data\n    type: FILE\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: ok\n";
 
-/// A test's home, removed when the test ends (its uploads are tens of MB).
-struct Home(std::path::PathBuf);
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-async fn start() -> (LocalServer, Home) {
+/// The server, and its home (removed when dropped: its uploads are tens of MB).
+async fn start() -> (LocalServer, TempHome) {
     let home = temp_dir("baton-bounds");
     let flows = home.join("flows");
     std::fs::create_dir_all(&flows).expect("flows");
@@ -33,7 +25,7 @@ async fn start() -> (LocalServer, Home) {
     opts.flows_dir = flows;
     opts.port = 0;
     opts.workers = 2;
-    (LocalServer::start(opts).await.expect("server starts"), Home(home))
+    (LocalServer::start(opts).await.expect("server starts"), TempHome(home))
 }
 
 /// Sends `head` and `body` (not minding a server that answers and closes
@@ -139,7 +131,7 @@ async fn a_zip_import_cannot_unpack_past_its_bound() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_cut_at_the_header_timeout_and_do_not_starve_others() {
     let home = temp_dir("baton-slow");
-    let _home = Home(home.clone());
+    let _home = TempHome(home.clone());
     let mut opts = ServerOptions::new(home.join("home"));
     opts.flows_dir = home.clone();
     opts.port = 0;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use shared::server::{LocalServer, ServerError, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::sched_support::temp_dir;
+use crate::sched_support::{TempHome, temp_dir};
 
 const BIG: &str = r#"
 id: big
@@ -27,7 +27,8 @@ tasks:
     format: "{{ inputs.name }}"
 "#;
 
-async fn start() -> LocalServer {
+/// The server, and its home (removed when dropped).
+async fn start() -> (LocalServer, TempHome) {
     let home = temp_dir("baton-http");
     let flows = home.join("flows");
     std::fs::create_dir_all(&flows).expect("flows");
@@ -37,7 +38,7 @@ async fn start() -> LocalServer {
     opts.port = 0;
     opts.workers = 2;
     opts.tick = Duration::from_millis(200);
-    LocalServer::start(opts).await.expect("server starts")
+    (LocalServer::start(opts).await.expect("server starts"), TempHome(home))
 }
 
 /// One raw HTTP/1.1 request; (status, JSON body or Null).
@@ -60,7 +61,7 @@ fn message(v: &Value) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_hosts_cross_site_forms_and_unknown_requests_get_json_refusals() {
-    let server = start().await;
+    let (server, _home) = start().await;
     let addr = server.addr();
     let host = format!("host: {addr}\r\n");
     let (status, v) = request(addr, "GET /api/v1/flows HTTP/1.1\r\nhost: evil.example:8080\r\n", b"").await;
@@ -96,6 +97,7 @@ async fn foreign_hosts_cross_site_forms_and_unknown_requests_get_json_refusals()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_loopback_bind_needs_basic_auth() {
     let home = temp_dir("baton-http-bind");
+    let _home = TempHome(home.clone());
     let mut opts = ServerOptions::new(home.join("home"));
     opts.flows_dir = home.clone();
     opts.port = 0;
@@ -124,7 +126,7 @@ fn multipart(name: Option<&str>, size: usize) -> (String, Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5_mb_upload_is_stored_and_a_failed_launch_leaves_no_file() {
-    let server = start().await;
+    let (server, _home) = start().await;
     let addr = server.addr();
     let size = 5 * 1024 * 1024;
     let (ct, body) = multipart(Some("Baton"), size);
@@ -150,7 +152,7 @@ async fn a_5_mb_upload_is_stored_and_a_failed_launch_leaves_no_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_request_does_not_hold_the_server_at_stop() {
-    let server = start().await;
+    let (server, _home) = start().await;
     let mut sock = tokio::net::TcpStream::connect(server.addr()).await.expect("connect");
     let head = format!(
         "POST /api/v1/executions/test.http/big HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n{{\"na",
@@ -166,7 +168,7 @@ async fn a_half_sent_request_does_not_hold_the_server_at_stop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_streams_the_execution_and_its_logs_until_it_ends() {
-    let server = start().await;
+    let (server, _home) = start().await;
     let addr = server.addr();
     let flow = "id: slowlog\nnamespace: test.http\ntasks:\n  - id: first\n    type: io.kestra.plugin.core.log.Log\n    message: before\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT1S\n  - id: last\n    type: io.kestra.plugin.core.log.Log\n    message: after\n";
     let head = format!("POST /api/v1/flows HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-yaml\r\n");
@@ -218,7 +220,7 @@ async fn follow_streams_the_execution_and_its_logs_until_it_ends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triggers_are_disabled_and_backfills_created_paused_and_deleted_through_kestras_routes() {
-    let server = start().await;
+    let (server, _home) = start().await;
     let addr = server.addr();
     let flow = "id: sched\nnamespace: test.http\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: tick\ntriggers:\n  - id: monthly\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 9 1 * *\"\n";
     let head = format!("POST /api/v1/main/flows HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-yaml\r\n");
@@ -256,7 +258,7 @@ async fn triggers_are_disabled_and_backfills_created_paused_and_deleted_through_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kestra_2_routes_outputs_by_task_run_start_at_a_revision_and_draft_refused() {
-    let server = start().await;
+    let (server, _home) = start().await;
     let addr = server.addr();
     let yaml = |v: &str| {
         format!("POST /api/v1/main/flows{v} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-yaml\r\n")

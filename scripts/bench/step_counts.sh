@@ -12,7 +12,8 @@
 #   scripts/bench/step_counts.sh ["100 1000 10000 100000"]
 #   EVENTS=48 (default) events per shape and size, after WARMUP=500 (at
 #   most half the size) events that are not counted (the bench's own
-#   header says why; the ForEach at limit 0 has (size - 1) / 2 - 1 for both).
+#   header says why; it prints how many it timed, which the ForEach at
+#   limit 0, with (size - 1) / 2 - 1 running iterations, may cap).
 #
 # Builds the bench (release, line tables for `callgrind_annotate`) first.
 set -euo pipefail
@@ -31,20 +32,17 @@ echo "| shape | task runs | instructions/event | L1d misses/event | 2 MiB-LL mis
 echo "|---|---|---|---|---|"
 for n in $SIZES; do
   for shape in chain 1 0; do
-    # the bench's own arithmetic: the ForEach at limit 0 has (n - 1) / 2 - 1
-    # running iterations for its warm-up and timed events
-    events=$EVENTS
-    if [ "$shape" = 0 ]; then
-      running=$(( (n - 1) / 2 - 1 )); w0=$(( WARMUP < running / 2 ? WARMUP : running / 2 ))
-      events=$(( EVENTS < running - w0 ? EVENTS : running - w0 )); [ "$events" -lt 1 ] && events=1
-    fi
     out="$work/cg.$shape.$n"
     BATON_BENCH_STEP_SHAPES=$shape BATON_BENCH_STEP_SIZES=$n BATON_BENCH_STEP_EVENTS=$EVENTS BATON_BENCH_STEP_WARMUP=$WARMUP \
       valgrind --tool=callgrind --cache-sim=yes --D1=49152,12,64 --LL=2097152,16,64 \
-      --toggle-collect='*one_event*' --callgrind-out-file="$out" "$bin" >/dev/null 2>"$out.err"
+      --toggle-collect='*one_event*' --callgrind-out-file="$out" "$bin" >"$out.md" 2>"$out.err"
+    # the bench's row: its shape's name, and the events it timed (and
+    # callgrind counted) in its last column
+    row=$(grep '^| [cF]' "$out.md" | tail -1)
+    name=$(awk -F'|' '{gsub(/^ +| +$/, "", $2); print $2}' <<<"$row")
+    events=$(awk -F'|' '{gsub(/ /, "", $(NF-1)); print $(NF-1)}' <<<"$row")
     # totals: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw
     read -r ir _ _ _ d1mr d1mw _ dlmr dlmw < <(sed -n 's/^summary: //p;s/^totals: //p' "$out" | tail -1)
-    case $shape in chain) name="chain" ;; 1) name="ForEach, concurrencyLimit 1" ;; 0) name="ForEach, concurrencyLimit 0" ;; esac
     awk -v name="$name" -v n="$n" -v e="$events" -v ir="$ir" -v d1="$((d1mr + d1mw))" -v ll="$((dlmr + dlmw))" \
       'BEGIN { printf "| %s | %d | %.0f | %.1f | %.1f |\n", name, n, ir / e, d1 / e, ll / e }'
   done

@@ -325,9 +325,9 @@ fn main() {
         .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
         .unwrap_or_default();
     println!(
-        "| shape | task runs | ns/event | allocations/event | first event after a load (ns) | the warm-up events after it (ns/event) |"
+        "| shape | task runs | ns/event | allocations/event | first event after a load (ns) | the warm-up events after it (ns/event) | timed events |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for &n in &sizes {
         let n = n.max(8);
         // the chain and the ForEach at limit 1 add a task run per event:
@@ -350,7 +350,7 @@ fn main() {
             let (flow, exec) = build();
             let m = run(&flow, exec, warm_up, events, oldest);
             println!(
-                "| {name} | {n} | {:.0} | {:.1} | {:.0} | {:.0} ({warm_up}) |",
+                "| {name} | {n} | {:.0} | {:.1} | {:.0} | {:.0} ({warm_up}) | {events} |",
                 m.ns, m.allocs, m.first, m.warm_up
             );
         }

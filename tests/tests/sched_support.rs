@@ -15,26 +15,13 @@ use shared::runtime::embedded::Embedded;
 use shared::runtime::engine::ExecutionUpdate;
 use shared::server::{LocalEngineOptions, open_local};
 
+use crate::support::TempHome;
+
 /// An embedded engine with its trigger store, on a temp home removed on drop.
 pub struct Sched {
     pub embedded: Embedded,
     pub store: Arc<dyn TriggerStore>,
-    pub home: PathBuf,
-}
-
-impl Drop for Sched {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.home);
-    }
-}
-
-/// A test's temporary folder, removed when dropped.
-pub struct TempHome(pub PathBuf);
-
-impl Drop for TempHome {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    _home: TempHome,
 }
 
 pub fn temp_dir(prefix: &str) -> PathBuf {
@@ -55,7 +42,7 @@ pub fn sched() -> Sched {
         progress: None,
     })
     .expect("open engine");
-    Sched { embedded, store, home }
+    Sched { embedded, store, _home: TempHome(home) }
 }
 
 /// Parses and validates a flow (panics with the problems otherwise).

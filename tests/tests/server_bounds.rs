@@ -11,7 +11,8 @@ use shared::api::limits::{MAX_IMPORT_TEXT, MAX_REQUEST_BODY};
 use shared::server::{LocalServer, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::sched_support::{TempHome, temp_dir};
+use crate::sched_support::temp_dir;
+use crate::support::TempHome;
 
 const UPLOAD: &str = "id: upload\nnamespace: test.bounds\ninputs:\n  - id: data\n    type: FILE\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: ok\n";
 

@@ -11,7 +11,8 @@ use serde_json::Value;
 use shared::server::{LocalServer, ServerError, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::sched_support::{TempHome, temp_dir};
+use crate::sched_support::temp_dir;
+use crate::support::TempHome;
 
 const BIG: &str = r#"
 id: big

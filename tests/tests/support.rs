@@ -10,15 +10,20 @@ use shared::runtime::launcher::LaunchRequest;
 use shared::runtime::secrets::Secrets;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// A test's temporary folder, removed when dropped (as a struct's last
+/// field: after the engine using it is gone).
+pub struct TempHome(pub PathBuf);
+
+impl Drop for TempHome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub struct Harness {
     pub embedded: Embedded,
     pub home: PathBuf,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.home);
-    }
+    _removed: TempHome,
 }
 
 pub fn harness_with(secrets: Secrets) -> Harness {
@@ -34,7 +39,7 @@ pub fn harness_with(secrets: Secrets) -> Harness {
         sweep_in_background: false,
     })
     .expect("open embedded engine");
-    Harness { embedded, home }
+    Harness { embedded, _removed: TempHome(home.clone()), home }
 }
 
 pub fn harness() -> Harness {
@@ -118,7 +123,7 @@ pub fn harness_with_plugins(plugins: shared::plugins::PluginConfig) -> Harness {
         sweep_in_background: false,
     })
     .expect("open embedded engine");
-    Harness { embedded, home }
+    Harness { embedded, _removed: TempHome(home.clone()), home }
 }
 
 impl Harness {

@@ -230,21 +230,9 @@ impl<'a> Stepper<'a> {
     /// Tasks one after the other; stops at the first failure. Starts after
     /// the tasks known done (their task runs are terminal and stay so).
     fn sequence(&mut self, tasks: &'a [Task], parent: Option<&str>, value: Option<&str>) -> Block {
-        let Some(first) = tasks.first() else { return Block::Done(StateType::Success) };
-        // one task: its task run, found by slot, says all a memo would (a
-        // memo's check reads that task run too), so none is kept
-        if let [only] = tasks {
-            if only.disabled {
-                return Block::Done(StateType::Success);
-            }
-            return match self.task(only, parent, value).0 {
-                Block::Done(StateType::Failed) => Block::Done(StateType::Failed),
-                Block::Done(s) => Block::Done(worst(StateType::Success, s)),
-                Block::Running => Block::Running,
-            };
-        }
-        let key = seq_key(&first.id, parent, value);
-        let memo = self.index.seqs.get(&key).copied().filter(|m| self.memo_holds(m, tasks, parent, value));
+        let key = seq_key(tasks, parent, value);
+        let memo =
+            key.and_then(|k| self.index.seqs.get(&k).copied()).filter(|m| self.memo_holds(m, tasks, parent, value));
         let mut state = memo.map_or(StateType::Success, |m| m.state);
         let mut known = memo;
         for (i, task) in tasks.iter().enumerate().skip(memo.map_or(0, |m| m.done as usize)) {
@@ -268,8 +256,8 @@ impl<'a> Stepper<'a> {
         Block::Done(state)
     }
 
-    fn remember(&mut self, key: u64, known: Option<SeqMemo>, before: Option<SeqMemo>) {
-        if let Some(m) = known
+    fn remember(&mut self, key: Option<u64>, known: Option<SeqMemo>, before: Option<SeqMemo>) {
+        if let (Some(key), Some(m)) = (key, known)
             && Some(m) != before
         {
             self.index.seqs.insert(key, m);

@@ -151,11 +151,10 @@ impl<'a> Stepper<'a> {
             }
         }
         // a done unit is never walked again: its sequences need no memo
-        // (one of a single task never had one)
         let handlers = body.looped.map(|l| [&l.errors[..], &l.finally[..]]).unwrap_or_default();
         for seq in [unit_tasks].into_iter().chain(handlers) {
-            if let [first, _, ..] = seq {
-                self.index.seqs.remove(&seq_key(&first.id, Some(parent), value.as_deref()));
+            if let Some(key) = seq_key(seq, Some(parent), value.as_deref()) {
+                self.index.seqs.remove(&key);
             }
         }
     }

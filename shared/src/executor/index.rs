@@ -25,7 +25,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::ids;
-use crate::model::{Execution, StateType, TaskRun};
+use crate::model::{Execution, StateType, Task, TaskRun};
 
 /// A hasher for keys that are hashes already (or positions).
 #[derive(Default)]
@@ -61,10 +61,15 @@ pub(super) fn slot(task_id: &str, parent: Option<&str>, value: Option<&str>) -> 
     hash_of((task_id, parent, value))
 }
 
-/// The key of a sequence: its first task (task ids are unique in a flow)
-/// in its slot.
-pub(super) fn seq_key(first_task: &str, parent: Option<&str>, value: Option<&str>) -> u64 {
-    hash_of(("seq", first_task, parent, value))
+/// The key of a sequence's memo: its first task (task ids are unique in a
+/// flow) in its slot. `None` for a sequence of one task (or none), which
+/// keeps no memo: its task run, found by slot, says all a memo would (a
+/// memo's check reads that task run too).
+pub(super) fn seq_key(tasks: &[Task], parent: Option<&str>, value: Option<&str>) -> Option<u64> {
+    match tasks {
+        [first, _, ..] => Some(hash_of(("seq", first.id.as_str(), parent, value))),
+        _ => None,
+    }
 }
 
 /// How far a sequence is known to be done.

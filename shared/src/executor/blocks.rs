@@ -64,6 +64,10 @@ pub(crate) struct Stepper<'a> {
     /// [`concurrent::UNITS_A_STEP`]; and whether one was held back for it.
     units_started: u32,
     held_back: bool,
+    /// The concurrent block (its position) and unit being walked: a task
+    /// run found or created in it as a direct child of the block is the
+    /// unit's (`ExecIndex::note_unit`).
+    unit_walked: Option<(u32, u32)>,
 }
 
 /// Kestra's truthiness: false only for "false", "0", "-0", "" (case-sensitive).
@@ -114,6 +118,7 @@ impl<'a> Stepper<'a> {
             exited: None,
             units_started: 0,
             held_back: false,
+            unit_walked: None,
         }
     }
 
@@ -285,6 +290,11 @@ impl<'a> Stepper<'a> {
             Some(i) => i,
             None => self.create(task, parent, value),
         };
+        if let Some((at, u)) = self.unit_walked
+            && parent.is_some_and(|p| self.exec.task_run_list[at as usize].id == p)
+        {
+            self.index.note_unit(idx, u);
+        }
         (self.advance(task, idx), idx)
     }
 
@@ -320,7 +330,7 @@ impl<'a> Stepper<'a> {
             evaluated: None,
         };
         let idx = self.exec.task_run_list.len();
-        self.index.add(idx, &tr);
+        self.index.add(&self.exec.task_run_list, &tr);
         self.exec.task_run_list.push(tr);
         self.mark(idx);
         if let Some(cond) = &task.run_if {

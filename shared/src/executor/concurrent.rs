@@ -65,7 +65,7 @@ impl<'a> Stepper<'a> {
         let (parent, parent_value) = self.slot_of(idx);
         let pos = idx as u32;
         if let Some(mut memo) = self.index.blocks.remove(&pos) {
-            let block = self.walk_known(&mut memo, body, &parent, parent_value.as_deref(), limit);
+            let block = self.walk_known(&mut memo, body, pos, &parent, parent_value.as_deref(), limit);
             self.index.blocks.insert(pos, memo);
             return block;
         }
@@ -85,7 +85,7 @@ impl<'a> Stepper<'a> {
             due: Default::default(),
             all_due: false,
         };
-        let (block, prefix) = self.scan(&mut memo, body, &parent, parent_value.as_deref(), limit);
+        let (block, prefix) = self.scan(&mut memo, body, pos, &parent, parent_value.as_deref(), limit);
         if prefix && !shared {
             self.index.blocks.insert(pos, memo);
         }
@@ -118,14 +118,25 @@ impl<'a> Stepper<'a> {
         (self.actions.len(), self.changed.len(), self.exec.task_run_list.len(), self.cancelled)
     }
 
-    /// Walks unit `u` and records what it is now.
-    fn walk_unit(&mut self, memo: &mut Conc, body: Body<'a>, u: u32, parent: &str, parent_value: Option<&str>) {
+    /// Walks unit `u` of the block at `at` and records what it is now.
+    fn walk_unit(
+        &mut self,
+        memo: &mut Conc,
+        body: Body<'a>,
+        at: u32,
+        u: u32,
+        parent: &str,
+        parent_value: Option<&str>,
+    ) {
         let (unit_tasks, value) = Self::unit(&memo.units, body.tasks, u as usize, parent_value);
         let before = self.progress();
+        // the block's direct children met on the way are this unit's
+        let outer = self.unit_walked.replace((at, u));
         let block = match body.looped {
             Some(l) => self.handled_sequence(unit_tasks, &l.errors, &l.finally, Some(parent), value.as_deref()),
             None => self.sequence(unit_tasks, Some(parent), value.as_deref()),
         };
+        self.unit_walked = outer;
         let acted = self.progress() != before;
         match block {
             Block::Running => {
@@ -177,6 +188,7 @@ impl<'a> Stepper<'a> {
         &mut self,
         memo: &mut Conc,
         body: Body<'a>,
+        at: u32,
         parent: &str,
         parent_value: Option<&str>,
         limit: usize,
@@ -189,7 +201,7 @@ impl<'a> Stepper<'a> {
         memo.due.clear();
         memo.all_due = false;
         for u in walk {
-            self.walk_unit(memo, body, u, parent, parent_value);
+            self.walk_unit(memo, body, at, u, parent, parent_value);
         }
         while (memo.started as usize) < memo.units.len()
             && !memo.failed
@@ -201,7 +213,7 @@ impl<'a> Stepper<'a> {
             }
             let u = memo.started;
             memo.started += 1;
-            self.walk_unit(memo, body, u, parent, parent_value);
+            self.walk_unit(memo, body, at, u, parent, parent_value);
         }
         Self::block_of(memo)
     }
@@ -213,6 +225,7 @@ impl<'a> Stepper<'a> {
         &mut self,
         memo: &mut Conc,
         body: Body<'a>,
+        at: u32,
         parent: &str,
         parent_value: Option<&str>,
         limit: usize,
@@ -234,7 +247,7 @@ impl<'a> Stepper<'a> {
             }
             prefix &= !pending;
             memo.started = u as u32 + 1;
-            self.walk_unit(memo, body, u as u32, parent, parent_value);
+            self.walk_unit(memo, body, at, u as u32, parent, parent_value);
         }
         let block = if !memo.running.is_empty() {
             Block::Running

@@ -11,7 +11,13 @@
 //!   (iterations, branches) have started, which are done with which state,
 //!   and which still run, so admission counts instead of walking every
 //!   unit, and a step walks only the running units an event touched (or
-//!   whose last walk did something: a timer armed, a job dispatched).
+//!   whose last walk did something: a timer armed, a job dispatched);
+//! - per task run, by position, its slot's hash, its parent's position
+//!   and the unit of its parent's block it belongs to (as the walk that
+//!   found or created it saw it): an event reads them from one array entry
+//!   instead of from the run's strings (hashed, parsed, looked up in the
+//!   block's table of values: reads one after another — the run, its
+//!   strings, the table — each a cache miss in a large loop).
 //!
 //! Everything here is derived from the task runs and can be rebuilt from
 //! them at any time: a fresh index (`ExecIndex::default()`) makes the step
@@ -217,6 +223,21 @@ impl PartialEq for UnitSet {
     }
 }
 
+/// What the index knows of the task run at a position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Placed {
+    /// Its slot's hash (`slot`).
+    slot: u64,
+    /// Its parent's position ([`UNKNOWN`]: none, or not indexed before it).
+    parent: u32,
+    /// The unit of its parent's block it belongs to ([`UNKNOWN`]: not
+    /// known, found from the block's units).
+    unit: u32,
+}
+
+/// A `Placed` position or unit not known.
+const UNKNOWN: u32 = u32::MAX;
+
 /// The executor's index of one execution (see the module header).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExecIndex {
@@ -231,6 +252,8 @@ pub struct ExecIndex {
     id_collisions: Vec<u32>,
     pub(super) seqs: Map<u64, SeqMemo>,
     pub(super) blocks: Map<u32, Conc>,
+    /// By position: the task run's slot and unit.
+    placed: Vec<Placed>,
     /// Task runs changed by events since the last step.
     dirty: Vec<u32>,
 }
@@ -248,17 +271,20 @@ impl ExecIndex {
             *self = ExecIndex { exec_id: exec.id.clone(), ..ExecIndex::default() };
         }
         for (i, tr) in list.iter().enumerate().skip(self.len) {
-            self.add(i, tr);
+            self.add(&list[..i], tr);
         }
     }
 
-    /// Indexes the task run just appended at `pos`.
-    pub(super) fn add(&mut self, pos: usize, tr: &TaskRun) {
+    /// Indexes `tr`, just appended to the task runs `before` it.
+    pub(super) fn add(&mut self, before: &[TaskRun], tr: &TaskRun) {
+        let pos = before.len();
         debug_assert_eq!(pos, self.len, "task runs are indexed in order");
         let p = pos as u32;
-        if let Some(prev) =
-            self.slots.insert(slot(&tr.task_id, tr.parent_task_run_id.as_deref(), tr.value.as_deref()), p)
-        {
+        let parent = tr.parent_task_run_id.as_deref();
+        let slot = slot(&tr.task_id, parent, tr.value.as_deref());
+        let parent = parent.and_then(|id| self.position(before, id)).map_or(UNKNOWN, |p| p as u32);
+        self.placed.push(Placed { slot, parent, unit: UNKNOWN });
+        if let Some(prev) = self.slots.insert(slot, p) {
             self.slot_collisions.push(prev);
         }
         let id = hash_of(tr.id.as_str());
@@ -270,6 +296,37 @@ impl ExecIndex {
         }
         self.len = pos + 1;
         self.last_id = id;
+    }
+
+    /// Notes that the task run at `pos` belongs to unit `u` of its parent's
+    /// block (the walk of that unit found or created it).
+    pub(super) fn note_unit(&mut self, pos: usize, u: u32) {
+        if let Some(at) = self.placed.get_mut(pos) {
+            at.unit = u;
+        }
+    }
+
+    /// What the index noted of the task run at `pos`: its parent's
+    /// position and its unit in the parent's block.
+    #[cfg(test)]
+    pub(super) fn placement(&self, pos: usize) -> (Option<usize>, Option<u32>) {
+        let at = self.placed[pos];
+        ((at.parent != UNKNOWN).then_some(at.parent as usize), (at.unit != UNKNOWN).then_some(at.unit))
+    }
+
+    /// The unit of `block` the task run at `pos` (a direct child) belongs to.
+    fn unit_in(&self, block: &Conc, list: &[TaskRun], pos: usize) -> Option<u32> {
+        match self.placed.get(pos).map(|at| at.unit) {
+            Some(u) if u != UNKNOWN && !matches!(block.units, Units::Shared(_)) => {
+                debug_assert!(
+                    block.units.unit_of(&list[pos]) == Some(u),
+                    "task run {pos}: unit {u} noted, {:?} from the block",
+                    block.units.unit_of(&list[pos])
+                );
+                Some(u)
+            }
+            _ => block.units.unit_of(&list[pos]),
+        }
     }
 
     /// The position of the task run in this slot.
@@ -301,29 +358,31 @@ impl ExecIndex {
     /// Reads, all at once, what an event on the task run at `pos` is about
     /// to read one thing after another: the task run's strings and state
     /// histories, its slot's entry, and — for an iteration of a ForEach —
-    /// its unit's entry in the block. In a large execution each of these is
-    /// a cache miss, and the step reaches them in a chain (a string
-    /// compared decides the next lookup); read up front, independently,
-    /// the processor waits for them together instead of one by one. Reads
-    /// only; changes nothing; what it returns is thrown away.
+    /// its unit's value. In a large execution each of these is a cache
+    /// miss, and the step reaches them in a chain (a string compared
+    /// decides the next lookup); read up front, from the run's `Placed`
+    /// entry rather than its strings, the processor waits for them
+    /// together instead of one by one. Reads only; changes nothing; what it
+    /// returns is thrown away.
     pub(super) fn warm(&self, list: &[TaskRun], pos: usize) {
-        let Some(tr) = list.get(pos) else { return };
+        let (Some(tr), Some(at)) = (list.get(pos), self.placed.get(pos)) else { return };
+        // from the index's own entry: the slot, and the unit's value
+        std::hint::black_box(self.slots.get(&at.slot));
+        if let Some(Conc { units: Units::Values { values, .. }, .. }) = self.blocks.get(&at.parent)
+            && let Some(v) = values.get(at.unit as usize)
+        {
+            std::hint::black_box(v.as_bytes().first());
+        }
+        // the run itself
         let first = |s: &str| s.as_bytes().first().copied();
-        let parent = tr.parent_task_run_id.as_deref();
-        let value = tr.value.as_deref();
         std::hint::black_box((
             first(&tr.id),
             first(&tr.task_id),
-            parent.map(first),
-            value.map(first),
+            tr.parent_task_run_id.as_deref().map(first),
+            tr.value.as_deref().map(first),
             tr.state.histories.last().map(|h| h.state),
             tr.attempts.last().and_then(|a| a.state.histories.last()).map(|h| h.state),
         ));
-        std::hint::black_box(self.slots.get(&slot(&tr.task_id, parent, value)));
-        let unit = parent.and_then(|p| self.position(list, p)).and_then(|p| self.blocks.get(&(p as u32)));
-        if let (Some(Conc { units: Units::Values { by_value, .. }, .. }), Some(v)) = (unit, value) {
-            std::hint::black_box(by_value.get(&hash_of(v)));
-        }
     }
 
     /// Notes that an event changed the task run at `pos`.
@@ -338,9 +397,12 @@ impl ExecIndex {
         for pos in dirty {
             let mut child = pos as usize;
             while let Some(parent) = list.get(child).and_then(|t| t.parent_task_run_id.as_deref()) {
-                let Some(p) = self.position(list, parent) else { break };
-                if let Some(block) = self.blocks.get_mut(&(p as u32)) {
-                    match block.units.unit_of(&list[child]) {
+                let known = self.placed.get(child).map(|at| at.parent as usize).filter(|p| *p < list.len());
+                let Some(p) = known.or_else(|| self.position(list, parent)) else { break };
+                debug_assert_eq!(Some(p), self.position(list, parent), "the parent of {child}");
+                let unit = self.blocks.get(&(p as u32)).map(|block| self.unit_in(block, list, child));
+                if let (Some(block), Some(unit)) = (self.blocks.get_mut(&(p as u32)), unit) {
+                    match unit {
                         Some(u) => {
                             block.due.insert(u);
                         }

@@ -378,3 +378,32 @@ fn nested_loops_share_one_step_budget_and_all_iterations_run() {
     assert_eq!(sim.run(), StateType::Success);
     assert_eq!(sim.task_ids().iter().filter(|t| **t == "r").count(), 1_600);
 }
+
+/// The kept index notes, as the walk finds or creates them, each task
+/// run's parent and its unit in the parent's block (an iteration's value,
+/// a Parallel's branch); runs under a task that is not a block (or a
+/// block's own run) have none. Events then read their unit from there.
+#[test]
+fn the_index_notes_each_runs_parent_and_unit() {
+    let body = "      - id: r\n        type: io.kestra.plugin.core.debug.Return\n        format: x\n      - id: p\n        type: io.kestra.plugin.core.flow.Parallel\n        tasks:\n          - id: x\n            type: io.kestra.plugin.core.debug.Return\n            format: x\n          - id: s\n            type: io.kestra.plugin.core.flow.Sequential\n            tasks:\n              - id: y\n                type: io.kestra.plugin.core.debug.Return\n                format: y\n";
+    let y = for_each_of(3, 0, body);
+    let mut sim = Sim::new(&y, json!({}), &echo_item);
+    assert_eq!(sim.run(), StateType::Success);
+    let list = &sim.exec.task_run_list;
+    let position = |id: &str| list.iter().position(|t| t.id == id);
+    let mut seen = std::collections::BTreeMap::new();
+    for (pos, tr) in list.iter().enumerate() {
+        let (parent, unit) = sim.index().placement(pos);
+        assert_eq!(parent, tr.parent_task_run_id.as_deref().and_then(position), "{}", tr.task_id);
+        let under = parent.map(|p| list[p].task_id.as_str());
+        let expected = match (under, tr.task_id.as_str()) {
+            (Some("each"), _) => tr.value.as_deref().map(|v| v.parse::<u32>().unwrap()),
+            (Some("p"), "x") => Some(0),
+            (Some("p"), "s") => Some(1),
+            _ => None,
+        };
+        assert_eq!(unit, expected, "{} {:?}", tr.task_id, tr.value);
+        *seen.entry(tr.task_id.as_str()).or_insert(0) += 1;
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), [("each", 1), ("p", 3), ("r", 3), ("s", 3), ("x", 3), ("y", 3)]);
+}

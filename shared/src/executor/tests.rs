@@ -120,6 +120,11 @@ impl<'a> Sim<'a> {
         kept.actions
     }
 
+    /// The index kept between steps.
+    pub(super) fn index(&self) -> &ExecIndex {
+        &self.index
+    }
+
     /// Runs to the end: dispatched jobs are answered in batches (all jobs of
     /// one step run "concurrently"), timers jump the clock.
     pub(super) fn run(&mut self) -> StateType {

@@ -4,7 +4,8 @@
 //! - task runs by slot (task, parent, value) and by id, appended to as task
 //!   runs are created (an ordered id names its position, `ids::position_in`:
 //!   those are found without a table, so a step's lookups by id touch the
-//!   task run and nothing else);
+//!   task run and nothing else; the slots of the runs the last events
+//!   changed are tried before the table, as the step looks for them first);
 //! - per sequence, how many of its first tasks are done (their task runs
 //!   terminal, which they stay), so a walk starts where the work is;
 //! - per concurrent block (Parallel, ForEach task run), which units
@@ -12,10 +13,10 @@
 //!   and which still run, so admission counts instead of walking every
 //!   unit, and a step walks only the running units an event touched (or
 //!   whose last walk did something: a timer armed, a job dispatched);
-//! - per task run, by position, its slot's hash, its parent's position
-//!   and the unit of its parent's block it belongs to (as the walk that
-//!   found or created it saw it): an event reads them from one array entry
-//!   instead of from the run's strings (hashed, parsed, looked up in the
+//! - per task run, by position, its parent's position and the unit of its
+//!   parent's block it belongs to (as the walk that found or created it
+//!   saw it): an event reads them from one array entry instead of from the
+//!   run's strings (hashed, parsed, looked up in the
 //!   block's table of values: reads one after another — the run, its
 //!   strings, the table — each a cache miss in a large loop).
 //!
@@ -226,14 +227,16 @@ impl PartialEq for UnitSet {
 /// What the index knows of the task run at a position.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Placed {
-    /// Its slot's hash (`slot`).
-    slot: u64,
     /// Its parent's position ([`UNKNOWN`]: none, or not indexed before it).
     parent: u32,
     /// The unit of its parent's block it belongs to ([`UNKNOWN`]: not
     /// known, found from the block's units).
     unit: u32,
 }
+
+/// How many of the task runs the last events changed `find` tries before
+/// its table.
+const RECENT_TRIED: usize = 4;
 
 /// A `Placed` position or unit not known.
 const UNKNOWN: u32 = u32::MAX;
@@ -256,6 +259,13 @@ pub struct ExecIndex {
     placed: Vec<Placed>,
     /// Task runs changed by events since the last step.
     dirty: Vec<u32>,
+    /// Those the events before this step changed: the slots the step looks
+    /// for first are theirs, checked before the table (one random probe,
+    /// in a large execution a cache miss, the fewer).
+    recent: Vec<u32>,
+    /// Two task runs share a slot (the later one is the slot's): `recent`
+    /// is not consulted, the table says which.
+    shared_slots: bool,
 }
 
 impl ExecIndex {
@@ -281,12 +291,17 @@ impl ExecIndex {
         debug_assert_eq!(pos, self.len, "task runs are indexed in order");
         let p = pos as u32;
         let parent = tr.parent_task_run_id.as_deref();
-        let slot = slot(&tr.task_id, parent, tr.value.as_deref());
-        let parent = parent.and_then(|id| self.position(before, id)).map_or(UNKNOWN, |p| p as u32);
-        self.placed.push(Placed { slot, parent, unit: UNKNOWN });
+        let value = tr.value.as_deref();
+        let slot = slot(&tr.task_id, parent, value);
         if let Some(prev) = self.slots.insert(slot, p) {
+            let other = &before[prev as usize];
+            self.shared_slots |= other.task_id == tr.task_id
+                && other.parent_task_run_id.as_deref() == parent
+                && other.value.as_deref() == value;
             self.slot_collisions.push(prev);
         }
+        let parent = parent.and_then(|id| self.position(before, id)).map_or(UNKNOWN, |p| p as u32);
+        self.placed.push(Placed { parent, unit: UNKNOWN });
         let id = hash_of(tr.id.as_str());
         // an ordered id names its position: found without the table
         if ids::position_in(&tr.id) != Some(pos)
@@ -341,8 +356,17 @@ impl ExecIndex {
             let tr = &list[*i as usize];
             tr.task_id == task_id && tr.parent_task_run_id.as_deref() == parent && tr.value.as_deref() == value
         };
-        let hit = self.slots.get(&slot(task_id, parent, value)).filter(|i| is(i)).copied();
-        hit.or_else(|| self.slot_collisions.iter().copied().find(|i| is(i))).map(|i| i as usize)
+        let table = || {
+            let hit = self.slots.get(&slot(task_id, parent, value)).filter(|i| is(i)).copied();
+            hit.or_else(|| self.slot_collisions.iter().copied().find(|i| is(i))).map(|i| i as usize)
+        };
+        if !self.shared_slots
+            && let Some(&i) = self.recent.iter().find(|i| is(i))
+        {
+            debug_assert_eq!(Some(i as usize), table(), "the slot of {task_id} {value:?}");
+            return Some(i as usize);
+        }
+        table()
     }
 
     /// The position of the task run `id`.
@@ -357,8 +381,7 @@ impl ExecIndex {
 
     /// Reads, all at once, what an event on the task run at `pos` is about
     /// to read one thing after another: the task run's strings and state
-    /// histories, its slot's entry, and — for an iteration of a ForEach —
-    /// its unit's value. In a large execution each of these is a cache
+    /// histories and — for an iteration of a ForEach — its unit's value. In a large execution each of these is a cache
     /// miss, and the step reaches them in a chain (a string compared
     /// decides the next lookup); read up front, from the run's `Placed`
     /// entry rather than its strings, the processor waits for them
@@ -366,8 +389,7 @@ impl ExecIndex {
     /// returns is thrown away.
     pub(super) fn warm(&self, list: &[TaskRun], pos: usize) {
         let (Some(tr), Some(at)) = (list.get(pos), self.placed.get(pos)) else { return };
-        // from the index's own entry: the slot, and the unit's value
-        std::hint::black_box(self.slots.get(&at.slot));
+        // from the index's own entry: the unit's value
         if let Some(Conc { units: Units::Values { values, .. }, .. }) = self.blocks.get(&at.parent)
             && let Some(v) = values.get(at.unit as usize)
         {
@@ -393,8 +415,8 @@ impl ExecIndex {
     /// Marks the units holding the task runs events changed as due: each
     /// enclosing concurrent block's unit, up the parents.
     pub(super) fn spread_dirty(&mut self, list: &[TaskRun]) {
-        let dirty = std::mem::take(&mut self.dirty);
-        for pos in dirty {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for &pos in &dirty {
             let mut child = pos as usize;
             while let Some(parent) = list.get(child).and_then(|t| t.parent_task_run_id.as_deref()) {
                 let known = self.placed.get(child).map(|at| at.parent as usize).filter(|p| *p < list.len());
@@ -412,6 +434,10 @@ impl ExecIndex {
                 child = p;
             }
         }
+        // the step looks for these first; the vectors swap (no allocation)
+        dirty.truncate(RECENT_TRIED);
+        self.dirty = std::mem::replace(&mut self.recent, dirty);
+        self.dirty.clear();
     }
 }
 
@@ -474,6 +500,34 @@ mod tests {
         assert_eq!(index.position(&exec.task_run_list, &late), None);
         index.sync(&exec);
         assert_eq!(index.position(&exec.task_run_list, &late), Some(300));
+    }
+
+    /// The runs the last events changed are tried before the table, and
+    /// found there; when two runs share a slot the table decides (the later
+    /// one), whichever an event touched.
+    #[test]
+    fn a_slot_is_found_among_the_recent_runs_unless_two_runs_share_it() {
+        let mut exec =
+            Execution::new("e".into(), "ns", "f", 1, Default::default(), vec![], chrono::DateTime::UNIX_EPOCH);
+        for (id, task) in [("a", "t"), ("b", "u"), ("c", "v")] {
+            exec.task_run_list.push(run(&exec, id.into(), task));
+        }
+        let mut index = ExecIndex::default();
+        index.sync(&exec);
+        index.touched(1);
+        index.spread_dirty(&exec.task_run_list);
+        assert_eq!(index.recent, [1]);
+        assert_eq!(index.find(&exec.task_run_list, "u", None, None), Some(1));
+        assert_eq!(index.find(&exec.task_run_list, "v", None, None), Some(2), "not recent: the table");
+        assert_eq!(index.find(&exec.task_run_list, "w", None, None), None);
+        // a second run in the first one's slot: the table's (the later) wins
+        exec.task_run_list.push(run(&exec, "d".into(), "t"));
+        index.sync(&exec);
+        assert!(index.shared_slots);
+        index.touched(0);
+        index.spread_dirty(&exec.task_run_list);
+        assert_eq!(index.recent, [0]);
+        assert_eq!(index.find(&exec.task_run_list, "t", None, None), Some(3));
     }
 
     /// `warm` reads and changes nothing: the index is the same after it,

@@ -16,9 +16,9 @@
 //! - per task run, by position, its parent's position and the unit of its
 //!   parent's block it belongs to (as the walk that found or created it
 //!   saw it): an event reads them from one array entry instead of from the
-//!   run's strings (hashed, parsed, looked up in the
-//!   block's table of values: reads one after another — the run, its
-//!   strings, the table — each a cache miss in a large loop).
+//!   run's strings (parsed, hashed, looked up in the block's table of
+//!   values: reads one after another — the run, its strings, the table —
+//!   each a cache miss in a large loop).
 //!
 //! Everything here is derived from the task runs and can be rebuilt from
 //! them at any time: a fresh index (`ExecIndex::default()`) makes the step
@@ -255,7 +255,7 @@ pub struct ExecIndex {
     id_collisions: Vec<u32>,
     pub(super) seqs: Map<u64, SeqMemo>,
     pub(super) blocks: Map<u32, Conc>,
-    /// By position: the task run's slot and unit.
+    /// By position: the task run's parent and unit.
     placed: Vec<Placed>,
     /// Task runs changed by events since the last step.
     dirty: Vec<u32>,
@@ -313,10 +313,11 @@ impl ExecIndex {
         self.last_id = id;
     }
 
-    /// Notes that the task run at `pos` belongs to unit `u` of its parent's
-    /// block (the walk of that unit found or created it).
-    pub(super) fn note_unit(&mut self, pos: usize, u: u32) {
-        if let Some(at) = self.placed.get_mut(pos) {
+    /// Notes that the task run at `pos`, met while walking unit `u` of the
+    /// block at `block`, belongs to that unit — if it is the block's direct
+    /// child (deeper runs belong to their own parents).
+    pub(super) fn note_unit(&mut self, pos: usize, block: u32, u: u32) {
+        if let Some(at) = self.placed.get_mut(pos).filter(|at| at.parent == block) {
             at.unit = u;
         }
     }
@@ -329,9 +330,10 @@ impl ExecIndex {
         ((at.parent != UNKNOWN).then_some(at.parent as usize), (at.unit != UNKNOWN).then_some(at.unit))
     }
 
-    /// The unit of `block` the task run at `pos` (a direct child) belongs to.
-    fn unit_in(&self, block: &Conc, list: &[TaskRun], pos: usize) -> Option<u32> {
-        match self.placed.get(pos).map(|at| at.unit) {
+    /// The unit of `block` the task run at `pos` (a direct child) belongs
+    /// to: as noted in `placed`, else from the block's units.
+    fn unit_in(placed: &[Placed], block: &Conc, list: &[TaskRun], pos: usize) -> Option<u32> {
+        match placed.get(pos).map(|at| at.unit) {
             Some(u) if u != UNKNOWN && !matches!(block.units, Units::Shared(_)) => {
                 debug_assert!(
                     block.units.unit_of(&list[pos]) == Some(u),
@@ -381,12 +383,13 @@ impl ExecIndex {
 
     /// Reads, all at once, what an event on the task run at `pos` is about
     /// to read one thing after another: the task run's strings and state
-    /// histories and — for an iteration of a ForEach — its unit's value. In a large execution each of these is a cache
-    /// miss, and the step reaches them in a chain (a string compared
-    /// decides the next lookup); read up front, from the run's `Placed`
-    /// entry rather than its strings, the processor waits for them
-    /// together instead of one by one. Reads only; changes nothing; what it
-    /// returns is thrown away.
+    /// histories and — for an iteration of a ForEach — its unit's value. In
+    /// a large execution each of these is a cache miss, and the step
+    /// reaches them in a chain (a string compared decides the next lookup);
+    /// read up front, the unit's value from the run's `Placed` entry rather
+    /// than through its strings, the processor waits for them together
+    /// instead of one by one. Reads only; changes nothing; what it returns
+    /// is thrown away.
     pub(super) fn warm(&self, list: &[TaskRun], pos: usize) {
         let (Some(tr), Some(at)) = (list.get(pos), self.placed.get(pos)) else { return };
         // from the index's own entry: the unit's value
@@ -422,9 +425,8 @@ impl ExecIndex {
                 let known = self.placed.get(child).map(|at| at.parent as usize).filter(|p| *p < list.len());
                 let Some(p) = known.or_else(|| self.position(list, parent)) else { break };
                 debug_assert_eq!(Some(p), self.position(list, parent), "the parent of {child}");
-                let unit = self.blocks.get(&(p as u32)).map(|block| self.unit_in(block, list, child));
-                if let (Some(block), Some(unit)) = (self.blocks.get_mut(&(p as u32)), unit) {
-                    match unit {
+                if let Some(block) = self.blocks.get_mut(&(p as u32)) {
+                    match Self::unit_in(&self.placed, block, list, child) {
                         Some(u) => {
                             block.due.insert(u);
                         }

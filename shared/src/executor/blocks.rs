@@ -66,7 +66,7 @@ pub(crate) struct Stepper<'a> {
     held_back: bool,
     /// The concurrent block (its position) and unit being walked: a task
     /// run found or created in it as a direct child of the block is the
-    /// unit's (`ExecIndex::note_unit` checks the parent).
+    /// unit's (`ExecIndex::note_unit`).
     unit_walked: Option<(u32, u32)>,
 }
 
@@ -290,8 +290,10 @@ impl<'a> Stepper<'a> {
             Some(i) => i,
             None => self.create(task, parent, value),
         };
-        if let Some((block, u)) = self.unit_walked {
-            self.index.note_unit(idx, block, u);
+        if let Some((at, u)) = self.unit_walked
+            && parent.is_some_and(|p| self.exec.task_run_list[at as usize].id == p)
+        {
+            self.index.note_unit(idx, u);
         }
         (self.advance(task, idx), idx)
     }

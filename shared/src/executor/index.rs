@@ -313,11 +313,10 @@ impl ExecIndex {
         self.last_id = id;
     }
 
-    /// Notes that the task run at `pos`, met while walking unit `u` of the
-    /// block at `block`, belongs to that unit — if it is the block's direct
-    /// child (deeper runs belong to their own parents).
-    pub(super) fn note_unit(&mut self, pos: usize, block: u32, u: u32) {
-        if let Some(at) = self.placed.get_mut(pos).filter(|at| at.parent == block) {
+    /// Notes that the task run at `pos` belongs to unit `u` of its parent's
+    /// block (the walk of that unit found or created it).
+    pub(super) fn note_unit(&mut self, pos: usize, u: u32) {
+        if let Some(at) = self.placed.get_mut(pos) {
             at.unit = u;
         }
     }

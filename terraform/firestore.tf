@@ -37,6 +37,7 @@ locals {
     for f in [
       ["executions", "body"],
       ["taskRuns", "body"],
+      ["taskRunChunks", "runs"],
       ["logs", "body"],
       ["flows", "source"],
       ["revisions", "source"],

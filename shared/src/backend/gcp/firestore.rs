@@ -41,10 +41,11 @@ use chrono::{DateTime, Utc};
 use firestore::gcloud_sdk::google::firestore::v1::{Document, Write};
 use firestore::gcloud_sdk::prost_types::Timestamp;
 
+use super::firestore_chunks::{Chunking, load_chunked, part_writes, plan};
 use super::firestore_labels::{has_label, labels_of, labels_value};
 use super::fs_client::{
-    CommitOutcome, FsClient, all, create, doc_id, document, eq, get_int, get_json, get_str, get_time, gt, int,
-    replace_if, select, set, string, time, to_json,
+    CommitOutcome, FsClient, all, create, doc_id, document, eq, get_int, get_int_opt, get_json, get_str, get_time, gt,
+    int, replace_if, select, set, string, time, to_json,
 };
 use crate::backend::{
     AttemptEnd, BackendError, Claim, ExecutionFilter, ExecutionSummary, LogEntry, Result, StateStore,
@@ -93,10 +94,17 @@ fn merge_task_runs(kept: Vec<TaskRun>, changed: Vec<(i64, TaskRun)>) -> Option<V
 /// State and KV on one Firestore database.
 pub struct FirestoreStore {
     pub(super) fs: FsClient,
-    /// Execution id → (version, update time of its head at that version).
-    versions: Mutex<HashMap<String, (u64, Timestamp)>>,
+    /// Execution id → the head at one version: (version, update time,
+    /// `chunkedTo`).
+    versions: Mutex<HashMap<String, (u64, Timestamp, u64)>>,
     /// Executions as stored at their `version` (see the module documentation).
-    kept: Mutex<HashMap<String, Execution>>,
+    kept: Mutex<HashMap<String, Kept>>,
+}
+
+/// An execution as stored at its `version`, with its chunking there.
+struct Kept {
+    exec: Execution,
+    chunking: Chunking,
 }
 
 impl std::fmt::Debug for FirestoreStore {
@@ -130,14 +138,14 @@ impl FirestoreStore {
         &self.fs
     }
 
-    fn remember(&self, id: &str, version: u64, update_time: Option<Timestamp>) {
+    fn remember(&self, id: &str, version: u64, update_time: Option<Timestamp>, chunked_to: u64) {
         let mut memo = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
         match update_time {
             Some(t) => {
                 if memo.len() >= VERSION_MEMO {
                     memo.clear();
                 }
-                memo.insert(id.to_string(), (version, t));
+                memo.insert(id.to_string(), (version, t, chunked_to));
             }
             None => {
                 memo.remove(id);
@@ -145,9 +153,10 @@ impl FirestoreStore {
         }
     }
 
-    fn remembered(&self, id: &str, version: u64) -> Option<Timestamp> {
+    /// The head's update time and `chunkedTo` at `version`, if remembered.
+    fn remembered(&self, id: &str, version: u64) -> Option<(Timestamp, u64)> {
         let memo = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
-        memo.get(id).filter(|(v, _)| *v == version).map(|(_, t)| *t)
+        memo.get(id).filter(|(v, ..)| *v == version).map(|(_, t, c)| (*t, *c))
     }
 
     fn forget(&self, id: &str) {
@@ -160,7 +169,7 @@ impl FirestoreStore {
         self.kept.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
     }
 
-    fn head_doc(&self, e: &Execution, version: u64) -> Result<Document> {
+    fn head_doc(&self, e: &Execution, version: u64, chunked_to: u64) -> Result<Document> {
         Ok(document(
             self.fs.name(&execution_path(&e.id)),
             vec![
@@ -171,6 +180,8 @@ impl FirestoreStore {
                 ("startDate", time(e.state.start_date)),
                 ("endDate", time(e.state.end_date)),
                 ("version", int(i64::try_from(version).unwrap_or(i64::MAX))),
+                ("chunkedTo", int(i64::try_from(chunked_to).unwrap_or(i64::MAX))),
+                ("taskRunCount", int(e.task_run_list.len() as i64)),
                 ("body", string(head_json(e)?)),
                 ("labels", labels_value(&e.labels)),
             ],
@@ -190,15 +201,25 @@ impl FirestoreStore {
         )))
     }
 
-    /// The head's version and update time, or `None` if absent.
-    async fn read_head(&self, id: &str) -> Result<Option<(u64, Timestamp)>> {
+    /// The head's version, update time and `chunkedTo`, or `None` if absent.
+    async fn read_head(&self, id: &str) -> Result<Option<(u64, Timestamp, u64)>> {
         let Some(doc) = self.fs.get("read execution version", &execution_path(id)).await? else { return Ok(None) };
         let version = get_int(&doc, "version", "read execution version")? as u64;
         let t = doc.update_time.ok_or_else(|| BackendError::Database {
             what: "Firestore read execution version".into(),
             message: format!("execution {id} has no update time"),
         })?;
-        Ok(Some((version, t)))
+        Ok(Some((version, t, chunked_to(&doc))))
+    }
+
+    /// The chunking of the copy kept of `id` at `version`, if it is the
+    /// one with `chunked_to`; otherwise unknown (no chunking).
+    fn chunking_at(&self, id: &str, version: u64, chunked_to: u64) -> Chunking {
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        match kept.get(id) {
+            Some(k) if k.exec.version == version && k.chunking.chunked_to == chunked_to => k.chunking.clone(),
+            _ => Chunking { chunked_to, unchunked: None },
+        }
     }
 
     async fn save(&self, e: &Execution, changed: &[String]) -> Result<u64> {
@@ -234,29 +255,32 @@ impl FirestoreStore {
                 task_runs.push(self.task_run_write(&e.id, seq, tr, new_version)?);
             }
         }
-        let head = self.head_doc(e, new_version)?;
         let conflict =
             |found: u64| BackendError::Conflict { what: format!("execution {}", e.id), expected: e.version, found };
         for _ in 0..3 {
-            let update_time = match self.remembered(&e.id, e.version) {
-                Some(t) => t,
+            let (update_time, chunked_to) = match self.remembered(&e.id, e.version) {
+                Some(at) => at,
                 None => match self.read_head(&e.id).await? {
                     None => return Err(BackendError::NotFound { what: format!("execution {}", e.id) }),
-                    Some((found, _)) if found != e.version => return Err(conflict(found)),
-                    Some((_, t)) => t,
+                    Some((found, ..)) if found != e.version => return Err(conflict(found)),
+                    Some((_, t, c)) => (t, c),
                 },
             };
-            let mut writes = Vec::with_capacity(task_runs.len() + 1 + extra.len());
-            writes.push(replace_if(head.clone(), update_time));
+            // the chunks go with the head they are recorded in (firestore_chunks.rs)
+            let before = self.chunking_at(&e.id, e.version, chunked_to);
+            let (parts, after) = plan(e, new_version, &before, changed)?;
+            let mut writes = Vec::with_capacity(task_runs.len() + 1 + parts.len() + extra.len());
+            writes.push(replace_if(self.head_doc(e, new_version, after.chunked_to)?, update_time));
             writes.extend(task_runs.iter().cloned());
+            writes.extend(part_writes(&self.fs, &e.id, new_version, parts));
             let together = writes.len() + extra.len() <= MAX_WRITES;
             if together {
                 writes.extend(extra.iter().cloned());
             }
             match self.fs.commit("save execution", writes).await? {
                 CommitOutcome::Done(times) => {
-                    self.remember(&e.id, new_version, times.into_iter().next().flatten());
-                    self.keep_changed(e, new_version, changed);
+                    self.remember(&e.id, new_version, times.into_iter().next().flatten(), after.chunked_to);
+                    self.keep_changed(e, new_version, changed, after);
                     // the save stands whatever happens to these (as the
                     // trait's default): failing it now would leave its
                     // decision's jobs unsent
@@ -273,7 +297,7 @@ impl FirestoreStore {
                     self.forget(&e.id);
                     match self.read_head(&e.id).await? {
                         None => return Err(BackendError::NotFound { what: format!("execution {}", e.id) }),
-                        Some((found, _)) if found != e.version => return Err(conflict(found)),
+                        Some((found, ..)) if found != e.version => return Err(conflict(found)),
                         // same version, other update time (recreated): try again with the fresh time
                         Some(_) => continue,
                     }
@@ -296,22 +320,52 @@ impl FirestoreStore {
         };
         let mut e: Execution = get_json(&head, "body", "load execution")?;
         e.version = get_int(&head, "version", "load execution")? as u64;
-        self.remember(id, e.version, head.update_time);
-        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner).get(id).cloned();
-        let base = kept.filter(|k| k.version <= e.version && k.version > 0);
-        let filter = base.as_ref().map(|k| gt("version", int(i64::try_from(k.version).unwrap_or(i64::MAX))));
-        if base.as_ref().is_some_and(|k| k.version == e.version) {
-            e.task_run_list = base.map(|k| k.task_run_list).unwrap_or_default();
+        let chunked_to = chunked_to(&head);
+        self.remember(id, e.version, head.update_time, chunked_to);
+        let base = {
+            let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+            kept.get(id)
+                .filter(|k| k.exec.version <= e.version && k.exec.version > 0)
+                .map(|k| Kept { exec: k.exec.clone(), chunking: k.chunking.clone() })
+        };
+        if base.as_ref().is_some_and(|k| k.exec.version == e.version) {
+            e.task_run_list = base.map(|k| k.exec.task_run_list).unwrap_or_default();
             return Ok(Some(e));
         }
+        let count = get_int_opt(&head, "taskRunCount").and_then(|c| usize::try_from(c).ok());
+        if let (None, true, Some(count)) = (&base, chunked_to > 0, count) {
+            match load_chunked(&self.fs, id, &tx, chunked_to, count).await? {
+                Some((list, unchunked)) => {
+                    e.task_run_list = list;
+                    self.keep(&e, e.version, Chunking { chunked_to, unchunked: Some(unchunked) });
+                    return Ok(Some(e));
+                }
+                None => {
+                    tracing::warn!(execution_id = id, "the chunks of the execution do not fit: reading each task run")
+                }
+            }
+        }
+        let filter = base.as_ref().map(|k| gt("version", int(i64::try_from(k.exec.version).unwrap_or(i64::MAX))));
         let query = select(TASK_RUNS, filter, vec![], None);
         let docs = self.fs.query("load task runs", &execution_path(id), query, &tx).await?;
         let mut runs: Vec<(i64, TaskRun)> = Vec::new();
+        // the positions written after `chunked_to`, when all are among `docs`
+        let mut since = Vec::new();
         for d in &docs {
-            runs.push((get_int(d, "seq", "load task run")?, get_json(d, "body", "load task run")?));
+            let seq = get_int(d, "seq", "load task run")?;
+            if get_int(d, "version", "load task run")? > i64::try_from(chunked_to).unwrap_or(i64::MAX) {
+                since.push(seq as u32);
+            }
+            runs.push((seq, get_json(d, "body", "load task run")?));
         }
+        let chunking = match &base {
+            // chunked meanwhile (after the kept version): all written since are here
+            Some(k) if k.chunking.chunked_to != chunked_to => Chunking { chunked_to, unchunked: Some(since) },
+            Some(k) => k.chunking.written(since),
+            None => Chunking { chunked_to, unchunked: Some(since) },
+        };
         e.task_run_list = match base {
-            Some(k) => match merge_task_runs(k.task_run_list, runs) {
+            Some(k) => match merge_task_runs(k.exec.task_run_list, runs) {
                 Some(list) => list,
                 // not a plain extension of what was kept: read everything
                 None => return self.load_all(id).await,
@@ -321,7 +375,7 @@ impl FirestoreStore {
                 runs.into_iter().map(|(_, tr)| tr).collect()
             }
         };
-        self.keep(&e, e.version);
+        self.keep(&e, e.version, chunking);
         Ok(Some(e))
     }
 
@@ -332,13 +386,14 @@ impl FirestoreStore {
     }
 
     /// Keeps `e` as stored at `version` after a save of the task runs at
-    /// `changed`: when the copy kept is the one `e` was decided on, only the
-    /// head and those task runs are copied into it (a save costs what
-    /// changed, not the execution); otherwise the whole of `e`.
-    fn keep_changed(&self, e: &Execution, version: u64, changed: &[usize]) {
+    /// `changed`, with the chunking there: when the copy kept is the one `e`
+    /// was decided on, only the head and those task runs are copied into it
+    /// (a save costs what changed, not the execution); otherwise the whole
+    /// of `e`.
+    fn keep_changed(&self, e: &Execution, version: u64, changed: &[usize], chunking: Chunking) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(k) = kept.get_mut(&e.id).filter(|k| k.version == e.version) {
-            let mut runs = std::mem::take(&mut k.task_run_list);
+        if let Some(k) = kept.get_mut(&e.id).filter(|k| k.exec.version == e.version) {
+            let mut runs = std::mem::take(&mut k.exec.task_run_list);
             let mut seqs = changed.to_vec();
             seqs.sort_unstable();
             seqs.dedup();
@@ -351,25 +406,26 @@ impl FirestoreStore {
                 }
             }
             if whole && runs.len() == e.task_run_list.len() {
-                *k = e.head_clone();
-                k.task_run_list = runs;
-                k.version = version;
+                k.exec = e.head_clone();
+                k.exec.task_run_list = runs;
+                k.exec.version = version;
+                k.chunking = chunking;
                 return;
             }
         }
         drop(kept);
-        self.keep(e, version);
+        self.keep(e, version, chunking);
     }
 
     /// Keeps `e` as stored at `version` (bounded: all are dropped at the limit).
-    fn keep(&self, e: &Execution, version: u64) {
+    fn keep(&self, e: &Execution, version: u64, chunking: Chunking) {
         let mut copy = e.clone();
         copy.version = version;
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         if kept.len() >= KEPT_EXECUTIONS && !kept.contains_key(&e.id) {
             kept.clear();
         }
-        kept.insert(e.id.clone(), copy);
+        kept.insert(e.id.clone(), Kept { exec: copy, chunking });
     }
 
     async fn list(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
@@ -421,6 +477,11 @@ pub(super) fn summary(d: &Document) -> Result<ExecutionSummary> {
     })
 }
 
+/// The head's `chunkedTo` (0 in heads written before chunks existed).
+fn chunked_to(head: &Document) -> u64 {
+    get_int_opt(head, "chunkedTo").and_then(|c| u64::try_from(c).ok()).unwrap_or(0)
+}
+
 /// The execution's JSON without its task runs (they have their own
 /// documents; [`Execution::head_clone`] copies every other field) and
 /// without its version (a field of the document).
@@ -434,14 +495,14 @@ fn head_json(e: &Execution) -> Result<String> {
 impl StateStore for FirestoreStore {
     /// One commit: the head (which must not exist) and every task run.
     async fn create_execution(&self, execution: &Execution) -> Result<()> {
-        let mut writes = vec![create(self.head_doc(execution, 1)?)];
+        let mut writes = vec![create(self.head_doc(execution, 1, 0)?)];
         for (seq, tr) in execution.task_run_list.iter().enumerate() {
             writes.push(self.task_run_write(&execution.id, seq, tr, 1)?);
         }
         match self.fs.commit("create execution", writes).await? {
             CommitOutcome::Done(times) => {
-                self.remember(&execution.id, 1, times.into_iter().next().flatten());
-                self.keep(execution, 1);
+                self.remember(&execution.id, 1, times.into_iter().next().flatten(), 0);
+                self.keep(execution, 1, Chunking::fresh(execution.task_run_list.len()));
                 Ok(())
             }
             CommitOutcome::Precondition => {

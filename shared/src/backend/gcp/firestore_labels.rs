@@ -10,16 +10,16 @@
 //! ([`super::REQUIRED_INDEXES`]). A head written before this field existed
 //! has no labels to filter on until its next save.
 //!
-//! Deletion: the task runs and (when asked) the log lines of an execution
-//! are sub-collections, which Firestore does not delete with their parent:
-//! their documents are listed by name and deleted in commits of at most
-//! [`DELETE_BATCH`] writes, the head last, so an interrupted delete can be
-//! run again. Claims (`claims/{taskRunId}-{attempt}`) are left: they are
-//! keyed by task-run ids no other execution reuses.
+//! Deletion: the task runs, their chunks (`firestore_chunks.rs`) and (when
+//! asked) the log lines of an execution are sub-collections, which Firestore
+//! does not delete with their parent: their documents are listed by name and
+//! deleted in commits of at most [`DELETE_BATCH`] writes with the task runs'
+//! claims, the head last, so an interrupted delete can be run again.
 
 use firestore::gcloud_sdk::google::firestore::v1::{Document, structured_query};
 
 use super::firestore::{FirestoreStore, TASK_RUNS, execution_path};
+use super::firestore_chunks::CHUNKS;
 use super::firestore_claims::{LOGS, claim_path};
 use super::fs_client::{delete, field, select, string};
 use crate::backend::{BackendError, Result};
@@ -93,6 +93,7 @@ impl FirestoreStore {
     pub(super) async fn delete_execution_impl(&self, id: &str, logs: bool) -> Result<bool> {
         let Some(exec) = self.load(id).await? else { return Ok(false) };
         let mut names = self.names(id, TASK_RUNS).await?;
+        names.extend(self.names(id, CHUNKS).await?);
         // the claims too: an execution recreated with this id (a tick run
         // again) derives the same task run ids, which a claim left done
         // would skip as duplicates

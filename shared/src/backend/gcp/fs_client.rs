@@ -259,6 +259,11 @@ pub fn boolean(b: bool) -> pb::Value {
     pb::Value { value_type: Some(value::ValueType::BooleanValue(b)) }
 }
 
+/// A bytes value.
+pub fn bytes(b: Vec<u8>) -> pb::Value {
+    pb::Value { value_type: Some(value::ValueType::BytesValue(b)) }
+}
+
 /// The null value.
 pub fn null() -> pb::Value {
     pb::Value { value_type: Some(value::ValueType::NullValue(0)) }
@@ -300,6 +305,22 @@ pub fn get_int(doc: &Document, name: &str, what: &str) -> Result<i64> {
     match field(doc, name) {
         Some(value::ValueType::IntegerValue(i)) => Ok(*i),
         _ => Err(malformed(doc, name, what)),
+    }
+}
+
+/// A bytes field.
+pub fn get_bytes<'a>(doc: &'a Document, name: &str, what: &str) -> Result<&'a [u8]> {
+    match field(doc, name) {
+        Some(value::ValueType::BytesValue(b)) => Ok(b),
+        _ => Err(malformed(doc, name, what)),
+    }
+}
+
+/// An integer field that older documents may lack (absent: `None`).
+pub fn get_int_opt(doc: &Document, name: &str) -> Option<i64> {
+    match field(doc, name) {
+        Some(value::ValueType::IntegerValue(i)) => Some(*i),
+        _ => None,
     }
 }
 

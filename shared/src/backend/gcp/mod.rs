@@ -16,6 +16,7 @@
 //! [`UNINDEXED_FIELDS`] and a TTL policy on [`TTL_FIELD`].
 
 mod firestore;
+mod firestore_chunks;
 mod firestore_claims;
 mod firestore_kv;
 mod firestore_labels;
@@ -30,6 +31,7 @@ pub mod pubsub;
 use std::sync::Arc;
 
 pub use firestore::{EXECUTIONS, FirestoreStore, REQUIRED_INDEXES, TASK_RUNS, execution_path, task_run_path};
+pub use firestore_chunks::CHUNKS;
 pub use firestore_claims::{CLAIMS, FLOWS, LOGS, REVISIONS};
 pub use firestore_kv::{KEYS, KV};
 pub use firestore_metrics::METRICS;
@@ -53,6 +55,7 @@ pub const COLLECTION_GROUP_FIELDS: &[(&str, &str)] = &[(LOGS, "timestamp")];
 pub const UNINDEXED_FIELDS: &[(&str, &str)] = &[
     (EXECUTIONS, "body"),
     (TASK_RUNS, "body"),
+    (CHUNKS, "runs"),
     (LOGS, "body"),
     (FLOWS, "source"),
     (REVISIONS, "source"),

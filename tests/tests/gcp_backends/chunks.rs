@@ -1,0 +1,126 @@
+//! Chunks of finished task runs on the Firestore emulator
+//! (`firestore_chunks.rs`): a store that kept nothing (a cold Cloud Run
+//! instance) loads a large execution from its head, its chunks and its
+//! unfinished or recently written task runs — the same execution, exactly,
+//! in a fraction of the reads — through a restart, a second instance that
+//! saves in between, and an instance whose copy is behind; deleting the
+//! execution deletes its chunks.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::json;
+use shared::backend::StateStore;
+use shared::backend::gcp::fs_client::select;
+use shared::backend::gcp::{CHUNKS, FirestoreStore, GcpConfig, TASK_RUNS, execution_path};
+use shared::model::{Execution, StateType};
+
+use super::{another_store, gcp_backends, new_execution, task_run};
+
+/// Task runs of the loop.
+const N: usize = 4_000;
+/// Task runs one save finishes.
+const PER_SAVE: usize = 80;
+
+/// `id` loaded by a new store (a cold instance), with the documents it read.
+async fn cold_load(config: &GcpConfig, id: &str) -> (Execution, u64) {
+    let cold = another_store(config).await;
+    let (r0, _) = cold.client().operation_counts();
+    let e = cold.load_execution(id).await.expect("load").expect("exists");
+    let (r1, _) = cold.client().operation_counts();
+    (e, r1 - r0)
+}
+
+async fn count(store: &FirestoreStore, id: &str, collection: &str) -> usize {
+    let q = select(collection, None, vec![], None);
+    store.client().query("count", &execution_path(id), q, &[]).await.expect("query").len()
+}
+
+/// Saves `e` with the task runs at `seqs` changed, as the executor does.
+async fn save(store: &FirestoreStore, e: &mut Execution, seqs: impl IntoIterator<Item = usize>) {
+    let ids: Vec<String> = seqs.into_iter().map(|s| e.task_run_list[s].id.clone()).collect();
+    e.version = store.save_execution(e, &ids).await.expect("save");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_store_loads_a_large_execution_from_its_chunks_and_its_open_task_runs() {
+    let b = gcp_backends("chunks").await;
+    let warm = b.state.as_ref();
+    let mut e = new_execution("big", N);
+    warm.create_execution(&e).await.expect("create");
+    e.version = 1;
+    // the loop: PER_SAVE iterations finish per save, with outputs
+    let started = Instant::now();
+    for first in (0..N).step_by(PER_SAVE) {
+        for tr in &mut e.task_run_list[first..first + PER_SAVE] {
+            tr.state.set(StateType::Running, Utc::now());
+            tr.state.set(StateType::Success, Utc::now());
+            tr.outputs = json!({"value": format!("out {}", tr.iteration.unwrap_or(0))}).as_object().cloned();
+        }
+        save(warm, &mut e, first..first + PER_SAVE).await;
+    }
+    let saves = started.elapsed();
+    let chunks = count(warm, "big", CHUNKS).await;
+    assert!(chunks >= 4, "{chunks} chunk documents for {N} finished task runs");
+
+    let started = Instant::now();
+    let (seen, reads) = cold_load(&b.config, "big").await;
+    let cold = started.elapsed();
+    assert_eq!(seen, e, "a cold load from the chunks is the execution, exactly");
+    // head + chunks + the unfinished (none: a query is billed one read) +
+    // at most CHUNK_RUNS (500) + PER_SAVE written since the last chunking
+    assert!(reads <= 3 + chunks as u64 + 500 + PER_SAVE as u64, "a cold load of {N} task runs read {reads} documents");
+    let everything = another_store(&b.config).await;
+    let (r0, _) = everything.client().operation_counts();
+    let started = Instant::now();
+    let q = select(TASK_RUNS, None, vec![], None);
+    let all = everything.client().query("read all", &execution_path("big"), q, &[]).await.expect("query");
+    let read_all = started.elapsed();
+    let (r1, _) = everything.client().operation_counts();
+    assert_eq!(all.len(), N, "every task run keeps its own document");
+    eprintln!(
+        "{N} task runs, {} saves in {saves:?}: {chunks} chunk documents; a cold load read {reads} documents \
+         in {cold:?} (reading every task-run document: {} reads in {read_all:?})",
+        N / PER_SAVE,
+        r1 - r0
+    );
+
+    // a restart on another instance (it loads cold, from the chunks): two
+    // chunked iterations back to RESTARTED, one failed over, one added
+    let other = another_store(&b.config).await;
+    let mut theirs = other.load_execution("big").await.expect("load").expect("exists");
+    assert_eq!(theirs, e);
+    theirs.task_run_list[5].state.set(StateType::Restarted, Utc::now());
+    theirs.task_run_list[1_234].state.set(StateType::Restarted, Utc::now());
+    theirs.task_run_list[9].state.set(StateType::Failed, Utc::now());
+    let added = task_run(&theirs, N);
+    theirs.task_run_list.push(added);
+    save(&other, &mut theirs, [5, 1_234, 9, N]).await;
+    let (seen, _) = cold_load(&b.config, "big").await;
+    assert_eq!(seen, theirs, "restarted task runs override their chunks");
+
+    // the first instance's copy is behind: it reads what changed, then
+    // rewrites enough task runs to chunk again, finishing the restarted ones
+    let mut mine = warm.load_execution("big").await.expect("load").expect("exists");
+    assert_eq!(mine, theirs);
+    let before = count(warm, "big", CHUNKS).await;
+    for round in 0..8 {
+        let seqs: Vec<usize> = (0..PER_SAVE).map(|k| (round * PER_SAVE + k) * 7 % N).chain([5, 1_234, N]).collect();
+        for &s in &seqs {
+            mine.task_run_list[s].state.set(StateType::Success, Utc::now());
+            mine.task_run_list[s].outputs = json!({"round": round}).as_object().cloned();
+        }
+        save(warm, &mut mine, seqs).await;
+    }
+    assert!(count(warm, "big", CHUNKS).await > before, "the copy behind chunked again");
+    let (seen, reads) = cold_load(&b.config, "big").await;
+    assert_eq!(seen, mine, "later chunks override earlier ones");
+    assert!(reads < (N / 4) as u64, "{reads} reads");
+    // and the second instance, behind now, reads the difference
+    let seen = other.load_execution("big").await.expect("load").expect("exists");
+    assert_eq!(seen, mine);
+
+    assert!(warm.delete_execution("big", true).await.expect("delete"));
+    assert_eq!(count(warm, "big", CHUNKS).await, 0, "the chunks go with the execution");
+    assert_eq!(count(warm, "big", TASK_RUNS).await, 0);
+}

@@ -13,7 +13,10 @@
 //! emulators are other processes) and the Firestore operations over the
 //! first and the last tenth of the loop's task runs (worker deliveries):
 //! flat means a delivery costs the same whatever the size of the
-//! execution. `BATON_BENCH_FOREACH=1000` runs a ForEach of 1,000.
+//! execution. `BATON_BENCH_FOREACH=1000` runs a ForEach of 1,000. Last, the
+//! ended execution is loaded by a store that kept nothing (a cold
+//! instance: head, chunks, open and recent task runs) against reading every
+//! task-run document.
 //!
 //! `cargo bench -p e2e --bench gcp_path` (release), or
 //! `cargo test -p e2e --bench gcp_path` (debug). Prints a table; asserts
@@ -29,10 +32,12 @@ use axum::middleware::Next;
 use e2e::functions::serve;
 use e2e::gcp_emulators::{gcp_backends, gcp_engine, push_subscriptions};
 use serde_json::{Value, json};
-use shared::backend::gcp::{FirestoreStore, connect_firestore};
+use shared::backend::gcp::fs_client::{get_json, select};
+use shared::backend::gcp::{FirestoreStore, TASK_RUNS, connect_firestore, execution_path};
 use shared::backend::{StateStore, Topic};
 use shared::functions::flows::FlowSource;
 use shared::functions::{FunctionOptions, Handler};
+use shared::model::TaskRun;
 
 fn chain(n: usize) -> String {
     let mut y = String::from("id: flow\nnamespace: bench.gcp\ntasks:\n");
@@ -117,6 +122,9 @@ struct Row {
     other_ms: f64,
     /// first and last tenth: (CPU ms / task run, Firestore ops / task run, CPU ms / executor delivery)
     split: Option<(Tenth, Tenth)>,
+    /// the ended execution loaded cold: (documents read, ms), and reading
+    /// its head and every task-run document: (documents, ms)
+    cold: (u64, f64, u64, f64),
 }
 
 async fn measure(name: &str, yaml: &str) -> Row {
@@ -157,7 +165,18 @@ async fn measure(name: &str, yaml: &str) -> Row {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let wall = start.elapsed();
+    // the watcher kept no copy: its load is a cold instance's
+    let (c0, _) = watcher.client().operation_counts();
+    let cold_start = Instant::now();
     let exec = watcher.load_execution(&id).await.expect("load").expect("exists");
+    let cold_ms = cold_start.elapsed().as_secs_f64() * 1000.0;
+    let (c1, _) = watcher.client().operation_counts();
+    let all_start = Instant::now();
+    let q = select(TASK_RUNS, None, vec![], None);
+    let docs = watcher.client().query("read all", &execution_path(&id), q, &[]).await.expect("query");
+    let parsed: Vec<TaskRun> = docs.iter().map(|d| get_json(d, "body", "parse").expect("a task run")).collect();
+    let all_ms = all_start.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(parsed.len(), docs.len());
     // the last deliveries (duplicates, late acks) settle
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (r1, w1) = backends.state.client().operation_counts();
@@ -177,6 +196,7 @@ async fn measure(name: &str, yaml: &str) -> Row {
         handler_ms: handler.as_secs_f64() * 1000.0 / n as f64,
         other_ms: wall.saturating_sub(handler).as_secs_f64() * 1000.0 / n as f64,
         split,
+        cold: (c1 - c0, cold_ms, docs.len() as u64 + 1, all_ms),
     }
 }
 
@@ -222,5 +242,14 @@ fn main() {
                 b.1
             );
         }
+    }
+    println!();
+    println!(
+        "| flow | task runs | cold load: documents read | ms | every task-run document: reads | ms (read and parsed) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        let (reads, ms, all, all_ms) = r.cold;
+        println!("| {} | {} | {reads} | {ms:.0} | {all} | {all_ms:.0} |", r.name, r.task_runs);
     }
 }

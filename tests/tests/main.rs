@@ -20,6 +20,7 @@ mod corpus;
 mod dbt;
 mod deployed;
 mod deployed_backfill;
+mod deployed_chunks;
 mod deployed_pause;
 mod deployed_timed;
 mod dialect;

@@ -11,9 +11,9 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::json;
 use shared::backend::StateStore;
-use shared::backend::gcp::fs_client::select;
+use shared::backend::gcp::fs_client::{get_bytes, get_json, get_str, select};
 use shared::backend::gcp::{CHUNKS, FirestoreStore, GcpConfig, TASK_RUNS, execution_path};
-use shared::model::{Execution, StateType};
+use shared::model::{Execution, StateType, TaskRun};
 
 use super::{another_store, gcp_backends, new_execution, task_run};
 
@@ -34,6 +34,16 @@ async fn cold_load(config: &GcpConfig, id: &str) -> (Execution, u64) {
 async fn count(store: &FirestoreStore, id: &str, collection: &str) -> usize {
     let q = select(collection, None, vec![], None);
     store.client().query("count", &execution_path(id), q, &[]).await.expect("query").len()
+}
+
+/// The bytes of the documents of `collection` under `id`: their `field`.
+async fn bytes_of(store: &FirestoreStore, id: &str, collection: &str, field: &str) -> usize {
+    let q = select(collection, None, vec![], None);
+    let docs = store.client().query("size", &execution_path(id), q, &[]).await.expect("query");
+    docs.iter()
+        .map(|d| get_bytes(d, field, "size").map(<[u8]>::len).or_else(|_| get_str(d, field, "size").map(str::len)))
+        .map(|n| n.expect("a bytes or string field"))
+        .sum()
 }
 
 /// Saves `e` with the task runs at `seqs` changed, as the executor does.
@@ -75,12 +85,17 @@ async fn a_cold_store_loads_a_large_execution_from_its_chunks_and_its_open_task_
     let started = Instant::now();
     let q = select(TASK_RUNS, None, vec![], None);
     let all = everything.client().query("read all", &execution_path("big"), q, &[]).await.expect("query");
+    let parsed: Vec<TaskRun> = all.iter().map(|d| get_json(d, "body", "parse").expect("a task run")).collect();
     let read_all = started.elapsed();
+    assert_eq!(parsed.len(), N);
     let (r1, _) = everything.client().operation_counts();
     assert_eq!(all.len(), N, "every task run keeps its own document");
+    let (packed, bodies) =
+        (bytes_of(warm, "big", CHUNKS, "runs").await, bytes_of(warm, "big", TASK_RUNS, "body").await);
     eprintln!(
-        "{N} task runs, {} saves in {saves:?}: {chunks} chunk documents; a cold load read {reads} documents \
-         in {cold:?} (reading every task-run document: {} reads in {read_all:?})",
+        "{N} task runs, {} saves in {saves:?}: {chunks} chunk documents ({packed} bytes; the task runs' \
+         bodies {bodies}); a cold load read {reads} documents in {cold:?} (reading and parsing every task-run \
+         document: {} reads in {read_all:?})",
         N / PER_SAVE,
         r1 - r0
     );

@@ -204,11 +204,14 @@ pub(super) async fn load_chunked(
     count: usize,
 ) -> Result<Option<(Vec<TaskRun>, Vec<u32>)>> {
     let parent = execution_path(id);
-    let chunks = fs.query("load task run chunks", &parent, select(CHUNKS, None, vec![], None), tx).await?;
     let open = any_of("state", OPEN_STATES.iter().map(|s| string(s.as_str())).collect());
-    let open = fs.query("load unfinished task runs", &parent, select(TASK_RUNS, Some(open), vec![], None), tx).await?;
     let since = gt("version", int(i64::try_from(chunked_to).unwrap_or(i64::MAX)));
-    let later = fs.query("load task runs", &parent, select(TASK_RUNS, Some(since), vec![], None), tx).await?;
+    // three queries at once, in the one transaction: one round trip's wait
+    let (chunks, open, later) = futures::try_join!(
+        fs.query("load task run chunks", &parent, select(CHUNKS, None, vec![], None), tx),
+        fs.query("load unfinished task runs", &parent, select(TASK_RUNS, Some(open), vec![], None), tx),
+        fs.query("load task runs", &parent, select(TASK_RUNS, Some(since), vec![], None), tx),
+    )?;
     let mut pieces = Vec::with_capacity(chunks.len());
     for c in &chunks {
         let v = get_int(c, "version", "load task run chunk")?;

@@ -1,0 +1,109 @@
+//! A large ForEach on the deployed shape (`e2e::deployed`: the functions as
+//! separate processes on the Firestore and Pub/Sub emulators and
+//! fake-gcs-server, two push subscriptions per topic so every message is
+//! delivered twice, CPU frozen between requests as Cloud Run's `cpu_idle`
+//! allows) whose executor is killed once the execution has chunks of
+//! finished task runs (`firestore_chunks.rs`): the restarted executor, cold,
+//! loads the execution from its head, its chunks and its open task runs and
+//! runs it to the end. Every iteration ran once with its own value, and what
+//! a cold load puts together is exactly what the task-run documents hold.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use e2e::deployed::Deployment;
+use shared::backend::StateStore;
+use shared::backend::gcp::fs_client::{get_int, get_json, select};
+use shared::backend::gcp::{CHUNKS, FirestoreStore, TASK_RUNS, connect_firestore, execution_path};
+use shared::model::{StateType, TaskRun};
+
+use crate::deployed::{push_shape, until};
+
+/// Iterations: the loop's creation writes them all (and chunks nothing:
+/// none has ended), then each is written about twice more — enough for a
+/// chunk before the kill (every 500 writes) and one by the restarted
+/// executor.
+const ITERATIONS: usize = 700;
+
+fn flow() -> String {
+    let values: Vec<String> = (0..ITERATIONS).map(|i| i.to_string()).collect();
+    format!(
+        "id: big\nnamespace: gcp.chunks\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    \
+         concurrencyLimit: 0\n    values: [{}]\n    tasks:\n      - id: body\n        \
+         type: io.kestra.plugin.core.debug.Return\n        format: \"v{{{{ taskrun.value }}}}\"\n",
+        values.join(", ")
+    )
+}
+
+async fn docs(store: &FirestoreStore, id: &str, collection: &str) -> usize {
+    let q = select(collection, None, vec![], None);
+    store.client().query("count", &execution_path(id), q, &[]).await.expect("query").len()
+}
+
+// Run alone by scripts/test.sh, as deployed.rs: timing-sensitive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "run alone by scripts/test.sh: cargo test -p e2e --test e2e -- --ignored --exact deployed_chunks::a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach"]
+async fn a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach() {
+    let d = Deployment::start(&push_shape(), 2, Duration::from_secs(1)).await;
+    d.throttle_cpu_when_idle(true);
+    d.upload_flow("flows/gcp.chunks/big.yml", &flow()).await;
+    let url = format!("{}/api/v1/executions/gcp.chunks/big", d.function("api").url);
+    let body: serde_json::Value = d.http.post(url).send().await.expect("start").json().await.expect("json");
+    let id = body["id"].as_str().unwrap_or_else(|| panic!("no execution: {body}")).to_string();
+    let store = d.backends.state.as_ref();
+
+    // the executor dies once the execution has chunks, while it runs
+    until(&d, Duration::from_secs(300), "the first chunks", || async {
+        (docs(store, &id, CHUNKS).await > 0).then_some(())
+    })
+    .await;
+    let running = store.load_execution(&id).await.expect("load").expect("exists");
+    assert!(!running.state.is_terminal(), "the loop ended before the executor could be killed: {:?}", running.state);
+    let done_before = running.task_run_list.iter().filter(|t| t.state.is_terminal()).count();
+    d.function("executor").kill();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    d.function("executor").start().await;
+
+    let done = until(&d, Duration::from_secs(600), "the loop to end", || async {
+        let e = store.load_execution(&id).await.ok()??;
+        e.state.is_terminal().then_some(e)
+    })
+    .await;
+    assert_eq!(done.state.current, StateType::Success, "{:?}\n{}", done.error, d.logs());
+    let bodies: Vec<&TaskRun> = done.task_run_list.iter().filter(|t| t.task_id == "body").collect();
+    assert_eq!(bodies.len(), ITERATIONS, "one body run per value, though every message came twice");
+    let mut values = BTreeMap::new();
+    for b in &bodies {
+        assert_eq!(b.state.current, StateType::Success);
+        assert_eq!(b.attempts.len(), 1, "{} ran once", b.id);
+        let value = b.value.clone().expect("an iteration value");
+        let out = b.outputs.as_ref().and_then(|o| o.get("value")).cloned();
+        assert_eq!(out, Some(serde_json::json!(format!("v{value}"))), "{}", b.id);
+        values.insert(value.parse::<usize>().expect("a number"), ());
+    }
+    assert_eq!(values.len(), ITERATIONS);
+    let log = d.function("executor").log();
+    assert!(!log.contains("do not fit"), "a load fell back to reading every task run:\n{log}");
+
+    // a cold load is what the documents hold, position by position
+    let cold = FirestoreStore::new(connect_firestore(&d.backends.config).await.expect("Firestore"));
+    let (r0, _) = cold.client().operation_counts();
+    let loaded = cold.load_execution(&id).await.expect("load").expect("exists");
+    let (r1, _) = cold.client().operation_counts();
+    let q = select(TASK_RUNS, None, vec![("seq", false)], None);
+    let all = cold.client().query("read all", &execution_path(&id), q, &[]).await.expect("query");
+    let by_doc: Vec<TaskRun> = all.iter().map(|d| get_json(d, "body", "parse").expect("a task run")).collect();
+    let seqs: Vec<i64> = all.iter().map(|d| get_int(d, "seq", "seq").expect("seq")).collect();
+    assert_eq!(seqs, (0..all.len() as i64).collect::<Vec<_>>());
+    assert_eq!(loaded.task_run_list, by_doc, "a cold load from the chunks equals the task-run documents");
+    let chunks = docs(store, &id, CHUNKS).await;
+    assert!(chunks >= 2, "the restarted executor chunked too: {chunks} chunk documents");
+    // (fewer than the head and every task run; how few at scale: gcp_backends::chunks)
+    assert!(r1 - r0 < all.len() as u64, "a cold load read {} documents for {} task runs", r1 - r0, all.len());
+    println!(
+        "deployed: ForEach of {ITERATIONS}, executor killed with {done_before} task runs ended; \
+         {chunks} chunk documents; a cold load of the ended execution read {} documents ({} task runs)",
+        r1 - r0,
+        all.len()
+    );
+}

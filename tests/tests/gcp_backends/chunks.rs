@@ -3,7 +3,8 @@
 //! instance) loads a large execution from its head, its chunks and its
 //! unfinished or recently written task runs — the same execution, exactly,
 //! in a fraction of the reads — through a restart, a second instance that
-//! saves in between, and an instance whose copy is behind; deleting the
+//! saves in between, and an instance whose copy is behind; a missing chunk
+//! makes a cold load read every task run, still right; deleting the
 //! execution deletes its chunks.
 
 use std::time::Instant;
@@ -11,7 +12,7 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::json;
 use shared::backend::StateStore;
-use shared::backend::gcp::fs_client::{get_bytes, get_json, get_str, select};
+use shared::backend::gcp::fs_client::{delete, get_bytes, get_json, get_str, select};
 use shared::backend::gcp::{CHUNKS, FirestoreStore, GcpConfig, TASK_RUNS, execution_path};
 use shared::model::{Execution, StateType, TaskRun};
 
@@ -134,6 +135,16 @@ async fn a_cold_store_loads_a_large_execution_from_its_chunks_and_its_open_task_
     // and the second instance, behind now, reads the difference
     let seen = other.load_execution("big").await.expect("load").expect("exists");
     assert_eq!(seen, mine);
+
+    // a chunk gone (what no save does): the positions left empty make a
+    // cold load read every task run, and it is still the execution
+    let q = select(CHUNKS, None, vec![("version", false)], Some(1));
+    let first = warm.client().query("first chunk", &execution_path("big"), q, &[]).await.expect("query");
+    let name = first.into_iter().next().expect("a chunk").name;
+    warm.client().commit("delete a chunk", vec![delete(name)]).await.expect("delete");
+    let (seen, reads) = cold_load(&b.config, "big").await;
+    assert_eq!(seen, mine, "the fallback reads the execution right");
+    assert!(reads > N as u64, "it read every task run: {reads} reads");
 
     assert!(warm.delete_execution("big", true).await.expect("delete"));
     assert_eq!(count(warm, "big", CHUNKS).await, 0, "the chunks go with the execution");

@@ -44,9 +44,10 @@ use std::sync::{Mutex, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use firestore::gcloud_sdk::google::firestore::v1::{Document, Write};
+use firestore::gcloud_sdk::prost::Message;
 use firestore::gcloud_sdk::prost_types::Timestamp;
 
-use super::firestore_chunks::{Chunking, load_chunked, part_writes, plan};
+use super::firestore_chunks::{COMMIT_BYTES, Chunking, load_chunked, part_writes, plan};
 use super::firestore_labels::{has_label, labels_of, labels_value};
 use super::fs_client::{
     CommitOutcome, FsClient, all, create, doc_id, document, eq, get_int, get_int_opt, get_json, get_str, get_time, gt,
@@ -273,9 +274,15 @@ impl FirestoreStore {
             };
             // the chunks go with the head they are recorded in (firestore_chunks.rs)
             let before = self.chunking_at(&e.id, e.version, chunked_to);
-            let (parts, after) = plan(e, new_version, &before, changed)?;
+            let mut head = self.head_doc(e, new_version, chunked_to)?;
+            let own: usize =
+                task_runs.iter().chain(&extra).map(Message::encoded_len).sum::<usize>() + head.encoded_len() + 1_024;
+            let (parts, after) = plan(e, new_version, &before, changed, COMMIT_BYTES.saturating_sub(own))?;
+            if after.chunked_to != chunked_to {
+                head.fields.insert("chunkedTo".into(), int(i64::try_from(after.chunked_to).unwrap_or(i64::MAX)));
+            }
             let mut writes = Vec::with_capacity(task_runs.len() + 1 + parts.len() + extra.len());
-            writes.push(replace_if(self.head_doc(e, new_version, after.chunked_to)?, update_time));
+            writes.push(replace_if(head, update_time));
             writes.extend(task_runs.iter().cloned());
             writes.extend(part_writes(&self.fs, &e.id, new_version, parts));
             let together = writes.len() + extra.len() <= MAX_WRITES;

@@ -33,7 +33,9 @@
 //! Firestore's document limit is 1 MiB), the chunks of one save ≤
 //! [`SAVE_BYTES`] and [`MAX_CHUNKED`] task runs. A save that would pass them
 //! stops chunking in that copy (`unchunked: None`; loads stay right, reading
-//! documents). Chunks are never rewritten; they are deleted with the
+//! documents). A save whose own writes leave less room in its commit
+//! ([`COMMIT_BYTES`] in all) than its chunks need chunks nothing; the next
+//! one tries again. Chunks are never rewritten; they are deleted with the
 //! execution.
 
 use std::io::{Read, Write as _};
@@ -59,6 +61,9 @@ pub(super) const CHUNK_RUNS: usize = 500;
 pub(super) const PART_BYTES: usize = 900_000;
 /// Largest compressed chunks of one save (a commit's request is at most 10 MiB).
 pub(super) const SAVE_BYTES: usize = 6_000_000;
+/// What a save's commit may hold in all, its own writes and its chunks
+/// (Firestore refuses a request over 10 MiB).
+pub(super) const COMMIT_BYTES: usize = 9_000_000;
 /// Most finished task runs one save chunks.
 pub(super) const MAX_CHUNKED: usize = 16 * CHUNK_RUNS;
 
@@ -112,8 +117,16 @@ pub(super) type Part = (usize, Vec<u8>);
 
 /// The chunks a save writes (compressed parts) and the chunking after it,
 /// for a save at `version` from `before` (the chunking at the version it
-/// replaces) and the positions it writes (`changed`). Pure: no I/O.
-pub(super) fn plan(e: &Execution, version: u64, before: &Chunking, changed: &[usize]) -> Result<(Vec<Part>, Chunking)> {
+/// replaces) and the positions it writes (`changed`), its chunks within
+/// `room` bytes (what its commit leaves: when they pass it, this save
+/// chunks nothing and a later one will). Pure: no I/O.
+pub(super) fn plan(
+    e: &Execution,
+    version: u64,
+    before: &Chunking,
+    changed: &[usize],
+    room: usize,
+) -> Result<(Vec<Part>, Chunking)> {
     let n = e.task_run_list.len();
     let after = before.written(changed.iter().filter(|&&s| s < n).map(|&s| s as u32));
     let Some(written) = after.unchunked.as_ref().filter(|w| w.len() >= CHUNK_RUNS) else { return Ok((vec![], after)) };
@@ -132,8 +145,12 @@ pub(super) fn plan(e: &Execution, version: u64, before: &Chunking, changed: &[us
             return gave_up();
         }
     }
-    if parts.iter().map(|(_, b)| b.len()).sum::<usize>() > SAVE_BYTES {
+    let total = parts.iter().map(|(_, b)| b.len()).sum::<usize>();
+    if total > SAVE_BYTES {
         return gave_up();
+    }
+    if total > room {
+        return Ok((vec![], after));
     }
     Ok((parts, Chunking { chunked_to: version, unchunked: Some(Vec::new()) }))
 }

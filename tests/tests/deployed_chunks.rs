@@ -18,6 +18,7 @@ use shared::backend::gcp::{CHUNKS, FirestoreStore, TASK_RUNS, connect_firestore,
 use shared::model::{StateType, TaskRun};
 
 use crate::deployed::{push_shape, until};
+use crate::gcp_backends::chunks::count;
 
 /// Iterations: the loop's creation writes them all (and chunks nothing:
 /// none has ended), then each is written about twice more — enough for a
@@ -35,11 +36,6 @@ fn flow() -> String {
     )
 }
 
-async fn docs(store: &FirestoreStore, id: &str, collection: &str) -> usize {
-    let q = select(collection, None, vec![], None);
-    store.client().query("count", &execution_path(id), q, &[]).await.expect("query").len()
-}
-
 // Run alone by scripts/test.sh, as deployed.rs: timing-sensitive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "run alone by scripts/test.sh: cargo test -p e2e --test e2e -- --ignored --exact deployed_chunks::a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach"]
@@ -54,7 +50,7 @@ async fn a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach() {
 
     // the executor dies once the execution has chunks, while it runs
     until(&d, Duration::from_secs(300), "the first chunks", || async {
-        (docs(store, &id, CHUNKS).await > 0).then_some(())
+        (count(store, &id, CHUNKS).await > 0).then_some(())
     })
     .await;
     let running = store.load_execution(&id).await.expect("load").expect("exists");
@@ -96,7 +92,7 @@ async fn a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach() {
     let seqs: Vec<i64> = all.iter().map(|d| get_int(d, "seq", "seq").expect("seq")).collect();
     assert_eq!(seqs, (0..all.len() as i64).collect::<Vec<_>>());
     assert_eq!(loaded.task_run_list, by_doc, "a cold load from the chunks equals the task-run documents");
-    let chunks = docs(store, &id, CHUNKS).await;
+    let chunks = count(store, &id, CHUNKS).await;
     assert!(chunks >= 2, "the restarted executor chunked too: {chunks} chunk documents");
     // (fewer than the head and every task run; how few at scale: gcp_backends::chunks)
     assert!(r1 - r0 < all.len() as u64, "a cold load read {} documents for {} task runs", r1 - r0, all.len());

@@ -9,7 +9,7 @@
 //! Every test has its own project id (the emulators keep projects apart)
 //! and bucket, so tests run in parallel on one emulator of each kind.
 
-mod chunks;
+pub(crate) mod chunks;
 mod engine;
 
 use std::collections::{BTreeSet, HashMap};

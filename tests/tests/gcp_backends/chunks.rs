@@ -32,7 +32,8 @@ async fn cold_load(config: &GcpConfig, id: &str) -> (Execution, u64) {
     (e, r1 - r0)
 }
 
-async fn count(store: &FirestoreStore, id: &str, collection: &str) -> usize {
+/// The documents of `collection` under execution `id`.
+pub(crate) async fn count(store: &FirestoreStore, id: &str, collection: &str) -> usize {
     let q = select(collection, None, vec![], None);
     store.client().query("count", &execution_path(id), q, &[]).await.expect("query").len()
 }

@@ -275,9 +275,11 @@ impl FirestoreStore {
             // the chunks go with the head they are recorded in (firestore_chunks.rs)
             let before = self.chunking_at(&e.id, e.version, chunked_to);
             let mut head = self.head_doc(e, new_version, chunked_to)?;
-            let own: usize =
-                task_runs.iter().chain(&extra).map(Message::encoded_len).sum::<usize>() + head.encoded_len() + 1_024;
-            let (parts, after) = plan(e, new_version, &before, changed, COMMIT_BYTES.saturating_sub(own))?;
+            let room = || {
+                let own = task_runs.iter().chain(&extra).map(Message::encoded_len).sum::<usize>();
+                COMMIT_BYTES.saturating_sub(own + head.encoded_len() + 1_024)
+            };
+            let (parts, after) = plan(e, new_version, before, changed, room)?;
             if after.chunked_to != chunked_to {
                 head.fields.insert("chunkedTo".into(), int(i64::try_from(after.chunked_to).unwrap_or(i64::MAX)));
             }
@@ -334,7 +336,7 @@ impl FirestoreStore {
         e.version = get_int(&head, "version", "load execution")? as u64;
         let chunked_to = chunked_to(&head);
         self.remember(id, e.version, head.update_time, chunked_to);
-        let base = {
+        let mut base = {
             let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
             kept.get(id)
                 .filter(|k| k.exec.version <= e.version && k.exec.version > 0)
@@ -370,10 +372,10 @@ impl FirestoreStore {
             }
             runs.push((seq, get_json(d, "body", "load task run")?));
         }
-        let chunking = match &base {
+        let chunking = match base.as_mut() {
             // chunked meanwhile (after the kept version): all written since are here
             Some(k) if k.chunking.chunked_to != chunked_to => Chunking { chunked_to, unchunked: Some(since) },
-            Some(k) => k.chunking.written(since),
+            Some(k) => std::mem::take(&mut k.chunking).written(since),
             None => Chunking { chunked_to, unchunked: Some(since) },
         };
         e.task_run_list = match base {

@@ -97,13 +97,11 @@ impl Chunking {
 
     /// Positions `changed` written at a version after this one: chunking
     /// unchanged, the positions noted.
-    pub fn written(&self, changed: impl IntoIterator<Item = u32>) -> Chunking {
-        let unchunked = self.unchunked.as_ref().map(|u| {
-            let mut u = u.clone();
+    pub fn written(mut self, changed: impl IntoIterator<Item = u32>) -> Chunking {
+        if let Some(u) = self.unchunked.as_mut() {
             u.extend(changed);
-            u
-        });
-        Chunking { chunked_to: self.chunked_to, unchunked }
+        }
+        self
     }
 }
 
@@ -118,16 +116,18 @@ pub(super) type Part = (usize, Vec<u8>);
 /// The chunks a save writes (compressed parts) and the chunking after it,
 /// for a save at `version` from `before` (the chunking at the version it
 /// replaces) and the positions it writes (`changed`), its chunks within
-/// `room` bytes (what its commit leaves: when they pass it, this save
-/// chunks nothing and a later one will). Pure: no I/O.
+/// `room()` bytes (what its commit leaves, asked only when it chunks: when
+/// they pass it, this save chunks nothing and a later one will). Pure: no
+/// I/O.
 pub(super) fn plan(
     e: &Execution,
     version: u64,
-    before: &Chunking,
+    before: Chunking,
     changed: &[usize],
-    room: usize,
+    room: impl FnOnce() -> usize,
 ) -> Result<(Vec<Part>, Chunking)> {
     let n = e.task_run_list.len();
+    let chunked_to = before.chunked_to;
     let after = before.written(changed.iter().filter(|&&s| s < n).map(|&s| s as u32));
     let Some(written) = after.unchunked.as_ref().filter(|w| w.len() >= CHUNK_RUNS) else { return Ok((vec![], after)) };
     let mut seqs = written.clone();
@@ -135,7 +135,7 @@ pub(super) fn plan(
     seqs.dedup();
     let done: Vec<u32> =
         seqs.into_iter().filter(|&s| e.task_run_list.get(s as usize).is_some_and(|t| t.state.is_terminal())).collect();
-    let gave_up = || Ok((vec![], Chunking { chunked_to: before.chunked_to, unchunked: None }));
+    let gave_up = || Ok((vec![], Chunking { chunked_to, unchunked: None }));
     if done.len() > MAX_CHUNKED {
         return gave_up();
     }
@@ -149,7 +149,7 @@ pub(super) fn plan(
     if total > SAVE_BYTES {
         return gave_up();
     }
-    if total > room {
+    if total > room() {
         return Ok((vec![], after));
     }
     Ok((parts, Chunking { chunked_to: version, unchunked: Some(Vec::new()) }))

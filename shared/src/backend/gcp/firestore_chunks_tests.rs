@@ -40,17 +40,17 @@ fn a_save_chunks_every_finished_task_run_written_since_once_enough_were_written(
     let e = execution(CHUNK_RUNS + 10, CHUNK_RUNS - 3);
     let before = Chunking { chunked_to: 0, unchunked: Some((0..CHUNK_RUNS as u32 - 2).collect()) };
     // one write short: nothing chunked, the position noted
-    let (parts, after) = plan(&e, 7, &before, &[CHUNK_RUNS - 2], usize::MAX).expect("plan");
+    let (parts, after) = plan(&e, 7, before, &[CHUNK_RUNS - 2], || usize::MAX).expect("plan");
     assert!(parts.is_empty());
     assert_eq!(after.chunked_to, 0);
     assert_eq!(after.unchunked.as_ref().map(Vec::len), Some(CHUNK_RUNS - 1));
     // the next save reaches CHUNK_RUNS writes (one repeated): every finished one goes in
-    let (parts, after) = plan(&e, 8, &after, &[3, CHUNK_RUNS + 5], usize::MAX).expect("plan");
+    let (parts, after) = plan(&e, 8, after, &[3, CHUNK_RUNS + 5], || usize::MAX).expect("plan");
     assert_eq!(after, Chunking { chunked_to: 8, unchunked: Some(vec![]) });
     assert_eq!(decoded(&parts), (0..CHUNK_RUNS as u32 - 3).collect::<Vec<_>>(), "the finished ones, in order, once");
     // nothing chunked, but everything written was unfinished: chunked_to moves on
     let e = execution(CHUNK_RUNS, 0);
-    let (parts, after) = plan(&e, 9, &Chunking::fresh(CHUNK_RUNS), &[], usize::MAX).expect("plan");
+    let (parts, after) = plan(&e, 9, Chunking::fresh(CHUNK_RUNS), &[], || usize::MAX).expect("plan");
     assert!(parts.is_empty());
     assert_eq!(after, Chunking { chunked_to: 9, unchunked: Some(vec![]) });
 }
@@ -60,7 +60,7 @@ fn a_copy_that_does_not_know_what_was_written_never_chunks() {
     let e = execution(3 * CHUNK_RUNS, 3 * CHUNK_RUNS);
     let before = Chunking { chunked_to: 4, unchunked: None };
     let changed: Vec<usize> = (0..2 * CHUNK_RUNS).collect();
-    let (parts, after) = plan(&e, 9, &before, &changed, usize::MAX).expect("plan");
+    let (parts, after) = plan(&e, 9, before.clone(), &changed, || usize::MAX).expect("plan");
     assert!(parts.is_empty());
     assert_eq!(after, before, "chunked_to kept, still unknown");
 }
@@ -68,11 +68,11 @@ fn a_copy_that_does_not_know_what_was_written_never_chunks() {
 #[test]
 fn a_save_with_too_much_to_chunk_gives_up_chunking_in_that_copy() {
     let e = execution(MAX_CHUNKED + 1, MAX_CHUNKED + 1);
-    let (parts, after) = plan(&e, 2, &Chunking::fresh(MAX_CHUNKED + 1), &[], usize::MAX).expect("plan");
+    let (parts, after) = plan(&e, 2, Chunking::fresh(MAX_CHUNKED + 1), &[], || usize::MAX).expect("plan");
     assert!(parts.is_empty());
     assert_eq!(after, Chunking { chunked_to: 0, unchunked: None });
     let e = execution(MAX_CHUNKED, MAX_CHUNKED);
-    let (parts, after) = plan(&e, 2, &Chunking::fresh(MAX_CHUNKED), &[], usize::MAX).expect("plan");
+    let (parts, after) = plan(&e, 2, Chunking::fresh(MAX_CHUNKED), &[], || usize::MAX).expect("plan");
     assert_eq!(parts.len(), MAX_CHUNKED / CHUNK_RUNS, "at the bound: parts of CHUNK_RUNS");
     assert_eq!(after.chunked_to, 2);
 }
@@ -99,14 +99,14 @@ fn a_part_over_the_document_limit_is_split_and_a_task_run_over_it_stops_chunking
     for (i, tr) in e.task_run_list.iter_mut().enumerate().take(4) {
         tr.outputs = Some(json!({ "text": noise(PART_BYTES / 3, i as u64 + 1) }).as_object().cloned().expect("map"));
     }
-    let (parts, after) = plan(&e, 3, &Chunking::fresh(CHUNK_RUNS), &[], usize::MAX).expect("plan");
+    let (parts, after) = plan(&e, 3, Chunking::fresh(CHUNK_RUNS), &[], || usize::MAX).expect("plan");
     assert!(parts.len() > 1, "split");
     assert!(parts.iter().all(|(_, b)| b.len() <= PART_BYTES));
     assert_eq!(decoded(&parts), (0..CHUNK_RUNS as u32).collect::<Vec<_>>());
     assert_eq!(after.chunked_to, 3);
     e.task_run_list[7].outputs =
         Some(json!({ "text": noise(PART_BYTES * 3 / 2, 9) }).as_object().cloned().expect("map"));
-    let (parts, after) = plan(&e, 3, &Chunking::fresh(CHUNK_RUNS), &[], usize::MAX).expect("plan");
+    let (parts, after) = plan(&e, 3, Chunking::fresh(CHUNK_RUNS), &[], || usize::MAX).expect("plan");
     assert!(parts.is_empty());
     assert_eq!(after.unchunked, None);
 }
@@ -138,11 +138,11 @@ fn a_cold_load_takes_later_chunks_over_earlier_and_documents_over_chunks() {
 #[test]
 fn a_save_whose_commit_has_no_room_for_its_chunks_leaves_them_to_a_later_one() {
     let e = execution(CHUNK_RUNS, CHUNK_RUNS);
-    let (parts, after) = plan(&e, 5, &Chunking::fresh(CHUNK_RUNS), &[1], 10).expect("plan");
+    let (parts, after) = plan(&e, 5, Chunking::fresh(CHUNK_RUNS), &[1], || 10).expect("plan");
     assert!(parts.is_empty());
     assert_eq!(after.chunked_to, 0, "nothing chunked");
     assert_eq!(after.unchunked.as_ref().map(Vec::len), Some(CHUNK_RUNS + 1), "the positions kept for the next save");
-    let (parts, after) = plan(&e, 6, &after, &[], usize::MAX).expect("plan");
+    let (parts, after) = plan(&e, 6, after, &[], || usize::MAX).expect("plan");
     assert_eq!(decoded(&parts), (0..CHUNK_RUNS as u32).collect::<Vec<_>>());
     assert_eq!(after.chunked_to, 6);
 }

@@ -302,10 +302,7 @@ pub fn get_str<'a>(doc: &'a Document, name: &str, what: &str) -> Result<&'a str>
 
 /// An integer field.
 pub fn get_int(doc: &Document, name: &str, what: &str) -> Result<i64> {
-    match field(doc, name) {
-        Some(value::ValueType::IntegerValue(i)) => Ok(*i),
-        _ => Err(malformed(doc, name, what)),
-    }
+    get_int_opt(doc, name).ok_or_else(|| malformed(doc, name, what))
 }
 
 /// A bytes field.

@@ -144,13 +144,17 @@ export function executeDialog(flow) {
     h("div", { class: "row" }, h("button", { type: "button", onclick: () => d.close() }, "Cancel"), h("button", { class: "primary", type: "submit" }, "Execute")));
   const d = dialog(`Execute ${flow.namespace}.${flow.id}`, body);
   if (isDynamic(flow.inputs)) {
-    // Kestra's execute form: the server renders dependsOn and expressions as the values change
+    // Kestra's execute form: the server renders dependsOn and expressions as the values change.
+    // Answers can come back out of order (an expression may run a subflow): only the answer to
+    // the latest change is applied, so an older one never redraws the form over a newer one.
+    let asked = 0;
     const refresh = async () => {
+      const mine = ++asked;
       try {
         const answer = await api(`/executions/${enc(flow.namespace)}/${enc(flow.id)}/validate`, { method: "POST", json: form.values() });
-        form.apply(answer);
+        if (mine === asked) form.apply(answer);
       } catch (e) {
-        out.replaceChildren(errorBox(e));
+        if (mine === asked) out.replaceChildren(errorBox(e));
       }
     };
     body.addEventListener("change", refresh);

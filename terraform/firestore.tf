@@ -38,6 +38,7 @@ locals {
       ["executions", "body"],
       ["taskRuns", "body"],
       ["taskRunChunks", "runs"],
+      ["taskRunChunks", "seqs"],
       ["logs", "body"],
       ["flows", "source"],
       ["revisions", "source"],

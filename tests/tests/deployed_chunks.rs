@@ -2,10 +2,10 @@
 //! separate processes on the Firestore and Pub/Sub emulators and
 //! fake-gcs-server, two push subscriptions per topic so every message is
 //! delivered twice, CPU frozen between requests as Cloud Run's `cpu_idle`
-//! allows) whose executor is killed once the execution has chunks of
-//! finished task runs (`firestore_chunks.rs`): the restarted executor, cold,
-//! loads the execution from its head, its chunks and its open task runs and
-//! runs it to the end. Every iteration ran once with its own value, and what
+//! allows) whose executor is killed once the execution has chunks of task
+//! runs (`firestore_chunks.rs`), while its iterations run: the restarted
+//! executor, cold, loads the execution from its head, its chunks and its
+//! recently written task runs and runs it to the end. Every iteration ran once with its own value, and what
 //! a cold load puts together is exactly what the task-run documents hold.
 
 use std::collections::BTreeMap;
@@ -20,10 +20,9 @@ use shared::model::{StateType, TaskRun};
 use crate::deployed::{push_shape, until};
 use crate::gcp_backends::chunks::count;
 
-/// Iterations: the loop's creation writes them all (and chunks nothing:
-/// none has ended), then each is written about twice more — enough for a
-/// chunk before the kill (every 500 writes) and one by the restarted
-/// executor.
+/// Iterations: the loop's creation writes them all (chunked with the next
+/// writes, once 500 are pending), then each is written about twice more —
+/// chunks by the restarted executor too.
 const ITERATIONS: usize = 700;
 
 fn flow() -> String {
@@ -48,23 +47,30 @@ async fn a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach() {
     let id = body["id"].as_str().unwrap_or_else(|| panic!("no execution: {body}")).to_string();
     let store = d.backends.state.as_ref();
 
-    // the executor dies once the execution has chunks, while it runs
-    until(&d, Duration::from_secs(300), "the first chunks", || async {
-        (count(store, &id, CHUNKS).await > 0).then_some(())
+    // the executor dies once the execution has chunks and a third of the
+    // iterations ended, while the others run
+    let started = std::time::Instant::now();
+    let running = until(&d, Duration::from_secs(300), "the first chunks", || async {
+        let e = store.load_execution(&id).await.ok()??;
+        let ended = e.task_run_list.iter().filter(|t| t.task_id == "body" && t.state.is_terminal()).count();
+        (ended >= ITERATIONS / 3 && count(store, &id, CHUNKS).await > 0).then_some(e)
     })
     .await;
-    let running = store.load_execution(&id).await.expect("load").expect("exists");
+    let killed_at = started.elapsed();
     assert!(!running.state.is_terminal(), "the loop ended before the executor could be killed: {:?}", running.state);
     let done_before = running.task_run_list.iter().filter(|t| t.state.is_terminal()).count();
+    let chunks_before = count(store, &id, CHUNKS).await;
     d.function("executor").kill();
     tokio::time::sleep(Duration::from_secs(1)).await;
     d.function("executor").start().await;
 
+    let restarted_at = started.elapsed();
     let done = until(&d, Duration::from_secs(600), "the loop to end", || async {
         let e = store.load_execution(&id).await.ok()??;
         e.state.is_terminal().then_some(e)
     })
     .await;
+    let ended_at = started.elapsed();
     assert_eq!(done.state.current, StateType::Success, "{:?}\n{}", done.error, d.logs());
     let bodies: Vec<&TaskRun> = done.task_run_list.iter().filter(|t| t.task_id == "body").collect();
     assert_eq!(bodies.len(), ITERATIONS, "one body run per value, though every message came twice");
@@ -93,12 +99,16 @@ async fn a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach() {
     assert_eq!(seqs, (0..all.len() as i64).collect::<Vec<_>>());
     assert_eq!(loaded.task_run_list, by_doc, "a cold load from the chunks equals the task-run documents");
     let chunks = count(store, &id, CHUNKS).await;
-    assert!(chunks >= 2, "the restarted executor chunked too: {chunks} chunk documents");
+    assert!(
+        chunks > chunks_before,
+        "the restarted executor chunked too: {chunks_before} then {chunks} chunk documents"
+    );
     // (fewer than the head and every task run; how few at scale: gcp_backends::chunks)
     assert!(r1 - r0 < all.len() as u64, "a cold load read {} documents for {} task runs", r1 - r0, all.len());
     println!(
-        "deployed: ForEach of {ITERATIONS}, executor killed with {done_before} task runs ended; \
-         {chunks} chunk documents; a cold load of the ended execution read {} documents ({} task runs)",
+        "deployed: ForEach of {ITERATIONS}, executor killed with {done_before} task runs ended \
+         and {chunks_before} chunk documents at {killed_at:?}, restarted at {restarted_at:?}, ended at {ended_at:?}; \
+         {chunks} chunk documents at the end; a cold load of the ended execution read {} documents ({} task runs)",
         r1 - r0,
         all.len()
     );

@@ -14,18 +14,18 @@
 //!   wrote it), `body` (the task run's JSON). One document per task run: a
 //!   state change rewrites one small document, and a ForEach of 100
 //!   iterations writes 100 different documents.
-//! - `executions/{id}/taskRunChunks/{version}-{part}`: up to 500 finished
-//!   task runs each, compressed, for cold loads (`firestore_chunks.rs`).
+//! - `executions/{id}/taskRunChunks/{version}-{part}`: up to 500 task runs
+//!   each, compressed, for cold loads (`firestore_chunks.rs`).
 //!
 //! Loading reads what changed, not the whole execution: the store keeps the
 //! executions it loaded or saved, keyed by version (a version never
 //! changes, so the copy cannot be stale). A load reads the head; if its
 //! version is the one kept, nothing more; if it is newer, only the task runs
 //! written since (`version > kept`), in the same read-only transaction.
-//! A store that kept nothing (a cold instance) reads the chunks, the
-//! unfinished task runs and those written since the last chunking
-//! (`firestore_chunks.rs`); a finished ForEach of 4,000 iterations is about
-//! 20 documents instead of 4,001.
+//! A store that kept nothing (a cold instance) reads the chunks and the
+//! task runs written since the last chunking (`firestore_chunks.rs`); a
+//! ForEach of 4,000 iterations, running or ended, is a few dozen documents
+//! instead of 4,001.
 //!
 //! Compare-and-swap: a save is one atomic commit of the head (conditional on
 //! the head's `update_time` at the version the caller read) and the changed

@@ -1,56 +1,58 @@
-//! Chunks of finished task runs: what lets an instance that kept nothing
-//! (a cold one) load a large execution from a few documents instead of one
+//! Chunks of task runs: what lets an instance that kept nothing (a cold
+//! one) load a large execution from a few documents instead of one
 //! document per task run.
 //!
 //! Every task run keeps its own document (`taskRuns`, rewritten by each
 //! save that changes it; warm loads read those written since their copy).
 //! Besides them a save may write *chunks*,
 //! `executions/{id}/taskRunChunks/{version}-{part}`: up to [`CHUNK_RUNS`]
-//! finished task runs each, as zlib-compressed JSON `[[seq, taskRun], …]`,
-//! and set the head's `chunkedTo` to that save's version V. What every save
-//! keeps true: **a task run in a terminal state whose document was last
-//! written at a version ≤ V is, with that content, in the chunk of the
-//! highest version holding it.** So a save chunks only when it knows every
-//! position written since V (the store's copy at the version it saves on,
-//! [`Chunking::unchunked`]) and then writes all the finished ones at once;
-//! it does so once at least [`CHUNK_RUNS`] task-run writes happened since
-//! V, in the same atomic commit as the head.
+//! task runs each, finished or not, as zlib-compressed JSON
+//! `[[seq, taskRun], …]` with their positions beside (`seqs`, so a load can
+//! pass over a chunk that newer pieces cover without inflating it), and set
+//! the head's `chunkedTo` to a version V. What every save keeps true:
+//! **a task run whose document was last written at a version ≤ V is, with
+//! that content, in the chunk of the highest version ≤ V holding it.**
+//!
+//! A save chunks once at least [`CHUNK_RUNS`] task-run writes are pending
+//! (written and not chunked since), in the same atomic commit as the head,
+//! and only from a copy that knows every pending position (the store's copy
+//! at the version it saves on, [`Chunking::unchunked`]). It chunks what one
+//! commit can carry — at most [`MAX_CHUNKED`] task runs and [`SAVE_BYTES`],
+//! within the room its own writes leave ([`COMMIT_BYTES`]) — and moves V to
+//! its version only when nothing is left pending; otherwise the rest waits
+//! for the next saves (a fan-out of 10,000 iterations is chunked over two).
+//! Chunks of versions above V are passed over by loads until V reaches
+//! them: a task run written again before then is pending again, so the
+//! chunk that settles it is newer.
 //!
 //! A cold load reads, in one read-only transaction: the head (`chunkedTo`,
-//! `taskRunCount`), every chunk, the task runs written after V
-//! (`version > V`) and the unfinished ones (`state in [CREATED, RUNNING, …]`;
-//! one finished later than V is in the first set). Later chunks override
-//! earlier ones; documents override chunks (an unfinished document written
-//! before V is newer than any chunk holding that position: chunks hold only
-//! finished contents, and a changed task run is rewritten). A position left
-//! empty means the pieces do not fit: the load then reads every document
-//! (`firestore.rs`). A finished ForEach of 10,000 iterations loads from its
-//! head and about 20 chunks instead of 10,001 documents; an unfinished one
-//! reads its unfinished iterations too. It still reads every task run's
-//! bytes (compressed) and builds the whole list: what the executor steps on.
+//! `taskRunCount`), every chunk and the task runs written after V
+//! (`version > V`). Documents override chunks, newer chunks older ones. A
+//! position left empty means the pieces do not fit: the load then reads
+//! every document (`firestore.rs`). A ForEach of 10,000 iterations loads,
+//! running or ended, from its head, its chunks (about one per 500 task-run
+//! writes; a task run written three times is in up to three) and at most a
+//! few hundred recent documents, instead of 10,001 documents. It still reads
+//! every task run's bytes (compressed) and builds the whole list: what the
+//! executor steps on.
 //!
 //! Bounds: a part ≤ [`PART_BYTES`] compressed (a part over it is split;
-//! Firestore's document limit is 1 MiB), the chunks of one save ≤
-//! [`SAVE_BYTES`] and [`MAX_CHUNKED`] task runs. A save that would pass them
-//! stops chunking in that copy (`unchunked: None`; loads stay right, reading
-//! documents). A save whose own writes leave less room in its commit
-//! ([`COMMIT_BYTES`] in all) than its chunks need chunks nothing; the next
-//! one tries again. Chunks are never rewritten; they are deleted with the
+//! Firestore's document limit is 1 MiB); a task run alone over it stops
+//! chunking in that copy (`unchunked: None`; loads stay right, reading
+//! documents). Chunks are never rewritten; they are deleted with the
 //! execution.
 
 use std::io::{Read, Write as _};
 
-use firestore::gcloud_sdk::google::firestore::v1::{Document, Write};
+use firestore::gcloud_sdk::google::firestore::v1::Write;
 use flate2::Compression;
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 
 use super::firestore::{TASK_RUNS, execution_path};
-use super::fs_client::{
-    FsClient, any_of, bytes, doc_id, document, get_bytes, get_int, get_json, gt, int, select, set, string,
-};
+use super::fs_client::{FsClient, bytes, doc_id, document, get_bytes, get_int, get_json, gt, int, select, set};
 use crate::backend::{BackendError, Result};
-use crate::model::{Execution, StateType, TaskRun};
+use crate::model::{Execution, TaskRun};
 
 /// Sub-collection of an execution's chunks.
 pub const CHUNKS: &str = "taskRunChunks";
@@ -64,28 +66,17 @@ pub(super) const SAVE_BYTES: usize = 6_000_000;
 /// What a save's commit may hold in all, its own writes and its chunks
 /// (Firestore refuses a request over 10 MiB).
 pub(super) const COMMIT_BYTES: usize = 9_000_000;
-/// Most finished task runs one save chunks.
+/// Most task runs one save chunks (the rest wait for the next saves).
 pub(super) const MAX_CHUNKED: usize = 16 * CHUNK_RUNS;
-
-/// The unfinished states: a task run in one of them is read from its own
-/// document by a cold load.
-const OPEN_STATES: [StateType; 7] = [
-    StateType::Created,
-    StateType::Running,
-    StateType::Paused,
-    StateType::Restarted,
-    StateType::Killing,
-    StateType::Queued,
-    StateType::Retrying,
-];
 
 /// What a store knows of an execution's chunks at one version.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct Chunking {
     /// The head's `chunkedTo` (0: never chunked).
     pub chunked_to: u64,
-    /// Every position whose document was written after `chunked_to`
-    /// (repeats allowed); `None` when not known, and then no chunking.
+    /// Every position written and not chunked since (repeats allowed; one
+    /// chunked again meanwhile may be among them); `None` when not known,
+    /// and then no chunking.
     pub unchunked: Option<Vec<u32>>,
 }
 
@@ -110,15 +101,14 @@ pub fn chunk_path(execution_id: &str, version: u64, part: usize) -> String {
     format!("{}/{CHUNKS}/{}", execution_path(execution_id), doc_id(&format!("{version:012}-{part:04}")))
 }
 
-/// A compressed chunk document's content: how many task runs, and the bytes.
-pub(super) type Part = (usize, Vec<u8>);
+/// A compressed chunk document's content: its positions and the bytes.
+pub(super) type Part = (Vec<u32>, Vec<u8>);
 
 /// The chunks a save writes (compressed parts) and the chunking after it,
 /// for a save at `version` from `before` (the chunking at the version it
 /// replaces) and the positions it writes (`changed`), its chunks within
-/// `room()` bytes (what its commit leaves, asked only when it chunks: when
-/// they pass it, this save chunks nothing and a later one will). Pure: no
-/// I/O.
+/// `room()` bytes (what its commit leaves, asked only when it chunks). What
+/// does not fit stays pending for a later save. Pure: no I/O.
 pub(super) fn plan(
     e: &Execution,
     version: u64,
@@ -130,29 +120,28 @@ pub(super) fn plan(
     let chunked_to = before.chunked_to;
     let after = before.written(changed.iter().filter(|&&s| s < n).map(|&s| s as u32));
     let Some(written) = after.unchunked.as_ref().filter(|w| w.len() >= CHUNK_RUNS) else { return Ok((vec![], after)) };
-    let mut seqs = written.clone();
+    let mut seqs: Vec<u32> = written.iter().copied().filter(|&s| (s as usize) < n).collect();
     seqs.sort_unstable();
     seqs.dedup();
-    let done: Vec<u32> =
-        seqs.into_iter().filter(|&s| e.task_run_list.get(s as usize).is_some_and(|t| t.state.is_terminal())).collect();
-    let gave_up = || Ok((vec![], Chunking { chunked_to, unchunked: None }));
-    if done.len() > MAX_CHUNKED {
-        return gave_up();
-    }
-    let mut parts = Vec::new();
-    for group in done.chunks(CHUNK_RUNS) {
-        if !encode_parts(e, group, &mut parts)? {
-            return gave_up();
+    let budget = room().min(SAVE_BYTES);
+    let (mut parts, mut total, mut taken) = (Vec::new(), 0, 0);
+    for group in seqs.chunks(CHUNK_RUNS).take(MAX_CHUNKED / CHUNK_RUNS) {
+        let mut these = Vec::new();
+        if !encode_parts(e, group, &mut these)? {
+            // a task run too large for any chunk: this copy stops chunking
+            return Ok((vec![], Chunking { chunked_to, unchunked: None }));
         }
+        let size = these.iter().map(|(_, b)| b.len()).sum::<usize>();
+        if total + size > budget {
+            break;
+        }
+        total += size;
+        taken += group.len();
+        parts.extend(these);
     }
-    let total = parts.iter().map(|(_, b)| b.len()).sum::<usize>();
-    if total > SAVE_BYTES {
-        return gave_up();
-    }
-    if total > room() {
-        return Ok((vec![], after));
-    }
-    Ok((parts, Chunking { chunked_to: version, unchunked: Some(Vec::new()) }))
+    let rest = seqs.split_off(taken);
+    let chunked_to = if rest.is_empty() { version } else { chunked_to };
+    Ok((parts, Chunking { chunked_to, unchunked: Some(rest) }))
 }
 
 /// The writes of the `parts` a save of execution `id` at `version` chunks.
@@ -160,17 +149,27 @@ pub(super) fn part_writes(fs: &FsClient, id: &str, version: u64, parts: Vec<Part
     parts
         .into_iter()
         .enumerate()
-        .map(|(i, (count, b))| {
+        .map(|(i, (seqs, b))| {
             set(document(
                 fs.name(&chunk_path(id, version, i)),
                 vec![
                     ("version", int(i64::try_from(version).unwrap_or(i64::MAX))),
-                    ("count", int(count as i64)),
+                    ("count", int(seqs.len() as i64)),
+                    ("seqs", bytes(pack(&seqs))),
                     ("runs", bytes(b)),
                 ],
             ))
         })
         .collect()
+}
+
+/// Positions as little-endian `u32`s.
+fn pack(seqs: &[u32]) -> Vec<u8> {
+    seqs.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+fn unpack(b: &[u8]) -> Option<Vec<u32>> {
+    b.len().is_multiple_of(4).then(|| b.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
 /// Compresses the task runs at `seqs` into one part, or into halves when
@@ -179,7 +178,7 @@ fn encode_parts(e: &Execution, seqs: &[u32], out: &mut Vec<Part>) -> Result<bool
     let entries: Vec<(u32, &TaskRun)> = seqs.iter().map(|&s| (s, &e.task_run_list[s as usize])).collect();
     let b = compress(&entries)?;
     if b.len() <= PART_BYTES {
-        out.push((seqs.len(), b));
+        out.push((seqs.to_vec(), b));
         return Ok(true);
     }
     if seqs.len() == 1 {
@@ -200,19 +199,17 @@ fn compress(entries: &[(u32, &TaskRun)]) -> Result<Vec<u8>> {
     z.finish().map_err(|e| codec_error("encode task run chunk", e))
 }
 
-fn decompress(doc: &Document) -> Result<Vec<(u32, TaskRun)>> {
+fn decompress(name: &str, runs: &[u8]) -> Result<Vec<(u32, TaskRun)>> {
     const WHAT: &str = "load task run chunk";
     let mut text = Vec::new();
-    ZlibDecoder::new(get_bytes(doc, "runs", WHAT)?)
-        .read_to_end(&mut text)
-        .map_err(|e| codec_error(WHAT, format!("{}: {e}", doc.name)))?;
-    serde_json::from_slice(&text).map_err(|e| codec_error(WHAT, format!("{}: {e}", doc.name)))
+    ZlibDecoder::new(runs).read_to_end(&mut text).map_err(|e| codec_error(WHAT, format!("{name}: {e}")))?;
+    serde_json::from_slice(&text).map_err(|e| codec_error(WHAT, format!("{name}: {e}")))
 }
 
 /// The task runs of execution `id` (`count` of them, chunked to version
-/// `chunked_to`) from its chunks, its unfinished task runs and those written
-/// after `chunked_to`, read in transaction `tx`, with the positions written
-/// after `chunked_to`; `None` when they do not make positions `0..count`.
+/// `chunked_to`) from its chunks and the task runs written after
+/// `chunked_to`, read in transaction `tx`, with the positions written after
+/// `chunked_to`; `None` when they do not make positions `0..count`.
 pub(super) async fn load_chunked(
     fs: &FsClient,
     id: &str,
@@ -220,54 +217,76 @@ pub(super) async fn load_chunked(
     chunked_to: u64,
     count: usize,
 ) -> Result<Option<(Vec<TaskRun>, Vec<u32>)>> {
+    const WHAT: &str = "load task run chunk";
     let parent = execution_path(id);
-    let open = any_of("state", OPEN_STATES.iter().map(|s| string(s.as_str())).collect());
     let since = gt("version", int(i64::try_from(chunked_to).unwrap_or(i64::MAX)));
-    // three queries at once, in the one transaction: one round trip's wait
-    let (chunks, open, later) = futures::try_join!(
+    // both queries at once, in the one transaction: one round trip's wait
+    let (chunks, later) = futures::try_join!(
         fs.query("load task run chunks", &parent, select(CHUNKS, None, vec![], None), tx),
-        fs.query("load unfinished task runs", &parent, select(TASK_RUNS, Some(open), vec![], None), tx),
         fs.query("load task runs", &parent, select(TASK_RUNS, Some(since), vec![], None), tx),
     )?;
     let mut pieces = Vec::with_capacity(chunks.len());
-    for c in &chunks {
-        let v = get_int(c, "version", "load task run chunk")?;
-        // a chunk is written with its head: none is newer than `chunked_to`
+    for c in chunks {
+        let v = get_int(&c, "version", WHAT)?;
+        // chunks above `chunked_to` are not settled yet (see the module's header)
         if u64::try_from(v).is_ok_and(|v| v <= chunked_to) {
-            pieces.push((v, c.name.clone(), decompress(c)?));
+            let seqs = unpack(get_bytes(&c, "seqs", WHAT)?)
+                .ok_or_else(|| codec_error(WHAT, format!("{}: positions of an odd length", c.name)))?;
+            let runs = get_bytes(&c, "runs", WHAT)?.to_vec();
+            pieces.push(Piece { version: v, name: c.name, seqs, runs });
         }
     }
-    let runs = |docs: &[Document]| -> Result<Vec<(i64, TaskRun)>> {
-        docs.iter().map(|d| Ok((get_int(d, "seq", "load task run")?, get_json(d, "body", "load task run")?))).collect()
-    };
-    Ok(assemble(count, pieces, runs(&open)?, runs(&later)?))
+    let later = later
+        .iter()
+        .map(|d| Ok((get_int(d, "seq", "load task run")?, get_json(d, "body", "load task run")?)))
+        .collect::<Result<Vec<_>>>()?;
+    assemble(count, pieces, later)
 }
 
-/// A chunk as read: its version, its document name and its `(seq, task run)` entries.
-pub(super) type Piece = (i64, String, Vec<(u32, TaskRun)>);
+/// A chunk as read: its version, its document's name, its positions and
+/// its compressed task runs.
+#[derive(Clone, Debug)]
+pub(super) struct Piece {
+    pub version: i64,
+    pub name: String,
+    pub seqs: Vec<u32>,
+    pub runs: Vec<u8>,
+}
 
-/// The list of `count` task runs from `chunks` (`(version, name, entries)`;
-/// a later one overrides an earlier one), then the unfinished documents
-/// (`open`), then those written after the chunks (`later`, whose positions
-/// are returned too); `None` when a position is out of range or left empty.
+/// The list of `count` task runs from the documents written after the
+/// chunks (`later`, whose positions are returned too), then the `chunks`
+/// from the newest down, each filling the positions still empty (one whose
+/// positions are all filled is not inflated); `None` when a position is out
+/// of range or left empty. Pure: no I/O.
 pub(super) fn assemble(
     count: usize,
     mut chunks: Vec<Piece>,
-    open: Vec<(i64, TaskRun)>,
     later: Vec<(i64, TaskRun)>,
-) -> Option<(Vec<TaskRun>, Vec<u32>)> {
+) -> Result<Option<(Vec<TaskRun>, Vec<u32>)>> {
     let mut list: Vec<Option<TaskRun>> = vec![None; count];
-    chunks.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    for (_, _, entries) in chunks {
-        for (seq, tr) in entries {
-            *list.get_mut(seq as usize)? = Some(tr);
+    let mut unchunked = Vec::with_capacity(later.len());
+    for (seq, tr) in later {
+        let Some(slot) = usize::try_from(seq).ok().and_then(|s| list.get_mut(s)) else { return Ok(None) };
+        *slot = Some(tr);
+        unchunked.push(seq as u32);
+    }
+    chunks.sort_by(|a, b| (b.version, &b.name).cmp(&(a.version, &a.name)));
+    for c in chunks {
+        if c.seqs.iter().any(|&s| s as usize >= count) {
+            return Ok(None);
+        }
+        if c.seqs.iter().all(|&s| list[s as usize].is_some()) {
+            continue;
+        }
+        for (seq, tr) in decompress(&c.name, &c.runs)? {
+            match list.get_mut(seq as usize) {
+                Some(slot @ None) => *slot = Some(tr),
+                Some(Some(_)) => {}
+                None => return Ok(None),
+            }
         }
     }
-    let unchunked = later.iter().map(|(seq, _)| u32::try_from(*seq).ok()).collect::<Option<Vec<u32>>>()?;
-    for (seq, tr) in open.into_iter().chain(later) {
-        *list.get_mut(usize::try_from(seq).ok()?)? = Some(tr);
-    }
-    Some((list.into_iter().collect::<Option<Vec<_>>>()?, unchunked))
+    Ok(list.into_iter().collect::<Option<Vec<_>>>().map(|l| (l, unchunked)))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::*;
-use crate::model::State;
+use crate::model::{State, StateType};
 
 fn run(e: &Execution, n: usize, state: StateType) -> TaskRun {
     serde_json::from_value(json!({
@@ -23,20 +23,21 @@ fn execution(n: usize, done: usize) -> Execution {
     e
 }
 
+/// The positions in `parts`, checked against the positions each says it holds.
 fn decoded(parts: &[Part]) -> Vec<u32> {
     let mut seqs = Vec::new();
-    for (count, b) in parts {
-        let mut text = Vec::new();
-        ZlibDecoder::new(&b[..]).read_to_end(&mut text).expect("zlib");
-        let entries: Vec<(u32, TaskRun)> = serde_json::from_slice(&text).expect("json");
-        assert_eq!(entries.len(), *count);
-        seqs.extend(entries.into_iter().map(|(s, _)| s));
+    for (said, b) in parts {
+        let entries = decompress("part", b).expect("a part");
+        let held: Vec<u32> = entries.into_iter().map(|(s, _)| s).collect();
+        assert_eq!(&held, said);
+        assert_eq!(unpack(&pack(said)).as_ref(), Some(said));
+        seqs.extend(held);
     }
     seqs
 }
 
 #[test]
-fn a_save_chunks_every_finished_task_run_written_since_once_enough_were_written() {
+fn a_save_chunks_every_task_run_written_since_once_enough_were_written() {
     let e = execution(CHUNK_RUNS + 10, CHUNK_RUNS - 3);
     let before = Chunking { chunked_to: 0, unchunked: Some((0..CHUNK_RUNS as u32 - 2).collect()) };
     // one write short: nothing chunked, the position noted
@@ -44,15 +45,13 @@ fn a_save_chunks_every_finished_task_run_written_since_once_enough_were_written(
     assert!(parts.is_empty());
     assert_eq!(after.chunked_to, 0);
     assert_eq!(after.unchunked.as_ref().map(Vec::len), Some(CHUNK_RUNS - 1));
-    // the next save reaches CHUNK_RUNS writes (one repeated): every finished one goes in
+    // the next save reaches CHUNK_RUNS writes (one repeated): each goes in once, finished or not
     let (parts, after) = plan(&e, 8, after, &[3, CHUNK_RUNS + 5], || usize::MAX).expect("plan");
     assert_eq!(after, Chunking { chunked_to: 8, unchunked: Some(vec![]) });
-    assert_eq!(decoded(&parts), (0..CHUNK_RUNS as u32 - 3).collect::<Vec<_>>(), "the finished ones, in order, once");
-    // nothing chunked, but everything written was unfinished: chunked_to moves on
-    let e = execution(CHUNK_RUNS, 0);
-    let (parts, after) = plan(&e, 9, Chunking::fresh(CHUNK_RUNS), &[], || usize::MAX).expect("plan");
-    assert!(parts.is_empty());
-    assert_eq!(after, Chunking { chunked_to: 9, unchunked: Some(vec![]) });
+    let mut want: Vec<u32> = (0..CHUNK_RUNS as u32 - 1).collect();
+    want.push(CHUNK_RUNS as u32 + 5);
+    assert_eq!(decoded(&parts), want, "in order, once");
+    assert!(e.task_run_list[CHUNK_RUNS + 5].state.current == StateType::Running, "an unfinished one is chunked too");
 }
 
 #[test]
@@ -66,15 +65,20 @@ fn a_copy_that_does_not_know_what_was_written_never_chunks() {
 }
 
 #[test]
-fn a_save_with_too_much_to_chunk_gives_up_chunking_in_that_copy() {
-    let e = execution(MAX_CHUNKED + 1, MAX_CHUNKED + 1);
-    let (parts, after) = plan(&e, 2, Chunking::fresh(MAX_CHUNKED + 1), &[], || usize::MAX).expect("plan");
-    assert!(parts.is_empty());
-    assert_eq!(after, Chunking { chunked_to: 0, unchunked: None });
-    let e = execution(MAX_CHUNKED, MAX_CHUNKED);
-    let (parts, after) = plan(&e, 2, Chunking::fresh(MAX_CHUNKED), &[], || usize::MAX).expect("plan");
-    assert_eq!(parts.len(), MAX_CHUNKED / CHUNK_RUNS, "at the bound: parts of CHUNK_RUNS");
-    assert_eq!(after.chunked_to, 2);
+fn a_fan_out_larger_than_one_save_chunks_is_chunked_over_the_next_saves() {
+    let n = MAX_CHUNKED + 700;
+    let e = execution(n, 0);
+    // the save that creates them chunks MAX_CHUNKED and leaves the rest pending
+    let (parts, after) = plan(&e, 2, Chunking::fresh(n), &[], || usize::MAX).expect("plan");
+    assert_eq!(parts.len(), MAX_CHUNKED / CHUNK_RUNS, "parts of CHUNK_RUNS");
+    assert_eq!(decoded(&parts), (0..MAX_CHUNKED as u32).collect::<Vec<_>>());
+    assert_eq!(after, Chunking { chunked_to: 0, unchunked: Some((MAX_CHUNKED as u32..n as u32).collect()) });
+    // a later save rewrites two chunked ones: pending again, chunked with the rest; chunked_to moves
+    let (parts, after) = plan(&e, 3, after, &[0, 1], || usize::MAX).expect("plan");
+    let mut want = vec![0, 1];
+    want.extend(MAX_CHUNKED as u32..n as u32);
+    assert_eq!(decoded(&parts), want);
+    assert_eq!(after, Chunking { chunked_to: 3, unchunked: Some(vec![]) });
 }
 
 /// Output text that compresses badly: `len` bytes of base64 of a
@@ -111,38 +115,62 @@ fn a_part_over_the_document_limit_is_split_and_a_task_run_over_it_stops_chunking
     assert_eq!(after.unchunked, None);
 }
 
-#[test]
-fn a_cold_load_takes_later_chunks_over_earlier_and_documents_over_chunks() {
-    let e = execution(4, 4);
-    let mut restarted = e.task_run_list[1].clone();
-    restarted.state = State::new(StateType::Restarted, Utc::now());
-    let mut again = e.task_run_list[1].clone();
-    again.value = Some("again".into());
-    let chunks = vec![
-        (9, "b".to_string(), vec![(1, again.clone())]),
-        (5, "a".to_string(), vec![(0, e.task_run_list[0].clone()), (1, e.task_run_list[1].clone())]),
-    ];
-    let later = vec![(3, e.task_run_list[3].clone())];
-    let open = vec![(2, e.task_run_list[2].clone())];
-    let (list, unchunked) = assemble(4, chunks.clone(), open.clone(), later.clone()).expect("fits");
-    assert_eq!(list[1], again, "the chunk of version 9 wins over version 5");
-    assert_eq!(list[2], e.task_run_list[2]);
-    assert_eq!(unchunked, vec![3]);
-    let open_too = vec![(1, restarted), open[0].clone()];
-    let (list, _) = assemble(4, chunks.clone(), open_too, later.clone()).expect("fits");
-    assert_eq!(list[1].state.current, StateType::Restarted, "an unfinished document wins over any chunk");
-    assert_eq!(assemble(4, chunks.clone(), vec![], later.clone()), None, "position 2 missing");
-    assert_eq!(assemble(3, chunks, open, later), None, "position 3 out of range");
+fn piece(version: i64, name: &str, entries: &[(u32, TaskRun)]) -> Piece {
+    let refs: Vec<(u32, &TaskRun)> = entries.iter().map(|(s, t)| (*s, t)).collect();
+    Piece {
+        version,
+        name: name.into(),
+        seqs: entries.iter().map(|(s, _)| *s).collect(),
+        runs: compress(&refs).expect("compress"),
+    }
 }
 
 #[test]
-fn a_save_whose_commit_has_no_room_for_its_chunks_leaves_them_to_a_later_one() {
-    let e = execution(CHUNK_RUNS, CHUNK_RUNS);
-    let (parts, after) = plan(&e, 5, Chunking::fresh(CHUNK_RUNS), &[1], || 10).expect("plan");
+fn a_cold_load_takes_documents_over_chunks_and_newer_chunks_over_older() {
+    let e = execution(4, 4);
+    let t = |i: usize| e.task_run_list[i].clone();
+    let mut again = t(1);
+    again.value = Some("again".into());
+    let mut restarted = t(2);
+    restarted.state = State::new(StateType::Restarted, Utc::now());
+    let chunks =
+        vec![piece(9, "b", &[(1, again.clone()), (2, t(2))]), piece(5, "a", &[(0, t(0)), (1, t(1)), (2, t(2))])];
+    let later = vec![(3, t(3)), (2, restarted.clone())];
+    let (list, unchunked) = assemble(4, chunks.clone(), later.clone()).expect("inflates").expect("fits");
+    assert_eq!(list[0], t(0));
+    assert_eq!(list[1], again, "the chunk of version 9 wins over version 5");
+    assert_eq!(list[2], restarted, "a document written after the chunks wins over any chunk");
+    assert_eq!(list[3], t(3));
+    assert_eq!(unchunked, vec![3, 2]);
+    // a chunk whose positions are all covered by newer pieces is not inflated
+    let mut covered = chunks.clone();
+    covered.push(Piece { version: 1, name: "old".into(), seqs: vec![1, 2], runs: b"not zlib".to_vec() });
+    assert!(assemble(4, covered.clone(), later.clone()).expect("not inflated").is_some());
+    covered.last_mut().expect("old").seqs = vec![0, 1];
+    covered.remove(1);
+    assert!(assemble(4, covered, later.clone()).is_err(), "one needed is inflated, and says what is wrong");
+    assert_eq!(assemble(4, vec![chunks[0].clone()], later.clone()).expect("inflates"), None, "position 0 missing");
+    let four = vec![piece(3, "c", &[(0, t(0)), (1, t(1)), (2, t(2)), (3, t(3))])];
+    assert_eq!(assemble(3, four, vec![]).expect("inflates"), None, "a chunk's position 3 out of range");
+    assert_eq!(assemble(4, chunks, vec![(7, t(3))]).expect("inflates"), None, "a document out of range");
+}
+
+#[test]
+fn a_save_whose_commit_has_little_room_chunks_what_fits_and_leaves_the_rest() {
+    let e = execution(2 * CHUNK_RUNS, CHUNK_RUNS);
+    let (parts, after) = plan(&e, 5, Chunking::fresh(2 * CHUNK_RUNS), &[1], || 10).expect("plan");
     assert!(parts.is_empty());
     assert_eq!(after.chunked_to, 0, "nothing chunked");
-    assert_eq!(after.unchunked.as_ref().map(Vec::len), Some(CHUNK_RUNS + 1), "the positions kept for the next save");
-    let (parts, after) = plan(&e, 6, after, &[], || usize::MAX).expect("plan");
-    assert_eq!(decoded(&parts), (0..CHUNK_RUNS as u32).collect::<Vec<_>>());
-    assert_eq!(after.chunked_to, 6);
+    assert_eq!(after.unchunked.as_ref().map(Vec::len), Some(2 * CHUNK_RUNS), "the positions kept for the next save");
+    let (all, _) = plan(&e, 6, after.clone(), &[], || usize::MAX).expect("plan");
+    let first = all[0].1.len();
+    let (parts, after) = plan(&e, 6, after, &[], || first + 10).expect("plan");
+    assert_eq!(decoded(&parts), (0..CHUNK_RUNS as u32).collect::<Vec<_>>(), "the first part fits");
+    assert_eq!(
+        after,
+        Chunking { chunked_to: 0, unchunked: Some((CHUNK_RUNS as u32..2 * CHUNK_RUNS as u32).collect()) }
+    );
+    let (parts, after) = plan(&e, 7, after, &[], || usize::MAX).expect("plan");
+    assert_eq!(decoded(&parts), (CHUNK_RUNS as u32..2 * CHUNK_RUNS as u32).collect::<Vec<_>>());
+    assert_eq!(after.chunked_to, 7);
 }

@@ -56,6 +56,7 @@ pub const UNINDEXED_FIELDS: &[(&str, &str)] = &[
     (EXECUTIONS, "body"),
     (TASK_RUNS, "body"),
     (CHUNKS, "runs"),
+    (CHUNKS, "seqs"),
     (LOGS, "body"),
     (FLOWS, "source"),
     (REVISIONS, "source"),

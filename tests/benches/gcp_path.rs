@@ -13,10 +13,11 @@
 //! emulators are other processes) and the Firestore operations over the
 //! first and the last tenth of the loop's task runs (worker deliveries):
 //! flat means a delivery costs the same whatever the size of the
-//! execution. `BATON_BENCH_FOREACH=1000` runs a ForEach of 1,000. Last, the
-//! ended execution is loaded by a store that kept nothing (a cold
-//! instance: head, chunks, open and recent task runs) against reading every
-//! task-run document.
+//! execution. `BATON_BENCH_FOREACH=1000` runs a ForEach of 1,000 (and the
+//! largest size again with `concurrencyLimit: 0`: every iteration created
+//! at once). Last, the execution is loaded by a store that kept nothing (a
+//! cold instance: head, chunks and recent task runs) half-way through the
+//! loop and once ended, against reading every task-run document.
 //!
 //! `cargo bench -p e2e --bench gcp_path` (release), or
 //! `cargo test -p e2e --bench gcp_path` (debug). Prints a table; asserts
@@ -47,12 +48,13 @@ fn chain(n: usize) -> String {
     y
 }
 
-fn for_each(n: usize) -> String {
+/// A ForEach of `n` values, at `limit` iterations at once (Kestra's default 1; 0: all).
+fn for_each(n: usize, limit: usize) -> String {
     let values: Vec<String> = (0..n).map(|i| i.to_string()).collect();
     format!(
         "id: flow\nnamespace: bench.gcp\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    \
-         values: [{}]\n    tasks:\n      - id: body\n        type: io.kestra.plugin.core.debug.Return\n        \
-         format: \"{{{{ taskrun.value }}}}\"\n",
+         concurrencyLimit: {limit}\n    values: [{}]\n    tasks:\n      - id: body\n        \
+         type: io.kestra.plugin.core.debug.Return\n        format: \"{{{{ taskrun.value }}}}\"\n",
         values.join(", ")
     )
 }
@@ -124,7 +126,31 @@ struct Row {
     split: Option<(Tenth, Tenth)>,
     /// the ended execution loaded cold: (documents read, ms), and reading
     /// its head and every task-run document: (documents, ms)
-    cold: (u64, f64, u64, f64),
+    cold: Cold,
+    /// the same half-way through the loop (ForEach only)
+    half: Option<Cold>,
+}
+
+/// A cold load: (documents read, ms), then reading the head and every
+/// task-run document: (documents, ms).
+type Cold = (u64, f64, u64, f64);
+
+/// Execution `id` loaded by a store that kept nothing, against reading and
+/// parsing every task-run document.
+async fn cold_load(config: &shared::backend::gcp::GcpConfig, id: &str) -> (Cold, shared::model::Execution) {
+    let cold = FirestoreStore::new(connect_firestore(config).await.expect("Firestore"));
+    let (c0, _) = cold.client().operation_counts();
+    let start = Instant::now();
+    let exec = cold.load_execution(id).await.expect("load").expect("exists");
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let (c1, _) = cold.client().operation_counts();
+    let all_start = Instant::now();
+    let q = select(TASK_RUNS, None, vec![], None);
+    let docs = cold.client().query("read all", &execution_path(id), q, &[]).await.expect("query");
+    let parsed: Vec<TaskRun> = docs.iter().map(|d| get_json(d, "body", "parse").expect("a task run")).collect();
+    let all_ms = all_start.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(parsed.len(), docs.len());
+    ((c1 - c0, ms, docs.len() as u64 + 1, all_ms), exec)
 }
 
 async fn measure(name: &str, yaml: &str) -> Row {
@@ -157,26 +183,22 @@ async fn measure(name: &str, yaml: &str) -> Row {
     // (the execution's head only while it runs: loading all its task runs
     // on every poll would add CPU that grows with the execution)
     let filter = shared::backend::ExecutionFilter::default();
+    let iterations: usize =
+        name.strip_prefix("ForEach of ").and_then(|r| r.split(',').next()?.parse().ok()).unwrap_or(0);
+    let mut half = None;
     loop {
         let list = watcher.list_executions(&filter).await.expect("list");
         if list.iter().any(|e| e.id == id && e.state.is_terminal()) {
             break;
         }
+        let delivered = probe.marks.lock().expect("marks").len();
+        if half.is_none() && iterations > 0 && delivered >= iterations / 2 {
+            half = Some(cold_load(&backends.config, &id).await.0);
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let wall = start.elapsed();
-    // the watcher kept no copy: its load is a cold instance's
-    let (c0, _) = watcher.client().operation_counts();
-    let cold_start = Instant::now();
-    let exec = watcher.load_execution(&id).await.expect("load").expect("exists");
-    let cold_ms = cold_start.elapsed().as_secs_f64() * 1000.0;
-    let (c1, _) = watcher.client().operation_counts();
-    let all_start = Instant::now();
-    let q = select(TASK_RUNS, None, vec![], None);
-    let docs = watcher.client().query("read all", &execution_path(&id), q, &[]).await.expect("query");
-    let parsed: Vec<TaskRun> = docs.iter().map(|d| get_json(d, "body", "parse").expect("a task run")).collect();
-    let all_ms = all_start.elapsed().as_secs_f64() * 1000.0;
-    assert_eq!(parsed.len(), docs.len());
+    let (cold, exec) = cold_load(&backends.config, &id).await;
     // the last deliveries (duplicates, late acks) settle
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (r1, w1) = backends.state.client().operation_counts();
@@ -196,7 +218,8 @@ async fn measure(name: &str, yaml: &str) -> Row {
         handler_ms: handler.as_secs_f64() * 1000.0 / n as f64,
         other_ms: wall.saturating_sub(handler).as_secs_f64() * 1000.0 / n as f64,
         split,
-        cold: (c1 - c0, cold_ms, docs.len() as u64 + 1, all_ms),
+        cold,
+        half,
     }
 }
 
@@ -209,8 +232,11 @@ fn main() {
     let mut rows = Vec::new();
     rt.block_on(async {
         rows.push(measure("chain of 200", &chain(200)).await);
-        for n in sizes {
-            rows.push(measure(&format!("ForEach of {n}"), &for_each(n)).await);
+        for &n in &sizes {
+            rows.push(measure(&format!("ForEach of {n}"), &for_each(n, 1)).await);
+        }
+        if let Some(&n) = sizes.iter().max() {
+            rows.push(measure(&format!("ForEach of {n}, concurrencyLimit 0"), &for_each(n, 0)).await);
         }
     });
     println!(
@@ -245,11 +271,14 @@ fn main() {
     }
     println!();
     println!(
-        "| flow | task runs | cold load: documents read | ms | every task-run document: reads | ms (read and parsed) |"
+        "| flow | when | cold load: documents read | ms | every task-run document: reads | ms (read and parsed) |"
     );
     println!("|---|---|---|---|---|---|");
     for r in &rows {
-        let (reads, ms, all, all_ms) = r.cold;
-        println!("| {} | {} | {reads} | {ms:.0} | {all} | {all_ms:.0} |", r.name, r.task_runs);
+        for (when, c) in [("half-way", r.half), ("ended", Some(r.cold))] {
+            if let Some((reads, ms, all, all_ms)) = c {
+                println!("| {} | {when} | {reads} | {ms:.0} | {all} | {all_ms:.0} |", r.name);
+            }
+        }
     }
 }

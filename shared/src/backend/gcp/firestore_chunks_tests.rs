@@ -174,3 +174,94 @@ fn a_save_whose_commit_has_little_room_chunks_what_fits_and_leaves_the_rest() {
     assert_eq!(decoded(&parts), (CHUNK_RUNS as u32..2 * CHUNK_RUNS as u32).collect::<Vec<_>>());
     assert_eq!(after.chunked_to, 7);
 }
+
+/// A store's copy as `firestore.rs` keeps it: the version and the chunking there.
+type Copy = Option<(u64, Chunking)>;
+
+/// The chunking a writer holding `kept` knows after loading the head at
+/// `version` (chunked to `chunked_to`), as `FirestoreStore::load` derives
+/// it: from its copy and the documents written since, or, cold, from the
+/// documents written after `chunked_to`.
+fn loaded(kept: Copy, version: u64, chunked_to: u64, docs: &[(u64, TaskRun)]) -> Chunking {
+    let after = |v: u64| docs.iter().enumerate().filter(move |(_, (w, _))| *w > v).map(|(s, _)| s as u32);
+    match kept {
+        Some((v, c)) if v == version => c,
+        Some((v, c)) => {
+            let since: Vec<u32> = after(v).filter(|&s| docs[s as usize].0 > chunked_to).collect();
+            if c.chunked_to != chunked_to { Chunking { chunked_to, unchunked: Some(since) } } else { c.written(since) }
+        }
+        None => Chunking { chunked_to, unchunked: Some(after(chunked_to).collect()) },
+    }
+}
+
+#[test]
+fn whatever_saves_chunk_and_whoever_saves_a_cold_load_is_the_execution() {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rand = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let mut e = execution(600, 0);
+    // the stored state: each position's document (its version, its content), the chunks, the head
+    let mut docs: Vec<(u64, TaskRun)> = e.task_run_list.iter().map(|t| (1, t.clone())).collect();
+    let mut chunks: Vec<Piece> = Vec::new();
+    let (mut version, mut chunked_to) = (1u64, 0u64);
+    // two instances saving in turn, each forgetting its copy now and then (a cold one)
+    let mut copies: [Copy; 2] = [Some((1, Chunking::fresh(600))), None];
+    let (mut partial, mut settled) = (0, 0);
+    for _ in 0..70 {
+        let w = rand(2) as usize;
+        if rand(6) == 0 {
+            copies[w] = None;
+        }
+        let before = loaded(copies[w].take(), version, chunked_to, &docs);
+        // change some task runs, now and then a fan-out of new ones
+        let new_version = version + 1;
+        let mut changed: Vec<usize> = (0..rand(400)).map(|_| rand(e.task_run_list.len() as u64) as usize).collect();
+        if rand(8) == 0 {
+            let n = e.task_run_list.len();
+            for i in n..n + 300 + rand(700) as usize {
+                let tr = run(&e, i, StateType::Created);
+                e.task_run_list.push(tr);
+                changed.push(i);
+            }
+        }
+        for &s in &changed {
+            e.task_run_list[s].value = Some(format!("v{s}@{new_version}"));
+        }
+        // a commit with room for everything, for nothing, or for a part or two (a part is about 15 KB)
+        let room = match rand(4) {
+            0 => 0,
+            1 | 2 => 16_500 + rand(20_000) as usize,
+            _ => usize::MAX,
+        };
+        let (parts, after) = plan(&e, new_version, before, &changed, || room).expect("plan");
+        if !parts.is_empty() {
+            if after.chunked_to == new_version { settled += 1 } else { partial += 1 }
+        }
+        // the commit: the head, the changed documents, the chunks
+        docs.resize_with(e.task_run_list.len(), || (0, e.task_run_list[0].clone()));
+        for &s in &changed {
+            docs[s] = (new_version, e.task_run_list[s].clone());
+        }
+        for (i, (seqs, runs)) in parts.into_iter().enumerate() {
+            chunks.push(Piece { version: new_version as i64, name: format!("{i}"), seqs, runs });
+        }
+        version = new_version;
+        chunked_to = after.chunked_to;
+        copies[w] = Some((version, after));
+        // a cold load: the settled chunks and the documents written after them
+        let pieces: Vec<Piece> = chunks.iter().filter(|c| c.version as u64 <= chunked_to).cloned().collect();
+        let later: Vec<(i64, TaskRun)> = docs
+            .iter()
+            .enumerate()
+            .filter(|(_, (v, _))| *v > chunked_to)
+            .map(|(s, (_, t))| (s as i64, t.clone()))
+            .collect();
+        let (list, _) = assemble(e.task_run_list.len(), pieces, later).expect("inflates").expect("fits");
+        assert!(list == e.task_run_list, "a cold load after version {version} (chunked to {chunked_to}) differs");
+    }
+    assert!(settled > 3 && partial > 3, "the saves chunked whole ({settled}) and in part ({partial})");
+}

@@ -351,7 +351,7 @@ impl FirestoreStore {
             match load_chunked(&self.fs, id, &tx, chunked_to, count).await? {
                 Some((list, unchunked)) => {
                     e.task_run_list = list;
-                    self.keep(&e, e.version, Chunking { chunked_to, unchunked: Some(unchunked) });
+                    self.keep(&e, e.version, Chunking::loaded(None, chunked_to, unchunked));
                     return Ok(Some(e));
                 }
                 None => {
@@ -372,12 +372,7 @@ impl FirestoreStore {
             }
             runs.push((seq, get_json(d, "body", "load task run")?));
         }
-        let chunking = match base.as_mut() {
-            // chunked meanwhile (after the kept version): all written since are here
-            Some(k) if k.chunking.chunked_to != chunked_to => Chunking { chunked_to, unchunked: Some(since) },
-            Some(k) => std::mem::take(&mut k.chunking).written(since),
-            None => Chunking { chunked_to, unchunked: Some(since) },
-        };
+        let chunking = Chunking::loaded(base.as_mut().map(|k| std::mem::take(&mut k.chunking)), chunked_to, since);
         e.task_run_list = match base {
             Some(k) => match merge_task_runs(k.exec.task_run_list, runs) {
                 Some(list) => list,

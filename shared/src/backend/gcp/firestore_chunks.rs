@@ -94,6 +94,17 @@ impl Chunking {
         }
         self
     }
+
+    /// What a load of a head chunked to `chunked_to` knows: from the copy's
+    /// chunking (`kept`; `None` for a cold load) and the positions it read
+    /// documents of written after `chunked_to` (`since`). When the head was
+    /// chunked after the copy, those are all that is pending.
+    pub fn loaded(kept: Option<Chunking>, chunked_to: u64, since: Vec<u32>) -> Chunking {
+        match kept {
+            Some(k) if k.chunked_to == chunked_to => k.written(since),
+            _ => Chunking { chunked_to, unchunked: Some(since) },
+        }
+    }
 }
 
 /// `executions/{id}/taskRunChunks/{version}-{part}`.
@@ -154,7 +165,6 @@ pub(super) fn part_writes(fs: &FsClient, id: &str, version: u64, parts: Vec<Part
                 fs.name(&chunk_path(id, version, i)),
                 vec![
                     ("version", int(i64::try_from(version).unwrap_or(i64::MAX))),
-                    ("count", int(seqs.len() as i64)),
                     ("seqs", bytes(pack(&seqs))),
                     ("runs", bytes(b)),
                 ],
@@ -231,7 +241,7 @@ pub(super) async fn load_chunked(
         // chunks above `chunked_to` are not settled yet (see the module's header)
         if u64::try_from(v).is_ok_and(|v| v <= chunked_to) {
             let seqs = unpack(get_bytes(&c, "seqs", WHAT)?)
-                .ok_or_else(|| codec_error(WHAT, format!("{}: positions of an odd length", c.name)))?;
+                .ok_or_else(|| codec_error(WHAT, format!("{}: its positions are not whole 4-byte numbers", c.name)))?;
             let runs = get_bytes(&c, "runs", WHAT)?.to_vec();
             pieces.push(Piece { version: v, name: c.name, seqs, runs });
         }

@@ -180,18 +180,18 @@ type Copy = Option<(u64, Chunking)>;
 
 /// The chunking a writer holding `kept` knows after loading the head at
 /// `version` (chunked to `chunked_to`), as `FirestoreStore::load` derives
-/// it: from its copy and the documents written since, or, cold, from the
-/// documents written after `chunked_to`.
+/// it: its copy when at that version, else [`Chunking::loaded`] from the
+/// documents it reads (written after its copy, or, cold, after
+/// `chunked_to`).
 fn loaded(kept: Copy, version: u64, chunked_to: u64, docs: &[(u64, TaskRun)]) -> Chunking {
-    let after = |v: u64| docs.iter().enumerate().filter(move |(_, (w, _))| *w > v).map(|(s, _)| s as u32);
-    match kept {
-        Some((v, c)) if v == version => c,
-        Some((v, c)) => {
-            let since: Vec<u32> = after(v).filter(|&s| docs[s as usize].0 > chunked_to).collect();
-            if c.chunked_to != chunked_to { Chunking { chunked_to, unchunked: Some(since) } } else { c.written(since) }
-        }
-        None => Chunking { chunked_to, unchunked: Some(after(chunked_to).collect()) },
+    if let Some((v, c)) = &kept
+        && *v == version
+    {
+        return c.clone();
     }
+    let read_after = kept.as_ref().map_or(chunked_to, |(v, _)| *v).max(chunked_to);
+    let since = docs.iter().enumerate().filter(|(_, (w, _))| *w > read_after).map(|(s, _)| s as u32).collect();
+    Chunking::loaded(kept.map(|(_, c)| c), chunked_to, since)
 }
 
 #[test]

@@ -153,7 +153,8 @@ async fn cold_load(config: &shared::backend::gcp::GcpConfig, id: &str) -> (Cold,
     ((c1 - c0, ms, docs.len() as u64 + 1, all_ms), exec)
 }
 
-async fn measure(name: &str, yaml: &str) -> Row {
+/// Runs flow `yaml` (`iterations` of a ForEach, 0 for none) through the functions.
+async fn measure(name: &str, yaml: &str, iterations: usize) -> Row {
     let backends = gcp_backends("bench").await;
     let project = backends.config.project.clone();
     let flows = std::env::temp_dir().join(format!("baton-bench-gcp-flows-{project}"));
@@ -183,8 +184,6 @@ async fn measure(name: &str, yaml: &str) -> Row {
     // (the execution's head only while it runs: loading all its task runs
     // on every poll would add CPU that grows with the execution)
     let filter = shared::backend::ExecutionFilter::default();
-    let iterations: usize =
-        name.strip_prefix("ForEach of ").and_then(|r| r.split(',').next()?.parse().ok()).unwrap_or(0);
     let mut half = None;
     loop {
         let list = watcher.list_executions(&filter).await.expect("list");
@@ -231,12 +230,12 @@ fn main() {
         .unwrap_or_else(|| vec![50, 100, 200]);
     let mut rows = Vec::new();
     rt.block_on(async {
-        rows.push(measure("chain of 200", &chain(200)).await);
+        rows.push(measure("chain of 200", &chain(200), 0).await);
         for &n in &sizes {
-            rows.push(measure(&format!("ForEach of {n}"), &for_each(n, 1)).await);
+            rows.push(measure(&format!("ForEach of {n}"), &for_each(n, 1), n).await);
         }
         if let Some(&n) = sizes.iter().max() {
-            rows.push(measure(&format!("ForEach of {n}, concurrencyLimit 0"), &for_each(n, 0)).await);
+            rows.push(measure(&format!("ForEach of {n}, concurrencyLimit 0"), &for_each(n, 0), n).await);
         }
     });
     println!(

@@ -8,7 +8,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
+use super::index::partly::Need;
 use super::index::{ExecIndex, SeqMemo, seq_key};
+use super::output_refs::{OutputRefs, output_refs};
 use super::{Action, StepEnv, StepOptions, Transition, context, ids};
 use crate::model::flow::{Children, scalar_string};
 use crate::model::types::FlowableKind;
@@ -35,6 +37,20 @@ pub(crate) mod pause;
 mod sla;
 #[path = "wait_for.rs"]
 mod wait_for;
+
+/// The states a failed task run ends in (`StateType::is_failed`).
+const FAILED: [StateType; 3] = [StateType::Failed, StateType::Killed, StateType::Cancelled];
+
+/// The states of a task run that has not ended.
+pub(super) const UNFINISHED: [StateType; 7] = [
+    StateType::Created,
+    StateType::Running,
+    StateType::Paused,
+    StateType::Restarted,
+    StateType::Killing,
+    StateType::Queued,
+    StateType::Retrying,
+];
 
 /// The state of a block of tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +199,7 @@ impl<'a> Stepper<'a> {
     }
 
     fn first_error(&self) -> Option<String> {
+        self.index.need(Need::States(FAILED.to_vec()));
         self.exec
             .task_run_list
             .iter()
@@ -249,7 +266,13 @@ impl<'a> Stepper<'a> {
                 Block::Done(StateType::Failed) => return Block::Done(StateType::Failed),
                 Block::Done(s) => {
                     state = worst(state, s);
-                    known = Some(SeqMemo { done: i as u32 + 1, state, last_task: i as u32, last_run: idx as u32 });
+                    known = Some(SeqMemo {
+                        done: i as u32 + 1,
+                        state,
+                        last_task: i as u32,
+                        last_run: idx as u32,
+                        unit: self.unit_walked.is_some(),
+                    });
                 }
                 Block::Running => {
                     self.remember(key, known, memo);
@@ -271,6 +294,18 @@ impl<'a> Stepper<'a> {
 
     /// Whether a sequence memo describes this sequence in this slot.
     fn memo_holds(&self, m: &SeqMemo, tasks: &[Task], parent: Option<&str>, value: Option<&str>) -> bool {
+        if let Some(task) = tasks.get(m.last_task as usize)
+            && self.index.unloaded(&self.exec.task_run_list, m.last_run as usize)
+        {
+            // kept with the execution: its task run is needed to check it
+            // (the step is void then, whatever the memo says)
+            self.index.need(Need::Slot {
+                task_id: task.id.clone(),
+                parent: parent.map(str::to_string),
+                value: value.map(str::to_string),
+            });
+            return true;
+        }
         let (Some(task), Some(tr)) =
             (tasks.get(m.last_task as usize), self.exec.task_run_list.get(m.last_run as usize))
         else {
@@ -301,7 +336,11 @@ impl<'a> Stepper<'a> {
     // -------------------------------------------------------- task runs --
 
     fn find(&self, task_id: &str, parent: Option<&str>, value: Option<&str>) -> Option<usize> {
-        self.index.find(&self.exec.task_run_list, task_id, parent, value)
+        let found = self.index.find(&self.exec.task_run_list, task_id, parent, value);
+        if found.is_none() {
+            self.index.missed_slot(&self.exec.task_run_list, task_id, parent, value, self.unit_walked);
+        }
+        found
     }
 
     fn mark(&mut self, idx: usize) {
@@ -334,7 +373,7 @@ impl<'a> Stepper<'a> {
         self.exec.task_run_list.push(tr);
         self.mark(idx);
         if let Some(cond) = &task.run_if {
-            let ctx = self.context(Some(idx));
+            let ctx = self.task_context(task, idx);
             match self.env.render(cond, &ctx) {
                 Ok(s) if !truthy(&s) => self.set_state(idx, StateType::Skipped),
                 Ok(_) => {}
@@ -364,14 +403,29 @@ impl<'a> Stepper<'a> {
 
     /// The template context for a task run (or the execution).
     fn context(&self, idx: Option<usize>) -> Value {
-        self.context_with(idx, true)
+        self.context_with(idx, &OutputRefs::All)
     }
 
-    fn context_with(&self, idx: Option<usize>, with_outputs: bool) -> Value {
+    /// The template context of the task run at `idx` for rendering the
+    /// properties of `task`: the outputs they name (`output_refs`).
+    pub(super) fn task_context(&self, task: &Task, idx: usize) -> Value {
+        self.context_with(Some(idx), &output_refs(task, self.flow))
+    }
+
+    /// The template context with the outputs of the tasks `refs` names.
+    fn context_with(&self, idx: Option<usize>, refs: &OutputRefs) -> Value {
         let (list, index) = (&self.exec.task_run_list, &self.index);
+        match refs {
+            OutputRefs::None => {}
+            // every task run's outputs (`context::outputs_in`)
+            OutputRefs::All => index.need_all(),
+            OutputRefs::Tasks(ids) => ids.iter().for_each(|id| index.need(Need::Task(id.clone()))),
+        }
         let runs = |id: &str| index.position(list, id).map(|i| &list[i]);
         let tr = idx.map(|i| &list[i]);
-        let mut ctx = context::build(self.flow, &self.exec, tr, &runs, with_outputs);
+        let reads = |task_id: &str| refs.reads(task_id);
+        let reads = (*refs != OutputRefs::None).then_some(&reads as &dyn Fn(&str) -> bool);
+        let mut ctx = context::build_reading(self.flow, &self.exec, tr, &runs, reads);
         ctx["envs"] = self.env.envs();
         ctx
     }
@@ -476,7 +530,7 @@ impl<'a> Stepper<'a> {
             self.mark(idx);
         }
         // when nothing this task renders can reach `outputs`, don't build or ship them
-        let mut context = self.context_with(Some(idx), may_read_outputs(task, self.flow));
+        let mut context = self.context_with(Some(idx), &output_refs(task, self.flow));
         // the worker sets its own `envs`
         if let Some(m) = context.as_object_mut() {
             m.shift_remove("envs");
@@ -521,15 +575,21 @@ impl<'a> Stepper<'a> {
         if task.flowable == Some(FlowableKind::WorkingDirectory)
             && matches!(block, Block::Done(s) if s != StateType::Failed)
         {
-            self.working_directory_outputs(idx, &id);
+            self.working_directory_outputs(task, idx, &id, value.as_deref());
         }
         block
     }
 
     /// A WorkingDirectory's `outputFiles`, handed over by its last child's
     /// worker (`plugins::core::working_dir::OUTPUT_KEY`), become its output.
-    fn working_directory_outputs(&mut self, idx: usize, id: &str) {
+    fn working_directory_outputs(&mut self, task: &Task, idx: usize, id: &str, value: Option<&str>) {
         use crate::plugins::core::working_dir::OUTPUT_KEY;
+        if let Children::Tasks(children) = &task.children {
+            // its children, by slot (a partly loaded execution needs them)
+            for c in children {
+                self.find(&c.id, Some(id), value);
+            }
+        }
         let Some(child) = self.exec.task_run_list.iter().position(|tr| {
             tr.parent_task_run_id.as_deref() == Some(id)
                 && tr.outputs.as_ref().is_some_and(|o| o.contains_key(OUTPUT_KEY))
@@ -551,11 +611,16 @@ impl<'a> Stepper<'a> {
     }
 
     /// Renders a property of a flowable once, storing the result in `evaluated`.
-    fn evaluate(&mut self, idx: usize, f: impl FnOnce(&Self, &Value) -> Result<Value, String>) -> Result<Value, ()> {
+    fn evaluate(
+        &mut self,
+        task: &Task,
+        idx: usize,
+        f: impl FnOnce(&Self, &Value) -> Result<Value, String>,
+    ) -> Result<Value, ()> {
         if let Some(v) = &self.exec.task_run_list[idx].evaluated {
             return Ok(v.clone());
         }
-        let ctx = self.context(Some(idx));
+        let ctx = self.task_context(task, idx);
         match f(self, &ctx) {
             Ok(v) => {
                 self.exec.task_run_list[idx].evaluated = Some(v.clone());
@@ -572,7 +637,7 @@ impl<'a> Stepper<'a> {
     fn if_(&mut self, task: &'a Task, idx: usize) -> Block {
         let cond = task.props.get("condition").map(scalar_string).unwrap_or_default();
         let id = task.id.clone();
-        let Ok(result) = self.evaluate(idx, |s, ctx| {
+        let Ok(result) = self.evaluate(task, idx, |s, ctx| {
             s.env
                 .render(&cond, ctx)
                 .map(|r| Value::Bool(truthy(&r)))
@@ -594,7 +659,7 @@ impl<'a> Stepper<'a> {
     fn switch(&mut self, task: &'a Task, idx: usize) -> Block {
         let expr = task.props.get("value").map(scalar_string).unwrap_or_default();
         let id = task.id.clone();
-        let Ok(v) = self.evaluate(idx, |s, ctx| {
+        let Ok(v) = self.evaluate(task, idx, |s, ctx| {
             s.env.render(&expr, ctx).map(Value::String).map_err(|e| format!("value of task '{id}': {e}"))
         }) else {
             return Block::Done(StateType::Failed);
@@ -625,7 +690,7 @@ impl<'a> Stepper<'a> {
         let raw = task.props.get("values").or_else(|| task.props.get("value")).cloned().unwrap_or(Value::Null);
         let id = task.id.clone();
         let is_loop = task.kind == crate::model::types::LOOP_TYPE;
-        let Ok(values) = self.evaluate(idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, is_loop)) else {
+        let Ok(values) = self.evaluate(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, is_loop)) else {
             return Block::Done(StateType::Failed);
         };
         // a Loop over a map iterates its values (its children read the key as item.key)
@@ -641,7 +706,7 @@ impl<'a> Stepper<'a> {
         if self.exec.task_run_list[idx].evaluated.is_some() {
             return Block::Running;
         }
-        let ctx = self.context(Some(idx));
+        let ctx = self.task_context(task, idx);
         // Kestra's (deprecated) `outputs` are rendered in the child execution when it ends
         let mut raw = task.props.clone();
         raw.shift_remove("outputs");
@@ -685,26 +750,6 @@ impl<'a> Stepper<'a> {
             wait,
         });
         if wait { Block::Running } else { Block::Done(StateType::Success) }
-    }
-}
-
-/// True if a task's properties (or the flow variables it may `render`)
-/// mention `outputs`, a function reading them (`parentOutput()`,
-/// `iterationOutput()`…) or print the whole context.
-fn may_read_outputs(task: &Task, flow: &Flow) -> bool {
-    task.props.values().any(mentions_outputs) || flow.variables.values().any(mentions_outputs)
-}
-
-/// Whether rendering `v` may read `outputs` (directly, or through a
-/// function that renders or reads the context).
-fn mentions_outputs(v: &Value) -> bool {
-    match v {
-        Value::String(s) => {
-            s.contains("outputs") || s.contains("Output") || s.contains("Context") || s.contains("render")
-        }
-        Value::Array(a) => a.iter().any(mentions_outputs),
-        Value::Object(m) => m.values().any(mentions_outputs),
-        _ => false,
     }
 }
 

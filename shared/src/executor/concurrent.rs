@@ -73,6 +73,15 @@ impl<'a> Stepper<'a> {
             Some(v) => Units::values(v),
             None => Units::Tasks(tasks.iter().filter(|t| !t.disabled).map(|t| t.id.as_str().into()).collect()),
         };
+        // kept with the execution (a partly loaded one): its counters, these units
+        let units = match self.index.take_imported(pos, units, &self.exec.task_run_list) {
+            Ok(mut memo) => {
+                let block = self.walk_known(&mut memo, body, pos, &parent, parent_value.as_deref(), limit);
+                self.index.blocks.insert(pos, memo);
+                return block;
+            }
+            Err(units) => units,
+        };
         // iterations sharing a value share their task runs: walk all every time
         let shared = matches!(units, Units::Shared(_));
         let mut memo = Conc {

@@ -38,6 +38,19 @@ pub fn build<'e>(
     task_runs: &Runs<'e>,
     with_outputs: bool,
 ) -> Value {
+    let all = |_: &str| true;
+    build_reading(flow, exec, task_run, task_runs, with_outputs.then_some(&all))
+}
+
+/// [`build`] with the outputs of the tasks `reads` accepts (none: no
+/// `outputs` at all).
+pub fn build_reading<'e>(
+    flow: &Flow,
+    exec: &'e Execution,
+    task_run: Option<&TaskRun>,
+    task_runs: &Runs<'e>,
+    reads: Option<&dyn Fn(&str) -> bool>,
+) -> Value {
     let mut ctx = Map::new();
     ctx.insert("flow".into(), json!({"id": flow.id, "namespace": flow.namespace, "revision": exec.flow_revision}));
     let mut execution = json!({
@@ -64,7 +77,10 @@ pub fn build<'e>(
     };
     ctx.insert("trigger".into(), trigger);
     let scope = task_run.map(|tr| loop_scope(tr, flow, task_runs)).unwrap_or_default();
-    let outputs = if with_outputs { outputs_in(flow, exec, task_runs, &scope) } else { Map::new() };
+    let outputs = match reads {
+        Some(reads) => outputs_reading(flow, exec, task_runs, &scope, reads),
+        None => Map::new(),
+    };
     ctx.insert("outputs".into(), Value::Object(outputs));
     if let Some(tr) = task_run {
         // a WaitFor's children: their slot's value is the iteration number
@@ -241,9 +257,23 @@ pub fn outputs_in<'e>(
     task_runs: &Runs<'e>,
     scope: &[(String, String)],
 ) -> Map<String, Value> {
+    outputs_reading(flow, exec, task_runs, scope, &|_| true)
+}
+
+/// [`outputs_in`] for the tasks `reads` accepts.
+fn outputs_reading<'e>(
+    flow: &Flow,
+    exec: &'e Execution,
+    task_runs: &Runs<'e>,
+    scope: &[(String, String)],
+    reads: &dyn Fn(&str) -> bool,
+) -> Map<String, Value> {
     let mut out = Map::new();
     for tr in &exec.task_run_list {
         let Some(o) = &tr.outputs else { continue };
+        if !reads(&tr.task_id) {
+            continue;
+        }
         let (path, own) = iteration_path(tr, flow, task_runs);
         if !scope.starts_with(&own) {
             continue;

@@ -25,7 +25,7 @@ impl<'a> Stepper<'a> {
     /// Runs an Exit task run: notes the state the step ends the execution in.
     pub(super) fn exit(&mut self, task: &'a Task, idx: usize) -> Block {
         let raw = task.props.get("state").map_or_else(|| "SUCCESS".to_string(), scalar_string);
-        let ctx = self.context(Some(idx));
+        let ctx = self.task_context(task, idx);
         let rendered = match self.env.render(&raw, &ctx) {
             Ok(s) => s.trim().to_string(),
             Err(e) => {

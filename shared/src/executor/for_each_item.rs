@@ -77,7 +77,7 @@ impl<'a> Stepper<'a> {
         let split_out = self.exec.task_run_list[split_idx].outputs.clone().unwrap_or_default();
         let count = split_out.get("numberOfBatches").and_then(Value::as_u64).unwrap_or(0);
         let pattern = split_out.get("batchUri").and_then(Value::as_str).unwrap_or_default().to_string();
-        let ctx = self.context(Some(idx));
+        let ctx = self.task_context(items, idx);
         let mut fixed = Map::new();
         for key in ["namespace", "flowId", "revision", "wait", "transmitFailed", "inheritLabels"] {
             let Some(raw) = items.props.get(key) else { continue };

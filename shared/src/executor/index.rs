@@ -90,6 +90,10 @@ pub(super) struct SeqMemo {
     /// check the memo still describes this sequence.
     pub last_task: u32,
     pub last_run: u32,
+    /// The sequence is inside a unit of a concurrent block: such memos
+    /// are not kept with the execution (`partly`), the unit's walk finds
+    /// its task runs again.
+    pub unit: bool,
 }
 
 /// The units of a concurrent block.
@@ -266,6 +270,9 @@ pub struct ExecIndex {
     /// Two task runs share a slot (the later one is the slot's): `recent`
     /// is not consulted, the table says which.
     shared_slots: bool,
+    /// Set when the execution is partly loaded (`partly`): what was not
+    /// loaded, lookups say they need.
+    partial: Option<Box<partly::Partly>>,
 }
 
 impl ExecIndex {
@@ -300,7 +307,7 @@ impl ExecIndex {
                 && other.value.as_deref() == value;
             self.slot_collisions.push(prev);
         }
-        let parent = parent.and_then(|id| self.position(before, id)).map_or(UNKNOWN, |p| p as u32);
+        let parent = parent.and_then(|id| self.lookup(before, id)).map_or(UNKNOWN, |p| p as u32);
         self.placed.push(Placed { parent, unit: UNKNOWN });
         let id = hash_of(tr.id.as_str());
         // an ordered id names its position: found without the table
@@ -370,8 +377,20 @@ impl ExecIndex {
         table()
     }
 
-    /// The position of the task run `id`.
+    /// The position of the task run `id` (in a partly loaded execution, a
+    /// task run not loaded is needed: see `partly`).
     pub fn position(&self, list: &[TaskRun], id: &str) -> Option<usize> {
+        let found = self.lookup(list, id);
+        if found.is_none()
+            && let Some(p) = &self.partial
+        {
+            p.unknown_id(id);
+        }
+        found
+    }
+
+    /// The position of the task run `id` among those indexed.
+    fn lookup(&self, list: &[TaskRun], id: &str) -> Option<usize> {
         if let Some(p) = ids::position_in(id).filter(|p| *p < self.len && list.get(*p).is_some_and(|t| t.id == id)) {
             return Some(p);
         }
@@ -423,7 +442,7 @@ impl ExecIndex {
             while let Some(parent) = list.get(child).and_then(|t| t.parent_task_run_id.as_deref()) {
                 let known = self.placed.get(child).map(|at| at.parent as usize).filter(|p| *p < list.len());
                 let Some(p) = known.or_else(|| self.position(list, parent)) else { break };
-                debug_assert_eq!(Some(p), self.position(list, parent), "the parent of {child}");
+                debug_assert_eq!(Some(p), self.lookup(list, parent), "the parent of {child}");
                 if let Some(block) = self.blocks.get_mut(&(p as u32)) {
                     match Self::unit_in(&self.placed, block, list, child) {
                         Some(u) => {
@@ -431,6 +450,9 @@ impl ExecIndex {
                         }
                         None => block.all_due = true,
                     }
+                } else if let Some(part) = &mut self.partial {
+                    // a block kept with the execution: its unit is known once it is walked
+                    part.dirty_child(p as u32, child as u32);
                 }
                 child = p;
             }
@@ -441,6 +463,9 @@ impl ExecIndex {
         self.dirty.clear();
     }
 }
+
+#[path = "index_partly.rs"]
+pub(super) mod partly;
 
 #[cfg(test)]
 #[path = "index_tests.rs"]

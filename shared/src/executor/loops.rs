@@ -53,7 +53,7 @@ impl<'a> Stepper<'a> {
         } else {
             let raw = task.props.get("values").cloned().unwrap_or(Value::Null);
             let id = task.id.clone();
-            let Ok(values) = self.evaluate(idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, true)) else {
+            let Ok(values) = self.evaluate(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, true)) else {
                 return Block::Done(StateType::Failed);
             };
             let values: Vec<Box<str>> = match &values {
@@ -171,10 +171,10 @@ impl<'a> Stepper<'a> {
             Some("STORE") => true,
             Some("FETCH") => false,
             _ => {
-                let Some(values @ Value::String(raw)) = l.props.get("values") else { return false };
+                let Some(Value::String(raw)) = l.props.get("values") else { return false };
                 // outputs only when `values` may read them: the whole
                 // execution's outputs are O(execution) to build
-                let ctx = self.context_with(Some(pos), super::mentions_outputs(values));
+                let ctx = self.context_with(Some(pos), &crate::executor::output_refs::text_refs(raw));
                 self.env.render(raw, &ctx).is_ok_and(|r| r.trim().starts_with("kestra://"))
             }
         }

@@ -20,6 +20,8 @@ mod for_each_item_tests;
 mod ids;
 #[cfg(test)]
 mod loop_tests;
+mod output_refs;
+pub mod partial;
 #[cfg(test)]
 mod pause_tests;
 pub mod replay;

@@ -199,7 +199,7 @@ impl<'a> Stepper<'a> {
 
     /// The task run goes PAUSED, its timer (if any) stored and armed.
     fn start_pause(&mut self, task: &'a Task, idx: usize) -> Block {
-        let ctx = self.context(Some(idx));
+        let ctx = self.task_context(task, idx);
         let render = |key: &str| -> Result<Option<String>, String> {
             match task.props.get(key) {
                 None | Some(Value::Null) => Ok(None),
@@ -277,9 +277,11 @@ impl<'a> Stepper<'a> {
     pub(super) fn sync_paused(&mut self) {
         // a flow without a Pause never pauses: no walk over the task runs
         // (the flow's task index is its size, not the execution's)
-        if (self.flow.has_pause() || self.exec.state.current == StateType::Paused)
-            && sync_state(&mut self.exec, self.now)
-        {
+        if !(self.flow.has_pause() || self.exec.state.current == StateType::Paused) {
+            return;
+        }
+        self.index.need(crate::executor::index::partly::Need::States(vec![StateType::Paused]));
+        if sync_state(&mut self.exec, self.now) {
             self.execution_changed = true;
         }
     }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::model::{Execution, Flow, StateType};
+use crate::model::{Execution, Flow, StateType, TaskRun};
 use crate::runtime::messages::{ExecutionEvent, TaskResult, WorkerJob};
 use crate::template::{NoHost, Renderer};
 
@@ -61,10 +61,21 @@ pub(super) struct Sim<'a> {
     /// …and the execution as it last saw it (tests also change `exec`
     /// directly: those changes are told to the index as events would be).
     seen: Execution,
+    /// The state kept with the execution after the last step, as a store
+    /// keeps it (`partial`): each step is also taken a third way, by an
+    /// instance that holds nothing but that state and loads what it needs.
+    kept: Option<partial::StepState>,
+    /// Positions the events applied since the last step changed.
+    events_dirty: Vec<usize>,
+    /// Per step taken that third way: task runs loaded (the event's
+    /// included) and rounds, or `None` when it needed them all.
+    pub(super) partial_loads: Vec<Option<(usize, usize)>>,
 }
 
 impl<'a> Sim<'a> {
     pub(super) fn new(yaml: &str, inputs: Value, script: Script<'a>) -> Sim<'a> {
+        // Firestore's shape (hashed), whatever a local store's test asks of the process
+        crate::model::ids::pin_id_order_for_this_thread(false);
         let flow = flow(yaml);
         let inputs = inputs.as_object().cloned().unwrap_or_default();
         let exec = Execution::new("exec1".into(), &flow.namespace, &flow.id, 1, inputs, vec![], t0());
@@ -80,11 +91,15 @@ impl<'a> Sim<'a> {
             max_parallel: 0,
             index: ExecIndex::default(),
             seen: exec_placeholder(),
+            kept: None,
+            events_dirty: Vec::new(),
+            partial_loads: Vec::new(),
         }
     }
 
-    /// Tells the index what changed in `exec` since it last saw it.
-    fn catch_up(&mut self) {
+    /// Tells the index what changed in `exec` since it last saw it: the
+    /// positions changed, `None` when the task runs were replaced.
+    fn catch_up(&mut self) -> Option<Vec<usize>> {
         let seen = &self.seen.task_run_list;
         let replaced = self.seen.id != self.exec.id
             || seen.len() > self.exec.task_run_list.len()
@@ -96,28 +111,66 @@ impl<'a> Sim<'a> {
             self.index = ExecIndex::default();
         }
         self.index.sync(&self.exec);
+        let mut dirty = Vec::new();
         for (i, tr) in self.exec.task_run_list.iter().enumerate() {
             if seen.get(i) != Some(tr) {
                 self.index.touched(i);
+                dirty.push(i);
             }
         }
         self.seen = self.exec.clone();
+        (!replaced).then_some(dirty)
     }
 
     /// One step, taken both ways: on a fresh index (the whole walk) and on
     /// the index kept since the last step; both must decide the same.
     pub(super) fn step(&mut self) -> Vec<Action> {
         let whole = step(&self.flow, &self.exec, self.now, &self.env, StepOptions::default());
-        self.catch_up();
+        let dirty = self.catch_up().map(|mut d| {
+            d.append(&mut self.events_dirty);
+            d.sort_unstable();
+            d.dedup();
+            d
+        });
+        self.events_dirty.clear();
+        let cold = match (self.kept.take(), dirty) {
+            (Some(state), Some(dirty)) => self.step_partly(&state, &dirty, &whole),
+            _ => None,
+        };
         let kept =
             step_indexed(&self.flow, self.exec.clone(), &mut self.index, self.now, &self.env, StepOptions::default());
         assert_eq!(kept.execution, whole.execution, "the kept index decided otherwise");
         assert_eq!(kept.actions, whole.actions, "the kept index acted otherwise");
         assert_eq!(kept.changed, whole.changed);
         assert_eq!(kept.execution_changed, whole.execution_changed);
+        let state = partial::export_state(&self.index, &kept.execution);
+        if let Some(cold) = cold {
+            assert_eq!(cold, state, "a partly loaded step keeps another state");
+        }
+        self.kept = Some(state);
         self.exec = kept.execution;
         self.seen = self.exec.clone();
         kept.actions
+    }
+
+    /// The step taken by an instance holding only `state` and the task
+    /// runs events changed (`dirty`), loading what it needs from the
+    /// execution; must decide as the step on the whole did. The state it
+    /// keeps, unless it needed every task run.
+    fn step_partly(
+        &mut self,
+        state: &partial::StepState,
+        dirty: &[usize],
+        whole: &Transition,
+    ) -> Option<partial::StepState> {
+        let cold = cold_step(&self.flow, &self.exec, state, dirty, self.now, &self.env);
+        let Some((t, kept)) = cold.outcome else {
+            self.partial_loads.push(None);
+            return None;
+        };
+        same_decision(&t, whole);
+        self.partial_loads.push(Some((cold.loaded, cold.rounds)));
+        Some(kept)
     }
 
     /// The index kept between steps.
@@ -197,6 +250,10 @@ impl<'a> Sim<'a> {
             },
         };
         apply_event_indexed(&self.flow, &mut self.exec, &mut self.index, &result, self.now);
+        let changed =
+            self.exec.task_run_list.iter().zip(&self.seen.task_run_list).enumerate().filter(|(_, (a, b))| a != b);
+        let changed: Vec<usize> = changed.map(|(p, _)| p).collect();
+        self.events_dirty.extend(changed);
         self.seen = self.exec.clone();
     }
 
@@ -626,4 +683,95 @@ fn labels_from_a_task_result_land_on_the_execution() {
     let now = sim.now;
     apply_event(&sim.flow, &mut sim.exec, &ev, now);
     assert_eq!(sim.exec.labels_map()["file"], "x.csv");
+}
+
+/// A step on a partly loaded execution, as an instance that kept nothing
+/// takes it: the task runs at `dirty` loaded, then what each round needs,
+/// from `full`.
+pub(super) struct Cold {
+    /// The decision and the state kept after it; `None`: it needed every
+    /// task run.
+    pub outcome: Option<(Box<Transition>, partial::StepState)>,
+    /// Task runs loaded, those at `dirty` included.
+    pub loaded: usize,
+    pub rounds: usize,
+}
+
+pub(super) fn cold_step(
+    flow: &Flow,
+    full_exec: &Execution,
+    state: &partial::StepState,
+    dirty: &[usize],
+    now: DateTime<Utc>,
+    env: &dyn StepEnv,
+) -> Cold {
+    use partial::{Need, Partial, is_placeholder, placeholder, step_partial};
+    let full = &full_exec.task_run_list;
+    let mut list = vec![placeholder(); full.len()];
+    for &p in dirty {
+        list[p] = full[p].clone();
+    }
+    let mut loaded = dirty.len();
+    let mut absent = std::collections::HashSet::new();
+    for rounds in 1..=64 {
+        let mut exec = full_exec.head_clone();
+        exec.task_run_list = list.clone();
+        let needs = match step_partial(flow, exec, state, dirty, absent.clone(), now, env, StepOptions::default()) {
+            Partial::Done(t, kept) => return Cold { outcome: Some((t, kept)), loaded, rounds },
+            Partial::Need(needs) => needs,
+        };
+        let mut progress = false;
+        let before = list.clone();
+        for n in needs {
+            let set = |keep: &dyn Fn(&TaskRun) -> bool| -> Vec<usize> {
+                (0..full.len()).filter(|p| keep(&full[*p])).collect()
+            };
+            let at: Vec<usize> = match &n {
+                Need::All => return Cold { outcome: None, loaded, rounds },
+                Need::Task(id) => set(&|t| t.task_id == *id),
+                Need::States(s) => set(&|t| s.contains(&t.state.current)),
+                Need::Id(id) => full.iter().rposition(|t| t.id == *id).into_iter().collect(),
+                Need::Slot { task_id, parent, value } => full
+                    .iter()
+                    .rposition(|t| t.task_id == *task_id && t.parent_task_run_id == *parent && t.value == *value)
+                    .into_iter()
+                    .collect(),
+            };
+            let one = matches!(n, Need::Id(_) | Need::Slot { .. });
+            for p in &at {
+                if is_placeholder(&list[*p]) {
+                    list[*p] = full[*p].clone();
+                    loaded += 1;
+                    progress = true;
+                } else {
+                    assert!(!one || is_placeholder(&before[*p]), "round {rounds} needs {n:?}, loaded at {p}");
+                }
+            }
+            if !one || at.is_empty() {
+                progress |= absent.insert(n);
+            }
+        }
+        assert!(progress, "round {rounds} needs nothing new");
+    }
+    panic!("a partly loaded step still needs task runs after 64 rounds");
+}
+
+/// A step on a partly loaded execution decided as the step on the whole.
+pub(super) fn same_decision(t: &Transition, whole: &Transition) {
+    use partial::is_placeholder;
+    let (mut head, mut whole_head) = (t.execution.head_clone(), whole.execution.head_clone());
+    head.version = 0;
+    whole_head.version = 0;
+    assert_eq!(head, whole_head, "a partly loaded step decided otherwise");
+    let (runs, all) = (&t.execution.task_run_list, &whole.execution.task_run_list);
+    assert_eq!(runs.len(), all.len(), "a partly loaded step created otherwise");
+    for (p, (a, b)) in runs.iter().zip(all).enumerate() {
+        assert!(is_placeholder(a) || a == b, "a partly loaded step left task run {p} otherwise: {a:?}, not {b:?}");
+    }
+    assert_eq!(t.actions, whole.actions, "a partly loaded step acted otherwise");
+    assert_eq!(t.changed, whole.changed);
+    assert_eq!(t.execution_changed, whole.execution_changed);
+    for id in &t.changed {
+        assert!(runs.iter().any(|r| r.id == *id), "changed task run {id} not loaded");
+    }
 }

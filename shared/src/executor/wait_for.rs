@@ -83,7 +83,7 @@ impl<'a> Stepper<'a> {
         let reached = n >= freq.max_iterations || started + freq.max_duration < self.now;
         if !reached {
             let cond = task.props.get("condition").map(scalar_string).unwrap_or_default();
-            let ctx = self.context(Some(idx));
+            let ctx = self.task_context(task, idx);
             let met = match self.env.render(&cond, &ctx) {
                 Ok(r) => truthy(&r),
                 Err(e) => {

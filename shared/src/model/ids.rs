@@ -30,12 +30,29 @@ pub fn order_ids_by_time() {
 /// Whether this process makes ids in time order ([`order_ids_by_time`]);
 /// task-run ids follow (`executor::ids`).
 pub fn ids_ordered() -> bool {
+    #[cfg(test)]
+    if let Some(ordered) = THREAD_ORDER.with(std::cell::Cell::get) {
+        return ordered;
+    }
     ORDERED.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+thread_local! {
+    static THREAD_ORDER: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+/// Tests: this thread makes ids of one shape whatever another test (a
+/// local store's) asks of the process, so a step taken twice derives the
+/// same ids.
+#[cfg(test)]
+pub fn pin_id_order_for_this_thread(ordered: bool) {
+    THREAD_ORDER.with(|c| c.set(Some(ordered)));
 }
 
 /// A new 22-character base62 id, like Kestra's `IdUtils.create()`.
 pub fn new_id() -> String {
-    if ORDERED.load(Ordering::Relaxed) { ordered_id() } else { random_id() }
+    if ids_ordered() { ordered_id() } else { random_id() }
 }
 
 /// A Kestra-style id (22 base62 characters) derived from `seed`: the same

@@ -55,6 +55,9 @@ cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_chunks::a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach 2>&1 | tee -a "$log"
 cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_timed::dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each 2>&1 | tee -a "$log"
+echo "== cold decisions on part of an execution, alone (a local store in the process orders ids)"
+cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
+  gcp_backends::partial::cold_executors_decide_a_large_for_each_from_a_few_task_runs 2>&1 | tee -a "$log"
 # one closing line for the whole suite (cargo prints one per test binary)
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

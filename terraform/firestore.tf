@@ -36,6 +36,7 @@ locals {
   firestore_unindexed_fields = {
     for f in [
       ["executions", "body"],
+      ["executions", "step"],
       ["taskRuns", "body"],
       ["taskRunChunks", "runs"],
       ["taskRunChunks", "seqs"],

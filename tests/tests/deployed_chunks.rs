@@ -4,8 +4,10 @@
 //! delivered twice, CPU frozen between requests as Cloud Run's `cpu_idle`
 //! allows) whose executor is killed once the execution has chunks of task
 //! runs (`firestore_chunks.rs`), while its iterations run: the restarted
-//! executor, cold, loads the execution from its head, its chunks and its
-//! recently written task runs and runs it to the end. Every iteration ran once with its own value, and what
+//! executor, cold, decides on part of the execution (the head, the state
+//! kept with it and a few task runs: `runtime::executor_partly`) or loads
+//! it from its head, its chunks and its recently written task runs (a
+//! duplicate, the end), and runs it to the end. Every iteration ran once with its own value, and what
 //! a cold load puts together is exactly what the task-run documents hold.
 
 use std::collections::BTreeMap;
@@ -86,6 +88,9 @@ async fn a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach() {
     assert_eq!(values.len(), ITERATIONS);
     let log = d.function("executor").log();
     assert!(!log.contains("do not fit"), "a load fell back to reading every task run:\n{log}");
+    // the restarted executor, holding nothing, decided on part of the execution
+    let partly = log.matches("decided on part of the execution").count();
+    assert!(partly > 0, "no decision on part of the execution:\n{log}");
 
     // a cold load is what the documents hold, position by position
     let cold = FirestoreStore::new(connect_firestore(&d.backends.config).await.expect("Firestore"));
@@ -108,7 +113,8 @@ async fn a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach() {
     println!(
         "deployed: ForEach of {ITERATIONS}, executor killed with {done_before} task runs ended \
          and {chunks_before} chunk documents at {killed_at:?}, restarted at {restarted_at:?}, ended at {ended_at:?}; \
-         {chunks} chunk documents at the end; a cold load of the ended execution read {} documents ({} task runs)",
+         {chunks} chunk documents at the end; a cold load of the ended execution read {} documents ({} task runs); \
+         {partly} decisions on part of the execution",
         r1 - r0,
         all.len()
     );

@@ -11,6 +11,7 @@
 
 pub(crate) mod chunks;
 mod engine;
+mod partial;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod metrics_contract;
 pub mod metrics_query;
 pub mod nsfiles;
+pub mod partial;
 pub mod purge;
 pub mod purge_contract;
 pub mod schedule;
@@ -278,6 +279,11 @@ pub trait StateStore: Send + Sync {
 
     /// Where this store keeps task metrics (the same database).
     fn metrics(&self) -> &dyn metrics::MetricStore;
+
+    /// Loading part of an execution, where this store can (`partial`).
+    fn partial(&self) -> Option<&dyn partial::PartialStore> {
+        None
+    }
 }
 
 /// One stored revision of a flow's source.

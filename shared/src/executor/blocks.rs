@@ -80,6 +80,8 @@ pub(crate) struct Stepper<'a> {
     /// [`concurrent::UNITS_A_STEP`]; and whether one was held back for it.
     units_started: u32,
     held_back: bool,
+    /// Units this step refused to start for [`concurrent::UNITS_A_STEP`].
+    refused: u32,
     /// The concurrent block (its position) and unit being walked: a task
     /// run found or created in it as a direct child of the block is the
     /// unit's (`ExecIndex::note_unit`).
@@ -134,6 +136,7 @@ impl<'a> Stepper<'a> {
             exited: None,
             units_started: 0,
             held_back: false,
+            refused: 0,
             unit_walked: None,
         }
     }
@@ -419,7 +422,10 @@ impl<'a> Stepper<'a> {
             OutputRefs::None => {}
             // every task run's outputs (`context::outputs_in`)
             OutputRefs::All => index.need_all(),
-            OutputRefs::Tasks(ids) => ids.iter().for_each(|id| index.need(Need::Task(id.clone()))),
+            OutputRefs::Tasks(ids) if index.is_partial() => {
+                ids.iter().for_each(|id| index.need(Need::Task(id.clone())))
+            }
+            OutputRefs::Tasks(_) => {}
         }
         let runs = |id: &str| index.position(list, id).map(|i| &list[i]);
         let tr = idx.map(|i| &list[i]);

@@ -5,9 +5,12 @@
 //! (`index::Conc`): how many started, which still run, whether one failed,
 //! the worst state of the others. The first walk of a block after a load
 //! goes over every unit and records them; later steps walk only the
-//! running units an event touched or whose last walk did something, then
-//! start the next units while there is room. Units that do nothing when
-//! walked are left alone, which decides exactly what walking them would.
+//! running units an event touched or whose last walk armed a timer or had
+//! units held back for the next step (nothing else moves a running unit
+//! on: a job's result, a subflow's end, a resume are events on its task
+//! runs), then start the next units while there is room. Units that do
+//! nothing when walked are left alone, which decides exactly what walking
+//! them would (every executor scenario checks it against a whole walk).
 //!
 //! A Loop's iteration is a unit with the Loop's `errors` and `finally`
 //! (Kestra 2.0 runs each in its own sub-execution); a failed iteration
@@ -25,7 +28,7 @@
 //! while the next are admitted. Kestra admits them all in one go; the
 //! difference shows only in when the later iterations are CREATED.
 
-use super::{Block, Stepper, worst};
+use super::{Action, Block, Stepper, worst};
 use crate::executor::index::{Conc, Units, seq_key};
 use crate::model::{StateType, Task};
 
@@ -106,6 +109,7 @@ impl<'a> Stepper<'a> {
     fn may_start_unit(&mut self) -> bool {
         if self.units_started >= UNITS_A_STEP {
             self.held_back = true;
+            self.refused += 1;
             return false;
         }
         self.units_started += 1;
@@ -139,6 +143,7 @@ impl<'a> Stepper<'a> {
     ) {
         let (unit_tasks, value) = Self::unit(&memo.units, body.tasks, u as usize, parent_value);
         let before = self.progress();
+        let refused = self.refused;
         // the block's direct children met on the way are this unit's
         let outer = self.unit_walked.replace((at, u));
         let block = match body.looped {
@@ -150,7 +155,11 @@ impl<'a> Stepper<'a> {
         match block {
             Block::Running => {
                 memo.running.insert(u);
-                if acted {
+                // walked again at the next step when it waits on a timer or on
+                // units held back for the next step (an event on one of its
+                // task runs makes it due anyway)
+                let timer = self.actions[before.0..].iter().any(|a| matches!(a, Action::WakeAt(_)));
+                if acted && (timer || self.refused != refused) {
                     memo.due.insert(u);
                 }
                 return;

@@ -12,7 +12,7 @@
 //!   (iterations, branches) have started, which are done with which state,
 //!   and which still run, so admission counts instead of walking every
 //!   unit, and a step walks only the running units an event touched (or
-//!   whose last walk did something: a timer armed, a job dispatched);
+//!   whose last walk armed a timer or had units held back);
 //! - per task run, by position, its parent's position and the unit of its
 //!   parent's block it belongs to (as the walk that found or created it
 //!   saw it): an event reads them from one array entry instead of from the
@@ -156,7 +156,8 @@ pub(super) struct Conc {
     /// Started units not done yet.
     pub running: UnitSet,
     /// Running units to walk at the next step: an event touched them, or
-    /// their last walk did something (it may again: a timer, a retry).
+    /// their last walk armed a timer (a retry, a pause) or had units held
+    /// back for the next step.
     pub due: BTreeSet<u32>,
     /// Walk every running unit at the next step.
     pub all_due: bool,

@@ -259,6 +259,11 @@ impl ExecIndex {
         Ok(conc)
     }
 
+    /// Whether the execution is partly loaded.
+    pub(in crate::executor) fn is_partial(&self) -> bool {
+        self.partial.is_some()
+    }
+
     /// A step that reads every task run: in a partly loaded execution,
     /// needs them all.
     pub(in crate::executor) fn need_all(&self) {

@@ -362,14 +362,19 @@ fn one_step_starts_at_most_a_thousand_iterations_and_asks_for_the_next_at_once()
     assert_eq!(sim.exec.task_run_list.len(), 2_501);
 }
 
-#[test]
-fn nested_loops_share_one_step_budget_and_all_iterations_run() {
-    let values: Vec<String> = (0..40).map(|i| i.to_string()).collect();
-    let inner = format!(
+/// An unlimited inner ForEach of `n` values (a body for [`for_each_of`])
+/// running one Return each.
+fn inner_loop(n: usize) -> String {
+    let values: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    format!(
         "      - id: inner\n        type: io.kestra.plugin.core.flow.ForEach\n        values: [{}]\n        concurrencyLimit: 0\n        tasks:\n          - id: r\n            type: io.kestra.plugin.core.debug.Return\n            format: x\n",
         values.join(", ")
-    );
-    let y = for_each_of(40, 0, &inner);
+    )
+}
+
+#[test]
+fn nested_loops_share_one_step_budget_and_all_iterations_run() {
+    let y = for_each_of(40, 0, &inner_loop(40));
     let (jobs, wakes) = dispatches_and_wakes(&Sim::new(&y, json!({}), &echo_item).step());
     // in order: an outer iteration (1) and its 40 inner ones, 24 times
     // (984), then the 25th and 15 of its inner ones
@@ -377,6 +382,18 @@ fn nested_loops_share_one_step_budget_and_all_iterations_run() {
     let mut sim = Sim::new(&y, json!({}), &echo_item);
     assert_eq!(sim.run(), StateType::Success);
     assert_eq!(sim.task_ids().iter().filter(|t| **t == "r").count(), 1_600);
+}
+
+/// The step's budget runs out exactly as an outer iteration starts, so its
+/// inner loop starts nothing and that iteration has no job out, nothing to
+/// wait for but the next step: the next step walks it again (it was held
+/// back) and its inner loop goes on — a kept index that walked only the
+/// iterations with events or timers would leave it RUNNING for ever.
+#[test]
+fn an_iteration_whose_inner_loop_was_held_back_before_its_first_value_goes_on() {
+    let mut sim = Sim::new(&for_each_of(2, 0, &inner_loop(998)), json!({}), &echo_item);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(sim.task_ids().iter().filter(|t| **t == "r").count(), 2 * 998);
 }
 
 /// The kept index notes, as the walk finds or creates them, each task

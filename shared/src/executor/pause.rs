@@ -280,7 +280,9 @@ impl<'a> Stepper<'a> {
         if !(self.flow.has_pause() || self.exec.state.current == StateType::Paused) {
             return;
         }
-        self.index.need(crate::executor::index::partly::Need::States(vec![StateType::Paused]));
+        if self.index.is_partial() {
+            self.index.need(crate::executor::index::partly::Need::States(vec![StateType::Paused]));
+        }
         if sync_state(&mut self.exec, self.now) {
             self.execution_changed = true;
         }

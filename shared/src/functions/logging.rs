@@ -379,6 +379,9 @@ where
     fn metrics(&self) -> &dyn backend::metrics::MetricStore {
         self.inner.metrics()
     }
+    fn partial(&self) -> Option<&dyn backend::partial::PartialStore> {
+        self.inner.partial()
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,9 @@ enum Decided {
 struct Cached {
     exec: Execution,
     index: ExecIndex,
+    /// A step ran on the index (it knows every block walked): its state is
+    /// kept with the execution at the save (`executor::partial`).
+    stepped: bool,
 }
 
 impl Cached {
@@ -55,7 +58,7 @@ impl Cached {
     fn loaded(exec: Execution) -> Cached {
         let mut index = ExecIndex::default();
         index.sync(&exec);
-        Cached { exec, index }
+        Cached { exec, index, stepped: false }
     }
 }
 
@@ -106,14 +109,10 @@ impl ExecutorService {
         opened
     }
 
-    /// The execution, from the cache unless `fresh`; says whether it came
-    /// from the cache.
-    async fn load(&self, id: &str, fresh: bool) -> Result<(Cached, bool), ExecutorError> {
-        // taken out, not cloned: `save` puts the new version back
-        if !fresh && let Some(e) = self.cache.lock().await.remove(id) {
-            return Ok((e, true));
-        }
-        Ok((Cached::loaded(self.load_stored(id).await?), false))
+    /// The cached copy of `id` (taken out, not cloned: `save` puts the new
+    /// version back), unless `fresh`.
+    async fn take_cached(&self, id: &str, fresh: bool) -> Option<Cached> {
+        if fresh { None } else { self.cache.lock().await.remove(id) }
     }
 
     /// Caches `c` as the copy of `id` to decide the next event on; beyond
@@ -205,7 +204,18 @@ impl ExecutorService {
         for _ in 0..8 {
             let (current, cached) = match next.take() {
                 Some(e) => (Cached::loaded(e), false),
-                None => self.load(&id, fresh).await?,
+                None => match self.take_cached(&id, fresh).await {
+                    Some(c) => (c, true),
+                    // held nowhere here: decided on part of it where it can be
+                    None => match self.decide_partly(&id, events, opts, turn).await? {
+                        Partly::Saved => return Ok(()),
+                        Partly::Conflict => {
+                            fresh = true;
+                            continue;
+                        }
+                        Partly::Whole => (Cached::loaded(self.load_stored(&id).await?), false),
+                    },
+                },
             };
             let exec = &current.exec;
             if exec.is_done() {
@@ -270,7 +280,7 @@ impl ExecutorService {
         turn: &mut Turn,
     ) -> Result<Decided, ExecutorError> {
         let Some(event) = events.first() else { return Ok(Decided::Unchanged(Box::new(current))) };
-        let Cached { mut exec, mut index } = current;
+        let Cached { mut exec, mut index, stepped } = current;
         let engine = &self.engine;
         // the revision the execution was created with, never the latest
         let flow = super::flows::at_revision(engine, &exec.namespace, &exec.flow_id, exec.flow_revision)
@@ -297,7 +307,7 @@ impl ExecutorService {
             // queued execution takes the slot and a parent hears of it
             actions.push(Action::Ended(exec.state.current));
             let killed = killed_attempts(&exec, event);
-            self.save(Cached { exec, index }, from, &changed, &ended, actions).await?;
+            self.save(Cached { exec, index, stepped }, from, &changed, &ended, actions).await?;
             self.close_claims(&killed).await?;
             return Ok(Decided::Saved);
         }
@@ -319,12 +329,12 @@ impl ExecutorService {
                 Admission::Run => {}
                 Admission::Queue { message } => {
                     if exec.state.current == StateType::Queued {
-                        return Ok(Decided::Unchanged(Box::new(Cached { exec, index })));
+                        return Ok(Decided::Unchanged(Box::new(Cached { exec, index, stepped })));
                     }
                     exec.state.set(StateType::Queued, now);
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "WARN", message });
                     return self
-                        .save(Cached { exec, index }, from, &changed, &ended, actions)
+                        .save(Cached { exec, index, stepped }, from, &changed, &ended, actions)
                         .await
                         .map(|()| Decided::Saved);
                 }
@@ -334,7 +344,7 @@ impl ExecutorService {
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "ERROR", message });
                     actions.push(Action::Ended(state));
                     return self
-                        .save(Cached { exec, index }, from, &changed, &ended, actions)
+                        .save(Cached { exec, index, stepped }, from, &changed, &ended, actions)
                         .await
                         .map(|()| Decided::Saved);
                 }
@@ -346,9 +356,12 @@ impl ExecutorService {
         {
             // a task starting never enables anything new: save without a step
             if changed.is_empty() {
-                return Ok(Decided::Unchanged(Box::new(Cached { exec, index })));
+                return Ok(Decided::Unchanged(Box::new(Cached { exec, index, stepped })));
             }
-            return self.save(Cached { exec, index }, from, &changed, &ended, actions).await.map(|()| Decided::Saved);
+            return self
+                .save(Cached { exec, index, stepped }, from, &changed, &ended, actions)
+                .await
+                .map(|()| Decided::Saved);
         }
         // the step's time is taken after admission: an execution admitted
         // into a slot freed meanwhile starts after the previous one ended
@@ -359,11 +372,11 @@ impl ExecutorService {
         changed.extend(t.changed);
         actions.extend(t.actions);
         if !exec_changed && changed.is_empty() && actions.is_empty() {
-            return Ok(Decided::Unchanged(Box::new(Cached { exec: t.execution, index })));
+            return Ok(Decided::Unchanged(Box::new(Cached { exec: t.execution, index, stepped: true })));
         }
         // a kill (or an SLA) ended task runs: their workers are told to stop
         let killed = if t.execution.state.is_terminal() { killed_in(&t.execution, &changed) } else { Vec::new() };
-        self.save(Cached { exec: t.execution, index }, from, &changed, &ended, actions).await?;
+        self.save(Cached { exec: t.execution, index, stepped: true }, from, &changed, &ended, actions).await?;
         self.close_claims(&killed).await?;
         Ok(Decided::Saved)
     }
@@ -392,7 +405,7 @@ impl ExecutorService {
         mut actions: Vec<Action>,
     ) -> Result<(), ExecutorError> {
         let engine = &self.engine;
-        let Cached { mut exec, mut index } = current;
+        let Cached { mut exec, mut index, stepped } = current;
         index.sync(&exec);
         // files the state refers to are written first (idempotent: a lost
         // race re-decides and writes the same path again)
@@ -404,7 +417,14 @@ impl ExecutorService {
         }
         let positions: Vec<usize> = changed.iter().filter_map(|id| index.position(&exec.task_run_list, id)).collect();
         let opened = self.open_claims(&mut actions);
-        let new_version = engine.state.save_execution_claiming(&exec, &positions, ended, &opened).await?;
+        let new_version = match engine.state.partial() {
+            // the index's state goes with the head, for a decision on part of it (`partly`)
+            Some(store) => {
+                let state = stepped.then(|| executor::partial::export_state(&index, &exec));
+                store.save_stepped(&exec, &positions, ended, &opened, state.as_ref(), false).await?
+            }
+            None => engine.state.save_execution_claiming(&exec, &positions, ended, &opened).await?,
+        };
         exec.version = new_version;
         let ended = exec.is_done();
         let update = ExecutionUpdate {
@@ -425,7 +445,7 @@ impl ExecutorService {
         }
         if !ended {
             // moved, not copied: the next event of this execution starts from here
-            self.cache_insert(exec.id.clone(), Cached { exec, index }).await;
+            self.cache_insert(exec.id.clone(), Cached { exec, index, stepped }).await;
         }
         engine.announce(update, state_changed);
         Ok(())
@@ -759,6 +779,10 @@ impl std::ops::Deref for Changed {
         &self.ids
     }
 }
+
+#[path = "executor_partly.rs"]
+mod partly;
+use partly::Partly;
 
 #[cfg(test)]
 #[path = "executor_cache_tests.rs"]

@@ -50,8 +50,8 @@ use firestore::gcloud_sdk::prost_types::Timestamp;
 use super::firestore_chunks::{COMMIT_BYTES, Chunking, load_chunked, part_writes, plan};
 use super::firestore_labels::{has_label, labels_of, labels_value};
 use super::fs_client::{
-    CommitOutcome, FsClient, all, create, doc_id, document, eq, get_int, get_int_opt, get_json, get_str, get_time, gt,
-    int, replace_if, select, set, string, time, to_json,
+    CommitOutcome, FsClient, all, bytes, create, doc_id, document, eq, get_int, get_int_opt, get_json, get_str,
+    get_time, gt, int, replace_if, select, set, string, time, to_json,
 };
 use crate::backend::{
     AttemptEnd, BackendError, Claim, ExecutionFilter, ExecutionSummary, LogEntry, Result, StateStore,
@@ -75,6 +75,11 @@ pub const REQUIRED_INDEXES: &[(&str, &[(&str, &str)])] = &[
     // a flow's metrics by time (firestore_metrics.rs)
     ("metrics", &[("namespace", "ASCENDING"), ("flowId", "ASCENDING"), ("timestamp", "DESCENDING")]),
 ];
+
+/// The head's field holding the executor's state (`backend::partial`),
+/// written by the executor's saves only: any other write of the head
+/// (`replace_if` sets the whole document) drops it.
+pub const STEP_FIELD: &str = "step";
 
 /// How many versions' update times are remembered before the memo is reset.
 const VERSION_MEMO: usize = 10_000;
@@ -165,6 +170,11 @@ impl FirestoreStore {
         memo.get(id).filter(|(v, ..)| *v == version).map(|(_, t, c)| (*t, *c))
     }
 
+    /// Remembers a head read elsewhere (`firestore_partial.rs`).
+    pub(super) fn remember_head(&self, id: &str, version: u64, update_time: Option<Timestamp>, chunked_to: u64) {
+        self.remember(id, version, update_time, chunked_to);
+    }
+
     fn forget(&self, id: &str) {
         self.versions.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
     }
@@ -243,6 +253,21 @@ impl FirestoreStore {
     /// the same commit (their writes follow in commits of their own when
     /// the save alone nearly fills one).
     async fn save_ending(&self, e: &Execution, changed: &[usize], ended: &[AttemptEnd]) -> Result<u64> {
+        self.save_with(e, changed, ended, None, false).await
+    }
+
+    /// [`FirestoreStore::save_ending`] with the executor's state (`step`,
+    /// encoded) on the head; `sparse`: `e`'s task runs not loaded are
+    /// placeholders (`firestore_partial.rs`): nothing is chunked and no
+    /// copy is kept.
+    pub(super) async fn save_with(
+        &self,
+        e: &Execution,
+        changed: &[usize],
+        ended: &[AttemptEnd],
+        step: Option<Vec<u8>>,
+        sparse: bool,
+    ) -> Result<u64> {
         let mut extra = Vec::new();
         for a in ended {
             extra.extend(self.metric_writes(&a.task_run_id, a.attempt, &a.metrics)?.0);
@@ -275,11 +300,19 @@ impl FirestoreStore {
             // the chunks go with the head they are recorded in (firestore_chunks.rs)
             let before = self.chunking_at(&e.id, e.version, chunked_to);
             let mut head = self.head_doc(e, new_version, chunked_to)?;
+            if let Some(step) = &step {
+                head.fields.insert(STEP_FIELD.into(), bytes(step.clone()));
+            }
             let room = || {
                 let own = task_runs.iter().chain(&extra).map(Message::encoded_len).sum::<usize>();
                 COMMIT_BYTES.saturating_sub(own + head.encoded_len() + 1_024)
             };
-            let (parts, after) = plan(e, new_version, before, changed, room)?;
+            // a sparse copy's pending task runs are not at hand: they stay pending
+            let (parts, after) = if sparse {
+                (Vec::new(), Chunking { chunked_to, unchunked: None })
+            } else {
+                plan(e, new_version, before, changed, room)?
+            };
             if after.chunked_to != chunked_to {
                 head.fields.insert("chunkedTo".into(), int(i64::try_from(after.chunked_to).unwrap_or(i64::MAX)));
             }
@@ -294,7 +327,12 @@ impl FirestoreStore {
             match self.fs.commit("save execution", writes).await? {
                 CommitOutcome::Done(times) => {
                     self.remember(&e.id, new_version, times.into_iter().next().flatten(), after.chunked_to);
-                    self.keep_changed(e, new_version, changed, after);
+                    if sparse {
+                        // never kept as the whole execution
+                        self.kept.lock().unwrap_or_else(PoisonError::into_inner).remove(&e.id);
+                    } else {
+                        self.keep_changed(e, new_version, changed, after);
+                    }
                     // the save stands whatever happens to these (as the
                     // trait's default): failing it now would leave its
                     // decision's jobs unsent
@@ -600,5 +638,8 @@ impl StateStore for FirestoreStore {
     }
     fn metrics(&self) -> &dyn crate::backend::metrics::MetricStore {
         self
+    }
+    fn partial(&self) -> Option<&dyn crate::backend::partial::PartialStore> {
+        Some(self)
     }
 }

@@ -474,6 +474,12 @@ pub fn gt(field: &str, v: pb::Value) -> structured_query::Filter {
     field_filter(field, structured_query::field_filter::Operator::GreaterThan, v)
 }
 
+/// `field in values` (at most 30 values, Firestore's bound).
+pub fn any_of(field: &str, values: Vec<pb::Value>) -> structured_query::Filter {
+    let list = pb::Value { value_type: Some(value::ValueType::ArrayValue(pb::ArrayValue { values })) };
+    field_filter(field, structured_query::field_filter::Operator::In, list)
+}
+
 fn field_filter(field: &str, op: structured_query::field_filter::Operator, v: pb::Value) -> structured_query::Filter {
     structured_query::Filter {
         filter_type: Some(structured_query::filter::FilterType::FieldFilter(structured_query::FieldFilter {

@@ -21,6 +21,7 @@ mod firestore_claims;
 mod firestore_kv;
 mod firestore_labels;
 mod firestore_metrics;
+mod firestore_partial;
 mod firestore_purge;
 mod firestore_records;
 mod firestore_triggers;
@@ -54,6 +55,7 @@ pub const COLLECTION_GROUP_FIELDS: &[(&str, &str)] = &[(LOGS, "timestamp")];
 /// empty `index_config`) — cheaper writes, no index-entry size trouble.
 pub const UNINDEXED_FIELDS: &[(&str, &str)] = &[
     (EXECUTIONS, "body"),
+    (EXECUTIONS, firestore::STEP_FIELD),
     (TASK_RUNS, "body"),
     (CHUNKS, "runs"),
     (CHUNKS, "seqs"),

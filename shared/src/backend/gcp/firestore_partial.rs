@@ -1,0 +1,119 @@
+//! [`PartialStore`] on Firestore: the head with the executor's state (its
+//! `step` field, written by the executor's saves only), task runs by
+//! document name — a task run's id derives from its slot (task, parent,
+//! value: `executor::task_run_id`), so a slot is a name and one BatchGet
+//! answers many, present or not — and by `taskId` or `state` queries.
+//!
+//! Ids derive from slots alone where ids are random (Firestore's choice,
+//! `model::ids`); a process making time-ordered ids (one that also opened
+//! a local store) cannot name a slot's document, and answers as for too
+//! many task runs: the executor loads the whole execution.
+
+use async_trait::async_trait;
+
+use super::firestore::{FirestoreStore, STEP_FIELD, TASK_RUNS, execution_path, task_run_path};
+use super::fs_client::{any_of, eq, field, get_int, get_int_opt, get_json, select, string};
+use crate::backend::partial::{PartialStore, StoredHead, decode_state, encode_state};
+use crate::backend::{AttemptClaim, AttemptEnd, BackendError, Result};
+use crate::executor::partial::{Need, StepState};
+use crate::model::{Execution, TaskRun};
+use firestore::gcloud_sdk::google::firestore::v1::value::ValueType;
+
+#[async_trait]
+impl PartialStore for FirestoreStore {
+    async fn load_head(&self, id: &str) -> Result<Option<StoredHead>> {
+        let what = "load execution head";
+        let Some(head) = self.fs.get(what, &execution_path(id)).await? else { return Ok(None) };
+        let mut exec: Execution = get_json(&head, "body", what)?;
+        exec.version = get_int(&head, "version", what)? as u64;
+        let chunked_to = get_int_opt(&head, "chunkedTo").and_then(|c| u64::try_from(c).ok()).unwrap_or(0);
+        // the save after this load is one commit
+        self.remember_head(id, exec.version, head.update_time, chunked_to);
+        let Some(count) = get_int_opt(&head, "taskRunCount").and_then(|c| usize::try_from(c).ok()) else {
+            return Ok(Some(StoredHead { exec, count: 0, state: None }));
+        };
+        let state = match field(&head, STEP_FIELD) {
+            Some(ValueType::BytesValue(b)) => decode_state(b),
+            _ => None,
+        };
+        Ok(Some(StoredHead { exec, count, state }))
+    }
+
+    async fn load_runs(&self, id: &str, needs: &[Need], limit: usize) -> Result<Option<Vec<(usize, TaskRun)>>> {
+        let what = "load task runs";
+        let mut names = Vec::new();
+        let mut queries = Vec::new();
+        for n in needs {
+            match n {
+                Need::Id(task_run) => names.push(self.fs.name(&task_run_path(id, task_run))),
+                Need::Slot { task_id, parent, value } => {
+                    if crate::model::ids::ids_ordered() {
+                        // no name to read: the executor loads the whole execution
+                        return Ok(None);
+                    }
+                    let task_run = crate::executor::task_run_id(id, 0, task_id, parent.as_deref(), value.as_deref());
+                    names.push(self.fs.name(&task_run_path(id, &task_run)));
+                }
+                Need::Task(task_id) => queries.push(eq("taskId", string(task_id.clone()))),
+                Need::States(states) => {
+                    queries.push(any_of("state", states.iter().map(|s| string(s.as_str())).collect()))
+                }
+                Need::All => return Err(BackendError::Invalid("a partial load of every task run".into())),
+            }
+        }
+        let mut docs = Vec::new();
+        if !names.is_empty() {
+            names.sort();
+            names.dedup();
+            let (found, _) = self.fs.get_many(what, &names, false).await?;
+            docs.extend(found.into_values());
+        }
+        for q in queries {
+            // one more than allowed tells it is too many
+            let query = select(TASK_RUNS, Some(q), vec![], Some(limit.saturating_add(1).saturating_sub(docs.len())));
+            docs.extend(self.fs.query(what, &execution_path(id), query, &[]).await?);
+            if docs.len() > limit {
+                return Ok(None);
+            }
+        }
+        if docs.len() > limit {
+            return Ok(None);
+        }
+        let mut runs = Vec::with_capacity(docs.len());
+        for d in &docs {
+            let seq = usize::try_from(get_int(d, "seq", what)?).map_err(|_| BackendError::Database {
+                what: format!("Firestore {what}"),
+                message: format!("negative position in {}", d.name),
+            })?;
+            runs.push((seq, get_json::<TaskRun>(d, "body", what)?));
+        }
+        // a slot's document holds that slot's task run (ids are derived)
+        for n in needs {
+            if let Need::Slot { task_id, parent, value } = n {
+                let wrong = runs.iter().any(|(_, t)| {
+                    t.id == crate::executor::task_run_id(id, 0, task_id, parent.as_deref(), value.as_deref())
+                        && (t.task_id != *task_id || t.parent_task_run_id != *parent || t.value != *value)
+                });
+                if wrong {
+                    return Err(BackendError::Database {
+                        what: format!("Firestore {what}"),
+                        message: format!("execution {id}: the task run named for task '{task_id}' holds another slot"),
+                    });
+                }
+            }
+        }
+        Ok(Some(runs))
+    }
+
+    async fn save_stepped(
+        &self,
+        execution: &Execution,
+        changed: &[usize],
+        ended: &[AttemptEnd],
+        _opened: &[AttemptClaim],
+        state: Option<&StepState>,
+        sparse: bool,
+    ) -> Result<u64> {
+        self.save_with(execution, changed, ended, state.and_then(encode_state), sparse).await
+    }
+}

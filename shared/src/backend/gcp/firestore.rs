@@ -81,6 +81,12 @@ pub const REQUIRED_INDEXES: &[(&str, &[(&str, &str)])] = &[
 /// (`replace_if` sets the whole document) drops it.
 pub const STEP_FIELD: &str = "step";
 
+/// The head's count of task-run writes since the last chunking (repeats
+/// counted; approximate where a save did not know them): a save on part
+/// of an execution chunks once it reaches [`super::firestore_chunks::CHUNK_RUNS`]
+/// (`firestore_partial.rs`).
+pub const UNCHUNKED_FIELD: &str = "unchunked";
+
 /// How many versions' update times are remembered before the memo is reset.
 const VERSION_MEMO: usize = 10_000;
 /// How many executions in flight are kept (see the module documentation).
@@ -110,6 +116,8 @@ pub struct FirestoreStore {
     versions: Mutex<HashMap<String, (u64, Timestamp, u64)>>,
     /// Executions as stored at their `version` (see the module documentation).
     kept: Mutex<HashMap<String, Kept>>,
+    /// Execution id → (version, the head's [`UNCHUNKED_FIELD`] there).
+    unchunked: Mutex<HashMap<String, (u64, u64)>>,
 }
 
 /// An execution as stored at its `version`, with its chunking there.
@@ -141,7 +149,12 @@ const MAX_WRITES: usize = 500;
 impl FirestoreStore {
     /// A store on a connected database.
     pub fn new(fs: FsClient) -> FirestoreStore {
-        FirestoreStore { fs, versions: Mutex::new(HashMap::new()), kept: Mutex::new(HashMap::new()) }
+        FirestoreStore {
+            fs,
+            versions: Mutex::new(HashMap::new()),
+            kept: Mutex::new(HashMap::new()),
+            unchunked: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The Firestore client (tests and the trigger store use it).
@@ -168,6 +181,21 @@ impl FirestoreStore {
     fn remembered(&self, id: &str, version: u64) -> Option<(Timestamp, u64)> {
         let memo = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
         memo.get(id).filter(|(v, ..)| *v == version).map(|(_, t, c)| (*t, *c))
+    }
+
+    /// Notes the head's [`UNCHUNKED_FIELD`] at `version`.
+    pub(super) fn note_unchunked(&self, id: &str, version: u64, writes: u64) {
+        let mut memo = self.unchunked.lock().unwrap_or_else(PoisonError::into_inner);
+        if memo.len() >= VERSION_MEMO {
+            memo.clear();
+        }
+        memo.insert(id.to_string(), (version, writes));
+    }
+
+    /// The head's [`UNCHUNKED_FIELD`] at `version`, if noted.
+    pub(super) fn unchunked_at(&self, id: &str, version: u64) -> Option<u64> {
+        let memo = self.unchunked.lock().unwrap_or_else(PoisonError::into_inner);
+        memo.get(id).filter(|(v, _)| *v == version).map(|(_, n)| *n)
     }
 
     /// Remembers a head read elsewhere (`firestore_partial.rs`).
@@ -309,10 +337,15 @@ impl FirestoreStore {
             };
             // a sparse copy's pending task runs are not at hand: they stay pending
             let (parts, after) = if sparse {
-                (Vec::new(), Chunking { chunked_to, unchunked: None })
+                self.plan_sparse(e, new_version, chunked_to, changed, room).await?
             } else {
                 plan(e, new_version, before, changed, room)?
             };
+            let pending = match &after.unchunked {
+                Some(u) => u.len() as u64,
+                None => self.unchunked_at(&e.id, e.version).unwrap_or(0) + changed.len() as u64,
+            };
+            head.fields.insert(UNCHUNKED_FIELD.into(), int(i64::try_from(pending).unwrap_or(i64::MAX)));
             if after.chunked_to != chunked_to {
                 head.fields.insert("chunkedTo".into(), int(i64::try_from(after.chunked_to).unwrap_or(i64::MAX)));
             }
@@ -327,6 +360,7 @@ impl FirestoreStore {
             match self.fs.commit("save execution", writes).await? {
                 CommitOutcome::Done(times) => {
                     self.remember(&e.id, new_version, times.into_iter().next().flatten(), after.chunked_to);
+                    self.note_unchunked(&e.id, new_version, pending);
                     if sparse {
                         // never kept as the whole execution
                         self.kept.lock().unwrap_or_else(PoisonError::into_inner).remove(&e.id);
@@ -542,13 +576,16 @@ fn head_json(e: &Execution) -> Result<String> {
 impl StateStore for FirestoreStore {
     /// One commit: the head (which must not exist) and every task run.
     async fn create_execution(&self, execution: &Execution) -> Result<()> {
-        let mut writes = vec![create(self.head_doc(execution, 1, 0)?)];
+        let mut head = self.head_doc(execution, 1, 0)?;
+        head.fields.insert(UNCHUNKED_FIELD.into(), int(execution.task_run_list.len() as i64));
+        let mut writes = vec![create(head)];
         for (seq, tr) in execution.task_run_list.iter().enumerate() {
             writes.push(self.task_run_write(&execution.id, seq, tr, 1)?);
         }
         match self.fs.commit("create execution", writes).await? {
             CommitOutcome::Done(times) => {
                 self.remember(&execution.id, 1, times.into_iter().next().flatten(), 0);
+                self.note_unchunked(&execution.id, 1, execution.task_run_list.len() as u64);
                 self.keep(execution, 1, Chunking::fresh(execution.task_run_list.len()));
                 Ok(())
             }

@@ -11,13 +11,65 @@
 
 use async_trait::async_trait;
 
-use super::firestore::{FirestoreStore, STEP_FIELD, TASK_RUNS, execution_path, task_run_path};
-use super::fs_client::{any_of, eq, field, get_int, get_int_opt, get_json, select, string};
+use super::firestore::{FirestoreStore, STEP_FIELD, TASK_RUNS, UNCHUNKED_FIELD, execution_path, task_run_path};
+use super::firestore_chunks::{CHUNK_RUNS, Chunking, MAX_CHUNKED, Part, plan};
+use super::fs_client::{any_of, eq, field, get_int, get_int_opt, get_json, gt, int, select, string};
 use crate::backend::partial::{PartialStore, StoredHead, decode_state, encode_state};
 use crate::backend::{AttemptClaim, AttemptEnd, BackendError, Result};
-use crate::executor::partial::{Need, StepState};
+use crate::executor::partial::{Need, StepState, is_placeholder};
 use crate::model::{Execution, TaskRun};
 use firestore::gcloud_sdk::google::firestore::v1::value::ValueType;
+
+impl FirestoreStore {
+    /// The chunks a save of `e`, loaded in part (its other task runs
+    /// placeholders), writes at `version`: none until the head counts
+    /// [`CHUNK_RUNS`] task-run writes since the last chunking; then the
+    /// task runs written since (`version > chunkedTo`, one query: a read
+    /// per write, amortized) fill in the positions not loaded and they are
+    /// chunked as a whole save chunks them (`firestore_chunks::plan`). A
+    /// position still not at hand, or more than [`MAX_CHUNKED`] written,
+    /// chunks nothing: a placeholder is never chunked.
+    pub(super) async fn plan_sparse(
+        &self,
+        e: &Execution,
+        version: u64,
+        chunked_to: u64,
+        changed: &[usize],
+        room: impl FnOnce() -> usize,
+    ) -> Result<(Vec<Part>, Chunking)> {
+        let unknown = || Ok((Vec::new(), Chunking { chunked_to, unchunked: None }));
+        let writes = self.unchunked_at(&e.id, e.version).unwrap_or(0) + changed.len() as u64;
+        if writes < CHUNK_RUNS as u64 {
+            return unknown();
+        }
+        let what = "read task runs to chunk";
+        let since = gt("version", int(i64::try_from(chunked_to).unwrap_or(i64::MAX)));
+        let query = select(TASK_RUNS, Some(since), vec![], Some(MAX_CHUNKED + 1));
+        let docs = self.fs.query(what, &execution_path(&e.id), query, &[]).await?;
+        if docs.len() > MAX_CHUNKED {
+            return unknown();
+        }
+        let mut full = e.clone();
+        let n = full.task_run_list.len();
+        let mut pending = Vec::with_capacity(docs.len());
+        for d in &docs {
+            let Ok(seq) = usize::try_from(get_int(d, "seq", what)?) else { return unknown() };
+            if seq >= n {
+                // written after the head this save replaces: its commit fails
+                return unknown();
+            }
+            if is_placeholder(&full.task_run_list[seq]) {
+                full.task_run_list[seq] = get_json(d, "body", what)?;
+            }
+            pending.push(seq as u32);
+        }
+        let at_hand = |s: usize| full.task_run_list.get(s).is_some_and(|t| !is_placeholder(t));
+        if !pending.iter().all(|&s| at_hand(s as usize)) || !changed.iter().all(|&s| s >= n || at_hand(s)) {
+            return unknown();
+        }
+        plan(&full, version, Chunking { chunked_to, unchunked: Some(pending) }, changed, room)
+    }
+}
 
 #[async_trait]
 impl PartialStore for FirestoreStore {
@@ -29,6 +81,9 @@ impl PartialStore for FirestoreStore {
         let chunked_to = get_int_opt(&head, "chunkedTo").and_then(|c| u64::try_from(c).ok()).unwrap_or(0);
         // the save after this load is one commit
         self.remember_head(id, exec.version, head.update_time, chunked_to);
+        if let Some(n) = get_int_opt(&head, UNCHUNKED_FIELD).and_then(|n| u64::try_from(n).ok()) {
+            self.note_unchunked(id, exec.version, n);
+        }
         let Some(count) = get_int_opt(&head, "taskRunCount").and_then(|c| usize::try_from(c).ok()) else {
             return Ok(Some(StoredHead { exec, count: 0, state: None }));
         };

@@ -208,6 +208,9 @@ async fn cold_executors_decide_a_large_for_each_from_a_few_task_runs() {
     let cold_load = another.client().operation_counts().0 - r0;
     assert_eq!(loaded, end, "a cold load of the ended execution is the execution");
     // its chunks and the task runs written since: fewer than every one
-    assert!(cold_load < end.task_run_list.len() as u64, "a cold load of the ended execution read {cold_load} documents");
+    assert!(
+        cold_load < end.task_run_list.len() as u64,
+        "a cold load of the ended execution read {cold_load} documents"
+    );
     eprintln!("a cold load of the ended execution: {cold_load} documents for {} task runs", end.task_run_list.len());
 }

@@ -128,9 +128,24 @@ pub(super) fn plan(
     room: impl FnOnce() -> usize,
 ) -> Result<(Vec<Part>, Chunking)> {
     let n = e.task_run_list.len();
-    let chunked_to = before.chunked_to;
     let after = before.written(changed.iter().filter(|&&s| s < n).map(|&s| s as u32));
-    let Some(written) = after.unchunked.as_ref().filter(|w| w.len() >= CHUNK_RUNS) else { return Ok((vec![], after)) };
+    match after.unchunked.as_ref().filter(|w| w.len() >= CHUNK_RUNS) {
+        Some(written) => chunk_now(e, version, after.chunked_to, written, room),
+        None => Ok((vec![], after)),
+    }
+}
+
+/// [`plan`] once it is time to chunk: the task runs at `written` (repeats
+/// allowed) chunked, within `room()` bytes and [`MAX_CHUNKED`] task runs,
+/// the rest pending; `chunked_to` moves to `version` when none is left.
+pub(super) fn chunk_now(
+    e: &Execution,
+    version: u64,
+    chunked_to: u64,
+    written: &[u32],
+    room: impl FnOnce() -> usize,
+) -> Result<(Vec<Part>, Chunking)> {
+    let n = e.task_run_list.len();
     let mut seqs: Vec<u32> = written.iter().copied().filter(|&s| (s as usize) < n).collect();
     seqs.sort_unstable();
     seqs.dedup();

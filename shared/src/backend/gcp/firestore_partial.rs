@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 
 use super::firestore::{FirestoreStore, STEP_FIELD, TASK_RUNS, UNCHUNKED_FIELD, execution_path, task_run_path};
-use super::firestore_chunks::{CHUNK_RUNS, Chunking, MAX_CHUNKED, Part, plan};
+use super::firestore_chunks::{CHUNK_RUNS, Chunking, MAX_CHUNKED, Part, chunk_now};
 use super::fs_client::{any_of, eq, field, get_int, get_int_opt, get_json, gt, int, select, string};
 use crate::backend::partial::{PartialStore, StoredHead, decode_state, encode_state};
 use crate::backend::{AttemptClaim, AttemptEnd, BackendError, Result};
@@ -26,7 +26,7 @@ impl FirestoreStore {
     /// [`CHUNK_RUNS`] task-run writes since the last chunking; then the
     /// task runs written since (`version > chunkedTo`, one query: a read
     /// per write, amortized) fill in the positions not loaded and they are
-    /// chunked as a whole save chunks them (`firestore_chunks::plan`). A
+    /// chunked as a whole save chunks them (`firestore_chunks::chunk_now`). A
     /// position still not at hand, or more than [`MAX_CHUNKED`] written,
     /// chunks nothing: a placeholder is never chunked.
     pub(super) async fn plan_sparse(
@@ -67,7 +67,9 @@ impl FirestoreStore {
         if !pending.iter().all(|&s| at_hand(s as usize)) || !changed.iter().all(|&s| s >= n || at_hand(s)) {
             return unknown();
         }
-        plan(&full, version, Chunking { chunked_to, unchunked: Some(pending) }, changed, room)
+        // its counter says it is time: chunked whatever their number
+        pending.extend(changed.iter().filter(|&&s| s < n).map(|&s| s as u32));
+        chunk_now(&full, version, chunked_to, &pending, room)
     }
 }
 

@@ -9,6 +9,8 @@ mod apply;
 mod blocks;
 pub mod index;
 pub(crate) use blocks::truthy;
+#[cfg(test)]
+mod cold_tests;
 pub mod concurrency;
 pub mod context;
 #[cfg(test)]

@@ -5,7 +5,8 @@
 use chrono::Duration;
 use serde_json::Map;
 
-use super::super::tests::{Env, cold_step, flow, same_decision, t0};
+use super::super::cold_tests::{cold_step, same_decision};
+use super::super::tests::{Env, flow, t0};
 use super::super::{Action, ExecIndex, StepOptions, apply_event_indexed, step_indexed};
 use super::export_state;
 use crate::model::{Execution, StateType};

@@ -38,20 +38,6 @@ mod sla;
 #[path = "wait_for.rs"]
 mod wait_for;
 
-/// The states a failed task run ends in (`StateType::is_failed`).
-const FAILED: [StateType; 3] = [StateType::Failed, StateType::Killed, StateType::Cancelled];
-
-/// The states of a task run that has not ended.
-pub(super) const UNFINISHED: [StateType; 7] = [
-    StateType::Created,
-    StateType::Running,
-    StateType::Paused,
-    StateType::Restarted,
-    StateType::Killing,
-    StateType::Queued,
-    StateType::Retrying,
-];
-
 /// The state of a block of tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Block {
@@ -202,7 +188,7 @@ impl<'a> Stepper<'a> {
     }
 
     fn first_error(&self) -> Option<String> {
-        self.index.need(Need::States(FAILED.to_vec()));
+        self.index.need_states(StateType::is_failed);
         self.exec
             .task_run_list
             .iter()
@@ -590,16 +576,12 @@ impl<'a> Stepper<'a> {
     /// worker (`plugins::core::working_dir::OUTPUT_KEY`), become its output.
     fn working_directory_outputs(&mut self, task: &Task, idx: usize, id: &str, value: Option<&str>) {
         use crate::plugins::core::working_dir::OUTPUT_KEY;
-        if let Children::Tasks(children) = &task.children {
-            // its children, by slot (a partly loaded execution needs them)
-            for c in children {
-                self.find(&c.id, Some(id), value);
-            }
-        }
-        let Some(child) = self.exec.task_run_list.iter().position(|tr| {
-            tr.parent_task_run_id.as_deref() == Some(id)
-                && tr.outputs.as_ref().is_some_and(|o| o.contains_key(OUTPUT_KEY))
-        }) else {
+        let Children::Tasks(children) = &task.children else { return };
+        // its children by slot, in the order they ran (not a scan of the execution)
+        let has_files =
+            |i: &usize| self.exec.task_run_list[*i].outputs.as_ref().is_some_and(|o| o.contains_key(OUTPUT_KEY));
+        let found: Vec<usize> = children.iter().filter_map(|c| self.find(&c.id, Some(id), value)).collect();
+        let Some(child) = found.into_iter().find(has_files) else {
             return;
         };
         let files = self.exec.task_run_list[child].outputs.as_mut().and_then(|o| o.remove(OUTPUT_KEY));

@@ -272,6 +272,14 @@ impl ExecIndex {
         }
     }
 
+    /// A scan of the task runs in the states `holds` accepts: in a partly
+    /// loaded execution, needs them all.
+    pub(in crate::executor) fn need_states(&self, holds: impl Fn(StateType) -> bool) {
+        if let Some(p) = &self.partial {
+            p.need(Need::States(StateType::ALL.into_iter().filter(|s| holds(*s)).collect()));
+        }
+    }
+
     /// In a partly loaded execution, a need (unless answered already).
     pub(in crate::executor) fn need(&self, n: Need) {
         if let Some(p) = &self.partial {

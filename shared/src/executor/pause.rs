@@ -280,9 +280,7 @@ impl<'a> Stepper<'a> {
         if !(self.flow.has_pause() || self.exec.state.current == StateType::Paused) {
             return;
         }
-        if self.index.is_partial() {
-            self.index.need(crate::executor::index::partly::Need::States(vec![StateType::Paused]));
-        }
+        self.index.need_states(|s| s == StateType::Paused);
         if sync_state(&mut self.exec, self.now) {
             self.execution_changed = true;
         }

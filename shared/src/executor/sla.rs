@@ -18,7 +18,7 @@
 use chrono::Duration;
 
 use super::{Action, Stepper, truthy};
-use crate::executor::index::partly::{Need, is_placeholder};
+use crate::executor::index::partly::is_placeholder;
 use crate::model::duration::format_iso;
 use crate::model::flowkeys::{Sla, SlaBehavior, SlaKind};
 use crate::model::{Label, StateType};
@@ -118,7 +118,7 @@ impl<'a> Stepper<'a> {
     /// Every unfinished task run (and its attempt) KILLED, as Kestra's kill
     /// after an SLA violation leaves them.
     pub(super) fn kill_running(&mut self) {
-        self.index.need(Need::States(super::UNFINISHED.to_vec()));
+        self.index.need_states(|s| !s.is_terminal());
         let now = self.now;
         for i in 0..self.exec.task_run_list.len() {
             let tr = &mut self.exec.task_run_list[i];

@@ -25,6 +25,24 @@ pub enum StateType {
 }
 
 impl StateType {
+    /// Every state, in declaration order.
+    pub const ALL: [StateType; 14] = [
+        StateType::Created,
+        StateType::Running,
+        StateType::Paused,
+        StateType::Restarted,
+        StateType::Killing,
+        StateType::Success,
+        StateType::Warning,
+        StateType::Failed,
+        StateType::Killed,
+        StateType::Cancelled,
+        StateType::Queued,
+        StateType::Retrying,
+        StateType::Retried,
+        StateType::Skipped,
+    ];
+
     /// Terminal states never change again (Kestra's `isTerminated`).
     pub fn is_terminal(self) -> bool {
         matches!(

@@ -113,11 +113,19 @@ pub struct FirestoreStore {
     pub(super) fs: FsClient,
     /// Execution id → the head at one version: (version, update time,
     /// `chunkedTo`).
-    versions: Mutex<HashMap<String, (u64, Timestamp, u64)>>,
+    versions: Mutex<HashMap<String, Head>>,
     /// Executions as stored at their `version` (see the module documentation).
     kept: Mutex<HashMap<String, Kept>>,
-    /// Execution id → (version, the head's [`UNCHUNKED_FIELD`] there).
-    unchunked: Mutex<HashMap<String, (u64, u64)>>,
+}
+
+/// What a store remembers of an execution's head at one version.
+#[derive(Clone, Copy)]
+struct Head {
+    version: u64,
+    update_time: Timestamp,
+    chunked_to: u64,
+    /// Its [`UNCHUNKED_FIELD`], when known.
+    unchunked: Option<u64>,
 }
 
 /// An execution as stored at its `version`, with its chunking there.
@@ -149,12 +157,7 @@ const MAX_WRITES: usize = 500;
 impl FirestoreStore {
     /// A store on a connected database.
     pub fn new(fs: FsClient) -> FirestoreStore {
-        FirestoreStore {
-            fs,
-            versions: Mutex::new(HashMap::new()),
-            kept: Mutex::new(HashMap::new()),
-            unchunked: Mutex::new(HashMap::new()),
-        }
+        FirestoreStore { fs, versions: Mutex::new(HashMap::new()), kept: Mutex::new(HashMap::new()) }
     }
 
     /// The Firestore client (tests and the trigger store use it).
@@ -162,14 +165,21 @@ impl FirestoreStore {
         &self.fs
     }
 
-    fn remember(&self, id: &str, version: u64, update_time: Option<Timestamp>, chunked_to: u64) {
+    fn remember(
+        &self,
+        id: &str,
+        version: u64,
+        update_time: Option<Timestamp>,
+        chunked_to: u64,
+        unchunked: Option<u64>,
+    ) {
         let mut memo = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
         match update_time {
-            Some(t) => {
+            Some(update_time) => {
                 if memo.len() >= VERSION_MEMO {
                     memo.clear();
                 }
-                memo.insert(id.to_string(), (version, t, chunked_to));
+                memo.insert(id.to_string(), Head { version, update_time, chunked_to, unchunked });
             }
             None => {
                 memo.remove(id);
@@ -180,27 +190,25 @@ impl FirestoreStore {
     /// The head's update time and `chunkedTo` at `version`, if remembered.
     fn remembered(&self, id: &str, version: u64) -> Option<(Timestamp, u64)> {
         let memo = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
-        memo.get(id).filter(|(v, ..)| *v == version).map(|(_, t, c)| (*t, *c))
+        memo.get(id).filter(|h| h.version == version).map(|h| (h.update_time, h.chunked_to))
     }
 
-    /// Notes the head's [`UNCHUNKED_FIELD`] at `version`.
-    pub(super) fn note_unchunked(&self, id: &str, version: u64, writes: u64) {
-        let mut memo = self.unchunked.lock().unwrap_or_else(PoisonError::into_inner);
-        if memo.len() >= VERSION_MEMO {
-            memo.clear();
-        }
-        memo.insert(id.to_string(), (version, writes));
-    }
-
-    /// The head's [`UNCHUNKED_FIELD`] at `version`, if noted.
+    /// The head's [`UNCHUNKED_FIELD`] at `version`, if remembered.
     pub(super) fn unchunked_at(&self, id: &str, version: u64) -> Option<u64> {
-        let memo = self.unchunked.lock().unwrap_or_else(PoisonError::into_inner);
-        memo.get(id).filter(|(v, _)| *v == version).map(|(_, n)| *n)
+        let memo = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
+        memo.get(id).filter(|h| h.version == version).and_then(|h| h.unchunked)
     }
 
-    /// Remembers a head read elsewhere (`firestore_partial.rs`).
-    pub(super) fn remember_head(&self, id: &str, version: u64, update_time: Option<Timestamp>, chunked_to: u64) {
-        self.remember(id, version, update_time, chunked_to);
+    /// The execution a head document holds (without its task runs), and
+    /// its `chunkedTo`; remembered, so the save after this read is one
+    /// commit.
+    pub(super) fn read_head_doc(&self, id: &str, head: &Document, what: &str) -> Result<(Execution, u64)> {
+        let mut e: Execution = get_json(head, "body", what)?;
+        e.version = get_int(head, "version", what)? as u64;
+        let chunked_to = chunked_to(head);
+        let unchunked = get_int_opt(head, UNCHUNKED_FIELD).and_then(|n| u64::try_from(n).ok());
+        self.remember(id, e.version, head.update_time, chunked_to, unchunked);
+        Ok((e, chunked_to))
     }
 
     fn forget(&self, id: &str) {
@@ -286,8 +294,8 @@ impl FirestoreStore {
 
     /// [`FirestoreStore::save_ending`] with the executor's state (`step`,
     /// encoded) on the head; `sparse`: `e`'s task runs not loaded are
-    /// placeholders (`firestore_partial.rs`): nothing is chunked and no
-    /// copy is kept.
+    /// placeholders (`firestore_partial.rs`): no copy is kept, and the
+    /// chunking reads what it needs first (`plan_sparse`).
     pub(super) async fn save_with(
         &self,
         e: &Execution,
@@ -335,7 +343,6 @@ impl FirestoreStore {
                 let own = task_runs.iter().chain(&extra).map(Message::encoded_len).sum::<usize>();
                 COMMIT_BYTES.saturating_sub(own + head.encoded_len() + 1_024)
             };
-            // a sparse copy's pending task runs are not at hand: they stay pending
             let (parts, after) = if sparse {
                 self.plan_sparse(e, new_version, chunked_to, changed, room).await?
             } else {
@@ -359,8 +366,8 @@ impl FirestoreStore {
             }
             match self.fs.commit("save execution", writes).await? {
                 CommitOutcome::Done(times) => {
-                    self.remember(&e.id, new_version, times.into_iter().next().flatten(), after.chunked_to);
-                    self.note_unchunked(&e.id, new_version, pending);
+                    let time = times.into_iter().next().flatten();
+                    self.remember(&e.id, new_version, time, after.chunked_to, Some(pending));
                     if sparse {
                         // never kept as the whole execution
                         self.kept.lock().unwrap_or_else(PoisonError::into_inner).remove(&e.id);
@@ -404,10 +411,7 @@ impl FirestoreStore {
             self.kept.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
             return Ok(None);
         };
-        let mut e: Execution = get_json(&head, "body", "load execution")?;
-        e.version = get_int(&head, "version", "load execution")? as u64;
-        let chunked_to = chunked_to(&head);
-        self.remember(id, e.version, head.update_time, chunked_to);
+        let (mut e, chunked_to) = self.read_head_doc(id, &head, "load execution")?;
         let mut base = {
             let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
             kept.get(id)
@@ -584,8 +588,8 @@ impl StateStore for FirestoreStore {
         }
         match self.fs.commit("create execution", writes).await? {
             CommitOutcome::Done(times) => {
-                self.remember(&execution.id, 1, times.into_iter().next().flatten(), 0);
-                self.note_unchunked(&execution.id, 1, execution.task_run_list.len() as u64);
+                let count = execution.task_run_list.len() as u64;
+                self.remember(&execution.id, 1, times.into_iter().next().flatten(), 0, Some(count));
                 self.keep(execution, 1, Chunking::fresh(execution.task_run_list.len()));
                 Ok(())
             }

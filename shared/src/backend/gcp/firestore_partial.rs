@@ -11,7 +11,7 @@
 
 use async_trait::async_trait;
 
-use super::firestore::{FirestoreStore, STEP_FIELD, TASK_RUNS, UNCHUNKED_FIELD, execution_path, task_run_path};
+use super::firestore::{FirestoreStore, STEP_FIELD, TASK_RUNS, execution_path, task_run_path};
 use super::firestore_chunks::{CHUNK_RUNS, Chunking, MAX_CHUNKED, Part, chunk_now};
 use super::fs_client::{any_of, eq, field, get_int, get_int_opt, get_json, gt, int, select, string};
 use crate::backend::partial::{PartialStore, StoredHead, decode_state, encode_state};
@@ -78,14 +78,7 @@ impl PartialStore for FirestoreStore {
     async fn load_head(&self, id: &str) -> Result<Option<StoredHead>> {
         let what = "load execution head";
         let Some(head) = self.fs.get(what, &execution_path(id)).await? else { return Ok(None) };
-        let mut exec: Execution = get_json(&head, "body", what)?;
-        exec.version = get_int(&head, "version", what)? as u64;
-        let chunked_to = get_int_opt(&head, "chunkedTo").and_then(|c| u64::try_from(c).ok()).unwrap_or(0);
-        // the save after this load is one commit
-        self.remember_head(id, exec.version, head.update_time, chunked_to);
-        if let Some(n) = get_int_opt(&head, UNCHUNKED_FIELD).and_then(|n| u64::try_from(n).ok()) {
-            self.note_unchunked(id, exec.version, n);
-        }
+        let (exec, _) = self.read_head_doc(id, &head, what)?;
         let Some(count) = get_int_opt(&head, "taskRunCount").and_then(|c| usize::try_from(c).ok()) else {
             return Ok(Some(StoredHead { exec, count: 0, state: None }));
         };
@@ -99,6 +92,8 @@ impl PartialStore for FirestoreStore {
     async fn load_runs(&self, id: &str, needs: &[Need], limit: usize) -> Result<Option<Vec<(usize, TaskRun)>>> {
         let what = "load task runs";
         let mut names = Vec::new();
+        // the slot each slot's document must hold (ids are derived)
+        let mut slots = std::collections::HashMap::new();
         let mut queries = Vec::new();
         for n in needs {
             match n {
@@ -109,7 +104,9 @@ impl PartialStore for FirestoreStore {
                         return Ok(None);
                     }
                     let task_run = crate::executor::task_run_id(id, 0, task_id, parent.as_deref(), value.as_deref());
-                    names.push(self.fs.name(&task_run_path(id, &task_run)));
+                    let name = self.fs.name(&task_run_path(id, &task_run));
+                    slots.insert(name.clone(), (task_id, parent, value));
+                    names.push(name);
                 }
                 Need::Task(task_id) => queries.push(eq("taskId", string(task_id.clone()))),
                 Need::States(states) => {
@@ -138,26 +135,16 @@ impl PartialStore for FirestoreStore {
         }
         let mut runs = Vec::with_capacity(docs.len());
         for d in &docs {
-            let seq = usize::try_from(get_int(d, "seq", what)?).map_err(|_| BackendError::Database {
-                what: format!("Firestore {what}"),
-                message: format!("negative position in {}", d.name),
-            })?;
-            runs.push((seq, get_json::<TaskRun>(d, "body", what)?));
-        }
-        // a slot's document holds that slot's task run (ids are derived)
-        for n in needs {
-            if let Need::Slot { task_id, parent, value } = n {
-                let wrong = runs.iter().any(|(_, t)| {
-                    t.id == crate::executor::task_run_id(id, 0, task_id, parent.as_deref(), value.as_deref())
-                        && (t.task_id != *task_id || t.parent_task_run_id != *parent || t.value != *value)
-                });
-                if wrong {
-                    return Err(BackendError::Database {
-                        what: format!("Firestore {what}"),
-                        message: format!("execution {id}: the task run named for task '{task_id}' holds another slot"),
-                    });
-                }
+            let bad = |message: String| BackendError::Database { what: format!("Firestore {what}"), message };
+            let seq = usize::try_from(get_int(d, "seq", what)?)
+                .map_err(|_| bad(format!("{}: a negative position", d.name)))?;
+            let t: TaskRun = get_json(d, "body", what)?;
+            if let Some((task_id, parent, value)) = slots.get(&d.name)
+                && (t.task_id != **task_id || t.parent_task_run_id != **parent || t.value != **value)
+            {
+                return Err(bad(format!("{}: read for task '{task_id}' {value:?}, it holds another slot", d.name)));
             }
+            runs.push((seq, t));
         }
         Ok(Some(runs))
     }

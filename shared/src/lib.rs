@@ -9,25 +9,27 @@
 pub mod api;
 pub mod backend;
 pub mod blueprints;
-pub mod conditions;
-pub mod dialect;
-pub mod executor;
 pub mod functions;
 pub mod gcp;
 pub mod graph;
-pub mod inputs;
 pub mod migrate;
-pub mod model;
 pub mod plugins;
 pub mod runtime;
 pub mod schedule;
 pub mod schema;
 pub mod serve;
 pub mod server;
-pub mod template;
 pub mod triggers;
 pub mod validate;
-pub mod yaml;
+
+// The layers below, as crates of their own (`shared/model`,
+// `shared/template`, `shared/executor`), under the paths the rest of this
+// crate and its users name them by.
+pub use baton_executor as executor;
+pub use baton_model as model;
+pub use baton_model::{dialect, yaml};
+pub use baton_template as template;
+pub use baton_template::{conditions, inputs};
 
 pub use baton_allocator as allocator;
 pub use baton_allocator::Allocator;

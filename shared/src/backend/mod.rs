@@ -15,7 +15,7 @@ pub mod partial;
 pub mod purge;
 pub mod purge_contract;
 pub mod schedule;
-pub mod scope;
+pub use baton_model::storage::scope;
 
 use std::pin::Pin;
 
@@ -50,6 +50,12 @@ pub enum BackendError {
 }
 
 pub type Result<T> = std::result::Result<T, BackendError>;
+
+impl From<baton_model::storage::StorageUriError> for BackendError {
+    fn from(e: baton_model::storage::StorageUriError) -> BackendError {
+        BackendError::Invalid(e.0)
+    }
+}
 
 /// A boxed byte stream read from or written to internal storage.
 pub type ByteStream = Pin<Box<dyn AsyncRead + Send>>;
@@ -410,16 +416,10 @@ pub trait Storage: Send + Sync {
     }
 }
 
-/// Converts `kestra:///a/b` to `/a/b`; rejects other schemes and `..`.
+/// Converts `kestra:///a/b` to `/a/b`; rejects other schemes and `..`
+/// (`baton_model::storage::storage_path`, as a backend error).
 pub fn storage_path(uri: &str) -> Result<String> {
-    let rest = uri
-        .strip_prefix("kestra://")
-        .ok_or_else(|| BackendError::Invalid(format!("'{uri}' is not a kestra:// internal-storage URI")))?;
-    let path = if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") };
-    if path.split('/').any(|s| s == "..") {
-        return Err(BackendError::Invalid(format!("'{uri}' must not contain '..'")));
-    }
-    Ok(path)
+    Ok(baton_model::storage::storage_path(uri)?)
 }
 
 // ---------------------------------------------------------------- queue ---

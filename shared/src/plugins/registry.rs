@@ -10,39 +10,7 @@ use serde_json::{Map, Value};
 use super::{RunnableTask, TaskError};
 use crate::model::types;
 
-/// The expected shape of a property, checked by `baton validate` on the
-/// unrendered value (a template string is accepted for any kind).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PropKind {
-    String,
-    Integer,
-    Number,
-    Boolean,
-    /// An ISO-8601 duration string.
-    Duration,
-    List,
-    Map,
-    /// A string or a list of strings.
-    StringOrList,
-    Any,
-}
-
-/// One property of a plugin.
-#[derive(Debug, Clone, Copy)]
-pub struct PropSpec {
-    pub name: &'static str,
-    pub kind: PropKind,
-    pub required: bool,
-}
-
-impl PropSpec {
-    pub const fn required(name: &'static str, kind: PropKind) -> PropSpec {
-        PropSpec { name, kind, required: true }
-    }
-    pub const fn optional(name: &'static str, kind: PropKind) -> PropSpec {
-        PropSpec { name, kind, required: false }
-    }
-}
+pub use baton_model::props::{PropKind, PropSpec};
 
 /// Builds a task from its rendered properties.
 pub type BuildFn = fn(&Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>;

@@ -29,6 +29,7 @@ use serde_json::{Map, Value, json};
 use super::engine::Engine;
 use super::launcher::{self, LaunchError, LaunchRequest};
 use crate::backend::BackendError;
+use crate::conditions::ConditionTest;
 use crate::model::{Execution, Flow, Label, TriggerContext, ids};
 use crate::triggers::flow::decide::{self, Firing, Upstream, WindowRecord, WindowRule};
 use crate::triggers::flow::depends;

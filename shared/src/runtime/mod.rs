@@ -16,7 +16,7 @@ pub mod flow_triggers;
 pub mod flows;
 pub mod for_each_item;
 pub mod host;
-pub mod job_context;
+pub use baton_model::wire::job_context;
 pub mod launcher;
 pub mod logs;
 pub mod messages;

@@ -20,10 +20,7 @@ use super::cron::{Cron, CronError};
 use crate::conditions::{Condition, ConditionUse};
 use crate::model::{Flow, StateType, Trigger, TriggerContext};
 
-/// Kestra's type name of the Schedule trigger.
-pub const SCHEDULE_TYPE: &str = "io.kestra.plugin.core.trigger.Schedule";
-/// Kestra's type name of the trigger that fires on a list of dates.
-pub const SCHEDULE_ON_DATES_TYPE: &str = "io.kestra.plugin.core.trigger.ScheduleOnDates";
+pub use crate::model::types::{SCHEDULE_ON_DATES_TYPE, SCHEDULE_TYPE};
 
 /// What to do with ticks missed while no scheduler ran (Kestra's
 /// `recoverMissedSchedules`).

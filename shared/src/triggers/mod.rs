@@ -20,20 +20,7 @@ use crate::conditions::ConditionUse;
 use crate::model::{Flow, Trigger};
 use crate::plugins::{PropKind, PropSpec};
 
-/// A problem a trigger type's own check found: `path` is relative to the
-/// trigger (e.g. `cron`, `preconditions.flows[0].flowId`; empty for the
-/// trigger itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TriggerProblem {
-    pub path: String,
-    pub message: String,
-}
-
-impl TriggerProblem {
-    pub fn at(path: impl Into<String>, message: impl Into<String>) -> TriggerProblem {
-        TriggerProblem { path: path.into(), message: message.into() }
-    }
-}
+pub use baton_model::problem::TriggerProblem;
 
 /// The semantic checks of one trigger type (beyond property names and kinds).
 pub type CheckFn = fn(&Trigger, &Flow) -> Vec<TriggerProblem>;

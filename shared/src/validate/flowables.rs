@@ -19,9 +19,7 @@ use crate::yaml::child_key;
 const CHECK_FREQUENCY: &[(&str, PropKind)] =
     &[("maxIterations", PropKind::Integer), ("maxDuration", PropKind::Duration), ("interval", PropKind::Duration)];
 
-/// Exit's `state` values (Kestra's `ExitState`): `CANCELED` in 1.x,
-/// `CANCELLED` in 2.0 (the dialect markers refuse the other dialect's).
-pub(crate) const EXIT_STATES: &[&str] = &["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED", "CANCELLED"];
+pub(crate) use crate::model::types::EXIT_STATES;
 
 /// A WaitFor's `checkFrequency` (its other kinds are checked by `tasks`).
 pub(super) fn check_wait_for<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sink: &mut Sink<'_>) {

@@ -6,15 +6,16 @@
 #[cfg(test)]
 mod audit_tests;
 #[cfg(test)]
+mod conditions_tests;
+#[cfg(test)]
 mod corpus_tests;
 mod dialect;
 mod flowables;
 #[cfg(test)]
 mod flowables_tests;
-pub(crate) use flowables::EXIT_STATES;
 mod for_each_item;
 mod rules;
-pub mod suggest;
+pub use crate::model::suggest;
 mod tasks;
 mod templates;
 #[cfg(test)]

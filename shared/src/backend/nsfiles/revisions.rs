@@ -165,7 +165,7 @@ pub async fn write(
     // beside the revisions, under a name that is no revision number
     let staging = format!("{}/staging-{}", revisions_folder(namespace, path)?, uuid::Uuid::new_v4().simple());
     let n = storage.put(&staging, data).await?;
-    let result = async {
+    let result: Result<u32> = async {
         let mine = claim_next(storage, namespace, path, &staging).await?;
         publish(storage, namespace, path, current, mine).await?;
         trim(storage, namespace, path, max).await?;

@@ -36,12 +36,7 @@ use crate::plugins::scripts::files::{
 };
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de};
 
-/// The task-context key under which the executor describes the enclosing
-/// WorkingDirectory to its direct children.
-pub const CONTEXT_KEY: &str = "workingDirectory";
-/// The output key the last child hands its WorkingDirectory's output files
-/// under (moved by the executor to the WorkingDirectory's `outputFiles`).
-pub const OUTPUT_KEY: &str = "__workingDirectoryOutputFiles";
+pub use crate::model::types::working_dir::{CONTEXT_KEY, OUTPUT_KEY};
 /// The largest cache archive stored or restored.
 pub const MAX_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
 

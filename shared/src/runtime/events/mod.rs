@@ -23,6 +23,7 @@ use serde_json::{Map, Value, json};
 use super::engine::Engine;
 use super::launcher::{self, LaunchError, LaunchRequest};
 use crate::backend::BackendError;
+use crate::conditions::ConditionTest;
 use crate::gcp::gcs::{GcsClient, GcsError};
 use crate::gcp::{AuthSpec, ServiceAccountKey};
 use crate::model::{Flow, TriggerContext};

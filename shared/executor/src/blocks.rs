@@ -1,0 +1,815 @@
+//! The executor's walk over the flow: Kestra's rules for sequences,
+//! `errors` and `finally` handlers, Parallel, If, Switch, ForEach and
+//! Subflow, recomputed from the task runs that exist (never from the event
+//! alone), so a replayed step decides the same thing.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use super::index::partly::Need;
+use super::index::{ExecIndex, SeqMemo, seq_key};
+use super::output_refs::{OutputRefs, output_refs};
+use super::{Action, StepEnv, StepOptions, Transition, context, ids};
+use baton_model::flow::{Children, scalar_string};
+use baton_model::mask::mask_json;
+use baton_model::types::FlowableKind;
+use baton_model::wire::job_context::JobContext;
+use baton_model::wire::messages::{JobTask, WorkerJob};
+use baton_model::{Attempt, Execution, Flow, Label, State, StateType, Task, TaskRun};
+
+mod after;
+pub(crate) mod concurrent;
+mod dag;
+mod exit;
+pub(crate) mod for_each_item;
+pub(super) mod loops;
+pub(crate) mod pause;
+mod sla;
+mod wait_for;
+
+/// The state of a block of tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    Running,
+    /// SUCCESS, WARNING or FAILED.
+    Done(StateType),
+}
+
+pub(crate) struct Stepper<'a> {
+    flow: &'a Flow,
+    exec: Execution,
+    now: DateTime<Utc>,
+    env: &'a dyn StepEnv,
+    opts: StepOptions,
+    /// Task runs by slot and id, and what is known done (kept between steps).
+    index: ExecIndex,
+    changed: Vec<String>,
+    changed_set: HashSet<String>,
+    execution_changed: bool,
+    actions: Vec<Action>,
+    /// A Pause's timer cancelled the execution (`behavior: CANCEL`).
+    cancelled: bool,
+    /// An Exit ends the execution in this state (and its task id).
+    exited: Option<(StateType, String)>,
+    /// Units (iterations, branches) this step started, against
+    /// [`concurrent::UNITS_A_STEP`]; and whether one was held back for it.
+    units_started: u32,
+    held_back: bool,
+    /// Units this step refused to start for [`concurrent::UNITS_A_STEP`].
+    refused: u32,
+    /// The concurrent block (its position) and unit being walked: a task
+    /// run found or created in it as a direct child of the block is the
+    /// unit's (`ExecIndex::note_unit`).
+    unit_walked: Option<(u32, u32)>,
+}
+
+/// Kestra's truthiness: false only for "false", "0", "-0", "" (case-sensitive).
+pub fn truthy(s: &str) -> bool {
+    !matches!(s.trim(), "false" | "0" | "-0" | "" | "null")
+}
+
+fn normalize(s: StateType) -> StateType {
+    match s {
+        StateType::Warning => StateType::Warning,
+        s if s.is_failed() => StateType::Failed,
+        _ => StateType::Success,
+    }
+}
+
+fn worst(a: StateType, b: StateType) -> StateType {
+    let rank = |s: StateType| match normalize(s) {
+        StateType::Failed => 2,
+        StateType::Warning => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { normalize(b) } else { normalize(a) }
+}
+
+impl<'a> Stepper<'a> {
+    pub(crate) fn new(
+        flow: &'a Flow,
+        exec: Execution,
+        now: DateTime<Utc>,
+        env: &'a dyn StepEnv,
+        opts: StepOptions,
+        mut index: ExecIndex,
+    ) -> Stepper<'a> {
+        index.sync(&exec);
+        index.spread_dirty(&exec.task_run_list);
+        Stepper {
+            flow,
+            exec,
+            now,
+            env,
+            opts,
+            index,
+            changed: Vec::new(),
+            changed_set: HashSet::new(),
+            execution_changed: false,
+            actions: Vec::new(),
+            cancelled: false,
+            exited: None,
+            units_started: 0,
+            held_back: false,
+            refused: 0,
+            unit_walked: None,
+        }
+    }
+
+    pub(crate) fn finish(self) -> (Transition, ExecIndex) {
+        let t = Transition {
+            execution: self.exec,
+            execution_changed: self.execution_changed,
+            changed: self.changed,
+            actions: self.actions,
+        };
+        (t, self.index)
+    }
+
+    pub(crate) fn run(&mut self) {
+        if self.exec.state.is_terminal() {
+            if self.exec.ending {
+                self.after(false);
+            }
+            return;
+        }
+        let mut started = false;
+        if matches!(self.exec.state.current, StateType::Created | StateType::Queued | StateType::Restarted) {
+            self.exec.state.set(StateType::Running, self.now);
+            self.execution_changed = true;
+            started = true;
+        }
+        if self.check_sla(started || self.opts.redispatch_pending) {
+            return;
+        }
+        let flow = self.flow;
+        let block = self.handled_sequence(&flow.tasks, &flow.errors, &flow.finally, None, None);
+        if let Some((state, task_id)) = self.exited.take() {
+            return self.end_exited(state, &task_id);
+        }
+        match block {
+            _ if self.cancelled => self.end(StateType::Cancelled),
+            Block::Running => {
+                if self.held_back {
+                    // the units held back start at the next step, at once
+                    self.actions.push(Action::WakeAt(self.now));
+                }
+                self.sync_paused()
+            }
+            Block::Done(s) => self.end(s),
+        }
+    }
+
+    fn end(&mut self, mut state: StateType) {
+        if !self.flow.outputs.is_empty() && state != StateType::Failed {
+            match self.flow_outputs() {
+                Ok(o) => self.exec.outputs = Some(o),
+                Err(e) => {
+                    self.exec.error = Some(e);
+                    state = StateType::Failed;
+                }
+            }
+        }
+        if state == StateType::Failed && self.exec.error.is_none() {
+            self.exec.error = self.first_error();
+        }
+        self.terminate(state);
+    }
+
+    fn first_error(&self) -> Option<String> {
+        self.index.need_states(StateType::is_failed);
+        self.exec
+            .task_run_list
+            .iter()
+            .find(|t| t.state.current.is_failed() && t.error.is_some())
+            .map(|t| format!("task '{}' failed: {}", t.task_id, t.error.clone().unwrap_or_default()))
+    }
+
+    fn flow_outputs(&self) -> Result<Map<String, Value>, String> {
+        let ctx = self.context(None);
+        let mut out = Map::new();
+        for o in &self.flow.outputs {
+            let id = o.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let v = o.get("value").cloned().unwrap_or(Value::Null);
+            let rendered = self.env.render_value(&v, &ctx).map_err(|e| format!("flow output '{id}': {e}"))?;
+            let rendered = mask_json(rendered, &self.flow.secret_input_values(&self.exec.inputs));
+            out.insert(id, self.env.mask(rendered));
+        }
+        Ok(out)
+    }
+
+    // ------------------------------------------------------------ blocks --
+
+    /// A sequence with its `errors` and `finally` handlers.
+    fn handled_sequence(
+        &mut self,
+        tasks: &'a [Task],
+        errors: &'a [Task],
+        finally: &'a [Task],
+        parent: Option<&str>,
+        value: Option<&str>,
+    ) -> Block {
+        let main = self.sequence(tasks, parent, value);
+        let after_errors = match main {
+            Block::Running => return Block::Running,
+            Block::Done(StateType::Failed) if !errors.is_empty() => match self.sequence(errors, parent, value) {
+                Block::Running => return Block::Running,
+                Block::Done(_) => StateType::Failed,
+            },
+            Block::Done(s) => s,
+        };
+        if finally.is_empty() {
+            return Block::Done(after_errors);
+        }
+        match self.sequence(finally, parent, value) {
+            Block::Running => Block::Running,
+            Block::Done(f) => Block::Done(worst(after_errors, f)),
+        }
+    }
+
+    /// Tasks one after the other; stops at the first failure. Starts after
+    /// the tasks known done (their task runs are terminal and stay so).
+    fn sequence(&mut self, tasks: &'a [Task], parent: Option<&str>, value: Option<&str>) -> Block {
+        let key = seq_key(tasks, parent, value);
+        let memo =
+            key.and_then(|k| self.index.seqs.get(&k).copied()).filter(|m| self.memo_holds(m, tasks, parent, value));
+        let mut state = memo.map_or(StateType::Success, |m| m.state);
+        let mut known = memo;
+        for (i, task) in tasks.iter().enumerate().skip(memo.map_or(0, |m| m.done as usize)) {
+            if task.disabled {
+                continue;
+            }
+            let (block, idx) = self.task(task, parent, value);
+            match block {
+                Block::Done(StateType::Failed) => return Block::Done(StateType::Failed),
+                Block::Done(s) => {
+                    state = worst(state, s);
+                    known = Some(SeqMemo {
+                        done: i as u32 + 1,
+                        state,
+                        last_task: i as u32,
+                        last_run: idx as u32,
+                        unit: self.unit_walked.is_some(),
+                    });
+                }
+                Block::Running => {
+                    self.remember(key, known, memo);
+                    return Block::Running;
+                }
+            }
+        }
+        self.remember(key, known, memo);
+        Block::Done(state)
+    }
+
+    fn remember(&mut self, key: Option<u64>, known: Option<SeqMemo>, before: Option<SeqMemo>) {
+        if let (Some(key), Some(m)) = (key, known)
+            && Some(m) != before
+        {
+            self.index.seqs.insert(key, m);
+        }
+    }
+
+    /// Whether a sequence memo describes this sequence in this slot.
+    fn memo_holds(&self, m: &SeqMemo, tasks: &[Task], parent: Option<&str>, value: Option<&str>) -> bool {
+        if let Some(task) = tasks.get(m.last_task as usize)
+            && self.index.unloaded(&self.exec.task_run_list, m.last_run as usize)
+        {
+            // kept with the execution: its task run is needed to check it
+            // (the step is void then, whatever the memo says)
+            self.index.need(Need::Slot {
+                task_id: task.id.clone(),
+                parent: parent.map(str::to_string),
+                value: value.map(str::to_string),
+            });
+            return true;
+        }
+        let (Some(task), Some(tr)) =
+            (tasks.get(m.last_task as usize), self.exec.task_run_list.get(m.last_run as usize))
+        else {
+            return false;
+        };
+        m.done as usize <= tasks.len()
+            && tr.task_id == task.id
+            && tr.parent_task_run_id.as_deref() == parent
+            && tr.value.as_deref() == value
+            && tr.state.is_terminal()
+    }
+
+    /// Finds or creates the task run of `task` in this slot, then advances
+    /// it; says where it is.
+    fn task(&mut self, task: &'a Task, parent: Option<&str>, value: Option<&str>) -> (Block, usize) {
+        let idx = match self.find(&task.id, parent, value) {
+            Some(i) => i,
+            None => self.create(task, parent, value),
+        };
+        if let Some((at, u)) = self.unit_walked
+            && parent.is_some_and(|p| self.exec.task_run_list[at as usize].id == p)
+        {
+            self.index.note_unit(idx, u);
+        }
+        (self.advance(task, idx), idx)
+    }
+
+    // -------------------------------------------------------- task runs --
+
+    fn find(&self, task_id: &str, parent: Option<&str>, value: Option<&str>) -> Option<usize> {
+        let found = self.index.find(&self.exec.task_run_list, task_id, parent, value);
+        if found.is_none() {
+            self.index.missed_slot(&self.exec.task_run_list, task_id, parent, value, self.unit_walked);
+        }
+        found
+    }
+
+    fn mark(&mut self, idx: usize) {
+        let id = self.exec.task_run_list[idx].id.clone();
+        if self.changed_set.insert(id.clone()) {
+            self.changed.push(id);
+        }
+    }
+
+    fn create(&mut self, task: &'a Task, parent: Option<&str>, value: Option<&str>) -> usize {
+        let id = ids::task_run_id(&self.exec.id, self.exec.task_run_list.len(), &task.id, parent, value);
+        let tr = TaskRun {
+            id,
+            execution_id: self.exec.id.clone(),
+            namespace: self.exec.namespace.clone(),
+            flow_id: self.exec.flow_id.clone(),
+            task_id: task.id.clone(),
+            parent_task_run_id: parent.map(str::to_string),
+            value: value.map(str::to_string),
+            attempts: Vec::new(),
+            outputs: None,
+            state: State::new(StateType::Created, self.now),
+            iteration: Some(self.exec.task_run_list.len()),
+            next_retry_date: None,
+            error: None,
+            evaluated: None,
+        };
+        let idx = self.exec.task_run_list.len();
+        self.index.add(&self.exec.task_run_list, &tr);
+        self.exec.task_run_list.push(tr);
+        self.mark(idx);
+        if let Some(cond) = &task.run_if {
+            let ctx = self.task_context(task, idx);
+            match self.env.render(cond, &ctx) {
+                Ok(s) if !truthy(&s) => self.set_state(idx, StateType::Skipped),
+                Ok(_) => {}
+                Err(e) => self.fail(idx, format!("runIf of task '{}': {e}", task.id)),
+            }
+        }
+        idx
+    }
+
+    fn set_state(&mut self, idx: usize, s: StateType) {
+        let now = self.now;
+        self.exec.task_run_list[idx].state.set(s, now);
+        self.mark(idx);
+    }
+
+    fn fail(&mut self, idx: usize, error: String) {
+        let tr = &self.exec.task_run_list[idx];
+        self.actions.push(Action::Log {
+            task_run_id: Some(tr.id.clone()),
+            task_id: Some(tr.task_id.clone()),
+            level: "ERROR",
+            message: error.clone(),
+        });
+        self.exec.task_run_list[idx].error = Some(error);
+        self.set_state(idx, StateType::Failed);
+    }
+
+    /// The template context for a task run (or the execution).
+    fn context(&self, idx: Option<usize>) -> Value {
+        self.context_with(idx, &OutputRefs::All)
+    }
+
+    /// The template context of the task run at `idx` for rendering the
+    /// properties of `task`: the outputs they name (`output_refs`).
+    pub(super) fn task_context(&self, task: &Task, idx: usize) -> Value {
+        self.context_with(Some(idx), &output_refs(task, self.flow))
+    }
+
+    /// The template context with the outputs of the tasks `refs` names.
+    fn context_with(&self, idx: Option<usize>, refs: &OutputRefs) -> Value {
+        let (list, index) = (&self.exec.task_run_list, &self.index);
+        match refs {
+            OutputRefs::None => {}
+            // every task run's outputs (`context::outputs_in`)
+            OutputRefs::All => index.need_all(),
+            OutputRefs::Tasks(ids) if index.is_partial() => {
+                ids.iter().for_each(|id| index.need(Need::Task(id.clone())))
+            }
+            OutputRefs::Tasks(_) => {}
+        }
+        let runs = |id: &str| index.position(list, id).map(|i| &list[i]);
+        let tr = idx.map(|i| &list[i]);
+        let reads = |task_id: &str| refs.reads(task_id);
+        let reads = (*refs != OutputRefs::None).then_some(&reads as &dyn Fn(&str) -> bool);
+        let mut ctx = context::build_reading(self.flow, &self.exec, tr, &runs, reads);
+        ctx["envs"] = self.env.envs();
+        ctx
+    }
+
+    fn advance(&mut self, task: &'a Task, idx: usize) -> Block {
+        let current = self.exec.task_run_list[idx].state.current;
+        if current.is_terminal() {
+            return Block::Done(normalize(current));
+        }
+        let Some(kind) = task.flowable else {
+            return self.advance_runnable(task, idx);
+        };
+        // a Pause goes from CREATED to PAUSED (Kestra's histories)
+        if current == StateType::Created && kind != FlowableKind::Pause {
+            self.set_state(idx, StateType::Running);
+        }
+        let inner = match kind {
+            FlowableKind::Sequential | FlowableKind::WorkingDirectory => self.children(task, idx),
+            FlowableKind::Parallel => self.parallel(task, idx),
+            FlowableKind::If => self.if_(task, idx),
+            FlowableKind::Switch => self.switch(task, idx),
+            FlowableKind::ForEach => self.for_each(task, idx),
+            FlowableKind::Subflow => self.subflow(task, idx),
+            FlowableKind::Pause => self.pause(task, idx),
+            FlowableKind::AllowFailure => self.children(task, idx),
+            FlowableKind::WaitFor => self.wait_for(task, idx),
+            FlowableKind::Dag => self.dag(task, idx),
+            FlowableKind::Exit => self.exit(task, idx),
+            FlowableKind::ForEachItem => self.for_each_item(task, idx),
+        };
+        let inner = match inner {
+            Block::Running => return Block::Running,
+            Block::Done(s) => s,
+        };
+        // the flowable's own errors / finally handlers
+        let (tr_id, value) = {
+            let tr = &self.exec.task_run_list[idx];
+            (tr.id.clone(), tr.value.clone())
+        };
+        let mut state = inner;
+        // a Loop's errors and finally run in each iteration (executor::loops)
+        let own_handlers = task.kind != baton_model::types::LOOP_TYPE;
+        if state == StateType::Failed && own_handlers && !task.errors.is_empty() {
+            match self.sequence(&task.errors, Some(&tr_id), value.as_deref()) {
+                Block::Running => return Block::Running,
+                Block::Done(_) => state = StateType::Failed,
+            }
+        }
+        if own_handlers && !task.finally.is_empty() {
+            match self.sequence(&task.finally, Some(&tr_id), value.as_deref()) {
+                Block::Running => return Block::Running,
+                Block::Done(f) => state = worst(state, f),
+            }
+        }
+        if self.exec.task_run_list[idx].state.is_terminal() {
+            return Block::Done(normalize(self.exec.task_run_list[idx].state.current));
+        }
+        let mut final_state = state;
+        // an AllowFailure's failure (after its errors ran) is a WARNING
+        if final_state == StateType::Failed && (task.allow_failure || kind == FlowableKind::AllowFailure) {
+            final_state = StateType::Warning;
+        }
+        if final_state == StateType::Warning && task.allow_warning {
+            final_state = StateType::Success;
+        }
+        self.set_state(idx, final_state);
+        Block::Done(normalize(final_state))
+    }
+
+    fn advance_runnable(&mut self, task: &Task, idx: usize) -> Block {
+        let tr = &self.exec.task_run_list[idx];
+        // a RETRYING task run whose next attempt is already out (not started
+        // yet) waits for it: another step must not dispatch one more
+        let retry_out = tr.attempts.last().is_some_and(|a| !a.state.is_terminal());
+        match tr.state.current {
+            StateType::Created if tr.attempts.is_empty() => self.dispatch(task, idx, false),
+            // restarted in place (executor::restart): the next attempt now
+            StateType::Restarted if !retry_out => self.dispatch(task, idx, false),
+            StateType::Retrying if !retry_out => match tr.next_retry_date {
+                Some(at) if at > self.now => self.actions.push(Action::WakeAt(at)),
+                _ => self.dispatch(task, idx, false),
+            },
+            _ => {
+                let pending = tr.attempts.last().is_some_and(|a| a.state.current == StateType::Created);
+                if self.opts.redispatch_pending && pending {
+                    self.dispatch(task, idx, true);
+                }
+            }
+        }
+        Block::Running
+    }
+
+    /// Creates the next attempt (or re-sends the pending one) and emits its job.
+    fn dispatch(&mut self, task: &Task, idx: usize, resend: bool) {
+        if !resend {
+            let now = self.now;
+            let tr = &mut self.exec.task_run_list[idx];
+            // most task runs have one attempt: room for one, not Vec's four
+            tr.attempts.reserve_exact(1);
+            tr.attempts.push(Attempt { state: State::new(StateType::Created, now), worker_id: None, log_file: None });
+            tr.next_retry_date = None;
+            self.mark(idx);
+        }
+        // when nothing this task renders can reach `outputs`, don't build or ship them
+        let mut context = self.context_with(Some(idx), &output_refs(task, self.flow));
+        // the worker sets its own `envs`
+        if let Some(m) = context.as_object_mut() {
+            m.shift_remove("envs");
+        }
+        let context = JobContext::compact(context);
+        let tr = &self.exec.task_run_list[idx];
+        let job = WorkerJob {
+            execution_id: self.exec.id.clone(),
+            task_run_id: tr.id.clone(),
+            attempt: tr.attempts.len() as u32,
+            namespace: self.exec.namespace.clone(),
+            flow_id: self.exec.flow_id.clone(),
+            flow_revision: self.exec.flow_revision,
+            task: JobTask {
+                id: task.id.clone(),
+                kind: task.kind.clone(),
+                props: task.props.clone(),
+                timeout_ms: task.timeout.map(|d| d.num_milliseconds()),
+                log_level: task.log_level.clone(),
+                log_to_file: task.log_to_file,
+            },
+            context,
+            secret_inputs: self.flow.secret_inputs(),
+            claimed_by: None,
+        };
+        self.actions.push(Action::Dispatch { group: self.env.worker_group(&task.kind), job: Box::new(job) });
+    }
+
+    // -------------------------------------------------------- flowables --
+
+    fn slot_of(&self, idx: usize) -> (String, Option<String>) {
+        let tr = &self.exec.task_run_list[idx];
+        (tr.id.clone(), tr.value.clone())
+    }
+
+    fn children(&mut self, task: &'a Task, idx: usize) -> Block {
+        let (id, value) = self.slot_of(idx);
+        let block = match &task.children {
+            Children::Tasks(t) => self.sequence(t, Some(&id), value.as_deref()),
+            _ => Block::Done(StateType::Success),
+        };
+        if task.flowable == Some(FlowableKind::WorkingDirectory)
+            && matches!(block, Block::Done(s) if s != StateType::Failed)
+        {
+            self.working_directory_outputs(task, idx, &id, value.as_deref());
+        }
+        block
+    }
+
+    /// A WorkingDirectory's `outputFiles`, handed over by its last child's
+    /// worker (`plugins::core::working_dir::OUTPUT_KEY`), become its output.
+    fn working_directory_outputs(&mut self, task: &Task, idx: usize, id: &str, value: Option<&str>) {
+        use baton_model::types::working_dir::OUTPUT_KEY;
+        let Children::Tasks(children) = &task.children else { return };
+        // its children by slot, in the order they ran (not a scan of the execution)
+        let has_files =
+            |i: &usize| self.exec.task_run_list[*i].outputs.as_ref().is_some_and(|o| o.contains_key(OUTPUT_KEY));
+        let found: Vec<usize> = children.iter().filter_map(|c| self.find(&c.id, Some(id), value)).collect();
+        let Some(child) = found.into_iter().find(has_files) else {
+            return;
+        };
+        let files = self.exec.task_run_list[child].outputs.as_mut().and_then(|o| o.remove(OUTPUT_KEY));
+        self.mark(child);
+        if let Some(files) = files {
+            self.exec.task_run_list[idx].outputs.get_or_insert_with(Map::new).insert("outputFiles".into(), files);
+            self.mark(idx);
+        }
+    }
+
+    fn parallel(&mut self, task: &'a Task, idx: usize) -> Block {
+        let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
+        let limit = int_prop(&task.props, "concurrent").unwrap_or(0);
+        self.concurrent(concurrent::Body { tasks, looped: None }, idx, limit, None)
+    }
+
+    /// Renders a property of a flowable once, storing the result in `evaluated`.
+    fn evaluate(
+        &mut self,
+        task: &Task,
+        idx: usize,
+        f: impl FnOnce(&Self, &Value) -> Result<Value, String>,
+    ) -> Result<Value, ()> {
+        if let Some(v) = &self.exec.task_run_list[idx].evaluated {
+            return Ok(v.clone());
+        }
+        let ctx = self.task_context(task, idx);
+        match f(self, &ctx) {
+            Ok(v) => {
+                self.exec.task_run_list[idx].evaluated = Some(v.clone());
+                self.mark(idx);
+                Ok(v)
+            }
+            Err(e) => {
+                self.fail(idx, e);
+                Err(())
+            }
+        }
+    }
+
+    fn if_(&mut self, task: &'a Task, idx: usize) -> Block {
+        let cond = task.props.get("condition").map(scalar_string).unwrap_or_default();
+        let id = task.id.clone();
+        let Ok(result) = self.evaluate(task, idx, |s, ctx| {
+            s.env
+                .render(&cond, ctx)
+                .map(|r| Value::Bool(truthy(&r)))
+                .map_err(|e| format!("condition of task '{id}': {e}"))
+        }) else {
+            return Block::Done(StateType::Failed);
+        };
+        let result = result.as_bool().unwrap_or(false);
+        if self.exec.task_run_list[idx].outputs.is_none() {
+            self.exec.task_run_list[idx].outputs = Some(Map::from_iter([("evaluationResult".into(), json!(result))]));
+            self.mark(idx);
+        }
+        let (tr_id, value) = self.slot_of(idx);
+        let Children::If { then, else_ } = &task.children else { return Block::Done(StateType::Success) };
+        let branch = if result { then } else { else_ };
+        self.sequence(branch, Some(&tr_id), value.as_deref())
+    }
+
+    fn switch(&mut self, task: &'a Task, idx: usize) -> Block {
+        let expr = task.props.get("value").map(scalar_string).unwrap_or_default();
+        let id = task.id.clone();
+        let Ok(v) = self.evaluate(task, idx, |s, ctx| {
+            s.env.render(&expr, ctx).map(Value::String).map_err(|e| format!("value of task '{id}': {e}"))
+        }) else {
+            return Block::Done(StateType::Failed);
+        };
+        let v = scalar_string(&v);
+        let Children::Switch { cases, defaults } = &task.children else { return Block::Done(StateType::Success) };
+        let branch = cases.iter().find(|(k, _)| *k == v).map(|(_, t)| t);
+        if self.exec.task_run_list[idx].outputs.is_none() {
+            self.exec.task_run_list[idx].outputs =
+                Some(Map::from_iter([("value".into(), json!(v)), ("defaults".into(), json!(branch.is_none()))]));
+            self.mark(idx);
+        }
+        let (tr_id, value) = self.slot_of(idx);
+        self.sequence(branch.unwrap_or(defaults), Some(&tr_id), value.as_deref())
+    }
+
+    fn for_each(&mut self, task: &'a Task, idx: usize) -> Block {
+        if task.kind == baton_model::types::LOOP_TYPE {
+            return self.loop_(task, idx);
+        }
+        let limit = for_each_limit(task);
+        let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
+        let body = concurrent::Body { tasks, looped: None };
+        if self.index.blocks.contains_key(&(idx as u32)) {
+            // the values were evaluated and are known, unit by unit
+            return self.concurrent(body, idx, limit, None);
+        }
+        let raw = task.props.get("values").or_else(|| task.props.get("value")).cloned().unwrap_or(Value::Null);
+        let id = task.id.clone();
+        let is_loop = task.kind == baton_model::types::LOOP_TYPE;
+        let Ok(values) = self.evaluate(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, is_loop)) else {
+            return Block::Done(StateType::Failed);
+        };
+        // a Loop over a map iterates its values (its children read the key as item.key)
+        let values: Vec<Box<str>> = match &values {
+            Value::Array(a) => a.iter().map(|v| scalar_string(v).into()).collect(),
+            Value::Object(m) => m.values().map(|v| scalar_string(v).into()).collect(),
+            _ => Vec::new(),
+        };
+        self.concurrent(body, idx, limit, Some(values))
+    }
+
+    fn subflow(&mut self, task: &'a Task, idx: usize) -> Block {
+        if self.exec.task_run_list[idx].evaluated.is_some() {
+            return Block::Running;
+        }
+        let ctx = self.task_context(task, idx);
+        // Kestra's (deprecated) `outputs` are rendered in the child execution when it ends
+        let mut raw = task.props.clone();
+        raw.shift_remove("outputs");
+        let props = match self.env.render_value(&Value::Object(raw), &ctx) {
+            Ok(Value::Object(p)) => p,
+            Ok(_) => Map::new(),
+            Err(e) => {
+                self.fail(idx, format!("task '{}': {e}", task.id));
+                return Block::Done(StateType::Failed);
+            }
+        };
+        let (Some(namespace), Some(flow_id)) =
+            (props.get("namespace").map(scalar_string), props.get("flowId").map(scalar_string))
+        else {
+            self.fail(idx, format!("task '{}': Subflow needs 'namespace' and 'flowId'", task.id));
+            return Block::Done(StateType::Failed);
+        };
+        let wait = props.get("wait").map(|w| truthy(&scalar_string(w))).unwrap_or(true);
+        let inputs = props.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default();
+        let labels = match props.get("labels") {
+            Some(Value::Object(m)) => {
+                m.iter().map(|(k, v)| Label { key: k.clone(), value: scalar_string(v) }).collect()
+            }
+            Some(Value::Array(a)) => serde_json::from_value(Value::Array(a.clone())).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let revision = props.get("revision").and_then(|r| scalar_string(r).parse().ok());
+        let tr_id = self.exec.task_run_list[idx].id.clone();
+        let child = ids::derive(&[&self.exec.id, &tr_id, "subflow"]);
+        self.exec.task_run_list[idx].evaluated = Some(json!({"executionId": child}));
+        self.exec.task_run_list[idx].outputs = Some(Map::from_iter([("executionId".into(), json!(child))]));
+        self.mark(idx);
+        self.actions.push(Action::StartSubflow {
+            task_run_id: tr_id,
+            execution_id: child,
+            namespace,
+            flow_id,
+            revision,
+            inputs,
+            labels,
+            wait,
+        });
+        if wait { Block::Running } else { Block::Done(StateType::Success) }
+    }
+}
+
+/// How many iterations of a ForEach (or legacy Each*) run at once; 0 is unlimited.
+pub(crate) fn for_each_limit(task: &Task) -> usize {
+    if task.kind.ends_with("EachParallel") {
+        int_prop(&task.props, "concurrent").unwrap_or(0)
+    } else if task.kind.ends_with("EachSequential") {
+        1
+    } else if task.kind == baton_model::types::LOOP_TYPE {
+        // Kestra's Loop runs every iteration at once unless told otherwise
+        int_prop(&task.props, "concurrencyLimit").unwrap_or(0)
+    } else {
+        int_prop(&task.props, "concurrencyLimit").unwrap_or(1)
+    }
+}
+
+fn int_prop(props: &Map<String, Value>, key: &str) -> Option<usize> {
+    match props.get(key)? {
+        Value::Number(n) => n.as_u64().map(|n| n as usize),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Values one ForEach or Loop may iterate over (Kestra has no bound;
+/// 100,000 runs in about two minutes, as the README's benchmark shows).
+pub const MAX_FOREACH_VALUES: usize = 100_000;
+
+/// ForEach `values`: a list (each item rendered) or a string rendering to a
+/// JSON list. A `Loop` (`is_loop`) also takes a map, or a string rendering
+/// to a JSON object (iterated in order, keys as `item.key`); a
+/// `kestra://` URI (one iteration per line) is refused by name. At most
+/// [`MAX_FOREACH_VALUES`].
+fn for_each_values(env: &dyn StepEnv, raw: &Value, ctx: &Value, task_id: &str, is_loop: bool) -> Result<Value, String> {
+    let err = |e: String| format!("values of task '{task_id}': {e}");
+    let values = for_each_values_unbounded(env, raw, ctx, task_id, is_loop)?;
+    // Kestra's ForEach (and the Each* tasks) fail on a null value, naming
+    // how many (its `EachSequentialTest.eachNull`)
+    if let Some(items) = values.as_array().filter(|_| !is_loop) {
+        let nulls = items.iter().filter(|v| v.is_null()).count();
+        if nulls > 0 {
+            return Err(err(format!("Found '{nulls}' null values on Each, with values={values}")));
+        }
+    }
+    let n = values.as_array().map(Vec::len).or_else(|| values.as_object().map(|m| m.len()));
+    match n {
+        Some(n) if n > MAX_FOREACH_VALUES => {
+            Err(err(format!("{n} values, more than {MAX_FOREACH_VALUES} (MAX_FOREACH_VALUES)")))
+        }
+        _ => Ok(values),
+    }
+}
+
+fn for_each_values_unbounded(
+    env: &dyn StepEnv,
+    raw: &Value,
+    ctx: &Value,
+    task_id: &str,
+    is_loop: bool,
+) -> Result<Value, String> {
+    let err = |e: String| format!("values of task '{task_id}': {e}");
+    match raw {
+        Value::Array(items) => {
+            let rendered = env.render_value(&Value::Array(items.clone()), ctx).map_err(err)?;
+            Ok(rendered)
+        }
+        Value::Object(m) if is_loop => env.render_value(&Value::Object(m.clone()), ctx).map_err(err),
+        Value::String(s) => {
+            let r = env.render(s, ctx).map_err(err)?;
+            match serde_json::from_str::<Value>(&r) {
+                Ok(Value::Array(a)) => Ok(Value::Array(a)),
+                Ok(Value::Object(m)) if is_loop => Ok(Value::Object(m)),
+                _ if is_loop && r.trim().starts_with("kestra://") => {
+                    loops::file_values(env, r.trim(), ctx).map_err(err)
+                }
+                _ if is_loop => Err(err(format!("must be a list, a map or a JSON array or object, got '{r}'"))),
+                _ => Err(err(format!("must be a list or a JSON array, got '{r}'"))),
+            }
+        }
+        Value::Null => Err(err("missing required property 'values'".into())),
+        other => Err(err(format!("must be a list, got {other}"))),
+    }
+}

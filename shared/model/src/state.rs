@@ -1,0 +1,168 @@
+//! Kestra's execution and task-run states (`models/flows/State.java`) and the
+//! `state` object with its history, exactly as the REST API serialises it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One of Kestra's states. The names serialise exactly as Kestra's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StateType {
+    Created,
+    Running,
+    Paused,
+    Restarted,
+    Killing,
+    Success,
+    Warning,
+    Failed,
+    Killed,
+    Cancelled,
+    Queued,
+    Retrying,
+    Retried,
+    Skipped,
+}
+
+impl StateType {
+    /// Every state, in declaration order.
+    pub const ALL: [StateType; 14] = [
+        StateType::Created,
+        StateType::Running,
+        StateType::Paused,
+        StateType::Restarted,
+        StateType::Killing,
+        StateType::Success,
+        StateType::Warning,
+        StateType::Failed,
+        StateType::Killed,
+        StateType::Cancelled,
+        StateType::Queued,
+        StateType::Retrying,
+        StateType::Retried,
+        StateType::Skipped,
+    ];
+
+    /// Terminal states never change again (Kestra's `isTerminated`).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            StateType::Success
+                | StateType::Warning
+                | StateType::Failed
+                | StateType::Killed
+                | StateType::Cancelled
+                | StateType::Retried
+                | StateType::Skipped
+        )
+    }
+
+    /// States that count as a failure for the enclosing block.
+    pub fn is_failed(self) -> bool {
+        matches!(self, StateType::Failed | StateType::Killed | StateType::Cancelled)
+    }
+
+    /// States that count as running for flow concurrency.
+    pub fn is_active(self) -> bool {
+        matches!(self, StateType::Running | StateType::Paused | StateType::Killing | StateType::Retrying)
+    }
+
+    /// The Kestra name, e.g. `SUCCESS`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateType::Created => "CREATED",
+            StateType::Running => "RUNNING",
+            StateType::Paused => "PAUSED",
+            StateType::Restarted => "RESTARTED",
+            StateType::Killing => "KILLING",
+            StateType::Success => "SUCCESS",
+            StateType::Warning => "WARNING",
+            StateType::Failed => "FAILED",
+            StateType::Killed => "KILLED",
+            StateType::Cancelled => "CANCELLED",
+            StateType::Queued => "QUEUED",
+            StateType::Retrying => "RETRYING",
+            StateType::Retried => "RETRIED",
+            StateType::Skipped => "SKIPPED",
+        }
+    }
+
+    /// Parses a Kestra state name (case-insensitive).
+    pub fn parse(s: &str) -> Option<StateType> {
+        serde_json::from_value(serde_json::Value::String(s.to_ascii_uppercase())).ok()
+    }
+}
+
+impl std::fmt::Display for StateType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of a state history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub state: StateType,
+    pub date: DateTime<Utc>,
+}
+
+/// Kestra's `state` object: the current state plus its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub current: StateType,
+    pub histories: Vec<History>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+}
+
+impl State {
+    /// A new state history starting in `state` at `at`.
+    pub fn new(state: StateType, at: DateTime<Utc>) -> State {
+        let mut s = State {
+            current: state,
+            histories: vec![History { state, date: at }],
+            start_date: Some(at),
+            end_date: None,
+            duration: None,
+        };
+        s.refresh(at);
+        s
+    }
+
+    /// Moves to `state` at `at`, appending to the history. Moving to the
+    /// current state is a no-op, so replays are harmless.
+    pub fn set(&mut self, state: StateType, at: DateTime<Utc>) {
+        if self.current == state {
+            return;
+        }
+        self.current = state;
+        self.histories.push(History { state, date: at });
+        self.refresh(at);
+    }
+
+    fn refresh(&mut self, at: DateTime<Utc>) {
+        let start = self.histories.first().map(|h| h.date).unwrap_or(at);
+        self.start_date = Some(start);
+        if self.current.is_terminal() {
+            self.end_date = Some(at);
+            self.duration = Some(crate::duration::format_iso(at - start));
+        } else {
+            self.end_date = None;
+            self.duration = None;
+        }
+    }
+
+    /// When the state last changed.
+    pub fn last_date(&self) -> Option<DateTime<Utc>> {
+        self.histories.last().map(|h| h.date)
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        self.current.is_terminal()
+    }
+}

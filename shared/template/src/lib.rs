@@ -1,0 +1,767 @@
+//! Kestra's Pebble expressions on minijinja: the `Renderer` renders strings
+//! and JSON values against a context, with Kestra's filters, functions and
+//! rules (strict undefined, maps/lists printed as JSON, `??`, `~`…).
+//! Services a template may call (`kv`, `secret`, `read`) come from a
+//! `TemplateHost` passed with each render, never from globals.
+//!
+//! Also in this layer, because they render templates: evaluating trigger
+//! conditions ([`conditions`]) and reading execution inputs ([`inputs`]).
+//!
+//! Layer: above the flow model (`baton_model`) only; no runtime, store or
+//! cloud crate (no tokio, no I/O). Whatever a template needs from a store
+//! (`kv()`, `secret()`, `read()`, subflow calls) reaches it through the
+//! [`TemplateHost`] trait, which the runtime implements.
+
+mod bridge;
+mod calendar;
+pub mod conditions;
+mod date;
+mod execution_fns;
+mod filters;
+mod functions;
+#[cfg(test)]
+mod hostile;
+pub mod inputs;
+pub mod jq;
+mod json;
+mod names;
+mod pebble;
+pub mod size;
+mod subflow_fn;
+
+use std::sync::Arc;
+
+use minijinja::value::Value as MjValue;
+use serde_json::Value;
+
+use bridge::Bridge;
+pub use bridge::SubflowCall;
+/// Block YAML of a value (Jackson YAML style), e.g. a flow sent as JSON.
+pub use json::to_yaml;
+pub use subflow_fn::{DEFAULT_TIMEOUT_MS as SUBFLOW_DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS as SUBFLOW_MAX_TIMEOUT_MS};
+
+/// A template failed to parse or render. The message says what and where.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct TemplateError {
+    /// The human message, e.g. `template error in "{{ inputs.x }}": 'inputs.x' is undefined`.
+    pub message: String,
+}
+
+impl TemplateError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> TemplateError {
+        TemplateError { message: message.into() }
+    }
+}
+
+/// What templates may call out to. Implemented by the runtime (KV store,
+/// internal storage, secrets) and by tests.
+pub trait TemplateHost: Send + Sync {
+    /// `kv(key, namespace)`: `Ok(None)` when missing; `Err` when expired or unreachable.
+    fn kv(&self, namespace: &str, key: &str) -> Result<Option<Value>, String>;
+    /// `secret(key)`: the decoded secret.
+    fn secret(&self, key: &str) -> Result<String, String>;
+    /// `read(path)`: a `kestra://` file or a namespace file, as text.
+    fn read(&self, namespace: &str, path: &str) -> Result<String, String>;
+    /// `read(path, revision=N)`: revision `N` of a namespace file, as text.
+    fn read_revision(&self, _namespace: &str, path: &str, revision: u32) -> Result<String, String> {
+        Err(format!("read('{path}', revision={revision}) is not available here"))
+    }
+    /// Every secret value known, for log masking.
+    fn secret_values(&self) -> Vec<String>;
+    /// `fileSize(path)`: the size of a `kestra://` file, `None` if absent.
+    fn file_size(&self, _namespace: &str, path: &str) -> Result<Option<u64>, String> {
+        Err(format!("file functions cannot read '{path}' here"))
+    }
+    /// `errorLogs()`: the ERROR log lines of execution `id`, in Kestra's
+    /// `LogEntry` shape, oldest first.
+    fn error_logs(&self, id: &str) -> Result<Vec<Value>, String> {
+        Err(format!("errorLogs() cannot read the logs of execution {id} here"))
+    }
+    /// `tasksWithState(state)`: the task runs of execution `id` in `state`,
+    /// as Kestra lists them (`{taskId, state}`, and `value` for an iteration).
+    fn tasks_with_state(&self, id: &str, state: &str) -> Result<Vec<Value>, String> {
+        Err(format!("tasksWithState('{state}') cannot read the task runs of execution {id} here"))
+    }
+    /// `iterationOutput()`: the `value` output of task `task_id`'s run under
+    /// `parent_run_id` at `iteration`; `Ok(None)` when it has none yet.
+    fn iteration_output(
+        &self,
+        execution_id: &str,
+        _parent_run_id: &str,
+        task_id: &str,
+        _iteration: i64,
+    ) -> Result<Option<Value>, String> {
+        Err(format!("iterationOutput('{task_id}') cannot read the task runs of execution {execution_id} here"))
+    }
+    /// `subflow(...)`: runs the flow to its end; answers `{id, state,
+    /// outputs, labels}` (Kestra's `SubflowFunction.Result`). Only where an
+    /// execution's inputs are resolved from a request (an API or CLI start).
+    fn subflow(&self, call: &bridge::SubflowCall) -> Result<Value, String> {
+        Err(format!(
+            "The 'subflow' function (calling '{}'.'{}') can only be used where a flow's inputs are rendered for \
+             an execution started by hand, the API or the CLI (e.g. an input's 'expression'); it is not supported \
+             inside task or trigger properties.",
+            call.namespace, call.id
+        ))
+    }
+}
+
+/// A host with nothing behind it: kv and read fail, no secrets.
+pub struct NoHost;
+
+impl TemplateHost for NoHost {
+    fn kv(&self, _namespace: &str, key: &str) -> Result<Option<Value>, String> {
+        Err(format!("kv('{key}') is not available here"))
+    }
+    fn secret(&self, key: &str) -> Result<String, String> {
+        Err(format!("Cannot find secret for key '{key}'."))
+    }
+    fn read(&self, _namespace: &str, path: &str) -> Result<String, String> {
+        Err(format!("read('{path}') is not available here"))
+    }
+    fn secret_values(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Renders Pebble-style templates.
+///
+/// The environment is built once; compiled templates are cached inside it,
+/// keyed by their source (sources come from flow definitions, so the cache
+/// stays bounded by the flows loaded). Templates produced at run time by
+/// `render()` are compiled without caching.
+pub struct Renderer {
+    env: minijinja::Environment<'static>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer::new()
+    }
+}
+
+/// Cache-key prefix of the typed form of a `{{ expr }}` template.
+const TYPED_PREFIX: &str = "\u{1}typed:";
+/// How many times a render may be repeated to answer host lookups.
+const MAX_PASSES: usize = 32;
+
+/// One `render_*` call: the converted context and the host bridge.
+struct Session {
+    ctx: MjValue,
+    full: MjValue,
+    bridge: Arc<Bridge>,
+}
+
+impl Session {
+    fn new(ctx: &Value) -> Session {
+        let nested = nest_system_labels(ctx);
+        let ctx = MjValue::from_serialize(nested.as_ref().unwrap_or(ctx));
+        let bridge_val = MjValue::from_object(Bridge::new(ctx.clone()));
+        let full = Bridge::context(&bridge_val, &ctx);
+        let bridge = bridge_val.downcast_object::<Bridge>().unwrap_or_else(|| Arc::new(Bridge::new(ctx.clone())));
+        Session { ctx, full, bridge }
+    }
+}
+
+/// Kestra's `labels.system.correlationId`: the reserved `system.*` labels
+/// are also reachable nested under `labels.system` (the flat keys stay).
+/// `None` when there is nothing to nest.
+fn nest_system_labels(ctx: &Value) -> Option<Value> {
+    let labels = ctx.get("labels")?.as_object()?;
+    if labels.contains_key("system") || !labels.keys().any(|k| k.starts_with("system.")) {
+        return None;
+    }
+    let system: serde_json::Map<String, Value> = labels
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("system.").map(|rest| (rest.to_string(), v.clone())))
+        .collect();
+    let mut ctx = ctx.clone();
+    if let Some(Value::Object(l)) = ctx.get_mut("labels") {
+        l.insert("system".into(), Value::Object(system));
+    }
+    Some(ctx)
+}
+
+impl Renderer {
+    /// Builds the environment: strict undefined, Kestra printing, filters and functions.
+    pub fn new() -> Renderer {
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.set_keep_trailing_newline(true);
+        env.set_debug(false);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_recursion_limit(200);
+        env.set_fuel(Some(bridge::limits::FUEL));
+        env.set_formatter(|out, state, value| {
+            let text = match value.as_str() {
+                Some(s) => std::borrow::Cow::Borrowed(s),
+                None => std::borrow::Cow::Owned(json::to_text(value)),
+            };
+            if let Ok(bridge) = Bridge::of(state) {
+                bridge.emit(text.len())?;
+            }
+            out.write_str(&text)?;
+            Ok(())
+        });
+        env.set_loader(|name| {
+            if let Some(src) = name.strip_prefix(TYPED_PREFIX) {
+                return match pebble::single_expression(src) {
+                    Some(Ok(expr)) => Ok(Some(format!("{{{{ __b_typed({expr}) }}}}"))),
+                    Some(Err(e)) => Err(minijinja::Error::new(minijinja::ErrorKind::SyntaxError, e.message)),
+                    None => Ok(None),
+                };
+            }
+            pebble::rewrite(name)
+                .map(|r| Some(r.source))
+                .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::SyntaxError, e.message))
+        });
+        filters::register(&mut env);
+        functions::register(&mut env);
+        calendar::register(&mut env);
+        execution_fns::register(&mut env);
+        subflow_fn::register(&mut env);
+        Renderer { env }
+    }
+
+    /// Renders a template string. Strings without `{{`/`{%` are returned as is.
+    pub fn render_str(&self, template: &str, ctx: &Value, host: &dyn TemplateHost) -> Result<String, TemplateError> {
+        if !is_template(template) {
+            return Ok(template.to_string());
+        }
+        self.render_in(&Session::new(ctx), template, host)
+    }
+
+    /// Renders every string (keys untouched) inside a JSON value.
+    pub fn render_value(&self, v: &Value, ctx: &Value, host: &dyn TemplateHost) -> Result<Value, TemplateError> {
+        let mut session = None;
+        self.walk(v, ctx, host, &mut session, false)
+    }
+
+    /// Like `render_value`, but a string that is exactly one `{{ expr }}`
+    /// keeps the expression's type (number, boolean, list, map, string).
+    pub fn render_typed(&self, v: &Value, ctx: &Value, host: &dyn TemplateHost) -> Result<Value, TemplateError> {
+        let mut session = None;
+        self.walk(v, ctx, host, &mut session, true)
+    }
+
+    /// Evaluates one Pebble expression (no `{{ }}`) to a JSON value, e.g. an
+    /// `If` condition.
+    pub fn eval_expression(&self, expr: &str, ctx: &Value, host: &dyn TemplateHost) -> Result<Value, TemplateError> {
+        let template = format!("{{{{ {expr} }}}}");
+        self.render_typed_str(&Session::new(ctx), &template, host)
+    }
+
+    /// Checks a template's syntax without rendering it.
+    pub fn check_syntax(&self, template: &str) -> Result<(), TemplateError> {
+        if !is_template(template) {
+            return Ok(());
+        }
+        let rw = pebble::rewrite(template).map_err(|e| syntax_error(template, &e.message, e.pos))?;
+        let env: &minijinja::Environment<'_> = &self.env;
+        match env.template_from_named_str("check", &rw.source) {
+            Ok(_) => {
+                let known = |name: &str| env.globals().any(|(n, _)| n == name);
+                match names::check(template, &known) {
+                    None => Ok(()),
+                    Some(problem) => Err(TemplateError::new(format!("in {}: {problem}", quote(template)))),
+                }
+            }
+            Err(e) => {
+                let pos = e.range().and_then(|r| rw.original_range(r.start)).map(|r| r.start).unwrap_or(0);
+                Err(syntax_error(template, &detail(&e), pos))
+            }
+        }
+    }
+
+    fn walk(
+        &self,
+        v: &Value,
+        ctx: &Value,
+        host: &dyn TemplateHost,
+        session: &mut Option<Session>,
+        typed: bool,
+    ) -> Result<Value, TemplateError> {
+        Ok(match v {
+            Value::String(s) if is_template(s) => {
+                let sess = session.get_or_insert_with(|| Session::new(ctx));
+                if typed && pebble::single_expression(s).is_some() {
+                    self.render_typed_str(sess, s, host)?
+                } else {
+                    Value::String(self.render_in(sess, s, host)?)
+                }
+            }
+            Value::Array(a) => {
+                Value::Array(a.iter().map(|x| self.walk(x, ctx, host, session, typed)).collect::<Result<_, _>>()?)
+            }
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, x)| Ok((k.clone(), self.walk(x, ctx, host, session, typed)?)))
+                    .collect::<Result<_, TemplateError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    fn render_in(&self, sess: &Session, template: &str, host: &dyn TemplateHost) -> Result<String, TemplateError> {
+        let tmpl = self.env.get_template(template).map_err(|e| self.describe(template, template, &e, sess))?;
+        for _ in 0..MAX_PASSES {
+            sess.bridge.start_pass();
+            let mut out = size::BoundedOut::default();
+            let r = tmpl.render_captured_to(&sess.full, &mut out).map(drop);
+            if !sess.bridge.resolve(host) {
+                if out.overflowed {
+                    return Err(TemplateError::new(format!(
+                        "template error in {}: {}",
+                        quote(template),
+                        size::too_large("the template")
+                    )));
+                }
+                r.map_err(|e| self.describe(template, template, &e, sess))?;
+                return String::from_utf8(out.buf).map_err(|_| {
+                    TemplateError::new(format!("template error in {}: output is not UTF-8", quote(template)))
+                });
+            }
+        }
+        Err(TemplateError::new(format!("template error in {}: too many kv/secret/read lookups", quote(template))))
+    }
+
+    fn render_typed_str(
+        &self,
+        sess: &Session,
+        template: &str,
+        host: &dyn TemplateHost,
+    ) -> Result<Value, TemplateError> {
+        let name = format!("{TYPED_PREFIX}{template}");
+        let tmpl = self.env.get_template(&name).map_err(|e| self.describe(template, &name, &e, sess))?;
+        for _ in 0..MAX_PASSES {
+            sess.bridge.start_pass();
+            let r = tmpl.render(&sess.full);
+            if !sess.bridge.resolve(host) {
+                r.map_err(|e| self.describe(template, &name, &e, sess))?;
+                let v = sess.bridge.take_typed().unwrap_or_default();
+                return Ok(json::to_serde(&v));
+            }
+        }
+        Err(TemplateError::new(format!("template error in {}: too many kv/secret/read lookups", quote(template))))
+    }
+
+    /// Turns a minijinja error into a message naming the tag and the problem.
+    fn describe(&self, template: &str, name: &str, e: &minijinja::Error, sess: &Session) -> TemplateError {
+        if e.kind() == minijinja::ErrorKind::SyntaxError || e.kind() == minijinja::ErrorKind::TemplateNotFound {
+            return match pebble::rewrite(template) {
+                Err(se) => syntax_error(template, &se.message, se.pos),
+                Ok(rw) => {
+                    let pos = e
+                        .range()
+                        .filter(|_| e.name() == Some(name) && !name.starts_with(TYPED_PREFIX))
+                        .and_then(|r| rw.original_range(r.start))
+                        .map(|r| r.start)
+                        .unwrap_or(0);
+                    syntax_error(template, &detail(e), pos)
+                }
+            };
+        }
+        let (snippet, pos) = match pebble::rewrite(template) {
+            Ok(rw) if e.name() == Some(name) && !name.starts_with(TYPED_PREFIX) => {
+                match e.range().and_then(|r| rw.original_range(r.start)) {
+                    Some(r) => (&template[r.clone()], Some(r.start)),
+                    None => (template, None),
+                }
+            }
+            _ => (template, None),
+        };
+        let mut message = if e.kind() == minijinja::ErrorKind::UndefinedError {
+            let via_render = snippet.contains("render(");
+            match undefined_path(template, snippet, &sess.ctx, 0) {
+                Some((p, None)) => format!("'{p}' is undefined"),
+                Some((p, Some(via))) if via_render => {
+                    format!("'{p}' is undefined (in {via}, rendered by render())")
+                }
+                Some((p, Some(via))) => format!("'{p}' is undefined (in {via})"),
+                None => "undefined value".to_string(),
+            }
+        } else {
+            detail(e)
+        };
+        if let Some(line) = pos.filter(|_| template.contains('\n')).map(|p| line_col(template, p).0) {
+            message.push_str(&format!(" (line {line})"));
+        }
+        TemplateError::new(format!("template error in {}: {message}", quote(snippet)))
+    }
+}
+
+fn detail(e: &minijinja::Error) -> String {
+    if e.kind() == minijinja::ErrorKind::OutOfFuel {
+        return format!("the template ran more than {} operations (a loop too large?)", bridge::limits::FUEL);
+    }
+    match e.detail() {
+        Some(d) => d.to_string(),
+        None => e.kind().to_string(),
+    }
+}
+
+fn quote(s: &str) -> String {
+    const MAX: usize = 160;
+    if s.chars().count() > MAX {
+        format!("\"{}…\"", s.chars().take(MAX).collect::<String>())
+    } else {
+        format!("\"{s}\"")
+    }
+}
+
+fn line_col(template: &str, pos: usize) -> (usize, usize) {
+    let before = &template[..pos.min(template.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, col)
+}
+
+fn syntax_error(template: &str, message: &str, pos: usize) -> TemplateError {
+    let (line, col) = line_col(template, pos);
+    TemplateError::new(format!("template syntax error in {}: {message} (line {line}, column {col})", quote(template)))
+}
+
+/// The `{{ … }}` and `{% … %}` tags of a template, in order.
+fn tags(t: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = 0;
+    while let Some(start) = t[rest..].find(['{']).map(|i| rest + i) {
+        let close = match t[start..].get(..2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            _ => {
+                rest = start + 1;
+                continue;
+            }
+        };
+        let Some(end) = t[start + 2..].find(close).map(|i| start + 2 + i + 2) else { break };
+        out.push(&t[start..end]);
+        rest = end;
+    }
+    out
+}
+
+/// How deep [`undefined_path`] follows templates held in variables.
+const MAX_VIA_DEPTH: usize = 4;
+
+/// The first variable path of `snippet` that is undefined in `ctx`; when
+/// every path is defined, the first undefined path inside a template that
+/// one of them holds (`render(vars.file)`), with the variable that held it.
+fn undefined_path(template: &str, snippet: &str, ctx: &MjValue, depth: usize) -> Option<(String, Option<String>)> {
+    let inner = snippet
+        .trim_start_matches(['{'])
+        .trim_start_matches(['{', '%', '-'])
+        .trim_end_matches('}')
+        .trim_end_matches(['}', '%', '-'])
+        .trim();
+    let expr = if snippet.starts_with("{%") {
+        let mut words = inner.splitn(2, char::is_whitespace);
+        let tag = words.next().unwrap_or("");
+        let rest = words.next().unwrap_or("");
+        match tag {
+            "for" => rest.split_once(" in ").map(|(_, e)| e).unwrap_or(rest),
+            "set" => rest.split_once('=').map(|(_, e)| e).unwrap_or(rest),
+            _ => rest,
+        }
+    } else {
+        inner
+    };
+    let mut held = Vec::new();
+    for (_, root, keys) in pebble::paths_in(expr) {
+        let mut cur = ctx.get_attr(&root).unwrap_or_default();
+        let mut shown = root.clone();
+        if cur.is_undefined() {
+            let local = template.contains(&format!("set {root}"))
+                || template.contains(&format!("for {root}"))
+                || template.contains(&format!(", {root} in"));
+            if local || root == "loop" {
+                continue;
+            }
+            return Some((shown, None));
+        }
+        for k in keys {
+            let is_ident = k.chars().all(|c| c.is_alphanumeric() || c == '_');
+            if is_ident {
+                shown.push('.');
+                shown.push_str(&k);
+            } else {
+                shown.push_str(&format!("['{k}']"));
+            }
+            let next = if cur.kind() == minijinja::value::ValueKind::Seq {
+                k.parse::<i64>().ok().and_then(|i| cur.get_item(&MjValue::from(i)).ok()).unwrap_or_default()
+            } else {
+                cur.get_item(&MjValue::from(k.as_str())).unwrap_or_default()
+            };
+            if next.is_undefined() {
+                return Some((shown, None));
+            }
+            cur = next;
+        }
+        if let Some(t) = cur.as_str().filter(|t| is_template(t)) {
+            held.push((shown, t.to_string()));
+        }
+    }
+    if depth < MAX_VIA_DEPTH {
+        for (var, t) in held {
+            for tag in tags(&t) {
+                if let Some((p, via)) = undefined_path(&t, tag, ctx, depth + 1) {
+                    return Some((p, Some(via.unwrap_or(var))));
+                }
+            }
+        }
+    }
+    None
+}
+
+pub use baton_model::expr::is_template;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct TestHost;
+
+    impl TemplateHost for TestHost {
+        fn kv(&self, namespace: &str, key: &str) -> Result<Option<Value>, String> {
+            Ok(match (namespace, key) {
+                ("company", "GCP_CREDS") => Some(json!({"type": "service_account", "n": 1})),
+                ("company.team", "BUCKET") => Some(json!("my-bucket")),
+                ("other", "X") => Some(json!(42)),
+                (_, "EXPIRED") => return Err("The requested value has expired".into()),
+                _ => None,
+            })
+        }
+        fn secret(&self, key: &str) -> Result<String, String> {
+            if key.eq_ignore_ascii_case("x") {
+                Ok("s3cr3t".into())
+            } else {
+                Err(format!("Cannot find secret for key '{key}'."))
+            }
+        }
+        fn read(&self, namespace: &str, path: &str) -> Result<String, String> {
+            Ok(format!("{namespace}:{path}"))
+        }
+        fn secret_values(&self) -> Vec<String> {
+            vec!["s3cr3t".into()]
+        }
+    }
+
+    fn ctx() -> Value {
+        json!({
+            "flow": {"id": "f", "namespace": "company.team", "revision": 1},
+            "execution": {"id": "e1", "startDate": "2024-05-06T07:08:09.123Z", "originalId": "e1"},
+            "inputs": {"taxi": "yellow", "year": 2019, "month": "01", "cols": ["brand", "price"], "n": 3, "f": 2.0},
+            "vars": {"file": "{{inputs.taxi}}_tripdata", "deep": "{{ vars.file }}!"},
+            "outputs": {"extract": {"outputFiles": {"green_tripdata_2019-01.csv": "kestra:///x.csv"}}, "each": {"value": {"a": 1}}},
+            "labels": {},
+            "trigger": {},
+            "taskrun": {"id": "t", "value": "v1", "attemptsCount": 0},
+            "parent": {"taskrun": {"value": "p1"}},
+        })
+    }
+
+    fn r(t: &str) -> String {
+        Renderer::new().render_str(t, &ctx(), &TestHost).unwrap_or_else(|e| panic!("{t}: {e}"))
+    }
+
+    fn r_err(t: &str) -> String {
+        match Renderer::new().render_str(t, &ctx(), &TestHost) {
+            Ok(s) => panic!("{t} rendered to {s:?}"),
+            Err(e) => e.message,
+        }
+    }
+
+    #[test]
+    fn plain_strings_untouched() {
+        assert_eq!(r("no template"), "no template");
+        assert_eq!(r("keep trailing {{ 'x' }}\n"), "keep trailing x\n");
+    }
+
+    #[test]
+    fn concat_and_subscripts() {
+        assert_eq!(
+            r("{{ inputs.taxi ~ '_tripdata_' ~ inputs.year ~ '-' ~ inputs.month ~ '.csv' }}"),
+            "yellow_tripdata_2019-01.csv"
+        );
+        assert_eq!(r("{{ outputs.extract.outputFiles['green_tripdata_2019-01.csv'] }}"), "kestra:///x.csv");
+        assert_eq!(
+            r("{{ outputs.extract.outputFiles['green_tripdata_' ~ (inputs.year) ~ '-' ~ inputs.month ~ '.csv'] }}"),
+            "kestra:///x.csv"
+        );
+        assert_eq!(r("{{ \"a\" ~ \"b\" | upper }}"), "AB");
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(r("{{ \"2019-03-01T09:00:00Z\" | date('yyyy-MM') }}"), "2019-03");
+        assert_eq!(r("{{ \"2019-03-01T09:00:00Z\" | date('yyyy_MM') }}"), "2019_03");
+        assert_eq!(r("{{ \"2019-03-01T09:00:00Z\" | date('yyyyMM') }}"), "201903");
+        assert_eq!(r("{{ trigger.date ?? execution.startDate | date('yyyy-MM-dd') }}"), "2024-05-06");
+        assert_eq!(r("{{ \"2024-01-31T00:00:00Z\" | dateAdd(1, 'DAYS') | date('yyyy-MM-dd') }}"), "2024-02-01");
+        assert_eq!(r("{{ execution.startDate | date(\"HH:mm\", timeZone=\"Europe/Paris\") }}"), "09:08");
+        assert_eq!(r("{{ 0 | date('iso_sec') }}"), "1970-01-01T00:00:00Z");
+        assert_eq!(r("{{ execution.startDate | timestamp }}"), "1714979289");
+        let now = r("{{ now() }}");
+        assert!(chrono::DateTime::parse_from_rfc3339(&now).is_ok(), "{now}");
+    }
+
+    #[test]
+    fn printing() {
+        assert_eq!(r("{{ inputs.cols }}"), "[\"brand\",\"price\"]");
+        assert_eq!(r("{{ outputs.each }}"), "{\"value\":{\"a\":1}}");
+        assert_eq!(r("{{ inputs.f }} {{ 1.5 }} {{ true }} {{ null }}|"), "2.0 1.5 true |");
+        assert_eq!(r("{{ kv('GCP_CREDS') }}"), "{\"type\":\"service_account\",\"n\":1}");
+    }
+
+    #[test]
+    fn coalescing() {
+        assert_eq!(r("{{ 1 ?? 2 }}"), "1");
+        assert_eq!(r("{{ null ?? 2 }}"), "2");
+        assert_eq!(r("{{ inputs.nope ?? 'd' }}"), "d");
+        assert_eq!(r("{{ inputs.nope.deeper ?? 'd' }}"), "d");
+        assert_eq!(r("{{ nothing.at.all ?? 'd' }}"), "d");
+        assert_eq!(r("{{ null ??? 'd' }}"), "");
+        assert_eq!(r("{{ inputs.nope ??? 'd' }}"), "d");
+        assert_eq!(r("{{ inputs.nope ?? inputs.nope2 ?? 'x' ~ 'y' }}"), "xy");
+    }
+
+    #[test]
+    fn undefined_through_render_names_the_path_and_the_variable() {
+        let mut c = ctx();
+        c["vars"]["when"] = json!("{{ trigger.date | date('yyyy') }}-{{ inputs.taxi }}");
+        c["vars"]["outer"] = json!("x{{ render(vars.when) }}");
+        let e = Renderer::new().render_str("{{ render(vars.when) }}", &c, &TestHost).unwrap_err().to_string();
+        assert!(e.contains("'trigger.date' is undefined (in vars.when, rendered by render())"), "{e}");
+        let e = Renderer::new().render_str("{{ render(vars.outer) }}", &c, &TestHost).unwrap_err().to_string();
+        assert!(e.contains("'trigger.date' is undefined (in vars.when, rendered by render())"), "{e}");
+    }
+
+    #[test]
+    fn undefined_is_an_error_naming_the_variable() {
+        let m = r_err("{{ inputs.nope }}");
+        assert!(m.contains("'inputs.nope' is undefined"), "{m}");
+        assert!(m.contains("{{ inputs.nope }}"), "{m}");
+        let m = r_err("line1\n{{ inputs.taxi }}\n{{ inputs.a.b | upper }}");
+        assert!(m.contains("'inputs.a' is undefined") && m.contains("line 3"), "{m}");
+        let m = r_err("{% if foo == 1 %}x{% endif %}");
+        assert!(m.contains("'foo' is undefined"), "{m}");
+        let m = r_err("{{ 'a' ~ inputs.zzz }}");
+        assert!(m.contains("'inputs.zzz' is undefined"), "{m}");
+    }
+
+    #[test]
+    fn recursive_rendering_only_via_render() {
+        assert_eq!(r("{{ vars.file }}"), "{{inputs.taxi}}_tripdata");
+        assert_eq!(r("{{ render(vars.file) }}"), "yellow_tripdata");
+        assert_eq!(r("{{ render(vars.deep) }}"), "yellow_tripdata!");
+        assert_eq!(r("{{ renderOnce(vars.deep) }}"), "{{inputs.taxi}}_tripdata!");
+        assert_eq!(r("{{ render(vars.deep, recursive=false) }}"), "{{inputs.taxi}}_tripdata!");
+    }
+
+    #[test]
+    fn filters() {
+        assert_eq!(r("{{ '{\"a\":{\"b\":[1,2]}}' | fromJson | jq('.a.b[1]') | first }}"), "2");
+        assert_eq!(r("{{ 'Hello World!' | slugify }}"), "hello-world");
+        assert_eq!(r("{{ 'a.b.c' | substringBefore('.') }}-{{ 'a.b.c' | substringAfterLast('.') }}"), "a-c");
+        assert_eq!(r("{{ {'b': 1, 'a': 2} | keys }}"), "[\"b\",\"a\"]");
+        assert_eq!(r("{{ [[1,2],[3]] | flatten }} {{ [1,2,3] | chunk(2) }}"), "[1,2,3] [[1,2],[3]]");
+        assert_eq!(r("{{ '12' | number + 1 }} {{ '1.5' | number }}"), "13 1.5");
+        assert_eq!(r("{{ 'abc' | md5 }}"), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(r("{{ 'abc' | sha1 }}"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(r("{{ \"it's\" | escapeChar('shell') }}"), "it'\\''s");
+        assert_eq!(r("{{ 'hello' | replace({'l': 'L'}) }} {{ 'hello' | replace('h', 'J') }}"), "heLLo Jello");
+        assert_eq!(r("{{ 'a,b,,' | split(',') }}"), "[\"a\",\"b\"]");
+        assert_eq!(
+            r("{{ 'hello world' | abbreviate(8) }}|{{ 'hello' | capitalize }}|{{ 'hello' | slice(1, 3) }}"),
+            "hello...|Hello|el"
+        );
+        assert_eq!(r("{{ [3,1,2] | sort | join(',') }} {{ {'a':1} | length }} {{ 'héllo' | length }}"), "1,2,3 1 5");
+        assert_eq!(r("{{ '' | default('d') }} {{ inputs.nope.x | default('d2') }}"), "d d2");
+        assert_eq!(r("{{ 'aGk=' | base64decode }}{{ 'hi' | base64encode }}"), "hiaGk=");
+        assert_eq!(r("{{ {'a': [1, {'b': 'c'}]} | toJson }}"), "{\"a\":[1,{\"b\":\"c\"}]}");
+        assert_eq!(r("{{ 'a b' | urlencode }} {{ 'a+b' | urldecode }}"), "a+b a b");
+        assert_eq!(r("{{ 'x\ny' | indent(2) }}|{{ 'x' | nindent(2) }}"), "x\n  y|\n  x");
+        assert_eq!(r("{{ 1 | className }} {{ 'a' | className }}"), "java.lang.Integer java.lang.String");
+        assert_eq!(r("{{ {'a': [1]} | yaml }}"), "a:\n  - 1\n");
+    }
+
+    #[test]
+    fn operators_and_tags() {
+        assert_eq!(r("{{ inputs.cols contains 'brand' }}"), "true");
+        assert_eq!(r("{% if inputs.taxi == 'yellow' %}Y{% else %}N{% endif %}"), "Y");
+        assert_eq!(r("{% if inputs.taxi equals 'green' %}G{% elseif inputs.n > 2 %}B{% endif %}"), "B");
+        assert_eq!(r("{{ inputs.n > 2 ? 'big' : 'small' }}"), "big");
+        assert_eq!(r("{% for i in 1..3 %}{{ i }}{{ loop.index }}{% endfor %}"), "102132");
+        assert_eq!(r("{% for e in {'a': 1} %}{{ e.key }}={{ e.value }}{% endfor %}"), "a=1");
+        assert_eq!(r("{{ 7 / 2 }} {{ 7.0 / 2 }}"), "3 3.5");
+        assert_eq!(r("{{ inputs.nope is defined }} {{ taskrun.value is defined }}"), "false true");
+        assert_eq!(r("{{ null is null }}"), "true");
+        assert_eq!(r("{% set x = 'a' ~ 'b' %}{{ x }}"), "ab");
+        assert_eq!(r("{% raw %}{{ not rendered }}{% endraw %}"), "{{ not rendered }}");
+        assert_eq!(r("{{ parent.taskrun.value }}-{{ taskrun.value }}"), "p1-v1");
+    }
+
+    #[test]
+    fn host_functions() {
+        assert_eq!(r("{{ secret('X') }}"), "s3cr3t");
+        assert_eq!(r("{{ kv('BUCKET') }}/{{ kv('GCP_CREDS').type }}"), "my-bucket/service_account");
+        assert_eq!(r("{{ kv('X', namespace='other') + 1 }}"), "43");
+        assert_eq!(r("{{ kv('missing', errorOnMissing=false) ?? 'none' }}"), "none");
+        assert_eq!(r("{{ read('a.txt') }}"), "company.team:a.txt");
+        let m = r_err("{{ kv('missing') }}");
+        assert!(m.contains("Cannot find the KV 'missing' in namespace 'company.team'"), "{m}");
+        let m = r_err("{{ kv('EXPIRED') }}");
+        assert!(m.contains("expired"), "{m}");
+        let m = r_err("{{ secret('nope') }}");
+        assert!(m.contains("Cannot find secret for key 'nope'"), "{m}");
+        let m = Renderer::new().render_str("{{ secret('X') }}", &ctx(), &NoHost).unwrap_err().message;
+        assert!(m.contains("Cannot find secret"), "{m}");
+        assert_eq!(r("{{ uuid() | length }} {{ id() | length }}"), "36 22");
+        let n: i64 = r("{{ randomInt(1, 3) }}").parse().unwrap();
+        assert!((1..3).contains(&n));
+    }
+
+    #[test]
+    fn typed_rendering() {
+        let rd = Renderer::new();
+        let v = json!({"n": "{{ inputs.n }}", "l": " {{ inputs.cols }} ", "s": "x{{ inputs.n }}", "m": ["{{ {'a': true} }}"], "k": "{{ kv('X', namespace='other') }}"});
+        assert_eq!(
+            rd.render_typed(&v, &ctx(), &TestHost).unwrap(),
+            json!({"n": 3, "l": ["brand", "price"], "s": "x3", "m": [{"a": true}], "k": 42})
+        );
+        assert!(
+            rd.render_typed(&json!("{{ inputs.nope }}"), &ctx(), &TestHost)
+                .unwrap_err()
+                .message
+                .contains("inputs.nope")
+        );
+        assert_eq!(rd.eval_expression("inputs.n > 2", &ctx(), &TestHost).unwrap(), json!(true));
+        assert_eq!(rd.render_value(&json!({"a": ["{{ inputs.n }}"]}), &ctx(), &TestHost).unwrap(), json!({"a": ["3"]}));
+    }
+
+    #[test]
+    fn syntax_check() {
+        let rd = Renderer::new();
+        assert!(rd.check_syntax("{{ a ?? b | date('yyyy') }} {% if x %}{% endif %}").is_ok());
+        let e = rd.check_syntax("ok\n{{ a + }}").unwrap_err().message;
+        assert!(e.contains("line 2"), "{e}");
+        let e = rd.check_syntax("{% if x %}").unwrap_err().message;
+        assert!(e.contains("syntax error"), "{e}");
+        let e = rd.check_syntax("{{ a").unwrap_err().message;
+        assert!(e.contains("never closed"), "{e}");
+    }
+
+    #[test]
+    fn many_small_renders_are_fast() {
+        let rd = Renderer::new();
+        let c = ctx();
+        let start = std::time::Instant::now();
+        for _ in 0..2000 {
+            rd.render_str("{{ inputs.taxi }}-{{ flow.namespace }}", &c, &TestHost).unwrap();
+        }
+        assert!(start.elapsed().as_secs() < 10);
+    }
+}

@@ -45,6 +45,7 @@ mod hostile;
 mod http;
 mod http_trigger;
 mod kestra_client;
+mod layers;
 mod log_files;
 mod loops;
 mod metrics;

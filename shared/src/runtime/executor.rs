@@ -780,10 +780,8 @@ impl std::ops::Deref for Changed {
     }
 }
 
-#[path = "executor_partly.rs"]
 mod partly;
 use partly::Partly;
 
 #[cfg(test)]
-#[path = "executor_cache_tests.rs"]
 mod cache_tests;

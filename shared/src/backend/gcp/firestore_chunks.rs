@@ -315,5 +315,4 @@ pub(super) fn assemble(
 }
 
 #[cfg(test)]
-#[path = "firestore_chunks_tests.rs"]
 mod tests;

@@ -236,5 +236,4 @@ pub const DEF: PluginDef = PluginDef {
 };
 
 #[cfg(test)]
-#[path = "purge_executions_tests.rs"]
 mod tests;

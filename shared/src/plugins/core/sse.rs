@@ -259,5 +259,4 @@ pub const DEF: PluginDef = PluginDef {
 };
 
 #[cfg(test)]
-#[path = "sse_tests.rs"]
 mod tests;

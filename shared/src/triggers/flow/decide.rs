@@ -317,5 +317,4 @@ pub fn execution_seed(
 }
 
 #[cfg(test)]
-#[path = "decide_tests.rs"]
 mod tests;

@@ -327,5 +327,4 @@ pub fn results(d: &DependsOn, up: &Upstream<'_>, render: Render<'_>) -> Result<V
 }
 
 #[cfg(test)]
-#[path = "depends_tests.rs"]
 mod tests;

@@ -268,5 +268,4 @@ pub const DEF: PluginDef = PluginDef {
 };
 
 #[cfg(test)]
-#[path = "purge_tests.rs"]
 mod tests;

@@ -246,5 +246,4 @@ pub const DEF: PluginDef = PluginDef {
 };
 
 #[cfg(test)]
-#[path = "upload_tests.rs"]
 mod tests;

@@ -10,7 +10,6 @@ pub mod api;
 pub mod backend;
 pub mod blueprints;
 pub mod functions;
-pub mod gcp;
 pub mod graph;
 pub mod migrate;
 pub mod plugins;
@@ -23,9 +22,11 @@ pub mod triggers;
 pub mod validate;
 
 // The layers below, as crates of their own (`shared/model`,
-// `shared/template`, `shared/executor`), under the paths the rest of this
-// crate and its users name them by.
+// `shared/template`, `shared/executor`, `shared/backend`, `shared/local`,
+// `shared/gcp`), under the paths the rest of this crate and its users name
+// them by.
 pub use baton_executor as executor;
+pub use baton_gcp as gcp;
 pub use baton_model as model;
 pub use baton_model::{dialect, yaml};
 pub use baton_template as template;

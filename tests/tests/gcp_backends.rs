@@ -53,7 +53,7 @@ async fn firestore_passes_the_kv_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firestore_passes_the_trigger_store_contract() {
     let b = gcp_backends("ticks").await;
-    shared::backend::schedule::trigger_store_contract(b.state.as_ref()).await;
+    shared::backend::schedule_contract::trigger_store_contract(b.state.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

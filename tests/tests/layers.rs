@@ -17,9 +17,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("baton-model", &[]),
     ("baton-template", &["baton-model"]),
     ("baton-executor", &["baton-model", "baton-template"]),
-    ("shared", &["baton-allocator", "baton-model", "baton-template", "baton-executor"]),
+    ("baton-backend", &["baton-model", "baton-executor"]),
+    ("baton-local", &["baton-model", "baton-executor", "baton-backend"]),
+    ("baton-gcp", &["baton-model", "baton-executor", "baton-backend"]),
+    (
+        "shared",
+        &[
+            "baton-allocator",
+            "baton-model",
+            "baton-template",
+            "baton-executor",
+            "baton-backend",
+            "baton-local",
+            "baton-gcp",
+        ],
+    ),
     ("functions", &["shared"]),
-    ("e2e", &["shared"]),
+    ("e2e", &["shared", "baton-backend"]),
 ];
 
 /// The crates the pure layers must not pull in, by name or name prefix.

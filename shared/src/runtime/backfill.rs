@@ -227,12 +227,6 @@ fn record_end(progress: &mut BackfillProgress, tick: DateTime<Utc>, id: &str, la
     progress.record(tick, r);
 }
 
-impl BackfillTick {
-    fn started(id: &str, launched: bool) -> BackfillTick {
-        BackfillTick { execution_id: Some(id.to_string()), launched, ..BackfillTick::default() }
-    }
-}
-
 /// Runs backfill `id` until every tick is handled (then it is SUCCESS),
 /// or until it is paused or cancelled; returns it as stored then.
 /// `on_progress` sees it after every change. Safe to call again after a

@@ -30,9 +30,9 @@ where
     match queue.local() {
         Some(local) if cfg!(debug_assertions) => {
             let back: T = serde_json::from_slice(&json()?).map_err(|e| BackendError::Queue(e.to_string()))?;
-            local.publish_value(topic, back)
+            local.publish_any(topic, Box::new(back))
         }
-        Some(local) => local.publish_value(topic, message),
+        Some(local) => local.publish_any(topic, Box::new(message)),
         None => queue.publish(topic, json()?).await,
     }
 }

@@ -1,0 +1,659 @@
+//! The backend contract suite: async functions that drive a backend only
+//! through its trait ([`StateStore`], [`KvStore`], [`Storage`], [`Queue`]) and
+//! panic with a precise message when it misbehaves. Every backend (SQLite,
+//! folder, memory, Firestore, GCS, Pub/Sub) runs them from its own tests.
+//!
+//! The suites are safe against a shared, non-empty backend: every id,
+//! namespace and path they touch carries a fresh random prefix, and they
+//! clean up the storage they write. Dates are whole milliseconds, the
+//! precision every backend must keep.
+
+use std::collections::BTreeSet;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Map, json};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+use super::{
+    BackendError, ByteStream, Claim, ExecutionFilter, KvLookup, KvStore, KvType, KvValue, LogEntry, Queue, StateStore,
+    Storage, Topic,
+};
+use baton_model::{Execution, Label, State, StateType, TaskRun};
+
+fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+/// Now, truncated to whole milliseconds.
+fn now_ms() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+pub(super) fn minutes(n: i64) -> TimeDelta {
+    TimeDelta::minutes(n)
+}
+
+/// A CREATED task run, built from JSON so fields added to [`TaskRun`] later
+/// take their defaults.
+pub(super) fn task_run(e: &Execution, task_id: &str, iteration: usize, at: DateTime<Utc>) -> TaskRun {
+    let value = json!({
+        "id": format!("{}-{task_id}", e.id),
+        "executionId": e.id,
+        "namespace": e.namespace,
+        "flowId": e.flow_id,
+        "taskId": task_id,
+        "state": State::new(StateType::Created, at),
+        "iteration": iteration,
+    });
+    match serde_json::from_value(value) {
+        Ok(tr) => tr,
+        Err(err) => panic!("a minimal task run must deserialise: {err}"),
+    }
+}
+
+pub(super) fn execution(id: String, ns: &str, flow: &str, start: DateTime<Utc>) -> Execution {
+    let inputs = Map::from_iter([("n".to_string(), json!(3)), ("s".to_string(), json!("x"))]);
+    let labels = vec![Label { key: "team".into(), value: "data".into() }];
+    Execution::new(id, ns, flow, 1, inputs, labels, start)
+}
+
+pub(super) async fn load(store: &dyn StateStore, id: &str) -> Execution {
+    match store.load_execution(id).await {
+        Ok(Some(e)) => e,
+        other => panic!("load_execution({id}) should find it, got {other:?}"),
+    }
+}
+
+pub(super) fn ids(list: &[super::ExecutionSummary]) -> Vec<&str> {
+    list.iter().map(|s| s.id.as_str()).collect()
+}
+
+/// Executions (create, load, compare-and-swap save, listings), logs, claims
+/// and flow revisions.
+///
+/// # Panics
+/// When the store breaks the contract.
+pub async fn state_store_contract(store: &dyn StateStore) {
+    let run = unique();
+    let ns = format!("contract.s{run}");
+    let now = now_ms();
+
+    // create / load: the stored version is 1, task runs keep their order.
+    let mut a = execution(format!("{run}-a"), &ns, "flow", now - minutes(10));
+    a.task_run_list = vec![task_run(&a, "t1", 0, now - minutes(10)), task_run(&a, "t2", 1, now - minutes(10))];
+    store.create_execution(&a).await.expect("create_execution");
+    assert!(store.create_execution(&a).await.is_err(), "creating an existing execution id must fail");
+    let mut loaded = load(store, &a.id).await;
+    a.version = 1;
+    assert_eq!(loaded, a, "a created execution loads back as created, with version 1");
+    assert!(store.load_execution(&format!("{run}-none")).await.expect("load missing").is_none());
+
+    // compare-and-swap.
+    let mut stale = loaded.clone();
+    stale.version = 0;
+    match store.save_execution(&stale, &[]).await {
+        Err(BackendError::Conflict { expected: 0, found: 1, .. }) => {}
+        other => panic!("saving with version 0 over version 1 must conflict, got {other:?}"),
+    }
+    loaded.state.set(StateType::Running, now - minutes(9));
+    loaded.task_run_list[0].state.set(StateType::Running, now - minutes(9));
+    loaded.task_run_list[0].outputs = Some(Map::from_iter([("uri".to_string(), json!("kestra:///x/y.csv"))]));
+    let t3 = task_run(&loaded, "t3", 2, now - minutes(9));
+    loaded.task_run_list.push(t3);
+    let changed = [loaded.task_run_list[0].id.clone(), loaded.task_run_list[2].id.clone()];
+    assert_eq!(store.save_execution(&loaded, &changed).await.expect("save v1"), 2, "save returns the new version");
+    loaded.version = 2;
+    assert_eq!(load(store, &a.id).await, loaded, "a saved execution loads back with its changed and new task runs");
+    let mut late = loaded.clone();
+    late.version = 1;
+    late.state.set(StateType::Failed, now);
+    match store.save_execution(&late, &[]).await {
+        Err(BackendError::Conflict { expected: 1, found: 2, .. }) => {}
+        other => panic!("saving a stale version must conflict, got {other:?}"),
+    }
+    assert_eq!(load(store, &a.id).await, loaded, "a lost compare-and-swap changes nothing");
+    loaded.task_run_list[1].state.set(StateType::Running, now - minutes(8));
+    let changed = [loaded.task_run_list[1].id.clone()];
+    assert_eq!(store.save_execution(&loaded, &changed).await.expect("save v2"), 3);
+    loaded.version = 3;
+    assert_eq!(load(store, &a.id).await, loaded);
+
+    // a save that applies attempts' results closes their claims and stores
+    // their metrics; one that loses its compare-and-swap does neither
+    let t2 = loaded.task_run_list[1].id.clone();
+    let metric = super::metrics::MetricEntry {
+        namespace: ns.clone(),
+        flow_id: "flow".into(),
+        task_id: Some("t2".into()),
+        execution_id: Some(a.id.clone()),
+        task_run_id: Some(t2.clone()),
+        kind: super::metrics::MetricType::Counter,
+        name: "rows".into(),
+        value: 3.0,
+        timestamp: now - minutes(8),
+        tags: Default::default(),
+    };
+    let ended =
+        [super::AttemptEnd { task_run_id: t2.clone(), attempt: 1, metrics: vec![metric.clone()], close_claim: true }];
+    assert_eq!(store.claim(&t2, 1, "w1", now + minutes(5)).await.expect("claim"), Claim::Acquired);
+    let mut lost = loaded.clone();
+    lost.version = 2;
+    assert!(store.save_execution_ending(&lost, &[1], &ended).await.is_err(), "a stale save must conflict");
+    assert_ne!(
+        store.claim(&t2, 1, "w2", now + minutes(5)).await.expect("claim"),
+        Claim::Done,
+        "a lost save closes no claim"
+    );
+    assert!(store.metrics().execution_metrics(&a.id).await.expect("metrics").entries.is_empty());
+    loaded.task_run_list[1].state.set(StateType::Success, now - minutes(8));
+    assert_eq!(store.save_execution_ending(&loaded, &[1], &ended).await.expect("save v3 ending"), 4);
+    loaded.version = 4;
+    assert_eq!(load(store, &a.id).await, loaded);
+    assert_eq!(
+        store.claim(&t2, 1, "w2", now + minutes(5)).await.expect("claim"),
+        Claim::Done,
+        "the save closed the claim"
+    );
+    assert_eq!(store.metrics().execution_metrics(&a.id).await.expect("metrics").entries, vec![metric]);
+    let late = [super::AttemptEnd { task_run_id: t2.clone(), attempt: 2, metrics: Vec::new(), close_claim: true }];
+    store.end_attempts(&late).await.expect("end_attempts");
+    assert_eq!(
+        store.claim(&t2, 2, "w2", now + minutes(5)).await.expect("claim"),
+        Claim::Done,
+        "an ended attempt without a save"
+    );
+    // a claim its worker closes itself is not written again
+    let theirs = [super::AttemptEnd { task_run_id: t2.clone(), attempt: 3, metrics: Vec::new(), close_claim: false }];
+    store.end_attempts(&theirs).await.expect("end_attempts");
+    assert_eq!(store.claim(&t2, 3, "w2", now + minutes(5)).await.expect("claim"), Claim::Acquired, "left open");
+    // a save that dispatches attempts to in-process workers opens their
+    // claims (where the store can): the holder named in the job confirms
+    // it, another worker finds it held, and once closed it is done
+    let holder = "local-core@p1";
+    let opened = [super::AttemptClaim {
+        task_run_id: t2.clone(),
+        attempt: 4,
+        worker_id: holder.into(),
+        until: now + minutes(5),
+    }];
+    assert_eq!(store.save_execution_claiming(&loaded, &[1], &[], &opened).await.expect("save v4 claiming"), 5);
+    loaded.version = 5;
+    assert_eq!(load(store, &a.id).await, loaded);
+    assert_eq!(store.confirm_claim(&t2, 4, holder, now + minutes(5)).await.expect("confirm"), Claim::Acquired);
+    assert!(
+        matches!(store.claim(&t2, 4, "w2", now + minutes(5)).await.expect("claim"), Claim::HeldElsewhere { worker_id, .. } if worker_id == holder),
+        "another worker finds the opened claim held"
+    );
+    store.finish_claim(&t2, 4).await.expect("finish_claim");
+    assert_eq!(
+        store.confirm_claim(&t2, 4, holder, now + minutes(5)).await.expect("confirm"),
+        Claim::Done,
+        "closed (a kill)"
+    );
+    // a claim already there is left as it is: its holder keeps it
+    let reopened = [super::AttemptClaim {
+        task_run_id: t2.clone(),
+        attempt: 3,
+        worker_id: holder.into(),
+        until: now + minutes(5),
+    }];
+    assert_eq!(store.save_execution_claiming(&loaded, &[], &[], &reopened).await.expect("save v5 claiming"), 6);
+    loaded.version = 6;
+    assert!(
+        matches!(store.confirm_claim(&t2, 3, holder, now + minutes(5)).await.expect("confirm"), Claim::HeldElsewhere { worker_id, .. } if worker_id == "w2"),
+        "w2's claim stands"
+    );
+    let mut stale = loaded.clone();
+    stale.version = 5;
+    let lost = [super::AttemptClaim {
+        task_run_id: t2.clone(),
+        attempt: 5,
+        worker_id: holder.into(),
+        until: now + minutes(5),
+    }];
+    assert!(store.save_execution_claiming(&stale, &[], &[], &lost).await.is_err(), "a stale save must conflict");
+    assert_eq!(
+        store.claim(&t2, 5, "w2", now + minutes(5)).await.expect("claim"),
+        Claim::Acquired,
+        "a lost save opens no claim"
+    );
+    let mut ghost = loaded.clone();
+    ghost.id = format!("{run}-ghost");
+    assert!(store.save_execution(&ghost, &[]).await.is_err(), "saving an execution never created must fail");
+
+    // listings.
+    let mut b = execution(format!("{run}-b"), &ns, "flow", now - minutes(5));
+    b.state.set(StateType::Success, now - minutes(4));
+    let c = execution(format!("{run}-c"), &ns, "flow", now - minutes(1));
+    let d = execution(format!("{run}-d"), &ns, "other", now - minutes(3));
+    for e in [&b, &c, &d] {
+        store.create_execution(e).await.expect("create_execution");
+    }
+    let filter = |flow: Option<&str>, state: Option<StateType>, limit: Option<usize>| ExecutionFilter {
+        namespace: Some(ns.clone()),
+        flow_id: flow.map(str::to_string),
+        state,
+        limit,
+        labels: Vec::new(),
+    };
+    let all = store.list_executions(&filter(None, None, None)).await.expect("list_executions");
+    assert_eq!(ids(&all), [&c.id, &d.id, &b.id, &a.id], "listing is newest first");
+    assert_eq!(all[0].state, StateType::Created);
+    assert_eq!(all[0].start_date, Some(now - minutes(1)));
+    assert_eq!((all[2].state, all[2].end_date), (StateType::Success, Some(now - minutes(4))));
+    assert_eq!(all[3].flow_id, "flow");
+    let flow = store.list_executions(&filter(Some("flow"), None, None)).await.expect("list by flow");
+    assert_eq!(ids(&flow), [&c.id, &b.id, &a.id]);
+    let running = store.list_executions(&filter(None, Some(StateType::Running), None)).await.expect("by state");
+    assert_eq!(ids(&running), [&a.id]);
+    let two = store.list_executions(&filter(None, None, Some(2))).await.expect("list with limit");
+    assert_eq!(ids(&two), [&c.id, &d.id]);
+
+    // logs.
+    let log = |message: &str, at: DateTime<Utc>| LogEntry {
+        namespace: ns.clone(),
+        flow_id: "flow".into(),
+        execution_id: a.id.clone(),
+        task_id: Some("t1".into()),
+        task_run_id: Some(a.task_run_list[0].id.clone()),
+        attempt_number: Some(1),
+        timestamp: at,
+        level: "INFO".into(),
+        message: message.into(),
+    };
+    let first = vec![log("one", now), log("two", now)];
+    let second = vec![log("three", now - minutes(1))];
+    store.append_logs(&first).await.expect("append_logs");
+    store.append_logs(&second).await.expect("append_logs");
+    store.append_logs(&[]).await.expect("append no logs");
+    let logs = store.logs(&a.id).await.expect("logs");
+    assert_eq!(logs, [first, second].concat(), "logs come back in append order");
+    assert!(store.logs(&b.id).await.expect("logs").is_empty());
+
+    claims_contract(store, &run, now).await;
+    super::contract_labels::labels_and_deletion_contract(store, &run, &ns, now).await;
+    flows_contract(store, &ns).await;
+
+    // compare-and-swap records: first write creates, a stale write conflicts,
+    // and of concurrent writers of one version exactly one wins.
+    let key = format!("{ns}:flow");
+    assert_eq!(store.load_record("concurrency", &key).await.expect("load record"), None);
+    assert_eq!(store.save_record("concurrency", &key, 0, &json!({"running": ["a"]})).await.expect("create"), 1);
+    match store.save_record("concurrency", &key, 0, &json!({"running": ["b"]})).await {
+        Err(BackendError::Conflict { expected: 0, found: 1, .. }) => {}
+        other => panic!("creating an existing record must conflict, got {other:?}"),
+    }
+    assert_eq!(store.save_record("concurrency", &key, 1, &json!({"running": []})).await.expect("update"), 2);
+    assert!(matches!(
+        store.save_record("concurrency", &key, 1, &json!({"running": ["c"]})).await,
+        Err(BackendError::Conflict { .. })
+    ));
+    assert_eq!(store.load_record("concurrency", &key).await.expect("load"), Some((2, json!({"running": []}))));
+    let k = &key;
+    let racers = futures::future::join_all(
+        (0..8).map(|i| async move { store.save_record("concurrency", k, 2, &json!({"winner": i})).await.is_ok() }),
+    )
+    .await;
+    assert_eq!(racers.iter().filter(|ok| **ok).count(), 1, "exactly one concurrent writer of version 2 wins");
+    let other = format!("{ns}:other");
+    assert_eq!(store.save_record("leases", &other, 0, &json!(1)).await.expect("another kind"), 1);
+    assert_eq!(store.load_record("concurrency", &other).await.expect("kinds are apart"), None);
+}
+
+async fn claims_contract(store: &dyn StateStore, run: &str, now: DateTime<Utc>) {
+    let tr = format!("{run}-claimed");
+    let later = now + minutes(5);
+    assert_eq!(store.claim(&tr, 1, "w1", later).await.expect("claim"), Claim::Acquired);
+    assert_eq!(store.claim(&tr, 1, "w1", later).await.expect("claim"), Claim::Acquired, "re-claim by the holder");
+    let held = Claim::HeldElsewhere { worker_id: "w1".into(), until: later };
+    assert_eq!(store.claim(&tr, 1, "w2", later).await.expect("claim"), held, "a duplicate delivery");
+    store.heartbeat(&tr, 1, "w1", now + minutes(10)).await.expect("heartbeat by the holder");
+    let held = Claim::HeldElsewhere { worker_id: "w1".into(), until: now + minutes(10) };
+    assert_eq!(store.claim(&tr, 1, "w2", later).await.expect("claim"), held, "heartbeat extends the lease");
+    assert!(store.heartbeat(&tr, 1, "w2", later).await.is_err(), "heartbeat by a non-holder must fail");
+    assert_eq!(store.claim(&tr, 2, "w2", later).await.expect("claim"), Claim::Acquired, "attempts are independent");
+
+    store.finish_claim(&tr, 1).await.expect("finish_claim");
+    assert_eq!(store.claim(&tr, 1, "w1", later).await.expect("claim"), Claim::Done);
+    assert_eq!(store.claim(&tr, 1, "w3", later).await.expect("claim"), Claim::Done);
+    assert!(store.heartbeat(&tr, 1, "w1", later).await.is_err(), "heartbeat on a finished claim must fail");
+
+    let expired = format!("{run}-expired");
+    assert_eq!(store.claim(&expired, 1, "w1", now - minutes(1)).await.expect("claim"), Claim::Acquired);
+    // an expired lease is taken over; `TakenOver` names the presumed-dead holder (preferred), `Acquired` is allowed
+    let takeover = store.claim(&expired, 1, "w2", later).await.expect("claim");
+    assert!(
+        takeover == Claim::Acquired || takeover == Claim::TakenOver { worker_id: "w1".into(), until: now - minutes(1) },
+        "expired lease: {takeover:?}"
+    );
+    let held = Claim::HeldElsewhere { worker_id: "w2".into(), until: later };
+    assert_eq!(store.claim(&expired, 1, "w1", later).await.expect("claim"), held, "the takeover holds");
+    assert!(store.heartbeat(&expired, 1, "w1", later).await.is_err(), "the old holder lost its lease");
+
+    let unclaimed = format!("{run}-unclaimed");
+    store.finish_claim(&unclaimed, 1).await.expect("finish without claim");
+    assert_eq!(store.claim(&unclaimed, 1, "w1", later).await.expect("claim"), Claim::Done);
+
+    // a result kept with the claim (a worker fed over Pub/Sub), read back by the sweep
+    let result = r#"{"state":"SUCCESS","outputs":{"value":"é"}}"#;
+    assert_eq!(store.kept_result(&tr, 2).await.expect("kept"), None, "a live claim keeps no result");
+    store.finish_claim_with(&tr, 2, result).await.expect("finish with result");
+    assert_eq!(store.claim(&tr, 2, "w3", later).await.expect("claim"), Claim::Done);
+    assert!(store.heartbeat(&tr, 2, "w2", later).await.is_err(), "finished with its result: no longer held");
+    assert_eq!(store.kept_result(&tr, 2).await.expect("kept").as_deref(), Some(result));
+    assert_eq!(store.kept_result(&tr, 1).await.expect("kept"), None, "finished without one");
+    assert_eq!(store.kept_result(&format!("{run}-never"), 1).await.expect("kept"), None, "no claim");
+    let bare = format!("{run}-bare");
+    store.finish_claim_with(&bare, 1, result).await.expect("finish with result, unclaimed");
+    assert_eq!(store.claim(&bare, 1, "w1", later).await.expect("claim"), Claim::Done);
+    assert_eq!(store.kept_result(&bare, 1).await.expect("kept").as_deref(), Some(result));
+}
+
+async fn flows_contract(store: &dyn StateStore, ns: &str) {
+    let (v1, v2) = ("id: f\nnamespace: x\ntasks: []\n", "id: f\nnamespace: x\ntasks: [] # v2\n");
+    assert_eq!(store.save_flow(ns, "f", v1).await.expect("save_flow"), 1);
+    assert_eq!(store.save_flow(ns, "f", v1).await.expect("save_flow"), 1, "same source: same revision");
+    assert_eq!(store.save_flow(ns, "f", v2).await.expect("save_flow"), 2);
+    assert_eq!(store.save_flow(ns, "f", v1).await.expect("save_flow"), 3, "differs from the latest: new revision");
+    assert_eq!(store.save_flow(ns, "g", v2).await.expect("save_flow"), 1, "revisions are per flow");
+    assert_eq!(store.load_flow(ns, "f", None).await.expect("load_flow"), Some((3, v1.to_string())));
+    assert_eq!(store.load_flow(ns, "f", Some(2)).await.expect("load_flow"), Some((2, v2.to_string())));
+    assert_eq!(store.load_flow(ns, "f", Some(9)).await.expect("load_flow"), None);
+    assert_eq!(store.load_flow(ns, "missing", None).await.expect("load_flow"), None);
+    let revs = store.list_flow_revisions(ns, "f", 100).await.expect("list_flow_revisions");
+    let listed: Vec<(u32, &str)> = revs.iter().map(|r| (r.revision, r.source.as_str())).collect();
+    assert_eq!(listed, [(1, v1), (2, v2), (3, v1)], "every revision, oldest first");
+    assert!(revs.iter().all(|r| r.created.is_some_and(|c| c <= Utc::now())), "each revision's date: {revs:?}");
+    let newest = store.list_flow_revisions(ns, "f", 2).await.expect("list_flow_revisions");
+    assert_eq!(newest.iter().map(|r| r.revision).collect::<Vec<_>>(), [2, 3], "the newest `limit`, oldest first");
+    assert!(store.list_flow_revisions(ns, "missing", 10).await.expect("list_flow_revisions").is_empty());
+    // old revisions deleted, never the latest; a missing one counts nothing
+    assert_eq!(store.delete_flow_revisions(ns, "f", &[1, 3, 7]).await.expect("delete_flow_revisions"), 1);
+    let left: Vec<u32> = store
+        .list_flow_revisions(ns, "f", 100)
+        .await
+        .expect("list_flow_revisions")
+        .iter()
+        .map(|r| r.revision)
+        .collect();
+    assert_eq!(left, [2, 3]);
+    assert_eq!(store.load_flow(ns, "f", None).await.expect("load_flow"), Some((3, v1.to_string())));
+    assert_eq!(store.save_flow(ns, "f", v2).await.expect("save_flow"), 4, "numbering goes on after a purge");
+    assert_eq!(store.delete_flow_revisions(ns, "missing", &[1]).await.expect("delete_flow_revisions"), 0);
+}
+
+/// Typed values, overwrite rules, TTL expiry (deleted on read), listing and
+/// deletion.
+///
+/// # Panics
+/// When the store breaks the contract.
+pub async fn kv_contract(kv: &dyn KvStore) {
+    let ns = format!("contract.kv{}", unique());
+    let now = now_ms();
+    let val = |kind: KvType, value: serde_json::Value| KvValue { kind, value };
+    assert_eq!(kv.get(&ns, "absent", now).await.expect("get"), KvLookup::Missing);
+
+    let typed = [
+        ("b-string", val(KvType::String, json!("hello"))),
+        ("c-number", val(KvType::Number, json!(42.5))),
+        ("a-boolean", val(KvType::Boolean, json!(true))),
+        ("d-datetime", val(KvType::Datetime, json!("2024-01-02T03:04:05Z"))),
+        ("e-date", val(KvType::Date, json!("2024-01-02"))),
+        ("f-duration", val(KvType::Duration, json!("PT1H"))),
+        ("g-json", val(KvType::Json, json!({"a": [1, 2, {"b": null}], "c": "d"}))),
+    ];
+    for (key, value) in &typed {
+        kv.set(&ns, key, value, None, false, now).await.expect("set");
+        assert_eq!(kv.get(&ns, key, now).await.expect("get"), KvLookup::Found(value.clone()), "{key} reads back");
+    }
+
+    let later = now + minutes(1);
+    match kv.set(&ns, "b-string", &val(KvType::String, json!("no")), None, false, later).await {
+        Err(BackendError::Invalid(m)) => assert_eq!(m, "Key already exists and `overwrite` is set to `false`."),
+        other => panic!("overwrite=false on a live key must be Invalid, got {other:?}"),
+    }
+    let replaced = val(KvType::Number, json!(7));
+    kv.set(&ns, "b-string", &replaced, None, true, later).await.expect("overwrite");
+    assert_eq!(kv.get(&ns, "b-string", later).await.expect("get"), KvLookup::Found(replaced));
+    // Kestra 2.0's detail: the revision grows with each overwrite
+    let d = kv.detail(&ns, "b-string", later).await.expect("detail").expect("b-string has a detail");
+    assert_eq!((d.kind, d.value, d.revision, d.updated), (KvType::Number, json!(7), 2, later), "second revision");
+    let d = kv.detail(&ns, "a-boolean", later).await.expect("detail").expect("a-boolean has a detail");
+    assert_eq!((d.revision, d.updated), (1, now), "a key written once is revision 1");
+    assert_eq!(kv.detail(&ns, "absent", now).await.expect("detail"), None);
+
+    // TTL.
+    let ttl = val(KvType::String, json!("short-lived"));
+    kv.set(&ns, "h-ttl", &ttl, Some(now + TimeDelta::seconds(10)), true, now).await.expect("set ttl");
+    assert_eq!(kv.get(&ns, "h-ttl", now + TimeDelta::seconds(5)).await.expect("get"), KvLookup::Found(ttl.clone()));
+
+    let listed = kv.list(&ns, later - TimeDelta::seconds(55)).await.expect("list");
+    let keys: Vec<&str> = listed.iter().map(|e| e.key.as_str()).collect();
+    let mut expected: Vec<&str> = typed.iter().map(|(k, _)| *k).chain(["h-ttl"]).collect();
+    expected.sort();
+    assert_eq!(keys, expected, "list is sorted by key and includes live TTL keys");
+    let entry = |key: &str| listed.iter().find(|e| e.key == key).cloned().expect("listed");
+    let b = entry("b-string");
+    assert_eq!((b.kind, b.creation_date, b.update_date), (KvType::Number, now, later), "overwrite keeps creation");
+    assert_eq!(entry("h-ttl").expiration_date, Some(now + TimeDelta::seconds(10)));
+    assert_eq!(entry("a-boolean").expiration_date, None);
+
+    let after = now + TimeDelta::seconds(20);
+    assert!(kv.list(&ns, after).await.expect("list").iter().all(|e| e.key != "h-ttl"), "expired keys are not listed");
+    // what PurgeKV sees: every key, expired ones too, and the namespace
+    let all = kv.list_all(&ns).await.expect("list_all");
+    let all_keys: Vec<&str> = all.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(all_keys, expected, "list_all is sorted and includes expired keys");
+    assert_eq!(
+        all.iter().find(|e| e.key == "h-ttl").and_then(|e| e.expiration_date),
+        Some(now + TimeDelta::seconds(10))
+    );
+    let namespaces = kv.namespaces().await.expect("namespaces");
+    assert!(namespaces.contains(&ns), "{ns} holds keys: {namespaces:?}");
+    assert!(namespaces.windows(2).all(|w| w[0] < w[1]), "namespaces are sorted and distinct");
+    assert_eq!(kv.get(&ns, "h-ttl", after).await.expect("get"), KvLookup::Expired);
+    assert_eq!(kv.get(&ns, "h-ttl", after).await.expect("get"), KvLookup::Missing, "an expired key is deleted on read");
+    kv.set(&ns, "i-ttl", &ttl, Some(now + TimeDelta::seconds(1)), true, now).await.expect("set ttl");
+    kv.set(&ns, "i-ttl", &ttl, None, false, after).await.expect("overwrite=false on an expired key is allowed");
+    let i = kv.list(&ns, after).await.expect("list").into_iter().find(|e| e.key == "i-ttl").expect("i-ttl listed");
+    assert_eq!((i.creation_date, i.expiration_date), (after, None), "an expired key is replaced, not updated");
+    let d = kv.detail(&ns, "i-ttl", after).await.expect("detail").expect("i-ttl detail");
+    assert_eq!(d.revision, 1, "a key set again after it expired starts at revision 1");
+    kv.set(&ns, "j-ttl", &ttl, Some(now + TimeDelta::seconds(1)), true, now).await.expect("set ttl");
+    assert_eq!(kv.detail(&ns, "j-ttl", after).await.expect("detail"), None, "an expired key has no detail");
+
+    // isolation and deletion.
+    let other = format!("{ns}.other");
+    assert_eq!(kv.get(&other, "a-boolean", now).await.expect("get"), KvLookup::Missing, "namespaces are isolated");
+    assert!(kv.list(&other, now).await.expect("list").is_empty());
+    assert!(kv.delete(&ns, "a-boolean").await.expect("delete"), "delete of an existing key is true");
+    assert!(!kv.delete(&ns, "a-boolean").await.expect("delete"), "delete of a missing key is false");
+    assert_eq!(kv.get(&ns, "a-boolean", now).await.expect("get"), KvLookup::Missing);
+    for key in expected {
+        kv.delete(&ns, key).await.expect("cleanup");
+    }
+    kv.delete(&ns, "i-ttl").await.expect("cleanup");
+    assert!(kv.list_all(&ns).await.expect("list_all").is_empty());
+    assert!(!kv.namespaces().await.expect("namespaces").contains(&ns), "an emptied namespace is not listed");
+}
+
+/// A deterministic byte stream of `len` bytes, produced in 64 KiB chunks
+/// without holding it in memory.
+struct Pattern {
+    pos: u64,
+    len: u64,
+}
+
+fn pattern_byte(i: u64) -> u8 {
+    (i.wrapping_mul(2_654_435_761) >> 13) as u8
+}
+
+impl AsyncRead for Pattern {
+    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let n = (self.len - self.pos).min(buf.remaining() as u64).min(64 * 1024);
+        let start = self.pos;
+        let chunk: Vec<u8> = (start..start + n).map(pattern_byte).collect();
+        buf.put_slice(&chunk);
+        self.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn bytes(data: &[u8]) -> ByteStream {
+    Box::pin(std::io::Cursor::new(data.to_vec()))
+}
+
+async fn read_all(storage: &dyn Storage, path: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    storage.get(path).await.expect("get").read_to_end(&mut out).await.expect("read");
+    out
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// Streaming a multi-MB file both ways, replacement, sizes, listing under a
+/// prefix (a file, or a folder on `/` boundaries), `delete_prefix`, and
+/// rejection of `..`.
+///
+/// # Panics
+/// When the storage breaks the contract.
+pub async fn storage_contract(storage: &dyn Storage) {
+    let base = format!("/contract/{}", unique());
+    let big = format!("{base}/big.bin");
+    let len = 5 * 1024 * 1024 + 123;
+    assert_eq!(storage.put(&big, Box::pin(Pattern { pos: 0, len })).await.expect("put big"), len);
+    assert_eq!(storage.size(&big).await.expect("size"), Some(len));
+    let mut reader = storage.get(&big).await.expect("get big");
+    let mut buf = vec![0u8; 100_000];
+    let mut pos = 0u64;
+    loop {
+        let n = reader.read(&mut buf).await.expect("read big");
+        if n == 0 {
+            break;
+        }
+        assert!(
+            buf[..n].iter().enumerate().all(|(i, b)| *b == pattern_byte(pos + i as u64)),
+            "bytes near {pos} differ"
+        );
+        pos += n as u64;
+    }
+    assert_eq!(pos, len, "the whole stream reads back");
+
+    let small = format!("{base}/small.txt");
+    storage.put(&small, bytes(b"first version")).await.expect("put");
+    assert_eq!(storage.put(&small, bytes(b"hello")).await.expect("replace"), 5);
+    assert_eq!(read_all(storage, &small).await, b"hello", "put replaces");
+    assert_eq!(storage.size(&small).await.expect("size"), Some(5));
+
+    // create-only writes: one of two racing creators wins, the file is its
+    let fresh = format!("{base}/fresh.txt");
+    assert_eq!(storage.put_new(&fresh, bytes(b"one")).await.expect("put_new"), Some(3), "a new name is created");
+    assert_eq!(storage.put_new(&fresh, bytes(b"two!")).await.expect("put_new again"), None, "an existing one is not");
+    assert_eq!(read_all(storage, &fresh).await, b"one", "nothing written over");
+    let raced = format!("{base}/raced.txt");
+    let (a, b) = futures::join!(storage.put_new(&raced, bytes(b"aaaa")), storage.put_new(&raced, bytes(b"bbbb")));
+    let (a, b) = (a.expect("racer a"), b.expect("racer b"));
+    assert!(a.is_some() != b.is_some(), "exactly one creator wins: {a:?} {b:?}");
+    let winner: &[u8] = if a.is_some() { b"aaaa" } else { b"bbbb" };
+    assert_eq!(read_all(storage, &raced).await, winner, "the file is the winner's");
+    assert!(
+        !storage.list(&base).await.expect("list").iter().any(|p| p.contains(".baton-tmp-")),
+        "no temporary file is left or listed"
+    );
+    for p in [&fresh, &raced] {
+        assert_eq!(storage.delete_prefix(p).await.expect("delete"), std::slice::from_ref(p));
+    }
+    let empty = format!("{base}/empty");
+    assert_eq!(storage.put(&empty, bytes(b"")).await.expect("put empty"), 0);
+    assert_eq!(storage.size(&empty).await.expect("size"), Some(0));
+    assert!(read_all(storage, &empty).await.is_empty());
+    assert_eq!(storage.size(&format!("{base}/absent")).await.expect("size"), None);
+    assert!(storage.get(&format!("{base}/absent")).await.is_err(), "get of a missing file must fail");
+
+    let (a, b, c) = (format!("{base}/p/a.txt"), format!("{base}/p/sub/b.txt"), format!("{base}/pother/c.txt"));
+    for p in [&a, &b, &c] {
+        storage.put(p, bytes(p.as_bytes())).await.expect("put");
+    }
+    let p = format!("{base}/p");
+    assert_eq!(sorted(storage.list(&p).await.expect("list")), [a.clone(), b.clone()], "a folder, not a string prefix");
+    assert_eq!(sorted(storage.list(&format!("{p}/")).await.expect("list")), [a.clone(), b.clone()]);
+    assert_eq!(storage.list(&a).await.expect("list a file"), std::slice::from_ref(&a));
+    assert!(storage.list(&format!("{base}/none")).await.expect("list").is_empty());
+    let everything = sorted(vec![big.clone(), small.clone(), empty.clone(), a.clone(), b.clone(), c.clone()]);
+    assert_eq!(sorted(storage.list(&base).await.expect("list")), everything);
+    let dated = storage.list_modified(&p).await.expect("list_modified");
+    assert_eq!(dated.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>(), [a.clone(), b.clone()], "sorted by path");
+    let now = chrono::Utc::now();
+    for (f, at) in &dated {
+        let age = now - *at;
+        assert!(
+            age < chrono::Duration::minutes(5) && age > chrono::Duration::minutes(-5),
+            "{f} modified {at}, now {now}"
+        );
+    }
+
+    assert_eq!(storage.delete_prefix(&format!("{p}/sub")).await.expect("delete_prefix"), std::slice::from_ref(&b));
+    assert_eq!(storage.list(&p).await.expect("list"), std::slice::from_ref(&a));
+    assert_eq!(storage.size(&b).await.expect("size"), None);
+    assert_eq!(storage.delete_prefix(&c).await.expect("delete a file"), std::slice::from_ref(&c));
+    assert!(storage.delete_prefix(&format!("{base}/none")).await.expect("delete nothing").is_empty());
+    let rest = sorted(vec![big.clone(), small.clone(), empty.clone(), a.clone()]);
+    assert_eq!(sorted(storage.delete_prefix(&base).await.expect("delete_prefix")), rest);
+    assert!(storage.list(&base).await.expect("list").is_empty(), "everything under the prefix is gone");
+    assert_eq!(storage.size(&big).await.expect("size"), None);
+
+    assert!(storage.put(&format!("{base}/../escape"), bytes(b"x")).await.is_err(), "'..' must be rejected");
+    assert!(storage.list("/contract/../..").await.is_err(), "'..' must be rejected");
+}
+
+/// Reads the messages a [`Queue`] delivered, for [`queue_contract`]: locally
+/// the topic's channel; on GCP a pull subscription on the topic.
+#[async_trait]
+pub trait QueueProbe: Send {
+    /// The next message delivered on `topic` (`None` if the topic closed).
+    async fn next(&mut self, topic: &Topic) -> Option<Vec<u8>>;
+}
+
+/// Every message published on a topic is delivered on that topic and no
+/// other (at least once: duplicates and reordering are tolerated, as Pub/Sub
+/// allows). Foreign messages (not from this run) are ignored.
+///
+/// # Panics
+/// When the queue breaks the contract or a message is not delivered within
+/// 30 seconds.
+pub async fn queue_contract(queue: &dyn Queue, probe: &mut dyn QueueProbe) {
+    let run = unique();
+    let topics = [Topic::Executions, Topic::Tasks("core".into())];
+    let payload = |t: usize, i: usize| format!("{run}:{t}:{i}").into_bytes();
+    for i in 0..20 {
+        for (t, topic) in topics.iter().enumerate() {
+            queue.publish(topic, payload(t, i)).await.expect("publish");
+        }
+    }
+    for (t, topic) in topics.iter().enumerate() {
+        let mut missing: BTreeSet<Vec<u8>> = (0..20).map(|i| payload(t, i)).collect();
+        while !missing.is_empty() {
+            let msg = tokio::time::timeout(Duration::from_secs(30), probe.next(topic))
+                .await
+                .unwrap_or_else(|_| panic!("{} messages never delivered on {}", missing.len(), topic.name()))
+                .unwrap_or_else(|| panic!("topic {} closed with {} messages missing", topic.name(), missing.len()));
+            let text = String::from_utf8_lossy(&msg);
+            if let Some(rest) = text.strip_prefix(&format!("{run}:")) {
+                assert!(
+                    rest.starts_with(&format!("{t}:")),
+                    "message {text} delivered on the wrong topic {}",
+                    topic.name()
+                );
+                missing.remove(&msg);
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Google Cloud access shared by the GCP task plugins and the GCP runtime:
+//! service-account keys ([`key`]), credentials and tokens ([`auth`],
+//! [`impersonate`]), where the services are ([`endpoints`], emulators
+//! included), the GCS and BigQuery clients ([`gcs`], [`bigquery`]) and the
+//! per-credential client cache ([`cache`]). No global state: the cache and
+//! the endpoints are handed down by whoever builds the engine.
+
+pub mod auth;
+pub mod bigquery;
+pub mod cache;
+pub mod cloud_run;
+pub mod endpoints;
+pub mod gcs;
+pub mod impersonate;
+pub mod key;
+mod percent;
+pub mod scheduler;
+pub mod store;
+
+pub use auth::{AuthError, AuthSpec, GcpCredentials};
+pub use cache::ClientCache;
+pub use endpoints::Endpoints;
+pub use key::{KeyError, ServiceAccountKey};
+
+/// The scope Kestra's GCP tasks ask for by default.
+pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+
+/// An error and its sources, joined with `: ` (reqwest hides the useful
+/// part, e.g. "connection refused", in the sources).
+pub fn causes(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}

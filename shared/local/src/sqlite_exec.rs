@@ -1,0 +1,262 @@
+//! Creating, loading and saving executions on [`SqliteStore`], through the
+//! group-commit queue (`sqlite_group.rs`). Each operation encodes its rows
+//! (the execution's head JSON, its labels, the changed task runs) before it
+//! is queued and decodes what it read after, so the connection is held only
+//! for the statements.
+
+use std::collections::HashSet;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+
+use super::sqlite::{SqliteStore, db, json, micros};
+use super::sqlite_claims::{finish_claim_row, open_claim_row};
+use super::sqlite_labels::{labels_json, write_label_rows};
+use super::sqlite_metrics::MetricRows;
+use baton_backend::{AttemptClaim, AttemptEnd, BackendError, Result};
+use baton_model::{Execution, Label};
+
+/// The columns of an `executions` row, encoded.
+struct Head {
+    id: String,
+    state: &'static str,
+    start: Option<i64>,
+    end: Option<i64>,
+    body: String,
+    labels_json: String,
+    labels: Vec<Label>,
+}
+
+impl Head {
+    fn of(e: &Execution) -> Result<Self> {
+        // the task runs have their own rows: the head's JSON holds every other field
+        let body = serde_json::to_string(&e.head_clone()).map_err(json("encode execution"))?;
+        Ok(Head {
+            id: e.id.clone(),
+            state: e.state.current.as_str(),
+            start: e.state.start_date.map(micros),
+            end: e.state.end_date.map(micros),
+            body,
+            labels_json: labels_json(&e.labels)?,
+            labels: e.labels.clone(),
+        })
+    }
+}
+
+/// One `task_runs` row, encoded: position, id, JSON.
+struct Row(usize, String, String);
+
+/// The rows of the task runs at `positions`. Each body is encoded into
+/// one scratch buffer and copied out at its exact length: a step's rows
+/// are held until the write, and `to_string`'s doubling left up to half of
+/// each unused.
+fn rows(e: &Execution, positions: impl Iterator<Item = usize>) -> Result<Vec<Row>> {
+    let mut scratch = Vec::with_capacity(1024);
+    positions
+        .filter_map(|seq| e.task_run_list.get(seq).map(|tr| (seq, tr)))
+        .map(|(seq, tr)| {
+            scratch.clear();
+            serde_json::to_writer(&mut scratch, tr).map_err(json("save task run (encode)"))?;
+            let body = String::from_utf8(scratch.clone())
+                .map_err(|e| BackendError::Invalid(format!("save task run (encode): {e}")))?;
+            Ok(Row(seq, tr.id.clone(), body))
+        })
+        .collect()
+}
+
+/// Inserts or replaces one task run row.
+fn upsert(conn: &Connection, execution_id: &str, row: &Row) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO task_runs (execution_id, id, seq, body) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (execution_id, id) DO UPDATE SET seq = excluded.seq, body = excluded.body",
+    )
+    .and_then(|mut s| s.execute(params![execution_id, row.1, row.0 as i64, row.2]))
+    .map_err(db("save task run"))?;
+    Ok(())
+}
+
+impl SqliteStore {
+    pub(super) async fn create_execution_queued(&self, e: &Execution) -> Result<()> {
+        let head = Head::of(e)?;
+        let (namespace, flow_id) = (e.namespace.clone(), e.flow_id.clone());
+        let task_runs = rows(e, 0..e.task_run_list.len())?;
+        self.group()
+            .run("create_execution", move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO executions (id, namespace, flow_id, state, start_date, end_date, version, body, labels)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        head.id,
+                        namespace,
+                        flow_id,
+                        head.state,
+                        head.start,
+                        head.end,
+                        head.body,
+                        head.labels_json
+                    ])
+                })
+                .map_err(|err| match err.sqlite_error_code() {
+                    Some(ErrorCode::ConstraintViolation) => {
+                        BackendError::Invalid(format!("execution {} already exists", head.id))
+                    }
+                    _ => db("create_execution (insert execution)")(err),
+                })?;
+                for row in &task_runs {
+                    upsert(conn, &head.id, row)?;
+                }
+                write_label_rows(conn, &head.id, &head.labels, false)
+            })
+            .await
+    }
+
+    pub(super) async fn load_execution_queued(&self, id: &str) -> Result<Option<Execution>> {
+        let key = id.to_string();
+        let found = self
+            .group()
+            .read("load_execution", move |conn| {
+                let row = conn
+                    .prepare_cached("SELECT version, body FROM executions WHERE id = ?1")
+                    .and_then(|mut s| {
+                        s.query_row([&key], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).optional()
+                    })
+                    .map_err(db("load_execution"))?;
+                let Some((version, body)) = row else { return Ok(None) };
+                let task_runs: Vec<String> = conn
+                    .prepare_cached("SELECT body FROM task_runs WHERE execution_id = ?1 ORDER BY seq, rowid")
+                    .and_then(|mut s| s.query_map([&key], |r| r.get::<_, String>(0))?.collect())
+                    .map_err(db("load_execution (task runs)"))?;
+                Ok(Some((version, body, task_runs)))
+            })
+            .await?;
+        let Some((version, body, task_runs)) = found else { return Ok(None) };
+        let mut execution: Execution = serde_json::from_str(&body).map_err(json("load_execution (decode body)"))?;
+        execution.version = version as u64;
+        execution.task_run_list = task_runs
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(json("load_execution (decode task run)")))
+            .collect::<Result<_>>()?;
+        Ok(Some(execution))
+    }
+
+    pub(super) async fn save_execution_queued(&self, e: &Execution, changed: &[String]) -> Result<u64> {
+        let positions: Vec<usize> = if changed.len() <= 8 {
+            // the changed task runs are usually the newest: search from the end
+            changed.iter().filter_map(|id| e.task_run_list.iter().rposition(|tr| tr.id == *id)).collect()
+        } else {
+            let changed: HashSet<&str> = changed.iter().map(String::as_str).collect();
+            e.task_run_list
+                .iter()
+                .enumerate()
+                .filter(|(_, tr)| changed.contains(tr.id.as_str()))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        self.save_execution_at_queued(e, &positions).await
+    }
+
+    pub(super) async fn save_execution_at_queued(&self, e: &Execution, changed: &[usize]) -> Result<u64> {
+        self.save_execution_ending_queued(e, changed, &[]).await
+    }
+
+    pub(super) async fn save_execution_ending_queued(
+        &self,
+        e: &Execution,
+        changed: &[usize],
+        ended: &[AttemptEnd],
+    ) -> Result<u64> {
+        self.save_execution_claiming_queued(e, changed, ended, &[]).await
+    }
+
+    /// Saves (compare-and-swap) and, in the same job and so the same commit,
+    /// closes the claims of the attempts `ended` and stores their metrics,
+    /// and opens the claims `opened` (one already there stays as it is).
+    pub(super) async fn save_execution_claiming_queued(
+        &self,
+        e: &Execution,
+        changed: &[usize],
+        ended: &[AttemptEnd],
+        opened: &[AttemptClaim],
+    ) -> Result<u64> {
+        let opened: Vec<(String, u32, String, i64)> =
+            opened.iter().map(|c| (c.task_run_id.clone(), c.attempt, c.worker_id.clone(), micros(c.until))).collect();
+        let head = Head::of(e)?;
+        let task_runs = rows(e, changed.iter().copied())?;
+        let ends = ended
+            .iter()
+            .map(|a| {
+                let metrics = (!a.metrics.is_empty())
+                    .then(|| MetricRows::encode(&a.task_run_id, a.attempt, &a.metrics))
+                    .transpose()?;
+                Ok((a.task_run_id.clone(), a.attempt, metrics, a.close_claim))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let expected = e.version;
+        self.group()
+            .run("save_execution", move |conn| {
+                let version = save_rows(conn, &head, &task_runs, expected)?;
+                for (task_run_id, attempt, metrics, close_claim) in &ends {
+                    if let Some(m) = metrics {
+                        m.write(conn)?;
+                    }
+                    if *close_claim {
+                        finish_claim_row(conn, task_run_id, *attempt)?;
+                    }
+                }
+                for (task_run_id, attempt, worker_id, until) in &opened {
+                    open_claim_row(conn, task_run_id, *attempt, worker_id, *until)?;
+                }
+                Ok(version)
+            })
+            .await
+    }
+}
+
+/// The compare-and-swap save of a head and its changed task runs; the new version.
+fn save_rows(conn: &Connection, head: &Head, task_runs: &[Row], expected: u64) -> Result<u64> {
+    let found: Option<(i64, String, String, Option<i64>)> = conn
+        .prepare_cached("SELECT version, labels, state, start_date FROM executions WHERE id = ?1")
+        .and_then(|mut s| s.query_row([&head.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
+        .map_err(db("save_execution (read version)"))?;
+    let (found, stored_labels, stored_state, stored_start) = match found {
+        None => return Err(BackendError::NotFound { what: format!("execution {}", head.id) }),
+        Some((v, labels, state, start)) => (v as u64, labels, state, start),
+    };
+    if found != expected {
+        return Err(BackendError::Conflict { what: format!("execution {}", head.id), expected, found });
+    }
+    let new_version = found + 1;
+    if head.labels_json != stored_labels {
+        write_label_rows(conn, &head.id, &head.labels, true)?;
+    }
+    // SQLite rewrites the entry of every index over a column an UPDATE
+    // sets, changed or not: `state` and `start_date` (two indexes) are set
+    // only when they change, which most steps of a running execution do not
+    let unchanged = stored_state == head.state && stored_start == head.start;
+    if unchanged {
+        conn.prepare_cached("UPDATE executions SET end_date = ?2, version = ?3, body = ?4, labels = ?5 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![head.id, head.end, new_version as i64, head.body, head.labels_json]))
+    } else {
+        conn.prepare_cached(
+            "UPDATE executions SET state = ?2, start_date = ?3, end_date = ?4, version = ?5, body = ?6,
+             labels = ?7 WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                head.id,
+                head.state,
+                head.start,
+                head.end,
+                new_version as i64,
+                head.body,
+                head.labels_json
+            ])
+        })
+    }
+    .map_err(db("save_execution (update execution)"))?;
+    for row in task_runs {
+        upsert(conn, &head.id, row)?;
+    }
+    Ok(new_version)
+}

@@ -1,5 +1,5 @@
 # State: executions, task runs (one document each), logs, claims, KV, flows,
-# trigger and backfill state (shared/src/backend/gcp/).
+# trigger and backfill state (shared/gcp/src/store/).
 
 resource "google_firestore_database" "baton" {
   name                              = var.firestore_database
@@ -28,7 +28,7 @@ resource "google_firestore_field" "kv_ttl" {
 
 # Fields no query filters or sorts on, holding JSON or flow sources that may
 # pass the 1,500-byte limit of an indexed value (UNINDEXED_FIELDS in
-# shared/src/backend/gcp/mod.rs): exempt from single-field indexing (an empty
+# shared/gcp/src/store/mod.rs): exempt from single-field indexing (an empty
 # index_config), so writes are cheaper and a large value is never refused.
 # (Concurrent field changes on one database may get a 409 from Firestore; the
 # provider retries them.)
@@ -67,7 +67,7 @@ resource "google_firestore_field" "unindexed" {
 }
 
 # Single-field indexes a collection-group query needs (COLLECTION_GROUP_FIELDS
-# in shared/src/backend/gcp/mod.rs): the purge of log lines across
+# in shared/gcp/src/store/mod.rs): the purge of log lines across
 # executions (PurgeLogs) reads the `logs` collection group by `timestamp`.
 resource "google_firestore_field" "logs_timestamp" {
   project    = var.project_id
@@ -88,7 +88,7 @@ resource "google_firestore_field" "logs_timestamp" {
 }
 
 # The composite indexes the execution listings need (REQUIRED_INDEXES in
-# shared/src/backend/gcp/firestore.rs): equality on namespace, flowId or
+# shared/gcp/src/store/firestore.rs): equality on namespace, flowId or
 # state, newest first; array-contains on labels (one label per query),
 # newest first. Firestore merges equality filters, so these also serve
 # a filter on several of them; the last index serves the state query of one

@@ -8,7 +8,7 @@ locals {
   internal_bucket  = coalesce(var.internal_bucket_name, "${var.project_id}-baton-internal")
   data_bucket      = coalesce(var.data_bucket_name, "${var.project_id}-baton-data")
 
-  # Topic names are fixed by the code (shared/src/backend/mod.rs `Topic::name`).
+  # Topic names are fixed by the code (shared/backend/src/lib.rs `Topic::name`).
   topics = merge(
     {
       executions = "baton-executions"

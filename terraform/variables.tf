@@ -91,7 +91,7 @@ variable "firestore_location" {
 }
 
 variable "firestore_kv_collection" {
-  description = "Collection group of the KV entries (`kv/{namespace}/keys/{key}`, shared/src/backend/gcp/firestore_kv.rs); its TTL field expires them."
+  description = "Collection group of the KV entries (`kv/{namespace}/keys/{key}`, shared/gcp/src/store/firestore_kv.rs); its TTL field expires them."
   type        = string
   default     = "keys"
 }

@@ -4,7 +4,7 @@
 #   the tick message for the `baton-scheduler` topic);
 # - the Schedule triggers that get no job, each with its reason.
 #
-# It mirrors how Baton reads a trigger (shared/src/model/flow.rs and
+# It mirrors how Baton reads a trigger (shared/model/src/flow.rs and
 # shared/src/schedule/): the legacy type names, `pluginDefaults` (or the older
 # `taskDefaults`) applied to the trigger — a default matches by exact type or
 # package prefix, fills keys the trigger does not set, and a `forced` one
@@ -37,7 +37,7 @@ locals {
   schedule_type = "io.kestra.plugin.core.trigger.Schedule"
   on_dates_type = "io.kestra.plugin.core.trigger.ScheduleOnDates"
   http_type     = "io.kestra.plugin.core.http.Trigger"
-  # Legacy names of the Schedule trigger (shared/src/model/types.rs).
+  # Legacy names of the Schedule trigger (shared/model/src/types.rs).
   type_aliases = {
     "io.kestra.core.tasks.triggers.Schedule"        = "io.kestra.plugin.core.trigger.Schedule"
     "io.kestra.core.models.triggers.types.Schedule" = "io.kestra.plugin.core.trigger.Schedule"

@@ -14,6 +14,7 @@ use serde_json::Value;
 /// (normal, build and dev dependencies alike), bottom to top.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("baton-allocator", &[]),
+    ("baton-derive", &[]),
     ("baton-model", &[]),
     ("baton-template", &["baton-model"]),
     ("baton-executor", &["baton-model", "baton-template"]),
@@ -30,6 +31,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "baton-backend",
             "baton-local",
             "baton-gcp",
+            "baton-derive",
         ],
     ),
     ("functions", &["shared"]),
@@ -83,7 +85,16 @@ fn metadata() -> Metadata {
         .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
         .expect("rustc -vV names the host");
     let out = Command::new(&cargo)
-        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform", &host, "--manifest-path", manifest])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--filter-platform",
+            &host,
+            "--manifest-path",
+            manifest,
+        ])
         .output()
         .expect("cargo metadata runs");
     assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));

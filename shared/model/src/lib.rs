@@ -10,6 +10,7 @@
 //! runtime — builds on it.
 
 pub mod conditions;
+pub mod decl;
 pub mod dialect;
 pub mod duration;
 pub mod execution;

@@ -20,9 +20,10 @@ pub mod scripts;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+pub use baton_derive::Declare;
 pub use config::PluginConfig;
 pub use context::RunContext;
-pub use registry::{PluginDef, PropKind, PropSpec, Registry};
+pub use registry::{Declared, PluginDef, PropDecl, PropKind, PropSpec, Registry, TypeDecl};
 
 use crate::model::{Label, StateType};
 

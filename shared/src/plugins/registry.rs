@@ -5,17 +5,24 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
+use serde_aux::serde_introspection::serde_introspect;
 use serde_json::{Map, Value};
 
 use super::{RunnableTask, TaskError};
 use crate::model::types;
 
+pub use baton_model::decl::{Declared, PropDecl, TypeDecl};
 pub use baton_model::props::{PropKind, PropSpec};
 
 /// Builds a task from its rendered properties.
 pub type BuildFn = fn(&Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>;
 
-/// A registered plugin.
+/// A registered plugin: its declaration (derived from its properties
+/// struct by `#[derive(Declare)]`) and how to build the task. The fields
+/// before `decl` are views of it, kept for the validator's and the
+/// registry's lookups.
+#[derive(Clone, Copy)]
 pub struct PluginDef {
     /// The current Kestra type name.
     pub type_name: &'static str,
@@ -25,6 +32,44 @@ pub struct PluginDef {
     pub group: &'static str,
     pub props: &'static [PropSpec],
     pub build: BuildFn,
+    /// Everything about the type: the fields above, its docs, outputs,
+    /// defaults, enum values, unrendered properties and value checks.
+    pub decl: &'static TypeDecl,
+    /// serde's own field names of the struct `build` parses, when serde
+    /// tells them (not through `flatten`): what the registry's test holds
+    /// the declaration to.
+    pub parsed: Option<fn() -> &'static [&'static str]>,
+}
+
+impl PluginDef {
+    /// The plugin declared and parsed by its properties struct `P`, built
+    /// by `build`. Call it once per process (a `LazyLock` static): the
+    /// declaration is kept for the life of the process.
+    pub fn declare<P: Declared + DeserializeOwned>(build: BuildFn) -> PluginDef {
+        PluginDef { parsed: Some(serde_introspect::<P>), ..PluginDef::declare_as::<P>(build) }
+    }
+
+    /// The plugin declared by `T` (a task or marker struct whose
+    /// `#[plugin(props = ...)]` names the properties struct several types
+    /// share, or a type with no properties).
+    pub fn declare_as<T: Declared>(build: BuildFn) -> PluginDef {
+        let decl: &'static TypeDecl = Box::leak(Box::new(T::declaration()));
+        let props: &'static [PropSpec] = decl.props.iter().map(PropDecl::spec).collect::<Vec<_>>().leak();
+        PluginDef {
+            type_name: decl.type_name,
+            aliases: decl.aliases,
+            group: decl.group,
+            props,
+            build,
+            decl,
+            parsed: None,
+        }
+    }
+
+    /// The same, telling the registry's test which struct `build` parses.
+    pub fn parsed_by<P: DeserializeOwned>(self) -> PluginDef {
+        PluginDef { parsed: Some(serde_introspect::<P>), ..self }
+    }
 }
 
 /// Type name → plugin.
@@ -79,23 +124,13 @@ impl Registry {
     }
 }
 
-/// Properties Kestra does not render before the task runs: expressions the
-/// task itself renders once per item (non-dynamic `@PluginProperty`). The
-/// worker passes them to `build` as written.
-pub fn unrendered_props(type_name: &str) -> &'static [&'static str] {
-    match types::normalize(type_name) {
-        "io.kestra.plugin.core.storage.DeduplicateItems" => &["expr"],
-        "io.kestra.plugin.core.storage.FilterItems" => &["filterCondition"],
-        // each rendered alone, so one that cannot be rendered is one failed assertion
-        "io.kestra.plugin.core.execution.Assert" => &["conditions"],
-        _ => &[],
-    }
-}
-
-/// Takes `type_name`'s [`unrendered_props`] out of `props`, to put back
-/// after the others are rendered.
-pub fn take_unrendered(type_name: &str, props: &mut Map<String, Value>) -> Vec<(String, Value)> {
-    unrendered_props(type_name).iter().filter_map(|k| props.remove(*k).map(|v| (k.to_string(), v))).collect()
+/// Takes `def`'s properties declared `#[prop(unrendered)]` — expressions
+/// Kestra does not render before the task runs, which the task renders
+/// itself once per item (non-dynamic `@PluginProperty`) — out of `props`,
+/// to put back after the others are rendered.
+pub fn take_unrendered(def: &PluginDef, props: &mut Map<String, Value>) -> Vec<(String, Value)> {
+    let keys: Vec<&str> = def.decl.unrendered().collect();
+    keys.into_iter().filter_map(|k| props.remove(k).map(|v| (k.to_string(), v))).collect()
 }
 
 impl Registry {
@@ -127,3 +162,6 @@ impl Registry {
         g
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -406,7 +406,7 @@ impl Worker {
         }
         // a task's own per-item expressions stay as written
         let mut props = props;
-        let unrendered = crate::plugins::registry::take_unrendered(def.type_name, &mut props);
+        let unrendered = crate::plugins::registry::take_unrendered(def, &mut props);
         // the attempt's metrics are stored whatever its end, before its result
         let result = async {
             let rendered = match cx.render_value(&Value::Object(props)) {

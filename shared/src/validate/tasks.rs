@@ -12,7 +12,7 @@ use super::{Sink, lookup, suggest};
 use crate::model::duration;
 use crate::model::flow::{Flow, Task, kind_of};
 use crate::model::types::FlowableKind;
-use crate::plugins::{PropKind, Registry};
+use crate::plugins::{PluginDef, PropKind, Registry};
 use crate::template::is_template;
 use crate::yaml::child_key;
 
@@ -56,7 +56,7 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
                     Some(spec) => {
                         if let Err(why) = kind_ok(spec.kind, v)
                             .and_then(|()| values_ok(def.type_name, key, v))
-                            .and_then(|()| plugin_value_ok(def.type_name, key, v))
+                            .and_then(|()| plugin_value_ok(def, key, v))
                         {
                             sink.at(&path, format!("property '{key}' of {}: {why}", def.type_name));
                         } else if key == "taskRunner" {
@@ -101,19 +101,9 @@ fn values_ok(type_name: &str, key: &str, v: &Value) -> Result<(), String> {
 }
 
 /// A plugin's own check of a written value Baton refuses beyond its kind
-/// and listed values (a PurgeKV `behavior` of type `version`).
-fn plugin_value_ok(type_name: &str, key: &str, v: &Value) -> Result<(), String> {
-    match (type_name, key) {
-        (crate::plugins::core::purge_kv::TYPE, "behavior") => crate::plugins::core::purge_kv::check_behavior(v),
-        (crate::plugins::core::purge_logs::TYPE, "batchSize") => crate::plugins::core::purge_logs::check_batch_size(v),
-        (crate::plugins::core::purge_executions::TYPE, "batchSize") => {
-            crate::plugins::core::purge_scope::check_batch_size(v, crate::plugins::core::purge_executions::MAX_BATCH)
-        }
-        (crate::plugins::core::namespace::purge::TYPE, "behavior") => {
-            crate::plugins::core::namespace::purge::check_behavior(v)
-        }
-        _ => Ok(()),
-    }
+/// and listed values, as its declaration says (`#[prop(check = ...)]`).
+fn plugin_value_ok(def: &PluginDef, key: &str, v: &Value) -> Result<(), String> {
+    def.decl.prop(key).and_then(|p| p.check).map_or(Ok(()), |check| check(v))
 }
 
 /// A `taskRunner` mapping: a runner type Baton has, and only its

@@ -6,14 +6,46 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use super::*;
-use crate::plugins::{PluginDef, PropKind as K, PropSpec as P, RunnableTask, TaskError};
+use crate::plugins::{PluginDef, PropDecl, PropKind as K, PropSpec as P, RunnableTask, TaskError, TypeDecl};
 
 fn fake_build(_: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     Err(TaskError::failed("fake plugin"))
 }
 
 fn def(type_name: &'static str, aliases: &'static [&'static str], props: &'static [P]) -> PluginDef {
-    PluginDef { type_name, aliases, group: "core", props, build: fake_build }
+    // a declaration with nothing but the properties' shapes (leaked: tests only)
+    let decl = TypeDecl {
+        type_name,
+        aliases,
+        group: "core",
+        title: "",
+        description: "",
+        example: "",
+        outputs: vec![],
+        props: props
+            .iter()
+            .map(|p| PropDecl {
+                name: p.name,
+                kind: p.kind,
+                required: p.required,
+                doc: "",
+                default: None,
+                values: &[],
+                dynamic: None,
+                unrendered: false,
+                check: None,
+            })
+            .collect(),
+    };
+    PluginDef {
+        type_name,
+        aliases,
+        group: "core",
+        props,
+        build: fake_build,
+        decl: Box::leak(Box::new(decl)),
+        parsed: None,
+    }
 }
 
 const LOG: &[P] = &[P::required("message", K::StringOrList), P::optional("level", K::String)];

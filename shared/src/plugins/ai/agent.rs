@@ -5,33 +5,74 @@
 //! MCP tools such as a filesystem server write). `memory` is not kept
 //! across executions yet: it is accepted and ignored with a warning.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::agent_loop::{AgentSpec, run_agent};
 use super::props::{str_of, strings_of};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput};
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.ai.agent.AIAgent",
-    aliases: &[],
-    group: super::GROUP,
-    props: &[
-        PropSpec::required("prompt", PropKind::String),
-        PropSpec::required("provider", PropKind::Map),
-        PropSpec::optional("systemMessage", PropKind::String),
-        PropSpec::optional("configuration", PropKind::Map),
-        PropSpec::optional("tools", PropKind::List),
-        PropSpec::optional("contentRetrievers", PropKind::Any),
-        PropSpec::optional("maxSequentialToolsInvocations", PropKind::Integer),
-        PropSpec::optional("outputFiles", PropKind::List),
-        PropSpec::optional("memory", PropKind::Map),
-        PropSpec::optional("guardrails", PropKind::Map),
-        PropSpec::optional("observability", PropKind::Map),
-    ],
-    build,
-};
+// The task reads its rendered properties itself, with the lenient readers
+// of `super::props` (numbers and booleans written as strings, as Kestra's
+// `Property<T>`): this struct only declares them, serde naming them.
+/// Run an AI agent with tools.
+///
+/// Lets a model answer a prompt, calling tools (and retrievers) in a loop.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+#[plugin(
+    type = "io.kestra.plugin.ai.agent.AIAgent",
+    group = "core",
+    example = "id: agent\ntype: io.kestra.plugin.ai.agent.AIAgent\nprovider:\n  type: io.kestra.plugin.ai.provider.OpenAI\n  modelName: gpt-4o-mini\n  apiKey: \"{{ secret('OPENAI_API_KEY') }}\"\nprompt: What is the capital of France?\n",
+    outputs(
+        textOutput(String, "The model's answer."),
+        tokenUsage(Map, "Tokens used."),
+        finishReason(String, "Why the model stopped.")
+    )
+)]
+struct Props {
+    /// The user's message.
+    #[prop(kind = "String", required)]
+    prompt: Option<Value>,
+    /// The model provider: {type, modelName, apiKey, baseUrl…}.
+    #[prop(kind = "Map", required)]
+    provider: Option<Value>,
+    /// The system message.
+    #[prop(kind = "String")]
+    system_message: Option<Value>,
+    /// Model settings: temperature, topP, maxToken, seed…
+    #[prop(kind = "Map")]
+    configuration: Option<Value>,
+    /// Tools the model may call.
+    #[prop(kind = "List")]
+    tools: Option<Value>,
+    /// Retrievers that add context to the prompt.
+    #[prop(kind = "Any")]
+    content_retrievers: Option<Value>,
+    /// Tool calls allowed in a row.
+    #[prop(kind = "Integer")]
+    max_sequential_tools_invocations: Option<Value>,
+    /// Files of the working directory kept as outputs.
+    #[prop(kind = "List")]
+    output_files: Option<Value>,
+    /// Conversation memory kept between executions: {type, ttl, messages}.
+    /// Not kept by Baton yet: accepted and ignored with a warning.
+    #[prop(kind = "Map")]
+    memory: Option<Value>,
+    /// Checks on the input and output. Not applied by Baton yet: accepted and ignored.
+    #[prop(kind = "Map")]
+    guardrails: Option<Value>,
+    /// Tracing options. Not applied by Baton yet: accepted and ignored.
+    #[prop(kind = "Map")]
+    observability: Option<Value>,
+}
+
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 struct AIAgent {
     prompt: String,

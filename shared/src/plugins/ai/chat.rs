@@ -3,7 +3,10 @@
 //! with `configuration` and optional `tools`; outputs Kestra's `AIOutput`
 //! plus the deprecated `aiResponse`.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::agent_loop::converse;
@@ -11,23 +14,51 @@ use super::model::{ChatConfig, Message};
 use super::props::{chat_config, messages};
 use super::providers::Provider;
 use super::tools::Toolbox;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput};
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.ai.completion.ChatCompletion",
-    aliases: &["io.kestra.plugin.langchain4j.ChatCompletion", "io.kestra.plugin.langchain4j.completion.ChatCompletion"],
-    group: super::GROUP,
-    props: &[
-        PropSpec::required("messages", PropKind::List),
-        PropSpec::required("provider", PropKind::Map),
-        PropSpec::optional("configuration", PropKind::Map),
-        PropSpec::optional("tools", PropKind::List),
-        PropSpec::optional("guardrails", PropKind::Map),
-        PropSpec::optional("observability", PropKind::Map),
-    ],
-    build,
-};
+// The task reads its rendered properties itself, with the lenient readers
+// of `super::props` (numbers and booleans written as strings, as Kestra's
+// `Property<T>`): this struct only declares them, serde naming them.
+/// Ask a chat model.
+///
+/// Sends messages to an LLM provider and returns its answer.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+#[plugin(
+    type = "io.kestra.plugin.ai.completion.ChatCompletion",
+    aliases = ["io.kestra.plugin.langchain4j.ChatCompletion", "io.kestra.plugin.langchain4j.completion.ChatCompletion"],
+    group = "core",
+    example = "id: ask\ntype: io.kestra.plugin.ai.completion.ChatCompletion\nprovider:\n  type: io.kestra.plugin.ai.provider.OpenAI\n  modelName: gpt-4o-mini\n  apiKey: \"{{ secret('OPENAI_API_KEY') }}\"\nmessages:\n  - type: USER\n    content: Summarize today's run in one line.\n",
+    outputs(
+        textOutput(String, "The model's answer."),
+        tokenUsage(Map, "Tokens used."),
+        finishReason(String, "Why the model stopped.")
+    ),
+)]
+struct Props {
+    /// The conversation: [{type: SYSTEM|USER|AI, content}].
+    #[prop(kind = "List", required)]
+    messages: Option<Value>,
+    /// The model provider: {type, modelName, apiKey, baseUrl…}.
+    #[prop(kind = "Map", required)]
+    provider: Option<Value>,
+    /// Model settings: temperature, topP, maxToken, seed…
+    #[prop(kind = "Map")]
+    configuration: Option<Value>,
+    /// Tools the model may call.
+    #[prop(kind = "List")]
+    tools: Option<Value>,
+    /// Checks on the input and output. Not applied by Baton yet: accepted and ignored.
+    #[prop(kind = "Map")]
+    guardrails: Option<Value>,
+    /// Tracing options. Not applied by Baton yet: accepted and ignored.
+    #[prop(kind = "Map")]
+    observability: Option<Value>,
+}
+
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 struct ChatCompletion {
     messages: Vec<Message>,

@@ -7,7 +7,10 @@
 //! in `embeddings` (`drop: true` empties it first). Outputs
 //! `ingestedDocuments`, the token counts and `embeddingStoreOutputs`.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::io::AsyncReadExt;
 
@@ -17,30 +20,66 @@ use super::props::{bool_of, i64_of, map_of, str_of, strings_of};
 use super::providers::Provider;
 use super::split::{Level, split};
 use super::tools::list_of;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput};
 
 /// The largest document read (URL, internal file or local file).
 pub const MAX_DOCUMENT: u64 = 50 * 1024 * 1024;
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.ai.rag.IngestDocument",
-    aliases: &["io.kestra.plugin.langchain4j.rag.IngestDocument"],
-    group: super::GROUP,
-    props: &[
-        PropSpec::required("provider", PropKind::Map),
-        PropSpec::required("embeddings", PropKind::Map),
-        PropSpec::optional("fromPath", PropKind::String),
-        PropSpec::optional("fromInternalURIs", PropKind::StringOrList),
-        PropSpec::optional("fromExternalURLs", PropKind::StringOrList),
-        PropSpec::optional("fromDocuments", PropKind::List),
-        PropSpec::optional("metadata", PropKind::Map),
-        PropSpec::optional("documentSplitter", PropKind::Map),
-        PropSpec::optional("drop", PropKind::Boolean),
-        PropSpec::optional("bulkSize", PropKind::Integer),
-    ],
-    build,
-};
+// The task reads its rendered properties itself, with the lenient readers
+// of `super::props` (numbers and booleans written as strings, as Kestra's
+// `Property<T>`): this struct only declares them, serde naming them.
+/// Put documents in an embedding store.
+///
+/// Splits documents, embeds the pieces and writes them to an embedding store.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+#[plugin(
+    type = "io.kestra.plugin.ai.rag.IngestDocument",
+    aliases = ["io.kestra.plugin.langchain4j.rag.IngestDocument"],
+    group = "core",
+    example = "id: ingest\ntype: io.kestra.plugin.ai.rag.IngestDocument\nprovider:\n  type: io.kestra.plugin.ai.provider.OpenAI\n  modelName: text-embedding-3-small\n  apiKey: \"{{ secret('OPENAI_API_KEY') }}\"\nembeddings:\n  type: io.kestra.plugin.ai.embeddings.KestraKVStore\nfromDocuments:\n  - content: Baton runs Kestra flows.\n",
+    outputs(
+        ingestedDocuments(Integer, "Documents ingested.")
+    ),
+)]
+struct Props {
+    /// The model provider: {type, modelName, apiKey, baseUrl…}.
+    #[prop(kind = "Map", required)]
+    provider: Option<Value>,
+    /// The embedding store: {type, …}.
+    #[prop(kind = "Map", required)]
+    embeddings: Option<Value>,
+    /// Ingest the files under this working-directory path.
+    #[prop(kind = "String")]
+    from_path: Option<Value>,
+    /// Ingest these stored files.
+    #[serde(rename = "fromInternalURIs")]
+    #[prop(kind = "StringOrList")]
+    from_internal_uris: Option<Value>,
+    /// Ingest these URLs.
+    #[serde(rename = "fromExternalURLs")]
+    #[prop(kind = "StringOrList")]
+    from_external_urls: Option<Value>,
+    /// Ingest these inline documents: [{content, metadata}].
+    #[prop(kind = "List")]
+    from_documents: Option<Value>,
+    /// Metadata added to every ingested document.
+    #[prop(kind = "Map")]
+    metadata: Option<Value>,
+    /// How documents are split: {splitter, maxSegmentSizeInChars, maxOverlapSizeInChars}.
+    #[prop(kind = "Map")]
+    document_splitter: Option<Value>,
+    /// Empty the store before ingesting.
+    #[prop(kind = "Boolean", default = "false")]
+    drop: Option<Value>,
+    /// Segments written per batch.
+    #[prop(kind = "Integer")]
+    bulk_size: Option<Value>,
+}
+
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 struct Splitter {
     level: Level,

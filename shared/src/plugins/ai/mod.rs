@@ -49,13 +49,11 @@ impl From<AiError> for TaskError {
     }
 }
 
-/// The worker group of the AI tasks: they only make HTTP calls (and, for
-/// PGVector, PostgreSQL ones), so the core worker runs them.
-pub const GROUP: &str = "core";
-
-/// Registers the AI tasks.
+/// Registers the AI tasks. They run in the `core` worker group (their
+/// `#[plugin(group)]`): they only make HTTP calls (and, for PGVector,
+/// PostgreSQL ones).
 pub fn register(r: &mut Registry) {
-    for def in [chat::DEF, agent::DEF, ingest::DEF, rag::DEF] {
+    for def in [*chat::DEF, *agent::DEF, *ingest::DEF, *rag::DEF] {
         r.register(def);
     }
 }

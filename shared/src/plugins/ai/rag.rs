@@ -6,7 +6,10 @@
 //! `tools`. Outputs Kestra's `AIOutput` (with `sources`) plus the
 //! deprecated `completion`.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::agent_loop::converse;
@@ -15,28 +18,67 @@ use super::props::{f64_of, i64_of, map_of, str_of};
 use super::providers::Provider;
 use super::retrievers::{self, Retriever};
 use super::tools::Toolbox;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput};
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.ai.rag.ChatCompletion",
-    aliases: &["io.kestra.plugin.langchain4j.rag.ChatCompletion"],
-    group: super::GROUP,
-    props: &[
-        PropSpec::required("prompt", PropKind::String),
-        PropSpec::required("chatProvider", PropKind::Map),
-        PropSpec::optional("systemMessage", PropKind::String),
-        PropSpec::optional("embeddings", PropKind::Map),
-        PropSpec::optional("embeddingProvider", PropKind::Map),
-        PropSpec::optional("chatConfiguration", PropKind::Map),
-        PropSpec::optional("contentRetrieverConfiguration", PropKind::Map),
-        PropSpec::optional("contentRetrievers", PropKind::Any),
-        PropSpec::optional("tools", PropKind::List),
-        PropSpec::optional("memory", PropKind::Map),
-        PropSpec::optional("guardrails", PropKind::Map),
-    ],
-    build,
-};
+// The task reads its rendered properties itself, with the lenient readers
+// of `super::props` (numbers and booleans written as strings, as Kestra's
+// `Property<T>`): this struct only declares them, serde naming them.
+/// Ask a chat model with retrieved context.
+///
+/// Retrieves documents from an embedding store and asks the model with them as context.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+#[plugin(
+    type = "io.kestra.plugin.ai.rag.ChatCompletion",
+    aliases = ["io.kestra.plugin.langchain4j.rag.ChatCompletion"],
+    group = "core",
+    example = "id: rag\ntype: io.kestra.plugin.ai.rag.ChatCompletion\nchatProvider:\n  type: io.kestra.plugin.ai.provider.OpenAI\n  modelName: gpt-4o-mini\n  apiKey: \"{{ secret('OPENAI_API_KEY') }}\"\nembeddings:\n  type: io.kestra.plugin.ai.embeddings.KestraKVStore\nprompt: Which flows load taxi data?\n",
+    outputs(
+        textOutput(String, "The model's answer."),
+        tokenUsage(Map, "Tokens used."),
+        finishReason(String, "Why the model stopped.")
+    ),
+)]
+struct Props {
+    /// The user's message.
+    #[prop(kind = "String", required)]
+    prompt: Option<Value>,
+    /// The chat model provider: {type, modelName, apiKey…}.
+    #[prop(kind = "Map", required)]
+    chat_provider: Option<Value>,
+    /// The system message.
+    #[prop(kind = "String")]
+    system_message: Option<Value>,
+    /// The embedding store: {type, …}.
+    #[prop(kind = "Map")]
+    embeddings: Option<Value>,
+    /// The embedding model provider, when not the chat one.
+    #[prop(kind = "Map")]
+    embedding_provider: Option<Value>,
+    /// Model settings of the chat model.
+    #[prop(kind = "Map")]
+    chat_configuration: Option<Value>,
+    /// maxResults and minScore of the retrieval.
+    #[prop(kind = "Map")]
+    content_retriever_configuration: Option<Value>,
+    /// Retrievers that add context to the prompt.
+    #[prop(kind = "Any")]
+    content_retrievers: Option<Value>,
+    /// Tools the model may call.
+    #[prop(kind = "List")]
+    tools: Option<Value>,
+    /// Conversation memory kept between executions: {type, ttl, messages}.
+    /// Not kept by Baton yet: accepted and ignored.
+    #[prop(kind = "Map")]
+    memory: Option<Value>,
+    /// Checks on the input and output. Not applied by Baton yet: accepted and ignored.
+    #[prop(kind = "Map")]
+    guardrails: Option<Value>,
+}
+
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 struct RagChat {
     prompt: String,

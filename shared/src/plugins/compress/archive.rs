@@ -8,6 +8,7 @@
 
 use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -18,8 +19,8 @@ use super::bridge::{self, Entry, SyncReader};
 use super::codec::{self, Compression};
 use crate::backend::{ByteStream, storage_path};
 use crate::plugins::de::value_to_string;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// Kestra's `ArchiveAlgorithm`, the part Baton implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,13 +74,27 @@ fn opt_compression(v: Option<String>) -> Result<Option<Compression>, TaskError> 
 
 // ------------------------------------------------------------ decompress ---
 
-#[derive(Debug, Deserialize)]
+/// Unpack an archive.
+///
+/// Unpacks a tar or zip archive into stored files.
+#[derive(Debug, Deserialize, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.compress.ArchiveDecompress",
+    group = "core",
+    example = "id: unpack\ntype: io.kestra.plugin.compress.ArchiveDecompress\nfrom: \"{{ outputs.download.uri }}\"\nalgorithm: ZIP\n",
+    outputs(files(Map, "The files, by name."))
+)]
 struct DecompressProps {
+    /// The archive (kestra:// URI).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
+    /// The archive format.
     #[serde(deserialize_with = "de::string_lenient")]
+    #[prop(values = ["TAR", "ZIP", "JAR"])]
     algorithm: String,
+    /// The compression of the archive.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["GZIP", "BZIP2", "ZSTD", "XZ", "LZMA", "DEFLATE"])]
     compression: Option<String>,
 }
 
@@ -212,12 +227,26 @@ impl RunnableTask for ArchiveDecompress {
 
 // -------------------------------------------------------------- compress ---
 
-#[derive(Debug, Deserialize)]
+/// Make an archive of files.
+///
+/// Packs files (name → kestra:// URI) into a tar or zip archive, optionally compressed.
+#[derive(Debug, Deserialize, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.compress.ArchiveCompress",
+    group = "core",
+    example = "id: pack\ntype: io.kestra.plugin.compress.ArchiveCompress\nalgorithm: TAR\ncompression: GZIP\nfrom:\n  report.csv: \"{{ outputs.report.uri }}\"\n",
+    outputs(uri(String, "The archive."))
+)]
 struct CompressProps {
+    /// The files: name → kestra:// URI (or a JSON mapping as a string).
     from: Value,
+    /// The archive format.
     #[serde(deserialize_with = "de::string_lenient")]
+    #[prop(values = ["TAR", "ZIP", "JAR"])]
     algorithm: String,
+    /// The compression of the archive.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["GZIP", "BZIP2", "ZSTD", "XZ", "LZMA", "DEFLATE"])]
     compression: Option<String>,
 }
 
@@ -346,29 +375,9 @@ impl RunnableTask for ArchiveCompress {
     }
 }
 
-pub const DECOMPRESS: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.compress.ArchiveDecompress",
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::required("from", PropKind::String),
-        PropSpec::required("algorithm", PropKind::String),
-        PropSpec::optional("compression", PropKind::String),
-    ],
-    build: build_decompress,
-};
+pub static DECOMPRESS: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<DecompressProps>(build_decompress));
 
-pub const COMPRESS: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.compress.ArchiveCompress",
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::required("from", PropKind::Any),
-        PropSpec::required("algorithm", PropKind::String),
-        PropSpec::optional("compression", PropKind::String),
-    ],
-    build: build_compress,
-};
+pub static COMPRESS: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<CompressProps>(build_compress));
 
 #[cfg(test)]
 mod tests {

@@ -2,22 +2,58 @@
 //! from internal storage through a codec back into internal storage, as a
 //! stream (no temporary file, nothing held in memory). Output `uri`.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::codec::{self, Compression};
 use crate::backend::storage_path;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// The properties both tasks have.
+#[derive(Debug, Deserialize, Declare)]
 struct Props {
+    /// The file (kestra:// URI).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
+    /// The compression.
     #[serde(deserialize_with = "de::string_lenient")]
+    #[prop(values = ["GZIP", "BZIP2", "ZSTD", "XZ", "LZMA", "DEFLATE"])]
     compression: String,
 }
+
+/// Decompress one file.
+///
+/// Decompresses a stored file (gzip, bzip2, zstd…).
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.compress.FileDecompress",
+    group = "core",
+    props = Props,
+    example = "id: gunzip\ntype: io.kestra.plugin.compress.FileDecompress\nfrom: \"{{ outputs.download.uri }}\"\ncompression: GZIP\n",
+    outputs(
+        uri(String, "The decompressed file.")
+    ),
+)]
+struct FileDecompress;
+
+/// Compress one file.
+///
+/// Compresses a stored file (gzip, bzip2, zstd…).
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.compress.FileCompress",
+    group = "core",
+    props = Props,
+    example = "id: gz\ntype: io.kestra.plugin.compress.FileCompress\nfrom: \"{{ outputs.report.uri }}\"\ncompression: GZIP\n",
+    outputs(
+        uri(String, "The compressed file.")
+    ),
+)]
+struct FileCompress;
 
 /// Which way the file goes through the codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,21 +113,8 @@ impl RunnableTask for FileCodec {
     }
 }
 
-const PROPS: &[PropSpec] =
-    &[PropSpec::required("from", PropKind::String), PropSpec::required("compression", PropKind::String)];
+pub static DECOMPRESS: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare_as::<FileDecompress>(|p| build(p, Direction::Decompress)).parsed_by::<Props>());
 
-pub const DECOMPRESS: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.compress.FileDecompress",
-    aliases: &[],
-    group: "core",
-    props: PROPS,
-    build: |p| build(p, Direction::Decompress),
-};
-
-pub const COMPRESS: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.compress.FileCompress",
-    aliases: &[],
-    group: "core",
-    props: PROPS,
-    build: |p| build(p, Direction::Compress),
-};
+pub static COMPRESS: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare_as::<FileCompress>(|p| build(p, Direction::Compress)).parsed_by::<Props>());

@@ -12,8 +12,8 @@ use super::Registry;
 
 /// Registers this group's plugins.
 pub fn register(r: &mut Registry) {
-    r.register(file::DECOMPRESS);
-    r.register(file::COMPRESS);
-    r.register(archive::DECOMPRESS);
-    r.register(archive::COMPRESS);
+    r.register(*file::DECOMPRESS);
+    r.register(*file::COMPRESS);
+    r.register(*archive::DECOMPRESS);
+    r.register(*archive::COMPRESS);
 }

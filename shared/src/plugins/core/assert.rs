@@ -1,26 +1,40 @@
 //! `io.kestra.plugin.core.execution.Assert`: renders each of `conditions`
-//! itself (they reach the task unrendered: [`crate::plugins::registry::
-//! unrendered_props`]) so that one that fails to render counts as one
+//! itself (they reach the task unrendered: `#[prop(unrendered)]`) so
+//! that one that fails to render counts as one
 //! failed assertion instead of failing the task before the others are
 //! checked; each falsy one (`false`, `0`, `-0`, empty) is an ERROR line
 //! naming it. Records the `success` and `failed` counters, then fails with
 //! "N assertion(s) failed!" and `errorMessage` on the next line, as Kestra.
+
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::fail::is_truthy;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.core.execution.Assert";
 
-#[derive(Debug, Deserialize)]
+/// Check conditions on the execution's data.
+///
+/// Renders each condition (a falsy one — false, 0, -0, empty — or one that cannot be rendered is a failed assertion, logged at ERROR), records the `success` and `failed` counters, and fails with the count and `errorMessage` when any failed.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = TYPE,
+    group = "core",
+    example = "id: check\ntype: io.kestra.plugin.core.execution.Assert\nconditions:\n  - \"{{ inputs.param == 'ok' }}\"\n  - \"{{ outputs.count.value > 0 }}\"\nerrorMessage: \"the extract is empty\"\n",
+)]
 struct Props {
+    /// The conditions, each rendered by the task itself.
     #[serde(deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList", fixed, unrendered)]
     conditions: Vec<String>,
+    /// Added on a line of its own to the error.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     error_message: Option<String>,
 }
@@ -70,16 +84,7 @@ impl RunnableTask for Assert {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::required("conditions", PropKind::StringOrList),
-        PropSpec::optional("errorMessage", PropKind::String),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -4,16 +4,32 @@
 //! `io.kestra.plugin.core.debug.Echo` logs its (required, non-blank)
 //! `format` at `level` (INFO by default) and has no outputs.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Render a template and keep it as an output.
+///
+/// Renders `format` and exposes the text as the output `value`, for later tasks to read.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.debug.Return",
+    aliases = ["io.kestra.core.tasks.debugs.Return"],
+    group = "core",
+    example = "id: greeting\ntype: io.kestra.plugin.core.debug.Return\nformat: \"Hello from {{ flow.namespace }}\"\n",
+    outputs(
+        value(String, "The rendered text.")
+    ),
+)]
 struct Props {
+    /// The template to render.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     format: Option<String>,
 }
@@ -47,20 +63,26 @@ impl RunnableTask for Return {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.debug.Return",
-    aliases: &["io.kestra.core.tasks.debugs.Return"],
-    group: "core",
-    props: &[PropSpec::optional("format", PropKind::String)],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
-#[derive(Debug, Deserialize)]
+/// Log a rendered template (deprecated: use Log).
+///
+/// Kestra's older Echo: renders `format` and logs it at `level`.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.debug.Echo",
+    aliases = ["io.kestra.core.tasks.debugs.Echo"],
+    group = "core",
+    example = "id: echo\ntype: io.kestra.plugin.core.debug.Echo\nformat: \"tick {{ execution.id }}\"\n",
+)]
 struct EchoProps {
+    /// The template to log.
     #[serde(deserialize_with = "de::string_lenient")]
     format: String,
+    /// The log level.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR"])]
     level: Option<String>,
 }
 
@@ -88,13 +110,7 @@ impl RunnableTask for Echo {
     }
 }
 
-pub const ECHO: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.debug.Echo",
-    aliases: &["io.kestra.core.tasks.debugs.Echo"],
-    group: "core",
-    props: &[PropSpec::required("format", PropKind::String), PropSpec::optional("level", PropKind::String)],
-    build: build_echo,
-};
+pub static ECHO: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<EchoProps>(build_echo));
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,8 @@
 //! `headers` (name → list of values); Kestra's counter `response.length`
 //! (tagged `request.method`).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde::Deserialize;
@@ -13,27 +15,56 @@ use tokio_util::io::StreamReader;
 
 use super::http::{self, HttpOptions};
 use crate::backend::ByteStream;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Download a file over HTTP into internal storage.
+///
+/// Fetches `uri` and stores the body as a file of the execution; the status code, headers and length come along.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.http.Download",
+    aliases = ["io.kestra.plugin.fs.http.Download"],
+    group = "core",
+    example = "id: fetch\ntype: io.kestra.plugin.core.http.Download\nuri: https://example.com/data.csv\n",
+    outputs(
+        uri(String, "The downloaded file in internal storage."),
+        code(Integer, "The HTTP status code."),
+        headers(Map, "The response headers."),
+        length(Integer, "The number of bytes.")
+    ),
+)]
 struct Props {
+    /// The URL to download.
     #[serde(deserialize_with = "de::string_lenient")]
     uri: String,
+    /// The HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS…).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"GET\"")]
     method: Option<String>,
+    /// Request headers.
     #[serde(default, deserialize_with = "de::multi_map")]
+    #[prop(kind = "Map")]
     headers: Vec<(String, Vec<String>)>,
+    /// The request body.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     body: Option<String>,
+    /// The request's Content-Type.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     content_type: Option<String>,
+    /// Fail when the body is empty.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     fail_on_empty_response: Option<bool>,
+    /// Give up the request after this long.
     #[serde(default, deserialize_with = "de::opt_duration")]
+    #[prop(kind = "Duration")]
     timeout: Option<chrono::Duration>,
+    /// Client options: connectTimeout, readIdleTimeout, followRedirects, basicAuthUser…
     #[serde(default)]
+    #[prop(kind = "Map")]
     options: Option<HttpOptions>,
 }
 
@@ -139,22 +170,7 @@ impl RunnableTask for Download {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.http.Download",
-    aliases: &["io.kestra.plugin.fs.http.Download"],
-    group: "core",
-    props: &[
-        PropSpec::required("uri", PropKind::String),
-        PropSpec::optional("method", PropKind::String),
-        PropSpec::optional("headers", PropKind::Map),
-        PropSpec::optional("body", PropKind::String),
-        PropSpec::optional("contentType", PropKind::String),
-        PropSpec::optional("failOnEmptyResponse", PropKind::Boolean),
-        PropSpec::optional("timeout", PropKind::Duration),
-        PropSpec::optional("options", PropKind::Map),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -2,19 +2,34 @@
 //! with a `condition`, only when the condition renders truthy (anything but
 //! `false`, `0`, `-0` and the empty string).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Fail the execution on purpose.
+///
+/// Ends the task FAILED with `errorMessage`, always or when `condition` renders true.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.execution.Fail",
+    aliases = ["io.kestra.core.tasks.executions.Fail"],
+    group = "core",
+    example = "id: stop\ntype: io.kestra.plugin.core.execution.Fail\ncondition: \"{{ execution.state == 'RUNNING' }}\"\nerrorMessage: \"stopped on purpose\"\n",
+)]
 struct Props {
+    /// Fail only when this renders true.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     condition: Option<String>,
+    /// The error logged and shown.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"Task failure\"")]
     error_message: Option<String>,
 }
 
@@ -52,13 +67,7 @@ impl RunnableTask for Fail {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.execution.Fail",
-    aliases: &["io.kestra.core.tasks.executions.Fail"],
-    group: "core",
-    props: &[PropSpec::optional("condition", PropKind::String), PropSpec::optional("errorMessage", PropKind::String)],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -8,28 +8,50 @@
 //! documents the same for its asynchronous logs).
 
 use std::sync::Arc;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::resume::ExecutionControl;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 use crate::runtime::logs::LogLevel;
 
-#[derive(Debug, Deserialize)]
+/// Gather logs into a file.
+///
+/// Writes the logs of an execution (this one by default) to a file, one JSON line each.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.log.Fetch",
+    aliases = ["io.kestra.core.tasks.log.Fetch"],
+    group = "core",
+    example = "id: logs\ntype: io.kestra.plugin.core.log.Fetch\nlevel: WARN\n",
+    outputs(
+        uri(String, "The file of log lines."),
+        size(Integer, "The number of lines.")
+    ),
+)]
 struct Props {
+    /// The execution's namespace.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace: Option<String>,
+    /// The execution's flow.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     flow_id: Option<String>,
+    /// The execution; this one when absent.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     execution_id: Option<String>,
+    /// Only the logs of these task ids.
     #[serde(default)]
+    #[prop(kind = "StringOrList")]
     tasks_id: Option<Value>,
+    /// The lowest level kept.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"INFO\"", values = ["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR"])]
     level: Option<String>,
 }
 
@@ -131,16 +153,4 @@ impl RunnableTask for Fetch {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.log.Fetch",
-    aliases: &["io.kestra.core.tasks.log.Fetch"],
-    group: "core",
-    props: &[
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("flowId", PropKind::String),
-        PropSpec::optional("executionId", PropKind::String),
-        PropSpec::optional("tasksId", PropKind::StringOrList),
-        PropSpec::optional("level", PropKind::String),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));

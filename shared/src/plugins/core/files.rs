@@ -7,11 +7,14 @@
 //! (its namespace's, or its starter's). Concat streams: its memory is
 //! bounded whatever the files' sizes.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// The most files one Concat joins.
@@ -33,12 +36,24 @@ fn file_name(stem: &str, extension: Option<&str>) -> Result<String, TaskError> {
 
 // ---------------------------------------------------------------- Write ---
 
-#[derive(Debug, Deserialize)]
+/// Write text to a file in internal storage.
+///
+/// Renders `content` and stores it as a file of the execution.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.storage.Write",
+    group = "core",
+    example = "id: report\ntype: io.kestra.plugin.core.storage.Write\ncontent: \"id,name\\n1,baton\\n\"\nextension: .csv\n",
+    outputs(uri(String, "The file written."))
+)]
 struct WriteProps {
+    /// The text to write.
     #[serde(deserialize_with = "de::string_lenient")]
     content: String,
+    /// The file's extension.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\".ion\"")]
     extension: Option<String>,
 }
 
@@ -66,23 +81,40 @@ impl RunnableTask for Write {
     }
 }
 
-pub const WRITE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.storage.Write",
-    aliases: &[],
-    group: "core",
-    props: &[PropSpec::required("content", PropKind::String), PropSpec::optional("extension", PropKind::String)],
-    build: build_write,
-};
+pub static WRITE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<WriteProps>(build_write));
 
 // ---------------------------------------------------------- Size/Delete ---
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 struct UriProps {
+    /// The file (kestra:// URI).
     #[serde(deserialize_with = "de::string_lenient")]
     uri: String,
+    /// Fail when there is nothing to read or delete.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     error_on_missing: Option<bool>,
+}
+
+/// The size of a stored file.
+///
+/// Gives the size in bytes of a file in internal storage.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.storage.Size",
+    aliases = ["io.kestra.core.tasks.storages.Size"],
+    group = "core",
+    example = "id: size\ntype: io.kestra.plugin.core.storage.Size\nuri: \"{{ outputs.report.uri }}\"\n",
+    outputs(
+        size(Integer, "The size in bytes.")
+    ),
+)]
+struct SizeProps {
+    /// The file (kestra:// URI).
+    #[serde(deserialize_with = "de::string_lenient")]
+    uri: String,
 }
 
 /// `storage.Size`.
@@ -92,7 +124,7 @@ pub struct Size {
 }
 
 fn build_size(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: UriProps = parse_props(props)?;
+    let p: SizeProps = parse_props(props)?;
     Ok(Box::new(Size { uri: p.uri }))
 }
 
@@ -113,16 +145,23 @@ impl RunnableTask for Size {
     }
 }
 
-pub const SIZE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.storage.Size",
-    aliases: &["io.kestra.core.tasks.storages.Size"],
-    group: "core",
-    props: &[PropSpec::required("uri", PropKind::String)],
-    build: build_size,
-};
+pub static SIZE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<SizeProps>(build_size));
 
-/// `storage.Delete`.
-#[derive(Debug)]
+/// Delete a stored file.
+///
+/// Deletes one file from internal storage.
+#[derive(Debug, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.core.storage.Delete",
+    aliases = ["io.kestra.core.tasks.storages.Delete"],
+    group = "core",
+    props = UriProps,
+    example = "id: rm\ntype: io.kestra.plugin.core.storage.Delete\nuri: \"{{ outputs.report.uri }}\"\n",
+    outputs(
+        uri(String, "The file deleted."),
+        deleted(Boolean, "Whether it existed.")
+    ),
+)]
 pub struct Delete {
     uri: String,
     error_on_missing: bool,
@@ -152,23 +191,35 @@ impl RunnableTask for Delete {
     }
 }
 
-pub const DELETE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.storage.Delete",
-    aliases: &["io.kestra.core.tasks.storages.Delete"],
-    group: "core",
-    props: &[PropSpec::required("uri", PropKind::String), PropSpec::optional("errorOnMissing", PropKind::Boolean)],
-    build: build_delete,
-};
+pub static DELETE: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare_as::<Delete>(build_delete).parsed_by::<UriProps>());
 
 // --------------------------------------------------------------- Concat ---
 
-#[derive(Debug, Deserialize)]
+/// Concatenate stored files.
+///
+/// Joins files of internal storage into one, with an optional separator.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.storage.Concat",
+    aliases = ["io.kestra.core.tasks.storages.Concat"],
+    group = "core",
+    example = "id: all\ntype: io.kestra.plugin.core.storage.Concat\nfiles:\n  - \"{{ outputs.a.uri }}\"\n  - \"{{ outputs.b.uri }}\"\nseparator: \"\\n\"\n",
+    outputs(
+        uri(String, "The joined file.")
+    ),
+)]
 struct ConcatProps {
+    /// The files: a list of URIs, or a JSON list as a string.
+    #[prop(kind = "StringOrList")]
     files: Value,
+    /// Text put between two files.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     separator: Option<String>,
+    /// The joined file's extension.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\".tmp\"")]
     extension: Option<String>,
 }
 
@@ -233,17 +284,7 @@ impl RunnableTask for Concat {
     }
 }
 
-pub const CONCAT: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.storage.Concat",
-    aliases: &["io.kestra.core.tasks.storages.Concat"],
-    group: "core",
-    props: &[
-        PropSpec::required("files", PropKind::StringOrList),
-        PropSpec::optional("separator", PropKind::String),
-        PropSpec::optional("extension", PropKind::String),
-    ],
-    build: build_concat,
-};
+pub static CONCAT: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ConcatProps>(build_concat));
 
 #[cfg(test)]
 mod tests {

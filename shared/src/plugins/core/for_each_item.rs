@@ -8,15 +8,50 @@
 //! the `_items` task run into one file, `subflowOutputs` (none when no
 //! subflow had outputs). Both stream: memory stays bounded.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::io::AsyncReadExt;
 
-use super::split::{SplitSpec, extension_of, split};
-use crate::model::for_each_item::{MERGE_TYPE, SPLIT_TYPE};
+use super::split::{SplitOptions, SplitSpec, extension_of, split};
 use crate::plugins::jdbc::fetch::StoreSink;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+/// Split the items of a ForEachItem into batches.
+///
+/// The first of a ForEachItem's internal tasks (never written in a flow): cuts `items` into batches and lists them.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(type = crate::model::for_each_item::SPLIT_TYPE, group = "core")]
+struct SplitProps {
+    /// The file of items (kestra:// URI).
+    #[serde(default)]
+    #[prop(kind = "String", required)]
+    items: Option<Value>,
+    /// Rows per batch.
+    #[serde(default)]
+    #[prop(kind = "Integer")]
+    rows: Option<Value>,
+    /// Bytes per batch.
+    #[serde(default)]
+    #[prop(kind = "String")]
+    bytes: Option<Value>,
+    /// The number of batches.
+    #[serde(default)]
+    #[prop(kind = "Integer")]
+    partitions: Option<Value>,
+    /// The row separator.
+    #[serde(default)]
+    #[prop(kind = "String")]
+    separator: Option<Value>,
+    /// Rows matching this regular expression start a new batch.
+    #[serde(default)]
+    #[prop(kind = "String")]
+    regex_pattern: Option<Value>,
+}
 
 /// `ForEachItem$ForEachItemSplit`.
 #[derive(Debug)]
@@ -26,8 +61,16 @@ pub struct ItemsSplit {
 }
 
 fn build_split(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let items = props.get("items").filter(|v| !v.is_null()).map(de::value_to_string).unwrap_or_default();
-    Ok(Box::new(ItemsSplit { items, spec: SplitSpec::from_props(props, Some(1))? }))
+    let p: SplitProps = parse_props(props)?;
+    let items = p.items.as_ref().filter(|v| !v.is_null()).map(de::value_to_string).unwrap_or_default();
+    let options = SplitOptions {
+        bytes: p.bytes.as_ref(),
+        partitions: p.partitions.as_ref(),
+        rows: p.rows.as_ref(),
+        separator: p.separator.as_ref(),
+        regex_pattern: p.regex_pattern.as_ref(),
+    };
+    Ok(Box::new(ItemsSplit { items, spec: SplitSpec::from_props(options, Some(1))? }))
 }
 
 #[async_trait]
@@ -52,20 +95,24 @@ impl RunnableTask for ItemsSplit {
     }
 }
 
-pub const SPLIT: PluginDef = PluginDef {
-    type_name: SPLIT_TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::required("items", PropKind::String),
-        PropSpec::optional("rows", PropKind::Integer),
-        PropSpec::optional("bytes", PropKind::String),
-        PropSpec::optional("partitions", PropKind::Integer),
-        PropSpec::optional("separator", PropKind::String),
-        PropSpec::optional("regexPattern", PropKind::String),
-    ],
-    build: build_split,
-};
+pub static SPLIT: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<SplitProps>(build_split));
+
+/// Merge the outputs of a ForEachItem's subflows.
+///
+/// The last of a ForEachItem's internal tasks (never written in a flow): concatenates the outputs each batch's subflow wrote.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(type = crate::model::for_each_item::MERGE_TYPE, group = "core")]
+struct MergeProps {
+    /// How many batches ran.
+    #[serde(default)]
+    #[prop(kind = "Integer")]
+    number_of_batches: Option<Value>,
+    /// Where the batches' subflows wrote their outputs.
+    #[serde(default)]
+    #[prop(kind = "String")]
+    subflow_outputs_base: Option<Value>,
+}
 
 /// `ForEachItem$ForEachItemMergeOutputs`.
 #[derive(Debug)]
@@ -75,8 +122,9 @@ pub struct MergeOutputs {
 }
 
 fn build_merge(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let batches = props.get("numberOfBatches").map(de::value_to_string).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let base = props.get("subflowOutputsBase").map(de::value_to_string).unwrap_or_default();
+    let p: MergeProps = parse_props(props)?;
+    let batches = p.number_of_batches.as_ref().map(de::value_to_string).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let base = p.subflow_outputs_base.as_ref().map(de::value_to_string).unwrap_or_default();
     Ok(Box::new(MergeOutputs { batches, base }))
 }
 
@@ -107,16 +155,7 @@ impl RunnableTask for MergeOutputs {
     }
 }
 
-pub const MERGE: PluginDef = PluginDef {
-    type_name: MERGE_TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::optional("numberOfBatches", PropKind::Integer),
-        PropSpec::optional("subflowOutputsBase", PropKind::String),
-    ],
-    build: build_merge,
-};
+pub static MERGE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<MergeProps>(build_merge));
 
 #[cfg(test)]
 mod tests {

@@ -16,12 +16,13 @@
 //!
 //! `expr` and `filterCondition` are not rendered before the task runs
 //! (Kestra's non-dynamic properties, see
-//! [`crate::plugins::registry::unrendered_props`]): each is rendered once
+//! `#[prop(unrendered)]`): each is rendered once
 //! per item, with the item's fields as variables over the task's context.
 //! Lines are read as Ion text ([`super::ion_text`]), each bounded by
 //! [`MAX_ITEM_BYTES`].
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -30,8 +31,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::ion_text;
 use crate::backend::ByteStream;
+use crate::plugins::Declare;
 use crate::plugins::jdbc::fetch::StoreSink;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// The longest item (line) read, in bytes.
@@ -161,12 +163,29 @@ fn counts(uri: String, processed: u64, dropped: u64) -> Map<String, Value> {
 
 // ------------------------------------------------------ DeduplicateItems ---
 
-#[derive(Debug, Deserialize)]
+/// Keep one item per key of an Ion file.
+///
+/// Renders `expr` for each item (its fields are variables) and keeps, for each key, the last item with it, in file order.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.storage.DeduplicateItems",
+    group = "core",
+    example = "id: dedup\ntype: io.kestra.plugin.core.storage.DeduplicateItems\nfrom: \"{{ outputs.query.uri }}\"\nexpr: \"{{ id }}-{{ country }}\"\n",
+    outputs(
+        uri(String, "The new Ion file."),
+        numKeys(Integer, "Distinct keys seen."),
+        processedItemsTotal(Integer, "Items read."),
+        droppedItemsTotal(Integer, "Items left out of the new file.")
+    )
+)]
 struct DedupProps {
+    /// The Ion file of items, one a line (kestra:// URI).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
+    /// The key of an item: a template rendered per item, not before the task.
     #[serde(deserialize_with = "de::string_lenient")]
+    #[prop(fixed, unrendered)]
     expr: String,
 }
 
@@ -230,13 +249,7 @@ impl RunnableTask for DeduplicateItems {
     }
 }
 
-pub const DEDUPLICATE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.storage.DeduplicateItems",
-    aliases: &[],
-    group: "core",
-    props: &[PropSpec::required("from", PropKind::String), PropSpec::required("expr", PropKind::String)],
-    build: build_dedup,
-};
+pub static DEDUPLICATE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<DedupProps>(build_dedup));
 
 // ----------------------------------------------------------- FilterItems ---
 
@@ -265,16 +278,36 @@ pub fn is_truthy(rendered: &str) -> bool {
     !matches!(rendered.trim(), "false" | "0" | "-0" | "")
 }
 
-#[derive(Debug, Deserialize)]
+/// Keep or drop the items of an Ion file by a condition.
+///
+/// Renders `filterCondition` for each item (its fields are variables); `false`, `0`, `-0` or an empty result is false, anything else true.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.storage.FilterItems",
+    group = "core",
+    example = "id: big\ntype: io.kestra.plugin.core.storage.FilterItems\nfrom: \"{{ outputs.query.uri }}\"\nfilterCondition: \"{{ amount > 100 }}\"\n",
+    outputs(
+        uri(String, "The new Ion file."),
+        processedItemsTotal(Integer, "Items read."),
+        droppedItemsTotal(Integer, "Items left out of the new file.")
+    )
+)]
 struct FilterProps {
+    /// The Ion file of items, one a line (kestra:// URI).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
+    /// The condition: a template rendered per item, not before the task.
     #[serde(deserialize_with = "de::string_lenient")]
+    #[prop(fixed, unrendered)]
     filter_condition: String,
+    /// Keep (INCLUDE) or drop (EXCLUDE) the items that match.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"INCLUDE\"", values = ["INCLUDE", "EXCLUDE"])]
     filter_type: Option<String>,
+    /// What to do with an item the condition fails on.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"FAIL\"", values = ["FAIL", "INCLUDE", "EXCLUDE"])]
     error_or_null_behavior: Option<String>,
 }
 
@@ -328,18 +361,7 @@ impl RunnableTask for FilterItems {
     }
 }
 
-pub const FILTER: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.storage.FilterItems",
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::required("from", PropKind::String),
-        PropSpec::required("filterCondition", PropKind::String),
-        PropSpec::optional("filterType", PropKind::String),
-        PropSpec::optional("errorOrNullBehavior", PropKind::String),
-    ],
-    build: build_filter,
-};
+pub static FILTER: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<FilterProps>(build_filter));
 
 #[cfg(test)]
 mod tests {

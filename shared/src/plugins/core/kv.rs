@@ -5,6 +5,8 @@
 //! BOOLEAN: `parseBoolean`, DATETIME/DATE: ISO instant, DURATION: ISO
 //! duration, JSON: parsed). An expired key reads as missing.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use serde::Deserialize;
@@ -12,7 +14,8 @@ use serde_json::{Map, Value};
 
 use crate::backend::{KvLookup, KvType, KvValue};
 use crate::model::duration::{format_iso, parse_iso};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// The KV type names, as written in flows.
@@ -125,20 +128,39 @@ fn missing_message(key: &str, ns: &str) -> String {
 
 // ------------------------------------------------------------------ Set ---
 
-#[derive(Debug, Deserialize)]
+/// Store a value in the KV store.
+///
+/// Writes `value` under `key` in a namespace's KV store, typed by `kvType` (or as written), with an optional time to live.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.kv.Set",
+    aliases = ["io.kestra.core.tasks.kv.Set"],
+    group = "core",
+    example = "id: remember\ntype: io.kestra.plugin.core.kv.Set\nkey: last_run\nvalue: \"{{ execution.startDate }}\"\nkvType: STRING\n",
+)]
 struct SetProps {
+    /// The key.
     #[serde(deserialize_with = "de::string_lenient")]
     key: String,
+    /// The value to store.
     #[serde(default)]
+    #[prop(required)]
     value: Option<Value>,
+    /// The namespace; the flow's own when absent.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace: Option<String>,
+    /// Replace an existing value (false: fail when the key exists).
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     overwrite: Option<bool>,
+    /// Expire the value after this ISO-8601 duration.
     #[serde(default, deserialize_with = "de::opt_duration")]
+    #[prop(kind = "Duration")]
     ttl: Option<Duration>,
+    /// The value's type.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"])]
     kv_type: Option<String>,
 }
 
@@ -225,36 +247,39 @@ impl RunnableTask for Set {
     }
 }
 
-pub const SET: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.kv.Set",
-    aliases: &["io.kestra.core.tasks.kv.Set"],
-    group: "core",
-    props: &[
-        PropSpec::required("key", PropKind::String),
-        PropSpec::required("value", PropKind::Any),
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("overwrite", PropKind::Boolean),
-        PropSpec::optional("ttl", PropKind::Duration),
-        PropSpec::optional("kvType", PropKind::String),
-    ],
-    build: build_set,
-};
+pub static SET: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<SetProps>(build_set));
 
 // ------------------------------------------------------------ Get / Delete ---
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 struct KeyProps {
+    /// The key.
     #[serde(deserialize_with = "de::string_lenient")]
     key: String,
+    /// The namespace; the flow's own when absent.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace: Option<String>,
+    /// Fail when there is nothing to read or delete.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     error_on_missing: Option<bool>,
 }
 
-/// `kv.Get`: output `value` (null when missing).
-#[derive(Debug)]
+/// Read a value from the KV store.
+///
+/// Reads `key` from a namespace's KV store (or a parent namespace's) and exposes it as `value`.
+#[derive(Debug, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.core.kv.Get",
+    aliases = ["io.kestra.core.tasks.kv.Get"],
+    group = "core",
+    props = KeyProps,
+    example = "id: read\ntype: io.kestra.plugin.core.kv.Get\nkey: last_run\nerrorOnMissing: false\n",
+    outputs(
+        value(Any, "The stored value (absent when missing).")
+    ),
+)]
 pub struct Get {
     key: String,
     namespace: Option<String>,
@@ -296,20 +321,22 @@ impl RunnableTask for Get {
     }
 }
 
-pub const GET: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.kv.Get",
-    aliases: &["io.kestra.core.tasks.kv.Get"],
-    group: "core",
-    props: &[
-        PropSpec::required("key", PropKind::String),
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("errorOnMissing", PropKind::Boolean),
-    ],
-    build: build_get,
-};
+pub static GET: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<Get>(build_get).parsed_by::<KeyProps>());
 
-/// `kv.Delete`: output `deleted`.
-#[derive(Debug)]
+/// Delete a key from the KV store.
+///
+/// Removes `key` from a namespace's KV store; `deleted` says whether it existed.
+#[derive(Debug, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.core.kv.Delete",
+    aliases = ["io.kestra.core.tasks.kv.Delete"],
+    group = "core",
+    props = KeyProps,
+    example = "id: forget\ntype: io.kestra.plugin.core.kv.Delete\nkey: last_run\n",
+    outputs(
+        deleted(Boolean, "Whether the key existed.")
+    ),
+)]
 pub struct Delete {
     key: String,
     namespace: Option<String>,
@@ -341,17 +368,8 @@ impl RunnableTask for Delete {
     }
 }
 
-pub const DELETE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.kv.Delete",
-    aliases: &["io.kestra.core.tasks.kv.Delete"],
-    group: "core",
-    props: &[
-        PropSpec::required("key", PropKind::String),
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("errorOnMissing", PropKind::Boolean),
-    ],
-    build: build_delete,
-};
+pub static DELETE: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare_as::<Delete>(build_delete).parsed_by::<KeyProps>());
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,8 @@
 //! The read and the write are two store calls, as in Kestra: two Puts of
 //! one key racing may lose one's change. No outputs.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use serde::Deserialize;
@@ -18,19 +20,33 @@ use serde_json::{Map, Value};
 use super::kv::to_kv_value;
 use crate::backend::KvLookup;
 use crate::model::variables::deep_merge;
+use crate::plugins::Declare;
 use crate::plugins::de::{bool_lenient, opt_string_lenient, string_lenient};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Update a value of the KV store.
+///
+/// Updates `key` (created when absent unless `errorOnMissing`), keeping its expiry: a map is deep-merged into a stored JSON map, a list of `{key, value}` entries patches JSON fields (dotted paths), `[{value}]` replaces the value, anything else replaces it.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.kv.Put",
+    group = "core",
+    example = "id: update_my_json\ntype: io.kestra.plugin.core.kv.Put\nkey: my-json-key\nvalue:\n  - key: json-key-1\n    value: my new value\n  - key: nested.field\n    value: 123\n"
+)]
 struct Props {
+    /// The key.
     #[serde(deserialize_with = "string_lenient")]
     key: String,
+    /// The new value, a map to merge, or {key, value} entries.
     value: Value,
+    /// The namespace; the flow's own when absent.
     #[serde(default, deserialize_with = "opt_string_lenient")]
     namespace: Option<String>,
+    /// Fail when the key does not exist.
     #[serde(default, deserialize_with = "bool_lenient")]
+    #[prop(default = "false")]
     error_on_missing: bool,
 }
 
@@ -175,18 +191,7 @@ impl RunnableTask for Put {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.kv.Put",
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::required("key", PropKind::String),
-        PropSpec::required("value", PropKind::Any),
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("errorOnMissing", PropKind::Boolean),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

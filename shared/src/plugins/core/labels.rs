@@ -5,20 +5,33 @@
 //! labels are returned in `TaskOutput::labels`; the executor applies them.
 //! No outputs.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::model::Label;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de::value_to_string, parse_props};
 
 /// The prefix reserved for labels Kestra sets itself.
 pub const SYSTEM_PREFIX: &str = "system.";
 
-#[derive(Debug, Deserialize)]
+/// Add or change labels of the running execution.
+///
+/// Sets labels on the current execution, from a mapping or a list of {key, value}. System labels cannot be changed.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.execution.Labels",
+    aliases = ["io.kestra.core.tasks.executions.Labels"],
+    group = "core",
+    example = "id: tag\ntype: io.kestra.plugin.core.execution.Labels\nlabels:\n  team: data\n  source: \"{{ flow.id }}\"\n",
+)]
 struct Props {
+    /// The labels: a mapping of key to value, or a list of {key, value}.
     labels: Value,
 }
 
@@ -99,13 +112,7 @@ impl RunnableTask for Labels {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.execution.Labels",
-    aliases: &["io.kestra.core.tasks.executions.Labels"],
-    group: "core",
-    props: &[PropSpec::required("labels", PropKind::Any)],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

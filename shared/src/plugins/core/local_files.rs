@@ -5,20 +5,38 @@
 //! internal storage; output `uris`: relative path → `kestra://` URI. Meant
 //! inside a `WorkingDirectory`, whose tasks share the folder.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::scripts::files::{upload_output_files, write_input_files};
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Turn inline or stored files into execution files (legacy).
+///
+/// Kestra's older LocalFiles: `inputs` maps file names to contents; `outputs` lists the names kept as outputs.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.storage.LocalFiles",
+    aliases = ["io.kestra.core.tasks.storages.LocalFiles"],
+    group = "core",
+    example = "id: files\ntype: io.kestra.plugin.core.storage.LocalFiles\ninputs:\n  query.sql: SELECT 1\n",
+    outputs(
+        uris(Map, "The stored files, by name.")
+    ),
+)]
 struct Props {
+    /// File name → content (or a kestra:// URI).
     #[serde(default)]
     inputs: Option<Value>,
+    /// File names (globs) to keep as outputs.
     #[serde(default)]
+    #[prop(kind = "StringOrList")]
     outputs: Option<Value>,
 }
 
@@ -69,13 +87,7 @@ impl RunnableTask for LocalFiles {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.storage.LocalFiles",
-    aliases: &["io.kestra.core.tasks.storages.LocalFiles"],
-    group: "core",
-    props: &[PropSpec::optional("inputs", PropKind::Any), PropSpec::optional("outputs", PropKind::StringOrList)],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -1,22 +1,38 @@
 //! `io.kestra.plugin.core.log.Log`: writes one log line per message at the
 //! given level. No outputs.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// Kestra's log levels.
 pub const LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
 
-#[derive(Debug, Deserialize)]
+/// Write a message to the execution's logs.
+///
+/// Renders the message (or each message of a list) and logs it at the given level. It has no outputs.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.log.Log",
+    aliases = ["io.kestra.core.tasks.log.Log"],
+    group = "core",
+    example = "id: hello\ntype: io.kestra.plugin.core.log.Log\nmessage: \"Running {{ flow.id }} as {{ execution.id }}\"\nlevel: INFO\n"
+)]
 struct Props {
+    /// The message, or a list of messages, to log.
     #[serde(deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
     message: Vec<String>,
+    /// The log level.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR"], default = "\"INFO\"")]
     level: Option<String>,
 }
 
@@ -59,13 +75,8 @@ impl RunnableTask for Log {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.log.Log",
-    aliases: &["io.kestra.core.tasks.log.Log"],
-    group: "core",
-    props: &[PropSpec::required("message", PropKind::StringOrList), PropSpec::optional("level", PropKind::String)],
-    build,
-};
+/// `log.Log`, declared by [`Props`].
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -1,16 +1,32 @@
 //! `io.kestra.plugin.core.output.OutputValues`: returns the rendered
 //! `values` map as the output `values`.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Publish values as the task's outputs.
+///
+/// Renders each value of `values` and exposes them as `outputs.<id>.values.<key>`.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.output.OutputValues",
+    aliases = ["io.kestra.core.tasks.outputs.OutputValues"],
+    group = "core",
+    example = "id: result\ntype: io.kestra.plugin.core.output.OutputValues\nvalues:\n  rows: 42\n  status: \"done\"\n",
+    outputs(
+        values(Map, "The rendered values, by key.")
+    ),
+)]
 struct Props {
+    /// The values to publish, by key.
     #[serde(default)]
     values: Option<Map<String, Value>>,
 }
@@ -35,13 +51,7 @@ impl RunnableTask for OutputValues {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.output.OutputValues",
-    aliases: &["io.kestra.core.tasks.outputs.OutputValues"],
-    group: "core",
-    props: &[PropSpec::optional("values", PropKind::Map)],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -6,13 +6,15 @@
 //! counters and timers only.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::backend::metrics::MetricType;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.core.metric.Publish";
@@ -30,8 +32,17 @@ struct MetricProp {
     tags: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Record metrics of your own.
+///
+/// Records each of `metrics` — `{type: counter, name, value: number, tags}` or `{type: timer, name, value: ISO-8601 duration, tags}` — in the task run's metrics (gauges are refused: the store keeps counters and timers).
+#[derive(Debug, Deserialize, Declare)]
+#[plugin(
+    type = TYPE,
+    group = "core",
+    example = "id: metric\ntype: io.kestra.plugin.core.metric.Publish\nmetrics:\n  - type: timer\n    name: duration\n    value: PT10M\n    tags:\n      flow: \"{{ flow.id }}\"\n  - type: counter\n    name: number\n    value: 42\n",
+)]
 struct Props {
+    /// The metrics: type (counter, timer), name, value, tags, description.
     metrics: Vec<MetricProp>,
 }
 
@@ -100,13 +111,7 @@ impl RunnableTask for Publish {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[PropSpec::required("metrics", PropKind::List)],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,8 @@
 //! Kestra; at most [`MAX_BATCH`]); one run purges at most [`MAX_EXECUTIONS`]
 //! — past it the task warns and the next run goes on.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -24,8 +26,9 @@ use super::purge_scope::{Scope, failed, store, string_list};
 use crate::backend::purge::{EndedExecutions, LogPurge};
 use crate::backend::{ExecutionSummary, StateStore};
 use crate::model::StateType;
+use crate::plugins::Declare;
 use crate::plugins::context::execution_prefix;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.core.execution.PurgeExecutions";
@@ -36,28 +39,59 @@ pub const MAX_BATCH: u64 = 1_000;
 /// An execution's log lines deleted at most (its own, whatever their date).
 const MAX_LINES_PER_EXECUTION: usize = 10_000_000;
 
-#[derive(Debug, Deserialize)]
+/// Purge ended executions and what they left.
+///
+/// Deletes ended executions (never the one running the task) of a namespace and its children, or of one flow, that started after `startDate` and ended before `endDate`, with their logs, metrics and internal-storage files, each on its flag. At most 100,000 executions a run.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = TYPE,
+    aliases = ["io.kestra.core.tasks.storages.Purge", "io.kestra.plugin.core.storage.Purge"],
+    group = "core",
+    example = "id: purge_executions\ntype: io.kestra.plugin.core.execution.PurgeExecutions\nendDate: \"{{ now() | dateAdd(-1, 'MONTHS') }}\"\nstates:\n  - SUCCESS\n  - WARNING\n  - FAILED\n  - KILLED\n",
+    outputs(
+        executionsCount(Integer, "Executions deleted."),
+        logsCount(Integer, "Log lines deleted."),
+        storagesCount(Integer, "Internal-storage files deleted."),
+        metricsCount(Integer, "Metrics deleted.")
+    ),
+)]
 struct Props {
+    /// Only executions of this namespace and its children (exact with `flowId`); every namespace when absent.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace: Option<String>,
+    /// One flow of `namespace` (which it needs).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     flow_id: Option<String>,
+    /// Only executions started at or after this ISO date-time (with a zone).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     start_date: Option<String>,
+    /// Only executions ended at or before this ISO date-time (with a zone).
     #[serde(deserialize_with = "de::string_lenient")]
     end_date: String,
+    /// Only executions in these states; any ended state when absent.
     #[serde(default, deserialize_with = "string_list")]
+    #[prop(kind = "StringOrList")]
     states: Vec<String>,
+    /// Delete the execution records.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     purge_execution: Option<bool>,
+    /// Delete their log lines.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     purge_log: Option<bool>,
+    /// Delete their metrics.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     purge_metric: Option<bool>,
+    /// Delete their internal-storage files.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     purge_storage: Option<bool>,
+    /// Executions read per page (1 to 1000).
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    #[prop(default = "100", check = check_batch)]
     batch_size: Option<u64>,
 }
 
@@ -77,6 +111,11 @@ pub struct PurgeExecutions {
     states: Vec<StateType>,
     what: What,
     batch: usize,
+}
+
+/// `batchSize` as written: 1 to [`MAX_BATCH`] (`baton validate`).
+fn check_batch(v: &Value) -> Result<(), String> {
+    super::purge_scope::check_batch_size(v, MAX_BATCH)
 }
 
 fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
@@ -216,24 +255,7 @@ impl RunnableTask for PurgeExecutions {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &["io.kestra.core.tasks.storages.Purge", "io.kestra.plugin.core.storage.Purge"],
-    group: "core",
-    props: &[
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("flowId", PropKind::String),
-        PropSpec::optional("startDate", PropKind::String),
-        PropSpec::required("endDate", PropKind::String),
-        PropSpec::optional("states", PropKind::StringOrList),
-        PropSpec::optional("purgeExecution", PropKind::Boolean),
-        PropSpec::optional("purgeLog", PropKind::Boolean),
-        PropSpec::optional("purgeMetric", PropKind::Boolean),
-        PropSpec::optional("purgeStorage", PropKind::Boolean),
-        PropSpec::optional("batchSize", PropKind::Integer),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests;

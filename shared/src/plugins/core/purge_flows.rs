@@ -12,23 +12,39 @@
 //! fails saying so. A flow's revisions are listed up to the API's bound
 //! (500, the newest): older ones are left.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::plugins::Declare;
 use crate::plugins::de::{opt_string_lenient, opt_u64_lenient};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Delete old revisions of flows.
+///
+/// Deletes old revisions of one flow (`namespace` and `flowId`), of a namespace and its children (`namespace`) or of every flow, per `behavior`: `keepAmount` keeps the newest N, `before` deletes those recorded at or before an instant; the latest revision is always kept. Needs a server's flow store. Output `size`: the revisions deleted.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.flow.PurgeFlows",
+    group = "core",
+    example = "id: purge_flows\ntype: io.kestra.plugin.core.flow.PurgeFlows\nnamespace: company\nbehavior:\n  keepAmount: 2\n",
+    outputs(size(Integer, "The number of revisions deleted."))
+)]
 struct Props {
+    /// The namespace (and its children), or the flow's namespace with flowId.
     #[serde(default, deserialize_with = "opt_string_lenient")]
     namespace: Option<String>,
+    /// One flow of `namespace`.
     #[serde(default, deserialize_with = "opt_string_lenient")]
     flow_id: Option<String>,
+    /// {keepAmount: N} or {before: instant}; neither deletes every old revision.
     #[serde(default)]
+    #[prop(kind = "Map", default = "{keepAmount: 1}")]
     behavior: Option<Value>,
 }
 
@@ -135,17 +151,7 @@ impl RunnableTask for PurgeFlows {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.flow.PurgeFlows",
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("flowId", PropKind::String),
-        PropSpec::optional("behavior", PropKind::Map),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

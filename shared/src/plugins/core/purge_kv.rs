@@ -20,13 +20,16 @@
 //! `behavior: {type: version}` purges old versions of a key: Baton's KV
 //! keeps one value a key, so it is refused (see [`check_behavior`]).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::backend::KvLookup;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.core.kv.PurgeKV";
@@ -81,20 +84,40 @@ pub fn check_behavior(v: &Value) -> Result<(), String> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Delete keys of the KV store across namespaces.
+///
+/// Deletes the expired keys (or every key with expiredOnly false) of the chosen namespaces, optionally only keys matching `keyPattern`.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = TYPE,
+    group = "core",
+    example = "id: purge_kv\ntype: io.kestra.plugin.core.kv.PurgeKV\nnamespaces:\n  - company\nincludeChildNamespaces: true\nexpiredOnly: true\n",
+    outputs(
+        size(Integer, "The number of keys deleted.")
+    ),
+)]
 struct Props {
+    /// The namespaces to purge (every namespace holding keys when absent); not with namespacePattern.
     #[serde(default, deserialize_with = "namespaces_list")]
     namespaces: Vec<String>,
+    /// A wildcard (`*`, `?`) on the namespaces to purge; not with namespaces.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace_pattern: Option<String>,
+    /// A wildcard (`*`, `?`) on the keys to delete.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     key_pattern: Option<String>,
+    /// Also purge the namespaces starting with one of `namespaces`.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     include_child_namespaces: Option<bool>,
+    /// Delete only expired keys (deprecated: overrides behavior).
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     expired_only: Option<bool>,
+    /// How keys are purged: {type: key, expiredOnly: true|false} (type version is refused: Baton keeps no versions).
     #[serde(default)]
+    #[prop(kind = "Map", default = "{type: key, expiredOnly: true}", check = check_behavior)]
     behavior: Option<Value>,
 }
 
@@ -220,20 +243,7 @@ impl RunnableTask for PurgeKv {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::optional("namespaces", PropKind::List),
-        PropSpec::optional("namespacePattern", PropKind::String),
-        PropSpec::optional("keyPattern", PropKind::String),
-        PropSpec::optional("includeChildNamespaces", PropKind::Boolean),
-        PropSpec::optional("expiredOnly", PropKind::Boolean),
-        PropSpec::optional("behavior", PropKind::Map),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -18,13 +18,16 @@
 //! Bound: one run deletes at most [`MAX_LINES`] lines; past it the task
 //! warns and the next run goes on.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::purge_scope::{Scope, blank, failed, store, string_list};
 use crate::backend::purge::{LogPurge, PURGE_PAGE};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.core.log.PurgeLogs";
@@ -33,26 +36,52 @@ pub const MAX_LINES: usize = 1_000_000;
 /// Kestra's (SLF4J's) levels.
 const LEVELS: [&str; 5] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
 
-#[derive(Debug, Deserialize)]
+/// Purge stored log lines.
+///
+/// Deletes log lines in bulk by namespace (exact), flow, execution, level and a window on their timestamp; lines tied to no execution (trigger lines) too. At most 1,000,000 lines a run.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = TYPE,
+    group = "core",
+    example = "id: purge_logs\ntype: io.kestra.plugin.core.log.PurgeLogs\nendDate: \"{{ now() | dateAdd(-1, 'MONTHS') }}\"\nlogLevels:\n  - TRACE\n  - DEBUG\n  - INFO\n",
+    outputs(
+        count(Integer, "Lines deleted."),
+        executionLogsCount(Integer, "Lines of executions deleted."),
+        nonExecutionLogsCount(Integer, "Lines tied to no execution deleted.")
+    ),
+)]
 struct Props {
+    /// Only the lines of this namespace (not its children); every namespace when absent.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace: Option<String>,
+    /// One flow of `namespace` (which it needs).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     flow_id: Option<String>,
+    /// Only the lines of this execution.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     execution_id: Option<String>,
+    /// Only lines of these levels; every level when absent.
     #[serde(default, deserialize_with = "string_list")]
+    #[prop(kind = "StringOrList", values = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"])]
     log_levels: Vec<String>,
+    /// Only what is dated at or after this ISO date-time (with a zone).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     start_date: Option<String>,
+    /// Only lines dated at or before this ISO date-time (with a zone).
     #[serde(deserialize_with = "de::string_lenient")]
     end_date: String,
+    /// Delete lines tied to an execution.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     purge_execution_logs: Option<bool>,
+    /// Delete lines tied to no execution (trigger lines).
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     purge_non_execution_logs: Option<bool>,
+    /// Accepted for Kestra's MySQL batching; Baton always deletes page by page.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    #[prop(check = check_batch_size)]
     batch_size: Option<u64>,
 }
 
@@ -153,23 +182,7 @@ impl RunnableTask for PurgeLogs {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("flowId", PropKind::String),
-        PropSpec::optional("executionId", PropKind::String),
-        PropSpec::optional("logLevels", PropKind::StringOrList),
-        PropSpec::optional("startDate", PropKind::String),
-        PropSpec::required("endDate", PropKind::String),
-        PropSpec::optional("purgeExecutionLogs", PropKind::Boolean),
-        PropSpec::optional("purgeNonExecutionLogs", PropKind::Boolean),
-        PropSpec::optional("batchSize", PropKind::Integer),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -6,28 +6,46 @@
 //! Bound: one run deletes at most [`MAX_METRICS`]; past it the task warns
 //! and the next run goes on.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::purge_scope::{Scope, failed, store};
 use crate::backend::purge::MetricPurge;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.core.metric.PurgeMetrics";
 /// Most metrics one run deletes.
 pub const MAX_METRICS: usize = 1_000_000;
 
-#[derive(Debug, Deserialize)]
+/// Purge stored task metrics.
+///
+/// Deletes metrics in bulk by namespace (exact), flow and a window on when they were recorded. At most 1,000,000 a run.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = TYPE,
+    group = "core",
+    example = "id: purge_metrics\ntype: io.kestra.plugin.core.metric.PurgeMetrics\nnamespace: company.team\nendDate: \"{{ now() | dateAdd(-1, 'MONTHS') }}\"\n",
+    outputs(
+        count(Integer, "Metrics deleted.")
+    ),
+)]
 struct Props {
+    /// Only the metrics of this namespace (not its children); every namespace when absent.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace: Option<String>,
+    /// One flow of `namespace` (which it needs).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     flow_id: Option<String>,
+    /// Only what is dated at or after this ISO date-time (with a zone).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     start_date: Option<String>,
+    /// Only metrics recorded at or before this ISO date-time (with a zone).
     #[serde(deserialize_with = "de::string_lenient")]
     end_date: String,
 }
@@ -66,18 +84,7 @@ impl RunnableTask for PurgeMetrics {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("flowId", PropKind::String),
-        PropSpec::optional("startDate", PropKind::String),
-        PropSpec::required("endDate", PropKind::String),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

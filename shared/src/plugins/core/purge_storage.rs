@@ -13,30 +13,52 @@
 //! Bound: the listing is held in memory, at most [`MAX_FILES`] files; a
 //! larger scope is an error saying to narrow it with `namespace`/`flowId`.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::model::ids::slugify;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// Most files one purge lists.
 pub const MAX_FILES: usize = 1_000_000;
 
-#[derive(Debug, Deserialize)]
+/// Purge execution files by last-modified date (Kestra 2.0).
+///
+/// Deletes the execution files of internal storage modified between `startDate` and `endDate`, under a namespace and its sub-namespaces (or one flow); only counts them unless `dryRun: false`.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.storage.PurgeStorage",
+    group = "core",
+    example = "id: purge\ntype: io.kestra.plugin.core.storage.PurgeStorage\nnamespace: company.team\nendDate: \"{{ now() | dateAdd(-7, 'DAYS') }}\"\ndryRun: false\n",
+    outputs(
+        scannedCount(Integer, "Execution folders looked at."),
+        purgedCount(Integer, "Executions with at least one file in the window."),
+        deletedFilesCount(Integer, "Files deleted (0 in a dry run).")
+    )
+)]
 struct Props {
+    /// The namespace, with its sub-namespaces (every namespace when absent).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace: Option<String>,
+    /// One flow of `namespace`.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     flow_id: Option<String>,
+    /// Only files modified at or after this ISO date-time.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     start_date: Option<String>,
+    /// Only files modified at or before this ISO date-time.
     #[serde(deserialize_with = "de::string_lenient")]
     end_date: String,
+    /// Only count, delete nothing.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     dry_run: Option<bool>,
 }
 
@@ -158,19 +180,7 @@ impl RunnableTask for PurgeStorage {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.storage.PurgeStorage",
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("flowId", PropKind::String),
-        PropSpec::optional("startDate", PropKind::String),
-        PropSpec::required("endDate", PropKind::String),
-        PropSpec::optional("dryRun", PropKind::Boolean),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -7,37 +7,70 @@
 //! `response.length` (tagged `request.method`, `response.code`) when the
 //! response declares its length.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::http::{self, HttpOptions};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// The largest response body kept in memory.
 pub const MAX_BODY: usize = 10 * 1024 * 1024;
 
-#[derive(Debug, Deserialize)]
+/// Send an HTTP request.
+///
+/// Sends a request and exposes the status code, headers and body; a status of 400 or more fails the task unless `allowFailed`.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.http.Request",
+    aliases = ["io.kestra.plugin.fs.http.Request"],
+    group = "core",
+    example = "id: ping\ntype: io.kestra.plugin.core.http.Request\nuri: https://example.com/api/health\nmethod: GET\n",
+    outputs(
+        code(Integer, "The HTTP status code."),
+        headers(Map, "The response headers."),
+        body(Any, "The response body."),
+        uri(String, "The URL requested.")
+    ),
+)]
 struct Props {
+    /// The URL.
     #[serde(deserialize_with = "de::string_lenient")]
     uri: String,
+    /// The HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS…).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"GET\"")]
     method: Option<String>,
+    /// Request headers.
     #[serde(default, deserialize_with = "de::multi_map")]
+    #[prop(kind = "Map")]
     headers: Vec<(String, Vec<String>)>,
+    /// The request body (a string, or a value sent as JSON).
     #[serde(default)]
     body: Option<Value>,
+    /// Fields sent as a form (urlencoded or multipart).
     #[serde(default, deserialize_with = "de::string_map")]
+    #[prop(kind = "Map")]
     form_data: Vec<(String, String)>,
+    /// The request's Content-Type.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     content_type: Option<String>,
+    /// Do not fail on a status of 400 or more.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     allow_failed: Option<bool>,
+    /// Give up the request after this long.
     #[serde(default, deserialize_with = "de::opt_duration")]
+    #[prop(kind = "Duration")]
     timeout: Option<chrono::Duration>,
+    /// Client options: connectTimeout, readIdleTimeout, followRedirects, basicAuthUser…
     #[serde(default)]
+    #[prop(kind = "Map")]
     options: Option<HttpOptions>,
 }
 
@@ -189,23 +222,7 @@ impl RunnableTask for Request {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.http.Request",
-    aliases: &["io.kestra.plugin.fs.http.Request"],
-    group: "core",
-    props: &[
-        PropSpec::required("uri", PropKind::String),
-        PropSpec::optional("method", PropKind::String),
-        PropSpec::optional("headers", PropKind::Map),
-        PropSpec::optional("body", PropKind::Any),
-        PropSpec::optional("formData", PropKind::Map),
-        PropSpec::optional("contentType", PropKind::String),
-        PropSpec::optional("allowFailed", PropKind::Boolean),
-        PropSpec::optional("timeout", PropKind::Duration),
-        PropSpec::optional("options", PropKind::Map),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -9,13 +9,14 @@
 //! does not keep). As in Kestra (`Pause.Resumed.now()`), the resumed
 //! Pause records no `resumed.by`.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
 
 /// What a task may do to other executions (the runtime's engine).
@@ -49,15 +50,27 @@ pub trait ExecutionControl: Send + Sync {
     async fn flush_logs(&self) {}
 }
 
-#[derive(Debug, Deserialize)]
+/// Resume a paused execution.
+///
+/// Resumes a paused execution (this one's parent by default, or `executionId`), with inputs for its Pause's onResume.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.execution.Resume",
+    group = "core",
+    example = "id: go_on\ntype: io.kestra.plugin.core.execution.Resume\nexecutionId: \"{{ trigger.executionId }}\"\n"
+)]
 struct Props {
+    /// The execution to resume.
     #[serde(default)]
     execution_id: Option<String>,
+    /// The paused execution's namespace.
     #[serde(default)]
     namespace: Option<String>,
+    /// The paused execution's flow.
     #[serde(default)]
     flow_id: Option<String>,
+    /// Inputs for the Pause's onResume.
     #[serde(default)]
     inputs: Option<Map<String, Value>>,
 }
@@ -98,15 +111,4 @@ impl RunnableTask for Resume {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.execution.Resume",
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::optional("executionId", PropKind::String),
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("flowId", PropKind::String),
-        PropSpec::optional("inputs", PropKind::Map),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));

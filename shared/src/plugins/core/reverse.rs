@@ -9,6 +9,7 @@
 //! starting with the prefix, sorted.
 
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -16,20 +17,38 @@ use serde_json::{Map, Value};
 use tokio::io::AsyncWriteExt;
 
 use super::split::extension_of;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// Bytes read backwards at a time.
 const BLOCK: u64 = 64 * 1024;
 
-#[derive(Debug, Deserialize)]
+/// Reverse the lines of a stored file.
+///
+/// Writes a new file of internal storage with the lines of `from` in reverse order.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.storage.Reverse",
+    aliases = ["io.kestra.core.tasks.storages.Reverse"],
+    group = "core",
+    example = "id: reversed\ntype: io.kestra.plugin.core.storage.Reverse\nfrom: \"{{ outputs.report.uri }}\"\n",
+    outputs(
+        uri(String, "The reversed file.")
+    ),
+)]
 struct ReverseProps {
+    /// The file (kestra:// URI).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
+    /// The line separator.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"\\n\"")]
     separator: Option<String>,
+    /// The file's character set.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"UTF-8\"")]
     charset: Option<String>,
 }
 
@@ -128,25 +147,26 @@ impl RunnableTask for Reverse {
     }
 }
 
-pub const REVERSE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.storage.Reverse",
-    aliases: &["io.kestra.core.tasks.storages.Reverse"],
-    group: "core",
-    props: &[
-        PropSpec::required("from", PropKind::String),
-        PropSpec::optional("separator", PropKind::String),
-        PropSpec::optional("charset", PropKind::String),
-    ],
-    build: build_reverse,
-};
+pub static REVERSE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ReverseProps>(build_reverse));
 
 // -------------------------------------------------------------- GetKeys ---
 
-#[derive(Debug, Deserialize)]
+/// List the keys of the KV store.
+///
+/// Lists the keys of a namespace's KV store, optionally only those starting with `prefix`.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.kv.GetKeys",
+    group = "core",
+    example = "id: keys\ntype: io.kestra.plugin.core.kv.GetKeys\nprefix: daily_\n",
+    outputs(keys(List, "The keys found."))
+)]
 struct KeysProps {
+    /// Only keys starting with this.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     prefix: Option<String>,
+    /// The namespace; the flow's own when absent.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace: Option<String>,
 }
@@ -181,13 +201,7 @@ impl RunnableTask for GetKeys {
     }
 }
 
-pub const GET_KEYS: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.kv.GetKeys",
-    aliases: &[],
-    group: "core",
-    props: &[PropSpec::optional("prefix", PropKind::String), PropSpec::optional("namespace", PropKind::String)],
-    build: build_keys,
-};
+pub static GET_KEYS: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<KeysProps>(build_keys));
 
 #[cfg(test)]
 mod tests {

@@ -1,19 +1,33 @@
 //! `io.kestra.plugin.core.flow.Sleep`: waits for `duration` (ISO-8601).
 //! No outputs.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::model::duration::format_iso;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Wait for a while.
+///
+/// Waits for `duration` without holding the execution's other branches.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.flow.Sleep",
+    aliases = ["io.kestra.core.tasks.flows.Sleep"],
+    group = "core",
+    example = "id: wait\ntype: io.kestra.plugin.core.flow.Sleep\nduration: PT5S\n",
+)]
 struct Props {
+    /// How long to wait (ISO-8601, e.g. PT30S).
     #[serde(deserialize_with = "de::duration")]
+    #[prop(kind = "Duration")]
     duration: Duration,
 }
 
@@ -39,13 +53,7 @@ impl RunnableTask for Sleep {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.flow.Sleep",
-    aliases: &["io.kestra.core.tasks.flows.Sleep"],
-    group: "core",
-    props: &[PropSpec::required("duration", PropKind::Duration)],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

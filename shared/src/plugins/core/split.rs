@@ -16,14 +16,17 @@
 //! [`max_files`] files (`BATON_MAX_BATCHES`, [`DEFAULT_MAX_FILES`]): more
 //! is an error naming the bound.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use regex::Regex;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::io::AsyncBufReadExt;
 
 use crate::plugins::jdbc::fetch::StoreSink;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// The most files one split (and so one ForEachItem's batches) may make
 /// unless `BATON_MAX_BATCHES` says otherwise.
@@ -51,11 +54,31 @@ pub struct SplitSpec {
     pub separator: String,
 }
 
+/// The split options as written (each a string or a number), from the
+/// properties struct of the task that splits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SplitOptions<'a> {
+    pub bytes: Option<&'a Value>,
+    pub partitions: Option<&'a Value>,
+    pub rows: Option<&'a Value>,
+    pub separator: Option<&'a Value>,
+    pub regex_pattern: Option<&'a Value>,
+}
+
 impl SplitSpec {
     /// From rendered properties; `default_rows` when none of the modes is
     /// given (ForEachItem's `batch` defaults to one row; Split has none).
-    pub fn from_props(props: &Map<String, Value>, default_rows: Option<u64>) -> Result<SplitSpec, TaskError> {
-        let get = |k: &str| props.get(k).filter(|v| !v.is_null()).map(de::value_to_string);
+    pub fn from_props(o: SplitOptions<'_>, default_rows: Option<u64>) -> Result<SplitSpec, TaskError> {
+        let get = |k: &str| {
+            let v = match k {
+                "separator" => o.separator,
+                "regexPattern" => o.regex_pattern,
+                "bytes" => o.bytes,
+                "partitions" => o.partitions,
+                _ => o.rows,
+            };
+            v.filter(|v| !v.is_null()).map(de::value_to_string)
+        };
         let separator = get("separator").unwrap_or_else(|| "\n".to_string());
         let positive = |k: &str, s: String| -> Result<u64, TaskError> {
             match s.trim().parse::<u64>() {
@@ -216,6 +239,46 @@ pub async fn split(cx: &RunContext, prop: &str, uri: &str, spec: &SplitSpec) -> 
 
 // ---------------------------------------------------------------- Split ---
 
+/// Split a stored file into pieces.
+///
+/// Cuts a file into pieces by rows, bytes or a number of partitions.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.storage.Split",
+    aliases = ["io.kestra.core.tasks.storages.Split"],
+    group = "core",
+    example = "id: pieces\ntype: io.kestra.plugin.core.storage.Split\nfrom: \"{{ outputs.report.uri }}\"\nrows: 1000\n",
+    outputs(
+        uris(List, "The pieces.")
+    ),
+)]
+struct SplitProps {
+    /// The file to split.
+    #[serde(deserialize_with = "de::string_lenient")]
+    from: String,
+    /// Bytes per piece (e.g. 10MB).
+    #[serde(default)]
+    #[prop(kind = "String")]
+    bytes: Option<Value>,
+    /// The number of pieces.
+    #[serde(default)]
+    #[prop(kind = "Integer")]
+    partitions: Option<Value>,
+    /// Rows per piece.
+    #[serde(default)]
+    #[prop(kind = "Integer")]
+    rows: Option<Value>,
+    /// The row separator.
+    #[serde(default)]
+    #[prop(kind = "String", default = "\"\\n\"")]
+    separator: Option<Value>,
+    /// Rows matching this regular expression start a new piece.
+    #[serde(default)]
+    #[prop(kind = "String")]
+    regex_pattern: Option<Value>,
+}
+
 /// `storage.Split`.
 #[derive(Debug)]
 pub struct Split {
@@ -224,12 +287,16 @@ pub struct Split {
 }
 
 fn build_split(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let from = props
-        .get("from")
-        .filter(|v| !v.is_null())
-        .map(de::value_to_string)
-        .ok_or_else(|| TaskError::property("from", "missing required property"))?;
-    Ok(Box::new(Split { from, spec: SplitSpec::from_props(props, None)? }))
+    let p: SplitProps = parse_props(props)?;
+    let options = SplitOptions {
+        bytes: p.bytes.as_ref(),
+        partitions: p.partitions.as_ref(),
+        rows: p.rows.as_ref(),
+        separator: p.separator.as_ref(),
+        regex_pattern: p.regex_pattern.as_ref(),
+    };
+    let spec = SplitSpec::from_props(options, None)?;
+    Ok(Box::new(Split { from: p.from, spec }))
 }
 
 #[async_trait]
@@ -242,20 +309,7 @@ impl RunnableTask for Split {
     }
 }
 
-pub const SPLIT: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.storage.Split",
-    aliases: &["io.kestra.core.tasks.storages.Split"],
-    group: "core",
-    props: &[
-        PropSpec::required("from", PropKind::String),
-        PropSpec::optional("bytes", PropKind::String),
-        PropSpec::optional("partitions", PropKind::Integer),
-        PropSpec::optional("rows", PropKind::Integer),
-        PropSpec::optional("separator", PropKind::String),
-        PropSpec::optional("regexPattern", PropKind::String),
-    ],
-    build: build_split,
-};
+pub static SPLIT: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<SplitProps>(build_split));
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@
 //! `options.readTimeout`; default [`DEFAULT_IDLE`]) fails. The jq
 //! expression is Baton's jq subset ([`crate::template::jq`]).
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,7 +28,8 @@ use serde_json::{Map, Value};
 use super::http::{self, HttpOptions};
 use super::request::{Outgoing, body_text};
 use super::sse_stream::{SseEvent, SseParser};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.core.http.SseRequest";
@@ -43,26 +45,55 @@ pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 /// How long a silent stream is waited for, unless `options` say.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(300);
 
-#[derive(Debug, Deserialize)]
+/// Read the Server-Sent Events of an HTTP endpoint.
+///
+/// Sends a request and reads the response's Server-Sent Events until the server closes the stream. Outputs the events (`data` parsed when it is JSON, with `id`, `name`, `comment`, `retry` when sent), or with `concatJqExpression` the concatenated text it extracts from each event. A status of 400 or more fails the task unless `options.allowFailed`. Bounded: 10,000 events, 10 MB of stream, 1 MB per event, one hour of reading, and `options.timeout.readIdleTimeout` (default 5 minutes) of silence; each fails the task naming it.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = TYPE,
+    group = "core",
+    example = "id: consume_events\ntype: io.kestra.plugin.core.http.SseRequest\nuri: https://example.com/events\nheaders:\n  Authorization: \"Bearer {{ secret('API_TOKEN') }}\"\nconcatJqExpression: .data.message\n",
+    outputs(
+        uri(String, "The URL requested."),
+        size(Integer, "The number of events received."),
+        events(List, "Every event received, when there is no `result`."),
+        result(String, "The values `concatJqExpression` extracted, concatenated.")
+    ),
+)]
 struct Props {
+    /// The URL of the event stream.
     #[serde(deserialize_with = "de::string_lenient")]
     uri: String,
+    /// The HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS…).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"GET\"")]
     method: Option<String>,
+    /// Request headers (`Accept: text/event-stream` unless set).
     #[serde(default, deserialize_with = "de::multi_map")]
+    #[prop(kind = "Map")]
     headers: Vec<(String, Vec<String>)>,
+    /// The request body (a string, or a value sent as JSON).
     #[serde(default)]
     body: Option<Value>,
+    /// Fields sent as a form (urlencoded or multipart).
     #[serde(default, deserialize_with = "de::string_map")]
+    #[prop(kind = "Map")]
     form_data: Vec<(String, String)>,
+    /// The request's Content-Type.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"application/json\"")]
     content_type: Option<String>,
+    /// Client options: connectTimeout, readIdleTimeout, followRedirects, basicAuthUser…
     #[serde(default)]
+    #[prop(kind = "Map")]
     options: Option<HttpOptions>,
+    /// A jq expression (Baton's subset: paths, `[]`, pipes, a few builtins) applied to each event `{data, id, name, …}`; its string, number or boolean values are concatenated into `result`.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     concat_jq_expression: Option<String>,
+    /// Fail when the expression fails on an event or gives no text value; false skips the event.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     failed_on_missing_jq: Option<bool>,
 }
 
@@ -240,23 +271,7 @@ impl RunnableTask for SseRequest {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::required("uri", PropKind::String),
-        PropSpec::optional("method", PropKind::String),
-        PropSpec::optional("headers", PropKind::Map),
-        PropSpec::optional("body", PropKind::Any),
-        PropSpec::optional("formData", PropKind::Map),
-        PropSpec::optional("contentType", PropKind::String),
-        PropSpec::optional("options", PropKind::Map),
-        PropSpec::optional("concatJqExpression", PropKind::String),
-        PropSpec::optional("failedOnMissingJq", PropKind::Boolean),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests;

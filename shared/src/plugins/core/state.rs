@@ -9,6 +9,8 @@
 //! `errorOnMissing`); `Delete` outputs `deleted`. As in Kestra, concurrent
 //! executions of the same flow may overwrite each other's state.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use serde::Deserialize;
@@ -17,29 +19,64 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{KvLookup, KvType, KvValue};
 use crate::model::ids::slugify;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-/// The properties every state task has.
-const COMMON: [PropSpec; 3] = [
-    PropSpec::optional("name", PropKind::String),
-    PropSpec::optional("namespace", PropKind::Boolean),
-    PropSpec::optional("taskrunValue", PropKind::Boolean),
-];
-
-#[derive(Debug, Deserialize)]
+/// Merge values into a stored state.
+///
+/// Merges `data` into a named state kept per flow (or namespace), as Kestra's state store does.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
-struct Props {
+#[plugin(
+    type = "io.kestra.plugin.core.state.Set",
+    aliases = ["io.kestra.core.tasks.states.Set"],
+    group = "core",
+    example = "id: save\ntype: io.kestra.plugin.core.state.Set\nname: cursor\ndata:\n  offset: 100\n",
+    outputs(
+        count(Integer, "The number of keys stored.")
+    ),
+)]
+struct SetProps {
+    /// The state's name; several states may live side by side.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"default\"")]
     name: Option<String>,
+    /// Share the state across the namespace rather than the flow.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     namespace: Option<bool>,
+    /// Keep one state per loop value (inside a ForEach).
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     taskrun_value: Option<bool>,
-    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
-    error_on_missing: Option<bool>,
+    /// The values to merge into the state.
     #[serde(default)]
+    #[prop(kind = "Map")]
     data: Option<Value>,
+}
+
+/// What `state.Get` and `state.Delete` read: which state, and whether a
+/// missing one fails.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+struct KeyProps {
+    /// The state's name; several states may live side by side.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"default\"")]
+    name: Option<String>,
+    /// Share the state across the namespace rather than the flow.
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
+    namespace: Option<bool>,
+    /// Keep one state per loop value (inside a ForEach).
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
+    taskrun_value: Option<bool>,
+    /// Fail when there is nothing to read or delete.
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
+    error_on_missing: Option<bool>,
 }
 
 /// Which state a task addresses (resolved against the run context).
@@ -51,12 +88,12 @@ struct Address {
 }
 
 impl Address {
-    fn of(p: &Props) -> Result<Address, TaskError> {
-        let name = p.name.clone().unwrap_or_else(|| "default".to_string());
+    fn of(name: &Option<String>, namespace: Option<bool>, taskrun_value: Option<bool>) -> Result<Address, TaskError> {
+        let name = name.clone().unwrap_or_else(|| "default".to_string());
         if name.trim().is_empty() {
             return Err(TaskError::property("name", "must not be blank"));
         }
-        Ok(Address { name, namespace_scoped: p.namespace.unwrap_or(false), per_value: p.taskrun_value.unwrap_or(true) })
+        Ok(Address { name, namespace_scoped: namespace.unwrap_or(false), per_value: taskrun_value.unwrap_or(true) })
     }
 
     /// The KV key of this state for the task running in `cx`.
@@ -123,13 +160,13 @@ pub struct Set {
 }
 
 fn build_set(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: Props = parse_props(props)?;
+    let p: SetProps = parse_props(props)?;
     let data = match &p.data {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
         Some(other) => return Err(TaskError::property("data", format!("expected a map, got {other}"))),
     };
-    Ok(Box::new(Set { at: Address::of(&p)?, data }))
+    Ok(Box::new(Set { at: Address::of(&p.name, p.namespace, p.taskrun_value)?, data }))
 }
 
 #[async_trait]
@@ -150,26 +187,33 @@ impl RunnableTask for Set {
     }
 }
 
-pub const SET: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.state.Set",
-    aliases: &["io.kestra.core.tasks.states.Set"],
-    group: "core",
-    props: &[COMMON[0], COMMON[1], COMMON[2], PropSpec::optional("data", PropKind::Map)],
-    build: build_set,
-};
+pub static SET: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<SetProps>(build_set));
 
 // ------------------------------------------------------------------ Get ---
 
-/// `state.Get`.
-#[derive(Debug)]
+/// Read a stored state.
+///
+/// Reads a named state and exposes it as `data`.
+#[derive(Debug, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.core.state.Get",
+    aliases = ["io.kestra.core.tasks.states.Get"],
+    group = "core",
+    props = KeyProps,
+    example = "id: load\ntype: io.kestra.plugin.core.state.Get\nname: cursor\nerrorOnMissing: false\n",
+    outputs(
+        data(Map, "The state's values.")
+    ),
+)]
 pub struct Get {
     at: Address,
     error_on_missing: bool,
 }
 
 fn build_get(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: Props = parse_props(props)?;
-    Ok(Box::new(Get { at: Address::of(&p)?, error_on_missing: p.error_on_missing.unwrap_or(false) }))
+    let p: KeyProps = parse_props(props)?;
+    let at = Address::of(&p.name, p.namespace, p.taskrun_value)?;
+    Ok(Box::new(Get { at, error_on_missing: p.error_on_missing.unwrap_or(false) }))
 }
 
 #[async_trait]
@@ -190,26 +234,33 @@ impl RunnableTask for Get {
     }
 }
 
-pub const GET: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.state.Get",
-    aliases: &["io.kestra.core.tasks.states.Get"],
-    group: "core",
-    props: &[COMMON[0], COMMON[1], COMMON[2], PropSpec::optional("errorOnMissing", PropKind::Boolean)],
-    build: build_get,
-};
+pub static GET: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<Get>(build_get).parsed_by::<KeyProps>());
 
 // --------------------------------------------------------------- Delete ---
 
-/// `state.Delete`.
-#[derive(Debug)]
+/// Delete a stored state.
+///
+/// Removes a named state.
+#[derive(Debug, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.core.state.Delete",
+    aliases = ["io.kestra.core.tasks.states.Delete"],
+    group = "core",
+    props = KeyProps,
+    example = "id: reset\ntype: io.kestra.plugin.core.state.Delete\nname: cursor\n",
+    outputs(
+        deleted(Boolean, "Whether the state existed.")
+    ),
+)]
 pub struct Delete {
     at: Address,
     error_on_missing: bool,
 }
 
 fn build_delete(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: Props = parse_props(props)?;
-    Ok(Box::new(Delete { at: Address::of(&p)?, error_on_missing: p.error_on_missing.unwrap_or(false) }))
+    let p: KeyProps = parse_props(props)?;
+    let at = Address::of(&p.name, p.namespace, p.taskrun_value)?;
+    Ok(Box::new(Delete { at, error_on_missing: p.error_on_missing.unwrap_or(false) }))
 }
 
 #[async_trait]
@@ -228,13 +279,8 @@ impl RunnableTask for Delete {
     }
 }
 
-pub const DELETE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.state.Delete",
-    aliases: &["io.kestra.core.tasks.states.Delete"],
-    group: "core",
-    props: &[COMMON[0], COMMON[1], COMMON[2], PropSpec::optional("errorOnMissing", PropKind::Boolean)],
-    build: build_delete,
-};
+pub static DELETE: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare_as::<Delete>(build_delete).parsed_by::<KeyProps>());
 
 #[cfg(test)]
 mod tests {

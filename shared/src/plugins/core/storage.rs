@@ -2,14 +2,32 @@
 //! internal-storage file under the current execution's prefix. Output
 //! `uris`: the `kestra:///…` URIs deleted.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use crate::plugins::registry::{PluginDef, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput};
 
-/// The task (it has no properties of its own).
-#[derive(Debug)]
+/// Delete the files this execution stored.
+///
+/// Removes every file in internal storage that belongs to the current execution (outputs, uploads).
+#[derive(Debug, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+    aliases = [
+        "io.kestra.core.tasks.storages.PurgeCurrentExecutionFiles",
+        "io.kestra.plugin.core.storage.PurgeExecution",
+        "io.kestra.core.tasks.storages.PurgeExecution"
+    ],
+    group = "core",
+    example = "id: cleanup\ntype: io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles\n",
+    outputs(
+        uris(List, "The files deleted.")
+    ),
+)]
 pub struct PurgeCurrentExecutionFiles;
 
 fn build(_props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
@@ -36,17 +54,8 @@ impl RunnableTask for PurgeCurrentExecutionFiles {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
-    aliases: &[
-        "io.kestra.core.tasks.storages.PurgeCurrentExecutionFiles",
-        "io.kestra.plugin.core.storage.PurgeExecution",
-        "io.kestra.core.tasks.storages.PurgeExecution",
-    ],
-    group: "core",
-    props: &[] as &[PropSpec],
-    build,
-};
+/// `storage.PurgeCurrentExecutionFiles` (it has no properties of its own).
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<PurgeCurrentExecutionFiles>(build));
 
 #[cfg(test)]
 mod tests {

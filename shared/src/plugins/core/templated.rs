@@ -6,18 +6,31 @@
 //! naming it, as Kestra. The rendered spec is bounded by the template
 //! engine's output bound.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{Registry, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.core.templating.TemplatedTask";
 const LEGACY: &str = "io.kestra.core.tasks.templating.TemplatedTask";
 
-#[derive(Debug, Deserialize)]
+/// Run a task whose whole definition is a template.
+///
+/// Renders `spec`, reads it as the YAML of a runnable task (`type` and properties) and runs it in this task's place; its outputs are this task's.
+#[derive(Debug, Deserialize, Declare)]
+#[plugin(
+    type = TYPE,
+    aliases = [LEGACY],
+    group = "core",
+    example = "id: dynamic\ntype: io.kestra.plugin.core.templating.TemplatedTask\nspec: |\n  type: io.kestra.plugin.core.http.Download\n  {{ inputs.property }}: {{ inputs.value }}\n",
+)]
 struct Props {
+    /// The task's YAML, rendered first.
     #[serde(deserialize_with = "de::string_lenient")]
     spec: String,
 }
@@ -78,13 +91,7 @@ impl RunnableTask for Templated {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &[LEGACY],
-    group: "core",
-    props: &[PropSpec::required("spec", PropKind::String)],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

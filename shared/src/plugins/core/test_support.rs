@@ -121,7 +121,7 @@ impl Env {
         let cx = self.cx(&raw);
         // as the worker: a task's own per-item expressions stay as written
         let mut raw_map = raw.as_object().cloned().unwrap_or_default();
-        let kept = crate::plugins::registry::take_unrendered(def.type_name, &mut raw_map);
+        let kept = crate::plugins::registry::take_unrendered(def, &mut raw_map);
         let rendered = cx.render_value(&Value::Object(raw_map))?;
         let mut props: Map<String, Value> = rendered.as_object().cloned().unwrap_or_default();
         props.extend(kept);

@@ -4,25 +4,41 @@
 //! ([`ExecutionControl::set_trigger_enabled`]). No outputs.
 
 use std::sync::Arc;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::resume::ExecutionControl;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Enable or disable a trigger.
+///
+/// Turns a trigger of a flow (this one by default) on or off.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.trigger.Toggle",
+    aliases = ["io.kestra.core.tasks.trigger.Toggle"],
+    group = "core",
+    example = "id: pause_schedule\ntype: io.kestra.plugin.core.trigger.Toggle\ntrigger: daily\nenabled: false\n",
+)]
 struct Props {
+    /// The flow's namespace; this flow's when absent.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace: Option<String>,
+    /// The flow; this flow when absent.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     flow_id: Option<String>,
+    /// The trigger's id.
     #[serde(deserialize_with = "de::string_lenient")]
     trigger: String,
+    /// Whether to enable (true) or disable it.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     enabled: Option<bool>,
 }
 
@@ -60,15 +76,4 @@ impl RunnableTask for Toggle {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.trigger.Toggle",
-    aliases: &["io.kestra.core.tasks.trigger.Toggle"],
-    group: "core",
-    props: &[
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("flowId", PropKind::String),
-        PropSpec::required("trigger", PropKind::String),
-        PropSpec::optional("enabled", PropKind::Boolean),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));

@@ -14,28 +14,55 @@
 //! the executor applies it to the stored execution
 //! (`model::variables`). No outputs.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::model::variables::{VariablesChange, check_unset};
+use crate::plugins::Declare;
 use crate::plugins::de::bool_lenient;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Set variables of the running execution.
+///
+/// Deep-merges the rendered `variables` into the execution's variables (an execution starts with its flow's `variables`); the tasks after it read them as `{{ vars.<name> }}`. With `overwrite: false` it fails naming the variables that already exist.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.execution.SetVariables",
+    group = "core",
+    example = "id: set_vars\ntype: io.kestra.plugin.core.execution.SetVariables\nvariables:\n  message: Hello\n  name: \"{{ inputs.name }}\"\n"
+)]
 struct SetProps {
+    /// The variables to set, by name (maps are merged key by key).
+    #[prop(kind = "Map")]
     variables: Value,
+    /// Replace variables that already exist.
     #[serde(default = "yes", deserialize_with = "bool_lenient")]
+    #[prop(default = "true")]
     overwrite: bool,
 }
 
-#[derive(Debug, Deserialize)]
+/// Remove variables of the running execution.
+///
+/// Removes each named variable (`a.b` removes `b` from map `a`) from the execution's variables; a name that is not set changes nothing.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.core.execution.UnsetVariables",
+    group = "core",
+    example = "id: unset\ntype: io.kestra.plugin.core.execution.UnsetVariables\nvariables:\n  - message\n  - name\n"
+)]
 struct UnsetProps {
+    /// The names to remove.
+    #[prop(kind = "List")]
     variables: Value,
+    /// Do not fail when the parent map of a dotted name is missing.
     #[serde(default, deserialize_with = "bool_lenient")]
+    #[prop(default = "false")]
     ignore_missing: bool,
 }
 
@@ -133,21 +160,9 @@ impl RunnableTask for UnsetVariables {
     }
 }
 
-pub const SET: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.execution.SetVariables",
-    aliases: &[],
-    group: "core",
-    props: &[PropSpec::required("variables", PropKind::Map), PropSpec::optional("overwrite", PropKind::Boolean)],
-    build: build_set,
-};
+pub static SET: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<SetProps>(build_set));
 
-pub const UNSET: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.core.execution.UnsetVariables",
-    aliases: &[],
-    group: "core",
-    props: &[PropSpec::required("variables", PropKind::List), PropSpec::optional("ignoreMissing", PropKind::Boolean)],
-    build: build_unset,
-};
+pub static UNSET: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<UnsetProps>(build_unset));
 
 #[cfg(test)]
 mod tests {

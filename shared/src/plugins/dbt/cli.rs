@@ -11,24 +11,85 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use baton_model::decl::DeclaredProps;
 use chrono::Utc;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncReadExt;
 
 use super::{results, venv};
 use crate::backend::{KvLookup, KvType, KvValue};
-use crate::plugins::scripts::{docker_reachable, shell_commands};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput};
+use crate::plugins::scripts::{ExecProps, docker_reachable, shell_commands};
+use crate::plugins::{Declare, PropDecl, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// Properties DbtCLI adds to a shell `Commands` task.
 const DBT_ONLY: &[&str] = &["profiles", "projectDir", "parseRunResults", "storeManifest", "loadManifest", "dbtPath"];
 const PROCESS: &str = "io.kestra.plugin.core.runner.Process";
 
+/// The properties DbtCLI adds to a shell `Commands` task (its `commands`
+/// words its own). The task reads them from its map (`DbtCli::props`);
+/// `build` parses them only to check them.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct DbtProps {
+    /// The dbt commands.
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList", required)]
+    commands: Vec<String>,
+    /// The profiles.yml content.
+    #[serde(default)]
+    #[prop(kind = "String")]
+    profiles: Option<Value>,
+    /// The dbt project's folder in the working directory.
+    #[serde(default)]
+    #[prop(kind = "String")]
+    project_dir: Option<Value>,
+    /// Turn run_results.json into task runs and outputs.
+    #[serde(default)]
+    #[prop(kind = "Boolean", default = "true")]
+    parse_run_results: Option<Value>,
+    /// Keep manifest.json in the KV store: {key, namespace}.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    store_manifest: Option<Value>,
+    /// Load a stored manifest for state-based runs: {key, namespace}.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    load_manifest: Option<Value>,
+}
+
+/// DbtCLI's properties: its own, then the script tasks' shared ones.
+pub(super) struct DbtCliProps;
+
+impl DeclaredProps for DbtCliProps {
+    fn props() -> Vec<PropDecl> {
+        [DbtProps::props(), ExecProps::props()].concat()
+    }
+}
+
+/// Run dbt commands.
+///
+/// Runs dbt in a container (or process) with the project from namespace files or input files; parses run results into outputs.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.dbt.cli.DbtCLI",
+    // its own worker group: on GCP a service whose image carries dbt and the adapters
+    group = "dbt",
+    props = DbtCliProps,
+    example = "id: dbt\ntype: io.kestra.plugin.dbt.cli.DbtCLI\ncontainerImage: ghcr.io/kestra-io/dbt-duckdb:latest\nnamespaceFiles:\n  enabled: true\ncommands:\n  - dbt deps\n  - dbt build\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+    ),
+)]
 pub(super) struct DbtCli {
     props: Map<String, Value>,
 }
 
 pub(super) fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    parse_props::<DbtProps>(props)?;
     // the script part is checked now, so a wrong property fails early
     let script: Map<String, Value> =
         props.iter().filter(|(k, _)| !DBT_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();

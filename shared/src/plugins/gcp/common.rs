@@ -12,36 +12,24 @@ use serde_json::Value;
 use crate::gcp::bigquery::{BigQueryClient, BqError};
 use crate::gcp::gcs::{GcsClient, GcsError};
 use crate::gcp::{AuthError, AuthSpec, ServiceAccountKey};
-use crate::plugins::{RunContext, TaskError, de};
-
-/// The common properties' specs, followed by the task's own.
-macro_rules! gcp_props {
-    ($($p:expr),* $(,)?) => {
-        &[
-            $crate::plugins::registry::PropSpec::optional("projectId", $crate::plugins::registry::PropKind::String),
-            $crate::plugins::registry::PropSpec::optional("serviceAccount", $crate::plugins::registry::PropKind::Any),
-            $crate::plugins::registry::PropSpec::optional("scopes", $crate::plugins::registry::PropKind::StringOrList),
-            $crate::plugins::registry::PropSpec::optional(
-                "impersonatedServiceAccount",
-                $crate::plugins::registry::PropKind::String,
-            ),
-            $($p),*
-        ]
-    };
-}
-pub(crate) use gcp_props;
+use crate::plugins::{Declare, RunContext, TaskError, de};
 
 /// The common properties, `#[serde(flatten)]`ed into each task's.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 pub struct GcpProps {
+    /// The Google Cloud project; the runtime's when absent.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub project_id: Option<String>,
-    /// The key's JSON text, or a map (a `JSON` KV value).
+    /// A service account key (JSON); the runtime's credentials when absent.
+    // The key's JSON text, or a map (a `JSON` KV value).
     #[serde(default)]
     pub service_account: Option<Value>,
+    /// OAuth scopes.
     #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList", default = "[\"https://www.googleapis.com/auth/cloud-platform\"]")]
     pub scopes: Vec<String>,
+    /// Act as this service account.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub impersonated_service_account: Option<String>,
 }

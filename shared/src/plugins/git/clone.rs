@@ -8,16 +8,31 @@ use serde_json::{Map, Value, json};
 
 use super::fetch::redact;
 use crate::plugins::scripts::files::safe_relative;
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Clone a git repository.
+///
+/// Clones a repository into the working directory (inside a WorkingDirectory, for the next tasks).
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
-struct Props {
+#[plugin(
+    type = "io.kestra.plugin.git.Clone",
+    group = "core",
+    example = "id: clone\ntype: io.kestra.plugin.git.Clone\nurl: https://github.com/kestra-io/examples\nbranch: main\n",
+    outputs(directory(String, "Where it was cloned."))
+)]
+pub(super) struct Props {
     #[serde(flatten)]
     git: super::Connection,
+    /// The branch; the repository's default branch when absent.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    branch: Option<String>,
+    /// The folder to clone into.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     directory: Option<String>,
+    /// A shallow clone of this depth.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    #[prop(default = "1")]
     depth: Option<u64>,
 }
 
@@ -40,7 +55,7 @@ impl RunnableTask for Clone {
         };
         let remote = self.p.git.remote();
         let depth = u32::try_from(self.p.depth.unwrap_or(1)).unwrap_or(u32::MAX);
-        let branch = self.p.git.branch.clone();
+        let branch = self.p.branch.clone();
         cx.info(&format!(
             "Cloning {} (branch {}) into {}",
             redact(&self.p.git.url),

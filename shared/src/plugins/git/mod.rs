@@ -9,58 +9,35 @@ pub mod fetch;
 mod sync_flows;
 mod sync_ns;
 
+use std::sync::LazyLock;
+
 use super::Registry;
-use super::registry::{PluginDef, PropKind, PropSpec};
+use super::registry::PluginDef;
+use crate::plugins::Declare;
 
-/// Connection properties every Git task accepts.
-macro_rules! git_props {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            PropSpec::required("url", PropKind::String),
-            PropSpec::optional("username", PropKind::String),
-            PropSpec::optional("password", PropKind::String),
-            PropSpec::optional("branch", PropKind::String),
-            $($extra,)*
-        ]
-    };
-}
+pub static CLONE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<clone::Props>(clone::build));
 
-pub const CLONE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.git.Clone",
-    aliases: &[],
-    group: "core",
-    props: git_props!(
-        PropSpec::optional("directory", PropKind::String),
-        PropSpec::optional("depth", PropKind::Integer)
-    ),
-    build: clone::build,
-};
+pub static SYNC_NAMESPACE_FILES: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare::<sync_ns::Props>(sync_ns::build));
 
-pub const SYNC_NAMESPACE_FILES: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.git.SyncNamespaceFiles",
-    aliases: &[],
-    group: "core",
-    props: git_props!(
-        PropSpec::optional("namespace", PropKind::String),
-        PropSpec::optional("gitDirectory", PropKind::String),
-        PropSpec::optional("delete", PropKind::Boolean),
-        PropSpec::optional("dryRun", PropKind::Boolean),
-    ),
-    build: sync_ns::build,
-};
+pub static SYNC_FLOWS: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare::<sync_flows::Props>(sync_flows::build));
 
 /// The connection properties every Git task has (`url`, `username`,
-/// `password`, `branch`), flattened into each task's properties.
-#[derive(Debug, serde::Deserialize)]
+/// `password`), flattened into each task's properties. `branch` is each
+/// task's own: its default differs (the remote's default branch for
+/// `Clone`, `main` for the sync tasks).
+#[derive(Debug, serde::Deserialize, Declare)]
 struct Connection {
+    /// The repository's URL (https).
     #[serde(deserialize_with = "super::de::string_lenient")]
     url: String,
+    /// The user for https authentication.
     #[serde(default, deserialize_with = "super::de::opt_string_lenient")]
     username: Option<String>,
+    /// The password or token (use a secret).
     #[serde(default, deserialize_with = "super::de::opt_string_lenient")]
     password: Option<String>,
-    #[serde(default, deserialize_with = "super::de::opt_string_lenient")]
-    branch: Option<String>,
 }
 
 impl Connection {
@@ -76,25 +53,10 @@ impl Connection {
     }
 }
 
-pub const SYNC_FLOWS: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.git.SyncFlows",
-    aliases: &[],
-    group: "core",
-    props: git_props!(
-        PropSpec::required("targetNamespace", PropKind::String),
-        PropSpec::optional("gitDirectory", PropKind::String),
-        PropSpec::optional("includeChildNamespaces", PropKind::Boolean),
-        PropSpec::optional("delete", PropKind::Boolean),
-        PropSpec::optional("dryRun", PropKind::Boolean),
-        PropSpec::optional("ignoreInvalidFlows", PropKind::Boolean),
-    ),
-    build: sync_flows::build,
-};
-
 pub fn register(r: &mut Registry) {
-    r.register(CLONE);
-    r.register(SYNC_NAMESPACE_FILES);
-    r.register(SYNC_FLOWS);
+    r.register(*CLONE);
+    r.register(*SYNC_NAMESPACE_FILES);
+    r.register(*SYNC_FLOWS);
 }
 
 /// Runs a blocking clone on the blocking pool.

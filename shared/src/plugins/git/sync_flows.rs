@@ -20,24 +20,48 @@ use super::RemoveOnDrop;
 use super::fetch::{redact, tree_files};
 use crate::backend::nsfiles::normalise_path;
 use crate::plugins::flow_store::StoredFlow;
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Make a namespace's flows those of a git repository.
+///
+/// Reads the flows of a repository folder and creates, updates (and with delete, removes) the namespace's flows.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
-struct Props {
+#[plugin(
+    type = "io.kestra.plugin.git.SyncFlows",
+    group = "core",
+    example = "id: sync_flows\ntype: io.kestra.plugin.git.SyncFlows\nurl: https://github.com/kestra-io/flows\ntargetNamespace: company.team\ndryRun: true\n",
+    outputs(flows(String, "A file of what changed."))
+)]
+pub(super) struct Props {
     #[serde(flatten)]
     git: super::Connection,
+    /// The branch.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"main\"")]
+    branch: Option<String>,
+    /// The namespace the flows go to.
     #[serde(deserialize_with = "de::string_lenient")]
     target_namespace: String,
+    /// The folder of the repository to read.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"_flows\"")]
     git_directory: Option<String>,
+    /// Sync child namespaces from sub-folders.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     include_child_namespaces: Option<bool>,
+    /// Delete what is no longer in the repository.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     delete: Option<bool>,
+    /// Only log what would change.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     dry_run: Option<bool>,
+    /// Skip flows that do not validate.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     ignore_invalid_flows: Option<bool>,
 }
 
@@ -102,7 +126,7 @@ impl RunnableTask for SyncFlows {
         if target.is_empty() {
             return Err(TaskError::property("targetNamespace", "must not be empty"));
         }
-        let branch = p.git.branch.clone().filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "main".to_string());
+        let branch = p.branch.clone().filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "main".to_string());
         let git_dir = p.git_directory.clone().unwrap_or_else(|| "_flows".to_string());
         let git_dir = normalise_path(&git_dir, true).map_err(|e| TaskError::property("gitDirectory", e.to_string()))?;
         let children = p.include_child_namespaces.unwrap_or(false);

@@ -15,20 +15,40 @@ use serde_json::{Map, Value, json};
 use super::RemoveOnDrop;
 use super::fetch::{redact, tree_files};
 use crate::backend::nsfiles::{ChangeSet, namespace_files, normalise_path};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Make a namespace's files those of a git repository.
+///
+/// Copies a repository folder into the namespace's files.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
-struct Props {
+#[plugin(
+    type = "io.kestra.plugin.git.SyncNamespaceFiles",
+    group = "core",
+    example = "id: sync_files\ntype: io.kestra.plugin.git.SyncNamespaceFiles\nurl: https://github.com/kestra-io/scripts\nnamespace: company.team\ngitDirectory: scripts\n",
+    outputs(files(String, "A file of what changed."))
+)]
+pub(super) struct Props {
     #[serde(flatten)]
     git: super::Connection,
+    /// The branch.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"main\"")]
+    branch: Option<String>,
+    /// The namespace; the flow's when absent.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace: Option<String>,
+    /// The folder of the repository to read.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"_files\"")]
     git_directory: Option<String>,
+    /// Delete what is no longer in the repository.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     delete: Option<bool>,
+    /// Only log what would change.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     dry_run: Option<bool>,
 }
 
@@ -55,7 +75,7 @@ impl RunnableTask for SyncNamespaceFiles {
         let p = &self.p;
         p.git.mask(cx);
         let namespace = p.namespace.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| cx.namespace.clone());
-        let branch = p.git.branch.clone().filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "main".to_string());
+        let branch = p.branch.clone().filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "main".to_string());
         let git_dir = p.git_directory.clone().unwrap_or_else(|| "_files".to_string());
         let git_dir = normalise_path(&git_dir, true).map_err(|e| TaskError::property("gitDirectory", e.to_string()))?;
         let (delete, dry_run) = (p.delete.unwrap_or(false), p.dry_run.unwrap_or(false));

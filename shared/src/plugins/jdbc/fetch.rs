@@ -12,8 +12,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 
 use crate::backend::BackendError;
-use crate::plugins::registry::{PropKind, PropSpec};
-use crate::plugins::{RunContext, TaskError, de};
+use crate::plugins::{Declare, RunContext, TaskError, de};
 
 /// One result row: column label → value, in the order of the result's columns.
 pub type Row = Map<String, Value>;
@@ -79,20 +78,26 @@ fn opt_fetch_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Fetch
 
 /// The fetch properties of a query task. Parse it with `parse_props` on the
 /// task's properties, apart from the rest (`#[serde(flatten)]` would lose the
-/// property's name in errors), and list [`FETCH_PROPS`] in the `PropSpec`s.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// property's name in errors), and add its declared properties to the
+/// task's (`DeclaredProps::props`).
+#[derive(Debug, Clone, Default, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 pub struct FetchProps {
+    /// What to do with the result rows.
     #[serde(default, deserialize_with = "opt_fetch_type")]
+    #[prop(kind = "String", values = ["STORE", "FETCH", "FETCH_ONE", "NONE"], default = "\"NONE\"")]
     pub fetch_type: Option<FetchType>,
-    /// Deprecated: `fetchType: FETCH`.
+    /// Legacy: fetchType FETCH.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     pub fetch: Option<bool>,
-    /// Deprecated: `fetchType: FETCH_ONE`.
+    /// Legacy: fetchType FETCH_ONE.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     pub fetch_one: Option<bool>,
-    /// Deprecated: `fetchType: STORE`.
+    /// Legacy: fetchType STORE.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     pub store: Option<bool>,
 }
 
@@ -111,28 +116,6 @@ impl FetchProps {
         }
     }
 }
-
-/// The property specs of [`FetchProps`].
-pub const FETCH_PROPS: [PropSpec; 4] = [
-    PropSpec::optional("fetchType", PropKind::String),
-    PropSpec::optional("fetch", PropKind::Boolean),
-    PropSpec::optional("fetchOne", PropKind::Boolean),
-    PropSpec::optional("store", PropKind::Boolean),
-];
-
-/// Connection and statement properties common to JDBC query tasks
-/// (`url`, `username`, `password`, `timeZoneId`, `sql`, `parameters`,
-/// `fetchSize`, `afterSQL`), without the fetch ones.
-pub const QUERY_PROPS: [PropSpec; 8] = [
-    PropSpec::required("url", PropKind::String),
-    PropSpec::optional("username", PropKind::String),
-    PropSpec::optional("password", PropKind::String),
-    PropSpec::optional("timeZoneId", PropKind::String),
-    PropSpec::required("sql", PropKind::String),
-    PropSpec::optional("parameters", PropKind::Map),
-    PropSpec::optional("fetchSize", PropKind::Integer),
-    PropSpec::optional("afterSQL", PropKind::String),
-];
 
 /// Appends `row` as one line of Ion text (a JSON object is a valid Ion
 /// struct) to `out`.

@@ -26,35 +26,17 @@ pub use cloudrun::{Outcome as CloudRunOutcome, outcome as cloudrun_outcome};
 pub use cloudrun_runner::CloudRunConfig;
 pub use config::{DockerFallback, ScriptsConfig};
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
 
-use self::props::{Form, Lang, ScriptSpec};
+pub(crate) use self::props::ExecProps;
+use self::props::{
+    Form, Lang, PythonCommandsProps, PythonScriptProps, ScriptSpec, ShellCommandsProps, ShellScriptProps,
+};
 use self::task::ScriptTask;
-use super::registry::{PluginDef, PropKind, PropSpec};
-use super::{Registry, RunnableTask, TaskError};
-
-/// Properties every script task accepts.
-macro_rules! common_props {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            $($extra,)*
-            PropSpec::optional("beforeCommands", PropKind::StringOrList),
-            PropSpec::optional("env", PropKind::Map),
-            PropSpec::optional("inputFiles", PropKind::Any),
-            PropSpec::optional("outputFiles", PropKind::StringOrList),
-            PropSpec::optional("outputDirectory", PropKind::Boolean),
-            PropSpec::optional("namespaceFiles", PropKind::Map),
-            PropSpec::optional("interpreter", PropKind::StringOrList),
-            PropSpec::optional("warningOnStdErr", PropKind::Boolean),
-            PropSpec::optional("failFast", PropKind::Boolean),
-            PropSpec::optional("taskRunner", PropKind::Map),
-            PropSpec::optional("containerImage", PropKind::String),
-            PropSpec::optional("runner", PropKind::String),
-            PropSpec::optional("docker", PropKind::Map),
-            PropSpec::optional("executionContext", PropKind::Boolean),
-        ]
-    };
-}
+use super::registry::PluginDef;
+use super::{Declare, Registry, RunnableTask, TaskError};
 
 fn build(lang: Lang, form: Form, props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     Ok(Box::new(ScriptTask { spec: ScriptSpec::parse(lang, form, props)? }))
@@ -71,48 +53,90 @@ pub(crate) async fn docker_reachable(cx: &super::RunContext) -> Result<(), Strin
     docker::probe(&cx.services.config.scripts).await.map(|_| ())
 }
 
-pub const SHELL_COMMANDS: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.scripts.shell.Commands",
-    aliases: &[],
-    group: "scripts",
-    props: common_props!(PropSpec::required("commands", PropKind::StringOrList)),
-    build: |p| build(Lang::Shell, Form::Commands, p),
-};
-
-pub const SHELL_SCRIPT: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.scripts.shell.Script",
-    aliases: &[],
-    group: "scripts",
-    props: common_props!(PropSpec::required("script", PropKind::String)),
-    build: |p| build(Lang::Shell, Form::Script, p),
-};
-
-pub const PYTHON_COMMANDS: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.scripts.python.Commands",
-    aliases: &[],
-    group: "scripts",
-    props: common_props!(
-        PropSpec::required("commands", PropKind::StringOrList),
-        PropSpec::optional("dependencies", PropKind::StringOrList),
+/// Run shell commands.
+///
+/// Runs commands in a shell, in a process or a container, with input files in and output files out.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.scripts.shell.Commands",
+    group = "scripts",
+    props = ShellCommandsProps,
+    example = "id: shell\ntype: io.kestra.plugin.scripts.shell.Commands\ntaskRunner:\n  type: io.kestra.plugin.core.runner.Process\ncommands:\n  - echo \"hello from {{ flow.id }}\"\n  - ls -la\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
     ),
-    build: |p| build(Lang::Python, Form::Commands, p),
-};
+)]
+pub struct ShellCommands;
 
-pub const PYTHON_SCRIPT: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.scripts.python.Script",
-    aliases: &[],
-    group: "scripts",
-    props: common_props!(
-        PropSpec::required("script", PropKind::String),
-        PropSpec::optional("dependencies", PropKind::StringOrList),
+/// Run a shell script.
+///
+/// Writes the script to a file and runs it in a shell, in a process or a container.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.scripts.shell.Script",
+    group = "scripts",
+    props = ShellScriptProps,
+    example = "id: script\ntype: io.kestra.plugin.scripts.shell.Script\ntaskRunner:\n  type: io.kestra.plugin.core.runner.Process\nscript: |\n  set -e\n  echo \"started at $(date)\"\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
     ),
-    build: |p| build(Lang::Python, Form::Script, p),
-};
+)]
+pub struct ShellScript;
+
+/// Run Python commands.
+///
+/// Runs commands (python main.py…) with Python, after installing `dependencies`.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.scripts.python.Commands",
+    group = "scripts",
+    props = PythonCommandsProps,
+    example = "id: py\ntype: io.kestra.plugin.scripts.python.Commands\ncontainerImage: python:3.12-slim\ninputFiles:\n  main.py: print('hello')\ncommands:\n  - python main.py\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+    ),
+)]
+pub struct PythonCommands;
+
+/// Run a Python script.
+///
+/// Runs inline Python, after installing `dependencies`; Kestra's `Kestra.outputs({...})` sets outputs.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.scripts.python.Script",
+    group = "scripts",
+    props = PythonScriptProps,
+    example = "id: py_script\ntype: io.kestra.plugin.scripts.python.Script\ncontainerImage: python:3.12-slim\nscript: |\n  import platform\n  print(platform.python_version())\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+    ),
+)]
+pub struct PythonScript;
+
+pub static SHELL_COMMANDS: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare_as::<ShellCommands>(|p| build(Lang::Shell, Form::Commands, p)));
+
+pub static SHELL_SCRIPT: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare_as::<ShellScript>(|p| build(Lang::Shell, Form::Script, p)));
+
+pub static PYTHON_COMMANDS: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare_as::<PythonCommands>(|p| build(Lang::Python, Form::Commands, p)));
+
+pub static PYTHON_SCRIPT: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare_as::<PythonScript>(|p| build(Lang::Python, Form::Script, p)));
 
 /// Registers this group's plugins.
 pub fn register(r: &mut Registry) {
-    r.register(SHELL_COMMANDS);
-    r.register(SHELL_SCRIPT);
-    r.register(PYTHON_COMMANDS);
-    r.register(PYTHON_SCRIPT);
+    r.register(*SHELL_COMMANDS);
+    r.register(*SHELL_SCRIPT);
+    r.register(*PYTHON_COMMANDS);
+    r.register(*PYTHON_SCRIPT);
 }

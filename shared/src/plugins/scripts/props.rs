@@ -2,13 +2,14 @@
 //! its shell/python subclasses), parsed from rendered values into a
 //! validated `ScriptSpec`.
 
+use baton_model::decl::DeclaredProps;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::files::NamespaceFiles;
 use super::runner::{self, Runner};
 use crate::plugins::de::{self, value_to_string};
-use crate::plugins::{TaskError, parse_props};
+use crate::plugins::{Declare, PropDecl, TaskError, parse_props};
 
 /// The language of the task (decides the default image and how a `script`
 /// is run).
@@ -25,41 +26,151 @@ pub(crate) enum Form {
     Script,
 }
 
-#[derive(Debug, Deserialize)]
+/// What every script task and dbt's `DbtCLI` accept (Kestra's
+/// `AbstractExecScript`): environment, files and runner.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
-struct Props {
+pub(crate) struct ExecProps {
+    /// Commands run before the main ones, in the same shell.
     #[serde(default, deserialize_with = "de::string_or_list")]
-    commands: Vec<String>,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    script: Option<String>,
-    #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
     before_commands: Vec<String>,
+    /// Environment variables of the process.
     #[serde(default, deserialize_with = "de::string_map")]
+    #[prop(kind = "Map")]
     env: Vec<(String, String)>,
+    /// Files put in the working directory: name → content or kestra:// URI.
     #[serde(default)]
     input_files: Value,
+    /// Files (globs) of the working directory kept as outputs.
     #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
     output_files: Vec<String>,
+    /// Copy the namespace's files in: {enabled, include, exclude}.
     #[serde(default)]
+    #[prop(kind = "Map")]
     namespace_files: Value,
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    interpreter: Vec<String>,
+    /// End in WARNING when the process wrote to stderr.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     warning_on_std_err: Option<bool>,
+    /// Stop at the first failing command (set -e).
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     fail_fast: Option<bool>,
+    /// Where the process runs: a Process or a container.
     #[serde(default)]
+    #[prop(kind = "Map", fixed)]
     task_runner: Value,
+    /// The image, when the runner is a container.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     container_image: Option<String>,
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    dependencies: Vec<String>,
+    /// Legacy runner choice.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["PROCESS", "DOCKER"], fixed)]
     runner: Option<String>,
+    /// Legacy Docker options (image, pullPolicy…).
     #[serde(default)]
+    #[prop(kind = "Map")]
     docker: Value,
+}
+
+/// What the script tasks accept besides [`ExecProps`] (not `DbtCLI`).
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+struct ScriptOptions {
+    /// Keep every file written under the output directory.
+    // read from the task's properties by `RunContext::output_dir_path`
+    #[serde(default)]
+    #[allow(dead_code)]
+    #[prop(kind = "Boolean", default = "false")]
+    output_directory: Option<Value>,
+    /// The interpreter and its flags.
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList", default = "[\"/bin/sh\", \"-c\"]")]
+    interpreter: Vec<String>,
+    /// Write the execution's context (inputs, outputs, flow, execution…) to .kestra-execution-context.json in the working directory, for the commands to read.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     execution_context: Option<bool>,
+}
+
+/// `commands` of the `Commands` tasks.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+struct CommandsProps {
+    /// The commands, run one after another.
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList", required)]
+    commands: Vec<String>,
+}
+
+/// `script` of the `Script` tasks.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+struct ScriptProps {
+    /// The script's text.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(required)]
+    script: Option<String>,
+}
+
+/// `dependencies` of the Python tasks.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+struct DependenciesProps {
+    /// Python packages installed (with uv or pip) before it runs.
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
+    dependencies: Vec<String>,
+}
+
+/// The properties of a script task of `lang` and `form`, each group parsed
+/// apart (so that an error names its property).
+fn props_of(lang: Lang, form: Form) -> Vec<PropDecl> {
+    let mut v = match form {
+        Form::Commands => CommandsProps::props(),
+        Form::Script => ScriptProps::props(),
+    };
+    if lang == Lang::Python {
+        v.extend(DependenciesProps::props());
+    }
+    v.extend(ExecProps::props());
+    v.extend(ScriptOptions::props());
+    v
+}
+
+/// The properties of `shell.Commands`.
+pub(crate) struct ShellCommandsProps;
+/// The properties of `shell.Script`.
+pub(crate) struct ShellScriptProps;
+/// The properties of `python.Commands`.
+pub(crate) struct PythonCommandsProps;
+/// The properties of `python.Script`.
+pub(crate) struct PythonScriptProps;
+
+impl DeclaredProps for ShellCommandsProps {
+    fn props() -> Vec<PropDecl> {
+        props_of(Lang::Shell, Form::Commands)
+    }
+}
+
+impl DeclaredProps for ShellScriptProps {
+    fn props() -> Vec<PropDecl> {
+        props_of(Lang::Shell, Form::Script)
+    }
+}
+
+impl DeclaredProps for PythonCommandsProps {
+    fn props() -> Vec<PropDecl> {
+        props_of(Lang::Python, Form::Commands)
+    }
+}
+
+impl DeclaredProps for PythonScriptProps {
+    fn props() -> Vec<PropDecl> {
+        props_of(Lang::Python, Form::Script)
+    }
 }
 
 /// A script task, ready to run.
@@ -89,9 +200,16 @@ pub(crate) struct ScriptSpec {
 
 impl ScriptSpec {
     pub fn parse(lang: Lang, form: Form, props: &Map<String, Value>) -> Result<ScriptSpec, TaskError> {
-        let p: Props = parse_props(props)?;
-        let commands = expand_json_list(p.commands);
-        let script = p.script.unwrap_or_default();
+        let p: ExecProps = parse_props(props)?;
+        let options: ScriptOptions = parse_props(props)?;
+        let (commands, script) = match form {
+            Form::Commands => (expand_json_list(parse_props::<CommandsProps>(props)?.commands), String::new()),
+            Form::Script => (Vec::new(), parse_props::<ScriptProps>(props)?.script.unwrap_or_default()),
+        };
+        let dependencies = match lang {
+            Lang::Python => parse_props::<DependenciesProps>(props)?.dependencies,
+            Lang::Shell => Vec::new(),
+        };
         match form {
             Form::Commands if commands.is_empty() => {
                 return Err(TaskError::property("commands", "at least one command is required"));
@@ -113,7 +231,7 @@ impl ScriptSpec {
             }
             .to_string()
         });
-        let mut interpreter = p.interpreter;
+        let mut interpreter = options.interpreter;
         if interpreter.is_empty() {
             interpreter = vec!["/bin/sh".into(), "-c".into()];
         }
@@ -132,8 +250,8 @@ impl ScriptSpec {
             fail_fast: p.fail_fast.unwrap_or(true),
             runner,
             image,
-            dependencies: p.dependencies.into_iter().filter(|d| !d.trim().is_empty()).collect(),
-            execution_context: p.execution_context.unwrap_or(false),
+            dependencies: dependencies.into_iter().filter(|d| !d.trim().is_empty()).collect(),
+            execution_context: options.execution_context.unwrap_or(false),
         })
     }
 }

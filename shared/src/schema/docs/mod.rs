@@ -1,67 +1,69 @@
 //! The words about each type, written for Baton (not copied from
 //! Kestra): title, description, a YAML example that validates, outputs,
-//! and per property a line, a default, enum values, dynamic or not. One
-//! file per plugin group; [`find`] looks a type up in all of them.
+//! and per property a line, a default, enum values, dynamic or not.
+//!
+//! Every task plugin is declared by its properties struct
+//! (`#[derive(Declare)]`) and carries its own words (doc comments and
+//! `#[plugin]`/`#[prop]` attributes); the tables here hold the words of
+//! the types not declared that way yet — flowables, triggers, conditions
+//! and task runners — one file per kind. [`find`] looks a type up in both.
 
 mod conditions;
-mod core;
 mod flowables;
-mod gcp;
-mod items;
-mod jdbc;
-mod namespace;
-mod others;
-mod purge;
 mod runners;
-mod scripts;
 mod triggers;
 
-use super::{PropDoc, TypeDoc};
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use super::{OutDoc, PropDoc, TypeDoc};
+use crate::plugins::{Registry, TypeDecl};
 
 /// Every doc table.
-fn tables() -> [&'static [TypeDoc]; 12] {
-    [
-        core::DOCS,
-        items::DOCS,
-        namespace::DOCS,
-        flowables::DOCS,
-        scripts::DOCS,
-        jdbc::DOCS,
-        gcp::DOCS,
-        others::DOCS,
-        triggers::DOCS,
-        conditions::DOCS,
-        runners::DOCS,
-        purge::DOCS,
-    ]
+fn tables() -> [&'static [TypeDoc]; 4] {
+    [flowables::DOCS, triggers::DOCS, conditions::DOCS, runners::DOCS]
 }
 
 /// The words about `type_name` (its current name).
 pub fn find(type_name: &str) -> Option<&'static TypeDoc> {
-    tables().into_iter().flat_map(|t| t.iter()).find(|d| d.type_name == type_name)
+    declared()
+        .get(type_name)
+        .copied()
+        .or_else(|| tables().into_iter().flat_map(|t| t.iter()).find(|d| d.type_name == type_name))
 }
 
-/// Words shared by the types of one plugin group (connection, auth,
-/// script options), for the properties a type's own doc does not cover.
-fn pool(type_name: &str) -> &'static [PropDoc] {
-    let prefixes: [(&str, &'static [PropDoc]); 6] = [
-        ("io.kestra.plugin.jdbc.", jdbc::POOL),
-        ("io.kestra.plugin.gcp.", gcp::POOL),
-        ("io.kestra.plugin.scripts.", &scripts::COMMON),
-        ("io.kestra.plugin.dbt.", &scripts::COMMON),
-        ("io.kestra.plugin.ai.", others::AI_POOL),
-        ("io.kestra.plugin.git.", others::GIT_POOL),
-    ];
-    prefixes.into_iter().find(|(p, _)| type_name.starts_with(p)).map_or(&[], |(_, pool)| pool)
+/// The words of every plugin declared by its properties struct, read once
+/// from the built-in registry (a fixed set, kept for the process's life).
+fn declared() -> &'static HashMap<&'static str, &'static TypeDoc> {
+    static DECLARED: LazyLock<HashMap<&'static str, &'static TypeDoc>> = LazyLock::new(|| {
+        Registry::builtin()
+            .plugin_defs()
+            .into_iter()
+            .map(|d| (d.type_name, &*Box::leak(Box::new(type_doc(d.decl)))))
+            .collect()
+    });
+    &DECLARED
 }
 
-/// The words about property `key` of `type_name`: its own doc's, else
-/// its plugin group's.
+/// A declaration's words, as the doc tables hold them.
+fn type_doc(d: &'static TypeDecl) -> TypeDoc {
+    let outputs: &'static [OutDoc] =
+        d.outputs.iter().map(|o| OutDoc::new(o.name, o.kind, o.doc)).collect::<Vec<_>>().leak();
+    let props: &'static [PropDoc] = d
+        .props
+        .iter()
+        .map(|p| PropDoc { name: p.name, doc: p.doc, default: p.default, values: p.values, dynamic: p.dynamic })
+        .collect::<Vec<_>>()
+        .leak();
+    TypeDoc { type_name: d.type_name, title: d.title, description: d.description, example: d.example, outputs, props }
+}
+
+/// The words about property `key` of `type_name`.
 pub fn prop_doc(type_name: &str, key: &str) -> Option<&'static PropDoc> {
-    find(type_name).and_then(|d| d.prop(key)).or_else(|| pool(type_name).iter().find(|p| p.name == key))
+    find(type_name).and_then(|d| d.prop(key))
 }
 
-/// Every written doc (for the tests).
+/// Every written doc, declared ones included (for the tests).
 pub fn all() -> impl Iterator<Item = &'static TypeDoc> {
-    tables().into_iter().flat_map(|t| t.iter())
+    tables().into_iter().flat_map(|t| t.iter()).chain(declared().values().copied())
 }

@@ -9,6 +9,8 @@
 //! and removed with `true`, deepest first, so a parent emptied by that
 //! removal goes too (see [`crate::backend::nsfiles::folders`]).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -16,18 +18,32 @@ use serde_json::{Map, Value};
 use super::matcher::PathMatcher;
 use super::{check_bound, failed, list_all, namespace_prop, patterns, store};
 use crate::backend::nsfiles::{NamespaceFiles, folders};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.core.namespace.DeleteFiles";
 
-#[derive(Debug, Deserialize)]
+/// Delete namespace files.
+///
+/// Deletes the files of `namespace` matching `files`, with their revisions. Counter `deleted`; no outputs.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = TYPE,
+    group = "core",
+    example = "id: delete\ntype: io.kestra.plugin.core.namespace.DeleteFiles\nnamespace: tutorial\nfiles:\n  - \"**.upl\"\n",
+)]
 struct Props {
+    /// The namespace whose files are changed or read (any namespace).
     #[serde(deserialize_with = "de::string_lenient")]
     namespace: String,
+    /// A pattern or a list of patterns on the namespace files: a glob (`**` crosses folders; one starting with a letter matches that name in any folder), or `glob:…` / `regex:…` on the path with its leading `/`.
+    #[prop(kind = "StringOrList")]
     files: Value,
+    /// Remove the folders the deletions leave empty (deepest first); false keeps them as empty folders.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     delete_parent_folder: Option<bool>,
 }
 
@@ -105,17 +121,7 @@ impl RunnableTask for DeleteFiles {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::required("namespace", PropKind::String),
-        PropSpec::required("files", PropKind::StringOrList),
-        PropSpec::optional("deleteParentFolder", PropKind::Boolean),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

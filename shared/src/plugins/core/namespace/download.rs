@@ -9,6 +9,8 @@
 //! `…/out/a/b.sql`. Kestra glues `destination` and the path without a `/`
 //! (`outa/b.sql`); Baton joins them as folders.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -16,18 +18,35 @@ use serde_json::{Map, Value};
 use super::matcher::PathMatcher;
 use super::{check_bound, failed, list_all, namespace_prop, patterns, store};
 use crate::backend::nsfiles::normalise_path;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.core.namespace.DownloadFiles";
 
-#[derive(Debug, Deserialize)]
+/// Copy namespace files into the execution's storage.
+///
+/// Copies the files of `namespace` matching `files` into this task's internal storage, streamed, and outputs each one's kestra:// URI by its namespace path. Counter `downloaded`.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = TYPE,
+    group = "core",
+    example = "id: download\ntype: io.kestra.plugin.core.namespace.DownloadFiles\nnamespace: tutorial\nfiles:\n  - \"**input.txt\"\n",
+    outputs(
+        files(Map, "Namespace path (with its leading /) → kestra:// URI of the copy.")
+    ),
+)]
 struct Props {
+    /// The namespace whose files are changed or read (any namespace).
     #[serde(deserialize_with = "de::string_lenient")]
     namespace: String,
+    /// A pattern or a list of patterns on the namespace files: a glob (`**` crosses folders; one starting with a letter matches that name in any folder), or `glob:…` / `regex:…` on the path with its leading `/`.
+    #[prop(kind = "StringOrList")]
     files: Value,
+    /// A folder of the task's storage the copies go under.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"\"")]
     destination: Option<String>,
 }
 
@@ -77,17 +96,7 @@ impl RunnableTask for DownloadFiles {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::required("namespace", PropKind::String),
-        PropSpec::required("files", PropKind::StringOrList),
-        PropSpec::optional("destination", PropKind::String),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests {

@@ -23,6 +23,8 @@
 //! the last one; neither purges every revision. When the last revision goes
 //! (`keepAmount: 0`, or neither), the file goes with all its revisions.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -30,8 +32,9 @@ use serde_json::{Map, Value};
 
 use super::{failed, store};
 use crate::backend::nsfiles::{NamespaceFiles, Revision};
+use crate::plugins::Declare;
 use crate::plugins::core::purge_kv::wildcard_match;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.core.namespace.PurgeFiles";
@@ -130,18 +133,36 @@ pub fn to_purge(history: &[Revision], behavior: &Behavior) -> Vec<u32> {
     candidates.into_iter().skip(behavior.keep_amount.unwrap_or(0)).collect()
 }
 
-#[derive(Debug, Deserialize)]
+/// Purge old revisions of namespace files.
+///
+/// Deletes revisions of the namespace files of the selected namespaces (`namespaces`, with their children unless `includeChildNamespaces` is false, or `namespacePattern`, or every namespace holding files) whose path matches `filePattern`, as `behavior` says: keep the `keepAmount` newest revisions of each file (default 1), or purge the revisions written at or before `before` (never the last one), or, with neither, every revision. A file whose last revision is purged is deleted. Output `size`, the number of revisions purged.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = TYPE,
+    group = "core",
+    example = "id: purge_files\ntype: io.kestra.plugin.core.namespace.PurgeFiles\nnamespaces:\n  - company\nincludeChildNamespaces: true\nfilePattern: \"**/*.sql\"\nbehavior:\n  type: version\n  keepAmount: 3\n",
+    outputs(
+        size(Integer, "The number of namespace file revisions purged.")
+    ),
+)]
 struct Props {
+    /// The namespaces to purge (not with `namespacePattern`); unset with no pattern: every namespace holding files.
     #[serde(default, deserialize_with = "crate::plugins::core::purge_kv::namespaces_list")]
     namespaces: Vec<String>,
+    /// A wildcard (`*`, `?`) on the namespace names to purge (not with `namespaces`).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     namespace_pattern: Option<String>,
+    /// A wildcard on the file paths, without their leading `/` (`*` also crosses `/`, `?` is one character).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     file_pattern: Option<String>,
+    /// Also purge the child namespaces of `namespaces` (`company` → `company.team`).
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     include_child_namespaces: Option<bool>,
+    /// `{type: version, keepAmount: N}` keeps the N newest revisions of each file; `{type: version, before: <ISO date-time>}` purges the older revisions written until then; both at once are refused.
     #[serde(default)]
+    #[prop(kind = "Map", default = "{type: version, keepAmount: 1}", check = check_behavior)]
     behavior: Option<Value>,
 }
 
@@ -253,19 +274,7 @@ impl RunnableTask for PurgeFiles {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::optional("namespaces", PropKind::List),
-        PropSpec::optional("namespacePattern", PropKind::String),
-        PropSpec::optional("filePattern", PropKind::String),
-        PropSpec::optional("includeChildNamespaces", PropKind::Boolean),
-        PropSpec::optional("behavior", PropKind::Map),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -31,7 +32,8 @@ use serde_json::{Map, Value};
 use super::matcher::PathMatcher;
 use super::{check_bound, failed, list_all, namespace_prop, store};
 use crate::backend::nsfiles::normalise_path;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
+use crate::plugins::Declare;
+use crate::plugins::registry::PluginDef;
 use crate::plugins::scripts::files::list_files;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -58,18 +60,34 @@ impl Conflict {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Write files into a namespace's files.
+///
+/// Uploads the working-directory files matching `files` (inside a WorkingDirectory) and the kestra:// files of `filesMap` (namespace path → URI; a missing file is skipped with a warning) under `destination`. An existing file is overwritten (its old content kept as a revision), skipped, or fails the task before anything is written, as `conflict` says. No outputs.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = TYPE,
+    group = "core",
+    example = "id: upload\ntype: io.kestra.plugin.core.namespace.UploadFiles\nnamespace: \"{{ flow.namespace }}\"\nfilesMap:\n  scripts/main.py: \"{{ inputs.script }}\"\nconflict: SKIP\n",
+)]
 struct Props {
+    /// The namespace whose files are changed or read (any namespace).
     #[serde(deserialize_with = "de::string_lenient")]
     namespace: String,
+    /// Patterns over the working directory (globs anchored at it, or `glob:…` / `regex:…` on absolute paths); each file keeps its relative path.
     #[serde(default)]
+    #[prop(kind = "List")]
     files: Option<Value>,
+    /// A map (or JSON map, e.g. another task's `files` output) of namespace path → kestra:// URI.
     #[serde(default)]
     files_map: Option<Value>,
+    /// The namespace folder the files go under.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"/\"")]
     destination: Option<String>,
+    /// What a file that already exists gets.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"OVERWRITE\"", values = ["OVERWRITE", "ERROR", "SKIP"])]
     conflict: Option<String>,
 }
 
@@ -231,19 +249,7 @@ impl RunnableTask for UploadFiles {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: TYPE,
-    aliases: &[],
-    group: "core",
-    props: &[
-        PropSpec::required("namespace", PropKind::String),
-        PropSpec::optional("files", PropKind::List),
-        PropSpec::optional("filesMap", PropKind::Any),
-        PropSpec::optional("destination", PropKind::String),
-        PropSpec::optional("conflict", PropKind::String),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 #[cfg(test)]
 mod tests;

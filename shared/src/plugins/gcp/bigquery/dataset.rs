@@ -7,14 +7,16 @@
 //! `friendlyName`, `description`, `location`. DeleteDataset deletes `name`
 //! (with its tables when `deleteContents`); outputs `dataset`, `project`.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::job::{BqProps, bq_props};
+use super::job::BqProps;
 use crate::plugins::gcp::common::{IfExists, bq_error};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// `name` or `project.name` → (project, dataset).
 fn split_name(name: &str, project: &str) -> (String, String) {
@@ -24,21 +26,38 @@ fn split_name(name: &str, project: &str) -> (String, String) {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Create a BigQuery dataset.
+///
+/// Creates (or updates, or skips) a dataset.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.bigquery.CreateDataset",
+    group = "gcp",
+    example = "id: dataset\ntype: io.kestra.plugin.gcp.bigquery.CreateDataset\nname: zoomcamp\nifExists: SKIP\n",
+    outputs(dataset(String, "The dataset's id."))
+)]
 struct CreateProps {
     #[serde(flatten)]
     bq: BqProps,
+    /// The dataset's or bucket's name.
     #[serde(deserialize_with = "de::string_lenient")]
     name: String,
+    /// What to do when it already exists.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["ERROR", "UPDATE", "SKIP"], default = "\"ERROR\"")]
     if_exists: Option<String>,
+    /// A display name.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     friendly_name: Option<String>,
+    /// Labels set on the resource.
     #[serde(default, deserialize_with = "de::string_map")]
+    #[prop(kind = "Map")]
     labels: Vec<(String, String)>,
+    /// Default lifetime of new tables, in seconds.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
     default_table_lifetime: Option<u64>,
+    /// Default partition expiration, in milliseconds.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
     default_partition_expiration_ms: Option<u64>,
 }
@@ -133,29 +152,27 @@ impl RunnableTask for CreateDataset {
     }
 }
 
-pub const CREATE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.bigquery.CreateDataset",
-    aliases: &[],
-    group: "gcp",
-    props: bq_props![
-        PropSpec::required("name", PropKind::String),
-        PropSpec::optional("ifExists", PropKind::String),
-        PropSpec::optional("friendlyName", PropKind::String),
-        PropSpec::optional("labels", PropKind::Map),
-        PropSpec::optional("defaultTableLifetime", PropKind::Integer),
-        PropSpec::optional("defaultPartitionExpirationMs", PropKind::Integer),
-    ],
-    build: build_create,
-};
+pub static CREATE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<CreateProps>(build_create));
 
-#[derive(Debug, Deserialize)]
+/// Delete a BigQuery dataset.
+///
+/// Deletes a dataset, with its tables when deleteContents.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.bigquery.DeleteDataset",
+    group = "gcp",
+    example = "id: drop\ntype: io.kestra.plugin.gcp.bigquery.DeleteDataset\nname: scratch\ndeleteContents: true\n"
+)]
 struct DeleteProps {
     #[serde(flatten)]
     bq: BqProps,
+    /// The dataset's or bucket's name.
     #[serde(deserialize_with = "de::string_lenient")]
     name: String,
+    /// Delete its tables too.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     delete_contents: Option<bool>,
 }
 
@@ -186,13 +203,4 @@ impl RunnableTask for DeleteDataset {
     }
 }
 
-pub const DELETE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.bigquery.DeleteDataset",
-    aliases: &[],
-    group: "gcp",
-    props: bq_props![
-        PropSpec::required("name", PropKind::String),
-        PropSpec::optional("deleteContents", PropKind::Boolean),
-    ],
-    build: build_delete,
-};
+pub static DELETE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<DeleteProps>(build_delete));

@@ -14,20 +14,7 @@ use serde_json::{Map, Value};
 
 use super::super::common::{GcpProps, Resolved, bq_error};
 use crate::gcp::bigquery::{BigQueryClient, BqError};
-use crate::plugins::{RunContext, TaskError, de};
-
-/// The BigQuery common properties' specs, followed by the task's own.
-macro_rules! bq_props {
-    ($($p:expr),* $(,)?) => {
-        $crate::plugins::gcp::common::gcp_props![
-            $crate::plugins::registry::PropSpec::optional("location", $crate::plugins::registry::PropKind::String),
-            $crate::plugins::registry::PropSpec::optional("retryReasons", $crate::plugins::registry::PropKind::List),
-            $crate::plugins::registry::PropSpec::optional("retryMessages", $crate::plugins::registry::PropKind::List),
-            $($p),*
-        ]
-    };
-}
-pub(crate) use bq_props;
+use crate::plugins::{Declare, RunContext, TaskError, de};
 
 const RETRY_REASONS: &[&str] =
     &["rateLimitExceeded", "jobBackendError", "backendError", "internalError", "jobInternalError"];
@@ -37,15 +24,18 @@ const MAX_ATTEMPTS: u32 = 10;
 const MAX_RETRY_TIME: Duration = Duration::from_secs(15 * 60);
 
 /// What every BigQuery task has, `#[serde(flatten)]`ed into its properties.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 pub struct BqProps {
     #[serde(flatten)]
     pub gcp: GcpProps,
+    /// The BigQuery location (EU, US, europe-west1…).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub location: Option<String>,
+    /// BigQuery error reasons that retry the job.
     #[serde(default, deserialize_with = "opt_list")]
     pub retry_reasons: Option<Vec<String>>,
+    /// BigQuery error messages that retry the job.
     #[serde(default, deserialize_with = "opt_list")]
     pub retry_messages: Option<Vec<String>>,
 }

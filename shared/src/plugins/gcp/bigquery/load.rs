@@ -8,16 +8,18 @@
 //! `schemaUpdateOptions`. Outputs `jobId`, `destinationTable`
 //! (`project.dataset.table`) and `rows` loaded.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::job::{BqProps, Jobs, bq_props, job_labels};
+use super::job::{BqProps, Jobs, job_labels};
 use super::table_ref::TableRef;
 use crate::backend::storage_path;
 use crate::plugins::gcp::common::one_of;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// Kestra's `csvOptions` as BigQuery's (`allowQuotedNewLines` →
 /// `allowQuotedNewlines`; numbers as int64 strings).
@@ -53,38 +55,64 @@ pub fn csv_options(csv: &Value) -> Map<String, Value> {
 }
 
 /// The options both load tasks share.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 struct LoadProps {
     #[serde(flatten)]
     bq: BqProps,
+    /// The table written: project.dataset.table.
     #[serde(deserialize_with = "de::string_lenient")]
     destination_table: String,
+    /// The input format.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["CSV", "JSON", "AVRO", "PARQUET", "ORC"])]
     format: Option<String>,
+    /// CSV options: fieldDelimiter, skipLeadingRows, quote, allowJaggedRows…
     #[serde(default)]
+    #[prop(kind = "Map")]
     csv_options: Option<Value>,
+    /// Avro options: useAvroLogicalTypes.
     #[serde(default)]
+    #[prop(kind = "Map")]
     avro_options: Option<Value>,
+    /// The table schema: {fields: [{name, type, mode}]}.
     #[serde(default)]
+    #[prop(kind = "Map")]
     schema: Option<Value>,
+    /// Let BigQuery infer the schema.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     autodetect: Option<bool>,
+    /// How rows are written to an existing table.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["WRITE_TRUNCATE", "WRITE_APPEND", "WRITE_EMPTY"])]
     write_disposition: Option<String>,
+    /// Whether the table may be created.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["CREATE_IF_NEEDED", "CREATE_NEVER"])]
     create_disposition: Option<String>,
+    /// Ignore values not in the schema.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     ignore_unknown_values: Option<bool>,
+    /// Bad records tolerated before failing.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    #[prop(default = "0")]
     max_bad_records: Option<u64>,
+    /// The column the table is partitioned on.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     time_partitioning_field: Option<String>,
+    /// The partition granularity.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["DAY", "HOUR", "MONTH", "YEAR"])]
     time_partitioning_type: Option<String>,
+    /// Columns the table is clustered on.
     #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
     clustering_fields: Vec<String>,
+    /// Schema changes allowed by the job.
     #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList", values = ["ALLOW_FIELD_ADDITION", "ALLOW_FIELD_RELAXATION"])]
     schema_update_options: Vec<String>,
 }
 
@@ -167,14 +195,26 @@ fn outputs(job: &gcp_bigquery_client::model::job::Job, table: &TableRef) -> Task
 
 // ------------------------------------------------------------------ Load ---
 
-#[derive(Debug, Deserialize)]
+/// Load a stored file into BigQuery.
+///
+/// Uploads a file of the execution into a table with a load job.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.bigquery.Load",
+    group = "gcp",
+    example = "id: load\ntype: io.kestra.plugin.gcp.bigquery.Load\nfrom: \"{{ outputs.extract.uri }}\"\ndestinationTable: my-project.zoomcamp.trips\nformat: CSV\ncsvOptions:\n  skipLeadingRows: 1\nautodetect: true\n",
+    outputs(jobId(String, "The BigQuery job's id."), rows(Integer, "Rows written or loaded."))
+)]
 struct Props {
     #[serde(flatten)]
     load: LoadProps,
+    /// Where to read from (a gs:// URI or a kestra:// file).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
+    /// Fail when the file is empty.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     failed_on_empty: Option<bool>,
 }
 
@@ -236,48 +276,27 @@ impl RunnableTask for Load {
     }
 }
 
-/// The load options' specs (shared by both tasks).
-macro_rules! load_props {
-    ($($p:expr),* $(,)?) => {
-        bq_props![
-            PropSpec::required("destinationTable", PropKind::String),
-            PropSpec::optional("format", PropKind::String),
-            PropSpec::optional("csvOptions", PropKind::Map),
-            PropSpec::optional("avroOptions", PropKind::Map),
-            PropSpec::optional("schema", PropKind::Map),
-            PropSpec::optional("autodetect", PropKind::Boolean),
-            PropSpec::optional("writeDisposition", PropKind::String),
-            PropSpec::optional("createDisposition", PropKind::String),
-            PropSpec::optional("ignoreUnknownValues", PropKind::Boolean),
-            PropSpec::optional("maxBadRecords", PropKind::Integer),
-            PropSpec::optional("timePartitioningField", PropKind::String),
-            PropSpec::optional("timePartitioningType", PropKind::String),
-            PropSpec::optional("clusteringFields", PropKind::StringOrList),
-            PropSpec::optional("schemaUpdateOptions", PropKind::StringOrList),
-            $($p),*
-        ]
-    };
-}
-
-pub const LOAD: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.bigquery.Load",
-    aliases: &[],
-    group: "gcp",
-    props: load_props![
-        PropSpec::required("from", PropKind::String),
-        PropSpec::optional("failedOnEmpty", PropKind::Boolean),
-    ],
-    build,
-};
+pub static LOAD: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
 // ----------------------------------------------------------- LoadFromGcs ---
 
-#[derive(Debug, Deserialize)]
+/// Load GCS files into BigQuery.
+///
+/// Loads gs:// objects into a table with a load job.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.bigquery.LoadFromGcs",
+    group = "gcp",
+    example = "id: load_gcs\ntype: io.kestra.plugin.gcp.bigquery.LoadFromGcs\nfrom:\n  - gs://my-bucket/trips/*.parquet\ndestinationTable: my-project.zoomcamp.trips\nformat: PARQUET\n",
+    outputs(jobId(String, "The BigQuery job's id."), rows(Integer, "Rows written or loaded."))
+)]
 struct GcsProps {
     #[serde(flatten)]
     load: LoadProps,
+    /// Where to read from (a gs:// URI or a kestra:// file).
     #[serde(deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
     from: Vec<String>,
 }
 
@@ -325,13 +344,7 @@ impl RunnableTask for LoadFromGcs {
     }
 }
 
-pub const LOAD_FROM_GCS: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.bigquery.LoadFromGcs",
-    aliases: &[],
-    group: "gcp",
-    props: load_props![PropSpec::required("from", PropKind::StringOrList)],
-    build: build_gcs,
-};
+pub static LOAD_FROM_GCS: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<GcsProps>(build_gcs));
 
 #[cfg(test)]
 mod tests {

@@ -14,11 +14,11 @@ use crate::plugins::Registry;
 
 /// Registers the BigQuery tasks.
 pub fn register(r: &mut Registry) {
-    r.register(query::DEF);
-    r.register(dataset::CREATE);
-    r.register(dataset::DELETE);
-    r.register(table::CREATE);
-    r.register(table::DELETE);
-    r.register(load::LOAD);
-    r.register(load::LOAD_FROM_GCS);
+    r.register(*query::DEF);
+    r.register(*dataset::CREATE);
+    r.register(*dataset::DELETE);
+    r.register(*table::CREATE);
+    r.register(*table::DELETE);
+    r.register(*load::LOAD);
+    r.register(*load::LOAD_FROM_GCS);
 }

@@ -7,65 +7,117 @@
 //! `jobId` and, when the job wrote to a table, `destinationTable`
 //! `{project, dataset, table}`.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::job::{BqProps, Jobs, bq_props, job_labels};
+use super::job::{BqProps, Jobs, job_labels};
 use super::table_ref::TableRef;
-use crate::plugins::jdbc::fetch::{FETCH_PROPS, FetchProps, FetchType, ResultWriter};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::jdbc::fetch::{FetchProps, FetchType, ResultWriter};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 const WRITE_DISPOSITIONS: &[&str] = &["WRITE_TRUNCATE", "WRITE_APPEND", "WRITE_EMPTY"];
 const CREATE_DISPOSITIONS: &[&str] = &["CREATE_IF_NEEDED", "CREATE_NEVER"];
 
-#[derive(Debug, Deserialize)]
+/// Run a BigQuery SQL query.
+///
+/// Runs a query job; writes to a destination table or fetches the rows, as Kestra's fetchType says.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.bigquery.Query",
+    group = "gcp",
+    example = "id: bq\ntype: io.kestra.plugin.gcp.bigquery.Query\nsql: SELECT count(*) AS n FROM `my-project.zoomcamp.trips`\nfetchType: FETCH_ONE\n",
+    outputs(
+        jobId(String, "The BigQuery job's id."),
+        row(Map, "The first row (FETCH_ONE)."),
+        rows(List, "The rows (FETCH)."),
+        uri(String, "A file of the rows (STORE)."),
+        size(Integer, "The number of rows."),
+        destinationTable(Map, "The table written, if any.")
+    )
+)]
 struct Props {
     #[serde(flatten)]
     bq: BqProps,
-    #[serde(flatten)]
-    fetch: FetchProps,
+    /// The SQL (standard SQL unless legacySql).
     #[serde(deserialize_with = "de::string_lenient")]
     sql: String,
+    #[serde(flatten)]
+    fetch: FetchProps,
+    /// Use BigQuery's legacy SQL.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     legacy_sql: Option<bool>,
+    /// The older name of legacySql.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     use_legacy_sql: Option<bool>,
+    /// The table written: project.dataset.table.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     destination_table: Option<String>,
+    /// How rows are written to an existing table.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["WRITE_TRUNCATE", "WRITE_APPEND", "WRITE_EMPTY"])]
     write_disposition: Option<String>,
+    /// Whether the table may be created.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["CREATE_IF_NEEDED", "CREATE_NEVER"])]
     create_disposition: Option<String>,
+    /// Labels set on the resource.
     #[serde(default, deserialize_with = "de::string_map")]
+    #[prop(kind = "Map")]
     labels: Vec<(String, String)>,
+    /// Only validate and estimate the query.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     dry_run: Option<bool>,
+    /// The dataset of unqualified table names.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     default_dataset: Option<String>,
+    /// The job's priority.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["INTERACTIVE", "BATCH"], default = "\"INTERACTIVE\"")]
     priority: Option<String>,
+    /// Use cached results.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     use_query_cache: Option<bool>,
+    /// Legacy SQL: allow large results.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     allow_large_results: Option<bool>,
+    /// Legacy SQL: flatten nested results.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     flatten_results: Option<bool>,
+    /// Fail the job above this many bytes billed.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
     maximum_bytes_billed: Option<u64>,
+    /// Legacy billing tier limit.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
     maximum_billing_tier: Option<u64>,
+    /// Cancel the job after this long.
     #[serde(default, deserialize_with = "de::opt_duration")]
+    #[prop(kind = "Duration")]
     job_timeout: Option<chrono::Duration>,
+    /// The column the table is partitioned on.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     time_partitioning_field: Option<String>,
+    /// The partition granularity.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["DAY", "HOUR", "MONTH", "YEAR"])]
     time_partitioning_type: Option<String>,
+    /// Columns the table is clustered on.
     #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
     clustering_fields: Vec<String>,
+    /// Schema changes allowed by the job.
     #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList", values = ["ALLOW_FIELD_ADDITION", "ALLOW_FIELD_RELAXATION"])]
     schema_update_options: Vec<String>,
 }
 
@@ -216,35 +268,4 @@ impl RunnableTask for Query {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.bigquery.Query",
-    aliases: &[],
-    group: "gcp",
-    props: bq_props![
-        PropSpec::required("sql", PropKind::String),
-        FETCH_PROPS[0],
-        FETCH_PROPS[1],
-        FETCH_PROPS[2],
-        FETCH_PROPS[3],
-        PropSpec::optional("legacySql", PropKind::Boolean),
-        PropSpec::optional("useLegacySql", PropKind::Boolean),
-        PropSpec::optional("destinationTable", PropKind::String),
-        PropSpec::optional("writeDisposition", PropKind::String),
-        PropSpec::optional("createDisposition", PropKind::String),
-        PropSpec::optional("labels", PropKind::Map),
-        PropSpec::optional("dryRun", PropKind::Boolean),
-        PropSpec::optional("defaultDataset", PropKind::String),
-        PropSpec::optional("priority", PropKind::String),
-        PropSpec::optional("useQueryCache", PropKind::Boolean),
-        PropSpec::optional("allowLargeResults", PropKind::Boolean),
-        PropSpec::optional("flattenResults", PropKind::Boolean),
-        PropSpec::optional("maximumBytesBilled", PropKind::Integer),
-        PropSpec::optional("maximumBillingTier", PropKind::Integer),
-        PropSpec::optional("jobTimeout", PropKind::Duration),
-        PropSpec::optional("timePartitioningField", PropKind::String),
-        PropSpec::optional("timePartitioningType", PropKind::String),
-        PropSpec::optional("clusteringFields", PropKind::StringOrList),
-        PropSpec::optional("schemaUpdateOptions", PropKind::StringOrList),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));

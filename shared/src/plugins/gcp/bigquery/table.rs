@@ -8,15 +8,17 @@
 //! task's own key in Baton's flow model); outputs the table's
 //! metadata as Kestra names it (`projectId`, `datasetId`, `table`, …).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::job::{BqProps, bq_props};
+use super::job::BqProps;
 use crate::plugins::gcp::common::bq_error;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// Kestra's schema (`{fields: [{name, type, mode, description, subFields}]}`)
 /// as BigQuery's `TableSchema` JSON (sub-fields under `fields`).
@@ -188,24 +190,43 @@ fn table_output(t: &Value) -> Map<String, Value> {
     out
 }
 
-#[derive(Debug, Deserialize)]
+/// Create a BigQuery table.
+///
+/// Creates a table from a table definition (schema, partitioning, clustering).
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.bigquery.CreateTable",
+    group = "gcp",
+    example = "id: table\ntype: io.kestra.plugin.gcp.bigquery.CreateTable\ndataset: zoomcamp\ntable: trips\ntableDefinition:\n  type: TABLE\n  schema:\n    fields:\n      - name: id\n        type: INT64\n"
+)]
 struct CreateProps {
     #[serde(flatten)]
     bq: BqProps,
+    /// The dataset.
     #[serde(deserialize_with = "de::string_lenient")]
     dataset: String,
+    /// The table.
     #[serde(deserialize_with = "de::string_lenient")]
     table: String,
+    /// The table: {type, schema, timePartitioning, clustering…}.
     #[serde(default)]
+    #[prop(kind = "Map")]
     table_definition: Option<Value>,
+    /// A display name.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     friendly_name: Option<String>,
+    /// Labels set on the resource.
     #[serde(default, deserialize_with = "de::string_map")]
+    #[prop(kind = "Map")]
     labels: Vec<(String, String)>,
+    /// Queries must filter on the partition.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     require_partition_filter: Option<bool>,
+    /// Delete the table after this long.
     #[serde(default, deserialize_with = "de::opt_duration")]
+    #[prop(kind = "Duration")]
     expiration_duration: Option<chrono::Duration>,
 }
 
@@ -255,29 +276,25 @@ impl RunnableTask for CreateTable {
     }
 }
 
-pub const CREATE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.bigquery.CreateTable",
-    aliases: &[],
-    group: "gcp",
-    props: bq_props![
-        PropSpec::required("dataset", PropKind::String),
-        PropSpec::required("table", PropKind::String),
-        PropSpec::optional("tableDefinition", PropKind::Map),
-        PropSpec::optional("friendlyName", PropKind::String),
-        PropSpec::optional("labels", PropKind::Map),
-        PropSpec::optional("requirePartitionFilter", PropKind::Boolean),
-        PropSpec::optional("expirationDuration", PropKind::Duration),
-    ],
-    build: build_create,
-};
+pub static CREATE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<CreateProps>(build_create));
 
-#[derive(Debug, Deserialize)]
+/// Delete a BigQuery table.
+///
+/// Deletes one table.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.bigquery.DeleteTable",
+    group = "gcp",
+    example = "id: drop_table\ntype: io.kestra.plugin.gcp.bigquery.DeleteTable\ndataset: zoomcamp\ntable: trips_staging\n"
+)]
 struct DeleteProps {
     #[serde(flatten)]
     bq: BqProps,
+    /// The dataset.
     #[serde(deserialize_with = "de::string_lenient")]
     dataset: String,
+    /// The table.
     #[serde(deserialize_with = "de::string_lenient")]
     table: String,
 }
@@ -309,13 +326,7 @@ impl RunnableTask for DeleteTable {
     }
 }
 
-pub const DELETE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.bigquery.DeleteTable",
-    aliases: &[],
-    group: "gcp",
-    props: bq_props![PropSpec::required("dataset", PropKind::String), PropSpec::required("table", PropKind::String)],
-    build: build_delete,
-};
+pub static DELETE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<DeleteProps>(build_delete));
 
 #[cfg(test)]
 mod tests {

@@ -5,44 +5,78 @@
 //! it as it is. Outputs `bucket`, `bucketUri`, `location`, `created`,
 //! `updated`. DeleteBucket deletes an empty bucket (`bucket`, `bucketUri`).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::super::common::{GcpProps, IfExists, gcp_props, gcs_error, one_of};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use super::super::common::{GcpProps, IfExists, gcs_error, one_of};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 const STORAGE_CLASSES: &[&str] =
     &["REGIONAL", "MULTI_REGIONAL", "NEARLINE", "COLDLINE", "STANDARD", "ARCHIVE", "DURABLE_REDUCED_AVAILABILITY"];
 
-#[derive(Debug, Deserialize)]
+/// Create a GCS bucket.
+///
+/// Creates (or updates, or skips) a bucket.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.gcs.CreateBucket",
+    group = "gcp",
+    example = "id: bucket\ntype: io.kestra.plugin.gcp.gcs.CreateBucket\nname: my-zoomcamp-bucket\nifExists: SKIP\n",
+    outputs(bucket(String, "The bucket's name."))
+)]
 struct CreateProps {
     #[serde(flatten)]
     gcp: GcpProps,
+    /// The dataset's or bucket's name.
     #[serde(deserialize_with = "de::string_lenient")]
     name: String,
+    /// What to do when it already exists.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["ERROR", "UPDATE", "SKIP"], default = "\"ERROR\"")]
     if_exists: Option<String>,
+    /// The default storage class.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = [
+        "STANDARD",
+        "NEARLINE",
+        "COLDLINE",
+        "ARCHIVE",
+        "REGIONAL",
+        "MULTI_REGIONAL",
+        "DURABLE_REDUCED_AVAILABILITY"
+    ])]
     storage_class: Option<String>,
+    /// Where the bucket lives (EU, US, europe-west1…).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     location: Option<String>,
+    /// Labels set on the resource.
     #[serde(default, deserialize_with = "de::string_map")]
+    #[prop(kind = "Map")]
     labels: Vec<(String, String)>,
+    /// Keep older versions of objects.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     versioning_enabled: Option<bool>,
+    /// Requesters pay for access.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     requester_pays: Option<bool>,
+    /// Website index page.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     index_page: Option<String>,
+    /// Website 404 page.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     not_found_page: Option<String>,
+    /// The default KMS key.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     default_kms_key_name: Option<String>,
+    /// Hold new objects by default.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     default_event_based_hold: Option<bool>,
+    /// Retention in seconds.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
     retention_period: Option<u64>,
 }
@@ -161,32 +195,23 @@ impl RunnableTask for CreateBucket {
     }
 }
 
-pub const CREATE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.gcs.CreateBucket",
-    aliases: &[],
-    group: "gcp",
-    props: gcp_props![
-        PropSpec::required("name", PropKind::String),
-        PropSpec::optional("ifExists", PropKind::String),
-        PropSpec::optional("storageClass", PropKind::String),
-        PropSpec::optional("location", PropKind::String),
-        PropSpec::optional("labels", PropKind::Map),
-        PropSpec::optional("versioningEnabled", PropKind::Boolean),
-        PropSpec::optional("requesterPays", PropKind::Boolean),
-        PropSpec::optional("indexPage", PropKind::String),
-        PropSpec::optional("notFoundPage", PropKind::String),
-        PropSpec::optional("defaultKmsKeyName", PropKind::String),
-        PropSpec::optional("defaultEventBasedHold", PropKind::Boolean),
-        PropSpec::optional("retentionPeriod", PropKind::Integer),
-    ],
-    build: build_create,
-};
+pub static CREATE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<CreateProps>(build_create));
 
-#[derive(Debug, Deserialize)]
+/// Delete a GCS bucket.
+///
+/// Deletes an (empty) bucket.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.gcs.DeleteBucket",
+    group = "gcp",
+    example = "id: rm_bucket\ntype: io.kestra.plugin.gcp.gcs.DeleteBucket\nname: my-scratch-bucket\n",
+    outputs(bucket(String, "The bucket's name."))
+)]
 struct DeleteProps {
     #[serde(flatten)]
     gcp: GcpProps,
+    /// The dataset's or bucket's name.
     #[serde(deserialize_with = "de::string_lenient")]
     name: String,
 }
@@ -217,10 +242,4 @@ impl RunnableTask for DeleteBucket {
     }
 }
 
-pub const DELETE: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.gcs.DeleteBucket",
-    aliases: &[],
-    group: "gcp",
-    props: gcp_props![PropSpec::required("name", PropKind::String)],
-    build: build_delete,
-};
+pub static DELETE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<DeleteProps>(build_delete));

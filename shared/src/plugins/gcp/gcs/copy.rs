@@ -2,24 +2,39 @@
 //! and `to` are gs:// URIs); with `delete`, the source is removed after the
 //! copy (a move). Output `uri` of the copy.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::super::common::{GcpProps, gcp_props, gcs_error, parse_gs};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use super::super::common::{GcpProps, gcs_error, parse_gs};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Copy (or move) a GCS object.
+///
+/// Copies one gs:// object to another; deletes the source when delete.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.gcs.Copy",
+    group = "gcp",
+    example = "id: cp\ntype: io.kestra.plugin.gcp.gcs.Copy\nfrom: gs://my-bucket/in/a.csv\nto: gs://my-bucket/archive/a.csv\n",
+    outputs(uri(String, "The copy."))
+)]
 struct Props {
     #[serde(flatten)]
     gcp: GcpProps,
+    /// Where to read from (a gs:// URI or a kestra:// file).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
+    /// Where to write to (a gs:// URI).
     #[serde(deserialize_with = "de::string_lenient")]
     to: String,
+    /// Delete the source after copying.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     delete: Option<bool>,
 }
 
@@ -63,14 +78,4 @@ impl RunnableTask for Copy {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.gcs.Copy",
-    aliases: &[],
-    group: "gcp",
-    props: gcp_props![
-        PropSpec::required("from", PropKind::String),
-        PropSpec::required("to", PropKind::String),
-        PropSpec::optional("delete", PropKind::Boolean),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));

@@ -2,22 +2,36 @@
 //! `errorOnMissing` (default false) a missing object fails the task.
 //! Outputs `uri` and `deleted`.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::super::common::{GcpProps, gcp_props, gcs_error, parse_gs};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use super::super::common::{GcpProps, gcs_error, parse_gs};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Delete a GCS object.
+///
+/// Deletes one gs:// object.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.gcs.Delete",
+    group = "gcp",
+    example = "id: rm\ntype: io.kestra.plugin.gcp.gcs.Delete\nuri: gs://my-bucket/tmp/file.csv\n",
+    outputs(uri(String, "The object."), deleted(Boolean, "Whether it existed."))
+)]
 struct Props {
     #[serde(flatten)]
     gcp: GcpProps,
+    /// The gs:// object.
     #[serde(deserialize_with = "de::string_lenient")]
     uri: String,
+    /// Fail when the object does not exist.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     error_on_missing: Option<bool>,
 }
 
@@ -51,13 +65,4 @@ impl RunnableTask for Delete {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.gcs.Delete",
-    aliases: &[],
-    group: "gcp",
-    props: gcp_props![
-        PropSpec::required("uri", PropKind::String),
-        PropSpec::optional("errorOnMissing", PropKind::Boolean),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));

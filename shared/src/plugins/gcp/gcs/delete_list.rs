@@ -3,25 +3,39 @@
 //! `errorOnEmpty` fails when nothing matched. Outputs `count` and `size`
 //! (bytes deleted).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::super::common::{GcpProps, gcp_props, gcs_error};
+use super::super::common::{GcpProps, gcs_error};
 use super::list::{ListProps, Listing};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Delete GCS objects under a prefix.
+///
+/// Deletes every object under a gs:// prefix that matches.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.gcs.DeleteList",
+    group = "gcp",
+    example = "id: rm_all\ntype: io.kestra.plugin.gcp.gcs.DeleteList\nfrom: gs://my-bucket/tmp/\n",
+    outputs(count(Integer, "Objects deleted."), size(Integer, "Bytes deleted."))
+)]
 struct Props {
     #[serde(flatten)]
     gcp: GcpProps,
     #[serde(flatten)]
     list: ListProps,
+    /// Fail when nothing matched.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     error_on_empty: Option<bool>,
+    /// Deletions run at once.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
     concurrent: Option<u64>,
 }
@@ -88,17 +102,4 @@ impl RunnableTask for DeleteList {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.gcs.DeleteList",
-    aliases: &[],
-    group: "gcp",
-    props: gcp_props![
-        PropSpec::required("from", PropKind::String),
-        PropSpec::optional("regExp", PropKind::String),
-        PropSpec::optional("listingType", PropKind::String),
-        PropSpec::optional("allVersions", PropKind::Boolean),
-        PropSpec::optional("errorOnEmpty", PropKind::Boolean),
-        PropSpec::optional("concurrent", PropKind::Integer),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));

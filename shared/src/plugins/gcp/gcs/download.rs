@@ -2,21 +2,33 @@
 //! internal storage (named after the object). Outputs `uri` (kestra://),
 //! `bucket` and `path`.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio_util::io::StreamReader;
 
-use super::super::common::{GcpProps, gcp_props, gcs_error, parse_gs};
+use super::super::common::{GcpProps, gcs_error, parse_gs};
 use crate::backend::ByteStream;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Download a GCS object.
+///
+/// Copies a gs:// object into the execution's files.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.gcs.Download",
+    group = "gcp",
+    example = "id: download\ntype: io.kestra.plugin.gcp.gcs.Download\nfrom: gs://my-bucket/trips/2024-01.csv\n",
+    outputs(uri(String, "The stored file."), bucket(String, "The bucket."), path(String, "The object's path."))
+)]
 struct Props {
     #[serde(flatten)]
     gcp: GcpProps,
+    /// Where to read from (a gs:// URI or a kestra:// file).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
 }
@@ -61,10 +73,4 @@ impl RunnableTask for Download {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.gcs.Download",
-    aliases: &[],
-    group: "gcp",
-    props: gcp_props![PropSpec::required("from", PropKind::String)],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));

@@ -5,27 +5,35 @@
 //! `filter` FILES / DIRECTORY / BOTH (default), `maxFiles`, `allVersions`.
 //! Output `blobs` (Kestra's Blob model).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::super::common::{GcpProps, gcp_props, gcs_error, one_of, parse_gs};
+use super::super::common::{GcpProps, gcs_error, one_of, parse_gs};
 use crate::gcp::gcs::GcsClient;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// What to list, shared with `DeleteList`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 pub struct ListProps {
+    /// Where to read from (a gs:// URI or a kestra:// file).
     #[serde(deserialize_with = "de::string_lenient")]
     pub from: String,
+    /// Only objects whose path matches this regular expression.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub reg_exp: Option<String>,
+    /// List one folder, or recursively.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["DIRECTORY", "RECURSIVE"], default = "\"DIRECTORY\"")]
     pub listing_type: Option<String>,
+    /// Include older versions of objects.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     pub all_versions: Option<bool>,
 }
 
@@ -84,16 +92,29 @@ impl Listing {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// List GCS objects.
+///
+/// Lists the objects under a gs:// prefix.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.gcs.List",
+    group = "gcp",
+    example = "id: ls\ntype: io.kestra.plugin.gcp.gcs.List\nfrom: gs://my-bucket/trips/\nregExp: \".*\\\\.csv$\"\n",
+    outputs(blobs(List, "The objects: {uri, name, size, updated…}."))
+)]
 struct Props {
     #[serde(flatten)]
     gcp: GcpProps,
     #[serde(flatten)]
     list: ListProps,
+    /// Only files, only directories, or both.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["FILES", "DIRECTORY", "BOTH"], default = "\"BOTH\"")]
     filter: Option<String>,
+    /// Fail above this many objects.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    #[prop(default = "25")]
     max_files: Option<u64>,
 }
 
@@ -144,17 +165,4 @@ impl RunnableTask for List {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.gcs.List",
-    aliases: &[],
-    group: "gcp",
-    props: gcp_props![
-        PropSpec::required("from", PropKind::String),
-        PropSpec::optional("regExp", PropKind::String),
-        PropSpec::optional("listingType", PropKind::String),
-        PropSpec::optional("allVersions", PropKind::Boolean),
-        PropSpec::optional("filter", PropKind::String),
-        PropSpec::optional("maxFiles", PropKind::Integer),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));

@@ -15,12 +15,12 @@ use crate::plugins::Registry;
 
 /// Registers the GCS tasks.
 pub fn register(r: &mut Registry) {
-    r.register(upload::DEF);
-    r.register(download::DEF);
-    r.register(delete::DEF);
-    r.register(delete_list::DEF);
-    r.register(list::DEF);
-    r.register(copy::DEF);
-    r.register(bucket::CREATE);
-    r.register(bucket::DELETE);
+    r.register(*upload::DEF);
+    r.register(*download::DEF);
+    r.register(*delete::DEF);
+    r.register(*delete_list::DEF);
+    r.register(*list::DEF);
+    r.register(*copy::DEF);
+    r.register(*bucket::CREATE);
+    r.register(*bucket::DELETE);
 }

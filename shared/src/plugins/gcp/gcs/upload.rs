@@ -5,7 +5,7 @@
 //! Outputs `uri`, `md5`, `crc32c`.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
@@ -13,28 +13,43 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, ReadBuf};
 
-use super::super::common::{GcpProps, gcp_props, gcs_error, parse_gs};
+use super::super::common::{GcpProps, gcs_error, parse_gs};
 use crate::backend::ByteStream;
 use crate::gcp::gcs::UploadOptions;
 use crate::plugins::context::Progress;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// Upload a file to GCS.
+///
+/// Copies a file of the execution to a gs:// URI.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.gcp.gcs.Upload",
+    group = "gcp",
+    example = "id: upload\ntype: io.kestra.plugin.gcp.gcs.Upload\nfrom: \"{{ outputs.extract.uri }}\"\nto: gs://my-bucket/trips/2024-01.csv\n",
+    outputs(uri(String, "The gs:// URI written."))
+)]
 struct Props {
     #[serde(flatten)]
     gcp: GcpProps,
+    /// Where to read from (a gs:// URI or a kestra:// file).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
+    /// Where to write to (a gs:// URI).
     #[serde(deserialize_with = "de::string_lenient")]
     to: String,
+    /// The object's Content-Type.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     content_type: Option<String>,
+    /// The object's Content-Encoding.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     content_encoding: Option<String>,
+    /// The object's Content-Disposition.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     content_disposition: Option<String>,
+    /// The object's Cache-Control.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     cache_control: Option<String>,
 }
@@ -146,17 +161,4 @@ impl RunnableTask for Upload {
     }
 }
 
-pub const DEF: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.gcp.gcs.Upload",
-    aliases: &[],
-    group: "gcp",
-    props: gcp_props![
-        PropSpec::required("from", PropKind::String),
-        PropSpec::required("to", PropKind::String),
-        PropSpec::optional("contentType", PropKind::String),
-        PropSpec::optional("contentEncoding", PropKind::String),
-        PropSpec::optional("contentDisposition", PropKind::String),
-        PropSpec::optional("cacheControl", PropKind::String),
-    ],
-    build,
-};
+pub static DEF: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));

@@ -12,66 +12,62 @@
 mod engine;
 #[cfg(feature = "duckdb")]
 mod files;
-#[cfg(feature = "duckdb")]
+// the properties are declared in every build (the types validate without DuckDB)
+#[cfg_attr(not(feature = "duckdb"), allow(dead_code))]
 mod props;
 #[cfg(feature = "duckdb")]
 mod task;
 #[cfg(feature = "duckdb")]
 mod value;
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
 
-use super::fetch::FETCH_PROPS;
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{Registry, RunnableTask, TaskError};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, Registry, RunnableTask, TaskError};
 
-/// Properties of both tasks (Kestra's `DuckDbQueryInterface` + the JDBC ones).
-macro_rules! duckdb_props {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            $($extra,)*
-            PropSpec::required("sql", PropKind::String),
-            PropSpec::optional("url", PropKind::String),
-            PropSpec::optional("username", PropKind::String),
-            PropSpec::optional("password", PropKind::String),
-            PropSpec::optional("timeZoneId", PropKind::String),
-            PropSpec::optional("parameters", PropKind::Any),
-            PropSpec::optional("fetchSize", PropKind::Integer),
-            PropSpec::optional("afterSQL", PropKind::String),
-            PropSpec::optional("autoCommit", PropKind::Boolean),
-            FETCH_PROPS[0],
-            FETCH_PROPS[1],
-            FETCH_PROPS[2],
-            FETCH_PROPS[3],
-            PropSpec::optional("inputFiles", PropKind::Any),
-            PropSpec::optional("outputFiles", PropKind::StringOrList),
-            PropSpec::optional("databaseUri", PropKind::String),
-            PropSpec::optional("outputDbFile", PropKind::Boolean),
-            PropSpec::optional("communityExtensions", PropKind::StringOrList),
-        ]
-    };
-}
+/// Run a SQL query with DuckDB.
+///
+/// Runs SQL in an embedded DuckDB, with input files in its working directory; fetches or stores the rows.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.jdbc.duckdb.Query",
+    group = "jdbc",
+    props = props::QueryProps,
+    example = "id: duck\ntype: io.kestra.plugin.jdbc.duckdb.Query\ninputFiles:\n  data.csv: \"a,b\\n1,2\\n\"\nsql: SELECT sum(b) AS total FROM read_csv_auto('data.csv')\nfetchType: FETCH_ONE\n",
+    outputs(
+        row(Map, "The first row (fetchType FETCH_ONE)."),
+        rows(List, "The rows (fetchType FETCH)."),
+        uri(String, "A file of the rows, one JSON (Ion) line each (fetchType STORE)."),
+        size(Integer, "The number of rows fetched or stored.")
+    ),
+)]
+pub struct Query;
 
-pub const QUERY: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.jdbc.duckdb.Query",
-    aliases: &[],
-    group: "jdbc",
-    props: duckdb_props!(),
-    build: |p| build(p, false),
-};
+/// Run several SQL statements with DuckDB.
+///
+/// Runs statements separated by ';' in an embedded DuckDB.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.jdbc.duckdb.Queries",
+    group = "jdbc",
+    props = props::QueriesProps,
+    example = "id: ducks\ntype: io.kestra.plugin.jdbc.duckdb.Queries\nsql: |\n  CREATE TABLE t AS SELECT 42 AS answer;\n  SELECT * FROM t;\nfetchType: FETCH\n",
+    outputs(
+        outputs(List, "One result per statement that returns rows.")
+    ),
+)]
+pub struct Queries;
 
-pub const QUERIES: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.jdbc.duckdb.Queries",
-    aliases: &[],
-    group: "jdbc",
-    props: duckdb_props!(PropSpec::optional("transaction", PropKind::Boolean)),
-    build: |p| build(p, true),
-};
+pub static QUERY: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<Query>(|p| build(p, false)));
+
+pub static QUERIES: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<Queries>(|p| build(p, true)));
 
 /// Registers `Query` and `Queries`.
 pub fn register(r: &mut Registry) {
-    r.register(QUERY);
-    r.register(QUERIES);
+    r.register(*QUERY);
+    r.register(*QUERIES);
 }
 
 #[cfg(feature = "duckdb")]

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use baton_model::decl::DeclaredProps;
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -12,33 +13,95 @@ use crate::plugins::context::is_plain_file_name;
 use crate::plugins::de::{self, value_to_string};
 use crate::plugins::jdbc::fetch::{FetchProps, FetchType};
 use crate::plugins::jdbc::split::split_statements;
-use crate::plugins::{TaskError, parse_props};
+use crate::plugins::{Declare, PropDecl, TaskError, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// The properties both tasks share (Kestra's `DuckDbQueryInterface` and
+/// the JDBC ones), apart from the fetch ones.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 struct Props {
+    /// The SQL to run.
     #[serde(deserialize_with = "de::string_lenient")]
     sql: String,
+    /// The JDBC URL (jdbc:postgresql://host:5432/db, jdbc:duckdb:…).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     url: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    database_uri: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
-    output_db_file: Option<bool>,
+    /// The database user.
     #[serde(default)]
-    input_files: Value,
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    output_files: Vec<String>,
+    #[allow(dead_code)]
+    #[prop(kind = "String")]
+    username: Option<Value>,
+    /// The user's password (use a secret).
     #[serde(default)]
-    parameters: Value,
+    #[allow(dead_code)]
+    #[prop(kind = "String")]
+    password: Option<Value>,
+    /// The time zone dates are read in.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     time_zone_id: Option<String>,
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    community_extensions: Vec<String>,
+    /// Named parameters bound in the SQL (:name).
+    #[serde(default)]
+    parameters: Value,
+    /// Rows fetched per round trip.
+    #[serde(default)]
+    #[allow(dead_code)]
+    #[prop(kind = "Integer", default = "10000")]
+    fetch_size: Option<Value>,
+    /// SQL run after the query, in the same transaction.
     #[serde(default, rename = "afterSQL", deserialize_with = "de::opt_string_lenient")]
     after_sql: Option<String>,
+    /// Commit each statement on its own.
+    #[serde(default)]
+    #[allow(dead_code)]
+    #[prop(kind = "Boolean", default = "true")]
+    auto_commit: Option<Value>,
+    /// Files put in DuckDB's working directory: name → content or kestra:// URI.
+    #[serde(default)]
+    input_files: Value,
+    /// Files of the working directory kept as outputs.
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
+    output_files: Vec<String>,
+    /// A stored DuckDB database file to open (kestra:// URI).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    database_uri: Option<String>,
+    /// Keep the database file as an output.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
+    output_db_file: Option<bool>,
+    /// DuckDB community extensions to load.
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
+    community_extensions: Vec<String>,
+}
+
+/// `Queries`' own property.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+struct TxProps {
+    /// Run all statements in one transaction.
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
     transaction: Option<bool>,
+}
+
+/// The properties of `duckdb.Query`: the shared ones and the fetch ones,
+/// parsed apart (so that an error names its property).
+pub struct QueryProps;
+
+impl DeclaredProps for QueryProps {
+    fn props() -> Vec<PropDecl> {
+        [Props::props(), FetchProps::props()].concat()
+    }
+}
+
+/// The properties of `duckdb.Queries`: `Query`'s and `transaction`.
+pub struct QueriesProps;
+
+impl DeclaredProps for QueriesProps {
+    fn props() -> Vec<PropDecl> {
+        [Props::props(), TxProps::props(), FetchProps::props()].concat()
+    }
 }
 
 /// Which database the task opens.
@@ -78,6 +141,8 @@ impl Spec {
         let p: Props = parse_props(props)?;
         // apart, not flattened: an error then names the property
         let fetch: FetchProps = parse_props(props)?;
+        // `transaction` is `Queries`' only
+        let transaction = if multi { parse_props::<TxProps>(props)?.transaction.unwrap_or(true) } else { false };
         let statements = split_statements(&p.sql);
         if statements.is_empty() {
             return Err(TaskError::property("sql", "no SQL statement to run"));
@@ -124,7 +189,7 @@ impl Spec {
             parameters,
             time_zone,
             extensions,
-            transaction: multi && p.transaction.unwrap_or(true),
+            transaction,
             fetch: fetch.resolve(),
         })
     }

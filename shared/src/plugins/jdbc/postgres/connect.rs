@@ -16,48 +16,44 @@ use super::errors::connect_error;
 use super::url::{self, Target};
 use crate::backend::LogEntry;
 use crate::plugins::context::LogSink;
-use crate::plugins::registry::{PropKind, PropSpec};
-use crate::plugins::{RunContext, TaskError, de};
+use crate::plugins::{Declare, RunContext, TaskError, de};
 
 /// The connection properties, as rendered.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnProps {
+    /// The JDBC URL (jdbc:postgresql://host:5432/db, jdbc:duckdb:…).
     #[serde(deserialize_with = "de::string_lenient")]
     pub url: String,
+    /// The database user.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub username: Option<String>,
+    /// The user's password (use a secret).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub password: Option<String>,
+    /// Connect over TLS.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     pub ssl: Option<bool>,
+    /// PostgreSQL's sslmode: DISABLE, ALLOW, PREFER, REQUIRE, VERIFY_CA or VERIFY_FULL.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub ssl_mode: Option<String>,
+    /// The CA certificate (PEM).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub ssl_root_cert: Option<String>,
+    /// The client certificate (PEM).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub ssl_cert: Option<String>,
+    /// The client key (PEM).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub ssl_key: Option<String>,
+    /// The client key's password.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub ssl_key_password: Option<String>,
+    /// The time zone dates are read in.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     pub time_zone_id: Option<String>,
 }
-
-/// The property specs of [`ConnProps`].
-pub const CONN_PROPS: [PropSpec; 10] = [
-    PropSpec::required("url", PropKind::String),
-    PropSpec::optional("username", PropKind::String),
-    PropSpec::optional("password", PropKind::String),
-    PropSpec::optional("ssl", PropKind::Boolean),
-    PropSpec::optional("sslMode", PropKind::String),
-    PropSpec::optional("sslRootCert", PropKind::String),
-    PropSpec::optional("sslCert", PropKind::String),
-    PropSpec::optional("sslKey", PropKind::String),
-    PropSpec::optional("sslKeyPassword", PropKind::String),
-    PropSpec::optional("timeZoneId", PropKind::String),
-];
 
 /// A checked connection target.
 #[derive(Debug, Clone)]

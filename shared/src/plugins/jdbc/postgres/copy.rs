@@ -4,9 +4,11 @@
 //! outputs `uri`, `rowCount`). The COPY statement is built as Kestra's
 //! `AbstractCopy.query` builds it: `COPY table (cols) FROM STDIN WITH (…)`.
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use baton_model::decl::DeclaredProps;
 use futures::{SinkExt, StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -15,8 +17,8 @@ use tokio_util::io::{ReaderStream, StreamReader};
 use super::connect::{Conn, ConnProps};
 use super::errors::{one_line, sql_error};
 use crate::backend::{ByteStream, storage_path};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::registry::{PluginDef, PropDecl};
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// Read from storage / sent to the server in chunks of this size.
 const CHUNK: usize = 256 * 1024;
@@ -40,46 +42,102 @@ impl Format {
 }
 
 /// The COPY options both directions share.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 struct CopyProps {
+    /// The table to copy into or from.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     table: Option<String>,
+    /// The columns copied.
     #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
     columns: Vec<String>,
+    /// The COPY format.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["TEXT", "CSV", "BINARY"], default = "\"TEXT\"")]
     format: Option<String>,
+    /// Copy the OID of each row (old servers).
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     oids: Option<bool>,
+    /// COPY FREEZE.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     freeze: Option<bool>,
+    /// The column delimiter.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     delimiter: Option<String>,
+    /// The text of a NULL.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     null_string: Option<String>,
+    /// The file has (or gets) a header line.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
     header: Option<bool>,
+    /// The quote character (CSV).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     quote: Option<String>,
+    /// The escape character (CSV).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     escape: Option<String>,
+    /// Columns always quoted (CSV out).
     #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
     force_quote: Vec<String>,
+    /// Columns never read as NULL (CSV in).
     #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
     force_not_null: Vec<String>,
+    /// Columns whose quoted empty value is NULL (CSV in).
     #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
     force_null: Vec<String>,
+    /// The file's encoding.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     encoding: Option<String>,
+    /// Socket timeout in seconds.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
     #[allow(dead_code)]
     socket_timeout: Option<u64>,
-    /// CopyIn only.
+}
+
+/// `CopyIn`'s own property.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+struct FromProps {
+    /// The file to copy in (kestra:// URI).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(required)]
     from: Option<String>,
-    /// CopyOut only.
+}
+
+/// `CopyOut`'s own property.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+struct SqlProps {
+    /// The SQL to run.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     sql: Option<String>,
+}
+
+/// The properties of `CopyIn`: the connection's, `from` and the COPY
+/// options, each parsed apart (so that an error names its property).
+pub struct CopyInProps;
+
+impl DeclaredProps for CopyInProps {
+    fn props() -> Vec<PropDecl> {
+        [ConnProps::props(), FromProps::props(), CopyProps::props()].concat()
+    }
+}
+
+/// The properties of `CopyOut`: the connection's, `sql` and the COPY
+/// options, each parsed apart.
+pub struct CopyOutProps;
+
+impl DeclaredProps for CopyOutProps {
+    fn props() -> Vec<PropDecl> {
+        [ConnProps::props(), SqlProps::props(), CopyProps::props()].concat()
+    }
 }
 
 /// `'text'` as an SQL literal.
@@ -175,8 +233,19 @@ fn rate(rows: u64, bytes: u64, started: Instant) -> String {
 
 // ------------------------------------------------------------------ CopyIn ---
 
-/// `jdbc.postgresql.CopyIn`.
-#[derive(Debug)]
+/// Load a file into a PostgreSQL table with COPY.
+///
+/// Streams a stored file into a table with COPY FROM STDIN.
+#[derive(Debug, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.jdbc.postgresql.CopyIn",
+    group = "jdbc",
+    props = CopyInProps,
+    example = "id: load\ntype: io.kestra.plugin.jdbc.postgresql.CopyIn\nurl: jdbc:postgresql://localhost:5432/postgres\nusername: postgres\npassword: \"{{ secret('PG_PASSWORD') }}\"\nfrom: \"{{ outputs.extract.uri }}\"\ntable: trips\nformat: CSV\nheader: true\n",
+    outputs(
+        rowCount(Integer, "The rows copied.")
+    ),
+)]
 pub struct CopyIn {
     conn: Conn,
     from: String,
@@ -186,9 +255,9 @@ pub struct CopyIn {
 
 fn build_copy_in(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: CopyProps = parse_props(props)?;
-    let from = p
+    let from: FromProps = parse_props(props)?;
+    let from = from
         .from
-        .clone()
         .filter(|f| !f.trim().is_empty())
         .ok_or_else(|| TaskError::property("from", "missing: the kestra:// URI of the file to load"))?;
     storage_path(from.trim()).map_err(|e| TaskError::property("from", e.to_string()))?;
@@ -266,8 +335,20 @@ impl CopyIn {
 
 // ----------------------------------------------------------------- CopyOut ---
 
-/// `jdbc.postgresql.CopyOut`.
-#[derive(Debug)]
+/// Export a PostgreSQL table or query with COPY.
+///
+/// Streams COPY TO STDOUT into a stored file.
+#[derive(Debug, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.jdbc.postgresql.CopyOut",
+    group = "jdbc",
+    props = CopyOutProps,
+    example = "id: export\ntype: io.kestra.plugin.jdbc.postgresql.CopyOut\nurl: jdbc:postgresql://localhost:5432/postgres\nusername: postgres\npassword: \"{{ secret('PG_PASSWORD') }}\"\nsql: SELECT * FROM trips\nformat: CSV\nheader: true\n",
+    outputs(
+        uri(String, "The exported file."),
+        rowCount(Integer, "The rows copied.")
+    ),
+)]
 pub struct CopyOut {
     conn: Conn,
     sql: String,
@@ -277,7 +358,8 @@ pub struct CopyOut {
 
 fn build_copy_out(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: CopyProps = parse_props(props)?;
-    let query = p.sql.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let q: SqlProps = parse_props(props)?;
+    let query = q.sql.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if query.is_none() && p.table.as_deref().is_none_or(|t| t.trim().is_empty()) {
         return Err(TaskError::property("sql", "set `sql` (a query) or `table` to copy out"));
     }
@@ -333,77 +415,9 @@ impl CopyOut {
     }
 }
 
-const COPY_OPTIONS: [PropSpec; 15] = [
-    PropSpec::optional("table", PropKind::String),
-    PropSpec::optional("columns", PropKind::StringOrList),
-    PropSpec::optional("format", PropKind::String),
-    PropSpec::optional("oids", PropKind::Boolean),
-    PropSpec::optional("freeze", PropKind::Boolean),
-    PropSpec::optional("delimiter", PropKind::String),
-    PropSpec::optional("nullString", PropKind::String),
-    PropSpec::optional("header", PropKind::Boolean),
-    PropSpec::optional("quote", PropKind::String),
-    PropSpec::optional("escape", PropKind::String),
-    PropSpec::optional("forceQuote", PropKind::StringOrList),
-    PropSpec::optional("forceNotNull", PropKind::StringOrList),
-    PropSpec::optional("forceNull", PropKind::StringOrList),
-    PropSpec::optional("encoding", PropKind::String),
-    PropSpec::optional("socketTimeout", PropKind::Integer),
-];
+pub static COPY_IN: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<CopyIn>(build_copy_in));
 
-const COPY_IN_PROPS: &[PropSpec] = &super::with_conn_props!(
-    PropSpec::required("from", PropKind::String),
-    COPY_OPTIONS[0],
-    COPY_OPTIONS[1],
-    COPY_OPTIONS[2],
-    COPY_OPTIONS[3],
-    COPY_OPTIONS[4],
-    COPY_OPTIONS[5],
-    COPY_OPTIONS[6],
-    COPY_OPTIONS[7],
-    COPY_OPTIONS[8],
-    COPY_OPTIONS[9],
-    COPY_OPTIONS[10],
-    COPY_OPTIONS[11],
-    COPY_OPTIONS[12],
-    COPY_OPTIONS[13],
-    COPY_OPTIONS[14],
-);
-
-const COPY_OUT_PROPS: &[PropSpec] = &super::with_conn_props!(
-    PropSpec::optional("sql", PropKind::String),
-    COPY_OPTIONS[0],
-    COPY_OPTIONS[1],
-    COPY_OPTIONS[2],
-    COPY_OPTIONS[3],
-    COPY_OPTIONS[4],
-    COPY_OPTIONS[5],
-    COPY_OPTIONS[6],
-    COPY_OPTIONS[7],
-    COPY_OPTIONS[8],
-    COPY_OPTIONS[9],
-    COPY_OPTIONS[10],
-    COPY_OPTIONS[11],
-    COPY_OPTIONS[12],
-    COPY_OPTIONS[13],
-    COPY_OPTIONS[14],
-);
-
-pub const COPY_IN: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.jdbc.postgresql.CopyIn",
-    aliases: &[],
-    group: "jdbc",
-    props: COPY_IN_PROPS,
-    build: build_copy_in,
-};
-
-pub const COPY_OUT: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.jdbc.postgresql.CopyOut",
-    aliases: &[],
-    group: "jdbc",
-    props: COPY_OUT_PROPS,
-    build: build_copy_out,
-};
+pub static COPY_OUT: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<CopyOut>(build_copy_out));
 
 #[cfg(test)]
 mod tests {
@@ -430,7 +444,8 @@ mod tests {
              WITH (FORMAT CSV, DELIMITER '\t', NULL '', HEADER TRUE, QUOTE '''', FORCE_NOT_NULL (VendorID))"
         );
         let p = props(json!({"url": "jdbc:postgresql://h/db", "sql": "SELECT 1;"}));
-        assert_eq!(copy_sql(&p, p.sql.as_deref(), "TO STDOUT").unwrap().0, "COPY (SELECT 1) TO STDOUT");
+        let q: SqlProps = serde_json::from_value(json!({"url": "jdbc:postgresql://h/db", "sql": "SELECT 1;"})).unwrap();
+        assert_eq!(copy_sql(&p, q.sql.as_deref(), "TO STDOUT").unwrap().0, "COPY (SELECT 1) TO STDOUT");
         let p = props(json!({"url": "jdbc:postgresql://h/db", "format": "parquet", "table": "t"}));
         assert!(copy_sql(&p, None, "FROM STDIN").unwrap_err().to_string().contains("TEXT, CSV or BINARY"));
         let p = props(json!({"url": "jdbc:postgresql://h/db", "table": "t", "delimiter": ";;"}));

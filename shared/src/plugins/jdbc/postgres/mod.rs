@@ -11,29 +11,9 @@ pub mod url;
 
 use super::super::Registry;
 
-/// `[conn props…, extra…]`: a task's property list, connection props first.
-macro_rules! with_conn_props {
-    ($($extra:expr),* $(,)?) => {
-        [
-            $crate::plugins::jdbc::postgres::connect::CONN_PROPS[0],
-            $crate::plugins::jdbc::postgres::connect::CONN_PROPS[1],
-            $crate::plugins::jdbc::postgres::connect::CONN_PROPS[2],
-            $crate::plugins::jdbc::postgres::connect::CONN_PROPS[3],
-            $crate::plugins::jdbc::postgres::connect::CONN_PROPS[4],
-            $crate::plugins::jdbc::postgres::connect::CONN_PROPS[5],
-            $crate::plugins::jdbc::postgres::connect::CONN_PROPS[6],
-            $crate::plugins::jdbc::postgres::connect::CONN_PROPS[7],
-            $crate::plugins::jdbc::postgres::connect::CONN_PROPS[8],
-            $crate::plugins::jdbc::postgres::connect::CONN_PROPS[9],
-            $($extra),*
-        ]
-    };
-}
-pub(crate) use with_conn_props;
-
 /// Registers the PostgreSQL tasks.
 pub fn register(r: &mut Registry) {
-    for def in [query::QUERY, query::QUERIES, copy::COPY_IN, copy::COPY_OUT] {
+    for def in [*query::QUERY, *query::QUERIES, *copy::COPY_IN, *copy::COPY_OUT] {
         r.register(def);
     }
 }

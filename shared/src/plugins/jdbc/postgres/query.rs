@@ -4,9 +4,11 @@
 //! statement that returns rows). Named `:parameters` are bound positionally
 //! with the types the server infers.
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use baton_model::decl::DeclaredProps;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -16,25 +18,58 @@ use tokio_postgres::types::ToSql;
 use super::cells::{Param, row_to_json};
 use super::connect::{Conn, ConnProps};
 use super::errors::{one_line, sql_error};
-use crate::plugins::jdbc::fetch::{FETCH_PROPS, FetchProps, FetchType, ResultWriter};
+use crate::plugins::jdbc::fetch::{FetchProps, FetchType, ResultWriter};
 use crate::plugins::jdbc::split::{bind_named, split_statements};
-use crate::plugins::registry::{PluginDef, PropKind, PropSpec};
-use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::plugins::registry::{PluginDef, PropDecl};
+use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-#[derive(Debug, Deserialize)]
+/// The statement properties both tasks share.
+#[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 struct Props {
+    /// The SQL to run.
     #[serde(deserialize_with = "de::string_lenient")]
     sql: String,
+    /// Named parameters bound in the SQL (:name).
     #[serde(default)]
     parameters: Option<Map<String, Value>>,
-    #[serde(default, rename = "afterSQL", deserialize_with = "de::opt_string_lenient")]
-    after_sql: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
-    transaction: Option<bool>,
+    /// Rows fetched per round trip.
     #[serde(default)]
     #[allow(dead_code)]
+    #[prop(kind = "Integer", default = "10000")]
     fetch_size: Option<Value>,
+    /// SQL run after the query, in the same transaction.
+    #[serde(default, rename = "afterSQL", deserialize_with = "de::opt_string_lenient")]
+    after_sql: Option<String>,
+}
+
+/// `Queries`' own property.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+struct TxProps {
+    /// Run all statements in one transaction.
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "true")]
+    transaction: Option<bool>,
+}
+
+/// The properties of `Query`: the connection's, the statement's and the
+/// fetch ones, each parsed apart (so that an error names its property).
+pub struct QueryProps;
+
+impl DeclaredProps for QueryProps {
+    fn props() -> Vec<PropDecl> {
+        [ConnProps::props(), Props::props(), FetchProps::props()].concat()
+    }
+}
+
+/// The properties of `Queries`: `Query`'s and `transaction`.
+pub struct QueriesProps;
+
+impl DeclaredProps for QueriesProps {
+    fn props() -> Vec<PropDecl> {
+        [ConnProps::props(), Props::props(), TxProps::props(), FetchProps::props()].concat()
+    }
 }
 
 /// What a query task runs.
@@ -63,7 +98,8 @@ fn plan(props: &Map<String, Value>) -> Result<Plan, TaskError> {
         statements,
         parameters: p.parameters.unwrap_or_default(),
         after_sql: p.after_sql.filter(|s| !s.trim().is_empty()),
-        transaction: p.transaction.unwrap_or(true),
+        // `Queries` reads its `transaction` (`build_queries`)
+        transaction: true,
     })
 }
 
@@ -110,8 +146,22 @@ async fn rollback(client: &Client) {
     let _ = client.batch_execute("ROLLBACK").await;
 }
 
-/// `jdbc.postgresql.Query`.
-#[derive(Debug)]
+/// Run a SQL query on PostgreSQL.
+///
+/// Runs one statement and fetches, stores or ignores its rows.
+#[derive(Debug, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.jdbc.postgresql.Query",
+    group = "jdbc",
+    props = QueryProps,
+    example = "id: count\ntype: io.kestra.plugin.jdbc.postgresql.Query\nurl: jdbc:postgresql://localhost:5432/postgres\nusername: postgres\npassword: \"{{ secret('PG_PASSWORD') }}\"\nsql: SELECT count(*) AS n FROM trips\nfetchType: FETCH_ONE\n",
+    outputs(
+        row(Map, "The first row (fetchType FETCH_ONE)."),
+        rows(List, "The rows (fetchType FETCH)."),
+        uri(String, "A file of the rows, one JSON (Ion) line each (fetchType STORE)."),
+        size(Integer, "The number of rows fetched or stored.")
+    ),
+)]
 pub struct Query {
     plan: Plan,
 }
@@ -164,14 +214,28 @@ impl Query {
     }
 }
 
-/// `jdbc.postgresql.Queries`.
-#[derive(Debug)]
+/// Run several SQL statements on PostgreSQL.
+///
+/// Runs statements separated by ';', in one transaction by default.
+#[derive(Debug, Declare)]
+#[plugin(
+    type = "io.kestra.plugin.jdbc.postgresql.Queries",
+    group = "jdbc",
+    props = QueriesProps,
+    example = "id: setup\ntype: io.kestra.plugin.jdbc.postgresql.Queries\nurl: jdbc:postgresql://localhost:5432/postgres\nusername: postgres\npassword: \"{{ secret('PG_PASSWORD') }}\"\nsql: |\n  CREATE TABLE IF NOT EXISTS t (id int);\n  TRUNCATE t;\n",
+    outputs(
+        outputs(List, "One result per statement that returns rows.")
+    ),
+)]
 pub struct Queries {
     plan: Plan,
 }
 
 fn build_queries(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    Ok(Box::new(Queries { plan: plan(props)? }))
+    let mut plan = plan(props)?;
+    let tx: TxProps = parse_props(props)?;
+    plan.transaction = tx.transaction.unwrap_or(true);
+    Ok(Box::new(Queries { plan }))
 }
 
 #[async_trait]
@@ -224,44 +288,9 @@ impl Queries {
     }
 }
 
-const QUERY_PROPS: &[PropSpec] = &super::with_conn_props!(
-    PropSpec::required("sql", PropKind::String),
-    PropSpec::optional("parameters", PropKind::Map),
-    PropSpec::optional("fetchSize", PropKind::Integer),
-    PropSpec::optional("afterSQL", PropKind::String),
-    FETCH_PROPS[0],
-    FETCH_PROPS[1],
-    FETCH_PROPS[2],
-    FETCH_PROPS[3],
-);
+pub static QUERY: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<Query>(build_query));
 
-const QUERIES_PROPS: &[PropSpec] = &super::with_conn_props!(
-    PropSpec::required("sql", PropKind::String),
-    PropSpec::optional("parameters", PropKind::Map),
-    PropSpec::optional("fetchSize", PropKind::Integer),
-    PropSpec::optional("afterSQL", PropKind::String),
-    PropSpec::optional("transaction", PropKind::Boolean),
-    FETCH_PROPS[0],
-    FETCH_PROPS[1],
-    FETCH_PROPS[2],
-    FETCH_PROPS[3],
-);
-
-pub const QUERY: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.jdbc.postgresql.Query",
-    aliases: &[],
-    group: "jdbc",
-    props: QUERY_PROPS,
-    build: build_query,
-};
-
-pub const QUERIES: PluginDef = PluginDef {
-    type_name: "io.kestra.plugin.jdbc.postgresql.Queries",
-    aliases: &[],
-    group: "jdbc",
-    props: QUERIES_PROPS,
-    build: build_queries,
-};
+pub static QUERIES: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<Queries>(build_queries));
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,7 @@ pub mod flow;
 pub mod flowkeys;
 pub mod for_each_item;
 pub mod ids;
+pub mod log_level;
 pub mod mask;
 pub mod problem;
 pub mod props;

@@ -167,29 +167,7 @@ impl LogSink for MinLevelSink {
 
 // ------------------------------------------------------------- reading ---
 
-/// Kestra's log levels (slf4j's), lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-impl LogLevel {
-    /// `TRACE`, `DEBUG`, `INFO`, `WARN` or `ERROR`, in any case.
-    pub fn parse(s: &str) -> Option<LogLevel> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "TRACE" => Some(LogLevel::Trace),
-            "DEBUG" => Some(LogLevel::Debug),
-            "INFO" => Some(LogLevel::Info),
-            "WARN" => Some(LogLevel::Warn),
-            "ERROR" => Some(LogLevel::Error),
-            _ => None,
-        }
-    }
-}
+pub use crate::model::log_level::LogLevel;
 
 /// The filters of `GET /api/v1/logs/{executionId}`, applied as Kestra's
 /// `ExecutionLogService` does: `taskId` wins over `taskRunId`, and

@@ -13,9 +13,7 @@ pub struct RunnerDef {
     pub props: &'static [PropSpec],
 }
 
-pub const PROCESS: &str = "io.kestra.plugin.core.runner.Process";
-pub const DOCKER: &str = "io.kestra.plugin.scripts.runner.docker.Docker";
-pub const CLOUD_RUN: &str = "io.kestra.plugin.ee.gcp.runner.CloudRun";
+pub use crate::plugins::scripts::runner::{CLOUD_RUN, DOCKER, PROCESS};
 
 static DEFS: &[RunnerDef] = &[
     RunnerDef { type_name: PROCESS, aliases: &[], props: &[] },

@@ -15,10 +15,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::resume::ExecutionControl;
+use crate::model::log_level::LogLevel;
 use crate::plugins::Declare;
 use crate::plugins::registry::PluginDef;
 use crate::plugins::{RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
-use crate::runtime::logs::LogLevel;
 
 /// Gather logs into a file.
 ///

@@ -19,7 +19,7 @@ mod props;
 mod protocol;
 pub(crate) mod python;
 pub mod reap;
-mod runner;
+pub mod runner;
 mod task;
 
 pub use cloudrun::{Outcome as CloudRunOutcome, outcome as cloudrun_outcome};

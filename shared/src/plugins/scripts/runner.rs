@@ -9,10 +9,15 @@ use serde_json::{Map, Value};
 use crate::plugins::TaskError;
 use crate::plugins::de::value_to_string;
 
-/// The runner type names, described in `crate::schema::runners`.
-/// `CLOUD_RUN` is Kestra's (Enterprise) Cloud Run task runner: a container
-/// task as a Cloud Run Job execution, on Baton's GCP runtime only.
-pub(crate) use crate::schema::runners::{CLOUD_RUN, DOCKER, PROCESS};
+// The runner type names (described in `crate::schema::runners`).
+
+/// Kestra's process task runner.
+pub const PROCESS: &str = "io.kestra.plugin.core.runner.Process";
+/// Kestra's Docker task runner.
+pub const DOCKER: &str = "io.kestra.plugin.scripts.runner.docker.Docker";
+/// Kestra's (Enterprise) Cloud Run task runner: a container task as a
+/// Cloud Run Job execution, on Baton's GCP runtime only.
+pub const CLOUD_RUN: &str = "io.kestra.plugin.ee.gcp.runner.CloudRun";
 
 /// Kestra's `pullPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

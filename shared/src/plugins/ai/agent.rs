@@ -2,8 +2,8 @@
 //! to `provider` (often from `pluginDefaults`) with `configuration`,
 //! `tools`, `contentRetrievers` and `maxSequentialToolsInvocations`;
 //! `outputFiles` are collected from the task's working directory (where
-//! MCP tools such as a filesystem server write). `memory` is not kept
-//! across executions yet: it is accepted and ignored with a warning.
+//! MCP tools such as a filesystem server write). `memory`, `guardrails`
+//! and `observability` are not carried out yet: they are refused.
 
 use std::sync::LazyLock;
 
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::agent_loop::{AgentSpec, run_agent};
-use super::props::{str_of, strings_of};
+use super::props::{not_carried_out, refuse_not_carried_out, str_of, strings_of};
 use crate::plugins::registry::PluginDef;
 use crate::plugins::{Declare, RunContext, RunnableTask, TaskError, TaskOutput};
 
@@ -61,14 +61,14 @@ struct Props {
     #[prop(kind = "List")]
     output_files: Option<Value>,
     /// Conversation memory kept between executions: {type, ttl, messages}.
-    /// Not kept by Baton yet: accepted and ignored with a warning.
-    #[prop(kind = "Map")]
+    /// Not kept by Baton yet: refused.
+    #[prop(kind = "Map", check = not_carried_out)]
     memory: Option<Value>,
-    /// Checks on the input and output. Not applied by Baton yet: accepted and ignored.
-    #[prop(kind = "Map")]
+    /// Checks on the input and output. Not applied by Baton yet: refused.
+    #[prop(kind = "Map", check = not_carried_out)]
     guardrails: Option<Value>,
-    /// Tracing options. Not applied by Baton yet: accepted and ignored.
-    #[prop(kind = "Map")]
+    /// Tracing options. Not applied by Baton yet: refused.
+    #[prop(kind = "Map", check = not_carried_out)]
     observability: Option<Value>,
 }
 
@@ -78,15 +78,14 @@ struct AIAgent {
     prompt: String,
     spec: AgentSpec,
     output_files: Vec<String>,
-    memory: bool,
 }
 
 fn build(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    refuse_not_carried_out(p, &["memory", "guardrails", "observability"])?;
     Ok(Box::new(AIAgent {
         prompt: str_of(p.get("prompt")).ok_or_else(|| TaskError::property("prompt", "the prompt is empty"))?,
         spec: AgentSpec::from_map("", p)?,
         output_files: strings_of("outputFiles", p.get("outputFiles"))?,
-        memory: p.get("memory").is_some_and(|m| !m.is_null()),
     }))
 }
 
@@ -95,9 +94,6 @@ impl RunnableTask for AIAgent {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         self.spec.provider.mask(cx);
         let _cleanup = super::agent_loop::WorkDirCleanup::new(cx);
-        if self.memory {
-            cx.warn("memory is not supported by Baton yet: this agent starts without previous messages");
-        }
         let run = run_agent(cx, &self.spec, &self.prompt).await?;
         let mut out = super::output::outputs(&run, &self.spec.config, &self.spec.provider)?;
         if !self.output_files.is_empty() {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::agent_loop::converse;
 use super::model::{ChatConfig, Message};
-use super::props::{chat_config, messages};
+use super::props::{chat_config, messages, not_carried_out, refuse_not_carried_out};
 use super::providers::Provider;
 use super::tools::Toolbox;
 use crate::plugins::registry::PluginDef;
@@ -50,11 +50,11 @@ struct Props {
     /// Tools the model may call.
     #[prop(kind = "List")]
     tools: Option<Value>,
-    /// Checks on the input and output. Not applied by Baton yet: accepted and ignored.
-    #[prop(kind = "Map")]
+    /// Checks on the input and output. Not applied by Baton yet: refused.
+    #[prop(kind = "Map", check = not_carried_out)]
     guardrails: Option<Value>,
-    /// Tracing options. Not applied by Baton yet: accepted and ignored.
-    #[prop(kind = "Map")]
+    /// Tracing options. Not applied by Baton yet: refused.
+    #[prop(kind = "Map", check = not_carried_out)]
     observability: Option<Value>,
 }
 
@@ -68,6 +68,7 @@ struct ChatCompletion {
 }
 
 fn build(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    refuse_not_carried_out(p, &["guardrails", "observability"])?;
     Ok(Box::new(ChatCompletion {
         messages: messages(p.get("messages"))?,
         provider: Provider::from_value("provider", p.get("provider").unwrap_or(&Value::Null))?,

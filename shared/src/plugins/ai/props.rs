@@ -10,6 +10,27 @@ use serde_json::{Map, Value};
 use super::model::{ChatConfig, Message};
 use crate::plugins::TaskError;
 
+/// Kestra properties Baton does not carry out yet (an agent's `memory`,
+/// `guardrails`, `observability`): declared, so that a flow setting one is
+/// refused by name with its position (`#[prop(check = not_carried_out)]`),
+/// and refused again when the task is built — never accepted and ignored.
+pub fn not_carried_out(v: &Value) -> Result<(), String> {
+    if v.is_null() {
+        return Ok(());
+    }
+    Err("Baton does not carry this property out yet, and refuses it rather than ignore it: remove it".into())
+}
+
+/// The first of `keys` set in `p` that Baton does not carry out, as an error.
+pub fn refuse_not_carried_out(p: &Map<String, Value>, keys: &[&str]) -> Result<(), TaskError> {
+    for k in keys {
+        if let Some(v) = p.get(*k) {
+            not_carried_out(v).map_err(|e| TaskError::property(k, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// A number written as a number or a string.
 pub fn f64_of(field: &str, v: Option<&Value>) -> Result<Option<f64>, TaskError> {
     match v {
@@ -177,6 +198,25 @@ pub fn messages(v: Option<&Value>) -> Result<Vec<Message>, TaskError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn what_baton_does_not_carry_out_is_refused_by_name_and_position() {
+        // validation: the property, the type and the line of the written value
+        let src = "id: f\nnamespace: company.team\ntasks:\n  - id: ask\n    type: io.kestra.plugin.ai.completion.ChatCompletion\n    messages:\n      - type: USER\n        content: hi\n    provider:\n      type: io.kestra.plugin.ai.provider.OpenAI\n      apiKey: k\n      modelName: m\n    guardrails:\n      input: []\n";
+        let registry = crate::plugins::Registry::builtin();
+        let (_, d) = crate::validate::validate_source("f.yaml", src, &registry, &crate::template::Renderer::new());
+        let d: Vec<String> = d.iter().map(ToString::to_string).collect();
+        assert!(
+            d.iter().any(|m| m.starts_with("f.yaml:13:5:") && m.contains("guardrails") && m.contains("refuses it")),
+            "{d:?}"
+        );
+        // and when the task is built (a flow that skipped validation)
+        let p = json!({"memory": {"type": "KV"}, "observability": null}).as_object().cloned().unwrap_or_default();
+        let e = refuse_not_carried_out(&p, &["observability", "memory"]).unwrap_err().to_string();
+        assert!(e.contains("'memory'") && e.contains("refuses it"), "{e}");
+        let none = json!({"observability": null}).as_object().cloned().unwrap_or_default();
+        assert!(refuse_not_carried_out(&none, &["observability"]).is_ok());
+    }
 
     #[test]
     fn configuration_and_messages_read_as_kestra_writes_them() {

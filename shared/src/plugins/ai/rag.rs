@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::agent_loop::converse;
 use super::model::{ChatConfig, Message};
-use super::props::{f64_of, i64_of, map_of, str_of};
+use super::props::{f64_of, i64_of, map_of, not_carried_out, refuse_not_carried_out, str_of};
 use super::providers::Provider;
 use super::retrievers::{self, Retriever};
 use super::tools::Toolbox;
@@ -70,11 +70,11 @@ struct Props {
     #[prop(kind = "List")]
     tools: Option<Value>,
     /// Conversation memory kept between executions: {type, ttl, messages}.
-    /// Not kept by Baton yet: accepted and ignored.
-    #[prop(kind = "Map")]
+    /// Not kept by Baton yet: refused.
+    #[prop(kind = "Map", check = not_carried_out)]
     memory: Option<Value>,
-    /// Checks on the input and output. Not applied by Baton yet: accepted and ignored.
-    #[prop(kind = "Map")]
+    /// Checks on the input and output. Not applied by Baton yet: refused.
+    #[prop(kind = "Map", check = not_carried_out)]
     guardrails: Option<Value>,
 }
 
@@ -94,6 +94,7 @@ struct RagChat {
 }
 
 fn build(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    refuse_not_carried_out(p, &["memory", "guardrails"])?;
     let crc = map_of("contentRetrieverConfiguration", p.get("contentRetrieverConfiguration"))?.unwrap_or_default();
     let embeddings = p.get("embeddings").filter(|v| !v.is_null()).cloned();
     let retrievers = p.get("contentRetrievers").filter(|v| !v.is_null()).cloned();

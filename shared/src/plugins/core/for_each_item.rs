@@ -70,7 +70,7 @@ fn build_split(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Task
         separator: p.separator.as_ref(),
         regex_pattern: p.regex_pattern.as_ref(),
     };
-    Ok(Box::new(ItemsSplit { items, spec: SplitSpec::from_props(options, Some(1))? }))
+    Ok(Box::new(ItemsSplit { items, spec: SplitSpec::from_options(options, Some(1))? }))
 }
 
 #[async_trait]

@@ -66,37 +66,28 @@ pub struct SplitOptions<'a> {
 }
 
 impl SplitSpec {
-    /// From rendered properties; `default_rows` when none of the modes is
+    /// From the split options as written; `default_rows` when none of the modes is
     /// given (ForEachItem's `batch` defaults to one row; Split has none).
-    pub fn from_props(o: SplitOptions<'_>, default_rows: Option<u64>) -> Result<SplitSpec, TaskError> {
-        let get = |k: &str| {
-            let v = match k {
-                "separator" => o.separator,
-                "regexPattern" => o.regex_pattern,
-                "bytes" => o.bytes,
-                "partitions" => o.partitions,
-                _ => o.rows,
-            };
-            v.filter(|v| !v.is_null()).map(de::value_to_string)
-        };
-        let separator = get("separator").unwrap_or_else(|| "\n".to_string());
+    pub fn from_options(o: SplitOptions<'_>, default_rows: Option<u64>) -> Result<SplitSpec, TaskError> {
+        let get = |v: Option<&Value>| v.filter(|v| !v.is_null()).map(de::value_to_string);
+        let separator = get(o.separator).unwrap_or_else(|| "\n".to_string());
         let positive = |k: &str, s: String| -> Result<u64, TaskError> {
             match s.trim().parse::<u64>() {
                 Ok(n) if n > 0 => Ok(n),
                 _ => Err(TaskError::property(k, format!("expected a positive integer, got '{s}'"))),
             }
         };
-        let mode = if let Some(p) = get("regexPattern") {
+        let mode = if let Some(p) = get(o.regex_pattern) {
             let re = Regex::new(&p).map_err(|e| TaskError::property("regexPattern", format!("invalid regex: {e}")))?;
             Mode::Regex(re)
-        } else if let Some(b) = get("bytes") {
+        } else if let Some(b) = get(o.bytes) {
             Mode::Bytes(
                 parse_bytes(&b)
                     .ok_or_else(|| TaskError::property("bytes", format!("Invalid size with value '{b}'")))?,
             )
-        } else if let Some(p) = get("partitions") {
+        } else if let Some(p) = get(o.partitions) {
             Mode::Partitions(positive("partitions", p)?)
-        } else if let Some(r) = get("rows") {
+        } else if let Some(r) = get(o.rows) {
             Mode::Rows(positive("rows", r)?)
         } else if let Some(r) = default_rows {
             Mode::Rows(r)
@@ -295,7 +286,7 @@ fn build_split(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Task
         separator: p.separator.as_ref(),
         regex_pattern: p.regex_pattern.as_ref(),
     };
-    let spec = SplitSpec::from_props(options, None)?;
+    let spec = SplitSpec::from_options(options, None)?;
     Ok(Box::new(Split { from: p.from, spec }))
 }
 

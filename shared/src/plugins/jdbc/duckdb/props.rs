@@ -26,12 +26,12 @@ struct Props {
     /// The JDBC URL (jdbc:postgresql://host:5432/db, jdbc:duckdb:…).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     url: Option<String>,
-    /// The database user.
+    /// The database user: DuckDB has no users, so it is read and unused (as with Kestra's DuckDB driver).
     #[serde(default)]
     #[allow(dead_code)]
     #[prop(kind = "String")]
     username: Option<Value>,
-    /// The user's password (use a secret).
+    /// The user's password: DuckDB has none, so it is read and unused (as with Kestra's DuckDB driver).
     #[serde(default)]
     #[allow(dead_code)]
     #[prop(kind = "String")]
@@ -42,7 +42,7 @@ struct Props {
     /// Named parameters bound in the SQL (:name).
     #[serde(default)]
     parameters: Value,
-    /// Rows fetched per round trip.
+    /// Rows fetched per round trip: a driver hint with no effect on the result; DuckDB runs in the worker's process, so it is unused.
     #[serde(default)]
     #[allow(dead_code)]
     #[prop(kind = "Integer", default = "10000")]
@@ -50,10 +50,9 @@ struct Props {
     /// SQL run after the query, in the same transaction.
     #[serde(default, rename = "afterSQL", deserialize_with = "de::opt_string_lenient")]
     after_sql: Option<String>,
-    /// Commit each statement on its own.
+    /// Commit each statement on its own: Baton always does, so `false` is refused (`Queries` with `transaction` runs statements in one transaction).
     #[serde(default)]
-    #[allow(dead_code)]
-    #[prop(kind = "Boolean", default = "true")]
+    #[prop(kind = "Boolean", default = "true", check = auto_commit_ok)]
     auto_commit: Option<Value>,
     /// Files put in DuckDB's working directory: name → content or kestra:// URI.
     #[serde(default)]
@@ -136,9 +135,22 @@ pub struct Spec {
     pub fetch: FetchType,
 }
 
+/// `autoCommit` as written: only true (or a template rendering it) is
+/// carried out.
+fn auto_commit_ok(v: &Value) -> Result<(), String> {
+    match v {
+        Value::Bool(false) => Err("false is not carried out: Baton commits each statement (use Queries with transaction: true for one transaction)".into()),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => auto_commit_ok(&Value::Bool(false)),
+        _ => Ok(()),
+    }
+}
+
 impl Spec {
     pub fn parse(props: &Map<String, Value>, multi: bool) -> Result<Spec, TaskError> {
         let p: Props = parse_props(props)?;
+        if let Some(v) = &p.auto_commit {
+            auto_commit_ok(v).map_err(|e| TaskError::property("autoCommit", e))?;
+        }
         // apart, not flattened: an error then names the property
         let fetch: FetchProps = parse_props(props)?;
         // `transaction` is `Queries`' only
@@ -261,6 +273,15 @@ mod tests {
 
     fn parse(v: Value, multi: bool) -> Result<Spec, TaskError> {
         Spec::parse(v.as_object().unwrap(), multi)
+    }
+
+    #[test]
+    fn auto_commit_false_is_refused_by_name() {
+        assert!(parse(json!({"sql": "SELECT 1", "autoCommit": true}), false).is_ok());
+        for off in [json!(false), json!("false")] {
+            let e = parse(json!({"sql": "SELECT 1", "autoCommit": off}), false).err().map(|e| e.to_string());
+            assert!(e.as_deref().is_some_and(|e| e.contains("autoCommit") && e.contains("not carried out")), "{e:?}");
+        }
     }
 
     #[test]

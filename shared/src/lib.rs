@@ -12,7 +12,6 @@ pub mod blueprints;
 pub mod functions;
 pub mod graph;
 pub mod migrate;
-pub mod plugins;
 pub mod runtime;
 pub mod schedule;
 pub mod schema;
@@ -23,12 +22,13 @@ pub mod validate;
 
 // The layers below, as crates of their own (`shared/model`,
 // `shared/template`, `shared/executor`, `shared/backend`, `shared/local`,
-// `shared/gcp`), under the paths the rest of this crate and its users name
+// `shared/gcp`, `shared/plugins`), under the paths the rest of this crate and its users name
 // them by.
 pub use baton_executor as executor;
 pub use baton_gcp as gcp;
 pub use baton_model as model;
 pub use baton_model::{dialect, yaml};
+pub use baton_plugins as plugins;
 pub use baton_template as template;
 pub use baton_template::{conditions, inputs};
 

@@ -22,6 +22,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("baton-local", &["baton-model", "baton-executor", "baton-backend"]),
     ("baton-gcp", &["baton-model", "baton-executor", "baton-backend"]),
     (
+        "baton-plugins",
+        &[
+            "baton-model",
+            "baton-template",
+            "baton-executor",
+            "baton-backend",
+            "baton-gcp",
+            "baton-derive",
+            "baton-local",
+        ],
+    ),
+    (
         "shared",
         &[
             "baton-allocator",
@@ -32,6 +44,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "baton-local",
             "baton-gcp",
             "baton-derive",
+            "baton-plugins",
         ],
     ),
     ("functions", &["shared"]),

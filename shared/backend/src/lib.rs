@@ -9,6 +9,7 @@
 //! only for tests (`cfg(test)` or the `testing` feature), never into a
 //! release binary.
 
+mod causes;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 #[cfg(any(test, feature = "testing"))]
@@ -19,6 +20,7 @@ pub mod metrics;
 #[cfg(any(test, feature = "testing"))]
 pub mod metrics_contract;
 pub mod metrics_query;
+pub use causes::causes;
 pub mod nsfiles;
 pub mod partial;
 pub mod purge;

@@ -25,17 +25,4 @@ pub use key::{KeyError, ServiceAccountKey};
 /// The scope Kestra's GCP tasks ask for by default.
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 
-/// An error and its sources, joined with `: ` (reqwest hides the useful
-/// part, e.g. "connection refused", in the sources).
-pub fn causes(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
-}
+pub use baton_backend::causes;

@@ -14,6 +14,8 @@ mod flowables;
 #[cfg(test)]
 mod flowables_tests;
 mod for_each_item;
+#[cfg(test)]
+mod plugin_tests;
 mod rules;
 pub use crate::model::suggest;
 mod tasks;

@@ -1,0 +1,318 @@
+//! `io.kestra.plugin.dbt.cli.DbtCLI`: dbt commands run by the script-task
+//! machinery (a shell `Commands` task, same runners, files and outputs),
+//! with Kestra's dbt additions: `profiles` written to `.profile/` (and
+//! `DBT_PROFILES_DIR`), `projectDir` (`DBT_PROJECT_DIR`), `parseRunResults`
+//! (one log line per dbt node; `run_results.json` and `manifest.json` in
+//! `outputFiles`), `storeManifest`/`loadManifest` (the manifest in KV).
+//! Without a reachable container engine (or, on the Process runner, without
+//! `dbt` on PATH), dbt runs from the cached virtualenv of `venv`, and the
+//! task log says so.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use baton_model::decl::DeclaredProps;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tokio::io::AsyncReadExt;
+
+use super::{results, venv};
+use crate::scripts::{ExecProps, docker_reachable, shell_commands};
+use crate::{Declare, PropDecl, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use baton_backend::{KvLookup, KvType, KvValue};
+
+/// Properties DbtCLI adds to a shell `Commands` task.
+const DBT_ONLY: &[&str] = &["profiles", "projectDir", "parseRunResults", "storeManifest", "loadManifest", "dbtPath"];
+const PROCESS: &str = "io.kestra.plugin.core.runner.Process";
+
+/// The properties DbtCLI adds to a shell `Commands` task (its `commands`
+/// words its own). The task reads them from its map (`DbtCli::props`);
+/// `build` parses them only to check them.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct DbtProps {
+    /// The dbt commands.
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList", required)]
+    commands: Vec<String>,
+    /// The profiles.yml content.
+    #[serde(default)]
+    #[prop(kind = "String")]
+    profiles: Option<Value>,
+    /// The dbt project's folder in the working directory.
+    #[serde(default)]
+    #[prop(kind = "String")]
+    project_dir: Option<Value>,
+    /// Turn run_results.json into task runs and outputs.
+    #[serde(default)]
+    #[prop(kind = "Boolean", default = "true")]
+    parse_run_results: Option<Value>,
+    /// Keep manifest.json in the KV store: {key, namespace}.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    store_manifest: Option<Value>,
+    /// Load a stored manifest for state-based runs: {key, namespace}.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    load_manifest: Option<Value>,
+}
+
+/// DbtCLI's properties: its own, then the script tasks' shared ones.
+pub(super) struct DbtCliProps;
+
+impl DeclaredProps for DbtCliProps {
+    fn props() -> Vec<PropDecl> {
+        [DbtProps::props(), ExecProps::props()].concat()
+    }
+}
+
+/// Run dbt commands.
+///
+/// Runs dbt in a container (or process) with the project from namespace files or input files; parses run results into outputs.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.dbt.cli.DbtCLI",
+    // its own worker group: on GCP a service whose image carries dbt and the adapters
+    group = "dbt",
+    props = DbtCliProps,
+    example = "id: dbt\ntype: io.kestra.plugin.dbt.cli.DbtCLI\ncontainerImage: ghcr.io/kestra-io/dbt-duckdb:latest\nnamespaceFiles:\n  enabled: true\ncommands:\n  - dbt deps\n  - dbt build\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+    ),
+)]
+pub(super) struct DbtCli {
+    props: Map<String, Value>,
+}
+
+pub(super) fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    parse_props::<DbtProps>(props)?;
+    // the script part is checked now, so a wrong property fails early
+    let script: Map<String, Value> =
+        props.iter().filter(|(k, _)| !DBT_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    shell_commands(&script)?;
+    Ok(Box::new(DbtCli { props: props.clone() }))
+}
+
+/// `{key, namespace}` of `storeManifest` / `loadManifest`.
+fn kv_ref(cx: &RunContext, v: Option<&Value>, name: &str) -> Result<Option<(String, String)>, TaskError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(None) };
+    let key =
+        v.get("key").and_then(Value::as_str).ok_or_else(|| TaskError::property(&format!("{name}.key"), "required"))?;
+    let ns = v.get("namespace").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or(&cx.namespace);
+    Ok(Some((ns.to_string(), key.to_string())))
+}
+
+fn string_prop(props: &Map<String, Value>, name: &str) -> Option<String> {
+    props.get(name).and_then(Value::as_str).map(str::to_string).filter(|s| !s.trim().is_empty())
+}
+
+/// A map property that may arrive as a map or as JSON text.
+fn map_prop(props: &Map<String, Value>, name: &str) -> Map<String, Value> {
+    match props.get(name) {
+        Some(Value::Object(m)) => m.clone(),
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_default(),
+        _ => Map::new(),
+    }
+}
+
+fn list_prop(props: &Map<String, Value>, name: &str) -> Vec<Value> {
+    match props.get(name) {
+        Some(Value::Array(a)) => a.clone(),
+        Some(Value::String(s)) => vec![Value::String(s.clone())],
+        _ => Vec::new(),
+    }
+}
+
+/// True when the task asks for a container (Kestra's DbtCLI default).
+fn wants_docker(props: &Map<String, Value>) -> bool {
+    match props.get("taskRunner").and_then(|t| t.get("type")).and_then(Value::as_str) {
+        Some(t) => t != PROCESS && !t.ends_with(".Process"),
+        None => props.get("runner").and_then(Value::as_str).is_none_or(|r| !r.eq_ignore_ascii_case("PROCESS")),
+    }
+}
+
+/// The `dbt` executable on PATH, if any.
+fn dbt_on_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("dbt")).find(|p| p.is_file())
+}
+
+async fn read_storage(cx: &RunContext, uri: &str) -> Result<String, String> {
+    let path = cx.readable_path("inputFiles", uri).map_err(|e| e.to_string())?;
+    let mut r = cx.services.storage.get(&path).await.map_err(|e| e.to_string())?;
+    let mut s = String::new();
+    r.read_to_string(&mut s).await.map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+impl DbtCli {
+    /// The shell `Commands` properties for this run.
+    async fn script_props(&self, cx: &RunContext, dir: &Path, side: &Path) -> Result<Map<String, Value>, TaskError> {
+        let p = &self.props;
+        let mut script: Map<String, Value> =
+            p.iter().filter(|(k, _)| !DBT_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let project = string_prop(p, "projectDir").unwrap_or_default();
+        let project_path = if project.is_empty() { dir.to_path_buf() } else { dir.join(&project) };
+        let target = |f: &str| if project.is_empty() { format!("target/{f}") } else { format!("{project}/target/{f}") };
+        let mut env = map_prop(p, "env");
+        let mut input_files = map_prop(p, "inputFiles");
+        if let Some(profiles) = string_prop(p, "profiles") {
+            input_files.insert(".profile/profiles.yml".into(), json!(profiles));
+            env.insert("DBT_PROFILES_DIR".into(), json!(dir.join(".profile").display().to_string()));
+        } else {
+            env.entry("DBT_PROFILES_DIR").or_insert_with(|| json!(project_path.display().to_string()));
+        }
+        if !project.is_empty() {
+            env.insert("DBT_PROJECT_DIR".into(), json!(project_path.display().to_string()));
+        }
+        if let Some((ns, key)) = kv_ref(cx, p.get("loadManifest"), "loadManifest")? {
+            match cx.services.kv.get(&ns, &key, Utc::now()).await {
+                Ok(KvLookup::Found(v)) => {
+                    let text = match v.value {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    input_files.insert(target("manifest.json"), json!(text));
+                    cx.info(&format!("Loaded the dbt manifest from KV {ns}/{key} into {}", target("manifest.json")));
+                }
+                _ => cx.warn(&format!("No dbt manifest in KV {ns}/{key}: running without a previous state")),
+            }
+        }
+        // Docker without an engine, or a local process without dbt on
+        // PATH: dbt from the cached virtualenv
+        let docker = wants_docker(p);
+        let reason = if docker {
+            docker_reachable(cx).await.err().map(|r| format!("No container engine is reachable ({r})"))
+        } else {
+            dbt_on_path().is_none().then(|| "There is no dbt on PATH".to_string())
+        };
+        if let Some(reason) = reason {
+            let profiles = string_prop(p, "profiles")
+                .or_else(|| std::fs::read_to_string(project_path.join("profiles.yml")).ok())
+                .unwrap_or_default();
+            let adapter = venv::adapter_of(&profiles).unwrap_or_else(|| "postgres".to_string());
+            let image = string_prop(p, "containerImage").unwrap_or_else(|| "ghcr.io/kestra-io/dbt".into());
+            let instead = if docker { format!(" instead of the image {image}") } else { String::new() };
+            cx.info(&format!(
+                "{reason}: running dbt from a cached Python virtualenv with {} and the '{adapter}' adapter{instead}",
+                venv::DBT_CORE
+            ));
+            let penv = venv::prepare(cx, &adapter).await?;
+            let mut path: Vec<PathBuf> = penv.path_prefix.clone();
+            path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+            let joined = std::env::join_paths(path).map_err(|e| TaskError::failed(format!("bad PATH: {e}")))?;
+            env.insert("PATH".into(), json!(joined.to_string_lossy()));
+            for (k, v) in penv.env {
+                env.insert(k, json!(v));
+            }
+            script.insert("taskRunner".into(), json!({"type": PROCESS}));
+            script.remove("runner");
+        }
+        // run_results.json and manifest.json: kept on success (outputFiles)
+        // and copied aside on any exit, so a failed run still names its nodes
+        let mut outputs = list_prop(p, "outputFiles");
+        for f in ["run_results.json", "manifest.json"] {
+            outputs.push(json!(target(f)));
+        }
+        script.insert("outputFiles".into(), Value::Array(outputs));
+        let mut before = vec![json!(format!(
+            "trap 'mkdir -p \"{side}\" && cp -f \"{dir}/{rr}\" \"{side}/\" 2>/dev/null; true' EXIT",
+            side = side.display(),
+            dir = dir.display(),
+            rr = target("run_results.json"),
+        ))];
+        before.extend(list_prop(p, "beforeCommands"));
+        script.insert("beforeCommands".into(), Value::Array(before));
+        script.insert("env".into(), Value::Object(env));
+        script.insert("inputFiles".into(), Value::Object(input_files));
+        Ok(script)
+    }
+
+    /// Logs the nodes of a run; returns them.
+    fn log_nodes(cx: &RunContext, text: &str) -> Vec<results::NodeResult> {
+        match results::parse(text) {
+            Ok(nodes) => {
+                for n in &nodes {
+                    cx.log(n.level(), &n.summary());
+                    if let Some(m) = n.message.as_deref().filter(|m| !m.is_empty()) {
+                        cx.log(n.level(), m);
+                    }
+                }
+                nodes
+            }
+            Err(e) => {
+                cx.warn(&e);
+                Vec::new()
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl RunnableTask for DbtCli {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let dir = cx.working_dir_path();
+        let side = PathBuf::from(format!("{}-dbt-results", dir.display()));
+        let script = self.script_props(cx, &dir, &side).await?;
+        let parse = self.props.get("parseRunResults").is_none_or(|v| v != &json!(false) && v != "false");
+        let outcome = shell_commands(&script)?.run(cx).await;
+        let side_results = std::fs::read_to_string(side.join("run_results.json")).ok();
+        let _ = std::fs::remove_dir_all(&side);
+        let mut out = match outcome {
+            Ok(out) => out,
+            Err(e) => {
+                let nodes = match (&side_results, parse) {
+                    (Some(text), true) => Self::log_nodes(cx, text),
+                    _ => Vec::new(),
+                };
+                return Err(match results::failures(&nodes) {
+                    Some(f) => TaskError::failed(format!("{e}; {f}")),
+                    None => e,
+                });
+            }
+        };
+        let project = string_prop(&self.props, "projectDir").unwrap_or_default();
+        let target = |f: &str| if project.is_empty() { format!("target/{f}") } else { format!("{project}/target/{f}") };
+        let files = out.outputs.get("outputFiles").and_then(Value::as_object).cloned().unwrap_or_default();
+        if parse && let Some(uri) = files.get(&target("run_results.json")).and_then(Value::as_str) {
+            let text = read_storage(cx, uri)
+                .await
+                .map_err(|e| TaskError::failed(format!("cannot read run_results.json: {e}")))?;
+            let nodes = Self::log_nodes(cx, &text);
+            let rows: u64 = nodes.iter().filter_map(results::NodeResult::rows_affected).sum();
+            cx.info(&format!("dbt ran {} node(s), {rows} row(s) affected", nodes.len()));
+        }
+        if let Some((ns, key)) = kv_ref(cx, self.props.get("storeManifest"), "storeManifest")? {
+            let uri = files.get(&target("manifest.json")).and_then(Value::as_str).ok_or_else(|| {
+                TaskError::failed(format!(
+                    "storeManifest: dbt wrote no {} (run a command that parses the project)",
+                    target("manifest.json")
+                ))
+            })?;
+            let text = read_storage(cx, uri)
+                .await
+                .map_err(|e| TaskError::failed(format!("cannot read manifest.json: {e}")))?;
+            let value: Value = serde_json::from_str(&text)
+                .map_err(|e| TaskError::failed(format!("manifest.json is not JSON: {e}")))?;
+            cx.services
+                .kv
+                .set(&ns, &key, &KvValue { kind: KvType::Json, value }, None, true, Utc::now())
+                .await
+                .map_err(|e| TaskError::failed(format!("storeManifest: cannot write KV {ns}/{key}: {e}")))?;
+            cx.info(&format!("Stored the dbt manifest in KV {ns}/{key}"));
+        }
+        // Kestra's names for the two artifacts
+        if let Some(Value::Object(of)) = out.outputs.get_mut("outputFiles") {
+            for f in ["run_results.json", "manifest.json"] {
+                if let Some(v) = of.remove(&target(f)) {
+                    of.insert(f.to_string(), v);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

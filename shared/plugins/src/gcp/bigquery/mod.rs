@@ -1,0 +1,24 @@
+//! The BigQuery tasks (`io.kestra.plugin.gcp.bigquery.*`): Query,
+//! CreateDataset, DeleteDataset, CreateTable, DeleteTable, Load and
+//! LoadFromGcs.
+
+pub mod cells;
+pub mod dataset;
+pub mod job;
+pub mod load;
+pub mod query;
+pub mod table;
+pub mod table_ref;
+
+use crate::Registry;
+
+/// Registers the BigQuery tasks.
+pub fn register(r: &mut Registry) {
+    r.register(*query::DEF);
+    r.register(*dataset::CREATE);
+    r.register(*dataset::DELETE);
+    r.register(*table::CREATE);
+    r.register(*table::DELETE);
+    r.register(*load::LOAD);
+    r.register(*load::LOAD_FROM_GCS);
+}

@@ -1,0 +1,167 @@
+//! The plugin registry: Kestra type name (and aliases) → how to build the
+//! task, which worker group runs it, and its property schema for
+//! validation. Built explicitly; each plugin group adds itself.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_aux::serde_introspection::serde_introspect;
+use serde_json::{Map, Value};
+
+use super::{RunnableTask, TaskError};
+use baton_model::types;
+
+pub use baton_model::decl::{Declared, PropDecl, TypeDecl};
+pub use baton_model::props::{PropKind, PropSpec};
+
+/// Builds a task from its rendered properties.
+pub type BuildFn = fn(&Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>;
+
+/// A registered plugin: its declaration (derived from its properties
+/// struct by `#[derive(Declare)]`) and how to build the task. The fields
+/// before `decl` are views of it, kept for the validator's and the
+/// registry's lookups.
+#[derive(Clone, Copy)]
+pub struct PluginDef {
+    /// The current Kestra type name.
+    pub type_name: &'static str,
+    /// Other names that resolve to this plugin (besides `model::types` aliases).
+    pub aliases: &'static [&'static str],
+    /// The worker group (and tasks topic) that runs it.
+    pub group: &'static str,
+    pub props: &'static [PropSpec],
+    pub build: BuildFn,
+    /// Everything about the type: the fields above, its docs, outputs,
+    /// defaults, enum values, unrendered properties and value checks.
+    pub decl: &'static TypeDecl,
+    /// serde's own field names of the struct `build` parses, when serde
+    /// tells them (not through `flatten`): what the registry's test holds
+    /// the declaration to.
+    pub parsed: Option<fn() -> &'static [&'static str]>,
+}
+
+impl PluginDef {
+    /// The plugin declared and parsed by its properties struct `P`, built
+    /// by `build`. Call it once per process (a `LazyLock` static): the
+    /// declaration is kept for the life of the process.
+    pub fn declare<P: Declared + DeserializeOwned>(build: BuildFn) -> PluginDef {
+        PluginDef { parsed: Some(serde_introspect::<P>), ..PluginDef::declare_as::<P>(build) }
+    }
+
+    /// The plugin declared by `T` (a task or marker struct whose
+    /// `#[plugin(props = ...)]` names the properties struct several types
+    /// share, or a type with no properties).
+    pub fn declare_as<T: Declared>(build: BuildFn) -> PluginDef {
+        let decl: &'static TypeDecl = Box::leak(Box::new(T::declaration()));
+        let props: &'static [PropSpec] = decl.props.iter().map(PropDecl::spec).collect::<Vec<_>>().leak();
+        PluginDef {
+            type_name: decl.type_name,
+            aliases: decl.aliases,
+            group: decl.group,
+            props,
+            build,
+            decl,
+            parsed: None,
+        }
+    }
+
+    /// The same, telling the registry's test which struct `build` parses.
+    pub fn parsed_by<P: DeserializeOwned>(self) -> PluginDef {
+        PluginDef { parsed: Some(serde_introspect::<P>), ..self }
+    }
+}
+
+/// Type name → plugin.
+#[derive(Clone, Default)]
+pub struct Registry {
+    defs: HashMap<String, Arc<PluginDef>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// The registry with every plugin group compiled into this build.
+    pub fn builtin() -> Registry {
+        let mut r = Registry::new();
+        super::core::register(&mut r);
+        super::scripts::register(&mut r);
+        super::compress::register(&mut r);
+        super::jdbc::register(&mut r);
+        super::gcp::register(&mut r);
+        super::git::register(&mut r);
+        super::dbt::register(&mut r);
+        super::ai::register(&mut r);
+        r
+    }
+
+    pub fn register(&mut self, def: PluginDef) {
+        let def = Arc::new(def);
+        self.defs.insert(def.type_name.to_string(), def.clone());
+        for a in def.aliases {
+            self.defs.insert((*a).to_string(), def.clone());
+        }
+    }
+
+    /// The plugin for a type name as written (legacy names accepted).
+    pub fn get(&self, type_name: &str) -> Option<&Arc<PluginDef>> {
+        self.defs.get(type_name).or_else(|| self.defs.get(types::normalize(type_name)))
+    }
+
+    /// True if the type is a known flowable or a registered plugin.
+    pub fn knows(&self, type_name: &str) -> bool {
+        types::flowable_kind(types::normalize(type_name)).is_some() || self.get(type_name).is_some()
+    }
+
+    /// All registered type names, sorted (for "did you mean" hints).
+    pub fn names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.defs.keys().map(String::as_str).collect();
+        v.sort();
+        v
+    }
+}
+
+/// Takes `def`'s properties declared `#[prop(unrendered)]` — expressions
+/// Kestra does not render before the task runs, which the task renders
+/// itself once per item (non-dynamic `@PluginProperty`) — out of `props`,
+/// to put back after the others are rendered.
+pub fn take_unrendered(def: &PluginDef, props: &mut Map<String, Value>) -> Vec<(String, Value)> {
+    let keys: Vec<&str> = def.decl.unrendered().collect();
+    keys.into_iter().filter_map(|k| props.remove(k).map(|v| (k.to_string(), v))).collect()
+}
+
+impl Registry {
+    /// The current type names (no legacy aliases), sorted: what a "did you
+    /// mean" hint may propose.
+    pub fn canonical_names(&self) -> Vec<&str> {
+        // internal types (`ForEachItem$…`) are never written by a user
+        let mut v: Vec<&str> = self.defs.values().map(|d| d.type_name).filter(|n| !n.contains('$')).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Each registered plugin once (no internal `…$…` types), sorted by
+    /// type name: what the plugin catalogue (the schema module of the `shared` crate) describes.
+    pub fn plugin_defs(&self) -> Vec<&PluginDef> {
+        let mut v: Vec<&PluginDef> =
+            self.defs.values().map(|d| d.as_ref()).filter(|d| !d.type_name.contains('$')).collect();
+        v.sort_by_key(|d| d.type_name);
+        v.dedup_by_key(|d| d.type_name);
+        v
+    }
+
+    /// The distinct worker groups of the registered plugins.
+    pub fn groups(&self) -> Vec<String> {
+        let mut g: Vec<String> = self.defs.values().map(|d| d.group.to_string()).collect();
+        g.sort();
+        g.dedup();
+        g
+    }
+}
+
+#[cfg(test)]
+mod tests;

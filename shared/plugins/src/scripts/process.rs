@@ -1,0 +1,209 @@
+//! Runs one child process for a script task: its own process group, killed
+//! (with the whole group) when the task's future is dropped (timeout,
+//! kill), stdout and stderr streamed into the task's logs line by line as
+//! they come (bounded as `output` says), `::{…}::` protocol lines parsed
+//! into `vars`.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::output::{Lines, LogBudget};
+use super::protocol::{self, Line};
+use crate::{RunContext, TaskError};
+
+/// How many trailing stderr lines a failure message quotes.
+const STDERR_TAIL: usize = 10;
+/// How long output is still read after the main process exited (for
+/// background children that keep the pipes open).
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub(crate) struct Spawn {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    /// Variables set on top of the inherited environment.
+    pub env: Vec<(String, String)>,
+    /// Inherited variables removed (secrets).
+    pub env_remove: Vec<String>,
+}
+
+/// How output lines are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The user's script: stderr at ERROR and counted, protocol lines parsed.
+    Script,
+    /// A setup step (pip install): everything at INFO, nothing parsed.
+    Setup,
+}
+
+/// How the process ended and what it said.
+#[derive(Debug, Default)]
+pub(crate) struct Finished {
+    /// The exit code (`None` if killed by a signal).
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stderr_lines: usize,
+    /// The last stderr lines, for the failure message.
+    pub stderr_tail: VecDeque<String>,
+    /// Merged `outputs` of the protocol lines.
+    pub vars: Map<String, Value>,
+}
+
+impl Finished {
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+
+    /// "Command failed with exit code 2" plus the last stderr lines.
+    pub fn failure_message(&self, what: &str) -> String {
+        let mut msg = match (self.exit_code, self.signal) {
+            (Some(code), _) => format!("{what} failed with exit code {code}"),
+            (None, Some(sig)) => format!("{what} was killed by signal {sig}"),
+            (None, None) => format!("{what} ended without an exit code"),
+        };
+        if !self.stderr_tail.is_empty() {
+            msg.push_str("; last lines of stderr:\n");
+            msg.push_str(&self.stderr_tail.iter().cloned().collect::<Vec<_>>().join("\n"));
+        }
+        msg
+    }
+}
+
+/// Kills the child's whole process group when dropped (the child itself is
+/// also killed by tokio's `kill_on_drop`), with the `kill(2)` system call
+/// (rustix's safe wrapper): spawning the `kill` utility cannot work when a
+/// fork bomb has used up the process limit.
+/// Then every process still carrying the attempt's marker (`reap`), which
+/// finds the children that left the group with `setsid`.
+struct GroupKill(Option<u32>, String);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        let pid = self.0.take().and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw);
+        if let Some(pgid) = pid {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        }
+        if cfg!(target_os = "linux") {
+            let mark = std::mem::take(&mut self.1);
+            super::reap::sweep(|m| m == mark);
+        }
+    }
+}
+
+/// Starts the process and streams its output into the task's logs until it
+/// exits. A start failure is a task error; a non-zero exit is not (the
+/// caller decides).
+pub(crate) async fn run(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Finished, TaskError> {
+    let mut cmd = tokio::process::Command::new(&spawn.program);
+    cmd.args(&spawn.args)
+        .current_dir(&spawn.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    cmd.process_group(0);
+    for k in &spawn.env_remove {
+        cmd.env_remove(k);
+    }
+    for (k, v) in &spawn.env {
+        cmd.env(k, v);
+    }
+    let mark = super::reap::mark(&cx.task_run_id, cx.attempt);
+    cmd.env(super::reap::MARK, &mark);
+    let mut child = cmd.spawn().map_err(|e| TaskError::failed(format!("cannot start '{}': {e}", spawn.program)))?;
+    let _group = GroupKill(if cfg!(unix) { child.id() } else { None }, mark);
+    cx.log("DEBUG", &format!("Starting command with pid {} [{}]", child.id().unwrap_or(0), spawn.program));
+
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(TaskError::failed(format!("cannot read the output of '{}'", spawn.program)));
+    };
+    let mut out = Lines::new(stdout);
+    let mut err = Lines::new(stderr);
+    let (mut out_done, mut err_done) = (false, false);
+    let mut status = None;
+    let mut drain_until: Option<tokio::time::Instant> = None;
+    let mut fin = Finished::default();
+    let mut budget = LogBudget::new(cx);
+    loop {
+        budget.wait_for_store().await;
+        tokio::select! {
+            line = out.next(), if !out_done => match line {
+                Some(l) => on_stdout(&mut budget, mode, &l, &mut fin),
+                None => out_done = true,
+            },
+            line = err.next(), if !err_done => match line {
+                Some(l) => on_stderr(&mut budget, mode, l, &mut fin),
+                None => err_done = true,
+            },
+            s = child.wait(), if status.is_none() => {
+                let s = s.map_err(|e| TaskError::failed(format!("cannot wait for '{}': {e}", spawn.program)))?;
+                status = Some(s);
+                drain_until = Some(tokio::time::Instant::now() + DRAIN_GRACE);
+            },
+            _ = sleep_until(drain_until), if drain_until.is_some() && !(out_done && err_done) => break,
+            else => break,
+        }
+    }
+    if let Some(s) = status {
+        fin.exit_code = s.code();
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            fin.signal = s.signal();
+        }
+    }
+    Ok(fin)
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn on_stdout(cx: &mut LogBudget<'_>, mode: Mode, line: &str, fin: &mut Finished) {
+    if mode == Mode::Script
+        && let Line::Protocol { outputs, logs, metrics } = protocol::parse(line)
+    {
+        fin.vars.extend(outputs);
+        for (level, message) in logs {
+            cx.log(&level, &message);
+        }
+        cx.record(metrics);
+        return;
+    }
+    cx.log("INFO", line);
+}
+
+fn on_stderr(cx: &mut LogBudget<'_>, mode: Mode, line: String, fin: &mut Finished) {
+    match mode {
+        Mode::Setup => cx.log("INFO", &line),
+        Mode::Script => {
+            // Kestra parses the protocol on both streams (its Python
+            // library's logger writes on stderr)
+            if let Line::Protocol { outputs, logs, metrics } = protocol::parse(&line) {
+                fin.vars.extend(outputs);
+                for (level, message) in logs {
+                    cx.log(&level, &message);
+                }
+                cx.record(metrics);
+                return;
+            }
+            // Kestra (0.21+) logs a script's stderr at ERROR.
+            cx.log("ERROR", &line);
+            fin.stderr_lines += 1;
+        }
+    }
+    if fin.stderr_tail.len() == STDERR_TAIL {
+        fin.stderr_tail.pop_front();
+    }
+    fin.stderr_tail.push_back(line);
+}

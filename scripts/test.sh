@@ -25,6 +25,8 @@ for f in scripts/setup/*.sh; do
 done
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== docs: mdbook build, internal links and anchors, README length, no history"
+bash scripts/docs-check.sh
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets $BATON_TEST_FEATURES --quiet -- -D warnings
 echo "== cargo build (tests, and the binaries the tests run as processes)"

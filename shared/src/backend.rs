@@ -3,5 +3,6 @@
 //! [`local`]) and the GCP ones (`baton-gcp`'s store, as [`gcp`]).
 
 pub use baton_backend::*;
+#[cfg(feature = "gcp")]
 pub use baton_gcp::store as gcp;
 pub use baton_local as local;

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod backend;
 pub mod blueprints;
+#[cfg(feature = "gcp")]
 pub mod functions;
 pub mod graph;
 pub mod migrate;
@@ -25,6 +26,7 @@ pub mod validate;
 // `shared/gcp`, `shared/plugins`), under the paths the rest of this crate and its users name
 // them by.
 pub use baton_executor as executor;
+#[cfg(feature = "gcp")]
 pub use baton_gcp as gcp;
 pub use baton_model as model;
 pub use baton_model::{dialect, yaml};

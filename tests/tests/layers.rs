@@ -194,3 +194,39 @@ fn the_pure_layers_compile_no_runtime_store_or_cloud_crate() {
         }
     }
 }
+
+/// The crates `baton` (the `shared` package) links in normal builds, with
+/// `features` on: `cargo tree` of this machine's platform, offline.
+fn cli_tree(features: &[&str]) -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    let mut cmd = Command::new(&cargo);
+    cmd.args(["tree", "--offline", "--manifest-path", manifest, "-p", "shared", "-e", "normal", "--prefix", "none"]);
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
+    }
+    let out = cmd.output().expect("cargo tree runs");
+    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The local CLI builds without the Google crates unless asked
+/// (`--features gcp`), and the check sees them when they are there.
+#[test]
+fn the_local_cli_links_no_google_crate_without_the_gcp_feature() {
+    let google = |n: &&String| {
+        ["google-", "gcp-", "firestore", "yup-oauth2", "jsonwebtoken", "baton-gcp"].iter().any(|g| n.starts_with(g))
+    };
+    let local = cli_tree(&[]);
+    let bad: Vec<&String> = local.iter().filter(google).collect();
+    assert!(bad.is_empty(), "the CLI without --features gcp links {bad:?}");
+    assert!(local.contains("baton-plugins") && local.contains("rusqlite"), "{local:?}");
+    let with_gcp = cli_tree(&["gcp"]);
+    for needed in ["baton-gcp", "firestore", "google-cloud-storage", "google-cloud-pubsub", "gcp-bigquery-client"] {
+        assert!(with_gcp.contains(needed), "--features gcp does not link {needed}");
+    }
+}

@@ -11,6 +11,7 @@ pub struct PluginConfig {
     /// `None`: a `cache` folder next to the work root.
     pub cache_dir: Option<PathBuf>,
     pub scripts: super::scripts::ScriptsConfig,
+    #[cfg(feature = "gcp")]
     pub gcp: super::gcp::GcpConfig,
     pub ai: super::ai::AiConfig,
     /// The most files one split makes, so the most batches (child
@@ -26,6 +27,7 @@ impl PluginConfig {
         PluginConfig {
             cache_dir: std::env::var_os("BATON_CACHE_DIR").map(PathBuf::from),
             scripts: super::scripts::ScriptsConfig::from_env(),
+            #[cfg(feature = "gcp")]
             gcp: super::gcp::GcpConfig::from_env(),
             ai: super::ai::AiConfig::from_env(),
             max_batches: std::env::var("BATON_MAX_BATCHES").ok().and_then(|v| v.trim().parse().ok()),

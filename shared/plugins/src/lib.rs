@@ -16,6 +16,7 @@ pub mod core;
 pub mod dbt;
 pub mod de;
 pub mod flow_store;
+#[cfg(feature = "gcp")]
 pub mod gcp;
 pub mod git;
 pub mod jdbc;
@@ -28,7 +29,7 @@ use serde_json::{Map, Value};
 pub use baton_derive::Declare;
 pub use config::PluginConfig;
 pub use context::RunContext;
-pub use registry::{Declared, PluginDef, PropDecl, PropKind, PropSpec, Registry, TypeDecl};
+pub use registry::{Declared, PluginDef, PropDecl, PropKind, PropSpec, Registry, TypeDecl, left_out};
 
 use baton_model::{Label, StateType};
 

@@ -91,6 +91,7 @@ impl Registry {
         super::scripts::register(&mut r);
         super::compress::register(&mut r);
         super::jdbc::register(&mut r);
+        #[cfg(feature = "gcp")]
         super::gcp::register(&mut r);
         super::git::register(&mut r);
         super::dbt::register(&mut r);
@@ -161,6 +162,26 @@ impl Registry {
         g.dedup();
         g
     }
+}
+
+/// The plugin family a type name belongs to when this build of Baton leaves
+/// that family out (a cargo feature not enabled), with how to get it: what
+/// the validator adds to "unknown type", so a flow is never silently run
+/// without its tasks or triggers.
+pub fn left_out(type_name: &str) -> Option<&'static str> {
+    left_out_of(FAMILIES, type_name)
+}
+
+/// The families a cargo feature leaves out: type-name prefix, what the
+/// user is told, whether this build has them.
+const FAMILIES: &[(&str, &str, bool)] = &[(
+    "io.kestra.plugin.gcp.",
+    "the Google Cloud plugins are not in this build of baton (build it with `--features gcp`)",
+    cfg!(feature = "gcp"),
+)];
+
+fn left_out_of(families: &[(&str, &'static str, bool)], type_name: &str) -> Option<&'static str> {
+    families.iter().find(|(prefix, _, built)| !built && type_name.starts_with(prefix)).map(|(_, why, _)| *why)
 }
 
 #[cfg(test)]

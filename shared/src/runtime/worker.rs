@@ -360,7 +360,8 @@ impl Worker {
         let engine = &self.engine;
         let failed = |msg: String| Some(failed_result(msg, start, Utc::now()));
         let Some(def) = engine.registry.get(&job.task.kind) else {
-            return failed(format!("task '{}': unknown task type '{}'", job.task.id, job.task.kind));
+            let why = crate::plugins::left_out(&job.task.kind).map(|w| format!(": {w}")).unwrap_or_default();
+            return failed(format!("task '{}': unknown task type '{}'{why}", job.task.id, job.task.kind));
         };
         // pluginDefaults may carry keys a plugin does not know: drop them
         let props: Map<String, Value> = if def.props.is_empty() {

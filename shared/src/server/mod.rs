@@ -159,7 +159,8 @@ pub struct LocalServer {
     pub watcher: Arc<FlowWatcher>,
     pub scheduler: Arc<Scheduler>,
     pub supervisor: Arc<BackfillSupervisor>,
-    /// The GCS and Pub/Sub triggers' polling.
+    /// The GCS and Pub/Sub triggers' polling (the `gcp` feature).
+    #[cfg(feature = "gcp")]
     pub events: Arc<crate::runtime::events::poller::EventPoller>,
     embedded: Embedded,
     tasks: Vec<JoinHandle<()>>,
@@ -206,8 +207,10 @@ impl LocalServer {
         let scheduler = Arc::new(Scheduler::new(engine.clone(), store.clone(), watcher.clone()));
         let supervisor = Arc::new(BackfillSupervisor::new(engine.clone(), store.clone()));
         supervisor.sweep().await;
+        #[cfg(feature = "gcp")]
         let events = Arc::new(crate::runtime::events::poller::EventPoller::new(engine.clone()));
         let mut tasks = vec![state_log];
+        #[cfg(feature = "gcp")]
         tasks.push(events.clone().spawn(opts.tick));
         tasks.push(scheduler.clone().spawn(opts.tick));
         tasks.push(supervisor.clone().spawn(opts.tick));
@@ -252,7 +255,20 @@ impl LocalServer {
             }
         });
         tracing::info!(address = %addr, home = %opts.home.display(), "baton server listening");
-        Ok(LocalServer { addr, engine, store, watcher, scheduler, supervisor, events, embedded, tasks, http, stop })
+        Ok(LocalServer {
+            addr,
+            engine,
+            store,
+            watcher,
+            scheduler,
+            supervisor,
+            #[cfg(feature = "gcp")]
+            events,
+            embedded,
+            tasks,
+            http,
+            stop,
+        })
     }
 
     /// The address the API listens on.
@@ -271,7 +287,16 @@ impl LocalServer {
     /// backfills resume at the next start.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let LocalServer { mut http, tasks, supervisor, events, embedded, engine, .. } = self;
+        let LocalServer {
+            mut http,
+            tasks,
+            supervisor,
+            #[cfg(feature = "gcp")]
+            events,
+            embedded,
+            engine,
+            ..
+        } = self;
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut http).await.is_err() {
             tracing::warn!("requests still open after {:?}: closed", SHUTDOWN_GRACE);
             http.abort();
@@ -280,6 +305,7 @@ impl LocalServer {
             t.abort();
         }
         supervisor.abort_all();
+        #[cfg(feature = "gcp")]
         events.abort_all();
         engine.logs.flush().await;
         embedded.shutdown();
@@ -292,6 +318,7 @@ impl LocalServer {
             t.abort();
         }
         self.supervisor.abort_all();
+        #[cfg(feature = "gcp")]
         self.events.abort_all();
         self.embedded.shutdown();
     }

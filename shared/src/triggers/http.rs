@@ -198,13 +198,19 @@ mod tests {
         assert!(HttpTrigger::of(&trigger(json!({"type": "io.kestra.plugin.core.trigger.Schedule"}))).is_none());
     }
 
+    fn flow() -> crate::model::Flow {
+        let src = "id: f\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+        let (v, _) = crate::yaml::parse(src).expect("yaml");
+        crate::model::Flow::from_value(&v, src).0.expect("flow")
+    }
+
     #[test]
     fn slots_split_time_by_interval_and_ids_follow_them() {
         let t = HttpTrigger::of(&trigger(json!({"uri": "u", "interval": "PT10S"}))).expect("t").expect("valid");
         let at = |s: &str| DateTime::parse_from_rfc3339(s).expect("date").with_timezone(&Utc);
         assert_eq!(t.slot(at("2025-01-01T10:00:07.5Z")), at("2025-01-01T10:00:00Z"));
         assert_eq!(t.slot(at("2025-01-01T10:00:10Z")), at("2025-01-01T10:00:10Z"));
-        let flow = crate::triggers::gcs::tests::flow();
+        let flow = flow();
         let a = execution_id(&flow, "http", at("2025-01-01T10:00:00Z"));
         assert_eq!(a, execution_id(&flow, "http", at("2025-01-01T10:00:00Z")));
         assert_ne!(a, execution_id(&flow, "http", at("2025-01-01T10:00:10Z")));
@@ -213,7 +219,7 @@ mod tests {
 
     #[test]
     fn checks_name_the_property() {
-        let flow = crate::triggers::gcs::tests::flow();
+        let flow = flow();
         let problems = |p: Value| -> Vec<String> {
             check(&trigger(p), &flow).into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
         };

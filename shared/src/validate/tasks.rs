@@ -67,6 +67,9 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
             }
         } else {
             let mut msg = format!("unknown task type '{}'", task.type_);
+            if let Some(why) = crate::plugins::left_out(&task.type_) {
+                msg.push_str(&format!(": {why}"));
+            }
             // current names only: a hint never proposes a legacy alias
             let names = registry.canonical_names();
             if let Some(s) = suggest::closest(

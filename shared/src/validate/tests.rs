@@ -239,6 +239,7 @@ tasks:
 }
 
 #[test]
+#[cfg(feature = "gcp")]
 fn plugin_defaults_reach_triggers_as_in_kestra() {
     // zoomcamp style: the gcp package's defaults serve tasks and triggers alike
     let src = r#"id: f

@@ -42,6 +42,9 @@ pub(crate) fn check(flow: &Flow, root: &Value, sink: &mut Sink<'_>) {
         }
         let Some(def) = triggers::find(&trig.type_) else {
             let mut msg = format!("unknown trigger type '{}'", trig.type_);
+            if let Some(why) = crate::plugins::left_out(&trig.type_) {
+                msg.push_str(&format!(": {why}"));
+            }
             if let Some(s) = suggest::closest(&trig.type_, triggers::defs().iter().map(|d| d.type_name)) {
                 msg.push_str(&format!(" (did you mean {s}?)"));
             }

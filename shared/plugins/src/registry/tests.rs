@@ -77,3 +77,17 @@ fn a_declaration_that_drifts_from_its_struct_is_caught() {
     let declared: BTreeSet<&str> = drifted.decl.props.iter().map(|p| p.name).collect();
     assert_ne!(fields, declared, "the test above would fail on this plugin");
 }
+
+/// A type of a family this build leaves out is named with the feature that
+/// brings it; built families and other types are not.
+#[test]
+fn a_left_out_family_names_its_feature() {
+    let gcp_out = [("io.kestra.plugin.gcp.", "build it with `--features gcp`", false)];
+    assert_eq!(left_out_of(&gcp_out, "io.kestra.plugin.gcp.gcs.Upload"), Some("build it with `--features gcp`"));
+    assert_eq!(left_out_of(&gcp_out, "io.kestra.plugin.core.log.Log"), None);
+    let gcp_in = [("io.kestra.plugin.gcp.", "x", true)];
+    assert_eq!(left_out_of(&gcp_in, "io.kestra.plugin.gcp.gcs.Upload"), None);
+    // this build: the gcp family is there exactly when the feature is on
+    assert_eq!(left_out("io.kestra.plugin.gcp.bigquery.Query").is_some(), !cfg!(feature = "gcp"));
+    assert_eq!(Registry::builtin().get("io.kestra.plugin.gcp.bigquery.Query").is_some(), cfg!(feature = "gcp"));
+}

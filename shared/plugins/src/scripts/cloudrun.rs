@@ -25,10 +25,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// Cloud Run's longest task timeout (168 hours).
+#[cfg_attr(not(feature = "gcp"), allow(dead_code))]
 pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(168 * 3600);
 
 /// The container shape a Job is made for.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(not(feature = "gcp"), allow(dead_code))]
 pub(crate) struct JobShape {
     pub image: String,
     /// The container's `command`: the task's interpreter (`/bin/sh -c`);
@@ -47,6 +49,7 @@ pub(crate) struct JobShape {
     pub mount_path: String,
 }
 
+#[cfg_attr(not(feature = "gcp"), allow(dead_code))]
 impl JobShape {
     /// The Job's id: `baton-` and a hash of the shape (lowercase letters
     /// and digits, under Cloud Run's 63 characters).
@@ -102,6 +105,7 @@ impl JobShape {
 }
 
 /// `cpu.cpus` as Cloud Run wants it: whole CPUs, at least one.
+#[cfg_attr(not(feature = "gcp"), allow(dead_code))]
 pub(crate) fn cloud_run_cpu(cpus: &str) -> Option<String> {
     let n: f64 = cpus.trim().parse().ok()?;
     (n.is_finite() && n > 0.0).then(|| format!("{}", n.ceil().max(1.0) as u64))
@@ -110,6 +114,7 @@ pub(crate) fn cloud_run_cpu(cpus: &str) -> Option<String> {
 /// The `GoogleCloudRunV2RunJobRequest` of one task attempt: the script
 /// text as the container's `args` (after the Job's `command`, the
 /// interpreter), `env` as plain values, the attempt's timeout.
+#[cfg_attr(not(feature = "gcp"), allow(dead_code))]
 pub(crate) fn run_request(args: &[String], env: &[(String, String)], timeout: Duration) -> Value {
     let env: Vec<Value> = env.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect();
     json!({

@@ -7,6 +7,8 @@
 mod cloudrun;
 pub mod cloudrun_finish;
 pub mod cloudrun_runner;
+#[cfg(feature = "gcp")]
+mod cloudrun_start;
 pub mod config;
 mod confine;
 mod context_file;

@@ -11,9 +11,12 @@
 //! once, so a duplicate event or a repeated poll creates nothing; what a
 //! poll has already handled is kept in the state store's records.
 
+#[cfg(feature = "gcp")]
 pub mod gcs;
 pub mod http;
+#[cfg(feature = "gcp")]
 pub mod poller;
+#[cfg(feature = "gcp")]
 pub mod pubsub;
 
 use std::sync::Arc;
@@ -24,9 +27,12 @@ use super::engine::Engine;
 use super::launcher::{self, LaunchError, LaunchRequest};
 use crate::backend::BackendError;
 use crate::conditions::ConditionTest;
+#[cfg(feature = "gcp")]
 use crate::gcp::gcs::{GcsClient, GcsError};
+#[cfg(feature = "gcp")]
 use crate::gcp::{AuthSpec, ServiceAccountKey};
 use crate::model::{Flow, TriggerContext};
+#[cfg(feature = "gcp")]
 use crate::triggers::gcs::AuthProps;
 
 /// Why an event could not become an execution.
@@ -36,6 +42,7 @@ pub enum EventError {
     Config { flow: String, trigger: String, message: String },
     #[error(transparent)]
     Backend(#[from] BackendError),
+    #[cfg(feature = "gcp")]
     #[error(transparent)]
     Gcs(#[from] GcsError),
     #[error("Pub/Sub: {0}")]
@@ -56,6 +63,7 @@ impl EventError {
     pub fn is_transient(&self) -> bool {
         match self {
             EventError::Backend(_) | EventError::PubSub(_) | EventError::Contention { .. } => true,
+            #[cfg(feature = "gcp")]
             EventError::Gcs(e) => !matches!(e.status(), Some(400..=499)),
             EventError::Launch { source: LaunchError::Backend(_), .. } => true,
             EventError::Config { .. } | EventError::Launch { .. } => false,
@@ -71,6 +79,7 @@ impl EventError {
     }
 }
 
+#[cfg(feature = "gcp")]
 /// The trigger's credentials, rendered (they may use `secret()`).
 pub(crate) fn auth_spec(engine: &Engine, flow: &Flow, trigger: &str, auth: &AuthProps) -> Result<AuthSpec, EventError> {
     let ctx = json!({"flow": {"id": flow.id, "namespace": flow.namespace}});
@@ -107,6 +116,7 @@ pub(crate) fn auth_spec(engine: &Engine, flow: &Flow, trigger: &str, auth: &Auth
 }
 
 /// The GCS client for a trigger's credentials (the engine's endpoints: an emulator in tests).
+#[cfg(feature = "gcp")]
 pub(crate) fn gcs_client(
     engine: &Engine,
     flow: &Flow,

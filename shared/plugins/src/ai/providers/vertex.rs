@@ -13,6 +13,7 @@ use crate::RunContext;
 use crate::ai::AiError;
 use crate::ai::http::{Callee, call_json, trim_base};
 use crate::ai::model::{ChatRequest, ChatResponse, Embeddings, TokenUsage};
+#[cfg(feature = "gcp")]
 use baton_gcp::AuthSpec;
 
 /// The service root for a location (`global` has no regional host).
@@ -50,17 +51,28 @@ struct Target {
     resource: String,
 }
 
+#[cfg(feature = "gcp")]
+fn default_project(cx: &RunContext) -> Option<String> {
+    cx.services.config.gcp.default_project.clone()
+}
+
+#[cfg(not(feature = "gcp"))]
+fn default_project(_cx: &RunContext) -> Option<String> {
+    None
+}
+
 fn target(cx: &RunContext, p: &Provider, callee: &Callee) -> Result<Target, AiError> {
     let location = p.location.clone().unwrap_or_else(|| "us-central1".into());
     let project = p
         .project
         .clone()
-        .or_else(|| cx.services.config.gcp.default_project.clone())
+        .or_else(|| default_project(cx))
         .ok_or_else(|| callee.error("no project: set `project` on the provider (or GOOGLE_CLOUD_PROJECT)"))?;
     Ok(Target { url_base: base(cx, p, &location), resource: model_resource(&project, &location, &p.model) })
 }
 
 /// The bearer token of the service's own identity (Application Default Credentials).
+#[cfg(feature = "gcp")]
 async fn token(cx: &RunContext, callee: &Callee) -> Result<Option<String>, AiError> {
     let cfg = &cx.services.config.gcp;
     let creds = cfg
@@ -72,6 +84,15 @@ async fn token(cx: &RunContext, callee: &Callee) -> Result<Option<String>, AiErr
         cx.mask(t);
     }
     Ok(t)
+}
+
+/// Without the `gcp` feature there are no Google credentials to call
+/// Vertex AI with: the task fails saying so.
+#[cfg(not(feature = "gcp"))]
+async fn token(_cx: &RunContext, callee: &Callee) -> Result<Option<String>, AiError> {
+    Err(callee.error(
+        "GoogleVertexAI needs Google credentials, which this baton is built without (build it with `--features gcp`)",
+    ))
 }
 
 fn authorized(rb: reqwest::RequestBuilder, token: &Option<String>) -> reqwest::RequestBuilder {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Deploys Baton to a Google Cloud project, from zero or again: the stages of
-# README.md ("Deploy on Google Cloud"), in order, each safe to run again.
+# docs/src/gcp/deploy.md, in order, each safe to run again.
 #
 #   scripts/deploy.sh [--yes] [--skip-tests] [--tag TAG] PROJECT_ID [REGION]
 #

@@ -539,8 +539,8 @@ fn terraform_deploy_script_names_what_exists() {
     }
     let main_outputs = parsed("terraform/outputs.tf");
     assert!(main_outputs["output"].as_array().expect("outputs").iter().any(|o| o.get("api_url").is_some()));
-    // the README's deploy section runs the same stages
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    // the docs' deploy page runs the same stages
+    let readme = std::fs::read_to_string(repo().join("docs/src/gcp/deploy.md")).expect("docs/src/gcp/deploy.md");
     for needle in [
         "terraform -chdir=terraform/bootstrap apply",
         "--service-account",
@@ -548,7 +548,7 @@ fn terraform_deploy_script_names_what_exists() {
         "terraform -chdir=terraform apply",
         "scripts/deploy.sh",
     ] {
-        assert!(readme.contains(needle), "README.md's deploy section lacks `{needle}`");
+        assert!(readme.contains(needle), "docs/src/gcp/deploy.md lacks `{needle}`");
     }
 }
 

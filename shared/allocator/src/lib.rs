@@ -1,8 +1,7 @@
 //! The allocator every Baton binary declares (`#[global_allocator]`:
 //! mimalloc) and its tuning. An execution's burst of small JSON values
 //! (jobs, task runs, contexts) freed across threads left glibc's
-//! per-thread arenas holding pages, so the binaries use mimalloc (README
-//! "Performance" has the figures); [`tune`] then makes it hand freed
+//! per-thread arenas holding pages, so the binaries use mimalloc; [`tune`] then makes it hand freed
 //! memory back at once: the peak RSS of `baton run` of a ForEach of 10,000
 //! went from 146 to 113 MB at the same speed. (Its arena-eager-commit
 //! setting comes too late for the first arena, made before `main`; only
@@ -11,8 +10,8 @@
 //! mimalloc with its `no_thp` feature: it had asked the kernel for
 //! transparent huge pages on its arenas (`madvise(MADV_HUGEPAGE)`), so
 //! every touched arena came in 2 MiB pages — an idle `baton run` held
-//! 53 MB instead of 34, the ForEach of 10,000 (stop 40) 87 MB instead of
-//! 70, at the same speed (README "Performance").
+//! 53 MB instead of 34, the ForEach of 10,000 87 MB instead of
+//! 70, at the same speed (measured when the feature was set).
 //!
 //! The two options are set through `mi_option_set` with their indexes in
 //! mimalloc v3's `mi_option_e` (the crate exports no constants for them);

@@ -755,7 +755,7 @@ fn int_prop(props: &Map<String, Value>, key: &str) -> Option<usize> {
 }
 
 /// Values one ForEach or Loop may iterate over (Kestra has no bound;
-/// 100,000 runs in about two minutes, as the README's benchmark shows).
+/// a ForEach of 100,000 runs to its end locally; see the docs' performance page).
 pub const MAX_FOREACH_VALUES: usize = 100_000;
 
 /// ForEach `values`: a list (each item rendered) or a string rendering to a

@@ -7,7 +7,7 @@
 //! primary keys, claims, metrics), and a random key lands on a random page,
 //! so each commit wrote a page per tree per row; keys in time order land on
 //! the few rightmost pages. That cut the commit's cost by a third and
-//! raised `baton server local`'s throughput by a tenth (README, issue 23).
+//! raised `baton server local`'s throughput by a tenth (measured then).
 //! Firestore wants the opposite (monotonic document ids make hot spots), so
 //! the functions keep random ids. Task-run ids, derived from their
 //! execution's, follow the same choice (`executor::ids`). Either kind is 22 base62 characters, and

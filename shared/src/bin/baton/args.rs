@@ -23,8 +23,8 @@ pub enum Command {
         /// Files or folders (*.yml, *.yaml).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// The Kestra dialect: `auto` (each flow's own, by the README's
-        /// rule), `1` or `2` (every flow without a baton.dialect label).
+        /// The Kestra dialect: `auto` (each flow's own, by the rule of the
+        /// docs' compatibility/dialects page), `1` or `2` (every flow without a baton.dialect label).
         #[arg(long, env = "BATON_DIALECT", default_value = "auto", value_parser = parse_dialect)]
         dialect: shared::dialect::Policy,
     },

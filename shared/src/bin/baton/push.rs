@@ -168,7 +168,7 @@ fn target(
     let url = command_output(
         "terraform",
         &[&format!("-chdir={}", terraform.display()), "output", "-raw", "api_url"],
-        "the API's URL (is the deployment applied? see the README's GCP section)",
+        "the API's URL (is the deployment applied? see docs/src/gcp/deploy.md)",
     )?;
     let bearer = match token {
         Some(t) => t,

@@ -15,7 +15,7 @@ use serde_json::Value;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("baton-allocator", &[]),
     ("baton-derive", &[]),
-    ("baton-model", &[]),
+    ("baton-model", &["baton-derive"]),
     ("baton-template", &["baton-model"]),
     ("baton-executor", &["baton-model", "baton-template"]),
     ("baton-backend", &["baton-model", "baton-executor"]),

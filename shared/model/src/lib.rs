@@ -4,10 +4,15 @@
 //! Kestra dialects, trigger conditions as data, internal-storage paths and
 //! the wire types the executor and the workers exchange ([`wire`]).
 //!
-//! Layer: depends on no other Baton crate, and on no runtime, store or
-//! cloud crate (no tokio, no I/O): plain data and pure functions.
+//! Layer: depends on no other Baton crate but `baton-derive` (a
+//! proc-macro: the condition types' declarations), and on no runtime,
+//! store or cloud crate (no tokio, no I/O): plain data and pure functions.
 //! Everything above — templates, the executor, plugins, backends, the
 //! runtime — builds on it.
+
+// `#[derive(Declare)]` names this crate `::baton_model`, inside it too (the
+// condition types are declared here)
+extern crate self as baton_model;
 
 pub mod conditions;
 pub mod decl;

@@ -10,15 +10,17 @@
 //! `trigger.blobs` variables and the deterministic execution id of a set of
 //! object generations.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use regex::Regex;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{TriggerDef, TriggerProblem, prop};
+use super::{TriggerDef, TriggerProblem, WhenProp, prop};
 use crate::model::flow::kind_of;
 use crate::model::{Flow, Trigger};
-use crate::plugins::{PropKind, PropSpec};
+use crate::plugins::Declare;
 use crate::template::is_template;
 
 pub const TYPE: &str = "io.kestra.plugin.gcp.gcs.Trigger";
@@ -33,39 +35,73 @@ pub const MAX_FILES_BOUND: usize = 1000;
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The credential properties of the gcp triggers (plugin-gcp `GcpInterface`).
-pub const AUTH_PROPS: [PropSpec; 4] = [
-    PropSpec::optional("projectId", PropKind::String),
-    PropSpec::optional("serviceAccount", PropKind::Any),
-    PropSpec::optional("impersonatedServiceAccount", PropKind::String),
-    PropSpec::optional("scopes", PropKind::StringOrList),
-];
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct GcpAuthProps {
+    /// The Google Cloud project; the runtime's when absent.
+    #[prop(kind = "String")]
+    project_id: Option<Value>,
+    /// A service account key (JSON); the runtime's credentials when absent.
+    #[prop(kind = "Any")]
+    service_account: Option<Value>,
+    /// Act as this service account.
+    #[prop(kind = "String")]
+    impersonated_service_account: Option<Value>,
+    /// OAuth scopes.
+    #[prop(kind = "StringOrList", default = "[\"https://www.googleapis.com/auth/cloud-platform\"]")]
+    scopes: Option<Value>,
+}
 
-pub static DEF: TriggerDef = TriggerDef {
-    type_name: TYPE,
-    aliases: &[],
-    description: "Starts an execution for new or updated objects under `from` (trigger.blobs). Polled every \
-                  `interval` by `baton server local`; pushed by the bucket's Pub/Sub notification on Google Cloud, \
-                  where `interval` has no effect.",
-    props: &[
-        AUTH_PROPS[0],
-        AUTH_PROPS[1],
-        AUTH_PROPS[2],
-        AUTH_PROPS[3],
-        PropSpec::required("from", PropKind::String),
-        PropSpec::optional("interval", PropKind::Duration),
-        PropSpec::optional("action", PropKind::String),
-        PropSpec::optional("moveDirectory", PropKind::String),
-        PropSpec::optional("listingType", PropKind::String),
-        PropSpec::optional("regExp", PropKind::String),
-        PropSpec::optional("on", PropKind::String),
-        PropSpec::optional("stateKey", PropKind::String),
-        PropSpec::optional("stateTtl", PropKind::Duration),
-        PropSpec::optional("maxFiles", PropKind::Integer),
-        super::WHEN,
-    ],
-    check,
-    condition_use: crate::conditions::ConditionUse::None,
-};
+/// Start an execution for new files in a GCS bucket.
+///
+/// Starts an execution for new or updated objects under `from` (trigger.blobs). Polled every `interval` by `baton server local`; pushed by the bucket's Pub/Sub notification on Google Cloud, where `interval` has no effect.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+#[plugin(
+    type = TYPE,
+    example = "id: new_files\ntype: io.kestra.plugin.gcp.gcs.Trigger\nfrom: gs://my-bucket/incoming/\ninterval: PT5M\naction: MOVE\nmoveDirectory: gs://my-bucket/archive/\n",
+)]
+struct GcsTriggerProps {
+    #[serde(flatten)]
+    auth: GcpAuthProps,
+    /// The gs:// folder to watch.
+    #[prop(kind = "String", required)]
+    from: Option<Value>,
+    /// How often to list (local runtime).
+    #[prop(kind = "Duration", default = "\"PT60S\"")]
+    interval: Option<Value>,
+    /// What to do with a file once seen.
+    #[prop(kind = "String", values = ["MOVE", "DELETE", "NONE"])]
+    action: Option<Value>,
+    /// Where MOVE puts the files.
+    #[prop(kind = "String")]
+    move_directory: Option<Value>,
+    /// List the folder only, or recursively.
+    #[prop(kind = "String", values = ["DIRECTORY", "RECURSIVE"], default = "\"DIRECTORY\"")]
+    listing_type: Option<Value>,
+    /// Only files whose path matches this regular expression.
+    #[prop(kind = "String")]
+    reg_exp: Option<Value>,
+    /// Fire on new files, changed ones, or both.
+    #[prop(kind = "String", values = ["CREATE", "UPDATE", "CREATE_OR_UPDATE"])]
+    on: Option<Value>,
+    /// The key under which seen files are remembered.
+    #[prop(kind = "String")]
+    state_key: Option<Value>,
+    /// Forget a seen file after this long.
+    #[prop(kind = "Duration")]
+    state_ttl: Option<Value>,
+    /// At most this many files per execution.
+    #[prop(kind = "Integer")]
+    max_files: Option<Value>,
+    #[serde(flatten)]
+    when: WhenProp,
+}
+
+pub static DEF: LazyLock<TriggerDef> =
+    LazyLock::new(|| TriggerDef::declare::<GcsTriggerProps>(check, crate::conditions::ConditionUse::None));
 
 /// What happens to the objects once their execution exists.
 #[derive(Debug, Clone, PartialEq, Eq)]

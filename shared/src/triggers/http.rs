@@ -18,12 +18,15 @@
 //! Baton has no equivalent of. `conditions` are refused (Kestra tests them
 //! after `responseCondition`; write them into `responseCondition` or `when`).
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{TriggerDef, TriggerProblem, prop};
+use super::{StopAfterProp, TriggerDef, TriggerProblem, WhenProp, prop};
 use crate::model::{Flow, StateType, Trigger};
-use crate::plugins::{PropKind, PropSpec};
+use crate::plugins::Declare;
 
 pub const TYPE: &str = "io.kestra.plugin.core.http.Trigger";
 /// Kestra's default `responseCondition`.
@@ -39,29 +42,56 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPT
 /// The properties passed on to the request (those of `core.http.Request`).
 const REQUEST_PROPS: &[&str] = &["uri", "method", "headers", "body", "formData", "contentType", "options"];
 
-pub static DEF: TriggerDef = TriggerDef {
-    type_name: TYPE,
-    aliases: &["io.kestra.plugin.fs.http.Trigger"],
-    description: "Polls an HTTP endpoint every `interval` and starts an execution when `responseCondition` holds \
-                  on the response (trigger.code, trigger.headers, trigger.body). On Google Cloud it is polled by a \
-                  Cloud Scheduler job, at most once a minute.",
-    props: &[
-        PropSpec::required("uri", PropKind::String),
-        PropSpec::optional("interval", PropKind::Duration),
-        PropSpec::optional("responseCondition", PropKind::String),
-        PropSpec::optional("method", PropKind::String),
-        PropSpec::optional("headers", PropKind::Map),
-        PropSpec::optional("body", PropKind::Any),
-        PropSpec::optional("formData", PropKind::Map),
-        PropSpec::optional("contentType", PropKind::String),
-        PropSpec::optional("options", PropKind::Map),
-        PropSpec::optional("encryptBody", PropKind::Boolean),
-        PropSpec::optional("stopAfter", PropKind::List),
-        super::WHEN,
-    ],
-    check,
-    condition_use: crate::conditions::ConditionUse::None,
-};
+/// Start an execution when an HTTP response meets a condition.
+///
+/// Polls an HTTP endpoint every `interval` and starts an execution when `responseCondition` holds on the response (trigger.code, trigger.headers, trigger.body). On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+#[plugin(
+    type = TYPE,
+    aliases = ["io.kestra.plugin.fs.http.Trigger"],
+    example = "id: http\ntype: io.kestra.plugin.core.http.Trigger\nuri: https://example.com/products/1\nresponseCondition: \"{{ json(response.body).price <= 110 }}\"\ninterval: PT30S\nstopAfter:\n  - SUCCESS\n",
+)]
+struct HttpTriggerProps {
+    /// The URL requested at each evaluation.
+    #[prop(kind = "String", required)]
+    uri: Option<Value>,
+    /// How often it is polled (whole minutes on Google Cloud).
+    #[prop(kind = "Duration", default = "\"PT60S\"")]
+    interval: Option<Value>,
+    /// Starts an execution when truthy; sees response.statusCode, response.body, response.headers.
+    #[prop(kind = "String", default = "\"{{ response.statusCode < 400 }}\"")]
+    response_condition: Option<Value>,
+    /// The HTTP method.
+    #[prop(kind = "String", default = "\"GET\"")]
+    method: Option<Value>,
+    /// Request headers, by name.
+    #[prop(kind = "Map")]
+    headers: Option<Value>,
+    /// The request body.
+    #[prop(kind = "Any")]
+    body: Option<Value>,
+    /// Form fields, sent URL-encoded (multipart with that contentType).
+    #[prop(kind = "Map")]
+    form_data: Option<Value>,
+    /// The request's content type.
+    #[prop(kind = "String")]
+    content_type: Option<Value>,
+    /// HTTP options (timeouts, auth, …) as core.http.Request's.
+    #[prop(kind = "Map")]
+    options: Option<Value>,
+    /// Only false: Baton has no encryption key.
+    #[prop(kind = "Boolean", default = "false")]
+    encrypt_body: Option<Value>,
+    #[serde(flatten)]
+    stop_after: StopAfterProp,
+    #[serde(flatten)]
+    when: WhenProp,
+}
+
+pub static DEF: LazyLock<TriggerDef> =
+    LazyLock::new(|| TriggerDef::declare::<HttpTriggerProps>(check, crate::conditions::ConditionUse::None));
 
 /// An `http.Trigger` of a flow, read.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,9 @@
-//! The trigger types Baton runs, described once: each type's Kestra name,
-//! aliases, properties (with their kinds) and its own semantic checks.
-//! Validation (`validate::triggers`), the docs and the runtime's dispatch
-//! read this table, so a property is either known here — and has its
-//! effect — or a validation error naming it.
+//! The trigger types Baton runs, described once: each type's declaration
+//! (`#[derive(Declare)]` on a struct of its properties: Kestra name,
+//! aliases, properties with their kinds, defaults, values and docs) and its
+//! own semantic checks. Validation (`validate::triggers`), the docs, the
+//! JSON Schema and the runtime's dispatch read it, so a property is either
+//! known here — and has its effect — or a validation error naming it.
 //!
 //! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
 //! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events).
@@ -16,30 +17,84 @@ pub mod pubsub;
 pub mod schedule;
 pub mod webhook;
 
+use std::sync::LazyLock;
+
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::conditions::ConditionUse;
 use crate::model::{Flow, Trigger};
-use crate::plugins::{PropKind, PropSpec};
+use crate::plugins::{Declare, Declared, PropDecl, PropKind, PropSpec, TypeDecl};
 
 pub use baton_model::problem::TriggerProblem;
 
 /// The semantic checks of one trigger type (beyond property names and kinds).
 pub type CheckFn = fn(&Trigger, &Flow) -> Vec<TriggerProblem>;
 
-/// One trigger type.
+/// One trigger type: its declaration and its checks. The fields before
+/// `check` are views of `decl`, kept for the validator's lookups.
 pub struct TriggerDef {
     /// Kestra's current type name.
     pub type_name: &'static str,
     /// Older names Kestra still accepts for it.
     pub aliases: &'static [&'static str],
-    /// One line for humans (docs, `baton plugins`).
+    /// What it does (the declaration's description).
     pub description: &'static str,
     /// The type's own properties (besides [`COMMON`]).
     pub props: &'static [PropSpec],
     pub check: CheckFn,
     /// Which conditions the type may carry in `conditions`.
     pub condition_use: ConditionUse,
+    /// Everything about the type: names, words, each property's kind,
+    /// default, values and docs.
+    pub decl: &'static TypeDecl,
+}
+
+impl TriggerDef {
+    /// The trigger type declared by `D`, checked by `check`. Call it once
+    /// per process (a `LazyLock` static): the declaration is kept for the
+    /// life of the process.
+    pub fn declare<D: Declared>(check: CheckFn, condition_use: ConditionUse) -> TriggerDef {
+        let decl: &'static TypeDecl = Box::leak(Box::new(D::declaration()));
+        let props: &'static [PropSpec] = decl.props.iter().map(PropDecl::spec).collect::<Vec<_>>().leak();
+        TriggerDef {
+            type_name: decl.type_name,
+            aliases: decl.aliases,
+            description: decl.description,
+            props,
+            check,
+            condition_use,
+            decl,
+        }
+    }
+}
+
+/// `inputs`, which the triggers that start executions with inputs take.
+#[derive(Deserialize, Declare)]
+#[allow(dead_code)]
+pub struct InputsProp {
+    /// Inputs of the executions it starts.
+    #[prop(kind = "Map", dynamic)]
+    inputs: Option<Value>,
+}
+
+/// `when` (Kestra 2.0): see [`when_condition`].
+#[derive(Deserialize, Declare)]
+#[allow(dead_code)]
+pub struct WhenProp {
+    /// Kestra 2.0: a template; the trigger fires only when it renders true.
+    #[prop(kind = "String", dynamic)]
+    when: Option<Value>,
+}
+
+/// `stopAfter`, which the polling and scheduled triggers take.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct StopAfterProp {
+    /// Disable the trigger after an execution it started ends in one of these states.
+    #[prop(kind = "List")]
+    stop_after: Option<Value>,
 }
 
 /// The properties every trigger has (Kestra's `AbstractTrigger`) that Baton honours.
@@ -66,13 +121,11 @@ pub fn check_conditions(trig: &Trigger, def: &TriggerDef) -> Vec<TriggerProblem>
         .collect()
 }
 
-/// `when` (Kestra 2.0, every trigger type that lists it): a template the
-/// trigger renders where it decides to fire; blank or `false` means no
-/// execution. It is evaluated as the `Expression` condition it replaces,
-/// after the trigger's other conditions.
-pub const WHEN: PropSpec = PropSpec::optional("when", PropKind::String);
-
-/// The trigger's `when` as the condition it is evaluated as, if it has one.
+/// The trigger's `when` (Kestra 2.0, every trigger type that declares it:
+/// [`WhenProp`]) as the condition it is evaluated as, if it has one: a
+/// template the trigger renders where it decides to fire; blank or `false`
+/// means no execution. It is evaluated as the `Expression` condition it
+/// replaces, after the trigger's other conditions.
 pub fn when_condition(t: &Trigger) -> Option<crate::conditions::Condition> {
     let expression = match prop(t, "when")? {
         Value::String(s) => s.clone(),
@@ -84,22 +137,17 @@ pub fn when_condition(t: &Trigger) -> Option<crate::conditions::Condition> {
 
 /// Every trigger type Baton runs.
 pub fn defs() -> &'static [&'static TriggerDef] {
-    #[cfg(feature = "gcp")]
-    static DEFS: &[&TriggerDef] = &[
-        &schedule::DEF,
-        &schedule::ON_DATES_DEF,
-        &flow::DEF,
-        &webhook::DEF,
-        &http::DEF,
-        &gcs::DEF,
-        &pubsub::DEF,
-        &pubsub::REALTIME_DEF,
-    ];
-    // without the Google Cloud family: its triggers are unknown types, with
-    // a validation error saying how to get them (`plugins::left_out`)
-    #[cfg(not(feature = "gcp"))]
-    static DEFS: &[&TriggerDef] = &[&schedule::DEF, &schedule::ON_DATES_DEF, &flow::DEF, &webhook::DEF, &http::DEF];
-    DEFS
+    static DEFS: LazyLock<Vec<&'static TriggerDef>> = LazyLock::new(|| {
+        #[allow(unused_mut)]
+        let mut defs: Vec<&'static TriggerDef> =
+            vec![&*schedule::DEF, &*schedule::ON_DATES_DEF, &*flow::DEF, &*webhook::DEF, &*http::DEF];
+        // without the Google Cloud family its triggers are unknown types,
+        // with a validation error saying how to get them (`plugins::left_out`)
+        #[cfg(feature = "gcp")]
+        defs.extend([&*gcs::DEF, &*pubsub::DEF, &*pubsub::REALTIME_DEF]);
+        defs
+    });
+    &DEFS
 }
 
 /// The trigger type named `type_name` (current name or alias).

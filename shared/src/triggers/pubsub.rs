@@ -21,15 +21,17 @@
 //! effect. Execution ids derive from the message ids (see [`execution_id`]).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use base64::Engine as _;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::gcs::{AUTH_PROPS, AuthProps, count, duration, keep, literal, one_of};
-use super::{TriggerDef, TriggerProblem, prop};
+use super::gcs::{AuthProps, GcpAuthProps, count, duration, keep, literal, one_of};
+use super::{TriggerDef, TriggerProblem, WhenProp, prop};
 use crate::model::{Flow, Trigger};
-use crate::plugins::{PropKind, PropSpec};
+use crate::plugins::Declare;
 
 pub const TYPE: &str = "io.kestra.plugin.gcp.pubsub.Trigger";
 pub const REALTIME_TYPE: &str = "io.kestra.plugin.gcp.pubsub.RealtimeTrigger";
@@ -41,41 +43,65 @@ pub const MAX_RECORDS_BOUND: usize = 10_000;
 /// which Pub/Sub's client keeps extending the leases of the messages held.
 pub const MAX_BATCH_WAIT: Duration = Duration::from_secs(55 * 60);
 
-const PROPS: [PropSpec; 12] = [
-    AUTH_PROPS[0],
-    AUTH_PROPS[1],
-    AUTH_PROPS[2],
-    AUTH_PROPS[3],
-    PropSpec::required("topic", PropKind::String),
-    PropSpec::required("subscription", PropKind::String),
-    PropSpec::optional("autoCreateSubscription", PropKind::Boolean),
-    PropSpec::optional("interval", PropKind::Duration),
-    PropSpec::optional("maxRecords", PropKind::Integer),
-    PropSpec::optional("maxDuration", PropKind::Duration),
-    PropSpec::optional("serdeType", PropKind::String),
-    super::WHEN,
-];
+/// The properties both Pub/Sub trigger types take.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct PubSubProps {
+    #[serde(flatten)]
+    auth: GcpAuthProps,
+    /// The topic the subscription reads.
+    #[prop(kind = "String", required)]
+    topic: Option<Value>,
+    /// The subscription to pull from (or push to, on Google Cloud).
+    #[prop(kind = "String", required)]
+    subscription: Option<Value>,
+    /// Create the subscription when it does not exist.
+    #[prop(kind = "Boolean", default = "true")]
+    auto_create_subscription: Option<Value>,
+    /// How often to poll (local runtime).
+    #[prop(kind = "Duration", default = "\"PT60S\"")]
+    interval: Option<Value>,
+    /// At most this many messages per execution.
+    #[prop(kind = "Integer")]
+    max_records: Option<Value>,
+    /// Gather messages for at most this long per execution.
+    #[prop(kind = "Duration")]
+    max_duration: Option<Value>,
+    /// How message data is decoded.
+    #[prop(kind = "String", values = ["STRING", "JSON"], default = "\"STRING\"")]
+    serde_type: Option<Value>,
+    #[serde(flatten)]
+    when: WhenProp,
+}
 
-pub static DEF: TriggerDef = TriggerDef {
-    type_name: TYPE,
-    aliases: &[],
-    description: "Starts one execution per batch of Pub/Sub messages (trigger.count, trigger.uri). Polled every \
-                  `interval` by `baton server local`; a push subscription on Google Cloud, where `interval` has no \
-                  effect.",
-    props: &PROPS,
-    check,
-    condition_use: crate::conditions::ConditionUse::None,
-};
+/// Start an execution per batch of Pub/Sub messages.
+///
+/// Starts one execution per batch of Pub/Sub messages (trigger.count, trigger.uri). Polled every `interval` by `baton server local`; a push subscription on Google Cloud, where `interval` has no effect.
+#[derive(Declare)]
+#[plugin(
+    type = TYPE,
+    props = PubSubProps,
+    example = "id: messages\ntype: io.kestra.plugin.gcp.pubsub.Trigger\ntopic: orders\nsubscription: baton-orders\nmaxRecords: 100\n",
+)]
+struct PubSubTriggerDecl;
 
-pub static REALTIME_DEF: TriggerDef = TriggerDef {
-    type_name: REALTIME_TYPE,
-    aliases: &[],
-    description: "Starts one execution per Pub/Sub message (trigger.data, trigger.attributes, trigger.messageId). \
-                  As in Kestra, `interval`, `maxRecords` and `maxDuration` have no effect on it.",
-    props: &PROPS,
-    check,
-    condition_use: crate::conditions::ConditionUse::None,
-};
+/// Start an execution per Pub/Sub message.
+///
+/// Starts one execution per Pub/Sub message (trigger.data, trigger.attributes, trigger.messageId). As in Kestra, `interval`, `maxRecords` and `maxDuration` have no effect on it.
+#[derive(Declare)]
+#[plugin(
+    type = REALTIME_TYPE,
+    props = PubSubProps,
+    example = "id: each_message\ntype: io.kestra.plugin.gcp.pubsub.RealtimeTrigger\ntopic: orders\nsubscription: baton-orders-rt\nserdeType: JSON\n",
+)]
+struct RealtimeTriggerDecl;
+
+pub static DEF: LazyLock<TriggerDef> =
+    LazyLock::new(|| TriggerDef::declare::<PubSubTriggerDecl>(check, crate::conditions::ConditionUse::None));
+
+pub static REALTIME_DEF: LazyLock<TriggerDef> =
+    LazyLock::new(|| TriggerDef::declare::<RealtimeTriggerDecl>(check, crate::conditions::ConditionUse::None));
 
 /// How a payload is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,49 +2,88 @@
 //! trigger types: their properties and checks. What a tick does is in `crate::schedule` (the
 //! trigger's model) and `crate::runtime::scheduler` (firing ticks).
 
+use std::sync::LazyLock;
+
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::{TriggerDef, TriggerProblem, prop};
+use super::{InputsProp, StopAfterProp, TriggerDef, TriggerProblem, WhenProp, prop};
 use crate::model::flow::kind_of;
 use crate::model::{Flow, Trigger};
-use crate::plugins::{PropKind, PropSpec};
+use crate::plugins::Declare;
 use crate::schedule::{CronError, ScheduleError, ScheduleTrigger};
 use crate::template::is_template;
 
-pub static DEF: TriggerDef = TriggerDef {
-    type_name: crate::schedule::SCHEDULE_TYPE,
-    aliases: &["io.kestra.core.models.triggers.types.Schedule", "io.kestra.core.tasks.triggers.Schedule"],
-    description: "Starts an execution at each tick of a cron expression; backfills replay past ticks.",
-    props: &[
-        PropSpec::required("cron", PropKind::String),
-        PropSpec::optional("withSeconds", PropKind::Boolean),
-        PropSpec::optional("timezone", PropKind::String),
-        PropSpec::optional("inputs", PropKind::Map),
-        PropSpec::optional("recoverMissedSchedules", PropKind::String),
-        // a String here: its own check says what is wrong with the duration
-        PropSpec::optional("lateMaximumDelay", PropKind::String),
-        PropSpec::optional("stopAfter", PropKind::List),
-        super::WHEN,
-    ],
-    check,
-    condition_use: crate::conditions::ConditionUse::Schedule,
-};
+/// Start executions on a cron schedule.
+///
+/// Starts an execution at each tick of a cron expression; backfills replay past ticks.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+#[plugin(
+    type = crate::schedule::SCHEDULE_TYPE,
+    aliases = ["io.kestra.core.models.triggers.types.Schedule", "io.kestra.core.tasks.triggers.Schedule"],
+    example = "id: daily\ntype: io.kestra.plugin.core.trigger.Schedule\ncron: \"0 9 * * *\"\ntimezone: Europe/Paris\n",
+)]
+struct ScheduleProps {
+    /// The cron expression (5 fields, 6 withSeconds; @daily, @hourly…).
+    #[prop(kind = "String", required)]
+    cron: Option<Value>,
+    /// The cron has a seconds field first.
+    #[prop(kind = "Boolean", default = "false")]
+    with_seconds: Option<Value>,
+    /// The time zone the cron is read in.
+    #[prop(kind = "String", default = "\"UTC\"")]
+    timezone: Option<Value>,
+    #[serde(flatten)]
+    inputs: InputsProp,
+    /// What to do with ticks missed while down.
+    #[prop(kind = "String", values = ["LAST", "NONE", "ALL"], default = "\"ALL\"")]
+    recover_missed_schedules: Option<Value>,
+    /// Skip a tick that could not start within this delay.
+    // a String here: its own check says what is wrong with the duration
+    #[prop(kind = "String")]
+    late_maximum_delay: Option<Value>,
+    #[serde(flatten)]
+    stop_after: StopAfterProp,
+    #[serde(flatten)]
+    when: WhenProp,
+}
 
-pub static ON_DATES_DEF: TriggerDef = TriggerDef {
-    type_name: crate::schedule::trigger::SCHEDULE_ON_DATES_TYPE,
-    aliases: &[],
-    description: "Starts an execution at each of a list of dates (ISO-8601 with an offset); missed dates are recovered per recoverMissedSchedules.",
-    props: &[
-        PropSpec::required("dates", PropKind::List),
-        PropSpec::optional("timezone", PropKind::String),
-        PropSpec::optional("inputs", PropKind::Map),
-        PropSpec::optional("recoverMissedSchedules", PropKind::String),
-        PropSpec::optional("stopAfter", PropKind::List),
-        super::WHEN,
-    ],
-    check: check_on_dates,
-    condition_use: crate::conditions::ConditionUse::Schedule,
-};
+pub static DEF: LazyLock<TriggerDef> =
+    LazyLock::new(|| TriggerDef::declare::<ScheduleProps>(check, crate::conditions::ConditionUse::Schedule));
+
+/// Start executions at a list of dates.
+///
+/// Starts an execution at each of a list of dates (ISO-8601 with an offset); missed dates are recovered per recoverMissedSchedules.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+#[plugin(
+    type = crate::schedule::trigger::SCHEDULE_ON_DATES_TYPE,
+    example = "id: holidays\ntype: io.kestra.plugin.core.trigger.ScheduleOnDates\ntimezone: Europe/Paris\ndates:\n  - 2026-12-24T18:00:00+01:00\n  - 2026-12-31T23:00:00+01:00\n",
+)]
+struct ScheduleOnDatesProps {
+    /// The dates, ISO-8601 with an offset (a `[Zone/Id]` suffix is accepted); written out, not a template.
+    #[prop(kind = "List", required)]
+    dates: Option<Value>,
+    /// The zone `trigger.date` is shown in (else each date's own offset).
+    #[prop(kind = "String", default = "\"UTC\"")]
+    timezone: Option<Value>,
+    #[serde(flatten)]
+    inputs: InputsProp,
+    /// What to do with dates missed while down.
+    #[prop(kind = "String", values = ["LAST", "NONE", "ALL"], default = "\"ALL\"")]
+    recover_missed_schedules: Option<Value>,
+    #[serde(flatten)]
+    stop_after: StopAfterProp,
+    #[serde(flatten)]
+    when: WhenProp,
+}
+
+pub static ON_DATES_DEF: LazyLock<TriggerDef> = LazyLock::new(|| {
+    TriggerDef::declare::<ScheduleOnDatesProps>(check_on_dates, crate::conditions::ConditionUse::Schedule)
+});
 
 fn check_on_dates(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
     let mut out = Vec::new();

@@ -12,33 +12,53 @@
 //! - `headers` and `parameters`: every name maps to the list of its values
 //!   (`?age=12&age=13` → `{"age": ["12", "13"]}`), as Kestra shapes them.
 
+use std::sync::LazyLock;
+
 use base64::Engine as _;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{TriggerDef, TriggerProblem, prop};
+use super::{InputsProp, TriggerDef, TriggerProblem, WhenProp, prop};
 use crate::model::{Flow, Trigger};
-use crate::plugins::{PropKind, PropSpec};
+use crate::plugins::Declare;
 
 pub const TYPE: &str = "io.kestra.plugin.core.trigger.Webhook";
 
 /// The content types a `wait`/`returnOutputs` webhook may answer with.
 pub const RESPONSE_CONTENT_TYPES: &[&str] = &["application/json", "text/plain"];
 
-pub static DEF: TriggerDef = TriggerDef {
-    type_name: TYPE,
-    aliases: &["io.kestra.core.models.triggers.types.Webhook"],
-    description: "Starts an execution when an HTTP request reaches the flow's webhook URL; the key in the URL is the credential.",
-    props: &[
-        PropSpec::required("key", PropKind::String),
-        PropSpec::optional("inputs", PropKind::Map),
-        PropSpec::optional("wait", PropKind::Boolean),
-        PropSpec::optional("returnOutputs", PropKind::Boolean),
-        PropSpec::optional("responseContentType", PropKind::String),
-        crate::triggers::WHEN,
-    ],
-    check,
-    condition_use: crate::conditions::ConditionUse::Webhook,
-};
+/// Start an execution from an HTTP request.
+///
+/// Starts an execution when an HTTP request reaches the flow's webhook URL; the key in the URL is the credential.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+#[plugin(
+    type = TYPE,
+    aliases = ["io.kestra.core.models.triggers.types.Webhook"],
+    example = "id: hook\ntype: io.kestra.plugin.core.trigger.Webhook\nkey: 4wjtkzwVGBM9yKnjm3yv8r\n",
+)]
+struct WebhookProps {
+    /// The secret part of the webhook URL.
+    #[prop(kind = "String", required)]
+    key: Option<Value>,
+    #[serde(flatten)]
+    inputs: InputsProp,
+    /// Answer the request only once the execution ended.
+    #[prop(kind = "Boolean", default = "false")]
+    wait: Option<Value>,
+    /// With wait: answer with the execution's outputs.
+    #[prop(kind = "Boolean", default = "false")]
+    return_outputs: Option<Value>,
+    /// The Content-Type of the answer.
+    #[prop(kind = "String", values = ["application/json", "text/plain"])]
+    response_content_type: Option<Value>,
+    #[serde(flatten)]
+    when: WhenProp,
+}
+
+pub static DEF: LazyLock<TriggerDef> =
+    LazyLock::new(|| TriggerDef::declare::<WebhookProps>(check, crate::conditions::ConditionUse::Webhook));
 
 fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
     let mut out = Vec::new();

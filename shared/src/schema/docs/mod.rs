@@ -2,16 +2,14 @@
 //! Kestra): title, description, a YAML example that validates, outputs,
 //! and per property a line, a default, enum values, dynamic or not.
 //!
-//! Every task plugin is declared by its properties struct
-//! (`#[derive(Declare)]`) and carries its own words (doc comments and
-//! `#[plugin]`/`#[prop]` attributes); the tables here hold the words of
-//! the types not declared that way yet — flowables, triggers, conditions
-//! and task runners — one file per kind. [`find`] looks a type up in both.
+//! Every task plugin, trigger and condition type is declared by its
+//! properties struct (`#[derive(Declare)]`) and carries its own words (doc
+//! comments and `#[plugin]`/`#[prop]` attributes); the tables here hold the
+//! words of the types not declared that way yet — flowables and task
+//! runners — one file per kind. [`find`] looks a type up in both.
 
-mod conditions;
 mod flowables;
 mod runners;
-mod triggers;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -20,8 +18,8 @@ use super::{OutDoc, PropDoc, TypeDoc};
 use crate::plugins::{Registry, TypeDecl};
 
 /// Every doc table.
-fn tables() -> [&'static [TypeDoc]; 4] {
-    [flowables::DOCS, triggers::DOCS, conditions::DOCS, runners::DOCS]
+fn tables() -> [&'static [TypeDoc]; 2] {
+    [flowables::DOCS, runners::DOCS]
 }
 
 /// The words about `type_name` (its current name).
@@ -32,14 +30,20 @@ pub fn find(type_name: &str) -> Option<&'static TypeDoc> {
         .or_else(|| tables().into_iter().flat_map(|t| t.iter()).find(|d| d.type_name == type_name))
 }
 
-/// The words of every plugin declared by its properties struct, read once
-/// from the built-in registry (a fixed set, kept for the process's life).
+/// The words of every plugin, trigger and condition type declared by its
+/// properties struct, read once from the built-in registry, the trigger
+/// types and the condition catalog (a fixed set, kept for the process's
+/// life).
 fn declared() -> &'static HashMap<&'static str, &'static TypeDoc> {
     static DECLARED: LazyLock<HashMap<&'static str, &'static TypeDoc>> = LazyLock::new(|| {
-        Registry::builtin()
-            .plugin_defs()
+        let plugins = Registry::builtin().plugin_defs().into_iter().map(|d| d.decl).collect::<Vec<_>>();
+        let triggers = crate::triggers::defs().iter().map(|d| d.decl);
+        let conditions = crate::conditions::catalog::defs().iter().map(|d| d.decl);
+        plugins
             .into_iter()
-            .map(|d| (d.type_name, &*Box::leak(Box::new(type_doc(d.decl)))))
+            .chain(triggers)
+            .chain(conditions)
+            .map(|d| (d.type_name, &*Box::leak(Box::new(type_doc(d)))))
             .collect()
     });
     &DECLARED

@@ -97,3 +97,12 @@ pub trait DeclaredProps {
 pub trait Declared: DeclaredProps {
     fn declaration() -> TypeDecl;
 }
+
+/// `D`'s declaration and the specs of its properties, kept for the life of
+/// the process: what a type's definition (a plugin's, a trigger's, a
+/// condition's) holds. Call it once per type (a `LazyLock` static).
+pub fn leak_declaration<D: Declared>() -> (&'static TypeDecl, &'static [PropSpec]) {
+    let decl: &'static TypeDecl = Box::leak(Box::new(D::declaration()));
+    let props: &'static [PropSpec] = decl.props.iter().map(PropDecl::spec).collect::<Vec<_>>().leak();
+    (decl, props)
+}

@@ -53,8 +53,7 @@ impl PluginDef {
     /// `#[plugin(props = ...)]` names the properties struct several types
     /// share, or a type with no properties).
     pub fn declare_as<T: Declared>(build: BuildFn) -> PluginDef {
-        let decl: &'static TypeDecl = Box::leak(Box::new(T::declaration()));
-        let props: &'static [PropSpec] = decl.props.iter().map(PropDecl::spec).collect::<Vec<_>>().leak();
+        let (decl, props) = baton_model::decl::leak_declaration::<T>();
         PluginDef {
             type_name: decl.type_name,
             aliases: decl.aliases,

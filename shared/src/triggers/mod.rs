@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::conditions::ConditionUse;
 use crate::model::{Flow, Trigger};
-use crate::plugins::{Declare, Declared, PropDecl, PropKind, PropSpec, TypeDecl};
+use crate::plugins::{Declare, Declared, PropKind, PropSpec, TypeDecl};
 
 pub use baton_model::problem::TriggerProblem;
 
@@ -55,8 +55,7 @@ impl TriggerDef {
     /// per process (a `LazyLock` static): the declaration is kept for the
     /// life of the process.
     pub fn declare<D: Declared>(check: CheckFn, condition_use: ConditionUse) -> TriggerDef {
-        let decl: &'static TypeDecl = Box::leak(Box::new(D::declaration()));
-        let props: &'static [PropSpec] = decl.props.iter().map(PropDecl::spec).collect::<Vec<_>>().leak();
+        let (decl, props) = crate::model::decl::leak_declaration::<D>();
         TriggerDef {
             type_name: decl.type_name,
             aliases: decl.aliases,

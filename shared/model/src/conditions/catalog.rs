@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::decl::{Declared, PropDecl, TypeDecl};
+use crate::decl::{Declared, TypeDecl};
 use crate::props::PropSpec;
 use baton_derive::Declare;
 
@@ -51,8 +51,7 @@ impl ConditionDef {
     /// The condition type declared by `D`. Called once per type (the
     /// declarations are kept for the life of the process).
     fn declare<D: Declared>() -> ConditionDef {
-        let decl: &'static TypeDecl = Box::leak(Box::new(D::declaration()));
-        let props: &'static [PropSpec] = decl.props.iter().map(PropDecl::spec).collect::<Vec<_>>().leak();
+        let (decl, props) = crate::decl::leak_declaration::<D>();
         ConditionDef { type_name: decl.type_name, aliases: decl.aliases, props, decl }
     }
 

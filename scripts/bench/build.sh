@@ -2,8 +2,10 @@
 # Build times and binary sizes of the `baton` CLI, for one commit and one
 # feature set: a clean release build (empty target folder, crates already
 # downloaded), then an incremental one after touching one plugin file, and
-# the binary's size. Prints one markdown table row and appends it, with the
-# machine, load, commit and command, to the results file given.
+# the binary's size. Prints one markdown table row and appends it to the
+# results file given: commit, features, crates linked, the two build times,
+# the size, when, the load average before and after, rustc. The results
+# file's header names the machine and the command.
 #
 #   scripts/bench/build.sh REV RESULTS.md [FEATURES]
 #
@@ -50,16 +52,11 @@ crates=$(cd "$tree" && cargo tree --offline -p shared -e normal --prefix none ${
 
 clean=$(echo "$t1 - $t0" | bc)
 incr=$(echo "$t2 - $t1" | bc)
-row=$(printf '| %s | %s | %d | %.1f min | %.0f s | %.1f MB |' \
+when=$(date -u +%FT%TZ)
+load_after=$(cut -d' ' -f1 /proc/loadavg)
+rustc_v=$(rustc --version | cut -d' ' -f2)
+row=$(printf '| %s | %s | %d | %.1f min | %.0f s | %.1f MB | %s | %s / %s | %s |' \
   "$commit" "${features:-(default)}" "$crates" "$(echo "$clean / 60" | bc -l)" "$incr" \
-  "$(echo "$size / 1000000" | bc -l)")
+  "$(echo "$size / 1000000" | bc -l)" "$when" "$load_before" "$load_after" "$rustc_v")
 echo "$row"
-
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
-{
-  echo
-  echo "<!-- $(date -u +%FT%TZ) · $(nproc) cores, $cpu, $mem · load before $load_before, after $(cut -d' ' -f1 /proc/loadavg)"
-  echo "     cargo ${args[*]} · rustc $(rustc --version | cut -d' ' -f2) · touched $plugin -->"
-  echo "$row"
-} >> "$results"
+echo "$row" >> "$results"

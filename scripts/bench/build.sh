@@ -35,7 +35,10 @@ args=(build --release --offline --quiet -p shared --bin baton)
 
 # the plugin file touched for the incremental build: core.log.Log's, in the
 # layout of that commit
-plugin=$(cd "$tree" && ls shared/plugins/src/core/log.rs shared/src/plugins/core/log.rs 2>/dev/null | head -1)
+plugin=
+for p in shared/plugins/src/core/log.rs shared/src/plugins/core/log.rs; do
+  [ -e "$tree/$p" ] && { plugin=$p; break; }
+done
 [ -n "$plugin" ] || { echo "no core/log.rs plugin file in $commit" >&2; exit 1; }
 
 load_before=$(cut -d' ' -f1 /proc/loadavg)

@@ -67,14 +67,18 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
             }
         } else {
             let mut msg = format!("unknown task type '{}'", task.type_);
+            // a type of a family this build leaves out: say how to get
+            // it, not which other type it resembles
             if let Some(why) = crate::plugins::left_out(&task.type_) {
                 msg.push_str(&format!(": {why}"));
-            }
-            // current names only: a hint never proposes a legacy alias
-            let names = registry.canonical_names();
-            if let Some(s) = suggest::closest(
+            } else if let Some(s) = suggest::closest(
                 &task.type_,
-                names.iter().copied().chain(crate::schema::flowables::defs().iter().map(|d| d.type_name)),
+                // current names only: a hint never proposes a legacy alias
+                registry
+                    .canonical_names()
+                    .iter()
+                    .copied()
+                    .chain(crate::schema::flowables::defs().iter().map(|d| d.type_name)),
             ) {
                 msg.push_str(&format!(" (did you mean {s}?)"));
             }

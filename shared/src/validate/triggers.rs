@@ -42,10 +42,11 @@ pub(crate) fn check(flow: &Flow, root: &Value, sink: &mut Sink<'_>) {
         }
         let Some(def) = triggers::find(&trig.type_) else {
             let mut msg = format!("unknown trigger type '{}'", trig.type_);
+            // a type of a family this build leaves out: say how to get
+            // it, not which other type it resembles
             if let Some(why) = crate::plugins::left_out(&trig.type_) {
                 msg.push_str(&format!(": {why}"));
-            }
-            if let Some(s) = suggest::closest(&trig.type_, triggers::defs().iter().map(|d| d.type_name)) {
+            } else if let Some(s) = suggest::closest(&trig.type_, triggers::defs().iter().map(|d| d.type_name)) {
                 msg.push_str(&format!(" (did you mean {s}?)"));
             }
             sink.located(&child_key(&trig.path, "type"), &trig.path, msg);

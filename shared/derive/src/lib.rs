@@ -90,6 +90,9 @@ struct FieldAttrs {
     unrendered: bool,
     required: Option<bool>,
     check: Option<syn::Path>,
+    /// A list of child tasks (a flowable's `tasks`, `then`, `cases`…):
+    /// declared, though serde skips it (the flow loader parses children).
+    children: bool,
 }
 
 fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
@@ -121,7 +124,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     }
     for field in own_fields.iter().flat_map(|f| f.named.iter()) {
         let attrs = field_attrs(&field.attrs)?;
-        if attrs.skip {
+        if attrs.skip && !attrs.children {
             continue;
         }
         let ty = &field.ty;
@@ -157,6 +160,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             None => quote! { ::core::option::Option::None },
         };
         let unrendered = attrs.unrendered;
+        let children = attrs.children;
         let check = match &attrs.check {
             Some(path) => quote! { ::core::option::Option::Some(#path) },
             None => quote! { ::core::option::Option::None },
@@ -172,6 +176,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 dynamic: #dynamic,
                 unrendered: #unrendered,
                 check: #check,
+                children: #children,
             });
         });
     }
@@ -347,9 +352,12 @@ fn field_attrs(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                     out.required = Some(false);
                 } else if p.is_ident("check") {
                     out.check = Some(meta.value()?.parse()?);
+                } else if p.is_ident("children") {
+                    out.children = true;
+                    out.dynamic = Some(false);
                 } else {
                     return Err(meta.error(
-                        "Declare: #[prop] takes kind, default, values, fixed, dynamic, unrendered, required, optional and check",
+                        "Declare: #[prop] takes kind, default, values, fixed, dynamic, unrendered, required, optional, check and children",
                     ));
                 }
                 Ok(())

@@ -13,11 +13,11 @@ use super::index::{ExecIndex, SeqMemo, seq_key};
 use super::output_refs::{OutputRefs, output_refs};
 use super::{Action, StepEnv, StepOptions, Transition, context, ids};
 use baton_model::flow::{Children, scalar_string};
+use baton_model::flowable::{self, Flowable, FlowableKind};
 use baton_model::mask::mask_json;
-use baton_model::types::FlowableKind;
 use baton_model::wire::job_context::JobContext;
 use baton_model::wire::messages::{JobTask, WorkerJob};
-use baton_model::{Attempt, Execution, Flow, Label, State, StateType, Task, TaskRun};
+use baton_model::{Attempt, Execution, Flow, State, StateType, Task, TaskRun};
 
 mod after;
 pub(crate) mod concurrent;
@@ -65,10 +65,7 @@ pub(crate) struct Stepper<'a> {
     unit_walked: Option<(u32, u32)>,
 }
 
-/// Kestra's truthiness: false only for "false", "0", "-0", "" (case-sensitive).
-pub fn truthy(s: &str) -> bool {
-    !matches!(s.trim(), "false" | "0" | "-0" | "" | "null")
-}
+pub use baton_model::flowable::truthy;
 
 fn normalize(s: StateType) -> StateType {
     match s {
@@ -418,26 +415,32 @@ impl<'a> Stepper<'a> {
         if current.is_terminal() {
             return Block::Done(normalize(current));
         }
-        let Some(kind) = task.flowable else {
+        let Some(flowable) = &task.flowable else {
             return self.advance_runnable(task, idx);
         };
+        let kind = flowable.kind();
         // a Pause goes from CREATED to PAUSED (Kestra's histories)
         if current == StateType::Created && kind != FlowableKind::Pause {
             self.set_state(idx, StateType::Running);
         }
-        let inner = match kind {
-            FlowableKind::Sequential | FlowableKind::WorkingDirectory => self.children(task, idx),
-            FlowableKind::Parallel => self.parallel(task, idx),
-            FlowableKind::If => self.if_(task, idx),
-            FlowableKind::Switch => self.switch(task, idx),
-            FlowableKind::ForEach => self.for_each(task, idx),
-            FlowableKind::Subflow => self.subflow(task, idx),
-            FlowableKind::Pause => self.pause(task, idx),
-            FlowableKind::AllowFailure => self.children(task, idx),
-            FlowableKind::WaitFor => self.wait_for(task, idx),
-            FlowableKind::Dag => self.dag(task, idx),
-            FlowableKind::Exit => self.exit(task, idx),
-            FlowableKind::ForEachItem => self.for_each_item(task, idx),
+        // the closed dispatch: each kind's rule, its properties typed
+        let inner = match flowable {
+            Flowable::Sequential | Flowable::AllowFailure => self.children(task, idx),
+            Flowable::WorkingDirectory(_) => self.children(task, idx),
+            Flowable::Parallel(_) => self.parallel(task, idx, flowable.concurrency()),
+            Flowable::If(spec) => self.if_(task, idx, spec),
+            Flowable::Switch(spec) => self.switch(task, idx, spec),
+            Flowable::ForEach(spec) | Flowable::EachSequential(spec) | Flowable::EachParallel(spec) => {
+                self.for_each(task, idx, spec, flowable.concurrency())
+            }
+            Flowable::Loop(spec) => self.loop_(task, idx, spec),
+            Flowable::Subflow(_) => self.subflow(task, idx),
+            Flowable::Pause(spec) => self.pause(task, idx, spec),
+            Flowable::WaitFor(spec) => self.wait_for(task, idx, spec, false),
+            Flowable::LoopUntil(spec) => self.wait_for(task, idx, spec, true),
+            Flowable::Dag(_) => self.dag(task, idx, flowable.concurrency()),
+            Flowable::Exit(spec) => self.exit(task, idx, spec),
+            Flowable::ForEachItem(_) => self.for_each_item(task, idx),
         };
         let inner = match inner {
             Block::Running => return Block::Running,
@@ -450,7 +453,7 @@ impl<'a> Stepper<'a> {
         };
         let mut state = inner;
         // a Loop's errors and finally run in each iteration (executor::loops)
-        let own_handlers = task.kind != baton_model::types::LOOP_TYPE;
+        let own_handlers = !matches!(flowable, Flowable::Loop(_));
         if state == StateType::Failed && own_handlers && !task.errors.is_empty() {
             match self.sequence(&task.errors, Some(&tr_id), value.as_deref()) {
                 Block::Running => return Block::Running,
@@ -555,7 +558,7 @@ impl<'a> Stepper<'a> {
             Children::Tasks(t) => self.sequence(t, Some(&id), value.as_deref()),
             _ => Block::Done(StateType::Success),
         };
-        if task.flowable == Some(FlowableKind::WorkingDirectory)
+        if task.flowable_kind() == Some(FlowableKind::WorkingDirectory)
             && matches!(block, Block::Done(s) if s != StateType::Failed)
         {
             self.working_directory_outputs(task, idx, &id, value.as_deref());
@@ -583,9 +586,8 @@ impl<'a> Stepper<'a> {
         }
     }
 
-    fn parallel(&mut self, task: &'a Task, idx: usize) -> Block {
+    fn parallel(&mut self, task: &'a Task, idx: usize, limit: usize) -> Block {
         let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
-        let limit = int_prop(&task.props, "concurrent").unwrap_or(0);
         self.concurrent(concurrent::Body { tasks, looped: None }, idx, limit, None)
     }
 
@@ -613,12 +615,12 @@ impl<'a> Stepper<'a> {
         }
     }
 
-    fn if_(&mut self, task: &'a Task, idx: usize) -> Block {
-        let cond = task.props.get("condition").map(scalar_string).unwrap_or_default();
+    fn if_(&mut self, task: &'a Task, idx: usize, spec: &flowable::If) -> Block {
+        let cond = &spec.condition;
         let id = task.id.clone();
         let Ok(result) = self.evaluate(task, idx, |s, ctx| {
             s.env
-                .render(&cond, ctx)
+                .render(cond, ctx)
                 .map(|r| Value::Bool(truthy(&r)))
                 .map_err(|e| format!("condition of task '{id}': {e}"))
         }) else {
@@ -635,11 +637,11 @@ impl<'a> Stepper<'a> {
         self.sequence(branch, Some(&tr_id), value.as_deref())
     }
 
-    fn switch(&mut self, task: &'a Task, idx: usize) -> Block {
-        let expr = task.props.get("value").map(scalar_string).unwrap_or_default();
+    fn switch(&mut self, task: &'a Task, idx: usize, spec: &flowable::Switch) -> Block {
+        let expr = &spec.value;
         let id = task.id.clone();
         let Ok(v) = self.evaluate(task, idx, |s, ctx| {
-            s.env.render(&expr, ctx).map(Value::String).map_err(|e| format!("value of task '{id}': {e}"))
+            s.env.render(expr, ctx).map(Value::String).map_err(|e| format!("value of task '{id}': {e}"))
         }) else {
             return Block::Done(StateType::Failed);
         };
@@ -655,27 +657,20 @@ impl<'a> Stepper<'a> {
         self.sequence(branch.unwrap_or(defaults), Some(&tr_id), value.as_deref())
     }
 
-    fn for_each(&mut self, task: &'a Task, idx: usize) -> Block {
-        if task.kind == baton_model::types::LOOP_TYPE {
-            return self.loop_(task, idx);
-        }
-        let limit = for_each_limit(task);
+    fn for_each(&mut self, task: &'a Task, idx: usize, spec: &flowable::ForEach, limit: usize) -> Block {
         let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
         let body = concurrent::Body { tasks, looped: None };
         if self.index.blocks.contains_key(&(idx as u32)) {
             // the values were evaluated and are known, unit by unit
             return self.concurrent(body, idx, limit, None);
         }
-        let raw = task.props.get("values").or_else(|| task.props.get("value")).cloned().unwrap_or(Value::Null);
+        let raw = spec.raw_values();
         let id = task.id.clone();
-        let is_loop = task.kind == baton_model::types::LOOP_TYPE;
-        let Ok(values) = self.evaluate(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, is_loop)) else {
+        let Ok(values) = self.evaluate(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, false)) else {
             return Block::Done(StateType::Failed);
         };
-        // a Loop over a map iterates its values (its children read the key as item.key)
         let values: Vec<Box<str>> = match &values {
             Value::Array(a) => a.iter().map(|v| scalar_string(v).into()).collect(),
-            Value::Object(m) => m.values().map(|v| scalar_string(v).into()).collect(),
             _ => Vec::new(),
         };
         self.concurrent(body, idx, limit, Some(values))
@@ -697,22 +692,21 @@ impl<'a> Stepper<'a> {
                 return Block::Done(StateType::Failed);
             }
         };
-        let (Some(namespace), Some(flow_id)) =
-            (props.get("namespace").map(scalar_string), props.get("flowId").map(scalar_string))
-        else {
+        // the rendered properties, read as the declaration types them
+        let flowable::Subflow { target, .. } = flowable::parse(&task.kind, &props)
+            .and_then(|f| match f {
+                Flowable::Subflow(s) => Some(s),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let (Some(namespace), Some(flow_id)) = (target.namespace.clone(), target.flow_id.clone()) else {
             self.fail(idx, format!("task '{}': Subflow needs 'namespace' and 'flowId'", task.id));
             return Block::Done(StateType::Failed);
         };
-        let wait = props.get("wait").map(|w| truthy(&scalar_string(w))).unwrap_or(true);
-        let inputs = props.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default();
-        let labels = match props.get("labels") {
-            Some(Value::Object(m)) => {
-                m.iter().map(|(k, v)| Label { key: k.clone(), value: scalar_string(v) }).collect()
-            }
-            Some(Value::Array(a)) => serde_json::from_value(Value::Array(a.clone())).unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        let revision = props.get("revision").and_then(|r| scalar_string(r).parse().ok());
+        let wait = target.waits();
+        let labels = target.labels();
+        let revision = target.revision();
+        let inputs = target.inputs.unwrap_or_default();
         let tr_id = self.exec.task_run_list[idx].id.clone();
         let child = ids::derive(&[&self.exec.id, &tr_id, "subflow"]);
         self.exec.task_run_list[idx].evaluated = Some(json!({"executionId": child}));
@@ -729,28 +723,6 @@ impl<'a> Stepper<'a> {
             wait,
         });
         if wait { Block::Running } else { Block::Done(StateType::Success) }
-    }
-}
-
-/// How many iterations of a ForEach (or legacy Each*) run at once; 0 is unlimited.
-pub(crate) fn for_each_limit(task: &Task) -> usize {
-    if task.kind.ends_with("EachParallel") {
-        int_prop(&task.props, "concurrent").unwrap_or(0)
-    } else if task.kind.ends_with("EachSequential") {
-        1
-    } else if task.kind == baton_model::types::LOOP_TYPE {
-        // Kestra's Loop runs every iteration at once unless told otherwise
-        int_prop(&task.props, "concurrencyLimit").unwrap_or(0)
-    } else {
-        int_prop(&task.props, "concurrencyLimit").unwrap_or(1)
-    }
-}
-
-fn int_prop(props: &Map<String, Value>, key: &str) -> Option<usize> {
-    match props.get(key)? {
-        Value::Number(n) => n.as_u64().map(|n| n as usize),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }
 

@@ -10,8 +10,8 @@
 
 use serde_json::{Map, Value, json};
 
-use baton_model::types::FlowableKind;
-use baton_model::{Execution, Flow, TaskRun};
+use baton_model::flowable::{Flowable, FlowableKind};
+use baton_model::{Execution, Flow, Task, TaskRun};
 
 /// Context key of the task run id of the `WorkingDirectory` enclosing a
 /// task (absent outside one): the worker gives all its tasks one folder.
@@ -88,7 +88,7 @@ pub fn build_reading<'e>(
             .parent_task_run_id
             .as_deref()
             .and_then(task_runs)
-            .filter(|p| flow.find_task(&p.task_id).and_then(|t| t.flowable) == Some(FlowableKind::WaitFor));
+            .filter(|p| flow.find_task(&p.task_id).and_then(Task::flowable_kind) == Some(FlowableKind::WaitFor));
         let value = wait_for.map_or(tr.value.as_ref(), |p| p.value.as_ref());
         ctx.insert(
             "taskrun".into(),
@@ -120,7 +120,8 @@ pub fn build_reading<'e>(
             }
             node = p;
             // the innermost enclosing WorkingDirectory: its tasks share one folder
-            let is_wd = flow.find_task(&p.task_id).and_then(|t| t.flowable) == Some(FlowableKind::WorkingDirectory);
+            let is_wd =
+                flow.find_task(&p.task_id).and_then(Task::flowable_kind) == Some(FlowableKind::WorkingDirectory);
             if is_wd && !ctx.contains_key(WORKING_DIRECTORY_ID) {
                 ctx.insert(WORKING_DIRECTORY_ID.into(), Value::String(p.id.clone()));
                 // its own files, done around its first and last child (plugins::core::working_dir)
@@ -154,12 +155,8 @@ pub fn build_reading<'e>(
 /// that child is its first or last (enabled) task; None when it has none.
 fn working_directory_files(flow: &Flow, wd_run: &TaskRun, child_id: &str) -> Option<Value> {
     let wd = flow.find_task(&wd_run.task_id)?;
-    let mut spec = Map::new();
-    for key in ["cache", "namespaceFiles", "inputFiles", "outputFiles"] {
-        if let Some(v) = wd.props.get(key).filter(|v| !v.is_null()) {
-            spec.insert(key.into(), v.clone());
-        }
-    }
+    let Some(Flowable::WorkingDirectory(written)) = &wd.flowable else { return None };
+    let mut spec = written.files_spec();
     if spec.is_empty() {
         return None;
     }
@@ -175,7 +172,7 @@ fn working_directory_files(flow: &Flow, wd_run: &TaskRun, child_id: &str) -> Opt
 }
 
 fn is_loop(flow: &Flow, tr: &TaskRun) -> bool {
-    flow.find_task(&tr.task_id).is_some_and(|t| t.kind == baton_model::types::LOOP_TYPE)
+    flow.find_task(&tr.task_id).is_some_and(|t| matches!(t.flowable, Some(Flowable::Loop(_))))
 }
 
 /// The Loop iterations enclosing a task run, outermost first, each as
@@ -230,7 +227,7 @@ fn iteration_path<'e>(tr: &'e TaskRun, flow: &Flow, task_runs: &Runs<'e>) -> (Ve
         if is_loop(flow, parent) {
             scope.push((parent.id.clone(), node.value.clone().unwrap_or_default()));
         } else if scope.is_empty()
-            && flow.find_task(&parent.task_id).and_then(|t| t.flowable) == Some(FlowableKind::ForEach)
+            && flow.find_task(&parent.task_id).and_then(Task::flowable_kind) == Some(FlowableKind::ForEach)
             && let Some(v) = &node.value
         {
             values.push(v.clone());

@@ -16,7 +16,6 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::blocks::for_each_limit;
 use super::ids;
 use super::restart::run_again;
 use baton_model::flow::Children;
@@ -178,7 +177,7 @@ pub fn replay_from(
 }
 
 fn kind(tasks: &HashMap<&str, &Task>, t: &TaskRun) -> Option<FlowableKind> {
-    tasks.get(t.task_id.as_str()).and_then(|t| t.flowable)
+    tasks.get(t.task_id.as_str()).and_then(|t| t.flowable_kind())
 }
 
 /// Whether sibling `s` of `x` (same parent task run) runs after `x`.
@@ -190,13 +189,13 @@ fn comes_after(old: &Execution, order: &HashMap<&str, usize>, parent: Option<&Ta
         parent.is_some_and(|p| matches!(&p.children, Children::Tasks(c) if c.iter().any(|c| c.id == t.task_id)))
     };
     match parent {
-        Some(p) if p.flowable == Some(FlowableKind::Parallel) && main(x) && main(s) => false,
-        Some(p) if p.flowable == Some(FlowableKind::ForEach) && main(x) && main(s) && x.value != s.value => {
+        Some(p) if p.flowable_kind() == Some(FlowableKind::Parallel) && main(x) && main(s) => false,
+        Some(p) if p.flowable_kind() == Some(FlowableKind::ForEach) && main(x) && main(s) && x.value != s.value => {
             // iterations: one after the other only when one runs at a time
             let first = |v: &Option<String>| {
                 old.task_run_list.iter().position(|t| t.parent_task_run_id == x.parent_task_run_id && t.value == *v)
             };
-            for_each_limit(p) == 1 && first(&s.value) > first(&x.value)
+            p.flowable.as_ref().is_some_and(|f| f.concurrency() == 1) && first(&s.value) > first(&x.value)
         }
         _ => pos(s) > pos(x),
     }

@@ -34,7 +34,7 @@ pub fn restart(flow: &Flow, exec: &mut Execution, now: DateTime<Utc>) -> Result<
         // a ForEachItem's batches, like a Subflow's child, are not restarted in place
         let task = flow.find_task(&tr.task_id);
         if task.is_some_and(|t| {
-            t.flowable == Some(FlowableKind::Subflow) || t.kind == baton_model::for_each_item::ITEMS_TYPE
+            t.flowable_kind() == Some(FlowableKind::Subflow) || t.kind == baton_model::for_each_item::ITEMS_TYPE
         }) {
             return Err(RestartError::Subflow { id: exec.id.clone(), task: tr.task_id.clone() });
         }

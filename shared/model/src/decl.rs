@@ -37,6 +37,10 @@ pub struct PropDecl {
     /// its kind and values, run by `baton validate` (e.g. a PurgeKV
     /// `behavior` of type `version`, which Baton refuses).
     pub check: Option<ValueCheck>,
+    /// A list of child tasks (a flowable's `tasks`, `then`, `else`,
+    /// `cases`, `defaults`), parsed by the flow loader into the task's
+    /// children rather than kept as a property.
+    pub children: bool,
 }
 
 impl PropDecl {
@@ -83,6 +87,11 @@ impl TypeDecl {
     /// The properties kept as written until the task renders them.
     pub fn unrendered(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.props.iter().filter(|p| p.unrendered).map(|p| p.name)
+    }
+
+    /// The properties that hold child tasks.
+    pub fn child_lists(&self) -> impl Iterator<Item = &PropDecl> + '_ {
+        self.props.iter().filter(|p| p.children)
     }
 }
 

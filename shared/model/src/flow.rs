@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::duration;
+use super::flowable::Flowable;
 use super::flowkeys::{self, Check, Listener, Sla};
 use super::types::{self, FlowableKind};
 use crate::yaml::{child_index, child_key};
@@ -265,7 +266,9 @@ pub struct Task {
     pub type_: String,
     /// The current Kestra name of the type.
     pub kind: String,
-    pub flowable: Option<FlowableKind>,
+    /// A flowable's properties, parsed once (`crate::flowable`); `None`
+    /// for a task a worker runs.
+    pub flowable: Option<Flowable>,
     pub description: Option<String>,
     pub disabled: bool,
     pub allow_failure: bool,
@@ -290,6 +293,11 @@ pub struct Task {
 }
 
 impl Task {
+    /// The kind of flowable it is (`None`: a worker runs it).
+    pub fn flowable_kind(&self) -> Option<FlowableKind> {
+        self.flowable.as_ref().map(Flowable::kind)
+    }
+
     /// Every direct child task: branches, `errors` and `finally`.
     pub fn all_children(&self) -> Vec<&Task> {
         let mut out: Vec<&Task> = Vec::new();
@@ -669,7 +677,7 @@ impl Reader<'_> {
                 String::new()
             }
         };
-        let flowable = types::flowable_kind(&kind);
+        let flowable_kind = types::flowable_kind(&kind);
         let bool_key = |r: &mut Self, k: &str| -> bool {
             match obj.get(k) {
                 None | Some(Value::Null) => false,
@@ -719,13 +727,13 @@ impl Reader<'_> {
             );
         }
         let mut props = Map::new();
-        let child_keys: &[&str] = FlowableKind::child_keys(flowable);
+        let child_keys: &[&str] = FlowableKind::child_keys(flowable_kind);
         for (k, v) in obj.iter() {
             if !TASK_COMMON_KEYS.contains(&k.as_str()) && !child_keys.contains(&k.as_str()) {
                 props.insert(k.clone(), v.clone());
             }
         }
-        let children = match flowable {
+        let children = match flowable_kind {
             Some(FlowableKind::If) => Children::If {
                 then: self.task_list(obj.get("then"), &child_key(path, "then"), true),
                 else_: self.task_list(obj.get("else"), &child_key(path, "else"), false),
@@ -765,6 +773,7 @@ impl Reader<'_> {
         };
         let errors = self.task_list(obj.get("errors"), &child_key(path, "errors"), false);
         let finally = self.task_list(obj.get("finally"), &child_key(path, "finally"), false);
+        let flowable = crate::flowable::parse(&kind, &props);
         Some(Task {
             id,
             type_,
@@ -1061,7 +1070,7 @@ mod tests {
             ]
         }));
         assert!(p.is_empty(), "{p:?}");
-        assert_eq!(f.tasks[0].flowable, Some(FlowableKind::If));
+        assert_eq!(f.tasks[0].flowable_kind(), Some(FlowableKind::If));
         let Children::If { then, .. } = &f.tasks[0].children else { panic!() };
         assert_eq!(then[0].kind, "io.kestra.plugin.core.log.Log");
         assert_eq!(then[0].props["level"], "WARN");

@@ -21,6 +21,7 @@ pub mod duration;
 pub mod execution;
 pub mod expr;
 pub mod flow;
+pub mod flowable;
 pub mod flowkeys;
 pub mod for_each_item;
 pub mod ids;

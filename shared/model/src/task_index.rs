@@ -93,7 +93,7 @@ impl TaskIndex {
     fn build(flow: &Flow) -> TaskIndex {
         fn walk(t: &Task, path: &mut Vec<u32>, index: &mut TaskIndex) {
             // a WaitFor pauses between its iterations, as Kestra's does
-            index.has_pause |= matches!(t.flowable, Some(FlowableKind::Pause | FlowableKind::WaitFor));
+            index.has_pause |= matches!(t.flowable_kind(), Some(FlowableKind::Pause | FlowableKind::WaitFor));
             index.paths.entry(t.id.clone()).or_insert_with(|| path.clone().into_boxed_slice());
             for (i, c) in t.all_children().into_iter().enumerate() {
                 path.push(i as u32);

@@ -68,7 +68,7 @@ pub fn relation(parent: &Flow, child: &Flow) -> Option<Relation> {
         return None;
     }
     let calls = parent.all_tasks().into_iter().any(|t| {
-        matches!(t.flowable, Some(FlowableKind::Subflow | FlowableKind::ForEachItem))
+        matches!(t.flowable_kind(), Some(FlowableKind::Subflow | FlowableKind::ForEachItem))
             && t.props.get("namespace").and_then(Value::as_str) == Some(child.namespace.as_str())
             && t.props.get("flowId").and_then(Value::as_str) == Some(child.id.as_str())
     });

@@ -404,7 +404,7 @@ impl<'a, 'b> Builder<'a, 'b> {
             Some(v) if !v.is_empty() => format!("{path}_{}", v.join("_")),
             _ => path.clone(),
         };
-        let subflow = task.flowable == Some(FlowableKind::Subflow);
+        let subflow = task.flowable_kind() == Some(FlowableKind::Subflow);
         let kind = |relation_type| NodeKind::Task {
             task: task_json(task, raw),
             relation_type,
@@ -413,8 +413,8 @@ impl<'a, 'b> Builder<'a, 'b> {
             subflow,
         };
         // a Pause without child tasks is one node, as in Kestra
-        let lone_pause = task.flowable == Some(FlowableKind::Pause) && task.all_children().is_empty();
-        let Some(flowable) = task.flowable.filter(|_| !subflow && !lone_pause) else {
+        let lone_pause = task.flowable_kind() == Some(FlowableKind::Pause) && task.all_children().is_empty();
+        let Some(flowable) = task.flowable_kind().filter(|_| !subflow && !lone_pause) else {
             let n = self.node(uid.clone(), kind(relation_type));
             if subflow && self.input.expand.contains(&uid) {
                 return self.expand_subflow(task, n, &uid).map(Item::Cluster);

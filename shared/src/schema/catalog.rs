@@ -2,8 +2,9 @@
 //! [`Described`] per type: the registry's tasks, the flowables, the
 //! triggers, the conditions and the task runners.
 
-use super::{Holds, Kind, OutDoc, PropDoc, TypeDoc, common, docs, flowables, group_of, runners};
-use crate::model::types::{self, FlowableKind};
+use super::{Holds, Kind, OutDoc, PropDoc, TypeDoc, common, docs, group_of, runners};
+use crate::model::flowable::{self, FlowableKind};
+use crate::model::types;
 use crate::plugins::{PropKind, PropSpec, Registry};
 
 /// One property of a type, as validated and documented.
@@ -118,41 +119,23 @@ pub fn catalog(registry: &Registry) -> Vec<Described> {
         aliases.extend(types::aliases_of(def.type_name));
         out.push(b.finish(def.type_name, dedup(aliases), Kind::Task, false));
     }
-    for def in flowables::defs() {
-        let mut b = Builder::new(def.type_name, true);
+    for def in flowable::defs() {
+        let type_name = def.decl.type_name;
+        let mut b = Builder::new(type_name, true);
         add_common_task(&mut b);
-        for key in FlowableKind::child_keys(Some(def.kind)) {
-            let holds = match (def.kind, *key) {
-                (_, "cases") => Holds::TaskCases,
+        // its child lists, then its own properties (as declared)
+        for list in def.decl.child_lists() {
+            let holds = match (def.kind, list.kind) {
+                (_, PropKind::Map) => Holds::TaskCases,
                 (FlowableKind::Dag, _) => Holds::DagTasks,
                 _ => Holds::Tasks,
             };
-            let required = matches!(
-                (def.kind, *key),
-                (FlowableKind::If, "then")
-                    | (
-                        FlowableKind::Sequential
-                            | FlowableKind::Parallel
-                            | FlowableKind::ForEach
-                            | FlowableKind::WorkingDirectory
-                            | FlowableKind::AllowFailure
-                            | FlowableKind::WaitFor
-                            | FlowableKind::Dag,
-                        "tasks"
-                    )
-            );
-            let kind = if holds == Holds::TaskCases { PropKind::Map } else { PropKind::List };
-            b.add(&PropSpec { required, ..PropSpec::optional(key, kind) }, holds, &[]);
+            b.add(&list.spec(), holds, &[]);
         }
         for spec in def.props {
             b.add(spec, Holds::Value, &[]);
         }
-        out.push(b.finish(
-            def.type_name,
-            dedup(types::aliases_of(def.type_name).collect()),
-            Kind::Task,
-            def.deprecated,
-        ));
+        out.push(b.finish(type_name, dedup(types::aliases_of(type_name).collect()), Kind::Task, def.deprecated));
     }
     out.sort_by_key(|d| d.type_name);
     let mut triggers = Vec::new();

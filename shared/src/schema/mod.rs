@@ -1,7 +1,7 @@
 //! The plugin catalogue that describes itself: every task (registry and
 //! flowable), trigger, condition and task runner Baton implements, joined
-//! once from the tables validation reads (`PluginDef::props`,
-//! [`flowables`], `TriggerDef`, `ConditionDef`, [`runners`], the common
+//! once from the tables validation reads (`PluginDef::props`, the
+//! flowables' declarations (`model::flowable::defs`), `TriggerDef`, `ConditionDef`, [`runners`], the common
 //! task keys) and the words of [`docs`] (title, description, example,
 //! outputs, and per property a line, a default, enum values, dynamic or
 //! not). The JSON Schema ([`json`]), `GET /api/v1/plugins…` and
@@ -13,7 +13,6 @@ pub mod common;
 #[cfg(test)]
 mod conformance_tests;
 pub mod docs;
-pub mod flowables;
 pub mod json;
 pub mod runners;
 #[cfg(test)]

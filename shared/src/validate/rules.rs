@@ -20,7 +20,7 @@ pub(crate) fn check(flow: &Flow, root: &Value, sink: &mut Sink<'_>) {
     check_system_labels(root, sink);
     for task in flow.all_tasks() {
         let Some(raw) = super::lookup(root, &task.path).and_then(Value::as_object) else { continue };
-        match task.flowable {
+        match task.flowable_kind() {
             Some(FlowableKind::Subflow) => {
                 let lit = |k: &str| raw.get(k).and_then(Value::as_str).filter(|s| !is_template(s));
                 if lit("flowId") == Some(flow.id.as_str()) && lit("namespace") == Some(flow.namespace.as_str()) {

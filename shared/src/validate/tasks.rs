@@ -40,7 +40,7 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
             }
         }
         super::flowables::check_worker_group(task, written("workerGroup"), sink);
-        if let Some(kind) = task.flowable {
+        if let Some(kind) = task.flowable_kind() {
             check_flowable(task, kind, &written, sink);
         } else if let Some(def) = registry.get(&task.type_) {
             for spec in def.props {
@@ -78,7 +78,7 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
                     .canonical_names()
                     .iter()
                     .copied()
-                    .chain(crate::schema::flowables::defs().iter().map(|d| d.type_name)),
+                    .chain(crate::model::flowable::defs().iter().map(|d| d.decl.type_name)),
             ) {
                 msg.push_str(&format!(" (did you mean {s}?)"));
             }
@@ -151,8 +151,8 @@ fn check_flowable<'v>(
     written: &dyn Fn(&str) -> Option<&'v Value>,
     sink: &mut Sink<'_>,
 ) {
-    // the flowable's own properties (`crate::schema::flowables`)
-    let Some(def) = crate::schema::flowables::find(&task.kind) else { return };
+    // the flowable's own properties, as its type declares them (`model::flowable`)
+    let Some(def) = crate::model::flowable::find(&task.kind) else { return };
     let required = def.required_any;
     for alternatives in required {
         if !alternatives.iter().any(|k| task.props.get(*k).is_some_and(|v| !v.is_null())) {
@@ -162,7 +162,7 @@ fn check_flowable<'v>(
     }
     for key in task.props.keys() {
         let Some(v) = written(key) else { continue };
-        match crate::schema::flowables::prop(def, key) {
+        match def.prop(key) {
             None => {
                 let message = match not_supported(kind, key) {
                     Some(hint) => format!("property '{key}' of {} is not supported by Baton yet: {hint}", task.kind),

@@ -22,7 +22,7 @@ pub(crate) fn check(flow: &Flow, root: &Value, renderer: &Renderer, sink: &mut S
     }
     for task in flow.all_tasks() {
         let Some(raw) = lookup(root, &task.path).and_then(Value::as_object) else { continue };
-        let children: &[&str] = FlowableKind::child_keys(task.flowable);
+        let children: &[&str] = FlowableKind::child_keys(task.flowable_kind());
         for (k, v) in raw {
             let skip = ["id", "type", "description", "errors", "finally"];
             if skip.contains(&k.as_str()) || children.contains(&k.as_str()) {

@@ -34,6 +34,7 @@ fn def(type_name: &'static str, aliases: &'static [&'static str], props: &'stati
                 dynamic: None,
                 unrendered: false,
                 check: None,
+                children: false,
             })
             .collect(),
     };

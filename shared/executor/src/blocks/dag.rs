@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::{Block, Stepper, int_prop, worst};
+use super::{Block, Stepper, worst};
 use baton_model::flow::Children;
 use baton_model::{StateType, Task};
 
@@ -28,13 +28,12 @@ fn order(tasks: &[Task]) -> Option<Vec<usize>> {
 
 impl<'a> Stepper<'a> {
     /// Advances a Dag task run.
-    pub(super) fn dag(&mut self, task: &'a Task, idx: usize) -> Block {
+    pub(super) fn dag(&mut self, task: &'a Task, idx: usize, limit: usize) -> Block {
         let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
         let Some(order) = order(tasks) else {
             self.fail(idx, format!("task '{}': Cyclic dependency detected in its dependsOn", task.id));
             return Block::Done(StateType::Failed);
         };
-        let limit = int_prop(&task.props, "concurrent").unwrap_or(0);
         let (parent, value) = self.slot_of(idx);
         let found: Vec<Option<usize>> =
             tasks.iter().map(|t| self.find(&t.id, Some(&parent), value.as_deref())).collect();

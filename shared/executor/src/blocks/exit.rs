@@ -5,7 +5,7 @@
 //! and nothing after it starts.
 
 use super::{Action, Block, Stepper};
-use baton_model::flow::scalar_string;
+use baton_model::flowable::Exit;
 use baton_model::{StateType, Task};
 
 /// The state an Exit `state` value ends the execution in.
@@ -23,8 +23,8 @@ fn exit_state(s: &str) -> Option<StateType> {
 
 impl<'a> Stepper<'a> {
     /// Runs an Exit task run: notes the state the step ends the execution in.
-    pub(super) fn exit(&mut self, task: &'a Task, idx: usize) -> Block {
-        let raw = task.props.get("state").map_or_else(|| "SUCCESS".to_string(), scalar_string);
+    pub(super) fn exit(&mut self, task: &'a Task, idx: usize, spec: &Exit) -> Block {
+        let raw = spec.state.clone().unwrap_or_else(|| "SUCCESS".to_string());
         let ctx = self.task_context(task, idx);
         let rendered = match self.env.render(&raw, &ctx) {
             Ok(s) => s.trim().to_string(),

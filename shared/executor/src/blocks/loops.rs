@@ -25,8 +25,9 @@
 use serde_json::{Map, Value, json};
 
 use super::concurrent::Body;
-use super::{Block, Stepper, for_each_limit, for_each_values};
+use super::{Block, Stepper, for_each_values};
 use baton_model::flow::{Children, scalar_string};
+use baton_model::flowable::{Flowable, Loop};
 use baton_model::{StateType, Task};
 
 /// The largest file of one iteration's outputs a Loop with `fetchType:
@@ -35,23 +36,31 @@ pub const MAX_STORED_ITERATION_BYTES: usize = 10 << 20;
 
 /// Kestra's `transmitFailed` of a Loop (default true).
 pub(super) fn transmit_failed(task: &Task) -> bool {
-    task.props.get("transmitFailed").is_none_or(|v| super::truthy(&scalar_string(v)))
+    spec(task).is_none_or(Loop::transmits_failed)
+}
+
+/// The Loop's properties (`None` for a task that is not a Loop).
+fn spec(task: &Task) -> Option<&Loop> {
+    match &task.flowable {
+        Some(Flowable::Loop(l)) => Some(l),
+        _ => None,
+    }
 }
 
 /// The outputs a Loop declares (`outputs: [{id, type, value}]`).
 fn declared(task: &Task) -> &[Value] {
-    task.props.get("outputs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+    spec(task).map(|l| l.outputs.as_slice()).unwrap_or_default()
 }
 
 impl<'a> Stepper<'a> {
-    pub(super) fn loop_(&mut self, task: &'a Task, idx: usize) -> Block {
-        let limit = for_each_limit(task);
+    pub(super) fn loop_(&mut self, task: &'a Task, idx: usize, spec: &Loop) -> Block {
+        let limit = spec.concurrency_limit.unwrap_or(0);
         let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
         let body = Body { tasks, looped: Some(task) };
         let block = if self.index.blocks.contains_key(&(idx as u32)) {
             self.concurrent(body, idx, limit, None)
         } else {
-            let raw = task.props.get("values").cloned().unwrap_or(Value::Null);
+            let raw = spec.values.clone().unwrap_or(Value::Null);
             let id = task.id.clone();
             let Ok(values) = self.evaluate(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, true)) else {
                 return Block::Done(StateType::Failed);
@@ -167,11 +176,11 @@ impl<'a> Stepper<'a> {
     /// outputs in a file (Kestra's `fetchType`): STORE, or AUTO (the
     /// default) when `values` renders to a `kestra://` URI; FETCH inlines.
     fn loop_stores(&self, l: &Task, pos: usize) -> bool {
-        match l.props.get("fetchType").map(scalar_string).as_deref() {
+        match spec(l).and_then(|s| s.fetch_type.as_deref()) {
             Some("STORE") => true,
             Some("FETCH") => false,
             _ => {
-                let Some(Value::String(raw)) = l.props.get("values") else { return false };
+                let Some(Value::String(raw)) = spec(l).and_then(|s| s.values.as_ref()) else { return false };
                 // outputs only when `values` may read them: the whole
                 // execution's outputs are O(execution) to build
                 let ctx = self.context_with(Some(pos), &crate::output_refs::text_refs(raw));
@@ -224,8 +233,9 @@ impl<'a> Stepper<'a> {
     /// `iteration.executionId`, `iteration.state` and `iteration.outputs`
     /// (its declared outputs), is truthy. A render error fails the Loop.
     pub(super) fn loop_breaks(&mut self, l: &Task, parent: &str, u: usize, value: &str, block: Block) -> bool {
-        let (Some(raw), Block::Done(state)) = (l.props.get("breakWhen"), block) else { return false };
-        let cond = scalar_string(raw);
+        let (Some(cond), Block::Done(state)) = (spec(l).and_then(|s| s.break_when.clone()), block) else {
+            return false;
+        };
         let Some(pos) = self.index.position(&self.exec.task_run_list, parent) else { return false };
         let Children::Tasks(tasks) = &l.children else { return false };
         let Some(first) = tasks.iter().find(|t| !t.disabled) else { return false };
@@ -281,7 +291,7 @@ impl<'a> Stepper<'a> {
             }
         }
         let ran: u64 = terminated.values().filter_map(Value::as_u64).sum();
-        if task.props.contains_key("breakWhen") && (ran as usize) < values.len() {
+        if spec(task).is_some_and(|s| s.break_when.is_some()) && (ran as usize) < values.len() {
             self.actions.push(super::Action::Log {
                 task_run_id: Some(parent.clone()),
                 task_id: Some(task.id.clone()),

@@ -17,8 +17,8 @@ use serde_json::{Map, Value, json};
 
 use super::{Block, Stepper, normalize};
 use baton_model::duration;
-use baton_model::flow::{Children, Input, scalar_string};
-use baton_model::types::FlowableKind;
+use baton_model::flow::{Children, Input};
+use baton_model::flowable::{Flowable, FlowableKind, Pause};
 use baton_model::{Execution, Flow, StateType, Task, TaskRun};
 use baton_template::inputs::{self, InputError};
 
@@ -45,9 +45,11 @@ pub enum ResumeError {
 
 /// The `onResume` input definitions of a Pause task (none if absent).
 pub fn on_resume(task: &Task) -> Result<Vec<Input>, String> {
-    match task.props.get("onResume") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| e.to_string()),
+    match &task.flowable {
+        Some(Flowable::Pause(Pause { on_resume: Some(v), .. })) => {
+            serde_json::from_value(v.clone()).map_err(|e| e.to_string())
+        }
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -58,7 +60,7 @@ pub fn paused_task<'f>(flow: &'f Flow, exec: &Execution) -> Result<(String, &'f 
         .filter(|tr| tr.state.current == StateType::Paused)
         .find_map(|tr| {
             // a WaitFor between two iterations is PAUSED too, but not resumable
-            let pause = flow.find_task(&tr.task_id).filter(|t| t.flowable == Some(FlowableKind::Pause));
+            let pause = flow.find_task(&tr.task_id).filter(|t| t.flowable_kind() == Some(FlowableKind::Pause));
             pause.map(|t| (tr.id.clone(), t))
         })
         .filter(|_| exec.state.current == StateType::Paused)
@@ -162,11 +164,11 @@ fn sync_state(exec: &mut Execution, now: DateTime<Utc>) -> bool {
 
 impl<'a> Stepper<'a> {
     /// Advances a Pause task run.
-    pub(super) fn pause(&mut self, task: &'a Task, idx: usize) -> Block {
+    pub(super) fn pause(&mut self, task: &'a Task, idx: usize, spec: &Pause) -> Block {
         let tr = &self.exec.task_run_list[idx];
         let was_paused = tr.state.histories.iter().any(|h| h.state == StateType::Paused);
         match tr.state.current {
-            StateType::Created | StateType::Running if !was_paused => return self.start_pause(task, idx),
+            StateType::Created | StateType::Running if !was_paused => return self.start_pause(task, idx, spec),
             StateType::Paused => {
                 let (until, to) = timer(tr);
                 match until {
@@ -198,24 +200,24 @@ impl<'a> Stepper<'a> {
     }
 
     /// The task run goes PAUSED, its timer (if any) stored and armed.
-    fn start_pause(&mut self, task: &'a Task, idx: usize) -> Block {
+    fn start_pause(&mut self, task: &'a Task, idx: usize, spec: &Pause) -> Block {
         let ctx = self.task_context(task, idx);
-        let render = |key: &str| -> Result<Option<String>, String> {
-            match task.props.get(key) {
-                None | Some(Value::Null) => Ok(None),
+        let render = |key: &str, written: &Option<String>| -> Result<Option<String>, String> {
+            match written {
+                None => Ok(None),
                 Some(v) => self
                     .env
-                    .render(&scalar_string(v), &ctx)
+                    .render(v, &ctx)
                     .map(|s| Some(s.trim().to_string()).filter(|s| !s.is_empty()))
                     .map_err(|e| format!("{key} of task '{}': {e}", task.id)),
             }
         };
         let decided = (|| {
-            let duration = match render("pauseDuration")? {
+            let duration = match render("pauseDuration", &spec.pause_duration)? {
                 Some(d) => Some(d),
-                None => render("delay")?,
+                None => render("delay", &spec.delay)?,
             };
-            let behavior = render("behavior")?.unwrap_or_else(|| "RESUME".into());
+            let behavior = render("behavior", &spec.behavior)?.unwrap_or_else(|| "RESUME".into());
             let Some((_, to)) = BEHAVIORS.iter().find(|(b, _)| *b == behavior) else {
                 return Err(format!(
                     "behavior of task '{}': '{behavior}' is not one of RESUME, WARN, FAIL, CANCEL",

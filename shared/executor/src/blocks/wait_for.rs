@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 use super::{Block, Stepper, truthy};
 use baton_model::duration;
 use baton_model::flow::{Children, scalar_string};
+use baton_model::flowable::WaitFor;
 use baton_model::{StateType, Task};
 
 /// Kestra's `checkFrequency` defaults.
@@ -41,7 +42,7 @@ fn iteration(outputs: Option<&Map<String, Value>>) -> u64 {
 
 impl<'a> Stepper<'a> {
     /// Advances a WaitFor task run.
-    pub(super) fn wait_for(&mut self, task: &'a Task, idx: usize) -> Block {
+    pub(super) fn wait_for(&mut self, task: &'a Task, idx: usize, spec: &WaitFor, until: bool) -> Block {
         let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
         if self.exec.task_run_list[idx].outputs.is_none() {
             self.exec.task_run_list[idx].outputs = Some(Map::from_iter([("iterationCount".into(), json!(1))]));
@@ -71,7 +72,7 @@ impl<'a> Stepper<'a> {
             Block::Done(s) if s != StateType::Success => return Block::Done(s),
             Block::Done(s) => s,
         };
-        let freq = match self.frequency(task, idx) {
+        let freq = match self.frequency(task, idx, spec, until) {
             Ok(f) => f,
             Err(e) => {
                 self.fail(idx, e);
@@ -82,9 +83,8 @@ impl<'a> Stepper<'a> {
         let started = tr.state.histories.first().map_or(self.now, |h| h.date);
         let reached = n >= freq.max_iterations || started + freq.max_duration < self.now;
         if !reached {
-            let cond = task.props.get("condition").map(scalar_string).unwrap_or_default();
             let ctx = self.task_context(task, idx);
-            let met = match self.env.render(&cond, &ctx) {
+            let met = match self.env.render(&spec.condition, &ctx) {
                 Ok(r) => truthy(&r),
                 Err(e) => {
                     self.fail(idx, format!("condition of task '{}': {e}", task.id));
@@ -100,7 +100,7 @@ impl<'a> Stepper<'a> {
                 return Block::Running;
             }
         }
-        let fail_on_max = task.props.get("failOnMaxReached").is_some_and(|v| truthy(&scalar_string(v)));
+        let fail_on_max = spec.fail_on_max_reached.unwrap_or(false);
         if reached {
             let why = if n >= freq.max_iterations { "Max iterations reached" } else { "Max duration reached" };
             self.actions.push(super::Action::Log {
@@ -117,9 +117,10 @@ impl<'a> Stepper<'a> {
         Block::Done(state)
     }
 
-    /// `checkFrequency`, each value rendered if it is a template.
-    fn frequency(&self, task: &Task, idx: usize) -> Result<Frequency, String> {
-        let freq = task.props.get("checkFrequency").and_then(Value::as_object);
+    /// `checkFrequency`, each value rendered if it is a template, with
+    /// LoopUntil's defaults when `until`.
+    fn frequency(&self, task: &Task, idx: usize, spec: &WaitFor, until: bool) -> Result<Frequency, String> {
+        let freq = spec.check_frequency.as_ref();
         let ctx = std::cell::OnceCell::new();
         let get = |key: &str| -> Result<Option<String>, String> {
             let Some(v) = freq.and_then(|f| f.get(key)).filter(|v| !v.is_null()) else { return Ok(None) };
@@ -138,7 +139,6 @@ impl<'a> Stepper<'a> {
             }
         };
         // LoopUntil's defaults (Kestra 0.23): no limits, a minute apart; WaitFor's: 100, PT1H, PT1S
-        let until = baton_model::types::normalize(&task.type_) == baton_model::types::LOOP_UNTIL_TYPE;
         let (default_max, default_duration, default_interval) =
             if until { (u64::MAX, 100 * 365 * 86_400, 60) } else { (MAX_ITERATIONS, MAX_DURATION_SECS, INTERVAL_SECS) };
         let max_iterations = match get("maxIterations")? {

@@ -22,6 +22,7 @@ mod protocol;
 pub(crate) mod python;
 pub mod reap;
 pub mod runner;
+pub mod runner_types;
 mod task;
 
 pub use cloudrun::{Outcome as CloudRunOutcome, outcome as cloudrun_outcome};

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::TaskError;
 use crate::de::value_to_string;
 
-// The runner type names (described in the schema's `runners` module).
+// The runner type names (declared in `super::runner_types`).
 
 /// Kestra's process task runner.
 pub const PROCESS: &str = "io.kestra.plugin.core.runner.Process";

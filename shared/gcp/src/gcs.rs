@@ -1,8 +1,11 @@
-//! A GCS client for one credential: object data through Google's
-//! `google-cloud-storage` data plane (streamed uploads — single-shot for
-//! small objects, resumable with a bounded buffer for large ones — and
-//! streamed reads), buckets and listings through the JSON API with
-//! `reqwest` (the gRPC control plane has no emulator).
+//! The GCS client — the one the GCS tasks, the GCS trigger and internal
+//! storage (`store::GcsStorage`) all use — for one credential: object data
+//! through Google's `google-cloud-storage` data plane (streamed uploads —
+//! single-shot for objects under [`SINGLE_SHOT`], resumable with a bounded
+//! buffer for larger ones — and streamed reads), buckets and listings
+//! through the JSON API with `reqwest` (the gRPC control plane has no
+//! emulator). Only `send_buffered` is used (a small `send_unbuffered`
+//! upload is stored corrupted by fake-gcs-server).
 
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
@@ -19,6 +22,9 @@ use super::percent::encode;
 const READ_CHUNK: usize = 1024 * 1024;
 /// The resumable-upload buffer (memory held per upload).
 pub const UPLOAD_BUFFER: usize = 16 * 1024 * 1024;
+/// An upload of unknown size that ends within this many bytes is sent in
+/// one request (the bytes are read first); a longer one is resumable.
+pub const SINGLE_SHOT: usize = 8 * 1024 * 1024;
 
 /// A failed GCS call.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +66,9 @@ pub struct UploadOptions {
     pub content_encoding: Option<String>,
     pub content_disposition: Option<String>,
     pub cache_control: Option<String>,
+    /// A precondition: `Some(0)` writes only if no object is
+    /// there (a failed precondition is `GcsError::Http` with status 412).
+    pub if_generation_match: Option<i64>,
 }
 
 /// What an upload stored.
@@ -331,21 +340,38 @@ impl GcsClient {
         Err(GcsError::Other { op, message: "the rewrite did not finish".to_string() })
     }
 
-    /// Streams `data` (`size` bytes if known) into `gs://bucket/name`.
-    pub async fn upload<R>(
+    /// Streams `data` (`size` bytes if known) into `gs://bucket/name`. Of
+    /// a stream of unknown size up to [`SINGLE_SHOT`] bytes are read first:
+    /// one that ends by then goes in one request.
+    pub async fn upload(
         &self,
         bucket: &str,
         name: &str,
-        data: R,
+        mut data: Reader,
         size: Option<u64>,
         opts: &UploadOptions,
-    ) -> Result<Uploaded, GcsError>
-    where
-        R: AsyncRead + Send + Unpin + 'static,
-    {
+    ) -> Result<Uploaded, GcsError> {
         let op = format!("upload to gs://{bucket}/{name}");
         let storage = self.data_plane(&op).await?;
-        let source = ReaderSource { reader: tokio::sync::Mutex::new(data), size, buf: BytesMut::new() };
+        let mut head = BytesMut::new();
+        let mut size = size;
+        if size.is_none() {
+            head.reserve(64 * 1024);
+            while head.len() < SINGLE_SHOT {
+                match data.read_buf(&mut head).await {
+                    Ok(0) => {
+                        size = Some(head.len() as u64);
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        return Err(GcsError::Other { op, message: format!("reading the data failed: {e}") });
+                    }
+                }
+            }
+        }
+        let head = if head.is_empty() { None } else { Some(head.freeze()) };
+        let source = ReaderSource { head, reader: tokio::sync::Mutex::new(data), size, buf: BytesMut::new() };
         let mut w = storage.write_object(bucket_resource(bucket), name, source);
         if let Some(v) = &opts.content_type {
             w = w.set_content_type(v.clone());
@@ -359,7 +385,13 @@ impl GcsClient {
         if let Some(v) = &opts.cache_control {
             w = w.set_cache_control(v.clone());
         }
-        let obj = w.send_buffered().await.map_err(|e| GcsError::Other { op: op.clone(), message: e.to_string() })?;
+        if let Some(g) = opts.if_generation_match {
+            w = w.set_if_generation_match(g);
+        }
+        let obj = w.send_buffered().await.map_err(|e| match e.http_status_code() {
+            Some(status) => GcsError::Http { op: op.clone(), status, message: e.to_string() },
+            None => GcsError::Other { op: op.clone(), message: e.to_string() },
+        })?;
         use base64::Engine;
         let b64 = base64::engine::general_purpose::STANDARD;
         let checks = obj.checksums.as_ref();
@@ -394,18 +426,26 @@ impl GcsClient {
     }
 }
 
-/// Adapts any byte reader to the upload API, in `READ_CHUNK` pieces.
-struct ReaderSource<R> {
+/// The data of an upload.
+pub type Reader = std::pin::Pin<Box<dyn AsyncRead + Send>>;
+
+/// Adapts a byte reader to the upload API: the bytes already read, then
+/// the rest in `READ_CHUNK` pieces.
+struct ReaderSource {
+    head: Option<Bytes>,
     // The upload API wants a `Sync` source; the lock is never contended.
-    reader: tokio::sync::Mutex<R>,
+    reader: tokio::sync::Mutex<Reader>,
     size: Option<u64>,
     buf: BytesMut,
 }
 
-impl<R: AsyncRead + Send + Unpin> StreamingSource for ReaderSource<R> {
+impl StreamingSource for ReaderSource {
     type Error = std::io::Error;
 
     async fn next(&mut self) -> Option<Result<Bytes, Self::Error>> {
+        if let Some(head) = self.head.take() {
+            return Some(Ok(head));
+        }
         let reader = self.reader.get_mut();
         self.buf.reserve(READ_CHUNK);
         while self.buf.len() < READ_CHUNK {

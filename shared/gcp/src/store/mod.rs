@@ -38,7 +38,7 @@ pub use firestore_kv::{KEYS, KV};
 pub use firestore_metrics::METRICS;
 pub use firestore_records::RECORD_KINDS;
 pub use firestore_triggers::{BACKFILLS, TICKS, TRIGGERS};
-pub use gcs::{GcsAuth, GcsStorage, SINGLE_SHOT};
+pub use gcs::{GcsStorage, SINGLE_SHOT, application_default};
 pub use pubsub::{PubSubAdmin, PubSubPull, PubSubQueue, PubSubTarget};
 
 use baton_backend::{BackendError, Result};
@@ -166,8 +166,9 @@ impl GcpBackends {
     /// production credentials are looked up here.
     pub async fn from_config(config: GcpConfig) -> Result<GcpBackends> {
         let state = Arc::new(FirestoreStore::new(connect_firestore(&config).await?));
-        let auth = if config.storage_emulator.is_some() { GcsAuth::Anonymous } else { GcsAuth::application_default()? };
-        let storage = Arc::new(GcsStorage::connect(&config.storage_root(), &config.bucket, auth).await?);
+        let creds =
+            if config.storage_emulator.is_some() { crate::GcpCredentials::anonymous() } else { application_default()? };
+        let storage = Arc::new(GcsStorage::connect(&config.storage_root(), &config.bucket, creds));
         let queue = Arc::new(PubSubQueue::connect(config.pubsub_target()).await?);
         Ok(GcpBackends { state, storage, queue, config })
     }

@@ -142,8 +142,9 @@ impl RunnableTask for Upload {
             content_encoding: self.p.content_encoding.clone(),
             content_disposition: self.p.content_disposition.clone(),
             cache_control: self.p.cache_control.clone(),
+            if_generation_match: None,
         };
-        let result = gcs.upload(&self.bucket, &name, reader, size, &opts).await;
+        let result = gcs.upload(&self.bucket, &name, Box::pin(reader), size, &opts).await;
         if let Some(p) = &cx.services.progress {
             p.finish(&cx.task_id);
         }

@@ -13,6 +13,7 @@ pub mod blueprints;
 pub mod functions;
 pub mod graph;
 pub mod migrate;
+pub mod reference;
 pub mod runtime;
 pub mod schedule;
 pub mod schema;
@@ -36,3 +37,8 @@ pub use baton_template::{conditions, inputs};
 
 pub use baton_allocator as allocator;
 pub use baton_allocator::Allocator;
+
+/// The version and the commit built from (`shared/build.rs`):
+/// `0.1.0 (commit 1a2b3c4d5e)`, `-dirty` after the hash when tracked files
+/// differed from it, `unknown` when not built from a git checkout.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("BUILD_GIT_COMMIT"), ")");

@@ -57,6 +57,7 @@ mod postgres;
 mod purge_flows;
 mod purge_storage;
 mod purge_tasks;
+mod reference_docs;
 mod schedule;
 mod schedule_conditions;
 mod schedule_on_dates;

@@ -29,6 +29,7 @@ pub mod log_level;
 pub mod mask;
 pub mod problem;
 pub mod props;
+pub mod settings;
 pub mod state;
 pub mod storage;
 pub mod suggest;

@@ -77,6 +77,7 @@ pub mod outputs;
 pub mod plugins;
 pub mod query;
 pub mod resume;
+pub mod route_table;
 pub mod search;
 pub mod sse;
 pub mod stats;
@@ -111,9 +112,24 @@ pub struct ApiState {
     pub host: Arc<dyn ApiHost>,
 }
 
-/// The routes, under `/api/v1` and `/api/v1/main`, with `/healthz`.
+/// The routes, under `/api/v1` and `/api/v1/main`, with `/healthz` (the
+/// list: [`route_table::ROUTES`]).
 pub fn router(state: ApiState) -> Router {
-    let api = Router::new()
+    let api = api_routes()
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(unknown_route)
+        // bodies read whole are bounded; the routes that stream uploads to
+        // storage say so themselves (`limits`)
+        .layer(limits::default())
+        .layer(axum::middleware::from_fn(limits::json_413))
+        // a handler answers within its route class's bound (`timeouts`)
+        .layer(axum::middleware::from_fn_with_state(timeouts::RequestTimeouts::default(), timeouts::request_timeout));
+    root_routes().nest("/api/v1/main", api.clone()).nest("/api/v1", api).fallback(unknown_route).with_state(state)
+}
+
+/// Every route of the API, without fallbacks or layers (under `/api/v1`).
+fn api_routes() -> Router<ApiState> {
+    Router::new()
         .merge(flows::routes())
         .merge(graph::routes())
         .merge(flow_revisions::routes())
@@ -138,24 +154,16 @@ pub fn router(state: ApiState) -> Router {
         .merge(plugins::routes())
         .merge(blueprints::routes())
         .merge(webhook::routes())
-        .method_not_allowed_fallback(method_not_allowed)
-        .fallback(unknown_route)
-        // bodies read whole are bounded; the routes that stream uploads to
-        // storage say so themselves (`limits`)
-        .layer(limits::default())
-        .layer(axum::middleware::from_fn(limits::json_413))
-        // a handler answers within its route class's bound (`timeouts`)
-        .layer(axum::middleware::from_fn_with_state(timeouts::RequestTimeouts::default(), timeouts::request_timeout));
+}
+
+/// The routes at the root: the health checks and the UI.
+fn root_routes() -> Router<ApiState> {
     Router::new()
         .route("/healthz", get(healthz))
         // Cloud Run's front end answers paths ending in `z` itself: outside
         // callers (deploy.sh) ask `/health`
         .route("/health", get(healthz))
         .merge(ui::routes())
-        .nest("/api/v1/main", api.clone())
-        .nest("/api/v1", api)
-        .fallback(unknown_route)
-        .with_state(state)
 }
 
 /// Only the webhook routes (under `/api/v1` and `/api/v1/main`) and

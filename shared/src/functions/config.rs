@@ -2,24 +2,10 @@
 //! binary (no global config): port, push verification, backends, flows,
 //! worker group, lease.
 //!
-//! | variable | meaning | default |
-//! |---|---|---|
-//! | `PORT` | the port to listen on (set by Cloud Run) | `8080` |
-//! | `BATON_PUSH_AUTH` | `oidc`, or `off` to accept unauthenticated pushes (the emulator sends no token) | `oidc` |
-//! | `BATON_PUSH_AUDIENCE` | the push subscription's OIDC audience | required with `oidc` |
-//! | `BATON_PUSH_SERVICE_ACCOUNT` | the push subscription's service account email | required with `oidc` |
-//! | `BATON_JWKS_URL` | where the token signing keys are | Google's |
-//! | `BATON_BACKEND` | `gcp` (Firestore, GCS, Pub/Sub) or `local` (SQLite + folder under `BATON_HOME`) | `gcp` if `GOOGLE_CLOUD_PROJECT` is set, else `local` |
-//! | `BATON_HOME` | the local backends' folder | `~/.baton` |
-//! | `BATON_RELAY` | local backend: `topic=url,…` push routes (see `relay`) | none: published messages are dropped |
-//! | `BATON_FLOWS` | a folder of flows, or `kestra:///prefix` in internal storage | `kestra:///flows` |
-//! | `BATON_WORKER_GROUP` | the worker function's task group | `core` |
-//! | `BATON_LEASE_SECONDS` | how long a worker's claim lasts without a heartbeat (renewed every third of it) | `30` |
-//! | `BATON_WORK_DIR` | scratch folder for task working directories | `$TMPDIR/baton-work` |
-//! | `BATON_SWEEP_JOB` | scheduler and executor: the sweep's Cloud Scheduler job (`projects/P/locations/R/jobs/baton-sweep`), paused while nothing is in flight | unset: left alone |
-//! | `BATON_CLOUD_SCHEDULER_ENDPOINT` | a Cloud Scheduler API stand-in (tests), called without credentials | Google's |
-//! | `BATON_API_ROUTES` | api: `all` (Kestra's whole API and the UI), or `webhooks` (only the webhook routes and `/healthz`: the public service when webhooks are exposed without IAM) | `all` |
-//! | `GOOGLE_CLOUD_PROJECT` | the project (also qualifies log traces) | — |
+//! `PORT` (set by Cloud Run; `8080`), `GOOGLE_CLOUD_PROJECT` and the
+//! `BATON_*` variables, each declared with its default and meaning in
+//! `baton_model::settings` (the configuration reference is generated from
+//! it).
 //!
 //! The GCP backends read their own variables (`BATON_INTERNAL_BUCKET`, the
 //! emulator hosts…): see `backend::gcp`.

@@ -202,6 +202,26 @@ impl Engine {
     }
 }
 
+/// An engine on the local backends under `home`, with the built-in
+/// plugins and nothing else configured (for unit tests).
+#[cfg(test)]
+pub fn for_tests(home: &std::path::Path) -> Arc<Engine> {
+    let b = crate::backend::local::LocalBackends::open(home).expect("local backends");
+    Engine::new(EngineConfig {
+        state: b.state.clone(),
+        kv: b.state.clone(),
+        storage: b.storage.clone(),
+        queue: b.queue.clone(),
+        registry: crate::plugins::Registry::builtin(),
+        secrets: Default::default(),
+        envs: Default::default(),
+        work_root: home.join("work"),
+        plugins: Default::default(),
+        echo_logs: false,
+        progress: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::ExecutionUpdate;

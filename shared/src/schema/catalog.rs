@@ -39,6 +39,34 @@ pub struct Described {
     pub deprecated: bool,
 }
 
+impl Prop {
+    /// What it takes, in a word: `string`, `duration`, `tasks`, `conditions`…
+    pub fn type_word(&self) -> &'static str {
+        match self.holds {
+            Holds::Tasks | Holds::DagTasks => "tasks",
+            Holds::TaskCases => "cases",
+            Holds::Conditions | Holds::ConditionMap => "conditions",
+            Holds::TaskRunner => "taskRunner",
+            Holds::Value => kind_word(self.kind),
+        }
+    }
+}
+
+/// A value kind in a word: `string`, `integer`, `string|list`…
+pub fn kind_word(kind: PropKind) -> &'static str {
+    match kind {
+        PropKind::String => "string",
+        PropKind::Integer => "integer",
+        PropKind::Number => "number",
+        PropKind::Boolean => "boolean",
+        PropKind::Duration => "duration",
+        PropKind::List => "list",
+        PropKind::Map => "map",
+        PropKind::StringOrList => "string|list",
+        PropKind::Any => "any",
+    }
+}
+
 impl Described {
     /// The property `name`.
     pub fn prop(&self, name: &str) -> Option<&Prop> {

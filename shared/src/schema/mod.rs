@@ -18,7 +18,7 @@ pub mod runners;
 #[cfg(test)]
 mod tests;
 
-pub use catalog::{Described, Prop, catalog, find};
+pub use catalog::{Described, Prop, catalog, find, kind_word};
 
 use crate::plugins::PropKind;
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "baton", version, about = "Run Kestra flows without a Kestra server")]
+#[command(name = "baton", version = shared::VERSION, about = "Run Kestra flows without a Kestra server")]
 pub struct Cli {
     /// State folder (SQLite, internal storage). Default: $BATON_HOME or ~/.baton
     #[arg(long, global = true, env = "BATON_HOME")]
@@ -76,18 +76,24 @@ pub enum Command {
         #[command(subcommand)]
         command: ServerCommand,
     },
-    /// List the task, trigger, condition and runner types; show one; or
-    /// print the flow JSON Schema for editors.
+    /// List the task, trigger, condition and runner types; show one; print
+    /// the flow JSON Schema for editors; or write the reference pages.
     Plugins {
         /// A type (or a legacy alias) to describe.
-        #[arg(value_name = "TYPE", conflicts_with = "schema")]
+        #[arg(value_name = "TYPE", conflicts_with_all = ["schema", "doc"])]
         type_name: Option<String>,
         /// Print the JSON Schema of a flow (draft-07) instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "doc")]
         schema: bool,
         /// With --schema: write it to this file.
         #[arg(short = 'o', long = "out", requires = "schema")]
         out: Option<PathBuf>,
+        /// Write the reference pages (a page per type and per plugin group,
+        /// the command line, the configuration, the API routes) into DIR,
+        /// and their table of contents into the SUMMARY.md beside DIR:
+        /// `baton plugins --doc docs/src/reference`.
+        #[arg(long, value_name = "DIR")]
+        doc: Option<PathBuf>,
     },
     /// Flows on a running server or GCP deployment: push a folder of flows.
     Flows {
@@ -358,7 +364,8 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Nsfiles { command } => super::nsfiles::nsfiles(&home, command).await,
         Command::Backfill(a) => return super::backfill::backfill(&home, a).await,
         Command::Server { command: ServerCommand::Local(a) } => return super::server::server(&home, a).await,
-        Command::Plugins { type_name, schema, out } => {
+        Command::Plugins { doc: Some(dir), .. } => return super::plugins::doc(&dir),
+        Command::Plugins { type_name, schema, out, doc: None } => {
             return super::plugins::plugins(type_name.as_deref(), schema, out.as_ref());
         }
         Command::Flows { command } => return super::push::flows(command).await,

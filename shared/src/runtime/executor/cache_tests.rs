@@ -10,27 +10,14 @@ use serde_json::Map;
 use super::ExecutorService;
 use crate::executor::StepOptions;
 use crate::model::{Execution, StateType};
-use crate::runtime::engine::{Engine, EngineConfig};
+use crate::runtime::engine::Engine;
 use crate::runtime::launcher::{self, LaunchRequest};
 use crate::runtime::messages::{ExecutionEvent, TaskResult};
 
 const FLOW: &str = "id: two\nnamespace: company.team\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: a\n  - id: b\n    type: io.kestra.plugin.core.log.Log\n    message: b\n";
 
 fn engine(home: &std::path::Path) -> Arc<Engine> {
-    let b = crate::backend::local::LocalBackends::open(home).expect("local backends");
-    Engine::new(EngineConfig {
-        state: b.state.clone(),
-        kv: b.state.clone(),
-        storage: b.storage.clone(),
-        queue: b.queue.clone(),
-        registry: crate::plugins::Registry::builtin(),
-        secrets: Default::default(),
-        envs: Default::default(),
-        work_root: home.join("work"),
-        plugins: Default::default(),
-        echo_logs: false,
-        progress: None,
-    })
+    crate::runtime::engine::for_tests(home)
 }
 
 fn success(exec: &Execution, task_id: &str) -> ExecutionEvent {

@@ -1,0 +1,312 @@
+//! Every `BATON_*` environment variable Baton reads, declared once: its
+//! name, its default, what it does and which part of Baton reads it. The
+//! configuration reference page (`docs/src/reference/configuration.md`)
+//! is generated from [`ALL`], and a test holds the list to the code: every
+//! `BATON_…` name written in the sources of `shared/` and `functions/`
+//! (outside tests and benches) is declared here, and every one declared
+//! here is read somewhere.
+
+/// The part of Baton that reads a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reader {
+    /// The `baton` command line (commands other than `server local`).
+    Cli,
+    /// `baton server local`.
+    Server,
+    /// The Cloud Run functions (`functions/`).
+    Functions,
+    /// The engine, in both runtimes (the embedded one of `baton run` and
+    /// `baton server local`, and the functions).
+    Engine,
+    /// Tasks, wherever they run.
+    Tasks,
+}
+
+impl Reader {
+    /// How the reference page names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reader::Cli => "`baton` commands",
+            Reader::Server => "`baton server local`",
+            Reader::Functions => "Cloud Run functions",
+            Reader::Engine => "the engine (both runtimes)",
+            Reader::Tasks => "tasks",
+        }
+    }
+}
+
+/// One environment variable.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    pub name: &'static str,
+    /// The value when unset, in Markdown as the page shows it (`None`:
+    /// unset means off, or required where `doc` says so).
+    pub default: Option<&'static str>,
+    /// What it does (Markdown, one paragraph).
+    pub doc: &'static str,
+    pub read_by: &'static [Reader],
+    /// Set by Baton for its own processes, never by a user.
+    pub internal: bool,
+}
+
+const fn var(
+    name: &'static str,
+    default: Option<&'static str>,
+    read_by: &'static [Reader],
+    doc: &'static str,
+) -> Setting {
+    Setting { name, default, doc, read_by, internal: false }
+}
+
+const fn internal(name: &'static str, read_by: &'static [Reader], doc: &'static str) -> Setting {
+    Setting { name, default: None, doc, read_by, internal: true }
+}
+
+use Reader::{Cli, Engine, Functions, Server, Tasks};
+
+/// Every variable, sorted by name.
+pub const ALL: &[Setting] = &[
+    var(
+        "BATON_API_ROUTES",
+        Some("`all`"),
+        &[Functions],
+        "The `api` function: `all` (Kestra's whole API and the web UI) or `webhooks` (only the webhook routes and `/healthz`: the public service when webhooks are exposed without IAM).",
+    ),
+    var(
+        "BATON_API_TOKEN",
+        None,
+        &[Cli],
+        "`baton flows push --gcp`: a bearer token instead of `gcloud auth print-identity-token` (`--token`).",
+    ),
+    var(
+        "BATON_BACKEND",
+        Some("`gcp` when `GOOGLE_CLOUD_PROJECT` is set, else `local`"),
+        &[Functions],
+        "`gcp` (Firestore, GCS, Pub/Sub) or `local` (SQLite and a folder under `BATON_HOME`, messages pushed by `BATON_RELAY`).",
+    ),
+    var(
+        "BATON_CACHE_DIR",
+        Some("`cache` beside the working directories"),
+        &[Tasks],
+        "A folder for caches that outlive one task (Python virtual environments, `uv` and `pip` caches).",
+    ),
+    var(
+        "BATON_CLOUD_RUN_ENDPOINT",
+        Some("Google's"),
+        &[Tasks],
+        "The `CloudRun` task runner: a Cloud Run Jobs API stand-in, called without credentials (tests).",
+    ),
+    var(
+        "BATON_CLOUD_RUN_MOUNT",
+        Some("`/mnt/baton`"),
+        &[Tasks],
+        "The `CloudRun` task runner: where the internal-storage bucket is mounted in the job's container.",
+    ),
+    var(
+        "BATON_CLOUD_RUN_REGION",
+        None,
+        &[Tasks, Functions],
+        "On the GCP runtime (with `GOOGLE_CLOUD_PROJECT` and `BATON_INTERNAL_BUCKET`): tasks on the `Docker` runner run as Cloud Run Jobs in this region.",
+    ),
+    var(
+        "BATON_CLOUD_RUN_SERVICE_ACCOUNT",
+        None,
+        &[Tasks, Functions],
+        "The service account the `CloudRun` task runner's jobs run as.",
+    ),
+    var(
+        "BATON_CLOUD_SCHEDULER_ENDPOINT",
+        Some("Google's"),
+        &[Functions],
+        "A Cloud Scheduler API stand-in, called without credentials (tests).",
+    ),
+    var(
+        "BATON_DIALECT",
+        Some("`auto`"),
+        &[Cli],
+        "`baton validate --dialect`: `auto` (each flow's own), `1` or `2` for every flow without a `baton.dialect` label.",
+    ),
+    var(
+        "BATON_DOCKER_BIN",
+        Some("`docker` on `PATH`"),
+        &[Tasks],
+        "The container command line the `Docker` task runner and `containerImage` call; when `docker` has no engine, `podman` is tried and used if it answers.",
+    ),
+    var(
+        "BATON_DOCKER_FALLBACK",
+        Some("`fail`"),
+        &[Tasks],
+        "Without a Docker engine: `fail` the task, or `process` to run it on the host, ignoring its `containerImage`.",
+    ),
+    var(
+        "BATON_DOCKER_VOLUME_ENABLED",
+        Some("`false`"),
+        &[Tasks],
+        "`true` lets the `Docker` task runner's `volumes` (and `privileged`) through, as Kestra's `volume-enabled` plugin configuration; off, such a task fails.",
+    ),
+    var(
+        "BATON_EXECUTOR_LANES",
+        Some("`1`"),
+        &[Cli, Server],
+        "Executor loops of the embedded runtime, 1 to 64: each decides the executions hashed to it.",
+    ),
+    var("BATON_FIRESTORE_DATABASE", Some("`(default)`"), &[Functions], "The Firestore database of the GCP backends."),
+    var(
+        "BATON_FLOWS",
+        Some("`kestra:///flows`"),
+        &[Functions],
+        "Where a function finds its flows: a folder, or a `kestra:///prefix` in internal storage (by default what Terraform uploads to the internal bucket's `flows/`).",
+    ),
+    var(
+        "BATON_GEMINI_BASE_URL",
+        Some("`https://generativelanguage.googleapis.com`"),
+        &[Tasks],
+        "The AI tasks' Gemini API base URL, for every flow (a `baseUrl` in the flow wins; a proxy or a fake).",
+    ),
+    var(
+        "BATON_GOOGLE_SEARCH_BASE_URL",
+        Some("`https://www.googleapis.com/customsearch/v1`"),
+        &[Tasks],
+        "The AI tasks' Google Custom Search base URL, for every flow (a `baseUrl` in the flow wins).",
+    ),
+    var(
+        "BATON_HOME",
+        Some("`~/.baton`"),
+        &[Cli, Server, Functions],
+        "The state folder: SQLite, internal storage, working directories (`--home`); a function's local backends.",
+    ),
+    var(
+        "BATON_INTERNAL_BUCKET",
+        None,
+        &[Functions, Tasks],
+        "The internal-storage bucket of the GCP backends (required there) and of the `CloudRun` task runner.",
+    ),
+    var("BATON_JWKS_URL", Some("Google's"), &[Functions], "Where the signing keys of Pub/Sub's push tokens are."),
+    var(
+        "BATON_KEEP_WORKING_DIRS",
+        None,
+        &[Tasks],
+        "`1` or `true` keeps task working directories after the task ends, for debugging (removed by default, as Kestra does).",
+    ),
+    var(
+        "BATON_LEASE_SECONDS",
+        Some("`30`"),
+        &[Functions],
+        "How long a worker's claim on a task run lasts without a heartbeat (renewed every third of it).",
+    ),
+    var(
+        "BATON_LOG",
+        Some("`warn`; `info` for `baton server local`"),
+        &[Cli, Server],
+        "The log filter on stderr, in `tracing`'s syntax (`info`, `baton=debug,warn`). The functions read `RUST_LOG`.",
+    ),
+    var(
+        "BATON_MAX_BATCHES",
+        Some("`10000`"),
+        &[Tasks],
+        "The most files one split makes, so the most batches (child executions) one `ForEachItem` starts.",
+    ),
+    var(
+        "BATON_MAX_DESCENDANTS",
+        Some("`10000`"),
+        &[Engine],
+        "The most executions that may descend from one execution (subflows, `ForEachItem` batches, their children…).",
+    ),
+    var(
+        "BATON_NSFILE_REVISIONS",
+        Some("`50`"),
+        &[Engine],
+        "How many revisions of each namespace file are kept (at least 1).",
+    ),
+    var(
+        "BATON_OPENAI_BASE_URL",
+        Some("`https://api.openai.com/v1`"),
+        &[Tasks],
+        "The AI tasks' OpenAI API base URL, for every flow (a `baseUrl` in the flow wins).",
+    ),
+    var(
+        "BATON_PUSH_AUDIENCE",
+        None,
+        &[Functions],
+        "The push subscription's OIDC audience (required with `BATON_PUSH_AUTH=oidc`).",
+    ),
+    var(
+        "BATON_PUSH_AUTH",
+        Some("`oidc`"),
+        &[Functions],
+        "`oidc` verifies every Pub/Sub push's token; `off` accepts unauthenticated pushes (the emulator sends no token).",
+    ),
+    var(
+        "BATON_PUSH_SERVICE_ACCOUNT",
+        None,
+        &[Functions],
+        "The push subscription's service account email (required with `BATON_PUSH_AUTH=oidc`).",
+    ),
+    var(
+        "BATON_RELAY",
+        None,
+        &[Functions],
+        "The local backend's push routes, `topic=url,…`: a message published to a topic is pushed to its URL (a Pub/Sub stand-in); unset, messages are dropped, with a warning.",
+    ),
+    var(
+        "BATON_SERVER_ALLOWED_HOSTS",
+        None,
+        &[Server],
+        "Host names accepted in the `Host` header besides localhost, comma-separated (`--allowed-hosts`).",
+    ),
+    var(
+        "BATON_SERVER_BASIC_AUTH",
+        None,
+        &[Server, Cli],
+        "Kestra-style basic auth, `user:password`: `baton server local --basic-auth`, and the credentials of `baton flows push --server`.",
+    ),
+    var(
+        "BATON_SWEEP_JOB",
+        None,
+        &[Functions],
+        "The scheduler's and executor's sweep job (`projects/P/locations/R/jobs/baton-sweep`), paused while nothing is in flight; unset, left alone.",
+    ),
+    var(
+        "BATON_TAVILY_BASE_URL",
+        Some("`https://api.tavily.com`"),
+        &[Tasks],
+        "The AI tasks' Tavily search API base URL, for every flow (a `baseUrl` in the flow wins).",
+    ),
+    var(
+        "BATON_VERTEX_BASE_URL",
+        Some("`https://{location}-aiplatform.googleapis.com`"),
+        &[Tasks],
+        "The AI tasks' Vertex AI base URL, for every flow (a `baseUrl` in the flow wins).",
+    ),
+    var(
+        "BATON_WORKER_GROUP",
+        Some("`core`"),
+        &[Functions],
+        "The `worker` function's task group (its tasks topic is `baton-tasks-<group>`).",
+    ),
+    var(
+        "BATON_WORK_DIR",
+        Some("`$TMPDIR/baton-work`"),
+        &[Functions],
+        "The scratch folder of a function's task working directories.",
+    ),
+    internal(
+        "BATON_TASK_PROCESS",
+        &[Tasks],
+        "Marks every process a task starts (`owner:taskRun:attempt`), so what a killed `baton` left running is found and stopped.",
+    ),
+    internal(
+        "BATON_WATCHDOG_FOR",
+        &[Cli, Server],
+        "Starts `baton` as the watchdog of the `baton` named, which stops its task processes if it is killed.",
+    ),
+];
+
+/// The variable `name`, if declared.
+pub fn find(name: &str) -> Option<&'static Setting> {
+    ALL.iter().find(|s| s.name == name)
+}
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod tests;

@@ -1,6 +1,7 @@
 //! The reference pages of the documentation site (`docs/src/reference/`),
 //! generated from what the code declares, never typed a second time:
 //!
+//! - [`flow`]: the flow-level keys, from `schema::common::FLOW`;
 //! - [`plugins`]: one page per task, trigger, condition and task runner
 //!   type, one per plugin group and an index, from the plugin catalogue
 //!   (`schema::catalog`, itself from the types' declarations);
@@ -17,6 +18,7 @@
 pub mod api_routes;
 pub mod cli;
 pub mod config;
+pub mod flow;
 mod markdown;
 pub mod plugins;
 
@@ -58,9 +60,10 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Referen
 }
 
 /// Every page, in table-of-contents order: the CLI, the configuration,
-/// the API routes, then the plugins. `command` is `baton`'s clap command.
+/// the API routes, the flow, then the plugins. `command` is `baton`'s clap
+/// command.
 pub fn pages(command: &clap::Command) -> Vec<Page> {
-    let mut v = vec![cli::page(command), config::page(), api_routes::page()];
+    let mut v = vec![cli::page(command), config::page(), api_routes::page(), flow::page()];
     v.extend(plugins::pages(&crate::schema::catalog(&crate::plugins::Registry::builtin())));
     v
 }

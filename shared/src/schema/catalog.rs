@@ -185,7 +185,7 @@ pub fn catalog(registry: &Registry) -> Vec<Described> {
     let mut conditions = Vec::new();
     for def in crate::conditions::catalog::defs() {
         let mut b = Builder::new(def.type_name, false);
-        b.add(&PropSpec::required("type", PropKind::String), Holds::Value, &[]);
+        b.add(&PropSpec::required("type", PropKind::String), Holds::Value, common::TYPE_DOCS);
         for spec in def.props {
             let holds = match (def.type_name, spec.name) {
                 (crate::conditions::catalog::names::MULTIPLE, "conditions") => Holds::ConditionMap,
@@ -200,7 +200,7 @@ pub fn catalog(registry: &Registry) -> Vec<Described> {
     out.extend(conditions);
     for def in runners::defs() {
         let mut b = Builder::new(def.type_name, false);
-        b.add(&PropSpec::required("type", PropKind::String), Holds::Value, &[]);
+        b.add(&PropSpec::required("type", PropKind::String), Holds::Value, common::TYPE_DOCS);
         for spec in def.props {
             b.add(spec, Holds::Value, &[]);
         }

@@ -71,6 +71,9 @@ pub const TASK_DOCS: &[PropDoc] = &[
     PropDoc::new("version", "Only LATEST: Baton runs one version of each task type.").values(&["LATEST"]).fixed(),
 ];
 
+/// The words of the `type` key of a condition or a task runner.
+pub const TYPE_DOCS: &[PropDoc] = &[PropDoc::new("type", "The type, a Kestra class name.").fixed()];
+
 /// The words of the common trigger keys (`triggers::COMMON`).
 pub const TRIGGER_DOCS: &[PropDoc] = &[
     PropDoc::new("id", "The trigger's id: unique in the flow.").fixed(),

@@ -17,6 +17,10 @@
 #      numbers are not taken for one. docs/src/bench (a link to docs/bench/:
 #      benchmark results record the commit they measured) is exempt.
 #
+# The generated pages under docs/src/reference/ are checked fresh by the
+# end-to-end test `reference_docs` (it runs the built `baton`; this script
+# runs before the build).
+#
 #   bash scripts/docs-check.sh          (BATON_MDBOOK: the mdbook binary;
 #                                        default .cache/mdbook/bin/mdbook, then PATH)
 set -euo pipefail

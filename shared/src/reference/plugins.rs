@@ -139,6 +139,13 @@ fn type_page(d: &Described) -> Page {
         let aliases: Vec<String> = d.aliases.iter().map(|a| code(a)).collect();
         s.push_str(&format!("- also written: {}\n", aliases.join(", ")));
     }
+    match d.worker_group {
+        Some(g) => s.push_str(&format!(
+            "- runs on: the `{g}` workers (on Google Cloud, the `worker` function of that group)\n"
+        )),
+        None if d.kind == Kind::Task => s.push_str("- runs on: the executor (a flowable)\n"),
+        None => {}
+    }
     if d.deprecated {
         s.push_str("- deprecated: kept for older flows\n");
     }

@@ -37,6 +37,9 @@ pub struct Described {
     pub props: Vec<Prop>,
     /// A legacy type Kestra keeps for old flows.
     pub deprecated: bool,
+    /// The worker group (and tasks topic) that runs a registry task;
+    /// `None` for the flowables, which the executor runs, and the others.
+    pub worker_group: Option<&'static str>,
 }
 
 impl Prop {
@@ -123,6 +126,7 @@ impl Builder {
             outputs: d.map_or(&[], |d| d.outputs),
             props: self.props,
             deprecated,
+            worker_group: None,
         }
     }
 }
@@ -145,7 +149,8 @@ pub fn catalog(registry: &Registry) -> Vec<Described> {
         }
         let mut aliases: Vec<&'static str> = def.aliases.to_vec();
         aliases.extend(types::aliases_of(def.type_name));
-        out.push(b.finish(def.type_name, dedup(aliases), Kind::Task, false));
+        let d = b.finish(def.type_name, dedup(aliases), Kind::Task, false);
+        out.push(Described { worker_group: Some(def.group), ..d });
     }
     for def in flowable::defs() {
         let type_name = def.decl.type_name;

@@ -148,10 +148,11 @@ pub fn generated_files(dir: &Path) -> Result<Vec<PathBuf>, ReferenceError> {
             let path = entry.map_err(io("read", &d))?.path();
             if path.is_dir() {
                 todo.push(path);
-            } else if path.extension().is_some_and(|e| e == "md")
-                && std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with(MARK))
-            {
-                out.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                let bytes = std::fs::read(&path).map_err(io("read", &path))?;
+                if bytes.starts_with(MARK.as_bytes()) {
+                    out.push(path);
+                }
             }
         }
     }

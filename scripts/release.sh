@@ -50,8 +50,10 @@ epoch="$(git log -1 --format=%ct 2>/dev/null || date +%s)"
 
 echo "release: baton $version for $triple, cargo profile $profile (target dir $target_dir)"
 started=$(date +%s)
-CARGO_TARGET_DIR="$target_dir" nice -n 10 cargo build --profile "$profile" --locked -p shared --bin baton --features gcp
-CARGO_TARGET_DIR="$target_dir" nice -n 10 cargo build --profile "$profile" --locked -p functions \
+# (DUCKDB_LIB_DIR unset, as scripts/images.sh builds the same binaries:
+# shared's build script watches it, and a change rebuilds the crate)
+CARGO_TARGET_DIR="$target_dir" nice -n 10 env -u DUCKDB_LIB_DIR cargo build --profile "$profile" --locked -p shared --bin baton --features gcp
+CARGO_TARGET_DIR="$target_dir" nice -n 10 env -u DUCKDB_LIB_DIR cargo build --profile "$profile" --locked -p functions \
   --bin executor --bin scheduler --bin worker --bin api
 echo "release: built in $(($(date +%s) - started)) s"
 

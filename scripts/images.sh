@@ -27,7 +27,7 @@
 #   bash scripts/images.sh                     everything, release profile
 #   bash scripts/images.sh --profile dist      the binaries Cloud Build ships (fat LTO: slow)
 #   bash scripts/images.sh --no-smoke          steps 1-4 only
-#   bash scripts/images.sh --no-build          reuse the binaries already built
+#   bash scripts/images.sh --no-build          reuse the binaries the last run staged
 #   CARGO_TARGET_DIR=/elsewhere bash scripts/images.sh
 #
 # Needs root (podman as configured by scripts/setup/podman.sh, port 80 for
@@ -149,21 +149,24 @@ if [ "$build" = 1 ]; then
   # build script watches it, and a change rebuilds the crate
   CARGO_TARGET_DIR="$target_dir" nice -n 10 env -u DUCKDB_LIB_DIR cargo build --profile "$profile" --locked -p functions \
     --bin executor --bin scheduler --bin worker --bin api
-fi
-for b in executor scheduler api worker; do
-  [ -x "$out/$b" ] || fail "$out/$b is missing (run without --no-build)"
-  cp -f "$out/$b" "$context/bin/$b"
-done
-if [ "$build" = 1 ]; then
+  for b in executor scheduler api worker; do
+    [ -x "$out/$b" ] || fail "$out/$b is missing"
+    cp -f "$out/$b" "$context/bin/$b"
+  done
   say "building the worker with the DuckDB tasks (DUCKDB_LIB_DIR=$DUCKDB_LIB_DIR)"
   CARGO_TARGET_DIR="$target_dir" nice -n 10 cargo build --profile "$profile" --locked -p functions \
     --bin worker --features shared/duckdb
+  # target/<profile>/worker is now the DuckDB one (cargo keeps both builds; each links its own)
+  cp -f "$out/worker" "$context/bin/worker-duckdb"
+  cp -f "$DUCKDB_LIB_DIR/libduckdb.so" "$context/duckdb/libduckdb.so"
+else
+  # --no-build: the binaries staged by the last run that built them
+  for b in executor scheduler api worker worker-duckdb; do
+    [ -x "$context/bin/$b" ] || fail "$context/bin/$b is missing: run once without --no-build"
+  done
+  [ -f "$context/duckdb/libduckdb.so" ] || fail "$context/duckdb/libduckdb.so is missing: run once without --no-build"
 fi
-# the last worker built is the DuckDB one (cargo keeps both; each build links its own)
-[ -x "$out/worker" ] || fail "$out/worker is missing"
-cp -f "$out/worker" "$context/bin/worker-duckdb"
-cmp -s "$context/bin/worker" "$context/bin/worker-duckdb" && fail "the DuckDB worker is the plain one (build without --no-build)"
-cp -f "$DUCKDB_LIB_DIR/libduckdb.so" "$context/duckdb/libduckdb.so"
+cmp -s "$context/bin/worker" "$context/bin/worker-duckdb" && fail "the DuckDB worker is the plain one"
 build_secs="$(since "$t1")"
 ok "binaries ($profile): $(du -h "$context/bin/worker" | cut -f1) each, worker-duckdb $(du -h "$context/bin/worker-duckdb" | cut -f1) + libduckdb $(du -h "$context/duckdb/libduckdb.so" | cut -f1) (${build_secs} s)"
 

@@ -73,6 +73,9 @@ ENTRYPOINT ["/usr/local/bin/worker"]
 
 FROM runtime AS worker-jdbc
 ENV BATON_WORKER_GROUP=jdbc
+# the worker is the functions package's binary: shared/build.rs's rpath is
+# not on it (scripts/images.sh found it would not start without this)
+ENV LD_LIBRARY_PATH=/opt/duckdb
 COPY --from=duckdb /opt/duckdb/libduckdb.so /opt/duckdb/libduckdb.so
 COPY --from=build-duckdb /out/worker-duckdb /usr/local/bin/worker
 ENTRYPOINT ["/usr/local/bin/worker"]

@@ -44,7 +44,7 @@ async fn bucket(gcs: &GcsClient, prefix: &str) -> String {
 
 async fn put(gcs: &GcsClient, bucket: &str, name: &str, text: &str) -> Value {
     let data = std::io::Cursor::new(text.as_bytes().to_vec());
-    gcs.upload(bucket, name, data, Some(text.len() as u64), &UploadOptions::default()).await.expect("upload");
+    gcs.upload(bucket, name, Box::pin(data), Some(text.len() as u64), &UploadOptions::default()).await.expect("upload");
     gcs.get_object(bucket, name).await.expect("get").expect("object exists")
 }
 

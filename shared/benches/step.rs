@@ -49,11 +49,11 @@ fn allocations() -> u64 {
 struct Env(Renderer);
 
 impl StepEnv for Env {
-    fn render(&self, t: &str, ctx: &Value) -> Result<String, String> {
-        self.0.render_str(t, ctx, &NoHost).map_err(|e| e.to_string())
+    fn render(&self, t: &str, ctx: &Value) -> Result<String, shared::template::TemplateError> {
+        self.0.render_str(t, ctx, &NoHost)
     }
-    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
-        self.0.render_value(v, ctx, &NoHost).map_err(|e| e.to_string())
+    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, shared::template::TemplateError> {
+        self.0.render_value(v, ctx, &NoHost)
     }
     fn templates(&self) -> (&Renderer, &dyn TemplateHost) {
         (&self.0, &NoHost)

@@ -763,14 +763,15 @@ fn for_each_values_unbounded(
     is_loop: bool,
 ) -> Result<Value, String> {
     let err = |e: String| format!("values of task '{task_id}': {e}");
+    let rendering = |e: baton_template::TemplateError| err(e.to_string());
     match raw {
         Value::Array(items) => {
-            let rendered = env.render_value(&Value::Array(items.clone()), ctx).map_err(err)?;
+            let rendered = env.render_value(&Value::Array(items.clone()), ctx).map_err(rendering)?;
             Ok(rendered)
         }
-        Value::Object(m) if is_loop => env.render_value(&Value::Object(m.clone()), ctx).map_err(err),
+        Value::Object(m) if is_loop => env.render_value(&Value::Object(m.clone()), ctx).map_err(rendering),
         Value::String(s) => {
-            let r = env.render(s, ctx).map_err(err)?;
+            let r = env.render(s, ctx).map_err(rendering)?;
             match serde_json::from_str::<Value>(&r) {
                 Ok(Value::Array(a)) => Ok(Value::Array(a)),
                 Ok(Value::Object(m)) if is_loop => Ok(Value::Object(m)),

@@ -49,15 +49,17 @@ pub use retry::next_retry_date;
 
 use baton_model::wire::messages::WorkerJob;
 use baton_model::{Execution, Flow, Label, StateType};
+use baton_template::TemplateError;
 
 /// What the step function needs from the outside world, without I/O:
 /// template rendering (for If, Switch, ForEach, Subflow, runIf) and the
 /// worker group of a task type.
 pub trait StepEnv {
-    /// Renders a template string against a context.
-    fn render(&self, template: &str, ctx: &Value) -> Result<String, String>;
+    /// Renders a template string against a context (an error's message
+    /// with secrets masked already).
+    fn render(&self, template: &str, ctx: &Value) -> Result<String, TemplateError>;
     /// Renders every string inside a JSON value.
-    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, String>;
+    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, TemplateError>;
     /// The renderer and template host behind [`StepEnv::render`], for
     /// what renders through them itself (listener conditions).
     fn templates(&self) -> (&baton_template::Renderer, &dyn baton_template::TemplateHost);

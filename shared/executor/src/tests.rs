@@ -14,11 +14,11 @@ use baton_template::{NoHost, Renderer};
 pub(super) struct Env(pub(super) Renderer);
 
 impl StepEnv for Env {
-    fn render(&self, t: &str, ctx: &Value) -> Result<String, String> {
-        self.0.render_str(t, ctx, &NoHost).map_err(|e| e.to_string())
+    fn render(&self, t: &str, ctx: &Value) -> Result<String, baton_template::TemplateError> {
+        self.0.render_str(t, ctx, &NoHost)
     }
-    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
-        self.0.render_value(v, ctx, &NoHost).map_err(|e| e.to_string())
+    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, baton_template::TemplateError> {
+        self.0.render_value(v, ctx, &NoHost)
     }
     fn templates(&self) -> (&Renderer, &dyn baton_template::TemplateHost) {
         (&self.0, &NoHost)

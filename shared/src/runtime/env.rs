@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::executor::StepEnv;
 use crate::plugins::Registry;
 use crate::plugins::context::{mask_json, mask_secrets};
-use crate::template::{Renderer, TemplateHost};
+use crate::template::{Renderer, TemplateError, TemplateHost};
 
 /// `StepEnv` backed by the renderer, a template host and the registry.
 pub struct EngineEnv {
@@ -19,17 +19,17 @@ pub struct EngineEnv {
 }
 
 impl EngineEnv {
-    fn mask_error(&self, e: crate::template::TemplateError) -> String {
-        mask_secrets(&e.to_string(), &self.host.secret_values())
+    fn mask_error(&self, e: TemplateError) -> TemplateError {
+        TemplateError::new(mask_secrets(&e.to_string(), &self.host.secret_values()))
     }
 }
 
 impl StepEnv for EngineEnv {
-    fn render(&self, template: &str, ctx: &Value) -> Result<String, String> {
+    fn render(&self, template: &str, ctx: &Value) -> Result<String, TemplateError> {
         self.renderer.render_str(template, ctx, self.host.as_ref()).map_err(|e| self.mask_error(e))
     }
 
-    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, String> {
+    fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, TemplateError> {
         self.renderer.render_value(v, ctx, self.host.as_ref()).map_err(|e| self.mask_error(e))
     }
 

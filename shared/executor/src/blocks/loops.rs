@@ -328,7 +328,7 @@ fn typed(kind: &str, v: Value) -> Result<Value, String> {
 /// parsed as JSON (Ion as Baton writes it) and given as a string.
 pub(super) fn file_values(env: &dyn super::StepEnv, uri: &str, ctx: &Value) -> Result<Value, String> {
     let quoted = uri.replace('\\', "\\\\").replace('\'', "\\'");
-    let text = env.render(&format!("{{{{ read('{quoted}') }}}}"), ctx)?;
+    let text = env.render(&format!("{{{{ read('{quoted}') }}}}"), ctx).map_err(|e| e.to_string())?;
     let mut values = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         match serde_json::from_str::<Value>(line) {

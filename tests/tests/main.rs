@@ -25,6 +25,7 @@ mod deployed_pause;
 mod deployed_timed;
 mod dialect;
 mod dialect_docs;
+mod docs_flows;
 #[cfg(feature = "duckdb")]
 mod duckdb;
 mod dynamic_inputs;

@@ -13,6 +13,12 @@ fn every_blueprint_is_a_valid_flow() {
     for b in ALL {
         let (flow, diags) = crate::validate::validate_source(b.id, b.source, &registry, &renderer);
         let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        // a build without the Google Cloud family refuses those blueprints,
+        // naming the feature to build with
+        if !cfg!(feature = "gcp") && b.source.contains("io.kestra.plugin.gcp.") {
+            assert!(text.iter().any(|t| t.contains("--features gcp")), "blueprint {}: {text:?}", b.id);
+            continue;
+        }
         assert!(text.is_empty(), "blueprint {} does not validate:\n{}", b.id, text.join("\n"));
         assert!(flow.is_some(), "{}", b.id);
     }

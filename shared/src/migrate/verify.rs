@@ -43,6 +43,8 @@ mod tests {
         assert!(raw.iter().any(|d| d.starts_with("f.yaml:5:5: tasks[0].type") && d.contains("Loop")), "{raw:?}");
     }
 
+    // the Google Cloud types' declarations say which properties they have
+    #[cfg(feature = "gcp")]
     #[test]
     fn prefix_defaults_a_task_type_lacks_are_not_inlined() {
         let src = "\

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use e2e::functions::serve;
-use e2e::gcp_emulators::{gcp_backends, gcp_engine, push_subscriptions};
+use e2e::gcp_emulators::{gcp_backends, gcp_engine_with, push_subscriptions};
 use serde_json::{Value, json};
 use shared::backend::gcp::fs_client::{get_json, select};
 use shared::backend::gcp::{FirestoreStore, TASK_RUNS, connect_firestore, execution_path};
@@ -160,15 +160,38 @@ async fn measure(name: &str, yaml: &str, iterations: usize) -> Row {
     let flows = std::env::temp_dir().join(format!("baton-bench-gcp-flows-{project}"));
     std::fs::create_dir_all(&flows).expect("flows");
     std::fs::write(flows.join("flow.yml"), yaml).expect("flow");
-    let opts = FunctionOptions::unauthenticated(Some(FlowSource::Dir(flows.clone())));
+    let opts = FunctionOptions::unauthenticated();
     let probe = Arc::new(Probe::default());
     let layer = |worker: bool| axum::middleware::from_fn_with_state((probe.clone(), worker), timed);
-    let executor =
-        serve(shared::functions::router(Handler::Executor, gcp_engine(&backends), &opts).await.layer(layer(false)))
-            .await;
-    let worker =
-        serve(shared::functions::router(Handler::Worker, gcp_engine(&backends), &opts).await.layer(layer(true))).await;
-    let api = serve(shared::functions::router(Handler::Api, gcp_engine(&backends), &opts).await).await;
+    let executor = serve(
+        shared::functions::router(
+            Handler::Executor,
+            gcp_engine_with(&backends, Some(FlowSource::Dir(flows.clone()))),
+            &opts,
+        )
+        .await
+        .layer(layer(false)),
+    )
+    .await;
+    let worker = serve(
+        shared::functions::router(
+            Handler::Worker,
+            gcp_engine_with(&backends, Some(FlowSource::Dir(flows.clone()))),
+            &opts,
+        )
+        .await
+        .layer(layer(true)),
+    )
+    .await;
+    let api = serve(
+        shared::functions::router(
+            Handler::Api,
+            gcp_engine_with(&backends, Some(FlowSource::Dir(flows.clone()))),
+            &opts,
+        )
+        .await,
+    )
+    .await;
     let http = reqwest::Client::new();
     for (topic, url) in [(Topic::Executions.name(), &executor.url), (Topic::Tasks("core".into()).name(), &worker.url)] {
         push_subscriptions(&http, &project, &topic, url, 1).await;

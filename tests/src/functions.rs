@@ -93,12 +93,16 @@ pub struct SharedBackends {
     pub work_root: PathBuf,
     pub plugins: shared::plugins::PluginConfig,
     pub secrets: shared::runtime::secrets::Secrets,
+    /// Where the functions read their flows (the cluster's flows folder).
+    pub flows: Option<FlowSource>,
 }
 
 impl SharedBackends {
     /// A fresh engine (its own log writer, renderer, flow cache) on the
     /// shared backends, as each Cloud Run service has. Inside a runtime.
     pub fn engine(&self) -> Arc<Engine> {
+        let storage: Arc<dyn shared::backend::Storage> = self.storage.clone();
+        let wiring = shared::functions::function_wiring(self.flows.as_ref(), Some(self.state.clone()), &storage);
         Engine::new(EngineConfig {
             state: self.state.clone(),
             kv: self.state.clone(),
@@ -111,6 +115,7 @@ impl SharedBackends {
             plugins: self.plugins.clone(),
             echo_logs: false,
             progress: None,
+            wiring,
         })
     }
 }
@@ -153,10 +158,10 @@ impl Cluster {
             work_root: home.join("work"),
             plugins: opts.plugins.clone(),
             secrets: opts.secrets.clone(),
+            flows: Some(FlowSource::Dir(flows_dir)),
         };
         let fopts = FunctionOptions {
             auth: opts.auth.clone(),
-            flows: Some(FlowSource::Dir(flows_dir)),
             worker_group: "core".into(),
             lease: opts.lease,
             instance: "test-worker".into(),
@@ -299,7 +304,7 @@ impl WorkerInstance {
                 .build()
                 .expect("instance runtime");
             rt.block_on(async move {
-                let opts = FunctionOptions { lease, instance, ..FunctionOptions::unauthenticated(None) };
+                let opts = FunctionOptions { lease, instance, ..FunctionOptions::unauthenticated() };
                 let router = shared::functions::router(Handler::Worker, backends.engine(), &opts).await;
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 let url = format!("http://{}/", listener.local_addr().expect("addr"));

@@ -60,6 +60,27 @@ pub async fn gcp_backends(prefix: &str) -> shared::backend::gcp::GcpBackends {
 
 /// An engine on `b` with the built-in plugins, as a function builds one.
 pub fn gcp_engine(b: &shared::backend::gcp::GcpBackends) -> std::sync::Arc<shared::runtime::engine::Engine> {
+    gcp_engine_with(b, None)
+}
+
+/// The router of function `handler` on a fresh engine over `b` reading its
+/// flows from `flows` (verification off, the `core` group).
+pub async fn function_router(
+    b: &shared::backend::gcp::GcpBackends,
+    handler: shared::functions::Handler,
+    flows: &shared::functions::flows::FlowSource,
+) -> axum::Router {
+    let opts = shared::functions::FunctionOptions::unauthenticated();
+    shared::functions::router(handler, gcp_engine_with(b, Some(flows.clone())), &opts).await
+}
+
+/// An engine on `b` reading its flows from `flows`, as a function builds one.
+pub fn gcp_engine_with(
+    b: &shared::backend::gcp::GcpBackends,
+    flows: Option<shared::functions::flows::FlowSource>,
+) -> std::sync::Arc<shared::runtime::engine::Engine> {
+    let storage: std::sync::Arc<dyn shared::backend::Storage> = b.storage.clone();
+    let wiring = shared::functions::function_wiring(flows.as_ref(), None, &storage);
     shared::runtime::engine::Engine::new(shared::runtime::engine::EngineConfig {
         state: b.state.clone(),
         kv: b.state.clone(),
@@ -72,6 +93,7 @@ pub fn gcp_engine(b: &shared::backend::gcp::GcpBackends) -> std::sync::Arc<share
         plugins: Default::default(),
         echo_logs: false,
         progress: None,
+        wiring,
     })
 }
 

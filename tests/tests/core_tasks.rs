@@ -146,7 +146,7 @@ errors:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn toggle_disables_and_enables_a_schedule_through_the_trigger_store() {
     let h = harness();
-    let store = h.embedded.engine.trigger_store.get().cloned().expect("the embedded runtime has a trigger store");
+    let store = h.embedded.engine.trigger_store.as_ref().cloned().expect("the embedded runtime has a trigger store");
     let flow = r#"
 id: trigger-toggle
 namespace: test

@@ -546,12 +546,9 @@ async fn scheduler_messages_reach_the_schedule_engine() {
 async fn without_a_schedule_engine_ticks_stay_on_the_topic() {
     let cluster = Cluster::start(ClusterOptions::default()).await;
     // a scheduler deployed without a trigger store
-    let router = shared::functions::router(
-        Handler::Scheduler,
-        cluster.backends.engine(),
-        &FunctionOptions::unauthenticated(None),
-    )
-    .await;
+    let router =
+        shared::functions::router(Handler::Scheduler, cluster.backends.engine(), &FunctionOptions::unauthenticated())
+            .await;
     let scheduler = e2e::functions::serve(router).await;
     let tick = br#"{"type":"tick","namespace":"n","flowId":"f","triggerId":"t"}"#;
     assert_eq!(push(&cluster.http, &scheduler.url, tick, None).await, 503, "redelivered, then dead-lettered");
@@ -732,7 +729,7 @@ async fn shutdown_waits_for_the_task_in_flight() {
     .await;
     // a worker function of our own, stopped while its task hangs
     let router =
-        shared::functions::router(Handler::Worker, cluster.backends.engine(), &FunctionOptions::unauthenticated(None))
+        shared::functions::router(Handler::Worker, cluster.backends.engine(), &FunctionOptions::unauthenticated())
             .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/", listener.local_addr().expect("addr"));

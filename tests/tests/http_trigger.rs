@@ -166,8 +166,8 @@ async fn the_default_condition_is_a_status_below_400_and_gcp_ticks_evaluate_once
     let url = serve(answer.clone()).await;
     h.flow(&flow_yaml(&url));
     let engine = h.embedded.engine.clone();
-    let store = engine.trigger_store.get().expect("trigger store").clone();
-    let schedules = ScheduleEngine::new(engine.clone(), store, None, std::time::Duration::from_secs(5));
+    let store = engine.trigger_store.as_ref().expect("trigger store").clone();
+    let schedules = ScheduleEngine::new(engine.clone(), store, std::time::Duration::from_secs(5));
     let tick = TickRequest {
         namespace: "company.team".into(),
         flow_id: "price_alert".into(),
@@ -241,7 +241,7 @@ async fn a_slot_whose_evaluation_died_after_launching_is_recorded_by_its_redeliv
     let flow = h.flow(&flow_yaml(&url));
     let trig = HttpTrigger::of(&flow.triggers[0]).expect("http").expect("valid");
     let engine = &h.embedded.engine;
-    let store = engine.trigger_store.get().expect("trigger store").clone();
+    let store = engine.trigger_store.as_ref().expect("trigger store").clone();
     let key = shared::backend::schedule::TriggerKey {
         namespace: flow.namespace.clone(),
         flow_id: flow.id.clone(),

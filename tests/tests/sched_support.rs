@@ -40,6 +40,7 @@ pub fn sched() -> Sched {
         envs: Default::default(),
         plugins: Default::default(),
         progress: None,
+        flows_dir: None,
     })
     .expect("open engine");
     Sched { embedded, store, _home: TempHome(home) }

@@ -444,6 +444,7 @@ async fn a_task_running_when_the_process_died_runs_again_at_the_next_start() {
         envs: Default::default(),
         plugins: Default::default(),
         progress: None,
+        flows_dir: None,
     };
     let yaml = r#"
 id: long_task

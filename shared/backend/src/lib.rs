@@ -13,7 +13,10 @@ mod causes;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 #[cfg(any(test, feature = "testing"))]
+pub mod contract_flow_files;
+#[cfg(any(test, feature = "testing"))]
 mod contract_labels;
+pub mod flow_files;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod metrics;

@@ -244,16 +244,7 @@ mod tests {
     use super::*;
     use baton_backend::contract;
 
-    struct TempDir(PathBuf);
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn temp() -> TempDir {
-        TempDir(std::env::temp_dir().join(format!("baton-fs-{}", uuid::Uuid::new_v4())))
-    }
+    use crate::test_dir::temp;
 
     #[tokio::test]
     async fn storage_contract() {

@@ -3,6 +3,7 @@
 //! channels ([`LocalQueue`]), bundled by [`LocalBackends`] under one home
 //! folder chosen by the caller (the CLI uses `BATON_HOME` or `~/.baton`).
 
+mod flow_folder;
 mod fs;
 mod queue;
 mod sqlite;
@@ -17,10 +18,13 @@ mod sqlite_purge;
 mod sqlite_records;
 mod sqlite_triggers;
 mod sqlite_upgrade;
+#[cfg(test)]
+mod test_dir;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use flow_folder::{FolderFlows, flow_file_paths};
 pub use fs::FsStorage;
 pub use queue::{LocalMessage, LocalQueue, SharedReceiver};
 pub use sqlite::SqliteStore;

@@ -5,7 +5,7 @@
 //! ?revision=N` (one of them; [`super::flows`] hands that case here).
 //!
 //! A revision is recorded whenever a flow's source changes and is read
-//! (`flow_store::revision`), so the listing first records the current
+//! (`runtime::flow_catalog::revision`), so the listing first records the current
 //! source. An old revision is shown as stored, even when it no longer
 //! validates (a task type since renamed): it is history, not a runnable
 //! flow. The listing is bounded by [`MAX_REVISIONS`], the newest kept.
@@ -22,7 +22,7 @@ use super::query::Params;
 
 /// How many revisions one listing returns at most (the newest): a flow
 /// saved more often than that shows its latest history only.
-pub const MAX_REVISIONS: usize = 500;
+pub use crate::runtime::flow_catalog::MAX_REVISIONS;
 
 pub fn routes() -> Router<ApiState> {
     Router::new().route("/flows/{namespace}/{id}/revisions", get(list_revisions))
@@ -70,7 +70,7 @@ async fn list_revisions(
     Params::parse(raw.as_deref(), "GET /flows/{namespace}/{id}/revisions", &["allowDeleted"])?;
     // the current source is a revision too, recorded if it is new
     if let Ok(flow) = s.host.flow(&namespace, &id).await {
-        super::flow_store::revision(&s.engine, &flow).await?;
+        crate::runtime::flow_catalog::revision(&s.engine, &flow).await?;
     }
     let revisions = s.engine.state.list_flow_revisions(&namespace, &id, MAX_REVISIONS).await?;
     if revisions.is_empty() {
@@ -93,7 +93,7 @@ pub async fn flow_at_revision(
         .parse()
         .map_err(|_| ApiError::bad_request(format!("revision '{revision}' is not a revision number (1, 2…)")))?;
     if let Ok(flow) = s.host.flow(namespace, id).await {
-        super::flow_store::revision(&s.engine, &flow).await?;
+        crate::runtime::flow_catalog::revision(&s.engine, &flow).await?;
     }
     match s.engine.state.load_flow(namespace, id, Some(n)).await? {
         Some((rev, source)) => Ok(revision_json(namespace, id, rev, &source, None, with_source)),

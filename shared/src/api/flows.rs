@@ -60,7 +60,7 @@ pub async fn flow_json(s: &ApiState, flow: &Flow, with_source: bool) -> ApiResul
     v["deleted"] = json!(false);
     v["labels"] = json!(flow.labels);
     v["inputs"] = serde_json::to_value(&flow.inputs).unwrap_or(Value::Null);
-    v["revision"] = json!(super::flow_store::revision(&s.engine, flow).await?);
+    v["revision"] = json!(crate::runtime::flow_catalog::revision(&s.engine, flow).await?);
     let mut triggers = Vec::new();
     for t in &flow.triggers {
         let mut tv = v

@@ -78,7 +78,7 @@ fn read_stored(namespace: &str, id: &str, revision: u32, source: &str) -> ApiRes
 
 /// Flow `namespace.id` at `revision` (the current one when `None`). The
 /// current flow's revision is recorded as the flow routes record it
-/// ([`super::flow_store::revision`]); an older one is read from the store
+/// ([`crate::runtime::flow_catalog::revision`]); an older one is read from the store
 /// (it stays readable after the flow is deleted).
 async fn flow_at(s: &ApiState, namespace: &str, id: &str, revision: Option<u32>) -> ApiResult<Flow> {
     let current = s.host.flow(namespace, id).await;
@@ -98,7 +98,7 @@ async fn flow_at(s: &ApiState, namespace: &str, id: &str, revision: Option<u32>)
 /// The current flow with its revision.
 async fn current_flow(s: &ApiState, current: &Flow) -> ApiResult<Flow> {
     let mut flow = current.clone();
-    flow.revision = super::flow_store::revision(&s.engine, current).await?;
+    flow.revision = crate::runtime::flow_catalog::revision(&s.engine, current).await?;
     Ok(flow)
 }
 

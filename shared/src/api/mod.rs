@@ -60,7 +60,6 @@ pub mod flow_export;
 pub mod flow_namespace;
 pub mod flow_revisions;
 pub mod flow_search;
-pub mod flow_store;
 pub mod flows;
 pub mod graph;
 pub mod host;

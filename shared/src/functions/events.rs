@@ -23,13 +23,13 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::envelope::Delivery;
-use super::flows::{FlowError, FlowSource, ensure_flow, load_all};
 use super::push::Outcome;
 use crate::model::Flow;
 use crate::runtime::engine::Engine;
 use crate::runtime::events::gcs::{Detected, fire};
 use crate::runtime::events::pubsub::{fire_message, fire_pushed};
 use crate::runtime::events::{EventError, gcs_client};
+use crate::runtime::flow_files::{FlowError, current_flow, load_all};
 use crate::triggers::gcs::{GcsTrigger, TYPE as GCS_TYPE};
 use crate::triggers::pubsub::{PubSubTrigger, REALTIME_TYPE, Received, TYPE as PUBSUB_TYPE, short_name};
 
@@ -61,7 +61,7 @@ fn pubsub_route(flows: &[Arc<Flow>], subscription: &str) -> Option<Route> {
 }
 
 /// The trigger a delivery is for, `None` for the scheduler's own messages.
-pub async fn route(engine: &Arc<Engine>, source: Option<&FlowSource>, delivery: &Delivery) -> Option<Route> {
+pub async fn route(engine: &Arc<Engine>, delivery: &Delivery) -> Option<Route> {
     let sub = short_name(&delivery.subscription);
     if let Some(rest) = sub.strip_prefix(GCS_SUBSCRIPTION_PREFIX) {
         let mut parts = rest.splitn(3, '~');
@@ -76,7 +76,7 @@ pub async fn route(engine: &Arc<Engine>, source: Option<&FlowSource>, delivery: 
     }
     // not a scheduler message: maybe a flow this instance has not loaded yet
     if serde_json::from_slice::<super::scheduler::SchedulerMessage>(&delivery.data).is_err()
-        && let Some(source) = source
+        && let Some(source) = engine.flow_files.as_deref()
     {
         if let Err(e) = load_all(engine, source).await {
             tracing::warn!(error = %e, "cannot reload the flows");
@@ -93,15 +93,15 @@ fn event_outcome(what: &str, e: EventError) -> Outcome {
 /// The flow and its trigger `trigger_id` (enabled), or why not.
 async fn trigger_of(
     engine: &Arc<Engine>,
-    source: Option<&FlowSource>,
     namespace: &str,
     flow_id: &str,
     trigger_id: &str,
 ) -> Result<(Arc<Flow>, crate::model::Trigger), Outcome> {
-    let flow = ensure_flow(engine, source, namespace, flow_id, None).await.map_err(|e| match e {
-        FlowError::Backend(b) => Outcome::Retry(b.to_string()),
-        other => Outcome::Ignored(other.to_string()),
-    })?;
+    let flow =
+        current_flow(engine, engine.flow_files.as_deref(), namespace, flow_id, None).await.map_err(|e| match e {
+            FlowError::Backend(b) => Outcome::Retry(b.to_string()),
+            other => Outcome::Ignored(other.to_string()),
+        })?;
     let Some(t) = flow.triggers.iter().find(|t| t.id == trigger_id).cloned() else {
         return Err(Outcome::Ignored(format!("flow {namespace}.{flow_id} has no trigger '{trigger_id}'")));
     };
@@ -112,10 +112,10 @@ async fn trigger_of(
 }
 
 /// Handles a routed delivery (see the module documentation).
-pub async fn handle(engine: &Arc<Engine>, source: Option<&FlowSource>, route: Route, delivery: &Delivery) -> Outcome {
+pub async fn handle(engine: &Arc<Engine>, route: Route, delivery: &Delivery) -> Outcome {
     match route {
         Route::Gcs { namespace, flow_id, trigger_id } => {
-            let (flow, t) = match trigger_of(engine, source, &namespace, &flow_id, &trigger_id).await {
+            let (flow, t) = match trigger_of(engine, &namespace, &flow_id, &trigger_id).await {
                 Ok(x) => x,
                 Err(o) => return o,
             };
@@ -131,7 +131,7 @@ pub async fn handle(engine: &Arc<Engine>, source: Option<&FlowSource>, route: Ro
             handle_gcs(engine, &flow, &trig, delivery).await
         }
         Route::PubSub { namespace, flow_id, trigger_id } => {
-            let (flow, t) = match trigger_of(engine, source, &namespace, &flow_id, &trigger_id).await {
+            let (flow, t) = match trigger_of(engine, &namespace, &flow_id, &trigger_id).await {
                 Ok(x) => x,
                 Err(o) => return o,
             };

@@ -48,7 +48,7 @@ use self::scheduler::{BackfillRequest, ScheduleFailure, Schedules, TickRequest};
 use self::server::PushAuth;
 use crate::backend::schedule::TriggerStore;
 use crate::backend::{BackendError, KvStore, Queue, StateStore, Storage};
-use crate::runtime::engine::{Engine, EngineConfig};
+use crate::runtime::engine::{Engine, EngineConfig, Wiring};
 use crate::runtime::secrets::{Secrets, envs_map};
 
 /// Which function a binary is.
@@ -96,7 +96,6 @@ pub enum StartError {
 #[derive(Clone)]
 pub struct FunctionOptions {
     pub auth: PushAuth,
-    pub flows: Option<FlowSource>,
     pub worker_group: String,
     pub lease: Duration,
     /// Names this instance in worker claims.
@@ -115,11 +114,10 @@ pub struct FunctionOptions {
 }
 
 impl FunctionOptions {
-    /// Options with verification off, flows from `flows`, the `core` group.
-    pub fn unauthenticated(flows: Option<FlowSource>) -> FunctionOptions {
+    /// Options with verification off, the `core` group.
+    pub fn unauthenticated() -> FunctionOptions {
         FunctionOptions {
             auth: PushAuth::Off,
-            flows,
             worker_group: "core".into(),
             lease: Duration::seconds(crate::runtime::worker::LEASE_SECONDS),
             instance: format!("fn-{}", uuid::Uuid::new_v4().simple()),
@@ -149,51 +147,37 @@ impl Schedules for NoSchedules {
 /// their flows first.
 pub async fn router(handler: Handler, engine: Arc<Engine>, opts: &FunctionOptions) -> Router {
     if handler != Handler::Worker
-        && let Some(source) = &opts.flows
-        && let Err(e) = flows::load_all(&engine, source).await
+        && let Some(files) = engine.flow_files.as_deref()
+        && let Err(e) = crate::runtime::flow_files::load_all(&engine, files).await
     {
         tracing::error!(error = %e, "cannot load flows at start; they will be loaded on demand");
-    }
-    if let Some(source) = &opts.flows {
-        // a Subflow task starts the called flow as it is in the bucket now
-        flows::SourceFlows::install(&engine, source.clone());
-    }
-    // the trigger state the engine's own code reads and writes: trigger.Toggle
-    // (worker), http.Trigger evaluations (scheduler), as the schedules do
-    if let Some(store) = opts.triggers.clone() {
-        let _ = engine.trigger_store.set(store);
     }
     let auth = opts.auth.clone();
     let schedules: Option<Arc<dyn Schedules>> = opts.schedules.clone().or_else(|| {
         let store = opts.triggers.clone()?;
-        let engine = schedules::ScheduleEngine::new(engine.clone(), store, opts.flows.clone(), opts.backfill_budget);
+        let engine = schedules::ScheduleEngine::new(engine.clone(), store, opts.backfill_budget);
         Some(Arc::new(engine) as Arc<dyn Schedules>)
     });
     match handler {
         Handler::Executor => {
             server::push_router(Arc::new(executor::ExecutorFunction::new(engine, opts.idle.clone())), auth)
         }
-        Handler::Worker => {
-            // git.SyncFlows writes flows where the api function reads them
-            let _ = engine.flow_store.set(api::flow_store(engine.clone(), opts.flows.clone()));
-            server::push_router(
-                Arc::new(worker::WorkerFunction::new(engine, &opts.worker_group, &opts.instance, opts.lease)),
-                auth,
-            )
-        }
+        Handler::Worker => server::push_router(
+            Arc::new(worker::WorkerFunction::new(engine, &opts.worker_group, &opts.instance, opts.lease)),
+            auth,
+        ),
         Handler::Scheduler => {
             let schedules = schedules.unwrap_or_else(|| Arc::new(NoSchedules));
             let sweeper = format!("sweeper-{}", opts.instance);
             server::push_router(
                 Arc::new(
                     scheduler::SchedulerFunction::new(engine, schedules, &sweeper, opts.lease)
-                        .with_idle(opts.idle.clone())
-                        .with_flows(opts.flows.clone()),
+                        .with_idle(opts.idle.clone()),
                 ),
                 auth,
             )
         }
-        Handler::Api => api::router(engine, opts.flows.clone(), schedules, opts.triggers.clone()),
+        Handler::Api => api::router(engine, schedules),
     }
 }
 
@@ -243,6 +227,7 @@ pub fn engine(backends: Backends, cfg: &FunctionConfig, vars: &HashMap<String, S
     for bad in &secrets.invalid {
         tracing::warn!(variable = %bad, "secret is not valid base64 and is ignored");
     }
+    let wiring = function_wiring(Some(&cfg.flows), Some(backends.triggers.clone()), &backends.storage);
     Engine::new(EngineConfig {
         state: logging::task_logs_on_stdout(backends.state, cfg.project.clone()),
         kv: backends.kv,
@@ -255,7 +240,26 @@ pub fn engine(backends: Backends, cfg: &FunctionConfig, vars: &HashMap<String, S
         plugins: plugins(cfg, vars),
         echo_logs: false,
         progress: None,
+        wiring,
     })
+}
+
+/// What a function's engine adds to its backends: its flows (read as they
+/// are now, for new executions and Subflow; written by `git.SyncFlows`
+/// where the api function reads them) and the trigger state the engine's
+/// own code reads and writes (trigger.Toggle on the worker, http.Trigger
+/// evaluations on the scheduler, as the schedules do).
+pub fn function_wiring(
+    flows: Option<&FlowSource>,
+    triggers: Option<Arc<dyn TriggerStore>>,
+    storage: &Arc<dyn Storage>,
+) -> Wiring {
+    Wiring {
+        flow_files: flows.map(|f| f.open(storage.clone())),
+        latest_from_files: true,
+        trigger_store: triggers,
+        disk_guard: None,
+    }
 }
 
 /// The plugins' settings from the environment; on the GCP backends only,
@@ -302,7 +306,6 @@ pub async fn start(
     };
     let opts = FunctionOptions {
         auth,
-        flows: Some(cfg.flows.clone()),
         worker_group: cfg.worker_group.clone(),
         lease: cfg.lease,
         instance: cfg.instance.clone(),
@@ -313,7 +316,7 @@ pub async fn start(
     };
     let app = if handler == Handler::Api && cfg.webhooks_only {
         tracing::info!("serving only the webhook routes (BATON_API_ROUTES=webhooks)");
-        api::webhooks_router(engine.clone(), opts.flows.clone()).await
+        api::webhooks_router(engine.clone()).await
     } else {
         router(handler, engine.clone(), &opts).await
     };

@@ -126,8 +126,6 @@ pub struct SchedulerFunction {
     sweeper: String,
     lease: Duration,
     idle: Option<IdleGate>,
-    /// Where GCS and Pub/Sub trigger events find their flows (`super::events`).
-    flows: Option<super::flows::FlowSource>,
 }
 
 impl SchedulerFunction {
@@ -139,19 +137,13 @@ impl SchedulerFunction {
         sweeper: &str,
         lease: Duration,
     ) -> SchedulerFunction {
-        SchedulerFunction { engine, schedules, sweeper: sweeper.to_string(), lease, idle: None, flows: None }
+        SchedulerFunction { engine, schedules, sweeper: sweeper.to_string(), lease, idle: None }
     }
 
     /// Pauses the sweep job after a sweep that finds nothing in flight, and
     /// resumes it for a backfill (see `super::idle`).
     pub fn with_idle(mut self, idle: Option<IdleGate>) -> SchedulerFunction {
         self.idle = idle;
-        self
-    }
-
-    /// Where the flows of pushed GCS and Pub/Sub trigger events are read.
-    pub fn with_flows(mut self, flows: Option<super::flows::FlowSource>) -> SchedulerFunction {
-        self.flows = flows;
         self
     }
 }
@@ -196,8 +188,8 @@ impl PushHandler for SchedulerFunction {
     }
 
     async fn handle(&self, delivery: Delivery) -> Outcome {
-        if let Some(route) = super::events::route(&self.engine, self.flows.as_ref(), &delivery).await {
-            return super::events::handle(&self.engine, self.flows.as_ref(), route, &delivery).await;
+        if let Some(route) = super::events::route(&self.engine, &delivery).await {
+            return super::events::handle(&self.engine, route, &delivery).await;
         }
         let message: SchedulerMessage = match serde_json::from_slice(&delivery.data) {
             Ok(m) => m,

@@ -26,13 +26,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Map;
 
-use super::flows::{FlowError, FlowSource, ensure_flow};
 use super::scheduler::{BackfillRequest, ScheduleFailure, Schedules, TickRequest};
 use crate::backend::schedule::{BackfillState, TriggerStore};
 use crate::model::Flow;
 use crate::runtime::backfill::{self, BackfillError};
 use crate::runtime::engine::Engine;
 use crate::runtime::events::http::Evaluated;
+use crate::runtime::flow_files::{FlowError, current_flow};
 use crate::runtime::scheduler::{self as rs, Scheduler, SchedulerError, TickOrigin, TickOutcome};
 use crate::schedule::backfill::{Bound, parse_bound};
 use crate::schedule::{Arrival, ScheduleTrigger};
@@ -45,26 +45,22 @@ pub const BACKFILL_BUDGET: Duration = Duration::from_secs(50);
 pub struct ScheduleEngine {
     engine: Arc<Engine>,
     store: Arc<dyn TriggerStore>,
-    flows: Option<FlowSource>,
     scheduler: Scheduler,
     budget: Duration,
 }
 
 impl ScheduleEngine {
-    pub fn new(
-        engine: Arc<Engine>,
-        store: Arc<dyn TriggerStore>,
-        flows: Option<FlowSource>,
-        budget: Duration,
-    ) -> ScheduleEngine {
+    pub fn new(engine: Arc<Engine>, store: Arc<dyn TriggerStore>, budget: Duration) -> ScheduleEngine {
         let scheduler = Scheduler::new(engine.clone(), store.clone(), engine.flows.clone());
-        ScheduleEngine { engine, store, flows, scheduler, budget }
+        ScheduleEngine { engine, store, scheduler, budget }
     }
 
     async fn flow(&self, namespace: &str, flow_id: &str) -> Result<Arc<Flow>, ScheduleFailure> {
-        ensure_flow(&self.engine, self.flows.as_ref(), namespace, flow_id, None).await.map_err(|e| match e {
-            FlowError::Backend(b) => ScheduleFailure::Transient(b.to_string()),
-            other => ScheduleFailure::Invalid(other.to_string()),
+        current_flow(&self.engine, self.engine.flow_files.as_deref(), namespace, flow_id, None).await.map_err(|e| {
+            match e {
+                FlowError::Backend(b) => ScheduleFailure::Transient(b.to_string()),
+                other => ScheduleFailure::Invalid(other.to_string()),
+            }
         })
     }
 }

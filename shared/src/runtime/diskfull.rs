@@ -112,7 +112,7 @@ fn set_aside(path: &Path) -> std::io::Result<()> {
 /// engine's guard (when it has one) and fails the execution with the
 /// message. Any other error is left to its caller.
 pub async fn on_error(engine: &Engine, id: &str, error: &str) {
-    let Some(message) = engine.disk_guard.get().and_then(|g| g.trip(error)) else { return };
+    let Some(message) = engine.disk_guard.as_ref().and_then(|g| g.trip(error)) else { return };
     if let Err(e) = fail_execution(engine, id, &message).await {
         tracing::error!(execution_id = %id, error = %e, "cannot record the failure of the execution");
     }

@@ -225,7 +225,7 @@ impl Embedded {
                 .ok_or_else(|| BackendError::NotFound { what: format!("execution {id}") })
         };
         let mut done = settled(&load().await?);
-        let mut disk = self.engine.disk_guard.get().map(|g| g.watch());
+        let mut disk = self.engine.disk_guard.as_ref().map(|g| g.watch());
         while !done {
             let update = tokio::select! {
                 u = updates.recv() => u,
@@ -254,7 +254,7 @@ impl Embedded {
 
     /// The home's disk guard, when it has one.
     pub fn disk_guard(&self) -> Option<&Arc<super::diskfull::DiskGuard>> {
-        self.engine.disk_guard.get()
+        self.engine.disk_guard.as_ref()
     }
 
     /// Asks the executor to kill an execution.
@@ -403,10 +403,13 @@ impl Embedded {
             plugins: opts.plugins,
             echo_logs: opts.echo_logs,
             progress: opts.progress,
+            wiring: super::engine::Wiring {
+                // trigger.Toggle keeps its changes where `baton server local`'s scheduler reads them
+                trigger_store: Some(b.state.clone()),
+                disk_guard: Some(super::diskfull::DiskGuard::open(&opts.home)),
+                ..Default::default()
+            },
         });
-        // trigger.Toggle keeps its changes where `baton server local`'s scheduler reads them
-        let _ = engine.trigger_store.set(b.state.clone());
-        let _ = engine.disk_guard.set(super::diskfull::DiskGuard::open(&opts.home));
         Ok(Embedded::start(engine, &b.queue, opts.workers))
     }
 }

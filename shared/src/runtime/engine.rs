@@ -1,5 +1,6 @@
 //! The engine's shared parts, wired once by a binary: backends, registry,
-//! renderer, flows, secrets, HTTP client and the update feed. The launcher,
+//! renderer, flows, secrets, HTTP client and the update feed — everything
+//! given to [`Engine::new`], nothing set on the engine afterwards. The launcher,
 //! executor service and workers all take an `Arc<Engine>`.
 
 use std::path::PathBuf;
@@ -12,6 +13,8 @@ use super::flows::FlowRepository;
 use super::host::RuntimeHost;
 use super::logs::StoreLogSink;
 use super::secrets::Secrets;
+use crate::backend::flow_files::FlowFiles;
+use crate::backend::schedule::TriggerStore;
 use crate::backend::{KvStore, Queue, StateStore, Storage};
 use crate::model::{StateType, TaskRun};
 use crate::plugins::Registry;
@@ -92,17 +95,20 @@ pub struct Engine {
     /// KILLING or KILLED: running tasks listen here instead of to every
     /// update (which woke each of them on every task run of every execution).
     pub kills: broadcast::Sender<String>,
-    /// Set by runtimes whose flows change under them (see [`LatestFlows`]).
-    pub latest_flows: std::sync::OnceLock<Arc<dyn LatestFlows>>,
-    /// Set by runtimes that serve the API: the flow store tasks may write
-    /// (`git.SyncFlows`), over the API's own flow code.
-    pub flow_store: std::sync::OnceLock<Arc<dyn crate::plugins::flow_store::FlowStore>>,
-    /// Set by runtimes that keep trigger state: where `trigger.Toggle`
-    /// enables and disables triggers.
-    pub trigger_store: std::sync::OnceLock<Arc<dyn crate::backend::schedule::TriggerStore>>,
-    /// Set by runtimes with a local home: what a full disk there trips
-    /// (`diskfull`).
-    pub disk_guard: std::sync::OnceLock<Arc<super::diskfull::DiskGuard>>,
+    /// Where the flows live (a folder or a bucket), when the runtime has
+    /// such a place (`baton run` has none).
+    pub flow_files: Option<Arc<dyn FlowFiles>>,
+    /// Where new executions read a flow as it is now, for runtimes whose
+    /// flows change under them (see [`LatestFlows`]); else [`Engine::flows`].
+    pub latest_flows: Option<Arc<dyn LatestFlows>>,
+    /// The flow store tasks write (`git.SyncFlows`, `PurgeFlows`), over
+    /// [`Engine::flow_files`].
+    pub flow_store: Option<Arc<dyn crate::plugins::flow_store::FlowStore>>,
+    /// Where `trigger.Toggle` enables and disables triggers, for runtimes
+    /// that keep trigger state.
+    pub trigger_store: Option<Arc<dyn TriggerStore>>,
+    /// What a full disk of a local home trips (`diskfull`).
+    pub disk_guard: Option<Arc<super::diskfull::DiskGuard>>,
     /// Executions one root may have below it (`fanout`), settable by tests.
     pub max_descendants: std::sync::atomic::AtomicU64,
 }
@@ -121,6 +127,26 @@ pub struct EngineConfig {
     /// Echo task logs on stderr.
     pub echo_logs: bool,
     pub progress: Option<Arc<dyn Progress>>,
+    /// What the runtime adds beyond its backends.
+    pub wiring: Wiring,
+}
+
+/// What a runtime adds to an engine beyond its backends; everything is
+/// given at construction ([`Engine::new`]), nothing is set later.
+#[derive(Default)]
+pub struct Wiring {
+    /// Where the flows live (a folder or a bucket): the flow store tasks
+    /// write is built over it.
+    pub flow_files: Option<Arc<dyn FlowFiles>>,
+    /// New executions read each flow from `flow_files` as its file is now
+    /// (the functions, whose flows change under them); without it they use
+    /// the engine's repository, which the runtime keeps current (the local
+    /// server's watcher).
+    pub latest_from_files: bool,
+    /// Where `trigger.Toggle` enables and disables triggers.
+    pub trigger_store: Option<Arc<dyn TriggerStore>>,
+    /// What a full disk of the local home trips.
+    pub disk_guard: Option<Arc<super::diskfull::DiskGuard>>,
 }
 
 impl Engine {
@@ -156,7 +182,22 @@ impl Engine {
         let (updates, _) = broadcast::channel(4096);
         let (notable, _) = broadcast::channel(1024);
         let (kills, _) = broadcast::channel(256);
-        Arc::new(Engine {
+        let wiring = cfg.wiring;
+        Arc::new_cyclic(|engine| Engine {
+            latest_flows: match &wiring.flow_files {
+                Some(files) if wiring.latest_from_files => {
+                    Some(Arc::new(super::flow_files::FilesLatest { engine: engine.clone(), files: files.clone() })
+                        as Arc<dyn LatestFlows>)
+                }
+                _ => None,
+            },
+            flow_store: wiring.flow_files.as_ref().map(|files| {
+                Arc::new(super::flow_catalog::FlowCatalog { engine: engine.clone(), files: files.clone() })
+                    as Arc<dyn crate::plugins::flow_store::FlowStore>
+            }),
+            flow_files: wiring.flow_files,
+            trigger_store: wiring.trigger_store,
+            disk_guard: wiring.disk_guard,
             logs,
             state: cfg.state,
             kv: cfg.kv,
@@ -175,17 +216,13 @@ impl Engine {
             updates,
             notable,
             kills,
-            latest_flows: std::sync::OnceLock::new(),
-            flow_store: std::sync::OnceLock::new(),
-            trigger_store: std::sync::OnceLock::new(),
-            disk_guard: std::sync::OnceLock::new(),
             max_descendants: std::sync::atomic::AtomicU64::new(super::fanout::configured()),
         })
     }
 
     /// The flow `namespace.id` as it is now, for a new execution.
     pub async fn latest_flow(&self, namespace: &str, id: &str) -> Option<Arc<crate::model::Flow>> {
-        match self.latest_flows.get() {
+        match &self.latest_flows {
             Some(l) => l.latest(namespace, id).await,
             None => self.flows.get(namespace, id),
         }
@@ -219,6 +256,7 @@ pub fn for_tests(home: &std::path::Path) -> Arc<Engine> {
         plugins: Default::default(),
         echo_logs: false,
         progress: None,
+        wiring: Wiring::default(),
     })
 }
 

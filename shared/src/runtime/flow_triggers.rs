@@ -90,7 +90,7 @@ fn flow_triggers(flow: &Flow) -> Parsed {
 
 /// The flows that may have Flow triggers, as they are now.
 async fn candidate_flows(engine: &Engine) -> Result<Vec<Arc<Flow>>, BackendError> {
-    if let Some(l) = engine.latest_flows.get()
+    if let Some(l) = engine.latest_flows.as_ref()
         && let Some(all) = l.all().await?
     {
         return Ok(all);

@@ -22,6 +22,9 @@ pub struct FlowRepository {
     flows: RwLock<HashMap<(String, String), Arc<Flow>>>,
     /// Immutable: `(namespace, id, revision)` as stored by the launcher.
     revisions: RwLock<HashMap<(String, String, u32), Arc<Flow>>>,
+    /// Set when a task wrote flow files (`git.SyncFlows`): a runtime that
+    /// watches its files looks again before it next lists them.
+    files_changed: std::sync::atomic::AtomicBool,
 }
 
 /// Why an execution's flow revision is not available.
@@ -81,6 +84,17 @@ impl FlowRepository {
             return m.entry(key).or_insert(f).clone();
         }
         f
+    }
+
+    /// Notes that flow files were written or removed behind the runtime's
+    /// watcher ([`FlowRepository::take_files_changed`]).
+    pub fn mark_files_changed(&self) {
+        self.files_changed.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether flow files changed since the last call.
+    pub fn take_files_changed(&self) -> bool {
+        self.files_changed.swap(false, std::sync::atomic::Ordering::AcqRel)
     }
 
     /// Revision `revision` of a flow, if this instance has it.
@@ -160,20 +174,4 @@ pub fn parse_flow(name: &str, source: &str, registry: &Registry, renderer: &Rend
 }
 
 /// `*.yml` and `*.yaml` files under `dir`, recursively, sorted.
-pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if matches!(p.extension().and_then(|x| x.to_str()), Some("yml" | "yaml")) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
+pub use crate::backend::local::flow_file_paths as yaml_files;

@@ -12,6 +12,8 @@ pub mod env;
 pub mod events;
 pub mod executor;
 pub mod fanout;
+pub mod flow_catalog;
+pub mod flow_files;
 pub mod flow_triggers;
 pub mod flows;
 pub mod for_each_item;

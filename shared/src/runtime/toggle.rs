@@ -22,7 +22,7 @@ pub async fn set_enabled(
     trigger_id: &str,
     enabled: bool,
 ) -> Result<(), String> {
-    let store = engine.trigger_store.get().ok_or_else(|| {
+    let store = engine.trigger_store.as_ref().ok_or_else(|| {
         "this runtime keeps no trigger state (run it with `baton server local`): the trigger cannot be toggled"
             .to_string()
     })?;

@@ -395,7 +395,7 @@ impl Worker {
                 progress: engine.progress.clone(),
                 work_root: engine.work_root.clone(),
                 config: engine.plugins.clone(),
-                flows: engine.flow_store.get().cloned(),
+                flows: engine.flow_store.clone(),
                 executions: Some(Arc::new(super::resume::EngineControl(engine.clone()))),
             },
             engine.host.clone(),

@@ -5,7 +5,6 @@
 //! server's supervisor. Also the backfill request check `baton backfill`
 //! shares with the API.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -31,14 +30,15 @@ pub struct LocalHost {
 }
 
 impl LocalHost {
+    /// The flows folder (the server's engine always has one).
+    fn files(&self) -> ApiResult<&dyn crate::backend::flow_files::FlowFiles> {
+        self.engine.flow_files.as_deref().ok_or_else(|| ApiError::internal("this engine has no flows folder"))
+    }
+
     async fn rescan(&self) {
         let w = self.watcher.clone();
         let _ = tokio::task::spawn_blocking(move || w.scan()).await;
     }
-}
-
-fn io_error(what: &str, path: &std::path::Path, e: std::io::Error) -> ApiError {
-    ApiError::internal(format!("cannot {what} {}: {e}", path.display()))
 }
 
 #[async_trait]
@@ -51,20 +51,15 @@ impl ApiHost for LocalHost {
     }
 
     async fn flows(&self) -> ApiResult<Vec<Arc<Flow>>> {
+        if self.engine.flows.take_files_changed() {
+            // a task wrote flow files (git.SyncFlows): list them as they are
+            self.rescan().await;
+        }
         Ok(self.watcher.active())
     }
 
     async fn save_flow(&self, flow: &Flow) -> ApiResult<()> {
-        let path = self
-            .watcher
-            .files_of(&flow.namespace, &flow.id)
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| self.watcher.dir().join(format!("{}.{}.yml", flow.namespace, flow.id)));
-        // written aside then renamed: the poller never reads half a file
-        let tmp: PathBuf = path.with_extension(format!("yml.{}.tmp", uuid::Uuid::new_v4().simple()));
-        tokio::fs::write(&tmp, &flow.source).await.map_err(|e| io_error("write", &tmp, e))?;
-        tokio::fs::rename(&tmp, &path).await.map_err(|e| io_error("write", &path, e))?;
+        self.files()?.write(&flow.namespace, &flow.id, &flow.source).await?;
         self.rescan().await;
         self.engine.flows.insert(flow.clone());
         Ok(())
@@ -79,12 +74,8 @@ impl ApiHost for LocalHost {
     }
 
     async fn delete_flow(&self, namespace: &str, id: &str) -> ApiResult<bool> {
-        let files = self.watcher.files_of(namespace, id);
-        if files.is_empty() {
+        if self.files()?.remove(namespace, id).await?.is_empty() {
             return Ok(false);
-        }
-        for f in &files {
-            tokio::fs::remove_file(f).await.map_err(|e| io_error("remove", f, e))?;
         }
         self.rescan().await;
         self.engine.flows.remove(namespace, id);

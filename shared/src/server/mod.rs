@@ -26,10 +26,11 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
 use crate::backend::BackendError;
+use crate::backend::flow_files::FlowFiles;
 use crate::backend::local::LocalBackends;
 use crate::backend::schedule::TriggerStore;
 use crate::runtime::embedded::Embedded;
-use crate::runtime::engine::{Engine, EngineConfig};
+use crate::runtime::engine::{Engine, EngineConfig, Wiring};
 use crate::runtime::recovery::recover_orphaned_attempts;
 use crate::runtime::scheduler::Scheduler;
 use crate::runtime::secrets::Secrets;
@@ -117,6 +118,9 @@ pub struct LocalEngineOptions {
     pub envs: Map<String, Value>,
     pub plugins: crate::plugins::PluginConfig,
     pub progress: Option<Arc<dyn crate::plugins::context::Progress>>,
+    /// The flows folder, when the engine serves one (`baton server local`):
+    /// where tasks write flows (`git.SyncFlows`).
+    pub flows_dir: Option<PathBuf>,
 }
 
 /// Opens the embedded backends under `home`, starts the engine, and returns
@@ -135,10 +139,18 @@ pub fn open_local(opts: LocalEngineOptions) -> Result<(Embedded, Arc<dyn Trigger
         plugins: opts.plugins,
         echo_logs: opts.echo_logs,
         progress: opts.progress,
+        wiring: Wiring {
+            flow_files: opts
+                .flows_dir
+                .as_deref()
+                .map(|dir| Arc::new(crate::backend::local::FolderFlows::new(dir)) as Arc<dyn FlowFiles>),
+            // the folder's watcher keeps the engine's flows current
+            latest_from_files: false,
+            trigger_store: Some(backends.state.clone()),
+            disk_guard: Some(crate::runtime::diskfull::DiskGuard::open(&opts.home)),
+        },
     });
     let store: Arc<dyn TriggerStore> = backends.state.clone();
-    let _ = engine.trigger_store.set(store.clone());
-    let _ = engine.disk_guard.set(crate::runtime::diskfull::DiskGuard::open(&opts.home));
     crate::runtime::embedded::sweep_orphans();
     Ok((Embedded::start(engine, &backends.queue, opts.workers), store))
 }
@@ -187,6 +199,7 @@ impl LocalServer {
             envs: opts.envs,
             plugins: opts.plugins,
             progress: None,
+            flows_dir: Some(opts.flows_dir.clone()),
         })
         .map_err(ServerError::Home)?;
         let engine = embedded.engine.clone();
@@ -239,9 +252,6 @@ impl LocalServer {
             watcher: watcher.clone(),
         };
         let host: Arc<dyn crate::api::host::ApiHost> = Arc::new(host);
-        let _ = engine
-            .flow_store
-            .set(Arc::new(crate::api::flow_store::HostFlowStore { engine: engine.clone(), host: host.clone() }));
         let router = crate::api::router(crate::api::ApiState { engine: engine.clone(), host })
             .layer(axum::middleware::from_fn_with_state(guard, guard::check));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);

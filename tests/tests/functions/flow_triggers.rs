@@ -12,12 +12,12 @@
 use std::time::Duration;
 
 use e2e::functions::{Served, serve};
-use e2e::gcp_emulators::{gcp_backends, gcp_engine, push_subscriptions};
+use e2e::gcp_emulators::{function_router, gcp_backends, gcp_engine_with, push_subscriptions};
 use serde_json::{Value, json};
 use shared::backend::gcp::GcpBackends;
 use shared::backend::{ExecutionFilter, StateStore, Storage, Topic};
-use shared::functions::flows::{FlowSource, SourceFlows};
-use shared::functions::{FunctionOptions, Handler};
+use shared::functions::Handler;
+use shared::functions::flows::FlowSource;
 use shared::model::{Execution, StateType};
 use shared::runtime::flow_triggers;
 use shared::runtime::launcher::publish_event;
@@ -103,10 +103,10 @@ async fn start(flows: &[(&str, String)]) -> Fns {
     for (name, yaml) in flows {
         upload(&backends, name, yaml).await;
     }
-    let opts = FunctionOptions::unauthenticated(Some(FlowSource::Storage("/flows".into())));
-    let executor = serve(shared::functions::router(Handler::Executor, gcp_engine(&backends), &opts).await).await;
-    let worker = serve(shared::functions::router(Handler::Worker, gcp_engine(&backends), &opts).await).await;
-    let api = serve(shared::functions::router(Handler::Api, gcp_engine(&backends), &opts).await).await;
+    let flows = FlowSource::Storage("/flows".into());
+    let executor = serve(function_router(&backends, Handler::Executor, &flows).await).await;
+    let worker = serve(function_router(&backends, Handler::Worker, &flows).await).await;
+    let api = serve(function_router(&backends, Handler::Api, &flows).await).await;
     let http = reqwest::Client::new();
     let project = backends.config.project.clone();
     push_subscriptions(&http, &project, &Topic::Executions.name(), &executor.url, 2).await;
@@ -166,8 +166,7 @@ impl Fns {
     /// The same end handled again: as a redelivered event through Pub/Sub,
     /// and directly by a cold instance reading the flows from the bucket.
     async fn redeliver(&self, exec: &Execution) {
-        let engine = gcp_engine(&self.backends);
-        SourceFlows::install(&engine, FlowSource::Storage("/flows".into()));
+        let engine = gcp_engine_with(&self.backends, Some(FlowSource::Storage("/flows".into())));
         publish_event(&engine, &ExecutionEvent::Wake { execution_id: exec.id.clone(), redispatch: false })
             .await
             .expect("publish");

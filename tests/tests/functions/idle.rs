@@ -68,6 +68,7 @@ fn engine() -> (Arc<Engine>, shared::backend::local::LocalBackends, std::path::P
         plugins: Default::default(),
         echo_logs: false,
         progress: None,
+        wiring: Default::default(),
     });
     (engine, b, home)
 }

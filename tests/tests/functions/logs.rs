@@ -13,7 +13,6 @@ use base64::Engine as _;
 use e2e::functions::{Cluster, ClusterOptions, Served, SharedBackends, serve};
 use serde_json::{Map, Value, json};
 use shared::backend::{StateStore, Topic};
-use shared::functions::flows::FlowSource;
 use shared::functions::logging::TaskLogEcho;
 use shared::functions::{FunctionOptions, Handler};
 use shared::model::StateType;
@@ -76,6 +75,7 @@ struct Echoing {
 fn echo_engine(b: &SharedBackends, out: &Buffer) -> Arc<Engine> {
     let out = out.clone();
     let secret = base64::engine::general_purpose::STANDARD.encode(SECRET);
+    let storage: Arc<dyn shared::backend::Storage> = b.storage.clone();
     Engine::new(EngineConfig {
         state: Arc::new(TaskLogEcho::new(b.state.clone(), move || out.clone(), Some("test-proj".into()))),
         kv: b.state.clone(),
@@ -88,6 +88,7 @@ fn echo_engine(b: &SharedBackends, out: &Buffer) -> Arc<Engine> {
         plugins: Default::default(),
         echo_logs: false,
         progress: None,
+        wiring: shared::functions::function_wiring(b.flows.as_ref(), Some(b.state.clone()), &storage),
     })
 }
 
@@ -99,7 +100,7 @@ impl Echoing {
         })
         .await;
         let out = Buffer::default();
-        let opts = FunctionOptions::unauthenticated(Some(FlowSource::Dir(cluster.home.join("flows"))));
+        let opts = FunctionOptions::unauthenticated();
         let mut functions = Vec::new();
         for (handler, topic) in [(Handler::Executor, Topic::Executions), (Handler::Worker, Topic::Tasks("core".into()))]
         {

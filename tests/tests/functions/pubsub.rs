@@ -8,12 +8,12 @@
 use std::time::Duration;
 
 use e2e::functions::{Effects, Served, serve};
-use e2e::gcp_emulators::{gcp_backends, gcp_engine, push_subscriptions};
+use e2e::gcp_emulators::{function_router, gcp_backends, push_subscriptions};
 use serde_json::{Value, json};
 use shared::backend::gcp::GcpBackends;
 use shared::backend::{StateStore, Topic};
+use shared::functions::Handler;
 use shared::functions::flows::FlowSource;
-use shared::functions::{FunctionOptions, Handler};
 use shared::model::{Execution, StateType};
 use shared::runtime::embedded::{Embedded, LocalOptions};
 use shared::runtime::launcher::LaunchRequest;
@@ -31,10 +31,10 @@ struct GcpFunctions {
 async fn start(flows: &std::path::Path, copies: usize) -> GcpFunctions {
     let backends = gcp_backends("fn").await;
     let project = backends.config.project.clone();
-    let opts = FunctionOptions::unauthenticated(Some(FlowSource::Dir(flows.to_path_buf())));
-    let executor = serve(shared::functions::router(Handler::Executor, gcp_engine(&backends), &opts).await).await;
-    let worker = serve(shared::functions::router(Handler::Worker, gcp_engine(&backends), &opts).await).await;
-    let api = serve(shared::functions::router(Handler::Api, gcp_engine(&backends), &opts).await).await;
+    let flows = FlowSource::Dir(flows.to_path_buf());
+    let executor = serve(function_router(&backends, Handler::Executor, &flows).await).await;
+    let worker = serve(function_router(&backends, Handler::Worker, &flows).await).await;
+    let api = serve(function_router(&backends, Handler::Api, &flows).await).await;
     let http = reqwest::Client::new();
     push_subscriptions(&http, &project, &Topic::Executions.name(), &executor.url, copies).await;
     let tasks = Topic::Tasks("core".into()).name();

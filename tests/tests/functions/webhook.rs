@@ -10,7 +10,6 @@ use base64::Engine as _;
 use e2e::functions::{Cluster, ClusterOptions, serve};
 use serde_json::{Value, json};
 use shared::backend::StateStore as _;
-use shared::functions::flows::FlowSource;
 use shared::functions::relay::RelayOptions;
 use shared::model::StateType;
 use shared::runtime::secrets::Secrets;
@@ -66,8 +65,7 @@ async fn the_api_function_serves_webhooks_once_per_request() {
     assert_eq!(http.post(hook(&cluster.api.url, "s3cr3")).send().await.expect("post").status(), 404);
 
     // the public, webhook-only service over the same backends and flows
-    let flows = Some(FlowSource::Dir(cluster.home.join("flows")));
-    let public = serve(shared::functions::api::webhooks_router(cluster.backends.engine(), flows).await).await;
+    let public = serve(shared::functions::api::webhooks_router(cluster.backends.engine()).await).await;
     let r = http.post(hook(&public.url, "s3cr3t")).json(&json!({"name": "Cy"})).send().await.expect("post");
     assert_eq!(r.status(), 200);
     let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string();

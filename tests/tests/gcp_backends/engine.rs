@@ -61,6 +61,7 @@ async fn start(prefix: &str) -> GcpRuntime {
         plugins: Default::default(),
         echo_logs: false,
         progress: None,
+        wiring: Default::default(),
     });
     let target = backends.config.pubsub_target();
     let admin = PubSubAdmin::connect(target.clone()).await.expect("Pub/Sub admin");

@@ -51,6 +51,7 @@ fn engine_on(
         plugins: Default::default(),
         echo_logs: false,
         progress: None,
+        wiring: Default::default(),
     });
     engine.flows.insert_revision(flow, revision);
     engine
@@ -115,6 +116,7 @@ async fn cold_executors_decide_a_large_for_each_from_a_few_task_runs() {
         plugins: Default::default(),
         echo_logs: false,
         progress: None,
+        wiring: Default::default(),
     });
     let parsed = shared::runtime::flows::parse_flow("wide.yaml", &source, &warm_engine.registry, &warm_engine.renderer)
         .expect("flow");

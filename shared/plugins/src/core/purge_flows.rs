@@ -135,15 +135,18 @@ impl RunnableTask for PurgeFlows {
             TaskError::failed("PurgeFlows needs the flow store of a server (`baton server local` or the GCP api); `baton run` has none")
         })?;
         let scope = self.namespace.as_deref().unwrap_or("");
-        let flows = store.list(scope, self.flow_id.is_none()).await.map_err(TaskError::failed)?;
+        let flows = store.list(scope, self.flow_id.is_none()).await.map_err(|e| TaskError::failed(e.to_string()))?;
         let flows: Vec<_> = flows.into_iter().filter(|f| self.flow_id.as_ref().is_none_or(|id| &f.id == id)).collect();
         cx.log("INFO", &format!("purging old revisions from {} flows", flows.len()));
         let mut size = 0usize;
         for f in &flows {
-            let revisions = store.revisions(&f.namespace, &f.id).await.map_err(TaskError::failed)?;
+            let revisions = store.revisions(&f.namespace, &f.id).await.map_err(|e| TaskError::failed(e.to_string()))?;
             let purge = to_purge(&revisions, self.behavior);
             if !purge.is_empty() {
-                size += store.delete_revisions(&f.namespace, &f.id, &purge).await.map_err(TaskError::failed)?;
+                size += store
+                    .delete_revisions(&f.namespace, &f.id, &purge)
+                    .await
+                    .map_err(|e| TaskError::failed(e.to_string()))?;
             }
         }
         cx.log("INFO", &format!("purged {size} flow revisions"));

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::RemoveOnDrop;
 use super::fetch::{redact, tree_files};
-use crate::flow_store::StoredFlow;
+use crate::flow_store::{FlowStoreError, StoredFlow};
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 use baton_backend::nsfiles::normalise_path;
 
@@ -195,7 +195,7 @@ impl RunnableTask for SyncFlows {
         let mut diff = String::new();
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         let failed =
-            |what: &str, e: String| TaskError::failed(format!("cannot {what} (commit {commit} of {url}): {e}"));
+            |what: &str, e: FlowStoreError| TaskError::failed(format!("cannot {what} (commit {commit} of {url}): {e}"));
         if delete {
             for (key, f) in &existing {
                 let running_here = key.0 == cx.namespace && key.1 == cx.flow_id;

@@ -198,6 +198,7 @@ async fn open(
         secrets,
         envs: envs_map(std::env::vars()),
         plugins: shared::plugins::PluginConfig::from_env(),
+        flows_dir: None,
         progress: None,
     })
     .with_context(|| format!("cannot open Baton home {}", home.display()))

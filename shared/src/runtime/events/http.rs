@@ -65,7 +65,7 @@ pub async fn evaluate(
 ) -> Result<Evaluated, EventError> {
     let store = engine
         .trigger_store
-        .get()
+        .as_ref()
         .ok_or_else(|| EventError::config(flow, &trig.id, "this runtime keeps no trigger state"))?
         .clone();
     let key = TriggerKey { namespace: flow.namespace.clone(), flow_id: flow.id.clone(), trigger_id: trig.id.clone() };

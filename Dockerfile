@@ -73,9 +73,8 @@ ENTRYPOINT ["/usr/local/bin/worker"]
 
 FROM runtime AS worker-jdbc
 ENV BATON_WORKER_GROUP=jdbc
-# the worker is the functions package's binary: shared/build.rs's rpath is
-# not on it (scripts/images.sh found it would not start without this)
-ENV LD_LIBRARY_PATH=/opt/duckdb
+# the worker's rpath names /opt/duckdb (DUCKDB_LIB_DIR at build time:
+# shared/build.rs hands it to functions/build.rs)
 COPY --from=duckdb /opt/duckdb/libduckdb.so /opt/duckdb/libduckdb.so
 COPY --from=build-duckdb /out/worker-duckdb /usr/local/bin/worker
 ENTRYPOINT ["/usr/local/bin/worker"]

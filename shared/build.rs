@@ -11,8 +11,10 @@
 //! - with the `duckdb` feature linked to a prebuilt libduckdb
 //!   (`DUCKDB_LIB_DIR`, set by `scripts/setup/duckdb.sh`), that folder in
 //!   the rpath of the binaries and tests, so `baton` runs without
-//!   `LD_LIBRARY_PATH`. Nothing to do without the feature or with
-//!   `duckdb-bundled` (linked statically).
+//!   `LD_LIBRARY_PATH`, and handed to the packages that depend on this
+//!   one (`links` metadata: the `functions` binaries set the same rpath).
+//!   Nothing to do without the feature or with `duckdb-bundled` (linked
+//!   statically).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +26,7 @@ fn main() {
         && std::env::var_os("CARGO_FEATURE_DUCKDB_BUNDLED").is_none();
     if let (true, Some(dir)) = (linked, std::env::var_os("DUCKDB_LIB_DIR")) {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.to_string_lossy());
+        println!("cargo::metadata=duckdb_rpath={}", dir.to_string_lossy());
     }
     println!("cargo:rustc-env=BUILD_GIT_COMMIT={}", commit());
 }

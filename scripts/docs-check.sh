@@ -15,7 +15,11 @@
 #      digit and one letter, not next to '#', '-' or another word character,
 #      so hex colours (#a1b2c3), UUIDs, sha256 sums (64 characters) and
 #      numbers are not taken for one. docs/src/bench (a link to docs/bench/:
-#      benchmark results record the commit they measured) is exempt.
+#      benchmark results record the commit they measured) is exempt, and so
+#      are the tables a page quotes from them (between `<!-- figures: … -->`
+#      and `<!-- /figures -->`);
+#   5. the quoted tables are those of the results files
+#      (`scripts/bench/render.py --check`).
 #
 # The generated pages under docs/src/reference/ are checked fresh by the
 # end-to-end test `reference_docs` (it runs the built `baton`; this script
@@ -148,7 +152,14 @@ for root, dirs, names in os.walk("docs/src"):  # os.walk does not follow the ben
     files += [os.path.join(root, n) for n in names if n.endswith(".md")]
 for f in sorted(files):
     with open(f, encoding="utf-8") as fh:
+        quoted = False  # inside a table quoted from a results file
         for i, line in enumerate(fh, 1):
+            if line.startswith("<!-- figures: "):
+                quoted = True
+            elif line.startswith("<!-- /figures -->"):
+                quoted = False
+            if quoted:
+                continue
             for m in STOP.finditer(line):
                 problems.append(f"{f}:{i}: development history {m.group(0)!r} (history goes to CHANGELOG.md)")
             for m in HASH.finditer(line):
@@ -161,3 +172,7 @@ if problems:
     sys.exit(1)
 print(f"docs check: ok (README.md {n} lines)")
 PY
+
+# --- 5. the performance page quotes its results files ------------------------
+python3 scripts/bench/render.py --check
+echo "docs check: the performance page shows its results files' figures"

@@ -31,7 +31,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets $BATON_TEST_FEATURES --quiet -- -D warnings
 # the local CLI as users build it by default: without the Google crates
 # (`--features gcp` off), so code behind the feature compiles both ways
-cargo clippy -p shared -p baton-plugins --all-targets --quiet -- -D warnings
+cargo clippy -p shared -p baton-runtime -p baton-plugins --all-targets --quiet -- -D warnings
 echo "== cargo build (tests, and the binaries the tests run as processes)"
 cargo test --workspace $BATON_TEST_FEATURES --no-run --quiet
 cargo build --workspace --bins $BATON_TEST_FEATURES --quiet

@@ -7,31 +7,24 @@
 //! and plugins ([`plugins`]) run the runnable tasks in workers.
 
 pub mod api;
-pub mod backend;
 pub mod blueprints;
 #[cfg(feature = "gcp")]
 pub mod functions;
-pub mod graph;
-pub mod migrate;
 pub mod reference;
-pub mod runtime;
-pub mod schedule;
-pub mod schema;
 pub mod serve;
 pub mod server;
-pub mod triggers;
-pub mod validate;
 
 // The layers below, as crates of their own (`shared/model`,
 // `shared/template`, `shared/executor`, `shared/backend`, `shared/local`,
-// `shared/gcp`, `shared/plugins`), under the paths the rest of this crate and its users name
-// them by.
+// `shared/gcp`, `shared/plugins`, `shared/runtime`), under the paths the
+// rest of this crate and its users name them by.
 pub use baton_executor as executor;
 #[cfg(feature = "gcp")]
 pub use baton_gcp as gcp;
 pub use baton_model as model;
 pub use baton_model::{dialect, yaml};
 pub use baton_plugins as plugins;
+pub use baton_runtime::{backend, graph, migrate, runtime, schedule, schema, triggers, validate};
 pub use baton_template as template;
 pub use baton_template::{conditions, inputs};
 

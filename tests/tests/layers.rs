@@ -34,6 +34,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "baton-runtime",
+        &[
+            "baton-model",
+            "baton-template",
+            "baton-executor",
+            "baton-backend",
+            "baton-local",
+            "baton-gcp",
+            "baton-plugins",
+        ],
+    ),
+    (
         "shared",
         &[
             "baton-allocator",
@@ -45,6 +57,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "baton-gcp",
             "baton-derive",
             "baton-plugins",
+            "baton-runtime",
         ],
     ),
     ("functions", &["shared"]),
@@ -193,6 +206,38 @@ fn the_pure_layers_compile_no_runtime_store_or_cloud_crate() {
             assert!(names.contains("baton-model") && names.contains("minijinja"), "{names:?}");
         }
     }
+}
+
+/// The crates `name` pulls in through normal dependencies.
+fn normal_tree(m: &Metadata, name: &str) -> BTreeSet<String> {
+    let id = m.names.iter().find(|(_, n)| *n == name).map(|(id, _)| id.clone()).expect(name);
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![id];
+    while let Some(id) = todo.pop() {
+        if seen.insert(id.clone()) {
+            todo.extend(m.normal.get(&id).into_iter().flatten().cloned());
+        }
+    }
+    seen.iter().map(|id| m.names[id].clone()).collect()
+}
+
+/// The runtime sits below the API and the CLI: it uses no web framework
+/// and no command-line crate (Google's gRPC crates bring axum along with
+/// the `gcp` feature; the runtime itself never names it).
+#[test]
+fn the_runtime_uses_no_web_framework_or_cli_crate() {
+    let m = metadata();
+    let direct = |name: &str| -> BTreeSet<String> {
+        let id = m.names.iter().find(|(_, n)| *n == name).map(|(id, _)| id.clone()).expect(name);
+        m.normal[&id].iter().map(|d| m.names[d].clone()).collect()
+    };
+    let ui = ["axum", "tower-http", "hyper-util", "clap", "clap_complete", "indicatif", "console"];
+    let runtime = direct("baton-runtime");
+    let bad: Vec<&String> = runtime.iter().filter(|n| ui.contains(&n.as_str())).collect();
+    assert!(bad.is_empty(), "baton-runtime depends on {bad:?}");
+    assert!(runtime.contains("baton-plugins") && runtime.contains("tokio"), "{runtime:?}");
+    assert!(direct("shared").contains("axum"), "the check sees the API's web framework above it");
+    assert!(normal_tree(&m, "baton-runtime").contains("rusqlite"), "the runtime's tree holds the local backends");
 }
 
 /// The crates `baton` (the `shared` package) links in normal builds, with

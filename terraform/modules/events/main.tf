@@ -1,5 +1,5 @@
 # Reads a folder of Kestra flows and derives the push wiring of their event
-# triggers (shared/src/triggers/gcs.rs, shared/src/triggers/pubsub.rs):
+# triggers (shared/runtime/src/triggers/gcs.rs, shared/runtime/src/triggers/pubsub.rs):
 # - one entry per enabled `io.kestra.plugin.gcp.gcs.Trigger`: the bucket and
 #   object prefix of its `from`, the event types (OBJECT_FINALIZE, plus
 #   OBJECT_METADATA_UPDATE unless `on: CREATE`), and the push subscription

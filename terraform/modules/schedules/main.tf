@@ -5,7 +5,7 @@
 # - the Schedule triggers that get no job, each with its reason.
 #
 # It mirrors how Baton reads a trigger (shared/model/src/flow.rs and
-# shared/src/schedule/): the legacy type names, `pluginDefaults` (or the older
+# shared/runtime/src/schedule/): the legacy type names, `pluginDefaults` (or the older
 # `taskDefaults`) applied to the trigger — a default matches by exact type or
 # package prefix, fills keys the trigger does not set, and a `forced` one
 # overrides — `disabled` on the trigger and on the flow, the `@daily`-style
@@ -28,7 +28,7 @@
 # one job that ticks at its `interval` (PT60S by default) as Cloud Scheduler
 # can: whole minutes, at least one; a step that does not divide the hour
 # (or the day) restarts at each hour (day). Its tick makes the scheduler
-# function evaluate the trigger once (shared/src/runtime/events/http.rs).
+# function evaluate the trigger once (shared/runtime/src/runtime/events/http.rs).
 #
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.

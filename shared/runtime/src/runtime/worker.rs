@@ -578,7 +578,7 @@ async fn save_metrics(engine: &Engine, cx: &RunContext) {
 pub const MAX_KEPT_RESULT: usize = 512 * 1024;
 
 /// `result` as JSON to keep with its claim; `None` past [`MAX_KEPT_RESULT`].
-pub(crate) fn kept_result(task_run_id: &str, attempt: u32, result: &TaskResult) -> Option<String> {
+pub fn kept_result(task_run_id: &str, attempt: u32, result: &TaskResult) -> Option<String> {
     let json = serde_json::to_string(result).ok()?;
     if json.len() > MAX_KEPT_RESULT {
         tracing::warn!(
@@ -594,7 +594,7 @@ pub(crate) fn kept_result(task_run_id: &str, attempt: u32, result: &TaskResult) 
 }
 
 /// Closes a claim, keeping the result published for it when there is one.
-pub(crate) async fn finish_keeping(
+pub async fn finish_keeping(
     engine: &Engine,
     task_run_id: &str,
     attempt: u32,

@@ -117,12 +117,7 @@ pub(crate) fn auth_spec(engine: &Engine, flow: &Flow, trigger: &str, auth: &Auth
 
 /// The GCS client for a trigger's credentials (the engine's endpoints: an emulator in tests).
 #[cfg(feature = "gcp")]
-pub(crate) fn gcs_client(
-    engine: &Engine,
-    flow: &Flow,
-    trigger: &str,
-    auth: &AuthProps,
-) -> Result<Arc<GcsClient>, EventError> {
+pub fn gcs_client(engine: &Engine, flow: &Flow, trigger: &str, auth: &AuthProps) -> Result<Arc<GcsClient>, EventError> {
     let spec = auth_spec(engine, flow, trigger, auth)?;
     let cfg = &engine.plugins.gcp;
     cfg.cache

@@ -26,7 +26,7 @@ fn validation_locates_condition_problems() {
 
 #[test]
 fn kestra_corpus_flows_with_conditions_validate() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/kestra-corpus/valids");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/kestra-corpus/valids");
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let mut seen = 0;
     for entry in entries.flatten() {

@@ -13,7 +13,7 @@ use crate::plugins::Registry;
 use crate::template::Renderer;
 use crate::validate::{collect_yaml, validate_source};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/kestra-corpus/valids");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/kestra-corpus/valids");
 
 fn validator() -> jsonschema::Validator {
     let schema = schema_json::flow_schema(&catalog(&Registry::builtin()));
@@ -61,7 +61,7 @@ fn every_corpus_flow_baton_accepts_validates_against_the_schema() {
 
 #[test]
 fn every_seed_flow_validates_against_the_schema() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let (accepted, failures) = check_dirs(&[root.join("examples"), root.join("tests/fixtures/flows")]);
     assert!(accepted >= 7, "only {accepted} seed flows validate with baton");
     assert!(failures.is_empty(), "{} of {accepted} fail the schema:\n{}", failures.len(), failures.join("\n"));

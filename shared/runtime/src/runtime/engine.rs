@@ -240,8 +240,9 @@ impl Engine {
 }
 
 /// An engine on the local backends under `home`, with the built-in
-/// plugins and nothing else configured (for unit tests).
-#[cfg(test)]
+/// plugins and nothing else configured (for unit tests; the `testing`
+/// feature for the crates above).
+#[cfg(any(test, feature = "testing"))]
 pub fn for_tests(home: &std::path::Path) -> Arc<Engine> {
     let b = crate::backend::local::LocalBackends::open(home).expect("local backends");
     Engine::new(EngineConfig {

@@ -11,7 +11,7 @@ use crate::plugins::Registry;
 use crate::template::Renderer;
 
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/kestra-corpus")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kestra-corpus")
 }
 
 /// `PATH OUTCOME DETAIL` lines of `expected.txt` (not the `run` ones).

@@ -4,7 +4,7 @@
 use crate::plugins::Registry;
 use crate::template::Renderer;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/kestra-corpus");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/kestra-corpus");
 
 fn diags(src: &str) -> Vec<String> {
     let (_, d) = super::validate_source("f.yaml", src, &Registry::builtin(), &Renderer::new());

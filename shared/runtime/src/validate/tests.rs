@@ -348,7 +348,7 @@ fn lookup_handles_dotted_keys() {
 }
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/flows")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/flows")
 }
 
 #[test]
@@ -429,7 +429,7 @@ fn flow_keys_items_are_checked_at_their_position() {
 
 #[test]
 fn flow_keys_corpus_sla_files_are_valid() {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/kestra-corpus/valids"));
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/kestra-corpus/valids"));
     for f in ["sla-max-duration-fail.yaml", "sla-max-duration-ok.yaml", "sla-execution-condition.yaml"] {
         let Ok(src) = std::fs::read_to_string(dir.join(f)) else { continue };
         let out: Vec<String> = run(&src).into_iter().filter(|l| !l.contains("unknown task type")).collect();

@@ -257,6 +257,60 @@ async fn triggers_are_disabled_and_backfills_created_paused_and_deleted_through_
     server.shutdown().await;
 }
 
+/// After a first backfill on a trigger has ended, a second one (the UI
+/// dialog's `PUT /triggers`) is the one `PUT /triggers`, `GET
+/// /triggers/search` and the trigger's own route show, not the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_backfill_is_the_one_the_trigger_shows_not_the_first() {
+    let (server, _home) = start().await;
+    let addr = server.addr();
+    let flow = "id: twice\nnamespace: test.http\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: tick\ntriggers:\n  - id: monthly\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 9 1 * *\"\n";
+    let head = format!("POST /api/v1/main/flows HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-yaml\r\n");
+    assert_eq!(request(addr, &head, flow.as_bytes()).await.0, 200);
+    let json = |method: &str, path: &str| {
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n")
+    };
+    let key = r#""namespace": "test.http", "flowId": "twice", "triggerId": "monthly""#;
+    let window = |start: &str, end: &str| {
+        format!("{{{key}, \"backfill\": {{\"start\": \"{start}T00:00:00Z\", \"end\": \"{end}T00:00:00Z\"}}}}")
+    };
+    let get = format!("GET /api/v1/triggers/test.http/twice/monthly HTTP/1.1\r\nhost: {addr}\r\n");
+    let ended = |v: &Value| v["backfill"]["state"] == "SUCCESS";
+    // the first: two ticks (February and March 2019), to its end
+    let (status, first) =
+        request(addr, &json("PUT", "/api/v1/triggers/backfill/create"), window("2019-01-15", "2019-03-15").as_bytes())
+            .await;
+    assert_eq!(status, 200, "{first}");
+    let mut v = first.clone();
+    for _ in 0..200 {
+        v = request(addr, &get, b"").await.1;
+        if ended(&v) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ended(&v), "the first backfill ends: {v}");
+    let first_id = v["backfill"]["id"].clone();
+    // the second, as the UI dialog sends it: three ticks in 2020
+    let (status, second) =
+        request(addr, &json("PUT", "/api/v1/triggers"), window("2020-01-15", "2020-04-15").as_bytes()).await;
+    assert_eq!(status, 200, "{second}");
+    assert_ne!(second["backfill"]["id"], first_id, "PUT /triggers answers the new backfill: {second}");
+    assert_eq!(second["backfill"]["start"].as_str().map(|s| &s[..10]), Some("2020-01-15"), "{second}");
+    let shown = request(addr, &get, b"").await.1;
+    assert_eq!(shown["backfill"]["id"], second["backfill"]["id"], "the trigger shows the new one: {shown}");
+    let search = format!("GET /api/v1/main/triggers/search?namespace=test.http HTTP/1.1\r\nhost: {addr}\r\n");
+    let (status, found) = request(addr, &search, b"").await;
+    assert_eq!(status, 200, "{found}");
+    let ctx = found["results"]
+        .as_array()
+        .and_then(|r| r.iter().find(|t| t["triggerContext"]["flowId"] == "twice"))
+        .map(|t| t["triggerContext"].clone())
+        .expect("the trigger is listed");
+    assert_eq!(ctx["backfill"]["id"], second["backfill"]["id"], "the search shows the new one: {ctx}");
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kestra_2_routes_outputs_by_task_run_start_at_a_revision_and_draft_refused() {
     let (server, _home) = start().await;

@@ -74,7 +74,9 @@ async fn context_json(s: &ApiState, flow: &Flow, trigger_id: &str) -> ApiResult<
                 v["stopped"] = json!(stopped.reason);
             }
         }
-        let backfill = store.list_backfills(None).await?.into_iter().rev().find(|b| b.trigger_key() == key);
+        // the newest (the store lists them newest first): a trigger shows its
+        // latest backfill, not the first one it ever had
+        let backfill = store.list_backfills(None).await?.into_iter().find(|b| b.trigger_key() == key);
         if let Some(b) = backfill {
             v["backfill"] = kestra_backfill_json(&b);
         }

@@ -48,6 +48,19 @@ def _in_ns(doc):
     return doc.replace("namespace: test.client", f"namespace: {NS}")
 
 
+APPROVAL = """id: approval
+namespace: test.sdk2approval
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: answer
+        type: STRING
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.wait.onResume.answer }}"
+"""
+
 # the 1.0 driver's scheduled and slow flows, in this driver's namespace
 SCHEDULED = _in_ns(drive.FLOWS.split("---\n")[1])
 SLOW = _in_ns(drive.SLOW)
@@ -153,6 +166,17 @@ def main():
     check(replay.id != eid and replay.original_id == eid, "replay makes a new execution", replay)
     wait_state(client, replay.id, {"SUCCESS"}, "replay runs")
     ok("replay runs to SUCCESS")
+
+    # an approval flow driven from Python: paused, then resumed with its input
+    client.flows.create_flow(T, APPROVAL)
+    paused = client.executions.create_execution(T, "test.sdk2approval", "approval")
+    wait_state(client, paused.id, {"PAUSED"}, "approval paused")
+    resumed = client.executions.resume_execution(paused.id, T, inputs={"answer": "approved"})
+    check(resumed.id == paused.id, "resume (POST /executions/{id}/actions/resume) answers the execution", resumed)
+    done = wait_state(client, paused.id, {"SUCCESS"}, "resumed approval runs to its end")
+    after = [t for t in done.task_run_list if t.task_id == "after"][0]
+    out = client.outputs.task_run_outputs(paused.id, after.id, T)
+    check(out.get("value") == "approved", "the onResume input reached the next task", out)
 
     # KV in 2.0's shapes
     client.kv.set_key_value(NS, "answer", T, "42")

@@ -78,6 +78,7 @@ mod terraform;
 mod terraform_deploy;
 mod terraform_events;
 mod ui;
+mod ui_links;
 mod ui_metrics;
 mod ui_ops;
 mod ui_pages;

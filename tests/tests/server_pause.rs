@@ -4,7 +4,9 @@
 //! missing required input; `POST /executions/{id}/resume` as Kestra's
 //! multipart form (a STRING field and a FILE part) resumes it and the next
 //! task reads both; `resume/by-ids` refuses what is not PAUSED and resumes
-//! the rest; a Pause with a duration resumes by itself.
+//! the rest; a Pause with a duration resumes by itself. Kestra 2.0's
+//! `POST /api/v1/main/executions/{id}/actions/resume` (kestrapy's
+//! `resume_execution`) resumes with the same form and answers the execution.
 
 use std::time::Duration;
 
@@ -114,6 +116,47 @@ async fn paused_executions_resume_through_the_api() {
     let done = wait_ended(&server.engine, &t).await;
     assert_eq!(done.state.current, shared::model::StateType::Warning);
     assert_eq!(done.task_run_list.len(), 2);
+}
+
+/// Kestra 2.0's paths, as kestrapy 2.0.3 calls them: `actions/resume/validate`
+/// and `actions/resume` under the tenant, a multipart form, the execution
+/// in the answer (the client parses it as an `Execution`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kestra_2_actions_resume_resumes_and_answers_the_execution() {
+    let approve = "id: ask\nnamespace: test.pause\ntasks:\n  - id: pause\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: asked\n        type: STRING\n  - id: last\n    type: io.kestra.plugin.core.output.OutputValues\n    values:\n      asked: \"{{outputs.pause.onResume.asked}}\"\n";
+    let (server, dir) = api_server("baton-pause-v2", &[("ask.yml", approve)], None).await;
+    let base = server.url().trim_end_matches('/').to_string();
+    let http = reqwest::Client::new();
+    let id = start_flow(&http, &base, "test.pause", "ask", json!({})).await;
+    wait_state(&http, &base, &id, "PAUSED").await;
+    let b = "Xv2X";
+    let form = |v: &str| format!("--{b}\r\ncontent-disposition: form-data; name=\"asked\"\r\n\r\n{v}\r\n--{b}--\r\n");
+    let multipart = format!("multipart/form-data; boundary={b}");
+    let post = |action: &'static str, value: &str| {
+        let req = http
+            .post(format!("{base}/api/v1/main/executions/{id}/actions/{action}"))
+            .header("content-type", &multipart)
+            .body(form(value));
+        async move { req.send().await.expect(action) }
+    };
+    let v = post("resume/validate", "checked").await;
+    assert_eq!(v.status().as_u16(), 200);
+    let v: Value = v.json().await.expect("json");
+    assert_eq!(v["inputs"][0]["errors"], json!([]), "{v}");
+    assert_eq!(state_of(&http, &base, &id).await["state"]["current"], "PAUSED", "validate resumes nothing");
+    let r = post("resume", "from python").await;
+    assert_eq!(r.status().as_u16(), 200);
+    let answered: Value = r.json().await.expect("the execution");
+    assert_eq!(answered["id"], id.as_str());
+    assert_eq!(answered["namespace"], "test.pause");
+    let done = wait_ended(&server.engine, &id).await;
+    assert_eq!(done.state.current, shared::model::StateType::Success);
+    let last = done.task_run_list.iter().find(|t| t.task_id == "last").expect("last ran");
+    assert_eq!(last.outputs.as_ref().expect("outputs")["values"]["asked"], "from python");
+    let r = http.post(format!("{base}/api/v1/main/executions/{id}/actions/resume")).send().await.expect("again");
+    assert_eq!(r.status().as_u16(), 409, "an ended execution is not resumed twice");
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 const WAITER: &str = "id: waiter\nnamespace: test.pause\ntasks:\n  - id: pause\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: answer\n        type: STRING\n      - id: count\n        type: INT\n        defaults: 1\n  - id: last\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.pause.onResume.answer }} x{{ outputs.pause.onResume.count }}\"\n";

@@ -555,9 +555,19 @@ const scenarios = {
   },
 };
 
+/** Calls the API from the page without a body; its JSON answer, or throws on an error status. */
+const call = (page, method, path) =>
+  page.evaluate(async ([method, path]) => {
+    const r = await fetch("/api/v1" + path, { method });
+    const t = await r.text();
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${t}`);
+    return t ? JSON.parse(t) : null;
+  }, [method, path]);
+
 // the pages of a Kestra-like UI (home, revisions, namespaces…): tests/ui/pages.mjs
 Object.assign(scenarios, (await import("./pages.mjs")).scenarios({ url, check, shot, text }));
-Object.assign(scenarios, (await import("./metrics.mjs")).scenarios({ url, check, shot, text }));
+Object.assign(scenarios, (await import("./metrics.mjs")).scenarios({ url, check, shot, text, call }));
+Object.assign(scenarios, (await import("./links.mjs")).scenarios({ url, check, shot, text, call }));
 
 const run = scenarios[scenario];
 if (!run) {

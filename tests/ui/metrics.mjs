@@ -3,15 +3,7 @@
 // and a core task recorded, filtered by task) and of its flow (a metric
 // aggregated over time: chart and table).
 
-export function scenarios({ url, check, shot, text }) {
-  const call = (page, method, path) =>
-    page.evaluate(async ([method, path]) => {
-      const r = await fetch("/api/v1" + path, { method });
-      const t = await r.text();
-      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${t}`);
-      return t ? JSON.parse(t) : null;
-    }, [method, path]);
-
+export function scenarios({ url, check, shot, text, call }) {
   return {
     async metrics(page) {
       await page.goto(url + "#/flows");

@@ -6,7 +6,11 @@
 //!   JSON object or urlencoded form; 204 when the resume is sent, 409 with
 //!   Kestra's message ("Execution '…' is not paused, can't resume it")
 //!   when it is not PAUSED, 422 naming each input that does not fit.
-//! - `POST /executions/{id}/resume/validate`: the same check without
+//! - `POST /executions/{id}/actions/resume` (Kestra 2.0's path): the same,
+//!   answering the execution as it is once the resume is recorded (200),
+//!   which Kestra 2.0's clients read (kestrapy's `resume_execution`).
+//! - `POST /executions/{id}/resume/validate` (and 2.0's
+//!   `/actions/resume/validate`): the same check without
 //!   resuming; answers Kestra's `ApiValidateExecutionInputsResponse`
 //!   (`{id, namespace, inputs: [{input, value, enabled, isDefault,
 //!   errors}]}`).
@@ -45,6 +49,8 @@ pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/executions/{id}/resume", post(resume_one).layer(super::limits::streamed()))
         .route("/executions/{id}/resume/validate", post(validate).layer(super::limits::streamed()))
+        .route("/executions/{id}/actions/resume", post(resume_action).layer(super::limits::streamed()))
+        .route("/executions/{id}/actions/resume/validate", post(validate).layer(super::limits::streamed()))
         .route("/executions/resume/by-ids", post(resume_by_ids))
         .route("/executions/resume/by-query", post(resume_by_query))
 }
@@ -99,6 +105,19 @@ async fn resume_one(
             Err(e.into())
         }
     }
+}
+
+/// Kestra 2.0's `POST /executions/{id}/actions/resume`: [`resume_one`],
+/// answering the execution (its state as stored after the resume).
+async fn resume_action(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    request: Request,
+) -> ApiResult<Json<Value>> {
+    resume_one(State(s.clone()), Path(id.clone()), RawQuery(raw), request).await?;
+    let (exec, _) = load(&s.engine, &id).await?;
+    Ok(Json(super::executions::execution_json(&exec)))
 }
 
 async fn validate(

@@ -41,7 +41,14 @@ const U: &[&str] = &["PUT"];
 /// Every route, by area.
 pub const ROUTES: &[Route] = &[
     root(G, "/", "The web UI."),
-    root(G, "/ui/{file}", "The web UI's static files."),
+    root(G, "/ui", "The web UI, routed on Kestra's paths (history mode)."),
+    root(G, "/ui/", "The same."),
+    root(
+        G,
+        "/ui/{*path}",
+        "The web UI's static files; any other path is the page, opened on Kestra's route \
+         (`/ui/main/flows/edit/{namespace}/{id}`, `/ui/main/executions/{namespace}/{flowId}/{id}`…).",
+    ),
     root(G, "/healthz", "`{\"status\": \"UP\"}`."),
     root(G, "/health", "The same (Cloud Run's front end answers paths ending in `z` itself)."),
     // flows
@@ -113,7 +120,9 @@ pub const ROUTES: &[Route] = &[
     api(P, "/executions/{executionId}/labels", "Set an execution's labels."),
     api(P, "/executions/{executionId}/actions/labels", "The same, Kestra 2.0's path."),
     api(P, "/executions/{executionId}/resume", "Resume a paused execution with its `onResume` inputs."),
+    api(P, "/executions/{executionId}/actions/resume", "The same, Kestra 2.0's path; answers the execution."),
     api(P, "/executions/{executionId}/resume/validate", "Check `onResume` inputs without resuming."),
+    api(P, "/executions/{executionId}/actions/resume/validate", "The same, Kestra 2.0's path."),
     api(P, "/executions/{executionId}/eval", "Render an expression in an execution's context."),
     api(P, "/executions/{executionId}/eval/{taskRunId}", "Render an expression in a task run's context."),
     api(P, "/executions/{executionId}/actions/eval", "The same, Kestra 2.0's path."),

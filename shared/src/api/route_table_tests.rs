@@ -131,7 +131,11 @@ fn every_route_the_api_modules_register_is_documented_with_its_methods() {
             let end = starts.get(i + 1).map_or(code.len(), |n| n.0);
             let body = &code[*at..end];
             let body = &body[..body.find("\n}").unwrap_or(body.len())];
-            let scope = if *pattern == "/" || pattern.starts_with("/ui/") || pattern.starts_with("/health") {
+            let scope = if *pattern == "/"
+                || *pattern == "/ui"
+                || pattern.starts_with("/ui/")
+                || pattern.starts_with("/health")
+            {
                 Scope::Root
             } else {
                 Scope::Api

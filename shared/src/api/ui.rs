@@ -1,8 +1,13 @@
 //! The web UI: static files (one HTML page, a few vanilla-JS ES modules and
 //! one stylesheet under `api/ui/`) embedded in the binary and served at `/`
 //! and `/ui/{file}` by the API's router, so `baton server local` and the GCP
-//! `api` function serve the same UI. The page is a hash-routed single-page
-//! app built only on the `/api/v1` routes. The one built part, the flow
+//! `api` function serve the same UI. The page is a single-page app built
+//! only on the `/api/v1` routes: at `/` it routes on the hash (`/#/flows/…`);
+//! under `/ui/` on Kestra's own paths (history mode), so a Kestra user's
+//! links open the page they name: `/ui/main/flows/edit/{namespace}/{id}`,
+//! `/ui/main/executions/{namespace}/{flowId}/{id}` and the lists. Every
+//! `/ui/…` path that is not a file (two segments or more, or one without a
+//! dot) is answered with the page, which reads the path (see [`page_path`]). The one built part, the flow
 //! editor (`editor.js`/`editor.css`: CodeMirror 6 bundled by
 //! `scripts/build-editor.sh` from `ui/editor/`), is committed with a stamp
 //! of its sources' hash, so the build stays one `cargo build`, the UI works
@@ -32,6 +37,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("index.html", "text/html; charset=utf-8", include_bytes!("ui/index.html")),
     ("app.css", "text/css; charset=utf-8", include_bytes!("ui/app.css")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("ui/app.js")),
+    ("paths.js", "text/javascript; charset=utf-8", include_bytes!("ui/paths.js")),
     ("flows.js", "text/javascript; charset=utf-8", include_bytes!("ui/flows.js")),
     ("executions.js", "text/javascript; charset=utf-8", include_bytes!("ui/executions.js")),
     ("execution.js", "text/javascript; charset=utf-8", include_bytes!("ui/execution.js")),
@@ -39,6 +45,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("inputs.js", "text/javascript; charset=utf-8", include_bytes!("ui/inputs.js")),
     ("triggers.js", "text/javascript; charset=utf-8", include_bytes!("ui/triggers.js")),
     ("kv.js", "text/javascript; charset=utf-8", include_bytes!("ui/kv.js")),
+    ("logs.js", "text/javascript; charset=utf-8", include_bytes!("ui/logs.js")),
     ("flow-editor.js", "text/javascript; charset=utf-8", include_bytes!("ui/flow-editor.js")),
     ("editor.js", "text/javascript; charset=utf-8", include_bytes!("ui/editor.js")),
     ("editor.css", "text/css; charset=utf-8", include_bytes!("ui/editor.css")),
@@ -76,11 +83,31 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
         .collect()
 });
 
-/// `GET /` (the page), `GET /ui/{file}` (its scripts and styles).
+/// `GET /` (the page), `GET /ui/{file}` (its scripts and styles), and the
+/// page again for `/ui`, `/ui/` and every page path under `/ui/`.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/", get(|headers: HeaderMap| async move { serve("index.html", &headers) }))
-        .route("/ui/{file}", get(|Path(file): Path<String>, headers: HeaderMap| async move { serve(&file, &headers) }))
+    Router::new().route("/", get(index)).route("/ui", get(index)).route("/ui/", get(index)).route(
+        "/ui/{*path}",
+        get(|Path(path): Path<String>, headers: HeaderMap| async move { serve_ui(&path, &headers) }),
+    )
+}
+
+async fn index(headers: HeaderMap) -> Response {
+    serve("index.html", &headers)
+}
+
+/// Whether `path` (below `/ui/`) names a page rather than a file: files
+/// sit at the top and have an extension; a namespace in a deeper path may
+/// have dots (`main/namespaces/edit/company.team`).
+fn page_path(path: &str) -> bool {
+    path.contains('/') || !path.contains('.')
+}
+
+fn serve_ui(path: &str, headers: &HeaderMap) -> Response {
+    if FILES.iter().any(|(n, _, _)| *n == path) || !page_path(path) {
+        return serve(path, headers);
+    }
+    serve("index.html", headers)
 }
 
 fn serve(name: &str, headers: &HeaderMap) -> Response {
@@ -132,6 +159,30 @@ mod tests {
             assert_eq!(serve(name, &h).status(), StatusCode::NOT_MODIFIED, "{name}");
         }
         assert_eq!(serve("nope.js", &HeaderMap::new()).status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn kestra_page_paths_get_the_page_and_missing_files_a_404() {
+        let page = |p: &str| {
+            let r = serve_ui(p, &HeaderMap::new());
+            (r.status(), r.headers().get(header::CONTENT_TYPE).cloned())
+        };
+        let html = Some(HeaderValue::from_static("text/html; charset=utf-8"));
+        for p in [
+            "main",
+            "main/flows",
+            "main/flows/edit/company.team/hello",
+            "main/flows/edit/company.team/hello/topology",
+            "main/executions/company.team/hello/4Yh2K",
+            "main/namespaces/edit/company.team",
+            "flows",
+            "main/admin/triggers",
+        ] {
+            assert_eq!(page(p), (StatusCode::OK, html.clone()), "{p}");
+        }
+        assert_eq!(page("app.js").0, StatusCode::OK);
+        assert_eq!(page("app.js").1, Some(HeaderValue::from_static("text/javascript; charset=utf-8")));
+        assert_eq!(page("nope.js").0, StatusCode::NOT_FOUND);
     }
 
     /// The `sources`, `editor.js` and `editor.css` hashes recorded by

@@ -1,6 +1,14 @@
-// Baton's web UI: the hash router, the API client and the small DOM helpers
+// Baton's web UI: the router, the API client and the small DOM helpers
 // every page uses. Pages are ES modules loaded on demand; each exports
-// `render(main, params)` and may return a cleanup function.
+// `render(main, params)` and may return a cleanup function. At `/` the page
+// routes on the hash (`/#/flows/…`); under `/ui/` on Kestra's paths
+// (history mode, paths.js): links written `#/…` are given Kestra's path and
+// followed without reloading, and a `#/…` hash there is moved into the path.
+
+import { fromPath, toPath, executionPath } from "./paths.js";
+
+/** Whether the address is Kestra's path (`/ui/…`) rather than a hash. */
+export const HISTORY = location.pathname === "/ui" || location.pathname.startsWith("/ui/");
 
 /** An error answered by the API: its status and Kestra-style message. */
 export class ApiError extends Error {
@@ -42,6 +50,7 @@ export function h(tag, attrs = {}, ...children) {
     else if (k === "class") el.className = v;
     else if (k === "html") el.innerHTML = v;
     else if (k === "style" && typeof v === "object") Object.assign(el.style, v);
+    else if (k === "href" && HISTORY && typeof v === "string" && v.startsWith("#/")) el.setAttribute(k, toPath(v));
     else el.setAttribute(k, v === true ? "" : v);
   }
   for (const c of children.flat()) {
@@ -105,15 +114,34 @@ export function dialog(title, body) {
   return d;
 }
 
-/** Parses `#/a/b?x=1` into its path parts and query. */
+/** The current route, as a hash: `#/a/b?x=1` (read off the path under `/ui/`). */
+export function current() {
+  return HISTORY ? "#/" + fromPath(location.pathname, location.search) : location.hash;
+}
+
+/** Parses the current route (`#/a/b?x=1`) into its path parts and query. */
 export function parseHash() {
-  const raw = location.hash.replace(/^#\/?/, "");
+  const raw = current().replace(/^#\/?/, "");
   const [path, query] = raw.split("?");
   return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(query || "") };
 }
 
+/** Goes to the route `#/…` (a new history entry). */
 export function go(hash) {
-  location.hash = hash;
+  if (!HISTORY) {
+    location.hash = hash;
+    return;
+  }
+  history.pushState(null, "", toPath(hash));
+  route();
+}
+
+/** Under `/ui/`, shows an execution's page at Kestra's full path (namespace and flow in it). */
+export function canonicalExecution(e) {
+  if (!HISTORY) return;
+  const { query } = parseHash();
+  const path = executionPath(e, query.get("tab"), query);
+  if (path !== location.pathname + location.search) history.replaceState(null, "", path);
 }
 
 export const enc = encodeURIComponent;
@@ -132,6 +160,7 @@ const ROUTES = {
   executions: () => import("./executions.js"),
   triggers: () => import("./triggers.js"),
   kv: () => import("./kv.js"),
+  logs: () => import("./logs.js"),
   files: () => import("./kv.js"),
 };
 
@@ -145,8 +174,9 @@ let generation = 0;
  * and its cleanup runs as soon as it returns.
  */
 async function route() {
-  const { parts } = parseHash();
-  const query = parseHash().query;
+  if (HISTORY && location.hash.startsWith("#/")) history.replaceState(null, "", toPath(location.hash));
+  else if (HISTORY && /^\/ui\/?$/.test(location.pathname)) history.replaceState(null, "", toPath("#/home") + location.search);
+  const { parts, query } = parseHash();
   const page = parts[0] || "home";
   if (!parts.length) return go("#/home");
   const mine = ++generation;
@@ -189,7 +219,23 @@ function theme() {
   label();
 }
 
+/** Under `/ui/`: the menu's links on Kestra's paths, followed in place. */
+function historyMode() {
+  for (const a of document.querySelectorAll("a[href^='#/']")) a.setAttribute("href", toPath(a.getAttribute("href")));
+  document.addEventListener("click", (e) => {
+    const a = e.target instanceof Element ? e.target.closest("a[href]") : null;
+    if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey || a.target) return;
+    const href = a.getAttribute("href");
+    if (!href.startsWith("/ui/") && !href.startsWith("#/")) return;
+    e.preventDefault();
+    history.pushState(null, "", href.startsWith("#/") ? toPath(href) : href);
+    route();
+  });
+  window.addEventListener("popstate", route);
+}
+
 theme();
+if (HISTORY) historyMode();
 window.addEventListener("hashchange", route);
 window.addEventListener("unhandledrejection", (e) => toast(e.reason && e.reason.message ? e.reason.message : String(e.reason), true));
 route();

@@ -5,7 +5,7 @@
 // Resume of a PAUSED one (with its Pause's onResume inputs). While it runs it follows GET /executions/{id}/follow (server-sent
 // events), polling every second if the stream breaks.
 
-import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TERMINAL } from "./app.js";
+import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TERMINAL, canonicalExecution } from "./app.js";
 import { topology, zoomable } from "./topology.js";
 import { resumeDialog } from "./inputs.js";
 
@@ -14,6 +14,7 @@ const TABS = ["overview", "gantt", "logs", "topology", "outputs", "metrics"];
 export async function render(main, id, query) {
   const tab = TABS.includes(query.get("tab")) ? query.get("tab") : "overview";
   let exec = await api(`/executions/${enc(id)}`);
+  canonicalExecution(exec);
   const header = h("div");
   const body = h("div", { "data-testid": "tab-" + tab });
   main.append(header,

@@ -5,7 +5,7 @@
 // execution (execution.js). The same list is a flow's Executions tab
 // (`list` with the flow fixed and its own address).
 
-import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, namespaces, toast, TERMINAL } from "./app.js";
+import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, namespaces, toast, TERMINAL, current } from "./app.js";
 
 const STATES = ["CREATED", "QUEUED", "RUNNING", "PAUSED", "SUCCESS", "WARNING", "FAILED", "KILLING", "KILLED", "RETRYING", "CANCELLED"];
 const SIZE = 25;
@@ -115,10 +115,10 @@ export async function list(main, query, opts) {
   if (!fixed.namespace) namespaces().then((l) => nsSelect.append(...l.map((n) => h("option", { value: n, selected: query.get("namespace") === n }, n)))).catch(() => {});
   // while some are running (and nothing is selected), refresh the list
   if (res.results.some((e) => !TERMINAL.includes(e.state.current))) {
-    const here = location.hash;
+    const here = current();
     let inner = null;
     const t = setInterval(async () => {
-      if (location.hash !== here || selected.size) return;
+      if (current() !== here || selected.size) return;
       clearInterval(t);
       main.replaceChildren();
       if (opts.title) main.append(opts.title);

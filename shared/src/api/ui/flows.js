@@ -1,7 +1,7 @@
 // Flows: the list by namespace, and one flow's page: its YAML source with
 // syntax highlighting, the flow editor (flow-editor.js), save, and Execute.
 
-import { api, h, toast, enc, go } from "./app.js";
+import { api, h, toast, enc, go, parseHash } from "./app.js";
 import { executeDialog } from "./inputs.js";
 import { topology, zoomable } from "./topology.js";
 import { editor } from "./flow-editor.js";
@@ -44,7 +44,7 @@ async function flowPage(main, ns, id, tab) {
   const flow = await api(`/flows/${enc(ns)}/${enc(id)}?source=true`);
   const box = h("div");
   const here = `#/flows/${enc(ns)}/${enc(id)}`;
-  const query = new URLSearchParams(location.hash.split("?")[1] || "");
+  const query = parseHash().query;
   main.append(
     h("h1", { class: "flow-title" }, h("span", { class: "title-text", title: `${ns}.${id}` }, h("span", { class: "ns" }, ns + "."), id),
       flow.disabled ? h("span", { class: "chip", "data-testid": "flow-disabled" }, "disabled") : "",

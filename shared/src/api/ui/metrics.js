@@ -3,7 +3,7 @@
 // flow (a metric of the flow, or of one task, aggregated per time bucket
 // with GET /metrics/aggregates/…: a bar chart and its table).
 
-import { api, h, enc, fmtDate, errorBox } from "./app.js";
+import { api, h, enc, fmtDate, errorBox, go } from "./app.js";
 
 const PAGE = 100;
 
@@ -64,7 +64,7 @@ export async function flowMetrics(box, ns, id, query) {
   const base = `#/flows/${enc(ns)}/${enc(id)}?tab=metrics`;
   const goTo = (over) => {
     const p = new URLSearchParams({ metricTask: taskId, metric, aggregation, days: String(days), ...over });
-    location.hash = `${base}&${p}`;
+    go(`${base}&${p}`);
   };
   const sel = (name, values, current, label) => h("select", { name, onchange: (ev) => goTo({ [name]: ev.target.value }) },
     values.map(([v, text]) => h("option", { value: v, selected: v === current }, text || label(v))));

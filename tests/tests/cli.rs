@@ -19,16 +19,16 @@ use crate::support::baton_bin;
 
 const AUTH: &str = "admin@kestra.io:Admin1234!";
 
-fn baton(home: &Path, args: &[&str]) -> Output {
+pub(crate) fn baton(home: &Path, args: &[&str]) -> Output {
     Command::new(baton_bin()).env("BATON_HOME", home).env_remove("NO_COLOR").args(args).output().expect("baton runs")
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// `baton args…` on a pseudo-terminal `cols` wide: what it printed.
-fn on_terminal(home: &Path, cols: u16, envs: &[(&str, &str)], args: &[&str]) -> String {
+pub(crate) fn on_terminal(home: &Path, cols: u16, envs: &[(&str, &str)], args: &[&str]) -> String {
     let line = std::iter::once(baton_bin().display().to_string())
         .chain(args.iter().map(|a| format!("'{a}'")))
         .collect::<Vec<_>>()

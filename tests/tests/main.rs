@@ -9,6 +9,8 @@ mod backfill;
 mod bounds;
 mod bounds_disk;
 mod cli;
+mod cli_flows;
+mod cli_progress;
 mod cloud_run;
 mod compress;
 mod concurrency;

@@ -95,10 +95,13 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         doc: Option<PathBuf>,
     },
-    /// Flows on a running server or GCP deployment: push a folder of flows.
+    /// Flows: validate them; on a running server or GCP deployment, push a
+    /// folder, list, delete (also spelt `flow`, as Kestra's CLI:
+    /// `flow validate`, `flow namespace update`).
+    #[command(visible_alias = "flow")]
     Flows {
         #[command(subcommand)]
-        command: super::push::FlowsCommand,
+        command: super::flows_cmd::FlowsCommand,
     },
     /// Print a shell completion script: `source <(baton completions bash)`.
     Completions {
@@ -368,7 +371,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Plugins { type_name, schema, out, doc: None } => {
             return super::plugins::plugins(type_name.as_deref(), schema, out.as_ref());
         }
-        Command::Flows { command } => return super::push::flows(command).await,
+        Command::Flows { command } => return super::flows_cmd::flows(command).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "baton", &mut std::io::stdout());
@@ -393,6 +396,6 @@ pub fn key_value(s: &str) -> anyhow::Result<(String, String)> {
 }
 
 /// `--dialect auto|1|2`.
-fn parse_dialect(s: &str) -> Result<shared::dialect::Policy, String> {
+pub fn parse_dialect(s: &str) -> Result<shared::dialect::Policy, String> {
     shared::dialect::Policy::parse(s).map_err(|e| e.to_string())
 }

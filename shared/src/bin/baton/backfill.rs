@@ -7,7 +7,7 @@
 //! already had), 1 when one failed or the backfill was paused or cancelled,
 //! 2 for a bad flow, trigger, date or argument.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -69,8 +69,25 @@ fn load_flows(engine: &shared::runtime::engine::Engine, flow: &str, dirs: &[Path
         return Ok(engine.flows.insert(f));
     }
     find_by_name(&engine.flows, flow).ok_or_else(|| {
-        format!("flow '{flow}' is neither a file nor namespace.id of a flow in --flows {}", dirs_text(dirs))
+        let names = engine.flows.all().into_iter().map(|f| (f.namespace.clone(), f.id.clone()));
+        format!(
+            "flow '{flow}' is neither a file nor namespace.id of a flow in --flows {}{}",
+            dirs_text(dirs),
+            did_you_mean(names, flow)
+        )
     })
+}
+
+/// FLOW is `namespace.id`: when `given` is a flow's id alone (or the end of
+/// one's full name), the full names that fit.
+fn did_you_mean(names: impl Iterator<Item = (String, String)>, given: &str) -> String {
+    let fits: Vec<String> =
+        names.map(|(ns, id)| format!("{ns}.{id}")).filter(|full| full.ends_with(&format!(".{given}"))).collect();
+    match fits.as_slice() {
+        [] => String::new(),
+        [one] => format!("; FLOW is namespace.id: did you mean {one}?"),
+        many => format!("; FLOW is namespace.id: did you mean one of {}?", many.join(", ")),
+    }
 }
 
 fn dirs_text(dirs: &[PathBuf]) -> String {
@@ -124,42 +141,57 @@ fn body(a: &BackfillRunArgs, namespace: &str, flow_id: &str, trigger: String) ->
     })
 }
 
-/// Prints progress: a line rewritten in place on a terminal, else a line per change.
+/// Prints progress: a bar of ticks handled on a terminal, else a line per
+/// handled tick.
 struct ProgressLine {
-    tty: bool,
+    bar: Option<indicatif::ProgressBar>,
     last: String,
 }
 
 impl ProgressLine {
     fn new() -> ProgressLine {
-        ProgressLine { tty: std::io::stderr().is_terminal(), last: String::new() }
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            let style = indicatif::ProgressStyle::with_template(
+                "  {bar:40.cyan/blue} {pos}/{len} ticks  {percent:>3}%  {elapsed_precise}  eta {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            bar.set_style(style.progress_chars("█▉▊▋▌▍▎▏ "));
+            bar
+        });
+        ProgressLine { bar, last: String::new() }
     }
 
     fn show(&mut self, b: &Backfill) {
         let p = &b.progress;
         let handled = p.succeeded + p.failed + p.skipped + p.conditions_false;
-        let text = format!(
-            "backfill {} {}: {handled}/{} ticks — {} started, {} succeeded, {} failed, {} skipped (already succeeded), {} skipped (conditions false)",
-            b.id, b.state, p.total, p.launched, p.succeeded, p.failed, p.skipped, p.conditions_false
-        );
-        // on a terminal the line shows every change; in a log, one line per handled tick
-        let key = if self.tty { text.clone() } else { format!("{} {handled}", b.state) };
+        if let Some(bar) = &self.bar {
+            bar.set_length(p.total);
+            bar.set_position(handled);
+            bar.set_message(format!(
+                "{} · {} running · {} succeeded · {} failed · {} skipped",
+                b.state,
+                p.launched.saturating_sub(p.succeeded + p.failed),
+                p.succeeded,
+                p.failed,
+                p.skipped + p.conditions_false
+            ));
+            return;
+        }
+        let key = format!("{} {handled}", b.state);
         if key == self.last {
             return;
         }
-        let mut err = std::io::stderr().lock();
-        if self.tty {
-            let _ = write!(err, "\r\x1b[2K{text}");
-        } else {
-            let _ = writeln!(err, "{text}");
-        }
-        let _ = err.flush();
+        eprintln!(
+            "backfill {} {}: {handled}/{} ticks — {} started, {} succeeded, {} failed, {} skipped (already succeeded), {} skipped (conditions false)",
+            b.id, b.state, p.total, p.launched, p.succeeded, p.failed, p.skipped, p.conditions_false
+        );
         self.last = key;
     }
 
     fn done(&mut self) {
-        if self.tty && !self.last.is_empty() {
-            eprintln!();
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }
@@ -326,11 +358,27 @@ async fn remote(url: &str, a: BackfillRunArgs) -> anyhow::Result<i32> {
         let flows = client.flows().await?;
         let found = flows.iter().find_map(|f| {
             let (ns, id) = (f["namespace"].as_str()?, f["id"].as_str()?);
-            (format!("{ns}.{id}") == flow_arg).then(|| (ns.to_string(), id.to_string()))
+            (format!("{ns}.{id}") == flow_arg).then(|| (ns.to_string(), id.to_string(), f.clone()))
         });
         match found {
-            Some((ns, id)) => (ns, id, None),
-            None => return usage(format!("the server at {url} has no flow '{flow_arg}'")),
+            Some((ns, id, json)) => {
+                if a.trigger.is_none() {
+                    match server_schedule(&json) {
+                        Ok(t) => return remote_with(&client, url, &a, &ns, &id, t).await,
+                        Err(e) => return usage(e),
+                    }
+                }
+                (ns, id, None)
+            }
+            None => {
+                let names = flows
+                    .iter()
+                    .filter_map(|f| Some((f["namespace"].as_str()?.to_string(), f["id"].as_str()?.to_string())));
+                return usage(format!(
+                    "the server at {url} has no flow '{flow_arg}'{}",
+                    did_you_mean(names, &flow_arg)
+                ));
+            }
         }
     };
     let trigger = match (&a.trigger, &flow) {
@@ -341,7 +389,40 @@ async fn remote(url: &str, a: BackfillRunArgs) -> anyhow::Result<i32> {
         },
         (None, None) => return usage("--trigger is required"),
     };
-    let b = match body(&a, &namespace, &flow_id, trigger) {
+    remote_with(&client, url, &a, &namespace, &flow_id, trigger).await
+}
+
+/// The only Schedule trigger of a flow as the server lists it (`cron` set),
+/// or an error listing them.
+fn server_schedule(flow: &Value) -> Result<String, String> {
+    let name = format!("{}.{}", flow["namespace"].as_str().unwrap_or("?"), flow["id"].as_str().unwrap_or("?"));
+    let ids: Vec<String> = flow["triggers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t.get("cron").is_some_and(Value::is_string))
+        .filter_map(|t| t["id"].as_str().map(|id| format!("{id} (cron \"{}\")", t["cron"].as_str().unwrap_or(""))))
+        .collect();
+    match ids.as_slice() {
+        [one] => Ok(one.split(' ').next().unwrap_or(one).to_string()),
+        [] => Err(format!("flow {name} has no Schedule trigger to backfill")),
+        many => {
+            Err(format!("flow {name} has several Schedule triggers: choose one with --trigger: {}", many.join(", ")))
+        }
+    }
+}
+
+/// Creates the backfill of `namespace.flow_id` trigger `trigger` on the
+/// server and follows it.
+async fn remote_with(
+    client: &Client,
+    url: &str,
+    a: &BackfillRunArgs,
+    namespace: &str,
+    flow_id: &str,
+    trigger: String,
+) -> anyhow::Result<i32> {
+    let b = match body(a, namespace, flow_id, trigger) {
         Ok(b) => b,
         Err(e) => return usage(e),
     };
@@ -392,24 +473,32 @@ fn print_list(list: &[Backfill], json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(list)?);
         return Ok(());
     }
-    println!(
-        "{:<24} {:<36} {:<16} {:<10} {:<9} {:<41} CREATED",
-        "ID", "FLOW", "TRIGGER", "STATE", "PROGRESS", "WINDOW"
-    );
-    for b in list {
-        let p = &b.progress;
-        println!(
-            "{:<24} {:<36} {:<16} {:<10} {:<9} {:<41} {}",
-            b.id,
-            format!("{}.{}", b.namespace, b.flow_id),
-            b.trigger_id,
-            b.state.as_str(),
-            format!("{}/{}", p.succeeded + p.failed + p.skipped + p.conditions_false, p.total),
-            format!("{} → {}", b.start.to_rfc3339(), b.end.to_rfc3339()),
-            b.created.to_rfc3339()
-        );
+    for line in list_lines(list, super::table::terminal_width()) {
+        println!("{line}");
     }
     Ok(())
+}
+
+/// `backfill list` as a table: every column as wide as its widest cell
+/// (the flow's name is cut first on a narrow terminal).
+fn list_lines(list: &[Backfill], width: Option<usize>) -> Vec<String> {
+    let short = |d: &chrono::DateTime<chrono::Utc>| d.format("%Y-%m-%d %H:%M").to_string();
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|b| {
+            let p = &b.progress;
+            vec![
+                b.id.clone(),
+                format!("{}.{}", b.namespace, b.flow_id),
+                b.trigger_id.clone(),
+                b.state.as_str().to_string(),
+                format!("{}/{}", p.succeeded + p.failed + p.skipped + p.conditions_false, p.total),
+                format!("{} → {}", short(&b.start), short(&b.end)),
+                short(&b.created),
+            ]
+        })
+        .collect();
+    super::table::render(&["ID", "FLOW", "TRIGGER", "STATE", "PROGRESS", "WINDOW", "CREATED"], &rows, 1, width)
 }
 
 fn open_store(home: &Path) -> anyhow::Result<SqliteStore> {

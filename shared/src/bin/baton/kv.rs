@@ -83,18 +83,16 @@ fn read_value(value: &str) -> anyhow::Result<String> {
     Ok(trimmed.unwrap_or(&text).to_string())
 }
 
-/// Parses a CLI value with an optional Kestra KV type.
+/// Parses a CLI value with an optional Kestra KV type. Without one, the
+/// value is read as the API reads a `PUT /kv` body ([`kv_value`]): JSON
+/// when it parses (`'"yes"'` is the string `yes`, `42` a number), else a
+/// date, date-time, duration or plain text.
 fn typed(value: &str, kind: Option<&str>) -> anyhow::Result<KvValue> {
     let kind = match kind {
         Some(k) => serde_json::from_value::<KvType>(Value::String(k.to_ascii_uppercase())).map_err(|_| {
             anyhow::anyhow!("unknown KV type '{k}' (STRING, NUMBER, BOOLEAN, DATETIME, DATE, DURATION, JSON)")
         })?,
-        None => match serde_json::from_str::<Value>(value) {
-            Ok(Value::Number(_)) => KvType::Number,
-            Ok(Value::Bool(_)) => KvType::Boolean,
-            Ok(Value::Object(_) | Value::Array(_)) => KvType::Json,
-            _ => KvType::String,
-        },
+        None => return Ok(shared::api::kv::kv_value(value.as_bytes())),
     };
     let v = match kind {
         KvType::String | KvType::Datetime | KvType::Date | KvType::Duration => Value::String(value.to_string()),
@@ -104,4 +102,20 @@ fn typed(value: &str, kind: Option<&str>) -> anyhow::Result<KvValue> {
         },
     };
     Ok(KvValue { kind, value: v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_untyped_value_is_read_as_the_api_reads_a_body() {
+        let v = typed("\"yes\"", None).expect("typed");
+        assert_eq!((v.kind, v.value), (KvType::String, Value::String("yes".into())), "the quotes are JSON's");
+        assert_eq!(typed("yes", None).expect("typed").value, Value::String("yes".into()));
+        assert_eq!(typed("42", None).expect("typed").kind, KvType::Number);
+        assert_eq!(typed("[1, 2]", None).expect("typed").kind, KvType::Json);
+        assert_eq!(typed("2024-05-06", None).expect("typed").kind, KvType::Date);
+        assert_eq!(typed("\"yes\"", Some("string")).expect("typed").value, Value::String("\"yes\"".into()));
+    }
 }

@@ -1,113 +1,156 @@
-//! Live progress on the terminal: one line per task-run state change (or,
-//! with `--progress`, one bar of task runs ended for long loops), and a
-//! progress bar for long downloads when stderr is a terminal.
+//! Live progress on the terminal: one line per task-run state change and
+//! the task log lines (or, with `--progress`, a bar of task runs ended; a
+//! loop of many values also gets the bar on a terminal), and a progress bar
+//! for long downloads when stderr is a terminal.
+//!
+//! Lines come in the recorded order of state changes: each update's task
+//! runs are read through their state histories (a task that started and
+//! ended between two updates still says RUNNING first), and state lines and
+//! log lines (which the log writer echoes on its own schedule) wait
+//! [`HOLD`] in a buffer ordered by their recorded time before they are
+//! printed. State marks and log levels are coloured on a terminal
+//! ([`super::style`]), durations read as `217 ms`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::backend::LogEntry;
-use shared::model::StateType;
+use shared::model::{StateType, TaskRun};
 use shared::plugins::context::Progress;
 use shared::runtime::engine::ExecutionUpdate;
 
+use super::run_bar::RunBar;
+use super::style::{colour, dim, human, paint};
+
+/// How long a line waits for earlier ones (a log line echoed late, a
+/// state recorded before the update that carries it) before it is printed.
+pub const HOLD: Duration = Duration::from_millis(250);
+
+/// A line waiting in the buffer.
+enum Pending {
+    Text(String),
+    /// A failed task run's end: its error is added unless an ERROR log
+    /// line already said it by the time the line is printed.
+    End {
+        task_run: String,
+        line: String,
+        error: String,
+    },
+}
+
+type Key = (DateTime<Utc>, u64);
+
 /// The terminal's view of one execution: task-run state lines and task log
-/// lines, in order, each thing said once. A task run's first log line is
-/// preceded by its RUNNING line (the worker logs before the executor has
-/// recorded the start); a failure already printed as an ERROR line is not
-/// repeated on the FAILED line; RETRYING is said once per retry.
+/// lines, in recorded order, each thing said once: a task run's RUNNING
+/// line before its log lines and its end (once per attempt), a failure
+/// already printed as an ERROR line not repeated on the FAILED line.
 #[derive(Default)]
 pub struct Console {
-    /// The last state line printed per task run: (state, attempt).
-    seen: HashMap<String, (StateType, usize)>,
-    /// ERROR lines printed per task run.
+    pending: BTreeMap<Key, Pending>,
+    seq: u64,
+    /// History entries read per task run.
+    read: HashMap<String, usize>,
+    /// The last attempt whose RUNNING line was queued, per task run, and
+    /// where that line waits while it is not printed yet.
+    running: HashMap<String, (usize, Option<Key>)>,
+    /// ERROR lines seen per task run.
     errors: HashMap<String, Vec<String>>,
-    /// The last attempt whose RUNNING line was printed, per task run.
-    running: HashMap<String, usize>,
-    /// Lines held until the execution's first line is printed (`Some` while
-    /// held): the console is installed before the launch, so that no line
-    /// of a fast task escapes it, and says nothing before "started".
-    held: Option<Vec<String>>,
+    /// Nothing is printed before the execution's first line ([`Console::start`]):
+    /// the console is installed before the launch, so that no line of a fast
+    /// task escapes it.
+    held: bool,
+    /// Ended: the flusher thread stops.
+    closed: bool,
     /// `-q`: only failures are said (a failed task run's line), not every
     /// state change — a loop of 10,000 iterations prints nothing while it
     /// succeeds.
     quiet: bool,
-    /// `--progress`: a bar of task runs ended out of those created.
+    colour: bool,
+    /// On a terminal: the bar of task runs ended (drawn with `--progress`,
+    /// or once a large loop runs).
     bar: Option<RunBar>,
+    /// Whether a large loop brings the bar up by itself (a terminal, no `-q`).
+    auto_bar: bool,
 }
 
-/// The `--progress` bar and what it counts: each task run once, ended when
-/// its last state seen is terminal (a restarted one counts as open again).
-struct RunBar {
-    bar: ProgressBar,
-    ended: HashMap<String, bool>,
-    done: u64,
-}
-
-impl RunBar {
-    fn new() -> RunBar {
-        let bar = ProgressBar::new(0);
-        let style = ProgressStyle::with_template("  {bar:30} {pos}/{len} task runs ended  {per_sec}  {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-        bar.set_style(style);
-        RunBar { bar, ended: HashMap::new(), done: 0 }
-    }
-
-    fn see(&mut self, id: &str, terminal: bool) {
-        let reopened = match self.ended.get_mut(id) {
-            Some(was) if *was == terminal => return,
-            Some(was) => std::mem::replace(was, terminal),
-            None => {
-                self.ended.insert(id.to_string(), terminal);
-                self.bar.inc_length(1);
-                false
-            }
-        };
-        if terminal {
-            self.done += 1;
-        } else if reopened {
-            self.done = self.done.saturating_sub(1);
-        }
-        self.bar.set_position(self.done);
-    }
-}
-
-/// A console shared by the state lines and the echoed log lines.
+/// A console shared by the state lines, the echoed log lines and the thread
+/// that prints what has waited long enough.
 pub type SharedConsole = Arc<Mutex<Console>>;
 
 impl Console {
     /// A console that also receives the engine's echoed log lines.
     pub fn install() -> SharedConsole {
-        Console::install_with(Console::default())
+        Console::install_with(Console::new(false, false, false))
+    }
+
+    fn new(held: bool, quiet: bool, progress: bool) -> Console {
+        let tty = std::io::stderr().is_terminal();
+        let bar = (tty || progress).then(|| RunBar::new(progress));
+        Console { held, quiet, colour: colour(), bar, auto_bar: tty && !quiet, ..Console::default() }
     }
 
     /// A console installed before its execution is launched: what it
     /// hears is held until [`Console::start`] prints the first line.
     /// `bar`: a `--progress` bar instead of the per-task lines.
     pub fn install_held(quiet: bool, bar: bool) -> SharedConsole {
-        let bar = bar.then(RunBar::new);
-        Console::install_with(Console { held: Some(Vec::new()), quiet, bar, ..Console::default() })
+        Console::install_with(Console::new(true, quiet, bar))
     }
 
-    /// Prints `first` and then the lines held until now.
+    /// Prints `first`, and from now on the lines that waited [`HOLD`].
     pub fn start(console: &SharedConsole, first: &str) {
         if let Ok(mut c) = console.lock() {
-            eprintln!("{first}");
-            for line in c.held.take().unwrap_or_default() {
-                eprintln!("{line}");
-            }
+            c.print(first.to_string());
+            c.held = false;
+            c.flush(Utc::now() - HOLD);
         }
     }
 
-    fn say(&mut self, line: String) {
-        match &mut self.held {
-            Some(lines) => lines.push(line),
-            None => match &self.bar {
-                // (println would drop the line when the bar is hidden, off a terminal)
-                Some(b) => b.bar.suspend(|| eprintln!("{line}")),
-                None => eprintln!("{line}"),
-            },
+    fn print(&self, line: String) {
+        match &self.bar {
+            // (println would drop the line when the bar is hidden, off a terminal)
+            Some(b) => b.bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn queue(&mut self, at: DateTime<Utc>, p: Pending) -> Key {
+        self.seq += 1;
+        let key = (at, self.seq);
+        self.pending.insert(key, p);
+        key
+    }
+
+    /// Prints the lines recorded at or before `until`, in order.
+    fn flush(&mut self, until: DateTime<Utc>) {
+        if self.held {
+            return;
+        }
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.key().0 > until {
+                break;
+            }
+            let line = match entry.remove() {
+                Pending::Text(t) => t,
+                Pending::End { task_run, line, error } => {
+                    let said = self.errors.get(&task_run).is_some_and(|v| v.iter().any(|m| m.contains(&error)));
+                    if said {
+                        line
+                    } else {
+                        self.errors.entry(task_run).or_default().push(error.clone());
+                        format!("{line}: {error}")
+                    }
+                }
+            };
+            self.print(line);
+        }
+        for r in self.running.values_mut() {
+            if r.1.is_some_and(|k| !self.pending.contains_key(&k)) {
+                r.1 = None;
+            }
         }
     }
 
@@ -119,6 +162,18 @@ impl Console {
                 c.log(l);
             }
         }));
+        let weak: Weak<Mutex<Console>> = Arc::downgrade(&console);
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+                let Some(c) = weak.upgrade() else { return };
+                let Ok(mut c) = c.lock() else { return };
+                if c.closed {
+                    return;
+                }
+                c.flush(Utc::now() - HOLD);
+            }
+        });
         console
     }
 
@@ -129,97 +184,141 @@ impl Console {
         }
     }
 
-    /// The closing line of an execution that ended.
+    /// Prints every line still waiting, then the closing line of an
+    /// execution that ended.
     pub fn print_end(console: &SharedConsole, done: &shared::model::Execution) {
-        if let Ok(c) = console.lock()
-            && let Some(b) = &c.bar
-        {
+        let Ok(mut c) = console.lock() else { return };
+        c.held = false;
+        c.flush(DateTime::<Utc>::MAX_UTC);
+        c.closed = true;
+        if let Some(b) = &c.bar {
             b.bar.finish_and_clear();
         }
         let state = done.state.current;
-        let dur = done.state.duration.clone().unwrap_or_default();
+        let dur = human(done.state.duration.as_deref().unwrap_or_default());
+        let head = paint(c.colour, state, &format!("■ execution {} {state}", done.id));
         match &done.error {
-            Some(err) if state.is_failed() => {
-                let err = console.lock().map(|c| c.closing_error(err)).unwrap_or_else(|_| err.clone());
-                eprintln!("■ execution {} {state} in {dur}: {err}", done.id)
-            }
-            _ => eprintln!("■ execution {} {state} in {dur}", done.id),
+            Some(err) if state.is_failed() => eprintln!("{head} in {dur}: {}", c.closing_error(err)),
+            _ => eprintln!("{head} in {dur}"),
         }
+    }
+
+    /// Queues a RUNNING line for `attempt` of `tr` at `at`, unless one is
+    /// queued or printed already; moves a queued one earlier to `at`.
+    fn running_line(&mut self, trid: &str, task: &str, value: Option<&str>, attempt: usize, at: DateTime<Utc>) {
+        let (said, key) = self.running.get(trid).copied().unwrap_or((0, None));
+        if said >= attempt {
+            if said == attempt
+                && let Some(k) = key
+                && at < k.0
+                && let Some(p) = self.pending.remove(&k)
+            {
+                let k = self.queue(at, p);
+                self.running.insert(trid.to_string(), (attempt, Some(k)));
+            }
+            return;
+        }
+        let value = value.map(|v| format!(" [{v}]")).unwrap_or_default();
+        let n = if attempt > 1 { format!(" attempt {attempt}") } else { String::new() };
+        let line = format!("  {} {task}{value} {}{n}", paint(self.colour, StateType::Running, "…"), StateType::Running);
+        let key = (!self.quiet).then(|| self.queue(at, Pending::Text(line)));
+        self.running.insert(trid.to_string(), (attempt, key));
     }
 
     /// A log line of the execution, after its task run's RUNNING line.
     pub fn log(&mut self, l: &LogEntry) {
         if let (Some(trid), Some(task), Some(attempt)) = (&l.task_run_id, &l.task_id, l.attempt_number) {
-            let attempt = attempt as usize;
-            if attempt > self.running.get(trid).copied().unwrap_or(0) {
-                self.running.insert(trid.clone(), attempt);
-                self.seen.insert(trid.clone(), (StateType::Running, attempt));
-                let n = if attempt > 1 { format!(" attempt {attempt}") } else { String::new() };
-                self.say(format!("  … {task} RUNNING{n}"));
-            }
+            self.running_line(trid, task, None, attempt as usize, l.timestamp);
         }
         if l.level == "ERROR"
             && let Some(trid) = &l.task_run_id
         {
             self.errors.entry(trid.clone()).or_default().push(l.message.clone());
         }
-        self.say(shared::runtime::logs::echo_line(l));
+        let line = shared::runtime::logs::echo_line(l);
+        let line = if self.colour {
+            let level = match l.level.as_str() {
+                "ERROR" => StateType::Failed,
+                "WARN" => StateType::Warning,
+                _ => StateType::Created,
+            };
+            let (time, rest) = line.split_at(line.find(' ').unwrap_or(0));
+            format!(
+                "{}{}",
+                dim(true, time),
+                if level == StateType::Created { rest.to_string() } else { paint(true, level, rest) }
+            )
+        } else {
+            line
+        };
+        self.queue(l.timestamp, Pending::Text(line));
     }
 
-    /// The task runs an update changed, each new state once.
+    /// The task runs an update changed: each state entered since the last
+    /// update, at its recorded time.
     pub fn update(&mut self, u: &ExecutionUpdate) {
         for tr in &u.changed {
             if let Some(bar) = &mut self.bar {
-                bar.see(&tr.id, tr.state.current.is_terminal());
+                bar.see(tr, self.auto_bar);
             }
-            if matches!(tr.state.current, StateType::Created) {
-                continue;
-            }
-            let mut key = (tr.state.current, tr.attempts.len());
-            if key.0 == StateType::Retrying {
-                // RETRYING names the attempt that failed: the next one, once
-                // created and pending, is not a new retry; once started (its
-                // RUNNING line or log seen), the retry is old news
-                let pending = tr.attempts.last().is_some_and(|a| !a.state.is_terminal());
-                key.1 -= usize::from(pending && key.1 > 0);
-                if self.running.get(&tr.id).copied().unwrap_or(0) > key.1 {
-                    continue;
+            self.states(tr);
+        }
+    }
+
+    fn states(&mut self, tr: &TaskRun) {
+        let from = self.read.get(&tr.id).copied().unwrap_or(0);
+        let hist = &tr.state.histories;
+        // a restarted task run may have had its history shortened: read it afresh
+        let from = if from > hist.len() { 0 } else { from };
+        self.read.insert(tr.id.clone(), hist.len());
+        let mut runs = hist[..from].iter().filter(|h| h.state == StateType::Running).count();
+        let last = hist.len().saturating_sub(1);
+        for (i, h) in hist.iter().enumerate().skip(from) {
+            let value = tr.value.as_deref();
+            match h.state {
+                StateType::Created => {}
+                StateType::Running => {
+                    runs += 1;
+                    let attempt = if tr.attempts.len() > 1 { runs.min(tr.attempts.len()) } else { 1 };
+                    self.running_line(&tr.id, &tr.task_id, value, attempt, h.date);
+                }
+                s => {
+                    if self.quiet && !s.is_failed() {
+                        continue;
+                    }
+                    let value = value.map(|v| format!(" [{v}]")).unwrap_or_default();
+                    let mark = match s {
+                        StateType::Success => "✓",
+                        StateType::Warning => "!",
+                        s if s.is_failed() => "✗",
+                        _ => "·",
+                    };
+                    let current = i == last;
+                    let dur = match (&tr.state.duration, current && s.is_terminal()) {
+                        (Some(d), true) => format!(" {}", human(d)),
+                        _ => String::new(),
+                    };
+                    let attempt = if tr.attempts.len() > 1 && s != StateType::Retrying {
+                        format!(" attempt {}", runs.max(1))
+                    } else {
+                        String::new()
+                    };
+                    let line = format!(
+                        "  {} {}{value} {}{attempt}{dur}",
+                        paint(self.colour, s, mark),
+                        tr.task_id,
+                        paint(self.colour, s, s.as_str())
+                    );
+                    match (&tr.error, s.is_failed() && current) {
+                        (Some(e), true) => {
+                            self.queue(h.date, Pending::End { task_run: tr.id.clone(), line, error: e.clone() });
+                        }
+                        _ => {
+                            self.queue(h.date, Pending::Text(line));
+                        }
+                    }
                 }
             }
-            if key.0 == StateType::Running {
-                // once per attempt, whether a log line or this update says it first
-                if self.running.get(&tr.id).copied().unwrap_or(0) >= key.1 {
-                    continue;
-                }
-                self.running.insert(tr.id.clone(), key.1);
-            } else {
-                if self.seen.get(&tr.id) == Some(&key) {
-                    continue;
-                }
-            }
-            self.seen.insert(tr.id.clone(), key);
-            if self.quiet && !tr.state.current.is_failed() {
-                continue;
-            }
-            let value = tr.value.as_deref().map(|v| format!(" [{v}]")).unwrap_or_default();
-            let mark = match tr.state.current {
-                StateType::Success => "✓",
-                StateType::Warning => "!",
-                s if s.is_failed() => "✗",
-                StateType::Running => "…",
-                _ => "·",
-            };
-            let dur = tr.state.duration.as_deref().map(|d| format!(" {d}")).unwrap_or_default();
-            let attempt = if key.1 > 1 { format!(" attempt {}", key.1) } else { String::new() };
-            let shown = |e: &str| self.errors.get(&tr.id).is_some_and(|v| v.iter().any(|m| m.contains(e)));
-            let err = match (&tr.error, tr.state.current.is_failed()) {
-                (Some(e), true) if !shown(e) => {
-                    self.errors.entry(tr.id.clone()).or_default().push(e.clone());
-                    format!(": {e}")
-                }
-                _ => String::new(),
-            };
-            self.say(format!("  {mark} {}{value} {}{attempt}{dur}{err}", tr.task_id, tr.state.current));
         }
     }
 

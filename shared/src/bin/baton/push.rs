@@ -30,57 +30,30 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Subcommand;
 use serde_json::Value;
 use shared::plugins::Registry;
 use shared::template::Renderer;
 use shared::validate::validate_paths_with;
 
-#[derive(Subcommand)]
-pub enum FlowsCommand {
-    /// Validate every flow of DIR, then upload them, one call per namespace
-    /// (Kestra's `flow namespace update`). Nothing is uploaded if a flow is invalid.
-    Push {
-        /// The folder of flows (*.yml, *.yaml, searched recursively).
-        dir: PathBuf,
-        /// The server's URL (e.g. http://127.0.0.1:8080).
-        #[arg(long, value_name = "URL", conflicts_with = "gcp", required_unless_present = "gcp")]
-        server: Option<String>,
-        /// The GCP deployment: its API URL from Terraform's `api_url` output, an identity token from gcloud.
-        #[arg(long)]
-        gcp: bool,
-        /// The Terraform folder --gcp reads `api_url` from.
-        #[arg(long, value_name = "DIR", default_value = "terraform")]
-        terraform: PathBuf,
-        /// Delete the flows of the pushed namespaces that are not in DIR.
-        #[arg(long)]
-        delete: bool,
-        /// Basic auth for --server, user:password.
-        #[arg(long, value_name = "USER:PASSWORD", env = "BATON_SERVER_BASIC_AUTH", hide_env_values = true)]
-        user: Option<String>,
-        /// A bearer token (for --gcp: instead of gcloud's identity token).
-        #[arg(long, env = "BATON_API_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-    },
-}
-
 /// The flows to push: namespace → (id, source) of each of its flows.
 type ByNamespace = BTreeMap<String, Vec<(String, String)>>;
 
 /// Where to push and how to authenticate.
-struct Target {
-    url: String,
+pub struct Target {
+    pub url: String,
     basic: Option<(String, String)>,
     bearer: Option<String>,
 }
 
-pub async fn flows(cmd: FlowsCommand) -> i32 {
-    let FlowsCommand::Push { dir, server, gcp, terraform, delete, user, token } = cmd;
+/// `baton flows push DIR`: validated here, checked by the server, pushed
+/// namespace by namespace. `only`: the one namespace DIR's flows must all
+/// be in (Kestra's `flow namespace update NAMESPACE DIR`).
+pub async fn push_dir(dir: &Path, target: anyhow::Result<Target>, delete: bool, only: Option<&str>) -> i32 {
     if !dir.is_dir() {
         eprintln!("error: {} is not a folder", dir.display());
         return 2;
     }
-    let by_namespace = match validated(&dir) {
+    let by_namespace = match validated(dir) {
         Ok(Some(f)) => f,
         Ok(None) => return 1,
         Err(e) => {
@@ -88,7 +61,20 @@ pub async fn flows(cmd: FlowsCommand) -> i32 {
             return 2;
         }
     };
-    let target = match target(server, gcp, &terraform, user, token) {
+    if let Some(ns) = only {
+        let others: Vec<&str> = by_namespace.keys().map(String::as_str).filter(|n| *n != ns).collect();
+        if !others.is_empty() {
+            eprintln!(
+                "error: {} holds flows of other namespaces than {ns} ({}): `flow namespace update` pushes one namespace; \
+                 `baton flows push {}` pushes every namespace of a folder",
+                dir.display(),
+                others.join(", "),
+                dir.display()
+            );
+            return 2;
+        }
+    }
+    let target = match target {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -147,7 +133,7 @@ fn validated(dir: &Path) -> anyhow::Result<Option<ByNamespace>> {
     Ok(Some(out))
 }
 
-fn target(
+pub fn target(
     server: Option<String>,
     gcp: bool,
     terraform: &Path,
@@ -196,7 +182,11 @@ fn command_output(program: &str, args: &[&str], what: &str) -> anyhow::Result<St
 
 /// A request to the server with `t`'s credentials.
 fn request(http: &reqwest::Client, t: &Target, url: &str) -> reqwest::RequestBuilder {
-    let mut req = http.post(url).header("content-type", "application/x-yaml");
+    authed(http.post(url).header("content-type", "application/x-yaml"), t)
+}
+
+/// `req` with `t`'s credentials.
+pub fn authed(mut req: reqwest::RequestBuilder, t: &Target) -> reqwest::RequestBuilder {
     if let Some((u, p)) = &t.basic {
         req = req.basic_auth(u, Some(p));
     }
@@ -212,7 +202,7 @@ fn documents<'a>(flows: impl Iterator<Item = &'a (String, String)>) -> String {
 }
 
 /// Sends `req`; the body of a 2xx, else an error with the server's message.
-async fn send(req: reqwest::RequestBuilder, base: &str) -> anyhow::Result<String> {
+pub async fn send(req: reqwest::RequestBuilder, base: &str) -> anyhow::Result<String> {
     let resp = req.send().await.with_context(|| format!("cannot reach {base}"))?;
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();

@@ -80,10 +80,10 @@ def call(client, name, fn):
             traceback.print_exc()
 
 
-def wait_done(get, eid):
+def wait_done(get, eid, states=("SUCCESS", "FAILED", "KILLED", "WARNING")):
     for _ in range(150):
         st = get(eid)
-        if st in ("SUCCESS", "FAILED", "KILLED", "WARNING"):
+        if st in states:
             return st
         time.sleep(0.2)
     return st
@@ -226,6 +226,14 @@ def probe2(base, auth):
     wait_done(lambda i: str(getattr(c.executions.execution(i, T).state.current, "value", c.executions.execution(i, T).state.current)), slow)
     call(n, "executions.delete_execution", lambda: c.executions.delete_execution(slow, T))
     call(n, "flows.delete_flow", lambda: c.flows.delete_flow(NS, "created", T))
+    # an approval: paused, its onResume inputs checked, then resumed (2.0's /actions/ routes)
+    from drive2 import APPROVAL  # the SDK driver's approval flow, next to this file
+
+    c.flows.create_flow(T, APPROVAL.replace("namespace: test.sdk2approval", f"namespace: {NS}"))
+    paused = c.executions.create_execution(T, NS, "approval").id
+    wait_done(lambda i: str(getattr(c.executions.execution(i, T).state.current, "value", c.executions.execution(i, T).state.current)), paused, {"PAUSED"})
+    call(n, "executions.validate_resume_execution_inputs", lambda: c.executions.validate_resume_execution_inputs(paused, T, inputs={"answer": "yes"}))
+    call(n, "executions.resume_execution", lambda: c.executions.resume_execution(paused, T, inputs={"answer": "yes"}))
 
 
 def main():

@@ -355,3 +355,36 @@ async fn kestra_2_routes_outputs_by_task_run_start_at_a_revision_and_draft_refus
     assert_eq!(request(addr, &bad, b"--b--\r\n").await.0, 404, "no revision 9");
     server.shutdown().await;
 }
+
+/// Kestra's JSON leaves out null fields, and clients generated from its
+/// spec read what is there: a root task run has no `parentTaskRunId` and
+/// (outside a loop) no `value`, a valid flow's validation no
+/// `constraints`, an edge from the graph's root no `relationType`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_leave_out_null_fields_as_kestra_does() {
+    let (server, _home) = start().await;
+    let addr = server.addr();
+    let flow = "id: plain\nnamespace: test.http\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let yaml = |path: &str| format!("POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-yaml\r\n");
+    assert_eq!(request(addr, &yaml("/api/v1/main/flows"), flow.as_bytes()).await.0, 200);
+    let (status, v) = request(addr, &yaml("/api/v1/main/flows/validate"), flow.as_bytes()).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v[0].get("constraints").is_none() && v[0]["flow"] == "plain", "no constraints for a valid flow: {v}");
+    let start = format!(
+        "POST /api/v1/main/executions/test.http/plain?wait=true HTTP/1.1\r\nhost: {addr}\r\ncontent-type: multipart/form-data; boundary=b\r\n"
+    );
+    let (status, e) = request(addr, &start, b"--b--\r\n").await;
+    assert_eq!(status, 200, "{e}");
+    let id = e["id"].as_str().expect("id");
+    let (_, e) = request(addr, &format!("GET /api/v1/main/executions/{id} HTTP/1.1\r\nhost: {addr}\r\n"), b"").await;
+    let run = e["taskRunList"][0].as_object().expect("a task run");
+    for absent in ["parentTaskRunId", "value", "outputs", "error"] {
+        assert!(!run.contains_key(absent), "{absent} left out: {e}");
+    }
+    assert!(e["taskRunList"][0]["attempts"][0].as_object().is_some_and(|a| a.values().all(|v| !v.is_null())), "{e}");
+    assert!(e.as_object().is_some_and(|m| m.values().all(|v| !v.is_null())), "no null field: {e}");
+    let (_, g) =
+        request(addr, &format!("GET /api/v1/main/flows/test.http/plain/graph HTTP/1.1\r\nhost: {addr}\r\n"), b"").await;
+    assert!(g["edges"].as_array().is_some_and(|e| e.iter().any(|x| x["relation"] == serde_json::json!({}))), "{g}");
+    server.shutdown().await;
+}

@@ -56,8 +56,27 @@ pub fn execution_json(e: &Execution) -> Value {
         m.entry("outputs").or_insert_with(|| json!({}));
         m.entry("variables").or_insert_with(|| json!({}));
         m.entry("deleted").or_insert(json!(false));
+        without_nulls(m);
+        for tr in m.get_mut("taskRunList").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Value::Object(t) = tr {
+                without_nulls(t);
+                for a in t.get_mut("attempts").and_then(Value::as_array_mut).into_iter().flatten() {
+                    if let Value::Object(a) = a {
+                        without_nulls(a);
+                    }
+                }
+            }
+        }
     }
     v
+}
+
+/// Drops the fields that are `null`, as Kestra's API does (its JSON leaves
+/// out null fields: a root task run has no `parentTaskRunId`, a task run
+/// outside a loop no `value`). Only the object's own fields: a `null`
+/// inside outputs or inputs is data and stays.
+pub fn without_nulls(m: &mut serde_json::Map<String, Value>) {
+    m.retain(|_, v| !v.is_null());
 }
 
 /// Loads execution `id` or answers 404.

@@ -270,7 +270,7 @@ fn violation(s: &ApiState, index: usize, source: &str) -> Value {
         crate::validate::validate_source(&format!("document {index}"), source, &s.engine.registry, &s.engine.renderer);
     let field =
         |k: &str| crate::yaml::parse(source).ok().and_then(|(v, _)| v.get(k).and_then(Value::as_str).map(String::from));
-    json!({
+    let mut v = json!({
         "flow": flow.as_ref().map(|f| f.id.clone()).or_else(|| field("id")),
         "namespace": flow.as_ref().map(|f| f.namespace.clone()).or_else(|| field("namespace")),
         "index": index,
@@ -279,7 +279,12 @@ fn violation(s: &ApiState, index: usize, source: &str) -> Value {
         "deprecationPaths": [],
         "warnings": [],
         "infos": [],
-    })
+    });
+    // a valid flow has no `constraints`: Kestra leaves the field out
+    if let Value::Object(m) = &mut v {
+        super::executions::without_nulls(m);
+    }
+    v
 }
 
 async fn validate_flows(

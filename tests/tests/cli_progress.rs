@@ -137,3 +137,24 @@ fn the_progress_bar_of_a_long_loop_moves_from_empty_to_full() {
     assert!(!screen.contains(" 0/0 "), "no full bar before anything is counted: {screen:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_backfill_on_a_terminal_draws_a_bar_of_ticks() {
+    let dir = temp_dir("baton-cli-backfill-bar");
+    let flow = write(
+        &dir,
+        "daily.yml",
+        "id: daily\nnamespace: cli.bar\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ trigger.date }}\"\ntriggers:\n  - id: every_day\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 9 * * *\"\n",
+    );
+    let screen =
+        on_terminal(&dir.join("home"), 160, &[], &["backfill", &flow, "--start", "2019-01-01", "--end", "2019-01-31"]);
+    let ticks: Vec<u64> = screen
+        .split(" ticks ")
+        .filter_map(|before| {
+            before.rsplit(' ').next()?.split_once('/').and_then(|(p, l)| (l == "31").then(|| p.parse().ok())?)
+        })
+        .collect();
+    assert!(ticks.len() >= 2 && ticks.contains(&31), "a bar of the 31 ticks up to the last: {ticks:?} {screen:?}");
+    assert!(screen.contains("■ backfill") && screen.contains("31 ticks"), "{screen:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}

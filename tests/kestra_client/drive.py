@@ -164,7 +164,7 @@ def main():
     check(ex["state"]["current"] == "SUCCESS", "create_execution wait", ex)
     check({"key": "env", "value": "test"} in ex["labels"], "create_execution labels", ex)
     eid = ex["id"]
-    check(ex.get("url", "").endswith("/#/executions/" + eid), "create_execution url (Kestra's ExecutionResponse)", ex.get("url"))
+    check(ex.get("url", "").endswith(f"/ui/main/executions/{NS}/hello/{eid}"), "create_execution url (Kestra's ExecutionResponse: the UI page at Kestra's path)", ex.get("url"))
     ok("executions.create_execution wait=true labels -> SUCCESS")
     found = raw(c.executions.search_executions_without_preload_content(
         page=1, size=10, tenant=T, namespace=NS, flow_id="hello", labels=["env:test"]))

@@ -143,7 +143,7 @@ async fn start_execution(
     let exec = if wait { wait_end(&s.engine, &exec.id, updates).await? } else { exec };
     // Kestra's `ExecutionResponse`: the execution and its page in the UI
     let mut v = execution_json(&exec);
-    v["url"] = Value::String(super::webhook::execution_url(&exec.id, &headers));
+    v["url"] = Value::String(super::webhook::execution_url(&exec, &headers));
     Ok(Json(v).into_response())
 }
 

@@ -352,14 +352,16 @@ pub fn webhook_response(e: &Execution, headers: &HeaderMap) -> Value {
     for k in ["id", "namespace", "flowId", "flowRevision", "trigger", "outputs", "labels", "state"] {
         out.insert(k.into(), full.get(k).cloned().unwrap_or(Value::Null));
     }
-    out.insert("url".into(), Value::String(execution_url(&e.id, headers)));
+    out.insert("url".into(), Value::String(execution_url(e, headers)));
     Value::Object(out)
 }
 
-/// The execution's page, absolute when the request says where it came in
-/// (`Host`, `X-Forwarded-Proto` behind Cloud Run's front end).
-pub fn execution_url(id: &str, headers: &HeaderMap) -> String {
-    let page = format!("/#/executions/{id}");
+/// The execution's page at Kestra's path (`/ui/main/executions/{namespace}/{flowId}/{id}`,
+/// which Baton's UI opens), absolute when the request says where it came
+/// in (`Host`, `X-Forwarded-Proto` behind Cloud Run's front end).
+/// (Namespaces, flow ids and execution ids need no escaping in a path.)
+pub fn execution_url(e: &Execution, headers: &HeaderMap) -> String {
+    let page = format!("/ui/main/executions/{}/{}/{}", e.namespace, e.flow_id, e.id);
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(|h| !h.is_empty());
     let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
     match host {
@@ -382,11 +384,16 @@ mod tests {
     }
 
     #[test]
-    fn urls_follow_the_request_host() {
+    fn urls_are_kestra_s_page_and_follow_the_request_host() {
+        let e: Execution = serde_json::from_value(json!({
+            "id": "X1", "namespace": "company.team", "flowId": "hello", "flowRevision": 1, "originalId": "X1",
+            "state": {"current": "SUCCESS", "histories": []}
+        }))
+        .expect("an execution");
         let mut h = HeaderMap::new();
-        assert_eq!(execution_url("X1", &h), "/#/executions/X1");
+        assert_eq!(execution_url(&e, &h), "/ui/main/executions/company.team/hello/X1");
         h.insert(header::HOST, "baton.example".parse().unwrap());
         h.insert("x-forwarded-proto", "https".parse().unwrap());
-        assert_eq!(execution_url("X1", &h), "https://baton.example/#/executions/X1");
+        assert_eq!(execution_url(&e, &h), "https://baton.example/ui/main/executions/company.team/hello/X1");
     }
 }

@@ -39,7 +39,7 @@ pub async fn server(home: &Path, a: ServerArgs) -> i32 {
             return 1;
         }
     };
-    eprintln!("baton server listening on {} (Ctrl-C stops it)", server.url());
+    eprintln!("baton server listening on {} (Ctrl-C stops it); the web UI: {}/ui/", server.url(), server.url());
     wait_for_stop().await;
     tracing::info!("stopping");
     server.shutdown().await;

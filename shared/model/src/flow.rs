@@ -402,6 +402,7 @@ pub const TASK_COMMON_KEYS: &[&str] = &[
 
 pub(super) struct Reader<'a> {
     defaults: &'a [PluginDefault],
+    aliases: types::AliasResolver<'a>,
     pub(super) problems: Vec<Problem>,
 }
 
@@ -409,12 +410,25 @@ impl Reader<'_> {
     fn problem(&mut self, path: &str, message: impl Into<String>) {
         self.problems.push(Problem { path: path.to_string(), message: message.into() });
     }
+
+    /// The current name of a task or trigger type as written: a legacy
+    /// name its declaration lists, or a flowable's alias, resolved.
+    fn current_type(&self, written: &str) -> String {
+        (self.aliases)(written).unwrap_or_else(|| types::normalize(written)).to_string()
+    }
 }
 
 impl Flow {
     /// Reads a flow from its JSON form. Returns the flow (as complete as
     /// possible) and every problem found.
     pub fn from_value(v: &Value, source: &str) -> (Option<Flow>, Vec<Problem>) {
+        Flow::from_value_with(v, source, &|_| None)
+    }
+
+    /// The same, with the legacy names of tasks and triggers resolved by
+    /// `aliases` (the declarations of the types, which the loader above
+    /// this crate has: `validate` passes them).
+    pub fn from_value_with(v: &Value, source: &str, aliases: types::AliasResolver<'_>) -> (Option<Flow>, Vec<Problem>) {
         let Some(obj) = v.as_object() else {
             return (None, vec![Problem { path: String::new(), message: "a flow must be a YAML mapping".into() }]);
         };
@@ -481,7 +495,7 @@ impl Flow {
                 }
             },
         };
-        let mut r = Reader { defaults: &plugin_defaults, problems };
+        let mut r = Reader { defaults: &plugin_defaults, aliases, problems };
 
         let inputs = match obj.get("inputs") {
             None | Some(Value::Null) => Vec::new(),
@@ -664,7 +678,7 @@ impl Reader<'_> {
                 return None;
             }
         };
-        let kind = types::normalize(&type_).to_string();
+        let kind = self.current_type(&type_);
         let obj = apply_defaults(raw, &type_, &kind, self.defaults);
         let id = match obj.get("id") {
             Some(Value::String(s)) => s.clone(),
@@ -866,7 +880,7 @@ impl Reader<'_> {
                 self.problem(&path, "a trigger needs a string 'id' and 'type'");
                 continue;
             };
-            let kind = types::normalize(type_).to_string();
+            let kind = self.current_type(type_);
             let obj = apply_defaults(raw, type_, &kind, self.defaults);
             let disabled = obj.get("disabled").and_then(Value::as_bool).unwrap_or(false);
             out.push(Trigger { id: id.to_string(), type_: kind, disabled, props: obj, path });
@@ -1052,8 +1066,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Parsed with one legacy task name resolved, as the loader's
+    /// resolver (the types' declarations) does.
     fn parse(v: Value) -> (Flow, Vec<Problem>) {
-        let (f, p) = Flow::from_value(&v, "");
+        let legacy = |t: &str| (t == "io.kestra.core.tasks.log.Log").then_some("io.kestra.plugin.core.log.Log");
+        let (f, p) = Flow::from_value_with(&v, "", &legacy);
         (f.unwrap(), p)
     }
 

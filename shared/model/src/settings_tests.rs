@@ -50,7 +50,10 @@ fn names_in_code() -> BTreeMap<String, BTreeSet<String>> {
                     .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
                     .collect();
                 let word = word.trim_end_matches('_').to_string();
-                if word.len() > "BATON_".len() {
+                // cargo's `DEP_BATON_SHARED_…` (links metadata between build
+                // scripts) is not a setting
+                let cargo_dep = rest[..i].ends_with("DEP_");
+                if word.len() > "BATON_".len() && !cargo_dep {
                     found.entry(word.clone()).or_default().insert(shown.clone());
                 }
                 rest = &rest[i + word.len().max(6)..];

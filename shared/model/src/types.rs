@@ -1,49 +1,26 @@
-//! Task type names: Kestra's legacy aliases mapped to the current names
-//! (the flowables declare theirs: `crate::flowable`), and which types are
-//! flowable (handled by the executor, not a worker).
+//! Task type names: the flowables' legacy aliases mapped to the current
+//! names (each flowable declares its own: `crate::flowable`; tasks and
+//! triggers declare theirs with their types, above this crate), and which
+//! types are flowable (handled by the executor, not a worker).
 
 pub use crate::flowable::{FlowableKind, LOOP_TYPE, LOOP_UNTIL_TYPE};
 
-/// Legacy names (Kestra < 0.17 and plugin moves) → current names.
-const ALIASES: &[(&str, &str)] = &[
-    ("io.kestra.core.tasks.log.Log", "io.kestra.plugin.core.log.Log"),
-    ("io.kestra.core.tasks.debugs.Return", "io.kestra.plugin.core.debug.Return"),
-    ("io.kestra.core.tasks.executions.Fail", "io.kestra.plugin.core.execution.Fail"),
-    ("io.kestra.core.tasks.executions.Labels", "io.kestra.plugin.core.execution.Labels"),
-    ("io.kestra.core.tasks.outputs.OutputValues", "io.kestra.plugin.core.output.OutputValues"),
-    ("io.kestra.core.tasks.storages.PurgeExecution", "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"),
-    ("io.kestra.plugin.core.storage.PurgeExecution", "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"),
-    (
-        "io.kestra.core.tasks.storages.PurgeCurrentExecutionFiles",
-        "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
-    ),
-    ("io.kestra.plugin.fs.http.Download", "io.kestra.plugin.core.http.Download"),
-    ("io.kestra.plugin.fs.http.Request", "io.kestra.plugin.core.http.Request"),
-    ("io.kestra.core.tasks.kv.Set", "io.kestra.plugin.core.kv.Set"),
-    ("io.kestra.core.tasks.kv.Get", "io.kestra.plugin.core.kv.Get"),
-    ("io.kestra.core.tasks.kv.Delete", "io.kestra.plugin.core.kv.Delete"),
-    ("io.kestra.core.tasks.flows.Sleep", "io.kestra.plugin.core.flow.Sleep"),
-    ("io.kestra.core.tasks.scripts.Bash", "io.kestra.plugin.scripts.shell.Commands"),
-    ("io.kestra.core.tasks.triggers.Schedule", "io.kestra.plugin.core.trigger.Schedule"),
-    ("io.kestra.core.models.triggers.types.Schedule", "io.kestra.plugin.core.trigger.Schedule"),
-    ("io.kestra.core.models.triggers.types.Flow", "io.kestra.plugin.core.trigger.Flow"),
-    ("io.kestra.core.models.triggers.types.Webhook", "io.kestra.plugin.core.trigger.Webhook"),
-];
-
-/// The current Kestra name for `t` (itself if it is not a known alias):
-/// the table above, then the flowables' declared aliases.
+/// The current Kestra name for flowable type `t` (itself if it is not a
+/// flowable's declared alias). The legacy names of tasks and triggers are
+/// declared with those types, above this crate: the loader resolves them
+/// through the resolver it is given (`Flow::from_value_with`).
 pub fn normalize(t: &str) -> &str {
-    match ALIASES.iter().find(|(old, _)| *old == t) {
-        Some((_, new)) => new,
-        None => crate::flowable::resolve_alias(t).unwrap_or(t),
-    }
+    crate::flowable::resolve_alias(t).unwrap_or(t)
 }
 
-/// The legacy names that [`normalize`] maps to `current`.
+/// The legacy names a flowable declares for `current`.
 pub fn aliases_of(current: &str) -> impl Iterator<Item = &'static str> + '_ {
-    let declared = crate::flowable::find(current).map_or(&[][..], |d| d.decl.aliases);
-    ALIASES.iter().filter(move |(_, new)| *new == current).map(|(old, _)| *old).chain(declared.iter().copied())
+    crate::flowable::find(current).map_or(&[][..], |d| d.decl.aliases).iter().copied()
 }
+
+/// Resolves a task or trigger type name as written to its current name,
+/// when it is a legacy name some declaration lists (`None` otherwise).
+pub type AliasResolver<'a> = &'a dyn Fn(&str) -> Option<&'static str>;
 
 /// The flowable kind of a (normalized) type, if it is flowable.
 pub fn flowable_kind(normalized: &str) -> Option<FlowableKind> {
@@ -76,8 +53,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn legacy_names_map_to_current() {
-        assert_eq!(normalize("io.kestra.core.tasks.log.Log"), "io.kestra.plugin.core.log.Log");
+    fn legacy_flowable_names_map_to_current() {
+        // a task's legacy name is its declaration's business, not this crate's
+        assert_eq!(normalize("io.kestra.core.tasks.log.Log"), "io.kestra.core.tasks.log.Log");
         assert_eq!(normalize("io.kestra.plugin.core.log.Log"), "io.kestra.plugin.core.log.Log");
         assert_eq!(flowable_kind(normalize("io.kestra.core.tasks.flows.EachParallel")), Some(FlowableKind::ForEach));
         assert_eq!(flowable_kind("io.kestra.plugin.core.log.Log"), None);

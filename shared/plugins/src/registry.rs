@@ -26,7 +26,7 @@ pub type BuildFn = fn(&Map<String, Value>) -> Result<Box<dyn RunnableTask>, Task
 pub struct PluginDef {
     /// The current Kestra type name.
     pub type_name: &'static str,
-    /// Other names that resolve to this plugin (besides `model::types` aliases).
+    /// Its legacy names (older Kestra versions, moved plugins).
     pub aliases: &'static [&'static str],
     /// The worker group (and tasks topic) that runs it.
     pub group: &'static str,

@@ -67,7 +67,7 @@ fn revision(p: &Params) -> ApiResult<Option<u32>> {
 fn read_stored(namespace: &str, id: &str, revision: u32, source: &str) -> ApiResult<Flow> {
     let what = format!("flow {namespace}.{id} revision {revision}");
     let (v, _) = crate::yaml::parse(source).map_err(|e| ApiError::unprocessable(format!("{what}: {e}")))?;
-    let (flow, problems) = Flow::from_value(&v, source);
+    let (flow, problems) = Flow::from_value_with(&v, source, &crate::validate::type_names::current);
     let mut flow = flow.ok_or_else(|| {
         let list: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
         ApiError::unprocessable(format!("{what} cannot be read: {}", list.join("; ")))

@@ -62,6 +62,7 @@ pub(crate) async fn docker_reachable(cx: &super::RunContext) -> Result<(), Strin
 #[derive(Declare)]
 #[plugin(
     type = "io.kestra.plugin.scripts.shell.Commands",
+    aliases = ["io.kestra.core.tasks.scripts.Bash"],
     group = "scripts",
     props = ShellCommandsProps,
     example = "id: shell\ntype: io.kestra.plugin.scripts.shell.Commands\ntaskRunner:\n  type: io.kestra.plugin.core.runner.Process\ncommands:\n  - echo \"hello from {{ flow.id }}\"\n  - ls -la\n",

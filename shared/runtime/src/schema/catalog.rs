@@ -222,6 +222,6 @@ fn dedup(mut v: Vec<&'static str>) -> Vec<&'static str> {
 
 /// The type named `name` (current name or alias), if Baton implements it.
 pub fn find<'c>(catalog: &'c [Described], name: &str) -> Option<&'c Described> {
-    let normalized = types::normalize(name);
+    let normalized = crate::validate::type_names::normalize(name);
     catalog.iter().find(|d| d.answers_to(name) || d.type_name == normalized)
 }

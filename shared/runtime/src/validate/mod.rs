@@ -23,6 +23,7 @@ mod templates;
 #[cfg(test)]
 mod tests;
 mod triggers;
+pub mod type_names;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -170,7 +171,7 @@ pub fn validate_source_with(
             return Report { flow: None, dialect: None, diagnostics: vec![d] };
         }
     };
-    let (flow, problems) = Flow::from_value(&root, source);
+    let (flow, problems) = Flow::from_value_with(&root, source, &type_names::current);
     let mut sink = Sink { file, locs: &locs, task_ids: HashMap::new(), diags: Vec::new() };
     if let Some(flow) = &flow {
         sink.task_ids = flow.all_tasks().into_iter().map(|t| (t.path.clone(), t.id.clone())).collect();

@@ -16,8 +16,9 @@ use crate::migrate::edit::{after_map, entry_range, entry_text, quote};
 use crate::migrate::tree::Node;
 use crate::migrate::{Cx, walk};
 use crate::model::flow::TASK_COMMON_KEYS;
-use crate::model::types::{flowable_kind, normalize};
+use crate::model::types::flowable_kind;
 use crate::plugins::Registry;
+use crate::validate::type_names::normalize;
 
 /// The plugins Baton knows, to tell which keys of a default a task has.
 static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::builtin);

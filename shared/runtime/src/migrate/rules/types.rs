@@ -6,7 +6,7 @@
 use crate::migrate::Cx;
 use crate::migrate::tree::Node;
 use crate::migrate::walk;
-use crate::model::types::normalize;
+use crate::validate::type_names::normalize;
 
 const ECHO: &[&str] = &["io.kestra.core.tasks.debugs.Echo", "io.kestra.plugin.core.debug.Echo"];
 const LOG: &str = "io.kestra.plugin.core.log.Log";

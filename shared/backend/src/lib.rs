@@ -259,6 +259,14 @@ pub trait StateStore: Send + Sync {
     async fn append_logs(&self, logs: &[LogEntry]) -> Result<()>;
     /// The logs of an execution, in order.
     async fn logs(&self, execution_id: &str) -> Result<Vec<LogEntry>>;
+    /// How many log lines of execution `execution_id` are stored, and the
+    /// bytes of their messages: where the execution's log volume bounds
+    /// start counting in a process that has not seen it yet. `None` when
+    /// the store cannot tell without reading every line (counting starts
+    /// at zero then).
+    async fn log_volume(&self, _execution_id: &str) -> Result<Option<(u64, u64)>> {
+        Ok(None)
+    }
     /// Deletes the log lines `query` matches, at most `query.limit` of them
     /// (`log.PurgeLogs`, `execution.PurgeExecutions`).
     async fn purge_logs(&self, query: &purge::LogPurge) -> Result<purge::Purged>;

@@ -361,6 +361,9 @@ impl StateStore for SqliteStore {
     async fn logs(&self, execution_id: &str) -> Result<Vec<LogEntry>> {
         self.logs_sync(execution_id)
     }
+    async fn log_volume(&self, execution_id: &str) -> Result<Option<(u64, u64)>> {
+        self.log_volume_sync(execution_id).map(Some)
+    }
     async fn purge_logs(&self, query: &baton_backend::purge::LogPurge) -> Result<baton_backend::purge::Purged> {
         self.purge_logs_sync(query)
     }

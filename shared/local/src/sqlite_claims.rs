@@ -48,6 +48,19 @@ impl SqliteStore {
         Ok(out)
     }
 
+    pub(super) fn log_volume_sync(&self, execution_id: &str) -> Result<(u64, u64)> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(length(CAST(json_extract(body, '$.message') AS BLOB))), 0) \
+                 FROM logs WHERE execution_id = ?1",
+            )
+            .map_err(db("log_volume"))?;
+        let (lines, bytes): (i64, i64) =
+            stmt.query_row([execution_id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db("log_volume"))?;
+        Ok((lines.max(0) as u64, bytes.max(0) as u64))
+    }
+
     pub(super) async fn claim_queued(
         &self,
         task_run_id: &str,

@@ -213,6 +213,36 @@ pub const ALL: &[Setting] = &[
         "The most executions that may descend from one execution (subflows, `ForEachItem` batches, their children…).",
     ),
     var(
+        "BATON_MAX_EXECUTION_LOG_BYTES",
+        Some("`268435456` (256 MiB)"),
+        &[Engine],
+        "Bytes of log messages one execution stores with its logs, all its task attempts together; an attempt's lines past it go to the attempt's log file, with a WARN naming the bound.",
+    ),
+    var(
+        "BATON_MAX_EXECUTION_LOG_LINES",
+        Some("`500000`"),
+        &[Engine],
+        "Log lines one execution stores, all its task attempts together (each line is a row in the store, whatever its length); an attempt's lines past it go to the attempt's log file, with a WARN naming the bound.",
+    ),
+    var(
+        "BATON_MAX_TASK_LOG_BYTES",
+        Some("`67108864` (64 MiB)"),
+        &[Engine],
+        "Bytes of log messages one task attempt stores; the lines past it go to the attempt's log file (Kestra's `logFile`), with a WARN naming the bound.",
+    ),
+    var(
+        "BATON_MAX_TASK_LOG_FILE_BYTES",
+        Some("`1073741824` (1 GiB)"),
+        &[Engine],
+        "Bytes one task attempt's log file holds; the lines past it are dropped and counted in a WARN naming the bound.",
+    ),
+    var(
+        "BATON_MAX_TASK_LOG_LINES",
+        Some("`100000`"),
+        &[Engine],
+        "Log lines one task attempt stores; the lines past it go to the attempt's log file (Kestra's `logFile`), with a WARN naming the bound.",
+    ),
+    var(
         "BATON_NSFILE_REVISIONS",
         Some("`50`"),
         &[Engine],

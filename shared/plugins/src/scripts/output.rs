@@ -1,9 +1,13 @@
 //! Bounds on what a script may write: a line is at most
 //! [`MAX_LINE_BYTES`] (the rest is dropped, the line ends with a marker
 //! saying how much), and no more is read while the log store is
-//! [`MAX_LOG_BACKLOG_BYTES`] behind, so a script printing without end
-//! waits on its pipe instead of growing memory. The attempt's log volume
-//! bound is its sink's (the runtime's `attempt_logs`).
+//! [`MAX_LOG_BACKLOG_BYTES`] behind (counting what each waiting line holds
+//! in memory, not only its text), so a script printing without end waits
+//! on its pipe instead of growing memory. The outputs of its
+//! `::{"outputs":…}::` lines, merged, are at most
+//! [`MAX_SCRIPT_OUTPUTS_BYTES`] of JSON: past it the task fails naming the
+//! bound. The attempt's log line and volume bounds are its sink's (the
+//! runtime's `attempt_logs` and `log_bounds`).
 
 use std::time::Duration;
 
@@ -17,6 +21,10 @@ pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// Bytes of log lines waiting for the store before the script's output is
 /// no longer read (8 MiB): the pipe fills and the script waits.
 pub const MAX_LOG_BACKLOG_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes of JSON the merged `::{"outputs":…}::` of one script may hold
+/// (4 MiB): they become the task's `vars` output, stored with the
+/// execution.
+pub const MAX_SCRIPT_OUTPUTS_BYTES: usize = 4 * 1024 * 1024;
 /// The end of a truncated line, followed by how many bytes were dropped.
 pub const TRUNCATED: &str = "… [line truncated by Baton: ";
 
@@ -87,11 +95,13 @@ impl<R: AsyncRead + Unpin> Lines<R> {
 /// [`MAX_LOG_BACKLOG_BYTES`] behind.
 pub(crate) struct LogBudget<'a> {
     cx: &'a RunContext,
+    /// The outputs bound's error was logged.
+    refused_told: bool,
 }
 
 impl<'a> LogBudget<'a> {
     pub fn new(cx: &'a RunContext) -> Self {
-        LogBudget { cx }
+        LogBudget { cx, refused_told: false }
     }
 
     /// Logs `message` (the attempt's sink applies the volume bound).
@@ -114,6 +124,67 @@ impl<'a> LogBudget<'a> {
     }
 }
 
+/// Counts the bytes written to it.
+struct Counted(usize);
+
+impl std::io::Write for Counted {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += b.len();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn json_len(key: &str, v: &serde_json::Value) -> usize {
+    let mut c = Counted(key.len() + 4);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
+}
+
+/// Merges a protocol line's `outputs` into the script's (a key replaces
+/// the same key), under [`MAX_SCRIPT_OUTPUTS_BYTES`]: the first output
+/// that would pass it stops the merging and records why the task fails.
+pub(crate) fn merge_outputs(
+    cx: &mut LogBudget<'_>,
+    fin: &mut super::process::Finished,
+    outputs: serde_json::Map<String, serde_json::Value>,
+) {
+    merge_bounded(fin, outputs, MAX_SCRIPT_OUTPUTS_BYTES);
+    if let Some(why) = &fin.vars_refused
+        && !std::mem::replace(&mut cx.refused_told, true)
+    {
+        cx.log("ERROR", why);
+    }
+}
+
+fn merge_bounded(
+    fin: &mut super::process::Finished,
+    outputs: serde_json::Map<String, serde_json::Value>,
+    limit: usize,
+) {
+    if fin.vars_refused.is_some() {
+        return;
+    }
+    for (k, v) in outputs {
+        let old = fin.vars.get(&k).map_or(0, |o| json_len(&k, o));
+        let next = fin.vars_bytes - old + json_len(&k, &v);
+        if next > limit {
+            fin.vars_refused = Some(format!(
+                "the script's outputs (its `::{{\"outputs\":…}}::` lines, merged) would hold more than {} bytes of JSON \
+                 at output '{k}' (the script outputs bound, MAX_SCRIPT_OUTPUTS_BYTES, {} MiB); write large results \
+                 to a file and list it in `outputFiles`",
+                limit,
+                limit >> 20
+            ));
+            return;
+        }
+        fin.vars_bytes = next;
+        fin.vars.insert(k, v);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +196,27 @@ mod tests {
             out.push(x);
         }
         out
+    }
+
+    #[test]
+    fn outputs_merge_under_their_bound_counting_replaced_keys_once() {
+        let mut fin = super::super::process::Finished::default();
+        let one = |k: &str, v: serde_json::Value| {
+            let mut m = serde_json::Map::new();
+            m.insert(k.to_string(), v);
+            m
+        };
+        for i in 0..1000 {
+            merge_bounded(&mut fin, one("same", serde_json::json!(i)), 25);
+        }
+        assert!(fin.vars_refused.is_none() && fin.vars["same"] == 999, "{:?}", fin.vars_refused);
+        merge_bounded(&mut fin, one("b", serde_json::json!("xxxx")), 25);
+        merge_bounded(&mut fin, one("c", serde_json::json!("xxxx")), 25);
+        let why = fin.vars_refused.clone().expect("refused");
+        assert!(why.contains("MAX_SCRIPT_OUTPUTS_BYTES") && why.contains("output 'c'"), "{why}");
+        assert!(fin.vars.contains_key("b") && !fin.vars.contains_key("c"));
+        merge_bounded(&mut fin, one("d", serde_json::json!(1)), 1000);
+        assert!(!fin.vars.contains_key("d"), "nothing merged once refused");
     }
 
     #[tokio::test]

@@ -53,6 +53,10 @@ pub(crate) struct Finished {
     pub stderr_tail: VecDeque<String>,
     /// Merged `outputs` of the protocol lines.
     pub vars: Map<String, Value>,
+    /// Their size as JSON ([`super::output::merge_outputs`]).
+    pub vars_bytes: usize,
+    /// Set when the outputs passed their bound: why the task fails.
+    pub vars_refused: Option<String>,
 }
 
 impl Finished {
@@ -173,7 +177,7 @@ fn on_stdout(cx: &mut LogBudget<'_>, mode: Mode, line: &str, fin: &mut Finished)
     if mode == Mode::Script
         && let Line::Protocol { outputs, logs, metrics } = protocol::parse(line)
     {
-        fin.vars.extend(outputs);
+        super::output::merge_outputs(cx, fin, outputs);
         for (level, message) in logs {
             cx.log(&level, &message);
         }
@@ -190,7 +194,7 @@ fn on_stderr(cx: &mut LogBudget<'_>, mode: Mode, line: String, fin: &mut Finishe
             // Kestra parses the protocol on both streams (its Python
             // library's logger writes on stderr)
             if let Line::Protocol { outputs, logs, metrics } = protocol::parse(&line) {
-                fin.vars.extend(outputs);
+                super::output::merge_outputs(cx, fin, outputs);
                 for (level, message) in logs {
                     cx.log(&level, &message);
                 }

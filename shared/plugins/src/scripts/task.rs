@@ -300,6 +300,9 @@ impl RunnableTask for ScriptTask {
             return Err(TaskError::failed(cx.mask_text(&msg)));
         }
 
+        if let Some(why) = fin.vars_refused {
+            return Err(TaskError::failed(why));
+        }
         let movable = !config.keep_working_dirs;
         let mut output_files = Map::new();
         if let Some(o) = &out_dir {

@@ -1,18 +1,22 @@
 //! One task attempt's log lines on their way to the store, under the
-//! attempt's log volume bound.
+//! log volume bounds (`log_bounds`).
 //!
-//! At most [`MAX_TASK_LOG_BYTES`] of an attempt's lines are stored with the
-//! execution's logs. The lines past it — and every line of a task with
+//! An attempt stores at most [`LogBounds::task_lines`] lines and
+//! [`LogBounds::task_bytes`] bytes of messages with the execution's logs,
+//! and only while its execution is under its own line and byte bounds. The
+//! lines past the first bound reached — and every line of a task with
 //! Kestra's `logToFile: true` — go to a text file in internal storage at
 //! `{execution}/tasks/{task}/{taskRunId}/log-{5 chars}.txt` (where Kestra's
 //! `RunContext.logFileURI` puts it), one line per entry as the logs
 //! download writes them (`{timestamp} {LEVEL} [{task}] {message}`). The
 //! file is streamed to storage as the lines come (never held whole): its
 //! pending bytes count in [`LogSink::backlog_bytes`], so a script printing
-//! without end waits on its pipe while the upload catches up. When the
-//! bound is reached, one stored WARN names the file at once, and another
-//! at the end says how many lines and bytes it holds; the attempt records
-//! the file as its `logFile` (Kestra's `TaskRunAttempt.logFile`).
+//! without end waits on its pipe while the upload catches up. When a bound
+//! is reached, one stored WARN names it and the file at once, and another
+//! at the end says how many lines and bytes the file holds; the attempt
+//! records the file as its `logFile` (Kestra's `TaskRunAttempt.logFile`).
+//! The file itself stops at [`LogBounds::file_bytes`]: the lines past it
+//! are dropped, counted, and the closing WARN says how many.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -22,14 +26,13 @@ use chrono::Utc;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::task::JoinHandle;
 
+use super::log_bounds::{ExecutionVolume, LogBounds, Reached, describe_bytes};
 use crate::backend::{BackendError, LogEntry, Storage};
 use crate::plugins::context::{LogSink, execution_prefix};
 
-/// Bytes of log messages one attempt of a task stores with the execution's
-/// logs (64 MiB); the rest goes to the attempt's log file.
-pub const MAX_TASK_LOG_BYTES: u64 = 64 * 1024 * 1024;
+pub use super::log_bounds::MAX_TASK_LOG_BYTES;
 
-/// The sink of one attempt: the store up to the bound, then the log file.
+/// The sink of one attempt: the store up to the bounds, then the log file.
 pub struct AttemptLogs {
     inner: Arc<dyn LogSink>,
     storage: Arc<dyn Storage>,
@@ -37,7 +40,8 @@ pub struct AttemptLogs {
     path: String,
     /// Kestra's `logToFile`: every line goes to the file.
     to_file: bool,
-    limit: u64,
+    bounds: LogBounds,
+    execution: Arc<ExecutionVolume>,
     state: Mutex<Spill>,
 }
 
@@ -46,10 +50,19 @@ type Upload = (Arc<Pipe>, JoinHandle<Result<u64, BackendError>>);
 
 #[derive(Default)]
 struct Spill {
-    /// Bytes of messages stored.
+    /// Lines and bytes of messages stored.
+    stored_lines: u64,
     stored: u64,
+    /// The bound that sent the lines to the file.
+    reached: Option<Reached>,
+    /// Lines and bytes of messages in the file.
     lines: u64,
     bytes: u64,
+    /// Bytes of text written to the file.
+    file_bytes: u64,
+    /// Lines and bytes of messages past the file's bound, dropped.
+    dropped_lines: u64,
+    dropped_bytes: u64,
     upload: Option<Upload>,
     /// The last entry seen, for the closing WARN's identity.
     last: Option<LogEntry>,
@@ -72,63 +85,83 @@ pub fn text_line(l: &LogEntry) -> String {
 }
 
 impl AttemptLogs {
-    pub fn new(inner: Arc<dyn LogSink>, storage: Arc<dyn Storage>, path: String, to_file: bool) -> AttemptLogs {
-        Self::with_limit(inner, storage, path, to_file, MAX_TASK_LOG_BYTES)
-    }
-
-    /// With another volume bound (tests).
-    pub fn with_limit(
+    /// The sink of an attempt under `bounds`, counting against its
+    /// execution's `execution` counters.
+    pub fn new(
         inner: Arc<dyn LogSink>,
         storage: Arc<dyn Storage>,
         path: String,
         to_file: bool,
-        limit: u64,
+        bounds: LogBounds,
+        execution: Arc<ExecutionVolume>,
     ) -> AttemptLogs {
-        AttemptLogs { inner, storage, path, to_file, limit, state: Mutex::new(Spill::default()) }
+        AttemptLogs { inner, storage, path, to_file, bounds, execution, state: Mutex::new(Spill::default()) }
     }
 
     fn uri(&self) -> String {
         format!("kestra://{}", self.path)
     }
 
+    /// Stores a notice naming a bound (counted in the execution's volume,
+    /// never refused: a reader must learn where the lines went).
+    fn notice(&self, like: &LogEntry, level: &str, message: String) {
+        let mut l = like.clone();
+        l.level = level.into();
+        l.timestamp = Utc::now();
+        self.execution.add(message.len() as u64);
+        l.message = message;
+        self.inner.emit(l);
+    }
+
     /// Ends the file: waits until it is written and returns its
     /// `kestra://` URI, `None` when no line went to it. A failed write is
     /// logged (stored) and gives `None`.
     pub async fn finish(&self) -> Option<String> {
-        let (upload, lines, bytes, last) = {
+        let (upload, last, counts) = {
             let mut s = self.state.lock().ok()?;
-            (s.upload.take(), s.lines, s.bytes, s.last.take())
+            let counts = (s.lines, s.bytes, s.dropped_lines, s.dropped_bytes, s.reached);
+            (s.upload.take(), s.last.take(), counts)
         };
+        let (lines, bytes, dropped_lines, dropped_bytes, reached) = counts;
         let (pipe, handle) = upload?;
         pipe.close();
         let written = match handle.await {
             Ok(r) => r,
             Err(e) => Err(BackendError::Invalid(format!("the upload stopped: {e}"))),
         };
-        let note = |level: &str, message: String| {
-            if let Some(mut l) = last.clone() {
-                l.level = level.into();
-                l.message = message;
-                l.timestamp = Utc::now();
-                self.inner.emit(l);
-            }
+        let dropped = if dropped_lines > 0 {
+            format!(
+                "; {dropped_lines} more lines ({dropped_bytes} bytes) past the log file's bound \
+                 (MAX_TASK_LOG_FILE_BYTES, {}; {}) were dropped",
+                describe_bytes(self.bounds.file_bytes),
+                super::log_bounds::ENV_FILE_BYTES
+            )
+        } else {
+            String::new()
         };
+        let last = last?;
         match written {
-            Ok(_) if self.to_file => Some(self.uri()),
+            Ok(_) if self.to_file => {
+                if dropped_lines > 0 {
+                    self.notice(&last, "WARN", format!("the attempt's log file {}{dropped}", self.uri()));
+                }
+                Some(self.uri())
+            }
             Ok(_) => {
-                note(
+                let bound = reached.map(|r| r.describe(&self.bounds)).unwrap_or_default();
+                self.notice(
+                    &last,
                     "WARN",
                     format!(
-                        "{lines} lines ({bytes} bytes) past the task's log volume bound (MAX_TASK_LOG_BYTES, {} MiB) \
-                         are in the attempt's log file {}",
-                        self.limit >> 20,
+                        "{lines} lines ({bytes} bytes) past {bound} are in the attempt's log file {}{dropped}",
                         self.uri()
                     ),
                 );
                 Some(self.uri())
             }
             Err(e) => {
-                note(
+                self.notice(
+                    &last,
                     "ERROR",
                     format!("{lines} lines ({bytes} bytes) of logs were lost: cannot write {}: {e}", self.uri()),
                 );
@@ -137,22 +170,44 @@ impl AttemptLogs {
         }
     }
 
-    /// Appends `entry` to the file, starting its upload on the first line.
+    /// Appends `entry` to the file, starting its upload on the first line;
+    /// past the file's bound the line is dropped and counted.
     fn spill(&self, s: &mut Spill, entry: &LogEntry) {
+        s.last = Some(entry.clone());
         let line = text_line(entry);
+        if s.file_bytes + line.len() as u64 > self.bounds.file_bytes {
+            if s.dropped_lines == 0 {
+                self.notice(
+                    entry,
+                    "WARN",
+                    format!(
+                        "the attempt's log file {} reached its bound (MAX_TASK_LOG_FILE_BYTES, {}; {}): \
+                         the task's next lines are dropped",
+                        self.uri(),
+                        describe_bytes(self.bounds.file_bytes),
+                        super::log_bounds::ENV_FILE_BYTES
+                    ),
+                );
+            }
+            s.dropped_lines += 1;
+            s.dropped_bytes += entry.message.len() as u64;
+            return;
+        }
         s.lines += 1;
         s.bytes += entry.message.len() as u64;
+        s.file_bytes += line.len() as u64;
         if s.upload.is_none() {
             let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
-            if !self.to_file {
-                let mut notice = entry.clone();
-                notice.level = "WARN".into();
-                notice.message = format!(
-                    "the task's log volume bound (MAX_TASK_LOG_BYTES, {} MiB) was reached: its next lines go to {}",
-                    self.limit >> 20,
-                    self.uri()
+            if let Some(reached) = s.reached.filter(|_| !self.to_file) {
+                self.notice(
+                    entry,
+                    "WARN",
+                    format!(
+                        "{} was reached: the task's next lines go to {}",
+                        reached.describe(&self.bounds),
+                        self.uri()
+                    ),
                 );
-                self.inner.emit(notice);
             }
             let pipe = Arc::new(Pipe::default());
             let (storage, path, reader) = (self.storage.clone(), self.path.clone(), PipeReader(pipe.clone()));
@@ -162,16 +217,38 @@ impl AttemptLogs {
         if let Some((pipe, _)) = &s.upload {
             pipe.push(line.as_bytes());
         }
-        s.last = Some(entry.clone());
+    }
+
+    /// Whether one more line of `len` bytes may be stored; counts it if so.
+    fn admit(&self, s: &mut Spill, len: u64) -> bool {
+        if self.to_file || s.reached.is_some() {
+            return false;
+        }
+        let reached = if s.stored_lines >= self.bounds.task_lines {
+            Err(Reached::TaskLines)
+        } else if s.stored + len > self.bounds.task_bytes {
+            Err(Reached::TaskBytes)
+        } else {
+            self.execution.take(len, &self.bounds)
+        };
+        match reached {
+            Ok(()) => {
+                s.stored_lines += 1;
+                s.stored += len;
+                true
+            }
+            Err(r) => {
+                s.reached = Some(r);
+                false
+            }
+        }
     }
 }
 
 impl LogSink for AttemptLogs {
     fn emit(&self, entry: LogEntry) {
         let Ok(mut s) = self.state.lock() else { return };
-        let len = entry.message.len() as u64;
-        if !self.to_file && s.lines == 0 && s.stored + len <= self.limit {
-            s.stored += len;
+        if self.admit(&mut s, entry.message.len() as u64) {
             drop(s);
             self.inner.emit(entry);
         } else {
@@ -299,6 +376,15 @@ mod tests {
         }
     }
 
+    fn sink(keep: &Arc<Keep>, storage: &Arc<MemoryStorage>, to_file: bool, bounds: LogBounds) -> AttemptLogs {
+        let path = log_file_path("n", "f", "e", "t", "tr");
+        AttemptLogs::new(keep.clone(), storage.clone(), path, to_file, bounds, Default::default())
+    }
+
+    fn stored(keep: &Keep) -> Vec<String> {
+        keep.0.lock().expect("lock").iter().map(|l| l.message.clone()).collect()
+    }
+
     async fn read(storage: &MemoryStorage, uri: &str) -> String {
         let mut s = String::new();
         let path = uri.strip_prefix("kestra://").unwrap_or(uri);
@@ -312,7 +398,8 @@ mod tests {
         let storage = Arc::new(MemoryStorage::default());
         let path = log_file_path("n", "f", "e", "t", "tr");
         assert!(path.starts_with("/n/f/executions/e/tasks/t/tr/log-") && path.ends_with(".txt"), "{path}");
-        let logs = AttemptLogs::with_limit(keep.clone(), storage.clone(), path, false, 10);
+        let bounds = LogBounds { task_bytes: 10, ..LogBounds::default() };
+        let logs = AttemptLogs::new(keep.clone(), storage.clone(), path, false, bounds, Default::default());
         for m in ["12345", "67890", "x", "yy", "zzz"] {
             logs.emit(line(m));
         }
@@ -332,7 +419,7 @@ mod tests {
     async fn log_to_file_keeps_every_line_in_the_file_and_none_in_the_store() {
         let keep = Arc::new(Keep::default());
         let storage = Arc::new(MemoryStorage::default());
-        let logs = AttemptLogs::new(keep.clone(), storage.clone(), log_file_path("n", "f", "e", "t", "tr"), true);
+        let logs = sink(&keep, &storage, true, LogBounds::default());
         logs.emit(line("Hello World!"));
         let uri = logs.finish().await.expect("a file");
         assert!(keep.0.lock().expect("lock").is_empty());
@@ -341,10 +428,55 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_line_bound_counts_short_lines_and_the_file_drops_past_its_own() {
+        let keep = Arc::new(Keep::default());
+        let storage = Arc::new(MemoryStorage::default());
+        // one text line of the file is about 45 bytes: room for two
+        let bounds = LogBounds { task_lines: 3, file_bytes: 100, ..LogBounds::default() };
+        let logs = sink(&keep, &storage, false, bounds);
+        for _ in 0..10 {
+            logs.emit(line("y"));
+        }
+        let uri = logs.finish().await.expect("a file");
+        let stored = stored(&keep);
+        assert_eq!(stored[..3], ["y", "y", "y"]);
+        assert!(
+            stored[3].contains("MAX_TASK_LOG_LINES, 3 lines; BATON_MAX_TASK_LOG_LINES") && stored[3].contains(&uri)
+        );
+        assert!(stored[4].contains("MAX_TASK_LOG_FILE_BYTES, 100 bytes"), "{stored:?}");
+        let end = &stored[5];
+        assert!(end.contains("2 lines (2 bytes) past the task's log line bound"), "{end}");
+        assert!(end.contains("5 more lines (5 bytes) past the log file's bound"), "{end}");
+        assert_eq!(stored.len(), 6);
+        assert_eq!(read(&storage, &uri).await.lines().count(), 2);
+    }
+
+    #[tokio::test]
+    async fn attempts_share_their_executions_bounds() {
+        let keep = Arc::new(Keep::default());
+        let storage = Arc::new(MemoryStorage::default());
+        let bounds = LogBounds { execution_lines: 4, ..LogBounds::default() };
+        let execution = Arc::new(ExecutionVolume::default());
+        let attempt = |n: &str| {
+            let path = log_file_path("n", "f", "e", "t", n);
+            AttemptLogs::new(keep.clone(), storage.clone(), path, false, bounds, execution.clone())
+        };
+        let (first, second) = (attempt("a"), attempt("b"));
+        for _ in 0..3 {
+            first.emit(line("a"));
+            second.emit(line("b"));
+        }
+        assert!(first.finish().await.is_some() && second.finish().await.is_some());
+        let stored = stored(&keep);
+        assert_eq!(stored.iter().filter(|m| m.len() == 1).count(), 4, "{stored:?}");
+        assert!(stored.iter().any(|m| m.contains("MAX_EXECUTION_LOG_LINES, 4 lines")), "{stored:?}");
+    }
+
+    #[tokio::test]
     async fn no_file_when_everything_fits() {
         let keep = Arc::new(Keep::default());
         let storage = Arc::new(MemoryStorage::default());
-        let logs = AttemptLogs::new(keep.clone(), storage.clone(), log_file_path("n", "f", "e", "t", "tr"), false);
+        let logs = sink(&keep, &storage, false, LogBounds::default());
         logs.emit(line("small"));
         assert_eq!(logs.finish().await, None);
         assert!(storage.list("/").await.expect("list").is_empty());

@@ -111,6 +111,10 @@ pub struct Engine {
     pub disk_guard: Option<Arc<super::diskfull::DiskGuard>>,
     /// Executions one root may have below it (`fanout`), settable by tests.
     pub max_descendants: std::sync::atomic::AtomicU64,
+    /// The log volume bounds of this process's task attempts (`log_bounds`).
+    pub log_bounds: super::log_bounds::LogBounds,
+    /// The executions' stored log volume, as this process counts it.
+    pub log_volumes: super::log_bounds::Volumes,
 }
 
 /// What a binary decides when it builds an engine.
@@ -217,6 +221,8 @@ impl Engine {
             notable,
             kills,
             max_descendants: std::sync::atomic::AtomicU64::new(super::fanout::configured()),
+            log_bounds: super::log_bounds::LogBounds::configured(),
+            log_volumes: Default::default(),
         })
     }
 

@@ -53,7 +53,7 @@ enum Msg {
 #[derive(Clone)]
 pub struct StoreLogSink {
     tx: mpsc::UnboundedSender<Msg>,
-    /// Bytes of messages sent and not yet stored.
+    /// What the lines sent and not yet stored hold in memory ([`entry_cost`]).
     backlog: Arc<AtomicUsize>,
 }
 
@@ -105,7 +105,7 @@ impl StoreLogSink {
                     }
                     start = end;
                 }
-                let stored = batch.iter().map(|l| l.message.len()).sum::<usize>();
+                let stored = batch.iter().map(entry_cost).sum::<usize>();
                 pending.fetch_sub(stored, Ordering::SeqCst);
                 batch.clear();
                 spans.clear();
@@ -126,9 +126,20 @@ impl StoreLogSink {
     }
 }
 
+/// What a line waiting for the store holds in memory: its strings and the
+/// entry itself (a one-byte line costs about 300 bytes, not one).
+pub fn entry_cost(l: &LogEntry) -> usize {
+    let ids = l.namespace.len()
+        + l.flow_id.len()
+        + l.execution_id.len()
+        + l.task_id.as_ref().map_or(0, String::len)
+        + l.task_run_id.as_ref().map_or(0, String::len);
+    l.message.len() + ids + l.level.len() + std::mem::size_of::<Msg>() + std::mem::size_of::<tracing::Span>()
+}
+
 impl LogSink for StoreLogSink {
     fn emit(&self, entry: LogEntry) {
-        let len = entry.message.len();
+        let len = entry_cost(&entry);
         self.backlog.fetch_add(len, Ordering::SeqCst);
         if self.tx.send(Msg::Line(entry, tracing::Span::current())).is_err() {
             self.backlog.fetch_sub(len, Ordering::SeqCst);

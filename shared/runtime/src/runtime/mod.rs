@@ -20,6 +20,7 @@ pub mod for_each_item;
 pub mod host;
 pub use baton_model::wire::job_context;
 pub mod launcher;
+pub mod log_bounds;
 pub mod logs;
 pub mod messages;
 pub mod recovery;

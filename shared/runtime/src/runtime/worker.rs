@@ -239,11 +239,14 @@ impl Worker {
         // the attempt's lines past its log volume bound (all of them with
         // `logToFile`) go to a file in internal storage
         let path = log_file_path(&job.namespace, &job.flow_id, &job.execution_id, &job.task.id, &job.task_run_id);
+        let volume = engine.log_volumes.of(engine.state.as_ref(), &job.execution_id).await;
         let logs = Arc::new(AttemptLogs::new(
             Arc::new(engine.logs.clone()),
             engine.storage.clone(),
             path,
             job.task.log_to_file,
+            engine.log_bounds,
+            volume,
         ));
         let run = std::panic::AssertUnwindSafe(self.run(job, start, released_rx, logs.clone())).catch_unwind();
         let mut run = std::pin::pin!(run);

@@ -216,3 +216,28 @@ async fn for_each_item_batches_count_in_the_descendant_bound() {
     let kids = h.embedded.engine.state.list_executions(&filter).await.expect("list");
     assert_eq!(kids.len(), 3, "only the first parent's batches ran");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_refuses_a_file_past_its_bound_and_reads_one_under_it() {
+    let h = harness();
+    // a 40 MB file (streamed in, never held whole here) and a small one
+    let big = "/n/reader/executions/e0/big.txt";
+    let zeros = tokio::io::AsyncReadExt::take(tokio::io::repeat(b'a'), 40_000_000);
+    h.embedded.engine.storage.put(big, Box::pin(zeros)).await.expect("store the big file");
+    h.embedded.engine.storage.put("/n/reader/executions/e0/small.txt", Box::pin(&b"hello"[..])).await.expect("store");
+    let flow = |path: &str| {
+        format!(
+            "id: reader\nnamespace: n\ntasks:\n  - id: read\n    type: io.kestra.plugin.core.debug.Return\n    \
+             format: \"{{{{ read('kestra://{path}') | length }}}}\"\n"
+        )
+    };
+    let e = h.run(&flow("/n/reader/executions/e0/small.txt"), json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", runs(&e, "read")[0].error);
+    assert_eq!(runs(&e, "read")[0].outputs.as_ref().map(|o| o["value"].clone()), Some(json!("5")));
+    let started = std::time::Instant::now();
+    let e = h.run(&flow(big), json!({})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = runs(&e, "read")[0].error.clone().unwrap_or_default();
+    assert!(err.contains("MAX_READ_BYTES") && err.contains("32 MiB") && err.contains("streams"), "{err}");
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+}

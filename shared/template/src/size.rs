@@ -9,6 +9,20 @@ use minijinja::{Error, ErrorKind};
 /// rendering (32 MiB). Each `{{ }}` emission, captured or not, counts.
 pub const MAX_RENDER_BYTES: usize = 32 * 1024 * 1024;
 
+/// Bytes of one file `read()` loads into a template (32 MiB, as much as a
+/// render may produce): a larger file fails the function naming the bound.
+pub const MAX_READ_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The message of a `read()` past [`MAX_READ_BYTES`].
+pub fn read_too_large(path: &str) -> String {
+    format!(
+        "read('{path}'): the file is larger than {} MiB, the bound on a file read into a template \
+         (MAX_READ_BYTES); give its URI to a task that streams it instead (a script task's `inputFiles`, \
+         `io.kestra.plugin.core.storage.Split`, `ForEachItem`)",
+        MAX_READ_BYTES >> 20
+    )
+}
+
 /// The message naming the bound, shared by every place that checks it.
 pub fn too_large(what: &str) -> String {
     format!(

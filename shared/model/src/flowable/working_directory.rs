@@ -35,7 +35,7 @@ pub struct WorkingDirectory {
     #[serde(deserialize_with = "lenient::non_null")]
     #[prop(kind = "Map")]
     pub namespace_files: Option<Value>,
-    /// Keep files between executions: {patterns (globs), ttl}; restored before the first task.
+    /// Keep files between executions: {patterns (globs), ttl}; restored before the first task. The archive, and what it unpacks to, are at most 1 GiB (`MAX_CACHE_BYTES`): past it the task fails naming the bound.
     #[serde(deserialize_with = "lenient::non_null")]
     #[prop(kind = "Map")]
     pub cache: Option<Value>,

@@ -31,7 +31,7 @@ pub const MAX_DOCUMENT: u64 = 50 * 1024 * 1024;
 // `Property<T>`): this struct only declares them, serde naming them.
 /// Put documents in an embedding store.
 ///
-/// Splits documents, embeds the pieces and writes them to an embedding store.
+/// Splits documents, embeds the pieces and writes them to an embedding store. Each document (a stored file, a URL, a file under `fromPath`) is read whole: at most 50 MiB (`MAX_DOCUMENT`), past which the task fails naming the bound.
 #[derive(Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
@@ -154,7 +154,10 @@ async fn read_limited(mut r: impl tokio::io::AsyncRead + Unpin, what: &str) -> R
         .await
         .map_err(|e| TaskError::failed(format!("cannot read {what}: {e}")))?;
     if n as u64 > MAX_DOCUMENT {
-        return Err(TaskError::failed(format!("{what} is larger than {} MB", MAX_DOCUMENT / (1024 * 1024))));
+        return Err(TaskError::failed(format!(
+            "{what} is larger than {} MiB, the most Baton reads of one document (MAX_DOCUMENT)",
+            MAX_DOCUMENT / (1024 * 1024)
+        )));
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
@@ -166,13 +169,13 @@ async fn fetch_url(cx: &RunContext, url: &str) -> Result<String, TaskError> {
         return Err(fail(format!("HTTP {}", resp.status().as_u16())));
     }
     if resp.content_length().is_some_and(|n| n > MAX_DOCUMENT) {
-        return Err(fail(format!("larger than {} MB", MAX_DOCUMENT / (1024 * 1024))));
+        return Err(fail(format!("larger than {} MiB (MAX_DOCUMENT)", MAX_DOCUMENT / (1024 * 1024))));
     }
     let mut text = Vec::new();
     let mut resp = resp;
     while let Some(chunk) = resp.chunk().await.map_err(|e| fail(baton_backend::causes(&e)))? {
         if (text.len() + chunk.len()) as u64 > MAX_DOCUMENT {
-            return Err(fail(format!("larger than {} MB", MAX_DOCUMENT / (1024 * 1024))));
+            return Err(fail(format!("larger than {} MiB (MAX_DOCUMENT)", MAX_DOCUMENT / (1024 * 1024))));
         }
         text.extend_from_slice(&chunk);
     }

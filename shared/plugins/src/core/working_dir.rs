@@ -18,7 +18,8 @@
 //! archive's date, so an untouched cache is not rewritten and its `ttl`
 //! runs from when it was made, as in Kestra).
 //!
-//! The cache archive is bounded by [`MAX_CACHE_BYTES`].
+//! The cache archive, and what it unpacks to, are bounded by
+//! [`MAX_CACHE_BYTES`]; it is restored from a file, never held in memory.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -190,32 +191,50 @@ async fn restore_cache(cx: &RunContext, spec: &Spec, cache: &Cache, dir: &Path) 
         storage.delete_prefix(&path).await.map_err(|e| TaskError::failed(format!("cannot delete {path}: {e}")))?;
         return Ok(());
     }
-    let mut reader = storage.get(&path).await.map_err(|e| TaskError::failed(format!("cannot read {path}: {e}")))?;
-    let mut bytes = Vec::new();
-    (&mut reader)
-        .take(MAX_CACHE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| TaskError::failed(format!("cannot read {path}: {e}")))?;
-    if bytes.len() as u64 > MAX_CACHE_BYTES {
-        return Err(TaskError::failed(format!(
-            "the WorkingDirectory cache {path} is larger than {MAX_CACHE_BYTES} bytes, the most Baton restores"
-        )));
+    // spooled to a file beside the folder (a ZIP is read from its end), never held in memory
+    let spool = dir.with_extension("cache.zip");
+    let copied = async {
+        let reader = storage.get(&path).await.map_err(|e| TaskError::failed(format!("cannot read {path}: {e}")))?;
+        let mut file = tokio::fs::File::create(&spool)
+            .await
+            .map_err(|e| TaskError::failed(format!("cannot write {}: {e}", spool.display())))?;
+        let n = tokio::io::copy(&mut reader.take(MAX_CACHE_BYTES + 1), &mut file)
+            .await
+            .map_err(|e| TaskError::failed(format!("cannot read {path}: {e}")))?;
+        if n > MAX_CACHE_BYTES {
+            return Err(TaskError::failed(format!(
+                "the WorkingDirectory cache {path} is larger than {MAX_CACHE_BYTES} bytes, the most Baton restores \
+                 (MAX_CACHE_BYTES)"
+            )));
+        }
+        Ok(())
     }
-    let dir = dir.to_path_buf();
-    let made: SystemTime = made.into();
-    let n = tokio::task::spawn_blocking(move || extract(&bytes, &dir, made))
-        .await
-        .map_err(|e| TaskError::failed(format!("extracting the WorkingDirectory cache failed: {e}")))??;
+    .await;
+    let extracted = match copied {
+        Ok(()) => {
+            let (dir, spool) = (dir.to_path_buf(), spool.clone());
+            let made: SystemTime = made.into();
+            tokio::task::spawn_blocking(move || extract(&spool, &dir, made))
+                .await
+                .map_err(|e| TaskError::failed(format!("extracting the WorkingDirectory cache failed: {e}")))
+                .and_then(|r| r)
+        }
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_file(&spool).await;
+    let n = extracted?;
     cx.log("DEBUG", &format!("{n} files restored from the WorkingDirectory cache"));
     Ok(())
 }
 
 /// Extracts a cache archive into `dir`, each file dated `made`.
-fn extract(bytes: &[u8], dir: &Path, made: SystemTime) -> Result<usize, TaskError> {
+fn extract(archive: &Path, dir: &Path, made: SystemTime) -> Result<usize, TaskError> {
     let bad = |e: &dyn std::fmt::Display| TaskError::failed(format!("the WorkingDirectory cache is not a ZIP: {e}"));
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| bad(&e))?;
+    let file = std::fs::File::open(archive)
+        .map_err(|e| TaskError::failed(format!("cannot read {}: {e}", archive.display())))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| bad(&e))?;
     let mut n = 0;
+    let mut written = 0u64;
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| bad(&e))?;
         if entry.is_dir() {
@@ -227,11 +246,19 @@ fn extract(bytes: &[u8], dir: &Path, made: SystemTime) -> Result<usize, TaskErro
             std::fs::create_dir_all(parent)
                 .map_err(|e| TaskError::failed(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let mut content = Vec::new();
-        entry.read_to_end(&mut content).map_err(|e| bad(&e))?;
         let mut f = std::fs::File::create(&target)
             .map_err(|e| TaskError::failed(format!("cannot write {}: {e}", target.display())))?;
-        f.write_all(&content).map_err(|e| TaskError::failed(format!("cannot write {}: {e}", target.display())))?;
+        // what the archive unpacks to is bounded as the archive is
+        let room = MAX_CACHE_BYTES - written;
+        let size = std::io::copy(&mut (&mut entry).take(room + 1), &mut f)
+            .map_err(|e| TaskError::failed(format!("cannot write {}: {e}", target.display())))?;
+        if size > room {
+            return Err(TaskError::failed(format!(
+                "the WorkingDirectory cache unpacks to more than {MAX_CACHE_BYTES} bytes, the most Baton restores \
+                 (MAX_CACHE_BYTES)"
+            )));
+        }
+        written += size;
         // dated as the archive: an untouched file is not a change
         let _ = f.set_modified(made);
         n += 1;
@@ -335,8 +362,10 @@ mod tests {
         std::fs::write(root.join("b.txt"), "B").unwrap();
         let bytes = archive(&root, &["deps/a.txt".into(), "b.txt".into(), "missing".into()]).unwrap();
         let out = root.join("out");
+        let zip = root.join("cache.zip");
+        std::fs::write(&zip, &bytes).unwrap();
         let made = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
-        assert_eq!(extract(&bytes, &out, made).unwrap(), 2);
+        assert_eq!(extract(&zip, &out, made).unwrap(), 2);
         assert_eq!(std::fs::read_to_string(out.join("deps/a.txt")).unwrap(), "A");
         assert_eq!(std::fs::metadata(out.join("b.txt")).unwrap().modified().unwrap(), made);
         let _ = std::fs::remove_dir_all(root);

@@ -70,7 +70,7 @@ impl DeclaredProps for DbtCliProps {
 
 /// Run dbt commands.
 ///
-/// Runs dbt in a container (or process) with the project from namespace files or input files; parses run results into outputs.
+/// Runs dbt in a container (or process) with the project from namespace files or input files; parses run results into outputs. `target/run_results.json` and, with `storeManifest`, `target/manifest.json` are read whole: each at most 64 MiB (`MAX_DBT_ARTIFACT_BYTES`), past which the task fails naming the bound.
 #[derive(Declare)]
 #[plugin(
     type = "io.kestra.plugin.dbt.cli.DbtCLI",
@@ -141,12 +141,22 @@ fn dbt_on_path() -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join("dbt")).find(|p| p.is_file())
 }
 
+/// Bytes of a dbt artifact (`run_results.json`, `manifest.json`) read
+/// whole into memory (64 MiB).
+pub const MAX_DBT_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024;
+
 async fn read_storage(cx: &RunContext, uri: &str) -> Result<String, String> {
     let path = cx.readable_path("inputFiles", uri).map_err(|e| e.to_string())?;
-    let mut r = cx.services.storage.get(&path).await.map_err(|e| e.to_string())?;
-    let mut s = String::new();
-    r.read_to_string(&mut s).await.map_err(|e| e.to_string())?;
-    Ok(s)
+    let r = cx.services.storage.get(&path).await.map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    r.take(MAX_DBT_ARTIFACT_BYTES + 1).read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
+    if buf.len() as u64 > MAX_DBT_ARTIFACT_BYTES {
+        return Err(format!(
+            "{uri} is larger than {} MiB, the most Baton reads of a dbt artifact (MAX_DBT_ARTIFACT_BYTES)",
+            MAX_DBT_ARTIFACT_BYTES >> 20
+        ));
+    }
+    String::from_utf8(buf).map_err(|_| format!("{uri} is not UTF-8 text"))
 }
 
 impl DbtCli {

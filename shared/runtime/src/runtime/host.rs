@@ -14,6 +14,18 @@ use super::secrets::Secrets;
 use crate::backend::nsfiles::namespace_files;
 use crate::backend::{KvLookup, KvStore, StateStore, Storage, storage_path};
 use crate::template::TemplateHost;
+use crate::template::size::{MAX_READ_BYTES, read_too_large};
+
+/// The text of a file for `read()`, at most [`MAX_READ_BYTES`]: the
+/// reading stops one byte past it and the function fails naming the bound.
+async fn read_bounded(r: impl tokio::io::AsyncRead + Unpin, path: &str) -> Result<String, String> {
+    let mut buf = Vec::new();
+    r.take(MAX_READ_BYTES + 1).read_to_end(&mut buf).await.map_err(|e| format!("cannot read '{path}': {e}"))?;
+    if buf.len() as u64 > MAX_READ_BYTES {
+        return Err(read_too_large(path));
+    }
+    String::from_utf8(buf).map_err(|_| format!("cannot read '{path}': the file is not UTF-8 text"))
+}
 
 /// Template services backed by the runtime's stores.
 pub struct RuntimeHost {
@@ -61,20 +73,14 @@ impl TemplateHost for RuntimeHost {
             } else {
                 namespace_files(self.storage.clone()).get(namespace, path).await
             };
-            let mut r = opened.map_err(|e| format!("cannot read '{path}': {e}"))?;
-            let mut s = String::new();
-            r.read_to_string(&mut s).await.map_err(|e| format!("cannot read '{path}': {e}"))?;
-            Ok(s)
+            read_bounded(opened.map_err(|e| format!("cannot read '{path}': {e}"))?, path).await
         })?
     }
 
     fn read_revision(&self, namespace: &str, path: &str, revision: u32) -> Result<String, String> {
         block_on(async {
             let opened = namespace_files(self.storage.clone()).get_revision(namespace, path, revision).await;
-            let mut r = opened.map_err(|e| format!("cannot read '{path}': {e}"))?;
-            let mut s = String::new();
-            r.read_to_string(&mut s).await.map_err(|e| format!("cannot read '{path}': {e}"))?;
-            Ok(s)
+            read_bounded(opened.map_err(|e| format!("cannot read '{path}': {e}"))?, path).await
         })?
     }
 

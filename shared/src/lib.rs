@@ -12,6 +12,7 @@ pub mod blueprints;
 pub mod functions;
 pub mod reference;
 pub mod serve;
+pub mod serve_guard;
 pub mod server;
 
 // The layers below, as crates of their own (`shared/model`,

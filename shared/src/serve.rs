@@ -4,12 +4,16 @@
 //! `axum::serve` has no header timeout and accepts every connection: 1,100
 //! clients each sending one header line every 5 s held the local server's
 //! file descriptors and `/healthz` went unanswered for a minute. This loop
-//! is axum's, on hyper-util's connection builder, with two bounds:
-//! - at most [`ServeLimits::max_connections`] open connections; past it a
-//!   new connection waits in the kernel's backlog until one closes;
+//! is axum's, on hyper-util's connection builder, with these bounds:
+//! - at most [`ServeLimits::max_connections`] open connections, and
+//!   [`ServeLimits::max_per_client`] from one IP address; past either, a
+//!   new connection takes the place of one waiting on its client, or is
+//!   closed (`serve_guard`): the listener never stops accepting;
 //! - a request's headers must arrive within [`ServeLimits::header_timeout`]
 //!   (hyper's `header_read_timeout`; it also closes an idle keep-alive
-//!   connection that starts a request and never finishes its headers).
+//!   connection that starts a request and never finishes its headers);
+//! - a request body must keep a minimum rate ([`ServeLimits::body_rate`],
+//!   `serve_guard::MIN_BODY_RATE` after `BODY_GRACE`).
 //!
 //! On shutdown it stops accepting, lets every connection finish its request
 //! in flight (hyper's graceful shutdown) and returns when all are closed;
@@ -25,22 +29,41 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+
+use crate::serve_guard::{BodyRate, Guarded, Table};
+
+/// Connections one listener keeps open (512: well under the usual 1,024
+/// file descriptors of a process, which SQLite, logs and storage also use).
+pub const MAX_CONNECTIONS: usize = 512;
+/// Connections one client IP address keeps open on `baton server local`
+/// (256: half of the total, so one client can not take them all).
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 256;
+/// Time for a request's headers to arrive (20 s).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The bounds of one HTTP listener.
 #[derive(Debug, Clone, Copy)]
 pub struct ServeLimits {
     /// Connections open at once.
     pub max_connections: usize,
+    /// Connections open at once from one IP address.
+    pub max_per_client: usize,
     /// Time for a request's headers to arrive.
     pub header_timeout: Duration,
+    /// The minimum rate of a request body.
+    pub body_rate: BodyRate,
 }
 
 impl Default for ServeLimits {
-    /// 512 connections (well under the usual 1,024 file descriptors of a
-    /// process, which SQLite, logs and storage also use) and 20 s.
+    /// [`MAX_CONNECTIONS`], [`MAX_CONNECTIONS_PER_CLIENT`],
+    /// [`HEADER_TIMEOUT`] and the minimum body rate.
     fn default() -> ServeLimits {
-        ServeLimits { max_connections: 512, header_timeout: Duration::from_secs(20) }
+        ServeLimits {
+            max_connections: MAX_CONNECTIONS,
+            max_per_client: MAX_CONNECTIONS_PER_CLIENT,
+            header_timeout: HEADER_TIMEOUT,
+            body_rate: BodyRate::default(),
+        }
     }
 }
 
@@ -52,23 +75,16 @@ pub async fn serve(
     limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let table = Arc::new(Table::new(limits.max_connections, limits.max_per_client, limits.body_rate));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     builder.http2().timer(TokioTimer::new());
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = &mut shutdown => break,
-        };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // out of file descriptors or a connection reset before
                     // it was accepted: wait a little, as axum does
@@ -79,15 +95,24 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        let Some(slot) = table.admit(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: every connection in the way is busy");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let service =
+            TowerToHyperService::new(Guarded { router: router.clone(), slot: slot.clone(), rate: limits.body_rate });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let conn = graceful.watch(conn.into_owned());
+        let table = table.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended");
+            tokio::select! {
+                r = conn => if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended");
+                },
+                () = slot.evicted.notified() => tracing::debug!(%peer, "connection evicted: it waited on its client"),
             }
-            drop(permit);
+            table.remove(&slot);
         });
     }
     drop(listener);

@@ -136,7 +136,11 @@ async fn slow_clients_are_cut_at_the_header_timeout_and_do_not_starve_others() {
     let mut opts = ServerOptions::new(home.join("home"));
     opts.flows_dir = home.clone();
     opts.port = 0;
-    opts.http = shared::serve::ServeLimits { max_connections: 20, header_timeout: Duration::from_secs(1) };
+    opts.http = shared::serve::ServeLimits {
+        max_connections: 20,
+        header_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
     let server = LocalServer::start(opts).await.expect("server starts");
     let addr = server.addr();
     let started = std::time::Instant::now();

@@ -23,6 +23,10 @@ use super::push::{Outcome, PushHandler};
 /// The largest push body accepted: a 10 MB Pub/Sub message, base64-encoded, plus the envelope.
 pub const MAX_PUSH_BODY: usize = 16 * 1024 * 1024;
 
+/// Connections a function keeps open (1,000: Cloud Run's most concurrent
+/// requests per instance).
+pub const MAX_FUNCTION_CONNECTIONS: usize = 1000;
+
 /// How push callers are checked.
 #[derive(Clone)]
 pub enum PushAuth {
@@ -122,13 +126,20 @@ async fn push(State(s): State<Arc<PushState>>, headers: HeaderMap, body: Bytes) 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits for in-flight requests. Cloud Run sends at most the
 /// service's `concurrency` requests at once (Terraform's, under 1,000); the
-/// bounds are for what reaches the port otherwise.
+/// bounds are for what reaches the port otherwise. Every request reaches a
+/// function from Cloud Run's front end, so the per-client cap is the total
+/// one; the minimum body rate and the eviction of waiting connections are
+/// the local server's.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let limits = crate::serve::ServeLimits { max_connections: 1000, ..Default::default() };
+    let limits = crate::serve::ServeLimits {
+        max_connections: MAX_FUNCTION_CONNECTIONS,
+        max_per_client: MAX_FUNCTION_CONNECTIONS,
+        ..Default::default()
+    };
     crate::serve::serve(listener, router, limits, shutdown).await
 }
 

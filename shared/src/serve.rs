@@ -38,6 +38,12 @@ pub const MAX_CONNECTIONS: usize = 512;
 /// Connections one client IP address keeps open on `baton server local`
 /// (256: half of the total, so one client can not take them all).
 pub const MAX_CONNECTIONS_PER_CLIENT: usize = 256;
+/// Connections a Cloud Run function keeps open (1,000: Cloud Run's most
+/// concurrent requests per instance), from any client.
+pub const MAX_FUNCTION_CONNECTIONS: usize = 1000;
+/// The largest push body a function accepts: a 10 MB Pub/Sub message,
+/// base64-encoded, plus the envelope.
+pub const MAX_PUSH_BODY: usize = 16 * 1024 * 1024;
 /// Time for a request's headers to arrive (20 s).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
 

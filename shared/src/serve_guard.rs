@@ -90,7 +90,8 @@ impl Slot {
         if start != 0 {
             let secs = (self.now().saturating_sub(start)) as f64 / 1000.0;
             let bytes = self.body_bytes.load(Ordering::SeqCst) as f64;
-            if secs < 1.0 || bytes / secs >= rate.min_bytes_per_sec as f64 {
+            // a body younger than a second is judged as if it were one
+            if bytes / secs.max(1.0) >= rate.min_bytes_per_sec as f64 {
                 return None;
             }
         }

@@ -20,12 +20,7 @@ use super::logging;
 use super::oidc::OidcVerifier;
 use super::push::{Outcome, PushHandler};
 
-/// The largest push body accepted: a 10 MB Pub/Sub message, base64-encoded, plus the envelope.
-pub const MAX_PUSH_BODY: usize = 16 * 1024 * 1024;
-
-/// Connections a function keeps open (1,000: Cloud Run's most concurrent
-/// requests per instance).
-pub const MAX_FUNCTION_CONNECTIONS: usize = 1000;
+pub use crate::serve::{MAX_FUNCTION_CONNECTIONS, MAX_PUSH_BODY};
 
 /// How push callers are checked.
 #[derive(Clone)]

@@ -7,6 +7,7 @@
 //!   (`schema::catalog`, itself from the types' declarations);
 //! - [`cli`]: the command line, from the clap definition of `baton`;
 //! - [`config`]: the environment variables, from `baton_model::settings`;
+//! - [`limits`]: the resource bounds, from the constants the code checks;
 //! - [`api_routes`]: the REST API's routes, from `api::routes::ROUTES`.
 //!
 //! `baton plugins --doc DIR` writes them ([`write`]) and rewrites the
@@ -19,6 +20,7 @@ pub mod api_routes;
 pub mod cli;
 pub mod config;
 pub mod flow;
+pub mod limits;
 mod markdown;
 pub mod plugins;
 
@@ -60,10 +62,10 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Referen
 }
 
 /// Every page, in table-of-contents order: the CLI, the configuration,
-/// the API routes, the flow, then the plugins. `command` is `baton`'s clap
+/// the bounds, the API routes, the flow, then the plugins. `command` is `baton`'s clap
 /// command.
 pub fn pages(command: &clap::Command) -> Vec<Page> {
-    let mut v = vec![cli::page(command), config::page(), api_routes::page(), flow::page()];
+    let mut v = vec![cli::page(command), config::page(), limits::page(), api_routes::page(), flow::page()];
     v.extend(plugins::pages(&crate::schema::catalog(&crate::plugins::Registry::builtin())));
     v
 }

@@ -4,6 +4,7 @@
 //! Group `scripts`: the same workers (and image) as the script tasks.
 
 mod cli;
+pub use cli::MAX_DBT_ARTIFACT_BYTES;
 pub mod results;
 pub mod venv;
 

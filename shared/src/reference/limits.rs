@@ -1,0 +1,355 @@
+//! The bounds reference: every resource bound Baton applies — its name
+//! (as its error or WARN names it), its value read from the constant the
+//! code checks, the setting that changes it and what happens past it —
+//! on one page, so that a message naming a bound leads to its entry.
+
+use std::time::Duration;
+
+use super::markdown::{cell, code, table};
+use super::{MARK, Page};
+
+/// A bound's value, as the page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    Count(u64),
+    Bytes(u64),
+    Time(Duration),
+    /// Bytes a second.
+    Rate(u64),
+}
+
+impl Amount {
+    fn show(self) -> String {
+        match self {
+            Amount::Count(n) => group(n),
+            Amount::Bytes(n) => crate::runtime::log_bounds::describe_bytes(n).replace("1024 MiB", "1 GiB"),
+            Amount::Time(d) if d.as_secs() >= 60 && d.as_secs().is_multiple_of(60) => {
+                format!("{} min", d.as_secs() / 60)
+            }
+            Amount::Time(d) => format!("{} s", d.as_secs()),
+            Amount::Rate(n) => format!("{}/s", crate::runtime::log_bounds::describe_bytes(n)),
+        }
+    }
+}
+
+/// `100000` as `100,000`.
+fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One bound.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// As messages name it.
+    pub name: &'static str,
+    pub value: Amount,
+    /// The `BATON_*` variable that changes it, if any.
+    pub setting: Option<&'static str>,
+    /// What it bounds.
+    pub what: &'static str,
+    /// What happens past it.
+    pub past: &'static str,
+}
+
+const fn b(
+    name: &'static str,
+    value: Amount,
+    setting: Option<&'static str>,
+    what: &'static str,
+    past: &'static str,
+) -> Bound {
+    Bound { name, value, setting, what, past }
+}
+
+/// The sections of the page and their bounds.
+pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
+    use crate::runtime::log_bounds as logs;
+    use Amount::{Bytes, Count, Rate, Time};
+    let spill = "the attempt's next lines go to its log file in internal storage (Kestra's `logFile`); a WARN names \
+                 the bound and the file, another at the end counts the lines";
+    vec![
+        (
+            "Task logs",
+            vec![
+                b(
+                    "MAX_TASK_LOG_LINES",
+                    Count(logs::MAX_TASK_LOG_LINES),
+                    Some(logs::ENV_TASK_LINES),
+                    "log lines one task attempt stores (each line is a row of about 300 bytes in SQLite, whatever its length)",
+                    spill,
+                ),
+                b(
+                    "MAX_TASK_LOG_BYTES",
+                    Bytes(logs::MAX_TASK_LOG_BYTES),
+                    Some(logs::ENV_TASK_BYTES),
+                    "bytes of log messages one task attempt stores",
+                    spill,
+                ),
+                b(
+                    "MAX_EXECUTION_LOG_LINES",
+                    Count(logs::MAX_EXECUTION_LOG_LINES),
+                    Some(logs::ENV_EXECUTION_LINES),
+                    "log lines one execution stores, its attempts together",
+                    spill,
+                ),
+                b(
+                    "MAX_EXECUTION_LOG_BYTES",
+                    Bytes(logs::MAX_EXECUTION_LOG_BYTES),
+                    Some(logs::ENV_EXECUTION_BYTES),
+                    "bytes of log messages one execution stores",
+                    spill,
+                ),
+                b(
+                    "MAX_TASK_LOG_FILE_BYTES",
+                    Bytes(logs::MAX_TASK_LOG_FILE_BYTES),
+                    Some(logs::ENV_FILE_BYTES),
+                    "bytes one attempt's log file holds",
+                    "the next lines are dropped; a WARN names the bound, the closing one counts them",
+                ),
+                b(
+                    "MAX_LINE_BYTES",
+                    Bytes(crate::plugins::scripts::output::MAX_LINE_BYTES as u64),
+                    None,
+                    "bytes of one line a script prints",
+                    "the rest of the line is dropped; the line ends with a marker saying how much",
+                ),
+                b(
+                    "MAX_LOG_BACKLOG_BYTES",
+                    Bytes(crate::plugins::scripts::output::MAX_LOG_BACKLOG_BYTES as u64),
+                    None,
+                    "what a script's log lines waiting for the store hold in memory",
+                    "the script's output is not read until the store catches up (the script waits on its pipe)",
+                ),
+                b(
+                    "MAX_SCRIPT_OUTPUTS_BYTES",
+                    Bytes(crate::plugins::scripts::output::MAX_SCRIPT_OUTPUTS_BYTES as u64),
+                    None,
+                    "JSON bytes of a script's `::{\"outputs\":…}::` lines, merged (its `vars` output)",
+                    "the task fails naming the bound",
+                ),
+            ],
+        ),
+        (
+            "Templates and files",
+            vec![
+                b(
+                    "MAX_RENDER_BYTES",
+                    Bytes(crate::template::size::MAX_RENDER_BYTES as u64),
+                    None,
+                    "bytes one render produces, and any string built while rendering",
+                    "the render fails naming the bound",
+                ),
+                b(
+                    "MAX_READ_BYTES",
+                    Bytes(crate::template::size::MAX_READ_BYTES),
+                    None,
+                    "bytes of one file `read()` loads into a template",
+                    "`read()` fails naming the bound; give the file's URI to a task that streams it",
+                ),
+                b(
+                    "MAX_FILE_BYTES",
+                    Bytes(crate::model::yaml::MAX_FILE_BYTES),
+                    None,
+                    "bytes of one flow's YAML",
+                    "the flow is refused naming the bound",
+                ),
+                b(
+                    "MAX_DOCUMENT",
+                    Bytes(crate::plugins::ai::ingest::MAX_DOCUMENT),
+                    None,
+                    "bytes of one document `IngestDocument` reads whole",
+                    "the task fails naming the bound",
+                ),
+                b(
+                    "MAX_DBT_ARTIFACT_BYTES",
+                    Bytes(crate::plugins::dbt::MAX_DBT_ARTIFACT_BYTES),
+                    None,
+                    "bytes of `run_results.json` or `manifest.json` `DbtCLI` reads whole",
+                    "the task fails naming the bound",
+                ),
+                b(
+                    "MAX_CACHE_BYTES",
+                    Bytes(crate::plugins::core::working_dir::MAX_CACHE_BYTES),
+                    None,
+                    "bytes of a `WorkingDirectory` cache archive, and of what it unpacks to",
+                    "the task fails naming the bound",
+                ),
+            ],
+        ),
+        (
+            "Executions",
+            vec![
+                b(
+                    "MAX_DESCENDANTS",
+                    Count(crate::runtime::fanout::MAX_DESCENDANTS),
+                    Some(crate::runtime::fanout::ENV),
+                    "executions descending from one execution (subflows, `ForEachItem` batches, their children)",
+                    "the next start fails naming the bound",
+                ),
+                b(
+                    "MAX_BATCHES",
+                    Count(crate::plugins::core::split::DEFAULT_MAX_FILES as u64),
+                    Some("BATON_MAX_BATCHES"),
+                    "files one split makes, so batches one `ForEachItem` starts",
+                    "the task fails naming the bound",
+                ),
+                b(
+                    "MAX_SUBFLOW_DEPTH",
+                    Count(crate::runtime::executor::MAX_SUBFLOW_DEPTH as u64),
+                    None,
+                    "subflows nested in one another",
+                    "the subflow fails naming the bound",
+                ),
+            ],
+        ),
+        (
+            "HTTP (the local server and the functions)",
+            vec![
+                b(
+                    "MAX_REQUEST_BODY",
+                    Bytes(crate::api::limits::MAX_REQUEST_BODY as u64),
+                    None,
+                    "bytes of a request body read whole (flows, KV values, JSON)",
+                    "413, naming the bound",
+                ),
+                b(
+                    "MAX_IMPORT_UPLOAD",
+                    Bytes(crate::api::limits::MAX_IMPORT_UPLOAD as u64),
+                    None,
+                    "bytes of a flow import's YAML or ZIP file",
+                    "413, naming the bound",
+                ),
+                b(
+                    "MAX_IMPORT_ENTRY",
+                    Bytes(crate::api::limits::MAX_IMPORT_ENTRY as u64),
+                    None,
+                    "bytes of one flow file inside an import ZIP",
+                    "the import fails naming the bound",
+                ),
+                b("MAX_BODY", Bytes(crate::api::webhook::MAX_BODY as u64), None, "bytes of a webhook's body", "413"),
+                b(
+                    "REQUEST_TIMEOUT",
+                    Time(crate::api::timeouts::REQUEST_TIMEOUT),
+                    None,
+                    "time an API request's handler has to answer",
+                    "503, naming the bound",
+                ),
+                b(
+                    "LONG_REQUEST_TIMEOUT",
+                    Time(crate::api::timeouts::LONG_REQUEST_TIMEOUT),
+                    None,
+                    "time for a request uploading files or waiting for an execution",
+                    "503, naming the bound",
+                ),
+                b(
+                    "MAX_CONNECTIONS",
+                    Count(crate::serve::MAX_CONNECTIONS as u64),
+                    None,
+                    "connections `baton server local` keeps open",
+                    "a new connection takes the place of the one waiting longest on its client, or is closed when all are busy",
+                ),
+                b(
+                    "MAX_CONNECTIONS_PER_CLIENT",
+                    Count(crate::serve::MAX_CONNECTIONS_PER_CLIENT as u64),
+                    None,
+                    "connections from one IP address on `baton server local`",
+                    "as `MAX_CONNECTIONS`, among that address's connections",
+                ),
+                b(
+                    "MAX_FUNCTION_CONNECTIONS",
+                    Count(crate::serve::MAX_FUNCTION_CONNECTIONS as u64),
+                    None,
+                    "connections a Cloud Run function keeps open",
+                    "as `MAX_CONNECTIONS`",
+                ),
+                b(
+                    "HEADER_TIMEOUT",
+                    Time(crate::serve::HEADER_TIMEOUT),
+                    None,
+                    "time for a request's headers to arrive",
+                    "the connection is closed",
+                ),
+                b(
+                    "MIN_BODY_RATE",
+                    Rate(crate::serve_guard::MIN_BODY_RATE),
+                    None,
+                    "the average rate of a request body after `BODY_GRACE`",
+                    "the body's read fails naming the bound (400) and the connection closes",
+                ),
+                b(
+                    "BODY_GRACE",
+                    Time(crate::serve_guard::BODY_GRACE),
+                    None,
+                    "time a request body may take before `MIN_BODY_RATE` applies",
+                    "see `MIN_BODY_RATE`",
+                ),
+                b(
+                    "MAX_PUSH_BODY",
+                    Bytes(crate::serve::MAX_PUSH_BODY as u64),
+                    None,
+                    "bytes of a Pub/Sub push a function reads",
+                    "413",
+                ),
+            ],
+        ),
+    ]
+}
+
+/// The page.
+pub fn page() -> Page {
+    let mut s = format!(
+        "{MARK}\n# Bounds\n\nEvery resource bound Baton applies, with the name its message gives, so that a task \
+         failed or a WARN naming a bound leads here. Past a bound a task either goes on within it (its logs go to a \
+         file, its output is read later) or fails with a message naming the bound; nothing grows without one. \
+         The settings are described with the others in the [configuration reference](configuration.md).\n"
+    );
+    for (title, bounds) in sections() {
+        let rows: Vec<Vec<String>> = bounds
+            .iter()
+            .map(|b| {
+                vec![code(b.name), b.value.show(), b.setting.map(code).unwrap_or_default(), cell(b.what), cell(b.past)]
+            })
+            .collect();
+        s.push_str(&format!(
+            "\n## {title}\n\n{}",
+            table(&["bound", "value", "setting", "what it bounds", "past it"], &rows)
+        ));
+    }
+    s.push_str(
+        "\nThe store's growth for one execution's logs is at most about `MAX_EXECUTION_LOG_LINES` × 300 bytes plus \
+         `MAX_EXECUTION_LOG_BYTES` (about 400 MiB with the defaults), and for one task attempt about \
+         `MAX_TASK_LOG_LINES` × 300 bytes plus its messages (a flood of short lines: about 30 MB); SQLite's \
+         write-ahead log beside it holds up to 32 MiB more until its next checkpoint.\n",
+    );
+    Page { path: "bounds.md".into(), title: "Bounds".into(), depth: 0, text: s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bound_is_on_the_page_once_with_its_value() {
+        let page = page();
+        for (_, bounds) in sections() {
+            for b in bounds {
+                let row = format!("| `{}` | {} |", b.name, b.value.show());
+                assert_eq!(page.text.matches(&row).count(), 1, "{row}");
+                if let Some(v) = b.setting {
+                    assert!(crate::model::settings::find(v).is_some(), "{v} is not a declared setting");
+                }
+            }
+        }
+        assert!(page.text.contains("| `MAX_TASK_LOG_LINES` | 100,000 | `BATON_MAX_TASK_LOG_LINES` |"));
+        assert!(page.text.contains("| `MAX_TASK_LOG_FILE_BYTES` | 1 GiB |"));
+        assert!(page.text.contains("| `MIN_BODY_RATE` | 1 KiB/s |"));
+    }
+}

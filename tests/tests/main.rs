@@ -9,6 +9,7 @@ mod backfill;
 mod bounds;
 mod bounds_disk;
 mod cli;
+mod cli_concurrency;
 mod cli_flows;
 mod cli_progress;
 mod cloud_run;

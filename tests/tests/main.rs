@@ -20,6 +20,7 @@ mod core_flowables;
 mod core_items;
 mod core_tasks;
 mod corpus;
+mod crash_consistency;
 mod dbt;
 mod deployed;
 mod deployed_backfill;

@@ -22,7 +22,7 @@
 //! [`MAX_CACHE_BYTES`]; it is restored from a file, never held in memory.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -301,24 +301,35 @@ async fn save_cache(cx: &RunContext, spec: &Spec, cache: &Cache, dir: &Path) -> 
         cx.log("DEBUG", "The WorkingDirectory cache files did not change: the cache is kept");
         return Ok(());
     }
-    let root: PathBuf = dir.to_path_buf();
-    let bytes = tokio::task::spawn_blocking(move || archive(&root, &matched))
-        .await
-        .map_err(|e| TaskError::failed(format!("archiving the WorkingDirectory cache failed: {e}")))??;
-    let size = bytes.len();
-    cx.services
-        .storage
-        .put(&path, Box::pin(std::io::Cursor::new(bytes)))
-        .await
-        .map_err(|e| TaskError::failed(format!("cannot store the WorkingDirectory cache {path}: {e}")))?;
-    cx.log("DEBUG", &format!("WorkingDirectory cache of {size} bytes stored as kestra://{path}"));
+    // written to a file beside the folder and streamed to storage, never held in memory
+    let spool = dir.with_extension("cache-new.zip");
+    let stored = async {
+        let (root, out) = (dir.to_path_buf(), spool.clone());
+        let size = tokio::task::spawn_blocking(move || archive(&root, &matched, &out))
+            .await
+            .map_err(|e| TaskError::failed(format!("archiving the WorkingDirectory cache failed: {e}")))??;
+        let file = tokio::fs::File::open(&spool)
+            .await
+            .map_err(|e| TaskError::failed(format!("cannot read {}: {e}", spool.display())))?;
+        cx.services
+            .storage
+            .put(&path, Box::pin(file))
+            .await
+            .map_err(|e| TaskError::failed(format!("cannot store the WorkingDirectory cache {path}: {e}")))?;
+        Ok::<u64, TaskError>(size)
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&spool).await;
+    cx.log("DEBUG", &format!("WorkingDirectory cache of {} bytes stored as kestra://{path}", stored?));
     Ok(())
 }
 
-/// A ZIP of `files` (relative to `root`), bounded by [`MAX_CACHE_BYTES`].
-fn archive(root: &Path, files: &[String]) -> Result<Vec<u8>, TaskError> {
+/// A ZIP of `files` (relative to `root`) written to `out`, bounded by
+/// [`MAX_CACHE_BYTES`]; its size.
+fn archive(root: &Path, files: &[String], out: &Path) -> Result<u64, TaskError> {
     let fail = |e: &dyn std::fmt::Display| TaskError::failed(format!("cannot archive the WorkingDirectory cache: {e}"));
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let file = std::fs::File::create(out).map_err(|e| fail(&e))?;
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
     let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     let mut total = 0u64;
     for rel in files {
@@ -330,14 +341,17 @@ fn archive(root: &Path, files: &[String]) -> Result<Vec<u8>, TaskError> {
         total += meta.len();
         if total > MAX_CACHE_BYTES {
             return Err(TaskError::failed(format!(
-                "the WorkingDirectory cache files take more than {MAX_CACHE_BYTES} bytes, the most Baton caches"
+                "the WorkingDirectory cache files take more than {MAX_CACHE_BYTES} bytes, the most Baton caches \
+                 (MAX_CACHE_BYTES)"
             )));
         }
-        let content = std::fs::read(&abs).map_err(|e| fail(&e))?;
+        let mut content = std::fs::File::open(&abs).map_err(|e| fail(&e))?;
         zip.start_file(rel.as_str(), options).map_err(|e| fail(&e))?;
-        zip.write_all(&content).map_err(|e| fail(&e))?;
+        std::io::copy(&mut content, &mut zip).map_err(|e| fail(&e))?;
     }
-    Ok(zip.finish().map_err(|e| fail(&e))?.into_inner())
+    let mut written = zip.finish().map_err(|e| fail(&e))?;
+    written.flush().map_err(|e| fail(&e))?;
+    std::fs::metadata(out).map(|m| m.len()).map_err(|e| fail(&e))
 }
 
 #[cfg(test)]
@@ -360,10 +374,10 @@ mod tests {
         std::fs::create_dir_all(root.join("deps")).unwrap();
         std::fs::write(root.join("deps/a.txt"), "A").unwrap();
         std::fs::write(root.join("b.txt"), "B").unwrap();
-        let bytes = archive(&root, &["deps/a.txt".into(), "b.txt".into(), "missing".into()]).unwrap();
-        let out = root.join("out");
         let zip = root.join("cache.zip");
-        std::fs::write(&zip, &bytes).unwrap();
+        let size = archive(&root, &["deps/a.txt".into(), "b.txt".into(), "missing".into()], &zip).unwrap();
+        assert_eq!(size, std::fs::metadata(&zip).unwrap().len());
+        let out = root.join("out");
         let made = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         assert_eq!(extract(&zip, &out, made).unwrap(), 2);
         assert_eq!(std::fs::read_to_string(out.join("deps/a.txt")).unwrap(), "A");

@@ -270,7 +270,12 @@ impl RunnableTask for DbtCli {
         let script = self.script_props(cx, &dir, &side).await?;
         let parse = self.props.get("parseRunResults").is_none_or(|v| v != &json!(false) && v != "false");
         let outcome = shell_commands(&script)?.run(cx).await;
-        let side_results = std::fs::read_to_string(side.join("run_results.json")).ok();
+        // read whole: only under the artifacts' bound
+        let side_file = side.join("run_results.json");
+        let side_results = std::fs::metadata(&side_file)
+            .is_ok_and(|m| m.len() <= MAX_DBT_ARTIFACT_BYTES)
+            .then(|| std::fs::read_to_string(&side_file).ok())
+            .flatten();
         let _ = std::fs::remove_dir_all(&side);
         let mut out = match outcome {
             Ok(out) => out,

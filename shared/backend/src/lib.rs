@@ -267,6 +267,11 @@ pub trait StateStore: Send + Sync {
     async fn log_volume(&self, _execution_id: &str) -> Result<Option<(u64, u64)>> {
         Ok(None)
     }
+    /// The lines of execution `execution_id` at `level` (`ERROR` for
+    /// `errorLogs()`), in order, without holding its other lines.
+    async fn logs_at_level(&self, execution_id: &str, level: &str) -> Result<Vec<LogEntry>> {
+        Ok(self.logs(execution_id).await?.into_iter().filter(|l| l.level == level).collect())
+    }
     /// Deletes the log lines `query` matches, at most `query.limit` of them
     /// (`log.PurgeLogs`, `execution.PurgeExecutions`).
     async fn purge_logs(&self, query: &purge::LogPurge) -> Result<purge::Purged>;

@@ -48,6 +48,21 @@ impl SqliteStore {
         Ok(out)
     }
 
+    pub(super) fn logs_at_level_sync(&self, execution_id: &str, level: &str) -> Result<Vec<LogEntry>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT body FROM logs WHERE execution_id = ?1 AND json_extract(body, '$.level') = ?2 ORDER BY seq",
+            )
+            .map_err(db("logs_at_level"))?;
+        let rows = stmt.query_map([execution_id, level], |r| r.get::<_, String>(0)).map_err(db("logs_at_level"))?;
+        let mut out = Vec::new();
+        for body in rows {
+            out.push(serde_json::from_str(&body.map_err(db("logs_at_level"))?).map_err(json("logs (decode)"))?);
+        }
+        Ok(out)
+    }
+
     pub(super) fn log_volume_sync(&self, execution_id: &str) -> Result<(u64, u64)> {
         let conn = self.lock();
         let mut stmt = conn

@@ -139,9 +139,9 @@ impl TemplateHost for RuntimeHost {
     fn error_logs(&self, id: &str) -> Result<Vec<Value>, String> {
         let lines = block_on(async {
             self.logs.flush().await;
-            self.state.logs(id).await
+            self.state.logs_at_level(id, "ERROR").await
         })?
         .map_err(|e| format!("cannot read the logs of execution {id}: {e}"))?;
-        Ok(lines.iter().filter(|l| l.level == "ERROR").map(crate::plugins::core::fetch::kestra_line).collect())
+        Ok(lines.iter().map(crate::plugins::core::fetch::kestra_line).collect())
     }
 }

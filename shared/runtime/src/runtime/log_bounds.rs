@@ -247,13 +247,18 @@ mod tests {
             level: "INFO".into(),
             message: message.into(),
         };
+        let mut error = line("bad");
+        error.level = "ERROR".into();
         store.append_logs(&[line("héllo"), line("y")]).await.expect("append");
+        // errorLogs() reads the ERROR lines alone
+        store.append_logs(std::slice::from_ref(&error)).await.expect("append");
+        assert_eq!(store.logs_at_level("e1", "ERROR").await.expect("errors"), [error]);
         let volumes = Volumes::default();
         let v = volumes.of(&store, "e1").await;
-        assert_eq!(v.get(), (2, 7));
+        assert_eq!(v.get(), (3, 10));
         v.add(1);
         // kept: not read again
-        assert_eq!(volumes.of(&store, "e1").await.get(), (3, 8));
+        assert_eq!(volumes.of(&store, "e1").await.get(), (4, 11));
         assert_eq!(volumes.of(&store, "other").await.get(), (0, 0));
     }
 }

@@ -16,9 +16,12 @@ fn corpus(name: &str) -> String {
     std::fs::read_to_string(format!("{CORPUS}/{name}")).expect("corpus flow")
 }
 
-/// A worker: `execution.Fail` fails, `OutputValues` renders its `values`.
+/// A worker: `execution.Fail` fails (also under its legacy name
+/// `executions.Fail`, which the loader above this crate resolves from the
+/// task's declaration and these tests, parsing flows directly, do not),
+/// `OutputValues` renders its `values`.
 fn worker(job: &WorkerJob) -> (StateType, Map<String, Value>) {
-    if job.task.kind.ends_with("execution.Fail") {
+    if job.task.kind.ends_with("execution.Fail") || job.task.kind.ends_with("executions.Fail") {
         return (StateType::Failed, Map::new());
     }
     let mut out = Map::new();

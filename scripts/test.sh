@@ -32,6 +32,9 @@ cargo clippy --workspace --all-targets $BATON_TEST_FEATURES --quiet -- -D warnin
 # the local CLI as users build it by default: without the Google crates
 # (`--features gcp` off), so code behind the feature compiles both ways
 cargo clippy -p shared -p baton-runtime -p baton-plugins --all-targets --quiet -- -D warnings
+# and without the plugin families that are default features (git, compress,
+# dbt): the library and the CLI still build, and name what they left out
+cargo clippy -p shared --no-default-features --lib --bins --quiet -- -D warnings
 echo "== cargo build (tests, and the binaries the tests run as processes)"
 cargo test --workspace $BATON_TEST_FEATURES --no-run --quiet
 cargo build --workspace --bins $BATON_TEST_FEATURES --quiet

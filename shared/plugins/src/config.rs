@@ -4,6 +4,11 @@
 
 use std::path::PathBuf;
 
+/// Bytes of a dbt artifact (`run_results.json`, `manifest.json`) `DbtCLI`
+/// reads whole into memory (64 MiB). Here, not in the `dbt` family: the
+/// bounds page lists it in every build.
+pub const MAX_DBT_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Everything plugins may be configured with.
 #[derive(Debug, Clone, Default)]
 pub struct PluginConfig {

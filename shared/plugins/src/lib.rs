@@ -8,16 +8,19 @@
 //! (the runtime, the API, the CLI), which run these tasks.
 
 pub mod ai;
+#[cfg(feature = "compress")]
 pub mod compress;
 pub mod config;
 pub mod context;
 mod context_metrics;
 pub mod core;
+#[cfg(feature = "dbt")]
 pub mod dbt;
 pub mod de;
 pub mod flow_store;
 #[cfg(feature = "gcp")]
 pub mod gcp;
+#[cfg(feature = "git")]
 pub mod git;
 pub mod jdbc;
 pub mod registry;

@@ -88,11 +88,14 @@ impl Registry {
         let mut r = Registry::new();
         super::core::register(&mut r);
         super::scripts::register(&mut r);
+        #[cfg(feature = "compress")]
         super::compress::register(&mut r);
         super::jdbc::register(&mut r);
         #[cfg(feature = "gcp")]
         super::gcp::register(&mut r);
+        #[cfg(feature = "git")]
         super::git::register(&mut r);
+        #[cfg(feature = "dbt")]
         super::dbt::register(&mut r);
         super::ai::register(&mut r);
         r
@@ -173,11 +176,28 @@ pub fn left_out(type_name: &str) -> Option<&'static str> {
 
 /// The families a cargo feature leaves out: type-name prefix, what the
 /// user is told, whether this build has them.
-const FAMILIES: &[(&str, &str, bool)] = &[(
-    "io.kestra.plugin.gcp.",
-    "the Google Cloud plugins are not in this build of baton (build it with `--features gcp`)",
-    cfg!(feature = "gcp"),
-)];
+const FAMILIES: &[(&str, &str, bool)] = &[
+    (
+        "io.kestra.plugin.gcp.",
+        "the Google Cloud plugins are not in this build of baton (build it with `--features gcp`)",
+        cfg!(feature = "gcp"),
+    ),
+    (
+        "io.kestra.plugin.git.",
+        "the Git plugins are not in this build of baton (build it with `--features git`)",
+        cfg!(feature = "git"),
+    ),
+    (
+        "io.kestra.plugin.compress.",
+        "the compress plugins are not in this build of baton (build it with `--features compress`)",
+        cfg!(feature = "compress"),
+    ),
+    (
+        "io.kestra.plugin.dbt.",
+        "the dbt plugins are not in this build of baton (build it with `--features dbt`)",
+        cfg!(feature = "dbt"),
+    ),
+];
 
 fn left_out_of(families: &[(&str, &'static str, bool)], type_name: &str) -> Option<&'static str> {
     families.iter().find(|(prefix, _, built)| !built && type_name.starts_with(prefix)).map(|(_, why, _)| *why)

@@ -170,7 +170,7 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                 ),
                 b(
                     "MAX_DBT_ARTIFACT_BYTES",
-                    Bytes(crate::plugins::dbt::MAX_DBT_ARTIFACT_BYTES),
+                    Bytes(crate::plugins::config::MAX_DBT_ARTIFACT_BYTES),
                     None,
                     "bytes of `run_results.json` or `manifest.json` `DbtCLI` reads whole",
                     "the task fails naming the bound",

@@ -141,9 +141,7 @@ fn dbt_on_path() -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join("dbt")).find(|p| p.is_file())
 }
 
-/// Bytes of a dbt artifact (`run_results.json`, `manifest.json`) read
-/// whole into memory (64 MiB).
-pub const MAX_DBT_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024;
+pub use crate::config::MAX_DBT_ARTIFACT_BYTES;
 
 async fn read_storage(cx: &RunContext, uri: &str) -> Result<String, String> {
     let path = cx.readable_path("inputFiles", uri).map_err(|e| e.to_string())?;

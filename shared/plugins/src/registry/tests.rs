@@ -90,4 +90,14 @@ fn a_left_out_family_names_its_feature() {
     // this build: the gcp family is there exactly when the feature is on
     assert_eq!(left_out("io.kestra.plugin.gcp.bigquery.Query").is_some(), !cfg!(feature = "gcp"));
     assert_eq!(Registry::builtin().get("io.kestra.plugin.gcp.bigquery.Query").is_some(), cfg!(feature = "gcp"));
+    // and so for every family a feature brings
+    let r = Registry::builtin();
+    for (t, built) in [
+        ("io.kestra.plugin.git.Clone", cfg!(feature = "git")),
+        ("io.kestra.plugin.compress.ArchiveCompress", cfg!(feature = "compress")),
+        ("io.kestra.plugin.dbt.cli.DbtCLI", cfg!(feature = "dbt")),
+    ] {
+        assert_eq!(r.get(t).is_some(), built, "{t}");
+        assert_eq!(left_out(t).is_none(), built, "{t}");
+    }
 }

@@ -33,6 +33,7 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
+#[cfg(feature = "dbt")]
 pub(crate) use self::props::ExecProps;
 use self::props::{
     Form, Lang, PythonCommandsProps, PythonScriptProps, ScriptSpec, ShellCommandsProps, ShellScriptProps,
@@ -47,11 +48,13 @@ fn build(lang: Lang, form: Form, props: &Map<String, Value>) -> Result<Box<dyn R
 
 /// A shell `Commands` task from rendered properties (for tasks built on
 /// the script machinery, such as dbt's).
+#[cfg(feature = "dbt")]
 pub(crate) fn shell_commands(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     build(Lang::Shell, Form::Commands, props)
 }
 
 /// Why no container engine is reachable for `cx`'s tasks, if none is.
+#[cfg(feature = "dbt")]
 pub(crate) async fn docker_reachable(cx: &super::RunContext) -> Result<(), String> {
     docker::probe(&cx.services.config.scripts).await.map(|_| ())
 }

@@ -25,11 +25,14 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 grep -q '^|' "$out" || { echo "record.sh: '$*' printed no Markdown table" >&2; cat "$out" >&2; exit 1; }
 
 commit=$(git rev-parse --short=10 HEAD)
-git diff --quiet HEAD -- . ':!docs/bench' || commit="$commit-dirty"
+# -dirty: the code measured differs from the commit (docs and scripts do not count)
+git diff --quiet HEAD -- Cargo.toml Cargo.lock shared functions tests || commit="$commit-dirty"
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+new=true
+[ -f "$file" ] && new=false
 {
-  [ -f "$file" ] || printf '# %s\n' "$title"
+  $new && printf '# %s\n' "$title"
   printf '\n## Run of %s\n\n' "$started"
   printf -- '- Machine: %s cores (%s), %s, %s.\n' "$(nproc)" "$cpu" "$mem" "$(uname -sm)"
   printf -- '- Load average (1, 5, 15 min): %s before, %s after.\n' "$load_before" "$load_after"

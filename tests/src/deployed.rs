@@ -386,7 +386,7 @@ impl Deployment {
             ("BATON_PUSH_AUTH".to_string(), "off".to_string()),
             ("BATON_WORK_DIR".to_string(), home.join("work").display().to_string()),
             // and the executor's decisions on part of an execution, one line each
-            ("RUST_LOG".to_string(), "info,shared::runtime::executor::partly=debug".to_string()),
+            ("RUST_LOG".to_string(), "info,baton_runtime::runtime::executor::partly=debug".to_string()),
         ];
         let mut functions = HashMap::new();
         for name in FUNCTIONS {

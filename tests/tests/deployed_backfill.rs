@@ -116,7 +116,7 @@ async fn api_backfills_run_under_throttled_cpu_pin_revisions_and_fail_when_they_
     assert!(text.contains("broken.yml") && text.contains("not valid"), "{text}");
 
     // 4. at-least-once traffic is not an error: only what an operator acts on is
-    let expected = ["backfill failed: it cannot go on", "flow in the bucket is not valid", "flow not loaded"];
+    let expected = ["backfill failed: it cannot go on", "flow file is not valid", "flow not loaded"];
     let errors: Vec<String> =
         shared_errors(&d).into_iter().filter(|l| !expected.iter().any(|e| l.contains(e))).collect();
     assert!(errors.is_empty(), "ERROR lines for ordinary traffic:\n{}", errors.join("\n"));

@@ -64,11 +64,6 @@ impl FolderFlows {
         FolderFlows { dir: dir.to_path_buf(), declared: Mutex::new(HashMap::new()) }
     }
 
-    /// The folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn stamp(path: &Path) -> Stamp {
         let meta = std::fs::metadata(path).ok();
         (meta.as_ref().and_then(|m| m.modified().ok()), meta.map_or(0, |m| m.len()))

@@ -55,11 +55,6 @@ impl FlowWatcher {
         self.files.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The folder watched.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Loads new and changed files, forgets deleted ones; logs what changed.
     pub fn scan(&self) -> ScanReport {
         let mut report = ScanReport::default();
@@ -146,18 +141,6 @@ impl FlowWatcher {
         }
         let mut v: Vec<Arc<Flow>> = by_name.into_values().collect();
         v.sort_by(|a, b| (&a.namespace, &a.id).cmp(&(&b.namespace, &b.id)));
-        v
-    }
-
-    /// The files whose last valid version defines `namespace.id`, sorted.
-    pub fn files_of(&self, namespace: &str, id: &str) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = self
-            .files()
-            .iter()
-            .filter(|(_, e)| e.flow.as_ref().is_some_and(|f| f.namespace == namespace && f.id == id))
-            .map(|(p, _)| p.clone())
-            .collect();
-        v.sort();
         v
     }
 

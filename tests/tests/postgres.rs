@@ -387,3 +387,42 @@ tasks:
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A plain `password:` property is not a secret: Kestra masks only what
+/// comes from `secret()`. Text that happens to hold the password — a row
+/// value, a stored file's URI (the flow's id contains it here) — is kept as
+/// it is in outputs and logs, and the next task can read the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_password_is_not_masked_in_outputs_or_logs() {
+    let (_db, defaults) = database("plainpw");
+    let h = harness();
+    let flow_id = format!("export_{}_table", pg::PASSWORD);
+    let e = run_ok(
+        &h,
+        &format!(
+            r#"
+id: {flow_id}
+namespace: company.team
+tasks:
+  - id: word
+    type: io.kestra.plugin.jdbc.postgresql.Query
+    sql: SELECT '{pw}' AS word
+    fetchType: FETCH_ONE
+  - id: stored
+    type: io.kestra.plugin.jdbc.postgresql.Query
+    sql: SELECT 1 AS n
+    fetchType: STORE
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "word {{{{ outputs.word.row.word }}}} file {{{{ read(outputs.stored.uri) | trim }}}}"
+{defaults}"#,
+            pw = pg::PASSWORD
+        ),
+    )
+    .await;
+    assert_eq!(outputs(&e, "word")["row"]["word"], pg::PASSWORD);
+    let uri = outputs(&e, "stored")["uri"].as_str().unwrap_or_default().to_string();
+    assert!(uri.contains(&flow_id), "{uri}");
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == &format!("word {} file {{\"n\":1}}", pg::PASSWORD)), "{logs:?}");
+}

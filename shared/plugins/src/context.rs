@@ -244,7 +244,12 @@ impl RunContext {
         self.log("WARN", message);
     }
 
-    /// Registers a value to be masked in logs (e.g. a password property).
+    /// Registers a value the user marked secret some other way than
+    /// `secret()` (a `SECRET` input) or a credential Baton obtained itself
+    /// (an access token): masked like a secret in logs and outputs from now
+    /// on. Never for a plain property value (a `password: postgres` written
+    /// in the flow): as in Kestra, only what is secret is masked, and masking
+    /// a plain word would rewrite every output that happens to contain it.
     pub fn mask(&self, value: &str) {
         if let Ok(mut seen) = self.secrets_seen.lock() {
             seen.push(value.to_string());

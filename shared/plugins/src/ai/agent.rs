@@ -92,7 +92,6 @@ fn build(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
 #[async_trait]
 impl RunnableTask for AIAgent {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.spec.provider.mask(cx);
         let _cleanup = super::agent_loop::WorkDirCleanup::new(cx);
         let run = run_agent(cx, &self.spec, &self.prompt).await?;
         let mut out = super::output::outputs(&run, &self.spec.config, &self.spec.provider)?;

@@ -80,7 +80,6 @@ fn build(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
 #[async_trait]
 impl RunnableTask for ChatCompletion {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.provider.mask(cx);
         let _cleanup = super::agent_loop::WorkDirCleanup::new(cx);
         let tools = Toolbox::build(cx, "tools", self.tools.as_ref()).await?;
         let run = converse(cx, &self.provider, self.messages.clone(), &self.config, &tools, None).await?;

@@ -275,7 +275,6 @@ impl IngestDocument {
 #[async_trait]
 impl RunnableTask for IngestDocument {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.provider.mask(cx);
         let docs = self.documents(cx).await?;
         let mut store = embeddings::open(cx, "embeddings", &self.embeddings, self.drop).await?;
         let mut usage = TokenUsage::default();

@@ -122,13 +122,11 @@ fn build(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
 #[async_trait]
 impl RunnableTask for RagChat {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.chat.mask(cx);
         let _cleanup = super::agent_loop::WorkDirCleanup::new(cx);
         let mut all: Vec<Retriever> = Vec::new();
         if let Some(spec) = &self.embeddings {
             let store = super::embeddings::open(cx, "embeddings", spec, false).await?;
             let provider = self.embedding.clone().unwrap_or_else(|| self.chat.clone());
-            provider.mask(cx);
             all.push(Retriever::Store { store, provider, max_results: self.max_results, min_score: self.min_score });
         }
         all.extend(retrievers::parse_list(cx, "contentRetrievers", self.retrievers.as_ref()).await?);

@@ -84,7 +84,6 @@ impl WebSearch {
         let cfg = &cx.services.config.ai;
         match self {
             WebSearch::Tavily { api_key, max_results, base_url } => {
-                cx.mask(api_key);
                 let b = base_url
                     .clone()
                     .or_else(|| cfg.tavily_base_url.clone())
@@ -111,7 +110,6 @@ impl WebSearch {
                     .collect())
             }
             WebSearch::Google { api_key, csi, max_results, base_url } => {
-                cx.mask(api_key);
                 let b = base_url
                     .clone()
                     .or_else(|| cfg.google_search_base_url.clone())

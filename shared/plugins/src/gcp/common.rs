@@ -53,12 +53,8 @@ impl GcpProps {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.trim().is_empty() => None,
             Some(v) => {
-                if let Value::String(s) = v {
-                    cx.mask(s);
-                }
                 let key = ServiceAccountKey::from_value(v.clone())
                     .map_err(|e| TaskError::property("serviceAccount", e.to_string()))?;
-                cx.mask(key.private_key());
                 Some(key)
             }
         };

@@ -47,7 +47,6 @@ pub(super) fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>,
 #[async_trait]
 impl RunnableTask for Clone {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.p.git.mask(cx);
         let base = cx.working_dir()?;
         let target = match self.p.directory.as_deref().filter(|d| !d.trim().is_empty()) {
             Some(d) => base.join(safe_relative("directory", d)?),

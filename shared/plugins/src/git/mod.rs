@@ -44,13 +44,6 @@ impl Connection {
     fn remote(&self) -> fetch::Remote {
         fetch::Remote { url: self.url.clone(), username: self.username.clone(), password: self.password.clone() }
     }
-
-    /// Keeps the password out of the task's logs.
-    fn mask(&self, cx: &super::RunContext) {
-        if let Some(p) = &self.password {
-            cx.mask(p);
-        }
-    }
 }
 
 pub fn register(r: &mut Registry) {

@@ -115,7 +115,6 @@ fn ion_row(git_path: Option<&str>, state: &str, f: &StoredFlow) -> String {
 impl RunnableTask for SyncFlows {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let p = &self.p;
-        p.git.mask(cx);
         let store = cx.services.flows.clone().ok_or_else(|| {
             TaskError::failed(
                 "io.kestra.plugin.git.SyncFlows writes flows into the flow store, which only a server has: run it \

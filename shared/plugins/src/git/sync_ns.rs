@@ -73,7 +73,6 @@ fn ion_row(git_path: Option<&str>, state: &str, kestra_path: &str) -> String {
 impl RunnableTask for SyncNamespaceFiles {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let p = &self.p;
-        p.git.mask(cx);
         let namespace = p.namespace.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| cx.namespace.clone());
         let branch = p.branch.clone().filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "main".to_string());
         let git_dir = p.git_directory.clone().unwrap_or_else(|| "_files".to_string());

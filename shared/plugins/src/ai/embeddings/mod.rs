@@ -62,7 +62,7 @@ pub async fn open(
         .unwrap_or("");
     match short {
         "KestraKVStore" => Ok(Box::new(kv::KvEmbeddings::open(cx, m, drop).await?)),
-        "PGVector" => Ok(Box::new(pgvector::PgVector::open(cx, field, m, drop).await?)),
+        "PGVector" => Ok(Box::new(pgvector::PgVector::open(field, m, drop).await?)),
         _ => Err(TaskError::property(
             &format!("{field}.type"),
             format!("embedding store '{t}' is not supported by Baton (supported: {})", TYPES.join(", ")),

@@ -37,7 +37,7 @@ pub fn vector_literal(v: &[f32]) -> String {
 }
 
 impl PgVector {
-    pub async fn open(cx: &RunContext, field: &str, m: &Map<String, Value>, drop: bool) -> Result<PgVector, TaskError> {
+    pub async fn open(field: &str, m: &Map<String, Value>, drop: bool) -> Result<PgVector, TaskError> {
         let need = |k: &str| {
             str_of(m.get(k)).ok_or_else(|| TaskError::property(&format!("{field}.{k}"), "required by PGVector"))
         };
@@ -46,7 +46,6 @@ impl PgVector {
             .ok_or_else(|| TaskError::property(&format!("{field}.port"), "required by PGVector"))?;
         let user = need("user")?;
         let password = need("password")?;
-        cx.mask(&password);
         let database = need("database")?;
         let table = need("table")?;
         let use_index = bool_of(&format!("{field}.useIndex"), m.get("useIndex"))?.unwrap_or(false);

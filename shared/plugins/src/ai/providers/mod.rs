@@ -135,16 +135,8 @@ impl Provider {
         Callee::new(format!("{} model '{}'", self.kind.name(), self.model)).secret(self.api_key.as_deref())
     }
 
-    /// Registers the API key to be masked in this task's logs.
-    pub fn mask(&self, cx: &RunContext) {
-        if let Some(k) = &self.api_key {
-            cx.mask(k);
-        }
-    }
-
     /// One chat turn.
     pub async fn chat(&self, cx: &RunContext, req: &ChatRequest) -> Result<ChatResponse, AiError> {
-        self.mask(cx);
         if req.config.log_requests {
             cx.info(&format!(
                 "{}: request with {} messages, {} tools",
@@ -166,7 +158,6 @@ impl Provider {
 
     /// Embeddings of `texts`, in order.
     pub async fn embed(&self, cx: &RunContext, texts: &[String]) -> Result<Embeddings, AiError> {
-        self.mask(cx);
         if texts.is_empty() {
             return Ok(Embeddings::default());
         }

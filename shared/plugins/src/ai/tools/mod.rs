@@ -169,9 +169,6 @@ impl Toolbox {
                     .and_then(Value::as_object)
                     .map(|h| h.iter().map(|(k, v)| (k.clone(), str_of(Some(v)).unwrap_or_default())).collect())
                     .unwrap_or_default();
-                for (_, v) in &headers {
-                    cx.mask(v);
-                }
                 McpClient::http(&url, cx.services.http.client(), &url, headers).await.map_err(failed)
             }
         }

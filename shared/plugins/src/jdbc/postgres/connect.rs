@@ -99,9 +99,6 @@ impl ConnProps {
 impl Conn {
     /// Opens a connection; its background task ends with the client.
     pub async fn connect(&self, cx: &RunContext) -> Result<Session, TaskError> {
-        if let Some(p) = &self.target.password {
-            cx.mask(p);
-        }
         let config = self.target.config().map_err(|m| TaskError::property("url", m))?;
         let (client, mut connection) =
             config.connect(NoTls).await.map_err(|e| TaskError::failed(connect_error(&self.target, &e)))?;

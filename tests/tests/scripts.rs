@@ -121,6 +121,67 @@ tasks:
     assert!(!Path::new(dir).exists(), "{dir} should be removed");
 }
 
+/// A `kestra://` URI written in `beforeCommands` or `commands` is, as in
+/// Kestra, a file copied into the working directory before the commands run:
+/// the command names the copy (with the file's own name), the copy is not an
+/// output file, and a URI of another namespace's execution is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kestra_uris_in_commands_are_local_files() {
+    let h = harness();
+    let e = h
+        .run(
+            r#"
+id: uris
+namespace: test
+tasks:
+  - id: make
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: ["*.csv"]
+    commands:
+      - printf 'id,name\n1,a\n2,b\n' > people.csv
+  - id: use
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: ["**"]
+    beforeCommands:
+      - test -f {{ outputs.make.outputFiles['people.csv'] }}
+    commands:
+      - tail -n +2 {{ outputs.make.outputFiles['people.csv'] }} | wc -l | tr -d ' ' > rows.txt
+      - cat "{{ outputs.make.outputFiles['people.csv'] }}" | head -n 1 > header.txt
+      - echo "::{\"outputs\":{\"name\":\"$(basename {{ outputs.make.outputFiles['people.csv'] }})\"}}::"
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?} {:?}", e.error, h.logs(&e.id).await);
+    let out = output(&e, "use");
+    let files = out["outputFiles"].as_object().unwrap();
+    let mut keys: Vec<&str> = files.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, vec!["header.txt", "rows.txt"], "the copy is not an output");
+    assert_eq!(h.read_storage(files["rows.txt"].as_str().unwrap()).await, b"2\n");
+    assert_eq!(h.read_storage(files["header.txt"].as_str().unwrap()).await, b"id,name\n");
+    let name = out["vars"]["name"].as_str().unwrap_or_default();
+    assert!(name.starts_with(".kestra-file-0-") && name.ends_with("people.csv"), "{name}");
+
+    // a file of another namespace's execution is not this execution's to read
+    let other = output(&e, "make")["outputFiles"]["people.csv"].as_str().unwrap().to_string();
+    let e = h
+        .run(
+            &format!(
+                "id: thief\nnamespace: elsewhere\ntasks:\n  - id: t\n    type: io.kestra.plugin.scripts.shell.Commands\n    taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n    commands:\n      - cat {other}\n"
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = e.error.unwrap_or_default();
+    assert!(err.contains("commands"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_extract_downloads_and_gunzips_with_wget() {
     let csv = "VendorID,lpep_pickup_datetime,total_amount\n2,2019-01-01 00:10:16,9.8\n1,2019-01-01 00:27:11,20.3\n";

@@ -14,6 +14,7 @@ use super::cloudrun_runner::{Attempt, RECORDS, Target, record_key};
 use super::files;
 use super::props::Form;
 use super::runner::DockerOptions;
+use super::storage_uris::Localized;
 use super::task::{ScriptTask, shell_quote};
 use crate::{RunContext, TaskError, TaskOutput};
 use baton_backend::{KvLookup, KvType, KvValue};
@@ -72,7 +73,7 @@ pub(crate) async fn start(
     if !cx.shares_working_dir() {
         let _ = tokio::fs::remove_dir_all(&staging).await;
     }
-    let (script, out_rel) = uploaded?;
+    let (script, out_rel, cmds) = uploaded?;
     let swap = |s: &str| s.replace(&local, &container_dir);
 
     let mut before = Vec::new();
@@ -81,7 +82,7 @@ pub(crate) async fn start(
         before.push(format!("pip install --quiet --disable-pip-version-check {}", deps.join(" ")));
     }
     let script_path = script.as_ref().map(|s| Path::new(&container_dir).join(s));
-    let text = swap(&task.shell_text(&before, script_path.as_deref()));
+    let text = swap(&task.shell_text(&before, script_path.as_deref(), &cmds));
     let out_dir = out_rel.as_ref().map(|r| format!("{container_dir}/{r}"));
     let mut env: Vec<(String, String)> = task
         .env(Path::new(&container_dir), out_dir.as_deref().map(Path::new))
@@ -161,9 +162,13 @@ pub(crate) async fn start(
     Ok(TaskOutput { detached: true, ..TaskOutput::default() })
 }
 
-/// Writes input files, namespace files and the script into `dir`; returns
-/// the script's name and the output directory relative to `dir`.
-async fn stage(task: &ScriptTask, cx: &RunContext, dir: &Path) -> Result<(Option<String>, Option<String>), TaskError> {
+/// What [`stage`] leaves: the script's name, the output directory relative
+/// to the working directory, the commands with their `kestra://` files local.
+type Staged = (Option<String>, Option<String>, Localized);
+
+/// Writes input files, namespace files, the files the commands name and the
+/// script into `dir`.
+async fn stage(task: &ScriptTask, cx: &RunContext, dir: &Path) -> Result<Staged, TaskError> {
     if task.spec.execution_context {
         // the working directory travels through internal storage, where the context must never go
         return Err(TaskError::property(
@@ -177,6 +182,7 @@ async fn stage(task: &ScriptTask, cx: &RunContext, dir: &Path) -> Result<(Option
     if n > 0 {
         cx.log("DEBUG", &format!("Copied {n} namespace file(s) into the working directory"));
     }
+    let cmds = super::storage_uris::localize(cx, dir, &task.spec.before_commands, &task.spec.commands).await?;
     let script = match task.spec.form {
         Form::Script => Some(task.write_script(cx, dir).await?),
         Form::Commands => None,
@@ -185,7 +191,7 @@ async fn stage(task: &ScriptTask, cx: &RunContext, dir: &Path) -> Result<(Option
         .output_dir_path()
         .and_then(|o| o.strip_prefix(dir).ok().map(|r| r.display().to_string()))
         .filter(|r| !r.is_empty());
-    Ok((script, out_rel))
+    Ok((script, out_rel, cmds))
 }
 
 /// Uploads every file of `dir` to `{work_path}/…` in internal storage.

@@ -47,7 +47,7 @@ pub(crate) async fn write_input_files(
         let target = dir.join(safe_relative("inputFiles", name)?);
         ensure_parent(&target).await?;
         if content.starts_with("kestra://") {
-            copy_from_storage(cx, content, &target).await?;
+            copy_from_storage(cx, "inputFiles", content, &target).await?;
         } else {
             tokio::fs::write(&target, content.as_bytes())
                 .await
@@ -67,9 +67,14 @@ async fn ensure_parent(target: &Path) -> Result<(), TaskError> {
 }
 
 /// Copies a `kestra://` file to `target`: a kernel copy when the storage is
-/// a local folder, else streamed.
-async fn copy_from_storage(cx: &RunContext, uri: &str, target: &Path) -> Result<(), TaskError> {
-    let path = cx.readable_path("inputFiles", uri)?;
+/// a local folder, else streamed. `property` is the one the URI came from.
+pub(crate) async fn copy_from_storage(
+    cx: &RunContext,
+    property: &str,
+    uri: &str,
+    target: &Path,
+) -> Result<(), TaskError> {
+    let path = cx.readable_path(property, uri)?;
     let storage = &cx.services.storage;
     if let Some(local) = storage.local_path(&path)
         && tokio::fs::metadata(&local).await.is_ok_and(|m| m.is_file())
@@ -267,7 +272,7 @@ pub(crate) async fn copy_namespace_files(cx: &RunContext, dir: &Path, nf: &Names
         let target = dir.join(safe_relative("namespaceFiles", rel)?);
         ensure_parent(&target).await?;
         let path = storage_path_of(&cx.namespace, rel).map_err(failed)?;
-        copy_from_storage(cx, &format!("kestra://{path}"), &target).await?;
+        copy_from_storage(cx, "namespaceFiles", &format!("kestra://{path}"), &target).await?;
         n += 1;
     }
     Ok(n)

@@ -23,6 +23,7 @@ pub(crate) mod python;
 pub mod reap;
 pub mod runner;
 pub mod runner_types;
+mod storage_uris;
 mod task;
 
 pub use cloudrun::{Outcome as CloudRunOutcome, outcome as cloudrun_outcome};

@@ -18,6 +18,7 @@ use super::process::{self, Mode, Spawn};
 use super::props::{Form, Lang, ScriptSpec};
 use super::python;
 use super::runner::{DockerOptions, PROCESS, Runner};
+use super::storage_uris::{self, Localized};
 use crate::{RunContext, RunnableTask, TaskError, TaskOutput};
 use baton_model::StateType;
 
@@ -97,14 +98,15 @@ impl ScriptTask {
         Ok(name)
     }
 
-    /// The shell text run by the interpreter.
-    pub(super) fn shell_text(&self, before: &[String], script_file: Option<&Path>) -> String {
+    /// The shell text run by the interpreter: `cmds` are the task's
+    /// `beforeCommands` and `commands` with their `kestra://` files local.
+    pub(super) fn shell_text(&self, before: &[String], script_file: Option<&Path>, cmds: &Localized) -> String {
         let mut lines: Vec<String> = Vec::new();
         if self.spec.fail_fast {
             lines.push("set -e".into());
         }
         lines.extend(before.iter().cloned());
-        lines.extend(self.spec.before_commands.iter().cloned());
+        lines.extend(cmds.before_commands.iter().cloned());
         match (self.spec.form, script_file) {
             (Form::Script, Some(file)) => {
                 let program = match self.spec.lang {
@@ -113,7 +115,7 @@ impl ScriptTask {
                 };
                 lines.push(format!("{program} {}", shell_quote(&file.display().to_string())));
             }
-            _ => lines.extend(self.spec.commands.iter().cloned()),
+            _ => lines.extend(cmds.commands.iter().cloned()),
         }
         lines.join("\n")
     }
@@ -214,7 +216,9 @@ impl RunnableTask for ScriptTask {
         if n > 0 {
             cx.log("DEBUG", &format!("Copied {n} namespace file(s) into the working directory"));
         }
+        let cmds = storage_uris::localize(cx, &dir, &self.spec.before_commands, &self.spec.commands).await?;
         let mut skip = vec![super::context_file::NAME.to_string()];
+        skip.extend(cmds.copies.iter().cloned());
         let context_file =
             if self.spec.execution_context { Some(super::context_file::write(cx, &dir).await?) } else { None };
         let script_file = match self.spec.form {
@@ -241,7 +245,7 @@ impl RunnableTask for ScriptTask {
                     Lang::Python => python::prepare(cx, &self.spec.dependencies).await?,
                     Lang::Shell => python::PythonEnv::default(),
                 };
-                let text = self.shell_text(&[], script_file.as_deref());
+                let text = self.shell_text(&[], script_file.as_deref(), &cmds);
                 self.process_spawn(&dir, env, text, py)
             }
             Runner::Docker(opts) => {
@@ -250,7 +254,7 @@ impl RunnableTask for ScriptTask {
                     let deps: Vec<String> = self.spec.dependencies.iter().map(|d| shell_quote(d)).collect();
                     before.push(format!("pip install --quiet --disable-pip-version-check {}", deps.join(" ")));
                 }
-                let text = self.shell_text(&before, script_file.as_deref());
+                let text = self.shell_text(&before, script_file.as_deref(), &cmds);
                 if !opts.ignored.is_empty() {
                     cx.warn(&format!(
                         "taskRunner properties not supported by Baton, ignored: {} (the container CLI's own \

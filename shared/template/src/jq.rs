@@ -1,191 +1,85 @@
-//! A small jq subset for the `jq` filter: `.`, `.a.b`, `.a[0]`, `.[]`,
-//! `.a[]`, `.["key"]`, `.[-1]`, pipes `|`, and `length`, `keys`, `values`,
-//! `first`, `last`, `not`, `type`, `tostring`. Results are a stream (a list).
+//! The `jq` filter and the SSE task's `concatJqExpression`: jq programs run
+//! by jaq (`jaq-core` with `jaq-std` and `jaq-json`'s definitions), a
+//! maintained implementation of the whole language — paths, `map`,
+//! `select`, `has`, `to_entries`, `//`, `[...]`, `if … then … else … end`,
+//! `reduce`, string interpolation, variables. Kestra runs jackson-jq; both
+//! follow jq 1.6+, so a program from Kestra's docs gives the same values.
+//!
+//! Results are the program's output stream, as a list. Bounded: at most
+//! [`MAX_RESULTS`] results per run; a program that emits nothing forever
+//! (`last(range(infinite))`) is not stopped — jaq has no step budget.
 
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
+use jaq_json::Val;
+use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone)]
-enum Step {
-    Key(String),
-    Index(i64),
-    Iter,
-    Builtin(String),
-}
+/// At most this many results from one run of a program.
+pub const MAX_RESULTS: usize = 100_000;
 
-fn parse_stage(s: &str) -> Result<Vec<Step>, String> {
-    let s = s.trim();
-    if !s.starts_with('.') {
-        return match s {
-            "length" | "keys" | "values" | "first" | "last" | "not" | "type" | "tostring" | "tonumber" | "add" => {
-                Ok(vec![Step::Builtin(s.to_string())])
-            }
-            _ => Err(format!("unsupported jq expression '{s}'")),
-        };
-    }
-    let b: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    let mut steps = Vec::new();
-    while i < b.len() {
-        match b[i] {
-            '.' => {
-                i += 1;
-                let start = i;
-                while i < b.len() && (b[i].is_alphanumeric() || b[i] == '_' || b[i] == '-' || b[i] == '$') {
-                    i += 1;
-                }
-                if i > start {
-                    steps.push(Step::Key(b[start..i].iter().collect()));
+type Filter = jaq_core::compile::Filter<jaq_core::Native<data::JustLut<Val>>>;
+
+/// Parses and compiles `expr`; a readable error naming what is wrong.
+fn compile(expr: &str) -> Result<Filter, String> {
+    let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
+    let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
+    let arena = Arena::default();
+    let modules =
+        Loader::new(defs).load(&arena, File { code: expr, path: () }).map_err(|errs| {
+            let mut msgs = Vec::new();
+            for (_, e) in errs {
+                match e {
+                    jaq_core::load::Error::Io(v) => msgs.extend(v.into_iter().map(|(_, m)| m)),
+                    jaq_core::load::Error::Lex(v) => msgs
+                        .extend(v.into_iter().map(|(exp, at)| format!("expected {} at '{}'", exp.as_str(), near(at)))),
+                    jaq_core::load::Error::Parse(v) => msgs
+                        .extend(v.into_iter().map(|(exp, at)| format!("expected {} at '{}'", exp.as_str(), near(at)))),
                 }
             }
-            '[' => {
-                let end = (i..b.len()).find(|&j| b[j] == ']').ok_or("unclosed '[' in jq expression")?;
-                let inner: String = b[i + 1..end].iter().collect();
-                let inner = inner.trim();
-                if inner.is_empty() {
-                    steps.push(Step::Iter);
-                } else if let Ok(n) = inner.parse::<i64>() {
-                    steps.push(Step::Index(n));
-                } else if (inner.starts_with('"') && inner.ends_with('"') && inner.len() >= 2)
-                    || (inner.starts_with('\'') && inner.ends_with('\'') && inner.len() >= 2)
-                {
-                    steps.push(Step::Key(inner[1..inner.len() - 1].to_string()));
-                } else {
-                    return Err(format!("unsupported jq subscript '[{inner}]'"));
-                }
-                i = end + 1;
-                if i < b.len() && b[i] == '?' {
-                    i += 1;
-                }
-            }
-            ' ' => i += 1,
-            c => return Err(format!("unexpected '{c}' in jq expression")),
-        }
-    }
-    Ok(steps)
+            format!("syntax error: {}", msgs.join("; "))
+        })?;
+    Compiler::default().with_funs(funs).compile(modules).map_err(|errs| {
+        let msgs: Vec<String> = errs
+            .into_iter()
+            .flat_map(|(_, v)| v.into_iter().map(|(name, what)| format!("undefined {} '{name}'", what.as_str())))
+            .collect();
+        msgs.join("; ")
+    })
 }
 
-fn apply(step: &Step, v: Value, out: &mut Vec<Value>) -> Result<(), String> {
-    match step {
-        Step::Key(k) => match v {
-            Value::Object(mut m) => out.push(m.remove(k).unwrap_or(Value::Null)),
-            Value::Null => out.push(Value::Null),
-            other => return Err(format!("Cannot index {} with \"{k}\"", type_name(&other))),
-        },
-        Step::Index(n) => match v {
-            Value::Array(a) => {
-                let idx = if *n < 0 { a.len() as i64 + n } else { *n };
-                out.push(usize::try_from(idx).ok().and_then(|i| a.get(i).cloned()).unwrap_or(Value::Null));
-            }
-            Value::Null => out.push(Value::Null),
-            other => return Err(format!("Cannot index {} with number", type_name(&other))),
-        },
-        Step::Iter => match v {
-            Value::Array(a) => out.extend(a),
-            Value::Object(m) => out.extend(m.into_iter().map(|(_, x)| x)),
-            other => return Err(format!("Cannot iterate over {}", type_name(&other))),
-        },
-        Step::Builtin(b) => out.push(match (b.as_str(), v) {
-            ("length", Value::Array(a)) => Value::from(a.len()),
-            ("length", Value::Object(m)) => Value::from(m.len()),
-            ("length", Value::String(s)) => Value::from(s.chars().count()),
-            ("length", Value::Null) => Value::from(0),
-            ("length", Value::Number(n)) => Value::from(n.as_f64().map(f64::abs).unwrap_or(0.0)),
-            ("keys", Value::Object(m)) => {
-                let mut k: Vec<String> = m.keys().cloned().collect();
-                k.sort();
-                Value::from(k)
-            }
-            ("keys", Value::Array(a)) => Value::from((0..a.len()).collect::<Vec<_>>()),
-            ("values", Value::Object(m)) => Value::Array(m.into_iter().map(|(_, x)| x).collect()),
-            ("first", Value::Array(a)) => a.into_iter().next().unwrap_or(Value::Null),
-            ("last", Value::Array(a)) => a.into_iter().last().unwrap_or(Value::Null),
-            ("not", v) => Value::Bool(matches!(v, Value::Null | Value::Bool(false))),
-            ("type", v) => Value::from(type_name(&v)),
-            ("tostring", Value::String(s)) => Value::String(s),
-            ("tostring", v) => Value::String(v.to_string()),
-            ("tonumber", Value::String(s)) => {
-                serde_json::from_str::<serde_json::Number>(s.trim()).map(Value::Number).map_err(|e| e.to_string())?
-            }
-            ("tonumber", v @ Value::Number(_)) => v,
-            ("add", Value::Array(a)) => add(a),
-            (b, other) => return Err(format!("{} ({}) has no {b}", type_name(&other), other)),
-        }),
-    }
-    Ok(())
-}
-
-fn add(a: Vec<Value>) -> Value {
-    if a.iter().all(Value::is_number) && !a.is_empty() {
-        if a.iter().all(|x| x.is_i64()) {
-            return Value::from(a.iter().filter_map(Value::as_i64).sum::<i64>());
-        }
-        return Value::from(a.iter().filter_map(Value::as_f64).sum::<f64>());
-    }
-    if a.iter().all(Value::is_string) && !a.is_empty() {
-        return Value::String(a.iter().filter_map(Value::as_str).collect());
-    }
-    if a.iter().all(Value::is_array) && !a.is_empty() {
-        return Value::Array(
-            a.into_iter().flat_map(|x| if let Value::Array(v) = x { v } else { Vec::new() }).collect(),
-        );
-    }
-    Value::Null
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
+/// The start of the rest of the program, where an error was found.
+fn near(rest: &str) -> String {
+    let s: String = rest.chars().take(20).collect();
+    if s.is_empty() { "the end".into() } else { s }
 }
 
 /// Runs `expr` on `input`; every result of the stream, in order.
 pub fn run(input: Value, expr: &str) -> Result<Vec<Value>, String> {
-    let mut stream = vec![input];
-    for stage in split_pipes(expr) {
-        for step in parse_stage(&stage)? {
-            let mut next = Vec::with_capacity(stream.len());
-            for v in stream {
-                apply(&step, v, &mut next)?;
-            }
-            stream = next;
+    let filter = compile(expr)?;
+    let input = Val::deserialize(input).map_err(|e| format!("cannot read the input: {e}"))?;
+    let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
+    let mut out = Vec::new();
+    for r in filter.id.run((ctx, input)).map(unwrap_valr) {
+        let v = r.map_err(|e| e.to_string())?;
+        if out.len() == MAX_RESULTS {
+            return Err(format!("more than {MAX_RESULTS} results (the bound of one jq run)"));
         }
+        out.push(to_json(&v)?);
     }
-    Ok(stream)
+    Ok(out)
 }
 
-/// Checks that `expr` is in the subset, without running it.
+/// A jq value as JSON (jaq prints JSON; its non-JSON values — NaN,
+/// infinities, byte strings — are refused, naming the value).
+fn to_json(v: &Val) -> Result<Value, String> {
+    let text = v.to_string();
+    serde_json::from_str(&text).map_err(|_| format!("the result {text} is not JSON"))
+}
+
+/// Checks that `expr` is a valid jq program, without running it.
 pub fn check(expr: &str) -> Result<(), String> {
-    for stage in split_pipes(expr) {
-        parse_stage(&stage)?;
-    }
-    Ok(())
-}
-
-fn split_pipes(expr: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut quote = None;
-    for c in expr.chars() {
-        match (quote, c) {
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                cur.push(c);
-            }
-            (Some(q), c) if c == q => {
-                quote = None;
-                cur.push(c);
-            }
-            (None, '|') => parts.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    parts.push(cur);
-    parts
+    compile(expr).map(|_| ())
 }
 
 #[cfg(test)]
@@ -194,7 +88,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn subset() {
+    fn paths_and_builtins() {
         let v = json!({"a": {"b": [1, 2]}, "k-1": "x", "list": [{"n": 1}, {"n": 2}]});
         assert_eq!(run(v.clone(), ".a.b[1]").unwrap(), vec![json!(2)]);
         assert_eq!(run(v.clone(), ".").unwrap(), vec![v.clone()]);
@@ -204,5 +98,31 @@ mod tests {
         assert_eq!(run(v.clone(), ".a | keys").unwrap(), vec![json!(["b"])]);
         assert_eq!(run(v.clone(), ".a.b[-1]").unwrap(), vec![json!(2)]);
         assert!(run(v, ".a.b.c").is_err());
+    }
+
+    /// What the subset refused and Kestra's blueprints write.
+    #[test]
+    fn the_language_beyond_paths() {
+        let v = json!({"items": [{"id": 1, "ok": true}, {"id": 2, "ok": false}], "m": {"x": 1}});
+        assert_eq!(run(v.clone(), ".items | map(.id)").unwrap(), vec![json!([1, 2])]);
+        assert_eq!(run(v.clone(), ".items[] | select(.ok) | .id").unwrap(), vec![json!(1)]);
+        assert_eq!(run(v.clone(), "[.items[].id]").unwrap(), vec![json!([1, 2])]);
+        assert_eq!(run(v.clone(), ".m | has(\"x\")").unwrap(), vec![json!(true)]);
+        assert_eq!(run(v.clone(), ".m | to_entries").unwrap(), vec![json!([{"key": "x", "value": 1}])]);
+        assert_eq!(run(v.clone(), ".missing // \"none\"").unwrap(), vec![json!("none")]);
+        assert_eq!(run(v.clone(), "if .m.x > 0 then \"pos\" else \"neg\" end").unwrap(), vec![json!("pos")]);
+        assert_eq!(run(v.clone(), "\"id=\\(.items[0].id)\"").unwrap(), vec![json!("id=1")]);
+        assert_eq!(run(v, "reduce .items[] as $i (0; . + $i.id)").unwrap(), vec![json!(3)]);
+    }
+
+    #[test]
+    fn errors_and_bounds() {
+        let e = check(".a | map(").unwrap_err();
+        assert!(e.starts_with("syntax error"), "{e}");
+        let e = check("nosuchfn").unwrap_err();
+        assert!(e.contains("undefined") && e.contains("nosuchfn"), "{e}");
+        let e = run(json!(null), "range(1e9)").unwrap_err();
+        assert!(e.contains("more than 100000 results"), "{e}");
+        assert!(run(json!(null), "error(\"boom\")").unwrap_err().contains("boom"));
     }
 }

@@ -16,7 +16,7 @@
 //! [`MAX_EVENT_BYTES`], the stream is read for at most [`MAX_DURATION`],
 //! and a stream silent for `options.timeout.readIdleTimeout` (or
 //! `options.readTimeout`; default [`DEFAULT_IDLE`]) fails. The jq
-//! expression is Baton's jq subset ([`baton_template::jq`]).
+//! expression is a jq program ([`baton_template::jq`], run by jaq).
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -88,7 +88,7 @@ struct Props {
     #[serde(default)]
     #[prop(kind = "Map")]
     options: Option<HttpOptions>,
-    /// A jq expression (Baton's subset: paths, `[]`, pipes, a few builtins) applied to each event `{data, id, name, …}`; its string, number or boolean values are concatenated into `result`.
+    /// A jq program (the whole language, run by jaq) applied to each event `{data, id, name, …}`; its string, number or boolean values are concatenated into `result`.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     concat_jq_expression: Option<String>,
     /// Fail when the expression fails on an event or gives no text value; false skips the event.

@@ -66,6 +66,10 @@ struct Props {
     #[serde(default)]
     #[prop(kind = "Map")]
     options: Option<HttpOptions>,
+    /// The name of the stored file (e.g. `orders.csv`), instead of the one
+    /// the response's `Content-Disposition` or the URL gives.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    save_as: Option<String>,
 }
 
 /// The task, built from rendered properties.
@@ -79,6 +83,7 @@ pub struct Download {
     fail_on_empty_response: bool,
     timeout: Option<chrono::Duration>,
     options: HttpOptions,
+    save_as: Option<String>,
 }
 
 fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
@@ -92,6 +97,12 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
         fail_on_empty_response: p.fail_on_empty_response.unwrap_or(true),
         timeout: p.timeout,
         options: p.options.unwrap_or_default(),
+        save_as: match p.save_as.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) {
+            Some(n) if n.contains('/') || n == "." || n == ".." => {
+                return Err(TaskError::property("saveAs", format!("'{n}' must be a file name, without '/'")));
+            }
+            other => other,
+        },
     }))
 }
 
@@ -120,14 +131,17 @@ impl RunnableTask for Download {
         }
         let headers = http::headers_output(resp.headers());
         let total = resp.content_length();
-        let name = resp
-            .headers()
-            .get(reqwest::header::CONTENT_DISPOSITION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(http::content_disposition_filename)
-            .or_else(|| http::url_file_name(resp.url()))
-            .or_else(|| http::url_file_name(url))
-            .unwrap_or_else(|| "download".to_string());
+        let name = match &self.save_as {
+            Some(n) => n.clone(),
+            None => resp
+                .headers()
+                .get(reqwest::header::CONTENT_DISPOSITION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(http::content_disposition_filename)
+                .or_else(|| http::url_file_name(resp.url()))
+                .or_else(|| http::url_file_name(url))
+                .unwrap_or_else(|| "download".to_string()),
+        };
 
         let progress = cx.services.progress.clone();
         let task_id = cx.task_id.clone();
@@ -251,6 +265,11 @@ mod tests {
         assert!(out.outputs["uri"].as_str().unwrap().ends_with("/tr1/report.csv"), "{:?}", out.outputs);
         let out = env.run(&DEF, json!({"uri": format!("{base}/")})).await.unwrap();
         assert!(out.outputs["uri"].as_str().unwrap().ends_with("/tr1/download"), "{:?}", out.outputs);
+        // `saveAs` names the stored file whatever the response says
+        let out = env.run(&DEF, json!({"uri": format!("{base}/named"), "saveAs": "orders.csv"})).await.unwrap();
+        assert!(out.outputs["uri"].as_str().unwrap().ends_with("/tr1/orders.csv"), "{:?}", out.outputs);
+        let err = env.run(&DEF, json!({"uri": format!("{base}/named"), "saveAs": "../x.csv"})).await.unwrap_err();
+        assert!(err.to_string().contains("saveAs"), "{err}");
     }
 
     #[tokio::test]

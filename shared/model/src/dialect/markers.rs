@@ -354,12 +354,38 @@ fn walk(v: &Value, path: &str, out: &mut Vec<Marker>) {
             }
         }
         Value::String(s) if crate::expr::is_template(s) => {
+            let code = expression_text(s);
             for (re, what, d, repl) in TEMPLATE_MARKERS.iter() {
-                if re.is_match(s) {
+                if re.is_match(&code) {
                     out.push(marker(path, *d, (*what).to_string(), repl));
                 }
             }
         }
         _ => {}
     }
+}
+
+/// The expression parts of a template (inside `{{ }}` and `{% %}`), each
+/// after a space: what the template markers look at, so plain text around
+/// them (`python schedule.py`, "a json(…) example") is never taken for one.
+fn expression_text(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find(['{']) {
+        let after = &rest[start + 1..];
+        let close = match after.chars().next() {
+            Some('{') => "}}",
+            Some('%') => "%}",
+            _ => {
+                rest = after;
+                continue;
+            }
+        };
+        let body = &after[1..];
+        let end = body.find(close).unwrap_or(body.len());
+        out.push(' ');
+        out.push_str(&body[..end]);
+        rest = &body[(end + close.len()).min(body.len())..];
+    }
+    out
 }

@@ -92,7 +92,14 @@ fn template_and_state_markers() {
         assert_eq!(i.markers.len(), 1, "{expr}");
         assert_eq!(i.markers[0].dialect, d, "{expr}");
     }
-    for expr in ["\"{{ fromJson(x) | toJson }}\"", "\"{% if x is json %}y{% endif %}\"", "\"{{ outputs.jsonpath }}\""] {
+    for expr in [
+        "\"{{ fromJson(x) | toJson }}\"",
+        "\"{% if x is json %}y{% endif %}\"",
+        "\"{{ outputs.jsonpath }}\"",
+        // plain text around an expression is not one
+        "\"python schedule.py {{ trigger.date ?? execution.startDate }}\"",
+        "\"see json(x) and read(f, version=1) {{ inputs.a }}\"",
+    ] {
         let y = format!(
             "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: {expr}\n"
         );

@@ -510,3 +510,42 @@ tasks:
         .await;
     assert_eq!(ended(&h, "chk", "on_failure", 1).await.len(), 1);
 }
+
+/// `stopAfter` on a Flow trigger: once an execution it started ended in a
+/// listed state, later upstream ends start nothing; its `labels` (rendered
+/// with the trigger's variables) go onto the execution it started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_after_stops_a_flow_trigger_and_its_labels_go_onto_the_execution() {
+    let h = harness();
+    h.flow(
+        r#"
+id: load_once
+namespace: company.team
+tasks:
+  - id: ok
+    type: io.kestra.plugin.core.log.Log
+    message: loaded
+triggers:
+  - id: after_extract
+    type: io.kestra.plugin.core.trigger.Flow
+    labels:
+      upstream: "{{ trigger.flowId }}"
+    stopAfter: [SUCCESS]
+    preconditions:
+      id: flows
+      flows:
+        - namespace: company.team
+          flowId: extract
+          states: [SUCCESS]
+"#,
+    );
+    h.run(UPSTREAM, json!({})).await;
+    let down = ended(&h, "company.team", "load_once", 1).await;
+    assert_eq!(down[0].state.current, StateType::Success);
+    let upstream = down[0].labels.iter().find(|l| l.key == "upstream").map(|l| l.value.clone());
+    assert_eq!(upstream.as_deref(), Some("extract"), "{:?}", down[0].labels);
+    // the next upstream end: the trigger is stopped
+    h.run(UPSTREAM, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(executions(&h, "company.team", "load_once").await.len(), 1, "stopped after SUCCESS");
+}

@@ -273,3 +273,56 @@ async fn a_slot_whose_evaluation_died_after_launching_is_recorded_by_its_redeliv
     assert_eq!(answer.requests(), 1, "no poll after the success");
     assert_eq!(executions_of(engine, "company.team", "price_alert").await.len(), 1);
 }
+
+/// `allowConcurrent: true`: the trigger is evaluated, and starts the next
+/// execution, while the one it started last still runs; and its `labels`
+/// go onto each execution it starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn allow_concurrent_evaluates_while_the_last_execution_runs() {
+    let h = harness();
+    let answer = Answer::default();
+    answer.set(200, "{}");
+    let url = serve(answer.clone()).await;
+    let yaml = format!(
+        "id: concurrent_poll\nnamespace: company.team\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    pauseDuration: PT4S\ntriggers:\n  - id: status\n    type: io.kestra.plugin.core.http.Trigger\n    uri: \"{url}/status\"\n    interval: PT10S\n    allowConcurrent: true\n    labels:\n      - key: code\n        value: \"{{{{ trigger.code }}}}\"\n"
+    );
+    let flow = h.flow(&yaml);
+    let trig = HttpTrigger::of(&flow.triggers[0]).expect("http").expect("valid");
+    let engine = &h.embedded.engine;
+    let first = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:00Z")).await.expect("evaluate");
+    let Evaluated::Started(id) = first else { panic!("{first:?}") };
+    let second = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:10Z")).await.expect("evaluate");
+    assert!(matches!(second, Evaluated::Started(ref next) if *next != id), "{second:?}");
+    assert_eq!(answer.requests(), 2, "evaluated while the first execution runs");
+    let e = wait_ended(engine, &id).await;
+    assert_eq!(e.labels.iter().find(|l| l.key == "code").map(|l| l.value.as_str()), Some("200"), "{:?}", e.labels);
+}
+
+/// `failOnTriggerError: true`: a request that cannot be sent creates a
+/// FAILED execution of the slot holding the error (nothing runs); without
+/// it the error is only the evaluation's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fail_on_trigger_error_creates_a_failed_execution() {
+    let h = harness();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let yaml = |flag: bool| {
+        format!(
+            "id: broken_poll_{flag}\nnamespace: company.team\ntasks:\n  - id: never\n    type: io.kestra.plugin.core.log.Log\n    message: no\ntriggers:\n  - id: status\n    type: io.kestra.plugin.core.http.Trigger\n    uri: \"http://127.0.0.1:{closed}/status\"\n    interval: PT10S\n    failOnTriggerError: {flag}\n"
+        )
+    };
+    let engine = &h.embedded.engine;
+    let flow = h.flow(&yaml(true));
+    let trig = HttpTrigger::of(&flow.triggers[0]).expect("http").expect("valid");
+    let r = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:00Z")).await.expect("evaluate");
+    let Evaluated::Started(id) = r else { panic!("{r:?}") };
+    let e = wait_ended(engine, &id).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    assert!(e.task_run_list.is_empty(), "nothing runs");
+    let err = format!("{:?}", e.error);
+    assert!(err.contains("trigger 'status' failed") && err.contains(&closed.to_string()), "{err}");
+
+    let flow = h.flow(&yaml(false));
+    let trig = HttpTrigger::of(&flow.triggers[0]).expect("http").expect("valid");
+    assert!(evaluate(engine, &flow, &trig, at("2025-01-01T10:00:00Z")).await.is_err());
+    assert!(executions_of(engine, "company.team", "broken_poll_false").await.is_empty());
+}

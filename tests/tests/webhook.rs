@@ -147,6 +147,28 @@ triggers:
     wait: true
 "#;
 
+/// A webhook with Kestra's common trigger properties: `labels` (rendered
+/// with the trigger's variables) and `stopAfter`.
+const STOP_AFTER: &str = r#"
+id: webhook-stop-after
+namespace: io.kestra.tests
+labels:
+  team: data
+tasks:
+  - id: check
+    type: io.kestra.plugin.core.execution.Fail
+    runIf: "{{ trigger.body.fail ?? false }}"
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: stopkey
+    labels:
+      source: "{{ trigger.body.source }}"
+      team: ops
+    stopAfter:
+      - FAILED
+"#;
+
 async fn start(auth: Option<BasicAuth>) -> LocalServer {
     let home = temp_dir("baton-webhook");
     let flows = home.join("flows");
@@ -160,6 +182,7 @@ async fn start(auth: Option<BasicAuth>) -> LocalServer {
         ("webhook-with-condition.yaml", WITH_CONDITION),
         ("wait.yaml", WAIT_OUTPUTS),
         ("fails.yaml", WAIT_FAILS),
+        ("stop-after.yaml", STOP_AFTER),
     ] {
         write(&flows, name, text);
     }
@@ -405,5 +428,35 @@ async fn conditions_decide_whether_a_request_starts_an_execution() {
     assert_eq!(r.status().as_u16(), 204);
     assert!(r.text().await.expect("body").is_empty());
     assert_eq!(executions_of(&server, "webhook-with-condition").await, 1);
+    server.shutdown().await;
+}
+
+/// A trigger's `labels` go onto every execution it starts (rendered with
+/// the trigger's variables, over the flow's labels of the same key), and
+/// `stopAfter: [FAILED]` stops the webhook once an execution it started
+/// failed: it then answers as a disabled trigger and starts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trigger_labels_and_stop_after() {
+    let server = start(None).await;
+    let http = reqwest::Client::new();
+    let url = hook_url(&server, "webhook-stop-after/stopkey");
+    let (status, v) = json_of(http.post(&url).json(&json!({"source": "crm"})).send().await.expect("send")).await;
+    assert_eq!(status, 200, "{v}");
+    let first = ended(&server, v["id"].as_str().expect("id")).await;
+    assert_eq!(first.state.current, shared::model::StateType::Success);
+    let label = |e: &Execution, k: &str| e.labels.iter().find(|l| l.key == k).map(|l| l.value.clone());
+    assert_eq!(label(&first, "source").as_deref(), Some("crm"));
+    assert_eq!(label(&first, "team").as_deref(), Some("ops"), "the trigger's label over the flow's");
+
+    // a failed execution stops the trigger
+    let (status, v) =
+        json_of(http.post(&url).json(&json!({"source": "x", "fail": true})).send().await.expect("send")).await;
+    assert_eq!(status, 200, "{v}");
+    let failed = ended(&server, v["id"].as_str().expect("id")).await;
+    assert_eq!(failed.state.current, shared::model::StateType::Failed);
+    let (status, v) = json_of(http.post(&url).json(&json!({"source": "y"})).send().await.expect("send")).await;
+    assert_eq!(status, 404, "stopped by stopAfter: {v}");
+    assert!(v["message"].as_str().unwrap_or_default().contains("Webhook not found"), "{v}");
+    assert_eq!(executions_of(&server, "webhook-stop-after").await, 2);
     server.shutdown().await;
 }

@@ -200,8 +200,9 @@ fn enum_prop<T: Copy>(
     }
 }
 
-/// Labels as a `{key: value}` mapping or a list of `{key, value}`.
-fn labels(v: Option<&Value>, path: &str, problems: &mut Vec<Problem>) -> Vec<Label> {
+/// Labels as a `{key: value}` mapping or a list of `{key, value}` (a
+/// flow's, an SLA's, a trigger's); `path` is where they sit.
+pub fn labels(v: Option<&Value>, path: &str, problems: &mut Vec<Problem>) -> Vec<Label> {
     match v {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Object(m)) => m.iter().map(|(k, v)| Label { key: k.clone(), value: scalar_string(v) }).collect(),

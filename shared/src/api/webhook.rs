@@ -129,6 +129,10 @@ async fn handle(s: &ApiState, call: Call) -> ApiResult<Response> {
         // Kestra's core Webhook takes no path after its key
         return Err(webhook_not_found(&flow));
     }
+    if crate::runtime::stop_after::is_stopped(engine, &flow, trigger).await? {
+        // stopped by `stopAfter`: as a disabled trigger
+        return Err(webhook_not_found(&flow));
+    }
     let bytes = read_body(call.body).await?;
     let content_type = call.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let variables = hook::variables(
@@ -158,6 +162,7 @@ async fn handle(s: &ApiState, call: Call) -> ApiResult<Response> {
         ..LaunchRequest::default()
     };
     let exec = launch_once(engine, &flow, req).await?;
+    crate::runtime::stop_after::record(engine, &flow, trigger, &exec.id).await?;
     tracing::info!(execution_id = %exec.id, namespace = %flow.namespace, flow_id = %flow.id,
         trigger_id = %trigger.id, "webhook started an execution");
     if !settings.wait {

@@ -343,7 +343,13 @@ async fn evaluate(
         }
         ctx["trigger"]["outputs"] = Value::Object(outputs.clone());
     }
-    launch(engine, exec, flow, trig, spec, &ctx, outputs, ids::derived_id(&seed)).await
+    if super::stop_after::is_stopped(engine, flow, trig).await? {
+        return Ok(());
+    }
+    let id = ids::derived_id(&seed);
+    launch(engine, exec, flow, trig, spec, &ctx, outputs, id.clone()).await?;
+    super::stop_after::record(engine, flow, trig, &id).await?;
+    Ok(())
 }
 
 /// Applies `results` to the stored window of precondition `condition_id`

@@ -59,6 +59,37 @@ pub fn failed_checks(
     (failed, behavior)
 }
 
+/// The `labels` of the trigger that starts this execution, their values
+/// rendered with the trigger's variables (`{{ trigger.date }}`): Kestra
+/// copies them onto every execution a trigger creates. A value that does
+/// not render is kept as written, and the trigger's other labels still go.
+fn trigger_labels(engine: &Arc<Engine>, flow: &Flow, trigger: Option<&TriggerContext>) -> Vec<Label> {
+    let Some(ctx) = trigger else { return Vec::new() };
+    let Some(trig) = flow.triggers.iter().find(|t| t.id == ctx.id) else { return Vec::new() };
+    let Ok(labels) = crate::triggers::labels_of(trig) else { return Vec::new() };
+    if labels.is_empty() {
+        return labels;
+    }
+    let vars = serde_json::json!({
+        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+        "trigger": ctx.variables,
+        "vars": flow.variables,
+        "envs": engine.step_env().envs(),
+    });
+    let env = engine.step_env();
+    labels
+        .into_iter()
+        .map(|l| match env.render(&l.value, &vars) {
+            Ok(value) => Label { key: l.key, value },
+            Err(e) => {
+                tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %ctx.id,
+                    label = %l.key, "trigger label not rendered, kept as written: {e}");
+                l
+            }
+        })
+        .collect()
+}
+
 /// A request to start an execution.
 #[derive(Debug, Clone, Default)]
 pub struct LaunchRequest {
@@ -125,7 +156,7 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
     // the executor runs exactly this revision, on whatever instance
     engine.flows.insert_revision(flow, revision);
     let mut labels = flow.labels.clone();
-    for l in &req.labels {
+    for l in trigger_labels(engine, flow, req.trigger.as_ref()).iter().chain(&req.labels) {
         if let Some(x) = labels.iter_mut().find(|x| x.key == l.key) {
             x.value = l.value.clone();
         } else {

@@ -28,6 +28,7 @@ pub mod resume;
 pub mod scheduler;
 pub mod secrets;
 pub mod slots;
+pub mod stop_after;
 pub mod subflow_fn;
 pub mod subflow_outputs;
 pub mod toggle;

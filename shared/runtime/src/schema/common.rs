@@ -81,6 +81,16 @@ pub const TRIGGER_DOCS: &[PropDoc] = &[
     PropDoc::new("description", "Free text shown with the trigger.").fixed(),
     PropDoc::new("disabled", "Turn the trigger off without removing it.").default("false").fixed(),
     PropDoc::new("conditions", "Conditions that must all hold for the trigger to start an execution.").fixed(),
+    PropDoc::new(
+        "labels",
+        "Labels given to each execution it starts (over the flow's of the same key): a mapping, or a list of {key, value}; values rendered with the trigger's variables.",
+    ),
+    PropDoc::new(
+        "allowConcurrent",
+        "Start an execution even while the one it started last still runs (polling triggers wait for it by default; Baton's Schedule, Flow, Webhook, GCS and Pub/Sub triggers never wait).",
+    )
+    .default("false")
+    .fixed(),
 ];
 
 /// One flow-level key: its kind, what it holds, and a line.

@@ -84,6 +84,9 @@ struct HttpTriggerProps {
     /// Only false: Baton has no encryption key.
     #[prop(kind = "Boolean", default = "false")]
     encrypt_body: Option<Value>,
+    /// When the request cannot be sent (or its condition not rendered), start a FAILED execution holding the error instead of only logging it.
+    #[prop(kind = "Boolean", default = "false")]
+    fail_on_trigger_error: Option<Value>,
     #[serde(flatten)]
     stop_after: StopAfterProp,
     #[serde(flatten)]
@@ -102,6 +105,10 @@ pub struct HttpTrigger {
     /// The request's properties, unrendered (rendered at each evaluation).
     pub request: Map<String, Value>,
     pub stop_after: Vec<StateType>,
+    /// `allowConcurrent`: evaluated while the execution it started last runs.
+    pub allow_concurrent: bool,
+    /// `failOnTriggerError`: an evaluation error becomes a FAILED execution.
+    pub fail_on_trigger_error: bool,
 }
 
 impl HttpTrigger {
@@ -142,7 +149,17 @@ impl HttpTrigger {
             .filter(|(k, v)| REQUEST_PROPS.contains(&k.as_str()) && !v.is_null())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Ok(HttpTrigger { id: t.id.clone(), interval, response_condition, request, stop_after })
+        let allow_concurrent = super::allows_concurrent(t);
+        let fail_on_trigger_error = super::flag(t, "failOnTriggerError");
+        Ok(HttpTrigger {
+            id: t.id.clone(),
+            interval,
+            response_condition,
+            request,
+            stop_after,
+            allow_concurrent,
+            fail_on_trigger_error,
+        })
     }
 
     /// The start of the evaluation slot `now` falls in (slots of `interval` from the epoch).

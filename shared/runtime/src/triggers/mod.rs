@@ -104,7 +104,55 @@ pub const COMMON: &[PropSpec] = &[
     PropSpec::optional("disabled", PropKind::Boolean),
     // a list, or Kestra's older map of id -> condition: checked by [`check_conditions`]
     PropSpec::optional("conditions", PropKind::Any),
+    // copied onto every execution the trigger starts, values rendered with
+    // the trigger's variables ([`labels_of`]); a mapping or a list of {key, value}
+    PropSpec::optional("labels", PropKind::Any),
+    // a polling trigger evaluates again while the execution it started last
+    // still runs (`http.Trigger`; Baton's other triggers never wait for one)
+    PropSpec::optional("allowConcurrent", PropKind::Boolean),
 ];
+
+/// The trigger's `labels` (unrendered), or the problems with their shape.
+pub fn labels_of(trig: &Trigger) -> Result<Vec<crate::model::Label>, Vec<TriggerProblem>> {
+    let mut problems = Vec::new();
+    let labels = crate::model::flowkeys::labels(prop(trig, "labels"), "", &mut problems);
+    if problems.is_empty() {
+        Ok(labels)
+    } else {
+        Err(problems.into_iter().map(|p| TriggerProblem { path: p.path, message: p.message }).collect())
+    }
+}
+
+/// Whether the trigger has `allowConcurrent: true`.
+pub fn allows_concurrent(trig: &Trigger) -> bool {
+    flag(trig, "allowConcurrent")
+}
+
+/// Whether the boolean property `name` is true (`true` or `"true"`).
+pub fn flag(trig: &Trigger, name: &str) -> bool {
+    match prop(trig, name) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.trim() == "true",
+        _ => false,
+    }
+}
+
+/// Checks the properties every trigger has beyond `conditions` (`labels`),
+/// and `stopAfter`'s states where a type declares it.
+pub fn check_common(trig: &Trigger) -> Vec<TriggerProblem> {
+    let mut out = labels_of(trig).err().unwrap_or_default();
+    if let Some(Value::Array(items)) = prop(trig, "stopAfter") {
+        for (i, v) in items.iter().enumerate() {
+            if v.as_str().and_then(crate::model::StateType::parse).is_none() {
+                out.push(TriggerProblem::at(
+                    format!("stopAfter[{i}]"),
+                    format!("trigger '{}': stopAfter: {v} is not an execution state", trig.id),
+                ));
+            }
+        }
+    }
+    out
+}
 
 /// Checks a trigger's `conditions` (types, properties, and which ones
 /// `def` may carry); paths are relative to the trigger (`conditions[1].dayOfWeek`).

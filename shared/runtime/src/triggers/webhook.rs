@@ -18,7 +18,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{InputsProp, TriggerDef, TriggerProblem, WhenProp, prop};
+use super::{InputsProp, StopAfterProp, TriggerDef, TriggerProblem, WhenProp, prop};
 use crate::model::{Flow, Trigger};
 use crate::plugins::Declare;
 
@@ -53,6 +53,8 @@ struct WebhookProps {
     /// The Content-Type of the answer.
     #[prop(kind = "String", values = ["application/json", "text/plain"])]
     response_content_type: Option<Value>,
+    #[serde(flatten)]
+    stop_after: StopAfterProp,
     #[serde(flatten)]
     when: WhenProp,
 }

@@ -70,7 +70,8 @@ pub(crate) fn check(flow: &Flow, root: &Value, sink: &mut Sink<'_>) {
                 }
             }
         }
-        for p in (def.check)(trig, flow).into_iter().chain(triggers::check_conditions(trig, def)) {
+        let checks = (def.check)(trig, flow).into_iter().chain(triggers::check_conditions(trig, def));
+        for p in checks.chain(triggers::check_common(trig)) {
             let path = if p.path.is_empty() { trig.path.clone() } else { child_key(&trig.path, &p.path) };
             sink.at(&path, p.message);
         }

@@ -19,7 +19,8 @@
 //! mid-evaluation). While
 //! the execution the trigger started last is running, the trigger is not
 //! evaluated at all (Kestra's scheduler skips a polling trigger whose
-//! execution has not ended), so `stopAfter` sees it end before any new poll.
+//! execution has not ended), so `stopAfter` sees it end before any new poll
+//! — unless the trigger has `allowConcurrent: true`.
 
 use std::sync::Arc;
 
@@ -84,6 +85,7 @@ pub async fn evaluate(
     };
     if let Some((id, s)) = &last
         && !s.is_terminal()
+        && !trig.allow_concurrent
     {
         // Kestra's scheduler does not evaluate a polling trigger while the
         // execution it started last is running (the trigger is "locked")
@@ -124,8 +126,29 @@ pub async fn evaluate(
         }
         return Ok(Evaluated::Skipped("this interval was evaluated already"));
     }
-    let output = request(engine, flow, trig, &id).await?;
-    let outcome = if !condition_holds(engine, flow, trig, &output)? {
+    let evaluated = match request(engine, flow, trig, &id).await {
+        Ok(output) => condition_holds(engine, flow, trig, &output).map(|holds| (output, holds)),
+        Err(e) => Err(e),
+    };
+    let (output, holds) = match evaluated {
+        Ok(r) => r,
+        Err(e) if trig.fail_on_trigger_error => {
+            // Kestra's failOnTriggerError: the error becomes a FAILED execution of this slot
+            let failed = fail_execution(engine, flow, trig, &id, &e).await?;
+            state.last_execution_id = Some(id.clone());
+            state.last_tick = Some(slot);
+            state.next_tick = Some(slot + trig.interval);
+            state.updated = now;
+            store.save_trigger_state(&state).await?;
+            return Ok(if failed {
+                Evaluated::Started(id)
+            } else {
+                Evaluated::Skipped("this interval was evaluated already")
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let outcome = if !holds {
         Evaluated::ConditionFalse
     } else if launch_event(engine, flow, &trig.id, TYPE, &id, output).await? {
         state.last_execution_id = Some(id.clone());
@@ -142,6 +165,36 @@ pub async fn evaluate(
     state.updated = now;
     store.save_trigger_state(&state).await?;
     Ok(outcome)
+}
+
+/// Creates the FAILED execution `id` holding the evaluation's error (no
+/// task runs); false when it exists already (a redelivered tick).
+async fn fail_execution(
+    engine: &Arc<Engine>,
+    flow: &Flow,
+    trig: &HttpTrigger,
+    id: &str,
+    error: &EventError,
+) -> Result<bool, EventError> {
+    let req = crate::runtime::launcher::LaunchRequest {
+        trigger: Some(crate::model::TriggerContext {
+            id: trig.id.clone(),
+            type_: TYPE.to_string(),
+            variables: Map::new(),
+        }),
+        execution_id: Some(id.to_string()),
+        failed: Some(format!("trigger '{}' failed: {error}", trig.id)),
+        ..Default::default()
+    };
+    match crate::runtime::launcher::launch(engine, flow, req).await {
+        Ok(_) => Ok(true),
+        Err(crate::runtime::launcher::LaunchError::Exists(_)) => Ok(false),
+        Err(source) => Err(EventError::Launch {
+            flow: format!("{}.{}", flow.namespace, flow.id),
+            trigger: trig.id.clone(),
+            source,
+        }),
+    }
 }
 
 /// `stopAfter`: the last execution of the trigger (id, state) ended in one of its states.

@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{InputsProp, TriggerDef, TriggerProblem, WhenProp};
+use super::{InputsProp, StopAfterProp, TriggerDef, TriggerProblem, WhenProp};
 use crate::model::{Flow, Trigger};
 use crate::plugins::Declare;
 
@@ -54,6 +54,8 @@ struct FlowTriggerProps {
     /// Kestra 2.0: how many of dependsOn must be met.
     #[prop(kind = "Integer", fixed)]
     min_satisfied: Option<Value>,
+    #[serde(flatten)]
+    stop_after: StopAfterProp,
     #[serde(flatten)]
     when: WhenProp,
 }

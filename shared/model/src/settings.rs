@@ -303,6 +303,12 @@ pub const ALL: &[Setting] = &[
         "The AI tasks' Tavily search API base URL, for every flow (a `baseUrl` in the flow wins).",
     ),
     var(
+        "BATON_URL",
+        None,
+        &[Tasks],
+        "Where users reach Baton's web UI (Kestra's `kestra.url`), e.g. `https://baton.example.com/`: the notification tasks (`SlackExecution`, `MailExecution`…) link an execution's page under it (`/ui/main/executions/…`); unset, their messages carry no link.",
+    ),
+    var(
         "BATON_VERTEX_BASE_URL",
         Some("`https://{location}-aiplatform.googleapis.com`"),
         &[Tasks],

@@ -23,6 +23,10 @@ pub struct PluginConfig {
     /// executions) one ForEachItem starts (`BATON_MAX_BATCHES`; `None`:
     /// `core::split::DEFAULT_MAX_FILES`).
     pub max_batches: Option<usize>,
+    /// Where users reach Baton's web UI (`BATON_URL`, Kestra's
+    /// `kestra.url`): the notification tasks link an execution's page
+    /// under it; `None`, their messages carry no link.
+    pub url: Option<String>,
 }
 
 impl PluginConfig {
@@ -36,6 +40,7 @@ impl PluginConfig {
             gcp: super::gcp::GcpConfig::from_env(),
             ai: super::ai::AiConfig::from_env(),
             max_batches: std::env::var("BATON_MAX_BATCHES").ok().and_then(|v| v.trim().parse().ok()),
+            url: std::env::var("BATON_URL").ok().filter(|v| !v.trim().is_empty()),
         }
     }
 }

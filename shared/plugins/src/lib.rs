@@ -23,6 +23,8 @@ pub mod gcp;
 #[cfg(feature = "git")]
 pub mod git;
 pub mod jdbc;
+#[cfg(feature = "notifications")]
+pub mod notifications;
 pub mod registry;
 pub mod scripts;
 

@@ -97,6 +97,8 @@ impl Registry {
         super::git::register(&mut r);
         #[cfg(feature = "dbt")]
         super::dbt::register(&mut r);
+        #[cfg(feature = "notifications")]
+        super::notifications::register(&mut r);
         super::ai::register(&mut r);
         r
     }
@@ -196,6 +198,11 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "io.kestra.plugin.dbt.",
         "the dbt plugins are not in this build of baton (build it with `--features dbt`)",
         cfg!(feature = "dbt"),
+    ),
+    (
+        "io.kestra.plugin.notifications.",
+        "the notification plugins are not in this build of baton (build it with `--features notifications`)",
+        cfg!(feature = "notifications"),
     ),
 ];
 

@@ -96,6 +96,8 @@ fn a_left_out_family_names_its_feature() {
         ("io.kestra.plugin.git.Clone", cfg!(feature = "git")),
         ("io.kestra.plugin.compress.ArchiveCompress", cfg!(feature = "compress")),
         ("io.kestra.plugin.dbt.cli.DbtCLI", cfg!(feature = "dbt")),
+        ("io.kestra.plugin.notifications.slack.SlackExecution", cfg!(feature = "notifications")),
+        ("io.kestra.plugin.notifications.mail.MailSend", cfg!(feature = "notifications")),
     ] {
         assert_eq!(r.get(t).is_some(), built, "{t}");
         assert_eq!(left_out(t).is_none(), built, "{t}");

@@ -1,0 +1,139 @@
+//! `io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook` (a
+//! payload posted as written) and `GoogleChatExecution` (the execution
+//! summary as one text message, which `text` replaces, as in Kestra).
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::summary::{self, Summary};
+use super::webhook::{self, Options, payload_text};
+use crate::registry::PluginDef;
+use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+/// Send a Google Chat message through an incoming webhook.
+///
+/// Posts `payload` (Google Chat's JSON message) to a Google Chat space's incoming webhook.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook",
+    group = "core",
+    example = "id: chat\ntype: io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook\nurl: \"{{ secret('GOOGLE_WEBHOOK') }}\"\npayload: |\n  {\"text\": \"Flow {{ flow.id }} failed: {{ execution.id }}\"}\n"
+)]
+struct IncomingProps {
+    /// The Google Chat incoming webhook URL.
+    #[serde(deserialize_with = "de::string_lenient")]
+    url: String,
+    /// The message (JSON), sent as written.
+    #[prop(kind = "String")]
+    payload: Value,
+    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    options: Option<Options>,
+}
+
+/// Send a Google Chat message with an execution's summary.
+///
+/// Posts the summary of this execution (or `executionId`) as a text message: namespace, flow, id, state, duration, the last (failed) task, a link to its page when `BATON_URL` is set, the custom message and fields; `text` replaces it.
+#[derive(Debug, Clone, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.notifications.google.GoogleChatExecution",
+    group = "core",
+    example = "id: alert\ntype: io.kestra.plugin.notifications.google.GoogleChatExecution\nurl: \"{{ secret('GOOGLE_WEBHOOK') }}\"\nexecutionId: \"{{ trigger.executionId }}\"\n"
+)]
+struct ExecutionProps {
+    /// The Google Chat incoming webhook URL.
+    #[serde(deserialize_with = "de::string_lenient")]
+    url: String,
+    /// The message's text, instead of the summary.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    text: Option<String>,
+    /// The execution to report on.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"{{ execution.id }}\"")]
+    execution_id: Option<String>,
+    /// Fields added to the summary.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    custom_fields: Option<Value>,
+    /// A message added to the summary.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    custom_message: Option<String>,
+    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    options: Option<Options>,
+}
+
+/// The text of an execution summary.
+fn execution_text(s: &Summary) -> String {
+    let mut out = String::new();
+    if let Some(m) = &s.custom_message {
+        out.push_str(m);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Execution {} of flow {} in namespace {}: status {}, final task ID {}.",
+        s.id,
+        s.flow_id,
+        s.namespace,
+        s.state.as_str(),
+        s.last_task.as_deref().unwrap_or("none")
+    ));
+    for (k, v) in s.custom_text() {
+        out.push_str(&format!("\n{k}: {v}"));
+    }
+    match &s.link {
+        Some(link) => out.push_str(&format!("\n*<{link}|{}>*", s.title())),
+        None => out.push_str(&format!("\n*{}*", s.title())),
+    }
+    out.push_str(&format!("\n> {}", s.outcome()));
+    out
+}
+
+/// The task, built from rendered properties.
+#[derive(Debug)]
+enum GoogleChat {
+    Incoming { url: String, payload: String, options: Options },
+    Execution(Box<ExecutionProps>),
+}
+
+fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: IncomingProps = parse_props(props)?;
+    let payload = payload_text(&p.payload);
+    Ok(Box::new(GoogleChat::Incoming { url: p.url, payload, options: p.options.unwrap_or_default() }))
+}
+
+fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: ExecutionProps = parse_props(props)?;
+    Ok(Box::new(GoogleChat::Execution(Box::new(p))))
+}
+
+#[async_trait]
+impl RunnableTask for GoogleChat {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        match self {
+            GoogleChat::Incoming { url, payload, options } => {
+                webhook::post(cx, "Google Chat", url, payload, options).await?;
+            }
+            GoogleChat::Execution(p) => {
+                let fields = summary::custom_fields(p.custom_fields.clone())?;
+                let id = p.execution_id.as_deref();
+                let s = summary::load(cx, "GoogleChatExecution", id, p.custom_message.clone(), fields).await?;
+                let text = p.text.clone().unwrap_or_else(|| execution_text(&s));
+                let options = p.options.clone().unwrap_or_default();
+                webhook::post(cx, "Google Chat", &p.url, &json!({ "text": text }).to_string(), &options).await?;
+            }
+        }
+        Ok(TaskOutput::empty())
+    }
+}
+
+pub static INCOMING: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<IncomingProps>(build_incoming));
+
+pub static EXECUTION: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ExecutionProps>(build_execution));

@@ -1,0 +1,227 @@
+//! `io.kestra.plugin.notifications.slack.SlackIncomingWebhook` (a payload,
+//! or `messageText` with its Markdown turned into Slack's mrkdwn) and
+//! `SlackExecution` (the execution summary as Slack blocks and an
+//! attachment, as Kestra's template lays it out).
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::summary::{self, Summary};
+use super::webhook::{self, Options};
+use crate::registry::PluginDef;
+use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+/// Send a Slack message through an incoming webhook.
+///
+/// Posts `payload` (Slack's JSON message), or `messageText` (a JSON message, or text whose Markdown bold, italic and links become Slack's mrkdwn) to a Slack incoming webhook.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.notifications.slack.SlackIncomingWebhook",
+    group = "core",
+    example = "id: slack\ntype: io.kestra.plugin.notifications.slack.SlackIncomingWebhook\nurl: \"{{ secret('SLACK_WEBHOOK') }}\"\npayload: |\n  {\"text\": \"Flow {{ flow.id }} failed: {{ execution.id }}\"}\n"
+)]
+struct IncomingProps {
+    /// The Slack incoming webhook URL.
+    #[serde(deserialize_with = "de::string_lenient")]
+    url: String,
+    /// The message, as Slack's JSON (wins over `messageText`).
+    #[serde(default)]
+    #[prop(kind = "String")]
+    payload: Option<Value>,
+    /// The message as text (Markdown) or a JSON message; text is sent as `{"text": …}`.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    message_text: Option<String>,
+    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    options: Option<Options>,
+}
+
+/// Send a Slack message with an execution's summary.
+///
+/// Posts the summary of this execution (or `executionId`, e.g. `{{ trigger.executionId }}` under a Flow trigger): namespace, flow, id, state, duration, the last (failed) task, a link to its page when `BATON_URL` is set, the custom message and fields.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.notifications.slack.SlackExecution",
+    group = "core",
+    example = "id: alert\ntype: io.kestra.plugin.notifications.slack.SlackExecution\nurl: \"{{ secret('SLACK_WEBHOOK') }}\"\nexecutionId: \"{{ trigger.executionId }}\"\n"
+)]
+struct ExecutionProps {
+    /// The Slack incoming webhook URL.
+    #[serde(deserialize_with = "de::string_lenient")]
+    url: String,
+    /// The channel to post to (legacy webhooks only).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    channel: Option<String>,
+    /// The message's author (legacy webhooks only).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    username: Option<String>,
+    /// The URL of the author's icon (legacy webhooks only).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    icon_url: Option<String>,
+    /// The author's icon as an emoji (legacy webhooks only).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    icon_emoji: Option<String>,
+    /// The execution to report on.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"{{ execution.id }}\"")]
+    execution_id: Option<String>,
+    /// Fields added to the summary.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    custom_fields: Option<Value>,
+    /// A message added to the summary.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    custom_message: Option<String>,
+    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    options: Option<Options>,
+}
+
+/// Kestra's Markdown → Slack mrkdwn: `**b**` → `*b*`, `__i__` → `_i_`,
+/// `[t](u)` → `<u|t>`.
+pub fn to_mrkdwn(text: &str) -> String {
+    static RULES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+        [(r"\*\*(.*?)\*\*", "*$1*"), (r"__(.*?)__", "_${1}_"), (r"\[(.*?)\]\((.*?)\)", "<$2|$1>")]
+            .into_iter()
+            .filter_map(|(re, to)| Regex::new(re).ok().map(|r| (r, to)))
+            .collect()
+    });
+    RULES.iter().fold(text.to_string(), |t, (re, to)| re.replace_all(&t, *to).into_owned())
+}
+
+/// The JSON posted for `payload` / `messageText`.
+fn incoming_message(payload: Option<&Value>, message_text: Option<&str>) -> Result<Value, TaskError> {
+    if let Some(p) = payload.filter(|p| !p.is_null()) {
+        return match p {
+            Value::String(s) => {
+                serde_json::from_str(s).map_err(|e| TaskError::property("payload", format!("is not valid JSON: {e}")))
+            }
+            other => Ok(other.clone()),
+        };
+    }
+    if let Some(text) = message_text {
+        return Ok(match serde_json::from_str::<Value>(text) {
+            Ok(v @ (Value::Object(_) | Value::Array(_))) => v,
+            _ => json!({ "text": to_mrkdwn(text) }),
+        });
+    }
+    Err(TaskError::property("payload", "either 'messageText' or 'payload' must be provided"))
+}
+
+/// The Slack message of an execution summary.
+pub fn execution_message(s: &Summary) -> Value {
+    let title = match &s.link {
+        Some(link) => format!("*<{link}|{}>*", s.title()),
+        None => format!("*{}*", s.title()),
+    };
+    let text = format!("{title}\n> {}", s.outcome());
+    let mut blocks = Vec::new();
+    if let Some(m) = &s.custom_message {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": m}}));
+    }
+    let mut main = json!({"type": "section", "text": {"type": "mrkdwn", "text": text}});
+    if let Some(link) = &s.link {
+        main["accessory"] = json!({"type": "button", "text": {"type": "plain_text", "text": "Details"}, "url": link});
+    }
+    blocks.push(main);
+    let field = |title: &str, value: Value| json!({"title": title, "value": value, "short": true});
+    let mut fields = vec![
+        field("Namespace", json!(s.namespace)),
+        field("Flow ID", json!(s.flow_id)),
+        field("Execution ID", json!(s.id)),
+        field("Execution Status", json!(s.state.as_str())),
+    ];
+    fields.extend(s.custom_fields.iter().map(|(k, v)| field(k, v.clone())));
+    fields.push(field("Final task ID", json!(s.last_task)));
+    let color = match s.state.as_str() {
+        "SUCCESS" => "good",
+        "WARNING" => "warning",
+        _ => "danger",
+    };
+    json!({
+        "text": text,
+        "blocks": blocks,
+        "attachments": [{"color": color, "fields": fields, "ts": s.start_date.timestamp()}],
+    })
+}
+
+/// The task, built from rendered properties.
+#[derive(Debug)]
+enum Slack {
+    Incoming { url: String, message: Value, options: Options },
+    Execution(Box<ExecutionProps>),
+}
+
+fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: IncomingProps = parse_props(props)?;
+    let message = incoming_message(p.payload.as_ref(), p.message_text.as_deref())?;
+    Ok(Box::new(Slack::Incoming { url: p.url, message, options: p.options.unwrap_or_default() }))
+}
+
+fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: ExecutionProps = parse_props(props)?;
+    Ok(Box::new(Slack::Execution(Box::new(p))))
+}
+
+#[async_trait]
+impl RunnableTask for Slack {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        match self {
+            Slack::Incoming { url, message, options } => {
+                webhook::post(cx, "Slack", url, &message.to_string(), options).await?;
+            }
+            Slack::Execution(p) => {
+                let fields = summary::custom_fields(p.custom_fields.clone())?;
+                let s =
+                    summary::load(cx, "SlackExecution", p.execution_id.as_deref(), p.custom_message.clone(), fields)
+                        .await?;
+                let mut message = execution_message(&s);
+                for (key, v) in [
+                    ("channel", &p.channel),
+                    ("username", &p.username),
+                    ("icon_url", &p.icon_url),
+                    ("icon_emoji", &p.icon_emoji),
+                ] {
+                    if let Some(v) = v {
+                        message[key] = Value::String(v.clone());
+                    }
+                }
+                let options = p.options.as_ref().map_or_else(Options::default, Clone::clone);
+                webhook::post(cx, "Slack", &p.url, &message.to_string(), &options).await?;
+            }
+        }
+        Ok(TaskOutput::empty())
+    }
+}
+
+pub static INCOMING: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<IncomingProps>(build_incoming));
+
+pub static EXECUTION: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ExecutionProps>(build_execution));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_becomes_mrkdwn() {
+        assert_eq!(to_mrkdwn("**bold** and __it__ [site](https://x.io)"), "*bold* and _it_ <https://x.io|site>");
+    }
+
+    #[test]
+    fn the_payload_wins_and_text_is_wrapped() {
+        let p = json!("{\"text\": \"hi\"}");
+        assert_eq!(incoming_message(Some(&p), Some("ignored")).unwrap(), json!({"text": "hi"}));
+        assert_eq!(incoming_message(None, Some("**hi**")).unwrap(), json!({"text": "*hi*"}));
+        assert_eq!(incoming_message(None, Some("{\"blocks\": []}")).unwrap(), json!({"blocks": []}));
+        assert!(incoming_message(Some(&json!("not json")), None).unwrap_err().to_string().contains("payload"));
+        assert!(incoming_message(None, None).is_err());
+    }
+}

@@ -1,0 +1,158 @@
+//! `io.kestra.plugin.notifications.teams.TeamsIncomingWebhook` (a payload
+//! posted as written) and `TeamsExecution` (the execution summary as an
+//! Office 365 `MessageCard`, as Kestra's template lays it out, with the
+//! custom message and fields, which Kestra's template leaves out).
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::summary::{self, Summary};
+use super::webhook::{self, Options, payload_text};
+use crate::registry::PluginDef;
+use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+/// Send a Microsoft Teams message through an incoming webhook.
+///
+/// Posts `payload` (a Teams message card or adaptive card, as JSON) to a Microsoft Teams incoming webhook.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.notifications.teams.TeamsIncomingWebhook",
+    group = "core",
+    example = "id: teams\ntype: io.kestra.plugin.notifications.teams.TeamsIncomingWebhook\nurl: \"{{ secret('TEAMS_WEBHOOK') }}\"\npayload: |\n  {\"text\": \"Flow {{ flow.id }} failed: {{ execution.id }}\"}\n"
+)]
+struct IncomingProps {
+    /// The Microsoft Teams incoming webhook URL.
+    #[serde(deserialize_with = "de::string_lenient")]
+    url: String,
+    /// The message (JSON), sent as written.
+    #[prop(kind = "String")]
+    payload: Value,
+    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    options: Option<Options>,
+}
+
+/// Send a Microsoft Teams message with an execution's summary.
+///
+/// Posts the summary of this execution (or `executionId`) as a message card: namespace, flow, id, state, duration, the last (failed) task, a link to its page when `BATON_URL` is set, the custom message and fields.
+#[derive(Debug, Clone, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.notifications.teams.TeamsExecution",
+    group = "core",
+    example = "id: alert\ntype: io.kestra.plugin.notifications.teams.TeamsExecution\nurl: \"{{ secret('TEAMS_WEBHOOK') }}\"\nexecutionId: \"{{ trigger.executionId }}\"\n"
+)]
+struct ExecutionProps {
+    /// The Microsoft Teams incoming webhook URL.
+    #[serde(deserialize_with = "de::string_lenient")]
+    url: String,
+    /// The card's theme color (hex, no `#`).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"0076D7\"")]
+    theme_color: Option<String>,
+    /// The section's activity title.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    activity_title: Option<String>,
+    /// The section's activity subtitle.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    activity_subtitle: Option<String>,
+    /// The execution to report on.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"{{ execution.id }}\"")]
+    execution_id: Option<String>,
+    /// Fields added to the summary (as facts).
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    custom_fields: Option<Value>,
+    /// A message added to the summary (the section's text).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    custom_message: Option<String>,
+    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    options: Option<Options>,
+}
+
+/// The message card of an execution summary.
+fn execution_card(s: &Summary, p: &ExecutionProps) -> Value {
+    let title = match &s.link {
+        Some(link) => format!("[{}]({link})", s.title()),
+        None => s.title(),
+    };
+    let fact = |name: &str, value: String| json!({"name": name, "value": value});
+    let mut facts = vec![
+        fact("Namespace", s.namespace.clone()),
+        fact("Flow ID", s.flow_id.clone()),
+        fact("Execution ID", s.id.clone()),
+        fact("Execution Status", s.state.as_str().to_string()),
+        fact("Final task ID", s.last_task.clone().unwrap_or_default()),
+    ];
+    facts.extend(s.custom_text().into_iter().map(|(k, v)| fact(&k, v)));
+    let mut section = Map::new();
+    if let Some(t) = &p.activity_title {
+        section.insert("activityTitle".into(), json!(t));
+    }
+    if let Some(t) = &p.activity_subtitle {
+        section.insert("activitySubtitle".into(), json!(t));
+    }
+    if let Some(m) = &s.custom_message {
+        section.insert("text".into(), json!(m));
+    }
+    section.insert("facts".into(), Value::Array(facts));
+    section.insert("markdown".into(), json!(true));
+    json!({
+        "@type": "MessageCard",
+        "@context": "http://schema.org/extensions",
+        "themeColor": p.theme_color.as_deref().unwrap_or("0076D7"),
+        "summary": format!("{title}\n> {}", s.outcome()),
+        "sections": [Value::Object(section)],
+    })
+}
+
+/// The task, built from rendered properties.
+#[derive(Debug)]
+enum Teams {
+    Incoming { url: String, payload: String, options: Options },
+    Execution(Box<ExecutionProps>),
+}
+
+fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: IncomingProps = parse_props(props)?;
+    let payload = payload_text(&p.payload);
+    Ok(Box::new(Teams::Incoming { url: p.url, payload, options: p.options.unwrap_or_default() }))
+}
+
+fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: ExecutionProps = parse_props(props)?;
+    Ok(Box::new(Teams::Execution(Box::new(p))))
+}
+
+#[async_trait]
+impl RunnableTask for Teams {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        match self {
+            Teams::Incoming { url, payload, options } => {
+                webhook::post(cx, "Microsoft Teams", url, payload, options).await?;
+            }
+            Teams::Execution(p) => {
+                let fields = summary::custom_fields(p.custom_fields.clone())?;
+                let s =
+                    summary::load(cx, "TeamsExecution", p.execution_id.as_deref(), p.custom_message.clone(), fields)
+                        .await?;
+                let card = execution_card(&s, p);
+                let options = p.options.clone().unwrap_or_default();
+                webhook::post(cx, "Microsoft Teams", &p.url, &card.to_string(), &options).await?;
+            }
+        }
+        Ok(TaskOutput::empty())
+    }
+}
+
+pub static INCOMING: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<IncomingProps>(build_incoming));
+
+pub static EXECUTION: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ExecutionProps>(build_execution));

@@ -58,6 +58,7 @@ mod metrics;
 mod migrate;
 mod migrate_beside;
 mod namespace_tasks;
+mod notifications;
 mod nsfiles;
 mod postgres;
 mod purge_flows;

@@ -9,6 +9,24 @@ use std::path::PathBuf;
 /// bounds page lists it in every build.
 pub const MAX_DBT_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Bytes of the JSON one notification webhook task posts (1 MiB; Slack,
+/// Teams, Google Chat and Discord refuse far less). Here, not in the
+/// `notifications` family, like the bounds below: the bounds page lists
+/// them in every build.
+pub const MAX_NOTIFICATION_PAYLOAD: u64 = 1024 * 1024;
+
+/// Bytes of a webhook's answer a notification task reads (10 MiB, Kestra's
+/// default `options.maxContentLength`, which a task may only lower).
+pub const MAX_NOTIFICATION_ANSWER: u64 = 10 * 1024 * 1024;
+
+/// Bytes of the attachments and embedded images of one mail (25 MiB, what
+/// most mail servers accept in all), held in memory while it is sent.
+pub const MAX_MAIL_FILES_BYTES: u64 = 25 * 1024 * 1024;
+
+/// How long an `…Execution` notification task waits for the execution it
+/// reports on to end (10 minutes, as Kestra).
+pub const MAX_NOTIFICATION_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Everything plugins may be configured with.
 #[derive(Debug, Clone, Default)]
 pub struct PluginConfig {

@@ -1,6 +1,6 @@
 //! Builds a mail task's message (addresses, the HTML and text bodies,
 //! embedded images and attachments read from internal storage, at most
-//! [`MAX_FILES_BYTES`] in all) and sends it over SMTP with lettre (tokio,
+//! `MAX_MAIL_FILES_BYTES` in all) and sends it over SMTP with lettre (tokio,
 //! rustls), as Kestra's Simple Java Mail does: the transport strategy, the
 //! session timeout, the server identity check, the trusted hosts, and a
 //! `Return-Receipt-To` header naming the sender.
@@ -18,9 +18,7 @@ use tokio::io::AsyncReadExt;
 use super::mail::Smtp;
 use crate::{RunContext, TaskError};
 
-/// The most bytes of attachments and embedded images one message carries
-/// (25 MiB, what most mail servers accept in all).
-pub const MAX_FILES_BYTES: u64 = 25 * 1024 * 1024;
+use crate::config::MAX_MAIL_FILES_BYTES as MAX_FILES_BYTES;
 
 /// The text body when none is given (an HTML-only message still offers one).
 const NO_TEXT: &str = "This message is in HTML: open it in a mail client that shows HTML.";
@@ -177,7 +175,7 @@ async fn read_files(
         *total += data.len() as u64;
         if *total > MAX_FILES_BYTES {
             return Err(TaskError::failed(format!(
-                "the attachments and embedded images of one mail may hold at most {MAX_FILES_BYTES} bytes; {} goes past it",
+                "the attachments and embedded images of one mail may hold at most {MAX_FILES_BYTES} bytes (MAX_MAIL_FILES_BYTES); {} goes past it",
                 f.uri
             )));
         }
@@ -312,6 +310,26 @@ mod tests {
         let m = files("attachments", Some(&json!({"uri": "kestra:///b", "name": "b"}))).unwrap();
         assert_eq!(m[0].content_type, "application/octet-stream");
         assert!(files("attachments", Some(&json!([{"name": "b"}]))).unwrap_err().to_string().contains("uri"));
+    }
+
+    #[test]
+    fn an_html_only_message_offers_a_text_part_and_asks_for_a_receipt() {
+        let s: Smtp = serde_json::from_value(json!({
+            "host": "127.0.0.1", "from": "Baton <b@x.io>", "to": "a@x.io;c@x.io", "subject": "S"
+        }))
+        .unwrap();
+        check(&s).unwrap();
+        let m = message(&s, Content { html: Some("<p>hi</p>".into()), text: None }, vec![], vec![]).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(raw.contains("Return-Receipt-To: Baton <b@x.io>"), "{raw}");
+        assert!(raw.contains("To: a@x.io, c@x.io"), "{raw}");
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(raw.contains(NO_TEXT) && raw.contains("<p>hi</p>"), "{raw}");
+        let bad: Smtp = serde_json::from_value(json!({
+            "host": "h", "from": "b@x.io", "to": "a@x.io", "transportStrategy": "SMTP_OAUTH2"
+        }))
+        .unwrap();
+        assert!(check(&bad).unwrap_err().to_string().contains("transportStrategy"));
     }
 
     #[test]

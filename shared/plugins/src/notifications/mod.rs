@@ -14,9 +14,6 @@ mod summary;
 mod teams;
 mod webhook;
 
-pub use mail_smtp::MAX_FILES_BYTES;
-pub use webhook::{MAX_ANSWER, MAX_PAYLOAD};
-
 use super::Registry;
 
 /// Registers this family's plugins.

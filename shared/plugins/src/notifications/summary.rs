@@ -7,7 +7,7 @@
 //!
 //! Another execution is waited for until it ends (or reaches the state
 //! that fired the Flow trigger), as Kestra does: polled with a growing
-//! delay (1 s doubling up to 15 s) for at most [`MAX_WAIT`].
+//! delay (1 s doubling up to 15 s) for at most `MAX_NOTIFICATION_WAIT`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +19,7 @@ use crate::{RunContext, TaskError};
 use baton_backend::StateStore;
 use baton_model::{Execution, StateType, TaskRun};
 
-/// How long a task waits for another execution to end.
-pub const MAX_WAIT: Duration = Duration::from_secs(600);
+use crate::config::MAX_NOTIFICATION_WAIT as MAX_WAIT;
 
 /// What the templates show of one execution.
 #[derive(Debug, Clone)]
@@ -171,7 +170,7 @@ pub async fn load(
                         Some(e) => format!("it is still {}", e.state.current.as_str()),
                     };
                     return Err(TaskError::failed(format!(
-                        "Unable to find execution '{id}' to report on after waiting {} s: {why}",
+                        "Unable to find execution '{id}' to report on after waiting {} s (MAX_NOTIFICATION_WAIT): {why}",
                         MAX_WAIT.as_secs()
                     )));
                 }

@@ -3,7 +3,7 @@
 //! client, with Kestra's `options` (headers, connect and read timeouts, the
 //! largest answer kept). A status other than 2xx fails the task, naming the
 //! status and the start of the answer. The payload and the answer are
-//! bounded ([`MAX_PAYLOAD`], [`MAX_ANSWER`]).
+//! bounded (`MAX_NOTIFICATION_PAYLOAD`, `MAX_NOTIFICATION_ANSWER`).
 
 use std::time::Duration;
 
@@ -13,13 +13,13 @@ use serde_json::Value;
 use crate::core::http;
 use crate::{RunContext, TaskError, de};
 
-/// The largest payload a webhook task sends (1 MiB; Slack, Teams, Google
-/// Chat and Discord all refuse far less).
-pub const MAX_PAYLOAD: usize = 1024 * 1024;
+use crate::config::{MAX_NOTIFICATION_ANSWER, MAX_NOTIFICATION_PAYLOAD};
 
-/// The most bytes of a webhook's answer read (10 MiB, Kestra's default
-/// `options.maxContentLength`, which a task may only lower).
-pub const MAX_ANSWER: usize = 10 * 1024 * 1024;
+/// The largest payload a webhook task sends.
+const MAX_PAYLOAD: usize = MAX_NOTIFICATION_PAYLOAD as usize;
+
+/// The most bytes of a webhook's answer read.
+const MAX_ANSWER: usize = MAX_NOTIFICATION_ANSWER as usize;
 
 /// The characters of a failed answer quoted in the error.
 const QUOTED: usize = 500;
@@ -42,7 +42,7 @@ pub struct Options {
     /// Kestra accepts it (Kestra does not apply it either).
     #[serde(default, deserialize_with = "de::opt_duration")]
     pub connection_pool_idle_timeout: Option<chrono::Duration>,
-    /// The most bytes of the answer read (at most [`MAX_ANSWER`]).
+    /// The most bytes of the answer read (at most `MAX_NOTIFICATION_ANSWER`).
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
     pub max_content_length: Option<u64>,
     /// The request's charset: UTF-8 only (JSON is UTF-8).
@@ -97,7 +97,7 @@ pub async fn post(cx: &RunContext, what: &str, url: &str, payload: &str, options
     let url = http::parse_uri("url", url)?;
     if payload.len() > MAX_PAYLOAD {
         return Err(TaskError::failed(format!(
-            "the {what} payload is {} bytes, more than the {MAX_PAYLOAD} bytes a notification may send",
+            "the {what} payload is {} bytes, more than the {MAX_PAYLOAD} bytes a notification may send (MAX_NOTIFICATION_PAYLOAD)",
             payload.len()
         )));
     }
@@ -140,7 +140,7 @@ pub async fn post(cx: &RunContext, what: &str, url: &str, payload: &str, options
         if body.len() + chunk.len() > limit {
             if status.is_success() {
                 return Err(TaskError::failed(format!(
-                    "the answer of '{url}' is larger than {limit} bytes (options.maxContentLength, at most {MAX_ANSWER})"
+                    "the answer of '{url}' is larger than {limit} bytes (options.maxContentLength, at most {MAX_ANSWER}: MAX_NOTIFICATION_ANSWER)"
                 )));
             }
             // a failure's start is enough to name it

@@ -156,14 +156,14 @@ pub fn execution_message(s: &Summary) -> Value {
 /// The task, built from rendered properties.
 #[derive(Debug)]
 enum Slack {
-    Incoming { url: String, message: Value, options: Options },
+    Incoming { url: String, message: Value, options: Box<Options> },
     Execution(Box<ExecutionProps>),
 }
 
 fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: IncomingProps = parse_props(props)?;
     let message = incoming_message(p.payload.as_ref(), p.message_text.as_deref())?;
-    Ok(Box::new(Slack::Incoming { url: p.url, message, options: p.options.unwrap_or_default() }))
+    Ok(Box::new(Slack::Incoming { url: p.url, message, options: Box::new(p.options.unwrap_or_default()) }))
 }
 
 fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {

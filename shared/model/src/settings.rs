@@ -306,7 +306,7 @@ pub const ALL: &[Setting] = &[
         "BATON_URL",
         None,
         &[Tasks],
-        "Where users reach Baton's web UI (Kestra's `kestra.url`), e.g. `https://baton.example.com/`: the notification tasks (`SlackExecution`, `MailExecution`…) link an execution's page under it (`/ui/main/executions/…`); unset, their messages carry no link.",
+        "Where users reach Baton's web UI (Kestra's `kestra.url`), e.g. `https://baton.example.com/`: the notification tasks (`SlackExecution`, `MailExecution`…) link an execution's page under it (`/ui/main/executions/…`); unset, `baton server local` uses its own address, and elsewhere their messages carry no link.",
     ),
     var(
         "BATON_VERTEX_BASE_URL",

@@ -21,6 +21,10 @@ pub async fn server(home: &Path, a: ServerArgs) -> i32 {
     opts.secrets = secrets;
     opts.envs = envs_map(std::env::vars());
     opts.plugins = shared::plugins::PluginConfig::from_env();
+    if opts.plugins.url.is_none() {
+        // the notification tasks link executions under the UI this server serves
+        opts.plugins.url = Some(own_url(a.bind, a.port));
+    }
     opts.echo_logs = a.echo_logs;
     opts.allowed_hosts = a.allowed_hosts;
     if let Some(auth) = a.basic_auth.as_deref() {
@@ -44,6 +48,13 @@ pub async fn server(home: &Path, a: ServerArgs) -> i32 {
     tracing::info!("stopping");
     server.shutdown().await;
     0
+}
+
+/// This server's address as a browser reaches it (loopback for an
+/// unspecified bind address).
+fn own_url(bind: std::net::IpAddr, port: u16) -> String {
+    let host = if bind.is_unspecified() { std::net::IpAddr::from([127, 0, 0, 1]) } else { bind };
+    format!("http://{}/", std::net::SocketAddr::new(host, port))
 }
 
 async fn wait_for_stop() {

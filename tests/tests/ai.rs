@@ -498,3 +498,53 @@ async fn the_cli_validates_the_ai_flows_and_runs_them_against_the_fakes() {
     assert!(fake.problems().is_empty(), "{:?}", fake.problems());
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// Kestra's older OpenAI plugin (`io.kestra.plugin.openai.ChatCompletion`,
+/// as Kestra's blueprints write it): `messages` and `prompt`, `maxTokens`,
+/// `jsonResponseSchema`; the answer in OpenAI's shape
+/// (`choices[0].message.content`), at `BATON_OPENAI_BASE_URL`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_plugin_s_chat_completion_answers_in_openai_s_shape() {
+    let fake = FakeAi::start(KEY, TAVILY).await;
+    let ai = AiConfig {
+        openai_base_url: Some(format!("{}/v1", fake.url)),
+        max_retries: 2,
+        backoff: Duration::from_millis(10),
+        ..AiConfig::default()
+    };
+    let h = harness_with_plugins(PluginConfig { ai, ..PluginConfig::default() });
+    fake.script(vec![Reply::Text("{\"category\": \"billing\"}".into())]);
+    let yaml = format!(
+        r#"id: classify
+namespace: company.team
+tasks:
+  - id: classify_request
+    type: io.kestra.plugin.openai.ChatCompletion
+    apiKey: {KEY}
+    model: gpt-4o-mini
+    maxTokens: 200
+    jsonResponseSchema: |
+      {{"type": "object", "properties": {{"category": {{"type": "string"}}}}, "required": ["category"]}}
+    messages:
+      - role: system
+        content: Classify the request.
+    prompt: My invoice is wrong.
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "{{{{ outputs.classify_request.choices[0].message.content }}}}"
+"#
+    );
+    let e = h.run(&yaml, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?} {:?}", e.error, h.logs(&e.id).await);
+    let o = out(&e, "classify_request");
+    assert_eq!(o["choices"][0]["message"]["content"], "{\"category\": \"billing\"}");
+    assert_eq!(o["choices"][0]["finishReason"], "stop");
+    assert_eq!(o["model"], "gpt-4o-mini");
+    let reqs = fake.requests();
+    let chat = reqs.iter().find(|r| r.path == "/v1/chat/completions").expect("a chat request");
+    assert_eq!(chat.body["model"], "gpt-4o-mini");
+    assert_eq!(chat.body["messages"][0]["role"], "system");
+    assert_eq!(chat.body["messages"][1], json!({"role": "user", "content": "My invoice is wrong."}));
+    assert_eq!(chat.body["response_format"]["type"], "json_schema");
+    assert!(h.logs(&e.id).await.iter().any(|l| l.contains("billing")));
+}

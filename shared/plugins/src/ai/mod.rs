@@ -13,6 +13,7 @@ pub mod embeddings;
 pub mod http;
 pub mod ingest;
 pub mod model;
+pub mod openai_chat;
 pub mod output;
 pub mod props;
 pub mod providers;
@@ -53,7 +54,7 @@ impl From<AiError> for TaskError {
 /// `#[plugin(group)]`): they only make HTTP calls (and, for PGVector,
 /// PostgreSQL ones).
 pub fn register(r: &mut Registry) {
-    for def in [*chat::DEF, *agent::DEF, *ingest::DEF, *rag::DEF] {
+    for def in [*chat::DEF, *agent::DEF, *ingest::DEF, *rag::DEF, *openai_chat::DEF] {
         r.register(def);
     }
 }

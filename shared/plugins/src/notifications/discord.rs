@@ -21,6 +21,8 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
 #[serde(rename_all = "camelCase")]
 #[plugin(
     type = "io.kestra.plugin.notifications.discord.DiscordIncomingWebhook",
+    // the plugin's own package since it left plugin-notifications
+    aliases = ["io.kestra.plugin.discord.DiscordIncomingWebhook"],
     group = "core",
     example = "id: discord\ntype: io.kestra.plugin.notifications.discord.DiscordIncomingWebhook\nurl: \"{{ secret('DISCORD_WEBHOOK') }}\"\npayload: |\n  {\"content\": \"Flow {{ flow.id }} failed: {{ execution.id }}\"}\n"
 )]
@@ -95,6 +97,8 @@ impl Embed {
 #[serde(rename_all = "camelCase")]
 #[plugin(
     type = "io.kestra.plugin.notifications.discord.DiscordExecution",
+    // the plugin's own package since it left plugin-notifications
+    aliases = ["io.kestra.plugin.discord.DiscordExecution"],
     group = "core",
     example = "id: alert\ntype: io.kestra.plugin.notifications.discord.DiscordExecution\nurl: \"{{ secret('DISCORD_WEBHOOK') }}\"\nexecutionId: \"{{ trigger.executionId }}\"\nusername: Baton\n"
 )]

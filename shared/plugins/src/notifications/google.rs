@@ -20,6 +20,8 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
 #[serde(rename_all = "camelCase")]
 #[plugin(
     type = "io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook",
+    // the plugin's own package since it left plugin-notifications
+    aliases = ["io.kestra.plugin.googleworkspace.chat.GoogleChatIncomingWebhook"],
     group = "core",
     example = "id: chat\ntype: io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook\nurl: \"{{ secret('GOOGLE_WEBHOOK') }}\"\npayload: |\n  {\"text\": \"Flow {{ flow.id }} failed: {{ execution.id }}\"}\n"
 )]
@@ -43,6 +45,8 @@ struct IncomingProps {
 #[serde(rename_all = "camelCase")]
 #[plugin(
     type = "io.kestra.plugin.notifications.google.GoogleChatExecution",
+    // the plugin's own package since it left plugin-notifications
+    aliases = ["io.kestra.plugin.googleworkspace.chat.GoogleChatExecution"],
     group = "core",
     example = "id: alert\ntype: io.kestra.plugin.notifications.google.GoogleChatExecution\nurl: \"{{ secret('GOOGLE_WEBHOOK') }}\"\nexecutionId: \"{{ trigger.executionId }}\"\n"
 )]

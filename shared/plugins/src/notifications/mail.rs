@@ -75,6 +75,8 @@ pub struct Smtp {
 #[serde(rename_all = "camelCase")]
 #[plugin(
     type = "io.kestra.plugin.notifications.mail.MailSend",
+    // the plugin's own package since it left plugin-notifications
+    aliases = ["io.kestra.plugin.email.MailSend"],
     group = "core",
     example = "id: mail\ntype: io.kestra.plugin.notifications.mail.MailSend\nhost: smtp.example.com\nport: 465\nusername: \"{{ secret('SMTP_USER') }}\"\npassword: \"{{ secret('SMTP_PASSWORD') }}\"\nfrom: baton@example.com\nto: team@example.com\nsubject: \"Report of {{ flow.id }}\"\nhtmlTextContent: \"<p>See the attached report.</p>\"\nattachments:\n  - name: report.csv\n    uri: \"{{ outputs.report.uri }}\"\n    contentType: text/csv\n"
 )]
@@ -96,6 +98,8 @@ struct SendProps {
 #[serde(rename_all = "camelCase")]
 #[plugin(
     type = "io.kestra.plugin.notifications.mail.MailExecution",
+    // the plugin's own package since it left plugin-notifications
+    aliases = ["io.kestra.plugin.email.MailExecution"],
     group = "core",
     example = "id: mail\ntype: io.kestra.plugin.notifications.mail.MailExecution\nhost: smtp.example.com\nport: 465\nusername: \"{{ secret('SMTP_USER') }}\"\npassword: \"{{ secret('SMTP_PASSWORD') }}\"\nfrom: baton@example.com\nto: oncall@example.com\nsubject: \"Execution {{ trigger.executionId }} failed\"\nexecutionId: \"{{ trigger.executionId }}\"\n"
 )]

@@ -22,6 +22,8 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
 #[serde(rename_all = "camelCase")]
 #[plugin(
     type = "io.kestra.plugin.notifications.slack.SlackIncomingWebhook",
+    // the plugin's own package since it left plugin-notifications
+    aliases = ["io.kestra.plugin.slack.notifications.SlackIncomingWebhook"],
     group = "core",
     example = "id: slack\ntype: io.kestra.plugin.notifications.slack.SlackIncomingWebhook\nurl: \"{{ secret('SLACK_WEBHOOK') }}\"\npayload: |\n  {\"text\": \"Flow {{ flow.id }} failed: {{ execution.id }}\"}\n"
 )]
@@ -49,6 +51,8 @@ struct IncomingProps {
 #[serde(rename_all = "camelCase")]
 #[plugin(
     type = "io.kestra.plugin.notifications.slack.SlackExecution",
+    // the plugin's own package since it left plugin-notifications
+    aliases = ["io.kestra.plugin.slack.notifications.SlackExecution"],
     group = "core",
     example = "id: alert\ntype: io.kestra.plugin.notifications.slack.SlackExecution\nurl: \"{{ secret('SLACK_WEBHOOK') }}\"\nexecutionId: \"{{ trigger.executionId }}\"\n"
 )]

@@ -21,6 +21,8 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
 #[serde(rename_all = "camelCase")]
 #[plugin(
     type = "io.kestra.plugin.notifications.teams.TeamsIncomingWebhook",
+    // the plugin's own package since it left plugin-notifications
+    aliases = ["io.kestra.plugin.microsoft365.teams.TeamsIncomingWebhook"],
     group = "core",
     example = "id: teams\ntype: io.kestra.plugin.notifications.teams.TeamsIncomingWebhook\nurl: \"{{ secret('TEAMS_WEBHOOK') }}\"\npayload: |\n  {\"text\": \"Flow {{ flow.id }} failed: {{ execution.id }}\"}\n"
 )]
@@ -44,6 +46,8 @@ struct IncomingProps {
 #[serde(rename_all = "camelCase")]
 #[plugin(
     type = "io.kestra.plugin.notifications.teams.TeamsExecution",
+    // the plugin's own package since it left plugin-notifications
+    aliases = ["io.kestra.plugin.microsoft365.teams.TeamsExecution"],
     group = "core",
     example = "id: alert\ntype: io.kestra.plugin.notifications.teams.TeamsExecution\nurl: \"{{ secret('TEAMS_WEBHOOK') }}\"\nexecutionId: \"{{ trigger.executionId }}\"\n"
 )]

@@ -69,6 +69,7 @@ mod schedule;
 mod schedule_conditions;
 mod schedule_on_dates;
 mod scripts;
+mod serdes;
 mod server;
 mod server_bounds;
 mod server_bulk;

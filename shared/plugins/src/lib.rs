@@ -8,6 +8,8 @@
 //! (the runtime, the API, the CLI), which run these tasks.
 
 pub mod ai;
+#[cfg(any(feature = "compress", feature = "serdes"))]
+pub(crate) mod bridge;
 #[cfg(feature = "compress")]
 pub mod compress;
 pub mod config;
@@ -27,6 +29,8 @@ pub mod jdbc;
 pub mod notifications;
 pub mod registry;
 pub mod scripts;
+#[cfg(feature = "serdes")]
+pub mod serdes;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};

@@ -90,6 +90,8 @@ impl Registry {
         super::scripts::register(&mut r);
         #[cfg(feature = "compress")]
         super::compress::register(&mut r);
+        #[cfg(feature = "serdes")]
+        super::serdes::register(&mut r);
         super::jdbc::register(&mut r);
         #[cfg(feature = "gcp")]
         super::gcp::register(&mut r);
@@ -193,6 +195,11 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "io.kestra.plugin.compress.",
         "the compress plugins are not in this build of baton (build it with `--features compress`)",
         cfg!(feature = "compress"),
+    ),
+    (
+        "io.kestra.plugin.serdes.",
+        "the serdes plugins are not in this build of baton (build it with `--features serdes`)",
+        cfg!(feature = "serdes"),
     ),
     (
         "io.kestra.plugin.dbt.",

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
-use super::bridge::{self, Entry, SyncReader};
 use super::codec::{self, Compression};
+use crate::bridge::{self, Entry, SyncReader};
 use crate::de::value_to_string;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};

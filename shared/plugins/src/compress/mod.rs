@@ -4,7 +4,6 @@
 //! internal storage and the codecs; run by the `core` worker group.
 
 mod archive;
-mod bridge;
 mod codec;
 mod file;
 

@@ -6,9 +6,16 @@
 //! with `d` exponents, `_` digit separators, hex and binary integers,
 //! timestamps (kept as their text), typed nulls (`null.int`),
 //! annotations (`a::v`, dropped), comments and s-expressions (as lists).
-//! Blobs and clobs are refused with an error naming them.
+//! Blobs and clobs are refused with an error naming them. [`write_line`]
+//! is the writing side: one value as a JSON line.
 
 use serde_json::{Map, Number, Value};
+
+/// Appends `value` as one line of Ion text (JSON is valid Ion) to `out`.
+pub fn write_line<T: serde::Serialize + ?Sized, W: std::io::Write>(value: &T, out: &mut W) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
+}
 
 /// Parses one Ion (or JSON) value spanning the whole line.
 pub fn parse_line(line: &str) -> Result<Value, String> {

@@ -120,10 +120,8 @@ impl FetchProps {
 /// Appends `row` as one line of Ion text (a JSON object is a valid Ion
 /// struct) to `out`.
 pub fn write_ion_line(row: &Row, out: &mut Vec<u8>) -> Result<(), TaskError> {
-    serde_json::to_writer(&mut *out, row)
-        .map_err(|e| TaskError::failed(format!("cannot serialize a result row: {e}")))?;
-    out.push(b'\n');
-    Ok(())
+    crate::core::ion_text::write_line(row, out)
+        .map_err(|e| TaskError::failed(format!("cannot serialize a result row: {e}")))
 }
 
 /// Flush to storage once this many bytes are buffered.

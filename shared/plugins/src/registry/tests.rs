@@ -98,6 +98,7 @@ fn a_left_out_family_names_its_feature() {
         ("io.kestra.plugin.dbt.cli.DbtCLI", cfg!(feature = "dbt")),
         ("io.kestra.plugin.notifications.slack.SlackExecution", cfg!(feature = "notifications")),
         ("io.kestra.plugin.notifications.mail.MailSend", cfg!(feature = "notifications")),
+        ("io.kestra.plugin.serdes.csv.CsvToIon", cfg!(feature = "serdes")),
     ] {
         assert_eq!(r.get(t).is_some(), built, "{t}");
         assert_eq!(left_out(t).is_none(), built, "{t}");

@@ -1,9 +1,11 @@
-//! Bridges between async storage streams and the synchronous `tar`/`zip`
-//! crates, which run on a blocking thread: a `SyncReader` pulls chunks an
-//! async task reads, and archive entries leave the blocking thread as
-//! `Entry` chunk channels that the async side streams into storage. All
-//! channels are bounded, so memory stays at a few chunks whatever the size.
+//! Bridges between async storage streams and synchronous crates (`tar`,
+//! `zip`, `csv`, `apache-avro`…), which run on a blocking thread: a
+//! `SyncReader` pulls chunks an async task reads, a `SyncWriter` pushes
+//! chunks the async side streams into storage, and archive entries leave
+//! the blocking thread as `Entry` chunk channels. All channels are bounded,
+//! so memory stays at a few chunks whatever the size.
 
+#![cfg_attr(not(feature = "compress"), allow(dead_code))]
 use std::io::Read;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -69,6 +71,57 @@ impl Read for SyncReader {
         buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+/// A blocking `Write` whose bytes an async reader ([`SyncWriter::open`]'s
+/// stream) receives in chunks: what a converter on a blocking thread
+/// writes straight into internal storage.
+#[cfg_attr(not(feature = "serdes"), allow(dead_code))]
+pub(crate) struct SyncWriter {
+    tx: mpsc::Sender<Chunk>,
+    buf: Vec<u8>,
+}
+
+#[cfg_attr(not(feature = "serdes"), allow(dead_code))]
+impl SyncWriter {
+    /// A writer and the stream of what is written to it.
+    pub fn open() -> (SyncWriter, ByteStream) {
+        let (tx, rx) = mpsc::channel::<Chunk>(DEPTH);
+        let reader = ChunkReader { rx, current: Vec::new(), pos: 0 };
+        (SyncWriter { tx, buf: Vec::with_capacity(CHUNK) }, Box::pin(reader))
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::other(STOPPED))
+    }
+
+    /// Sends what is buffered and ends the stream.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.send()
+    }
+
+    /// Ends the stream with an error, so the upload fails too.
+    pub fn fail(self, message: &str) {
+        let _ = self.tx.blocking_send(Err(std::io::Error::other(message.to_string())));
+    }
+}
+
+impl std::io::Write for SyncWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -1,0 +1,23 @@
+//! Format conversion tasks (`io.kestra.plugin.serdes.*`): CSV and JSON to
+//! and from Ion, Kestra's row format in internal storage. Each converter
+//! runs on a blocking thread between two storage streams
+//! ([`common::convert`]), so a file of any size passes with a bounded
+//! footprint; run by the `core` worker group.
+
+mod charset;
+mod common;
+mod csv_read;
+mod csv_write;
+mod json;
+#[cfg(test)]
+mod test_support;
+
+use super::Registry;
+
+/// Registers this family's plugins.
+pub fn register(r: &mut Registry) {
+    r.register(*csv_read::CSV_TO_ION);
+    r.register(*csv_write::ION_TO_CSV);
+    r.register(*json::JSON_TO_ION);
+    r.register(*json::ION_TO_JSON);
+}

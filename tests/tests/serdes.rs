@@ -1,0 +1,160 @@
+//! Serdes tasks end to end: CSV → Ion → JSON → Ion → CSV gives back the
+//! same bytes; JSON documents and lines; a bad row fails naming its line;
+//! the bounds fail naming themselves; a property Baton does not implement
+//! is refused at validation.
+
+use serde_json::json;
+use shared::model::StateType;
+
+use crate::support::{Harness, harness, runs};
+
+/// Stores a file as an upstream execution of namespace `test` would have.
+async fn put(h: &Harness, path: &str, data: Vec<u8>) -> String {
+    let path = format!("/test/upstream/executions/e0{path}");
+    h.embedded.engine.storage.put(&path, Box::pin(std::io::Cursor::new(data))).await.unwrap();
+    format!("kestra://{path}")
+}
+
+fn output<'a>(e: &'a shared::model::Execution, task: &str, name: &str) -> &'a serde_json::Value {
+    &runs(e, task)[0].outputs.as_ref().expect("outputs")[name]
+}
+
+fn uri_of<'a>(e: &'a shared::model::Execution, task: &str) -> &'a str {
+    output(e, task, "uri").as_str().expect("uri")
+}
+
+const ROUND_TRIP: &str = r#"
+id: round_trip
+namespace: test
+inputs:
+  - {id: src, type: STRING}
+tasks:
+  - id: csv_to_ion
+    type: io.kestra.plugin.serdes.csv.CsvToIon
+    from: "{{ inputs.src }}"
+  - id: ion_to_json
+    type: io.kestra.plugin.serdes.json.IonToJson
+    from: "{{ outputs.csv_to_ion.uri }}"
+  - id: json_to_ion
+    type: io.kestra.plugin.serdes.json.JsonToIon
+    from: "{{ outputs.ion_to_json.uri }}"
+  - id: ion_to_csv
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{ outputs.json_to_ion.uri }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_ion_json_ion_csv_gives_back_the_same_bytes() {
+    let h = harness();
+    let mut csv = String::from("id,name,note\n");
+    for i in 0..5_000 {
+        csv.push_str(&format!("{i},name {i},\"a, \"\"quoted\"\" note\nover two lines\"\n"));
+    }
+    let src = put(&h, "/in/people.csv", csv.clone().into_bytes()).await;
+    let e = h.run(ROUND_TRIP, json!({"src": src})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    for task in ["csv_to_ion", "ion_to_json", "json_to_ion", "ion_to_csv"] {
+        assert_eq!(output(&e, task, "size"), 5_000, "{task}");
+    }
+    let ion = String::from_utf8(h.read_storage(uri_of(&e, "csv_to_ion")).await).unwrap();
+    assert_eq!(
+        ion.lines().next().unwrap(),
+        r#"{"id":"0","name":"name 0","note":"a, \"quoted\" note\nover two lines"}"#,
+        "CSV values stay strings"
+    );
+    assert!(uri_of(&e, "ion_to_json").ends_with(".jsonl"));
+    let back = h.read_storage(uri_of(&e, "ion_to_csv")).await;
+    assert!(back == csv.as_bytes(), "the CSV differs after the round trip");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_documents_keep_their_types_and_write_back_as_one_array() {
+    let h = harness();
+    let doc = br#"[{"id": 1, "ok": true, "price": 1.5, "tags": ["a"], "none": null}, {"id": 2, "ok": false, "price": 2.25, "tags": [], "none": null}]"#;
+    let src = put(&h, "/in/doc.json", doc.to_vec()).await;
+    let e = h
+        .run(
+            r#"
+id: json_doc
+namespace: test
+inputs:
+  - {id: src, type: STRING}
+tasks:
+  - id: to_ion
+    type: io.kestra.plugin.serdes.json.JsonToIon
+    from: "{{ inputs.src }}"
+    newLine: false
+  - id: to_json
+    type: io.kestra.plugin.serdes.json.IonToJson
+    from: "{{ outputs.to_ion.uri }}"
+    newLine: false
+  - id: to_csv
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{ outputs.to_ion.uri }}"
+    quoteMode: NON_NUMERIC
+"#,
+            json!({"src": src}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    assert_eq!(output(&e, "to_ion", "size"), 2);
+    let json: serde_json::Value = serde_json::from_slice(&h.read_storage(uri_of(&e, "to_json")).await).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(doc).unwrap();
+    assert_eq!(json, doc);
+    let csv = String::from_utf8(h.read_storage(uri_of(&e, "to_csv")).await).unwrap();
+    assert_eq!(csv, "\"id\",\"ok\",\"price\",\"tags\",\"none\"\n1,\"true\",1.5,\"[a]\",\n2,\"false\",2.25,\"[]\",\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_row_and_an_oversized_field_fail_naming_line_and_bound() {
+    let h = harness();
+    let bad = put(&h, "/in/bad.csv", b"a,b\n1,2\n3,4,5\n".to_vec()).await;
+    let big = put(&h, "/in/big.csv", format!("a\n{}\n", "x".repeat(2 * 1024 * 1024)).into_bytes()).await;
+    let lines = put(&h, "/in/lines.json", b"{\"a\":1}\n{\"a\":\n".to_vec()).await;
+    let flow = r#"
+id: bad
+namespace: test
+inputs:
+  - {id: src, type: STRING}
+  - {id: max, type: INT}
+tasks:
+  - id: read
+    type: io.kestra.plugin.serdes.csv.CsvToIon
+    from: "{{ inputs.src }}"
+    maxFieldSize: "{{ inputs.max }}"
+"#;
+    let e = h.run(flow, json!({"src": bad, "max": 1000})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l.contains("on line 3 of") && l.contains("Expected 2, got 3 fields")), "{logs:?}");
+
+    let e = h.run(flow, json!({"src": big, "max": 1024 * 1024})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let logs = h.logs(&e.id).await;
+    assert!(
+        logs.iter().any(|l| l.contains("field 1 on line 2") && l.contains("maxFieldSize (1048576 bytes)")),
+        "{logs:?}"
+    );
+
+    let e = h
+        .run(
+            "id: lines\nnamespace: test\ninputs:\n  - {id: src, type: STRING}\ntasks:\n  - id: read\n    type: io.kestra.plugin.serdes.json.JsonToIon\n    from: \"{{ inputs.src }}\"\n",
+            json!({"src": lines}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l.contains(&format!("line 2 of {lines} is not JSON"))), "{logs:?}");
+}
+
+#[test]
+fn properties_baton_does_not_implement_are_refused() {
+    let registry = shared::plugins::Registry::builtin();
+    let renderer = shared::template::Renderer::new();
+    let flow = "id: f\nnamespace: n\ntasks:\n  - id: w\n    type: io.kestra.plugin.serdes.csv.IonToCsv\n    from: kestra:///x.ion\n    dateFormat: yyyy\n";
+    let (_, diags) = shared::validate::validate_source("f.yaml", flow, &registry, &renderer);
+    assert!(format!("{diags:?}").contains("dateFormat"), "{diags:?}");
+    let ok = "id: f\nnamespace: n\ntasks:\n  - id: r\n    type: io.kestra.plugin.serdes.csv.CsvReader\n    from: kestra:///x.csv\n    fieldSeparator: \";\"\n";
+    let (_, diags) = shared::validate::validate_source("f.yaml", ok, &registry, &renderer);
+    assert!(diags.is_empty(), "the legacy name is accepted: {diags:?}");
+}

@@ -158,3 +158,67 @@ fn properties_baton_does_not_implement_are_refused() {
     let (_, diags) = shared::validate::validate_source("f.yaml", ok, &registry, &renderer);
     assert!(diags.is_empty(), "the legacy name is accepted: {diags:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_to_typed_avro_and_back() {
+    let h = harness();
+    let csv = "id,name,price,day,active\n1,Alice,12.50,2024-01-31,yes\n2,,3.10,2024-02-29,false\n";
+    let src = put(&h, "/in/items.csv", csv.as_bytes().to_vec()).await;
+    let e = h
+        .run(
+            r#"
+id: avro
+namespace: test
+inputs:
+  - {id: src, type: STRING}
+tasks:
+  - id: to_ion
+    type: io.kestra.plugin.serdes.csv.CsvToIon
+    from: "{{ inputs.src }}"
+  - id: to_avro
+    type: io.kestra.plugin.serdes.avro.IonToAvro
+    from: "{{ outputs.to_ion.uri }}"
+    schema: |
+      {"type": "record", "name": "item", "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "name", "type": ["null", "string"]},
+        {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+        {"name": "active", "type": "boolean"}]}
+  - id: back
+    type: io.kestra.plugin.serdes.avro.AvroToIon
+    from: "{{ outputs.to_avro.uri }}"
+  - id: bad
+    type: io.kestra.plugin.serdes.avro.IonToAvro
+    from: "{{ outputs.to_ion.uri }}"
+    schema: '{"type": "record", "name": "r", "fields": [{"name": "name", "type": "string"}]}'
+    nullValues: []
+    strictSchema: true
+    onBadLines: WARN
+"#,
+            json!({"src": src}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let avro = h.read_storage(uri_of(&e, "to_avro")).await;
+    assert_eq!(&avro[..4], b"Obj\x01", "an Avro object container file");
+    let ion = String::from_utf8(h.read_storage(uri_of(&e, "back")).await).unwrap();
+    assert_eq!(
+        ion,
+        "{\"id\":1,\"name\":\"Alice\",\"price\":12.5,\"day\":\"2024-01-31\",\"active\":true}\n\
+         {\"id\":2,\"name\":null,\"price\":3.1,\"day\":\"2024-02-29\",\"active\":false}\n"
+    );
+    // every row has fields the strict schema lacks: both skipped with a warning
+    assert_eq!(output(&e, "bad", "size"), 0);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l.contains("field 'id' is not in the schema (strictSchema) (skipped)")), "{logs:?}");
+}
+
+#[test]
+fn serdes_formats_baton_lacks_are_refused_by_name() {
+    let registry = shared::plugins::Registry::builtin();
+    let renderer = shared::template::Renderer::new();
+    let flow = "id: f\nnamespace: n\ntasks:\n  - id: p\n    type: io.kestra.plugin.serdes.parquet.IonToParquet\n    from: kestra:///x.ion\n";
+    let (_, diags) = shared::validate::validate_source("f.yaml", flow, &registry, &renderer);
+    assert!(format!("{diags:?}").contains("Baton does not implement the Parquet serdes tasks"), "{diags:?}");
+}

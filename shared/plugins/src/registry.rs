@@ -171,15 +171,17 @@ impl Registry {
 }
 
 /// The plugin family a type name belongs to when this build of Baton leaves
-/// that family out (a cargo feature not enabled), with how to get it: what
+/// that family out (a cargo feature not enabled, or a serdes format Baton
+/// does not implement), with how to get it: what
 /// the validator adds to "unknown type", so a flow is never silently run
 /// without its tasks or triggers.
 pub fn left_out(type_name: &str) -> Option<&'static str> {
     left_out_of(FAMILIES, type_name)
 }
 
-/// The families a cargo feature leaves out: type-name prefix, what the
-/// user is told, whether this build has them.
+/// The families a cargo feature leaves out, and the serdes formats Baton
+/// does not implement: type-name prefix, what the user is told, whether
+/// this build has them.
 const FAMILIES: &[(&str, &str, bool)] = &[
     (
         "io.kestra.plugin.gcp.",
@@ -201,6 +203,13 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "the serdes plugins are not in this build of baton (build it with `--features serdes`)",
         cfg!(feature = "serdes"),
     ),
+    // serdes formats not implemented yet: refused by name, whatever the build
+    ("io.kestra.plugin.serdes.parquet.", "Baton does not implement the Parquet serdes tasks (yet)", false),
+    ("io.kestra.plugin.serdes.excel.", "Baton does not implement the Excel serdes tasks (yet)", false),
+    ("io.kestra.plugin.serdes.xml.", "Baton does not implement the XML serdes tasks (yet)", false),
+    ("io.kestra.plugin.serdes.yaml.", "Baton does not implement the YAML serdes tasks (yet)", false),
+    ("io.kestra.plugin.serdes.markdown.", "Baton does not implement the Markdown serdes tasks (yet)", false),
+    ("io.kestra.plugin.serdes.protobuf.", "Baton does not implement the Protobuf serdes tasks (yet)", false),
     (
         "io.kestra.plugin.dbt.",
         "the dbt plugins are not in this build of baton (build it with `--features dbt`)",

@@ -169,6 +169,13 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                     "the task fails naming the bound",
                 ),
                 b(
+                    "MAX_ITEM_BYTES",
+                    Bytes(crate::plugins::core::items::MAX_ITEM_BYTES),
+                    None,
+                    "bytes of one line of an Ion file the item and serdes tasks read, and of one value of a JSON document `JsonToIon` reads (`newLine: false`)",
+                    "the task fails naming the bound and the line",
+                ),
+                b(
                     "MAX_DBT_ARTIFACT_BYTES",
                     Bytes(crate::plugins::config::MAX_DBT_ARTIFACT_BYTES),
                     None,

@@ -15,8 +15,9 @@ use crate::bridge::{STOPPED, SyncReader, SyncWriter};
 use crate::core::ion_text;
 use crate::{RunContext, TaskError, TaskOutput};
 
-/// The longest Ion line (one record) read, in bytes.
-pub const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
+/// The longest Ion line or JSON value (one record) read, in bytes: the
+/// bound the item tasks apply too.
+pub const MAX_RECORD_BYTES: u64 = crate::core::items::MAX_ITEM_BYTES;
 /// Warnings kept for the task's log (the rest are counted).
 const MAX_WARNINGS: usize = 20;
 

@@ -1,9 +1,11 @@
-//! Format conversion tasks (`io.kestra.plugin.serdes.*`): CSV and JSON to
-//! and from Ion, Kestra's row format in internal storage. Each converter
+//! Format conversion tasks (`io.kestra.plugin.serdes.*`): CSV, JSON and
+//! Avro to and from Ion, Kestra's row format in internal storage. Each converter
 //! runs on a blocking thread between two storage streams
 //! ([`common::convert`]), so a file of any size passes with a bounded
 //! footprint; run by the `core` worker group.
 
+mod avro;
+mod avro_value;
 mod charset;
 mod common;
 mod csv_read;
@@ -20,4 +22,6 @@ pub fn register(r: &mut Registry) {
     r.register(*csv_write::ION_TO_CSV);
     r.register(*json::JSON_TO_ION);
     r.register(*json::ION_TO_JSON);
+    r.register(*avro::AVRO_TO_ION);
+    r.register(*avro::ION_TO_AVRO);
 }

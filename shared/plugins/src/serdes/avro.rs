@@ -1,0 +1,321 @@
+//! `io.kestra.plugin.serdes.avro.AvroToIon` and `IonToAvro` on
+//! `apache-avro`, streamed (Avro's writer flushes a block at a time).
+//!
+//! AvroToIon reads an Avro object container file (null, deflate, snappy or
+//! zstandard blocks) with the schema it carries. IonToAvro writes one with
+//! the given `schema` (no codec, as Kestra); Kestra infers a schema when
+//! none is given (`numberOfRowsToScan`, `inferAllFields`): Baton does not,
+//! so `schema` is required. Values convert as [`super::avro_value`] says;
+//! Kestra's `dateFormat`, `timeFormat`, `datetimeFormat` and `timeZoneId`
+//! are not declared (ISO text is read, UTC when no offset is written).
+//! A record that does not convert follows `onBadLines`.
+
+use std::io::BufReader;
+use std::sync::LazyLock;
+
+use apache_avro::{Reader, Schema, Writer};
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::avro_value::{Convert, to_json};
+use super::common::{self, IonLines, Job, Report};
+use crate::bridge::{SyncReader, SyncWriter};
+use crate::registry::PluginDef;
+use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+
+/// What a bad record does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBad {
+    Error,
+    Warn,
+    Skip,
+}
+
+/// Parses Kestra's `onBadLines`.
+pub fn on_bad(v: Option<&str>) -> Result<OnBad, TaskError> {
+    match v.unwrap_or("ERROR").to_ascii_uppercase().as_str() {
+        "ERROR" => Ok(OnBad::Error),
+        "WARN" => Ok(OnBad::Warn),
+        "SKIP" => Ok(OnBad::Skip),
+        o => Err(TaskError::property("onBadLines", format!("'{o}' is not one of ERROR, WARN, SKIP"))),
+    }
+}
+
+/// Convert an Avro file into Ion.
+///
+/// Reads an Avro object container file into an Ion file, one record a line, in the schema's field order.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.serdes.avro.AvroToIon",
+    aliases = ["io.kestra.plugin.serdes.avro.AvroReader"],
+    group = "core",
+    example = "id: to_ion\ntype: io.kestra.plugin.serdes.avro.AvroToIon\nfrom: \"{{ outputs.download.uri }}\"\n",
+    outputs(
+        uri(String, "The Ion file."),
+        size(Integer, "Records written.")
+    )
+)]
+struct ReadProps {
+    /// The Avro file (kestra:// URI).
+    #[serde(deserialize_with = "de::string_lenient")]
+    from: String,
+    /// What a record that cannot be read does.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["ERROR", "WARN", "SKIP"], default = "\"ERROR\"")]
+    on_bad_lines: Option<String>,
+}
+
+/// Convert an Ion file into Avro.
+///
+/// Writes the records of an Ion file as an Avro object container file with the given schema.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[plugin(
+    type = "io.kestra.plugin.serdes.avro.IonToAvro",
+    aliases = ["io.kestra.plugin.serdes.avro.AvroWriter"],
+    group = "core",
+    example = "id: to_avro\ntype: io.kestra.plugin.serdes.avro.IonToAvro\nfrom: \"{{ outputs.to_ion.uri }}\"\nschema: |\n  {\"type\": \"record\", \"name\": \"row\", \"fields\": [{\"name\": \"id\", \"type\": \"int\"}]}\n",
+    outputs(
+        uri(String, "The Avro file."),
+        size(Integer, "Records written.")
+    )
+)]
+struct WriteProps {
+    /// The Ion file (kestra:// URI).
+    #[serde(deserialize_with = "de::string_lenient")]
+    from: String,
+    /// The Avro schema (JSON) of the records.
+    #[serde(deserialize_with = "de::string_lenient")]
+    schema: String,
+    /// Strings read as null (where the schema allows null).
+    #[serde(default, deserialize_with = "opt_list")]
+    #[prop(
+        kind = "List",
+        default = "[\"\", \"#N/A\", \"#N/A N/A\", \"#NA\", \"-1.#IND\", \"-1.#QNAN\", \"-NaN\", \"1.#IND\", \"1.#QNAN\", \"NA\", \"n/a\", \"nan\", \"null\"]"
+    )]
+    null_values: Option<Vec<String>>,
+    /// Strings read as true.
+    #[serde(default, deserialize_with = "opt_list")]
+    #[prop(kind = "List", default = "[\"t\", \"true\", \"enabled\", \"1\", \"on\", \"yes\"]")]
+    true_values: Option<Vec<String>>,
+    /// Strings read as false.
+    #[serde(default, deserialize_with = "opt_list")]
+    #[prop(kind = "List", default = "[\"f\", \"false\", \"disabled\", \"0\", \"off\", \"no\", \"\"]")]
+    false_values: Option<Vec<String>>,
+    /// The decimal point of numbers written as strings.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\".\"")]
+    decimal_separator: Option<String>,
+    /// Whether a field not in the schema is an error.
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
+    strict_schema: Option<bool>,
+    /// What a record that does not convert does.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["ERROR", "WARN", "SKIP"], default = "\"ERROR\"")]
+    on_bad_lines: Option<String>,
+}
+
+/// A list of strings, when given.
+fn opt_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    de::string_or_list(d).map(Some)
+}
+
+fn list(v: &Option<Vec<String>>, default: &[&str]) -> Vec<String> {
+    v.clone().unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect())
+}
+
+#[derive(Debug)]
+struct AvroToIon {
+    from: String,
+    on_bad: OnBad,
+}
+
+#[derive(Debug)]
+struct IonToAvro {
+    from: String,
+    schema: Schema,
+    convert: Convert,
+    on_bad: OnBad,
+}
+
+fn build_read(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: ReadProps = parse_props(props)?;
+    Ok(Box::new(AvroToIon { from: p.from, on_bad: on_bad(p.on_bad_lines.as_deref())? }))
+}
+
+fn build_write(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let p: WriteProps = parse_props(props)?;
+    let (schema, convert, on_bad) = write_options(&p)?;
+    Ok(Box::new(IonToAvro { from: p.from, schema, convert, on_bad }))
+}
+
+/// The checked schema and conversion of `p`.
+fn write_options(p: &WriteProps) -> Result<(Schema, Convert, OnBad), TaskError> {
+    let schema =
+        Schema::parse_str(&p.schema).map_err(|e| TaskError::property("schema", format!("invalid Avro schema: {e}")))?;
+    let sep = p.decimal_separator.as_deref().unwrap_or(".");
+    let mut chars = sep.chars();
+    let decimal_separator = match (chars.next(), chars.next()) {
+        (Some(c), None) => c,
+        _ => return Err(TaskError::property("decimalSeparator", format!("'{sep}' is not one character"))),
+    };
+    let convert = Convert {
+        null_values: list(
+            &p.null_values,
+            &[
+                "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "1.#IND", "1.#QNAN", "NA", "n/a", "nan",
+                "null",
+            ],
+        ),
+        true_values: list(&p.true_values, &["t", "true", "enabled", "1", "on", "yes"]),
+        false_values: list(&p.false_values, &["f", "false", "disabled", "0", "off", "no", ""]),
+        decimal_separator,
+        strict: p.strict_schema.unwrap_or(false),
+    };
+    Ok((schema, convert, on_bad(p.on_bad_lines.as_deref())?))
+}
+
+#[async_trait]
+impl RunnableTask for AvroToIon {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let (uri, on_bad) = (self.from.trim().to_string(), self.on_bad);
+        let job: Job = Box::new(move |src, out| read(src, out, on_bad, &uri));
+        common::convert(cx, &self.from, "data.ion", job).await
+    }
+}
+
+#[async_trait]
+impl RunnableTask for IonToAvro {
+    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let (uri, on_bad) = (self.from.trim().to_string(), self.on_bad);
+        let (schema, convert) = (self.schema.clone(), self.convert.clone());
+        let job: Job = Box::new(move |src, out| write(src, out, &schema, &convert, on_bad, &uri));
+        common::convert(cx, &self.from, "data.avro", job).await
+    }
+}
+
+fn bad(report: &mut Report, on_bad: OnBad, message: String) -> Result<(), String> {
+    match on_bad {
+        OnBad::Error => Err(message),
+        OnBad::Warn => {
+            report.warn(format!("{message} (skipped)"));
+            Ok(())
+        }
+        OnBad::Skip => Ok(()),
+    }
+}
+
+/// Avro to Ion, on a blocking thread.
+fn read(src: SyncReader, out: &mut SyncWriter, on_bad: OnBad, uri: &str) -> Result<Report, String> {
+    let reader = Reader::new(BufReader::new(src)).map_err(|e| format!("{uri} is not an Avro file: {e}"))?;
+    let schema = reader.writer_schema().clone();
+    let mut report = Report::default();
+    for (i, datum) in reader.enumerate() {
+        let datum = match datum {
+            Ok(d) => d,
+            Err(e) => {
+                // a broken block: the rest of the file cannot be read
+                bad(&mut report, on_bad, format!("cannot read record {} of {uri}: {e}", i + 1))?;
+                break;
+            }
+        };
+        match to_json(&datum, &schema, "") {
+            Ok(v) => {
+                common::write_ion(&v, out)?;
+                report.records += 1;
+            }
+            Err(e) => bad(&mut report, on_bad, format!("record {} of {uri}: {e}", i + 1))?,
+        }
+    }
+    Ok(report)
+}
+
+/// Ion to Avro, on a blocking thread.
+fn write(
+    src: SyncReader,
+    out: &mut SyncWriter,
+    schema: &Schema,
+    convert: &Convert,
+    on_bad: OnBad,
+    uri: &str,
+) -> Result<Report, String> {
+    let mut lines = IonLines::new(BufReader::new(src), uri);
+    let mut writer = Writer::new(schema, out).map_err(|e| format!("cannot start the Avro file: {e}"))?;
+    let mut report = Report::default();
+    while let Some(v) = lines.next_value()? {
+        // a list is positional, or the one array field of a `root` record
+        let v = match (v, schema) {
+            (Value::Array(items), Schema::Record(r)) => {
+                if let [f] = r.fields.as_slice()
+                    && matches!(f.schema, Schema::Array(_))
+                {
+                    Value::Object(Map::from_iter([(f.name.clone(), Value::Array(items))]))
+                } else {
+                    Value::Object(r.fields.iter().map(|f| f.name.clone()).zip(items).collect())
+                }
+            }
+            (v, _) => v,
+        };
+        match convert.to_avro(&v, schema, "") {
+            Ok(datum) => {
+                writer.append_value(datum).map_err(|e| format!("line {} of {uri}: {e}", lines.line))?;
+                report.records += 1;
+            }
+            Err(e) => bad(&mut report, on_bad, format!("line {} of {uri}: {e}", lines.line))?,
+        }
+    }
+    writer.flush().map_err(|e| format!("cannot write the Avro file: {e}"))?;
+    Ok(report)
+}
+
+pub static AVRO_TO_ION: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare_as::<ReadProps>(build_read).parsed_by::<ReadProps>());
+
+pub static ION_TO_AVRO: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare_as::<WriteProps>(build_write).parsed_by::<WriteProps>());
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::serdes::test_support::{run_bytes, run_job};
+
+    const SCHEMA: &str = r#"{"type":"record","name":"row","fields":[
+        {"name":"id","type":"long"},{"name":"name","type":["null","string"]},{"name":"ok","type":"boolean"}]}"#;
+
+    fn to_avro(ion: &str, props: Value) -> Result<Vec<u8>, String> {
+        let mut map = props.as_object().cloned().unwrap_or_default();
+        map.insert("from".into(), "kestra:///f.ion".into());
+        map.entry("schema").or_insert(SCHEMA.into());
+        let p: WriteProps = parse_props(&map).map_err(|e| e.to_string())?;
+        let (schema, convert, on_bad) = write_options(&p).map_err(|e| e.to_string())?;
+        run_bytes(ion.as_bytes().to_vec(), move |src, out| {
+            write(src, out, &schema, &convert, on_bad, "kestra:///f.ion")
+        })
+    }
+
+    #[test]
+    fn ion_to_avro_and_back() {
+        let avro = to_avro("{id:1,name:\"a\",ok:\"yes\"}\n{id:\"2\",name:null,ok:false}\n", json!({})).unwrap();
+        assert_eq!(&avro[..4], b"Obj\x01");
+        let ion = run_job(avro, |src, out| read(src, out, OnBad::Error, "kestra:///f.avro")).unwrap();
+        assert_eq!(ion, "{\"id\":1,\"name\":\"a\",\"ok\":true}\n{\"id\":2,\"name\":null,\"ok\":false}\n");
+    }
+
+    #[test]
+    fn a_bad_record_names_its_line_or_is_skipped() {
+        let ion = "{id:1,ok:true}\n{id:\"x\",ok:true}\n{id:3,ok:false}\n";
+        let e = to_avro(ion, json!({})).unwrap_err();
+        assert_eq!(e, "line 2 of kestra:///f.ion: field 'id': \"x\" is not a long");
+        let avro = to_avro(ion, json!({"onBadLines": "SKIP"})).unwrap();
+        let back = run_job(avro, |src, out| read(src, out, OnBad::Error, "kestra:///f.avro")).unwrap();
+        assert_eq!(back.lines().count(), 2);
+        let e = run_job(b"not avro".to_vec(), |src, out| read(src, out, OnBad::Error, "kestra:///f.avro")).unwrap_err();
+        assert!(e.starts_with("kestra:///f.avro is not an Avro file"), "{e}");
+        assert!(to_avro("", json!({"schema": "{oops"})).unwrap_err().contains("invalid Avro schema"));
+    }
+}

@@ -1,0 +1,429 @@
+//! Values between Avro (`apache-avro`) and Baton's Ion (JSON values).
+//!
+//! Reading, as Kestra's `AvroDeserializer`: a record becomes a struct in
+//! the schema's field order (the `root` record wrapping one array field
+//! `value` becomes that list), enums their symbol, dates, times and
+//! timestamps their ISO text (Baton's Ion holds timestamps as text),
+//! decimals numbers, UUIDs text. Bytes and fixed would be Ion blobs, which
+//! Baton's Ion does not hold: refused naming the field.
+//!
+//! Writing, as Kestra's `AvroConverter` with its defaults: a value is
+//! converted to the field's schema — a string in `nullValues` is null where
+//! the schema allows null, `trueValues`/`falseValues` are booleans, numbers
+//! may be strings (with `decimalSeparator`), dates and times ISO text
+//! (timestamps without an offset are UTC), a union takes its first branch
+//! that fits. A struct field missing is null (or the field's default); with
+//! `strictSchema` a field not in the schema is an error.
+
+use std::collections::HashMap;
+
+use apache_avro::Schema;
+use apache_avro::types::Value as Avro;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use serde_json::{Map, Number, Value};
+
+/// Kestra's conversion options.
+#[derive(Debug, Clone)]
+pub struct Convert {
+    pub null_values: Vec<String>,
+    pub true_values: Vec<String>,
+    pub false_values: Vec<String>,
+    pub decimal_separator: char,
+    pub strict: bool,
+}
+
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+
+// ------------------------------------------------------------- reading ---
+
+/// One Avro datum of `schema` (the writer's) as an Ion value.
+pub fn to_json(v: &Avro, schema: &Schema, path: &str) -> Result<Value, String> {
+    Ok(match v {
+        Avro::Null => Value::Null,
+        Avro::Boolean(b) => Value::Bool(*b),
+        Avro::Int(i) => Value::from(*i),
+        Avro::Long(i) => Value::from(*i),
+        Avro::Float(f) => float(f64::from(*f)),
+        Avro::Double(f) => float(*f),
+        Avro::String(s) | Avro::Enum(_, s) => Value::String(s.clone()),
+        Avro::Bytes(_) | Avro::Fixed(..) | Avro::Duration(_) => {
+            return Err(format!("field '{path}' holds bytes, which Baton's Ion files cannot hold (Ion blobs)"));
+        }
+        Avro::Union(i, inner) => {
+            let branch = match schema {
+                Schema::Union(u) => u.variants().get(*i as usize).unwrap_or(schema),
+                _ => schema,
+            };
+            to_json(inner, branch, path)?
+        }
+        Avro::Array(items) => {
+            let item = if let Schema::Array(a) = schema { &a.items } else { schema };
+            Value::Array(items.iter().map(|i| to_json(i, item, path)).collect::<Result<_, _>>()?)
+        }
+        Avro::Map(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for k in keys {
+                let item = if let Schema::Map(ms) = schema { &ms.types } else { schema };
+                out.insert(k.clone(), to_json(&m[k], item, &format!("{path}.{k}"))?);
+            }
+            Value::Object(out)
+        }
+        Avro::Record(fields) => {
+            if let [(name, Avro::Array(items))] = fields.as_slice()
+                && name == "value"
+                && path.is_empty()
+            {
+                let item = match schema {
+                    Schema::Record(r) if r.name.name() == "root" => match r.fields.first().map(|f| &f.schema) {
+                        Some(Schema::Array(a)) => Some(&a.items),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if let Some(item) = item {
+                    return Ok(Value::Array(items.iter().map(|i| to_json(i, item, name)).collect::<Result<_, _>>()?));
+                }
+            }
+            let mut out = Map::new();
+            for (k, f) in fields {
+                let p = join(path, k);
+                let field = match schema {
+                    Schema::Record(r) => r.fields.iter().find(|x| &x.name == k).map_or(schema, |x| &x.schema),
+                    _ => schema,
+                };
+                out.insert(k.clone(), to_json(f, field, &p)?);
+            }
+            Value::Object(out)
+        }
+        Avro::Date(d) => Value::String((EPOCH + chrono::Duration::days(i64::from(*d))).to_string()),
+        Avro::TimeMillis(ms) => time(i64::from(*ms) * 1_000_000),
+        Avro::TimeMicros(us) => time(us * 1_000),
+        Avro::TimestampMillis(ms) => instant(DateTime::from_timestamp_millis(*ms), path)?,
+        Avro::TimestampMicros(us) => instant(DateTime::from_timestamp_micros(*us), path)?,
+        Avro::TimestampNanos(ns) => instant(Some(DateTime::from_timestamp_nanos(*ns)), path)?,
+        Avro::LocalTimestampMillis(ms) => local(DateTime::from_timestamp_millis(*ms), path)?,
+        Avro::LocalTimestampMicros(us) => local(DateTime::from_timestamp_micros(*us), path)?,
+        Avro::LocalTimestampNanos(ns) => local(Some(DateTime::from_timestamp_nanos(*ns)), path)?,
+        Avro::Decimal(d) => {
+            let bytes = Vec::<u8>::try_from(d).map_err(|e| format!("field '{path}': {e}"))?;
+            let scale = if let Schema::Decimal(d) = schema { d.scale } else { 0 };
+            decimal_number(&unscaled_text(&bytes, scale), path)?
+        }
+        Avro::BigDecimal(d) => decimal_number(&d.to_string(), path)?,
+        Avro::Uuid(u) => Value::String(u.to_string()),
+    })
+}
+
+fn float(f: f64) -> Value {
+    Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number)
+}
+
+fn time(nanos: i64) -> Value {
+    let secs = nanos.div_euclid(1_000_000_000) as u32;
+    let t = NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos.rem_euclid(1_000_000_000) as u32);
+    Value::String(t.map_or_else(|| nanos.to_string(), |t| t.to_string()))
+}
+
+fn instant(t: Option<DateTime<chrono::Utc>>, path: &str) -> Result<Value, String> {
+    let t = t.ok_or_else(|| format!("field '{path}' is a timestamp out of range"))?;
+    Ok(Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
+}
+
+fn local(t: Option<DateTime<chrono::Utc>>, path: &str) -> Result<Value, String> {
+    let t = t.ok_or_else(|| format!("field '{path}' is a timestamp out of range"))?;
+    Ok(Value::String(t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.f").to_string()))
+}
+
+/// A two's complement big-endian unscaled value with `scale` digits after
+/// the point, as decimal text (empty when longer than 16 bytes).
+fn unscaled_text(bytes: &[u8], scale: usize) -> String {
+    if bytes.len() > 16 {
+        return String::new();
+    }
+    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
+    let mut v: i128 = if negative { -1 } else { 0 };
+    for b in bytes {
+        v = (v << 8) | i128::from(*b);
+    }
+    let digits = format!("{:0>width$}", v.unsigned_abs(), width = scale + 1);
+    let (int, frac) = digits.split_at(digits.len() - scale);
+    let sign = if v < 0 { "-" } else { "" };
+    if scale == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") }
+}
+
+/// A decimal as the number Kestra's BigDecimal becomes.
+fn decimal_number(s: &str, path: &str) -> Result<Value, String> {
+    s.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
+        .ok_or_else(|| format!("field '{path}' is a decimal wider than 16 bytes"))
+}
+
+// ------------------------------------------------------------- writing ---
+
+impl Convert {
+    fn is_null(&self, v: &Value) -> bool {
+        match v {
+            Value::Null => true,
+            Value::String(s) => self.null_values.iter().any(|n| n == s),
+            _ => false,
+        }
+    }
+
+    /// `v` as a datum of `schema`; the error names the field.
+    pub fn to_avro(&self, v: &Value, schema: &Schema, path: &str) -> Result<Avro, String> {
+        let bad = |what: &str| format!("field '{path}': {} is not {what}", short(v));
+        Ok(match schema {
+            Schema::Null if self.is_null(v) => Avro::Null,
+            Schema::Null => return Err(bad("null")),
+            Schema::Union(u) => {
+                if self.is_null(v)
+                    && let Some(i) = u.variants().iter().position(|s| matches!(s, Schema::Null))
+                {
+                    return Ok(Avro::Union(i as u32, Box::new(Avro::Null)));
+                }
+                let mut last = None;
+                for (i, s) in u.variants().iter().enumerate().filter(|(_, s)| !matches!(s, Schema::Null)) {
+                    match self.to_avro(v, s, path) {
+                        Ok(a) => return Ok(Avro::Union(i as u32, Box::new(a))),
+                        Err(e) => last = Some(e),
+                    }
+                }
+                return Err(last.unwrap_or_else(|| bad("any type of the union")));
+            }
+            _ if matches!(v, Value::Null) => {
+                return Err(format!("field '{path}': null for a field that is not nullable"));
+            }
+            Schema::Boolean => match v {
+                Value::Bool(b) => Avro::Boolean(*b),
+                Value::String(s) if self.true_values.iter().any(|t| t == s) => Avro::Boolean(true),
+                Value::String(s) if self.false_values.iter().any(|t| t == s) => Avro::Boolean(false),
+                Value::Number(n) if n.as_i64() == Some(1) => Avro::Boolean(true),
+                Value::Number(n) if n.as_i64() == Some(0) => Avro::Boolean(false),
+                _ => return Err(bad("a boolean")),
+            },
+            Schema::Int => {
+                Avro::Int(i32::try_from(self.integer(v).ok_or_else(|| bad("an int"))?).map_err(|_| bad("an int"))?)
+            }
+            Schema::Long => Avro::Long(self.integer(v).ok_or_else(|| bad("a long"))?),
+            Schema::Float => Avro::Float(self.number(v).ok_or_else(|| bad("a float"))? as f32),
+            Schema::Double => Avro::Double(self.number(v).ok_or_else(|| bad("a double"))?),
+            Schema::String => match v {
+                Value::String(s) => Avro::String(s.clone()),
+                Value::Array(_) | Value::Object(_) => return Err(bad("a string")),
+                other => Avro::String(super::csv_write::java_string(other).unwrap_or_default()),
+            },
+            Schema::Bytes => match v {
+                Value::String(s) => Avro::Bytes(s.as_bytes().to_vec()),
+                _ => return Err(bad("bytes")),
+            },
+            Schema::Fixed(f) => match v {
+                Value::String(s) if s.len() == f.size => Avro::Fixed(f.size, s.as_bytes().to_vec()),
+                _ => return Err(bad(&format!("{} bytes", f.size))),
+            },
+            Schema::Enum(e) => match v {
+                Value::String(s) => match e.symbols.iter().position(|x| x == s) {
+                    Some(i) => Avro::Enum(i as u32, s.clone()),
+                    None => return Err(bad(&format!("one of {:?}", e.symbols))),
+                },
+                _ => return Err(bad("an enum symbol")),
+            },
+            Schema::Array(a) => match v {
+                Value::Array(items) => {
+                    Avro::Array(items.iter().map(|i| self.to_avro(i, &a.items, path)).collect::<Result<_, _>>()?)
+                }
+                _ => return Err(bad("a list")),
+            },
+            Schema::Map(m) => match v {
+                Value::Object(o) => {
+                    let mut out = HashMap::with_capacity(o.len());
+                    for (k, i) in o {
+                        out.insert(k.clone(), self.to_avro(i, &m.types, &format!("{path}.{k}"))?);
+                    }
+                    Avro::Map(out)
+                }
+                _ => return Err(bad("a map")),
+            },
+            Schema::Record(r) => match v {
+                Value::Object(o) => {
+                    if self.strict
+                        && let Some(extra) = o.keys().find(|k| !r.fields.iter().any(|f| &f.name == *k))
+                    {
+                        return Err(format!("field '{}' is not in the schema (strictSchema)", join(path, extra)));
+                    }
+                    let mut out = Vec::with_capacity(r.fields.len());
+                    for f in &r.fields {
+                        let p = join(path, &f.name);
+                        let datum = match (o.get(&f.name), &f.default) {
+                            (None, Some(d)) => self.to_avro(d, &f.schema, &p)?,
+                            (got, _) => self.to_avro(got.unwrap_or(&Value::Null), &f.schema, &p)?,
+                        };
+                        out.push((f.name.clone(), datum));
+                    }
+                    Avro::Record(out)
+                }
+                _ => return Err(bad("a struct")),
+            },
+            Schema::Date => Avro::Date(date(v).ok_or_else(|| bad("a date (yyyy-MM-dd)"))?),
+            Schema::TimeMillis => {
+                Avro::TimeMillis((time_of_day(v).ok_or_else(|| bad("a time (HH:mm[:ss])"))? / 1_000_000) as i32)
+            }
+            Schema::TimeMicros => Avro::TimeMicros(time_of_day(v).ok_or_else(|| bad("a time (HH:mm[:ss])"))? / 1_000),
+            Schema::TimestampMillis => {
+                Avro::TimestampMillis(timestamp(v).ok_or_else(|| bad("a timestamp"))?.timestamp_millis())
+            }
+            Schema::TimestampMicros => {
+                Avro::TimestampMicros(timestamp(v).ok_or_else(|| bad("a timestamp"))?.timestamp_micros())
+            }
+            Schema::LocalTimestampMillis => {
+                Avro::LocalTimestampMillis(timestamp(v).ok_or_else(|| bad("a timestamp"))?.timestamp_millis())
+            }
+            Schema::LocalTimestampMicros => {
+                Avro::LocalTimestampMicros(timestamp(v).ok_or_else(|| bad("a timestamp"))?.timestamp_micros())
+            }
+            Schema::Uuid(_) => match v {
+                Value::String(s) => Avro::Uuid(s.parse().map_err(|_| bad("a UUID"))?),
+                _ => return Err(bad("a UUID")),
+            },
+            Schema::Decimal(d) => {
+                let text = self.numeric_text(v).ok_or_else(|| bad("a decimal"))?;
+                let unscaled =
+                    unscaled(&text, d.scale).ok_or_else(|| bad(&format!("a decimal of scale {}", d.scale)))?;
+                let bytes = unscaled.to_be_bytes();
+                let skip = bytes
+                    .windows(2)
+                    .take_while(|w| (w[0] == 0 && w[1] & 0x80 == 0) || (w[0] == 0xff && w[1] & 0x80 != 0))
+                    .count();
+                Avro::Decimal(apache_avro::Decimal::from(&bytes[skip..]))
+            }
+            other => return Err(format!("field '{path}': Baton cannot write the Avro type {other:?}")),
+        })
+    }
+
+    fn numeric_text(&self, v: &Value) -> Option<String> {
+        match v {
+            Value::Number(n) => Some(n.to_string()),
+            Value::String(s) => {
+                let t = s.trim();
+                Some(if self.decimal_separator == '.' { t.to_string() } else { t.replace(self.decimal_separator, ".") })
+            }
+            _ => None,
+        }
+    }
+
+    fn integer(&self, v: &Value) -> Option<i64> {
+        match v {
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+            Value::String(_) => self.numeric_text(v)?.parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn number(&self, v: &Value) -> Option<f64> {
+        match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(_) => self.numeric_text(v)?.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() { name.to_string() } else { format!("{path}.{name}") }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s }
+}
+
+fn date(v: &Value) -> Option<i32> {
+    let s = v.as_str()?.trim();
+    let d = NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()?;
+    i32::try_from((d - EPOCH).num_days()).ok()
+}
+
+/// Nanoseconds since midnight.
+fn time_of_day(v: &Value) -> Option<i64> {
+    let s = v.as_str()?.trim();
+    let s = s.split(['Z', '+']).next()?;
+    let t = NaiveTime::parse_from_str(s, "%H:%M:%S%.f").or_else(|_| NaiveTime::parse_from_str(s, "%H:%M")).ok()?;
+    Some(i64::from(t.num_seconds_from_midnight()) * 1_000_000_000 + i64::from(t.nanosecond()))
+}
+
+fn timestamp(v: &Value) -> Option<DateTime<chrono::Utc>> {
+    let s = v.as_str()?.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.to_utc());
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc());
+        }
+    }
+    None
+}
+
+/// `text` (a plain decimal) times 10^scale, if it has no more digits after
+/// the point than `scale`.
+fn unscaled(text: &str, scale: usize) -> Option<i128> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let frac = frac.trim_end_matches('0');
+    if frac.len() > scale || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let digits = format!("{int}{frac}{}", "0".repeat(scale - frac.len()));
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn convert() -> Convert {
+        Convert {
+            null_values: vec!["".into(), "null".into(), "NA".into()],
+            true_values: vec!["true".into(), "yes".into(), "1".into()],
+            false_values: vec!["false".into(), "no".into(), "0".into()],
+            decimal_separator: '.',
+            strict: false,
+        }
+    }
+
+    #[test]
+    fn values_convert_both_ways() {
+        let schema = Schema::parse_str(
+            r#"{"type":"record","name":"r","fields":[
+            {"name":"id","type":"int"},{"name":"name","type":["null","string"]},
+            {"name":"ok","type":"boolean"},{"name":"price","type":{"type":"bytes","logicalType":"decimal","precision":10,"scale":2}},
+            {"name":"day","type":{"type":"int","logicalType":"date"}},
+            {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
+            {"name":"tags","type":{"type":"array","items":"string"}},
+            {"name":"kind","type":{"type":"enum","name":"k","symbols":["A","B"]}}]}"#,
+        )
+        .unwrap();
+        let row = json!({"id": "7", "name": "NA", "ok": "yes", "price": "12.5", "day": "2024-01-31",
+            "at": "2024-01-31T10:00:00+01:00", "tags": ["a"], "kind": "B"});
+        let avro = convert().to_avro(&row, &schema, "").unwrap();
+        assert!(avro.validate(&schema));
+        let back = to_json(&avro, &schema, "").unwrap();
+        assert_eq!(
+            back,
+            json!({"id": 7, "name": null, "ok": true, "price": 12.5, "day": "2024-01-31",
+                "at": "2024-01-31T09:00:00Z", "tags": ["a"], "kind": "B"})
+        );
+        let e = convert().to_avro(&json!({"id": "x"}), &schema, "").unwrap_err();
+        assert_eq!(e, "field 'id': \"x\" is not an int");
+        let mut strict = convert();
+        strict.strict = true;
+        let e = strict.to_avro(&json!({"id": 1, "extra": 2}), &schema, "").unwrap_err();
+        assert!(e.contains("'extra' is not in the schema"), "{e}");
+        assert_eq!(unscaled("-1.5", 2), Some(-150));
+        assert_eq!(unscaled("1.555", 2), None);
+    }
+}

@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn bounded_refuses_past_its_limit_until_reset() {
-        let data = vec![b'x'; 100];
+        let data = [b'x'; 100];
         let mut b = Bounded::new(&data[..], 60, "field");
         let mut buf = [0u8; 50];
         assert_eq!(b.read(&mut buf).unwrap(), 50);

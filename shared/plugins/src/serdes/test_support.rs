@@ -23,7 +23,7 @@ where
         let job = tokio::task::spawn_blocking(move || {
             let r = f(reader, &mut w);
             match &r {
-                Ok(_) => w.finish().map_err(|e| e.to_string()).map(|()| ()),
+                Ok(_) => w.finish().map_err(|e| e.to_string()),
                 Err(e) => {
                     w.fail(e);
                     Ok(())

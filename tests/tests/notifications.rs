@@ -314,7 +314,17 @@ async fn teams_google_chat_and_discord_post_the_summary() {
 
 #[test]
 fn properties_kestra_s_execution_tasks_overwrite_are_refused() {
+    // SlackExecution's `payload` is accepted as Kestra accepts it (and
+    // replaced by the summary, with a warning): Kestra's own blueprints set it
     let yaml = "id: f\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.notifications.slack.SlackExecution\n    url: http://127.0.0.1:1/x\n    payload: '{}'\n";
+    let (_, diags) = shared::validate::validate_source(
+        "f.yaml",
+        yaml,
+        &shared::plugins::Registry::builtin(),
+        &shared::template::Renderer::new(),
+    );
+    assert!(diags.is_empty(), "{diags:?}");
+    let yaml = "id: f\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.notifications.teams.TeamsExecution\n    url: http://127.0.0.1:1/x\n    payload: '{}'\n";
     let (_, diags) = shared::validate::validate_source(
         "f.yaml",
         yaml,

@@ -87,6 +87,10 @@ struct ExecutionProps {
     #[serde(default)]
     #[prop(kind = "Map")]
     options: Option<Options>,
+    /// Replaced by the execution summary, as in Kestra (whose SlackExecution inherits it from SlackIncomingWebhook and overwrites it): the task logs a warning when it is set. Use `customMessage`.
+    #[serde(default)]
+    #[prop(kind = "String")]
+    payload: Option<Value>,
 }
 
 /// Kestra's Markdown → Slack mrkdwn: `**b**` → `*b*`, `__i__` → `_i_`,
@@ -183,6 +187,9 @@ impl RunnableTask for Slack {
                 webhook::post(cx, "Slack", url, &message.to_string(), options).await?;
             }
             Slack::Execution(p) => {
+                if p.payload.as_ref().is_some_and(|v| !v.is_null()) {
+                    cx.warn("payload is replaced by the execution summary (as Kestra's SlackExecution does): use customMessage and customFields");
+                }
                 let fields = summary::custom_fields(p.custom_fields.clone())?;
                 let s =
                     summary::load(cx, "SlackExecution", p.execution_id.as_deref(), p.custom_message.clone(), fields)

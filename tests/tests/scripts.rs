@@ -678,3 +678,63 @@ tasks:
     assert!(!err.contains("s3cr3t-token") && !attempt_errors.iter().any(|x| x.contains("s3cr3t-token")), "{err}");
     assert!(logs.iter().any(|l| l.contains("exit code 1") && l.contains("bad token ******")), "{logs:?}");
 }
+
+/// The tool plugins' CLI tasks are shell `Commands` tasks: on the Process
+/// runner they run their commands with the plugin's settings turned into
+/// what the tool reads — AwsCLI's credentials and region as the CLI's
+/// environment, AnsibleCLI's `ansibleConfig` as `ansible.cfg` with
+/// ANSIBLE_CONFIG; TerraformCLI's outputs as a script task's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_tasks_run_as_shell_commands_with_their_settings() {
+    let h = harness();
+    let e = h
+        .run(
+            r#"
+id: clis
+namespace: test
+tasks:
+  - id: aws
+    type: io.kestra.plugin.aws.cli.AwsCLI
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    accessKeyId: AKIAEXAMPLE
+    region: eu-west-3
+    endpointOverride: http://127.0.0.1:9
+    commands:
+      - echo "::{\"outputs\":{\"key\":\"$AWS_ACCESS_KEY_ID\",\"region\":\"$AWS_DEFAULT_REGION\",\"endpoint\":\"$AWS_ENDPOINT_URL\"}}::"
+  - id: ansible
+    type: io.kestra.plugin.ansible.cli.AnsibleCLI
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    ansibleConfig: |
+      [defaults]
+      stdout_callback = yaml
+    commands:
+      - test "$ANSIBLE_CONFIG" = "$PWD/ansible.cfg"
+      - echo "::{\"outputs\":{\"cfg\":\"$(head -n 1 ansible.cfg)\"}}::"
+  - id: terraform
+    type: io.kestra.plugin.terraform.cli.TerraformCLI
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: ["plan.txt"]
+    commands:
+      - echo planned > plan.txt
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?} {:?}", e.error, h.logs(&e.id).await);
+    let aws = output(&e, "aws");
+    assert_eq!(aws["vars"], json!({"key": "AKIAEXAMPLE", "region": "eu-west-3", "endpoint": "http://127.0.0.1:9"}));
+    assert_eq!(output(&e, "ansible")["vars"]["cfg"], "[defaults]");
+    let plan = output(&e, "terraform")["outputFiles"]["plan.txt"].as_str().unwrap().to_string();
+    assert_eq!(h.read_storage(&plan).await, b"planned\n");
+    // a setting the plugin does not have is refused, naming it
+    let (_, diags) = shared::validate::validate_source(
+        "f.yaml",
+        "id: f\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.aws.cli.AwsCLI\n    commands: [aws s3 ls]\n    outputFormat: JSON\n",
+        &shared::plugins::Registry::builtin(),
+        &shared::template::Renderer::new(),
+    );
+    assert!(diags.iter().any(|d| d.message.contains("unknown property 'outputFormat'")), "{diags:?}");
+}

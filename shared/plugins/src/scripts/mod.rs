@@ -4,6 +4,7 @@
 //! properties, runner choice, files, processes, Docker, Python, the output
 //! protocol.
 
+mod cli_tasks;
 mod cloudrun;
 pub mod cloudrun_finish;
 pub mod cloudrun_runner;
@@ -147,4 +148,7 @@ pub fn register(r: &mut Registry) {
     r.register(*SHELL_SCRIPT);
     r.register(*PYTHON_COMMANDS);
     r.register(*PYTHON_SCRIPT);
+    for def in [&cli_tasks::TERRAFORM, &cli_tasks::ANSIBLE, &cli_tasks::AWS, &cli_tasks::GCLOUD] {
+        r.register(**def);
+    }
 }

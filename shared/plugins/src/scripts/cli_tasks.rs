@@ -1,0 +1,352 @@
+//! The CLI tasks of Kestra's tool plugins — `terraform.cli.TerraformCLI`,
+//! `ansible.cli.AnsibleCLI`, `aws.cli.AwsCLI`, `gcp.cli.GCloudCLI` — as
+//! Kestra builds them: shell `Commands` tasks (same runners, files, outputs
+//! and `::{"outputs"}::` protocol) whose container image defaults to the
+//! tool's, plus each plugin's own settings turned into what the tool reads
+//! (environment variables, a configuration file, a key file). On the
+//! Process runner the tool must be on the worker's PATH.
+
+use baton_model::decl::DeclaredProps;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::sync::LazyLock;
+
+use super::props::ExecProps;
+use super::{Form, Lang};
+use crate::registry::PluginDef;
+use crate::{Declare, PropDecl, RunnableTask, TaskError, de, parse_props};
+
+/// A CLI task's own properties, turned into shell-task properties.
+type Adapt = fn(&mut Map<String, Value>) -> Result<(), TaskError>;
+
+/// Builds the shell `Commands` task a CLI task is: its own properties
+/// (`own`) taken out and adapted, the tool's image as the default.
+fn build_cli(
+    props: &Map<String, Value>,
+    own: &[&str],
+    image: &str,
+    adapt: Adapt,
+) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let mut p = props.clone();
+    adapt(&mut p)?;
+    for k in own {
+        p.remove(*k);
+    }
+    let blank = p.get("containerImage").and_then(Value::as_str).is_none_or(|s| s.trim().is_empty());
+    if blank && p.get("docker").and_then(|d| d.get("image")).is_none() {
+        p.insert("containerImage".into(), Value::String(image.to_string()));
+    }
+    super::build(Lang::Shell, Form::Commands, &p)
+}
+
+/// Adds `name=value` to the `env` map unless the flow sets it.
+fn set_env(p: &mut Map<String, Value>, name: &str, value: Option<&Value>) {
+    let Some(v) = value.filter(|v| !v.is_null()) else { return };
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let env = p.entry("env").or_insert_with(|| json!({}));
+    if let Value::Object(m) = env {
+        m.entry(name.to_string()).or_insert(Value::String(text));
+    }
+}
+
+/// Puts `line` before the task's `beforeCommands`.
+fn prepend(p: &mut Map<String, Value>, line: String) {
+    let mut lines = vec![Value::String(line)];
+    match p.remove("beforeCommands") {
+        Some(Value::Array(a)) => lines.extend(a),
+        Some(Value::String(s)) => lines.push(Value::String(s)),
+        _ => {}
+    }
+    p.insert("beforeCommands".into(), Value::Array(lines));
+}
+
+/// Adds a file to `inputFiles`.
+fn add_input_file(p: &mut Map<String, Value>, name: &str, content: String) {
+    let files = p.entry("inputFiles").or_insert_with(|| json!({}));
+    if let Value::Object(m) = files {
+        m.insert(name.to_string(), Value::String(content));
+    }
+}
+
+/// `commands`, which every CLI task requires.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct CommandsProp {
+    /// The commands, run by a shell.
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList", required)]
+    commands: Vec<String>,
+}
+
+// --- TerraformCLI ---------------------------------------------------------
+
+struct TerraformProps;
+impl DeclaredProps for TerraformProps {
+    fn props() -> Vec<PropDecl> {
+        [CommandsProp::props(), ExecProps::props()].concat()
+    }
+}
+
+/// Run Terraform commands.
+///
+/// Runs `terraform` commands in a shell, by default in the `hashicorp/terraform` image (its entrypoint replaced by the shell), with the script tasks' files, runners and outputs.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.terraform.cli.TerraformCLI",
+    group = "scripts",
+    props = TerraformProps,
+    example = "id: plan\ntype: io.kestra.plugin.terraform.cli.TerraformCLI\nnamespaceFiles:\n  enabled: true\ncommands:\n  - terraform init\n  - terraform plan\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+    ),
+)]
+struct TerraformCli;
+
+fn no_adapt(_: &mut Map<String, Value>) -> Result<(), TaskError> {
+    Ok(())
+}
+
+fn build_terraform(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    build_cli(p, &[], "hashicorp/terraform", no_adapt)
+}
+
+pub static TERRAFORM: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<TerraformCli>(build_terraform));
+
+// --- AnsibleCLI -----------------------------------------------------------
+
+/// AnsibleCLI's own property.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct AnsibleOwn {
+    /// The content of ansible.cfg, written to the working directory (ANSIBLE_CONFIG points at it).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    ansible_config: Option<String>,
+}
+
+struct AnsibleProps;
+impl DeclaredProps for AnsibleProps {
+    fn props() -> Vec<PropDecl> {
+        [CommandsProp::props(), AnsibleOwn::props(), ExecProps::props()].concat()
+    }
+}
+
+/// Run Ansible commands.
+///
+/// Runs `ansible-playbook` and other Ansible commands in a shell, by default in the `cytopia/ansible:latest-tools` image; `ansibleConfig` becomes the working directory's `ansible.cfg`.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.ansible.cli.AnsibleCLI",
+    group = "scripts",
+    props = AnsibleProps,
+    example = "id: playbook\ntype: io.kestra.plugin.ansible.cli.AnsibleCLI\ninputFiles:\n  inventory.ini: localhost ansible_connection=local\n  playbook.yml: |\n    - hosts: localhost\n      tasks:\n        - debug: {msg: hello}\ncommands:\n  - ansible-playbook -i inventory.ini playbook.yml\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+    ),
+)]
+struct AnsibleCli;
+
+fn adapt_ansible(p: &mut Map<String, Value>) -> Result<(), TaskError> {
+    let own: AnsibleOwn = parse_props(p)?;
+    if let Some(cfg) = own.ansible_config.filter(|c| !c.trim().is_empty()) {
+        add_input_file(p, "ansible.cfg", cfg);
+        prepend(p, "export ANSIBLE_CONFIG=\"$PWD/ansible.cfg\"".into());
+    }
+    Ok(())
+}
+
+fn build_ansible(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    build_cli(p, &["ansibleConfig"], "cytopia/ansible:latest-tools", adapt_ansible)
+}
+
+pub static ANSIBLE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<AnsibleCli>(build_ansible));
+
+// --- AwsCLI ---------------------------------------------------------------
+
+/// AwsCLI's own properties: the credentials and region the CLI reads from
+/// its environment.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct AwsOwn {
+    /// AWS_ACCESS_KEY_ID.
+    #[prop(kind = "String")]
+    access_key_id: Option<Value>,
+    /// AWS_SECRET_ACCESS_KEY.
+    #[prop(kind = "String")]
+    secret_key_id: Option<Value>,
+    /// AWS_SESSION_TOKEN.
+    #[prop(kind = "String")]
+    session_token: Option<Value>,
+    /// AWS_DEFAULT_REGION.
+    #[prop(kind = "String")]
+    region: Option<Value>,
+    /// AWS_ENDPOINT_URL: another S3-compatible or local endpoint.
+    #[prop(kind = "String")]
+    endpoint_override: Option<Value>,
+}
+
+struct AwsProps;
+impl DeclaredProps for AwsProps {
+    fn props() -> Vec<PropDecl> {
+        [CommandsProp::props(), AwsOwn::props(), ExecProps::props()].concat()
+    }
+}
+
+/// Run AWS CLI commands.
+///
+/// Runs `aws` commands in a shell, by default in the `amazon/aws-cli` image, with the credentials, region and endpoint given as the CLI's environment variables.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.aws.cli.AwsCLI",
+    group = "scripts",
+    props = AwsProps,
+    example = "id: list\ntype: io.kestra.plugin.aws.cli.AwsCLI\naccessKeyId: \"{{ secret('AWS_ACCESS_KEY_ID') }}\"\nsecretKeyId: \"{{ secret('AWS_SECRET_KEY_ID') }}\"\nregion: eu-central-1\ncommands:\n  - aws s3 ls\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+    ),
+)]
+struct AwsCli;
+
+const AWS_OWN: &[(&str, &str)] = &[
+    ("accessKeyId", "AWS_ACCESS_KEY_ID"),
+    ("secretKeyId", "AWS_SECRET_ACCESS_KEY"),
+    ("sessionToken", "AWS_SESSION_TOKEN"),
+    ("region", "AWS_DEFAULT_REGION"),
+    ("endpointOverride", "AWS_ENDPOINT_URL"),
+];
+
+fn adapt_aws(p: &mut Map<String, Value>) -> Result<(), TaskError> {
+    for (prop, env) in AWS_OWN {
+        let v = p.get(*prop).cloned();
+        set_env(p, env, v.as_ref());
+    }
+    Ok(())
+}
+
+fn build_aws(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let own: Vec<&str> = AWS_OWN.iter().map(|(k, _)| *k).collect();
+    build_cli(p, &own, "amazon/aws-cli", adapt_aws)
+}
+
+pub static AWS: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<AwsCli>(build_aws));
+
+// --- GCloudCLI ------------------------------------------------------------
+
+/// GCloudCLI's own properties.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct GcloudOwn {
+    /// A service account key (JSON): written to the working directory, activated with `gcloud auth activate-service-account`, and GOOGLE_APPLICATION_CREDENTIALS.
+    #[prop(kind = "String")]
+    service_account: Option<Value>,
+    /// The project (CLOUDSDK_CORE_PROJECT).
+    #[prop(kind = "String")]
+    project_id: Option<Value>,
+}
+
+struct GcloudProps;
+impl DeclaredProps for GcloudProps {
+    fn props() -> Vec<PropDecl> {
+        [CommandsProp::props(), GcloudOwn::props(), ExecProps::props()].concat()
+    }
+}
+
+/// Run gcloud commands.
+///
+/// Runs `gcloud`, `gsutil` and `bq` commands in a shell, by default in the `google/cloud-sdk` image, signed in with `serviceAccount` when given.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.gcp.cli.GCloudCLI",
+    group = "scripts",
+    props = GcloudProps,
+    example = "id: buckets\ntype: io.kestra.plugin.gcp.cli.GCloudCLI\nserviceAccount: \"{{ secret('GCP_SERVICE_ACCOUNT_JSON') }}\"\nprojectId: my-project\ncommands:\n  - gcloud storage ls\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+    ),
+)]
+struct GcloudCli;
+
+/// The name of the key file GCloudCLI writes into the working directory.
+const GCLOUD_KEY: &str = ".gcloud-service-account.json";
+
+fn adapt_gcloud(p: &mut Map<String, Value>) -> Result<(), TaskError> {
+    let project = p.get("projectId").cloned();
+    set_env(p, "CLOUDSDK_CORE_PROJECT", project.as_ref());
+    match p.get("serviceAccount").cloned() {
+        None | Some(Value::Null) => {}
+        Some(v) => {
+            let key = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            if serde_json::from_str::<Map<String, Value>>(&key).is_err() {
+                return Err(TaskError::property("serviceAccount", "is not a service account key (JSON)"));
+            }
+            add_input_file(p, GCLOUD_KEY, key);
+            prepend(p, format!("gcloud auth activate-service-account --key-file=\"$PWD/{GCLOUD_KEY}\" --quiet"));
+            prepend(p, format!("export GOOGLE_APPLICATION_CREDENTIALS=\"$PWD/{GCLOUD_KEY}\""));
+        }
+    }
+    Ok(())
+}
+
+fn build_gcloud(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    build_cli(p, &["serviceAccount", "projectId"], "google/cloud-sdk", adapt_gcloud)
+}
+
+pub static GCLOUD: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<GcloudCli>(build_gcloud));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_settings_become_the_cli_s_environment() {
+        let mut p: Map<String, Value> = serde_json::from_value(json!({
+            "commands": ["aws s3 ls"],
+            "accessKeyId": "AKIA",
+            "secretKeyId": "s3cr3t",
+            "region": "eu-west-1",
+            "env": {"AWS_DEFAULT_REGION": "us-east-1"}
+        }))
+        .unwrap();
+        adapt_aws(&mut p).unwrap();
+        assert_eq!(p["env"]["AWS_ACCESS_KEY_ID"], "AKIA");
+        assert_eq!(p["env"]["AWS_SECRET_ACCESS_KEY"], "s3cr3t");
+        assert_eq!(p["env"]["AWS_DEFAULT_REGION"], "us-east-1", "the flow's own env wins");
+    }
+
+    #[test]
+    fn a_gcloud_key_is_written_and_activated_first() {
+        let mut p: Map<String, Value> = serde_json::from_value(json!({
+            "commands": ["gcloud storage ls"],
+            "serviceAccount": "{\"type\": \"service_account\"}",
+            "beforeCommands": ["echo hi"],
+            "projectId": "p1"
+        }))
+        .unwrap();
+        adapt_gcloud(&mut p).unwrap();
+        assert_eq!(p["inputFiles"][GCLOUD_KEY], "{\"type\": \"service_account\"}");
+        let before: Vec<&str> = p["beforeCommands"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(before[0].starts_with("export GOOGLE_APPLICATION_CREDENTIALS"), "{before:?}");
+        assert!(before[1].starts_with("gcloud auth activate-service-account"), "{before:?}");
+        assert_eq!(before[2], "echo hi");
+        assert_eq!(p["env"]["CLOUDSDK_CORE_PROJECT"], "p1");
+        let mut bad: Map<String, Value> = serde_json::from_value(json!({"serviceAccount": "nope"})).unwrap();
+        assert!(adapt_gcloud(&mut bad).is_err());
+    }
+}

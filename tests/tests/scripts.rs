@@ -737,4 +737,13 @@ tasks:
         &shared::template::Renderer::new(),
     );
     assert!(diags.iter().any(|d| d.message.contains("unknown property 'outputFormat'")), "{diags:?}");
+    // `targetOS`: Baton's commands run on Linux; WINDOWS is refused, naming it
+    let (_, diags) = shared::validate::validate_source(
+        "f.yaml",
+        "id: f\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.scripts.shell.Commands\n    targetOS: LINUX\n    commands: [ls]\n  - id: b\n    type: io.kestra.plugin.scripts.shell.Commands\n    targetOS: WINDOWS\n    commands: [dir]\n",
+        &shared::plugins::Registry::builtin(),
+        &shared::template::Renderer::new(),
+    );
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(diags[0].message.contains("'WINDOWS' is not one of LINUX, AUTO"), "{diags:?}");
 }

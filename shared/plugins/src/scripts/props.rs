@@ -73,6 +73,11 @@ pub(crate) struct ExecProps {
     #[serde(default)]
     #[prop(kind = "Map")]
     docker: Value,
+    /// The system the commands are written for: Baton runs them on Linux (a process or a Linux container), so LINUX or AUTO; WINDOWS is refused.
+    #[serde(default, rename = "targetOS", deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["LINUX", "AUTO"], default = "\"AUTO\"")]
+    #[allow(dead_code)]
+    target_os: Option<String>,
 }
 
 /// What the script tasks accept besides [`ExecProps`] (not `DbtCLI`).

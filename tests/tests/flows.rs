@@ -239,6 +239,7 @@ fn log_job(tr: &str, claimed_by: Option<&str>) -> shared::runtime::messages::Wor
             timeout_ms: None,
             log_level: None,
             log_to_file: false,
+            task_cache: None,
         },
         context: json!({"flow": {"namespace": "test", "id": "f"}, "inputs": {}, "outputs": {}, "vars": {}}).into(),
         secret_inputs: vec![],

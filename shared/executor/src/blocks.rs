@@ -537,6 +537,7 @@ impl<'a> Stepper<'a> {
                 timeout_ms: task.timeout.map(|d| d.num_milliseconds()),
                 log_level: task.log_level.clone(),
                 log_to_file: task.log_to_file,
+                task_cache: task.task_cache.clone(),
             },
             context,
             secret_inputs: self.flow.secret_inputs(),

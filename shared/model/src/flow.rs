@@ -282,6 +282,8 @@ pub struct Task {
     /// Kestra's `logToFile`: the task's log lines go to a file in internal
     /// storage (the attempt's `logFile`) instead of the execution's logs.
     pub log_to_file: bool,
+    /// Kestra's `taskCache`, when enabled (runnable tasks only).
+    pub task_cache: Option<super::task_cache::TaskCache>,
     pub props: Map<String, Value>,
     pub children: Children,
     pub errors: Vec<Task>,
@@ -395,6 +397,7 @@ pub const TASK_COMMON_KEYS: &[&str] = &[
     "workerGroup",
     "logLevel",
     "logToFile",
+    "taskCache",
     "errors",
     "finally",
     "version",
@@ -732,6 +735,17 @@ impl Reader<'_> {
             );
         }
         let log_to_file = bool_key(self, "logToFile");
+        let task_cache = match super::task_cache::read(obj.get("taskCache")) {
+            Ok(c) => c,
+            Err((sub, message)) => {
+                let at = child_key(path, "taskCache");
+                self.problem(&if sub.is_empty() { at } else { child_key(&at, sub) }, message);
+                None
+            }
+        };
+        if task_cache.is_some() && flowable_kind.is_some() {
+            self.problem(&child_key(path, "taskCache"), "taskCache applies to runnable tasks, not to flowables");
+        }
         if let Some(v) = obj.get("version").filter(|v| !v.is_null())
             && !scalar_string(v).eq_ignore_ascii_case("latest")
         {
@@ -803,6 +817,7 @@ impl Reader<'_> {
             worker_group: obj.get("workerGroup").and_then(|w| w.get("key").or(Some(w))).map(scalar_string),
             log_level,
             log_to_file,
+            task_cache,
             props,
             children,
             errors,

@@ -51,6 +51,7 @@ pub fn children(id: &str, props: &Map<String, Value>, path: &str) -> Children {
         worker_group: None,
         log_level: None,
         log_to_file: false,
+        task_cache: None,
         props,
         children: Children::None,
         errors: Vec::new(),

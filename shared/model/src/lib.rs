@@ -33,6 +33,7 @@ pub mod settings;
 pub mod state;
 pub mod storage;
 pub mod suggest;
+pub mod task_cache;
 pub mod task_index;
 pub mod types;
 pub mod variables;

@@ -138,6 +138,9 @@ pub struct JobTask {
     /// storage instead of the execution's logs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub log_to_file: bool,
+    /// Kestra's `taskCache`, when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_cache: Option<crate::task_cache::TaskCache>,
 }
 
 /// One attempt of one task run, for a worker of the task's group.

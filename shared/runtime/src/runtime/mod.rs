@@ -31,5 +31,6 @@ pub mod slots;
 pub mod stop_after;
 pub mod subflow_fn;
 pub mod subflow_outputs;
+pub mod task_cache;
 pub mod toggle;
 pub mod worker;

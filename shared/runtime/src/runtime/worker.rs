@@ -425,6 +425,23 @@ impl Worker {
                     return failed(msg);
                 }
             };
+            let cache = job.task.task_cache.as_ref().map(|c| (super::task_cache::key(job, &cx.context, &rendered), c.ttl_ms));
+            if let Some((k, _)) = &cache
+                && let Some(outputs) = super::task_cache::lookup(engine, &cx, k, Utc::now()).await
+            {
+                return Some(TaskResult {
+                    state: StateType::Success,
+                    outputs,
+                    error: None,
+                    labels: vec![],
+                    variables: None,
+                    start,
+                    end: Utc::now(),
+                    log_file: None,
+                    metrics: Vec::new(),
+                    claim_left_open: false,
+                });
+            }
             let task = match (def.build)(&rendered) {
                 // a WorkingDirectory's own files, around its first and last child
                 Ok(t) => crate::plugins::core::working_dir::wrap(t, &cx),
@@ -505,6 +522,16 @@ impl Worker {
             };
             // nothing that leaves the worker (stored, shown by the API and the CLI)
             // holds a secret in clear: outputs, labels and errors are masked like logs
+            if let (Some((k, ttl)), Ok(out)) = (&cache, &outcome)
+                && !out.detached
+                && out.state.unwrap_or(StateType::Success) == StateType::Success
+            {
+                let outputs = match cx.mask_value(Value::Object(out.outputs.clone())) {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                };
+                super::task_cache::store(engine, &cx, k, &outputs, *ttl, Utc::now()).await;
+            }
             match outcome {
                 Ok(out) if out.detached => None,
                 Ok(out) => Some(TaskResult {

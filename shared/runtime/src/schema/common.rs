@@ -19,6 +19,7 @@ pub const TASK: &[PropSpec] = &[
     PropSpec::optional("workerGroup", PropKind::Map),
     PropSpec::optional("logLevel", PropKind::String),
     PropSpec::optional("logToFile", PropKind::Boolean),
+    PropSpec::optional("taskCache", PropKind::Map),
     PropSpec::optional("errors", PropKind::List),
     PropSpec::optional("finally", PropKind::List),
     PropSpec::optional("version", PropKind::String),
@@ -65,6 +66,11 @@ pub const TASK_DOCS: &[PropDoc] = &[
          attempt's `logFile`, downloaded with the execution's logs): for tasks that log a lot.",
     )
     .default("false")
+    .fixed(),
+    PropDoc::new(
+        "taskCache",
+        "{enabled, ttl}: a successful run's outputs are reused, and the task not run, by a later run of the same task with the same rendered properties within ttl (ISO-8601; none: no expiry).",
+    )
     .fixed(),
     PropDoc::new("errors", "Tasks run when this task fails.").fixed(),
     PropDoc::new("finally", "Tasks run after this task, whatever its end.").fixed(),

@@ -248,6 +248,7 @@ async fn teams_google_chat_and_discord_post_the_summary() {
     url: {base}/teams
     executionId: "{{{{ inputs.id }}}}"
     activityTitle: Nightly
+    payload: '{{"text": "replaced by the summary"}}'
   - id: chat
     type: io.kestra.plugin.notifications.google.GoogleChatExecution
     url: {base}/chat
@@ -313,24 +314,28 @@ async fn teams_google_chat_and_discord_post_the_summary() {
 }
 
 #[test]
-fn properties_kestra_s_execution_tasks_overwrite_are_refused() {
-    // SlackExecution's `payload` is accepted as Kestra accepts it (and
-    // replaced by the summary, with a warning): Kestra's own blueprints set it
-    let yaml = "id: f\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.notifications.slack.SlackExecution\n    url: http://127.0.0.1:1/x\n    payload: '{}'\n";
-    let (_, diags) = shared::validate::validate_source(
-        "f.yaml",
-        yaml,
-        &shared::plugins::Registry::builtin(),
-        &shared::template::Renderer::new(),
-    );
-    assert!(diags.is_empty(), "{diags:?}");
-    let yaml = "id: f\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.notifications.teams.TeamsExecution\n    url: http://127.0.0.1:1/x\n    payload: '{}'\n";
-    let (_, diags) = shared::validate::validate_source(
-        "f.yaml",
-        yaml,
-        &shared::plugins::Registry::builtin(),
-        &shared::template::Renderer::new(),
-    );
+fn payload_on_the_execution_tasks_is_accepted_as_kestra_accepts_it() {
+    // Kestra's Slack, Teams and Google Chat `…Execution` tasks inherit
+    // `payload` from their webhook task and overwrite it with the summary
+    // (Baton warns when it runs); MailExecution has none
+    let validate = |yaml: &str| {
+        shared::validate::validate_source(
+            "f.yaml",
+            yaml,
+            &shared::plugins::Registry::builtin(),
+            &shared::template::Renderer::new(),
+        )
+        .1
+    };
+    for t in ["slack.SlackExecution", "teams.TeamsExecution", "google.GoogleChatExecution"] {
+        let yaml = format!(
+            "id: f\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.notifications.{t}\n    url: http://127.0.0.1:1/x\n    payload: '{{}}'\n"
+        );
+        let diags = validate(&yaml);
+        assert!(diags.is_empty(), "{t}: {diags:?}");
+    }
+    let yaml = "id: f\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.notifications.mail.MailExecution\n    host: localhost\n    to: a@b.c\n    payload: '{}'\n";
+    let diags = validate(yaml);
     assert!(diags.iter().any(|d| d.message.contains("unknown property 'payload'")), "{diags:?}");
 }
 

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::summary::{self, Summary};
-use super::webhook::{self, Options, payload_text};
+use super::summary::{Summary, SummaryProps};
+use super::webhook::{Target, payload_text};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -27,16 +27,11 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
     example = "id: discord\ntype: io.kestra.plugin.notifications.discord.DiscordIncomingWebhook\nurl: \"{{ secret('DISCORD_WEBHOOK') }}\"\npayload: |\n  {\"content\": \"Flow {{ flow.id }} failed: {{ execution.id }}\"}\n"
 )]
 struct IncomingProps {
-    /// The Discord webhook URL.
-    #[serde(deserialize_with = "de::string_lenient")]
-    url: String,
+    #[serde(flatten)]
+    target: Target,
     /// The message (JSON).
     #[prop(kind = "String")]
     payload: Value,
-    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    options: Option<Options>,
 }
 
 /// One of `embedList`.
@@ -103,9 +98,8 @@ impl Embed {
     example = "id: alert\ntype: io.kestra.plugin.notifications.discord.DiscordExecution\nurl: \"{{ secret('DISCORD_WEBHOOK') }}\"\nexecutionId: \"{{ trigger.executionId }}\"\nusername: Baton\n"
 )]
 struct ExecutionProps {
-    /// The Discord webhook URL.
-    #[serde(deserialize_with = "de::string_lenient")]
-    url: String,
+    #[serde(flatten)]
+    target: Target,
     /// A message (JSON) sent instead of the summary when not blank.
     #[serde(default)]
     #[prop(kind = "String")]
@@ -123,21 +117,8 @@ struct ExecutionProps {
     /// The message's content.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     content: Option<String>,
-    /// The execution to report on.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(default = "\"{{ execution.id }}\"")]
-    execution_id: Option<String>,
-    /// Fields added to the summary (as embed fields).
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    custom_fields: Option<Value>,
-    /// A message added to the summary.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    custom_message: Option<String>,
-    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    options: Option<Options>,
+    #[serde(flatten)]
+    summary: SummaryProps,
 }
 
 /// The summary embed.
@@ -211,22 +192,20 @@ fn json_payload(v: &Value) -> Result<String, TaskError> {
 /// The task, built from rendered properties.
 #[derive(Debug)]
 enum Discord {
-    Send { url: String, payload: String, options: Options },
+    Send { target: Target, payload: String },
     Execution(Box<ExecutionProps>),
 }
 
 fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: IncomingProps = parse_props(props)?;
-    let payload = json_payload(&p.payload)?;
-    Ok(Box::new(Discord::Send { url: p.url, payload, options: p.options.unwrap_or_default() }))
+    Ok(Box::new(Discord::Send { payload: json_payload(&p.payload)?, target: p.target }))
 }
 
 fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: ExecutionProps = parse_props(props)?;
     let written = p.payload.as_ref().filter(|v| !v.is_null() && !payload_text(v).trim().is_empty());
     if let Some(v) = written {
-        let payload = json_payload(v)?;
-        return Ok(Box::new(Discord::Send { url: p.url, payload, options: p.options.unwrap_or_default() }));
+        return Ok(Box::new(Discord::Send { payload: json_payload(v)?, target: p.target }));
     }
     Ok(Box::new(Discord::Execution(Box::new(p))))
 }
@@ -235,16 +214,10 @@ fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, 
 impl RunnableTask for Discord {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         match self {
-            Discord::Send { url, payload, options } => {
-                webhook::post(cx, "Discord", url, payload, options).await?;
-            }
+            Discord::Send { target, payload } => target.post(cx, "Discord", payload).await?,
             Discord::Execution(p) => {
-                let fields = summary::custom_fields(p.custom_fields.clone())?;
-                let id = p.execution_id.as_deref();
-                let s = summary::load(cx, "DiscordExecution", id, p.custom_message.clone(), fields).await?;
-                let message = execution_message(&s, p);
-                let options = p.options.clone().unwrap_or_default();
-                webhook::post(cx, "Discord", &p.url, &message.to_string(), &options).await?;
+                let s = p.summary.load(cx, "DiscordExecution").await?;
+                p.target.post(cx, "Discord", &execution_message(&s, p).to_string()).await?;
             }
         }
         Ok(TaskOutput::empty())

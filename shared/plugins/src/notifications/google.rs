@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::summary::{self, Summary};
-use super::webhook::{self, Options, payload_text};
+use super::summary::{self, Summary, SummaryProps};
+use super::webhook::{Target, payload_text};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -26,16 +26,11 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
     example = "id: chat\ntype: io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook\nurl: \"{{ secret('GOOGLE_WEBHOOK') }}\"\npayload: |\n  {\"text\": \"Flow {{ flow.id }} failed: {{ execution.id }}\"}\n"
 )]
 struct IncomingProps {
-    /// The Google Chat incoming webhook URL.
-    #[serde(deserialize_with = "de::string_lenient")]
-    url: String,
+    #[serde(flatten)]
+    target: Target,
     /// The message (JSON), sent as written.
     #[prop(kind = "String")]
     payload: Value,
-    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    options: Option<Options>,
 }
 
 /// Send a Google Chat message with an execution's summary.
@@ -51,27 +46,17 @@ struct IncomingProps {
     example = "id: alert\ntype: io.kestra.plugin.notifications.google.GoogleChatExecution\nurl: \"{{ secret('GOOGLE_WEBHOOK') }}\"\nexecutionId: \"{{ trigger.executionId }}\"\n"
 )]
 struct ExecutionProps {
-    /// The Google Chat incoming webhook URL.
-    #[serde(deserialize_with = "de::string_lenient")]
-    url: String,
+    #[serde(flatten)]
+    target: Target,
     /// The message's text, instead of the summary.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     text: Option<String>,
-    /// The execution to report on.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(default = "\"{{ execution.id }}\"")]
-    execution_id: Option<String>,
-    /// Fields added to the summary.
+    /// Replaced by the execution summary, as in Kestra (whose GoogleChatExecution inherits it from GoogleChatIncomingWebhook and overwrites it): the task logs a warning when it is set. Use `customMessage` or `text`.
     #[serde(default)]
-    #[prop(kind = "Map")]
-    custom_fields: Option<Value>,
-    /// A message added to the summary.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    custom_message: Option<String>,
-    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    options: Option<Options>,
+    #[prop(kind = "String")]
+    payload: Option<Value>,
+    #[serde(flatten)]
+    summary: SummaryProps,
 }
 
 /// The text of an execution summary.
@@ -103,14 +88,13 @@ fn execution_text(s: &Summary) -> String {
 /// The task, built from rendered properties.
 #[derive(Debug)]
 enum GoogleChat {
-    Incoming { url: String, payload: String, options: Options },
+    Incoming { target: Target, payload: String },
     Execution(Box<ExecutionProps>),
 }
 
 fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: IncomingProps = parse_props(props)?;
-    let payload = payload_text(&p.payload);
-    Ok(Box::new(GoogleChat::Incoming { url: p.url, payload, options: p.options.unwrap_or_default() }))
+    Ok(Box::new(GoogleChat::Incoming { payload: payload_text(&p.payload), target: p.target }))
 }
 
 fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
@@ -122,16 +106,12 @@ fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, 
 impl RunnableTask for GoogleChat {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         match self {
-            GoogleChat::Incoming { url, payload, options } => {
-                webhook::post(cx, "Google Chat", url, payload, options).await?;
-            }
+            GoogleChat::Incoming { target, payload } => target.post(cx, "Google Chat", payload).await?,
             GoogleChat::Execution(p) => {
-                let fields = summary::custom_fields(p.custom_fields.clone())?;
-                let id = p.execution_id.as_deref();
-                let s = summary::load(cx, "GoogleChatExecution", id, p.custom_message.clone(), fields).await?;
+                summary::warn_replaced_payload(cx, "GoogleChatExecution", p.payload.as_ref());
+                let s = p.summary.load(cx, "GoogleChatExecution").await?;
                 let text = p.text.clone().unwrap_or_else(|| execution_text(&s));
-                let options = p.options.clone().unwrap_or_default();
-                webhook::post(cx, "Google Chat", &p.url, &json!({ "text": text }).to_string(), &options).await?;
+                p.target.post(cx, "Google Chat", &json!({ "text": text }).to_string()).await?;
             }
         }
         Ok(TaskOutput::empty())

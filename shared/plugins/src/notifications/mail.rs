@@ -10,7 +10,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::mail_smtp::{self, Content};
-use super::{mail_summary, summary};
+use super::mail_summary;
+use super::summary::SummaryProps;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -106,24 +107,15 @@ struct SendProps {
 struct ExecutionProps {
     #[serde(flatten)]
     smtp: Smtp,
-    /// The execution to report on.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(default = "\"{{ execution.id }}\"")]
-    execution_id: Option<String>,
-    /// Fields added to the summary.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    custom_fields: Option<Value>,
-    /// A message added to the summary.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    custom_message: Option<String>,
+    #[serde(flatten)]
+    summary: SummaryProps,
 }
 
 /// The task, built from rendered properties.
 #[derive(Debug)]
 enum Mail {
     Send { smtp: Box<Smtp>, html: Option<String>, text: Option<String> },
-    Execution { smtp: Box<Smtp>, execution_id: Option<String>, fields: Option<Value>, message: Option<String> },
+    Execution { smtp: Box<Smtp>, summary: SummaryProps },
 }
 
 fn build_send(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
@@ -135,12 +127,7 @@ fn build_send(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskE
 fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: ExecutionProps = parse_props(props)?;
     mail_smtp::check(&p.smtp)?;
-    Ok(Box::new(Mail::Execution {
-        smtp: Box::new(p.smtp),
-        execution_id: p.execution_id,
-        fields: p.custom_fields,
-        message: p.custom_message,
-    }))
+    Ok(Box::new(Mail::Execution { smtp: Box::new(p.smtp), summary: p.summary }))
 }
 
 #[async_trait]
@@ -150,9 +137,8 @@ impl RunnableTask for Mail {
             Mail::Send { smtp, html, text } => {
                 mail_smtp::send(cx, smtp, Content { html: html.clone(), text: text.clone() }).await?;
             }
-            Mail::Execution { smtp, execution_id, fields, message } => {
-                let fields = summary::custom_fields(fields.clone())?;
-                let s = summary::load(cx, "MailExecution", execution_id.as_deref(), message.clone(), fields).await?;
+            Mail::Execution { smtp, summary } => {
+                let s = summary.load(cx, "MailExecution").await?;
                 let content = Content { html: Some(mail_summary::html(&s)), text: Some(mail_summary::text(&s)) };
                 mail_smtp::send(cx, smtp, content).await?;
             }

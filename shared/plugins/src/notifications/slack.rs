@@ -10,8 +10,8 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::summary::{self, Summary};
-use super::webhook::{self, Options};
+use super::summary::{self, Summary, SummaryProps};
+use super::webhook::Target;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -28,9 +28,8 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
     example = "id: slack\ntype: io.kestra.plugin.notifications.slack.SlackIncomingWebhook\nurl: \"{{ secret('SLACK_WEBHOOK') }}\"\npayload: |\n  {\"text\": \"Flow {{ flow.id }} failed: {{ execution.id }}\"}\n"
 )]
 struct IncomingProps {
-    /// The Slack incoming webhook URL.
-    #[serde(deserialize_with = "de::string_lenient")]
-    url: String,
+    #[serde(flatten)]
+    target: Target,
     /// The message, as Slack's JSON (wins over `messageText`).
     #[serde(default)]
     #[prop(kind = "String")]
@@ -38,10 +37,6 @@ struct IncomingProps {
     /// The message as text (Markdown) or a JSON message; text is sent as `{"text": …}`.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     message_text: Option<String>,
-    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    options: Option<Options>,
 }
 
 /// Send a Slack message with an execution's summary.
@@ -57,9 +52,8 @@ struct IncomingProps {
     example = "id: alert\ntype: io.kestra.plugin.notifications.slack.SlackExecution\nurl: \"{{ secret('SLACK_WEBHOOK') }}\"\nexecutionId: \"{{ trigger.executionId }}\"\n"
 )]
 struct ExecutionProps {
-    /// The Slack incoming webhook URL.
-    #[serde(deserialize_with = "de::string_lenient")]
-    url: String,
+    #[serde(flatten)]
+    target: Target,
     /// The channel to post to (legacy webhooks only).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     channel: Option<String>,
@@ -72,25 +66,12 @@ struct ExecutionProps {
     /// The author's icon as an emoji (legacy webhooks only).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     icon_emoji: Option<String>,
-    /// The execution to report on.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(default = "\"{{ execution.id }}\"")]
-    execution_id: Option<String>,
-    /// Fields added to the summary.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    custom_fields: Option<Value>,
-    /// A message added to the summary.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    custom_message: Option<String>,
-    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    options: Option<Options>,
     /// Replaced by the execution summary, as in Kestra (whose SlackExecution inherits it from SlackIncomingWebhook and overwrites it): the task logs a warning when it is set. Use `customMessage`.
     #[serde(default)]
     #[prop(kind = "String")]
     payload: Option<Value>,
+    #[serde(flatten)]
+    summary: SummaryProps,
 }
 
 /// Kestra's Markdown → Slack mrkdwn: `**b**` → `*b*`, `__i__` → `_i_`,
@@ -164,14 +145,14 @@ pub fn execution_message(s: &Summary) -> Value {
 /// The task, built from rendered properties.
 #[derive(Debug)]
 enum Slack {
-    Incoming { url: String, message: Value, options: Box<Options> },
+    Incoming { target: Box<Target>, message: Value },
     Execution(Box<ExecutionProps>),
 }
 
 fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: IncomingProps = parse_props(props)?;
     let message = incoming_message(p.payload.as_ref(), p.message_text.as_deref())?;
-    Ok(Box::new(Slack::Incoming { url: p.url, message, options: Box::new(p.options.unwrap_or_default()) }))
+    Ok(Box::new(Slack::Incoming { target: Box::new(p.target), message }))
 }
 
 fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
@@ -183,17 +164,10 @@ fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, 
 impl RunnableTask for Slack {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         match self {
-            Slack::Incoming { url, message, options } => {
-                webhook::post(cx, "Slack", url, &message.to_string(), options).await?;
-            }
+            Slack::Incoming { target, message } => target.post(cx, "Slack", &message.to_string()).await?,
             Slack::Execution(p) => {
-                if p.payload.as_ref().is_some_and(|v| !v.is_null()) {
-                    cx.warn("payload is replaced by the execution summary (as Kestra's SlackExecution does): use customMessage and customFields");
-                }
-                let fields = summary::custom_fields(p.custom_fields.clone())?;
-                let s =
-                    summary::load(cx, "SlackExecution", p.execution_id.as_deref(), p.custom_message.clone(), fields)
-                        .await?;
+                summary::warn_replaced_payload(cx, "SlackExecution", p.payload.as_ref());
+                let s = p.summary.load(cx, "SlackExecution").await?;
                 let mut message = execution_message(&s);
                 for (key, v) in [
                     ("channel", &p.channel),
@@ -205,8 +179,7 @@ impl RunnableTask for Slack {
                         message[key] = Value::String(v.clone());
                     }
                 }
-                let options = p.options.as_ref().map_or_else(Options::default, Clone::clone);
-                webhook::post(cx, "Slack", &p.url, &message.to_string(), &options).await?;
+                p.target.post(cx, "Slack", &message.to_string()).await?;
             }
         }
         Ok(TaskOutput::empty())

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{RunContext, TaskError};
+use crate::{Declare, RunContext, TaskError, de};
 use baton_backend::StateStore;
 use baton_model::{Execution, StateType, TaskRun};
 
@@ -178,6 +179,42 @@ pub async fn load(
                 delay = (delay * 2).min(Duration::from_secs(15));
             }
         }
+    }
+}
+
+/// What every `…Execution` task shares, `#[serde(flatten)]`ed into its
+/// properties: which execution, and what is added to its summary.
+#[derive(Debug, Clone, Default, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryProps {
+    /// The execution to report on.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"{{ execution.id }}\"")]
+    pub execution_id: Option<String>,
+    /// Fields added to the summary.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    pub custom_fields: Option<Value>,
+    /// A message added to the summary.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    pub custom_message: Option<String>,
+}
+
+impl SummaryProps {
+    /// The summary these properties ask for; `task` names the task in errors.
+    pub async fn load(&self, cx: &RunContext, task: &str) -> Result<Summary, TaskError> {
+        let fields = custom_fields(self.custom_fields.clone())?;
+        load(cx, task, self.execution_id.as_deref(), self.custom_message.clone(), fields).await
+    }
+}
+
+/// Kestra's `…Execution` tasks inherit `payload` from their webhook task
+/// and overwrite it with the summary: a written one is said to be unused.
+pub fn warn_replaced_payload(cx: &RunContext, task: &str, payload: Option<&Value>) {
+    if payload.is_some_and(|v| !v.is_null()) {
+        cx.warn(&format!(
+            "payload is replaced by the execution summary (as Kestra's {task} does): use customMessage and customFields"
+        ));
     }
 }
 

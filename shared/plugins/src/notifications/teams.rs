@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::summary::{self, Summary};
-use super::webhook::{self, Options, payload_text};
+use super::summary::{self, Summary, SummaryProps};
+use super::webhook::{Target, payload_text};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -27,16 +27,11 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
     example = "id: teams\ntype: io.kestra.plugin.notifications.teams.TeamsIncomingWebhook\nurl: \"{{ secret('TEAMS_WEBHOOK') }}\"\npayload: |\n  {\"text\": \"Flow {{ flow.id }} failed: {{ execution.id }}\"}\n"
 )]
 struct IncomingProps {
-    /// The Microsoft Teams incoming webhook URL.
-    #[serde(deserialize_with = "de::string_lenient")]
-    url: String,
+    #[serde(flatten)]
+    target: Target,
     /// The message (JSON), sent as written.
     #[prop(kind = "String")]
     payload: Value,
-    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    options: Option<Options>,
 }
 
 /// Send a Microsoft Teams message with an execution's summary.
@@ -52,9 +47,8 @@ struct IncomingProps {
     example = "id: alert\ntype: io.kestra.plugin.notifications.teams.TeamsExecution\nurl: \"{{ secret('TEAMS_WEBHOOK') }}\"\nexecutionId: \"{{ trigger.executionId }}\"\n"
 )]
 struct ExecutionProps {
-    /// The Microsoft Teams incoming webhook URL.
-    #[serde(deserialize_with = "de::string_lenient")]
-    url: String,
+    #[serde(flatten)]
+    target: Target,
     /// The card's theme color (hex, no `#`).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(default = "\"0076D7\"")]
@@ -65,21 +59,12 @@ struct ExecutionProps {
     /// The section's activity subtitle.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     activity_subtitle: Option<String>,
-    /// The execution to report on.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(default = "\"{{ execution.id }}\"")]
-    execution_id: Option<String>,
-    /// Fields added to the summary (as facts).
+    /// Replaced by the execution summary, as in Kestra (whose TeamsExecution inherits it from TeamsIncomingWebhook and overwrites it): the task logs a warning when it is set. Use `customMessage`.
     #[serde(default)]
-    #[prop(kind = "Map")]
-    custom_fields: Option<Value>,
-    /// A message added to the summary (the section's text).
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    custom_message: Option<String>,
-    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    options: Option<Options>,
+    #[prop(kind = "String")]
+    payload: Option<Value>,
+    #[serde(flatten)]
+    summary: SummaryProps,
 }
 
 /// The message card of an execution summary.
@@ -121,14 +106,13 @@ fn execution_card(s: &Summary, p: &ExecutionProps) -> Value {
 /// The task, built from rendered properties.
 #[derive(Debug)]
 enum Teams {
-    Incoming { url: String, payload: String, options: Options },
+    Incoming { target: Target, payload: String },
     Execution(Box<ExecutionProps>),
 }
 
 fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: IncomingProps = parse_props(props)?;
-    let payload = payload_text(&p.payload);
-    Ok(Box::new(Teams::Incoming { url: p.url, payload, options: p.options.unwrap_or_default() }))
+    Ok(Box::new(Teams::Incoming { payload: payload_text(&p.payload), target: p.target }))
 }
 
 fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
@@ -140,17 +124,11 @@ fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, 
 impl RunnableTask for Teams {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         match self {
-            Teams::Incoming { url, payload, options } => {
-                webhook::post(cx, "Microsoft Teams", url, payload, options).await?;
-            }
+            Teams::Incoming { target, payload } => target.post(cx, "Microsoft Teams", payload).await?,
             Teams::Execution(p) => {
-                let fields = summary::custom_fields(p.custom_fields.clone())?;
-                let s =
-                    summary::load(cx, "TeamsExecution", p.execution_id.as_deref(), p.custom_message.clone(), fields)
-                        .await?;
-                let card = execution_card(&s, p);
-                let options = p.options.clone().unwrap_or_default();
-                webhook::post(cx, "Microsoft Teams", &p.url, &card.to_string(), &options).await?;
+                summary::warn_replaced_payload(cx, "TeamsExecution", p.payload.as_ref());
+                let s = p.summary.load(cx, "TeamsExecution").await?;
+                p.target.post(cx, "Microsoft Teams", &execution_card(&s, p).to_string()).await?;
             }
         }
         Ok(TaskOutput::empty())

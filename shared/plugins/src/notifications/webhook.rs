@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::core::http;
-use crate::{RunContext, TaskError, de};
+use crate::{Declare, RunContext, TaskError, de};
 
 use crate::config::{MAX_NOTIFICATION_ANSWER, MAX_NOTIFICATION_PAYLOAD};
 
@@ -80,6 +80,28 @@ impl Options {
 
 fn std_duration(property: &str, d: Option<chrono::Duration>) -> Result<Option<Duration>, TaskError> {
     d.map(|d| d.to_std().map_err(|_| TaskError::property(property, "must not be negative"))).transpose()
+}
+
+/// Where a webhook task posts: `url` and `options`, `#[serde(flatten)]`ed
+/// into each webhook task's properties.
+#[derive(Debug, Clone, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    /// The webhook URL.
+    #[serde(deserialize_with = "de::string_lenient")]
+    pub url: String,
+    /// HTTP options: headers, connectTimeout, readTimeout, readIdleTimeout, maxContentLength.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    pub options: Option<Options>,
+}
+
+impl Target {
+    /// POSTs `payload` (JSON text) here; `what` names the service.
+    pub async fn post(&self, cx: &RunContext, what: &str, payload: &str) -> Result<(), TaskError> {
+        let default = Options::default();
+        post(cx, what, &self.url, payload, self.options.as_ref().unwrap_or(&default)).await
+    }
 }
 
 /// The payload as text: a string is sent as written, anything else as JSON.

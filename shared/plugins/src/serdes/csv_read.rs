@@ -51,14 +51,8 @@ struct Props {
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     #[prop(default = "true")]
     header: Option<bool>,
-    /// The field separator (one character).
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(default = "\",\"")]
-    field_separator: Option<String>,
-    /// The character quoting a field.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(default = "\"\\\"\"")]
-    text_delimiter: Option<String>,
+    #[serde(flatten)]
+    delimiters: Delimiters,
     /// Skip empty lines (otherwise an empty line is a record of one empty field).
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     #[prop(default = "false")]
@@ -90,6 +84,33 @@ struct Props {
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
     #[prop(default = "16777216")]
     max_field_size: Option<u64>,
+}
+
+/// The CSV characters both ways, `#[serde(flatten)]`ed into `CsvToIon`'s
+/// and `IonToCsv`'s properties.
+#[derive(Debug, Default, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Delimiters {
+    /// The field separator (one character).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\",\"")]
+    pub field_separator: Option<String>,
+    /// The character quoting a field.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"\\\"\"")]
+    pub text_delimiter: Option<String>,
+}
+
+impl Delimiters {
+    /// `fieldSeparator` as one byte (default `,`).
+    pub fn separator(&self) -> Result<u8, TaskError> {
+        common::one_char("fieldSeparator", self.field_separator.as_deref().unwrap_or(","))
+    }
+
+    /// `textDelimiter` as one byte (default `"`).
+    pub fn quote(&self) -> Result<u8, TaskError> {
+        common::one_char("textDelimiter", self.text_delimiter.as_deref().unwrap_or("\""))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,8 +164,8 @@ fn options(p: &Props) -> Result<Options, TaskError> {
     let _ = p.error_on_different_field_count;
     Ok(Options {
         header: p.header.unwrap_or(true),
-        separator: common::one_char("fieldSeparator", p.field_separator.as_deref().unwrap_or(","))?,
-        quote: common::one_char("textDelimiter", p.text_delimiter.as_deref().unwrap_or("\""))?,
+        separator: p.delimiters.separator()?,
+        quote: p.delimiters.quote()?,
         skip_empty: p.skip_empty_rows.unwrap_or(false),
         on_bad,
         rename_empty,

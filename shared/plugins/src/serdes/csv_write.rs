@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 
 use super::charset;
 use super::common::{self, IonLines, Job, Report};
+use super::csv_read::Delimiters;
 use crate::bridge::{SyncReader, SyncWriter};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
@@ -50,14 +51,8 @@ struct Props {
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     #[prop(default = "true")]
     header: Option<bool>,
-    /// The field separator (one character).
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(default = "\",\"")]
-    field_separator: Option<String>,
-    /// The character quoting a field.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(default = "\"\\\"\"")]
-    text_delimiter: Option<String>,
+    #[serde(flatten)]
+    delimiters: Delimiters,
     /// The end of a line: `\n`, `\r\n` or `\r`.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(default = "\"\\n\"")]
@@ -123,8 +118,8 @@ fn options(p: &Props) -> Result<Options, TaskError> {
     };
     Ok(Options {
         header: p.header.unwrap_or(true),
-        separator: common::one_char("fieldSeparator", p.field_separator.as_deref().unwrap_or(","))?,
-        quote_char: common::one_char("textDelimiter", p.text_delimiter.as_deref().unwrap_or("\""))?,
+        separator: p.delimiters.separator()?,
+        quote_char: p.delimiters.quote()?,
         line,
         quote,
         encoding: charset::parse_output("charset", p.charset.as_deref().unwrap_or("UTF-8"))?,

@@ -25,8 +25,9 @@ use tokio::task::JoinHandle;
 use super::engine::Engine;
 use super::flows::FlowRepository;
 use super::launcher::{self, LaunchError, LaunchRequest};
+use super::stop_after::{self, Held};
 use crate::backend::BackendError;
-use crate::backend::schedule::{Stopped, TickClaim, TickKey, TriggerKey, TriggerState, TriggerStore};
+use crate::backend::schedule::{TickClaim, TickKey, TriggerKey, TriggerState, TriggerStore};
 use crate::conditions::{ConditionContext, ConditionError};
 use crate::model::{Flow, Label, StateType};
 use crate::schedule::{Arrival, ScheduleTrigger, plan_due};
@@ -446,18 +447,19 @@ impl Scheduler {
         let mut state =
             self.store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState::fresh(key.clone(), now));
         let flow_hash = source_hash(&flow.source);
-        if let Some(stopped) = &state.stopped {
-            if stopped.flow_hash == flow_hash {
+        match stop_after::held(&mut state, &flow_hash) {
+            Held::Yes => {
                 report.stopped = true;
                 return Ok(report);
             }
-            tracing::info!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
-                "flow changed: trigger stopped by stopAfter runs again");
-            // ticks are not replayed across a stop: it starts afresh, as a new trigger
-            state.stopped = None;
-            state.next_tick = None;
-            state.last_tick = None;
-            state.last_execution_id = None;
+            Held::Lifted => {
+                tracing::info!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
+                    "flow changed: trigger stopped by stopAfter runs again");
+                // ticks are not replayed across a stop: it starts afresh, as a new trigger
+                state.next_tick = None;
+                state.last_tick = None;
+            }
+            Held::No => {}
         }
         let signature = trigger.cron.signature();
         if state.schedule.as_deref() != Some(signature.as_str()) {
@@ -469,11 +471,8 @@ impl Scheduler {
             }
             state.schedule = Some(signature);
         }
-        if let Some(reason) = self.stop_reason(trigger, &state).await? {
-            tracing::warn!(namespace = %key.namespace, flow_id = %key.flow_id, trigger_id = %key.trigger_id,
-                reason = %reason, "trigger stopped (stopAfter); it runs again when the flow changes");
-            state.stopped = Some(Stopped { reason, flow_hash });
-            state.updated = now;
+        if let Some(reason) = stop_after::last_ended(&self.engine, &trigger.stop_after, &state).await? {
+            stop_after::mark(&mut state, reason, flow_hash, now);
             self.store.save_trigger_state(&state).await?;
             report.stopped = true;
             return Ok(report);
@@ -518,21 +517,6 @@ impl Scheduler {
             self.store.save_trigger_state(&state).await?;
         }
         Ok(report)
-    }
-
-    /// `stopAfter`: the last execution of the trigger ended in one of its states.
-    async fn stop_reason(
-        &self,
-        trigger: &ScheduleTrigger,
-        state: &TriggerState,
-    ) -> Result<Option<String>, BackendError> {
-        if trigger.stop_after.is_empty() {
-            return Ok(None);
-        }
-        let Some(id) = &state.last_execution_id else { return Ok(None) };
-        let Some(e) = self.engine.state.load_execution(id).await? else { return Ok(None) };
-        let s = e.state.current;
-        Ok((s.is_terminal() && trigger.stop_after.contains(&s)).then(|| format!("execution {id} ended {s}")))
     }
 
     /// Runs passes until the handle is aborted: at the next due tick of

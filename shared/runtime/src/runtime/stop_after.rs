@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::engine::Engine;
@@ -31,6 +31,59 @@ fn key(flow: &Flow, trig: &Trigger) -> TriggerKey {
     TriggerKey { namespace: flow.namespace.clone(), flow_id: flow.id.clone(), trigger_id: trig.id.clone() }
 }
 
+/// A stored stop, seen against the flow as it is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// No stop is stored.
+    No,
+    /// The stop holds: the flow is the one that was stopped.
+    Yes,
+    /// The flow changed since: the stop and the last execution are cleared
+    /// from `state` (not saved), and the trigger runs again.
+    Lifted,
+}
+
+/// Whether the stop stored in `state` holds for the flow whose source
+/// hashes to `flow_hash` (the rule every trigger with `stopAfter` keeps).
+pub fn held(state: &mut TriggerState, flow_hash: &str) -> Held {
+    match &state.stopped {
+        None => Held::No,
+        Some(stopped) if stopped.flow_hash == flow_hash => Held::Yes,
+        Some(_) => {
+            state.stopped = None;
+            state.last_execution_id = None;
+            Held::Lifted
+        }
+    }
+}
+
+/// Why the trigger stops: its last execution `id` ended in `s`, one of `listed`.
+pub fn reason(listed: &[StateType], id: &str, s: StateType) -> Option<String> {
+    (s.is_terminal() && listed.contains(&s)).then(|| format!("execution {id} ended {s}"))
+}
+
+/// Why the trigger stops, reading its last execution from the state store.
+pub async fn last_ended(
+    engine: &Engine,
+    listed: &[StateType],
+    state: &TriggerState,
+) -> Result<Option<String>, BackendError> {
+    if listed.is_empty() {
+        return Ok(None);
+    }
+    let Some(id) = &state.last_execution_id else { return Ok(None) };
+    let Some(exec) = engine.state.load_execution(id).await? else { return Ok(None) };
+    Ok(reason(listed, id, exec.state.current))
+}
+
+/// Stores the stop in `state` (not saved) and says so in the log.
+pub fn mark(state: &mut TriggerState, reason: String, flow_hash: String, now: DateTime<Utc>) {
+    tracing::warn!(namespace = %state.key.namespace, flow_id = %state.key.flow_id, trigger_id = %state.key.trigger_id,
+        %reason, "trigger stopped (stopAfter); it runs again when the flow changes");
+    state.stopped = Some(Stopped { reason, flow_hash });
+    state.updated = now;
+}
+
 /// Whether `trig` is stopped by its `stopAfter`; stores the stop when the
 /// execution it started last has just been found ended in a listed state.
 pub async fn is_stopped(engine: &Arc<Engine>, flow: &Flow, trig: &Trigger) -> Result<bool, BackendError> {
@@ -38,28 +91,17 @@ pub async fn is_stopped(engine: &Arc<Engine>, flow: &Flow, trig: &Trigger) -> Re
     let Some(store) = engine.trigger_store.as_ref().filter(|_| !listed.is_empty()) else { return Ok(false) };
     let Some(mut state) = store.load_trigger_state(&key(flow, trig)).await? else { return Ok(false) };
     let flow_hash = source_hash(&flow.source);
-    if let Some(stopped) = &state.stopped {
-        if stopped.flow_hash == flow_hash {
-            return Ok(true);
+    match held(&mut state, &flow_hash) {
+        Held::Yes => return Ok(true),
+        Held::Lifted => {
+            state.updated = Utc::now();
+            store.save_trigger_state(&state).await?;
+            return Ok(false);
         }
-        // the flow changed: the trigger runs again, from a clean slate
-        state.stopped = None;
-        state.last_execution_id = None;
-        state.updated = Utc::now();
-        store.save_trigger_state(&state).await?;
-        return Ok(false);
+        Held::No => {}
     }
-    let Some(id) = state.last_execution_id.clone() else { return Ok(false) };
-    let Some(exec) = engine.state.load_execution(&id).await? else { return Ok(false) };
-    let s = exec.state.current;
-    if !(s.is_terminal() && listed.contains(&s)) {
-        return Ok(false);
-    }
-    let reason = format!("execution {id} ended {s}");
-    tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trig.id, %reason,
-        "trigger stopped (stopAfter); it runs again when the flow changes");
-    state.stopped = Some(Stopped { reason, flow_hash });
-    state.updated = Utc::now();
+    let Some(reason) = last_ended(engine, &listed, &state).await? else { return Ok(false) };
+    mark(&mut state, reason, flow_hash, Utc::now());
     store.save_trigger_state(&state).await?;
     Ok(true)
 }

@@ -137,21 +137,25 @@ pub fn flag(trig: &Trigger, name: &str) -> bool {
     }
 }
 
-/// Checks the properties every trigger has beyond `conditions` (`labels`),
-/// and `stopAfter`'s states where a type declares it.
+/// Checks the properties every trigger has beyond `conditions` (`labels`).
 pub fn check_common(trig: &Trigger) -> Vec<TriggerProblem> {
-    let mut out = labels_of(trig).err().unwrap_or_default();
-    if let Some(Value::Array(items)) = prop(trig, "stopAfter") {
-        for (i, v) in items.iter().enumerate() {
-            if v.as_str().and_then(crate::model::StateType::parse).is_none() {
-                out.push(TriggerProblem::at(
-                    format!("stopAfter[{i}]"),
-                    format!("trigger '{}': stopAfter: {v} is not an execution state", trig.id),
-                ));
-            }
-        }
-    }
-    out
+    labels_of(trig).err().unwrap_or_default()
+}
+
+/// Checks `stopAfter`'s states, for the triggers that keep it without
+/// parsing it themselves (`Flow`, `Webhook`; the Schedule and
+/// `http.Trigger` report theirs where they read it).
+pub fn check_stop_after(trig: &Trigger) -> Vec<TriggerProblem> {
+    let Some(Value::Array(items)) = prop(trig, "stopAfter") else { return Vec::new() };
+    let bad = |(i, v): (usize, &Value)| {
+        v.as_str().and_then(crate::model::StateType::parse).is_none().then(|| {
+            TriggerProblem::at(
+                format!("stopAfter[{i}]"),
+                format!("trigger '{}': stopAfter: {v} is not an execution state", trig.id),
+            )
+        })
+    };
+    items.iter().enumerate().filter_map(bad).collect()
 }
 
 /// Checks a trigger's `conditions` (types, properties, and which ones

@@ -63,7 +63,7 @@ pub static DEF: LazyLock<TriggerDef> =
     LazyLock::new(|| TriggerDef::declare::<WebhookProps>(check, crate::conditions::ConditionUse::Webhook));
 
 fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
-    let mut out = Vec::new();
+    let mut out = super::check_stop_after(trig);
     if prop(trig, "key").is_none() {
         out.push(TriggerProblem::at("", format!("trigger '{}': a Webhook needs 'key'", trig.id)));
     }

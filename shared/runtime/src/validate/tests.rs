@@ -436,3 +436,14 @@ fn flow_keys_corpus_sla_files_are_valid() {
         assert!(out.is_empty(), "{f}: {out:?}");
     }
 }
+
+#[test]
+fn a_bad_stop_after_is_reported_once_on_every_trigger_type() {
+    let out = run(
+        "id: f\nnamespace: n\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 9 * * *\"\n    stopAfter: [DONE]\n  - id: h\n    type: io.kestra.plugin.core.http.Trigger\n    uri: http://localhost/x\n    stopAfter: [DONE]\n  - id: w\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: k\n    stopAfter: [DONE]\n  - id: fl\n    type: io.kestra.plugin.core.trigger.Flow\n    stopAfter: [DONE]\n",
+    );
+    for t in ["triggers[0]", "triggers[1]", "triggers[2]", "triggers[3]"] {
+        let n = out.iter().filter(|l| l.contains("stopAfter") && l.contains(t)).count();
+        assert_eq!(n, 1, "{t}: {out:#?}");
+    }
+}

@@ -29,12 +29,13 @@ use serde_json::{Map, Value, json};
 
 use super::{EventError, launch_event};
 use crate::backend::LogEntry;
-use crate::backend::schedule::{Stopped, TickClaim, TickKey, TriggerKey, TriggerState};
-use crate::model::{Flow, StateType};
+use crate::backend::schedule::{TickClaim, TickKey, TriggerKey, TriggerState};
+use crate::model::Flow;
 use crate::plugins::context::{LogSink, Services};
 use crate::plugins::{RunContext, TaskError};
 use crate::runtime::engine::Engine;
 use crate::runtime::scheduler::source_hash;
+use crate::runtime::stop_after::{self, Held};
 use crate::triggers::http::{HttpTrigger, TYPE, execution_id};
 
 /// What one evaluation did.
@@ -72,12 +73,8 @@ pub async fn evaluate(
     let key = TriggerKey { namespace: flow.namespace.clone(), flow_id: flow.id.clone(), trigger_id: trig.id.clone() };
     let mut state = store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState::fresh(key.clone(), now));
     let flow_hash = source_hash(&flow.source);
-    if let Some(stopped) = &state.stopped {
-        if stopped.flow_hash == flow_hash {
-            return Ok(Evaluated::Skipped("stopped by stopAfter"));
-        }
-        state.stopped = None;
-        state.last_execution_id = None;
+    if stop_after::held(&mut state, &flow_hash) == Held::Yes {
+        return Ok(Evaluated::Skipped("stopped by stopAfter"));
     }
     let last = match &state.last_execution_id {
         Some(id) => engine.state.load_execution(id).await?.map(|e| (id.clone(), e.state.current)),
@@ -93,11 +90,8 @@ pub async fn evaluate(
             "http.Trigger not evaluated: its last execution is {s}");
         return Ok(Evaluated::Skipped("the trigger's last execution is still running"));
     }
-    if let Some(reason) = stop_reason(trig, last.as_ref()) {
-        tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trig.id, %reason,
-            "http.Trigger stopped (stopAfter); it runs again when the flow changes");
-        state.stopped = Some(Stopped { reason, flow_hash });
-        state.updated = now;
+    if let Some(reason) = last.as_ref().and_then(|(id, s)| stop_after::reason(&trig.stop_after, id, *s)) {
+        stop_after::mark(&mut state, reason, flow_hash, now);
         store.save_trigger_state(&state).await?;
         return Ok(Evaluated::Skipped("stopped by stopAfter"));
     }
@@ -195,12 +189,6 @@ async fn fail_execution(
             source,
         }),
     }
-}
-
-/// `stopAfter`: the last execution of the trigger (id, state) ended in one of its states.
-fn stop_reason(trig: &HttpTrigger, last: Option<&(String, StateType)>) -> Option<String> {
-    let (id, s) = last?;
-    (s.is_terminal() && trig.stop_after.contains(s)).then(|| format!("execution {id} ended {s}"))
 }
 
 /// Sends the request as `core.http.Request` with failed statuses allowed;

@@ -64,7 +64,7 @@ pub static DEF: LazyLock<TriggerDef> =
     LazyLock::new(|| TriggerDef::declare::<FlowTriggerProps>(check, crate::conditions::ConditionUse::Flow));
 
 fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
-    let mut out = Vec::new();
+    let mut out = super::check_stop_after(trig);
     if let Err(problems) = spec::parse(trig) {
         out.extend(problems);
     }

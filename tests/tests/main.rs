@@ -59,6 +59,7 @@ mod migrate;
 mod migrate_beside;
 mod namespace_tasks;
 mod notifications;
+mod notifications_alerts;
 mod nsfiles;
 mod postgres;
 mod purge_flows;

@@ -19,16 +19,18 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::{Harness, harness, harness_with_plugins, runs};
 
-/// One request the webhook server got: path, Content-Type, `X-Team`, body.
+/// One request the webhook server got: path, Content-Type, `X-Team`,
+/// `Authorization`, body.
 #[derive(Debug, Clone)]
-struct Hit {
-    path: String,
-    content_type: String,
-    team: Option<String>,
-    body: Value,
+pub struct Hit {
+    pub path: String,
+    pub content_type: String,
+    pub team: Option<String>,
+    pub authorization: Option<String>,
+    pub body: Value,
 }
 
-type Hits = Arc<Mutex<Vec<Hit>>>;
+pub type Hits = Arc<Mutex<Vec<Hit>>>;
 
 async fn hook(
     State(hits): State<Hits>,
@@ -42,6 +44,7 @@ async fn hook(
         path: path.clone(),
         content_type: header("content-type").unwrap_or_default(),
         team: header("x-team"),
+        authorization: header("authorization"),
         body: parsed,
     });
     match path.as_str() {
@@ -52,7 +55,7 @@ async fn hook(
 }
 
 /// A webhook server on a free local port: its base URL and what it got.
-async fn webhooks() -> (String, Hits) {
+pub async fn webhooks() -> (String, Hits) {
     let hits: Hits = Arc::default();
     let app = Router::new().route("/{*path}", post(hook)).with_state(hits.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -61,12 +64,12 @@ async fn webhooks() -> (String, Hits) {
     (format!("http://{addr}"), hits)
 }
 
-fn hits_on(hits: &Hits, path: &str) -> Vec<Hit> {
+pub fn hits_on(hits: &Hits, path: &str) -> Vec<Hit> {
     hits.lock().unwrap().iter().filter(|h| h.path == path).cloned().collect()
 }
 
 /// A harness whose engine knows its UI's URL (`BATON_URL`).
-fn harness_with_url() -> Harness {
+pub fn harness_with_url() -> Harness {
     harness_with_plugins(shared::plugins::PluginConfig { url: Some("http://baton.test/".into()), ..Default::default() })
 }
 
@@ -83,21 +86,21 @@ tasks:
 "#;
 
 /// Runs the failing flow: the execution the summaries report on.
-async fn failed_execution(h: &Harness) -> Execution {
+pub async fn failed_execution(h: &Harness) -> Execution {
     let e = h.run(FAILING, json!({})).await;
     assert_eq!(e.state.current, StateType::Failed, "{:?}", e.error);
     e
 }
 
 /// Kestra's `H:mm:ss.SSS` of an ended execution.
-fn hms(e: &Execution) -> String {
+pub fn hms(e: &Execution) -> String {
     let (first, last) = (&e.state.histories[0], e.state.histories.last().unwrap());
     let ms = (last.date - first.date).num_milliseconds();
     format!("{}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }
 
 /// A flow `notify` running `task` (YAML, indented as a task) with input `id`.
-fn notify_flow(task: &str) -> String {
+pub fn notify_flow(task: &str) -> String {
     format!("id: notify\nnamespace: company.team\ninputs:\n  - id: id\n    type: STRING\ntasks:\n{task}")
 }
 

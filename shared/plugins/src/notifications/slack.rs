@@ -54,24 +54,50 @@ struct IncomingProps {
 struct ExecutionProps {
     #[serde(flatten)]
     target: Target,
-    /// The channel to post to (legacy webhooks only).
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    channel: Option<String>,
-    /// The message's author (legacy webhooks only).
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    username: Option<String>,
-    /// The URL of the author's icon (legacy webhooks only).
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    icon_url: Option<String>,
-    /// The author's icon as an emoji (legacy webhooks only).
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    icon_emoji: Option<String>,
+    #[serde(flatten)]
+    sender: Sender,
     /// Replaced by the execution summary, as in Kestra (whose SlackExecution inherits it from SlackIncomingWebhook and overwrites it): the task logs a warning when it is set. Use `customMessage`.
     #[serde(default)]
     #[prop(kind = "String")]
     payload: Option<Value>,
     #[serde(flatten)]
     summary: SummaryProps,
+}
+
+/// Who a summary seems to come from, and where it goes (Slack's legacy
+/// webhooks, Zulip), set over the summary message; `#[serde(flatten)]`ed.
+#[derive(Debug, Default, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+pub struct Sender {
+    /// The channel (or stream) to post to, over the webhook's.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    channel: Option<String>,
+    /// The sender's name shown.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    username: Option<String>,
+    /// The URL of the sender's icon.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    icon_url: Option<String>,
+    /// The sender's icon as an emoji.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    icon_emoji: Option<String>,
+}
+
+impl Sender {
+    /// Sets the written fields on `message` (`channel`, `username`, `icon_url`, `icon_emoji`).
+    pub fn apply(&self, message: &mut Value) {
+        let fields = [
+            ("channel", &self.channel),
+            ("username", &self.username),
+            ("icon_url", &self.icon_url),
+            ("icon_emoji", &self.icon_emoji),
+        ];
+        for (key, v) in fields {
+            if let Some(v) = v {
+                message[key] = Value::String(v.clone());
+            }
+        }
+    }
 }
 
 /// Kestra's Markdown → Slack mrkdwn: `**b**` → `*b*`, `__i__` → `_i_`,
@@ -169,16 +195,7 @@ impl RunnableTask for Slack {
                 summary::warn_replaced_payload(cx, "SlackExecution", p.payload.as_ref());
                 let s = p.summary.load(cx, "SlackExecution").await?;
                 let mut message = execution_message(&s);
-                for (key, v) in [
-                    ("channel", &p.channel),
-                    ("username", &p.username),
-                    ("icon_url", &p.icon_url),
-                    ("icon_emoji", &p.icon_emoji),
-                ] {
-                    if let Some(v) = v {
-                        message[key] = Value::String(v.clone());
-                    }
-                }
+                p.sender.apply(&mut message);
                 p.target.post(cx, "Slack", &message.to_string()).await?;
             }
         }

@@ -102,6 +102,20 @@ impl Target {
         let default = Options::default();
         post(cx, what, &self.url, payload, self.options.as_ref().unwrap_or(&default)).await
     }
+
+    /// [`Target::post`] with `header` added (an API token's `Authorization`).
+    pub async fn post_with(
+        &self,
+        cx: &RunContext,
+        what: &str,
+        payload: &str,
+        header: (&str, &str),
+    ) -> Result<(), TaskError> {
+        let mut options = self.options.clone().unwrap_or_default();
+        options.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(header.0));
+        options.headers.push((header.0.to_string(), vec![header.1.to_string()]));
+        post(cx, what, &self.url, payload, &options).await
+    }
 }
 
 /// The payload as text: a string is sent as written, anything else as JSON.

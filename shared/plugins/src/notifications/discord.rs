@@ -5,14 +5,14 @@
 
 use std::sync::LazyLock;
 
-use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::summary::{Summary, SummaryProps};
+use super::task::{Posted, Summarized, Summarizes};
 use super::webhook::{Target, payload_text};
 use crate::registry::PluginDef;
-use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::{Declare, RunnableTask, TaskError, de, parse_props};
 
 /// Send a Discord message through a webhook.
 ///
@@ -189,38 +189,36 @@ fn json_payload(v: &Value) -> Result<String, TaskError> {
     Ok(parsed.to_string())
 }
 
-/// The task, built from rendered properties.
-#[derive(Debug)]
-enum Discord {
-    Send { target: Target, payload: String },
-    Execution(Box<ExecutionProps>),
-}
-
 fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: IncomingProps = parse_props(props)?;
-    Ok(Box::new(Discord::Send { payload: json_payload(&p.payload)?, target: p.target }))
+    Ok(Posted::task("Discord", p.target, json_payload(&p.payload)?))
 }
 
+/// Unlike the other services' tasks, Kestra's DiscordExecution sends a
+/// written (non-blank) `payload` instead of the summary.
 fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: ExecutionProps = parse_props(props)?;
     let written = p.payload.as_ref().filter(|v| !v.is_null() && !payload_text(v).trim().is_empty());
     if let Some(v) = written {
-        return Ok(Box::new(Discord::Send { payload: json_payload(v)?, target: p.target }));
+        return Ok(Posted::task("Discord", p.target, json_payload(v)?));
     }
-    Ok(Box::new(Discord::Execution(Box::new(p))))
+    Ok(Box::new(Summarized(Box::new(p))))
 }
 
-#[async_trait]
-impl RunnableTask for Discord {
-    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        match self {
-            Discord::Send { target, payload } => target.post(cx, "Discord", payload).await?,
-            Discord::Execution(p) => {
-                let s = p.summary.load(cx, "DiscordExecution").await?;
-                p.target.post(cx, "Discord", &execution_message(&s, p).to_string()).await?;
-            }
-        }
-        Ok(TaskOutput::empty())
+impl Summarizes for ExecutionProps {
+    const TASK: &'static str = "DiscordExecution";
+    const SERVICE: &'static str = "Discord";
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn summary(&self) -> &SummaryProps {
+        &self.summary
+    }
+
+    fn message(&self, s: &Summary) -> Value {
+        execution_message(s, self)
     }
 }
 

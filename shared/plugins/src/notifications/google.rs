@@ -4,14 +4,14 @@
 
 use std::sync::LazyLock;
 
-use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::summary::{self, Summary, SummaryProps};
+use super::summary::{Summary, SummaryProps};
+use super::task::{Posted, Summarized, Summarizes};
 use super::webhook::{Target, payload_text};
 use crate::registry::PluginDef;
-use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::{Declare, RunnableTask, TaskError, de, parse_props};
 
 /// Send a Google Chat message through an incoming webhook.
 ///
@@ -85,39 +85,33 @@ fn execution_text(s: &Summary) -> String {
     out
 }
 
-/// The task, built from rendered properties.
-#[derive(Debug)]
-enum GoogleChat {
-    Incoming { target: Target, payload: String },
-    Execution(Box<ExecutionProps>),
-}
-
 fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: IncomingProps = parse_props(props)?;
-    Ok(Box::new(GoogleChat::Incoming { payload: payload_text(&p.payload), target: p.target }))
+    Ok(Posted::task("Google Chat", p.target, payload_text(&p.payload)))
 }
 
-fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: ExecutionProps = parse_props(props)?;
-    Ok(Box::new(GoogleChat::Execution(Box::new(p))))
-}
+impl Summarizes for ExecutionProps {
+    const TASK: &'static str = "GoogleChatExecution";
+    const SERVICE: &'static str = "Google Chat";
 
-#[async_trait]
-impl RunnableTask for GoogleChat {
-    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        match self {
-            GoogleChat::Incoming { target, payload } => target.post(cx, "Google Chat", payload).await?,
-            GoogleChat::Execution(p) => {
-                summary::warn_replaced_payload(cx, "GoogleChatExecution", p.payload.as_ref());
-                let s = p.summary.load(cx, "GoogleChatExecution").await?;
-                let text = p.text.clone().unwrap_or_else(|| execution_text(&s));
-                p.target.post(cx, "Google Chat", &json!({ "text": text }).to_string()).await?;
-            }
-        }
-        Ok(TaskOutput::empty())
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn summary(&self) -> &SummaryProps {
+        &self.summary
+    }
+
+    fn message(&self, s: &Summary) -> Value {
+        json!({ "text": self.text.clone().unwrap_or_else(|| execution_text(s)) })
+    }
+
+    fn replaced_payload(&self) -> Option<&Value> {
+        self.payload.as_ref()
     }
 }
 
 pub static INCOMING: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<IncomingProps>(build_incoming));
 
-pub static EXECUTION: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ExecutionProps>(build_execution));
+pub static EXECUTION: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare::<ExecutionProps>(Summarized::<ExecutionProps>::build));

@@ -17,6 +17,7 @@ mod pagerduty;
 mod sentry;
 mod slack;
 mod summary;
+mod task;
 mod teams;
 mod webhook;
 mod zenduty;

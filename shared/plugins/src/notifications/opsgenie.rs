@@ -10,14 +10,14 @@
 
 use std::sync::LazyLock;
 
-use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::summary::{self, Summary, SummaryProps};
+use super::summary::{Summary, SummaryProps};
+use super::task::{Posted, Summarized, Summarizes};
 use super::webhook::{Target, payload_text};
 use crate::registry::PluginDef;
-use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::{Declare, RunnableTask, TaskError, de, parse_props};
 
 /// Send an alert to Opsgenie.
 ///
@@ -124,50 +124,42 @@ fn execution_alert(s: &Summary, p: &ExecutionProps) -> Value {
     Value::Object(alert)
 }
 
-/// The task, built from rendered properties.
-#[derive(Debug)]
-enum Opsgenie {
-    Alert { target: Box<Target>, payload: String, token: Option<String> },
-    Execution(Box<ExecutionProps>),
-}
-
-async fn send(cx: &RunContext, target: &Target, payload: &str, token: Option<&str>) -> Result<(), TaskError> {
-    match token {
-        Some(t) => target.post_with(cx, "Opsgenie", payload, ("Authorization", t)).await,
-        None => target.post(cx, "Opsgenie", payload).await,
-    }
-}
-
 fn build_alert(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: AlertProps = parse_props(props)?;
-    Ok(Box::new(Opsgenie::Alert {
-        payload: payload_text(&p.payload),
+    Ok(Box::new(Posted {
+        service: "Opsgenie",
         target: Box::new(p.target),
-        token: p.authorization_token,
+        payload: payload_text(&p.payload),
+        header: p.authorization_token.map(|t| ("Authorization", t)),
     }))
 }
 
-fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: ExecutionProps = parse_props(props)?;
-    Ok(Box::new(Opsgenie::Execution(Box::new(p))))
-}
+impl Summarizes for ExecutionProps {
+    const TASK: &'static str = "OpsgenieExecution";
+    const SERVICE: &'static str = "Opsgenie";
 
-#[async_trait]
-impl RunnableTask for Opsgenie {
-    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        match self {
-            Opsgenie::Alert { target, payload, token } => send(cx, target, payload, token.as_deref()).await?,
-            Opsgenie::Execution(p) => {
-                summary::warn_replaced_payload(cx, "OpsgenieExecution", p.payload.as_ref());
-                let s = p.execution.load(cx, "OpsgenieExecution").await?;
-                let alert = execution_alert(&s, p).to_string();
-                send(cx, &p.target, &alert, p.authorization_token.as_deref()).await?;
-            }
-        }
-        Ok(TaskOutput::empty())
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn summary(&self) -> &SummaryProps {
+        &self.execution
+    }
+
+    fn message(&self, s: &Summary) -> Value {
+        execution_alert(s, self)
+    }
+
+    fn replaced_payload(&self) -> Option<&Value> {
+        self.payload.as_ref()
+    }
+
+    fn header(&self) -> Option<(&'static str, String)> {
+        self.authorization_token.clone().map(|t| ("Authorization", t))
     }
 }
 
 pub static ALERT: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<AlertProps>(build_alert));
 
-pub static EXECUTION: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ExecutionProps>(build_execution));
+pub static EXECUTION: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare::<ExecutionProps>(Summarized::<ExecutionProps>::build));

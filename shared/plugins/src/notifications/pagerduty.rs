@@ -9,15 +9,15 @@
 
 use std::sync::LazyLock;
 
-use async_trait::async_trait;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::summary::{self, Summary, SummaryProps};
+use super::summary::{Summary, SummaryProps};
+use super::task::{Posted, Summarized, Summarizes};
 use super::webhook::{Target, payload_text};
 use crate::registry::PluginDef;
-use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::{Declare, RunnableTask, TaskError, de, parse_props};
 
 /// Send an alert to PagerDuty.
 ///
@@ -103,38 +103,33 @@ fn execution_event(s: &Summary, p: &ExecutionProps, now: chrono::DateTime<Utc>) 
     Value::Object(event)
 }
 
-/// The task, built from rendered properties.
-#[derive(Debug)]
-enum PagerDuty {
-    Alert { target: Target, payload: String },
-    Execution(Box<ExecutionProps>),
-}
-
 fn build_alert(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: AlertProps = parse_props(props)?;
-    Ok(Box::new(PagerDuty::Alert { payload: payload_text(&p.payload), target: p.target }))
+    Ok(Posted::task("PagerDuty", p.target, payload_text(&p.payload)))
 }
 
-fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: ExecutionProps = parse_props(props)?;
-    Ok(Box::new(PagerDuty::Execution(Box::new(p))))
-}
+impl Summarizes for ExecutionProps {
+    const TASK: &'static str = "PagerDutyExecution";
+    const SERVICE: &'static str = "PagerDuty";
 
-#[async_trait]
-impl RunnableTask for PagerDuty {
-    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        match self {
-            PagerDuty::Alert { target, payload } => target.post(cx, "PagerDuty", payload).await?,
-            PagerDuty::Execution(p) => {
-                summary::warn_replaced_payload(cx, "PagerDutyExecution", p.payload.as_ref());
-                let s = p.execution.load(cx, "PagerDutyExecution").await?;
-                p.target.post(cx, "PagerDuty", &execution_event(&s, p, Utc::now()).to_string()).await?;
-            }
-        }
-        Ok(TaskOutput::empty())
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn summary(&self) -> &SummaryProps {
+        &self.execution
+    }
+
+    fn message(&self, s: &Summary) -> Value {
+        execution_event(s, self, Utc::now())
+    }
+
+    fn replaced_payload(&self) -> Option<&Value> {
+        self.payload.as_ref()
     }
 }
 
 pub static ALERT: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<AlertProps>(build_alert));
 
-pub static EXECUTION: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ExecutionProps>(build_execution));
+pub static EXECUTION: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare::<ExecutionProps>(Summarized::<ExecutionProps>::build));

@@ -5,15 +5,15 @@
 
 use std::sync::LazyLock;
 
-use async_trait::async_trait;
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::summary::{self, Summary, SummaryProps};
+use super::summary::{Summary, SummaryProps};
+use super::task::{Posted, Summarized, Summarizes};
 use super::webhook::Target;
 use crate::registry::PluginDef;
-use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::{Declare, RunnableTask, TaskError, de, parse_props};
 
 /// Send a Slack message through an incoming webhook.
 ///
@@ -168,44 +168,39 @@ pub fn execution_message(s: &Summary) -> Value {
     })
 }
 
-/// The task, built from rendered properties.
-#[derive(Debug)]
-enum Slack {
-    Incoming { target: Box<Target>, message: Value },
-    Execution(Box<ExecutionProps>),
-}
-
 fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: IncomingProps = parse_props(props)?;
     let message = incoming_message(p.payload.as_ref(), p.message_text.as_deref())?;
-    Ok(Box::new(Slack::Incoming { target: Box::new(p.target), message }))
+    Ok(Posted::task("Slack", p.target, message.to_string()))
 }
 
-fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: ExecutionProps = parse_props(props)?;
-    Ok(Box::new(Slack::Execution(Box::new(p))))
-}
+impl Summarizes for ExecutionProps {
+    const TASK: &'static str = "SlackExecution";
+    const SERVICE: &'static str = "Slack";
 
-#[async_trait]
-impl RunnableTask for Slack {
-    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        match self {
-            Slack::Incoming { target, message } => target.post(cx, "Slack", &message.to_string()).await?,
-            Slack::Execution(p) => {
-                summary::warn_replaced_payload(cx, "SlackExecution", p.payload.as_ref());
-                let s = p.summary.load(cx, "SlackExecution").await?;
-                let mut message = execution_message(&s);
-                p.sender.apply(&mut message);
-                p.target.post(cx, "Slack", &message.to_string()).await?;
-            }
-        }
-        Ok(TaskOutput::empty())
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn summary(&self) -> &SummaryProps {
+        &self.summary
+    }
+
+    fn message(&self, s: &Summary) -> Value {
+        let mut message = execution_message(s);
+        self.sender.apply(&mut message);
+        message
+    }
+
+    fn replaced_payload(&self) -> Option<&Value> {
+        self.payload.as_ref()
     }
 }
 
 pub static INCOMING: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<IncomingProps>(build_incoming));
 
-pub static EXECUTION: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ExecutionProps>(build_execution));
+pub static EXECUTION: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare::<ExecutionProps>(Summarized::<ExecutionProps>::build));
 
 #[cfg(test)]
 mod tests {

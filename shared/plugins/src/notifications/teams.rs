@@ -5,14 +5,14 @@
 
 use std::sync::LazyLock;
 
-use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::summary::{self, Summary, SummaryProps};
+use super::summary::{Summary, SummaryProps};
+use super::task::{Posted, Summarized, Summarizes};
 use super::webhook::{Target, payload_text};
 use crate::registry::PluginDef;
-use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::{Declare, RunnableTask, TaskError, de, parse_props};
 
 /// Send a Microsoft Teams message through an incoming webhook.
 ///
@@ -103,38 +103,33 @@ fn execution_card(s: &Summary, p: &ExecutionProps) -> Value {
     })
 }
 
-/// The task, built from rendered properties.
-#[derive(Debug)]
-enum Teams {
-    Incoming { target: Target, payload: String },
-    Execution(Box<ExecutionProps>),
-}
-
 fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: IncomingProps = parse_props(props)?;
-    Ok(Box::new(Teams::Incoming { payload: payload_text(&p.payload), target: p.target }))
+    Ok(Posted::task("Microsoft Teams", p.target, payload_text(&p.payload)))
 }
 
-fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: ExecutionProps = parse_props(props)?;
-    Ok(Box::new(Teams::Execution(Box::new(p))))
-}
+impl Summarizes for ExecutionProps {
+    const TASK: &'static str = "TeamsExecution";
+    const SERVICE: &'static str = "Microsoft Teams";
 
-#[async_trait]
-impl RunnableTask for Teams {
-    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        match self {
-            Teams::Incoming { target, payload } => target.post(cx, "Microsoft Teams", payload).await?,
-            Teams::Execution(p) => {
-                summary::warn_replaced_payload(cx, "TeamsExecution", p.payload.as_ref());
-                let s = p.summary.load(cx, "TeamsExecution").await?;
-                p.target.post(cx, "Microsoft Teams", &execution_card(&s, p).to_string()).await?;
-            }
-        }
-        Ok(TaskOutput::empty())
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn summary(&self) -> &SummaryProps {
+        &self.summary
+    }
+
+    fn message(&self, s: &Summary) -> Value {
+        execution_card(s, self)
+    }
+
+    fn replaced_payload(&self) -> Option<&Value> {
+        self.payload.as_ref()
     }
 }
 
 pub static INCOMING: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<IncomingProps>(build_incoming));
 
-pub static EXECUTION: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ExecutionProps>(build_execution));
+pub static EXECUTION: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare::<ExecutionProps>(Summarized::<ExecutionProps>::build));

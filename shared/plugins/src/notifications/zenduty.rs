@@ -9,14 +9,14 @@
 
 use std::sync::LazyLock;
 
-use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::summary::{self, Summary, SummaryProps};
+use super::summary::{Summary, SummaryProps};
+use super::task::{Posted, Summarized, Summarizes};
 use super::webhook::{Target, payload_text};
 use crate::registry::PluginDef;
-use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
+use crate::{Declare, RunnableTask, TaskError, de, parse_props};
 
 /// Send an alert to Zenduty.
 ///
@@ -108,38 +108,33 @@ fn execution_event(s: &Summary, p: &ExecutionProps) -> Value {
     })
 }
 
-/// The task, built from rendered properties.
-#[derive(Debug)]
-enum Zenduty {
-    Alert { target: Target, payload: String },
-    Execution(Box<ExecutionProps>),
-}
-
 fn build_alert(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: AlertProps = parse_props(props)?;
-    Ok(Box::new(Zenduty::Alert { payload: payload_text(&p.payload), target: p.target }))
+    Ok(Posted::task("Zenduty", p.target, payload_text(&p.payload)))
 }
 
-fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: ExecutionProps = parse_props(props)?;
-    Ok(Box::new(Zenduty::Execution(Box::new(p))))
-}
+impl Summarizes for ExecutionProps {
+    const TASK: &'static str = "ZendutyExecution";
+    const SERVICE: &'static str = "Zenduty";
 
-#[async_trait]
-impl RunnableTask for Zenduty {
-    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        match self {
-            Zenduty::Alert { target, payload } => target.post(cx, "Zenduty", payload).await?,
-            Zenduty::Execution(p) => {
-                summary::warn_replaced_payload(cx, "ZendutyExecution", p.payload.as_ref());
-                let s = p.execution.load(cx, "ZendutyExecution").await?;
-                p.target.post(cx, "Zenduty", &execution_event(&s, p).to_string()).await?;
-            }
-        }
-        Ok(TaskOutput::empty())
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn summary(&self) -> &SummaryProps {
+        &self.execution
+    }
+
+    fn message(&self, s: &Summary) -> Value {
+        execution_event(s, self)
+    }
+
+    fn replaced_payload(&self) -> Option<&Value> {
+        self.payload.as_ref()
     }
 }
 
 pub static ALERT: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<AlertProps>(build_alert));
 
-pub static EXECUTION: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ExecutionProps>(build_execution));
+pub static EXECUTION: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare::<ExecutionProps>(Summarized::<ExecutionProps>::build));

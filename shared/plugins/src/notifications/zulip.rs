@@ -6,15 +6,15 @@
 
 use std::sync::LazyLock;
 
-use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::slack::{Sender, execution_message};
-use super::summary::{self, SummaryProps};
+use super::summary::{Summary, SummaryProps};
+use super::task::{Posted, Summarized, Summarizes};
 use super::webhook::{Target, payload_text};
 use crate::registry::PluginDef;
-use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
+use crate::{Declare, RunnableTask, TaskError, parse_props};
 
 /// Send a Zulip message through an incoming webhook.
 ///
@@ -59,40 +59,35 @@ struct ExecutionProps {
     summary: SummaryProps,
 }
 
-/// The task, built from rendered properties.
-#[derive(Debug)]
-enum Zulip {
-    Incoming { target: Target, payload: String },
-    Execution(Box<ExecutionProps>),
-}
-
 fn build_incoming(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: IncomingProps = parse_props(props)?;
-    Ok(Box::new(Zulip::Incoming { payload: payload_text(&p.payload), target: p.target }))
+    Ok(Posted::task("Zulip", p.target, payload_text(&p.payload)))
 }
 
-fn build_execution(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: ExecutionProps = parse_props(props)?;
-    Ok(Box::new(Zulip::Execution(Box::new(p))))
-}
+impl Summarizes for ExecutionProps {
+    const TASK: &'static str = "ZulipExecution";
+    const SERVICE: &'static str = "Zulip";
 
-#[async_trait]
-impl RunnableTask for Zulip {
-    async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        match self {
-            Zulip::Incoming { target, payload } => target.post(cx, "Zulip", payload).await?,
-            Zulip::Execution(p) => {
-                summary::warn_replaced_payload(cx, "ZulipExecution", p.payload.as_ref());
-                let s = p.summary.load(cx, "ZulipExecution").await?;
-                let mut message = execution_message(&s);
-                p.sender.apply(&mut message);
-                p.target.post(cx, "Zulip", &message.to_string()).await?;
-            }
-        }
-        Ok(TaskOutput::empty())
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn summary(&self) -> &SummaryProps {
+        &self.summary
+    }
+
+    fn message(&self, s: &Summary) -> Value {
+        let mut message = execution_message(s);
+        self.sender.apply(&mut message);
+        message
+    }
+
+    fn replaced_payload(&self) -> Option<&Value> {
+        self.payload.as_ref()
     }
 }
 
 pub static INCOMING: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<IncomingProps>(build_incoming));
 
-pub static EXECUTION: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<ExecutionProps>(build_execution));
+pub static EXECUTION: LazyLock<PluginDef> =
+    LazyLock::new(|| PluginDef::declare::<ExecutionProps>(Summarized::<ExecutionProps>::build));

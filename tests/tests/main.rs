@@ -66,6 +66,7 @@ mod purge_flows;
 mod purge_storage;
 mod purge_tasks;
 mod reference_docs;
+mod s3;
 mod schedule;
 mod schedule_conditions;
 mod schedule_on_dates;

@@ -102,6 +102,8 @@ impl Registry {
         #[cfg(feature = "notifications")]
         super::notifications::register(&mut r);
         super::ai::register(&mut r);
+        #[cfg(feature = "aws")]
+        super::aws::register(&mut r);
         r
     }
 
@@ -220,10 +222,28 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "the notification plugins are not in this build of baton (build it with `--features notifications`)",
         cfg!(feature = "notifications"),
     ),
+    (
+        "io.kestra.plugin.aws.s3.",
+        "the AWS S3 plugins are not in this build of baton (build it with `--features aws`)",
+        cfg!(feature = "aws"),
+    ),
+    // the other AWS services: refused by name, whatever the build (the CLI task is the scripts')
+    ("io.kestra.plugin.aws.cli.", "", true),
+    (
+        "io.kestra.plugin.aws.",
+        "Baton implements only the AWS S3 tasks and trigger (io.kestra.plugin.aws.s3.*) and aws.cli.AwsCLI yet",
+        false,
+    ),
 ];
 
 fn left_out_of(families: &[(&str, &'static str, bool)], type_name: &str) -> Option<&'static str> {
-    families.iter().find(|(prefix, _, built)| !built && type_name.starts_with(prefix)).map(|(_, why, _)| *why)
+    // the longest prefix decides (`aws.s3.` is built, the rest of `aws.` is not)
+    families
+        .iter()
+        .filter(|(prefix, _, _)| type_name.starts_with(prefix))
+        .max_by_key(|(prefix, _, _)| prefix.len())
+        .filter(|(_, _, built)| !built)
+        .map(|(_, why, _)| *why)
 }
 
 #[cfg(test)]

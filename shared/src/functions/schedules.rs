@@ -12,7 +12,8 @@
 //!   decision comes from stored trigger state, so a cold instance decides
 //!   as a warm one would.
 //! - A tick for an `http.Trigger` (its Cloud Scheduler job) evaluates it
-//!   once at the publish time (`runtime::events::http`).
+//!   once at the publish time (`runtime::events::http`); one for an
+//!   `s3.Trigger` polls its bucket once (`runtime::events::s3`).
 //! - A backfill is created (or the RUNNING one of the same request found)
 //!   and driven by [`ScheduleEngine::run_backfills`] for at most a time
 //!   budget per request, so no request outlives Pub/Sub's ack deadline; the
@@ -98,6 +99,21 @@ impl Schedules for ScheduleEngine {
             return match crate::runtime::events::http::evaluate(&self.engine, &flow, &http, published).await {
                 Ok(Evaluated::Started(id)) => Ok(vec![id]),
                 Ok(_) => Ok(Vec::new()),
+                Err(e) if e.is_transient() => Err(ScheduleFailure::Transient(e.to_string())),
+                Err(e) => Err(ScheduleFailure::Invalid(e.to_string())),
+            };
+        }
+        #[cfg(feature = "aws")]
+        if let Some(t) = flow.triggers.iter().find(|t| {
+            t.id == tick.trigger_id
+                && crate::triggers::find(&t.type_).is_some_and(|d| d.type_name == crate::triggers::s3::TYPE)
+        }) {
+            // an s3.Trigger's Cloud Scheduler job: one poll
+            if t.disabled {
+                return Ok(Vec::new());
+            }
+            return match crate::runtime::events::s3::poll(&self.engine, &flow, &t.id).await {
+                Ok(fired) => Ok(fired.filter(|f| f.created).map(|f| f.execution_id).into_iter().collect()),
                 Err(e) if e.is_transient() => Err(ScheduleFailure::Transient(e.to_string())),
                 Err(e) => Err(ScheduleFailure::Invalid(e.to_string())),
             };

@@ -1,6 +1,6 @@
 //! `baton server local`: one long-running process with the embedded engine
-//! (executor and workers), the scheduler, the backfill runners, the GCS
-//! and Pub/Sub trigger poller (`runtime::events::poller`), a polled
+//! (executor and workers), the scheduler, the backfill runners, the event
+//! trigger poller (`runtime::events::poller`: http, S3, GCS, Pub/Sub), a polled
 //! flows folder and the HTTP API ([`api`]) on `127.0.0.1:8080` by default.
 //!
 //! Start-up order: open the home, load the flows, start the engine,
@@ -171,8 +171,7 @@ pub struct LocalServer {
     pub watcher: Arc<FlowWatcher>,
     pub scheduler: Arc<Scheduler>,
     pub supervisor: Arc<BackfillSupervisor>,
-    /// The GCS and Pub/Sub triggers' polling (the `gcp` feature).
-    #[cfg(feature = "gcp")]
+    /// The event triggers' polling (http, s3; GCS and Pub/Sub with the `gcp` feature).
     pub events: Arc<crate::runtime::events::poller::EventPoller>,
     embedded: Embedded,
     tasks: Vec<JoinHandle<()>>,
@@ -220,10 +219,8 @@ impl LocalServer {
         let scheduler = Arc::new(Scheduler::new(engine.clone(), store.clone(), watcher.clone()));
         let supervisor = Arc::new(BackfillSupervisor::new(engine.clone(), store.clone()));
         supervisor.sweep().await;
-        #[cfg(feature = "gcp")]
         let events = Arc::new(crate::runtime::events::poller::EventPoller::new(engine.clone()));
         let mut tasks = vec![state_log];
-        #[cfg(feature = "gcp")]
         tasks.push(events.clone().spawn(opts.tick));
         tasks.push(scheduler.clone().spawn(opts.tick));
         tasks.push(supervisor.clone().spawn(opts.tick));
@@ -265,20 +262,7 @@ impl LocalServer {
             }
         });
         tracing::info!(address = %addr, home = %opts.home.display(), "baton server listening");
-        Ok(LocalServer {
-            addr,
-            engine,
-            store,
-            watcher,
-            scheduler,
-            supervisor,
-            #[cfg(feature = "gcp")]
-            events,
-            embedded,
-            tasks,
-            http,
-            stop,
-        })
+        Ok(LocalServer { addr, engine, store, watcher, scheduler, supervisor, events, embedded, tasks, http, stop })
     }
 
     /// The address the API listens on.
@@ -297,16 +281,7 @@ impl LocalServer {
     /// backfills resume at the next start.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let LocalServer {
-            mut http,
-            tasks,
-            supervisor,
-            #[cfg(feature = "gcp")]
-            events,
-            embedded,
-            engine,
-            ..
-        } = self;
+        let LocalServer { mut http, tasks, supervisor, events, embedded, engine, .. } = self;
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut http).await.is_err() {
             tracing::warn!("requests still open after {:?}: closed", SHUTDOWN_GRACE);
             http.abort();
@@ -315,7 +290,6 @@ impl LocalServer {
             t.abort();
         }
         supervisor.abort_all();
-        #[cfg(feature = "gcp")]
         events.abort_all();
         engine.logs.flush().await;
         embedded.shutdown();
@@ -328,7 +302,6 @@ impl LocalServer {
             t.abort();
         }
         self.supervisor.abort_all();
-        #[cfg(feature = "gcp")]
         self.events.abort_all();
         self.embedded.shutdown();
     }

@@ -29,6 +29,8 @@
 # can: whole minutes, at least one; a step that does not divide the hour
 # (or the day) restarts at each hour (day). Its tick makes the scheduler
 # function evaluate the trigger once (shared/runtime/src/runtime/events/http.rs).
+# An `io.kestra.plugin.aws.s3.Trigger` gets the same job: its tick polls the
+# bucket once (shared/runtime/src/runtime/events/s3.rs).
 #
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
@@ -37,6 +39,7 @@ locals {
   schedule_type = "io.kestra.plugin.core.trigger.Schedule"
   on_dates_type = "io.kestra.plugin.core.trigger.ScheduleOnDates"
   http_type     = "io.kestra.plugin.core.http.Trigger"
+  s3_type       = "io.kestra.plugin.aws.s3.Trigger"
   # Legacy names of the Schedule trigger (shared/model/src/types.rs).
   type_aliases = {
     "io.kestra.core.tasks.triggers.Schedule"        = "io.kestra.plugin.core.trigger.Schedule"
@@ -129,7 +132,7 @@ locals {
           startswith(t.written, "${d.type}.") || startswith(t.type, "${d.type}.")
         )
       ]
-    }) if t.type == local.schedule_type || t.type == local.on_dates_type || t.type == local.http_type
+    }) if t.type == local.schedule_type || t.type == local.on_dates_type || t.type == local.http_type || t.type == local.s3_type
   ]
 
   # Stage 3: each decisive property after pluginDefaults: the last forced
@@ -213,7 +216,7 @@ locals {
   polled = [
     for t in local.decoded : merge(t, {
       parts = try(regex("^P(?:(\\d+)D)?(?:T(?:(\\d+)H)?(?:(\\d+)M)?(?:(\\d+(?:\\.\\d+)?)S)?)?$", upper(tostring(jsondecode(t.eff.interval)))), t.eff.interval == "null" ? [null, null, null, "60"] : null)
-    }) if t.type == local.http_type
+    }) if t.type == local.http_type || t.type == local.s3_type
   ]
   http_minutes = {
     for t in local.polled : t.key => max(1, ceil((
@@ -241,7 +244,7 @@ locals {
         local.http_minutes[t.key] < 1440 ? "0 */${floor(local.http_minutes[t.key] / 60)} * * *" : "0 0 * * *"
       )
       time_zone   = "Etc/UTC"
-      description = "http.Trigger ${t.id} of flow ${t.namespace}.${t.flow_id}, polled every ${local.http_minutes[t.key]} min (${t.file})"
+      description = "${t.type == local.s3_type ? "s3" : "http"}.Trigger ${t.id} of flow ${t.namespace}.${t.flow_id}, polled every ${local.http_minutes[t.key]} min (${t.file})"
       payload = jsonencode({
         type      = "tick"
         namespace = t.namespace

@@ -99,8 +99,17 @@ fn a_left_out_family_names_its_feature() {
         ("io.kestra.plugin.notifications.slack.SlackExecution", cfg!(feature = "notifications")),
         ("io.kestra.plugin.notifications.mail.MailSend", cfg!(feature = "notifications")),
         ("io.kestra.plugin.serdes.csv.CsvToIon", cfg!(feature = "serdes")),
+        ("io.kestra.plugin.aws.s3.Upload", cfg!(feature = "aws")),
     ] {
         assert_eq!(r.get(t).is_some(), built, "{t}");
         assert_eq!(left_out(t).is_none(), built, "{t}");
     }
+}
+
+#[test]
+fn other_aws_services_are_refused_by_name() {
+    let why = left_out("io.kestra.plugin.aws.lambda.Invoke").expect("refused");
+    assert!(why.contains("only the AWS S3"), "{why}");
+    assert_eq!(left_out("io.kestra.plugin.aws.s3.List").is_some(), !cfg!(feature = "aws"));
+    assert_eq!(left_out("io.kestra.plugin.aws.cli.AwsCLI"), None);
 }

@@ -6,7 +6,8 @@
 //! known here — and has its effect — or a validation error naming it.
 //!
 //! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
-//! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events).
+//! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`] and `s3`
+//! (polled: an HTTP endpoint, an S3 bucket).
 
 pub mod flow;
 #[cfg(feature = "gcp")]
@@ -14,6 +15,8 @@ pub mod gcs;
 pub mod http;
 #[cfg(feature = "gcp")]
 pub mod pubsub;
+#[cfg(feature = "aws")]
+pub mod s3;
 pub mod schedule;
 pub mod webhook;
 
@@ -196,6 +199,8 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         // with a validation error saying how to get them (`plugins::left_out`)
         #[cfg(feature = "gcp")]
         defs.extend([&*gcs::DEF, &*pubsub::DEF, &*pubsub::REALTIME_DEF]);
+        #[cfg(feature = "aws")]
+        defs.push(&*s3::DEF);
         defs
     });
     &DEFS

@@ -3,7 +3,8 @@
 //! the trigger's `action`) and [`pubsub`] (messages → executions with
 //! Kestra's trigger variables). `baton server local` polls
 //! ([`poller`]); the scheduler function is pushed each event
-//! (`functions::events`).
+//! (`functions::events`). [`http`] and `s3` (an S3 bucket's new objects →
+//! one execution with `trigger.objects`) are polled on both runtimes.
 //!
 //! Exactly once: every execution id derives from what it is for (object
 //! generations, message ids — `triggers::gcs::execution_id`,
@@ -14,10 +15,11 @@
 #[cfg(feature = "gcp")]
 pub mod gcs;
 pub mod http;
-#[cfg(feature = "gcp")]
 pub mod poller;
 #[cfg(feature = "gcp")]
 pub mod pubsub;
+#[cfg(feature = "aws")]
+pub mod s3;
 
 use std::sync::Arc;
 

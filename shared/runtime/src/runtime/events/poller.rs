@@ -1,5 +1,5 @@
 //! The local event poller of `baton server local`: every enabled
-//! `gcs.Trigger`, `http.Trigger`, `pubsub.Trigger` and `pubsub.RealtimeTrigger` of the
+//! `gcs.Trigger`, `http.Trigger`, `s3.Trigger`, `pubsub.Trigger` and `pubsub.RealtimeTrigger` of the
 //! loaded flows is evaluated every `interval` (Kestra's polling; 60 s by
 //! default), one evaluation at a time per trigger, each on its own task.
 //! A `RealtimeTrigger` is pulled continuously (one-second windows). A
@@ -22,23 +22,33 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::EventError;
+#[cfg(feature = "gcp")]
 use crate::backend::gcp::pubsub::{MessageStream, PubSubPull};
 use crate::model::Flow;
 use crate::runtime::engine::Engine;
+#[cfg(feature = "gcp")]
 use crate::triggers::gcs::GcsTrigger;
 use crate::triggers::http::HttpTrigger;
+#[cfg(feature = "gcp")]
 use crate::triggers::pubsub::PubSubTrigger;
+#[cfg(feature = "gcp")]
 use crate::triggers::{gcs, pubsub};
 
 /// The pull window of a `RealtimeTrigger` evaluation.
+#[cfg(feature = "gcp")]
 const REALTIME_WINDOW: Duration = Duration::from_secs(1);
 
 /// One event trigger of one flow.
 #[derive(Debug, Clone)]
 enum EventTrigger {
+    #[cfg(feature = "gcp")]
     Gcs(GcsTrigger),
     Http(HttpTrigger),
+    #[cfg(feature = "gcp")]
     PubSub(PubSubTrigger),
+    /// An `s3.Trigger` (its id) and its interval; the rest is rendered at each poll.
+    #[cfg(feature = "aws")]
+    S3(String, Duration),
 }
 
 impl EventTrigger {
@@ -50,8 +60,14 @@ impl EventTrigger {
             return h.ok().map(EventTrigger::Http);
         }
         match crate::triggers::find(&t.type_)?.type_name {
+            #[cfg(feature = "gcp")]
             gcs::TYPE => GcsTrigger::from_trigger(t).ok().map(EventTrigger::Gcs),
+            #[cfg(feature = "gcp")]
             pubsub::TYPE | pubsub::REALTIME_TYPE => PubSubTrigger::from_trigger(t).ok().map(EventTrigger::PubSub),
+            #[cfg(feature = "aws")]
+            crate::triggers::s3::TYPE => {
+                crate::triggers::s3::interval(t).ok().map(|i| EventTrigger::S3(t.id.clone(), i))
+            }
             _ => None,
         }
     }
@@ -66,16 +82,23 @@ impl EventTrigger {
                 let next = h.slot(now) + h.interval;
                 (next - now).to_std().unwrap_or_default() + Duration::from_millis(5)
             }
+            // (only the http variant in a build without gcp and aws)
+            #[allow(unreachable_patterns)]
             other => other.interval(),
         }
     }
 
     fn interval(&self) -> Duration {
         match self {
+            #[cfg(feature = "gcp")]
             EventTrigger::Gcs(g) => g.interval,
             EventTrigger::Http(h) => h.interval.to_std().unwrap_or(Duration::from_secs(60)),
+            #[cfg(feature = "gcp")]
             EventTrigger::PubSub(p) if p.realtime => Duration::ZERO,
+            #[cfg(feature = "gcp")]
             EventTrigger::PubSub(p) => p.interval,
+            #[cfg(feature = "aws")]
+            EventTrigger::S3(_, i) => *i,
         }
     }
 }
@@ -83,7 +106,10 @@ impl EventTrigger {
 /// A Pub/Sub trigger's open subscription stream, kept across its
 /// evaluations (a stream closed between polls could be sent messages no
 /// one reads until their ack deadline), with what it was opened for.
+#[cfg(feature = "gcp")]
 type Stream = Arc<tokio::sync::Mutex<Option<(String, MessageStream)>>>;
+#[cfg(not(feature = "gcp"))]
+type Stream = Arc<()>;
 
 #[derive(Default)]
 struct Slot {
@@ -177,7 +203,17 @@ async fn evaluate(
     ev: &EventTrigger,
     stream: &Stream,
 ) -> Result<Vec<String>, EventError> {
+    #[cfg(not(feature = "gcp"))]
+    let _ = stream;
     match ev {
+        #[cfg(feature = "aws")]
+        EventTrigger::S3(id, _) => Ok(super::s3::poll(engine, flow, id)
+            .await?
+            .filter(|f| f.created)
+            .map(|f| f.execution_id)
+            .into_iter()
+            .collect()),
+        #[cfg(feature = "gcp")]
         EventTrigger::Gcs(g) => Ok(super::gcs::poll(engine, flow, g)
             .await?
             .filter(|f| f.created)
@@ -188,6 +224,7 @@ async fn evaluate(
             super::http::Evaluated::Started(id) => Ok(vec![id]),
             _ => Ok(Vec::new()),
         },
+        #[cfg(feature = "gcp")]
         EventTrigger::PubSub(p) => {
             let target = super::pubsub::target(engine, flow, p)?;
             let opened_for = format!("{target:?} {}", p.subscription);

@@ -1,0 +1,17 @@
+//! The AWS task plugins (`io.kestra.plugin.aws.*`, worker group `aws`):
+//! S3 ([`s3`]), on the official AWS SDK, with what every AWS type shares
+//! in [`connection`] (region, endpoint, credentials, STS role).
+
+pub mod connection;
+pub mod s3;
+
+pub use aws_sdk_s3;
+pub use aws_sdk_s3::Client as S3Client;
+pub use connection::AwsProps;
+
+use super::Registry;
+
+/// Registers this group's plugins.
+pub fn register(r: &mut Registry) {
+    s3::register(r);
+}

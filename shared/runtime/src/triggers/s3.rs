@@ -1,0 +1,304 @@
+//! `io.kestra.plugin.aws.s3.Trigger`: starts an execution for new or
+//! changed objects of a bucket (plugin-aws `s3/Trigger.java`), polled every
+//! `interval` on both runtimes: by `baton server local`'s poller, and on
+//! Google Cloud by a Cloud Scheduler job ticking the scheduler function (at
+//! most once a minute), as an `http.Trigger` (`runtime::events::s3` acts).
+//!
+//! This module is the pure part: the declaration (the S3 tasks' connection,
+//! listing and action properties, with `interval`, `on`, `maxFiles`,
+//! `stateKey`, `stateTtl`), the checks that can be made on the flow as
+//! written, and [`S3Trigger`], the trigger once its properties are rendered
+//! (they may use `secret()`; only `interval` must be written out, Terraform
+//! reads it).
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{TriggerDef, TriggerProblem, WhenProp, prop};
+use crate::model::{Flow, Trigger};
+use crate::plugins::aws::AwsProps;
+use crate::plugins::aws::s3::action::{Action, ActionProps};
+use crate::plugins::aws::s3::common::{ListProps, Listing, one_of};
+use crate::plugins::aws::s3::list::BucketProps;
+use crate::plugins::{Declare, TaskError, de, parse_props};
+use crate::template::is_template;
+
+pub const TYPE: &str = "io.kestra.plugin.aws.s3.Trigger";
+
+/// Kestra's default `interval`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// The smallest `interval` the local poller honours.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// Kestra's default `maxFiles`.
+pub const DEFAULT_MAX_FILES: usize = 25;
+/// The largest `maxFiles` Baton accepts (objects in one execution).
+pub const MAX_FILES_BOUND: usize = 1000;
+
+/// The keys that are not the listing's: read here, or by the trigger machinery.
+const NOT_RENDERED: &[&str] =
+    &["id", "type", "description", "disabled", "conditions", "labels", "allowConcurrent", "when", "interval"];
+
+/// Start an execution for new files in an S3 bucket.
+///
+/// Lists a bucket every `interval` and starts an execution for the objects new or changed since (trigger.objects, each downloaded into the execution's files), then moves or deletes them (action). Polled by `baton server local`, and on Google Cloud by a Cloud Scheduler job (whole minutes).
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+#[plugin(
+    type = TYPE,
+    example = "id: watch\ntype: io.kestra.plugin.aws.s3.Trigger\nregion: eu-central-1\nbucket: my-bucket\nprefix: incoming/\ninterval: PT5M\naction: MOVE\nmoveTo:\n  bucket: my-bucket\n  key: archive\n",
+)]
+struct S3TriggerProps {
+    #[serde(flatten)]
+    aws: AwsProps,
+    #[serde(flatten)]
+    b: BucketProps,
+    #[serde(flatten)]
+    list: ListProps,
+    #[serde(flatten)]
+    action: ActionProps,
+    /// How often to list (whole minutes on Google Cloud).
+    #[prop(kind = "Duration", default = "\"PT60S\"")]
+    interval: Option<Value>,
+    /// Fire on new objects, changed ones, or both.
+    #[prop(dynamic, kind = "String", values = ["CREATE", "UPDATE", "CREATE_OR_UPDATE"], default = "\"CREATE_OR_UPDATE\"")]
+    on: Option<Value>,
+    /// At most this many objects per execution (the others go to the next).
+    #[prop(dynamic, kind = "Integer", default = "25")]
+    max_files: Option<Value>,
+    /// The key under which the objects seen are remembered.
+    #[prop(dynamic, kind = "String")]
+    state_key: Option<Value>,
+    /// Forget an object seen after this long (it fires again if still there).
+    #[prop(dynamic, kind = "Duration")]
+    state_ttl: Option<Value>,
+    #[serde(flatten)]
+    when: WhenProp,
+}
+
+pub static DEF: LazyLock<TriggerDef> =
+    LazyLock::new(|| TriggerDef::declare::<S3TriggerProps>(check, crate::conditions::ConditionUse::None));
+
+/// The rendered properties the trigger reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Rendered {
+    #[serde(flatten)]
+    aws: AwsProps,
+    #[serde(flatten)]
+    b: BucketProps,
+    #[serde(flatten)]
+    list: ListProps,
+    #[serde(flatten)]
+    action: ActionProps,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    on: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    max_files: Option<u64>,
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    state_key: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    state_ttl: Option<chrono::TimeDelta>,
+}
+
+/// Which object changes fire (Kestra's `on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    Create,
+    Update,
+    CreateOrUpdate,
+}
+
+impl On {
+    /// Whether a change of this kind fires (`is_new`: never seen before).
+    pub fn fires(self, is_new: bool) -> bool {
+        match self {
+            On::Create => is_new,
+            On::Update => !is_new,
+            On::CreateOrUpdate => true,
+        }
+    }
+}
+
+/// A trigger with its properties rendered and checked.
+#[derive(Debug, Clone)]
+pub struct S3Trigger {
+    pub id: String,
+    pub aws: AwsProps,
+    pub listing: Listing,
+    pub action: Action,
+    pub on: On,
+    pub max_files: usize,
+    pub state_key: Option<String>,
+    pub state_ttl: Option<Duration>,
+}
+
+/// The properties to render: the trigger's, less those it does not list with.
+pub fn renderable(t: &Trigger) -> Map<String, Value> {
+    t.props.iter().filter(|(k, _)| !NOT_RENDERED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+impl S3Trigger {
+    /// Reads the rendered properties (see [`renderable`]).
+    pub fn from_rendered(id: &str, props: &Map<String, Value>) -> Result<S3Trigger, TaskError> {
+        let r: Rendered = parse_props(props)?;
+        r.aws.check()?;
+        let listing = r.list.check(&r.b.bucket, &r.b.request_payer)?;
+        let action = r.action.check()?;
+        let on = match one_of("on", &r.on, &["CREATE", "UPDATE", "CREATE_OR_UPDATE"])?.as_deref() {
+            Some("CREATE") => On::Create,
+            Some("UPDATE") => On::Update,
+            _ => On::CreateOrUpdate,
+        };
+        let max_files = match r.max_files {
+            None => DEFAULT_MAX_FILES,
+            Some(n) if n >= 1 && n as usize <= MAX_FILES_BOUND => n as usize,
+            Some(n) => {
+                return Err(TaskError::property(
+                    "maxFiles",
+                    format!("must be from 1 to {MAX_FILES_BOUND} (Baton's bound), got {n}"),
+                ));
+            }
+        };
+        // moved objects the listing would find again would trigger again, forever
+        if let Some((b, k)) = action.move_target(&listing.bucket, "x")
+            && b == listing.bucket
+            && listing.regexp.is_none()
+        {
+            let prefix = listing.prefix.as_deref().unwrap_or("");
+            let listed =
+                k.starts_with(prefix) && listing.delimiter.as_deref().is_none_or(|d| !k[prefix.len()..].contains(d));
+            if listed {
+                return Err(TaskError::property(
+                    "moveTo",
+                    format!(
+                        "s3://{b}/{} is listed by the trigger itself: moved objects would trigger again",
+                        &k[..k.len() - 2]
+                    ),
+                ));
+            }
+        }
+        Ok(S3Trigger {
+            id: id.to_string(),
+            aws: r.aws,
+            listing,
+            action,
+            on,
+            max_files,
+            state_key: r.state_key.filter(|k| !k.trim().is_empty()),
+            state_ttl: r.state_ttl.and_then(|d| d.to_std().ok()),
+        })
+    }
+
+    /// The key of this trigger's stored state (`stateKey`, else namespace/flow/trigger, as Kestra).
+    pub fn state_key(&self, flow: &Flow) -> String {
+        self.state_key.clone().unwrap_or_else(|| format!("{}/{}/{}", flow.namespace, flow.id, self.id))
+    }
+}
+
+/// The trigger's `interval` (a literal ISO-8601 duration: Terraform reads it).
+pub fn interval(t: &Trigger) -> Result<Duration, TriggerProblem> {
+    let v = match prop(t, "interval") {
+        None => return Ok(DEFAULT_INTERVAL),
+        Some(Value::String(s)) if !is_template(s) => s.trim().to_string(),
+        Some(other) => {
+            return Err(TriggerProblem::at(
+                "interval",
+                format!("trigger '{}': 'interval' must be an ISO-8601 duration written out, got {other}", t.id),
+            ));
+        }
+    };
+    let d = crate::model::duration::parse_iso(&v)
+        .map_err(|e| TriggerProblem::at("interval", format!("trigger '{}': 'interval': {e}", t.id)))?;
+    d.to_std()
+        .ok()
+        .filter(|d| !d.is_zero())
+        .map(|d| d.max(MIN_INTERVAL))
+        .ok_or_else(|| TriggerProblem::at("interval", format!("trigger '{}': 'interval' must be positive", t.id)))
+}
+
+/// Whether `v` holds a template anywhere.
+fn templated(v: &Value) -> bool {
+    match v {
+        Value::String(s) => is_template(s),
+        Value::Array(a) => a.iter().any(templated),
+        Value::Object(m) => m.values().any(templated),
+        _ => false,
+    }
+}
+
+/// What can be checked before rendering: `interval`, and the other
+/// properties when none is a template (else they are checked at each poll).
+fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
+    let mut out = Vec::new();
+    if let Err(p) = interval(trig) {
+        out.push(p);
+    }
+    let props = renderable(trig);
+    if props.values().any(templated) || !props.contains_key("bucket") || !props.contains_key("action") {
+        return out;
+    }
+    if let Err(e) = S3Trigger::from_rendered(&trig.id, &props) {
+        let (path, message) = match e {
+            TaskError::Property { property, message } => (property, message),
+            other => (String::new(), other.to_string()),
+        };
+        out.push(TriggerProblem::at(path, format!("trigger '{}': {message}", trig.id)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trig(yaml: &str) -> Trigger {
+        let (v, _) = crate::yaml::parse(yaml).expect("yaml");
+        Trigger {
+            id: "watch".into(),
+            type_: TYPE.into(),
+            disabled: false,
+            props: v.as_object().cloned().expect("a mapping"),
+            path: "triggers[0]".into(),
+        }
+    }
+
+    fn flow() -> Flow {
+        let src = "id: f\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+        let (v, _) = crate::yaml::parse(src).expect("yaml");
+        Flow::from_value(&v, src).0.expect("flow")
+    }
+
+    #[test]
+    fn reads_kestra_s_example() {
+        let t = trig(
+            "bucket: b\nprefix: in/\ninterval: PT5M\naction: MOVE\nmoveTo:\n  bucket: b\n  key: archive\nregexp: .*\\.csv",
+        );
+        assert_eq!(interval(&t).expect("interval"), Duration::from_secs(300));
+        assert!(check(&t, &flow()).is_empty());
+        let s = S3Trigger::from_rendered("watch", &renderable(&t)).expect("valid");
+        assert_eq!((s.listing.bucket.as_str(), s.max_files, s.on), ("b", 25, On::CreateOrUpdate));
+        assert_eq!(s.action.move_target("b", "in/a.csv"), Some(("b".into(), "archive/a.csv".into())));
+        assert_eq!(s.state_key(&flow()), "ns/f/watch");
+    }
+
+    #[test]
+    fn problems_name_the_property() {
+        let paths = |y: &str| -> Vec<String> { check(&trig(y), &flow()).into_iter().map(|p| p.path).collect() };
+        assert_eq!(paths("bucket: b\naction: COPY"), ["action"]);
+        assert_eq!(paths("bucket: b\naction: MOVE"), ["moveTo"]);
+        assert_eq!(paths("bucket: b\naction: NONE\non: NEVER"), ["on"]);
+        assert_eq!(paths("bucket: b\naction: NONE\nmaxFiles: 0"), ["maxFiles"]);
+        assert_eq!(paths("bucket: b\naction: NONE\ninterval: soon"), ["interval"]);
+        assert_eq!(paths("bucket: b\naction: NONE\ninterval: \"{{ vars.i }}\""), ["interval"]);
+        assert_eq!(paths("bucket: b\naction: NONE\nregexp: '('"), ["regexp"]);
+        assert_eq!(paths("bucket: b\naction: NONE\nstateTtl: later"), ["stateTtl"]);
+        assert_eq!(paths("bucket: b\nprefix: in/\naction: MOVE\nmoveTo:\n  key: in/done"), ["moveTo"]);
+        assert!(paths("bucket: b\nprefix: in/\naction: MOVE\nmoveTo:\n  key: archive").is_empty());
+        // a template is checked when rendered, at each poll
+        assert!(paths("bucket: \"{{ secret('B') }}\"\naction: NONE\nregexp: '('").is_empty());
+    }
+}

@@ -1,5 +1,5 @@
 //! The GCP task plugins (`io.kestra.plugin.gcp.*`, worker group `gcp`):
-//! GCS ([`gcs`]) and BigQuery ([`bigquery`]), with what they share in
+//! GCS ([`gcs`]), BigQuery ([`bigquery`]) and Pub/Sub ([`pubsub`]), with what they share in
 //! [`common`] (credentials, project, clients) and their settings in
 //! [`config`]. The clients and credentials themselves are in [`baton_gcp`].
 
@@ -7,6 +7,7 @@ pub mod bigquery;
 pub mod common;
 pub mod config;
 pub mod gcs;
+pub mod pubsub;
 
 pub use config::GcpConfig;
 
@@ -16,4 +17,5 @@ use super::Registry;
 pub fn register(r: &mut Registry) {
     gcs::register(r);
     bigquery::register(r);
+    pubsub::register(r);
 }

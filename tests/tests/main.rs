@@ -44,6 +44,7 @@ mod for_each_item;
 mod functions;
 mod fuzz;
 mod gcp_backends;
+mod gcp_bigquery_more;
 mod gcp_gcs_more;
 mod gcp_pubsub_tasks;
 mod gcp_tasks;

@@ -46,6 +46,7 @@ mod fuzz;
 mod gcp_backends;
 mod gcp_bigquery_more;
 mod gcp_gcs_more;
+mod gcp_oauth;
 mod gcp_pubsub_tasks;
 mod gcp_tasks;
 mod git;

@@ -1,6 +1,6 @@
 //! Google Cloud access shared by the GCP task plugins and the GCP runtime:
 //! service-account keys ([`key`]), credentials and tokens ([`auth`],
-//! [`impersonate`]), where the services are ([`endpoints`], emulators
+//! [`impersonate`], [`oauth`]), where the services are ([`endpoints`], emulators
 //! included), the GCS, BigQuery and Pub/Sub clients ([`gcs`], [`bigquery`],
 //! [`pubsub`]) and the
 //! per-credential client cache ([`cache`]). No global state: the cache and
@@ -14,6 +14,7 @@ pub mod endpoints;
 pub mod gcs;
 pub mod impersonate;
 pub mod key;
+pub mod oauth;
 mod percent;
 pub mod pubsub;
 pub mod scheduler;

@@ -141,8 +141,8 @@ tasks:
     assert_success(&e);
 
     let created = output(&e, "create");
-    assert_eq!(created["bucket"], json!(bucket));
-    assert_eq!(created["bucketUri"], json!(format!("gs://{bucket}")));
+    assert_eq!(created["bucket"]["name"], json!(bucket));
+    assert_eq!(created["bucket"]["uri"], json!(format!("gs://{bucket}")));
     assert_eq!((created["created"].clone(), created["updated"].clone()), (json!(true), json!(false)));
     let again = output(&e, "create_again");
     assert_eq!((again["created"].clone(), again["updated"].clone()), (json!(false), json!(false)));

@@ -281,6 +281,25 @@ impl BigQueryClient {
         })
     }
 
+    /// `tables.patch` with the given fields.
+    pub async fn patch_table(
+        &self,
+        project: &str,
+        dataset: &str,
+        table: &str,
+        patch: &Value,
+    ) -> Result<Value, BqError> {
+        let op = format!("update table '{project}.{dataset}.{table}'");
+        let path = format!("datasets/{}/tables/{}", encode(dataset), encode(table));
+        let v = self.rest(&op, reqwest::Method::PATCH, project, &path, &[], Some(patch)).await?;
+        v.ok_or_else(|| BqError::Api {
+            op,
+            status: 404,
+            reason: Some("notFound".into()),
+            message: format!("table '{project}.{dataset}.{table}' not found"),
+        })
+    }
+
     /// `tables.delete`; false if it did not exist.
     pub async fn delete_table(&self, project: &str, dataset: &str, table: &str) -> Result<bool, BqError> {
         let op = format!("delete table '{project}.{dataset}.{table}'");

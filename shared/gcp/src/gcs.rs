@@ -293,6 +293,19 @@ impl GcsClient {
         self.copy_generation(from, None, to).await
     }
 
+    /// Concatenates `sources` (object names of `bucket`, at most 32 — GCS's
+    /// limit) into `bucket/destination`; returns the new object's resource.
+    pub async fn compose(&self, bucket: &str, sources: &[String], destination: &str) -> Result<Value, GcsError> {
+        let op = format!("compose {} objects into gs://{bucket}/{destination}", sources.len());
+        let url = format!("{}/b/{}/o/{}/compose", self.api(), encode(bucket), encode(destination));
+        let body = json!({
+            "sourceObjects": sources.iter().map(|n| json!({"name": n})).collect::<Vec<_>>(),
+            "destination": {"bucket": bucket, "name": destination},
+        });
+        let (status, v) = self.call(&op, reqwest::Method::POST, &url, &[], Some(&body)).await?;
+        Self::not_found(&op, status, v)
+    }
+
     /// Deletes generation `generation` of an object (`ifGenerationMatch`);
     /// false if it is gone or was replaced by a newer generation (which stays).
     pub async fn delete_generation(&self, bucket: &str, name: &str, generation: &str) -> Result<bool, GcsError> {

@@ -1,7 +1,8 @@
 //! Google Cloud access shared by the GCP task plugins and the GCP runtime:
 //! service-account keys ([`key`]), credentials and tokens ([`auth`],
-//! [`impersonate`]), where the services are ([`endpoints`], emulators
-//! included), the GCS and BigQuery clients ([`gcs`], [`bigquery`]) and the
+//! [`impersonate`], [`oauth`]), where the services are ([`endpoints`], emulators
+//! included), the GCS, BigQuery and Pub/Sub clients ([`gcs`], [`bigquery`],
+//! [`pubsub`]) and the
 //! per-credential client cache ([`cache`]). No global state: the cache and
 //! the endpoints are handed down by whoever builds the engine.
 
@@ -13,7 +14,9 @@ pub mod endpoints;
 pub mod gcs;
 pub mod impersonate;
 pub mod key;
+pub mod oauth;
 mod percent;
+pub mod pubsub;
 pub mod scheduler;
 pub mod store;
 

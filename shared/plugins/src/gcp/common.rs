@@ -2,7 +2,7 @@
 //! `serviceAccount`, `scopes` and `impersonatedServiceAccount` (usually
 //! filled by `pluginDefaults` on `io.kestra.plugin.gcp`), their resolution
 //! into an [`AuthSpec`] and a project (the key is checked, then masked in
-//! logs), the clients for them, `gs://` URIs and Kestra's `ifExists`.
+//! logs), the clients for them (GCS, BigQuery, Pub/Sub), `gs://` URIs and Kestra's `ifExists`.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::{Declare, RunContext, TaskError, de};
 use baton_gcp::bigquery::{BigQueryClient, BqError};
 use baton_gcp::gcs::{GcsClient, GcsError};
+use baton_gcp::pubsub::PubSubClient;
 use baton_gcp::{AuthError, AuthSpec, ServiceAccountKey};
 
 /// The common properties, `#[serde(flatten)]`ed into each task's.
@@ -82,6 +83,18 @@ impl Resolved {
     pub fn gcs(&self, cx: &RunContext) -> Result<Arc<GcsClient>, TaskError> {
         let cfg = &cx.services.config.gcp;
         cfg.cache.gcs(&self.spec, &cfg.endpoints, &cx.services.http).map_err(auth_error)
+    }
+
+    /// The Pub/Sub client for these credentials in the task's project
+    /// (anonymous on the emulator `PUBSUB_EMULATOR_HOST` names).
+    pub fn pubsub(&self, cx: &RunContext) -> Result<PubSubClient, TaskError> {
+        let cfg = &cx.services.config.gcp;
+        let emulator = cfg.endpoints.pubsub_emulator.as_deref();
+        let creds = cfg
+            .cache
+            .credentials(&self.spec, emulator.is_some(), &cfg.endpoints, &cx.services.http)
+            .map_err(auth_error)?;
+        Ok(PubSubClient::new(self.project()?, emulator, &creds, cx.services.http.client()))
     }
 
     /// The BigQuery client for these credentials.

@@ -1,13 +1,16 @@
 //! The BigQuery tasks (`io.kestra.plugin.gcp.bigquery.*`): Query,
-//! CreateDataset, DeleteDataset, CreateTable, DeleteTable, Load and
-//! LoadFromGcs.
+//! CreateDataset, DeleteDataset, CreateTable, DeleteTable, UpdateTable,
+//! TableMetadata, Load, LoadFromGcs, Copy and ExtractToGcs.
 
 pub mod cells;
+pub mod copy;
 pub mod dataset;
+pub mod extract;
 pub mod job;
 pub mod load;
 pub mod query;
 pub mod table;
+pub mod table_meta;
 pub mod table_ref;
 
 use crate::Registry;
@@ -21,4 +24,8 @@ pub fn register(r: &mut Registry) {
     r.register(*table::DELETE);
     r.register(*load::LOAD);
     r.register(*load::LOAD_FROM_GCS);
+    r.register(*copy::DEF);
+    r.register(*extract::DEF);
+    r.register(*table_meta::METADATA);
+    r.register(*table_meta::UPDATE);
 }

@@ -145,7 +145,7 @@ fn apply_definition(def: &Value, table: &mut Map<String, Value>) -> Result<(), T
 }
 
 /// A Table resource as Kestra's table output.
-fn table_output(t: &Value) -> Map<String, Value> {
+pub(super) fn table_output(t: &Value) -> Map<String, Value> {
     let r = &t["tableReference"];
     let mut out = Map::new();
     out.insert("projectId".into(), r["projectId"].clone());
@@ -200,34 +200,34 @@ fn table_output(t: &Value) -> Map<String, Value> {
     group = "gcp",
     example = "id: table\ntype: io.kestra.plugin.gcp.bigquery.CreateTable\ndataset: zoomcamp\ntable: trips\ntableDefinition:\n  type: TABLE\n  schema:\n    fields:\n      - name: id\n        type: INT64\n"
 )]
-struct CreateProps {
+pub(super) struct CreateProps {
     #[serde(flatten)]
-    bq: BqProps,
+    pub(super) bq: BqProps,
     /// The dataset.
     #[serde(deserialize_with = "de::string_lenient")]
-    dataset: String,
+    pub(super) dataset: String,
     /// The table.
     #[serde(deserialize_with = "de::string_lenient")]
-    table: String,
+    pub(super) table: String,
     /// The table: {type, schema, timePartitioning, clustering…}.
     #[serde(default)]
     #[prop(kind = "Map")]
-    table_definition: Option<Value>,
+    pub(super) table_definition: Option<Value>,
     /// A display name.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    friendly_name: Option<String>,
+    pub(super) friendly_name: Option<String>,
     /// Labels set on the resource.
     #[serde(default, deserialize_with = "de::string_map")]
     #[prop(kind = "Map")]
-    labels: Vec<(String, String)>,
+    pub(super) labels: Vec<(String, String)>,
     /// Queries must filter on the partition.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     #[prop(default = "false")]
-    require_partition_filter: Option<bool>,
+    pub(super) require_partition_filter: Option<bool>,
     /// Delete the table after this long.
     #[serde(default, deserialize_with = "de::opt_duration")]
     #[prop(kind = "Duration")]
-    expiration_duration: Option<chrono::Duration>,
+    pub(super) expiration_duration: Option<chrono::Duration>,
 }
 
 struct CreateTable {
@@ -238,20 +238,29 @@ struct CreateTable {
 
 fn build_create(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: CreateProps = parse_props(props)?;
-    let mut body = Map::new();
-    if let Some(def) = &p.table_definition {
-        apply_definition(def, &mut body)?;
-    }
-    if let Some(f) = &p.friendly_name {
-        body.insert("friendlyName".into(), json!(f));
-    }
-    if !p.labels.is_empty() {
-        body.insert("labels".into(), Value::Object(p.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect()));
-    }
-    if let Some(r) = p.require_partition_filter {
-        body.insert("requirePartitionFilter".into(), json!(r));
-    }
+    let body = p.body()?;
     Ok(Box::new(CreateTable { p, body }))
+}
+
+impl CreateProps {
+    /// The Table resource of the settings given (no reference, no expiration).
+    pub(super) fn body(&self) -> Result<Map<String, Value>, TaskError> {
+        let p = self;
+        let mut body = Map::new();
+        if let Some(def) = &p.table_definition {
+            apply_definition(def, &mut body)?;
+        }
+        if let Some(f) = &p.friendly_name {
+            body.insert("friendlyName".into(), json!(f));
+        }
+        if !p.labels.is_empty() {
+            body.insert("labels".into(), Value::Object(p.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect()));
+        }
+        if let Some(r) = p.require_partition_filter {
+            body.insert("requirePartitionFilter".into(), json!(r));
+        }
+        Ok(body)
+    }
 }
 
 #[async_trait]

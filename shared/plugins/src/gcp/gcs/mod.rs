@@ -1,13 +1,16 @@
 //! The GCS tasks (`io.kestra.plugin.gcp.gcs.*`): objects (Upload,
-//! Download, Delete, DeleteList, List, Copy) and buckets (CreateBucket,
-//! DeleteBucket).
+//! Download, Downloads, Delete, DeleteList, List, Copy, Compose) and
+//! buckets (CreateBucket, UpdateBucket, DeleteBucket).
 
 pub mod blob;
 pub mod bucket;
+pub mod checksum;
+pub mod compose;
 pub mod copy;
 pub mod delete;
 pub mod delete_list;
 pub mod download;
+pub mod downloads;
 pub mod list;
 pub mod upload;
 
@@ -23,4 +26,7 @@ pub fn register(r: &mut Registry) {
     r.register(*copy::DEF);
     r.register(*bucket::CREATE);
     r.register(*bucket::DELETE);
+    r.register(*compose::DEF);
+    r.register(*downloads::DEF);
+    r.register(*bucket::UPDATE);
 }

@@ -76,23 +76,8 @@ pub fn clone_branch(
     into: &Path,
 ) -> Result<String, GitError> {
     let url = redact(&remote.url);
-    let (url_user, url_password) = url_credentials(&remote.url);
-    let username = remote.username.clone().or(url_user);
-    let password = remote.password.clone().or(url_password);
-    let attempts = Cell::new(0u32);
-    let mut callbacks = git2::RemoteCallbacks::new();
-    callbacks.credentials(|_url, user_from_url, allowed| {
-        attempts.set(attempts.get() + 1);
-        if attempts.get() > 1 || !allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
-            return Err(git2::Error::new(ErrorCode::Auth, ErrorClass::Http, "credentials rejected"));
-        }
-        let user = username.as_deref().or(user_from_url).unwrap_or("");
-        match (&password, user.is_empty()) {
-            (Some(p), _) => git2::Cred::userpass_plaintext(user, p),
-            (None, false) => git2::Cred::userpass_plaintext(user, ""),
-            (None, true) => Err(git2::Error::new(ErrorCode::Auth, ErrorClass::Http, "credentials required")),
-        }
-    });
+    let auth = Auth::of(remote);
+    let callbacks = auth.callbacks();
     let mut fetch = git2::FetchOptions::new();
     fetch.remote_callbacks(callbacks);
     if let Some(d) = depth.filter(|d| *d > 0) {
@@ -106,13 +91,121 @@ pub fn clone_branch(
     let plain_url = strip_credentials(&remote.url);
     let result = builder.clone(&plain_url, into);
     let branch_name = branch.unwrap_or("(default)").to_string();
-    let repo = result.map_err(|e| classify(&e, &url, &branch_name, attempts.get(), username.as_deref()))?;
+    let repo = result.map_err(|e| auth.classify(&e, &url, &branch_name))?;
     let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| GitError::Other {
         url: url.clone(),
         branch: branch_name.clone(),
         message: e.message().to_string(),
     })?;
     Ok(head.id().to_string())
+}
+
+/// The credentials of a remote (properties first, then the URL's) and how
+/// often they were asked for: a second ask means they were rejected.
+struct Auth {
+    username: Option<String>,
+    password: Option<String>,
+    attempts: Cell<u32>,
+}
+
+impl Auth {
+    fn of(remote: &Remote) -> Auth {
+        let (url_user, url_password) = url_credentials(&remote.url);
+        Auth {
+            username: remote.username.clone().or(url_user),
+            password: remote.password.clone().or(url_password),
+            attempts: Cell::new(0),
+        }
+    }
+
+    fn callbacks(&self) -> git2::RemoteCallbacks<'_> {
+        let mut callbacks = git2::RemoteCallbacks::new();
+        callbacks.credentials(|_url, user_from_url, allowed| {
+            self.attempts.set(self.attempts.get() + 1);
+            if self.attempts.get() > 1 || !allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
+                return Err(git2::Error::new(ErrorCode::Auth, ErrorClass::Http, "credentials rejected"));
+            }
+            let user = self.username.as_deref().or(user_from_url).unwrap_or("");
+            match (&self.password, user.is_empty()) {
+                (Some(p), _) => git2::Cred::userpass_plaintext(user, p),
+                (None, false) => git2::Cred::userpass_plaintext(user, ""),
+                (None, true) => Err(git2::Error::new(ErrorCode::Auth, ErrorClass::Http, "credentials required")),
+            }
+        });
+        callbacks
+    }
+
+    fn classify(&self, e: &git2::Error, url: &str, branch: &str) -> GitError {
+        classify(e, url, branch, self.attempts.get(), self.username.as_deref())
+    }
+}
+
+/// Clones `remote` into `into` for a push to `branch`: its history when the
+/// remote has the branch, else a new local branch from the default one (or
+/// an unborn branch in an empty repository). Returns the repository and
+/// whether the branch is new. Blocking.
+pub fn clone_for_push(remote: &Remote, branch: &str, into: &Path) -> Result<(git2::Repository, bool), GitError> {
+    let url = redact(&remote.url);
+    let auth = Auth::of(remote);
+    let mut fetch = git2::FetchOptions::new();
+    fetch.remote_callbacks(auth.callbacks());
+    let mut builder = git2::build::RepoBuilder::new();
+    builder.fetch_options(fetch);
+    let repo = builder.clone(&strip_credentials(&remote.url), into).map_err(|e| auth.classify(&e, &url, branch))?;
+    let other = |e: git2::Error| GitError::Other {
+        url: url.clone(),
+        branch: branch.to_string(),
+        message: e.message().to_string(),
+    };
+    let local = format!("refs/heads/{branch}");
+    let created = {
+        let (start, created) = match repo.find_reference(&format!("refs/remotes/origin/{branch}")) {
+            Ok(r) => (Some(r.peel_to_commit().map_err(other)?), false),
+            Err(_) => (repo.head().ok().and_then(|h| h.peel_to_commit().ok()), true),
+        };
+        if let Some(commit) = start {
+            if repo.find_branch(branch, git2::BranchType::Local).is_err() {
+                repo.branch(branch, &commit, false).map_err(other)?;
+            }
+            repo.set_head(&local).map_err(other)?;
+            repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force())).map_err(other)?;
+        } else {
+            // an empty repository: the first commit makes the branch
+            repo.set_head(&local).map_err(other)?;
+        }
+        created
+    };
+    Ok((repo, created))
+}
+
+/// Pushes local `branch` to the same branch of `remote`; a rejected update
+/// (not a fast-forward: someone pushed meanwhile) is an error naming it.
+pub fn push_branch(repo: &git2::Repository, remote: &Remote, branch: &str) -> Result<(), GitError> {
+    let url = redact(&remote.url);
+    let auth = Auth::of(remote);
+    let rejected = std::cell::RefCell::new(None::<String>);
+    let mut callbacks = auth.callbacks();
+    callbacks.push_update_reference(|name, status| {
+        if let Some(why) = status {
+            *rejected.borrow_mut() = Some(format!("{name}: {why}"));
+        }
+        Ok(())
+    });
+    let mut opts = git2::PushOptions::new();
+    opts.remote_callbacks(callbacks);
+    let mut origin = repo.find_remote("origin").map_err(|e| auth.classify(&e, &url, branch))?;
+    let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
+    origin.push(&[spec.as_str()], Some(&mut opts)).map_err(|e| auth.classify(&e, &url, branch))?;
+    drop(origin);
+    drop(opts);
+    if let Some(why) = rejected.into_inner() {
+        return Err(GitError::Other {
+            url,
+            branch: branch.to_string(),
+            message: format!("the push was rejected ({why}): the branch changed meanwhile; run the task again"),
+        });
+    }
+    Ok(())
 }
 
 /// The URL libgit2 is given: credentials go through the callback instead.

@@ -545,6 +545,8 @@ fn schedule_on_dates_and_http_triggers_get_utc_jobs() {
         // http.Trigger: its interval in whole minutes, as Cloud Scheduler can
         ("company.team/polled/every_minute", "* * * * *"),
         ("company.team/polled/fast", "* * * * *"),
+        // a JDBC trigger: polled the same way
+        ("company.team/polled/orders", "*/5 * * * *"),
         ("company.team/polled/quarter", "*/15 * * * *"),
         ("company.team/polled/six_hours", "0 */6 * * *"),
     ]

@@ -1,5 +1,5 @@
 //! Kestra's functions (`now`, `fromJson`, `yaml`, `render`, `renderOnce`,
-//! `kv`, `secret`, `read`, `uuid`, `id`, `randomInt`, `range`, `max`, `min`,
+//! `kv`, `secret`, `read`, `uuid`, `id`, `randomInt`, `randomPort`, `range`, `max`, `min`,
 //! `fetchContext`) and the hidden `__b_*` helpers the Pebble rewrite emits
 //! (`??`, `~`, `..`, `/`, `contains`, map iteration, typed capture).
 
@@ -361,6 +361,14 @@ pub fn register(env: &mut Environment<'static>) {
         }
         let span = (upper - lower) as u64;
         Ok(lower + (random_u64() % span) as i64)
+    });
+    // Kestra's randomPort(): a TCP port free on this machine at the time
+    // of rendering (the system picks it: bind to port 0, then release)
+    env.add_function("randomPort", || -> Result<i64, Error> {
+        std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| i64::from(a.port()))
+            .map_err(|e| err(format!("randomPort: no free port: {e}")))
     });
     env.add_function("fileURI", |path: String| -> Result<Value, Error> {
         if path.starts_with("kestra://") {

@@ -722,6 +722,9 @@ mod tests {
         assert_eq!(r("{{ uuid() | length }} {{ id() | length }}"), "36 22");
         let n: i64 = r("{{ randomInt(1, 3) }}").parse().unwrap();
         assert!((1..3).contains(&n));
+        // a port nothing listens on: binding it works
+        let port: u16 = r("{{ randomPort() }}").parse().unwrap();
+        assert!(port > 0 && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(), "{port}");
     }
 
     #[test]

@@ -30,7 +30,9 @@
 # (or the day) restarts at each hour (day). Its tick makes the scheduler
 # function evaluate the trigger once (shared/runtime/src/runtime/events/http.rs).
 # An `io.kestra.plugin.aws.s3.Trigger` gets the same job: its tick polls the
-# bucket once (shared/runtime/src/runtime/events/s3.rs).
+# bucket once (shared/runtime/src/runtime/events/s3.rs); so do the JDBC
+# triggers (`jdbc.postgresql.Trigger`, `jdbc.duckdb.Trigger`): their tick
+# runs the query once, as an http.Trigger's sends its request.
 #
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
@@ -40,6 +42,13 @@ locals {
   on_dates_type = "io.kestra.plugin.core.trigger.ScheduleOnDates"
   http_type     = "io.kestra.plugin.core.http.Trigger"
   s3_type       = "io.kestra.plugin.aws.s3.Trigger"
+  # The other polled triggers: the JDBC ones (shared/runtime/src/triggers/jdbc.rs).
+  polled_types = [
+    "io.kestra.plugin.core.http.Trigger",
+    "io.kestra.plugin.aws.s3.Trigger",
+    "io.kestra.plugin.jdbc.postgresql.Trigger",
+    "io.kestra.plugin.jdbc.duckdb.Trigger",
+  ]
   # Legacy names of the Schedule trigger (shared/model/src/types.rs).
   type_aliases = {
     "io.kestra.core.tasks.triggers.Schedule"        = "io.kestra.plugin.core.trigger.Schedule"
@@ -132,7 +141,7 @@ locals {
           startswith(t.written, "${d.type}.") || startswith(t.type, "${d.type}.")
         )
       ]
-    }) if t.type == local.schedule_type || t.type == local.on_dates_type || t.type == local.http_type || t.type == local.s3_type
+    }) if t.type == local.schedule_type || t.type == local.on_dates_type || contains(local.polled_types, t.type)
   ]
 
   # Stage 3: each decisive property after pluginDefaults: the last forced
@@ -216,7 +225,7 @@ locals {
   polled = [
     for t in local.decoded : merge(t, {
       parts = try(regex("^P(?:(\\d+)D)?(?:T(?:(\\d+)H)?(?:(\\d+)M)?(?:(\\d+(?:\\.\\d+)?)S)?)?$", upper(tostring(jsondecode(t.eff.interval)))), t.eff.interval == "null" ? [null, null, null, "60"] : null)
-    }) if t.type == local.http_type || t.type == local.s3_type
+    }) if contains(local.polled_types, t.type)
   ]
   http_minutes = {
     for t in local.polled : t.key => max(1, ceil((
@@ -244,7 +253,7 @@ locals {
         local.http_minutes[t.key] < 1440 ? "0 */${floor(local.http_minutes[t.key] / 60)} * * *" : "0 0 * * *"
       )
       time_zone   = "Etc/UTC"
-      description = "${t.type == local.s3_type ? "s3" : "http"}.Trigger ${t.id} of flow ${t.namespace}.${t.flow_id}, polled every ${local.http_minutes[t.key]} min (${t.file})"
+      description = "${t.type == local.s3_type ? "s3" : (t.type == local.http_type ? "http" : "jdbc")}.Trigger ${t.id} of flow ${t.namespace}.${t.flow_id}, polled every ${local.http_minutes[t.key]} min (${t.file})"
       payload = jsonencode({
         type      = "tick"
         namespace = t.namespace

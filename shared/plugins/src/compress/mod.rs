@@ -1,10 +1,12 @@
 //! Compression tasks (`io.kestra.plugin.compress.*`): `FileDecompress` and
 //! `FileCompress` (one file through a codec), `ArchiveDecompress` and
-//! `ArchiveCompress` (TAR/ZIP, optionally compressed). All stream between
+//! `ArchiveCompress` (TAR/ZIP, optionally compressed), `FileEncrypt` and
+//! `FileDecrypt` (AES-256 in OpenSSL's format). All stream between
 //! internal storage and the codecs; run by the `core` worker group.
 
 mod archive;
 mod codec;
+mod crypt;
 mod file;
 
 use super::Registry;
@@ -15,4 +17,6 @@ pub fn register(r: &mut Registry) {
     r.register(*file::COMPRESS);
     r.register(*archive::DECOMPRESS);
     r.register(*archive::COMPRESS);
+    r.register(*crypt::ENCRYPT);
+    r.register(*crypt::DECRYPT);
 }

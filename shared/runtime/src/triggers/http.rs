@@ -96,14 +96,33 @@ struct HttpTriggerProps {
 pub static DEF: LazyLock<TriggerDef> =
     LazyLock::new(|| TriggerDef::declare::<HttpTriggerProps>(check, crate::conditions::ConditionUse::None));
 
-/// An `http.Trigger` of a flow, read.
+/// What a polled trigger asks at each evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    /// An `http.Trigger`'s request and the condition on its response.
+    Request {
+        response_condition: String,
+        /// The request's properties, unrendered (rendered at each evaluation).
+        request: Map<String, Value>,
+    },
+    /// A JDBC trigger's query (`super::jdbc`): it fires when rows come back.
+    Query {
+        /// The query task's type.
+        task_type: &'static str,
+        /// Its properties, unrendered.
+        props: Map<String, Value>,
+    },
+}
+
+/// A polled trigger of a flow, read: an `http.Trigger`, or a JDBC trigger
+/// polled the same way (`super::jdbc`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpTrigger {
     pub id: String,
+    /// Its type's current name.
+    pub type_name: &'static str,
     pub interval: TimeDelta,
-    pub response_condition: String,
-    /// The request's properties, unrendered (rendered at each evaluation).
-    pub request: Map<String, Value>,
+    pub probe: Probe,
     pub stop_after: Vec<StateType>,
     /// `allowConcurrent`: evaluated while the execution it started last runs.
     pub allow_concurrent: bool,
@@ -112,9 +131,11 @@ pub struct HttpTrigger {
 }
 
 impl HttpTrigger {
-    /// Reads an `http.Trigger`; `None` for another type or a disabled trigger.
+    /// Reads an `http.Trigger` or a JDBC trigger; `None` for another type
+    /// or a disabled trigger.
     pub fn of(t: &Trigger) -> Option<Result<HttpTrigger, String>> {
-        if t.disabled || (t.type_ != TYPE && !DEF.aliases.contains(&t.type_.as_str())) {
+        let http = t.type_ == TYPE || DEF.aliases.contains(&t.type_.as_str());
+        if t.disabled || !(http || super::jdbc::query(t).is_some()) {
             return None;
         }
         Some(Self::read(t))
@@ -129,11 +150,25 @@ impl HttpTrigger {
         if interval < MIN_INTERVAL {
             return Err(format!("interval: at least PT1S, got {}", crate::model::duration::format_iso(interval)));
         }
-        let response_condition = match prop(t, "responseCondition") {
-            None => DEFAULT_CONDITION.to_string(),
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Bool(b)) => b.to_string(),
-            Some(other) => return Err(format!("responseCondition: expected a template, got {other}")),
+        let (type_name, probe) = match super::jdbc::query(t) {
+            Some((task_type, props)) => {
+                (super::find(&t.type_).map_or(TYPE, |d| d.type_name), Probe::Query { task_type, props })
+            }
+            None => {
+                let response_condition = match prop(t, "responseCondition") {
+                    None => DEFAULT_CONDITION.to_string(),
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Bool(b)) => b.to_string(),
+                    Some(other) => return Err(format!("responseCondition: expected a template, got {other}")),
+                };
+                let request = t
+                    .props
+                    .iter()
+                    .filter(|(k, v)| REQUEST_PROPS.contains(&k.as_str()) && !v.is_null())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                (TYPE, Probe::Request { response_condition, request })
+            }
         };
         let stop_after = match prop(t, "stopAfter") {
             None => Vec::new(),
@@ -143,19 +178,13 @@ impl HttpTrigger {
                 .collect::<Result<_, _>>()?,
             Some(other) => return Err(format!("stopAfter: expected a list of states, got {other}")),
         };
-        let request = t
-            .props
-            .iter()
-            .filter(|(k, v)| REQUEST_PROPS.contains(&k.as_str()) && !v.is_null())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
         let allow_concurrent = super::allows_concurrent(t);
         let fail_on_trigger_error = super::flag(t, "failOnTriggerError");
         Ok(HttpTrigger {
             id: t.id.clone(),
+            type_name,
             interval,
-            response_condition,
-            request,
+            probe,
             stop_after,
             allow_concurrent,
             fail_on_trigger_error,
@@ -235,8 +264,9 @@ mod tests {
             .expect("an http trigger")
             .expect("valid");
         assert_eq!(t.interval, TimeDelta::seconds(60));
-        assert_eq!(t.response_condition, DEFAULT_CONDITION);
-        assert_eq!(t.request.keys().collect::<Vec<_>>(), ["uri", "method", "body"]);
+        let Probe::Request { response_condition, request } = &t.probe else { panic!("a request: {t:?}") };
+        assert_eq!(response_condition, DEFAULT_CONDITION);
+        assert_eq!(request.keys().collect::<Vec<_>>(), ["uri", "method", "body"]);
         let legacy = trigger(json!({"type": "io.kestra.plugin.fs.http.Trigger", "uri": "u", "interval": "PT10S",
             "responseCondition": "{{ response.statusCode == 200 }}", "stopAfter": ["SUCCESS"]}));
         let t = HttpTrigger::of(&legacy).expect("alias").expect("valid");

@@ -6,13 +6,14 @@
 //! known here — and has its effect — or a validation error naming it.
 //!
 //! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
-//! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`] and `s3`
-//! (polled: an HTTP endpoint, an S3 bucket).
+//! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`], [`jdbc`] and
+//! `s3` (polled: an HTTP endpoint, a database query, an S3 bucket).
 
 pub mod flow;
 #[cfg(feature = "gcp")]
 pub mod gcs;
 pub mod http;
+pub mod jdbc;
 #[cfg(feature = "gcp")]
 pub mod pubsub;
 #[cfg(feature = "aws")]
@@ -195,6 +196,7 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         #[allow(unused_mut)]
         let mut defs: Vec<&'static TriggerDef> =
             vec![&*schedule::DEF, &*schedule::ON_DATES_DEF, &*flow::DEF, &*webhook::DEF, &*http::DEF];
+        defs.extend([&*jdbc::POSTGRES_DEF, &*jdbc::DUCKDB_DEF]);
         // without the Google Cloud family its triggers are unknown types,
         // with a validation error saying how to get them (`plugins::left_out`)
         #[cfg(feature = "gcp")]

@@ -36,7 +36,7 @@ use crate::plugins::{RunContext, TaskError};
 use crate::runtime::engine::Engine;
 use crate::runtime::scheduler::source_hash;
 use crate::runtime::stop_after::{self, Held};
-use crate::triggers::http::{HttpTrigger, TYPE, execution_id};
+use crate::triggers::http::{HttpTrigger, Probe, execution_id};
 
 /// What one evaluation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,9 +120,18 @@ pub async fn evaluate(
         }
         return Ok(Evaluated::Skipped("this interval was evaluated already"));
     }
-    let evaluated = match request(engine, flow, trig, &id).await {
-        Ok(output) => condition_holds(engine, flow, trig, &output).map(|holds| (output, holds)),
-        Err(e) => Err(e),
+    let evaluated = match &trig.probe {
+        Probe::Request { request: props, response_condition } => match request(engine, flow, trig, &id, props).await {
+            Ok(output) => condition_holds(engine, flow, trig, response_condition, &output).map(|holds| (output, holds)),
+            Err(e) => Err(e),
+        },
+        // a JDBC trigger fires when its query returns rows (Kestra: size > 0)
+        Probe::Query { task_type, props } => {
+            run_task(engine, flow, trig, &id, task_type, props.clone()).await.map(|o| {
+                let rows = o.get("size").and_then(Value::as_u64).unwrap_or(0);
+                (o, rows > 0)
+            })
+        }
     };
     let (output, holds) = match evaluated {
         Ok(r) => r,
@@ -144,7 +153,7 @@ pub async fn evaluate(
     };
     let outcome = if !holds {
         Evaluated::ConditionFalse
-    } else if launch_event(engine, flow, &trig.id, TYPE, &id, output).await? {
+    } else if launch_event(engine, flow, &trig.id, trig.type_name, &id, output).await? {
         state.last_execution_id = Some(id.clone());
         Evaluated::Started(id)
     } else if engine.state.load_execution(&id).await?.is_some() {
@@ -173,7 +182,7 @@ async fn fail_execution(
     let req = crate::runtime::launcher::LaunchRequest {
         trigger: Some(crate::model::TriggerContext {
             id: trig.id.clone(),
-            type_: TYPE.to_string(),
+            type_: trig.type_name.to_string(),
             variables: Map::new(),
         }),
         execution_id: Some(id.to_string()),
@@ -198,8 +207,29 @@ async fn request(
     flow: &Flow,
     trig: &HttpTrigger,
     id: &str,
+    request: &Map<String, Value>,
+) -> Result<Map<String, Value>, EventError> {
+    let mut props = request.clone();
+    props.insert("allowFailed".into(), Value::Bool(true));
+    run_task(engine, flow, trig, id, crate::plugins::core::request::DEF.type_name, props).await
+}
+
+/// Runs the task `task_type` with `props` (rendered here, with `secret()`
+/// and the flow's variables) for an evaluation of `trig`; its outputs,
+/// masked. Its files go under the execution `id` the evaluation may start.
+async fn run_task(
+    engine: &Arc<Engine>,
+    flow: &Flow,
+    trig: &HttpTrigger,
+    id: &str,
+    task_type: &str,
+    props: Map<String, Value>,
 ) -> Result<Map<String, Value>, EventError> {
     let fail = |e: TaskError| EventError::config(flow, &trig.id, e.to_string());
+    let def = engine
+        .registry
+        .get(task_type)
+        .ok_or_else(|| EventError::config(flow, &trig.id, format!("{task_type} is not in this build of baton")))?;
     let cx = RunContext::new(
         id.to_string(),
         format!("{id}-trigger"),
@@ -207,9 +237,9 @@ async fn request(
         flow.namespace.clone(),
         flow.id.clone(),
         trig.id.clone(),
-        TYPE.to_string(),
+        trig.type_name.to_string(),
         json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "envs": engine.envs}),
-        trig.request.clone(),
+        props.clone(),
         Services {
             renderer: engine.renderer.clone(),
             kv: engine.kv.clone(),
@@ -224,10 +254,9 @@ async fn request(
         },
         engine.host.clone(),
     );
-    let rendered = cx.render_value(&Value::Object(trig.request.clone())).map_err(fail)?;
-    let mut props = rendered.as_object().cloned().unwrap_or_default();
-    props.insert("allowFailed".into(), Value::Bool(true));
-    let task = (crate::plugins::core::request::DEF.build)(&props).map_err(fail)?;
+    let rendered = cx.render_value(&Value::Object(props)).map_err(fail)?;
+    let props = rendered.as_object().cloned().unwrap_or_default();
+    let task = (def.build)(&props).map_err(fail)?;
     let out = task.run(&cx).await.map_err(fail)?;
     match cx.mask_value(Value::Object(out.outputs)) {
         Value::Object(m) => Ok(m),
@@ -240,6 +269,7 @@ fn condition_holds(
     engine: &Engine,
     flow: &Flow,
     trig: &HttpTrigger,
+    response_condition: &str,
     output: &Map<String, Value>,
 ) -> Result<bool, EventError> {
     let response = json!({
@@ -250,7 +280,7 @@ fn condition_holds(
     let ctx = json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "response": response});
     let rendered = engine
         .renderer
-        .render_str(&trig.response_condition, &ctx, engine.host.as_ref())
+        .render_str(response_condition, &ctx, engine.host.as_ref())
         .map_err(|e| EventError::config(flow, &trig.id, format!("responseCondition: {e}")))?;
     Ok(crate::plugins::core::items::is_truthy(&rendered))
 }

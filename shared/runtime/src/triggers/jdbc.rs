@@ -1,0 +1,139 @@
+//! Kestra's JDBC polling triggers, `io.kestra.plugin.jdbc.postgresql.Trigger`
+//! and `io.kestra.plugin.jdbc.duckdb.Trigger`: every `interval` the
+//! trigger runs its query — the database's `Query` task with the same
+//! properties (`url`, `username`, `password`, `sql`, `parameters`,
+//! `fetchType`, `afterSQL`, …) — and when it returns at least one row
+//! starts an execution whose `trigger` holds the query's outputs (`rows`,
+//! `row`, `uri`, `size`), as Kestra's `AbstractJdbcTrigger` does. Nothing
+//! remembers the rows: a query that keeps returning them starts an
+//! execution per interval, so the flow (or `afterSQL`, run after the query
+//! in the same transaction) marks them done, as with Kestra.
+//!
+//! A JDBC trigger is polled exactly as an `http.Trigger` ([`super::http`]:
+//! one evaluation per slot of `interval`, claimed in the trigger store, an
+//! execution id derived from the slot, not evaluated while its last
+//! execution runs unless `allowConcurrent`, `stopAfter`,
+//! `failOnTriggerError`); its probe is the query instead of a request.
+
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value};
+
+use super::{TriggerDef, TriggerProblem, prop};
+use crate::model::decl::{Declared, DeclaredProps, OutDecl, PropDecl, TypeDecl};
+use crate::model::{Flow, Trigger};
+use crate::plugins::registry::PluginDef;
+use crate::plugins::{Declare, PropKind};
+
+pub const POSTGRES: &str = "io.kestra.plugin.jdbc.postgresql.Trigger";
+pub const DUCKDB: &str = "io.kestra.plugin.jdbc.duckdb.Trigger";
+
+/// The trigger's own properties beside its query's.
+#[derive(serde::Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct PollProps {
+    /// How often the query runs (whole minutes on Google Cloud).
+    #[prop(kind = "Duration", default = "\"PT60S\"")]
+    interval: Option<Value>,
+    /// Disable the trigger after an execution it started ends in one of these states.
+    #[prop(kind = "List")]
+    stop_after: Option<Value>,
+    /// A query that fails becomes a FAILED execution (else it is logged and retried at the next interval).
+    #[prop(kind = "Boolean", default = "false")]
+    fail_on_trigger_error: Option<Value>,
+}
+
+/// Which query task a trigger type runs.
+fn query_of(type_name: &str) -> Option<&'static PluginDef> {
+    match type_name {
+        POSTGRES => Some(&crate::plugins::jdbc::postgres::query::QUERY),
+        DUCKDB => Some(&crate::plugins::jdbc::duckdb::QUERY),
+        _ => None,
+    }
+}
+
+/// The declaration of the trigger type `TYPE`: its query task's properties and [`PollProps`].
+pub struct JdbcTrigger<const PG: bool>;
+
+impl<const PG: bool> DeclaredProps for JdbcTrigger<PG> {
+    fn props() -> Vec<PropDecl> {
+        let query = query_of(if PG { POSTGRES } else { DUCKDB }).map(|d| d.decl.props.clone()).unwrap_or_default();
+        [query, PollProps::props()].concat()
+    }
+}
+
+impl<const PG: bool> Declared for JdbcTrigger<PG> {
+    fn declaration() -> TypeDecl {
+        let (type_name, example) = if PG {
+            (
+                POSTGRES,
+                "id: watch\ntype: io.kestra.plugin.jdbc.postgresql.Trigger\ninterval: PT5M\nurl: jdbc:postgresql://127.0.0.1:5432/db\nusername: pg_user\npassword: \"{{ secret('PG_PASSWORD') }}\"\nsql: SELECT id FROM orders WHERE status = 'NEW'\nafterSQL: UPDATE orders SET status = 'SEEN' WHERE status = 'NEW'\nfetchType: FETCH\n",
+            )
+        } else {
+            (
+                DUCKDB,
+                "id: watch\ntype: io.kestra.plugin.jdbc.duckdb.Trigger\ninterval: PT5M\nurl: \"jdbc:duckdb:/data/lake.duckdb\"\nsql: SELECT * FROM events WHERE NOT seen\nfetchType: FETCH\n",
+            )
+        };
+        let out = |name, kind, doc| OutDecl { name, kind, doc };
+        TypeDecl {
+            type_name,
+            aliases: &[],
+            group: "",
+            title: if PG {
+                "Start an execution when a PostgreSQL query returns rows."
+            } else {
+                "Start an execution when a DuckDB query returns rows."
+            },
+            description: if PG {
+                "Runs the query every `interval` (as jdbc.postgresql.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
+            } else {
+                "Runs the query every `interval` (as jdbc.duckdb.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
+            },
+            example,
+            outputs: vec![
+                out("rows", PropKind::List, "The rows (fetchType FETCH)."),
+                out("row", PropKind::Map, "The first row (fetchType FETCH_ONE)."),
+                out("uri", PropKind::String, "The rows as an Ion file (fetchType STORE)."),
+                out("size", PropKind::Integer, "How many rows the query returned."),
+            ],
+            props: Self::props(),
+        }
+    }
+}
+
+pub static POSTGRES_DEF: LazyLock<TriggerDef> =
+    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<true>>(check, crate::conditions::ConditionUse::None));
+pub static DUCKDB_DEF: LazyLock<TriggerDef> =
+    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<false>>(check, crate::conditions::ConditionUse::None));
+
+/// The query task a JDBC trigger runs and its properties (unrendered); `None` for another type.
+pub fn query(t: &Trigger) -> Option<(&'static str, Map<String, Value>)> {
+    let def = query_of(&t.type_)?;
+    let props = t
+        .props
+        .iter()
+        .filter(|(k, v)| !v.is_null() && def.decl.prop(k).is_some())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Some((def.type_name, props))
+}
+
+fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
+    let mut out = Vec::new();
+    for needed in ["url", "sql"] {
+        if prop(trig, needed).is_none() {
+            out.push(TriggerProblem::at("", format!("trigger '{}': a JDBC trigger needs '{needed}'", trig.id)));
+        }
+    }
+    if let Some(Err(e)) = super::http::HttpTrigger::of(trig) {
+        let path = e.split(':').next().unwrap_or("").to_string();
+        if path != "interval"
+            || !prop(trig, "interval").and_then(Value::as_str).is_some_and(crate::template::is_template)
+        {
+            out.push(TriggerProblem::at(path, format!("trigger '{}': {e}", trig.id)));
+        }
+    }
+    out
+}

@@ -228,3 +228,58 @@ async fn change_status_says_an_ended_execution_ended_otherwise() {
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// As Kestra's executor does with the changed execution: a `Flow` trigger
+/// listening for the new state starts, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_changed_status_starts_the_flow_triggers_of_the_new_state() {
+    let alert = r#"id: alert
+namespace: test.actions
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.executionId }} {{ trigger.state }}"
+triggers:
+  - id: on_failure
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: greet_failed
+      flows:
+        - namespace: test.actions
+          flowId: greet
+          states: [FAILED]
+"#;
+    let (server, dir) = api_server("actions-trigger", &[("greet.yml", GREET), ("alert.yml", alert)], None).await;
+    let base = server.url().trim_end_matches('/').to_string();
+    let client = Client::new(&server.url());
+    let http = reqwest::Client::new();
+    let mut inputs = serde_json::Map::new();
+    inputs.insert("name".into(), json!("Ada"));
+    let a = client.start_execution("test.actions", "greet", &inputs, &[], true).await.expect("a");
+    let alerts = || {
+        let http = http.clone();
+        let url = format!("{base}/api/v1/executions/search?filters[flowId][EQUALS]=alert");
+        async move {
+            let v: Value = http.get(url).send().await.expect("search").json().await.expect("json");
+            v["results"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(alerts().await.is_empty(), "greet succeeded: no alert");
+    let url = format!("{base}/api/v1/main/executions/{}/actions/change-status?status=FAILED", a.id);
+    assert_eq!(post(&http, url, None).await.0, 200);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let alert = loop {
+        if let Some(e) = alerts().await.into_iter().next() {
+            break e;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no alert started for the FAILED state");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let done = ended(&client, alert["id"].as_str().expect("id")).await;
+    assert_eq!(output(&done, "say"), Some(json!(format!("{} FAILED", a.id))));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(alerts().await.len(), 1, "started once");
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

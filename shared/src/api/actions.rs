@@ -5,7 +5,8 @@
 //! - `POST /executions/{id}/change-status?status=S` (2.0:
 //!   `…/actions/change-status`): an ended execution, not KILLED, takes the
 //!   ended state `S` (SUCCESS, WARNING, FAILED, CANCELLED…); its task runs
-//!   are left as they are, as in Kestra. Answers the execution; 400 for a
+//!   are left as they are, as in Kestra, and the `Flow` triggers listening
+//!   for `S` start. Answers the execution; 400 for a
 //!   state that is not an end, 409 for an execution still running or
 //!   killed, 404 for an unknown one.
 //! - `POST /executions/change-status/by-ids?newStatus=S` (a JSON array of
@@ -42,6 +43,8 @@ use super::executions::{ReplayTarget, add_labels, execution_json, load, settable
 use super::inputs::{discard_uploads, read_inputs};
 use super::query::Params;
 use crate::model::{Execution, StateType, ids};
+use crate::runtime::launcher::publish_event;
+use crate::runtime::messages::ExecutionEvent;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -82,10 +85,13 @@ fn unchangeable(e: &Execution) -> Option<String> {
 }
 
 /// Moves `e` to `state` now and saves it (compare-and-swap on the version
-/// loaded: a concurrent change answers 409).
+/// loaded: a concurrent change answers 409), then wakes the executor, which
+/// starts the `Flow` triggers listening for the new state, as Kestra's
+/// executor does with the changed execution.
 async fn set_state(s: &ApiState, mut e: Execution, state: StateType) -> ApiResult<Execution> {
     e.state.set(state, chrono::Utc::now());
     s.engine.state.save_execution(&e, &[]).await?;
+    publish_event(&s.engine, &ExecutionEvent::Wake { execution_id: e.id.clone(), redispatch: false }).await?;
     load(&s.engine, &e.id).await
 }
 

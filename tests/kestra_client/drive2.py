@@ -166,6 +166,18 @@ def main():
     check(replay.id != eid and replay.original_id == eid, "replay makes a new execution", replay)
     wait_state(client, replay.id, {"SUCCESS"}, "replay runs")
     ok("replay runs to SUCCESS")
+    again = client.executions.replay_execution_with_inputs(
+        eid, T, inputs={"name": "Again", "data": ("data.txt", b"new body")},
+    )
+    check(again.id != eid and again.inputs.get("name") == "Again",
+          "replay with inputs (POST /executions/{id}/actions/replay-with-inputs)", again)
+    wait_state(client, again.id, {"SUCCESS"}, "replay with inputs runs")
+    echo = [t for t in client.executions.execution(again.id, T).task_run_list if t.task_id == "echo"][0]
+    out = client.outputs.task_run_outputs(again.id, echo.id, T)
+    check(out.get("value") == "Again: new body", "the replay read its new inputs, file included", out)
+    changed = client.executions.update_execution_status(again.id, "FAILED", T)
+    state = changed.state.current.value if hasattr(changed.state.current, "value") else changed.state.current
+    check(str(state) == "FAILED", "change status (POST /executions/{id}/actions/change-status)", state)
 
     # an approval flow driven from Python: paused, then resumed with its input
     client.flows.create_flow(T, APPROVAL)

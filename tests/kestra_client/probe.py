@@ -169,6 +169,8 @@ def probe2(base, auth):
     from kestrapy.models.id_with_namespace import IdWithNamespace
     from kestrapy.models.kv_controller_api_delete_bulk_request import KVControllerApiDeleteBulkRequest
     from kestrapy.models.query_filter import QueryFilter
+    from kestrapy.models.label import Label
+    from kestrapy.models.execution_controller_set_labels_by_ids_request import ExecutionControllerSetLabelsByIdsRequest
 
     user, password = auth if auth else (None, None)
     c = KestraClient(host=base, username=user, password=password, timeout=60)
@@ -204,6 +206,13 @@ def probe2(base, auth):
     call(n, "executions.eval_task_run_expression", lambda: c.executions.eval_task_run_expression(eid, greet, T, "{{ taskrun.id }}"))
     call(n, "executions.execution_flow_graph", lambda: c.executions.execution_flow_graph(eid, T))
     call(n, "executions.replay_execution", lambda: c.executions.replay_execution(eid, T))
+    call(n, "executions.replay_execution_with_inputs", lambda: c.executions.replay_execution_with_inputs(eid, T, inputs={"name": "again"}))
+    call(n, "executions.replay_executions_by_ids", lambda: c.executions.replay_executions_by_ids(T, [eid]))
+    call(n, "executions.update_execution_status", lambda: c.executions.update_execution_status(eid, "WARNING", T))
+    call(n, "executions.update_executions_status_by_ids", lambda: c.executions.update_executions_status_by_ids(T, "SUCCESS", [eid]))
+    call(n, "executions.set_labels_on_terminated_execution", lambda: c.executions.set_labels_on_terminated_execution(eid, T, [Label(key="probe", value="1")]))
+    call(n, "executions.set_labels_on_terminated_executions_by_ids", lambda: c.executions.set_labels_on_terminated_executions_by_ids(
+        T, ExecutionControllerSetLabelsByIdsRequest(executions_id=[eid], execution_labels=[Label(key="probe", value="2")])))
     call(n, "outputs.task_run_outputs", lambda: c.outputs.task_run_outputs(eid, out, T))
     call(n, "outputs.task_outputs_information", lambda: c.outputs.task_outputs_information(eid, T))
     call(n, "outputs.execution_outputs", lambda: c.outputs.execution_outputs(eid, T))

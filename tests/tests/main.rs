@@ -80,6 +80,7 @@ mod schedule_on_dates;
 mod scripts;
 mod serdes;
 mod server;
+mod server_actions;
 mod server_bounds;
 mod server_bulk;
 mod server_graph;

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::DateTime;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
@@ -259,50 +259,95 @@ async fn replay_execution(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    use crate::executor::replay::{REPLAYED_LABEL, ReplayError, replay_from, replay_labels};
-    let p = Params::parse(raw.as_deref(), "POST /executions/{id}/replay", &["taskRunId", "revision"])?;
-    let mut old = load(&s.engine, &id).await?;
-    let revision = match p.get("revision") {
-        None => old.flow_revision,
-        Some(r) => r.parse().map_err(|_| ApiError::bad_request(format!("revision '{r}' is not a number")))?,
-    };
-    let flow = crate::runtime::flows::at_revision(&s.engine, &old.namespace, &old.flow_id, revision)
-        .await
-        .map_err(|e| ApiError::not_found(e.to_string()))?;
-    let exec = match p.get("taskRunId") {
-        None => {
-            let req = LaunchRequest {
-                inputs: old.inputs.clone(),
-                labels: replay_labels(&old),
-                trigger: old.trigger.clone(),
-                schedule_date: old.schedule_date,
-                original_id: Some(old.original_id.clone()),
-                // the stored revision runs as is: none is saved again
-                revision: Some(revision),
-                ..LaunchRequest::default()
-            };
-            launch(&s.engine, &flow, req).await?
+    let target = ReplayTarget::load(&s, &id, raw.as_deref(), "POST /executions/{id}/replay").await?;
+    Ok(Json(execution_json(&target.replay(&s, None).await?)))
+}
+
+/// What a replay starts from: the original execution, the flow at the
+/// revision it runs and the task run it runs on from, if any.
+pub(super) struct ReplayTarget {
+    pub old: Execution,
+    pub flow: std::sync::Arc<crate::model::Flow>,
+    pub revision: u32,
+    pub task_run_id: Option<String>,
+}
+
+impl ReplayTarget {
+    /// Reads `taskRunId` and `revision` (and Kestra's `breakpoints`, which
+    /// Baton has not: refused when given) for a replay of `id`.
+    pub async fn load(s: &ApiState, id: &str, raw: Option<&str>, route: &str) -> ApiResult<ReplayTarget> {
+        let p = Params::parse(raw, route, &["taskRunId", "revision", "breakpoints"])?;
+        if p.get("breakpoints").is_some_and(|b| !b.trim().is_empty()) {
+            return Err(ApiError::unsupported("breakpoints are not supported by Baton: replay without them"));
         }
-        Some(task_run_id) => {
-            let new_id = ids::new_id();
-            let exec =
-                replay_from(&flow, revision, &old, task_run_id, &new_id, chrono::Utc::now()).map_err(|e| match e {
-                    ReplayError::UnknownTaskRun { .. } => ApiError::not_found(e.to_string()),
-                    ReplayError::NotEnded { .. } => ApiError::conflict(e.to_string()),
-                    ReplayError::TaskNotInFlow { .. } => ApiError::unprocessable(e.to_string()),
-                })?;
-            s.engine.state.create_execution(&exec).await?;
-            publish_event(&s.engine, &ExecutionEvent::Created { execution_id: new_id.clone() }).await?;
-            load(&s.engine, &new_id).await?
-        }
-    };
-    // the original says it was replayed (an execution still running keeps
-    // changing: it is marked only once it has ended)
-    if old.state.is_terminal() && !old.labels.iter().any(|l| l.key == REPLAYED_LABEL) {
-        old.set_label(REPLAYED_LABEL, "true");
-        s.engine.state.save_execution(&old, &[]).await?;
+        let revision = p
+            .get("revision")
+            .map(|r| r.parse().map_err(|_| ApiError::bad_request(format!("revision '{r}' is not a number"))))
+            .transpose()?;
+        let mut target = ReplayTarget::of(s, load(&s.engine, id).await?, revision).await?;
+        target.task_run_id = p.get("taskRunId").map(String::from);
+        Ok(target)
     }
-    Ok(Json(execution_json(&exec)))
+
+    /// A replay of `old` from the start, at `revision` (by default the one it ran).
+    pub async fn of(s: &ApiState, old: Execution, revision: Option<u32>) -> ApiResult<ReplayTarget> {
+        let revision = revision.unwrap_or(old.flow_revision);
+        let flow = crate::runtime::flows::at_revision(&s.engine, &old.namespace, &old.flow_id, revision)
+            .await
+            .map_err(|e| ApiError::not_found(e.to_string()))?;
+        Ok(ReplayTarget { old, flow, revision, task_run_id: None })
+    }
+
+    /// Starts the replay; `given`: the new execution's id and its new inputs
+    /// as sent (a replay with inputs), in place of the original's.
+    pub async fn replay(self, s: &ApiState, given: Option<(String, Map<String, Value>)>) -> ApiResult<Execution> {
+        use crate::executor::replay::{REPLAYED_LABEL, ReplayError, replay_from, replay_labels};
+        let ReplayTarget { mut old, flow, revision, task_run_id } = self;
+        let (new_id, inputs) = match given {
+            Some((id, inputs)) => (id, Some(inputs)),
+            None => (ids::new_id(), None),
+        };
+        let exec = match task_run_id {
+            None => {
+                let req = LaunchRequest {
+                    inputs: inputs.unwrap_or_else(|| old.inputs.clone()),
+                    labels: replay_labels(&old),
+                    trigger: old.trigger.clone(),
+                    schedule_date: old.schedule_date,
+                    original_id: Some(old.original_id.clone()),
+                    execution_id: Some(new_id),
+                    // the stored revision runs as is: none is saved again
+                    revision: Some(revision),
+                    ..LaunchRequest::default()
+                };
+                launch(&s.engine, &flow, req).await?
+            }
+            Some(task_run_id) => {
+                let mut from = old.clone();
+                if let Some(given) = inputs {
+                    // Kestra replays the original with the new inputs in place of its own
+                    from.inputs = crate::runtime::launcher::resolve_given(&s.engine, &flow, given, &new_id)?;
+                }
+                let exec = replay_from(&flow, revision, &from, &task_run_id, &new_id, chrono::Utc::now()).map_err(
+                    |e| match e {
+                        ReplayError::UnknownTaskRun { .. } => ApiError::not_found(e.to_string()),
+                        ReplayError::NotEnded { .. } => ApiError::conflict(e.to_string()),
+                        ReplayError::TaskNotInFlow { .. } => ApiError::unprocessable(e.to_string()),
+                    },
+                )?;
+                s.engine.state.create_execution(&exec).await?;
+                publish_event(&s.engine, &ExecutionEvent::Created { execution_id: new_id.clone() }).await?;
+                load(&s.engine, &new_id).await?
+            }
+        };
+        // the original says it was replayed (an execution still running keeps
+        // changing: it is marked only once it has ended)
+        if old.state.is_terminal() && !old.labels.iter().any(|l| l.key == REPLAYED_LABEL) {
+            old.set_label(REPLAYED_LABEL, "true");
+            s.engine.state.save_execution(&old, &[]).await?;
+        }
+        Ok(exec)
+    }
 }
 
 /// Kestra's restart in place: failed task runs run again as their next
@@ -334,20 +379,32 @@ async fn set_labels(
 ) -> ApiResult<Json<Value>> {
     Params::parse(raw.as_deref(), "POST /executions/{id}/labels", &[])?;
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let labels = labels_from_json(&body).map_err(ApiError::unprocessable)?;
-    if let Some(l) = labels.iter().find(|l| l.key.starts_with("system.")) {
-        return Err(ApiError::unprocessable(format!("label '{}': system labels cannot be set", l.key)));
-    }
-    let mut e = load(&s.engine, &id).await?;
+    let labels = settable_labels(&body)?;
+    let e = load(&s.engine, &id).await?;
     if !e.state.is_terminal() {
         return Err(ApiError::conflict(format!(
             "execution {id} is {}: labels can be set once it has ended",
             e.state.current
         )));
     }
+    Ok(Json(execution_json(&add_labels(&s, e, &labels).await?)))
+}
+
+/// The labels of a request (a map or a list of `{key, value}` / `key:value`);
+/// system labels are refused: only Baton sets them.
+pub(super) fn settable_labels(body: &Value) -> ApiResult<Vec<crate::model::Label>> {
+    let labels = labels_from_json(body).map_err(ApiError::unprocessable)?;
+    if let Some(l) = labels.iter().find(|l| l.key.starts_with("system.")) {
+        return Err(ApiError::unprocessable(format!("label '{}': system labels cannot be set", l.key)));
+    }
+    Ok(labels)
+}
+
+/// Adds `labels` to `e` (replacing the values of keys it has) and saves it.
+pub(super) async fn add_labels(s: &ApiState, mut e: Execution, labels: &[crate::model::Label]) -> ApiResult<Execution> {
     for l in labels {
         e.set_label(&l.key, &l.value);
     }
     s.engine.state.save_execution(&e, &[]).await?;
-    Ok(Json(execution_json(&load(&s.engine, &id).await?)))
+    load(&s.engine, &e.id).await
 }

@@ -47,6 +47,7 @@
 //! support, answer with a JSON `{"message": …}` saying so ([`error`],
 //! [`query`]).
 
+pub mod actions;
 pub mod backfills;
 pub mod blueprints;
 pub mod bulk;
@@ -134,6 +135,7 @@ fn api_routes() -> Router<ApiState> {
         .merge(flow_revisions::routes())
         .merge(flow_dependencies::routes())
         .merge(executions::routes())
+        .merge(actions::routes())
         .merge(execution_lists::routes())
         .merge(eval::routes())
         .merge(taskruns::routes())

@@ -234,6 +234,21 @@ fn resolve_inputs(
     })
 }
 
+/// `given` resolved as a launch of `flow` with execution id `id` resolves
+/// its inputs (types, defaults, dynamic inputs rendered): what a replay
+/// with new inputs (`POST /executions/{id}/replay-with-inputs`) gives the
+/// task runs it runs again.
+pub fn resolve_given(
+    engine: &Arc<Engine>,
+    flow: &Flow,
+    given: Map<String, Value>,
+    id: &str,
+) -> Result<Map<String, Value>, LaunchError> {
+    let req = LaunchRequest { inputs: given, ..LaunchRequest::default() };
+    resolve_inputs(engine, flow, &req, id, Utc::now())
+        .map_err(|errors| LaunchError::Inputs { flow: format!("{}.{}", flow.namespace, flow.id), errors })
+}
+
 /// Kestra's execute-form check of `given` against `flow`'s inputs (`POST
 /// /executions/{namespace}/{id}/validate`): dynamic inputs rendered as a
 /// launch from a request renders them; nothing is started but what their

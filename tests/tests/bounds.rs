@@ -241,3 +241,26 @@ async fn read_refuses_a_file_past_its_bound_and_reads_one_under_it() {
     assert!(err.contains("MAX_READ_BYTES") && err.contains("32 MiB") && err.contains("streams"), "{err}");
     assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_logs_refuses_an_execution_past_its_bound_and_reads_one_under_it() {
+    let h = harness();
+    let flow = |lines: u32| {
+        format!(
+            "id: errs\nnamespace: n\ntasks:\n  - id: noisy\n    type: io.kestra.plugin.scripts.shell.Commands\n    \
+             taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n    commands:\n      - seq 1 {lines} >&2\n  \
+             - id: count\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ errorLogs() | length }}}}\"\n"
+        )
+    };
+    // a script's stderr lines are ERROR lines (the task ends WARNING), as in Kestra
+    let e = h.run(&flow(3), json!({})).await;
+    assert_eq!(runs(&e, "count")[0].state.current, StateType::Success, "{:?}", runs(&e, "count")[0].error);
+    assert_eq!(runs(&e, "count")[0].outputs.as_ref().map(|o| o["value"].clone()), Some(json!("3")));
+    let started = std::time::Instant::now();
+    let e = h.run(&flow(12_000), json!({})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = runs(&e, "count")[0].error.clone().unwrap_or_default();
+    assert!(err.contains("errorLogs()") && err.contains("10000 lines (MAX_ERROR_LOG_LINES)"), "{err}");
+    assert!(err.contains("/download") && err.contains("log.Fetch"), "{err}");
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+}

@@ -1,7 +1,8 @@
 //! Floods of short log lines (issue 53): a shell task printing millions of
 //! one-byte lines through `baton run`, measured as a process — its peak
 //! RSS, the growth of its SQLite file, the lines the store keeps, the WARN
-//! naming the bound and the log file holding the rest — and a script
+//! naming the bound and the log file holding the rest —, the log files of
+//! a ForEach of floods held to the execution's bound, and a script
 //! printing many small `::{"outputs":…}::` lines.
 
 use std::path::Path;
@@ -49,23 +50,27 @@ fn db_bytes(home: &Path) -> u64 {
 /// Runs `commands` in a shell task with `baton run -q`, sampling the
 /// process's peak RSS until it exits (killed past `limit`).
 fn flood(home: &Path, id: &str, command: &str, limit: Duration) -> Flood {
+    let yaml = format!(
+        "id: {id}\nnamespace: company.team\ntasks:\n  - id: flood\n    \
+         type: io.kestra.plugin.scripts.shell.Commands\n    taskRunner:\n      \
+         type: io.kestra.plugin.core.runner.Process\n    commands:\n      - {command}\n"
+    );
+    run_flow(home, id, &yaml, &[], limit)
+}
+
+/// Runs `yaml` with `baton run -q` and the settings `env`, sampling the
+/// process's peak RSS until it exits (killed past `limit`).
+fn run_flow(home: &Path, id: &str, yaml: &str, env: &[(&str, &str)], limit: Duration) -> Flood {
     let flow = home.join(format!("{id}.yaml"));
     std::fs::create_dir_all(home).expect("home");
-    std::fs::write(
-        &flow,
-        format!(
-            "id: {id}\nnamespace: company.team\ntasks:\n  - id: flood\n    \
-             type: io.kestra.plugin.scripts.shell.Commands\n    taskRunner:\n      \
-             type: io.kestra.plugin.core.runner.Process\n    commands:\n      - {command}\n"
-        ),
-    )
-    .expect("flow");
+    std::fs::write(&flow, yaml).expect("flow");
     let started = Instant::now();
     let mut child = Command::new(baton_bin())
         .arg("run")
         .arg("-q")
         .arg(&flow)
         .env("BATON_HOME", home)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -146,6 +151,57 @@ async fn yes_for_ten_seconds_ends_failed_with_the_bound_named() {
     let logs = stored_logs(&home).await;
     assert!(logs.len() <= 100_003, "{} lines stored", logs.len());
     assert!(logs.iter().any(|l| l.contains("MAX_TASK_LOG_LINES")), "no WARN naming the bound");
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// The bytes of the attempts' log files (`log-xxxxx.txt`) under `dir`.
+fn log_file_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => log_file_bytes(&e.path()),
+            _ if e.file_name().to_string_lossy().starts_with("log-") => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Four flooding task runs of one ForEach: each attempt's log file stays
+/// under its own bound, the four together stop at the execution's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_executions_log_files_stop_together_at_their_bound() {
+    let home = std::env::temp_dir().join(format!("baton-flood-{}", uuid::Uuid::new_v4().simple()));
+    let yaml = "id: files\nnamespace: company.team\ntasks:\n  - id: each\n    \
+                type: io.kestra.plugin.core.flow.ForEach\n    values: [1, 2, 3, 4]\n    tasks:\n      \
+                - id: flood\n        type: io.kestra.plugin.scripts.shell.Commands\n        \
+                taskRunner:\n          type: io.kestra.plugin.core.runner.Process\n        \
+                commands:\n          - yes | head -n 100000\n";
+    // a file line is about 50 bytes: 5 MB a task run, 20 MB for the four
+    let bound: u64 = 8 * 1024 * 1024;
+    let env = [("BATON_MAX_TASK_LOG_LINES", "100"), ("BATON_MAX_EXECUTION_LOG_FILE_BYTES", "8388608")];
+    let f = run_flow(&home, "files", yaml, &env, Duration::from_secs(120));
+    assert!(f.success, "{}", f.stderr);
+    let files = log_file_bytes(&home.join("storage"));
+    assert!(files <= bound && files > bound - 100_000, "the log files hold {files} bytes");
+    let logs = stored_logs(&home).await;
+    let named = "the execution's log files bound (MAX_EXECUTION_LOG_FILE_BYTES, 8 MiB; \
+                 BATON_MAX_EXECUTION_LOG_FILE_BYTES)";
+    // (the 100 stored lines include the task's "Starting command" line)
+    // the first task run's file holds all its 99,901 lines past the line
+    // bound; the second's file stops at the execution's bound…
+    assert!(logs.iter().any(|l| l.contains(&format!("reached {named}: the task's next lines are dropped"))));
+    let cut: Vec<&String> = logs.iter().filter(|l| l.contains("more lines (") && l.contains(named)).collect();
+    assert_eq!(cut.len(), 1, "{cut:?}");
+    // …and the last two write none, saying so
+    let none = format!(
+        "99901 lines (99901 bytes) past the task's log line bound \
+                        (MAX_TASK_LOG_LINES, 100 lines; BATON_MAX_TASK_LOG_LINES) were dropped, none written: {named}"
+    );
+    let warns: Vec<&String> = logs.iter().filter(|l| l.len() > 1 && !l.starts_with("Starting")).collect();
+    assert_eq!(logs.iter().filter(|l| l.contains(&none)).count(), 2, "{warns:#?}");
+    assert!(logs.len() < 420, "{} lines stored", logs.len());
+    eprintln!("four flooding task runs: {files} bytes of log files, peak RSS {} MB", f.peak_rss >> 20);
     let _ = std::fs::remove_dir_all(&home);
 }
 

@@ -274,6 +274,16 @@ pub async fn state_store_contract(store: &dyn StateStore) {
     let logs = store.logs(&a.id).await.expect("logs");
     assert_eq!(logs, [first, second].concat(), "logs come back in append order");
     assert!(store.logs(&b.id).await.expect("logs").is_empty());
+    // one level's lines, in order, read no further than a line past a bound
+    let error = |message: &str| LogEntry { level: "ERROR".into(), ..log(message, now) };
+    store.append_logs(&[error("e1"), log("four", now)]).await.expect("append_logs");
+    store.append_logs(&[error("e2"), error("e3")]).await.expect("append_logs");
+    let messages = |l: Vec<LogEntry>| l.into_iter().map(|l| l.message).collect::<Vec<_>>();
+    let at = |lines, bytes| store.logs_at_level(&a.id, "ERROR", lines, bytes);
+    assert_eq!(messages(at(10, 100).await.expect("errors")), ["e1", "e2", "e3"]);
+    assert_eq!(messages(at(1, 100).await.expect("errors")), ["e1", "e2"]);
+    assert_eq!(messages(at(10, 3).await.expect("errors")), ["e1", "e2"]);
+    assert!(store.logs_at_level(&b.id, "ERROR", 10, 100).await.expect("errors").is_empty());
 
     claims_contract(store, &run, now).await;
     super::contract_labels::labels_and_deletion_contract(store, &run, &ns, now).await;

@@ -268,9 +268,19 @@ pub trait StateStore: Send + Sync {
         Ok(None)
     }
     /// The lines of execution `execution_id` at `level` (`ERROR` for
-    /// `errorLogs()`), in order, without holding its other lines.
-    async fn logs_at_level(&self, execution_id: &str, level: &str) -> Result<Vec<LogEntry>> {
-        Ok(self.logs(execution_id).await?.into_iter().filter(|l| l.level == level).collect())
+    /// `errorLogs()`), in order, without holding its other lines: at most
+    /// `max_lines` lines and `max_bytes` bytes of messages, plus the line
+    /// that passed either (so the caller sees a bound passed, having read
+    /// one line more than it keeps). See [`within_level_bounds`].
+    async fn logs_at_level(
+        &self,
+        execution_id: &str,
+        level: &str,
+        max_lines: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<LogEntry>> {
+        let all = self.logs(execution_id).await?.into_iter().filter(|l| l.level == level);
+        within_level_bounds(all.map(Ok), max_lines, max_bytes)
     }
     /// Deletes the log lines `query` matches, at most `query.limit` of them
     /// (`log.PurgeLogs`, `execution.PurgeExecutions`).
@@ -446,6 +456,27 @@ pub trait Storage: Send + Sync {
     fn local_path(&self, _path: &str) -> Option<std::path::PathBuf> {
         None
     }
+}
+
+/// The lines of `lines` up to `max_lines` lines and `max_bytes` bytes of
+/// messages, and the one that passed either: [`StateStore::logs_at_level`]
+/// over a store's rows, read no further.
+pub fn within_level_bounds<E>(
+    lines: impl Iterator<Item = std::result::Result<LogEntry, E>>,
+    max_lines: usize,
+    max_bytes: u64,
+) -> std::result::Result<Vec<LogEntry>, E> {
+    let mut out = Vec::new();
+    let mut bytes = 0u64;
+    for l in lines {
+        let l = l?;
+        bytes = bytes.saturating_add(l.message.len() as u64);
+        out.push(l);
+        if out.len() > max_lines || bytes > max_bytes {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// Converts `kestra:///a/b` to `/a/b`; rejects other schemes and `..`

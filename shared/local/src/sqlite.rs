@@ -364,8 +364,14 @@ impl StateStore for SqliteStore {
     async fn log_volume(&self, execution_id: &str) -> Result<Option<(u64, u64)>> {
         self.log_volume_sync(execution_id).map(Some)
     }
-    async fn logs_at_level(&self, execution_id: &str, level: &str) -> Result<Vec<LogEntry>> {
-        self.logs_at_level_sync(execution_id, level)
+    async fn logs_at_level(
+        &self,
+        execution_id: &str,
+        level: &str,
+        max_lines: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<LogEntry>> {
+        self.logs_at_level_sync(execution_id, level, max_lines, max_bytes)
     }
     async fn purge_logs(&self, query: &baton_backend::purge::LogPurge) -> Result<baton_backend::purge::Purged> {
         self.purge_logs_sync(query)

@@ -48,7 +48,13 @@ impl SqliteStore {
         Ok(out)
     }
 
-    pub(super) fn logs_at_level_sync(&self, execution_id: &str, level: &str) -> Result<Vec<LogEntry>> {
+    pub(super) fn logs_at_level_sync(
+        &self,
+        execution_id: &str,
+        level: &str,
+        max_lines: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<LogEntry>> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(
@@ -56,11 +62,11 @@ impl SqliteStore {
             )
             .map_err(db("logs_at_level"))?;
         let rows = stmt.query_map([execution_id, level], |r| r.get::<_, String>(0)).map_err(db("logs_at_level"))?;
-        let mut out = Vec::new();
-        for body in rows {
-            out.push(serde_json::from_str(&body.map_err(db("logs_at_level"))?).map_err(json("logs (decode)"))?);
-        }
-        Ok(out)
+        // the rows are read as they come, and no further than the bounds
+        let lines = rows.map(|body| {
+            serde_json::from_str::<LogEntry>(&body.map_err(db("logs_at_level"))?).map_err(json("logs (decode)"))
+        });
+        baton_backend::within_level_bounds(lines, max_lines, max_bytes)
     }
 
     pub(super) fn log_volume_sync(&self, execution_id: &str) -> Result<(u64, u64)> {

@@ -219,6 +219,12 @@ pub const ALL: &[Setting] = &[
         "Bytes of log messages one execution stores with its logs, all its task attempts together; an attempt's lines past it go to the attempt's log file, with a WARN naming the bound.",
     ),
     var(
+        "BATON_MAX_EXECUTION_LOG_FILE_BYTES",
+        Some("`4294967296` (4 GiB)"),
+        &[Engine],
+        "Bytes the log files of one execution's task attempts hold together (counted in each process running its attempts); the lines past it are dropped and counted in a WARN naming the bound.",
+    ),
+    var(
         "BATON_MAX_EXECUTION_LOG_LINES",
         Some("`500000`"),
         &[Engine],

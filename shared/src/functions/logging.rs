@@ -312,6 +312,18 @@ where
     async fn logs(&self, execution_id: &str) -> backend::Result<Vec<LogEntry>> {
         self.inner.logs(execution_id).await
     }
+    async fn log_volume(&self, execution_id: &str) -> backend::Result<Option<(u64, u64)>> {
+        self.inner.log_volume(execution_id).await
+    }
+    async fn logs_at_level(
+        &self,
+        execution_id: &str,
+        level: &str,
+        max_lines: usize,
+        max_bytes: u64,
+    ) -> backend::Result<Vec<LogEntry>> {
+        self.inner.logs_at_level(execution_id, level, max_lines, max_bytes).await
+    }
     async fn purge_logs(&self, query: &backend::purge::LogPurge) -> backend::Result<backend::purge::Purged> {
         self.inner.purge_logs(query).await
     }

@@ -22,7 +22,7 @@ impl Amount {
     fn show(self) -> String {
         match self {
             Amount::Count(n) => group(n),
-            Amount::Bytes(n) => crate::runtime::log_bounds::describe_bytes(n).replace("1024 MiB", "1 GiB"),
+            Amount::Bytes(n) => crate::runtime::log_bounds::describe_bytes(n),
             Amount::Time(d) if d.as_secs() >= 60 && d.as_secs().is_multiple_of(60) => {
                 format!("{} min", d.as_secs() / 60)
             }
@@ -115,6 +115,13 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                     "the next lines are dropped; a WARN names the bound, the closing one counts them",
                 ),
                 b(
+                    "MAX_EXECUTION_LOG_FILE_BYTES",
+                    Bytes(logs::MAX_EXECUTION_LOG_FILE_BYTES),
+                    Some(logs::ENV_EXECUTION_FILE_BYTES),
+                    "bytes the log files of one execution's attempts hold together, in each process running them",
+                    "the next lines of its attempts are dropped; a WARN names the bound, the closing one counts them",
+                ),
+                b(
                     "MAX_LINE_BYTES",
                     Bytes(crate::plugins::scripts::output::MAX_LINE_BYTES as u64),
                     None,
@@ -153,6 +160,14 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                     None,
                     "bytes of one file `read()` loads into a template",
                     "`read()` fails naming the bound; give the file's URI to a task that streams it",
+                ),
+                b(
+                    "MAX_ERROR_LOG_LINES",
+                    Count(crate::template::size::MAX_ERROR_LOG_LINES as u64),
+                    None,
+                    "ERROR lines `errorLogs()` loads into a template (their messages at most `MAX_READ_BYTES` together)",
+                    "`errorLogs()` fails naming the bound, having read one line more; the logs download and `log.Fetch` \
+                     give every line",
                 ),
                 b(
                     "MAX_FILE_BYTES",

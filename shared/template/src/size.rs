@@ -23,6 +23,26 @@ pub fn read_too_large(path: &str) -> String {
     )
 }
 
+/// ERROR lines of an execution `errorLogs()` loads into a template
+/// (10,000); their messages are held to [`MAX_READ_BYTES`] together. Past
+/// either the function fails naming the bound, having read one line more.
+pub const MAX_ERROR_LOG_LINES: usize = 10_000;
+
+/// The message of an `errorLogs()` past [`MAX_ERROR_LOG_LINES`] (`lines`)
+/// or [`MAX_READ_BYTES`].
+pub fn error_logs_too_large(execution_id: &str, lines: bool) -> String {
+    let bound = if lines {
+        format!("{MAX_ERROR_LOG_LINES} lines (MAX_ERROR_LOG_LINES)")
+    } else {
+        format!("{} MiB of messages (MAX_READ_BYTES)", MAX_READ_BYTES >> 20)
+    };
+    format!(
+        "errorLogs(): execution {execution_id} has more ERROR lines than a template loads, {bound}; \
+         read them from the logs download (GET /api/v1/logs/{execution_id}/download) or with \
+         `io.kestra.plugin.core.log.Fetch`, which writes them to a file"
+    )
+}
+
 /// The message naming the bound, shared by every place that checks it.
 pub fn too_large(what: &str) -> String {
     format!(

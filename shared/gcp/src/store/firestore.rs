@@ -629,6 +629,15 @@ impl StateStore for FirestoreStore {
     async fn logs(&self, execution_id: &str) -> Result<Vec<LogEntry>> {
         self.logs_impl(execution_id).await
     }
+    async fn logs_at_level(
+        &self,
+        execution_id: &str,
+        level: &str,
+        max_lines: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<LogEntry>> {
+        self.logs_at_level_impl(execution_id, level, max_lines, max_bytes).await
+    }
     async fn purge_logs(&self, query: &baton_backend::purge::LogPurge) -> Result<baton_backend::purge::Purged> {
         self.purge_logs_impl(query).await
     }

@@ -17,11 +17,12 @@
 //!   `flows/{namespace}:{id}/revisions/{n}`: every revision's `source`.
 
 use chrono::{DateTime, Utc};
+use firestore::gcloud_sdk::google::firestore::v1 as pb;
 
 use super::firestore::{FirestoreStore, execution_path};
 use super::fs_client::{
-    CommitOutcome, create, doc_id, document, get_bool, get_int, get_json, get_str, get_time, int, merge, replace_if,
-    select, string, time, to_json, with_server_time,
+    CommitOutcome, create, doc_id, document, eq, get_bool, get_int, get_json, get_str, get_time, int, merge,
+    replace_if, select, string, time, to_json, with_server_time,
 };
 use baton_backend::{BackendError, Claim, LogEntry, Result};
 
@@ -36,6 +37,8 @@ pub const REVISIONS: &str = "revisions";
 
 /// Writes per commit for logs (Firestore allows 500).
 const LOG_BATCH: usize = 400;
+/// Lines one query of `logs_at_level` reads.
+const LEVEL_PAGE: usize = 500;
 /// Attempts of a read-then-conditional-write loop before giving up.
 const CAS_ATTEMPTS: usize = 16;
 
@@ -89,6 +92,42 @@ impl FirestoreStore {
         let query = select(LOGS, None, vec![("appendedAt", false)], None);
         let docs = self.fs.query("read logs", &execution_path(execution_id), query, &[]).await?;
         docs.iter().map(|d| get_json(d, "body", "read logs")).collect()
+    }
+
+    /// `errorLogs()`'s lines: the execution's lines at `level`, by pages of
+    /// [`LEVEL_PAGE`] in the order of their names (their append time: an
+    /// equality filter and the name need no composite index), after a
+    /// cursor, read no further than the bounds.
+    pub(super) async fn logs_at_level_impl(
+        &self,
+        execution_id: &str,
+        level: &str,
+        max_lines: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<LogEntry>> {
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        let mut after: Option<String> = None;
+        loop {
+            let mut query = select(LOGS, Some(eq("level", string(level))), vec![("__name__", false)], Some(LEVEL_PAGE));
+            query.start_at = after.take().map(|name| pb::Cursor {
+                values: vec![pb::Value { value_type: Some(pb::value::ValueType::ReferenceValue(name)) }],
+                before: false,
+            });
+            let docs = self.fs.query("read logs at a level", &execution_path(execution_id), query, &[]).await?;
+            for d in &docs {
+                let line: LogEntry = get_json(d, "body", "read logs")?;
+                bytes = bytes.saturating_add(line.message.len() as u64);
+                out.push(line);
+                if out.len() > max_lines || bytes > max_bytes {
+                    return Ok(out);
+                }
+            }
+            match docs.last() {
+                Some(last) if docs.len() == LEVEL_PAGE => after = Some(last.name.clone()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     pub(super) async fn claim_impl(

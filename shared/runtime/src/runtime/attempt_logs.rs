@@ -15,8 +15,11 @@
 //! is reached, one stored WARN names it and the file at once, and another
 //! at the end says how many lines and bytes the file holds; the attempt
 //! records the file as its `logFile` (Kestra's `TaskRunAttempt.logFile`).
-//! The file itself stops at [`LogBounds::file_bytes`]: the lines past it
-//! are dropped, counted, and the closing WARN says how many.
+//! The file itself stops at [`LogBounds::file_bytes`], and every file of
+//! the execution at [`LogBounds::execution_file_bytes`] together: the
+//! lines past the first reached are dropped (all of them, so the file is
+//! what the task printed up to there), counted, and the closing WARN says
+//! how many and names the bound.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -26,7 +29,7 @@ use chrono::Utc;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::task::JoinHandle;
 
-use super::log_bounds::{ExecutionVolume, LogBounds, Reached, describe_bytes};
+use super::log_bounds::{ExecutionVolume, FileFull, LogBounds, Reached};
 use crate::backend::{BackendError, LogEntry, Storage};
 use crate::plugins::context::{LogSink, execution_prefix};
 
@@ -60,7 +63,9 @@ struct Spill {
     bytes: u64,
     /// Bytes of text written to the file.
     file_bytes: u64,
-    /// Lines and bytes of messages past the file's bound, dropped.
+    /// The bound that stopped the file, and the lines and bytes of
+    /// messages past it, dropped.
+    full: Option<FileFull>,
     dropped_lines: u64,
     dropped_bytes: u64,
     upload: Option<Upload>,
@@ -119,25 +124,36 @@ impl AttemptLogs {
     pub async fn finish(&self) -> Option<String> {
         let (upload, last, counts) = {
             let mut s = self.state.lock().ok()?;
-            let counts = (s.lines, s.bytes, s.dropped_lines, s.dropped_bytes, s.reached);
+            let counts = (s.lines, s.bytes, s.dropped_lines, s.dropped_bytes, s.reached, s.full);
             (s.upload.take(), s.last.take(), counts)
         };
-        let (lines, bytes, dropped_lines, dropped_bytes, reached) = counts;
-        let (pipe, handle) = upload?;
+        let (lines, bytes, dropped_lines, dropped_bytes, reached, full) = counts;
+        let Some((pipe, handle)) = upload else {
+            // the execution's files were full before this attempt wrote a line
+            if let (Some(full), Some(last)) = (full.filter(|_| dropped_lines > 0), last) {
+                self.notice(
+                    &last,
+                    "WARN",
+                    format!(
+                        "{dropped_lines} lines ({dropped_bytes} bytes) {} were dropped, none written: {} was reached",
+                        self.spilled_past(reached),
+                        full.describe(&self.bounds)
+                    ),
+                );
+            }
+            return None;
+        };
         pipe.close();
         let written = match handle.await {
             Ok(r) => r,
             Err(e) => Err(BackendError::Invalid(format!("the upload stopped: {e}"))),
         };
-        let dropped = if dropped_lines > 0 {
-            format!(
-                "; {dropped_lines} more lines ({dropped_bytes} bytes) past the log file's bound \
-                 (MAX_TASK_LOG_FILE_BYTES, {}; {}) were dropped",
-                describe_bytes(self.bounds.file_bytes),
-                super::log_bounds::ENV_FILE_BYTES
-            )
-        } else {
-            String::new()
+        let dropped = match full {
+            Some(full) if dropped_lines > 0 => format!(
+                "; {dropped_lines} more lines ({dropped_bytes} bytes) past {} were dropped",
+                full.describe(&self.bounds)
+            ),
+            _ => String::new(),
         };
         let last = last?;
         match written {
@@ -170,32 +186,44 @@ impl AttemptLogs {
         }
     }
 
+    /// Which of the attempt's lines go to its file: those past the bound
+    /// reached, or all of them with `logToFile`.
+    fn spilled_past(&self, reached: Option<Reached>) -> String {
+        match reached {
+            Some(r) => format!("past {}", r.describe(&self.bounds)),
+            None => "(all of them, with `logToFile`)".into(),
+        }
+    }
+
     /// Appends `entry` to the file, starting its upload on the first line;
     /// past the file's bound the line is dropped and counted.
     fn spill(&self, s: &mut Spill, entry: &LogEntry) {
         s.last = Some(entry.clone());
         let line = text_line(entry);
-        if s.file_bytes + line.len() as u64 > self.bounds.file_bytes {
-            if s.dropped_lines == 0 {
-                self.notice(
-                    entry,
-                    "WARN",
-                    format!(
-                        "the attempt's log file {} reached its bound (MAX_TASK_LOG_FILE_BYTES, {}; {}): \
-                         the task's next lines are dropped",
-                        self.uri(),
-                        describe_bytes(self.bounds.file_bytes),
-                        super::log_bounds::ENV_FILE_BYTES
-                    ),
-                );
+        let len = line.len() as u64;
+        if s.full.is_none() {
+            if s.file_bytes + len > self.bounds.file_bytes {
+                s.full = Some(FileFull::Task);
+            } else if !self.execution.take_file(len, &self.bounds) {
+                s.full = Some(FileFull::Execution);
             }
+            if let Some(full) = s.full {
+                let message = if s.upload.is_some() {
+                    format!("the attempt's log file {} reached {}", self.uri(), full.describe(&self.bounds))
+                } else {
+                    format!("{} was reached before this attempt wrote its log file", full.describe(&self.bounds))
+                };
+                self.notice(entry, "WARN", format!("{message}: the task's next lines are dropped"));
+            }
+        }
+        if s.full.is_some() {
             s.dropped_lines += 1;
             s.dropped_bytes += entry.message.len() as u64;
             return;
         }
         s.lines += 1;
         s.bytes += entry.message.len() as u64;
-        s.file_bytes += line.len() as u64;
+        s.file_bytes += len;
         if s.upload.is_none() {
             let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
             if let Some(reached) = s.reached.filter(|_| !self.to_file) {
@@ -470,6 +498,48 @@ mod tests {
         let stored = stored(&keep);
         assert_eq!(stored.iter().filter(|m| m.len() == 1).count(), 4, "{stored:?}");
         assert!(stored.iter().any(|m| m.contains("MAX_EXECUTION_LOG_LINES, 4 lines")), "{stored:?}");
+    }
+
+    #[tokio::test]
+    async fn the_executions_log_files_stop_together_at_their_bound() {
+        let keep = Arc::new(Keep::default());
+        let storage = Arc::new(MemoryStorage::default());
+        // every line goes to a file; one text line is about 45 bytes: the
+        // execution's files hold three together, whichever attempt wrote them
+        let bounds = LogBounds { task_lines: 0, execution_file_bytes: 150, ..LogBounds::default() };
+        let execution = Arc::new(ExecutionVolume::default());
+        let attempt = |n: &str| {
+            let path = log_file_path("n", "f", "e", "t", n);
+            AttemptLogs::new(keep.clone(), storage.clone(), path, false, bounds, execution.clone())
+        };
+        let (first, second) = (attempt("a"), attempt("b"));
+        first.emit(line("a"));
+        first.emit(line("a"));
+        second.emit(line("b"));
+        second.emit(line("b"));
+        // the first attempt's next line finds the execution's files full too
+        first.emit(line(""));
+        let (a, b) = (first.finish().await.expect("a file"), second.finish().await.expect("a file"));
+        assert_eq!(read(&storage, &a).await.lines().count(), 2);
+        assert_eq!(read(&storage, &b).await.lines().count(), 1);
+        let before = stored(&keep);
+        let named = "the execution's log files bound (MAX_EXECUTION_LOG_FILE_BYTES, 150 bytes; \
+                     BATON_MAX_EXECUTION_LOG_FILE_BYTES)";
+        assert!(before.iter().any(|m| m.contains(&b) && m.contains(&format!("reached {named}"))), "{before:?}");
+        assert!(before.iter().any(|m| m.contains(&format!("1 more lines (1 bytes) past {named}"))), "{before:?}");
+        assert!(before.iter().any(|m| m.contains(&a) && m.contains("1 more lines (0 bytes)")), "{before:?}");
+        // an attempt that finds the files full writes none, and says so
+        let third = attempt("c");
+        third.emit(line("ccc"));
+        assert_eq!(third.finish().await, None);
+        let after = stored(&keep);
+        let end = after.last().expect("a WARN");
+        assert!(
+            end.contains("1 lines (3 bytes) past the task's log line bound") && end.contains("none written"),
+            "{end}"
+        );
+        assert!(end.contains(named), "{end}");
+        assert_eq!(storage.list("/n/f/executions/e/tasks/t/c").await.expect("list"), Vec::<String>::new());
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! The template host of the runtime: `kv()` reads the KV store, `secret()`
 //! the decoded secrets, `read()` internal storage or a namespace file,
 //! `fileSize()` and its kin internal storage, `errorLogs()` the stored
-//! logs — bridging the sync template functions to the async backends.
+//! logs (at most `MAX_ERROR_LOG_LINES` lines) — bridging the sync template functions to the async backends.
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use super::secrets::Secrets;
 use crate::backend::nsfiles::namespace_files;
 use crate::backend::{KvLookup, KvStore, StateStore, Storage, storage_path};
 use crate::template::TemplateHost;
-use crate::template::size::{MAX_READ_BYTES, read_too_large};
+use crate::template::size::{MAX_ERROR_LOG_LINES, MAX_READ_BYTES, error_logs_too_large, read_too_large};
 
 /// The text of a file for `read()`, at most [`MAX_READ_BYTES`]: the
 /// reading stops one byte past it and the function fails naming the bound.
@@ -139,9 +139,15 @@ impl TemplateHost for RuntimeHost {
     fn error_logs(&self, id: &str) -> Result<Vec<Value>, String> {
         let lines = block_on(async {
             self.logs.flush().await;
-            self.state.logs_at_level(id, "ERROR").await
+            self.state.logs_at_level(id, "ERROR", MAX_ERROR_LOG_LINES, MAX_READ_BYTES).await
         })?
         .map_err(|e| format!("cannot read the logs of execution {id}: {e}"))?;
+        if lines.len() > MAX_ERROR_LOG_LINES {
+            return Err(error_logs_too_large(id, true));
+        }
+        if lines.iter().map(|l| l.message.len() as u64).sum::<u64>() > MAX_READ_BYTES {
+            return Err(error_logs_too_large(id, false));
+        }
         Ok(lines.iter().map(crate::plugins::core::fetch::kestra_line).collect())
     }
 }

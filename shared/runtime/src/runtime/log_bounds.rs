@@ -1,6 +1,7 @@
 //! The log volume bounds: how many lines and bytes of messages one task
 //! attempt and one execution store with the execution's logs, and how
-//! large an attempt's log file may grow.
+//! large an attempt's log file — and one execution's log files together —
+//! may grow.
 //!
 //! A line costs the store a row and an index entry whatever its length
 //! (a one-byte line `y` is a row of about 300 bytes), so the bounds count
@@ -14,7 +15,12 @@
 //! a ForEach of many iterations or a restarted process keeps counting where
 //! the execution is. Parallel attempts of one execution that start in
 //! different processes may each pass the execution's bound by what they
-//! store before they see each other's lines.
+//! store before they see each other's lines. The bytes of the execution's
+//! log files are counted in this process only (a file is written by the
+//! process running its attempt): a restarted process or another Cloud Run
+//! instance starts that count at zero, so the disk one execution's log
+//! files take is at most [`LogBounds::execution_file_bytes`] per process
+//! that ran its attempts.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +39,9 @@ pub const MAX_EXECUTION_LOG_BYTES: u64 = 256 * 1024 * 1024;
 /// Bytes one attempt's log file holds (1 GiB); later lines are dropped
 /// and counted.
 pub const MAX_TASK_LOG_FILE_BYTES: u64 = 1024 * 1024 * 1024;
+/// Bytes the log files of one execution's attempts hold together (4 GiB):
+/// a ForEach of many flooding tasks stops there, not at 1 GiB a task run.
+pub const MAX_EXECUTION_LOG_FILE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// The variables overriding the constants above.
 pub const ENV_TASK_LINES: &str = "BATON_MAX_TASK_LOG_LINES";
@@ -40,6 +49,7 @@ pub const ENV_TASK_BYTES: &str = "BATON_MAX_TASK_LOG_BYTES";
 pub const ENV_EXECUTION_LINES: &str = "BATON_MAX_EXECUTION_LOG_LINES";
 pub const ENV_EXECUTION_BYTES: &str = "BATON_MAX_EXECUTION_LOG_BYTES";
 pub const ENV_FILE_BYTES: &str = "BATON_MAX_TASK_LOG_FILE_BYTES";
+pub const ENV_EXECUTION_FILE_BYTES: &str = "BATON_MAX_EXECUTION_LOG_FILE_BYTES";
 
 /// How many executions' counters a process keeps after their last
 /// attempt ended (the oldest are dropped and re-read from the store).
@@ -53,6 +63,7 @@ pub struct LogBounds {
     pub execution_lines: u64,
     pub execution_bytes: u64,
     pub file_bytes: u64,
+    pub execution_file_bytes: u64,
 }
 
 impl Default for LogBounds {
@@ -63,6 +74,7 @@ impl Default for LogBounds {
             execution_lines: MAX_EXECUTION_LOG_LINES,
             execution_bytes: MAX_EXECUTION_LOG_BYTES,
             file_bytes: MAX_TASK_LOG_FILE_BYTES,
+            execution_file_bytes: MAX_EXECUTION_LOG_FILE_BYTES,
         }
     }
 }
@@ -81,13 +93,15 @@ impl LogBounds {
             execution_lines: env_u64(ENV_EXECUTION_LINES, d.execution_lines),
             execution_bytes: env_u64(ENV_EXECUTION_BYTES, d.execution_bytes),
             file_bytes: env_u64(ENV_FILE_BYTES, d.file_bytes),
+            execution_file_bytes: env_u64(ENV_EXECUTION_FILE_BYTES, d.execution_file_bytes),
         }
     }
 }
 
-/// A size for messages: `12 MiB`, `3 KiB` or `100 bytes`.
+/// A size for messages: `4 GiB`, `12 MiB`, `3 KiB` or `100 bytes`.
 pub fn describe_bytes(n: u64) -> String {
     match n {
+        n if n >= 1 << 30 && n.is_multiple_of(1 << 30) => format!("{} GiB", n >> 30),
         n if n >= 1 << 20 && n.is_multiple_of(1 << 20) => format!("{} MiB", n >> 20),
         n if n >= 1 << 10 && n.is_multiple_of(1 << 10) => format!("{} KiB", n >> 10),
         n => format!("{n} bytes"),
@@ -126,11 +140,38 @@ impl Reached {
     }
 }
 
-/// The lines and bytes of messages one execution has stored.
+/// Which bound stopped an attempt's log file (its next lines dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFull {
+    /// The attempt's own file, [`LogBounds::file_bytes`].
+    Task,
+    /// The execution's files together, [`LogBounds::execution_file_bytes`].
+    Execution,
+}
+
+impl FileFull {
+    /// The bound as the WARNs name it.
+    pub fn describe(self, b: &LogBounds) -> String {
+        match self {
+            FileFull::Task => format!(
+                "the log file's bound (MAX_TASK_LOG_FILE_BYTES, {}; {ENV_FILE_BYTES})",
+                describe_bytes(b.file_bytes)
+            ),
+            FileFull::Execution => format!(
+                "the execution's log files bound (MAX_EXECUTION_LOG_FILE_BYTES, {}; {ENV_EXECUTION_FILE_BYTES})",
+                describe_bytes(b.execution_file_bytes)
+            ),
+        }
+    }
+}
+
+/// The lines and bytes of messages one execution has stored, and the
+/// bytes its attempts wrote to their log files in this process.
 #[derive(Debug, Default)]
 pub struct ExecutionVolume {
     lines: AtomicU64,
     bytes: AtomicU64,
+    file_bytes: AtomicU64,
 }
 
 impl ExecutionVolume {
@@ -152,6 +193,17 @@ impl ExecutionVolume {
             self.lines.fetch_sub(1, Ordering::SeqCst);
             Err(Reached::ExecutionBytes)
         }
+    }
+
+    /// Counts `len` bytes written to one of the execution's log files if
+    /// they fit [`LogBounds::execution_file_bytes`]; `false` (nothing
+    /// counted) if not.
+    pub fn take_file(&self, len: u64, b: &LogBounds) -> bool {
+        self.file_bytes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                n.checked_add(len).filter(|t| *t <= b.execution_file_bytes)
+            })
+            .is_ok()
     }
 
     /// Counts a line stored past the bounds (the notices naming them).
@@ -193,7 +245,11 @@ impl Volumes {
                 (0, 0)
             }
         };
-        let fresh = Arc::new(ExecutionVolume { lines: AtomicU64::new(seed.0), bytes: AtomicU64::new(seed.1) });
+        let fresh = Arc::new(ExecutionVolume {
+            lines: AtomicU64::new(seed.0),
+            bytes: AtomicU64::new(seed.1),
+            file_bytes: AtomicU64::new(0),
+        });
         let Ok(mut k) = self.kept.lock() else { return fresh };
         if let Some(v) = k.by_id.get(execution_id) {
             return v.clone();
@@ -233,6 +289,18 @@ mod tests {
         assert!(Reached::TaskBytes.describe(&LogBounds::default()).contains("MAX_TASK_LOG_BYTES, 64 MiB"));
     }
 
+    #[test]
+    fn the_execution_file_count_refuses_past_its_bound() {
+        let v = ExecutionVolume::default();
+        let b = LogBounds { execution_file_bytes: 10, ..LogBounds::default() };
+        assert!(v.take_file(6, &b));
+        assert!(!v.take_file(5, &b));
+        assert!(v.take_file(4, &b));
+        assert!(!v.take_file(1, &b));
+        assert!(FileFull::Execution.describe(&b).contains("MAX_EXECUTION_LOG_FILE_BYTES, 10 bytes"));
+        assert!(FileFull::Task.describe(&LogBounds::default()).contains("MAX_TASK_LOG_FILE_BYTES, 1 GiB"));
+    }
+
     #[tokio::test]
     async fn the_counters_start_from_what_the_store_holds() {
         let store = SqliteStore::open_in_memory().expect("store");
@@ -252,13 +320,18 @@ mod tests {
         store.append_logs(&[line("héllo"), line("y")]).await.expect("append");
         // errorLogs() reads the ERROR lines alone
         store.append_logs(std::slice::from_ref(&error)).await.expect("append");
-        assert_eq!(store.logs_at_level("e1", "ERROR").await.expect("errors"), [error]);
+        assert_eq!(store.logs_at_level("e1", "ERROR", 10, 100).await.expect("errors"), [error.clone()]);
+        // read no further than a line past either bound
+        store.append_logs(&[error.clone(), error.clone()]).await.expect("append");
+        assert_eq!(store.logs_at_level("e1", "ERROR", 1, 100).await.expect("errors").len(), 2);
+        assert_eq!(store.logs_at_level("e1", "ERROR", 10, 4).await.expect("errors").len(), 2);
+        assert_eq!(store.logs_at_level("e1", "ERROR", 10, 100).await.expect("errors").len(), 3);
         let volumes = Volumes::default();
         let v = volumes.of(&store, "e1").await;
-        assert_eq!(v.get(), (3, 10));
+        assert_eq!(v.get(), (5, 16));
         v.add(1);
         // kept: not read again
-        assert_eq!(volumes.of(&store, "e1").await.get(), (4, 11));
+        assert_eq!(volumes.of(&store, "e1").await.get(), (6, 17));
         assert_eq!(volumes.of(&store, "other").await.get(), (0, 0));
     }
 }

@@ -204,7 +204,7 @@ impl Crypt {
             let n = fill(src, &mut buf).await.map_err(io)?;
             held.extend_from_slice(&buf[..n]);
             if n < PIECE {
-                if held.is_empty() || held.len() % BLOCK != 0 {
+                if held.is_empty() || !held.len().is_multiple_of(BLOCK) {
                     return Err(TaskError::failed(format!(
                         "cannot decrypt {}: its length is not a whole number of AES blocks (a damaged or truncated file)",
                         self.from

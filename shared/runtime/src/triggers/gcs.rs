@@ -115,24 +115,7 @@ pub enum Action {
     },
 }
 
-/// Which object changes fire (Kestra's `on`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum On {
-    Create,
-    Update,
-    CreateOrUpdate,
-}
-
-impl On {
-    /// Whether a change of this kind fires (`is_new`: never seen before).
-    pub fn fires(self, is_new: bool) -> bool {
-        match self {
-            On::Create => is_new,
-            On::Update => !is_new,
-            On::CreateOrUpdate => true,
-        }
-    }
-}
+pub use super::On;
 
 /// The credentials a gcp trigger names (rendered at run time: they may use `secret()`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -337,11 +320,7 @@ impl GcsTrigger {
             regexp,
             recursive: listing.as_deref() == Some("RECURSIVE"),
             action,
-            on: match on.as_deref() {
-                Some("CREATE") => On::Create,
-                Some("UPDATE") => On::Update,
-                _ => On::CreateOrUpdate,
-            },
+            on: On::parse(on.as_deref()),
             interval: interval.unwrap_or(DEFAULT_INTERVAL).max(MIN_INTERVAL),
             max_files: max_files.unwrap_or(DEFAULT_MAX_FILES),
             state_key,

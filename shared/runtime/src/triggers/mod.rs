@@ -72,6 +72,38 @@ impl TriggerDef {
     }
 }
 
+/// Which object changes fire a bucket trigger (Kestra's `on`, the GCS
+/// and S3 triggers alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    Create,
+    Update,
+    CreateOrUpdate,
+}
+
+impl On {
+    /// The values `on` takes.
+    pub const VALUES: &'static [&'static str] = &["CREATE", "UPDATE", "CREATE_OR_UPDATE"];
+
+    /// `on` as written (one of [`On::VALUES`], checked by the caller); absent: both.
+    pub fn parse(on: Option<&str>) -> On {
+        match on {
+            Some("CREATE") => On::Create,
+            Some("UPDATE") => On::Update,
+            _ => On::CreateOrUpdate,
+        }
+    }
+
+    /// Whether a change of this kind fires (`is_new`: never seen before).
+    pub fn fires(self, is_new: bool) -> bool {
+        match self {
+            On::Create => is_new,
+            On::Update => !is_new,
+            On::CreateOrUpdate => true,
+        }
+    }
+}
+
 /// `inputs`, which the triggers that start executions with inputs take.
 #[derive(Deserialize, Declare)]
 #[allow(dead_code)]

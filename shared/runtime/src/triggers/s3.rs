@@ -104,24 +104,7 @@ struct Rendered {
     state_ttl: Option<chrono::TimeDelta>,
 }
 
-/// Which object changes fire (Kestra's `on`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum On {
-    Create,
-    Update,
-    CreateOrUpdate,
-}
-
-impl On {
-    /// Whether a change of this kind fires (`is_new`: never seen before).
-    pub fn fires(self, is_new: bool) -> bool {
-        match self {
-            On::Create => is_new,
-            On::Update => !is_new,
-            On::CreateOrUpdate => true,
-        }
-    }
-}
+pub use super::On;
 
 /// A trigger with its properties rendered and checked.
 #[derive(Debug, Clone)]
@@ -148,11 +131,7 @@ impl S3Trigger {
         r.aws.check()?;
         let listing = r.list.check(&r.b.bucket, &r.b.request_payer)?;
         let action = r.action.check()?;
-        let on = match one_of("on", &r.on, &["CREATE", "UPDATE", "CREATE_OR_UPDATE"])?.as_deref() {
-            Some("CREATE") => On::Create,
-            Some("UPDATE") => On::Update,
-            _ => On::CreateOrUpdate,
-        };
+        let on = On::parse(one_of("on", &r.on, On::VALUES)?.as_deref());
         let max_files = match r.max_files {
             None => DEFAULT_MAX_FILES,
             Some(n) if n >= 1 && n as usize <= MAX_FILES_BOUND => n as usize,

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{EventError, gcs_client, launch_event};
-use crate::backend::{BackendError, ByteStream};
+use crate::backend::ByteStream;
 use crate::gcp::gcs::GcsClient;
 use crate::model::Flow;
 use crate::model::ids::slugify;
@@ -144,20 +144,12 @@ struct PollState {
 }
 
 async fn load(engine: &Engine, key: &str) -> Result<(u64, PollState), EventError> {
-    Ok(match engine.state.load_record(RECORD_KIND, key).await? {
-        None => (0, PollState::default()),
-        Some((v, json)) => (v, serde_json::from_value(json).unwrap_or_default()),
-    })
+    super::load_state(engine, RECORD_KIND, key).await
 }
 
 /// Saves the state if still at `version`; false on a lost race.
 async fn save(engine: &Engine, key: &str, version: u64, state: &PollState) -> Result<bool, EventError> {
-    let json = serde_json::to_value(state).unwrap_or_default();
-    match engine.state.save_record(RECORD_KIND, key, version, &json).await {
-        Ok(_) => Ok(true),
-        Err(BackendError::Conflict { .. }) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    super::save_state(engine, RECORD_KIND, key, version, state).await
 }
 
 /// One polling evaluation of `trig` (see the module documentation);

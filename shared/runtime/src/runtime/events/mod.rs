@@ -185,3 +185,35 @@ fn when_holds(
     };
     when.test(&cx).map_err(|e| EventError::config(flow, trigger_id, format!("when: {e}")))
 }
+
+/// A polling trigger's state record `kind`/`key` and its version (0 and
+/// the default state when there is none yet).
+#[cfg(any(feature = "gcp", feature = "aws"))]
+async fn load_state<T: serde::de::DeserializeOwned + Default>(
+    engine: &Engine,
+    kind: &str,
+    key: &str,
+) -> Result<(u64, T), EventError> {
+    Ok(match engine.state.load_record(kind, key).await? {
+        None => (0, T::default()),
+        Some((v, json)) => (v, serde_json::from_value(json).unwrap_or_default()),
+    })
+}
+
+/// Saves a polling trigger's state if its record is still at `version`;
+/// false on a lost race (another poll saved first).
+#[cfg(any(feature = "gcp", feature = "aws"))]
+async fn save_state<T: serde::Serialize>(
+    engine: &Engine,
+    kind: &str,
+    key: &str,
+    version: u64,
+    state: &T,
+) -> Result<bool, EventError> {
+    let json = serde_json::to_value(state).unwrap_or_default();
+    match engine.state.save_record(kind, key, version, &json).await {
+        Ok(_) => Ok(true),
+        Err(BackendError::Conflict { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

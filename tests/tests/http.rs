@@ -71,3 +71,45 @@ async fn a_404_fails_with_the_status() {
     assert_eq!(e.state.current, StateType::Failed);
     assert!(runs(&e, "get")[0].error.as_deref().unwrap_or("").contains("404"), "{:?}", runs(&e, "get")[0].error);
 }
+
+/// A plain `password` or `token` in `options.auth` is not a secret: Kestra
+/// masks only what comes from `secret()`, so an answer that holds the same
+/// word is kept as it is in outputs and logs (it was rewritten to `******`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_auth_password_is_not_masked() {
+    let base = serve(b"status: tiger ok".to_vec(), 200).await;
+    let h = harness();
+    let yaml = format!(
+        r#"
+id: plainauth
+namespace: company.team
+tasks:
+  - id: basic
+    type: io.kestra.plugin.core.http.Request
+    uri: {base}/a
+    options:
+      auth:
+        type: BASIC
+        username: ann
+        password: tiger
+  - id: bearer
+    type: io.kestra.plugin.core.http.Request
+    uri: {base}/b
+    options:
+      auth:
+        type: BEARER
+        token: ok
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "got {{{{ outputs.basic.body }}}}"
+"#
+    );
+    let e = h.run(&yaml, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    for id in ["basic", "bearer"] {
+        let out = runs(&e, id)[0].outputs.as_ref().expect("outputs");
+        assert_eq!(out["body"], "status: tiger ok", "{id}");
+    }
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "got status: tiger ok"), "{logs:?}");
+}

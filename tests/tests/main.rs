@@ -72,6 +72,7 @@ mod postgres;
 mod purge_flows;
 mod purge_storage;
 mod purge_tasks;
+mod redis_tasks;
 mod reference_docs;
 mod s3;
 mod schedule;

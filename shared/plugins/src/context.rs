@@ -356,3 +356,13 @@ impl RunContext {
 
 pub use baton_model::mask::{mask_json, mask_secrets};
 pub use baton_model::storage::execution_prefix;
+
+/// Removes a task's temporary file or directory when dropped, however the
+/// task ends.
+pub(crate) struct RemoveOnDrop(pub(crate) PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = if self.0.is_dir() { std::fs::remove_dir_all(&self.0) } else { std::fs::remove_file(&self.0) };
+    }
+}

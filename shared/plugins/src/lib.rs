@@ -29,6 +29,8 @@ pub mod git;
 pub mod jdbc;
 #[cfg(feature = "notifications")]
 pub mod notifications;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod registry;
 pub mod scripts;
 #[cfg(feature = "serdes")]

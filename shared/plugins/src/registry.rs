@@ -104,6 +104,8 @@ impl Registry {
         super::ai::register(&mut r);
         #[cfg(feature = "aws")]
         super::aws::register(&mut r);
+        #[cfg(feature = "redis")]
+        super::redis::register(&mut r);
         r
     }
 
@@ -221,6 +223,26 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "io.kestra.plugin.notifications.",
         "the notification plugins are not in this build of baton (build it with `--features notifications`)",
         cfg!(feature = "notifications"),
+    ),
+    // Redis: the RedisJSON and vector tasks need server modules (Redis Stack)
+    // no test here has; the CLI and the list triggers are not implemented
+    (
+        "io.kestra.plugin.redis.json.",
+        "Baton does not implement the RedisJSON tasks (yet): they need the RedisJSON server module",
+        false,
+    ),
+    (
+        "io.kestra.plugin.redis.vector.",
+        "Baton does not implement the Redis vector tasks (yet): they need Redis Stack",
+        false,
+    ),
+    ("io.kestra.plugin.redis.cli.", "Baton does not implement RedisCLI (yet)", false),
+    ("io.kestra.plugin.redis.list.Trigger", "Baton does not implement the Redis list triggers (yet)", false),
+    ("io.kestra.plugin.redis.list.RealtimeTrigger", "Baton does not implement the Redis list triggers (yet)", false),
+    (
+        "io.kestra.plugin.redis.",
+        "the Redis plugins are not in this build of baton (build it with `--features redis`)",
+        cfg!(feature = "redis"),
     ),
     (
         "io.kestra.plugin.aws.s3.",

@@ -14,7 +14,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_s3::config::Region;
 use serde::Deserialize;
 
-use crate::{Declare, RunContext, TaskError, de};
+use crate::{Declare, TaskError, de};
 
 /// Kestra's `AWS_MIN_STS_ROLE_SESSION_DURATION` (the default session length).
 pub const DEFAULT_STS_SESSION: Duration = Duration::from_secs(900);
@@ -78,13 +78,6 @@ fn blank(s: &Option<String>) -> Option<&str> {
 }
 
 impl AwsProps {
-    /// Masks the secrets in this task's logs.
-    pub fn mask(&self, cx: &RunContext) {
-        for s in [&self.secret_key_id, &self.session_token].into_iter().flatten() {
-            cx.mask(s);
-        }
-    }
-
     /// Checks what can be told before any request: keys come in pairs,
     /// endpoints are URLs (not the instance metadata address).
     pub fn check(&self) -> Result<(), TaskError> {

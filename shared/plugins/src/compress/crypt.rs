@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::context::RemoveOnDrop;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 use baton_backend::storage_path;
@@ -261,15 +262,6 @@ impl RunnableTask for Crypt {
         let verb = if self.encrypt { "Encrypted" } else { "Decrypted" };
         cx.info(&format!("{verb} {} (AES-256-CBC, PBKDF2_SHA256) to {uri}: {size} bytes", self.from));
         Ok(TaskOutput::with(Map::from_iter([("uri".to_string(), Value::String(uri))])))
-    }
-}
-
-/// Removes the temporary file however the task ends.
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 

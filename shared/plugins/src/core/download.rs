@@ -121,7 +121,7 @@ impl RunnableTask for Download {
         }
         rb = http::add_headers(rb, &self.headers, skip)?;
         rb = http::with_timeout(rb, self.timeout, &self.options)?;
-        rb = http::with_auth(rb, &self.options, cx)?;
+        rb = http::with_auth(rb, &self.options)?;
 
         cx.info(&format!("Downloading '{url}'"));
         let resp = rb.send().await.map_err(|e| http::send_error("download", url, &e))?;

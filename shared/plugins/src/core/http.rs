@@ -7,7 +7,7 @@ use reqwest::{Method, RequestBuilder, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::{RunContext, TaskError, de};
+use crate::{TaskError, de};
 
 /// Kestra's HTTP client `options` (only the parts Baton uses; the others
 /// are accepted and ignored).
@@ -58,23 +58,20 @@ pub struct HttpAuth {
     pub token: Option<String>,
 }
 
-/// Applies `options.auth` (or the legacy basic auth options), registering
-/// the secrets for log masking.
-pub fn with_auth(rb: RequestBuilder, options: &HttpOptions, cx: &RunContext) -> Result<RequestBuilder, TaskError> {
+/// Applies `options.auth` (or the legacy basic auth options). A password
+/// or token is masked when it came from `secret()`, as everywhere; a plain
+/// value written in the flow is not (Kestra masks only secrets).
+pub fn with_auth(rb: RequestBuilder, options: &HttpOptions) -> Result<RequestBuilder, TaskError> {
     if let Some(a) = &options.auth {
         let kind = a.kind.as_deref().unwrap_or(if a.token.is_some() { "BEARER" } else { "BASIC" });
         return match kind.trim().to_ascii_uppercase().as_str() {
             "BEARER" => {
                 let token =
                     a.token.as_deref().ok_or_else(|| TaskError::property("options.auth.token", "is required"))?;
-                cx.mask(token);
                 Ok(rb.bearer_auth(token))
             }
             "BASIC" => {
                 let user = a.username.as_deref().unwrap_or_default();
-                if let Some(p) = &a.password {
-                    cx.mask(p);
-                }
                 Ok(rb.basic_auth(user, a.password.as_deref()))
             }
             other => Err(TaskError::property(
@@ -84,9 +81,6 @@ pub fn with_auth(rb: RequestBuilder, options: &HttpOptions, cx: &RunContext) -> 
         };
     }
     if let Some(user) = &options.basic_auth_user {
-        if let Some(p) = &options.basic_auth_password {
-            cx.mask(p);
-        }
         return Ok(rb.basic_auth(user, options.basic_auth_password.as_deref()));
     }
     Ok(rb)

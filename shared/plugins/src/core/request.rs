@@ -163,7 +163,7 @@ impl Outgoing {
             rb = rb.header(reqwest::header::CONTENT_TYPE, ct.as_str());
         }
         rb = http::add_headers(rb, &self.headers, skip)?;
-        http::with_auth(rb, &self.options, cx)
+        http::with_auth(rb, &self.options)
     }
 }
 

@@ -78,13 +78,7 @@ async fn clone_blocking(
 }
 
 /// Removes a clone when the task ends, however it ends.
-pub(crate) struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub(crate) use crate::context::RemoveOnDrop;
 
 /// Runs a push on the blocking pool, stores its diff file and answers
 /// Kestra's outputs: `commitId`, `commitURL` and the diff file under `key`.

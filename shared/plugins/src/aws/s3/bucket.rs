@@ -70,7 +70,6 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
 #[async_trait]
 impl RunnableTask for CreateBucket {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.p.aws.mask(cx);
         let client = self.p.aws.s3().await?;
         let region = client.config().region().map(|r| r.as_ref().to_string());
         let config = region.as_deref().filter(|r| *r != "us-east-1").map(|r| {

@@ -179,7 +179,6 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
 #[async_trait]
 impl RunnableTask for Copy {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.aws.mask(cx);
         let client = self.aws.s3().await?;
         let s = &self.spec;
         cx.info(&format!(

@@ -66,7 +66,6 @@ fn build_delete(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Tas
 #[async_trait]
 impl RunnableTask for Delete {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.p.aws.mask(cx);
         let client = self.p.aws.s3().await?;
         let key = self.p.key.trim();
         let r = client
@@ -139,7 +138,6 @@ fn build_list(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskE
 #[async_trait]
 impl RunnableTask for DeleteList {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.aws.mask(cx);
         let client = self.aws.s3().await?;
         let objects = self.listing.list(&client).await?;
         let bucket = &self.listing.bucket;

@@ -105,7 +105,6 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
 #[async_trait]
 impl RunnableTask for Download {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.aws.mask(cx);
         let client = self.aws.s3().await?;
         match &self.mode {
             Mode::One(g) => {

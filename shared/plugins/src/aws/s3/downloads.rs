@@ -72,7 +72,6 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
 #[async_trait]
 impl RunnableTask for Downloads {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.aws.mask(cx);
         let client = self.aws.s3().await?;
         let mut listed = self.listing.list(&client).await?;
         cap(cx, &mut listed, self.max_files);

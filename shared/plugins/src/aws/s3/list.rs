@@ -82,7 +82,6 @@ pub(crate) fn cap<T>(cx: &RunContext, items: &mut Vec<T>, max: usize) {
 #[async_trait]
 impl RunnableTask for List {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.aws.mask(cx);
         let client = self.aws.s3().await?;
         let mut objects = self.listing.list(&client).await?;
         cx.counter("s3.objects.count", objects.len() as f64, &[]);

@@ -459,7 +459,6 @@ impl Upload {
 #[async_trait]
 impl RunnableTask for Upload {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        self.aws.mask(cx);
         let client = self.aws.s3().await?;
         let mut out = Map::new();
         out.insert("bucket".into(), json!(self.bucket));

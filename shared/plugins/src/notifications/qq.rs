@@ -31,8 +31,19 @@ struct Endpoint {
     payload: Value,
     /// HTTP options: headers, connectTimeout, readIdleTimeout.
     #[serde(default)]
-    #[prop(kind = "Map")]
+    #[prop(kind = "Map", check = options_ok)]
     options: Option<Options>,
+}
+
+/// The options Kestra's QQ tasks take.
+const OPTIONS: [&str; 3] = ["headers", "connectTimeout", "readIdleTimeout"];
+
+/// `options` names only what Kestra's QQ tasks take.
+fn options_ok(v: &Value) -> Result<(), String> {
+    match v.as_object().and_then(|m| m.keys().find(|k| !OPTIONS.contains(&k.as_str()))) {
+        Some(k) => Err(format!("options.{k} is not an option of Kestra's QQ tasks (they take {})", OPTIONS.join(", "))),
+        None => Ok(()),
+    }
 }
 
 impl Endpoint {
@@ -40,20 +51,16 @@ impl Endpoint {
         if self.url.trim().is_empty() {
             return Err(TaskError::property("url", "is empty"));
         }
-        let Some(o) = &self.options else { return Ok(()) };
-        let others = [
-            ("readTimeout", o.read_timeout.is_some()),
-            ("connectionPoolIdleTimeout", o.connection_pool_idle_timeout.is_some()),
-            ("maxContentLength", o.max_content_length.is_some()),
-            ("defaultCharset", o.default_charset.is_some()),
-        ];
-        match others.iter().find(|(_, set)| *set) {
-            Some((name, _)) => Err(TaskError::property(
-                &format!("options.{name}"),
-                "is not an option of Kestra's QQ tasks (they take headers, connectTimeout and readIdleTimeout)",
-            )),
-            None => Ok(()),
-        }
+        let options = self.options.as_ref().map(|o| {
+            let set = [
+                ("readTimeout", o.read_timeout.is_some()),
+                ("connectionPoolIdleTimeout", o.connection_pool_idle_timeout.is_some()),
+                ("maxContentLength", o.max_content_length.is_some()),
+                ("defaultCharset", o.default_charset.is_some()),
+            ];
+            Value::Object(set.iter().filter(|(_, s)| *s).map(|(k, _)| (k.to_string(), Value::Null)).collect())
+        });
+        options.map_or(Ok(()), |o| options_ok(&o).map_err(|e| TaskError::property("options", e)))
     }
 
     /// POSTs `body` (JSON text), with `bearer` when given; anything but a 200 fails.

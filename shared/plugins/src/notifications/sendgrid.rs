@@ -2,7 +2,7 @@
 //! and/or text, attachments and inline images read from internal storage)
 //! and `SendGridMailExecution` (the execution summary as its HTML body),
 //! sent with SendGrid's v3 `mail/send` API and its key as a Bearer token.
-//! SendGrid's address is fixed in Kestra; the engine's `BATON_SENDGRID_URL`
+//! SendGrid's address is fixed in Kestra; the engine's `BATON_SENDGRID_BASE_URL`
 //! replaces it (local tests, proxies). The request is a notification
 //! payload, so bounded by `MAX_NOTIFICATION_PAYLOAD` files included. Both
 //! keep their former `io.kestra.plugin.notifications.sendgrid` names.

@@ -69,6 +69,16 @@ fn form(fields: &str) -> Result<String, TaskError> {
         .join("&"))
 }
 
+/// A written `payload`: a template, or a JSON object.
+fn payload_ok(v: &Value) -> Result<(), String> {
+    match v {
+        Value::String(s) if baton_model::expr::is_template(s) => Ok(()),
+        Value::String(s) => form(s).map(|_| ()).map_err(|e| e.to_string()),
+        Value::Object(_) => Ok(()),
+        other => Err(format!("expected a JSON object, found {other}")),
+    }
+}
+
 /// Send a Twilio Notify notification.
 ///
 /// Posts the fields of `payload` (a JSON object, e.g. `{"identity": "…", "body": "…"}`) as a form to a Twilio Notify service.
@@ -84,7 +94,7 @@ struct AlertProps {
     #[serde(flatten)]
     account: Account,
     /// The notification's fields (a JSON object), sent as a form.
-    #[prop(kind = "String")]
+    #[prop(kind = "String", check = payload_ok)]
     payload: Value,
 }
 

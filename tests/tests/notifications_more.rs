@@ -302,7 +302,10 @@ async fn execution_tasks_send_kestra_s_summaries() {
 
     let sg = on(&hits, "sendgrid/v3/mail/send")[0].json();
     assert_eq!(sg["personalizations"], json!([{"to": [{"email": "oncall@example.com"}], "subject": "failed"}]));
-    assert_eq!(sg["content"][0], json!({"type": "text/plain", "value": "Please view this email in a modern email client"}));
+    assert_eq!(
+        sg["content"][0],
+        json!({"type": "text/plain", "value": "Please view this email in a modern email client"})
+    );
     let html = sg["content"][1]["value"].as_str().unwrap();
     assert_eq!(sg["content"][1]["type"], "text/html");
     for part in ["[company.team] nightly ➛ ", "FAILED", "Please look", "boom", &link, &d] {
@@ -362,11 +365,23 @@ async fn an_error_answer_fails_the_task_naming_its_status() {
             "'400'",
         ),
         (
-            format!("type: io.kestra.plugin.twilio.notify.TwilioAlert\n    url: {base}/twilio-down\n    accountSID: A\n    authToken: t\n    payload: '{{\"body\": \"x\"}}'"),
+            format!(
+                "type: io.kestra.plugin.twilio.notify.TwilioAlert\n    url: {base}/twilio-down\n    accountSID: A\n    authToken: t\n    payload: '{{\"body\": \"x\"}}'"
+            ),
             "'500'",
         ),
-        (format!("type: io.kestra.plugin.meta.whatsapp.WhatsAppIncomingWebhook\n    url: {base}/whatsapp-down\n    payload: '{{}}'"), "'500'"),
-        (format!("type: io.kestra.plugin.tencent.qq.QQIncomingWebhook\n    url: {base}/qq-created\n    payload: '{{}}'"), "answered 201 (not 200)"),
+        (
+            format!(
+                "type: io.kestra.plugin.meta.whatsapp.WhatsAppIncomingWebhook\n    url: {base}/whatsapp-down\n    payload: '{{}}'"
+            ),
+            "'500'",
+        ),
+        (
+            format!(
+                "type: io.kestra.plugin.tencent.qq.QQIncomingWebhook\n    url: {base}/qq-created\n    payload: '{{}}'"
+            ),
+            "answered 201 (not 200)",
+        ),
     ];
     for (task, named) in &cases {
         let yaml = format!("id: fails\nnamespace: company.team\ntasks:\n  - id: send\n    {task}\n");
@@ -420,13 +435,19 @@ fn kestra_s_names_and_refusals() {
     ] {
         assert_eq!(validate(old), Vec::<String>::new(), "{old}");
     }
-    let d = validate("type: io.kestra.plugin.telegram.TelegramSend\n    token: t\n    channel: c\n    payload: p\n    parseMode: Markdown");
+    let d = validate(
+        "type: io.kestra.plugin.telegram.TelegramSend\n    token: t\n    channel: c\n    payload: p\n    parseMode: Markdown",
+    );
     assert!(d.iter().any(|m| m.contains("parseMode")), "{d:?}");
     let d = validate("type: io.kestra.plugin.tencent.qq.QQExecution\n    url: u\n    recipientIds: [a]");
     assert!(d.iter().any(|m| m.contains("payload")), "{d:?}");
-    let d = validate("type: io.kestra.plugin.tencent.qq.QQIncomingWebhook\n    url: u\n    payload: p\n    options:\n      readTimeout: PT1S");
+    let d = validate(
+        "type: io.kestra.plugin.tencent.qq.QQIncomingWebhook\n    url: u\n    payload: p\n    options:\n      readTimeout: PT1S",
+    );
     assert!(d.iter().any(|m| m.contains("options.readTimeout")), "{d:?}");
-    let d = validate("type: io.kestra.plugin.twilio.notify.TwilioAlert\n    url: u\n    accountSID: a\n    authToken: t\n    payload: not json");
+    let d = validate(
+        "type: io.kestra.plugin.twilio.notify.TwilioAlert\n    url: u\n    accountSID: a\n    authToken: t\n    payload: not json",
+    );
     assert!(d.iter().any(|m| m.contains("payload")), "{d:?}");
 }
 
@@ -434,7 +455,9 @@ fn kestra_s_names_and_refusals() {
 async fn qq_execution_without_recipients_sends_nothing_as_kestra() {
     let (base, hits) = services().await;
     let h = harness();
-    let task = format!("  - id: qq\n    type: io.kestra.plugin.tencent.qq.QQExecution\n    url: {base}/qq\n    token: t\n    payload: x\n");
+    let task = format!(
+        "  - id: qq\n    type: io.kestra.plugin.tencent.qq.QQExecution\n    url: {base}/qq\n    token: t\n    payload: x\n"
+    );
     let e = h.run(&notify_flow(&task), json!({"id": ""})).await;
     succeeded(&e);
     assert!(hits.lock().unwrap().is_empty());

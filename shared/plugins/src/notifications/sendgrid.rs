@@ -225,7 +225,9 @@ impl RunnableTask for SendGrid {
             SendGrid::Execution(p) => {
                 for (name, v) in [("htmlContent", &p.html_content), ("textContent", &p.text_content)] {
                     if v.as_ref().is_some_and(|v| !v.is_null()) {
-                        cx.warn(&format!("{name} is replaced by the execution summary (as Kestra's SendGridMailExecution does)"));
+                        cx.warn(&format!(
+                            "{name} is replaced by the execution summary (as Kestra's SendGridMailExecution does)"
+                        ));
                     }
                 }
                 let s = p.summary.load(cx, "SendGridMailExecution").await?;

@@ -36,7 +36,8 @@ struct Account {
 
 impl Account {
     fn check(&self) -> Result<(), TaskError> {
-        for (name, v) in [("url", &self.target.url), ("accountSID", &self.account_sid), ("authToken", &self.auth_token)] {
+        for (name, v) in [("url", &self.target.url), ("accountSID", &self.account_sid), ("authToken", &self.auth_token)]
+        {
             if v.trim().is_empty() {
                 return Err(TaskError::property(name, "is empty"));
             }
@@ -47,7 +48,8 @@ impl Account {
     /// Posts `fields` (a JSON object's text) as a form.
     async fn post(&self, cx: &RunContext, fields: &str) -> Result<(), TaskError> {
         let form = form(fields)?;
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.account_sid, self.auth_token));
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.account_sid, self.auth_token));
         let mut options = self.target.options.clone().unwrap_or_default();
         options.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
         options.headers.push(("Authorization".into(), vec![format!("Basic {basic}")]));

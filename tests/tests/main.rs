@@ -67,6 +67,7 @@ mod migrate_beside;
 mod namespace_tasks;
 mod notifications;
 mod notifications_alerts;
+mod notifications_more;
 mod nsfiles;
 mod postgres;
 mod purge_flows;

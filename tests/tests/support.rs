@@ -27,19 +27,7 @@ pub struct Harness {
 }
 
 pub fn harness_with(secrets: Secrets) -> Harness {
-    let home = std::env::temp_dir().join(format!("baton-e2e-{}", uuid::Uuid::new_v4()));
-    let embedded = Embedded::open_local(LocalOptions {
-        home: home.clone(),
-        workers: 8,
-        echo_logs: false,
-        secrets,
-        envs: Map::new(),
-        progress: None,
-        plugins: Default::default(),
-        sweep_in_background: false,
-    })
-    .expect("open embedded engine");
-    Harness { embedded, _removed: TempHome(home.clone()), home }
+    harness_with_secrets_and_plugins(secrets, Default::default())
 }
 
 pub fn harness() -> Harness {
@@ -111,12 +99,17 @@ pub async fn serve(body: Vec<u8>, status: u16) -> String {
 
 /// A harness whose plugins get `plugins` (script runners, caches…).
 pub fn harness_with_plugins(plugins: shared::plugins::PluginConfig) -> Harness {
+    harness_with_secrets_and_plugins(Secrets::default(), plugins)
+}
+
+/// A harness with `secrets` whose plugins get `plugins`.
+pub fn harness_with_secrets_and_plugins(secrets: Secrets, plugins: shared::plugins::PluginConfig) -> Harness {
     let home = std::env::temp_dir().join(format!("baton-e2e-{}", uuid::Uuid::new_v4()));
     let embedded = Embedded::open_local(LocalOptions {
         home: home.clone(),
         workers: 8,
         echo_logs: false,
-        secrets: Secrets::default(),
+        secrets,
         envs: Map::new(),
         progress: None,
         plugins,

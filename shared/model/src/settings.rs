@@ -285,6 +285,12 @@ pub const ALL: &[Setting] = &[
         "The local backend's push routes, `topic=url,…`: a message published to a topic is pushed to its URL (a Pub/Sub stand-in); unset, messages are dropped, with a warning.",
     ),
     var(
+        "BATON_SENDGRID_BASE_URL",
+        Some("`https://api.sendgrid.com`"),
+        &[Tasks],
+        "SendGrid's API base URL for `SendGridMailSend` and `SendGridMailExecution` (Kestra's have none to set in a flow): a proxy or a local fake.",
+    ),
+    var(
         "BATON_SERVER_ALLOWED_HOSTS",
         None,
         &[Server],

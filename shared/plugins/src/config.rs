@@ -45,6 +45,10 @@ pub struct PluginConfig {
     /// `kestra.url`): the notification tasks link an execution's page
     /// under it; `None`, their messages carry no link.
     pub url: Option<String>,
+    /// SendGrid's API base URL (`BATON_SENDGRID_BASE_URL`; `None`:
+    /// https://api.sendgrid.com). Kestra's SendGrid tasks have no property
+    /// for it; the engine's setting serves local tests and proxies.
+    pub sendgrid_url: Option<String>,
 }
 
 impl PluginConfig {
@@ -59,6 +63,7 @@ impl PluginConfig {
             ai: super::ai::AiConfig::from_env(),
             max_batches: std::env::var("BATON_MAX_BATCHES").ok().and_then(|v| v.trim().parse().ok()),
             url: std::env::var("BATON_URL").ok().filter(|v| !v.trim().is_empty()),
+            sendgrid_url: std::env::var("BATON_SENDGRID_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
         }
     }
 }

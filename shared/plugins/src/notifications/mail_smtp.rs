@@ -150,7 +150,7 @@ pub fn files(property: &str, v: Option<&Value>) -> Result<Vec<FileRef>, TaskErro
 }
 
 /// Reads the files from internal storage, `total` counting every byte read.
-async fn read_files(
+pub async fn read_files(
     cx: &RunContext,
     property: &str,
     refs: &[FileRef],

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::core::http;
 use crate::{Declare, RunContext, TaskError, de};
@@ -129,6 +129,28 @@ pub fn payload_text(v: &Value) -> String {
 /// POSTs `payload` (JSON text) to `url` with `options`; `what` names the
 /// service in messages ("Slack").
 pub async fn post(cx: &RunContext, what: &str, url: &str, payload: &str, options: &Options) -> Result<(), TaskError> {
+    send(cx, what, url, (payload, "application/json"), options).await.map(|_| ())
+}
+
+/// What a service answered (a 2xx status).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// The answer's headers (a repeated one: its last value).
+    pub headers: Map<String, Value>,
+    pub body: String,
+}
+
+/// POSTs `body` (text, and its Content-Type) to `url` with `options`;
+/// `what` names the service in messages ("Slack"). A status other than
+/// 2xx fails, naming it.
+pub async fn send(
+    cx: &RunContext,
+    what: &str,
+    url: &str,
+    (payload, content_type): (&str, &str),
+    options: &Options,
+) -> Result<Answer, TaskError> {
     options.check()?;
     let url = http::parse_uri("url", url)?;
     if payload.len() > MAX_PAYLOAD {
@@ -141,7 +163,7 @@ pub async fn post(cx: &RunContext, what: &str, url: &str, payload: &str, options
     let total = std_duration("options.readTimeout", options.read_timeout)?;
     let idle = std_duration("options.readIdleTimeout", options.read_idle_timeout)?.unwrap_or(Duration::from_secs(300));
 
-    let mut rb = cx.services.http.post(url.clone()).header(reqwest::header::CONTENT_TYPE, "application/json");
+    let mut rb = cx.services.http.post(url.clone()).header(reqwest::header::CONTENT_TYPE, content_type);
     rb = http::add_headers(rb, &options.headers, &["content-type"])?;
     if let Some(t) = total {
         rb = rb.timeout(t);
@@ -160,6 +182,11 @@ pub async fn post(cx: &RunContext, what: &str, url: &str, payload: &str, options
         }
     };
     let status = resp.status();
+    let headers: Map<String, Value> = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned())))
+        .collect();
     let limit = options.answer_limit();
     let mut body: Vec<u8> = Vec::new();
     loop {
@@ -196,7 +223,7 @@ pub async fn post(cx: &RunContext, what: &str, url: &str, payload: &str, options
         return Err(TaskError::failed(msg));
     }
     cx.info(&format!("{what} notification sent ({})", status.as_u16()));
-    Ok(())
+    Ok(Answer { status: status.as_u16(), headers, body: text.into_owned() })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod sched_support;
 mod support;
 
 mod ai;
+mod ai_providers;
 mod backfill;
 mod bounds;
 mod bounds_disk;

@@ -67,6 +67,12 @@ use Reader::{Cli, Engine, Functions, Server, Tasks};
 /// Every variable, sorted by name.
 pub const ALL: &[Setting] = &[
     var(
+        "BATON_ANTHROPIC_BASE_URL",
+        Some("`https://api.anthropic.com`"),
+        &[Tasks],
+        "The Anthropic Messages API base URL of `io.kestra.plugin.anthropic.ChatCompletion`, for every flow (Kestra's plugin has no `baseUrl`).",
+    ),
+    var(
         "BATON_API_ROUTES",
         Some("`all`"),
         &[Functions],
@@ -258,7 +264,13 @@ pub const ALL: &[Setting] = &[
         "BATON_OPENAI_BASE_URL",
         Some("`https://api.openai.com/v1`"),
         &[Tasks],
-        "The AI tasks' OpenAI API base URL, for every flow (a `baseUrl` in the flow wins).",
+        "The AI tasks' OpenAI API base URL, for every flow (a `baseUrl` in the flow wins); also that of `io.kestra.plugin.openai.*`.",
+    ),
+    var(
+        "BATON_PERPLEXITY_BASE_URL",
+        Some("`https://api.perplexity.ai`"),
+        &[Tasks],
+        "The Perplexity API base URL of `io.kestra.plugin.perplexity.ChatCompletion`, for every flow (Kestra's plugin has no `baseUrl`).",
     ),
     var(
         "BATON_PUSH_AUDIENCE",

@@ -14,6 +14,12 @@ pub struct AiConfig {
     pub vertex_base_url: Option<String>,
     /// `BATON_OPENAI_BASE_URL`: replaces `https://api.openai.com/v1`.
     pub openai_base_url: Option<String>,
+    /// `BATON_ANTHROPIC_BASE_URL`: replaces `https://api.anthropic.com`
+    /// (Kestra's Anthropic plugin has no `baseUrl`).
+    pub anthropic_base_url: Option<String>,
+    /// `BATON_PERPLEXITY_BASE_URL`: replaces `https://api.perplexity.ai`
+    /// (Kestra's Perplexity plugin has no `baseUrl`).
+    pub perplexity_base_url: Option<String>,
     /// `BATON_TAVILY_BASE_URL`: replaces `https://api.tavily.com`.
     pub tavily_base_url: Option<String>,
     /// `BATON_GOOGLE_SEARCH_BASE_URL`: replaces `https://www.googleapis.com/customsearch/v1`.
@@ -30,6 +36,8 @@ impl Default for AiConfig {
             gemini_base_url: None,
             vertex_base_url: None,
             openai_base_url: None,
+            anthropic_base_url: None,
+            perplexity_base_url: None,
             tavily_base_url: None,
             google_search_base_url: None,
             max_retries: 3,
@@ -46,6 +54,8 @@ impl AiConfig {
             gemini_base_url: var("BATON_GEMINI_BASE_URL"),
             vertex_base_url: var("BATON_VERTEX_BASE_URL"),
             openai_base_url: var("BATON_OPENAI_BASE_URL"),
+            anthropic_base_url: var("BATON_ANTHROPIC_BASE_URL"),
+            perplexity_base_url: var("BATON_PERPLEXITY_BASE_URL"),
             tavily_base_url: var("BATON_TAVILY_BASE_URL"),
             google_search_base_url: var("BATON_GOOGLE_SEARCH_BASE_URL"),
             ..AiConfig::default()

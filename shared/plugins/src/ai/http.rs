@@ -2,7 +2,8 @@
 //! web-search tool: the request is sent, a 429 or 5xx is retried with
 //! backoff (the service's `Retry-After` when it gives one), and a failure
 //! becomes an [`AiError`] naming the service, the model and the service's
-//! own message — with every secret (API keys) replaced by `******`.
+//! own message — with every secret (API keys) replaced by `******`. A
+//! response is read up to [`MAX_RESPONSE`] bytes (or a task's own bound).
 
 use std::time::Duration;
 
@@ -11,6 +12,13 @@ use serde_json::Value;
 use super::AiError;
 use super::config::AiConfig;
 use crate::RunContext;
+
+/// The most bytes of a response read by [`call_json`]: a longer one fails
+/// the task, naming the bound.
+pub const MAX_RESPONSE: usize = 16 * 1024 * 1024;
+
+/// The most bytes of an error response read (for its message).
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Who is called, for messages: e.g. `GoogleGemini model 'gemini-2.5-flash'`.
 #[derive(Debug, Clone)]
@@ -66,11 +74,40 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Sends `build()` (a fresh request per attempt) and returns the JSON body.
+/// The body of `resp`, or `None` when it is longer than `limit` bytes.
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+/// Sends `build()` (a fresh request per attempt) and returns the JSON body,
+/// read up to [`MAX_RESPONSE`] bytes.
 pub async fn call_json(
     cx: &RunContext,
     cfg: &AiConfig,
     callee: &Callee,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<Value, AiError> {
+    call_json_limited(cx, cfg, callee, MAX_RESPONSE, "MAX_RESPONSE", build).await
+}
+
+/// [`call_json`] with the response bounded by `limit` bytes (`bound` names
+/// the bound in the error).
+pub async fn call_json_limited(
+    cx: &RunContext,
+    cfg: &AiConfig,
+    callee: &Callee,
+    limit: usize,
+    bound: &str,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<Value, AiError> {
     let mut delay = cfg.backoff;
@@ -82,11 +119,18 @@ pub async fn call_json(
             .map_err(|e| callee.error(format!("cannot reach the service: {}", baton_backend::causes(&e))))?;
         let status = resp.status();
         if status.is_success() {
-            let body = resp.text().await.map_err(|e| callee.error(format!("cannot read the response: {e}")))?;
-            return serde_json::from_str(&body).map_err(|e| callee.error(format!("the response is not JSON: {e}")));
+            let body = read_capped(resp, limit)
+                .await
+                .map_err(|e| callee.error(format!("cannot read the response: {e}")))?
+                .ok_or_else(|| callee.error(format!("the response is larger than {limit} bytes ({bound})")))?;
+            return serde_json::from_slice(&body).map_err(|e| callee.error(format!("the response is not JSON: {e}")));
         }
         let wait = retry_after(&resp);
-        let body = resp.text().await.unwrap_or_default();
+        let body = match read_capped(resp, MAX_ERROR_BODY).await {
+            Ok(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+            Ok(None) => format!("(an error body longer than {MAX_ERROR_BODY} bytes)"),
+            Err(_) => String::new(),
+        };
         let msg = service_message(&body);
         let retryable = status.as_u16() == 429 || matches!(status.as_u16(), 500 | 502 | 503 | 504);
         if retryable && attempt < cfg.max_retries {

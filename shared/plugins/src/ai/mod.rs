@@ -3,7 +3,9 @@
 //! tools and content retrievers, document ingestion into embedding stores
 //! and RAG chat, over Google Gemini, Vertex AI and OpenAI-compatible
 //! providers. Tasks are in [`chat`], [`agent`], [`ingest`] and [`rag`]; the
-//! providers' protocols in [`providers`]; stores in [`embeddings`].
+//! providers' protocols in [`providers`]; stores in [`embeddings`]. The
+//! single-vendor plugins (Anthropic, DeepSeek, Perplexity, OpenAI's
+//! Responses and CreateImage, Hugging Face) are in [`vendors`].
 
 pub mod agent;
 pub mod agent_loop;
@@ -21,6 +23,7 @@ pub mod rag;
 pub mod retrievers;
 pub mod split;
 pub mod tools;
+pub mod vendors;
 
 pub use config::AiConfig;
 
@@ -55,6 +58,16 @@ impl From<AiError> for TaskError {
 /// PostgreSQL ones).
 pub fn register(r: &mut Registry) {
     for def in [*chat::DEF, *agent::DEF, *ingest::DEF, *rag::DEF, *openai_chat::DEF] {
+        r.register(def);
+    }
+    for def in [
+        *vendors::anthropic::DEF,
+        *vendors::deepseek::DEF,
+        *vendors::perplexity::DEF,
+        *vendors::openai_responses::DEF,
+        *vendors::openai_image::DEF,
+        *vendors::huggingface::DEF,
+    ] {
         r.register(def);
     }
 }

@@ -1,4 +1,4 @@
-//! Files around a DuckDB task: `inputFiles` written into the working
+//! Files around an embedded-database task (DuckDB, SQLite): `inputFiles` written into the working
 //! directory (literal content, or `kestra://` files streamed from internal
 //! storage), a stored `databaseUri` copied in, and the `outputFiles` and
 //! database file streamed back to internal storage afterwards.
@@ -11,6 +11,7 @@ use crate::context::output_file_path;
 use crate::{RunContext, TaskError};
 use baton_backend::ByteStream;
 
+#[cfg_attr(not(feature = "duckdb"), allow(dead_code))]
 /// `name` as a path inside `dir`: no absolute path, no `..`.
 fn inside(dir: &Path, property: &str, name: &str) -> Result<PathBuf, TaskError> {
     let mut rel = PathBuf::new();
@@ -32,6 +33,7 @@ fn inside(dir: &Path, property: &str, name: &str) -> Result<PathBuf, TaskError> 
     Ok(dir.join(rel))
 }
 
+#[cfg_attr(not(feature = "duckdb"), allow(dead_code))]
 /// Writes each `inputFiles` entry into `dir`.
 pub async fn write_inputs(cx: &RunContext, dir: &Path, files: &[(String, String)]) -> Result<(), TaskError> {
     for (name, content) in files {

@@ -12,6 +12,7 @@ mod csv_read;
 mod csv_write;
 mod excel_read;
 mod excel_write;
+mod java_time;
 mod json;
 #[cfg(test)]
 mod test_support;

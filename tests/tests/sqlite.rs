@@ -146,7 +146,10 @@ tasks:
     let e = h.run(flow, json!({})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
     let csv = h.read_storage(output(&e, "to_csv")["uri"].as_str().unwrap()).await;
-    assert_eq!(String::from_utf8(csv).unwrap(), "id,name,edition\n2,KV Store,Open-Source\n1,Worker Groups,Enterprise\n");
+    assert_eq!(
+        String::from_utf8(csv).unwrap(),
+        "id,name,edition\n2,KV Store,Open-Source\n1,Worker Groups,Enterprise\n"
+    );
     assert_eq!(output(&e, "to_excel")["size"], 2);
 }
 

@@ -25,8 +25,8 @@ use serde_json::{Map, Value};
 use chrono_tz::Tz;
 
 use super::avro_value::{Convert, to_json};
-use super::java_time::Pattern;
 use super::common::{self, IonLines, Job, Report};
+use super::java_time::Pattern;
 use crate::bridge::{SyncReader, SyncWriter};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
@@ -363,8 +363,11 @@ mod tests {
         let avro = to_avro("{at:\"2024-03-01 10:00:00\",day:\"05/02/2024\",ok:\"yes\"}\n", props).unwrap();
         let ion = run_job(avro, |src, out| read(src, out, OnBad::Error, "kestra:///f.avro")).unwrap();
         assert_eq!(ion, "{\"at\":\"2024-03-01T09:00:00Z\",\"day\":\"2024-02-05\",\"ok\":\"true\"}\n");
-        let e = to_avro("{at:\"2024-03-01T10:00:00\"}\n", json!({"schema": schema, "datetimeFormat": "yyyy-MM-dd' 'HH:mm:ss"}))
-            .unwrap_err();
+        let e = to_avro(
+            "{at:\"2024-03-01T10:00:00\"}\n",
+            json!({"schema": schema, "datetimeFormat": "yyyy-MM-dd' 'HH:mm:ss"}),
+        )
+        .unwrap_err();
         assert!(e.contains("is not a date-time (yyyy-MM-dd' 'HH:mm:ss)"), "{e}");
         let e = to_avro("", json!({"schema": schema, "dateFormat": "yyyy-[MM"})).unwrap_err();
         assert!(e.contains("dateFormat"), "{e}");

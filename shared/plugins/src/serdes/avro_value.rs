@@ -295,8 +295,12 @@ impl Convert {
                 }
                 _ => return Err(bad("a struct")),
             },
-            Schema::Date => Avro::Date(self.date(v).ok_or_else(|| bad(&format!("a date ({})", self.date_format.as_str())))?),
-            Schema::TimeMillis => Avro::TimeMillis((self.time_of_day(v).ok_or_else(|| self.bad_time(v, path))? / 1_000_000) as i32),
+            Schema::Date => {
+                Avro::Date(self.date(v).ok_or_else(|| bad(&format!("a date ({})", self.date_format.as_str())))?)
+            }
+            Schema::TimeMillis => {
+                Avro::TimeMillis((self.time_of_day(v).ok_or_else(|| self.bad_time(v, path))? / 1_000_000) as i32)
+            }
             Schema::TimeMicros => Avro::TimeMicros(self.time_of_day(v).ok_or_else(|| self.bad_time(v, path))? / 1_000),
             Schema::TimestampMillis => Avro::TimestampMillis(self.instant(v, 1_000_000, path)?.timestamp_millis()),
             Schema::TimestampMicros => Avro::TimestampMicros(self.instant(v, 1_000, path)?.timestamp_micros()),

@@ -47,10 +47,7 @@ const MAX_COLUMNS: u32 = 16_384;
     type = "io.kestra.plugin.serdes.excel.ExcelToIon",
     group = "core",
     example = "id: to_ion\ntype: io.kestra.plugin.serdes.excel.ExcelToIon\nfrom: \"{{ outputs.download.uri }}\"\nsheetsTitle: [Products]\n",
-    outputs(
-        uris(Map, "Sheet name → its Ion file (kestra:// URI)."),
-        size(Integer, "Rows read, all sheets together.")
-    )
+    outputs(uris(Map, "Sheet name → its Ion file (kestra:// URI)."), size(Integer, "Rows read, all sheets together."))
 )]
 struct Props {
     /// The Excel file (kestra:// URI).
@@ -90,7 +87,8 @@ struct Props {
 fn value_render_ok(v: &Value) -> Result<(), String> {
     match v.as_str().map(|s| s.trim().to_ascii_uppercase()) {
         Some(s) if s == "FORMATTED_VALUE" => {
-            Err("FORMATTED_VALUE (cells rendered with Excel's number formats) is not supported: use UNFORMATTED_VALUE".into())
+            Err("FORMATTED_VALUE (cells rendered with Excel's number formats) is not supported: use UNFORMATTED_VALUE"
+                .into())
         }
         _ => Ok(()),
     }
@@ -139,8 +137,11 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
             format!("'{dates}' is not one of UNFORMATTED_VALUE, SERIAL_NUMBER"),
         ));
     }
-    let options =
-        Options { header: p.header.unwrap_or(true), skip_rows: p.skip_rows.unwrap_or(0), serial_dates: dates == "SERIAL_NUMBER" };
+    let options = Options {
+        header: p.header.unwrap_or(true),
+        skip_rows: p.skip_rows.unwrap_or(0),
+        serial_dates: dates == "SERIAL_NUMBER",
+    };
     Ok(Box::new(ExcelToIon { from: p.from, sheets: p.sheets_title, options }))
 }
 
@@ -339,13 +340,12 @@ impl RowWriter {
             Some(_) => {}
         }
         let range = self.first_col..self.last_col.unwrap_or(0);
-        let values: Vec<Value> = range
-            .map(|i| cells.iter().find(|(c, _)| *c == i).map_or(Value::Null, |(_, v)| v.clone()))
-            .collect();
+        let values: Vec<Value> =
+            range.map(|i| cells.iter().find(|(c, _)| *c == i).map_or(Value::Null, |(_, v)| v.clone())).collect();
         let record = match &self.names {
-            Some(names) if !names.is_empty() => {
-                Value::Object(names.iter().cloned().zip(values.into_iter().chain(std::iter::repeat(Value::Null))).collect())
-            }
+            Some(names) if !names.is_empty() => Value::Object(
+                names.iter().cloned().zip(values.into_iter().chain(std::iter::repeat(Value::Null))).collect(),
+            ),
             _ => Value::Array(values),
         };
         common::write_ion(&record, out)?;

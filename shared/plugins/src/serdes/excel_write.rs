@@ -43,10 +43,7 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
     type = "io.kestra.plugin.serdes.excel.IonToExcel",
     group = "core",
     example = "id: to_excel\ntype: io.kestra.plugin.serdes.excel.IonToExcel\nfrom:\n  Products: \"{{ outputs.products.uri }}\"\n  Fruit: \"{{ outputs.fruit.uri }}\"\n",
-    outputs(
-        uri(String, "The Excel file."),
-        size(Integer, "Records written, all sheets together.")
-    )
+    outputs(uri(String, "The Excel file."), size(Integer, "Records written, all sheets together."))
 )]
 struct Props {
     /// The Ion file (kestra:// URI), or a map of sheet name → Ion file.
@@ -175,9 +172,9 @@ fn write_workbook(
 
 fn xlsx_err(sheet: &str, e: XlsxError) -> String {
     match e {
-        XlsxError::RowColumnLimitError => format!(
-            "sheet '{sheet}': more than 1,048,576 rows or 16,384 columns, the most an Excel sheet holds"
-        ),
+        XlsxError::RowColumnLimitError => {
+            format!("sheet '{sheet}': more than 1,048,576 rows or 16,384 columns, the most an Excel sheet holds")
+        }
         XlsxError::MaxStringLengthExceeded => {
             format!("sheet '{sheet}': a text longer than 32,767 characters, the most an Excel cell holds")
         }

@@ -49,8 +49,20 @@ impl Parsed {
     }
 }
 
-const MONTHS: [&str; 12] =
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
 
 impl Pattern {
     /// Compiles `text`; the error says what is wrong with it.
@@ -115,8 +127,10 @@ fn seq(chars: &[char], i: &mut usize, depth: usize) -> Result<Vec<Tok>, String> 
                 while chars.get(*i + n) == Some(&c) {
                     n += 1;
                 }
-                if !matches!(c, 'y' | 'u' | 'M' | 'L' | 'd' | 'H' | 'k' | 'h' | 'K' | 'a' | 'm' | 's' | 'S' | 'X' | 'x' | 'Z')
-                {
+                if !matches!(
+                    c,
+                    'y' | 'u' | 'M' | 'L' | 'd' | 'H' | 'k' | 'h' | 'K' | 'a' | 'm' | 's' | 'S' | 'X' | 'x' | 'Z'
+                ) {
                     return Err(format!("the pattern letter '{c}' is not supported"));
                 }
                 out.push(Tok::Field(c, n));

@@ -107,9 +107,15 @@ impl<const DB: u8> Declared for JdbcTrigger<DB> {
                 _ => "Start an execution when a SQLite query returns rows.",
             },
             description: match DB {
-                PG => "Runs the query every `interval` (as jdbc.postgresql.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute.",
-                DUCK => "Runs the query every `interval` (as jdbc.duckdb.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute.",
-                _ => "Runs the query every `interval` (as jdbc.sqlite.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute.",
+                PG => {
+                    "Runs the query every `interval` (as jdbc.postgresql.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
+                }
+                DUCK => {
+                    "Runs the query every `interval` (as jdbc.duckdb.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
+                }
+                _ => {
+                    "Runs the query every `interval` (as jdbc.sqlite.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
+                }
             },
             example,
             outputs: vec![

@@ -142,10 +142,8 @@ fn bind(sql: &str, job: &Job) -> (String, Vec<Db>) {
 fn run_one(conn: &Connection, sql: &str, job: &Job, out: Option<&Sender<Msg>>) -> Result<(), StmtError> {
     let (sql, params) = bind(sql, job);
     let mut stmt = conn.prepare(&sql)?;
-    let columns: Vec<(String, Option<String>)> = stmt
-        .columns()
-        .map(|c| (c.name().to_string(), c.decl_type().map(str::to_ascii_lowercase)))
-        .collect();
+    let columns: Vec<(String, Option<String>)> =
+        stmt.columns().map(|c| (c.name().to_string(), c.decl_type().map(str::to_ascii_lowercase))).collect();
     let tx = match out {
         Some(tx) if !columns.is_empty() => tx,
         _ => {

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::context::output_file_path;
+use crate::context::{is_plain_file_name, output_file_path};
 use crate::{RunContext, TaskError};
 use baton_backend::ByteStream;
 
@@ -52,6 +52,21 @@ pub async fn write_inputs(cx: &RunContext, dir: &Path, files: &[(String, String)
         }
     }
     Ok(())
+}
+
+/// `outputFiles` as written: plain file names (blank ones dropped), each
+/// written by the SQL to `{{ outputFiles['<name>'] }}`.
+pub fn output_file_names(names: Vec<String>) -> Result<Vec<String>, TaskError> {
+    let names: Vec<String> = names.into_iter().filter(|n| !n.trim().is_empty()).collect();
+    if let Some(bad) = names.iter().find(|n| !is_plain_file_name(n)) {
+        return Err(TaskError::property(
+            "outputFiles",
+            format!(
+                "'{bad}' must be a plain file name (no folder, no glob), used in the SQL as {{{{ outputFiles['{bad}'] }}}}"
+            ),
+        ));
+    }
+    Ok(names)
 }
 
 /// Streams the `kestra://` file `uri` to `target`.

@@ -8,10 +8,10 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::context::is_plain_file_name;
 use crate::de;
 use crate::jdbc::fetch::{FetchProps, FetchType};
-use crate::jdbc::split::split_statements;
+use crate::jdbc::files::output_file_names;
+use crate::jdbc::split::{parameters, split_statements};
 use crate::{Declare, PropDecl, TaskError, parse_props};
 
 /// The properties both tasks share (Kestra's `SqliteQueryInterface` and
@@ -135,25 +135,8 @@ impl Spec {
                 TaskError::property("timeZoneId", format!("'{z}' is not a time zone (e.g. Europe/Paris)"))
             })?,
         };
-        let output_files: Vec<String> = p.output_files.into_iter().filter(|n| !n.trim().is_empty()).collect();
-        if let Some(bad) = output_files.iter().find(|n| !is_plain_file_name(n)) {
-            return Err(TaskError::property(
-                "outputFiles",
-                format!(
-                    "'{bad}' must be a plain file name (no folder, no glob), used in the SQL as {{{{ outputFiles['{bad}'] }}}}"
-                ),
-            ));
-        }
-        let parameters = match p.parameters {
-            Value::Null => Map::new(),
-            Value::Object(m) => m,
-            Value::String(s) if s.trim().is_empty() => Map::new(),
-            Value::String(s) => match serde_json::from_str(&s) {
-                Ok(Value::Object(m)) => m,
-                _ => return Err(TaskError::property("parameters", "expected a map of parameter name to value")),
-            },
-            other => return Err(TaskError::property("parameters", format!("expected a map, found {other}"))),
-        };
+        let output_files = output_file_names(p.output_files)?;
+        let parameters = parameters(p.parameters)?;
         let sqlite_file = p.sqlite_file.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         if let Some(f) = &sqlite_file
             && !f.starts_with("kestra://")

@@ -222,3 +222,46 @@ fn serdes_formats_baton_lacks_are_refused_by_name() {
     let (_, diags) = shared::validate::validate_source("f.yaml", flow, &registry, &renderer);
     assert!(format!("{diags:?}").contains("Baton does not implement the Parquet serdes tasks"), "{diags:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ion_to_avro_reads_dates_with_kestras_patterns() {
+    let h = harness();
+    let csv = "ride,started_at,day\nr1,2024-03-01 10:00:00,01/03/2024\nr2,2024-03-02 23:59:59,02/03/2024\n";
+    let src = put(&h, "/in/rides.csv", csv.as_bytes().to_vec()).await;
+    let e = h
+        .run(
+            r#"
+id: avro_dates
+namespace: test
+inputs:
+  - {id: src, type: STRING}
+tasks:
+  - id: csv_to_ion
+    type: io.kestra.plugin.serdes.csv.CsvToIon
+    from: "{{ inputs.src }}"
+  - id: to_avro
+    type: io.kestra.plugin.serdes.avro.IonToAvro
+    from: "{{ outputs.csv_to_ion.uri }}"
+    datetimeFormat: yyyy-MM-dd' 'HH:mm:ss
+    dateFormat: dd/MM/yyyy
+    timeZoneId: America/New_York
+    schema: |
+      {"type": "record", "name": "Ride", "fields": [
+        {"name": "ride", "type": "string"},
+        {"name": "started_at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}}]}
+  - id: back
+    type: io.kestra.plugin.serdes.avro.AvroToIon
+    from: "{{ outputs.to_avro.uri }}"
+"#,
+            json!({"src": src}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let ion = String::from_utf8(h.read_storage(uri_of(&e, "back")).await).unwrap();
+    assert_eq!(
+        ion,
+        "{\"ride\":\"r1\",\"started_at\":\"2024-03-01T15:00:00Z\",\"day\":\"2024-03-01\"}\n\
+         {\"ride\":\"r2\",\"started_at\":\"2024-03-03T04:59:59Z\",\"day\":\"2024-03-02\"}\n"
+    );
+}

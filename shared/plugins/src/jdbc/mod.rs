@@ -1,12 +1,14 @@
-//! JDBC-style SQL task plugins (`io.kestra.plugin.jdbc.*`): PostgreSQL and,
-//! with the `duckdb` feature, embedded DuckDB. `fetch` holds what every
+//! JDBC-style SQL task plugins (`io.kestra.plugin.jdbc.*`): PostgreSQL,
+//! embedded SQLite and, with the `duckdb` feature, embedded DuckDB. `fetch` holds what every
 //! engine shares (fetch types, rows, outputs), `split` the SQL text scanning.
 
 // DuckDB types are always registered; running them needs the `duckdb` feature.
 pub mod duckdb;
 pub mod fetch;
+pub mod files;
 pub mod postgres;
 pub mod split;
+pub mod sqlite;
 
 use super::Registry;
 
@@ -14,4 +16,5 @@ use super::Registry;
 pub fn register(r: &mut Registry) {
     postgres::register(r);
     duckdb::register(r);
+    sqlite::register(r);
 }

@@ -207,6 +207,23 @@ pub fn bind_named(sql: &str, known: &[&str], placeholder: impl Fn(usize) -> Stri
     (out, names)
 }
 
+/// Kestra's `parameters`: a map (or a string holding a JSON map) of
+/// `:name` → value; nothing when not set.
+pub fn parameters(v: serde_json::Value) -> Result<serde_json::Map<String, serde_json::Value>, crate::TaskError> {
+    use serde_json::{Map, Value};
+    let bad = |m: String| crate::TaskError::property("parameters", m);
+    match v {
+        Value::Null => Ok(Map::new()),
+        Value::Object(m) => Ok(m),
+        Value::String(s) if s.trim().is_empty() => Ok(Map::new()),
+        Value::String(s) => match serde_json::from_str(&s) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => Err(bad("expected a map of parameter name to value".into())),
+        },
+        other => Err(bad(format!("expected a map, found {other}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,10 +5,14 @@
 //! zstandard blocks) with the schema it carries. IonToAvro writes one with
 //! the given `schema` (no codec, as Kestra); Kestra infers a schema when
 //! none is given (`numberOfRowsToScan`, `inferAllFields`): Baton does not,
-//! so `schema` is required. Values convert as [`super::avro_value`] says;
-//! Kestra's `dateFormat`, `timeFormat`, `datetimeFormat` and `timeZoneId`
-//! are not declared (ISO text is read, UTC when no offset is written).
-//! A record that does not convert follows `onBadLines`.
+//! so `schema` is required (and `numberOfRowsToScan`, which only sizes that
+//! inference, has no effect, as in Kestra with a schema). Values convert as
+//! [`super::avro_value`] says: dates, times and date-times are read with
+//! the Java patterns `dateFormat`, `timeFormat`, `datetimeFormat`
+//! ([`super::java_time`]), a date-time without an offset in `timeZoneId`
+//! (UTC when not set: Kestra takes its server's zone); `inferAllFields`
+//! applies `nullValues`/`trueValues`/`falseValues` to every field. A record
+//! that does not convert follows `onBadLines`.
 
 use std::io::BufReader;
 use std::sync::LazyLock;
@@ -18,8 +22,11 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use chrono_tz::Tz;
+
 use super::avro_value::{Convert, to_json};
 use super::common::{self, IonLines, Job, Report};
+use super::java_time::Pattern;
 use crate::bridge::{SyncReader, SyncWriter};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
@@ -116,6 +123,35 @@ struct WriteProps {
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(values = ["ERROR", "WARN", "SKIP"], default = "\"ERROR\"")]
     on_bad_lines: Option<String>,
+    /// The Java pattern of dates (fields of logical type date).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"yyyy-MM-dd[XXX]\"")]
+    date_format: Option<String>,
+    /// The Java pattern of times (time-millis, time-micros).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"HH:mm[:ss][.SSSSSS][XXX]\"")]
+    time_format: Option<String>,
+    /// The Java pattern of date-times (timestamp-millis, timestamp-micros, local-timestamp-…).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(default = "\"yyyy-MM-dd'T'HH:mm[:ss][.SSSSSS][XXX]\"")]
+    datetime_format: Option<String>,
+    /// The time zone of a date-time written without an offset (UTC when not set).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    time_zone_id: Option<String>,
+    /// Apply nullValues, trueValues and falseValues to every field, whatever its type.
+    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
+    #[prop(default = "false")]
+    infer_all_fields: Option<bool>,
+    /// Rows scanned to infer a schema: Baton requires `schema`, so it has no effect (as in Kestra with a schema).
+    #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    #[prop(default = "100")]
+    #[allow(dead_code)]
+    number_of_rows_to_scan: Option<u64>,
+}
+
+fn pattern(prop: &str, v: &Option<String>, default: &str) -> Result<Pattern, TaskError> {
+    let text = v.as_deref().unwrap_or(default);
+    Pattern::compile(text).map_err(|e| TaskError::property(prop, format!("'{text}' is not a date pattern: {e}")))
 }
 
 /// A list of strings, when given.
@@ -174,6 +210,16 @@ fn write_options(p: &WriteProps) -> Result<(Schema, Convert, OnBad), TaskError> 
         false_values: list(&p.false_values, &["f", "false", "disabled", "0", "off", "no", ""]),
         decimal_separator,
         strict: p.strict_schema.unwrap_or(false),
+        infer_all: p.infer_all_fields.unwrap_or(false),
+        date_format: pattern("dateFormat", &p.date_format, "yyyy-MM-dd[XXX]")?,
+        time_format: pattern("timeFormat", &p.time_format, "HH:mm[:ss][.SSSSSS][XXX]")?,
+        datetime_format: pattern("datetimeFormat", &p.datetime_format, "yyyy-MM-dd'T'HH:mm[:ss][.SSSSSS][XXX]")?,
+        zone: match p.time_zone_id.as_deref().map(str::trim).filter(|z| !z.is_empty()) {
+            None => Tz::UTC,
+            Some(z) => z.parse().map_err(|_| {
+                TaskError::property("timeZoneId", format!("'{z}' is not a time zone (e.g. Europe/Paris)"))
+            })?,
+        },
     };
     Ok((schema, convert, on_bad(p.on_bad_lines.as_deref())?))
 }
@@ -304,6 +350,30 @@ mod tests {
         assert_eq!(&avro[..4], b"Obj\x01");
         let ion = run_job(avro, |src, out| read(src, out, OnBad::Error, "kestra:///f.avro")).unwrap();
         assert_eq!(ion, "{\"id\":1,\"name\":\"a\",\"ok\":true}\n{\"id\":2,\"name\":null,\"ok\":false}\n");
+    }
+
+    #[test]
+    fn date_time_patterns_and_zone() {
+        let schema = r#"{"type":"record","name":"r","fields":[
+            {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
+            {"name":"day","type":["null",{"type":"int","logicalType":"date"}]},
+            {"name":"ok","type":["null","string"]}]}"#;
+        let props = json!({"schema": schema, "datetimeFormat": "yyyy-MM-dd' 'HH:mm:ss", "dateFormat": "dd/MM/yyyy",
+            "timeZoneId": "Europe/Paris", "inferAllFields": true});
+        let avro = to_avro("{at:\"2024-03-01 10:00:00\",day:\"05/02/2024\",ok:\"yes\"}\n", props).unwrap();
+        let ion = run_job(avro, |src, out| read(src, out, OnBad::Error, "kestra:///f.avro")).unwrap();
+        assert_eq!(ion, "{\"at\":\"2024-03-01T09:00:00Z\",\"day\":\"2024-02-05\",\"ok\":\"true\"}\n");
+        let e = to_avro(
+            "{at:\"2024-03-01T10:00:00\"}\n",
+            json!({"schema": schema, "datetimeFormat": "yyyy-MM-dd' 'HH:mm:ss"}),
+        )
+        .unwrap_err();
+        assert!(e.contains("is not a date-time (yyyy-MM-dd' 'HH:mm:ss)"), "{e}");
+        let e = to_avro("", json!({"schema": schema, "dateFormat": "yyyy-[MM"})).unwrap_err();
+        assert!(e.contains("dateFormat"), "{e}");
+        let ok = to_avro("{at:1700000000000}\n", json!({"schema": schema})).unwrap();
+        let ion = run_job(ok, |src, out| read(src, out, OnBad::Error, "kestra:///f.avro")).unwrap();
+        assert!(ion.starts_with("{\"at\":\"2023-11-14T22:13:20Z\""), "{ion}");
     }
 
     #[test]

@@ -19,8 +19,11 @@ use std::collections::HashMap;
 
 use apache_avro::Schema;
 use apache_avro::types::Value as Avro;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
 use serde_json::{Map, Number, Value};
+
+use super::java_time::Pattern;
 
 /// Kestra's conversion options.
 #[derive(Debug, Clone)]
@@ -30,6 +33,15 @@ pub struct Convert {
     pub false_values: Vec<String>,
     pub decimal_separator: char,
     pub strict: bool,
+    /// `inferAllFields`: `nullValues`, `trueValues`, `falseValues` apply
+    /// to every field, whatever its type.
+    pub infer_all: bool,
+    /// `dateFormat`, `timeFormat`, `datetimeFormat` (Java patterns).
+    pub date_format: Pattern,
+    pub time_format: Pattern,
+    pub datetime_format: Pattern,
+    /// `timeZoneId`: the zone of a date-time written without an offset.
+    pub zone: Tz,
 }
 
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
@@ -175,6 +187,22 @@ impl Convert {
 
     /// `v` as a datum of `schema`; the error names the field.
     pub fn to_avro(&self, v: &Value, schema: &Schema, path: &str) -> Result<Avro, String> {
+        let inferred;
+        let v = match v {
+            Value::String(s) if self.infer_all => {
+                inferred = if self.null_values.contains(s) {
+                    Value::Null
+                } else if self.true_values.contains(s) {
+                    Value::Bool(true)
+                } else if self.false_values.contains(s) {
+                    Value::Bool(false)
+                } else {
+                    v.clone()
+                };
+                &inferred
+            }
+            v => v,
+        };
         let bad = |what: &str| format!("field '{path}': {} is not {what}", short(v));
         Ok(match schema {
             Schema::Null if self.is_null(v) => Avro::Null,
@@ -267,22 +295,20 @@ impl Convert {
                 }
                 _ => return Err(bad("a struct")),
             },
-            Schema::Date => Avro::Date(date(v).ok_or_else(|| bad("a date (yyyy-MM-dd)"))?),
+            Schema::Date => {
+                Avro::Date(self.date(v).ok_or_else(|| bad(&format!("a date ({})", self.date_format.as_str())))?)
+            }
             Schema::TimeMillis => {
-                Avro::TimeMillis((time_of_day(v).ok_or_else(|| bad("a time (HH:mm[:ss])"))? / 1_000_000) as i32)
+                Avro::TimeMillis((self.time_of_day(v).ok_or_else(|| self.bad_time(v, path))? / 1_000_000) as i32)
             }
-            Schema::TimeMicros => Avro::TimeMicros(time_of_day(v).ok_or_else(|| bad("a time (HH:mm[:ss])"))? / 1_000),
-            Schema::TimestampMillis => {
-                Avro::TimestampMillis(timestamp(v).ok_or_else(|| bad("a timestamp"))?.timestamp_millis())
-            }
-            Schema::TimestampMicros => {
-                Avro::TimestampMicros(timestamp(v).ok_or_else(|| bad("a timestamp"))?.timestamp_micros())
-            }
+            Schema::TimeMicros => Avro::TimeMicros(self.time_of_day(v).ok_or_else(|| self.bad_time(v, path))? / 1_000),
+            Schema::TimestampMillis => Avro::TimestampMillis(self.instant(v, 1_000_000, path)?.timestamp_millis()),
+            Schema::TimestampMicros => Avro::TimestampMicros(self.instant(v, 1_000, path)?.timestamp_micros()),
             Schema::LocalTimestampMillis => {
-                Avro::LocalTimestampMillis(timestamp(v).ok_or_else(|| bad("a timestamp"))?.timestamp_millis())
+                Avro::LocalTimestampMillis(self.local(self.instant(v, 1_000_000, path)?).timestamp_millis())
             }
             Schema::LocalTimestampMicros => {
-                Avro::LocalTimestampMicros(timestamp(v).ok_or_else(|| bad("a timestamp"))?.timestamp_micros())
+                Avro::LocalTimestampMicros(self.local(self.instant(v, 1_000, path)?).timestamp_micros())
             }
             Schema::Uuid(_) => match v {
                 Value::String(s) => Avro::Uuid(s.parse().map_err(|_| bad("a UUID"))?),
@@ -340,31 +366,51 @@ fn short(v: &Value) -> String {
     if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s }
 }
 
-fn date(v: &Value) -> Option<i32> {
-    let s = v.as_str()?.trim();
-    let d = NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()?;
-    i32::try_from((d - EPOCH).num_days()).ok()
-}
-
-/// Nanoseconds since midnight.
-fn time_of_day(v: &Value) -> Option<i64> {
-    let s = v.as_str()?.trim();
-    let s = s.split(['Z', '+']).next()?;
-    let t = NaiveTime::parse_from_str(s, "%H:%M:%S%.f").or_else(|_| NaiveTime::parse_from_str(s, "%H:%M")).ok()?;
-    Some(i64::from(t.num_seconds_from_midnight()) * 1_000_000_000 + i64::from(t.nanosecond()))
-}
-
-fn timestamp(v: &Value) -> Option<DateTime<chrono::Utc>> {
-    let s = v.as_str()?.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.to_utc());
+impl Convert {
+    /// Kestra's `logicalDate`: text in `dateFormat`.
+    fn date(&self, v: &Value) -> Option<i32> {
+        let d = self.date_format.parse(v.as_str()?)?.date()?;
+        i32::try_from((d - EPOCH).num_days()).ok()
     }
-    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
-            return Some(t.and_utc());
+
+    /// Kestra's `logicalTime…`: text in `timeFormat`, as nanoseconds since midnight.
+    fn time_of_day(&self, v: &Value) -> Option<i64> {
+        let t = self.time_format.parse(v.as_str()?)?.time()?;
+        Some(i64::from(t.num_seconds_from_midnight()) * 1_000_000_000 + i64::from(t.nanosecond()))
+    }
+
+    fn bad_time(&self, v: &Value, path: &str) -> String {
+        format!("field '{path}': {} is not a time ({})", short(v), self.time_format.as_str())
+    }
+
+    /// Kestra's `logicalTimestamp…`: an epoch count (of `unit_nanos`
+    /// nanoseconds: milli or micro), or text in `datetimeFormat` (without an
+    /// offset, in `timeZoneId`).
+    fn instant(&self, v: &Value, unit_nanos: i64, path: &str) -> Result<DateTime<Utc>, String> {
+        let bad = || format!("field '{path}': {} is not a date-time ({})", short(v), self.datetime_format.as_str());
+        let epoch = match v {
+            Value::Number(n) => Some(n.as_i64().ok_or_else(bad)?),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => return Err(bad()),
+        };
+        if let Some(count) = epoch {
+            let nanos = count.checked_mul(unit_nanos).ok_or_else(bad)?;
+            return Ok(DateTime::from_timestamp_nanos(nanos));
         }
+        let p = self.datetime_format.parse(v.as_str().unwrap_or_default()).ok_or_else(bad)?;
+        let local = p.date().ok_or_else(bad)?.and_time(p.time().ok_or_else(bad)?);
+        match p.offset {
+            Some(o) => o.from_local_datetime(&local).single().map(|t| t.to_utc()),
+            None => self.zone.from_local_datetime(&local).earliest().map(|t| t.to_utc()),
+        }
+        .ok_or_else(bad)
     }
-    None
+
+    /// An instant as the local date-time of `timeZoneId`, counted as if UTC
+    /// (Avro's local timestamps).
+    fn local(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        t.with_timezone(&self.zone).naive_local().and_utc()
+    }
 }
 
 /// `text` (a plain decimal) times 10^scale, if it has no more digits after
@@ -392,6 +438,11 @@ mod tests {
             false_values: vec!["false".into(), "no".into(), "0".into()],
             decimal_separator: '.',
             strict: false,
+            infer_all: false,
+            date_format: Pattern::compile("yyyy-MM-dd[XXX]").unwrap(),
+            time_format: Pattern::compile("HH:mm[:ss][.SSSSSS][XXX]").unwrap(),
+            datetime_format: Pattern::compile("yyyy-MM-dd'T'HH:mm[:ss][.SSSSSS][XXX]").unwrap(),
+            zone: Tz::UTC,
         }
     }
 

@@ -1,5 +1,5 @@
-//! Format conversion tasks (`io.kestra.plugin.serdes.*`): CSV, JSON and
-//! Avro to and from Ion, Kestra's row format in internal storage. Each converter
+//! Format conversion tasks (`io.kestra.plugin.serdes.*`): CSV, JSON, Avro
+//! and Excel to and from Ion, Kestra's row format in internal storage. Each converter
 //! runs on a blocking thread between two storage streams
 //! ([`common::convert`]), so a file of any size passes with a bounded
 //! footprint; run by the `core` worker group.
@@ -10,6 +10,9 @@ mod charset;
 mod common;
 mod csv_read;
 mod csv_write;
+mod excel_read;
+mod excel_write;
+mod java_time;
 mod json;
 #[cfg(test)]
 mod test_support;
@@ -24,4 +27,6 @@ pub fn register(r: &mut Registry) {
     r.register(*json::ION_TO_JSON);
     r.register(*avro::AVRO_TO_ION);
     r.register(*avro::ION_TO_AVRO);
+    r.register(*excel_write::ION_TO_EXCEL);
+    r.register(*excel_read::EXCEL_TO_ION);
 }

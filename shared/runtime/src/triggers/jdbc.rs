@@ -1,5 +1,6 @@
-//! Kestra's JDBC polling triggers, `io.kestra.plugin.jdbc.postgresql.Trigger`
-//! and `io.kestra.plugin.jdbc.duckdb.Trigger`: every `interval` the
+//! Kestra's JDBC polling triggers, `io.kestra.plugin.jdbc.postgresql.Trigger`,
+//! `io.kestra.plugin.jdbc.duckdb.Trigger` and
+//! `io.kestra.plugin.jdbc.sqlite.Trigger`: every `interval` the
 //! trigger runs its query — the database's `Query` task with the same
 //! properties (`url`, `username`, `password`, `sql`, `parameters`,
 //! `fetchType`, `afterSQL`, …) — and when it returns at least one row
@@ -27,6 +28,12 @@ use crate::plugins::{Declare, PropKind};
 
 pub const POSTGRES: &str = "io.kestra.plugin.jdbc.postgresql.Trigger";
 pub const DUCKDB: &str = "io.kestra.plugin.jdbc.duckdb.Trigger";
+pub const SQLITE: &str = "io.kestra.plugin.jdbc.sqlite.Trigger";
+
+/// The databases, as [`JdbcTrigger`]'s parameter.
+const PG: u8 = 0;
+const DUCK: u8 = 1;
+const LITE: u8 = 2;
 
 /// The trigger's own properties beside its query's.
 #[derive(serde::Deserialize, Declare)]
@@ -49,47 +56,66 @@ fn query_of(type_name: &str) -> Option<&'static PluginDef> {
     match type_name {
         POSTGRES => Some(&crate::plugins::jdbc::postgres::query::QUERY),
         DUCKDB => Some(&crate::plugins::jdbc::duckdb::QUERY),
+        SQLITE => Some(&crate::plugins::jdbc::sqlite::QUERY),
         _ => None,
     }
 }
 
-/// The declaration of the trigger type `TYPE`: its query task's properties and [`PollProps`].
-pub struct JdbcTrigger<const PG: bool>;
+/// The declaration of the trigger type of database `DB` ([`PG`], [`DUCK`],
+/// [`LITE`]): its query task's properties and [`PollProps`].
+pub struct JdbcTrigger<const DB: u8>;
 
-impl<const PG: bool> DeclaredProps for JdbcTrigger<PG> {
+impl<const DB: u8> JdbcTrigger<DB> {
+    fn type_name() -> &'static str {
+        match DB {
+            PG => POSTGRES,
+            DUCK => DUCKDB,
+            _ => SQLITE,
+        }
+    }
+}
+
+impl<const DB: u8> DeclaredProps for JdbcTrigger<DB> {
     fn props() -> Vec<PropDecl> {
-        let query = query_of(if PG { POSTGRES } else { DUCKDB }).map(|d| d.decl.props.clone()).unwrap_or_default();
+        let query = query_of(Self::type_name()).map(|d| d.decl.props.clone()).unwrap_or_default();
         [query, PollProps::props()].concat()
     }
 }
 
-impl<const PG: bool> Declared for JdbcTrigger<PG> {
+impl<const DB: u8> Declared for JdbcTrigger<DB> {
     fn declaration() -> TypeDecl {
-        let (type_name, example) = if PG {
-            (
-                POSTGRES,
-                "id: watch\ntype: io.kestra.plugin.jdbc.postgresql.Trigger\ninterval: PT5M\nurl: jdbc:postgresql://127.0.0.1:5432/db\nusername: pg_user\npassword: \"{{ secret('PG_PASSWORD') }}\"\nsql: SELECT id FROM orders WHERE status = 'NEW'\nafterSQL: UPDATE orders SET status = 'SEEN' WHERE status = 'NEW'\nfetchType: FETCH\n",
-            )
-        } else {
-            (
-                DUCKDB,
-                "id: watch\ntype: io.kestra.plugin.jdbc.duckdb.Trigger\ninterval: PT5M\nurl: \"jdbc:duckdb:/data/lake.duckdb\"\nsql: SELECT * FROM events WHERE NOT seen\nfetchType: FETCH\n",
-            )
+        let example = match DB {
+            PG => {
+                "id: watch\ntype: io.kestra.plugin.jdbc.postgresql.Trigger\ninterval: PT5M\nurl: jdbc:postgresql://127.0.0.1:5432/db\nusername: pg_user\npassword: \"{{ secret('PG_PASSWORD') }}\"\nsql: SELECT id FROM orders WHERE status = 'NEW'\nafterSQL: UPDATE orders SET status = 'SEEN' WHERE status = 'NEW'\nfetchType: FETCH\n"
+            }
+            DUCK => {
+                "id: watch\ntype: io.kestra.plugin.jdbc.duckdb.Trigger\ninterval: PT5M\nurl: \"jdbc:duckdb:/data/lake.duckdb\"\nsql: SELECT * FROM events WHERE NOT seen\nfetchType: FETCH\n"
+            }
+            _ => {
+                "id: watch\ntype: io.kestra.plugin.jdbc.sqlite.Trigger\ninterval: PT5M\nurl: \"jdbc:sqlite:/data/app.db\"\nsql: SELECT * FROM events WHERE seen = 0\nafterSQL: UPDATE events SET seen = 1\nfetchType: FETCH\n"
+            }
         };
+        let type_name = Self::type_name();
         let out = |name, kind, doc| OutDecl { name, kind, doc };
         TypeDecl {
             type_name,
             aliases: &[],
             group: "",
-            title: if PG {
-                "Start an execution when a PostgreSQL query returns rows."
-            } else {
-                "Start an execution when a DuckDB query returns rows."
+            title: match DB {
+                PG => "Start an execution when a PostgreSQL query returns rows.",
+                DUCK => "Start an execution when a DuckDB query returns rows.",
+                _ => "Start an execution when a SQLite query returns rows.",
             },
-            description: if PG {
-                "Runs the query every `interval` (as jdbc.postgresql.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
-            } else {
-                "Runs the query every `interval` (as jdbc.duckdb.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
+            description: match DB {
+                PG => {
+                    "Runs the query every `interval` (as jdbc.postgresql.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
+                }
+                DUCK => {
+                    "Runs the query every `interval` (as jdbc.duckdb.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
+                }
+                _ => {
+                    "Runs the query every `interval` (as jdbc.sqlite.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
+                }
             },
             example,
             outputs: vec![
@@ -104,9 +130,11 @@ impl<const PG: bool> Declared for JdbcTrigger<PG> {
 }
 
 pub static POSTGRES_DEF: LazyLock<TriggerDef> =
-    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<true>>(check, crate::conditions::ConditionUse::None));
+    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<PG>>(check, crate::conditions::ConditionUse::None));
 pub static DUCKDB_DEF: LazyLock<TriggerDef> =
-    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<false>>(check, crate::conditions::ConditionUse::None));
+    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<DUCK>>(check, crate::conditions::ConditionUse::None));
+pub static SQLITE_DEF: LazyLock<TriggerDef> =
+    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<LITE>>(check, crate::conditions::ConditionUse::None));
 
 /// The query task a JDBC trigger runs and its properties (unrendered); `None` for another type.
 pub fn query(t: &Trigger) -> Option<(&'static str, Map<String, Value>)> {

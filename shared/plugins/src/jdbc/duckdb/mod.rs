@@ -10,8 +10,6 @@
 
 #[cfg(feature = "duckdb")]
 mod engine;
-#[cfg(feature = "duckdb")]
-mod files;
 // the properties are declared in every build (the types validate without DuckDB)
 #[cfg_attr(not(feature = "duckdb"), allow(dead_code))]
 mod props;

@@ -9,10 +9,10 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::context::is_plain_file_name;
 use crate::de::{self, value_to_string};
 use crate::jdbc::fetch::{FetchProps, FetchType};
-use crate::jdbc::split::split_statements;
+use crate::jdbc::files::output_file_names;
+use crate::jdbc::split::{parameters, split_statements};
 use crate::{Declare, PropDecl, TaskError, parse_props};
 
 /// The properties both tasks share (Kestra's `DuckDbQueryInterface` and
@@ -166,25 +166,8 @@ impl Spec {
                 TaskError::property("timeZoneId", format!("'{z}' is not a time zone (e.g. Europe/Paris)"))
             })?),
         };
-        let output_files: Vec<String> = p.output_files.into_iter().filter(|n| !n.trim().is_empty()).collect();
-        if let Some(bad) = output_files.iter().find(|n| !is_plain_file_name(n)) {
-            return Err(TaskError::property(
-                "outputFiles",
-                format!(
-                    "'{bad}' must be a plain file name (no folder, no glob), used in the SQL as {{{{ outputFiles['{bad}'] }}}}"
-                ),
-            ));
-        }
-        let parameters = match p.parameters {
-            Value::Null => Map::new(),
-            Value::Object(m) => m,
-            Value::String(s) if s.trim().is_empty() => Map::new(),
-            Value::String(s) => match serde_json::from_str(&s) {
-                Ok(Value::Object(m)) => m,
-                _ => return Err(TaskError::property("parameters", "expected a map of parameter name to value")),
-            },
-            other => return Err(TaskError::property("parameters", format!("expected a map, found {other}"))),
-        };
+        let output_files = output_file_names(p.output_files)?;
+        let parameters = parameters(p.parameters)?;
         let extensions = p.community_extensions.into_iter().map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
         let extensions: Vec<String> = extensions.collect();
         if let Some(bad) = extensions.iter().find(|e| !e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {

@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use super::engine::{self, Job, Msg, Stopper};
-use super::files;
 use super::props::{Database, Spec};
 use crate::jdbc::fetch::ResultWriter;
+use crate::jdbc::files;
 use crate::{RunContext, RunnableTask, TaskError, TaskOutput};
 
 /// Rows in flight between DuckDB's thread and the output writer.

@@ -1,4 +1,4 @@
-//! Files around a DuckDB task: `inputFiles` written into the working
+//! Files around an embedded-database task (DuckDB, SQLite): `inputFiles` written into the working
 //! directory (literal content, or `kestra://` files streamed from internal
 //! storage), a stored `databaseUri` copied in, and the `outputFiles` and
 //! database file streamed back to internal storage afterwards.
@@ -7,10 +7,11 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::context::output_file_path;
+use crate::context::{is_plain_file_name, output_file_path};
 use crate::{RunContext, TaskError};
 use baton_backend::ByteStream;
 
+#[cfg_attr(not(feature = "duckdb"), allow(dead_code))]
 /// `name` as a path inside `dir`: no absolute path, no `..`.
 fn inside(dir: &Path, property: &str, name: &str) -> Result<PathBuf, TaskError> {
     let mut rel = PathBuf::new();
@@ -32,6 +33,7 @@ fn inside(dir: &Path, property: &str, name: &str) -> Result<PathBuf, TaskError> 
     Ok(dir.join(rel))
 }
 
+#[cfg_attr(not(feature = "duckdb"), allow(dead_code))]
 /// Writes each `inputFiles` entry into `dir`.
 pub async fn write_inputs(cx: &RunContext, dir: &Path, files: &[(String, String)]) -> Result<(), TaskError> {
     for (name, content) in files {
@@ -50,6 +52,21 @@ pub async fn write_inputs(cx: &RunContext, dir: &Path, files: &[(String, String)
         }
     }
     Ok(())
+}
+
+/// `outputFiles` as written: plain file names (blank ones dropped), each
+/// written by the SQL to `{{ outputFiles['<name>'] }}`.
+pub fn output_file_names(names: Vec<String>) -> Result<Vec<String>, TaskError> {
+    let names: Vec<String> = names.into_iter().filter(|n| !n.trim().is_empty()).collect();
+    if let Some(bad) = names.iter().find(|n| !is_plain_file_name(n)) {
+        return Err(TaskError::property(
+            "outputFiles",
+            format!(
+                "'{bad}' must be a plain file name (no folder, no glob), used in the SQL as {{{{ outputFiles['{bad}'] }}}}"
+            ),
+        ));
+    }
+    Ok(names)
 }
 
 /// Streams the `kestra://` file `uri` to `target`.

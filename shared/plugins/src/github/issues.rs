@@ -13,8 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::api::{Api, Connection, required_text};
-use super::rows::{self, Repos};
-use super::search::{Fetch, ORDERS, Query, enum_param, outputs};
+use super::search::{self, Common};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -156,7 +155,7 @@ struct SearchProps {
     #[serde(flatten)]
     connection: Connection,
     #[serde(flatten)]
-    fetch: Fetch,
+    common: Common,
     /// The search: keywords and qualifiers (repo:, is:, label:…).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     query: Option<String>,
@@ -175,10 +174,6 @@ struct SearchProps {
     /// Adds `is:merged` when true.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     merged: Option<bool>,
-    /// The sort direction.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(values = ["ASC", "DESC"], default = "\"ASC\"")]
-    order: Option<String>,
     /// What the hits are sorted by.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(values = ["CREATED", "UPDATED", "COMMENTS"], default = "\"CREATED\"")]
@@ -213,21 +208,7 @@ fn issue_terms(p: &SearchProps) -> Vec<String> {
 impl RunnableTask for SearchIssues {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let p = &self.0;
-        let api = Api::new(&p.connection)?;
-        let query = Query {
-            path: "/search/issues",
-            sort: enum_param("sort", p.sort.as_deref().unwrap_or("CREATED"), &["CREATED", "UPDATED", "COMMENTS"])?,
-            order: enum_param("order", p.order.as_deref().unwrap_or("ASC"), ORDERS)?,
-            terms: issue_terms(p),
-            fetch: p.fetch.kind(),
-            api: &api,
-        };
-        let mut repos = Repos::default();
-        let mut found = Vec::new();
-        for hit in query.hits(cx).await? {
-            found.push(rows::issue(&api, cx, &mut repos, &hit, false).await?);
-        }
-        outputs(cx, query.fetch, found).await
+        search::issues(cx, &p.connection, &p.common, p.sort.as_deref(), issue_terms(p), false).await
     }
 }
 

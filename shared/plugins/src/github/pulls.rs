@@ -12,8 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::api::{Api, Connection, required_text};
-use super::rows::{self, Repos};
-use super::search::{Fetch, ORDERS, Query, enum_param, outputs};
+use super::search::{self, Common};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -130,7 +129,7 @@ struct SearchProps {
     #[serde(flatten)]
     connection: Connection,
     #[serde(flatten)]
-    fetch: Fetch,
+    common: Common,
     /// The search: keywords and qualifiers.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     query: Option<String>,
@@ -185,10 +184,6 @@ struct SearchProps {
     /// Adds `author:` with this login.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     author: Option<String>,
-    /// The sort direction.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(values = ["ASC", "DESC"], default = "\"ASC\"")]
-    order: Option<String>,
     /// What the hits are sorted by.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(values = ["CREATED", "UPDATED", "COMMENTS"], default = "\"CREATED\"")]
@@ -239,21 +234,7 @@ impl RunnableTask for SearchPulls {
         if p.mentions.is_some() {
             cx.warn("mentions adds nothing to the search (as in Kestra): write mentions:login in query");
         }
-        let api = Api::new(&p.connection)?;
-        let query = Query {
-            path: "/search/issues",
-            sort: enum_param("sort", p.sort.as_deref().unwrap_or("CREATED"), &["CREATED", "UPDATED", "COMMENTS"])?,
-            order: enum_param("order", p.order.as_deref().unwrap_or("ASC"), ORDERS)?,
-            terms: pull_terms(p),
-            fetch: p.fetch.kind(),
-            api: &api,
-        };
-        let mut repos = Repos::default();
-        let mut found = Vec::new();
-        for hit in query.hits(cx).await? {
-            found.push(rows::issue(&api, cx, &mut repos, &hit, true).await?);
-        }
-        outputs(cx, query.fetch, found).await
+        search::issues(cx, &p.connection, &p.common, p.sort.as_deref(), pull_terms(p), true).await
     }
 }
 

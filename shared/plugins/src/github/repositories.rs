@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::api::{Api, Connection};
 use super::rows;
-use super::search::{Fetch, ORDERS, Query, enum_param, outputs};
+use super::search::{Common, Query, enum_param, outputs};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -36,7 +36,7 @@ struct SearchProps {
     #[serde(flatten)]
     connection: Connection,
     #[serde(flatten)]
-    fetch: Fetch,
+    common: Common,
     /// The search: keywords and qualifiers (org:, language:, topic:…).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     query: Option<String>,
@@ -62,10 +62,6 @@ struct SearchProps {
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(values = ["PUBLIC", "PRIVATE", "INTERNAL"])]
     visibility: Option<String>,
-    /// The sort direction.
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    #[prop(values = ["ASC", "DESC"], default = "\"ASC\"")]
-    order: Option<String>,
     /// What the hits are sorted by.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(values = ["UPDATED", "STARS", "FORKS"], default = "\"UPDATED\"")]
@@ -102,9 +98,9 @@ impl RunnableTask for SearchRepositories {
         let query = Query {
             path: "/search/repositories",
             sort: enum_param("sort", p.sort.as_deref().unwrap_or("UPDATED"), &["UPDATED", "STARS", "FORKS"])?,
-            order: enum_param("order", p.order.as_deref().unwrap_or("ASC"), ORDERS)?,
+            order: p.common.order()?,
             terms: repo_terms(p)?,
-            fetch: p.fetch.kind(),
+            fetch: p.common.kind(),
             api: &api,
         };
         let mut found = Vec::new();

@@ -10,30 +10,40 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::api::Api;
+use super::api::{Api, Connection};
+use super::rows::{self, Repos};
 use crate::config::MAX_GITHUB_RESULTS;
 use crate::jdbc::fetch::{FetchType, ResultWriter};
-use crate::{Declare, RunContext, TaskError, TaskOutput};
+use crate::{Declare, RunContext, TaskError, TaskOutput, de};
 
-/// The `fetchType` of a search task, `#[serde(flatten)]`ed into each.
+/// What every search task has (`fetchType`, `order`), `#[serde(flatten)]`ed into each.
 #[derive(Debug, Clone, Default, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
-pub struct Fetch {
+pub struct Common {
     /// What the task does with the hits: STORE writes them to an Ion file (output `uri`), FETCH outputs them as `rows`, FETCH_ONE the first as `row`, NONE outputs only `size` (0).
     #[serde(default)]
     #[prop(kind = "String", values = ["STORE", "FETCH", "FETCH_ONE", "NONE"], default = "\"STORE\"")]
     pub fetch_type: Option<FetchType>,
+    /// The sort direction.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["ASC", "DESC"], default = "\"ASC\"")]
+    pub order: Option<String>,
 }
 
-impl Fetch {
+impl Common {
     /// The fetch type asked (Kestra's default STORE).
     pub fn kind(&self) -> FetchType {
         self.fetch_type.unwrap_or(FetchType::Store)
     }
+
+    /// The `order` GitHub gets.
+    pub fn order(&self) -> Result<String, TaskError> {
+        enum_param("order", self.order.as_deref().unwrap_or("ASC"), &["ASC", "DESC"])
+    }
 }
 
-/// The sort direction of every search task (`ASC` by default).
-pub const ORDERS: &[&str] = &["ASC", "DESC"];
+/// The sort keys of the issue and pull request searches.
+pub const ISSUE_SORTS: &[&str] = &["CREATED", "UPDATED", "COMMENTS"];
 
 /// `value` (a written enum value) in lower case if it is one of `allowed`.
 pub fn enum_param(property: &str, value: &str, allowed: &[&str]) -> Result<String, TaskError> {
@@ -55,6 +65,32 @@ pub struct Query<'a> {
     pub terms: Vec<String>,
     pub fetch: FetchType,
     pub api: &'a Api,
+}
+
+/// Runs an issue (`pull`: pull request) search with `terms`, `sort` (default CREATED).
+pub async fn issues(
+    cx: &RunContext,
+    connection: &Connection,
+    common: &Common,
+    sort: Option<&str>,
+    terms: Vec<String>,
+    pull: bool,
+) -> Result<TaskOutput, TaskError> {
+    let api = Api::new(connection)?;
+    let query = Query {
+        path: "/search/issues",
+        sort: enum_param("sort", sort.unwrap_or("CREATED"), ISSUE_SORTS)?,
+        order: common.order()?,
+        terms,
+        fetch: common.kind(),
+        api: &api,
+    };
+    let mut repos = Repos::default();
+    let mut found = Vec::new();
+    for hit in query.hits(cx).await? {
+        found.push(rows::issue(&api, cx, &mut repos, &hit, pull).await?);
+    }
+    outputs(cx, query.fetch, found).await
 }
 
 impl Query<'_> {

@@ -343,7 +343,8 @@ tasks:
         })
     );
     assert_eq!(rows[1]["full_name"], "my-org/my-app");
-    assert!(h.logs(&e.id).await.iter().any(|l| l == "first: kestra"));
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l.starts_with("first: ") && l.contains("kestra")), "{logs:?}");
     let fetched = outputs(&e, "find_repositories");
     assert_eq!(fetched["size"], json!(2));
     assert_eq!(fetched["rows"][0]["owner"], "kestra-io");
@@ -354,10 +355,11 @@ tasks:
     assert_eq!(seen[2], "GET /search/repositories?sort=updated&order=asc&q=org%3Amy-org+topic%3Akestra-managed");
     assert!(seen.contains(&"GET /repos/kestra-io/kestra/pulls?state=open".to_string()), "{seen:?}");
     assert!(seen.contains(&"POST /repos/my-org/my-app/actions/workflows/161335/dispatches".to_string()), "{seen:?}");
-    let failed = runs(&e, "dispatch").into_iter().find(|r| r.state.current == StateType::Failed).expect("a failed dispatch");
-    let logs = h.logs(&e.id).await;
+    let failed =
+        runs(&e, "dispatch").into_iter().find(|r| r.state.current == StateType::Failed).expect("a failed dispatch");
     assert!(
-        logs.iter().any(|l| l.contains("GitHub answered 404 to GET /repos/kestra-io/kestra/actions/workflows/deploy.yml")),
+        logs.iter()
+            .any(|l| l.contains("GitHub answered 404 to GET /repos/kestra-io/kestra/actions/workflows/deploy.yml")),
         "{logs:?} ({failed:?})"
     );
 }
@@ -408,7 +410,10 @@ tasks:
     let pulls = outputs(&e, "pulls");
     assert_eq!(pulls["size"], json!(2));
     let row = &pulls["rows"][1];
-    assert_eq!((row["repository_name"].as_str(), row["repository_url"].as_str()), (Some("kestra"), Some("https://github.com/kestra-io/kestra")));
+    assert_eq!(
+        (row["repository_name"].as_str(), row["repository_url"].as_str()),
+        (Some("kestra"), Some("https://github.com/kestra-io/kestra"))
+    );
     assert_eq!((&row["base"], &row["head"], &row["requested_reviewers"]), (&Value::Null, &Value::Null, &json!([])));
     assert_eq!(Value::Object(outputs(&e, "none")), json!({"size": 0}));
     let seen = lines(&fake);

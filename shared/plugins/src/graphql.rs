@@ -35,7 +35,7 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
         headers(Map, "The response headers."),
         body(Any, "The answer's `data`."),
         error(Any, "The answer's `errors`, when it has some.")
-    ),
+    )
 )]
 struct Props {
     /// The GraphQL endpoint's URL.

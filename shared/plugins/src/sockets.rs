@@ -37,7 +37,7 @@ const MAX_DATAGRAM: usize = 65_507;
         host(String, "The host sent to."),
         port(Integer, "The port sent to."),
         sentBytes(Integer, "The number of bytes sent.")
-    ),
+    )
 )]
 struct TcpProps {
     /// The host name or IP address.
@@ -73,7 +73,7 @@ struct TcpProps {
         host(String, "The host sent to."),
         port(Integer, "The port sent to."),
         sentBytes(Integer, "The number of bytes sent.")
-    ),
+    )
 )]
 struct UdpProps {
     /// The host name or IP address.
@@ -132,7 +132,8 @@ fn udp_encoding_ok(v: &Value) -> Result<(), String> {
 /// `payload`'s bytes in `encoding` (bounded by `MAX_SOCKET_PAYLOAD`).
 fn encode(payload: &str, encoding: Option<&str>, base64: bool) -> Result<Vec<u8>, TaskError> {
     let enc = parse_encoding(encoding.unwrap_or("UTF-8"), base64).map_err(|m| TaskError::property("encoding", m))?;
-    let narrow = |max: u32| payload.chars().map(move |c| u8::try_from(u32::from(c)).ok().filter(|b| u32::from(*b) <= max));
+    let narrow =
+        |max: u32| payload.chars().map(move |c| u8::try_from(u32::from(c)).ok().filter(|b| u32::from(*b) <= max));
     let bytes = match enc {
         Encoding::Utf8 => payload.as_bytes().to_vec(),
         Encoding::Ascii => narrow(0x7F).map(|b| b.unwrap_or(b'?')).collect(),
@@ -144,7 +145,10 @@ fn encode(payload: &str, encoding: Option<&str>, base64: bool) -> Result<Vec<u8>
     if bytes.len() as u64 > MAX_SOCKET_PAYLOAD {
         return Err(TaskError::property(
             "payload",
-            format!("is {} bytes, more than the {MAX_SOCKET_PAYLOAD} bytes a socket task sends (MAX_SOCKET_PAYLOAD)", bytes.len()),
+            format!(
+                "is {} bytes, more than the {MAX_SOCKET_PAYLOAD} bytes a socket task sends (MAX_SOCKET_PAYLOAD)",
+                bytes.len()
+            ),
         ));
     }
     Ok(bytes)
@@ -219,7 +223,8 @@ impl RunnableTask for UdpSend {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let (host, port) = (&self.host, self.port);
         cx.info(&format!("Sending UDP datagram to {host}:{port}..."));
-        let fail = |e: std::io::Error| TaskError::failed(format!("Failed to send a UDP datagram to {host}:{port}: {e}"));
+        let fail =
+            |e: std::io::Error| TaskError::failed(format!("Failed to send a UDP datagram to {host}:{port}: {e}"));
         let target = tokio::net::lookup_host((host.as_str(), port))
             .await
             .map_err(fail)?

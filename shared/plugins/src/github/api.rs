@@ -123,11 +123,7 @@ impl Api {
         let text = String::from_utf8_lossy(&bytes);
         if !status.is_success() {
             let quoted: String = text.chars().take(QUOTED).collect();
-            return Err(TaskError::failed(format!(
-                "GitHub answered {} to {what}: {}",
-                status.as_u16(),
-                quoted.trim()
-            )));
+            return Err(TaskError::failed(format!("GitHub answered {} to {what}: {}", status.as_u16(), quoted.trim())));
         }
         let json = if text.trim().is_empty() {
             Value::Null

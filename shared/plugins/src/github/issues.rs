@@ -26,10 +26,7 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
     type = "io.kestra.plugin.github.issues.Create",
     group = "core",
     example = "id: create_issue\ntype: io.kestra.plugin.github.issues.Create\noauthToken: \"{{ secret('GITHUB_TOKEN') }}\"\nrepository: kestra-io/kestra\ntitle: Workflow failed\nbody: \"{{ execution.id }} has failed\"\nlabels:\n  - bug\n",
-    outputs(
-        issueUrl(String, "The issue's page on GitHub."),
-        issueNumber(Integer, "The issue's number.")
-    ),
+    outputs(issueUrl(String, "The issue's page on GitHub."), issueNumber(Integer, "The issue's number."))
 )]
 struct CreateProps {
     #[serde(flatten)]
@@ -89,10 +86,7 @@ fn build_create(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Tas
     type = "io.kestra.plugin.github.issues.Comment",
     group = "core",
     example = "id: comment\ntype: io.kestra.plugin.github.issues.Comment\noauthToken: \"{{ secret('GITHUB_TOKEN') }}\"\nrepository: kestra-io/kestra\nissueNumber: 1347\nbody: \"{{ execution.id }} has failed\"\n",
-    outputs(
-        issueUrl(String, "The issue's page on GitHub."),
-        commentUrl(String, "The comment's link on GitHub.")
-    ),
+    outputs(issueUrl(String, "The issue's page on GitHub."), commentUrl(String, "The comment's link on GitHub."))
 )]
 struct CommentProps {
     #[serde(flatten)]
@@ -149,7 +143,7 @@ fn build_comment(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Ta
         rows(List, "The hits (fetchType FETCH)."),
         row(Map, "The first hit (fetchType FETCH_ONE)."),
         uri(String, "The Ion file of the hits (fetchType STORE).")
-    ),
+    )
 )]
 struct SearchProps {
     #[serde(flatten)]

@@ -28,7 +28,7 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
     outputs(
         issueUrl(String, "The API URL of the pull request's issue."),
         pullRequestUrl(String, "The pull request's page on GitHub.")
-    ),
+    )
 )]
 struct CreateProps {
     #[serde(flatten)]
@@ -123,7 +123,7 @@ fn build_create(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Tas
         rows(List, "The hits (fetchType FETCH)."),
         row(Map, "The first hit (fetchType FETCH_ONE)."),
         uri(String, "The Ion file of the hits (fetchType STORE).")
-    ),
+    )
 )]
 struct SearchProps {
     #[serde(flatten)]

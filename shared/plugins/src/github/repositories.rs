@@ -30,7 +30,7 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
         rows(List, "The hits (fetchType FETCH)."),
         row(Map, "The first hit (fetchType FETCH_ONE)."),
         uri(String, "The Ion file of the hits (fetchType STORE).")
-    ),
+    )
 )]
 struct SearchProps {
     #[serde(flatten)]

@@ -123,7 +123,11 @@ impl Query<'_> {
 }
 
 /// Kestra's search outputs for `rows`.
-pub async fn outputs(cx: &RunContext, fetch: FetchType, rows: Vec<Map<String, Value>>) -> Result<TaskOutput, TaskError> {
+pub async fn outputs(
+    cx: &RunContext,
+    fetch: FetchType,
+    rows: Vec<Map<String, Value>>,
+) -> Result<TaskOutput, TaskError> {
     if fetch == FetchType::None {
         let mut out = Map::new();
         out.insert("size".into(), Value::from(0));
@@ -154,7 +158,9 @@ pub async fn count_all(
         let len = page.json.as_array().map_or(0, Vec::len);
         n += len;
         if n > MAX_GITHUB_RESULTS {
-            return Err(TaskError::failed(format!("there are more than {MAX_GITHUB_RESULTS} {what} (MAX_GITHUB_RESULTS)")));
+            return Err(TaskError::failed(format!(
+                "there are more than {MAX_GITHUB_RESULTS} {what} (MAX_GITHUB_RESULTS)"
+            )));
         }
         match page.next.take() {
             Some(next) if len > 0 => page = api.call(cx, Method::GET, &next, &[], None).await?,

@@ -53,6 +53,7 @@ mod gcp_pubsub_tasks;
 mod gcp_tasks;
 mod git;
 mod git_push;
+mod github_tasks;
 mod hostile;
 mod http;
 mod http_trigger;

@@ -27,6 +27,22 @@ pub const MAX_MAIL_FILES_BYTES: u64 = 25 * 1024 * 1024;
 /// reports on to end (10 minutes, as Kestra).
 pub const MAX_NOTIFICATION_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// Bytes of one GitHub API answer a `github.*` task reads (10 MiB).
+pub const MAX_GITHUB_ANSWER: u64 = 10 * 1024 * 1024;
+
+/// Results one GitHub search task (`issues.Search`, `pulls.Search`,
+/// `repositories.Search`) gathers: 1000, the most GitHub's search API
+/// returns for one query; also the most open pull requests counted per
+/// repository found.
+pub const MAX_GITHUB_RESULTS: usize = 1000;
+
+/// Bytes of the answer a GraphQL `Request` reads (10 MiB, as core `http.Request`).
+pub const MAX_GRAPHQL_ANSWER: u64 = 10 * 1024 * 1024;
+
+/// Bytes of the payload `fs.tcp.Send` / `fs.udp.Send` send (16 MiB; a UDP
+/// datagram is limited to 65507 bytes by the protocol itself).
+pub const MAX_SOCKET_PAYLOAD: u64 = 16 * 1024 * 1024;
+
 /// Everything plugins may be configured with.
 #[derive(Debug, Clone, Default)]
 pub struct PluginConfig {

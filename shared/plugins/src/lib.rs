@@ -26,6 +26,9 @@ pub mod flow_store;
 pub mod gcp;
 #[cfg(feature = "git")]
 pub mod git;
+#[cfg(feature = "github")]
+pub mod github;
+pub mod graphql;
 pub mod jdbc;
 #[cfg(feature = "notifications")]
 pub mod notifications;
@@ -35,6 +38,7 @@ pub mod registry;
 pub mod scripts;
 #[cfg(feature = "serdes")]
 pub mod serdes;
+pub mod sockets;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};

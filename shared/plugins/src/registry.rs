@@ -99,9 +99,13 @@ impl Registry {
         super::git::register(&mut r);
         #[cfg(feature = "dbt")]
         super::dbt::register(&mut r);
+        #[cfg(feature = "github")]
+        super::github::register(&mut r);
         #[cfg(feature = "notifications")]
         super::notifications::register(&mut r);
         super::ai::register(&mut r);
+        super::graphql::register(&mut r);
+        super::sockets::register(&mut r);
         #[cfg(feature = "aws")]
         super::aws::register(&mut r);
         #[cfg(feature = "redis")]
@@ -218,6 +222,21 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "the dbt plugins are not in this build of baton (build it with `--features dbt`)",
         cfg!(feature = "dbt"),
     ),
+    (
+        "io.kestra.plugin.github.",
+        "the GitHub plugins are not in this build of baton (build it with `--features github`)",
+        cfg!(feature = "github"),
+    ),
+    // the socket triggers of plugin-fs: refused by name, whatever the build
+    ("io.kestra.plugin.fs.tcp.RealtimeTrigger", "Baton does not implement the TCP RealtimeTrigger (yet)", false),
+    ("io.kestra.plugin.fs.udp.RealtimeTrigger", "Baton does not implement the UDP RealtimeTrigger (yet)", false),
+    // GitHub types Baton does not implement: refused by name, whatever the build
+    ("io.kestra.plugin.github.code.", "Baton does not implement the GitHub code search task (yet)", false),
+    ("io.kestra.plugin.github.commits.", "Baton does not implement the GitHub commit search task (yet)", false),
+    ("io.kestra.plugin.github.topics.", "Baton does not implement the GitHub topic search task (yet)", false),
+    ("io.kestra.plugin.github.users.", "Baton does not implement the GitHub user search task (yet)", false),
+    ("io.kestra.plugin.github.projects.", "Baton does not implement the GitHub projects tasks (yet)", false),
+    ("io.kestra.plugin.github.auth.", "Baton does not implement the GitHub App token task (yet)", false),
     (
         "io.kestra.plugin.notifications.",
         "the notification plugins are not in this build of baton (build it with `--features notifications`)",

@@ -175,6 +175,21 @@ pub fn send_error(what: &str, url: &Url, e: &reqwest::Error) -> TaskError {
     TaskError::failed(format!("Failed to {what} '{url}': {why}"))
 }
 
+/// Reads `resp`'s body, at most `limit` bytes: the bytes, and whether more
+/// were left unread (the answer is over the limit).
+pub async fn read_limited(resp: &mut reqwest::Response, url: &Url, limit: u64) -> Result<(Vec<u8>, bool), TaskError> {
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| send_error("read the answer of", url, &e))? {
+        let room = usize::try_from(limit).unwrap_or(usize::MAX).saturating_sub(body.len());
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
 /// Response headers as Kestra outputs them: name → list of values.
 pub fn headers_output(headers: &HeaderMap) -> Value {
     let mut out: Map<String, Value> = Map::new();

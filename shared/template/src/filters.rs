@@ -405,8 +405,11 @@ pub fn register(env: &mut Environment<'static>) {
         if v.is_undefined() {
             return Err(undefined_err());
         }
-        let input = match v.as_str().map(serde_json::from_str::<serde_json::Value>) {
-            Some(Ok(j)) if j.is_object() || j.is_array() => j,
+        // Text is read as Kestra's Jackson `readTree` reads it: the first
+        // JSON value, so JSON lines give their first record.
+        let first = v.as_str().and_then(|s| serde_json::Deserializer::from_str(s).into_iter().next());
+        let input = match first {
+            Some(Ok(j @ (serde_json::Value::Object(_) | serde_json::Value::Array(_)))) => j,
             _ => json::to_serde(&v),
         };
         super::jq::run(input, &expr).map(Value::from_serialize).map_err(|e| err(format!("jq '{expr}': {e}")))

@@ -664,6 +664,8 @@ mod tests {
     #[test]
     fn filters() {
         assert_eq!(r("{{ '{\"a\":{\"b\":[1,2]}}' | fromJson | jq('.a.b[1]') | first }}"), "2");
+        // JSON lines as text: the first record, as Kestra's Jackson readTree reads it
+        assert_eq!(r("{{ '{\"n\":\"a\"}\n{\"n\":\"b\"}\n' | jq('.n') | first }}"), "a");
         assert_eq!(r("{{ 'Hello World!' | slugify }}"), "hello-world");
         assert_eq!(r("{{ 'a.b.c' | substringBefore('.') }}-{{ 'a.b.c' | substringAfterLast('.') }}"), "a-c");
         assert_eq!(r("{{ {'b': 1, 'a': 2} | keys }}"), "[\"b\",\"a\"]");

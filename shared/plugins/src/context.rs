@@ -359,7 +359,7 @@ pub use baton_model::storage::execution_prefix;
 
 /// Removes a task's temporary file or directory when dropped, however the
 /// task ends.
-pub(crate) struct RemoveOnDrop(pub(crate) PathBuf);
+pub struct RemoveOnDrop(pub PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {

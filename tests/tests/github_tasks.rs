@@ -316,6 +316,8 @@ tasks:
   - id: dispatch_each
     type: io.kestra.plugin.core.flow.ForEach
     values: "{{ outputs.find_repositories.rows | jq('[.[].full_name]') | first }}"
+    # both at once: one after the other, the first failure would stop the loop
+    concurrencyLimit: 0
     tasks:
       - id: dispatch
         type: io.kestra.plugin.github.actions.RunWorkflow

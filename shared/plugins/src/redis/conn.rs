@@ -102,6 +102,11 @@ impl Serde {
         }
     }
 
+    /// A task's rendered `serdeType`, as a property error naming it.
+    pub fn property(v: Option<&str>) -> Result<Serde, TaskError> {
+        Serde::parse(v).map_err(|e| TaskError::property("serdeType", e))
+    }
+
     /// The text stored for `v`. JSON keeps a string that is already JSON
     /// as written (refusing one that is not) and writes anything else as
     /// JSON; STRING stores text, numbers and booleans as their text, and

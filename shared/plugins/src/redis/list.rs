@@ -29,14 +29,6 @@ pub const MAX_POP_FILE_BYTES: u64 = 512 * 1024 * 1024;
 /// The most values one LPOP or LPUSH carries.
 const MAX_BATCH: u64 = 10_000;
 
-fn serde_of(v: Option<&str>) -> Result<Serde, TaskError> {
-    Serde::parse(v).map_err(|e| TaskError::property("serdeType", e))
-}
-
-fn from_prop_ok(v: &Value) -> Result<(), String> {
-    records::from_ok(v)
-}
-
 /// Push values onto a Redis list.
 ///
 /// LPUSHes a list of values, or the records of an Ion file, onto the key (in batches of batchSize); outputs count.
@@ -56,7 +48,7 @@ struct PushProps {
     #[serde(deserialize_with = "de::string_lenient")]
     key: String,
     /// The values: a list of strings, a JSON list, or a kestra:// Ion file of records.
-    #[prop(kind = "Any", check = from_prop_ok)]
+    #[prop(kind = "Any", check = records::from_ok)]
     from: Value,
     /// How values are stored: STRING or JSON.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
@@ -86,7 +78,7 @@ fn build_push(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskE
         redis: p.redis,
         key: p.key,
         from: From::parse(p.from)?,
-        serde: serde_of(p.serde_type.as_deref())?,
+        serde: Serde::property(p.serde_type.as_deref())?,
         batch: batch as usize,
     }))
 }
@@ -180,7 +172,7 @@ fn build_pop(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskEr
     Ok(Box::new(Pop {
         redis: p.redis,
         key: p.key,
-        serde: serde_of(p.serde_type.as_deref())?,
+        serde: Serde::property(p.serde_type.as_deref())?,
         max_records: p.max_records,
         max_duration: p.max_duration,
         count,

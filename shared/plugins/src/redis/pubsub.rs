@@ -13,10 +13,6 @@ use super::records::{self, From};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
-fn from_prop_ok(v: &Value) -> Result<(), String> {
-    records::from_ok(v)
-}
-
 /// Publish messages on a Redis channel.
 ///
 /// PUBLISHes each value of a list, or each record of an Ion file, on the channel; outputs count.
@@ -36,7 +32,7 @@ struct PublishProps {
     #[serde(deserialize_with = "de::string_lenient")]
     channel: String,
     /// The messages: a list of strings, a JSON list, or a kestra:// Ion file of records.
-    #[prop(kind = "Any", check = from_prop_ok)]
+    #[prop(kind = "Any", check = records::from_ok)]
     from: Value,
     /// How messages are written: STRING or JSON.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
@@ -53,7 +49,7 @@ struct Publish {
 
 fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: PublishProps = parse_props(props)?;
-    let serde = Serde::parse(p.serde_type.as_deref()).map_err(|e| TaskError::property("serdeType", e))?;
+    let serde = Serde::property(p.serde_type.as_deref())?;
     Ok(Box::new(Publish { redis: p.redis, channel: p.channel, from: From::parse(p.from)?, serde }))
 }
 

@@ -73,10 +73,6 @@ impl Options {
     }
 }
 
-fn serde_of(v: Option<&str>) -> Result<Serde, TaskError> {
-    Serde::parse(v).map_err(|e| TaskError::property("serdeType", e))
-}
-
 /// Set a Redis string.
 ///
 /// Runs SET on the key with the value serialized by serdeType; options set a TTL and NX/XX; get returns the previous value.
@@ -122,7 +118,7 @@ struct Set {
 
 fn build_set(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: SetProps = parse_props(props)?;
-    let serde = serde_of(p.serde_type.as_deref())?;
+    let serde = Serde::property(p.serde_type.as_deref())?;
     let value = serde.serialize(&p.value).map_err(|e| TaskError::property("value", e))?;
     let options = Options::parse(p.options)?;
     let keep = options.keep_ttl.unwrap_or(false);
@@ -210,7 +206,7 @@ struct Get {
 
 fn build_get(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: GetProps = parse_props(props)?;
-    let serde = serde_of(p.serde_type.as_deref())?;
+    let serde = Serde::property(p.serde_type.as_deref())?;
     Ok(Box::new(Get { redis: p.redis, key: p.key, serde, failed_on_missing: p.failed_on_missing.unwrap_or(false) }))
 }
 

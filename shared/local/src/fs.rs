@@ -22,6 +22,9 @@ const TMP_PREFIX: &str = ".baton-tmp-";
 #[derive(Debug, Clone)]
 pub struct FsStorage {
     root: PathBuf,
+    /// The root with every symbolic link resolved: no storage path may
+    /// lead out of it (a link in the folder to a host file is refused).
+    real_root: PathBuf,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackendError {
@@ -48,7 +51,8 @@ impl FsStorage {
     /// Storage rooted at `root`, created if missing.
     pub fn new(root: &Path) -> Result<Self> {
         std::fs::create_dir_all(root).map_err(io(format!("create storage folder {}", root.display())))?;
-        Ok(FsStorage { root: root.to_path_buf() })
+        let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        Ok(FsStorage { root: root.to_path_buf(), real_root })
     }
 
     /// The folder this storage lives in.
@@ -56,11 +60,29 @@ impl FsStorage {
         &self.root
     }
 
-    /// The local file for a storage path (`/` alone is the root).
+    /// The local file for a storage path (`/` alone is the root), refused
+    /// when it leads out of the folder through a symbolic link: the file
+    /// itself, or else its nearest existing folder, must resolve inside the
+    /// root's real path. A dangling link is left to fail as a missing file.
     fn resolve(&self, path: &str) -> Result<PathBuf> {
         let mut p = self.root.clone();
         p.extend(segments(path)?);
-        Ok(p)
+        let mut probe: &Path = &p;
+        loop {
+            match std::fs::canonicalize(probe) {
+                Ok(real) if real.starts_with(&self.real_root) => return Ok(p),
+                Ok(real) => {
+                    return Err(BackendError::Invalid(format!(
+                        "storage path '{path}' is a symbolic link out of the storage folder (to {})",
+                        real.display()
+                    )));
+                }
+                Err(_) => match probe.parent() {
+                    Some(up) if up.starts_with(&self.root) && up != probe => probe = up,
+                    _ => return Ok(p),
+                },
+            }
+        }
     }
 
     /// The storage path (`/a/b`) of a file under the root.
@@ -264,6 +286,24 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(dir.0.join("ns/f")).expect("ls").filter_map(|e| e.ok()).collect();
         assert_eq!(names.len(), 1, "only the file itself, no temporary file");
         assert!(storage.local_path("/a/../b").is_none());
+        // a symbolic link out of the folder (a file, or a folder on the way) is refused
+        let elsewhere = temp();
+        let outside = elsewhere.0.clone();
+        std::fs::create_dir_all(&outside).expect("outside");
+        std::fs::write(outside.join("host.txt"), "host").expect("host file");
+        std::os::unix::fs::symlink(outside.join("host.txt"), storage.root().join("link.txt")).expect("link");
+        std::os::unix::fs::symlink(&outside, storage.root().join("dir")).expect("link");
+        for path in ["/link.txt", "/dir/host.txt", "/dir/new.txt"] {
+            assert!(matches!(storage.size(path).await, Err(BackendError::Invalid(_))), "{path}");
+            assert!(storage.get(path).await.is_err(), "{path}");
+            assert!(storage.local_path(path).is_none(), "{path}");
+        }
+        assert!(storage.put("/dir/new.txt", Box::pin(std::io::Cursor::new(b"x".to_vec()))).await.is_err());
+        assert!(!outside.join("new.txt").exists());
+        // a link inside the folder is followed
+        storage.put("/in.txt", Box::pin(std::io::Cursor::new(b"in".to_vec()))).await.expect("put");
+        std::os::unix::fs::symlink(storage.root().join("in.txt"), storage.root().join("in-link.txt")).expect("link");
+        assert_eq!(storage.size("/in-link.txt").await.expect("size"), Some(2));
         assert!(storage.size("/../etc/passwd").await.is_err());
     }
 }

@@ -219,21 +219,23 @@ impl RunContext {
     /// `text` with every known secret value (and every value registered
     /// with [`RunContext::mask`]) replaced by `******`.
     pub fn mask_text(&self, text: &str) -> String {
+        mask_secrets(text, &self.masked_values())
+    }
+
+    /// The values masked in what leaves the task: every known secret and
+    /// every value registered with [`RunContext::mask`].
+    pub fn masked_values(&self) -> Vec<String> {
         let mut values = self.host.secret_values();
         if let Ok(seen) = self.secrets_seen.lock() {
             values.extend(seen.iter().cloned());
         }
-        mask_secrets(text, &values)
+        values
     }
 
     /// Like [`RunContext::mask_text`] for every string inside a JSON value
     /// (task outputs, labels): what leaves the worker never holds a secret.
     pub fn mask_value(&self, v: Value) -> Value {
-        let mut values = self.host.secret_values();
-        if let Ok(seen) = self.secrets_seen.lock() {
-            values.extend(seen.iter().cloned());
-        }
-        mask_json(v, &values)
+        mask_json(v, &self.masked_values())
     }
 
     pub fn info(&self, message: &str) {

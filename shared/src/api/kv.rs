@@ -22,6 +22,7 @@ use serde_json::Value;
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::query::Params;
+use crate::backend::nsfiles::check_namespace;
 use crate::backend::{KvDetail, KvType, KvValue};
 
 pub fn routes() -> Router<ApiState> {
@@ -37,6 +38,7 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/kv", &[])?;
+    check_namespace(&namespace)?;
     Ok(Json(s.engine.kv.list(&namespace, Utc::now()).await?).into_response())
 }
 
@@ -46,6 +48,7 @@ async fn get_key(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<KvDetail>> {
     Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/kv/{key}", &[])?;
+    check_namespace(&namespace)?;
     // Kestra 2.0's `KvDetail` (`type`, `value`, `revision`, `updated`): 1.x's
     // `TypedValue` (`type`, `value`) with two more fields, so both read it
     match s.engine.kv.detail(&namespace, &key, Utc::now()).await? {
@@ -86,6 +89,7 @@ async fn put_key(
     body: Bytes,
 ) -> ApiResult<Response> {
     Params::parse(raw.as_deref(), "PUT /namespaces/{namespace}/kv/{key}", &[])?;
+    check_namespace(&namespace)?;
     crate::plugins::core::kv::validate_key(&key).map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let now = Utc::now();
     let expires = match headers.get("ttl").map(|v| v.to_str().unwrap_or("")) {
@@ -105,6 +109,7 @@ async fn delete_key(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<bool>> {
     Params::parse(raw.as_deref(), "DELETE /namespaces/{namespace}/kv/{key}", &[])?;
+    check_namespace(&namespace)?;
     Ok(Json(s.engine.kv.delete(&namespace, &key).await?))
 }
 
@@ -126,6 +131,7 @@ async fn delete_keys(
     body: Result<Json<DeleteBulk>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     Params::parse(raw.as_deref(), "DELETE /namespaces/{namespace}/kv", &[])?;
+    check_namespace(&namespace)?;
     let Json(req) =
         body.map_err(|e| ApiError::bad_request(format!("the body must be {{\"keys\": [...]}}: {}", e.body_text())))?;
     if req.keys.len() > MAX_BULK_KEYS {
@@ -163,6 +169,7 @@ async fn inherited(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/kv/inheritance", &[])?;
+    check_namespace(&namespace)?;
     let now = Utc::now();
     let mut seen = std::collections::BTreeMap::new();
     for ns in lineage(&namespace).into_iter().skip(1) {

@@ -73,7 +73,8 @@ fn build_write(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Task
 #[async_trait]
 impl RunnableTask for Write {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        let bytes = self.content.clone().into_bytes();
+        // a secret rendered into the content is stored masked, as in outputs
+        let bytes = cx.mask_text(&self.content).into_bytes();
         let (uri, _) = cx.put_file(&self.name, Box::pin(std::io::Cursor::new(bytes))).await?;
         let mut out = Map::new();
         out.insert("uri".into(), uri.into());

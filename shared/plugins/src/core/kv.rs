@@ -210,6 +210,8 @@ impl RunnableTask for Set {
             Some(raw) => cx.render_typed(raw)?,
             None => self.value.clone(),
         };
+        // a secret never lands in clear in the store (masked as in outputs)
+        let rendered = cx.mask_value(rendered);
         let value = to_kv_value(rendered, self.kv_type).map_err(|e| TaskError::property("value", e))?;
         let now = Utc::now();
         let expires = match self.ttl {

@@ -182,7 +182,8 @@ impl RunnableTask for Put {
         } else {
             None
         };
-        let value = merged(current.as_ref(), value).map_err(|e| TaskError::property("value", e))?;
+        // a secret never lands in clear in the store (masked as in outputs)
+        let value = merged(current.as_ref(), cx.mask_value(value)).map_err(|e| TaskError::property("value", e))?;
         let stored = to_kv_value(value, None).map_err(|e| TaskError::property("value", e))?;
         kv.set(&ns, &self.key, &stored, expires, true, now)
             .await

@@ -176,7 +176,8 @@ impl RunnableTask for Set {
         let current = load(cx, &key).await?.unwrap_or_default();
         let merged = merge(current, self.data.clone());
         let count = merged.len();
-        let value = KvValue { kind: KvType::Json, value: Value::Object(merged) };
+        // a secret never lands in clear in the store (masked as in outputs)
+        let value = KvValue { kind: KvType::Json, value: cx.mask_value(Value::Object(merged)) };
         cx.services.kv.set(&cx.namespace, &key, &value, None, true, Utc::now()).await.map_err(|e| {
             TaskError::failed(format!("cannot write state '{key}' in namespace '{}': {e}", cx.namespace))
         })?;

@@ -220,6 +220,22 @@ async fn store_file(
     name: &str,
     movable: bool,
 ) -> Result<(String, u64), TaskError> {
+    // a secret the script wrote is masked: the masked copy is stored instead
+    if let Some(copy) = super::mask_file::masked_copy(abs, rel, cx.masked_values()).await? {
+        let stored = store_file_as_is(cx, &copy, rel, name, true).await;
+        let _ = tokio::fs::remove_file(&copy).await;
+        return stored;
+    }
+    store_file_as_is(cx, abs, rel, name, movable).await
+}
+
+async fn store_file_as_is(
+    cx: &RunContext,
+    abs: &Path,
+    rel: &str,
+    name: &str,
+    movable: bool,
+) -> Result<(String, u64), TaskError> {
     let path = format!("{}/{name}", cx.task_prefix());
     if movable
         && let Some(target) = cx.services.storage.local_path(&path)

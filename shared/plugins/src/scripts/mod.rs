@@ -16,6 +16,7 @@ mod context_file;
 mod docker;
 pub(crate) mod files;
 mod image;
+mod mask_file;
 pub mod output;
 mod process;
 mod props;

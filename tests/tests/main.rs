@@ -1,6 +1,7 @@
 //! End-to-end tests: real flows on the embedded runtime (SQLite, a storage
 //! folder, in-process queues, the worker pool), one test binary.
 
+mod local_server;
 mod sched_support;
 mod support;
 
@@ -71,7 +72,9 @@ mod notifications;
 mod notifications_alerts;
 mod notifications_more;
 mod nsfiles;
+mod path_traversal;
 mod postgres;
+mod process_hygiene;
 mod purge_flows;
 mod purge_storage;
 mod purge_tasks;
@@ -82,6 +85,7 @@ mod schedule;
 mod schedule_conditions;
 mod schedule_on_dates;
 mod scripts;
+mod secrets_sweep;
 mod serdes;
 mod serdes_excel;
 mod server;

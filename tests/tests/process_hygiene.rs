@@ -1,0 +1,220 @@
+//! Issue 53, item 4: a task's processes never outlive it. A shell task
+//! starts a tree — a background `sleep`, a grandchild through `sh -c`, a
+//! `setsid` child, a `nohup` child and a double fork — and the whole tree
+//! is gone (checked in `/proc` by a marker in the command lines) after the
+//! task's timeout, after a Kill of the execution through the API, after
+//! SIGTERM to `baton run`, after `kill -9` of `baton server local` (its
+//! watchdog sweeps), and after `kill -9` of both the server and its
+//! watchdog (the next start sweeps the orphans, never a recycled pid).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::local_server::{KillOnDrop, LocalServer, Proc, alive, procs_with, test_dir, wait_for};
+use crate::support::baton_bin;
+
+/// How many processes of the tree carry the marker at least: six `sleep`s
+/// and the `sh -c` that waits for one of them.
+const TREE: usize = 7;
+
+/// The flow: `inputs.m` is the marker, a unique number that every sleep's
+/// duration ends with (`sleep 300.<m>1`), so `/proc/*/cmdline` finds them.
+fn flow(timeout: Option<&str>) -> String {
+    let timeout = timeout.map(|t| format!("    timeout: {t}\n")).unwrap_or_default();
+    format!(
+        "id: tree\nnamespace: hygiene\ninputs:\n  - id: m\n    type: STRING\ntasks:\n  - id: sh\n    \
+         type: io.kestra.plugin.scripts.shell.Commands\n{timeout}    taskRunner:\n      \
+         type: io.kestra.plugin.core.runner.Process\n    commands:\n      \
+         - sleep 300.{{{{ inputs.m }}}}1 &\n      \
+         - sh -c 'sleep 300.{{{{ inputs.m }}}}2; true' &\n      \
+         - setsid sleep 300.{{{{ inputs.m }}}}3 &\n      \
+         - nohup sleep 300.{{{{ inputs.m }}}}4 > /dev/null 2>&1 &\n      \
+         - (sleep 300.{{{{ inputs.m }}}}5 &)\n      \
+         - sleep 300.{{{{ inputs.m }}}}6\n"
+    )
+}
+
+/// A fresh marker: `300.<m>` is in every command line of the tree.
+fn marker() -> String {
+    let m = uuid::Uuid::new_v4().as_u128() % 1_000_000_000;
+    format!("{m:09}")
+}
+
+fn pattern(m: &str) -> String {
+    format!("300.{m}")
+}
+
+/// Waits until the whole tree runs (a failure names what was seen).
+async fn tree_started(m: &str) -> Vec<Proc> {
+    let p = pattern(m);
+    let ok = wait_for(Duration::from_secs(30), || procs_with(&p).len() >= TREE).await;
+    let seen = procs_with(&p);
+    assert!(ok, "the task's process tree did not start: {seen:?}");
+    seen
+}
+
+/// Asserts that no process of the tree is left within `within`.
+async fn tree_gone(m: &str, within: Duration, after: &str) {
+    let p = pattern(m);
+    let ok = wait_for(within, || procs_with(&p).is_empty()).await;
+    assert!(ok, "processes survived {after}: {:?}", procs_with(&p));
+}
+
+async fn start_execution(client: &reqwest::Client, server: &LocalServer, flow_id: &str, m: &str) -> String {
+    let r = client
+        .post(server.api(&format!("/executions/hygiene/{flow_id}")))
+        .json(&serde_json::json!({ "m": m }))
+        .send()
+        .await
+        .expect("create an execution");
+    assert!(r.status().is_success(), "{}", r.status());
+    let v: Value = r.json().await.expect("JSON");
+    v["id"].as_str().expect("an id").to_string()
+}
+
+async fn state(client: &reqwest::Client, server: &LocalServer, id: &str) -> String {
+    let v: Value =
+        client.get(server.api(&format!("/executions/{id}"))).send().await.expect("get").json().await.expect("JSON");
+    v["state"]["current"].as_str().unwrap_or_default().to_string()
+}
+
+async fn wait_state(client: &reqwest::Client, server: &LocalServer, id: &str, want: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = state(client, server, id).await;
+        if s == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{id} is {s}, not {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Kills execution `id` through the API; it ends KILLED and its tree is gone.
+async fn kill_through_the_api(client: &reqwest::Client, server: &LocalServer, id: &str, m: &str, what: &str) {
+    let r = client.delete(server.api(&format!("/executions/{id}/kill"))).send().await.expect("kill");
+    assert!(r.status().is_success(), "{}", r.status());
+    wait_state(client, server, id, "KILLED").await;
+    tree_gone(m, Duration::from_secs(5), what).await;
+}
+
+fn write_flows(dir: &Path) {
+    std::fs::write(dir.join("flows/tree.yaml"), flow(None)).expect("flow");
+    std::fs::write(dir.join("flows/timed.yaml"), flow(Some("PT5S")).replace("id: tree", "id: timed")).expect("flow");
+}
+
+/// The task's timeout and a Kill through the API each end the whole tree,
+/// while the server goes on running (no end-of-process sweep helps).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_and_an_api_kill_end_the_whole_process_tree() {
+    let dir = test_dir("baton-hygiene");
+    write_flows(&dir);
+    let server = LocalServer::start(&dir, 2, &[]).await;
+    let client = reqwest::Client::new();
+
+    let m = marker();
+    let _guard = KillOnDrop(pattern(&m));
+    let id = start_execution(&client, &server, "timed", &m).await;
+    tree_started(&m).await;
+    wait_state(&client, &server, &id, "FAILED").await;
+    tree_gone(&m, Duration::from_secs(5), "the task's timeout").await;
+
+    let m = marker();
+    let _guard = KillOnDrop(pattern(&m));
+    let id = start_execution(&client, &server, "tree", &m).await;
+    tree_started(&m).await;
+    kill_through_the_api(&client, &server, &id, &m, "a Kill of the execution through the API").await;
+    server.kill_9();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGTERM (what Ctrl-C's SIGINT and a service manager's stop do) to
+/// `baton run` kills the execution and the whole tree before it exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_to_baton_run_ends_the_whole_process_tree() {
+    let dir = test_dir("baton-hygiene-run");
+    write_flows(&dir);
+    for signal in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
+        let m = marker();
+        let _guard = KillOnDrop(pattern(&m));
+        let child = Command::new(baton_bin())
+            .arg("run")
+            .arg(dir.join("flows/tree.yaml"))
+            .args(["--input", &format!("m={m}")])
+            .env("BATON_HOME", dir.join("home"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("baton run");
+        tree_started(&m).await;
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, signal).expect("signal");
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{signal:?}: {stderr}");
+        assert!(stderr.contains("KILLED"), "{signal:?}: {stderr}");
+        tree_gone(&m, Duration::from_secs(5), &format!("{signal:?} to baton run")).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The watchdog of a `baton` process (`BATON_WATCHDOG_FOR=<pid>.<start>`).
+fn watchdog_of(server_pid: u32) -> Option<u32> {
+    let prefix = format!("BATON_WATCHDOG_FOR={server_pid}.");
+    std::fs::read_dir("/proc").ok()?.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).find(|pid| {
+        std::fs::read(format!("/proc/{pid}/environ"))
+            .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv.starts_with(prefix.as_bytes())))
+    })
+}
+
+/// `kill -9` of `baton server local`: its watchdog ends the tree at once;
+/// with the watchdog killed too, the tree is orphaned until the next start
+/// over the home sweeps it — before the execution goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
+    let dir = test_dir("baton-hygiene-k9");
+    write_flows(&dir);
+    let client = reqwest::Client::new();
+
+    // the watchdog
+    let server = LocalServer::start(&dir, 2, &[]).await;
+    let m = marker();
+    let _guard = KillOnDrop(pattern(&m));
+    start_execution(&client, &server, "tree", &m).await;
+    tree_started(&m).await;
+    assert!(watchdog_of(server.child.id()).is_some(), "the server has no watchdog");
+    server.kill_9();
+    tree_gone(&m, Duration::from_secs(5), "kill -9 of the server (its watchdog)").await;
+
+    // no watchdog either: the next start sweeps
+    let server = LocalServer::start(&dir, 2, &[]).await;
+    let m = marker();
+    let _guard = KillOnDrop(pattern(&m));
+    let id = start_execution(&client, &server, "tree", &m).await;
+    let orphans = tree_started(&m).await;
+    let dog = watchdog_of(server.child.id()).expect("the server's watchdog");
+    let dog = rustix::process::Pid::from_raw(dog as i32).expect("pid");
+    rustix::process::kill_process(dog, rustix::process::Signal::KILL).expect("kill -9 the watchdog");
+    server.kill_9();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        orphans.iter().all(alive),
+        "the tree should be orphaned here (the test proves nothing otherwise): {orphans:?} vs {:?}",
+        procs_with(&pattern(&m))
+    );
+    let server = LocalServer::start(&dir, 2, &[]).await;
+    let swept = wait_for(Duration::from_secs(10), || !orphans.iter().any(alive)).await;
+    assert!(
+        swept,
+        "the next start did not sweep the orphaned tree: {:?}",
+        orphans.iter().filter(|p| alive(p)).collect::<Vec<_>>()
+    );
+    // the execution goes on (its attempt runs again), and a kill ends it all
+    kill_through_the_api(&client, &server, &id, &m, "the kill after the restart").await;
+    server.kill_9();
+    let _ = std::fs::remove_dir_all(&dir);
+}

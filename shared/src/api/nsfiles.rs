@@ -45,6 +45,15 @@ fn attributes(name: &str, size: Option<u64>) -> Value {
     })
 }
 
+/// The `path` of a file to read, write or delete, refused (422, naming it)
+/// when it has a `..` segment, a backslash or a NUL, before any byte of an
+/// upload is read.
+fn file_path(p: &Params, allow_root: bool) -> ApiResult<String> {
+    let path = path_param(p, true)?;
+    crate::backend::nsfiles::normalise_path(&path, allow_root)?;
+    Ok(path)
+}
+
 fn path_param(p: &Params, required: bool) -> ApiResult<String> {
     match p.get("path") {
         Some(path) => Ok(path.to_string()),
@@ -96,7 +105,7 @@ async fn search(State(s): State<ApiState>, Path(ns): Path<String>, RawQuery(raw)
 
 async fn read(State(s): State<ApiState>, Path(ns): Path<String>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let p = Params::parse(raw.as_deref(), "GET /namespaces/{namespace}/files", &["path", "revision"])?;
-    let path = path_param(&p, true)?;
+    let path = file_path(&p, false)?;
     let reader = match p.get("revision").filter(|r| !r.is_empty()) {
         None => store(&s, &ns)?.get(&ns, &path).await?,
         Some(r) => {
@@ -136,7 +145,7 @@ async fn write(
     mut multipart: Multipart,
 ) -> ApiResult<Response> {
     let p = Params::parse(raw.as_deref(), "POST /namespaces/{namespace}/files", &["path"])?;
-    let path = path_param(&p, true)?;
+    let path = file_path(&p, false)?;
     let files = store(&s, &ns)?;
     let mut written = false;
     while let Some(field) = multipart.next_field().await? {
@@ -161,7 +170,7 @@ async fn write(
 
 async fn remove(State(s): State<ApiState>, Path(ns): Path<String>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let p = Params::parse(raw.as_deref(), "DELETE /namespaces/{namespace}/files", &["path"])?;
-    let path = path_param(&p, true)?;
+    let path = file_path(&p, true)?;
     let deleted = store(&s, &ns)?.delete(&ns, &path).await?;
     if deleted.is_empty() {
         return Err(ApiError::not_found(format!("no namespace file or folder '{path}' in {ns}")));

@@ -27,8 +27,9 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
-/// `baton server local` on `port`, answering `/healthz`.
-async fn start(dir: &Path, port: u16) -> Child {
+/// `baton server local` on `port`, answering `/healthz` (flows in
+/// `dir/flows`, its home `dir/home`).
+pub(crate) async fn start(dir: &Path, port: u16) -> Child {
     let mut child = Command::new(baton_bin())
         .args(["server", "local", "--port", &port.to_string(), "--workers", "4", "--flows"])
         .arg(dir.join("flows"))

@@ -72,6 +72,7 @@ mod notifications_alerts;
 mod notifications_more;
 mod nsfiles;
 mod postgres;
+mod prometheus;
 mod purge_flows;
 mod purge_storage;
 mod purge_tasks;

@@ -10,6 +10,7 @@ pub mod api;
 pub mod blueprints;
 #[cfg(feature = "gcp")]
 pub mod functions;
+pub mod prometheus;
 pub mod reference;
 pub mod serve;
 pub mod serve_guard;

@@ -102,6 +102,7 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let Some(slot) = table.admit(peer.ip()) else {
+            crate::runtime::metrics::refused("http_connections");
             tracing::debug!(%peer, "connection refused: every connection in the way is busy");
             continue;
         };

@@ -56,6 +56,7 @@ API_BY_TYPE = {
     "google_firestore": "firestore.googleapis.com",
     "google_kms": "cloudkms.googleapis.com",
     "google_logging": "logging.googleapis.com",
+    "google_monitoring": "monitoring.googleapis.com",
     "google_project": "cloudresourcemanager.googleapis.com",
     "google_project_iam": "cloudresourcemanager.googleapis.com",
     "google_project_iam_custom_role": "iam.googleapis.com",

@@ -75,6 +75,7 @@ mod nsfiles;
 mod path_traversal;
 mod postgres;
 mod process_hygiene;
+mod prometheus;
 mod purge_flows;
 mod purge_storage;
 mod purge_tasks;

@@ -164,6 +164,7 @@ fn root_routes() -> Router<ApiState> {
         // Cloud Run's front end answers paths ending in `z` itself: outside
         // callers (deploy.sh) ask `/health`
         .route("/health", get(healthz))
+        .merge(crate::prometheus::routes())
         .merge(ui::routes())
 }
 

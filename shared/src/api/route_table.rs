@@ -51,6 +51,11 @@ pub const ROUTES: &[Route] = &[
     ),
     root(G, "/healthz", "`{\"status\": \"UP\"}`."),
     root(G, "/health", "The same (Cloud Run's front end answers paths ending in `z` itself)."),
+    root(
+        G,
+        "/prometheus",
+        "The process's metrics in Prometheus's text format (Kestra's path; also on every function).",
+    ),
     // flows
     api(&["GET", "POST"], "/flows", "List every flow; create one (`application/x-yaml`)."),
     api(

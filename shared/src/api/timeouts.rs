@@ -78,6 +78,7 @@ pub async fn request_timeout(State(bounds): State<RequestTimeouts>, req: Request
     match tokio::time::timeout(bound, next.run(req)).await {
         Ok(res) => res,
         Err(_) => {
+            crate::runtime::metrics::refused("request_timeout");
             tracing::warn!(%route, bound = %describe(bound), "request stopped at its time bound");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

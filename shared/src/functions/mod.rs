@@ -320,6 +320,7 @@ pub async fn start(
     } else {
         router(handler, engine.clone(), &opts).await
     };
+    let app = crate::prometheus::tracked(app);
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", cfg.port))
         .await
         .map_err(|source| StartError::Listen { port: cfg.port, source })?;
@@ -343,6 +344,7 @@ pub fn run(handler: Handler) -> ExitCode {
         }
     };
     logging::init(cfg.project.clone());
+    crate::prometheus::install();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

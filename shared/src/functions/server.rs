@@ -43,6 +43,7 @@ pub fn push_router(handler: Arc<dyn PushHandler>, auth: PushAuth) -> Router {
     Router::new()
         .route("/", post(push))
         .route("/healthz", get(healthz))
+        .merge(crate::prometheus::routes())
         .layer(DefaultBodyLimit::max(MAX_PUSH_BODY))
         .with_state(state)
 }
@@ -95,6 +96,7 @@ async fn push(State(s): State<Arc<PushState>>, headers: HeaderMap, body: Bytes) 
         let span = tracing::Span::current();
         span.record("message_id", delivery.message_id.as_str());
         span.record("delivery_attempt", delivery.delivery_attempt);
+        let published = delivery.publish_time;
         // on its own task: a caller hanging up must not cancel the handler halfway
         let handler = s.handler.clone();
         let outcome = match tokio::spawn(async move { handler.handle(delivery).await }.in_current_span()).await {
@@ -108,6 +110,7 @@ async fn push(State(s): State<Arc<PushState>>, headers: HeaderMap, body: Bytes) 
             Outcome::Retry(why) => tracing::error!(reason = %why, "message not processed; Pub/Sub will redeliver it"),
             Outcome::Later(why) => tracing::info!(reason = %why, "message asked again later"),
         }
+        crate::prometheus::push_handled(s.handler.name(), published, outcome.acks());
         if outcome.acks() {
             StatusCode::NO_CONTENT.into_response()
         } else {

@@ -250,7 +250,8 @@ impl LocalServer {
         };
         let host: Arc<dyn crate::api::host::ApiHost> = Arc::new(host);
         let router = crate::api::router(crate::api::ApiState { engine: engine.clone(), host })
-            .layer(axum::middleware::from_fn_with_state(guard, guard::check));
+            .layer(axum::middleware::from_fn_with_state(guard, guard::check))
+            .layer(axum::middleware::from_fn(crate::prometheus::track));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let http_limits = opts.http;
         let http = tokio::spawn(async move {

@@ -160,6 +160,7 @@ impl ExecutorService {
         opts: StepOptions,
         mut turn: Turn,
     ) -> Result<(), ExecutorError> {
+        let _timer = super::metrics::MessageTimer::start();
         let Some(event) = events.first() else { return Ok(()) };
         if events.len() > 1 {
             debug_assert!(
@@ -367,7 +368,7 @@ impl ExecutorService {
         // into a slot freed meanwhile starts after the previous one ended
         let now = Utc::now().max(now);
         let env = engine.step_env();
-        let t = executor::step_indexed(&flow, exec, &mut index, now, &env, opts);
+        let t = super::metrics::step(|| executor::step_indexed(&flow, exec, &mut index, now, &env, opts));
         exec_changed |= t.execution_changed;
         changed.extend(t.changed);
         actions.extend(t.actions);
@@ -417,15 +418,18 @@ impl ExecutorService {
         }
         let positions: Vec<usize> = changed.iter().filter_map(|id| index.position(&exec.task_run_list, id)).collect();
         let opened = self.open_claims(&mut actions);
-        let new_version = match engine.state.partial() {
-            // the index's state goes with the head, for a decision on part of it (`partly`)
-            Some(store) => {
-                let state = stepped.then(|| executor::partial::export_state(&index, &exec));
-                store.save_stepped(&exec, &positions, ended, &opened, state.as_ref(), false).await?
+        // the index's state goes with the head, for a decision on part of it (`partly`)
+        let state =
+            (stepped && engine.state.partial().is_some()).then(|| executor::partial::export_state(&index, &exec));
+        let new_version = super::metrics::commit(async {
+            match engine.state.partial() {
+                Some(store) => store.save_stepped(&exec, &positions, ended, &opened, state.as_ref(), false).await,
+                None => engine.state.save_execution_claiming(&exec, &positions, ended, &opened).await,
             }
-            None => engine.state.save_execution_claiming(&exec, &positions, ended, &opened).await?,
-        };
+        })
+        .await?;
         exec.version = new_version;
+        super::metrics::execution_saved(&exec, from);
         let ended = exec.is_done();
         let update = ExecutionUpdate {
             execution_id: exec.id.clone(),

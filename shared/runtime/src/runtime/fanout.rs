@@ -38,6 +38,7 @@ pub async fn check(engine: &Engine, root: &str, what: &str) -> Result<Result<(),
     let max = engine.max_descendants();
     let n = count(engine, root).await?;
     Ok(if n >= max {
+        super::metrics::refused("max_descendants");
         Err(format!(
             "{what} not started: execution {root} already has {n} descendant executions \
              (at most {max}, MAX_DESCENDANTS; set {ENV} to change it)"
@@ -72,6 +73,7 @@ pub async fn reserve(
         }
         let count = body["count"].as_u64().unwrap_or(0);
         if count + n > max {
+            super::metrics::refused("max_descendants");
             return Ok(Err(format!(
                 "{what}: {n} executions not started: execution {root} already has {count} descendant executions \
                  (at most {max}, MAX_DESCENDANTS; set {ENV} to change it)"

@@ -23,6 +23,7 @@ pub mod launcher;
 pub mod log_bounds;
 pub mod logs;
 pub mod messages;
+pub mod metrics;
 pub mod recovery;
 pub mod resume;
 pub mod scheduler;

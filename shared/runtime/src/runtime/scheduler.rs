@@ -333,6 +333,7 @@ async fn launch_tick(engine: &Arc<Engine>, req: &TickRequest<'_>, id: &str) -> R
     };
     match launcher::launch(engine, flow, launch).await {
         Ok(e) => {
+            super::metrics::triggered(&flow.namespace, &flow.id);
             tracing::info!(
                 execution_id = %e.id, namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %trigger.id,
                 tick = %tick, origin = %req.origin, "tick fired"
@@ -444,6 +445,7 @@ impl Scheduler {
             // to the ticks missed meanwhile, as in Kestra
             return Ok(report);
         }
+        super::metrics::trigger_evaluated(&flow.namespace, &flow.id);
         let mut state =
             self.store.load_trigger_state(&key).await?.unwrap_or_else(|| TriggerState::fresh(key.clone(), now));
         let flow_hash = source_hash(&flow.source);

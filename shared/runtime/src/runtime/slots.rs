@@ -70,6 +70,7 @@ pub async fn admit(
         let (version, mut slots) = load(engine, &key).await?;
         let (decision, changed) = slots.admit(id, c);
         if !changed || store(engine, &key, version, &slots).await? {
+            super::metrics::admission(namespace, flow_id, &decision);
             return Ok(decision);
         }
     }

@@ -209,6 +209,7 @@ impl Worker {
             }
         }
         let start = Utc::now();
+        let running = super::metrics::JobRunning::start(job);
         // in process, the start is told only once the attempt outlives
         // START_REPORT_AFTER (or detaches): a quick one's result says when it started
         let started = ExecutionEvent::TaskStarted {
@@ -287,6 +288,7 @@ impl Worker {
             return Ok(JobOutcome::Ran);
         };
         result.log_file = log_file;
+        running.ended(job, result.state);
         result.claim_left_open = !self.closes_claims;
         // a failure's log lines are stored (and echoed) before the executor
         // hears of it: a reader never sees the task FAILED before its reason

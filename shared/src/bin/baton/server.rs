@@ -36,6 +36,7 @@ pub async fn server(home: &Path, a: ServerArgs) -> i32 {
             }
         }
     }
+    shared::prometheus::install();
     let server = match LocalServer::start(opts).await {
         Ok(s) => s,
         Err(e) => {

@@ -226,7 +226,9 @@ impl ExecutorService {
             }
         }
         let opened = self.open_claims(&mut actions);
-        exec.version = store.save_stepped(&exec, positions, ended, &opened, Some(kept), true).await?;
+        exec.version =
+            super::super::metrics::commit(store.save_stepped(&exec, positions, ended, &opened, Some(kept), true))
+                .await?;
         let update = ExecutionUpdate {
             execution_id: exec.id.clone(),
             namespace: exec.namespace.clone(),

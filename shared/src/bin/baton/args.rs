@@ -18,6 +18,10 @@ pub struct Cli {
 pub enum Command {
     /// Run one execution of a flow to the end.
     Run(RunArgs),
+    /// Run flow unit tests: Kestra's test files (`flowId`, `testCases`)
+    /// beside their flows, each case a transient execution with its tasks
+    /// mocked as its fixtures say, on a throwaway home.
+    Test(super::test_cmd::TestArgs),
     /// Validate flow files or folders; report every problem.
     Validate {
         /// Files or folders (*.yml, *.yaml).
@@ -354,6 +358,12 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Run(a) => {
             return tokio::spawn(async move { super::run::run(&home, a).await }).await.unwrap_or_else(|e| {
                 eprintln!("error: baton run stopped before the execution's end was known: {e}");
+                1
+            });
+        }
+        Command::Test(a) => {
+            return tokio::spawn(async move { super::test_cmd::test(a).await }).await.unwrap_or_else(|e| {
+                eprintln!("error: baton test stopped before its cases ended: {e}");
                 1
             });
         }

@@ -361,12 +361,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
                 1
             });
         }
-        Command::Test(a) => {
-            return tokio::spawn(async move { super::test_cmd::test(a).await }).await.unwrap_or_else(|e| {
-                eprintln!("error: baton test stopped before its cases ended: {e}");
-                1
-            });
-        }
+        Command::Test(a) => return super::test_cmd::test(a).await,
         Command::Validate { paths, dialect } => return super::validate::validate(&paths, dialect),
         Command::Migrate { paths, check, diff, in_place, out } => {
             return super::migrate::migrate(&paths, &super::migrate::Options { check, diff, in_place, out });

@@ -26,7 +26,7 @@ pub use baton_gcp as gcp;
 pub use baton_model as model;
 pub use baton_model::{dialect, yaml};
 pub use baton_plugins as plugins;
-pub use baton_runtime::{backend, graph, migrate, runtime, schedule, schema, triggers, validate};
+pub use baton_runtime::{backend, graph, migrate, runtime, schedule, schema, triggers, unittest, validate};
 pub use baton_template as template;
 pub use baton_template::{conditions, inputs};
 

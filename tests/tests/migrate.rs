@@ -26,8 +26,12 @@ fn seed_flows() -> Vec<PathBuf> {
     for dir in ["examples", "tests/fixtures/flows"] {
         shared::validate::collect_yaml(&Path::new(ROOT).join(dir), &mut out).expect("seed folder");
     }
-    // the invalid fixtures are not flows to migrate (some are not even YAML)
-    out.retain(|p| !p.components().any(|c| c.as_os_str() == "invalid"));
+    // the invalid fixtures are not flows to migrate (some are not even YAML),
+    // nor are the unit test files beside the examples (`baton test`)
+    out.retain(|p| {
+        let rel = p.strip_prefix(Path::new(ROOT).join("examples")).ok();
+        !p.components().any(|c| c.as_os_str() == "invalid") && !rel.is_some_and(|r| r.starts_with("tests"))
+    });
     out
 }
 

@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod schedule;
 pub mod schema;
 pub mod triggers;
+pub mod unittest;
 pub mod validate;
 
 pub use baton_executor as executor;

@@ -115,6 +115,8 @@ pub struct Engine {
     pub log_bounds: super::log_bounds::LogBounds,
     /// The executions' stored log volume, as this process counts it.
     pub log_volumes: super::log_bounds::Volumes,
+    /// The tasks that flow unit tests mock, per execution (`fixtures`).
+    pub mocks: super::fixtures::MockTable,
 }
 
 /// What a binary decides when it builds an engine.
@@ -223,6 +225,7 @@ impl Engine {
             max_descendants: std::sync::atomic::AtomicU64::new(super::fanout::configured()),
             log_bounds: super::log_bounds::LogBounds::configured(),
             log_volumes: Default::default(),
+            mocks: Default::default(),
         })
     }
 

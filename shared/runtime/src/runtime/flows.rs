@@ -118,6 +118,9 @@ impl FlowRepository {
     pub fn load_dir(&self, dir: &Path, registry: &Registry, renderer: &Renderer) -> Vec<(PathBuf, FlowLoadError)> {
         let mut errors = Vec::new();
         for path in yaml_files(dir) {
+            if is_test_file(&path) {
+                continue;
+            }
             match Self::load_file(&path, registry, renderer) {
                 Ok(f) => {
                     self.insert(f);
@@ -133,6 +136,15 @@ impl FlowRepository {
         v.sort_by(|a, b| (&a.namespace, &a.id).cmp(&(&b.namespace, &b.id)));
         v
     }
+}
+
+/// Whether the file is a flow unit test file (`baton test`), which a
+/// folder of flows may hold beside them: it is not a flow.
+fn is_test_file(path: &Path) -> bool {
+    crate::yaml::read_file(path)
+        .ok()
+        .and_then(|src| crate::yaml::parse(&src).ok())
+        .is_some_and(|(root, _)| crate::unittest::is_test_document(&root))
 }
 
 /// Revision `revision` of flow `namespace.id`: from this instance's cache,

@@ -12,6 +12,7 @@ pub mod env;
 pub mod events;
 pub mod executor;
 pub mod fanout;
+pub mod fixtures;
 pub mod flow_catalog;
 pub mod flow_files;
 pub mod flow_triggers;

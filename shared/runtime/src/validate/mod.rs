@@ -280,6 +280,10 @@ pub fn validate_paths_with(
         }
         for f in files {
             let report = match crate::yaml::read_file(&f) {
+                // a flow unit test file (`baton test`) is checked as one
+                Ok(src) if crate::yaml::parse(&src).is_ok_and(|(root, _)| crate::unittest::is_test_document(&root)) => {
+                    only(crate::unittest::parse_source(&f.display().to_string(), &src).1)
+                }
                 Ok(src) => validate_source_with(&f.display().to_string(), &src, registry, renderer, policy),
                 Err(e) => only(vec![io_diag(&f, &e)]),
             };

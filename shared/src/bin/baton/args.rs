@@ -18,6 +18,10 @@ pub struct Cli {
 pub enum Command {
     /// Run one execution of a flow to the end.
     Run(RunArgs),
+    /// Run flow unit tests: Kestra's test files (`flowId`, `testCases`)
+    /// beside their flows, each case a transient execution with its tasks
+    /// mocked as its fixtures say, on a throwaway home.
+    Test(super::test_cmd::TestArgs),
     /// Validate flow files or folders; report every problem.
     Validate {
         /// Files or folders (*.yml, *.yaml).
@@ -357,6 +361,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
                 1
             });
         }
+        Command::Test(a) => return super::test_cmd::test(a).await,
         Command::Validate { paths, dialect } => return super::validate::validate(&paths, dialect),
         Command::Migrate { paths, check, diff, in_place, out } => {
             return super::migrate::migrate(&paths, &super::migrate::Options { check, diff, in_place, out });

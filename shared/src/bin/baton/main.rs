@@ -23,6 +23,7 @@ mod server;
 mod style;
 mod suggest;
 mod table;
+mod test_cmd;
 mod validate;
 
 use std::io::IsTerminal;
@@ -49,6 +50,7 @@ fn main() {
         && matches!(
             cli.command,
             args::Command::Run(_)
+                | args::Command::Test(_)
                 | args::Command::Server { .. }
                 | args::Command::Backfill(_)
                 | args::Command::Executions { command: args::ExecutionsCommand::Resume { .. } }

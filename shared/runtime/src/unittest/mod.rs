@@ -1,0 +1,21 @@
+//! Flow unit tests in Kestra's format (`baton test`): a test file names a
+//! flow (`namespace`, `flowId`) and holds `testCases` of type
+//! `io.kestra.core.tests.flow.UnitTest`, each with `fixtures` (inputs,
+//! inline files, mocked tasks, a trigger) and `assertions`. Each case runs
+//! as its own transient execution; a mocked task returns its fixture's
+//! outputs and state without running (`runtime::fixtures`).
+//!
+//! [`parse`] reads a file with file:line:column problems, [`check`] holds it
+//! against its flow, [`assert`] runs the operators and [`run`] a case.
+
+pub mod assert;
+pub mod check;
+pub mod model;
+pub mod parse;
+pub mod run;
+#[cfg(test)]
+mod tests;
+
+pub use model::{Assertion, Fixtures, Operator, TaskFixture, TestSuite, UnitTest};
+pub use parse::{is_test_document, parse_source};
+pub use run::{CaseOutcome, CaseState, run_case};

@@ -71,6 +71,7 @@ mod notifications;
 mod notifications_alerts;
 mod notifications_more;
 mod nsfiles;
+mod otel_traces;
 mod postgres;
 mod purge_flows;
 mod purge_storage;

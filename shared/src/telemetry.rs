@@ -170,8 +170,14 @@ where
         .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
     let tracer = provider.tracer(spans::SCOPE);
+    // the spans' own attributes only: not the source location, thread,
+    // target or busy/idle times of every span
     let layer = tracing_opentelemetry::layer()
         .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_tracked_inactivity(false)
         .with_filter(Targets::new().with_target("baton::trace", tracing::Level::INFO));
     spans::set_enabled(true);
     let _ = FLUSHER.set(Flusher(provider.clone()));

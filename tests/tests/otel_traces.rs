@@ -174,8 +174,11 @@ fn check_tree(spans: &[Got], protocol: &str) {
 async fn the_taxi_flow_is_one_trace_execution_task_runs_then_their_queries() {
     for protocol in ["http/protobuf", "http/json"] {
         let (url, spans) = receiver().await;
-        let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", url.as_str()), ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)];
-        let (_db, out) = tokio::task::spawn_blocking(move || run_taxi(&env, "on")).await.unwrap();
+        let (_db, out) = tokio::task::spawn_blocking(move || {
+            run_taxi(&[("OTEL_EXPORTER_OTLP_ENDPOINT", url.as_str()), ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)], "on")
+        })
+        .await
+        .unwrap();
         assert!(out.status.success(), "{protocol}: {}", out_text(&out));
         let got = spans.lock().unwrap().clone();
         check_tree(&got, protocol);

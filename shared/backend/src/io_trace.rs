@@ -22,13 +22,24 @@ pub fn enabled() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
+/// Whether the current span is one of the traced ones (a task run attempt
+/// or an I/O span inside it): I/O outside an attempt (a function loading
+/// its flows, the API) is not traced.
+pub fn in_attempt() -> bool {
+    tracing::Span::current().metadata().is_some_and(|m| m.target() == TARGET)
+}
+
+/// The `tracing` target of the traced spans.
+pub const TARGET: &str = "baton::trace";
+
 /// A span for one I/O call (`tracing::info_span!` under the target
-/// `baton::trace`), or `Span::none()` when traces are off. Instrument the
-/// call's future with it (`tracing::Instrument`).
+/// `baton::trace`) inside a task run attempt, or `Span::none()` when traces
+/// are off or no attempt is running here. Instrument the call's future
+/// with it (`tracing::Instrument`).
 #[macro_export]
 macro_rules! io_span {
     ($name:expr $(, $($fields:tt)*)?) => {
-        if $crate::io_trace::enabled() {
+        if $crate::io_trace::enabled() && $crate::io_trace::in_attempt() {
             ::tracing::info_span!(target: "baton::trace", $name $(, $($fields)*)?)
         } else {
             ::tracing::Span::none()

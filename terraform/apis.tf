@@ -11,6 +11,8 @@ resource "google_project_service" "api" {
     "bigquery.googleapis.com",
     "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com",
+    # where the trace sidecars export (var.traces); free while unused
+    "cloudtrace.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",

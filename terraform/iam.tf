@@ -38,6 +38,8 @@ locals {
       for g in var.gcp_worker_groups : "worker-${g}/bigquery.jobUser" => { function = "worker-${g}", role = "roles/bigquery.jobUser" }
       if contains(var.worker_groups, g)
     },
+    # the trace sidecars write spans as the function's account (var.traces)
+    { for f in local.functions : "${f}/cloudtrace.agent" => { function = f, role = "roles/cloudtrace.agent" } if var.traces },
   )
 
   publishes = merge(

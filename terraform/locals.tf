@@ -95,12 +95,31 @@ locals {
   # (`BATON_PUSH_AUDIENCE`).
   push_audiences = { for k, _ in local.push_services : k => "https://${var.project_id}.baton/${k}" }
 
-  common_env = {
+  common_env = merge({
     GOOGLE_CLOUD_PROJECT     = var.project_id
     BATON_INTERNAL_BUCKET    = local.internal_bucket
     BATON_FIRESTORE_DATABASE = var.firestore_database
     RUST_LOG                 = var.log_level
-  }
+    },
+    # traces go to the collector sidecar beside each function (var.traces)
+    var.traces ? { OTEL_EXPORTER_OTLP_ENDPOINT = "http://localhost:4318" } : {},
+  )
+
+  # The trace sidecar's configuration, given in its environment
+  # (`--config=env:OTELCOL_CONFIG`). Its exporter has no sending queue: the
+  # collector answers Baton's flush only once the spans are in Cloud Trace,
+  # and Baton flushes before it answers each push request, so nothing waits
+  # in a sidecar whose CPU Cloud Run freezes between requests.
+  otel_collector_config = yamlencode({
+    receivers  = { otlp = { protocols = { http = { endpoint = "localhost:4318" } } } }
+    processors = { resourcedetection = { detectors = ["env", "gcp"] } }
+    exporters  = { googlecloud = { sending_queue = { enabled = false } } }
+    service = {
+      pipelines = {
+        traces = { receivers = ["otlp"], processors = ["resourcedetection"], exporters = ["googlecloud"] }
+      }
+    }
+  })
 
   bigquery_location  = coalesce(var.bigquery_location, var.region)
   firestore_location = coalesce(var.firestore_location, var.region)

@@ -23,8 +23,42 @@ resource "google_cloud_run_v2_service" "push" {
       max_instance_count = each.value.max_instances
     }
 
+    # the trace sidecar (var.traces): an OpenTelemetry Collector exporting
+    # to Cloud Trace, configured by local.otel_collector_config
+    dynamic "containers" {
+      for_each = var.traces ? ["otel-collector"] : []
+      content {
+        name  = containers.value
+        image = var.otel_collector_image
+        args  = ["--config=env:OTELCOL_CONFIG"]
+
+        env {
+          name  = "OTELCOL_CONFIG"
+          value = local.otel_collector_config
+        }
+
+        resources {
+          limits = {
+            cpu    = "1"
+            memory = "256Mi"
+          }
+        }
+
+        startup_probe {
+          period_seconds    = 2
+          timeout_seconds   = 1
+          failure_threshold = 30
+          tcp_socket {
+            port = 4318
+          }
+        }
+      }
+    }
+
     containers {
-      image = "${local.registry}/${each.value.image}:${var.image_tag}"
+      name       = "baton"
+      depends_on = var.traces ? ["otel-collector"] : []
+      image      = "${local.registry}/${each.value.image}:${var.image_tag}"
 
       ports {
         container_port = 8080
@@ -100,8 +134,42 @@ resource "google_cloud_run_v2_service" "api" {
       max_instance_count = var.max_instances
     }
 
+    # the trace sidecar (var.traces): an OpenTelemetry Collector exporting
+    # to Cloud Trace, configured by local.otel_collector_config
+    dynamic "containers" {
+      for_each = var.traces ? ["otel-collector"] : []
+      content {
+        name  = containers.value
+        image = var.otel_collector_image
+        args  = ["--config=env:OTELCOL_CONFIG"]
+
+        env {
+          name  = "OTELCOL_CONFIG"
+          value = local.otel_collector_config
+        }
+
+        resources {
+          limits = {
+            cpu    = "1"
+            memory = "256Mi"
+          }
+        }
+
+        startup_probe {
+          period_seconds    = 2
+          timeout_seconds   = 1
+          failure_threshold = 30
+          tcp_socket {
+            port = 4318
+          }
+        }
+      }
+    }
+
     containers {
-      image = "${local.registry}/api:${var.image_tag}"
+      name       = "baton"
+      depends_on = var.traces ? ["otel-collector"] : []
+      image      = "${local.registry}/api:${var.image_tag}"
 
       ports {
         container_port = 8080
@@ -177,8 +245,42 @@ resource "google_cloud_run_v2_service" "webhooks" {
       max_instance_count = var.max_instances
     }
 
+    # the trace sidecar (var.traces): an OpenTelemetry Collector exporting
+    # to Cloud Trace, configured by local.otel_collector_config
+    dynamic "containers" {
+      for_each = var.traces ? ["otel-collector"] : []
+      content {
+        name  = containers.value
+        image = var.otel_collector_image
+        args  = ["--config=env:OTELCOL_CONFIG"]
+
+        env {
+          name  = "OTELCOL_CONFIG"
+          value = local.otel_collector_config
+        }
+
+        resources {
+          limits = {
+            cpu    = "1"
+            memory = "256Mi"
+          }
+        }
+
+        startup_probe {
+          period_seconds    = 2
+          timeout_seconds   = 1
+          failure_threshold = 30
+          tcp_socket {
+            port = 4318
+          }
+        }
+      }
+    }
+
     containers {
-      image = "${local.registry}/api:${var.image_tag}"
+      name       = "baton"
+      depends_on = var.traces ? ["otel-collector"] : []
+      image      = "${local.registry}/api:${var.image_tag}"
 
       ports {
         container_port = 8080

@@ -250,3 +250,20 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "traces" {
+  description = "Export OpenTelemetry traces of executions to Cloud Trace: each function gets an OpenTelemetry Collector sidecar (otel_collector_image) that Baton sends OTLP/HTTP to, and the Cloud Trace agent role."
+  type        = bool
+  default     = false
+}
+
+variable "otel_collector_image" {
+  description = "The image of the trace sidecar: an OpenTelemetry Collector with the googlecloud exporter and the env config provider (e.g. Google-Built OpenTelemetry Collector, pinned to a version). Required when traces is true."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !var.traces || var.otel_collector_image != ""
+    error_message = "traces = true needs otel_collector_image (an OpenTelemetry Collector image with the googlecloud exporter)."
+  }
+}

@@ -15,6 +15,7 @@ pub mod reference;
 pub mod serve;
 pub mod serve_guard;
 pub mod server;
+pub mod telemetry;
 
 // The layers below, as crates of their own (`shared/model`,
 // `shared/template`, `shared/executor`, `shared/backend`, `shared/local`,

@@ -354,6 +354,17 @@ impl Deployment {
     /// sweep job (paused, as Terraform creates it, ticking every
     /// `sweep_every` while enabled), the functions started.
     pub async fn start(shape: &PushShape, copies: usize, sweep_every: Duration) -> Deployment {
+        Deployment::start_with(shape, copies, sweep_every, &[]).await
+    }
+
+    /// [`Deployment::start`] with `extra` variables given to every function
+    /// (e.g. the `OTEL_*` of a trace receiver).
+    pub async fn start_with(
+        shape: &PushShape,
+        copies: usize,
+        sweep_every: Duration,
+        extra: &[(&str, &str)],
+    ) -> Deployment {
         let gcp = gcp_emulators();
         let backends = crate::gcp_emulators::gcp_backends("dep").await;
         let (project, bucket) = (backends.config.project.clone(), backends.config.bucket.clone());
@@ -391,6 +402,7 @@ impl Deployment {
         let mut functions = HashMap::new();
         for name in FUNCTIONS {
             let mut env = common.clone();
+            env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             if name == "worker-core" {
                 env.push(("BATON_WORKER_GROUP".into(), "core".into()));
             }

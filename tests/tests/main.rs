@@ -73,6 +73,7 @@ mod notifications;
 mod notifications_alerts;
 mod notifications_more;
 mod nsfiles;
+mod otel_traces;
 mod path_traversal;
 mod postgres;
 mod process_hygiene;

@@ -17,6 +17,7 @@ pub mod contract_flow_files;
 #[cfg(any(test, feature = "testing"))]
 mod contract_labels;
 pub mod flow_files;
+pub mod io_trace;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod metrics;

@@ -147,7 +147,17 @@ impl GcsClient {
             rb = rb.json(b);
         }
         rb = self.creds.authorize(rb).await?;
-        let resp = rb.send().await.map_err(|e| GcsError::Transport {
+        let span = baton_backend::io_span!(
+            "gcs.request",
+            otel.kind = "client",
+            gcp.gcs.operation = %op,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let resp = tracing::Instrument::instrument(rb.send(), span.clone()).await;
+        if let Ok(r) = &resp {
+            span.record("http.response.status_code", r.status().as_u16());
+        }
+        let resp = resp.map_err(|e| GcsError::Transport {
             op: op.to_string(),
             url: self.root.clone(),
             message: super::causes(&e),
@@ -401,7 +411,9 @@ impl GcsClient {
         if let Some(g) = opts.if_generation_match {
             w = w.set_if_generation_match(g);
         }
-        let obj = w.send_buffered().await.map_err(|e| match e.http_status_code() {
+        let span = baton_backend::io_span!("gcs.upload", otel.kind = "client", gcp.gcs.operation = %op);
+        let obj = tracing::Instrument::instrument(w.send_buffered(), span).await;
+        let obj = obj.map_err(|e| match e.http_status_code() {
             Some(status) => GcsError::Http { op: op.clone(), status, message: e.to_string() },
             None => GcsError::Other { op: op.clone(), message: e.to_string() },
         })?;
@@ -423,7 +435,9 @@ impl GcsClient {
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, GcsError> {
         let op = format!("download gs://{bucket}/{name}");
         let storage = self.data_plane(&op).await?;
-        let resp = storage.read_object(bucket_resource(bucket), name).send().await.map_err(|e| {
+        let span = baton_backend::io_span!("gcs.download", otel.kind = "client", gcp.gcs.operation = %op);
+        let resp = tracing::Instrument::instrument(storage.read_object(bucket_resource(bucket), name).send(), span);
+        let resp = resp.await.map_err(|e| {
             let status = e.http_status_code().unwrap_or(0);
             if status > 0 {
                 GcsError::Http { op: op.clone(), status, message: e.to_string() }

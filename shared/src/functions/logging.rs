@@ -31,6 +31,10 @@ use crate::model::Execution;
 /// The span field carrying the request's trace id.
 pub const TRACE_FIELD: &str = "trace";
 
+/// The span field carrying the current span's id (a task run attempt's,
+/// when traces are exported).
+pub const SPAN_FIELD: &str = "span_id";
+
 /// The `tracing` layer writing Cloud Logging JSON lines.
 pub struct CloudLogging<W> {
     writer: W,
@@ -44,14 +48,21 @@ impl<W> CloudLogging<W> {
     }
 }
 
-/// Installs the layer on stdout, filtered by `RUST_LOG` (default `info`).
-/// Returns false if a subscriber was already installed.
-pub fn init(project: Option<String>) -> bool {
+/// Installs the layer on stdout, filtered by `RUST_LOG` (default `info`),
+/// and the trace exporter when the `OTEL_*` variables ask for it (see
+/// [`crate::telemetry`]): the guard to keep until the process ends.
+pub fn init(
+    project: Option<String>,
+    service: &str,
+) -> Result<crate::telemetry::Telemetry, crate::telemetry::TelemetryError> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::registry().with(filter).with(CloudLogging::new(std::io::stdout, project)).try_init().is_ok()
+    let (telemetry, traces) = crate::telemetry::from_env(service)?;
+    let lines = CloudLogging::new(std::io::stdout, project).with_filter(filter);
+    let _ = tracing_subscriber::registry().with(traces).with(lines).try_init();
+    Ok(telemetry)
 }
 
 /// Cloud Logging's name for a level.
@@ -140,6 +151,9 @@ where
                                 "logging.googleapis.com/trace".into(),
                                 format!("projects/{p}/traces/{id}").into(),
                             ),
+                            (SPAN_FIELD, _, Value::String(id)) => {
+                                line.insert("logging.googleapis.com/spanId".into(), id.clone().into())
+                            }
                             _ => line.insert(k.clone(), v.clone()),
                         };
                     }
@@ -299,9 +313,17 @@ where
                 (Some(p), Some(id)) => Some(format!("projects/{p}/traces/{id}")),
                 _ => None,
             };
+            // with traces exported, each line is grouped under its execution's trace
+            let traced = crate::runtime::telemetry::enabled();
             let mut out = Vec::new();
             for l in logs {
-                if serde_json::to_writer(&mut out, &task_entry(l, trace.as_deref())).is_ok() {
+                let own = match (&self.project, traced) {
+                    (Some(p), true) => {
+                        Some(format!("projects/{p}/traces/{}", crate::runtime::telemetry::trace_id(&l.execution_id)))
+                    }
+                    _ => None,
+                };
+                if serde_json::to_writer(&mut out, &task_entry(l, own.as_deref().or(trace.as_deref()))).is_ok() {
                     out.push(b'\n');
                 }
             }

@@ -343,7 +343,13 @@ pub fn run(handler: Handler) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    logging::init(cfg.project.clone());
+    let telemetry = match logging::init(cfg.project.clone(), &format!("baton-{}", handler.name())) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {} function: {e}", handler.name());
+            return ExitCode::from(2);
+        }
+    };
     crate::prometheus::install();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -352,7 +358,10 @@ pub fn run(handler: Handler) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(start(handler, cfg, &vars, server::shutdown_signal())) {
+    let ran = rt.block_on(start(handler, cfg, &vars, server::shutdown_signal()));
+    drop(rt);
+    drop(telemetry);
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(function = handler.name(), error = %e, "cannot start");

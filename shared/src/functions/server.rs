@@ -103,6 +103,8 @@ async fn push(State(s): State<Arc<PushState>>, headers: HeaderMap, body: Bytes) 
             Ok(o) => o,
             Err(e) => Outcome::Retry(format!("the handler panicked or was cancelled: {e}")),
         };
+        // the spans of what this request ran go out before the CPU may freeze
+        crate::telemetry::flush_before_answering().await;
         match &outcome {
             Outcome::Done => tracing::debug!("processed"),
             Outcome::Duplicate(why) => tracing::info!(reason = %why, "duplicate delivery acked"),

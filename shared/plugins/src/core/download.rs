@@ -124,7 +124,7 @@ impl RunnableTask for Download {
         rb = http::with_auth(rb, &self.options)?;
 
         cx.info(&format!("Downloading '{url}'"));
-        let resp = rb.send().await.map_err(|e| http::send_error("download", url, &e))?;
+        let resp = http::send(rb, &self.method, "download", url).await?;
         let status = resp.status();
         if !status.is_success() {
             return Err(TaskError::failed(format!("Failed to download '{url}': HTTP {}", status.as_u16())));

@@ -175,6 +175,24 @@ pub fn send_error(what: &str, url: &Url, e: &reqwest::Error) -> TaskError {
     TaskError::failed(format!("Failed to {what} '{url}': {why}"))
 }
 
+/// Sends `rb` as one traced call (an `HTTP {method}` client span, the URL
+/// without its query, where tokens travel, and the answer's status); a
+/// failed send names the host: `Failed to {what} '{uri}': …`.
+pub async fn send(rb: RequestBuilder, method: &Method, what: &str, url: &Url) -> Result<reqwest::Response, TaskError> {
+    let span = baton_backend::io_span!(
+        "http.request",
+        otel.name = %format!("HTTP {method}"),
+        otel.kind = "client",
+        http.request.method = %method,
+        url.full = %format!("{}{}", url.origin().ascii_serialization(), url.path()),
+        http.response.status_code = tracing::field::Empty,
+    );
+    let resp = tracing::Instrument::instrument(rb.send(), span.clone()).await;
+    let resp = resp.map_err(|e| send_error(what, url, &e))?;
+    span.record("http.response.status_code", resp.status().as_u16());
+    Ok(resp)
+}
+
 /// Reads `resp`'s body, at most `limit` bytes: the bytes, and whether more
 /// were left unread (the answer is over the limit).
 pub async fn read_limited(resp: &mut reqwest::Response, url: &Url, limit: u64) -> Result<(Vec<u8>, bool), TaskError> {

@@ -173,7 +173,7 @@ impl RunnableTask for Request {
         let url = &self.out.url;
         let rb = http::with_timeout(self.out.builder(cx)?, self.timeout, &self.out.options)?;
 
-        let mut resp = rb.send().await.map_err(|e| http::send_error("request", url, &e))?;
+        let mut resp = http::send(rb, &self.out.method, "request", url).await?;
         let status = resp.status();
         let headers = http::headers_output(resp.headers());
         let declared_length = resp.content_length();

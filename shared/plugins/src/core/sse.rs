@@ -228,7 +228,7 @@ impl RunnableTask for SseRequest {
         if http::find_header(&self.out.headers, "accept").is_none() {
             rb = rb.header(reqwest::header::ACCEPT, "text/event-stream");
         }
-        let resp = rb.send().await.map_err(|e| http::send_error("request", url, &e))?;
+        let resp = http::send(rb, &self.out.method, "request", url).await?;
         let status = resp.status();
         if !status.is_success() && !self.allow_failed {
             let body = resp.text().await.unwrap_or_default();

@@ -103,7 +103,24 @@ impl Drop for GroupKill {
 /// Starts the process and streams its output into the task's logs until it
 /// exits. A start failure is a task error; a non-zero exit is not (the
 /// caller decides).
+/// Traced as a `process` span (the program's file name and its exit code).
 pub(crate) async fn run(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Finished, TaskError> {
+    let span = baton_backend::io_span!(
+        "process",
+        process.executable.name = %std::path::Path::new(&spawn.program).file_name().map_or_else(
+            || spawn.program.clone(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        process.exit.code = tracing::field::Empty,
+    );
+    let fin = tracing::Instrument::instrument(run_process(cx, spawn, mode), span.clone()).await?;
+    if let Some(code) = fin.exit_code {
+        span.record("process.exit.code", code);
+    }
+    Ok(fin)
+}
+
+async fn run_process(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Finished, TaskError> {
     let mut cmd = tokio::process::Command::new(&spawn.program);
     cmd.args(&spawn.args)
         .current_dir(&spawn.cwd)

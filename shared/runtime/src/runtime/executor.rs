@@ -511,6 +511,7 @@ impl ExecutorService {
                 Action::PutFile { .. } => {}
                 Action::Ended(state) => {
                     tracing::info!(execution_id = %exec.id, flow_id = %exec.flow_id, state = %state, "execution ended");
+                    super::telemetry::execution_ended(exec, state);
                     self.on_end(exec, state).await?;
                 }
             }

@@ -34,5 +34,6 @@ pub mod stop_after;
 pub mod subflow_fn;
 pub mod subflow_outputs;
 pub mod task_cache;
+pub mod telemetry;
 pub mod toggle;
 pub mod worker;

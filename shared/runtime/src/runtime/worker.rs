@@ -249,7 +249,11 @@ impl Worker {
             engine.log_bounds,
             volume,
         ));
-        let run = std::panic::AssertUnwindSafe(self.run(job, start, released_rx, logs.clone())).catch_unwind();
+        // the attempt's trace span (none unless traces are exported): what
+        // the task does inside it (HTTP, queries, processes) is its children
+        let span = super::telemetry::attempt_span(job);
+        let attempt = tracing::Instrument::instrument(self.run(job, start, released_rx, logs.clone()), span.clone());
+        let run = std::panic::AssertUnwindSafe(attempt).catch_unwind();
         let mut run = std::pin::pin!(run);
         let mut told = false;
         let ran = if self.closes_claims {
@@ -290,6 +294,8 @@ impl Worker {
         result.log_file = log_file;
         running.ended(job, result.state);
         result.claim_left_open = !self.closes_claims;
+        super::telemetry::attempt_ended(&span, result.state, result.error.as_deref());
+        drop(span);
         // a failure's log lines are stored (and echoed) before the executor
         // hears of it: a reader never sees the task FAILED before its reason
         if result.state.is_failed() {

@@ -63,10 +63,24 @@ fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| level.into());
     // colour only on a terminal, and never under NO_COLOR (no-color.org)
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    if json_logs {
-        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
-    } else {
-        tracing_subscriber::fmt().with_ansi(ansi).with_env_filter(filter).with_writer(std::io::stderr).init();
+    // traces, when the OTEL_* variables ask for them (off and free otherwise)
+    let (telemetry, traces) = match shared::telemetry::from_env("baton") {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    {
+        use tracing_subscriber::Layer;
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let lines = if json_logs {
+            tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).with_filter(filter).boxed()
+        } else {
+            tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr).with_filter(filter).boxed()
+        };
+        tracing_subscriber::registry().with(traces).with(lines).init();
     }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     // `baton run` drives one execution, whose executor and worker mostly
@@ -90,5 +104,7 @@ fn main() {
     // what tasks left dies now, and the watchdog ends and is reaped (no
     // zombie left under an init that does not reap)
     shared::plugins::scripts::reap::stop_watchdog();
+    // the spans still queued are sent (exit skips destructors)
+    drop(telemetry);
     std::process::exit(code);
 }

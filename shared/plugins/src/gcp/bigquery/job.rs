@@ -210,11 +210,25 @@ impl<'a> Jobs<'a> {
         let mut attempt = 1;
         loop {
             let job_id = new_job_id(self.cx);
-            let outcome = match start(job_id.clone()).await {
-                Ok(job) if dry_run => Ok(job),
-                Ok(job) => self.bq.wait_job(&self.project, job).await,
-                Err(e) => Err(e),
-            };
+            let span = baton_backend::io_span!(
+                "bigquery.job",
+                otel.kind = "client",
+                db.system = "bigquery",
+                gcp.bigquery.job_id = %job_id,
+                gcp.project_id = %self.project,
+                db.statement = %sql.map(|q| self.cx.mask_text(&q.chars().take(2000).collect::<String>())).unwrap_or_default(),
+            );
+            let outcome = tracing::Instrument::instrument(
+                async {
+                    match start(job_id.clone()).await {
+                        Ok(job) if dry_run => Ok(job),
+                        Ok(job) => self.bq.wait_job(&self.project, job).await,
+                        Err(e) => Err(e),
+                    }
+                },
+                span,
+            )
+            .await;
             let (retry, err) = match outcome {
                 Ok(job) => {
                     let errors = job_errors(&job);

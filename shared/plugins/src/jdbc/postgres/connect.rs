@@ -100,8 +100,15 @@ impl Conn {
     /// Opens a connection; its background task ends with the client.
     pub async fn connect(&self, cx: &RunContext) -> Result<Session, TaskError> {
         let config = self.target.config().map_err(|m| TaskError::property("url", m))?;
-        let (client, mut connection) =
-            config.connect(NoTls).await.map_err(|e| TaskError::failed(connect_error(&self.target, &e)))?;
+        let span = baton_backend::io_span!(
+            "postgresql.connect",
+            otel.kind = "client",
+            db.system = "postgresql",
+            server.address = %self.display(),
+        );
+        let (client, mut connection) = tracing::Instrument::instrument(config.connect(NoTls), span)
+            .await
+            .map_err(|e| TaskError::failed(connect_error(&self.target, &e)))?;
         let notices = NoticeLog::new(cx);
         tokio::spawn(async move {
             let mut messages = futures::stream::poll_fn(move |c| connection.poll_message(c));

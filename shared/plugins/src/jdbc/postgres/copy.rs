@@ -271,7 +271,13 @@ fn build_copy_in(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Ta
 impl RunnableTask for CopyIn {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let session = self.conn.connect(cx).await?;
-        let result = self.work(cx, &session).await;
+        let span = baton_backend::io_span!(
+            "postgresql.copy",
+            otel.kind = "client",
+            db.system = "postgresql",
+            db.statement = %cx.mask_text(&one_line(&self.sql, 200)),
+        );
+        let result = tracing::Instrument::instrument(self.work(cx, &session), span).await;
         session.close();
         result
     }
@@ -372,7 +378,13 @@ fn build_copy_out(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, T
 impl RunnableTask for CopyOut {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let session = self.conn.connect(cx).await?;
-        let result = self.work(cx, &session).await;
+        let span = baton_backend::io_span!(
+            "postgresql.copy",
+            otel.kind = "client",
+            db.system = "postgresql",
+            db.statement = %cx.mask_text(&one_line(&self.sql, 200)),
+        );
+        let result = tracing::Instrument::instrument(self.work(cx, &session), span).await;
         session.close();
         result
     }

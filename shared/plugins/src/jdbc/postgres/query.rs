@@ -103,8 +103,25 @@ fn plan(props: &Map<String, Value>) -> Result<Plan, TaskError> {
     })
 }
 
-/// Runs one statement; `Some(outputs)` when it returned rows.
+/// Runs one statement; `Some(outputs)` when it returned rows. Traced as a
+/// `postgresql.query` span (the statement masked as logs are).
 async fn run_statement(
+    cx: &RunContext,
+    client: &Client,
+    plan: &Plan,
+    sql: &str,
+    file_name: &str,
+) -> Result<Option<Map<String, Value>>, TaskError> {
+    let span = baton_backend::io_span!(
+        "postgresql.query",
+        otel.kind = "client",
+        db.system = "postgresql",
+        db.statement = %cx.mask_text(&one_line(sql, 200)),
+    );
+    tracing::Instrument::instrument(statement(cx, client, plan, sql, file_name), span).await
+}
+
+async fn statement(
     cx: &RunContext,
     client: &Client,
     plan: &Plan,

@@ -56,9 +56,8 @@ resource "google_cloud_run_v2_service" "push" {
     }
 
     containers {
-      name       = "baton"
-      depends_on = var.traces ? ["otel-collector"] : []
-      image      = "${local.registry}/${each.value.image}:${var.image_tag}"
+      name  = "baton"
+      image = "${local.registry}/${each.value.image}:${var.image_tag}"
 
       ports {
         container_port = 8080
@@ -167,9 +166,8 @@ resource "google_cloud_run_v2_service" "api" {
     }
 
     containers {
-      name       = "baton"
-      depends_on = var.traces ? ["otel-collector"] : []
-      image      = "${local.registry}/api:${var.image_tag}"
+      name  = "baton"
+      image = "${local.registry}/api:${var.image_tag}"
 
       ports {
         container_port = 8080
@@ -278,9 +276,8 @@ resource "google_cloud_run_v2_service" "webhooks" {
     }
 
     containers {
-      name       = "baton"
-      depends_on = var.traces ? ["otel-collector"] : []
-      image      = "${local.registry}/api:${var.image_tag}"
+      name  = "baton"
+      image = "${local.registry}/api:${var.image_tag}"
 
       ports {
         container_port = 8080

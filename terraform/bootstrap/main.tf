@@ -31,6 +31,9 @@ locals {
     "roles/secretmanager.admin",
     "roles/cloudscheduler.admin",
     "roles/serviceusage.serviceUsageAdmin",
+    # monitoring.tf: the log-based metric, the alert policies and the dashboard
+    "roles/logging.configWriter",
+    "roles/monitoring.editor",
   ]
 }
 

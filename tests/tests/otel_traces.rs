@@ -242,7 +242,7 @@ async fn one_execution_on_the_deployed_shape_is_one_trace_across_the_function_pr
         assert_eq!(r.service, "baton-worker", "attempts from the worker process: {r:?}");
     }
     let ping = runs.iter().find(|r| r.attrs["baton.task.id"] == "ping").unwrap();
-    let http: Vec<&Got> = got.iter().filter(|s| s.name == "http.request").collect();
+    let http: Vec<&Got> = got.iter().filter(|s| s.name == "HTTP GET").collect();
     assert_eq!(http.len(), 1, "{got:#?}");
     assert_eq!(http[0].parent, ping.span_id, "the HTTP call under its task run");
     assert_eq!(http[0].service, "baton-worker");

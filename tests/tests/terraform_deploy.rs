@@ -339,6 +339,8 @@ fn role_for(resource_type: &str) -> &'static str {
         t if t.starts_with("google_bigquery_") => "roles/bigquery.admin",
         t if t.starts_with("google_firestore_") => "roles/datastore.owner",
         t if t.starts_with("google_secret_manager_") => "roles/secretmanager.admin",
+        "google_logging_metric" => "roles/logging.configWriter",
+        t if t.starts_with("google_monitoring_") => "roles/monitoring.editor",
         other => panic!("no deploy role known for {other}: add it here and to terraform/bootstrap/main.tf"),
     }
 }

@@ -99,27 +99,12 @@ pub fn mocked(engine: &Engine, job: &WorkerJob, start: DateTime<Utc>) -> Option<
         Ok(_) => Map::new(),
         Err(e) => {
             let msg = format!("task '{}': the test fixture's outputs do not render: {e}", job.task.id);
-            return Some(result(StateType::Failed, Map::new(), Some(msg), start));
+            return Some(super::worker::ended_result(StateType::Failed, Map::new(), Some(msg), start, Utc::now()));
         }
     };
     let error =
         mock.state.is_failed().then(|| format!("task '{}' mocked {:?} by the test fixture", job.task.id, mock.state));
-    Some(result(mock.state, outputs, error, start))
-}
-
-fn result(state: StateType, outputs: Map<String, Value>, error: Option<String>, start: DateTime<Utc>) -> TaskResult {
-    TaskResult {
-        state,
-        outputs,
-        error,
-        labels: vec![],
-        variables: None,
-        start,
-        end: Utc::now(),
-        log_file: None,
-        metrics: Vec::new(),
-        claim_left_open: false,
-    }
+    Some(super::worker::ended_result(mock.state, outputs, error, start, Utc::now()))
 }
 
 #[cfg(test)]

@@ -442,18 +442,7 @@ impl Worker {
             if let Some((k, _)) = &cache
                 && let Some(outputs) = super::task_cache::lookup(engine, &cx, k, Utc::now()).await
             {
-                return Some(TaskResult {
-                    state: StateType::Success,
-                    outputs,
-                    error: None,
-                    labels: vec![],
-                    variables: None,
-                    start,
-                    end: Utc::now(),
-                    log_file: None,
-                    metrics: Vec::new(),
-                    claim_left_open: false,
-                });
+                return Some(ended_result(StateType::Success, outputs, None, start, Utc::now()));
             }
             let task = match (def.build)(&rendered) {
                 // a WorkingDirectory's own files, around its first and last child
@@ -650,10 +639,22 @@ pub async fn finish_keeping(
 }
 
 fn failed_result(error: String, start: DateTime<Utc>, end: DateTime<Utc>) -> TaskResult {
+    ended_result(StateType::Failed, Map::new(), Some(error), start, end)
+}
+
+/// An attempt's result that set no labels, variables, metrics or log file
+/// (a failure before the task ran, a cache hit, a mocked task).
+pub(super) fn ended_result(
+    state: StateType,
+    outputs: Map<String, Value>,
+    error: Option<String>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> TaskResult {
     TaskResult {
-        state: StateType::Failed,
-        outputs: Map::new(),
-        error: Some(error),
+        state,
+        outputs,
+        error,
         labels: vec![],
         variables: None,
         start,

@@ -91,17 +91,7 @@ impl Sink<'_> {
 pub fn parse_source(file: &str, source: &str) -> (Option<TestSuite>, Vec<Diagnostic>) {
     let (root, locs) = match yaml::parse(source) {
         Ok(x) => x,
-        Err(e) => {
-            let d = Diagnostic {
-                file: file.to_string(),
-                line: Some(e.position.line),
-                column: Some(e.position.column),
-                path: String::new(),
-                task_id: None,
-                message: format!("invalid YAML: {}", e.message),
-            };
-            return (None, vec![d]);
-        }
+        Err(e) => return (None, vec![Diagnostic::invalid_yaml(file, &e)]),
     };
     let mut sink = Sink { file, locs: &locs, diags: Vec::new() };
     let suite = suite(&root, &mut sink);

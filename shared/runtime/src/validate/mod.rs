@@ -61,6 +61,20 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+impl Diagnostic {
+    /// A file that is not YAML at all, at the parser's position.
+    pub fn invalid_yaml(file: &str, e: &crate::yaml::YamlError) -> Diagnostic {
+        Diagnostic {
+            file: file.to_string(),
+            line: Some(e.position.line),
+            column: Some(e.position.column),
+            path: String::new(),
+            task_id: None,
+            message: format!("invalid YAML: {}", e.message),
+        }
+    }
+}
+
 impl fmt::Display for Diagnostic {
     /// `file:line:column: path (task 'id'): message`, leaving out what is unknown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -159,17 +173,7 @@ pub fn validate_source_with(
 ) -> Report {
     let (root, locs) = match yaml::parse(source) {
         Ok(x) => x,
-        Err(e) => {
-            let d = Diagnostic {
-                file: file.to_string(),
-                line: Some(e.position.line),
-                column: Some(e.position.column),
-                path: String::new(),
-                task_id: None,
-                message: format!("invalid YAML: {}", e.message),
-            };
-            return Report { flow: None, dialect: None, diagnostics: vec![d] };
-        }
+        Err(e) => return Report { flow: None, dialect: None, diagnostics: vec![Diagnostic::invalid_yaml(file, &e)] },
     };
     let (flow, problems) = Flow::from_value_with(&root, source, &type_names::current);
     let mut sink = Sink { file, locs: &locs, task_ids: HashMap::new(), diags: Vec::new() };

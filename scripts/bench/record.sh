@@ -6,11 +6,15 @@
 # then the table marked `<!-- table: NAME -->` so that
 # scripts/bench/render.py can quote it in docs/src/performance.md.
 #
-#   scripts/bench/record.sh NAME "TITLE" COMMAND [ARGS...]
+#   scripts/bench/record.sh [--compare] NAME "TITLE" COMMAND [ARGS...]
 #   e.g. scripts/bench/record.sh whole "baton run of generated flows" \
 #          scripts/bench/whole.sh target/release/baton "chain:40 each0:10000"
+#   --compare: then print the figures worse than the previous run's by
+#   over 20 % (scripts/bench/compare.py), exiting 1 if there are any.
 set -euo pipefail
-[ $# -ge 3 ] || { sed -n '2,12p' "$0"; exit 2; }
+compare=false
+[ "${1:-}" = --compare ] && { compare=true; shift; }
+[ $# -ge 3 ] || { sed -n '2,16p' "$0"; exit 2; }
 name=$1 title=$2
 shift 2
 cd "$(dirname "$0")/../.."
@@ -42,3 +46,6 @@ new=true
   grep '^|' "$out"
 } >> "$file"
 echo "recorded in $file"
+if $compare; then
+  python3 scripts/bench/compare.py "$name"
+fi

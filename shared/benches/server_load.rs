@@ -1,11 +1,20 @@
 //! `baton server local` load benchmark (not a test): starts the server
 //! binary on a fresh home with one 3-task flow (trivial `Return` tasks),
-//! POSTs executions at rising open-loop rates and reports, per rate, the
-//! API latency (p50/p99 of `POST /api/v1/executions/{ns}/{id}`) and the
-//! executions completed per second (first POST to the drain's poll, every
-//! 10 ms, that counts the last SUCCESS); then an
-//! RSS soak: the server's RSS idle, after `BATON_BENCH_SOAK` executions
-//! (27,000 by default) and after a quiet minute.
+//! POSTs executions at rising open-loop rates (the generator is this
+//! process, the server another) and reports, per rate:
+//! - accepted/s (POSTs answered 2xx) and refused (429, the server's
+//!   back-pressure), the API latency p50/p99 of those POSTs;
+//! - ended/s: executions that reached SUCCESS while the load ran, per
+//!   second of load, and the backlog left when it stopped (accepted, not
+//!   ended), then how long the server took to drain it;
+//! - end-to-end p50/p99: creation to SUCCESS, from each execution's own
+//!   state dates (read back through the search API once the load is over);
+//! - errors: POSTs that failed otherwise, requests the generator had to
+//!   delay (its in-flight cap: then the rate was not open-loop), and
+//!   accepted executions that never ended.
+//!
+//! Then an RSS soak: the server's RSS idle, after `BATON_BENCH_SOAK`
+//! executions (27,000 by default) and after a quiet minute.
 //!
 //! `cargo bench -p shared --bench server_load` (release: build `baton` first
 //! with `cargo build --release`; `BATON_BIN` names another binary).
@@ -109,11 +118,23 @@ async fn successes(http: &reqwest::Client, url: &str) -> u64 {
     }
 }
 
-/// POSTs `rate` executions a second for `seconds`; returns (latencies in
-/// ms, errors, requests delayed by the in-flight cap).
-async fn load(http: &reqwest::Client, url: &str, rate: u64, seconds: u64) -> (Vec<f64>, usize, usize) {
+/// What one load step saw from the client side.
+struct Load {
+    /// Latencies of the accepted POSTs, in ms, sorted.
+    lat: Vec<f64>,
+    /// POSTs answered 429 (back-pressure).
+    refused: usize,
+    /// Any other failure.
+    errors: usize,
+    /// Requests delayed by the generator's in-flight cap.
+    delayed: usize,
+}
+
+/// POSTs `rate` executions a second for `seconds`.
+async fn load(http: &reqwest::Client, url: &str, rate: u64, seconds: u64) -> Load {
     let lat = Arc::new(Mutex::new(Vec::with_capacity((rate * seconds) as usize)));
     let errors = Arc::new(Mutex::new(0usize));
+    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let sem = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let mut delayed = 0;
     let start = tokio::time::Instant::now();
@@ -128,16 +149,18 @@ async fn load(http: &reqwest::Client, url: &str, rate: u64, seconds: u64) -> (Ve
                 sem.clone().acquire_owned().await.expect("semaphore")
             }
         };
-        let (http, lat, errors) = (http.clone(), lat.clone(), errors.clone());
+        let (http, lat, errors, refused) = (http.clone(), lat.clone(), errors.clone(), refused.clone());
         let post = format!("{url}/api/v1/executions/bench/three");
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
-            let ok = http.post(post).send().await.is_ok_and(|r| r.status().is_success());
+            let status = http.post(post).send().await.map(|r| r.status());
             let ms = t.elapsed().as_secs_f64() * 1000.0;
-            if ok {
-                lat.lock().expect("lat").push(ms);
-            } else {
-                *errors.lock().expect("errors") += 1;
+            match status {
+                Ok(s) if s.is_success() => lat.lock().expect("lat").push(ms),
+                Ok(s) if s.as_u16() == 429 => {
+                    refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                _ => *errors.lock().expect("errors") += 1,
             }
             drop(permit);
         }));
@@ -148,7 +171,38 @@ async fn load(http: &reqwest::Client, url: &str, rate: u64, seconds: u64) -> (Ve
     let mut lat = std::mem::take(&mut *lat.lock().expect("lat"));
     lat.sort_by(f64::total_cmp);
     let errors = *errors.lock().expect("errors");
-    (lat, errors, delayed)
+    Load { lat, refused: refused.load(std::sync::atomic::Ordering::Relaxed), errors, delayed }
+}
+
+/// Every execution's (start, end) in ms since the epoch, read back through
+/// the search API (pages of 1,000) once the load is over.
+async fn dates(http: &reqwest::Client, url: &str) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let q = format!("{url}/api/v1/executions/search?filters[state][EQUALS]=SUCCESS&size=1000&page={page}");
+        let Ok(r) = http.get(q).send().await else { break };
+        let Ok(v) = r.json::<serde_json::Value>().await else { break };
+        let results = v["results"].as_array().cloned().unwrap_or_default();
+        if results.is_empty() {
+            break;
+        }
+        for e in results {
+            let ms = |k: &str| {
+                e["state"][k]
+                    .as_str()
+                    .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                    .map(|d| d.timestamp_millis())
+            };
+            if let (Some(s), Some(t)) = (ms("startDate"), ms("endDate")) {
+                out.push((s, t));
+            }
+        }
+    }
+    out
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 /// Waits until `want` executions succeeded (or 120 s without progress).
@@ -178,21 +232,36 @@ fn main() {
         let soak = env_list("BATON_BENCH_SOAK", "27000").first().copied().unwrap_or(0);
         let http = reqwest::Client::builder().pool_max_idle_per_host(MAX_IN_FLIGHT).build().expect("http");
         println!("binary: {}", baton_bin().display());
-        println!("| offered rate /s | executions | API p50 | API p99 | errors | delayed | completed /s | load |");
-        println!("|---|---|---|---|---|---|---|---|");
+        println!(
+            "| offered /s | accepted /s | refused (429) | API p50 | API p99 | ended /s during load | backlog at end | drain | end-to-end p50 | end-to-end p99 | errors | load |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
         for rate in rates {
             let server = start().await;
             let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-            let t = Instant::now();
-            let (lat, errors, delayed) = load(&http, &server.url, rate, seconds).await;
-            let done = drain(&http, &server.url, lat.len() as u64).await;
-            let secs = t.elapsed().as_secs_f64();
+            let begun = now_ms();
+            let l = load(&http, &server.url, rate, seconds).await;
+            let stopped = now_ms();
+            let accepted = l.lat.len() as u64;
+            let done = drain(&http, &server.url, accepted).await;
+            let drained = now_ms();
+            let dates = dates(&http, &server.url).await;
+            let ended_in_load = dates.iter().filter(|(_, end)| *end <= stopped).count() as u64;
+            let mut e2e: Vec<f64> = dates.iter().map(|(s, t)| (t - s) as f64).collect();
+            e2e.sort_by(f64::total_cmp);
+            let load_secs = (stopped - begun) as f64 / 1000.0;
             println!(
-                "| {rate} | {done}/{} | {:.1} ms | {:.1} ms | {errors} | {delayed} | {:.0} | {} |",
-                rate * seconds,
-                percentile(&lat, 0.5),
-                percentile(&lat, 0.99),
-                done as f64 / secs,
+                "| {rate} | {:.0} | {} | {:.1} ms | {:.1} ms | {:.0} | {} | {:.1} s | {:.0} ms | {:.0} ms | {} | {} |",
+                accepted as f64 / load_secs,
+                l.refused,
+                percentile(&l.lat, 0.5),
+                percentile(&l.lat, 0.99),
+                ended_in_load as f64 / load_secs,
+                accepted.saturating_sub(ended_in_load),
+                (drained - stopped) as f64 / 1000.0,
+                percentile(&e2e, 0.5),
+                percentile(&e2e, 0.99),
+                l.errors + l.delayed + (accepted.saturating_sub(done)) as usize,
                 loadavg.split(' ').next().unwrap_or("?"),
             );
         }
@@ -202,8 +271,8 @@ fn main() {
             tokio::time::sleep(Duration::from_secs(2)).await;
             let idle = rss_mib(pid);
             let rate = 1000;
-            let (lat, _, _) = load(&http, &server.url, rate, soak / rate).await;
-            let done = drain(&http, &server.url, lat.len() as u64).await;
+            let l = load(&http, &server.url, rate, soak / rate).await;
+            let done = drain(&http, &server.url, l.lat.len() as u64).await;
             let after = rss_mib(pid);
             tokio::time::sleep(Duration::from_secs(60)).await;
             let quiet = rss_mib(pid);

@@ -93,6 +93,7 @@ mod serdes;
 mod serdes_excel;
 mod server;
 mod server_actions;
+mod server_backpressure;
 mod server_bounds;
 mod server_bulk;
 mod server_graph;

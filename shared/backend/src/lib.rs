@@ -529,4 +529,8 @@ pub trait Queue: Send + Sync {
 pub trait LocalPublish: Send + Sync {
     /// Hands `value` to the receivers of `topic` as it is.
     fn publish_any(&self, topic: &Topic, value: Box<dyn std::any::Any + Send>) -> Result<()>;
+
+    /// Messages published and not yet handled by their consumers (the
+    /// in-process backlog).
+    fn waiting(&self) -> usize;
 }

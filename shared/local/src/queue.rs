@@ -12,9 +12,15 @@
 //! events and jobs, which then cost no JSON encoding and decoding in
 //! process; in debug builds the runtime hands over each one read back from
 //! its JSON, so tests see what Pub/Sub would deliver).
+//!
+//! The queue counts the work waiting in it ([`LocalQueue::waiting`]): one
+//! more for each message published, one less for each one its consumer
+//! says it [`handled`](LocalQueue::handled). `baton server local` refuses
+//! new executions while that backlog is at its bound (back-pressure).
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -110,6 +116,8 @@ impl std::fmt::Debug for SharedReceiver {
 #[derive(Default)]
 pub struct LocalQueue {
     topics: Mutex<HashMap<Topic, Channel>>,
+    /// Messages published and not yet handled, over every topic.
+    waiting: AtomicUsize,
 }
 
 impl std::fmt::Debug for LocalQueue {
@@ -172,19 +180,39 @@ impl LocalQueue {
 
     fn send(&self, topic: &Topic, message: LocalMessage) -> Result<()> {
         self.with_channel(topic, |ch| ch.tx.send(message))
-            .map_err(|_| BackendError::Queue(format!("topic {} has no receiver any more", topic.name())))
+            .map_err(|_| BackendError::Queue(format!("topic {} has no receiver any more", topic.name())))?;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Its consumer is done with `n` messages (handled them, or took them
+    /// for good): they leave the backlog.
+    pub fn handled(&self, n: usize) {
+        // never below zero: a message published before a `close` may still
+        // be reported after it
+        let _ = self.waiting.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| Some(w.saturating_sub(n)));
+    }
+
+    /// Messages published and not yet [`handled`](LocalQueue::handled).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Closes every topic: receivers end once drained, publishing recreates
     /// the topic. Used at shutdown so consumer loops stop.
     pub fn close(&self) {
         self.topics.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.waiting.store(0, Ordering::Relaxed);
     }
 }
 
 impl LocalPublish for LocalQueue {
     fn publish_any(&self, topic: &Topic, value: Box<dyn Any + Send>) -> Result<()> {
         self.send(topic, LocalMessage::Value(value))
+    }
+
+    fn waiting(&self) -> usize {
+        LocalQueue::waiting(self)
     }
 }
 

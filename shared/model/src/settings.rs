@@ -207,6 +207,12 @@ pub const ALL: &[Setting] = &[
         "The log filter on stderr, in `tracing`'s syntax (`info`, `baton=debug,warn`). The functions read `RUST_LOG`.",
     ),
     var(
+        "BATON_MAX_BACKLOG",
+        Some("`1000`"),
+        &[Server],
+        "Back-pressure: while this many execution events and task jobs wait in the server's queue, requests that start an execution (`POST /api/v1/executions/…`, webhooks) are answered 429 with `Retry-After: 1`.",
+    ),
+    var(
         "BATON_MAX_BATCHES",
         Some("`10000`"),
         &[Tasks],

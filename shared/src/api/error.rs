@@ -43,11 +43,23 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
+    /// Back-pressure (429): answered with `Retry-After` ([`RETRY_AFTER_SECONDS`]).
+    pub fn too_many(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, message)
+    }
 }
+
+/// The `Retry-After` of a 429, in seconds.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"message": self.message}))).into_response()
+        let retry = self.status == StatusCode::TOO_MANY_REQUESTS;
+        let mut r = (self.status, Json(json!({"message": self.message}))).into_response();
+        if retry {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        r
     }
 }
 

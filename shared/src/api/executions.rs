@@ -96,6 +96,7 @@ async fn start_execution(
         &["labels", "wait", "scheduleDate", "revision"],
     )?;
     let mut flow = s.host.flow(&namespace, &id).await?;
+    super::backlog::admit(&s.engine)?;
     // Kestra's `revision`: the execution runs that stored revision of the flow
     let revision = p
         .get("revision")

@@ -49,6 +49,7 @@
 
 pub mod actions;
 pub mod backfills;
+pub mod backlog;
 pub mod blueprints;
 pub mod bulk;
 pub mod error;

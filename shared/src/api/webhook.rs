@@ -129,6 +129,7 @@ async fn handle(s: &ApiState, call: Call) -> ApiResult<Response> {
         // Kestra's core Webhook takes no path after its key
         return Err(webhook_not_found(&flow));
     }
+    super::backlog::admit(engine)?;
     if crate::runtime::stop_after::is_stopped(engine, &flow, trigger).await? {
         // stopped by `stopAfter`: as a disabled trigger
         return Err(webhook_not_found(&flow));

@@ -292,6 +292,13 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
             "HTTP (the local server and the functions)",
             vec![
                 b(
+                    "MAX_BACKLOG",
+                    Count(crate::api::backlog::MAX_BACKLOG as u64),
+                    Some("BATON_MAX_BACKLOG"),
+                    "execution events and task jobs waiting in `baton server local`'s queue",
+                    "requests that start an execution are answered 429 with `Retry-After`, naming the bound",
+                ),
+                b(
                     "MAX_REQUEST_BODY",
                     Bytes(crate::api::limits::MAX_REQUEST_BODY as u64),
                     None,

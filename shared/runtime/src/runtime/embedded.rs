@@ -29,7 +29,7 @@ pub struct Embedded {
 
 impl Embedded {
     /// Starts the executor loop and `workers` worker loops per group.
-    pub fn start(engine: Arc<Engine>, queue: &LocalQueue, workers: usize) -> Embedded {
+    pub fn start(engine: Arc<Engine>, queue: &Arc<LocalQueue>, workers: usize) -> Embedded {
         let executor = Arc::new(ExecutorService::new(engine.clone()));
         let mut handles = Vec::new();
         let mut rx = queue.subscribe(&Topic::Executions);
@@ -40,7 +40,7 @@ impl Embedded {
         let mut sources = Vec::with_capacity(lane_count);
         if lane_count == 1 {
             // one lane reads the topic itself: no hop through a dispatcher
-            sources.push(Events::Topic(rx));
+            sources.push(Events::Topic(rx, 0));
         } else {
             let mut lanes = Vec::with_capacity(lane_count);
             for _ in 0..lane_count {
@@ -48,10 +48,14 @@ impl Embedded {
                 lanes.push(tx);
                 sources.push(Events::Lane(lane_rx));
             }
+            let queue = queue.clone();
             handles.push(tokio::spawn(async move {
                 while let Some(msg) = rx.recv().await {
-                    if let Some(ev) = decode(msg) {
-                        let _ = lanes[lane_of(&ev, lanes.len())].send(ev);
+                    match decode(msg) {
+                        Some(ev) => {
+                            let _ = lanes[lane_of(&ev, lanes.len())].send(ev);
+                        }
+                        None => queue.handled(1),
                     }
                 }
             }));
@@ -59,6 +63,7 @@ impl Embedded {
         for mut source in sources {
             let executor = executor.clone();
             let engine = engine.clone();
+            let queue = queue.clone();
             handles.push(tokio::spawn(async move {
                 while let Some(ev) = source.recv().await {
                     // every event already waiting: an execution's reports share one decision
@@ -69,6 +74,7 @@ impl Embedded {
                             None => break,
                         }
                     }
+                    let taken = waiting.len();
                     // executions side by side (their saves share a commit),
                     // each one's groups in order; creations admitted in order
                     let mut turns = super::batch::Turns::default();
@@ -92,6 +98,8 @@ impl Embedded {
                         }
                     });
                     futures::future::join_all(sequences).await;
+                    // decided: out of the backlog the API's admission reads
+                    queue.handled(taken + source.dropped());
                 }
             }));
         }
@@ -103,10 +111,13 @@ impl Embedded {
                 let rx = rx.clone();
                 let worker = Worker::new(engine.clone(), format!("local-{group}-{n}")).in_process();
                 let engine = engine.clone();
+                let queue = queue.clone();
                 handles.push(tokio::spawn(async move {
                     loop {
                         let msg = { rx.lock().await.recv().await };
                         let Some(msg) = msg else { break };
+                        // a job taken by a worker is running, no longer waiting
+                        queue.handled(1);
                         match msg.decode::<WorkerJob>() {
                             Ok(job) => {
                                 if let Err(e) = worker.handle(&job).await {
@@ -321,8 +332,9 @@ fn lane(execution_id: &str, lanes: usize) -> usize {
 
 /// Where an executor lane takes its events from.
 enum Events {
-    /// The executions topic itself (the only lane).
-    Topic(tokio::sync::mpsc::UnboundedReceiver<crate::backend::local::LocalMessage>),
+    /// The executions topic itself (the only lane), and the malformed
+    /// messages it dropped since [`Events::dropped`] last said.
+    Topic(tokio::sync::mpsc::UnboundedReceiver<crate::backend::local::LocalMessage>, usize),
     /// Its share, routed by a dispatcher reading the topic.
     Lane(tokio::sync::mpsc::UnboundedReceiver<ExecutionEvent>),
 }
@@ -331,12 +343,22 @@ impl Events {
     async fn recv(&mut self) -> Option<ExecutionEvent> {
         match self {
             Events::Lane(rx) => rx.recv().await,
-            Events::Topic(rx) => loop {
+            Events::Topic(rx, dropped) => loop {
                 let msg = rx.recv().await?;
-                if let Some(ev) = decode(msg) {
-                    return Some(ev);
+                match decode(msg) {
+                    Some(ev) => return Some(ev),
+                    None => *dropped += 1,
                 }
             },
+        }
+    }
+
+    /// The malformed messages dropped since the last call (the dispatcher
+    /// of several lanes counts its own).
+    fn dropped(&mut self) -> usize {
+        match self {
+            Events::Topic(_, dropped) => std::mem::take(dropped),
+            Events::Lane(_) => 0,
         }
     }
 
@@ -344,10 +366,11 @@ impl Events {
     fn try_recv(&mut self) -> Option<ExecutionEvent> {
         match self {
             Events::Lane(rx) => rx.try_recv().ok(),
-            Events::Topic(rx) => loop {
+            Events::Topic(rx, dropped) => loop {
                 let msg = rx.try_recv().ok()?;
-                if let Some(ev) = decode(msg) {
-                    return Some(ev);
+                match decode(msg) {
+                    Some(ev) => return Some(ev),
+                    None => *dropped += 1,
                 }
             },
         }

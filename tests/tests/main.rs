@@ -100,6 +100,7 @@ mod server_http;
 mod server_pause;
 mod server_replay;
 mod server_slow_bodies;
+mod server_unit_tests;
 mod sqlite;
 mod sse_purge_files;
 mod subflow_outputs;

@@ -114,5 +114,6 @@ mod ui_links;
 mod ui_metrics;
 mod ui_ops;
 mod ui_pages;
+mod ui_unit_tests;
 mod v2_docs;
 mod webhook;

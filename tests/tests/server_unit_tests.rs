@@ -111,6 +111,8 @@ async fn a_suite_is_kept_beside_its_flow_run_on_the_server_and_its_last_results_
         send(yaml(&http, reqwest::Method::POST, format!("{base}/tests/validate"), "id: x\nnamespace: n\n")).await;
     assert_eq!(status, 200, "{v}");
     assert!(v["constraints"].as_str().is_some_and(|c| !c.is_empty()), "{v}");
+    let (status, v) = send(yaml(&http, reqwest::Method::POST, format!("{base}/tests/validate"), SUITE)).await;
+    assert_eq!((status, &v["constraints"]), (200, &Value::Null), "{v}");
 
     // search and get
     let (status, found) = send(http.get(format!("{base}/tests/search?namespace=company&flowId=greet"))).await;

@@ -226,7 +226,8 @@ async fn search_tests(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> Api
     Ok(Json(json!({"results": results, "total": total})))
 }
 
-/// `{violations}` of a source: empty when it parses and fits its flow.
+/// `{constraints}` of a source: null when it parses and fits its flow,
+/// else every problem.
 async fn validate_test(
     State(s): State<ApiState>,
     RawQuery(raw): RawQuery,
@@ -239,9 +240,10 @@ async fn validate_test(
         Ok(l) => check_against_flow(&s, "request body", &l).await.map(|_| ()),
         Err(e) => Err(e),
     };
+    // Kestra's `ValidateConstraintViolation`: `constraints` null when valid
     Ok(Json(match checked {
-        Ok(()) => json!({"violations": []}),
-        Err(e) => json!({"constraints": e.message, "violations": e.message.lines().skip(1).collect::<Vec<_>>()}),
+        Ok(()) => json!({"constraints": Value::Null}),
+        Err(e) => json!({"constraints": e.message}),
     }))
 }
 

@@ -250,11 +250,24 @@ async fn flows_push_validates_everything_then_uploads_to_a_local_server() {
     assert!(t.contains("nothing was pushed"), "{t}");
     assert!(flows_of(&http, &server.url(), auth).await.is_empty(), "nothing uploaded");
 
-    // all valid: every namespace pushed
-    let d = flows_dir(&dir, &[("one.yml", &a1), ("two.yml", &a2), ("sub/three.yml", &b1)]);
+    // all valid: every namespace pushed, and the test file beside them
+    let tests = "id: one_tests\nnamespace: cli.a\nflowId: one\ntestCases:\n  - id: logs\n    type: io.kestra.core.tests.flow.UnitTest\n    assertions:\n      - value: \"{{ flow.id }}\"\n        equalTo: one\n";
+    let d = flows_dir(&dir, &[("one.yml", &a1), ("two.yml", &a2), ("sub/three.yml", &b1), ("one.test.yaml", tests)]);
+    let o = push(&d, &["--server", &server.url(), "--user", AUTH], None).await;
+    assert!(o.status.success() && text(&o).contains("1 test suite(s) pushed"), "{}", text(&o));
+    assert_eq!(flows_of(&http, &server.url(), auth).await, ["cli.a.one", "cli.a.two", "cli.b.three"]);
+    let suite = |http: &reqwest::Client| {
+        http.get(format!("{}/api/v1/tests/cli.a/one_tests", server.url()))
+            .basic_auth("admin@kestra.io", Some("Admin1234!"))
+    };
+    let got: serde_json::Value = suite(&http).send().await.expect("GET test").json().await.expect("json");
+    assert_eq!(got["source"].as_str(), Some(tests), "{got}");
+    // pushed again (an update), with a changed expectation
+    std::fs::write(d.join("one.test.yaml"), tests.replace("equalTo: one", "equalTo: \"one\"")).expect("write");
     let o = push(&d, &["--server", &server.url(), "--user", AUTH], None).await;
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(flows_of(&http, &server.url(), auth).await, ["cli.a.one", "cli.a.two", "cli.b.three"]);
+    let got: serde_json::Value = suite(&http).send().await.expect("GET test").json().await.expect("json");
+    assert!(got["source"].as_str().is_some_and(|s| s.contains("equalTo: \"one\"")), "{got}");
 
     // without --delete a flow gone from DIR stays; with it, it is deleted
     let d = flows_dir(&dir, &[("one.yml", &a1), ("sub/three.yml", &b1)]);

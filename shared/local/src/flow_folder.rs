@@ -7,6 +7,12 @@
 //! Which file declares which flow is remembered per file by modification
 //! time and size, so writing one flow in a folder of thousands reads only
 //! the files that changed since.
+//!
+//! A folder of flows may hold flow unit test files beside them (`baton
+//! test`: a top-level `flowId` and `testCases`). They declare no flow;
+//! [`FolderFlows::tests`] is the same folder seen as its test files, each
+//! declared by its `namespace` and `id` and written as
+//! `{namespace}.{id}.test.yml` (the API's test routes keep tests there).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,9 +29,17 @@ type Stamp = (Option<SystemTime>, u64);
 /// The `(namespace, id)` a file declares, if it parses.
 type Declaration = Option<(String, String)>;
 
+/// What a [`FolderFlows`] reads: the flows, or the test files beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Flows,
+    Tests,
+}
+
 /// A folder of flow files.
 pub struct FolderFlows {
     dir: PathBuf,
+    kind: Kind,
     /// Per file: its stamp and the `(namespace, id)` it declares (if any).
     declared: Mutex<HashMap<PathBuf, (Stamp, Declaration)>>,
 }
@@ -53,15 +67,38 @@ fn io(what: String) -> impl FnOnce(std::io::Error) -> BackendError {
     move |source| BackendError::Io { what, source }
 }
 
-/// The top-level `namespace` and `id` of a flow source, when it parses.
-fn declaration(source: &str) -> Declaration {
+/// The top-level `namespace` and `id` of a source of `kind`, when it
+/// parses (a test file, with `flowId` and `testCases`, declares no flow;
+/// a flow declares no test).
+fn declaration(source: &str, kind: Kind) -> Declaration {
     let (v, _) = baton_model::yaml::parse(source).ok()?;
+    let is_test = v.get("flowId").is_some() && v.get("testCases").is_some();
+    if is_test != (kind == Kind::Tests) {
+        return None;
+    }
     Some((v.get("namespace")?.as_str()?.to_string(), v.get("id")?.as_str()?.to_string()))
 }
 
 impl FolderFlows {
     pub fn new(dir: &Path) -> FolderFlows {
-        FolderFlows { dir: dir.to_path_buf(), declared: Mutex::new(HashMap::new()) }
+        FolderFlows { dir: dir.to_path_buf(), kind: Kind::Flows, declared: Mutex::new(HashMap::new()) }
+    }
+
+    /// The flow unit test files of `dir` (and its subfolders): `list` gives
+    /// only them, a new one is written as `{namespace}.{id}.test.yml`.
+    pub fn tests(dir: &Path) -> FolderFlows {
+        FolderFlows { dir: dir.to_path_buf(), kind: Kind::Tests, declared: Mutex::new(HashMap::new()) }
+    }
+
+    /// The declaration of `path`, read again only when it changed.
+    fn declared_by(&self, declared: &mut HashMap<PathBuf, (Stamp, Declaration)>, path: &Path) -> Declaration {
+        let stamp = Self::stamp(path);
+        if let Some((_, d)) = declared.get(path).filter(|(s, _)| *s == stamp) {
+            return d.clone();
+        }
+        let d = baton_model::yaml::read_file(path).ok().as_deref().and_then(|s| declaration(s, self.kind));
+        declared.insert(path.to_path_buf(), (stamp, d.clone()));
+        d
     }
 
     fn stamp(path: &Path) -> Stamp {
@@ -76,16 +113,7 @@ impl FolderFlows {
         declared.retain(|p, _| present.binary_search(p).is_ok());
         let mut out = Vec::new();
         for path in present {
-            let stamp = Self::stamp(&path);
-            let known = declared.get(&path).filter(|(s, _)| *s == stamp).map(|(_, d)| d.clone());
-            let decl = match known {
-                Some(d) => d,
-                None => {
-                    let d = baton_model::yaml::read_file(&path).ok().as_deref().and_then(declaration);
-                    declared.insert(path.clone(), (stamp, d.clone()));
-                    d
-                }
-            };
+            let decl = self.declared_by(&mut declared, &path);
             if decl.is_some_and(|(n, i)| n == namespace && i == id) {
                 out.push(path);
             }
@@ -101,7 +129,16 @@ impl FlowFiles for FolderFlows {
     }
 
     async fn list(&self) -> Result<Vec<String>> {
-        Ok(flow_file_paths(&self.dir).into_iter().map(|p| p.display().to_string()).collect())
+        let paths = flow_file_paths(&self.dir);
+        if self.kind == Kind::Flows {
+            return Ok(paths.into_iter().map(|p| p.display().to_string()).collect());
+        }
+        let mut declared = self.declared.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(paths
+            .into_iter()
+            .filter(|p| self.declared_by(&mut declared, p).is_some())
+            .map(|p| p.display().to_string())
+            .collect())
     }
 
     async fn read(&self, path: &str) -> Result<Option<String>> {
@@ -125,7 +162,8 @@ impl FlowFiles for FolderFlows {
 
     async fn write(&self, namespace: &str, id: &str, source: &str) -> Result<String> {
         let mut paths = self.paths_of(namespace, id).into_iter();
-        let path = paths.next().unwrap_or_else(|| self.dir.join(format!("{namespace}.{id}.yml")));
+        let ext = if self.kind == Kind::Tests { "test.yml" } else { "yml" };
+        let path = paths.next().unwrap_or_else(|| self.dir.join(format!("{namespace}.{id}.{ext}")));
         // written aside then renamed: a poller never reads half a file
         let tmp = path.with_extension(format!("yml.{}.tmp", uuid::Uuid::new_v4().simple()));
         tokio::fs::write(&tmp, source).await.map_err(io(format!("write {}", tmp.display())))?;
@@ -182,5 +220,22 @@ mod tests {
         assert_eq!(written, named.display().to_string(), "the file that declares the flow is rewritten");
         assert!(std::fs::read_to_string(&named).expect("read").ends_with("# v2\n"));
         assert_eq!(files.list().await.expect("list").len(), 2, "no second file, the broken one untouched");
+    }
+
+    #[tokio::test]
+    async fn the_tests_beside_flows_are_their_own_files() {
+        let dir = crate::test_dir::temp();
+        std::fs::create_dir_all(dir.path()).expect("mkdir");
+        let flow = "id: a\nnamespace: team\ntasks: []\n";
+        let test = "id: a\nnamespace: team\nflowId: a\ntestCases: []\n";
+        std::fs::write(dir.path().join("team.a.yml"), flow).expect("write");
+        let (flows, tests) = (FolderFlows::new(dir.path()), FolderFlows::tests(dir.path()));
+        let written = tests.write("team", "a", test).await.expect("write test");
+        assert!(written.ends_with("team.a.test.yml"), "{written}");
+        assert_eq!(tests.list().await.expect("list"), vec![written.clone()], "only the test file");
+        assert_eq!(flows.files_of("team", "a").await.expect("of").len(), 1, "the flow is not its test");
+        assert_eq!(tests.files_of("team", "a").await.expect("of")[0].source, test);
+        assert_eq!(tests.remove("team", "a").await.expect("remove"), vec![written]);
+        assert!(dir.path().join("team.a.yml").exists(), "removing the test leaves the flow");
     }
 }

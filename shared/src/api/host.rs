@@ -1,5 +1,5 @@
 //! What the API needs from the runtime serving it ([`ApiHost`]): where flows
-//! live and are written, the trigger store, and how a backfill is started
+//! and their unit tests live and are written, the trigger store, and how a backfill is started
 //! and driven. `baton server local` implements it over its flows folder and
 //! backfill supervisor (`server::api`), the GCP `api` function over its
 //! flow source and schedule engine (`functions::api`).
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::ApiResult;
+use crate::backend::flow_files::FlowFiles;
 use crate::backend::schedule::{Backfill, TriggerStore};
 use crate::model::Flow;
 
@@ -38,6 +39,12 @@ pub trait ApiHost: Send + Sync {
     async fn delete_flow(&self, namespace: &str, id: &str) -> ApiResult<bool>;
     /// Trigger states and backfills, when this runtime has them.
     fn triggers(&self) -> Option<Arc<dyn TriggerStore>>;
+    /// Where this runtime keeps flow unit test files (`/tests` routes):
+    /// beside the flows (the flows folder, the internal bucket); `None`
+    /// when it keeps none.
+    fn test_files(&self) -> Option<Arc<dyn FlowFiles>> {
+        None
+    }
     /// Creates a backfill (or finds the running one of the same request)
     /// and starts driving it.
     async fn create_backfill(&self, body: BackfillBody) -> ApiResult<BackfillCreated>;

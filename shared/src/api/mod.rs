@@ -41,6 +41,9 @@
 //!   the JSON Schemas of a flow, a task, a trigger (`/plugins/schemas/…`).
 //! - [`blueprints`]: the blueprints embedded in the binary, as Kestra's
 //!   community blueprints (`/blueprints/community/{kind}…`).
+//! - [`test_suites`]: flow unit tests (Kestra's `/tests` routes: create,
+//!   search, get, update, delete, validate, run a suite or some cases, the
+//!   last results), run isolated from the executions ([`test_runs`]).
 //! - [`ui`]: the web UI at `/` (embedded static files).
 //!
 //! An unknown route or method, and a query parameter a route does not
@@ -83,6 +86,8 @@ pub mod search;
 pub mod sse;
 pub mod stats;
 pub mod taskruns;
+pub mod test_runs;
+pub mod test_suites;
 pub mod timeouts;
 pub mod triggers;
 pub mod ui;
@@ -156,6 +161,7 @@ fn api_routes() -> Router<ApiState> {
         .merge(plugins::routes())
         .merge(blueprints::routes())
         .merge(webhook::routes())
+        .merge(test_suites::routes())
 }
 
 /// The routes at the root: the health checks and the UI.

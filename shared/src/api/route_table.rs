@@ -228,6 +228,25 @@ pub const ROUTES: &[Route] = &[
     api(&["GET", "POST"], "/backfills", "Baton's backfills: list them; start one."),
     api(G, "/backfills/{id}", "A backfill's progress."),
     api(P, "/backfills/{id}/{action}", "`pause`, `resume` or `cancel` a backfill."),
+    // flow unit tests
+    api(P, "/tests", "Create a flow unit test suite (`application/x-yaml`), checked against its flow."),
+    api(G, "/tests/search", "Search test suites, paged (`namespace`, `includeChildNamespaces`, `flowId`, `sort`)."),
+    api(P, "/tests/validate", "Validate a test suite's YAML against its flow without saving it."),
+    api(
+        P,
+        "/tests/results/search/last",
+        "The last result of each case of some suites (`{\"testSuiteIds\": [{namespace, id}]}`).",
+    ),
+    api(
+        &["GET", "PUT", "DELETE"],
+        "/tests/{namespace}/{id}",
+        "Get, update (`application/x-yaml`) or delete a test suite.",
+    ),
+    api(
+        P,
+        "/tests/{namespace}/{id}/run",
+        "Run a suite's cases (`{\"testCases\": […]}`: some of them) on an isolated home; its result.",
+    ),
     // plugins and blueprints
     api(G, "/plugins", "The plugin catalogue."),
     api(G, "/plugins/{type}", "One type's properties, outputs and example."),

@@ -6,7 +6,8 @@
 //!   [`REQUEST_TIMEOUT`] (60 s) to answer;
 //! - a request that uploads files (a `multipart/form-data` body: an
 //!   execution's or a resume's FILE inputs, namespace files, a flow
-//!   import) or waits for an execution to end (`?wait=true`) has
+//!   import) or waits for an execution to end (`?wait=true`, a test
+//!   suite's run `POST /tests/{namespace}/{id}/run`) has
 //!   [`LONG_REQUEST_TIMEOUT`] (60 min, Cloud Run's longest request).
 //!
 //! The bound covers the handler until it answers: a response body that
@@ -56,7 +57,9 @@ pub fn is_long(req: &Request) -> bool {
             k == "wait" && v.eq_ignore_ascii_case("true")
         })
     });
-    multipart || waits || req.uri().path().ends_with("/flows/import")
+    let path = req.uri().path();
+    let test_run = path.contains("/tests/") && path.ends_with("/run");
+    multipart || waits || test_run || path.ends_with("/flows/import")
 }
 
 fn describe(d: Duration) -> String {
@@ -70,7 +73,7 @@ fn describe(d: Duration) -> String {
 /// The middleware: runs the handler under its class's bound.
 pub async fn request_timeout(State(bounds): State<RequestTimeouts>, req: Request, next: Next) -> Response {
     let (bound, name, what) = if is_long(&req) {
-        (bounds.long, "LONG_REQUEST_TIMEOUT", "a request uploading files or waiting for an execution")
+        (bounds.long, "LONG_REQUEST_TIMEOUT", "a request uploading files, waiting for an execution or running tests")
     } else {
         (bounds.request, "REQUEST_TIMEOUT", "an API request")
     };
@@ -113,6 +116,7 @@ mod tests {
         assert!(is_long(&req("POST", "/executions/n/f", Some("multipart/form-data; boundary=x"))));
         assert!(is_long(&req("POST", "/executions/n/f?labels=a:b&wait=true", None)));
         assert!(is_long(&req("POST", "/flows/import", Some("application/octet-stream"))));
+        assert!(is_long(&req("POST", "/api/v1/tests/company.team/t/run", Some("application/json"))));
         assert!(!is_long(&req("POST", "/executions/n/f?wait=false", Some("application/json"))));
         assert!(!is_long(&req("GET", "/logs/e?nowait=true", None)));
         assert!(!is_long(&req("POST", "/flows", Some("application/x-yaml"))));

@@ -56,6 +56,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("home.js", "text/javascript; charset=utf-8", include_bytes!("ui/home.js")),
     ("namespaces.js", "text/javascript; charset=utf-8", include_bytes!("ui/namespaces.js")),
     ("blueprints.js", "text/javascript; charset=utf-8", include_bytes!("ui/blueprints.js")),
+    ("tests.js", "text/javascript; charset=utf-8", include_bytes!("ui/tests.js")),
     ("favicon.svg", "image/svg+xml", include_bytes!("ui/favicon.svg")),
 ];
 

@@ -2,7 +2,8 @@
 //! `baton server local`) over the function's engine. Plain HTTP; on Cloud
 //! Run, IAM decides who may call it. This module is the GCP side of it:
 //! flows are read from and written to the engine's flow files (the
-//! internal bucket under `flows/{namespace}/{id}.yml`, or a folder), backfills go through
+//! internal bucket under `flows/{namespace}/{id}.yml`, or a folder; their
+//! unit tests under `tests/…`), backfills go through
 //! the schedule engine, which the scheduler's sweeps carry on if this
 //! instance stops.
 
@@ -20,6 +21,9 @@ use crate::backend::schedule::TriggerStore;
 use crate::model::Flow;
 use crate::runtime::engine::Engine;
 use crate::runtime::flow_files::{FlowError, current_flow, flow_problem, load_all};
+
+/// Where the API function keeps flow unit test files in internal storage.
+pub const TESTS_PREFIX: &str = "/tests";
 
 /// [`ApiHost`] over the engine's flow files and the schedule engine.
 pub struct GcpHost {
@@ -115,6 +119,13 @@ impl ApiHost for GcpHost {
 
     fn triggers(&self) -> Option<Arc<dyn TriggerStore>> {
         self.engine.trigger_store.clone()
+    }
+
+    /// Tests live in internal storage beside the flows, under `/tests`
+    /// (`tests/{namespace}/{id}.yml` in the internal bucket), whatever the
+    /// flows' source: a flows folder baked into an image is read-only.
+    fn test_files(&self) -> Option<Arc<dyn FlowFiles>> {
+        Some(Arc::new(crate::backend::flow_files::BucketFlows::new(self.engine.storage.clone(), TESTS_PREFIX)))
     }
 
     async fn create_backfill(&self, body: BackfillBody) -> ApiResult<BackfillCreated> {

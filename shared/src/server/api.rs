@@ -1,5 +1,6 @@
 //! The local server's side of the API ([`crate::api`], shared with the GCP
-//! `api` function): flows are the files of the watched folder (a created or
+//! `api` function): flows (and their unit test files, `{namespace}.{id}.test.yml`)
+//! are the files of the watched folder (a created or
 //! updated flow is written there as `{namespace}.{id}.yml`, or over the
 //! file that defines it, and loaded at once), backfills run under the
 //! server's supervisor. Also the backfill request check `baton backfill`
@@ -27,6 +28,8 @@ pub struct LocalHost {
     pub store: Arc<dyn TriggerStore>,
     pub supervisor: Arc<BackfillSupervisor>,
     pub watcher: Arc<FlowWatcher>,
+    /// The flow unit test files of the flows folder (`FolderFlows::tests`).
+    pub tests: Arc<dyn crate::backend::flow_files::FlowFiles>,
 }
 
 impl LocalHost {
@@ -84,6 +87,10 @@ impl ApiHost for LocalHost {
 
     fn triggers(&self) -> Option<Arc<dyn TriggerStore>> {
         Some(self.store.clone())
+    }
+
+    fn test_files(&self) -> Option<Arc<dyn crate::backend::flow_files::FlowFiles>> {
+        Some(self.tests.clone())
     }
 
     async fn create_backfill(&self, body: BackfillBody) -> ApiResult<BackfillCreated> {

@@ -247,6 +247,7 @@ impl LocalServer {
             store: store.clone(),
             supervisor: supervisor.clone(),
             watcher: watcher.clone(),
+            tests: Arc::new(crate::backend::local::FolderFlows::tests(&opts.flows_dir)),
         };
         let host: Arc<dyn crate::api::host::ApiHost> = Arc::new(host);
         let router = crate::api::router(crate::api::ApiState { engine: engine.clone(), host })

@@ -156,6 +156,7 @@ const ROUTES = {
   home: () => import("./home.js"),
   namespaces: () => import("./namespaces.js"),
   blueprints: () => import("./blueprints.js"),
+  tests: () => import("./tests.js"),
   flows: () => import("./flows.js"),
   executions: () => import("./executions.js"),
   triggers: () => import("./triggers.js"),

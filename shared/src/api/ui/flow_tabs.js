@@ -1,7 +1,7 @@
 // The tabs of a flow's page besides Source and Topology: its Executions
 // and Triggers (the global lists, filtered to the flow and kept on its
 // page), Revisions (revisions.js), Dependencies (dependencies.js) and
-// Metrics (metrics.js); and
+// Metrics (metrics.js), Tests (tests.js); and
 // the flow's Disable/Enable and Delete.
 
 import { api, h, toast, enc, go } from "./app.js";
@@ -19,6 +19,7 @@ export async function render(tab, box, flow, query) {
   if (tab === "revisions") return (await import("./revisions.js")).revisionsTab(box, ns, id, query);
   if (tab === "dependencies") return (await import("./dependencies.js")).dependenciesTab(box, ns, id, query);
   if (tab === "metrics") return (await import("./metrics.js")).flowMetrics(box, ns, id, query);
+  if (tab === "tests") return (await import("./tests.js")).testsTab(box, ns, id);
   box.append(h("p", { class: "muted" }, `no tab '${tab}'`));
 }
 

@@ -75,7 +75,7 @@ async function flowPage(main, ns, id, tab) {
   view();
 }
 
-const FLOW_TABS = [["source", "Source"], ["topology", "Topology"], ["executions", "Executions"], ["triggers", "Triggers"], ["revisions", "Revisions"], ["dependencies", "Dependencies"], ["metrics", "Metrics"]];
+const FLOW_TABS = [["source", "Source"], ["topology", "Topology"], ["executions", "Executions"], ["triggers", "Triggers"], ["revisions", "Revisions"], ["dependencies", "Dependencies"], ["metrics", "Metrics"], ["tests", "Tests"]];
 
 /** The banner of a flow whose file is broken: what runs is its last valid version. */
 function brokenBanner(exception) {

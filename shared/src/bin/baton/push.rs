@@ -18,6 +18,12 @@
 //! pushed and which were not, and pushing again is safe (an update with
 //! the same flows changes nothing).
 //!
+//! Flow unit test files beside the flows (`baton test`'s `*.test.yaml`, any
+//! YAML with `flowId` and `testCases`) go up after the flows, through
+//! Kestra's test routes: `POST /api/v1/tests`, or `PUT
+//! /api/v1/tests/{namespace}/{id}` when the suite exists. An invalid test
+//! file stops the push before anything is uploaded, as an invalid flow does.
+//!
 //! `--gcp` reads the API's URL from Terraform (`terraform -chdir=DIR output
 //! -raw api_url`) and authenticates with `gcloud auth print-identity-token`
 //! (or `BATON_API_TOKEN`); `--server` takes basic auth from `--user` or
@@ -81,7 +87,18 @@ pub async fn push_dir(dir: &Path, target: anyhow::Result<Target>, delete: bool, 
             return 2;
         }
     };
-    match push(&target, &by_namespace, delete).await {
+    let tests = match test_files(dir) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return 2;
+        }
+    };
+    let pushed = async {
+        push(&target, &by_namespace, delete).await?;
+        push_tests(&target, &tests).await
+    };
+    match pushed.await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -131,6 +148,69 @@ fn validated(dir: &Path) -> anyhow::Result<Option<ByNamespace>> {
         return Ok(None);
     }
     Ok(Some(out))
+}
+
+/// A test file to push: its namespace, id, path and source.
+type TestFile = (String, String, PathBuf, String);
+
+/// The flow unit test files under `dir` (already checked by [`validated`]).
+fn test_files(dir: &Path) -> anyhow::Result<Vec<TestFile>> {
+    let mut paths = Vec::new();
+    shared::validate::collect_yaml(dir, &mut paths).with_context(|| format!("cannot read {}", dir.display()))?;
+    let mut out = Vec::new();
+    for path in paths {
+        let Ok(source) = shared::yaml::read_file(&path) else { continue };
+        let is_test = shared::yaml::parse(&source).is_ok_and(|(root, _)| shared::unittest::is_test_document(&root));
+        if !is_test {
+            continue;
+        }
+        if let (Some(suite), _) = shared::unittest::parse_source(&path.display().to_string(), &source) {
+            out.push((suite.namespace, suite.id, path, source));
+        }
+    }
+    Ok(out)
+}
+
+/// Creates each test suite, or updates it when the server has it.
+async fn push_tests(t: &Target, tests: &[TestFile]) -> anyhow::Result<()> {
+    if tests.is_empty() {
+        return Ok(());
+    }
+    let http = reqwest::Client::builder().user_agent("baton").build()?;
+    let base = t.url.trim_end_matches('/');
+    let mut done = 0usize;
+    for (namespace, id, path, source) in tests {
+        let created = request(&http, t, &format!("{base}/api/v1/tests")).body(source.clone()).send().await;
+        let resp = created.with_context(|| format!("cannot reach {base}"))?;
+        let status = resp.status().as_u16();
+        let outcome = match status {
+            409 => {
+                let put = http.put(format!("{base}/api/v1/tests/{namespace}/{id}"));
+                let put = authed(put.header("content-type", "application/x-yaml"), t).body(source.clone());
+                send(put, base).await.map(|_| ())
+            }
+            404 | 405 => Err(anyhow::anyhow!(
+                "HTTP {status}: the server has no flow unit test routes (Baton and Kestra's Enterprise Edition have them)"
+            )),
+            s if (200..300).contains(&s) => Ok(()),
+            _ => {
+                let text = resp.text().await.unwrap_or_default();
+                let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                let message = v.get("message").and_then(Value::as_str).map_or(text.clone(), str::to_string);
+                Err(anyhow::anyhow!("HTTP {status}: {message}"))
+            }
+        };
+        if let Err(e) = outcome {
+            anyhow::bail!(
+                "test suite {namespace}.{id} ({}): {e}\nthe flows were pushed; {done} of {} test suite(s) were",
+                path.display(),
+                tests.len()
+            );
+        }
+        done += 1;
+    }
+    println!("{done} test suite(s) pushed");
+    Ok(())
 }
 
 pub fn target(

@@ -1,0 +1,103 @@
+// Flow unit tests (Kestra's Tests): the test suites of one flow (its Tests
+// tab) or of every flow (the Tests page, `#/tests?namespace=`), each with
+// the last result of each of its cases — passed or failed, and for a
+// failure the assertion, the expected and the actual value and the task
+// run it read — and a Run button that runs the suite on the server
+// (isolated: its executions are not among the executions) and shows the
+// new result. Built on `/tests/search`, `/tests/results/search/last` and
+// `/tests/{namespace}/{id}/run`.
+
+import { api, h, stateBadge, toast, errorBox, enc, fmtDate, fmtMs } from "./app.js";
+
+/** The Tests page: every suite (of `?namespace=` and its children when given). */
+export async function render(box, parts, query) {
+  const ns = query.get("namespace");
+  box.append(h("h1", {}, ns ? `Tests of ${ns}` : "Tests"));
+  await suites(box, ns ? { namespace: ns } : {});
+}
+
+/** A flow's Tests tab. */
+export async function testsTab(box, ns, flowId) {
+  await suites(box, { namespace: ns, flowId, includeChildNamespaces: "false" });
+}
+
+async function suites(box, filter) {
+  const found = await api(`/tests/search?${new URLSearchParams({ size: "1000", ...filter })}`);
+  if (!found.results.length) {
+    const where = filter.flowId ? "This flow has no test suite" : "No test suite";
+    box.append(h("p", { class: "muted", "data-testid": "no-tests" }, `${where}: add a test file (flowId, testCases) beside the flows, or push one with baton flows push.`));
+    return;
+  }
+  const ids = found.results.map((s) => ({ namespace: s.namespace, id: s.id }));
+  const last = await api("/tests/results/search/last", { method: "POST", json: { testSuiteIds: ids } });
+  const byId = new Map(last.results.map((r) => [`${r.namespace}.${r.testSuiteId}`, r]));
+  for (const s of found.results) box.append(suiteCard(s, byId.get(`${s.namespace}.${s.id}`)));
+}
+
+/** One suite: its name, flow, Run button and cases. */
+function suiteCard(suite, last) {
+  const key = `${suite.namespace}.${suite.id}`;
+  const body = h("div", { class: "test-results" });
+  const run = h("button", { type: "button", class: "primary", "data-testid": "run-suite" }, "Run");
+  run.addEventListener("click", async () => {
+    run.disabled = true;
+    run.textContent = "Running…";
+    try {
+      const r = await api(`/tests/${enc(suite.namespace)}/${enc(suite.id)}/run`, { method: "POST", json: {} });
+      fill(body, suite, r);
+      toast(`${key}: ${r.state}`, r.state !== "SUCCESS");
+    } catch (e) {
+      body.replaceChildren(errorBox(e));
+    } finally {
+      run.disabled = false;
+      run.textContent = "Run";
+    }
+  });
+  const flow = h("a", { href: `#/flows/${enc(suite.namespace)}/${enc(suite.flowId)}?tab=tests` }, `flow ${suite.namespace}.${suite.flowId}`);
+  const title = h("div", { class: "test-suite-head" }, h("h2", {}, key), flow, h("span", { class: "grow" }), run);
+  const card = h("section", { class: "test-suite card", "data-suite": key }, title);
+  if (suite.description) card.append(h("p", { class: "muted" }, suite.description));
+  card.append(body);
+  fill(body, suite, last);
+  return card;
+}
+
+/** The cases of `suite` with their result in `result` (a run result; none yet: "not run"). */
+function fill(body, suite, result) {
+  const byCase = new Map(((result && result.results) || []).map((r) => [r.testId, r]));
+  const summary = result
+    ? h("p", { "data-testid": "last-run" }, "Last run ", stateBadge(result.state), ` ${fmtDate(result.endDate)}`)
+    : h("p", { class: "muted", "data-testid": "last-run" }, "Not run yet.");
+  const rows = (suite.testCases || []).map((c) => {
+    const r = byCase.get(c.id);
+    const state = r ? r.state : "NOT_RUN";
+    return h("tr", { "data-case": c.id, "data-state": state },
+      h("td", {}, h("div", {}, c.id), c.description ? h("div", { class: "muted" }, c.description) : null),
+      h("td", {}, r ? stateBadge(r.state) : h("span", { class: "muted" }, c.disabled ? "disabled" : "not run")),
+      h("td", {}, r ? fmtMs(r.duration) : ""),
+      h("td", {}, r ? details(r) : ""));
+  });
+  const head = h("thead", {}, h("tr", {}, ["Case", "State", "Duration", "Assertions"].map((t) => h("th", {}, t))));
+  body.replaceChildren(summary, h("table", { class: "test-cases" }, head, h("tbody", {}, rows)));
+}
+
+/** A case's errors and failed assertions (the assertion, expected, actual, task run), else how many held. */
+function details(r) {
+  const out = [];
+  for (const e of r.errors || []) out.push(h("div", { class: "test-error" }, `error: ${e.message}`));
+  const failed = (r.assertionResults || []).filter((a) => !a.isSuccess);
+  for (const a of failed) {
+    const what = a.description ? ` (${a.description})` : "";
+    const shown = (v) => (v === null || v === undefined ? "null" : typeof v === "string" ? v : JSON.stringify(v));
+    out.push(h("div", { class: "test-failure", "data-testid": "failed-assertion" },
+      h("div", {}, `✗ ${a.operator}${what}: ${a.errorMessage || "failed"}`),
+      h("div", {}, h("span", { class: "muted" }, "assertion: "), h("code", {}, `${a.value} ${a.operator} ${shown(a.expected)}`)),
+      h("div", {}, h("span", { class: "muted" }, "expected: "), h("code", { "data-testid": "expected" }, shown(a.expected))),
+      h("div", {}, h("span", { class: "muted" }, "actual: "), h("code", { "data-testid": "actual" }, shown(a.actual))),
+      a.taskRun ? h("div", { class: "muted" }, `from ${a.taskRun}`) : null));
+  }
+  for (const w of r.warnings || []) out.push(h("div", { class: "muted" }, `warning: ${w}`));
+  const held = (r.assertionResults || []).length - failed.length;
+  if (!failed.length && !(r.errors || []).length) out.push(h("span", { class: "muted" }, `${held} assertion(s) held`));
+  return out;
+}

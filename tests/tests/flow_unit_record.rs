@@ -42,8 +42,9 @@ testCases:
     assertions:
       - value: "{{ outputs.green_copy_in_to_staging_table.rowCount }}"
         equalTo: 40
-      - value: "{{ read(render(vars.data)) }}"
-        startsWith: VendorID,lpep_pickup_datetime
+      - value: "{{ render(vars.data) }}"
+        startsWith: "kestra://"
+        endsWith: /green_tripdata_2019-01.csv
       - value: "{{ labels.file }}"
         equalTo: green_tripdata_2019-01.csv
 

@@ -152,10 +152,10 @@ async fn capture_files(embedded: &Embedded, rec: &mut Recording) -> Result<(), S
     let mut tasks = std::mem::take(&mut rec.tasks);
     for t in &mut tasks {
         let mut found = Vec::new();
-        for v in t.outputs.values() {
-            file_uris(v, &mut found);
+        for (k, v) in &t.outputs {
+            file_uris(v, k, &mut found);
         }
-        for uri in found {
+        for (uri, named) in found {
             if uris.iter().any(|(u, _)| *u == uri) {
                 continue;
             }
@@ -165,7 +165,7 @@ async fn capture_files(embedded: &Embedded, rec: &mut Recording) -> Result<(), S
                     t.id
                 ));
             }
-            let name = unique_name(&uri, &uris, &rec.files);
+            let name = unique_name(&named, &uris, &rec.files);
             let content = read_file(embedded, &t.id, &uri).await?;
             let total: u64 = rec.files.iter().map(|(_, c)| c.len() as u64).sum::<u64>() + content.len() as u64;
             if total > MAX_RECORDED_BYTES {
@@ -186,12 +186,18 @@ async fn capture_files(embedded: &Embedded, rec: &mut Recording) -> Result<(), S
     Ok(())
 }
 
-/// Every string of `v` that is a `kestra://` URI.
-fn file_uris(v: &Value, out: &mut Vec<String>) {
+/// Every string of `v` (the value of output `key`) that is a `kestra://`
+/// URI, with the name its file is recorded under: the key when it names a
+/// file (`outputFiles: {a.csv: kestra://…/x-a.csv}`), else the URI's last
+/// segment.
+fn file_uris(v: &Value, key: &str, out: &mut Vec<(String, String)>) {
     match v {
-        Value::String(s) if s.starts_with("kestra://") => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|x| file_uris(x, out)),
-        Value::Object(m) => m.values().for_each(|x| file_uris(x, out)),
+        Value::String(s) if s.starts_with("kestra://") => {
+            let named = if key.contains('.') && !key.contains('/') { key } else { s.rsplit('/').next().unwrap_or(s) };
+            out.push((s.clone(), named.to_string()));
+        }
+        Value::Array(a) => a.iter().for_each(|x| file_uris(x, key, out)),
+        Value::Object(m) => m.iter().for_each(|(k, x)| file_uris(x, k, out)),
         _ => {}
     }
 }
@@ -213,11 +219,10 @@ fn rewrite(v: &mut Value, uris: &[(String, String)]) {
     }
 }
 
-/// The file name a URI is recorded under: its last segment, made unique
-/// among the names taken (a case's own `files` included).
-fn unique_name(uri: &str, taken: &[(String, String)], files: &[(String, String)]) -> String {
-    let last = uri.rsplit('/').next().unwrap_or("file");
-    let base: String = last.chars().map(|c| if c == '\'' || c == '\\' || c.is_control() { '_' } else { c }).collect();
+/// The file name a file is recorded under, made safe and unique among
+/// the names taken (a case's own `files` included).
+fn unique_name(named: &str, taken: &[(String, String)], files: &[(String, String)]) -> String {
+    let base: String = named.chars().map(|c| if c == '\'' || c == '\\' || c.is_control() { '_' } else { c }).collect();
     let base = if base.is_empty() { "file".to_string() } else { base };
     let used = |n: &str| taken.iter().any(|(_, t)| t == n) || files.iter().any(|(f, _)| f == n);
     if !used(&base) {
@@ -276,7 +281,12 @@ mod tests {
         assert_eq!(v["s"], "{% raw %}{{ no }}{% endraw %}");
         assert_eq!(v["n"], 3);
         let taken = vec![("kestra:///x.csv".to_string(), "x.csv".to_string())];
-        assert_eq!(unique_name("kestra:///other/x.csv", &taken, &[]), "2_x.csv");
-        assert_eq!(unique_name("kestra:///o/it's.csv", &[], &[]), "it_s.csv");
+        assert_eq!(unique_name("x.csv", &taken, &[]), "2_x.csv");
+        assert_eq!(unique_name("it's.csv", &[], &[]), "it_s.csv");
+        let mut found = Vec::new();
+        file_uris(&serde_json::json!({"a.csv": "kestra:///e/x-a.csv"}), "outputFiles", &mut found);
+        file_uris(&serde_json::json!("kestra:///e/y-b.csv"), "uri", &mut found);
+        assert_eq!(found[0].1, "a.csv");
+        assert_eq!(found[1].1, "y-b.csv");
     }
 }

@@ -239,7 +239,7 @@ mod tests {
         assert!(out.contains("\n\n  # the second\n  - id: b\n"), "{out}");
         assert!(out.contains("        - id: get\n          state: FAILED\n"), "{out}");
         assert!(out.contains("            body: |\n              line 1\n              line 2\n"), "{out}");
-        assert!(out.contains("            n: \"2019\"\n"), "{out}");
+        assert!(out.contains("            \"n\": \"2019\"\n"), "{out}");
         assert!(out.contains("        a.csv: |\n          x,y\n          1,2\n"), "{out}");
         // the last case too
         let case = merged_case(&root, 1, &[], &[]).unwrap();

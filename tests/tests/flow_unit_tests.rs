@@ -3,8 +3,9 @@
 //! naming the assertion, the expected and the actual value and the task
 //! run; the errors found before anything runs (a fixture for a task the
 //! flow lacks, an assertion on an unknown task, an invalid test file);
-//! the JUnit report; the zoomcamp taxi example's test, offline; and 100
-//! cases in parallel, timed.
+//! the JUnit report; the zoomcamp taxi example's test, offline; every
+//! example flow's test (`baton test examples/tests`, the flows found in the
+//! folder above); and 100 cases in parallel, timed.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -177,15 +178,48 @@ fn the_zoomcamp_postgres_taxi_test_runs_offline_in_under_a_second() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = temp_dir("baton-unit-tests-taxi");
     let test = root.join("examples/tests/postgres_taxi.test.yaml");
-    let flows = root.join("examples");
+    // the flow is found in the folder above the test (no --flows: that
+    // would run every example's test, strictly)
     let start = Instant::now();
-    let o = baton_test(&dir, &[test.to_str().expect("utf-8"), "--flows", flows.to_str().expect("utf-8"), "--strict"]);
+    let o = baton_test(&dir, &[test.to_str().expect("utf-8"), "--strict"]);
     let took = start.elapsed();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("2 case(s): 2 passed, 0 failed"), "{out}");
     eprintln!("the taxi flow's 2 cases took {} ms", took.as_millis());
     assert!(took.as_secs_f64() < 5.0, "the taxi test took {took:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_example_flow_has_a_test_and_all_pass_offline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = temp_dir("baton-unit-tests-examples");
+    let tests = root.join("examples/tests");
+    // no --flows: the flows are found in the folder above the tests
+    let start = Instant::now();
+    let o = baton_test(&dir, &[tests.to_str().expect("utf-8")]);
+    let took = start.elapsed();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(!out.contains("FAILED") && !out.contains('✗'), "{out}");
+    let mut flows = 0;
+    for f in std::fs::read_dir(root.join("examples")).expect("examples") {
+        let path = f.expect("entry").path();
+        if path.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).expect("example");
+        let (doc, _) = shared::yaml::parse(&src).expect("yaml");
+        let (ns, id) = (doc["namespace"].as_str().expect("namespace"), doc["id"].as_str().expect("id"));
+        assert!(out.contains(&format!("PASSED  {ns}.{id} › ")), "{} has no passing test case:\n{out}", path.display());
+        flows += 1;
+    }
+    assert!(flows >= 6, "{flows} example flows");
+    let summary = out.lines().find(|l| l.contains(" case(s): ")).unwrap_or_default();
+    let cases: usize = summary.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(cases >= 14 && summary.contains(&format!("{cases} passed, 0 failed")), "{summary}");
+    eprintln!("{cases} example cases took {} ms", took.as_millis());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -41,6 +41,7 @@ mod events_pubsub;
 mod exec_variables;
 mod execution_context;
 mod flow_triggers;
+mod flow_unit_record;
 mod flow_unit_tests;
 mod flowkeys;
 mod flows;

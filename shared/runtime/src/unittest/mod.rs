@@ -7,14 +7,18 @@
 //!
 //! [`parse`] reads a file with file:line:column problems, [`check`] holds it
 //! against its flow, [`assert`] runs the operators and [`run`] a case.
+//! [`record`] turns one real run of a case into task fixtures and
+//! [`write`] puts them into the test file (`baton test --record`).
 
 pub mod assert;
 pub mod check;
 pub mod model;
 pub mod parse;
+pub mod record;
 pub mod run;
 #[cfg(test)]
 mod tests;
+pub mod write;
 
 pub use model::{Assertion, Fixtures, Operator, TaskFixture, TestSuite, UnitTest};
 pub use parse::{is_test_document, parse_source};

@@ -62,6 +62,24 @@ pub struct CaseOutcome {
     pub duration: Duration,
 }
 
+impl CaseOutcome {
+    /// A case not run yet: failed until it is judged.
+    pub(super) fn pending(suite: &TestSuite, case: &UnitTest) -> CaseOutcome {
+        CaseOutcome {
+            suite_id: suite.id.clone(),
+            case_id: case.id.clone(),
+            description: case.description.clone(),
+            state: CaseState::Failed,
+            execution_id: None,
+            execution_state: None,
+            assertions: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            duration: Duration::ZERO,
+        }
+    }
+}
+
 /// The longest a file name of `fixtures.files` may be.
 const MAX_FILE_NAME: usize = 255;
 
@@ -75,18 +93,7 @@ pub async fn run_case(
     timeout: Duration,
 ) -> CaseOutcome {
     let started = Instant::now();
-    let mut out = CaseOutcome {
-        suite_id: suite.id.clone(),
-        case_id: case.id.clone(),
-        description: case.description.clone(),
-        state: CaseState::Failed,
-        execution_id: None,
-        execution_state: None,
-        assertions: Vec::new(),
-        errors: Vec::new(),
-        warnings: Vec::new(),
-        duration: Duration::ZERO,
-    };
+    let mut out = CaseOutcome::pending(suite, case);
     if case.disabled {
         out.state = CaseState::Skipped;
         return out;
@@ -106,7 +113,7 @@ pub async fn run_case(
 }
 
 /// Launches the case's execution and waits for its end.
-async fn execute(
+pub(super) async fn execute(
     embedded: &Embedded,
     flow: &Arc<Flow>,
     case: &UnitTest,

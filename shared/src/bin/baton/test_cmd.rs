@@ -7,6 +7,15 @@
 //! actual value and the task run it came from. `--junit FILE` writes a
 //! JUnit XML report. Exit: 0 every case passed, 1 a case failed, 2 a test
 //! file (or the flow it names) is invalid or none was found.
+//!
+//! `--record CASE` runs one case's flow for real and writes the fixtures of
+//! the tasks that touched the outside world into its test file
+//! (`test_cmd/record.rs`); `--watch` re-runs the cases of a flow when it
+//! or its test file changes (`test_cmd/watch.rs`).
+
+mod beside;
+mod record;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +51,16 @@ pub struct TestArgs {
     /// execution never reached that task); by default it is a warning.
     #[arg(long)]
     pub strict: bool,
+    /// Run case CASE's flow once for real (its inputs and files, no mocks)
+    /// and write into its test file a fixture for every task that touched
+    /// the outside world (HTTP, databases, cloud, scripts), with the files
+    /// they produced, so the test then runs offline.
+    #[arg(long, value_name = "CASE", conflicts_with_all = ["watch", "junit"])]
+    pub record: Option<String>,
+    /// Keep running: re-run the cases of a flow each time the flow file or
+    /// its test file changes (checked every 500 ms); Ctrl-C stops.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 /// The most YAML files one `baton test` reads.
@@ -55,6 +74,18 @@ struct Loaded {
 }
 
 pub async fn test(a: TestArgs) -> i32 {
+    if let Some(case) = &a.record {
+        return record::record(&a, case).await;
+    }
+    if a.watch {
+        return watch::watch(a).await;
+    }
+    run_tests(&a, None).await
+}
+
+/// One pass of `baton test` over `a.paths` (only the test files of `only`
+/// when given: `--watch` re-runs those a change touched): exit 0, 1 or 2.
+async fn run_tests(a: &TestArgs, only: Option<&[PathBuf]>) -> i32 {
     let paths = if a.paths.is_empty() { vec![PathBuf::from(".")] } else { a.paths.clone() };
     let mut files = Vec::new();
     for p in paths.iter().chain(a.flows.iter()) {
@@ -78,6 +109,9 @@ pub async fn test(a: TestArgs) -> i32 {
         let Ok(source) = shared::yaml::read_file(path) else { continue };
         let Ok((root, _)) = shared::yaml::parse(&source) else { continue };
         if is_test_document(&root) {
+            if only.is_some_and(|o| !o.contains(path)) {
+                continue;
+            }
             let name = path.display().to_string();
             match parse_source(&name, &source) {
                 (Some(suite), diags) if diags.is_empty() => tests.push((path.clone(), source, suite)),
@@ -96,6 +130,7 @@ pub async fn test(a: TestArgs) -> i32 {
             flows.insert(key, shared::validate::validate_source(&name, &source, &registry, &renderer));
         }
     }
+    beside::add_flows_beside(tests.iter().map(|(p, _, s)| (p.as_path(), s)), &mut flows, &registry, &renderer);
     if tests.is_empty() && bad == 0 {
         eprintln!("error: no test file (YAML with flowId and testCases) found in {}", show(&paths));
         return 2;
@@ -138,7 +173,7 @@ pub async fn test(a: TestArgs) -> i32 {
         loaded.push(Loaded { path, suite, flow });
     }
     let started = Instant::now();
-    let outcomes = match run_all(&a, &loaded, flows).await {
+    let outcomes = match run_all(a, &loaded, flows).await {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
@@ -185,19 +220,7 @@ async fn run_all(
     if loaded.is_empty() {
         return Ok(Vec::new());
     }
-    let home = std::env::temp_dir().join(format!("baton-test-{}", uuid::Uuid::new_v4()));
-    let _remove = shared::plugins::context::RemoveOnDrop(home.clone());
-    let embedded = Embedded::open_local(LocalOptions {
-        home: home.clone(),
-        workers: usize::from(a.jobs),
-        echo_logs: false,
-        secrets: Secrets::from_vars(std::env::vars()),
-        envs: envs_map(std::env::vars()),
-        progress: None,
-        plugins: shared::plugins::PluginConfig::from_env(),
-        sweep_in_background: true,
-    })
-    .map_err(|e| format!("cannot open a test home in {}: {e}", home.display()))?;
+    let (embedded, _remove) = open_test_home(a.jobs)?;
     // every valid flow, so that Subflow tasks find the flows they call
     for (f, diags) in flows.into_values() {
         if let Some(f) = f.filter(|_| diags.is_empty()) {
@@ -230,6 +253,25 @@ async fn run_all(
     }
     embedded.shutdown();
     Ok(outcomes)
+}
+
+/// A throwaway embedded home for test executions (removed when the guard
+/// drops): never the user's `BATON_HOME`.
+fn open_test_home(jobs: u16) -> Result<(Embedded, shared::plugins::context::RemoveOnDrop), String> {
+    let home = std::env::temp_dir().join(format!("baton-test-{}", uuid::Uuid::new_v4()));
+    let remove = shared::plugins::context::RemoveOnDrop(home.clone());
+    let embedded = Embedded::open_local(LocalOptions {
+        home: home.clone(),
+        workers: usize::from(jobs),
+        echo_logs: false,
+        secrets: Secrets::from_vars(std::env::vars()),
+        envs: envs_map(std::env::vars()),
+        progress: None,
+        plugins: shared::plugins::PluginConfig::from_env(),
+        sweep_in_background: true,
+    })
+    .map_err(|e| format!("cannot open a test home in {}: {e}", home.display()))?;
+    Ok((embedded, remove))
 }
 
 /// A flow file read: the flow (when it could be read) and its problems.

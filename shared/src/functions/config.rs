@@ -149,7 +149,7 @@ impl FunctionConfig {
             Some(other) => return Err(invalid("BATON_API_ROUTES", other, "expected `all` or `webhooks`")),
         };
 
-        let http = super::server::function_limits().with_settings(&get).map_err(|e| ConfigError::Invalid {
+        let http = super::server::function_limits().with_settings(get).map_err(|e| ConfigError::Invalid {
             name: e.name,
             value: e.value,
             reason: e.reason,

@@ -73,6 +73,69 @@ impl Default for ServeLimits {
     }
 }
 
+/// The variables that change a listener's bounds (the settings reference
+/// lists them): connections in all and per client, the header deadline,
+/// and the minimum body rate with its grace.
+pub const SETTINGS: [&str; 5] = [
+    "BATON_HTTP_MAX_CONNECTIONS",
+    "BATON_HTTP_MAX_CONNECTIONS_PER_CLIENT",
+    "BATON_HTTP_HEADER_TIMEOUT",
+    "BATON_HTTP_MIN_BODY_RATE",
+    "BATON_HTTP_BODY_GRACE",
+];
+
+/// Upper bound of a connection setting: what a process can hold open.
+const MAX_CONNECTIONS_SETTING: u64 = 100_000;
+/// Upper bound of a time setting (a day, in seconds).
+const MAX_SECONDS_SETTING: u64 = 86_400;
+
+/// A bound setting that does not hold a value in range.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}={value}: {reason}")]
+pub struct LimitSettingError {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl ServeLimits {
+    /// These limits with the `BATON_HTTP_*` variables `get` finds applied
+    /// ([`SETTINGS`]); a variable that is not a whole number in range is
+    /// an error naming it.
+    pub fn with_settings(mut self, get: impl Fn(&str) -> Option<String>) -> Result<ServeLimits, LimitSettingError> {
+        let read = |name: &'static str, min: u64, max: u64, unit: &str| -> Result<Option<u64>, LimitSettingError> {
+            let Some(value) = get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
+                return Ok(None);
+            };
+            match value.parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(LimitSettingError {
+                    name,
+                    value,
+                    reason: format!("must be a whole number of {unit} from {min} to {max}"),
+                }),
+            }
+        };
+        if let Some(n) = read(SETTINGS[0], 1, MAX_CONNECTIONS_SETTING, "connections")? {
+            self.max_connections = n as usize;
+        }
+        if let Some(n) = read(SETTINGS[1], 1, MAX_CONNECTIONS_SETTING, "connections")? {
+            self.max_per_client = n as usize;
+        }
+        if let Some(n) = read(SETTINGS[2], 1, MAX_SECONDS_SETTING, "seconds")? {
+            self.header_timeout = Duration::from_secs(n);
+        }
+        if let Some(n) = read(SETTINGS[3], 0, u32::MAX as u64, "bytes per second")? {
+            self.body_rate.min_bytes_per_sec = n;
+        }
+        if let Some(n) = read(SETTINGS[4], 0, MAX_SECONDS_SETTING, "seconds")? {
+            self.body_rate.grace = Duration::from_secs(n);
+        }
+        self.max_per_client = self.max_per_client.min(self.max_connections);
+        Ok(self)
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits for the connections' requests in flight.
 pub async fn serve(
@@ -125,4 +188,32 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    #[test]
+    fn the_http_settings_change_the_bounds_and_a_bad_one_is_named() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let l = ServeLimits::default()
+            .with_settings(vars(&[
+                ("BATON_HTTP_MAX_CONNECTIONS", "64"),
+                ("BATON_HTTP_MAX_CONNECTIONS_PER_CLIENT", "100"),
+                ("BATON_HTTP_HEADER_TIMEOUT", "5"),
+                ("BATON_HTTP_MIN_BODY_RATE", "0"),
+                ("BATON_HTTP_BODY_GRACE", "3"),
+            ]))
+            .expect("valid");
+        assert_eq!((l.max_connections, l.max_per_client), (64, 64), "per client at most the total");
+        assert_eq!(l.header_timeout, Duration::from_secs(5));
+        assert_eq!((l.body_rate.min_bytes_per_sec, l.body_rate.grace), (0, Duration::from_secs(3)));
+        let unchanged = ServeLimits::default().with_settings(vars(&[])).expect("none");
+        assert_eq!(unchanged.max_per_client, MAX_CONNECTIONS_PER_CLIENT);
+        let e = ServeLimits::default().with_settings(vars(&[("BATON_HTTP_MAX_CONNECTIONS", "0")])).expect_err("0");
+        assert!(e.to_string().starts_with("BATON_HTTP_MAX_CONNECTIONS=0: must be a whole number"), "{e}");
+    }
 }

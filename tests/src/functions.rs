@@ -78,7 +78,7 @@ pub async fn serve(router: axum::Router) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a local port");
     let url = format!("http://{}/", listener.local_addr().expect("local addr"));
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server::serve(listener, router, async move {
+    tokio::spawn(server::serve(listener, router, server::function_limits(), async move {
         let _ = stopped.await;
     }));
     Served { url, stop: Some(stop) }
@@ -310,7 +310,7 @@ impl WorkerInstance {
                 let url = format!("http://{}/", listener.local_addr().expect("addr"));
                 let _ = url_tx.send(url);
                 tokio::select! {
-                    _ = server::serve(listener, router, std::future::pending()) => {}
+                    _ = server::serve(listener, router, server::function_limits(), std::future::pending()) => {}
                     _ = killed => {}
                 }
             });

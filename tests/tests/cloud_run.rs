@@ -357,7 +357,7 @@ async fn what_a_cloud_run_task_sends_back_is_masked() {
     let encoded = base64::engine::general_purpose::STANDARD.encode(value);
     let secrets = shared::runtime::secrets::Secrets::from_vars([("SECRET_API_TOKEN".to_string(), encoded)]);
     let task = format!(
-        "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    env:\n      TOKEN: \"{{{{ secret('API_TOKEN') }}}}\"\n    commands:\n      - echo \"token $TOKEN\"\n      - echo '::{{\"outputs\":{{\"t\":\"'$TOKEN'\"}}}}::'\n"
+        "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    env:\n      TOKEN: \"{{{{ secret('API_TOKEN') }}}}\"\n    outputFiles:\n      - out.txt\n    commands:\n      - echo \"token $TOKEN\"\n      - echo '::{{\"outputs\":{{\"t\":\"'$TOKEN'\"}}}}::'\n      - echo \"file=$TOKEN plain\" > out.txt\n      - echo \"kept=$TOKEN\" > not-an-output.txt\n"
     );
     let (cluster, _fake) = start_with(vec![flow("secret", &task)], RelayOptions::default(), secrets).await;
     let id = cluster.launch("test.cloudrun", "secret", json!({})).await;
@@ -367,6 +367,17 @@ async fn what_a_cloud_run_task_sends_back_is_masked() {
     assert!(logs.iter().any(|l| l == "token ******"), "{logs:?}");
     assert!(logs.iter().all(|l| !l.contains(value)), "{logs:?}");
     assert_eq!(outputs(&exec, "sh")["vars"]["t"], "******");
+    // the output file, as a local task's, and every file of the working
+    // folder left in the bucket (stdout, the other files)
+    let uri = outputs(&exec, "sh")["outputFiles"]["out.txt"].as_str().expect("out.txt").to_string();
+    assert_eq!(read(&cluster, &uri).await, "file=****** plain\n");
+    let work = uri.trim_start_matches("kestra://").trim_end_matches("out.txt").to_string();
+    let files = cluster.backends.storage.list(&work).await.expect("list");
+    assert!(files.iter().any(|f| f.ends_with(".baton-stdout")), "{files:?}");
+    for f in files {
+        let text = read(&cluster, &format!("kestra://{f}")).await;
+        assert!(!text.contains(value), "the secret in clear in {f}: {text}");
+    }
 }
 
 #[tokio::test]

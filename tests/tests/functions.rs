@@ -734,7 +734,8 @@ async fn shutdown_waits_for_the_task_in_flight() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/", listener.local_addr().expect("addr"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(shared::functions::server::serve(listener, router, async move {
+    let limits = shared::functions::server::function_limits();
+    let server = tokio::spawn(shared::functions::server::serve(listener, router, limits, async move {
         let _ = stopped.await;
     }));
     let tasks = Topic::Tasks("core".into()).name();

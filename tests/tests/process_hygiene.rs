@@ -6,6 +6,10 @@
 //! SIGTERM to `baton run`, after `kill -9` of `baton server local` (its
 //! watchdog sweeps), and after `kill -9` of both the server and its
 //! watchdog (the next start sweeps the orphans, never a recycled pid).
+//! One of them leaves its session and clears its environment (`setsid -f
+//! env -i`), so no marker finds it: the task shim, a child subreaper,
+//! holds it. A task that starts such orphans and ends on its own leaves
+//! none behind either, under `baton run` and `baton server local`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,9 +20,9 @@ use serde_json::Value;
 use crate::local_server::{KillOnDrop, LocalServer, Proc, alive, procs_with, test_dir, wait_for};
 use crate::support::baton_bin;
 
-/// How many processes of the tree carry the marker at least: six `sleep`s
-/// and the `sh -c` that waits for one of them.
-const TREE: usize = 7;
+/// How many processes of the tree carry the marker at least: seven
+/// `sleep`s and the `sh -c` that waits for one of them.
+const TREE: usize = 8;
 
 /// The flow: `inputs.m` is the marker, a unique number that every sleep's
 /// duration ends with (`sleep 300.<m>1`), so `/proc/*/cmdline` finds them.
@@ -33,6 +37,7 @@ fn flow(timeout: Option<&str>) -> String {
          - setsid sleep 300.{{{{ inputs.m }}}}3 &\n      \
          - nohup sleep 300.{{{{ inputs.m }}}}4 > /dev/null 2>&1 &\n      \
          - (sleep 300.{{{{ inputs.m }}}}5 &)\n      \
+         - setsid -f env -i sleep 300.{{{{ inputs.m }}}}7\n      \
          - sleep 300.{{{{ inputs.m }}}}6\n"
     )
 }
@@ -101,6 +106,20 @@ async fn kill_through_the_api(client: &reqwest::Client, server: &LocalServer, id
     tree_gone(m, Duration::from_secs(5), what).await;
 }
 
+/// `baton run` of `flows/<flow>.yaml` in `dir` with marker `m` (stderr piped).
+fn baton_run(dir: &Path, flow: &str, m: &str) -> std::process::Child {
+    Command::new(baton_bin())
+        .arg("run")
+        .arg(dir.join(format!("flows/{flow}.yaml")))
+        .args(["--input", &format!("m={m}")])
+        .env("BATON_HOME", dir.join("home"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("baton run")
+}
+
 fn write_flows(dir: &Path) {
     std::fs::write(dir.join("flows/tree.yaml"), flow(None)).expect("flow");
     std::fs::write(dir.join("flows/timed.yaml"), flow(Some("PT5S")).replace("id: tree", "id: timed")).expect("flow");
@@ -140,16 +159,7 @@ async fn sigterm_to_baton_run_ends_the_whole_process_tree() {
     for signal in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
         let m = marker();
         let _guard = KillOnDrop(pattern(&m));
-        let child = Command::new(baton_bin())
-            .arg("run")
-            .arg(dir.join("flows/tree.yaml"))
-            .args(["--input", &format!("m={m}")])
-            .env("BATON_HOME", dir.join("home"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("baton run");
+        let child = baton_run(&dir, "tree", &m);
         tree_started(&m).await;
         let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
         rustix::process::kill_process(pid, signal).expect("signal");
@@ -215,6 +225,54 @@ async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
     );
     // the execution goes on (its attempt runs again), and a kill ends it all
     kill_through_the_api(&client, &server, &id, &m, "the kill after the restart").await;
+    server.kill_9();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A task that leaves orphans which clear their environment and leave its
+/// session, then ends by itself: the orphans end with it.
+fn escaping_flow() -> &'static str {
+    "id: escape\nnamespace: hygiene\ninputs:\n  - id: m\n    type: STRING\ntasks:\n  - id: sh\n    \
+     type: io.kestra.plugin.scripts.shell.Commands\n    taskRunner:\n      \
+     type: io.kestra.plugin.core.runner.Process\n    commands:\n      \
+     - setsid -f env -i sleep 300.{{ inputs.m }}1\n      \
+     - setsid sh -c 'exec env -i sleep 300.{{ inputs.m }}2' > /dev/null 2>&1 < /dev/null &\n      \
+     - sleep 3\n"
+}
+
+/// The escaped orphans run while the task does (else the test proves nothing).
+async fn escapees_started(m: &str) {
+    let p = pattern(m);
+    let ok = wait_for(Duration::from_secs(30), || {
+        procs_with(&p).iter().filter(|x| x.cmdline.starts_with("sleep")).count() >= 2
+    })
+    .await;
+    assert!(ok, "the escaping processes did not start: {:?}", procs_with(&p));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphans_that_clear_their_environment_end_with_their_task() {
+    let dir = test_dir("baton-hygiene-escape");
+    std::fs::write(dir.join("flows/escape.yaml"), escaping_flow()).expect("flow");
+
+    // baton run
+    let m = marker();
+    let _guard = KillOnDrop(pattern(&m));
+    let child = baton_run(&dir, "escape", &m);
+    escapees_started(&m).await;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    tree_gone(&m, Duration::from_secs(5), "the end of the task under baton run").await;
+
+    // baton server local, which goes on running: only the task's end kills them
+    let server = LocalServer::start(&dir, 2, &[]).await;
+    let client = reqwest::Client::new();
+    let m = marker();
+    let _guard = KillOnDrop(pattern(&m));
+    let id = start_execution(&client, &server, "escape", &m).await;
+    escapees_started(&m).await;
+    wait_state(&client, &server, &id, "SUCCESS").await;
+    tree_gone(&m, Duration::from_secs(5), "the end of the task under baton server local").await;
     server.kill_9();
     let _ = std::fs::remove_dir_all(&dir);
 }

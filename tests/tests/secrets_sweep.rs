@@ -7,7 +7,8 @@
 //! the API's answers (execution, logs, log download, outputs, file download
 //! and preview, KV, SSE follow), the CLI's, and every file of the home
 //! (the SQLite store and its WAL, log files, storage). A plain value
-//! written beside each secret stays in clear.
+//! written beside each secret stays in clear. The same holds for a
+//! secret and a `SECRET` input passed to a subflow, in the child.
 
 use std::path::Path;
 use std::process::Command;
@@ -104,6 +105,16 @@ tasks:
     errorMessage: "failing with {{ secret('PW') }} plain-visible-value"
 "#;
 
+/// The body of a successful GET of API `path`.
+async fn get_ok(client: &reqwest::Client, server: &LocalServer, path: String) -> String {
+    let url = server.api(&path);
+    let r = client.get(&url).send().await.expect("GET");
+    let status = r.status();
+    let text = r.text().await.expect("body");
+    assert!(status.is_success(), "{url}: {status} {text}");
+    text
+}
+
 fn no_secret(what: &str, text: &str) {
     assert!(!text.contains(SECRET), "the secret in clear in {what}: {text}");
 }
@@ -142,17 +153,7 @@ async fn a_secret_is_masked_everywhere_a_value_lands() {
     let encoded = base64::engine::general_purpose::STANDARD.encode(SECRET);
     let server = LocalServer::start(&dir, 2, &[("SECRET_PW", &encoded)]).await;
     let client = reqwest::Client::new();
-    let get = |path: String| {
-        let client = client.clone();
-        let url = server.api(&path);
-        async move {
-            let r = client.get(&url).send().await.expect("GET");
-            let status = r.status();
-            let text = r.text().await.expect("body");
-            assert!(status.is_success(), "{url}: {status} {text}");
-            text
-        }
-    };
+    let get = |path: String| get_ok(&client, &server, path);
     let r = client.post(server.api("/executions/company.secrets/leaky?wait=true")).send().await.expect("create");
     assert!(r.status().is_success(), "{}", r.status());
     let created: Value = r.json().await.expect("JSON");
@@ -256,6 +257,136 @@ async fn a_secret_is_masked_everywhere_a_value_lands() {
         plain.iter().any(|f| f.ends_with("baton.db") || f.contains("baton.db-wal")),
         "plain values stored: {plain:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The value of the parent's `SECRET` input.
+const PIN: &str = "pin-Xy7-zz9-value";
+
+const PARENT: &str = r#"id: parent
+namespace: company.secrets
+inputs:
+  - id: pin
+    type: SECRET
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: company.secrets
+    flowId: child
+    wait: true
+    transmitFailed: true
+    inputs:
+      pw: "{{ secret('PW') }}"
+      combo: "Bearer {{ secret('PW') }}"
+      pin: "{{ inputs.pin }}"
+      plain: plain-visible-value
+"#;
+
+const CHILD: &str = r#"id: child
+namespace: company.secrets
+inputs:
+  - id: pw
+    type: STRING
+  - id: combo
+    type: STRING
+  - id: pin
+    type: STRING
+  - id: plain
+    type: STRING
+outputs:
+  - id: o
+    type: STRING
+    value: "{{ inputs.pw }} {{ inputs.plain }}"
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "child={{ inputs.pw }} {{ inputs.combo }} pin={{ inputs.pin }} {{ inputs.plain }}"
+  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles:
+      - out.txt
+    commands:
+      - echo "sh={{ inputs.pw }} pin={{ inputs.pin }}"
+      - echo "file={{ inputs.pin }} {{ inputs.combo }}" > out.txt
+      - test "{{ inputs.pw }}" = "Tr0ub4dor-and-3-mor""e"
+  - id: ret
+    type: io.kestra.plugin.core.debug.Return
+    format: "ret={{ inputs.combo }} {{ inputs.pin }}"
+"#;
+
+/// A `secret()` value and a `SECRET` input passed to a subflow: the child
+/// treats them as its own SECRET inputs — its tasks get the real values
+/// (the script checks one), while its stored and shown inputs, logs,
+/// outputs and files hold them masked, and no file of the home holds
+/// them in clear (the store seals SECRET inputs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_passed_to_a_subflow_stays_masked_in_the_child() {
+    let dir = test_dir("baton-secrets-subflow");
+    std::fs::write(dir.join("flows/parent.yaml"), PARENT).expect("flow");
+    std::fs::write(dir.join("flows/child.yaml"), CHILD).expect("flow");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(SECRET);
+    let server = LocalServer::start(&dir, 2, &[("SECRET_PW", &encoded)]).await;
+    let client = reqwest::Client::new();
+    let get = |path: String| get_ok(&client, &server, path);
+    let r = client
+        .post(server.api("/executions/company.secrets/parent"))
+        .json(&serde_json::json!({ "pin": PIN }))
+        .send()
+        .await
+        .expect("create");
+    assert!(r.status().is_success(), "{}", r.status());
+    let created: Value = r.json().await.expect("JSON");
+    let id = created["id"].as_str().expect("id").to_string();
+    let mut parent = Value::Null;
+    for _ in 0..300 {
+        parent = serde_json::from_str(&get(format!("/executions/{id}")).await).expect("JSON");
+        if parent["state"]["current"] == "SUCCESS" || parent["state"]["current"] == "FAILED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let logs = get(format!("/logs/{id}")).await;
+    assert_eq!(parent["state"]["current"], "SUCCESS", "{parent} {logs}");
+    let call = parent["taskRunList"].as_array().expect("runs").iter().find(|r| r["taskId"] == "call").expect("call");
+    let child_id = call["outputs"]["executionId"].as_str().expect("the child's id").to_string();
+    let child_text = get(format!("/executions/{child_id}")).await;
+    let child: Value = serde_json::from_str(&child_text).expect("JSON");
+    assert_eq!(child["state"]["current"], "SUCCESS", "the child's tasks got the real value: {child}");
+    let child_logs = get(format!("/logs/{child_id}")).await;
+    for (what, text) in [
+        ("the parent", parent.to_string()),
+        ("the parent's logs", logs),
+        ("the child", child_text.clone()),
+        ("the child's logs", child_logs.clone()),
+        ("the child's outputs", get(format!("/outputs/executions/{child_id}")).await),
+    ] {
+        no_secret(what, &text);
+        assert!(!text.contains(PIN), "the SECRET input in clear in {what}: {text}");
+    }
+    assert_eq!(child["inputs"]["pw"], "******", "{child}");
+    assert_eq!(child["inputs"]["combo"], "******", "{child}");
+    assert_eq!(child["inputs"]["pin"], "******", "{child}");
+    assert_eq!(child["inputs"]["plain"], PLAIN, "{child}");
+    for shown in ["child=******", "pin=******", "sh=****** pin=******"] {
+        assert!(child_logs.contains(shown), "'{shown}' not in {child_logs}");
+    }
+    let runs = child["taskRunList"].as_array().expect("runs");
+    let file = runs.iter().find(|r| r["taskId"] == "sh").expect("sh")["outputs"]["outputFiles"]["out.txt"]
+        .as_str()
+        .expect("out.txt")
+        .to_string();
+    let body = get(format!("/executions/{child_id}/file?path={}", urlencode(&file))).await;
+    assert!(!body.contains(SECRET) && !body.contains(PIN), "{body}");
+
+    server.kill_9();
+    let home = dir.join("home");
+    for needle in [SECRET, PIN] {
+        let mut found = Vec::new();
+        files_holding(&home, needle.as_bytes(), &mut found);
+        assert!(found.is_empty(), "'{needle}' in clear in {found:?}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -33,6 +33,7 @@ pub mod purge_contract;
 pub mod schedule;
 #[cfg(any(test, feature = "testing"))]
 pub mod schedule_contract;
+pub mod seal;
 #[cfg(any(test, feature = "testing"))]
 pub mod test_http;
 pub use baton_model::storage::scope;

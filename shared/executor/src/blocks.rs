@@ -184,6 +184,18 @@ impl<'a> Stepper<'a> {
             .map(|t| format!("task '{}' failed: {}", t.task_id, t.error.clone().unwrap_or_default()))
     }
 
+    /// The execution's SECRET inputs: the flow's, and those its launch
+    /// found holding a secret (a subflow's inputs rendered from secrets).
+    fn secret_inputs(&self) -> Vec<String> {
+        let mut ids = self.flow.secret_inputs();
+        for id in &self.exec.secret_inputs {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        ids
+    }
+
     fn flow_outputs(&self) -> Result<Map<String, Value>, String> {
         let ctx = self.context(None);
         let mut out = Map::new();
@@ -191,7 +203,8 @@ impl<'a> Stepper<'a> {
             let id = o.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
             let v = o.get("value").cloned().unwrap_or(Value::Null);
             let rendered = self.env.render_value(&v, &ctx).map_err(|e| format!("flow output '{id}': {e}"))?;
-            let rendered = mask_json(rendered, &self.flow.secret_input_values(&self.exec.inputs));
+            let rendered =
+                mask_json(rendered, &baton_model::flow::secret_values_of(&self.secret_inputs(), &self.exec.inputs));
             out.insert(id, self.env.mask(rendered));
         }
         Ok(out)
@@ -540,7 +553,7 @@ impl<'a> Stepper<'a> {
                 task_cache: task.task_cache.clone(),
             },
             context,
-            secret_inputs: self.flow.secret_inputs(),
+            secret_inputs: self.secret_inputs(),
             claimed_by: None,
         };
         self.actions.push(Action::Dispatch { group: self.env.worker_group(&task.kind), job: Box::new(job) });

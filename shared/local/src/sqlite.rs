@@ -92,6 +92,8 @@ pub struct SqliteStore {
     /// source is the launched one stays a true answer even if another
     /// process saves a newer one meanwhile.
     pub(super) flow_revisions: super::sqlite_claims::FlowRevisions,
+    /// Seals the executions' SECRET inputs in what is stored (`seal.rs`).
+    pub(super) sealer: Arc<baton_backend::seal::Sealer>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -120,7 +122,8 @@ impl SqliteStore {
                 Ok(r)
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(SqliteStore { group: Group::new(conn, readers), flow_revisions: Default::default() })
+        let sealer = Arc::new(baton_backend::seal::Sealer::for_database(path, true)?);
+        Ok(SqliteStore { group: Group::new(conn, readers), flow_revisions: Default::default(), sealer })
     }
 
     /// Opens an existing database to read it only (listings, logs): nothing
@@ -140,7 +143,8 @@ impl SqliteStore {
                      with room to write, or use the Baton that wrote it"
                 )));
             }
-            Ok(SqliteStore { group: Group::read_only(conn), flow_revisions: Default::default() })
+            let sealer = Arc::new(baton_backend::seal::Sealer::for_database(path, false)?);
+            Ok(SqliteStore { group: Group::read_only(conn), flow_revisions: Default::default(), sealer })
         };
         match Connection::open_with_flags(path, flags).map_err(db("open database")).and_then(check) {
             Ok(s) => Ok(s),
@@ -155,7 +159,8 @@ impl SqliteStore {
     /// A private in-memory database (tests, dry runs).
     pub fn open_in_memory() -> Result<Self> {
         let conn = Self::init(Connection::open_in_memory().map_err(db("open in-memory database"))?)?;
-        Ok(SqliteStore { group: Group::new(conn, Vec::new()), flow_revisions: Default::default() })
+        let sealer = Arc::new(baton_backend::seal::Sealer::ephemeral());
+        Ok(SqliteStore { group: Group::new(conn, Vec::new()), flow_revisions: Default::default(), sealer })
     }
 
     /// Sets `conn` up and creates or upgrades the schema.

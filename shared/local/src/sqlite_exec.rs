@@ -27,9 +27,12 @@ struct Head {
 }
 
 impl Head {
-    fn of(e: &Execution) -> Result<Self> {
-        // the task runs have their own rows: the head's JSON holds every other field
-        let body = serde_json::to_string(&e.head_clone()).map_err(json("encode execution"))?;
+    fn of(e: &Execution, sealer: &baton_backend::seal::Sealer) -> Result<Self> {
+        // the task runs have their own rows: the head's JSON holds every
+        // other field, the SECRET inputs sealed
+        let mut head = e.head_clone();
+        sealer.seal(&mut head)?;
+        let body = serde_json::to_string(&head).map_err(json("encode execution"))?;
         Ok(Head {
             id: e.id.clone(),
             state: e.state.current.as_str(),
@@ -76,7 +79,7 @@ fn upsert(conn: &Connection, execution_id: &str, row: &Row) -> Result<()> {
 
 impl SqliteStore {
     pub(super) async fn create_execution_queued(&self, e: &Execution) -> Result<()> {
-        let head = Head::of(e)?;
+        let head = Head::of(e, &self.sealer)?;
         let (namespace, flow_id) = (e.namespace.clone(), e.flow_id.clone());
         let task_runs = rows(e, 0..e.task_run_list.len())?;
         self.group()
@@ -133,6 +136,7 @@ impl SqliteStore {
         let Some((version, body, task_runs)) = found else { return Ok(None) };
         let mut execution: Execution = serde_json::from_str(&body).map_err(json("load_execution (decode body)"))?;
         execution.version = version as u64;
+        self.sealer.open(&mut execution);
         execution.task_run_list = task_runs
             .iter()
             .map(|b| serde_json::from_str(b).map_err(json("load_execution (decode task run)")))
@@ -181,7 +185,7 @@ impl SqliteStore {
     ) -> Result<u64> {
         let opened: Vec<(String, u32, String, i64)> =
             opened.iter().map(|c| (c.task_run_id.clone(), c.attempt, c.worker_id.clone(), micros(c.until))).collect();
-        let head = Head::of(e)?;
+        let head = Head::of(e, &self.sealer)?;
         let task_runs = rows(e, changed.iter().copied())?;
         let ends = ended
             .iter()

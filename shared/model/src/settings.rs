@@ -182,6 +182,36 @@ pub const ALL: &[Setting] = &[
         "The state folder: SQLite, internal storage, working directories (`--home`); a function's local backends.",
     ),
     var(
+        "BATON_HTTP_BODY_GRACE",
+        Some("`10` (seconds)"),
+        &[Server, Functions],
+        "How long a request body may take before `BATON_HTTP_MIN_BODY_RATE` applies, in seconds (0 to 86,400).",
+    ),
+    var(
+        "BATON_HTTP_HEADER_TIMEOUT",
+        Some("`20` (seconds)"),
+        &[Server, Functions],
+        "How long a request's headers may take to arrive, in seconds (1 to 86,400); the connection is closed past it.",
+    ),
+    var(
+        "BATON_HTTP_MAX_CONNECTIONS",
+        Some("`512` (`baton server local`), `1000` (functions)"),
+        &[Server, Functions],
+        "Connections the HTTP listener keeps open (1 to 100,000); past it a new connection takes the place of one waiting on its client, or is closed.",
+    ),
+    var(
+        "BATON_HTTP_MAX_CONNECTIONS_PER_CLIENT",
+        Some("`256` (`baton server local`), `1000` (functions)"),
+        &[Server, Functions],
+        "Connections one client IP address keeps open (1 to 100,000, at most `BATON_HTTP_MAX_CONNECTIONS`); past it, as past the total, among that address's connections.",
+    ),
+    var(
+        "BATON_HTTP_MIN_BODY_RATE",
+        Some("`1024` (bytes per second)"),
+        &[Server, Functions],
+        "The average rate a request body must keep once `BATON_HTTP_BODY_GRACE` has passed, in bytes per second (0: no minimum); a slower body's read fails naming the bound and the connection closes.",
+    ),
+    var(
         "BATON_INTERNAL_BUCKET",
         None,
         &[Functions, Tasks],
@@ -360,6 +390,11 @@ pub const ALL: &[Setting] = &[
         "BATON_TASK_PROCESS",
         &[Tasks],
         "Marks every process a task starts (`owner:taskRun:attempt`), so what a killed `baton` left running is found and stopped.",
+    ),
+    internal(
+        "BATON_TASK_SHIM",
+        &[Tasks],
+        "Starts `baton` (or a function) as the shim of a task's program: a child subreaper that runs it and kills what it leaves behind.",
     ),
     internal(
         "BATON_WATCHDOG_FOR",

@@ -3,7 +3,7 @@
 //! worker started and recorded (`plugins::scripts::cloudrun_runner`), one
 //! `executions.get`. An ended execution is announced to the task's worker
 //! group as a [`CloudRunDone`] message (the worker holds the secrets its
-//! logs and outputs are masked with): the worker reads the result back
+//! logs, outputs and output files are masked with): the worker reads the result back
 //! from the internal bucket (logs, outputs, output files, exit code) and
 //! reports it as the attempt's `TaskResult`, so a task may run for hours
 //! while no request is held open. An attempt whose task run ended
@@ -178,12 +178,23 @@ async fn task_timeout(engine: &Engine, exec: &crate::model::Execution, task_id: 
     flow.find_task(task_id)?.timeout
 }
 
-async fn report_result(engine: &Arc<Engine>, a: &Attempt, f: Finished) -> Result<(), BackendError> {
+async fn report_result(engine: &Arc<Engine>, a: &Attempt, mut f: Finished) -> Result<(), BackendError> {
     let now = Utc::now();
     let mut secrets = engine.secrets.values();
     // the execution's SECRET inputs are masked like secrets, as in-process tasks do
     if let Some(exec) = engine.state.load_execution(&a.execution_id).await? {
         secrets.extend(crate::model::flow::secret_values_of(&exec.secret_inputs, &exec.inputs));
+    }
+    // a secret the container wrote into a file of its working folder (an
+    // output file, its stdout and stderr, the rendered script) is masked in
+    // the bucket, as a local task's output files are before they are stored
+    // (and a local working folder is deleted)
+    let files = engine.storage.list(&format!("{}/", a.work_path)).await?;
+    for path in files {
+        if let Err(e) = crate::plugins::scripts::mask_stored(engine.storage.as_ref(), &path, secrets.clone()).await {
+            f.logs.push(("ERROR".into(), e.clone()));
+            f.error.get_or_insert(e);
+        }
     }
     let mask = |t: &str| mask_secrets(t, &secrets);
     let mut logs: Vec<LogEntry> = f

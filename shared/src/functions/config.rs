@@ -67,6 +67,9 @@ pub struct FunctionConfig {
     pub scheduler_endpoint: Option<String>,
     /// The api function serves only the webhook routes (`BATON_API_ROUTES=webhooks`).
     pub webhooks_only: bool,
+    /// The HTTP listener's bounds (`server::function_limits`, with the
+    /// `BATON_HTTP_*` settings applied).
+    pub http: crate::serve::ServeLimits,
 }
 
 impl FunctionConfig {
@@ -146,6 +149,12 @@ impl FunctionConfig {
             Some(other) => return Err(invalid("BATON_API_ROUTES", other, "expected `all` or `webhooks`")),
         };
 
+        let http = super::server::function_limits().with_settings(get).map_err(|e| ConfigError::Invalid {
+            name: e.name,
+            value: e.value,
+            reason: e.reason,
+        })?;
+
         let short = uuid::Uuid::new_v4().simple().to_string();
         let instance = format!(
             "{}-{}",
@@ -167,6 +176,7 @@ impl FunctionConfig {
             sweep_job: get("BATON_SWEEP_JOB"),
             scheduler_endpoint: get("BATON_CLOUD_SCHEDULER_ENDPOINT"),
             webhooks_only,
+            http,
         })
     }
 }

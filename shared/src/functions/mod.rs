@@ -325,7 +325,9 @@ pub async fn start(
         .await
         .map_err(|source| StartError::Listen { port: cfg.port, source })?;
     tracing::info!(function = handler.name(), port = cfg.port, instance = %cfg.instance, "listening");
-    server::serve(listener, app, shutdown).await.map_err(|source| StartError::Listen { port: cfg.port, source })?;
+    server::serve(listener, app, cfg.http, shutdown)
+        .await
+        .map_err(|source| StartError::Listen { port: cfg.port, source })?;
     engine.logs.flush().await;
     tracing::info!(function = handler.name(), "stopped");
     Ok(())
@@ -334,6 +336,8 @@ pub async fn start(
 /// The whole life of a function binary: configuration from the
 /// environment, logging, the runtime, serving until SIGTERM.
 pub fn run(handler: Handler) -> ExitCode {
+    // a task's shim runs its program and exits; else script tasks get one
+    crate::plugins::scripts::shim::enter_if_asked();
     crate::allocator::tune();
     let vars: HashMap<String, String> = std::env::vars().collect();
     let cfg = match FunctionConfig::from_vars(handler, &vars) {

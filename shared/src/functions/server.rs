@@ -130,17 +130,24 @@ async fn push(State(s): State<Arc<PushState>>, headers: HeaderMap, body: Bytes) 
 /// function from Cloud Run's front end, so the per-client cap is the total
 /// one; the minimum body rate and the eviction of waiting connections are
 /// the local server's.
+/// The `BATON_HTTP_*` settings change them ([`crate::serve::SETTINGS`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: crate::serve::ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let limits = crate::serve::ServeLimits {
+    crate::serve::serve(listener, router, limits, shutdown).await
+}
+
+/// A function's bounds before the settings: [`MAX_FUNCTION_CONNECTIONS`]
+/// in all and from one client.
+pub fn function_limits() -> crate::serve::ServeLimits {
+    crate::serve::ServeLimits {
         max_connections: MAX_FUNCTION_CONNECTIONS,
         max_per_client: MAX_FUNCTION_CONNECTIONS,
         ..Default::default()
-    };
-    crate::serve::serve(listener, router, limits, shutdown).await
+    }
 }
 
 /// Resolves on SIGTERM (Cloud Run stopping the instance) or Ctrl-C.

@@ -35,6 +35,43 @@ pub(crate) async fn masked_copy(file: &Path, rel: &str, secrets: Vec<String>) ->
         .map_err(|e| TaskError::failed(format!("cannot mask secrets in output file '{rel}': {e}")))
 }
 
+/// Masks `secrets` in a file already in internal storage at `path` (a
+/// Cloud Run Job's output file, written by the container straight into
+/// the bucket): streamed to a temporary file, scanned, and written back
+/// masked in its place only when it holds a secret (its URI is kept).
+/// True when it was rewritten.
+pub async fn mask_stored(
+    storage: &dyn baton_backend::Storage,
+    path: &str,
+    secrets: Vec<String>,
+) -> Result<bool, String> {
+    if maskable(secrets.clone()).is_empty() {
+        return Ok(false);
+    }
+    let fail = |e: &dyn std::fmt::Display| format!("cannot mask secrets in output file '{path}': {e}");
+    let tmp = std::env::temp_dir().join(format!("baton-mask-{}", uuid::Uuid::new_v4().simple()));
+    let copied = async {
+        let mut from = storage.get(path).await.map_err(|e| fail(&e))?;
+        let mut to = tokio::fs::File::create(&tmp).await.map_err(|e| fail(&e))?;
+        tokio::io::copy(&mut from, &mut to).await.map_err(|e| fail(&e))?;
+        to.sync_all().await.map_err(|e| fail(&e))
+    }
+    .await;
+    let masked = match copied {
+        Ok(()) => masked_copy(&tmp, path, secrets).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_file(&tmp).await;
+    let Some(copy) = masked? else { return Ok(false) };
+    let put = async {
+        let file = tokio::fs::File::open(&copy).await.map_err(|e| fail(&e))?;
+        storage.put(path, Box::pin(file)).await.map_err(|e| fail(&e))
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&copy).await;
+    put.map(|_| true)
+}
+
 fn mask_blocking(file: &Path, secrets: &[String]) -> std::io::Result<Option<PathBuf>> {
     let ac = AhoCorasick::new(secrets).map_err(std::io::Error::other)?;
     let found = ac

@@ -25,12 +25,15 @@ pub(crate) mod python;
 pub mod reap;
 pub mod runner;
 pub mod runner_types;
+pub mod shim;
 mod storage_uris;
 mod task;
+mod tree;
 
 pub use cloudrun::{Outcome as CloudRunOutcome, outcome as cloudrun_outcome};
 pub use cloudrun_runner::CloudRunConfig;
 pub use config::{DockerFallback, ScriptsConfig};
+pub use mask_file::mask_stored;
 
 use std::sync::LazyLock;
 

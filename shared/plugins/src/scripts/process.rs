@@ -79,16 +79,27 @@ impl Finished {
     }
 }
 
-/// Kills the child's whole process group when dropped (the child itself is
-/// also killed by tokio's `kill_on_drop`), with the `kill(2)` system call
-/// (rustix's safe wrapper): spawning the `kill` utility cannot work when a
-/// fork bomb has used up the process limit.
+/// Kills the child's whole process tree when dropped: every process below
+/// it by parent pid (under the task shim, a child subreaper, that is every
+/// process the task started, `setsid` and `env -i` ones included), then
+/// its process group (the child itself is also killed by tokio's
+/// `kill_on_drop`), with the `kill(2)` system call (rustix's safe
+/// wrapper): spawning the `kill` utility cannot work when a fork bomb has
+/// used up the process limit.
 /// Then every process still carrying the attempt's marker (`reap`), which
 /// finds the children that left the group with `setsid`.
-struct GroupKill(Option<u32>, String);
+/// The tree is read only while the child is not reaped (`reaped` false):
+/// its pid cannot have been given to another process then.
+struct GroupKill(Option<u32>, String, bool);
 
 impl Drop for GroupKill {
     fn drop(&mut self) {
+        if cfg!(target_os = "linux")
+            && !self.2
+            && let Some(root) = self.0
+        {
+            super::tree::kill(&[root], false);
+        }
         let pid = self.0.take().and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw);
         if let Some(pgid) = pid {
             let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
@@ -121,7 +132,15 @@ pub(crate) async fn run(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Fi
 }
 
 async fn run_process(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Finished, TaskError> {
-    let mut cmd = tokio::process::Command::new(&spawn.program);
+    // under the task shim when this binary has one: it outlives no orphan
+    let mut cmd = match super::shim::program() {
+        Some(shim) => {
+            let mut cmd = tokio::process::Command::new(shim);
+            cmd.env(super::shim::SHIM, "1").arg(&spawn.program);
+            cmd
+        }
+        None => tokio::process::Command::new(&spawn.program),
+    };
     cmd.args(&spawn.args)
         .current_dir(&spawn.cwd)
         .stdin(Stdio::null())
@@ -139,7 +158,7 @@ async fn run_process(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Finis
     let mark = super::reap::mark(&cx.task_run_id, cx.attempt);
     cmd.env(super::reap::MARK, &mark);
     let mut child = cmd.spawn().map_err(|e| TaskError::failed(format!("cannot start '{}': {e}", spawn.program)))?;
-    let _group = GroupKill(if cfg!(unix) { child.id() } else { None }, mark);
+    let mut group = GroupKill(if cfg!(unix) { child.id() } else { None }, mark, false);
     cx.log("DEBUG", &format!("Starting command with pid {} [{}]", child.id().unwrap_or(0), spawn.program));
 
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
@@ -166,6 +185,7 @@ async fn run_process(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Finis
             s = child.wait(), if status.is_none() => {
                 let s = s.map_err(|e| TaskError::failed(format!("cannot wait for '{}': {e}", spawn.program)))?;
                 status = Some(s);
+                group.2 = true;
                 drain_until = Some(tokio::time::Instant::now() + DRAIN_GRACE);
             },
             _ = sleep_until(drain_until), if drain_until.is_some() && !(out_done && err_done) => break,

@@ -16,7 +16,10 @@
 //!   left is killed before any attempt is resumed, so a resumed attempt
 //!   never runs beside a live earlier one.
 //!
-//! A process that clears its environment (`env -i`) escapes this marker.
+//! A process that clears its environment (`env -i`) escapes this marker,
+//! but not the sweep: each marked process is killed with every process
+//! below it ([`super::tree`]), and the task shim ([`super::shim`]) that
+//! carries the marker holds the task's orphans below it.
 
 use std::time::Duration;
 
@@ -82,15 +85,11 @@ pub fn sweep(doomed: impl Fn(&str) -> bool) -> usize {
     let me = std::process::id();
     let mut killed = 0;
     for _ in 0..ROUNDS {
-        let mut round = 0;
-        for pid in pids().into_iter().filter(|p| *p != me) {
-            if mark_of(pid).is_some_and(|m| doomed(&m))
-                && let Some(p) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw)
-                && rustix::process::kill_process(p, rustix::process::Signal::KILL).is_ok()
-            {
-                round += 1;
-            }
-        }
+        let roots: Vec<u32> =
+            pids().into_iter().filter(|p| *p != me && mark_of(*p).is_some_and(|m| doomed(&m))).collect();
+        // what is below a marked process first (under the task shim that
+        // holds the orphans that cleared their environment), then it
+        let round = if roots.is_empty() { 0 } else { super::tree::kill(&roots, true) };
         killed += round;
         if round == 0 {
             break;

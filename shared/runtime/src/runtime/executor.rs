@@ -591,6 +591,7 @@ impl ExecutorService {
             labels,
             trigger: Some(trigger),
             parent: Some((parent.id.clone(), task_run_id.clone())),
+            secrets: crate::model::flow::secret_values_of(&parent.secret_inputs, &parent.inputs),
             execution_id: Some(child_id.clone()),
             ..LaunchRequest::default()
         };

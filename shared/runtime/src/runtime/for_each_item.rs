@@ -218,6 +218,7 @@ async fn launch_batch(
         labels: all_labels,
         trigger: Some(trigger),
         parent: Some((parent.id.clone(), tr.id.clone())),
+        secrets: crate::model::flow::secret_values_of(&parent.secret_inputs, &parent.inputs),
         execution_id: Some(child_id.clone()),
         ..LaunchRequest::default()
     };

@@ -99,6 +99,10 @@ pub struct LaunchRequest {
     pub trigger: Option<TriggerContext>,
     /// `(parent execution, parent Subflow task run)`.
     pub parent: Option<(String, String)>,
+    /// Values the launcher masks as secrets beside the engine's own
+    /// `secret()` values: a subflow's parent's `SECRET` input values. An
+    /// input holding any of them is one of the execution's `SECRET` inputs.
+    pub secrets: Vec<String>,
     /// A fixed id (deterministic for subflows and schedule ticks).
     pub execution_id: Option<String>,
     pub schedule_date: Option<DateTime<Utc>>,
@@ -173,6 +177,16 @@ pub async fn launch(engine: &Arc<Engine>, flow: &Flow, req: LaunchRequest) -> Re
         exec.original_id = original.clone();
     }
     exec.secret_inputs = flow.secret_inputs();
+    // an input rendered from a secret (a subflow's, from its parent's
+    // `secret()` values or SECRET inputs) is masked and sealed as a SECRET
+    // input of this execution; its tasks still get the real value
+    let mut known = crate::template::TemplateHost::secret_values(engine.host.as_ref());
+    known.extend(req.secrets.iter().cloned());
+    for id in crate::model::mask::holding_secrets(&exec.inputs, &known) {
+        if !exec.secret_inputs.contains(&id) {
+            exec.secret_inputs.push(id);
+        }
+    }
     if let Some((pid, ptr)) = &req.parent {
         exec.parent_id = Some(pid.clone());
         exec.parent_task_run_id = Some(ptr.clone());

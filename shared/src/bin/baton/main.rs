@@ -29,6 +29,8 @@ mod validate;
 use std::io::IsTerminal;
 
 fn main() {
+    // a task's shim runs its program and exits; else script tasks get one
+    shared::plugins::scripts::shim::enter_if_asked();
     shared::allocator::tune();
     // the watchdog of a `baton` that runs tasks: kills what it started once it is gone
     if let Ok(owner) = std::env::var(shared::plugins::scripts::reap::WATCHDOG) {

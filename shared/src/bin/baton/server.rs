@@ -26,6 +26,13 @@ pub async fn server(home: &Path, a: ServerArgs) -> i32 {
         opts.plugins.url = Some(own_url(a.bind, a.port));
     }
     opts.echo_logs = a.echo_logs;
+    opts.http = match opts.http.with_settings(|k| std::env::var(k).ok()) {
+        Ok(limits) => limits,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     opts.allowed_hosts = a.allowed_hosts;
     if let Some(auth) = a.basic_auth.as_deref() {
         match shared::server::guard::BasicAuth::parse(auth) {

@@ -28,7 +28,8 @@ BENCH = ROOT / "docs/bench"
 RUN = re.compile(r"^## Run of (?P<when>\S+)\n(?P<body>.*?)(?=^## Run of |\Z)", re.S | re.M)
 MARK = re.compile(r"<!-- table: (?P<name>[\w-]+) -->\n(?P<table>(?:\|.*\n?)+)")
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
-SKIP = ("load", "task runs", "executions", "errors", "case", "refused", "backlog")
+# counts that describe the case, not how fast it ran
+SKIP = ("load", "task runs", "executions", "errors", "case", "refused (429)", "backlog at end")
 
 
 def runs(name: str):
@@ -54,6 +55,10 @@ def number(cell: str):
     return float(m.group(0).replace(",", "")) if m else None
 
 
+def machine(info) -> str:
+    return next((l for l in info if l.startswith("- Machine:")), "")
+
+
 def busy(info) -> str:
     cores = next((int(m.group(1)) for l in info if (m := re.search(r"Machine: (\d+) cores", l))), None)
     load = next((float(m.group(1)) for l in info if (m := re.search(r"Load average[^:]*: ([\d.]+)", l))), None)
@@ -77,6 +82,8 @@ def main() -> int:
         return 0
     (old_when, old_info, old), (new_when, new_info, new) = found[-2], found[-1]
     print(f"{name}: {new_when}{busy(new_info)} against {old_when}{busy(old_info)}")
+    if machine(new_info) != machine(old_info):
+        print(f"  the machines differ ({machine(old_info)[2:]} / {machine(new_info)[2:]}): a change may be the machine's")
     header = cells(new[0])
     before = {cells(l)[0]: cells(l) for l in old[2:]}
     worse = 0
@@ -86,7 +93,7 @@ def main() -> int:
         if prev is None:
             continue
         for i, col in enumerate(header[1:], start=1):
-            if i >= len(row) or i >= len(prev) or any(s in col.lower() for s in SKIP):
+            if i >= len(row) or i >= len(prev) or col.lower() in SKIP:
                 continue
             a, b = number(prev[i]), number(row[i])
             if a is None or b is None or a == 0:

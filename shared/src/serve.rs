@@ -98,24 +98,34 @@ pub struct LimitSettingError {
     pub reason: String,
 }
 
+/// The whole number `get` finds for `name`, if set: one from `min` to
+/// `max`, or an error naming the variable, its value and the range.
+pub fn read_setting(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    min: u64,
+    max: u64,
+    unit: &str,
+) -> Result<Option<u64>, LimitSettingError> {
+    let Some(value) = get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(LimitSettingError {
+            name,
+            value,
+            reason: format!("must be a whole number of {unit} from {min} to {max}"),
+        }),
+    }
+}
+
 impl ServeLimits {
     /// These limits with the `BATON_HTTP_*` variables `get` finds applied
     /// ([`SETTINGS`]); a variable that is not a whole number in range is
     /// an error naming it.
     pub fn with_settings(mut self, get: impl Fn(&str) -> Option<String>) -> Result<ServeLimits, LimitSettingError> {
-        let read = |name: &'static str, min: u64, max: u64, unit: &str| -> Result<Option<u64>, LimitSettingError> {
-            let Some(value) = get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
-                return Ok(None);
-            };
-            match value.parse::<u64>() {
-                Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-                _ => Err(LimitSettingError {
-                    name,
-                    value,
-                    reason: format!("must be a whole number of {unit} from {min} to {max}"),
-                }),
-            }
-        };
+        let read = |name, min, max, unit| read_setting(&get, name, min, max, unit);
         if let Some(n) = read(SETTINGS[0], 1, MAX_CONNECTIONS_SETTING, "connections")? {
             self.max_connections = n as usize;
         }

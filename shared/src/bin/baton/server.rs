@@ -33,6 +33,10 @@ pub async fn server(home: &Path, a: ServerArgs) -> i32 {
             return 2;
         }
     };
+    if let Err(e) = shared::api::backlog::configure(|k| std::env::var(k).ok()) {
+        eprintln!("error: {e}");
+        return 2;
+    }
     opts.allowed_hosts = a.allowed_hosts;
     if let Some(auth) = a.basic_auth.as_deref() {
         match shared::server::guard::BasicAuth::parse(auth) {

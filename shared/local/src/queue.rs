@@ -179,10 +179,14 @@ impl LocalQueue {
     }
 
     fn send(&self, topic: &Topic, message: LocalMessage) -> Result<()> {
-        self.with_channel(topic, |ch| ch.tx.send(message))
-            .map_err(|_| BackendError::Queue(format!("topic {} has no receiver any more", topic.name())))?;
+        // counted before it can be received: a consumer on another thread
+        // may take it and report it handled before `send` returns, and a
+        // count raised after that would never come down again
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        self.with_channel(topic, |ch| ch.tx.send(message)).map_err(|_| {
+            self.handled(1);
+            BackendError::Queue(format!("topic {} has no receiver any more", topic.name()))
+        })
     }
 
     /// Its consumer is done with `n` messages (handled them, or took them
@@ -317,5 +321,39 @@ mod tests {
         assert_eq!(rx.recv().await.expect("bytes").decode::<Vec<u32>>(), Ok(vec![3, 4]));
         let wrong = rx.recv().await.expect("value").decode::<Vec<u32>>().expect_err("a String is no Vec<u32>");
         assert!(wrong.contains("Vec<u32>"), "{wrong}");
+    }
+
+    /// A consumer on another thread that reports each message handled the
+    /// moment it takes it: once all are taken, none waits. (Counted after
+    /// the send, a message taken first left one behind for good, and the
+    /// API's back-pressure and the loops' pacing read a backlog that grew.)
+    #[test]
+    fn the_backlog_is_back_to_zero_once_a_fast_consumer_took_everything() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let queue = Arc::new(LocalQueue::new());
+            let mut rx = queue.subscribe(&Topic::Executions);
+            let consumer = {
+                let queue = queue.clone();
+                tokio::spawn(async move {
+                    let mut n = 0;
+                    while n < 200_000 && rx.recv().await.is_some() {
+                        queue.handled(1);
+                        n += 1;
+                    }
+                })
+            };
+            let producer = {
+                let queue = queue.clone();
+                std::thread::spawn(move || {
+                    for i in 0..200_000u32 {
+                        queue.publish_value(&Topic::Executions, i).expect("publish");
+                    }
+                })
+            };
+            producer.join().expect("producer");
+            consumer.await.expect("consumer");
+            assert_eq!(queue.waiting(), 0);
+        });
     }
 }

@@ -43,6 +43,9 @@ async fn the_test_editor_completes_assertion_operators_and_task_ids() {
     let (server, home) =
         api_server("ui-test-editor", &[("greet.yml", FLOW), ("greet_tests.test.yml", SUITE)], None).await;
     let out = drive(&server.url(), "test-editor", &home.join("shots")).await;
+    for line in out.lines().filter(|l| l.starts_with("test editor:")) {
+        eprintln!("{line}");
+    }
     assert!(out.contains("operator completion offered in"), "{out}");
     let kept = std::fs::read_dir(home.join("flows"))
         .expect("flows folder")

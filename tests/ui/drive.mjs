@@ -568,7 +568,7 @@ const call = (page, method, path) =>
 Object.assign(scenarios, (await import("./pages.mjs")).scenarios({ url, check, shot, text }));
 Object.assign(scenarios, (await import("./metrics.mjs")).scenarios({ url, check, shot, text, call }));
 Object.assign(scenarios, (await import("./links.mjs")).scenarios({ url, check, shot, text, call }));
-Object.assign(scenarios, (await import("./tests.mjs")).scenarios({ url, check, shot, text }));
+Object.assign(scenarios, (await import("./tests.mjs")).scenarios({ url, check, shot, text, call }));
 
 const run = scenarios[scenario];
 if (!run) {

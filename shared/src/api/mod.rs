@@ -38,7 +38,7 @@
 //!   /executions/webhook/{namespace}/{flowId}/{key}`), exempt from basic
 //!   auth as in Kestra (the key is the credential).
 //! - [`plugins`]: the plugin catalogue (`/plugins`, `/plugins/{cls}`) and
-//!   the JSON Schemas of a flow, a task, a trigger (`/plugins/schemas/…`).
+//!   the JSON Schemas of a flow, a task, a trigger and a test file (`/plugins/schemas/…`).
 //! - [`blueprints`]: the blueprints embedded in the binary, as Kestra's
 //!   community blueprints (`/blueprints/community/{kind}…`).
 //! - [`test_suites`]: flow unit tests (Kestra's `/tests` routes: create,

@@ -2,7 +2,10 @@
 //! plugin groups and their types), `GET /plugins/{cls}` (one type's
 //! markdown and schema; an alias is accepted), and the JSON Schemas
 //! `GET /plugins/schemas/{flow|task|trigger}`. All come from
-//! `crate::schema`, the catalogue the validator reads.
+//! `crate::schema`, the catalogue the validator reads. Beyond Kestra,
+//! which has no public route for it: `GET /plugins/schemas/test`, the
+//! JSON Schema of a flow unit test file, from the keys `baton test`
+//! checks (`crate::unittest::schema`).
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -16,6 +19,7 @@ use crate::schema::{self, Kind, json};
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/plugins", get(list))
+        .route("/plugins/schemas/test", get(test_schema))
         .route("/plugins/schemas/{kind}", get(schemas))
         .route("/plugins/{cls}", get(one))
 }
@@ -33,10 +37,14 @@ async fn schemas(State(s): State<ApiState>, Path(kind): Path<String>) -> ApiResu
         "trigger" => json::kind_schema_of(&catalog, Kind::Trigger),
         other => {
             return Err(ApiError::not_found(format!(
-                "no plugin schema '{other}': Baton serves schemas/flow, schemas/task and schemas/trigger"
+                "no plugin schema '{other}': Baton serves schemas/flow, schemas/task, schemas/trigger and schemas/test"
             )));
         }
     }))
+}
+
+async fn test_schema() -> Json<Value> {
+    Json(crate::unittest::schema::test_schema())
 }
 
 async fn one(State(s): State<ApiState>, Path(cls): Path<String>) -> ApiResult<Json<Value>> {

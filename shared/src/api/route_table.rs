@@ -251,6 +251,11 @@ pub const ROUTES: &[Route] = &[
     api(G, "/plugins", "The plugin catalogue."),
     api(G, "/plugins/{type}", "One type's properties, outputs and example."),
     api(G, "/plugins/schemas/{kind}", "The JSON Schema of a `flow`, a `task` or a `trigger`."),
+    api(
+        G,
+        "/plugins/schemas/test",
+        "The JSON Schema of a flow unit test file (Baton's; Kestra has no such route): every key and assertion operator `baton test` reads.",
+    ),
     api(G, "/blueprints/community/{kind}", "The blueprints embedded in the binary, paged."),
     api(G, "/blueprints/community/{kind}/tags", "Their tags."),
     api(G, "/blueprints/community/{kind}/{id}", "A blueprint."),

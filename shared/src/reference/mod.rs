@@ -2,6 +2,8 @@
 //! generated from what the code declares, never typed a second time:
 //!
 //! - [`flow`]: the flow-level keys, from `schema::common::FLOW`;
+//! - [`test_file`]: the keys of a flow unit test file and the assertion
+//!   operators, from `unittest::keys`;
 //! - [`plugins`]: one page per task, trigger, condition and task runner
 //!   type, one per plugin group and an index, from the plugin catalogue
 //!   (`schema::catalog`, itself from the types' declarations);
@@ -23,6 +25,7 @@ pub mod flow;
 pub mod limits;
 mod markdown;
 pub mod plugins;
+pub mod test_file;
 
 use std::path::{Path, PathBuf};
 
@@ -62,10 +65,11 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Referen
 }
 
 /// Every page, in table-of-contents order: the CLI, the configuration,
-/// the bounds, the API routes, the flow, then the plugins. `command` is `baton`'s clap
+/// the bounds, the API routes, the flow, the test file, then the plugins. `command` is `baton`'s clap
 /// command.
 pub fn pages(command: &clap::Command) -> Vec<Page> {
-    let mut v = vec![cli::page(command), config::page(), limits::page(), api_routes::page(), flow::page()];
+    let mut v =
+        vec![cli::page(command), config::page(), limits::page(), api_routes::page(), flow::page(), test_file::page()];
     v.extend(plugins::pages(&crate::schema::catalog(&crate::plugins::Registry::builtin())));
     v
 }

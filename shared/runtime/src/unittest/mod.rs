@@ -7,15 +7,19 @@
 //!
 //! [`parse`] reads a file with file:line:column problems, [`check`] holds it
 //! against its flow, [`assert`] runs the operators and [`run`] a case.
-//! [`record`] turns one real run of a case into task fixtures and
+//! [`keys`] declares every key of the format once: the parser's checks,
+//! the JSON Schema ([`schema`], `GET /api/v1/plugins/schemas/test`) and the
+//! reference page read it. [`record`] turns one real run of a case into task fixtures and
 //! [`write`] puts them into the test file (`baton test --record`).
 
 pub mod assert;
 pub mod check;
+pub mod keys;
 pub mod model;
 pub mod parse;
 pub mod record;
 pub mod run;
+pub mod schema;
 #[cfg(test)]
 mod tests;
 pub mod write;

@@ -143,13 +143,70 @@ impl Operator {
         }
     }
 
-    /// The operator a property names: its name, or the names Kestra 0.23
-    /// shipped and its docs still list (`equalsTo`, `notEqualsTo`).
+    /// The names Kestra 0.23 shipped and its docs still list.
+    pub const ALIASES: [(&'static str, Operator); 2] =
+        [("equalsTo", Operator::EqualTo), ("notEqualsTo", Operator::NotEqualTo)];
+
+    /// The operator a property names: its name, or one of [`Self::ALIASES`].
     pub fn from_key(key: &str) -> Option<Operator> {
-        match key {
-            "equalsTo" => Some(Operator::EqualTo),
-            "notEqualsTo" => Some(Operator::NotEqualTo),
-            _ => Operator::ALL.into_iter().find(|o| o.key() == key),
+        Operator::ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == key)
+            .map(|(_, o)| *o)
+            .or_else(|| Operator::ALL.into_iter().find(|o| o.key() == key))
+    }
+
+    /// What it holds, in words (docs, schema, completion).
+    pub fn doc(self) -> &'static str {
+        match self {
+            Operator::EndsWith => "The value ends with this text.",
+            Operator::StartsWith => "The value starts with this text.",
+            Operator::Contains => "The value contains this text.",
+            Operator::EqualTo => "The value, as text, equals this (a number or a boolean compares as its text).",
+            Operator::NotEqualTo => "The value, as text, differs from this.",
+            Operator::GreaterThan => "The value is a number greater than this one.",
+            Operator::GreaterThanOrEqualTo => "The value is a number greater than or equal to this one.",
+            Operator::LessThan => "The value is a number less than this one.",
+            Operator::LessThanOrEqualTo => "The value is a number less than or equal to this one.",
+            Operator::In => "The value is one of this list.",
+            Operator::NotIn => "The value is none of this list.",
+            Operator::IsNull => "true: the value is null (undefined); false: it is not.",
+            Operator::IsNotNull => "true: the value is not null; false: it is.",
+        }
+    }
+
+    /// What it expects.
+    pub fn expects(self) -> Expects {
+        match self {
+            Operator::IsNull | Operator::IsNotNull => Expects::Flag,
+            Operator::In | Operator::NotIn => Expects::List,
+            Operator::EqualTo | Operator::NotEqualTo => Expects::Anything,
+            _ => Expects::Scalar,
+        }
+    }
+}
+
+/// What an operator expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expects {
+    /// `true` or `false` (or a template rendering to it).
+    Flag,
+    /// A list, or one value (a template rendering to a list).
+    List,
+    /// Any value, compared as text.
+    Anything,
+    /// A text, a number or a boolean.
+    Scalar,
+}
+
+impl Expects {
+    /// Whether it accepts `v` as written.
+    pub fn accepts(self, v: &Value) -> bool {
+        match self {
+            Expects::Flag => v.is_boolean() || v.is_string(),
+            Expects::List => v.is_array() || v.is_string(),
+            Expects::Anything => true,
+            Expects::Scalar => !v.is_array() && !v.is_object(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use super::keys::{ASSERTION, CASE, FIXTURES, MOCK_STATES, SUITE, Shape, TASK_FIXTURE, TRIGGER_FIXTURE};
 use super::model::{
     Assertion, Check, Fixtures, Operator, TaskFixture, TestSuite, TriggerFixture, UNIT_TEST_TYPE, UnitTest,
 };
@@ -51,8 +52,9 @@ impl Sink<'_> {
         }
     }
 
-    /// Reports every key of `m` not in `known`, naming what is allowed.
-    fn unknown_keys(&mut self, m: &Map<String, Value>, path: &str, what: &str, known: &[&str]) {
+    /// Reports every key of `m` that `shape` does not declare, naming what is allowed.
+    fn unknown_keys(&mut self, m: &Map<String, Value>, path: &str, shape: &Shape) {
+        let (known, what) = (shape.names(), shape.what);
         for k in m.keys().filter(|k| !known.contains(&k.as_str())) {
             let hint = crate::validate::suggest::closest(k, known.iter().copied())
                 .map(|s| format!(" (did you mean '{s}'?)"))
@@ -64,11 +66,11 @@ impl Sink<'_> {
         }
     }
 
-    /// A string property: required ones report their absence.
-    fn string(&mut self, m: &Map<String, Value>, path: &str, key: &str, required: bool) -> Option<String> {
+    /// A string property of `shape`: a required one reports its absence.
+    fn string(&mut self, m: &Map<String, Value>, path: &str, shape: &Shape, key: &str) -> Option<String> {
         match m.get(key) {
             None | Some(Value::Null) => {
-                if required {
+                if shape.requires(key) {
                     self.at(path, format!("missing required property '{key}'"));
                 }
                 None
@@ -103,11 +105,11 @@ pub fn parse_source(file: &str, source: &str) -> (Option<TestSuite>, Vec<Diagnos
 
 fn suite(root: &Value, sink: &mut Sink<'_>) -> Option<TestSuite> {
     let m = sink.map(root, "", "a test file")?;
-    sink.unknown_keys(m, "", "a test suite", &["id", "namespace", "flowId", "description", "testCases"]);
-    let id = sink.string(m, "", "id", true);
-    let namespace = sink.string(m, "", "namespace", true);
-    let flow_id = sink.string(m, "", "flowId", true);
-    let description = sink.string(m, "", "description", false);
+    sink.unknown_keys(m, "", &SUITE);
+    let id = sink.string(m, "", &SUITE, "id");
+    let namespace = sink.string(m, "", &SUITE, "namespace");
+    let flow_id = sink.string(m, "", &SUITE, "flowId");
+    let description = sink.string(m, "", &SUITE, "description");
     let mut test_cases = Vec::new();
     match m.get("testCases") {
         Some(Value::Array(cases)) if !cases.is_empty() => {
@@ -137,15 +139,15 @@ fn suite(root: &Value, sink: &mut Sink<'_>) -> Option<TestSuite> {
 
 fn unit_test(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<UnitTest> {
     let m = sink.map(v, path, "a test case")?;
-    sink.unknown_keys(m, path, "a test case", &["id", "type", "description", "disabled", "fixtures", "assertions"]);
-    let id = sink.string(m, path, "id", true);
-    if let Some(t) = sink.string(m, path, "type", true).filter(|t| t != UNIT_TEST_TYPE) {
+    sink.unknown_keys(m, path, &CASE);
+    let id = sink.string(m, path, &CASE, "id");
+    if let Some(t) = sink.string(m, path, &CASE, "type").filter(|t| t != UNIT_TEST_TYPE) {
         sink.at(
             &child_key(path, "type"),
             format!("unknown test case type '{t}': Kestra defines only {UNIT_TEST_TYPE}"),
         );
     }
-    let description = sink.string(m, path, "description", false);
+    let description = sink.string(m, path, &CASE, "description");
     let disabled = match m.get("disabled") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -179,7 +181,7 @@ fn unit_test(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<UnitTest> {
 
 fn fixtures(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<Fixtures> {
     let m = sink.map(v, path, "'fixtures'")?;
-    sink.unknown_keys(m, path, "fixtures", &["inputs", "files", "tasks", "trigger"]);
+    sink.unknown_keys(m, path, &FIXTURES);
     let mut out = Fixtures::default();
     if let Some(i) = m.get("inputs").filter(|v| !v.is_null()) {
         out.inputs = sink.map(i, &child_key(path, "inputs"), "'inputs'").cloned().unwrap_or_default();
@@ -216,22 +218,19 @@ fn fixtures(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<Fixtures> {
     Some(out)
 }
 
-/// The states a mocked task may end in.
-const MOCK_STATES: [StateType; 4] = [StateType::Success, StateType::Warning, StateType::Failed, StateType::Killed];
-
 fn task_fixture(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<TaskFixture> {
     let m = sink.map(v, path, "a task fixture")?;
-    sink.unknown_keys(m, path, "a task fixture", &["id", "value", "state", "outputs", "assets", "description"]);
+    sink.unknown_keys(m, path, &TASK_FIXTURE);
     if m.get("assets").is_some_and(|a| !a.is_null()) {
         sink.at(
             &child_key(path, "assets"),
             "'assets' of a task fixture is not supported by Baton (it has no asset catalog)",
         );
     }
-    let id = sink.string(m, path, "id", true);
-    let value = sink.string(m, path, "value", false);
-    let description = sink.string(m, path, "description", false);
-    let state = match sink.string(m, path, "state", false) {
+    let id = sink.string(m, path, &TASK_FIXTURE, "id");
+    let value = sink.string(m, path, &TASK_FIXTURE, "value");
+    let description = sink.string(m, path, &TASK_FIXTURE, "description");
+    let state = match sink.string(m, path, &TASK_FIXTURE, "state") {
         None => StateType::Success,
         Some(s) => match StateType::parse(&s).filter(|s| MOCK_STATES.contains(s)) {
             Some(st) => st,
@@ -253,9 +252,9 @@ fn task_fixture(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<TaskFixtur
 
 fn trigger_fixture(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<TriggerFixture> {
     let m = sink.map(v, path, "'trigger'")?;
-    sink.unknown_keys(m, path, "a trigger fixture", &["id", "type", "variables"]);
-    let id = sink.string(m, path, "id", true);
-    let type_ = sink.string(m, path, "type", true);
+    sink.unknown_keys(m, path, &TRIGGER_FIXTURE);
+    let id = sink.string(m, path, &TRIGGER_FIXTURE, "id");
+    let type_ = sink.string(m, path, &TRIGGER_FIXTURE, "type");
     let variables = match m.get("variables") {
         None | Some(Value::Null) => Map::new(),
         Some(o) => sink.map(o, &child_key(path, "variables"), "'variables'").cloned().unwrap_or_default(),
@@ -265,9 +264,7 @@ fn trigger_fixture(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<Trigger
 
 fn assertion(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<Assertion> {
     let m = sink.map(v, path, "an assertion")?;
-    let mut known = vec!["value", "taskId", "errorMessage", "description", "equalsTo", "notEqualsTo"];
-    known.extend(Operator::ALL.iter().map(|o| o.key()));
-    sink.unknown_keys(m, path, "an assertion", &known);
+    sink.unknown_keys(m, path, &ASSERTION);
     let value = match m.get("value") {
         None => {
             sink.at(path, "missing required property 'value'");
@@ -277,9 +274,9 @@ fn assertion(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<Assertion> {
         // a literal is its text, as Kestra renders a property
         Some(v) => Some(crate::model::flow::scalar_string(v)),
     };
-    let task_id = sink.string(m, path, "taskId", false);
-    let error_message = sink.string(m, path, "errorMessage", false);
-    let description = sink.string(m, path, "description", false);
+    let task_id = sink.string(m, path, &ASSERTION, "taskId");
+    let error_message = sink.string(m, path, &ASSERTION, "errorMessage");
+    let description = sink.string(m, path, &ASSERTION, "description");
     let mut checks = Vec::new();
     for (k, expected) in m {
         let Some(operator) = Operator::from_key(k) else { continue };
@@ -287,13 +284,7 @@ fn assertion(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<Assertion> {
             continue;
         }
         let kp = child_key(path, k);
-        let ok = match operator {
-            Operator::IsNull | Operator::IsNotNull => expected.is_boolean() || expected.is_string(),
-            Operator::In | Operator::NotIn => expected.is_array() || expected.is_string(),
-            Operator::EqualTo | Operator::NotEqualTo => true,
-            _ => !expected.is_array() && !expected.is_object(),
-        };
-        if !ok {
+        if !operator.expects().accepts(expected) {
             sink.at(&kp, format!("'{k}' cannot be {}", crate::model::flow::kind_of(expected)));
             continue;
         }

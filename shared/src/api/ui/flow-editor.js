@@ -3,7 +3,9 @@
 // completion, hover and a documentation panel from the flow schema
 // (GET /plugins/schemas/flow), validation as you type by the server's own
 // POST /flows/validate, Ctrl/Cmd-S to save, and the Validate / Save /
-// Cancel buttons. Falls back to a plain text box if the bundle fails.
+// Cancel buttons. Falls back to a plain text box if the bundle fails. The
+// test editor (tests.js) is the same editor with the test file's schema
+// and validator (`schema`, `validate` options).
 
 import { api, h, errorBox } from "./app.js";
 import { errorsByLine, highlighted } from "./flows.js";
@@ -24,10 +26,17 @@ function loadStyle() {
   document.head.append(h("link", { rel: "stylesheet", href: "/ui/editor.css" }));
 }
 
-const validateText = (text) => api("/flows/validate", { method: "POST", body: text, headers: { "Content-Type": "application/x-yaml" } });
+const validateFlow = (text) => api("/flows/validate", { method: "POST", body: text, headers: { "Content-Type": "application/x-yaml" } });
 
-/** A YAML editor in `box`: Validate shows errors at their line, Save (or Ctrl/Cmd-S) validates then calls `save(text)`. */
-export async function editor(box, source, save, cancel) {
+/**
+ * A YAML editor in `box`: Validate shows errors at their line, Save (or
+ * Ctrl/Cmd-S) validates then calls `save(text)`. `opts.schema` (a schema or
+ * its promise) and `opts.validate(text)` (answering as POST /flows/validate)
+ * replace the flow's.
+ */
+export async function editor(box, source, save, cancel, opts = {}) {
+  const validateText = opts.validate || validateFlow;
+  const schema = opts.schema || flowSchema();
   const out = h("div");
   const host = h("div", { class: "editor-host", "data-testid": "editor" });
   const docs = h("aside", { class: "doc-panel", "data-testid": "doc-panel", "aria-label": "Plugin documentation" });
@@ -66,7 +75,7 @@ export async function editor(box, source, save, cancel) {
   try {
     loadStyle();
     const { createEditor } = await import("./editor.js");
-    const ed = createEditor(host, { doc: source, schema: flowSchema(), validate: validateText, onSave, docPanel: docs });
+    const ed = createEditor(host, { doc: source, schema, validate: validateText, onSave, docPanel: docs });
     text = ed.text;
     host.batonEditor = ed; // for tests and the console: text(), setText(), view
     ed.focus();

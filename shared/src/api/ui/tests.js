@@ -5,9 +5,15 @@
 // run it read — and a Run button that runs the suite on the server
 // (isolated: its executions are not among the executions) and shows the
 // new result. Built on `/tests/search`, `/tests/results/search/last` and
-// `/tests/{namespace}/{id}/run`.
+// `/tests/{namespace}/{id}/run`. Edit opens the suite's YAML in the flow
+// editor (flow-editor.js) with the test file's schema
+// (`/plugins/schemas/test`: keys and assertion operators completed), the
+// tested flow's task ids offered for `fixtures.tasks[].id` and
+// `assertions[].taskId`, validation by `POST /tests/validate` at the line,
+// and Save by `PUT /tests/{namespace}/{id}`.
 
 import { api, h, stateBadge, toast, errorBox, enc, fmtDate, fmtMs } from "./app.js";
+import { editor } from "./flow-editor.js";
 
 /** The Tests page: every suite (of `?namespace=` and its children when given). */
 export async function render(box, parts, query) {
@@ -54,12 +60,85 @@ function suiteCard(suite, last) {
     }
   });
   const flow = h("a", { href: `#/flows/${enc(suite.namespace)}/${enc(suite.flowId)}?tab=tests` }, `flow ${suite.namespace}.${suite.flowId}`);
-  const title = h("div", { class: "test-suite-head" }, h("h2", {}, key), flow, h("span", { class: "grow" }), run);
+  const edit = h("button", { type: "button", "data-testid": "edit-suite" }, "Edit");
+  const title = h("div", { class: "test-suite-head" }, h("h2", {}, key), flow, h("span", { class: "grow" }), edit, run);
   const card = h("section", { class: "test-suite card", "data-suite": key }, title);
   if (suite.description) card.append(h("p", { class: "muted" }, suite.description));
-  card.append(body);
+  const editing = h("div", { class: "test-editor" });
+  card.append(editing, body);
+  edit.addEventListener("click", () => {
+    edit.disabled = true;
+    const close = () => {
+      editing.replaceChildren();
+      edit.disabled = false;
+    };
+    editSuite(editing, suite, (saved) => {
+      Object.assign(suite, saved);
+      close();
+      fill(body, suite, null);
+    }, close).catch((e) => editing.replaceChildren(errorBox(e)));
+  });
   fill(body, suite, last);
   return card;
+}
+
+let testSchemaPromise = null;
+
+/** The test file's schema, fetched once per page load (null when the server has none). */
+function testSchema() {
+  if (!testSchemaPromise) testSchemaPromise = api("/plugins/schemas/test").catch(() => null);
+  return testSchemaPromise;
+}
+
+/** The ids of every task of a flow (as the API answers it), nested ones included. */
+function taskIds(flow) {
+  const ids = new Set();
+  const walk = (v) => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (!v || typeof v !== "object") return;
+    if (typeof v.id === "string" && typeof v.type === "string") ids.add(v.id);
+    Object.values(v).forEach(walk);
+  };
+  for (const k of ["tasks", "errors", "finally", "afterExecution"]) walk(flow[k]);
+  return [...ids];
+}
+
+/** The test schema with the flow's task ids offered where a task is named. */
+function withTaskIds(schema, ids) {
+  if (!schema || !ids.length) return schema;
+  const s = JSON.parse(JSON.stringify(schema));
+  const offer = (props, key) => {
+    if (!props || !props[key]) return;
+    const p = props[key];
+    props[key] = { title: p.title, description: p.description, $required: p.$required, anyOf: [{ type: "string", enum: ids }, { ...p, title: undefined, description: undefined }] };
+  };
+  offer(s.definitions && s.definitions.TaskFixture && s.definitions.TaskFixture.properties, "id");
+  offer(s.definitions && s.definitions.Assertion && s.definitions.Assertion.properties, "taskId");
+  return s;
+}
+
+/** `POST /tests/validate`'s answer as the flow editor reads a validation (`document 1:LINE:COLUMN: message`). */
+async function validateSuite(text) {
+  const r = await api("/tests/validate", { method: "POST", body: text, headers: { "Content-Type": "application/x-yaml" } });
+  if (!r || !r.constraints) return [{ index: 0, constraints: null }];
+  // the headers ("invalid test suite:", "… does not fit flow …:") name no position
+  const lines = String(r.constraints).split("\n").filter((l) => l.trim() && !(/:$/.test(l.trim()) && !/^request body:\d/.test(l)));
+  return [{ index: 0, constraints: lines.map((l) => l.replace(/^request body:(?=\d)/, "document 1:")).join("\n") }];
+}
+
+/** Opens `suite`'s YAML in the editor in `box`; `saved(suite)` after a save. */
+async function editSuite(box, suite, saved, cancel) {
+  const path = `/tests/${enc(suite.namespace)}/${enc(suite.id)}`;
+  const [current, flow] = await Promise.all([
+    api(path),
+    api(`/flows/${enc(suite.namespace)}/${enc(suite.flowId)}`).catch(() => ({})),
+  ]);
+  const schema = testSchema().then((s) => withTaskIds(s, taskIds(flow)));
+  await editor(box, current.source || "", async (text) => {
+    const s = await api(path, { method: "PUT", body: text, headers: { "Content-Type": "application/x-yaml" } });
+    toast(`Test suite ${s.namespace}.${s.id} saved`);
+    saved(s);
+  }, cancel, { schema, validate: validateSuite });
 }
 
 /** The cases of `suite` with their result in `result` (a run result; none yet: "not run"). */

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::index::partly::Need;
 use super::index::{ExecIndex, SeqMemo, seq_key};
 use super::output_refs::{OutputRefs, output_refs};
-use super::{Action, PACE_WAKE_MS, StepEnv, StepOptions, Transition, context, ids};
+use super::{Action, StepEnv, StepOptions, Transition, context, ids};
 use baton_model::flow::{Children, scalar_string};
 use baton_model::flowable::{self, Flowable, FlowableKind};
 use baton_model::mask::mask_json;
@@ -59,9 +59,6 @@ pub(crate) struct Stepper<'a> {
     held_back: bool,
     /// Units this step refused to start for [`concurrent::UNITS_A_STEP`].
     refused: u32,
-    /// Whether units were held back for the runtime's pacing
-    /// ([`StepOptions::unit_budget`]) rather than for the bound of a step.
-    paced: bool,
     /// The concurrent block (its position) and unit being walked: a task
     /// run found or created in it as a direct child of the block is the
     /// unit's (`ExecIndex::note_unit`).
@@ -114,7 +111,6 @@ impl<'a> Stepper<'a> {
             units_started: 0,
             held_back: false,
             refused: 0,
-            paced: false,
             unit_walked: None,
         }
     }
@@ -154,13 +150,8 @@ impl<'a> Stepper<'a> {
             _ if self.cancelled => self.end(StateType::Cancelled),
             Block::Running => {
                 if self.held_back {
-                    // the units held back start at the next step: at once
-                    // when the step's bound held them, after a moment when
-                    // the runtime's queue did (the jobs it holds bring their
-                    // results, and steps, before that in the usual case)
-                    let wake =
-                        if self.paced { self.now + chrono::Duration::milliseconds(PACE_WAKE_MS) } else { self.now };
-                    self.actions.push(Action::WakeAt(wake));
+                    // the units held back start at the next step, at once
+                    self.actions.push(Action::WakeAt(self.now));
                 }
                 self.sync_paused()
             }

@@ -28,7 +28,6 @@ pub(super) fn cold_step(
     dirty: &[usize],
     now: DateTime<Utc>,
     env: &dyn StepEnv,
-    opts: StepOptions,
 ) -> Cold {
     use partial::{Need, Partial, is_placeholder, placeholder, step_partial};
     let full = &full_exec.task_run_list;
@@ -41,7 +40,7 @@ pub(super) fn cold_step(
     for rounds in 1..=64 {
         let mut exec = full_exec.head_clone();
         exec.task_run_list = list.clone();
-        let needs = match step_partial(flow, exec, state, dirty, absent.clone(), now, env, opts) {
+        let needs = match step_partial(flow, exec, state, dirty, absent.clone(), now, env, StepOptions::default()) {
             Partial::Done(t, kept) => return Cold { outcome: Some((t, kept)), loaded, rounds },
             Partial::Need(needs) => needs,
         };

@@ -87,7 +87,7 @@ fn max_duration_is_rearmed_by_a_recovery_step() {
     let f = flow(&max_duration("FAIL"));
     let exec = Execution::new("e".into(), "n", "f", 1, Map::new(), vec![], t0());
     let t = step(&f, &exec, t0(), &env(), StepOptions::default());
-    let opts = StepOptions { redispatch_pending: true, ..StepOptions::default() };
+    let opts = StepOptions { redispatch_pending: true };
     let r = step(&f, &t.execution, t0() + Duration::milliseconds(200), &env(), opts);
     assert!(r.actions.contains(&Action::WakeAt(t0() + Duration::seconds(1))));
 }

@@ -146,7 +146,7 @@ fn a_restarted_runtime_sends_the_fan_out_again() {
     let input = json!({"file": "kestra:///n/parent/executions/exec1/inputs/file/f.txt"});
     let mut sim = Sim::new(&yaml(""), input, &script);
     sim.run();
-    let opts = StepOptions { redispatch_pending: true, ..StepOptions::default() };
+    let opts = StepOptions { redispatch_pending: true };
     let t = step(&sim.flow, &sim.exec, sim.now, &super::tests::Env(baton_template::Renderer::new()), opts);
     assert!(t.actions.iter().any(|a| matches!(a, Action::StartBatches { count: 3, .. })), "{:?}", t.actions);
 }

@@ -134,17 +134,7 @@ pub struct StepOptions {
     /// Re-dispatch attempts that were dispatched but never started (after a
     /// crash of the runtime that held the in-process queue).
     pub redispatch_pending: bool,
-    /// The most units (iterations, branches) this step may start, below
-    /// the 1,000 a step starts at most: the runtime's pacing, from the jobs already
-    /// waiting in its in-process queue (`None`: no pacing, as on Pub/Sub).
-    /// Units refused for it start at a later step; the step asks to be
-    /// woken after [`PACE_WAKE_MS`] in case no other event comes first.
-    pub unit_budget: Option<u32>,
 }
-
-/// How long after a step that paced its units (see
-/// [`StepOptions::unit_budget`]) it asks to be stepped again, at the latest.
-pub const PACE_WAKE_MS: i64 = 20;
 
 /// Advances an execution as far as it can go without waiting.
 pub fn step(

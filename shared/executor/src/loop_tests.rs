@@ -362,32 +362,6 @@ fn one_step_starts_at_most_a_thousand_iterations_and_asks_for_the_next_at_once()
     assert_eq!(sim.exec.task_run_list.len(), 2_501);
 }
 
-/// The runtime's pacing (`StepOptions::unit_budget`): a step starts no
-/// more iterations than the budget, asks to be woken a moment later (not
-/// at once: the queue is what is full), and the loop still runs every
-/// iteration, deciding as the whole walk and a partly loaded step do.
-#[test]
-fn a_paced_step_starts_only_its_budget_and_asks_for_a_later_wake() {
-    let y = for_each_of(300, 0, RETURN_BODY);
-    let mut sim = Sim::new(&y, json!({}), &echo_item);
-    sim.opts.unit_budget = Some(40);
-    let now = sim.now;
-    let first = sim.step();
-    assert_eq!(dispatches_and_wakes(&first), (40, 1));
-    let later = now + chrono::Duration::milliseconds(crate::PACE_WAKE_MS);
-    assert!(first.iter().any(|a| matches!(a, crate::Action::WakeAt(at) if *at == later)), "{first:?}");
-    // nothing answered: the wake starts the next forty
-    assert_eq!(dispatches_and_wakes(&sim.step()), (40, 1));
-    // a budget of none starts nothing, and still asks for the wake
-    sim.opts.unit_budget = Some(0);
-    assert_eq!(dispatches_and_wakes(&sim.step()), (0, 1));
-    // answered as they come, every iteration runs
-    let mut sim = Sim::new(&y, json!({}), &echo_item);
-    sim.opts.unit_budget = Some(40);
-    assert_eq!(sim.run(), StateType::Success);
-    assert_eq!(sim.task_ids().iter().filter(|t| **t == "r").count(), 300);
-}
-
 /// An unlimited inner ForEach of `n` values (a body for [`for_each_of`])
 /// running one Return each.
 fn inner_loop(n: usize) -> String {

@@ -71,8 +71,6 @@ pub(super) struct Sim<'a> {
     /// Per step taken that third way: task runs loaded (the event's
     /// included) and rounds, or `None` when it needed them all.
     pub(super) partial_loads: Vec<Option<(usize, usize)>>,
-    /// The options of every step (the runtime's pacing, in its tests).
-    pub(super) opts: StepOptions,
 }
 
 impl<'a> Sim<'a> {
@@ -97,7 +95,6 @@ impl<'a> Sim<'a> {
             kept: None,
             events_dirty: Vec::new(),
             partial_loads: Vec::new(),
-            opts: StepOptions::default(),
         }
     }
 
@@ -129,7 +126,7 @@ impl<'a> Sim<'a> {
     /// One step, taken both ways: on a fresh index (the whole walk) and on
     /// the index kept since the last step; both must decide the same.
     pub(super) fn step(&mut self) -> Vec<Action> {
-        let whole = step(&self.flow, &self.exec, self.now, &self.env, self.opts);
+        let whole = step(&self.flow, &self.exec, self.now, &self.env, StepOptions::default());
         let dirty = self.catch_up().map(|mut d| {
             d.append(&mut self.events_dirty);
             d.sort_unstable();
@@ -141,7 +138,8 @@ impl<'a> Sim<'a> {
             (Some(state), Some(dirty)) => self.step_partly(&state, &dirty, &whole),
             _ => None,
         };
-        let kept = step_indexed(&self.flow, self.exec.clone(), &mut self.index, self.now, &self.env, self.opts);
+        let kept =
+            step_indexed(&self.flow, self.exec.clone(), &mut self.index, self.now, &self.env, StepOptions::default());
         assert_eq!(kept.execution, whole.execution, "the kept index decided otherwise");
         assert_eq!(kept.actions, whole.actions, "the kept index acted otherwise");
         assert_eq!(kept.changed, whole.changed);
@@ -166,7 +164,7 @@ impl<'a> Sim<'a> {
         dirty: &[usize],
         whole: &Transition,
     ) -> Option<partial::StepState> {
-        let cold = cold_step(&self.flow, &self.exec, state, dirty, self.now, &self.env, self.opts);
+        let cold = cold_step(&self.flow, &self.exec, state, dirty, self.now, &self.env);
         let Some((t, kept)) = cold.outcome else {
             self.partial_loads.push(None);
             return None;
@@ -561,13 +559,7 @@ fn a_retry_already_dispatched_is_not_dispatched_again() {
         assert!(!again.iter().any(|a| matches!(a, Action::Dispatch { .. })), "and only once: {again:?}");
     }
     assert_eq!(sim.exec.task_run_list[0].attempts.len(), 2);
-    let resend = step(
-        &sim.flow,
-        &sim.exec,
-        sim.now,
-        &sim.env,
-        StepOptions { redispatch_pending: true, ..StepOptions::default() },
-    );
+    let resend = step(&sim.flow, &sim.exec, sim.now, &sim.env, StepOptions { redispatch_pending: true });
     let jobs: Vec<u32> = resend
         .actions
         .iter()
@@ -636,13 +628,7 @@ fn replaying_a_step_and_duplicate_events_are_harmless() {
     let again = step(&sim.flow, &sim.exec, sim.now, &sim.env, StepOptions::default());
     assert!(again.is_noop(), "{:?}", again.actions);
     // after a crash, pending attempts can be re-sent with the same attempt number
-    let resend = step(
-        &sim.flow,
-        &sim.exec,
-        sim.now,
-        &sim.env,
-        StepOptions { redispatch_pending: true, ..StepOptions::default() },
-    );
+    let resend = step(&sim.flow, &sim.exec, sim.now, &sim.env, StepOptions { redispatch_pending: true });
     let Some(Action::Dispatch { job, .. }) = resend.actions.first() else { panic!() };
     assert_eq!(job.attempt, 1);
     let Some(Action::Dispatch { job, .. }) = first.into_iter().next() else { panic!() };

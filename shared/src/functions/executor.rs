@@ -95,7 +95,7 @@ impl PushHandler for ExecutorFunction {
         // a redelivery may follow a crash between a save and its jobs; the
         // sweep asks for jobs that waited too long to start
         let asked = matches!(event, ExecutionEvent::Wake { redispatch: true, .. });
-        let opts = StepOptions { redispatch_pending: asked || delivery.delivery_attempt > 1, ..StepOptions::default() };
+        let opts = StepOptions { redispatch_pending: asked || delivery.delivery_attempt > 1 };
         let id = event.execution_id().to_string();
         let lock = self.locks.of(&id);
         let outcome = {

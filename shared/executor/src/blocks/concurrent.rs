@@ -27,13 +27,6 @@
 //! is bounded, not the size of the loop, and the first iterations run
 //! while the next are admitted. Kestra admits them all in one go; the
 //! difference shows only in when the later iterations are CREATED.
-//!
-//! A runtime with an in-process queue also paces them
-//! (`StepOptions::unit_budget`): a step starts no more units than its queue
-//! has room for below a few hundred waiting messages, so a loop of 100,000
-//! iterations holds a few hundred jobs in memory instead of 100,000; the
-//! results of those jobs step the execution again (and a timer, in case
-//! they belong to other executions).
 
 use super::{Action, Block, Stepper, worst};
 use crate::index::{Conc, Units, seq_key};
@@ -112,13 +105,10 @@ impl<'a> Stepper<'a> {
     }
 
     /// Counts a unit this step starts; false (and the step asks for the
-    /// next one) once it started [`UNITS_A_STEP`], or the fewer the
-    /// runtime's pacing allows (`StepOptions::unit_budget`).
+    /// next one) once it started [`UNITS_A_STEP`].
     fn may_start_unit(&mut self) -> bool {
-        let cap = self.opts.unit_budget.map_or(UNITS_A_STEP, |b| b.min(UNITS_A_STEP));
-        if self.units_started >= cap {
+        if self.units_started >= UNITS_A_STEP {
             self.held_back = true;
-            self.paced |= cap < UNITS_A_STEP;
             self.refused += 1;
             return false;
         }

@@ -94,7 +94,7 @@ fn cold_event(yaml: &str, answered: usize, moves: bool, bound: usize, rounds: us
     }
     let dirty: Vec<usize> =
         (0..exec.task_run_list.len()).filter(|p| before.get(*p) != Some(&exec.task_run_list[*p])).collect();
-    let cold = cold_step(&flow, &exec, &state, &dirty, now, &env, StepOptions::default());
+    let cold = cold_step(&flow, &exec, &state, &dirty, now, &env);
     let kept = step_indexed(&flow, exec, &mut index, now, &env, StepOptions::default());
     let (decided, _) = cold.outcome.expect("decided without every task run");
     same_decision(&decided, &kept);

@@ -149,9 +149,7 @@ impl Embedded {
                     continue;
                 }
                 let ev = ExecutionEvent::Wake { execution_id: e.id.clone(), redispatch: true };
-                if let Err(err) =
-                    self.executor.handle(&ev, StepOptions { redispatch_pending: true, ..StepOptions::default() }).await
-                {
+                if let Err(err) = self.executor.handle(&ev, StepOptions { redispatch_pending: true }).await {
                     tracing::warn!(execution_id = %e.id, error = %err, "cannot resume execution");
                 }
                 n += 1;

@@ -368,7 +368,6 @@ impl ExecutorService {
         // into a slot freed meanwhile starts after the previous one ended
         let now = Utc::now().max(now);
         let env = engine.step_env();
-        let opts = StepOptions { unit_budget: self.unit_budget(), ..opts };
         let t = super::metrics::step(|| executor::step_indexed(&flow, exec, &mut index, now, &env, opts));
         exec_changed |= t.execution_changed;
         changed.extend(t.changed);
@@ -381,14 +380,6 @@ impl ExecutorService {
         self.save(Cached { exec: t.execution, index, stepped: true }, from, &changed, &ended, actions).await?;
         self.close_claims(&killed).await?;
         Ok(Decided::Saved)
-    }
-
-    /// The pacing of new units ([`StepOptions::unit_budget`]): the room left
-    /// under [`PACE_QUEUED`] messages waiting in the in-process queue; none
-    /// on a queue of another process (Pub/Sub holds what is published).
-    fn unit_budget(&self) -> Option<u32> {
-        let local = self.engine.queue.local()?;
-        Some(PACE_QUEUED.saturating_sub(local.waiting()) as u32)
     }
 
     /// Closes the claims of attempts a kill stopped: a worker still running
@@ -703,13 +694,6 @@ impl ExecutorService {
         Ok(())
     }
 }
-
-/// Messages waiting in the in-process queue (jobs for the workers, events
-/// for the executor) under which a step starts new units of a loop or a
-/// Parallel: a ForEach of 100,000 values with no limit keeps about this
-/// many jobs in memory, not 100,000, and the API's back-pressure
-/// (`MAX_BACKLOG`, 1,000 by default) still admits new executions meanwhile.
-pub const PACE_QUEUED: usize = 500;
 
 /// How many executions one executor keeps in memory between their events
 /// (each with its index): the bound on its cache.

@@ -111,7 +111,7 @@ pub async fn resume(home: &Path, store: &SqliteStore, id: &str, given: &[String]
             "▶ execution {id} of {ns}.{flow_id} resumed ({lost} attempt(s) its process left unfinished run again)"
         );
         let wake = ExecutionEvent::Wake { execution_id: id.to_string(), redispatch: true };
-        embedded.executor.handle(&wake, StepOptions { redispatch_pending: true, ..StepOptions::default() }).await?;
+        embedded.executor.handle(&wake, StepOptions { redispatch_pending: true }).await?;
     }
     let done = embedded.wait_settled(id, updates, |u| Console::feed(&console, u)).await?;
     engine.logs.flush().await;

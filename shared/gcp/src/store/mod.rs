@@ -238,14 +238,13 @@ mod tests {
         assert_eq!(c.storage_root(), "http://127.0.0.1");
         assert_eq!(c.firestore_emulator, None, "an empty variable is unset");
         assert_eq!(c.seal_key, None);
-        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
         let c = GcpConfig::from_vars(vars(&[
             ("GOOGLE_CLOUD_PROJECT", "p"),
             ("BATON_INTERNAL_BUCKET", "b"),
-            ("BATON_SEAL_KEY", key),
+            ("BATON_SEAL_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
         ]))
         .expect("config");
-        assert_eq!(c.seal_key, SealKey::parse(key).ok());
+        assert_eq!(c.seal_key, SealKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").ok());
         let err = GcpConfig::from_vars(vars(&[
             ("GOOGLE_CLOUD_PROJECT", "p"),
             ("BATON_INTERNAL_BUCKET", "b"),

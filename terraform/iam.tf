@@ -9,6 +9,9 @@
 # | api        | user      | baton-executions, baton-scheduler | objectAdmin     |                              |
 # | worker-<g> | user      | baton-executions                  | objectAdmin     | secrets; gcp groups: BigQuery jobs, dataEditor on the datasets, objectAdmin on the data bucket |
 #
+# Every function also reads the secret baton-seal-key (BATON_SEAL_KEY: the
+# key SECRET inputs are sealed under, secrets.tf).
+#
 # The scheduler and the executor also pause and resume the sweep job
 # (baton-sweep) through the Cloud Scheduler API: the custom role below.
 
@@ -110,6 +113,15 @@ resource "google_project_iam_member" "sweep_control" {
   member  = google_service_account.function[each.value].member
 
   depends_on = [google_project_service.api["cloudresourcemanager.googleapis.com"]]
+}
+
+# Every function reads the key SECRET inputs are sealed under (secrets.tf).
+resource "google_secret_manager_secret_iam_member" "seal_key" {
+  for_each = toset(local.functions)
+
+  secret_id = google_secret_manager_secret.seal_key.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function[each.value].member
 }
 
 resource "google_pubsub_topic_iam_member" "publisher" {

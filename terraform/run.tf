@@ -98,6 +98,18 @@ resource "google_cloud_run_v2_service" "push" {
         }
       }
 
+      # SECRET inputs are sealed under this key in Firestore and in worker
+      # jobs (secrets.tf); the version Terraform created, never `latest`
+      env {
+        name = "BATON_SEAL_KEY"
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.seal_key.secret_id
+            version = google_secret_manager_secret_version.seal_key.version
+          }
+        }
+      }
+
       startup_probe {
         period_seconds    = 2
         timeout_seconds   = 1
@@ -114,6 +126,7 @@ resource "google_cloud_run_v2_service" "push" {
     google_project_service.api["run.googleapis.com"],
     google_secret_manager_secret_version.secret,
     google_secret_manager_secret_iam_member.accessor,
+    google_secret_manager_secret_iam_member.seal_key,
   ]
 }
 
@@ -204,6 +217,18 @@ resource "google_cloud_run_v2_service" "api" {
         }
       }
 
+      # SECRET inputs are sealed under this key in Firestore and in worker
+      # jobs (secrets.tf); the version Terraform created, never `latest`
+      env {
+        name = "BATON_SEAL_KEY"
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.seal_key.secret_id
+            version = google_secret_manager_secret_version.seal_key.version
+          }
+        }
+      }
+
       startup_probe {
         period_seconds    = 2
         timeout_seconds   = 1
@@ -219,6 +244,7 @@ resource "google_cloud_run_v2_service" "api" {
     google_project_service.api["run.googleapis.com"],
     google_secret_manager_secret_version.secret,
     google_secret_manager_secret_iam_member.accessor,
+    google_secret_manager_secret_iam_member.seal_key,
   ]
 }
 
@@ -314,6 +340,18 @@ resource "google_cloud_run_v2_service" "webhooks" {
         }
       }
 
+      # SECRET inputs are sealed under this key in Firestore and in worker
+      # jobs (secrets.tf); the version Terraform created, never `latest`
+      env {
+        name = "BATON_SEAL_KEY"
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.seal_key.secret_id
+            version = google_secret_manager_secret_version.seal_key.version
+          }
+        }
+      }
+
       startup_probe {
         period_seconds    = 2
         timeout_seconds   = 1
@@ -329,5 +367,6 @@ resource "google_cloud_run_v2_service" "webhooks" {
     google_project_service.api["run.googleapis.com"],
     google_secret_manager_secret_version.secret,
     google_secret_manager_secret_iam_member.accessor,
+    google_secret_manager_secret_iam_member.seal_key,
   ]
 }

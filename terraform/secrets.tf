@@ -27,3 +27,33 @@ resource "google_secret_manager_secret_version" "secret" {
   # a value replaced by a newer version stays readable until deleted by hand
   deletion_policy = "DISABLE"
 }
+
+# The key SECRET inputs are sealed under (AES-256-GCM) in Firestore and in
+# the worker jobs on Pub/Sub: every service reads it as BATON_SEAL_KEY
+# (run.tf) and no one else may (iam.tf). Drawn here on the first apply
+# from three random UUIDs (366 random bits, hashed to the 32 bytes of the
+# key: base64sha256), and sent through a write-only argument, so it never
+# reaches the state or a plan; later applies leave it alone (the
+# version's number does not change). The services read this version, not
+# `latest`: a value sealed under it stays readable, so never destroy or
+# replace it while executions are kept.
+resource "google_secret_manager_secret" "seal_key" {
+  secret_id = "baton-seal-key"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.api["secretmanager.googleapis.com"]]
+}
+
+resource "google_secret_manager_secret_version" "seal_key" {
+  secret                 = google_secret_manager_secret.seal_key.id
+  secret_data_wo         = base64sha256(join("", [uuid(), uuid(), uuid()]))
+  secret_data_wo_version = 1
+  deletion_policy        = "DISABLE"
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}

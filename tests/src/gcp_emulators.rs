@@ -48,7 +48,13 @@ pub fn gcp_config(prefix: &str) -> shared::backend::gcp::GcpConfig {
         firestore_emulator: Some(gcp.firestore_host.clone()),
         pubsub_emulator: Some(gcp.pubsub_host.clone()),
         storage_emulator: Some(crate::emulators::emulators().storage_host.clone()),
+        seal_key: Some(test_seal_key()),
     }
+}
+
+/// The `BATON_SEAL_KEY` of the tests' deployments (32 fixed bytes).
+pub fn test_seal_key() -> shared::backend::seal::SealKey {
+    shared::backend::seal::SealKey::parse("c2VhbGVkLWluLWZpcmVzdG9yZS1mb3ItdGhlLXRlc3Q=").expect("a 32-byte key")
 }
 
 /// The backends of a fresh project, with its bucket created.

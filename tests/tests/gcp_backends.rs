@@ -12,6 +12,7 @@
 pub(crate) mod chunks;
 mod engine;
 mod partial;
+mod sealed;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

@@ -4,8 +4,11 @@
 //! is gone (checked in `/proc` by a marker in the command lines) after the
 //! task's timeout, after a Kill of the execution through the API, after
 //! SIGTERM to `baton run`, after `kill -9` of `baton server local` (its
-//! watchdog sweeps), and after `kill -9` of both the server and its
-//! watchdog (the next start sweeps the orphans, never a recycled pid).
+//! watchdog sweeps), after `kill -9` of both the server and its watchdog
+//! (the task's shim sees its `baton` die and ends the tree, within
+//! seconds and without a restart), and after `kill -9` of the server, its
+//! watchdog and the shim (the next start sweeps the orphans, never a
+//! recycled pid).
 //! One of them leaves its session and clears its environment (`setsid -f
 //! env -i`), so no marker finds it: the task shim, a child subreaper,
 //! holds it. A task that starts such orphans and ends on its own leaves
@@ -172,6 +175,18 @@ async fn sigterm_to_baton_run_ends_the_whole_process_tree() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The processes whose environment holds `var=value` (`/proc/*/environ`).
+fn procs_with_env(var: &str, value: &str) -> Vec<u32> {
+    let want = format!("{var}={value}");
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()))
+        })
+        .collect()
+}
+
 /// The watchdog of a `baton` process (`BATON_WATCHDOG_FOR=<pid>.<start>`).
 fn watchdog_of(server_pid: u32) -> Option<u32> {
     let prefix = format!("BATON_WATCHDOG_FOR={server_pid}.");
@@ -181,9 +196,30 @@ fn watchdog_of(server_pid: u32) -> Option<u32> {
     })
 }
 
-/// `kill -9` of `baton server local`: its watchdog ends the tree at once;
-/// with the watchdog killed too, the tree is orphaned until the next start
-/// over the home sweeps it — before the execution goes on.
+fn kill_9(pid: u32) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("kill -9");
+}
+
+/// The orphan of the tree that left its session and cleared its
+/// environment (`setsid -f env -i sleep 300.<m>7`): no marker finds it.
+fn unmarked_orphan(tree: &[Proc], m: &str) -> Proc {
+    let orphan = tree.iter().find(|p| p.cmdline.starts_with(&format!("sleep 300.{m}7"))).expect("the env -i orphan");
+    let env = std::fs::read(format!("/proc/{}/environ", orphan.pid)).unwrap_or_default();
+    assert!(
+        !env.split(|b| *b == 0).any(|kv| kv.starts_with(b"BATON_TASK_PROCESS=")),
+        "the orphan cleared its environment"
+    );
+    orphan.clone()
+}
+
+/// `kill -9` of `baton server local`: its watchdog ends the tree at once.
+/// With the watchdog killed too, nothing is left to sweep by marker, and
+/// the orphan that cleared its environment is found by no marker at all:
+/// the task's shim, which sees its `baton` die, ends the whole tree within
+/// seconds, without a restart. With the shim killed as well, the marked
+/// processes are orphaned until the next start over the home sweeps them
+/// — before the execution goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
     let dir = test_dir("baton-hygiene-k9");
@@ -192,25 +228,52 @@ async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
 
     // the watchdog
     let server = LocalServer::start(&dir, 2, &[]).await;
-    let m = marker();
-    let _guard = KillOnDrop(pattern(&m));
-    start_execution(&client, &server, "tree", &m).await;
-    tree_started(&m).await;
+    let m1 = marker();
+    let _guard1 = KillOnDrop(pattern(&m1));
+    let id1 = start_execution(&client, &server, "tree", &m1).await;
+    tree_started(&m1).await;
     assert!(watchdog_of(server.child.id()).is_some(), "the server has no watchdog");
     server.kill_9();
-    tree_gone(&m, Duration::from_secs(5), "kill -9 of the server (its watchdog)").await;
+    tree_gone(&m1, Duration::from_secs(5), "kill -9 of the server (its watchdog)").await;
 
-    // no watchdog either: the next start sweeps
+    // the server and its watchdog, while an `env -i` orphan runs: the shim
     let server = LocalServer::start(&dir, 2, &[]).await;
+    let m2 = marker();
+    let _guard2 = KillOnDrop(pattern(&m2));
+    let id2 = start_execution(&client, &server, "tree", &m2).await;
+    let tree = tree_started(&m2).await;
+    let orphan = unmarked_orphan(&tree, &m2);
+    let dog = watchdog_of(server.child.id()).expect("the server's watchdog");
+    kill_9(dog);
+    let killed = std::time::Instant::now();
+    server.kill_9();
+    tree_gone(&m2, Duration::from_secs(5), "kill -9 of the server and its watchdog").await;
+    assert!(!alive(&orphan), "the env -i orphan survived: {orphan:?}");
+    eprintln!("kill -9 of the server and its watchdog: the tree ended in {:?}", killed.elapsed());
+
+    // the server, its watchdog and the task's shim: the next start sweeps
+    let server = LocalServer::start(&dir, 2, &[]).await;
+    // the two executions above resumed here (their attempts run again) hold
+    // both task slots: a Kill ends them and their trees
+    kill_through_the_api(&client, &server, &id1, &m1, "the kill of the first, resumed").await;
+    kill_through_the_api(&client, &server, &id2, &m2, "the kill of the second, resumed").await;
     let m = marker();
     let _guard = KillOnDrop(pattern(&m));
     let id = start_execution(&client, &server, "tree", &m).await;
-    let orphans = tree_started(&m).await;
+    let tree = tree_started(&m).await;
+    let unmarked = unmarked_orphan(&tree, &m);
     let dog = watchdog_of(server.child.id()).expect("the server's watchdog");
-    let dog = rustix::process::Pid::from_raw(dog as i32).expect("pid");
-    rustix::process::kill_process(dog, rustix::process::Signal::KILL).expect("kill -9 the watchdog");
+    // the shims of this server's tasks (the earlier executions resumed here have theirs)
+    let shims = procs_with_env("BATON_TASK_SHIM", &server.child.id().to_string());
+    assert!(!shims.is_empty(), "the task's shim");
+    kill_9(dog);
+    for shim in &shims {
+        kill_9(*shim);
+    }
     server.kill_9();
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // a SIGKILLed shim hands the unmarked orphan to init: out of reach, left to the guard
+    let orphans: Vec<Proc> = tree.into_iter().filter(|p| p.pid != unmarked.pid && !shims.contains(&p.pid)).collect();
     assert!(
         orphans.iter().all(alive),
         "the tree should be orphaned here (the test proves nothing otherwise): {orphans:?} vs {:?}",
@@ -223,6 +286,9 @@ async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
         "the next start did not sweep the orphaned tree: {:?}",
         orphans.iter().filter(|p| alive(p)).collect::<Vec<_>>()
     );
+    if alive(&unmarked) {
+        kill_9(unmarked.pid);
+    }
     // the execution goes on (its attempt runs again), and a kill ends it all
     kill_through_the_api(&client, &server, &id, &m, "the kill after the restart").await;
     server.kill_9();

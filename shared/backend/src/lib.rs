@@ -330,6 +330,13 @@ pub trait StateStore: Send + Sync {
     /// Where this store keeps task metrics (the same database).
     fn metrics(&self) -> &dyn metrics::MetricStore;
 
+    /// What seals the executions' SECRET inputs in this store (`seal.rs`),
+    /// so that a worker job leaving the process carries them sealed the
+    /// same way; `None` for a store that keeps nothing at rest.
+    fn sealer(&self) -> Option<std::sync::Arc<seal::Sealer>> {
+        None
+    }
+
     /// Loading part of an execution, where this store can (`partial`).
     fn partial(&self) -> Option<&dyn partial::PartialStore> {
         None

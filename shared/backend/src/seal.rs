@@ -1,20 +1,32 @@
 //! `SECRET` inputs sealed at rest, as Kestra stores them encrypted: the
 //! value of each of an execution's secret inputs (a flow's `SECRET`
 //! inputs, and a subflow's inputs rendered from its parent's secrets) is
-//! written to the database as `{"$sealed": "v1:<base64>"}` — AES-256-GCM
-//! (ring) under a key kept beside the database (`<db>.key`, created with
-//! mode 0600 on first open), with the execution and input ids as
-//! associated data — and opened again when the execution is read, so the
-//! engine and its tasks see the real value and the database never holds
-//! it in clear. A value that cannot be opened (the key was lost or
-//! replaced) reads as `******`.
+//! written to the store as `{"$sealed": "v1:<base64>"}` — AES-256-GCM
+//! (ring) with the execution and input ids as associated data — and opened
+//! again when the execution is read, so the engine and its tasks see the
+//! real value and the store never holds it in clear. A value that cannot
+//! be opened (the key was lost or replaced) reads as `******`.
+//!
+//! One module for both runtimes; only where the key lives differs:
+//! - embedded (SQLite): beside the database (`<db>.key`, created with mode
+//!   0600 on first open) — [`Sealer::for_database`];
+//! - Google Cloud (Firestore): the `BATON_SEAL_KEY` setting, the base64 of
+//!   32 bytes, which Terraform keeps in the Secret Manager secret
+//!   `baton-seal-key` and maps into every service — [`Sealer::from_setting`].
+//!   Without it an execution with a SECRET input is refused, naming the
+//!   setting; flows without one run as before.
+//!
+//! A worker job that leaves the process (Pub/Sub, the functions' relay)
+//! carries the same sealed form in its context's `inputs`
+//! ([`Sealer::seal_inputs`]), opened by the worker that runs it
+//! ([`Sealer::open_inputs`]), so no message holds a SECRET input in clear.
 
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::{BackendError, Result};
 use baton_model::Execution;
@@ -25,10 +37,49 @@ const SEALED: &str = "$sealed";
 const VERSION: &str = "v1:";
 const KEY_LEN: usize = 32;
 
+/// The setting that holds the key of the Google Cloud runtime.
+pub const SEAL_KEY_SETTING: &str = "BATON_SEAL_KEY";
+
+/// A key given as text (`BATON_SEAL_KEY`): 32 bytes. Its `Debug` never
+/// shows the bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealKey([u8; KEY_LEN]);
+
+impl SealKey {
+    /// The key `text` encodes: standard base64 (padded or not) of exactly
+    /// 32 bytes, as `openssl rand -base64 32` prints; the error says why not
+    /// without repeating the text.
+    pub fn parse(text: &str) -> std::result::Result<SealKey, String> {
+        let text = text.trim();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+            .map_err(|_| format!("not base64 (the base64 of {KEY_LEN} random bytes: `openssl rand -base64 32`)"))?;
+        let key: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
+            format!("{} bytes once decoded, not {KEY_LEN} (`openssl rand -base64 32` prints a key)", bytes.len())
+        })?;
+        Ok(SealKey(key))
+    }
+}
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealKey(…)")
+    }
+}
+
 /// Seals and opens the secret inputs of executions.
 pub struct Sealer {
     key: Option<LessSafeKey>,
     rng: SystemRandom,
+    /// Why there is no key, for the error of a seal without one.
+    missing: String,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealer").field("key", &self.key.is_some()).finish_non_exhaustive()
+    }
 }
 
 impl Sealer {
@@ -49,7 +100,8 @@ impl Sealer {
             })?),
             None => None,
         };
-        Ok(Sealer { key, rng })
+        let missing = format!("no usable key beside the database ('{}')", path.display());
+        Ok(Sealer { key, rng, missing })
     }
 
     /// A key of this process only (an in-memory database).
@@ -57,22 +109,52 @@ impl Sealer {
         let rng = SystemRandom::new();
         let mut b = [0u8; KEY_LEN];
         let key = rng.fill(&mut b).ok().and_then(|()| key_of(&b));
-        Sealer { key, rng }
+        Sealer { key, rng, missing: "no key could be drawn".into() }
+    }
+
+    /// The key of a runtime that reads it from `setting` (the Google Cloud
+    /// runtime: [`SEAL_KEY_SETTING`]); without one, storing a SECRET input
+    /// fails naming the setting.
+    pub fn from_setting(key: Option<&SealKey>, setting: &str) -> Sealer {
+        Sealer {
+            key: key.and_then(|k| key_of(&k.0)),
+            rng: SystemRandom::new(),
+            missing: format!(
+                "{setting} is not set: a SECRET input is stored sealed under that key (the base64 of 32 random bytes, `openssl rand -base64 32`; the Terraform configuration provides it from the Secret Manager secret baton-seal-key)"
+            ),
+        }
+    }
+
+    /// Whether values can be sealed and opened.
+    pub fn has_key(&self) -> bool {
+        self.key.is_some()
     }
 
     /// `e` as stored: each secret input's value sealed.
     pub fn seal(&self, e: &mut Execution) -> Result<()> {
-        for id in &e.secret_inputs {
-            let Some(v) = e.inputs.get_mut(id) else { continue };
+        self.seal_inputs(&e.id, &e.secret_inputs, &mut e.inputs)
+    }
+
+    /// The inputs `ids` of execution `exec` in `inputs` sealed (those
+    /// absent, null or sealed already are left as they are).
+    pub fn seal_inputs(&self, exec: &str, ids: &[String], inputs: &mut Map<String, Value>) -> Result<()> {
+        for id in ids {
+            let Some(v) = inputs.get_mut(id) else { continue };
             if v.is_null() || is_sealed(v) {
                 continue;
             }
-            let key = self.key.as_ref().ok_or_else(|| no_key("seal"))?;
+            let fail = |what: &str| {
+                BackendError::Invalid(format!(
+                    "cannot {what} the SECRET input '{id}' of execution {exec}: {}",
+                    self.missing
+                ))
+            };
+            let key = self.key.as_ref().ok_or_else(|| fail("seal"))?;
             let mut nonce = [0u8; NONCE_LEN];
-            self.rng.fill(&mut nonce).map_err(|_| no_key("draw a nonce for"))?;
+            self.rng.fill(&mut nonce).map_err(|_| fail("draw a nonce for"))?;
             let mut data = serde_json::to_vec(v).map_err(|e| BackendError::Invalid(e.to_string()))?;
-            key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), aad(&e.id, id), &mut data)
-                .map_err(|_| no_key("seal"))?;
+            key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), aad(exec, id), &mut data)
+                .map_err(|_| fail("seal"))?;
             let mut out = nonce.to_vec();
             out.extend(data);
             *v = json!({ SEALED: format!("{VERSION}{}", base64::engine::general_purpose::STANDARD.encode(out)) });
@@ -90,6 +172,22 @@ impl Sealer {
         }
     }
 
+    /// The sealed values among `inputs` of execution `exec` opened; one
+    /// that cannot be (another key) is an error naming the input and the
+    /// key's setting — a task must not run on `******` instead of its value.
+    pub fn open_inputs(&self, exec: &str, inputs: &mut Map<String, Value>) -> Result<()> {
+        for (id, v) in inputs.iter_mut() {
+            if !is_sealed(v) {
+                continue;
+            }
+            *v = self.open_value(exec, id, v).ok_or_else(|| {
+                let why = if self.key.is_some() { "it was sealed under another key" } else { self.missing.as_str() };
+                BackendError::Invalid(format!("cannot open the SECRET input '{id}' of execution {exec}: {why}"))
+            })?;
+        }
+        Ok(())
+    }
+
     fn open_value(&self, exec: &str, input: &str, v: &Value) -> Option<Value> {
         let text = v.get(SEALED)?.as_str()?.strip_prefix(VERSION)?;
         let raw = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
@@ -99,6 +197,11 @@ impl Sealer {
         let plain = self.key.as_ref()?.open_in_place(nonce, aad(exec, input), &mut data).ok()?;
         serde_json::from_slice(plain).ok()
     }
+}
+
+/// Whether `inputs` holds a sealed value (a job that must be opened).
+pub fn has_sealed(inputs: &Map<String, Value>) -> bool {
+    inputs.values().any(is_sealed)
 }
 
 fn is_sealed(v: &Value) -> bool {
@@ -111,10 +214,6 @@ fn aad(exec: &str, input: &str) -> Aad<Vec<u8>> {
 
 fn key_of(bytes: &[u8]) -> Option<LessSafeKey> {
     (bytes.len() == KEY_LEN).then(|| UnboundKey::new(&AES_256_GCM, bytes).ok().map(LessSafeKey::new)).flatten()
-}
-
-fn no_key(what: &str) -> BackendError {
-    BackendError::Invalid(format!("cannot {what} a SECRET input: no usable key beside the database"))
 }
 
 fn key_path(db: &Path) -> PathBuf {
@@ -187,5 +286,36 @@ mod tests {
         Sealer::ephemeral().open(&mut other);
         assert_eq!(other.inputs["n"], "******");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_key_from_a_setting_seals_a_job_s_inputs_and_none_refuses_naming_the_setting() {
+        let text = base64::engine::general_purpose::STANDARD.encode([7u8; KEY_LEN]);
+        let key = SealKey::parse(&format!(" {text}\n")).expect("key");
+        assert_eq!(format!("{key:?}"), "SealKey(…)", "never shown");
+        for bad in ["not base64!", "c2hvcnQ="] {
+            let err = SealKey::parse(bad).expect_err(bad);
+            assert!(err.contains("openssl rand -base64 32") && !err.contains(bad), "{err}");
+        }
+        let sealer = Sealer::from_setting(Some(&key), SEAL_KEY_SETTING);
+        let mut e = exec();
+        sealer.seal(&mut e).expect("seal");
+        let mut inputs = e.inputs.clone();
+        assert!(has_sealed(&inputs) && !serde_json::to_string(&inputs).expect("json").contains("s3cr3t"));
+        // another process with the same key opens them; another key refuses, naming the input
+        Sealer::from_setting(Some(&key), SEAL_KEY_SETTING).open_inputs("ex1", &mut inputs).expect("open");
+        assert_eq!(inputs, exec().inputs);
+        let mut other = e.inputs.clone();
+        let err = Sealer::ephemeral().open_inputs("ex1", &mut other).expect_err("another key");
+        assert!(err.to_string().contains("'pw'") || err.to_string().contains("'n'"), "{err}");
+        let err = Sealer::from_setting(None, SEAL_KEY_SETTING).open_inputs("ex1", &mut other).expect_err("no key");
+        assert!(err.to_string().contains(SEAL_KEY_SETTING), "{err}");
+        // without a key, storing a SECRET input is refused naming the setting
+        let err = Sealer::from_setting(None, SEAL_KEY_SETTING).seal(&mut exec()).expect_err("no key");
+        assert!(err.to_string().contains("BATON_SEAL_KEY is not set") && err.to_string().contains("ex1"), "{err}");
+        // an execution without one needs no key
+        let mut plain = exec();
+        plain.secret_inputs.clear();
+        Sealer::from_setting(None, SEAL_KEY_SETTING).seal(&mut plain).expect("nothing to seal");
     }
 }

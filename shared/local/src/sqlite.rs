@@ -427,6 +427,9 @@ impl StateStore for SqliteStore {
     fn metrics(&self) -> &dyn baton_backend::metrics::MetricStore {
         self
     }
+    fn sealer(&self) -> Option<Arc<baton_backend::seal::Sealer>> {
+        Some(self.sealer.clone())
+    }
 }
 
 #[cfg(test)]

@@ -333,6 +333,12 @@ pub const ALL: &[Setting] = &[
         "The local backend's push routes, `topic=url,…`: a message published to a topic is pushed to its URL (a Pub/Sub stand-in); unset, messages are dropped, with a warning.",
     ),
     var(
+        "BATON_SEAL_KEY",
+        None,
+        &[Functions],
+        "On the GCP backends: the key `SECRET` inputs are sealed under (AES-256-GCM) in Firestore and in the worker jobs on Pub/Sub, the base64 of 32 random bytes (`openssl rand -base64 32`); every service of a deployment needs the same one (Terraform provides it from the Secret Manager secret `baton-seal-key`). Unset, an execution with a `SECRET` input is refused, naming it; a value that is not such a key stops the function at start. The embedded runtime keeps its key beside the database (`baton.key`).",
+    ),
+    var(
         "BATON_SENDGRID_BASE_URL",
         Some("`https://api.sendgrid.com`"),
         &[Tasks],
@@ -394,7 +400,7 @@ pub const ALL: &[Setting] = &[
     internal(
         "BATON_TASK_SHIM",
         &[Tasks],
-        "Starts `baton` (or a function) as the shim of a task's program: a child subreaper that runs it and kills what it leaves behind.",
+        "Starts `baton` (or a function) as the shim of a task's program, set to the starting process's pid: a child subreaper that runs it, kills what it leaves behind, and kills it all when that process dies.",
     ),
     internal(
         "BATON_WATCHDOG_FOR",

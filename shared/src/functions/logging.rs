@@ -263,6 +263,9 @@ where
     async fn create_execution(&self, execution: &Execution) -> backend::Result<()> {
         self.inner.create_execution(execution).await
     }
+    fn sealer(&self) -> Option<Arc<backend::seal::Sealer>> {
+        self.inner.sealer()
+    }
     async fn load_execution(&self, id: &str) -> backend::Result<Option<Execution>> {
         self.inner.load_execution(id).await
     }

@@ -195,6 +195,11 @@ pub async fn open_backends(cfg: &FunctionConfig) -> Result<Backends, StartError>
     match &cfg.backend {
         BackendConfig::Gcp => {
             let b = crate::backend::gcp::GcpBackends::from_env().await?;
+            if b.config.seal_key.is_none() {
+                tracing::warn!(
+                    "BATON_SEAL_KEY is not set: executions with a SECRET input are refused (their values are stored sealed under that key)"
+                );
+            }
             Ok(Backends {
                 state: b.state.clone(),
                 kv: b.state.clone(),

@@ -29,9 +29,9 @@ use tokio::task::JoinHandle;
 use super::gcp_backends;
 
 /// The engine on GCP backends, fed by Pub/Sub streaming pull.
-struct GcpRuntime {
-    engine: Arc<Engine>,
-    backends: GcpBackends,
+pub(super) struct GcpRuntime {
+    pub(super) engine: Arc<Engine>,
+    pub(super) backends: GcpBackends,
     loops: Vec<JoinHandle<()>>,
     /// Messages handled (events + jobs), and those nacked for redelivery.
     handled: Arc<AtomicU64>,
@@ -46,7 +46,7 @@ impl Drop for GcpRuntime {
     }
 }
 
-async fn start(prefix: &str) -> GcpRuntime {
+pub(super) async fn start(prefix: &str) -> GcpRuntime {
     let backends = gcp_backends(prefix).await;
     let work_root = std::env::temp_dir().join(format!("baton-gcp-work-{}", backends.config.project));
     let engine = Engine::new(EngineConfig {
@@ -178,7 +178,7 @@ async fn deliver(
     }
 }
 
-fn flow(engine: &Engine, yaml: &str) -> Arc<Flow> {
+pub(super) fn flow(engine: &Engine, yaml: &str) -> Arc<Flow> {
     let registry = shared::plugins::Registry::builtin();
     let renderer = shared::template::Renderer::new();
     let (flow, diags) = shared::validate::validate_source("test.yaml", yaml, &registry, &renderer);
@@ -187,7 +187,7 @@ fn flow(engine: &Engine, yaml: &str) -> Arc<Flow> {
 }
 
 impl GcpRuntime {
-    async fn run(&self, yaml: &str, inputs: Value) -> Execution {
+    pub(super) async fn run(&self, yaml: &str, inputs: Value) -> Execution {
         let flow = flow(&self.engine, yaml);
         let mut updates = self.engine.updates.subscribe();
         let req = LaunchRequest { inputs: inputs.as_object().cloned().unwrap_or_default(), ..LaunchRequest::default() };

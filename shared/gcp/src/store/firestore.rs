@@ -7,7 +7,8 @@
 //! - `executions/{id}`: `namespace`, `flowId`, `state`, `startDate`,
 //!   `endDate`, `version` (the compare-and-swap counter), `chunkedTo` and
 //!   `taskRunCount` (see below), `body` (the execution's JSON without its
-//!   task runs), `labels` (`"key:value"` strings, see `firestore_labels.rs`,
+//!   task runs, its SECRET inputs sealed under `BATON_SEAL_KEY`:
+//!   `baton_backend::seal`), `labels` (`"key:value"` strings, see `firestore_labels.rs`,
 //!   which also deletes executions).
 //! - `executions/{id}/taskRuns/{taskRunId}`: `seq` (position in the
 //!   execution's list), `taskId`, `state`, `version` (the head version that
@@ -39,7 +40,7 @@
 //! order by `startDate` descending — see [`REQUIRED_INDEXES`].
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -53,6 +54,7 @@ use super::fs_client::{
     CommitOutcome, FsClient, all, bytes, create, doc_id, document, eq, get_int, get_int_opt, get_json, get_str,
     get_time, gt, int, replace_if, select, set, string, time, to_json,
 };
+use baton_backend::seal::{SEAL_KEY_SETTING, SealKey, Sealer};
 use baton_backend::{AttemptEnd, BackendError, Claim, ExecutionFilter, ExecutionSummary, LogEntry, Result, StateStore};
 use baton_model::{Execution, StateType, TaskRun};
 
@@ -114,6 +116,9 @@ pub struct FirestoreStore {
     versions: Mutex<HashMap<String, Head>>,
     /// Executions as stored at their `version` (see the module documentation).
     kept: Mutex<HashMap<String, Kept>>,
+    /// Seals the executions' SECRET inputs in what is stored (`seal.rs`,
+    /// key `BATON_SEAL_KEY`): the copies kept above hold them open.
+    sealer: Arc<Sealer>,
 }
 
 /// What a store remembers of an execution's head at one version.
@@ -155,7 +160,19 @@ const MAX_WRITES: usize = 500;
 impl FirestoreStore {
     /// A store on a connected database.
     pub fn new(fs: FsClient) -> FirestoreStore {
-        FirestoreStore { fs, versions: Mutex::new(HashMap::new()), kept: Mutex::new(HashMap::new()) }
+        FirestoreStore {
+            fs,
+            versions: Mutex::new(HashMap::new()),
+            kept: Mutex::new(HashMap::new()),
+            sealer: Arc::new(Sealer::from_setting(None, SEAL_KEY_SETTING)),
+        }
+    }
+
+    /// The store sealing SECRET inputs under `key` (`None`: an execution
+    /// with one is refused, naming `BATON_SEAL_KEY`).
+    pub fn with_seal_key(mut self, key: Option<&SealKey>) -> FirestoreStore {
+        self.sealer = Arc::new(Sealer::from_setting(key, SEAL_KEY_SETTING));
+        self
     }
 
     /// The Firestore client (tests and the trigger store use it).
@@ -202,6 +219,7 @@ impl FirestoreStore {
     /// commit.
     pub(super) fn read_head_doc(&self, id: &str, head: &Document, what: &str) -> Result<(Execution, u64)> {
         let mut e: Execution = get_json(head, "body", what)?;
+        self.sealer.open(&mut e);
         e.version = get_int(head, "version", what)? as u64;
         let chunked_to = chunked_to(head);
         let unchunked = get_int_opt(head, UNCHUNKED_FIELD).and_then(|n| u64::try_from(n).ok());
@@ -232,7 +250,7 @@ impl FirestoreStore {
                 ("version", int(i64::try_from(version).unwrap_or(i64::MAX))),
                 ("chunkedTo", int(i64::try_from(chunked_to).unwrap_or(i64::MAX))),
                 ("taskRunCount", int(e.task_run_list.len() as i64)),
-                ("body", string(head_json(e)?)),
+                ("body", string(head_json(e, &self.sealer)?)),
                 ("labels", labels_value(&e.labels)),
             ],
         ))
@@ -567,10 +585,12 @@ fn chunked_to(head: &Document) -> u64 {
 
 /// The execution's JSON without its task runs (they have their own
 /// documents; [`Execution::head_clone`] copies every other field) and
-/// without its version (a field of the document).
-fn head_json(e: &Execution) -> Result<String> {
+/// without its version (a field of the document), its SECRET inputs
+/// sealed.
+fn head_json(e: &Execution, sealer: &Sealer) -> Result<String> {
     let mut head = e.head_clone();
     head.version = 0;
+    sealer.seal(&mut head)?;
     to_json(&head, "encode execution")
 }
 
@@ -686,6 +706,9 @@ impl StateStore for FirestoreStore {
     }
     fn metrics(&self) -> &dyn baton_backend::metrics::MetricStore {
         self
+    }
+    fn sealer(&self) -> Option<Arc<Sealer>> {
+        Some(self.sealer.clone())
     }
     fn partial(&self) -> Option<&dyn baton_backend::partial::PartialStore> {
         Some(self)

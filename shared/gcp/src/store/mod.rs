@@ -5,7 +5,10 @@
 //! explicit [`GcpConfig`] (tests).
 //!
 //! Environment: `GOOGLE_CLOUD_PROJECT` (required), `BATON_INTERNAL_BUCKET`
-//! (required), `BATON_FIRESTORE_DATABASE` (default `(default)`), and the
+//! (required), `BATON_FIRESTORE_DATABASE` (default `(default)`),
+//! `BATON_SEAL_KEY` (the key SECRET inputs are sealed under in Firestore
+//! and in worker jobs: `baton_backend::seal`; without it an execution with
+//! a SECRET input is refused, naming it), and the
 //! emulator switches `FIRESTORE_EMULATOR_HOST`, `PUBSUB_EMULATOR_HOST`,
 //! `STORAGE_EMULATOR_HOST` (`host:port` or a URL). A service on an emulator
 //! is called without credentials; otherwise Application Default Credentials
@@ -41,6 +44,7 @@ pub use firestore_triggers::{BACKFILLS, TICKS, TRIGGERS};
 pub use gcs::{GcsStorage, SINGLE_SHOT, application_default};
 pub use pubsub::{PubSubAdmin, PubSubPull, PubSubQueue, PubSubTarget};
 
+use baton_backend::seal::{SEAL_KEY_SETTING, SealKey};
 use baton_backend::{BackendError, Result};
 
 /// Single-field indexes a collection-group query needs (Firestore indexes
@@ -98,6 +102,8 @@ pub struct GcpConfig {
     pub pubsub_emulator: Option<String>,
     /// GCS emulator `host:port` or URL (fake-gcs-server must listen on port 80).
     pub storage_emulator: Option<String>,
+    /// The key SECRET inputs are sealed under (`BATON_SEAL_KEY`).
+    pub seal_key: Option<SealKey>,
 }
 
 /// `host:port` or a URL → a URL without a trailing slash.
@@ -125,6 +131,14 @@ impl GcpConfig {
             firestore_emulator: var("FIRESTORE_EMULATOR_HOST"),
             pubsub_emulator: var("PUBSUB_EMULATOR_HOST"),
             storage_emulator: var("STORAGE_EMULATOR_HOST"),
+            seal_key: match var(SEAL_KEY_SETTING) {
+                Some(text) => {
+                    Some(SealKey::parse(&text).map_err(|why| {
+                        BackendError::Invalid(format!("{SEAL_KEY_SETTING} is not a usable key: {why}"))
+                    })?)
+                }
+                None => None,
+            },
         })
     }
 
@@ -165,7 +179,8 @@ impl GcpBackends {
     /// Connects the backends of `config`. Nothing is read or written yet;
     /// production credentials are looked up here.
     pub async fn from_config(config: GcpConfig) -> Result<GcpBackends> {
-        let state = Arc::new(FirestoreStore::new(connect_firestore(&config).await?));
+        let store = FirestoreStore::new(connect_firestore(&config).await?).with_seal_key(config.seal_key.as_ref());
+        let state = Arc::new(store);
         let creds =
             if config.storage_emulator.is_some() { crate::GcpCredentials::anonymous() } else { application_default()? };
         let storage = Arc::new(GcsStorage::connect(&config.storage_root(), &config.bucket, creds));
@@ -222,6 +237,21 @@ mod tests {
         assert_eq!(c.pubsub_target().emulator.as_deref(), Some("http://127.0.0.1:8085"));
         assert_eq!(c.storage_root(), "http://127.0.0.1");
         assert_eq!(c.firestore_emulator, None, "an empty variable is unset");
+        assert_eq!(c.seal_key, None);
+        let c = GcpConfig::from_vars(vars(&[
+            ("GOOGLE_CLOUD_PROJECT", "p"),
+            ("BATON_INTERNAL_BUCKET", "b"),
+            ("BATON_SEAL_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+        ]))
+        .expect("config");
+        assert_eq!(c.seal_key, SealKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").ok());
+        let err = GcpConfig::from_vars(vars(&[
+            ("GOOGLE_CLOUD_PROJECT", "p"),
+            ("BATON_INTERNAL_BUCKET", "b"),
+            ("BATON_SEAL_KEY", "hunter2"),
+        ]))
+        .expect_err("a bad key");
+        assert!(err.to_string().contains("BATON_SEAL_KEY is not a usable key"), "{err}");
         assert_eq!(c.pubsub_target().topic_path("baton-executions"), "projects/p/topics/baton-executions");
     }
 }

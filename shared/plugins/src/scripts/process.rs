@@ -136,7 +136,7 @@ async fn run_process(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Finis
     let mut cmd = match super::shim::program() {
         Some(shim) => {
             let mut cmd = tokio::process::Command::new(shim);
-            cmd.env(super::shim::SHIM, "1").arg(&spawn.program);
+            cmd.env(super::shim::SHIM, super::shim::shim_value()).arg(&spawn.program);
             cmd
         }
         None => tokio::process::Command::new(&spawn.program),

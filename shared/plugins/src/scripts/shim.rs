@@ -9,6 +9,16 @@
 //! shim, which still holds every orphan. Nothing relies on an environment
 //! marker, which `env -i` clears.
 //!
+//! The shim also outlives no `baton`: [`SHIM`] holds the pid of the
+//! process that started it, and a thread of the shim checks its parent
+//! every [`PARENT_POLL`]; once the parent is another (that process died —
+//! `kill -9` included, its watchdog with it), the shim kills everything
+//! below it and exits. So an orphan that cleared its environment, which
+//! no sweep by marker can find, ends within a fraction of a second of its
+//! `baton` even when nothing is left to sweep. (Not `PR_SET_PDEATHSIG`:
+//! it fires when the *thread* that spawned the shim ends, and a tokio
+//! runtime's threads come and go.)
+//!
 //! A binary opts in by calling [`enter_if_asked`] first thing in `main`
 //! (`baton` and the functions do); elsewhere (a library's tests) a task's
 //! program is started directly and the process group and the marker
@@ -19,20 +29,53 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::process::{Signal, WaitOptions};
 
-/// Set on a copy of the binary started as a task's shim; its arguments
-/// are the program to run and the program's own.
+/// Set on a copy of the binary started as a task's shim, to the pid of
+/// the process starting it (its parent); its arguments are the program to
+/// run and the program's own.
 pub const SHIM: &str = "BATON_TASK_SHIM";
+
+/// How often a shim checks that its parent still runs.
+const PARENT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// In a shim, runs the task's program and exits (never returns);
 /// otherwise enables the shim for this process's script tasks and returns.
 pub fn enter_if_asked() {
-    if std::env::var_os(SHIM).is_none() {
+    let Some(parent) = std::env::var_os(SHIM) else {
         ENABLED.store(cfg!(target_os = "linux"), Ordering::Relaxed);
         return;
+    };
+    // the process that started this shim: a shim outlives it by no more than a poll
+    let parent = parent.to_str().and_then(|p| p.parse::<u32>().ok());
+    if let Some(parent) = parent {
+        if std::os::unix::process::parent_id() != parent {
+            // it died before this shim started: nothing to run for
+            std::process::exit(1);
+        }
+        watch_parent(parent);
     }
     std::process::exit(run(std::env::args_os().skip(1).collect()));
+}
+
+/// The value of [`SHIM`] for a shim this process starts.
+pub(crate) fn shim_value() -> String {
+    std::process::id().to_string()
+}
+
+/// A thread that ends the shim and everything below it once `parent` is
+/// no longer its parent (it died, or ended without waiting for the task).
+fn watch_parent(parent: u32) {
+    // without the thread (none can be made) the shim still reaps and kills
+    // at the program's end, and the next start sweeps by marker
+    let _ = std::thread::Builder::new().name("baton-shim-parent".into()).spawn(move || {
+        while std::os::unix::process::parent_id() == parent {
+            std::thread::sleep(PARENT_POLL);
+        }
+        super::tree::kill(&[std::process::id()], false);
+        // nothing may be printed: the pipes led to the dead parent
+        std::process::exit(128 + 9);
+    });
 }
 
 /// The shim to start a task's program under: this binary, when it opted in.

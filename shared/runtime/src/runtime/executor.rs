@@ -461,7 +461,8 @@ impl ExecutorService {
         for action in actions {
             match action {
                 Action::Dispatch { group, job } => {
-                    super::messages::publish_job(engine.queue.as_ref(), group, *job).await?;
+                    let sealer = engine.state.sealer();
+                    super::messages::publish_job(engine.queue.as_ref(), group, *job, sealer.as_deref()).await?;
                 }
                 Action::StartSubflow {
                     task_run_id,

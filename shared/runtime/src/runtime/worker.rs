@@ -391,6 +391,12 @@ impl Worker {
                 .collect()
         };
         let mut context = job.context.value().into_owned();
+        // a job that came through Pub/Sub carries its SECRET inputs sealed
+        if let Err(e) =
+            super::messages::open_job_inputs(&job.execution_id, &mut context, engine.state.sealer().as_deref())
+        {
+            return failed(format!("task '{}': {e}", job.task.id));
+        }
         context["envs"] = Value::Object(engine.envs.clone());
         let cx = RunContext::new(
             job.execution_id.clone(),

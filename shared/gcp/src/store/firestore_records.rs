@@ -12,12 +12,34 @@ use super::firestore::FirestoreStore;
 use super::fs_client::{CommitOutcome, create, doc_id, document, get_int, get_str, int, replace_if, string};
 use baton_backend::{BackendError, Result};
 
-/// The collections records may live in (one per kind).
-pub const RECORD_KINDS: &[&str] = &["concurrency", "leases", "sweep", "flow_trigger_windows"];
+/// The kinds of record the runtime keeps (one collection each): what a
+/// sweep of the store reads (the sealing test). Any kind made of lower-case
+/// letters, digits, `-` and `_` is stored ([`record_path`]), so a kind the
+/// runtime adds works before it is listed here.
+pub const RECORD_KINDS: &[&str] = &[
+    "concurrency",
+    "leases",
+    "sweep",
+    "flow_trigger_windows",
+    "batches",
+    "fanout",
+    "task-cache",
+    "gcs-trigger",
+    "s3-trigger",
+    "pubsub-trigger",
+];
+
+/// The longest record kind (a Firestore collection id).
+const MAX_KIND: usize = 64;
 
 fn record_path(kind: &str, key: &str) -> Result<String> {
-    if !RECORD_KINDS.contains(&kind) {
-        return Err(BackendError::Invalid(format!("unknown record kind '{kind}'")));
+    let safe = !kind.is_empty()
+        && kind.len() <= MAX_KIND
+        && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !safe {
+        return Err(BackendError::Invalid(format!(
+            "record kind '{kind}': must be 1 to {MAX_KIND} lower-case letters, digits, '-' or '_'"
+        )));
     }
     Ok(format!("{kind}/{}", doc_id(key)))
 }
@@ -51,6 +73,25 @@ impl FirestoreStore {
         match self.fs.commit(what, vec![write]).await? {
             CommitOutcome::Done(_) => Ok(expected + 1),
             CommitOutcome::Precondition => Err(conflict(expected + 1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    /// Subflows count against their root in `fanout/…`; Firestore refused
+    /// that kind (an allow-list that missed it) and failed every Subflow.
+    #[test]
+    fn every_kind_the_runtime_keeps_is_a_path_and_an_unsafe_one_is_refused() {
+        for kind in RECORD_KINDS {
+            assert!(record_path(kind, "root-1").is_ok(), "{kind}");
+        }
+        assert_eq!(record_path("fanout", "x").expect("fanout"), format!("fanout/{}", doc_id("x")));
+        for bad in ["", "a/b", "Upper", "x".repeat(65).as_str()] {
+            let e = record_path(bad, "k").expect_err(bad);
+            assert!(e.to_string().contains("record kind"), "{e}");
         }
     }
 }

@@ -131,6 +131,33 @@ fn a_short_typo_gets_did_you_mean() {
 }
 
 #[test]
+fn a_bad_executor_lane_count_stops_the_cli_before_it_runs_anything() {
+    let home = temp_dir("baton-cli-lanes");
+    let flow = home.join("f.yml");
+    std::fs::write(&flow, log_flow("cli.lanes", "f")).expect("flow");
+    let flow = flow.display().to_string();
+    for bad in ["0", "many"] {
+        let o = Command::new(baton_bin())
+            .env("BATON_HOME", &home)
+            .env("BATON_EXECUTOR_LANES", bad)
+            .args(["run", &flow])
+            .output()
+            .expect("baton runs");
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("BATON_EXECUTOR_LANES") && text(&o).contains("1 to 64"), "{}", text(&o));
+        assert!(!text(&o).contains("started"), "nothing ran: {}", text(&o));
+    }
+    let o = Command::new(baton_bin())
+        .env("BATON_HOME", &home)
+        .env("BATON_EXECUTOR_LANES", "2")
+        .args(["run", &flow])
+        .output()
+        .expect("baton runs");
+    assert!(o.status.success(), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(home);
+}
+
+#[test]
 fn no_colour_codes_off_a_terminal_or_under_no_color() {
     let dir = temp_dir("baton-cli-colour");
     let home = dir.join("home");

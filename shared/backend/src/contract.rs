@@ -117,6 +117,15 @@ pub async fn state_store_contract(store: &dyn StateStore) {
         other => panic!("saving a stale version must conflict, got {other:?}"),
     }
     assert_eq!(load(store, &a.id).await, loaded, "a lost compare-and-swap changes nothing");
+    // the head is the execution but its task runs (which a store may leave unread)
+    let head = store.load_execution_head(&a.id).await.expect("load head").expect("the head is found");
+    let mut bare = loaded.clone();
+    bare.task_run_list.clear();
+    let mut head_bare = head.clone();
+    head_bare.task_run_list.clear();
+    assert_eq!(head_bare, bare, "the head holds every field but the task runs");
+    assert!(head.task_run_list.is_empty() || head.task_run_list == loaded.task_run_list);
+    assert!(store.load_execution_head(&format!("{run}-none")).await.expect("head of none").is_none());
     loaded.task_run_list[1].state.set(StateType::Running, now - minutes(8));
     let changed = [loaded.task_run_list[1].id.clone()];
     assert_eq!(store.save_execution(&loaded, &changed).await.expect("save v2"), 3);

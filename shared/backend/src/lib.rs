@@ -177,6 +177,14 @@ pub trait StateStore: Send + Sync {
     async fn create_execution(&self, execution: &Execution) -> Result<()>;
     /// Loads an execution with its task runs.
     async fn load_execution(&self, id: &str) -> Result<Option<Execution>>;
+    /// Loads an execution's head: every field but its task runs
+    /// (`task_run_list` may be empty; a store that keeps them apart leaves
+    /// them unread, so what only needs the state, the error or the dates
+    /// of a 100,000-task-run execution does not decode them). This default
+    /// loads the whole execution.
+    async fn load_execution_head(&self, id: &str) -> Result<Option<Execution>> {
+        self.load_execution(id).await
+    }
     /// Saves `execution` if the stored version is still `execution.version`;
     /// on success the stored (and returned) version is one higher.
     async fn save_execution(&self, execution: &Execution, changed_task_runs: &[String]) -> Result<u64>;

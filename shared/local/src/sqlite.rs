@@ -313,7 +313,10 @@ impl StateStore for SqliteStore {
         self.create_execution_queued(execution).await
     }
     async fn load_execution(&self, id: &str) -> Result<Option<Execution>> {
-        self.load_execution_queued(id).await
+        self.load_execution_queued(id, true).await
+    }
+    async fn load_execution_head(&self, id: &str) -> Result<Option<Execution>> {
+        self.load_execution_queued(id, false).await
     }
     /// Upserts the task runs named in `changed_task_runs` (ids absent from
     /// `execution.task_run_list` are ignored); other task runs keep their

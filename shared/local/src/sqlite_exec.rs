@@ -114,7 +114,10 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn load_execution_queued(&self, id: &str) -> Result<Option<Execution>> {
+    /// The execution `id`, with its task runs when `task_runs` (else the
+    /// head alone). Each task run is decoded as its row is read: the rows'
+    /// JSON is never held all at once beside the decoded list.
+    pub(super) async fn load_execution_queued(&self, id: &str, task_runs: bool) -> Result<Option<Execution>> {
         let key = id.to_string();
         let found = self
             .group()
@@ -126,21 +129,28 @@ impl SqliteStore {
                     })
                     .map_err(db("load_execution"))?;
                 let Some((version, body)) = row else { return Ok(None) };
-                let task_runs: Vec<String> = conn
-                    .prepare_cached("SELECT body FROM task_runs WHERE execution_id = ?1 ORDER BY seq, rowid")
-                    .and_then(|mut s| s.query_map([&key], |r| r.get::<_, String>(0))?.collect())
-                    .map_err(db("load_execution (task runs)"))?;
-                Ok(Some((version, body, task_runs)))
+                let mut list = Vec::new();
+                if task_runs {
+                    let mut stmt = conn
+                        .prepare_cached("SELECT body FROM task_runs WHERE execution_id = ?1 ORDER BY seq, rowid")
+                        .map_err(db("load_execution (task runs)"))?;
+                    let mut rows = stmt.query([&key]).map_err(db("load_execution (task runs)"))?;
+                    while let Some(r) = rows.next().map_err(db("load_execution (task runs)"))? {
+                        let value = r.get_ref(0).map_err(db("load_execution (task runs)"))?;
+                        let text = value
+                            .as_str()
+                            .map_err(|e| BackendError::Invalid(format!("load_execution (task runs): {e}")))?;
+                        list.push(serde_json::from_str(text).map_err(json("load_execution (decode task run)"))?);
+                    }
+                }
+                Ok(Some((version, body, list)))
             })
             .await?;
         let Some((version, body, task_runs)) = found else { return Ok(None) };
         let mut execution: Execution = serde_json::from_str(&body).map_err(json("load_execution (decode body)"))?;
         execution.version = version as u64;
         self.sealer.open(&mut execution);
-        execution.task_run_list = task_runs
-            .iter()
-            .map(|b| serde_json::from_str(b).map_err(json("load_execution (decode task run)")))
-            .collect::<Result<_>>()?;
+        execution.task_run_list = task_runs;
         Ok(Some(execution))
     }
 

@@ -122,6 +122,18 @@ impl FunctionConfig {
             Some(other) => return Err(invalid("BATON_BACKEND", other, "expected `gcp` or `local`")),
         };
 
+        // a malformed seal key is a bad setting like the others (exit 2 at
+        // start-up), not a failure of the backends opening later
+        if backend == BackendConfig::Gcp
+            && let Some(text) = get(crate::backend::seal::SEAL_KEY_SETTING)
+        {
+            crate::backend::seal::SealKey::parse(&text).map_err(|why| ConfigError::Invalid {
+                name: crate::backend::seal::SEAL_KEY_SETTING,
+                value: "(hidden)".to_string(),
+                reason: format!("not a usable key: {why}"),
+            })?;
+        }
+
         let flows = match get("BATON_FLOWS") {
             Some(f) if f.starts_with("kestra://") => FlowSource::Storage(
                 crate::backend::storage_path(&f).map_err(|e| invalid("BATON_FLOWS", &f, &e.to_string()))?,
@@ -196,6 +208,20 @@ mod tests {
         assert!(only.webhooks_only);
         let err = FunctionConfig::from_vars(Handler::Api, &vars(&[("BATON_API_ROUTES", "some")])).expect_err("bad");
         assert!(err.to_string().contains("BATON_API_ROUTES"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_seal_key_is_a_bad_setting_and_its_value_is_not_echoed() {
+        let gcp = |key: &str| vars(&[("BATON_API_ROUTES", "all"), ("BATON_BACKEND", "gcp"), ("BATON_SEAL_KEY", key)]);
+        let err = FunctionConfig::from_vars(Handler::Api, &gcp("hunter2")).expect_err("not a key");
+        let text = err.to_string();
+        assert!(text.contains("BATON_SEAL_KEY") && text.contains("not a usable key"), "{text}");
+        assert!(!text.contains("hunter2"), "the value is never printed: {text}");
+        let good = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        FunctionConfig::from_vars(Handler::Api, &gcp(good)).expect("a 32-byte base64 key");
+        // the local backends do not read it
+        let local = vars(&[("BATON_BACKEND", "local"), ("BATON_SEAL_KEY", "hunter2")]);
+        FunctionConfig::from_vars(Handler::Api, &local).expect("local ignores the GCP seal key");
     }
 
     #[test]

@@ -212,13 +212,37 @@ impl Embedded {
 
     /// Like [`Embedded::wait`], but also returns when the execution is
     /// PAUSED with nothing to wake it here (a Pause without a duration): it
-    /// waits for a resume another process will drive.
+    /// waits for a resume another process will drive. Returns the execution
+    /// whole, or with `head_only` its head (no task runs) when it ended
+    /// SUCCESS or WARNING: what `baton run` prints then needs no task run,
+    /// and a 100,000-iteration loop is not decoded again at its end.
     pub async fn wait_settled(
+        &self,
+        id: &str,
+        updates: tokio::sync::broadcast::Receiver<ExecutionUpdate>,
+        on_update: impl FnMut(&ExecutionUpdate),
+        head_only: bool,
+    ) -> Result<Execution, BackendError> {
+        let (settled, whole) = self.wait_settled_head(id, updates, on_update).await?;
+        if whole || (head_only && matches!(settled.state.current, StateType::Success | StateType::Warning)) {
+            return Ok(settled);
+        }
+        self.engine
+            .state
+            .load_execution(id)
+            .await?
+            .ok_or_else(|| BackendError::NotFound { what: format!("execution {id}") })
+    }
+
+    /// [`Embedded::wait_settled`], returning the head once settled, or the
+    /// execution whole (`true`) when a full disk failed it here: that copy
+    /// may be newer than the store's.
+    async fn wait_settled_head(
         &self,
         id: &str,
         mut updates: tokio::sync::broadcast::Receiver<ExecutionUpdate>,
         mut on_update: impl FnMut(&ExecutionUpdate),
-    ) -> Result<Execution, BackendError> {
+    ) -> Result<(Execution, bool), BackendError> {
         // paused with no timer and no task in flight (a parallel branch may
         // still run, e.g. the `execution.Resume` that resumes it)
         let settled = |e: &Execution| {
@@ -244,7 +268,7 @@ impl Embedded {
                     // fail it here too: the write that hit the full disk may
                     // have been another execution's
                     return match super::diskfull::fail_execution(&self.engine, id, &full).await {
-                        Ok(Some(e)) => Ok(e),
+                        Ok(Some(e)) => Ok((e, true)),
                         Ok(None) | Err(_) => Err(BackendError::Invalid(full)),
                     };
                 }
@@ -260,7 +284,8 @@ impl Embedded {
             }
         }
         self.engine.logs.flush().await;
-        load().await
+        let head = self.engine.state.load_execution_head(id).await?;
+        Ok((head.ok_or_else(|| BackendError::NotFound { what: format!("execution {id}") })?, false))
     }
 
     /// The home's disk guard, when it has one.
@@ -290,20 +315,36 @@ pub const EXECUTOR_LANES: usize = 1;
 /// The most executor lanes `BATON_EXECUTOR_LANES` may ask for.
 pub const MAX_EXECUTOR_LANES: usize = 64;
 
-/// The number of executor lanes: `BATON_EXECUTOR_LANES` when it is a number
-/// from 1 to [`MAX_EXECUTOR_LANES`] (anything else is logged and ignored),
-/// else [`EXECUTOR_LANES`].
-pub fn executor_lanes() -> usize {
+/// The number of executor lanes `BATON_EXECUTOR_LANES` asks for ([`EXECUTOR_LANES`]
+/// when unset); anything but a number from 1 to [`MAX_EXECUTOR_LANES`] is
+/// refused, naming the setting. The CLI checks it before it starts anything
+/// (a bad value stops it with exit 2, as a bad flag does).
+pub fn executor_lanes_setting() -> Result<usize, String> {
     match std::env::var("BATON_EXECUTOR_LANES") {
-        Ok(v) => match v.trim().parse::<usize>() {
-            Ok(n) if (1..=MAX_EXECUTOR_LANES).contains(&n) => n,
-            _ => {
-                tracing::warn!(value = %v, max = MAX_EXECUTOR_LANES, "BATON_EXECUTOR_LANES is not a number from 1 to the max: using the default");
-                EXECUTOR_LANES
-            }
-        },
-        Err(_) => EXECUTOR_LANES,
+        Ok(v) => lanes_from(&v),
+        Err(std::env::VarError::NotPresent) => Ok(EXECUTOR_LANES),
+        Err(std::env::VarError::NotUnicode(_)) => Err("BATON_EXECUTOR_LANES is not valid UTF-8".to_string()),
     }
+}
+
+/// `value` of `BATON_EXECUTOR_LANES` as a number of lanes.
+fn lanes_from(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_EXECUTOR_LANES).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "BATON_EXECUTOR_LANES={value:?} is not valid: expected a number from 1 to {MAX_EXECUTOR_LANES}"
+        )),
+    }
+}
+
+/// The number of executor lanes: [`executor_lanes_setting`], whose error
+/// the CLI reported before starting (a library caller that did not check
+/// gets the default, with the error logged).
+pub fn executor_lanes() -> usize {
+    executor_lanes_setting().unwrap_or_else(|e| {
+        tracing::error!("{e}: using {EXECUTOR_LANES}");
+        EXECUTOR_LANES
+    })
 }
 
 /// The lane of an event. Every creation is decided on lane 0, in the order
@@ -462,7 +503,17 @@ pub fn sweep_orphans() {
 
 #[cfg(test)]
 mod lane_tests {
-    use super::lane;
+    use super::{MAX_EXECUTOR_LANES, lane, lanes_from};
+
+    #[test]
+    fn a_lane_count_outside_one_to_the_max_is_refused_naming_the_setting() {
+        assert_eq!(lanes_from(" 4 "), Ok(4));
+        assert_eq!(lanes_from(&MAX_EXECUTOR_LANES.to_string()), Ok(MAX_EXECUTOR_LANES));
+        for bad in ["0", "65", "-1", "four", ""] {
+            let err = lanes_from(bad).expect_err(bad);
+            assert!(err.contains("BATON_EXECUTOR_LANES") && err.contains("1 to 64"), "{err}");
+        }
+    }
 
     #[test]
     fn an_executions_events_keep_one_lane_and_executions_spread_over_all() {

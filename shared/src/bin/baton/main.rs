@@ -61,6 +61,11 @@ fn main() {
     {
         eprintln!("warning: cannot start the watchdog that stops task processes if baton is killed: {e}");
     }
+    // a bad setting stops the CLI before anything starts, as a bad flag does
+    if let Err(e) = shared::runtime::embedded::executor_lanes_setting() {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
     let (json_logs, level) = cli.log_style();
     let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| level.into());
     // colour only on a terminal, and never under NO_COLOR (no-color.org)

@@ -113,7 +113,7 @@ pub async fn resume(home: &Path, store: &SqliteStore, id: &str, given: &[String]
         let wake = ExecutionEvent::Wake { execution_id: id.to_string(), redispatch: true };
         embedded.executor.handle(&wake, StepOptions { redispatch_pending: true }).await?;
     }
-    let done = embedded.wait_settled(id, updates, |u| Console::feed(&console, u)).await?;
+    let done = embedded.wait_settled(id, updates, |u| Console::feed(&console, u), true).await?;
     engine.logs.flush().await;
     Console::print_end(&console, &done);
     if let Some(how) = paused_hint(&flow, &done) {

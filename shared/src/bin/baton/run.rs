@@ -131,7 +131,8 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
     Console::start(&console, &format!("▶ execution {} of {}.{} started", exec.id, flow.namespace, flow.id));
     let result = {
         // a Pause without a duration ends the run here: it waits for a resume
-        let wait = embedded.wait_settled(&exec.id, updates, |u| Console::feed(&console, u));
+        // what is printed after a SUCCESS or WARNING needs no task run (`--json` does)
+        let wait = embedded.wait_settled(&exec.id, updates, |u| Console::feed(&console, u), !a.json);
         tokio::pin!(wait);
         // Ctrl-C and SIGTERM both kill the execution (it must not stay
         // RUNNING); baton ends within KILL_GRACE even if the kill cannot be

@@ -24,8 +24,11 @@ fn metrics_on_adds_the_prometheus_scrape_to_the_collector_sidecar() {
     for part in [r#""metrics_path": "/prometheus""#, r#""localhost:8080""#, r#""scrape_interval": "30s""#] {
         assert!(config.contains(part), "{part}: {config}");
     }
-    assert!(config.contains(r#""exporters": ["googlemanagedprometheus"]"#), "{config}");
-    assert!(config.contains(r#""receivers": ["prometheus"]"#), "{config}");
+    // the metrics pipeline (yamlencode's block style, keys sorted): the scrape to Managed Prometheus
+    let pipeline = config.split("\"metrics\":").nth(1).and_then(|p| p.split("\"traces\":").next()).unwrap_or_default();
+    for part in [r#"- "googlemanagedprometheus""#, r#"- "prometheus""#, r#"- "batch""#] {
+        assert!(pipeline.contains(part), "{part}: {config}");
+    }
     // metrics without traces: Baton sends no spans (no OTLP endpoint), no trace role
     assert!(on["common_env"].get("OTEL_EXPORTER_OTLP_ENDPOINT").is_none(), "{}", on["common_env"]);
     let roles = on["project_roles"].as_object().expect("project_roles");

@@ -43,6 +43,8 @@ locals {
     },
     # the trace sidecars write spans as the function's account (var.traces)
     { for f in local.functions : "${f}/cloudtrace.agent" => { function = f, role = "roles/cloudtrace.agent" } if var.traces },
+    # the metrics sidecars write time series as the function's account (var.metrics)
+    { for f in local.functions : "${f}/monitoring.metricWriter" => { function = f, role = "roles/monitoring.metricWriter" } if var.metrics },
   )
 
   publishes = merge(

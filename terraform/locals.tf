@@ -105,19 +105,44 @@ locals {
     var.traces ? { OTEL_EXPORTER_OTLP_ENDPOINT = "http://localhost:4318" } : {},
   )
 
-  # The trace sidecar's configuration, given in its environment
-  # (`--config=env:OTELCOL_CONFIG`). Its exporter has no sending queue: the
-  # collector answers Baton's flush only once the spans are in Cloud Trace,
-  # and Baton flushes before it answers each push request, so nothing waits
-  # in a sidecar whose CPU Cloud Run freezes between requests.
+  # A collector sidecar beside each function (var.traces, var.metrics).
+  collector_sidecar = var.traces || var.metrics
+
+  # The sidecar's configuration, given in its environment
+  # (`--config=env:OTELCOL_CONFIG`). Traces: its exporter has no sending
+  # queue, the collector answers Baton's flush only once the spans are in
+  # Cloud Trace, and Baton flushes before it answers each push request, so
+  # nothing waits in a sidecar whose CPU Cloud Run freezes between
+  # requests. Metrics (var.metrics): the prometheus receiver scrapes the
+  # function's GET /prometheus on localhost every 30 s and the
+  # googlemanagedprometheus exporter writes them to Cloud Monitoring
+  # (Managed Service for Prometheus, one target per instance, PromQL in
+  # Cloud Monitoring); counters are cumulative, so a scrape missed while
+  # Cloud Run throttles an idle instance's CPU is caught up by the next one.
   otel_collector_config = yamlencode({
-    receivers  = { otlp = { protocols = { http = { endpoint = "localhost:4318" } } } }
-    processors = { resourcedetection = { detectors = ["env", "gcp"] } }
-    exporters  = { googlecloud = { sending_queue = { enabled = false } } }
+    receivers = merge(
+      { otlp = { protocols = { http = { endpoint = "localhost:4318" } } } },
+      { for k, v in {
+        prometheus = { config = { scrape_configs = [{
+          job_name        = "baton"
+          scrape_interval = "30s"
+          metrics_path    = "/prometheus"
+          static_configs  = [{ targets = ["localhost:8080"] }]
+        }] } }
+      } : k => v if var.metrics },
+    )
+    processors = { resourcedetection = { detectors = ["env", "gcp"] }, batch = {} }
+    exporters = merge(
+      { googlecloud = { sending_queue = { enabled = false } } },
+      { for k, v in { googlemanagedprometheus = {} } : k => v if var.metrics },
+    )
     service = {
-      pipelines = {
-        traces = { receivers = ["otlp"], processors = ["resourcedetection"], exporters = ["googlecloud"] }
-      }
+      pipelines = merge(
+        { traces = { receivers = ["otlp"], processors = ["resourcedetection"], exporters = ["googlecloud"] } },
+        { for k, v in {
+          metrics = { receivers = ["prometheus"], processors = ["resourcedetection", "batch"], exporters = ["googlemanagedprometheus"] }
+        } : k => v if var.metrics },
+      )
     }
   })
 

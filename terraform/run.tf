@@ -23,10 +23,11 @@ resource "google_cloud_run_v2_service" "push" {
       max_instance_count = each.value.max_instances
     }
 
-    # the trace sidecar (var.traces): an OpenTelemetry Collector exporting
-    # to Cloud Trace, configured by local.otel_collector_config
+    # the collector sidecar (var.traces, var.metrics): an OpenTelemetry
+    # Collector exporting traces to Cloud Trace and the scraped metrics to
+    # Cloud Monitoring, configured by local.otel_collector_config
     dynamic "containers" {
-      for_each = var.traces ? ["otel-collector"] : []
+      for_each = local.collector_sidecar ? ["otel-collector"] : []
       content {
         name  = containers.value
         image = var.otel_collector_image
@@ -146,10 +147,11 @@ resource "google_cloud_run_v2_service" "api" {
       max_instance_count = var.max_instances
     }
 
-    # the trace sidecar (var.traces): an OpenTelemetry Collector exporting
-    # to Cloud Trace, configured by local.otel_collector_config
+    # the collector sidecar (var.traces, var.metrics): an OpenTelemetry
+    # Collector exporting traces to Cloud Trace and the scraped metrics to
+    # Cloud Monitoring, configured by local.otel_collector_config
     dynamic "containers" {
-      for_each = var.traces ? ["otel-collector"] : []
+      for_each = local.collector_sidecar ? ["otel-collector"] : []
       content {
         name  = containers.value
         image = var.otel_collector_image
@@ -269,10 +271,11 @@ resource "google_cloud_run_v2_service" "webhooks" {
       max_instance_count = var.max_instances
     }
 
-    # the trace sidecar (var.traces): an OpenTelemetry Collector exporting
-    # to Cloud Trace, configured by local.otel_collector_config
+    # the collector sidecar (var.traces, var.metrics): an OpenTelemetry
+    # Collector exporting traces to Cloud Trace and the scraped metrics to
+    # Cloud Monitoring, configured by local.otel_collector_config
     dynamic "containers" {
-      for_each = var.traces ? ["otel-collector"] : []
+      for_each = local.collector_sidecar ? ["otel-collector"] : []
       content {
         name  = containers.value
         image = var.otel_collector_image

@@ -257,13 +257,19 @@ variable "traces" {
   default     = false
 }
 
+variable "metrics" {
+  description = "Export the functions' Prometheus metrics (GET /prometheus) to Cloud Monitoring through Google Cloud Managed Service for Prometheus: each function gets the OpenTelemetry Collector sidecar (otel_collector_image), which scrapes it on localhost every 30 s, and the Monitoring metric writer role."
+  type        = bool
+  default     = false
+}
+
 variable "otel_collector_image" {
-  description = "The image of the trace sidecar: an OpenTelemetry Collector with the googlecloud exporter and the env config provider (e.g. Google-Built OpenTelemetry Collector, pinned to a version). Required when traces is true."
+  description = "The image of the collector sidecar: an OpenTelemetry Collector with the googlecloud and googlemanagedprometheus exporters, the prometheus receiver and the env config provider (e.g. Google-Built OpenTelemetry Collector, pinned to a version). Required when traces or metrics is true."
   type        = string
   default     = ""
 
   validation {
-    condition     = !var.traces || var.otel_collector_image != ""
-    error_message = "traces = true needs otel_collector_image (an OpenTelemetry Collector image with the googlecloud exporter)."
+    condition     = !(var.traces || var.metrics) || var.otel_collector_image != ""
+    error_message = "traces = true or metrics = true needs otel_collector_image (an OpenTelemetry Collector image with the googlecloud and googlemanagedprometheus exporters)."
   }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Renders the figures of README.md and docs/src/performance.md from the
+"""Renders the figures of README.md, docs/src/performance.md and the
+Operate chapter (docs/src/guides/operate/prometheus.md) from the
 results files.
 
 A results file (docs/bench/DATE-NAME.md, written by scripts/bench/record.sh
@@ -29,7 +30,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", ROOT / "docs/src/performance.md"]
+PAGES = [ROOT / "README.md", ROOT / "docs/src/performance.md", ROOT / "docs/src/guides/operate/prometheus.md"]
 BENCH = ROOT / "docs/bench"
 QUOTE = re.compile(r"(<!-- figures: (?P<ref>[^ ]+) -->\n)(?P<body>.*?)(<!-- /figures -->)", re.S)
 MARK = re.compile(r"<!-- table: (?P<name>[\w-]+) -->\n(?P<table>(?:\|.*\n?)+)")

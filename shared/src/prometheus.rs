@@ -10,9 +10,9 @@
 //! bounds and port as the API). Chosen over `prometheus-client` because the
 //! facade's macros need no registry handed down through the engine: the
 //! recording points in `baton-runtime` are one line each
-//! (`runtime::metrics`), free until [`install`] turns them on, which only
-//! the long-running processes do (`baton run` and the benchmarks record
-//! nothing).
+//! (`runtime::metrics`), free until [`install`] turns them on, which the
+//! long-running processes do unless `BATON_METRICS=off` ([`start`]);
+//! `baton run` records only with `BATON_METRICS=on`.
 //!
 //! Here too: the HTTP request latency by route template (axum's
 //! `MatchedPath`, never the raw path; `unmatched` for the rest), and the
@@ -56,6 +56,41 @@ const LONG: &[f64] = &[0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 
 const UPKEEP: Duration = Duration::from_secs(5);
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The variable turning recording on or off (`on`, `off`).
+pub const SETTING: &str = "BATON_METRICS";
+
+/// `BATON_METRICS` set to something other than `on` or `off`.
+#[derive(Debug, thiserror::Error)]
+#[error("{SETTING}={0:?}: expected `on` or `off`")]
+pub struct SettingError(String);
+
+/// Whether `BATON_METRICS` (read through `var`) turns recording on;
+/// `default` when it is unset.
+pub fn wanted(var: impl Fn(&str) -> Option<String>, default: bool) -> Result<bool, SettingError> {
+    match var(SETTING) {
+        None => Ok(default),
+        Some(v) => match v.trim() {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            _ => Err(SettingError(v)),
+        },
+    }
+}
+
+/// Installs the recorder when `BATON_METRICS` asks for it (`default` when
+/// unset): the processes' start. Whether metrics are recorded.
+pub fn start(default: bool) -> Result<bool, SettingError> {
+    let on = wanted(|k| std::env::var(k).ok(), default)?;
+    Ok(on && install().is_some())
+}
+
+/// This process's metrics in Prometheus's text format, when recorded.
+pub fn render() -> Option<String> {
+    let handle = HANDLE.get()?.as_ref()?;
+    handle.run_upkeep();
+    Some(handle.render())
+}
 
 /// Installs the Prometheus recorder (once per process) and turns the
 /// runtime's recording on. `None` when another recorder is installed.
@@ -108,12 +143,12 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 }
 
 async fn scrape() -> Response {
-    let Some(handle) = install() else {
-        return (StatusCode::NOT_FOUND, "Prometheus metrics are off: another metrics recorder is installed")
-            .into_response();
+    let Some(text) = render() else {
+        let why =
+            format!("Prometheus metrics are off in this process ({SETTING}=off, or another recorder is installed)");
+        return (StatusCode::NOT_FOUND, why).into_response();
     };
-    handle.run_upkeep();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// The middleware timing every request by route template.
@@ -227,6 +262,17 @@ mod tests {
         );
         assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
         assert!(!text.contains("/flows/a"), "never the raw path: {text}");
+    }
+
+    #[test]
+    fn the_setting_is_on_or_off_and_nothing_else() {
+        let set = |v: &'static str| move |_: &str| Some(v.to_string());
+        assert!(!wanted(|_| None, false).unwrap());
+        assert!(wanted(|_| None, true).unwrap());
+        assert!(wanted(set("on"), false).unwrap());
+        assert!(!wanted(set(" off"), true).unwrap());
+        let e = wanted(set("yes"), true).unwrap_err().to_string();
+        assert_eq!(e, r#"BATON_METRICS="yes": expected `on` or `off`"#);
     }
 
     #[test]

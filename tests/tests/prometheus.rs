@@ -39,7 +39,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// A child process killed (and reaped) when dropped.
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -61,10 +61,10 @@ async fn healthy(http: &reqwest::Client, port: u16, what: &str) {
 }
 
 /// One sample's name with its labels sorted: `name{a="x",b="y"}`.
-type Samples = BTreeMap<String, f64>;
+pub(crate) type Samples = BTreeMap<String, f64>;
 
 /// The samples of a scrape in Prometheus's text format, keyed with sorted labels.
-fn parse(text: &str) -> Samples {
+pub(crate) fn parse(text: &str) -> Samples {
     let mut out = Samples::new();
     for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         let (series, value) = line.rsplit_once(' ').expect("a sample line");
@@ -86,13 +86,13 @@ fn parse(text: &str) -> Samples {
 }
 
 /// `name{labels}` with labels given in any order, as [`parse`] keys it.
-fn series(name: &str, labels: &[(&str, &str)]) -> String {
+pub(crate) fn series(name: &str, labels: &[(&str, &str)]) -> String {
     let mut labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
     labels.sort_unstable();
     format!("{name}{{{}}}", labels.join(","))
 }
 
-async fn scrape(http: &reqwest::Client, port: u16) -> String {
+pub(crate) async fn scrape(http: &reqwest::Client, port: u16) -> String {
     let r = http.get(format!("http://127.0.0.1:{port}/prometheus")).send().await.expect("scrape");
     assert_eq!(r.status(), 200);
     let ct = r.headers()["content-type"].to_str().expect("content type").to_string();
@@ -102,7 +102,7 @@ async fn scrape(http: &reqwest::Client, port: u16) -> String {
 
 /// `promtool check metrics` on a scrape: its names, types and labels pass
 /// Prometheus's own lint.
-fn promtool_passes(text: &str, what: &str) {
+pub(crate) fn promtool_passes(text: &str, what: &str) {
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -121,7 +121,7 @@ fn promtool_passes(text: &str, what: &str) {
 }
 
 /// How much each series grew between two scrapes (absent counts as 0).
-fn delta(before: &Samples, after: &Samples, key: &str) -> f64 {
+pub(crate) fn delta(before: &Samples, after: &Samples, key: &str) -> f64 {
     after.get(key).copied().unwrap_or(0.0) - before.get(key).copied().unwrap_or(0.0)
 }
 

@@ -580,7 +580,7 @@ fn schedule_on_dates_and_http_triggers_get_utc_jobs() {
 /// `terraform apply` of the root module's variables, locals and module calls
 /// (terraform/tests/locals_root.py: resources and providers dropped, the
 /// Pub/Sub service agent stubbed), offline; returns every local, or the failure.
-fn evaluate_root_locals(vars: &[&str]) -> Result<Value, String> {
+pub(crate) fn evaluate_root_locals(vars: &[&str]) -> Result<Value, String> {
     let tmp = TempDir::new("tf-locals");
     let out = run(
         Command::new(hcl2_python())

@@ -291,6 +291,12 @@ pub const ALL: &[Setting] = &[
         "Log lines one task attempt stores; the lines past it go to the attempt's log file (Kestra's `logFile`), with a WARN naming the bound.",
     ),
     var(
+        "BATON_METRICS",
+        Some("`on` for `baton server local` and the functions, `off` for `baton run`"),
+        &[Cli, Server, Functions],
+        "`on` or `off`: whether the process records its Prometheus metrics. `off` installs no recorder (every recording point costs one atomic load) and `GET /prometheus` answers 404; `on` in `baton run` records too and writes the run's metrics to `BATON_HOME/metrics.prom` at its end, in Prometheus's text format (node_exporter's textfile collector reads it).",
+    ),
+    var(
         "BATON_NSFILE_REVISIONS",
         Some("`50`"),
         &[Engine],

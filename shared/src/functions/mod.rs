@@ -359,7 +359,10 @@ pub fn run(handler: Handler) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::prometheus::install();
+    if let Err(e) = crate::prometheus::start(true) {
+        eprintln!("error: {} function: {e}", handler.name());
+        return ExitCode::from(2);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -63,6 +63,14 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
             }
         }
     }
+    // off unless asked: a run is over before anyone could scrape it
+    let metrics = match shared::prometheus::start(false) {
+        Ok(on) => on,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let secrets = Secrets::from_vars(std::env::vars());
     for bad in &secrets.invalid {
         eprintln!("warning: {bad} is not valid base64 and is ignored");
@@ -177,9 +185,22 @@ pub async fn run(home: &Path, a: RunArgs) -> i32 {
         }
     }
     embedded.shutdown();
+    if metrics {
+        write_metrics(home);
+    }
     match done.state.current {
         StateType::Success | StateType::Warning | StateType::Paused => 0,
         _ => 1,
+    }
+}
+
+/// With `BATON_METRICS=on`: the run's metrics to `home/metrics.prom`
+/// (written aside, then renamed: a textfile collector never reads half).
+fn write_metrics(home: &Path) {
+    let Some(text) = shared::prometheus::render() else { return };
+    let (tmp, path) = (home.join("metrics.prom.tmp"), home.join("metrics.prom"));
+    if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+        eprintln!("warning: cannot write the run's metrics to {}: {e}", path.display());
     }
 }
 

@@ -47,7 +47,10 @@ pub async fn server(home: &Path, a: ServerArgs) -> i32 {
             }
         }
     }
-    shared::prometheus::install();
+    if let Err(e) = shared::prometheus::start(true) {
+        eprintln!("error: {e}");
+        return 2;
+    }
     let server = match LocalServer::start(opts).await {
         Ok(s) => s,
         Err(e) => {

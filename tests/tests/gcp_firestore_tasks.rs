@@ -182,6 +182,6 @@ tasks:
     assert!(all.contains("unknown property 'where' for io.kestra.plugin.gcp.firestore.Get"), "{all}");
     assert!(all.contains("'a/b' names a collection, not a document"), "{all}");
     assert!(all.contains("'IN' is not an operator"), "{all}");
-    assert!(all.contains("'ALL' is not a fetch type"), "{all}");
+    assert!(all.contains("property 'fetchType' of io.kestra.plugin.gcp.firestore.Query: 'ALL' is not one of"), "{all}");
     assert!(all.contains("the document must be a JSON object"), "{all}");
 }

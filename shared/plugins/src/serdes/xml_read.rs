@@ -262,10 +262,8 @@ fn whole(p: &mut Parse, names: &Names) -> Result<(), String> {
                 }
             }
         }
-        if p.too_long() {
-            if streaming.is_some() || !start_streaming(p, &mut stack, &mut streaming, names)? {
-                return Err(p.bound_error());
-            }
+        if p.too_long() && (streaming.is_some() || !start_streaming(p, &mut stack, &mut streaming, names)?) {
+            return Err(p.bound_error());
         }
     }
     if streaming.is_some() {
@@ -284,16 +282,16 @@ fn add(
     name: String,
     closed: Closed,
 ) -> Result<(), String> {
-    if stack.len() == 2 {
-        if let Some(s) = streaming.as_deref() {
-            if s != name || stack[1].has_text() {
-                return Err(p.bound_error());
-            }
-            return match closed {
-                Closed::Value(v) | Closed::Append(v) => p.write(&v),
-                Closed::EmptyList => Ok(()),
-            };
+    if stack.len() == 2
+        && let Some(s) = streaming.as_deref()
+    {
+        if s != name || stack[1].has_text() {
+            return Err(p.bound_error());
         }
+        return match closed {
+            Closed::Value(v) | Closed::Append(v) => p.write(&v),
+            Closed::EmptyList => Ok(()),
+        };
     }
     if let Some(parent) = stack.last_mut() {
         closed.add_to(&mut parent.obj, &name);
@@ -328,17 +326,17 @@ impl Parse<'_> {
     /// Kestra's `unwrapRootArray`: `{root: [...]}` or `{root: {child: [...]}}`
     /// gives the list's items, anything else is one record.
     fn write_spread_doc(&mut self, doc: Map<String, Value>) -> Result<(), String> {
-        if doc.len() == 1 {
-            if let Some(v) = doc.values().next() {
-                match v {
-                    Value::Array(items) => return items.iter().try_for_each(|i| self.write(i)),
-                    Value::Object(inner) if inner.len() == 1 => {
-                        if let Some(Value::Array(items)) = inner.values().next() {
-                            return items.iter().try_for_each(|i| self.write(i));
-                        }
+        if doc.len() == 1
+            && let Some(v) = doc.values().next()
+        {
+            match v {
+                Value::Array(items) => return items.iter().try_for_each(|i| self.write(i)),
+                Value::Object(inner) if inner.len() == 1 => {
+                    if let Some(Value::Array(items)) = inner.values().next() {
+                        return items.iter().try_for_each(|i| self.write(i));
                     }
-                    _ => {}
                 }
+                _ => {}
             }
         }
         self.write(&Value::Object(doc))

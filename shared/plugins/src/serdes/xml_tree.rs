@@ -76,10 +76,10 @@ pub fn typed(s: &str) -> Value {
         return Value::Null;
     }
     let first = s.as_bytes()[0];
-    if first.is_ascii_digit() || first == b'-' {
-        if let Some(n) = number(s) {
-            return n;
-        }
+    if (first.is_ascii_digit() || first == b'-')
+        && let Some(n) = number(s)
+    {
+        return n;
     }
     Value::String(s.to_string())
 }

@@ -50,6 +50,8 @@ mod functions;
 mod fuzz;
 mod gcp_backends;
 mod gcp_bigquery_more;
+mod gcp_firestore_tasks;
+mod gcp_function;
 mod gcp_gcs_more;
 mod gcp_oauth;
 mod gcp_pubsub_tasks;

@@ -1,7 +1,8 @@
 //! Serdes tasks end to end: CSV → Ion → JSON → Ion → CSV gives back the
 //! same bytes; JSON documents and lines; a bad row fails naming its line;
 //! the bounds fail naming themselves; a property Baton does not implement
-//! is refused at validation.
+//! is refused at validation; XML to Ion and back, and a malformed XML file
+//! failing naming its line.
 
 use serde_json::json;
 use shared::model::StateType;
@@ -264,4 +265,51 @@ tasks:
         "{\"ride\":\"r1\",\"started_at\":\"2024-03-01T15:00:00Z\",\"day\":\"2024-03-01\"}\n\
          {\"ride\":\"r2\",\"started_at\":\"2024-03-03T04:59:59Z\",\"day\":\"2024-03-02\"}\n"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xml_round_trips_and_a_malformed_file_fails_naming_its_line() {
+    let h = harness();
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n<catalog>\n");
+    for i in 0..3_000 {
+        xml.push_str(&format!("  <book id=\"bk{i}\"><title>Title &amp; {i}</title><price>{i}.5</price></book>\n"));
+    }
+    xml.push_str("</catalog>\n");
+    let src = put(&h, "/in/books.xml", xml.into_bytes()).await;
+    let flow = r#"
+id: xml
+namespace: test
+inputs:
+  - {id: src, type: STRING}
+tasks:
+  - id: books
+    type: io.kestra.plugin.serdes.xml.XmlToIon
+    from: "{{ inputs.src }}"
+    query: /catalog/book
+  - id: to_xml
+    type: io.kestra.plugin.serdes.xml.IonToXml
+    from: "{{ outputs.books.uri }}"
+    rootName: books
+  - id: back
+    type: io.kestra.plugin.serdes.xml.XmlReader
+    from: "{{ outputs.to_xml.uri }}"
+"#;
+    let e = h.run(flow, json!({"src": src})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    for task in ["books", "to_xml", "back"] {
+        assert_eq!(output(&e, task, "size"), 3_000, "{task}");
+    }
+    let first = String::from_utf8(h.read_storage(uri_of(&e, "books")).await).unwrap();
+    assert_eq!(first.lines().nth(7).unwrap(), r#"{"id":"bk7","title":"Title & 7","price":7.5}"#);
+    let again = String::from_utf8(h.read_storage(uri_of(&e, "back")).await).unwrap();
+    assert_eq!(again, first, "XmlToIon of IonToXml gives back the records");
+    let written = String::from_utf8(h.read_storage(uri_of(&e, "to_xml")).await).unwrap();
+    assert!(written.starts_with("<?xml version='1.0' encoding='UTF-8'?>\n<books>\n  <item>\n    <id>bk0</id>\n"));
+
+    let bad =
+        put(&h, "/in/bad.xml", b"<catalog>\n  <book>\n    <title>x</price>\n  </book>\n</catalog>\n".to_vec()).await;
+    let e = h.run(flow, json!({"src": bad})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l.contains("bad.xml at line 3: malformed XML")), "{logs:?}");
 }

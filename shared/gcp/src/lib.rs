@@ -2,7 +2,7 @@
 //! service-account keys ([`key`]), credentials and tokens ([`auth`],
 //! [`impersonate`], [`oauth`]), where the services are ([`endpoints`], emulators
 //! included), the GCS, BigQuery and Pub/Sub clients ([`gcs`], [`bigquery`],
-//! [`pubsub`]) and the
+//! [`pubsub`]), Firestore documents for the tasks ([`documents`]) and the
 //! per-credential client cache ([`cache`]). No global state: the cache and
 //! the endpoints are handed down by whoever builds the engine.
 
@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bigquery;
 pub mod cache;
 pub mod cloud_run;
+pub mod documents;
 pub mod endpoints;
 pub mod gcs;
 pub mod impersonate;

@@ -1,4 +1,5 @@
-//! OAuth access tokens handed to a flow (`auth.OauthAccessToken`), as
+//! OAuth access tokens handed to a flow (`auth.OauthAccessToken`), and ID
+//! tokens for `function.HttpFunction` ([`id_token`]), as
 //! Kestra's `GoogleCredentials.refreshAccessToken()` makes them:
 //!
 //! - with a service-account key (and no impersonation): Google's OAuth 2.0
@@ -47,6 +48,103 @@ fn token_error(spec: &AuthSpec, message: impl Into<String>) -> AuthError {
     AuthError::Token { who: spec.describe(), message: message.into() }
 }
 
+/// Google's OAuth 2.0 JWT-bearer grant for `key`: an RS256 assertion (`iss`
+/// the account, `aud` the token endpoint, one hour, plus `claims`) posted
+/// to the key's `token_uri`; the endpoint and its JSON answer.
+async fn grant(
+    spec: &AuthSpec,
+    key: &super::ServiceAccountKey,
+    claims: Value,
+    http: &reqwest::Client,
+) -> Result<(String, Value), AuthError> {
+    let token_uri = key.json()["token_uri"].as_str().filter(|u| !u.trim().is_empty()).unwrap_or(TOKEN_URI_DEFAULT);
+    let signer = google_cloud_auth::credentials::service_account::Builder::new(key.json().clone())
+        .build_signer()
+        .map_err(|e| AuthError::Build(format!("the service account key of {} was refused: {e}", key.client_email())))?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let mut header = json!({"alg": "RS256", "typ": "JWT"});
+    if let Some(kid) = key.json()["private_key_id"].as_str() {
+        header["kid"] = json!(kid);
+    }
+    let mut all = json!({
+        "iss": key.client_email(), "aud": token_uri, "iat": now, "exp": now + ASSERTION_TTL.as_secs(),
+    });
+    if let (Some(all), Value::Object(extra)) = (all.as_object_mut(), claims) {
+        all.extend(extra);
+    }
+    let unsigned = format!("{}.{}", b64(header.to_string().as_bytes()), b64(all.to_string().as_bytes()));
+    let signature = signer.sign(unsigned.as_bytes()).await.map_err(|e| token_error(spec, e.to_string()))?;
+    let assertion = format!("{unsigned}.{}", b64(&signature));
+    let resp = http
+        .post(token_uri)
+        .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", &assertion)])
+        .send()
+        .await
+        .map_err(|e| token_error(spec, format!("cannot reach {token_uri}: {}", super::causes(&e))))?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let why = body["error_description"].as_str().or(body["error"].as_str()).unwrap_or("no details");
+        return Err(token_error(spec, format!("{token_uri} answered HTTP {}: {why}", status.as_u16())));
+    }
+    Ok((token_uri.to_string(), body))
+}
+
+/// The metadata server's host (`GCE_METADATA_HOST`, as Google's libraries read it).
+pub const METADATA_HOST_DEFAULT: &str = "metadata.google.internal";
+
+/// A Google-signed ID token for `audience` (`function.HttpFunction`):
+/// with a key, the JWT-bearer grant with `target_audience` (what Kestra's
+/// `IdTokenCredentials` does); without one, the metadata server's
+/// `identity` endpoint at `metadata_host` (Cloud Run, GCE). Impersonation
+/// is refused, as Kestra's cast to a service-account credential refuses it.
+pub async fn id_token(
+    spec: &AuthSpec,
+    audience: &str,
+    metadata_host: &str,
+    http: &reqwest::Client,
+) -> Result<String, AuthError> {
+    if spec.impersonate.is_some() {
+        return Err(token_error(spec, "an ID token cannot be made for an impersonated service account"));
+    }
+    match &spec.key {
+        Some(key) => {
+            let (token_uri, body) = grant(spec, key, json!({"target_audience": audience}), http).await?;
+            body["id_token"]
+                .as_str()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| token_error(spec, format!("{token_uri} gave no id_token")))
+        }
+        None => {
+            let host = super::endpoints::emulator_root(metadata_host);
+            let url = format!("{host}/computeMetadata/v1/instance/service-accounts/default/identity");
+            let resp = http
+                .get(&url)
+                .query(&[("audience", audience), ("format", "full")])
+                .header("Metadata-Flavor", "Google")
+                .send()
+                .await
+                .map_err(|e| {
+                    token_error(
+                        spec,
+                        format!(
+                            "no serviceAccount is set and the metadata server {url} cannot be reached: {} \
+                             (set serviceAccount, or run on Google Cloud)",
+                            super::causes(&e)
+                        ),
+                    )
+                })?;
+            let status = resp.status();
+            let text = resp.text().await.unwrap_or_default();
+            if !status.is_success() || text.trim().is_empty() {
+                return Err(token_error(spec, format!("{url} answered HTTP {}: {}", status.as_u16(), text.trim())));
+            }
+            Ok(text.trim().to_string())
+        }
+    }
+}
+
 /// A fresh OAuth access token for `spec` (see the module documentation).
 pub async fn access_token(
     spec: &AuthSpec,
@@ -56,37 +154,7 @@ pub async fn access_token(
     let scopes = spec.effective_scopes();
     match (&spec.key, &spec.impersonate) {
         (Some(key), None) => {
-            let token_uri =
-                key.json()["token_uri"].as_str().filter(|u| !u.trim().is_empty()).unwrap_or(TOKEN_URI_DEFAULT);
-            let signer = google_cloud_auth::credentials::service_account::Builder::new(key.json().clone())
-                .build_signer()
-                .map_err(|e| {
-                    AuthError::Build(format!("the service account key of {} was refused: {e}", key.client_email()))
-                })?;
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-            let mut header = json!({"alg": "RS256", "typ": "JWT"});
-            if let Some(kid) = key.json()["private_key_id"].as_str() {
-                header["kid"] = json!(kid);
-            }
-            let claims = json!({
-                "iss": key.client_email(), "scope": scopes.join(" "), "aud": token_uri,
-                "iat": now, "exp": now + ASSERTION_TTL.as_secs(),
-            });
-            let unsigned = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-            let signature = signer.sign(unsigned.as_bytes()).await.map_err(|e| token_error(spec, e.to_string()))?;
-            let assertion = format!("{unsigned}.{}", b64(&signature));
-            let resp = http
-                .post(token_uri)
-                .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", &assertion)])
-                .send()
-                .await
-                .map_err(|e| token_error(spec, format!("cannot reach {token_uri}: {}", super::causes(&e))))?;
-            let status = resp.status();
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
-            if !status.is_success() {
-                let why = body["error_description"].as_str().or(body["error"].as_str()).unwrap_or("no details");
-                return Err(token_error(spec, format!("{token_uri} answered HTTP {}: {why}", status.as_u16())));
-            }
+            let (token_uri, body) = grant(spec, key, json!({"scope": scopes.join(" ")}), http).await?;
             let token = body["access_token"]
                 .as_str()
                 .filter(|t| !t.is_empty())

@@ -2,7 +2,7 @@
 //! `serviceAccount`, `scopes` and `impersonatedServiceAccount` (usually
 //! filled by `pluginDefaults` on `io.kestra.plugin.gcp`), their resolution
 //! into an [`AuthSpec`] and a project (the key is checked, then masked in
-//! logs), the clients for them (GCS, BigQuery, Pub/Sub), `gs://` URIs and Kestra's `ifExists`.
+//! logs), the clients for them (GCS, BigQuery, Pub/Sub, Firestore), `gs://` URIs and Kestra's `ifExists`.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::{Declare, RunContext, TaskError, de};
 use baton_gcp::bigquery::{BigQueryClient, BqError};
+use baton_gcp::documents::{DocsError, Documents};
 use baton_gcp::gcs::{GcsClient, GcsError};
 use baton_gcp::pubsub::PubSubClient;
 use baton_gcp::{AuthError, AuthSpec, ServiceAccountKey};
@@ -97,6 +98,18 @@ impl Resolved {
         Ok(PubSubClient::new(self.project()?, emulator, &creds, cx.services.http.client()))
     }
 
+    /// Firestore database `database` of the task's project, with these
+    /// credentials (anonymous on the emulator `FIRESTORE_EMULATOR_HOST` names).
+    pub async fn firestore(&self, cx: &RunContext, database: &str) -> Result<Documents, TaskError> {
+        let cfg = &cx.services.config.gcp;
+        let emulator = cfg.endpoints.firestore_emulator.as_deref();
+        let creds = cfg
+            .cache
+            .credentials(&self.spec, emulator.is_some(), &cfg.endpoints, &cx.services.http)
+            .map_err(auth_error)?;
+        Documents::connect(self.project()?, database, &creds, emulator).await.map_err(docs_error)
+    }
+
     /// The BigQuery client for these credentials.
     pub async fn bigquery(&self, cx: &RunContext) -> Result<Arc<BigQueryClient>, TaskError> {
         let cfg = &cx.services.config.gcp;
@@ -116,6 +129,14 @@ pub fn auth_error(e: AuthError) -> TaskError {
 pub fn gcs_error(e: GcsError) -> TaskError {
     match e {
         GcsError::Auth(a) => auth_error(a),
+        other => TaskError::failed(other.to_string()),
+    }
+}
+
+/// A Firestore failure as a task error.
+pub fn docs_error(e: DocsError) -> TaskError {
+    match e {
+        DocsError::Auth(a) => auth_error(a),
         other => TaskError::failed(other.to_string()),
     }
 }

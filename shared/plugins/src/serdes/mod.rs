@@ -1,5 +1,5 @@
-//! Format conversion tasks (`io.kestra.plugin.serdes.*`): CSV, JSON, Avro
-//! and Excel to and from Ion, Kestra's row format in internal storage. Each converter
+//! Format conversion tasks (`io.kestra.plugin.serdes.*`): CSV, JSON, Avro,
+//! Excel and XML to and from Ion, Kestra's row format in internal storage. Each converter
 //! runs on a blocking thread between two storage streams
 //! ([`common::convert`]), so a file of any size passes with a bounded
 //! footprint; run by the `core` worker group.
@@ -16,6 +16,9 @@ mod java_time;
 mod json;
 #[cfg(test)]
 mod test_support;
+mod xml_read;
+mod xml_tree;
+mod xml_write;
 
 use super::Registry;
 
@@ -29,4 +32,6 @@ pub fn register(r: &mut Registry) {
     r.register(*avro::ION_TO_AVRO);
     r.register(*excel_write::ION_TO_EXCEL);
     r.register(*excel_read::EXCEL_TO_ION);
+    r.register(*xml_read::XML_TO_ION);
+    r.register(*xml_write::ION_TO_XML);
 }

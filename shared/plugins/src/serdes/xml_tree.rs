@@ -1,0 +1,309 @@
+//! XML to JSON values the way Kestra's `XmlToIon` makes them (org.json's
+//! `XML.toJSONObject`): an element's attributes and children become the
+//! keys of a map, repeated children an array, text alone the element's
+//! value, text beside children or attributes the key `content`; an empty
+//! element is `""`; text and attribute values are typed (`true`, `null`,
+//! `42`, `1.5`; `007` stays text), CDATA is kept as text; names listed in
+//! `forceList` are always arrays. Read on quick-xml, event by event, so
+//! only the record being built is held ([`Frame`]s on a stack, no
+//! recursion); errors name the line.
+
+use std::collections::{HashSet, VecDeque};
+use std::io::Read;
+
+use quick_xml::events::{BytesRef, BytesStart};
+use serde_json::{Map, Number, Value};
+
+/// The deepest nesting read (org.json's default bound).
+pub const MAX_DEPTH: usize = 512;
+/// What Kestra's org.json calls the text of an element that has more.
+const CONTENT: &str = "content";
+/// Bytes of input kept to find the line of an error.
+const WINDOW: usize = 64 * 1024;
+
+/// A `Read` that remembers the newlines it has passed, so a byte
+/// position of the parser can be told as a line.
+pub struct Tracked<R> {
+    inner: R,
+    read: u64,
+    lines_before: u64,
+    window: VecDeque<u8>,
+}
+
+impl<R: Read> Tracked<R> {
+    pub fn new(inner: R) -> Tracked<R> {
+        Tracked { inner, read: 0, lines_before: 0, window: VecDeque::with_capacity(WINDOW) }
+    }
+
+    /// The 1-based line of byte `pos` (the last line read when it is too far back).
+    pub fn line_at(&self, pos: u64) -> u64 {
+        let start = self.read - self.window.len() as u64;
+        let upto = usize::try_from(pos.saturating_sub(start)).unwrap_or(usize::MAX).min(self.window.len());
+        self.lines_before + self.window.iter().take(upto).filter(|b| **b == b'\n').count() as u64 + 1
+    }
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        self.window.extend(&buf[..n]);
+        if self.window.len() > WINDOW {
+            let excess = self.window.len() - WINDOW;
+            self.lines_before += self.window.drain(..excess).filter(|b| *b == b'\n').count() as u64;
+        }
+        Ok(n)
+    }
+}
+
+/// Java's `trim()`: every character up to U+0020 at either end.
+fn java_trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c <= ' ')
+}
+
+/// org.json's `XML.stringToValue`: the typed value of a text.
+pub fn typed(s: &str) -> Value {
+    if s.is_empty() {
+        return Value::String(String::new());
+    }
+    if s.eq_ignore_ascii_case("true") {
+        return Value::Bool(true);
+    }
+    if s.eq_ignore_ascii_case("false") {
+        return Value::Bool(false);
+    }
+    if s.eq_ignore_ascii_case("null") {
+        return Value::Null;
+    }
+    let first = s.as_bytes()[0];
+    if (first.is_ascii_digit() || first == b'-')
+        && let Some(n) = number(s)
+    {
+        return n;
+    }
+    Value::String(s.to_string())
+}
+
+/// A decimal (`-?d+(.d*)?([eE][+-]?d+)?`) or an integer without leading zeros.
+fn number(s: &str) -> Option<Value> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if s.contains(['.', 'e', 'E']) || s == "-0" {
+        let (mantissa, exp) = match digits.find(['e', 'E']) {
+            Some(i) => (&digits[..i], Some(&digits[i + 1..])),
+            None => (digits, None),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let ok_digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+        let exp_ok = exp.is_none_or(|e| {
+            let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+            !e.is_empty() && ok_digits(e)
+        });
+        if (int.is_empty() && frac.is_empty()) || !ok_digits(int) || !ok_digits(frac) || !exp_ok {
+            return None;
+        }
+        return s.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number);
+    }
+    let b = digits.as_bytes();
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) || (b.len() > 1 && b[0] == b'0') {
+        return None;
+    }
+    // beyond 64 bits (a Java BigInteger) the text is kept whole
+    s.parse::<i64>().ok().map(Value::from)
+}
+
+/// org.json's `accumulate`: a second value under a key makes an array.
+fn accumulate(obj: &mut Map<String, Value>, key: &str, v: Value) {
+    match obj.get_mut(key) {
+        None => {
+            obj.insert(key.to_string(), v);
+        }
+        Some(Value::Array(a)) => a.push(v),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, v]);
+        }
+    }
+}
+
+/// org.json's `append`: always an array.
+fn append(obj: &mut Map<String, Value>, key: &str, v: Value) {
+    match obj.get_mut(key) {
+        Some(Value::Array(a)) => a.push(v),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, v]);
+        }
+        None => {
+            obj.insert(key.to_string(), Value::Array(vec![v]));
+        }
+    }
+}
+
+/// An open element.
+#[derive(Debug, Default)]
+pub struct Frame {
+    pub name: String,
+    pub obj: Map<String, Value>,
+    /// Text read since the last markup (one org.json token).
+    text: String,
+}
+
+/// How names are read: whole (`ns:tag`, with `xmlns` attributes, as
+/// org.json does) or local (as Kestra's `query` streaming does).
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub local: bool,
+    pub force_list: HashSet<String>,
+}
+
+impl Names {
+    fn name(&self, e: &BytesStart) -> String {
+        if self.local { e.local_name().into_inner().to_string() } else { e.name().into_inner().to_string() }
+    }
+
+    /// A frame for element `e`, its attributes read.
+    pub fn open(&self, e: &BytesStart) -> Result<Frame, String> {
+        let mut f = Frame { name: self.name(e), ..Frame::default() };
+        for a in e.attributes() {
+            let a = a.map_err(|err| format!("a bad attribute in <{}>: {err}", f.name))?;
+            if self.local && a.key.as_namespace_binding().is_some() {
+                continue;
+            }
+            let key =
+                if self.local { a.key.local_name().into_inner().to_string() } else { a.key.into_inner().to_string() };
+            let v = a
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|err| format!("a bad value of attribute '{key}' in <{}>: {err}", f.name))?;
+            accumulate(&mut f.obj, &key, typed(&v));
+        }
+        Ok(f)
+    }
+
+    /// What an element closing with `f` gives its parent (`empty_tag`: it
+    /// was written `<a/>`, whose lone `content` attribute stays a map).
+    pub fn close(&self, mut f: Frame, empty_tag: bool) -> (String, Closed) {
+        f.flush();
+        let forced = self.force_list.contains(&f.name);
+        let closed = if f.obj.is_empty() {
+            if forced { Closed::EmptyList } else { Closed::Value(Value::String(String::new())) }
+        } else if !empty_tag && f.obj.len() == 1 && f.obj.contains_key(CONTENT) {
+            let v = f.obj.remove(CONTENT).unwrap_or_default();
+            if forced { Closed::Append(v) } else { Closed::Value(v) }
+        } else if forced {
+            Closed::Append(Value::Object(f.obj))
+        } else {
+            Closed::Value(Value::Object(f.obj))
+        };
+        (f.name, closed)
+    }
+}
+
+/// What a closed element adds to its parent.
+#[derive(Debug)]
+pub enum Closed {
+    Value(Value),
+    Append(Value),
+    EmptyList,
+}
+
+impl Closed {
+    /// Adds it to `obj` under `name`.
+    pub fn add_to(self, obj: &mut Map<String, Value>, name: &str) {
+        match self {
+            Closed::Value(v) => accumulate(obj, name, v),
+            Closed::Append(v) => append(obj, name, v),
+            Closed::EmptyList => {
+                obj.insert(name.to_string(), Value::Array(Vec::new()));
+            }
+        }
+    }
+
+    /// It as the value of a document holding only it (`XML.toJSONObject`
+    /// of one element, then the element's key).
+    pub fn alone(self) -> Value {
+        match self {
+            Closed::Value(v) => v,
+            Closed::Append(v) => Value::Array(vec![v]),
+            Closed::EmptyList => Value::Array(Vec::new()),
+        }
+    }
+}
+
+impl Frame {
+    /// Text read so far becomes one `content` value (trimmed, typed).
+    pub fn flush(&mut self) {
+        if !self.text.is_empty() {
+            let t = java_trim(&self.text);
+            if !t.is_empty() {
+                let v = typed(t);
+                accumulate(&mut self.obj, CONTENT, v);
+            }
+            self.text.clear();
+        }
+    }
+
+    pub fn push_text(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
+    /// CDATA: its own `content` value, kept as text.
+    pub fn push_cdata(&mut self, s: &str) {
+        self.flush();
+        if !s.is_empty() {
+            accumulate(&mut self.obj, CONTENT, Value::String(s.to_string()));
+        }
+    }
+
+    /// True when text waits to be flushed.
+    pub fn has_text(&self) -> bool {
+        !java_trim(&self.text).is_empty()
+    }
+}
+
+/// An entity reference's text: a character reference or a predefined
+/// entity resolved, any other entity kept as written (org.json does the same).
+pub fn entity(r: &BytesRef) -> Result<String, String> {
+    if let Some(c) = r.resolve_char_ref().map_err(|e| e.to_string())? {
+        return Ok(c.to_string());
+    }
+    let name = r.clone().into_inner();
+    Ok(match &*name {
+        "lt" => "<".into(),
+        "gt" => ">".into(),
+        "amp" => "&".into(),
+        "apos" => "'".into(),
+        "quot" => "\"".into(),
+        other => format!("&{other};"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn texts_are_typed_as_org_json_types_them() {
+        assert_eq!(typed("42"), json!(42));
+        assert_eq!(typed("-7"), json!(-7));
+        assert_eq!(typed("1.5"), json!(1.5));
+        assert_eq!(typed("2e3"), json!(2000.0));
+        assert_eq!(typed("TRUE"), json!(true));
+        assert_eq!(typed("null"), Value::Null);
+        assert_eq!(typed("007"), json!("007"));
+        assert_eq!(typed("-01"), json!("-01"));
+        assert_eq!(typed("1-2"), json!("1-2"));
+        assert_eq!(typed("12345678901234567890123"), json!("12345678901234567890123"));
+        assert_eq!(typed("1.2.3"), json!("1.2.3"));
+        assert_eq!(typed("abc"), json!("abc"));
+    }
+
+    #[test]
+    fn the_line_of_a_position() {
+        let mut t = Tracked::new("a\nb\nc".as_bytes());
+        let mut s = String::new();
+        t.read_to_string(&mut s).unwrap();
+        assert_eq!((t.line_at(0), t.line_at(2), t.line_at(4)), (1, 2, 3));
+    }
+}

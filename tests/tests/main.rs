@@ -112,6 +112,7 @@ mod terraform;
 mod terraform_deploy;
 mod terraform_events;
 mod ui;
+mod ui_editor;
 mod ui_links;
 mod ui_metrics;
 mod ui_ops;

@@ -61,6 +61,7 @@ export function scenarios({ url, check, shot, text }) {
       await setText(flow + "hi\n    ");
       await page.keyboard.type("logL");
       await option("logLevel").waitFor({ timeout: 3000 });
+      await page.waitForTimeout(150); // CodeMirror accepts 75 ms after the list shows
       await page.keyboard.press("Tab");
       yaml = await editorText();
       check(/\n    logLevel: $/.test(yaml), `Tab accepted logLevel: ${JSON.stringify(yaml.slice(-30))}`);

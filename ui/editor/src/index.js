@@ -191,7 +191,9 @@ export function createEditor(parent, options = {}) {
     if (options.onSave) options.onSave(view.state.doc.toString());
     return true;
   };
-  const tab = (view) => (completionStatus(view.state) === "active" ? acceptCompletion(view) : false);
+  // Tab with a list open accepts its highlighted option (and never indents,
+  // even in the first 75 ms when CodeMirror does not accept yet)
+  const tab = (view) => (completionStatus(view.state) === "active" ? acceptCompletion(view) || true : false);
   // Enter breaks the line while typing; it accepts a suggestion only when
   // one was chosen with the arrows (Tab accepts the highlighted one)
   const enter = (view) => {

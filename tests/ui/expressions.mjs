@@ -14,6 +14,7 @@ export function scenarios({ url, check, shot, text }) {
       await page.locator("[data-testid=doc-panel] .doc-hint").waitFor(); // the schema is loaded
       const editorText = () => page.locator("[data-testid=editor]").evaluate((host) => host.batonEditor.text());
       const setText = async (value) => {
+        await page.keyboard.press("Escape"); // no list over the text
         await content.click();
         await page.keyboard.press("Control+A");
         await page.keyboard.press("Delete");

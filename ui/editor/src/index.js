@@ -197,8 +197,10 @@ export function createEditor(parent, options = {}) {
   // Enter breaks the line while typing; it accepts a suggestion only when
   // one was chosen with the arrows (Tab accepts the highlighted one)
   const enter = (view) => {
-    if (completionStatus(view.state) !== "active") return false;
-    if ((selectedCompletionIndex(view.state) || 0) > 0) return acceptCompletion(view);
+    const status = completionStatus(view.state);
+    if (!status) return false;
+    if (status === "active" && (selectedCompletionIndex(view.state) || 0) > 0) return acceptCompletion(view);
+    // also a query still pending: its list must not open after the break
     closeCompletion(view);
     return false;
   };

@@ -116,6 +116,7 @@ mod terraform_deploy;
 mod terraform_events;
 mod terraform_metrics;
 mod ui;
+mod ui_editor;
 mod ui_links;
 mod ui_metrics;
 mod ui_ops;

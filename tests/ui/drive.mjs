@@ -569,6 +569,7 @@ Object.assign(scenarios, (await import("./pages.mjs")).scenarios({ url, check, s
 Object.assign(scenarios, (await import("./metrics.mjs")).scenarios({ url, check, shot, text, call }));
 Object.assign(scenarios, (await import("./links.mjs")).scenarios({ url, check, shot, text, call }));
 Object.assign(scenarios, (await import("./tests.mjs")).scenarios({ url, check, shot, text, call }));
+Object.assign(scenarios, (await import("./expressions.mjs")).scenarios({ url, check, shot, text }));
 
 const run = scenarios[scenario];
 if (!run) {

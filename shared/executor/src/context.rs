@@ -17,6 +17,40 @@ use baton_model::{Execution, Flow, Task, TaskRun};
 /// task (absent outside one): the worker gives all its tasks one folder.
 pub const WORKING_DIRECTORY_ID: &str = "workingDirectoryTaskRunId";
 
+/// One variable of the context: its name, a line, and its fields (the
+/// keys [`build`] sets under it; empty when they are the flow's own, as
+/// `inputs.<id>` or `outputs.<taskId>`).
+#[derive(Debug, Clone, Copy)]
+pub struct ContextVar {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub fields: &'static [&'static str],
+}
+
+const fn var(name: &'static str, doc: &'static str, fields: &'static [&'static str]) -> ContextVar {
+    ContextVar { name, doc, fields }
+}
+
+/// The variables a template sees: what [`build`] sets, and `envs` (the
+/// runtime's `BATON_ENVS_*`). The flow editor completes `{{ … }}` from
+/// them (the flow schema's `$expressions`); a test checks [`build`] sets
+/// no other.
+pub const ROOTS: &[ContextVar] = &[
+    var("inputs", "The execution's inputs, by input id.", &[]),
+    var("outputs", "The outputs of the tasks that ran, by task id (inside a ForEach, by value).", &[]),
+    var("vars", "The flow's variables.", &[]),
+    var("taskrun", "The current task run.", &["id", "value", "attemptsCount", "parentId", "startDate", "iteration"]),
+    var("task", "The current task.", &["id", "type"]),
+    var("parent", "The enclosing flowable's task run (inside one).", &["taskrun", "task"]),
+    var("parents", "The enclosing flowables' task runs, innermost first.", &[]),
+    var("item", "The current Loop iteration.", &["value", "index", "key", "parent", "parents"]),
+    var("execution", "The execution.", &["id", "originalId", "startDate", "state", "parentId"]),
+    var("flow", "The flow.", &["id", "namespace", "revision"]),
+    var("labels", "The execution's labels.", &[]),
+    var("trigger", "The variables of the trigger that started the execution (empty when started by hand).", &[]),
+    var("envs", "The environment variables named BATON_ENVS_* (Kestra's ENV_*), without the prefix.", &[]),
+];
+
 /// Finds a task run of the execution by id.
 pub type Runs<'e> = dyn Fn(&str) -> Option<&'e TaskRun> + 'e;
 
@@ -311,16 +345,23 @@ mod tests {
         .expect("task run")
     }
 
-    /// A child execution of 5,000 task runs, all inside one ForEach: every
-    /// one looks its parent up, so a scan of the list per lookup would
-    /// make this quadratic (12.5 million comparisons).
-    #[test]
-    fn outputs_of_a_large_execution_are_built_through_the_index() {
+    /// A flow with a ForEach `each` around a Return `ret`, and an
+    /// execution holding the ForEach's task run `p`.
+    fn for_each() -> (Flow, Execution) {
         let yaml = "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1]\n    tasks:\n      - id: ret\n        type: io.kestra.plugin.core.debug.Return\n        format: x\n";
         let (v, _) = baton_model::yaml::parse(yaml).expect("yaml");
         let flow = Flow::from_value(&v, yaml).0.expect("flow");
         let mut exec = Execution::new("e".into(), "n", "f", 1, Map::new(), vec![], chrono::Utc::now());
         exec.task_run_list.push(run("p", "each", None, None, None));
+        (flow, exec)
+    }
+
+    /// A child execution of 5,000 task runs, all inside one ForEach: every
+    /// one looks its parent up, so a scan of the list per lookup would
+    /// make this quadratic (12.5 million comparisons).
+    #[test]
+    fn outputs_of_a_large_execution_are_built_through_the_index() {
+        let (flow, mut exec) = for_each();
         for i in 0..5_000 {
             let out = json!({"value": i});
             exec.task_run_list.push(run(&format!("r{i}"), "ret", Some("p"), Some(i.to_string()), Some(out)));
@@ -334,5 +375,41 @@ mod tests {
         assert_eq!(ret["4999"]["value"], json!(4999));
         // generous: the linear build takes milliseconds even unoptimised
         assert!(elapsed < Duration::from_secs(5), "building the context took {elapsed:?}");
+    }
+
+    /// What `ROOTS` declares (and the editor offers) is what `build` sets.
+    #[test]
+    fn the_declared_roots_are_the_context_built() {
+        let (flow, mut exec) = for_each();
+        exec.task_run_list.push(run("r", "ret", Some("p"), Some("1".into()), None));
+        let by_id = runs_by_id(&exec);
+        let tr = exec.task_run_list[1].clone();
+        let ctx = build(&flow, &exec, Some(&tr), &|id| by_id.get(id).copied(), true);
+        let root = |n: &str| ROOTS.iter().find(|r| r.name == n);
+        for (k, v) in ctx.as_object().expect("a map") {
+            let Some(r) = root(k) else { panic!("context key '{k}' is not declared in ROOTS") };
+            if !r.fields.is_empty()
+                && let Some(m) = v.as_object()
+            {
+                for f in m.keys() {
+                    assert!(r.fields.contains(&f.as_str()), "{k}.{f} is not declared in ROOTS");
+                }
+            }
+        }
+        for n in [
+            "inputs",
+            "outputs",
+            "vars",
+            "taskrun",
+            "task",
+            "parent",
+            "parents",
+            "execution",
+            "flow",
+            "labels",
+            "trigger",
+        ] {
+            assert!(ctx.get(n).is_some(), "ROOTS declares '{n}', which build does not set");
+        }
     }
 }

@@ -82,6 +82,71 @@ pub enum InputType {
     File,
 }
 
+impl InputType {
+    /// Every type as written in a flow, in the enum's order: what the
+    /// validator accepts for an input's `type` (the flow schema's enum,
+    /// so the editor offers these and no other).
+    pub const NAMES: &[&str] = &[
+        "STRING",
+        "INT",
+        "FLOAT",
+        "BOOLEAN",
+        "BOOL",
+        "SELECT",
+        "ENUM",
+        "MULTISELECT",
+        "ARRAY",
+        "DATETIME",
+        "DATE",
+        "TIME",
+        "DURATION",
+        "JSON",
+        "YAML",
+        "URI",
+        "EMAIL",
+        "SECRET",
+        "FILE",
+    ];
+
+    /// Its position in [`InputType::NAMES`] (a new variant fails to
+    /// compile here until it is listed there).
+    pub fn index(self) -> usize {
+        use InputType::*;
+        match self {
+            String => 0,
+            Int => 1,
+            Float => 2,
+            Boolean => 3,
+            Bool => 4,
+            Select => 5,
+            Enum => 6,
+            Multiselect => 7,
+            Array => 8,
+            Datetime => 9,
+            Date => 10,
+            Time => 11,
+            Duration => 12,
+            Json => 13,
+            Yaml => 14,
+            Uri => 15,
+            Email => 16,
+            Secret => 17,
+            File => 18,
+        }
+    }
+}
+
+/// Keys Kestra writes in a flow (an export, its API) that Baton reads in
+/// one form only: `revision` (the server's), `deleted: false`,
+/// `tenantId: main`, no flow-level `workerGroup`. Accepted so such a flow
+/// loads, but never offered: the flow schema marks them `$compat`, and the
+/// editor's completion leaves them out.
+pub const COMPAT_FLOW_KEYS: &[&str] = &["revision", "deleted", "tenantId", "workerGroup"];
+
+/// The same for task keys: `version` (only LATEST) and `workerGroup`
+/// (Enterprise; refused with a key).
+pub const COMPAT_TASK_KEYS: &[&str] = &["version", "workerGroup"];
+
 /// What a `SECRET` input's value is shown as.
 pub const SECRET_MASK: &str = "******";
 
@@ -438,9 +503,15 @@ impl Flow {
         let mut problems = Vec::new();
         for k in obj.keys() {
             if !FLOW_KEYS.contains(&k.as_str()) {
+                let hint = crate::suggest::closest(k, FLOW_KEYS.iter().copied())
+                    .map(|s| format!(": did you mean '{s}'?"))
+                    .unwrap_or_default();
                 problems.push(Problem {
                     path: k.clone(),
-                    message: format!("unknown flow property '{k}' (expected one of {})", FLOW_KEYS[..15].join(", ")),
+                    message: format!(
+                        "unknown flow property '{k}'{hint} (expected one of {})",
+                        FLOW_KEYS[..15].join(", ")
+                    ),
                 });
             }
         }
@@ -1087,6 +1158,32 @@ mod tests {
         let legacy = |t: &str| (t == "io.kestra.core.tasks.log.Log").then_some("io.kestra.plugin.core.log.Log");
         let (f, p) = Flow::from_value_with(&v, "", &legacy);
         (f.unwrap(), p)
+    }
+
+    #[test]
+    fn input_type_names_are_what_the_reader_accepts() {
+        for (i, name) in InputType::NAMES.iter().enumerate() {
+            let t: InputType = serde_json::from_value(json!(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(t.index(), i, "{name}");
+            assert_eq!(serde_json::to_value(t).ok(), Some(json!(name)));
+        }
+        assert!(serde_json::from_value::<InputType>(json!("STRNG")).is_err());
+        for k in COMPAT_FLOW_KEYS {
+            assert!(FLOW_KEYS.contains(k), "{k}");
+        }
+        for k in COMPAT_TASK_KEYS {
+            assert!(TASK_COMMON_KEYS.contains(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_flow_key_gets_the_nearest_known_one() {
+        let (_, p) = Flow::from_value(&json!({"id": "f", "namespace": "n", "tasks": [], "trigers": []}), "");
+        assert!(
+            p.iter().any(|p| p.path == "trigers"
+                && p.message.starts_with("unknown flow property 'trigers': did you mean 'triggers'?")),
+            "{p:?}"
+        );
     }
 
     #[test]

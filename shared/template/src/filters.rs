@@ -379,8 +379,9 @@ fn class_name(v: &Value) -> Value {
     })
 }
 
-/// Registers every filter and test.
-pub fn register(env: &mut Environment<'static>) {
+/// Registers every filter and test; returns the filters' names.
+pub fn register(env: &mut Environment<'static>) -> Vec<&'static str> {
+    let mut env = super::vocabulary::Recorder::new(env);
     env.add_filter("date", date_filter);
     env.add_filter("dateAdd", date_add);
     env.add_filter("timestamp", |v: Value, a: Rest<Value>| timestamp_with(&v, &a, 1));
@@ -622,6 +623,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("null", |v: Value| v.is_none() || v.is_undefined());
     env.add_test("map", |v: Value| v.kind() == ValueKind::Map);
     env.add_test("json", |v: Value| v.as_str().is_some_and(|s| serde_json::from_str::<serde_json::Value>(s).is_ok()));
+    env.filters
 }
 
 fn bounds(len: usize, from: Option<i64>, to: Option<i64>) -> Result<(usize, usize), Error> {

@@ -28,6 +28,7 @@ mod names;
 mod pebble;
 pub mod size;
 mod subflow_fn;
+mod vocabulary;
 
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ pub use bridge::SubflowCall;
 /// Block YAML of a value (Jackson YAML style), e.g. a flow sent as JSON.
 pub use json::to_yaml;
 pub use subflow_fn::{DEFAULT_TIMEOUT_MS as SUBFLOW_DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS as SUBFLOW_MAX_TIMEOUT_MS};
+pub use vocabulary::Vocabulary;
 
 /// A template failed to parse or render. The message says what and where.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -134,6 +136,8 @@ impl TemplateHost for NoHost {
 /// `render()` are compiled without caching.
 pub struct Renderer {
     env: minijinja::Environment<'static>,
+    /// The names of the filters Baton added (minijinja cannot list them).
+    filters: Vec<&'static str>,
 }
 
 impl Default for Renderer {
@@ -217,12 +221,18 @@ impl Renderer {
                 .map(|r| Some(r.source))
                 .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::SyntaxError, e.message))
         });
-        filters::register(&mut env);
+        let filters = filters::register(&mut env);
         functions::register(&mut env);
         calendar::register(&mut env);
         execution_fns::register(&mut env);
         subflow_fn::register(&mut env);
-        Renderer { env }
+        Renderer { env, filters }
+    }
+
+    /// The functions and filters a template can use (for the editor's
+    /// completion, through the flow schema's `$expressions`).
+    pub fn vocabulary(&self) -> Vocabulary {
+        Vocabulary::of(&self.env, &self.filters)
     }
 
     /// Renders a template string. Strings without `{{`/`{%` are returned as is.

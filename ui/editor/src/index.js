@@ -19,19 +19,20 @@
 import { EditorState } from "@codemirror/state";
 import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection, hoverTooltip } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { indentUnit, bracketMatching, foldGutter, foldKeymap } from "@codemirror/language";
-import { autocompletion, completionKeymap, startCompletion, acceptCompletion, completionStatus } from "@codemirror/autocomplete";
+import { indentUnit, indentService, bracketMatching, foldGutter, foldKeymap } from "@codemirror/language";
+import { autocompletion, completionKeymap, startCompletion, acceptCompletion, completionStatus, closeCompletion, selectedCompletionIndex } from "@codemirror/autocomplete";
 import { linter, lintGutter, lintKeymap, forceLinting } from "@codemirror/lint";
 import { searchKeymap, highlightSelectionMatches } from "@codemirror/search";
 import { yaml } from "@codemirror/lang-yaml";
 
-import { contextAt, wordAt } from "./yamlpath.js";
+import { contextAt, wordAt, indentAfter } from "./yamlpath.js";
 import { completions, hoverAt, definitionOf } from "./schema.js";
+import { expressionAt, expressionCompletions, flowFacts } from "./expressions.js";
 import { showDoc } from "./docpanel.js";
 import { diagnosticsOf } from "./diagnostics.js";
 import { look } from "./theme.js";
 
-export { contextAt, wordAt, completions, diagnosticsOf };
+export { contextAt, wordAt, completions, diagnosticsOf, expressionAt, expressionCompletions, flowFacts, indentAfter };
 
 /** The plugin type of the block around `offset`: the innermost mapping with a `type:` the schema knows. */
 export function blockTypeAt(schema, text, offset) {
@@ -51,6 +52,16 @@ function completionSource(getSchema) {
     const schema = getSchema();
     if (!schema) return null;
     const text = context.state.doc.toString();
+    // inside `{{ … }}`: variables, the flow's names, functions and filters
+    const expr = expressionCompletions(schema, text, context.pos);
+    if (expr) {
+      if (!expr.items.length) return null;
+      return {
+        from: expr.from,
+        validFor: /^\w*$/,
+        options: expr.items.map((c) => ({ label: c.label, detail: c.detail, info: c.info, type: c.type, boost: c.boost, apply: c.dotless ? applyBracket(c.label) : c.apply })),
+      };
+    }
     const ctx = contextAt(text, context.pos);
     if (ctx.kind === "none" && ctx.reason && context.explicit) {
       // asked for (Ctrl-Space) where the editor cannot read the context: say why
@@ -74,6 +85,27 @@ function completionSource(getSchema) {
     };
   };
 }
+
+/** A name that is not an identifier (`my-task`) as `['my-task']`, replacing the dot before it. */
+function applyBracket(label) {
+  return (view, _completion, from, to) => {
+    const start = view.state.sliceDoc(from - 1, from) === "." ? from - 1 : from;
+    const insert = `['${label}']`;
+    view.dispatch({ changes: { from: start, to, insert }, selection: { anchor: start + insert.length }, userEvent: "input.complete" });
+  };
+}
+
+/** The indentation after a line that opens a block (`key:`), from yamlpath.indentAfter. */
+const indentAfterKey = indentService.of((cx, pos) => {
+  const line = cx.lineAt(pos, -1);
+  let before = line.text.slice(0, pos - line.from);
+  if (line.from === pos) {
+    if (pos === 0) return undefined;
+    before = cx.lineAt(pos - 1, -1).text;
+  }
+  const n = indentAfter(before);
+  return n === null ? undefined : n;
+});
 
 /** Inserts `key: ` (or a block opener) and opens the value's completions right away. */
 function applyKey(c) {
@@ -159,7 +191,20 @@ export function createEditor(parent, options = {}) {
     if (options.onSave) options.onSave(view.state.doc.toString());
     return true;
   };
-  const tab = (view) => (completionStatus(view.state) === "active" ? acceptCompletion(view) : false);
+  // Tab with a list open accepts its highlighted option (and never indents,
+  // even in the first 75 ms when CodeMirror does not accept yet)
+  const tab = (view) => (completionStatus(view.state) === "active" ? acceptCompletion(view) || true : false);
+  // Enter breaks the line while typing; it accepts a suggestion only when
+  // one was chosen with the arrows (Tab accepts the highlighted one)
+  const enter = (view) => {
+    const status = completionStatus(view.state);
+    if (!status) return false;
+    if (status === "active" && (selectedCompletionIndex(view.state) || 0) > 0) return acceptCompletion(view);
+    // also a query still pending: its list must not open after the break
+    closeCompletion(view);
+    return false;
+  };
+  const completionKeys = completionKeymap.filter((b) => b.key !== "Enter");
   const extensions = [
     lineNumbers(),
     highlightActiveLineGutter(),
@@ -173,11 +218,12 @@ export function createEditor(parent, options = {}) {
     yaml(),
     indentUnit.of("  "),
     EditorState.tabSize.of(2),
-    autocompletion({ override: [completionSource(getSchema)], activateOnTyping: true, icons: false, maxRenderedOptions: 200 }),
+    indentAfterKey,
+    autocompletion({ override: [completionSource(getSchema)], activateOnTyping: true, icons: false, maxRenderedOptions: 200, defaultKeymap: false }),
     hover(getSchema),
     lint,
     lintGutter(),
-    keymap.of([{ key: "Mod-s", run: save, preventDefault: true }, { key: "Tab", run: tab }, ...completionKeymap, indentWithTab, ...defaultKeymap, ...historyKeymap, ...foldKeymap, ...searchKeymap, ...lintKeymap]),
+    keymap.of([{ key: "Mod-s", run: save, preventDefault: true }, { key: "Tab", run: tab }, { key: "Enter", run: enter }, ...completionKeys, indentWithTab, ...defaultKeymap, ...historyKeymap, ...foldKeymap, ...searchKeymap, ...lintKeymap]),
     EditorView.updateListener.of((u) => {
       if (u.selectionSet || u.docChanged) refreshDoc(u.view);
       if (u.docChanged && options.onChange) options.onChange(u.state.doc.toString());

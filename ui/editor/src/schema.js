@@ -149,7 +149,8 @@ function keyCompletions(root, objs, ctx) {
   for (const o of pool) {
     const required = new Set(o.required || []);
     for (const [name, p] of Object.entries(o.properties || {})) {
-      if (seen.has(name)) continue;
+      // `$compat`: read in one form only (tenantId: main…), never offered
+      if (seen.has(name) || p.$compat) continue;
       seen.add(name);
       const isReq = required.has(name) || p.$required === true;
       const how = layout(root, p);

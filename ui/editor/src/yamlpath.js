@@ -318,3 +318,16 @@ function unclosedAbove(all, lines, lineNo) {
   }
   return false;
 }
+
+/**
+ * The indentation of the line after `line` when `line` opens a block: a
+ * `key:` with no value (or a block scalar `key: |`) indents its value two
+ * columns past the key, as does a bare `-`. Null otherwise (the language's
+ * own indentation applies).
+ */
+export function indentAfter(line) {
+  const m = /^(\s*)(-\s+)?("[^"]*"|'[^']*'|[^\s#'"-][^#]*?|-[^\s#][^#]*?)\s*:\s*([|>][-+0-9]*)?\s*(#.*)?$/.exec(line);
+  if (m) return m[1].length + (m[2] ? m[2].length : 0) + 2;
+  const dash = /^(\s*)-\s*$/.exec(line);
+  return dash ? dash[1].length + 2 : null;
+}

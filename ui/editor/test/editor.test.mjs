@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { contextAt, wordAt } from "../src/yamlpath.js";
+import { contextAt, wordAt, indentAfter } from "../src/yamlpath.js";
+import { expressionAt, expressionCompletions, flowFacts } from "../src/expressions.js";
 import { completions, hoverAt, definitionOf } from "../src/schema.js";
 import { diagnosticsOf, documentStarts } from "../src/diagnostics.js";
 
@@ -132,4 +133,100 @@ test("a flow collection opened on an earlier line says completion stops there", 
   const ctx = at("tasks:\n  - {id: x,\n     |");
   assert.equal(ctx.kind, "none");
   assert.match(ctx.reason, /earlier line/);
+});
+
+// --- expressions: `{{ … }}` ---
+
+const FLOW = `id: f
+namespace: n
+inputs:
+  - id: months
+    type: JSON
+  - id: name
+    type: STRING
+variables:
+  bucket: b
+  region:
+    eu: x
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.If
+    condition: x
+    then:
+      - id: ret
+        type: io.kestra.plugin.core.debug.Return
+        format: x
+  - id: my-task
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+`;
+// the cursor is the last "|" of `tail`, appended to FLOW
+const expr = (tail) => {
+  const text = FLOW + tail;
+  const i = text.lastIndexOf("|");
+  return expressionCompletions(schema, text.slice(0, i) + text.slice(i + 1), i);
+};
+const exprLabels = (tail) => (expr(tail) || { items: [] }).items.map((c) => c.label);
+
+test("the flow's names: inputs, tasks nested or not, variables", () => {
+  const f = flowFacts(FLOW);
+  assert.deepEqual(f.inputs, [{ id: "months", type: "JSON" }, { id: "name", type: "STRING" }]);
+  assert.deepEqual(f.tasks.map((t) => t.id), ["each", "ret", "my-task"]);
+  assert.deepEqual(f.vars, ["bucket", "region"]);
+});
+
+test("after `{{ ` the context's variables and the functions, from the schema", () => {
+  const l = exprLabels('  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: "{{ |');
+  for (const n of ["inputs", "outputs", "vars", "taskrun", "now", "kv"]) assert.ok(l.includes(n), `${n} in ${l}`);
+  const now = expr("  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: '{{ n|").items.find((c) => c.label === "now");
+  assert.equal(now.apply, "now(");
+});
+
+test("inputs., outputs., outputs.<task>., vars., taskrun. and filters", () => {
+  const task = "  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: ";
+  assert.deepEqual(exprLabels(task + "{{ inputs.|"), ["months", "name"]);
+  assert.deepEqual(exprLabels(task + "{{ inputs.mo|"), ["months", "name"]);
+  assert.equal(expr(task + "{{ inputs.mo|").from, (FLOW + task + "{{ inputs.mo").length - 2);
+  assert.deepEqual(exprLabels(task + "{{ outputs.|"), ["each", "ret", "my-task", "l"]);
+  assert.ok(expr(task + "{{ outputs.|").items.find((c) => c.label === "my-task").dotless, "a dashed id is written ['my-task']");
+  assert.deepEqual(exprLabels(task + "{{ outputs.ret.|"), ["value"]);
+  assert.deepEqual(exprLabels(task + "{{ outputs.ret[taskrun.value].|"), ["value"]);
+  assert.deepEqual(exprLabels(task + "{{ outputs['ret'].|"), ["value"]);
+  assert.deepEqual(exprLabels(task + "{{ vars.|"), ["bucket", "region"]);
+  assert.deepEqual(exprLabels(task + "{{ taskrun.|"), ["id", "value", "attemptsCount"]);
+  assert.deepEqual(exprLabels(task + "{{ inputs.name | |"), ["date", "upper", "toJson"]);
+  assert.deepEqual(exprLabels(task + "{{ inputs.name | up|"), ["date", "upper", "toJson"]);
+  assert.deepEqual(exprLabels(task + "{{ outputs.x[taskrun.|"), ["id", "value", "attemptsCount"]);
+});
+
+test("expressions in block scalars and quoted strings, not outside them", () => {
+  const script = "  - id: s\n    type: io.kestra.plugin.core.log.Log\n    message: |\n      echo {{ inputs.|";
+  assert.deepEqual(exprLabels(script), ["months", "name"]);
+  assert.deepEqual(exprLabels('  - id: s\n    type: io.kestra.plugin.core.log.Log\n    message: "a {{ outputs.|'), ["each", "ret", "my-task", "s"]);
+  assert.equal(expressionAt("message: {{ inputs.a }} inputs.", 31), null, "after a closed }}");
+  assert.equal(expressionAt("message: {{ 'inputs.", 20), null, "inside a string literal");
+  assert.equal(expressionAt("message: hello", 14), null);
+  assert.equal(expressionAt("{% if inputs.", 13).kind, "member");
+});
+
+test("an input's type offers the validator's types", () => {
+  assert.deepEqual(labels("id: a\ninputs:\n  - id: x\n    type: |"), ["STRING", "INT", "SELECT", "FILE"]);
+  assert.deepEqual(labels("id: a\ninputs:\n  - id: x\n    type: S|"), ["STRING", "INT", "SELECT", "FILE"]);
+});
+
+test("keys read in one form only ($compat) are not offered", () => {
+  assert.ok(!labels("id: a\n|").includes("tenantId"));
+  const names = labels("tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    |");
+  assert.ok(names.includes("message") && !names.includes("version"), names.join());
+});
+
+test("a line opening a block indents the next one", () => {
+  assert.equal(indentAfter("tasks:"), 2);
+  assert.equal(indentAfter("    retry:"), 6);
+  assert.equal(indentAfter("  - id: x"), null);
+  assert.equal(indentAfter("  - then:"), 6);
+  assert.equal(indentAfter("    script: |"), 6);
+  assert.equal(indentAfter("    script: >-  # folded"), 6);
+  assert.equal(indentAfter("  message: hi"), null);
+  assert.equal(indentAfter("  -"), 4);
 });

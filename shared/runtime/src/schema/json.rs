@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::{Described, Holds, Kind, Prop, common};
+use crate::model::flow::{COMPAT_FLOW_KEYS, COMPAT_TASK_KEYS, InputType};
 use crate::plugins::PropKind;
 
 pub const DRAFT_07: &str = "http://json-schema.org/draft-07/schema#";
@@ -164,6 +165,14 @@ fn definition(d: &Described, r: &Refs) -> Value {
     for p in d.props.iter().filter(|p| p.required) {
         props[p.name]["$required"] = json!(true);
     }
+    // keys a task accepts in one form only: read, never offered
+    if d.kind == Kind::Task {
+        for k in COMPAT_TASK_KEYS {
+            if let Some(p) = props.get_mut(*k) {
+                p["$compat"] = json!(true);
+            }
+        }
+    }
     let outputs: Map<String, Value> = d
         .outputs
         .iter()
@@ -211,7 +220,13 @@ fn flow_key_schema(k: &common::FlowKey, r: &Refs, triggers: &Value) -> Value {
             {"type": "object"},
             {"type": "array", "items": {"type": "object", "properties": {"key": {"type": "string"}, "value": {}}}}
         ]}),
-        ("inputs" | "outputs", _) => json!({"type": "array", "items": {
+        ("inputs", _) => json!({"type": "array", "items": {
+            "type": "object", "properties": {
+                "id": {"type": "string"},
+                "type": {"type": "string", "enum": InputType::NAMES, "title": "The input's type"}
+            }
+        }}),
+        ("outputs", _) => json!({"type": "array", "items": {
             "type": "object", "properties": {"id": {"type": "string"}, "type": {"type": "string"}}
         }}),
         ("pluginDefaults" | "taskDefaults", _) => json!({"type": "array", "items": {
@@ -239,7 +254,22 @@ fn flow_key_schema(k: &common::FlowKey, r: &Refs, triggers: &Value) -> Value {
     };
     s["title"] = json!(k.doc);
     s["description"] = json!(k.doc);
+    if COMPAT_FLOW_KEYS.contains(&k.name) {
+        s["$compat"] = json!(true);
+    }
     s
+}
+
+/// What `{{ }}` may hold, for the editor's completion: the context's
+/// variables (`executor::context::ROOTS`) and the renderer's functions
+/// and filters (`template::Renderer::vocabulary`).
+pub fn expressions() -> Value {
+    let v = crate::template::Renderer::new().vocabulary();
+    let roots: Vec<Value> = crate::executor::context::ROOTS
+        .iter()
+        .map(|r| json!({"name": r.name, "description": r.doc, "fields": r.fields}))
+        .collect();
+    json!({"roots": roots, "functions": v.functions, "filters": v.filters})
 }
 
 /// The JSON Schema of a whole flow.
@@ -257,6 +287,7 @@ pub fn flow_schema(catalog: &[Described]) -> Value {
         "required": ["id", "namespace", "tasks"],
         "additionalProperties": false,
         "definitions": definitions(catalog, &r),
+        "$expressions": expressions(),
     })
 }
 

@@ -200,6 +200,58 @@ fn the_flow_schema_is_shaped_as_the_contract_says() {
     assert!(shell.as_array().is_some_and(|a| a.len() == 3));
 }
 
+/// The editor offers what the validator accepts: the keys read in one
+/// form only are marked `$compat` (and refused in any other form), an
+/// input's `type` lists exactly the types the reader takes, and
+/// `$expressions` names the context's variables, functions and filters.
+#[test]
+fn the_schema_marks_compat_keys_and_lists_input_types_and_expressions() {
+    let s = json::flow_schema(&cat());
+    let flow_props = s["properties"].as_object().expect("properties");
+    for (k, p) in flow_props {
+        let compat = crate::model::flow::COMPAT_FLOW_KEYS.contains(&k.as_str());
+        assert_eq!(p.get("$compat") == Some(&json!(true)), compat, "flow key {k}");
+    }
+    let log = &s["definitions"]["io.kestra.plugin.core.log.Log"]["properties"];
+    assert_eq!(log["version"]["$compat"], json!(true));
+    assert_eq!(log["workerGroup"]["$compat"], json!(true));
+    assert!(log["message"].get("$compat").is_none());
+    // each compat key in a form other than its one is refused
+    let mut flow = json!({"id": "f", "namespace": "n", "deleted": true, "tenantId": "acme",
+        "workerGroup": {"key": "gpu"}, "tasks": [log_task()]});
+    flow["tasks"][0]["version"] = json!("1.2.0");
+    flow["tasks"][0]["workerGroup"] = json!({"key": "gpu"});
+    let said: Vec<String> = validate(&flow).into_iter().map(|d| d.message).collect();
+    for bit in ["deleted", "tenant 'acme'", "flow-level workerGroup", "plugin version '1.2.0'", "Worker Group"] {
+        assert!(said.iter().any(|m| m.contains(bit)), "{bit}: {said:#?}");
+    }
+    // input types: the schema's enum is what validates
+    let types = s["properties"]["inputs"]["items"]["properties"]["type"]["enum"].as_array().expect("enum").clone();
+    assert_eq!(types.len(), crate::model::flow::InputType::NAMES.len());
+    for t in &types {
+        let mut input = json!({"id": "i", "type": t, "required": false});
+        if matches!(t.as_str(), Some("SELECT" | "MULTISELECT" | "ENUM")) {
+            input["values"] = json!(["a"]);
+        }
+        if t.as_str() == Some("ARRAY") {
+            input["itemType"] = json!("STRING");
+        }
+        let f = json!({"id": "f", "namespace": "n", "inputs": [input], "tasks": [log_task()]});
+        let d = validate(&f);
+        assert!(d.is_empty(), "{t}: {d:#?}");
+    }
+    let bad = json!({"id": "f", "namespace": "n", "inputs": [{"id": "i", "type": "STRNG"}], "tasks": [log_task()]});
+    assert!(!validate(&bad).is_empty());
+    // expressions
+    let e = &s["$expressions"];
+    let roots: Vec<&str> = e["roots"].as_array().expect("roots").iter().filter_map(|r| r["name"].as_str()).collect();
+    for r in ["inputs", "outputs", "vars", "taskrun", "trigger", "execution", "flow", "labels", "parents", "task"] {
+        assert!(roots.contains(&r), "{r}: {roots:?}");
+    }
+    let has = |k: &str, n: &str| e[k].as_array().is_some_and(|a| a.contains(&json!(n)));
+    assert!(has("functions", "now") && has("functions", "kv") && has("filters", "date") && has("filters", "upper"));
+}
+
 #[test]
 fn groups_and_one_type_in_kestras_shapes() {
     let c = cat();

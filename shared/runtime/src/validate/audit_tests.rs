@@ -85,3 +85,26 @@ fn purge_batch_sizes_are_positive_and_located() {
     has(&out, "must be between 1 and 1000, got 5000");
     assert_eq!(out.len(), 2, "{out:#?}");
 }
+
+/// A misspelt property is answered with the nearest accepted key: one of
+/// the type's own, a common task key, or a flowable's.
+#[test]
+fn a_misspelt_property_gets_a_did_you_mean() {
+    let head = "id: f\nnamespace: n\ntasks:\n";
+    let out = diags(&format!(
+        "{head}  - id: a\n    type: io.kestra.plugin.core.log.Log\n    mesage: hi\n    message: hi\n    alowFailure: true\n"
+    ));
+    has(
+        &out,
+        "f.yaml:6:5: tasks[0].mesage (task 'a'): unknown property 'mesage' for io.kestra.plugin.core.log.Log (did you mean 'message'? known:",
+    );
+    has(&out, "unknown property 'alowFailure' for io.kestra.plugin.core.log.Log (did you mean 'allowFailure'?");
+    let each = diags(&format!(
+        "{head}  - id: e\n    type: io.kestra.plugin.core.flow.ForEach\n    vallues: [1]\n    values: [1]\n    tasks:\n      - id: l\n        type: io.kestra.plugin.core.log.Log\n        message: m\n"
+    ));
+    has(&each, "unknown property 'vallues' for io.kestra.plugin.core.flow.ForEach (did you mean 'values'?");
+    // nothing near: no guess
+    let far =
+        diags(&format!("{head}  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n    zzzzzzzz: 1\n"));
+    assert!(far.iter().any(|d| d.contains("unknown property 'zzzzzzzz'") && !d.contains("did you mean")), "{far:#?}");
+}

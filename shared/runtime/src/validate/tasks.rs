@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{Sink, lookup, suggest};
 use crate::model::duration;
-use crate::model::flow::{Flow, Task, kind_of};
+use crate::model::flow::{Flow, TASK_COMMON_KEYS, Task, kind_of};
 use crate::model::types::FlowableKind;
 use crate::plugins::{PluginDef, PropKind, Registry};
 use crate::template::is_template;
@@ -52,7 +52,10 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
                 let Some(v) = written(key) else { continue };
                 let path = child_key(&task.path, key);
                 match def.props.iter().find(|s| s.name == key) {
-                    None => sink.at(&path, unknown_prop(key, def.type_name, def.props.iter().map(|s| s.name))),
+                    None => sink.at(
+                        &path,
+                        unknown_prop_or(key, def.type_name, def.props.iter().map(|s| s.name), TASK_COMMON_KEYS),
+                    ),
                     Some(spec) => {
                         if let Err(why) = kind_ok(spec.kind, v)
                             .and_then(|()| values_ok(def.type_name, key, v))
@@ -87,10 +90,26 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
     }
 }
 
+/// An unknown property's message, with the nearest known one ("did you
+/// mean") and the list of the known ones.
 pub(super) fn unknown_prop<'a>(key: &str, type_name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    unknown_prop_or(key, type_name, known, &[])
+}
+
+/// [`unknown_prop`] whose "did you mean" also looks at `also` (a task's
+/// common keys: `alowFailure` is a typo of `allowFailure`, not unknown).
+pub(super) fn unknown_prop_or<'a>(
+    key: &str,
+    type_name: &str,
+    known: impl Iterator<Item = &'a str>,
+    also: &[&'a str],
+) -> String {
     let known: Vec<&str> = known.collect();
+    let hint = suggest::closest(key, known.iter().chain(also).copied())
+        .map(|s| format!("did you mean '{s}'? "))
+        .unwrap_or_default();
     let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
-    format!("unknown property '{key}' for {type_name} (known: {known})")
+    format!("unknown property '{key}' for {type_name} ({hint}known: {known})")
 }
 
 /// A written value against the values its description lists
@@ -166,7 +185,7 @@ fn check_flowable<'v>(
             None => {
                 let message = match not_supported(kind, key) {
                     Some(hint) => format!("property '{key}' of {} is not supported by Baton yet: {hint}", task.kind),
-                    None => unknown_prop(key, &task.kind, def.props.iter().map(|p| p.name)),
+                    None => unknown_prop_or(key, &task.kind, def.props.iter().map(|p| p.name), TASK_COMMON_KEYS),
                 };
                 sink.at(&child_key(&task.path, key), message);
             }

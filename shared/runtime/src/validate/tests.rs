@@ -168,7 +168,7 @@ triggers:
     );
     has(
         &out,
-        "f.yaml:9:5: tasks[0].mesage (task 't1'): unknown property 'mesage' for io.kestra.plugin.core.log.Log (known: message, level)",
+        "f.yaml:9:5: tasks[0].mesage (task 't1'): unknown property 'mesage' for io.kestra.plugin.core.log.Log (did you mean 'message'? known: message, level)",
     );
     has(&out, "f.yaml:10:5: tasks[1].id (task 't1'): Duplicate task id with name [t1]");
     has(

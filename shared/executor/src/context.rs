@@ -32,7 +32,7 @@ const fn var(name: &'static str, doc: &'static str, fields: &'static [&'static s
 }
 
 /// The variables a template sees: what [`build`] sets, and `envs` (the
-/// runtime's `BATON_ENVS_*`). The flow editor completes `{{ … }}` from
+/// runtime's `ENV_*` variables). The flow editor completes `{{ … }}` from
 /// them (the flow schema's `$expressions`); a test checks [`build`] sets
 /// no other.
 pub const ROOTS: &[ContextVar] = &[
@@ -48,7 +48,7 @@ pub const ROOTS: &[ContextVar] = &[
     var("flow", "The flow.", &["id", "namespace", "revision"]),
     var("labels", "The execution's labels.", &[]),
     var("trigger", "The variables of the trigger that started the execution (empty when started by hand).", &[]),
-    var("envs", "The environment variables named BATON_ENVS_* (Kestra's ENV_*), without the prefix.", &[]),
+    var("envs", "The environment variables named ENV_* (as Kestra), lower-cased, without the prefix.", &[]),
 ];
 
 /// Finds a task run of the execution by id.

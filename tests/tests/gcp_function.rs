@@ -19,23 +19,6 @@ use shared::model::StateType;
 
 use crate::support::{harness, runs};
 
-fn openssl(args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = std::process::Command::new("openssl")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("openssl is needed to make a test RSA key");
-    if let Some(i) = input {
-        child.stdin.take().unwrap().write_all(i).unwrap();
-    } else {
-        drop(child.stdin.take());
-    }
-    child.wait_with_output().unwrap().stdout
-}
-
 #[derive(Clone)]
 struct Fake {
     public_pem: Vec<u8>,
@@ -77,8 +60,7 @@ async fn text() -> &'static str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_is_called_with_an_id_token_for_its_url() {
-    let private = openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], None);
-    let public = openssl(&["pkey", "-pubout"], Some(&private));
+    let (private, public) = crate::gcp_oauth::rsa_key_pair();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let fake = Fake {

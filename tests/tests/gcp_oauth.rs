@@ -32,6 +32,13 @@ fn openssl(args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
     child.wait_with_output().unwrap().stdout
 }
 
+/// A fresh 2048-bit RSA key pair (private, public) in PEM, made by openssl.
+pub(crate) fn rsa_key_pair() -> (Vec<u8>, Vec<u8>) {
+    let private = openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], None);
+    let public = openssl(&["pkey", "-pubout"], Some(&private));
+    (private, public)
+}
+
 #[derive(Clone)]
 struct Fake {
     public_pem: Vec<u8>,
@@ -52,8 +59,7 @@ async fn token(State(f): State<Fake>, Form(form): Form<Vec<(String, String)>>) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_account_key_gets_an_oauth_token_from_its_token_uri() {
-    let private = openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], None);
-    let public = openssl(&["pkey", "-pubout"], Some(&private));
+    let (private, public) = rsa_key_pair();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let audience = format!("http://{}/token", listener.local_addr().unwrap());
     let fake = Fake { public_pem: public, audience: audience.clone(), claims: Arc::default() };

@@ -59,6 +59,9 @@ pub(crate) struct Stepper<'a> {
     held_back: bool,
     /// Units this step refused to start for [`concurrent::UNITS_A_STEP`].
     refused: u32,
+    /// Task runs (and nested blocks) walked with a job out: a unit whose
+    /// walk moved it has one ([`concurrent::JOB_WINDOW`]).
+    jobs_out: u32,
     /// The concurrent block (its position) and unit being walked: a task
     /// run found or created in it as a direct child of the block is the
     /// unit's (`ExecIndex::note_unit`).
@@ -111,6 +114,7 @@ impl<'a> Stepper<'a> {
             units_started: 0,
             held_back: false,
             refused: 0,
+            jobs_out: 0,
             unit_walked: None,
         }
     }
@@ -513,6 +517,10 @@ impl<'a> Stepper<'a> {
                     self.dispatch(task, idx, true);
                 }
             }
+        }
+        // its job is out (dispatched or running) until the result comes
+        if self.exec.task_run_list[idx].attempts.last().is_some_and(|a| !a.state.is_terminal()) {
+            self.jobs_out += 1;
         }
         Block::Running
     }

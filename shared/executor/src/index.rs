@@ -161,6 +161,13 @@ pub(super) struct Conc {
     pub due: BTreeSet<u32>,
     /// Walk every running unit at the next step.
     pub all_due: bool,
+    /// Running units whose last walk dispatched a job: a worker's result
+    /// will step the execution for them. A block with no
+    /// `concurrencyLimit` starts units while fewer than
+    /// [`crate::blocks::concurrent::JOB_WINDOW`] are here. Not kept with a
+    /// partly loaded execution: after a load it fills again as units are
+    /// walked.
+    pub jobs: UnitSet,
 }
 
 /// A set of units as one bit each, with its count: a ForEach of 100,000

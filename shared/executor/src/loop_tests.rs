@@ -346,20 +346,61 @@ fn dispatches_and_wakes(actions: &[crate::Action]) -> (usize, usize) {
     (jobs, wakes)
 }
 
+/// Iterations that only wait (a Pause: no job out) take no place in the
+/// job window, so the step's budget is what holds them back: a thousand a
+/// step, the next asked for at once, until every one is created.
 #[test]
 fn one_step_starts_at_most_a_thousand_iterations_and_asks_for_the_next_at_once() {
     use super::blocks::concurrent::UNITS_A_STEP;
-    let y = for_each_of(2_500, 0, RETURN_BODY);
-    let mut sim = Sim::new(&y, json!({}), &echo_item);
+    let pause = "      - id: p\n        type: io.kestra.plugin.core.flow.Pause\n";
+    let mut sim = Sim::new(&for_each_of(2_500, 0, pause), json!({}), &echo_item);
     let now = sim.now;
     let first = sim.step();
-    assert_eq!(dispatches_and_wakes(&first), (UNITS_A_STEP as usize, 1));
+    assert_eq!(dispatches_and_wakes(&first), (0, 1));
     assert!(first.iter().any(|a| matches!(a, crate::Action::WakeAt(at) if *at == now)));
-    // nothing answered yet: the wake alone starts the next thousand, then the rest
-    assert_eq!(dispatches_and_wakes(&sim.step()), (1_000, 1));
-    assert_eq!(dispatches_and_wakes(&sim.step()), (500, 0));
+    assert_eq!(sim.exec.task_run_list.len(), 1 + UNITS_A_STEP as usize);
+    // nothing resumed: the wake alone starts the next thousand, then the rest
+    assert_eq!(dispatches_and_wakes(&sim.step()), (0, 1));
+    assert_eq!(sim.exec.task_run_list.len(), 2_001);
     assert_eq!(dispatches_and_wakes(&sim.step()), (0, 0));
     assert_eq!(sim.exec.task_run_list.len(), 2_501);
+}
+
+/// With no `concurrencyLimit`, at most [`JOB_WINDOW`] iterations have a
+/// job out: the first step dispatches that many and asks for no wake; a
+/// step with nothing answered starts nothing; each result starts one more.
+#[test]
+fn an_unlimited_loop_keeps_a_window_of_jobs_out_and_starts_the_next_as_results_come() {
+    use super::blocks::concurrent::JOB_WINDOW;
+    let mut sim = Sim::new(&for_each_of(1_200, 0, RETURN_BODY), json!({}), &echo_item);
+    let jobs = |actions: Vec<crate::Action>| -> Vec<WorkerJob> {
+        let jobs = actions.into_iter().filter_map(|a| match a {
+            crate::Action::Dispatch { job, .. } => Some(*job),
+            _ => None,
+        });
+        jobs.collect()
+    };
+    let first = sim.step();
+    assert_eq!(dispatches_and_wakes(&first), (JOB_WINDOW, 0));
+    assert_eq!(dispatches_and_wakes(&sim.step()), (0, 0), "no result, no room");
+    let mut out = jobs(first);
+    for j in out.drain(..10).collect::<Vec<_>>() {
+        sim.answer_with(&j, StateType::Success, Map::new());
+    }
+    let next = sim.step();
+    assert_eq!(dispatches_and_wakes(&next), (10, 0));
+    assert_eq!(sim.exec.task_run_list.len(), 1 + JOB_WINDOW + 10);
+    // every result frees a place: the rest run through, never more than the window out
+    out.extend(jobs(next));
+    while let Some(j) = out.pop() {
+        sim.answer_with(&j, StateType::Success, Map::new());
+        if out.is_empty() || out.len() % 250 == 0 {
+            out.extend(jobs(sim.step()));
+            assert!(out.len() <= JOB_WINDOW, "{} jobs out", out.len());
+        }
+    }
+    assert_eq!(sim.exec.state.current, StateType::Success);
+    assert_eq!(sim.exec.task_run_list.iter().filter(|t| t.task_id == "r").count(), 1_200);
 }
 
 /// An unlimited inner ForEach of `n` values (a body for [`for_each_of`])

@@ -25,8 +25,17 @@
 //! the next step, which the step asks for at once (`Action::WakeAt` now),
 //! so what one step holds — new task runs, their jobs, the rows it saves —
 //! is bounded, not the size of the loop, and the first iterations run
-//! while the next are admitted. Kestra admits them all in one go; the
-//! difference shows only in when the later iterations are CREATED.
+//! while the next are admitted.
+//!
+//! A block with no `concurrencyLimit` also keeps at most [`JOB_WINDOW`]
+//! units with a job out (dispatched, its result not in yet): the next units
+//! start in the steps those results bring, so the jobs queued for the
+//! workers — each holds its rendered context — stay bounded however long
+//! the loop, and the executor does not outrun the workers. Units waiting on
+//! anything else (a pause, a subflow, a timer) take no place in the window,
+//! so it never holds back a unit that only a held-back unit could release.
+//! Kestra admits them all in one go; the difference shows only in when the
+//! later iterations are CREATED.
 
 use super::{Action, Block, Stepper, worst};
 use crate::index::{Conc, Units, seq_key};
@@ -34,6 +43,16 @@ use baton_model::{StateType, Task};
 
 /// The most units (iterations, branches) one step starts.
 pub(crate) const UNITS_A_STEP: u32 = 1_000;
+
+/// The most units with a job out that a block with no `concurrencyLimit`
+/// keeps; it starts the next ones as their results come in.
+pub(crate) const JOB_WINDOW: usize = 1_000;
+
+/// Whether a block may start another unit: under its `concurrencyLimit`,
+/// or (with none) under [`JOB_WINDOW`] units with a job out.
+fn has_room(memo: &Conc, limit: usize) -> bool {
+    if limit == 0 { memo.jobs.len() < JOB_WINDOW } else { memo.running.len() < limit }
+}
 
 /// What the units of a block run.
 #[derive(Clone, Copy)]
@@ -69,6 +88,7 @@ impl<'a> Stepper<'a> {
         let pos = idx as u32;
         if let Some(mut memo) = self.index.blocks.remove(&pos) {
             let block = self.walk_known(&mut memo, body, pos, &parent, parent_value.as_deref(), limit);
+            self.count_jobs(&memo);
             self.index.blocks.insert(pos, memo);
             return block;
         }
@@ -80,6 +100,7 @@ impl<'a> Stepper<'a> {
         let units = match self.index.take_imported(pos, units, &self.exec.task_run_list) {
             Ok(mut memo) => {
                 let block = self.walk_known(&mut memo, body, pos, &parent, parent_value.as_deref(), limit);
+                self.count_jobs(&memo);
                 self.index.blocks.insert(pos, memo);
                 return block;
             }
@@ -96,12 +117,23 @@ impl<'a> Stepper<'a> {
             running: Default::default(),
             due: Default::default(),
             all_due: false,
+            jobs: Default::default(),
         };
         let (block, prefix) = self.scan(&mut memo, body, pos, &parent, parent_value.as_deref(), limit);
+        self.count_jobs(&memo);
         if prefix && !shared {
             self.index.blocks.insert(pos, memo);
         }
         block
+    }
+
+    /// A block with units that have a job out has one itself, for the unit
+    /// of an enclosing block it runs in (its units not walked this step
+    /// keep theirs).
+    fn count_jobs(&mut self, memo: &Conc) {
+        if !memo.jobs.is_empty() {
+            self.jobs_out += 1;
+        }
     }
 
     /// Counts a unit this step starts; false (and the step asks for the
@@ -144,6 +176,7 @@ impl<'a> Stepper<'a> {
         let (unit_tasks, value) = Self::unit(&memo.units, body.tasks, u as usize, parent_value);
         let before = self.progress();
         let refused = self.refused;
+        let jobs_out = self.jobs_out;
         // the block's direct children met on the way are this unit's
         let outer = self.unit_walked.replace((at, u));
         let block = match body.looped {
@@ -155,6 +188,11 @@ impl<'a> Stepper<'a> {
         match block {
             Block::Running => {
                 memo.running.insert(u);
+                if self.jobs_out != jobs_out {
+                    memo.jobs.insert(u);
+                } else {
+                    memo.jobs.remove(&u);
+                }
                 // walked again at the next step when it waits on a timer or on
                 // units held back for the next step (an event on one of its
                 // task runs makes it due anyway)
@@ -172,6 +210,7 @@ impl<'a> Stepper<'a> {
             }
         }
         memo.running.remove(&u);
+        memo.jobs.remove(&u);
         if let Some(l) = body.looped {
             let value = value.as_deref().unwrap_or_default();
             self.loop_iteration_done(l, parent, u as usize, value, block, acted);
@@ -221,11 +260,7 @@ impl<'a> Stepper<'a> {
         for u in walk {
             self.walk_unit(memo, body, at, u, parent, parent_value);
         }
-        while (memo.started as usize) < memo.units.len()
-            && !memo.failed
-            && !memo.stopped
-            && (limit == 0 || memo.running.len() < limit)
-        {
+        while (memo.started as usize) < memo.units.len() && !memo.failed && !memo.stopped && has_room(memo, limit) {
             if !self.may_start_unit() {
                 break;
             }
@@ -259,7 +294,7 @@ impl<'a> Stepper<'a> {
             if !started && memo.stopped {
                 continue;
             }
-            if !started && (memo.failed || (limit > 0 && memo.running.len() >= limit) || !self.may_start_unit()) {
+            if !started && (memo.failed || !has_room(memo, limit) || !self.may_start_unit()) {
                 pending = true;
                 continue;
             }

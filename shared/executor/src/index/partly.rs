@@ -91,6 +91,9 @@ struct KeptBlock {
     running: Vec<u64>,
     due: Vec<u32>,
     all_due: bool,
+    /// The running units with a job out (`Conc::jobs`), 64 a word.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    jobs: Vec<u64>,
 }
 
 /// A task run not loaded.
@@ -207,6 +210,7 @@ impl ExecIndex {
                 running: c.running.words.clone(),
                 due: c.due.iter().copied().collect(),
                 all_due: c.all_due,
+                jobs: c.jobs.words.clone(),
             })
             .collect();
         if let Some(p) = &self.partial {
@@ -218,8 +222,10 @@ impl ExecIndex {
             }
         }
         for b in &mut blocks {
-            while b.running.last() == Some(&0) {
-                b.running.pop();
+            for words in [&mut b.running, &mut b.jobs] {
+                while words.last() == Some(&0) {
+                    words.pop();
+                }
             }
         }
         blocks.sort_by_key(|b| b.at);
@@ -232,7 +238,8 @@ impl ExecIndex {
         let Some((b, children)) = self.partial.as_mut().and_then(|p| p.imported.remove(&at)) else {
             return Err(units);
         };
-        let len = b.running.iter().map(|w| w.count_ones() as usize).sum();
+        let ones = |words: &[u64]| words.iter().map(|w| w.count_ones() as usize).sum::<usize>();
+        let (len, jobs) = (ones(&b.running), ones(&b.jobs));
         let mut conc = Conc {
             units,
             started: b.started,
@@ -242,6 +249,7 @@ impl ExecIndex {
             running: UnitSet { words: b.running, len },
             due: b.due.into_iter().collect(),
             all_due: b.all_due,
+            jobs: UnitSet { words: b.jobs, len: jobs },
         };
         for child in children {
             match Self::unit_in(&self.placed, &conc, list, child as usize) {

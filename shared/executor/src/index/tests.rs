@@ -113,6 +113,7 @@ fn warming_a_task_run_changes_nothing() {
             running: UnitSet::default(),
             due: BTreeSet::new(),
             all_due: false,
+            jobs: UnitSet::default(),
         },
     );
     let before = index.clone();

@@ -115,8 +115,8 @@ const BODY: &str =
 
 #[test]
 fn a_cold_event_in_a_large_for_each_loads_a_few_task_runs() {
-    // unlimited: 10,000 running, 5,000 of them ended
-    let unlimited = cold_event(&for_each(10_000, 0, BODY), 5_000, false, 8, 4);
+    // unlimited: a window of 1,000 with a job out, 5,000 ended: the next iteration starts
+    let unlimited = cold_event(&for_each(10_000, 0, BODY), 5_000, true, 8, 4);
     // 100 at a time: the next iteration starts
     let limited = cold_event(&for_each(10_000, 100, BODY), 5_000, true, 8, 4);
     // a two-task body whose second task reads the first's outputs in its iteration

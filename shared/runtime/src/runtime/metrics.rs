@@ -14,10 +14,11 @@
 //! state, task type, outcome — never an execution or task run id.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use super::metric_handles::{self, JobHandles};
 use crate::model::{Execution, StateType};
 use crate::runtime::messages::WorkerJob;
 
@@ -142,7 +143,8 @@ impl MessageTimer {
 impl Drop for MessageTimer {
     fn drop(&mut self) {
         if let Some(t) = self.0 {
-            metrics::histogram!(MESSAGE_PROCESS).record(t.elapsed().as_secs_f64());
+            static H: OnceLock<metrics::Histogram> = OnceLock::new();
+            metric_handles::unlabeled(&H, MESSAGE_PROCESS).record(t.elapsed().as_secs_f64());
         }
     }
 }
@@ -155,7 +157,8 @@ pub fn step<T>(f: impl FnOnce() -> T) -> T {
     }
     let t = Instant::now();
     let out = f();
-    metrics::histogram!(STEP_DURATION).record(t.elapsed().as_secs_f64());
+    static H: OnceLock<metrics::Histogram> = OnceLock::new();
+    metric_handles::unlabeled(&H, STEP_DURATION).record(t.elapsed().as_secs_f64());
     out
 }
 
@@ -169,18 +172,27 @@ pub async fn commit<T>(
     }
     let t = Instant::now();
     let out = save.await;
-    let outcome = match &out {
-        Ok(_) => "ok",
-        Err(crate::backend::BackendError::Conflict { .. }) => "conflict",
-        Err(_) => "error",
+    static BY_OUTCOME: [OnceLock<metrics::Histogram>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let (at, outcome) = match &out {
+        Ok(_) => (0, "ok"),
+        Err(crate::backend::BackendError::Conflict { .. }) => (1, "conflict"),
+        Err(_) => (2, "error"),
     };
-    metrics::histogram!(STORE_COMMIT, "outcome" => outcome).record(t.elapsed().as_secs_f64());
+    let h = BY_OUTCOME[at].get_or_init(|| metrics::histogram!(STORE_COMMIT, "outcome" => outcome));
+    h.record(t.elapsed().as_secs_f64());
     out
 }
 
 /// A job running in a worker: counted at the start, counted down when
-/// dropped, its end recorded by [`JobRunning::ended`].
-pub struct JobRunning(Option<Instant>);
+/// dropped, its end recorded by [`JobRunning::ended`]. Its label set's
+/// handles are kept (`metric_handles`): no label is built per task run.
+pub struct JobRunning(Option<(Instant, Option<Arc<JobHandles>>)>);
+
+static JOB_RUNNING: OnceLock<metrics::Gauge> = OnceLock::new();
+
+fn job_running() -> &'static metrics::Gauge {
+    JOB_RUNNING.get_or_init(|| metrics::gauge!(WORKER_JOB_RUNNING))
+}
 
 impl JobRunning {
     /// Counts `job` started and running.
@@ -188,29 +200,39 @@ impl JobRunning {
         if !enabled() {
             return JobRunning(None);
         }
-        metrics::counter!(WORKER_STARTED, "namespace_id" => job.namespace.clone(), "flow_id" => job.flow_id.clone(),
-            "task_type" => job.task.kind.clone())
-        .increment(1);
-        metrics::gauge!(WORKER_JOB_RUNNING).increment(1.0);
-        JobRunning(Some(Instant::now()))
+        let handles = metric_handles::job(&job.namespace, &job.flow_id, &job.task.kind);
+        match &handles {
+            Some(h) => h.started.increment(1),
+            None => metrics::counter!(WORKER_STARTED, "namespace_id" => job.namespace.clone(),
+                "flow_id" => job.flow_id.clone(), "task_type" => job.task.kind.clone())
+            .increment(1),
+        }
+        job_running().increment(1.0);
+        JobRunning(Some((Instant::now(), handles)))
     }
 
     /// Records the attempt's end in `state`, with its duration.
     pub fn ended(&self, job: &WorkerJob, state: StateType) {
-        let Some(t) = self.0 else { return };
+        let Some((t, handles)) = &self.0 else { return };
+        let secs = t.elapsed().as_secs_f64();
+        if let Some(h) = handles {
+            let (count, duration) = h.ended(state);
+            count.increment(1);
+            duration.record(secs);
+            return;
+        }
         let state = state.to_string();
         metrics::counter!(WORKER_ENDED, "namespace_id" => job.namespace.clone(), "flow_id" => job.flow_id.clone(),
             "task_type" => job.task.kind.clone(), "state" => state.clone())
         .increment(1);
-        metrics::histogram!(WORKER_ENDED_DURATION, "task_type" => job.task.kind.clone(), "state" => state)
-            .record(t.elapsed().as_secs_f64());
+        metrics::histogram!(WORKER_ENDED_DURATION, "task_type" => job.task.kind.clone(), "state" => state).record(secs);
     }
 }
 
 impl Drop for JobRunning {
     fn drop(&mut self) {
         if self.0.is_some() {
-            metrics::gauge!(WORKER_JOB_RUNNING).decrement(1.0);
+            job_running().decrement(1.0);
         }
     }
 }

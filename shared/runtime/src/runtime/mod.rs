@@ -24,6 +24,7 @@ pub mod launcher;
 pub mod log_bounds;
 pub mod logs;
 pub mod messages;
+mod metric_handles;
 pub mod metrics;
 pub mod recovery;
 pub mod resume;

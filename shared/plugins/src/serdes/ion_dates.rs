@@ -128,7 +128,7 @@ fn offset_date_time(t: DateTime<FixedOffset>, zone: Tz) -> String {
         let sign = if secs < 0 { '-' } else { '+' };
         let a = secs.unsigned_abs();
         out.push_str(&format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60));
-        if a % 60 != 0 {
+        if !a.is_multiple_of(60) {
             out.push_str(&format!(":{:02}", a % 60));
         }
     }

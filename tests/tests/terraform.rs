@@ -549,6 +549,8 @@ fn schedule_on_dates_and_http_triggers_get_utc_jobs() {
         ("company.team/polled/orders", "*/5 * * * *"),
         ("company.team/polled/quarter", "*/15 * * * *"),
         ("company.team/polled/six_hours", "0 */6 * * *"),
+        // a BigQuery trigger: polled the same way
+        ("company.team/polled/warehouse", "*/10 * * * *"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -31,8 +31,9 @@
 # function evaluate the trigger once (shared/runtime/src/runtime/events/http.rs).
 # An `io.kestra.plugin.aws.s3.Trigger` gets the same job: its tick polls the
 # bucket once (shared/runtime/src/runtime/events/s3.rs); so do the JDBC
-# triggers (`jdbc.postgresql.Trigger`, `jdbc.duckdb.Trigger`): their tick
-# runs the query once, as an http.Trigger's sends its request.
+# triggers (`jdbc.postgresql.Trigger`, `jdbc.duckdb.Trigger`) and
+# `gcp.bigquery.Trigger`: their tick runs the query once, as an
+# http.Trigger's sends its request.
 #
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
@@ -42,12 +43,14 @@ locals {
   on_dates_type = "io.kestra.plugin.core.trigger.ScheduleOnDates"
   http_type     = "io.kestra.plugin.core.http.Trigger"
   s3_type       = "io.kestra.plugin.aws.s3.Trigger"
-  # The other polled triggers: the JDBC ones (shared/runtime/src/triggers/jdbc.rs).
+  # The other polled triggers: the JDBC ones (shared/runtime/src/triggers/jdbc.rs)
+  # and BigQuery's (shared/runtime/src/triggers/bigquery.rs).
   polled_types = [
     "io.kestra.plugin.core.http.Trigger",
     "io.kestra.plugin.aws.s3.Trigger",
     "io.kestra.plugin.jdbc.postgresql.Trigger",
     "io.kestra.plugin.jdbc.duckdb.Trigger",
+    "io.kestra.plugin.gcp.bigquery.Trigger",
   ]
   # Legacy names of the Schedule trigger (shared/model/src/types.rs).
   type_aliases = {

@@ -7,7 +7,8 @@
 //! timestamps (kept as their text), typed nulls (`null.int`),
 //! annotations (`a::v`, dropped), comments and s-expressions (as lists).
 //! Blobs and clobs are refused with an error naming them. [`write_line`]
-//! is the writing side: one value as a JSON line.
+//! is the writing side: one value as a JSON line. [`parse_line_with`]
+//! hands timestamps and date-time annotations to the caller.
 
 use serde_json::{Map, Number, Value};
 
@@ -19,10 +20,28 @@ pub fn write_line<T: serde::Serialize + ?Sized, W: std::io::Write>(value: &T, ou
 
 /// Parses one Ion (or JSON) value spanning the whole line.
 pub fn parse_line(line: &str) -> Result<Value, String> {
+    parse_line_with(line, None)
+}
+
+/// A date-time of an Ion line as written: an Ion timestamp token, or a
+/// string annotated with the Java type Kestra wrote it from
+/// (`ZonedDateTime::"2024-01-02T03:04:05+02:00"`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DateToken<'t> {
+    Timestamp(&'t str),
+    Annotated { annotation: &'t str, text: &'t str },
+}
+
+/// What a reader makes of a [`DateToken`]; `None` keeps the text.
+pub type DateHook<'h> = &'h dyn Fn(DateToken) -> Option<Value>;
+
+/// [`parse_line`], with the line's date-times passed through `dates`
+/// (a JSON line has none: it holds no timestamps nor annotations).
+pub fn parse_line_with(line: &str, dates: Option<DateHook>) -> Result<Value, String> {
     if let Ok(v) = serde_json::from_str::<Value>(line) {
         return Ok(v);
     }
-    let mut p = Parser { s: line.as_bytes(), i: 0, depth: 0 };
+    let mut p = Parser { s: line.as_bytes(), i: 0, depth: 0, dates };
     let v = p.value()?;
     p.ws()?;
     if p.i < p.s.len() {
@@ -38,6 +57,7 @@ struct Parser<'a> {
     s: &'a [u8],
     i: usize,
     depth: usize,
+    dates: Option<DateHook<'a>>,
 }
 
 fn is_ident(c: u8) -> bool {
@@ -102,11 +122,18 @@ impl Parser<'_> {
             }
             _ => return self.err(&format!("unexpected '{}'", c as char)),
         };
-        // `annotation::value`: the annotation is dropped
+        // `annotation::value`: the annotation is dropped (a date-time's
+        // is passed to the date hook)
         self.ws()?;
         if self.s[self.i..].starts_with(b"::") {
             self.i += 2;
-            return self.value();
+            let inner = self.value()?;
+            if let (Some(hook), Value::String(annotation), Value::String(text)) = (self.dates, &v, &inner)
+                && let Some(d) = hook(DateToken::Annotated { annotation, text })
+            {
+                return Ok(d);
+            }
+            return Ok(inner);
         }
         Ok(v)
     }
@@ -268,6 +295,9 @@ impl Parser<'_> {
             && digits.as_bytes()[..4].iter().all(u8::is_ascii_digit)
             && matches!(digits.as_bytes()[4], b'-' | b'T');
         if is_timestamp {
+            if let Some(d) = self.dates.and_then(|hook| hook(DateToken::Timestamp(tok))) {
+                return Ok(d);
+            }
             return Ok(Value::String(tok.to_string()));
         }
         let clean: String = tok.chars().filter(|c| *c != '_').collect();

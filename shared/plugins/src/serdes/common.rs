@@ -102,11 +102,22 @@ pub struct IonLines<R> {
     buf: Vec<u8>,
     /// 1-based number of the line last read.
     pub line: u64,
+    /// What the reader makes of Ion date-times (kept as text without it).
+    dates: Option<Box<DateFn>>,
 }
+
+/// A reader's handling of Ion date-times ([`ion_text::parse_line_with`]).
+pub type DateFn = dyn Fn(ion_text::DateToken) -> Option<Value> + Send;
 
 impl<R: BufRead> IonLines<R> {
     pub fn new(reader: R, uri: &str) -> IonLines<R> {
-        IonLines { reader, uri: uri.trim().to_string(), buf: Vec::new(), line: 0 }
+        IonLines { reader, uri: uri.trim().to_string(), buf: Vec::new(), line: 0, dates: None }
+    }
+
+    /// The same reader, passing each Ion date-time through `dates`.
+    pub fn with_dates(mut self, dates: Box<DateFn>) -> IonLines<R> {
+        self.dates = Some(dates);
+        self
     }
 
     /// The next value, or `None` at the end.
@@ -133,7 +144,8 @@ impl<R: BufRead> IonLines<R> {
             if text.is_empty() {
                 continue;
             }
-            return ion_text::parse_line(text)
+            let dates = self.dates.as_deref().map(|d| d as &dyn Fn(ion_text::DateToken) -> Option<Value>);
+            return ion_text::parse_line_with(text, dates)
                 .map(Some)
                 .map_err(|e| format!("line {} of {} is not Ion: {e}", self.line, self.uri));
         }

@@ -12,10 +12,12 @@ mod csv_read;
 mod csv_write;
 mod excel_read;
 mod excel_write;
+mod ion_dates;
 mod java_time;
 mod json;
 #[cfg(test)]
 mod test_support;
+mod xml_number;
 mod xml_read;
 mod xml_tree;
 mod xml_write;

@@ -25,6 +25,7 @@ use serde_json::{Map, Value};
 
 use super::charset;
 use super::common::{self, MAX_RECORD_BYTES, Report};
+use super::xml_number;
 use super::xml_tree::{Closed, Frame, MAX_DEPTH, Names, Tracked, entity};
 use crate::bridge::{SyncReader, SyncWriter};
 use crate::registry::PluginDef;
@@ -144,7 +145,7 @@ impl Parse<'_> {
     }
 
     fn write(&mut self, v: &Value) -> Result<(), String> {
-        common::write_ion(v, self.out)?;
+        xml_number::write_record(v, self.out).map_err(common::write_err)?;
         self.report.records += 1;
         self.record_start = self.reader.buffer_position();
         Ok(())

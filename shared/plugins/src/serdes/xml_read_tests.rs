@@ -47,6 +47,15 @@ fn any_other_document_is_one_record_typed_as_org_json_types_it() {
 }
 
 #[test]
+fn numbers_are_written_as_org_json_reads_them() {
+    let doc = "<r p=\"1.50\" t=\"\u{0}x\"><q>007</q><e>1e3</e><big>123456789012345678901234</big><z>-0</z></r>";
+    assert_eq!(
+        ion(doc),
+        "{\"r\":{\"p\":1.50,\"t\":\"\\u0000x\",\"q\":\"007\",\"e\":1d3,\"big\":123456789012345678901234,\"z\":-0e0}}\n"
+    );
+}
+
+#[test]
 fn force_list_makes_lists_of_single_elements() {
     assert_eq!(ion_with("<items><item><a>1</a></item></items>", None, &["item"]).unwrap(), "{\"a\":1}\n");
     assert_eq!(ion_with("<r><tag>x</tag><k>1</k></r>", None, &["tag"]).unwrap(), "{\"r\":{\"tag\":[\"x\"],\"k\":1}}\n");

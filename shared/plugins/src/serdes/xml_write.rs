@@ -7,19 +7,23 @@
 //! as elements, a list as its key repeated, null and empty maps as empty
 //! elements. Streamed: one record in memory at a time (Kestra holds them
 //! all). A key that is not an XML name fails naming the record's line.
-//! Kestra's `timeZoneId` is not declared: Baton's Ion values hold
-//! timestamps as their text, written as they are.
+//! `timeZoneId`: Ion date-times are printed as Kestra's Jackson prints
+//! them in that zone ([`super::ion_dates`]: a timestamp with an offset
+//! moved to the zone, one in UTC as an instant); other values are written
+//! as they are.
 
 use std::io::{BufReader, Write};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
+use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::charset;
 use super::common::{self, IonLines, Report};
+use super::{charset, ion_dates};
 use crate::bridge::{SyncReader, SyncWriter};
+use crate::core::ion_text::DateToken;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -69,6 +73,9 @@ struct Props {
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(default = "\"items\"", check = root_ok)]
     root_name: Option<String>,
+    /// The time zone Ion timestamps with an offset are written in (UTC when not set).
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    time_zone_id: Option<String>,
 }
 
 #[derive(Debug)]
@@ -76,6 +83,7 @@ struct IonToXml {
     from: String,
     encoding: &'static encoding_rs::Encoding,
     root: String,
+    zone: Tz,
 }
 
 fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
@@ -83,14 +91,16 @@ fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError>
     let encoding = charset::parse_output("charset", p.charset.as_deref().unwrap_or("UTF-8"))?;
     let root = p.root_name.as_deref().map(str::trim).unwrap_or("items").to_string();
     xml_name(&root).map_err(|e| TaskError::property("rootName", e))?;
-    Ok(Box::new(IonToXml { from: p.from, encoding, root }))
+    let zone = ion_dates::zone(p.time_zone_id.as_deref())?;
+    Ok(Box::new(IonToXml { from: p.from, encoding, root, zone }))
 }
 
 #[async_trait]
 impl RunnableTask for IonToXml {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        let (enc, uri, root) = (self.encoding, self.from.trim().to_string(), self.root.clone());
-        common::convert(cx, &self.from, "data.xml", Box::new(move |src, out| to_xml(src, out, enc, &root, &uri))).await
+        let (enc, uri, root, zone) = (self.encoding, self.from.trim().to_string(), self.root.clone(), self.zone);
+        common::convert(cx, &self.from, "data.xml", Box::new(move |src, out| to_xml(src, out, enc, &root, &uri, zone)))
+            .await
     }
 }
 
@@ -150,8 +160,10 @@ fn to_xml(
     enc: &'static encoding_rs::Encoding,
     root: &str,
     uri: &str,
+    zone: Tz,
 ) -> Result<Report, String> {
-    let mut lines = IonLines::new(BufReader::new(src), uri);
+    let mut lines = IonLines::new(BufReader::new(src), uri)
+        .with_dates(Box::new(move |t: DateToken<'_>| ion_dates::in_zone(t, zone)));
     let mut w = charset::Encode::new(out, enc);
     let mut report = Report::default();
     w.write_all(b"<?xml version='1.0' encoding='UTF-8'?>\n").map_err(common::write_err)?;
@@ -180,7 +192,26 @@ pub(crate) mod tests {
 
     pub(crate) fn xml(input: &str, root: &str) -> Result<String, String> {
         let (input, root) = (input.as_bytes().to_vec(), root.to_string());
-        run_job(input, move |src, out| to_xml(src, out, encoding_rs::UTF_8, &root, "kestra:///f.ion"))
+        run_job(input, move |src, out| to_xml(src, out, encoding_rs::UTF_8, &root, "kestra:///f.ion", Tz::UTC))
+    }
+
+    #[test]
+    fn time_zone_id_moves_ion_timestamps_with_an_offset() {
+        let input =
+            "{at:2024-01-02T03:04:05+02:00,utc:2024-01-02T03:04:05Z,day:2024-01-02,s:\"2024-01-02T03:04:05+02:00\"}\n";
+        let paris: Tz = "Europe/Paris".parse().unwrap();
+        let got = run_job(input.as_bytes().to_vec(), move |src, out| {
+            to_xml(src, out, encoding_rs::UTF_8, "items", "kestra:///f.ion", paris)
+        })
+        .unwrap();
+        assert!(got.contains("<at>2024-01-02T02:04:05+01:00</at>"), "{got}");
+        assert!(got.contains("<utc>2024-01-02T03:04:05Z</utc>"), "{got}");
+        assert!(got.contains("<day>2024-01-02</day>"), "{got}");
+        // a string is a string, whatever it looks like
+        assert!(got.contains("<s>2024-01-02T03:04:05+02:00</s>"), "{got}");
+        let props = serde_json::json!({"from": "kestra:///f.ion", "timeZoneId": "Nowhere/City"});
+        let e = build(props.as_object().unwrap()).err().unwrap().to_string();
+        assert!(e.contains("timeZoneId"), "{e}");
     }
 
     #[test]

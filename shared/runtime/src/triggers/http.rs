@@ -105,7 +105,7 @@ pub enum Probe {
         /// The request's properties, unrendered (rendered at each evaluation).
         request: Map<String, Value>,
     },
-    /// A JDBC trigger's query (`super::jdbc`): it fires when rows come back.
+    /// A JDBC or BigQuery trigger's query (`super::jdbc`, `super::bigquery`): it fires when rows come back.
     Query {
         /// The query task's type.
         task_type: &'static str,
@@ -115,7 +115,7 @@ pub enum Probe {
 }
 
 /// A polled trigger of a flow, read: an `http.Trigger`, or a JDBC trigger
-/// polled the same way (`super::jdbc`).
+/// or a BigQuery trigger polled the same way (`super::jdbc`, `super::bigquery`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpTrigger {
     pub id: String,
@@ -135,7 +135,7 @@ impl HttpTrigger {
     /// or a disabled trigger.
     pub fn of(t: &Trigger) -> Option<Result<HttpTrigger, String>> {
         let http = t.type_ == TYPE || DEF.aliases.contains(&t.type_.as_str());
-        if t.disabled || !(http || super::jdbc::query(t).is_some()) {
+        if t.disabled || !(http || super::polled_query(t).is_some()) {
             return None;
         }
         Some(Self::read(t))
@@ -150,7 +150,7 @@ impl HttpTrigger {
         if interval < MIN_INTERVAL {
             return Err(format!("interval: at least PT1S, got {}", crate::model::duration::format_iso(interval)));
         }
-        let (type_name, probe) = match super::jdbc::query(t) {
+        let (type_name, probe) = match super::polled_query(t) {
             Some((task_type, props)) => {
                 (super::find(&t.type_).map_or(TYPE, |d| d.type_name), Probe::Query { task_type, props })
             }
@@ -230,21 +230,28 @@ fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
     {
         out.push(TriggerProblem::at("method", format!("trigger '{}': unknown HTTP method '{m}'", trig.id)));
     }
-    if let Err(e) = HttpTrigger::read(trig) {
-        let path = e.split(':').next().unwrap_or("").to_string();
-        if path != "interval"
-            || !prop(trig, "interval").and_then(Value::as_str).is_some_and(crate::template::is_template)
-        {
-            out.push(TriggerProblem::at(path, format!("trigger '{}': {e}", trig.id)));
-        }
-    }
+    out.extend(poll_problem(trig));
     out
+}
+
+/// What reading `trig` as a polled trigger finds wrong (`interval`,
+/// `stopAfter`…), named by its property; an `interval` written as a
+/// template is checked when rendered.
+pub fn poll_problem(trig: &Trigger) -> Option<TriggerProblem> {
+    let e = HttpTrigger::read(trig).err()?;
+    let path = e.split(':').next().unwrap_or("").to_string();
+    let templated = prop(trig, "interval").and_then(Value::as_str).is_some_and(crate::template::is_template);
+    if path == "interval" && templated {
+        return None;
+    }
+    Some(TriggerProblem::at(path, format!("trigger '{}': {e}", trig.id)))
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
+    use super::super::tests::flow;
     use super::*;
 
     fn trigger(props: Value) -> Trigger {
@@ -273,12 +280,6 @@ mod tests {
         assert_eq!(t.interval, TimeDelta::seconds(10));
         assert_eq!(t.stop_after, [StateType::Success]);
         assert!(HttpTrigger::of(&trigger(json!({"type": "io.kestra.plugin.core.trigger.Schedule"}))).is_none());
-    }
-
-    fn flow() -> crate::model::Flow {
-        let src = "id: f\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
-        let (v, _) = crate::yaml::parse(src).expect("yaml");
-        crate::model::Flow::from_value(&v, src).0.expect("flow")
     }
 
     #[test]

@@ -35,11 +35,12 @@ const PG: u8 = 0;
 const DUCK: u8 = 1;
 const LITE: u8 = 2;
 
-/// The trigger's own properties beside its query's.
+/// The trigger's own properties beside its query's (also BigQuery's,
+/// `super::bigquery`).
 #[derive(serde::Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
-struct PollProps {
+pub(super) struct PollProps {
     /// How often the query runs (whole minutes on Google Cloud).
     #[prop(kind = "Duration", default = "\"PT60S\"")]
     interval: Option<Value>,
@@ -155,13 +156,8 @@ fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
             out.push(TriggerProblem::at("", format!("trigger '{}': a JDBC trigger needs '{needed}'", trig.id)));
         }
     }
-    if let Some(Err(e)) = super::http::HttpTrigger::of(trig) {
-        let path = e.split(':').next().unwrap_or("").to_string();
-        if path != "interval"
-            || !prop(trig, "interval").and_then(Value::as_str).is_some_and(crate::template::is_template)
-        {
-            out.push(TriggerProblem::at(path, format!("trigger '{}': {e}", trig.id)));
-        }
+    if !trig.disabled {
+        out.extend(super::http::poll_problem(trig));
     }
     out
 }

@@ -6,9 +6,12 @@
 //! known here — and has its effect — or a validation error naming it.
 //!
 //! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
-//! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`], [`jdbc`] and
-//! `s3` (polled: an HTTP endpoint, a database query, an S3 bucket).
+//! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`], [`jdbc`],
+//! `bigquery` and `s3` (polled: an HTTP endpoint, a database or BigQuery
+//! query, an S3 bucket).
 
+#[cfg(feature = "gcp")]
+pub mod bigquery;
 pub mod flow;
 #[cfg(feature = "gcp")]
 pub mod gcs;
@@ -222,6 +225,16 @@ pub fn when_condition(t: &Trigger) -> Option<crate::conditions::Condition> {
     Some(crate::conditions::Condition::Expression { expression })
 }
 
+/// The query task a polled query trigger (JDBC, BigQuery) runs and its
+/// properties, unrendered; `None` for another type.
+pub fn polled_query(t: &Trigger) -> Option<(&'static str, serde_json::Map<String, Value>)> {
+    #[cfg(feature = "gcp")]
+    if let Some(q) = bigquery::query(t) {
+        return Some(q);
+    }
+    jdbc::query(t)
+}
+
 /// Every trigger type Baton runs.
 pub fn defs() -> &'static [&'static TriggerDef] {
     static DEFS: LazyLock<Vec<&'static TriggerDef>> = LazyLock::new(|| {
@@ -232,7 +245,7 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         // without the Google Cloud family its triggers are unknown types,
         // with a validation error saying how to get them (`plugins::left_out`)
         #[cfg(feature = "gcp")]
-        defs.extend([&*gcs::DEF, &*pubsub::DEF, &*pubsub::REALTIME_DEF]);
+        defs.extend([&*gcs::DEF, &*pubsub::DEF, &*pubsub::REALTIME_DEF, &*bigquery::DEF]);
         #[cfg(feature = "aws")]
         defs.push(&*s3::DEF);
         defs
@@ -254,4 +267,14 @@ pub fn prop_spec(def: &TriggerDef, key: &str) -> Option<&'static PropSpec> {
 /// A trigger property as written, `None` when absent or null.
 pub fn prop<'t>(t: &'t Trigger, key: &str) -> Option<&'t Value> {
     t.props.get(key).filter(|v| !v.is_null())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// A one-task flow for the trigger types' checks.
+    pub(crate) fn flow() -> crate::model::Flow {
+        let src = "id: f\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+        let (v, _) = crate::yaml::parse(src).expect("yaml");
+        crate::model::Flow::from_value(&v, src).0.expect("flow")
+    }
 }

@@ -125,7 +125,7 @@ impl FunctionConfig {
         // a malformed seal key is a bad setting like the others (exit 2 at
         // start-up), not a failure of the backends opening later
         if backend == BackendConfig::Gcp {
-            crate::backend::seal::keys_from_settings(&get).map_err(|e| ConfigError::Invalid {
+            crate::backend::seal::keys_from_settings(get).map_err(|e| ConfigError::Invalid {
                 name: e.setting(),
                 value: "(hidden)".to_string(),
                 reason: e.to_string(),

@@ -515,7 +515,7 @@ mod tests {
         let err = settings(None, Some(&good)).expect_err("previous alone");
         assert_eq!(err, SealKeyError::PreviousWithoutCurrent);
         assert!(err.to_string().contains("BATON_SEAL_KEY is not") && !err.to_string().contains(&good), "{err}");
-        let many = vec![good.as_str(); MAX_PREVIOUS_KEYS + 1].join(",");
+        let many = [good.as_str(); MAX_PREVIOUS_KEYS + 1].join(",");
         let err = settings(Some(&good), Some(&many)).expect_err("too many");
         assert!(
             err.to_string().contains(&format!("at most {MAX_PREVIOUS_KEYS}")) && !err.to_string().contains(&good),

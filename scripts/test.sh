@@ -58,6 +58,10 @@ cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
 cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_pause::a_timed_pause_is_woken_by_the_sweep_on_the_deployed_shape 2>&1 | tee -a "$log"
 cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
+  deployed_subflow::a_subflow_runs_once_through_the_functions_and_passes_its_outputs_or_its_failure_back 2>&1 | tee -a "$log"
+cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
+  deployed_subflow::the_sweep_ends_a_parent_whose_childs_end_message_was_lost 2>&1 | tee -a "$log"
+cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_backfill::api_backfills_run_under_throttled_cpu_pin_revisions_and_fail_when_they_cannot_go_on 2>&1 | tee -a "$log"
 cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_chunks::a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach 2>&1 | tee -a "$log"

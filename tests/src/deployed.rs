@@ -11,6 +11,9 @@
 //! service's URL): the process behind it can be killed (`SIGKILL`, as a
 //! Cloud Run instance dies) and started again on another port, and while
 //! it is down the proxy answers 503, as Cloud Run does, so Pub/Sub retries.
+//! It can also lose messages of one kind ([`Function::lose`]): acked
+//! without reaching the instance, as a message dies with an instance that
+//! fell between two writes.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -72,6 +75,7 @@ pub struct Function {
     log: PathBuf,
     starts: AtomicU64,
     cpu: Arc<Cpu>,
+    lost: Arc<Losing>,
     _proxy: Served,
 }
 
@@ -81,6 +85,32 @@ struct ProxyState {
     requests: Arc<AtomicU64>,
     http: reqwest::Client,
     cpu: Arc<Cpu>,
+    lost: Arc<Losing>,
+}
+
+/// The push messages a proxy acks without passing them on: those whose
+/// data is JSON with this `type` (an `ExecutionEvent`'s), counted.
+#[derive(Default)]
+struct Losing {
+    kind: Mutex<Option<String>>,
+    count: AtomicU64,
+}
+
+impl Losing {
+    /// True (and counted) if `body`, a push envelope, is to be lost.
+    fn loses(&self, body: &[u8]) -> bool {
+        let Some(kind) = self.kind.lock().expect("losing").clone() else { return false };
+        let data = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|e| e["message"]["data"].as_str().map(str::to_string))
+            .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
+            .and_then(|d| serde_json::from_slice::<Value>(&d).ok());
+        let hit = data.is_some_and(|d| d["type"].as_str() == Some(kind.as_str()));
+        if hit {
+            self.count.fetch_add(1, Ordering::SeqCst);
+        }
+        hit
+    }
 }
 
 /// Cloud Run's `cpu_idle`: an instance has CPU only while it serves a
@@ -157,6 +187,9 @@ async fn proxy(
     body: Bytes,
 ) -> Response {
     s.requests.fetch_add(1, Ordering::SeqCst);
+    if s.lost.loses(&body) {
+        return StatusCode::NO_CONTENT.into_response();
+    }
     let port = s.port.load(Ordering::SeqCst);
     if port == 0 {
         return (StatusCode::SERVICE_UNAVAILABLE, "no instance").into_response();
@@ -190,10 +223,12 @@ impl Function {
         let port = Arc::new(AtomicU16::new(0));
         let requests = Arc::new(AtomicU64::new(0));
         let cpu = Arc::new(Cpu::default());
+        let lost = Arc::new(Losing::default());
         // a fresh connection per request: a kept-alive one may be closed by
         // the instance's own idle timers the moment it is thawed
         let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("proxy client");
-        let st = ProxyState { port: port.clone(), requests: requests.clone(), http, cpu: cpu.clone() };
+        let st =
+            ProxyState { port: port.clone(), requests: requests.clone(), http, cpu: cpu.clone(), lost: lost.clone() };
         let router = axum::Router::new().fallback(proxy).with_state(st);
         let served = serve(router).await;
         Function {
@@ -206,6 +241,7 @@ impl Function {
             log: home.join(format!("{name}.log")),
             starts: AtomicU64::new(0),
             cpu,
+            lost,
             _proxy: served,
         }
     }
@@ -286,6 +322,18 @@ impl Function {
     /// while it serves a request (see [`Cpu`]); `false` gives it back.
     pub fn throttle_cpu_when_idle(&self, on: bool) {
         self.cpu.set(on);
+    }
+
+    /// From now on, push messages whose data has this `type` (an
+    /// `ExecutionEvent`'s, e.g. `subflowEnded`) are acked by the proxy and
+    /// never reach the instance; `None` stops losing them.
+    pub fn lose(&self, kind: Option<&str>) {
+        *self.lost.kind.lock().expect("losing") = kind.map(str::to_string);
+    }
+
+    /// Push messages lost so far (see [`Function::lose`]).
+    pub fn lost(&self) -> u64 {
+        self.lost.count.load(Ordering::SeqCst)
     }
 
     /// Requests the service received (through its URL), however answered.

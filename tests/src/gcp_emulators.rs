@@ -49,6 +49,7 @@ pub fn gcp_config(prefix: &str) -> shared::backend::gcp::GcpConfig {
         pubsub_emulator: Some(gcp.pubsub_host.clone()),
         storage_emulator: Some(crate::emulators::emulators().storage_host.clone()),
         seal_key: Some(test_seal_key()),
+        previous_seal_keys: Vec::new(),
     }
 }
 

@@ -29,6 +29,7 @@ mod deployed;
 mod deployed_backfill;
 mod deployed_chunks;
 mod deployed_pause;
+mod deployed_subflow;
 mod deployed_timed;
 mod dialect;
 mod dialect_docs;

@@ -16,6 +16,14 @@
 //!   Without it an execution with a SECRET input is refused, naming the
 //!   setting; flows without one run as before.
 //!
+//! **Rotation** (Google Cloud): the new key goes in `BATON_SEAL_KEY`, the
+//! old ones in `BATON_SEAL_KEY_PREVIOUS` (a comma list, at most
+//! [`MAX_PREVIOUS_KEYS`]). A value is always sealed under the current key;
+//! the previous ones only open what was sealed before the rotation (tried
+//! after the current one), and an execution read that way is sealed under
+//! the new key at its next save. A value under none of them names both
+//! settings, never a key.
+//!
 //! A worker job that leaves the process (Pub/Sub, the functions' relay)
 //! carries the same sealed form in its context's `inputs`
 //! ([`Sealer::seal_inputs`]), opened by the worker that runs it
@@ -39,6 +47,61 @@ const KEY_LEN: usize = 32;
 
 /// The setting that holds the key of the Google Cloud runtime.
 pub const SEAL_KEY_SETTING: &str = "BATON_SEAL_KEY";
+/// The setting that holds the keys of before a rotation (a comma list):
+/// they open values, never seal them.
+pub const SEAL_KEY_PREVIOUS_SETTING: &str = "BATON_SEAL_KEY_PREVIOUS";
+/// How many previous keys `BATON_SEAL_KEY_PREVIOUS` may hold (each one is
+/// tried on a value the current key cannot open).
+pub const MAX_PREVIOUS_KEYS: usize = 8;
+
+/// A key setting that cannot be used. Never holds the setting's value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealKeyError {
+    /// The setting's value (or one of its keys) is not a key.
+    #[error("{setting} is not a usable key: {why}")]
+    Unusable { setting: &'static str, why: String },
+    /// Previous keys without a current one: nothing could be sealed.
+    #[error(
+        "{SEAL_KEY_PREVIOUS_SETTING} is set but {SEAL_KEY_SETTING} is not: the previous keys only open values \
+         sealed before a rotation, new values are sealed under {SEAL_KEY_SETTING}"
+    )]
+    PreviousWithoutCurrent,
+}
+
+impl SealKeyError {
+    /// The setting at fault.
+    pub fn setting(&self) -> &'static str {
+        match self {
+            SealKeyError::Unusable { setting, .. } => setting,
+            SealKeyError::PreviousWithoutCurrent => SEAL_KEY_PREVIOUS_SETTING,
+        }
+    }
+}
+
+/// The keys of the Google Cloud runtime's settings, read through `get`
+/// (an unset or blank variable is `None`): the current key
+/// ([`SEAL_KEY_SETTING`]) and the previous ones
+/// ([`SEAL_KEY_PREVIOUS_SETTING`]).
+pub fn keys_from_settings(
+    get: impl Fn(&str) -> Option<String>,
+) -> std::result::Result<(Option<SealKey>, Vec<SealKey>), SealKeyError> {
+    let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+    let current = match var(SEAL_KEY_SETTING) {
+        Some(text) => {
+            Some(SealKey::parse(&text).map_err(|why| SealKeyError::Unusable { setting: SEAL_KEY_SETTING, why })?)
+        }
+        None => None,
+    };
+    let previous = match var(SEAL_KEY_PREVIOUS_SETTING) {
+        Some(text) => SealKey::parse_list(&text)
+            .map_err(|why| SealKeyError::Unusable { setting: SEAL_KEY_PREVIOUS_SETTING, why })?,
+        None => Vec::new(),
+    };
+    if current.is_none() && !previous.is_empty() {
+        return Err(SealKeyError::PreviousWithoutCurrent);
+    }
+    Ok((current, previous))
+}
 
 /// A key given as text (`BATON_SEAL_KEY`): 32 bytes. Its `Debug` never
 /// shows the bytes.
@@ -60,6 +123,25 @@ impl SealKey {
         })?;
         Ok(SealKey(key))
     }
+
+    /// The keys of a comma list (blanks around each ignored), at most
+    /// [`MAX_PREVIOUS_KEYS`]; the error names the key's place in the list,
+    /// never its text.
+    pub fn parse_list(text: &str) -> std::result::Result<Vec<SealKey>, String> {
+        let parts: Vec<&str> = text.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+        if parts.len() > MAX_PREVIOUS_KEYS {
+            return Err(format!(
+                "{} keys, at most {MAX_PREVIOUS_KEYS} (MAX_PREVIOUS_KEYS; drop the oldest once no stored value needs it)",
+                parts.len()
+            ));
+        }
+        let n = parts.len();
+        parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| SealKey::parse(p).map_err(|why| format!("key {} of {n}: {why}", i + 1)))
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for SealKey {
@@ -71,14 +153,22 @@ impl std::fmt::Debug for SealKey {
 /// Seals and opens the secret inputs of executions.
 pub struct Sealer {
     key: Option<LessSafeKey>,
+    /// Keys of before a rotation: tried, in order, on a value `key` cannot
+    /// open; never used to seal.
+    previous: Vec<LessSafeKey>,
     rng: SystemRandom,
     /// Why there is no key, for the error of a seal without one.
     missing: String,
+    /// What a value no key opens was sealed under, for its error.
+    unknown: String,
 }
 
 impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sealer").field("key", &self.key.is_some()).finish_non_exhaustive()
+        f.debug_struct("Sealer")
+            .field("key", &self.key.is_some())
+            .field("previous", &self.previous.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -101,7 +191,8 @@ impl Sealer {
             None => None,
         };
         let missing = format!("no usable key beside the database ('{}')", path.display());
-        Ok(Sealer { key, rng, missing })
+        let unknown = format!("it was sealed under a key other than '{}'", path.display());
+        Ok(Sealer { key, previous: Vec::new(), rng, missing, unknown })
     }
 
     /// A key of this process only (an in-memory database).
@@ -109,7 +200,13 @@ impl Sealer {
         let rng = SystemRandom::new();
         let mut b = [0u8; KEY_LEN];
         let key = rng.fill(&mut b).ok().and_then(|()| key_of(&b));
-        Sealer { key, rng, missing: "no key could be drawn".into() }
+        Sealer {
+            key,
+            previous: Vec::new(),
+            rng,
+            missing: "no key could be drawn".into(),
+            unknown: "it was sealed under a key other than this process's".into(),
+        }
     }
 
     /// The key of a runtime that reads it from `setting` (the Google Cloud
@@ -118,11 +215,24 @@ impl Sealer {
     pub fn from_setting(key: Option<&SealKey>, setting: &str) -> Sealer {
         Sealer {
             key: key.and_then(|k| key_of(&k.0)),
+            previous: Vec::new(),
             rng: SystemRandom::new(),
             missing: format!(
                 "{setting} is not set: a SECRET input is stored sealed under that key (the base64 of 32 random bytes, `openssl rand -base64 32`; the Terraform configuration provides it from the Secret Manager secret baton-seal-key)"
             ),
+            unknown: format!("it was sealed under a key other than {setting}"),
         }
+    }
+
+    /// The keys of before a rotation, from `setting`
+    /// ([`SEAL_KEY_PREVIOUS_SETTING`]): they open values the current key
+    /// cannot, and never seal one.
+    pub fn with_previous(mut self, previous: &[SealKey], setting: &str) -> Sealer {
+        self.previous = previous.iter().filter_map(|k| key_of(&k.0)).collect();
+        if !self.previous.is_empty() {
+            self.unknown = format!("{} and the {} of {setting}", self.unknown, self.previous.len());
+        }
+        self
     }
 
     /// Whether values can be sealed and opened.
@@ -181,7 +291,7 @@ impl Sealer {
                 continue;
             }
             *v = self.open_value(exec, id, v).ok_or_else(|| {
-                let why = if self.key.is_some() { "it was sealed under another key" } else { self.missing.as_str() };
+                let why = if self.key.is_some() { self.unknown.as_str() } else { self.missing.as_str() };
                 BackendError::Invalid(format!("cannot open the SECRET input '{id}' of execution {exec}: {why}"))
             })?;
         }
@@ -192,10 +302,17 @@ impl Sealer {
         let text = v.get(SEALED)?.as_str()?.strip_prefix(VERSION)?;
         let raw = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
         let (nonce, data) = raw.split_at_checked(NONCE_LEN)?;
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut data = data.to_vec();
-        let plain = self.key.as_ref()?.open_in_place(nonce, aad(exec, input), &mut data).ok()?;
-        serde_json::from_slice(plain).ok()
+        // the current key first: with a rotation done, the previous ones are
+        // needed only by values sealed before it
+        let current = self.key.as_ref()?;
+        for key in std::iter::once(current).chain(&self.previous) {
+            let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+            let mut data = data.to_vec();
+            if let Ok(plain) = key.open_in_place(nonce, aad(exec, input), &mut data) {
+                return serde_json::from_slice(plain).ok();
+            }
+        }
+        None
     }
 }
 
@@ -317,5 +434,92 @@ mod tests {
         let mut plain = exec();
         plain.secret_inputs.clear();
         Sealer::from_setting(None, SEAL_KEY_SETTING).seal(&mut plain).expect("nothing to seal");
+    }
+
+    fn key(byte: u8) -> (SealKey, String) {
+        let text = base64::engine::general_purpose::STANDARD.encode([byte; KEY_LEN]);
+        (SealKey::parse(&text).expect("key"), text)
+    }
+
+    #[test]
+    fn a_rotated_key_opens_what_the_old_one_sealed_and_seals_only_under_the_new_one() {
+        let ((old, old_text), (new, new_text), (other, _)) = (key(1), key(2), key(3));
+        let mut e = exec();
+        Sealer::from_setting(Some(&old), SEAL_KEY_SETTING).seal(&mut e).expect("seal under the old key");
+        let sealed_old = e.inputs.clone();
+
+        // after the rotation: BATON_SEAL_KEY=new, BATON_SEAL_KEY_PREVIOUS=other,old
+        let vars =
+            [(SEAL_KEY_SETTING, new_text.clone()), (SEAL_KEY_PREVIOUS_SETTING, format!(" {}, {old_text} ", key(3).1))];
+        let get = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        let (current, previous) = keys_from_settings(get).expect("settings");
+        assert_eq!(current.as_ref(), Some(&new));
+        assert_eq!(previous, vec![other.clone(), old.clone()]);
+        let rotated = Sealer::from_setting(current.as_ref(), SEAL_KEY_SETTING)
+            .with_previous(&previous, SEAL_KEY_PREVIOUS_SETTING);
+        assert_eq!(format!("{rotated:?}"), "Sealer { key: true, previous: 2, .. }", "no key material shown");
+        let mut opened = sealed_old.clone();
+        rotated.open_inputs("ex1", &mut opened).expect("an old value opens");
+        assert_eq!(opened, exec().inputs);
+        let mut read = e.clone();
+        rotated.open(&mut read);
+        assert_eq!(read.inputs, exec().inputs, "the store reads it too");
+
+        // saved again, it is sealed under the new key only
+        rotated.seal(&mut read).expect("seal");
+        assert_ne!(read.inputs, sealed_old);
+        let mut under_new = read.inputs.clone();
+        Sealer::from_setting(Some(&new), SEAL_KEY_SETTING)
+            .open_inputs("ex1", &mut under_new)
+            .expect("the new key alone");
+        let mut not_old = read.inputs.clone();
+        let err = Sealer::from_setting(Some(&old), SEAL_KEY_SETTING).open_inputs("ex1", &mut not_old).expect_err("old");
+        assert!(err.to_string().contains("a key other than BATON_SEAL_KEY"), "{err}");
+
+        // a value under none of them: the error names both settings, no key
+        let mut foreign = exec();
+        Sealer::ephemeral().seal(&mut foreign).expect("seal");
+        let err = rotated.open_inputs("ex1", &mut foreign.inputs.clone()).expect_err("unknown key").to_string();
+        assert!(err.contains(SEAL_KEY_SETTING) && err.contains("the 2 of BATON_SEAL_KEY_PREVIOUS"), "{err}");
+        for text in [&old_text, &new_text] {
+            assert!(!err.contains(text.as_str()), "{err}");
+        }
+        let mut shown = foreign.clone();
+        rotated.open(&mut shown);
+        assert_eq!(shown.inputs["pw"], "******");
+    }
+
+    #[test]
+    fn bad_key_settings_are_refused_naming_the_setting_and_never_the_key() {
+        let (_, good) = key(4);
+        let settings = |current: Option<&str>, previous: Option<&str>| {
+            let vars = [
+                (SEAL_KEY_SETTING, current.map(str::to_string)),
+                (SEAL_KEY_PREVIOUS_SETTING, previous.map(str::to_string)),
+            ];
+            keys_from_settings(move |k| vars.iter().find(|(n, _)| *n == k).and_then(|(_, v)| v.clone()))
+        };
+        assert_eq!(settings(None, None), Ok((None, Vec::new())));
+        assert_eq!(settings(None, Some(" ")), Ok((None, Vec::new())), "a blank setting is unset");
+        let err = settings(Some("hunter2"), None).expect_err("bad current");
+        assert_eq!(err.setting(), SEAL_KEY_SETTING);
+        assert!(
+            err.to_string().starts_with("BATON_SEAL_KEY is not a usable key") && !err.to_string().contains("hunter2"),
+            "{err}"
+        );
+        let err = settings(Some(&good), Some(&format!("{good},hunter2"))).expect_err("bad previous");
+        assert_eq!(err.setting(), SEAL_KEY_PREVIOUS_SETTING);
+        let said = err.to_string();
+        assert!(said.contains("BATON_SEAL_KEY_PREVIOUS is not a usable key: key 2 of 2"), "{said}");
+        assert!(!said.contains("hunter2") && !said.contains(&good), "{said}");
+        let err = settings(None, Some(&good)).expect_err("previous alone");
+        assert_eq!(err, SealKeyError::PreviousWithoutCurrent);
+        assert!(err.to_string().contains("BATON_SEAL_KEY is not") && !err.to_string().contains(&good), "{err}");
+        let many = [good.as_str(); MAX_PREVIOUS_KEYS + 1].join(",");
+        let err = settings(Some(&good), Some(&many)).expect_err("too many");
+        assert!(
+            err.to_string().contains(&format!("at most {MAX_PREVIOUS_KEYS}")) && !err.to_string().contains(&good),
+            "{err}"
+        );
     }
 }

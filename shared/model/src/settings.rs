@@ -342,7 +342,13 @@ pub const ALL: &[Setting] = &[
         "BATON_SEAL_KEY",
         None,
         &[Functions],
-        "On the GCP backends: the key `SECRET` inputs are sealed under (AES-256-GCM) in Firestore and in the worker jobs on Pub/Sub, the base64 of 32 random bytes (`openssl rand -base64 32`); every service of a deployment needs the same one (Terraform provides it from the Secret Manager secret `baton-seal-key`). Unset, an execution with a `SECRET` input is refused, naming it; a value that is not such a key stops the function at start. The embedded runtime keeps its key beside the database (`baton.key`).",
+        "On the GCP backends: the key `SECRET` inputs are sealed under (AES-256-GCM) in Firestore and in the worker jobs on Pub/Sub, the base64 of 32 random bytes (`openssl rand -base64 32`); every service of a deployment needs the same one (Terraform provides it from the Secret Manager secret `baton-seal-key`). Unset, an execution with a `SECRET` input is refused, naming it; a value that is not such a key stops the function at start. The embedded runtime keeps its key beside the database (`baton.key`). To rotate it, see `BATON_SEAL_KEY_PREVIOUS`.",
+    ),
+    var(
+        "BATON_SEAL_KEY_PREVIOUS",
+        None,
+        &[Functions],
+        "On the GCP backends, after a rotation of `BATON_SEAL_KEY`: the keys used before, a comma list of at most 8 (each the base64 of 32 bytes). They only open `SECRET` inputs sealed before the rotation (an execution read that way is sealed under the new key at its next save); new values are always sealed under `BATON_SEAL_KEY`. A value under none of the keys is refused naming both settings. Set without `BATON_SEAL_KEY`, or with a value that is not such a list, it stops the function at start; its value is never printed.",
     ),
     var(
         "BATON_SENDGRID_BASE_URL",

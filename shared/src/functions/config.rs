@@ -124,13 +124,11 @@ impl FunctionConfig {
 
         // a malformed seal key is a bad setting like the others (exit 2 at
         // start-up), not a failure of the backends opening later
-        if backend == BackendConfig::Gcp
-            && let Some(text) = get(crate::backend::seal::SEAL_KEY_SETTING)
-        {
-            crate::backend::seal::SealKey::parse(&text).map_err(|why| ConfigError::Invalid {
-                name: crate::backend::seal::SEAL_KEY_SETTING,
+        if backend == BackendConfig::Gcp {
+            crate::backend::seal::keys_from_settings(get).map_err(|e| ConfigError::Invalid {
+                name: e.setting(),
                 value: "(hidden)".to_string(),
-                reason: format!("not a usable key: {why}"),
+                reason: e.to_string(),
             })?;
         }
 
@@ -219,6 +217,25 @@ mod tests {
         assert!(!text.contains("hunter2"), "the value is never printed: {text}");
         let good = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
         FunctionConfig::from_vars(Handler::Api, &gcp(good)).expect("a 32-byte base64 key");
+        // the keys of before a rotation are checked as well, and need a current one
+        let rotated = |previous: &str| {
+            let mut v = gcp(good);
+            v.insert("BATON_SEAL_KEY_PREVIOUS".into(), previous.into());
+            v
+        };
+        FunctionConfig::from_vars(Handler::Api, &rotated(&format!("{good}, {good}"))).expect("two previous keys");
+        let text = FunctionConfig::from_vars(Handler::Api, &rotated("hunter2")).expect_err("bad").to_string();
+        assert!(
+            text.contains("BATON_SEAL_KEY_PREVIOUS is not a usable key: key 1 of 1") && !text.contains("hunter2"),
+            "{text}"
+        );
+        let mut alone = rotated(good);
+        alone.remove("BATON_SEAL_KEY");
+        let text = FunctionConfig::from_vars(Handler::Api, &alone).expect_err("previous alone").to_string();
+        assert!(
+            text.contains("BATON_SEAL_KEY_PREVIOUS is set but BATON_SEAL_KEY is not") && !text.contains(good),
+            "{text}"
+        );
         // the local backends do not read it
         let local = vars(&[("BATON_BACKEND", "local"), ("BATON_SEAL_KEY", "hunter2")]);
         FunctionConfig::from_vars(Handler::Api, &local).expect("local ignores the GCP seal key");

@@ -244,6 +244,7 @@ impl PushHandler for SchedulerFunction {
                     executions = report.executions,
                     lost = report.lost.len(),
                     resent = report.resent.len(),
+                    subflows = report.subflows.len(),
                     "sweep done"
                 );
                 if let o @ (Outcome::Retry(_) | Outcome::Ignored(_)) = self.drive_backfills("backfills").await {

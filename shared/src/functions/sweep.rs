@@ -33,6 +33,17 @@
 //!   armed them, and Cloud Run may stop that instance: every RUNNING
 //!   execution gets a `Wake`, and the executor re-dispatches what is due
 //!   (a Wake with nothing due changes nothing).
+//! - **Subflows whose end was lost.** A Subflow task run that waits
+//!   (`wait: true`) hears of its child's end from the executor that ended
+//!   the child; an instance that died between saving the child's end and
+//!   publishing it (its redelivered event then finds the child ended and
+//!   decides nothing) leaves the parent waiting for ever. For every
+//!   unfinished Subflow task run of a RUNNING execution the sweep reads its
+//!   child: one that is over (terminal, its `afterExecution` done) has its
+//!   `SubflowEnded` published again, made as the executor makes it
+//!   (`subflow_outputs::ended_event`: the same state and outputs); the
+//!   parent applies it once, a copy changes nothing. A ForEachItem's
+//!   batches are counted apart and are not swept here.
 //! - **Paused executions.** A PAUSED execution holds no instance while it
 //!   waits: its Pause's due time is stored in the task run
 //!   (`executor::next_timer`), and the first sweep after it sends a `Wake`
@@ -45,10 +56,11 @@ use chrono::{Duration, Utc};
 use serde_json::Map;
 
 use crate::backend::{BackendError, Claim, ExecutionFilter};
-use crate::model::StateType;
+use crate::model::{Execution, StateType, TaskRun};
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::publish_event;
 use crate::runtime::messages::{ExecutionEvent, TaskResult};
+use crate::runtime::subflow_outputs;
 use crate::runtime::worker::{finish_keeping, kept_result, lost_message};
 
 /// What a sweep found.
@@ -69,6 +81,9 @@ pub struct SweepReport {
     pub waiting: usize,
     /// PAUSED executions whose Pause timer was due, woken.
     pub paused: usize,
+    /// Subflow task runs still waiting on a child that is over, whose
+    /// `SubflowEnded` was published again: `(task run id, child execution id)`.
+    pub subflows: Vec<(String, String)>,
     /// Script tasks running as Cloud Run Job executions (see `cloud_run_jobs`).
     pub cloud_run: super::cloud_run_jobs::CloudRunReport,
 }
@@ -85,6 +100,10 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
         report.executions += 1;
         let mut redispatch = false;
         for tr in &exec.task_run_list {
+            if let Some(child) = ended_child(engine, &exec, tr).await? {
+                report.subflows.push((tr.id.clone(), child));
+                continue;
+            }
             let Some(last) = tr.attempts.last() else { continue };
             let attempt = tr.attempts.len() as u32;
             let now = Utc::now();
@@ -205,6 +224,47 @@ async fn republish(
     };
     publish_event(engine, &event).await?;
     Ok(true)
+}
+
+/// For an unfinished Subflow task run `tr` of `parent` whose child
+/// execution is over: publishes the child's `SubflowEnded` again and
+/// returns the child's id. `None` for any other task run, a child still
+/// running, one not found (a warning: the parent cannot end), or a batch
+/// of a ForEachItem.
+async fn ended_child(engine: &Arc<Engine>, parent: &Execution, tr: &TaskRun) -> Result<Option<String>, BackendError> {
+    if tr.state.is_terminal() {
+        return Ok(None);
+    }
+    let Some(evaluated) = tr.evaluated.as_ref().and_then(|v| v.as_object()) else { return Ok(None) };
+    // a ForEachItem's `_items` run also names no child but its batches
+    if evaluated.contains_key("batchUri") {
+        return Ok(None);
+    }
+    let Some(child_id) = evaluated.get("executionId").and_then(|v| v.as_str()) else { return Ok(None) };
+    let Some(child) = engine.state.load_execution(child_id).await? else {
+        tracing::warn!(
+            execution_id = %parent.id, task_run_id = %tr.id, child_execution_id = child_id,
+            "the Subflow's child execution is not stored: the parent waits on it"
+        );
+        return Ok(None);
+    };
+    let ours = child.parent_id.as_deref() == Some(parent.id.as_str())
+        && child.parent_task_run_id.as_deref() == Some(tr.id.as_str());
+    if !ours || !child.is_done() {
+        return Ok(None);
+    }
+    let Some(event) = subflow_outputs::ended_event(engine, &child, child.state.current).await? else {
+        return Ok(None);
+    };
+    if matches!(&event, ExecutionEvent::SubflowEnded { iteration: Some(_), .. }) {
+        return Ok(None);
+    }
+    tracing::warn!(
+        execution_id = %parent.id, task_run_id = %tr.id, child_execution_id = %child.id, state = %child.state.current,
+        "the Subflow's child is over but its parent still waits (its end message was lost, or is on its way): its end is published again"
+    );
+    publish_event(engine, &event).await?;
+    Ok(Some(child.id))
 }
 
 /// Sends a `Wake` to every PAUSED execution whose Pause timer is due.

@@ -420,6 +420,16 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                 ),
             ],
         ),
+        (
+            "Keys",
+            vec![b(
+                "MAX_PREVIOUS_KEYS",
+                Count(crate::backend::seal::MAX_PREVIOUS_KEYS as u64),
+                None,
+                "keys of before a rotation in `BATON_SEAL_KEY_PREVIOUS` (each is tried on a value the current key cannot open)",
+                "the functions stop at start naming the setting and the bound",
+            )],
+        ),
     ]
 }
 

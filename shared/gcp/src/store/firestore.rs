@@ -54,7 +54,7 @@ use super::fs_client::{
     CommitOutcome, FsClient, all, bytes, create, doc_id, document, eq, get_int, get_int_opt, get_json, get_str,
     get_time, gt, int, replace_if, select, set, string, time, to_json,
 };
-use baton_backend::seal::{SEAL_KEY_SETTING, SealKey, Sealer};
+use baton_backend::seal::{SEAL_KEY_PREVIOUS_SETTING, SEAL_KEY_SETTING, SealKey, Sealer};
 use baton_backend::{AttemptEnd, BackendError, Claim, ExecutionFilter, ExecutionSummary, LogEntry, Result, StateStore};
 use baton_model::{Execution, StateType, TaskRun};
 
@@ -169,9 +169,11 @@ impl FirestoreStore {
     }
 
     /// The store sealing SECRET inputs under `key` (`None`: an execution
-    /// with one is refused, naming `BATON_SEAL_KEY`).
-    pub fn with_seal_key(mut self, key: Option<&SealKey>) -> FirestoreStore {
-        self.sealer = Arc::new(Sealer::from_setting(key, SEAL_KEY_SETTING));
+    /// with one is refused, naming `BATON_SEAL_KEY`) and opening them under
+    /// it or one of the `previous` keys (`BATON_SEAL_KEY_PREVIOUS`).
+    pub fn with_seal_keys(mut self, key: Option<&SealKey>, previous: &[SealKey]) -> FirestoreStore {
+        let sealer = Sealer::from_setting(key, SEAL_KEY_SETTING).with_previous(previous, SEAL_KEY_PREVIOUS_SETTING);
+        self.sealer = Arc::new(sealer);
         self
     }
 

@@ -44,7 +44,7 @@ pub use firestore_triggers::{BACKFILLS, TICKS, TRIGGERS};
 pub use gcs::{GcsStorage, SINGLE_SHOT, application_default};
 pub use pubsub::{PubSubAdmin, PubSubPull, PubSubQueue, PubSubTarget};
 
-use baton_backend::seal::{SEAL_KEY_SETTING, SealKey};
+use baton_backend::seal::{SealKey, keys_from_settings};
 use baton_backend::{BackendError, Result};
 
 /// Single-field indexes a collection-group query needs (Firestore indexes
@@ -104,6 +104,9 @@ pub struct GcpConfig {
     pub storage_emulator: Option<String>,
     /// The key SECRET inputs are sealed under (`BATON_SEAL_KEY`).
     pub seal_key: Option<SealKey>,
+    /// Keys of before a rotation (`BATON_SEAL_KEY_PREVIOUS`): they open
+    /// values sealed under them, never seal one.
+    pub previous_seal_keys: Vec<SealKey>,
 }
 
 /// `host:port` or a URL → a URL without a trailing slash.
@@ -124,6 +127,8 @@ impl GcpConfig {
         let required = |k: &str, what: &str| {
             var(k).ok_or_else(|| BackendError::Invalid(format!("{k} is not set: it names {what}")))
         };
+        let (seal_key, previous_seal_keys) =
+            keys_from_settings(&get).map_err(|e| BackendError::Invalid(e.to_string()))?;
         Ok(GcpConfig {
             project: required("GOOGLE_CLOUD_PROJECT", "the Google Cloud project")?,
             bucket: required("BATON_INTERNAL_BUCKET", "the internal-storage bucket")?,
@@ -131,14 +136,8 @@ impl GcpConfig {
             firestore_emulator: var("FIRESTORE_EMULATOR_HOST"),
             pubsub_emulator: var("PUBSUB_EMULATOR_HOST"),
             storage_emulator: var("STORAGE_EMULATOR_HOST"),
-            seal_key: match var(SEAL_KEY_SETTING) {
-                Some(text) => {
-                    Some(SealKey::parse(&text).map_err(|why| {
-                        BackendError::Invalid(format!("{SEAL_KEY_SETTING} is not a usable key: {why}"))
-                    })?)
-                }
-                None => None,
-            },
+            seal_key,
+            previous_seal_keys,
         })
     }
 
@@ -179,7 +178,8 @@ impl GcpBackends {
     /// Connects the backends of `config`. Nothing is read or written yet;
     /// production credentials are looked up here.
     pub async fn from_config(config: GcpConfig) -> Result<GcpBackends> {
-        let store = FirestoreStore::new(connect_firestore(&config).await?).with_seal_key(config.seal_key.as_ref());
+        let store = FirestoreStore::new(connect_firestore(&config).await?)
+            .with_seal_keys(config.seal_key.as_ref(), &config.previous_seal_keys);
         let state = Arc::new(store);
         let creds =
             if config.storage_emulator.is_some() { crate::GcpCredentials::anonymous() } else { application_default()? };
@@ -252,6 +252,25 @@ mod tests {
         ]))
         .expect_err("a bad key");
         assert!(err.to_string().contains("BATON_SEAL_KEY is not a usable key"), "{err}");
+        const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let rotated = GcpConfig::from_vars(vars(&[
+            ("GOOGLE_CLOUD_PROJECT", "p"),
+            ("BATON_INTERNAL_BUCKET", "b"),
+            ("BATON_SEAL_KEY", KEY),
+            (
+                "BATON_SEAL_KEY_PREVIOUS",
+                " AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=, AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
+        ]))
+        .expect("config");
+        assert_eq!(rotated.previous_seal_keys.len(), 2);
+        let err = GcpConfig::from_vars(vars(&[
+            ("GOOGLE_CLOUD_PROJECT", "p"),
+            ("BATON_INTERNAL_BUCKET", "b"),
+            ("BATON_SEAL_KEY_PREVIOUS", KEY),
+        ]))
+        .expect_err("previous keys alone");
+        assert!(err.to_string().contains("BATON_SEAL_KEY_PREVIOUS is set but BATON_SEAL_KEY is not"), "{err}");
         assert_eq!(c.pubsub_target().topic_path("baton-executions"), "projects/p/topics/baton-executions");
     }
 }

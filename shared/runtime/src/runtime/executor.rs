@@ -641,31 +641,8 @@ impl ExecutorService {
 
     async fn on_end(&self, exec: &Execution, state: StateType) -> Result<(), ExecutorError> {
         let engine = &self.engine;
-        if let (Some(pid), Some(ptr)) = (&exec.parent_id, &exec.parent_task_run_id) {
-            let iteration = super::for_each_item::iteration_of(exec);
-            let mut outputs = exec.outputs.clone().unwrap_or_default();
-            let mut state = state;
-            if iteration.is_none() {
-                match super::subflow_outputs::render(engine, exec).await? {
-                    Ok(extra) => outputs.extend(extra),
-                    Err(msg) => {
-                        state = StateType::Failed;
-                        outputs = Map::from_iter([("error".to_string(), serde_json::Value::String(msg))]);
-                    }
-                }
-            }
-            publish_event(
-                engine,
-                &ExecutionEvent::SubflowEnded {
-                    execution_id: pid.clone(),
-                    task_run_id: ptr.clone(),
-                    child_execution_id: exec.id.clone(),
-                    state,
-                    outputs,
-                    iteration,
-                },
-            )
-            .await?;
+        if let Some(event) = super::subflow_outputs::ended_event(engine, exec, state).await? {
+            publish_event(engine, &event).await?;
         }
         // Flow triggers are not here: they fire at the state change (`save`)
         self.release_slot(exec).await

@@ -7,6 +7,11 @@
 //! of the parent execution is read. A template that cannot be rendered
 //! fails the parent's task run, naming it.
 //!
+//! [`ended_event`] is the one place the parent's `SubflowEnded` is made
+//! from an ended child: the executor sends it when the child ends, and
+//! the GCP sweep again for a parent still waiting on a child long over
+//! (the first message was lost), so both carry the same outputs.
+//!
 //! Cost: O(n) in the child's task runs — they are indexed by id once per
 //! rendering ([`crate::executor::context::runs_by_id`]).
 
@@ -15,7 +20,40 @@ use serde_json::{Map, Value};
 use super::engine::Engine;
 use crate::backend::BackendError;
 use crate::executor::StepEnv;
-use crate::model::Execution;
+use crate::model::{Execution, StateType};
+use crate::runtime::messages::ExecutionEvent;
+
+/// The `SubflowEnded` that tells `child`'s parent it ended in `state`:
+/// the child's flow outputs plus the Subflow task's rendered `outputs` (a
+/// template that cannot be rendered makes it FAILED, naming it). `None`
+/// for an execution no Subflow or ForEachItem started.
+pub async fn ended_event(
+    engine: &Engine,
+    child: &Execution,
+    state: StateType,
+) -> Result<Option<ExecutionEvent>, BackendError> {
+    let (Some(pid), Some(ptr)) = (&child.parent_id, &child.parent_task_run_id) else { return Ok(None) };
+    let iteration = super::for_each_item::iteration_of(child);
+    let mut outputs = child.outputs.clone().unwrap_or_default();
+    let mut state = state;
+    if iteration.is_none() {
+        match render(engine, child).await? {
+            Ok(extra) => outputs.extend(extra),
+            Err(msg) => {
+                state = StateType::Failed;
+                outputs = Map::from_iter([("error".to_string(), Value::String(msg))]);
+            }
+        }
+    }
+    Ok(Some(ExecutionEvent::SubflowEnded {
+        execution_id: pid.clone(),
+        task_run_id: ptr.clone(),
+        child_execution_id: child.id.clone(),
+        state,
+        outputs,
+        iteration,
+    }))
+}
 
 /// The rendered `outputs` of the Subflow task that started `child`:
 /// `Ok(empty)` when it has none, `Err` when one cannot be rendered.

@@ -41,6 +41,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("flows.js", "text/javascript; charset=utf-8", include_bytes!("ui/flows.js")),
     ("executions.js", "text/javascript; charset=utf-8", include_bytes!("ui/executions.js")),
     ("execution.js", "text/javascript; charset=utf-8", include_bytes!("ui/execution.js")),
+    ("execution_actions.js", "text/javascript; charset=utf-8", include_bytes!("ui/execution_actions.js")),
     ("topology.js", "text/javascript; charset=utf-8", include_bytes!("ui/topology.js")),
     ("inputs.js", "text/javascript; charset=utf-8", include_bytes!("ui/inputs.js")),
     ("triggers.js", "text/javascript; charset=utf-8", include_bytes!("ui/triggers.js")),

@@ -1,13 +1,16 @@
 // One execution: overview (state, inputs, labels, trigger), the Gantt of its
 // task runs, per-task logs, the topology coloured by task-run state,
-// outputs and output files (preview, download), task metrics (metrics.js), and Kill / Restart /
-// Replay (of the whole execution, or from a task run in the Gantt), and
+// outputs and output files (preview, download) with the debug-expression
+// box, task metrics (metrics.js), and Kill / Restart /
+// Replay (of the whole execution, or from a task run in the Gantt), Set
+// labels and Change state (execution_actions.js), and
 // Resume of a PAUSED one (with its Pause's onResume inputs). While it runs it follows GET /executions/{id}/follow (server-sent
 // events), polling every second if the stream breaks.
 
 import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TERMINAL, canonicalExecution } from "./app.js";
 import { topology, zoomable } from "./topology.js";
 import { resumeDialog } from "./inputs.js";
+import { endedActions, evalBox } from "./execution_actions.js";
 
 const TABS = ["overview", "gantt", "logs", "topology", "outputs", "metrics"];
 
@@ -40,7 +43,10 @@ export async function render(main, id, query) {
     } else if (tab === "metrics") {
       const { executionMetrics } = await import("./metrics.js");
       body.replaceChildren(await executionMetrics(exec, metricTask, metricPage, (t, p) => { metricTask = t; metricPage = p; draw(); }));
-    } else body.replaceChildren(outputs(exec));
+    } else if (!body.querySelector("[data-testid=eval-box]")) {
+      // the debug-expression box keeps what is typed in it as the execution moves on
+      body.replaceChildren(outputs(exec), evalBox(exec));
+    } else body.firstChild.replaceWith(outputs(exec));
   };
   await draw();
   if (TERMINAL.includes(exec.state.current)) return;
@@ -110,6 +116,7 @@ function drawHeader(header, e) {
     running ? act("Kill", "kill", "DELETE", "danger") : "",
     !running && e.state.current !== "SUCCESS" ? act("Restart", "restart", "POST") : "",
     !running ? act("Replay", "replay", "POST") : "",
+    endedActions(e),
     !running ? deleteButton(e) : ""));
 }
 
@@ -165,18 +172,32 @@ function overview(e) {
     h("table", {}, h("tbody", {}, e.state.histories.map((x) => h("tr", {}, h("td", {}, stateBadge(x.state)), h("td", {}, fmtDate(x.date)))))));
 }
 
-/** The Gantt: one bar per task run, placed on the execution's time span. */
+/**
+ * The Gantt: one bar per task run, placed on the execution's time span; a
+ * task run retried has one bar per attempt, each in its own state (a gap
+ * between them is the retry's wait), rather than one bar over them all.
+ */
 function gantt(e) {
   const all = span(e.state);
   const total = Math.max(1, all.end - all.start);
-  const rows = e.taskRunList.map((tr) => {
-    const s = span(tr.state);
+  const bar = (s, state, title, attempt) => {
     const left = Math.max(0, ((s.start - all.start) / total) * 100);
     const width = Math.max(0.5, Math.min(100 - left, (s.ms / total) * 100));
+    return h("div", { class: "bar", title, "data-attempt": attempt, style: { left: left + "%", width: width + "%", background: `var(--${state}, var(--CREATED))` } });
+  };
+  const rows = e.taskRunList.map((tr) => {
+    const s = span(tr.state);
+    const attempts = (tr.attempts || []).filter((a) => a && a.state && (a.state.startDate || (a.state.histories || []).length));
+    const bars = attempts.length > 1
+      ? attempts.map((a, i) => {
+        const as = span(a.state);
+        return bar(as, a.state.current, `attempt ${i + 1}: ${a.state.current}, ${fmtMs(as.ms)}`, i + 1);
+      })
+      : [bar(s, tr.state.current, tr.state.current, 1)];
     return [
       h("a", { class: "name", href: `#/executions/${enc(e.id)}?tab=logs&taskId=${enc(tr.taskId)}`, title: tr.taskId }, tr.taskId + (tr.value ? ` (${tr.value})` : "")),
-      h("div", { class: "bar-wrap", "data-task": tr.taskId }, h("div", { class: "bar", title: tr.state.current, style: { left: left + "%", width: width + "%", background: `var(--${tr.state.current}, var(--CREATED))` } })),
-      h("span", {}, fmtMs(s.ms), " ", stateBadge(tr.state.current),
+      h("div", { class: "bar-wrap", "data-task": tr.taskId, "data-attempts": attempts.length }, bars),
+      h("span", {}, fmtMs(s.ms), " ", stateBadge(tr.state.current), attempts.length > 1 ? h("span", { class: "muted", "data-testid": "attempts" }, ` ${attempts.length} attempts`) : "",
         // Kestra's "Replay" of a task run: a new execution keeping what ran before it
         TERMINAL.includes(e.state.current) ? [" ", replayFrom(e, tr)] : ""),
     ];

@@ -1,0 +1,65 @@
+// Scenarios for tests/tests/ui_ops.rs, loaded by drive.mjs: the execution
+// page's debug-expression box (Outputs tab) renders in the execution's and
+// a task run's context and shows the renderer's error; Set labels and
+// Change state of an ended execution; a retried task run's attempts are
+// bars of their own in the Gantt.
+
+export function scenarios({ url, check, shot, text, call }) {
+  return {
+    async "execution-actions"(page) {
+      await page.goto(url + "#/home");
+      const started = await call(page, "POST", "/executions/ui.ops/steps");
+      const id = started.id;
+      const state = page.locator("[data-testid=execution-state]");
+      await page.goto(url + `#/executions/${id}?tab=outputs`);
+      await state.getByText("SUCCESS").waitFor({ timeout: 15000 });
+      // the debug-expression box: the execution's context, then a task run's
+      const box = page.locator("[data-testid=eval-box]");
+      const result = box.locator("[data-testid=eval-result]");
+      await box.locator("textarea").fill("{{ outputs.stamp.value }} / {{ outputs.last.value }}");
+      await box.locator("button[type=submit]").click();
+      await result.locator("[data-eval=result]").getByText(`${id} / made by ${id}`).waitFor({ timeout: 5000 });
+      await box.locator("select").selectOption({ label: "middle" });
+      await box.locator("textarea").fill("{{ taskrun.id != null }} {{ task.id }}");
+      await box.locator("button[type=submit]").click();
+      await result.locator("[data-eval=result]").getByText("true middle").waitFor({ timeout: 5000 });
+      await box.locator("textarea").fill("{{ outputs.nope.value }}");
+      await box.locator("button[type=submit]").click();
+      await result.locator("[data-eval=error]").waitFor({ timeout: 5000 });
+      const error = await text(result);
+      check(error.includes("nope"), `the renderer's error is shown: ${error}`);
+      await shot(page, "execution-debug-expression");
+      // Set labels
+      await page.goto(url + `#/executions/${id}`);
+      await page.locator("[data-testid=set-labels]").click();
+      await page.locator("[data-testid=labels-form] textarea").fill("team:ui\nreviewed:yes");
+      await page.locator("[data-testid=labels-form] button[type=submit]").click();
+      await page.locator("[data-testid=labels]").getByText("reviewed:yes").waitFor({ timeout: 5000 });
+      // a system label is refused, the answer shown in the dialog
+      await page.locator("[data-testid=set-labels]").click();
+      await page.locator("[data-testid=labels-form] textarea").fill("system.correlationId:x");
+      await page.locator("[data-testid=labels-form] button[type=submit]").click();
+      const refused = await text(page.locator("[data-testid=labels-form] .error-box"));
+      check(refused.includes("system labels cannot be set"), `the refusal is shown: ${refused}`);
+      await page.locator("[data-testid=labels-form] button", { hasText: "Cancel" }).click();
+      // Change state
+      await page.locator("[data-testid=change-state]").click();
+      await page.locator("[data-testid=state-form] select").selectOption("WARNING");
+      await page.locator("[data-testid=state-form] button[type=submit]").click();
+      await state.getByText("WARNING").waitFor({ timeout: 5000 });
+      console.log(`execution ${id}`);
+      // a retried task: one bar per attempt
+      const retried = (await call(page, "POST", "/executions/ui.ops/retrying")).id;
+      await page.goto(url + `#/executions/${retried}?tab=gantt`);
+      await state.getByText("FAILED").waitFor({ timeout: 20000 });
+      const row = page.locator("[data-testid=gantt] .bar-wrap[data-task=flaky]");
+      await row.waitFor();
+      const bars = await row.locator(".bar").count();
+      const titles = await row.locator(".bar").evaluateAll((b) => b.map((x) => x.title));
+      check(bars === 2 && titles[0].startsWith("attempt 1: FAILED") && titles[1].startsWith("attempt 2: FAILED"), `two attempt bars: ${bars} ${titles}`);
+      check((await text(page.locator("[data-testid=attempts]"))) === "2 attempts", "the row says 2 attempts");
+      await shot(page, "execution-gantt-attempts");
+      console.log(`retried ${retried}`);
+    },
+  };
+}

@@ -1,8 +1,10 @@
 // Scenarios for tests/tests/ui_ops.rs, loaded by drive.mjs: the execution
 // page's debug-expression box (Outputs tab) renders in the execution's and
 // a task run's context and shows the renderer's error; Set labels and
-// Change state of an ended execution; a retried task run's attempts are
-// bars of their own in the Gantt.
+// Change state of an ended execution; Previous / Next between a flow's
+// executions; the list's short ids of two executions started together
+// differ; a retried task run's attempts are bars of their own in the
+// Gantt.
 
 export function scenarios({ url, check, shot, text, call }) {
   return {
@@ -48,6 +50,21 @@ export function scenarios({ url, check, shot, text, call }) {
       await page.locator("[data-testid=state-form] button[type=submit]").click();
       await state.getByText("WARNING").waitFor({ timeout: 5000 });
       console.log(`execution ${id}`);
+      // Previous / Next: the flow's executions started around this one
+      const id2 = (await call(page, "POST", "/executions/ui.ops/steps")).id;
+      await page.goto(url + `#/executions/${id2}`);
+      await page.locator("[data-testid=next-none]").waitFor();
+      await page.locator("[data-testid=previous]").click();
+      await page.waitForURL((u) => u.hash === `#/executions/${id}`);
+      await page.locator("[data-testid=previous-none]").waitFor();
+      const next = await page.locator("[data-testid=next]").getAttribute("href");
+      check(next.endsWith(`/executions/${id2}`), `Next leads to the later execution: ${next}`);
+      // the list shows ids by their random end, so executions started together differ
+      await page.goto(url + "#/executions?flowId=steps");
+      const shown = page.locator("[data-testid=executions] [data-short-id]");
+      await page.locator(`[data-testid=executions] [data-short-id="${id2}"]`).waitFor();
+      const short = await shown.allInnerTexts();
+      check(short.length === 2 && short[0] !== short[1] && short.every((s) => s.startsWith("…") && (id.endsWith(s.slice(1)) || id2.endsWith(s.slice(1)))), `the short ids differ: ${short} (${id}, ${id2})`);
       // a retried task: one bar per attempt
       const retried = (await call(page, "POST", "/executions/ui.ops/retrying")).id;
       await page.goto(url + `#/executions/${retried}?tab=gantt`);

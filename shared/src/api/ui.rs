@@ -42,6 +42,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("executions.js", "text/javascript; charset=utf-8", include_bytes!("ui/executions.js")),
     ("execution.js", "text/javascript; charset=utf-8", include_bytes!("ui/execution.js")),
     ("execution_actions.js", "text/javascript; charset=utf-8", include_bytes!("ui/execution_actions.js")),
+    ("plugins.js", "text/javascript; charset=utf-8", include_bytes!("ui/plugins.js")),
     ("topology.js", "text/javascript; charset=utf-8", include_bytes!("ui/topology.js")),
     ("inputs.js", "text/javascript; charset=utf-8", include_bytes!("ui/inputs.js")),
     ("triggers.js", "text/javascript; charset=utf-8", include_bytes!("ui/triggers.js")),

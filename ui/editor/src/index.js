@@ -32,7 +32,7 @@ import { showDoc } from "./docpanel.js";
 import { diagnosticsOf } from "./diagnostics.js";
 import { look } from "./theme.js";
 
-export { contextAt, wordAt, completions, diagnosticsOf, expressionAt, expressionCompletions, flowFacts, indentAfter };
+export { contextAt, wordAt, completions, diagnosticsOf, expressionAt, expressionCompletions, flowFacts, indentAfter, showDoc };
 
 /** The plugin type of the block around `offset`: the innermost mapping with a `type:` the schema knows. */
 export function blockTypeAt(schema, text, offset) {

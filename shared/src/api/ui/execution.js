@@ -3,14 +3,14 @@
 // outputs and output files (preview, download) with the debug-expression
 // box, task metrics (metrics.js), and Kill / Restart /
 // Replay (of the whole execution, or from a task run in the Gantt), Set
-// labels and Change state (execution_actions.js), and
+// labels, Change state and Previous / Next (execution_actions.js), and
 // Resume of a PAUSED one (with its Pause's onResume inputs). While it runs it follows GET /executions/{id}/follow (server-sent
 // events), polling every second if the stream breaks.
 
 import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TERMINAL, canonicalExecution } from "./app.js";
 import { topology, zoomable } from "./topology.js";
 import { resumeDialog } from "./inputs.js";
-import { endedActions, evalBox } from "./execution_actions.js";
+import { endedActions, evalBox, neighbours } from "./execution_actions.js";
 
 const TABS = ["overview", "gantt", "logs", "topology", "outputs", "metrics"];
 
@@ -20,7 +20,7 @@ export async function render(main, id, query) {
   canonicalExecution(exec);
   const header = h("div");
   const body = h("div", { "data-testid": "tab-" + tab });
-  main.append(header,
+  main.append(header, neighbours(exec),
     h("div", { class: "tabs" }, TABS.map((t) => h("a", { href: `#/executions/${enc(id)}?tab=${t}`, class: t === tab ? "active" : "" }, t[0].toUpperCase() + t.slice(1)))),
     body);
   let logFilter = query.get("taskId") || "";

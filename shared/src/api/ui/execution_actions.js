@@ -4,7 +4,8 @@
 // that shows the server's refusal in place; and the debug-expression box of
 // the Outputs tab, which renders an expression in the execution's context
 // or a task run's (POST /executions/{id}/eval[/{taskRunId}]), as Kestra's
-// "Debug outputs" does.
+// "Debug outputs" does; Previous / Next: the flow's executions started
+// just before and just after this one.
 
 import { api, h, dialog, errorBox, enc, toast, TERMINAL } from "./app.js";
 import { labelLines } from "./inputs.js";
@@ -108,4 +109,27 @@ export function evalBox(e) {
     expr,
     h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Render")),
     out);
+}
+
+/**
+ * Previous / Next: links to the executions of the same flow (its namespace
+ * exactly) started just before and just after this one, found with two
+ * searches of at most 3 results each; a missing one is shown disabled.
+ */
+export function neighbours(e) {
+  const box = h("div", { class: "filters", "data-testid": "neighbours" });
+  const start = e.state.startDate || ((e.state.histories || [])[0] || {}).date;
+  if (!start) return box;
+  const find = async (op, dir) => {
+    const q = new URLSearchParams({ "filters[namespace][EQUALS]": e.namespace, "filters[flowId][EQUALS]": e.flowId, [`filters[startDate][${op}]`]: start, sort: `state.startDate:${dir}`, size: "3" });
+    const page = await api(`/executions/search?${q}`);
+    return ((page && page.results) || []).find((x) => x.id !== e.id) || null;
+  };
+  const link = (x, testid, label) => x
+    ? h("a", { class: "btn", href: `#/executions/${enc(x.id)}`, "data-testid": testid, title: `${x.id} (${x.state.current})` }, label)
+    : h("span", { class: "btn muted", "aria-disabled": "true", "data-testid": testid + "-none" }, label);
+  Promise.all([find("LESS_THAN_OR_EQUAL_TO", "desc"), find("GREATER_THAN_OR_EQUAL_TO", "asc")])
+    .then(([before, after]) => box.replaceChildren(link(before, "previous", "← Previous"), link(after, "next", "Next →")))
+    .catch((err) => box.replaceChildren(errorBox(err)));
+  return box;
 }

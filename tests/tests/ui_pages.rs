@@ -7,7 +7,8 @@
 //! with bulk kill / delete / replay, the topology's zoom and fit on the
 //! zoomcamp taxi flow, the Namespaces page (KV, editable namespace
 //! files, secret names), the Blueprints page (tags, search, Use), the
-//! Plugins page (groups, search, a type's documentation), a
+//! Plugins page (groups, search, a type's documentation), the flows
+//! list's last executions and filters, a
 //! brand-new broken file in the flow list, and the README's gallery of the
 //! main pages in both themes. Each test then checks the API agrees.
 
@@ -314,6 +315,18 @@ async fn plugins_page_lists_searches_and_documents_each_type() {
         let (status, doc) = api.get("/plugins/io.kestra.plugin.core.flow.ForEach").await;
         assert_eq!(status, 200, "{doc}");
         assert_eq!(doc["schema"]["properties"]["values"]["$required"], serde_json::json!(true), "{doc}");
+    })
+    .await;
+}
+
+/// The flows list shows each flow's last execution (its state, linked),
+/// searches and filters by namespace with its children, in the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_list_shows_last_executions_and_filters_by_text_and_namespace() {
+    run("flowslist", |_| {}, async |api| {
+        let (status, page) = api.get("/executions/search?namespace=ui.pages&flowId=failing").await;
+        assert_eq!(status, 200);
+        assert_eq!(page["total"], 1, "{page}");
     })
     .await;
 }

@@ -4,9 +4,10 @@
 //! delete an ended one, disable and enable a trigger, resume a paused one
 //! with its onResume inputs (logged in with basic auth: `resumed.by`);
 //! render a debug expression, set labels, change the state of an ended
-//! one and see a retried task's attempts apart in the Gantt
-//! (tests/ui/actions.mjs). Each scenario asserts on what the page shows;
-//! each test then checks the API agrees.
+//! one, see a retried task's attempts apart and a ForEach's iterations
+//! nested in the Gantt, a row opened to its logs (tests/ui/actions.mjs).
+//! Each scenario asserts on what the page shows; each test then checks the
+//! API agrees.
 
 use serde_json::Value;
 
@@ -43,6 +44,8 @@ tasks:
 
 const RETRYING: &str = "id: retrying\nnamespace: ui.ops\ntasks:\n  - id: flaky\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: boom\n    retry:\n      type: constant\n      interval: PT0.5S\n      maxAttempts: 2\n";
 
+const LOOPING: &str = "id: looping\nnamespace: ui.ops\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [a, b]\n    tasks:\n      - id: show\n        type: io.kestra.plugin.core.log.Log\n        message: \"value is {{ taskrun.value }}\"\n";
+
 const APPROVE: &str = r#"id: approve
 namespace: ui.ops
 tasks:
@@ -72,6 +75,7 @@ async fn run(scenario: &str, check: impl AsyncFnOnce(&dyn Fn(&str) -> String, Ge
         ("steps.yml", STEPS),
         ("nightly.yml", NIGHTLY),
         ("retrying.yml", RETRYING),
+        ("looping.yml", LOOPING),
     ];
     let (server, home) = api_server("ui-ops", &flows, None).await;
     let out = drive(&server.url(), scenario, &home.join("shots")).await;
@@ -203,8 +207,9 @@ async fn resume_button_resumes_a_paused_execution_with_its_inputs() {
 }
 
 /// The execution page's debug-expression box, Set labels and Change state
-/// (tests/ui/actions.mjs), and a retried task run drawn as one Gantt bar
-/// per attempt; the API agrees with what the page showed.
+/// (tests/ui/actions.mjs), a retried task run drawn as one Gantt bar per
+/// attempt and a ForEach's iterations nested, a row opened to its logs;
+/// the API agrees with what the page showed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debug_expression_set_labels_change_state_and_attempts_in_the_gantt() {
     run("execution-actions", async |printed, api| {

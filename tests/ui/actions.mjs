@@ -4,7 +4,8 @@
 // Change state of an ended execution; Previous / Next between a flow's
 // executions; the list's short ids of two executions started together
 // differ; a retried task run's attempts are bars of their own in the
-// Gantt.
+// Gantt, a ForEach's iterations are nested under it and a row opens to its
+// logs.
 
 export function scenarios({ url, check, shot, text, call }) {
   return {
@@ -77,6 +78,16 @@ export function scenarios({ url, check, shot, text, call }) {
       check((await text(page.locator("[data-testid=attempts]"))) === "2 attempts", "the row says 2 attempts");
       await shot(page, "execution-gantt-attempts");
       console.log(`retried ${retried}`);
+      // a ForEach's iterations nested under it; a row opens to its logs
+      const looped = (await call(page, "POST", "/executions/ui.ops/looping")).id;
+      await page.goto(url + `#/executions/${looped}?tab=gantt`);
+      await state.getByText("SUCCESS").waitFor({ timeout: 20000 });
+      const depths = await page.locator("[data-testid=gantt] .name").evaluateAll((n) => n.map((x) => `${x.innerText.replace(/^[▸▾]\s*/, "")}@${x.dataset.depth}`));
+      check(depths.join() === "each@0,show (a)@1,show (b)@1", `iterations nested under the ForEach: ${depths}`);
+      await page.locator("[data-testid=gantt] button[data-expand='show:b']").click();
+      await page.locator("[data-testid=gantt] .gantt-logs:not([hidden])").getByText("value is b").waitFor({ timeout: 5000 });
+      check((await page.locator("[data-testid=gantt] .gantt-logs:not([hidden])").count()) === 1, "only the opened row shows its logs");
+      await shot(page, "execution-gantt-nested");
     },
   };
 }

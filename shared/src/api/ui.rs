@@ -43,6 +43,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("execution.js", "text/javascript; charset=utf-8", include_bytes!("ui/execution.js")),
     ("execution_actions.js", "text/javascript; charset=utf-8", include_bytes!("ui/execution_actions.js")),
     ("plugins.js", "text/javascript; charset=utf-8", include_bytes!("ui/plugins.js")),
+    ("gantt.js", "text/javascript; charset=utf-8", include_bytes!("ui/gantt.js")),
     ("topology.js", "text/javascript; charset=utf-8", include_bytes!("ui/topology.js")),
     ("inputs.js", "text/javascript; charset=utf-8", include_bytes!("ui/inputs.js")),
     ("triggers.js", "text/javascript; charset=utf-8", include_bytes!("ui/triggers.js")),

@@ -1,5 +1,5 @@
 // One execution: overview (state, inputs, labels, trigger), the Gantt of its
-// task runs, per-task logs, the topology coloured by task-run state,
+// task runs (gantt.js), per-task logs, the topology coloured by task-run state,
 // outputs and output files (preview, download) with the debug-expression
 // box, task metrics (metrics.js), and Kill / Restart /
 // Replay (of the whole execution, or from a task run in the Gantt), Set
@@ -11,6 +11,7 @@ import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TER
 import { topology, zoomable } from "./topology.js";
 import { resumeDialog } from "./inputs.js";
 import { endedActions, evalBox, neighbours } from "./execution_actions.js";
+import { gantt } from "./gantt.js";
 
 const TABS = ["overview", "gantt", "logs", "topology", "outputs", "metrics"];
 
@@ -27,10 +28,11 @@ export async function render(main, id, query) {
   let logLevel = query.get("minLevel") || "INFO";
   let metricTask = query.get("taskId") || "";
   let metricPage = Number(query.get("page")) || 1;
+  const expanded = new Set(); // the Gantt rows opened to their logs, kept across live redraws
   const draw = async () => {
     drawHeader(header, exec);
     if (tab === "overview") body.replaceChildren(overview(exec));
-    else if (tab === "gantt") body.replaceChildren(gantt(exec));
+    else if (tab === "gantt") body.replaceChildren(gantt(exec, expanded, replayFrom));
     else if (tab === "logs") body.replaceChildren(await logs(exec, logFilter, logLevel, (t, l) => { logFilter = t; logLevel = l; draw(); }));
     else if (tab === "topology") {
       const graph = await api(`/executions/${enc(exec.id)}/graph`).catch((e) => e);
@@ -170,40 +172,6 @@ function overview(e) {
       : h("p", { class: "muted" }, "No inputs."),
     h("h2", {}, "States"),
     h("table", {}, h("tbody", {}, e.state.histories.map((x) => h("tr", {}, h("td", {}, stateBadge(x.state)), h("td", {}, fmtDate(x.date)))))));
-}
-
-/**
- * The Gantt: one bar per task run, placed on the execution's time span; a
- * task run retried has one bar per attempt, each in its own state (a gap
- * between them is the retry's wait), rather than one bar over them all.
- */
-function gantt(e) {
-  const all = span(e.state);
-  const total = Math.max(1, all.end - all.start);
-  const bar = (s, state, title, attempt) => {
-    const left = Math.max(0, ((s.start - all.start) / total) * 100);
-    const width = Math.max(0.5, Math.min(100 - left, (s.ms / total) * 100));
-    return h("div", { class: "bar", title, "data-attempt": attempt, style: { left: left + "%", width: width + "%", background: `var(--${state}, var(--CREATED))` } });
-  };
-  const rows = e.taskRunList.map((tr) => {
-    const s = span(tr.state);
-    const attempts = (tr.attempts || []).filter((a) => a && a.state && (a.state.startDate || (a.state.histories || []).length));
-    const bars = attempts.length > 1
-      ? attempts.map((a, i) => {
-        const as = span(a.state);
-        return bar(as, a.state.current, `attempt ${i + 1}: ${a.state.current}, ${fmtMs(as.ms)}`, i + 1);
-      })
-      : [bar(s, tr.state.current, tr.state.current, 1)];
-    return [
-      h("a", { class: "name", href: `#/executions/${enc(e.id)}?tab=logs&taskId=${enc(tr.taskId)}`, title: tr.taskId }, tr.taskId + (tr.value ? ` (${tr.value})` : "")),
-      h("div", { class: "bar-wrap", "data-task": tr.taskId, "data-attempts": attempts.length }, bars),
-      h("span", {}, fmtMs(s.ms), " ", stateBadge(tr.state.current), attempts.length > 1 ? h("span", { class: "muted", "data-testid": "attempts" }, ` ${attempts.length} attempts`) : "",
-        // Kestra's "Replay" of a task run: a new execution keeping what ran before it
-        TERMINAL.includes(e.state.current) ? [" ", replayFrom(e, tr)] : ""),
-    ];
-  });
-  if (!rows.length) return h("p", { class: "muted" }, "No task runs yet.");
-  return h("div", { class: "panel gantt", "data-testid": "gantt" }, h("strong", {}, "Task"), h("span", { class: "muted" }, `${fmtMs(total)} in all`), h("strong", {}, "Duration"), rows.flat());
 }
 
 async function logs(e, taskId, minLevel, change) {

@@ -45,10 +45,15 @@ export async function render(main, id, query) {
     } else if (tab === "metrics") {
       const { executionMetrics } = await import("./metrics.js");
       body.replaceChildren(await executionMetrics(exec, metricTask, metricPage, (t, p) => { metricTask = t; metricPage = p; draw(); }));
-    } else if (!body.querySelector("[data-testid=eval-box]")) {
+    } else {
       // the debug-expression box keeps what is typed in it as the execution moves on
-      body.replaceChildren(outputs(exec), evalBox(exec));
-    } else body.firstChild.replaceWith(outputs(exec));
+      const box = body.querySelector("[data-testid=eval-box]");
+      if (!box) body.replaceChildren(outputs(exec), evalBox(exec));
+      else {
+        body.firstChild.replaceWith(outputs(exec));
+        box.update(exec);
+      }
+    }
   };
   await draw();
   if (TERMINAL.includes(exec.state.current)) return;

@@ -81,12 +81,17 @@ function stateDialog(e) {
 /**
  * The debug-expression box: an expression rendered in the execution's
  * context, or in one task run's (`taskrun`, `parents`…); the answer is the
- * result, or the renderer's error, as the server says it.
+ * result, or the renderer's error, as the server says it. `update(e)`
+ * refreshes its list of task runs.
  */
 export function evalBox(e) {
-  const where = h("select", { name: "taskRunId" },
-    h("option", { value: "" }, "Execution"),
-    e.taskRunList.map((tr) => h("option", { value: tr.id }, tr.taskId + (tr.value ? ` (${tr.value})` : ""))));
+  const where = h("select", { name: "taskRunId" });
+  const options = (x) => {
+    const chosen = where.value;
+    where.replaceChildren(h("option", { value: "" }, "Execution"),
+      ...x.taskRunList.map((tr) => h("option", { value: tr.id, selected: tr.id === chosen }, tr.taskId + (tr.value ? ` (${tr.value})` : ""))));
+  };
+  options(e);
   const expr = h("textarea", { name: "expression", rows: 2, placeholder: "{{ outputs.first.value }}", spellcheck: "false" });
   const out = h("div", { "data-testid": "eval-result" });
   const submit = async (ev) => {
@@ -103,12 +108,15 @@ export function evalBox(e) {
       out.replaceChildren(errorBox(err));
     }
   };
-  return h("form", { class: "panel form", onsubmit: submit, "data-testid": "eval-box" },
+  const form = h("form", { class: "panel form", onsubmit: submit, "data-testid": "eval-box" },
     h("h2", {}, "Debug expression"),
     h("div", { class: "filters" }, h("span", { class: "muted" }, "Render in the context of"), where),
     expr,
     h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Render")),
     out);
+  // a running execution's new task runs join the list; what is typed stays
+  form.update = options;
+  return form;
 }
 
 /**

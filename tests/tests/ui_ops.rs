@@ -215,7 +215,9 @@ async fn debug_expression_set_labels_change_state_and_attempts_in_the_gantt() {
     run("execution-actions", async |printed, api| {
         let e = api.execution(&printed("execution")).await;
         assert_eq!(e["state"]["current"], "WARNING", "{e}");
-        let label = |k: &str, v: &str| e["labels"].as_array().is_some_and(|a| a.iter().any(|l| l["key"] == k && l["value"] == v));
+        let label = |k: &str, v: &str| {
+            e["labels"].as_array().is_some_and(|a| a.iter().any(|l| l["key"] == k && l["value"] == v))
+        };
         assert!(label("team", "ui") && label("reviewed", "yes"), "{e}");
         let r = api.execution(&printed("retried")).await;
         assert_eq!(task_run(&r, "flaky")["attempts"].as_array().map(Vec::len), Some(2), "{r}");

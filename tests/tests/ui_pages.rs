@@ -311,11 +311,15 @@ async fn a_page_opened_while_the_previous_loads_is_the_only_one_shown() {
 /// and opens on Kestra's path by an alias.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugins_page_lists_searches_and_documents_each_type() {
-    run("plugins", |_| {}, async |api| {
-        let (status, doc) = api.get("/plugins/io.kestra.plugin.core.flow.ForEach").await;
-        assert_eq!(status, 200, "{doc}");
-        assert_eq!(doc["schema"]["properties"]["values"]["$required"], serde_json::json!(true), "{doc}");
-    })
+    run(
+        "plugins",
+        |_| {},
+        async |api| {
+            let (status, doc) = api.get("/plugins/io.kestra.plugin.core.flow.ForEach").await;
+            assert_eq!(status, 200, "{doc}");
+            assert_eq!(doc["schema"]["properties"]["values"]["$required"], serde_json::json!(true), "{doc}");
+        },
+    )
     .await;
 }
 
@@ -323,10 +327,14 @@ async fn plugins_page_lists_searches_and_documents_each_type() {
 /// searches and filters by namespace with its children, in the address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flows_list_shows_last_executions_and_filters_by_text_and_namespace() {
-    run("flowslist", |_| {}, async |api| {
-        let (status, page) = api.get("/executions/search?namespace=ui.pages&flowId=failing").await;
-        assert_eq!(status, 200);
-        assert_eq!(page["total"], 1, "{page}");
-    })
+    run(
+        "flowslist",
+        |_| {},
+        async |api| {
+            let (status, page) = api.get("/executions/search?namespace=ui.pages&flowId=failing").await;
+            assert_eq!(status, 200);
+            assert_eq!(page["total"], 1, "{page}");
+        },
+    )
     .await;
 }

@@ -333,7 +333,11 @@ fn required_marks_are_the_validators_rule() {
             let mut item = example.clone();
             item.retain(|k, _| !group.contains(k));
             let said = validate(&flow_with(d.kind, Value::Object(item)));
-            assert!(!said.is_empty(), "{} without {group:?} was accepted, yet the schema marks it required", d.type_name);
+            assert!(
+                !said.is_empty(),
+                "{} without {group:?} was accepted, yet the schema marks it required",
+                d.type_name
+            );
             checked += 1;
         }
     }

@@ -158,7 +158,7 @@ function keyCompletions(root, objs, ctx) {
       out.push({
         label: name,
         type: "property",
-        detail: (isReq ? "required · " : "") + typeLabel(root, p),
+        detail: [isReq ? "required" : "", typeLabel(root, p)].filter(Boolean).join(" · "),
         info: [p.title, p.description].filter(Boolean).filter((x, i, a) => a.indexOf(x) === i).join("\n\n") || undefined,
         required: isReq,
         boost: isReq ? 40 : name === "id" || name === "type" ? 45 : 0,

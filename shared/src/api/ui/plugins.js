@@ -51,7 +51,7 @@ export async function render(main, parts, query) {
     })));
   main.append(h("h1", {}, "Plugins"),
     h("div", { class: "filters" }, search, h("span", { class: "muted", "data-testid": "plugin-count" }, `${shown} types`)),
-    sections.length ? sections : h("p", { class: "muted" }, "No plugin matches."));
+    ...(sections.length ? sections : [h("p", { class: "muted" }, "No plugin matches.")]));
 }
 
 /** One type's documentation (a full name or an alias). */

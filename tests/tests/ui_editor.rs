@@ -1,9 +1,10 @@
-//! The flow editor's expression completion in a real browser
-//! (tests/ui/expressions.mjs, driven as [`crate::ui`]): `{{ outputs.`
-//! offers the flow's task ids, `{{ inputs.` its input ids, a task's
-//! declared outputs and the filters follow, an input's `type:` offers the
-//! validator's types; Enter breaks the line with a suggestion open, Tab
-//! accepts it, and `tasks:` + Enter indents.
+//! The flow editor's completion in a real browser (tests/ui/expressions.mjs,
+//! driven as [`crate::ui`]): `{{ outputs.` offers the flow's task ids but
+//! not the task being written, also in an expression opened on an earlier
+//! line; `{{ inputs.` its input ids, a task's declared outputs and the
+//! filters follow; ForEach's `values` is marked required; an input's
+//! `type:` offers the validator's types; Enter breaks the line with a
+//! suggestion open, Tab accepts it, and `tasks:` + Enter indents.
 
 use crate::sched_support::api_server;
 use crate::ui::drive;

@@ -2,8 +2,12 @@
 //! (tests/ui/drive.mjs, as [`crate::ui`]): kill a running execution,
 //! restart a failed one, replay one whole and from a task run in the Gantt,
 //! delete an ended one, disable and enable a trigger, resume a paused one
-//! with its onResume inputs (logged in with basic auth: `resumed.by`). Each scenario asserts on what the page
-//! shows; each test then checks the API agrees.
+//! with its onResume inputs (logged in with basic auth: `resumed.by`);
+//! render a debug expression, set labels, change the state of an ended
+//! one, see a retried task's attempts apart and a ForEach's iterations
+//! nested in the Gantt, a row opened to its logs (tests/ui/actions.mjs).
+//! Each scenario asserts on what the page shows; each test then checks the
+//! API agrees.
 
 use serde_json::Value;
 
@@ -38,6 +42,10 @@ tasks:
     format: "made by {{ outputs.stamp.value }}"
 "#;
 
+const RETRYING: &str = "id: retrying\nnamespace: ui.ops\ntasks:\n  - id: flaky\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: boom\n    retry:\n      type: constant\n      interval: PT0.5S\n      maxAttempts: 2\n";
+
+const LOOPING: &str = "id: looping\nnamespace: ui.ops\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [a, b]\n    tasks:\n      - id: show\n        type: io.kestra.plugin.core.log.Log\n        message: \"value is {{ taskrun.value }}\"\n";
+
 const APPROVE: &str = r#"id: approve
 namespace: ui.ops
 tasks:
@@ -61,7 +69,14 @@ tasks:
 /// Runs `scenario` against a fresh local server; returns its printed
 /// `name id` lines and a GET on the server's API.
 async fn run(scenario: &str, check: impl AsyncFnOnce(&dyn Fn(&str) -> String, Get)) {
-    let flows = [("slow.yml", SLOW), ("flaky.yml", FLAKY), ("steps.yml", STEPS), ("nightly.yml", NIGHTLY)];
+    let flows = [
+        ("slow.yml", SLOW),
+        ("flaky.yml", FLAKY),
+        ("steps.yml", STEPS),
+        ("nightly.yml", NIGHTLY),
+        ("retrying.yml", RETRYING),
+        ("looping.yml", LOOPING),
+    ];
     let (server, home) = api_server("ui-ops", &flows, None).await;
     let out = drive(&server.url(), scenario, &home.join("shots")).await;
     let printed = move |name: &str| -> String {
@@ -189,4 +204,23 @@ async fn resume_button_resumes_a_paused_execution_with_its_inputs() {
     let pause = other.task_run_list.iter().find(|t| t.task_id == "pause").expect("pause");
     assert_eq!(pause.outputs.as_ref().expect("outputs")["onResume"]["asked"], "from the api");
     server.shutdown().await;
+}
+
+/// The execution page's debug-expression box, Set labels and Change state
+/// (tests/ui/actions.mjs), a retried task run drawn as one Gantt bar per
+/// attempt and a ForEach's iterations nested, a row opened to its logs;
+/// the API agrees with what the page showed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_expression_set_labels_change_state_and_attempts_in_the_gantt() {
+    run("execution-actions", async |printed, api| {
+        let e = api.execution(&printed("execution")).await;
+        assert_eq!(e["state"]["current"], "WARNING", "{e}");
+        let label = |k: &str, v: &str| {
+            e["labels"].as_array().is_some_and(|a| a.iter().any(|l| l["key"] == k && l["value"] == v))
+        };
+        assert!(label("team", "ui") && label("reviewed", "yes"), "{e}");
+        let r = api.execution(&printed("retried")).await;
+        assert_eq!(task_run(&r, "flaky")["attempts"].as_array().map(Vec::len), Some(2), "{r}");
+    })
+    .await;
 }

@@ -6,7 +6,9 @@
 //! hold with an 80-character namespace at 1440 px, sortable executions
 //! with bulk kill / delete / replay, the topology's zoom and fit on the
 //! zoomcamp taxi flow, the Namespaces page (KV, editable namespace
-//! files, secret names), the Blueprints page (tags, search, Use), a
+//! files, secret names), the Blueprints page (tags, search, Use), the
+//! Plugins page (groups, search, a type's documentation), the flows
+//! list's last executions and filters, a
 //! brand-new broken file in the flow list, and the README's gallery of the
 //! main pages in both themes. Each test then checks the API agrees.
 
@@ -302,4 +304,37 @@ async fn gallery_of_the_main_pages_in_light_and_dark() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_opened_while_the_previous_loads_is_the_only_one_shown() {
     run("race", |_| {}, async |_| {}).await;
+}
+
+/// The Plugins page lists every type by group, searches, shows a type's
+/// documentation with its required properties marked (ForEach's `values`),
+/// and opens on Kestra's path by an alias.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_page_lists_searches_and_documents_each_type() {
+    run(
+        "plugins",
+        |_| {},
+        async |api| {
+            let (status, doc) = api.get("/plugins/io.kestra.plugin.core.flow.ForEach").await;
+            assert_eq!(status, 200, "{doc}");
+            assert_eq!(doc["schema"]["properties"]["values"]["$required"], serde_json::json!(true), "{doc}");
+        },
+    )
+    .await;
+}
+
+/// The flows list shows each flow's last execution (its state, linked),
+/// searches and filters by namespace with its children, in the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_list_shows_last_executions_and_filters_by_text_and_namespace() {
+    run(
+        "flowslist",
+        |_| {},
+        async |api| {
+            let (status, page) = api.get("/executions/search?namespace=ui.pages&flowId=failing").await;
+            assert_eq!(status, 200);
+            assert_eq!(page["total"], 1, "{page}");
+        },
+    )
+    .await;
 }

@@ -570,6 +570,7 @@ Object.assign(scenarios, (await import("./metrics.mjs")).scenarios({ url, check,
 Object.assign(scenarios, (await import("./links.mjs")).scenarios({ url, check, shot, text, call }));
 Object.assign(scenarios, (await import("./tests.mjs")).scenarios({ url, check, shot, text, call }));
 Object.assign(scenarios, (await import("./expressions.mjs")).scenarios({ url, check, shot, text }));
+Object.assign(scenarios, (await import("./actions.mjs")).scenarios({ url, check, shot, text, call }));
 
 const run = scenarios[scenario];
 if (!run) {

@@ -1,9 +1,11 @@
 // Scenarios for tests/tests/ui_editor.rs, loaded by drive.mjs: the flow
-// editor completes inside `{{ }}` — after `outputs.` the flow's task ids,
-// after `outputs.<id>.` that task's declared outputs, after `inputs.` the
-// input ids — and an input's `type:` from the validator's types; Enter
-// breaks the line while a suggestion is open; a `key:` line indents the
-// next one.
+// editor completes inside `{{ }}` — after `outputs.` the flow's task ids
+// but never the task being written, after `outputs.<id>.` that task's
+// declared outputs, after `inputs.` the input ids — also in an expression
+// opened on an earlier line of a block scalar; a required property
+// (ForEach's `values`) is marked in the list; an input's `type:` offers
+// the validator's types; Enter breaks the line while a suggestion is
+// open; a `key:` line indents the next one.
 
 export function scenarios({ url, check, shot, text }) {
   return {
@@ -34,7 +36,7 @@ export function scenarios({ url, check, shot, text }) {
       await option("first").waitFor({ timeout: 3000 });
       const outputsMs = Date.now() - t0;
       const ids = await offered();
-      check(ids.includes("first") && ids.includes("say"), `the task ids are offered after outputs.: ${ids}`);
+      check(ids.includes("first") && !ids.includes("say"), `the task ids are offered after outputs., not the task being written: ${ids}`);
       await shot(page, "editor-expressions");
       await option("first").click();
       await page.keyboard.type(".");
@@ -72,6 +74,23 @@ export function scenarios({ url, check, shot, text }) {
       await option("SELECT").waitFor({ timeout: 3000 });
       const types = await offered();
       check(types.includes("STRING") && types.includes("SECRET") && !types.includes("io.kestra.plugin.core.log.Log"), `input types offered: ${types}`);
+      await page.keyboard.press("Escape");
+      // a required property is marked in the list: ForEach's values (one
+      // of values and its older name value, the validator's rule), not value
+      await setText("id: expr\nnamespace: ui.expr\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    ");
+      await page.keyboard.type("va");
+      await option("values").waitFor({ timeout: 3000 });
+      const marked = await list.locator("li").filter({ has: page.locator(".cm-baton-required") }).locator(".cm-completionLabel").allInnerTexts();
+      const details = await list.locator("li").filter({ hasText: "values" }).locator(".cm-completionDetail").allInnerTexts();
+      check(marked.includes("values") && !marked.includes("value") && details.some((d) => d.startsWith("required")), `required marks: ${marked} (${details})`);
+      await shot(page, "editor-required");
+      await page.keyboard.press("Escape");
+      // an expression opened on an earlier line of a block scalar
+      await setText(flow + "|\n      {{ inputs.months\n        | toJson }} and {{\n        outputs");
+      await page.keyboard.type(".");
+      await option("first").waitFor({ timeout: 3000 });
+      const multi = await offered();
+      check(multi.includes("first") && !multi.includes("say"), `a multi-line expression is read: ${multi}`);
       await page.keyboard.press("Escape");
       // `tasks:` then Enter indents the new line
       await setText("id: expr\nnamespace: ui.expr\ntasks:");

@@ -1,7 +1,8 @@
 // Scenarios for tests/tests/ui_pages.rs, loaded by drive.mjs: the home
 // dashboard, revisions, dependencies, a flow's own tabs and actions, a
 // broken flow's banner, long names, executions sorting and bulk actions,
-// the topology's zoom and fit, and the Namespaces page.
+// the topology's zoom and fit, the Namespaces page, the Plugins page and
+// the flows list's filters and last executions.
 
 export function scenarios({ url, check, shot, text }) {
   /** Calls the API from the page; `type` is the body's content type. */
@@ -396,6 +397,61 @@ export function scenarios({ url, check, shot, text }) {
       // secrets: names only
       await page.locator(".tabs a[data-tab=secrets]").click();
       await page.locator("[data-testid=secrets]").waitFor();
+    },
+
+    /** Plugins: every type by group, a search, a type's documentation (required marked), Kestra's path. */
+    async plugins(page) {
+      await page.goto(url + "#/plugins");
+      await page.locator('[data-plugin="io.kestra.plugin.core.log.Log"]').waitFor();
+      const all = Number((await text(page.locator("[data-testid=plugin-count]"))).split(" ")[0]);
+      check(all > 100, `every type is listed: ${all}`);
+      check((await page.locator('[data-plugin="io.kestra.plugin.core.trigger.Schedule"]').count()) === 1, "triggers are listed");
+      check((await page.locator("#menu a.active").innerText()).trim() === "Plugins", "the menu shows Plugins");
+      await shot(page, "plugins");
+      await page.locator("input[name=q]").fill("foreach");
+      await page.locator("input[name=q]").press("Enter");
+      await page.waitForURL(/q=foreach/);
+      await page.locator('[data-plugin="io.kestra.plugin.core.flow.ForEach"]').waitFor();
+      check((await page.locator('[data-plugin="io.kestra.plugin.core.log.Log"]').count()) === 0, "the search narrows the list");
+      await page.locator('[data-plugin="io.kestra.plugin.core.flow.ForEach"] a').click();
+      const doc = page.locator("[data-testid=plugin-doc]");
+      await doc.locator('tr[data-prop="values"] .doc-req').waitFor();
+      check((await doc.locator('tr[data-prop="value"] .doc-req').count()) === 0, "the older name value is not marked required");
+      check(/example/i.test(await text(doc)) && (await doc.locator("pre.doc-code").count()) >= 1, "the example is shown");
+      await shot(page, "plugin-doc");
+      // Kestra's path, by an alias
+      await page.goto(url + "/ui/main/plugins/io.kestra.core.tasks.log.Log");
+      await page.locator('[data-testid=plugin-doc] tr[data-prop="message"] .doc-req').waitFor();
+      await page.goto(url + "#/plugins/io.kestra.plugin.core.log.Nope");
+      check((await text(page.locator(".error-box"))).includes("no plugin 'io.kestra.plugin.core.log.Nope'"), "an unknown type says so");
+    },
+
+    /** Flows list: each flow's last execution, a search, a namespace filter with its children. */
+    async flowslist(page) {
+      await page.goto(url + "#/home");
+      const failed = await start(page, "failing");
+      await settle(page);
+      await page.goto(url + "#/flows");
+      const cell = page.locator('[data-last="ui.pages.failing"]');
+      await cell.locator("[data-state=FAILED]").waitFor();
+      const href = await cell.locator("a").getAttribute("href");
+      check(href.endsWith(`/executions/${failed}`), `the last execution links to it: ${href}`);
+      check((await text(page.locator('[data-last="ui.pages.child"]'))) === "", "a flow never run shows no last execution");
+      await shot(page, "flows-list");
+      const shownFlows = () => page.locator("tr[data-flow]").evaluateAll((rows) => rows.map((r) => r.dataset.flow));
+      await page.locator("[data-testid=flow-filters] input[name=q]").fill("fail");
+      await page.locator("[data-testid=flow-filters] input[name=q]").press("Enter");
+      await page.waitForURL(/q=fail/);
+      await page.waitForFunction(() => [...document.querySelectorAll("tr[data-flow]")].map((r) => r.dataset.flow).join() === "ui.pages.failing");
+      // a namespace shows its children, and nothing else
+      await page.goto(url + "#/flows");
+      await page.locator("[data-testid=flow-filters] select[name=namespace]").selectOption("ui.pages");
+      await page.waitForURL(/namespace=ui.pages/);
+      await page.locator('tr[data-flow="ui.pages.child"]').waitFor();
+      const inNs = await shownFlows();
+      check(inNs.some((f) => f.startsWith("ui.pages.xxx")) && !inNs.some((f) => f.startsWith("zoomcamp.")), `ui.pages and its children: ${inNs}`);
+      await page.goto(url + "#/flows?q=nothing-like-this");
+      await page.locator("[data-testid=no-match]").waitFor();
     },
   };
 }

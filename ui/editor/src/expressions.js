@@ -6,11 +6,13 @@
 //! the flow's own names read from the text being edited: input ids after
 //! `inputs.`, task ids after `outputs.`, a task type's declared outputs
 //! (`$outputs`) after `outputs.<taskId>.`, variable keys after `vars.`, the
-//! triggers' outputs after `trigger.`. Works on any line, block scalars
-//! (`script: |`) and quoted strings included: the expression is read from
-//! the line up to the cursor. Pure: no DOM.
+//! triggers' outputs after `trigger.` (never the task being written nor a
+//! flowable holding it: their outputs do not exist yet where the cursor
+//! is). Works on any line, block scalars (`script: |`) and quoted strings
+//! included, and an expression opened on an earlier line of the same
+//! scalar is read from its `{{` (see `scalarStart`). Pure: no DOM.
 
-import { readLines, pathTo } from "./yamlpath.js";
+import { readLines, pathTo, mappingAt } from "./yamlpath.js";
 import { definitionOf } from "./schema.js";
 
 const TASK_LISTS = new Set(["tasks", "errors", "finally", "afterExecution"]);
@@ -23,8 +25,7 @@ const unquote = (v) => (v || "").replace(/^(["'])(.*)\1$/, "$2");
  * `["outputs", "x", "[]"]`) and `prefix` the word typed so far.
  */
 export function expressionAt(text, offset) {
-  const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
-  const head = text.slice(lineStart, offset);
+  const head = text.slice(scalarStart(text, offset), offset);
   const open = Math.max(head.lastIndexOf("{{"), head.lastIndexOf("{%"));
   if (open < 0) return null;
   const expr = head.slice(open + 2);
@@ -47,6 +48,40 @@ export function expressionAt(text, offset) {
   m = /(?:^|[^\w.\]])([A-Za-z_]\w*)?$/.exec(bare);
   if (m) return { kind: "root", path: [], prefix: m[1] || "", from: offset - (m[1] || "").length };
   return null;
+}
+
+/** The most lines an expression is read back over (a `{{` opened higher up is not looked for). */
+export const MAX_EXPRESSION_LINES = 50;
+
+/**
+ * Where the scalar holding `offset` starts, for an expression opened on an
+ * earlier line: the first body line of a block scalar (`message: |`), or
+ * the key line of a quoted or plain scalar continued on lines without a
+ * key; else the start of the cursor's line. At most
+ * [`MAX_EXPRESSION_LINES`] lines back.
+ */
+function scalarStart(text, offset) {
+  const all = text.slice(0, offset).split("\n");
+  const lines = readLines(all);
+  const last = lines.length - 1;
+  const stop = Math.max(0, last - MAX_EXPRESSION_LINES);
+  let pos = offset - all[last].length;
+  const cur = lines[last];
+  if (cur.scalar) {
+    // a block scalar's body: back to its first line
+    for (let i = last - 1; i >= stop && lines[i].scalar; i--) pos -= all[i].length + 1;
+    return pos;
+  }
+  if (cur.blank || cur.key || cur.dash) return pos;
+  // a continuation line (no key): back to the key line the scalar starts on
+  const lineStart = pos;
+  for (let i = last - 1; i >= stop; i--) {
+    pos -= all[i].length + 1;
+    const l = lines[i];
+    if (l.scalar) return lineStart;
+    if (l.key || l.dash) return pos;
+  }
+  return lineStart;
 }
 
 /**
@@ -84,6 +119,28 @@ export function flowFacts(text) {
   return facts;
 }
 
+/**
+ * The ids of the mappings around `offset` (the task being written and the
+ * flowables holding it): its line is read from the key line that owns it
+ * (the `key: |` of a block scalar, the key line of a continued scalar).
+ */
+export function enclosingIds(text, offset) {
+  const all = text.split("\n");
+  const lines = readLines(all);
+  let at = text.slice(0, offset).split("\n").length - 1;
+  while (at > 0 && (lines[at].blank || (!lines[at].key && !lines[at].dash))) at--;
+  const l = lines[at];
+  const ids = new Set();
+  if (!l || l.blank) return ids;
+  const { segs } = pathTo(lines, at, l.keyCol);
+  const own = mappingAt(lines, at, l.keyCol).keys;
+  for (const keys of [own, ...segs.map((x) => x.keys)]) {
+    const id = keys && keys.get("id");
+    if (id) ids.add(unquote(id));
+  }
+  return ids;
+}
+
 const item = (label, type, detail, info, boost = 0) => ({ label, type, detail, info, boost });
 
 /** The outputs a type declares (`$outputs` of its definition). */
@@ -109,7 +166,8 @@ export function expressionCompletions(schema, text, offset) {
     if (root === "inputs" && rest.length === 0) {
       for (const i of facts.inputs) items.push(item(i.id, "property", i.type ? `input · ${i.type}` : "input"));
     } else if (root === "outputs" && rest.length === 0) {
-      for (const t of facts.tasks) {
+      const own = enclosingIds(text, offset);
+      for (const t of facts.tasks.filter((x) => !own.has(x.id))) {
         items.push({ ...item(t.id, "property", `task · ${t.type.split(".").pop()}`, t.type), dotless: !/^[A-Za-z_]\w*$/.test(t.id) });
       }
     } else if (root === "outputs" && rest.length >= 1 && rest.slice(1).every((s) => s === "[]" || /^\d+$/.test(s))) {

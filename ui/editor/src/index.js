@@ -32,7 +32,7 @@ import { showDoc } from "./docpanel.js";
 import { diagnosticsOf } from "./diagnostics.js";
 import { look } from "./theme.js";
 
-export { contextAt, wordAt, completions, diagnosticsOf, expressionAt, expressionCompletions, flowFacts, indentAfter };
+export { contextAt, wordAt, completions, diagnosticsOf, expressionAt, expressionCompletions, flowFacts, indentAfter, showDoc };
 
 /** The plugin type of the block around `offset`: the innermost mapping with a `type:` the schema knows. */
 export function blockTypeAt(schema, text, offset) {
@@ -80,10 +80,21 @@ function completionSource(getSchema) {
         info: c.info,
         type: c.type,
         boost: c.boost,
+        required: c.required,
         apply: ctx.kind === "key" ? applyKey(c) : c.apply,
       })),
     };
   };
+}
+
+/** The red `*` after a required property's name in the completion list (as the doc panel marks it). */
+function requiredMark(completion) {
+  if (!completion.required) return null;
+  const mark = document.createElement("span");
+  mark.className = "cm-baton-required";
+  mark.title = "required";
+  mark.textContent = "*";
+  return mark;
 }
 
 /** A name that is not an identifier (`my-task`) as `['my-task']`, replacing the dot before it. */
@@ -219,7 +230,7 @@ export function createEditor(parent, options = {}) {
     indentUnit.of("  "),
     EditorState.tabSize.of(2),
     indentAfterKey,
-    autocompletion({ override: [completionSource(getSchema)], activateOnTyping: true, icons: false, maxRenderedOptions: 200, defaultKeymap: false }),
+    autocompletion({ override: [completionSource(getSchema)], activateOnTyping: true, icons: false, maxRenderedOptions: 200, defaultKeymap: false, addToOptions: [{ render: requiredMark, position: 60 }] }),
     hover(getSchema),
     lint,
     lintGutter(),

@@ -2,8 +2,9 @@
 //! like Kestra's) walked along a cursor's path (see yamlpath.js): which
 //! object schemas apply where the cursor is, which plugin definition a
 //! block's `type:` picks, and the completions that follow — type names
-//! (full names and aliases, with titles), property names (required first,
-//! with descriptions), enum values and flow-level keys. Pure: no DOM.
+//! (full names and aliases, with titles), property names (required first
+//! and marked so, from the server's `required`/`$required`, with
+//! descriptions), enum values and flow-level keys. Pure: no DOM.
 
 /** Follows a local `$ref` (`#/definitions/x`). */
 export function deref(root, s) {
@@ -147,19 +148,19 @@ function keyCompletions(root, objs, ctx) {
     }
   }
   for (const o of pool) {
-    const required = new Set(o.required || []);
     for (const [name, p] of Object.entries(o.properties || {})) {
       // `$compat`: read in one form only (tenantId: main…), never offered
       if (seen.has(name) || p.$compat) continue;
       seen.add(name);
-      const isReq = required.has(name) || p.$required === true;
+      const isReq = isRequired(o, name, ctx.keys);
       const how = layout(root, p);
       const pad = " ".repeat(ctx.col + 2);
       out.push({
         label: name,
         type: "property",
-        detail: (isReq ? "required · " : "") + typeLabel(root, p),
+        detail: [isReq ? "required" : "", typeLabel(root, p)].filter(Boolean).join(" · "),
         info: [p.title, p.description].filter(Boolean).filter((x, i, a) => a.indexOf(x) === i).join("\n\n") || undefined,
+        required: isReq,
         boost: isReq ? 40 : name === "id" || name === "type" ? 45 : 0,
         // inside `{…}` everything stays on the line
         apply: ctx.flow ? `${name}: ` : how === "list" ? `${name}:\n${pad}- ` : how === "block" ? `${name}:\n${pad}` : `${name}: `,
@@ -167,6 +168,20 @@ function keyCompletions(root, objs, ctx) {
     }
   }
   return out;
+}
+
+/**
+ * Whether `name` must be written in a mapping of schema `o` holding `keys`:
+ * listed in `required`, or marked `$required` by the server (from the
+ * validator's own rule) — unless it is one of a group (`$requiredOneOf`:
+ * ForEach's `values` or its older name `value`) another member of which is
+ * already written.
+ */
+export function isRequired(o, name, keys) {
+  const p = (o.properties || {})[name] || {};
+  if (!(o.required || []).includes(name) && p.$required !== true) return false;
+  const group = Array.isArray(p.$requiredOneOf) ? p.$requiredOneOf : [];
+  return !group.some((n) => n !== name && keys && keys.has(n));
 }
 
 /** A `{{ }}` template alternative (`{type: string, pattern}`), which any typed property may also take. */
@@ -225,7 +240,7 @@ export function hoverAt(root, ctxPath, rootKeys, keys, word) {
   if (!hit) return null;
   const p = deref(root, hit.prop) || {};
   const bits = [typeLabel(root, p)];
-  if ((hit.owner.required || []).includes(word.key) || (hit.owner.properties && hit.owner.properties[word.key] && hit.owner.properties[word.key].$required === true)) bits.push("required");
+  if (isRequired(hit.owner, word.key, keys)) bits.push("required");
   if (p.default !== undefined) bits.push(`default ${JSON.stringify(p.default)}`);
   if (p.$dynamic) bits.push("dynamic ({{ }} rendered)");
   return { title: word.key, subtitle: bits.filter(Boolean).join(" · "), body: [p.title, p.description].filter(Boolean).filter((x, i, a) => a.indexOf(x) === i).join("\n\n") };

@@ -187,7 +187,7 @@ test("inputs., outputs., outputs.<task>., vars., taskrun. and filters", () => {
   assert.deepEqual(exprLabels(task + "{{ inputs.|"), ["months", "name"]);
   assert.deepEqual(exprLabels(task + "{{ inputs.mo|"), ["months", "name"]);
   assert.equal(expr(task + "{{ inputs.mo|").from, (FLOW + task + "{{ inputs.mo").length - 2);
-  assert.deepEqual(exprLabels(task + "{{ outputs.|"), ["each", "ret", "my-task", "l"]);
+  assert.deepEqual(exprLabels(task + "{{ outputs.|"), ["each", "ret", "my-task"]);
   assert.ok(expr(task + "{{ outputs.|").items.find((c) => c.label === "my-task").dotless, "a dashed id is written ['my-task']");
   assert.deepEqual(exprLabels(task + "{{ outputs.ret.|"), ["value"]);
   assert.deepEqual(exprLabels(task + "{{ outputs.ret[taskrun.value].|"), ["value"]);
@@ -202,7 +202,7 @@ test("inputs., outputs., outputs.<task>., vars., taskrun. and filters", () => {
 test("expressions in block scalars and quoted strings, not outside them", () => {
   const script = "  - id: s\n    type: io.kestra.plugin.core.log.Log\n    message: |\n      echo {{ inputs.|";
   assert.deepEqual(exprLabels(script), ["months", "name"]);
-  assert.deepEqual(exprLabels('  - id: s\n    type: io.kestra.plugin.core.log.Log\n    message: "a {{ outputs.|'), ["each", "ret", "my-task", "s"]);
+  assert.deepEqual(exprLabels('  - id: s\n    type: io.kestra.plugin.core.log.Log\n    message: "a {{ outputs.|'), ["each", "ret", "my-task"]);
   assert.equal(expressionAt("message: {{ inputs.a }} inputs.", 31), null, "after a closed }}");
   assert.equal(expressionAt("message: {{ 'inputs.", 20), null, "inside a string literal");
   assert.equal(expressionAt("message: hello", 14), null);
@@ -229,4 +229,37 @@ test("a line opening a block indents the next one", () => {
   assert.equal(indentAfter("    script: >-  # folded"), 6);
   assert.equal(indentAfter("  message: hi"), null);
   assert.equal(indentAfter("  -"), 4);
+});
+
+test("a required property is marked, ForEach's values unless its older name value is written", () => {
+  const each = "tasks:\n  - id: e\n    type: io.kestra.plugin.core.flow.ForEach\n    |";
+  const c = completions(schema, at(each));
+  const values = c.find((x) => x.label === "values");
+  assert.ok(values.required && values.detail.startsWith("required"), JSON.stringify(values));
+  assert.ok(!c.find((x) => x.label === "value").required);
+  assert.ok(c.find((x) => x.label === "tasks").required);
+  const older = completions(schema, at(each + "\n    value: [1]\n")).find((x) => x.label === "values");
+  assert.ok(!older.required, "value written: values is no longer required");
+  const log = completions(schema, at("tasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    |"));
+  assert.ok(log.find((x) => x.label === "message").required);
+  assert.ok(!log.find((x) => x.label === "level").required);
+});
+
+test("the task being written and the flowables holding it are not offered after outputs.", () => {
+  const nested = "  - id: loop\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1]\n    tasks:\n      - id: inner\n        type: io.kestra.plugin.core.log.Log\n        message: \"{{ outputs.|\"\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: x\n";
+  assert.deepEqual(exprLabels(nested), ["each", "ret", "my-task", "after"]);
+  // its id written below the cursor, and a block scalar
+  assert.deepEqual(exprLabels("  - type: io.kestra.plugin.core.log.Log\n    message: |\n      {{ outputs.|\n    id: late\n"), ["each", "ret", "my-task"]);
+});
+
+test("an expression opened on an earlier line of the same scalar is read", () => {
+  const task = "  - id: m\n    type: io.kestra.plugin.core.log.Log\n    message: ";
+  assert.deepEqual(exprLabels(task + "|\n      {{ inputs.name\n        | up|"), ["date", "upper", "toJson"]);
+  assert.deepEqual(exprLabels(task + "|\n      first line\n      {{\n        outputs.r|"), ["each", "ret", "my-task"]);
+  assert.deepEqual(exprLabels(task + "|\n      {{\n\n        outputs.ret.|"), ["value"]);
+  assert.deepEqual(exprLabels(task + '"{{\n      inputs.|'), ["months", "name"]);
+  // not past a key line, nor after an expression closed on an earlier line
+  assert.equal(expr(task + '"{{ inputs.\n    description: inputs.|'), null);
+  assert.equal(expr(task + "|\n      {{ inputs.name }}\n      inputs.|"), null);
+  assert.equal(expr("  - id: z\n    type: io.kestra.plugin.core.log.Log\n    message: |\n      {{ inputs.name\n    description: inputs.|"), null);
 });

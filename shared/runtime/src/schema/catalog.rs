@@ -40,6 +40,10 @@ pub struct Described {
     /// The worker group (and tasks topic) that runs a registry task;
     /// `None` for the flowables, which the executor runs, and the others.
     pub worker_group: Option<&'static str>,
+    /// Groups of properties of which one must be written (a flowable's
+    /// `values` or its older name `value`), the preferred name first: the
+    /// validator's own rule (`flowable::Def::required_any`).
+    pub one_of: Vec<&'static [&'static str]>,
 }
 
 impl Prop {
@@ -127,6 +131,7 @@ impl Builder {
             props: self.props,
             deprecated,
             worker_group: None,
+            one_of: Vec::new(),
         }
     }
 }
@@ -168,7 +173,9 @@ pub fn catalog(registry: &Registry) -> Vec<Described> {
         for spec in def.props {
             b.add(spec, Holds::Value, &[]);
         }
-        out.push(b.finish(type_name, dedup(types::aliases_of(type_name).collect()), Kind::Task, def.deprecated));
+        let d = b.finish(type_name, dedup(types::aliases_of(type_name).collect()), Kind::Task, def.deprecated);
+        let one_of = def.required_any.iter().copied().filter(|g| g.len() > 1).collect();
+        out.push(Described { one_of, ..d });
     }
     out.sort_by_key(|d| d.type_name);
     let mut triggers = Vec::new();

@@ -165,6 +165,14 @@ fn definition(d: &Described, r: &Refs) -> Value {
     for p in d.props.iter().filter(|p| p.required) {
         props[p.name]["$required"] = json!(true);
     }
+    // one of a group must be written: the preferred name is marked, and the
+    // group says which other name also satisfies it
+    for group in &d.one_of {
+        if let Some(p) = props.get_mut(group[0]) {
+            p["$required"] = json!(true);
+            p["$requiredOneOf"] = json!(group);
+        }
+    }
     // keys a task accepts in one form only: read, never offered
     if d.kind == Kind::Task {
         for k in COMPAT_TASK_KEYS {

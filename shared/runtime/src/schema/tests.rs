@@ -300,3 +300,46 @@ fn the_validator_reads_enum_values_and_task_runners_from_the_description() {
             .any(|d| d.message.contains("did you mean io.kestra.plugin.scripts.runner.docker.Docker"))
     );
 }
+
+/// The editor marks a property required from `$required`, which the
+/// validator's own rule sets: ForEach's `values` (one of `values` and its
+/// older name `value`) and Log's `message` are marked, `value` is not, and
+/// every property marked on any type is one whose absence (with the rest
+/// of its group) the validator refuses in that type's example.
+#[test]
+fn required_marks_are_the_validators_rule() {
+    let c = cat();
+    let s = json::flow_schema(&c);
+    let each = &s["definitions"]["io.kestra.plugin.core.flow.ForEach"]["properties"];
+    assert_eq!(each["values"]["$required"], json!(true));
+    assert_eq!(each["values"]["$requiredOneOf"], json!(["values", "value"]));
+    assert!(each["value"].get("$required").is_none());
+    assert_eq!(s["definitions"]["io.kestra.plugin.core.log.Log"]["properties"]["message"]["$required"], json!(true));
+    let mut checked = 0;
+    for d in &c {
+        let props = &s["definitions"][d.type_name]["properties"];
+        let example = example_value(d);
+        for p in &d.props {
+            if matches!(p.name, "id" | "type") || props[p.name]["$required"] != json!(true) {
+                continue;
+            }
+            let group: Vec<String> = match props[p.name]["$requiredOneOf"].as_array() {
+                Some(g) => g.iter().filter_map(|n| n.as_str().map(String::from)).collect(),
+                None => vec![p.name.to_string()],
+            };
+            if !group.iter().any(|n| example.contains_key(n)) {
+                continue;
+            }
+            let mut item = example.clone();
+            item.retain(|k, _| !group.contains(k));
+            let said = validate(&flow_with(d.kind, Value::Object(item)));
+            assert!(
+                !said.is_empty(),
+                "{} without {group:?} was accepted, yet the schema marks it required",
+                d.type_name
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} required properties checked");
+}

@@ -99,6 +99,16 @@ export function toast(message, error = false) {
   setTimeout(() => t.remove(), error ? 12000 : 4000);
 }
 
+/**
+ * An execution id shortened for a list: its last 8 characters. Kestra shows
+ * the first 8 of a random id; `baton server local`'s ids begin with their
+ * time (ids.rs), so executions started together share their first 8 and
+ * differ only at the end. The whole id is the title and the link.
+ */
+export function shortId(id) {
+  return h("span", { title: id, "data-short-id": id }, id.length > 8 ? "…" + id.slice(-8) : id);
+}
+
 /** Shows an error the way every page does: a box in place and a toast. */
 export function errorBox(e) {
   const msg = e instanceof Error ? e.message : String(e);
@@ -162,6 +172,7 @@ const ROUTES = {
   triggers: () => import("./triggers.js"),
   kv: () => import("./kv.js"),
   logs: () => import("./logs.js"),
+  plugins: () => import("./plugins.js"),
   files: () => import("./kv.js"),
 };
 

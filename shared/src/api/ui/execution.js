@@ -1,13 +1,17 @@
 // One execution: overview (state, inputs, labels, trigger), the Gantt of its
-// task runs, per-task logs, the topology coloured by task-run state,
-// outputs and output files (preview, download), task metrics (metrics.js), and Kill / Restart /
-// Replay (of the whole execution, or from a task run in the Gantt), and
+// task runs (gantt.js), per-task logs, the topology coloured by task-run state,
+// outputs and output files (preview, download) with the debug-expression
+// box, task metrics (metrics.js), and Kill / Restart /
+// Replay (of the whole execution, or from a task run in the Gantt), Set
+// labels, Change state and Previous / Next (execution_actions.js), and
 // Resume of a PAUSED one (with its Pause's onResume inputs). While it runs it follows GET /executions/{id}/follow (server-sent
 // events), polling every second if the stream breaks.
 
 import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TERMINAL, canonicalExecution } from "./app.js";
 import { topology, zoomable } from "./topology.js";
 import { resumeDialog } from "./inputs.js";
+import { endedActions, evalBox, neighbours } from "./execution_actions.js";
+import { gantt } from "./gantt.js";
 
 const TABS = ["overview", "gantt", "logs", "topology", "outputs", "metrics"];
 
@@ -17,17 +21,18 @@ export async function render(main, id, query) {
   canonicalExecution(exec);
   const header = h("div");
   const body = h("div", { "data-testid": "tab-" + tab });
-  main.append(header,
+  main.append(header, neighbours(exec),
     h("div", { class: "tabs" }, TABS.map((t) => h("a", { href: `#/executions/${enc(id)}?tab=${t}`, class: t === tab ? "active" : "" }, t[0].toUpperCase() + t.slice(1)))),
     body);
   let logFilter = query.get("taskId") || "";
   let logLevel = query.get("minLevel") || "INFO";
   let metricTask = query.get("taskId") || "";
   let metricPage = Number(query.get("page")) || 1;
+  const expanded = new Set(); // the Gantt rows opened to their logs, kept across live redraws
   const draw = async () => {
     drawHeader(header, exec);
     if (tab === "overview") body.replaceChildren(overview(exec));
-    else if (tab === "gantt") body.replaceChildren(gantt(exec));
+    else if (tab === "gantt") body.replaceChildren(gantt(exec, expanded, replayFrom));
     else if (tab === "logs") body.replaceChildren(await logs(exec, logFilter, logLevel, (t, l) => { logFilter = t; logLevel = l; draw(); }));
     else if (tab === "topology") {
       const graph = await api(`/executions/${enc(exec.id)}/graph`).catch((e) => e);
@@ -40,7 +45,15 @@ export async function render(main, id, query) {
     } else if (tab === "metrics") {
       const { executionMetrics } = await import("./metrics.js");
       body.replaceChildren(await executionMetrics(exec, metricTask, metricPage, (t, p) => { metricTask = t; metricPage = p; draw(); }));
-    } else body.replaceChildren(outputs(exec));
+    } else {
+      // the debug-expression box keeps what is typed in it as the execution moves on
+      const box = body.querySelector("[data-testid=eval-box]");
+      if (!box) body.replaceChildren(outputs(exec), evalBox(exec));
+      else {
+        body.firstChild.replaceWith(outputs(exec));
+        box.update(exec);
+      }
+    }
   };
   await draw();
   if (TERMINAL.includes(exec.state.current)) return;
@@ -110,6 +123,7 @@ function drawHeader(header, e) {
     running ? act("Kill", "kill", "DELETE", "danger") : "",
     !running && e.state.current !== "SUCCESS" ? act("Restart", "restart", "POST") : "",
     !running ? act("Replay", "replay", "POST") : "",
+    endedActions(e),
     !running ? deleteButton(e) : ""));
 }
 
@@ -163,26 +177,6 @@ function overview(e) {
       : h("p", { class: "muted" }, "No inputs."),
     h("h2", {}, "States"),
     h("table", {}, h("tbody", {}, e.state.histories.map((x) => h("tr", {}, h("td", {}, stateBadge(x.state)), h("td", {}, fmtDate(x.date)))))));
-}
-
-/** The Gantt: one bar per task run, placed on the execution's time span. */
-function gantt(e) {
-  const all = span(e.state);
-  const total = Math.max(1, all.end - all.start);
-  const rows = e.taskRunList.map((tr) => {
-    const s = span(tr.state);
-    const left = Math.max(0, ((s.start - all.start) / total) * 100);
-    const width = Math.max(0.5, Math.min(100 - left, (s.ms / total) * 100));
-    return [
-      h("a", { class: "name", href: `#/executions/${enc(e.id)}?tab=logs&taskId=${enc(tr.taskId)}`, title: tr.taskId }, tr.taskId + (tr.value ? ` (${tr.value})` : "")),
-      h("div", { class: "bar-wrap", "data-task": tr.taskId }, h("div", { class: "bar", title: tr.state.current, style: { left: left + "%", width: width + "%", background: `var(--${tr.state.current}, var(--CREATED))` } })),
-      h("span", {}, fmtMs(s.ms), " ", stateBadge(tr.state.current),
-        // Kestra's "Replay" of a task run: a new execution keeping what ran before it
-        TERMINAL.includes(e.state.current) ? [" ", replayFrom(e, tr)] : ""),
-    ];
-  });
-  if (!rows.length) return h("p", { class: "muted" }, "No task runs yet.");
-  return h("div", { class: "panel gantt", "data-testid": "gantt" }, h("strong", {}, "Task"), h("span", { class: "muted" }, `${fmtMs(total)} in all`), h("strong", {}, "Duration"), rows.flat());
 }
 
 async function logs(e, taskId, minLevel, change) {

@@ -5,7 +5,7 @@
 // execution (execution.js). The same list is a flow's Executions tab
 // (`list` with the flow fixed and its own address).
 
-import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, namespaces, toast, TERMINAL, current } from "./app.js";
+import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, namespaces, toast, TERMINAL, current, shortId } from "./app.js";
 
 const STATES = ["CREATED", "QUEUED", "RUNNING", "PAUSED", "SUCCESS", "WARNING", "FAILED", "KILLING", "KILLED", "RETRYING", "CANCELLED"];
 const SIZE = 25;
@@ -140,7 +140,7 @@ function row(e, selected, sync) {
       else selected.delete(e.id);
       sync();
     } })),
-    h("td", {}, h("a", { href: `#/executions/${enc(e.id)}` }, e.id.slice(0, 8))),
+    h("td", {}, h("a", { href: `#/executions/${enc(e.id)}` }, shortId(e.id))),
     h("td", { class: "nowrap" }, fmtDate(e.state.startDate || (e.state.histories[0] || {}).date)),
     h("td", { class: "nowrap" }, done ? fmtDate(e.state.endDate) : ""),
     h("td", { class: "nowrap" }, fmtMs(s.ms)),

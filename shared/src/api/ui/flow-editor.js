@@ -20,7 +20,8 @@ export function flowSchema() {
 
 let styled = false;
 
-function loadStyle() {
+/** Adds the editor's stylesheet (editor.css) to the page once. */
+export function loadStyle() {
   if (styled) return;
   styled = true;
   document.head.append(h("link", { rel: "stylesheet", href: "/ui/editor.css" }));

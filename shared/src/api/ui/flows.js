@@ -1,7 +1,9 @@
-// Flows: the list by namespace, and one flow's page: its YAML source with
+// Flows: the list by namespace — search on id, namespace and description,
+// a namespace filter (its children too), both kept in the address, and each
+// flow's last execution (POST /executions/latest) — and one flow's page: its YAML source with
 // syntax highlighting, the flow editor (flow-editor.js), save, and Execute.
 
-import { api, h, toast, enc, go, parseHash } from "./app.js";
+import { api, h, toast, enc, go, parseHash, stateBadge, fmtDate } from "./app.js";
 import { executeDialog } from "./inputs.js";
 import { topology, zoomable } from "./topology.js";
 import { editor } from "./flow-editor.js";
@@ -19,25 +21,65 @@ export async function render(main, parts, query) {
       h("strong", {}, `${broken.length} flow file${broken.length > 1 ? "s" : ""} define${broken.length > 1 ? "" : "s"} no flow: fix ${broken.length > 1 ? "them" : "it"} and it loads`),
       h("ul", {}, broken.map((b) => h("li", { "data-file": b.path }, h("code", {}, b.path), h("pre", { class: "source" }, b.message))))));
   }
+  const q = (query.get("q") || "").toLowerCase();
+  const nsFilter = query.get("namespace") || "";
+  const namespaces = [...new Set(flows.map((f) => f.namespace))].sort();
+  const filter = (key, value) => {
+    const next = new URLSearchParams(query);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    const qs = next.toString();
+    go(`#/flows${qs ? "?" + qs : ""}`);
+  };
+  main.append(h("div", { class: "filters", "data-testid": "flow-filters" },
+    h("input", { type: "search", name: "q", placeholder: "Search id, namespace, description", value: query.get("q") || "", onchange: (e) => filter("q", e.target.value.trim()) }),
+    h("select", { name: "namespace", onchange: (e) => filter("namespace", e.target.value) },
+      h("option", { value: "" }, "All namespaces"), namespaces.map((n) => h("option", { value: n, selected: n === nsFilter }, n)))));
+  // a namespace shows its children too, as Kestra's filter does
+  const shown = flows.filter((f) => (!nsFilter || f.namespace === nsFilter || f.namespace.startsWith(nsFilter + "."))
+    && (!q || [f.id, f.namespace, f.description || ""].some((t) => t.toLowerCase().includes(q))));
   const byNs = new Map();
-  for (const f of flows) byNs.set(f.namespace, [...(byNs.get(f.namespace) || []), f]);
+  for (const f of shown) byNs.set(f.namespace, [...(byNs.get(f.namespace) || []), f]);
   if (!flows.length) main.append(h("p", { class: "muted" }, "No flows yet: put YAML files in the flows folder or POST /api/v1/flows/import."));
+  else if (!shown.length) main.append(h("p", { class: "muted", "data-testid": "no-match" }, "No flow matches these filters."));
   const rows = [];
+  const last = new Map();
   for (const [ns, list] of [...byNs].sort()) {
     for (const f of list) {
+      const cell = h("td", { "data-last": `${ns}.${f.id}` });
+      last.set(`${ns}\u0000${f.id}`, cell);
       rows.push(
         h("tr", { "data-flow": `${ns}.${f.id}` },
           h("td", {}, h("a", { href: `#/flows/${enc(ns)}/${enc(f.id)}` }, f.id)),
           h("td", { class: "ns" }, ns),
           h("td", {}, (f.labels || []).map((l) => `${l.key}:${l.value}`).join(", ")),
           h("td", {}, (f.triggers || []).map((t) => t.id).join(", ")),
+          cell,
           h("td", {}, f.disabled ? "disabled" : ""),
           h("td", {}, h("button", { class: "primary", onclick: () => executeDialog(f) }, "Execute")),
         ),
       );
     }
   }
-  main.append(h("table", {}, h("thead", {}, h("tr", {}, ["Id", "Namespace", "Labels", "Triggers", "", ""].map((t) => h("th", {}, t)))), h("tbody", {}, rows)));
+  if (rows.length) main.append(h("table", { "data-testid": "flows" }, h("thead", {}, h("tr", {}, ["Id", "Namespace", "Labels", "Triggers", "Last execution", "", ""].map((t) => h("th", {}, t)))), h("tbody", {}, rows)));
+  lastExecutions(shown, last);
+}
+
+/** The newest execution of each flow shown (POST /executions/latest, at most LATEST_BOUND flows a call). */
+const LATEST_BOUND = 1000;
+async function lastExecutions(flows, cells) {
+  for (let i = 0; i < flows.length; i += LATEST_BOUND) {
+    const asked = flows.slice(i, i + LATEST_BOUND).map((f) => ({ namespace: f.namespace, id: f.id }));
+    try {
+      for (const x of await api("/executions/latest", { method: "POST", json: asked })) {
+        const cell = cells.get(`${x.namespace}\u0000${x.flowId}`);
+        if (cell) cell.replaceChildren(h("a", { href: `#/executions/${enc(x.id)}`, title: fmtDate(x.startDate) }, stateBadge(x.status)), " ", h("span", { class: "muted" }, fmtDate(x.startDate)));
+      }
+    } catch (e) {
+      toast(`last executions: ${e.message}`, true);
+      return;
+    }
+  }
 }
 
 async function flowPage(main, ns, id, tab) {

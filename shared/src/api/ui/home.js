@@ -3,7 +3,7 @@
 // /stats/executions/daily), the totals per state, the average duration
 // per day, and the latest failed executions.
 
-import { api, h, stateBadge, fmtDate, fmtMs, enc } from "./app.js";
+import { api, h, stateBadge, fmtDate, fmtMs, enc, shortId } from "./app.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const ORDER = ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RUNNING", "PAUSED", "QUEUED", "CREATED", "RETRYING", "KILLING", "RESTARTED", "SKIPPED", "RETRIED"];
@@ -77,7 +77,7 @@ export async function render(main) {
       failed.results.length
         ? h("table", { "data-testid": "failures" }, h("thead", {}, h("tr", {}, ["Id", "Flow", "Start date", "Duration", "State"].map((t) => h("th", {}, t)))),
           h("tbody", {}, failed.results.map((e) => h("tr", { "data-execution": e.id },
-            h("td", {}, h("a", { href: `#/executions/${enc(e.id)}` }, e.id.slice(0, 8))),
+            h("td", {}, h("a", { href: `#/executions/${enc(e.id)}` }, shortId(e.id))),
             h("td", {}, h("span", { class: "ns" }, e.namespace + "."), h("a", { href: `#/flows/${enc(e.namespace)}/${enc(e.flowId)}` }, e.flowId)),
             h("td", {}, fmtDate(e.state.startDate)),
             h("td", {}, e.state.endDate ? fmtMs(Date.parse(e.state.endDate) - Date.parse(e.state.startDate)) : ""),

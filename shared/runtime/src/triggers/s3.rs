@@ -217,7 +217,15 @@ fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
         out.push(p);
     }
     let props = renderable(trig);
-    if props.values().any(templated) || !props.contains_key("bucket") || !props.contains_key("action") {
+    // required, as Kestra's `bucket` and `action` (@NotNull)
+    let missing: Vec<&str> = ["bucket", "action"].into_iter().filter(|k| !props.contains_key(*k)).collect();
+    for key in &missing {
+        out.push(TriggerProblem::at(
+            key.to_string(),
+            format!("trigger '{}': missing required property '{key}'", trig.id),
+        ));
+    }
+    if props.values().any(templated) || !missing.is_empty() {
         return out;
     }
     if let Err(e) = S3Trigger::from_rendered(&trig.id, &props) {
@@ -277,6 +285,9 @@ mod tests {
         assert_eq!(paths("bucket: b\naction: NONE\nstateTtl: later"), ["stateTtl"]);
         assert_eq!(paths("bucket: b\nprefix: in/\naction: MOVE\nmoveTo:\n  key: in/done"), ["moveTo"]);
         assert!(paths("bucket: b\nprefix: in/\naction: MOVE\nmoveTo:\n  key: archive").is_empty());
+        // Kestra's required properties, refused when absent
+        assert_eq!(paths("prefix: in/"), ["bucket", "action"]);
+        assert_eq!(paths("bucket: b"), ["action"]);
         // a template is checked when rendered, at each poll
         assert!(paths("bucket: \"{{ secret('B') }}\"\naction: NONE\nregexp: '('").is_empty());
     }

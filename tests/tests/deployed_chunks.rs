@@ -5,9 +5,9 @@
 //! allows) whose executor is killed once the execution has chunks of task
 //! runs (`firestore_chunks.rs`), while its iterations run: the restarted
 //! executor, cold, decides on part of the execution (the head, the state
-//! kept with it and a few task runs: `runtime::executor_partly`) or loads
-//! it from its head, its chunks and its recently written task runs (a
-//! duplicate, the end), and runs it to the end. Every iteration ran once with its own value, and what
+//! kept with it and a few task runs: `runtime::executor_partly`; a
+//! duplicate too, which changes nothing) or loads it from its head, its
+//! chunks and its recently written task runs (the end), and runs it to the end. Every iteration ran once with its own value, and what
 //! a cold load puts together is exactly what the task-run documents hold.
 
 use std::collections::BTreeMap;

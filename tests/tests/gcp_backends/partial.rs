@@ -5,7 +5,8 @@
 //! and each decides from the head, the executor state kept with it and a
 //! few task runs — a handful of document reads where loading the
 //! execution reads every task run — and the execution ends exactly as on
-//! one warm executor. Duplicate results change nothing.
+//! one warm executor. Duplicate results change nothing, and a cold executor
+//! finds that in a few reads.
 
 use std::sync::Arc;
 
@@ -158,11 +159,20 @@ async fn cold_executors_decide_a_large_for_each_from_a_few_task_runs() {
             eprintln!("event {n} read {} documents", r1 - r0);
         }
         if n % 100 == 7 {
-            // delivered twice: the second changes nothing
-            let again = ExecutorService::new(engine_on(&b, Arc::new(another_store(&b.config).await), &flow, revision));
+            // delivered twice: the second changes nothing, and a cold
+            // executor finds that from the head and the result's task run
+            let store = Arc::new(another_store(&b.config).await);
+            let again = ExecutorService::new(engine_on(&b, store.clone(), &flow, revision));
             let before = stored().await;
+            let (r0, _) = store.client().operation_counts();
             again.handle(&e, opts).await.expect("a duplicate");
+            let dup_reads = store.client().operation_counts().0 - r0;
             assert_eq!(stored().await.version, before.version, "a duplicate result saved something");
+            assert!(
+                dup_reads <= 4,
+                "a cold duplicate read {dup_reads} documents (the execution has {})",
+                ITERATIONS + 2
+            );
         }
     }
     // the last iteration's end started `last`, decided on part of it too

@@ -126,32 +126,55 @@ pub async fn on_state_change(engine: &Arc<Engine>, exec: &Execution) -> Result<(
     if created_ended(exec) {
         return Ok(());
     }
-    let up = Upstream {
+    let up = upstream(exec);
+    let mut ctx: Option<Value> = None;
+    for flow in candidate_flows(engine).await? {
+        for (trig, spec) in reacting(&flow, &up) {
+            if ctx.is_none() {
+                ctx = Some(upstream_context(engine, exec).await);
+            }
+            let ctx = ctx.as_ref().unwrap_or(&Value::Null);
+            evaluate(engine, exec, &up, &flow, trig, &spec, ctx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether [`on_state_change`] would evaluate a Flow trigger for `exec` as
+/// it is now. Reads the execution's head only (state, labels, histories),
+/// never its task runs: the executor asks before it loads a large
+/// execution only to evaluate its Flow triggers again.
+pub async fn any_reacts(engine: &Engine, exec: &Execution) -> Result<bool, BackendError> {
+    if created_ended(exec) {
+        return Ok(false);
+    }
+    let up = upstream(exec);
+    Ok(candidate_flows(engine).await?.iter().any(|flow| !reacting(flow, &up).is_empty()))
+}
+
+fn upstream(exec: &Execution) -> Upstream<'_> {
+    Upstream {
         execution_id: &exec.id,
         namespace: &exec.namespace,
         flow_id: &exec.flow_id,
         state: exec.state.current,
         labels: &exec.labels,
         transition: transition(exec),
-    };
-    let mut ctx: Option<Value> = None;
-    for flow in candidate_flows(engine).await? {
-        if flow.disabled {
-            continue;
-        }
-        for (trigger_id, spec) in flow_triggers(&flow).iter() {
-            let Some(trig) = flow.triggers.iter().find(|t| &t.id == trigger_id) else { continue };
-            if trig.disabled || !decide::reacts(spec, &flow.namespace, &flow.id, &up) {
-                continue;
-            }
-            if ctx.is_none() {
-                ctx = Some(upstream_context(engine, exec).await);
-            }
-            let ctx = ctx.as_ref().unwrap_or(&Value::Null);
-            evaluate(engine, exec, &up, &flow, trig, spec, ctx).await?;
-        }
     }
-    Ok(())
+}
+
+/// The enabled Flow triggers of `flow`, if it is enabled, that react to `up`.
+fn reacting<'f>(flow: &'f Flow, up: &Upstream<'_>) -> Vec<(&'f crate::model::Trigger, Arc<FlowTriggerSpec>)> {
+    if flow.disabled {
+        return Vec::new();
+    }
+    flow_triggers(flow)
+        .iter()
+        .filter_map(|(trigger_id, spec)| {
+            let trig = flow.triggers.iter().find(|t| &t.id == trigger_id)?;
+            (!trig.disabled && decide::reacts(spec, &flow.namespace, &flow.id, up)).then(|| (trig, spec.clone()))
+        })
+        .collect()
 }
 
 /// The template context of the upstream execution, as Kestra's run context

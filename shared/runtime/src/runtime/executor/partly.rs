@@ -16,8 +16,11 @@
 //! every task run (outputs of every task, a flow's outputs) or more than
 //! [`MAX_LOADED`] of them, or that changes the execution's state (Flow
 //! triggers and the end read the whole execution), starts subflows, or
-//! decides nothing (a duplicate: the whole path checks it against the
-//! store and re-fires the Flow triggers a dead instance may have missed).
+//! decides nothing while a Flow trigger reacts to the execution's state
+//! (the whole path re-fires the Flow triggers a dead instance may have
+//! missed), or a wake found nothing. A duplicate or late result is
+//! otherwise acknowledged from the head and its task runs: a cold instance never loads a large execution
+//! only to find an event changed nothing.
 
 use std::collections::{HashMap, HashSet};
 
@@ -154,7 +157,7 @@ impl ExecutorService {
         let (exec, actions, kept) = if events.iter().all(|e| matches!(e, ExecutionEvent::TaskStarted { .. })) {
             // a task starting never enables anything: saved without a step, the state as it was
             if changed.is_empty() {
-                return Ok(Partly::Whole);
+                return self.nothing_decided(id, &loaded.exec, &ended).await;
             }
             (loaded.exec, Vec::new(), state)
         } else {
@@ -190,7 +193,15 @@ impl ExecutorService {
                     .iter()
                     .any(|a| matches!(a, Action::StartSubflow { .. } | Action::StartBatches { .. } | Action::Ended(_)));
             let nothing = !exec_changed && !t.execution_changed && changed.is_empty() && t.is_noop();
-            if whole || nothing {
+            if whole {
+                return Ok(Partly::Whole);
+            }
+            // a wake that finds nothing may have met what the kept state does
+            // not show: the whole step looks again
+            if nothing && !events.iter().any(|e| matches!(e, ExecutionEvent::Wake { .. })) {
+                return self.nothing_decided(id, &loaded.exec, &ended).await;
+            }
+            if nothing {
                 return Ok(Partly::Whole);
             }
             changed.extend(t.changed);
@@ -205,6 +216,26 @@ impl ExecutorService {
             Err(ExecutorError::Backend(BackendError::Conflict { .. })) => Ok(Partly::Conflict),
             Err(e) => Err(e),
         }
+    }
+
+    /// A duplicate or late event that changed nothing in the head and the
+    /// task runs it names: nothing to save. Its claims are closed as on the
+    /// whole path. The whole path also evaluates the Flow triggers again (the
+    /// executor that saved the last state change may have died before it
+    /// did); that needs the whole execution only when a trigger reacts to
+    /// its state, so only then is it loaded.
+    async fn nothing_decided(
+        &self,
+        id: &str,
+        head: &Execution,
+        ended: &[crate::backend::AttemptEnd],
+    ) -> Result<Partly, ExecutorError> {
+        if super::super::flow_triggers::any_reacts(&self.engine, head).await? {
+            return Ok(Partly::Whole);
+        }
+        self.engine.state.end_attempts(ended).await?;
+        tracing::debug!(execution_id = %id, "decided on part of the execution: nothing changed (a duplicate or late event)");
+        Ok(Partly::Saved)
     }
 
     /// Saves a decision on part of `exec` (compare-and-swap) with the

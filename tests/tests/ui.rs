@@ -136,8 +136,9 @@ pub(crate) async fn drive_as(url: &str, scenario: &str, shots: &Path, auth: Opti
     out
 }
 
-/// Where screenshots go: docs/screenshots/ when asked, else a temporary folder.
-fn shots(home: &Path) -> PathBuf {
+/// Where screenshots go: docs/screenshots/ when asked
+/// (`BATON_UI_SCREENSHOTS=1`, scripts/screenshots.sh), else a temporary folder.
+pub(crate) fn shots(home: &Path) -> PathBuf {
     if std::env::var("BATON_UI_SCREENSHOTS").is_ok_and(|v| v == "1") {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
     } else {
@@ -258,7 +259,7 @@ async fn behind_basic_auth_a_login_page_logs_in_and_out() {
     assert!(!fetch.headers().contains_key("www-authenticate"), "the page's own call opens no browser prompt");
     let curl = http.get(format!("{}/api/v1/flows", server.url())).basic_auth("admin@kestra.io", Some("Admin1234!"));
     assert_eq!(curl.send().await.expect("GET with -u").status(), 200, "curl -u works as before");
-    let out = drive(&server.url(), "login", &home.join("shots")).await;
+    let out = drive(&server.url(), "login", &shots(&home)).await;
     assert!(out.contains("logged in and out"), "{out}");
     server.shutdown().await;
 }

@@ -12,7 +12,7 @@
 use serde_json::Value;
 
 use crate::sched_support::api_server;
-use crate::ui::{NIGHTLY, drive, drive_as};
+use crate::ui::{NIGHTLY, drive, drive_as, shots};
 
 const SLOW: &str = "id: slow\nnamespace: ui.ops\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT30S\n";
 
@@ -78,7 +78,7 @@ async fn run(scenario: &str, check: impl AsyncFnOnce(&dyn Fn(&str) -> String, Ge
         ("looping.yml", LOOPING),
     ];
     let (server, home) = api_server("ui-ops", &flows, None).await;
-    let out = drive(&server.url(), scenario, &home.join("shots")).await;
+    let out = drive(&server.url(), scenario, &shots(&home)).await;
     let printed = move |name: &str| -> String {
         out.lines()
             .find_map(|l| l.strip_prefix(&format!("{name} ")))

@@ -264,6 +264,7 @@ export function scenarios({ url, check, shot, text }) {
      */
     async "taxi-topology"(page) {
       await page.setViewportSize({ width: 1280, height: 800 });
+      await page.goto(url + "#/flows/zoomcamp/02_postgres_taxi?tab=topology");
       const flow = await page.evaluate(async () => (await fetch("/api/v1/flows/zoomcamp/02_postgres_taxi")).json());
       const ids = [];
       const walk = (tasks) => {
@@ -274,7 +275,6 @@ export function scenarios({ url, check, shot, text }) {
       };
       walk(flow.tasks);
       check(ids.length >= 15, `the taxi flow's tasks: ${ids}`);
-      await page.goto(url + "#/flows/zoomcamp/02_postgres_taxi?tab=topology");
       const graph = page.locator("[data-testid=topology]");
       await graph.locator("g[data-task]").first().waitFor();
       await page.waitForFunction(() => document.querySelector("[data-testid=topology-view]")?.dataset.scale);

@@ -274,5 +274,8 @@ theme();
 logoutButton();
 if (HISTORY) historyMode();
 window.addEventListener("hashchange", route);
-window.addEventListener("unhandledrejection", (e) => toast(e.reason && e.reason.message ? e.reason.message : String(e.reason), true));
+window.addEventListener("unhandledrejection", (e) => {
+  if (e.reason instanceof ApiError && e.reason.status === 401) return; // the login page is shown instead
+  toast(e.reason && e.reason.message ? e.reason.message : String(e.reason), true);
+});
 route();

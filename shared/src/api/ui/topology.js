@@ -19,7 +19,8 @@ export function direction() {
   return localStorage.getItem(DIRECTION_KEY) === "LR" ? "LR" : "TB";
 }
 
-const W = 170;
+/** A card's width: wider top to bottom, where width is cheap, so long task ids stay whole. */
+const CARD_W = { TB: 240, LR: 170 };
 const H = 54;
 const DOT = 12;
 const GX = 36;
@@ -77,7 +78,7 @@ function measure(cuid, t, nodes, edges, boxes) {
   const sizes = new Map();
   for (const m of members) {
     if (t.clusters.has(m)) sizes.set(m, measure(m, t, nodes, edges, boxes));
-    else sizes.set(m, isDot(nodes.get(m)) ? { w: DOT, h: DOT } : { w: W, h: H });
+    else sizes.set(m, isDot(nodes.get(m)) ? { w: DOT, h: DOT } : { w: t.cw, h: H });
   }
   // which item of this cluster holds a node uid
   const itemOf = (uid) => {
@@ -120,7 +121,7 @@ function measure(cuid, t, nodes, edges, boxes) {
   const top = cuid ? PAD + LABEL : 0;
   const left = cuid ? PAD : 0;
   const spans = layers.map((l = []) => l.reduce((s, m) => s + across(sizes.get(m)), 0) + gapAcross * Math.max(0, l.length - 1));
-  const span = Math.max(tb ? W : H, ...spans);
+  const span = Math.max(tb ? t.cw : H, ...spans);
   const place = new Map();
   let a = 0;
   layers.forEach((l = [], i) => {
@@ -150,7 +151,7 @@ function position(cuid, size, x, y, t, out) {
   }
 }
 
-function card(n, p, exec) {
+function card(n, p, exec, W) {
   const trigger = kind(n) === "GraphTrigger";
   const decl = trigger ? n.triggerDeclaration || {} : n.task || {};
   const id = decl.id || n.uid;
@@ -158,11 +159,12 @@ function card(n, p, exec) {
   const branch = n.branchType === "ERROR";
   const color = state ? `var(--${state}, #9ea3b5)` : branch ? ERROR_COLOR : trigger ? "#5dc9a1" : "#3a3f4f";
   const label = (n.values && n.values.length ? `${id} (${n.values.join(", ")})` : id);
+  const max = Math.floor((W - 22) / 8); // characters of 13 px bold text that fit
   const attrs = trigger ? { "data-trigger": id } : { "data-task": id, "data-state": state || "", "data-uid": n.uid };
   const g = svg("g", attrs,
     svg("rect", { x: p.x, y: p.y, width: W, height: H, rx: 8, class: "svg-card", style: `stroke: ${color}`, "stroke-width": state ? 2.5 : 1.5, "stroke-dasharray": trigger ? "5 3" : "" }),
     svg("rect", { x: p.x, y: p.y, width: 6, height: H, rx: 3, style: `fill: ${color}` }),
-    svg("text", { x: p.x + 14, y: p.y + 22, class: "svg-text", "font-size": 13, "font-weight": 600 }, label.length > 20 ? label.slice(0, 19) + "…" : label),
+    svg("text", { x: p.x + 14, y: p.y + 22, class: "svg-text", "font-size": 13, "font-weight": 600 }, label.length > max ? label.slice(0, max - 1) + "…" : label),
     svg("text", { x: p.x + 14, y: p.y + 40, class: "svg-muted", "font-size": 11 }, (state ? state + " · " : "") + String(decl.type || "").split(".").pop()));
   g.append(svg("title", {}, `${label}\n${decl.type || ""}${state ? "\n" + state : ""}${n.branchType ? "\n" + n.branchType.toLowerCase() : ""}`));
   return g;
@@ -174,6 +176,7 @@ export function topology(graph, exec, dir = direction()) {
   const t = tree(graph);
   t.sizes = new Map();
   t.direction = dir;
+  t.cw = CARD_W[dir];
   const size = measure("", t, nodes, graph.edges, new Map());
   const out = { boxes: [], nodes: new Map() };
   position("", size, 20, 20, t, out);
@@ -190,7 +193,7 @@ export function topology(graph, exec, dir = direction()) {
     const p = out.nodes.get(uid);
     if (!p) return null;
     const n = nodes.get(uid);
-    const [w, hh] = isDot(n) ? [DOT, DOT] : [W, H];
+    const [w, hh] = isDot(n) ? [DOT, DOT] : [t.cw, H];
     if (dir === "TB") return { x: p.x + w / 2, y: side === "out" ? p.y + hh : p.y };
     return { x: side === "out" ? p.x + w : p.x, y: p.y + hh / 2 };
   };
@@ -206,12 +209,12 @@ export function topology(graph, exec, dir = direction()) {
       stroke: rel === "ERROR" ? ERROR_COLOR : "#6b7086", "stroke-width": 1.4, "marker-end": "url(#arrow)",
       "stroke-dasharray": nodes.get(e.source) && kind(nodes.get(e.source)) === "GraphTrigger" ? "4 3" : "",
     }));
-    if (e.relation && e.relation.value && rel === "CHOICE") g.append(svg("text", { x: mx + (dir === "TB" ? 4 : 0), y: my - 4, fill: "#9ea3b5", "font-size": 10, "text-anchor": "middle" }, e.relation.value));
+    if (e.relation && e.relation.value && rel === "CHOICE") g.append(svg("text", { x: mx + (dir === "TB" ? 6 : 0), y: my - 4, fill: "#9ea3b5", "font-size": 10, "text-anchor": dir === "TB" ? "start" : "middle" }, e.relation.value));
   }
   for (const [uid, p] of out.nodes) {
     const n = nodes.get(uid);
     if (isDot(n)) g.append(svg("circle", { cx: p.x + DOT / 2, cy: p.y + DOT / 2, r: DOT / 2 - 1, class: "svg-card", stroke: "#6b7086", "stroke-width": 1.5 }));
-    else g.append(card(n, p, exec));
+    else g.append(card(n, p, exec, t.cw));
   }
   const width = size.w + 40;
   const height = size.h + 40;
@@ -331,7 +334,10 @@ export function zoomable(graph, extra = []) {
     const fitted = Math.min(1, pw / W);
     view.style.height = `${Math.max(200, Math.min(H * fitted + 4, window.innerHeight * 0.7))}px`;
     if (W > pw) fit();
-    else apply();
+    else {
+      x = -(pw - W) / 2; // a narrow graph (top to bottom) is centred
+      apply();
+    }
   });
   return wrap;
 }

@@ -236,13 +236,17 @@ async fn a_flow_broken_on_disk_shows_a_banner_over_its_last_valid_version() {
 /// last good graph on an invalid text and draws a task added to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_taxi_flow_is_drawn_top_to_bottom_and_the_editor_draws_it_live() {
-    run("taxi-topology", |_| {}, async |api| {
-        let (status, graph) = api.get("/flows/zoomcamp/02_postgres_taxi/graph").await;
-        assert_eq!(status, 200, "{graph}");
-        // the page's edit was never saved
-        let (_, flow) = api.get("/flows/zoomcamp/02_postgres_taxi").await;
-        assert!(!flow.to_string().contains("brand_new"), "{flow}");
-    })
+    run(
+        "taxi-topology",
+        |_| {},
+        async |api| {
+            let (status, graph) = api.get("/flows/zoomcamp/02_postgres_taxi/graph").await;
+            assert_eq!(status, 200, "{graph}");
+            // the page's edit was never saved
+            let (_, flow) = api.get("/flows/zoomcamp/02_postgres_taxi").await;
+            assert!(!flow.to_string().contains("brand_new"), "{flow}");
+        },
+    )
     .await;
 }
 

@@ -68,9 +68,10 @@ impl BasicAuth {
     }
 
     fn accepts(&self, headers: &HeaderMap) -> bool {
-        let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|value| {
-            value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))
-        });
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|value| value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")));
         let Some(encoded) = header.or_else(|| auth_cookie(headers)) else { return false };
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
         let expected = format!("{}:{}", self.user, self.password);
@@ -291,7 +292,8 @@ mod tests {
             assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
             assert!(!page.headers().contains_key(header::WWW_AUTHENTICATE), "{h:?}");
         }
-        let typed = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("sec-fetch-mode", "navigate")])).unwrap_err();
+        let typed =
+            g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("sec-fetch-mode", "navigate")])).unwrap_err();
         assert!(typed.headers().contains_key(header::WWW_AUTHENTICATE), "an address typed in the browser");
     }
 

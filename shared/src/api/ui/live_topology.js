@@ -3,7 +3,8 @@
 // redrawn after a short pause in typing (DEBOUNCE_MS) and only from a
 // source that parses and validates; while the text is invalid the last
 // good graph stays, with a note saying why it is not redrawn. It is read
-// while its pane is shown, so a hidden pane costs nothing.
+// while its pane is shown, so a hidden pane costs nothing, and stops once
+// the editor has left the page.
 
 import { api, h } from "./app.js";
 import { topologyView } from "./topology.js";
@@ -39,7 +40,14 @@ export function liveTopology(text, shown) {
       note.textContent = `Not redrawn, the flow does not validate: ${String(e.message || e).slice(0, 300)}`;
     }
   };
+  let attached = false;
   const tick = () => {
+    // the editor left the page (another page, Cancel, Save): nothing more to draw
+    if (!pane.isConnected) {
+      if (attached) clearInterval(timer);
+      return;
+    }
+    attached = true;
     const value = text();
     if (value !== seen) {
       seen = value;

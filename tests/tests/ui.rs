@@ -136,8 +136,9 @@ pub(crate) async fn drive_as(url: &str, scenario: &str, shots: &Path, auth: Opti
     out
 }
 
-/// Where screenshots go: docs/screenshots/ when asked, else a temporary folder.
-fn shots(home: &Path) -> PathBuf {
+/// Where screenshots go: docs/screenshots/ when asked
+/// (`BATON_UI_SCREENSHOTS=1`, scripts/screenshots.sh), else a temporary folder.
+pub(crate) fn shots(home: &Path) -> PathBuf {
     if std::env::var("BATON_UI_SCREENSHOTS").is_ok_and(|v| v == "1") {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
     } else {
@@ -235,9 +236,31 @@ async fn a_new_flow_is_written_with_completion_only_underlined_as_typed_saved_wi
 async fn behind_basic_auth_the_ui_logs_in_and_still_follows_an_execution_live() {
     let auth = "admin@kestra.io:Admin1234!";
     let (server, home) = server_with_auth(Some(auth)).await;
-    let page = reqwest::get(server.url()).await.expect("GET / without credentials");
-    assert_eq!(page.status(), 401, "the UI itself is behind the server's basic auth");
+    let api = reqwest::get(format!("{}/api/v1/flows", server.url())).await.expect("GET without credentials");
+    assert_eq!(api.status(), 401, "the API is behind the server's basic auth");
+    assert!(api.headers().contains_key("www-authenticate"), "curl and clients are challenged as before");
     drive_as(&server.url(), "execute", &home.join("shots"), Some(auth)).await;
+    server.shutdown().await;
+}
+
+/// Behind basic auth a browser gets the login page, not its prompt: a wrong
+/// password is refused with a message, the right one reaches the flows list
+/// (the page's API calls carry it), Logout returns to the login page; curl's
+/// `-u` still works unchanged (tests/ui/login.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_basic_auth_a_login_page_logs_in_and_out() {
+    let (server, home) = server_with_auth(Some("admin@kestra.io:Admin1234!")).await;
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{}/ui/main/flows", server.url())).send().await.expect("GET the page");
+    assert_eq!(page.status(), 200, "the page itself (no data) is served, to show its login form");
+    let fetch = http.get(format!("{}/api/v1/flows", server.url())).header("sec-fetch-mode", "cors").send().await;
+    let fetch = fetch.expect("GET as the page's fetch");
+    assert_eq!(fetch.status(), 401);
+    assert!(!fetch.headers().contains_key("www-authenticate"), "the page's own call opens no browser prompt");
+    let curl = http.get(format!("{}/api/v1/flows", server.url())).basic_auth("admin@kestra.io", Some("Admin1234!"));
+    assert_eq!(curl.send().await.expect("GET with -u").status(), 200, "curl -u works as before");
+    let out = drive(&server.url(), "login", &shots(&home)).await;
+    assert!(out.contains("logged in and out"), "{out}");
     server.shutdown().await;
 }
 

@@ -3,7 +3,7 @@
 //! restart a failed one, replay one whole and from a task run in the Gantt,
 //! delete an ended one, disable and enable a trigger, resume a paused one
 //! with its onResume inputs (logged in with basic auth: `resumed.by`);
-//! render a debug expression, set labels, change the state of an ended
+//! render a debug expression, set labels and remove one, change the state of an ended
 //! one, see a retried task's attempts apart and a ForEach's iterations
 //! nested in the Gantt, a row opened to its logs (tests/ui/actions.mjs).
 //! Each scenario asserts on what the page shows; each test then checks the
@@ -12,7 +12,7 @@
 use serde_json::Value;
 
 use crate::sched_support::api_server;
-use crate::ui::{NIGHTLY, drive, drive_as};
+use crate::ui::{NIGHTLY, drive, drive_as, shots};
 
 const SLOW: &str = "id: slow\nnamespace: ui.ops\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT30S\n";
 
@@ -78,7 +78,7 @@ async fn run(scenario: &str, check: impl AsyncFnOnce(&dyn Fn(&str) -> String, Ge
         ("looping.yml", LOOPING),
     ];
     let (server, home) = api_server("ui-ops", &flows, None).await;
-    let out = drive(&server.url(), scenario, &home.join("shots")).await;
+    let out = drive(&server.url(), scenario, &shots(&home)).await;
     let printed = move |name: &str| -> String {
         out.lines()
             .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -218,7 +218,7 @@ async fn debug_expression_set_labels_change_state_and_attempts_in_the_gantt() {
         let label = |k: &str, v: &str| {
             e["labels"].as_array().is_some_and(|a| a.iter().any(|l| l["key"] == k && l["value"] == v))
         };
-        assert!(label("team", "ui") && label("reviewed", "yes"), "{e}");
+        assert!(label("reviewed", "yes") && !label("team", "ui"), "the removed label stays removed: {e}");
         let r = api.execution(&printed("retried")).await;
         assert_eq!(task_run(&r, "flaky")["attempts"].as_array().map(Vec::len), Some(2), "{r}");
     })

@@ -5,7 +5,8 @@
 //! / enable / delete, the banner of a flow broken on disk, layouts that
 //! hold with an 80-character namespace at 1440 px, sortable executions
 //! with bulk kill / delete / replay, the topology's zoom and fit on the
-//! zoomcamp taxi flow, the Namespaces page (KV, editable namespace
+//! zoomcamp taxi flow, its vertical layout and the live topology beside
+//! the editor, the Namespaces page (KV, editable namespace
 //! files, secret names), the Blueprints page (tags, search, Use), the
 //! Plugins page (groups, search, a type's documentation), the flows
 //! list's last executions and filters, a
@@ -17,7 +18,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::sched_support::api_server;
-use crate::ui::drive;
+use crate::ui::{drive, shots};
 
 const NS: &str = "ui.pages";
 
@@ -75,6 +76,11 @@ fn flows() -> Vec<(String, String)> {
             )
             .expect("the zoomcamp taxi flow"),
         ),
+        (
+            "postgres_taxi.yml".into(),
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/postgres_taxi.yaml"))
+                .expect("the examples' zoomcamp taxi flow"),
+        ),
     ]
 }
 
@@ -86,12 +92,7 @@ async fn run(scenario: &str, before: impl FnOnce(&Path), check: impl AsyncFnOnce
     let refs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let (server, home) = api_server("ui-pages", &refs, None).await;
     before(&home.join("flows"));
-    let shots = if std::env::var("BATON_UI_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
-    } else {
-        home.join("shots")
-    };
-    drive(&server.url(), scenario, &shots).await;
+    drive(&server.url(), scenario, &shots(&home)).await;
     check(&Api(server.url())).await;
     server.shutdown().await;
 }
@@ -224,6 +225,26 @@ async fn a_flow_broken_on_disk_shows_a_banner_over_its_last_valid_version() {
                 f["tasks"][0]["type"].as_str().is_some_and(|t| t.ends_with("log.Log")),
                 "the last valid version is served"
             );
+        },
+    )
+    .await;
+}
+
+/// The examples' taxi flow is drawn top to bottom (taller than wide, at
+/// 100 % in 1280 px), every task there, its If blocks as boxes, the toggle
+/// lays it left to right; the live topology beside the editor keeps the
+/// last good graph on an invalid text and draws a task added to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_taxi_flow_is_drawn_top_to_bottom_and_the_editor_draws_it_live() {
+    run(
+        "taxi-topology",
+        |_| {},
+        async |api| {
+            let (status, graph) = api.get("/flows/zoomcamp/02_postgres_taxi/graph").await;
+            assert_eq!(status, 200, "{graph}");
+            // the page's edit was never saved
+            let (_, flow) = api.get("/flows/zoomcamp/02_postgres_taxi").await;
+            assert!(!flow.to_string().contains("brand_new"), "{flow}");
         },
     )
     .await;

@@ -1,7 +1,7 @@
 // Scenarios for tests/tests/ui_ops.rs, loaded by drive.mjs: the execution
 // page's debug-expression box (Outputs tab) renders in the execution's and
-// a task run's context and shows the renderer's error; Set labels and
-// Change state of an ended execution; Previous / Next between a flow's
+// a task run's context and shows the renderer's error; Set labels (two
+// added, one removed, a reload shows only the other) and Change state of an ended execution; Previous / Next between a flow's
 // executions; the list's short ids of two executions started together
 // differ; a retried task run's attempts are bars of their own in the
 // Gantt, a ForEach's iterations are nested under it and a row opens to its
@@ -32,19 +32,40 @@ export function scenarios({ url, check, shot, text, call }) {
       const error = await text(result);
       check(error.includes("nope"), `the renderer's error is shown: ${error}`);
       await shot(page, "execution-debug-expression");
-      // Set labels
+      // Set labels: add two, then remove one; after a reload only the other is left
       await page.goto(url + `#/executions/${id}`);
+      const form = page.locator("[data-testid=labels-form]");
+      const rows = form.locator(".label-row");
       await page.locator("[data-testid=set-labels]").click();
-      await page.locator("[data-testid=labels-form] textarea").fill("team:ui\nreviewed:yes");
-      await page.locator("[data-testid=labels-form] button[type=submit]").click();
-      await page.locator("[data-testid=labels]").getByText("reviewed:yes").waitFor({ timeout: 5000 });
+      await rows.nth(0).locator("[name=key]").fill("team");
+      await rows.nth(0).locator("[name=value]").fill("ui");
+      await form.locator("[data-testid=add-label]").click();
+      await rows.nth(1).locator("[name=key]").fill("reviewed");
+      await rows.nth(1).locator("[name=value]").fill("yes");
+      await form.locator("button[type=submit]").click();
+      const labels = page.locator("[data-testid=labels]");
+      await labels.getByText("reviewed:yes").waitFor({ timeout: 5000 });
+      await labels.getByText("team:ui").waitFor({ timeout: 5000 });
+      await page.locator("[data-testid=set-labels]").click();
+      check((await rows.count()) === 2, `the dialog shows the two labels: ${await rows.count()}`);
+      await shot(page, "execution-set-labels");
+      await rows.filter({ has: page.locator("[name=key][value=team]") }).locator(".remove-label").click();
+      check((await rows.count()) === 1, "one row is left");
+      await form.locator("button[type=submit]").click();
+      await form.waitFor({ state: "detached" });
+      await page.reload();
+      await labels.getByText("reviewed:yes").waitFor({ timeout: 5000 });
+      const shownLabels = await text(labels);
+      check(!shownLabels.includes("team:ui"), `the removed label is gone after a reload: ${shownLabels}`);
       // a system label is refused, the answer shown in the dialog
       await page.locator("[data-testid=set-labels]").click();
-      await page.locator("[data-testid=labels-form] textarea").fill("system.correlationId:x");
-      await page.locator("[data-testid=labels-form] button[type=submit]").click();
-      const refused = await text(page.locator("[data-testid=labels-form] .error-box"));
+      await form.locator("[data-testid=add-label]").click();
+      await rows.last().locator("[name=key]").fill("system.correlationId");
+      await rows.last().locator("[name=value]").fill("x");
+      await form.locator("button[type=submit]").click();
+      const refused = await text(form.locator(".error-box"));
       check(refused.includes("system labels cannot be set"), `the refusal is shown: ${refused}`);
-      await page.locator("[data-testid=labels-form] button", { hasText: "Cancel" }).click();
+      await form.locator("button", { hasText: "Cancel" }).click();
       // Change state
       await page.locator("[data-testid=change-state]").click();
       await page.locator("[data-testid=state-form] select").selectOption("WARNING");

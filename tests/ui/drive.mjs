@@ -571,6 +571,7 @@ Object.assign(scenarios, (await import("./links.mjs")).scenarios({ url, check, s
 Object.assign(scenarios, (await import("./tests.mjs")).scenarios({ url, check, shot, text, call }));
 Object.assign(scenarios, (await import("./expressions.mjs")).scenarios({ url, check, shot, text }));
 Object.assign(scenarios, (await import("./actions.mjs")).scenarios({ url, check, shot, text, call }));
+Object.assign(scenarios, (await import("./login.mjs")).scenarios({ url, check, shot, text }));
 
 const run = scenarios[scenario];
 if (!run) {
@@ -584,6 +585,8 @@ try {
   const auth = process.env.BATON_UI_AUTH;
   const httpCredentials = auth ? { username: auth.slice(0, auth.indexOf(":")), password: auth.slice(auth.indexOf(":") + 1) } : undefined;
   const page = await browser.newPage({ viewport: { width: 1280, height: 760 }, httpCredentials });
+  // logged in as the login page leaves it (tests/ui/login.mjs drives the form itself)
+  if (auth) await page.context().addCookies([{ name: "baton_auth", value: Buffer.from(auth).toString("base64"), url, sameSite: "Strict" }]);
   // a deadline for waits on conditions, not a pause: under the whole suite's
   // load (two cores, ~400 tests) one redraw through subflow() runs an
   // execution on the server and has taken over 20 s

@@ -224,6 +224,9 @@ export function scenarios({ url, check, shot, text }) {
       await page.goto(url + "#/flows/zoomcamp/02_postgres_taxi_scheduled?tab=topology");
       const view = page.locator("[data-testid=topology-view]");
       await view.locator("g[data-task]").first().waitFor();
+      // drawn top to bottom by default; the wide case is the horizontal layout
+      await page.locator("[data-testid=topology-direction]").click();
+      await page.locator("[data-testid=topology][data-direction=LR]").waitFor();
       await page.waitForFunction(() => document.querySelector("[data-testid=topology-view]")?.dataset.scale);
       const fit = async () => page.evaluate(() => {
         const v = document.querySelector("[data-testid=topology-view]");
@@ -251,6 +254,64 @@ export function scenarios({ url, check, shot, text }) {
       check((await vb()) !== v0, "dragging pans");
       await page.locator("button[data-zoom=fit]").click();
       check(Math.abs((await fit()).scale - f.scale) < 0.001, "Fit returns to the fitted view");
+    },
+
+    /**
+     * The examples' zoomcamp taxi flow drawn top to bottom: taller than wide,
+     * at 100 % in a 1280 px window (no horizontal scrolling), every task
+     * there, If blocks as boxes; the toggle lays it left to right. Beside the
+     * editor, the live topology draws a task added to the text.
+     */
+    async "taxi-topology"(page) {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.goto(url + "#/flows/zoomcamp/02_postgres_taxi?tab=topology");
+      const flow = await page.evaluate(async () => (await fetch("/api/v1/flows/zoomcamp/02_postgres_taxi")).json());
+      const ids = [];
+      const walk = (tasks) => {
+        for (const t of tasks || []) {
+          ids.push(t.id);
+          for (const k of ["tasks", "then", "else", "errors", "finally"]) walk(t[k]);
+        }
+      };
+      walk(flow.tasks);
+      check(ids.length >= 15, `the taxi flow's tasks: ${ids}`);
+      const graph = page.locator("[data-testid=topology]");
+      await graph.locator("g[data-task]").first().waitFor();
+      await page.waitForFunction(() => document.querySelector("[data-testid=topology-view]")?.dataset.scale);
+      const size = async () => graph.evaluate((g) => ({ dir: g.dataset.direction, w: Number(g.dataset.width), h: Number(g.dataset.height), panel: g.parentElement.clientWidth, scale: Number(g.parentElement.dataset.scale) }));
+      const tb = await size();
+      check(tb.dir === "TB" && tb.h > tb.w, `drawn top to bottom, taller than wide: ${JSON.stringify(tb)}`);
+      check(tb.w <= tb.panel && tb.scale === 1, `readable at 100 % without horizontal scrolling: ${JSON.stringify(tb)}`);
+      const missing = [];
+      for (const id of ids) if (!(await graph.locator(`g[data-task="${id}"]`).count())) missing.push(id);
+      check(!missing.length, `every task is drawn: missing ${missing}`);
+      const boxes = await graph.locator("[data-cluster]").evaluateAll((b) => b.map((x) => x.dataset.cluster));
+      check(boxes.some((b) => b.endsWith("if_yellow_taxi")) && boxes.some((b) => b.endsWith("if_green_taxi")), `the If blocks are boxes: ${boxes}`);
+      await shot(page, "topology-vertical");
+      await page.locator("[data-testid=topology-direction]").click();
+      await page.locator("[data-testid=topology][data-direction=LR]").waitFor();
+      const lr = await size();
+      check(lr.w > lr.h, `the toggle lays it left to right: ${JSON.stringify(lr)}`);
+      await page.locator("[data-testid=topology-direction]").click();
+      await page.locator("[data-testid=topology][data-direction=TB]").waitFor();
+      // the live topology beside the editor
+      await page.goto(url + "#/flows/zoomcamp/02_postgres_taxi");
+      await page.locator("button", { hasText: "Edit" }).click();
+      await page.locator("[data-testid=editor] .cm-content").waitFor();
+      await page.locator("[data-side=topology]").click();
+      const live = page.locator("[data-testid=live-topology]");
+      await live.locator("g[data-task=purge_files]").waitFor({ timeout: 15000 });
+      check(!(await live.locator("g[data-task=brand_new]").count()), "no brand_new task yet");
+      const source = await page.locator("[data-testid=editor]").evaluate((host) => host.batonEditor.text());
+      const added = source.replace(/\ntasks:\n/, "\ntasks:\n  - id: brand_new\n    type: io.kestra.plugin.core.log.Log\n    message: added in the editor\n");
+      check(added !== source, "the task is inserted under tasks:");
+      // a broken text first: the last good graph stays, the note says why
+      await page.locator("[data-testid=editor]").evaluate((host, t) => host.batonEditor.setText(t), added.replace("type: io.kestra.plugin.core.log.Log", "type: io.kestra.plugin.core.log.Nope"));
+      await live.locator("[data-testid=live-topology-note]").getByText("Not redrawn").waitFor({ timeout: 15000 });
+      check(await live.locator("g[data-task=purge_files]").count() === 1, "the last good graph stays");
+      await page.locator("[data-testid=editor]").evaluate((host, t) => host.batonEditor.setText(t), added);
+      await live.locator("g[data-task=brand_new]").waitFor({ timeout: 15000 });
+      await shot(page, "editor-live-topology");
     },
 
     /** A page opened while the previous one is still loading: only the last one ever shows. */

@@ -4,7 +4,8 @@
 //! ([`super::search`]), kill (`DELETE /executions/{id}/kill`), restart in
 //! place, replay (a new execution with the same inputs, labels and trigger,
 //! from the start or from a task run), labels of an ended execution (`POST
-//! /executions/{id}/labels`), follow (`GET /executions/{id}/follow`,
+//! /executions/{id}/labels`: the body is its whole list, so a label left out
+//! is removed, as in Kestra since 0.22), follow (`GET /executions/{id}/follow`,
 //! server-sent events).
 
 use axum::extract::{Path, RawQuery, Request, State};
@@ -19,7 +20,7 @@ use super::error::{ApiError, ApiResult};
 use super::inputs::{discard_uploads, read_inputs};
 use super::query::{Params, labels_from_json};
 use super::search::{SEARCH_PARAMS, Search, paged};
-use crate::model::{Execution, ids};
+use crate::model::{Execution, Label, ids};
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::{LaunchRequest, launch, publish_event};
 use crate::runtime::messages::ExecutionEvent;
@@ -380,15 +381,36 @@ async fn set_labels(
 ) -> ApiResult<Json<Value>> {
     Params::parse(raw.as_deref(), "POST /executions/{id}/labels", &[])?;
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let labels = settable_labels(&body)?;
-    let e = load(&s.engine, &id).await?;
+    let labels = labels_from_json(&body).map_err(ApiError::unprocessable)?;
+    let mut e = load(&s.engine, &id).await?;
     if !e.state.is_terminal() {
         return Err(ApiError::conflict(format!(
             "execution {id} is {}: labels can be set once it has ended",
             e.state.current
         )));
     }
-    Ok(Json(execution_json(&add_labels(&s, e, &labels).await?)))
+    e.labels = replaced_labels(&e.labels, labels).map_err(ApiError::unprocessable)?;
+    s.engine.state.save_execution(&e, &[]).await?;
+    Ok(Json(execution_json(&load(&s.engine, &id).await?)))
+}
+
+/// Kestra's (since 0.22) Set labels of one execution: the body is the
+/// execution's whole list of labels, so a label left out is removed. System
+/// labels are Baton's own: they are kept whether sent or not, and one sent
+/// with another value, or one the execution lacks, is refused.
+fn replaced_labels(existing: &[Label], body: Vec<Label>) -> Result<Vec<Label>, String> {
+    let system = |l: &Label| l.key.starts_with("system.");
+    if let Some(l) = body.iter().find(|l| system(l) && !existing.contains(l)) {
+        return Err(format!("label '{}': system labels cannot be set", l.key));
+    }
+    let mut out: Vec<Label> = existing.iter().filter(|l| system(l)).cloned().collect();
+    for l in body.into_iter().filter(|l| !system(l)) {
+        match out.iter_mut().find(|o| o.key == l.key) {
+            Some(o) => o.value = l.value,
+            None => out.push(l),
+        }
+    }
+    Ok(out)
 }
 
 /// The labels of a request (a map or a list of `{key, value}` / `key:value`);
@@ -408,4 +430,25 @@ pub(super) async fn add_labels(s: &ApiState, mut e: Execution, labels: &[crate::
     }
     s.engine.state.save_execution(&e, &[]).await?;
     load(&s.engine, &e.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(k: &str, v: &str) -> Label {
+        Label { key: k.into(), value: v.into() }
+    }
+
+    #[test]
+    fn set_labels_replaces_the_list_and_keeps_system_labels() {
+        let existing = [l("system.correlationId", "x"), l("team", "a"), l("gone", "1")];
+        // a label left out is removed; a sent system label equal to its own is accepted
+        let out = replaced_labels(&existing, vec![l("team", "b"), l("new", "2"), l("system.correlationId", "x")]);
+        assert_eq!(out, Ok(vec![l("system.correlationId", "x"), l("team", "b"), l("new", "2")]));
+        // an empty list removes every label but the system ones
+        assert_eq!(replaced_labels(&existing, vec![]), Ok(vec![l("system.correlationId", "x")]));
+        let refused = replaced_labels(&existing, vec![l("system.correlationId", "y")]);
+        assert!(refused.is_err_and(|e| e.contains("system.correlationId") && e.contains("cannot be set")));
+    }
 }

@@ -60,6 +60,8 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("namespaces.js", "text/javascript; charset=utf-8", include_bytes!("ui/namespaces.js")),
     ("blueprints.js", "text/javascript; charset=utf-8", include_bytes!("ui/blueprints.js")),
     ("tests.js", "text/javascript; charset=utf-8", include_bytes!("ui/tests.js")),
+    ("login.js", "text/javascript; charset=utf-8", include_bytes!("ui/login.js")),
+    ("live_topology.js", "text/javascript; charset=utf-8", include_bytes!("ui/live_topology.js")),
     ("favicon.svg", "image/svg+xml", include_bytes!("ui/favicon.svg")),
 ];
 

@@ -10,8 +10,16 @@
 //!   web page cannot start an execution. Tools that send no `Origin` (curl,
 //!   clients) are not affected.
 //! - **Basic auth** (Kestra's `-u user:password`): when configured, every
-//!   route but `/healthz` and the webhook routes needs it. The password is
-//!   compared in constant time.
+//!   route but `/healthz`, the webhook routes and the web UI's own files
+//!   (`/`, `/ui/…`: the page, its scripts and styles, no data) needs it. The
+//!   credentials come in an `Authorization: Basic` header (curl `-u`,
+//!   kestrapy) or, from the web UI's login page, in the `baton_auth` cookie
+//!   (the same base64 `user:password`, `SameSite=Strict`), which also
+//!   carries them on the page's event streams and downloads. The password is
+//!   compared in constant time. A refusal carries `WWW-Authenticate` (the
+//!   browser's prompt, or a client's retry) unless it answers the page's own
+//!   request (`X-Requested-With`, or a browser's `Sec-Fetch-Mode` other than
+//!   `navigate`): the page shows its login form instead.
 //! - **Webhooks** (`/api/v1/[main/]executions/webhook/…`): as in Kestra, the
 //!   key in the path is their credential, so they need no basic auth and may
 //!   be called from any site (a page cannot call one without its key).
@@ -60,14 +68,40 @@ impl BasicAuth {
     }
 
     fn accepts(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
-        let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
-            return false;
-        };
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|value| value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")));
+        let Some(encoded) = header.or_else(|| auth_cookie(headers)) else { return false };
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
         let expected = format!("{}:{}", self.user, self.password);
         constant_time_eq(&decoded, expected.as_bytes())
     }
+}
+
+/// The web UI's login cookie: `baton_auth=<base64 user:password>`.
+pub const AUTH_COOKIE: &str = "baton_auth";
+
+fn auth_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(AUTH_COOKIE).and_then(|rest| rest.strip_prefix('=')))
+        .filter(|v| !v.is_empty())
+}
+
+/// The web UI's own files: the page shell, its scripts, styles and icon.
+fn ui_file(path: &str) -> bool {
+    path == "/" || path == "/ui" || path.starts_with("/ui/")
+}
+
+/// A request the web UI's page made itself (fetch, event stream), not a
+/// navigation: its 401 must not open the browser's prompt.
+fn from_the_page(headers: &HeaderMap) -> bool {
+    let mode = headers.get("sec-fetch-mode").and_then(|v| v.to_str().ok());
+    headers.contains_key("x-requested-with") || mode.is_some_and(|m| m != "navigate")
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -131,14 +165,19 @@ impl Guard {
         }
         match &self.auth {
             Some(auth) if path != "/healthz" && path != "/health" && !webhook => {
-                if !auth.accepts(headers) {
-                    let mut r =
-                        ApiError::new(StatusCode::UNAUTHORIZED, "authentication required (basic auth)").into_response();
+                if auth.accepts(headers) {
+                    return Ok(Some(auth.user.clone()));
+                }
+                if ui_file(path) {
+                    return Ok(None);
+                }
+                let mut r =
+                    ApiError::new(StatusCode::UNAUTHORIZED, "authentication required (basic auth)").into_response();
+                if !from_the_page(headers) {
                     r.headers_mut()
                         .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"Baton\""));
-                    return Err(Box::new(r));
                 }
-                Ok(Some(auth.user.clone()))
+                Err(Box::new(r))
             }
             _ => Ok(None),
         }
@@ -226,6 +265,36 @@ mod tests {
         assert!(g.check(&Method::GET, "/health", &HeaderMap::new()).is_ok());
         assert!(BasicAuth::parse("nopassword").is_err());
         assert!(!format!("{:?}", BasicAuth::parse("u:secret").unwrap()).contains("secret"));
+    }
+
+    #[test]
+    fn the_ui_logs_in_with_a_cookie_and_its_own_requests_get_no_prompt() {
+        let auth = BasicAuth::parse("admin@kestra.io:Admin1234!").unwrap();
+        let g = Guard::new(IpAddr::V4(Ipv4Addr::LOCALHOST), &[], Some(auth));
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let host = ("host", "127.0.0.1:8080");
+        // the page, its files and its Kestra paths need no credentials (no data in them)
+        for path in ["/", "/ui", "/ui/app.js", "/ui/main/flows", "/ui/login"] {
+            assert_eq!(g.check(&Method::GET, path, &headers(&[host])).ok(), Some(None), "{path}");
+        }
+        // the login cookie, among others, is accepted as the header is
+        let cookie = format!("theme=dark; {AUTH_COOKIE}={}; x=y", b64("admin@kestra.io:Admin1234!"));
+        let user = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("cookie", &cookie)]));
+        assert_eq!(user.ok().flatten().as_deref(), Some("admin@kestra.io"));
+        let wrong = format!("{AUTH_COOKIE}={}", b64("admin@kestra.io:nope"));
+        let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("cookie", &wrong)])).unwrap_err();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        // curl gets the challenge; the page's own fetch does not (no browser prompt)
+        let curl = g.check(&Method::GET, "/api/v1/flows", &headers(&[host])).unwrap_err();
+        assert!(curl.headers().contains_key(header::WWW_AUTHENTICATE));
+        for h in [("sec-fetch-mode", "cors"), ("x-requested-with", "XMLHttpRequest")] {
+            let page = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, h])).unwrap_err();
+            assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+            assert!(!page.headers().contains_key(header::WWW_AUTHENTICATE), "{h:?}");
+        }
+        let typed =
+            g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("sec-fetch-mode", "navigate")])).unwrap_err();
+        assert!(typed.headers().contains_key(header::WWW_AUTHENTICATE), "an address typed in the browser");
     }
 
     #[test]

@@ -20,7 +20,8 @@ export class ApiError extends Error {
 
 /** Calls `/api/v1{path}`; JSON in and out unless `raw`. */
 export async function api(path, opts = {}) {
-  const init = { ...opts, headers: { ...(opts.headers || {}) } };
+  // X-Requested-With: a 401 answers without WWW-Authenticate (no browser prompt: the login page instead)
+  const init = { ...opts, headers: { "X-Requested-With": "XMLHttpRequest", ...(opts.headers || {}) } };
   if (opts.json !== undefined) {
     init.body = JSON.stringify(opts.json);
     init.headers["Content-Type"] = "application/json";
@@ -33,6 +34,10 @@ export async function api(path, opts = {}) {
     body = text ? JSON.parse(text) : null;
   } catch {
     body = text;
+  }
+  if (r.status === 401 && !parseHash().parts.includes("login")) {
+    // the server wants basic auth: its login page, back here once logged in
+    go(`#/login?next=${encodeURIComponent(current())}`);
   }
   if (!r.ok) {
     const msg = (body && body.message) || (typeof body === "string" && body) || r.statusText;
@@ -174,6 +179,7 @@ const ROUTES = {
   logs: () => import("./logs.js"),
   plugins: () => import("./plugins.js"),
   files: () => import("./kv.js"),
+  login: () => import("./login.js"),
 };
 
 let cleanup = null;
@@ -195,6 +201,7 @@ async function route() {
   for (const a of document.querySelectorAll("#menu [data-nav]")) a.classList.toggle("active", a.dataset.nav === page);
   if (typeof cleanup === "function") cleanup();
   cleanup = null;
+  document.dispatchEvent(new Event("baton:route"));
   const main = document.getElementById("main");
   const box = h("div", { class: "page", "data-page": page });
   main.replaceChildren(box);
@@ -246,8 +253,29 @@ function historyMode() {
   window.addEventListener("popstate", route);
 }
 
+/** The menu's Logout, shown while the page holds a login (basic auth). */
+async function logoutButton() {
+  const button = document.getElementById("logout");
+  if (!button) return;
+  const { loggedIn, logout } = await import("./login.js");
+  const show = () => (button.hidden = !loggedIn());
+  button.addEventListener("click", () => {
+    logout();
+    show();
+    go("#/login");
+  });
+  show();
+  window.addEventListener("hashchange", show);
+  window.addEventListener("popstate", show);
+  document.addEventListener("baton:route", show);
+}
+
 theme();
+logoutButton();
 if (HISTORY) historyMode();
 window.addEventListener("hashchange", route);
-window.addEventListener("unhandledrejection", (e) => toast(e.reason && e.reason.message ? e.reason.message : String(e.reason), true));
+window.addEventListener("unhandledrejection", (e) => {
+  if (e.reason instanceof ApiError && e.reason.status === 401) return; // the login page is shown instead
+  toast(e.reason && e.reason.message ? e.reason.message : String(e.reason), true);
+});
 route();

@@ -8,7 +8,7 @@
 // events), polling every second if the stream breaks.
 
 import { api, h, stateBadge, fmtDate, fmtMs, span, enc, go, errorBox, toast, TERMINAL, canonicalExecution } from "./app.js";
-import { topology, zoomable } from "./topology.js";
+import { topologyView } from "./topology.js";
 import { resumeDialog } from "./inputs.js";
 import { endedActions, evalBox, neighbours } from "./execution_actions.js";
 import { gantt } from "./gantt.js";
@@ -36,11 +36,14 @@ export async function render(main, id, query) {
     else if (tab === "logs") body.replaceChildren(await logs(exec, logFilter, logLevel, (t, l) => { logFilter = t; logLevel = l; draw(); }));
     else if (tab === "topology") {
       const graph = await api(`/executions/${enc(exec.id)}/graph`).catch((e) => e);
-      body.replaceChildren(graph instanceof Error ? errorBox(graph) : zoomable(topology(graph, exec)));
-      // a node opens that task's logs
-      for (const g of body.querySelectorAll("g[data-task]")) {
-        g.style.cursor = "pointer";
-        g.addEventListener("click", () => go(`#/executions/${enc(id)}?tab=logs&taskId=${enc(g.dataset.task)}`));
+      body.replaceChildren(graph instanceof Error ? errorBox(graph) : topologyView(graph, exec));
+      // a node opens that task's logs (one listener, whichever direction the graph is drawn in)
+      if (!body.dataset.nodeClicks) {
+        body.dataset.nodeClicks = "1";
+        body.addEventListener("click", (ev) => {
+          const g = ev.target instanceof Element ? ev.target.closest("[data-testid=topology] g[data-task]") : null;
+          if (g) go(`#/executions/${enc(id)}?tab=logs&taskId=${enc(g.dataset.task)}`);
+        });
       }
     } else if (tab === "metrics") {
       const { executionMetrics } = await import("./metrics.js");

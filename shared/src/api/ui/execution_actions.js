@@ -8,7 +8,6 @@
 // just before and just after this one.
 
 import { api, h, dialog, errorBox, enc, toast, TERMINAL } from "./app.js";
-import { labelLines } from "./inputs.js";
 
 /** The end states an execution can be moved to (the server's rule: any end state; KILLED ones stay). */
 const END_STATES = ["SUCCESS", "WARNING", "FAILED", "CANCELLED", "SKIPPED", "KILLED"];
@@ -24,20 +23,35 @@ export function endedActions(e) {
   ];
 }
 
-/** Kestra's Set labels: `key:value` lines, added to the execution (a key it has gets the new value). */
+/**
+ * Kestra's Set labels: one row per label (key, value, a remove button) and
+ * "Add a label". Saving sends the whole list, so a removed row removes the
+ * label (Kestra since 0.22); system labels (system.*) are not shown and stay.
+ */
 function labelsDialog(e) {
-  const current = (e.labels || []).filter((l) => !l.key.startsWith("system.")).map((l) => `${l.key}:${l.value}`).join("\n");
-  const text = h("textarea", { name: "labels", rows: 4, placeholder: "key:value, one per line" }, current);
+  const rows = h("div", { class: "label-rows", "data-testid": "label-rows" });
+  const addRow = (key = "", value = "") => {
+    const row = h("div", { class: "row label-row" },
+      h("input", { name: "key", placeholder: "key", value: key, "aria-label": "label key" }),
+      h("input", { name: "value", placeholder: "value", value: value, "aria-label": "label value" }),
+      h("button", { type: "button", class: "remove-label", title: "Remove this label", onclick: () => row.remove() }, "Remove"));
+    rows.append(row);
+    return row;
+  };
+  for (const l of (e.labels || []).filter((l) => !l.key.startsWith("system."))) addRow(l.key, l.value);
   const out = h("div");
   const submit = async (ev) => {
     ev.preventDefault();
-    const lines = labelLines(text.value);
-    if (!lines.length) {
-      out.replaceChildren(errorBox("write at least one label as key:value"));
+    const labels = [...rows.querySelectorAll(".label-row")]
+      .map((r) => ({ key: r.querySelector("[name=key]").value.trim(), value: r.querySelector("[name=value]").value }))
+      .filter((l) => l.key || l.value);
+    const bad = labels.find((l) => !l.key);
+    if (bad) {
+      out.replaceChildren(errorBox(`the label with value '${bad.value}' needs a key`));
       return;
     }
     try {
-      await api(`/executions/${enc(e.id)}/labels`, { method: "POST", json: lines });
+      await api(`/executions/${enc(e.id)}/labels`, { method: "POST", json: labels });
       d.close();
       toast("Set labels: done");
       reload();
@@ -46,10 +60,12 @@ function labelsDialog(e) {
     }
   };
   const body = h("form", { class: "form", onsubmit: submit, "data-testid": "labels-form" },
-    h("p", { class: "muted" }, "Labels are added; a key the execution has takes the new value. System labels (system.*) are Baton's own."),
-    h("label", {}, h("span", {}, "Labels"), text),
+    h("p", { class: "muted" }, "The execution's labels: remove a row to remove its label. System labels (system.*) are Baton's own and stay."),
+    rows,
+    h("div", { class: "row" }, h("button", { type: "button", "data-testid": "add-label", onclick: () => addRow().querySelector("input").focus() }, "Add a label")),
     out,
     h("div", { class: "row" }, h("button", { type: "button", onclick: () => d.close() }, "Cancel"), h("button", { class: "primary", type: "submit" }, "Save")));
+  if (!rows.children.length) addRow();
   const d = dialog(`Set labels of ${e.id}`, body);
   return d;
 }

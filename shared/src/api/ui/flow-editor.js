@@ -5,7 +5,9 @@
 // POST /flows/validate, Ctrl/Cmd-S to save, and the Validate / Save /
 // Cancel buttons. Falls back to a plain text box if the bundle fails. The
 // test editor (tests.js) is the same editor with the test file's schema
-// and validator (`schema`, `validate` options).
+// and validator (`schema`, `validate` options). With `topology`, the panel
+// beside the editor switches between the documentation and the flow's live
+// topology (live_topology.js).
 
 import { api, h, errorBox } from "./app.js";
 import { errorsByLine, highlighted } from "./flows.js";
@@ -64,8 +66,25 @@ export async function editor(box, source, save, cancel, opts = {}) {
       saving = false;
     }
   };
+  // beside the editor: the plugin documentation or, for a flow, its live topology
+  let side = docs;
+  let live = null;
+  if (opts.topology) {
+    const { liveTopology } = await import("./live_topology.js");
+    live = liveTopology(() => text(), () => !live.pane.hidden);
+    live.pane.hidden = true;
+    const tab = (label, name, pane) => h("button", { type: "button", class: "small", "data-side": name, onclick: () => {
+      docs.hidden = pane !== docs;
+      live.pane.hidden = pane !== live.pane;
+      for (const b of switcher.querySelectorAll("button")) b.classList.toggle("primary", b.dataset.side === name);
+      live.now();
+    } }, label);
+    const switcher = h("div", { class: "side-switch" }, tab("Documentation", "docs", docs), tab("Topology", "topology", live.pane));
+    switcher.firstChild.classList.add("primary");
+    side = h("div", { class: "editor-side" }, switcher, docs, live.pane);
+  }
   box.replaceChildren(
-    h("div", { class: "flow-editor" }, host, docs),
+    h("div", { class: "flow-editor" }, host, side),
     h("div", { class: "filters", style: { marginTop: "10px" } },
       h("button", { onclick: () => validate().catch((e) => out.replaceChildren(errorBox(e))) }, "Validate"),
       h("button", { class: "primary", onclick: onSave }, "Save"),
@@ -80,12 +99,15 @@ export async function editor(box, source, save, cancel, opts = {}) {
     text = ed.text;
     host.batonEditor = ed; // for tests and the console: text(), setText(), view
     ed.focus();
-    return () => ed.destroy();
+    return () => {
+      if (live) live.stop();
+      ed.destroy();
+    };
   } catch (e) {
     const area = h("textarea", { name: "source", rows: Math.max(12, source.split("\n").length + 2), style: { width: "100%" }, spellcheck: "false" }, source);
     host.replaceChildren(area);
     docs.replaceChildren(errorBox(`the editor could not load: ${e.message || e}`));
     text = () => area.value;
-    return null;
+    return live ? () => live.stop() : null;
   }
 }

@@ -5,7 +5,7 @@
 
 import { api, h, toast, enc, go, parseHash, stateBadge, fmtDate } from "./app.js";
 import { executeDialog } from "./inputs.js";
-import { topology, zoomable } from "./topology.js";
+import { topologyView } from "./topology.js";
 import { editor } from "./flow-editor.js";
 
 export async function render(main, parts, query) {
@@ -98,7 +98,7 @@ async function flowPage(main, ns, id, tab) {
       FLOW_TABS.map(([t, label]) => h("a", { href: t === "source" ? here : `${here}?tab=${t}`, class: tab === t ? "active" : "", "data-tab": t }, label))),
     box,
   );
-  if (tab === "topology") return box.append(zoomable(topology(await api(`/flows/${enc(ns)}/${enc(id)}/graph`), null)));
+  if (tab === "topology") return box.append(topologyView(await api(`/flows/${enc(ns)}/${enc(id)}/graph`), null));
   if (tab !== "source") return (await import("./flow_tabs.js")).render(tab, box, flow, query);
   let source = flow.source || "";
   const view = (errors = new Map()) => {
@@ -113,7 +113,7 @@ async function flowPage(main, ns, id, tab) {
       source = text;
       toast("Flow saved");
       view();
-    }, () => view());
+    }, () => view(), { topology: true });
   view();
 }
 
@@ -144,7 +144,7 @@ async function createPage(main, blueprint) {
     const f = await api("/flows", { method: "POST", body: text, headers: { "Content-Type": "application/x-yaml" } });
     toast(`Flow ${f.namespace}.${f.id} created`);
     go(`#/flows/${enc(f.namespace)}/${enc(f.id)}`);
-  }, () => go("#/flows"));
+  }, () => go("#/flows"), { topology: true });
 }
 
 /** Imports YAML (one or more documents) or a ZIP with POST /flows/import. */

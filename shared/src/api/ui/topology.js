@@ -1,14 +1,26 @@
 // The flow's topology as SVG, drawn from Kestra's flow graph (GET
 // /flows/{ns}/{id}/graph, or /executions/{id}/graph for an execution):
-// left to right, each cluster (a flowable task, the triggers, an expanded
-// subflow) a box laid out on its own, its items in layers by the graph's
-// edges; task and trigger nodes as cards, cluster starts and ends as dots.
+// top to bottom by default, left to right at the panel's toggle (the choice
+// is kept in localStorage), each cluster (a flowable task: ForEach,
+// Parallel, If, Switch…; the triggers; an expanded subflow) a box laid out
+// on its own, its items in layers by the graph's edges; task and trigger
+// nodes as cards, cluster starts and ends as dots. `topologyView` is the
+// panel (zoom, pan, fit, the direction toggle) every page uses.
 // With an execution, each task node is coloured by the state of its task
 // run (the latest of the task's runs when the graph has none yet).
 
 import { TERMINAL } from "./app.js";
 
-const W = 170;
+/** Where the direction chosen at the toggle is kept. */
+const DIRECTION_KEY = "baton.topology.direction";
+
+/** "TB" (top to bottom, the default) or "LR". */
+export function direction() {
+  return localStorage.getItem(DIRECTION_KEY) === "LR" ? "LR" : "TB";
+}
+
+/** A card's width: wider top to bottom, where width is cheap, so long task ids stay whole. */
+const CARD_W = { TB: 240, LR: 170 };
 const H = 54;
 const DOT = 12;
 const GX = 36;
@@ -66,7 +78,7 @@ function measure(cuid, t, nodes, edges, boxes) {
   const sizes = new Map();
   for (const m of members) {
     if (t.clusters.has(m)) sizes.set(m, measure(m, t, nodes, edges, boxes));
-    else sizes.set(m, isDot(nodes.get(m)) ? { w: DOT, h: DOT } : { w: W, h: H });
+    else sizes.set(m, isDot(nodes.get(m)) ? { w: DOT, h: DOT } : { w: t.cw, h: H });
   }
   // which item of this cluster holds a node uid
   const itemOf = (uid) => {
@@ -98,25 +110,34 @@ function measure(cuid, t, nodes, edges, boxes) {
       if (indeg.get(n) === 0) queue.push(n);
     }
   }
-  const columns = [];
-  for (const m of members) (columns[layer.get(m)] ||= []).push(m);
+  const layers = [];
+  for (const m of members) (layers[layer.get(m)] ||= []).push(m);
+  // along: the axis the layers follow (x left to right, y top to bottom); across: the other
+  const tb = t.direction === "TB";
+  const along = (s) => (tb ? s.h : s.w);
+  const across = (s) => (tb ? s.w : s.h);
+  const gapAlong = tb ? GY + 8 : GX;
+  const gapAcross = tb ? GX / 2 : GY;
   const top = cuid ? PAD + LABEL : 0;
   const left = cuid ? PAD : 0;
-  const heights = columns.map((col = []) => col.reduce((s, m) => s + sizes.get(m).h, 0) + GY * Math.max(0, col.length - 1));
-  const height = Math.max(H, ...heights);
+  const spans = layers.map((l = []) => l.reduce((s, m) => s + across(sizes.get(m)), 0) + gapAcross * Math.max(0, l.length - 1));
+  const span = Math.max(tb ? t.cw : H, ...spans);
   const place = new Map();
-  let x = left;
-  columns.forEach((col = [], i) => {
-    const w = Math.max(0, ...col.map((m) => sizes.get(m).w));
-    let y = top + (height - heights[i]) / 2;
-    for (const m of col) {
+  let a = 0;
+  layers.forEach((l = [], i) => {
+    const depth = Math.max(0, ...l.map((m) => along(sizes.get(m))));
+    let c = (span - spans[i]) / 2;
+    for (const m of l) {
       const s = sizes.get(m);
-      place.set(m, { x: x + (w - s.w) / 2, y });
-      y += s.h + GY;
+      const pa = a + (depth - along(s)) / 2;
+      place.set(m, tb ? { x: left + c, y: top + pa } : { x: left + pa, y: top + c });
+      c += across(s) + gapAcross;
     }
-    x += w + GX;
+    a += depth + gapAlong;
   });
-  const size = { w: Math.max(x - GX + left, cuid ? 120 : 0), h: height + top + (cuid ? PAD : 0), place };
+  const length = Math.max(0, a - gapAlong);
+  const [w, h] = tb ? [span, length] : [length, span];
+  const size = { w: Math.max(w + 2 * left, cuid ? 120 : 0), h: h + top + (cuid ? PAD : 0), place };
   t.sizes.set(cuid, size);
   return size;
 }
@@ -130,7 +151,7 @@ function position(cuid, size, x, y, t, out) {
   }
 }
 
-function card(n, p, exec) {
+function card(n, p, exec, W) {
   const trigger = kind(n) === "GraphTrigger";
   const decl = trigger ? n.triggerDeclaration || {} : n.task || {};
   const id = decl.id || n.uid;
@@ -138,21 +159,24 @@ function card(n, p, exec) {
   const branch = n.branchType === "ERROR";
   const color = state ? `var(--${state}, #9ea3b5)` : branch ? ERROR_COLOR : trigger ? "#5dc9a1" : "#3a3f4f";
   const label = (n.values && n.values.length ? `${id} (${n.values.join(", ")})` : id);
+  const max = Math.floor((W - 22) / 8); // characters of 13 px bold text that fit
   const attrs = trigger ? { "data-trigger": id } : { "data-task": id, "data-state": state || "", "data-uid": n.uid };
   const g = svg("g", attrs,
     svg("rect", { x: p.x, y: p.y, width: W, height: H, rx: 8, class: "svg-card", style: `stroke: ${color}`, "stroke-width": state ? 2.5 : 1.5, "stroke-dasharray": trigger ? "5 3" : "" }),
     svg("rect", { x: p.x, y: p.y, width: 6, height: H, rx: 3, style: `fill: ${color}` }),
-    svg("text", { x: p.x + 14, y: p.y + 22, class: "svg-text", "font-size": 13, "font-weight": 600 }, label.length > 20 ? label.slice(0, 19) + "…" : label),
+    svg("text", { x: p.x + 14, y: p.y + 22, class: "svg-text", "font-size": 13, "font-weight": 600 }, label.length > max ? label.slice(0, max - 1) + "…" : label),
     svg("text", { x: p.x + 14, y: p.y + 40, class: "svg-muted", "font-size": 11 }, (state ? state + " · " : "") + String(decl.type || "").split(".").pop()));
   g.append(svg("title", {}, `${label}\n${decl.type || ""}${state ? "\n" + state : ""}${n.branchType ? "\n" + n.branchType.toLowerCase() : ""}`));
   return g;
 }
 
-/** The SVG of a flow graph, coloured by `exec`'s task runs when given. */
-export function topology(graph, exec) {
+/** The SVG of a flow graph, coloured by `exec`'s task runs when given; `dir` "TB" or "LR". */
+export function topology(graph, exec, dir = direction()) {
   const nodes = new Map(graph.nodes.map((n) => [n.uid, n]));
   const t = tree(graph);
   t.sizes = new Map();
+  t.direction = dir;
+  t.cw = CARD_W[dir];
   const size = measure("", t, nodes, graph.edges, new Map());
   const out = { boxes: [], nodes: new Map() };
   position("", size, 20, 20, t, out);
@@ -169,7 +193,8 @@ export function topology(graph, exec) {
     const p = out.nodes.get(uid);
     if (!p) return null;
     const n = nodes.get(uid);
-    const [w, hh] = isDot(n) ? [DOT, DOT] : [W, H];
+    const [w, hh] = isDot(n) ? [DOT, DOT] : [t.cw, H];
+    if (dir === "TB") return { x: p.x + w / 2, y: side === "out" ? p.y + hh : p.y };
     return { x: side === "out" ? p.x + w : p.x, y: p.y + hh / 2 };
   };
   for (const e of graph.edges) {
@@ -177,24 +202,47 @@ export function topology(graph, exec) {
     const b = at(e.target, "in");
     if (!a || !b) continue;
     const mx = (a.x + b.x) / 2;
+    const my = (a.y + b.y) / 2;
     const rel = e.relation && e.relation.relationType;
     g.append(svg("path", {
-      d: `M${a.x} ${a.y} C${mx} ${a.y} ${mx} ${b.y} ${b.x} ${b.y}`, fill: "none",
+      d: dir === "TB" ? `M${a.x} ${a.y} C${a.x} ${my} ${b.x} ${my} ${b.x} ${b.y}` : `M${a.x} ${a.y} C${mx} ${a.y} ${mx} ${b.y} ${b.x} ${b.y}`, fill: "none",
       stroke: rel === "ERROR" ? ERROR_COLOR : "#6b7086", "stroke-width": 1.4, "marker-end": "url(#arrow)",
       "stroke-dasharray": nodes.get(e.source) && kind(nodes.get(e.source)) === "GraphTrigger" ? "4 3" : "",
     }));
-    if (e.relation && e.relation.value && rel === "CHOICE") g.append(svg("text", { x: mx, y: (a.y + b.y) / 2 - 4, fill: "#9ea3b5", "font-size": 10, "text-anchor": "middle" }, e.relation.value));
+    if (e.relation && e.relation.value && rel === "CHOICE") g.append(svg("text", { x: mx + (dir === "TB" ? 6 : 0), y: my - 4, fill: "#9ea3b5", "font-size": 10, "text-anchor": dir === "TB" ? "start" : "middle" }, e.relation.value));
   }
   for (const [uid, p] of out.nodes) {
     const n = nodes.get(uid);
     if (isDot(n)) g.append(svg("circle", { cx: p.x + DOT / 2, cy: p.y + DOT / 2, r: DOT / 2 - 1, class: "svg-card", stroke: "#6b7086", "stroke-width": 1.5 }));
-    else g.append(card(n, p, exec));
+    else g.append(card(n, p, exec, t.cw));
   }
   const width = size.w + 40;
   const height = size.h + 40;
-  return svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, "data-testid": "topology" },
+  return svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, "data-testid": "topology", "data-direction": dir, "data-width": width, "data-height": height },
     svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" }, svg("path", { d: "M0 0 L10 5 L0 10 z", fill: "#6b7086" }))),
     g);
+}
+
+/**
+ * The topology panel of `graph` (coloured by `exec` when given): top to
+ * bottom, or left to right once toggled (the choice kept for every page).
+ */
+export function topologyView(graph, exec) {
+  const dir = direction();
+  const flip = document.createElement("button");
+  flip.type = "button";
+  flip.className = "small";
+  flip.dataset.testid = "topology-direction";
+  flip.textContent = dir === "TB" ? "⇄ Horizontal" : "⇅ Vertical";
+  flip.title = "Lay the graph out " + (dir === "TB" ? "left to right" : "top to bottom");
+  const wrap = zoomable(topology(graph, exec, dir), [flip]);
+  flip.addEventListener("click", () => {
+    localStorage.setItem(DIRECTION_KEY, dir === "TB" ? "LR" : "TB");
+    const next = topologyView(graph, exec);
+    wrap.replaceWith(next);
+    next.dispatchEvent(new CustomEvent("baton:redrawn", { bubbles: true }));
+  });
+  return wrap;
 }
 
 /**
@@ -202,7 +250,7 @@ export function topology(graph, exec) {
  * buttons), pans (drag) and fits: a graph wider than the panel opens fitted
  * to it, a small one at 100%. The panel's `data-scale` is the current zoom.
  */
-export function zoomable(graph) {
+export function zoomable(graph, extra = []) {
   const W = Number(graph.getAttribute("width"));
   const H = Number(graph.getAttribute("height"));
   const view = document.createElement("div");
@@ -275,7 +323,7 @@ export function zoomable(graph) {
   const tools = document.createElement("div");
   tools.className = "topo-tools";
   tools.append(button("−", "Zoom out", () => zoom(1 / 1.25), "out"), button("+", "Zoom in", () => zoom(1.25), "in"),
-    button("Fit", "Fit to the panel", fit, "fit"), button("100%", "Actual size", () => { scale = 1; x = 0; y = 0; apply(); }, "reset"), label);
+    button("Fit", "Fit to the panel", fit, "fit"), button("100%", "Actual size", () => { scale = 1; x = 0; y = 0; apply(); }, "reset"), label, ...extra);
   view.append(graph);
   const wrap = document.createElement("div");
   wrap.className = "topology";
@@ -286,7 +334,10 @@ export function zoomable(graph) {
     const fitted = Math.min(1, pw / W);
     view.style.height = `${Math.max(200, Math.min(H * fitted + 4, window.innerHeight * 0.7))}px`;
     if (W > pw) fit();
-    else apply();
+    else {
+      x = -(pw - W) / 2; // a narrow graph (top to bottom) is centred
+      apply();
+    }
   });
   return wrap;
 }

@@ -11,7 +11,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use crate::core::ion_text::{self, RAW};
+use crate::core::ion_text;
 
 /// Writes one record as an Ion line: JSON, with the marked numbers as
 /// their Ion text.
@@ -130,7 +130,7 @@ fn big_decimal_string(neg: bool, unscaled: &str, scale: i64) -> String {
 /// A marked number whose Ion text is `ion` (tests and readers).
 #[cfg(test)]
 pub fn mark(ion: &str) -> Value {
-    Value::String(format!("{RAW}{ion}"))
+    Value::String(format!("{}{ion}", ion_text::RAW))
 }
 
 #[cfg(test)]
@@ -138,6 +138,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::core::ion_text::RAW;
 
     #[test]
     fn decimals_print_as_big_decimal_does() {

@@ -179,7 +179,7 @@ tasks:
     let (_, diags) = shared::validate::validate_source("f.yaml", flow, &registry, &renderer);
     let all = diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n");
     for needle in [
-        "property 'host' of io.kestra.plugin.docker.Run",
+        "tasks[0].host (task 'remote'): property 'host' of io.kestra.plugin.docker.cli.Run",
         "property 'deviceRequests' of io.kestra.plugin.docker.cli.Run",
         "property 'config' of io.kestra.plugin.docker.cli.Run",
         "unknown property 'delete' for io.kestra.plugin.docker.cli.Run",

@@ -21,7 +21,7 @@ const BUSYBOX: &str = "localhost/baton-busybox:1";
 const PYTHON: &str = "localhost/baton-python:3";
 
 /// podman with both test images, or a panic saying how to get them.
-fn podman() -> PathBuf {
+pub(crate) fn podman() -> PathBuf {
     for image in [BUSYBOX, PYTHON] {
         let ok = Command::new("podman").args(["image", "exists", image]).status().is_ok_and(|s| s.success());
         assert!(ok, "podman or the image {image} is missing: run `source scripts/setup/podman.sh` (apt-get, as root)");
@@ -29,7 +29,7 @@ fn podman() -> PathBuf {
     PathBuf::from("podman")
 }
 
-fn harness(volumes: bool) -> Harness {
+pub(crate) fn harness(volumes: bool) -> Harness {
     harness_with_plugins(PluginConfig {
         scripts: ScriptsConfig { docker_bin: podman(), docker_volume_enabled: volumes, ..ScriptsConfig::default() },
         ..PluginConfig::default()
@@ -37,7 +37,7 @@ fn harness(volumes: bool) -> Harness {
 }
 
 /// Containers (running or not) labelled with this execution.
-fn containers_of(e: &Execution) -> Vec<String> {
+pub(crate) fn containers_of(e: &Execution) -> Vec<String> {
     let out = Command::new("podman")
         .args(["ps", "-a", "-q", "--filter", &format!("label=kestra.io/execution-id={}", e.id)])
         .output()
@@ -45,7 +45,7 @@ fn containers_of(e: &Execution) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect()
 }
 
-fn outputs<'a>(e: &'a Execution, task: &str) -> &'a serde_json::Map<String, serde_json::Value> {
+pub(crate) fn outputs<'a>(e: &'a Execution, task: &str) -> &'a serde_json::Map<String, serde_json::Value> {
     runs(e, task)[0].outputs.as_ref().expect("outputs")
 }
 

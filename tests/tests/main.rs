@@ -33,6 +33,7 @@ mod deployed_subflow;
 mod deployed_timed;
 mod dialect;
 mod dialect_docs;
+mod docker_tasks;
 mod docs_flows;
 #[cfg(feature = "duckdb")]
 mod duckdb;

@@ -9,8 +9,33 @@
 //! Blobs and clobs are refused with an error naming them. [`write_line`]
 //! is the writing side: one value as a JSON line. [`parse_line_with`]
 //! hands timestamps and date-time annotations to the caller.
+//! [`parse_line_exact`] keeps what a JSON number cannot hold: an Ion
+//! decimal's digits and scale (`1.50`, `12345678901234567890.123`), as a
+//! string marked by a leading [`RAW`] holding its Ion text, a real string
+//! starting with NUL getting a second one ([`exact_number`], [`plain_text`]
+//! read them back).
 
 use serde_json::{Map, Number, Value};
+
+/// The mark of a number carried as its Ion text in a string.
+pub const RAW: char = '\0';
+
+/// The Ion text of a number [`parse_line_exact`] marked, if `v` is one.
+pub fn exact_number(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => s.strip_prefix(RAW).filter(|rest| !rest.starts_with(RAW)),
+        _ => None,
+    }
+}
+
+/// A string as it was written: a text that started with NUL lost the
+/// second NUL it was given. (For a marked number, see [`exact_number`].)
+pub fn plain_text(s: &str) -> &str {
+    match s.strip_prefix(RAW) {
+        Some(rest) if rest.starts_with(RAW) => rest,
+        _ => s,
+    }
+}
 
 /// Appends `value` as one line of Ion text (JSON is valid Ion) to `out`.
 pub fn write_line<T: serde::Serialize + ?Sized, W: std::io::Write>(value: &T, out: &mut W) -> std::io::Result<()> {
@@ -41,7 +66,38 @@ pub fn parse_line_with(line: &str, dates: Option<DateHook>) -> Result<Value, Str
     if let Ok(v) = serde_json::from_str::<Value>(line) {
         return Ok(v);
     }
-    let mut p = Parser { s: line.as_bytes(), i: 0, depth: 0, dates };
+    parse_ion(line, dates, false)
+}
+
+/// [`parse_line_with`], keeping Ion decimals exact: a decimal whose double
+/// would print other digits (`1.50`, `12345678901234567890.123`, `1d3`)
+/// and an integer past 64 bits are the string [`RAW`] + their Ion text
+/// (`\u{0}1.50`), and a string that starts with NUL gets a second one.
+/// A JSON line is read as Ion too: its numbers with a fraction and no
+/// exponent are decimals there.
+pub fn parse_line_exact(line: &str, dates: Option<DateHook>) -> Result<Value, String> {
+    if let Ok(v) = serde_json::from_str::<Value>(line)
+        && !needs_exact(&v)
+    {
+        return Ok(v);
+    }
+    parse_ion(line, dates, true)
+}
+
+/// Whether a value read as JSON holds a number with a fraction or a string
+/// starting with NUL (which the exact reading changes).
+fn needs_exact(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.is_f64(),
+        Value::String(s) => s.starts_with(RAW),
+        Value::Array(items) => items.iter().any(needs_exact),
+        Value::Object(m) => m.values().any(needs_exact),
+        _ => false,
+    }
+}
+
+fn parse_ion(line: &str, dates: Option<DateHook>, exact: bool) -> Result<Value, String> {
+    let mut p = Parser { s: line.as_bytes(), i: 0, depth: 0, dates, exact };
     let v = p.value()?;
     p.ws()?;
     if p.i < p.s.len() {
@@ -58,6 +114,13 @@ struct Parser<'a> {
     i: usize,
     depth: usize,
     dates: Option<DateHook<'a>>,
+    /// Decimals as marked strings ([`parse_line_exact`]).
+    exact: bool,
+}
+
+/// A string value (a leading NUL doubled when reading exactly).
+fn text(exact: bool, s: String) -> Value {
+    if exact && s.starts_with(RAW) { Value::String(format!("{RAW}{s}")) } else { Value::String(s) }
 }
 
 fn is_ident(c: u8) -> bool {
@@ -99,9 +162,9 @@ impl Parser<'_> {
             b'{' => self.nested(b'}', true)?,
             b'[' => self.nested(b']', false)?,
             b'(' => self.nested(b')', false)?,
-            b'"' => Value::String(self.quoted(b'"')?),
-            b'\'' if self.s[self.i..].starts_with(b"'''") => Value::String(self.long_strings()?),
-            b'\'' => Value::String(self.quoted(b'\'')?),
+            b'"' => text(self.exact, self.quoted(b'"')?),
+            b'\'' if self.s[self.i..].starts_with(b"'''") => text(self.exact, self.long_strings()?),
+            b'\'' => text(self.exact, self.quoted(b'\'')?),
             c if c.is_ascii_digit() || c == b'-' || c == b'+' => self.number_or_timestamp()?,
             c if is_ident(c) => {
                 let word = self.ident();
@@ -270,8 +333,18 @@ impl Parser<'_> {
         };
         let hex = self.s.get(self.i..self.i + n).ok_or_else(|| format!("short escape at column {}", self.i))?;
         self.i += n;
-        let code = u32::from_str_radix(std::str::from_utf8(hex).unwrap_or(""), 16)
+        let mut code = u32::from_str_radix(std::str::from_utf8(hex).unwrap_or(""), 16)
             .map_err(|_| format!("bad escape at column {}", self.i))?;
+        // a JSON surrogate pair (`\ud83d\ude00`) is one code point
+        if (0xD800..0xDC00).contains(&code)
+            && self.s[self.i..].starts_with(b"\\u")
+            && let Some(low) = self.s.get(self.i + 2..self.i + 6)
+            && let Ok(low) = u32::from_str_radix(std::str::from_utf8(low).unwrap_or(""), 16)
+            && (0xDC00..0xE000).contains(&low)
+        {
+            self.i += 6;
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+        }
         let ch = char::from_u32(code).ok_or_else(|| format!("bad code point at column {}", self.i))?;
         let mut buf = [0u8; 4];
         out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
@@ -316,7 +389,14 @@ impl Parser<'_> {
             return Ok(Value::Number(Number::from(n)));
         }
         let float: String = clean.replace(['d', 'D'], "e");
-        match float.parse::<f64>().ok().and_then(Number::from_f64) {
+        let decimal = !clean.contains(['e', 'E']) && clean.contains(['.', 'd', 'D']);
+        let big_int = !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit());
+        let number = float.parse::<f64>().ok().and_then(Number::from_f64);
+        if self.exact && (big_int || (decimal && number.as_ref().is_some_and(|n| n.to_string() != clean))) {
+            // the double would lose digits or the scale (`1.50`): kept as the text
+            return Ok(Value::String(format!("{RAW}{clean}")));
+        }
+        match number {
             Some(n) => Ok(Value::Number(n)),
             None => Err(format!("'{tok}' is not an Ion number or timestamp (column {})", start + 1)),
         }
@@ -346,5 +426,29 @@ mod tests {
         }
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
         assert!(parse_line(&deep).unwrap_err().contains("nested deeper"), "depth bound");
+    }
+
+    #[test]
+    fn exact_reading_keeps_decimals_and_big_integers_as_their_text() {
+        let exact = |l: &str| parse_line_exact(l, None).unwrap();
+        let v = exact(r#"{"p":1.50,"big":12345678901234567890.123,"f":1.5e0,"i":7,"n":123456789012345678901234}"#);
+        assert_eq!(exact_number(&v["p"]), Some("1.50"));
+        assert_eq!(exact_number(&v["big"]), Some("12345678901234567890.123"));
+        assert_eq!(v["f"], json!(1.5), "an Ion float is a double");
+        assert_eq!(v["i"], json!(7));
+        assert_eq!(exact_number(&v["n"]), Some("123456789012345678901234"));
+        let v = exact(r#"{a:1_000.5d-1, s:"\u0000x", t:'''y''', e:"\ud83d\ude00"}"#);
+        assert_eq!(exact_number(&v["a"]), Some("1000.5d-1"));
+        assert_eq!(exact_number(&v["s"]), None, "a text starting with NUL is no number");
+        assert_eq!(plain_text(v["s"].as_str().unwrap()), "\u{0}x");
+        assert_eq!(v["t"], json!("y"));
+        assert_eq!(v["e"], json!("😀"));
+        assert_eq!(exact(r#"{"a":[1,"x",true]}"#), json!({"a": [1, "x", true]}), "plain JSON as it is");
+        assert_eq!(
+            exact(r#"{"a":1.5,"b":2.0,"c":[0.25]}"#),
+            json!({"a": 1.5, "b": 2.0, "c": [0.25]}),
+            "doubles that keep it all"
+        );
+        assert_eq!(parse_line("{a:1.50}").unwrap(), json!({"a": 1.5}), "the other readers keep doubles");
     }
 }

@@ -89,7 +89,10 @@ pub(crate) fn last_line(bytes: &[u8]) -> Option<String> {
 /// Refuses what would give the container the host: `volumes` and
 /// `privileged`, unless the operator allowed them
 /// (`BATON_DOCKER_VOLUME_ENABLED=true`, Kestra's `volume-enabled`).
-pub(crate) fn check_allowed(opts: &DockerOptions, config: &ScriptsConfig) -> Result<(), TaskError> {
+/// `prop` names where the options were written (`taskRunner`, or empty for
+/// `docker.Run`'s own properties).
+pub(crate) fn check_allowed(opts: &DockerOptions, config: &ScriptsConfig, prop: &str) -> Result<(), TaskError> {
+    let at = |key: &str| if prop.is_empty() { key.to_string() } else { format!("{prop}.{key}") };
     if config.docker_volume_enabled {
         return Ok(());
     }
@@ -98,12 +101,12 @@ pub(crate) fn check_allowed(opts: &DockerOptions, config: &ScriptsConfig) -> Res
                of io.kestra.plugin.scripts.runner.docker.Docker)";
     if !opts.volumes.is_empty() {
         return Err(TaskError::property(
-            "taskRunner.volumes",
+            &at("volumes"),
             format!("cannot mount {} into the container: {how}", opts.volumes.join(", ")),
         ));
     }
     if opts.privileged {
-        return Err(TaskError::property("taskRunner.privileged", format!("a privileged container is refused: {how}")));
+        return Err(TaskError::property(&at("privileged"), format!("a privileged container is refused: {how}")));
     }
     Ok(())
 }
@@ -120,6 +123,9 @@ pub(crate) struct RunSpec<'a> {
     pub labels: Vec<(String, String)>,
     /// The command inside the container.
     pub command: &'a [String],
+    /// Keep the image's entrypoint when the options name none (`docker.Run`);
+    /// script tasks clear it, as Kestra does.
+    pub image_entrypoint: bool,
 }
 
 /// The arguments of `run` for a task. The image is never pulled here
@@ -127,7 +133,10 @@ pub(crate) struct RunSpec<'a> {
 pub(crate) fn run_args(opts: &DockerOptions, spec: &RunSpec<'_>) -> Vec<String> {
     let wd = spec.work_dir.display().to_string();
     let mut a: Vec<String> = vec!["run".into(), "--name".into(), spec.name.into()];
-    if opts.delete {
+    if !opts.wait {
+        // started and left running: Kestra's runner neither waits nor removes it
+        a.push("--detach".into());
+    } else if opts.delete {
         a.push("--rm".into());
     }
     a.extend(["--pull".into(), "never".into()]);
@@ -167,8 +176,10 @@ pub(crate) fn run_args(opts: &DockerOptions, spec: &RunSpec<'_>) -> Vec<String> 
         a.extend(["-p".into(), p.clone()]);
     }
     // Kestra clears the image's entrypoint for script tasks.
-    a.push("--entrypoint".into());
-    a.push(opts.entry_point.first().cloned().unwrap_or_default());
+    if !(spec.image_entrypoint && opts.entry_point.is_empty()) {
+        a.push("--entrypoint".into());
+        a.push(opts.entry_point.first().cloned().unwrap_or_default());
+    }
     a.push(spec.image.into());
     a.extend(opts.entry_point.iter().skip(1).cloned());
     a.extend(spec.command.iter().cloned());
@@ -277,12 +288,37 @@ mod tests {
             env_names: vec!["A".into()],
             labels: vec![("kestra.io/namespace".into(), "team".into())],
             command: &cmd,
+            image_entrypoint: false,
         };
         let a = run_args(&opts, &spec).join(" ");
         assert_eq!(
             a,
             "run --name baton-x --rm --pull never --label kestra.io/namespace=team -v /w/d:/w/d -w /w/d -e A \
              --network host --cpus 0.5 --memory 67108864 --entrypoint  ubuntu /bin/sh -c echo hi"
+        );
+    }
+
+    #[test]
+    fn docker_run_keeps_the_image_entrypoint_and_may_detach() {
+        let opts = DockerOptions { wait: false, ..DockerOptions::default() };
+        let cmd = vec!["sleep".to_string(), "9".to_string()];
+        let spec = RunSpec {
+            name: "baton-y",
+            image: "busybox",
+            work_dir: Path::new("/w"),
+            env_names: Vec::new(),
+            labels: Vec::new(),
+            command: &cmd,
+            image_entrypoint: true,
+        };
+        assert_eq!(
+            run_args(&opts, &spec).join(" "),
+            "run --name baton-y --detach --pull never -v /w:/w -w /w busybox sleep 9"
+        );
+        let opts = DockerOptions { entry_point: vec!["/bin/echo".into(), "-n".into()], ..DockerOptions::default() };
+        assert_eq!(
+            run_args(&opts, &spec).join(" "),
+            "run --name baton-y --rm --pull never -v /w:/w -w /w --entrypoint /bin/echo busybox -n sleep 9"
         );
     }
 
@@ -299,13 +335,13 @@ mod tests {
     fn host_mounts_need_the_operator() {
         let mut config = ScriptsConfig::default();
         let opts = DockerOptions { volumes: vec!["/:/host".into()], ..DockerOptions::default() };
-        let e = check_allowed(&opts, &config).unwrap_err().to_string();
+        let e = check_allowed(&opts, &config, "taskRunner").unwrap_err().to_string();
         assert!(e.contains("taskRunner.volumes") && e.contains("/:/host") && e.contains("volume-enabled"), "{e}");
         let privileged = DockerOptions { privileged: true, ..DockerOptions::default() };
-        assert!(check_allowed(&privileged, &config).is_err());
+        assert!(check_allowed(&privileged, &config, "").unwrap_err().to_string().contains("privileged"));
         config.docker_volume_enabled = true;
-        assert!(check_allowed(&opts, &config).is_ok());
-        assert!(check_allowed(&DockerOptions::default(), &ScriptsConfig::default()).is_ok());
+        assert!(check_allowed(&opts, &config, "").is_ok());
+        assert!(check_allowed(&DockerOptions::default(), &ScriptsConfig::default(), "").is_ok());
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Script tasks: `io.kestra.plugin.scripts.{shell,python}.{Commands,Script}`
 //! run by the `core.runner.Process` or `scripts.runner.docker.Docker` task
-//! runner, in the `scripts` worker group. Each concern has its own file:
+//! runner, in the `scripts` worker group, and the tasks built on them (the
+//! tools' CLI tasks, `docker.cli.Run`/`Stop`). Each concern has its own file:
 //! properties, runner choice, files, processes, Docker, Python, the output
 //! protocol.
 
@@ -14,6 +15,7 @@ pub mod config;
 mod confine;
 mod context_file;
 mod docker;
+mod docker_run;
 pub(crate) mod files;
 mod image;
 mod mask_file;
@@ -152,7 +154,14 @@ pub fn register(r: &mut Registry) {
     r.register(*SHELL_SCRIPT);
     r.register(*PYTHON_COMMANDS);
     r.register(*PYTHON_SCRIPT);
-    for def in [&cli_tasks::TERRAFORM, &cli_tasks::ANSIBLE, &cli_tasks::AWS, &cli_tasks::GCLOUD] {
+    for def in [
+        &cli_tasks::TERRAFORM,
+        &cli_tasks::ANSIBLE,
+        &cli_tasks::AWS,
+        &cli_tasks::GCLOUD,
+        &docker_run::RUN,
+        &docker_run::STOP,
+    ] {
         r.register(**def);
     }
 }

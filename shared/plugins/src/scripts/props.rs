@@ -201,6 +201,10 @@ pub(crate) struct ScriptSpec {
     pub dependencies: Vec<String>,
     /// Kestra 2.0's `executionContext`: write the context file for the script.
     pub execution_context: bool,
+    /// `docker.Run`: `commands` are the container's arguments as written
+    /// (no shell), after the image's own entrypoint unless `entryPoint` is
+    /// given; a container engine is required (no Process fallback).
+    pub argv: bool,
 }
 
 impl ScriptSpec {
@@ -257,13 +261,14 @@ impl ScriptSpec {
             image,
             dependencies: dependencies.into_iter().filter(|d| !d.trim().is_empty()).collect(),
             execution_context: options.execution_context.unwrap_or(false),
+            argv: false,
         })
     }
 }
 
 /// A single command that renders to a JSON list of strings (e.g.
 /// `commands: "{{ inputs.commands }}"`) is that list.
-fn expand_json_list(commands: Vec<String>) -> Vec<String> {
+pub(super) fn expand_json_list(commands: Vec<String>) -> Vec<String> {
     if let [one] = commands.as_slice()
         && one.trim_start().starts_with('[')
         && let Ok(Value::Array(items)) = serde_json::from_str::<Value>(one)
@@ -275,7 +280,7 @@ fn expand_json_list(commands: Vec<String>) -> Vec<String> {
 }
 
 /// `inputFiles`: a map, or a string holding a JSON map.
-fn input_files(v: &Value) -> Result<Vec<(String, String)>, TaskError> {
+pub(super) fn input_files(v: &Value) -> Result<Vec<(String, String)>, TaskError> {
     let parsed;
     let map = match v {
         Value::Null => return Ok(Vec::new()),
@@ -294,7 +299,7 @@ fn input_files(v: &Value) -> Result<Vec<(String, String)>, TaskError> {
 }
 
 /// `namespaceFiles: {enabled, include, exclude}`.
-fn namespace_files(v: &Value) -> Result<NamespaceFiles, TaskError> {
+pub(super) fn namespace_files(v: &Value) -> Result<NamespaceFiles, TaskError> {
     let m = match v {
         Value::Null => return Ok(NamespaceFiles::default()),
         Value::Object(m) => m,

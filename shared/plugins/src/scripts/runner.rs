@@ -71,6 +71,10 @@ pub(crate) struct DockerOptions {
     /// rather than kill at once when the task is killed or times out.
     pub kill_grace_period: Option<Duration>,
     pub credentials: Option<Credentials>,
+    /// Kestra's `wait` (default true): false starts the container detached
+    /// and ends the task at once; the container is left running (and is not
+    /// removed), as Kestra's runner leaves it.
+    pub wait: bool,
     /// Kestra properties given but not honoured (logged as a warning).
     pub ignored: Vec<&'static str>,
     /// Set for `io.kestra.plugin.ee.gcp.runner.CloudRun`: the task must run
@@ -100,6 +104,7 @@ impl Default for DockerOptions {
             image: None,
             kill_grace_period: None,
             credentials: None,
+            wait: true,
             ignored: Vec::new(),
             cloud_run: None,
         }
@@ -151,6 +156,12 @@ pub(crate) fn resolve(
     }
 }
 
+/// The name of `key` under `prop` (the key alone when `prop` is empty:
+/// the task's own properties, as `docker.Run` has them).
+fn at(prop: &str, key: &str) -> String {
+    if prop.is_empty() { key.to_string() } else { format!("{prop}.{key}") }
+}
+
 fn opt_string(m: &Map<String, Value>, key: &str) -> Option<String> {
     m.get(key).filter(|v| !v.is_null()).map(value_to_string).filter(|s| !s.is_empty())
 }
@@ -160,7 +171,7 @@ fn string_list(prop: &str, m: &Map<String, Value>, key: &str) -> Result<Vec<Stri
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => Ok(items.iter().map(value_to_string).collect()),
         Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(other) => Err(TaskError::property(&format!("{prop}.{key}"), format!("expected a list, found {other}"))),
+        Some(other) => Err(TaskError::property(&at(prop, key), format!("expected a list, found {other}"))),
     }
 }
 
@@ -186,9 +197,9 @@ pub(crate) fn parse_bytes(s: &str) -> Option<u64> {
 fn bytes_prop(prop: &str, m: &Map<String, Value>, key: &str) -> Result<Option<u64>, TaskError> {
     match opt_string(m, key) {
         None => Ok(None),
-        Some(s) => parse_bytes(&s).map(Some).ok_or_else(|| {
-            TaskError::property(&format!("{prop}.{key}"), format!("'{s}' is not a size (e.g. 512MB, 1GB)"))
-        }),
+        Some(s) => parse_bytes(&s)
+            .map(Some)
+            .ok_or_else(|| TaskError::property(&at(prop, key), format!("'{s}' is not a size (e.g. 512MB, 1GB)"))),
     }
 }
 
@@ -199,7 +210,7 @@ fn bool_prop(prop: &str, m: &Map<String, Value>, key: &str) -> Result<Option<boo
         Some(other) => match value_to_string(other).trim().to_ascii_lowercase().as_str() {
             "true" => Ok(Some(true)),
             "false" => Ok(Some(false)),
-            s => Err(TaskError::property(&format!("{prop}.{key}"), format!("expected true or false, found '{s}'"))),
+            s => Err(TaskError::property(&at(prop, key), format!("expected true or false, found '{s}'"))),
         },
     }
 }
@@ -208,15 +219,17 @@ fn sub_map<'a>(prop: &str, m: &'a Map<String, Value>, key: &str) -> Result<Optio
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o)),
-        Some(other) => Err(TaskError::property(&format!("{prop}.{key}"), format!("expected a map, found {other}"))),
+        Some(other) => Err(TaskError::property(&at(prop, key), format!("expected a map, found {other}"))),
     }
 }
 
 /// Kestra properties of the Docker runner that Baton accepts but does not
 /// act on (the CLI's own configuration applies instead).
-const IGNORED: &[&str] = &["host", "config", "deviceRequests", "fileHandlingStrategy", "resume", "wait"];
+const IGNORED: &[&str] = &["host", "config", "deviceRequests", "fileHandlingStrategy", "resume"];
 
-fn docker_options(prop: &str, m: &Map<String, Value>) -> Result<DockerOptions, TaskError> {
+/// The Docker runner's options from the map `m` (a `taskRunner`, the legacy
+/// `docker`, or `docker.Run`'s own properties when `prop` is empty).
+pub(crate) fn docker_options(prop: &str, m: &Map<String, Value>) -> Result<DockerOptions, TaskError> {
     let mut o = DockerOptions {
         network_mode: opt_string(m, "networkMode"),
         user: opt_string(m, "user"),
@@ -237,7 +250,7 @@ fn docker_options(prop: &str, m: &Map<String, Value>) -> Result<DockerOptions, T
             "NEVER" => PullPolicy::Never,
             _ => {
                 return Err(TaskError::property(
-                    &format!("{prop}.pullPolicy"),
+                    &at(prop, "pullPolicy"),
                     format!("'{p}' is not IF_NOT_PRESENT, ALWAYS or NEVER"),
                 ));
             }
@@ -246,16 +259,19 @@ fn docker_options(prop: &str, m: &Map<String, Value>) -> Result<DockerOptions, T
     if let Some(d) = bool_prop(prop, m, "delete")? {
         o.delete = d;
     }
+    if let Some(w) = bool_prop(prop, m, "wait")? {
+        o.wait = w;
+    }
     if let Some(cpu) = sub_map(prop, m, "cpu")?
         && let Some(c) = opt_string(cpu, "cpus")
     {
         if !c.trim().parse::<f64>().is_ok_and(|n| n.is_finite() && n > 0.0) {
-            return Err(TaskError::property(&format!("{prop}.cpu.cpus"), format!("'{c}' is not a positive number")));
+            return Err(TaskError::property(&at(prop, "cpu.cpus"), format!("'{c}' is not a positive number")));
         }
         o.cpus = Some(c.trim().to_string());
     }
     if let Some(mem) = sub_map(prop, m, "memory")? {
-        let p = format!("{prop}.memory");
+        let p = at(prop, "memory");
         o.memory = bytes_prop(&p, mem, "memory")?;
         o.memory_reservation = bytes_prop(&p, mem, "memoryReservation")?;
         o.memory_swap = match opt_string(mem, "memorySwap") {
@@ -264,20 +280,20 @@ fn docker_options(prop: &str, m: &Map<String, Value>) -> Result<DockerOptions, T
             Some(s) => Some(
                 parse_bytes(&s)
                     .and_then(|b| i64::try_from(b).ok())
-                    .ok_or_else(|| TaskError::property(&format!("{p}.memorySwap"), format!("'{s}' is not a size")))?,
+                    .ok_or_else(|| TaskError::property(&at(&p, "memorySwap"), format!("'{s}' is not a size")))?,
             ),
         };
         o.memory_swappiness = match opt_string(mem, "memorySwappiness") {
             None => None,
             Some(s) => Some(s.trim().parse::<u64>().ok().filter(|n| *n <= 100).ok_or_else(|| {
-                TaskError::property(&format!("{p}.memorySwappiness"), format!("'{s}' is not between 0 and 100"))
+                TaskError::property(&at(&p, "memorySwappiness"), format!("'{s}' is not between 0 and 100"))
             })?),
         };
         o.oom_kill_disable = bool_prop(&p, mem, "oomKillDisable")?.unwrap_or(false);
     }
     if let Some(g) = opt_string(m, "killGracePeriod") {
-        let d = baton_model::duration::parse_iso(&g)
-            .map_err(|e| TaskError::property(&format!("{prop}.killGracePeriod"), e))?;
+        let d =
+            baton_model::duration::parse_iso(&g).map_err(|e| TaskError::property(&at(prop, "killGracePeriod"), e))?;
         o.kill_grace_period = d.to_std().ok().filter(|d| !d.is_zero());
     }
     if let Some(c) = sub_map(prop, m, "credentials")? {

@@ -92,8 +92,8 @@ pub struct DockerRunner {
     /// Accepted for Kestra flows; Baton does not act on it (a warning is logged).
     #[prop(kind = "Boolean")]
     resume: Option<Value>,
-    /// Accepted for Kestra flows; Baton does not act on it (a warning is logged).
-    #[prop(kind = "Boolean")]
+    /// Wait for the container to exit (default); false starts it detached, ends the task at once and leaves the container running.
+    #[prop(kind = "Boolean", default = "true")]
     wait: Option<Value>,
 }
 

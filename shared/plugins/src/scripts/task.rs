@@ -61,10 +61,16 @@ impl ScriptTask {
             return Ok(Runner::Process);
         };
         let config = &cx.services.config.scripts;
-        docker::check_allowed(opts, config)?;
+        docker::check_allowed(opts, config, if self.spec.argv { "" } else { "taskRunner" })?;
         let (probed, ()) = tokio::join!(docker::probe(config), image::warm(config, opts, &self.spec.image));
         match probed {
             Ok(_) => Ok(Runner::Docker(opts.clone())),
+            Err(reason) if self.spec.argv => Err(TaskError::failed(format!(
+                "{} runs image '{}' in a container and needs a Docker engine, and none is reachable: {reason}. \
+                 Start Docker or podman (BATON_DOCKER_BIN names the CLI)",
+                super::docker_run::RUN_TYPE,
+                self.spec.image
+            ))),
             Err(reason) => match config.docker_fallback {
                 DockerFallback::Process => {
                     cx.warn(&format!(
@@ -162,10 +168,8 @@ impl ScriptTask {
         opts: &DockerOptions,
         dir: &Path,
         env: Vec<(String, String)>,
-        text: String,
+        command: Vec<String>,
     ) -> (Spawn, String) {
-        let mut command = self.spec.interpreter.clone();
-        command.push(text);
         let name = format!("baton-{}-{}", cx.task_run_id, cx.attempt).to_ascii_lowercase();
         let labels = [
             ("namespace", cx.namespace.clone()),
@@ -185,6 +189,7 @@ impl ScriptTask {
             env_names: env.iter().map(|(k, _)| k.clone()).collect(),
             labels,
             command: &command,
+            image_entrypoint: self.spec.argv,
         };
         let bin = cx.services.config.scripts.engine_bin().display().to_string();
         let spawn = Spawn {
@@ -204,6 +209,13 @@ impl RunnableTask for ScriptTask {
         if let Runner::Docker(opts) = &self.spec.runner
             && let Some(target) = super::cloudrun_runner::target(opts, &cx.services.config.scripts)?
         {
+            if self.spec.argv {
+                return Err(TaskError::failed(format!(
+                    "{} needs a container engine on the worker; Baton's GCP runtime has none (its container \
+                     tasks run as Cloud Run Jobs): use a script task with `containerImage` instead",
+                    super::docker_run::RUN_TYPE
+                )));
+            }
             return super::cloudrun_runner::start(self, cx, opts, target).await;
         }
         let runner = self.effective_runner(cx).await?;
@@ -254,7 +266,13 @@ impl RunnableTask for ScriptTask {
                     let deps: Vec<String> = self.spec.dependencies.iter().map(|d| shell_quote(d)).collect();
                     before.push(format!("pip install --quiet --disable-pip-version-check {}", deps.join(" ")));
                 }
-                let text = self.shell_text(&before, script_file.as_deref(), &cmds);
+                let command = if self.spec.argv {
+                    cmds.commands.clone()
+                } else {
+                    let mut command = self.spec.interpreter.clone();
+                    command.push(self.shell_text(&before, script_file.as_deref(), &cmds));
+                    command
+                };
                 if !opts.ignored.is_empty() {
                     cx.warn(&format!(
                         "taskRunner properties not supported by Baton, ignored: {} (the container CLI's own \
@@ -267,7 +285,7 @@ impl RunnableTask for ScriptTask {
                     open_up(&dir, out_dir.as_deref())?;
                 }
                 image::ensure(cx, config, opts, &self.spec.image, &dir).await?;
-                let (spawn, name) = self.docker_spawn(cx, opts, &dir, env, text);
+                let (spawn, name) = self.docker_spawn(cx, opts, &dir, env, command);
                 container = Some(ContainerGuard {
                     bin: config.engine_bin(),
                     name: Some(name),
@@ -288,7 +306,14 @@ impl RunnableTask for ScriptTask {
         drop(context_file);
         let fin = fin?;
         if let Some(c) = container.as_mut() {
-            // the container ended: `--rm` removed it, or `delete: false` keeps it
+            // the container ended: `--rm` removed it, or `delete: false` keeps it;
+            // or, with `wait: false`, it was started and is left running
+            if let (Runner::Docker(opts), Some(name)) = (&runner, &c.name)
+                && !opts.wait
+                && fin.success()
+            {
+                cx.info(&format!("Container '{name}' started; not waiting for it to end (wait: false)"));
+            }
             c.disarm();
         }
         if !fin.success() {

@@ -104,6 +104,8 @@ pub struct IonLines<R> {
     pub line: u64,
     /// What the reader makes of Ion date-times (kept as text without it).
     dates: Option<Box<DateFn>>,
+    /// Decimals and big integers kept as their text ([`super::exact`]).
+    exact: bool,
 }
 
 /// A reader's handling of Ion date-times ([`ion_text::parse_line_with`]).
@@ -111,7 +113,15 @@ pub type DateFn = dyn Fn(ion_text::DateToken) -> Option<Value> + Send;
 
 impl<R: BufRead> IonLines<R> {
     pub fn new(reader: R, uri: &str) -> IonLines<R> {
-        IonLines { reader, uri: uri.trim().to_string(), buf: Vec::new(), line: 0, dates: None }
+        IonLines { reader, uri: uri.trim().to_string(), buf: Vec::new(), line: 0, dates: None, exact: false }
+    }
+
+    /// The same reader, keeping Ion decimals and integers past 64 bits
+    /// exact (marked strings, written back by [`super::exact`]): for the
+    /// writers that print them as Kestra does.
+    pub fn exact(mut self) -> IonLines<R> {
+        self.exact = true;
+        self
     }
 
     /// The same reader, passing each Ion date-time through `dates`.
@@ -145,9 +155,12 @@ impl<R: BufRead> IonLines<R> {
                 continue;
             }
             let dates = self.dates.as_deref().map(|d| d as &dyn Fn(ion_text::DateToken) -> Option<Value>);
-            return ion_text::parse_line_with(text, dates)
-                .map(Some)
-                .map_err(|e| format!("line {} of {} is not Ion: {e}", self.line, self.uri));
+            let parsed = if self.exact {
+                ion_text::parse_line_exact(text, dates)
+            } else {
+                ion_text::parse_line_with(text, dates)
+            };
+            return parsed.map(Some).map_err(|e| format!("line {} of {} is not Ion: {e}", self.line, self.uri));
         }
     }
 }

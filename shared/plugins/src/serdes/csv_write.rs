@@ -25,6 +25,7 @@ use super::charset;
 use super::common::{self, IonLines, Job, Report};
 use super::csv_read::Delimiters;
 use crate::bridge::{SyncReader, SyncWriter};
+use crate::core::ion_text;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -146,7 +147,7 @@ impl RunnableTask for IonToCsv {
 pub fn java_string(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(super::exact::java_text(v).unwrap_or_else(|| ion_text::plain_text(s).to_string())),
         _ => {
             let mut s = String::new();
             java_into(v, &mut s);
@@ -159,7 +160,10 @@ fn java_into(v: &Value, s: &mut String) {
     match v {
         Value::Null => s.push_str("null"),
         Value::Bool(b) => s.push_str(if *b { "true" } else { "false" }),
-        Value::String(t) => s.push_str(t),
+        Value::String(t) => match super::exact::java_text(v) {
+            Some(n) => s.push_str(&n),
+            None => s.push_str(ion_text::plain_text(t)),
+        },
         Value::Number(n) => match n.as_f64().filter(|_| n.is_f64()) {
             Some(f) => s.push_str(&java_double(f)),
             None => s.push_str(&n.to_string()),
@@ -253,7 +257,7 @@ fn record(fields: &[Option<String>], o: &Options, out: &mut impl Write) -> std::
 
 /// The conversion, on a blocking thread.
 fn write(src: SyncReader, out: &mut SyncWriter, o: &Options, uri: &str) -> Result<Report, String> {
-    let mut lines = IonLines::new(BufReader::new(src), uri);
+    let mut lines = IonLines::new(BufReader::new(src), uri).exact();
     let mut w = charset::Encode::new(out, o.encoding);
     let mut report = Report::default();
     let mut first = true;

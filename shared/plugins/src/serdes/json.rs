@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 
 use super::charset;
 use super::common::{self, Bounded, IonLines, Job, MAX_RECORD_BYTES, Report};
+use super::exact;
 use crate::bridge::{SyncReader, SyncWriter};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
@@ -234,14 +235,14 @@ fn to_json(
     new_line: bool,
     uri: &str,
 ) -> Result<Report, String> {
-    let mut lines = IonLines::new(BufReader::new(src), uri);
+    let mut lines = IonLines::new(BufReader::new(src), uri).exact();
     let mut w = charset::Encode::new(out, enc);
     let mut report = Report::default();
     let mut first: Option<Value> = None;
     while let Some(v) = lines.next_value()? {
         report.records += 1;
         if new_line {
-            serde_json::to_writer(&mut w, &v).map_err(|e| common::write_err(e.into()))?;
+            exact::write_json(&v, &mut w).map_err(common::write_err)?;
             w.write_all(b"\n").map_err(common::write_err)?;
             continue;
         }
@@ -252,14 +253,14 @@ fn to_json(
         }
         if let Some(f) = first.take() {
             w.write_all(b"[").map_err(common::write_err)?;
-            serde_json::to_writer(&mut w, &f).map_err(|e| common::write_err(e.into()))?;
+            exact::write_json(&f, &mut w).map_err(common::write_err)?;
         }
         w.write_all(b",").map_err(common::write_err)?;
-        serde_json::to_writer(&mut w, &v).map_err(|e| common::write_err(e.into()))?;
+        exact::write_json(&v, &mut w).map_err(common::write_err)?;
     }
     if !new_line {
         match first {
-            Some(f) => serde_json::to_writer(&mut w, &f).map_err(|e| common::write_err(e.into()))?,
+            Some(f) => exact::write_json(&f, &mut w).map_err(common::write_err)?,
             None if report.records > 1 => w.write_all(b"]").map_err(common::write_err)?,
             None => {}
         }
@@ -272,6 +273,16 @@ pub static JSON_TO_ION: LazyLock<PluginDef> =
 
 pub static ION_TO_JSON: LazyLock<PluginDef> =
     LazyLock::new(|| PluginDef::declare_as::<IonToJsonDecl>(|p| build(p, Direction::ToJson)).parsed_by::<Props>());
+
+/// JSON to Ion and Ion to JSON over text (unit tests of other converters).
+#[cfg(test)]
+pub(super) fn convert_text(input: &str, to_ion_side: bool, new_line: bool) -> Result<String, String> {
+    let input = input.as_bytes().to_vec();
+    super::test_support::run_job(input, move |src, out| match to_ion_side {
+        true => to_ion(src, out, encoding_rs::UTF_8, new_line, "kestra:///f.json"),
+        false => to_json(src, out, encoding_rs::UTF_8, new_line, "kestra:///f.ion"),
+    })
+}
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ mod charset;
 mod common;
 mod csv_read;
 mod csv_write;
+mod exact;
 mod excel_read;
 mod excel_write;
 mod ion_dates;

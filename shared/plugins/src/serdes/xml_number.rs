@@ -10,15 +10,14 @@
 //! A JSON value cannot hold a decimal's scale or an integer past 64 bits,
 //! so the tree carries such a number as a string marked by a leading NUL
 //! ([`RAW`]) holding its Ion text; a text that itself starts with NUL is
-//! stored with a second NUL. [`write_record`] is the one place that turns
-//! the marks back into Ion numbers (and plain strings) on the output line.
+//! stored with a second NUL. [`super::exact`] turns the marks back into
+//! Ion numbers (and plain strings) on the output line.
 
 use std::io::Write;
 
 use serde_json::Value;
 
-/// The mark of a number carried as its Ion text.
-const RAW: char = '\0';
+use crate::core::ion_text::RAW;
 
 /// A text kept as a string in the tree (a leading NUL doubled).
 pub fn text(s: &str) -> Value {
@@ -111,44 +110,9 @@ fn java_double(s: &str) -> Option<Value> {
     Some(raw(format!("{f:e}")))
 }
 
-/// Writes one record as an Ion line: JSON, with the marked numbers as
-/// their Ion text.
+/// Writes one record as an Ion line (see [`super::exact`]).
 pub fn write_record(v: &Value, out: &mut impl Write) -> std::io::Result<()> {
-    write_value(v, out)?;
-    out.write_all(b"\n")
-}
-
-fn write_value(v: &Value, out: &mut impl Write) -> std::io::Result<()> {
-    match v {
-        Value::String(s) => match s.strip_prefix(RAW) {
-            Some(rest) if !rest.starts_with(RAW) => out.write_all(rest.as_bytes()),
-            Some(rest) => serde_json::to_writer(&mut *out, rest).map_err(std::io::Error::other),
-            None => serde_json::to_writer(&mut *out, s).map_err(std::io::Error::other),
-        },
-        Value::Array(items) => {
-            out.write_all(b"[")?;
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",")?;
-                }
-                write_value(item, out)?;
-            }
-            out.write_all(b"]")
-        }
-        Value::Object(m) => {
-            out.write_all(b"{")?;
-            for (i, (k, item)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",")?;
-                }
-                serde_json::to_writer(&mut *out, k).map_err(std::io::Error::other)?;
-                out.write_all(b":")?;
-                write_value(item, out)?;
-            }
-            out.write_all(b"}")
-        }
-        other => serde_json::to_writer(&mut *out, other).map_err(std::io::Error::other),
-    }
+    super::exact::write_ion_record(v, out)
 }
 
 #[cfg(test)]

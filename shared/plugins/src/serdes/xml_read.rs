@@ -454,6 +454,16 @@ fn by_query(p: &mut Parse, names: &Names, parents: &[String], element: &str) -> 
 
 pub static XML_TO_ION: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Props>(build));
 
+/// XML to Ion over text, the whole document (unit tests of other converters).
+#[cfg(test)]
+pub(super) fn convert_text(input: &str) -> Result<String, String> {
+    let input = input.as_bytes().to_vec();
+    let names = Names { local: false, force_list: Default::default() };
+    super::test_support::run_job(input, move |src, out| {
+        to_ion(src, out, encoding_rs::UTF_8, None, names, "kestra:///f.xml")
+    })
+}
+
 #[cfg(test)]
 #[path = "xml_read_tests.rs"]
 mod tests;

@@ -2,7 +2,11 @@
 //! recording the zoomcamp Postgres taxi flow against the test PostgreSQL
 //! and a local copy of the release download, then running the recorded
 //! test with the database and the download out of reach (it passes
-//! offline); and a watcher that re-runs a case as its test file changes.
+//! offline); a case whose FILE inputs name a local file and a file of the
+//! user's home, and whose flow downloads over HTTP from a local server,
+//! recorded with every file inlined, then run with the files, the home and
+//! the server gone; and a watcher that re-runs a case as its test file
+//! changes.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -122,6 +126,69 @@ fn recording_a_case_no_test_file_has_is_an_error() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("no test file under"), "{out}");
     assert!(out.contains("has a case 'nope'"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn report_flow(base: &str) -> String {
+    format!(
+        "id: report\nnamespace: company.team\ninputs:\n  - id: data\n    type: FILE\n  - id: lookup\n    type: FILE\ntasks:\n  - id: download\n    type: io.kestra.plugin.core.http.Download\n    uri: {base}/prices.csv\n  - id: combine\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ read(inputs.data) | trim }}}}+{{{{ read(inputs.lookup) | trim }}}}+{{{{ read(outputs.download.uri) | trim }}}}\"\n"
+    )
+}
+
+fn report_test(data: &Path) -> String {
+    format!(
+        "id: report_tests\nnamespace: company.team\nflowId: report\ntestCases:\n  - id: combines\n    type: io.kestra.core.tests.flow.UnitTest\n    fixtures:\n      inputs:\n        data: {}\n        lookup: kestra:///company/team/lookup.txt\n    assertions:\n      - value: \"{{{{ outputs.combine.value }}}}\"\n        equalTo: local+home+served\n",
+        data.display()
+    )
+}
+
+#[test]
+fn a_recorded_case_inlines_the_files_it_read_and_runs_with_them_and_the_server_gone() {
+    let dir = temp_dir("baton-unit-record-files");
+    let served = dir.join("served");
+    std::fs::create_dir_all(&served).expect("served");
+    std::fs::write(served.join("prices.csv"), "served\n").expect("served file");
+    let base = http::serve_dir(&served);
+    std::fs::write(dir.join("report.yaml"), report_flow(&base)).expect("flow");
+    let data = dir.join("data.txt");
+    std::fs::write(&data, "local\n").expect("local file");
+    let in_home = dir.join("home/storage/company/team/lookup.txt");
+    std::fs::create_dir_all(in_home.parent().expect("parent")).expect("home storage");
+    std::fs::write(&in_home, "home\n").expect("home file");
+    let test = dir.join("report.test.yaml");
+    std::fs::write(&test, report_test(&data)).expect("test");
+    let test_s = test.to_str().expect("utf-8");
+
+    let (code, out) = baton(&dir, &["test", "--record", "combines", test_s]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("inlined input data as file data.txt (6 bytes)"), "{out}");
+    assert!(out.contains("inlined input lookup as file lookup.txt (5 bytes)"), "{out}");
+    assert!(out.contains("recorded download: Success"), "{out}");
+    assert!(out.contains("captured file "), "{out}");
+    let written = std::fs::read_to_string(&test).expect("test file");
+    assert!(written.contains("data: \"{{ files['data.txt'] }}\""), "{written}");
+    assert!(written.contains("lookup: \"{{ files['lookup.txt'] }}\""), "{written}");
+    assert!(!written.contains(&data.display().to_string()), "the local path is gone:\n{written}");
+    assert!(!written.contains("kestra:///company/team/lookup.txt"), "the home's URI is gone:\n{written}");
+
+    // the local file, the home's file and the server's file gone, the flow pointing nowhere
+    std::fs::remove_file(&data).expect("rm");
+    std::fs::remove_dir_all(dir.join("home")).expect("rm home");
+    std::fs::remove_file(served.join("prices.csv")).expect("rm served");
+    std::fs::write(dir.join("report.yaml"), report_flow("http://127.0.0.1:9")).expect("flow");
+    let started = Instant::now();
+    let (code, out) = baton(&dir, &["test", test_s, "--strict"]);
+    assert_eq!(code, Some(0), "{written}\n{out}");
+    assert!(out.contains("PASSED  company.team.report › report_tests › combines"), "{out}");
+    eprintln!("the recorded case ran hermetically in {} ms", started.elapsed().as_millis());
+
+    // a file past the bound: the recording stops, naming it
+    let big = dir.join("big.txt");
+    std::fs::write(&big, "x".repeat(1024 * 1024 + 1)).expect("big file");
+    std::fs::write(&test, report_test(&big)).expect("test");
+    let (code, out) = baton(&dir, &["test", "--record", "combines", test_s]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("input 'data':") && out.contains("(MAX_RECORDED_FILE)"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -44,6 +44,7 @@ mod exec_variables;
 mod execution_context;
 mod flow_triggers;
 mod flow_unit_record;
+mod flow_unit_schema;
 mod flow_unit_tests;
 mod flowkeys;
 mod flows;

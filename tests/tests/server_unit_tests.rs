@@ -3,7 +3,10 @@
 //! searched, read, run (one passing and one failing case, the failing one
 //! with its expected and actual value), run in part, updated, its last
 //! results kept per case, and deleted; bad suites are refused naming the
-//! problem; the test executions never appear among the server's.
+//! problem; the test executions never appear among the server's. Bulk
+//! runs (`POST /tests/run` by namespace or flow) and the history of runs
+//! (`GET /tests/results/search`, newest first, bounded per suite;
+//! `GET /tests/results/{id}`) on both runtimes.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -228,7 +231,96 @@ async fn the_gcp_api_function_keeps_suites_in_internal_storage_and_runs_them_iso
     assert_eq!(run["results"][1]["assertionResults"][0]["actual"], json!("Hello World mocked"), "{run}");
     let (_, execs) = send(http.get(format!("{base}/executions/search"))).await;
     assert_eq!(execs["total"], json!(0), "{execs}");
+    // a bulk run by namespace, then the history, newest first
+    let (status, bulk) = send(http.post(format!("{base}/tests/run")).json(&json!({"namespace": "company"}))).await;
+    assert_eq!(status, 200, "{bulk}");
+    assert_eq!((&bulk["numberOfTestSuitesToBeRun"], &bulk["numberOfTestCasesToBeRun"]), (&json!(1), &json!(2)));
+    let (status, hist) = send(http.get(format!("{base}/tests/results/search?testSuiteId=greet_tests"))).await;
+    assert_eq!((status, &hist["total"]), (200, &json!(2)), "{hist}");
+    assert_eq!(hist["results"][0]["id"], bulk["results"][0]["id"], "newest first: {hist}");
+    assert_eq!(hist["results"][1]["id"], run["id"], "{hist}");
+    let (status, one) = send(http.get(format!("{base}/tests/results/{}", run["id"].as_str().unwrap_or("")))).await;
+    assert_eq!((status, &one["state"]), (200, &json!("FAILED")), "{one}");
     let (status, _) = send(http.delete(format!("{base}/tests/company.team/greet_tests"))).await;
     assert_eq!(status, 204);
     assert!(find(&cluster.home, "greet_tests.yml").is_empty(), "deleted");
+    let (_, hist) = send(http.get(format!("{base}/tests/results/search?testSuiteId=greet_tests"))).await;
+    assert_eq!(hist["total"], json!(0), "the history goes with the suite: {hist}");
+}
+
+const OTHER_FLOW: &str = "id: other\nnamespace: elsewhere\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.debug.Return\n    format: hi\n";
+const OTHER_SUITE: &str = "id: other_tests\nnamespace: elsewhere\nflowId: other\ntestCases:\n  - id: says_hi\n    type: io.kestra.core.tests.flow.UnitTest\n    assertions:\n      - value: \"{{ outputs.say.value }}\"\n        equalTo: hi\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn suites_run_in_bulk_by_namespace_and_each_suite_keeps_a_bounded_history_newest_first() {
+    use shared::api::test_history::MAX_RESULTS_PER_TEST;
+    let (home, flows) = (temp_dir("baton-srv-tests-bulk-home"), temp_dir("baton-srv-tests-bulk-flows"));
+    std::fs::write(flows.join("greet.yaml"), FLOW).expect("flow");
+    std::fs::write(flows.join("other.yaml"), OTHER_FLOW).expect("flow");
+    let server = start(&home, &flows).await;
+    let base = format!("{}/api/v1/main", server.url());
+    let http = reqwest::Client::new();
+    for suite in [SUITE, OTHER_SUITE] {
+        let (status, created) = send(yaml(&http, reqwest::Method::POST, format!("{base}/tests"), suite)).await;
+        assert_eq!(status, 200, "{created}");
+    }
+
+    // by namespace (children included): only company.team's suite runs
+    let started = Instant::now();
+    let (status, bulk) = send(http.post(format!("{base}/tests/run")).json(&json!({"namespace": "company"}))).await;
+    println!("a bulk run of 1 suite (2 cases) took {} ms", started.elapsed().as_millis());
+    assert_eq!(status, 200, "{bulk}");
+    assert_eq!(bulk["numberOfTestSuitesToBeRun"], json!(1), "{bulk}");
+    assert_eq!(bulk["numberOfTestCasesToBeRun"], json!(2), "{bulk}");
+    assert_eq!(bulk["requestMade"]["includeChildNamespaces"], json!(true), "{bulk}");
+    assert_eq!(bulk["results"][0]["testSuiteId"], json!("greet_tests"), "{bulk}");
+    assert_eq!(bulk["results"][0]["state"], json!("FAILED"), "{bulk}");
+    // no namespace, exact namespace without children, by flow
+    let (_, all) = send(http.post(format!("{base}/tests/run"))).await;
+    assert_eq!(all["numberOfTestSuitesToBeRun"], json!(2), "{all}");
+    let (_, none) = send(
+        http.post(format!("{base}/tests/run")).json(&json!({"namespace": "company", "includeChildNamespaces": false})),
+    )
+    .await;
+    assert_eq!(none["numberOfTestSuitesToBeRun"], json!(0), "{none}");
+    let (_, by_flow) = send(http.post(format!("{base}/tests/run")).json(&json!({"flowId": "other"}))).await;
+    assert_eq!(by_flow["results"][0]["state"], json!("SUCCESS"), "{by_flow}");
+    let (status, e) = send(http.post(format!("{base}/tests/run")).json(&json!({"nope": 1}))).await;
+    assert_eq!(status, 400, "{e}");
+
+    // the history: every run kept, newest first, at most MAX_RESULTS_PER_TEST per suite
+    let search = |q: &str| http.get(format!("{base}/tests/results/search?{q}"));
+    let (status, hist) = send(search("testSuiteId=other_tests")).await;
+    assert_eq!((status, &hist["total"]), (200, &json!(2)), "{hist}");
+    assert_eq!(hist["results"][0]["id"], by_flow["results"][0]["id"], "newest first: {hist}");
+    let (_, by_ns) = send(search("namespace=elsewhere&size=100")).await;
+    assert_eq!(by_ns["total"], json!(2), "{by_ns}");
+    let (_, by_flow_id) = send(search("flowId=greet&size=100")).await;
+    assert_eq!(by_flow_id["total"], json!(2), "{by_flow_id}");
+    let first = bulk["results"][0]["id"].as_str().expect("run id").to_string();
+    let (status, got) = send(http.get(format!("{base}/tests/results/{first}"))).await;
+    assert_eq!((status, &got["testSuiteId"]), (200, &json!("greet_tests")), "{got}");
+    let started = Instant::now();
+    for _ in 0..MAX_RESULTS_PER_TEST {
+        let (status, _) = send(http.post(format!("{base}/tests/elsewhere/other_tests/run"))).await;
+        assert_eq!(status, 200);
+    }
+    println!("{MAX_RESULTS_PER_TEST} runs of a one-case suite took {} ms", started.elapsed().as_millis());
+    let (_, hist) = send(search("testSuiteId=other_tests&size=100")).await;
+    assert_eq!(hist["total"], json!(MAX_RESULTS_PER_TEST), "bounded: {hist}");
+    let starts: Vec<&str> =
+        hist["results"].as_array().expect("results").iter().filter_map(|r| r["startDate"].as_str()).collect();
+    assert!(starts.windows(2).all(|w| w[0] >= w[1]), "newest first: {starts:?}");
+    let (_, page2) = send(search("testSuiteId=other_tests&size=5&page=2")).await;
+    assert_eq!(page2["results"][0]["id"], hist["results"][5]["id"], "{page2}");
+    let (_, asc) = send(search("testSuiteId=other_tests&size=1&sort=startDate:asc")).await;
+    assert_eq!(asc["results"][0]["id"], hist["results"][MAX_RESULTS_PER_TEST - 1]["id"], "{asc}");
+    let oldest = by_flow["results"][0]["id"].as_str().expect("id");
+    let (status, gone) = send(http.get(format!("{base}/tests/results/{oldest}"))).await;
+    assert_eq!(status, 404, "the oldest run went: {gone}");
+    assert!(gone["message"].as_str().is_some_and(|m| m.contains("MAX_RESULTS_PER_TEST")), "{gone}");
+
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&home);
+    let _ = std::fs::remove_dir_all(&flows);
 }

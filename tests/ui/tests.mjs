@@ -23,6 +23,10 @@ export function scenarios({ url, check, shot, text, call }) {
       check(actual === "Hello World mocked", `the actual value: ${actual}`);
       const why = await text(failed.locator("[data-testid=failed-assertion]"));
       check(why.includes("equalTo") && why.includes("the greeting says bye"), `the assertion is named: ${why}`);
+      // the run is in the suite's history, newest first
+      await suite.locator('[data-testid=test-history] tr[data-state="FAILED"]').first().waitFor({ state: "attached" });
+      const hist = await suite.locator("[data-testid=test-history] summary").textContent();
+      check(/History \(1 of 1 kept runs\)/.test(hist || ""), `the history counts the run: ${hist}`);
       await shot(page, "flow-tests");
       // the Tests page of every flow shows the kept result
       await page.goto(url + "#/tests");

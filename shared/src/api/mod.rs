@@ -43,7 +43,8 @@
 //!   community blueprints (`/blueprints/community/{kind}…`).
 //! - [`test_suites`]: flow unit tests (Kestra's `/tests` routes: create,
 //!   search, get, update, delete, validate, run a suite or some cases, the
-//!   last results), run isolated from the executions ([`test_runs`]).
+//!   last results), run isolated from the executions ([`test_runs`]), each
+//!   run kept in the suite's history ([`test_history`]).
 //! - [`ui`]: the web UI at `/` (embedded static files).
 //!
 //! An unknown route or method, and a query parameter a route does not
@@ -86,6 +87,7 @@ pub mod search;
 pub mod sse;
 pub mod stats;
 pub mod taskruns;
+pub mod test_history;
 pub mod test_runs;
 pub mod test_suites;
 pub mod timeouts;

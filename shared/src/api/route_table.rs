@@ -238,6 +238,17 @@ pub const ROUTES: &[Route] = &[
         "The last result of each case of some suites (`{\"testSuiteIds\": [{namespace, id}]}`).",
     ),
     api(
+        G,
+        "/tests/results/search",
+        "Every kept run of the test suites, newest first, paged (`testSuiteId`, `namespace`, `flowId`); each suite keeps its last `MAX_RESULTS_PER_TEST` (20) runs.",
+    ),
+    api(G, "/tests/results/{id}", "One kept test run (`TestSuiteRunResult`), by its id."),
+    api(
+        P,
+        "/tests/run",
+        "Run every test suite of a namespace or a flow (`{namespace, flowId, includeChildNamespaces}`), at most `MAX_SUITES_PER_RUN` (100): counts and each suite's result.",
+    ),
+    api(
         &["GET", "PUT", "DELETE"],
         "/tests/{namespace}/{id}",
         "Get, update (`application/x-yaml`) or delete a test suite.",

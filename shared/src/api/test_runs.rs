@@ -14,7 +14,8 @@
 //! `UnitTestResult` per case with `testId`, `state`, `assertionResults`,
 //! `errors`, `fixtures`). The last result of each case of a suite is kept
 //! in internal storage under [`RESULTS_PREFIX`]: a run of some cases
-//! replaces those cases' results and keeps the others'.
+//! replaces those cases' results and keeps the others'. Every run is also
+//! kept in the suite's history ([`super::test_history`]).
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -115,6 +116,17 @@ pub async fn run_suite(
         )
     })?;
     let results: Vec<Value> = outcomes.iter().map(|o| case_json(o, doc)).collect();
+    finish(s, suite, results, start).await
+}
+
+/// The `TestSuiteRunResult` of a run that started at `start`, kept (the
+/// last result per case, and the suite's history).
+async fn finish(
+    s: &ApiState,
+    suite: &TestSuite,
+    results: Vec<Value>,
+    start: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Value> {
     let result = json!({
         "id": crate::model::ids::new_id(),
         "testSuiteId": suite.id,
@@ -126,6 +138,7 @@ pub async fn run_suite(
         "results": results,
     });
     keep(s, suite, &result).await?;
+    super::test_history::record(s, &suite.namespace, &suite.id, &result).await?;
     Ok(result)
 }
 
@@ -245,5 +258,32 @@ pub async fn forget(s: &ApiState, namespace: &str, id: &str) -> ApiResult<()> {
     if s.engine.storage.size(&path).await?.is_some() {
         s.engine.storage.delete_prefix(&path).await?;
     }
-    Ok(())
+    super::test_history::forget(s, namespace, id).await
+}
+
+/// The result of a suite of a bulk run that could not run at all (it no
+/// longer fits its flow): each of its cases `ERROR` with `why`; kept as
+/// any run is.
+pub async fn unrunnable(s: &ApiState, suite: &TestSuite, why: &str) -> ApiResult<Value> {
+    let start = chrono::Utc::now();
+    let results: Vec<Value> = suite
+        .test_cases
+        .iter()
+        .map(|c| {
+            json!({
+                "testId": c.id,
+                "testType": UNIT_TEST_TYPE,
+                "description": c.description,
+                "executionId": Value::Null,
+                "url": Value::Null,
+                "state": "ERROR",
+                "assertionResults": [],
+                "errors": [{"message": why, "details": Value::Null}],
+                "warnings": [],
+                "fixtures": Value::Null,
+                "duration": 0,
+            })
+        })
+        .collect();
+    finish(s, suite, results, start).await
 }

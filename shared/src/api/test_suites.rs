@@ -5,7 +5,10 @@
 //! source (`POST /tests/validate`), run a suite or some of its cases
 //! (`POST /tests/{namespace}/{id}/run`, `{"testCases": […]}`) and read the
 //! last results (`POST /tests/results/search/last`, `{"testSuiteIds":
-//! [{namespace, id}]}`).
+//! [{namespace, id}]}`), run every suite of a namespace or a flow (`POST
+//! /tests/run`, Kestra's `runTestSuitesByQuery`), and search the kept runs,
+//! newest first (`GET /tests/results/search`, `GET /tests/results/{id}`:
+//! [`test_history`](super::test_history)).
 //!
 //! A suite is the test file `baton test` reads, kept where the runtime
 //! keeps flows ([`ApiHost::test_files`](super::ApiHost::test_files)); it
@@ -25,7 +28,8 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::flows::yaml_body;
 use super::query::{Params, in_namespace};
-use super::test_runs::{forget, last_result, run_suite};
+use super::test_history::{Filter, by_id, by_query_result, search};
+use super::test_runs::{forget, last_result, run_suite, unrunnable};
 use crate::backend::flow_files::FlowFiles;
 use crate::unittest::{TestSuite, check, parse_source};
 
@@ -33,6 +37,8 @@ use crate::unittest::{TestSuite, check, parse_source};
 pub const MAX_TEST_FILES: usize = 10_000;
 /// The most suites one `results/search/last` asks for.
 pub const MAX_LAST_RESULTS: usize = 1_000;
+/// The most suites one `POST /tests/run` runs (one after the other).
+pub const MAX_SUITES_PER_RUN: usize = 100;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -40,6 +46,9 @@ pub fn routes() -> Router<ApiState> {
         .route("/tests/search", get(search_tests))
         .route("/tests/validate", post(validate_test))
         .route("/tests/results/search/last", post(last_results))
+        .route("/tests/results/search", get(search_results))
+        .route("/tests/results/{id}", get(get_result))
+        .route("/tests/run", post(run_by_query))
         .route("/tests/{namespace}/{id}", get(get_test).put(update_test).delete(delete_test))
         .route("/tests/{namespace}/{id}/run", post(run_test))
 }
@@ -196,7 +205,25 @@ async fn search_tests(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> Api
     )?;
     let paging = p.paging()?;
     let children = p.flag("includeChildNamespaces", true)?;
-    let files = files(&s)?;
+    let mut found = find_suites(&s, p.get("namespace"), p.get("flowId"), children).await?;
+    if p.get("sort").is_some_and(|s| s.ends_with(":desc")) {
+        found.reverse();
+    }
+    let total = found.len();
+    let results: Vec<Value> = paging.slice(found).iter().map(suite_json).collect();
+    Ok(Json(json!({"results": results, "total": total})))
+}
+
+/// The suites of `namespace` (and its children when `children`) and of
+/// `flowId`, sorted by namespace and id; a file that does not parse is
+/// left out.
+async fn find_suites(
+    s: &ApiState,
+    namespace: Option<&str>,
+    flow_id: Option<&str>,
+    children: bool,
+) -> ApiResult<Vec<Loaded>> {
+    let files = files(s)?;
     let paths = files.list().await?;
     if paths.len() > MAX_TEST_FILES {
         return Err(ApiError::unprocessable(format!(
@@ -208,22 +235,17 @@ async fn search_tests(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> Api
     for path in paths {
         let Some(source) = files.read(&path).await? else { continue };
         let Ok(l) = parse(&path, &source) else { continue };
-        let ns_ok = match p.get("namespace") {
+        let ns_ok = match namespace {
             None => true,
             Some(ns) if children => in_namespace(&l.suite.namespace, ns),
             Some(ns) => l.suite.namespace == ns,
         };
-        if ns_ok && p.get("flowId").is_none_or(|f| l.suite.flow_id == f) {
+        if ns_ok && flow_id.is_none_or(|f| l.suite.flow_id == f) {
             found.push(l);
         }
     }
     found.sort_by(|a, b| (&a.suite.namespace, &a.suite.id).cmp(&(&b.suite.namespace, &b.suite.id)));
-    if p.get("sort").is_some_and(|s| s.ends_with(":desc")) {
-        found.reverse();
-    }
-    let total = found.len();
-    let results: Vec<Value> = paging.slice(found).iter().map(suite_json).collect();
-    Ok(Json(json!({"results": results, "total": total})))
+    Ok(found)
 }
 
 /// `{constraints}` of a source: null when it parses and fits its flow,
@@ -247,6 +269,14 @@ async fn validate_test(
     }))
 }
 
+/// A run request's JSON body (`shape` names it in the 400); an empty body is the default.
+fn run_request<T: serde::de::DeserializeOwned + Default>(body: &[u8], shape: &str) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the run request is not {shape}: {e}")))
+}
+
 /// Kestra's `TestSuiteControllerRunRequest`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -262,12 +292,7 @@ async fn run_test(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     Params::parse(raw.as_deref(), "POST /tests/{namespace}/{id}/run", &[])?;
-    let req: RunRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RunRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("the run request is not {{\"testCases\": [...]}}: {e}")))?
-    };
+    let req: RunRequest = run_request(&body, "{\"testCases\": [...]}")?;
     let l = load(&s, &namespace, &id).await?;
     let flow = check_against_flow(&s, &format!("test suite {namespace}.{id}"), &l).await?;
     let cases = req.test_cases.unwrap_or_default();
@@ -311,4 +336,88 @@ async fn last_results(
         }
     }
     Ok(Json(json!({"results": results})))
+}
+
+/// Kestra's `TestSuiteServiceRunByQueryRequest`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ByQuery {
+    namespace: Option<String>,
+    flow_id: Option<String>,
+    include_child_namespaces: Option<bool>,
+}
+
+/// Runs every suite a query finds, one after the other (each as `POST
+/// /tests/{namespace}/{id}/run` does), at most [`MAX_SUITES_PER_RUN`]:
+/// Kestra's `TestSuiteServiceTestRunByQueryResult`. A suite that no longer
+/// fits its flow is reported with its cases `ERROR`.
+async fn run_by_query(
+    State(s): State<ApiState>,
+    RawQuery(raw): RawQuery,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), "POST /tests/run", &[])?;
+    let q: ByQuery = run_request(&body, "{\"namespace\", \"flowId\", \"includeChildNamespaces\"}")?;
+    let children = q.include_child_namespaces.unwrap_or(true);
+    let found = find_suites(&s, q.namespace.as_deref(), q.flow_id.as_deref(), children).await?;
+    if found.len() > MAX_SUITES_PER_RUN {
+        return Err(ApiError::unprocessable(format!(
+            "{} test suites match, more than one run runs (MAX_SUITES_PER_RUN = {MAX_SUITES_PER_RUN}): \
+             narrow the query by namespace or flowId",
+            found.len()
+        )));
+    }
+    let mut runs = Vec::new();
+    for l in &found {
+        let name = format!("test suite {}.{}", l.suite.namespace, l.suite.id);
+        let run = match check_against_flow(&s, &name, l).await {
+            Ok(flow) => run_suite(&s, &l.suite, &l.doc, flow, &[]).await?,
+            Err(e) => unrunnable(&s, &l.suite, &e.message).await?,
+        };
+        runs.push(run);
+    }
+    let request = json!({
+        "namespace": q.namespace,
+        "flowId": q.flow_id,
+        "includeChildNamespaces": children,
+    });
+    Ok(Json(by_query_result(request, runs)))
+}
+
+/// `{results, total}`: the kept runs (`testSuiteId`, `namespace` with its
+/// children, `flowId`), newest first, paged.
+async fn search_results(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let p = Params::parse(
+        raw.as_deref(),
+        "GET /tests/results/search",
+        &["page", "size", "sort", "testSuiteId", "namespace", "flowId"],
+    )?;
+    if let Some(sort) = p.get("sort").filter(|s| !s.starts_with("startDate") && !s.starts_with("endDate")) {
+        return Err(ApiError::bad_request(format!(
+            "sort '{sort}': test results sort by startDate only (newest first, or startDate:asc)"
+        )));
+    }
+    let paging = p.paging()?;
+    let filter =
+        Filter { test_suite_id: p.get("testSuiteId"), namespace: p.get("namespace"), flow_id: p.get("flowId") };
+    let ascending = p.get("sort").is_some_and(|s| s.ends_with(":asc"));
+    let (results, total) = if ascending {
+        // read them all (bounded by the history's own bounds), then page
+        let (mut all, total) = search(&s, &filter, 0, usize::MAX).await?;
+        all.reverse();
+        (paging.slice(all), total)
+    } else {
+        search(&s, &filter, (paging.page - 1).saturating_mul(paging.size), paging.size).await?
+    };
+    Ok(Json(json!({"results": results, "total": total})))
+}
+
+/// One kept run, by its id.
+async fn get_result(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), "GET /tests/results/{id}", &[])?;
+    Ok(Json(by_id(&s, &id).await?))
 }

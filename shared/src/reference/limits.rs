@@ -370,6 +370,27 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                     "422, naming the bound",
                 ),
                 b(
+                    "MAX_SUITES_PER_RUN",
+                    Count(crate::api::test_suites::MAX_SUITES_PER_RUN as u64),
+                    None,
+                    "test suites one `POST /tests/run` runs",
+                    "422, naming the bound: narrow the query",
+                ),
+                b(
+                    "MAX_RESULTS_PER_TEST",
+                    Count(crate::api::test_history::MAX_RESULTS_PER_TEST as u64),
+                    None,
+                    "runs of one test suite kept in its history (`GET /tests/results/search`)",
+                    "the oldest run is deleted as a new one is kept",
+                ),
+                b(
+                    "MAX_HISTORY_FILES",
+                    Count(crate::api::test_history::MAX_HISTORY_FILES as u64),
+                    None,
+                    "kept test runs a `GET /tests/results/search` or `GET /tests/results/{id}` reads",
+                    "422, naming the bound",
+                ),
+                b(
                     "MAX_CONNECTIONS",
                     Count(crate::serve::MAX_CONNECTIONS as u64),
                     Some("BATON_HTTP_MAX_CONNECTIONS"),

@@ -155,13 +155,16 @@ function keyCompletions(root, objs, ctx) {
       const isReq = isRequired(o, name, ctx.keys);
       const how = layout(root, p);
       const pad = " ".repeat(ctx.col + 2);
+      // `deprecated` (JSON Schema): still read, offered last and marked so
+      const old = p.deprecated === true || p.$deprecated === true;
       out.push({
         label: name,
         type: "property",
-        detail: [isReq ? "required" : "", typeLabel(root, p)].filter(Boolean).join(" · "),
-        info: [p.title, p.description].filter(Boolean).filter((x, i, a) => a.indexOf(x) === i).join("\n\n") || undefined,
+        detail: [old ? "deprecated" : "", isReq ? "required" : "", typeLabel(root, p)].filter(Boolean).join(" · "),
+        info: [old ? "Deprecated." : "", p.title, p.description].filter(Boolean).filter((x, i, a) => a.indexOf(x) === i).join("\n\n") || undefined,
         required: isReq,
-        boost: isReq ? 40 : name === "id" || name === "type" ? 45 : 0,
+        deprecated: old || undefined,
+        boost: old ? -20 : isReq ? 40 : name === "id" || name === "type" ? 45 : 0,
         // inside `{…}` everything stays on the line
         apply: ctx.flow ? `${name}: ` : how === "list" ? `${name}:\n${pad}- ` : how === "block" ? `${name}:\n${pad}` : `${name}: `,
       });

@@ -220,6 +220,24 @@ test("keys read in one form only ($compat) are not offered", () => {
   assert.ok(names.includes("message") && !names.includes("version"), names.join());
 });
 
+test("a deprecated property is offered last and marked deprecated, not hidden", () => {
+  const own = {
+    type: "object",
+    properties: {
+      value: { type: "string", title: "The expression checked." },
+      equalTo: { title: "The value equals this." },
+      equalsTo: { title: "The name Kestra 0.23 gave `equalTo`.", deprecated: true },
+    },
+  };
+  const found = completions(own, at("value: x\n|"));
+  const names = found.map((c) => c.label);
+  assert.deepEqual(names.slice(-1), ["equalsTo"], names.join());
+  const old = found.find((c) => c.label === "equalsTo");
+  assert.ok(old.deprecated && old.detail.startsWith("deprecated") && old.boost < 0, JSON.stringify(old));
+  const current = found.find((c) => c.label === "equalTo");
+  assert.ok(!current.deprecated && !current.detail.includes("deprecated"), JSON.stringify(current));
+});
+
 test("a line opening a block indents the next one", () => {
   assert.equal(indentAfter("tasks:"), 2);
   assert.equal(indentAfter("    retry:"), 6);

@@ -1,12 +1,14 @@
 //! Checks a test suite against the flow it tests, before anything runs: a
 //! fixture for a task id the flow lacks (or for a flowable, which no worker
 //! runs), an input the flow does not declare, an assertion on an unknown
-//! task. Each problem names the file position of the property at fault.
+//! task, a mocked task's literal `outputs.executionId` (it points at no
+//! execution of the case's isolated home). Each problem names the file position of the property at fault.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde_json::Value;
 
 use super::model::TestSuite;
 use crate::model::Flow;
@@ -76,6 +78,19 @@ pub fn check(file: &str, source: &str, suite: &TestSuite, flow: &Flow) -> Vec<Di
                     ),
                 )),
                 Some(_) => {}
+            }
+            // a literal id: the mocked subflow's execution never exists in the isolated home
+            if let Some(Value::String(id)) = t.outputs.get("executionId")
+                && !id.contains("{{")
+            {
+                out.push(at(
+                    &child_key(&child_key(&t.path, "outputs"), "executionId"),
+                    format!(
+                        "fixture for task '{}': outputs.executionId '{id}' is dangling: {}",
+                        t.id,
+                        super::parse::dangling_execution("a mocked task's outputs")
+                    ),
+                ));
             }
         }
         for a in &case.assertions {

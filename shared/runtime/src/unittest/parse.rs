@@ -56,6 +56,10 @@ impl Sink<'_> {
     fn unknown_keys(&mut self, m: &Map<String, Value>, path: &str, shape: &Shape) {
         let (known, what) = (shape.names(), shape.what);
         for k in m.keys().filter(|k| !known.contains(&k.as_str())) {
+            if k == "executionId" {
+                self.at(&child_key(path, k), dangling_execution(what));
+                continue;
+            }
             let hint = crate::validate::suggest::closest(k, known.iter().copied())
                 .map(|s| format!(" (did you mean '{s}'?)"))
                 .unwrap_or_default();
@@ -305,4 +309,14 @@ fn assertion(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<Assertion> {
     }
     checks.sort_by_key(|c| Operator::ALL.iter().position(|o| *o == c.operator));
     Some(Assertion { value: value?, task_id, error_message, description, checks, path: path.to_string() })
+}
+
+/// Why `executionId` in `what` (a fixture, an assertion) is refused: each
+/// run of a case creates its execution, in a home of its own, so an id
+/// written in the file points at no execution the case can see.
+pub fn dangling_execution(what: &str) -> String {
+    format!(
+        "'executionId' of {what} points at no execution: each run of a test case creates its own execution in an \
+         isolated home, where no other execution exists; assert on {{{{ execution.id }}}} or on the task's outputs instead"
+    )
 }

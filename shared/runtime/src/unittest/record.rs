@@ -102,7 +102,9 @@ pub async fn record_case(
     let mut out = CaseOutcome::pending(suite, case);
     let (exec, _) = super::run::execute(embedded, flow, &real, timeout, &mut out).await?;
     let mut rec = collect(flow, &exec);
-    capture_files(embedded, &mut rec).await?;
+    // the case's own files count toward the bound too
+    let own: u64 = case.fixtures.files.iter().map(|(_, c)| c.len() as u64).sum();
+    capture_files(embedded, &mut rec, own).await?;
     Ok(rec)
 }
 
@@ -147,7 +149,7 @@ fn collect(flow: &Flow, exec: &Execution) -> Recording {
 /// Reads back every `kestra://` file the recorded outputs name into
 /// `rec.files`, and points the outputs at the fixture file instead;
 /// escapes other strings that would render as templates.
-async fn capture_files(embedded: &Embedded, rec: &mut Recording) -> Result<(), String> {
+async fn capture_files(embedded: &Embedded, rec: &mut Recording, own: u64) -> Result<(), String> {
     let mut uris: Vec<(String, String)> = Vec::new(); // uri → file name
     let mut tasks = std::mem::take(&mut rec.tasks);
     for t in &mut tasks {
@@ -161,16 +163,16 @@ async fn capture_files(embedded: &Embedded, rec: &mut Recording) -> Result<(), S
             }
             if uris.len() >= MAX_RECORDED_FILES {
                 return Err(format!(
-                    "task '{}': more than {MAX_RECORDED_FILES} output files to record; record a case that produces fewer",
+                    "task '{}': more than {MAX_RECORDED_FILES} output files to record (MAX_RECORDED_FILES); record a case that produces fewer",
                     t.id
                 ));
             }
             let name = unique_name(&named, &uris, &rec.files);
             let content = read_file(embedded, &t.id, &uri).await?;
-            let total: u64 = rec.files.iter().map(|(_, c)| c.len() as u64).sum::<u64>() + content.len() as u64;
+            let total: u64 = own + rec.files.iter().map(|(_, c)| c.len() as u64).sum::<u64>() + content.len() as u64;
             if total > MAX_RECORDED_BYTES {
                 return Err(format!(
-                    "task '{}': the recorded files pass {} MiB in all, more than a test file may hold; record the case on smaller inputs",
+                    "task '{}': the recorded files pass {} MiB in all (MAX_RECORDED_BYTES), more than a test file may hold; record the case on smaller inputs",
                     t.id,
                     MAX_RECORDED_BYTES >> 20
                 ));
@@ -249,7 +251,7 @@ async fn read_file(embedded: &Embedded, task: &str, uri: &str) -> Result<String,
         .map_err(|e| format!("task '{task}': cannot read {uri}: {e}"))?;
     if buf.len() as u64 > MAX_RECORDED_FILE {
         return Err(format!(
-            "task '{task}': output file {uri} is larger than {} KiB, the most a recorded fixture file holds (fixtures.files are inline text); record the case on a smaller input",
+            "task '{task}': output file {uri} is larger than {} KiB (MAX_RECORDED_FILE), the most a recorded fixture file holds (fixtures.files are inline text); record the case on a smaller input",
             MAX_RECORDED_FILE >> 10
         ));
     }

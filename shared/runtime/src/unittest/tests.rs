@@ -163,6 +163,43 @@ fn a_suite_is_checked_against_its_flow() {
     assert!(has("assertion reads outputs.nope: flow company.team.greet has no task 'nope'"), "{text:#?}");
 }
 
+#[test]
+fn a_dangling_execution_id_is_an_error_with_its_position() {
+    // as a key of an assertion and of a task fixture: refused by the parser
+    let src = "id: s\nnamespace: company.team\nflowId: greet\ntestCases:\n  - id: c\n    type: io.kestra.core.tests.flow.UnitTest\n    fixtures:\n      tasks:\n        - id: fetch\n          executionId: 4Xs9aQ\n    assertions:\n      - value: \"{{ outputs.greeting.value }}\"\n        executionId: 4Xs9aQ\n        isNotNull: true\n";
+    let (_, diags) = parse_source("t.yaml", src);
+    let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    let has = |needle: &str| text.iter().any(|t| t.contains(needle));
+    assert!(
+        has(
+            "t.yaml:10:11: testCases[0].fixtures.tasks[0].executionId: 'executionId' of a task fixture points at no execution"
+        ),
+        "{text:#?}"
+    );
+    assert!(
+        has(
+            "t.yaml:13:9: testCases[0].assertions[0].executionId: 'executionId' of an assertion points at no execution"
+        ),
+        "{text:#?}"
+    );
+    // as a mocked (subflow) task's output: refused against the flow
+    let registry = crate::plugins::Registry::builtin();
+    let renderer = crate::template::Renderer::new();
+    let flow = crate::validate::validate_source("f.yaml", FLOW, &registry, &renderer).0.expect("flow");
+    let src = "id: s\nnamespace: company.team\nflowId: greet\ntestCases:\n  - id: c\n    type: io.kestra.core.tests.flow.UnitTest\n    fixtures:\n      tasks:\n        - id: fetch\n          outputs:\n            executionId: 4Xs9aQ\n        - id: inner\n          outputs:\n            executionId: \"{{ execution.id }}\"\n    assertions:\n      - value: \"{{ outputs.greeting.value }}\"\n        isNotNull: true\n";
+    let (suite, d) = parse_source("t.yaml", src);
+    assert!(d.is_empty(), "{d:?}");
+    let diags = check::check("t.yaml", src, &suite.expect("suite"), &flow);
+    let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert_eq!(text.len(), 1, "only the literal id: {text:#?}");
+    assert!(
+        text[0].starts_with(
+            "t.yaml:11:13: testCases[0].fixtures.tasks[0].outputs.executionId: fixture for task 'fetch': outputs.executionId '4Xs9aQ' is dangling"
+        ),
+        "{text:#?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cases_run_with_mocked_tasks_nested_ones_included() {
     let home = std::env::temp_dir().join(format!("baton-unittest-{}", uuid::Uuid::new_v4()));

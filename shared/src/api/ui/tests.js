@@ -4,7 +4,9 @@
 // failure the assertion, the expected and the actual value and the task
 // run it read — and a Run button that runs the suite on the server
 // (isolated: its executions are not among the executions) and shows the
-// new result. Built on `/tests/search`, `/tests/results/search/last` and
+// new result, and the suite's last runs (its history, newest first: when,
+// state, cases passed). Built on `/tests/search`,
+// `/tests/results/search/last`, `/tests/results/search` and
 // `/tests/{namespace}/{id}/run`. Edit opens the suite's YAML in the flow
 // editor (flow-editor.js) with the test file's schema
 // (`/plugins/schemas/test`: keys and assertion operators completed), the
@@ -51,6 +53,7 @@ function suiteCard(suite, last) {
     try {
       const r = await api(`/tests/${enc(suite.namespace)}/${enc(suite.id)}/run`, { method: "POST", json: {} });
       fill(body, suite, r);
+      loadHistory(history, suite);
       toast(`${key}: ${r.state}`, r.state !== "SUCCESS");
     } catch (e) {
       body.replaceChildren(errorBox(e));
@@ -65,7 +68,9 @@ function suiteCard(suite, last) {
   const card = h("section", { class: "test-suite card", "data-suite": key }, title);
   if (suite.description) card.append(h("p", { class: "muted" }, suite.description));
   const editing = h("div", { class: "test-editor" });
-  card.append(editing, body);
+  const history = h("details", { class: "test-history", "data-testid": "test-history" });
+  card.append(editing, body, history);
+  loadHistory(history, suite);
   edit.addEventListener("click", () => {
     edit.disabled = true;
     const close = () => {
@@ -80,6 +85,32 @@ function suiteCard(suite, last) {
   });
   fill(body, suite, last);
   return card;
+}
+
+/** How many past runs the history shows. */
+const HISTORY_SHOWN = 10;
+
+/** The suite's last runs, newest first, into `box` (a `<details>`). */
+async function loadHistory(box, suite) {
+  const q = new URLSearchParams({ testSuiteId: suite.id, namespace: suite.namespace, size: String(HISTORY_SHOWN) });
+  let found;
+  try {
+    found = await api(`/tests/results/search?${q}`);
+  } catch (e) {
+    box.replaceChildren(h("summary", {}, "History"), errorBox(e));
+    return;
+  }
+  const runs = (found.results || []).filter((r) => r.namespace === suite.namespace);
+  const passed = (r) => (r.results || []).filter((c) => c.state === "SUCCESS").length;
+  const rows = runs.map((r) => h("tr", { "data-run": r.id, "data-state": r.state },
+    h("td", {}, fmtDate(r.startDate)),
+    h("td", {}, stateBadge(r.state)),
+    h("td", {}, `${passed(r)}/${(r.results || []).length} passed`)));
+  box.replaceChildren(
+    h("summary", {}, `History (${runs.length} of ${found.total} kept runs)`),
+    runs.length
+      ? h("table", { class: "test-history-runs" }, h("thead", {}, h("tr", {}, ["Started", "State", "Cases"].map((t) => h("th", {}, t)))), h("tbody", {}, rows))
+      : h("p", { class: "muted" }, "No run yet."));
 }
 
 let testSchemaPromise = null;

@@ -14,6 +14,7 @@
 //! or its test file changes (`test_cmd/watch.rs`).
 
 mod beside;
+mod inline;
 mod record;
 mod watch;
 
@@ -61,6 +62,13 @@ pub struct TestArgs {
     /// its test file changes (checked every 500 ms); Ctrl-C stops.
     #[arg(long)]
     pub watch: bool,
+    /// Print the JSON Schema (draft-07) of the test file format and exit:
+    /// every key and assertion operator `baton test` reads (Kestra's
+    /// deprecated operator names marked `deprecated`), from the same key
+    /// registry that validates test files; the server serves it at
+    /// `GET /api/v1/plugins/schemas/test`.
+    #[arg(long, conflicts_with_all = ["paths", "flows", "junit", "record", "watch", "strict"])]
+    pub schema: bool,
 }
 
 /// The most YAML files one `baton test` reads.
@@ -74,6 +82,19 @@ struct Loaded {
 }
 
 pub async fn test(a: TestArgs) -> i32 {
+    if a.schema {
+        let schema = shared::unittest::schema::test_schema();
+        return match serde_json::to_string_pretty(&schema) {
+            Ok(text) => {
+                println!("{text}");
+                0
+            }
+            Err(e) => {
+                eprintln!("error: the test file schema: {e}");
+                2
+            }
+        };
+    }
     if let Some(case) = &a.record {
         return record::record(&a, case).await;
     }

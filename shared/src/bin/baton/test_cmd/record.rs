@@ -3,6 +3,9 @@
 //! home (the case's inputs and files, none of its task fixtures), and
 //! writes the fixtures of every task that touched the outside world into
 //! that case of the test file (`unittest::record`, `unittest::write`).
+//! Files the case reads from outside the test — a FILE input's local path,
+//! a `kestra://` input of the user's home — are inlined first
+//! ([`inline`](super::inline)), so the recorded test is hermetic.
 //! The rest of the file stays as written; when the case cannot be replaced
 //! in place, the whole test goes to `<name>.recorded.test.yaml` beside it.
 //! Exit: 0 recorded, 1 the run or the writing failed, 2 nothing to record.
@@ -18,6 +21,7 @@ use shared::template::Renderer;
 use shared::unittest::record::{Recording, record_case};
 use shared::unittest::{TestSuite, is_test_document, parse_source, write};
 
+use super::inline::{Inlined, files_ref, inline_inputs};
 use super::{Parsed, TestArgs, beside, open_test_home, show, yaml_files};
 
 pub(super) async fn record(a: &TestArgs, case_id: &str) -> i32 {
@@ -92,7 +96,16 @@ async fn run(a: &TestArgs, case_id: &str) -> Result<i32, String> {
     let Some(index) = suite.test_cases.iter().position(|c| c.id == case_id) else {
         return Err(format!("no case '{case_id}' in {}", path.display()));
     };
-    let case = &suite.test_cases[index];
+    let mut case = suite.test_cases[index].clone();
+    let home = crate::home::resolve(std::env::var_os("BATON_HOME").map(PathBuf::from));
+    let inlined = match inline_inputs(&flow, &mut case, &home) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: recording case '{case_id}' failed: {e}");
+            return Ok(1);
+        }
+    };
+    let case = &case;
     println!("recording {} › {} › {case_id}: running {}.{} for real …", path.display(), suite.id, key.0, key.1);
     let (embedded, _remove) = open_test_home(a.jobs)?;
     for (f, diags) in flows.into_values() {
@@ -109,10 +122,15 @@ async fn run(a: &TestArgs, case_id: &str) -> Result<i32, String> {
             return Ok(1);
         }
     };
-    report(&rec);
-    match save(&path, &source, index, &rec, &flow) {
+    report(&rec, &inlined);
+    match save(&path, &source, index, &rec, &inlined, &flow) {
         Ok(written) => {
-            println!("wrote {} task fixture(s) and {} file(s) into {}", rec.tasks.len(), rec.files.len(), written);
+            println!(
+                "wrote {} task fixture(s) and {} file(s) into {}",
+                rec.tasks.len(),
+                rec.files.len() + inlined.len(),
+                written
+            );
             println!("run it offline with: baton test {}", path.display());
             Ok(0)
         }
@@ -124,8 +142,11 @@ async fn run(a: &TestArgs, case_id: &str) -> Result<i32, String> {
 }
 
 /// What the run did, task by task.
-fn report(rec: &Recording) {
+fn report(rec: &Recording, inlined: &[Inlined]) {
     println!("execution {} ended {:?}", rec.execution_id, rec.state);
+    for i in inlined {
+        println!("  inlined input {} as file {} ({} bytes)", i.input, i.name, i.content.len());
+    }
     for t in &rec.tasks {
         let value = t.value.as_ref().map(|v| format!(" [{v}]")).unwrap_or_default();
         let keys: Vec<&str> = t.outputs.keys().map(String::as_str).collect();
@@ -144,10 +165,19 @@ fn report(rec: &Recording) {
 
 /// Writes the recording into the test file (or a new one beside it) and
 /// checks it still reads against its flow. The path written.
-fn save(path: &Path, source: &str, index: usize, rec: &Recording, flow: &Flow) -> Result<String, String> {
+fn save(
+    path: &Path,
+    source: &str,
+    index: usize,
+    rec: &Recording,
+    inlined: &[Inlined],
+    flow: &Flow,
+) -> Result<String, String> {
     let (root, _) = shared::yaml::parse(source).map_err(|e| format!("{}: {e}", path.display()))?;
-    let case = write::merged_case(&root, index, &rec.tasks, &rec.files)
+    let mut case = write::merged_case(&root, index, &rec.tasks, &rec.files)
         .ok_or_else(|| format!("{}: testCases[{index}] is not a mapping", path.display()))?;
+    put_inlined(&mut case, inlined, rec)
+        .ok_or_else(|| format!("{}: testCases[{index}].fixtures is not a mapping", path.display()))?;
     let (target, text) = match write::splice_case(source, index, &case) {
         Some(text) => (path.to_path_buf(), text),
         None => {
@@ -178,6 +208,26 @@ fn save(path: &Path, source: &str, index: usize, rec: &Recording, flow: &Flow) -
     }
     std::fs::write(&target, text).map_err(|e| format!("cannot write {name}: {e}"))?;
     Ok(name)
+}
+
+/// The inlined inputs into `case`: each file under a name no recorded
+/// output file took, the input naming it.
+fn put_inlined(case: &mut serde_json::Value, inlined: &[Inlined], rec: &Recording) -> Option<()> {
+    use serde_json::{Map, Value};
+    if inlined.is_empty() {
+        return Some(());
+    }
+    let fx = case.as_object_mut()?.entry("fixtures").or_insert_with(|| Value::Object(Map::new()));
+    let fx = fx.as_object_mut()?;
+    for i in inlined {
+        let name =
+            if rec.files.iter().any(|(n, _)| *n == i.name) { format!("input_{}", i.name) } else { i.name.clone() };
+        let files = fx.entry("files").or_insert_with(|| Value::Object(Map::new()));
+        files.as_object_mut()?.insert(name.clone(), Value::String(i.content.clone()));
+        let inputs = fx.entry("inputs").or_insert_with(|| Value::Object(Map::new()));
+        inputs.as_object_mut()?.insert(i.input.clone(), Value::String(files_ref(&name)));
+    }
+    Some(())
 }
 
 fn rec_case_id(root: &serde_json::Value, index: usize) -> String {

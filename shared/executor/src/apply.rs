@@ -209,7 +209,10 @@ fn apply(
             }
         }
         // launches only: the runtime performs them without touching the execution
-        ExecutionEvent::StartBatches { .. } | ExecutionEvent::Created { .. } | ExecutionEvent::Wake { .. } => {
+        ExecutionEvent::StartBatches { .. }
+        | ExecutionEvent::StartSubflow { .. }
+        | ExecutionEvent::Created { .. }
+        | ExecutionEvent::Wake { .. } => {
             (Vec::new(), false)
         }
     }

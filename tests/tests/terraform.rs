@@ -805,8 +805,13 @@ fn root_variable_validations_refuse_bad_values() {
             .expect_err("a seal key version that is not a version number must be refused");
         assert!(err.contains(says), "{var}: {err}");
     }
-    evaluate_root_locals(&["project_id=demo-project", "image_tag=abc1234", "seal_key_version=3", "seal_key_previous_version=1"])
-        .unwrap_or_else(|e| panic!("a rotated key's versions are refused:\n{e}"));
+    evaluate_root_locals(&[
+        "project_id=demo-project",
+        "image_tag=abc1234",
+        "seal_key_version=3",
+        "seal_key_previous_version=1",
+    ])
+    .unwrap_or_else(|e| panic!("a rotated key's versions are refused:\n{e}"));
 }
 
 // ---------------------------------------------------------------------------

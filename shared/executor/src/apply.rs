@@ -212,8 +212,6 @@ fn apply(
         ExecutionEvent::StartBatches { .. }
         | ExecutionEvent::StartSubflow { .. }
         | ExecutionEvent::Created { .. }
-        | ExecutionEvent::Wake { .. } => {
-            (Vec::new(), false)
-        }
+        | ExecutionEvent::Wake { .. } => (Vec::new(), false),
     }
 }

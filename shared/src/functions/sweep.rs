@@ -67,8 +67,8 @@ use crate::model::{Execution, StateType, TaskRun};
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::publish_event;
 use crate::runtime::messages::{ExecutionEvent, TaskResult};
-use crate::runtime::{subflow_outputs, subflow_start};
 use crate::runtime::worker::{finish_keeping, kept_result, lost_message};
+use crate::runtime::{subflow_outputs, subflow_start};
 
 /// What a sweep found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

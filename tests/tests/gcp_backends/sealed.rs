@@ -180,9 +180,13 @@ async fn a_value_sealed_before_a_rotation_opens_with_the_previous_key_and_not_wi
     let admin = gcp::PubSubAdmin::connect(before.config.pubsub_target()).await.expect("Pub/Sub admin");
     admin.ensure_topic(&shared::backend::Topic::Executions).await.expect("topic");
     let engine = gcp_engine(&before);
-    let old = launcher::launch(&engine, &flow(&engine, PARENT), LaunchRequest { inputs: inputs.clone(), ..Default::default() })
-        .await
-        .expect("launched under A");
+    let old = launcher::launch(
+        &engine,
+        &flow(&engine, PARENT),
+        LaunchRequest { inputs: inputs.clone(), ..Default::default() },
+    )
+    .await
+    .expect("launched under A");
     let sealer_a = before.state.sealer().expect("a sealer");
     let mut job_inputs = inputs.clone();
     sealer_a.seal_inputs(&old.id, &["pw".to_string()], &mut job_inputs).expect("a job sealed under A");
@@ -196,9 +200,13 @@ async fn a_value_sealed_before_a_rotation_opens_with_the_previous_key_and_not_wi
     rotated.state.sealer().expect("a sealer").open_inputs(&old.id, &mut opened).expect("a job sealed under A opens");
     assert_eq!(opened["pw"], json!(SECRET));
     let engine = gcp_engine(&rotated);
-    let new = launcher::launch(&engine, &flow(&engine, PARENT), LaunchRequest { inputs: inputs.clone(), ..Default::default() })
-        .await
-        .expect("launched under B");
+    let new = launcher::launch(
+        &engine,
+        &flow(&engine, PARENT),
+        LaunchRequest { inputs: inputs.clone(), ..Default::default() },
+    )
+    .await
+    .expect("launched under B");
     drop(engine);
 
     // B alone: the new value opens, the old one does not, and says why

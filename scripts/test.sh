@@ -62,6 +62,8 @@ cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
 cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_subflow::the_sweep_ends_a_parent_whose_childs_end_message_was_lost 2>&1 | tee -a "$log"
 cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
+  deployed_subflow::the_sweep_starts_the_child_whose_start_was_lost_once 2>&1 | tee -a "$log"
+cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_backfill::api_backfills_run_under_throttled_cpu_pin_revisions_and_fail_when_they_cannot_go_on 2>&1 | tee -a "$log"
 cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_chunks::a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach 2>&1 | tee -a "$log"

@@ -126,6 +126,15 @@ resource "google_secret_manager_secret_iam_member" "seal_key" {
   member    = google_service_account.function[each.value].member
 }
 
+# ... and the keys it was sealed under before a rotation (secrets.tf).
+resource "google_secret_manager_secret_iam_member" "seal_key_previous" {
+  for_each = toset(local.functions)
+
+  secret_id = google_secret_manager_secret.seal_key_previous.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function[each.value].member
+}
+
 resource "google_pubsub_topic_iam_member" "publisher" {
   for_each = local.publishers
 

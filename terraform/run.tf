@@ -100,13 +100,29 @@ resource "google_cloud_run_v2_service" "push" {
       }
 
       # SECRET inputs are sealed under this key in Firestore and in worker
-      # jobs (secrets.tf); the version Terraform created, never `latest`
+      # jobs (secrets.tf): the version Terraform created, or the one a
+      # rotation added (var.seal_key_version), never `latest`
       env {
         name = "BATON_SEAL_KEY"
         value_source {
           secret_key_ref {
             secret  = google_secret_manager_secret.seal_key.secret_id
-            version = google_secret_manager_secret_version.seal_key.version
+            version = coalesce(var.seal_key_version, google_secret_manager_secret_version.seal_key.version)
+          }
+        }
+      }
+
+      # after a rotation, the keys values were sealed under before it
+      # (var.seal_key_previous_version of baton-seal-key-previous)
+      dynamic "env" {
+        for_each = var.seal_key_previous_version == null ? [] : [var.seal_key_previous_version]
+        content {
+          name = "BATON_SEAL_KEY_PREVIOUS"
+          value_source {
+            secret_key_ref {
+              secret  = google_secret_manager_secret.seal_key_previous.secret_id
+              version = env.value
+            }
           }
         }
       }
@@ -128,6 +144,7 @@ resource "google_cloud_run_v2_service" "push" {
     google_secret_manager_secret_version.secret,
     google_secret_manager_secret_iam_member.accessor,
     google_secret_manager_secret_iam_member.seal_key,
+    google_secret_manager_secret_iam_member.seal_key_previous,
   ]
 }
 
@@ -220,13 +237,29 @@ resource "google_cloud_run_v2_service" "api" {
       }
 
       # SECRET inputs are sealed under this key in Firestore and in worker
-      # jobs (secrets.tf); the version Terraform created, never `latest`
+      # jobs (secrets.tf): the version Terraform created, or the one a
+      # rotation added (var.seal_key_version), never `latest`
       env {
         name = "BATON_SEAL_KEY"
         value_source {
           secret_key_ref {
             secret  = google_secret_manager_secret.seal_key.secret_id
-            version = google_secret_manager_secret_version.seal_key.version
+            version = coalesce(var.seal_key_version, google_secret_manager_secret_version.seal_key.version)
+          }
+        }
+      }
+
+      # after a rotation, the keys values were sealed under before it
+      # (var.seal_key_previous_version of baton-seal-key-previous)
+      dynamic "env" {
+        for_each = var.seal_key_previous_version == null ? [] : [var.seal_key_previous_version]
+        content {
+          name = "BATON_SEAL_KEY_PREVIOUS"
+          value_source {
+            secret_key_ref {
+              secret  = google_secret_manager_secret.seal_key_previous.secret_id
+              version = env.value
+            }
           }
         }
       }
@@ -247,6 +280,7 @@ resource "google_cloud_run_v2_service" "api" {
     google_secret_manager_secret_version.secret,
     google_secret_manager_secret_iam_member.accessor,
     google_secret_manager_secret_iam_member.seal_key,
+    google_secret_manager_secret_iam_member.seal_key_previous,
   ]
 }
 
@@ -344,13 +378,29 @@ resource "google_cloud_run_v2_service" "webhooks" {
       }
 
       # SECRET inputs are sealed under this key in Firestore and in worker
-      # jobs (secrets.tf); the version Terraform created, never `latest`
+      # jobs (secrets.tf): the version Terraform created, or the one a
+      # rotation added (var.seal_key_version), never `latest`
       env {
         name = "BATON_SEAL_KEY"
         value_source {
           secret_key_ref {
             secret  = google_secret_manager_secret.seal_key.secret_id
-            version = google_secret_manager_secret_version.seal_key.version
+            version = coalesce(var.seal_key_version, google_secret_manager_secret_version.seal_key.version)
+          }
+        }
+      }
+
+      # after a rotation, the keys values were sealed under before it
+      # (var.seal_key_previous_version of baton-seal-key-previous)
+      dynamic "env" {
+        for_each = var.seal_key_previous_version == null ? [] : [var.seal_key_previous_version]
+        content {
+          name = "BATON_SEAL_KEY_PREVIOUS"
+          value_source {
+            secret_key_ref {
+              secret  = google_secret_manager_secret.seal_key_previous.secret_id
+              version = env.value
+            }
           }
         }
       }
@@ -371,5 +421,6 @@ resource "google_cloud_run_v2_service" "webhooks" {
     google_secret_manager_secret_version.secret,
     google_secret_manager_secret_iam_member.accessor,
     google_secret_manager_secret_iam_member.seal_key,
+    google_secret_manager_secret_iam_member.seal_key_previous,
   ]
 }

@@ -36,7 +36,8 @@ resource "google_secret_manager_secret_version" "secret" {
 # reaches the state or a plan; later applies leave it alone (the
 # version's number does not change). The services read this version, not
 # `latest`: a value sealed under it stays readable, so never destroy or
-# replace it while executions are kept.
+# replace it while executions are kept. A rotation adds a version by hand
+# and names it in var.seal_key_version, so that later applies keep it.
 resource "google_secret_manager_secret" "seal_key" {
   secret_id = "baton-seal-key"
 
@@ -56,4 +57,20 @@ resource "google_secret_manager_secret_version" "seal_key" {
   lifecycle {
     prevent_destroy = true
   }
+}
+
+# The keys values were sealed under before a rotation: one version holds
+# them as a comma list, newest first (at most 8), read as
+# BATON_SEAL_KEY_PREVIOUS by every service once var.seal_key_previous_version
+# names it. Terraform creates the secret only: its versions are added by
+# hand from the old keys (docs: Operate, "Rotate the seal key"), so no key
+# reaches the state or a plan.
+resource "google_secret_manager_secret" "seal_key_previous" {
+  secret_id = "baton-seal-key-previous"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.api["secretmanager.googleapis.com"]]
 }

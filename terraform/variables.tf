@@ -182,6 +182,28 @@ variable "secret_values_version" {
   default     = 1
 }
 
+variable "seal_key_version" {
+  description = "The version of the secret baton-seal-key the services seal SECRET inputs under (BATON_SEAL_KEY). Null: the version Terraform created on the first apply. After a rotation (a version added with gcloud), its number, so that `terraform apply` keeps the new key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.seal_key_version == null || can(regex("^[1-9][0-9]*$", var.seal_key_version))
+    error_message = "seal_key_version must be the number of a version of baton-seal-key (not `latest`: the services read a pinned key)."
+  }
+}
+
+variable "seal_key_previous_version" {
+  description = "The version of the secret baton-seal-key-previous the services read as BATON_SEAL_KEY_PREVIOUS: the keys values were sealed under before a rotation, a comma list, newest first. Null: no previous keys."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.seal_key_previous_version == null || can(regex("^[1-9][0-9]*$", var.seal_key_previous_version))
+    error_message = "seal_key_previous_version must be the number of a version of baton-seal-key-previous (not `latest`: the services read pinned keys)."
+  }
+}
+
 variable "lease_seconds" {
   description = "How long a worker's claim on a task lasts without a heartbeat (BATON_LEASE_SECONDS of the workers and the scheduler; the heartbeat renews it every third of it). A task whose worker died is taken over once its lease ran out, by the redelivery of its job (Pub/Sub retries the push request the dead instance dropped) or by the next sweep: with 30, within about a minute."
   type        = number

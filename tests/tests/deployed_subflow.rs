@@ -15,6 +15,12 @@
 //!   the child died before publishing it): the parent waits, and the
 //!   sweep finds the child over and publishes its end again, with the
 //!   same outputs.
+//! - A child whose start is lost (the executor's proxy acks every
+//!   `startSubflow` without passing it on, as if the instance that saved
+//!   the parent died before publishing it): the parent waits with no child,
+//!   the sweep publishes the start again once the parent's task run waited
+//!   past a lease (`BATON_LEASE_SECONDS=5` here), and when messages get
+//!   through, exactly one child runs and the parent ends SUCCESS.
 
 use std::time::Duration;
 
@@ -194,4 +200,39 @@ async fn the_sweep_ends_a_parent_whose_childs_end_message_was_lost() {
     assert_outputs_passed_back(&d, &done, &only_child(&d, "child").await);
     let said = d.function("scheduler").log();
     assert!(said.contains("its end is published again"), "the sweep says what it did:\n{}", d.logs());
+}
+
+// Run alone by scripts/test.sh, as deployed.rs: timing-sensitive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "run alone by scripts/test.sh: cargo test -p e2e --test e2e -- --ignored --exact deployed_subflow::the_sweep_starts_the_child_whose_start_was_lost_once"]
+async fn the_sweep_starts_the_child_whose_start_was_lost_once() {
+    let lease = [("BATON_LEASE_SECONDS", "5")];
+    let d = Deployment::start_with(&push_shape(), 2, Duration::from_secs(1), &lease).await;
+    d.upload_flow("flows/gcp.subflow/child.yml", CHILD).await;
+    d.upload_flow("flows/gcp.subflow/parent.yml", &parent("parent", "child")).await;
+    let executor = d.function("executor");
+    executor.lose(Some("startSubflow"));
+
+    let id = start(&d, "parent").await;
+    // both copies of the start are lost, then the sweep's copies past the lease
+    until(&d, Duration::from_secs(60), "the sweep's copies of the start to be lost", || async {
+        (executor.lost() >= 4).then_some(())
+    })
+    .await;
+    let waiting = d.backends.state.load_execution(&id).await.expect("load").expect("parent");
+    assert_eq!(waiting.state.current, StateType::Running, "the parent waits on its child");
+    assert_eq!(run_of(&waiting, "call")[0].state.current, StateType::Running);
+    assert!(executions_in(&d, NS, "child").await.is_empty(), "no child without its start");
+    let said = d.function("scheduler").log();
+    assert!(said.contains("its start is published again"), "the sweep says what it did:\n{}", d.logs());
+
+    // messages arrive again: the next sweep's copy starts the one child
+    executor.lose(None);
+    let done = ended(&d, &id, "the sweep to start the child and the parent to end").await;
+    let child = only_child(&d, "child").await;
+    assert_eq!(child.state.current, StateType::Success, "{:?}", child.task_run_list);
+    assert_outputs_passed_back(&d, &done, &child);
+    // a while later (sweeps and their duplicates went by), still one child
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    only_child(&d, "child").await;
 }

@@ -12,7 +12,8 @@
 //! One of them leaves its session and clears its environment (`setsid -f
 //! env -i`), so no marker finds it: the task shim, a child subreaper,
 //! holds it. A task that starts such orphans and ends on its own leaves
-//! none behind either, under `baton run` and `baton server local`.
+//! none behind either, under `baton run` and `baton server local`. A
+//! `kill -9` of the shim alone ends the tree within 2 s.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -291,6 +292,39 @@ async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
     }
     // the execution goes on (its attempt runs again), and a kill ends it all
     kill_through_the_api(&client, &server, &id, &m, "the kill after the restart").await;
+    server.kill_9();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `kill -9` of a task's shim while its `baton` runs: the program dies
+/// with it (`PR_SET_PDEATHSIG`), and the worker kills the process group
+/// and every marked process as soon as the shim ends — a child that
+/// cleared its environment (`env -i`, in the group) included — within 2 s;
+/// the task fails. (One that also left the group, `setsid -f env -i`, is
+/// handed to `init` with the shim gone: the case left, see the shim.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_a_tasks_shim_ends_its_tree_within_2_s() {
+    let dir = test_dir("baton-hygiene-shim");
+    let flow = flow(None)
+        .replace("id: tree", "id: shimkill")
+        .replace("- setsid -f env -i sleep 300.{{ inputs.m }}7\n", "- env -i sleep 300.{{ inputs.m }}7 &\n");
+    assert!(flow.contains("- env -i sleep"), "{flow}");
+    std::fs::write(dir.join("flows/shimkill.yaml"), flow).expect("flow");
+    let server = LocalServer::start(&dir, 2, &[]).await;
+    let client = reqwest::Client::new();
+    let m = marker();
+    let _guard = KillOnDrop(pattern(&m));
+    let id = start_execution(&client, &server, "shimkill", &m).await;
+    let tree = tree_started(&m).await;
+    let cleared = unmarked_orphan(&tree, &m);
+    let shims = procs_with_env("BATON_TASK_SHIM", &server.child.id().to_string());
+    assert_eq!(shims.len(), 1, "one task, one shim: {shims:?}");
+    let killed = std::time::Instant::now();
+    kill_9(shims[0]);
+    tree_gone(&m, Duration::from_secs(2), "kill -9 of the task's shim").await;
+    eprintln!("kill -9 of the task's shim: its tree ended in {:?}", killed.elapsed());
+    assert!(!alive(&cleared), "the env -i child survived: {cleared:?}");
+    wait_state(&client, &server, &id, "FAILED").await;
     server.kill_9();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -796,6 +796,22 @@ fn root_variable_validations_refuse_bad_values() {
                 .expect_err("a lease out of range must be refused");
         assert!(err.contains("lease_seconds must be a whole number of seconds from 10"), "{lease}: {err}");
     }
+    // the seal keys are pinned versions: `latest` would move under a rotation
+    for (var, says) in [
+        ("seal_key_version=latest", "seal_key_version must be the number"),
+        ("seal_key_previous_version=0", "seal_key_previous_version must be the number"),
+    ] {
+        let err = evaluate_root_locals(&["project_id=demo-project", "image_tag=abc1234", var])
+            .expect_err("a seal key version that is not a version number must be refused");
+        assert!(err.contains(says), "{var}: {err}");
+    }
+    evaluate_root_locals(&[
+        "project_id=demo-project",
+        "image_tag=abc1234",
+        "seal_key_version=3",
+        "seal_key_previous_version=1",
+    ])
+    .unwrap_or_else(|e| panic!("a rotated key's versions are refused:\n{e}"));
 }
 
 // ---------------------------------------------------------------------------

@@ -610,6 +610,50 @@ fn terraform_secrets_get_a_first_version_that_never_reaches_the_state() {
     assert!(deps.contains(&json!("${google_secret_manager_secret_version.secret}")), "{deps:?}");
 }
 
+/// After a seal-key rotation, `terraform apply` keeps the new key
+/// (`seal_key_version`) and maps the old ones (`seal_key_previous_version`
+/// of the secret `baton-seal-key-previous`) on every service, which may
+/// read both; no key material is in the configuration, the state or a plan.
+#[test]
+fn terraform_seal_key_rotation_keeps_the_new_key_and_the_previous_ones() {
+    let secrets = parsed("terraform/secrets.tf");
+    let previous = resource(&secrets, "google_secret_manager_secret", "seal_key_previous");
+    assert_eq!(previous["secret_id"], json!("baton-seal-key-previous"));
+    let text = std::fs::read_to_string(repo().join("terraform/secrets.tf")).expect("secrets.tf");
+    assert!(
+        !text.contains("google_secret_manager_secret_version\" \"seal_key_previous"),
+        "the previous keys are added by hand: Terraform never holds them"
+    );
+    let vars = parsed("terraform/variables.tf");
+    for name in ["seal_key_version", "seal_key_previous_version"] {
+        let var = vars["variable"]
+            .as_array()
+            .and_then(|v| v.iter().find_map(|b| b.get(name)))
+            .unwrap_or_else(|| panic!("variable {name}"));
+        assert_eq!(var["default"], Value::Null, "{name}: nothing to set before a rotation");
+        assert!(var.get("validation").is_some(), "{name} is checked");
+    }
+    let run_tf = parsed("terraform/run.tf");
+    let iam = parsed("terraform/iam.tf");
+    let grant = resource(&iam, "google_secret_manager_secret_iam_member", "seal_key_previous");
+    assert_eq!(grant["for_each"], json!("${toset(local.functions)}"), "every function reads the previous keys");
+    assert_eq!(grant["secret_id"], json!("${google_secret_manager_secret.seal_key_previous.id}"));
+    for service in ["push", "api", "webhooks"] {
+        let svc = resource(&run_tf, "google_cloud_run_v2_service", service);
+        let body = svc.to_string();
+        let current = json!({"secret": "${google_secret_manager_secret.seal_key.secret_id}",
+            "version": "${coalesce(var.seal_key_version, google_secret_manager_secret_version.seal_key.version)}"});
+        assert!(body.contains(&current.to_string()), "{service}: BATON_SEAL_KEY is not the rotated version: {body}");
+        let mapped = json!({"env": {
+            "for_each": "${var.seal_key_previous_version == null ? [] : [var.seal_key_previous_version]}",
+            "content": [{"name": "BATON_SEAL_KEY_PREVIOUS", "value_source": [{"secret_key_ref": [{
+                "secret": "${google_secret_manager_secret.seal_key_previous.secret_id}", "version": "${env.value}"}]}]}]}});
+        assert!(body.contains(&mapped.to_string()), "{service}: no BATON_SEAL_KEY_PREVIOUS: {body}");
+        let deps = svc["depends_on"].as_array().expect("depends_on");
+        assert!(deps.contains(&json!("${google_secret_manager_secret_iam_member.seal_key_previous}")), "{service}");
+    }
+}
+
 #[test]
 fn terraform_pubsub_service_agent_exists_before_its_grants() {
     let iam = parsed("terraform/iam.tf");

@@ -209,8 +209,9 @@ fn apply(
             }
         }
         // launches only: the runtime performs them without touching the execution
-        ExecutionEvent::StartBatches { .. } | ExecutionEvent::Created { .. } | ExecutionEvent::Wake { .. } => {
-            (Vec::new(), false)
-        }
+        ExecutionEvent::StartBatches { .. }
+        | ExecutionEvent::StartSubflow { .. }
+        | ExecutionEvent::Created { .. }
+        | ExecutionEvent::Wake { .. } => (Vec::new(), false),
     }
 }

@@ -245,6 +245,7 @@ impl PushHandler for SchedulerFunction {
                     lost = report.lost.len(),
                     resent = report.resent.len(),
                     subflows = report.subflows.len(),
+                    subflow_starts = report.subflow_starts.len(),
                     "sweep done"
                 );
                 if let o @ (Outcome::Retry(_) | Outcome::Ignored(_)) = self.drive_backfills("backfills").await {

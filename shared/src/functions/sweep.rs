@@ -44,6 +44,13 @@
 //!   (`subflow_outputs::ended_event`: the same state and outputs); the
 //!   parent applies it once, a copy changes nothing. A ForEachItem's
 //!   batches are counted apart and are not swept here.
+//! - **Subflows whose start was lost.** The executor publishes a child's
+//!   `StartSubflow` after saving the parent; an instance that died between
+//!   the two leaves the parent waiting on a child never stored. A Subflow
+//!   task run that has waited longer than a lease (`BATON_LEASE_SECONDS`)
+//!   on a child not stored gets its `StartSubflow` again: the child's id is
+//!   derived from the parent's task run and created only if absent, so a
+//!   start still on its way and this copy make one child.
 //! - **Paused executions.** A PAUSED execution holds no instance while it
 //!   waits: its Pause's due time is stored in the task run
 //!   (`executor::next_timer`), and the first sweep after it sends a `Wake`
@@ -60,8 +67,8 @@ use crate::model::{Execution, StateType, TaskRun};
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::publish_event;
 use crate::runtime::messages::{ExecutionEvent, TaskResult};
-use crate::runtime::subflow_outputs;
 use crate::runtime::worker::{finish_keeping, kept_result, lost_message};
+use crate::runtime::{subflow_outputs, subflow_start};
 
 /// What a sweep found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -84,6 +91,9 @@ pub struct SweepReport {
     /// Subflow task runs still waiting on a child that is over, whose
     /// `SubflowEnded` was published again: `(task run id, child execution id)`.
     pub subflows: Vec<(String, String)>,
+    /// Subflow task runs that waited past a lease on a child never stored,
+    /// whose `StartSubflow` was published again: `(task run id, child execution id)`.
+    pub subflow_starts: Vec<(String, String)>,
     /// Script tasks running as Cloud Run Job executions (see `cloud_run_jobs`).
     pub cloud_run: super::cloud_run_jobs::CloudRunReport,
 }
@@ -100,9 +110,16 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
         report.executions += 1;
         let mut redispatch = false;
         for tr in &exec.task_run_list {
-            if let Some(child) = ended_child(engine, &exec, tr).await? {
-                report.subflows.push((tr.id.clone(), child));
-                continue;
+            match waiting_child(engine, &exec, tr, lease).await? {
+                Some(Child::Ended(child)) => {
+                    report.subflows.push((tr.id.clone(), child));
+                    continue;
+                }
+                Some(Child::Started(child)) => {
+                    report.subflow_starts.push((tr.id.clone(), child));
+                    continue;
+                }
+                None => {}
             }
             let Some(last) = tr.attempts.last() else { continue };
             let attempt = tr.attempts.len() as u32;
@@ -226,27 +243,42 @@ async fn republish(
     Ok(true)
 }
 
-/// For an unfinished Subflow task run `tr` of `parent` whose child
-/// execution is over: publishes the child's `SubflowEnded` again and
-/// returns the child's id. `None` for any other task run, a child still
-/// running, one not found (a warning: the parent cannot end), or a batch
+/// What the sweep did for a Subflow task run waiting on its child.
+enum Child {
+    /// The child is over: its `SubflowEnded` was published again.
+    Ended(String),
+    /// The child was never stored: its `StartSubflow` was published again.
+    Started(String),
+}
+
+/// For an unfinished Subflow task run `tr` of `parent`: publishes the
+/// `SubflowEnded` of a child that is over again, or the `StartSubflow` of
+/// a child not stored once `tr` has waited past `grace`. `None` for any
+/// other task run, a child still running, one not stored yet, or a batch
 /// of a ForEachItem.
-async fn ended_child(engine: &Arc<Engine>, parent: &Execution, tr: &TaskRun) -> Result<Option<String>, BackendError> {
+async fn waiting_child(
+    engine: &Arc<Engine>,
+    parent: &Execution,
+    tr: &TaskRun,
+    grace: Duration,
+) -> Result<Option<Child>, BackendError> {
     if tr.state.is_terminal() {
         return Ok(None);
     }
-    let Some(evaluated) = tr.evaluated.as_ref().and_then(|v| v.as_object()) else { return Ok(None) };
-    // a ForEachItem's `_items` run also names no child but its batches
-    if evaluated.contains_key("batchUri") {
-        return Ok(None);
-    }
-    let Some(child_id) = evaluated.get("executionId").and_then(|v| v.as_str()) else { return Ok(None) };
-    let Some(child) = engine.state.load_execution(child_id).await? else {
+    // a ForEachItem's `_items` run names no child but its batches
+    let Some(child_id) = subflow_start::child_id(parent, &tr.id) else { return Ok(None) };
+    let Some(child) = engine.state.load_execution(&child_id).await? else {
+        let since = tr.state.histories.last().map(|h| h.date).or(tr.state.start_date);
+        if !since.is_some_and(|at| Utc::now() - at > grace) {
+            return Ok(None);
+        }
         tracing::warn!(
-            execution_id = %parent.id, task_run_id = %tr.id, child_execution_id = child_id,
-            "the Subflow's child execution is not stored: the parent waits on it"
+            execution_id = %parent.id, task_run_id = %tr.id, child_execution_id = %child_id, grace_seconds = grace.num_seconds(),
+            "the Subflow's child is not stored though its parent waited past a lease (its start was lost with an executor): its start is published again"
         );
-        return Ok(None);
+        let event = ExecutionEvent::StartSubflow { execution_id: parent.id.clone(), task_run_id: tr.id.clone() };
+        publish_event(engine, &event).await?;
+        return Ok(Some(Child::Started(child_id)));
     };
     let ours = child.parent_id.as_deref() == Some(parent.id.as_str())
         && child.parent_task_run_id.as_deref() == Some(tr.id.as_str());
@@ -264,7 +296,7 @@ async fn ended_child(engine: &Arc<Engine>, parent: &Execution, tr: &TaskRun) -> 
         "the Subflow's child is over but its parent still waits (its end message was lost, or is on its way): its end is published again"
     );
     publish_event(engine, &event).await?;
-    Ok(Some(child.id))
+    Ok(Some(Child::Ended(child.id)))
 }
 
 /// Sends a `Wake` to every PAUSED execution whose Pause timer is due.

@@ -8,6 +8,8 @@
 //! them — while the tasks got it (the checks pass) and a plain value
 //! written beside it is found (the sweep reads what it should). Without
 //! `BATON_SEAL_KEY` such an execution is refused, naming the setting.
+//! A rotation (`BATON_SEAL_KEY_PREVIOUS`) keeps what was sealed before it
+//! readable, and only with the previous key.
 
 use std::io::Read;
 
@@ -147,6 +149,85 @@ async fn without_a_seal_key_an_execution_with_a_secret_input_is_refused_naming_t
         "id: plain\nnamespace: test.gcp\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
     );
     launcher::launch(&engine, &plain, LaunchRequest::default()).await.expect("launched without a key");
+}
+
+/// Seal-key rotation on the Firestore emulator: an execution whose SECRET
+/// input was sealed under key A is read in clear by a store opened with
+/// `BATON_SEAL_KEY`=B and `BATON_SEAL_KEY_PREVIOUS`=A, which seals a new
+/// one under B only; a store with B alone reads the old value as `******`,
+/// and the job path (`open_inputs`, what a worker does before running a
+/// task) fails naming the settings, never printing a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_sealed_before_a_rotation_opens_with_the_previous_key_and_not_without_it() {
+    use shared::backend::seal::SealKey;
+    let key = |byte: u8| {
+        let text = base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+        (SealKey::parse(&text).expect("key"), text)
+    };
+    let ((a, a_text), (b, b_text)) = (key(0xA1), key(0xB2));
+    let inputs = json!({"pw": SECRET, "plain": PLAIN}).as_object().cloned().unwrap_or_default();
+    let base = gcp_config("rotate");
+    let open = |current: &SealKey, previous: &[&SealKey]| {
+        let mut c = base.clone();
+        c.seal_key = Some(current.clone());
+        c.previous_seal_keys = previous.iter().map(|k| (*k).clone()).collect();
+        GcpBackends::from_config(c)
+    };
+
+    // before the rotation: sealed under A
+    let before = open(&a, &[]).await.expect("backends under A");
+    before.storage.ensure_bucket(&before.config.project).await.expect("bucket");
+    let admin = gcp::PubSubAdmin::connect(before.config.pubsub_target()).await.expect("Pub/Sub admin");
+    admin.ensure_topic(&shared::backend::Topic::Executions).await.expect("topic");
+    let engine = gcp_engine(&before);
+    let old = launcher::launch(
+        &engine,
+        &flow(&engine, PARENT),
+        LaunchRequest { inputs: inputs.clone(), ..Default::default() },
+    )
+    .await
+    .expect("launched under A");
+    let sealer_a = before.state.sealer().expect("a sealer");
+    let mut job_inputs = inputs.clone();
+    sealer_a.seal_inputs(&old.id, &["pw".to_string()], &mut job_inputs).expect("a job sealed under A");
+    drop(engine);
+
+    // rotated: B seals, A still opens
+    let rotated = open(&b, &[&a]).await.expect("backends under B, A previous");
+    let read = rotated.state.load_execution(&old.id).await.expect("load").expect("the old execution");
+    assert_eq!(read.inputs["pw"], json!(SECRET), "the value sealed under A opens with A as the previous key");
+    let mut opened = job_inputs.clone();
+    rotated.state.sealer().expect("a sealer").open_inputs(&old.id, &mut opened).expect("a job sealed under A opens");
+    assert_eq!(opened["pw"], json!(SECRET));
+    let engine = gcp_engine(&rotated);
+    let new = launcher::launch(
+        &engine,
+        &flow(&engine, PARENT),
+        LaunchRequest { inputs: inputs.clone(), ..Default::default() },
+    )
+    .await
+    .expect("launched under B");
+    drop(engine);
+
+    // B alone: the new value opens, the old one does not, and says why
+    let only_b = open(&b, &[]).await.expect("backends under B alone");
+    let read = only_b.state.load_execution(&new.id).await.expect("load").expect("the new execution");
+    assert_eq!(read.inputs["pw"], json!(SECRET), "a new value is sealed under B");
+    let read = only_b.state.load_execution(&old.id).await.expect("load").expect("the old execution");
+    assert_eq!(read.inputs["pw"], json!("******"), "under none of the keys it reads masked");
+    let mut stuck = job_inputs.clone();
+    let err = only_b.state.sealer().expect("a sealer").open_inputs(&old.id, &mut stuck).expect_err("no key opens it");
+    let text = err.to_string();
+    assert!(text.contains("BATON_SEAL_KEY") && text.contains("'pw'"), "the error names the setting: {text}");
+    for secret in [SECRET, a_text.as_str(), b_text.as_str()] {
+        assert!(!text.contains(secret), "the error prints a value or a key: {text}");
+    }
+    // A alone (the rotation undone): what B sealed is not readable
+    let only_a = open(&a, &[]).await.expect("backends under A alone");
+    let read = only_a.state.load_execution(&new.id).await.expect("load").expect("the new execution");
+    assert_eq!(read.inputs["pw"], json!("******"), "the new value is sealed under B, not A");
+    let docs = firestore_documents(&reqwest::Client::new(), &base.project).await;
+    assert!(docs.values().all(|d| !d.contains(SECRET)), "the value in clear in Firestore");
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -32,6 +32,12 @@ pub enum ExecutionEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         iteration: Option<u64>,
     },
+    /// Start the child execution of the Subflow task run `task_run_id`
+    /// (`runtime::subflow_start`): its id is derived from the parent's
+    /// execution and task run, so a copy of this message (a redelivery,
+    /// or the sweep's, for a parent that waited past a lease on a child
+    /// never stored) finds the child created and starts nothing.
+    StartSubflow { execution_id: String, task_run_id: String },
     /// Start the subflow executions of batches `from..to` of the
     /// ForEachItem `_items` task run `task_run_id` (one batch a message
     /// once the range is split down: `runtime::for_each_item`).
@@ -78,6 +84,7 @@ impl ExecutionEvent {
             | ExecutionEvent::TaskResult { execution_id, .. }
             | ExecutionEvent::SubflowEnded { execution_id, .. }
             | ExecutionEvent::StartBatches { execution_id, .. }
+            | ExecutionEvent::StartSubflow { execution_id, .. }
             | ExecutionEvent::BatchesEnded { execution_id, .. }
             | ExecutionEvent::Wake { execution_id, .. }
             | ExecutionEvent::Resume { execution_id, .. }

@@ -92,6 +92,24 @@ impl Finished {
 /// its pid cannot have been given to another process then.
 struct GroupKill(Option<u32>, String, bool);
 
+impl GroupKill {
+    /// Kills the process group and the marked processes now (the child was
+    /// reaped): under the task shim, whatever is left once it ended was
+    /// orphaned — it kills what is below it before it exits, and a shim
+    /// killed by SIGKILL could not — so it is not left running while the
+    /// output drains.
+    fn orphans_now(&mut self) {
+        let pid = self.0.take().and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw);
+        if let Some(pgid) = pid {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        }
+        if cfg!(target_os = "linux") {
+            let mark = self.1.clone();
+            super::reap::sweep(|m| m == mark);
+        }
+    }
+}
+
 impl Drop for GroupKill {
     fn drop(&mut self) {
         if cfg!(target_os = "linux")
@@ -133,7 +151,9 @@ pub(crate) async fn run(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Fi
 
 async fn run_process(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Finished, TaskError> {
     // under the task shim when this binary has one: it outlives no orphan
-    let mut cmd = match super::shim::program() {
+    let shimmed = super::shim::program();
+    let under_shim = shimmed.is_some();
+    let mut cmd = match shimmed {
         Some(shim) => {
             let mut cmd = tokio::process::Command::new(shim);
             cmd.env(super::shim::SHIM, super::shim::shim_value()).arg(&spawn.program);
@@ -186,6 +206,9 @@ async fn run_process(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Finis
                 let s = s.map_err(|e| TaskError::failed(format!("cannot wait for '{}': {e}", spawn.program)))?;
                 status = Some(s);
                 group.2 = true;
+                if under_shim {
+                    group.orphans_now();
+                }
                 drain_until = Some(tokio::time::Instant::now() + DRAIN_GRACE);
             },
             _ = sleep_until(drain_until), if drain_until.is_some() && !(out_done && err_done) => break,

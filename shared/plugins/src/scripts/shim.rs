@@ -19,6 +19,17 @@
 //! it fires when the *thread* that spawned the shim ends, and a tokio
 //! runtime's threads come and go.)
 //!
+//! The task's program dies with its shim: it is started through a second
+//! copy of the binary ([`SHIM`] = `exec:<shim pid>`) that asks the kernel
+//! for SIGKILL when its parent dies (`PR_SET_PDEATHSIG`, kept across
+//! `execve`) and then becomes the program (`exec`); the shim's main
+//! thread, which started it, lives as long as the shim. So a shim killed
+//! by SIGKILL takes its program with it at once, and the worker kills the
+//! program's process group and every marked process as soon as it sees
+//! the shim end (`process::run`). A process that left the group and
+//! cleared its environment (`setsid -f env -i`) is then re-parented to
+//! `init`, out of every reach without cgroups: the one case left.
+//!
 //! A binary opts in by calling [`enter_if_asked`] first thing in `main`
 //! (`baton` and the functions do); elsewhere (a library's tests) a task's
 //! program is started directly and the process group and the marker
@@ -46,6 +57,9 @@ pub fn enter_if_asked() {
         ENABLED.store(cfg!(target_os = "linux"), Ordering::Relaxed);
         return;
     };
+    if let Some(shim) = parent.to_str().and_then(|p| p.strip_prefix(EXEC_PREFIX)) {
+        exec_program(shim.parse().ok());
+    }
     // the process that started this shim: a shim outlives it by no more than a poll
     let parent = parent.to_str().and_then(|p| p.parse::<u32>().ok());
     if let Some(parent) = parent {
@@ -56,6 +70,32 @@ pub fn enter_if_asked() {
         watch_parent(parent);
     }
     std::process::exit(run(std::env::args_os().skip(1).collect()));
+}
+
+/// The prefix of [`SHIM`]'s value for the copy that becomes the task's
+/// program (`exec:<shim pid>`).
+const EXEC_PREFIX: &str = "exec:";
+
+/// In the copy a shim starts: asks for SIGKILL when the shim dies, then
+/// becomes the task's program (never returns).
+fn exec_program(shim: Option<u32>) -> ! {
+    use std::os::unix::process::CommandExt;
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::set_parent_process_death_signal(Some(Signal::KILL)) {
+        eprintln!("baton task shim: cannot ask to die with the shim ({e}); the task's program may outlive it");
+    }
+    // the shim died before the request: the signal will never come
+    if shim.is_none_or(|p| std::os::unix::process::parent_id() != p) {
+        std::process::exit(128 + 9);
+    }
+    let mut args = std::env::args_os().skip(1);
+    let Some(program) = args.next() else {
+        eprintln!("baton task shim: no program to run");
+        std::process::exit(127);
+    };
+    let err = std::process::Command::new(&program).args(args).env_remove(SHIM).exec();
+    eprintln!("cannot start '{}': {err}", program.to_string_lossy());
+    std::process::exit(127);
 }
 
 /// The value of [`SHIM`] for a shim this process starts.
@@ -99,7 +139,18 @@ fn run(argv: Vec<OsString>) -> i32 {
     if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
         eprintln!("baton task shim: cannot become a child subreaper ({e}); orphans of this task may survive it");
     }
-    let child = match std::process::Command::new(&program).args(args).env_remove(SHIM).spawn() {
+    let args: Vec<OsString> = args.collect();
+    // through a copy of this binary that dies with the shim; directly if
+    // it cannot be started (the binary was replaced on disk)
+    let through = std::env::current_exe().ok().and_then(|me| {
+        let value = format!("{EXEC_PREFIX}{}", std::process::id());
+        std::process::Command::new(me).arg(&program).args(&args).env(SHIM, value).spawn().ok()
+    });
+    let spawned = match through {
+        Some(c) => Ok(c),
+        None => std::process::Command::new(&program).args(&args).env_remove(SHIM).spawn(),
+    };
+    let child = match spawned {
         Ok(c) => c.id(),
         Err(e) => {
             eprintln!("cannot start '{}': {e}", program.to_string_lossy());

@@ -175,6 +175,10 @@ impl ExecutorService {
             ExecutionEvent::StartBatches { execution_id, task_run_id, from, to } => {
                 return super::for_each_item::start(&self.engine, execution_id, task_run_id, *from, *to).await;
             }
+            // a Subflow's child: launched from the stored parent, not decided on it
+            ExecutionEvent::StartSubflow { execution_id, task_run_id } => {
+                return self.start_child(execution_id, task_run_id).await;
+            }
             ExecutionEvent::SubflowEnded { execution_id, task_run_id, state, outputs, iteration: Some(i), .. } => {
                 let engine = &self.engine;
                 match super::for_each_item::ended(engine, execution_id, task_run_id, *i, *state, outputs).await? {
@@ -464,17 +468,12 @@ impl ExecutorService {
                     let sealer = engine.state.sealer();
                     super::messages::publish_job(engine.queue.as_ref(), group, *job, sealer.as_deref()).await?;
                 }
-                Action::StartSubflow {
-                    task_run_id,
-                    execution_id,
-                    namespace,
-                    flow_id,
-                    revision: _,
-                    inputs,
-                    labels,
-                    wait: _,
-                } => {
-                    self.start_subflow(exec, task_run_id, execution_id, &namespace, &flow_id, inputs, labels).await?;
+                // its own message, published once the parent is saved: a
+                // launch that fails is retried alone, and one lost with this
+                // instance is sent again by the sweep (`subflow_start`)
+                Action::StartSubflow { task_run_id, .. } => {
+                    let event = ExecutionEvent::StartSubflow { execution_id: exec.id.clone(), task_run_id };
+                    publish_event(engine, &event).await?;
                 }
                 Action::StartBatches { task_run_id, count } => {
                     let event =
@@ -521,6 +520,32 @@ impl ExecutorService {
             engine.state.append_logs(&logs).await?;
         }
         Ok(())
+    }
+
+    /// Handles `StartSubflow`: launches the child of the parent's Subflow
+    /// task run unless it is stored already (`subflow_start::plan`).
+    async fn start_child(&self, execution_id: &str, task_run_id: &str) -> Result<(), ExecutorError> {
+        let engine = &self.engine;
+        let Some(parent) = engine.state.load_execution(execution_id).await? else { return Ok(()) };
+        match super::subflow_start::plan(engine, &parent, task_run_id).await? {
+            super::subflow_start::Plan::Nothing => Ok(()),
+            super::subflow_start::Plan::Fail { child_id, message } => {
+                self.log_error(&parent, task_run_id, &message).await?;
+                let event = ExecutionEvent::SubflowEnded {
+                    execution_id: parent.id.clone(),
+                    task_run_id: task_run_id.to_string(),
+                    child_execution_id: child_id,
+                    state: StateType::Failed,
+                    outputs: Map::from_iter([("error".to_string(), serde_json::Value::String(message))]),
+                    iteration: None,
+                };
+                Ok(publish_event(engine, &event).await?)
+            }
+            super::subflow_start::Plan::Start(s) => {
+                let tr = task_run_id.to_string();
+                self.start_subflow(&parent, tr, s.child_id, &s.namespace, &s.flow_id, s.inputs, s.labels).await
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -34,6 +34,7 @@ pub mod slots;
 pub mod stop_after;
 pub mod subflow_fn;
 pub mod subflow_outputs;
+pub mod subflow_start;
 pub mod task_cache;
 pub mod telemetry;
 pub mod toggle;

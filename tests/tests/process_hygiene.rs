@@ -273,8 +273,13 @@ async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
     }
     server.kill_9();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // a SIGKILLed shim hands the unmarked orphan to init: out of reach, left to the guard
-    let orphans: Vec<Proc> = tree.into_iter().filter(|p| p.pid != unmarked.pid && !shims.contains(&p.pid)).collect();
+    // the task's program dies with its shim (PR_SET_PDEATHSIG); a SIGKILLed
+    // shim hands the unmarked orphan to init: out of reach, left to the guard
+    let (program, orphans): (Vec<Proc>, Vec<Proc>) = tree
+        .into_iter()
+        .filter(|p| p.pid != unmarked.pid && !shims.contains(&p.pid))
+        .partition(|p| p.cmdline.starts_with("/bin/sh -c"));
+    assert!(!program.is_empty() && !program.iter().any(alive), "the program outlived its shim: {program:?}");
     assert!(
         orphans.iter().all(alive),
         "the tree should be orphaned here (the test proves nothing otherwise): {orphans:?} vs {:?}",

@@ -269,7 +269,7 @@ async fn waiting_child(
     let Some(child_id) = subflow_start::child_id(parent, &tr.id) else { return Ok(None) };
     let Some(child) = engine.state.load_execution(&child_id).await? else {
         let since = tr.state.histories.last().map(|h| h.date).or(tr.state.start_date);
-        if !since.is_some_and(|at| Utc::now() - at > grace) {
+        if since.is_none_or(|at| Utc::now() - at <= grace) {
             return Ok(None);
         }
         tracing::warn!(

@@ -153,6 +153,27 @@ locals {
   # before its grants (iam.tf).
   pubsub_agent = google_project_service_identity.pubsub.member
 
+  # Every service reads these from Secret Manager (run.tf): the key SECRET
+  # inputs are sealed under in Firestore and in worker jobs (secrets.tf),
+  # at the version Terraform created or the one a rotation added
+  # (var.seal_key_version), never `latest`; and after a rotation, the keys
+  # values were sealed under before it (var.seal_key_previous_version of
+  # baton-seal-key-previous).
+  seal_key_env = merge(
+    {
+      BATON_SEAL_KEY = {
+        secret  = google_secret_manager_secret.seal_key.secret_id
+        version = coalesce(var.seal_key_version, google_secret_manager_secret_version.seal_key.version)
+      }
+    },
+    var.seal_key_previous_version == null ? {} : {
+      BATON_SEAL_KEY_PREVIOUS = {
+        secret  = google_secret_manager_secret.seal_key_previous.secret_id
+        version = var.seal_key_previous_version
+      }
+    },
+  )
+
   # The sweep job's full name (scheduler.tf): the engine pauses it when idle
   # and resumes it when work starts, with the permissions of the custom role
   # granted to these functions (iam.tf).

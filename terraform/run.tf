@@ -85,43 +85,18 @@ resource "google_cloud_run_v2_service" "push" {
         }
       }
 
-      # `{{ secret('NAME') }}`: SECRET_NAME, base64 of the value (Kestra's convention).
+      # `{{ secret('NAME') }}`: SECRET_NAME, base64 of the value (Kestra's convention),
+      # and the seal keys (local.seal_key_env)
       dynamic "env" {
-        for_each = each.value.secrets ? toset(var.secrets) : toset([])
+        for_each = merge(local.seal_key_env, {
+          for s in(each.value.secrets ? var.secrets : []) : "SECRET_${upper(s)}" => { secret = google_secret_manager_secret.secret[s].secret_id, version = "latest" }
+        })
         content {
-          name = "SECRET_${upper(env.value)}"
+          name = env.key
           value_source {
             secret_key_ref {
-              secret  = google_secret_manager_secret.secret[env.value].secret_id
-              version = "latest"
-            }
-          }
-        }
-      }
-
-      # SECRET inputs are sealed under this key in Firestore and in worker
-      # jobs (secrets.tf): the version Terraform created, or the one a
-      # rotation added (var.seal_key_version), never `latest`
-      env {
-        name = "BATON_SEAL_KEY"
-        value_source {
-          secret_key_ref {
-            secret  = google_secret_manager_secret.seal_key.secret_id
-            version = coalesce(var.seal_key_version, google_secret_manager_secret_version.seal_key.version)
-          }
-        }
-      }
-
-      # after a rotation, the keys values were sealed under before it
-      # (var.seal_key_previous_version of baton-seal-key-previous)
-      dynamic "env" {
-        for_each = var.seal_key_previous_version == null ? [] : [var.seal_key_previous_version]
-        content {
-          name = "BATON_SEAL_KEY_PREVIOUS"
-          value_source {
-            secret_key_ref {
-              secret  = google_secret_manager_secret.seal_key_previous.secret_id
-              version = env.value
+              secret  = env.value.secret
+              version = env.value.version
             }
           }
         }
@@ -222,43 +197,18 @@ resource "google_cloud_run_v2_service" "api" {
         }
       }
 
-      # webhook keys written `{{ secret('NAME') }}` (var.webhook_key_secrets only)
+      # webhook keys written `{{ secret('NAME') }}` (var.webhook_key_secrets only),
+      # and the seal keys (local.seal_key_env)
       dynamic "env" {
-        for_each = toset(var.webhook_key_secrets)
+        for_each = merge(local.seal_key_env, {
+          for s in var.webhook_key_secrets : "SECRET_${upper(s)}" => { secret = google_secret_manager_secret.secret[s].secret_id, version = "latest" }
+        })
         content {
-          name = "SECRET_${upper(env.value)}"
+          name = env.key
           value_source {
             secret_key_ref {
-              secret  = google_secret_manager_secret.secret[env.value].secret_id
-              version = "latest"
-            }
-          }
-        }
-      }
-
-      # SECRET inputs are sealed under this key in Firestore and in worker
-      # jobs (secrets.tf): the version Terraform created, or the one a
-      # rotation added (var.seal_key_version), never `latest`
-      env {
-        name = "BATON_SEAL_KEY"
-        value_source {
-          secret_key_ref {
-            secret  = google_secret_manager_secret.seal_key.secret_id
-            version = coalesce(var.seal_key_version, google_secret_manager_secret_version.seal_key.version)
-          }
-        }
-      }
-
-      # after a rotation, the keys values were sealed under before it
-      # (var.seal_key_previous_version of baton-seal-key-previous)
-      dynamic "env" {
-        for_each = var.seal_key_previous_version == null ? [] : [var.seal_key_previous_version]
-        content {
-          name = "BATON_SEAL_KEY_PREVIOUS"
-          value_source {
-            secret_key_ref {
-              secret  = google_secret_manager_secret.seal_key_previous.secret_id
-              version = env.value
+              secret  = env.value.secret
+              version = env.value.version
             }
           }
         }
@@ -363,43 +313,18 @@ resource "google_cloud_run_v2_service" "webhooks" {
         }
       }
 
-      # webhook keys written `{{ secret('NAME') }}` (var.webhook_key_secrets only)
+      # webhook keys written `{{ secret('NAME') }}` (var.webhook_key_secrets only),
+      # and the seal keys (local.seal_key_env)
       dynamic "env" {
-        for_each = toset(var.webhook_key_secrets)
+        for_each = merge(local.seal_key_env, {
+          for s in var.webhook_key_secrets : "SECRET_${upper(s)}" => { secret = google_secret_manager_secret.secret[s].secret_id, version = "latest" }
+        })
         content {
-          name = "SECRET_${upper(env.value)}"
+          name = env.key
           value_source {
             secret_key_ref {
-              secret  = google_secret_manager_secret.secret[env.value].secret_id
-              version = "latest"
-            }
-          }
-        }
-      }
-
-      # SECRET inputs are sealed under this key in Firestore and in worker
-      # jobs (secrets.tf): the version Terraform created, or the one a
-      # rotation added (var.seal_key_version), never `latest`
-      env {
-        name = "BATON_SEAL_KEY"
-        value_source {
-          secret_key_ref {
-            secret  = google_secret_manager_secret.seal_key.secret_id
-            version = coalesce(var.seal_key_version, google_secret_manager_secret_version.seal_key.version)
-          }
-        }
-      }
-
-      # after a rotation, the keys values were sealed under before it
-      # (var.seal_key_previous_version of baton-seal-key-previous)
-      dynamic "env" {
-        for_each = var.seal_key_previous_version == null ? [] : [var.seal_key_previous_version]
-        content {
-          name = "BATON_SEAL_KEY_PREVIOUS"
-          value_source {
-            secret_key_ref {
-              secret  = google_secret_manager_secret.seal_key_previous.secret_id
-              version = env.value
+              secret  = env.value.secret
+              version = env.value.version
             }
           }
         }

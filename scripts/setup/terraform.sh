@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The Python tools that check terraform/ offline (tests/tests/terraform.rs):
+# The Python tools that check terraform/ offline (tests/tests/terraform*.rs):
 # python-hcl2 (parse every .tf, resolve references: terraform/tests/check_refs.py)
 # and checkov (static security scan). SOURCED by scripts/test.sh (and usable by
 # hand: `source scripts/setup/terraform.sh`), so: no `exit`, no stray failures

@@ -5,7 +5,8 @@
 //! with the validator `baton validate` runs, the built-in plugins
 //! registered, and so is every examples/*.yaml. A block that is partial or
 //! wrong on purpose is marked by `<!-- not-a-flow -->` on the line before
-//! its fence (docs/src/contributing/testing.md).
+//! its fence (docs/src/contributing/testing.md). A block marked
+//! `<!-- runs: STATE … -->` is also run (`docs_runs`).
 
 use std::path::{Path, PathBuf};
 
@@ -18,16 +19,19 @@ use shared::validate::validate_source_with;
 const NOT_A_FLOW: &str = "<!-- not-a-flow -->";
 
 /// One flow-shaped YAML block of a markdown file.
-struct Block {
+pub(crate) struct Block {
     /// The 1-based line of its opening fence.
-    line: usize,
-    source: String,
+    pub(crate) line: usize,
+    pub(crate) source: String,
     skipped: bool,
+    /// The `<!-- runs: … -->` marker's text after `runs:`, if the line
+    /// before the fence is one.
+    pub(crate) runs: Option<String>,
 }
 
 /// The fenced yaml/yml blocks of `text` with a top-level `id:` and
 /// `namespace:` line (the fence's indentation removed).
-fn flow_blocks(text: &str) -> Vec<Block> {
+pub(crate) fn flow_blocks(text: &str) -> Vec<Block> {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -63,14 +67,18 @@ fn flow_blocks(text: &str) -> Vec<Block> {
         if top("id:") && top("namespace:") {
             let mut source = body.join("\n");
             source.push('\n');
-            out.push(Block { line: start + 1, source, skipped: prev == Some(NOT_A_FLOW) });
+            let runs = prev
+                .and_then(|p| p.strip_prefix("<!-- runs:"))
+                .and_then(|p| p.strip_suffix("-->"))
+                .map(|p| p.trim().to_string());
+            out.push(Block { line: start + 1, source, skipped: prev == Some(NOT_A_FLOW), runs });
         }
     }
     out
 }
 
 /// The markdown files checked, relative to the repository root, sorted.
-fn markdown_files(root: &Path) -> Vec<PathBuf> {
+pub(crate) fn markdown_files(root: &Path) -> Vec<PathBuf> {
     let mut out = vec![PathBuf::from("README.md")];
     let mut todo = vec![PathBuf::from("docs/src")];
     let excluded = [Path::new("docs/src/reference"), Path::new("docs/src/bench")];

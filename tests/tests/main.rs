@@ -35,6 +35,7 @@ mod dialect;
 mod dialect_docs;
 mod docker_tasks;
 mod docs_flows;
+mod docs_runs;
 #[cfg(feature = "duckdb")]
 mod duckdb;
 mod dynamic_inputs;

@@ -26,6 +26,11 @@
 //!   after it succeeded (a second request only when the restart killed
 //!   the first minute's evaluation between its request and its launch).
 //!
+//! - `gcp.bigquery.Trigger` against bqemulator (`BIGQUERY_EMULATOR_HOST`
+//!   given to the functions), its job ticking every minute: each slot's
+//!   query starts one execution holding the rows, whatever the copies of
+//!   the tick and the restart; its execution id is the slot's.
+//!
 //! The sweep ticks every 5 s and Pub/Sub backoff is Terraform's divided by
 //! 10, as in `deployed.rs`. About two minutes: the ticks are real minutes.
 
@@ -38,10 +43,14 @@ use axum::http::{StatusCode, Uri};
 use chrono::{DateTime, DurationRound, FixedOffset, TimeDelta, Utc};
 use e2e::cloud_scheduler::FakeJob;
 use e2e::deployed::Deployment;
+use e2e::emulators::emulators;
 use serde_json::{Value, json};
 use shared::model::{Execution, StateType};
+use shared::plugins::PluginConfig;
+use shared::plugins::gcp::GcpConfig;
 
 use crate::deployed::{push_shape, terraform_view, until, until_quiet};
+use crate::support::harness_with_plugins;
 
 const NS: &str = "deployed.timed";
 
@@ -71,6 +80,44 @@ triggers:
       - SUCCESS
 "#
     )
+}
+
+fn bq_polled(ds: &str) -> String {
+    format!(
+        r#"id: bq_polled
+namespace: {NS}
+tasks:
+  - id: seen
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ trigger.size }}}}:{{{{ trigger.rows[0].name }}}},{{{{ trigger.rows[1].name }}}}"
+triggers:
+  - id: watch
+    type: io.kestra.plugin.gcp.bigquery.Trigger
+    projectId: {project}
+    interval: PT1M
+    sql: SELECT id, name FROM {ds}.orders WHERE status = 'NEW' ORDER BY id
+    fetchType: FETCH
+"#,
+        project = emulators().project
+    )
+}
+
+/// A dataset on bqemulator with `orders`: two NEW rows and a DONE one
+/// (created by an in-process engine: set-up, not the system under test).
+async fn bq_orders() -> String {
+    let emu = emulators();
+    let h = harness_with_plugins(PluginConfig {
+        gcp: GcpConfig::emulators(None, Some(&emu.bigquery_host)),
+        ..PluginConfig::default()
+    });
+    let ds = format!("ds_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let setup = format!(
+        "id: setup\nnamespace: {NS}\ntasks:\n  - id: dataset\n    type: io.kestra.plugin.gcp.bigquery.CreateDataset\n    projectId: {p}\n    name: {ds}\n  - id: table\n    type: io.kestra.plugin.gcp.bigquery.Query\n    projectId: {p}\n    sql: CREATE TABLE {ds}.orders AS SELECT 1 AS id, 'tea' AS name, 'NEW' AS status UNION ALL SELECT 2, 'cake', 'NEW' UNION ALL SELECT 3, 'jam', 'DONE'\n",
+        p = emu.project
+    );
+    let e = h.run(&setup, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "bigquery set-up: {:?}", e.error);
+    ds
 }
 
 /// One request the polled server answered: path, when, status.
@@ -150,7 +197,10 @@ fn create_jobs(d: &Deployment, jobs: &Value) -> BTreeMap<String, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "run alone by scripts/test.sh: cargo test -p e2e --test e2e -- --ignored --exact deployed_timed::dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each"]
 async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
-    let d = Deployment::start(&push_shape(), 2, Duration::from_secs(5)).await;
+    let bq_host = emulators().bigquery_host.clone();
+    let d =
+        Deployment::start_with(&push_shape(), 2, Duration::from_secs(5), &[("BIGQUERY_EMULATOR_HOST", &bq_host)]).await;
+    let bq_yaml = bq_polled(&bq_orders().await);
     let polls = Polls::default();
     let url = serve(polls.clone()).await;
 
@@ -163,7 +213,8 @@ async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
     let later_text = later.with_timezone(&plus2).to_rfc3339();
     let dates_yaml = on_dates(&past.to_rfc3339(), &next.to_rfc3339(), &later_text);
     let polled_yaml = polled(&url);
-    let view = terraform_view(&[("on_dates.yml", &dates_yaml), ("polled.yml", &polled_yaml)]);
+    let view =
+        terraform_view(&[("on_dates.yml", &dates_yaml), ("polled.yml", &polled_yaml), ("bq_polled.yml", &bq_yaml)]);
     let jobs = &view["jobs"];
     let key = |k: &str| format!("{NS}/{k}");
     let job = |k: &str| jobs.get(key(k)).unwrap_or_else(|| panic!("no job {k}: {jobs:#}"));
@@ -179,10 +230,12 @@ async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
     );
     assert_eq!(job("polled/up")["schedule"], "* * * * *", "PT60S: every minute");
     assert_eq!(job("polled/price")["schedule"], "* * * * *");
+    assert_eq!(job("bq_polled/watch")["schedule"], "* * * * *", "a BigQuery trigger's PT1M: every minute");
 
     let object = |k: &str| view["flows"][key(k)]["object"].as_str().expect("object").to_string();
     d.upload_flow(&object("on_dates"), &dates_yaml).await;
     d.upload_flow(&object("polled"), &polled_yaml).await;
+    d.upload_flow(&object("bq_polled"), &bq_yaml).await;
     let names = create_jobs(&d, jobs);
     let setup_done = Utc::now();
     assert!(setup_done + TimeDelta::seconds(3) < next, "setup took until {setup_done}, past the first date {next}");
@@ -203,12 +256,12 @@ async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
     let restarted = Utc::now();
     assert!(minute(restarted) == next, "the restart ran past the first date's minute ({restarted})");
     let before = d.function("scheduler").requests();
-    for k in ["on_dates/dates#1", "polled/up", "polled/price"] {
+    for k in ["on_dates/dates#1", "polled/up", "polled/price", "bq_polled/watch"] {
         let payload = job(k)["payload"].as_str().expect("payload").to_string();
         d.publish("baton-scheduler", payload.as_bytes(), json!({"type": "tick"})).await;
     }
     until(&d, Duration::from_secs(30), "the late copies to reach the new instance", || async {
-        (d.function("scheduler").requests() >= before + 6).then_some(())
+        (d.function("scheduler").requests() >= before + 8).then_some(())
     })
     .await;
 
@@ -260,6 +313,8 @@ async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
     .await;
     d.cloud_scheduler.pause(&names[&key("polled/up")]);
     d.cloud_scheduler.pause(&price_name);
+    let bq_name = names[&key("bq_polled/watch")].clone();
+    d.cloud_scheduler.pause(&bq_name);
     until_quiet(&d, Duration::from_secs(8), Duration::from_secs(60)).await;
 
     // http.Trigger `up`: one request per slot, an execution for each 200 and none for the 503
@@ -313,4 +368,24 @@ async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
     // the jobs as the stand-in answers them have Google's Job fields
     let shape = d.cloud_scheduler.job(&names[&key("on_dates/dates#2")]).expect("job");
     crate::deployed::check_job_against_discovery(&shape);
+
+    // gcp.bigquery.Trigger: one execution per slot its job ticked (two
+    // copies published, two subscriptions each), at least two slots, each
+    // with the query's rows; the restart may lose the slot it interrupted
+    let bq_flow = crate::sched_support::parse_flow(&bq_yaml);
+    let ticked: BTreeSet<DateTime<Utc>> = d.cloud_scheduler.published(&bq_name).iter().map(|t| minute(*t)).collect();
+    let slot_ids: BTreeSet<String> =
+        ticked.iter().map(|slot| shared::triggers::http::execution_id(&bq_flow, "watch", *slot)).collect();
+    let bq = executions_of(&d, "bq_polled").await;
+    let ids: BTreeSet<String> = bq.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids.len(), bq.len(), "{bq:?}");
+    assert!(ids.is_subset(&slot_ids), "one execution per ticked slot, with the slot's id: {ids:?} vs {ticked:?}");
+    assert!(bq.len() >= 2 && bq.len() + 1 >= ticked.len(), "{} executions for {ticked:?}\n{}", bq.len(), d.logs());
+    for e in &bq {
+        assert_eq!(e.state.current, StateType::Success, "{:?}", e.task_run_list);
+        let t = &e.trigger.as_ref().expect("trigger").variables;
+        assert_eq!(t["rows"], json!([{"id": 1, "name": "tea"}, {"id": 2, "name": "cake"}]), "{t:?}");
+        assert_eq!(t["size"], json!(2));
+        assert_eq!(e.task_run_list[0].outputs.as_ref().expect("outputs")["value"], json!("2:tea,cake"));
+    }
 }

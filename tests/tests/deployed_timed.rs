@@ -46,11 +46,9 @@ use e2e::deployed::Deployment;
 use e2e::emulators::emulators;
 use serde_json::{Value, json};
 use shared::model::{Execution, StateType};
-use shared::plugins::PluginConfig;
-use shared::plugins::gcp::GcpConfig;
 
 use crate::deployed::{push_shape, terraform_view, until, until_quiet};
-use crate::support::harness_with_plugins;
+use crate::gcp_bigquery_trigger::{orders_dataset, watch};
 
 const NS: &str = "deployed.timed";
 
@@ -80,44 +78,6 @@ triggers:
       - SUCCESS
 "#
     )
-}
-
-fn bq_polled(ds: &str) -> String {
-    format!(
-        r#"id: bq_polled
-namespace: {NS}
-tasks:
-  - id: seen
-    type: io.kestra.plugin.core.debug.Return
-    format: "{{{{ trigger.size }}}}:{{{{ trigger.rows[0].name }}}},{{{{ trigger.rows[1].name }}}}"
-triggers:
-  - id: watch
-    type: io.kestra.plugin.gcp.bigquery.Trigger
-    projectId: {project}
-    interval: PT1M
-    sql: SELECT id, name FROM {ds}.orders WHERE status = 'NEW' ORDER BY id
-    fetchType: FETCH
-"#,
-        project = emulators().project
-    )
-}
-
-/// A dataset on bqemulator with `orders`: two NEW rows and a DONE one
-/// (created by an in-process engine: set-up, not the system under test).
-async fn bq_orders() -> String {
-    let emu = emulators();
-    let h = harness_with_plugins(PluginConfig {
-        gcp: GcpConfig::emulators(None, Some(&emu.bigquery_host)),
-        ..PluginConfig::default()
-    });
-    let ds = format!("ds_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let setup = format!(
-        "id: setup\nnamespace: {NS}\ntasks:\n  - id: dataset\n    type: io.kestra.plugin.gcp.bigquery.CreateDataset\n    projectId: {p}\n    name: {ds}\n  - id: table\n    type: io.kestra.plugin.gcp.bigquery.Query\n    projectId: {p}\n    sql: CREATE TABLE {ds}.orders AS SELECT 1 AS id, 'tea' AS name, 'NEW' AS status UNION ALL SELECT 2, 'cake', 'NEW' UNION ALL SELECT 3, 'jam', 'DONE'\n",
-        p = emu.project
-    );
-    let e = h.run(&setup, json!({})).await;
-    assert_eq!(e.state.current, StateType::Success, "bigquery set-up: {:?}", e.error);
-    ds
 }
 
 /// One request the polled server answered: path, when, status.
@@ -200,7 +160,7 @@ async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
     let bq_host = emulators().bigquery_host.clone();
     let d =
         Deployment::start_with(&push_shape(), 2, Duration::from_secs(5), &[("BIGQUERY_EMULATOR_HOST", &bq_host)]).await;
-    let bq_yaml = bq_polled(&bq_orders().await);
+    let bq_yaml = watch(NS, &orders_dataset().await, "bq_polled", "status = 'NEW'", "PT1M");
     let polls = Polls::default();
     let url = serve(polls.clone()).await;
 

@@ -15,11 +15,13 @@ use shared::triggers::http::HttpTrigger;
 use crate::sched_support::{at, wait_ended};
 use crate::support::{harness_with_plugins, runs};
 
-fn watch(ds: &str, id: &str, filter: &str) -> String {
+/// A flow `id` in `ns` whose trigger `watch` polls `ds.orders` every
+/// `interval` for the rows matching `filter` (also used by `deployed_timed`).
+pub(crate) fn watch(ns: &str, ds: &str, id: &str, filter: &str, interval: &str) -> String {
     format!(
         r#"
 id: {id}
-namespace: test.gcp
+namespace: {ns}
 tasks:
   - id: seen
     type: io.kestra.plugin.core.debug.Return
@@ -28,15 +30,16 @@ triggers:
   - id: watch
     type: io.kestra.plugin.gcp.bigquery.Trigger
     projectId: test-proj
-    interval: PT10S
+    interval: {interval}
     sql: SELECT id, name FROM {ds}.orders WHERE {filter} ORDER BY id
     fetchType: FETCH
 "#
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bigquery_trigger_starts_one_execution_when_its_query_returns_rows() {
+/// A new dataset on bqemulator holding `orders`: two NEW rows (tea, cake)
+/// and a DONE one, created by an in-process engine; its name.
+pub(crate) async fn orders_dataset() -> String {
     let emu = emulators();
     let h = harness_with_plugins(PluginConfig {
         gcp: GcpConfig::emulators(None, Some(&emu.bigquery_host)),
@@ -62,10 +65,21 @@ pluginDefaults:
     );
     let e = h.run(&setup, json!({})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    ds
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bigquery_trigger_starts_one_execution_when_its_query_returns_rows() {
+    let emu = emulators();
+    let h = harness_with_plugins(PluginConfig {
+        gcp: GcpConfig::emulators(None, Some(&emu.bigquery_host)),
+        ..PluginConfig::default()
+    });
+    let ds = orders_dataset().await;
     let engine = &h.embedded.engine;
 
     // rows: one execution with the rows in its trigger outputs
-    let flow = h.flow(&watch(&ds, "new_orders", "status = 'NEW'"));
+    let flow = h.flow(&watch("test.gcp", &ds, "new_orders", "status = 'NEW'", "PT10S"));
     let trig = HttpTrigger::of(&flow.triggers[0]).expect("a polled trigger").expect("valid");
     let started = std::time::Instant::now();
     let r = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:03Z")).await.expect("evaluate");
@@ -85,7 +99,7 @@ pluginDefaults:
     assert!(matches!(again, Evaluated::Skipped(_)), "{again:?}");
 
     // no rows: no execution
-    let flow = h.flow(&watch(&ds, "late_orders", "status = 'LATE'"));
+    let flow = h.flow(&watch("test.gcp", &ds, "late_orders", "status = 'LATE'", "PT10S"));
     let trig = HttpTrigger::of(&flow.triggers[0]).expect("a polled trigger").expect("valid");
     let r = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:03Z")).await.expect("evaluate");
     assert_eq!(r, Evaluated::ConditionFalse);

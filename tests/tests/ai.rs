@@ -419,7 +419,7 @@ tasks:
 
 /// A throwaway service-account key (made by openssl) whose `token_uri` is unreachable:
 /// google-cloud-auth signs its own JWT for it, so no token server is called.
-fn service_account_key(dir: &std::path::Path) -> PathBuf {
+pub(crate) fn service_account_key(dir: &std::path::Path) -> PathBuf {
     let out = std::process::Command::new("openssl")
         .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
         .output()

@@ -61,6 +61,7 @@ mod gcp_gcs_more;
 mod gcp_oauth;
 mod gcp_pubsub_tasks;
 mod gcp_tasks;
+mod gcp_vertexai;
 mod git;
 mod git_push;
 mod github_tasks;

@@ -1,7 +1,7 @@
 //! The GCP task plugins (`io.kestra.plugin.gcp.*`, worker group `gcp`):
 //! GCS ([`gcs`]), BigQuery ([`bigquery`]), Pub/Sub ([`pubsub`]), Firestore
-//! ([`firestore`]), HTTP functions ([`function`]) and OAuth
-//! tokens ([`auth`]), with what they share in
+//! ([`firestore`]), HTTP functions ([`function`]), OAuth
+//! tokens ([`auth`]) and Gemini on Vertex AI ([`vertexai`]), with what they share in
 //! [`common`] (credentials, project, clients) and their settings in
 //! [`config`]. The clients and credentials themselves are in [`baton_gcp`].
 
@@ -13,6 +13,7 @@ pub mod firestore;
 pub mod function;
 pub mod gcs;
 pub mod pubsub;
+pub mod vertexai;
 
 pub use config::GcpConfig;
 
@@ -26,4 +27,6 @@ pub fn register(r: &mut Registry) {
     firestore::register(r);
     r.register(*function::DEF);
     r.register(*auth::DEF);
+    r.register(*vertexai::CHAT);
+    r.register(*vertexai::TEXT);
 }

@@ -74,10 +74,17 @@ fn target(cx: &RunContext, p: &Provider, callee: &Callee) -> Result<Target, AiEr
 /// The bearer token of the service's own identity (Application Default Credentials).
 #[cfg(feature = "gcp")]
 async fn token(cx: &RunContext, callee: &Callee) -> Result<Option<String>, AiError> {
+    token_of(cx, &AuthSpec::default(), callee).await
+}
+
+/// The bearer token of `spec`'s credentials (a task's `serviceAccount`,
+/// `scopes`, `impersonatedServiceAccount`, or the default ones).
+#[cfg(feature = "gcp")]
+async fn token_of(cx: &RunContext, spec: &AuthSpec, callee: &Callee) -> Result<Option<String>, AiError> {
     let cfg = &cx.services.config.gcp;
     let creds = cfg
         .cache
-        .credentials(&AuthSpec::default(), false, &cfg.endpoints, &cx.services.http)
+        .credentials(spec, false, &cfg.endpoints, &cx.services.http)
         .map_err(|e| callee.error(e.to_string()))?;
     let t = creds.bearer().await.map_err(|e| callee.error(e.to_string()))?;
     if let Some(t) = &t {
@@ -112,6 +119,21 @@ pub async fn chat(cx: &RunContext, p: &Provider, req: &ChatRequest) -> Result<Ch
     let http = &cx.services.http;
     let v = call_json(cx, &cx.services.config.ai, &callee, || authorized(http.post(&url), &tok).json(&body)).await?;
     gemini::parse_generate(&v).map_err(|e| callee.error(e))
+}
+
+/// One `:generateContent` call of `p`'s model with `spec`'s credentials
+/// and a body already in the API's shape; the answer as it came (the
+/// `io.kestra.plugin.gcp.vertexai` tasks read safety ratings and citations
+/// from it, which [`ChatResponse`] does not carry).
+#[cfg(feature = "gcp")]
+pub async fn generate_raw(cx: &RunContext, p: &Provider, spec: &AuthSpec, body: &Value) -> Result<Value, AiError> {
+    let callee = p.callee();
+    let t = target(cx, p, &callee)?;
+    let tok = token_of(cx, spec, &callee).await?;
+    let callee = callee.secret(tok.as_deref());
+    let url = format!("{}/{}:generateContent", t.url_base, t.resource);
+    let http = &cx.services.http;
+    call_json(cx, &cx.services.config.ai, &callee, || authorized(http.post(&url), &tok).json(body)).await
 }
 
 /// The `:predict` body for text-embedding models.

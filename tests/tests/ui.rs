@@ -133,6 +133,8 @@ pub(crate) async fn drive_as(url: &str, scenario: &str, shots: &Path, auth: Opti
         Err(_) => panic!("UI scenario '{scenario}' did not finish in 2 minutes:\n{out}{err}"),
     }
     assert!(out.contains(&format!("scenario {scenario} passed")), "{out}{err}");
+    // what the scenario measured (shown with --nocapture)
+    eprintln!("UI scenario '{scenario}':\n{out}");
     out
 }
 

@@ -319,8 +319,11 @@ export function scenarios({ url, check, shot, text }) {
       check(graphs.length === 0, `nothing redrawn while nothing changes: ${graphs.length} requests`);
       const at = await page.locator("[data-testid=editor]").evaluate((host) => host.batonEditor.text().indexOf("\ntasks:\n") + "\ntasks:\n".length);
       check(at > 10, "the editor's tasks: line");
-      await page.locator("[data-testid=editor]").evaluate((host, pos) => host.batonEditor.view.dispatch({ selection: { anchor: pos } }), at);
-      await page.locator("[data-testid=editor] .cm-content").focus();
+      // focused first (a focus puts the cursor back at the start), then the cursor under tasks:
+      await page.locator("[data-testid=editor]").evaluate((host, pos) => {
+        host.batonEditor.focus();
+        host.batonEditor.view.dispatch({ selection: { anchor: pos } });
+      }, at);
       await page.keyboard.insertText("  - id: typed_task\n    type: io.kestra.plugin.core.log.Log\n    message: typed\n");
       await page.keyboard.press("Escape"); // a completion list the typing opened
       const typedAt = Date.now();

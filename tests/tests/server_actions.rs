@@ -193,7 +193,7 @@ async fn change_status_says_an_ended_execution_ended_otherwise() {
     assert_eq!((status, body), (200, json!({"count": 2})));
     assert_eq!(client.execution(&b.id).await.expect("get").expect("b").state.current.as_str(), "SUCCESS");
 
-    // labels in bulk: ended executions only, system labels refused
+    // labels in bulk: ended executions only, merged by key, system labels kept
     let url = format!("{base}/api/v1/main/executions/labels/by-ids");
     let body = json!({"executionsId": [a.id, b.id], "executionLabels": [{"key": "reviewed", "value": "yes"}]});
     let (status, answer) = post(&http, url.clone(), Some(body)).await;
@@ -204,18 +204,38 @@ async fn change_status_says_an_ended_execution_ended_otherwise() {
     let (status, answer) = post(&http, url.clone(), Some(body)).await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["invalids"][0]["invalidValue"], held.id.as_str(), "{answer}");
-    let body = json!({"executionsId": [a.id], "executionLabels": [{"key": "system.replay", "value": "true"}]});
-    assert_eq!(post(&http, url, Some(body)).await.0, 422);
-    let url = format!("{base}/api/v1/executions/labels/by-query?filters[labels][EQUALS][reviewed]=yes");
-    let (status, answer) = post(&http, url, Some(json!([{"key": "batch", "value": "7"}]))).await;
+    // as Kestra: a system label may be sent as it is, never with another value; nothing changed then
+    let before = client.execution(&a.id).await.expect("get").expect("a").labels;
+    let own = before.iter().find(|l| l.key.starts_with("system.")).map(|l| json!({"key": l.key, "value": l.value}));
+    for sent in [json!({"key": "system.replay", "value": "true"}), json!({"key": "team", "value": ""})] {
+        let body = json!({"executionsId": [a.id], "executionLabels": [{"key": "y", "value": "1"}, sent]});
+        let (status, answer) = post(&http, url.clone(), Some(body)).await;
+        assert_eq!(status, 422, "{answer}");
+        assert!(answer["message"].as_str().is_some_and(|m| m.contains(a.id.as_str())), "{answer}");
+    }
+    assert_eq!(client.execution(&a.id).await.expect("get").expect("a").labels, before, "nothing changed");
+    let query = format!("{base}/api/v1/executions/labels/by-query?filters[labels][EQUALS][reviewed]=yes");
+    let sent = json!([{"key": "batch", "value": "7"}, {"key": "reviewed", "value": "twice"}]);
+    let (status, answer) = post(&http, query, Some(sent)).await;
     assert_eq!((status, answer), (200, json!({"count": 2})));
-    let labelled = client.execution(&a.id).await.expect("get").expect("a");
-    assert!(labelled.labels.iter().any(|l| l.key == "batch" && l.value == "7"), "{:?}", labelled.labels);
+    // merged, not replaced: the sent values win, the other labels (system ones too) stay
+    let labelled = client.execution(&a.id).await.expect("get").expect("a").labels;
+    let value = |k: &str| labelled.iter().find(|l| l.key == k).map(|l| l.value.as_str());
+    assert_eq!((value("batch"), value("reviewed")), (Some("7"), Some("twice")), "{labelled:?}");
+    for l in &before {
+        assert!(l.key == "reviewed" || labelled.contains(l), "{l:?} kept: {labelled:?}");
+    }
+    // an execution's own system label sent back as it is: accepted
+    if let Some(own) = own {
+        let body = json!({"executionsId": [a.id], "executionLabels": [own, {"key": "batch", "value": "7"}]});
+        let (status, answer) = post(&http, url, Some(body)).await;
+        assert_eq!((status, answer), (200, json!({"count": 1})));
+    }
+    let url_replay = format!("{base}/api/v1/executions/replay/by-query?filters[labels][EQUALS][reviewed]=twice");
 
     // replays in bulk: each a new execution from the start (labels copied)
     let before = count(&http, &base).await;
-    let url = format!("{base}/api/v1/executions/replay/by-query?filters[labels][EQUALS][batch]=7");
-    let (status, answer) = post(&http, url, None).await;
+    let (status, answer) = post(&http, url_replay, None).await;
     assert_eq!((status, answer), (200, json!({"count": 2})));
     assert_eq!(count(&http, &base).await, before + 2);
     let url = format!("{base}/api/v1/main/executions/replay/by-ids?latestRevision=true");

@@ -133,6 +133,8 @@ pub(crate) async fn drive_as(url: &str, scenario: &str, shots: &Path, auth: Opti
         Err(_) => panic!("UI scenario '{scenario}' did not finish in 2 minutes:\n{out}{err}"),
     }
     assert!(out.contains(&format!("scenario {scenario} passed")), "{out}{err}");
+    // what the scenario measured (shown with --nocapture)
+    eprintln!("UI scenario '{scenario}':\n{out}");
     out
 }
 
@@ -259,6 +261,63 @@ async fn behind_basic_auth_a_login_page_logs_in_and_out() {
     assert!(!fetch.headers().contains_key("www-authenticate"), "the page's own call opens no browser prompt");
     let curl = http.get(format!("{}/api/v1/flows", server.url())).basic_auth("admin@kestra.io", Some("Admin1234!"));
     assert_eq!(curl.send().await.expect("GET with -u").status(), 200, "curl -u works as before");
+    // the login route: a signed session in an HttpOnly cookie, no password in it
+    let login = |password: &str| {
+        http.post(format!("{}/auth/login", server.url()))
+            .json(&serde_json::json!({"username": "admin@kestra.io", "password": password}))
+            .send()
+    };
+    assert_eq!(login("nope").await.expect("wrong login").status(), 401);
+    let ok = login("Admin1234!").await.expect("login");
+    assert_eq!(ok.status(), 200);
+    let cookie = ok.headers()["set-cookie"].to_str().expect("cookie").to_string();
+    assert!(cookie.starts_with("baton_session=v1.") && cookie.contains("; HttpOnly; SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("Max-Age=43200") && !cookie.contains("Secure"), "12 h, over http: {cookie}");
+    let token = cookie["baton_session=".len()..].split(';').next().unwrap_or_default().to_string();
+    assert!(!token.contains("QWRtaW4xMjM0IQ") && !token.contains("Admin1234"), "{token}");
+    let with = |cookie: String| {
+        http.get(format!("{}/api/v1/flows", server.url()))
+            .header("cookie", cookie)
+            .header("sec-fetch-mode", "cors")
+            .send()
+    };
+    assert_eq!(with(format!("baton_session={token}")).await.expect("GET with session").status(), 200);
+    let tampered = token.replacen("v1.", "v1.A", 1);
+    let old_style = format!(
+        "baton_auth={}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "admin@kestra.io:Admin1234!")
+    );
+    for refused in [format!("baton_session={tampered}"), old_style] {
+        assert_eq!(with(refused.clone()).await.expect("GET").status(), 401, "{refused}");
+    }
+    // a token the server signed but past its lifetime: refused (the home's own key, mode 0600)
+    let key = home.join("home").join("session.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).expect("session.key").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", key.display());
+    }
+    let ttl = shared::server::session::SESSION_TTL;
+    let sessions =
+        shared::server::session::Sessions::for_home(&home.join("home"), "admin@kestra.io", "Admin1234!", ttl)
+            .expect("the server's key");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let signed_here = sessions.issue(now);
+    assert_eq!(with(format!("baton_session={signed_here}")).await.expect("GET").status(), 200);
+    let expired = sessions.issue(now - 12 * 3600 - 1);
+    assert_eq!(with(format!("baton_session={expired}")).await.expect("GET").status(), 401, "expired");
+    let session = http.get(format!("{}/auth/session", server.url())).header("cookie", format!("baton_session={token}"));
+    let session: serde_json::Value = session.send().await.expect("session").json().await.expect("json");
+    assert_eq!((session["user"].as_str(), session["session"].as_bool()), (Some("admin@kestra.io"), Some(true)));
+    let behind_tls = http
+        .post(format!("{}/auth/logout", server.url()))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .expect("logout");
+    let cleared = behind_tls.headers()["set-cookie"].to_str().expect("cookie").to_string();
+    assert!(cleared.starts_with("baton_session=; Max-Age=0") && cleared.ends_with("; Secure"), "{cleared}");
     let out = drive(&server.url(), "login", &shots(&home)).await;
     assert!(out.contains("logged in and out"), "{out}");
     server.shutdown().await;

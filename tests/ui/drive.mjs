@@ -585,8 +585,12 @@ try {
   const auth = process.env.BATON_UI_AUTH;
   const httpCredentials = auth ? { username: auth.slice(0, auth.indexOf(":")), password: auth.slice(auth.indexOf(":") + 1) } : undefined;
   const page = await browser.newPage({ viewport: { width: 1280, height: 760 }, httpCredentials });
-  // logged in as the login page leaves it (tests/ui/login.mjs drives the form itself)
-  if (auth) await page.context().addCookies([{ name: "baton_auth", value: Buffer.from(auth).toString("base64"), url, sameSite: "Strict" }]);
+  // logged in as the login page leaves it (tests/ui/login.mjs drives the form itself):
+  // the session cookie the server sets, shared by the page's context
+  if (auth) {
+    const r = await page.context().request.post(url + "/auth/login", { data: { username: httpCredentials.username, password: httpCredentials.password } });
+    if (r.status() !== 200) throw new Error(`login for the scenario: HTTP ${r.status()}`);
+  }
   // a deadline for waits on conditions, not a pause: under the whole suite's
   // load (two cores, ~400 tests) one redraw through subflow() runs an
   // execution on the server and has taken over 20 s

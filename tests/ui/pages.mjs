@@ -260,9 +260,19 @@ export function scenarios({ url, check, shot, text }) {
      * The examples' zoomcamp taxi flow drawn top to bottom: taller than wide,
      * at 100 % in a 1280 px window (no horizontal scrolling), every task
      * there, If blocks as boxes; the toggle lays it left to right. Beside the
-     * editor, the live topology draws a task added to the text.
+     * editor, the live topology draws a task typed into the text, from the
+     * editor's change callback (no interval timer, no request while idle).
      */
     async "taxi-topology"(page) {
+      // every interval timer the page starts, with where it was started from
+      await page.addInitScript(() => {
+        window.__intervals = [];
+        const start = window.setInterval;
+        window.setInterval = function (fn, ms, ...rest) {
+          window.__intervals.push({ ms, stack: String(new Error().stack) });
+          return start.call(this, fn, ms, ...rest);
+        };
+      });
       await page.setViewportSize({ width: 1280, height: 800 });
       await page.goto(url + "#/flows/zoomcamp/02_postgres_taxi?tab=topology");
       const flow = await page.evaluate(async () => (await fetch("/api/v1/flows/zoomcamp/02_postgres_taxi")).json());
@@ -302,6 +312,26 @@ export function scenarios({ url, check, shot, text }) {
       const live = page.locator("[data-testid=live-topology]");
       await live.locator("g[data-task=purge_files]").waitFor({ timeout: 15000 });
       check(!(await live.locator("g[data-task=brand_new]").count()), "no brand_new task yet");
+      // typed in the editor: drawn from its change callback, not a timer reading the text
+      const graphs = [];
+      page.on("request", (r) => r.url().endsWith("/flows/graph") && r.method() === "POST" && graphs.push(Date.now()));
+      await page.waitForTimeout(1200);
+      check(graphs.length === 0, `nothing redrawn while nothing changes: ${graphs.length} requests`);
+      const at = await page.locator("[data-testid=editor]").evaluate((host) => host.batonEditor.text().indexOf("\ntasks:\n") + "\ntasks:\n".length);
+      check(at > 10, "the editor's tasks: line");
+      // focused first (a focus puts the cursor back at the start), then the cursor under tasks:
+      await page.locator("[data-testid=editor]").evaluate((host, pos) => {
+        host.batonEditor.focus();
+        host.batonEditor.view.dispatch({ selection: { anchor: pos } });
+      }, at);
+      await page.keyboard.insertText("  - id: typed_task\n    type: io.kestra.plugin.core.log.Log\n    message: typed\n");
+      await page.keyboard.press("Escape"); // a completion list the typing opened
+      const typedAt = Date.now();
+      await live.locator("g[data-task=typed_task]").waitFor({ timeout: 15000 });
+      console.log(`typed task drawn ${Date.now() - typedAt} ms after typing, ${graphs.length} graph request(s)`);
+      const polling = await page.evaluate(() => window.__intervals.filter((i) => i.stack.includes("live_topology")).length);
+      check(polling === 0, `the live topology starts no interval timer: ${polling}`);
+      check(graphs.length >= 1 && graphs.length <= 2, `one redraw for the typing (debounced): ${graphs.length}`);
       const source = await page.locator("[data-testid=editor]").evaluate((host) => host.batonEditor.text());
       const added = source.replace(/\ntasks:\n/, "\ntasks:\n  - id: brand_new\n    type: io.kestra.plugin.core.log.Log\n    message: added in the editor\n");
       check(added !== source, "the task is inserted under tasks:");

@@ -337,6 +337,21 @@ fn key_path(db: &Path) -> PathBuf {
     db.with_extension("key")
 }
 
+/// The 32 random bytes kept at `path`: read, or drawn and written there
+/// (readable by its owner only) when there is no such file yet. The local
+/// server's session key (`<home>/session.key`).
+pub fn key_file(path: &Path) -> Result<Vec<u8>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(path, &SystemRandom::new())?,
+        Err(e) => return Err(BackendError::Invalid(format!("cannot read the key '{}': {e}", path.display()))),
+    };
+    if bytes.len() != KEY_LEN {
+        return Err(BackendError::Invalid(format!("the key '{}' is not {KEY_LEN} bytes", path.display())));
+    }
+    Ok(bytes)
+}
+
 /// A new random key at `path`, readable by its owner only; when another
 /// process created one first, that one. Written whole to a file of its
 /// own, then linked into place (a link never replaces a file): a reader

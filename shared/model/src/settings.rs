@@ -369,6 +369,12 @@ pub const ALL: &[Setting] = &[
         "Kestra-style basic auth, `user:password`: `baton server local --basic-auth`, and the credentials of `baton flows push --server`.",
     ),
     var(
+        "BATON_SERVER_SESSION_HOURS",
+        Some("`12`"),
+        &[Server],
+        "How long a login on the web UI's login page lasts, in hours (1 to 720), under basic auth: the signed `HttpOnly` session cookie `baton_session` expires then and the page asks for the password again. The signing key is `session.key` in the Baton home (mode 0600); deleting it, or changing the password, ends every session.",
+    ),
+    var(
         "BATON_SWEEP_JOB",
         None,
         &[Functions],

@@ -25,9 +25,12 @@
 //!   `latestRevision=true`; `{"count": n}`, or 400 naming the unknown ids.
 //! - `POST /executions/labels/by-ids` (`{"executionsId": […],
 //!   "executionLabels": [{key, value}…]}`) and `…/labels/by-query` (the
-//!   labels as the body, the search's filters in the query): the labels
-//!   added to ended executions (the values of keys they have replaced);
-//!   400 naming the executions still running; system labels refused (422).
+//!   labels as the body, the search's filters in the query): as Kestra,
+//!   the labels merged into each ended execution's by key, the value sent
+//!   winning, none removed (only the one-execution route replaces the
+//!   list); 400 naming the executions still running or unknown; a system
+//!   label sent with a value other than the execution's, or an empty key
+//!   or value, refused (422) naming the execution, and nothing changed.
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
@@ -39,9 +42,9 @@ use serde_json::Value;
 use super::ApiState;
 use super::bulk::{bulk_ok, ids_by_query, ids_of, load_all};
 use super::error::{ApiError, ApiResult};
-use super::executions::{ReplayTarget, add_labels, execution_json, load, settable_labels};
+use super::executions::{ReplayTarget, execution_json, load, merged_labels};
 use super::inputs::{discard_uploads, read_inputs};
-use super::query::Params;
+use super::query::{Params, labels_from_json};
 use crate::model::{Execution, StateType, ids};
 use crate::runtime::launcher::publish_event;
 use crate::runtime::messages::ExecutionEvent;
@@ -194,16 +197,21 @@ async fn replay_by_query(State(s): State<ApiState>, RawQuery(raw): RawQuery, bod
 }
 
 async fn label_ids(s: &ApiState, ids: &[String], labels: &Value) -> ApiResult<Response> {
-    let labels = settable_labels(labels)?;
+    let labels = labels_from_json(labels).map_err(ApiError::unprocessable)?;
     let running =
         |e: &Execution| (!e.state.is_terminal()).then(|| format!("execution is {}, not ended", e.state.current));
-    let found = match load_all(s, "set labels", ids, running).await? {
+    let mut found = match load_all(s, "set labels", ids, running).await? {
         Ok(found) => found,
         Err(refused) => return Ok(refused),
     };
+    // every execution's labels merged before any is saved: one refused, none changed
+    for e in &mut found {
+        e.labels = merged_labels(&e.labels, &labels)
+            .map_err(|why| ApiError::unprocessable(format!("execution {}: {why}", e.id)))?;
+    }
     let n = found.len();
     for e in found {
-        add_labels(s, e, &labels).await?;
+        s.engine.state.save_execution(&e, &[]).await?;
     }
     Ok(bulk_ok(n))
 }

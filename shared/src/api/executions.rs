@@ -413,23 +413,30 @@ fn replaced_labels(existing: &[Label], body: Vec<Label>) -> Result<Vec<Label>, S
     Ok(out)
 }
 
-/// The labels of a request (a map or a list of `{key, value}` / `key:value`);
-/// system labels are refused: only Baton sets them.
-pub(super) fn settable_labels(body: &Value) -> ApiResult<Vec<crate::model::Label>> {
-    let labels = labels_from_json(body).map_err(ApiError::unprocessable)?;
-    if let Some(l) = labels.iter().find(|l| l.key.starts_with("system.")) {
-        return Err(ApiError::unprocessable(format!("label '{}': system labels cannot be set", l.key)));
+/// Kestra's bulk Set labels (`/executions/labels/by-ids`, `…/by-query`):
+/// unlike the one-execution route, the labels sent are merged into the
+/// execution's, by key, the value sent winning (Kestra deduplicates the
+/// execution's labels followed by the sent ones, the last value kept, each
+/// key where it first was); a label not sent stays. System labels are kept;
+/// one sent with the execution's own value is accepted, with another value
+/// (or one the execution lacks) refused, as Kestra refuses it. An empty key
+/// or value is refused: Kestra drops such a label without a word.
+pub(super) fn merged_labels(existing: &[Label], sent: &[Label]) -> Result<Vec<Label>, String> {
+    let system = |l: &Label| l.key.starts_with("system.");
+    let mut out = existing.to_vec();
+    for l in sent {
+        if l.key.is_empty() || l.value.is_empty() {
+            return Err(format!("label '{}={}': a label needs a key and a value", l.key, l.value));
+        }
+        match out.iter_mut().find(|o| o.key == l.key) {
+            Some(o) => o.value.clone_from(&l.value),
+            None => out.push(l.clone()),
+        }
     }
-    Ok(labels)
-}
-
-/// Adds `labels` to `e` (replacing the values of keys it has) and saves it.
-pub(super) async fn add_labels(s: &ApiState, mut e: Execution, labels: &[crate::model::Label]) -> ApiResult<Execution> {
-    for l in labels {
-        e.set_label(&l.key, &l.value);
+    if let Some(l) = out.iter().find(|l| system(l) && !existing.contains(l)) {
+        return Err(format!("label '{}={}': system labels can only be set by Baton itself", l.key, l.value));
     }
-    s.engine.state.save_execution(&e, &[]).await?;
-    load(&s.engine, &e.id).await
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -450,5 +457,23 @@ mod tests {
         assert_eq!(replaced_labels(&existing, vec![]), Ok(vec![l("system.correlationId", "x")]));
         let refused = replaced_labels(&existing, vec![l("system.correlationId", "y")]);
         assert!(refused.is_err_and(|e| e.contains("system.correlationId") && e.contains("cannot be set")));
+    }
+
+    #[test]
+    fn bulk_labels_merge_by_key_the_sent_value_winning_and_keep_system_labels() {
+        let existing = [l("system.correlationId", "x"), l("team", "a"), l("kept", "1")];
+        // merged: a key sent replaces its value where it was, a new one is added, none removed
+        let out = merged_labels(&existing, &[l("team", "b"), l("new", "2"), l("team", "c")]);
+        assert_eq!(out, Ok(vec![l("system.correlationId", "x"), l("team", "c"), l("kept", "1"), l("new", "2")]));
+        // a system label sent as it is: accepted; with another value, or a new one: refused
+        assert_eq!(merged_labels(&existing, &[l("system.correlationId", "x")]), Ok(existing.to_vec()));
+        for sent in [l("system.correlationId", "y"), l("system.replay", "true")] {
+            let refused = merged_labels(&existing, std::slice::from_ref(&sent));
+            assert!(refused.is_err_and(|e| e.contains(&sent.key) && e.contains("only be set by Baton")), "{sent:?}");
+        }
+        // an empty key or value is refused, not dropped
+        for sent in [l("team", ""), l("", "v")] {
+            assert!(merged_labels(&existing, &[sent]).is_err_and(|e| e.contains("needs a key and a value")));
+        }
     }
 }

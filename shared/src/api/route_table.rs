@@ -158,8 +158,12 @@ pub const ROUTES: &[Route] = &[
     ),
     api(P, "/executions/replay/by-ids", "Replay executions by id (`latestRevision`)."),
     api(P, "/executions/replay/by-query", "Replay the executions a search finds (`latestRevision`)."),
-    api(P, "/executions/labels/by-ids", "Add labels to ended executions (`{executionsId, executionLabels}`)."),
-    api(P, "/executions/labels/by-query", "Add labels (the body) to the ended executions a search finds."),
+    api(
+        P,
+        "/executions/labels/by-ids",
+        "Merge labels into ended executions' (`{executionsId, executionLabels}`), the value sent winning; none removed.",
+    ),
+    api(P, "/executions/labels/by-query", "Merge labels (the body) into the ended executions a search finds."),
     api(P, "/executions/resume/by-ids", "Resume paused executions by id."),
     api(P, "/executions/resume/by-query", "Resume the paused executions a search finds."),
     api(

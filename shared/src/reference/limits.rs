@@ -439,6 +439,13 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                     "bytes of a Pub/Sub push a function reads",
                     "413",
                 ),
+                b(
+                    "SESSION_TTL",
+                    Time(crate::server::session::SESSION_TTL),
+                    Some("BATON_SERVER_SESSION_HOURS"),
+                    "how long a login on the web UI's login page lasts (`baton server local` under basic auth)",
+                    "the session cookie is refused (401) and the page shows its login form again",
+                ),
             ],
         ),
         (

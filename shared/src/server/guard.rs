@@ -13,9 +13,10 @@
 //!   route but `/healthz`, the webhook routes and the web UI's own files
 //!   (`/`, `/ui/…`: the page, its scripts and styles, no data) needs it. The
 //!   credentials come in an `Authorization: Basic` header (curl `-u`,
-//!   kestrapy) or, from the web UI's login page, in the `baton_auth` cookie
-//!   (the same base64 `user:password`, `SameSite=Strict`), which also
-//!   carries them on the page's event streams and downloads. The password is
+//!   kestrapy) or, from the web UI's login page, as a signed session in the
+//!   `HttpOnly` cookie `baton_session` ([`super::session`]: no password in
+//!   it), which also carries the login on the page's event streams and
+//!   downloads. `/auth/login` and `/auth/logout` need none. The password is
 //!   compared in constant time. A refusal carries `WWW-Authenticate` (the
 //!   browser's prompt, or a client's retry) unless it answers the page's own
 //!   request (`X-Requested-With`, or a browser's `Sec-Fetch-Mode` other than
@@ -36,6 +37,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
+use super::session::{self, SessionExpiry, Sessions};
 use crate::api::{ApiError, AuthenticatedUser};
 
 /// The environment variable holding `user:password` for basic auth.
@@ -67,29 +69,26 @@ impl BasicAuth {
         }
     }
 
+    /// Whether the request's `Authorization: Basic` header holds these credentials.
     fn accepts(&self, headers: &HeaderMap) -> bool {
         let header = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|value| value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")));
-        let Some(encoded) = header.or_else(|| auth_cookie(headers)) else { return false };
+        let Some(encoded) = header else { return false };
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
         let expected = format!("{}:{}", self.user, self.password);
         constant_time_eq(&decoded, expected.as_bytes())
     }
-}
 
-/// The web UI's login cookie: `baton_auth=<base64 user:password>`.
-pub const AUTH_COOKIE: &str = "baton_auth";
-
-fn auth_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(AUTH_COOKIE).and_then(|rest| rest.strip_prefix('=')))
-        .filter(|v| !v.is_empty())
+    /// The sessions of these credentials, signed under `secret`.
+    pub fn sessions(
+        &self,
+        home: &std::path::Path,
+        ttl: std::time::Duration,
+    ) -> Result<Sessions, session::SessionKeyError> {
+        Sessions::for_home(home, &self.user, &self.password, ttl)
+    }
 }
 
 /// The web UI's own files: the page shell, its scripts, styles and icon.
@@ -118,6 +117,17 @@ pub struct Guard {
     /// Host names accepted in `Host` (lowercase, without port); empty: any.
     pub hosts: Vec<String>,
     pub auth: Option<BasicAuth>,
+    /// The web UI's login sessions (with `auth`).
+    pub sessions: Option<Sessions>,
+}
+
+/// How a request was let through.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pass {
+    /// The authenticated user (none without basic auth, or on a route that needs none).
+    pub user: Option<String>,
+    /// The expiry of the session cookie that authenticated it (unix seconds).
+    pub session: Option<i64>,
 }
 
 impl Guard {
@@ -130,12 +140,38 @@ impl Guard {
         } else {
             Vec::new()
         };
-        Guard { hosts, auth }
+        Guard { hosts, auth, sessions: None }
     }
 
-    /// Ok with the authenticated user's name (none without basic auth, or
-    /// on a route that needs none).
-    fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<Option<String>, Box<Response>> {
+    /// This guard with the web UI's login sessions.
+    pub fn with_sessions(mut self, sessions: Sessions) -> Guard {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    /// Whether `user` and `password` are the configured ones (constant time).
+    pub fn accepts_password(&self, user: &str, password: &str) -> bool {
+        self.auth.as_ref().is_some_and(|a| {
+            let expected = format!("{}:{}", a.user, a.password);
+            constant_time_eq(format!("{user}:{password}").as_bytes(), expected.as_bytes())
+        })
+    }
+
+    /// The user and expiry of a valid session cookie in `headers`.
+    fn session(&self, headers: &HeaderMap) -> Option<(String, i64)> {
+        let token = session::session_cookie(headers)?;
+        let sessions = self.sessions.as_ref()?;
+        match sessions.verify(token, chrono::Utc::now().timestamp()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::debug!(reason = %e, "session cookie refused");
+                None
+            }
+        }
+    }
+
+    /// Ok with how the request passed (see [`Pass`]).
+    fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<Pass, Box<Response>> {
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         if !self.hosts.is_empty() && !host.is_empty() && !self.hosts.iter().any(|h| *h == host_name(&host)) {
             return Err(refuse(format!(
@@ -166,10 +202,13 @@ impl Guard {
         match &self.auth {
             Some(auth) if path != "/healthz" && path != "/health" && !webhook => {
                 if auth.accepts(headers) {
-                    return Ok(Some(auth.user.clone()));
+                    return Ok(Pass { user: Some(auth.user.clone()), session: None });
                 }
-                if ui_file(path) {
-                    return Ok(None);
+                if let Some((user, expires)) = self.session(headers) {
+                    return Ok(Pass { user: Some(user), session: Some(expires) });
+                }
+                if ui_file(path) || path == session::LOGIN_PATH || path == session::LOGOUT_PATH {
+                    return Ok(Pass::default());
                 }
                 let mut r =
                     ApiError::new(StatusCode::UNAUTHORIZED, "authentication required (basic auth)").into_response();
@@ -179,7 +218,7 @@ impl Guard {
                 }
                 Err(Box::new(r))
             }
-            _ => Ok(None),
+            _ => Ok(Pass::default()),
         }
     }
 }
@@ -200,9 +239,12 @@ fn refuse(message: String) -> Box<Response> {
 /// The middleware: `axum::middleware::from_fn_with_state(guard, guard::check)`.
 pub async fn check(State(guard): State<Arc<Guard>>, mut req: Request, next: Next) -> Response {
     match guard.check(req.method(), req.uri().path(), req.headers()) {
-        Ok(user) => {
-            if let Some(user) = user {
+        Ok(pass) => {
+            if let Some(user) = pass.user {
                 req.extensions_mut().insert(AuthenticatedUser(user));
+            }
+            if let Some(expires) = pass.session {
+                req.extensions_mut().insert(SessionExpiry(expires));
             }
             next.run(req).await
         }
@@ -258,7 +300,7 @@ mod tests {
         let ok = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin@kestra.io:Admin1234!"));
         let bad = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin@kestra.io:nope"));
         let user = g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "box:8080"), ("authorization", &ok)]));
-        assert_eq!(user.ok().flatten().as_deref(), Some("admin@kestra.io"), "the user is passed on");
+        assert_eq!(user.ok().and_then(|p| p.user).as_deref(), Some("admin@kestra.io"), "the user is passed on");
         let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[("authorization", &bad)])).unwrap_err();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(g.check(&Method::GET, "/healthz", &HeaderMap::new()).is_ok());
@@ -268,22 +310,36 @@ mod tests {
     }
 
     #[test]
-    fn the_ui_logs_in_with_a_cookie_and_its_own_requests_get_no_prompt() {
+    fn the_ui_logs_in_with_a_session_cookie_and_its_own_requests_get_no_prompt() {
         let auth = BasicAuth::parse("admin@kestra.io:Admin1234!").unwrap();
-        let g = Guard::new(IpAddr::V4(Ipv4Addr::LOCALHOST), &[], Some(auth));
+        let sessions = Sessions::new(&[1u8; 32], "admin@kestra.io", "Admin1234!", session::SESSION_TTL);
+        let g = Guard::new(IpAddr::V4(Ipv4Addr::LOCALHOST), &[], Some(auth)).with_sessions(sessions.clone());
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let host = ("host", "127.0.0.1:8080");
         // the page, its files and its Kestra paths need no credentials (no data in them)
         for path in ["/", "/ui", "/ui/app.js", "/ui/main/flows", "/ui/login"] {
-            assert_eq!(g.check(&Method::GET, path, &headers(&[host])).ok(), Some(None), "{path}");
+            assert_eq!(g.check(&Method::GET, path, &headers(&[host])).ok(), Some(Pass::default()), "{path}");
         }
-        // the login cookie, among others, is accepted as the header is
-        let cookie = format!("theme=dark; {AUTH_COOKIE}={}; x=y", b64("admin@kestra.io:Admin1234!"));
-        let user = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("cookie", &cookie)]));
-        assert_eq!(user.ok().flatten().as_deref(), Some("admin@kestra.io"));
-        let wrong = format!("{AUTH_COOKIE}={}", b64("admin@kestra.io:nope"));
-        let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("cookie", &wrong)])).unwrap_err();
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        // login and logout need no credentials (a POST still from the page's own origin)
+        for path in [session::LOGIN_PATH, session::LOGOUT_PATH] {
+            assert_eq!(g.check(&Method::POST, path, &headers(&[host])).ok(), Some(Pass::default()), "{path}");
+            let foreign = headers(&[host, ("origin", "http://evil.example")]);
+            assert_eq!(g.check(&Method::POST, path, &foreign).unwrap_err().status(), StatusCode::FORBIDDEN);
+        }
+        // a session cookie, among others, is accepted as the header is
+        let token = sessions.issue(chrono::Utc::now().timestamp());
+        let cookie = format!("theme=dark; {}={token}; x=y", session::SESSION_COOKIE);
+        let pass = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("cookie", &cookie)])).ok();
+        assert_eq!(pass.as_ref().and_then(|p| p.user.as_deref()), Some("admin@kestra.io"));
+        assert!(pass.is_some_and(|p| p.session.is_some()), "the session is passed on");
+        // tampered, expired, or the old cookie of base64 user:password: refused
+        let tampered = token.replacen("v1.", "v1.x", 1);
+        let expired = sessions.issue(chrono::Utc::now().timestamp() - 13 * 3600);
+        let old = format!("baton_auth={}", b64("admin@kestra.io:Admin1234!"));
+        for cookie in [format!("baton_session={tampered}"), format!("baton_session={expired}"), old] {
+            let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("cookie", &cookie)])).unwrap_err();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{cookie}");
+        }
         // curl gets the challenge; the page's own fetch does not (no browser prompt)
         let curl = g.check(&Method::GET, "/api/v1/flows", &headers(&[host])).unwrap_err();
         assert!(curl.headers().contains_key(header::WWW_AUTHENTICATE));

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod client;
 pub mod guard;
+pub mod session;
 pub mod supervisor;
 pub mod watch;
 
@@ -62,6 +63,8 @@ pub struct ServerOptions {
     pub basic_auth: Option<guard::BasicAuth>,
     /// Host names accepted besides localhost on a loopback bind.
     pub allowed_hosts: Vec<String>,
+    /// How long a web UI login lasts (`BATON_SERVER_SESSION_HOURS`).
+    pub session_ttl: Duration,
     /// Open connections and header time (`crate::serve`).
     pub http: crate::serve::ServeLimits,
 }
@@ -82,6 +85,7 @@ impl ServerOptions {
             echo_logs: false,
             basic_auth: None,
             allowed_hosts: Vec::new(),
+            session_ttl: session::SESSION_TTL,
             http: crate::serve::ServeLimits::default(),
         }
     }
@@ -105,6 +109,8 @@ pub enum ServerError {
         env = guard::BASIC_AUTH_ENV
     )]
     Unauthenticated(IpAddr),
+    #[error("cannot start login sessions: {0}")]
+    Sessions(#[source] session::SessionKeyError),
     #[error("cannot resume unfinished executions: {0}")]
     Resume(#[source] BackendError),
 }
@@ -189,7 +195,6 @@ impl LocalServer {
         if !opts.bind.is_loopback() && opts.basic_auth.is_none() {
             return Err(ServerError::Unauthenticated(opts.bind));
         }
-        let guard = Arc::new(guard::Guard::new(opts.bind, &opts.allowed_hosts, opts.basic_auth.clone()));
         let (embedded, store) = open_local(LocalEngineOptions {
             home: opts.home.clone(),
             workers: opts.workers,
@@ -201,6 +206,11 @@ impl LocalServer {
             flows_dir: Some(opts.flows_dir.clone()),
         })
         .map_err(ServerError::Home)?;
+        let mut guard = guard::Guard::new(opts.bind, &opts.allowed_hosts, opts.basic_auth.clone());
+        if let Some(auth) = &opts.basic_auth {
+            guard = guard.with_sessions(auth.sessions(&opts.home, opts.session_ttl).map_err(ServerError::Sessions)?);
+        }
+        let guard = Arc::new(guard);
         let engine = embedded.engine.clone();
         let state_log = spawn_state_log(&engine);
         let watcher = Arc::new(FlowWatcher::new(
@@ -251,6 +261,7 @@ impl LocalServer {
         };
         let host: Arc<dyn crate::api::host::ApiHost> = Arc::new(host);
         let router = crate::api::router(crate::api::ApiState { engine: engine.clone(), host })
+            .merge(session::routes(guard.clone()))
             .layer(axum::middleware::from_fn_with_state(guard, guard::check))
             .layer(axum::middleware::from_fn(crate::prometheus::track));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);

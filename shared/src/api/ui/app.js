@@ -253,20 +253,18 @@ function historyMode() {
   window.addEventListener("popstate", route);
 }
 
-/** The menu's Logout, shown while the page holds a login (basic auth). */
+/** The menu's Logout, shown while the page holds a login session (basic auth). */
 async function logoutButton() {
   const button = document.getElementById("logout");
   if (!button) return;
   const { loggedIn, logout } = await import("./login.js");
-  const show = () => (button.hidden = !loggedIn());
-  button.addEventListener("click", () => {
-    logout();
-    show();
+  const show = async () => (button.hidden = !(await loggedIn()));
+  button.addEventListener("click", async () => {
+    await logout();
+    button.hidden = true;
     go("#/login");
   });
   show();
-  window.addEventListener("hashchange", show);
-  window.addEventListener("popstate", show);
   document.addEventListener("baton:route", show);
 }
 

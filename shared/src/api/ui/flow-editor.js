@@ -95,7 +95,9 @@ export async function editor(box, source, save, cancel, opts = {}) {
   try {
     loadStyle();
     const { createEditor } = await import("./editor.js");
-    const ed = createEditor(host, { doc: source, schema, validate: validateText, onSave, docPanel: docs });
+    // the live topology redraws from the editor's own change callback
+    const onChange = live ? () => live.changed() : undefined;
+    const ed = createEditor(host, { doc: source, schema, validate: validateText, onSave, onChange, docPanel: docs });
     text = ed.text;
     host.batonEditor = ed; // for tests and the console: text(), setText(), view
     ed.focus();
@@ -105,6 +107,7 @@ export async function editor(box, source, save, cancel, opts = {}) {
     };
   } catch (e) {
     const area = h("textarea", { name: "source", rows: Math.max(12, source.split("\n").length + 2), style: { width: "100%" }, spellcheck: "false" }, source);
+    if (live) area.addEventListener("input", () => live.changed());
     host.replaceChildren(area);
     docs.replaceChildren(errorBox(`the editor could not load: ${e.message || e}`));
     text = () => area.value;

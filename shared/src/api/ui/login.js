@@ -1,30 +1,27 @@
 // The login page, shown when `baton server local` runs with basic auth
 // (BATON_SERVER_BASIC_AUTH) and the page's API call was answered 401, as
 // Kestra's UI shows its login form rather than the browser's prompt. The
-// credentials are checked with one API call carrying them; accepted, they
-// are kept in the `baton_auth` session cookie (base64 `user:password`,
-// SameSite=Strict), which the server reads as it reads an Authorization
-// header, so the page's fetches, event streams and downloads carry them.
-// Logout (the menu) clears the cookie and comes back here.
+// credentials are posted once to `/auth/login`; accepted, the server sets a
+// signed session cookie (`baton_session`: HttpOnly, SameSite=Strict, no
+// password in it) that carries the login on the page's fetches, event
+// streams and downloads, so this page never holds or reads it. Logout (the
+// menu) posts `/auth/logout`, which clears it, and comes back here.
 
 import { h, go, errorBox } from "./app.js";
 
-export const AUTH_COOKIE = "baton_auth";
-
-/** `user:password` as the base64 an Authorization: Basic header carries (UTF-8). */
-export function basic(user, password) {
-  const bytes = new TextEncoder().encode(`${user}:${password}`);
-  return btoa(String.fromCharCode(...bytes));
+/** Whether the page holds a login session (`GET /auth/session`). */
+export async function loggedIn() {
+  try {
+    const r = await fetch("/auth/session", { headers: { "X-Requested-With": "XMLHttpRequest" } });
+    return r.ok && (await r.json()).session === true;
+  } catch {
+    return false;
+  }
 }
 
-/** Whether the page holds a login (the cookie is set). */
-export function loggedIn() {
-  return document.cookie.split(";").some((c) => c.trim().startsWith(AUTH_COOKIE + "="));
-}
-
-/** Forgets the login: the cookie is cleared. */
-export function logout() {
-  document.cookie = `${AUTH_COOKIE}=; path=/; max-age=0; SameSite=Strict`;
+/** Ends the login session: the server clears its cookie. */
+export async function logout() {
+  await fetch("/auth/logout", { method: "POST", headers: { "X-Requested-With": "XMLHttpRequest" } });
 }
 
 export async function render(main, _parts, query) {
@@ -35,10 +32,13 @@ export async function render(main, _parts, query) {
   const submit = async (ev) => {
     ev.preventDefault();
     out.replaceChildren();
-    const token = basic(user.value, password.value);
     let status;
     try {
-      const r = await fetch("/api/v1/flows/distinct-namespaces", { headers: { Authorization: `Basic ${token}`, "X-Requested-With": "XMLHttpRequest" } });
+      const r = await fetch("/auth/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Requested-With": "XMLHttpRequest" },
+        body: JSON.stringify({ username: user.value, password: password.value }),
+      });
       status = r.status;
     } catch (e) {
       out.replaceChildren(errorBox(`the server cannot be reached: ${e.message}`));
@@ -49,7 +49,10 @@ export async function render(main, _parts, query) {
       password.select();
       return;
     }
-    document.cookie = `${AUTH_COOKIE}=${token}; path=/; SameSite=Strict`;
+    if (status !== 200) {
+      out.replaceChildren(errorBox(`the login failed: HTTP ${status}`));
+      return;
+    }
     document.body.classList.remove("login");
     go(next.startsWith("#/") && !next.startsWith("#/login") ? next : "#/flows");
   };

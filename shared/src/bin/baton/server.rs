@@ -38,6 +38,21 @@ pub async fn server(home: &Path, a: ServerArgs) -> i32 {
         return 2;
     }
     opts.allowed_hosts = a.allowed_hosts;
+    let hours = shared::server::session::MAX_SESSION_HOURS;
+    match shared::serve::read_setting(
+        &|k: &str| std::env::var(k).ok(),
+        shared::server::session::SESSION_TTL_SETTING,
+        1,
+        hours,
+        "hours",
+    ) {
+        Ok(Some(h)) => opts.session_ttl = std::time::Duration::from_secs(h * 3600),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    }
     if let Some(auth) = a.basic_auth.as_deref() {
         match shared::server::guard::BasicAuth::parse(auth) {
             Ok(b) => opts.basic_auth = Some(b),

@@ -126,6 +126,9 @@ pub(crate) struct RunSpec<'a> {
     /// Keep the image's entrypoint when the options name none (`docker.Run`);
     /// script tasks clear it, as Kestra does.
     pub image_entrypoint: bool,
+    /// Where the engine writes the container's ID (`--cidfile`), read back
+    /// for Kestra's output `taskRunner.containerId`.
+    pub cid_file: Option<&'a Path>,
 }
 
 /// The arguments of `run` for a task. The image is never pulled here
@@ -140,6 +143,9 @@ pub(crate) fn run_args(opts: &DockerOptions, spec: &RunSpec<'_>) -> Vec<String> 
         a.push("--rm".into());
     }
     a.extend(["--pull".into(), "never".into()]);
+    if let Some(f) = spec.cid_file {
+        a.extend(["--cidfile".into(), f.display().to_string()]);
+    }
     for (k, v) in &spec.labels {
         a.extend(["--label".into(), format!("{k}={v}")]);
     }
@@ -221,6 +227,8 @@ pub(crate) struct ContainerGuard {
     pub name: Option<String>,
     pub grace: Option<Duration>,
     pub delete: bool,
+    /// The run's `--cidfile`, removed with the guard.
+    pub cid_file: PathBuf,
 }
 
 impl ContainerGuard {
@@ -228,6 +236,22 @@ impl ContainerGuard {
     pub fn disarm(&mut self) {
         self.name = None;
     }
+
+    /// The container's ID, as the engine wrote it when it created the
+    /// container (none if it never did).
+    pub fn container_id(&self) -> Option<String> {
+        let id = std::fs::read_to_string(&self.cid_file).ok()?;
+        let id = id.trim();
+        (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| id.to_string())
+    }
+}
+
+/// A fresh `--cidfile` path for the container `name` (the engine refuses
+/// one that exists: a stale one from a crashed attempt is removed).
+pub(crate) fn cid_file(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("{name}.cid"));
+    let _ = std::fs::remove_file(&path);
+    path
 }
 
 fn quietly(bin: &Path, args: &[&str]) {
@@ -241,6 +265,7 @@ fn quietly(bin: &Path, args: &[&str]) {
 
 impl Drop for ContainerGuard {
     fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.cid_file);
         let Some(name) = self.name.take() else { return };
         if self.grace.is_none() {
             // about 40 ms; podman's `rm -f` alone would wait 10 s for a PID 1 that ignores SIGTERM
@@ -289,12 +314,13 @@ mod tests {
             labels: vec![("kestra.io/namespace".into(), "team".into())],
             command: &cmd,
             image_entrypoint: false,
+            cid_file: Some(Path::new("/tmp/baton-x.cid")),
         };
         let a = run_args(&opts, &spec).join(" ");
         assert_eq!(
             a,
-            "run --name baton-x --rm --pull never --label kestra.io/namespace=team -v /w/d:/w/d -w /w/d -e A \
-             --network host --cpus 0.5 --memory 67108864 --entrypoint  ubuntu /bin/sh -c echo hi"
+            "run --name baton-x --rm --pull never --cidfile /tmp/baton-x.cid --label kestra.io/namespace=team \
+             -v /w/d:/w/d -w /w/d -e A --network host --cpus 0.5 --memory 67108864 --entrypoint  ubuntu /bin/sh -c echo hi"
         );
     }
 
@@ -310,6 +336,7 @@ mod tests {
             labels: Vec::new(),
             command: &cmd,
             image_entrypoint: true,
+            cid_file: None,
         };
         assert_eq!(
             run_args(&opts, &spec).join(" "),

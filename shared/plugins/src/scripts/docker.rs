@@ -227,8 +227,8 @@ pub(crate) struct ContainerGuard {
     pub name: Option<String>,
     pub grace: Option<Duration>,
     pub delete: bool,
-    /// The run's `--cidfile`, removed with the guard.
-    pub cid_file: PathBuf,
+    /// The run's `--cidfile` (the container's ID), removed with the guard.
+    pub cid: super::container_id::CidFile,
 }
 
 impl ContainerGuard {
@@ -236,22 +236,6 @@ impl ContainerGuard {
     pub fn disarm(&mut self) {
         self.name = None;
     }
-
-    /// The container's ID, as the engine wrote it when it created the
-    /// container (none if it never did).
-    pub fn container_id(&self) -> Option<String> {
-        let id = std::fs::read_to_string(&self.cid_file).ok()?;
-        let id = id.trim();
-        (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| id.to_string())
-    }
-}
-
-/// A fresh `--cidfile` path for the container `name` (the engine refuses
-/// one that exists: a stale one from a crashed attempt is removed).
-pub(crate) fn cid_file(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("{name}.cid"));
-    let _ = std::fs::remove_file(&path);
-    path
 }
 
 fn quietly(bin: &Path, args: &[&str]) {
@@ -265,7 +249,6 @@ fn quietly(bin: &Path, args: &[&str]) {
 
 impl Drop for ContainerGuard {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.cid_file);
         let Some(name) = self.name.take() else { return };
         if self.grace.is_none() {
             // about 40 ms; podman's `rm -f` alone would wait 10 s for a PID 1 that ignores SIGTERM

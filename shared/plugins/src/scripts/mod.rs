@@ -13,6 +13,7 @@ pub mod cloudrun_runner;
 mod cloudrun_start;
 pub mod config;
 mod confine;
+mod container_id;
 mod context_file;
 mod docker;
 mod docker_run;

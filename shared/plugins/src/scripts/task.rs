@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use super::config::DockerFallback;
+use super::container_id::CidFile;
 use super::docker::{self, ContainerGuard, RunSpec};
 use super::files;
 use super::image;
@@ -294,14 +295,14 @@ impl RunnableTask for ScriptTask {
                 }
                 image::ensure(cx, config, opts, &self.spec.image, &dir).await?;
                 let name = container_name(cx);
-                let cid_file = docker::cid_file(&name);
-                let spawn = self.docker_spawn(cx, opts, &dir, env, command, &cid_file);
+                let cid = CidFile::new(&name);
+                let spawn = self.docker_spawn(cx, opts, &dir, env, command, cid.path());
                 container = Some(ContainerGuard {
                     bin: config.engine_bin(),
                     name: Some(name),
                     grace: opts.kill_grace_period,
                     delete: opts.delete,
-                    cid_file,
+                    cid,
                 });
                 cx.info(&format!(
                     "Running in container image '{}' ({})",
@@ -317,7 +318,11 @@ impl RunnableTask for ScriptTask {
         drop(context_file);
         let fin = fin?;
         // Kestra's Docker runner gives the container's ID as `taskRunner.containerId`
-        let task_runner = container.as_ref().and_then(ContainerGuard::container_id).map(|id| {
+        let container_id = match container.as_mut() {
+            Some(c) => c.cid.id().await,
+            None => None,
+        };
+        let task_runner = container_id.map(|id| {
             let mut details = Map::new();
             details.insert("containerId".into(), Value::String(id));
             Value::Object(details)

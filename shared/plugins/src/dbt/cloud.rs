@@ -72,18 +72,18 @@ struct Watch {
 
 impl WaitProps {
     fn watch(&self) -> Result<Watch, TaskError> {
-        let std = |d: Option<chrono::Duration>, default: Duration, name: &str| match d {
+        let to_std = |d: Option<chrono::Duration>, default: Duration, name: &str| match d {
             None => Ok(default),
             Some(d) => d.to_std().map_err(|_| TaskError::property(name, "a duration cannot be negative")),
         };
-        let poll = std(self.poll_frequency, Duration::from_secs(5), "pollFrequency")?;
+        let poll = to_std(self.poll_frequency, Duration::from_secs(5), "pollFrequency")?;
         if poll < MIN_POLL_FREQUENCY {
             return Err(TaskError::property(
                 "pollFrequency",
                 format!("polling more often than every {} ms is refused", MIN_POLL_FREQUENCY.as_millis()),
             ));
         }
-        let max = std(self.max_duration, Duration::from_secs(3600), "maxDuration")?;
+        let max = to_std(self.max_duration, Duration::from_secs(3600), "maxDuration")?;
         Ok(Watch { poll, max, parse: self.parse_run_results.unwrap_or(true) })
     }
 }

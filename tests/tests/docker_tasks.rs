@@ -3,7 +3,8 @@
 //! with the local test images (see `containers`): the container's own
 //! entrypoint, arguments as written, env, output files, `::{"outputs"}::`
 //! vars and logs; a failing command's exit code; `wait: false` leaving the
-//! container running until `Stop` kills and removes it; the refusals.
+//! container running until `Stop` kills and removes it (given the ID `Run`
+//! outputs as `taskRunner.containerId`); the refusals.
 
 use std::process::Command;
 
@@ -60,6 +61,9 @@ tasks:
     let out = outputs(&e, "run");
     assert_eq!(out["exitCode"], 0);
     assert_eq!(out["vars"]["n"], 3);
+    let cid = out["taskRunner"]["containerId"].as_str().expect("taskRunner.containerId");
+    assert!(cid.len() == 64 && cid.bytes().all(|b| b.is_ascii_hexdigit()), "the container's full ID: {cid}");
+    assert!(!exists(cid), "removed after the run");
     let file = out["outputFiles"]["out.txt"].as_str().expect("out.txt kept");
     assert_eq!(h.read_storage(file).await, b"hello from docker_run\n");
     let logs = h.leveled_logs(&e.id).await;
@@ -116,6 +120,9 @@ tasks:
     let left = containers_of(&e);
     assert_eq!(left.len(), 1, "the container is left running: {left:?}");
     let id = left[0].clone();
+    // Kestra's Run output: the ID to give Stop
+    let cid = outputs(&e, "serve")["taskRunner"]["containerId"].as_str().expect("taskRunner.containerId").to_string();
+    assert!(cid.len() == 64 && cid.starts_with(&id), "the full ID of {id}: {cid}");
     let stop = h
         .run(
             r#"
@@ -130,7 +137,7 @@ tasks:
     containerId: "{{ inputs.container }}"
     kill: true
 "#,
-            json!({"container": id}),
+            json!({"container": cid}),
         )
         .await;
     assert_eq!(stop.state.current, StateType::Success, "{}", error_of(&stop));

@@ -25,6 +25,7 @@ mod core_tasks;
 mod corpus;
 mod crash_consistency;
 mod dbt;
+mod dbt_cloud;
 mod deployed;
 mod deployed_backfill;
 mod deployed_chunks;

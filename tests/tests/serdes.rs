@@ -206,8 +206,9 @@ tasks:
     let ion = String::from_utf8(h.read_storage(uri_of(&e, "back")).await).unwrap();
     assert_eq!(
         ion,
-        "{\"id\":1,\"name\":\"Alice\",\"price\":12.5,\"day\":\"2024-01-31\",\"active\":true}\n\
-         {\"id\":2,\"name\":null,\"price\":3.1,\"day\":\"2024-02-29\",\"active\":false}\n"
+        "{\"id\":1,\"name\":\"Alice\",\"price\":12.50,\"day\":\"2024-01-31\",\"active\":true}\n\
+         {\"id\":2,\"name\":null,\"price\":3.10,\"day\":\"2024-02-29\",\"active\":false}\n",
+        "Avro decimals are Ion decimals with their scale, as Kestra's BigDecimal"
     );
     // every row has fields the strict schema lacks: both skipped with a warning
     assert_eq!(output(&e, "bad", "size"), 0);

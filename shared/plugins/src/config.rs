@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 /// Bytes of a dbt artifact (`run_results.json`, `manifest.json`) `DbtCLI`
-/// reads whole into memory (64 MiB). Here, not in the `dbt` family: the
-/// bounds page lists it in every build.
+/// reads whole into memory, and of one dbt Cloud API answer (64 MiB).
+/// Here, not in the `dbt` family: the bounds page lists it in every build.
 pub const MAX_DBT_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Bytes of the JSON one notification webhook task posts (1 MiB; Slack,

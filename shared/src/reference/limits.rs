@@ -194,7 +194,7 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                     "MAX_DBT_ARTIFACT_BYTES",
                     Bytes(crate::plugins::config::MAX_DBT_ARTIFACT_BYTES),
                     None,
-                    "bytes of `run_results.json` or `manifest.json` `DbtCLI` reads whole",
+                    "bytes of `run_results.json` or `manifest.json` `DbtCLI` reads whole, and of one dbt Cloud API answer",
                     "the task fails naming the bound",
                 ),
                 b(

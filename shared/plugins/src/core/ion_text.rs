@@ -38,9 +38,36 @@ pub fn plain_text(s: &str) -> &str {
 }
 
 /// Appends `value` as one line of Ion text (JSON is valid Ion) to `out`.
+/// A double is written as JSON writes it, except where Java prints a
+/// `Double` in E notation (below 10⁻³ or from 10⁷): there with an exponent
+/// (`1e-4`, `1.25e7`), an Ion float, so that it reads back as the double
+/// Kestra's writer makes of it, not as a decimal printed otherwise.
 pub fn write_line<T: serde::Serialize + ?Sized, W: std::io::Write>(value: &T, out: &mut W) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)?;
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, IonFloats);
+    value.serialize(&mut ser).map_err(std::io::Error::other)?;
     out.write_all(b"\n")
+}
+
+/// serde_json's compact formatter, doubles outside Java's plain range
+/// written with an exponent ([`write_line`]).
+struct IonFloats;
+
+impl serde_json::ser::Formatter for IonFloats {
+    fn write_f64<W: std::io::Write + ?Sized>(&mut self, writer: &mut W, value: f64) -> std::io::Result<()> {
+        writer.write_all(float_text(value).as_bytes())
+    }
+}
+
+/// A double as Ion text that reads back as a double: JSON's text in Java's
+/// plain range, else Rust's shortest `e` form (`1e-4`); not finite: null,
+/// as JSON writes it.
+pub fn float_text(f: f64) -> String {
+    let a = f.abs();
+    match Number::from_f64(f) {
+        None => "null".into(),
+        Some(n) if a == 0.0 || (1e-3..1e7).contains(&a) => n.to_string(),
+        Some(_) => format!("{f:e}"),
+    }
 }
 
 /// Parses one Ion (or JSON) value spanning the whole line.
@@ -69,9 +96,10 @@ pub fn parse_line_with(line: &str, dates: Option<DateHook>) -> Result<Value, Str
     parse_ion(line, dates, false)
 }
 
-/// [`parse_line_with`], keeping Ion decimals exact: a decimal whose double
-/// would print other digits (`1.50`, `12345678901234567890.123`, `1d3`)
-/// and an integer past 64 bits are the string [`RAW`] + their Ion text
+/// [`parse_line_with`], keeping Ion decimals exact, as Kestra's Ion reader
+/// makes them `BigDecimal`s: every decimal (`1.50`, `0.0001`,
+/// `12345678901234567890.123`, `1d3`; not a float, `1.5e0`) and an integer
+/// past 64 bits are the string [`RAW`] + their Ion text
 /// (`\u{0}1.50`), and a string that starts with NUL gets a second one.
 /// A JSON line is read as Ion too: its numbers with a fraction and no
 /// exponent are decimals there.
@@ -392,8 +420,8 @@ impl Parser<'_> {
         let decimal = !clean.contains(['e', 'E']) && clean.contains(['.', 'd', 'D']);
         let big_int = !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit());
         let number = float.parse::<f64>().ok().and_then(Number::from_f64);
-        if self.exact && (big_int || (decimal && number.as_ref().is_some_and(|n| n.to_string() != clean))) {
-            // the double would lose digits or the scale (`1.50`): kept as the text
+        if self.exact && (big_int || decimal) {
+            // a BigDecimal (or BigInteger) in Kestra, printed as one: kept as the text
             return Ok(Value::String(format!("{RAW}{clean}")));
         }
         match number {
@@ -444,11 +472,30 @@ mod tests {
         assert_eq!(v["t"], json!("y"));
         assert_eq!(v["e"], json!("😀"));
         assert_eq!(exact(r#"{"a":[1,"x",true]}"#), json!({"a": [1, "x", true]}), "plain JSON as it is");
-        assert_eq!(
-            exact(r#"{"a":1.5,"b":2.0,"c":[0.25]}"#),
-            json!({"a": 1.5, "b": 2.0, "c": [0.25]}),
-            "doubles that keep it all"
-        );
+        let v = exact(r#"{"a":1.5,"b":2.0,"c":[0.0001],"d":1e-4}"#);
+        assert_eq!(exact_number(&v["a"]), Some("1.5"), "a JSON fraction is an Ion decimal");
+        assert_eq!(exact_number(&v["b"]), Some("2.0"));
+        assert_eq!(exact_number(&v["c"][0]), Some("0.0001"));
+        assert_eq!(v["d"], json!(1e-4), "an exponent makes an Ion float");
         assert_eq!(parse_line("{a:1.50}").unwrap(), json!({"a": 1.5}), "the other readers keep doubles");
+    }
+
+    #[test]
+    fn doubles_java_prints_with_an_exponent_are_written_as_ion_floats() {
+        let line = |v: Value| {
+            let mut out = Vec::new();
+            write_line(&v, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            line(
+                json!({"a": 1.5, "b": 2.0, "c": 0.001, "d": 0.0001, "e": 12345678.9, "f": 1e-7, "g": 9999999.5, "i": 3})
+            ),
+            "{\"a\":1.5,\"b\":2.0,\"c\":0.001,\"d\":1e-4,\"e\":1.23456789e7,\"f\":1e-7,\"g\":9999999.5,\"i\":3}\n"
+        );
+        // still JSON, and read back as the same doubles by every reader
+        let text = line(json!([0.0001, -2.5e10]));
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), json!([0.0001, -2.5e10]));
+        assert_eq!(parse_line_exact(&text, None).unwrap(), json!([0.0001, -2.5e10]));
     }
 }

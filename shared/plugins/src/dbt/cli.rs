@@ -81,7 +81,8 @@ impl DeclaredProps for DbtCliProps {
     outputs(
         exitCode(Integer, "The process's exit code."),
         outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
     ),
 )]
 pub(super) struct DbtCli {
@@ -239,25 +240,6 @@ impl DbtCli {
         script.insert("inputFiles".into(), Value::Object(input_files));
         Ok(script)
     }
-
-    /// Logs the nodes of a run; returns them.
-    fn log_nodes(cx: &RunContext, text: &str) -> Vec<results::NodeResult> {
-        match results::parse(text) {
-            Ok(nodes) => {
-                for n in &nodes {
-                    cx.log(n.level(), &n.summary());
-                    if let Some(m) = n.message.as_deref().filter(|m| !m.is_empty()) {
-                        cx.log(n.level(), m);
-                    }
-                }
-                nodes
-            }
-            Err(e) => {
-                cx.warn(&e);
-                Vec::new()
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -279,7 +261,7 @@ impl RunnableTask for DbtCli {
             Ok(out) => out,
             Err(e) => {
                 let nodes = match (&side_results, parse) {
-                    (Some(text), true) => Self::log_nodes(cx, text),
+                    (Some(text), true) => results::log_nodes(cx, text),
                     _ => Vec::new(),
                 };
                 return Err(match results::failures(&nodes) {
@@ -295,7 +277,7 @@ impl RunnableTask for DbtCli {
             let text = read_storage(cx, uri)
                 .await
                 .map_err(|e| TaskError::failed(format!("cannot read run_results.json: {e}")))?;
-            let nodes = Self::log_nodes(cx, &text);
+            let nodes = results::log_nodes(cx, &text);
             let rows: u64 = nodes.iter().filter_map(results::NodeResult::rows_affected).sum();
             cx.info(&format!("dbt ran {} node(s), {rows} row(s) affected", nodes.len()));
         }

@@ -1,10 +1,15 @@
 //! dbt tasks: `io.kestra.plugin.dbt.cli.DbtCLI` on the script-task
 //! machinery (`cli`), run results as log lines (`results`), and dbt from a
-//! cached virtualenv when no container engine is reachable (`venv`).
-//! Group `scripts`: the same workers (and image) as the script tasks.
+//! cached virtualenv when no container engine is reachable (`venv`);
+//! dbt Cloud's `TriggerRun` and `CheckStatus` (`cloud`) on its API v2
+//! (`cloud_api`).
+//! `DbtCLI`'s group is `dbt` (workers whose image carries dbt); the dbt
+//! Cloud tasks only call an API (group `core`).
 
 mod cli;
 pub use cli::MAX_DBT_ARTIFACT_BYTES;
+mod cloud;
+mod cloud_api;
 pub mod results;
 pub mod venv;
 
@@ -17,4 +22,6 @@ pub static DBT_CLI: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as
 
 pub fn register(r: &mut Registry) {
     r.register(*DBT_CLI);
+    r.register(*cloud::TRIGGER_RUN);
+    r.register(*cloud::CHECK_STATUS);
 }

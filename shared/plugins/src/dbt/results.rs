@@ -54,6 +54,26 @@ impl NodeResult {
     }
 }
 
+/// Logs the nodes of a run as Kestra's dbt tasks do (a line each, then
+/// dbt's message); returns them.
+pub fn log_nodes(cx: &crate::RunContext, text: &str) -> Vec<NodeResult> {
+    match parse(text) {
+        Ok(nodes) => {
+            for n in &nodes {
+                cx.log(n.level(), &n.summary());
+                if let Some(m) = n.message.as_deref().filter(|m| !m.is_empty()) {
+                    cx.log(n.level(), m);
+                }
+            }
+            nodes
+        }
+        Err(e) => {
+            cx.warn(&e);
+            Vec::new()
+        }
+    }
+}
+
 /// Parses `run_results.json`.
 pub fn parse(text: &str) -> Result<Vec<NodeResult>, String> {
     serde_json::from_str::<RunResults>(text).map(|r| r.results).map_err(|e| format!("unreadable run_results.json: {e}"))

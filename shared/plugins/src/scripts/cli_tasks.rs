@@ -103,7 +103,8 @@ impl DeclaredProps for TerraformProps {
     outputs(
         exitCode(Integer, "The process's exit code."),
         outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
     ),
 )]
 struct TerraformCli;
@@ -149,7 +150,8 @@ impl DeclaredProps for AnsibleProps {
     outputs(
         exitCode(Integer, "The process's exit code."),
         outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
     ),
 )]
 struct AnsibleCli;
@@ -213,7 +215,8 @@ impl DeclaredProps for AwsProps {
     outputs(
         exitCode(Integer, "The process's exit code."),
         outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
     ),
 )]
 struct AwsCli;
@@ -275,7 +278,8 @@ impl DeclaredProps for GcloudProps {
     outputs(
         exitCode(Integer, "The process's exit code."),
         outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
     ),
 )]
 struct GcloudCli;

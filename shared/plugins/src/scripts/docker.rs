@@ -126,6 +126,9 @@ pub(crate) struct RunSpec<'a> {
     /// Keep the image's entrypoint when the options name none (`docker.Run`);
     /// script tasks clear it, as Kestra does.
     pub image_entrypoint: bool,
+    /// Where the engine writes the container's ID (`--cidfile`), read back
+    /// for Kestra's output `taskRunner.containerId`.
+    pub cid_file: Option<&'a Path>,
 }
 
 /// The arguments of `run` for a task. The image is never pulled here
@@ -140,6 +143,9 @@ pub(crate) fn run_args(opts: &DockerOptions, spec: &RunSpec<'_>) -> Vec<String> 
         a.push("--rm".into());
     }
     a.extend(["--pull".into(), "never".into()]);
+    if let Some(f) = spec.cid_file {
+        a.extend(["--cidfile".into(), f.display().to_string()]);
+    }
     for (k, v) in &spec.labels {
         a.extend(["--label".into(), format!("{k}={v}")]);
     }
@@ -221,6 +227,8 @@ pub(crate) struct ContainerGuard {
     pub name: Option<String>,
     pub grace: Option<Duration>,
     pub delete: bool,
+    /// The run's `--cidfile` (the container's ID), removed with the guard.
+    pub cid: super::container_id::CidFile,
 }
 
 impl ContainerGuard {
@@ -289,12 +297,13 @@ mod tests {
             labels: vec![("kestra.io/namespace".into(), "team".into())],
             command: &cmd,
             image_entrypoint: false,
+            cid_file: Some(Path::new("/tmp/baton-x.cid")),
         };
         let a = run_args(&opts, &spec).join(" ");
         assert_eq!(
             a,
-            "run --name baton-x --rm --pull never --label kestra.io/namespace=team -v /w/d:/w/d -w /w/d -e A \
-             --network host --cpus 0.5 --memory 67108864 --entrypoint  ubuntu /bin/sh -c echo hi"
+            "run --name baton-x --rm --pull never --cidfile /tmp/baton-x.cid --label kestra.io/namespace=team \
+             -v /w/d:/w/d -w /w/d -e A --network host --cpus 0.5 --memory 67108864 --entrypoint  ubuntu /bin/sh -c echo hi"
         );
     }
 
@@ -310,6 +319,7 @@ mod tests {
             labels: Vec::new(),
             command: &cmd,
             image_entrypoint: true,
+            cid_file: None,
         };
         assert_eq!(
             run_args(&opts, &spec).join(" "),

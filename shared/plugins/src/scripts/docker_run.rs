@@ -8,7 +8,9 @@
 //! tasks' machinery (`task::ScriptTask`): engine check, pull policy and
 //! credentials, working directory mounted at the same path, input,
 //! namespace and output files, logs and `::{"outputs"}::` vars, the
-//! container stopped and removed when the task ends or is killed. What it
+//! container stopped and removed when the task ends or is killed, the
+//! outputs `exitCode`, `vars`, `outputFiles` and `taskRunner.containerId`
+//! (Kestra's `ScriptOutput` with its Docker runner's details). What it
 //! changes: no Process fallback (an image's entrypoint is not a shell
 //! script), never WARNING on stderr (Kestra's `Run` does not set
 //! `warningOnStdErr`; its property is deprecated and has no effect there),
@@ -26,7 +28,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::props::{ScriptSpec, expand_json_list, input_files, namespace_files};
+use super::props::{FilesProps, ScriptSpec, expand_json_list};
 use super::runner::{self, Runner};
 use super::task::ScriptTask;
 use super::{Form, Lang, docker};
@@ -80,7 +82,8 @@ fn device_requests_refused(v: &Value) -> Result<(), String> {
     outputs(
         exitCode(Integer, "The container's exit code."),
         outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the container printed as ::{\"outputs\": {…}}::.")
+        vars(Map, "Values the container printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "{containerId}: the container's ID (with `wait: false`, the one to give `Stop`).")
     )
 )]
 struct RunProps {
@@ -144,17 +147,8 @@ struct RunProps {
     #[serde(default)]
     #[prop(kind = "Map")]
     credentials: Value,
-    /// Files put in the working directory: name → content or kestra:// URI.
-    #[serde(default)]
-    input_files: Value,
-    /// Files (globs) of the working directory kept as outputs.
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    #[prop(kind = "StringOrList")]
-    output_files: Vec<String>,
-    /// Copy the namespace's files in: {enabled, include, exclude}.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    namespace_files: Value,
+    #[serde(flatten)]
+    files: FilesProps,
     /// Deprecated in Kestra, which ignores it: no effect (the task never ends in WARNING for stderr).
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     warning_on_std_err: Option<bool>,
@@ -203,6 +197,7 @@ fn run_spec(props: &Map<String, Value>) -> Result<ScriptSpec, TaskError> {
     // `delete`, `killGracePeriod`, `image` are the runner's, not `Run`'s (validation refuses them)
     opts.ignored.clear();
     let image = prefixed_image(p.container_image.trim(), opts.credentials.as_ref().and_then(|c| c.registry.as_deref()));
+    let (input_files, output_files, namespace_files) = p.files.parse()?;
     let spec = ScriptSpec {
         lang: Lang::Shell,
         form: Form::Commands,
@@ -210,9 +205,9 @@ fn run_spec(props: &Map<String, Value>) -> Result<ScriptSpec, TaskError> {
         script: String::new(),
         before_commands: Vec::new(),
         env: p.env,
-        input_files: input_files(&p.input_files)?,
-        output_files: p.output_files.into_iter().filter(|g| !g.trim().is_empty()).collect(),
-        namespace_files: namespace_files(&p.namespace_files)?,
+        input_files,
+        output_files,
+        namespace_files,
         interpreter: Vec::new(),
         warning_on_std_err: false,
         fail_fast: false,

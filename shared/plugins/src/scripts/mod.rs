@@ -13,6 +13,7 @@ pub mod cloudrun_runner;
 mod cloudrun_start;
 pub mod config;
 mod confine;
+mod container_id;
 mod context_file;
 mod docker;
 mod docker_run;
@@ -80,7 +81,8 @@ pub(crate) async fn docker_reachable(cx: &super::RunContext) -> Result<(), Strin
     outputs(
         exitCode(Integer, "The process's exit code."),
         outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
     ),
 )]
 pub struct ShellCommands;
@@ -97,7 +99,8 @@ pub struct ShellCommands;
     outputs(
         exitCode(Integer, "The process's exit code."),
         outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
     ),
 )]
 pub struct ShellScript;
@@ -114,7 +117,8 @@ pub struct ShellScript;
     outputs(
         exitCode(Integer, "The process's exit code."),
         outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
     ),
 )]
 pub struct PythonCommands;
@@ -131,7 +135,8 @@ pub struct PythonCommands;
     outputs(
         exitCode(Integer, "The process's exit code."),
         outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::.")
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
     ),
 )]
 pub struct PythonScript;

@@ -39,17 +39,8 @@ pub(crate) struct ExecProps {
     #[serde(default, deserialize_with = "de::string_map")]
     #[prop(kind = "Map")]
     env: Vec<(String, String)>,
-    /// Files put in the working directory: name → content or kestra:// URI.
-    #[serde(default)]
-    input_files: Value,
-    /// Files (globs) of the working directory kept as outputs.
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    #[prop(kind = "StringOrList")]
-    output_files: Vec<String>,
-    /// Copy the namespace's files in: {enabled, include, exclude}.
-    #[serde(default)]
-    #[prop(kind = "Map")]
-    namespace_files: Value,
+    #[serde(flatten)]
+    files: FilesProps,
     /// End in WARNING when the process wrote to stderr.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     #[prop(default = "true")]
@@ -78,6 +69,38 @@ pub(crate) struct ExecProps {
     #[prop(values = ["LINUX", "AUTO"], default = "\"AUTO\"")]
     #[allow(dead_code)]
     target_os: Option<String>,
+}
+
+/// The files of the working directory, as every script task, dbt's
+/// `DbtCLI` and `docker.Run` declare them (Kestra's `inputFiles`,
+/// `outputFiles`, `namespaceFiles`): one declaration, flattened into each.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FilesProps {
+    /// Files put in the working directory: name → content or kestra:// URI.
+    #[serde(default)]
+    input_files: Value,
+    /// Files (globs) of the working directory kept as outputs.
+    #[serde(default, deserialize_with = "de::string_or_list")]
+    #[prop(kind = "StringOrList")]
+    output_files: Vec<String>,
+    /// Copy the namespace's files in: {enabled, include, exclude}.
+    #[serde(default)]
+    #[prop(kind = "Map")]
+    namespace_files: Value,
+}
+
+/// The parsed files of [`FilesProps`]: input files (name, content or
+/// URI), output globs (blank ones dropped), namespace files.
+pub(crate) type Files = (Vec<(String, String)>, Vec<String>, NamespaceFiles);
+
+impl FilesProps {
+    /// Checks and parses the three properties, naming the one at fault.
+    pub(crate) fn parse(self) -> Result<Files, TaskError> {
+        let inputs = input_files(&self.input_files)?;
+        let outputs = self.output_files.into_iter().filter(|g| !g.trim().is_empty()).collect();
+        Ok((inputs, outputs, namespace_files(&self.namespace_files)?))
+    }
 }
 
 /// What the script tasks accept besides [`ExecProps`] (not `DbtCLI`).
@@ -240,6 +263,7 @@ impl ScriptSpec {
             }
             .to_string()
         });
+        let (input_files, output_files, namespace_files) = p.files.parse()?;
         let mut interpreter = options.interpreter;
         if interpreter.is_empty() {
             interpreter = vec!["/bin/sh".into(), "-c".into()];
@@ -251,9 +275,9 @@ impl ScriptSpec {
             script,
             before_commands: p.before_commands,
             env: p.env,
-            input_files: input_files(&p.input_files)?,
-            output_files: p.output_files.into_iter().filter(|g| !g.trim().is_empty()).collect(),
-            namespace_files: namespace_files(&p.namespace_files)?,
+            input_files,
+            output_files,
+            namespace_files,
             interpreter,
             warning_on_std_err: p.warning_on_std_err.unwrap_or(true),
             fail_fast: p.fail_fast.unwrap_or(true),
@@ -280,7 +304,7 @@ pub(super) fn expand_json_list(commands: Vec<String>) -> Vec<String> {
 }
 
 /// `inputFiles`: a map, or a string holding a JSON map.
-pub(super) fn input_files(v: &Value) -> Result<Vec<(String, String)>, TaskError> {
+fn input_files(v: &Value) -> Result<Vec<(String, String)>, TaskError> {
     let parsed;
     let map = match v {
         Value::Null => return Ok(Vec::new()),
@@ -299,7 +323,7 @@ pub(super) fn input_files(v: &Value) -> Result<Vec<(String, String)>, TaskError>
 }
 
 /// `namespaceFiles: {enabled, include, exclude}`.
-pub(super) fn namespace_files(v: &Value) -> Result<NamespaceFiles, TaskError> {
+fn namespace_files(v: &Value) -> Result<NamespaceFiles, TaskError> {
     let m = match v {
         Value::Null => return Ok(NamespaceFiles::default()),
         Value::Object(m) => m,

@@ -2,7 +2,8 @@
 //! else fail or fall back to a local process as configured), prepare the
 //! working directory (input and namespace files, the script file, Python),
 //! run the command with its output streamed into the logs, then upload the
-//! output files and build Kestra's outputs `exitCode`, `vars`, `outputFiles`.
+//! output files and build Kestra's outputs `exitCode`, `vars`, `outputFiles`
+//! (and, in a container, `taskRunner.containerId`).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use super::config::DockerFallback;
+use super::container_id::CidFile;
 use super::docker::{self, ContainerGuard, RunSpec};
 use super::files;
 use super::image;
@@ -26,6 +28,11 @@ use baton_model::StateType;
 #[derive(Debug)]
 pub(crate) struct ScriptTask {
     pub spec: ScriptSpec,
+}
+
+/// The container's name for this attempt (`baton-<task run>-<attempt>`).
+fn container_name(cx: &RunContext) -> String {
+    format!("baton-{}-{}", cx.task_run_id, cx.attempt).to_ascii_lowercase()
 }
 
 /// Removes the working directory when the attempt ends (also on timeout or
@@ -169,8 +176,9 @@ impl ScriptTask {
         dir: &Path,
         env: Vec<(String, String)>,
         command: Vec<String>,
-    ) -> (Spawn, String) {
-        let name = format!("baton-{}-{}", cx.task_run_id, cx.attempt).to_ascii_lowercase();
+        cid_file: &Path,
+    ) -> Spawn {
+        let name = container_name(cx);
         let labels = [
             ("namespace", cx.namespace.clone()),
             ("flow-id", cx.flow_id.clone()),
@@ -190,6 +198,7 @@ impl ScriptTask {
             labels,
             command: &command,
             image_entrypoint: self.spec.argv,
+            cid_file: Some(cid_file),
         };
         let bin = cx.services.config.scripts.engine_bin().display().to_string();
         let spawn = Spawn {
@@ -199,7 +208,7 @@ impl ScriptTask {
             env,
             env_remove: secret_env_names(),
         };
-        (spawn, name)
+        spawn
     }
 }
 
@@ -285,12 +294,15 @@ impl RunnableTask for ScriptTask {
                     open_up(&dir, out_dir.as_deref())?;
                 }
                 image::ensure(cx, config, opts, &self.spec.image, &dir).await?;
-                let (spawn, name) = self.docker_spawn(cx, opts, &dir, env, command);
+                let name = container_name(cx);
+                let cid = CidFile::new(&name);
+                let spawn = self.docker_spawn(cx, opts, &dir, env, command, cid.path());
                 container = Some(ContainerGuard {
                     bin: config.engine_bin(),
                     name: Some(name),
                     grace: opts.kill_grace_period,
                     delete: opts.delete,
+                    cid,
                 });
                 cx.info(&format!(
                     "Running in container image '{}' ({})",
@@ -305,6 +317,16 @@ impl RunnableTask for ScriptTask {
         // the commands are done: the context (SECRET inputs in clear) goes, whatever their end
         drop(context_file);
         let fin = fin?;
+        // Kestra's Docker runner gives the container's ID as `taskRunner.containerId`
+        let container_id = match container.as_mut() {
+            Some(c) => c.cid.id().await,
+            None => None,
+        };
+        let task_runner = container_id.map(|id| {
+            let mut details = Map::new();
+            details.insert("containerId".into(), Value::String(id));
+            Value::Object(details)
+        });
         if let Some(c) = container.as_mut() {
             // the container ended: `--rm` removed it, or `delete: false` keeps it;
             // or, with `wait: false`, it was started and is left running
@@ -345,6 +367,9 @@ impl RunnableTask for ScriptTask {
         out.insert("exitCode".into(), Value::from(fin.exit_code.unwrap_or(0)));
         out.insert("vars".into(), Value::Object(fin.vars));
         out.insert("outputFiles".into(), Value::Object(output_files));
+        if let Some(details) = task_runner {
+            out.insert("taskRunner".into(), details);
+        }
         let mut result = TaskOutput::with(out);
         if self.spec.warning_on_std_err && fin.stderr_lines > 0 {
             result.state = Some(StateType::Warning);

@@ -270,7 +270,7 @@ fn read(src: SyncReader, out: &mut SyncWriter, on_bad: OnBad, uri: &str) -> Resu
         };
         match to_json(&datum, &schema, "") {
             Ok(v) => {
-                common::write_ion(&v, out)?;
+                super::exact::write_ion_record(&v, out).map_err(common::write_err)?;
                 report.records += 1;
             }
             Err(e) => bad(&mut report, on_bad, format!("record {} of {uri}: {e}", i + 1))?,
@@ -288,7 +288,7 @@ fn write(
     on_bad: OnBad,
     uri: &str,
 ) -> Result<Report, String> {
-    let mut lines = IonLines::new(BufReader::new(src), uri);
+    let mut lines = IonLines::new(BufReader::new(src), uri).exact();
     let mut writer = Writer::new(schema, out).map_err(|e| format!("cannot start the Avro file: {e}"))?;
     let mut report = Report::default();
     while let Some(v) = lines.next_value()? {

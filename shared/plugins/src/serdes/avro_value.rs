@@ -4,7 +4,8 @@
 //! the schema's field order (the `root` record wrapping one array field
 //! `value` becomes that list), enums their symbol, dates, times and
 //! timestamps their ISO text (Baton's Ion holds timestamps as text),
-//! decimals numbers, UUIDs text. Bytes and fixed would be Ion blobs, which
+//! decimals Ion decimals with their digits and scale (Kestra's
+//! `BigDecimal`, [`super::exact`]), UUIDs text. Bytes and fixed would be Ion blobs, which
 //! Baton's Ion does not hold: refused naming the field.
 //!
 //! Writing, as Kestra's `AvroConverter` with its defaults: a value is
@@ -13,7 +14,10 @@
 //! may be strings (with `decimalSeparator`), dates and times ISO text
 //! (timestamps without an offset are UTC), a union takes its first branch
 //! that fits. A struct field missing is null (or the field's default); with
-//! `strictSchema` a field not in the schema is an error.
+//! `strictSchema` a field not in the schema is an error. An Ion decimal is
+//! read exactly, as Kestra's `BigDecimal`: rounded half to even to a
+//! decimal field's scale (as `setScale`; a text too), its Java text in a
+//! string field (`1.50`, `1E+3`), its double in a double field.
 
 use std::collections::HashMap;
 
@@ -23,7 +27,9 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Number, Value};
 
+use super::exact::Exact;
 use super::java_time::Pattern;
+use crate::core::ion_text::{self, RAW};
 
 /// Kestra's conversion options.
 #[derive(Debug, Clone)]
@@ -57,7 +63,7 @@ pub fn to_json(v: &Avro, schema: &Schema, path: &str) -> Result<Value, String> {
         Avro::Long(i) => Value::from(*i),
         Avro::Float(f) => float(f64::from(*f)),
         Avro::Double(f) => float(*f),
-        Avro::String(s) | Avro::Enum(_, s) => Value::String(s.clone()),
+        Avro::String(s) | Avro::Enum(_, s) => text(s),
         Avro::Bytes(_) | Avro::Fixed(..) | Avro::Duration(_) => {
             return Err(format!("field '{path}' holds bytes, which Baton's Ion files cannot hold (Ion blobs)"));
         }
@@ -165,13 +171,21 @@ fn unscaled_text(bytes: &[u8], scale: usize) -> String {
     if scale == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") }
 }
 
-/// A decimal as the number Kestra's BigDecimal becomes.
+/// A decimal as the `BigDecimal` Kestra reads and writes into its Ion
+/// file, digits and scale kept (`12.50`): a marked number
+/// ([`super::exact`]), written as an Ion decimal.
 fn decimal_number(s: &str, path: &str) -> Result<Value, String> {
-    s.parse::<f64>()
-        .ok()
-        .and_then(Number::from_f64)
-        .map(Value::Number)
-        .ok_or_else(|| format!("field '{path}' is a decimal wider than 16 bytes"))
+    if s.is_empty() {
+        return Err(format!("field '{path}' is a decimal wider than 16 bytes"));
+    }
+    // bigdecimal's scientific form (`1.5E+12`) in Ion's notation (`1.5d12`)
+    let ion = s.replace("E+", "d").replace(['E', 'e'], "d");
+    Ok(Value::String(format!("{RAW}{ion}")))
+}
+
+/// A text read from Avro, kept as itself among marked numbers.
+fn text(s: &str) -> Value {
+    super::xml_number::text(s)
 }
 
 // ------------------------------------------------------------- writing ---
@@ -187,6 +201,37 @@ impl Convert {
 
     /// `v` as a datum of `schema`; the error names the field.
     pub fn to_avro(&self, v: &Value, schema: &Schema, path: &str) -> Result<Avro, String> {
+        let exact;
+        let v = match (Exact::of(v), schema) {
+            // each branch of a union takes the number as it is
+            (_, Schema::Union(_)) => v,
+            // String.valueOf(BigDecimal): its Java text
+            (Some(_), Schema::String) => {
+                return Ok(Avro::String(super::csv_write::java_string(v).unwrap_or_default()));
+            }
+            // the digits, rounded to the field's scale as Kestra's setScale
+            (Some(n), Schema::Decimal(_)) => {
+                exact = Value::String(n.plain().ok_or_else(|| format!("field '{path}': a decimal too long"))?);
+                &exact
+            }
+            // a BigInteger's digits (past a long: refused as one), a
+            // BigDecimal's double
+            (Some(Exact::BigInteger(d)), _) => {
+                exact = Value::String(d);
+                &exact
+            }
+            (Some(n), _) => {
+                exact = n.to_f64().and_then(Number::from_f64).map_or(Value::Null, Value::Number);
+                &exact
+            }
+            (None, _) => match v {
+                Value::String(s) if s.starts_with(RAW) => {
+                    exact = Value::String(ion_text::plain_text(s).to_string());
+                    &exact
+                }
+                v => v,
+            },
+        };
         let inferred;
         let v = match v {
             Value::String(s) if self.infer_all => {
@@ -413,16 +458,27 @@ impl Convert {
     }
 }
 
-/// `text` (a plain decimal) times 10^scale, if it has no more digits after
-/// the point than `scale`.
+/// `text` (a plain decimal) times 10^scale, the digits past `scale`
+/// rounded half to even, as Kestra's `setScale(scale, HALF_EVEN)`.
 fn unscaled(text: &str, scale: usize) -> Option<i128> {
-    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-    let frac = frac.trim_end_matches('0');
-    if frac.len() > scale || !frac.chars().all(|c| c.is_ascii_digit()) {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let digits_only = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits_only(int) || !digits_only(frac) {
         return None;
     }
-    let digits = format!("{int}{frac}{}", "0".repeat(scale - frac.len()));
-    digits.parse().ok()
+    let (kept, dropped) = frac.split_at(frac.len().min(scale));
+    let digits = format!("{int}{kept}{}", "0".repeat(scale - kept.len()));
+    let mut n: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    let first = dropped.bytes().next().unwrap_or(b'0');
+    let beyond = dropped.bytes().skip(1).any(|b| b != b'0');
+    if first > b'5' || (first == b'5' && (beyond || n % 2 == 1)) {
+        n = n.checked_add(1)?;
+    }
+    Some(if neg { -n } else { n })
 }
 
 #[cfg(test)]
@@ -465,7 +521,7 @@ mod tests {
         let back = to_json(&avro, &schema, "").unwrap();
         assert_eq!(
             back,
-            json!({"id": 7, "name": null, "ok": true, "price": 12.5, "day": "2024-01-31",
+            json!({"id": 7, "name": null, "ok": true, "price": format!("{RAW}12.50"), "day": "2024-01-31",
                 "at": "2024-01-31T09:00:00Z", "tags": ["a"], "kind": "B"})
         );
         let e = convert().to_avro(&json!({"id": "x"}), &schema, "").unwrap_err();
@@ -475,6 +531,44 @@ mod tests {
         let e = strict.to_avro(&json!({"id": 1, "extra": 2}), &schema, "").unwrap_err();
         assert!(e.contains("'extra' is not in the schema"), "{e}");
         assert_eq!(unscaled("-1.5", 2), Some(-150));
-        assert_eq!(unscaled("1.555", 2), None);
+        assert_eq!(unscaled("7", 0), Some(7));
+        // Kestra's setScale(scale, HALF_EVEN)
+        assert_eq!(unscaled("1.555", 2), Some(156));
+        assert_eq!(unscaled("1.545", 2), Some(154));
+        assert_eq!(unscaled("1.5451", 2), Some(155));
+        assert_eq!(unscaled("-0.005", 2), Some(0));
+        assert_eq!(unscaled("1.2.3", 2), None);
+    }
+
+    #[test]
+    fn exact_ion_numbers_convert_as_kestras_big_decimals() {
+        let schema = Schema::parse_str(
+            r#"{"type":"record","name":"r","fields":[
+            {"name":"dec","type":{"type":"bytes","logicalType":"decimal","precision":30,"scale":3}},
+            {"name":"s","type":"string"},{"name":"d","type":"double"},{"name":"l","type":"long"},
+            {"name":"u","type":["null","string"]},{"name":"n","type":"string"}]}"#,
+        )
+        .unwrap();
+        let mark = |t: &str| Value::String(format!("{RAW}{t}"));
+        let row = json!({"dec": mark("12345678901234567890.1235"), "s": mark("1d3"), "d": mark("0.0001"),
+            "l": mark("42.0"), "u": mark("1.50"), "n": format!("{RAW}{RAW}x")});
+        let avro = convert().to_avro(&row, &schema, "").unwrap();
+        assert!(avro.validate(&schema));
+        let Avro::Record(fields) = &avro else { panic!("a record") };
+        let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
+        // digits past a double's, rounded half to even at the scale
+        assert_eq!(to_json(&get("dec"), &schema_of(&schema, "dec"), "dec").unwrap(), mark("12345678901234567890.124"));
+        assert_eq!(get("s"), Avro::String("1E+3".into()), "String.valueOf(BigDecimal)");
+        assert_eq!(get("d"), Avro::Double(0.0001));
+        assert_eq!(get("l"), Avro::Long(42));
+        assert_eq!(get("u"), Avro::Union(1, Box::new(Avro::String("1.50".into()))));
+        assert_eq!(get("n"), Avro::String("\u{0}x".into()), "a text starting with NUL is itself");
+        let e = convert().to_avro(&mark("123456789012345678901234"), &schema_of(&schema, "l"), "l");
+        assert!(e.unwrap_err().contains("is not a long"));
+    }
+
+    fn schema_of(schema: &Schema, field: &str) -> Schema {
+        let Schema::Record(r) = schema else { panic!("a record") };
+        r.fields.iter().find(|f| f.name == field).map(|f| f.schema.clone()).unwrap()
     }
 }

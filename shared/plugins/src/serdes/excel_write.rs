@@ -8,7 +8,10 @@
 //! sheet name → Ion file, one sheet each; a struct writes its values in its
 //! own field order, after a header row of the first struct's names
 //! (`header`); a list writes its items (refused with a header); other
-//! values are counted and skipped. Numbers are numeric cells, text
+//! values are counted and skipped. Numbers are read as Kestra's Ion reader
+//! reads them ([`super::exact`]): an integer, a float or a decimal is a
+//! numeric cell (a decimal's nearest double, as Kestra's `doubleValue()`),
+//! an integer past 64 bits a text cell of its digits, as Kestra; text
 //! starting with `Formula:` a formula, lists and structs their Java text.
 //! Two differences, both where Kestra loses data: a boolean is written as
 //! itself (Kestra writes FALSE), and null leaves the cell empty (Kestra
@@ -30,7 +33,9 @@ use serde_json::{Map, Value};
 use super::charset;
 use super::common::IonLines;
 use super::csv_write::java_string;
+use super::exact::Exact;
 use crate::bridge::{STOPPED, SyncReader};
+use crate::core::ion_text;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -185,7 +190,7 @@ fn xlsx_err(sheet: &str, e: XlsxError) -> String {
 
 /// One sheet from one Ion file; the records read.
 fn write_sheet(sheet: &mut Worksheet, src: SyncReader, header: bool, name: &str, uri: &str) -> Result<u64, String> {
-    let mut lines = IonLines::new(BufReader::new(src), uri);
+    let mut lines = IonLines::new(BufReader::new(src), uri).exact();
     let (mut row, mut records, mut first) = (0u32, 0u64, true);
     while let Some(v) = lines.next_value()? {
         records += 1;
@@ -227,9 +232,19 @@ fn write_row(sheet: &mut Worksheet, row: u32, cells: &[Value], name: &str) -> Re
             Value::Null => continue,
             Value::Bool(b) => sheet.write_boolean(row, col, *b).map(|_| ()),
             Value::Number(n) => sheet.write_number(row, col, n.as_f64().unwrap_or(f64::NAN)).map(|_| ()),
-            Value::String(s) => match s.strip_prefix("Formula:") {
-                Some(f) => sheet.write_formula(row, col, f).map(|_| ()),
-                None => sheet.write_string(row, col, s).map(|_| ()),
+            Value::String(s) => match Exact::of(v) {
+                // Kestra: a BigDecimal's doubleValue(), a BigInteger's text
+                Some(n @ Exact::BigDecimal(_)) => {
+                    sheet.write_number(row, col, n.to_f64().unwrap_or(f64::NAN)).map(|_| ())
+                }
+                Some(Exact::BigInteger(digits)) => sheet.write_string(row, col, digits).map(|_| ()),
+                None => {
+                    let s = ion_text::plain_text(s);
+                    match s.strip_prefix("Formula:") {
+                        Some(f) => sheet.write_formula(row, col, f).map(|_| ()),
+                        None => sheet.write_string(row, col, s).map(|_| ()),
+                    }
+                }
             },
             other => sheet.write_string(row, col, java_string(other).unwrap_or_default()).map(|_| ()),
         };
@@ -256,5 +271,37 @@ mod tests {
         assert!(from_ok(&json!([1])).is_err());
         let e = build(json!({"from": "kestra:///a.ion", "charset": "NOPE"}).as_object().unwrap()).err().unwrap();
         assert!(e.to_string().contains("charset"), "{e}");
+    }
+
+    #[test]
+    fn decimals_are_numeric_cells_and_big_integers_text_as_kestra_writes_them() {
+        use calamine::{Data, Reader, Xlsx};
+        let dir = std::env::temp_dir().join(format!("baton-ion-to-excel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("t.xlsx");
+        let ion = b"{d:1.50,s:0.0001,b:12345678901234567890123,f:1e-4,i:7,t:\"x\"}\n".to_vec();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let t = target.clone();
+        rt.block_on(async move {
+            let src = SyncReader::pump(Box::pin(std::io::Cursor::new(ion)));
+            let sources = vec![("S".to_string(), "kestra:///f.ion".to_string(), src)];
+            tokio::task::spawn_blocking(move || write_workbook(sources, true, &t)).await.unwrap()
+        })
+        .unwrap();
+        let mut book: Xlsx<_> = calamine::open_workbook(&target).unwrap();
+        let range = book.worksheet_range("S").unwrap();
+        let row: Vec<Data> = range.rows().nth(1).unwrap().to_vec();
+        assert_eq!(
+            row,
+            vec![
+                Data::Float(1.5),
+                Data::Float(0.0001),
+                Data::String("12345678901234567890123".into()),
+                Data::Float(0.0001),
+                Data::Float(7.0),
+                Data::String("x".into()),
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -9,8 +9,10 @@
 //! all). A key that is not an XML name fails naming the record's line.
 //! `timeZoneId`: Ion date-times are printed as Kestra's Jackson prints
 //! them in that zone ([`super::ion_dates`]: a timestamp with an offset
-//! moved to the zone, one in UTC as an instant); other values are written
-//! as they are.
+//! moved to the zone, one in UTC as an instant). Numbers are read as
+//! Kestra's Ion reader reads them and printed as Jackson prints those Java
+//! values ([`super::exact`]): an Ion decimal keeps its digits and scale
+//! (`1.50`, `0.0001`, `1E+3`), a float is a `Double` (`1.0E-4`).
 
 use std::io::{BufReader, Write};
 use std::sync::LazyLock;
@@ -21,6 +23,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::common::{self, IonLines, Report};
+use super::csv_write::java_string;
 use super::{charset, ion_dates};
 use crate::bridge::{SyncReader, SyncWriter};
 use crate::core::ion_text::DateToken;
@@ -109,12 +112,11 @@ fn text(s: &str) -> std::borrow::Cow<'_, str> {
     quick_xml::escape::partial_escape(s)
 }
 
+/// A scalar as Jackson's XML writer prints the Java value Kestra's Ion
+/// reader makes: a decimal as `BigDecimal.toString` (`1.50`, `1E+3`), a
+/// float as `Double.toString` (`1.0E-4`), text escaped.
 fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => text(s).into_owned(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+    text(&java_string(v).unwrap_or_default()).into_owned()
 }
 
 /// Writes `<name>…</name>` for `v` at `depth` (two spaces a level).
@@ -163,6 +165,7 @@ fn to_xml(
     zone: Tz,
 ) -> Result<Report, String> {
     let mut lines = IonLines::new(BufReader::new(src), uri)
+        .exact()
         .with_dates(Box::new(move |t: DateToken<'_>| ion_dates::in_zone(t, zone)));
     let mut w = charset::Encode::new(out, enc);
     let mut report = Report::default();
@@ -224,6 +227,30 @@ pub(crate) mod tests {
              <l>2</l>\n    <e/>\n  </item>\n  <item>\n    <k>true</k>\n  </item>\n</items>\n"
         );
         assert_eq!(xml("", "rows").unwrap(), "<?xml version='1.0' encoding='UTF-8'?>\n<rows/>\n");
+    }
+
+    #[test]
+    fn numbers_print_as_jackson_prints_kestras_java_values() {
+        let got =
+            xml("{d:1.50,s:0.0001,e:1d3,b:12345678901234567890123,f:1e-4,g:2.5e0,n:\"\\u0000x\"}\n", "items").unwrap();
+        for want in [
+            "<d>1.50</d>",
+            "<s>0.0001</s>",
+            "<e>1E+3</e>",
+            "<b>12345678901234567890123</b>",
+            "<f>1.0E-4</f>",
+            "<g>2.5</g>",
+            "<n>\u{0}x</n>",
+        ] {
+            assert!(got.contains(want), "{want}: {got}");
+        }
+        // XML → Ion → XML keeps the texts of decimals
+        let ion = crate::serdes::xml_read::convert_text("<r><p>0.0001</p><q>1.50</q><big>1e3</big></r>").unwrap();
+        let back = xml(&ion, "items").unwrap();
+        assert!(
+            back.contains("<p>0.0001</p>") && back.contains("<q>1.50</q>") && back.contains("<big>1E+3</big>"),
+            "{back}"
+        );
     }
 
     #[test]

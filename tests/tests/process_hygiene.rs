@@ -11,9 +11,13 @@
 //! recycled pid).
 //! One of them leaves its session and clears its environment (`setsid -f
 //! env -i`), so no marker finds it: the task shim, a child subreaper,
-//! holds it. A task that starts such orphans and ends on its own leaves
-//! none behind either, under `baton run` and `baton server local`. A
-//! `kill -9` of the shim alone ends the tree within 2 s.
+//! holds it, and the task's program runs as PID 1 of a PID namespace of
+//! its own, whose death kills it. A task that starts such orphans and
+//! ends on its own leaves none behind either, under `baton run` and
+//! `baton server local`. A `kill -9` of the shim alone, or of the server,
+//! its watchdog and the shim at once, ends the whole tree within 2 s; with
+//! the namespace switched off (`BATON_TASK_PID_NAMESPACE=false`) the next
+//! start sweeps what is marked.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -218,9 +222,11 @@ fn unmarked_orphan(tree: &[Proc], m: &str) -> Proc {
 /// With the watchdog killed too, nothing is left to sweep by marker, and
 /// the orphan that cleared its environment is found by no marker at all:
 /// the task's shim, which sees its `baton` die, ends the whole tree within
-/// seconds, without a restart. With the shim killed as well, the marked
-/// processes are orphaned until the next start over the home sweeps them
-/// — before the execution goes on.
+/// seconds, without a restart. With the shim killed as well, the program
+/// (PID 1 of its namespace) dies with it and the whole tree with the
+/// namespace, within 2 s; without the namespace the marked processes are
+/// orphaned until the next start over the home sweeps them — before the
+/// execution goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
     let dir = test_dir("baton-hygiene-k9");
@@ -248,16 +254,37 @@ async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
     kill_9(dog);
     let killed = std::time::Instant::now();
     server.kill_9();
-    tree_gone(&m2, Duration::from_secs(5), "kill -9 of the server and its watchdog").await;
+    tree_gone(&m2, Duration::from_secs(2), "kill -9 of the server and its watchdog").await;
     assert!(!alive(&orphan), "the env -i orphan survived: {orphan:?}");
     eprintln!("kill -9 of the server and its watchdog: the tree ended in {:?}", killed.elapsed());
 
-    // the server, its watchdog and the task's shim: the next start sweeps
+    // the server, its watchdog and the task's shim at once: the program, PID
+    // 1 of its namespace, dies with the shim, and the namespace with it
     let server = LocalServer::start(&dir, 2, &[]).await;
     // the two executions above resumed here (their attempts run again) hold
     // both task slots: a Kill ends them and their trees
     kill_through_the_api(&client, &server, &id1, &m1, "the kill of the first, resumed").await;
     kill_through_the_api(&client, &server, &id2, &m2, "the kill of the second, resumed").await;
+    let m3 = marker();
+    let _guard3 = KillOnDrop(pattern(&m3));
+    let id3 = start_execution(&client, &server, "tree", &m3).await;
+    let tree = tree_started(&m3).await;
+    let unmarked = unmarked_orphan(&tree, &m3);
+    let dog = watchdog_of(server.child.id()).expect("the server's watchdog");
+    let shims = procs_with_env("BATON_TASK_SHIM", &format!("{}+pidns", server.child.id()));
+    assert_eq!(shims.len(), 1, "one task, one shim asking for a PID namespace: {shims:?}");
+    kill_9(dog);
+    kill_9(shims[0]);
+    let killed = std::time::Instant::now();
+    server.kill_9();
+    tree_gone(&m3, Duration::from_secs(2), "kill -9 of the server, its watchdog and the shim").await;
+    assert!(!alive(&unmarked), "the setsid -f env -i orphan survived: {unmarked:?}");
+    eprintln!("kill -9 of the server, its watchdog and the shim: the tree ended in {:?}", killed.elapsed());
+
+    // the same without the namespace: the next start sweeps what is marked
+    let no_ns = [("BATON_TASK_PID_NAMESPACE", "false")];
+    let server = LocalServer::start(&dir, 2, &no_ns).await;
+    kill_through_the_api(&client, &server, &id3, &m3, "the kill of the third, resumed").await;
     let m = marker();
     let _guard = KillOnDrop(pattern(&m));
     let id = start_execution(&client, &server, "tree", &m).await;
@@ -285,7 +312,7 @@ async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
         "the tree should be orphaned here (the test proves nothing otherwise): {orphans:?} vs {:?}",
         procs_with(&pattern(&m))
     );
-    let server = LocalServer::start(&dir, 2, &[]).await;
+    let server = LocalServer::start(&dir, 2, &no_ns).await;
     let swept = wait_for(Duration::from_secs(10), || !orphans.iter().any(alive)).await;
     assert!(
         swept,
@@ -302,18 +329,15 @@ async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
 }
 
 /// `kill -9` of a task's shim while its `baton` runs: the program dies
-/// with it (`PR_SET_PDEATHSIG`), and the worker kills the process group
-/// and every marked process as soon as the shim ends — a child that
-/// cleared its environment (`env -i`, in the group) included — within 2 s;
-/// the task fails. (One that also left the group, `setsid -f env -i`, is
-/// handed to `init` with the shim gone: the case left, see the shim.)
+/// with it (`PR_SET_PDEATHSIG`), and as PID 1 of its namespace it takes
+/// every process of the namespace with it — one that left the session and
+/// cleared its environment (`setsid -f env -i`) included — within 2 s; the
+/// task fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_a_tasks_shim_ends_its_tree_within_2_s() {
     let dir = test_dir("baton-hygiene-shim");
-    let flow = flow(None)
-        .replace("id: tree", "id: shimkill")
-        .replace("- setsid -f env -i sleep 300.{{ inputs.m }}7\n", "- env -i sleep 300.{{ inputs.m }}7 &\n");
-    assert!(flow.contains("- env -i sleep"), "{flow}");
+    let flow = flow(None).replace("id: tree", "id: shimkill");
+    assert!(flow.contains("- setsid -f env -i sleep"), "{flow}");
     std::fs::write(dir.join("flows/shimkill.yaml"), flow).expect("flow");
     let server = LocalServer::start(&dir, 2, &[]).await;
     let client = reqwest::Client::new();
@@ -322,13 +346,13 @@ async fn kill_9_of_a_tasks_shim_ends_its_tree_within_2_s() {
     let id = start_execution(&client, &server, "shimkill", &m).await;
     let tree = tree_started(&m).await;
     let cleared = unmarked_orphan(&tree, &m);
-    let shims = procs_with_env("BATON_TASK_SHIM", &server.child.id().to_string());
+    let shims = procs_with_env("BATON_TASK_SHIM", &format!("{}+pidns", server.child.id()));
     assert_eq!(shims.len(), 1, "one task, one shim: {shims:?}");
     let killed = std::time::Instant::now();
     kill_9(shims[0]);
     tree_gone(&m, Duration::from_secs(2), "kill -9 of the task's shim").await;
     eprintln!("kill -9 of the task's shim: its tree ended in {:?}", killed.elapsed());
-    assert!(!alive(&cleared), "the env -i child survived: {cleared:?}");
+    assert!(!alive(&cleared), "the setsid -f env -i child survived: {cleared:?}");
     wait_state(&client, &server, &id, "FAILED").await;
     server.kill_9();
     let _ = std::fs::remove_dir_all(&dir);

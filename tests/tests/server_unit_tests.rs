@@ -6,7 +6,9 @@
 //! problem; the test executions never appear among the server's. Bulk
 //! runs (`POST /tests/run` by namespace or flow) and the history of runs
 //! (`GET /tests/results/search`, newest first, bounded per suite;
-//! `GET /tests/results/{id}`) on both runtimes.
+//! `GET /tests/results/{id}`) on both runtimes, and suites disabled,
+//! enabled and deleted by ids (`/tests/{enable,disable}/by-ids`,
+//! `DELETE /tests/by-ids`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -241,8 +243,16 @@ async fn the_gcp_api_function_keeps_suites_in_internal_storage_and_runs_them_iso
     assert_eq!(hist["results"][1]["id"], run["id"], "{hist}");
     let (status, one) = send(http.get(format!("{base}/tests/results/{}", run["id"].as_str().unwrap_or("")))).await;
     assert_eq!((status, &one["state"]), (200, &json!("FAILED")), "{one}");
-    let (status, _) = send(http.delete(format!("{base}/tests/company.team/greet_tests"))).await;
-    assert_eq!(status, 204);
+    // disabled and enabled by ids on this runtime too
+    let ids = json!({"ids": [{"namespace": "company.team", "id": "greet_tests"}]});
+    let (status, off) = send(http.post(format!("{base}/tests/disable/by-ids")).json(&ids)).await;
+    assert_eq!((status, &off["count"]), (200, &json!(1)), "{off}");
+    let (_, got) = send(http.get(format!("{base}/tests/company.team/greet_tests"))).await;
+    assert_eq!(got["disabled"], json!(true), "{got}");
+    let (_, on) = send(http.post(format!("{base}/tests/enable/by-ids")).json(&ids)).await;
+    assert_eq!(on["count"], json!(1), "{on}");
+    let (status, del) = send(http.delete(format!("{base}/tests/by-ids")).json(&ids)).await;
+    assert_eq!((status, &del["count"]), (200, &json!(1)), "{del}");
     assert!(find(&cluster.home, "greet_tests.yml").is_empty(), "deleted");
     let (_, hist) = send(http.get(format!("{base}/tests/results/search?testSuiteId=greet_tests"))).await;
     assert_eq!(hist["total"], json!(0), "the history goes with the suite: {hist}");
@@ -319,6 +329,28 @@ async fn suites_run_in_bulk_by_namespace_and_each_suite_keeps_a_bounded_history_
     let (status, gone) = send(http.get(format!("{base}/tests/results/{oldest}"))).await;
     assert_eq!(status, 404, "the oldest run went: {gone}");
     assert!(gone["message"].as_str().is_some_and(|m| m.contains("MAX_RESULTS_PER_TEST")), "{gone}");
+
+    // by ids: disable (its cases are skipped), enable, delete; an unknown id is not counted
+    let ids = json!({"ids": [{"namespace": "elsewhere", "id": "other_tests"}, {"namespace": "no", "id": "none"}]});
+    let (status, off) = send(http.post(format!("{base}/tests/disable/by-ids")).json(&ids)).await;
+    assert_eq!((status, &off["count"]), (200, &json!(1)), "{off}");
+    let (_, got) = send(http.get(format!("{base}/tests/elsewhere/other_tests"))).await;
+    assert_eq!(got["disabled"], json!(true), "{got}");
+    let (_, run) = send(http.post(format!("{base}/tests/elsewhere/other_tests/run"))).await;
+    assert_eq!(run["results"][0]["state"], json!("SKIPPED"), "{run}");
+    let (_, on) = send(http.post(format!("{base}/tests/enable/by-ids")).json(&ids)).await;
+    assert_eq!(on["count"], json!(1), "{on}");
+    let (_, run) = send(http.post(format!("{base}/tests/elsewhere/other_tests/run"))).await;
+    assert_eq!(run["results"][0]["state"], json!("SUCCESS"), "{run}");
+    let (status, e) = send(http.post(format!("{base}/tests/enable/by-ids")).json(&json!([]))).await;
+    assert_eq!(status, 400, "{e}");
+    let both = json!({"ids": [{"namespace": "elsewhere", "id": "other_tests"}, {"namespace": "company.team", "id": "greet_tests"}]});
+    let (status, del) = send(http.delete(format!("{base}/tests/by-ids")).json(&both)).await;
+    assert_eq!((status, &del["count"]), (200, &json!(2)), "{del}");
+    let (_, left) = send(http.get(format!("{base}/tests/search"))).await;
+    assert_eq!(left["total"], json!(0), "{left}");
+    let (_, hist) = send(search("testSuiteId=other_tests")).await;
+    assert_eq!(hist["total"], json!(0), "the history goes with the suite: {hist}");
 
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&home);

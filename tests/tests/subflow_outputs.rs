@@ -112,3 +112,43 @@ async fn copies_of_a_subflows_start_create_one_child() {
     let parent = engine.state.load_execution(&e.id).await.expect("load").expect("parent");
     assert_eq!(parent.version, e.version, "the copies changed the parent");
 }
+
+/// A Subflow with `wait: false` ends its task run in the save that decides
+/// its start, often with its parent: nothing would look at it again if a
+/// message sent after that save were lost. Its child is created before the
+/// save instead, so once the parent is stored ended, its child is stored
+/// (no later message needed); copies of its start, and the event that
+/// decided it delivered again, make no second child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_subflow_that_does_not_wait_has_its_child_stored_before_its_parent_ends() {
+    use shared::backend::ExecutionFilter;
+    use shared::runtime::messages::ExecutionEvent;
+
+    let h = harness();
+    h.flow(CHILD);
+    let parent = PARENT
+        .replace("    wait: true\n    transmitFailed: true\n", "    wait: false\n")
+        .replace("    outputs:\n      extracted: \"{{ outputs.default.value ?? outputs['error-t1'].value }}\"\n", "");
+    let parent = parent.split("  - id: after").next().expect("launch only").to_string();
+    assert!(parent.contains("wait: false") && !parent.contains("after"), "{parent}");
+    let engine = &h.embedded.engine;
+    let e = h.run(&parent, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    let launch = runs(&e, "launch")[0].clone();
+    let child_id = launch.outputs.as_ref().expect("outputs")["executionId"].as_str().expect("id").to_string();
+    // read at once: a child started by a message after the parent's save could be missing here
+    let child = engine.state.load_execution(&child_id).await.expect("load");
+    let child = child.expect("the child is stored when its parent has ended");
+    assert_eq!(child.parent_id.as_deref(), Some(e.id.as_str()));
+    let start = ExecutionEvent::StartSubflow { execution_id: e.id.clone(), task_run_id: launch.id.clone() };
+    let publish = |ev| shared::runtime::launcher::publish_event(engine, ev);
+    let sent = tokio::join!(publish(&start), publish(&start), publish(&start));
+    for r in [sent.0, sent.1, sent.2] {
+        r.expect("publish");
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let filter = ExecutionFilter { flow_id: Some("switch".into()), ..Default::default() };
+    let children = engine.state.list_executions(&filter).await.expect("list");
+    assert_eq!(children.len(), 1, "copies of the start made another child: {children:?}");
+    assert_eq!(children[0].id, child_id);
+}

@@ -381,6 +381,12 @@ pub const ALL: &[Setting] = &[
         "The scheduler's and executor's sweep job (`projects/P/locations/R/jobs/baton-sweep`), paused while nothing is in flight; unset, left alone.",
     ),
     var(
+        "BATON_TASK_PID_NAMESPACE",
+        Some("`true`"),
+        &[Tasks],
+        "`false` runs a script task's program without a PID namespace of its own; by default (as root, or where unprivileged user namespaces are allowed) it is PID 1 of one, so its death kills every process it started, `setsid -f env -i` ones included.",
+    ),
+    var(
         "BATON_TAVILY_BASE_URL",
         Some("`https://api.tavily.com`"),
         &[Tasks],

@@ -87,6 +87,7 @@ pub mod search;
 pub mod sse;
 pub mod stats;
 pub mod taskruns;
+mod test_bulk;
 pub mod test_history;
 pub mod test_runs;
 pub mod test_suites;

@@ -253,6 +253,21 @@ pub const ROUTES: &[Route] = &[
         "Run every test suite of a namespace or a flow (`{namespace, flowId, includeChildNamespaces}`), at most `MAX_SUITES_PER_RUN` (100): counts and each suite's result.",
     ),
     api(
+        D,
+        "/tests/by-ids",
+        "Delete the test suites `{\"ids\": [{namespace, id}]}` names (at most `MAX_BULK_IDS`, 1,000), their kept runs with them: `{count}`.",
+    ),
+    api(
+        P,
+        "/tests/enable/by-ids",
+        "Enable the test suites `{\"ids\": [{namespace, id}]}` names (removes their `disabled: true`): `{count}` changed.",
+    ),
+    api(
+        P,
+        "/tests/disable/by-ids",
+        "Disable the test suites `{\"ids\": [{namespace, id}]}` names (`disabled: true`: their cases are reported SKIPPED): `{count}` changed.",
+    ),
+    api(
         &["GET", "PUT", "DELETE"],
         "/tests/{namespace}/{id}",
         "Get, update (`application/x-yaml`) or delete a test suite.",

@@ -8,7 +8,8 @@
 //! [{namespace, id}]}`), run every suite of a namespace or a flow (`POST
 //! /tests/run`, Kestra's `runTestSuitesByQuery`), and search the kept runs,
 //! newest first (`GET /tests/results/search`, `GET /tests/results/{id}`:
-//! [`test_history`](super::test_history)).
+//! [`test_history`](super::test_history)); delete, enable and disable
+//! suites by ids ([`test_bulk`](super::test_bulk)).
 //!
 //! A suite is the test file `baton test` reads, kept where the runtime
 //! keeps flows ([`ApiHost::test_files`](super::ApiHost::test_files)); it
@@ -49,24 +50,27 @@ pub fn routes() -> Router<ApiState> {
         .route("/tests/results/search", get(search_results))
         .route("/tests/results/{id}", get(get_result))
         .route("/tests/run", post(run_by_query))
+        .route("/tests/by-ids", axum::routing::delete(super::test_bulk::delete_by_ids))
+        .route("/tests/enable/by-ids", post(super::test_bulk::enable_by_ids))
+        .route("/tests/disable/by-ids", post(super::test_bulk::disable_by_ids))
         .route("/tests/{namespace}/{id}", get(get_test).put(update_test).delete(delete_test))
         .route("/tests/{namespace}/{id}/run", post(run_test))
 }
 
 /// The runtime's test files, or a 501 saying this runtime keeps none.
-fn files(s: &ApiState) -> ApiResult<std::sync::Arc<dyn FlowFiles>> {
+pub(super) fn files(s: &ApiState) -> ApiResult<std::sync::Arc<dyn FlowFiles>> {
     s.host.test_files().ok_or_else(|| ApiError::unsupported("this runtime keeps no flow unit tests"))
 }
 
 /// A suite read and parsed: its source, the YAML as JSON, the suite.
-struct Loaded {
-    source: String,
+pub(super) struct Loaded {
+    pub(super) source: String,
     doc: Value,
     suite: TestSuite,
 }
 
 /// Parses a test file's source; 422 with every problem (file:line:column).
-fn parse(name: &str, source: &str) -> ApiResult<Loaded> {
+pub(super) fn parse(name: &str, source: &str) -> ApiResult<Loaded> {
     match parse_source(name, source) {
         (Some(suite), diags) if diags.is_empty() => {
             let doc = crate::yaml::parse(source).map(|(v, _)| v).unwrap_or(Value::Null);
@@ -105,7 +109,7 @@ async fn check_against_flow(s: &ApiState, name: &str, l: &Loaded) -> ApiResult<s
 }
 
 /// Reads suite `namespace.id`; 404 when there is none.
-async fn load(s: &ApiState, namespace: &str, id: &str) -> ApiResult<Loaded> {
+pub(super) async fn load(s: &ApiState, namespace: &str, id: &str) -> ApiResult<Loaded> {
     let found = files(s)?.files_of(namespace, id).await?;
     let Some(file) = found.into_iter().next() else {
         return Err(ApiError::not_found(format!("test suite {namespace}.{id} not found")));

@@ -50,7 +50,9 @@
 //!   task run that has waited longer than a lease (`BATON_LEASE_SECONDS`)
 //!   on a child not stored gets its `StartSubflow` again: the child's id is
 //!   derived from the parent's task run and created only if absent, so a
-//!   start still on its way and this copy make one child.
+//!   start still on its way and this copy make one child. A Subflow with
+//!   `wait: false` needs no sweep: its child is created before the save
+//!   that ends its task run (`runtime::subflow_start`).
 //! - **Paused executions.** A PAUSED execution holds no instance while it
 //!   waits: its Pause's due time is stored in the task run
 //!   (`executor::next_timer`), and the first sweep after it sends a `Wake`

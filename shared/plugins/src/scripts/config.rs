@@ -98,6 +98,9 @@ pub struct ScriptsConfig {
     /// Keep task working directories after the task ends, for debugging
     /// (`BATON_KEEP_WORKING_DIRS=1`). Default: removed, as Kestra does.
     pub keep_working_dirs: bool,
+    /// Run a script task's program as PID 1 of a PID namespace of its own
+    /// where one can be made (`BATON_TASK_PID_NAMESPACE`, default `true`).
+    pub pid_namespace: bool,
     /// Whether a Docker engine answers (probed once, then cached).
     pub docker_probe: DockerProbe,
     /// Allow the Docker runner's `volumes` (host paths mounted into the
@@ -122,6 +125,7 @@ impl Default for ScriptsConfig {
             docker_fallback: DockerFallback::Fail,
             docker_bin: PathBuf::from("docker"),
             keep_working_dirs: false,
+            pid_namespace: true,
             docker_probe: DockerProbe::default(),
             docker_volume_enabled: false,
             docker_images: ImageCache::default(),
@@ -155,6 +159,8 @@ impl ScriptsConfig {
         let flag = |name: &str| std::env::var(name).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "yes"));
         c.keep_working_dirs = flag("BATON_KEEP_WORKING_DIRS");
         c.docker_volume_enabled = flag("BATON_DOCKER_VOLUME_ENABLED");
+        c.pid_namespace = !std::env::var("BATON_TASK_PID_NAMESPACE")
+            .is_ok_and(|v| matches!(v.trim(), "0" | "false" | "FALSE" | "no"));
         c
     }
 }

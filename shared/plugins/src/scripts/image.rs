@@ -50,6 +50,7 @@ pub(crate) async fn ensure(
         cwd: std::env::temp_dir(),
         env,
         env_remove: Vec::new(),
+        pid_namespace: false,
     };
     let fin = process::run(cx, &spawn, Mode::Setup).await?;
     drop(auth);

@@ -21,6 +21,7 @@ pub(crate) mod files;
 mod image;
 mod mask_file;
 pub mod output;
+mod pidns;
 mod process;
 mod props;
 mod protocol;

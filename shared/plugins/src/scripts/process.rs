@@ -31,6 +31,10 @@ pub(crate) struct Spawn {
     pub env: Vec<(String, String)>,
     /// Inherited variables removed (secrets).
     pub env_remove: Vec<String>,
+    /// Under the task shim, run the program as PID 1 of a PID namespace of
+    /// its own ([`super::pidns`]): the task's own program, not a container
+    /// engine (whose detached containers must outlive it) nor a setup step.
+    pub pid_namespace: bool,
 }
 
 /// How output lines are treated.
@@ -156,7 +160,11 @@ async fn run_process(cx: &RunContext, spawn: &Spawn, mode: Mode) -> Result<Finis
     let mut cmd = match shimmed {
         Some(shim) => {
             let mut cmd = tokio::process::Command::new(shim);
-            cmd.env(super::shim::SHIM, super::shim::shim_value()).arg(&spawn.program);
+            cmd.env(
+                super::shim::SHIM,
+                super::shim::shim_value(spawn.pid_namespace && cx.services.config.scripts.pid_namespace),
+            )
+            .arg(&spawn.program);
             cmd
         }
         None => tokio::process::Command::new(&spawn.program),

@@ -138,6 +138,7 @@ async fn ensure_venv(cx: &RunContext, base: &Path, dependencies: &[String]) -> R
             cwd: root.clone(),
             env: Vec::new(),
             env_remove: Vec::new(),
+            pid_namespace: false,
         };
         let fin = process::run(cx, &spawn, Mode::Setup).await?;
         if !fin.success() {

@@ -28,7 +28,9 @@
 //! program's process group and every marked process as soon as it sees
 //! the shim end (`process::run`). A process that left the group and
 //! cleared its environment (`setsid -f env -i`) is then re-parented to
-//! `init`, out of every reach without cgroups: the one case left.
+//! `init`, out of every reach without cgroups — unless the program runs
+//! as PID 1 of a PID namespace of its own ([`super::pidns`], asked for by
+//! a `+pidns` suffix on [`SHIM`]): its death then kills the namespace.
 //!
 //! A binary opts in by calling [`enter_if_asked`] first thing in `main`
 //! (`baton` and the functions do); elsewhere (a library's tests) a task's
@@ -60,8 +62,15 @@ pub fn enter_if_asked() {
     if let Some(shim) = parent.to_str().and_then(|p| p.strip_prefix(EXEC_PREFIX)) {
         exec_program(shim.parse().ok());
     }
+    let value = parent.to_str().unwrap_or_default();
+    let (value, asked) = match value.strip_suffix(PIDNS_SUFFIX) {
+        Some(v) => (v, true),
+        None => (value, false),
+    };
+    // a user namespace needs a shim with one thread: before the watch
+    let prepared = super::pidns::prepare(asked);
     // the process that started this shim: a shim outlives it by no more than a poll
-    let parent = parent.to_str().and_then(|p| p.parse::<u32>().ok());
+    let parent = value.parse::<u32>().ok();
     if let Some(parent) = parent {
         if std::os::unix::process::parent_id() != parent {
             // it died before this shim started: nothing to run for
@@ -69,8 +78,16 @@ pub fn enter_if_asked() {
         }
         watch_parent(parent);
     }
+    // no thread may be started past this point (the children's PID namespace differs)
+    if let Err(why) = super::pidns::enter(prepared) {
+        println!("{}", super::pidns::refused_line(&why));
+    }
     std::process::exit(run(std::env::args_os().skip(1).collect()));
 }
+
+/// The suffix of [`SHIM`]'s value asking for the program to run as PID 1
+/// of a PID namespace of its own.
+const PIDNS_SUFFIX: &str = "+pidns";
 
 /// The prefix of [`SHIM`]'s value for the copy that becomes the task's
 /// program (`exec:<shim pid>`).
@@ -84,8 +101,9 @@ fn exec_program(shim: Option<u32>) -> ! {
     if let Err(e) = rustix::process::set_parent_process_death_signal(Some(Signal::KILL)) {
         eprintln!("baton task shim: cannot ask to die with the shim ({e}); the task's program may outlive it");
     }
-    // the shim died before the request: the signal will never come
-    if shim.is_none_or(|p| std::os::unix::process::parent_id() != p) {
+    // the shim died before the request: the signal will never come (the
+    // parent is read from `/proc` when it is outside this PID namespace)
+    if shim.is_none_or(|p| super::pidns::parent_pid() != Some(p)) {
         std::process::exit(128 + 9);
     }
     let mut args = std::env::args_os().skip(1);
@@ -98,9 +116,11 @@ fn exec_program(shim: Option<u32>) -> ! {
     std::process::exit(127);
 }
 
-/// The value of [`SHIM`] for a shim this process starts.
-pub(crate) fn shim_value() -> String {
-    std::process::id().to_string()
+/// The value of [`SHIM`] for a shim this process starts; `pid_namespace`
+/// asks for the program to run as PID 1 of a PID namespace of its own.
+pub(crate) fn shim_value(pid_namespace: bool) -> String {
+    let suffix = if pid_namespace { PIDNS_SUFFIX } else { "" };
+    format!("{}{suffix}", std::process::id())
 }
 
 /// A thread that ends the shim and everything below it once `parent` is

@@ -166,7 +166,7 @@ impl ScriptTask {
             }
         }
         env.extend(py.env);
-        Spawn { program, args: argv, cwd: dir.to_path_buf(), env, env_remove: secret_env_names() }
+        Spawn { program, args: argv, cwd: dir.to_path_buf(), env, env_remove: secret_env_names(), pid_namespace: true }
     }
 
     fn docker_spawn(
@@ -207,6 +207,7 @@ impl ScriptTask {
             cwd: dir.to_path_buf(),
             env,
             env_remove: secret_env_names(),
+            pid_namespace: false,
         };
         spawn
     }

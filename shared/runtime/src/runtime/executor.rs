@@ -420,6 +420,20 @@ impl ExecutorService {
                 engine.storage.put(path, Box::pin(std::io::Cursor::new(content))).await?;
             }
         }
+        // a Subflow that does not wait ends its task run in this very save:
+        // its child is created first (only if absent, under the id derived
+        // from the task run), so no message lost after the save can leave
+        // it unstarted; a lost race re-decides and finds it stored
+        let mut kept = Vec::with_capacity(actions.len());
+        for a in actions {
+            match a {
+                Action::StartSubflow { task_run_id, wait: false, .. } => {
+                    self.start_child_of(&exec, &task_run_id).await?
+                }
+                a => kept.push(a),
+            }
+        }
+        let mut actions = kept;
         let positions: Vec<usize> = changed.iter().filter_map(|id| index.position(&exec.task_run_list, id)).collect();
         let opened = self.open_claims(&mut actions);
         // the index's state goes with the head, for a decision on part of it (`partly`)
@@ -525,12 +539,17 @@ impl ExecutorService {
     /// Handles `StartSubflow`: launches the child of the parent's Subflow
     /// task run unless it is stored already (`subflow_start::plan`).
     async fn start_child(&self, execution_id: &str, task_run_id: &str) -> Result<(), ExecutorError> {
+        let Some(parent) = self.engine.state.load_execution(execution_id).await? else { return Ok(()) };
+        self.start_child_of(&parent, task_run_id).await
+    }
+
+    /// Launches the child of `parent`'s Subflow task run unless it is stored.
+    async fn start_child_of(&self, parent: &Execution, task_run_id: &str) -> Result<(), ExecutorError> {
         let engine = &self.engine;
-        let Some(parent) = engine.state.load_execution(execution_id).await? else { return Ok(()) };
-        match super::subflow_start::plan(engine, &parent, task_run_id).await? {
+        match super::subflow_start::plan(engine, parent, task_run_id).await? {
             super::subflow_start::Plan::Nothing => Ok(()),
             super::subflow_start::Plan::Fail { child_id, message } => {
-                self.log_error(&parent, task_run_id, &message).await?;
+                self.log_error(parent, task_run_id, &message).await?;
                 let event = ExecutionEvent::SubflowEnded {
                     execution_id: parent.id.clone(),
                     task_run_id: task_run_id.to_string(),
@@ -543,7 +562,7 @@ impl ExecutorService {
             }
             super::subflow_start::Plan::Start(s) => {
                 let tr = task_run_id.to_string();
-                self.start_subflow(&parent, tr, s.child_id, &s.namespace, &s.flow_id, s.inputs, s.labels).await
+                self.start_subflow(parent, tr, s.child_id, &s.namespace, &s.flow_id, s.inputs, s.labels).await
             }
         }
     }

@@ -6,6 +6,15 @@
 //! has waited past a lease on a child that was never stored (the message
 //! was lost with the instance that published it).
 //!
+//! A Subflow that does not wait (`wait: false`) ends its task run in the
+//! very save that decides its start, so a message lost after that save
+//! would leave a terminal task run (and often an ended parent) that no
+//! sweep looks at: its child is launched by the executor *before* that
+//! save instead, from the decided parent (`ExecutorService::save`). An
+//! instance that dies between the launch and the save leaves the event
+//! unacknowledged; its redelivery decides the same start again and finds
+//! the child stored.
+//!
 //! The child's id is derived from the parent's execution and task run
 //! (`executor::ids::derive`), and the launcher creates an execution only
 //! if none has its id (a create-if-absent, compare-and-swap): a copy of

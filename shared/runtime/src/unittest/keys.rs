@@ -110,6 +110,11 @@ pub static SUITE: Shape = Shape {
         req("namespace", KeyKind::Text, "The namespace of the flow under test."),
         req("flowId", KeyKind::Text, "The id of the flow under test."),
         opt("description", KeyKind::Text, "Free text about the suite."),
+        opt(
+            "disabled",
+            KeyKind::Boolean,
+            "A disabled suite runs none of its cases: each is reported SKIPPED (set by `POST /tests/disable/by-ids`).",
+        ),
         req("testCases", KeyKind::List(&CASE), "The test cases, each run as its own transient execution of the flow."),
     ],
     operators: false,

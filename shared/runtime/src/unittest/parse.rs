@@ -114,6 +114,14 @@ fn suite(root: &Value, sink: &mut Sink<'_>) -> Option<TestSuite> {
     let namespace = sink.string(m, "", &SUITE, "namespace");
     let flow_id = sink.string(m, "", &SUITE, "flowId");
     let description = sink.string(m, "", &SUITE, "description");
+    let disabled = match m.get("disabled") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            sink.at("disabled", format!("'disabled' must be true or false, not {other}"));
+            false
+        }
+    };
     let mut test_cases = Vec::new();
     match m.get("testCases") {
         Some(Value::Array(cases)) if !cases.is_empty() => {
@@ -136,6 +144,12 @@ fn suite(root: &Value, sink: &mut Sink<'_>) -> Option<TestSuite> {
     for c in &test_cases {
         if !seen.insert(c.id.as_str()) {
             sink.at(&c.path, format!("duplicate test case id '{}'", c.id));
+        }
+    }
+    // a disabled suite runs none of its cases: each is reported SKIPPED
+    if disabled {
+        for c in &mut test_cases {
+            c.disabled = true;
         }
     }
     Some(TestSuite { id: id?, namespace: namespace?, flow_id: flow_id?, description, test_cases })

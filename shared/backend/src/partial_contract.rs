@@ -1,4 +1,4 @@
-//! The contract of [`PartialStore`] (loading part of an execution, saving
+//! The contract of [`PartialStore`](super::partial::PartialStore) (loading part of an execution, saving
 //! a decision taken on part of one), which SQLite and Firestore both run:
 //! the head with its count and the executor's state, task runs by id, slot,
 //! task and state (bounded), a sparse save that writes only what changed,
@@ -6,7 +6,6 @@
 
 use chrono::Utc;
 
-use super::partial::PartialStore;
 use super::{BackendError, StateStore};
 use super::contract::{execution, load};
 use baton_executor::partial::{Need, StepState, placeholder};

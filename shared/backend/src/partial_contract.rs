@@ -6,8 +6,8 @@
 
 use chrono::Utc;
 
-use super::{BackendError, StateStore};
 use super::contract::{execution, load};
+use super::{BackendError, StateStore};
 use baton_executor::partial::{Need, StepState, placeholder};
 use baton_model::{Execution, State, StateType, TaskRun};
 

@@ -276,15 +276,7 @@ fn save_rows(conn: &Connection, head: &Head, task_runs: &[Row], expected: u64) -
              WHERE id = ?1",
         )
         .and_then(|mut s| {
-            s.execute(params![
-                head.id,
-                head.end,
-                new_version as i64,
-                head.body,
-                head.labels_json,
-                head.runs,
-                head.step
-            ])
+            s.execute(params![head.id, head.end, new_version as i64, head.body, head.labels_json, head.runs, head.step])
         })
     } else {
         conn.prepare_cached(

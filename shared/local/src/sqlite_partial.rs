@@ -142,7 +142,8 @@ impl PartialStore for SqliteStore {
         state: Option<&StepState>,
         sparse: bool,
     ) -> Result<u64> {
-        if sparse && let Some(&at) = changed.iter().find(|&&i| execution.task_run_list.get(i).is_some_and(is_placeholder))
+        if sparse
+            && let Some(&at) = changed.iter().find(|&&i| execution.task_run_list.get(i).is_some_and(is_placeholder))
         {
             return Err(BackendError::Invalid(format!(
                 "save of execution {}: task run {at} is not loaded, it cannot be written",

@@ -90,11 +90,12 @@ impl ExecutorService {
         // and the parent execution (`{{ trigger.executionId }}`…); it also
         // lets the child read the parent's files (backend::scope)
         let task_id = parent.task_run(&task_run_id).map(|t| t.task_id.clone()).unwrap_or_default();
-        let task_type = super::super::flows::at_revision(engine, &parent.namespace, &parent.flow_id, parent.flow_revision)
-            .await
-            .ok()
-            .and_then(|f| f.find_task(&task_id).map(|t| t.kind.clone()))
-            .unwrap_or_else(|| "io.kestra.plugin.core.flow.Subflow".to_string());
+        let task_type =
+            super::super::flows::at_revision(engine, &parent.namespace, &parent.flow_id, parent.flow_revision)
+                .await
+                .ok()
+                .and_then(|f| f.find_task(&task_id).map(|t| t.kind.clone()))
+                .unwrap_or_else(|| "io.kestra.plugin.core.flow.Subflow".to_string());
         let trigger = crate::model::TriggerContext {
             id: task_id,
             type_: task_type,

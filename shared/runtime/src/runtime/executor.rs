@@ -17,7 +17,7 @@ use super::messages::ExecutionEvent;
 use crate::backend::{AttemptClaim, AttemptEnd, BackendError, LogEntry};
 use crate::executor::concurrency::Admission;
 use crate::executor::{self, Action, ExecIndex, StepOptions};
-use crate::model::{Execution, StateType};
+use crate::model::{Execution, Flow, StateType};
 
 /// Failure to process an event (the event may be retried).
 #[derive(Debug, thiserror::Error)]
@@ -61,12 +61,18 @@ impl Cached {
     }
 }
 
+/// Per flow (namespace, id, revision), the flow and what of its finished
+/// task runs the cache holds (`trim`).
+type Trims = HashMap<(String, String, u32), (Arc<Flow>, Arc<trim::Trim>)>;
+
 /// Processes execution events.
 pub struct ExecutorService {
     engine: Arc<Engine>,
     /// Executions known to be current (this process is their only writer
     /// locally; the CAS on save catches any other writer).
     cache: Mutex<HashMap<String, Cached>>,
+    /// Per flow revision, what of its finished task runs is held (`trim`).
+    trims: Mutex<Trims>,
     /// Whose claims a save opens for the attempts it dispatches to this
     /// process's workers (`local-<group>@<this process>`), when its queue is
     /// in process; `None` otherwise (see [`ExecutorService::open_claims`]).
@@ -79,7 +85,7 @@ impl ExecutorService {
             let process = uuid::Uuid::new_v4().simple().to_string();
             format!("@{}", &process[..12])
         });
-        ExecutorService { engine, cache: Mutex::new(HashMap::new()), claims_for }
+        ExecutorService { engine, cache: Mutex::new(HashMap::new()), trims: Mutex::new(HashMap::new()), claims_for }
     }
 
     /// The claims a save opens for the attempts its actions dispatch, each
@@ -131,6 +137,25 @@ impl ExecutorService {
             return;
         }
         cache.insert(id, c);
+    }
+
+    /// What of `flow`'s finished task runs may be dropped from memory,
+    /// worked out once per flow (kept with it, so a flow replaced under the
+    /// same revision, as tests do, is never answered for another).
+    async fn trim_of(&self, flow: &Arc<Flow>) -> Arc<trim::Trim> {
+        let key = (flow.namespace.clone(), flow.id.clone(), flow.revision);
+        let mut trims = self.trims.lock().await;
+        if let Some((f, t)) = trims.get(&key)
+            && Arc::ptr_eq(f, flow)
+        {
+            return t.clone();
+        }
+        if trims.len() >= MAX_CACHED {
+            trims.clear();
+        }
+        let t = Arc::new(trim::Trim::of(flow));
+        trims.insert(key, (flow.clone(), t.clone()));
+        t
     }
 
     async fn load_stored(&self, id: &str) -> Result<Execution, ExecutorError> {
@@ -311,7 +336,7 @@ impl ExecutorService {
             // queued execution takes the slot and a parent hears of it
             actions.push(Action::Ended(exec.state.current));
             let killed = killed_attempts(&exec, event);
-            self.save(Cached { exec, index, stepped }, from, &changed, &ended, actions).await?;
+            self.save(&flow, Cached { exec, index, stepped }, from, &changed, &ended, actions).await?;
             self.close_claims(&killed).await?;
             return Ok(Decided::Saved);
         }
@@ -338,7 +363,7 @@ impl ExecutorService {
                     exec.state.set(StateType::Queued, now);
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "WARN", message });
                     return self
-                        .save(Cached { exec, index, stepped }, from, &changed, &ended, actions)
+                        .save(&flow, Cached { exec, index, stepped }, from, &changed, &ended, actions)
                         .await
                         .map(|()| Decided::Saved);
                 }
@@ -348,7 +373,7 @@ impl ExecutorService {
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "ERROR", message });
                     actions.push(Action::Ended(state));
                     return self
-                        .save(Cached { exec, index, stepped }, from, &changed, &ended, actions)
+                        .save(&flow, Cached { exec, index, stepped }, from, &changed, &ended, actions)
                         .await
                         .map(|()| Decided::Saved);
                 }
@@ -363,7 +388,7 @@ impl ExecutorService {
                 return Ok(Decided::Unchanged(Box::new(Cached { exec, index, stepped })));
             }
             return self
-                .save(Cached { exec, index, stepped }, from, &changed, &ended, actions)
+                .save(&flow, Cached { exec, index, stepped }, from, &changed, &ended, actions)
                 .await
                 .map(|()| Decided::Saved);
         }
@@ -380,7 +405,7 @@ impl ExecutorService {
         }
         // a kill (or an SLA) ended task runs: their workers are told to stop
         let killed = if t.execution.state.is_terminal() { killed_in(&t.execution, &changed) } else { Vec::new() };
-        self.save(Cached { exec: t.execution, index, stepped: true }, from, &changed, &ended, actions).await?;
+        self.save(&flow, Cached { exec: t.execution, index, stepped: true }, from, &changed, &ended, actions).await?;
         self.close_claims(&killed).await?;
         Ok(Decided::Saved)
     }
@@ -402,6 +427,7 @@ impl ExecutorService {
     /// original state), before `afterExecution` tasks run.
     async fn save(
         &self,
+        flow: &Arc<Flow>,
         current: Cached,
         from: StateType,
         changed: &[String],
@@ -420,10 +446,16 @@ impl ExecutorService {
             }
         }
         let positions: Vec<usize> = changed.iter().filter_map(|id| index.position(&exec.task_run_list, id)).collect();
+        if let Some(at) = trim::changes_trimmed(&exec, &positions) {
+            // never written from the trimmed copy: decided again on the stored one
+            let (what, v) = (format!("execution {} (task run {at} held trimmed: read again)", exec.id), exec.version);
+            return Err(BackendError::Conflict { what, expected: v, found: v }.into());
+        }
         let opened = self.open_claims(&mut actions);
-        // the index's state goes with the head, for a decision on part of it (`partly`)
-        let state =
-            (stepped && engine.state.partial().is_some()).then(|| executor::partial::export_state(&index, &exec));
+        // the index's state goes with the head, for a decision on part of it
+        // (`partly`, which loads executions of PARTIAL_FROM task runs or more)
+        let state = (stepped && engine.state.partial().is_some() && exec.task_run_list.len() >= partly::PARTIAL_FROM)
+            .then(|| executor::partial::export_state(&index, &exec));
         let new_version = super::metrics::commit(async {
             match engine.state.partial() {
                 Some(store) => store.save_stepped(&exec, &positions, ended, &opened, state.as_ref(), false).await,
@@ -451,6 +483,8 @@ impl ExecutorService {
             self.flow_triggers(&exec).await?;
         }
         if !ended {
+            // finished task runs held small (`trim`)
+            self.trim_of(flow).await.apply(&mut exec, &positions);
             // moved, not copied: the next event of this execution starts from here
             self.cache_insert(exec.id.clone(), Cached { exec, index, stepped }).await;
         }
@@ -627,7 +661,10 @@ impl std::ops::Deref for Changed {
 mod partly;
 use partly::Partly;
 mod subflows;
+mod trim;
 pub use subflows::{MAX_SUBFLOW_DEPTH, subflow_depth};
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod trim_tests;

@@ -46,6 +46,12 @@ async fn firestore_passes_the_state_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firestore_passes_the_partial_store_contract() {
+    let b = gcp_backends("partial-contract").await;
+    shared::backend::partial_contract::partial_store_contract(b.state.as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firestore_passes_the_kv_contract() {
     let b = gcp_backends("kv").await;
     contract::kv_contract(b.state.as_ref()).await;

@@ -27,6 +27,8 @@ pub mod metrics_query;
 pub use causes::causes;
 pub mod nsfiles;
 pub mod partial;
+#[cfg(any(test, feature = "testing"))]
+pub mod partial_contract;
 pub mod purge;
 #[cfg(any(test, feature = "testing"))]
 pub mod purge_contract;

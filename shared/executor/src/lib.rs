@@ -45,6 +45,7 @@ pub use apply::{apply_event, apply_event_indexed};
 pub use blocks::pause::{BEHAVIORS, ResumeError, next_timer, on_resume, paused_task, resume_inputs};
 pub use ids::task_run_id;
 pub use index::ExecIndex;
+pub use output_refs::outputs_read;
 pub use retry::next_retry_date;
 
 use baton_model::wire::messages::WorkerJob;

@@ -107,6 +107,33 @@ fn key_after(rest: &str) -> Option<&str> {
     (end > 0 && after.starts_with(']') && !r[..end].contains('\\')).then(|| &r[..end])
 }
 
+/// The tasks whose outputs some template of `flow` may read (its tasks'
+/// properties and `runIf`, its variables and its outputs); `None` when any
+/// task's may be (a template reads `outputs` as a whole, or the flow has
+/// plugin defaults, listeners or SLAs, whose templates are not looked at
+/// here). The outputs of a task not named are never read by a step: the
+/// executor may drop them from a finished task run it holds in memory.
+pub fn outputs_read(flow: &Flow) -> Option<BTreeSet<String>> {
+    if !flow.plugin_defaults.is_empty() || !flow.listeners.is_empty() || !flow.sla.is_empty() {
+        return None;
+    }
+    let mut refs = OutputRefs::None;
+    for v in &flow.outputs {
+        value_refs(v, &mut refs);
+    }
+    for task in flow.all_tasks() {
+        if refs == OutputRefs::All {
+            break;
+        }
+        refs.add(output_refs(task, flow));
+    }
+    match refs {
+        OutputRefs::None => Some(BTreeSet::new()),
+        OutputRefs::Tasks(t) => Some(t),
+        OutputRefs::All => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +167,25 @@ mod tests {
         ] {
             assert_eq!(text_refs(all), OutputRefs::All, "{all}");
         }
+    }
+
+    #[test]
+    fn a_flow_reads_what_its_tasks_and_outputs_name() {
+        let flow = |yaml: &str| {
+            let (v, _) = baton_model::yaml::parse(yaml).expect("yaml");
+            Flow::from_value(&v, yaml).0.expect("flow")
+        };
+        let named = flow(
+            "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.debug.Return\n    format: x\n  \
+             - id: b\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.a.value }}\"\n\
+             outputs:\n  - id: o\n    type: STRING\n    value: \"{{ outputs.b.value }}\"\n",
+        );
+        assert_eq!(outputs_read(&named), Some(["a".to_string(), "b".to_string()].into()));
+        let all = flow(
+            "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.debug.Return\n    \
+             format: \"{{ outputs }}\"\n",
+        );
+        assert_eq!(outputs_read(&all), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod sqlite_group;
 mod sqlite_kv;
 mod sqlite_labels;
 mod sqlite_metrics;
+mod sqlite_partial;
 mod sqlite_purge;
 mod sqlite_records;
 mod sqlite_triggers;

@@ -32,7 +32,7 @@ use baton_backend::{BackendError, Claim, ExecutionFilter, ExecutionSummary, LogE
 use baton_model::{Execution, StateType};
 
 /// The schema version written to `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS flows (
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS flows (
 CREATE TABLE IF NOT EXISTS executions (
     id TEXT PRIMARY KEY NOT NULL, namespace TEXT NOT NULL, flow_id TEXT NOT NULL,
     state TEXT NOT NULL, start_date INTEGER, end_date INTEGER,
-    version INTEGER NOT NULL, body TEXT NOT NULL, labels TEXT NOT NULL DEFAULT '[]');
+    version INTEGER NOT NULL, body TEXT NOT NULL, labels TEXT NOT NULL DEFAULT '[]', runs INTEGER, step BLOB);
 CREATE TABLE IF NOT EXISTS execution_labels (
     execution_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (execution_id, key, value));
@@ -182,6 +182,8 @@ impl SqliteStore {
         // one transaction: a fresh home's tables cost one commit, not one each
         conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\nCOMMIT;")).map_err(db("create schema"))?;
         super::sqlite_kv::add_revision_column(&conn)?;
+        // the head's task-run count and the executor's state (version 6)
+        super::sqlite_partial::add_columns(&conn)?;
         // `claims`, clustered on its key (an older home's rebuilt)
         super::sqlite_upgrade::clustered_claims(&conn)?;
         // `metrics`, clustered on their execution (an older home's rebuilt)
@@ -433,6 +435,9 @@ impl StateStore for SqliteStore {
     fn sealer(&self) -> Option<Arc<baton_backend::seal::Sealer>> {
         Some(self.sealer.clone())
     }
+    fn partial(&self) -> Option<&dyn baton_backend::partial::PartialStore> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]
@@ -456,6 +461,12 @@ mod tests {
         contract::state_store_contract(&store).await;
         drop(store);
         std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[tokio::test]
+    async fn partial_store_contract() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        baton_backend::partial_contract::partial_store_contract(&store).await;
     }
 
     #[tokio::test]

@@ -24,6 +24,11 @@ struct Head {
     body: String,
     labels_json: String,
     labels: Vec<Label>,
+    /// How many task runs the execution holds (`runs`).
+    runs: i64,
+    /// The executor's state kept with this version (`step`,
+    /// `sqlite_partial.rs`): `None` for every save but the executor's.
+    step: Option<Vec<u8>>,
 }
 
 impl Head {
@@ -41,6 +46,8 @@ impl Head {
             body,
             labels_json: labels_json(&e.labels)?,
             labels: e.labels.clone(),
+            runs: i64::try_from(e.task_run_list.len()).unwrap_or(i64::MAX),
+            step: None,
         })
     }
 }
@@ -85,8 +92,8 @@ impl SqliteStore {
         self.group()
             .run("create_execution", move |conn| {
                 conn.prepare_cached(
-                    "INSERT INTO executions (id, namespace, flow_id, state, start_date, end_date, version, body, labels)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)",
+                    "INSERT INTO executions (id, namespace, flow_id, state, start_date, end_date, version, body, labels, runs)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -97,7 +104,8 @@ impl SqliteStore {
                         head.start,
                         head.end,
                         head.body,
-                        head.labels_json
+                        head.labels_json,
+                        head.runs
                     ])
                 })
                 .map_err(|err| match err.sqlite_error_code() {
@@ -193,9 +201,23 @@ impl SqliteStore {
         ended: &[AttemptEnd],
         opened: &[AttemptClaim],
     ) -> Result<u64> {
+        self.save_keeping(e, changed, ended, opened, None).await
+    }
+
+    /// [`Self::save_execution_claiming_queued`] keeping `step` (the
+    /// executor's encoded state, `sqlite_partial.rs`) with the head; `None`
+    /// clears a state kept before.
+    pub(super) async fn save_keeping(
+        &self,
+        e: &Execution,
+        changed: &[usize],
+        ended: &[AttemptEnd],
+        opened: &[AttemptClaim],
+        step: Option<Vec<u8>>,
+    ) -> Result<u64> {
         let opened: Vec<(String, u32, String, i64)> =
             opened.iter().map(|c| (c.task_run_id.clone(), c.attempt, c.worker_id.clone(), micros(c.until))).collect();
-        let head = Head::of(e, &self.sealer)?;
+        let head = Head { step, ..Head::of(e, &self.sealer)? };
         let task_runs = rows(e, changed.iter().copied())?;
         let ends = ended
             .iter()
@@ -249,12 +271,17 @@ fn save_rows(conn: &Connection, head: &Head, task_runs: &[Row], expected: u64) -
     // only when they change, which most steps of a running execution do not
     let unchanged = stored_state == head.state && stored_start == head.start;
     if unchanged {
-        conn.prepare_cached("UPDATE executions SET end_date = ?2, version = ?3, body = ?4, labels = ?5 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![head.id, head.end, new_version as i64, head.body, head.labels_json]))
+        conn.prepare_cached(
+            "UPDATE executions SET end_date = ?2, version = ?3, body = ?4, labels = ?5, runs = ?6, step = ?7
+             WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![head.id, head.end, new_version as i64, head.body, head.labels_json, head.runs, head.step])
+        })
     } else {
         conn.prepare_cached(
             "UPDATE executions SET state = ?2, start_date = ?3, end_date = ?4, version = ?5, body = ?6,
-             labels = ?7 WHERE id = ?1",
+             labels = ?7, runs = ?8, step = ?9 WHERE id = ?1",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -264,7 +291,9 @@ fn save_rows(conn: &Connection, head: &Head, task_runs: &[Row], expected: u64) -
                 head.end,
                 new_version as i64,
                 head.body,
-                head.labels_json
+                head.labels_json,
+                head.runs,
+                head.step
             ])
         })
     }

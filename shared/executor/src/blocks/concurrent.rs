@@ -48,6 +48,10 @@ pub(crate) const UNITS_A_STEP: u32 = 1_000;
 /// keeps; it starts the next ones as their results come in.
 pub(crate) const JOB_WINDOW: usize = 1_000;
 
+/// The most task runs a block makes room for at once when it starts (a
+/// larger loop's list grows as usual past them).
+const MAX_ROOM: usize = 1_000_000;
+
 /// Whether a block may start another unit: under its `concurrencyLimit`,
 /// or (with none) under [`JOB_WINDOW`] units with a job out.
 fn has_room(memo: &Conc, limit: usize) -> bool {
@@ -106,6 +110,13 @@ impl<'a> Stepper<'a> {
             }
             Err(units) => units,
         };
+        // a large loop's task runs are made room for once: the list never
+        // doubles (a copy of every task run, held twice while it is made)
+        let per_unit = if matches!(units, Units::Tasks(_)) { 1 } else { tasks.len().max(1) };
+        let room = units.len().saturating_mul(per_unit).min(MAX_ROOM);
+        if room > self.exec.task_run_list.capacity() - self.exec.task_run_list.len() {
+            self.exec.task_run_list.reserve_exact(room);
+        }
         // iterations sharing a value share their task runs: walk all every time
         let shared = matches!(units, Units::Shared(_));
         let mut memo = Conc {

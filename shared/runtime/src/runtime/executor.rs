@@ -8,17 +8,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde_json::{Map, json};
 use tokio::sync::Mutex;
 
 use super::batch::Turn;
 use super::engine::{Engine, ExecutionUpdate};
-use super::launcher::{self, LaunchRequest, publish_event};
+use super::launcher::publish_event;
 use super::messages::ExecutionEvent;
 use crate::backend::{AttemptClaim, AttemptEnd, BackendError, LogEntry};
 use crate::executor::concurrency::Admission;
 use crate::executor::{self, Action, ExecIndex, StepOptions};
-use crate::model::{Execution, StateType};
+use crate::model::{Execution, Flow, StateType};
 
 /// Failure to process an event (the event may be retried).
 #[derive(Debug, thiserror::Error)]
@@ -62,12 +61,18 @@ impl Cached {
     }
 }
 
+/// Per flow (namespace, id, revision), the flow and what of its finished
+/// task runs the cache holds (`trim`).
+type Trims = HashMap<(String, String, u32), (Arc<Flow>, Arc<trim::Trim>)>;
+
 /// Processes execution events.
 pub struct ExecutorService {
     engine: Arc<Engine>,
     /// Executions known to be current (this process is their only writer
     /// locally; the CAS on save catches any other writer).
     cache: Mutex<HashMap<String, Cached>>,
+    /// Per flow revision, what of its finished task runs is held (`trim`).
+    trims: Mutex<Trims>,
     /// Whose claims a save opens for the attempts it dispatches to this
     /// process's workers (`local-<group>@<this process>`), when its queue is
     /// in process; `None` otherwise (see [`ExecutorService::open_claims`]).
@@ -80,7 +85,7 @@ impl ExecutorService {
             let process = uuid::Uuid::new_v4().simple().to_string();
             format!("@{}", &process[..12])
         });
-        ExecutorService { engine, cache: Mutex::new(HashMap::new()), claims_for }
+        ExecutorService { engine, cache: Mutex::new(HashMap::new()), trims: Mutex::new(HashMap::new()), claims_for }
     }
 
     /// The claims a save opens for the attempts its actions dispatch, each
@@ -132,6 +137,25 @@ impl ExecutorService {
             return;
         }
         cache.insert(id, c);
+    }
+
+    /// What of `flow`'s finished task runs may be dropped from memory,
+    /// worked out once per flow (kept with it, so a flow replaced under the
+    /// same revision, as tests do, is never answered for another).
+    async fn trim_of(&self, flow: &Arc<Flow>) -> Arc<trim::Trim> {
+        let key = (flow.namespace.clone(), flow.id.clone(), flow.revision);
+        let mut trims = self.trims.lock().await;
+        if let Some((f, t)) = trims.get(&key)
+            && Arc::ptr_eq(f, flow)
+        {
+            return t.clone();
+        }
+        if trims.len() >= MAX_CACHED {
+            trims.clear();
+        }
+        let t = Arc::new(trim::Trim::of(flow));
+        trims.insert(key, (flow.clone(), t.clone()));
+        t
     }
 
     async fn load_stored(&self, id: &str) -> Result<Execution, ExecutorError> {
@@ -312,7 +336,7 @@ impl ExecutorService {
             // queued execution takes the slot and a parent hears of it
             actions.push(Action::Ended(exec.state.current));
             let killed = killed_attempts(&exec, event);
-            self.save(Cached { exec, index, stepped }, from, &changed, &ended, actions).await?;
+            self.save(&flow, Cached { exec, index, stepped }, from, &changed, &ended, actions).await?;
             self.close_claims(&killed).await?;
             return Ok(Decided::Saved);
         }
@@ -339,7 +363,7 @@ impl ExecutorService {
                     exec.state.set(StateType::Queued, now);
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "WARN", message });
                     return self
-                        .save(Cached { exec, index, stepped }, from, &changed, &ended, actions)
+                        .save(&flow, Cached { exec, index, stepped }, from, &changed, &ended, actions)
                         .await
                         .map(|()| Decided::Saved);
                 }
@@ -349,7 +373,7 @@ impl ExecutorService {
                     actions.push(Action::Log { task_run_id: None, task_id: None, level: "ERROR", message });
                     actions.push(Action::Ended(state));
                     return self
-                        .save(Cached { exec, index, stepped }, from, &changed, &ended, actions)
+                        .save(&flow, Cached { exec, index, stepped }, from, &changed, &ended, actions)
                         .await
                         .map(|()| Decided::Saved);
                 }
@@ -364,7 +388,7 @@ impl ExecutorService {
                 return Ok(Decided::Unchanged(Box::new(Cached { exec, index, stepped })));
             }
             return self
-                .save(Cached { exec, index, stepped }, from, &changed, &ended, actions)
+                .save(&flow, Cached { exec, index, stepped }, from, &changed, &ended, actions)
                 .await
                 .map(|()| Decided::Saved);
         }
@@ -381,7 +405,7 @@ impl ExecutorService {
         }
         // a kill (or an SLA) ended task runs: their workers are told to stop
         let killed = if t.execution.state.is_terminal() { killed_in(&t.execution, &changed) } else { Vec::new() };
-        self.save(Cached { exec: t.execution, index, stepped: true }, from, &changed, &ended, actions).await?;
+        self.save(&flow, Cached { exec: t.execution, index, stepped: true }, from, &changed, &ended, actions).await?;
         self.close_claims(&killed).await?;
         Ok(Decided::Saved)
     }
@@ -403,6 +427,7 @@ impl ExecutorService {
     /// original state), before `afterExecution` tasks run.
     async fn save(
         &self,
+        flow: &Arc<Flow>,
         current: Cached,
         from: StateType,
         changed: &[String],
@@ -435,10 +460,16 @@ impl ExecutorService {
         }
         let mut actions = kept;
         let positions: Vec<usize> = changed.iter().filter_map(|id| index.position(&exec.task_run_list, id)).collect();
+        if let Some(at) = trim::changes_trimmed(&exec, &positions) {
+            // never written from the trimmed copy: decided again on the stored one
+            let (what, v) = (format!("execution {} (task run {at} held trimmed: read again)", exec.id), exec.version);
+            return Err(BackendError::Conflict { what, expected: v, found: v }.into());
+        }
         let opened = self.open_claims(&mut actions);
-        // the index's state goes with the head, for a decision on part of it (`partly`)
-        let state =
-            (stepped && engine.state.partial().is_some()).then(|| executor::partial::export_state(&index, &exec));
+        // the index's state goes with the head, for a decision on part of it
+        // (`partly`, which loads executions of PARTIAL_FROM task runs or more)
+        let state = (stepped && engine.state.partial().is_some() && exec.task_run_list.len() >= partly::PARTIAL_FROM)
+            .then(|| executor::partial::export_state(&index, &exec));
         let new_version = super::metrics::commit(async {
             match engine.state.partial() {
                 Some(store) => store.save_stepped(&exec, &positions, ended, &opened, state.as_ref(), false).await,
@@ -466,6 +497,8 @@ impl ExecutorService {
             self.flow_triggers(&exec).await?;
         }
         if !ended {
+            // finished task runs held small (`trim`)
+            self.trim_of(flow).await.apply(&mut exec, &positions);
             // moved, not copied: the next event of this execution starts from here
             self.cache_insert(exec.id.clone(), Cached { exec, index, stepped }).await;
         }
@@ -536,153 +569,6 @@ impl ExecutorService {
         Ok(())
     }
 
-    /// Handles `StartSubflow`: launches the child of the parent's Subflow
-    /// task run unless it is stored already (`subflow_start::plan`).
-    async fn start_child(&self, execution_id: &str, task_run_id: &str) -> Result<(), ExecutorError> {
-        let Some(parent) = self.engine.state.load_execution(execution_id).await? else { return Ok(()) };
-        self.start_child_of(&parent, task_run_id).await
-    }
-
-    /// Launches the child of `parent`'s Subflow task run unless it is stored.
-    async fn start_child_of(&self, parent: &Execution, task_run_id: &str) -> Result<(), ExecutorError> {
-        let engine = &self.engine;
-        match super::subflow_start::plan(engine, parent, task_run_id).await? {
-            super::subflow_start::Plan::Nothing => Ok(()),
-            super::subflow_start::Plan::Fail { child_id, message } => {
-                self.log_error(parent, task_run_id, &message).await?;
-                let event = ExecutionEvent::SubflowEnded {
-                    execution_id: parent.id.clone(),
-                    task_run_id: task_run_id.to_string(),
-                    child_execution_id: child_id,
-                    state: StateType::Failed,
-                    outputs: Map::from_iter([("error".to_string(), serde_json::Value::String(message))]),
-                    iteration: None,
-                };
-                Ok(publish_event(engine, &event).await?)
-            }
-            super::subflow_start::Plan::Start(s) => {
-                let tr = task_run_id.to_string();
-                self.start_subflow(parent, tr, s.child_id, &s.namespace, &s.flow_id, s.inputs, s.labels).await
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn start_subflow(
-        &self,
-        parent: &Execution,
-        task_run_id: String,
-        child_id: String,
-        namespace: &str,
-        flow_id: &str,
-        inputs: Map<String, serde_json::Value>,
-        labels: Vec<crate::model::Label>,
-    ) -> Result<(), ExecutorError> {
-        let engine = &self.engine;
-        let fail = |msg: String| ExecutionEvent::SubflowEnded {
-            execution_id: parent.id.clone(),
-            task_run_id: task_run_id.clone(),
-            child_execution_id: child_id.clone(),
-            state: StateType::Failed,
-            outputs: Map::from_iter([("error".to_string(), serde_json::Value::String(msg))]),
-            iteration: None,
-        };
-        let (depth, root) = subflow_depth(engine, parent).await?;
-        if let Err(msg) = super::fanout::check(engine, &root, &format!("Subflow {namespace}.{flow_id}")).await? {
-            self.log_error(parent, &task_run_id, &msg).await?;
-            publish_event(engine, &fail(msg)).await?;
-            return Ok(());
-        }
-        if depth >= MAX_SUBFLOW_DEPTH {
-            let msg = format!(
-                "Subflow {namespace}.{flow_id} not started: executions nest {depth} subflows deep already \
-                 (at most {MAX_SUBFLOW_DEPTH}; does a flow call itself?)"
-            );
-            self.log_error(parent, &task_run_id, &msg).await?;
-            publish_event(engine, &fail(msg)).await?;
-            return Ok(());
-        }
-        let Some(flow) = engine.latest_flow(namespace, flow_id).await else {
-            let msg = format!("Subflow {namespace}.{flow_id} not found (load it with --flows DIR)");
-            self.log_error(parent, &task_run_id, &msg).await?;
-            publish_event(engine, &fail(msg)).await?;
-            return Ok(());
-        };
-        let mut labels = labels;
-        if let Some(c) = parent.labels.iter().find(|l| l.key == "system.correlationId") {
-            labels.push(c.clone());
-        }
-        // Kestra's trigger of a subflow execution: the task that started it
-        // and the parent execution (`{{ trigger.executionId }}`…); it also
-        // lets the child read the parent's files (backend::scope)
-        let task_id = parent.task_run(&task_run_id).map(|t| t.task_id.clone()).unwrap_or_default();
-        let task_type = super::flows::at_revision(engine, &parent.namespace, &parent.flow_id, parent.flow_revision)
-            .await
-            .ok()
-            .and_then(|f| f.find_task(&task_id).map(|t| t.kind.clone()))
-            .unwrap_or_else(|| "io.kestra.plugin.core.flow.Subflow".to_string());
-        let trigger = crate::model::TriggerContext {
-            id: task_id,
-            type_: task_type,
-            variables: Map::from_iter([
-                ("executionId".to_string(), json!(parent.id)),
-                ("namespace".to_string(), json!(parent.namespace)),
-                ("flowId".to_string(), json!(parent.flow_id)),
-                ("flowRevision".to_string(), json!(parent.flow_revision)),
-            ]),
-        };
-        let req = LaunchRequest {
-            inputs,
-            labels,
-            trigger: Some(trigger),
-            parent: Some((parent.id.clone(), task_run_id.clone())),
-            secrets: crate::model::flow::secret_values_of(&parent.secret_inputs, &parent.inputs),
-            execution_id: Some(child_id.clone()),
-            ..LaunchRequest::default()
-        };
-        let launched = launcher::launch(engine, &flow, req).await;
-        if launched.is_ok() {
-            super::fanout::add(engine, &root).await?;
-        }
-        match launched {
-            // created FAILED by its checks: it never runs, so its end is told here
-            Ok(child) if child.state.is_terminal() => {
-                let msg = child
-                    .error
-                    .unwrap_or_else(|| format!("subflow execution {child_id} ended {}", child.state.current));
-                publish_event(engine, &fail(msg)).await?;
-                Ok(())
-            }
-            Ok(_) | Err(launcher::LaunchError::Exists(_)) => Ok(()),
-            Err(launcher::LaunchError::Backend(e)) => Err(e.into()),
-            Err(e) => {
-                let msg = format!("cannot start subflow {namespace}.{flow_id}: {e}");
-                self.log_error(parent, &task_run_id, &msg).await?;
-                publish_event(engine, &fail(msg)).await?;
-                Ok(())
-            }
-        }
-    }
-
-    async fn log_error(&self, exec: &Execution, task_run_id: &str, message: &str) -> Result<(), ExecutorError> {
-        let task_id = exec.task_run(task_run_id).map(|t| t.task_id.clone());
-        self.engine
-            .state
-            .append_logs(&[LogEntry {
-                namespace: exec.namespace.clone(),
-                flow_id: exec.flow_id.clone(),
-                execution_id: exec.id.clone(),
-                task_id,
-                task_run_id: Some(task_run_id.to_string()),
-                attempt_number: None,
-                timestamp: Utc::now(),
-                level: "ERROR".into(),
-                message: message.to_string(),
-            }])
-            .await?;
-        Ok(())
-    }
-
     async fn on_end(&self, exec: &Execution, state: StateType) -> Result<(), ExecutorError> {
         let engine = &self.engine;
         if let Some(event) = super::subflow_outputs::ended_event(engine, exec, state).await? {
@@ -720,28 +606,6 @@ impl ExecutorService {
 /// How many executions one executor keeps in memory between their events
 /// (each with its index): the bound on its cache.
 pub const MAX_CACHED: usize = 1024;
-
-/// How many subflow levels an execution may sit under: a flow that calls
-/// itself stops here instead of creating executions without end.
-pub const MAX_SUBFLOW_DEPTH: usize = 10;
-
-/// How many ancestors `exec` has (0 for a top-level execution), counted up
-/// to `MAX_SUBFLOW_DEPTH` from the stored executions, and the root
-/// execution (the oldest ancestor reached) that its fan-out counts against.
-pub async fn subflow_depth(engine: &Engine, exec: &Execution) -> Result<(usize, String), ExecutorError> {
-    let mut depth = 0;
-    let mut root = exec.id.clone();
-    let mut parent = exec.parent_id.clone();
-    while let Some(id) = parent {
-        depth += 1;
-        root = id.clone();
-        if depth >= MAX_SUBFLOW_DEPTH {
-            break;
-        }
-        parent = engine.state.load_execution(&id).await?.and_then(|p| p.parent_id);
-    }
-    Ok((depth, root))
-}
 
 /// The attempts whose results `events` carry, with their metrics.
 fn attempt_ends(events: &[ExecutionEvent]) -> Vec<AttemptEnd> {
@@ -810,6 +674,11 @@ impl std::ops::Deref for Changed {
 
 mod partly;
 use partly::Partly;
+mod subflows;
+mod trim;
+pub use subflows::{MAX_SUBFLOW_DEPTH, subflow_depth};
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod trim_tests;

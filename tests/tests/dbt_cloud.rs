@@ -17,10 +17,13 @@ use shared::model::StateType;
 
 use crate::support::{harness, runs};
 
+/// `METHOD /path?query`, `Authorization`, JSON body of one request.
+type Call = (String, Option<String>, Value);
+
 #[derive(Clone, Default)]
 struct Fake {
-    /// `METHOD /path?query`, `Authorization`, JSON body of each request.
-    calls: Arc<Mutex<Vec<(String, Option<String>, Value)>>>,
+    /// Each request, in order.
+    calls: Arc<Mutex<Vec<Call>>>,
     /// Polls of each run so far.
     polls: Arc<Mutex<HashMap<u64, u32>>>,
     /// Triggers refused with a 503 before one is accepted.

@@ -201,15 +201,14 @@ impl ScriptTask {
             cid_file: Some(cid_file),
         };
         let bin = cx.services.config.scripts.engine_bin().display().to_string();
-        let spawn = Spawn {
+        Spawn {
             program: bin,
             args: docker::run_args(opts, &spec),
             cwd: dir.to_path_buf(),
             env,
             env_remove: secret_env_names(),
             pid_namespace: false,
-        };
-        spawn
+        }
     }
 }
 

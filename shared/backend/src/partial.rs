@@ -56,6 +56,12 @@ pub trait PartialStore: Send + Sync {
         state: Option<&StepState>,
         sparse: bool,
     ) -> Result<u64>;
+    /// Whether a save also writes task runs it was not told changed
+    /// (Firestore's chunks copy the whole list): the executor then keeps
+    /// every task run whole in memory (`executor::trim` stays off).
+    fn copies_unchanged_runs(&self) -> bool {
+        false
+    }
 }
 
 /// `state` as stored: JSON, deflated; `None` above [`MAX_STATE_BYTES`].

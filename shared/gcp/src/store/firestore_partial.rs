@@ -75,6 +75,11 @@ impl FirestoreStore {
 
 #[async_trait]
 impl PartialStore for FirestoreStore {
+    /// A save writes the chunks of the whole list.
+    fn copies_unchanged_runs(&self) -> bool {
+        true
+    }
+
     async fn load_head(&self, id: &str) -> Result<Option<StoredHead>> {
         let what = "load execution head";
         let Some(head) = self.fs.get(what, &execution_path(id)).await? else { return Ok(None) };

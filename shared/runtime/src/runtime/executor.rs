@@ -497,8 +497,11 @@ impl ExecutorService {
             self.flow_triggers(&exec).await?;
         }
         if !ended {
-            // finished task runs held small (`trim`)
-            self.trim_of(flow).await.apply(&mut exec, &positions);
+            // finished task runs held small (`trim`), unless the store's
+            // saves copy task runs that did not change (Firestore's chunks)
+            if !engine.state.partial().is_some_and(|p| p.copies_unchanged_runs()) {
+                self.trim_of(flow).await.apply(&mut exec, &positions);
+            }
             // moved, not copied: the next event of this execution starts from here
             self.cache_insert(exec.id.clone(), Cached { exec, index, stepped }).await;
         }

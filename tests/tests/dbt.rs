@@ -153,6 +153,11 @@ async fn dbt_builds_the_taxi_project_synced_from_git_into_postgres() {
     );
     assert!(logs.iter().any(|l| l.starts_with("model.taxi_rides.fact_trips => success in ")), "{logs:?}");
     assert!(logs.iter().any(|l| l.starts_with("seed.taxi_rides.taxi_zone_lookup => success")), "{logs:?}");
+    // dbt ran with Kestra's `--log-format json`: its events are logged as Kestra's DbtCLI writes them
+    assert!(
+        logs.iter().any(|l| l.starts_with("[Date: ") && l.contains("[Type: MainReportVersion] Running with dbt=")),
+        "{logs:?}"
+    );
     assert!(
         logs.iter().any(|l| l.contains("accepted_values_fact_trips_service_type") && l.contains("=> pass")),
         "{logs:?}"
@@ -182,6 +187,38 @@ async fn dbt_builds_the_taxi_project_synced_from_git_into_postgres() {
     let dbt_on_path =
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join("dbt").is_file());
     assert!(dbt_on_path || logs.iter().any(|l| l.starts_with("There is no dbt on PATH")), "{logs:?}");
+
+    // a warning dbt logs ends the task in WARNING; the closing stats are counters
+    let warned = format!(
+        r#"
+id: dbt_warns
+namespace: zoomcamp.dbt
+tasks:
+  - id: dbt
+    type: io.kestra.plugin.dbt.cli.DbtCLI
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    parseRunResults: false
+    profiles: |
+      default:
+        outputs:
+          dev: {{type: postgres, host: 127.0.0.1, port: {port}, user: u, password: p, dbname: d, schema: s}}
+        target: dev
+    commands:
+      - |
+        echo '{{"info": {{"level": "warn", "msg": "Deprecated", "name": "Dep", "thread": "T", "ts": "t"}}}}'
+      - |
+        echo '{{"data": {{"stats": {{"pass": 2, "warn": 1}}}}, "info": {{"level": "info", "msg": "Done."}}}}'
+"#,
+        port = c.port()
+    );
+    let e = h.run(&warned, json!({})).await;
+    let logs = h.logs(&e.id).await;
+    assert_eq!(e.state.current, StateType::Warning, "{:?}\n{logs:?}", e.error);
+    assert!(logs.iter().any(|l| l == "[Date: t] [Thread: T] [Type: Dep] Deprecated "), "{logs:?}");
+    let kept = h.embedded.engine.state.metrics().execution_metrics(&e.id).await.expect("metrics").entries;
+    let pass: Vec<f64> = kept.iter().filter(|m| m.name == "pass").map(|m| m.value).collect();
+    assert_eq!(pass, vec![2.0], "{kept:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
 

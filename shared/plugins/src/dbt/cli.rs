@@ -3,7 +3,10 @@
 //! with Kestra's dbt additions: `profiles` written to `.profile/` (and
 //! `DBT_PROFILES_DIR`), `projectDir` (`DBT_PROJECT_DIR`), `parseRunResults`
 //! (one log line per dbt node; `run_results.json` and `manifest.json` in
-//! `outputFiles`), `storeManifest`/`loadManifest` (the manifest in KV).
+//! `outputFiles`), `storeManifest`/`loadManifest` (the manifest in KV),
+//! `logFormat` (each `dbt` command gets `--log-format`, `--log-path logs`
+//! and `--project-dir` as Kestra adds them; every line is read as dbt's
+//! logs: `scripts::dbt_log`) and `engine` (the default image).
 //! Without a reachable container engine (or, on the Process runner, without
 //! `dbt` on PATH), dbt runs from the cached virtualenv of `venv`, and the
 //! task log says so.
@@ -18,12 +21,13 @@ use serde_json::{Map, Value, json};
 use tokio::io::AsyncReadExt;
 
 use super::{results, venv};
-use crate::scripts::{ExecProps, docker_reachable, shell_commands};
+use crate::scripts::{ExecProps, dbt_commands, docker_reachable};
 use crate::{Declare, PropDecl, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 use baton_backend::{KvLookup, KvType, KvValue};
 
 /// Properties DbtCLI adds to a shell `Commands` task.
-const DBT_ONLY: &[&str] = &["profiles", "projectDir", "parseRunResults", "storeManifest", "loadManifest", "dbtPath"];
+const DBT_ONLY: &[&str] =
+    &["profiles", "projectDir", "parseRunResults", "storeManifest", "loadManifest", "dbtPath", "logFormat", "engine"];
 const PROCESS: &str = "io.kestra.plugin.core.runner.Process";
 
 /// The properties DbtCLI adds to a shell `Commands` task (its `commands`
@@ -57,6 +61,17 @@ struct DbtProps {
     #[serde(default)]
     #[prop(kind = "Map")]
     load_manifest: Option<Value>,
+    /// dbt's log format, added to every `dbt` command as `--log-format`
+    /// (not with NONE, nor where the command has one). With JSON each dbt
+    /// event is logged at its level, and a warning ends the task in WARNING.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["JSON", "TEXT", "DEBUG", "NONE"], default = "\"JSON\"")]
+    log_format: Option<String>,
+    /// The image when the task names none (`containerImage`, `docker.image`):
+    /// CORE is `ghcr.io/kestra-io/dbt`, FUSION `ghcr.io/kestra-io/dbt-fusion`.
+    #[serde(default, deserialize_with = "de::opt_string_lenient")]
+    #[prop(values = ["CORE", "FUSION"], default = "\"CORE\"")]
+    engine: Option<String>,
 }
 
 /// DbtCLI's properties: its own, then the script tasks' shared ones.
@@ -94,7 +109,7 @@ pub(super) fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>,
     // the script part is checked now, so a wrong property fails early
     let script: Map<String, Value> =
         props.iter().filter(|(k, _)| !DBT_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-    shell_commands(&script)?;
+    dbt_commands(&script)?;
     Ok(Box::new(DbtCli { props: props.clone() }))
 }
 
@@ -142,6 +157,38 @@ fn dbt_on_path() -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join("dbt")).find(|p| p.is_file())
 }
 
+/// `logFormat`, as dbt's `--log-format` writes it (`none`: not added).
+fn log_format(props: &Map<String, Value>) -> String {
+    string_prop(props, "logFormat").unwrap_or_else(|| "JSON".into()).to_ascii_lowercase()
+}
+
+/// The image of `engine`, for a task that names none.
+fn default_image(props: &Map<String, Value>) -> String {
+    match string_prop(props, "engine").as_deref().map(str::to_ascii_uppercase).as_deref() {
+        Some("FUSION") => "ghcr.io/kestra-io/dbt-fusion".into(),
+        _ => "ghcr.io/kestra-io/dbt".into(),
+    }
+}
+
+/// A command as Kestra's DbtCLI runs it: one starting with `dbt` gets
+/// `--project-dir` (with `projectDir`), `--log-format` (unless NONE) and
+/// `--log-path logs`, each unless the command already has it.
+fn dbt_command(mut command: String, project: &str, log_format: &str) -> String {
+    if !command.starts_with("dbt") {
+        return command;
+    }
+    if !project.is_empty() && !command.contains("--project-dir") {
+        command.push_str(&format!(" --project-dir {project}"));
+    }
+    if log_format != "none" && !command.contains("--log-format") {
+        command.push_str(&format!(" --log-format {log_format}"));
+    }
+    if !command.contains("--log-path") {
+        command.push_str(" --log-path logs");
+    }
+    command
+}
+
 pub use crate::config::MAX_DBT_ARTIFACT_BYTES;
 
 async fn read_storage(cx: &RunContext, uri: &str) -> Result<String, String> {
@@ -167,6 +214,23 @@ impl DbtCli {
         let project = string_prop(p, "projectDir").unwrap_or_default();
         let project_path = if project.is_empty() { dir.to_path_buf() } else { dir.join(&project) };
         let target = |f: &str| if project.is_empty() { format!("target/{f}") } else { format!("{project}/target/{f}") };
+        let commands: Vec<Value> = list_prop(p, "commands")
+            .into_iter()
+            .map(|c| match c {
+                Value::String(c) => Value::String(dbt_command(c, &project, &log_format(p))),
+                other => other,
+            })
+            .collect();
+        script.insert("commands".into(), Value::Array(commands));
+        let image = default_image(p);
+        let named = string_prop(p, "containerImage").is_some()
+            || p.get("docker")
+                .and_then(|d| d.get("image"))
+                .and_then(Value::as_str)
+                .is_some_and(|i| !i.trim().is_empty());
+        if !named {
+            script.insert("containerImage".into(), json!(image));
+        }
         let mut env = map_prop(p, "env");
         let mut input_files = map_prop(p, "inputFiles");
         if let Some(profiles) = string_prop(p, "profiles") {
@@ -204,7 +268,7 @@ impl DbtCli {
                 .or_else(|| std::fs::read_to_string(project_path.join("profiles.yml")).ok())
                 .unwrap_or_default();
             let adapter = venv::adapter_of(&profiles).unwrap_or_else(|| "postgres".to_string());
-            let image = string_prop(p, "containerImage").unwrap_or_else(|| "ghcr.io/kestra-io/dbt".into());
+            let image = string_prop(p, "containerImage").unwrap_or(image);
             let instead = if docker { format!(" instead of the image {image}") } else { String::new() };
             cx.info(&format!(
                 "{reason}: running dbt from a cached Python virtualenv with {} and the '{adapter}' adapter{instead}",
@@ -229,7 +293,9 @@ impl DbtCli {
         }
         script.insert("outputFiles".into(), Value::Array(outputs));
         let mut before = vec![json!(format!(
-            "trap 'mkdir -p \"{side}\" && cp -f \"{dir}/{rr}\" \"{side}/\" 2>/dev/null; true' EXIT",
+            // `|| true`: under `set -e` (failFast) a failed copy (a command
+            // that writes no run_results.json, `dbt deps`) would end the script in 1
+            "trap '{{ mkdir -p \"{side}\" && cp -f \"{dir}/{rr}\" \"{side}/\"; }} 2>/dev/null || true' EXIT",
             side = side.display(),
             dir = dir.display(),
             rr = target("run_results.json"),
@@ -249,7 +315,7 @@ impl RunnableTask for DbtCli {
         let side = PathBuf::from(format!("{}-dbt-results", dir.display()));
         let script = self.script_props(cx, &dir, &side).await?;
         let parse = self.props.get("parseRunResults").is_none_or(|v| v != &json!(false) && v != "false");
-        let outcome = shell_commands(&script)?.run(cx).await;
+        let outcome = dbt_commands(&script)?.run(cx).await;
         // read whole: only under the artifacts' bound
         let side_file = side.join("run_results.json");
         let side_results = std::fs::metadata(&side_file)
@@ -309,5 +375,29 @@ impl RunnableTask for DbtCli {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dbt_commands_get_kestras_flags_unless_they_have_them() {
+        assert_eq!(dbt_command("dbt build".into(), "", "json"), "dbt build --log-format json --log-path logs");
+        assert_eq!(
+            dbt_command("dbt run --log-format text".into(), "proj", "json"),
+            "dbt run --log-format text --project-dir proj --log-path logs"
+        );
+        assert_eq!(dbt_command("dbt deps".into(), "", "none"), "dbt deps --log-path logs");
+        assert_eq!(dbt_command("ls -la".into(), "proj", "json"), "ls -la");
+    }
+
+    #[test]
+    fn the_engine_names_the_image_of_a_task_that_names_none() {
+        let props = |v: Value| v.as_object().cloned().unwrap_or_default();
+        assert_eq!(default_image(&props(json!({}))), "ghcr.io/kestra-io/dbt");
+        assert_eq!(default_image(&props(json!({"engine": "FUSION"}))), "ghcr.io/kestra-io/dbt-fusion");
+        assert_eq!(log_format(&props(json!({"logFormat": "TEXT"}))), "text");
     }
 }

@@ -10,6 +10,7 @@ use tokio::io::AsyncReadExt;
 
 use super::cloudrun::Outcome;
 use super::cloudrun_runner::Attempt;
+use super::dbt_log;
 use super::files::glob_set;
 use super::protocol::{self, Line};
 use baton_backend::Storage;
@@ -48,29 +49,28 @@ pub async fn collect(storage: &dyn Storage, a: &Attempt, outcome: &Outcome) -> F
     let mut logs = Vec::new();
     let mut metrics = Vec::new();
     let mut vars = Map::new();
-    for line in stdout.lines() {
+    let mut warned = false;
+    // the protocol is parsed on stderr too (Kestra's Python logger writes there)
+    let mut err_lines: Vec<&str> = Vec::new();
+    let lines = stdout.lines().map(|l| (l, false)).chain(stderr.lines().map(|l| (l, true)));
+    for (line, is_err) in lines {
         match protocol::parse(line) {
-            Line::Text => logs.push(("INFO".to_string(), line.to_string())),
             Line::Protocol { outputs, logs: l, metrics: m } => {
                 vars.extend(outputs);
                 logs.extend(l);
                 metrics.extend(m);
             }
-        }
-    }
-    // the protocol is parsed on stderr too (Kestra's Python logger writes there)
-    let mut err_lines: Vec<&str> = Vec::new();
-    for line in stderr.lines() {
-        match protocol::parse(line) {
-            Line::Text => {
+            Line::Text if a.dbt_logs => {
+                let d = dbt_log::read(line);
+                warned |= d.warn;
+                metrics.extend(d.metrics);
+                logs.push((d.level.to_string(), d.message));
+            }
+            Line::Text if is_err => {
                 logs.push(("ERROR".to_string(), line.to_string()));
                 err_lines.push(line);
             }
-            Line::Protocol { outputs, logs: l, metrics: m } => {
-                vars.extend(outputs);
-                logs.extend(l);
-                metrics.extend(m);
-            }
+            Line::Text => logs.push(("INFO".to_string(), line.to_string())),
         }
     }
     let tail = || {
@@ -110,7 +110,8 @@ pub async fn collect(storage: &dyn Storage, a: &Attempt, outcome: &Outcome) -> F
     outputs.insert("exitCode".into(), Value::from(exit.unwrap_or(0)));
     outputs.insert("vars".into(), Value::Object(vars));
     outputs.insert("outputFiles".into(), Value::Object(output_files));
-    let state = if a.warning_on_std_err && !err_lines.is_empty() { StateType::Warning } else { StateType::Success };
+    let state =
+        if (a.warning_on_std_err && !err_lines.is_empty()) || warned { StateType::Warning } else { StateType::Success };
     Finished { state, outputs, error: None, logs, metrics }
 }
 

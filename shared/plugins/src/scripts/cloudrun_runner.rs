@@ -234,6 +234,9 @@ pub struct Attempt {
     /// Working-folder files that are not outputs (the script).
     pub skip: Vec<String>,
     pub warning_on_std_err: bool,
+    /// DbtCLI: the lines are dbt's logs (`dbt_log`).
+    #[serde(default)]
+    pub dbt_logs: bool,
     pub started: DateTime<Utc>,
 }
 

@@ -150,6 +150,7 @@ pub(crate) async fn start(
         output_dir: out_rel,
         skip,
         warning_on_std_err: task.spec.warning_on_std_err,
+        dbt_logs: task.spec.dbt_logs,
         started: Utc::now(),
     };
     let value = KvValue { kind: KvType::Json, value: serde_json::to_value(&record).unwrap_or_default() };

@@ -216,6 +216,7 @@ fn run_spec(props: &Map<String, Value>) -> Result<ScriptSpec, TaskError> {
         dependencies: Vec::new(),
         execution_context: false,
         argv: true,
+        dbt_logs: false,
     };
     Ok(spec)
 }

@@ -15,6 +15,7 @@ pub mod config;
 mod confine;
 mod container_id;
 mod context_file;
+mod dbt_log;
 mod docker;
 mod docker_run;
 pub(crate) mod files;
@@ -56,11 +57,13 @@ fn build(lang: Lang, form: Form, props: &Map<String, Value>) -> Result<Box<dyn R
     Ok(Box::new(ScriptTask { spec: ScriptSpec::parse(lang, form, props)? }))
 }
 
-/// A shell `Commands` task from rendered properties (for tasks built on
-/// the script machinery, such as dbt's).
+/// dbt's commands (DbtCLI) on the script machinery: a shell `Commands`
+/// task whose lines are read as dbt's logs (`dbt_log`).
 #[cfg(feature = "dbt")]
-pub(crate) fn shell_commands(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    build(Lang::Shell, Form::Commands, props)
+pub(crate) fn dbt_commands(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let mut spec = ScriptSpec::parse(Lang::Shell, Form::Commands, props)?;
+    spec.dbt_logs = true;
+    Ok(Box::new(ScriptTask { spec }))
 }
 
 /// Why no container engine is reachable for `cx`'s tasks, if none is.

@@ -44,6 +44,10 @@ pub(crate) enum Mode {
     Script,
     /// A setup step (pip install): everything at INFO, nothing parsed.
     Setup,
+    /// dbt's commands (DbtCLI): protocol lines parsed, every other line on
+    /// either stream read as dbt's JSON logs (`dbt_log`), none counted as
+    /// stderr (Kestra's DbtCLI reads both streams so).
+    Dbt,
 }
 
 /// How the process ended and what it said.
@@ -61,6 +65,8 @@ pub(crate) struct Finished {
     pub vars_bytes: usize,
     /// Set when the outputs passed their bound: why the task fails.
     pub vars_refused: Option<String>,
+    /// dbt logged a warning (`Mode::Dbt`): the task ends in WARNING.
+    pub warning: bool,
 }
 
 impl Finished {
@@ -241,34 +247,44 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-fn on_stdout(cx: &mut LogBudget<'_>, mode: Mode, line: &str, fin: &mut Finished) {
-    if mode == Mode::Script
-        && let Line::Protocol { outputs, logs, metrics } = protocol::parse(line)
-    {
-        super::output::merge_outputs(cx, fin, outputs);
-        for (level, message) in logs {
-            cx.log(&level, &message);
-        }
-        cx.record(metrics);
-        return;
+/// Applies a protocol line (`::{…}::`) of a script, parsed on both
+/// streams as Kestra does (its Python library's logger writes on stderr);
+/// false for any other line.
+fn on_protocol(cx: &mut LogBudget<'_>, line: &str, fin: &mut Finished) -> bool {
+    let Line::Protocol { outputs, logs, metrics } = protocol::parse(line) else {
+        return false;
+    };
+    super::output::merge_outputs(cx, fin, outputs);
+    for (level, message) in logs {
+        cx.log(&level, &message);
     }
-    cx.log("INFO", line);
+    cx.record(metrics);
+    true
+}
+
+fn on_stdout(cx: &mut LogBudget<'_>, mode: Mode, line: &str, fin: &mut Finished) {
+    match mode {
+        Mode::Setup => cx.log("INFO", line),
+        _ if on_protocol(cx, line, fin) => {}
+        Mode::Dbt => on_dbt(cx, line, fin),
+        Mode::Script => cx.log("INFO", line),
+    }
+}
+
+/// A dbt command's line that is not a protocol line.
+fn on_dbt(cx: &mut LogBudget<'_>, line: &str, fin: &mut Finished) {
+    let l = super::dbt_log::read(line);
+    fin.warning |= l.warn;
+    cx.record(l.metrics);
+    cx.log(l.level, &l.message);
 }
 
 fn on_stderr(cx: &mut LogBudget<'_>, mode: Mode, line: String, fin: &mut Finished) {
     match mode {
         Mode::Setup => cx.log("INFO", &line),
+        _ if on_protocol(cx, &line, fin) => return,
+        Mode::Dbt => on_dbt(cx, &line, fin),
         Mode::Script => {
-            // Kestra parses the protocol on both streams (its Python
-            // library's logger writes on stderr)
-            if let Line::Protocol { outputs, logs, metrics } = protocol::parse(&line) {
-                super::output::merge_outputs(cx, fin, outputs);
-                for (level, message) in logs {
-                    cx.log(&level, &message);
-                }
-                cx.record(metrics);
-                return;
-            }
             // Kestra (0.21+) logs a script's stderr at ERROR.
             cx.log("ERROR", &line);
             fin.stderr_lines += 1;

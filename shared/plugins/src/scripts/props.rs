@@ -228,6 +228,8 @@ pub(crate) struct ScriptSpec {
     /// (no shell), after the image's own entrypoint unless `entryPoint` is
     /// given; a container engine is required (no Process fallback).
     pub argv: bool,
+    /// DbtCLI: lines read as dbt's logs (`dbt_log`), not as a script's.
+    pub dbt_logs: bool,
 }
 
 impl ScriptSpec {
@@ -286,6 +288,7 @@ impl ScriptSpec {
             dependencies: dependencies.into_iter().filter(|d| !d.trim().is_empty()).collect(),
             execution_context: options.execution_context.unwrap_or(false),
             argv: false,
+            dbt_logs: false,
         })
     }
 }

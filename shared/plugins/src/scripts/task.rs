@@ -313,7 +313,8 @@ impl RunnableTask for ScriptTask {
             }
         };
 
-        let fin = process::run(cx, &spawn, Mode::Script).await;
+        let mode = if self.spec.dbt_logs { Mode::Dbt } else { Mode::Script };
+        let fin = process::run(cx, &spawn, mode).await;
         // the commands are done: the context (SECRET inputs in clear) goes, whatever their end
         drop(context_file);
         let fin = fin?;
@@ -371,7 +372,7 @@ impl RunnableTask for ScriptTask {
             out.insert("taskRunner".into(), details);
         }
         let mut result = TaskOutput::with(out);
-        if self.spec.warning_on_std_err && fin.stderr_lines > 0 {
+        if (self.spec.warning_on_std_err && fin.stderr_lines > 0) || fin.warning {
             result.state = Some(StateType::Warning);
         }
         Ok(result)

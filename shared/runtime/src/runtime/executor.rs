@@ -30,6 +30,10 @@ pub enum ExecutorError {
     FlowMissing(String, String),
     #[error("too many concurrent updates of execution {0}")]
     Contention(String),
+    /// A Subflow child's end before the parent's save that records its
+    /// start: to deliver again later (`executor::early_subflow_end`).
+    #[error("{0}")]
+    EarlyEnd(String),
     #[error(transparent)]
     FlowTrigger(super::flow_triggers::FlowTriggerError),
 }
@@ -219,13 +223,33 @@ impl ExecutorService {
     }
 
     /// Loads, decides on `events` and saves, re-deciding on a lost race.
+    /// A Subflow child's end that came before the save recording its start
+    /// (`executor::early_subflow_end`) is left out of the decision and
+    /// asked for again ([`ExecutorError::EarlyEnd`]) once the rest is decided.
     async fn decide_events(
         &self,
         events: &[ExecutionEvent],
         opts: StepOptions,
         turn: &mut Turn,
     ) -> Result<(), ExecutorError> {
-        let Some(event) = events.first() else { return Ok(()) };
+        let mut early = None;
+        let decided = self.decide_events_but_early(events, opts, turn, &mut early).await;
+        match (decided, early) {
+            (Ok(()), Some(why)) => Err(ExecutorError::EarlyEnd(why)),
+            (decided, _) => decided,
+        }
+    }
+
+    async fn decide_events_but_early(
+        &self,
+        events: &[ExecutionEvent],
+        opts: StepOptions,
+        turn: &mut Turn,
+        early: &mut Option<String>,
+    ) -> Result<(), ExecutorError> {
+        let mut events = std::borrow::Cow::Borrowed(events);
+        let Some(event) = events.first().cloned() else { return Ok(()) };
+        let event = &event;
         let id = event.execution_id().to_string();
         let mut fresh = false;
         // a stored copy read to check a decision, decided on next
@@ -236,7 +260,7 @@ impl ExecutorService {
                 None => match self.take_cached(&id, fresh).await {
                     Some(c) => (c, true),
                     // held nowhere here: decided on part of it where it can be
-                    None => match self.decide_partly(&id, events, opts, turn).await? {
+                    None => match self.decide_partly(&id, &events, opts, turn).await? {
                         Partly::Saved => return Ok(()),
                         Partly::Conflict => {
                             fresh = true;
@@ -257,12 +281,29 @@ impl ExecutorService {
                 // a kill's claims closed and its Flow triggers fired (the
                 // executor that ended it may have died before any; each is idempotent)
                 self.close_claims(&killed_attempts(exec, event)).await?;
-                self.engine.state.end_attempts(&attempt_ends(events)).await?;
+                self.engine.state.end_attempts(&attempt_ends(&events)).await?;
                 self.flow_triggers(exec).await?;
                 return self.release_slot(exec).await;
             }
-            let version = exec.version;
-            match self.decide_and_save(current, events, opts, turn).await {
+            let mut current = current;
+            let too_early: Vec<Option<String>> =
+                events.iter().map(|e| executor::early_subflow_end(&current.exec, &mut current.index, e)).collect();
+            if too_early.iter().any(Option::is_some) {
+                if cached {
+                    // the store may hold the start this copy has not seen
+                    fresh = true;
+                    continue;
+                }
+                let rest: Vec<ExecutionEvent> =
+                    events.iter().zip(&too_early).filter(|(_, t)| t.is_none()).map(|(e, _)| e.clone()).collect();
+                *early = Some(too_early.into_iter().flatten().collect::<Vec<_>>().join("; "));
+                if rest.is_empty() {
+                    return Ok(());
+                }
+                events = std::borrow::Cow::Owned(rest);
+            }
+            let version = current.exec.version;
+            match self.decide_and_save(current, &events, opts, turn).await {
                 Ok(Decided::Saved) => return Ok(()),
                 Ok(Decided::Unchanged(exec)) => {
                     // nothing to save, so no compare-and-swap checked the copy
@@ -286,7 +327,7 @@ impl ExecutorService {
                     }
                     // results that changed nothing (duplicates, late ones):
                     // their claims are closed all the same
-                    self.engine.state.end_attempts(&attempt_ends(events)).await?;
+                    self.engine.state.end_attempts(&attempt_ends(&events)).await?;
                     self.cache_insert(id, *exec).await;
                     return Ok(());
                 }
@@ -683,5 +724,7 @@ pub use subflows::{MAX_SUBFLOW_DEPTH, subflow_depth};
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod subflow_end_tests;
 #[cfg(test)]
 mod trim_tests;

@@ -119,7 +119,7 @@ impl ReadThrough {
     }
 
     /// The source to read `path` from: a namespace file absent here.
-    async fn from_source(&self, path: &str) -> Option<&Arc<dyn Storage>> {
+    async fn source_for(&self, path: &str) -> Option<&Arc<dyn Storage>> {
         let src = self.source.as_ref()?;
         namespace_file(path)?;
         match self.inner.size(path).await {
@@ -183,7 +183,7 @@ impl Storage for ReadThrough {
     }
 
     async fn get(&self, path: &str) -> BackendResult<ByteStream> {
-        match self.from_source(path).await {
+        match self.source_for(path).await {
             Some(src) => {
                 let r = src.get(path).await?;
                 self.note(path);
@@ -194,7 +194,7 @@ impl Storage for ReadThrough {
     }
 
     async fn size(&self, path: &str) -> BackendResult<Option<u64>> {
-        match self.from_source(path).await {
+        match self.source_for(path).await {
             Some(src) => {
                 let size = src.size(path).await?;
                 if size.is_some() {

@@ -4,8 +4,9 @@
 //! test with the database and the download out of reach (it passes
 //! offline); a case whose FILE inputs name a local file and a file of the
 //! user's home, and whose flow downloads over HTTP from a local server,
-//! recorded with every file inlined, then run with the files, the home and
-//! the server gone; and a watcher that re-runs a case as its test file
+//! recorded with every file inlined (the namespace file of the home it
+//! read too, not the one it left unread), then run with the files, the
+//! home and the server gone; and a watcher that re-runs a case as its test file
 //! changes.
 
 use std::io::{BufRead, BufReader};
@@ -131,13 +132,13 @@ fn recording_a_case_no_test_file_has_is_an_error() {
 
 fn report_flow(base: &str) -> String {
     format!(
-        "id: report\nnamespace: company.team\ninputs:\n  - id: data\n    type: FILE\n  - id: lookup\n    type: FILE\ntasks:\n  - id: download\n    type: io.kestra.plugin.core.http.Download\n    uri: {base}/prices.csv\n  - id: combine\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ read(inputs.data) | trim }}}}+{{{{ read(inputs.lookup) | trim }}}}+{{{{ read(outputs.download.uri) | trim }}}}\"\n"
+        "id: report\nnamespace: company.team\ninputs:\n  - id: data\n    type: FILE\n  - id: lookup\n    type: FILE\ntasks:\n  - id: download\n    type: io.kestra.plugin.core.http.Download\n    uri: {base}/prices.csv\n  - id: combine\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ read(inputs.data) | trim }}}}+{{{{ read(inputs.lookup) | trim }}}}+{{{{ read(outputs.download.uri) | trim }}}}+{{{{ read('notes/n.txt') | trim }}}}\"\n"
     )
 }
 
 fn report_test(data: &Path) -> String {
     format!(
-        "id: report_tests\nnamespace: company.team\nflowId: report\ntestCases:\n  - id: combines\n    type: io.kestra.core.tests.flow.UnitTest\n    fixtures:\n      inputs:\n        data: {}\n        lookup: kestra:///company/team/lookup.txt\n    assertions:\n      - value: \"{{{{ outputs.combine.value }}}}\"\n        equalTo: local+home+served\n",
+        "id: report_tests\nnamespace: company.team\nflowId: report\ntestCases:\n  - id: combines\n    type: io.kestra.core.tests.flow.UnitTest\n    fixtures:\n      inputs:\n        data: {}\n        lookup: kestra:///company/team/lookup.txt\n    assertions:\n      - value: \"{{{{ outputs.combine.value }}}}\"\n        equalTo: local+home+served+note\n",
         data.display()
     )
 }
@@ -155,6 +156,11 @@ fn a_recorded_case_inlines_the_files_it_read_and_runs_with_them_and_the_server_g
     let in_home = dir.join("home/storage/company/team/lookup.txt");
     std::fs::create_dir_all(in_home.parent().expect("parent")).expect("home storage");
     std::fs::write(&in_home, "home\n").expect("home file");
+    // namespace files of the home: one the flow reads, one it does not
+    let ns_files = dir.join("home/storage/company/team/_files");
+    std::fs::create_dir_all(ns_files.join("notes")).expect("namespace files");
+    std::fs::write(ns_files.join("notes/n.txt"), "note\n").expect("namespace file");
+    std::fs::write(ns_files.join("unread.txt"), "unread\n").expect("namespace file");
     let test = dir.join("report.test.yaml");
     std::fs::write(&test, report_test(&data)).expect("test");
     let test_s = test.to_str().expect("utf-8");
@@ -165,11 +171,14 @@ fn a_recorded_case_inlines_the_files_it_read_and_runs_with_them_and_the_server_g
     assert!(out.contains("inlined input lookup as file lookup.txt (5 bytes)"), "{out}");
     assert!(out.contains("recorded download: Success"), "{out}");
     assert!(out.contains("captured file "), "{out}");
+    assert!(out.contains("captured namespace file notes/n.txt (5 bytes)"), "{out}");
     let written = std::fs::read_to_string(&test).expect("test file");
     assert!(written.contains("data: \"{{ files['data.txt'] }}\""), "{written}");
     assert!(written.contains("lookup: \"{{ files['lookup.txt'] }}\""), "{written}");
     assert!(!written.contains(&data.display().to_string()), "the local path is gone:\n{written}");
     assert!(!written.contains("kestra:///company/team/lookup.txt"), "the home's URI is gone:\n{written}");
+    assert!(written.contains("namespaceFiles:") && written.contains("notes/n.txt"), "{written}");
+    assert!(!written.contains("unread.txt"), "a namespace file the run did not read is left out:\n{written}");
 
     // the local file, the home's file and the server's file gone, the flow pointing nowhere
     std::fs::remove_file(&data).expect("rm");

@@ -149,7 +149,10 @@ fn apply(
             let tr = &mut exec.task_run_list[pos];
             let allow_failure = flow.find_task(&tr.task_id).is_some_and(|t| t.allow_failure);
             let allow_warning = flow.find_task(&tr.task_id).is_some_and(|t| t.allow_warning);
-            if tr.state.is_terminal() {
+            // only the end of the child this copy recorded the start of: an
+            // end that came before the save deciding the start (see
+            // [`early_subflow_end`]), or of another child, changes nothing
+            if tr.state.is_terminal() || started_child(tr) != Some(child_execution_id.as_str()) {
                 return (Vec::new(), false);
             }
             let mut m = tr.outputs.clone().unwrap_or_default();
@@ -213,5 +216,41 @@ fn apply(
         | ExecutionEvent::StartSubflow { .. }
         | ExecutionEvent::Created { .. }
         | ExecutionEvent::Wake { .. } => (Vec::new(), false),
+    }
+}
+
+/// The child a Subflow task run recorded starting (`evaluated.executionId`,
+/// set by the step in the save that decides the start; `None` before).
+fn started_child(tr: &baton_model::TaskRun) -> Option<&str> {
+    tr.evaluated.as_ref()?.get("executionId")?.as_str()
+}
+
+/// Why `event`, a Subflow child's end, comes too early for `exec`: the
+/// parent is running but this copy has not recorded the start of that child
+/// (no task run yet, or one whose start is not decided). A `wait: false`
+/// child is launched *before* the save that records its start, so it may
+/// end first (another executor instance gets its end while that save is in
+/// flight, or retried on a compare-and-swap conflict). Deciding the end on
+/// such a copy would drop it, so the runtime asks for it again once the
+/// store holds the start (Pub/Sub redelivers it; the GCP sweep sends the end
+/// of a child long over again as the last resort). `None` when the end can
+/// be decided: applied, or a duplicate, or for another child, or for a
+/// parent that has ended.
+pub fn early_subflow_end(exec: &Execution, index: &mut ExecIndex, event: &ExecutionEvent) -> Option<String> {
+    let ExecutionEvent::SubflowEnded { task_run_id, child_execution_id, iteration: None, .. } = event else {
+        return None;
+    };
+    if exec.state.is_terminal() {
+        return None;
+    }
+    index.sync(exec);
+    let recorded = index.position(&exec.task_run_list, task_run_id).map(|i| &exec.task_run_list[i]);
+    match recorded {
+        Some(tr) if tr.state.is_terminal() || started_child(tr).is_some() => None,
+        _ => Some(format!(
+            "execution {}: the end of subflow execution {child_execution_id} came before the save that \
+             records its start in task run {task_run_id}: asked again later",
+            exec.id
+        )),
     }
 }

@@ -730,7 +730,7 @@ impl<'a> Stepper<'a> {
         let revision = target.revision();
         let inputs = target.inputs.unwrap_or_default();
         let tr_id = self.exec.task_run_list[idx].id.clone();
-        let child = ids::derive(&[&self.exec.id, &tr_id, "subflow"]);
+        let child = ids::subflow_child_id(&self.exec.id, &tr_id);
         self.exec.task_run_list[idx].evaluated = Some(json!({"executionId": child}));
         self.exec.task_run_list[idx].outputs = Some(Map::from_iter([("executionId".into(), json!(child))]));
         self.mark(idx);

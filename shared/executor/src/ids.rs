@@ -59,6 +59,13 @@ pub(crate) fn derive(parts: &[&str]) -> String {
     out
 }
 
+/// The id of the child execution a Subflow's task run `task_run_id` of
+/// execution `execution_id` starts: derived, so every copy of the start
+/// names one child (the launcher creates an absent id only).
+pub fn subflow_child_id(execution_id: &str, task_run_id: &str) -> String {
+    derive(&[execution_id, task_run_id, "subflow"])
+}
+
 /// The id of the task run of `task_id` under `parent` for `value`, made at
 /// `position` in its execution's list.
 pub fn task_run_id(

@@ -41,9 +41,9 @@ mod tests;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-pub use apply::{apply_event, apply_event_indexed};
+pub use apply::{apply_event, apply_event_indexed, early_subflow_end};
 pub use blocks::pause::{BEHAVIORS, ResumeError, next_timer, on_resume, paused_task, resume_inputs};
-pub use ids::task_run_id;
+pub use ids::{subflow_child_id, task_run_id};
 pub use index::ExecIndex;
 pub use output_refs::outputs_read;
 pub use retry::next_retry_date;

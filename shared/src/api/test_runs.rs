@@ -80,17 +80,8 @@ pub async fn run_suite(
     let home = std::env::temp_dir().join(format!("baton-api-test-{}", uuid::Uuid::new_v4()));
     let _remove = crate::plugins::context::RemoveOnDrop(home.clone());
     let engine = &s.engine;
-    let embedded = Embedded::open_local(LocalOptions {
-        home: home.clone(),
-        workers: PARALLEL_CASES,
-        echo_logs: false,
-        secrets: (*engine.secrets).clone(),
-        envs: engine.envs.clone(),
-        progress: None,
-        plugins: (*engine.plugins).clone(),
-        sweep_in_background: true,
-    })
-    .map_err(|e| ApiError::internal(format!("cannot open a test home in {}: {e}", home.display())))?;
+    let embedded = Embedded::open_local(LocalOptions::like(engine, home.clone(), PARALLEL_CASES))
+        .map_err(|e| ApiError::internal(format!("cannot open a test home in {}: {e}", home.display())))?;
     for f in flows {
         embedded.engine.flows.insert(Flow::clone(&f));
     }

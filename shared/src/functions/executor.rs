@@ -118,6 +118,9 @@ impl ExecutorFunction {
             Err(e @ (ExecutorError::FlowMissing(..) | ExecutorError::FlowTrigger(_))) => Outcome::Retry(e.to_string()),
             // another delivery of the same execution saved first: redelivered
             Err(e @ ExecutorError::Contention(_)) => Outcome::Later(e.to_string()),
+            // a child's end before the parent's save recording its start
+            // landed: redelivered once that save is stored
+            Err(e @ ExecutorError::EarlyEnd(_)) => Outcome::Later(e.to_string()),
             Err(ExecutorError::Backend(e)) => backend_outcome(&e),
         }
     }

@@ -448,6 +448,16 @@ impl Embedded {
     /// `opts.home`, and starts the engine. Must run inside a multi-threaded
     /// tokio runtime.
     pub fn open_local(opts: LocalOptions) -> Result<Embedded, BackendError> {
+        Embedded::open_local_with(opts, |s| s)
+    }
+
+    /// [`Embedded::open_local`] with the home's storage seen through
+    /// `storage` (a recording run reads namespace files through to the
+    /// user's home: `unittest::nsfiles`).
+    pub fn open_local_with(
+        opts: LocalOptions,
+        storage: impl FnOnce(Arc<dyn crate::backend::Storage>) -> Arc<dyn crate::backend::Storage>,
+    ) -> Result<Embedded, BackendError> {
         let b = crate::backend::local::LocalBackends::open(&opts.home)?;
         if opts.sweep_in_background {
             std::thread::spawn(sweep_orphans);
@@ -458,7 +468,7 @@ impl Embedded {
         let engine = Engine::new(super::engine::EngineConfig {
             state: b.state.clone(),
             kv: b.state.clone(),
-            storage: b.storage.clone(),
+            storage: storage(b.storage.clone()),
             queue: b.queue.clone(),
             registry: crate::plugins::Registry::builtin(),
             secrets: opts.secrets,
@@ -487,6 +497,43 @@ async fn disk_full(w: &mut Option<tokio::sync::watch::Receiver<Option<String>>>)
     match found {
         Ok(m) => m,
         Err(_) => std::future::pending().await,
+    }
+}
+
+impl LocalOptions {
+    /// A throwaway home's options (`workers` loops per worker group): no
+    /// secrets, variables or plugin settings, logs not echoed.
+    pub fn throwaway(home: std::path::PathBuf, workers: usize) -> LocalOptions {
+        LocalOptions {
+            home,
+            workers,
+            echo_logs: false,
+            secrets: Default::default(),
+            envs: Default::default(),
+            progress: None,
+            plugins: Default::default(),
+            sweep_in_background: true,
+        }
+    }
+
+    /// A throwaway home's options configured as `engine`: its secrets,
+    /// variables and plugin settings (a test run's home).
+    pub fn like(engine: &Engine, home: std::path::PathBuf, workers: usize) -> LocalOptions {
+        LocalOptions {
+            secrets: (*engine.secrets).clone(),
+            envs: engine.envs.clone(),
+            plugins: (*engine.plugins).clone(),
+            ..LocalOptions::throwaway(home, workers)
+        }
+    }
+}
+
+impl Embedded {
+    /// Another engine on `home` (`workers` loops per worker group),
+    /// configured as this one, with no flows (a test case's own home:
+    /// `unittest::nsfiles`).
+    pub fn open_beside(&self, home: std::path::PathBuf, workers: usize) -> Result<Embedded, BackendError> {
+        Embedded::open_local(LocalOptions::like(&self.engine, home, workers))
     }
 }
 

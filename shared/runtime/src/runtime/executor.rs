@@ -12,9 +12,8 @@ use tokio::sync::Mutex;
 
 use super::batch::Turn;
 use super::engine::{Engine, ExecutionUpdate};
-use super::launcher::publish_event;
 use super::messages::ExecutionEvent;
-use crate::backend::{AttemptClaim, AttemptEnd, BackendError, LogEntry};
+use crate::backend::{AttemptClaim, AttemptEnd, BackendError};
 use crate::executor::concurrency::Admission;
 use crate::executor::{self, Action, ExecIndex, StepOptions};
 use crate::model::{Execution, Flow, StateType};
@@ -30,6 +29,10 @@ pub enum ExecutorError {
     FlowMissing(String, String),
     #[error("too many concurrent updates of execution {0}")]
     Contention(String),
+    /// A Subflow child's end before the parent's save that records its
+    /// start: to deliver again later (`executor::early_subflow_end`).
+    #[error("{0}")]
+    EarlyEnd(String),
     #[error(transparent)]
     FlowTrigger(super::flow_triggers::FlowTriggerError),
 }
@@ -219,13 +222,33 @@ impl ExecutorService {
     }
 
     /// Loads, decides on `events` and saves, re-deciding on a lost race.
+    /// A Subflow child's end that came before the save recording its start
+    /// (`executor::early_subflow_end`) is left out of the decision and
+    /// asked for again ([`ExecutorError::EarlyEnd`]) once the rest is decided.
     async fn decide_events(
         &self,
         events: &[ExecutionEvent],
         opts: StepOptions,
         turn: &mut Turn,
     ) -> Result<(), ExecutorError> {
-        let Some(event) = events.first() else { return Ok(()) };
+        let mut early = None;
+        let decided = self.decide_events_but_early(events, opts, turn, &mut early).await;
+        match (decided, early) {
+            (Ok(()), Some(why)) => Err(ExecutorError::EarlyEnd(why)),
+            (decided, _) => decided,
+        }
+    }
+
+    async fn decide_events_but_early(
+        &self,
+        events: &[ExecutionEvent],
+        opts: StepOptions,
+        turn: &mut Turn,
+        early: &mut Option<String>,
+    ) -> Result<(), ExecutorError> {
+        let mut events = std::borrow::Cow::Borrowed(events);
+        let Some(event) = events.first().cloned() else { return Ok(()) };
+        let event = &event;
         let id = event.execution_id().to_string();
         let mut fresh = false;
         // a stored copy read to check a decision, decided on next
@@ -236,7 +259,7 @@ impl ExecutorService {
                 None => match self.take_cached(&id, fresh).await {
                     Some(c) => (c, true),
                     // held nowhere here: decided on part of it where it can be
-                    None => match self.decide_partly(&id, events, opts, turn).await? {
+                    None => match self.decide_partly(&id, &events, opts, turn).await? {
                         Partly::Saved => return Ok(()),
                         Partly::Conflict => {
                             fresh = true;
@@ -257,12 +280,29 @@ impl ExecutorService {
                 // a kill's claims closed and its Flow triggers fired (the
                 // executor that ended it may have died before any; each is idempotent)
                 self.close_claims(&killed_attempts(exec, event)).await?;
-                self.engine.state.end_attempts(&attempt_ends(events)).await?;
+                self.engine.state.end_attempts(&attempt_ends(&events)).await?;
                 self.flow_triggers(exec).await?;
                 return self.release_slot(exec).await;
             }
-            let version = exec.version;
-            match self.decide_and_save(current, events, opts, turn).await {
+            let mut current = current;
+            let too_early: Vec<Option<String>> =
+                events.iter().map(|e| executor::early_subflow_end(&current.exec, &mut current.index, e)).collect();
+            if too_early.iter().any(Option::is_some) {
+                if cached {
+                    // the store may hold the start this copy has not seen
+                    fresh = true;
+                    continue;
+                }
+                let rest: Vec<ExecutionEvent> =
+                    events.iter().zip(&too_early).filter(|(_, t)| t.is_none()).map(|(e, _)| e.clone()).collect();
+                *early = Some(too_early.into_iter().flatten().collect::<Vec<_>>().join("; "));
+                if rest.is_empty() {
+                    return Ok(());
+                }
+                events = std::borrow::Cow::Owned(rest);
+            }
+            let version = current.exec.version;
+            match self.decide_and_save(current, &events, opts, turn).await {
                 Ok(Decided::Saved) => return Ok(()),
                 Ok(Decided::Unchanged(exec)) => {
                     // nothing to save, so no compare-and-swap checked the copy
@@ -286,7 +326,7 @@ impl ExecutorService {
                     }
                     // results that changed nothing (duplicates, late ones):
                     // their claims are closed all the same
-                    self.engine.state.end_attempts(&attempt_ends(events)).await?;
+                    self.engine.state.end_attempts(&attempt_ends(&events)).await?;
                     self.cache_insert(id, *exec).await;
                     return Ok(());
                 }
@@ -508,174 +548,16 @@ impl ExecutorService {
         engine.announce(update, state_changed);
         Ok(())
     }
-
-    async fn perform(&self, exec: &Execution, actions: Vec<Action>) -> Result<(), ExecutorError> {
-        let engine = &self.engine;
-        let mut logs = Vec::new();
-        for action in actions {
-            match action {
-                Action::Dispatch { group, job } => {
-                    let sealer = engine.state.sealer();
-                    super::messages::publish_job(engine.queue.as_ref(), group, *job, sealer.as_deref()).await?;
-                }
-                // its own message, published once the parent is saved: a
-                // launch that fails is retried alone, and one lost with this
-                // instance is sent again by the sweep (`subflow_start`)
-                Action::StartSubflow { task_run_id, .. } => {
-                    let event = ExecutionEvent::StartSubflow { execution_id: exec.id.clone(), task_run_id };
-                    publish_event(engine, &event).await?;
-                }
-                Action::StartBatches { task_run_id, count } => {
-                    let event =
-                        ExecutionEvent::StartBatches { execution_id: exec.id.clone(), task_run_id, from: 0, to: count };
-                    publish_event(engine, &event).await?;
-                }
-                // due already (units a step held back): published now, so a
-                // Cloud Run instance that idles after its response loses nothing
-                Action::WakeAt(at) if at <= Utc::now() => {
-                    publish_event(engine, &ExecutionEvent::Wake { execution_id: exec.id.clone(), redispatch: false })
-                        .await?;
-                }
-                Action::WakeAt(at) => {
-                    let engine = engine.clone();
-                    let id = exec.id.clone();
-                    let delay = (at - Utc::now()).to_std().unwrap_or_default();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        let _ =
-                            publish_event(&engine, &ExecutionEvent::Wake { execution_id: id, redispatch: false }).await;
-                    });
-                }
-                Action::Log { task_run_id, task_id, level, message } => logs.push(LogEntry {
-                    namespace: exec.namespace.clone(),
-                    flow_id: exec.flow_id.clone(),
-                    execution_id: exec.id.clone(),
-                    task_id,
-                    task_run_id,
-                    attempt_number: None,
-                    timestamp: Utc::now(),
-                    level: level.to_string(),
-                    message,
-                }),
-                // written before the save
-                Action::PutFile { .. } => {}
-                Action::Ended(state) => {
-                    tracing::info!(execution_id = %exec.id, flow_id = %exec.flow_id, state = %state, "execution ended");
-                    super::telemetry::execution_ended(exec, state);
-                    self.on_end(exec, state).await?;
-                }
-            }
-        }
-        if !logs.is_empty() {
-            engine.state.append_logs(&logs).await?;
-        }
-        Ok(())
-    }
-
-    async fn on_end(&self, exec: &Execution, state: StateType) -> Result<(), ExecutorError> {
-        let engine = &self.engine;
-        if let Some(event) = super::subflow_outputs::ended_event(engine, exec, state).await? {
-            publish_event(engine, &event).await?;
-        }
-        // Flow triggers are not here: they fire at the state change (`save`)
-        self.release_slot(exec).await
-    }
-
-    /// Starts the executions the Flow triggers listening to `exec`'s state ask for.
-    async fn flow_triggers(&self, exec: &Execution) -> Result<(), ExecutorError> {
-        super::flow_triggers::on_state_change(&self.engine, exec).await.map_err(|e| match e {
-            super::flow_triggers::FlowTriggerError::Backend(b) => ExecutorError::Backend(b),
-            other => ExecutorError::FlowTrigger(other),
-        })
-    }
-
-    /// Frees the flow's concurrency slot of an ended execution and wakes the
-    /// oldest queued one if a slot is free. Idempotent.
-    async fn release_slot(&self, exec: &Execution) -> Result<(), ExecutorError> {
-        let engine = &self.engine;
-        let flow = match super::flows::at_revision(engine, &exec.namespace, &exec.flow_id, exec.flow_revision).await {
-            Ok(f) => f,
-            Err(super::flows::RevisionError::Backend(e)) => return Err(e.into()),
-            Err(_) => return Ok(()),
-        };
-        let Some(c) = &flow.concurrency else { return Ok(()) };
-        if let Some(next) = super::slots::release(engine, &exec.namespace, &exec.flow_id, &exec.id, c.limit).await? {
-            publish_event(engine, &ExecutionEvent::Wake { execution_id: next, redispatch: false }).await?;
-        }
-        Ok(())
-    }
 }
 
 /// How many executions one executor keeps in memory between their events
 /// (each with its index): the bound on its cache.
 pub const MAX_CACHED: usize = 1024;
 
-/// The attempts whose results `events` carry, with their metrics.
-fn attempt_ends(events: &[ExecutionEvent]) -> Vec<AttemptEnd> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ExecutionEvent::TaskResult { task_run_id, attempt, result, .. } => Some(AttemptEnd {
-                task_run_id: task_run_id.clone(),
-                attempt: *attempt,
-                metrics: result.metrics.clone(),
-                close_claim: result.claim_left_open,
-            }),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The attempts of the `changed` task runs that a step ended KILLED.
-fn killed_in(exec: &Execution, changed: &[String]) -> Vec<(String, u32)> {
-    changed
-        .iter()
-        .filter_map(|id| exec.task_run(id))
-        .filter(|tr| tr.attempts.last().is_some_and(|a| a.state.current == StateType::Killed))
-        .map(|tr| (tr.id.clone(), tr.attempts.len() as u32))
-        .collect()
-}
-
-/// The attempts a kill ended (KILLED, as `apply_event` leaves them), for a
-/// `Kill` event; none for any other.
-fn killed_attempts(exec: &Execution, event: &ExecutionEvent) -> Vec<(String, u32)> {
-    if !matches!(event, ExecutionEvent::Kill { .. }) {
-        return Vec::new();
-    }
-    exec.task_run_list
-        .iter()
-        .filter(|tr| tr.attempts.last().is_some_and(|a| a.state.current == StateType::Killed))
-        .map(|tr| (tr.id.clone(), tr.attempts.len() as u32))
-        .collect()
-}
-
-/// The ids of the task runs one decision changed, each once, in the order
-/// first seen (a step that creates 100,000 task runs merges in O(n)).
-#[derive(Default)]
-struct Changed {
-    ids: Vec<String>,
-    seen: std::collections::HashSet<String>,
-}
-
-impl Changed {
-    fn extend(&mut self, ids: impl IntoIterator<Item = String>) {
-        for id in ids {
-            if !self.seen.contains(&id) {
-                self.seen.insert(id.clone());
-                self.ids.push(id);
-            }
-        }
-    }
-}
-
-impl std::ops::Deref for Changed {
-    type Target = [String];
-    fn deref(&self) -> &[String] {
-        &self.ids
-    }
-}
-
+mod changed;
+use changed::{Changed, attempt_ends, killed_attempts, killed_in};
 mod partly;
+mod perform;
 use partly::Partly;
 mod subflows;
 mod trim;
@@ -683,5 +565,7 @@ pub use subflows::{MAX_SUBFLOW_DEPTH, subflow_depth};
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod subflow_end_tests;
 #[cfg(test)]
 mod trim_tests;

@@ -149,6 +149,11 @@ pub static FIXTURES: Shape = Shape {
             "Inline files: name → content, stored in internal storage; `{{ files['name'] }}` is its kestra:// URI.",
         ),
         opt(
+            "namespaceFiles",
+            KeyKind::TextMap,
+            "Baton only: the flow namespace's files as this case sees them (path → content) and no other; `baton test --record` writes the ones its run read.",
+        ),
+        opt(
             "tasks",
             KeyKind::List(&TASK_FIXTURE),
             "Mocked tasks: each ends with the given outputs and state without running.",

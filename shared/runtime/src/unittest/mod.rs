@@ -10,12 +10,16 @@
 //! [`keys`] declares every key of the format once: the parser's checks,
 //! the JSON Schema ([`schema`], `GET /api/v1/plugins/schemas/test`) and the
 //! reference page read it. [`record`] turns one real run of a case into task fixtures and
-//! [`write`] puts them into the test file (`baton test --record`).
+//! [`write`] puts them into the test file (`baton test --record`);
+//! [`nsfiles`] gives a case its namespace files, and records those a run read.
 
 pub mod assert;
 pub mod check;
 pub mod keys;
 pub mod model;
+pub mod nsfiles;
+#[cfg(test)]
+mod nsfiles_tests;
 pub mod parse;
 pub mod record;
 pub mod run;

@@ -41,6 +41,11 @@ pub struct Fixtures {
     /// Inline files: name → content, stored in internal storage; the
     /// `files` variable maps each name to its `kestra://` URI.
     pub files: Vec<(String, String)>,
+    /// Baton's own fixture (Kestra has none): the flow namespace's files
+    /// as this case's execution sees them, path → content, and no other
+    /// (`read('path')`, `namespaceFiles`); the case runs on a home of its
+    /// own, so no other case sees them.
+    pub namespace_files: Vec<(String, String)>,
     pub tasks: Vec<TaskFixture>,
     pub trigger: Option<TriggerFixture>,
 }

@@ -197,6 +197,22 @@ fn unit_test(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<UnitTest> {
     Some(UnitTest { id: id?, description, disabled, fixtures, assertions, path: path.to_string() })
 }
 
+/// A mapping of file names to their text (`files`, `namespaceFiles`).
+fn text_map(v: Option<&Value>, fp: &str, what: &str, sink: &mut Sink<'_>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Some(v) = v.filter(|v| !v.is_null()) else { return out };
+    for (name, content) in sink.map(v, fp, what).cloned().unwrap_or_default() {
+        match content {
+            Value::String(s) => out.push((name, s)),
+            other => sink.at(
+                &child_key(fp, &name),
+                format!("file '{name}' must be its content as text, not {}", crate::model::flow::kind_of(&other)),
+            ),
+        }
+    }
+    out
+}
+
 fn fixtures(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<Fixtures> {
     let m = sink.map(v, path, "'fixtures'")?;
     sink.unknown_keys(m, path, &FIXTURES);
@@ -204,18 +220,9 @@ fn fixtures(v: &Value, path: &str, sink: &mut Sink<'_>) -> Option<Fixtures> {
     if let Some(i) = m.get("inputs").filter(|v| !v.is_null()) {
         out.inputs = sink.map(i, &child_key(path, "inputs"), "'inputs'").cloned().unwrap_or_default();
     }
-    if let Some(f) = m.get("files").filter(|v| !v.is_null()) {
-        let fp = child_key(path, "files");
-        for (name, content) in sink.map(f, &fp, "'files'").cloned().unwrap_or_default() {
-            match content {
-                Value::String(s) => out.files.push((name, s)),
-                other => sink.at(
-                    &child_key(&fp, &name),
-                    format!("file '{name}' must be its content as text, not {}", crate::model::flow::kind_of(&other)),
-                ),
-            }
-        }
-    }
+    out.files = text_map(m.get("files"), &child_key(path, "files"), "'files'", sink);
+    out.namespace_files =
+        text_map(m.get("namespaceFiles"), &child_key(path, "namespaceFiles"), "'namespaceFiles'", sink);
     match m.get("tasks") {
         None | Some(Value::Null) => {}
         Some(Value::Array(list)) => {

@@ -8,6 +8,9 @@
 //! task hands the flow a file that exists. [`super::write`] puts the
 //! result into the test file.
 //!
+//! The namespace files the run read from the user's home become
+//! `fixtures.namespaceFiles` ([`super::nsfiles`]), under the same bounds.
+//!
 //! While recording, `PurgeCurrentExecutionFiles` tasks are mocked (they
 //! would delete the files before they are read back); nothing else is.
 
@@ -70,22 +73,30 @@ pub struct Recording {
     pub tasks: Vec<TaskFixture>,
     /// The files the recorded outputs point at: name → content.
     pub files: Vec<(String, String)>,
+    /// The flow namespace's files the run read from the user's home
+    /// (`fixtures.namespaceFiles`): path → content.
+    pub namespace_files: Vec<(String, String)>,
     /// The task ids that ran for real and were not recorded (Baton-only
     /// work: logs, labels, flowables, KV…).
     pub not_recorded: Vec<String>,
 }
 
 /// Runs `case` of `suite` for real on `embedded` (whose repository holds
-/// `flow` and the subflows it calls) and records it.
+/// `flow` and the subflows it calls) and records it; `reads` is the
+/// storage `embedded` was opened over when the namespace files the run
+/// reads come from the user's home ([`super::nsfiles::ReadThrough`]).
 pub async fn record_case(
     embedded: &Embedded,
     flow: &Arc<Flow>,
     suite: &TestSuite,
     case: &UnitTest,
     timeout: Duration,
+    reads: Option<&super::nsfiles::ReadThrough>,
 ) -> Result<Recording, String> {
     let mut real = case.clone();
     real.disabled = false;
+    // the run reads the namespace files of the user's home, not the case's
+    real.fixtures.namespace_files.clear();
     real.fixtures.tasks = flow
         .all_tasks()
         .into_iter()
@@ -105,6 +116,10 @@ pub async fn record_case(
     // the case's own files count toward the bound too
     let own: u64 = case.fixtures.files.iter().map(|(_, c)| c.len() as u64).sum();
     capture_files(embedded, &mut rec, own).await?;
+    if let Some(reads) = reads {
+        let so_far = own + rec.files.iter().map(|(_, c)| c.len() as u64).sum::<u64>();
+        rec.namespace_files = reads.read_back(&flow.namespace, so_far).await?;
+    }
     Ok(rec)
 }
 
@@ -116,6 +131,7 @@ fn collect(flow: &Flow, exec: &Execution) -> Recording {
         state: exec.state.current,
         tasks: Vec::new(),
         files: Vec::new(),
+        namespace_files: Vec::new(),
         not_recorded: Vec::new(),
     };
     for r in &exec.task_run_list {
@@ -244,20 +260,23 @@ fn unique_name(named: &str, taken: &[(String, String)], files: &[(String, String
 async fn read_file(embedded: &Embedded, task: &str, uri: &str) -> Result<String, String> {
     let path = crate::backend::storage_path(uri).map_err(|e| format!("task '{task}': output {uri}: {e}"))?;
     let r = embedded.engine.storage.get(&path).await.map_err(|e| format!("task '{task}': cannot read {uri}: {e}"))?;
-    let mut buf = Vec::new();
-    r.take(MAX_RECORDED_FILE + 1)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|e| format!("task '{task}': cannot read {uri}: {e}"))?;
-    if buf.len() as u64 > MAX_RECORDED_FILE {
+    let Some(buf) = read_capped(r).await.map_err(|e| format!("task '{task}': cannot read {uri}: {e}"))? else {
         return Err(format!(
             "task '{task}': output file {uri} is larger than {} KiB (MAX_RECORDED_FILE), the most a recorded fixture file holds (fixtures.files are inline text); record the case on a smaller input",
             MAX_RECORDED_FILE >> 10
         ));
-    }
+    };
     String::from_utf8(buf).map_err(|_| {
         format!("task '{task}': output file {uri} is not UTF-8 text, which fixtures.files cannot hold; mock this task by hand")
     })
+}
+
+/// The bytes of `r` when it holds at most [`MAX_RECORDED_FILE`]; `None`
+/// past it (read no further than one byte past the bound).
+pub(super) async fn read_capped(r: crate::backend::ByteStream) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::new();
+    r.take(MAX_RECORDED_FILE + 1).read_to_end(&mut buf).await?;
+    Ok((buf.len() as u64 <= MAX_RECORDED_FILE).then_some(buf))
 }
 
 #[cfg(test)]

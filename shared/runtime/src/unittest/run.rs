@@ -80,8 +80,18 @@ impl CaseOutcome {
     }
 }
 
-/// The longest a file name of `fixtures.files` may be.
-const MAX_FILE_NAME: usize = 255;
+/// The longest a file name of `fixtures.files` (or a path of
+/// `fixtures.namespaceFiles`) may be.
+pub(super) const MAX_FILE_NAME: usize = 255;
+
+/// Whether `name` is a relative file name: not empty, at most
+/// [`MAX_FILE_NAME`] bytes, no leading `/`, no empty or `..` segment.
+pub(super) fn relative_name(name: &str) -> bool {
+    !(name.is_empty()
+        || name.len() > MAX_FILE_NAME
+        || name.starts_with('/')
+        || name.split(['/', '\\']).any(|s| s == ".." || s.is_empty()))
+}
 
 /// Runs `case` of `suite` on `embedded`, whose repository holds `flow`
 /// (and any subflow it calls). `timeout` bounds the execution.
@@ -98,10 +108,22 @@ pub async fn run_case(
         out.state = CaseState::Skipped;
         return out;
     }
-    match execute(embedded, flow, case, timeout, &mut out).await {
-        Ok((exec, files)) => judge(embedded, flow, case, &exec, files, &mut out).await,
-        Err(e) => out.errors.push(e),
+    // a case with namespace files runs on a home of its own (`nsfiles`)
+    let own = match super::nsfiles::own_home(embedded, flow, case).await {
+        Ok(own) => own,
+        Err(e) => {
+            out.errors.push(e);
+            None
+        }
+    };
+    if out.errors.is_empty() {
+        let embedded = own.as_ref().and_then(|o| o.embedded()).unwrap_or(embedded);
+        match execute(embedded, flow, case, timeout, &mut out).await {
+            Ok((exec, files)) => judge(embedded, flow, case, &exec, files, &mut out).await,
+            Err(e) => out.errors.push(e),
+        }
     }
+    drop(own);
     out.state =
         if out.errors.is_empty() && out.assertions.iter().all(|a| a.result.is_success) && !out.assertions.is_empty() {
             CaseState::Success
@@ -126,11 +148,7 @@ pub(super) async fn execute(
     let prefix = crate::model::storage::execution_prefix(&flow.namespace, &flow.id, &execution_id);
     let mut files = Map::new();
     for (name, content) in &case.fixtures.files {
-        let bad = name.is_empty()
-            || name.len() > MAX_FILE_NAME
-            || name.starts_with('/')
-            || name.split(['/', '\\']).any(|s| s == ".." || s.is_empty());
-        if bad {
+        if !relative_name(name) {
             return Err(format!(
                 "fixtures.files: '{name}' is not a relative file name (no '..', at most {MAX_FILE_NAME} bytes)"
             ));

@@ -203,17 +203,7 @@ fn a_dangling_execution_id_is_an_error_with_its_position() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cases_run_with_mocked_tasks_nested_ones_included() {
     let home = std::env::temp_dir().join(format!("baton-unittest-{}", uuid::Uuid::new_v4()));
-    let embedded = Embedded::open_local(LocalOptions {
-        home: home.clone(),
-        workers: 2,
-        echo_logs: false,
-        secrets: Default::default(),
-        envs: Default::default(),
-        progress: None,
-        plugins: Default::default(),
-        sweep_in_background: true,
-    })
-    .expect("embedded");
+    let embedded = Embedded::open_local(LocalOptions::throwaway(home.clone(), 2)).expect("embedded");
     let (flow, d) =
         crate::validate::validate_source("f.yaml", FLOW, &embedded.engine.registry, &embedded.engine.renderer);
     assert!(d.is_empty(), "{d:?}");

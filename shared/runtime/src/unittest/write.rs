@@ -15,8 +15,16 @@ use crate::yaml::child_index;
 
 /// The case at `index` of `root` (a test document) with the recorded
 /// `tasks` and `files` merged into its fixtures: a recorded task replaces
-/// the case's fixtures of the same task id; others are kept.
-pub fn merged_case(root: &Value, index: usize, tasks: &[TaskFixture], files: &[(String, String)]) -> Option<Value> {
+/// the case's fixtures of the same task id; others are kept. Recorded
+/// `namespace_files` replace the case's `namespaceFiles` (the run read
+/// those); none recorded leaves them as they are.
+pub fn merged_case(
+    root: &Value,
+    index: usize,
+    tasks: &[TaskFixture],
+    files: &[(String, String)],
+    namespace_files: &[(String, String)],
+) -> Option<Value> {
     let mut case = root.get("testCases")?.get(index)?.clone();
     let obj = case.as_object_mut()?;
     let fixtures = obj.entry("fixtures").or_insert_with(|| Value::Object(Map::new()));
@@ -44,6 +52,10 @@ pub fn merged_case(root: &Value, index: usize, tasks: &[TaskFixture], files: &[(
         for (name, content) in files {
             f.insert(name.clone(), Value::String(content.clone()));
         }
+    }
+    if !namespace_files.is_empty() {
+        let m = namespace_files.iter().map(|(p, c)| (p.clone(), Value::String(c.clone()))).collect();
+        fx.insert("namespaceFiles".into(), Value::Object(m));
     }
     Some(case)
 }
@@ -232,7 +244,7 @@ mod tests {
             description: None,
             path: String::new(),
         };
-        let case = merged_case(&root, 0, &[t], &[("a.csv".into(), "x,y\n1,2\n".into())]).unwrap();
+        let case = merged_case(&root, 0, &[t], &[("a.csv".into(), "x,y\n1,2\n".into())], &[]).unwrap();
         let out = splice_case(FILE, 0, &case).unwrap();
         assert!(out.starts_with("# my tests\n"), "{out}");
         assert!(out.contains("  # the first\n  - id: a\n"), "{out}");
@@ -242,7 +254,7 @@ mod tests {
         assert!(out.contains("            \"n\": \"2019\"\n"), "{out}");
         assert!(out.contains("        a.csv: |\n          x,y\n          1,2\n"), "{out}");
         // the last case too
-        let case = merged_case(&root, 1, &[], &[]).unwrap();
+        let case = merged_case(&root, 1, &[], &[], &[]).unwrap();
         let out = splice_case(FILE, 1, &case).unwrap();
         assert!(out.contains("  - id: b\n    type: io.kestra.core.tests.flow.UnitTest\n"), "{out}");
     }
@@ -251,7 +263,7 @@ mod tests {
     fn a_flow_style_list_is_written_as_a_new_document() {
         let src = "id: t\nnamespace: n\nflowId: f\ntestCases: [{id: a, type: io.kestra.core.tests.flow.UnitTest}]\n";
         let (root, _) = crate::yaml::parse(src).unwrap();
-        let case = merged_case(&root, 0, &[], &[]).unwrap();
+        let case = merged_case(&root, 0, &[], &[], &[]).unwrap();
         assert!(splice_case(src, 0, &case).is_none());
         let doc = document(&root, "recorded").unwrap();
         assert!(doc.starts_with("# recorded\nid: t\n"), "{doc}");

@@ -279,18 +279,25 @@ async fn run_all(
 /// A throwaway embedded home for test executions (removed when the guard
 /// drops): never the user's `BATON_HOME`.
 fn open_test_home(jobs: u16) -> Result<(Embedded, shared::plugins::context::RemoveOnDrop), String> {
+    open_test_home_with(jobs, |s| s)
+}
+
+/// [`open_test_home`] with its storage seen through `storage`.
+fn open_test_home_with(
+    jobs: u16,
+    storage: impl FnOnce(Arc<dyn shared::backend::Storage>) -> Arc<dyn shared::backend::Storage>,
+) -> Result<(Embedded, shared::plugins::context::RemoveOnDrop), String> {
     let home = std::env::temp_dir().join(format!("baton-test-{}", uuid::Uuid::new_v4()));
     let remove = shared::plugins::context::RemoveOnDrop(home.clone());
-    let embedded = Embedded::open_local(LocalOptions {
-        home: home.clone(),
-        workers: usize::from(jobs),
-        echo_logs: false,
-        secrets: Secrets::from_vars(std::env::vars()),
-        envs: envs_map(std::env::vars()),
-        progress: None,
-        plugins: shared::plugins::PluginConfig::from_env(),
-        sweep_in_background: true,
-    })
+    let embedded = Embedded::open_local_with(
+        LocalOptions {
+            secrets: Secrets::from_vars(std::env::vars()),
+            envs: envs_map(std::env::vars()),
+            plugins: shared::plugins::PluginConfig::from_env(),
+            ..LocalOptions::throwaway(home.clone(), usize::from(jobs))
+        },
+        storage,
+    )
     .map_err(|e| format!("cannot open a test home in {}: {e}", home.display()))?;
     Ok((embedded, remove))
 }

@@ -29,17 +29,7 @@ fn flow() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_for_each_of_3000_lists_every_task_run_with_its_outputs_from_the_store() {
     let home = std::env::temp_dir().join(format!("baton-trim-{}", uuid::Uuid::new_v4()));
-    let embedded = Embedded::open_local(LocalOptions {
-        home: home.clone(),
-        workers: 2,
-        echo_logs: false,
-        secrets: Default::default(),
-        envs: Default::default(),
-        progress: None,
-        plugins: Default::default(),
-        sweep_in_background: true,
-    })
-    .expect("embedded");
+    let embedded = Embedded::open_local(LocalOptions::throwaway(home.clone(), 2)).expect("embedded");
     let engine = embedded.engine.clone();
     let (flow, d) = crate::validate::validate_source("f.yaml", &flow(), &engine.registry, &engine.renderer);
     assert!(d.is_empty(), "{d:?}");

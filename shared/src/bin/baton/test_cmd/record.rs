@@ -5,7 +5,9 @@
 //! that case of the test file (`unittest::record`, `unittest::write`).
 //! Files the case reads from outside the test — a FILE input's local path,
 //! a `kestra://` input of the user's home — are inlined first
-//! ([`inline`](super::inline)), so the recorded test is hermetic.
+//! ([`inline`](super::inline)), and the namespace files the run read from
+//! the user's home are recorded (`unittest::nsfiles`), so the recorded
+//! test is hermetic.
 //! The rest of the file stays as written; when the case cannot be replaced
 //! in place, the whole test goes to `<name>.recorded.test.yaml` beside it.
 //! Exit: 0 recorded, 1 the run or the writing failed, 2 nothing to record.
@@ -18,11 +20,12 @@ use std::time::Duration;
 use shared::model::Flow;
 use shared::plugins::Registry;
 use shared::template::Renderer;
+use shared::unittest::nsfiles::ReadThrough;
 use shared::unittest::record::{Recording, record_case};
 use shared::unittest::{TestSuite, is_test_document, parse_source, write};
 
 use super::inline::{Inlined, files_ref, inline_inputs};
-use super::{Parsed, TestArgs, beside, open_test_home, show, yaml_files};
+use super::{Parsed, TestArgs, beside, open_test_home_with, show, yaml_files};
 
 pub(super) async fn record(a: &TestArgs, case_id: &str) -> i32 {
     match run(a, case_id).await {
@@ -107,13 +110,27 @@ async fn run(a: &TestArgs, case_id: &str) -> Result<i32, String> {
     };
     let case = &case;
     println!("recording {} › {} › {case_id}: running {}.{} for real …", path.display(), suite.id, key.0, key.1);
-    let (embedded, _remove) = open_test_home(a.jobs)?;
+    // namespace files the run reads come from the user's home, noted
+    let home_storage = home.join("storage");
+    let home_storage = match home_storage.is_dir() {
+        true => shared::backend::local::FsStorage::new(&home_storage)
+            .map(|s| Arc::new(s) as Arc<dyn shared::backend::Storage>)
+            .ok(),
+        false => None,
+    };
+    let mut reads = None;
+    let (embedded, _remove) = open_test_home_with(a.jobs, |inner| {
+        let through = Arc::new(ReadThrough::new(inner, home_storage));
+        reads = Some(through.clone());
+        through
+    })?;
     for (f, diags) in flows.into_values() {
         if let Some(f) = f.filter(|_| diags.is_empty()) {
             embedded.engine.flows.insert(f);
         }
     }
-    let recorded = record_case(&embedded, &flow, &suite, case, Duration::from_secs(a.timeout)).await;
+    let timeout = Duration::from_secs(a.timeout);
+    let recorded = record_case(&embedded, &flow, &suite, case, timeout, reads.as_deref()).await;
     embedded.shutdown();
     let rec = match recorded {
         Ok(r) => r,
@@ -128,7 +145,7 @@ async fn run(a: &TestArgs, case_id: &str) -> Result<i32, String> {
             println!(
                 "wrote {} task fixture(s) and {} file(s) into {}",
                 rec.tasks.len(),
-                rec.files.len() + inlined.len(),
+                rec.files.len() + rec.namespace_files.len() + inlined.len(),
                 written
             );
             println!("run it offline with: baton test {}", path.display());
@@ -155,6 +172,9 @@ fn report(rec: &Recording, inlined: &[Inlined]) {
     for (name, content) in &rec.files {
         println!("  captured file {name} ({} bytes)", content.len());
     }
+    for (path, content) in &rec.namespace_files {
+        println!("  captured namespace file {path} ({} bytes)", content.len());
+    }
     if !rec.not_recorded.is_empty() {
         println!("  ran for real, not recorded (no outside effect): {}", rec.not_recorded.join(", "));
     }
@@ -174,7 +194,7 @@ fn save(
     flow: &Flow,
 ) -> Result<String, String> {
     let (root, _) = shared::yaml::parse(source).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut case = write::merged_case(&root, index, &rec.tasks, &rec.files)
+    let mut case = write::merged_case(&root, index, &rec.tasks, &rec.files, &rec.namespace_files)
         .ok_or_else(|| format!("{}: testCases[{index}] is not a mapping", path.display()))?;
     put_inlined(&mut case, inlined, rec)
         .ok_or_else(|| format!("{}: testCases[{index}].fixtures is not a mapping", path.display()))?;

@@ -446,6 +446,43 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                     "how long a login on the web UI's login page lasts (`baton server local` under basic auth)",
                     "the session cookie is refused (401) and the page shows its login form again",
                 ),
+                b(
+                    "LOGIN_FAILURES",
+                    Count(u64::from(crate::server::throttle::LOGIN_FAILURES)),
+                    Some("BATON_SERVER_LOGIN_FAILURES"),
+                    "failed logins (login page or `Authorization: Basic`) from one client address per `LOGIN_WINDOW` (an IPv6 client: its /64)",
+                    "every login attempt of the address, a right password included, is answered 429 with `Retry-After` naming the bound until the window ends; a valid session cookie still works",
+                ),
+                b(
+                    "LOGIN_FAILURES_PER_USER",
+                    Count(u64::from(
+                        crate::server::throttle::LOGIN_FAILURES * crate::server::throttle::PER_USER_FACTOR,
+                    )),
+                    Some("BATON_SERVER_LOGIN_FAILURES"),
+                    "failed logins for the configured user from all addresses together per `LOGIN_WINDOW` (ten times `LOGIN_FAILURES`)",
+                    "every login attempt for the user is answered 429 with `Retry-After` until the window ends",
+                ),
+                b(
+                    "LOGIN_WINDOW",
+                    Time(crate::server::throttle::LOGIN_WINDOW),
+                    Some("BATON_SERVER_LOGIN_WINDOW_SECONDS"),
+                    "the window failed logins are counted in, from an address's (or the user's) first failure",
+                    "the count is dropped",
+                ),
+                b(
+                    "MAX_TRACKED_CLIENTS",
+                    Count(crate::server::throttle::MAX_TRACKED_CLIENTS as u64),
+                    None,
+                    "client addresses whose failed logins are remembered at once",
+                    "the address whose window started first is forgotten (a warning names the bound)",
+                ),
+                b(
+                    "MAX_REVOKED",
+                    Count(crate::server::revoke::MAX_REVOKED as u64),
+                    None,
+                    "sessions ended by a logout and not yet expired, kept per user in the state store",
+                    "the next logout ends every session of the user (a warning names the bound)",
+                ),
             ],
         ),
         (

@@ -447,6 +447,13 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                     "the session cookie is refused (401) and the page shows its login form again",
                 ),
                 b(
+                    "MAX_LOGIN_BODY",
+                    Bytes(crate::server::session::MAX_LOGIN_BODY as u64),
+                    None,
+                    "bytes of a login (`POST /auth/login`) read",
+                    "413 naming the bound",
+                ),
+                b(
                     "LOGIN_FAILURES",
                     Count(u64::from(crate::server::throttle::LOGIN_FAILURES)),
                     Some("BATON_SERVER_LOGIN_FAILURES"),

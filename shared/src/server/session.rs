@@ -47,7 +47,7 @@ pub const MAX_SESSION_HOURS: u64 = 720;
 /// The longest user name a token carries (bytes).
 const MAX_USER: usize = 256;
 /// The largest login body read (bytes).
-const MAX_LOGIN_BODY: usize = 16 * 1024;
+pub const MAX_LOGIN_BODY: usize = 16 * 1024;
 /// The key file's name in the Baton home.
 const KEY_FILE: &str = "session.key";
 const VERSION: &str = "v2";
@@ -255,12 +255,19 @@ async fn login(State(guard): State<Arc<Guard>>, req: Request) -> Response {
     };
     let client = client_ip(&req);
     let headers = req.headers().clone();
-    let Ok(body) = axum::body::to_bytes(req.into_body(), MAX_LOGIN_BODY).await else {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a login body is {MAX_LOGIN_BODY} bytes at most (MAX_LOGIN_BODY)"),
-        )
-        .into_response();
+    let body = match axum::body::to_bytes(req.into_body(), MAX_LOGIN_BODY).await {
+        Ok(body) => body,
+        Err(e) => {
+            let status = if e.to_string().contains("length limit") {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let message = format!(
+                "the login body could not be read ({e}): it is {MAX_LOGIN_BODY} bytes at most (MAX_LOGIN_BODY)"
+            );
+            return ApiError::new(status, message).into_response();
+        }
     };
     let Ok(c) = serde_json::from_slice::<Credentials>(&body) else {
         return ApiError::new(StatusCode::BAD_REQUEST, "the login wants JSON {\"username\": …, \"password\": …}")

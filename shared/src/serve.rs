@@ -180,8 +180,12 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service =
-            TowerToHyperService::new(Guarded { router: router.clone(), slot: slot.clone(), rate: limits.body_rate });
+        let service = TowerToHyperService::new(Guarded {
+            router: router.clone(),
+            peer,
+            slot: slot.clone(),
+            rate: limits.body_rate,
+        });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let conn = graceful.watch(conn.into_owned());
         let table = table.clone();

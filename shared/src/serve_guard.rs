@@ -183,6 +183,8 @@ impl Table {
 #[derive(Clone)]
 pub struct Guarded {
     pub router: Router,
+    /// The client, given to the handlers as axum's `ConnectInfo`.
+    pub peer: std::net::SocketAddr,
     pub slot: Arc<Slot>,
     pub rate: BodyRate,
 }
@@ -203,7 +205,8 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         self.slot.working();
         let (slot, rate) = (self.slot.clone(), self.rate);
-        let req = req.map(|b| Body::new(RateBody::new(Body::new(b), slot.clone(), rate)));
+        let mut req = req.map(|b| Body::new(RateBody::new(Body::new(b), slot.clone(), rate)));
+        req.extensions_mut().insert(axum::extract::ConnectInfo(self.peer));
         let fut = tower_service::Service::call(&mut self.router.clone(), req);
         Box::pin(async move {
             let res = fut.await?;

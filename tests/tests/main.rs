@@ -109,6 +109,7 @@ mod server_bounds;
 mod server_bulk;
 mod server_graph;
 mod server_http;
+mod server_login;
 mod server_pause;
 mod server_replay;
 mod server_slow_bodies;

@@ -271,7 +271,7 @@ async fn behind_basic_auth_a_login_page_logs_in_and_out() {
     let ok = login("Admin1234!").await.expect("login");
     assert_eq!(ok.status(), 200);
     let cookie = ok.headers()["set-cookie"].to_str().expect("cookie").to_string();
-    assert!(cookie.starts_with("baton_session=v1.") && cookie.contains("; HttpOnly; SameSite=Strict"), "{cookie}");
+    assert!(cookie.starts_with("baton_session=v2.") && cookie.contains("; HttpOnly; SameSite=Strict"), "{cookie}");
     assert!(cookie.contains("Max-Age=43200") && !cookie.contains("Secure"), "12 h, over http: {cookie}");
     let token = cookie["baton_session=".len()..].split(';').next().unwrap_or_default().to_string();
     assert!(!token.contains("QWRtaW4xMjM0IQ") && !token.contains("Admin1234"), "{token}");
@@ -282,7 +282,7 @@ async fn behind_basic_auth_a_login_page_logs_in_and_out() {
             .send()
     };
     assert_eq!(with(format!("baton_session={token}")).await.expect("GET with session").status(), 200);
-    let tampered = token.replacen("v1.", "v1.A", 1);
+    let tampered = token.replacen("v2.", "v2.A", 1);
     let old_style = format!(
         "baton_auth={}",
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "admin@kestra.io:Admin1234!")

@@ -369,6 +369,18 @@ pub const ALL: &[Setting] = &[
         "Kestra-style basic auth, `user:password`: `baton server local --basic-auth`, and the credentials of `baton flows push --server`.",
     ),
     var(
+        "BATON_SERVER_LOGIN_FAILURES",
+        Some("`10`"),
+        &[Server],
+        "Failed logins one client address may make per `BATON_SERVER_LOGIN_WINDOW_SECONDS` under basic auth (1 to 10000), on the login page (`POST /auth/login`) and as a wrong `Authorization: Basic` header alike; the configured user name gets ten times as many from all addresses together (`LOGIN_FAILURES_PER_USER`). Past the bound every login attempt of that address (or for that user) is answered 429 with `Retry-After` until the window ends, a right password included; a valid session cookie still works.",
+    ),
+    var(
+        "BATON_SERVER_LOGIN_WINDOW_SECONDS",
+        Some("`900`"),
+        &[Server],
+        "The window `BATON_SERVER_LOGIN_FAILURES` counts failed logins in, in seconds (1 to 86400): it starts at an address's (or the user's) first failure, and its count is dropped when it ends.",
+    ),
+    var(
         "BATON_SERVER_SESSION_HOURS",
         Some("`12`"),
         &[Server],

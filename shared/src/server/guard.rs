@@ -17,7 +17,9 @@
 //!   `HttpOnly` cookie `baton_session` ([`super::session`]: no password in
 //!   it), which also carries the login on the page's event streams and
 //!   downloads. `/auth/login` and `/auth/logout` need none. The password is
-//!   compared in constant time. A refusal carries `WWW-Authenticate` (the
+//!   compared in constant time. Failed logins are bounded per client
+//!   address and per user ([`super::throttle`]): past the bound the
+//!   attempt is answered 429 with `Retry-After`. A refusal carries `WWW-Authenticate` (the
 //!   browser's prompt, or a client's retry) unless it answers the page's own
 //!   request (`X-Requested-With`, or a browser's `Sec-Fetch-Mode` other than
 //!   `navigate`): the page shows its login form instead.
@@ -29,15 +31,18 @@
 //! An authenticated request carries its user name to the handlers as an
 //! [`AuthenticatedUser`] extension (the resume records it as `resumed.by`).
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
 use super::session::{self, SessionExpiry, Sessions};
+use super::throttle::{LoginLimits, LoginThrottle};
 use crate::api::{ApiError, AuthenticatedUser};
 
 /// The environment variable holding `user:password` for basic auth.
@@ -69,13 +74,24 @@ impl BasicAuth {
         }
     }
 
-    /// Whether the request's `Authorization: Basic` header holds these credentials.
-    fn accepts(&self, headers: &HeaderMap) -> bool {
-        let header = headers
+    /// The request's `Authorization: Basic` header, when it has one.
+    fn offered(headers: &HeaderMap) -> Option<&str> {
+        headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|value| value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")));
-        let Some(encoded) = header else { return false };
+            .and_then(|value| value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")))
+    }
+
+    /// Whether the user name an `Authorization: Basic` value (base64) names is this one.
+    fn names_user(&self, encoded: &str) -> bool {
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .is_some_and(|d| d.split(|b| *b == b':').next() == Some(self.user.as_bytes()))
+    }
+
+    /// Whether an `Authorization: Basic` value (base64) holds these credentials.
+    fn accepts(&self, encoded: &str) -> bool {
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
         let expected = format!("{}:{}", self.user, self.password);
         constant_time_eq(&decoded, expected.as_bytes())
@@ -119,6 +135,8 @@ pub struct Guard {
     pub auth: Option<BasicAuth>,
     /// The web UI's login sessions (with `auth`).
     pub sessions: Option<Sessions>,
+    /// Failed logins, on the login page and in `Authorization` headers.
+    pub throttle: Arc<LoginThrottle>,
 }
 
 /// How a request was let through.
@@ -140,7 +158,13 @@ impl Guard {
         } else {
             Vec::new()
         };
-        Guard { hosts, auth, sessions: None }
+        Guard { hosts, auth, sessions: None, throttle: Arc::new(LoginThrottle::default()) }
+    }
+
+    /// This guard with failed logins bounded by `limits`.
+    pub fn with_login_limits(mut self, limits: LoginLimits) -> Guard {
+        self.throttle = Arc::new(LoginThrottle::new(limits));
+        self
     }
 
     /// This guard with the web UI's login sessions.
@@ -162,7 +186,7 @@ impl Guard {
         let token = session::session_cookie(headers)?;
         let sessions = self.sessions.as_ref()?;
         match sessions.verify(token, chrono::Utc::now().timestamp()) {
-            Ok(s) => Some(s),
+            Ok(s) => Some((s.user, s.expires)),
             Err(e) => {
                 tracing::debug!(reason = %e, "session cookie refused");
                 None
@@ -171,7 +195,7 @@ impl Guard {
     }
 
     /// Ok with how the request passed (see [`Pass`]).
-    fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<Pass, Box<Response>> {
+    fn check(&self, method: &Method, path: &str, headers: &HeaderMap, client: IpAddr) -> Result<Pass, Box<Response>> {
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         if !self.hosts.is_empty() && !host.is_empty() && !self.hosts.iter().any(|h| *h == host_name(&host)) {
             return Err(refuse(format!(
@@ -201,8 +225,14 @@ impl Guard {
         }
         match &self.auth {
             Some(auth) if path != "/healthz" && path != "/health" && !webhook => {
-                if auth.accepts(headers) {
-                    return Ok(Pass { user: Some(auth.user.clone()), session: None });
+                if let Some(offered) = BasicAuth::offered(headers) {
+                    let counted = auth.names_user(offered);
+                    let now = Instant::now();
+                    self.throttle.admit(client, counted, now).map_err(|t| Box::new(t.into_response()))?;
+                    if auth.accepts(offered) {
+                        return Ok(Pass { user: Some(auth.user.clone()), session: None });
+                    }
+                    self.throttle.failed(client, counted, now);
                 }
                 if let Some((user, expires)) = self.session(headers) {
                     return Ok(Pass { user: Some(user), session: Some(expires) });
@@ -236,9 +266,15 @@ fn refuse(message: String) -> Box<Response> {
     Box::new(ApiError::new(StatusCode::FORBIDDEN, message).into_response())
 }
 
+/// The client's address (`crate::serve` adds it to each request); the
+/// unspecified address when the request came another way.
+pub fn client_ip(req: &Request) -> IpAddr {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
 /// The middleware: `axum::middleware::from_fn_with_state(guard, guard::check)`.
 pub async fn check(State(guard): State<Arc<Guard>>, mut req: Request, next: Next) -> Response {
-    match guard.check(req.method(), req.uri().path(), req.headers()) {
+    match guard.check(req.method(), req.uri().path(), req.headers(), client_ip(&req)) {
         Ok(pass) => {
             if let Some(user) = pass.user {
                 req.extensions_mut().insert(AuthenticatedUser(user));
@@ -255,7 +291,8 @@ pub async fn check(State(guard): State<Arc<Guard>>, mut req: Request, next: Next
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{IpAddr, Ipv4Addr};
+
+    const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -268,18 +305,18 @@ mod tests {
     #[test]
     fn foreign_hosts_and_cross_site_posts_are_refused() {
         let g = Guard::new(IpAddr::V4(Ipv4Addr::LOCALHOST), &[], None);
-        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "127.0.0.1:8080")])).is_ok());
-        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "localhost")])).is_ok());
-        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "[::1]:8080")])).is_ok());
-        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "evil.example:8080")])).is_err());
+        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "127.0.0.1:8080")]), CLIENT).is_ok());
+        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "localhost")]), CLIENT).is_ok());
+        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "[::1]:8080")]), CLIENT).is_ok());
+        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "evil.example:8080")]), CLIENT).is_err());
         let form = headers(&[("host", "127.0.0.1:8080"), ("origin", "http://evil.example")]);
-        assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &form).is_err());
+        assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &form, CLIENT).is_err());
         let own = headers(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")]);
-        assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &own).is_ok());
+        assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &own, CLIENT).is_ok());
         // same host, another scheme: not this server's page
         for origin in ["https://127.0.0.1:8080", "null://127.0.0.1:8080", "127.0.0.1:8080"] {
             let other = headers(&[("host", "127.0.0.1:8080"), ("origin", origin)]);
-            assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &other).is_err(), "{origin}");
+            assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &other, CLIENT).is_err(), "{origin}");
         }
         // behind a TLS proxy that says so
         let proxied = headers(&[
@@ -287,10 +324,10 @@ mod tests {
             ("origin", "https://127.0.0.1:8080"),
             ("x-forwarded-proto", "https"),
         ]);
-        assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &proxied).is_ok());
+        assert!(g.check(&Method::POST, "/api/v1/executions/a/b", &proxied, CLIENT).is_ok());
         let fetch = headers(&[("host", "127.0.0.1:8080"), ("sec-fetch-site", "cross-site")]);
-        assert!(g.check(&Method::DELETE, "/api/v1/flows/a/b", &fetch).is_err());
-        assert!(g.check(&Method::POST, "/api/v1/flows", &headers(&[("host", "127.0.0.1:8080")])).is_ok());
+        assert!(g.check(&Method::DELETE, "/api/v1/flows/a/b", &fetch, CLIENT).is_err());
+        assert!(g.check(&Method::POST, "/api/v1/flows", &headers(&[("host", "127.0.0.1:8080")]), CLIENT).is_ok());
     }
 
     #[test]
@@ -299,12 +336,13 @@ mod tests {
         let g = Guard::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), &[], Some(auth));
         let ok = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin@kestra.io:Admin1234!"));
         let bad = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin@kestra.io:nope"));
-        let user = g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "box:8080"), ("authorization", &ok)]));
+        let user =
+            g.check(&Method::GET, "/api/v1/flows", &headers(&[("host", "box:8080"), ("authorization", &ok)]), CLIENT);
         assert_eq!(user.ok().and_then(|p| p.user).as_deref(), Some("admin@kestra.io"), "the user is passed on");
-        let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[("authorization", &bad)])).unwrap_err();
+        let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[("authorization", &bad)]), CLIENT).unwrap_err();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-        assert!(g.check(&Method::GET, "/healthz", &HeaderMap::new()).is_ok());
-        assert!(g.check(&Method::GET, "/health", &HeaderMap::new()).is_ok());
+        assert!(g.check(&Method::GET, "/healthz", &HeaderMap::new(), CLIENT).is_ok());
+        assert!(g.check(&Method::GET, "/health", &HeaderMap::new(), CLIENT).is_ok());
         assert!(BasicAuth::parse("nopassword").is_err());
         assert!(!format!("{:?}", BasicAuth::parse("u:secret").unwrap()).contains("secret"));
     }
@@ -318,39 +356,63 @@ mod tests {
         let host = ("host", "127.0.0.1:8080");
         // the page, its files and its Kestra paths need no credentials (no data in them)
         for path in ["/", "/ui", "/ui/app.js", "/ui/main/flows", "/ui/login"] {
-            assert_eq!(g.check(&Method::GET, path, &headers(&[host])).ok(), Some(Pass::default()), "{path}");
+            assert_eq!(g.check(&Method::GET, path, &headers(&[host]), CLIENT).ok(), Some(Pass::default()), "{path}");
         }
         // login and logout need no credentials (a POST still from the page's own origin)
         for path in [session::LOGIN_PATH, session::LOGOUT_PATH] {
-            assert_eq!(g.check(&Method::POST, path, &headers(&[host])).ok(), Some(Pass::default()), "{path}");
+            assert_eq!(g.check(&Method::POST, path, &headers(&[host]), CLIENT).ok(), Some(Pass::default()), "{path}");
             let foreign = headers(&[host, ("origin", "http://evil.example")]);
-            assert_eq!(g.check(&Method::POST, path, &foreign).unwrap_err().status(), StatusCode::FORBIDDEN);
+            assert_eq!(g.check(&Method::POST, path, &foreign, CLIENT).unwrap_err().status(), StatusCode::FORBIDDEN);
         }
         // a session cookie, among others, is accepted as the header is
         let token = sessions.issue(chrono::Utc::now().timestamp());
         let cookie = format!("theme=dark; {}={token}; x=y", session::SESSION_COOKIE);
-        let pass = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("cookie", &cookie)])).ok();
+        let pass = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("cookie", &cookie)]), CLIENT).ok();
         assert_eq!(pass.as_ref().and_then(|p| p.user.as_deref()), Some("admin@kestra.io"));
         assert!(pass.is_some_and(|p| p.session.is_some()), "the session is passed on");
         // tampered, expired, or the old cookie of base64 user:password: refused
-        let tampered = token.replacen("v1.", "v1.x", 1);
+        let tampered = token.replacen("v2.", "v2.x", 1);
         let expired = sessions.issue(chrono::Utc::now().timestamp() - 13 * 3600);
         let old = format!("baton_auth={}", b64("admin@kestra.io:Admin1234!"));
         for cookie in [format!("baton_session={tampered}"), format!("baton_session={expired}"), old] {
-            let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("cookie", &cookie)])).unwrap_err();
+            let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("cookie", &cookie)]), CLIENT).unwrap_err();
             assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{cookie}");
         }
         // curl gets the challenge; the page's own fetch does not (no browser prompt)
-        let curl = g.check(&Method::GET, "/api/v1/flows", &headers(&[host])).unwrap_err();
+        let curl = g.check(&Method::GET, "/api/v1/flows", &headers(&[host]), CLIENT).unwrap_err();
         assert!(curl.headers().contains_key(header::WWW_AUTHENTICATE));
         for h in [("sec-fetch-mode", "cors"), ("x-requested-with", "XMLHttpRequest")] {
-            let page = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, h])).unwrap_err();
+            let page = g.check(&Method::GET, "/api/v1/flows", &headers(&[host, h]), CLIENT).unwrap_err();
             assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
             assert!(!page.headers().contains_key(header::WWW_AUTHENTICATE), "{h:?}");
         }
-        let typed =
-            g.check(&Method::GET, "/api/v1/flows", &headers(&[host, ("sec-fetch-mode", "navigate")])).unwrap_err();
+        let typed = g
+            .check(&Method::GET, "/api/v1/flows", &headers(&[host, ("sec-fetch-mode", "navigate")]), CLIENT)
+            .unwrap_err();
         assert!(typed.headers().contains_key(header::WWW_AUTHENTICATE), "an address typed in the browser");
+    }
+
+    #[test]
+    fn failed_basic_auth_is_bounded_per_address_and_a_right_password_waits_too() {
+        let auth = BasicAuth::parse("admin:secret").unwrap();
+        let limits = LoginLimits { failures: 2, window: std::time::Duration::from_secs(60) };
+        let g = Guard::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), &[], Some(auth)).with_login_limits(limits);
+        let basic = |creds: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(creds));
+        let (bad, good) = (basic("admin:nope"), basic("admin:secret"));
+        let other = IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3));
+        for _ in 0..2 {
+            let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[("authorization", &bad)]), CLIENT).unwrap_err();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+        for creds in [&bad, &good] {
+            let r = g.check(&Method::GET, "/api/v1/flows", &headers(&[("authorization", creds)]), CLIENT).unwrap_err();
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert!(r.headers().contains_key(header::RETRY_AFTER));
+        }
+        assert!(g.check(&Method::GET, "/api/v1/flows", &headers(&[("authorization", &good)]), other).is_ok());
+        // requests without credentials are no login attempts: a plain 401
+        let r = g.check(&Method::GET, "/api/v1/flows", &HeaderMap::new(), CLIENT).unwrap_err();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
 
     #[test]
@@ -359,15 +421,17 @@ mod tests {
         let g = Guard::new(IpAddr::V4(Ipv4Addr::LOCALHOST), &[], Some(auth));
         let foreign = headers(&[("host", "127.0.0.1:8080"), ("origin", "https://hooks.example")]);
         for path in ["/api/v1/executions/webhook/ns/f/key", "/api/v1/main/executions/webhook/ns/f/key"] {
-            assert!(g.check(&Method::POST, path, &foreign).is_ok(), "{path}");
+            assert!(g.check(&Method::POST, path, &foreign, CLIENT).is_ok(), "{path}");
         }
         // everything else still needs the password and its own origin
-        let r = g.check(&Method::POST, "/api/v1/executions/ns/f", &headers(&[("host", "127.0.0.1:8080")])).unwrap_err();
+        let r = g
+            .check(&Method::POST, "/api/v1/executions/ns/f", &headers(&[("host", "127.0.0.1:8080")]), CLIENT)
+            .unwrap_err();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-        let r = g.check(&Method::POST, "/api/v1/executions/ns/f", &foreign).unwrap_err();
+        let r = g.check(&Method::POST, "/api/v1/executions/ns/f", &foreign, CLIENT).unwrap_err();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         // the Host check still holds for webhooks
         let evil = headers(&[("host", "evil.example")]);
-        assert!(g.check(&Method::POST, "/api/v1/executions/webhook/ns/f/key", &evil).is_err());
+        assert!(g.check(&Method::POST, "/api/v1/executions/webhook/ns/f/key", &evil, CLIENT).is_err());
     }
 }

@@ -12,8 +12,10 @@
 pub mod api;
 pub mod client;
 pub mod guard;
+pub mod revoke;
 pub mod session;
 pub mod supervisor;
+pub mod throttle;
 pub mod watch;
 
 use std::collections::HashMap;
@@ -65,6 +67,8 @@ pub struct ServerOptions {
     pub allowed_hosts: Vec<String>,
     /// How long a web UI login lasts (`BATON_SERVER_SESSION_HOURS`).
     pub session_ttl: Duration,
+    /// Failed logins allowed (`BATON_SERVER_LOGIN_FAILURES`, `BATON_SERVER_LOGIN_WINDOW_SECONDS`).
+    pub login: throttle::LoginLimits,
     /// Open connections and header time (`crate::serve`).
     pub http: crate::serve::ServeLimits,
 }
@@ -86,6 +90,7 @@ impl ServerOptions {
             basic_auth: None,
             allowed_hosts: Vec::new(),
             session_ttl: session::SESSION_TTL,
+            login: throttle::LoginLimits::default(),
             http: crate::serve::ServeLimits::default(),
         }
     }
@@ -111,6 +116,8 @@ pub enum ServerError {
     Unauthenticated(IpAddr),
     #[error("cannot start login sessions: {0}")]
     Sessions(#[source] session::SessionKeyError),
+    #[error("cannot read the ended login sessions: {0}")]
+    Revocations(#[source] revoke::RevokeError),
     #[error("cannot resume unfinished executions: {0}")]
     Resume(#[source] BackendError),
 }
@@ -206,9 +213,14 @@ impl LocalServer {
             flows_dir: Some(opts.flows_dir.clone()),
         })
         .map_err(ServerError::Home)?;
-        let mut guard = guard::Guard::new(opts.bind, &opts.allowed_hosts, opts.basic_auth.clone());
+        let mut guard =
+            guard::Guard::new(opts.bind, &opts.allowed_hosts, opts.basic_auth.clone()).with_login_limits(opts.login);
         if let Some(auth) = &opts.basic_auth {
-            guard = guard.with_sessions(auth.sessions(&opts.home, opts.session_ttl).map_err(ServerError::Sessions)?);
+            let ended = revoke::Revocations::load(embedded.engine.state.clone(), &auth.user)
+                .await
+                .map_err(ServerError::Revocations)?;
+            let sessions = auth.sessions(&opts.home, opts.session_ttl).map_err(ServerError::Sessions)?;
+            guard = guard.with_sessions(sessions.with_revocations(Arc::new(ended)));
         }
         let guard = Arc::new(guard);
         let engine = embedded.engine.clone();

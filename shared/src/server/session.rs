@@ -6,8 +6,11 @@
 //! The cookie is `HttpOnly` (scripts cannot read it), `SameSite=Strict`,
 //! `Path=/`, `Secure` when the request came over https (a TLS proxy's
 //! `X-Forwarded-Proto`), and lives [`SESSION_TTL_SETTING`] hours (12 by
-//! default). `POST /auth/logout` clears it; `GET /auth/session` says who is
-//! logged in (the page shows Logout from it).
+//! default). `POST /auth/logout` clears it and ends the session on the
+//! server ([`super::revoke`]: each token carries a random id and the user's
+//! session generation), so a copy of the cookie is refused from then on;
+//! `GET /auth/session` says who is logged in (the page shows Logout from it).
+//! Failed logins are bounded ([`super::throttle`]).
 //!
 //! The signing key is drawn at random once per Baton home and kept in
 //! `<home>/session.key` (mode 0600); the key a token is checked with is
@@ -29,7 +32,8 @@ use base64::Engine as _;
 use ring::hmac;
 use serde_json::json;
 
-use super::guard::Guard;
+use super::guard::{Guard, client_ip};
+use super::revoke::{Revocations, Revoked};
 use crate::api::{ApiError, AuthenticatedUser};
 
 /// The session cookie's name.
@@ -42,9 +46,11 @@ pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 pub const MAX_SESSION_HOURS: u64 = 720;
 /// The longest user name a token carries (bytes).
 const MAX_USER: usize = 256;
+/// The largest login body read (bytes).
+pub const MAX_LOGIN_BODY: usize = 16 * 1024;
 /// The key file's name in the Baton home.
 const KEY_FILE: &str = "session.key";
-const VERSION: &str = "v1";
+const VERSION: &str = "v2";
 
 /// Why the session key could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +69,20 @@ pub enum TokenError {
     Signature,
     #[error("the session expired (sessions last {} hours at most)", SESSION_TTL_SETTING)]
     Expired,
+    #[error("the session was ended by a logout")]
+    Revoked,
+}
+
+/// A valid session token's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: String,
+    /// Unix seconds.
+    pub expires: i64,
+    /// The user's session generation when it was issued.
+    pub generation: u64,
+    /// Its own random id (what a logout revokes).
+    pub id: String,
 }
 
 /// Issues and checks session tokens for one user and password.
@@ -71,6 +91,7 @@ pub struct Sessions {
     key: hmac::Key,
     user: String,
     ttl: Duration,
+    revocations: Arc<Revocations>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -85,7 +106,19 @@ impl Sessions {
         // the credentials are part of the key: a changed password ends every session
         let master = hmac::Key::new(hmac::HMAC_SHA256, secret);
         let derived = hmac::sign(&master, format!("baton session\n{user}\n{password}").as_bytes());
-        Sessions { key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()), user: user.to_string(), ttl }
+        Sessions {
+            key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+            user: user.to_string(),
+            ttl,
+            revocations: Arc::new(Revocations::in_memory(user)),
+        }
+    }
+
+    /// These sessions, ended by logouts recorded in `revocations` (the
+    /// state store's, which outlive the process).
+    pub fn with_revocations(mut self, revocations: Arc<Revocations>) -> Sessions {
+        self.revocations = revocations;
+        self
     }
 
     /// The sessions of a server whose home is `home`: its key read from
@@ -102,28 +135,33 @@ impl Sessions {
         self.ttl
     }
 
-    /// A token for the configured user, valid until `now + ttl` (unix seconds).
+    /// A new session's token for the configured user, valid until
+    /// `now + ttl` (unix seconds).
     pub fn issue(&self, now: i64) -> String {
         let expires = now.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX));
         let user = b64(self.user.as_bytes());
-        let tag = hmac::sign(&self.key, signed(&user, expires).as_bytes());
-        format!("{VERSION}.{user}.{expires}.{}", b64(tag.as_ref()))
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let payload = signed(&user, expires, self.revocations.generation(), &id);
+        let tag = hmac::sign(&self.key, payload.as_bytes());
+        format!("{payload}.{}", b64(tag.as_ref()))
     }
 
-    /// The user and expiry of `token` at `now` (unix seconds).
-    pub fn verify(&self, token: &str, now: i64) -> Result<(String, i64), TokenError> {
+    /// The session `token` stands for at `now` (unix seconds).
+    pub fn verify(&self, token: &str, now: i64) -> Result<Session, TokenError> {
         let mut parts = token.trim().split('.');
-        let (Some(VERSION), Some(user), Some(expires), Some(tag), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(VERSION), Some(user), Some(expires), Some(generation), Some(id), Some(tag), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenError::Malformed);
         };
-        if user.len() > MAX_USER * 2 {
+        if user.len() > MAX_USER * 2 || id.len() > 64 {
             return Err(TokenError::Malformed);
         }
         let expires: i64 = expires.parse().map_err(|_| TokenError::Malformed)?;
+        let generation: u64 = generation.parse().map_err(|_| TokenError::Malformed)?;
         let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Malformed)?;
-        hmac::verify(&self.key, signed(user, expires).as_bytes(), &tag).map_err(|_| TokenError::Signature)?;
+        hmac::verify(&self.key, signed(user, expires, generation, id).as_bytes(), &tag)
+            .map_err(|_| TokenError::Signature)?;
         let name = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(user).map_err(|_| TokenError::Malformed)?;
         let name = String::from_utf8(name).map_err(|_| TokenError::Malformed)?;
         if name != self.user {
@@ -135,7 +173,15 @@ impl Sessions {
         if expires <= now || expires > longest {
             return Err(TokenError::Expired);
         }
-        Ok((name, expires))
+        if self.revocations.is_revoked(generation, id) {
+            return Err(TokenError::Revoked);
+        }
+        Ok(Session { user: name, expires, generation, id: id.to_string() })
+    }
+
+    /// Ends `session` for good (a logout), in the store when there is one.
+    pub async fn revoke(&self, session: &Session, now: i64) -> Result<Revoked, super::revoke::RevokeError> {
+        self.revocations.revoke(session.generation, &session.id, session.expires, now).await
     }
 
     /// The `Set-Cookie` value carrying `token`.
@@ -157,8 +203,8 @@ fn attributes(headers: &HeaderMap) -> String {
     format!("Path=/; HttpOnly; SameSite=Strict{}", if https { "; Secure" } else { "" })
 }
 
-fn signed(user: &str, expires: i64) -> String {
-    format!("{VERSION}.{user}.{expires}")
+fn signed(user: &str, expires: i64, generation: u64, id: &str) -> String {
+    format!("{VERSION}.{user}.{expires}.{generation}.{id}")
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -202,17 +248,38 @@ struct Credentials {
     password: String,
 }
 
-async fn login(State(guard): State<Arc<Guard>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn login(State(guard): State<Arc<Guard>>, req: Request) -> Response {
     let Some(sessions) = guard.sessions.as_ref() else {
         return ApiError::new(StatusCode::NOT_FOUND, "this server has no basic auth: nothing to log in to")
             .into_response();
+    };
+    let client = client_ip(&req);
+    let headers = req.headers().clone();
+    let body = match axum::body::to_bytes(req.into_body(), MAX_LOGIN_BODY).await {
+        Ok(body) => body,
+        Err(e) => {
+            let status = if e.to_string().contains("length limit") {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let message = format!(
+                "the login body could not be read ({e}): it is {MAX_LOGIN_BODY} bytes at most (MAX_LOGIN_BODY)"
+            );
+            return ApiError::new(status, message).into_response();
+        }
     };
     let Ok(c) = serde_json::from_slice::<Credentials>(&body) else {
         return ApiError::new(StatusCode::BAD_REQUEST, "the login wants JSON {\"username\": …, \"password\": …}")
             .into_response();
     };
+    let counted = guard.auth.as_ref().is_some_and(|a| a.user == c.username);
+    let now_instant = std::time::Instant::now();
+    if let Err(throttled) = guard.throttle.admit(client, counted, now_instant) {
+        return throttled.into_response();
+    }
     if !guard.accepts_password(&c.username, &c.password) {
-        tracing::warn!(user = %c.username, "login refused");
+        guard.throttle.failed(client, counted, now_instant);
         return ApiError::new(StatusCode::UNAUTHORIZED, "Invalid username or password").into_response();
     }
     let now = chrono::Utc::now().timestamp();
@@ -226,8 +293,29 @@ async fn login(State(guard): State<Arc<Guard>>, headers: HeaderMap, body: axum::
     r
 }
 
-async fn logout(headers: HeaderMap) -> Response {
-    let mut r = StatusCode::NO_CONTENT.into_response();
+/// Ends the request's session on the server, when it has a valid one, and
+/// clears the cookie either way.
+async fn logout(State(guard): State<Arc<Guard>>, headers: HeaderMap) -> Response {
+    let now = chrono::Utc::now().timestamp();
+    let session = guard
+        .sessions
+        .as_ref()
+        .and_then(|s| session_cookie(&headers).and_then(|t| s.verify(t, now).ok()).map(|session| (s, session)));
+    let mut r = match session {
+        Some((sessions, session)) => match sessions.revoke(&session, now).await {
+            Ok(Revoked::One) => StatusCode::NO_CONTENT.into_response(),
+            Ok(Revoked::Every) => {
+                tracing::warn!(user = %session.user, "logout ended every session of the user (MAX_REVOKED)");
+                StatusCode::NO_CONTENT.into_response()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "logout not recorded");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the session could not be ended: {e}"))
+                    .into_response()
+            }
+        },
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
     if let Ok(v) = clearing_cookie(&headers).parse() {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -254,8 +342,10 @@ mod tests {
         let s = sessions();
         let token = s.issue(1_000);
         assert!(!token.contains("Admin1234"), "{token}");
-        let (user, expires) = s.verify(&token, 1_001).expect("valid");
-        assert_eq!((user.as_str(), expires), ("admin@kestra.io", 1_000 + 12 * 3600));
+        let session = s.verify(&token, 1_001).expect("valid");
+        let expires = session.expires;
+        assert_eq!((session.user.as_str(), expires), ("admin@kestra.io", 1_000 + 12 * 3600));
+        assert!(token.starts_with("v2.") && token.contains(&format!(".0.{}.", session.id)), "{token}");
         assert_eq!(s.verify(&token, expires), Err(TokenError::Expired));
         assert!(TokenError::Expired.to_string().contains(SESSION_TTL_SETTING));
         // a later expiry, another user, another tag: the signature fails
@@ -263,7 +353,10 @@ mod tests {
         assert_eq!(s.verify(&later, 1_001), Err(TokenError::Signature));
         let other = token.replace(&b64(b"admin@kestra.io"), &b64(b"root"));
         assert_eq!(s.verify(&other, 1_001), Err(TokenError::Signature));
-        for bad in ["", "v1", "v1.a.b.c", "v2.a.1.c", "v1.a.1.c.d", "YWRtaW46cGFzcw=="] {
+        let other_id = token.replace(&session.id, &uuid::Uuid::new_v4().simple().to_string());
+        assert_eq!(s.verify(&other_id, 1_001), Err(TokenError::Signature));
+        let v1 = format!("v1.{}.{expires}.{}", b64(b"admin@kestra.io"), token.rsplit('.').next().unwrap_or(""));
+        for bad in ["", "v1", "v1.a.b.c", "v2.a.1.c", "v1.a.1.c.d", "v2.a.1.x.i.t", "YWRtaW46cGFzcw==", v1.as_str()] {
             assert!(s.verify(bad, 1_001).is_err(), "{bad}");
         }
         // another password, another home's key: the token is not theirs
@@ -274,6 +367,17 @@ mod tests {
         // a server whose sessions are shorter refuses a token issued for longer
         let short = Sessions::new(&[7u8; 32], "admin@kestra.io", "Admin1234!", Duration::from_secs(3600));
         assert_eq!(short.verify(&token, 1_001), Err(TokenError::Expired));
+    }
+
+    #[tokio::test]
+    async fn a_logout_ends_its_session_only() {
+        let s = sessions();
+        let (a, b) = (s.issue(1_000), s.issue(1_000));
+        let session = s.verify(&a, 1_001).expect("valid");
+        assert_eq!(s.revoke(&session, 1_001).await.expect("revoke"), Revoked::One);
+        assert_eq!(s.verify(&a, 1_002), Err(TokenError::Revoked));
+        assert!(s.verify(&b, 1_002).is_ok(), "another login's session goes on");
+        assert!(s.verify(&s.issue(1_002), 1_003).is_ok(), "and so does a new one");
     }
 
     #[test]

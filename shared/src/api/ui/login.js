@@ -5,7 +5,9 @@
 // signed session cookie (`baton_session`: HttpOnly, SameSite=Strict, no
 // password in it) that carries the login on the page's fetches, event
 // streams and downloads, so this page never holds or reads it. Logout (the
-// menu) posts `/auth/logout`, which clears it, and comes back here.
+// menu) posts `/auth/logout`, which ends the session on the server and
+// clears the cookie, and comes back here. Past the bound on failed logins
+// the server answers 429, and the form shows its message.
 
 import { h, go, errorBox } from "./app.js";
 
@@ -33,15 +35,23 @@ export async function render(main, _parts, query) {
     ev.preventDefault();
     out.replaceChildren();
     let status;
+    let answer;
     try {
-      const r = await fetch("/auth/login", {
+      answer = await fetch("/auth/login", {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-Requested-With": "XMLHttpRequest" },
         body: JSON.stringify({ username: user.value, password: password.value }),
       });
-      status = r.status;
+      status = answer.status;
     } catch (e) {
       out.replaceChildren(errorBox(`the server cannot be reached: ${e.message}`));
+      return;
+    }
+    if (status === 429) {
+      // too many failed logins: the server names the bound and the wait
+      const body = await answer.json().catch(() => ({}));
+      const wait = answer.headers.get("Retry-After");
+      out.replaceChildren(errorBox(body.message || `too many failed logins: retry in ${wait} s`));
       return;
     }
     if (status === 401) {

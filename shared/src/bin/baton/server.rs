@@ -53,6 +53,13 @@ pub async fn server(home: &Path, a: ServerArgs) -> i32 {
             return 2;
         }
     }
+    opts.login = match opts.login.with_settings(|k| std::env::var(k).ok()) {
+        Ok(limits) => limits,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     if let Some(auth) = a.basic_auth.as_deref() {
         match shared::server::guard::BasicAuth::parse(auth) {
             Ok(b) => opts.basic_auth = Some(b),

@@ -64,17 +64,32 @@ pub trait PartialStore: Send + Sync {
     }
 }
 
-/// `state` as stored: JSON, deflated; `None` above [`MAX_STATE_BYTES`].
+/// States whose JSON is at most this long are kept as JSON, not deflated:
+/// a chain's or a small loop's state is a few dozen bytes, and setting up
+/// a deflate stream (its window and tables zeroed) cost more than the rest
+/// of the save's encoding, once per save.
+pub const RAW_STATE_BYTES: usize = 1024;
+
+/// `state` as stored: JSON, deflated above [`RAW_STATE_BYTES`]; `None`
+/// above [`MAX_STATE_BYTES`].
 pub fn encode_state(state: &StepState) -> Option<Vec<u8>> {
     let json = serde_json::to_vec(state).ok()?;
+    if json.len() <= RAW_STATE_BYTES {
+        return Some(json);
+    }
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
     z.write_all(&json).ok()?;
     let bytes = z.finish().ok()?;
     (bytes.len() <= MAX_STATE_BYTES).then_some(bytes)
 }
 
-/// The state [`encode_state`] stored (`None`: unreadable, then unused).
+/// The state [`encode_state`] stored (`None`: unreadable, then unused). A
+/// JSON state starts with `{`; a zlib stream never does (its first byte
+/// names the method, `0x78` for deflate).
 pub fn decode_state(bytes: &[u8]) -> Option<StepState> {
+    if bytes.first() == Some(&b'{') {
+        return serde_json::from_slice(bytes).ok();
+    }
     let mut json = Vec::new();
     flate2::read::ZlibDecoder::new(bytes).take(64 << 20).read_to_end(&mut json).ok()?;
     serde_json::from_slice(&json).ok()
@@ -90,5 +105,16 @@ mod tests {
         let bytes = encode_state(&state).expect("small");
         assert_eq!(decode_state(&bytes), Some(state));
         assert_eq!(decode_state(b"not zlib"), None);
+        assert_eq!(decode_state(b"{not json"), None);
+    }
+
+    #[test]
+    fn a_small_state_is_kept_as_json_and_a_deflated_one_still_reads_back() {
+        let json = serde_json::to_vec(&StepState::default()).expect("json");
+        // a state stored deflated before small ones were kept as JSON
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(&json).expect("deflate");
+        assert_eq!(decode_state(&z.finish().expect("deflate")), Some(StepState::default()));
+        assert_eq!(encode_state(&StepState::default()), Some(json), "a small state is kept as JSON");
     }
 }

@@ -74,28 +74,6 @@ pub struct Worker {
     reported: Reported,
 }
 
-/// The last [`REPORTED_KEPT`] attempts a worker reported.
-#[derive(Default)]
-struct Reported(std::sync::Mutex<std::collections::VecDeque<(String, u32)>>);
-
-/// How many reported attempts a worker remembers.
-const REPORTED_KEPT: usize = 256;
-
-impl Reported {
-    fn note(&self, task_run_id: &str, attempt: u32) {
-        let mut q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if q.len() >= REPORTED_KEPT {
-            q.pop_front();
-        }
-        q.push_back((task_run_id.to_string(), attempt));
-    }
-
-    fn contains(&self, task_run_id: &str, attempt: u32) -> bool {
-        let q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        q.iter().any(|(t, a)| *a == attempt && t == task_run_id)
-    }
-}
-
 /// Stops the heartbeat when the job ends, however it ends (a dropped
 /// handler must not keep a dead attempt's lease alive).
 struct Heartbeat(tokio::task::JoinHandle<()>);
@@ -688,3 +666,6 @@ pub fn lost_message(task_id: &str, attempt: u32, worker_id: &str, lease_until: D
         lease_until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     )
 }
+
+mod reported;
+use reported::Reported;

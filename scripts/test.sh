@@ -11,7 +11,9 @@ export RUST_BACKTRACE=1
 # died in rustc with exit 101 while the shared disk was 96 % full). Set
 # CARGO_INCREMENTAL=1 to keep it for local re-runs.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-echo "== disk: $(df -h . | awk 'NR == 2 { print $4 " free of " $2 }')"
+# each stage's line says how far into the run it starts (CI's budget is 45 min)
+stage() { echo "== [$((SECONDS / 60)) min $((SECONDS % 60)) s] $*"; }
+stage "disk: $(df -h . | awk 'NR == 2 { print $4 " free of " $2 }')"
 
 # What the tests need outside cargo (PostgreSQL, libduckdb, emulators) is
 # installed by scripts/setup/*.sh, each idempotent; they export what they set
@@ -19,15 +21,15 @@ echo "== disk: $(df -h . | awk 'NR == 2 { print $4 " free of " $2 }')"
 BATON_TEST_FEATURES=""
 for f in scripts/setup/*.sh; do
   [ -e "$f" ] || continue
-  echo "== setup: $f"
+  stage "setup: $f"
   # shellcheck source=/dev/null
   source "$f"
 done
-echo "== cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== docs: mdbook build, internal links and anchors, README length, no history"
+stage "docs: mdbook build, internal links and anchors, README length, no history"
 bash scripts/docs-check.sh
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --workspace --all-targets $BATON_TEST_FEATURES --quiet -- -D warnings
 # the local CLI as users build it by default: without the Google crates
 # (`--features gcp` off), so code behind the feature compiles both ways
@@ -35,10 +37,10 @@ cargo clippy -p shared -p baton-runtime -p baton-plugins --all-targets --quiet -
 # and without the plugin families that are default features (git, compress,
 # dbt): the library and the CLI still build, and name what they left out
 cargo clippy -p shared --no-default-features --lib --bins --quiet -- -D warnings
-echo "== cargo build (tests, and the binaries the tests run as processes)"
+stage "cargo build (tests, and the binaries the tests run as processes)"
 cargo test --workspace $BATON_TEST_FEATURES --no-run --quiet
 cargo build --workspace --bins $BATON_TEST_FEATURES --quiet
-echo "== cargo test"
+stage "cargo test"
 log=$(mktemp)
 # Tests make their homes, stores and browser profiles under one folder,
 # removed when the run ends (many make theirs in the system's temporary
@@ -49,7 +51,7 @@ chmod 1777 "$tests_tmp"
 trap 'rm -rf "$tests_tmp"' EXIT
 export TMPDIR="$tests_tmp"
 cargo test --workspace --no-fail-fast $BATON_TEST_FEATURES 2>&1 | tee "$log"
-echo "== the deployed-system test, alone (timing-sensitive: see tests/tests/deployed.rs)"
+stage "the deployed-system test, alone (timing-sensitive: see tests/tests/deployed.rs)"
 # `--workspace --test e2e`, not `-p e2e`: the same feature set as the build
 # above, so the test binary is reused (with `-p e2e` cargo resolves other
 # features and rebuilds the GCP crates, shared and e2e: minutes).
@@ -69,7 +71,7 @@ cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_chunks::a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach 2>&1 | tee -a "$log"
 cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   deployed_timed::dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each 2>&1 | tee -a "$log"
-echo "== cold decisions on part of an execution, alone (a local store in the process orders ids)"
+stage "cold decisions on part of an execution, alone (a local store in the process orders ids)"
 cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
   gcp_backends::partial::cold_executors_decide_a_large_for_each_from_a_few_task_runs 2>&1 | tee -a "$log"
 # one closing line for the whole suite (cargo prints one per test binary)

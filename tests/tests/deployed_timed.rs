@@ -271,6 +271,13 @@ async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
         d.cloud_scheduler.published(&price_name).iter().any(|t| *t > ended).then_some(())
     })
     .await;
+    // the BigQuery job's slots: the restart may have lost the one it
+    // interrupted, so wait for two executions before pausing its job (with
+    // only two slots ticked by now, one lost left one)
+    until(&d, Duration::from_secs(130), "two executions of the BigQuery trigger", || async {
+        (executions_of(&d, "bq_polled").await.len() >= 2).then_some(())
+    })
+    .await;
     d.cloud_scheduler.pause(&names[&key("polled/up")]);
     d.cloud_scheduler.pause(&price_name);
     let bq_name = names[&key("bq_polled/watch")].clone();

@@ -214,10 +214,11 @@ impl DbtCli {
         let project = string_prop(p, "projectDir").unwrap_or_default();
         let project_path = if project.is_empty() { dir.to_path_buf() } else { dir.join(&project) };
         let target = |f: &str| if project.is_empty() { format!("target/{f}") } else { format!("{project}/target/{f}") };
+        let log_format = log_format(p);
         let commands: Vec<Value> = list_prop(p, "commands")
             .into_iter()
             .map(|c| match c {
-                Value::String(c) => Value::String(dbt_command(c, &project, &log_format(p))),
+                Value::String(c) => Value::String(dbt_command(c, &project, &log_format)),
                 other => other,
             })
             .collect();

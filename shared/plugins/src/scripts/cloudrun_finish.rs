@@ -65,6 +65,11 @@ pub async fn collect(storage: &dyn Storage, a: &Attempt, outcome: &Outcome) -> F
                 warned |= d.warn;
                 metrics.extend(d.metrics);
                 logs.push((d.level.to_string(), d.message));
+                // quoted in a failure, as the local runners do; not counted
+                // for `warningOnStdErr` (Kestra's DbtCLI reads both streams alike)
+                if is_err {
+                    err_lines.push(line);
+                }
             }
             Line::Text if is_err => {
                 logs.push(("ERROR".to_string(), line.to_string()));
@@ -110,8 +115,11 @@ pub async fn collect(storage: &dyn Storage, a: &Attempt, outcome: &Outcome) -> F
     outputs.insert("exitCode".into(), Value::from(exit.unwrap_or(0)));
     outputs.insert("vars".into(), Value::Object(vars));
     outputs.insert("outputFiles".into(), Value::Object(output_files));
-    let state =
-        if (a.warning_on_std_err && !err_lines.is_empty()) || warned { StateType::Warning } else { StateType::Success };
+    let state = if (a.warning_on_std_err && !a.dbt_logs && !err_lines.is_empty()) || warned {
+        StateType::Warning
+    } else {
+        StateType::Success
+    };
     Finished { state, outputs, error: None, logs, metrics }
 }
 

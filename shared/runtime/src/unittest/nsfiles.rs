@@ -1,13 +1,13 @@
 //! Namespace files in flow tests, Baton's own fixture (Kestra's test
 //! format has `files` but nothing for namespace files).
 //!
-//! - **Running.** A case with `fixtures.namespaceFiles` runs on a home of
-//!   its own ([`own_home`]): a fresh embedded engine configured as the
-//!   test run's, holding its flows and exactly those files as the flow
-//!   namespace's files. Cases run in parallel on one shared test home, so
-//!   files written there would be seen by the others; on its own home a
-//!   case sees its files and no other case's, and a case without the
-//!   fixture sees none (the shared test home has no namespace files).
+//! - **Running.** Every case runs on a home of its own ([`own_home`]): a
+//!   fresh embedded engine configured as the test run's, holding its flows
+//!   and exactly the case's `fixtures.namespaceFiles` as the flow
+//!   namespace's files. Cases run in parallel; on its own home a case sees
+//!   its files, KV entries and executions and no other case's (Kestra: "each
+//!   test case will not affect the others"). Two cases of one flow that both
+//!   write and read a KV key would otherwise race.
 //! - **Recording.** `baton test --record` runs the case on a throwaway
 //!   home whose storage ([`ReadThrough`]) serves the namespace files the
 //!   run asks for from the user's home (read-only), noting each one; once
@@ -52,19 +52,11 @@ impl Drop for OwnHome {
     }
 }
 
-/// The home `case` runs on when it has `fixtures.namespaceFiles`: opened
-/// beside `shared` (same secrets, variables and plugin settings), with
-/// `shared`'s flows and the case's files as `flow`'s namespace files.
-/// `None` for a case without them.
-pub(super) async fn own_home(
-    shared: &Embedded,
-    flow: &Flow,
-    case: &UnitTest,
-) -> std::result::Result<Option<OwnHome>, String> {
+/// The home `case` runs on: opened beside `shared` (same secrets,
+/// variables and plugin settings), with `shared`'s flows and the case's
+/// `fixtures.namespaceFiles` as `flow`'s namespace files.
+pub(super) async fn own_home(shared: &Embedded, flow: &Flow, case: &UnitTest) -> std::result::Result<OwnHome, String> {
     let files = &case.fixtures.namespace_files;
-    if files.is_empty() {
-        return Ok(None);
-    }
     for (path, _) in files {
         if !super::run::relative_name(path) {
             return Err(format!(
@@ -76,8 +68,8 @@ pub(super) async fn own_home(
     let home = std::env::temp_dir().join(format!("baton-test-case-{}", uuid::Uuid::new_v4()));
     let remove = RemoveOnDrop(home.clone());
     let embedded = shared
-        .open_beside(home.clone(), 2)
-        .map_err(|e| format!("cannot open a home for the case's namespace files in {}: {e}", home.display()))?;
+        .open_beside(home.clone(), 4)
+        .map_err(|e| format!("cannot open a home for the case in {}: {e}", home.display()))?;
     for f in shared.engine.flows.all() {
         embedded.engine.flows.insert(Flow::clone(&f));
     }
@@ -87,7 +79,7 @@ pub(super) async fn own_home(
         let data: ByteStream = Box::pin(std::io::Cursor::new(content.clone().into_bytes()));
         store.put(&flow.namespace, path, data).await.map_err(|e| format!("fixtures.namespaceFiles: '{path}': {e}"))?;
     }
-    Ok(Some(own))
+    Ok(own)
 }
 
 /// The namespace and the path inside it of a namespace file's storage

@@ -1,5 +1,6 @@
 //! Namespace files in flow tests: cases run side by side each see their
-//! own `fixtures.namespaceFiles` and no other's, and a recording run
+//! own `fixtures.namespaceFiles` and no other's, their own KV entries and
+//! no other's, and a recording run
 //! notes the namespace files the flow read from the user's home — only
 //! those, within the bounds — so the recorded case runs without that home.
 
@@ -64,11 +65,48 @@ async fn cases_side_by_side_each_see_their_own_namespace_files_only() {
         run_case(&embedded, &flow, &suite, &suite.test_cases[1], t),
         run_case(&embedded, &flow, &suite, &suite.test_cases[2], t),
     );
-    eprintln!("three cases side by side, two on homes of their own: {:?}", started.elapsed());
+    eprintln!("three cases side by side, each on a home of its own: {:?}", started.elapsed());
     assert_eq!(hello.state, CaseState::Success, "{hello:#?}");
     assert_eq!(bye.state, CaseState::Success, "{bye:#?}");
-    // no fixture, no file: the shared test home has none, and saw no other case's
+    // no fixture, no file: its own home has none, and saw no other case's
     assert_eq!(none.execution_state, Some(StateType::Failed), "{none:#?}");
+    embedded.shutdown();
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+const KV_FLOW: &str = "id: kv_writer\nnamespace: company.team\ninputs:\n  - id: taxi\n    type: STRING\n\
+                       tasks:\n  - id: set\n    type: io.kestra.plugin.core.kv.Set\n    key: last_taxi\n    \
+                       value: \"{{ inputs.taxi }}\"\n  - id: wait\n    type: io.kestra.plugin.core.flow.Sleep\n    \
+                       duration: PT0.3S\n  - id: read\n    type: io.kestra.plugin.core.debug.Return\n    \
+                       format: \"{{ kv('last_taxi') }}\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_side_by_side_each_read_their_own_kv_entries() {
+    let home = std::env::temp_dir().join(format!("baton-nskv-{}", uuid::Uuid::new_v4()));
+    let embedded = Embedded::open_local(options(&home)).expect("embedded");
+    let flow = load(&embedded, "kv_writer.yaml", KV_FLOW);
+    let case = |taxi: &str| {
+        format!(
+            "  - id: {taxi}\n    type: io.kestra.core.tests.flow.UnitTest\n    fixtures:\n      inputs:\n        \
+             taxi: {taxi}\n    assertions:\n      - value: \"{{{{ outputs.read.value }}}}\"\n        equalTo: {taxi}\n"
+        )
+    };
+    let src = format!(
+        "id: suite\nnamespace: company.team\nflowId: kv_writer\ntestCases:\n{}{}",
+        case("yellow"),
+        case("green")
+    );
+    let (suite, d) = parse_source("t.yaml", &src);
+    assert!(d.is_empty(), "{d:?}");
+    let suite = suite.expect("suite");
+    let t = Duration::from_secs(30);
+    // both write the key, wait, then read it: on one shared KV the later write wins for both
+    let (yellow, green) = tokio::join!(
+        run_case(&embedded, &flow, &suite, &suite.test_cases[0], t),
+        run_case(&embedded, &flow, &suite, &suite.test_cases[1], t),
+    );
+    assert_eq!(yellow.state, CaseState::Success, "{yellow:#?}");
+    assert_eq!(green.state, CaseState::Success, "{green:#?}");
     embedded.shutdown();
     let _ = std::fs::remove_dir_all(&home);
 }

@@ -108,9 +108,10 @@ pub async fn run_case(
         out.state = CaseState::Skipped;
         return out;
     }
-    // a case with namespace files runs on a home of its own (`nsfiles`)
+    // every case runs on a home of its own (`nsfiles`): its KV entries,
+    // files and executions are not another case's
     let own = match super::nsfiles::own_home(embedded, flow, case).await {
-        Ok(own) => own,
+        Ok(own) => Some(own),
         Err(e) => {
             out.errors.push(e);
             None

@@ -20,7 +20,9 @@ fn engine(home: &std::path::Path) -> Arc<Engine> {
     crate::runtime::engine::for_tests(home)
 }
 
-fn success(exec: &Execution, task_id: &str) -> ExecutionEvent {
+/// A SUCCESS result of the last attempt of `task_id`'s task run (also
+/// `subflow_end_tests`).
+pub(super) fn success(exec: &Execution, task_id: &str) -> ExecutionEvent {
     let tr = exec.task_run_list.iter().find(|t| t.task_id == task_id).expect("task run");
     let now = Utc::now();
     ExecutionEvent::TaskResult {

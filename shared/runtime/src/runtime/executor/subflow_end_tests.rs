@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use serde_json::{Map, json};
 
 use super::{ExecutorError, ExecutorService};
@@ -15,7 +14,7 @@ use crate::executor::StepOptions;
 use crate::model::{Execution, StateType};
 use crate::runtime::engine::Engine;
 use crate::runtime::launcher::{self, LaunchRequest};
-use crate::runtime::messages::{ExecutionEvent, TaskResult};
+use crate::runtime::messages::ExecutionEvent;
 
 const CHILD: &str =
     "id: child\nnamespace: company.team\ntasks:\n  - id: c\n    type: io.kestra.plugin.core.log.Log\n    message: c\n";
@@ -68,26 +67,7 @@ impl Setup {
     }
 
     async fn success(&self, task_id: &str) -> ExecutionEvent {
-        let exec = self.load().await;
-        let tr = exec.task_run_list.iter().find(|t| t.task_id == task_id).expect("task run");
-        let now = Utc::now();
-        ExecutionEvent::TaskResult {
-            execution_id: exec.id.clone(),
-            task_run_id: tr.id.clone(),
-            attempt: tr.attempts.len() as u32,
-            result: TaskResult {
-                state: StateType::Success,
-                outputs: Map::new(),
-                error: None,
-                labels: vec![],
-                variables: None,
-                start: now,
-                end: now,
-                log_file: None,
-                metrics: Vec::new(),
-                claim_left_open: false,
-            },
-        }
+        super::cache_tests::success(&self.load().await, task_id)
     }
 
     async fn sub(&self) -> crate::model::TaskRun {

@@ -19,8 +19,22 @@ stage "disk: $(df -h . | awk 'NR == 2 { print $4 " free of " $2 }')"
 # installed by scripts/setup/*.sh, each idempotent; they export what they set
 # (DUCKDB_LIB_DIR, LD_LIBRARY_PATH, BATON_TEST_FEATURES...).
 BATON_TEST_FEATURES=""
+# The build needs only libduckdb (duckdb.sh): it starts right after it, in
+# the background, while the other set-ups fetch packages (on a fresh
+# machine several minutes of mostly network) and the format and docs
+# checks run; the lints wait for it.
+stage "setup: scripts/setup/duckdb.sh"
+# shellcheck source=/dev/null
+source scripts/setup/duckdb.sh
+stage "cargo build in the background (tests, and the binaries the tests run as processes)"
+build_log=$(mktemp)
+(cargo test --workspace $BATON_TEST_FEATURES --no-run --quiet &&
+  cargo build --workspace --bins $BATON_TEST_FEATURES --quiet) >"$build_log" 2>&1 &
+build_pid=$!
+trap 'pkill -P "$build_pid" 2>/dev/null; kill "$build_pid" 2>/dev/null || true' EXIT
 for f in scripts/setup/*.sh; do
   [ -e "$f" ] || continue
+  [ "$f" = scripts/setup/duckdb.sh ] && continue
   stage "setup: $f"
   # shellcheck source=/dev/null
   source "$f"
@@ -29,17 +43,25 @@ stage "cargo fmt --check"
 cargo fmt --all -- --check
 stage "docs: mdbook build, internal links and anchors, README length, no history"
 bash scripts/docs-check.sh
+stage "waiting for the build"
+if ! wait "$build_pid"; then
+  cat "$build_log"
+  echo "the build failed" >&2
+  exit 1
+fi
+cat "$build_log"
+rm -f "$build_log"
+trap - EXIT
 stage "cargo clippy"
 cargo clippy --workspace --all-targets $BATON_TEST_FEATURES --quiet -- -D warnings
 # the local CLI as users build it by default: without the Google crates
 # (`--features gcp` off), so code behind the feature compiles both ways
+stage "cargo clippy without the Google crates"
 cargo clippy -p shared -p baton-runtime -p baton-plugins --all-targets --quiet -- -D warnings
 # and without the plugin families that are default features (git, compress,
 # dbt): the library and the CLI still build, and name what they left out
+stage "cargo clippy without the default plugin families"
 cargo clippy -p shared --no-default-features --lib --bins --quiet -- -D warnings
-stage "cargo build (tests, and the binaries the tests run as processes)"
-cargo test --workspace $BATON_TEST_FEATURES --no-run --quiet
-cargo build --workspace --bins $BATON_TEST_FEATURES --quiet
 stage "cargo test"
 log=$(mktemp)
 # Tests make their homes, stores and browser profiles under one folder,

@@ -27,6 +27,7 @@ mod firestore_metrics;
 mod firestore_partial;
 mod firestore_purge;
 mod firestore_records;
+mod firestore_state;
 mod firestore_triggers;
 pub mod fs_client;
 mod gcs;

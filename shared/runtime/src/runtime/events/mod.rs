@@ -28,7 +28,6 @@ use serde_json::{Map, Value, json};
 use super::engine::Engine;
 use super::launcher::{self, LaunchError, LaunchRequest};
 use crate::backend::BackendError;
-use crate::conditions::ConditionTest;
 #[cfg(feature = "gcp")]
 use crate::gcp::gcs::{GcsClient, GcsError};
 #[cfg(feature = "gcp")]
@@ -174,16 +173,29 @@ fn when_holds(
     trigger.insert("id".into(), Value::String(trigger_id.to_string()));
     trigger.insert("type".into(), Value::String(trigger_type.to_string()));
     let vars = json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "trigger": trigger});
+    first_false(engine, flow, std::slice::from_ref(&when), &vars, chrono::Utc::now())
+        .map(|c| c.is_none())
+        .map_err(|e| EventError::config(flow, trigger_id, format!("when: {e}")))
+}
+
+/// The first of `conditions` that is false, tested with `vars` and no execution.
+fn first_false<'c>(
+    engine: &Engine,
+    flow: &Flow,
+    conditions: &'c [crate::conditions::Condition],
+    vars: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<&'c crate::conditions::Condition>, crate::conditions::ConditionError> {
     let cx = crate::conditions::ConditionContext {
         namespace: &flow.namespace,
         flow_id: &flow.id,
         execution: None,
-        variables: &vars,
+        variables: vars,
         renderer: engine.renderer.as_ref(),
         host: engine.host.as_ref(),
-        now: chrono::Utc::now(),
+        now,
     };
-    when.test(&cx).map_err(|e| EventError::config(flow, trigger_id, format!("when: {e}")))
+    crate::conditions::first_false(conditions, &cx)
 }
 
 /// Why trigger `trigger_id` of `flow` is not evaluated now, `None` when it
@@ -233,16 +245,7 @@ pub fn condition_false(
         "envs": engine.envs,
         "trigger": {"id": trigger.id, "type": trigger.type_, "date": date},
     });
-    let cx = crate::conditions::ConditionContext {
-        namespace: &flow.namespace,
-        flow_id: &flow.id,
-        execution: None,
-        variables: &vars,
-        renderer: engine.renderer.as_ref(),
-        host: engine.host.as_ref(),
-        now,
-    };
-    let first = crate::conditions::first_false(&conditions, &cx)
+    let first = first_false(engine, flow, &conditions, &vars, now)
         .map_err(|e| EventError::config(flow, trigger_id, format!("conditions: {e}")))?;
     let name = first.map(|c| c.short_name());
     if let Some(name) = name {

@@ -326,3 +326,58 @@ async fn fail_on_trigger_error_creates_a_failed_execution() {
     assert!(evaluate(engine, &flow, &trig, at("2025-01-01T10:00:00Z")).await.is_err());
     assert!(executions_of(engine, "company.team", "broken_poll_false").await.is_empty());
 }
+
+/// Kestra tests a polling trigger's `conditions` before the poll: while one
+/// is false nothing is requested and nothing starts; `date` defaults to the
+/// evaluation time (`trigger.date`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conditions_are_tested_before_each_poll() {
+    let h = harness();
+    let answer = Answer::default();
+    answer.set(200, "{}");
+    let url = serve(answer.clone()).await;
+    let yaml = format!(
+        r#"
+id: weekday_poll
+namespace: company.team
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "{{{{ trigger.code }}}}"
+triggers:
+  - id: status
+    type: io.kestra.plugin.core.http.Trigger
+    uri: "{url}/status"
+    interval: PT10S
+    conditions:
+      - type: io.kestra.plugin.core.condition.Not
+        conditions:
+          - type: io.kestra.plugin.core.condition.Weekend
+      - type: io.kestra.plugin.core.condition.TimeBetween
+        after: "09:00:00Z"
+        before: "18:00:00Z"
+      - type: io.kestra.plugin.core.condition.Expression
+        expression: "{{{{ trigger.date | date('HH') != '12' }}}}"
+"#
+    );
+    let flow = h.flow(&yaml);
+    let trig = HttpTrigger::of(&flow.triggers[0]).expect("http").expect("valid");
+    let engine = &h.embedded.engine;
+    // Saturday: Not(Weekend) is false
+    let r = evaluate(engine, &flow, &trig, at("2025-01-04T10:00:00Z")).await.expect("evaluate");
+    assert_eq!(r, Evaluated::Skipped("a condition of the trigger is false"));
+    // Monday, but before 09:00; then at noon (the Expression)
+    let r = evaluate(engine, &flow, &trig, at("2025-01-06T08:00:00Z")).await.expect("evaluate");
+    assert_eq!(r, Evaluated::Skipped("a condition of the trigger is false"));
+    let r = evaluate(engine, &flow, &trig, at("2025-01-06T12:30:00Z")).await.expect("evaluate");
+    assert_eq!(r, Evaluated::Skipped("a condition of the trigger is false"));
+    assert_eq!(answer.requests(), 0, "no request while a condition is false");
+    assert!(executions_of(engine, "company.team", "weekday_poll").await.is_empty());
+    // Monday 10:00: every condition holds, the endpoint is polled
+    let r = evaluate(engine, &flow, &trig, at("2025-01-06T10:00:00Z")).await.expect("evaluate");
+    assert!(matches!(r, Evaluated::Started(_)), "{r:?}");
+    assert_eq!(answer.requests(), 1);
+    let execs = executions_of(engine, "company.team", "weekday_poll").await;
+    assert_eq!(execs.len(), 1);
+    assert_eq!(wait_ended(engine, &execs[0].id).await.state.current, StateType::Success);
+}

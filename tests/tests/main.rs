@@ -127,6 +127,7 @@ mod terraform_locals;
 mod terraform_metrics;
 mod terraform_schedules;
 mod terraform_schema;
+mod trigger_disable;
 mod ui;
 mod ui_editor;
 mod ui_links;

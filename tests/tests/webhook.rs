@@ -147,6 +147,28 @@ triggers:
     wait: true
 "#;
 
+/// Kestra's `responseCode`: the status of a `wait` answer, rendered
+/// against the ended execution.
+const WAIT_CODE: &str = r#"
+id: webhook-created
+namespace: io.kestra.tests
+tasks:
+  - id: code
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.body.code }}"
+outputs:
+  - id: made
+    type: STRING
+    value: "{{ outputs.code.value }}"
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: createdkey
+    wait: true
+    returnOutputs: true
+    responseCode: "{{ outputs.code.value }}"
+"#;
+
 /// A webhook with Kestra's common trigger properties: `labels` (rendered
 /// with the trigger's variables) and `stopAfter`.
 const STOP_AFTER: &str = r#"
@@ -182,6 +204,7 @@ async fn start(auth: Option<BasicAuth>) -> LocalServer {
         ("webhook-with-condition.yaml", WITH_CONDITION),
         ("wait.yaml", WAIT_OUTPUTS),
         ("fails.yaml", WAIT_FAILS),
+        ("created.yaml", WAIT_CODE),
         ("stop-after.yaml", STOP_AFTER),
     ] {
         write(&flows, name, text);
@@ -379,6 +402,22 @@ async fn wait_and_return_outputs_answer_when_the_execution_ends() {
     let (status, v) = json_of(r).await;
     assert_eq!(status, 422, "{v}");
     assert_eq!(executions_of(&server, "webhook-wait").await, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_code_renders_the_status_of_a_wait_answer() {
+    let server = start(None).await;
+    let http = reqwest::Client::new();
+    let post =
+        |code: &str| http.post(hook_url(&server, "webhook-created/createdkey")).json(&json!({"code": code})).send();
+    let (status, v) = json_of(post("201").await.expect("post")).await;
+    assert_eq!((status, v), (201, json!({"made": "201"})), "responseCode rendered from the execution's outputs");
+    let (status, v) = json_of(post("299").await.expect("post")).await;
+    assert_eq!(status, 299, "{v}");
+    // not a status code: 500, as Kestra's fallback
+    let (status, v) = json_of(post("nope").await.expect("post")).await;
+    assert_eq!(status, 500, "{v}");
     server.shutdown().await;
 }
 

@@ -3,12 +3,14 @@
 //! /triggers/{namespace}/{flowId}` (that flow's trigger contexts, paged),
 //! `GET /triggers/{namespace}/{flowId}/{triggerId}`, and `PUT /triggers`
 //! with a `backfill` (created, [`super::backfills`]) or with `disabled`
-//! (a Schedule trigger disabled or enabled again), and Kestra's bulk
+//! (any trigger disabled or enabled again), and Kestra's bulk
 //! `POST /triggers/set-disabled/by-triggers` and `…/by-query`.
 //!
 //! Disabling through the API is kept in the trigger's state as a stop (as
-//! `stopAfter` does): it lasts until re-enabled, or until the flow's source
-//! changes, when the trigger starts afresh.
+//! `stopAfter` does), which every trigger type reads before it starts an
+//! execution (Schedule, Flow, Webhook, the polled and event triggers): it
+//! lasts until re-enabled, or until the flow's source changes, when the
+//! trigger starts afresh.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
@@ -25,7 +27,6 @@ use super::search::paged;
 use crate::backend::schedule::{Stopped, TriggerKey, TriggerState};
 use crate::model::Flow;
 use crate::runtime::scheduler::source_hash;
-use crate::schedule::ScheduleTrigger;
 
 /// The reason stored when a trigger is disabled through the API.
 pub const DISABLED_BY_API: &str = "disabled through the API";
@@ -215,7 +216,7 @@ async fn put_trigger(
     Ok(Json(context_json(&s, &flow, &t.trigger_id).await?).into_response())
 }
 
-/// Disables (or enables again) one Schedule trigger; returns its flow.
+/// Disables (or enables again) one trigger; returns its flow.
 async fn set_disabled(
     s: &ApiState,
     namespace: &str,
@@ -224,14 +225,9 @@ async fn set_disabled(
     disabled: bool,
 ) -> ApiResult<std::sync::Arc<Flow>> {
     let flow = s.host.flow(namespace, flow_id).await?;
-    let trigger = flow.triggers.iter().find(|x| x.id == trigger_id).ok_or_else(|| {
+    flow.triggers.iter().find(|x| x.id == trigger_id).ok_or_else(|| {
         ApiError::not_found(format!("flow {}.{} has no trigger '{trigger_id}'", flow.namespace, flow.id))
     })?;
-    if !matches!(ScheduleTrigger::from_trigger(trigger), Ok(Some(_))) {
-        return Err(ApiError::unprocessable(format!(
-            "trigger '{trigger_id}' is not a Schedule: only Schedule triggers can be disabled through the API in Baton"
-        )));
-    }
     let store = store(s)?;
     let key = TriggerKey {
         namespace: namespace.to_string(),
@@ -271,7 +267,7 @@ async fn set_disabled_by_triggers(
 }
 
 /// Kestra's `POST /triggers/set-disabled/by-query?q=&namespace=&disabled=`
-/// (and the search's filters): every Schedule trigger matching → `{count}`.
+/// (and the search's filters): every trigger matching → `{count}`.
 async fn set_disabled_by_query(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let route = "POST /triggers/set-disabled/by-query";
     let p = Params::parse(raw.as_deref(), route, &[&["disabled"][..], &FILTER_PARAMS].concat())?;
@@ -280,10 +276,8 @@ async fn set_disabled_by_query(State(s): State<ApiState>, RawQuery(raw): RawQuer
     let mut count = 0;
     for flow in s.host.flows().await? {
         for t in flow.triggers.iter().filter(|t| filter.matches(&flow, &t.id)) {
-            if matches!(ScheduleTrigger::from_trigger(t), Ok(Some(_))) {
-                set_disabled(&s, &flow.namespace, &flow.id, &t.id, disabled).await?;
-                count += 1;
-            }
+            set_disabled(&s, &flow.namespace, &flow.id, &t.id, disabled).await?;
+            count += 1;
         }
     }
     Ok(Json(json!({"count": count})))

@@ -13,7 +13,7 @@
 //! trigger ("Webhook not found"); 409 for a disabled flow; 204 when the
 //! trigger's `conditions` ([`crate::conditions`]) are not met; 422 when its
 //! `inputs` or conditions cannot be rendered, or its inputs are invalid. With `wait: true` it answers when the execution
-//! ends (500 if it FAILED), with the flow's outputs under
+//! ends (500 if it FAILED, or the trigger's rendered `responseCode`), with the flow's outputs under
 //! `returnOutputs: true` (as text under `responseContentType: text/plain`).
 //!
 //! Bounds: a body over [`MAX_BODY`] is refused with 413; a `wait` lasts at
@@ -183,8 +183,7 @@ async fn handle(s: &ApiState, call: Call) -> ApiResult<Response> {
             ));
         }
     };
-    let status =
-        if ended.state.current == StateType::Failed { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
+    let status = answer_status(engine, &flow, &ended, settings.response_code.as_ref()).await;
     if !settings.return_outputs {
         return Ok((status, Json(webhook_response(&ended, &call.headers))).into_response());
     }
@@ -194,6 +193,36 @@ async fn handle(s: &ApiState, call: Call) -> ApiResult<Response> {
         return Ok((status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
     }
     Ok((status, Json(outputs)).into_response())
+}
+
+/// The status of a `wait` answer: the trigger's `responseCode` rendered
+/// against the ended execution (its outputs, inputs, labels…), as Kestra
+/// renders it; without one 200, or 500 when the execution FAILED. A code
+/// that does not render to a status from 100 to 599 answers 500, as
+/// Kestra's error fallback.
+async fn answer_status(engine: &Engine, flow: &Flow, ended: &Execution, code: Option<&Value>) -> StatusCode {
+    let Some(raw) = code else {
+        return if ended.state.current == StateType::Failed {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        };
+    };
+    let pinned =
+        crate::runtime::flows::at_revision(engine, &ended.namespace, &ended.flow_id, ended.flow_revision).await;
+    let flow = pinned.as_deref().unwrap_or(flow);
+    let by_id = crate::executor::context::runs_by_id(ended);
+    let mut ctx = crate::executor::context::build(flow, ended, None, &|id| by_id.get(id).copied(), true);
+    ctx["envs"] = Value::Object(engine.envs.clone());
+    let rendered = engine.renderer.render_typed(raw, &ctx, engine.host.as_ref());
+    match rendered.as_ref().ok().and_then(hook::status_code).and_then(|c| StatusCode::from_u16(c).ok()) {
+        Some(s) => s,
+        None => {
+            tracing::warn!(execution_id = %ended.id, namespace = %flow.namespace, flow_id = %flow.id,
+                rendered = ?rendered, "webhook responseCode is not an HTTP status code: answering 500");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
 }
 
 fn webhook_not_found(flow: &Flow) -> ApiError {

@@ -108,6 +108,19 @@ async fn trigger_of(
     if flow.disabled || t.disabled {
         return Err(Outcome::Ignored(format!("trigger '{trigger_id}' of {namespace}.{flow_id} is disabled")));
     }
+    // a trigger disabled through the API or a Toggle task starts nothing, nor
+    // one whose condition is false: Kestra would not poll it (a
+    // RealtimeTrigger has no conditions)
+    let conditions = crate::triggers::find(&t.type_).is_none_or(|d| d.type_name != REALTIME_TYPE);
+    match crate::runtime::events::held_back(engine, &flow, trigger_id, conditions, chrono::Utc::now()).await {
+        Ok(None) => {}
+        Ok(Some(why)) => {
+            return Err(Outcome::Ignored(format!(
+                "trigger '{trigger_id}' of {namespace}.{flow_id}: {why}, no execution"
+            )));
+        }
+        Err(e) => return Err(event_outcome(&format!("trigger '{trigger_id}' of {namespace}.{flow_id}"), e)),
+    }
     Ok((flow, t))
 }
 

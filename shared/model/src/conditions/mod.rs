@@ -111,6 +111,9 @@ pub enum ConditionUse {
     /// A flow's legacy `listeners`: tested against the ended execution
     /// itself; no `MultipleCondition` (it needs a Flow trigger's state).
     Listener,
+    /// A polling or event trigger (HTTP, JDBC, BigQuery, GCS, Pub/Sub, S3):
+    /// tested before each poll, with no execution to read (as a Webhook).
+    Polling,
     /// The trigger type evaluates no conditions in Baton: any is refused.
     None,
 }
@@ -204,7 +207,7 @@ pub fn check_use(c: &[Condition], used_by: ConditionUse) -> Vec<TriggerProblem> 
         let ok = match used_by {
             ConditionUse::Schedule => cond.is_schedule_condition(),
             ConditionUse::Flow => true,
-            ConditionUse::Webhook => !cond.needs_execution(),
+            ConditionUse::Webhook | ConditionUse::Polling => !cond.needs_execution(),
             ConditionUse::Listener => !cond.has_multiple(),
             ConditionUse::None => false,
         };
@@ -215,6 +218,9 @@ pub fn check_use(c: &[Condition], used_by: ConditionUse) -> Vec<TriggerProblem> 
                 }
                 ConditionUse::Flow => "",
                 ConditionUse::Webhook => "a Webhook trigger has no upstream execution to test",
+                ConditionUse::Polling => {
+                    "a polling trigger has no upstream execution to test (only a Flow trigger reads one)"
+                }
                 ConditionUse::Listener => "MultipleCondition is only evaluated by a Flow trigger, not by a listener",
                 ConditionUse::None => {
                     "Baton does not evaluate conditions on this trigger type (filter in the flow with an If task instead)"

@@ -6,7 +6,8 @@
 //! `events::http`). The trigger's state records the last execution it
 //! started; it is read before each start, so a stop is seen at the next
 //! event after that execution ended. Triggers without `stopAfter` keep no
-//! state here (no store write per event).
+//! state here (no store write per event), but their state is read: a
+//! trigger disabled through the API or a `Toggle` task is a stored stop too.
 
 use std::sync::Arc;
 
@@ -84,11 +85,13 @@ pub fn mark(state: &mut TriggerState, reason: String, flow_hash: String, now: Da
     state.updated = now;
 }
 
-/// Whether `trig` is stopped by its `stopAfter`; stores the stop when the
-/// execution it started last has just been found ended in a listed state.
-pub async fn is_stopped(engine: &Arc<Engine>, flow: &Flow, trig: &Trigger) -> Result<bool, BackendError> {
+/// Whether `trig` is stopped: disabled through the API or a `Toggle` task
+/// (a stop stored in its state, whatever its type), or by its `stopAfter`;
+/// stores the stop when the execution it started last has just been found
+/// ended in a listed state. One read of the trigger's state per call.
+pub async fn is_stopped(engine: &Engine, flow: &Flow, trig: &Trigger) -> Result<bool, BackendError> {
     let listed = states(trig);
-    let Some(store) = engine.trigger_store.as_ref().filter(|_| !listed.is_empty()) else { return Ok(false) };
+    let Some(store) = engine.trigger_store.as_ref() else { return Ok(false) };
     let Some(mut state) = store.load_trigger_state(&key(flow, trig)).await? else { return Ok(false) };
     let flow_hash = source_hash(&flow.source);
     match held(&mut state, &flow_hash) {

@@ -1,15 +1,15 @@
-//! Enabling or disabling a flow's Schedule trigger from a task
+//! Enabling or disabling a flow's trigger, of any type, from a task
 //! (`io.kestra.plugin.core.trigger.Toggle`), through the trigger store the
-//! scheduler and the API share: disabling is kept in the trigger's state as
-//! a stop (as the API's `PUT /triggers` does), until enabled again or until
-//! the flow's source changes.
+//! scheduler, the event triggers and the API share: disabling is kept in
+//! the trigger's state as a stop (as the API's `PUT /triggers` does), which
+//! every trigger type reads before it starts an execution, until enabled
+//! again or until the flow's source changes.
 
 use chrono::Utc;
 
 use super::engine::Engine;
 use super::scheduler::source_hash;
 use crate::backend::schedule::{Stopped, TriggerKey, TriggerState};
-use crate::schedule::ScheduleTrigger;
 
 /// The reason stored when a Toggle task disables a trigger.
 pub const DISABLED_BY_TASK: &str = "disabled by a trigger.Toggle task";
@@ -29,14 +29,10 @@ pub async fn set_enabled(
     let flow = engine.flows.get(namespace, flow_id).ok_or_else(|| {
         format!("Unable to find flow {namespace}.{flow_id}. Make sure the flow exists and the current execution is authorized to access it.")
     })?;
-    let trigger = flow
-        .triggers
+    flow.triggers
         .iter()
         .find(|t| t.id == trigger_id)
         .ok_or_else(|| format!("Unable to find trigger {trigger_id} for the flow {namespace}.{flow_id}"))?;
-    if !matches!(ScheduleTrigger::from_trigger(trigger), Ok(Some(_))) {
-        return Err(format!("trigger '{trigger_id}' is not a Schedule: Baton toggles Schedule triggers only"));
-    }
     let key = TriggerKey {
         namespace: namespace.to_string(),
         flow_id: flow_id.to_string(),

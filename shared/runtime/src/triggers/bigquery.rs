@@ -71,7 +71,7 @@ impl Declared for BigQueryTrigger {
 }
 
 pub static DEF: LazyLock<TriggerDef> =
-    LazyLock::new(|| TriggerDef::declare::<BigQueryTrigger>(check, crate::conditions::ConditionUse::None));
+    LazyLock::new(|| TriggerDef::declare::<BigQueryTrigger>(check, crate::conditions::ConditionUse::Polling));
 
 /// The query task a BigQuery trigger runs and its properties
 /// (unrendered); `None` for another type.

@@ -101,7 +101,7 @@ struct GcsTriggerProps {
 }
 
 pub static DEF: LazyLock<TriggerDef> =
-    LazyLock::new(|| TriggerDef::declare::<GcsTriggerProps>(check, crate::conditions::ConditionUse::None));
+    LazyLock::new(|| TriggerDef::declare::<GcsTriggerProps>(check, crate::conditions::ConditionUse::Polling));
 
 /// What happens to the objects once their execution exists.
 #[derive(Debug, Clone, PartialEq, Eq)]

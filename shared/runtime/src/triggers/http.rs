@@ -15,8 +15,9 @@
 //! slot — a duplicate Cloud Scheduler message, two servers — start one.
 //!
 //! `encryptBody: true` is refused: it needs Kestra's encryption key, which
-//! Baton has no equivalent of. `conditions` are refused (Kestra tests them
-//! after `responseCondition`; write them into `responseCondition` or `when`).
+//! Baton has no equivalent of. `conditions` (dates, `Expression`, `Not`,
+//! `Or`…; no execution condition) are tested before each poll, as Kestra's
+//! scheduler does (`runtime::events::condition_false`).
 
 use std::sync::LazyLock;
 
@@ -94,7 +95,7 @@ struct HttpTriggerProps {
 }
 
 pub static DEF: LazyLock<TriggerDef> =
-    LazyLock::new(|| TriggerDef::declare::<HttpTriggerProps>(check, crate::conditions::ConditionUse::None));
+    LazyLock::new(|| TriggerDef::declare::<HttpTriggerProps>(check, crate::conditions::ConditionUse::Polling));
 
 /// What a polled trigger asks at each evaluation.
 #[derive(Debug, Clone, PartialEq)]

@@ -131,11 +131,11 @@ impl<const DB: u8> Declared for JdbcTrigger<DB> {
 }
 
 pub static POSTGRES_DEF: LazyLock<TriggerDef> =
-    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<PG>>(check, crate::conditions::ConditionUse::None));
+    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<PG>>(check, crate::conditions::ConditionUse::Polling));
 pub static DUCKDB_DEF: LazyLock<TriggerDef> =
-    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<DUCK>>(check, crate::conditions::ConditionUse::None));
+    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<DUCK>>(check, crate::conditions::ConditionUse::Polling));
 pub static SQLITE_DEF: LazyLock<TriggerDef> =
-    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<LITE>>(check, crate::conditions::ConditionUse::None));
+    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<LITE>>(check, crate::conditions::ConditionUse::Polling));
 
 /// The query task a JDBC trigger runs and its properties (unrendered); `None` for another type.
 pub fn query(t: &Trigger) -> Option<(&'static str, Map<String, Value>)> {

@@ -98,7 +98,7 @@ struct PubSubTriggerDecl;
 struct RealtimeTriggerDecl;
 
 pub static DEF: LazyLock<TriggerDef> =
-    LazyLock::new(|| TriggerDef::declare::<PubSubTriggerDecl>(check, crate::conditions::ConditionUse::None));
+    LazyLock::new(|| TriggerDef::declare::<PubSubTriggerDecl>(check, crate::conditions::ConditionUse::Polling));
 
 pub static REALTIME_DEF: LazyLock<TriggerDef> =
     LazyLock::new(|| TriggerDef::declare::<RealtimeTriggerDecl>(check, crate::conditions::ConditionUse::None));

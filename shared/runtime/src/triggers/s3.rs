@@ -80,7 +80,7 @@ struct S3TriggerProps {
 }
 
 pub static DEF: LazyLock<TriggerDef> =
-    LazyLock::new(|| TriggerDef::declare::<S3TriggerProps>(check, crate::conditions::ConditionUse::None));
+    LazyLock::new(|| TriggerDef::declare::<S3TriggerProps>(check, crate::conditions::ConditionUse::Polling));
 
 /// The rendered properties the trigger reads.
 #[derive(Debug, Deserialize)]

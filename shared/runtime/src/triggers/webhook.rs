@@ -11,6 +11,7 @@
 //!   Kestra does; no body is `null`.
 //! - `headers` and `parameters`: every name maps to the list of its values
 //!   (`?age=12&age=13` → `{"age": ["12", "13"]}`), as Kestra shapes them.
+//! - `responseCode`: with `wait`, the answer's status ([`status_code`]).
 
 use std::sync::LazyLock;
 
@@ -53,6 +54,9 @@ struct WebhookProps {
     /// The Content-Type of the answer.
     #[prop(kind = "String", values = ["application/json", "text/plain"])]
     response_content_type: Option<Value>,
+    /// With wait: the answer's HTTP status instead of 200 (500 for a FAILED execution); rendered against the ended execution.
+    #[prop(kind = "Integer", dynamic)]
+    response_code: Option<Value>,
     #[serde(flatten)]
     stop_after: StopAfterProp,
     #[serde(flatten)]
@@ -81,8 +85,28 @@ fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
             )),
         }
     }
+    if let Some(code) = prop(trig, "responseCode")
+        && !code.as_str().is_some_and(crate::template::is_template)
+        && status_code(code).is_none()
+    {
+        out.push(TriggerProblem::at(
+            "responseCode",
+            format!("trigger '{}': responseCode must be an HTTP status code (100 to 599), got {code}", trig.id),
+        ));
+    }
     super::schedule::check_trigger_inputs(flow, prop(trig, "inputs"), &mut out);
     out
+}
+
+/// `responseCode` (written or rendered) as an HTTP status code: an integer
+/// from 100 to 599, or a string of one.
+pub fn status_code(v: &Value) -> Option<u16> {
+    let n = match v {
+        Value::Number(n) => n.as_u64()?,
+        Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    u16::try_from(n).ok().filter(|c| (100..=599).contains(c))
 }
 
 /// What a webhook trigger asks of its response.
@@ -94,6 +118,8 @@ pub struct Settings {
     pub return_outputs: bool,
     /// `text/plain` answers outputs as text (a string as it is).
     pub text_response: bool,
+    /// `responseCode` as written (rendered against the ended execution).
+    pub response_code: Option<Value>,
 }
 
 impl Settings {
@@ -104,6 +130,7 @@ impl Settings {
             wait: flag("wait"),
             return_outputs: flag("returnOutputs"),
             text_response: prop(trig, "responseContentType").and_then(Value::as_str) == Some("text/plain"),
+            response_code: prop(trig, "responseCode").cloned(),
         }
     }
 }
@@ -219,6 +246,27 @@ mod tests {
         assert!(!key_matches("a-secret-key", "a-secret-key-longer"));
         assert!(!key_matches("a-secret-key", "a-secret"));
         assert!(!key_matches("a-secret-key", ""));
+    }
+
+    #[test]
+    fn response_codes_are_http_statuses() {
+        assert_eq!(status_code(&json!(201)), Some(201));
+        assert_eq!(status_code(&json!(" 404 ")), Some(404));
+        assert_eq!(status_code(&json!(42)), None);
+        assert_eq!(status_code(&json!(600)), None);
+        assert_eq!(status_code(&json!("created")), None);
+        let flow = super::super::tests::flow();
+        let trig = |code: Value| Trigger {
+            id: "hook".into(),
+            type_: TYPE.into(),
+            disabled: false,
+            props: json!({"key": "k", "wait": true, "responseCode": code}).as_object().cloned().unwrap_or_default(),
+            path: "triggers[0]".into(),
+        };
+        assert!(check(&trig(json!(202)), &flow).is_empty());
+        assert!(check(&trig(json!("{{ outputs.code.value }}")), &flow).is_empty());
+        let bad = check(&trig(json!(42)), &flow);
+        assert!(bad.iter().any(|p| p.path == "responseCode" && p.message.contains("100 to 599")), "{bad:?}");
     }
 
     #[test]

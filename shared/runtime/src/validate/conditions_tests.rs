@@ -24,6 +24,29 @@ fn validation_locates_condition_problems() {
     assert!(validate(&ok).is_empty(), "{:?}", validate(&ok));
 }
 
+/// A polling trigger takes Kestra's date and expression conditions (tested
+/// before each poll); an execution condition is an error at its place.
+#[test]
+fn polling_triggers_take_conditions_but_no_execution_condition() {
+    let src = "id: f\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: h\n    type: io.kestra.plugin.core.http.Trigger\n    uri: http://example.com\n    conditions:\n      - type: io.kestra.plugin.core.condition.DayWeek\n        dayOfWeek: MONDAY\n      - type: io.kestra.plugin.core.condition.Not\n        conditions:\n          - type: io.kestra.plugin.core.condition.Weekend\n      - type: io.kestra.plugin.core.condition.Expression\n        expression: \"{{ flow.id == 'f' }}\"\n";
+    assert!(validate(src).is_empty(), "{:?}", validate(src));
+    let misused = validate(&format!(
+        "{src}      - type: io.kestra.plugin.core.condition.ExecutionStatus\n        in: [SUCCESS]\n"
+    ));
+    assert_eq!(misused.len(), 1, "{misused:?}");
+    assert!(
+        misused[0].starts_with("f.yaml:19:")
+            && misused[0].contains("ExecutionStatus")
+            && misused[0].contains("polling"),
+        "{misused:?}"
+    );
+    let jdbc = src.replace(
+        "type: io.kestra.plugin.core.http.Trigger\n    uri: http://example.com",
+        "type: io.kestra.plugin.jdbc.sqlite.Trigger\n    url: jdbc:sqlite:x.db\n    sql: select 1",
+    );
+    assert!(validate(&jdbc).is_empty(), "{:?}", validate(&jdbc));
+}
+
 #[test]
 fn kestra_corpus_flows_with_conditions_validate() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/kestra-corpus/valids");

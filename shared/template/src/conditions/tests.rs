@@ -292,4 +292,7 @@ fn check_use_rejects_conditions_a_trigger_type_cannot_test() {
     assert!(on_schedule[0].message.contains("ExecutionStatus"));
     assert!(check_use(&list, ConditionUse::Flow).is_empty());
     assert_eq!(check_use(&list, ConditionUse::Webhook).len(), 2);
+    let on_poll = check_use(&list, ConditionUse::Polling);
+    assert_eq!(on_poll.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(), ["[1]", "[2]"]);
+    assert!(on_poll[0].message.contains("polling trigger"));
 }

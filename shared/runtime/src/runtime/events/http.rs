@@ -20,7 +20,8 @@
 //! the execution the trigger started last is running, the trigger is not
 //! evaluated at all (Kestra's scheduler skips a polling trigger whose
 //! execution has not ended), so `stopAfter` sees it end before any new poll
-//! — unless the trigger has `allowConcurrent: true`.
+//! — unless the trigger has `allowConcurrent: true`. Nor while one of its
+//! `conditions` is false (`super::condition_false`, tested before the claim).
 
 use std::sync::Arc;
 
@@ -98,6 +99,11 @@ pub async fn evaluate(
     let slot = trig.slot(now);
     if state.last_tick.is_some_and(|t| t >= slot) {
         return Ok(Evaluated::Skipped("this interval was evaluated already"));
+    }
+    if super::condition_false(engine, flow, &trig.id, now)?.is_some() {
+        // Kestra tests a polling trigger's conditions before evaluating it:
+        // nothing is sent and the slot stays unclaimed
+        return Ok(Evaluated::Skipped("a condition of the trigger is false"));
     }
     let id = execution_id(flow, &trig.id, slot);
     let claim = TickKey {

@@ -28,7 +28,6 @@ use serde_json::{Map, Value, json};
 use super::engine::Engine;
 use super::launcher::{self, LaunchError, LaunchRequest};
 use crate::backend::BackendError;
-use crate::conditions::ConditionTest;
 #[cfg(feature = "gcp")]
 use crate::gcp::gcs::{GcsClient, GcsError};
 #[cfg(feature = "gcp")]
@@ -174,16 +173,86 @@ fn when_holds(
     trigger.insert("id".into(), Value::String(trigger_id.to_string()));
     trigger.insert("type".into(), Value::String(trigger_type.to_string()));
     let vars = json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "trigger": trigger});
+    first_false(engine, flow, std::slice::from_ref(&when), &vars, chrono::Utc::now())
+        .map(|c| c.is_none())
+        .map_err(|e| EventError::config(flow, trigger_id, format!("when: {e}")))
+}
+
+/// The first of `conditions` that is false, tested with `vars` and no execution.
+fn first_false<'c>(
+    engine: &Engine,
+    flow: &Flow,
+    conditions: &'c [crate::conditions::Condition],
+    vars: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<&'c crate::conditions::Condition>, crate::conditions::ConditionError> {
     let cx = crate::conditions::ConditionContext {
         namespace: &flow.namespace,
         flow_id: &flow.id,
         execution: None,
-        variables: &vars,
+        variables: vars,
         renderer: engine.renderer.as_ref(),
         host: engine.host.as_ref(),
-        now: chrono::Utc::now(),
+        now,
     };
-    when.test(&cx).map_err(|e| EventError::config(flow, trigger_id, format!("when: {e}")))
+    crate::conditions::first_false(conditions, &cx)
+}
+
+/// Why trigger `trigger_id` of `flow` is not evaluated now, `None` when it
+/// is: it is stopped (disabled through the API or a `Toggle` task, or by
+/// its `stopAfter`: `stop_after::is_stopped`), or — with `conditions` —
+/// one of its conditions is false ([`condition_false`]).
+pub async fn held_back(
+    engine: &Engine,
+    flow: &Flow,
+    trigger_id: &str,
+    conditions: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<String>, EventError> {
+    let Some(trigger) = flow.triggers.iter().find(|t| t.id == trigger_id) else { return Ok(None) };
+    if crate::runtime::stop_after::is_stopped(engine, flow, trigger).await? {
+        return Ok(Some("the trigger is disabled".into()));
+    }
+    if !conditions {
+        return Ok(None);
+    }
+    Ok(condition_false(engine, flow, trigger_id, now)?.map(|c| format!("condition {c} is false")))
+}
+
+/// The first of the trigger's `conditions` that is false now (its short
+/// type name), `None` when all hold or it has none. Kestra's scheduler
+/// tests a polling trigger's conditions before it sends the trigger to a
+/// worker: while one is false nothing is polled (no request, no listing,
+/// no pull) and no execution starts. They are tested as a Schedule's, with
+/// `flow`, `vars`, `envs` and `trigger.id`/`type`/`date` (the evaluation
+/// time, in UTC: what `date` defaults to in `DayWeek`, `TimeBetween`…).
+pub fn condition_false(
+    engine: &Engine,
+    flow: &Flow,
+    trigger_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<&'static str>, EventError> {
+    let Some(trigger) = flow.triggers.iter().find(|t| t.id == trigger_id) else { return Ok(None) };
+    let Some(raw) = crate::triggers::prop(trigger, "conditions") else { return Ok(None) };
+    let conditions = crate::conditions::parse_list(raw).map_err(|problems| {
+        let text = problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect::<Vec<_>>().join("; ");
+        EventError::config(flow, trigger_id, format!("conditions: {text}"))
+    })?;
+    let date = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let vars = json!({
+        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+        "vars": flow.variables,
+        "envs": engine.envs,
+        "trigger": {"id": trigger.id, "type": trigger.type_, "date": date},
+    });
+    let first = first_false(engine, flow, &conditions, &vars, now)
+        .map_err(|e| EventError::config(flow, trigger_id, format!("conditions: {e}")))?;
+    let name = first.map(|c| c.short_name());
+    if let Some(name) = name {
+        tracing::debug!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id, condition = name,
+            "trigger condition false: not evaluated");
+    }
+    Ok(name)
 }
 
 /// A polling trigger's state record `kind`/`key` and its version (0 and

@@ -205,6 +205,16 @@ async fn evaluate(
 ) -> Result<Vec<String>, EventError> {
     #[cfg(not(feature = "gcp"))]
     let _ = stream;
+    // an http.Trigger and an s3.Trigger test their stop and conditions
+    // themselves (on both runtimes); a RealtimeTrigger has no conditions
+    #[cfg(feature = "gcp")]
+    if let EventTrigger::Gcs(GcsTrigger { id, .. }) | EventTrigger::PubSub(PubSubTrigger { id, .. }) = ev {
+        let conditions = !matches!(ev, EventTrigger::PubSub(p) if p.realtime);
+        if let Some(why) = super::held_back(engine, flow, id, conditions, chrono::Utc::now()).await? {
+            tracing::debug!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %id, "not polled: {why}");
+            return Ok(Vec::new());
+        }
+    }
     match ev {
         #[cfg(feature = "aws")]
         EventTrigger::S3(id, _) => Ok(super::s3::poll(engine, flow, id)

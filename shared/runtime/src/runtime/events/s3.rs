@@ -131,6 +131,9 @@ async fn save(engine: &Engine, key: &str, version: u64, state: &PollState) -> Re
 /// documentation); `None` when nothing new was found.
 pub async fn poll(engine: &Arc<Engine>, flow: &Flow, trigger_id: &str) -> Result<Option<Fired>, EventError> {
     let trig = read(engine, flow, trigger_id)?;
+    if super::held_back(engine, flow, trigger_id, true, Utc::now()).await?.is_some() {
+        return Ok(None);
+    }
     let client = trig.aws.s3().await.map_err(config(flow, trigger_id))?;
     let key = trig.state_key(flow);
     // what this poll fired, kept when another poll saved the state first

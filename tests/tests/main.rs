@@ -137,3 +137,4 @@ mod ui_pages;
 mod ui_unit_tests;
 mod v2_docs;
 mod webhook;
+mod webhook_files;

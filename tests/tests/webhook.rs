@@ -235,7 +235,7 @@ async fn json_of(r: reqwest::Response) -> (u16, Value) {
 }
 
 /// The execution `id` once it has ended, through the API.
-async fn ended(server: &LocalServer, id: &str) -> Execution {
+pub(crate) async fn ended(server: &LocalServer, id: &str) -> Execution {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(e) = server.engine.state.load_execution(id).await.expect("load")

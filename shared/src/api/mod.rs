@@ -95,6 +95,7 @@ pub mod timeouts;
 pub mod triggers;
 pub mod ui;
 pub mod webhook;
+pub mod webhook_payload;
 
 use std::sync::Arc;
 

@@ -5,7 +5,9 @@
 //! Kestra renders it (`{{ flow.id }}`, `{{ secret('…') }}`, `vars`) —
 //! equals the key in the URL (compared in constant time) starts one
 //! execution with the request as `trigger.body`, `trigger.headers` and
-//! `trigger.parameters` ([`crate::triggers::webhook`]).
+//! `trigger.parameters` ([`crate::triggers::webhook`]); a stored body
+//! (`fetchType: STORE`) or a multipart form's files go to internal storage
+//! first ([`super::webhook_payload`]).
 //!
 //! Answers, as Kestra's: 200 with the execution (`WebhookResponse`: id,
 //! namespace, flowId, flowRevision, trigger, outputs, labels, state, url);
@@ -37,6 +39,7 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult};
 use super::executions::{execution_json, load, wait_end};
 use super::query::query_pairs;
+use super::webhook_payload as payload;
 use crate::conditions;
 use crate::model::{Execution, Flow, Label, StateType, Trigger, TriggerContext, ids};
 use crate::runtime::engine::Engine;
@@ -136,33 +139,54 @@ async fn handle(s: &ApiState, call: Call) -> ApiResult<Response> {
     }
     let bytes = read_body(call.body).await?;
     let content_type = call.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let variables = hook::variables(
-        hook::body(content_type, &bytes),
-        hook::multimap(
+    let settings = Settings::of(trigger);
+    let execution_id = ids::new_id();
+    let storage = engine.storage.as_ref();
+    let target = payload::Target { flow: &flow, execution_id: &execution_id, trigger_id: &trigger.id };
+    let mut payload = payload::read(storage, &target, content_type, bytes, settings.store_body).await?;
+    let mut variables = std::mem::take(&mut payload.variables);
+    variables.insert(
+        "headers".into(),
+        Value::Object(hook::multimap(
             call.headers
                 .iter()
                 .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
-        ),
-        hook::multimap(call.query.as_deref().map(query_pairs).unwrap_or_default()),
+        )),
+    );
+    variables.insert(
+        "parameters".into(),
+        Value::Object(hook::multimap(call.query.as_deref().map(query_pairs).unwrap_or_default())),
     );
     let context = TriggerContext { id: trigger.id.clone(), type_: hook::TYPE.to_string(), variables };
-    let execution_id = ids::new_id();
     let labels = vec![Label { key: "system.from".into(), value: "trigger".into() }];
     let ctx = execution_context(engine, &flow, &execution_id, &context, &labels);
-    if !conditions_hold(engine, &flow, trigger, &ctx)? {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    let inputs = render_inputs(engine, &flow, trigger, &ctx)?;
-    let settings = Settings::of(trigger);
-    let updates = engine.notable.subscribe();
-    let req = LaunchRequest {
-        inputs,
-        labels,
-        trigger: Some(context),
-        execution_id: Some(execution_id),
-        ..LaunchRequest::default()
+    // the files stored for the request go when it starts no execution
+    let started = async {
+        if !conditions_hold(engine, &flow, trigger, &ctx)? {
+            return Ok(None);
+        }
+        let inputs = render_inputs(engine, &flow, trigger, &ctx)?;
+        let req = LaunchRequest {
+            inputs,
+            labels,
+            trigger: Some(context),
+            execution_id: Some(execution_id.clone()),
+            ..LaunchRequest::default()
+        };
+        launch_once(engine, &flow, req).await.map(Some)
     };
-    let exec = launch_once(engine, &flow, req).await?;
+    let updates = engine.notable.subscribe();
+    let exec = match started.await {
+        Ok(Some(exec)) => exec,
+        Ok(None) => {
+            payload.discard(storage).await;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        Err(e) => {
+            payload.discard(storage).await;
+            return Err(e);
+        }
+    };
     crate::runtime::stop_after::record(engine, &flow, trigger, &exec.id).await?;
     tracing::info!(execution_id = %exec.id, namespace = %flow.namespace, flow_id = %flow.id,
         trigger_id = %trigger.id, "webhook started an execution");

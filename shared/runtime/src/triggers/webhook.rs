@@ -12,6 +12,12 @@
 //! - `headers` and `parameters`: every name maps to the list of its values
 //!   (`?age=12&age=13` → `{"age": ["12", "13"]}`), as Kestra shapes them.
 //! - `responseCode`: with `wait`, the answer's status ([`status_code`]).
+//! - `fetchType: STORE`: the body goes to internal storage instead, as
+//!   `trigger.uri` ([`Settings::store_body`]).
+//! - a `multipart/form-data` body: its file parts go to internal storage,
+//!   as `trigger.parts` (part name → `kestra://` URI), its other fields are
+//!   `trigger.formFields` (name → text; a name sent more than once → the
+//!   list of its texts), and there is no `trigger.body`.
 
 use std::sync::LazyLock;
 
@@ -57,6 +63,9 @@ struct WebhookProps {
     /// With wait: the answer's HTTP status instead of 200 (500 for a FAILED execution); rendered against the ended execution.
     #[prop(kind = "Integer", dynamic)]
     response_code: Option<Value>,
+    /// FETCH: the body is `trigger.body` (base64 when binary); STORE: the body is stored in internal storage as `trigger.uri`. A multipart body's files are always stored (`trigger.parts`).
+    #[prop(kind = "String", values = ["FETCH", "STORE"], default = "\"FETCH\"")]
+    fetch_type: Option<Value>,
     #[serde(flatten)]
     stop_after: StopAfterProp,
     #[serde(flatten)]
@@ -94,9 +103,21 @@ fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
             format!("trigger '{}': responseCode must be an HTTP status code (100 to 599), got {code}", trig.id),
         ));
     }
+    if let Some(ft) = prop(trig, "fetchType")
+        && !matches!(ft.as_str(), Some(FETCH | STORE))
+    {
+        out.push(TriggerProblem::at(
+            "fetchType",
+            format!("trigger '{}': fetchType must be FETCH or STORE, got {ft}", trig.id),
+        ));
+    }
     super::schedule::check_trigger_inputs(flow, prop(trig, "inputs"), &mut out);
     out
 }
+
+/// `fetchType` values: the body in the trigger variables, or in storage.
+const FETCH: &str = "FETCH";
+const STORE: &str = "STORE";
 
 /// `responseCode` (written or rendered) as an HTTP status code: an integer
 /// from 100 to 599, or a string of one.
@@ -120,6 +141,8 @@ pub struct Settings {
     pub text_response: bool,
     /// `responseCode` as written (rendered against the ended execution).
     pub response_code: Option<Value>,
+    /// `fetchType: STORE`: the body is stored, `trigger.uri`, not `trigger.body`.
+    pub store_body: bool,
 }
 
 impl Settings {
@@ -131,6 +154,7 @@ impl Settings {
             return_outputs: flag("returnOutputs"),
             text_response: prop(trig, "responseContentType").and_then(Value::as_str) == Some("text/plain"),
             response_code: prop(trig, "responseCode").cloned(),
+            store_body: prop(trig, "fetchType").and_then(Value::as_str) == Some(STORE),
         }
     }
 }
@@ -187,6 +211,63 @@ pub fn variables(body: Value, headers: Map<String, Value>, parameters: Map<Strin
     vars
 }
 
+/// Whether `content_type` is a multipart form (`trigger.parts`, `trigger.formFields`).
+pub fn is_multipart(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+/// Where a request's stored body or file part goes: Kestra's folder of a
+/// trigger's files, `{execution}/trigger/{triggerId}/…`, under a name made
+/// safe as one path segment each (no `/`, no `..`).
+pub fn stored_path(execution_prefix: &str, trigger_id: &str, part: Option<&str>, file_name: &str) -> String {
+    let file = safe_segment(std::path::Path::new(file_name).file_name().and_then(|f| f.to_str()).unwrap_or("body"));
+    match part {
+        Some(p) => format!("{execution_prefix}/trigger/{trigger_id}/parts/{}/{file}", safe_segment(p)),
+        None => format!("{execution_prefix}/trigger/{trigger_id}/{file}"),
+    }
+}
+
+/// `name` as one path segment: characters other than letters, digits,
+/// `.`, `_` and `-` become `_`; an empty name or one of dots only is `_`.
+fn safe_segment(name: &str) -> String {
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    if s.chars().all(|c| c == '.') { "_".to_string() } else { s }
+}
+
+/// The name a stored body takes: `body` with the extension of its content
+/// type (`body.json`, `body.txt`, `body.csv`, `body.xml`), else `body.bin`.
+pub fn body_file_name(content_type: Option<&str>) -> &'static str {
+    let ct = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if ct.ends_with("json") {
+        "body.json"
+    } else if ct.ends_with("csv") {
+        "body.csv"
+    } else if ct.ends_with("xml") {
+        "body.xml"
+    } else if ct.starts_with("text/") {
+        "body.txt"
+    } else {
+        "body.bin"
+    }
+}
+
+/// `trigger.formFields`: each field's text, or the list of its texts when
+/// the form sent the name more than once.
+pub fn form_fields(pairs: impl IntoIterator<Item = (String, String)>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, v) in pairs {
+        match out.get_mut(&k) {
+            None => {
+                out.insert(k, Value::String(v));
+            }
+            Some(Value::Array(values)) => values.push(Value::String(v)),
+            Some(first) => *first = Value::Array(vec![first.take(), Value::String(v)]),
+        }
+    }
+    out
+}
+
 /// Compares a key given in a URL with a trigger's key in time that does not
 /// depend on where they differ (only on the given key's length).
 pub fn key_matches(expected: &str, given: &str) -> bool {
@@ -231,6 +312,31 @@ mod tests {
     fn repeated_names_keep_every_value_in_order() {
         let m = multimap([("name", "john"), ("age", "12"), ("age", "13")]);
         assert_eq!(Value::Object(m), json!({"name": ["john"], "age": ["12", "13"]}));
+    }
+
+    #[test]
+    fn stored_files_stay_in_the_trigger_s_folder() {
+        let pre = "/ns/f/executions/E1";
+        assert_eq!(stored_path(pre, "hook", None, "body.json"), "/ns/f/executions/E1/trigger/hook/body.json");
+        assert_eq!(
+            stored_path(pre, "hook", Some("doc"), "report 1.pdf"),
+            "/ns/f/executions/E1/trigger/hook/parts/doc/report_1.pdf"
+        );
+        // a part's or file's name cannot climb out of the folder
+        assert_eq!(stored_path(pre, "hook", Some(".."), "../../x"), "/ns/f/executions/E1/trigger/hook/parts/_/x");
+        assert_eq!(stored_path(pre, "hook", Some("a/b"), ".."), "/ns/f/executions/E1/trigger/hook/parts/a_b/body");
+        assert_eq!(body_file_name(Some("application/json; charset=utf-8")), "body.json");
+        assert_eq!(body_file_name(Some("text/csv")), "body.csv");
+        assert_eq!(body_file_name(Some("application/octet-stream")), "body.bin");
+        assert_eq!(body_file_name(None), "body.bin");
+        assert!(is_multipart(Some("multipart/form-data; boundary=x")));
+        assert!(!is_multipart(Some("application/json")));
+    }
+
+    #[test]
+    fn form_fields_are_texts_and_lists_when_repeated() {
+        let f = form_fields([("a".to_string(), "1".to_string()), ("b".into(), "2".into()), ("b".into(), "3".into())]);
+        assert_eq!(Value::Object(f), json!({"a": "1", "b": ["2", "3"]}));
     }
 
     #[test]

@@ -1,58 +1,26 @@
 //! Script tasks end to end: shell and python `Commands`/`Script` on the
 //! Process runner (input, output and namespace files, `{{workingDir}}`,
 //! `::{"outputs"}::` vars, exit codes, stderr → WARNING, timeouts), the
-//! seed's `wget … | gunzip` extract, and the Docker runner's behaviour with
-//! no engine (clear failure, or the configured fallback) and with a stand-in
-//! `docker` CLI that records how it was called.
+//! seed's `wget … | gunzip` extract, masked secrets, and the tool plugins'
+//! CLI tasks. `docker`: the Docker runner's behaviour with no engine (clear
+//! failure, or the configured fallback) and with a stand-in `docker` CLI
+//! that records how it was called. `python_venv`: Python dependencies in a
+//! cached virtualenv. `task_cache`: `taskCache`.
+
+mod docker;
+mod python_venv;
+mod task_cache;
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::json;
 use shared::model::StateType;
-use shared::plugins::PluginConfig;
-use shared::plugins::scripts::{DockerFallback, ScriptsConfig};
 
 use base64::Engine;
 use shared::runtime::secrets::Secrets;
 
-use crate::support::{harness, harness_with, harness_with_plugins, runs, serve};
-
-/// A stand-in `docker` CLI (a shell script) in a fresh folder, removed on drop.
-struct FakeDocker(PathBuf);
-
-impl FakeDocker {
-    fn new(body: &str) -> FakeDocker {
-        let dir = std::env::temp_dir().join(format!("baton-fake-docker-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let bin = dir.join("docker");
-        std::fs::write(&bin, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        FakeDocker(dir)
-    }
-
-    fn bin(&self) -> PathBuf {
-        self.0.join("docker")
-    }
-}
-
-impl Drop for FakeDocker {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A docker CLI that cannot reach its engine, worded as the real one.
-const NO_ENGINE: &str = r#"echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
-exit 1"#;
-
-fn plugins(docker_bin: PathBuf, fallback: DockerFallback) -> PluginConfig {
-    PluginConfig {
-        scripts: ScriptsConfig { docker_bin, docker_fallback: fallback, ..ScriptsConfig::default() },
-        ..PluginConfig::default()
-    }
-}
+use crate::support::{harness, harness_with, runs, serve};
 
 fn output<'a>(e: &'a shared::model::Execution, task: &str) -> &'a serde_json::Map<String, serde_json::Value> {
     runs(e, task)[0].outputs.as_ref().expect("outputs")
@@ -376,108 +344,6 @@ tasks:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_docker_runner_without_an_engine_fails_and_says_how_to_switch() {
-    let docker = FakeDocker::new(NO_ENGINE);
-    let h = harness_with_plugins(plugins(docker.bin(), DockerFallback::Fail));
-    let e = h
-        .run(
-            r#"
-id: docker
-namespace: test
-tasks:
-  - id: in_docker
-    type: io.kestra.plugin.scripts.python.Script
-    containerImage: python:3.11-slim
-    script: print("hi")
-"#,
-            json!({}),
-        )
-        .await;
-    assert_eq!(e.state.current, StateType::Failed);
-    let logs = h.logs(&e.id).await;
-    let msg = logs.iter().find(|l| l.contains("none is reachable")).expect("explained");
-    assert!(msg.contains("Cannot connect to the Docker daemon"), "{msg}");
-    assert!(msg.contains("taskRunner: {type: io.kestra.plugin.core.runner.Process}"), "{msg}");
-    assert!(msg.contains("BATON_DOCKER_FALLBACK=process"), "{msg}");
-    assert!(!logs.iter().any(|l| l == "hi"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_docker_fallback_runs_the_task_as_a_process() {
-    let docker = FakeDocker::new(NO_ENGINE);
-    let h = harness_with_plugins(plugins(docker.bin(), DockerFallback::Process));
-    let e = h
-        .run(
-            r#"
-id: fallback
-namespace: test
-tasks:
-  - id: in_docker
-    type: io.kestra.plugin.scripts.shell.Commands
-    taskRunner:
-      type: io.kestra.plugin.scripts.runner.docker.Docker
-      pullPolicy: ALWAYS
-    containerImage: alpine:3
-    commands:
-      - echo "ran locally"
-"#,
-            json!({}),
-        )
-        .await;
-    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
-    let logs = h.leveled_logs(&e.id).await;
-    assert!(logs.iter().any(|(_, m)| m == "ran locally"), "{logs:?}");
-    assert!(
-        logs.iter().any(|(l, m)| l == "WARN" && m.contains("local process") && m.contains("'alpine:3' is ignored")),
-        "{logs:?}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_docker_runner_mounts_the_working_dir_and_passes_env_by_name() {
-    // `docker info` answers; `docker run` prints how it was called and the
-    // variable it was handed through its environment.
-    let docker = FakeDocker::new(
-        r#"case "$1" in
-  version) echo '{"Client":{"Version":"28.2.2"},"Server":{"Version":"27.1.1"}}' ;;
-  run) echo "ARGS $*"; echo "TOKEN=$API_TOKEN" ;;
-  *) exit 2 ;;
-esac"#,
-    );
-    let h = harness_with_plugins(plugins(docker.bin(), DockerFallback::Fail));
-    let e = h
-        .run(
-            r#"
-id: docker_args
-namespace: test
-tasks:
-  - id: in_docker
-    type: io.kestra.plugin.scripts.python.Commands
-    taskRunner:
-      type: io.kestra.plugin.scripts.runner.docker.Docker
-      pullPolicy: NEVER
-      networkMode: host
-    containerImage: python:3.11-slim
-    env:
-      API_TOKEN: abc123
-    commands:
-      - python main.py
-"#,
-            json!({}),
-        )
-        .await;
-    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
-    let logs = h.logs(&e.id).await;
-    let args = logs.iter().find(|l| l.starts_with("ARGS ")).expect("docker run called");
-    let wd = args.split(" -w ").nth(1).and_then(|r| r.split(' ').next()).expect("-w given");
-    assert!(args.contains(&format!("-v {wd}:{wd}")), "{args}");
-    assert!(args.contains("--pull never") && args.contains("--network host") && args.contains("--rm"), "{args}");
-    assert!(args.contains("-e API_TOKEN") && args.contains("python:3.11-slim /bin/sh -c"), "{args}");
-    assert!(!args.contains("abc123"), "values do not appear on the command line: {args}");
-    assert!(logs.iter().any(|l| l == "TOKEN=abc123"), "{logs:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespace_files_are_copied_into_the_working_dir() {
     let h = harness();
     let put = |path: &'static str, body: &'static [u8]| {
@@ -557,92 +423,6 @@ tasks:
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(!alive, "background process {pid} survived the timeout");
-}
-
-/// Builds a tiny pure-Python wheel in `dir` (no network needed to install it).
-fn tiny_wheel(dir: &Path) -> PathBuf {
-    let wheel = dir.join("batonhello-1.0-py3-none-any.whl");
-    let script = format!(
-        r#"
-import zipfile
-with zipfile.ZipFile({path:?}, "w") as z:
-    z.writestr("batonhello/__init__.py", "def greet():\n    return 'hello from a wheel'\n")
-    z.writestr("batonhello-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: batonhello\nVersion: 1.0\n")
-    z.writestr("batonhello-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: baton-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-    z.writestr("batonhello-1.0.dist-info/RECORD", "")
-"#,
-        path = wheel.display().to_string()
-    );
-    let ok = std::process::Command::new("python3").args(["-c", &script]).status().expect("python3");
-    assert!(ok.success());
-    wheel
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_dependencies_install_once_into_a_cached_virtualenv() {
-    let h = harness();
-    let wheel = tiny_wheel(&std::env::temp_dir());
-    let yaml = format!(
-        r#"
-id: deps
-namespace: test
-tasks:
-  - id: use_dep
-    type: io.kestra.plugin.scripts.python.Script
-    taskRunner:
-      type: io.kestra.plugin.core.runner.Process
-    dependencies:
-      - {wheel}
-    script: |
-      import batonhello, sys
-      print(batonhello.greet(), "in", sys.prefix)
-"#,
-        wheel = wheel.display()
-    );
-    let first = h.run(&yaml, json!({})).await;
-    assert_eq!(first.state.current, StateType::Success, "{:?}", first.error);
-    let second = h.run(&yaml, json!({})).await;
-    assert_eq!(second.state.current, StateType::Success, "{:?}", second.error);
-    let _ = std::fs::remove_file(&wheel);
-    let logs1 = h.logs(&first.id).await;
-    let logs2 = h.logs(&second.id).await;
-    let cache = h.home.join("cache").join("python-venvs");
-    assert!(
-        logs1.iter().any(|l| l.starts_with("hello from a wheel in ") && l.contains(cache.to_str().unwrap())),
-        "{logs1:?}"
-    );
-    assert!(logs1.iter().any(|l| l.starts_with("Installing Python dependencies")), "{logs1:?}");
-    assert!(!logs2.iter().any(|l| l.starts_with("Installing Python dependencies")), "cached: {logs2:?}");
-    assert!(logs2.iter().any(|l| l.starts_with("hello from a wheel in ")), "{logs2:?}");
-}
-
-/// A relative `BATON_HOME` is the same folder for every task: `baton run`
-/// resolves it once, so a Python task's virtualenv lands under it (it used
-/// to land at a doubled path, relative to the task's working directory).
-#[test]
-fn a_relative_baton_home_holds_the_python_virtualenv() {
-    let dir = std::env::temp_dir().join(format!("baton-relhome-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let wheel = tiny_wheel(&dir);
-    let flow = dir.join("deps.yaml");
-    let yaml = format!(
-        "id: deps\nnamespace: test\ntasks:\n  - id: use_dep\n    type: io.kestra.plugin.scripts.python.Script\n    taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n    dependencies:\n      - {}\n    script: |\n      import batonhello, sys\n      print(batonhello.greet(), 'in', sys.prefix)\n",
-        wheel.display()
-    );
-    std::fs::write(&flow, yaml).expect("flow");
-    let out = std::process::Command::new(crate::support::baton_bin())
-        .current_dir(&dir)
-        .env("BATON_HOME", "rel-home")
-        .env_remove("BATON_CACHE_DIR")
-        .args(["run", "deps.yaml"])
-        .output()
-        .expect("baton run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let venvs = dir.join("rel-home").join("cache").join("python-venvs");
-    assert!(venvs.is_dir(), "the virtualenv is under the home: {stderr}");
-    assert!(stderr.contains(&format!("hello from a wheel in {}", venvs.display())), "{stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -746,60 +526,4 @@ tasks:
     );
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert!(diags[0].message.contains("'WINDOWS' is not one of LINUX, AUTO"), "{diags:?}");
-}
-
-/// `taskCache`: a second run of the same task with the same rendered
-/// properties within `ttl` takes the first run's outputs (files included)
-/// and does not run; other properties, or a run after `ttl`, run again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn task_cache_reuses_outputs_within_its_ttl() {
-    let h = harness();
-    let flow = |ttl: &str| {
-        format!(
-            r#"
-id: cached
-namespace: test
-inputs:
-  - id: day
-    type: STRING
-tasks:
-  - id: extract
-    type: io.kestra.plugin.scripts.shell.Commands
-    taskRunner:
-      type: io.kestra.plugin.core.runner.Process
-    taskCache:
-      enabled: true
-      ttl: {ttl}
-    outputFiles: ["data.txt"]
-    commands:
-      - echo "{{{{ inputs.day }}}} $(date +%s%N)" > data.txt
-      - echo "::{{\"outputs\":{{\"stamp\":\"$(cat data.txt)\"}}}}::"
-  - id: read
-    type: io.kestra.plugin.core.log.Log
-    message: "{{{{ read(outputs.extract.outputFiles['data.txt']) | trim }}}}"
-"#
-        )
-    };
-    let run = |yaml: String, day: &'static str| {
-        let h = &h;
-        async move {
-            let e = h.run(&yaml, json!({"day": day})).await;
-            assert_eq!(e.state.current, StateType::Success, "{:?} {:?}", e.error, h.logs(&e.id).await);
-            let stamp = output(&e, "extract")["vars"]["stamp"].as_str().unwrap_or_default().to_string();
-            let logs = h.logs(&e.id).await;
-            (stamp, logs)
-        }
-    };
-    let (first, _) = run(flow("PT1H"), "mon").await;
-    let (second, logs) = run(flow("PT1H"), "mon").await;
-    assert_eq!(first, second, "the cached outputs");
-    assert!(logs.iter().any(|l| l.starts_with("taskCache: outputs taken from the run of")), "{logs:?}");
-    assert!(logs.iter().any(|l| l == &first), "the cached file is read: {logs:?}");
-    let (other, _) = run(flow("PT1H"), "tue").await;
-    assert_ne!(other, first, "other properties run again");
-    // a short ttl: the cached run expires
-    let (a, _) = run(flow("PT1S"), "wed").await;
-    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
-    let (b, _) = run(flow("PT1S"), "wed").await;
-    assert_ne!(a, b, "expired");
 }

@@ -1,27 +1,30 @@
 //! The backend contract suite: async functions that drive a backend only
-//! through its trait ([`StateStore`], [`KvStore`], [`Storage`], [`Queue`]) and
-//! panic with a precise message when it misbehaves. Every backend (SQLite,
-//! folder, memory, Firestore, GCS, Pub/Sub) runs them from its own tests.
+//! through its trait ([`StateStore`], [`KvStore`](crate::KvStore),
+//! [`Storage`](crate::Storage), [`Queue`](crate::Queue)) and panic with a
+//! precise message when it misbehaves. Every backend (SQLite, folder,
+//! memory, Firestore, GCS, Pub/Sub) runs them from its own tests.
 //!
 //! The suites are safe against a shared, non-empty backend: every id,
 //! namespace and path they touch carries a fresh random prefix, and they
 //! clean up the storage they write. Dates are whole milliseconds, the
 //! precision every backend must keep.
+//!
+//! Here: the helpers the suites share and the state store's suite
+//! (executions, logs, claims, flow revisions); the KV store's, the
+//! storage's and the queue's suites in their own modules, re-exported.
 
-use std::collections::BTreeSet;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
+mod kv;
+mod queue;
+mod storage;
 
-use async_trait::async_trait;
+pub use kv::kv_contract;
+pub use queue::{QueueProbe, queue_contract};
+pub use storage::storage_contract;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, json};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
-use super::{
-    BackendError, ByteStream, Claim, ExecutionFilter, KvLookup, KvStore, KvType, KvValue, LogEntry, Queue, StateStore,
-    Storage, Topic,
-};
+use super::{BackendError, Claim, ExecutionFilter, LogEntry, StateStore};
 use baton_model::{Execution, Label, State, StateType, TaskRun};
 
 fn unique() -> String {
@@ -404,275 +407,4 @@ async fn flows_contract(store: &dyn StateStore, ns: &str) {
     assert_eq!(store.load_flow(ns, "f", None).await.expect("load_flow"), Some((3, v1.to_string())));
     assert_eq!(store.save_flow(ns, "f", v2).await.expect("save_flow"), 4, "numbering goes on after a purge");
     assert_eq!(store.delete_flow_revisions(ns, "missing", &[1]).await.expect("delete_flow_revisions"), 0);
-}
-
-/// Typed values, overwrite rules, TTL expiry (deleted on read), listing and
-/// deletion.
-///
-/// # Panics
-/// When the store breaks the contract.
-pub async fn kv_contract(kv: &dyn KvStore) {
-    let ns = format!("contract.kv{}", unique());
-    let now = now_ms();
-    let val = |kind: KvType, value: serde_json::Value| KvValue { kind, value };
-    assert_eq!(kv.get(&ns, "absent", now).await.expect("get"), KvLookup::Missing);
-
-    let typed = [
-        ("b-string", val(KvType::String, json!("hello"))),
-        ("c-number", val(KvType::Number, json!(42.5))),
-        ("a-boolean", val(KvType::Boolean, json!(true))),
-        ("d-datetime", val(KvType::Datetime, json!("2024-01-02T03:04:05Z"))),
-        ("e-date", val(KvType::Date, json!("2024-01-02"))),
-        ("f-duration", val(KvType::Duration, json!("PT1H"))),
-        ("g-json", val(KvType::Json, json!({"a": [1, 2, {"b": null}], "c": "d"}))),
-    ];
-    for (key, value) in &typed {
-        kv.set(&ns, key, value, None, false, now).await.expect("set");
-        assert_eq!(kv.get(&ns, key, now).await.expect("get"), KvLookup::Found(value.clone()), "{key} reads back");
-    }
-
-    let later = now + minutes(1);
-    match kv.set(&ns, "b-string", &val(KvType::String, json!("no")), None, false, later).await {
-        Err(BackendError::Invalid(m)) => assert_eq!(m, "Key already exists and `overwrite` is set to `false`."),
-        other => panic!("overwrite=false on a live key must be Invalid, got {other:?}"),
-    }
-    let replaced = val(KvType::Number, json!(7));
-    kv.set(&ns, "b-string", &replaced, None, true, later).await.expect("overwrite");
-    assert_eq!(kv.get(&ns, "b-string", later).await.expect("get"), KvLookup::Found(replaced));
-    // Kestra 2.0's detail: the revision grows with each overwrite
-    let d = kv.detail(&ns, "b-string", later).await.expect("detail").expect("b-string has a detail");
-    assert_eq!((d.kind, d.value, d.revision, d.updated), (KvType::Number, json!(7), 2, later), "second revision");
-    let d = kv.detail(&ns, "a-boolean", later).await.expect("detail").expect("a-boolean has a detail");
-    assert_eq!((d.revision, d.updated), (1, now), "a key written once is revision 1");
-    assert_eq!(kv.detail(&ns, "absent", now).await.expect("detail"), None);
-
-    // TTL.
-    let ttl = val(KvType::String, json!("short-lived"));
-    kv.set(&ns, "h-ttl", &ttl, Some(now + TimeDelta::seconds(10)), true, now).await.expect("set ttl");
-    assert_eq!(kv.get(&ns, "h-ttl", now + TimeDelta::seconds(5)).await.expect("get"), KvLookup::Found(ttl.clone()));
-
-    let listed = kv.list(&ns, later - TimeDelta::seconds(55)).await.expect("list");
-    let keys: Vec<&str> = listed.iter().map(|e| e.key.as_str()).collect();
-    let mut expected: Vec<&str> = typed.iter().map(|(k, _)| *k).chain(["h-ttl"]).collect();
-    expected.sort();
-    assert_eq!(keys, expected, "list is sorted by key and includes live TTL keys");
-    let entry = |key: &str| listed.iter().find(|e| e.key == key).cloned().expect("listed");
-    let b = entry("b-string");
-    assert_eq!((b.kind, b.creation_date, b.update_date), (KvType::Number, now, later), "overwrite keeps creation");
-    assert_eq!(entry("h-ttl").expiration_date, Some(now + TimeDelta::seconds(10)));
-    assert_eq!(entry("a-boolean").expiration_date, None);
-
-    let after = now + TimeDelta::seconds(20);
-    assert!(kv.list(&ns, after).await.expect("list").iter().all(|e| e.key != "h-ttl"), "expired keys are not listed");
-    // what PurgeKV sees: every key, expired ones too, and the namespace
-    let all = kv.list_all(&ns).await.expect("list_all");
-    let all_keys: Vec<&str> = all.iter().map(|e| e.key.as_str()).collect();
-    assert_eq!(all_keys, expected, "list_all is sorted and includes expired keys");
-    assert_eq!(
-        all.iter().find(|e| e.key == "h-ttl").and_then(|e| e.expiration_date),
-        Some(now + TimeDelta::seconds(10))
-    );
-    let namespaces = kv.namespaces().await.expect("namespaces");
-    assert!(namespaces.contains(&ns), "{ns} holds keys: {namespaces:?}");
-    assert!(namespaces.windows(2).all(|w| w[0] < w[1]), "namespaces are sorted and distinct");
-    assert_eq!(kv.get(&ns, "h-ttl", after).await.expect("get"), KvLookup::Expired);
-    assert_eq!(kv.get(&ns, "h-ttl", after).await.expect("get"), KvLookup::Missing, "an expired key is deleted on read");
-    kv.set(&ns, "i-ttl", &ttl, Some(now + TimeDelta::seconds(1)), true, now).await.expect("set ttl");
-    kv.set(&ns, "i-ttl", &ttl, None, false, after).await.expect("overwrite=false on an expired key is allowed");
-    let i = kv.list(&ns, after).await.expect("list").into_iter().find(|e| e.key == "i-ttl").expect("i-ttl listed");
-    assert_eq!((i.creation_date, i.expiration_date), (after, None), "an expired key is replaced, not updated");
-    let d = kv.detail(&ns, "i-ttl", after).await.expect("detail").expect("i-ttl detail");
-    assert_eq!(d.revision, 1, "a key set again after it expired starts at revision 1");
-    kv.set(&ns, "j-ttl", &ttl, Some(now + TimeDelta::seconds(1)), true, now).await.expect("set ttl");
-    assert_eq!(kv.detail(&ns, "j-ttl", after).await.expect("detail"), None, "an expired key has no detail");
-
-    // isolation and deletion.
-    let other = format!("{ns}.other");
-    assert_eq!(kv.get(&other, "a-boolean", now).await.expect("get"), KvLookup::Missing, "namespaces are isolated");
-    assert!(kv.list(&other, now).await.expect("list").is_empty());
-    assert!(kv.delete(&ns, "a-boolean").await.expect("delete"), "delete of an existing key is true");
-    assert!(!kv.delete(&ns, "a-boolean").await.expect("delete"), "delete of a missing key is false");
-    assert_eq!(kv.get(&ns, "a-boolean", now).await.expect("get"), KvLookup::Missing);
-    for key in expected {
-        kv.delete(&ns, key).await.expect("cleanup");
-    }
-    kv.delete(&ns, "i-ttl").await.expect("cleanup");
-    assert!(kv.list_all(&ns).await.expect("list_all").is_empty());
-    assert!(!kv.namespaces().await.expect("namespaces").contains(&ns), "an emptied namespace is not listed");
-}
-
-/// A deterministic byte stream of `len` bytes, produced in 64 KiB chunks
-/// without holding it in memory.
-struct Pattern {
-    pos: u64,
-    len: u64,
-}
-
-fn pattern_byte(i: u64) -> u8 {
-    (i.wrapping_mul(2_654_435_761) >> 13) as u8
-}
-
-impl AsyncRead for Pattern {
-    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        let n = (self.len - self.pos).min(buf.remaining() as u64).min(64 * 1024);
-        let start = self.pos;
-        let chunk: Vec<u8> = (start..start + n).map(pattern_byte).collect();
-        buf.put_slice(&chunk);
-        self.pos += n;
-        Poll::Ready(Ok(()))
-    }
-}
-
-fn bytes(data: &[u8]) -> ByteStream {
-    Box::pin(std::io::Cursor::new(data.to_vec()))
-}
-
-async fn read_all(storage: &dyn Storage, path: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    storage.get(path).await.expect("get").read_to_end(&mut out).await.expect("read");
-    out
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
-/// Streaming a multi-MB file both ways, replacement, sizes, listing under a
-/// prefix (a file, or a folder on `/` boundaries), `delete_prefix`, and
-/// rejection of `..`.
-///
-/// # Panics
-/// When the storage breaks the contract.
-pub async fn storage_contract(storage: &dyn Storage) {
-    let base = format!("/contract/{}", unique());
-    let big = format!("{base}/big.bin");
-    let len = 5 * 1024 * 1024 + 123;
-    assert_eq!(storage.put(&big, Box::pin(Pattern { pos: 0, len })).await.expect("put big"), len);
-    assert_eq!(storage.size(&big).await.expect("size"), Some(len));
-    let mut reader = storage.get(&big).await.expect("get big");
-    let mut buf = vec![0u8; 100_000];
-    let mut pos = 0u64;
-    loop {
-        let n = reader.read(&mut buf).await.expect("read big");
-        if n == 0 {
-            break;
-        }
-        assert!(
-            buf[..n].iter().enumerate().all(|(i, b)| *b == pattern_byte(pos + i as u64)),
-            "bytes near {pos} differ"
-        );
-        pos += n as u64;
-    }
-    assert_eq!(pos, len, "the whole stream reads back");
-
-    let small = format!("{base}/small.txt");
-    storage.put(&small, bytes(b"first version")).await.expect("put");
-    assert_eq!(storage.put(&small, bytes(b"hello")).await.expect("replace"), 5);
-    assert_eq!(read_all(storage, &small).await, b"hello", "put replaces");
-    assert_eq!(storage.size(&small).await.expect("size"), Some(5));
-
-    // create-only writes: one of two racing creators wins, the file is its
-    let fresh = format!("{base}/fresh.txt");
-    assert_eq!(storage.put_new(&fresh, bytes(b"one")).await.expect("put_new"), Some(3), "a new name is created");
-    assert_eq!(storage.put_new(&fresh, bytes(b"two!")).await.expect("put_new again"), None, "an existing one is not");
-    assert_eq!(read_all(storage, &fresh).await, b"one", "nothing written over");
-    let raced = format!("{base}/raced.txt");
-    let (a, b) = futures::join!(storage.put_new(&raced, bytes(b"aaaa")), storage.put_new(&raced, bytes(b"bbbb")));
-    let (a, b) = (a.expect("racer a"), b.expect("racer b"));
-    assert!(a.is_some() != b.is_some(), "exactly one creator wins: {a:?} {b:?}");
-    let winner: &[u8] = if a.is_some() { b"aaaa" } else { b"bbbb" };
-    assert_eq!(read_all(storage, &raced).await, winner, "the file is the winner's");
-    assert!(
-        !storage.list(&base).await.expect("list").iter().any(|p| p.contains(".baton-tmp-")),
-        "no temporary file is left or listed"
-    );
-    for p in [&fresh, &raced] {
-        assert_eq!(storage.delete_prefix(p).await.expect("delete"), std::slice::from_ref(p));
-    }
-    let empty = format!("{base}/empty");
-    assert_eq!(storage.put(&empty, bytes(b"")).await.expect("put empty"), 0);
-    assert_eq!(storage.size(&empty).await.expect("size"), Some(0));
-    assert!(read_all(storage, &empty).await.is_empty());
-    assert_eq!(storage.size(&format!("{base}/absent")).await.expect("size"), None);
-    assert!(storage.get(&format!("{base}/absent")).await.is_err(), "get of a missing file must fail");
-
-    let (a, b, c) = (format!("{base}/p/a.txt"), format!("{base}/p/sub/b.txt"), format!("{base}/pother/c.txt"));
-    for p in [&a, &b, &c] {
-        storage.put(p, bytes(p.as_bytes())).await.expect("put");
-    }
-    let p = format!("{base}/p");
-    assert_eq!(sorted(storage.list(&p).await.expect("list")), [a.clone(), b.clone()], "a folder, not a string prefix");
-    assert_eq!(sorted(storage.list(&format!("{p}/")).await.expect("list")), [a.clone(), b.clone()]);
-    assert_eq!(storage.list(&a).await.expect("list a file"), std::slice::from_ref(&a));
-    assert!(storage.list(&format!("{base}/none")).await.expect("list").is_empty());
-    let everything = sorted(vec![big.clone(), small.clone(), empty.clone(), a.clone(), b.clone(), c.clone()]);
-    assert_eq!(sorted(storage.list(&base).await.expect("list")), everything);
-    let dated = storage.list_modified(&p).await.expect("list_modified");
-    assert_eq!(dated.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>(), [a.clone(), b.clone()], "sorted by path");
-    let now = chrono::Utc::now();
-    for (f, at) in &dated {
-        let age = now - *at;
-        assert!(
-            age < chrono::Duration::minutes(5) && age > chrono::Duration::minutes(-5),
-            "{f} modified {at}, now {now}"
-        );
-    }
-
-    assert_eq!(storage.delete_prefix(&format!("{p}/sub")).await.expect("delete_prefix"), std::slice::from_ref(&b));
-    assert_eq!(storage.list(&p).await.expect("list"), std::slice::from_ref(&a));
-    assert_eq!(storage.size(&b).await.expect("size"), None);
-    assert_eq!(storage.delete_prefix(&c).await.expect("delete a file"), std::slice::from_ref(&c));
-    assert!(storage.delete_prefix(&format!("{base}/none")).await.expect("delete nothing").is_empty());
-    let rest = sorted(vec![big.clone(), small.clone(), empty.clone(), a.clone()]);
-    assert_eq!(sorted(storage.delete_prefix(&base).await.expect("delete_prefix")), rest);
-    assert!(storage.list(&base).await.expect("list").is_empty(), "everything under the prefix is gone");
-    assert_eq!(storage.size(&big).await.expect("size"), None);
-
-    assert!(storage.put(&format!("{base}/../escape"), bytes(b"x")).await.is_err(), "'..' must be rejected");
-    assert!(storage.list("/contract/../..").await.is_err(), "'..' must be rejected");
-}
-
-/// Reads the messages a [`Queue`] delivered, for [`queue_contract`]: locally
-/// the topic's channel; on GCP a pull subscription on the topic.
-#[async_trait]
-pub trait QueueProbe: Send {
-    /// The next message delivered on `topic` (`None` if the topic closed).
-    async fn next(&mut self, topic: &Topic) -> Option<Vec<u8>>;
-}
-
-/// Every message published on a topic is delivered on that topic and no
-/// other (at least once: duplicates and reordering are tolerated, as Pub/Sub
-/// allows). Foreign messages (not from this run) are ignored.
-///
-/// # Panics
-/// When the queue breaks the contract or a message is not delivered within
-/// 30 seconds.
-pub async fn queue_contract(queue: &dyn Queue, probe: &mut dyn QueueProbe) {
-    let run = unique();
-    let topics = [Topic::Executions, Topic::Tasks("core".into())];
-    let payload = |t: usize, i: usize| format!("{run}:{t}:{i}").into_bytes();
-    for i in 0..20 {
-        for (t, topic) in topics.iter().enumerate() {
-            queue.publish(topic, payload(t, i)).await.expect("publish");
-        }
-    }
-    for (t, topic) in topics.iter().enumerate() {
-        let mut missing: BTreeSet<Vec<u8>> = (0..20).map(|i| payload(t, i)).collect();
-        while !missing.is_empty() {
-            let msg = tokio::time::timeout(Duration::from_secs(30), probe.next(topic))
-                .await
-                .unwrap_or_else(|_| panic!("{} messages never delivered on {}", missing.len(), topic.name()))
-                .unwrap_or_else(|| panic!("topic {} closed with {} messages missing", topic.name(), missing.len()));
-            let text = String::from_utf8_lossy(&msg);
-            if let Some(rest) = text.strip_prefix(&format!("{run}:")) {
-                assert!(
-                    rest.starts_with(&format!("{t}:")),
-                    "message {text} delivered on the wrong topic {}",
-                    topic.name()
-                );
-                missing.remove(&msg);
-            }
-        }
-    }
 }

@@ -20,6 +20,8 @@ mod cold_tests;
 pub mod concurrency;
 pub mod context;
 #[cfg(test)]
+mod core_flowables_tests;
+#[cfg(test)]
 mod flowables_tests;
 #[cfg(test)]
 mod flowkeys_tests;
@@ -35,6 +37,8 @@ mod pause_tests;
 pub mod replay;
 pub mod restart;
 mod retry;
+#[cfg(test)]
+mod retry_tests;
 #[cfg(test)]
 mod tests;
 

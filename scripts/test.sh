@@ -11,8 +11,21 @@ export RUST_BACKTRACE=1
 # died in rustc with exit 101 while the shared disk was 96 % full). Set
 # CARGO_INCREMENTAL=1 to keep it for local re-runs.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-# each stage's line says how far into the run it starts (CI's budget is 45 min)
-stage() { echo "== [$((SECONDS / 60)) min $((SECONDS % 60)) s] $*"; }
+# each stage's line says how far into the run it starts (CI's budget is 45
+# min) and how busy the machine's cores were since the stage before (from
+# /proc/stat: a stage that waits on sleeps and emulators shows a low share,
+# one that compiles or tests flat out shows ~100 %), and the load average
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat 2>/dev/null; }
+read -r busy_before all_before < <(cpu_busy || echo "0 0") || true
+stage() {
+  local busy all share=""
+  read -r busy all < <(cpu_busy || echo "0 0") || true
+  if [ "$((all - all_before))" -gt 0 ]; then
+    share=", cores $((100 * (busy - busy_before) / (all - all_before))) % busy since the last stage"
+  fi
+  busy_before=$busy all_before=$all
+  echo "== [$((SECONDS / 60)) min $((SECONDS % 60)) s${share}, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)] $*"
+}
 stage "disk: $(df -h . | awk 'NR == 2 { print $4 " free of " $2 }')"
 
 # What the tests need outside cargo (PostgreSQL, libduckdb, emulators) is
@@ -100,3 +113,4 @@ cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"
+stage "end"

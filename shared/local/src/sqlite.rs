@@ -102,13 +102,33 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Switches `conn` to WAL. The switch needs the database's exclusive lock,
+/// and SQLite answers "database is locked" at once — without the busy
+/// handler — while another connection opening the same new home holds a
+/// shared lock; so a busy answer is retried for up to 5 s (several `baton`
+/// processes started on one new home at once all open it).
+fn enable_wal(conn: &Connection) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(db("enable WAL")(e)),
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`, in WAL mode with
     /// `synchronous=NORMAL` and a 5 s busy timeout, and creates the schema.
     /// Its WAL is checkpointed on a thread of its own (`sqlite_checkpoint.rs`).
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path).map_err(db("open database"))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db("enable WAL"))?;
+        enable_wal(&conn)?;
         let mut conn = Self::init(conn)?;
         // WAL checkpoints off the committing thread
         let _checkpoints = super::sqlite_checkpoint::start(path, &mut conn, Default::default())?;

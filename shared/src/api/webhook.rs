@@ -144,18 +144,11 @@ async fn handle(s: &ApiState, call: Call) -> ApiResult<Response> {
     let storage = engine.storage.as_ref();
     let target = payload::Target { flow: &flow, execution_id: &execution_id, trigger_id: &trigger.id };
     let mut payload = payload::read(storage, &target, content_type, bytes, settings.store_body).await?;
-    let mut variables = std::mem::take(&mut payload.variables);
-    variables.insert(
-        "headers".into(),
-        Value::Object(hook::multimap(
-            call.headers
-                .iter()
-                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
-        )),
-    );
-    variables.insert(
-        "parameters".into(),
-        Value::Object(hook::multimap(call.query.as_deref().map(query_pairs).unwrap_or_default())),
+    let headers = call.headers.iter().map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_bytes()).into_owned()));
+    let variables = hook::variables(
+        std::mem::take(&mut payload.variables),
+        hook::multimap(headers),
+        hook::multimap(call.query.as_deref().map(query_pairs).unwrap_or_default()),
     );
     let context = TriggerContext { id: trigger.id.clone(), type_: hook::TYPE.to_string(), variables };
     let labels = vec![Label { key: "system.from".into(), value: "trigger".into() }];

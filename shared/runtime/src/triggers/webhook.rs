@@ -199,13 +199,15 @@ pub fn multimap<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item 
     out
 }
 
-/// The trigger variables of one request: `body` (absent when there is
-/// none, as Kestra leaves it null), `headers`, `parameters`.
-pub fn variables(body: Value, headers: Map<String, Value>, parameters: Map<String, Value>) -> Map<String, Value> {
-    let mut vars = Map::new();
-    if !body.is_null() {
-        vars.insert("body".into(), body);
-    }
+/// The trigger variables of one request: what its body gave (`body`,
+/// absent when there is none as Kestra leaves it null; or `uri`; or
+/// `parts` and `formFields`), then `headers` and `parameters`.
+pub fn variables(
+    from_body: Map<String, Value>,
+    headers: Map<String, Value>,
+    parameters: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut vars = from_body;
     vars.insert("headers".into(), Value::Object(headers));
     vars.insert("parameters".into(), Value::Object(parameters));
     vars
@@ -341,7 +343,7 @@ mod tests {
 
     #[test]
     fn no_body_leaves_body_out() {
-        let v = variables(Value::Null, Map::new(), multimap([("a", "1")]));
+        let v = variables(Map::new(), Map::new(), multimap([("a", "1")]));
         assert_eq!(Value::Object(v), json!({"headers": {}, "parameters": {"a": ["1"]}}));
     }
 

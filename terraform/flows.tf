@@ -15,4 +15,12 @@ resource "google_storage_bucket_object" "flow" {
   name         = each.value.object
   content      = file("${var.flows_dir}/${each.value.file}")
   content_type = "application/yaml"
+
+  lifecycle {
+    # a trigger this deployment cannot run is an error, not nothing
+    precondition {
+      condition     = length([for k, why in module.schedules.unsupported : why if startswith(k, "${each.key}/")]) == 0
+      error_message = join("\n", [for k, why in module.schedules.unsupported : why if startswith(k, "${each.key}/")])
+    }
+  }
 }

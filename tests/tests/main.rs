@@ -93,6 +93,7 @@ mod purge_flows;
 mod purge_storage;
 mod purge_tasks;
 mod redis_tasks;
+mod redis_triggers;
 mod reference_docs;
 mod s3;
 mod schedule;

@@ -15,11 +15,11 @@ use shared::model::{Execution, StateType};
 
 use crate::support::{Harness, harness, runs};
 
-const PASSWORD: &str = "s3cret-redis";
+pub(crate) const PASSWORD: &str = "s3cret-redis";
 
 /// A `redis-server` on a free port, killed when dropped.
-struct Redis {
-    port: u16,
+pub(crate) struct Redis {
+    pub(crate) port: u16,
     child: Child,
 }
 
@@ -31,7 +31,7 @@ impl Drop for Redis {
 }
 
 impl Redis {
-    fn start() -> Redis {
+    pub(crate) fn start() -> Redis {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -51,12 +51,12 @@ impl Redis {
     }
 
     /// Kestra's URL form, with the password.
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://:{PASSWORD}@127.0.0.1:{}/0", self.port)
     }
 
     /// `redis-cli ARGS` on this server: its raw answer.
-    fn cli(&self, args: &[&str]) -> String {
+    pub(crate) fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")
             .args(["-p", &self.port.to_string(), "-a", PASSWORD, "--no-auth-warning", "--raw"])
             .args(args)
@@ -67,7 +67,7 @@ impl Redis {
 }
 
 /// `baton validate` on a flow: what it prints.
-fn validate(yaml: &str) -> String {
+pub(crate) fn validate(yaml: &str) -> String {
     let dir = std::env::temp_dir().join(format!("baton-redis-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let dir = crate::support::TempHome(dir);

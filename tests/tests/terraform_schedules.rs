@@ -234,3 +234,24 @@ fn schedule_on_dates_and_http_triggers_get_utc_jobs() {
         ["2098-12-24T17:00:00+00:00", "2098-12-31T22:59:30+00:00"]
     );
 }
+
+#[test]
+fn a_listening_trigger_is_refused_and_a_polled_redis_list_gets_a_job() {
+    let dir = repo().join("tests/fixtures/flows/listeners");
+    assert_eq!(baton_flows(&dir).len(), 1, "the fixture validates on Baton");
+    let derived = evaluate_schedules(&[("listeners", dir)]);
+    let d = &derived["listeners"];
+    // redis.list.Trigger is polled: one Cloud Scheduler job at its interval
+    assert_eq!(d["jobs"]["company.team/queue/batch"]["schedule"], json!("*/2 * * * *"), "{d:#}");
+    assert_eq!(d["jobs"].as_object().map(|m| m.len()), Some(1), "{:#}", d["jobs"]);
+    // the enabled RealtimeTrigger is refused, with its file and a way out; the disabled one is not
+    let unsupported = d["unsupported"].as_object().expect("unsupported");
+    assert_eq!(unsupported.keys().collect::<Vec<_>>(), ["company.team/queue/each"], "{unsupported:#?}");
+    let why = unsupported["company.team/queue/each"].as_str().expect("reason");
+    for part in ["trigger 'each'", "queue.yaml", "io.kestra.plugin.redis.list.Trigger", "baton server local"] {
+        assert!(why.contains(part), "{why}");
+    }
+    // and flows.tf turns it into a precondition on the flow's upload
+    let flows_tf = std::fs::read_to_string(repo().join("terraform/flows.tf")).expect("flows.tf");
+    assert!(flows_tf.contains("module.schedules.unsupported"), "flows.tf no longer refuses these flows");
+}

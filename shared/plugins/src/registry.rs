@@ -242,7 +242,7 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         cfg!(feature = "notifications"),
     ),
     // Redis: the RedisJSON and vector tasks need server modules (Redis Stack)
-    // no test here has; the CLI and the list triggers are not implemented
+    // no test here has; the CLI is not implemented
     (
         "io.kestra.plugin.redis.json.",
         "Baton does not implement the RedisJSON tasks (yet): they need the RedisJSON server module",
@@ -254,8 +254,6 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         false,
     ),
     ("io.kestra.plugin.redis.cli.", "Baton does not implement RedisCLI (yet)", false),
-    ("io.kestra.plugin.redis.list.Trigger", "Baton does not implement the Redis list triggers (yet)", false),
-    ("io.kestra.plugin.redis.list.RealtimeTrigger", "Baton does not implement the Redis list triggers (yet)", false),
     (
         "io.kestra.plugin.redis.",
         "the Redis plugins are not in this build of baton (build it with `--features redis`)",

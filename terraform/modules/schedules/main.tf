@@ -33,7 +33,8 @@
 # bucket once (shared/runtime/src/runtime/events/s3.rs); so do the JDBC
 # triggers (`jdbc.postgresql.Trigger`, `jdbc.duckdb.Trigger`) and
 # `gcp.bigquery.Trigger`: their tick runs the query once, as an
-# http.Trigger's sends its request.
+# http.Trigger's sends its request; and `redis.list.Trigger` (alias
+# `redis.TriggerList`): its tick pops the list once.
 #
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
@@ -44,19 +45,27 @@ locals {
   http_type     = "io.kestra.plugin.core.http.Trigger"
   s3_type       = "io.kestra.plugin.aws.s3.Trigger"
   # The other polled triggers: the JDBC ones (shared/runtime/src/triggers/jdbc.rs)
-  # and BigQuery's (shared/runtime/src/triggers/bigquery.rs).
+  # BigQuery's (shared/runtime/src/triggers/bigquery.rs) and Redis's
+  # (shared/runtime/src/triggers/redis.rs).
   polled_types = [
     "io.kestra.plugin.core.http.Trigger",
     "io.kestra.plugin.aws.s3.Trigger",
     "io.kestra.plugin.jdbc.postgresql.Trigger",
     "io.kestra.plugin.jdbc.duckdb.Trigger",
     "io.kestra.plugin.gcp.bigquery.Trigger",
+    "io.kestra.plugin.redis.list.Trigger",
   ]
+  # Triggers no deployment runs: a Redis list RealtimeTrigger listens
+  # continuously (BLPOP), and Google Cloud's functions hold no listener
+  # (shared/runtime/src/triggers/redis.rs). A flow with one enabled is
+  # refused at plan time (the precondition on its upload, ../../flows.tf).
+  listener_types = ["io.kestra.plugin.redis.list.RealtimeTrigger", "io.kestra.plugin.redis.RealtimeTrigger"]
   # Legacy names of the Schedule trigger (shared/model/src/types.rs).
   type_aliases = {
     "io.kestra.core.tasks.triggers.Schedule"        = "io.kestra.plugin.core.trigger.Schedule"
     "io.kestra.core.models.triggers.types.Schedule" = "io.kestra.plugin.core.trigger.Schedule"
     "io.kestra.plugin.fs.http.Trigger"              = "io.kestra.plugin.core.http.Trigger"
+    "io.kestra.plugin.redis.TriggerList"            = "io.kestra.plugin.redis.list.Trigger"
   }
   # The nicknames Kestra accepts, as Cloud Scheduler's five fields.
   nicknames = {
@@ -132,6 +141,13 @@ locals {
       }
     ]
   ])
+
+  # The triggers of `listener_types`, enabled in an enabled flow: why each is refused.
+  unsupported = {
+    for t in local.triggers : "${t.namespace}/${t.flow_id}/${t.id}" => (
+      "trigger '${t.id}' of flow ${t.namespace}.${t.flow_id} (${t.file}): ${t.written} listens continuously, which Google Cloud's functions cannot (they hold no listener); use io.kestra.plugin.redis.list.Trigger (polled) or run the flow on baton server local"
+    ) if contains(local.listener_types, t.written) && !t.flow_disabled && !try(jsondecode(t.own.disabled) == true, false)
+  }
 
   # Stage 2: the Schedule triggers, with the defaults that apply to each.
   schedules = [
@@ -256,7 +272,7 @@ locals {
         local.http_minutes[t.key] < 1440 ? "0 */${floor(local.http_minutes[t.key] / 60)} * * *" : "0 0 * * *"
       )
       time_zone   = "Etc/UTC"
-      description = "${t.type == local.s3_type ? "s3" : (t.type == local.http_type ? "http" : "jdbc")}.Trigger ${t.id} of flow ${t.namespace}.${t.flow_id}, polled every ${local.http_minutes[t.key]} min (${t.file})"
+      description = "${replace(t.type, "io.kestra.plugin.", "")} ${t.id} of flow ${t.namespace}.${t.flow_id}, polled every ${local.http_minutes[t.key]} min (${t.file})"
       payload = jsonencode({
         type      = "tick"
         namespace = t.namespace

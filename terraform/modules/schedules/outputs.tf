@@ -12,3 +12,8 @@ output "skipped" {
   description = "Triggers (and ScheduleOnDates dates) that get no Cloud Scheduler job, with the reason (disabled, withSeconds, unsupported cron, a date passed, a bad interval)."
   value       = local.skipped
 }
+
+output "unsupported" {
+  description = "Enabled triggers no deployment runs (a Redis list RealtimeTrigger), keyed \"namespace/flowId/triggerId\", with the reason; a flow holding one is refused at plan time."
+  value       = local.unsupported
+}

@@ -5,8 +5,10 @@
 //!
 //! Not here, refused by name (see `registry::FAMILIES`): the RedisJSON
 //! tasks (`json.*`, a server module Debian's Redis lacks), the vector
-//! tasks (`vector.*`, Redis Stack), `cli.RedisCLI` and the list triggers.
+//! tasks (`vector.*`, Redis Stack) and `cli.RedisCLI`. The list triggers
+//! are the runtime's (`triggers::redis`); [`batch`] pops for them.
 
+pub mod batch;
 mod conn;
 mod list;
 mod pubsub;

@@ -135,13 +135,7 @@ mod tests {
     use super::*;
 
     fn trigger(props: Value) -> Trigger {
-        Trigger {
-            id: "w".into(),
-            type_: TYPE.to_string(),
-            disabled: false,
-            props: props.as_object().cloned().unwrap_or_default(),
-            path: "triggers[0]".into(),
-        }
+        super::super::tests::trigger_of("w", TYPE, props)
     }
 
     #[test]

@@ -113,6 +113,11 @@ pub enum Probe {
         /// Its properties, unrendered.
         props: Map<String, Value>,
     },
+    /// A `redis.list.Trigger`'s pop (`super::redis`): it fires when it popped elements.
+    RedisList {
+        /// Its pop properties, unrendered.
+        props: Map<String, Value>,
+    },
 }
 
 /// A polled trigger of a flow, read: an `http.Trigger`, or a JDBC trigger
@@ -136,7 +141,7 @@ impl HttpTrigger {
     /// or a disabled trigger.
     pub fn of(t: &Trigger) -> Option<Result<HttpTrigger, String>> {
         let http = t.type_ == TYPE || DEF.aliases.contains(&t.type_.as_str());
-        if t.disabled || !(http || super::polled_query(t).is_some()) {
+        if t.disabled || !(http || super::polled_query(t).is_some() || redis_props(t).is_some()) {
             return None;
         }
         Some(Self::read(t))
@@ -151,11 +156,12 @@ impl HttpTrigger {
         if interval < MIN_INTERVAL {
             return Err(format!("interval: at least PT1S, got {}", crate::model::duration::format_iso(interval)));
         }
-        let (type_name, probe) = match super::polled_query(t) {
-            Some((task_type, props)) => {
+        let (type_name, probe) = match (super::polled_query(t), redis_props(t)) {
+            (Some((task_type, props)), _) => {
                 (super::find(&t.type_).map_or(TYPE, |d| d.type_name), Probe::Query { task_type, props })
             }
-            None => {
+            (None, Some(props)) => (super::find(&t.type_).map_or(TYPE, |d| d.type_name), Probe::RedisList { props }),
+            (None, None) => {
                 let response_condition = match prop(t, "responseCondition") {
                     None => DEFAULT_CONDITION.to_string(),
                     Some(Value::String(s)) => s.clone(),
@@ -197,6 +203,17 @@ impl HttpTrigger {
         let step = self.interval.num_milliseconds().max(1);
         let ms = now.timestamp_millis();
         DateTime::from_timestamp_millis(ms - ms.rem_euclid(step)).unwrap_or(now)
+    }
+}
+
+/// A `redis.list.Trigger`'s pop properties; `None` for another type (or a build without Redis).
+fn redis_props(t: &Trigger) -> Option<Map<String, Value>> {
+    #[cfg(feature = "redis")]
+    return super::redis::pop_props(t);
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = t;
+        None
     }
 }
 

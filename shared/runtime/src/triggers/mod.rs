@@ -7,8 +7,8 @@
 //!
 //! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
 //! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`], [`jdbc`],
-//! `bigquery` and `s3` (polled: an HTTP endpoint, a database or BigQuery
-//! query, an S3 bucket).
+//! `bigquery`, `s3` and `redis` (polled: an HTTP endpoint, a database or
+//! BigQuery query, an S3 bucket, a Redis list).
 
 #[cfg(feature = "gcp")]
 pub mod bigquery;
@@ -19,6 +19,8 @@ pub mod http;
 pub mod jdbc;
 #[cfg(feature = "gcp")]
 pub mod pubsub;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "aws")]
 pub mod s3;
 pub mod schedule;
@@ -248,6 +250,8 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         defs.extend([&*gcs::DEF, &*pubsub::DEF, &*pubsub::REALTIME_DEF, &*bigquery::DEF]);
         #[cfg(feature = "aws")]
         defs.push(&*s3::DEF);
+        #[cfg(feature = "redis")]
+        defs.extend([&*redis::DEF, &*redis::REALTIME_DEF]);
         defs
     });
     &DEFS
@@ -276,5 +280,16 @@ pub(crate) mod tests {
         let src = "id: f\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
         let (v, _) = crate::yaml::parse(src).expect("yaml");
         crate::model::Flow::from_value(&v, src).0.expect("flow")
+    }
+
+    /// A trigger of `type_` with these properties, as the trigger types' checks see one.
+    pub(crate) fn trigger_of(id: &str, type_: &str, props: serde_json::Value) -> crate::model::Trigger {
+        crate::model::Trigger {
+            id: id.into(),
+            type_: type_.into(),
+            disabled: false,
+            props: props.as_object().cloned().unwrap_or_default(),
+            path: "triggers[0]".into(),
+        }
     }
 }

@@ -126,6 +126,9 @@ pub async fn evaluate(
         }
         return Ok(Evaluated::Skipped("this interval was evaluated already"));
     }
+    // a redis.list.Trigger's batch, given back if its execution is not stored
+    #[cfg(feature = "redis")]
+    let mut popped: Option<super::redis::Popped> = None;
     let evaluated = match &trig.probe {
         Probe::Request { request: props, response_condition } => match request(engine, flow, trig, &id, props).await {
             Ok(output) => condition_holds(engine, flow, trig, response_condition, &output).map(|holds| (output, holds)),
@@ -138,6 +141,13 @@ pub async fn evaluate(
                 (o, rows > 0)
             })
         }
+        #[cfg(feature = "redis")]
+        Probe::RedisList { props } => super::redis::pop(engine, flow, &trig.id, &id, props).await.map(|(o, p)| {
+            popped = p;
+            (o, popped.is_some())
+        }),
+        #[cfg(not(feature = "redis"))]
+        Probe::RedisList { .. } => Err(EventError::config(flow, &trig.id, "Redis is not in this build of baton")),
     };
     let (output, holds) = match evaluated {
         Ok(r) => r,
@@ -157,9 +167,18 @@ pub async fn evaluate(
         }
         Err(e) => return Err(e),
     };
+    let launched =
+        if holds { launch_event(engine, flow, &trig.id, trig.type_name, &id, output).await } else { Ok(false) };
+    #[cfg(feature = "redis")]
+    if let Some(p) = popped
+        && (launched.is_err() || (launched.as_ref().is_ok_and(|created| !created) && exists(engine, &id).await))
+    {
+        // the batch is in no stored execution: back onto its list
+        p.give_back(flow, &trig.id).await;
+    }
     let outcome = if !holds {
         Evaluated::ConditionFalse
-    } else if launch_event(engine, flow, &trig.id, trig.type_name, &id, output).await? {
+    } else if launched? {
         state.last_execution_id = Some(id.clone());
         Evaluated::Started(id)
     } else if engine.state.load_execution(&id).await?.is_some() {
@@ -174,6 +193,12 @@ pub async fn evaluate(
     state.updated = now;
     store.save_trigger_state(&state).await?;
     Ok(outcome)
+}
+
+/// Whether execution `id` exists (false when that cannot be told).
+#[cfg(feature = "redis")]
+async fn exists(engine: &Engine, id: &str) -> bool {
+    engine.state.load_execution(id).await.is_ok_and(|e| e.is_some())
 }
 
 /// Creates the FAILED execution `id` holding the evaluation's error (no

@@ -3,8 +3,9 @@
 //! the trigger's `action`) and [`pubsub`] (messages → executions with
 //! Kestra's trigger variables). `baton server local` polls
 //! ([`poller`]); the scheduler function is pushed each event
-//! (`functions::events`). [`http`] and `s3` (an S3 bucket's new objects →
-//! one execution with `trigger.objects`) are polled on both runtimes.
+//! (`functions::events`). [`http`], `s3` (an S3 bucket's new objects →
+//! one execution with `trigger.objects`) and `redis` (a Redis list's
+//! elements → one execution with `trigger.uri`) are polled on both runtimes.
 //!
 //! Exactly once: every execution id derives from what it is for (object
 //! generations, message ids — `triggers::gcs::execution_id`,
@@ -18,6 +19,8 @@ pub mod http;
 pub mod poller;
 #[cfg(feature = "gcp")]
 pub mod pubsub;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "aws")]
 pub mod s3;
 

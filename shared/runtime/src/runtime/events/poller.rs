@@ -1,8 +1,10 @@
 //! The local event poller of `baton server local`: every enabled
 //! `gcs.Trigger`, `http.Trigger`, `s3.Trigger`, `pubsub.Trigger` and `pubsub.RealtimeTrigger` of the
-//! loaded flows is evaluated every `interval` (Kestra's polling; 60 s by
-//! default), one evaluation at a time per trigger, each on its own task.
-//! A `RealtimeTrigger` is pulled continuously (one-second windows). A
+//! loaded flows (and the JDBC, BigQuery and Redis list triggers, polled as
+//! an `http.Trigger`) is evaluated every `interval` (Kestra's polling; 60 s
+//! by default), one evaluation at a time per trigger, each on its own task.
+//! A `RealtimeTrigger` (Pub/Sub's, Redis's) is pulled continuously
+//! (one-second windows). A
 //! Pub/Sub `Trigger` with `maxRecords` and no `maxDuration` waits for its
 //! messages as Kestra's does (`super::pubsub::poll`): the next evaluation
 //! starts only once it is done. A Pub/Sub trigger's subscription stream
@@ -49,6 +51,9 @@ enum EventTrigger {
     /// An `s3.Trigger` (its id) and its interval; the rest is rendered at each poll.
     #[cfg(feature = "aws")]
     S3(String, Duration),
+    /// A `redis.list.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
+    #[cfg(feature = "redis")]
+    RedisRealtime(String, serde_json::Map<String, serde_json::Value>),
 }
 
 impl EventTrigger {
@@ -58,6 +63,10 @@ impl EventTrigger {
         }
         if let Some(h) = HttpTrigger::of(t) {
             return h.ok().map(EventTrigger::Http);
+        }
+        #[cfg(feature = "redis")]
+        if let Some(props) = crate::triggers::redis::realtime_props(t) {
+            return Some(EventTrigger::RedisRealtime(t.id.clone(), props));
         }
         match crate::triggers::find(&t.type_)?.type_name {
             #[cfg(feature = "gcp")]
@@ -99,6 +108,8 @@ impl EventTrigger {
             EventTrigger::PubSub(p) => p.interval,
             #[cfg(feature = "aws")]
             EventTrigger::S3(_, i) => *i,
+            #[cfg(feature = "redis")]
+            EventTrigger::RedisRealtime(..) => Duration::ZERO,
         }
     }
 }
@@ -216,6 +227,14 @@ async fn evaluate(
         }
     }
     match ev {
+        #[cfg(feature = "redis")]
+        EventTrigger::RedisRealtime(id, props) => {
+            if let Some(why) = super::held_back(engine, flow, id, false, chrono::Utc::now()).await? {
+                tracing::debug!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %id, "not listened: {why}");
+                return Ok(Vec::new());
+            }
+            super::redis::listen(engine, flow, id, props).await
+        }
         #[cfg(feature = "aws")]
         EventTrigger::S3(id, _) => Ok(super::s3::poll(engine, flow, id)
             .await?

@@ -14,13 +14,7 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 fn trigger(props: serde_json::Value) -> Trigger {
-    Trigger {
-        id: "t".into(),
-        type_: crate::triggers::flow::TYPE.into(),
-        disabled: false,
-        props: props.as_object().cloned().unwrap_or_default(),
-        path: "triggers[0]".into(),
-    }
+    crate::triggers::tests::trigger_of("t", crate::triggers::flow::TYPE, props)
 }
 
 fn spec_of(props: serde_json::Value) -> FlowTriggerSpec {

@@ -124,6 +124,7 @@ pub struct LogEntry {
     pub task_run_id: Option<String>,
     #[serde(default)]
     pub attempt_number: Option<u32>,
+    #[serde(serialize_with = "baton_model::date_text::write")]
     pub timestamp: DateTime<Utc>,
     /// TRACE, DEBUG, INFO, WARN or ERROR.
     pub level: String,

@@ -62,7 +62,7 @@ pub struct TaskRun {
     #[serde(default)]
     pub iteration: Option<usize>,
     /// When a RETRYING task run may start its next attempt (Baton extension).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::date_text::write_opt")]
     pub next_retry_date: Option<DateTime<Utc>>,
     /// Why the last attempt failed, for humans (Baton extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,7 +105,7 @@ pub struct Execution {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_task_run_id: Option<String>,
     pub original_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::date_text::write_opt")]
     pub schedule_date: Option<DateTime<Utc>>,
     /// Why the execution failed when no task says so (concurrency, kill…).
     #[serde(default, skip_serializing_if = "Option::is_none")]

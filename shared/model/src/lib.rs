@@ -15,6 +15,7 @@
 extern crate self as baton_model;
 
 pub mod conditions;
+pub mod date_text;
 pub mod decl;
 pub mod dialect;
 pub mod duration;

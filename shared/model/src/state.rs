@@ -103,6 +103,7 @@ impl std::fmt::Display for StateType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct History {
     pub state: StateType,
+    #[serde(serialize_with = "crate::date_text::write")]
     pub date: DateTime<Utc>,
 }
 
@@ -112,9 +113,9 @@ pub struct History {
 pub struct State {
     pub current: StateType,
     pub histories: Vec<History>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::date_text::write_opt")]
     pub start_date: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::date_text::write_opt")]
     pub end_date: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,

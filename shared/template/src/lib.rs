@@ -160,8 +160,7 @@ struct Session {
 
 impl Session {
     fn new(ctx: &Value) -> Session {
-        let nested = nest_system_labels(ctx);
-        let ctx = MjValue::from_serialize(nested.as_ref().unwrap_or(ctx));
+        let ctx = context_value(ctx);
         let bridge_val = MjValue::from_object(Bridge::new(ctx.clone()));
         let full = Bridge::context(&bridge_val, &ctx);
         let bridge = bridge_val.downcast_object::<Bridge>().unwrap_or_else(|| Arc::new(Bridge::new(ctx.clone())));
@@ -169,9 +168,25 @@ impl Session {
     }
 }
 
+/// The context as a template reads it, converted once per session; with
 /// Kestra's `labels.system.correlationId`: the reserved `system.*` labels
 /// are also reachable nested under `labels.system` (the flat keys stay).
-/// `None` when there is nothing to nest.
+/// Only the labels are copied to add them (every execution has
+/// `system.correlationId`, and the rest of a context can be large).
+fn context_value(ctx: &Value) -> MjValue {
+    let (Some(map), Some(labels)) = (ctx.as_object(), nest_system_labels(ctx)) else {
+        return MjValue::from_serialize(ctx);
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let v = if k == "labels" { MjValue::from_serialize(&labels) } else { MjValue::from_serialize(v) };
+            (MjValue::from(k.as_str()), v)
+        })
+        .collect()
+}
+
+/// The context's labels with the `system.*` ones also nested under
+/// `system`; `None` when there is nothing to nest.
 fn nest_system_labels(ctx: &Value) -> Option<Value> {
     let labels = ctx.get("labels")?.as_object()?;
     if labels.contains_key("system") || !labels.keys().any(|k| k.starts_with("system.")) {
@@ -181,11 +196,9 @@ fn nest_system_labels(ctx: &Value) -> Option<Value> {
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("system.").map(|rest| (rest.to_string(), v.clone())))
         .collect();
-    let mut ctx = ctx.clone();
-    if let Some(Value::Object(l)) = ctx.get_mut("labels") {
-        l.insert("system".into(), Value::Object(system));
-    }
-    Some(ctx)
+    let mut labels = labels.clone();
+    labels.insert("system".into(), Value::Object(system));
+    Some(Value::Object(labels))
 }
 
 impl Renderer {

@@ -248,3 +248,25 @@ fn many_small_renders_are_fast() {
     }
     assert!(start.elapsed().as_secs() < 10);
 }
+
+#[test]
+fn system_labels_are_also_nested_under_labels_system() {
+    let r = Renderer::new();
+    let mut c = ctx();
+    c["labels"] = json!({"team": "data", "system.correlationId": "c1", "system.username": "ana"});
+    let out = |t: &str| r.render_str(t, &c, &TestHost).expect(t);
+    assert_eq!(
+        out("{{ labels.system.correlationId }}/{{ labels['system.username'] }}/{{ labels.team }}"),
+        "c1/ana/data"
+    );
+    // the flat keys stay, in their order, and the nested map comes after them
+    assert_eq!(
+        out("{% for k, v in labels %}{{ k }};{% endfor %}"),
+        "team;system.correlationId;system.username;system;"
+    );
+    // the rest of the context is there as before
+    assert_eq!(out("{{ inputs.taxi }} {{ flow.id }} {{ execution.id }}"), "yellow f e1");
+    // a context whose labels already hold `system` is left as written
+    c["labels"] = json!({"system": {"x": 1}, "system.correlationId": "c1"});
+    assert_eq!(out("{{ labels.system.x }}"), "1");
+}

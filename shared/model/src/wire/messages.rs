@@ -18,7 +18,14 @@ pub enum ExecutionEvent {
     /// A launcher created the execution.
     Created { execution_id: String },
     /// A worker claimed an attempt and started it.
-    TaskStarted { execution_id: String, task_run_id: String, attempt: u32, worker_id: String, at: DateTime<Utc> },
+    TaskStarted {
+        execution_id: String,
+        task_run_id: String,
+        attempt: u32,
+        worker_id: String,
+        #[serde(serialize_with = "crate::date_text::write")]
+        at: DateTime<Utc>,
+    },
     /// A worker finished an attempt.
     TaskResult { execution_id: String, task_run_id: String, attempt: u32, result: TaskResult },
     /// A subflow started by a Subflow task ended.
@@ -110,7 +117,9 @@ pub struct TaskResult {
     /// A change of the execution's variables (`SetVariables`, `UnsetVariables`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variables: Option<crate::variables::VariablesChange>,
+    #[serde(serialize_with = "crate::date_text::write")]
     pub start: DateTime<Utc>,
+    #[serde(serialize_with = "crate::date_text::write")]
     pub end: DateTime<Utc>,
     /// The attempt's log file in internal storage (`kestra:///…`): its
     /// lines past the log volume bound, or all of them with `logToFile`.

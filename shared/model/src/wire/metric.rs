@@ -50,6 +50,7 @@ pub struct MetricEntry {
     pub name: String,
     /// A counter's count; a timer's milliseconds.
     pub value: f64,
+    #[serde(serialize_with = "crate::date_text::write")]
     pub timestamp: DateTime<Utc>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,

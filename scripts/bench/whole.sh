@@ -14,25 +14,8 @@ RUNS=${RUNS:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-gen() { # kind n → flow file
-  local kind=$1 n=$2 f="$work/$1_$2.yaml"
-  case $kind in
-    chain)
-      { echo "id: chain_$n"; echo "namespace: bench"; echo "tasks:"
-        for ((i = 0; i < n; i++)); do
-          printf '  - id: t%d\n    type: io.kestra.plugin.core.debug.Return\n    format: "{{ taskrun.id }}"\n' "$i"
-        done; } > "$f" ;;
-    each0|each1)
-      local limit=${kind#each}
-      { echo "id: each_$n"; echo "namespace: bench"; echo "tasks:"
-        echo "  - id: each"; echo "    type: io.kestra.plugin.core.flow.ForEach"
-        printf '    values: ['; seq -s ', ' 0 $((n - 1)) | tr -d '\n'; echo ']'
-        echo "    concurrencyLimit: $limit"; echo "    tasks:"
-        echo "      - id: r"; echo "        type: io.kestra.plugin.core.debug.Return"
-        echo '        format: "{{ taskrun.value }}"'; } > "$f" ;;
-  esac
-  echo "$f"
-}
+# shellcheck source=scripts/bench/flows.sh
+source "$(dirname "$0")/flows.sh"
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 

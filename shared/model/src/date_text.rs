@@ -38,36 +38,49 @@ impl Text {
             n if n >= 1_000_000_000 => (60, n - 1_000_000_000),
             n => (date.second(), n),
         };
+        let date_part = date.date_naive();
         let mut t = Text { buf: [0; 30], len: 0 };
-        t.num(year, 4);
+        t.two(year / 100);
+        t.two(year % 100);
         t.byte(b'-');
-        t.num(date.month(), 2);
+        t.two(date_part.month());
         t.byte(b'-');
-        t.num(date.day(), 2);
+        t.two(date_part.day());
         t.byte(b'T');
-        t.num(date.hour(), 2);
+        let seconds = date.num_seconds_from_midnight();
+        t.two(seconds / 3600);
         t.byte(b':');
-        t.num(date.minute(), 2);
+        t.two(seconds / 60 % 60);
         t.byte(b':');
-        t.num(second, 2);
-        let (fraction, width) = match nanos {
-            0 => (0, 0),
-            n if n % 1_000_000 == 0 => (n / 1_000_000, 3),
-            n if n % 1_000 == 0 => (n / 1_000, 6),
-            n => (n, 9),
-        };
-        if width > 0 {
+        t.two(second);
+        if nanos != 0 {
             t.byte(b'.');
-            t.num(fraction, width);
+            if nanos % 1_000_000 == 0 {
+                t.three(nanos / 1_000_000);
+            } else if nanos % 1_000 == 0 {
+                t.three(nanos / 1_000_000);
+                t.three(nanos / 1_000 % 1_000);
+            } else {
+                t.three(nanos / 1_000_000);
+                t.three(nanos / 1_000 % 1_000);
+                t.three(nanos % 1_000);
+            }
         }
         t.byte(b'Z');
         Some(t)
     }
 
-    fn num(&mut self, value: u32, width: u32) {
-        for i in (0..width).rev() {
-            self.byte(b'0' + (value / 10u32.pow(i) % 10) as u8);
-        }
+    /// Two digits of `v` (below 100): constant divisors, which compile to
+    /// multiplications.
+    fn two(&mut self, v: u32) {
+        self.byte(b'0' + (v / 10) as u8);
+        self.byte(b'0' + (v % 10) as u8);
+    }
+
+    /// Three digits of `v` (below 1000).
+    fn three(&mut self, v: u32) {
+        self.byte(b'0' + (v / 100) as u8);
+        self.two(v % 100);
     }
 
     fn byte(&mut self, b: u8) {

@@ -1,7 +1,7 @@
 //! Popping a batch from a Redis list for the runtime's `redis.list.Trigger`
 //! (`baton-runtime`'s `triggers::redis`): the trigger's LPOPs, as
 //! `ListPop` does them (`count` at a time until the list is empty,
-//! `maxRecords` were popped or `maxDuration` passed), kept as the raw texts
+//! `maxRecords` were popped or `maxDuration` passed), kept as the raw bytes
 //! so that the runtime can write them to the execution's file
 //! ([`ion_lines`]) — or, when the execution cannot be stored, push them
 //! back onto the head of the list in their order ([`give_back`]), so that
@@ -38,9 +38,9 @@ pub async fn connect(url: &str) -> Result<MultiplexedConnection, TaskError> {
     RedisProps { url: url.to_string() }.connect().await
 }
 
-/// Pops a batch; the values' texts in list order. A command that fails
+/// Pops a batch; the values' bytes in list order. A command that fails
 /// after some values were popped gives them back before the error returns.
-pub async fn pop(spec: &PopSpec) -> Result<Vec<String>, TaskError> {
+pub async fn pop(spec: &PopSpec) -> Result<Vec<Vec<u8>>, TaskError> {
     let mut con = connect(&spec.url).await?;
     let started = Instant::now();
     let (mut out, mut bytes) = (Vec::new(), 0u64);
@@ -61,10 +61,8 @@ pub async fn pop(spec: &PopSpec) -> Result<Vec<String>, TaskError> {
         if values.is_empty() {
             break;
         }
-        for v in values {
-            bytes += v.len() as u64;
-            out.push(String::from_utf8_lossy(&v).into_owned());
-        }
+        bytes += values.iter().map(|v| v.len() as u64).sum::<u64>();
+        out.extend(values);
         if out.len() as u64 >= spec.max_records || bytes >= spec.max_bytes {
             break;
         }
@@ -76,36 +74,39 @@ pub async fn pop(spec: &PopSpec) -> Result<Vec<String>, TaskError> {
 }
 
 /// Pops the head of list `key`, waiting at most `wait` for one (BLPOP);
-/// its text, `None` when none came.
-pub async fn blpop(con: &mut MultiplexedConnection, key: &str, wait: Duration) -> Result<Option<String>, TaskError> {
+/// its bytes, `None` when none came.
+pub async fn blpop(con: &mut MultiplexedConnection, key: &str, wait: Duration) -> Result<Option<Vec<u8>>, TaskError> {
     let got: Option<(String, Vec<u8>)> = redis::cmd("BLPOP")
         .arg(key)
         .arg(wait.as_secs_f64().max(0.01))
         .query_async(con)
         .await
         .map_err(|e| command_error("BLPOP", e))?;
-    Ok(got.map(|(_, raw)| String::from_utf8_lossy(&raw).into_owned()))
+    Ok(got.map(|(_, raw)| raw))
 }
 
-/// Pushes `texts` back onto the head of list `key`, first text first (one
-/// LPUSH of the reversed texts: the list reads as before the pop).
-pub async fn give_back(con: &mut MultiplexedConnection, key: &str, texts: &[String]) -> Result<(), TaskError> {
-    let reversed: Vec<&String> = texts.iter().rev().collect();
+/// Pushes `values` back onto the head of list `key`, first value first,
+/// byte for byte (one LPUSH of the reversed values: the list reads as
+/// before the pop).
+pub async fn give_back(con: &mut MultiplexedConnection, key: &str, values: &[Vec<u8>]) -> Result<(), TaskError> {
+    let reversed: Vec<&[u8]> = values.iter().rev().map(Vec::as_slice).collect();
     let _: u64 =
         redis::cmd("LPUSH").arg(key).arg(reversed).query_async(con).await.map_err(|e| command_error("LPUSH", e))?;
     Ok(())
 }
 
-/// One value as `serde` reads it; text that is not JSON under `JSON` is
-/// kept as text (it was popped: it exists nowhere else), as `ListPop` does.
-pub fn decode(serde: Serde, text: &str) -> Value {
-    serde.deserialize(text.to_string()).unwrap_or_else(|_| Value::String(text.to_string()))
+/// One value as `serde` reads it (bytes that are not UTF-8 read with
+/// U+FFFD in their place); text that is not JSON under `JSON` is kept as
+/// text (it was popped: it exists nowhere else), as `ListPop` does.
+pub fn decode(serde: Serde, raw: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    serde.deserialize(text.clone()).unwrap_or(Value::String(text))
 }
 
 /// The values as the file `ListPop` writes: one Ion (JSON) line each.
-pub fn ion_lines(serde: Serde, texts: &[String]) -> Result<Vec<u8>, TaskError> {
+pub fn ion_lines(serde: Serde, values: &[Vec<u8>]) -> Result<Vec<u8>, TaskError> {
     let mut out = Vec::new();
-    for t in texts {
+    for t in values {
         ion_text::write_line(&decode(serde, t), &mut out)
             .map_err(|e| TaskError::failed(format!("cannot write the popped values: {e}")))?;
     }

@@ -204,15 +204,16 @@ impl ListSpec {
                 return Err(format!("it needs '{name}'"));
             }
         }
-        for (name, v) in props.iter().filter(|(_, v)| !v.is_null()) {
-            field(name, v)?;
-        }
         let get = |name: &str| props.get(name).filter(|v| !v.is_null());
+        // count and maxRecords are checked as they are read below
+        for name in ["url", "key", "maxDuration", "serdeType"] {
+            if let Some(v) = get(name) {
+                field(name, v)?;
+            }
+        }
         let text = |name: &str| get(name).and_then(Value::as_str).map(|s| s.trim().to_string());
         let max_duration = match text("maxDuration") {
-            Some(d) => {
-                Some(crate::model::duration::parse_iso(&d).map_err(|e| e.to_string())?.to_std().unwrap_or_default())
-            }
+            Some(d) => crate::model::duration::parse_iso(&d).ok().map(|d| d.to_std().unwrap_or_default()),
             None => None,
         };
         let count = get("count").map_or(Ok(DEFAULT_COUNT), |v| positive("count", v, MAX_COUNT))?;

@@ -169,9 +169,14 @@ pub async fn evaluate(
     };
     let launched =
         if holds { launch_event(engine, flow, &trig.id, trig.type_name, &id, output).await } else { Ok(false) };
+    // not created: the slot's execution exists (a redelivered tick), or `when` was false
+    let existed = match &launched {
+        Ok(false) if holds => engine.state.load_execution(&id).await.map(|e| e.is_some()),
+        _ => Ok(false),
+    };
     #[cfg(feature = "redis")]
     if let Some(p) = popped
-        && (launched.is_err() || (launched.as_ref().is_ok_and(|created| !created) && exists(engine, &id).await))
+        && (launched.is_err() || matches!(existed, Ok(true)))
     {
         // the batch is in no stored execution: back onto its list
         p.give_back(flow, &trig.id).await;
@@ -181,7 +186,7 @@ pub async fn evaluate(
     } else if launched? {
         state.last_execution_id = Some(id.clone());
         Evaluated::Started(id)
-    } else if engine.state.load_execution(&id).await?.is_some() {
+    } else if existed? {
         state.last_execution_id = Some(id.clone());
         Evaluated::Skipped("this interval was evaluated already")
     } else {
@@ -193,12 +198,6 @@ pub async fn evaluate(
     state.updated = now;
     store.save_trigger_state(&state).await?;
     Ok(outcome)
-}
-
-/// Whether execution `id` exists (false when that cannot be told).
-#[cfg(feature = "redis")]
-async fn exists(engine: &Engine, id: &str) -> bool {
-    engine.state.load_execution(id).await.is_ok_and(|e| e.is_some())
 }
 
 /// Creates the FAILED execution `id` holding the evaluation's error (no

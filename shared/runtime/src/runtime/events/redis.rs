@@ -54,7 +54,8 @@ const LISTEN_BATCH: usize = 100;
 pub struct Popped {
     url: String,
     key: String,
-    texts: Vec<String>,
+    /// The elements as they were stored, byte for byte.
+    values: Vec<Vec<u8>>,
 }
 
 impl Popped {
@@ -62,14 +63,14 @@ impl Popped {
     /// a failure is logged with what is lost.
     pub async fn give_back(self, flow: &Flow, trigger_id: &str) {
         let result = match batch::connect(&self.url).await {
-            Ok(mut con) => batch::give_back(&mut con, &self.key, &self.texts).await,
+            Ok(mut con) => batch::give_back(&mut con, &self.key, &self.values).await,
             Err(e) => Err(e),
         };
         match result {
             Ok(()) => tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id, key = %self.key,
-                elements = self.texts.len(), "redis.list.Trigger: no execution stored; the elements were pushed back"),
+                elements = self.values.len(), "redis.list.Trigger: no execution stored; the elements were pushed back"),
             Err(e) => tracing::error!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id, key = %self.key,
-                elements = self.texts.len(), error = %e,
+                elements = self.values.len(), error = %e,
                 "redis.list.Trigger: no execution stored and the elements could not be pushed back: they are lost"),
         }
     }
@@ -104,15 +105,15 @@ pub async fn listen(
         if left.is_zero() {
             break;
         }
-        let Some(text) = batch::blpop(&mut con, &spec.pop.key, left).await.map_err(fail)? else { break };
+        let Some(raw) = batch::blpop(&mut con, &spec.pop.key, left).await.map_err(fail)? else { break };
         let mut vars = Map::new();
-        vars.insert("value".into(), batch::decode(spec.serde, &text));
+        vars.insert("value".into(), batch::decode(spec.serde, &raw));
         let id = crate::model::ids::new_id();
         match launch_event(engine, flow, trigger_id, REALTIME_TYPE, &id, vars).await {
             Ok(true) => started.push(id),
             Ok(false) => {}
             Err(e) => {
-                Popped { url: spec.pop.url.clone(), key: spec.pop.key.clone(), texts: vec![text] }
+                Popped { url: spec.pop.url.clone(), key: spec.pop.key.clone(), values: vec![raw] }
                     .give_back(flow, trigger_id)
                     .await;
                 return Err(e);
@@ -133,19 +134,19 @@ pub async fn pop(
     props: &Map<String, Value>,
 ) -> Result<(Map<String, Value>, Option<Popped>), EventError> {
     let spec = spec(engine, flow, trigger_id, props)?;
-    let texts = batch::pop(&spec.pop).await.map_err(|e| EventError::config(flow, trigger_id, e.to_string()))?;
+    let values = batch::pop(&spec.pop).await.map_err(|e| EventError::config(flow, trigger_id, e.to_string()))?;
     let mut out = Map::new();
-    out.insert("count".into(), Value::from(texts.len()));
-    if texts.is_empty() {
+    out.insert("count".into(), Value::from(values.len()));
+    if values.is_empty() {
         return Ok((out, None));
     }
-    let popped = Popped { url: spec.pop.url.clone(), key: spec.pop.key.clone(), texts };
+    let popped = Popped { url: spec.pop.url.clone(), key: spec.pop.key.clone(), values };
     let path = format!(
         "{}/trigger/{}/redis-list.ion",
         execution_prefix(&flow.namespace, &flow.id, execution_id),
         slugify(trigger_id)
     );
-    let stored = match batch::ion_lines(spec.serde, &popped.texts) {
+    let stored = match batch::ion_lines(spec.serde, &popped.values) {
         Ok(lines) => engine.storage.put(&path, Box::pin(std::io::Cursor::new(lines))).await.map_err(EventError::from),
         Err(e) => Err(EventError::config(flow, trigger_id, e.to_string())),
     };

@@ -136,6 +136,8 @@ async fn a_subflow_that_does_not_wait_has_its_child_stored_before_its_parent_end
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
     let launch = runs(&e, "launch")[0].clone();
     let child_id = launch.outputs.as_ref().expect("outputs")["executionId"].as_str().expect("id").to_string();
+    // Kestra's outputs of a Subflow that does not wait: the child's id and state
+    assert_eq!(launch.outputs.as_ref().expect("outputs")["state"], json!("CREATED"));
     // read at once: a child started by a message after the parent's save could be missing here
     let child = engine.state.load_execution(&child_id).await.expect("load");
     let child = child.expect("the child is stored when its parent has ended");
@@ -151,4 +153,35 @@ async fn a_subflow_that_does_not_wait_has_its_child_stored_before_its_parent_end
     let children = engine.state.list_executions(&filter).await.expect("list");
     assert_eq!(children.len(), 1, "copies of the start made another child: {children:?}");
     assert_eq!(children[0].id, child_id);
+}
+
+/// A Subflow that does not wait fails when its child cannot start (Kestra's
+/// executor fails the task run when it cannot create the execution): a
+/// missing flow fails the task naming it, the next task never runs and the
+/// execution ends FAILED, within one decision (nothing later could).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subflow_that_does_not_wait_fails_when_its_child_cannot_start() {
+    let h = harness();
+    let parent = r#"
+id: lost
+namespace: io.kestra.tests
+tasks:
+  - id: launch
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: io.kestra.tests
+    flowId: nowhere
+    wait: false
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: never
+"#;
+    let e = h.run(parent, json!({})).await;
+    assert_eq!(e.state.current, StateType::Failed, "{:?}", h.logs(&e.id).await);
+    let launch = runs(&e, "launch")[0].clone();
+    assert_eq!(launch.state.current, StateType::Failed);
+    let err = launch.error.clone().unwrap_or_default();
+    assert!(err.contains("Subflow io.kestra.tests.nowhere not found"), "{err}");
+    assert!(runs(&e, "after").is_empty(), "the next task ran");
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l.contains("io.kestra.tests.nowhere not found")), "{logs:?}");
 }

@@ -158,6 +158,13 @@ fn apply(
             let mut m = tr.outputs.clone().unwrap_or_default();
             m.insert("executionId".into(), json!(child_execution_id));
             m.insert("state".into(), json!(state.as_str()));
+            if *state == StateType::Created {
+                // the child of a Subflow that does not wait is stored: the
+                // task run ends with its id and state (Kestra's `Output`)
+                tr.outputs = Some(m);
+                tr.state.set(StateType::Success, now);
+                return (vec![task_run_id.clone()], false);
+            }
             m.insert("outputs".into(), Value::Object(outputs.clone()));
             tr.outputs = Some(m);
             let mut s = *state;

@@ -505,7 +505,10 @@ impl<'a> Stepper<'a> {
             labels,
             wait,
         });
-        if wait { Block::Running } else { Block::Done(StateType::Success) }
+        // one that does not wait ends when its child is stored (the runtime
+        // launches it while deciding and tells the start, or why it failed,
+        // as a `SubflowEnded`)
+        Block::Running
     }
 }
 

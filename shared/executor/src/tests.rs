@@ -400,6 +400,60 @@ fn subflow_starts_a_child_and_waits_for_it() {
     assert_eq!(sim.task_ids(), ["after"]);
 }
 
+/// A Subflow that does not wait stays RUNNING until the runtime says its
+/// child is stored (`CREATED`: SUCCESS, Kestra's outputs `executionId` and
+/// `state`) or could not start (FAILED, and the flow's next task never runs).
+#[test]
+fn a_subflow_that_does_not_wait_ends_with_its_childs_start() {
+    let y = "id: f\nnamespace: n\ntasks:\n  - id: sub\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: n\n    flowId: child\n    wait: false\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ outputs.sub.executionId }}\"\n";
+    for (told, want, after) in
+        [(StateType::Created, StateType::Success, vec!["after"]), (StateType::Failed, StateType::Failed, vec![])]
+    {
+        let mut sim = Sim::new(y, json!({}), &ok);
+        assert_eq!(sim.run(), StateType::Running);
+        let Action::StartSubflow { task_run_id, execution_id, wait, .. } = sim.subflows[0].clone() else { panic!() };
+        assert!(!wait);
+        assert_eq!(sim.state_of("sub"), [StateType::Running], "nothing ends it before the start is told");
+        let outputs = match told {
+            StateType::Failed => Map::from_iter([("error".to_string(), json!("Subflow n.child not found"))]),
+            _ => Map::new(),
+        };
+        let ev = ExecutionEvent::SubflowEnded {
+            execution_id: "exec1".into(),
+            task_run_id,
+            child_execution_id: execution_id.clone(),
+            state: told,
+            outputs,
+            iteration: None,
+        };
+        let now = sim.now;
+        apply_event(&sim.flow, &mut sim.exec, &ev, now);
+        assert_eq!(sim.run(), want);
+        assert_eq!(sim.state_of("sub"), [want]);
+        let sub = sim.exec.task_run_list.iter().find(|t| t.task_id == "sub").expect("sub");
+        assert_eq!(sub.outputs.as_ref().expect("outputs")["executionId"], json!(execution_id));
+        if want == StateType::Success {
+            assert_eq!(sub.outputs.as_ref().expect("outputs")["state"], json!("CREATED"));
+        } else {
+            assert_eq!(sub.error.as_deref(), Some("Subflow n.child not found"));
+        }
+        let ran: Vec<&str> = sim.task_ids().into_iter().filter(|t| *t != "sub").collect();
+        assert_eq!(ran, after);
+        // the child's own end, later, changes nothing
+        let end = ExecutionEvent::SubflowEnded {
+            execution_id: "exec1".into(),
+            task_run_id: sub.id.clone(),
+            child_execution_id: execution_id,
+            state: StateType::Failed,
+            outputs: Map::new(),
+            iteration: None,
+        };
+        let before = sim.exec.clone();
+        apply_event(&sim.flow, &mut sim.exec, &end, now);
+        assert_eq!(sim.exec.task_run_list, before.task_run_list);
+    }
+}
+
 #[test]
 fn kill_marks_everything_killed() {
     let y = format!("id: f\nnamespace: n\ntasks:\n  - id: a\n    type: {LOG}\n");

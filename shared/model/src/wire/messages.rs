@@ -28,7 +28,9 @@ pub enum ExecutionEvent {
     },
     /// A worker finished an attempt.
     TaskResult { execution_id: String, task_run_id: String, attempt: u32, result: TaskResult },
-    /// A subflow started by a Subflow task ended.
+    /// A subflow started by a Subflow task ended, or could not start
+    /// (`FAILED`, `outputs.error` says why); `CREATED` for the child of a
+    /// Subflow that does not wait: it is stored, and the task run ends.
     SubflowEnded {
         execution_id: String,
         task_run_id: String,

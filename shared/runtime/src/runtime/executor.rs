@@ -436,16 +436,42 @@ impl ExecutorService {
         // into a slot freed meanwhile starts after the previous one ended
         let now = Utc::now().max(now);
         let env = engine.step_env();
-        let t = super::metrics::step(|| executor::step_indexed(&flow, exec, &mut index, now, &env, opts));
-        exec_changed |= t.execution_changed;
-        changed.extend(t.changed);
-        actions.extend(t.actions);
+        let mut exec = exec;
+        // a Subflow that does not wait ends its task run once its child is
+        // stored, or fails it when the child cannot start (Kestra's executor
+        // creates the child while deciding): each such start is launched
+        // here, before the save, and its outcome decided at once (a task run
+        // is launched once: the step records the start in `evaluated`)
+        loop {
+            let t = super::metrics::step(|| executor::step_indexed(&flow, exec, &mut index, now, &env, opts));
+            exec = t.execution;
+            exec_changed |= t.execution_changed;
+            changed.extend(t.changed);
+            let mut unwaited = Vec::new();
+            for a in t.actions {
+                match a {
+                    Action::StartSubflow { task_run_id, wait: false, .. } => unwaited.push(task_run_id),
+                    a => actions.push(a),
+                }
+            }
+            if unwaited.is_empty() {
+                break;
+            }
+            for task_run_id in unwaited {
+                let launch = self.launch_child(&exec, &task_run_id).await?;
+                if let Some(event) = launch.event(&exec.id, &task_run_id, false) {
+                    let (c, e) = executor::apply_event_indexed(&flow, &mut exec, &mut index, &event, now);
+                    exec_changed |= e;
+                    changed.extend(c);
+                }
+            }
+        }
         if !exec_changed && changed.is_empty() && actions.is_empty() {
-            return Ok(Decided::Unchanged(Box::new(Cached { exec: t.execution, index, stepped: true })));
+            return Ok(Decided::Unchanged(Box::new(Cached { exec, index, stepped: true })));
         }
         // a kill (or an SLA) ended task runs: their workers are told to stop
-        let killed = if t.execution.state.is_terminal() { killed_in(&t.execution, &changed) } else { Vec::new() };
-        self.save(&flow, Cached { exec: t.execution, index, stepped: true }, from, &changed, &ended, actions).await?;
+        let killed = if exec.state.is_terminal() { killed_in(&exec, &changed) } else { Vec::new() };
+        self.save(&flow, Cached { exec, index, stepped: true }, from, &changed, &ended, actions).await?;
         self.close_claims(&killed).await?;
         Ok(Decided::Saved)
     }
@@ -476,6 +502,10 @@ impl ExecutorService {
     ) -> Result<(), ExecutorError> {
         let engine = &self.engine;
         let Cached { mut exec, mut index, stepped } = current;
+        debug_assert!(
+            !actions.iter().any(|a| matches!(a, Action::StartSubflow { wait: false, .. })),
+            "a Subflow that does not wait is launched while deciding"
+        );
         index.sync(&exec);
         // files the state refers to are written first (idempotent: a lost
         // race re-decides and writes the same path again)
@@ -485,20 +515,6 @@ impl ExecutorService {
                 engine.storage.put(path, Box::pin(std::io::Cursor::new(content))).await?;
             }
         }
-        // a Subflow that does not wait ends its task run in this very save:
-        // its child is created first (only if absent, under the id derived
-        // from the task run), so no message lost after the save can leave
-        // it unstarted; a lost race re-decides and finds it stored
-        let mut kept = Vec::with_capacity(actions.len());
-        for a in actions {
-            match a {
-                Action::StartSubflow { task_run_id, wait: false, .. } => {
-                    self.start_child_of(&exec, &task_run_id).await?
-                }
-                a => kept.push(a),
-            }
-        }
-        let mut actions = kept;
         let positions: Vec<usize> = changed.iter().filter_map(|id| index.position(&exec.task_run_list, id)).collect();
         if let Some(at) = trim::changes_trimmed(&exec, &positions) {
             // never written from the trimmed copy: decided again on the stored one

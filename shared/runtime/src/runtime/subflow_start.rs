@@ -9,11 +9,13 @@
 //! A Subflow that does not wait (`wait: false`) ends its task run in the
 //! very save that decides its start, so a message lost after that save
 //! would leave a terminal task run (and often an ended parent) that no
-//! sweep looks at: its child is launched by the executor *before* that
-//! save instead, from the decided parent (`ExecutorService::save`). An
-//! instance that dies between the launch and the save leaves the event
-//! unacknowledged; its redelivery decides the same start again and finds
-//! the child stored.
+//! sweep looks at: its child is launched by the executor while it decides,
+//! before that save (`ExecutorService::decide_and_save`), and the task run
+//! ends SUCCESS once the child is stored, or FAILED when it cannot start (a
+//! missing flow, the depth or fan-out bound), as Kestra's executor decides
+//! it. An instance that dies between the launch and the save leaves the
+//! event unacknowledged; its redelivery decides the same start again and
+//! finds the child stored.
 //!
 //! The child's id is derived from the parent's execution and task run
 //! (`executor::ids::derive`), and the launcher creates an execution only

@@ -2,8 +2,10 @@
 //! message (published after the parent's save), or, for a Subflow with
 //! `wait: false`, before the save that ends its task run: the child is launched
 //! from the stored parent under the id derived from the parent's task run,
-//! within the bounds on nesting depth and fan-out; a child that cannot
-//! start fails the parent's task run through a `SubflowEnded` event.
+//! within the bounds on nesting depth and fan-out. A child that cannot start
+//! fails the parent's task run: through a `SubflowEnded` event for a waiting
+//! Subflow, decided in the same step for one that does not wait (as Kestra's
+//! executor fails the task run when `createSubflowExecutions` throws).
 
 use serde_json::{Map, json};
 
@@ -15,30 +17,70 @@ use crate::backend::LogEntry;
 use crate::model::{Execution, StateType};
 use chrono::Utc;
 
+/// What launching a Subflow's child came to.
+#[derive(Debug)]
+pub(super) enum Launch {
+    /// Nothing to start: not a Subflow's task run, or a parent that stopped waiting.
+    Nothing,
+    /// The child is stored (created now, or by an earlier delivery).
+    Stored(String),
+    /// The child cannot start: the parent's task run fails with this
+    /// message (logged on the task run already).
+    Failed { child_id: String, message: String },
+}
+
+impl Launch {
+    /// The event that tells the parent: a waiting Subflow hears only of a
+    /// failure here (its child's end comes later); one that does not wait
+    /// ends with the start (`CREATED`: the child is stored) or the failure.
+    pub(super) fn event(self, parent: &str, task_run_id: &str, waits: bool) -> Option<ExecutionEvent> {
+        let (child_execution_id, state, outputs) = match self {
+            Launch::Nothing => return None,
+            Launch::Stored(_) if waits => return None,
+            Launch::Stored(child) => (child, StateType::Created, Map::new()),
+            Launch::Failed { child_id, message } => {
+                (child_id, StateType::Failed, Map::from_iter([("error".to_string(), json!(message))]))
+            }
+        };
+        Some(ExecutionEvent::SubflowEnded {
+            execution_id: parent.to_string(),
+            task_run_id: task_run_id.to_string(),
+            child_execution_id,
+            state,
+            outputs,
+            iteration: None,
+        })
+    }
+}
+
 impl ExecutorService {
     /// Handles `StartSubflow`: launches the child of the parent's Subflow
-    /// task run unless it is stored already (`subflow_start::plan`).
+    /// task run unless it is stored already (`subflow_start::plan`); a
+    /// child that cannot start fails the task run through an event.
     pub(super) async fn start_child(&self, execution_id: &str, task_run_id: &str) -> Result<(), ExecutorError> {
         let Some(parent) = self.engine.state.load_execution(execution_id).await? else { return Ok(()) };
-        self.start_child_of(&parent, task_run_id).await
+        if let Some(event) = self.launch_child(&parent, task_run_id).await?.event(&parent.id, task_run_id, true) {
+            publish_event(&self.engine, &event).await?;
+        }
+        Ok(())
     }
 
-    /// Launches the child of `parent`'s Subflow task run unless it is stored.
-    pub(super) async fn start_child_of(&self, parent: &Execution, task_run_id: &str) -> Result<(), ExecutorError> {
+    /// Launches the child of `parent`'s Subflow task run unless it is
+    /// stored, and says what came of it.
+    pub(super) async fn launch_child(&self, parent: &Execution, task_run_id: &str) -> Result<Launch, ExecutorError> {
         let engine = &self.engine;
         match super::super::subflow_start::plan(engine, parent, task_run_id).await? {
-            super::super::subflow_start::Plan::Nothing => Ok(()),
+            super::super::subflow_start::Plan::Nothing => {
+                // stored already (a copy of this start, or a re-decision)
+                let child = super::super::subflow_start::child_id(parent, task_run_id);
+                match child {
+                    Some(id) if engine.state.load_execution(&id).await?.is_some() => Ok(Launch::Stored(id)),
+                    _ => Ok(Launch::Nothing),
+                }
+            }
             super::super::subflow_start::Plan::Fail { child_id, message } => {
                 self.log_error(parent, task_run_id, &message).await?;
-                let event = ExecutionEvent::SubflowEnded {
-                    execution_id: parent.id.clone(),
-                    task_run_id: task_run_id.to_string(),
-                    child_execution_id: child_id,
-                    state: StateType::Failed,
-                    outputs: Map::from_iter([("error".to_string(), serde_json::Value::String(message))]),
-                    iteration: None,
-                };
-                Ok(publish_event(engine, &event).await?)
+                Ok(Launch::Failed { child_id, message })
             }
             super::super::subflow_start::Plan::Start(s) => {
                 let tr = task_run_id.to_string();
@@ -57,36 +99,34 @@ impl ExecutorService {
         flow_id: &str,
         inputs: Map<String, serde_json::Value>,
         labels: Vec<crate::model::Label>,
-    ) -> Result<(), ExecutorError> {
+    ) -> Result<Launch, ExecutorError> {
         let engine = &self.engine;
-        let fail = |msg: String| ExecutionEvent::SubflowEnded {
-            execution_id: parent.id.clone(),
-            task_run_id: task_run_id.clone(),
-            child_execution_id: child_id.clone(),
-            state: StateType::Failed,
-            outputs: Map::from_iter([("error".to_string(), serde_json::Value::String(msg))]),
-            iteration: None,
-        };
         let (depth, root) = subflow_depth(engine, parent).await?;
-        if let Err(msg) = super::super::fanout::check(engine, &root, &format!("Subflow {namespace}.{flow_id}")).await? {
-            self.log_error(parent, &task_run_id, &msg).await?;
-            publish_event(engine, &fail(msg)).await?;
-            return Ok(());
-        }
-        if depth >= MAX_SUBFLOW_DEPTH {
-            let msg = format!(
+        let refused = if let Err(msg) =
+            super::super::fanout::check(engine, &root, &format!("Subflow {namespace}.{flow_id}")).await?
+        {
+            Some(msg)
+        } else if depth >= MAX_SUBFLOW_DEPTH {
+            Some(format!(
                 "Subflow {namespace}.{flow_id} not started: executions nest {depth} subflows deep already \
                  (at most {MAX_SUBFLOW_DEPTH}; does a flow call itself?)"
-            );
-            self.log_error(parent, &task_run_id, &msg).await?;
-            publish_event(engine, &fail(msg)).await?;
-            return Ok(());
-        }
-        let Some(flow) = engine.latest_flow(namespace, flow_id).await else {
-            let msg = format!("Subflow {namespace}.{flow_id} not found (load it with --flows DIR)");
-            self.log_error(parent, &task_run_id, &msg).await?;
-            publish_event(engine, &fail(msg)).await?;
-            return Ok(());
+            ))
+        } else {
+            None
+        };
+        let flow = match refused {
+            Some(msg) => Err(msg),
+            None => engine
+                .latest_flow(namespace, flow_id)
+                .await
+                .ok_or_else(|| format!("Subflow {namespace}.{flow_id} not found (load it with --flows DIR)")),
+        };
+        let flow = match flow {
+            Ok(f) => f,
+            Err(message) => {
+                self.log_error(parent, &task_run_id, &message).await?;
+                return Ok(Launch::Failed { child_id, message });
+            }
         };
         let mut labels = labels;
         if let Some(c) = parent.labels.iter().find(|l| l.key == "system.correlationId") {
@@ -128,19 +168,17 @@ impl ExecutorService {
         match launched {
             // created FAILED by its checks: it never runs, so its end is told here
             Ok(child) if child.state.is_terminal() => {
-                let msg = child
+                let message = child
                     .error
                     .unwrap_or_else(|| format!("subflow execution {child_id} ended {}", child.state.current));
-                publish_event(engine, &fail(msg)).await?;
-                Ok(())
+                Ok(Launch::Failed { child_id, message })
             }
-            Ok(_) | Err(launcher::LaunchError::Exists(_)) => Ok(()),
+            Ok(_) | Err(launcher::LaunchError::Exists(_)) => Ok(Launch::Stored(child_id)),
             Err(launcher::LaunchError::Backend(e)) => Err(e.into()),
             Err(e) => {
-                let msg = format!("cannot start subflow {namespace}.{flow_id}: {e}");
-                self.log_error(parent, &task_run_id, &msg).await?;
-                publish_event(engine, &fail(msg)).await?;
-                Ok(())
+                let message = format!("cannot start subflow {namespace}.{flow_id}: {e}");
+                self.log_error(parent, &task_run_id, &message).await?;
+                Ok(Launch::Failed { child_id, message })
             }
         }
     }

@@ -90,6 +90,12 @@ pub(crate) fn check(flow: &Flow, root: &Value, registry: &Registry, sink: &mut S
     }
 }
 
+/// Kestra 1.2's task property declaring the assets a task reads and
+/// writes: an Enterprise Edition feature that the open-source edition
+/// refuses with this message (kestra.io/docs/enterprise/governance/assets).
+const ASSETS: &str = "assets";
+const ASSETS_EE: &str = "assets are only available in Enterprise Edition";
+
 /// An unknown property's message, with the nearest known one ("did you
 /// mean") and the list of the known ones.
 pub(super) fn unknown_prop<'a>(key: &str, type_name: &str, known: impl Iterator<Item = &'a str>) -> String {
@@ -104,6 +110,9 @@ pub(super) fn unknown_prop_or<'a>(
     known: impl Iterator<Item = &'a str>,
     also: &[&'a str],
 ) -> String {
+    if key == ASSETS {
+        return format!("property 'assets' of {type_name}: {ASSETS_EE}");
+    }
     let known: Vec<&str> = known.collect();
     let hint = suggest::closest(key, known.iter().chain(also).copied())
         .map(|s| format!("did you mean '{s}'? "))

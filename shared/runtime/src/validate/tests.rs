@@ -447,3 +447,39 @@ fn a_bad_stop_after_is_reported_once_on_every_trigger_type() {
         assert_eq!(n, 1, "{t}: {out:#?}");
     }
 }
+
+/// Kestra 1.2's `assets` (Enterprise Edition) is refused on any task with
+/// the open-source edition's own message, not as a property of that type.
+#[test]
+fn assets_are_refused_as_an_enterprise_feature() {
+    let src = r#"id: f
+namespace: n
+tasks:
+  - id: t1
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+    assets:
+      outputs:
+        - id: orders
+          type: io.kestra.plugin.ee.assets.Table
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [1]
+    assets:
+      inputs:
+        - id: orders
+    tasks:
+      - id: t2
+        type: io.kestra.plugin.core.log.Log
+        message: hi
+"#;
+    let out = run(src);
+    has(
+        &out,
+        "f.yaml:7:5: tasks[0].assets (task 't1'): property 'assets' of io.kestra.plugin.core.log.Log: assets are only available in Enterprise Edition",
+    );
+    has(
+        &out,
+        "tasks[1].assets (task 'each'): property 'assets' of io.kestra.plugin.core.flow.ForEach: assets are only available in Enterprise Edition",
+    );
+}

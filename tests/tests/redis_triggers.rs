@@ -8,6 +8,8 @@
 //! - `redis.list.RealtimeTrigger` (by Kestra's example name
 //!   `redis.RealtimeTrigger`): one execution per element pushed after the
 //!   server started, with `trigger.value`;
+//! - a batch whose execution cannot be stored is pushed back onto the head
+//!   of its list, byte for byte;
 //! - validation names a missing `key`/`url` and a bad `serdeType` with
 //!   file:line:column.
 
@@ -93,6 +95,57 @@ async fn a_list_trigger_with_serde_json_writes_the_values_parsed() {
     let text = read(engine, &vars(&e)["uri"]).await;
     assert_eq!(text, "{\"id\":1,\"sku\":\"x\"}\n[2,3]\n\"not json\"\n", "parsed; text that is not JSON kept as text");
     assert_eq!(r.cli(&["LLEN", "orders"]).trim(), "0");
+}
+
+/// `redis-cli` with arguments as bytes (elements that are not UTF-8); its raw output.
+fn cli_bytes(r: &Redis, args: &[&[u8]]) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &r.port.to_string(), "-a", crate::redis_tasks::PASSWORD, "--no-auth-warning", "--raw"])
+        .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
+        .output()
+        .expect("redis-cli");
+    out.stdout
+}
+
+/// A batch whose execution cannot be stored goes back onto the head of its
+/// list, in its order and byte for byte (an element that is not UTF-8
+/// included), before the elements pushed meanwhile; the error is reported,
+/// and once storage works again the next interval starts one execution
+/// with the whole batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_execution_cannot_be_stored_is_given_back_byte_for_byte() {
+    let r = Redis::start();
+    let binary: &[u8] = b"\xff\xfe bin \x80 end";
+    cli_bytes(&r, &[b"RPUSH", b"parcels", b"first", binary, b"third"]);
+    let h = harness();
+    let f = h.flow(&flow("parcels", &batch_trigger(&r, "parcels", "    count: 2\n    maxRecords: 3\n")));
+    let trig = HttpTrigger::of(&f.triggers[0]).expect("a polled trigger").expect("valid");
+    let engine = &h.embedded.engine;
+    // the flow's executions folder is a file: no file of an execution can be written
+    let blocked = h.home.join("storage/company/team/parcels/executions");
+    std::fs::create_dir_all(blocked.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&blocked, "in the way").expect("block");
+
+    let got = evaluate(engine, &f, &trig, at("2025-01-01T10:00:00Z")).await;
+    let err = got.expect_err("the batch's file cannot be written").to_string();
+    assert!(err.contains("executions"), "the error names what failed: {err}");
+    assert!(executions_of(engine, "company.team", "parcels").await.is_empty(), "nothing started");
+    // pushed meanwhile: after the batch given back
+    cli_bytes(&r, &[b"RPUSH", b"parcels", b"later"]);
+    let listed = cli_bytes(&r, &[b"LRANGE", b"parcels", b"0", b"-1"]);
+    let want = [b"first\n".as_slice(), binary, b"\nthird\nlater\n"].concat();
+    assert_eq!(listed, want, "given back at the head, in order, byte for byte");
+
+    std::fs::remove_file(&blocked).expect("unblock");
+    let got = evaluate(engine, &f, &trig, at("2025-01-01T10:00:01Z")).await.expect("evaluate");
+    let Evaluated::Started(id) = got else { panic!("the batch starts an execution now: {got:?}") };
+    let e = wait_ended(engine, &id).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    assert_eq!(vars(&e)["count"], 3);
+    let text = read(engine, &vars(&e)["uri"]).await;
+    assert!(text.starts_with("\"first\"\n") && text.ends_with("\"third\"\n"), "{text}");
+    assert_eq!(cli_bytes(&r, &[b"LRANGE", b"parcels", b"0", b"-1"]), b"later\n", "the rest stays");
 }
 
 /// `baton server local` on a flows folder holding `yaml`.

@@ -367,14 +367,43 @@ async fn what_a_cloud_run_task_sends_back_is_masked() {
     assert!(logs.iter().any(|l| l == "token ******"), "{logs:?}");
     assert!(logs.iter().all(|l| !l.contains(value)), "{logs:?}");
     assert_eq!(outputs(&exec, "sh")["vars"]["t"], "******");
-    // the output file, as a local task's, and every file of the working
-    // folder left in the bucket (stdout, the other files)
+    // the output file, as a local task's; the working folder keeps only it
+    // (stdout, stderr, the exit code and the other files are gone, as a
+    // local task's working directory is)
     let uri = outputs(&exec, "sh")["outputFiles"]["out.txt"].as_str().expect("out.txt").to_string();
     assert_eq!(read(&cluster, &uri).await, "file=****** plain\n");
     let work = uri.trim_start_matches("kestra://").trim_end_matches("out.txt").to_string();
     let files = cluster.backends.storage.list(&work).await.expect("list");
-    assert!(files.iter().any(|f| f.ends_with(".baton-stdout")), "{files:?}");
+    assert_eq!(files, [uri.trim_start_matches("kestra://")], "the working folder keeps the output files only");
     for f in files {
+        let text = read(&cluster, &format!("kestra://{f}")).await;
+        assert!(!text.contains(value), "the secret in clear in {f}: {text}");
+    }
+}
+
+/// A Script task's rendered script (a secret rendered into it) and its
+/// input files do not stay in internal storage once the task has ended.
+#[tokio::test]
+async fn a_cloud_run_tasks_rendered_script_and_inputs_do_not_stay_in_storage() {
+    use base64::Engine;
+    let value = "scr1pt-s3cret-value";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+    let secrets = shared::runtime::secrets::Secrets::from_vars([("SECRET_DB_PASSWORD".to_string(), encoded)]);
+    let task = format!(
+        "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Script\n    containerImage: {IMAGE}\n    inputFiles:\n      conf.txt: \"pw={{{{ secret('DB_PASSWORD') }}}}\"\n    outputFiles:\n      - result.txt\n    script: |\n      PW=\"{{{{ secret('DB_PASSWORD') }}}}\"\n      wc -c < conf.txt > result.txt\n      echo done\n"
+    );
+    let (cluster, _fake) = start_with(vec![flow("script", &task)], RelayOptions::default(), secrets).await;
+    let id = cluster.launch("test.cloudrun", "script", json!({})).await;
+    let exec = sweep_until_done(&cluster, &id).await;
+    assert_eq!(exec.state.current, StateType::Success, "{:?}", cluster.logs(&id).await);
+    let uri = outputs(&exec, "sh")["outputFiles"]["result.txt"].as_str().expect("result.txt").to_string();
+    assert_eq!(read(&cluster, &uri).await.trim(), (3 + value.len()).to_string());
+    let work = uri.trim_start_matches("kestra://").trim_end_matches("result.txt").to_string();
+    let files = cluster.backends.storage.list(&work).await.expect("list");
+    assert_eq!(files, [uri.trim_start_matches("kestra://")], "the script and the input file stay: {files:?}");
+    // nothing of the execution's files holds the secret
+    let all = cluster.backends.storage.list("/test/cloudrun/script/").await.expect("list");
+    for f in all {
         let text = read(&cluster, &format!("kestra://{f}")).await;
         assert!(!text.contains(value), "the secret in clear in {f}: {text}");
     }

@@ -12,7 +12,8 @@
 //! `timeout` is cancelled and reported FAILED. The record is deleted
 //! last, by the worker: a message lost or a sweep dying halfway is done
 //! again at the next sweep, and a second message finds no record (the
-//! executor also ignores a second result of a finished attempt).
+//! executor also ignores a second result of a finished attempt). The
+//! working folder then keeps the attempt's output files only.
 
 use std::sync::Arc;
 
@@ -166,9 +167,46 @@ pub async fn finish(engine: &Arc<Engine>, done: &CloudRunDone) -> Result<bool, B
         f.logs.push(("ERROR".into(), e.clone()));
         f.error = Some(e.clone());
     }
+    let kept = output_paths(&f);
     report_result(engine, &a, f).await?;
     engine.kv.delete(RECORDS, &done.cloud_run_done).await?;
+    clear_working_folder(engine, &a, &kept).await;
     Ok(true)
+}
+
+/// The internal-storage paths of the attempt's output files.
+fn output_paths(f: &Finished) -> Vec<String> {
+    let files = f.outputs.get("outputFiles").and_then(Value::as_object);
+    files
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(|v| v.as_str()?.strip_prefix("kestra://").map(str::to_string))
+        .collect()
+}
+
+/// Once the result is reported, the attempt's working folder keeps its
+/// output files only, as a local task's working directory is deleted once
+/// its output files are stored: the rendered script, the input and
+/// namespace files, stdout, stderr and the exit code go (they were masked
+/// already). Last, after the record: a worker dying before this leaves
+/// files behind, never a result unreported. A file whose path begins
+/// another that is kept stays (storage deletes by prefix).
+async fn clear_working_folder(engine: &Engine, a: &Attempt, kept: &[String]) {
+    let listed = match engine.storage.list(&format!("{}/", a.work_path)).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(task_run_id = %a.task_run_id, error = %e, "cannot list a Cloud Run working folder to clear it");
+            return;
+        }
+    };
+    for path in listed {
+        if kept.iter().any(|k| k.starts_with(path.as_str())) {
+            continue;
+        }
+        if let Err(e) = engine.storage.delete_prefix(&path).await {
+            tracing::warn!(task_run_id = %a.task_run_id, path, error = %e, "cannot delete a Cloud Run working file");
+        }
+    }
 }
 
 /// The task's `timeout`, from the flow revision the execution runs.

@@ -350,20 +350,27 @@ async fn a_missing_image_or_a_quota_error_fails_the_task_naming_the_image() {
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 }
 
+/// A cluster with secret `name` set to `value`, running `task` as flow
+/// `id`, launched and swept until it ends SUCCESS.
+async fn run_with_secret(id: &str, name: &str, value: &str, task: &str) -> (Cluster, shared::model::Execution) {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+    let secrets = shared::runtime::secrets::Secrets::from_vars([(format!("SECRET_{name}"), encoded)]);
+    let (cluster, _fake) = start_with(vec![flow(id, task)], RelayOptions::default(), secrets).await;
+    let exec_id = cluster.launch("test.cloudrun", id, json!({})).await;
+    let exec = sweep_until_done(&cluster, &exec_id).await;
+    assert_eq!(exec.state.current, StateType::Success, "{:?}", cluster.logs(&exec_id).await);
+    (cluster, exec)
+}
+
 #[tokio::test]
 async fn what_a_cloud_run_task_sends_back_is_masked() {
-    use base64::Engine;
     let value = "s3cr3t-t0ken-value";
-    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
-    let secrets = shared::runtime::secrets::Secrets::from_vars([("SECRET_API_TOKEN".to_string(), encoded)]);
     let task = format!(
         "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    containerImage: {IMAGE}\n    env:\n      TOKEN: \"{{{{ secret('API_TOKEN') }}}}\"\n    outputFiles:\n      - out.txt\n    commands:\n      - echo \"token $TOKEN\"\n      - echo '::{{\"outputs\":{{\"t\":\"'$TOKEN'\"}}}}::'\n      - echo \"file=$TOKEN plain\" > out.txt\n      - echo \"kept=$TOKEN\" > not-an-output.txt\n"
     );
-    let (cluster, _fake) = start_with(vec![flow("secret", &task)], RelayOptions::default(), secrets).await;
-    let id = cluster.launch("test.cloudrun", "secret", json!({})).await;
-    let exec = sweep_until_done(&cluster, &id).await;
-    assert_eq!(exec.state.current, StateType::Success, "{:?}", cluster.logs(&id).await);
-    let logs = cluster.logs(&id).await;
+    let (cluster, exec) = run_with_secret("secret", "API_TOKEN", value, &task).await;
+    let logs = cluster.logs(&exec.id).await;
     assert!(logs.iter().any(|l| l == "token ******"), "{logs:?}");
     assert!(logs.iter().all(|l| !l.contains(value)), "{logs:?}");
     assert_eq!(outputs(&exec, "sh")["vars"]["t"], "******");
@@ -385,17 +392,11 @@ async fn what_a_cloud_run_task_sends_back_is_masked() {
 /// input files do not stay in internal storage once the task has ended.
 #[tokio::test]
 async fn a_cloud_run_tasks_rendered_script_and_inputs_do_not_stay_in_storage() {
-    use base64::Engine;
     let value = "scr1pt-s3cret-value";
-    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
-    let secrets = shared::runtime::secrets::Secrets::from_vars([("SECRET_DB_PASSWORD".to_string(), encoded)]);
     let task = format!(
         "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Script\n    containerImage: {IMAGE}\n    inputFiles:\n      conf.txt: \"pw={{{{ secret('DB_PASSWORD') }}}}\"\n    outputFiles:\n      - result.txt\n    script: |\n      PW=\"{{{{ secret('DB_PASSWORD') }}}}\"\n      wc -c < conf.txt > result.txt\n      echo done\n"
     );
-    let (cluster, _fake) = start_with(vec![flow("script", &task)], RelayOptions::default(), secrets).await;
-    let id = cluster.launch("test.cloudrun", "script", json!({})).await;
-    let exec = sweep_until_done(&cluster, &id).await;
-    assert_eq!(exec.state.current, StateType::Success, "{:?}", cluster.logs(&id).await);
+    let (cluster, exec) = run_with_secret("script", "DB_PASSWORD", value, &task).await;
     let uri = outputs(&exec, "sh")["outputFiles"]["result.txt"].as_str().expect("result.txt").to_string();
     assert_eq!(read(&cluster, &uri).await.trim(), (3 + value.len()).to_string());
     let work = uri.trim_start_matches("kestra://").trim_end_matches("result.txt").to_string();

@@ -17,7 +17,8 @@
 //! `baton server local`. A `kill -9` of the shim alone, or of the server,
 //! its watchdog and the shim at once, ends the whole tree within 2 s; with
 //! the namespace switched off (`BATON_TASK_PID_NAMESPACE=false`) the next
-//! start sweeps what is marked.
+//! start sweeps what is marked. All of it holds for a `baton` run by a
+//! user other than root too (its shim makes a user namespace first).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -417,5 +418,81 @@ async fn orphans_that_clear_their_environment_end_with_their_task() {
     wait_state(&client, &server, &id, "SUCCESS").await;
     tree_gone(&m, Duration::from_secs(5), "the end of the task under baton server local").await;
     server.kill_9();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The user the non-root test runs `baton` as (`nobody`).
+const NOBODY: u32 = 65534;
+
+/// `baton run` of `flows/<flow>.yaml` in `dir` as user `NOBODY` when this
+/// test runs as root (as this process's user otherwise: not root either).
+fn baton_run_unprivileged(dir: &Path, flow: &str, m: &str) -> std::process::Child {
+    use std::os::unix::process::CommandExt as _;
+    let mut cmd = Command::new(baton_bin());
+    cmd.arg("run")
+        .arg(dir.join(format!("flows/{flow}.yaml")))
+        .args(["--input", &format!("m={m}")])
+        .env("BATON_HOME", dir.join("home"))
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if rustix::process::geteuid().is_root() {
+        cmd.uid(NOBODY).gid(NOBODY);
+    }
+    cmd.spawn().expect("baton run")
+}
+
+/// The PID namespace of process `pid`, or of this process for `None`.
+fn pid_namespace(pid: Option<u32>) -> String {
+    let path = pid.map_or("/proc/self/ns/pid".to_string(), |p| format!("/proc/{p}/ns/pid"));
+    std::fs::read_link(path).map(|l| l.display().to_string()).unwrap_or_default()
+}
+
+/// As a user other than root the shim first makes a user namespace of its
+/// own (`scripts::pidns`): the task's program still runs as PID 1 of a PID
+/// namespace (its processes sit in another PID namespace than this test),
+/// orphans that left its session and cleared their environment end with
+/// the task, and a `kill -9` of the shim ends the whole tree within 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_a_user_other_than_root_a_tasks_orphans_end_with_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = test_dir("baton-hygiene-nobody");
+    std::fs::write(dir.join("flows/escape.yaml"), escaping_flow()).expect("flow");
+    std::fs::write(dir.join("flows/shimkill.yaml"), flow(None).replace("id: tree", "id: shimkill")).expect("flow");
+    for d in [dir.clone(), dir.join("flows")] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    }
+
+    // orphans that cleared their environment end with the task that ends
+    let m = marker();
+    let _guard = KillOnDrop(pattern(&m));
+    let child = baton_run_unprivileged(&dir, "escape", &m);
+    escapees_started(&m).await;
+    let ours = pid_namespace(None);
+    for p in procs_with(&pattern(&m)).iter().filter(|p| p.cmdline.starts_with("sleep")) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", p.pid)).unwrap_or_default();
+        if rustix::process::geteuid().is_root() {
+            assert!(status.lines().any(|l| l.starts_with("Uid:\t65534")), "not run as nobody: {status}");
+        }
+        assert_ne!(pid_namespace(Some(p.pid)), ours, "{p:?} is in this test's PID namespace");
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    tree_gone(&m, Duration::from_secs(5), "the end of the task run by another user").await;
+
+    // a kill -9 of the shim takes the whole tree with it
+    let m = marker();
+    let _guard = KillOnDrop(pattern(&m));
+    let child = baton_run_unprivileged(&dir, "shimkill", &m);
+    let tree = tree_started(&m).await;
+    let cleared = unmarked_orphan(&tree, &m);
+    let shims = procs_with_env("BATON_TASK_SHIM", &format!("{}+pidns", child.id()));
+    assert_eq!(shims.len(), 1, "one task, one shim: {shims:?}");
+    kill_9(shims[0]);
+    tree_gone(&m, Duration::from_secs(2), "kill -9 of the shim of a task run by another user").await;
+    assert!(!alive(&cleared), "the setsid -f env -i child survived: {cleared:?}");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("wait");
+    assert_eq!(out.status.code(), Some(1), "the execution fails: {}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -115,6 +115,7 @@ mod server_pause;
 mod server_replay;
 mod server_slow_bodies;
 mod server_unit_tests;
+mod socket_triggers;
 mod sqlite;
 mod sse_purge_files;
 mod subflow_outputs;

@@ -149,19 +149,19 @@ async fn a_batch_whose_execution_cannot_be_stored_is_given_back_byte_for_byte() 
 }
 
 /// `baton server local` on a flows folder holding `yaml`.
-struct Local {
-    dir: PathBuf,
+pub(crate) struct Local {
+    pub(crate) dir: PathBuf,
 }
 
 impl Local {
-    fn new(yaml: &str) -> Local {
+    pub(crate) fn new(yaml: &str) -> Local {
         let dir = std::env::temp_dir().join(format!("baton-redis-trig-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(dir.join("flows")).expect("flows");
         std::fs::write(dir.join("flows").join("f.yml"), yaml).expect("flow");
         Local { dir }
     }
 
-    async fn start(&self) -> shared::server::LocalServer {
+    pub(crate) async fn start(&self) -> shared::server::LocalServer {
         start_local(&self.dir.join("home"), &self.dir.join("flows")).await
     }
 }
@@ -182,7 +182,7 @@ async fn start_local(home: &Path, flows: &Path) -> shared::server::LocalServer {
 }
 
 /// Waits for `n` ended executions of `flow_id`, sorted by start.
-async fn ended(server: &shared::server::LocalServer, flow_id: &str, n: usize) -> Vec<Execution> {
+pub(crate) async fn ended(server: &shared::server::LocalServer, flow_id: &str, n: usize) -> Vec<Execution> {
     let engine = server.engine.clone();
     wait_for(Duration::from_secs(60), &format!("{n} ended executions of {flow_id}"), || {
         let engine = engine.clone();

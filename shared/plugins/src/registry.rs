@@ -226,9 +226,6 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "the GitHub plugins are not in this build of baton (build it with `--features github`)",
         cfg!(feature = "github"),
     ),
-    // the socket triggers of plugin-fs: refused by name, whatever the build
-    ("io.kestra.plugin.fs.tcp.RealtimeTrigger", "Baton does not implement the TCP RealtimeTrigger (yet)", false),
-    ("io.kestra.plugin.fs.udp.RealtimeTrigger", "Baton does not implement the UDP RealtimeTrigger (yet)", false),
     // GitHub types Baton does not implement: refused by name, whatever the build
     ("io.kestra.plugin.github.code.", "Baton does not implement the GitHub code search task (yet)", false),
     ("io.kestra.plugin.github.commits.", "Baton does not implement the GitHub commit search task (yet)", false),

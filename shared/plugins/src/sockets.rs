@@ -6,7 +6,8 @@
 //! with `?` for what a charset cannot hold, as Java's) or, for TCP only,
 //! BASE64 (the payload is base64 decoded and sent as bytes). Outputs
 //! `host`, `port`, `sentBytes`. Payloads are bounded (`MAX_SOCKET_PAYLOAD`).
-//! The `RealtimeTrigger`s of both are not implemented (refused by name).
+//! [`decode`] reads what the `RealtimeTrigger`s of both receive
+//! (`baton-runtime`'s `triggers::socket`) in the same charsets.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -112,6 +113,22 @@ fn parse_encoding(written: &str, base64: bool) -> Result<Encoding, String> {
             if base64 { " or BASE64" } else { "" }
         )),
     }
+}
+
+/// Whether `written` is a charset [`decode`] reads (UTF-8, US-ASCII,
+/// ISO-8859-1).
+pub fn check_charset(written: &str) -> Result<(), String> {
+    parse_encoding(written, false).map(|_| ())
+}
+
+/// Received bytes as text in charset `written`, as Java's decoder reads
+/// them: a byte sequence the charset does not hold becomes U+FFFD.
+pub fn decode(bytes: &[u8], written: &str) -> Result<String, String> {
+    Ok(match parse_encoding(written, false)? {
+        Encoding::Ascii => bytes.iter().map(|b| if b.is_ascii() { char::from(*b) } else { '\u{FFFD}' }).collect(),
+        Encoding::Latin1 => bytes.iter().map(|b| char::from(*b)).collect(),
+        Encoding::Utf8 | Encoding::Base64 => String::from_utf8_lossy(bytes).into_owned(),
+    })
 }
 
 fn encoding_ok(v: &Value, base64: bool) -> Result<(), String> {

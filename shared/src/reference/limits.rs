@@ -254,6 +254,20 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                     "the task fails naming the bound, before connecting",
                 ),
                 b(
+                    "MAX_SOCKET_MESSAGE",
+                    Bytes(crate::runtime::events::socket::MAX_SOCKET_MESSAGE),
+                    None,
+                    "bytes of one message an `fs.tcp.RealtimeTrigger` receives",
+                    "the message is dropped with a WARN naming the bound; the next connection is read",
+                ),
+                b(
+                    "SOCKET_READ_DEADLINE",
+                    Time(crate::runtime::events::socket::SOCKET_READ_DEADLINE),
+                    None,
+                    "time an `fs.tcp.RealtimeTrigger` sender has, from connecting, to send its message and close",
+                    "the connection is dropped with a WARN naming the bound",
+                ),
+                b(
                     "MAX_CACHE_BYTES",
                     Bytes(crate::plugins::core::working_dir::MAX_CACHE_BYTES),
                     None,

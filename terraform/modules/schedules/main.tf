@@ -55,11 +55,18 @@ locals {
     "io.kestra.plugin.gcp.bigquery.Trigger",
     "io.kestra.plugin.redis.list.Trigger",
   ]
-  # Triggers no deployment runs: a Redis list RealtimeTrigger listens
-  # continuously (BLPOP), and Google Cloud's functions hold no listener
-  # (shared/runtime/src/triggers/redis.rs). A flow with one enabled is
-  # refused at plan time (the precondition on its upload, ../../flows.tf).
-  listener_types = ["io.kestra.plugin.redis.list.RealtimeTrigger", "io.kestra.plugin.redis.RealtimeTrigger"]
+  # Triggers no deployment runs, with the way out each message names: a
+  # Redis list RealtimeTrigger listens continuously (BLPOP), the TCP and UDP
+  # RealtimeTriggers hold a port open, and Google Cloud's functions hold no
+  # listener (shared/runtime/src/triggers/redis.rs, socket.rs). A flow with
+  # one enabled is refused at plan time (the precondition on its upload,
+  # ../../flows.tf).
+  listener_types = {
+    "io.kestra.plugin.redis.list.RealtimeTrigger" = "use io.kestra.plugin.redis.list.Trigger (polled)"
+    "io.kestra.plugin.redis.RealtimeTrigger"      = "use io.kestra.plugin.redis.list.Trigger (polled)"
+    "io.kestra.plugin.fs.tcp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
+    "io.kestra.plugin.fs.udp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
+  }
   # Legacy names of the Schedule trigger (shared/model/src/types.rs).
   type_aliases = {
     "io.kestra.core.tasks.triggers.Schedule"        = "io.kestra.plugin.core.trigger.Schedule"
@@ -145,8 +152,8 @@ locals {
   # The triggers of `listener_types`, enabled in an enabled flow: why each is refused.
   unsupported = {
     for t in local.triggers : "${t.namespace}/${t.flow_id}/${t.id}" => (
-      "trigger '${t.id}' of flow ${t.namespace}.${t.flow_id} (${t.file}): ${t.written} listens continuously, which Google Cloud's functions cannot (they hold no listener); use io.kestra.plugin.redis.list.Trigger (polled) or run the flow on baton server local"
-    ) if contains(local.listener_types, t.written) && !t.flow_disabled && !try(jsondecode(t.own.disabled) == true, false)
+      "trigger '${t.id}' of flow ${t.namespace}.${t.flow_id} (${t.file}): ${t.written} listens continuously, which Google Cloud's functions cannot (they hold no listener); ${local.listener_types[t.written]} or run the flow on baton server local"
+    ) if contains(keys(local.listener_types), t.written) && !t.flow_disabled && !try(jsondecode(t.own.disabled) == true, false)
   }
 
   # Stage 2: the Schedule triggers, with the defaults that apply to each.

@@ -8,7 +8,8 @@
 //! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
 //! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`], [`jdbc`],
 //! `bigquery`, `s3` and `redis` (polled: an HTTP endpoint, a database or
-//! BigQuery query, an S3 bucket, a Redis list).
+//! BigQuery query, an S3 bucket, a Redis list), [`socket`] (TCP and UDP
+//! listeners).
 
 #[cfg(feature = "gcp")]
 pub mod bigquery;
@@ -24,6 +25,7 @@ pub mod redis;
 #[cfg(feature = "aws")]
 pub mod s3;
 pub mod schedule;
+pub mod socket;
 pub mod webhook;
 
 use std::sync::LazyLock;
@@ -244,6 +246,7 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         let mut defs: Vec<&'static TriggerDef> =
             vec![&*schedule::DEF, &*schedule::ON_DATES_DEF, &*flow::DEF, &*webhook::DEF, &*http::DEF];
         defs.extend([&*jdbc::POSTGRES_DEF, &*jdbc::DUCKDB_DEF, &*jdbc::SQLITE_DEF]);
+        defs.extend([&*socket::TCP_DEF, &*socket::UDP_DEF]);
         // without the Google Cloud family its triggers are unknown types,
         // with a validation error saying how to get them (`plugins::left_out`)
         #[cfg(feature = "gcp")]

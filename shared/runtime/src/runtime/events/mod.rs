@@ -23,6 +23,7 @@ pub mod pubsub;
 pub mod redis;
 #[cfg(feature = "aws")]
 pub mod s3;
+pub mod socket;
 
 use std::sync::Arc;
 

@@ -3,8 +3,9 @@
 //! loaded flows (and the JDBC, BigQuery and Redis list triggers, polled as
 //! an `http.Trigger`) is evaluated every `interval` (Kestra's polling; 60 s
 //! by default), one evaluation at a time per trigger, each on its own task.
-//! A `RealtimeTrigger` (Pub/Sub's, Redis's) is pulled continuously
-//! (one-second windows). A
+//! A `RealtimeTrigger` (Pub/Sub's, Redis's, the TCP and UDP listeners of
+//! `fs`) is pulled continuously (one-second windows); a socket stays bound
+//! from one window to the next (`super::socket`). A
 //! Pub/Sub `Trigger` with `maxRecords` and no `maxDuration` waits for its
 //! messages as Kestra's does (`super::pubsub::poll`): the next evaluation
 //! starts only once it is done. A Pub/Sub trigger's subscription stream
@@ -33,6 +34,7 @@ use crate::triggers::gcs::GcsTrigger;
 use crate::triggers::http::HttpTrigger;
 #[cfg(feature = "gcp")]
 use crate::triggers::pubsub::PubSubTrigger;
+use crate::triggers::socket::Protocol;
 #[cfg(feature = "gcp")]
 use crate::triggers::{gcs, pubsub};
 
@@ -54,6 +56,8 @@ enum EventTrigger {
     /// A `redis.list.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
     #[cfg(feature = "redis")]
     RedisRealtime(String, serde_json::Map<String, serde_json::Value>),
+    /// An `fs.tcp.RealtimeTrigger` or `fs.udp.RealtimeTrigger` (its id) and its properties.
+    Socket(String, Protocol, serde_json::Map<String, serde_json::Value>),
 }
 
 impl EventTrigger {
@@ -67,6 +71,9 @@ impl EventTrigger {
         #[cfg(feature = "redis")]
         if let Some(props) = crate::triggers::redis::realtime_props(t) {
             return Some(EventTrigger::RedisRealtime(t.id.clone(), props));
+        }
+        if let Some((protocol, props)) = crate::triggers::socket::listen_props(t) {
+            return Some(EventTrigger::Socket(t.id.clone(), protocol, props));
         }
         match crate::triggers::find(&t.type_)?.type_name {
             #[cfg(feature = "gcp")]
@@ -91,8 +98,6 @@ impl EventTrigger {
                 let next = h.slot(now) + h.interval;
                 (next - now).to_std().unwrap_or_default() + Duration::from_millis(5)
             }
-            // (only the http variant in a build without gcp and aws)
-            #[allow(unreachable_patterns)]
             other => other.interval(),
         }
     }
@@ -110,6 +115,7 @@ impl EventTrigger {
             EventTrigger::S3(_, i) => *i,
             #[cfg(feature = "redis")]
             EventTrigger::RedisRealtime(..) => Duration::ZERO,
+            EventTrigger::Socket(..) => Duration::ZERO,
         }
     }
 }
@@ -128,6 +134,8 @@ struct Slot {
     next: Option<Instant>,
     last_error: Option<String>,
     stream: Stream,
+    /// A socket trigger's listener, bound across evaluations.
+    socket: super::socket::Held,
 }
 
 /// The event triggers' evaluations.
@@ -146,6 +154,7 @@ impl EventPoller {
     pub fn pass(&self) {
         let now = Instant::now();
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut live = std::collections::HashSet::new();
         for flow in self.engine.flows.all() {
             if flow.disabled {
                 continue;
@@ -153,6 +162,7 @@ impl EventPoller {
             for t in &flow.triggers {
                 let Some(ev) = EventTrigger::of(t) else { continue };
                 let key = format!("{}/{}/{}", flow.namespace, flow.id, t.id);
+                live.insert(key.clone());
                 let slot = slots.entry(key.clone()).or_default();
                 if slot.running.as_ref().is_some_and(|h| !h.is_finished()) || slot.next.is_some_and(|n| n > now) {
                     continue;
@@ -160,9 +170,9 @@ impl EventPoller {
                 slot.next = Some(now + ev.until_next());
                 slot.last_error = None;
                 let (engine, flow, errors) = (self.engine.clone(), flow.clone(), self.errors.clone());
-                let stream = slot.stream.clone();
+                let (stream, socket) = (slot.stream.clone(), slot.socket.clone());
                 slot.running = Some(tokio::spawn(async move {
-                    let result = evaluate(&engine, &flow, &ev, &stream).await;
+                    let result = evaluate(&engine, &flow, &ev, &stream, &socket).await;
                     let mut errs = errors.lock().unwrap_or_else(PoisonError::into_inner);
                     match result {
                         Ok(ids) => {
@@ -182,6 +192,16 @@ impl EventPoller {
                 }));
             }
         }
+        // a trigger gone (its flow deleted or disabled, the trigger
+        // disabled or changed to another type): its evaluation stops and
+        // what it held (a bound socket, a subscription stream) is closed
+        slots.retain(|key, slot| {
+            let keep = live.contains(key);
+            if let (false, Some(h)) = (keep, &slot.running) {
+                h.abort();
+            }
+            keep
+        });
     }
 
     /// Runs passes every `every` until aborted.
@@ -213,6 +233,7 @@ async fn evaluate(
     flow: &Flow,
     ev: &EventTrigger,
     stream: &Stream,
+    socket: &super::socket::Held,
 ) -> Result<Vec<String>, EventError> {
     #[cfg(not(feature = "gcp"))]
     let _ = stream;
@@ -227,6 +248,13 @@ async fn evaluate(
         }
     }
     match ev {
+        EventTrigger::Socket(id, protocol, props) => {
+            if let Some(why) = super::held_back(engine, flow, id, false, chrono::Utc::now()).await? {
+                tracing::debug!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %id, "not listened: {why}");
+                return Ok(Vec::new());
+            }
+            super::socket::listen(engine, flow, id, *protocol, props, socket).await
+        }
         #[cfg(feature = "redis")]
         EventTrigger::RedisRealtime(id, props) => {
             if let Some(why) = super::held_back(engine, flow, id, false, chrono::Utc::now()).await? {

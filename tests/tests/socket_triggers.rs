@@ -8,6 +8,8 @@
 //!   `bufferSize`, decoded with `encoding`;
 //! - the socket stays bound between the poller's windows (messages sent
 //!   back to back all arrive), and is closed when the trigger is disabled;
+//! - its properties are rendered as Kestra renders a trigger's, with the
+//!   flow's `vars` (the TCP port comes from one);
 //! - validation names a missing `port` and a bad `encoding` with
 //!   file:line:column.
 
@@ -29,9 +31,9 @@ fn free_udp_port() -> u16 {
 
 fn flow(tcp: u16, udp: u16) -> String {
     format!(
-        "id: sockets\nnamespace: company.team\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    \
-         message: \"{{{{ trigger.payload }}}}\"\ntriggers:\n  - id: tcp\n    type: io.kestra.plugin.fs.tcp.RealtimeTrigger\n    \
-         host: 127.0.0.1\n    port: {tcp}\n  - id: udp\n    type: io.kestra.plugin.fs.udp.RealtimeTrigger\n    \
+        "id: sockets\nnamespace: company.team\nvariables:\n  tcp_port: {tcp}\ntasks:\n  - id: log\n    \
+         type: io.kestra.plugin.core.log.Log\n    message: \"{{{{ trigger.payload }}}}\"\ntriggers:\n  - id: tcp\n    \
+         type: io.kestra.plugin.fs.tcp.RealtimeTrigger\n    host: 127.0.0.1\n    port: \"{{{{ vars.tcp_port }}}}\"\n  - id: udp\n    type: io.kestra.plugin.fs.udp.RealtimeTrigger\n    \
          host: 127.0.0.1\n    port: {udp}\n    bufferSize: 8\n    encoding: ISO-8859-1\n"
     )
 }
@@ -95,7 +97,9 @@ async fn tcp_messages_and_udp_datagrams_each_start_an_execution() {
     assert_eq!(crate::sched_support::executions_of(&server.engine, "company.team", "sockets").await.len(), 5);
 
     // the trigger disabled in the flow's file: its port is closed
-    let disabled = flow(tcp, udp).replace(&format!("port: {tcp}\n"), &format!("port: {tcp}\n    disabled: true\n"));
+    let disabled = flow(tcp, udp)
+        .replace("port: \"{{ vars.tcp_port }}\"\n", "port: \"{{ vars.tcp_port }}\"\n    disabled: true\n");
+    assert!(disabled.contains("disabled: true"), "{disabled}");
     std::fs::write(local.dir.join("flows/f.yml"), disabled).expect("rewrite");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", tcp)).is_ok() {

@@ -253,12 +253,9 @@ fn webhook_not_found(flow: &Flow) -> ApiError {
 /// `ENV_` variables and the trigger's id and type (Kestra renders it
 /// before any request data is known).
 fn flow_context(engine: &Engine, flow: &Flow, trigger: &Trigger) -> Value {
-    json!({
-        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
-        "vars": flow.variables,
-        "envs": engine.envs,
-        "trigger": {"id": trigger.id, "type": hook::TYPE},
-    })
+    let mut ctx = crate::runtime::events::trigger_vars(engine, flow, &trigger.id);
+    ctx["trigger"]["type"] = Value::String(hook::TYPE.to_string());
+    ctx
 }
 
 /// The first enabled Webhook trigger of `flow` whose rendered key is `key`.

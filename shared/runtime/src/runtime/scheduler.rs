@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
@@ -207,14 +207,23 @@ pub async fn fire_tick(
     Err(SchedulerError::Contention(key.id()))
 }
 
-/// What a tick's templates and conditions see: `flow`, `trigger` (the
-/// tick's `date`, `next`, `previous` in the trigger's zone, its id and type)
-/// and `schedule` (the dates).
-fn tick_render_context(flow: &Flow, trigger: &ScheduleTrigger, variables: &Map<String, Value>) -> Value {
+/// What a tick's templates and conditions see: the trigger's run context
+/// (`flow`, `vars`, `envs`: `events::trigger_vars`), `trigger` (the tick's
+/// `date`, `next`, `previous` in the trigger's zone, its id and type) and
+/// `schedule` (the dates).
+fn tick_render_context(
+    engine: &Engine,
+    flow: &Flow,
+    trigger: &ScheduleTrigger,
+    variables: &Map<String, Value>,
+) -> Value {
     let mut t = variables.clone();
     t.insert("id".into(), Value::String(trigger.id.clone()));
     t.insert("type".into(), Value::String(trigger.type_name.to_string()));
-    json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "trigger": t, "schedule": variables})
+    let mut ctx = super::events::trigger_vars(engine, flow, &trigger.id);
+    ctx["trigger"] = Value::Object(t);
+    ctx["schedule"] = Value::Object(variables.clone());
+    ctx
 }
 
 /// The first of the trigger's conditions that is false at tick `date`
@@ -228,7 +237,7 @@ pub fn condition_false(
     if trigger.conditions.is_empty() {
         return Ok(None);
     }
-    let vars = tick_render_context(flow, trigger, &trigger.variables(date));
+    let vars = tick_render_context(engine, flow, trigger, &trigger.variables(date));
     let cx = ConditionContext {
         namespace: &flow.namespace,
         flow_id: &flow.id,
@@ -296,7 +305,7 @@ async fn launch_tick(engine: &Arc<Engine>, req: &TickRequest<'_>, id: &str) -> R
     let trigger = req.trigger;
     let tick = trigger.cron.format(req.date);
     let context = tick_context(engine, flow, trigger, req.date)?;
-    let render_ctx = tick_render_context(flow, trigger, &context.variables);
+    let render_ctx = tick_render_context(engine, flow, trigger, &context.variables);
     let render_err = |what: &str, source: TemplateError| SchedulerError::Render {
         flow: format!("{}.{}", flow.namespace, flow.id),
         trigger: trigger.id.clone(),

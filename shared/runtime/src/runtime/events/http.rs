@@ -268,7 +268,7 @@ async fn run_task(
         flow.id.clone(),
         trig.id.clone(),
         trig.type_name.to_string(),
-        json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "envs": engine.envs}),
+        super::trigger_vars(engine, flow, &trig.id),
         props.clone(),
         Services {
             renderer: engine.renderer.clone(),
@@ -307,7 +307,8 @@ fn condition_holds(
         "body": output.get("body").cloned().unwrap_or(Value::Null),
         "headers": output.get("headers").cloned().unwrap_or(Value::Null),
     });
-    let ctx = json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "response": response});
+    let mut ctx = super::trigger_vars(engine, flow, &trig.id);
+    ctx["response"] = response;
     let rendered = engine
         .renderer
         .render_str(response_condition, &ctx, engine.host.as_ref())

@@ -84,10 +84,25 @@ impl EventError {
     }
 }
 
+/// The variables a trigger's properties are rendered with, as Kestra's
+/// trigger run context (`RunContextFactory.of(flow, trigger)`, its
+/// `RunVariables`): the flow (`id`, `namespace`, `revision`), its `vars`
+/// (as written: `render()` renders one), `envs`, and the trigger (`id`,
+/// `type`). `secret()` and `kv()` are functions, not variables.
+pub fn trigger_vars(engine: &Engine, flow: &Flow, trigger_id: &str) -> Value {
+    let type_ = flow.triggers.iter().find(|t| t.id == trigger_id).map_or("", |t| t.type_.as_str());
+    json!({
+        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+        "vars": flow.variables,
+        "envs": engine.envs,
+        "trigger": {"id": trigger_id, "type": type_},
+    })
+}
+
 #[cfg(feature = "gcp")]
 /// The trigger's credentials, rendered (they may use `secret()`).
 pub(crate) fn auth_spec(engine: &Engine, flow: &Flow, trigger: &str, auth: &AuthProps) -> Result<AuthSpec, EventError> {
-    let ctx = json!({"flow": {"id": flow.id, "namespace": flow.namespace}});
+    let ctx = trigger_vars(engine, flow, trigger);
     let render = |what: &str, s: &str| {
         engine
             .renderer
@@ -162,7 +177,7 @@ pub async fn launch_event(
 }
 
 /// The trigger's `when` (Kestra 2.0) rendered against the event's
-/// `trigger` variables and the flow; true when it has none.
+/// `trigger` variables and the flow's ([`trigger_vars`]); true when it has none.
 fn when_holds(
     engine: &Engine,
     flow: &Flow,
@@ -176,7 +191,8 @@ fn when_holds(
     let mut trigger = variables.clone();
     trigger.insert("id".into(), Value::String(trigger_id.to_string()));
     trigger.insert("type".into(), Value::String(trigger_type.to_string()));
-    let vars = json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "trigger": trigger});
+    let mut vars = trigger_vars(engine, flow, trigger_id);
+    vars["trigger"] = Value::Object(trigger);
     first_false(engine, flow, std::slice::from_ref(&when), &vars, chrono::Utc::now())
         .map(|c| c.is_none())
         .map_err(|e| EventError::config(flow, trigger_id, format!("when: {e}")))
@@ -243,12 +259,8 @@ pub fn condition_false(
         EventError::config(flow, trigger_id, format!("conditions: {text}"))
     })?;
     let date = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let vars = json!({
-        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
-        "vars": flow.variables,
-        "envs": engine.envs,
-        "trigger": {"id": trigger.id, "type": trigger.type_, "date": date},
-    });
+    let mut vars = trigger_vars(engine, flow, trigger_id);
+    vars["trigger"]["date"] = Value::String(date);
     let first = first_false(engine, flow, &conditions, &vars, now)
         .map_err(|e| EventError::config(flow, trigger_id, format!("conditions: {e}")))?;
     let name = first.map(|c| c.short_name());

@@ -34,7 +34,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::{EventError, launch_event};
 use crate::model::Flow;
@@ -78,7 +78,7 @@ impl Popped {
 
 /// The trigger's properties rendered and read.
 fn spec(engine: &Engine, flow: &Flow, trigger_id: &str, props: &Map<String, Value>) -> Result<ListSpec, EventError> {
-    let ctx = json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "envs": engine.envs});
+    let ctx = super::trigger_vars(engine, flow, trigger_id);
     let rendered = engine
         .renderer
         .render_value(&Value::Object(props.clone()), &ctx, engine.host.as_ref())

@@ -109,7 +109,7 @@ pub fn read(engine: &Engine, flow: &Flow, trigger_id: &str) -> Result<S3Trigger,
         .iter()
         .find(|t| t.id == trigger_id)
         .ok_or_else(|| EventError::config(flow, trigger_id, "no such trigger"))?;
-    let ctx = json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "envs": engine.envs});
+    let ctx = super::trigger_vars(engine, flow, trigger_id);
     let rendered = engine
         .renderer
         .render_value(&Value::Object(renderable(t)), &ctx, engine.host.as_ref())

@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinSet;
@@ -80,7 +80,7 @@ fn spec(
     protocol: Protocol,
     props: &Map<String, Value>,
 ) -> Result<SocketSpec, EventError> {
-    let ctx = json!({"flow": {"id": flow.id, "namespace": flow.namespace}, "envs": engine.envs});
+    let ctx = super::trigger_vars(engine, flow, trigger_id);
     let rendered = engine
         .renderer
         .render_value(&Value::Object(props.clone()), &ctx, engine.host.as_ref())

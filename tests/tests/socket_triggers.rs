@@ -109,6 +109,33 @@ async fn tcp_messages_and_udp_datagrams_each_start_an_execution() {
     server.shutdown().await;
 }
 
+/// More senders at once than the trigger reads at once (`MAX_OPEN_READS`,
+/// 64): every message still starts its execution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn more_senders_at_once_than_reads_at_once_lose_no_message() {
+    let (tcp, udp) = (free_tcp_port(), free_udp_port());
+    let local = Local::new(&flow(tcp, udp));
+    let server = local.start().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", tcp)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the TCP trigger never listened on {tcp}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // 70 connections open before any sends: the reads pile up past 64
+    let mut open: Vec<std::net::TcpStream> =
+        (0..70).map(|_| std::net::TcpStream::connect(("127.0.0.1", tcp)).expect("connect")).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (i, s) in open.iter_mut().enumerate() {
+        s.write_all(format!("m{i:02}").as_bytes()).expect("write");
+    }
+    drop(open);
+    let all = ended(&server, "sockets", 70).await;
+    let mut want: Vec<String> = (0..70).map(|i| format!("m{i:02}")).collect();
+    want.sort();
+    assert_eq!(payloads(&all, "io.kestra.plugin.fs.tcp.RealtimeTrigger"), want);
+    server.shutdown().await;
+}
+
 #[test]
 fn validation_names_what_a_socket_trigger_lacks_with_its_position() {
     let out = validate(

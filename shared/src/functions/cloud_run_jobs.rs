@@ -168,9 +168,11 @@ pub async fn finish(engine: &Arc<Engine>, done: &CloudRunDone) -> Result<bool, B
         f.error = Some(e.clone());
     }
     let kept = output_paths(&f);
-    report_result(engine, &a, f).await?;
+    // the working folder's files, listed once: masked, then cleared
+    let files = engine.storage.list(&format!("{}/", a.work_path)).await?;
+    report_result(engine, &a, f, &files).await?;
     engine.kv.delete(RECORDS, &done.cloud_run_done).await?;
-    clear_working_folder(engine, &a, &kept).await;
+    clear_working_folder(engine, &a, &files, &kept).await;
     Ok(true)
 }
 
@@ -191,19 +193,12 @@ fn output_paths(f: &Finished) -> Vec<String> {
 /// already). Last, after the record: a worker dying before this leaves
 /// files behind, never a result unreported. A file whose path begins
 /// another that is kept stays (storage deletes by prefix).
-async fn clear_working_folder(engine: &Engine, a: &Attempt, kept: &[String]) {
-    let listed = match engine.storage.list(&format!("{}/", a.work_path)).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!(task_run_id = %a.task_run_id, error = %e, "cannot list a Cloud Run working folder to clear it");
-            return;
-        }
-    };
-    for path in listed {
+async fn clear_working_folder(engine: &Engine, a: &Attempt, files: &[String], kept: &[String]) {
+    for path in files {
         if kept.iter().any(|k| k.starts_with(path.as_str())) {
             continue;
         }
-        if let Err(e) = engine.storage.delete_prefix(&path).await {
+        if let Err(e) = engine.storage.delete_prefix(path).await {
             tracing::warn!(task_run_id = %a.task_run_id, path, error = %e, "cannot delete a Cloud Run working file");
         }
     }
@@ -216,7 +211,13 @@ async fn task_timeout(engine: &Engine, exec: &crate::model::Execution, task_id: 
     flow.find_task(task_id)?.timeout
 }
 
-async fn report_result(engine: &Arc<Engine>, a: &Attempt, mut f: Finished) -> Result<(), BackendError> {
+/// Reports `f`, the files of the attempt's working folder (`files`) masked first.
+async fn report_result(
+    engine: &Arc<Engine>,
+    a: &Attempt,
+    mut f: Finished,
+    files: &[String],
+) -> Result<(), BackendError> {
     let now = Utc::now();
     let mut secrets = engine.secrets.values();
     // the execution's SECRET inputs are masked like secrets, as in-process tasks do
@@ -227,9 +228,8 @@ async fn report_result(engine: &Arc<Engine>, a: &Attempt, mut f: Finished) -> Re
     // output file, its stdout and stderr, the rendered script) is masked in
     // the bucket, as a local task's output files are before they are stored
     // (and a local working folder is deleted)
-    let files = engine.storage.list(&format!("{}/", a.work_path)).await?;
     for path in files {
-        if let Err(e) = crate::plugins::scripts::mask_stored(engine.storage.as_ref(), &path, secrets.clone()).await {
+        if let Err(e) = crate::plugins::scripts::mask_stored(engine.storage.as_ref(), path, secrets.clone()).await {
             f.logs.push(("ERROR".into(), e.clone()));
             f.error.get_or_insert(e);
         }

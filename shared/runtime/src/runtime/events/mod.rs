@@ -99,6 +99,22 @@ pub fn trigger_vars(engine: &Engine, flow: &Flow, trigger_id: &str) -> Value {
     })
 }
 
+/// A trigger's properties `props` rendered with [`trigger_vars`]; a
+/// template that cannot be rendered is an error naming the trigger.
+pub fn render_props(
+    engine: &Engine,
+    flow: &Flow,
+    trigger_id: &str,
+    props: Map<String, Value>,
+) -> Result<Map<String, Value>, EventError> {
+    let ctx = trigger_vars(engine, flow, trigger_id);
+    match engine.renderer.render_value(&Value::Object(props), &ctx, engine.host.as_ref()) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Ok(Map::new()),
+        Err(e) => Err(EventError::config(flow, trigger_id, format!("cannot render its properties: {e}"))),
+    }
+}
+
 #[cfg(feature = "gcp")]
 /// The trigger's credentials, rendered (they may use `secret()`).
 pub(crate) fn auth_spec(engine: &Engine, flow: &Flow, trigger: &str, auth: &AuthProps) -> Result<AuthSpec, EventError> {

@@ -102,6 +102,17 @@ impl EventTrigger {
         }
     }
 
+    /// The id of a trigger that listens continuously (a Redis list's
+    /// `RealtimeTrigger`, a socket's), `None` for the polled ones.
+    fn listener_id(&self) -> Option<&str> {
+        match self {
+            EventTrigger::Socket(id, ..) => Some(id),
+            #[cfg(feature = "redis")]
+            EventTrigger::RedisRealtime(id, _) => Some(id),
+            _ => None,
+        }
+    }
+
     fn interval(&self) -> Duration {
         match self {
             #[cfg(feature = "gcp")]
@@ -247,22 +258,19 @@ async fn evaluate(
             return Ok(Vec::new());
         }
     }
+    // a listener (Redis's, a socket's) has no conditions either
+    if let Some(id) = ev.listener_id()
+        && let Some(why) = super::held_back(engine, flow, id, false, chrono::Utc::now()).await?
+    {
+        tracing::debug!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %id, "not listened: {why}");
+        return Ok(Vec::new());
+    }
     match ev {
         EventTrigger::Socket(id, protocol, props) => {
-            if let Some(why) = super::held_back(engine, flow, id, false, chrono::Utc::now()).await? {
-                tracing::debug!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %id, "not listened: {why}");
-                return Ok(Vec::new());
-            }
             super::socket::listen(engine, flow, id, *protocol, props, socket).await
         }
         #[cfg(feature = "redis")]
-        EventTrigger::RedisRealtime(id, props) => {
-            if let Some(why) = super::held_back(engine, flow, id, false, chrono::Utc::now()).await? {
-                tracing::debug!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id = %id, "not listened: {why}");
-                return Ok(Vec::new());
-            }
-            super::redis::listen(engine, flow, id, props).await
-        }
+        EventTrigger::RedisRealtime(id, props) => super::redis::listen(engine, flow, id, props).await,
         #[cfg(feature = "aws")]
         EventTrigger::S3(id, _) => Ok(super::s3::poll(engine, flow, id)
             .await?

@@ -78,13 +78,8 @@ impl Popped {
 
 /// The trigger's properties rendered and read.
 fn spec(engine: &Engine, flow: &Flow, trigger_id: &str, props: &Map<String, Value>) -> Result<ListSpec, EventError> {
-    let ctx = super::trigger_vars(engine, flow, trigger_id);
-    let rendered = engine
-        .renderer
-        .render_value(&Value::Object(props.clone()), &ctx, engine.host.as_ref())
-        .map_err(|e| EventError::config(flow, trigger_id, format!("cannot render its properties: {e}")))?;
-    ListSpec::from_rendered(rendered.as_object().unwrap_or(&Map::new()))
-        .map_err(|e| EventError::config(flow, trigger_id, e))
+    let rendered = super::render_props(engine, flow, trigger_id, props.clone())?;
+    ListSpec::from_rendered(&rendered).map_err(|e| EventError::config(flow, trigger_id, e))
 }
 
 /// One evaluation of `RealtimeTrigger` `trigger_id` of `flow` (see the

@@ -109,12 +109,7 @@ pub fn read(engine: &Engine, flow: &Flow, trigger_id: &str) -> Result<S3Trigger,
         .iter()
         .find(|t| t.id == trigger_id)
         .ok_or_else(|| EventError::config(flow, trigger_id, "no such trigger"))?;
-    let ctx = super::trigger_vars(engine, flow, trigger_id);
-    let rendered = engine
-        .renderer
-        .render_value(&Value::Object(renderable(t)), &ctx, engine.host.as_ref())
-        .map_err(|e| EventError::config(flow, trigger_id, format!("cannot render its properties: {e}")))?;
-    let props = rendered.as_object().cloned().unwrap_or_default();
+    let props = super::render_props(engine, flow, trigger_id, renderable(t))?;
     S3Trigger::from_rendered(trigger_id, &props).map_err(config(flow, trigger_id))
 }
 

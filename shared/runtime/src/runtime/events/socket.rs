@@ -13,7 +13,9 @@
 //! [`MAX_SOCKET_MESSAGE`] bytes within [`SOCKET_READ_DEADLINE`] (a sender
 //! past either is dropped with a WARN naming the bound, as a request past
 //! a server's bounds is), at most [`MAX_OPEN_READS`] at once (more wait in
-//! the listen backlog). Its lines, joined without their line breaks and
+//! the listen backlog; an evaluation ends once the reads it started have,
+//! so a slow sender delays the next window, within the deadline). Its
+//! lines, joined without their line breaks and
 //! trimmed, are the message (Kestra's `readLine` loop); an empty one
 //! starts nothing. UDP: each datagram is one message, its first
 //! `bufferSize` bytes (Java's `DatagramPacket` drops the rest). Each
@@ -80,13 +82,8 @@ fn spec(
     protocol: Protocol,
     props: &Map<String, Value>,
 ) -> Result<SocketSpec, EventError> {
-    let ctx = super::trigger_vars(engine, flow, trigger_id);
-    let rendered = engine
-        .renderer
-        .render_value(&Value::Object(props.clone()), &ctx, engine.host.as_ref())
-        .map_err(|e| EventError::config(flow, trigger_id, format!("cannot render its properties: {e}")))?;
-    SocketSpec::from_rendered(protocol, rendered.as_object().unwrap_or(&Map::new()))
-        .map_err(|e| EventError::config(flow, trigger_id, e))
+    let rendered = super::render_props(engine, flow, trigger_id, props.clone())?;
+    SocketSpec::from_rendered(protocol, &rendered).map_err(|e| EventError::config(flow, trigger_id, e))
 }
 
 /// One evaluation of socket trigger `trigger_id` of `flow`: the ids of the
@@ -148,28 +145,34 @@ pub async fn listen(
 async fn tcp_window(listener: &TcpListener, spec: &SocketSpec) -> Result<Vec<Message>, String> {
     let until = Instant::now() + LISTEN_WINDOW;
     let mut reads: JoinSet<Result<Option<Message>, String>> = JoinSet::new();
+    let mut out = Vec::new();
     let mut accepted = 0;
     while accepted < LISTEN_BATCH {
         let accept = tokio::time::timeout_at(until, listener.accept()).await;
         let Ok(accept) = accept else { break };
         let (stream, from) = accept.map_err(|e| format!("cannot accept a connection: {e}"))?;
         accepted += 1;
+        // at the bound, a read ends (its message kept) before the next starts
         while reads.len() >= MAX_OPEN_READS {
-            let _ = reads.join_next().await;
+            let Some(joined) = reads.join_next().await else { break };
+            keep(joined, &mut out, spec.port);
         }
-        let encoding = spec.encoding.clone();
-        reads.spawn(read_message(stream, from, encoding));
+        reads.spawn(read_message(stream, from, spec.encoding.clone()));
     }
-    let mut out = Vec::new();
     while let Some(joined) = reads.join_next().await {
-        match joined {
-            Ok(Ok(Some(m))) => out.push(m),
-            Ok(Ok(None)) => {}
-            Ok(Err(why)) => tracing::warn!(port = spec.port, "fs.tcp.RealtimeTrigger: a message dropped: {why}"),
-            Err(e) => tracing::warn!(port = spec.port, "fs.tcp.RealtimeTrigger: a read ended: {e}"),
-        }
+        keep(joined, &mut out, spec.port);
     }
     Ok(out)
+}
+
+/// A finished read's message into `out`; a dropped one logged naming why.
+fn keep(joined: Result<Result<Option<Message>, String>, tokio::task::JoinError>, out: &mut Vec<Message>, port: u16) {
+    match joined {
+        Ok(Ok(Some(m))) => out.push(m),
+        Ok(Ok(None)) => {}
+        Ok(Err(why)) => tracing::warn!(port, "fs.tcp.RealtimeTrigger: a message dropped: {why}"),
+        Err(e) => tracing::warn!(port, "fs.tcp.RealtimeTrigger: a read ended: {e}"),
+    }
 }
 
 /// A connection's message: its lines joined without their breaks and

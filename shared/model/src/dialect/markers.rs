@@ -101,35 +101,93 @@ const TASK_TYPES: &[(&str, Dialect, &str)] = &[
     ),
 ];
 
-/// Template constructs only one dialect has: (pattern, what, dialect, replacement).
-static TEMPLATE_MARKERS: LazyLock<Vec<(Regex, &'static str, Dialect, &'static str)>> = LazyLock::new(|| {
-    let m = |re: &str, what, d, repl| (Regex::new(re).expect("static regex"), what, d, repl);
-    vec![
-        m(r"\|\s*json\b", "the `json` filter", Dialect::V1, "use the `toJson` filter"),
-        m(r"(?:^|[^\w.])json\s*\(", "the `json()` function", Dialect::V1, "use `fromJson()`"),
-        m(r"\bread\s*\([^)]*\bversion\s*=", "`read(..., version=)`", Dialect::V1, "use `read(..., revision=)`"),
-        m(
-            r"(?:\{\{|[^\w.])\s*schedule\.\w",
-            "the `schedule` variable",
-            Dialect::V1,
-            "use `trigger.date`, `trigger.next`, `trigger.previous`",
-        ),
-        m(r"\bread\s*\([^)]*\brevision\s*=", "`read(..., revision=)`", Dialect::V2, "use `read(..., version=)`"),
-        m(r"\bloopOutputs\s*\(", "`loopOutputs()`", Dialect::V2, "use `outputs.<task>[value]` of a ForEach"),
-        m(
-            r"\bsubflow\s*\(",
-            "`subflow()`",
-            Dialect::V2,
-            "1.x has no equivalent: give the SELECT static `values`, or an `expression` reading `kv()`",
-        ),
-        m(
-            r"\b(isWeekend|isPublicHoliday|isDayWeekInMonth|isLastWorkingDay|dayOfWeek|dayOfMonth|monthOfYear|hourOfDay)\s*\(",
-            "a 2.0 date helper",
-            Dialect::V2,
-            "use the trigger's `conditions` (DayWeek, Weekend, PublicHoliday, DayWeekInMonth, TimeBetween…)",
-        ),
-    ]
-});
+/// A template construct only one dialect has.
+struct TemplateMarker {
+    /// Words the expression must hold for the pattern to match at all: a
+    /// plain search first, so the pattern is compiled (once, ~1 ms each)
+    /// only for a flow that could use it, and run only on such text.
+    needles: &'static [&'static str],
+    pattern: LazyLock<Regex>,
+    what: &'static str,
+    dialect: Dialect,
+    replacement: &'static str,
+}
+
+impl TemplateMarker {
+    fn is_in(&self, code: &str) -> bool {
+        self.needles.iter().any(|n| code.contains(n)) && self.pattern.is_match(code)
+    }
+}
+
+const DATE_HELPERS: &[&str] = &[
+    "isWeekend",
+    "isPublicHoliday",
+    "isDayWeekInMonth",
+    "isLastWorkingDay",
+    "dayOfWeek",
+    "dayOfMonth",
+    "monthOfYear",
+    "hourOfDay",
+];
+
+static TEMPLATE_MARKERS: [TemplateMarker; 8] = [
+    TemplateMarker {
+        needles: &["json"],
+        pattern: LazyLock::new(|| Regex::new(r"\|\s*json\b").expect("static regex")),
+        what: "the `json` filter",
+        dialect: Dialect::V1,
+        replacement: "use the `toJson` filter",
+    },
+    TemplateMarker {
+        needles: &["json"],
+        pattern: LazyLock::new(|| Regex::new(r"(?:^|[^\w.])json\s*\(").expect("static regex")),
+        what: "the `json()` function",
+        dialect: Dialect::V1,
+        replacement: "use `fromJson()`",
+    },
+    TemplateMarker {
+        needles: &["version"],
+        pattern: LazyLock::new(|| Regex::new(r"\bread\s*\([^)]*\bversion\s*=").expect("static regex")),
+        what: "`read(..., version=)`",
+        dialect: Dialect::V1,
+        replacement: "use `read(..., revision=)`",
+    },
+    TemplateMarker {
+        needles: &["schedule"],
+        pattern: LazyLock::new(|| Regex::new(r"(?:\{\{|[^\w.])\s*schedule\.\w").expect("static regex")),
+        what: "the `schedule` variable",
+        dialect: Dialect::V1,
+        replacement: "use `trigger.date`, `trigger.next`, `trigger.previous`",
+    },
+    TemplateMarker {
+        needles: &["revision"],
+        pattern: LazyLock::new(|| Regex::new(r"\bread\s*\([^)]*\brevision\s*=").expect("static regex")),
+        what: "`read(..., revision=)`",
+        dialect: Dialect::V2,
+        replacement: "use `read(..., version=)`",
+    },
+    TemplateMarker {
+        needles: &["loopOutputs"],
+        pattern: LazyLock::new(|| Regex::new(r"\bloopOutputs\s*\(").expect("static regex")),
+        what: "`loopOutputs()`",
+        dialect: Dialect::V2,
+        replacement: "use `outputs.<task>[value]` of a ForEach",
+    },
+    TemplateMarker {
+        needles: &["subflow"],
+        pattern: LazyLock::new(|| Regex::new(r"\bsubflow\s*\(").expect("static regex")),
+        what: "`subflow()`",
+        dialect: Dialect::V2,
+        replacement: "1.x has no equivalent: give the SELECT static `values`, or an `expression` reading `kv()`",
+    },
+    TemplateMarker {
+        needles: DATE_HELPERS,
+        pattern: LazyLock::new(|| Regex::new(&format!(r"\b({})\s*\(", DATE_HELPERS.join("|"))).expect("static regex")),
+        what: "a 2.0 date helper",
+        dialect: Dialect::V2,
+        replacement: "use the trigger's `conditions` (DayWeek, Weekend, PublicHoliday, DayWeekInMonth, TimeBetween…)",
+    },
+];
 
 /// Every dialect marker in the flow `root` (a YAML mapping), in document order.
 pub fn scan(root: &Value) -> Vec<Marker> {
@@ -355,9 +413,9 @@ fn walk(v: &Value, path: &str, out: &mut Vec<Marker>) {
         }
         Value::String(s) if crate::expr::is_template(s) => {
             let code = expression_text(s);
-            for (re, what, d, repl) in TEMPLATE_MARKERS.iter() {
-                if re.is_match(&code) {
-                    out.push(marker(path, *d, (*what).to_string(), repl));
+            for m in &TEMPLATE_MARKERS {
+                if m.is_in(&code) {
+                    out.push(marker(path, m.dialect, m.what.to_string(), m.replacement));
                 }
             }
         }

@@ -83,6 +83,11 @@ fn template_and_state_markers() {
         ("\"{{ read('f.sql', revision=3) }}\"", Dialect::V2),
         ("\"{{ loopOutputs('l') }}\"", Dialect::V2),
         ("\"{{ schedule.date }}\"", Dialect::V1),
+        // each marker's pattern is reached past its plain-word search
+        ("\"{{ x | json }}\"", Dialect::V1),
+        ("\"{{ subflow('ns', 'f') }}\"", Dialect::V2),
+        ("\"{{ isWeekend(trigger.date) }}\"", Dialect::V2),
+        ("\"{{ hourOfDay (now()) }}\"", Dialect::V2),
     ];
     for (expr, d) in cases {
         let y = format!(

@@ -195,6 +195,13 @@ impl SqliteStore {
                 "the database has schema version {found}, newer than this Baton's {SCHEMA_VERSION}; upgrade Baton"
             )));
         }
+        if found == SCHEMA_VERSION {
+            // written last by the open that made or upgraded the schema: an
+            // up-to-date home needs nothing (parsing the schema's statements
+            // again was a millisecond of every command's start). So a change
+            // to SCHEMA comes with a new SCHEMA_VERSION and its upgrade below.
+            return Ok(conn);
+        }
         let upgrade = sqlite_labels::needs_upgrade(&conn)?;
         if upgrade {
             sqlite_labels::add_column(&conn)?;

@@ -51,6 +51,7 @@ mod flow_unit_tests;
 mod flowkeys;
 mod flows;
 mod for_each_item;
+mod fs_local;
 mod functions;
 mod fuzz;
 mod gcp_backends;

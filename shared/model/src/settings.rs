@@ -231,6 +231,12 @@ pub const ALL: &[Setting] = &[
         "How long a worker's claim on a task run lasts without a heartbeat (renewed every third of it).",
     ),
     var(
+        "BATON_LOCAL_ALLOWED_PATHS",
+        None,
+        &[Tasks],
+        "The folders the `io.kestra.plugin.fs.local` tasks (`Copy`, `Move`, `Delete`, `List`, `Download`, `Downloads`, `Upload`, `Uploads`) may read and write, separated by `:` as `PATH` (Kestra's plugin configuration `allowed-paths`). A path is judged by its real path (symbolic links followed; one that does not exist yet by its nearest existing folder); one outside every folder fails the task naming it and the folders. Unset or empty, those tasks fail saying the setting is required.",
+    ),
+    var(
         "BATON_LOG",
         Some("`warn`; `info` for `baton server local`"),
         &[Cli, Server],

@@ -43,6 +43,11 @@ pub const MAX_GRAPHQL_ANSWER: u64 = 10 * 1024 * 1024;
 /// datagram is limited to 65507 bytes by the protocol itself).
 pub const MAX_SOCKET_PAYLOAD: u64 = 16 * 1024 * 1024;
 
+/// Files one `io.kestra.plugin.fs.local` task holds in memory as it lists a
+/// folder (`List`, `Downloads`, `Delete` with `regExp`) or reads the URIs
+/// `Uploads` takes (100,000); Kestra's tasks have no such bound.
+pub const MAX_LOCAL_FILES: usize = 100_000;
+
 /// Everything plugins may be configured with.
 #[derive(Debug, Clone, Default)]
 pub struct PluginConfig {
@@ -65,6 +70,10 @@ pub struct PluginConfig {
     /// https://api.sendgrid.com). Kestra's SendGrid tasks have no property
     /// for it; the engine's setting serves local tests and proxies.
     pub sendgrid_url: Option<String>,
+    /// The folders the `io.kestra.plugin.fs.local` tasks may touch
+    /// (`BATON_LOCAL_ALLOWED_PATHS`, separated by ':' as `PATH`; Kestra's
+    /// plugin configuration `allowed-paths`). Empty: those tasks refuse to run.
+    pub local_allowed_paths: Vec<PathBuf>,
 }
 
 impl PluginConfig {
@@ -80,6 +89,9 @@ impl PluginConfig {
             max_batches: std::env::var("BATON_MAX_BATCHES").ok().and_then(|v| v.trim().parse().ok()),
             url: std::env::var("BATON_URL").ok().filter(|v| !v.trim().is_empty()),
             sendgrid_url: std::env::var("BATON_SENDGRID_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
+            local_allowed_paths: std::env::var_os("BATON_LOCAL_ALLOWED_PATHS")
+                .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+                .unwrap_or_default(),
         }
     }
 }

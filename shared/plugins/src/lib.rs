@@ -22,6 +22,7 @@ pub mod core;
 pub mod dbt;
 pub mod de;
 pub mod flow_store;
+pub mod fs_local;
 #[cfg(feature = "gcp")]
 pub mod gcp;
 #[cfg(feature = "git")]

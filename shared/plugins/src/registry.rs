@@ -106,6 +106,7 @@ impl Registry {
         super::ai::register(&mut r);
         super::graphql::register(&mut r);
         super::sockets::register(&mut r);
+        super::fs_local::register(&mut r);
         #[cfg(feature = "aws")]
         super::aws::register(&mut r);
         #[cfg(feature = "redis")]

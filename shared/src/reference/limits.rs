@@ -254,6 +254,13 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                     "the task fails naming the bound, before connecting",
                 ),
                 b(
+                    "MAX_LOCAL_FILES",
+                    Count(crate::plugins::config::MAX_LOCAL_FILES as u64),
+                    None,
+                    "files an `fs.local` task holds as it lists a folder (`List`, `Downloads`, `Delete` with `regExp`) or the URIs `Uploads` takes, before `maxFiles` cuts",
+                    "the task fails naming the bound",
+                ),
+                b(
                     "MAX_SOCKET_MESSAGE",
                     Bytes(crate::runtime::events::socket::MAX_SOCKET_MESSAGE),
                     None,

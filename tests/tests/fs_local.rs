@@ -251,8 +251,16 @@ fn a_missing_required_property_is_named_with_its_place() {
     assert!(text.contains("to") && text.contains("required"), "{text}");
     let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
     assert!(shown.iter().any(|d| d.contains("f.yaml:4:") && d.contains("'to'")), "{shown:?}");
-    // the Trigger stays unknown
-    let yaml = "id: local\nnamespace: test\ntasks:\n  - {id: l, type: io.kestra.plugin.core.log.Log, message: x}\ntriggers:\n  - id: t\n    type: io.kestra.plugin.fs.local.Trigger\n    from: /a\n";
+    // the Trigger is known (fs_local_trigger.rs runs it); without `from` it is refused
+    let yaml = "id: local\nnamespace: test\ntasks:\n  - {id: l, type: io.kestra.plugin.core.log.Log, message: x}\ntriggers:\n  - id: t\n    type: io.kestra.plugin.fs.local.Trigger\n    interval: PT1M\n";
     let (_, diags) = shared::validate::validate_source("f.yaml", yaml, &registry, &renderer);
-    assert!(format!("{diags:?}").contains("io.kestra.plugin.fs.local.Trigger"), "{diags:?}");
+    let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+    assert!(shown.iter().any(|d| d.contains("missing required property 'from'")), "{shown:?}");
+    let (_, diags) = shared::validate::validate_source(
+        "f.yaml",
+        &yaml.replace("interval", "from: /a\n    interval"),
+        &registry,
+        &renderer,
+    );
+    assert!(diags.is_empty(), "{diags:?}");
 }

@@ -52,6 +52,7 @@ mod flowkeys;
 mod flows;
 mod for_each_item;
 mod fs_local;
+mod fs_local_trigger;
 mod functions;
 mod fuzz;
 mod gcp_backends;

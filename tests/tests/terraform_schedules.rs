@@ -238,7 +238,7 @@ fn schedule_on_dates_and_http_triggers_get_utc_jobs() {
 #[test]
 fn a_listening_trigger_is_refused_and_a_polled_redis_list_gets_a_job() {
     let dir = repo().join("tests/fixtures/flows/listeners");
-    assert_eq!(baton_flows(&dir).len(), 2, "the fixtures validate on Baton");
+    assert_eq!(baton_flows(&dir).len(), 3, "the fixtures validate on Baton");
     let derived = evaluate_schedules(&[("listeners", dir)]);
     let d = &derived["listeners"];
     // redis.list.Trigger is polled: one Cloud Scheduler job at its interval
@@ -247,7 +247,11 @@ fn a_listening_trigger_is_refused_and_a_polled_redis_list_gets_a_job() {
     // the enabled RealtimeTrigger is refused, with its file and a way out; the disabled one is not
     let unsupported = d["unsupported"].as_object().expect("unsupported");
     let keys: Vec<&String> = unsupported.keys().collect();
-    assert_eq!(keys, ["company.team/queue/each", "company.team/sockets/tcp"], "{unsupported:#?}");
+    assert_eq!(
+        keys,
+        ["company.team/folder/watch", "company.team/queue/each", "company.team/sockets/tcp"],
+        "{unsupported:#?}"
+    );
     let why = unsupported["company.team/queue/each"].as_str().expect("reason");
     for part in ["trigger 'each'", "queue.yaml", "io.kestra.plugin.redis.list.Trigger", "baton server local"] {
         assert!(why.contains(part), "{why}");
@@ -255,6 +259,13 @@ fn a_listening_trigger_is_refused_and_a_polled_redis_list_gets_a_job() {
     // a TCP listener's way out is a Webhook trigger
     let why = unsupported["company.team/sockets/tcp"].as_str().expect("reason");
     for part in ["trigger 'tcp'", "sockets.yaml", "fs.tcp.RealtimeTrigger", "Webhook", "baton server local"] {
+        assert!(why.contains(part), "{why}");
+    }
+    // a local folder's trigger: the functions share no folder; a bucket is the way out
+    let why = unsupported["company.team/folder/watch"].as_str().expect("reason");
+    for part in
+        ["trigger 'watch'", "folder.yaml", "fs.local.Trigger", "watches a folder", "gcs.Trigger", "baton server local"]
+    {
         assert!(why.contains(part), "{why}");
     }
     // and flows.tf turns it into a precondition on the flow's upload

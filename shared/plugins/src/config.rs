@@ -48,6 +48,12 @@ pub const MAX_SOCKET_PAYLOAD: u64 = 16 * 1024 * 1024;
 /// `Uploads` takes (100,000); Kestra's tasks have no such bound.
 pub const MAX_LOCAL_FILES: usize = 100_000;
 
+/// Entries (files, folders, links) one `io.kestra.plugin.fs.local` listing
+/// or the local Trigger reads as it walks a folder, kept or not (1,000,000):
+/// a folder's entries are read whole to be walked in order, so this bounds
+/// the names held before `MAX_LOCAL_FILES` is counted.
+pub const MAX_LOCAL_ENTRIES: usize = 1_000_000;
+
 /// Everything plugins may be configured with.
 #[derive(Debug, Clone, Default)]
 pub struct PluginConfig {

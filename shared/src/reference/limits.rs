@@ -261,6 +261,27 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                     "the task fails naming the bound",
                 ),
                 b(
+                    "MAX_LOCAL_ENTRIES",
+                    Count(crate::plugins::config::MAX_LOCAL_ENTRIES as u64),
+                    None,
+                    "entries (files, folders, links) an `fs.local` listing or `fs.local.Trigger` reads as it walks a folder, kept or not",
+                    "the task (or the trigger's poll) fails naming the bound",
+                ),
+                b(
+                    "MAX_SEEN",
+                    Count(crate::runtime::events::MAX_SEEN as u64),
+                    None,
+                    "objects or files a polled `gcs.Trigger`, `s3.Trigger` or `fs.local.Trigger` remembers as seen",
+                    "the oldest seen are forgotten with a WARN naming the bound (they may fire again)",
+                ),
+                b(
+                    "MAX_FILES_BOUND",
+                    Count(crate::triggers::MAX_FILES_BOUND as u64),
+                    None,
+                    "`maxFiles` of an `fs.local.Trigger` or `s3.Trigger`: files in one execution",
+                    "a larger `maxFiles` is a validation error naming the bound",
+                ),
+                b(
                     "MAX_SOCKET_MESSAGE",
                     Bytes(crate::runtime::events::socket::MAX_SOCKET_MESSAGE),
                     None,

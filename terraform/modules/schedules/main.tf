@@ -67,6 +67,12 @@ locals {
     "io.kestra.plugin.fs.tcp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
     "io.kestra.plugin.fs.udp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
   }
+  # Triggers that watch a folder of the machine they run on, which Google
+  # Cloud's functions do not share (shared/runtime/src/triggers/fs_local.rs):
+  # refused at plan time the same way, with the way out.
+  local_types = {
+    "io.kestra.plugin.fs.local.Trigger" = "put the files in a bucket watched by io.kestra.plugin.gcp.gcs.Trigger"
+  }
   # Legacy names of the Schedule trigger (shared/model/src/types.rs).
   type_aliases = {
     "io.kestra.core.tasks.triggers.Schedule"        = "io.kestra.plugin.core.trigger.Schedule"
@@ -149,11 +155,14 @@ locals {
     ]
   ])
 
-  # The triggers of `listener_types`, enabled in an enabled flow: why each is refused.
+  # The triggers of `listener_types` and `local_types`, enabled in an
+  # enabled flow: why each is refused.
   unsupported = {
     for t in local.triggers : "${t.namespace}/${t.flow_id}/${t.id}" => (
-      "trigger '${t.id}' of flow ${t.namespace}.${t.flow_id} (${t.file}): ${t.written} listens continuously, which Google Cloud's functions cannot (they hold no listener); ${local.listener_types[t.written]} or run the flow on baton server local"
-    ) if contains(keys(local.listener_types), t.written) && !t.flow_disabled && !try(jsondecode(t.own.disabled) == true, false)
+      contains(keys(local.local_types), t.written)
+      ? "trigger '${t.id}' of flow ${t.namespace}.${t.flow_id} (${t.file}): ${t.written} watches a folder of the machine it runs on, which Google Cloud's functions do not share; ${lookup(local.local_types, t.written, "")} or run the flow on baton server local"
+      : "trigger '${t.id}' of flow ${t.namespace}.${t.flow_id} (${t.file}): ${t.written} listens continuously, which Google Cloud's functions cannot (they hold no listener); ${lookup(local.listener_types, t.written, "")} or run the flow on baton server local"
+    ) if contains(concat(keys(local.listener_types), keys(local.local_types)), t.written) && !t.flow_disabled && !try(jsondecode(t.own.disabled) == true, false)
   }
 
   # Stage 2: the Schedule triggers, with the defaults that apply to each.

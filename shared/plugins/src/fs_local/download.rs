@@ -18,11 +18,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::Digest;
 
-use super::copy_move::move_into;
-use super::delete::delete_path;
 use super::list::{Listing, ListingProps, file_json};
 use super::paths::resolve;
-use super::{io_err, on_disk};
+use super::{Action, io_err, on_disk};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -212,14 +210,6 @@ async fn store(cx: &RunContext, path: &Path, used: &mut HashSet<String>) -> Resu
     cx.put_file(&name, Box::pin(f)).await
 }
 
-/// What Downloads does with a stored file.
-#[derive(Debug, Clone)]
-enum Action {
-    None,
-    Delete,
-    Move(String),
-}
-
 #[derive(Debug)]
 struct Downloads {
     listing: Listing,
@@ -228,14 +218,7 @@ struct Downloads {
 
 fn build_downloads(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: DownloadsProps = parse_props(props)?;
-    let action = match p.action.as_deref().map(|a| a.trim().to_ascii_uppercase()).as_deref() {
-        None | Some("NONE") => Action::None,
-        Some("DELETE") => Action::Delete,
-        Some("MOVE") => Action::Move(p.move_directory.clone().ok_or_else(|| {
-            TaskError::property("moveDirectory", "moveDirectory must be specified when action is MOVE")
-        })?),
-        Some(a) => return Err(TaskError::property("action", format!("'{a}' is not one of MOVE, DELETE, NONE"))),
-    };
+    let action = Action::parse(p.action.as_deref(), p.move_directory.as_deref())?;
     let listing = Listing::new(p.from, &p.listing)?;
     Ok(Box::new(Downloads { listing, action }))
 }
@@ -255,26 +238,7 @@ impl RunnableTask for Downloads {
         }
         let done: Vec<PathBuf> = listed.into_iter().map(|(p, _)| p).collect();
         let action = self.action.clone();
-        on_disk(cx, move |allowed, j| {
-            for path in &done {
-                match &action {
-                    Action::None => {}
-                    Action::Delete => {
-                        let path = resolve(allowed, &super::paths::absolute(path).to_string_lossy())?;
-                        if path.exists() {
-                            delete_path(&path, false, j)?;
-                        }
-                    }
-                    Action::Move(dir) => {
-                        let name = path.file_name().unwrap_or_default().to_string_lossy();
-                        let to = format!("{}/{name}", dir.trim_end_matches('/'));
-                        move_into(allowed, path, &to, j)?;
-                    }
-                }
-            }
-            Ok(())
-        })
-        .await?;
+        on_disk(cx, move |allowed, j| action.perform(allowed, &done, j)).await?;
         let mut out = Map::new();
         out.insert("files".into(), Value::Array(files));
         out.insert("outputFiles".into(), Value::Object(output_files));

@@ -7,11 +7,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::{RunContext, TaskError};
+use crate::TaskError;
 
 /// The allowed folders, or the refusal every task gives when none is set.
-pub(super) fn allowed(cx: &RunContext) -> Result<Vec<PathBuf>, TaskError> {
-    let set = &cx.services.config.local_allowed_paths;
+pub(super) fn allowed(set: &[PathBuf]) -> Result<Vec<PathBuf>, TaskError> {
     if set.is_empty() {
         return Err(TaskError::failed(
             "The 'allowed-paths' configuration is required to enable access to the local filesystem: \
@@ -19,7 +18,7 @@ pub(super) fn allowed(cx: &RunContext) -> Result<Vec<PathBuf>, TaskError> {
              (several separated by ':')",
         ));
     }
-    Ok(set.clone())
+    Ok(set.to_vec())
 }
 
 /// `written`, made normal, once it is known to lie in an allowed folder.

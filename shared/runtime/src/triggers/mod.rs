@@ -7,13 +7,14 @@
 //!
 //! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
 //! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`], [`jdbc`],
-//! `bigquery`, `s3` and `redis` (polled: an HTTP endpoint, a database or
-//! BigQuery query, an S3 bucket, a Redis list), [`socket`] (TCP and UDP
+//! `bigquery`, `s3`, `redis` and [`fs_local`] (polled: an HTTP endpoint, a
+//! database or BigQuery query, an S3 bucket, a Redis list, a local folder), [`socket`] (TCP and UDP
 //! listeners).
 
 #[cfg(feature = "gcp")]
 pub mod bigquery;
 pub mod flow;
+pub mod fs_local;
 #[cfg(feature = "gcp")]
 pub mod gcs;
 pub mod http;
@@ -29,6 +30,7 @@ pub mod socket;
 pub mod webhook;
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -36,6 +38,7 @@ use serde_json::Value;
 use crate::conditions::ConditionUse;
 use crate::model::{Flow, Trigger};
 use crate::plugins::{Declare, Declared, PropKind, PropSpec, TypeDecl};
+use crate::template::is_template;
 
 pub use baton_model::problem::TriggerProblem;
 
@@ -109,6 +112,104 @@ impl On {
             On::CreateOrUpdate => true,
         }
     }
+}
+
+/// Kestra's default `maxFiles` of the stateful file triggers.
+pub const DEFAULT_MAX_FILES: usize = 25;
+/// The largest `maxFiles` Baton accepts (files or objects in one execution).
+pub const MAX_FILES_BOUND: usize = 1000;
+
+/// The declaration of what the stateful file triggers (S3's, a local
+/// folder's) take besides their listing, `#[serde(flatten)]`ed into each
+/// one's; [`StatefulProps`] reads them rendered.
+#[derive(Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct StatefulDecl {
+    /// Fire on new files (or objects), changed ones, or both.
+    #[prop(dynamic, kind = "String", values = ["CREATE", "UPDATE", "CREATE_OR_UPDATE"], default = "\"CREATE_OR_UPDATE\"")]
+    on: Option<Value>,
+    /// At most this many files (or objects) per execution (the others go to the next).
+    #[prop(dynamic, kind = "Integer", default = "25")]
+    max_files: Option<Value>,
+    /// The key under which the files (or objects) seen are remembered.
+    #[prop(dynamic, kind = "String")]
+    state_key: Option<Value>,
+    /// Forget a file (or object) seen after this long (it fires again if still there).
+    #[prop(dynamic, kind = "Duration")]
+    state_ttl: Option<Value>,
+}
+
+/// What the stateful file triggers (S3's, a local folder's: Kestra's
+/// `StatefulTriggerInterface` with `maxFiles`) read of their rendered
+/// properties, `#[serde(flatten)]`ed into each one's.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatefulProps {
+    #[serde(default, deserialize_with = "crate::plugins::de::opt_string_lenient")]
+    on: Option<String>,
+    #[serde(default, deserialize_with = "crate::plugins::de::opt_u64_lenient")]
+    max_files: Option<u64>,
+    #[serde(default, deserialize_with = "crate::plugins::de::opt_string_lenient")]
+    state_key: Option<String>,
+    #[serde(default, deserialize_with = "crate::plugins::de::opt_duration")]
+    state_ttl: Option<chrono::TimeDelta>,
+}
+
+/// [`StatefulProps`] checked: which changes fire, how many files one
+/// execution takes, and where and how long the files seen are remembered.
+#[derive(Debug, Clone)]
+pub struct Stateful {
+    pub on: On,
+    pub max_files: usize,
+    pub state_key: Option<String>,
+    pub state_ttl: Option<Duration>,
+}
+
+impl Stateful {
+    /// `on` one of [`On::VALUES`] (any case), `maxFiles` from 1 to [`MAX_FILES_BOUND`].
+    pub fn check(p: StatefulProps) -> Result<Stateful, crate::plugins::TaskError> {
+        use crate::plugins::TaskError;
+        let on = match p.on.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+            None => On::CreateOrUpdate,
+            Some(o) if On::VALUES.contains(&o.to_ascii_uppercase().as_str()) => {
+                On::parse(Some(&o.to_ascii_uppercase()))
+            }
+            Some(o) => return Err(TaskError::property("on", format!("'{o}' is not one of {}", On::VALUES.join(", ")))),
+        };
+        let max_files = match p.max_files {
+            None => DEFAULT_MAX_FILES,
+            Some(n) if n >= 1 && n as usize <= MAX_FILES_BOUND => n as usize,
+            Some(n) => {
+                return Err(TaskError::property(
+                    "maxFiles",
+                    format!("must be from 1 to {MAX_FILES_BOUND} (Baton's bound, MAX_FILES_BOUND), got {n}"),
+                ));
+            }
+        };
+        Ok(Stateful {
+            on,
+            max_files,
+            state_key: p.state_key.filter(|k| !k.trim().is_empty()),
+            state_ttl: p.state_ttl.and_then(|d| d.to_std().ok()),
+        })
+    }
+
+    /// The key of trigger `id`'s stored state (`stateKey`, else
+    /// namespace/flow/trigger, as Kestra).
+    pub fn state_key(&self, flow: &Flow, id: &str) -> String {
+        self.state_key.clone().unwrap_or_else(|| format!("{}/{}/{id}", flow.namespace, flow.id))
+    }
+}
+
+/// A rendered-property error of trigger `id` as a validation problem,
+/// located at the property it names.
+pub fn problem_of(id: &str, e: crate::plugins::TaskError) -> TriggerProblem {
+    let (path, message) = match e {
+        crate::plugins::TaskError::Property { property, message } => (property, message),
+        other => (String::new(), other.to_string()),
+    };
+    TriggerProblem::at(path, format!("trigger '{id}': {message}"))
 }
 
 /// `inputs`, which the triggers that start executions with inputs take.
@@ -239,6 +340,38 @@ pub fn polled_query(t: &Trigger) -> Option<(&'static str, serde_json::Map<String
     jdbc::query(t)
 }
 
+/// A polled trigger's `interval`: a literal ISO-8601 duration (Terraform
+/// reads it), `default` when absent, at least `min`.
+pub fn poll_interval(t: &Trigger, default: Duration, min: Duration) -> Result<Duration, TriggerProblem> {
+    let v = match prop(t, "interval") {
+        None => return Ok(default),
+        Some(Value::String(s)) if !is_template(s) => s.trim().to_string(),
+        Some(other) => {
+            return Err(TriggerProblem::at(
+                "interval",
+                format!("trigger '{}': 'interval' must be an ISO-8601 duration written out, got {other}", t.id),
+            ));
+        }
+    };
+    let d = crate::model::duration::parse_iso(&v)
+        .map_err(|e| TriggerProblem::at("interval", format!("trigger '{}': 'interval': {e}", t.id)))?;
+    d.to_std()
+        .ok()
+        .filter(|d| !d.is_zero())
+        .map(|d| d.max(min))
+        .ok_or_else(|| TriggerProblem::at("interval", format!("trigger '{}': 'interval' must be positive", t.id)))
+}
+
+/// Whether `v` holds a template anywhere.
+pub fn templated(v: &Value) -> bool {
+    match v {
+        Value::String(s) => is_template(s),
+        Value::Array(a) => a.iter().any(templated),
+        Value::Object(m) => m.values().any(templated),
+        _ => false,
+    }
+}
+
 /// Every trigger type Baton runs.
 pub fn defs() -> &'static [&'static TriggerDef] {
     static DEFS: LazyLock<Vec<&'static TriggerDef>> = LazyLock::new(|| {
@@ -246,7 +379,7 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         let mut defs: Vec<&'static TriggerDef> =
             vec![&*schedule::DEF, &*schedule::ON_DATES_DEF, &*flow::DEF, &*webhook::DEF, &*http::DEF];
         defs.extend([&*jdbc::POSTGRES_DEF, &*jdbc::DUCKDB_DEF, &*jdbc::SQLITE_DEF]);
-        defs.extend([&*socket::TCP_DEF, &*socket::UDP_DEF]);
+        defs.extend([&*socket::TCP_DEF, &*socket::UDP_DEF, &*fs_local::DEF]);
         // without the Google Cloud family its triggers are unknown types,
         // with a validation error saying how to get them (`plugins::left_out`)
         #[cfg(feature = "gcp")]

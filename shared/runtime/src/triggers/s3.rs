@@ -17,14 +17,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{TriggerDef, TriggerProblem, WhenProp, prop};
+use super::{Stateful, StatefulDecl, StatefulProps, TriggerDef, TriggerProblem, WhenProp};
 use crate::model::{Flow, Trigger};
 use crate::plugins::aws::AwsProps;
 use crate::plugins::aws::s3::action::{Action, ActionProps};
-use crate::plugins::aws::s3::common::{ListProps, Listing, one_of};
+use crate::plugins::aws::s3::common::{ListProps, Listing};
 use crate::plugins::aws::s3::list::BucketProps;
-use crate::plugins::{Declare, TaskError, de, parse_props};
-use crate::template::is_template;
+use crate::plugins::{Declare, TaskError, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.aws.s3.Trigger";
 
@@ -32,10 +31,6 @@ pub const TYPE: &str = "io.kestra.plugin.aws.s3.Trigger";
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// The smallest `interval` the local poller honours.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
-/// Kestra's default `maxFiles`.
-pub const DEFAULT_MAX_FILES: usize = 25;
-/// The largest `maxFiles` Baton accepts (objects in one execution).
-pub const MAX_FILES_BOUND: usize = 1000;
 
 /// The keys that are not the listing's: read here, or by the trigger machinery.
 const NOT_RENDERED: &[&str] =
@@ -63,18 +58,8 @@ struct S3TriggerProps {
     /// How often to list (whole minutes on Google Cloud).
     #[prop(kind = "Duration", default = "\"PT60S\"")]
     interval: Option<Value>,
-    /// Fire on new objects, changed ones, or both.
-    #[prop(dynamic, kind = "String", values = ["CREATE", "UPDATE", "CREATE_OR_UPDATE"], default = "\"CREATE_OR_UPDATE\"")]
-    on: Option<Value>,
-    /// At most this many objects per execution (the others go to the next).
-    #[prop(dynamic, kind = "Integer", default = "25")]
-    max_files: Option<Value>,
-    /// The key under which the objects seen are remembered.
-    #[prop(dynamic, kind = "String")]
-    state_key: Option<Value>,
-    /// Forget an object seen after this long (it fires again if still there).
-    #[prop(dynamic, kind = "Duration")]
-    state_ttl: Option<Value>,
+    #[serde(flatten)]
+    stateful: StatefulDecl,
     #[serde(flatten)]
     when: WhenProp,
 }
@@ -94,14 +79,8 @@ struct Rendered {
     list: ListProps,
     #[serde(flatten)]
     action: ActionProps,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    on: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_u64_lenient")]
-    max_files: Option<u64>,
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    state_key: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_duration")]
-    state_ttl: Option<chrono::TimeDelta>,
+    #[serde(flatten)]
+    stateful: StatefulProps,
 }
 
 pub use super::On;
@@ -113,10 +92,7 @@ pub struct S3Trigger {
     pub aws: AwsProps,
     pub listing: Listing,
     pub action: Action,
-    pub on: On,
-    pub max_files: usize,
-    pub state_key: Option<String>,
-    pub state_ttl: Option<Duration>,
+    pub stateful: Stateful,
 }
 
 /// The properties to render: the trigger's, less those it does not list with.
@@ -131,17 +107,7 @@ impl S3Trigger {
         r.aws.check()?;
         let listing = r.list.check(&r.b.bucket, &r.b.request_payer)?;
         let action = r.action.check()?;
-        let on = On::parse(one_of("on", &r.on, On::VALUES)?.as_deref());
-        let max_files = match r.max_files {
-            None => DEFAULT_MAX_FILES,
-            Some(n) if n >= 1 && n as usize <= MAX_FILES_BOUND => n as usize,
-            Some(n) => {
-                return Err(TaskError::property(
-                    "maxFiles",
-                    format!("must be from 1 to {MAX_FILES_BOUND} (Baton's bound), got {n}"),
-                ));
-            }
-        };
+        let stateful = Stateful::check(r.stateful)?;
         // moved objects the listing would find again would trigger again, forever
         if let Some((b, k)) = action.move_target(&listing.bucket, "x")
             && b == listing.bucket
@@ -160,53 +126,13 @@ impl S3Trigger {
                 ));
             }
         }
-        Ok(S3Trigger {
-            id: id.to_string(),
-            aws: r.aws,
-            listing,
-            action,
-            on,
-            max_files,
-            state_key: r.state_key.filter(|k| !k.trim().is_empty()),
-            state_ttl: r.state_ttl.and_then(|d| d.to_std().ok()),
-        })
-    }
-
-    /// The key of this trigger's stored state (`stateKey`, else namespace/flow/trigger, as Kestra).
-    pub fn state_key(&self, flow: &Flow) -> String {
-        self.state_key.clone().unwrap_or_else(|| format!("{}/{}/{}", flow.namespace, flow.id, self.id))
+        Ok(S3Trigger { id: id.to_string(), aws: r.aws, listing, action, stateful })
     }
 }
 
 /// The trigger's `interval` (a literal ISO-8601 duration: Terraform reads it).
 pub fn interval(t: &Trigger) -> Result<Duration, TriggerProblem> {
-    let v = match prop(t, "interval") {
-        None => return Ok(DEFAULT_INTERVAL),
-        Some(Value::String(s)) if !is_template(s) => s.trim().to_string(),
-        Some(other) => {
-            return Err(TriggerProblem::at(
-                "interval",
-                format!("trigger '{}': 'interval' must be an ISO-8601 duration written out, got {other}", t.id),
-            ));
-        }
-    };
-    let d = crate::model::duration::parse_iso(&v)
-        .map_err(|e| TriggerProblem::at("interval", format!("trigger '{}': 'interval': {e}", t.id)))?;
-    d.to_std()
-        .ok()
-        .filter(|d| !d.is_zero())
-        .map(|d| d.max(MIN_INTERVAL))
-        .ok_or_else(|| TriggerProblem::at("interval", format!("trigger '{}': 'interval' must be positive", t.id)))
-}
-
-/// Whether `v` holds a template anywhere.
-fn templated(v: &Value) -> bool {
-    match v {
-        Value::String(s) => is_template(s),
-        Value::Array(a) => a.iter().any(templated),
-        Value::Object(m) => m.values().any(templated),
-        _ => false,
-    }
+    super::poll_interval(t, DEFAULT_INTERVAL, MIN_INTERVAL)
 }
 
 /// What can be checked before rendering: `interval`, and the other
@@ -225,15 +151,11 @@ fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
             format!("trigger '{}': missing required property '{key}'", trig.id),
         ));
     }
-    if props.values().any(templated) || !missing.is_empty() {
+    if props.values().any(super::templated) || !missing.is_empty() {
         return out;
     }
     if let Err(e) = S3Trigger::from_rendered(&trig.id, &props) {
-        let (path, message) = match e {
-            TaskError::Property { property, message } => (property, message),
-            other => (String::new(), other.to_string()),
-        };
-        out.push(TriggerProblem::at(path, format!("trigger '{}': {message}", trig.id)));
+        out.push(super::problem_of(&trig.id, e));
     }
     out
 }
@@ -267,9 +189,9 @@ mod tests {
         assert_eq!(interval(&t).expect("interval"), Duration::from_secs(300));
         assert!(check(&t, &flow()).is_empty());
         let s = S3Trigger::from_rendered("watch", &renderable(&t)).expect("valid");
-        assert_eq!((s.listing.bucket.as_str(), s.max_files, s.on), ("b", 25, On::CreateOrUpdate));
+        assert_eq!((s.listing.bucket.as_str(), s.stateful.max_files, s.stateful.on), ("b", 25, On::CreateOrUpdate));
         assert_eq!(s.action.move_target("b", "in/a.csv"), Some(("b".into(), "archive/a.csv".into())));
-        assert_eq!(s.state_key(&flow()), "ns/f/watch");
+        assert_eq!(s.stateful.state_key(&flow(), &s.id), "ns/f/watch");
     }
 
     #[test]

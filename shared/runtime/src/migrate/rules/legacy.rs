@@ -89,6 +89,9 @@ pub fn apply(cx: &mut Cx) {
         if ty.starts_with("io.kestra.plugin.scripts.") || ty.starts_with("io.kestra.plugin.dbt.") {
             script_runner(cx, m);
         }
+        if ty == "io.kestra.plugin.fs.local.Delete" {
+            local_delete_recursive(cx, m);
+        }
         if let Some(cmd) = legacy_dbt(&ty) {
             cx.manual(
                 m.start,
@@ -312,6 +315,28 @@ fn script_runner(cx: &mut Cx, m: &Node) {
     }
 }
 
+/// Kestra 2.0's `fs.local.Delete` deletes a folder's content only with
+/// `recursive: true` (1.x did by default): written where it was left out,
+/// so the task keeps deleting what it did (kestra-migrate's
+/// setLocalDeleteRecursive; on a file it changes nothing).
+fn local_delete_recursive(cx: &mut Cx, m: &Node) {
+    if m.get("recursive").is_some() {
+        return;
+    }
+    let Some((k, _)) = m.entry("type") else { return };
+    let why = "fs.local.Delete deletes a folder's content only with recursive: true in 2.0 (1.x did by default)";
+    if m.is_flow(cx.src) {
+        cx.manual(k.start, format!("{why}: add recursive: true if from is a folder"));
+        return;
+    }
+    // on the line after the type's (a new line first when it ends the text)
+    let end = crate::migrate::tree::line_end(cx.src, k.end);
+    let entry = format!("{}recursive: true", indent_of(cx.src, k));
+    let text = if cx.src[..end].ends_with('\n') { format!("{entry}\n") } else { format!("\n{entry}") };
+    cx.edits.push(end, end, text);
+    cx.changed(k.start, format!("{why}: recursive: true written"));
+}
+
 /// Sets the value of the entry `k: v` to `text` (a block value is
 /// replaced from the key's end, so the new value sits on the key's line).
 fn set_value(cx: &mut Cx, k: &Node, v: &Node, text: &str) {
@@ -369,6 +394,14 @@ mod tests {
         let out = "id: f\nnamespace: n\ntasks:\n  - id: h\n    type: io.kestra.plugin.core.http.Request\n    uri: http://x\n    options:\n      auth: {type: BASIC, username: \"{{ secret('U') }}\", password: \"p,w\"}\n      timeout: {connectTimeout: \"PT1S\", readIdleTimeout: \"PT5S\"}\n      proxy: {address: \"proxy.local\", port: 3128}\n      logs: [REQUEST_HEADERS, RESPONSE_HEADERS]\n";
         let m = check(src, out);
         assert_eq!(found(&m), ["legacy:8", "legacy:11", "legacy:12", "legacy:14", "legacy:15"]);
+    }
+
+    #[test]
+    fn a_local_delete_keeps_deleting_recursively() {
+        let src = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.fs.local.Delete # tidy\n    from: /data/done\n  - type: io.kestra.plugin.fs.local.Delete\n    id: b\n    from: /data/x.csv\n    recursive: false\n";
+        let out = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.fs.local.Delete # tidy\n    recursive: true\n    from: /data/done\n  - type: io.kestra.plugin.fs.local.Delete\n    id: b\n    from: /data/x.csv\n    recursive: false\n";
+        let m = check(src, out);
+        assert_eq!(found(&m), ["legacy:5"]);
     }
 
     #[test]

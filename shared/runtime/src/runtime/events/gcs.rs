@@ -20,12 +20,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{EventError, gcs_client, launch_event};
+use super::{EventError, Seen, bound_seen, gcs_client, launch_event};
 use crate::backend::ByteStream;
 use crate::gcp::gcs::GcsClient;
 use crate::model::Flow;
@@ -36,8 +36,6 @@ use crate::triggers::gcs::{Action, GcsTrigger, ObjectRef, TYPE, blob_variable, e
 
 /// The state store record kind of the polling state.
 pub const RECORD_KIND: &str = "gcs-trigger";
-/// Objects one trigger's polling state remembers at most (the oldest seen are forgotten beyond it).
-pub const MAX_SEEN: usize = 5000;
 /// Compare-and-swap attempts on the polling state before giving up (retried at the next poll).
 const CAS_ATTEMPTS: usize = 8;
 
@@ -126,13 +124,6 @@ async fn act(gcs: &GcsClient, trig: &GcsTrigger, refs: &[ObjectRef]) -> Result<(
     Ok(())
 }
 
-/// One object the poller has seen.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Seen {
-    version: String,
-    at: DateTime<Utc>,
-}
-
 /// The polling state of one trigger.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct PollState {
@@ -195,7 +186,7 @@ pub async fn poll(engine: &Arc<Engine>, flow: &Flow, trig: &GcsTrigger) -> Resul
                 state.seen.insert(uri, Seen { version: v, at: now });
             }
         }
-        bound_seen(&mut state.seen, &key);
+        bound_seen(&mut state.seen, &key, TYPE);
         if batch.is_empty() {
             if state != before && !save(engine, &key, ver, &state).await? {
                 continue;
@@ -213,27 +204,9 @@ fn object_uri(o: &Value) -> String {
     format!("gs://{}/{}", o["bucket"].as_str().unwrap_or_default(), o["name"].as_str().unwrap_or_default())
 }
 
-/// Keeps at most [`MAX_SEEN`] entries, forgetting the oldest seen.
-fn bound_seen(seen: &mut BTreeMap<String, Seen>, key: &str) {
-    if seen.len() <= MAX_SEEN {
-        return;
-    }
-    let mut by_age: Vec<(DateTime<Utc>, String)> = seen.iter().map(|(k, s)| (s.at, k.clone())).collect();
-    by_age.sort();
-    let excess = seen.len() - MAX_SEEN;
-    for (_, k) in by_age.into_iter().take(excess) {
-        seen.remove(&k);
-    }
-    tracing::warn!(
-        state_key = key,
-        bound = MAX_SEEN,
-        forgotten = excess,
-        "gcs.Trigger state holds more objects than its bound (MAX_SEEN): the oldest were forgotten and may fire again"
-    );
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::MAX_SEEN;
     use super::*;
 
     #[test]
@@ -246,7 +219,7 @@ mod tests {
                 Seen { version: "v".into(), at: t0 + chrono::Duration::seconds(i as i64) },
             );
         }
-        bound_seen(&mut seen, "k");
+        bound_seen(&mut seen, "k", TYPE);
         assert_eq!(seen.len(), MAX_SEEN);
         assert!(!seen.contains_key("gs://b/0") && seen.contains_key(&format!("gs://b/{}", MAX_SEEN + 2)));
     }

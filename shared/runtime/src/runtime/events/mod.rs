@@ -3,7 +3,8 @@
 //! the trigger's `action`) and [`pubsub`] (messages → executions with
 //! Kestra's trigger variables). `baton server local` polls
 //! ([`poller`]); the scheduler function is pushed each event
-//! (`functions::events`). [`http`], `s3` (an S3 bucket's new objects →
+//! (`functions::events`). [`http`], [`fs_local`] (a local folder's new
+//! files → one execution with `trigger.files`), `s3` (an S3 bucket's new objects →
 //! one execution with `trigger.objects`) and `redis` (a Redis list's
 //! elements → one execution with `trigger.uri`) are polled on both runtimes.
 //!
@@ -13,6 +14,7 @@
 //! once, so a duplicate event or a repeated poll creates nothing; what a
 //! poll has already handled is kept in the state store's records.
 
+pub mod fs_local;
 #[cfg(feature = "gcp")]
 pub mod gcs;
 pub mod http;
@@ -287,9 +289,43 @@ pub fn condition_false(
     Ok(name)
 }
 
+/// Objects or files one polled trigger's state (GCS's, S3's, a local
+/// folder's) remembers at most (the
+/// oldest seen are forgotten beyond it).
+pub const MAX_SEEN: usize = 5000;
+
+/// When a polled trigger (GCS's, S3's, a local folder's) last saw an object or
+/// file, and in which version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Seen {
+    pub version: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Keeps at most [`MAX_SEEN`] entries of a `trigger_type`'s state `key`,
+/// forgetting the oldest seen (with a warning: they may fire again).
+pub(crate) fn bound_seen(seen: &mut std::collections::BTreeMap<String, Seen>, key: &str, trigger_type: &str) {
+    if seen.len() <= MAX_SEEN {
+        return;
+    }
+    let mut by_age: Vec<(chrono::DateTime<chrono::Utc>, String)> =
+        seen.iter().map(|(k, s)| (s.at, k.clone())).collect();
+    by_age.sort();
+    let excess = seen.len() - MAX_SEEN;
+    for (_, k) in by_age.into_iter().take(excess) {
+        seen.remove(&k);
+    }
+    tracing::warn!(
+        state_key = key,
+        trigger_type,
+        bound = MAX_SEEN,
+        forgotten = excess,
+        "the trigger's state holds more entries than its bound (MAX_SEEN): the oldest were forgotten and may fire again"
+    );
+}
+
 /// A polling trigger's state record `kind`/`key` and its version (0 and
 /// the default state when there is none yet).
-#[cfg(any(feature = "gcp", feature = "aws"))]
 async fn load_state<T: serde::de::DeserializeOwned + Default>(
     engine: &Engine,
     kind: &str,
@@ -303,7 +339,6 @@ async fn load_state<T: serde::de::DeserializeOwned + Default>(
 
 /// Saves a polling trigger's state if its record is still at `version`;
 /// false on a lost race (another poll saved first).
-#[cfg(any(feature = "gcp", feature = "aws"))]
 async fn save_state<T: serde::Serialize>(
     engine: &Engine,
     kind: &str,

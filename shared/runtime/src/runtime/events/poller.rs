@@ -53,6 +53,8 @@ enum EventTrigger {
     /// An `s3.Trigger` (its id) and its interval; the rest is rendered at each poll.
     #[cfg(feature = "aws")]
     S3(String, Duration),
+    /// An `fs.local.Trigger` (its id) and its interval; the rest is rendered at each poll.
+    Local(String, Duration),
     /// A `redis.list.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
     #[cfg(feature = "redis")]
     RedisRealtime(String, serde_json::Map<String, serde_json::Value>),
@@ -80,6 +82,9 @@ impl EventTrigger {
             gcs::TYPE => GcsTrigger::from_trigger(t).ok().map(EventTrigger::Gcs),
             #[cfg(feature = "gcp")]
             pubsub::TYPE | pubsub::REALTIME_TYPE => PubSubTrigger::from_trigger(t).ok().map(EventTrigger::PubSub),
+            crate::triggers::fs_local::TYPE => {
+                crate::triggers::fs_local::interval(t).ok().map(|i| EventTrigger::Local(t.id.clone(), i))
+            }
             #[cfg(feature = "aws")]
             crate::triggers::s3::TYPE => {
                 crate::triggers::s3::interval(t).ok().map(|i| EventTrigger::S3(t.id.clone(), i))
@@ -124,6 +129,7 @@ impl EventTrigger {
             EventTrigger::PubSub(p) => p.interval,
             #[cfg(feature = "aws")]
             EventTrigger::S3(_, i) => *i,
+            EventTrigger::Local(_, i) => *i,
             #[cfg(feature = "redis")]
             EventTrigger::RedisRealtime(..) => Duration::ZERO,
             EventTrigger::Socket(..) => Duration::ZERO,
@@ -271,6 +277,12 @@ async fn evaluate(
         }
         #[cfg(feature = "redis")]
         EventTrigger::RedisRealtime(id, props) => super::redis::listen(engine, flow, id, props).await,
+        EventTrigger::Local(id, _) => Ok(super::fs_local::poll(engine, flow, id)
+            .await?
+            .filter(|f| f.created)
+            .map(|f| f.execution_id)
+            .into_iter()
+            .collect()),
         #[cfg(feature = "aws")]
         EventTrigger::S3(id, _) => Ok(super::s3::poll(engine, flow, id)
             .await?

@@ -20,11 +20,11 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{EventError, launch_event};
+use super::{EventError, Seen, bound_seen, launch_event};
 
 use crate::model::Flow;
 use crate::model::ids::slugify;
@@ -37,8 +37,6 @@ use crate::triggers::s3::{S3Trigger, TYPE, renderable};
 
 /// The state store record kind of the polling state.
 pub const RECORD_KIND: &str = "s3-trigger";
-/// Objects one trigger's state remembers at most (the oldest seen are forgotten beyond it).
-pub const MAX_SEEN: usize = 5000;
 /// Compare-and-swap attempts on the state before giving up (retried at the next poll).
 const CAS_ATTEMPTS: usize = 8;
 
@@ -72,12 +70,6 @@ impl Detected {
 struct Pending {
     execution_id: String,
     objects: Vec<Detected>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Seen {
-    version: String,
-    at: DateTime<Utc>,
 }
 
 /// The polling state of one trigger.
@@ -130,7 +122,7 @@ pub async fn poll(engine: &Arc<Engine>, flow: &Flow, trigger_id: &str) -> Result
         return Ok(None);
     }
     let client = trig.aws.s3().await.map_err(config(flow, trigger_id))?;
-    let key = trig.state_key(flow);
+    let key = trig.stateful.state_key(flow, &trig.id);
     // what this poll fired, kept when another poll saved the state first
     let mut fired: Option<Fired> = None;
     for _ in 0..CAS_ATTEMPTS {
@@ -151,7 +143,7 @@ pub async fn poll(engine: &Arc<Engine>, flow: &Flow, trigger_id: &str) -> Result
         // objects gone from the listing are forgotten (moved, deleted)
         let present: HashSet<&str> = listed.iter().map(|o| o.key.as_str()).collect();
         state.seen.retain(|k, _| present.contains(k.as_str()));
-        if let Some(ttl) = trig.state_ttl.and_then(|t| chrono::Duration::from_std(t).ok()) {
+        if let Some(ttl) = trig.stateful.state_ttl.and_then(|t| chrono::Duration::from_std(t).ok()) {
             state.seen.retain(|_, s| now - s.at <= ttl);
         }
         let mut batch = Vec::new();
@@ -162,8 +154,8 @@ pub async fn poll(engine: &Arc<Engine>, flow: &Flow, trigger_id: &str) -> Result
                 continue;
             }
             let is_new = prev.is_none();
-            if trig.on.fires(is_new) {
-                if batch.len() == trig.max_files {
+            if trig.stateful.on.fires(is_new) {
+                if batch.len() == trig.stateful.max_files {
                     // the next poll takes it
                     continue;
                 }
@@ -178,7 +170,7 @@ pub async fn poll(engine: &Arc<Engine>, flow: &Flow, trigger_id: &str) -> Result
             }
             state.seen.insert(o.key.clone(), Seen { version: v, at: now });
         }
-        bound_seen(&mut state.seen, &key);
+        bound_seen(&mut state.seen, &key, TYPE);
         if batch.is_empty() {
             if state != before && !save(engine, &key, ver, &state).await? {
                 continue;
@@ -262,27 +254,9 @@ async fn stage(
     Ok(format!("kestra://{path}"))
 }
 
-/// Keeps at most [`MAX_SEEN`] entries, forgetting the oldest seen.
-fn bound_seen(seen: &mut BTreeMap<String, Seen>, key: &str) {
-    if seen.len() <= MAX_SEEN {
-        return;
-    }
-    let mut by_age: Vec<(DateTime<Utc>, String)> = seen.iter().map(|(k, s)| (s.at, k.clone())).collect();
-    by_age.sort();
-    let excess = seen.len() - MAX_SEEN;
-    for (_, k) in by_age.into_iter().take(excess) {
-        seen.remove(&k);
-    }
-    tracing::warn!(
-        state_key = key,
-        bound = MAX_SEEN,
-        forgotten = excess,
-        "s3.Trigger state holds more objects than its bound (MAX_SEEN): the oldest were forgotten and may fire again"
-    );
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::MAX_SEEN;
     use super::*;
 
     #[test]
@@ -306,7 +280,7 @@ mod tests {
         for i in 0..MAX_SEEN + 2 {
             seen.insert(format!("k{i}"), Seen { version: "v".into(), at: t0 + chrono::Duration::seconds(i as i64) });
         }
-        bound_seen(&mut seen, "k");
+        bound_seen(&mut seen, "k", TYPE);
         assert_eq!(seen.len(), MAX_SEEN);
         assert!(!seen.contains_key("k0"));
     }

@@ -143,17 +143,31 @@ pub struct StatefulDecl {
 /// What the stateful file triggers (S3's, a local folder's: Kestra's
 /// `StatefulTriggerInterface` with `maxFiles`) read of their rendered
 /// properties, `#[serde(flatten)]`ed into each one's.
+/// Kept as written and read in [`Stateful::check`]: an error inside a
+/// flattened struct would lose the property's name.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatefulProps {
-    #[serde(default, deserialize_with = "crate::plugins::de::opt_string_lenient")]
-    on: Option<String>,
-    #[serde(default, deserialize_with = "crate::plugins::de::opt_u64_lenient")]
-    max_files: Option<u64>,
-    #[serde(default, deserialize_with = "crate::plugins::de::opt_string_lenient")]
-    state_key: Option<String>,
-    #[serde(default, deserialize_with = "crate::plugins::de::opt_duration")]
-    state_ttl: Option<chrono::TimeDelta>,
+    #[serde(default)]
+    on: Option<Value>,
+    #[serde(default)]
+    max_files: Option<Value>,
+    #[serde(default)]
+    state_key: Option<Value>,
+    #[serde(default)]
+    state_ttl: Option<Value>,
+}
+
+/// `v` read by `read` (one of `crate::plugins::de`'s), an error naming `property`.
+fn read_prop<T>(
+    property: &str,
+    v: Option<Value>,
+    read: fn(Value) -> Result<Option<T>, serde_json::Error>,
+) -> Result<Option<T>, crate::plugins::TaskError> {
+    match v {
+        None => Ok(None),
+        Some(v) => read(v).map_err(|e| crate::plugins::TaskError::property(property, e.to_string())),
+    }
 }
 
 /// [`StatefulProps`] checked: which changes fire, how many files one
@@ -169,15 +183,19 @@ pub struct Stateful {
 impl Stateful {
     /// `on` one of [`On::VALUES`] (any case), `maxFiles` from 1 to [`MAX_FILES_BOUND`].
     pub fn check(p: StatefulProps) -> Result<Stateful, crate::plugins::TaskError> {
-        use crate::plugins::TaskError;
-        let on = match p.on.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+        use crate::plugins::{TaskError, de};
+        let on: Option<String> = read_prop("on", p.on, de::opt_string_lenient)?;
+        let max_files: Option<u64> = read_prop("maxFiles", p.max_files, de::opt_u64_lenient)?;
+        let state_key: Option<String> = read_prop("stateKey", p.state_key, de::opt_string_lenient)?;
+        let state_ttl = read_prop("stateTtl", p.state_ttl, de::opt_duration)?;
+        let on = match on.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
             None => On::CreateOrUpdate,
             Some(o) if On::VALUES.contains(&o.to_ascii_uppercase().as_str()) => {
                 On::parse(Some(&o.to_ascii_uppercase()))
             }
             Some(o) => return Err(TaskError::property("on", format!("'{o}' is not one of {}", On::VALUES.join(", ")))),
         };
-        let max_files = match p.max_files {
+        let max_files = match max_files {
             None => DEFAULT_MAX_FILES,
             Some(n) if n >= 1 && n as usize <= MAX_FILES_BOUND => n as usize,
             Some(n) => {
@@ -190,8 +208,8 @@ impl Stateful {
         Ok(Stateful {
             on,
             max_files,
-            state_key: p.state_key.filter(|k| !k.trim().is_empty()),
-            state_ttl: p.state_ttl.and_then(|d| d.to_std().ok()),
+            state_key: state_key.filter(|k| !k.trim().is_empty()),
+            state_ttl: state_ttl.and_then(|d| d.to_std().ok()),
         })
     }
 

@@ -90,6 +90,19 @@ async fn read(cluster: &Cluster, uri: &str) -> String {
     s
 }
 
+/// The attempt's working folder once the worker has cleared it: the
+/// folder is cleared after the result is reported (so a worker dying
+/// between the two leaves files, never a result unreported), so the
+/// execution may be seen ended a moment before; waits until only `kept`
+/// stays and returns what the folder holds.
+async fn cleared_folder(cluster: &Cluster, work: &str, kept: &str) -> Vec<String> {
+    wait_for(Duration::from_secs(10), "the working folder to keep the output files only", || async {
+        let files = cluster.backends.storage.list(work).await.expect("list");
+        (files == [kept]).then_some(files)
+    })
+    .await
+}
+
 fn outputs(exec: &shared::model::Execution, task: &str) -> Value {
     let tr = exec.task_run_list.iter().find(|t| t.task_id == task).expect("task run");
     Value::Object(tr.outputs.clone().unwrap_or_default())
@@ -380,8 +393,7 @@ async fn what_a_cloud_run_task_sends_back_is_masked() {
     let uri = outputs(&exec, "sh")["outputFiles"]["out.txt"].as_str().expect("out.txt").to_string();
     assert_eq!(read(&cluster, &uri).await, "file=****** plain\n");
     let work = uri.trim_start_matches("kestra://").trim_end_matches("out.txt").to_string();
-    let files = cluster.backends.storage.list(&work).await.expect("list");
-    assert_eq!(files, [uri.trim_start_matches("kestra://")], "the working folder keeps the output files only");
+    let files = cleared_folder(&cluster, &work, uri.trim_start_matches("kestra://")).await;
     for f in files {
         let text = read(&cluster, &format!("kestra://{f}")).await;
         assert!(!text.contains(value), "the secret in clear in {f}: {text}");
@@ -400,8 +412,7 @@ async fn a_cloud_run_tasks_rendered_script_and_inputs_do_not_stay_in_storage() {
     let uri = outputs(&exec, "sh")["outputFiles"]["result.txt"].as_str().expect("result.txt").to_string();
     assert_eq!(read(&cluster, &uri).await.trim(), (3 + value.len()).to_string());
     let work = uri.trim_start_matches("kestra://").trim_end_matches("result.txt").to_string();
-    let files = cluster.backends.storage.list(&work).await.expect("list");
-    assert_eq!(files, [uri.trim_start_matches("kestra://")], "the script and the input file stay: {files:?}");
+    cleared_folder(&cluster, &work, uri.trim_start_matches("kestra://")).await;
     // nothing of the execution's files holds the secret
     let all = cluster.backends.storage.list("/test/cloudrun/script/").await.expect("list");
     for f in all {

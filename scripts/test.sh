@@ -109,29 +109,44 @@ chmod 1777 "$tests_tmp"
 trap 'rm -rf "$tests_tmp"' EXIT
 export TMPDIR="$tests_tmp"
 cargo test --workspace --no-fail-fast $BATON_TEST_FEATURES 2>&1 | tee "$log"
-stage "the deployed-system test, alone (timing-sensitive: see tests/tests/deployed.rs)"
 # `--workspace --test e2e`, not `-p e2e`: the same feature set as the build
 # above, so the test binary is reused (with `-p e2e` cargo resolves other
-# features and rebuilds the GCP crates, shared and e2e: minutes).
-cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
-  deployed::the_deployed_system_runs_right_through_ticks_backfills_updates_kills_and_idle 2>&1 | tee -a "$log"
-cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
-  deployed_pause::a_timed_pause_is_woken_by_the_sweep_on_the_deployed_shape 2>&1 | tee -a "$log"
-cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
-  deployed_subflow::a_subflow_runs_once_through_the_functions_and_passes_its_outputs_or_its_failure_back 2>&1 | tee -a "$log"
-cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
-  deployed_subflow::the_sweep_ends_a_parent_whose_childs_end_message_was_lost 2>&1 | tee -a "$log"
-cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
-  deployed_subflow::the_sweep_starts_the_child_whose_start_was_lost_once 2>&1 | tee -a "$log"
-cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
-  deployed_backfill::api_backfills_run_under_throttled_cpu_pin_revisions_and_fail_when_they_cannot_go_on 2>&1 | tee -a "$log"
-cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
-  deployed_chunks::a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach 2>&1 | tee -a "$log"
-cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
-  deployed_timed::dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each 2>&1 | tee -a "$log"
-stage "cold decisions on part of an execution, alone (a local store in the process orders ids)"
-cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
-  gcp_backends::partial::cold_executors_decide_a_large_for_each_from_a_few_task_runs 2>&1 | tee -a "$log"
+# features and rebuilds the GCP crates, shared and e2e: minutes). Cargo
+# holds no lock while tests run, so two of these can run at once.
+deployed() {
+  cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact "$1" 2>&1
+}
+stage "the deployed pause test, alone (a quiet window is part of what it checks)"
+deployed deployed_pause::a_timed_pause_is_woken_by_the_sweep_on_the_deployed_shape | tee -a "$log"
+stage "the deployed tests that wait on real minutes, on the sweep or count, two at a time"
+# the timed triggers' test idles until real whole minutes (Cloud Scheduler
+# jobs on their own crons): it runs beside the subflow tests, which wait
+# on 5 s sweep ticks, and the cold-decision test, all of which count, not
+# time, what they check (the pause test failed beside another: it checks a
+# quiet window); its output joins the log once it ends
+# (in a session of its own, so that a failure of the others ends it too)
+timed_log=$(mktemp)
+setsid cargo test --workspace --test e2e $BATON_TEST_FEATURES -- --ignored --exact \
+  deployed_timed::dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each >"$timed_log" 2>&1 &
+timed_pid=$!
+trap 'kill -- -"$timed_pid" 2>/dev/null; rm -rf "$tests_tmp"' EXIT
+deployed deployed_subflow::a_subflow_runs_once_through_the_functions_and_passes_its_outputs_or_its_failure_back | tee -a "$log"
+deployed deployed_subflow::the_sweep_ends_a_parent_whose_childs_end_message_was_lost | tee -a "$log"
+deployed deployed_subflow::the_sweep_starts_the_child_whose_start_was_lost_once | tee -a "$log"
+# cold decisions on part of an execution: a process of its own (a local
+# store opened by another test in the process orders ids); it counts the
+# documents its decisions read, not time
+deployed gcp_backends::partial::cold_executors_decide_a_large_for_each_from_a_few_task_runs | tee -a "$log"
+timed_rc=0
+wait "$timed_pid" || timed_rc=$?
+trap 'rm -rf "$tests_tmp"' EXIT
+tee -a "$log" <"$timed_log"
+rm -f "$timed_log"
+[ "$timed_rc" -eq 0 ] || exit "$timed_rc"
+stage "the deployed-system tests that load the cores, alone (timing-sensitive: see tests/tests/deployed.rs)"
+deployed deployed::the_deployed_system_runs_right_through_ticks_backfills_updates_kills_and_idle | tee -a "$log"
+deployed deployed_backfill::api_backfills_run_under_throttled_cpu_pin_revisions_and_fail_when_they_cannot_go_on | tee -a "$log"
+deployed deployed_chunks::a_cold_executor_goes_on_from_the_chunks_of_a_large_foreach | tee -a "$log"
 # one closing line for the whole suite (cargo prints one per test binary)
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

@@ -153,9 +153,10 @@ fn create_jobs(d: &Deployment, jobs: &Value) -> BTreeMap<String, String> {
     names
 }
 
-// Run alone by scripts/test.sh, as deployed.rs: timing-sensitive.
+// Run in a process of its own by scripts/test.sh, beside tests that count
+// rather than time what they check: it idles until real whole minutes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "run alone by scripts/test.sh: cargo test -p e2e --test e2e -- --ignored --exact deployed_timed::dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each"]
+#[ignore = "run in a process of its own by scripts/test.sh: cargo test -p e2e --test e2e -- --ignored --exact deployed_timed::dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each"]
 async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
     let bq_host = emulators().bigquery_host.clone();
     let d =

@@ -91,12 +91,12 @@ fn results(exec: &Execution) -> Vec<ExecutionEvent> {
         .collect()
 }
 
-// Run alone by scripts/test.sh: a local store opened by another test in the
-// process makes ids time-ordered, and slots then have no document names
+// Run in a process of its own by scripts/test.sh: a local store opened by
+// another test in the process makes ids time-ordered, and slots then have no document names
 // (the executor loads whole executions, as it should, and this test would
 // measure nothing).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "run alone by scripts/test.sh: cargo test -p e2e --test e2e -- --ignored --exact gcp_backends::partial::cold_executors_decide_a_large_for_each_from_a_few_task_runs"]
+#[ignore = "run in a process of its own by scripts/test.sh: cargo test -p e2e --test e2e -- --ignored --exact gcp_backends::partial::cold_executors_decide_a_large_for_each_from_a_few_task_runs"]
 async fn cold_executors_decide_a_large_for_each_from_a_few_task_runs() {
     let b = gcp_backends("partial").await;
     let admin = PubSubAdmin::connect(b.config.pubsub_target()).await.expect("Pub/Sub admin");

@@ -12,11 +12,11 @@
 //! rendered (only `interval` must be written out).
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::stateful::{interval, renderable};
 use super::{Stateful, StatefulDecl, StatefulProps, TriggerDef, TriggerProblem, WhenProp};
 use crate::model::{Flow, Trigger};
 use crate::plugins::fs_local::Action;
@@ -24,15 +24,6 @@ use crate::plugins::fs_local::watch::Watch;
 use crate::plugins::{Declare, TaskError, de, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.fs.local.Trigger";
-
-/// Kestra's default `interval`.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
-/// The smallest `interval` the poller honours.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
-
-/// The keys read by the trigger machinery, not rendered with the others.
-const NOT_RENDERED: &[&str] =
-    &["id", "type", "description", "disabled", "conditions", "labels", "allowConcurrent", "when", "interval"];
 
 /// Start an execution for new files in a local folder.
 ///
@@ -98,11 +89,6 @@ pub struct LocalTrigger {
     pub stateful: Stateful,
 }
 
-/// The properties to render: the trigger's, less those the machinery reads.
-pub fn renderable(t: &Trigger) -> Map<String, Value> {
-    t.props.iter().filter(|(k, _)| !NOT_RENDERED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
 impl LocalTrigger {
     /// Reads the rendered properties (see [`renderable`]).
     pub fn from_rendered(id: &str, props: &Map<String, Value>) -> Result<LocalTrigger, TaskError> {
@@ -111,11 +97,6 @@ impl LocalTrigger {
         let watch = Watch::new(&r.from, r.reg_exp.as_deref(), r.recursive.unwrap_or(false), action)?;
         Ok(LocalTrigger { id: id.to_string(), watch, stateful: Stateful::check(r.stateful)? })
     }
-}
-
-/// The trigger's `interval` (a literal ISO-8601 duration).
-pub fn interval(t: &Trigger) -> Result<Duration, TriggerProblem> {
-    super::poll_interval(t, DEFAULT_INTERVAL, MIN_INTERVAL)
 }
 
 /// What can be checked before rendering: `interval`, `from`, and the other
@@ -141,6 +122,8 @@ fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::triggers::On;
     use crate::triggers::tests::{flow, trigger_of};
@@ -160,7 +143,7 @@ mod tests {
         let l = LocalTrigger::from_rendered("watch", &renderable(&t)).expect("valid");
         assert_eq!((l.stateful.max_files, l.stateful.on), (25, On::CreateOrUpdate));
         assert_eq!(l.stateful.state_key(&flow(), &l.id), "ns/f/watch");
-        assert_eq!(interval(&trig("from: /x")).expect("default"), DEFAULT_INTERVAL);
+        assert_eq!(interval(&trig("from: /x")).expect("default"), crate::triggers::stateful::DEFAULT_INTERVAL);
     }
 
     #[test]

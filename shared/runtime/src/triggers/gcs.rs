@@ -17,6 +17,7 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::stateful::{DEFAULT_INTERVAL, DEFAULT_MAX_FILES, MAX_FILES_BOUND, MIN_INTERVAL};
 use super::{TriggerDef, TriggerProblem, WhenProp, prop};
 use crate::model::flow::kind_of;
 use crate::model::{Flow, Trigger};
@@ -24,15 +25,6 @@ use crate::plugins::Declare;
 use crate::template::is_template;
 
 pub const TYPE: &str = "io.kestra.plugin.gcp.gcs.Trigger";
-
-/// Kestra's default `interval`.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
-/// Kestra's default `maxFiles`.
-pub const DEFAULT_MAX_FILES: usize = 25;
-/// The largest `maxFiles` Baton accepts (objects in one execution).
-pub const MAX_FILES_BOUND: usize = 1000;
-/// The smallest `interval` the local poller honours.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The credential properties of the gcp triggers (plugin-gcp `GcpInterface`).
 #[derive(Deserialize, Declare)]

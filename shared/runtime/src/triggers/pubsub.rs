@@ -202,7 +202,7 @@ impl PubSubTrigger {
             topic: topic.unwrap_or_default(),
             subscription: subscription.unwrap_or_default(),
             auto_create,
-            interval: interval.unwrap_or(super::gcs::DEFAULT_INTERVAL).max(super::gcs::MIN_INTERVAL),
+            interval: interval.unwrap_or(super::stateful::DEFAULT_INTERVAL).max(super::stateful::MIN_INTERVAL),
             max_records,
             max_duration,
             serde: if serde.as_deref() == Some("JSON") { Serde::Json } else { Serde::String },

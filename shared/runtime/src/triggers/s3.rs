@@ -12,11 +12,11 @@
 //! reads it).
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::stateful::{interval, renderable};
 use super::{Stateful, StatefulDecl, StatefulProps, TriggerDef, TriggerProblem, WhenProp};
 use crate::model::{Flow, Trigger};
 use crate::plugins::aws::AwsProps;
@@ -26,15 +26,6 @@ use crate::plugins::aws::s3::list::BucketProps;
 use crate::plugins::{Declare, TaskError, parse_props};
 
 pub const TYPE: &str = "io.kestra.plugin.aws.s3.Trigger";
-
-/// Kestra's default `interval`.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
-/// The smallest `interval` the local poller honours.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
-
-/// The keys that are not the listing's: read here, or by the trigger machinery.
-const NOT_RENDERED: &[&str] =
-    &["id", "type", "description", "disabled", "conditions", "labels", "allowConcurrent", "when", "interval"];
 
 /// Start an execution for new files in an S3 bucket.
 ///
@@ -95,11 +86,6 @@ pub struct S3Trigger {
     pub stateful: Stateful,
 }
 
-/// The properties to render: the trigger's, less those it does not list with.
-pub fn renderable(t: &Trigger) -> Map<String, Value> {
-    t.props.iter().filter(|(k, _)| !NOT_RENDERED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
 impl S3Trigger {
     /// Reads the rendered properties (see [`renderable`]).
     pub fn from_rendered(id: &str, props: &Map<String, Value>) -> Result<S3Trigger, TaskError> {
@@ -130,11 +116,6 @@ impl S3Trigger {
     }
 }
 
-/// The trigger's `interval` (a literal ISO-8601 duration: Terraform reads it).
-pub fn interval(t: &Trigger) -> Result<Duration, TriggerProblem> {
-    super::poll_interval(t, DEFAULT_INTERVAL, MIN_INTERVAL)
-}
-
 /// What can be checked before rendering: `interval`, and the other
 /// properties when none is a template (else they are checked at each poll).
 fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
@@ -162,6 +143,8 @@ fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn trig(yaml: &str) -> Trigger {

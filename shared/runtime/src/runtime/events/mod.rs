@@ -14,6 +14,7 @@
 //! once, so a duplicate event or a repeated poll creates nothing; what a
 //! poll has already handled is kept in the state store's records.
 
+pub(crate) mod batched;
 pub mod fs_local;
 #[cfg(feature = "gcp")]
 pub mod gcs;

@@ -83,11 +83,11 @@ impl EventTrigger {
             #[cfg(feature = "gcp")]
             pubsub::TYPE | pubsub::REALTIME_TYPE => PubSubTrigger::from_trigger(t).ok().map(EventTrigger::PubSub),
             crate::triggers::fs_local::TYPE => {
-                crate::triggers::fs_local::interval(t).ok().map(|i| EventTrigger::Local(t.id.clone(), i))
+                crate::triggers::stateful::interval(t).ok().map(|i| EventTrigger::Local(t.id.clone(), i))
             }
             #[cfg(feature = "aws")]
             crate::triggers::s3::TYPE => {
-                crate::triggers::s3::interval(t).ok().map(|i| EventTrigger::S3(t.id.clone(), i))
+                crate::triggers::stateful::interval(t).ok().map(|i| EventTrigger::S3(t.id.clone(), i))
             }
             _ => None,
         }

@@ -9,7 +9,8 @@
 //! record `s3-trigger/{stateKey}`: what is new or changed per `on` (at most
 //! `maxFiles`) is recorded as a pending batch with its execution id —
 //! compare-and-swap on the record, so of two polls at once (a duplicate
-//! tick, two servers) one chooses the batch — then fired: each object is
+//! tick, two servers) one chooses the batch (the loop the local folder's
+//! trigger shares, [`super::batched`]) — then fired: each object is
 //! streamed into the execution's files, the execution is created under that
 //! id (the launcher creates an id once), and the `action` is done (MOVE only
 //! while the object still has the ETag listed). A process killed mid-way
@@ -17,14 +18,15 @@
 //! already seen does not fire again while it is unchanged and still there,
 //! so with action NONE each object starts one execution.
 
-use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{EventError, Seen, bound_seen, launch_event};
+pub use super::batched::Fired;
+use super::batched::{self, Listed, Pending, Source};
+use super::{EventError, launch_event};
 
 use crate::model::Flow;
 use crate::model::ids::slugify;
@@ -33,26 +35,34 @@ use crate::plugins::aws::S3Client;
 use crate::plugins::aws::s3::common::{Get, S3Obj, get};
 use crate::plugins::context::execution_prefix;
 use crate::runtime::engine::Engine;
-use crate::triggers::s3::{S3Trigger, TYPE, renderable};
+use crate::triggers::s3::{S3Trigger, TYPE};
+use crate::triggers::stateful::renderable;
 
 /// The state store record kind of the polling state.
 pub const RECORD_KIND: &str = "s3-trigger";
-/// Compare-and-swap attempts on the state before giving up (retried at the next poll).
-const CAS_ATTEMPTS: usize = 8;
 
-/// One object of a batch.
+/// What a batch keeps of an object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Detected {
+struct Object {
     key: String,
     etag: Option<String>,
     size: i64,
     last_modified: Option<String>,
     owner: Option<(Option<String>, Option<String>)>,
-    is_new: bool,
 }
 
-impl Detected {
+impl Object {
+    fn of(o: &S3Obj) -> Object {
+        Object {
+            key: o.key.clone(),
+            etag: o.etag.clone(),
+            size: o.size,
+            last_modified: o.last_modified.clone(),
+            owner: o.owner.clone(),
+        }
+    }
+
     fn object(&self) -> S3Obj {
         S3Obj {
             key: self.key.clone(),
@@ -62,31 +72,6 @@ impl Detected {
             owner: self.owner.clone(),
         }
     }
-}
-
-/// A batch chosen, not yet fired.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Pending {
-    execution_id: String,
-    objects: Vec<Detected>,
-}
-
-/// The polling state of one trigger.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct PollState {
-    #[serde(default)]
-    seen: BTreeMap<String, Seen>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pending: Option<Pending>,
-}
-
-/// What a poll did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fired {
-    pub execution_id: String,
-    /// False when the execution already existed (a duplicate).
-    pub created: bool,
 }
 
 fn config(flow: &Flow, trigger: &str) -> impl Fn(TaskError) -> EventError {
@@ -105,13 +90,31 @@ pub fn read(engine: &Engine, flow: &Flow, trigger_id: &str) -> Result<S3Trigger,
     S3Trigger::from_rendered(trigger_id, &props).map_err(config(flow, trigger_id))
 }
 
-async fn load(engine: &Engine, key: &str) -> Result<(u64, PollState), EventError> {
-    super::load_state(engine, RECORD_KIND, key).await
+/// The bucket a trigger watches, as [`batched::poll`] lists and fires it.
+struct Bucket<'a> {
+    engine: &'a Arc<Engine>,
+    flow: &'a Flow,
+    trig: &'a S3Trigger,
+    client: S3Client,
 }
 
-/// Saves the state if still at `version`; false on a lost race.
-async fn save(engine: &Engine, key: &str, version: u64, state: &PollState) -> Result<bool, EventError> {
-    super::save_state(engine, RECORD_KIND, key, version, state).await
+impl Source for Bucket<'_> {
+    type Item = Object;
+    const RECORD_KIND: &'static str = RECORD_KIND;
+    const TYPE: &'static str = TYPE;
+
+    async fn list(&self) -> Result<Vec<Listed<Object>>, EventError> {
+        let listed = self.trig.listing.list(&self.client).await.map_err(config(self.flow, &self.trig.id))?;
+        Ok(listed.iter().map(|o| Listed { key: o.key.clone(), version: o.version(), item: Object::of(o) }).collect())
+    }
+
+    async fn fire(&self, batch: &Pending<Object>) -> Result<Fired, EventError> {
+        fire(self.engine, self.flow, self.trig, &self.client, batch).await
+    }
+
+    fn seed(o: &Object) -> String {
+        format!("{}#{}", o.key, o.etag.as_deref().unwrap_or_default())
+    }
 }
 
 /// One evaluation of the trigger `trigger_id` of `flow` (see the module
@@ -123,76 +126,8 @@ pub async fn poll(engine: &Arc<Engine>, flow: &Flow, trigger_id: &str) -> Result
     }
     let client = trig.aws.s3().await.map_err(config(flow, trigger_id))?;
     let key = trig.stateful.state_key(flow, &trig.id);
-    // what this poll fired, kept when another poll saved the state first
-    let mut fired: Option<Fired> = None;
-    for _ in 0..CAS_ATTEMPTS {
-        let (ver, mut state) = load(engine, &key).await?;
-        if let Some(batch) = state.pending.take() {
-            let f = fire(engine, flow, &trig, &client, &batch).await?;
-            if fired.as_ref().is_none_or(|p| !p.created) {
-                fired = Some(f);
-            }
-            if save(engine, &key, ver, &state).await? {
-                return Ok(fired);
-            }
-            continue;
-        }
-        let listed = trig.listing.list(&client).await.map_err(config(flow, trigger_id))?;
-        let now = Utc::now();
-        let before = state.clone();
-        // objects gone from the listing are forgotten (moved, deleted)
-        let present: HashSet<&str> = listed.iter().map(|o| o.key.as_str()).collect();
-        state.seen.retain(|k, _| present.contains(k.as_str()));
-        if let Some(ttl) = trig.stateful.state_ttl.and_then(|t| chrono::Duration::from_std(t).ok()) {
-            state.seen.retain(|_, s| now - s.at <= ttl);
-        }
-        let mut batch = Vec::new();
-        for o in &listed {
-            let v = o.version();
-            let prev = state.seen.get(&o.key).map(|s| s.version.clone());
-            if prev.as_deref() == Some(v.as_str()) {
-                continue;
-            }
-            let is_new = prev.is_none();
-            if trig.stateful.on.fires(is_new) {
-                if batch.len() == trig.stateful.max_files {
-                    // the next poll takes it
-                    continue;
-                }
-                batch.push(Detected {
-                    key: o.key.clone(),
-                    etag: o.etag.clone(),
-                    size: o.size,
-                    last_modified: o.last_modified.clone(),
-                    owner: o.owner.clone(),
-                    is_new,
-                });
-            }
-            state.seen.insert(o.key.clone(), Seen { version: v, at: now });
-        }
-        bound_seen(&mut state.seen, &key, TYPE);
-        if batch.is_empty() {
-            if state != before && !save(engine, &key, ver, &state).await? {
-                continue;
-            }
-            return Ok(fired);
-        }
-        let execution_id = execution_id(flow, &trig.id, &key, ver, &batch);
-        state.pending = Some(Pending { execution_id, objects: batch });
-        // the next round fires the batch just recorded
-        let _ = save(engine, &key, ver, &state).await?;
-    }
-    Err(EventError::Contention { key })
-}
-
-/// The id of a batch's execution: the trigger, its state's version when the
-/// batch was chosen (each batch is chosen at another) and the objects.
-fn execution_id(flow: &Flow, trigger_id: &str, state_key: &str, version: u64, batch: &[Detected]) -> String {
-    let mut seed = format!("s3.Trigger\n{}\n{}\n{trigger_id}\n{state_key}\n{version}", flow.namespace, flow.id);
-    for d in batch {
-        seed.push_str(&format!("\n{}#{}", d.key, d.etag.as_deref().unwrap_or_default()));
-    }
-    crate::model::ids::derived_id(&seed)
+    let bucket = Bucket { engine, flow, trig: &trig, client };
+    batched::poll(engine, flow, trigger_id, &key, &trig.stateful, &bucket).await
 }
 
 /// Creates the batch's execution (each object staged first) unless it
@@ -202,16 +137,16 @@ async fn fire(
     flow: &Flow,
     trig: &S3Trigger,
     client: &S3Client,
-    batch: &Pending,
+    batch: &Pending<Object>,
 ) -> Result<Fired, EventError> {
     let id = &batch.execution_id;
     let created = if engine.state.load_execution(id).await?.is_some() {
         false
     } else {
-        let mut objects = Vec::with_capacity(batch.objects.len());
-        for d in &batch.objects {
-            let uri = stage(engine, flow, trig, client, id, &d.key).await?;
-            let mut o = d.object().to_json(Some(&uri));
+        let mut objects = Vec::with_capacity(batch.items.len());
+        for d in &batch.items {
+            let uri = stage(engine, flow, trig, client, id, &d.item.key).await?;
+            let mut o = d.item.object().to_json(Some(&uri));
             if let Value::Object(m) = &mut o {
                 m.insert("changeType".into(), json!(if d.is_new { "CREATE" } else { "UPDATE" }));
             }
@@ -221,7 +156,7 @@ async fn fire(
         vars.insert("objects".into(), Value::Array(objects));
         launch_event(engine, flow, &trig.id, TYPE, id, vars).await?
     };
-    let objects: Vec<S3Obj> = batch.objects.iter().map(Detected::object).collect();
+    let objects: Vec<S3Obj> = batch.items.iter().map(|d| d.item.object()).collect();
     trig.action.perform(client, &trig.listing.bucket, &objects).await.map_err(config(flow, &trig.id))?;
     Ok(Fired { execution_id: id.clone(), created })
 }
@@ -252,36 +187,4 @@ async fn stage(
     let (_, reader) = get(client, &g).await.map_err(config(flow, &trig.id))?;
     engine.storage.put(&path, reader).await?;
     Ok(format!("kestra://{path}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::MAX_SEEN;
-    use super::*;
-
-    #[test]
-    fn state_round_trips_and_is_bounded() {
-        let d = Detected {
-            key: "in/a".into(),
-            etag: Some("\"e\"".into()),
-            size: 1,
-            last_modified: None,
-            owner: None,
-            is_new: true,
-        };
-        let s = PollState {
-            seen: [("in/a".to_string(), Seen { version: "\"e\"".into(), at: Utc::now() })].into(),
-            pending: Some(Pending { execution_id: "x".into(), objects: vec![d] }),
-        };
-        let back: PollState = serde_json::from_value(serde_json::to_value(&s).expect("json")).expect("state");
-        assert_eq!(back, s);
-        let mut seen = BTreeMap::new();
-        let t0 = Utc::now();
-        for i in 0..MAX_SEEN + 2 {
-            seen.insert(format!("k{i}"), Seen { version: "v".into(), at: t0 + chrono::Duration::seconds(i as i64) });
-        }
-        bound_seen(&mut seen, "k", TYPE);
-        assert_eq!(seen.len(), MAX_SEEN);
-        assert!(!seen.contains_key("k0"));
-    }
 }

@@ -116,8 +116,7 @@ pub(super) async fn poll<S: Source>(
     // what this poll fired, kept when another poll saved the state first
     let mut fired: Option<Fired> = None;
     for _ in 0..CAS_ATTEMPTS {
-        let (ver, mut state): (u64, PollState<S::Item>) =
-            super::load_state(engine, S::RECORD_KIND, state_key).await?;
+        let (ver, mut state): (u64, PollState<S::Item>) = super::load_state(engine, S::RECORD_KIND, state_key).await?;
         if let Some(batch) = state.pending.take() {
             let f = source.fire(&batch).await?;
             if fired.as_ref().is_none_or(|p| !p.created) {

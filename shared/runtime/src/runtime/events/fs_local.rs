@@ -91,8 +91,7 @@ impl Source for Folder<'_> {
 
     async fn list(&self) -> Result<Vec<Listed<File>>, EventError> {
         let (watch, dirs) = (self.trig.watch.clone(), self.allowed.clone());
-        let found: Vec<Found> =
-            blocking(move || watch.scan(&dirs)).await.map_err(config(self.flow, &self.trig.id))?;
+        let found: Vec<Found> = blocking(move || watch.scan(&dirs)).await.map_err(config(self.flow, &self.trig.id))?;
         Ok(found
             .into_iter()
             .map(|f| Listed {

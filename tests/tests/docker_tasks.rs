@@ -4,7 +4,11 @@
 //! entrypoint, arguments as written, env, output files, `::{"outputs"}::`
 //! vars and logs; a failing command's exit code; `wait: false` leaving the
 //! container running until `Stop` kills and removes it (given the ID `Run`
-//! outputs as `taskRunner.containerId`); the refusals.
+//! outputs as `taskRunner.containerId`); the refusals. `cli.Build` (and
+//! `docker.Build`): an image built from the working directory (input and
+//! namespace files, build arguments, labels, every tag, a Dockerfile's text
+//! or a path to one, a `target` stage) that the next task runs in by its
+//! `imageId`; a failing build and a failing push named.
 
 use std::process::Command;
 
@@ -194,4 +198,158 @@ tasks:
     ] {
         assert!(all.contains(needle), "{needle}: {all}");
     }
+}
+
+/// The image's labels, as podman reads them.
+fn labels_of(image: &str) -> serde_json::Value {
+    let out = Command::new("podman")
+        .args(["image", "inspect", "--format", "{{json .Labels}}", image])
+        .output()
+        .expect("podman image inspect");
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+fn remove_images(images: &[&str]) {
+    let _ = Command::new("podman").arg("rmi").arg("--force").args(images).output();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_build_builds_from_the_working_directory_and_a_task_runs_in_the_image() {
+    let h = harness(false);
+    let storage = h.embedded.engine.storage.clone();
+    storage.put("/team/containers/_files/conf/app.conf", Box::pin(&b"mode=prod\n"[..])).await.unwrap();
+    let (inline, from_path) = ("localhost/baton-build-inline:1", "localhost/baton-build-path:1");
+    remove_images(&[inline, "localhost/baton-build-inline:also", from_path]);
+    let e = h
+        .run(
+            r#"
+id: docker_build
+namespace: team.containers
+tasks:
+  - id: build
+    type: io.kestra.plugin.docker.cli.Build
+    tags:
+      - localhost/baton-build-inline:1
+      - https://localhost/baton-build-inline:also
+    pull: false
+    inputFiles:
+      greeting.txt: "hello from {{ flow.id }}"
+    namespaceFiles:
+      enabled: true
+    buildArgs:
+      WHO: "{{ execution.id }}"
+    labels:
+      team: data
+    dockerfile: |
+      FROM localhost/baton-busybox:1
+      ARG WHO=nobody
+      COPY greeting.txt /g.txt
+      COPY conf/app.conf /app.conf
+      RUN echo "$WHO" > /who.txt
+  - id: run
+    type: io.kestra.plugin.scripts.shell.Commands
+    containerImage: "{{ outputs.build.imageId }}"
+    taskRunner:
+      type: io.kestra.plugin.scripts.runner.docker.Docker
+      pullPolicy: NEVER
+    commands:
+      - cat /g.txt && echo && cat /app.conf /who.txt
+  - id: from_path
+    type: io.kestra.plugin.docker.Build
+    tags: [localhost/baton-build-path:1]
+    pull: false
+    target: second
+    inputFiles:
+      build/Dockerfile: |
+        FROM localhost/baton-busybox:1 AS first
+        RUN echo first > /stage.txt
+        FROM localhost/baton-busybox:1 AS second
+        RUN echo second > /stage.txt
+        FROM first
+    dockerfile: build/Dockerfile
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Success, "{}", error_of(&e));
+    let id = outputs(&e, "build")["imageId"].as_str().expect("imageId").to_string();
+    assert!(id.starts_with("sha256:") && id.len() > 20, "{id}");
+    let logs = h.leveled_logs(&e.id).await;
+    let has = |msg: &str| logs.iter().any(|(l, m)| l == "INFO" && m == msg);
+    assert!(has("hello from docker_build"), "the input file is in the image: {logs:?}");
+    assert!(has("mode=prod"), "the namespace file is in the image: {logs:?}");
+    assert!(has(&e.id), "the build argument reached RUN: {logs:?}");
+    assert!(logs.iter().any(|(_, m)| m.contains("COPY greeting.txt /g.txt")), "the build's output is logged: {logs:?}");
+    assert_eq!(labels_of(inline)["team"], "data");
+    assert_eq!(labels_of("localhost/baton-build-inline:also")["team"], "data", "every tag, scheme removed");
+    // `dockerfile` naming a file of the working directory, built to its `target` stage
+    let stage = Command::new("podman").args(["run", "--rm", from_path, "cat", "/stage.txt"]).output().expect("run");
+    assert_eq!(String::from_utf8_lossy(&stage.stdout), "second\n");
+    remove_images(&[inline, "localhost/baton-build-inline:also", from_path]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_build_failures_name_the_image_or_the_tag_and_the_engine_s_reason() {
+    let h = harness(false);
+    let pushed = "localhost:1/baton-build/push:1";
+    remove_images(&[pushed]);
+    let e = h
+        .run(
+            r#"
+id: docker_build_fails
+namespace: team.containers
+tasks:
+  - id: build
+    type: io.kestra.plugin.docker.cli.Build
+    tags: [localhost/baton-build-broken:1]
+    pull: false
+    dockerfile: |
+      FROM localhost/baton-busybox:1
+      RUN exit 3
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = error_of(&e);
+    assert!(err.contains("cannot build image 'localhost/baton-build-broken:1'"), "{err}");
+    let e = h
+        .run(
+            r#"
+id: docker_push_fails
+namespace: team.containers
+tasks:
+  - id: build
+    type: io.kestra.plugin.docker.cli.Build
+    tags: [localhost:1/baton-build/push:1]
+    pull: false
+    push: true
+    credentials:
+      username: someone
+      password: "{{ 'not' ~ '-a-secret' }}"
+    dockerfile: FROM localhost/baton-busybox:1
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let err = error_of(&e);
+    assert!(err.contains("cannot push 'localhost:1/baton-build/push:1'") && err.contains("localhost:1"), "{err}");
+    remove_images(&[pushed]);
+    // no credentials file is left beside the working directories
+    let work = h.embedded.engine.work_root.clone();
+    let left: Vec<_> = walk(&work).into_iter().filter(|p| p.contains("docker-auth") || p.ends_with(".iid")).collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        out.push(p.display().to_string());
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk(&p));
+        }
+    }
+    out
 }

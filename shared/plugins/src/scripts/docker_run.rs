@@ -61,6 +61,31 @@ fn config_refused(v: &Value) -> Result<(), String> {
         .into())
 }
 
+/// `host` and `config`, which every Docker plugin task takes and Baton
+/// refuses by name (its container CLI on the worker is the engine, and
+/// registry logins come as `credentials`): one declaration, flattened into
+/// `Run`, `Stop` and `Build`.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct EngineProps {
+    /// Refused: a remote Docker engine (Baton calls its container CLI on the worker).
+    #[serde(default)]
+    #[prop(kind = "String", check = host_refused)]
+    host: Value,
+    /// Refused: a Docker config.json (use `credentials`).
+    #[serde(default)]
+    #[prop(kind = "Any", check = config_refused)]
+    config: Value,
+}
+
+impl EngineProps {
+    /// The refusal of either, naming it.
+    pub(super) fn check(&self) -> Result<(), TaskError> {
+        host_refused(&self.host).map_err(|e| TaskError::property("host", e))?;
+        config_refused(&self.config).map_err(|e| TaskError::property("config", e))
+    }
+}
+
 fn device_requests_refused(v: &Value) -> Result<(), String> {
     if v.is_null() {
         return Ok(());
@@ -152,14 +177,8 @@ struct RunProps {
     /// Deprecated in Kestra, which ignores it: no effect (the task never ends in WARNING for stderr).
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     warning_on_std_err: Option<bool>,
-    /// Refused: a remote Docker engine (Baton calls its container CLI on the worker).
-    #[serde(default)]
-    #[prop(kind = "String", check = host_refused)]
-    host: Value,
-    /// Refused: a Docker config.json (use `credentials`).
-    #[serde(default)]
-    #[prop(kind = "Any", check = config_refused)]
-    config: Value,
+    #[serde(flatten)]
+    engine: EngineProps,
     /// Refused: device requests (GPUs).
     #[serde(default)]
     #[prop(kind = "List", check = device_requests_refused)]
@@ -187,8 +206,7 @@ fn prefixed_image(image: &str, registry: Option<&str>) -> String {
 /// `Run`'s script task, from its rendered properties.
 fn run_spec(props: &Map<String, Value>) -> Result<ScriptSpec, TaskError> {
     let p: RunProps = parse_props(props)?;
-    host_refused(&p.host).map_err(|e| TaskError::property("host", e))?;
-    config_refused(&p.config).map_err(|e| TaskError::property("config", e))?;
+    p.engine.check()?;
     device_requests_refused(&p.device_requests).map_err(|e| TaskError::property("deviceRequests", e))?;
     if p.container_image.trim().is_empty() {
         return Err(TaskError::property("containerImage", "the image is required"));
@@ -255,14 +273,8 @@ struct StopProps {
     #[serde(default)]
     #[prop(kind = "Map")]
     credentials: Value,
-    /// Refused: a remote Docker engine (Baton calls its container CLI on the worker).
-    #[serde(default)]
-    #[prop(kind = "String", check = host_refused)]
-    host: Value,
-    /// Refused: a Docker config.json.
-    #[serde(default)]
-    #[prop(kind = "Any", check = config_refused)]
-    config: Value,
+    #[serde(flatten)]
+    engine: EngineProps,
 }
 
 #[derive(Debug)]
@@ -274,8 +286,7 @@ struct StopTask {
 
 fn build_stop(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: StopProps = parse_props(props)?;
-    host_refused(&p.host).map_err(|e| TaskError::property("host", e))?;
-    config_refused(&p.config).map_err(|e| TaskError::property("config", e))?;
+    p.engine.check()?;
     let container = p.container_id.trim().to_string();
     if container.is_empty() || container.starts_with('-') {
         return Err(TaskError::property("containerId", format!("'{container}' is not a container ID or name")));

@@ -38,11 +38,7 @@ pub(crate) async fn ensure(
         Some(c) => Some(AuthFile::write(dir, image, c)?),
         None => None,
     };
-    let mut env = Vec::new();
-    if let Some(a) = &auth {
-        env.push(("DOCKER_CONFIG".to_string(), a.dir.display().to_string()));
-        env.push(("REGISTRY_AUTH_FILE".to_string(), a.dir.join("config.json").display().to_string()));
-    }
+    let env = auth.as_ref().map(AuthFile::env).unwrap_or_default();
     cx.info(&format!("Pulling image '{image}'"));
     let spawn = Spawn {
         program: config.engine_bin().display().to_string(),
@@ -102,12 +98,21 @@ fn registry_of(image: &str) -> Option<&str> {
 }
 
 /// A Docker `config.json` with the task's credentials, removed on drop.
-struct AuthFile {
+pub(super) struct AuthFile {
     dir: PathBuf,
 }
 
 impl AuthFile {
-    fn write(work_dir: &Path, image: &str, c: &Credentials) -> Result<AuthFile, TaskError> {
+    /// The variables that point the CLI at it (Docker's, podman's).
+    pub(super) fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("DOCKER_CONFIG".to_string(), self.dir.display().to_string()),
+            ("REGISTRY_AUTH_FILE".to_string(), self.dir.join("config.json").display().to_string()),
+        ]
+    }
+
+    /// Writes `c` for the registry of `image` (or `c.registry`) beside `work_dir`.
+    pub(super) fn write(work_dir: &Path, image: &str, c: &Credentials) -> Result<AuthFile, TaskError> {
         let mut entry = Map::new();
         let auth = c.auth.clone().or_else(|| match (&c.username, &c.password) {
             (Some(u), Some(p)) => Some(base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))),

@@ -17,6 +17,7 @@ mod container_id;
 mod context_file;
 mod dbt_log;
 mod docker;
+mod docker_build;
 mod docker_run;
 pub(crate) mod files;
 mod image;
@@ -169,6 +170,7 @@ pub fn register(r: &mut Registry) {
         &cli_tasks::AWS,
         &cli_tasks::GCLOUD,
         &docker_run::RUN,
+        &docker_build::BUILD,
         &docker_run::STOP,
     ] {
         r.register(**def);

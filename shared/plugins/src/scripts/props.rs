@@ -307,7 +307,7 @@ pub(super) fn expand_json_list(commands: Vec<String>) -> Vec<String> {
 }
 
 /// `inputFiles`: a map, or a string holding a JSON map.
-fn input_files(v: &Value) -> Result<Vec<(String, String)>, TaskError> {
+pub(super) fn input_files(v: &Value) -> Result<Vec<(String, String)>, TaskError> {
     let parsed;
     let map = match v {
         Value::Null => return Ok(Vec::new()),
@@ -326,7 +326,7 @@ fn input_files(v: &Value) -> Result<Vec<(String, String)>, TaskError> {
 }
 
 /// `namespaceFiles: {enabled, include, exclude}`.
-fn namespace_files(v: &Value) -> Result<NamespaceFiles, TaskError> {
+pub(super) fn namespace_files(v: &Value) -> Result<NamespaceFiles, TaskError> {
     let m = match v {
         Value::Null => return Ok(NamespaceFiles::default()),
         Value::Object(m) => m,

@@ -296,17 +296,20 @@ pub(crate) fn docker_options(prop: &str, m: &Map<String, Value>) -> Result<Docke
             baton_model::duration::parse_iso(&g).map_err(|e| TaskError::property(&at(prop, "killGracePeriod"), e))?;
         o.kill_grace_period = d.to_std().ok().filter(|d| !d.is_zero());
     }
-    if let Some(c) = sub_map(prop, m, "credentials")? {
-        o.credentials = Some(Credentials {
-            registry: opt_string(c, "registry"),
-            username: opt_string(c, "username"),
-            password: opt_string(c, "password"),
-            registry_token: opt_string(c, "registryToken"),
-            identity_token: opt_string(c, "identityToken"),
-            auth: opt_string(c, "auth"),
-        });
-    }
+    o.credentials = credentials(prop, m)?;
     Ok(o)
+}
+
+/// The `credentials` map of `m` (a runner's or a Docker task's).
+pub(crate) fn credentials(prop: &str, m: &Map<String, Value>) -> Result<Option<Credentials>, TaskError> {
+    Ok(sub_map(prop, m, "credentials")?.map(|c| Credentials {
+        registry: opt_string(c, "registry"),
+        username: opt_string(c, "username"),
+        password: opt_string(c, "password"),
+        registry_token: opt_string(c, "registryToken"),
+        identity_token: opt_string(c, "identityToken"),
+        auth: opt_string(c, "auth"),
+    }))
 }
 
 #[cfg(test)]

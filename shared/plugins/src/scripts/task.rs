@@ -37,9 +37,9 @@ fn container_name(cx: &RunContext) -> String {
 
 /// Removes the working directory when the attempt ends (also on timeout or
 /// kill, when the future is dropped), unless configured to keep it.
-struct DirGuard {
-    dir: PathBuf,
-    keep: bool,
+pub(super) struct DirGuard {
+    pub dir: PathBuf,
+    pub keep: bool,
 }
 
 impl Drop for DirGuard {
@@ -57,7 +57,7 @@ pub(crate) fn shell_quote(s: &str) -> String {
 
 /// Replaces secret values in a message that leaves the logs (the error).
 /// Inherited variables a script must not see: Baton's secrets.
-fn secret_env_names() -> Vec<String> {
+pub(super) fn secret_env_names() -> Vec<String> {
     std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()).filter(|k| k.starts_with("SECRET_")).collect()
 }
 

@@ -8,7 +8,8 @@
 //! `docker.Build`): an image built from the working directory (input and
 //! namespace files, build arguments, labels, every tag, a Dockerfile's text
 //! or a path to one, a `target` stage) that the next task runs in by its
-//! `imageId`; a failing build and a failing push named.
+//! `imageId`; a failing build and a failing push named; `cli.Tag` and
+//! `cli.Push` on a built image.
 
 use std::process::Command;
 
@@ -352,4 +353,45 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         }
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_tag_names_a_built_image_and_push_sends_each_tag() {
+    let h = harness(false);
+    let (built, tagged) = ("localhost/baton-tag-src:1", "localhost:1/baton-tag/promoted:prod");
+    remove_images(&[built, tagged]);
+    let e = h
+        .run(
+            r#"
+id: docker_tag_push
+namespace: team.containers
+tasks:
+  - id: build
+    type: io.kestra.plugin.docker.cli.Build
+    tags: [localhost/baton-tag-src:1]
+    pull: false
+    dockerfile: FROM localhost/baton-busybox:1
+  - id: tag
+    type: io.kestra.plugin.docker.Tag
+    sourceImage: "{{ outputs.build.imageId }}"
+    targetImage: localhost:1/baton-tag/promoted:prod
+  - id: push
+    type: io.kestra.plugin.docker.Push
+    tags: [localhost:1/baton-tag/promoted:prod]
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, StateType::Failed, "the registry does not answer");
+    let exists = Command::new("podman").args(["image", "exists", tagged]).status().is_ok_and(|s| s.success());
+    assert!(exists, "Tag named the image");
+    let err = error_of(&e);
+    assert!(err.contains("cannot push 'localhost:1/baton-tag/promoted:prod'") && err.contains("localhost:1"), "{err}");
+    let logs = h.leveled_logs(&e.id).await;
+    assert!(
+        logs.iter()
+            .any(|(_, m)| m.starts_with("Tagged 'sha256:") && m.ends_with("as 'localhost:1/baton-tag/promoted:prod'")),
+        "{logs:?}"
+    );
+    remove_images(&[built, tagged]);
 }

@@ -117,25 +117,39 @@ fn without_scheme(tag: &str) -> &str {
     tag.split_once("://").map_or(tag, |(_, rest)| rest)
 }
 
+/// `tags` checked ([`image_name`]), each once, in order; at least one.
+pub(super) fn tags_of(raw: &[String]) -> Result<Vec<String>, TaskError> {
+    let mut tags: Vec<String> = Vec::new();
+    for t in raw {
+        let t = image_name("tags", t)?;
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    if tags.is_empty() {
+        return Err(TaskError::property("tags", "at least one tag is required"));
+    }
+    Ok(tags)
+}
+
+/// An image name or tag given as `prop`, trimmed and without its scheme;
+/// an empty one, one that the CLI would read as an option or one with
+/// blanks is refused naming `prop`.
+pub(super) fn image_name(prop: &str, raw: &str) -> Result<String, TaskError> {
+    let t = without_scheme(raw.trim());
+    if t.is_empty() || t.starts_with('-') || t.chars().any(char::is_whitespace) {
+        return Err(TaskError::property(prop, format!("'{t}' is not an image name")));
+    }
+    Ok(t.to_string())
+}
+
 fn build_task(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: BuildProps = parse_props(props)?;
     p.engine.check()?;
     if p.dockerfile.trim().is_empty() {
         return Err(TaskError::property("dockerfile", "the Dockerfile (its text or a path) is required"));
     }
-    let mut tags: Vec<String> = Vec::new();
-    for t in &p.tags {
-        let t = without_scheme(t.trim());
-        if t.is_empty() || t.starts_with('-') || t.chars().any(char::is_whitespace) {
-            return Err(TaskError::property("tags", format!("'{t}' is not an image tag")));
-        }
-        if !tags.iter().any(|k| k == t) {
-            tags.push(t.to_string());
-        }
-    }
-    if tags.is_empty() {
-        return Err(TaskError::property("tags", "at least one tag is required"));
-    }
+    let tags = tags_of(&p.tags)?;
     if let Some(bad) = p.platforms.iter().find(|s| s.trim().is_empty() || s.trim().starts_with('-')) {
         return Err(TaskError::property("platforms", format!("'{bad}' is not a platform (os/arch)")));
     }
@@ -215,8 +229,9 @@ fn path_arg(p: &Path) -> String {
 }
 
 /// Runs the CLI with `args` (its output in the task's logs, at INFO);
-/// a failure is `what` and the engine's last line.
-async fn engine(
+/// a failure is `what` and the engine's last line. Shared with `Push`
+/// and `Tag` (`docker_image`).
+pub(super) async fn engine(
     cx: &RunContext,
     args: Vec<String>,
     dir: &Path,

@@ -18,6 +18,7 @@ mod context_file;
 mod dbt_log;
 mod docker;
 mod docker_build;
+mod docker_image;
 mod docker_run;
 pub(crate) mod files;
 mod image;
@@ -171,6 +172,8 @@ pub fn register(r: &mut Registry) {
         &cli_tasks::GCLOUD,
         &docker_run::RUN,
         &docker_build::BUILD,
+        &docker_image::PUSH,
+        &docker_image::TAG,
         &docker_run::STOP,
     ] {
         r.register(**def);

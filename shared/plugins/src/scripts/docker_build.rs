@@ -228,6 +228,20 @@ fn path_arg(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// Once an engine answers (else the task fails: `what` and why), the
+/// task's working directory, removed when the guard drops — on failure
+/// too — unless kept (a `WorkingDirectory`'s, or kept by setting).
+/// Shared with `Push` and `Tag` (`docker_image`).
+pub(super) async fn engine_dir(cx: &RunContext, what: &str) -> Result<(PathBuf, DirGuard), TaskError> {
+    let config = &cx.services.config.scripts;
+    docker::probe(config)
+        .await
+        .map_err(|reason| TaskError::failed(format!("{what}: no Docker engine is reachable: {reason}")))?;
+    let dir = cx.working_dir()?;
+    let keep = config.keep_working_dirs || cx.shares_working_dir();
+    Ok((dir.clone(), DirGuard { dir, keep }))
+}
+
 /// Runs the CLI with `args` (its output in the task's logs, at INFO);
 /// a failure is `what` and the engine's last line. Shared with `Push`
 /// and `Tag` (`docker_image`).
@@ -259,12 +273,7 @@ impl RunnableTask for BuildTask {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let config = &cx.services.config.scripts;
         let first = self.tags[0].as_str();
-        docker::probe(config).await.map_err(|reason| {
-            TaskError::failed(format!("cannot build image '{first}': no Docker engine is reachable: {reason}"))
-        })?;
-        let dir = cx.working_dir()?;
-        let keep = config.keep_working_dirs || cx.shares_working_dir();
-        let _dir_guard = DirGuard { dir: dir.clone(), keep };
+        let (dir, _dir_guard) = engine_dir(cx, &format!("cannot build image '{first}'")).await?;
         files::write_input_files(cx, &dir, &self.input_files).await?;
         let n = files::copy_namespace_files(cx, &dir, &self.namespace_files).await?;
         if n > 0 {

@@ -10,8 +10,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::docker;
-use super::docker_build::{engine, image_name, tags_of};
+use super::docker_build::{engine, engine_dir, image_name, tags_of};
 use super::docker_run::EngineProps;
 use super::image::AuthFile;
 use super::runner::{self, Credentials};
@@ -61,12 +60,8 @@ pub static PUSH: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<Pus
 #[async_trait]
 impl RunnableTask for PushTask {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        let config = &cx.services.config.scripts;
         let first = self.tags[0].as_str();
-        docker::probe(config).await.map_err(|reason| {
-            TaskError::failed(format!("cannot push '{first}': no Docker engine is reachable: {reason}"))
-        })?;
-        let dir = cx.working_dir()?;
+        let (dir, _dir_guard) = engine_dir(cx, &format!("cannot push '{first}'")).await?;
         let auth = match &self.credentials {
             Some(c) => Some(AuthFile::write(&dir, first, c)?),
             None => None,
@@ -77,7 +72,6 @@ impl RunnableTask for PushTask {
             engine(cx, vec!["push".into(), tag.clone()], &dir, &env, &format!("cannot push '{tag}'")).await?;
         }
         drop(auth);
-        let _ = tokio::fs::remove_dir(&dir).await;
         Ok(TaskOutput::with(Map::new()))
     }
 }
@@ -131,12 +125,8 @@ impl RunnableTask for TagTask {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let (source, target) = (&self.source, &self.target);
         let what = format!("cannot tag '{source}' as '{target}'");
-        docker::probe(&cx.services.config.scripts)
-            .await
-            .map_err(|reason| TaskError::failed(format!("{what}: no Docker engine is reachable: {reason}")))?;
-        let dir = cx.working_dir()?;
+        let (dir, _dir_guard) = engine_dir(cx, &what).await?;
         engine(cx, vec!["tag".into(), source.clone(), target.clone()], &dir, &[], &what).await?;
-        let _ = tokio::fs::remove_dir(&dir).await;
         cx.info(&format!("Tagged '{source}' as '{target}'"));
         Ok(TaskOutput::with(Map::new()))
     }

@@ -26,14 +26,16 @@
 # runs before the build).
 #
 #   bash scripts/docs-check.sh          (BATON_MDBOOK: the mdbook binary;
-#                                        default .cache/mdbook/bin/mdbook, then PATH)
+#                                        default $BATON_CACHE/mdbook/bin/mdbook, then PATH)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mdbook="${BATON_MDBOOK:-}"
 if [ -z "$mdbook" ]; then
-  if [ -x .cache/mdbook/bin/mdbook ]; then
-    mdbook=.cache/mdbook/bin/mdbook
+  # shellcheck source=lib/cache.sh
+  source scripts/lib/cache.sh
+  if [ -x "$BATON_CACHE/mdbook/bin/mdbook" ]; then
+    mdbook="$BATON_CACHE/mdbook/bin/mdbook"
   elif command -v mdbook >/dev/null 2>&1; then
     mdbook=mdbook
   else

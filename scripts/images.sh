@@ -4,10 +4,10 @@
 #
 #   1. base images from Debian's packages (mmdebstrap of the host's release,
 #      so the host-built binaries find the same glibc), cached as root
-#      filesystem tarballs in .cache/images/ and imported once;
+#      filesystem tarballs in $BATON_CACHE/images/ and imported once;
 #   2. the binaries: the `functions` package (shared with its `gcp` feature)
 #      in the given cargo profile, and the worker again with the DuckDB tasks
-#      linked to .cache/duckdb/libduckdb.so (scripts/setup/duckdb.sh);
+#      linked to $BATON_CACHE/duckdb/libduckdb.so (scripts/setup/duckdb.sh);
 #   3. every image (executor, scheduler, api, worker-core, worker-gcp,
 #      worker-scripts, worker-jdbc) built with podman;
 #   4. each image started alone: it runs as a non-root user, listens on the
@@ -57,7 +57,9 @@ while [ $# -gt 0 ]; do
 done
 
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
-cache="$repo/.cache/images"
+# shellcheck source=lib/cache.sh
+source "$repo/scripts/lib/cache.sh"
+cache="$BATON_CACHE/images"
 context="$cache/context"
 tag=local
 targets=(executor scheduler api worker-core worker-gcp worker-scripts worker-jdbc)

@@ -6,7 +6,7 @@
 # scripts/test.sh: no `exit`, nothing left but the exports.
 #
 # Idempotent: apt-get only when /usr/bin/chromium is missing; playwright-core
-# installed once into `<repo>/.cache/playwright/`. When something cannot be
+# installed once into `$BATON_CACHE/playwright/` (scripts/lib/cache.sh). When something cannot be
 # installed it says so and returns 0: the UI tests then fail naming the
 # missing variable, they never skip.
 #
@@ -18,7 +18,9 @@ baton_setup_chromium() {
   local version="1.64.1"
   local repo dir
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-  dir="$repo/.cache/playwright"
+  # shellcheck source=scripts/lib/cache.sh
+  source "$repo/scripts/lib/cache.sh"
+  dir="$BATON_CACHE/playwright"
   if ! [ -x /usr/bin/chromium ]; then
     echo "chromium setup: installing chromium and chromium-driver"
     if command -v apt-get >/dev/null 2>&1; then

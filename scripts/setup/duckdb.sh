@@ -6,7 +6,7 @@
 #
 # Idempotent: fetches `libduckdb.so` from the npm package
 # @duckdb/node-bindings-linux-<arch> (DuckDB 1.5.6, the version the pinned
-# `duckdb =1.10506.1` crate is built for) into `<repo>/.cache/duckdb/` once.
+# `duckdb =1.10506.1` crate is built for) into `$BATON_CACHE/duckdb/` once (scripts/lib/cache.sh).
 #
 # Exports:
 #   DUCKDB_LIB_DIR       where libduckdb-sys links from (shared/build.rs also
@@ -27,7 +27,9 @@ baton_setup_duckdb() {
       ;;
   esac
   pkg="@duckdb/node-bindings-linux-${arch}@${version}"
-  dir="$repo/.cache/duckdb"
+  # shellcheck source=scripts/lib/cache.sh
+  source "$repo/scripts/lib/cache.sh"
+  dir="$BATON_CACHE/duckdb"
 
   if [ -f "$dir/libduckdb.so" ] && [ "$(cat "$dir/VERSION" 2>/dev/null || true)" = "$pkg" ]; then
     echo "duckdb setup: $dir/libduckdb.so ($pkg) already there"

@@ -47,7 +47,9 @@ PY
 # ships them; only those two files are kept. Exports BATON_DISCOVERY_DIR.
 baton_setup_discovery() {
   local py="$1" dir
-  dir="$(pwd)/.cache/discovery"
+  # shellcheck source=scripts/lib/cache.sh
+  source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib/cache.sh"
+  dir="$BATON_CACHE/discovery"
   if [ ! -s "$dir/cloudscheduler.v1.json" ] || [ ! -s "$dir/aiplatform.v1.json" ] || [ ! -s "$dir/run.v2.json" ]; then
     echo "gcp setup: fetching Google's Cloud Scheduler and Vertex AI discovery documents (google-api-python-client 2.202.0)"
     mkdir -p "$dir/wheel"

@@ -8,7 +8,7 @@
 # run inside a python task with this virtualenv's interpreter.
 # SOURCED by scripts/test.sh: no `exit`, nothing left but the export.
 #
-# Idempotent: a virtualenv under `<repo>/.cache/kestra-client/`, created and
+# Idempotent: a virtualenv under `$BATON_CACHE/kestra-client/` (scripts/lib/cache.sh), created and
 # filled once (python3-venv from apt when missing).
 #
 # Exports:
@@ -18,7 +18,9 @@ baton_setup_kestra_client() {
   local version="1.0.0+kestrapy-2.0.3+kestra-2.0.0"
   local repo dir
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-  dir="$repo/.cache/kestra-client"
+  # shellcheck source=scripts/lib/cache.sh
+  source "$repo/scripts/lib/cache.sh"
+  dir="$BATON_CACHE/kestra-client"
   if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/VERSION" 2>/dev/null || true)" = "$version" ]; then
     echo "kestra client setup: $dir (kestra-api-client 1.0.0, kestrapy 2.0.3, kestra 2.0.0) already there"
   else

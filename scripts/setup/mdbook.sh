@@ -5,7 +5,7 @@
 # `set -euo pipefail`, nothing left behind but the exports.
 #
 # mdBook has no Debian package; it is installed from crates.io with cargo,
-# pinned and --locked, into `<repo>/.cache/mdbook/` once. Only the `search`
+# pinned and --locked, into `$BATON_CACHE/mdbook/` once (scripts/lib/cache.sh). Only the `search`
 # feature is built (not `serve`/`watch`, which pull in a web server and a
 # file watcher the check does not need): a few minutes on 2 cores, then 0 s.
 # Once installed, nothing here needs the network.
@@ -18,7 +18,9 @@ baton_setup_mdbook() {
   local version="0.5.4"
   local repo root bin
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-  root="$repo/.cache/mdbook"
+  # shellcheck source=scripts/lib/cache.sh
+  source "$repo/scripts/lib/cache.sh"
+  root="$BATON_CACHE/mdbook"
   bin="$root/bin/mdbook"
   BATON_MDBOOK=""
 

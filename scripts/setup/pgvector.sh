@@ -43,10 +43,12 @@ baton_setup_pgvector() {
       echo "pgvector setup: apt-get install postgresql-server-dev-$major failed" >&2
   fi
   # the source ships in the repository (third_party/pgvector: CI reaches package
-  # registries only); it is built in a copy under .cache so the tree stays clean
-  src="$repo/.cache/pgvector-build"
+  # registries only); it is built in a copy under $BATON_CACHE so the tree stays clean
+  # shellcheck source=scripts/lib/cache.sh
+  source "$repo/scripts/lib/cache.sh"
+  src="$BATON_CACHE/pgvector-build"
   rm -rf "$src"
-  mkdir -p "$repo/.cache"
+  mkdir -p "$BATON_CACHE"
   cp -r "${BATON_PGVECTOR_SRC:-$repo/third_party/pgvector}" "$src" || {
     echo "pgvector setup: no pgvector source in ${BATON_PGVECTOR_SRC:-$repo/third_party/pgvector}; the PGVector tests will fail" >&2
     return 0

@@ -9,7 +9,7 @@
 # Idempotent and cached: apt-get runs only when a tool is missing, the
 # config is rewritten only when it differs, each image is built only when
 # `podman image exists` says it is not there (its root filesystem tarball
-# is also kept in <repo>/.cache/podman/, so a wiped image store re-imports
+# is also kept in $BATON_CACHE/podman/ (scripts/lib/cache.sh), so a wiped image store re-imports
 # it in a second).
 #
 # Why each setting (see ../shared/reference/containers.md):
@@ -30,7 +30,9 @@
 baton_setup_podman() {
   local repo cache conf want root tmp
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-  cache="$repo/.cache/podman"
+  # shellcheck source=scripts/lib/cache.sh
+  source "$repo/scripts/lib/cache.sh"
+  cache="$BATON_CACHE/podman"
   unset BATON_PODMAN_READY
 
   if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 \

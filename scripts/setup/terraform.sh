@@ -5,7 +5,7 @@
 # hand: `source scripts/setup/terraform.sh`), so: no `exit`, no stray failures
 # under `set -euo pipefail`, nothing left behind but the exports.
 #
-# Each tool gets its own virtualenv under <repo>/.cache/pytools/, because they
+# Each tool gets its own virtualenv under $BATON_CACHE/pytools/ (scripts/lib/cache.sh), because they
 # cannot share one: checkov depends on bc-python-hcl2, an old fork that
 # installs the same `hcl2` package as python-hcl2 (the two overwrite each
 # other's files), and checkov's pins (botocore, boto3...) downgrade what the
@@ -28,7 +28,9 @@
 baton_setup_terraform_tools() {
   local repo base py
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-  base="$repo/.cache/pytools"
+  # shellcheck source=scripts/lib/cache.sh
+  source "$repo/scripts/lib/cache.sh"
+  base="$BATON_CACHE/pytools"
   py="$(command -v python3 || true)"
   if [ -z "$py" ]; then
     echo "terraform setup: python3 is needed for the terraform checks (apt-get install -y python3 python3-venv)" >&2

@@ -9,6 +9,7 @@
 //!   when polls race or a Cloud Scheduler tick comes twice; an update fires
 //!   again (changeType UPDATE); the local poller with MOVE; and the Cloud
 //!   Scheduler job Terraform derives for it;
+//! - ECR's GetAuthToken: the registry password in `token`, never logged;
 //! - validation: unknown properties, other AWS services refused by name.
 
 use std::process::Stdio;
@@ -392,4 +393,39 @@ fn terraform_gives_an_s3_trigger_a_scheduler_job() {
     let tick: Value = serde_json::from_str(job["payload"].as_str().expect("payload")).expect("json");
     assert_eq!(tick, json!({"type": "tick", "namespace": "company.team", "flowId": "watch", "triggerId": "s3"}));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ecr_get_auth_token_outputs_the_registry_password() {
+    let aws = moto().await;
+    let h = harness();
+    let flow = format!(
+        r#"
+id: ecr_token
+namespace: company.team
+tasks:
+  - id: ecr
+    type: io.kestra.plugin.aws.ecr.GetAuthToken
+  - id: use
+    type: io.kestra.plugin.core.log.Log
+    message: "length {{{{ outputs.ecr.token | length }}}}"
+{}"#,
+        aws.defaults()
+    );
+    let e = h.run(&flow, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.state);
+    // moto's answer: base64 of "AWS:123456789012-auth-token"; the user name is dropped
+    assert_eq!(out(&e, "ecr")["token"], json!("123456789012-auth-token"));
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l == "length 23"), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.contains("auth-token")), "the token is never logged: {logs:?}");
+    // no server answers: the task fails saying what it asked for
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    );
+    let e = h.run(&flow.replace(&aws.url, &dead), json!({})).await;
+    assert_eq!(e.state.current, StateType::Failed);
+    let logs = h.logs(&e.id).await;
+    assert!(logs.iter().any(|l| l.contains("cannot get an ECR authorization token")), "{logs:?}");
 }

@@ -262,11 +262,16 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "the AWS S3 plugins are not in this build of baton (build it with `--features aws`)",
         cfg!(feature = "aws"),
     ),
+    (
+        "io.kestra.plugin.aws.ecr.GetAuthToken",
+        "the AWS plugins are not in this build of baton (build it with `--features aws`)",
+        cfg!(feature = "aws"),
+    ),
     // the other AWS services: refused by name, whatever the build (the CLI task is the scripts')
     ("io.kestra.plugin.aws.cli.", "", true),
     (
         "io.kestra.plugin.aws.",
-        "Baton implements only the AWS S3 tasks and trigger (io.kestra.plugin.aws.s3.*) and aws.cli.AwsCLI yet",
+        "Baton implements only the AWS S3 tasks and trigger (io.kestra.plugin.aws.s3.*), aws.ecr.GetAuthToken and aws.cli.AwsCLI yet",
         false,
     ),
     // GCP types Baton does not implement: no emulator shows them working

@@ -162,6 +162,16 @@ impl AwsProps {
             .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired);
         Ok(aws_sdk_s3::Client::from_conf(b.build()))
     }
+
+    /// An ECR client for these properties.
+    pub async fn ecr(&self) -> Result<aws_sdk_ecr::Client, TaskError> {
+        let conf = self.sdk_config().await?;
+        let mut b = aws_sdk_ecr::config::Builder::from(&conf);
+        if let Some(url) = blank(&self.endpoint_override) {
+            b = b.endpoint_url(url);
+        }
+        Ok(aws_sdk_ecr::Client::from_conf(b.build()))
+    }
 }
 
 #[cfg(test)]

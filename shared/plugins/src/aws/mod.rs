@@ -1,8 +1,10 @@
 //! The AWS task plugins (`io.kestra.plugin.aws.*`, worker group `aws`):
-//! S3 ([`s3`]), on the official AWS SDK, with what every AWS type shares
-//! in [`connection`] (region, endpoint, credentials, STS role).
+//! S3 ([`s3`]) and ECR's authorization token ([`ecr`]), on the official AWS
+//! SDK, with what every AWS type shares in [`connection`] (region,
+//! endpoint, credentials, STS role).
 
 pub mod connection;
+pub mod ecr;
 pub mod s3;
 
 pub use aws_sdk_s3;
@@ -14,4 +16,5 @@ use super::Registry;
 /// Registers this group's plugins.
 pub fn register(r: &mut Registry) {
     s3::register(r);
+    r.register(*ecr::DEF);
 }

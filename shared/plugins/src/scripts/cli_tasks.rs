@@ -1,5 +1,6 @@
 //! The CLI tasks of Kestra's tool plugins — `terraform.cli.TerraformCLI`,
-//! `ansible.cli.AnsibleCLI`, `aws.cli.AwsCLI`, `gcp.cli.GCloudCLI` — as
+//! `ansible.cli.AnsibleCLI`, `aws.cli.AwsCLI`, `gcp.cli.GCloudCLI`,
+//! `azure.cli.AzCLI`, `trivy.cli.TrivyCLI` — as
 //! Kestra builds them: shell `Commands` tasks (same runners, files, outputs
 //! and `::{"outputs"}::` protocol) whose container image defaults to the
 //! tool's, plus each plugin's own settings turned into what the tool reads
@@ -314,6 +315,118 @@ fn build_gcloud(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskErr
 
 pub static GCLOUD: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<GcloudCli>(build_gcloud));
 
+// --- AzCLI ----------------------------------------------------------------
+
+/// AzCLI's own properties: the account `az login` signs in with first.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct AzOwn {
+    /// The account (a service principal's appId): when set, `az login` runs before the commands.
+    #[prop(kind = "String")]
+    username: Option<Value>,
+    /// The account's password (a service principal's client secret).
+    #[prop(kind = "String")]
+    password: Option<Value>,
+    /// The tenant ID to sign in to.
+    #[prop(kind = "String")]
+    tenant: Option<Value>,
+    /// Whether the account is a service principal (`az login --service-principal`).
+    #[prop(kind = "Boolean", default = "false")]
+    service_principal: Option<Value>,
+}
+
+struct AzProps;
+impl DeclaredProps for AzProps {
+    fn props() -> Vec<PropDecl> {
+        [CommandsProp::props(), AzOwn::props(), ExecProps::props()].concat()
+    }
+}
+
+/// Run Azure CLI commands.
+///
+/// Runs `az` commands in a shell, by default in the `mcr.microsoft.com/azure-cli` image; with `username` set, `az login` (with `password`, `tenant` and `--service-principal` when given) runs first.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.azure.cli.AzCLI",
+    group = "scripts",
+    props = AzProps,
+    example = "id: locations\ntype: io.kestra.plugin.azure.cli.AzCLI\ntenant: \"{{ secret('AZURE_TENANT_ID') }}\"\nusername: \"{{ secret('AZURE_CLIENT_ID') }}\"\npassword: \"{{ secret('AZURE_CLIENT_SECRET') }}\"\nservicePrincipal: true\ncommands:\n  - az account list-locations -o table\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
+    ),
+)]
+struct AzCli;
+
+/// AzCLI's properties and the variables that carry them to `az login` (the
+/// values stay out of the command line, so out of a process listing).
+const AZ_OWN: &[(&str, &str)] = &[
+    ("username", "BATON_AZ_USERNAME"),
+    ("password", "BATON_AZ_PASSWORD"),
+    ("tenant", "BATON_AZ_TENANT"),
+    ("servicePrincipal", "BATON_AZ_SERVICE_PRINCIPAL"),
+];
+
+/// The `az login` line: each option only when its variable is set.
+const AZ_LOGIN: &str = "az login -u \"$BATON_AZ_USERNAME\"${BATON_AZ_PASSWORD:+ -p \"$BATON_AZ_PASSWORD\"}\
+${BATON_AZ_TENANT:+ --tenant \"$BATON_AZ_TENANT\"}\
+$([ \"${BATON_AZ_SERVICE_PRINCIPAL:-false}\" = true ] && echo ' --service-principal')";
+
+fn adapt_az(p: &mut Map<String, Value>) -> Result<(), TaskError> {
+    let signs_in = p.get("username").is_some_and(|v| !v.is_null());
+    for (prop, env) in AZ_OWN {
+        let v = p.get(*prop).cloned();
+        set_env(p, env, v.as_ref());
+    }
+    if signs_in {
+        prepend(p, AZ_LOGIN.to_string());
+    }
+    Ok(())
+}
+
+fn build_az(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let own: Vec<&str> = AZ_OWN.iter().map(|(k, _)| *k).collect();
+    build_cli(p, &own, "mcr.microsoft.com/azure-cli", adapt_az)
+}
+
+pub static AZURE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<AzCli>(build_az));
+
+// --- TrivyCLI -------------------------------------------------------------
+
+struct TrivyProps;
+impl DeclaredProps for TrivyProps {
+    fn props() -> Vec<PropDecl> {
+        [CommandsProp::props(), ExecProps::props()].concat()
+    }
+}
+
+/// Run Trivy commands.
+///
+/// Runs `trivy` commands (scans of images, file systems, repositories and configuration) in a shell, by default in the `aquasec/trivy:latest` image, with the script tasks' files, runners and outputs.
+#[derive(Declare)]
+#[plugin(
+    type = "io.kestra.plugin.trivy.cli.TrivyCLI",
+    group = "scripts",
+    props = TrivyProps,
+    example = "id: scan\ntype: io.kestra.plugin.trivy.cli.TrivyCLI\noutputFiles:\n  - report.json\ncommands:\n  - trivy image --format json --output report.json nginx:latest\n",
+    outputs(
+        exitCode(Integer, "The process's exit code."),
+        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
+        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
+        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
+    ),
+)]
+struct TrivyCli;
+
+fn build_trivy(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
+    build_cli(p, &[], "aquasec/trivy:latest", no_adapt)
+}
+
+pub static TRIVY: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<TrivyCli>(build_trivy));
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,5 +465,48 @@ mod tests {
         assert_eq!(p["env"]["CLOUDSDK_CORE_PROJECT"], "p1");
         let mut bad: Map<String, Value> = serde_json::from_value(json!({"serviceAccount": "nope"})).unwrap();
         assert!(adapt_gcloud(&mut bad).is_err());
+    }
+
+    #[test]
+    fn az_signs_in_first_only_with_a_username() {
+        let mut p: Map<String, Value> = serde_json::from_value(json!({
+            "commands": ["az vm list"],
+            "username": "app-id",
+            "password": "{{ secret('AZ') }}",
+            "servicePrincipal": true,
+            "beforeCommands": ["echo hi"]
+        }))
+        .unwrap();
+        adapt_az(&mut p).unwrap();
+        let before: Vec<&str> = p["beforeCommands"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert_eq!(before, [AZ_LOGIN, "echo hi"]);
+        assert_eq!(p["env"]["BATON_AZ_USERNAME"], "app-id");
+        assert_eq!(p["env"]["BATON_AZ_PASSWORD"], "{{ secret('AZ') }}");
+        assert_eq!(p["env"]["BATON_AZ_SERVICE_PRINCIPAL"], "true");
+        assert!(p["env"].get("BATON_AZ_TENANT").is_none());
+        let mut anonymous: Map<String, Value> = serde_json::from_value(json!({"commands": ["az --help"]})).unwrap();
+        adapt_az(&mut anonymous).unwrap();
+        assert!(anonymous.get("beforeCommands").is_none(), "no login without a username");
+    }
+
+    #[test]
+    fn the_az_login_line_passes_only_what_is_set() {
+        let run = |env: &[(&str, &str)]| {
+            let script = format!("az() {{ printf '%s|' \"$@\"; }}\n{AZ_LOGIN}");
+            let out =
+                std::process::Command::new("sh").arg("-c").arg(script).envs(env.iter().copied()).output().unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert_eq!(run(&[("BATON_AZ_USERNAME", "u 1")]), "login|-u|u 1|");
+        assert_eq!(
+            run(&[
+                ("BATON_AZ_USERNAME", "u"),
+                ("BATON_AZ_PASSWORD", "p w"),
+                ("BATON_AZ_TENANT", "t"),
+                ("BATON_AZ_SERVICE_PRINCIPAL", "true")
+            ]),
+            "login|-u|u|-p|p w|--tenant|t|--service-principal|"
+        );
+        assert_eq!(run(&[("BATON_AZ_USERNAME", "u"), ("BATON_AZ_SERVICE_PRINCIPAL", "false")]), "login|-u|u|");
     }
 }

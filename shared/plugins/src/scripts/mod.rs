@@ -170,6 +170,8 @@ pub fn register(r: &mut Registry) {
         &cli_tasks::ANSIBLE,
         &cli_tasks::AWS,
         &cli_tasks::GCLOUD,
+        &cli_tasks::AZURE,
+        &cli_tasks::TRIVY,
         &docker_run::RUN,
         &docker_build::BUILD,
         &docker_image::PUSH,

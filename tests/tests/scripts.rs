@@ -463,7 +463,10 @@ tasks:
 /// runner they run their commands with the plugin's settings turned into
 /// what the tool reads — AwsCLI's credentials and region as the CLI's
 /// environment, AnsibleCLI's `ansibleConfig` as `ansible.cfg` with
-/// ANSIBLE_CONFIG; TerraformCLI's outputs as a script task's.
+/// ANSIBLE_CONFIG; TerraformCLI's outputs as a script task's; SparkCLI's
+/// stderr does not end it in WARNING; CloudQueryCLI's image alias is
+/// harmless where the image's binary is not; AzCLI signs in only with a
+/// username.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_tasks_run_as_shell_commands_with_their_settings() {
     let h = harness();
@@ -499,6 +502,25 @@ tasks:
     outputFiles: ["plan.txt"]
     commands:
       - echo planned > plan.txt
+  - id: spark
+    type: io.kestra.plugin.spark.SparkCLI
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - echo "INFO SparkContext started" >&2
+      - echo "::{\"outputs\":{\"spark\":\"done\"}}::"
+  - id: cloudquery
+    type: io.kestra.plugin.cloudquery.CloudQueryCLI
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - echo "::{\"outputs\":{\"cq\":\"ran\"}}::"
+  - id: azure
+    type: io.kestra.plugin.azure.cli.AzCLI
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - echo "::{\"outputs\":{\"az\":\"no login without a username\"}}::"
 "#,
             json!({}),
         )
@@ -509,6 +531,10 @@ tasks:
     assert_eq!(output(&e, "ansible")["vars"]["cfg"], "[defaults]");
     let plan = output(&e, "terraform")["outputFiles"]["plan.txt"].as_str().unwrap().to_string();
     assert_eq!(h.read_storage(&plan).await, b"planned\n");
+    // Spark logs to stderr: no WARNING from it (the execution is SUCCESS)
+    assert_eq!(output(&e, "spark")["vars"]["spark"], "done");
+    assert_eq!(output(&e, "cloudquery")["vars"]["cq"], "ran");
+    assert_eq!(output(&e, "azure")["vars"]["az"], "no login without a username");
     // a setting the plugin does not have is refused, naming it
     let (_, diags) = shared::validate::validate_source(
         "f.yaml",

@@ -11,7 +11,8 @@
 //! field (a kind the Rust type does not tell, a default as users see it,
 //! enum values, rendered or not, a check of a written value) and
 //! `#[plugin(...)]` on the struct (the
-//! Kestra type name, aliases, worker group, example, outputs).
+//! Kestra type name, aliases, worker group, example, outputs, and
+//! `outputs_of = path::to::fn` for outputs several types share).
 //!
 //! Written here rather than taken from `schemars`: Baton's declaration is
 //! not a JSON Schema — it carries validation kinds of its own (durations,
@@ -70,6 +71,9 @@ struct TypeAttrs {
     group: Option<LitStr>,
     example: Option<LitStr>,
     outputs: Vec<(LitStr, Tokens, LitStr)>,
+    /// A function returning outputs several types share
+    /// (`fn() -> Vec<OutDecl>`), listed after `outputs(...)`.
+    outputs_of: Option<syn::Path>,
     /// The struct the properties come from, when it is not this one (a
     /// task struct declaring a type whose properties struct several types
     /// share).
@@ -203,9 +207,13 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 ::baton_model::decl::OutDecl { name: #name, kind: ::baton_model::props::PropKind::#kind, doc: #doc }
             }
         });
+        let shared_outputs = type_attrs.outputs_of.iter().map(|f| quote! { outputs.extend(#f()); });
         out.extend(quote! {
             impl ::baton_model::decl::Declared for #ident {
                 fn declaration() -> ::baton_model::decl::TypeDecl {
+                    #[allow(unused_mut)]
+                    let mut outputs: ::std::vec::Vec<::baton_model::decl::OutDecl> = ::std::vec![#(#outputs),*];
+                    #(#shared_outputs)*
                     ::baton_model::decl::TypeDecl {
                         type_name: #type_name,
                         aliases: &[#(#aliases),*],
@@ -213,7 +221,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                         title: #title,
                         description: #description,
                         example: #example,
-                        outputs: ::std::vec![#(#outputs),*],
+                        outputs,
                         props: <Self as ::baton_model::decl::DeclaredProps>::props(),
                     }
                 }
@@ -267,6 +275,8 @@ fn type_attrs(attrs: &[Attribute]) -> syn::Result<TypeAttrs> {
                 out.example = Some(meta.value()?.parse()?);
             } else if meta.path.is_ident("props") {
                 out.props = Some(meta.value()?.parse()?);
+            } else if meta.path.is_ident("outputs_of") {
+                out.outputs_of = Some(meta.value()?.parse()?);
             } else if meta.path.is_ident("outputs") {
                 // outputs(uri(String, "The file."), size(Integer, "Its bytes.")): positional,
                 // so that no `key = value` repeats inside the attribute
@@ -284,9 +294,9 @@ fn type_attrs(attrs: &[Attribute]) -> syn::Result<TypeAttrs> {
                     Ok(())
                 })?;
             } else {
-                return Err(
-                    meta.error("Declare: #[plugin] takes type, aliases, group, example, props and outputs(...)")
-                );
+                return Err(meta.error(
+                    "Declare: #[plugin] takes type, aliases, group, example, props, outputs(...) and outputs_of",
+                ));
             }
             Ok(())
         })?;

@@ -93,12 +93,7 @@ impl DeclaredProps for DbtCliProps {
     group = "dbt",
     props = DbtCliProps,
     example = "id: dbt\ntype: io.kestra.plugin.dbt.cli.DbtCLI\ncontainerImage: ghcr.io/kestra-io/dbt-duckdb:latest\nnamespaceFiles:\n  enabled: true\ncommands:\n  - dbt deps\n  - dbt build\n",
-    outputs(
-        exitCode(Integer, "The process's exit code."),
-        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
-        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
-    ),
+    outputs_of = crate::scripts::script_outputs,
 )]
 pub(super) struct DbtCli {
     props: Map<String, Value>,

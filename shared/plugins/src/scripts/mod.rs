@@ -54,6 +54,8 @@ use self::props::{
 use self::task::ScriptTask;
 use super::registry::PluginDef;
 use super::{Declare, Registry, RunnableTask, TaskError};
+use baton_model::decl::OutDecl;
+use baton_model::props::PropKind;
 
 fn build(lang: Lang, form: Form, props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     Ok(Box::new(ScriptTask { spec: ScriptSpec::parse(lang, form, props)? }))
@@ -74,6 +76,21 @@ pub(crate) async fn docker_reachable(cx: &super::RunContext) -> Result<(), Strin
     docker::probe(&cx.services.config.scripts).await.map(|_| ())
 }
 
+/// The outputs of every task that runs commands through the script
+/// machinery (the shell and Python tasks, DbtCLI, the tool CLIs).
+pub fn script_outputs() -> Vec<OutDecl> {
+    vec![
+        OutDecl { name: "exitCode", kind: PropKind::Integer, doc: "The process's exit code." },
+        OutDecl { name: "outputFiles", kind: PropKind::Map, doc: "The kept files, by name (kestra:// URIs)." },
+        OutDecl { name: "vars", kind: PropKind::Map, doc: "Values the process printed as ::{\"outputs\": {…}}::." },
+        OutDecl {
+            name: "taskRunner",
+            kind: PropKind::Map,
+            doc: "In a container (the Docker runner): {containerId}, the container's ID.",
+        },
+    ]
+}
+
 /// Run shell commands.
 ///
 /// Runs commands in a shell, in a process or a container, with input files in and output files out.
@@ -84,12 +101,7 @@ pub(crate) async fn docker_reachable(cx: &super::RunContext) -> Result<(), Strin
     group = "scripts",
     props = ShellCommandsProps,
     example = "id: shell\ntype: io.kestra.plugin.scripts.shell.Commands\ntaskRunner:\n  type: io.kestra.plugin.core.runner.Process\ncommands:\n  - echo \"hello from {{ flow.id }}\"\n  - ls -la\n",
-    outputs(
-        exitCode(Integer, "The process's exit code."),
-        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
-        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
-    ),
+    outputs_of = crate::scripts::script_outputs,
 )]
 pub struct ShellCommands;
 
@@ -102,12 +114,7 @@ pub struct ShellCommands;
     group = "scripts",
     props = ShellScriptProps,
     example = "id: script\ntype: io.kestra.plugin.scripts.shell.Script\ntaskRunner:\n  type: io.kestra.plugin.core.runner.Process\nscript: |\n  set -e\n  echo \"started at $(date)\"\n",
-    outputs(
-        exitCode(Integer, "The process's exit code."),
-        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
-        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
-    ),
+    outputs_of = crate::scripts::script_outputs,
 )]
 pub struct ShellScript;
 
@@ -120,12 +127,7 @@ pub struct ShellScript;
     group = "scripts",
     props = PythonCommandsProps,
     example = "id: py\ntype: io.kestra.plugin.scripts.python.Commands\ncontainerImage: python:3.12-slim\ninputFiles:\n  main.py: print('hello')\ncommands:\n  - python main.py\n",
-    outputs(
-        exitCode(Integer, "The process's exit code."),
-        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
-        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
-    ),
+    outputs_of = crate::scripts::script_outputs,
 )]
 pub struct PythonCommands;
 
@@ -138,12 +140,7 @@ pub struct PythonCommands;
     group = "scripts",
     props = PythonScriptProps,
     example = "id: py_script\ntype: io.kestra.plugin.scripts.python.Script\ncontainerImage: python:3.12-slim\nscript: |\n  import platform\n  print(platform.python_version())\n",
-    outputs(
-        exitCode(Integer, "The process's exit code."),
-        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
-        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
-    ),
+    outputs_of = crate::scripts::script_outputs,
 )]
 pub struct PythonScript;
 
@@ -172,6 +169,10 @@ pub fn register(r: &mut Registry) {
         &cli_tasks::GCLOUD,
         &cli_tasks::AZURE,
         &cli_tasks::TRIVY,
+        &cli_tasks::CLOUDQUERY,
+        &cli_tasks::SQLMESH,
+        &cli_tasks::SPARK,
+        &cli_tasks::MODAL,
         &docker_run::RUN,
         &docker_build::BUILD,
         &docker_image::PUSH,

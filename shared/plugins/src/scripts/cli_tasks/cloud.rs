@@ -1,176 +1,16 @@
-//! The CLI tasks of Kestra's tool plugins — `terraform.cli.TerraformCLI`,
-//! `ansible.cli.AnsibleCLI`, `aws.cli.AwsCLI`, `gcp.cli.GCloudCLI`,
-//! `azure.cli.AzCLI`, `trivy.cli.TrivyCLI` — as
-//! Kestra builds them: shell `Commands` tasks (same runners, files, outputs
-//! and `::{"outputs"}::` protocol) whose container image defaults to the
-//! tool's, plus each plugin's own settings turned into what the tool reads
-//! (environment variables, a configuration file, a key file). On the
-//! Process runner the tool must be on the worker's PATH.
+//! The cloud providers' CLI tasks — `aws.cli.AwsCLI`, `gcp.cli.GCloudCLI`,
+//! `azure.cli.AzCLI` — whose own properties sign the CLI in (its
+//! environment variables, a key file activated, `az login`).
 
 use baton_model::decl::DeclaredProps;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::sync::LazyLock;
 
-use super::props::ExecProps;
-use super::{Form, Lang};
+use super::super::props::ExecProps;
+use super::{CommandsProp, add_input_file, build_cli, prepend, set_env};
 use crate::registry::PluginDef;
-use crate::{Declare, PropDecl, RunnableTask, TaskError, de, parse_props};
-
-/// A CLI task's own properties, turned into shell-task properties.
-type Adapt = fn(&mut Map<String, Value>) -> Result<(), TaskError>;
-
-/// Builds the shell `Commands` task a CLI task is: its own properties
-/// (`own`) taken out and adapted, the tool's image as the default.
-fn build_cli(
-    props: &Map<String, Value>,
-    own: &[&str],
-    image: &str,
-    adapt: Adapt,
-) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let mut p = props.clone();
-    adapt(&mut p)?;
-    for k in own {
-        p.remove(*k);
-    }
-    let blank = p.get("containerImage").and_then(Value::as_str).is_none_or(|s| s.trim().is_empty());
-    if blank && p.get("docker").and_then(|d| d.get("image")).is_none() {
-        p.insert("containerImage".into(), Value::String(image.to_string()));
-    }
-    super::build(Lang::Shell, Form::Commands, &p)
-}
-
-/// Adds `name=value` to the `env` map unless the flow sets it.
-fn set_env(p: &mut Map<String, Value>, name: &str, value: Option<&Value>) {
-    let Some(v) = value.filter(|v| !v.is_null()) else { return };
-    let text = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let env = p.entry("env").or_insert_with(|| json!({}));
-    if let Value::Object(m) = env {
-        m.entry(name.to_string()).or_insert(Value::String(text));
-    }
-}
-
-/// Puts `line` before the task's `beforeCommands`.
-fn prepend(p: &mut Map<String, Value>, line: String) {
-    let mut lines = vec![Value::String(line)];
-    match p.remove("beforeCommands") {
-        Some(Value::Array(a)) => lines.extend(a),
-        Some(Value::String(s)) => lines.push(Value::String(s)),
-        _ => {}
-    }
-    p.insert("beforeCommands".into(), Value::Array(lines));
-}
-
-/// Adds a file to `inputFiles`.
-fn add_input_file(p: &mut Map<String, Value>, name: &str, content: String) {
-    let files = p.entry("inputFiles").or_insert_with(|| json!({}));
-    if let Value::Object(m) = files {
-        m.insert(name.to_string(), Value::String(content));
-    }
-}
-
-/// `commands`, which every CLI task requires.
-#[derive(Debug, Deserialize, Declare)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct CommandsProp {
-    /// The commands, run by a shell.
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    #[prop(kind = "StringOrList", required)]
-    commands: Vec<String>,
-}
-
-// --- TerraformCLI ---------------------------------------------------------
-
-struct TerraformProps;
-impl DeclaredProps for TerraformProps {
-    fn props() -> Vec<PropDecl> {
-        [CommandsProp::props(), ExecProps::props()].concat()
-    }
-}
-
-/// Run Terraform commands.
-///
-/// Runs `terraform` commands in a shell, by default in the `hashicorp/terraform` image (its entrypoint replaced by the shell), with the script tasks' files, runners and outputs.
-#[derive(Declare)]
-#[plugin(
-    type = "io.kestra.plugin.terraform.cli.TerraformCLI",
-    group = "scripts",
-    props = TerraformProps,
-    example = "id: plan\ntype: io.kestra.plugin.terraform.cli.TerraformCLI\nnamespaceFiles:\n  enabled: true\ncommands:\n  - terraform init\n  - terraform plan\n",
-    outputs(
-        exitCode(Integer, "The process's exit code."),
-        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
-        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
-    ),
-)]
-struct TerraformCli;
-
-fn no_adapt(_: &mut Map<String, Value>) -> Result<(), TaskError> {
-    Ok(())
-}
-
-fn build_terraform(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    build_cli(p, &[], "hashicorp/terraform", no_adapt)
-}
-
-pub static TERRAFORM: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<TerraformCli>(build_terraform));
-
-// --- AnsibleCLI -----------------------------------------------------------
-
-/// AnsibleCLI's own property.
-#[derive(Debug, Deserialize, Declare)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct AnsibleOwn {
-    /// The content of ansible.cfg, written to the working directory (ANSIBLE_CONFIG points at it).
-    #[serde(default, deserialize_with = "de::opt_string_lenient")]
-    ansible_config: Option<String>,
-}
-
-struct AnsibleProps;
-impl DeclaredProps for AnsibleProps {
-    fn props() -> Vec<PropDecl> {
-        [CommandsProp::props(), AnsibleOwn::props(), ExecProps::props()].concat()
-    }
-}
-
-/// Run Ansible commands.
-///
-/// Runs `ansible-playbook` and other Ansible commands in a shell, by default in the `cytopia/ansible:latest-tools` image; `ansibleConfig` becomes the working directory's `ansible.cfg`.
-#[derive(Declare)]
-#[plugin(
-    type = "io.kestra.plugin.ansible.cli.AnsibleCLI",
-    group = "scripts",
-    props = AnsibleProps,
-    example = "id: playbook\ntype: io.kestra.plugin.ansible.cli.AnsibleCLI\ninputFiles:\n  inventory.ini: localhost ansible_connection=local\n  playbook.yml: |\n    - hosts: localhost\n      tasks:\n        - debug: {msg: hello}\ncommands:\n  - ansible-playbook -i inventory.ini playbook.yml\n",
-    outputs(
-        exitCode(Integer, "The process's exit code."),
-        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
-        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
-    ),
-)]
-struct AnsibleCli;
-
-fn adapt_ansible(p: &mut Map<String, Value>) -> Result<(), TaskError> {
-    let own: AnsibleOwn = parse_props(p)?;
-    if let Some(cfg) = own.ansible_config.filter(|c| !c.trim().is_empty()) {
-        add_input_file(p, "ansible.cfg", cfg);
-        prepend(p, "export ANSIBLE_CONFIG=\"$PWD/ansible.cfg\"".into());
-    }
-    Ok(())
-}
-
-fn build_ansible(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    build_cli(p, &["ansibleConfig"], "cytopia/ansible:latest-tools", adapt_ansible)
-}
-
-pub static ANSIBLE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<AnsibleCli>(build_ansible));
+use crate::{Declare, PropDecl, RunnableTask, TaskError};
 
 // --- AwsCLI ---------------------------------------------------------------
 
@@ -213,12 +53,7 @@ impl DeclaredProps for AwsProps {
     group = "scripts",
     props = AwsProps,
     example = "id: list\ntype: io.kestra.plugin.aws.cli.AwsCLI\naccessKeyId: \"{{ secret('AWS_ACCESS_KEY_ID') }}\"\nsecretKeyId: \"{{ secret('AWS_SECRET_KEY_ID') }}\"\nregion: eu-central-1\ncommands:\n  - aws s3 ls\n",
-    outputs(
-        exitCode(Integer, "The process's exit code."),
-        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
-        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
-    ),
+    outputs_of = crate::scripts::script_outputs,
 )]
 struct AwsCli;
 
@@ -276,12 +111,7 @@ impl DeclaredProps for GcloudProps {
     group = "scripts",
     props = GcloudProps,
     example = "id: buckets\ntype: io.kestra.plugin.gcp.cli.GCloudCLI\nserviceAccount: \"{{ secret('GCP_SERVICE_ACCOUNT_JSON') }}\"\nprojectId: my-project\ncommands:\n  - gcloud storage ls\n",
-    outputs(
-        exitCode(Integer, "The process's exit code."),
-        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
-        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
-    ),
+    outputs_of = crate::scripts::script_outputs,
 )]
 struct GcloudCli;
 
@@ -352,12 +182,7 @@ impl DeclaredProps for AzProps {
     group = "scripts",
     props = AzProps,
     example = "id: locations\ntype: io.kestra.plugin.azure.cli.AzCLI\ntenant: \"{{ secret('AZURE_TENANT_ID') }}\"\nusername: \"{{ secret('AZURE_CLIENT_ID') }}\"\npassword: \"{{ secret('AZURE_CLIENT_SECRET') }}\"\nservicePrincipal: true\ncommands:\n  - az account list-locations -o table\n",
-    outputs(
-        exitCode(Integer, "The process's exit code."),
-        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
-        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
-    ),
+    outputs_of = crate::scripts::script_outputs,
 )]
 struct AzCli;
 
@@ -394,42 +219,10 @@ fn build_az(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> 
 
 pub static AZURE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<AzCli>(build_az));
 
-// --- TrivyCLI -------------------------------------------------------------
-
-struct TrivyProps;
-impl DeclaredProps for TrivyProps {
-    fn props() -> Vec<PropDecl> {
-        [CommandsProp::props(), ExecProps::props()].concat()
-    }
-}
-
-/// Run Trivy commands.
-///
-/// Runs `trivy` commands (scans of images, file systems, repositories and configuration) in a shell, by default in the `aquasec/trivy:latest` image, with the script tasks' files, runners and outputs.
-#[derive(Declare)]
-#[plugin(
-    type = "io.kestra.plugin.trivy.cli.TrivyCLI",
-    group = "scripts",
-    props = TrivyProps,
-    example = "id: scan\ntype: io.kestra.plugin.trivy.cli.TrivyCLI\noutputFiles:\n  - report.json\ncommands:\n  - trivy image --format json --output report.json nginx:latest\n",
-    outputs(
-        exitCode(Integer, "The process's exit code."),
-        outputFiles(Map, "The kept files, by name (kestra:// URIs)."),
-        vars(Map, "Values the process printed as ::{\"outputs\": {…}}::."),
-        taskRunner(Map, "In a container (the Docker runner): {containerId}, the container's ID.")
-    ),
-)]
-struct TrivyCli;
-
-fn build_trivy(p: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    build_cli(p, &[], "aquasec/trivy:latest", no_adapt)
-}
-
-pub static TRIVY: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as::<TrivyCli>(build_trivy));
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn aws_settings_become_the_cli_s_environment() {

@@ -428,7 +428,13 @@ const NOBODY: u32 = 65534;
 /// test runs as root (as this process's user otherwise: not root either).
 fn baton_run_unprivileged(dir: &Path, flow: &str, m: &str) -> std::process::Child {
     use std::os::unix::process::CommandExt as _;
-    let mut cmd = Command::new(baton_bin());
+    // a copy in the test's folder: the build's folder may be one the user
+    // cannot enter (scripts/test.sh keeps it under root's home)
+    let bin = dir.join("baton");
+    if !bin.exists() {
+        std::fs::copy(baton_bin(), &bin).expect("copy baton for the unprivileged user");
+    }
+    let mut cmd = Command::new(&bin);
     cmd.arg("run")
         .arg(dir.join(format!("flows/{flow}.yaml")))
         .args(["--input", &format!("m={m}")])

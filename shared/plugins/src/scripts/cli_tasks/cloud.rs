@@ -189,16 +189,16 @@ struct AzCli;
 /// AzCLI's properties and the variables that carry them to `az login` (the
 /// values stay out of the command line, so out of a process listing).
 const AZ_OWN: &[(&str, &str)] = &[
-    ("username", "BATON_AZ_USERNAME"),
-    ("password", "BATON_AZ_PASSWORD"),
-    ("tenant", "BATON_AZ_TENANT"),
-    ("servicePrincipal", "BATON_AZ_SERVICE_PRINCIPAL"),
+    ("username", "AZ_LOGIN_USERNAME"),
+    ("password", "AZ_LOGIN_PASSWORD"),
+    ("tenant", "AZ_LOGIN_TENANT"),
+    ("servicePrincipal", "AZ_LOGIN_SERVICE_PRINCIPAL"),
 ];
 
 /// The `az login` line: each option only when its variable is set.
-const AZ_LOGIN: &str = "az login -u \"$BATON_AZ_USERNAME\"${BATON_AZ_PASSWORD:+ -p \"$BATON_AZ_PASSWORD\"}\
-${BATON_AZ_TENANT:+ --tenant \"$BATON_AZ_TENANT\"}\
-$([ \"${BATON_AZ_SERVICE_PRINCIPAL:-false}\" = true ] && echo ' --service-principal')";
+const AZ_LOGIN: &str = "az login -u \"$AZ_LOGIN_USERNAME\"${AZ_LOGIN_PASSWORD:+ -p \"$AZ_LOGIN_PASSWORD\"}\
+${AZ_LOGIN_TENANT:+ --tenant \"$AZ_LOGIN_TENANT\"}\
+$([ \"${AZ_LOGIN_SERVICE_PRINCIPAL:-false}\" = true ] && echo ' --service-principal')";
 
 fn adapt_az(p: &mut Map<String, Value>) -> Result<(), TaskError> {
     let signs_in = p.get("username").is_some_and(|v| !v.is_null());
@@ -273,10 +273,10 @@ mod tests {
         adapt_az(&mut p).unwrap();
         let before: Vec<&str> = p["beforeCommands"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
         assert_eq!(before, [AZ_LOGIN, "echo hi"]);
-        assert_eq!(p["env"]["BATON_AZ_USERNAME"], "app-id");
-        assert_eq!(p["env"]["BATON_AZ_PASSWORD"], "{{ secret('AZ') }}");
-        assert_eq!(p["env"]["BATON_AZ_SERVICE_PRINCIPAL"], "true");
-        assert!(p["env"].get("BATON_AZ_TENANT").is_none());
+        assert_eq!(p["env"]["AZ_LOGIN_USERNAME"], "app-id");
+        assert_eq!(p["env"]["AZ_LOGIN_PASSWORD"], "{{ secret('AZ') }}");
+        assert_eq!(p["env"]["AZ_LOGIN_SERVICE_PRINCIPAL"], "true");
+        assert!(p["env"].get("AZ_LOGIN_TENANT").is_none());
         let mut anonymous: Map<String, Value> = serde_json::from_value(json!({"commands": ["az --help"]})).unwrap();
         adapt_az(&mut anonymous).unwrap();
         assert!(anonymous.get("beforeCommands").is_none(), "no login without a username");
@@ -290,16 +290,16 @@ mod tests {
                 std::process::Command::new("sh").arg("-c").arg(script).envs(env.iter().copied()).output().unwrap();
             String::from_utf8(out.stdout).unwrap()
         };
-        assert_eq!(run(&[("BATON_AZ_USERNAME", "u 1")]), "login|-u|u 1|");
+        assert_eq!(run(&[("AZ_LOGIN_USERNAME", "u 1")]), "login|-u|u 1|");
         assert_eq!(
             run(&[
-                ("BATON_AZ_USERNAME", "u"),
-                ("BATON_AZ_PASSWORD", "p w"),
-                ("BATON_AZ_TENANT", "t"),
-                ("BATON_AZ_SERVICE_PRINCIPAL", "true")
+                ("AZ_LOGIN_USERNAME", "u"),
+                ("AZ_LOGIN_PASSWORD", "p w"),
+                ("AZ_LOGIN_TENANT", "t"),
+                ("AZ_LOGIN_SERVICE_PRINCIPAL", "true")
             ]),
             "login|-u|u|-p|p w|--tenant|t|--service-principal|"
         );
-        assert_eq!(run(&[("BATON_AZ_USERNAME", "u"), ("BATON_AZ_SERVICE_PRINCIPAL", "false")]), "login|-u|u|");
+        assert_eq!(run(&[("AZ_LOGIN_USERNAME", "u"), ("AZ_LOGIN_SERVICE_PRINCIPAL", "false")]), "login|-u|u|");
     }
 }

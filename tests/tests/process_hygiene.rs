@@ -428,13 +428,20 @@ const NOBODY: u32 = 65534;
 /// test runs as root (as this process's user otherwise: not root either).
 fn baton_run_unprivileged(dir: &Path, flow: &str, m: &str) -> std::process::Child {
     use std::os::unix::process::CommandExt as _;
-    // a copy in the test's folder: the build's folder may be one the user
-    // cannot enter (scripts/test.sh keeps it under root's home)
+    // a copy in the test's folder, with the libduckdb it links: the build's
+    // folder and the set-up cache may be ones the user cannot enter
+    // (scripts/test.sh keeps them under root's home); the copy's library is
+    // found first through LD_LIBRARY_PATH, which the task's shim inherits
     let bin = dir.join("baton");
     if !bin.exists() {
         std::fs::copy(baton_bin(), &bin).expect("copy baton for the unprivileged user");
+        let lib = std::env::var_os("DUCKDB_LIB_DIR").map(|d| Path::new(&d).join("libduckdb.so"));
+        if let Some(lib) = lib.filter(|l| l.exists()) {
+            std::fs::copy(&lib, dir.join("libduckdb.so")).expect("copy libduckdb for the unprivileged user");
+        }
     }
     let mut cmd = Command::new(&bin);
+    cmd.env("LD_LIBRARY_PATH", dir);
     cmd.arg("run")
         .arg(dir.join(format!("flows/{flow}.yaml")))
         .args(["--input", &format!("m={m}")])

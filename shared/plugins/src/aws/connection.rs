@@ -12,6 +12,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_s3::config::Region;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use serde::Deserialize;
 
 use crate::{Declare, TaskError, de};
@@ -71,6 +72,23 @@ pub struct AwsProps {
     #[serde(default, deserialize_with = "de::opt_duration")]
     #[prop(dynamic, kind = "Duration", default = "\"PT15M\"")]
     pub sts_role_session_duration: Option<chrono::TimeDelta>,
+}
+
+/// An SDK error of `service` (S3, ECR) as a task error: the service's
+/// message and code when it answered, else why no answer came.
+pub fn sdk_error<E, R>(service: &str, what: &str, e: SdkError<E, R>) -> TaskError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(se) if se.code().is_some() => TaskError::failed(format!(
+            "{what}: {} ({})",
+            se.message().map_or_else(|| format!("{service} refused the request"), str::to_string),
+            se.code().unwrap_or_default()
+        )),
+        _ => TaskError::failed(format!("{what}: {}", DisplayErrorContext(&e))),
+    }
 }
 
 fn blank(s: &Option<String>) -> Option<&str> {

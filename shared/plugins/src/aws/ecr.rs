@@ -11,12 +11,12 @@
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::AwsProps;
+use super::connection::sdk_error;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
 
@@ -64,14 +64,11 @@ fn password(encoded: &str) -> Result<String, TaskError> {
 impl RunnableTask for GetAuthToken {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let client = self.aws.ecr().await?;
-        let answer = client.get_authorization_token().send().await.map_err(|e| match e.as_service_error() {
-            Some(se) if se.code().is_some() => TaskError::failed(format!(
-                "cannot get an ECR authorization token: {} ({})",
-                se.message().unwrap_or("ECR refused the request"),
-                se.code().unwrap_or_default()
-            )),
-            _ => TaskError::failed(format!("cannot get an ECR authorization token: {}", DisplayErrorContext(&e))),
-        })?;
+        let answer = client
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| sdk_error("ECR", "cannot get an ECR authorization token", e))?;
         let data = answer.authorization_data().first();
         let encoded = data
             .and_then(|d| d.authorization_token())

@@ -4,7 +4,7 @@
 //! internal storage, the `action` done with listed objects (`NONE`, `MOVE`
 //! to `moveTo`, `DELETE`) and the SDK's errors as task errors.
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::DateTimeFormat;
 use aws_sdk_s3::types::RequestPayer;
 use regex::Regex;
@@ -20,14 +20,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    match e.as_service_error() {
-        Some(se) if se.code().is_some() => TaskError::failed(format!(
-            "{what}: {} ({})",
-            se.message().unwrap_or("S3 refused the request"),
-            se.code().unwrap_or_default()
-        )),
-        _ => TaskError::failed(format!("{what}: {}", DisplayErrorContext(&e))),
-    }
+    crate::aws::connection::sdk_error("S3", what, e)
 }
 
 /// The HTTP status S3 answered with, if it answered.

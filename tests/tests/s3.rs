@@ -1,6 +1,5 @@
 //! The AWS S3 tasks and trigger (`io.kestra.plugin.aws.s3.*`) in flows,
-//! against a local S3 server: moto's server mode on a free port of
-//! 127.0.0.1 (`scripts/setup/moto.sh` installs it), one per test.
+//! against a local S3 server (moto's, `crate::moto`), one per test.
 //! - CreateBucket, Upload (one file, several, a multipart one), List,
 //!   Download (one, several), Copy, Delete and DeleteList, their outputs and
 //!   the bytes that come back, with the connection from `pluginDefaults`;
@@ -12,7 +11,6 @@
 //! - ECR's GetAuthToken: the registry password in `token`, never logged;
 //! - validation: unknown properties, other AWS services refused by name.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,61 +18,12 @@ use serde_json::{Value, json};
 use shared::functions::scheduler::{Schedules, TickRequest};
 use shared::functions::schedules::ScheduleEngine;
 use shared::model::StateType;
+use shared::plugins::aws::S3Client;
 use shared::plugins::aws::aws_sdk_s3::primitives::ByteStream;
-use shared::plugins::aws::{AwsProps, S3Client};
 
+use crate::moto::{Moto, moto};
 use crate::sched_support::{executions_of, wait_ended};
 use crate::support::{Harness, harness, runs};
-
-/// A moto server, killed when dropped.
-struct Moto {
-    url: String,
-    _child: tokio::process::Child,
-}
-
-async fn moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let child = tokio::process::Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3 (scripts/setup/moto.sh installs moto[server])");
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if http.get(format!("{url}/moto-api/")).send().await.is_ok() {
-            return Moto { url, _child: child };
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("moto did not start on {url} (is moto[server] installed? scripts/setup/moto.sh)");
-}
-
-impl Moto {
-    /// The connection properties, as `pluginDefaults` give them.
-    fn defaults(&self) -> String {
-        format!(
-            "pluginDefaults:\n  - type: io.kestra.plugin.aws\n    values:\n      endpointOverride: {}\n      \
-             region: us-east-1\n      accessKeyId: testing\n      secretKeyId: testing\n      forcePathStyle: true\n",
-            self.url
-        )
-    }
-
-    async fn client(&self) -> S3Client {
-        let p = AwsProps {
-            endpoint_override: Some(self.url.clone()),
-            region: Some("us-east-1".into()),
-            access_key_id: Some("testing".into()),
-            secret_key_id: Some("testing".into()),
-            force_path_style: Some(true),
-            ..AwsProps::default()
-        };
-        p.s3().await.expect("client")
-    }
-}
 
 async fn put(c: &S3Client, bucket: &str, key: &str, body: &str) {
     c.put_object().bucket(bucket).key(key).body(ByteStream::from(body.as_bytes().to_vec())).send().await.expect("put");

@@ -33,8 +33,9 @@
 # bucket once (shared/runtime/src/runtime/events/s3.rs); so do the JDBC
 # triggers (`jdbc.postgresql.Trigger`, `jdbc.duckdb.Trigger`) and
 # `gcp.bigquery.Trigger`: their tick runs the query once, as an
-# http.Trigger's sends its request; and `redis.list.Trigger` (alias
-# `redis.TriggerList`): its tick pops the list once.
+# http.Trigger's sends its request; `redis.list.Trigger` (alias
+# `redis.TriggerList`): its tick pops the list once; and `aws.sqs.Trigger`:
+# its tick receives from the queue once.
 #
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
@@ -45,8 +46,8 @@ locals {
   http_type     = "io.kestra.plugin.core.http.Trigger"
   s3_type       = "io.kestra.plugin.aws.s3.Trigger"
   # The other polled triggers: the JDBC ones (shared/runtime/src/triggers/jdbc.rs)
-  # BigQuery's (shared/runtime/src/triggers/bigquery.rs) and Redis's
-  # (shared/runtime/src/triggers/redis.rs).
+  # BigQuery's (shared/runtime/src/triggers/bigquery.rs), Redis's
+  # (shared/runtime/src/triggers/redis.rs) and SQS's (…/triggers/sqs.rs).
   polled_types = [
     "io.kestra.plugin.core.http.Trigger",
     "io.kestra.plugin.aws.s3.Trigger",
@@ -54,6 +55,7 @@ locals {
     "io.kestra.plugin.jdbc.duckdb.Trigger",
     "io.kestra.plugin.gcp.bigquery.Trigger",
     "io.kestra.plugin.redis.list.Trigger",
+    "io.kestra.plugin.aws.sqs.Trigger",
   ]
   # Triggers no deployment runs, with the way out each message names: a
   # Redis list RealtimeTrigger listens continuously (BLPOP), the TCP and UDP
@@ -64,6 +66,7 @@ locals {
   listener_types = {
     "io.kestra.plugin.redis.list.RealtimeTrigger" = "use io.kestra.plugin.redis.list.Trigger (polled)"
     "io.kestra.plugin.redis.RealtimeTrigger"      = "use io.kestra.plugin.redis.list.Trigger (polled)"
+    "io.kestra.plugin.aws.sqs.RealtimeTrigger"    = "use io.kestra.plugin.aws.sqs.Trigger (polled)"
     "io.kestra.plugin.fs.tcp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
     "io.kestra.plugin.fs.udp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
   }

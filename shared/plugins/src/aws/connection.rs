@@ -28,7 +28,7 @@ pub struct AwsProps {
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(dynamic)]
     pub region: Option<String>,
-    /// Another S3-compatible endpoint (MinIO, a local server): its URL.
+    /// Another endpoint for the service (an S3-compatible server such as MinIO, a local AWS server): its URL.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(dynamic)]
     pub endpoint_override: Option<String>,
@@ -189,6 +189,23 @@ impl AwsProps {
             b = b.endpoint_url(url);
         }
         Ok(aws_sdk_ecr::Client::from_conf(b.build()))
+    }
+
+    /// An SQS client for these properties, waiting at most `connect` for a connection.
+    pub async fn sqs(&self, connect: Duration) -> Result<aws_sdk_sqs::Client, TaskError> {
+        self.sqs_retrying(connect, 3).await
+    }
+
+    /// [`Self::sqs`] making at most `attempts` attempts of a request.
+    pub async fn sqs_retrying(&self, connect: Duration, attempts: u32) -> Result<aws_sdk_sqs::Client, TaskError> {
+        let conf = self.sdk_config().await?;
+        let timeouts = aws_sdk_sqs::config::timeout::TimeoutConfig::builder().connect_timeout(connect).build();
+        let retry = aws_sdk_sqs::config::retry::RetryConfig::standard().with_max_attempts(attempts.max(1));
+        let mut b = aws_sdk_sqs::config::Builder::from(&conf).timeout_config(timeouts).retry_config(retry);
+        if let Some(url) = blank(&self.endpoint_override) {
+            b = b.endpoint_url(url);
+        }
+        Ok(aws_sdk_sqs::Client::from_conf(b.build()))
     }
 }
 

@@ -1,14 +1,16 @@
 //! The AWS task plugins (`io.kestra.plugin.aws.*`, worker group `aws`):
-//! S3 ([`s3`]) and ECR's authorization token ([`ecr`]), on the official AWS
+//! S3 ([`s3`]), SQS ([`sqs`]) and ECR's authorization token ([`ecr`]), on the official AWS
 //! SDK, with what every AWS type shares in [`connection`] (region,
 //! endpoint, credentials, STS role).
 
 pub mod connection;
 pub mod ecr;
 pub mod s3;
+pub mod sqs;
 
 pub use aws_sdk_s3;
 pub use aws_sdk_s3::Client as S3Client;
+pub use aws_sdk_sqs;
 pub use connection::AwsProps;
 
 use super::Registry;
@@ -16,5 +18,6 @@ use super::Registry;
 /// Registers this group's plugins.
 pub fn register(r: &mut Registry) {
     s3::register(r);
+    sqs::register(r);
     r.register(*ecr::DEF);
 }

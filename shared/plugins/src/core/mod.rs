@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod files;
 pub mod for_each_item;
 pub mod http;
+pub mod ion_file;
 pub mod ion_text;
 pub mod items;
 pub mod kv;

@@ -118,6 +118,11 @@ pub enum Probe {
         /// Its pop properties, unrendered.
         props: Map<String, Value>,
     },
+    /// An `sqs.Trigger`'s receive (`super::sqs`): it fires when it received messages.
+    SqsQueue {
+        /// Its connection and receive properties, unrendered.
+        props: Map<String, Value>,
+    },
 }
 
 /// A polled trigger of a flow, read: an `http.Trigger`, or a JDBC trigger
@@ -141,7 +146,8 @@ impl HttpTrigger {
     /// or a disabled trigger.
     pub fn of(t: &Trigger) -> Option<Result<HttpTrigger, String>> {
         let http = t.type_ == TYPE || DEF.aliases.contains(&t.type_.as_str());
-        if t.disabled || !(http || super::polled_query(t).is_some() || redis_props(t).is_some()) {
+        let popped = redis_props(t).is_some() || sqs_props(t).is_some();
+        if t.disabled || !(http || super::polled_query(t).is_some() || popped) {
             return None;
         }
         Some(Self::read(t))
@@ -156,12 +162,12 @@ impl HttpTrigger {
         if interval < MIN_INTERVAL {
             return Err(format!("interval: at least PT1S, got {}", crate::model::duration::format_iso(interval)));
         }
-        let (type_name, probe) = match (super::polled_query(t), redis_props(t)) {
-            (Some((task_type, props)), _) => {
-                (super::find(&t.type_).map_or(TYPE, |d| d.type_name), Probe::Query { task_type, props })
-            }
-            (None, Some(props)) => (super::find(&t.type_).map_or(TYPE, |d| d.type_name), Probe::RedisList { props }),
-            (None, None) => {
+        let own_name = || super::find(&t.type_).map_or(TYPE, |d| d.type_name);
+        let (type_name, probe) = match (super::polled_query(t), redis_props(t), sqs_props(t)) {
+            (Some((task_type, props)), ..) => (own_name(), Probe::Query { task_type, props }),
+            (None, Some(props), _) => (own_name(), Probe::RedisList { props }),
+            (None, None, Some(props)) => (own_name(), Probe::SqsQueue { props }),
+            (None, None, None) => {
                 let response_condition = match prop(t, "responseCondition") {
                     None => DEFAULT_CONDITION.to_string(),
                     Some(Value::String(s)) => s.clone(),
@@ -211,6 +217,17 @@ fn redis_props(t: &Trigger) -> Option<Map<String, Value>> {
     #[cfg(feature = "redis")]
     return super::redis::pop_props(t);
     #[cfg(not(feature = "redis"))]
+    {
+        let _ = t;
+        None
+    }
+}
+
+/// An `sqs.Trigger`'s receive properties; `None` for another type (or a build without AWS).
+fn sqs_props(t: &Trigger) -> Option<Map<String, Value>> {
+    #[cfg(feature = "aws")]
+    return super::sqs::receive_props(t);
+    #[cfg(not(feature = "aws"))]
     {
         let _ = t;
         None

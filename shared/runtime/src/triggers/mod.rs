@@ -27,6 +27,8 @@ pub mod redis;
 pub mod s3;
 pub mod schedule;
 pub mod socket;
+#[cfg(feature = "aws")]
+pub mod sqs;
 pub mod stateful;
 pub mod webhook;
 
@@ -299,7 +301,7 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         #[cfg(feature = "gcp")]
         defs.extend([&*gcs::DEF, &*pubsub::DEF, &*pubsub::REALTIME_DEF, &*bigquery::DEF]);
         #[cfg(feature = "aws")]
-        defs.push(&*s3::DEF);
+        defs.extend([&*s3::DEF, &*sqs::DEF, &*sqs::REALTIME_DEF]);
         #[cfg(feature = "redis")]
         defs.extend([&*redis::DEF, &*redis::REALTIME_DEF]);
         defs

@@ -14,11 +14,10 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::super::common::GcpProps;
 use super::message::{self, Serde};
-use crate::core::ion_text;
+use crate::core::ion_file::IonFile;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 use baton_gcp::pubsub::{Message, PubSubError, PublishFuture, Publisher};
@@ -157,48 +156,19 @@ impl Sender {
 impl Publish {
     /// Streams the messages of a kestra:// Ion file into `sender`.
     async fn send_file(&self, cx: &RunContext, uri: &str, sender: &mut Sender) -> Result<(), TaskError> {
-        let path = cx.readable_path("from", uri)?;
-        let stream =
-            cx.services.storage.get(&path).await.map_err(|e| TaskError::failed(format!("cannot read {uri}: {e}")))?;
-        let mut reader = BufReader::new(stream);
-        let mut buf = Vec::new();
-        let mut n = 0usize;
-        loop {
-            buf.clear();
-            let read = (&mut reader)
-                .take(MAX_LINE_BYTES + 1)
-                .read_until(b'\n', &mut buf)
-                .await
-                .map_err(|e| TaskError::failed(format!("cannot read {uri}: {e}")))?;
-            if read == 0 {
-                return Ok(());
-            }
-            n += 1;
-            if buf.last() != Some(&b'\n') && read as u64 > MAX_LINE_BYTES {
-                return Err(TaskError::failed(format!(
-                    "line {n} of {uri} is longer than {MAX_LINE_BYTES} bytes, the longest message Baton reads"
-                )));
-            }
-            let text = std::str::from_utf8(&buf)
-                .map_err(|_| TaskError::failed(format!("line {n} of {uri} is not UTF-8")))?
-                .trim();
-            if text.is_empty() {
-                continue;
-            }
-            let item = match ion_text::parse_line(text) {
-                Ok(Value::Object(m)) => m,
-                Ok(_) => return Err(TaskError::failed(format!("line {n} of {uri} is not a message (an Ion struct)"))),
-                Err(e) => return Err(TaskError::failed(format!("line {n} of {uri} is not Ion: {e}"))),
-            };
+        let mut file = IonFile::open(cx, "from", uri, MAX_LINE_BYTES).await?;
+        while let Some(value) = file.next().await? {
+            let Value::Object(item) = value else { return Err(file.error("is not a message (an Ion struct)")) };
             // Kestra renders each message's string fields
             let rendered = match cx.render_value(&Value::Object(item))? {
                 Value::Object(m) => m,
                 _ => Map::new(),
             };
-            let m =
-                message::to_pubsub(&rendered, self.serde, n).map_err(|e| TaskError::failed(format!("{uri}: {e}")))?;
+            let m = message::to_pubsub(&rendered, self.serde, file.line)
+                .map_err(|e| TaskError::failed(format!("{uri}: {e}")))?;
             sender.send(m).await?;
         }
+        Ok(())
     }
 }
 

@@ -126,9 +126,9 @@ pub async fn evaluate(
         }
         return Ok(Evaluated::Skipped("this interval was evaluated already"));
     }
-    // a redis.list.Trigger's batch, given back if its execution is not stored
-    #[cfg(feature = "redis")]
-    let mut popped: Option<super::redis::Popped> = None;
+    // a redis.list.Trigger's or an sqs.Trigger's batch, given back if its execution is not stored
+    #[cfg_attr(not(any(feature = "redis", feature = "aws")), allow(unused_mut))]
+    let mut taken: Option<Taken> = None;
     let evaluated = match &trig.probe {
         Probe::Request { request: props, response_condition } => match request(engine, flow, trig, &id, props).await {
             Ok(output) => condition_holds(engine, flow, trig, response_condition, &output).map(|holds| (output, holds)),
@@ -143,11 +143,18 @@ pub async fn evaluate(
         }
         #[cfg(feature = "redis")]
         Probe::RedisList { props } => super::redis::pop(engine, flow, &trig.id, &id, props).await.map(|(o, p)| {
-            popped = p;
-            (o, popped.is_some())
+            taken = p.map(Taken::Redis);
+            (o, taken.is_some())
         }),
         #[cfg(not(feature = "redis"))]
         Probe::RedisList { .. } => Err(EventError::config(flow, &trig.id, "Redis is not in this build of baton")),
+        #[cfg(feature = "aws")]
+        Probe::SqsQueue { props } => super::sqs::receive(engine, flow, &trig.id, &id, props).await.map(|(o, t)| {
+            taken = t.map(Taken::Sqs);
+            (o, taken.is_some())
+        }),
+        #[cfg(not(feature = "aws"))]
+        Probe::SqsQueue { .. } => Err(EventError::config(flow, &trig.id, "AWS is not in this build of baton")),
     };
     let (output, holds) = match evaluated {
         Ok(r) => r,
@@ -174,12 +181,12 @@ pub async fn evaluate(
         Ok(false) if holds => engine.state.load_execution(&id).await.map(|e| e.is_some()),
         _ => Ok(false),
     };
-    #[cfg(feature = "redis")]
-    if let Some(p) = popped
-        && (launched.is_err() || matches!(existed, Ok(true)))
-    {
-        // the batch is in no stored execution: back onto its list
-        p.give_back(flow, &trig.id).await;
+    if let Some(t) = taken {
+        // in a stored execution (or consumed by a false `when`) unless the
+        // launch failed or the slot's execution was stored before (or
+        // cannot be told): else back onto its list or queue
+        let kept = launched.is_ok() && matches!(existed, Ok(false));
+        t.settle(flow, &trig.id, kept).await;
     }
     let outcome = if !holds {
         Evaluated::ConditionFalse
@@ -198,6 +205,30 @@ pub async fn evaluate(
     state.updated = now;
     store.save_trigger_state(&state).await?;
     Ok(outcome)
+}
+
+/// What an evaluation took from a list or a queue, settled once its
+/// execution is stored or not.
+enum Taken {
+    #[cfg(feature = "redis")]
+    Redis(super::redis::Popped),
+    #[cfg(feature = "aws")]
+    Sqs(super::sqs::Taken),
+}
+
+impl Taken {
+    async fn settle(self, flow: &Flow, trigger_id: &str, kept: bool) {
+        #[cfg(not(any(feature = "redis", feature = "aws")))]
+        let _ = (flow, trigger_id, kept);
+        match self {
+            #[cfg(feature = "redis")]
+            Taken::Redis(p) if !kept => p.give_back(flow, trigger_id).await,
+            #[cfg(feature = "redis")]
+            Taken::Redis(_) => {}
+            #[cfg(feature = "aws")]
+            Taken::Sqs(t) => t.settle(flow, trigger_id, kept).await,
+        }
+    }
 }
 
 /// Creates the FAILED execution `id` holding the evaluation's error (no

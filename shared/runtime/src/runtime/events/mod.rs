@@ -5,8 +5,9 @@
 //! ([`poller`]); the scheduler function is pushed each event
 //! (`functions::events`). [`http`], [`fs_local`] (a local folder's new
 //! files → one execution with `trigger.files`), `s3` (an S3 bucket's new objects →
-//! one execution with `trigger.objects`) and `redis` (a Redis list's
-//! elements → one execution with `trigger.uri`) are polled on both runtimes.
+//! one execution with `trigger.objects`), `redis` (a Redis list's
+//! elements → one execution with `trigger.uri`) and `sqs` (an SQS queue's
+//! messages → one execution with `trigger.uri`) are polled on both runtimes.
 //!
 //! Exactly once: every execution id derives from what it is for (object
 //! generations, message ids — `triggers::gcs::execution_id`,
@@ -27,6 +28,8 @@ pub mod redis;
 #[cfg(feature = "aws")]
 pub mod s3;
 pub mod socket;
+#[cfg(feature = "aws")]
+pub mod sqs;
 
 use std::sync::Arc;
 

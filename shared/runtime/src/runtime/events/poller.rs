@@ -58,6 +58,9 @@ enum EventTrigger {
     /// A `redis.list.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
     #[cfg(feature = "redis")]
     RedisRealtime(String, serde_json::Map<String, serde_json::Value>),
+    /// An `sqs.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
+    #[cfg(feature = "aws")]
+    SqsRealtime(String, serde_json::Map<String, serde_json::Value>),
     /// An `fs.tcp.RealtimeTrigger` or `fs.udp.RealtimeTrigger` (its id) and its properties.
     Socket(String, Protocol, serde_json::Map<String, serde_json::Value>),
 }
@@ -73,6 +76,10 @@ impl EventTrigger {
         #[cfg(feature = "redis")]
         if let Some(props) = crate::triggers::redis::realtime_props(t) {
             return Some(EventTrigger::RedisRealtime(t.id.clone(), props));
+        }
+        #[cfg(feature = "aws")]
+        if let Some(props) = crate::triggers::sqs::realtime_props(t) {
+            return Some(EventTrigger::SqsRealtime(t.id.clone(), props));
         }
         if let Some((protocol, props)) = crate::triggers::socket::listen_props(t) {
             return Some(EventTrigger::Socket(t.id.clone(), protocol, props));
@@ -107,13 +114,15 @@ impl EventTrigger {
         }
     }
 
-    /// The id of a trigger that listens continuously (a Redis list's
-    /// `RealtimeTrigger`, a socket's), `None` for the polled ones.
+    /// The id of a trigger that listens continuously (a Redis list's or
+    /// an SQS queue's `RealtimeTrigger`, a socket's), `None` for the polled ones.
     fn listener_id(&self) -> Option<&str> {
         match self {
             EventTrigger::Socket(id, ..) => Some(id),
             #[cfg(feature = "redis")]
             EventTrigger::RedisRealtime(id, _) => Some(id),
+            #[cfg(feature = "aws")]
+            EventTrigger::SqsRealtime(id, _) => Some(id),
             _ => None,
         }
     }
@@ -132,6 +141,8 @@ impl EventTrigger {
             EventTrigger::Local(_, i) => *i,
             #[cfg(feature = "redis")]
             EventTrigger::RedisRealtime(..) => Duration::ZERO,
+            #[cfg(feature = "aws")]
+            EventTrigger::SqsRealtime(..) => Duration::ZERO,
             EventTrigger::Socket(..) => Duration::ZERO,
         }
     }
@@ -277,6 +288,8 @@ async fn evaluate(
         }
         #[cfg(feature = "redis")]
         EventTrigger::RedisRealtime(id, props) => super::redis::listen(engine, flow, id, props).await,
+        #[cfg(feature = "aws")]
+        EventTrigger::SqsRealtime(id, props) => super::sqs::listen(engine, flow, id, props).await,
         EventTrigger::Local(id, _) => Ok(super::fs_local::poll(engine, flow, id)
             .await?
             .filter(|f| f.created)

@@ -40,6 +40,7 @@ mod docs_runs;
 #[cfg(feature = "duckdb")]
 mod duckdb;
 mod dynamic_inputs;
+mod dynamodb;
 mod events;
 mod events_pubsub;
 mod exec_variables;

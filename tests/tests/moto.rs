@@ -1,4 +1,4 @@
-//! A local AWS server for the AWS tests (`s3`, `sqs`): moto's server mode
+//! A local AWS server for the AWS tests (`s3`, `sqs`, `dynamodb`): moto's server mode
 //! on a free port of 127.0.0.1 (`scripts/setup/moto.sh` installs it), one
 //! per test, killed when dropped.
 

@@ -41,6 +41,7 @@ mod docs_runs;
 mod duckdb;
 mod dynamic_inputs;
 mod dynamodb;
+mod eventbridge;
 mod events;
 mod events_pubsub;
 mod exec_variables;

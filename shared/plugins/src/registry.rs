@@ -263,6 +263,11 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         cfg!(feature = "aws"),
     ),
     (
+        "io.kestra.plugin.aws.eventbridge.PutEvents",
+        "the AWS plugins are not in this build of baton (build it with `--features aws`)",
+        cfg!(feature = "aws"),
+    ),
+    (
         "io.kestra.plugin.aws.dynamodb.",
         "the AWS DynamoDB plugins are not in this build of baton (build it with `--features aws`)",
         cfg!(feature = "aws"),
@@ -281,7 +286,7 @@ const FAMILIES: &[(&str, &str, bool)] = &[
     ("io.kestra.plugin.aws.cli.", "", true),
     (
         "io.kestra.plugin.aws.",
-        "Baton implements only the AWS S3, SQS and DynamoDB tasks and triggers (io.kestra.plugin.aws.s3.*, aws.sqs.*, aws.dynamodb.*), aws.ecr.GetAuthToken and aws.cli.AwsCLI yet",
+        "Baton implements only the AWS S3, SQS and DynamoDB tasks and triggers (io.kestra.plugin.aws.s3.*, aws.sqs.*, aws.dynamodb.*), aws.eventbridge.PutEvents, aws.ecr.GetAuthToken and aws.cli.AwsCLI yet",
         false,
     ),
     // GCP types Baton does not implement: no emulator shows them working

@@ -1,15 +1,17 @@
 //! The AWS task plugins (`io.kestra.plugin.aws.*`, worker group `aws`):
-//! S3 ([`s3`]), SQS ([`sqs`]), DynamoDB ([`dynamodb`]) and ECR's authorization token ([`ecr`]), on the official AWS
+//! S3 ([`s3`]), SQS ([`sqs`]), DynamoDB ([`dynamodb`]), EventBridge ([`eventbridge`]) and ECR's authorization token ([`ecr`]), on the official AWS
 //! SDK, with what every AWS type shares in [`connection`] (region,
 //! endpoint, credentials, STS role).
 
 pub mod connection;
 pub mod dynamodb;
 pub mod ecr;
+pub mod eventbridge;
 pub mod s3;
 pub mod sqs;
 
 pub use aws_sdk_dynamodb;
+pub use aws_sdk_eventbridge;
 pub use aws_sdk_s3;
 pub use aws_sdk_s3::Client as S3Client;
 pub use aws_sdk_sqs;
@@ -23,4 +25,5 @@ pub fn register(r: &mut Registry) {
     sqs::register(r);
     dynamodb::register(r);
     r.register(*ecr::DEF);
+    r.register(*eventbridge::DEF);
 }

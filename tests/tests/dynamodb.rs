@@ -15,11 +15,11 @@ use shared::plugins::aws::aws_sdk_dynamodb::Client;
 use shared::plugins::aws::aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use tokio::io::AsyncReadExt as _;
 
 use crate::moto::{Moto, moto};
 use crate::redis_tasks::validate;
 use crate::redis_triggers::{Local, ended};
+use crate::sched_support::read_uri;
 use crate::support::{harness, runs};
 
 async fn client(m: &Moto) -> Client {
@@ -99,16 +99,11 @@ tasks:
   - id: after
     type: io.kestra.plugin.aws.dynamodb.Scan
     fetchType: FETCH
-pluginDefaults:
-  - type: io.kestra.plugin.aws.dynamodb
+{}  - type: io.kestra.plugin.aws.dynamodb
     values:
       tableName: persons
-      endpointOverride: {}
-      region: us-east-1
-      accessKeyId: testing
-      secretKeyId: testing
 "#,
-        aws.url
+        aws.defaults()
     );
     let e = h.run(&flow, json!({})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", h.logs(&e.id).await);
@@ -122,9 +117,7 @@ pluginDefaults:
     assert_eq!(out(&e, "query")["rows"][0]["tags"], json!(["a", "b"]));
     assert_eq!(out(&e, "query")["rows"][0]["flow"], json!("persons"), "the JSON string was rendered");
     assert_eq!(out(&e, "scan")["size"], 2);
-    let path = out(&e, "scan")["uri"].as_str().and_then(|u| u.strip_prefix("kestra://")).expect("uri").to_string();
-    let mut text = String::new();
-    h.embedded.engine.storage.get(&path).await.expect("file").read_to_string(&mut text).await.expect("read");
+    let text = read_uri(&h.embedded.engine, &out(&e, "scan")["uri"]).await;
     assert_eq!(text.lines().count(), 2, "{text}");
     assert_eq!(out(&e, "janes")["row"]["id"], json!("2"));
     assert_eq!(out(&e, "after")["size"], 1, "deleted");

@@ -8,9 +8,9 @@
 
 use serde_json::{Value, json};
 use shared::model::{Execution, StateType};
-use tokio::io::AsyncReadExt as _;
 
 use crate::moto::moto;
+use crate::sched_support::read_uri;
 use crate::support::{harness, runs};
 
 fn out<'a>(e: &'a Execution, task: &str) -> &'a serde_json::Map<String, Value> {
@@ -42,15 +42,8 @@ tasks:
   - id: file
     type: io.kestra.plugin.aws.eventbridge.PutEvents
     entries: "{{{{ outputs.write.uri }}}}"
-pluginDefaults:
-  - type: io.kestra.plugin.aws
-    values:
-      endpointOverride: {}
-      region: us-east-1
-      accessKeyId: testing
-      secretKeyId: testing
-"#,
-        aws.url
+{}"#,
+        aws.defaults()
     );
     let e = h.run(&flow, json!({})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", h.logs(&e.id).await);
@@ -58,9 +51,7 @@ pluginDefaults:
         (out(&e, "list")["entryCount"].clone(), out(&e, "list")["failedEntryCount"].clone()),
         (json!(12), json!(0))
     );
-    let path = out(&e, "list")["uri"].as_str().and_then(|u| u.strip_prefix("kestra://")).expect("uri").to_string();
-    let mut text = String::new();
-    h.embedded.engine.storage.get(&path).await.expect("file").read_to_string(&mut text).await.expect("read");
+    let text = read_uri(&h.embedded.engine, &out(&e, "list")["uri"]).await;
     let results: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
     assert_eq!(results.len(), 12);
     assert!(results.iter().all(|r| r["eventId"].is_string() && r["errorCode"].is_null()), "{text}");

@@ -21,10 +21,9 @@ use serde_json::Value;
 use shared::model::{Execution, StateType};
 use shared::runtime::events::http::{Evaluated, evaluate};
 use shared::triggers::http::HttpTrigger;
-use tokio::io::AsyncReadExt as _;
 
 use crate::redis_tasks::{Redis, validate};
-use crate::sched_support::{at, executions_of, wait_ended};
+use crate::sched_support::{at, executions_of, read_uri, wait_ended};
 use crate::support::harness;
 
 fn flow(id: &str, trigger: &str) -> String {
@@ -40,13 +39,6 @@ fn batch_trigger(r: &Redis, key: &str, extra: &str) -> String {
          interval: PT1S\n{extra}",
         r.url()
     )
-}
-
-async fn read(engine: &shared::runtime::engine::Engine, uri: &Value) -> String {
-    let path = uri.as_str().expect("trigger.uri").strip_prefix("kestra://").expect("a kestra:// URI");
-    let mut text = String::new();
-    engine.storage.get(path).await.expect("the file").read_to_string(&mut text).await.expect("read");
-    text
 }
 
 fn vars(e: &Execution) -> &serde_json::Map<String, Value> {
@@ -68,7 +60,11 @@ async fn a_list_trigger_starts_one_execution_per_batch_and_none_for_an_empty_lis
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
     assert_eq!(e.trigger.as_ref().map(|t| t.type_.as_str()), Some("io.kestra.plugin.redis.list.Trigger"));
     assert_eq!(vars(&e)["count"], 3, "maxRecords bounds the batch");
-    assert_eq!(read(engine, &vars(&e)["uri"]).await, "\"a\"\n\"b c\"\n\"d\"\n", "one Ion line per element, in order");
+    assert_eq!(
+        read_uri(engine, &vars(&e)["uri"]).await,
+        "\"a\"\n\"b c\"\n\"d\"\n",
+        "one Ion line per element, in order"
+    );
     assert_eq!(r.cli(&["LRANGE", "jobs", "0", "-1"]), "e\nf\n", "the rest stays for the next interval");
 
     // the next slot takes the rest; then the list is empty: nothing starts
@@ -92,7 +88,7 @@ async fn a_list_trigger_with_serde_json_writes_the_values_parsed() {
     let Evaluated::Started(id) = got else { panic!("elements start an execution: {got:?}") };
     let e = wait_ended(engine, &id).await;
     assert_eq!(vars(&e)["count"], 3);
-    let text = read(engine, &vars(&e)["uri"]).await;
+    let text = read_uri(engine, &vars(&e)["uri"]).await;
     assert_eq!(text, "{\"id\":1,\"sku\":\"x\"}\n[2,3]\n\"not json\"\n", "parsed; text that is not JSON kept as text");
     assert_eq!(r.cli(&["LLEN", "orders"]).trim(), "0");
 }
@@ -143,7 +139,7 @@ async fn a_batch_whose_execution_cannot_be_stored_is_given_back_byte_for_byte() 
     let e = wait_ended(engine, &id).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
     assert_eq!(vars(&e)["count"], 3);
-    let text = read(engine, &vars(&e)["uri"]).await;
+    let text = read_uri(engine, &vars(&e)["uri"]).await;
     assert!(text.starts_with("\"first\"\n") && text.ends_with("\"third\"\n"), "{text}");
     assert_eq!(cli_bytes(&r, &[b"LRANGE", b"parcels", b"0", b"-1"]), b"later\n", "the rest stays");
 }
@@ -204,7 +200,7 @@ async fn the_local_server_polls_the_list_trigger_every_interval() {
     let server = local.start().await;
     let first = ended(&server, "inbox", 1).await;
     assert_eq!(vars(&first[0])["count"], 2);
-    assert_eq!(read(&server.engine, &vars(&first[0])["uri"]).await, "\"one\"\n\"two\"\n");
+    assert_eq!(read_uri(&server.engine, &vars(&first[0])["uri"]).await, "\"one\"\n\"two\"\n");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(executions_of(&server.engine, "company.team", "inbox").await.len(), 1, "an empty list starts nothing");
     r.cli(&["RPUSH", "inbox", "three"]);

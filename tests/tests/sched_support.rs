@@ -169,3 +169,12 @@ pub async fn api_server(
     opts.basic_auth = auth.map(|a| shared::server::guard::BasicAuth::parse(a).expect("auth"));
     (shared::server::LocalServer::start(opts).await.expect("server starts"), dir)
 }
+
+/// The text of the internal-storage file at `uri` (a `kestra://` URI).
+pub async fn read_uri(engine: &shared::runtime::engine::Engine, uri: &serde_json::Value) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let path = uri.as_str().expect("a uri").strip_prefix("kestra://").expect("a kestra:// URI");
+    let mut text = String::new();
+    engine.storage.get(path).await.expect("the file").read_to_string(&mut text).await.expect("read");
+    text
+}

@@ -19,12 +19,11 @@ use shared::model::{Execution, StateType};
 use shared::plugins::aws::aws_sdk_sqs::Client;
 use shared::runtime::events::http::{Evaluated, evaluate};
 use shared::triggers::http::HttpTrigger;
-use tokio::io::AsyncReadExt as _;
 
 use crate::moto::{Moto, moto};
 use crate::redis_tasks::validate;
 use crate::redis_triggers::{Local, ended};
-use crate::sched_support::{at, executions_of, wait_ended};
+use crate::sched_support::{at, executions_of, read_uri, wait_ended};
 use crate::support::{harness, runs};
 
 async fn client(m: &Moto) -> Client {
@@ -56,13 +55,6 @@ async fn left(c: &Client, url: &str) -> Vec<String> {
     let mut bodies: Vec<String> = r.messages().iter().filter_map(|m| m.body().map(str::to_string)).collect();
     bodies.sort();
     bodies
-}
-
-async fn read(engine: &shared::runtime::engine::Engine, uri: &Value) -> String {
-    let path = uri.as_str().expect("a uri").strip_prefix("kestra://").expect("a kestra:// URI");
-    let mut text = String::new();
-    engine.storage.get(path).await.expect("the file").read_to_string(&mut text).await.expect("read");
-    text
 }
 
 fn sorted_lines(text: &str) -> Vec<String> {
@@ -134,7 +126,7 @@ tasks:
     let e = h.run(&consume("    maxRecords: 10\n    autoDelete: false\n    visibilityTimeout: 1\n"), json!({})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", h.logs(&e.id).await);
     assert_eq!(out(&e, "consume")["count"], 5);
-    let text = read(&h.embedded.engine, &out(&e, "consume")["uri"]).await;
+    let text = read_uri(&h.embedded.engine, &out(&e, "consume")["uri"]).await;
     assert_eq!(
         sorted_lines(&text),
         ["\"Hello sqs_roundtrip\"", "\"from a JSON string\"", "\"line one\"", "\"line two\"", "\"{\\\"order\\\":1}\""],
@@ -202,7 +194,7 @@ async fn an_sqs_trigger_starts_one_execution_per_batch_and_deletes_it_once_store
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
     assert_eq!(e.trigger.as_ref().map(|t| t.type_.as_str()), Some("io.kestra.plugin.aws.sqs.Trigger"));
     assert_eq!(vars(&e)["count"], 3, "maxRecords bounds the batch");
-    assert_eq!(read(engine, &vars(&e)["uri"]).await.lines().count(), 3);
+    assert_eq!(read_uri(engine, &vars(&e)["uri"]).await.lines().count(), 3);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(left(&c, &url).await.len(), 1, "the batch is deleted, the rest stays");
 

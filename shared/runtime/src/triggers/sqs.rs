@@ -38,6 +38,7 @@ use super::{StopAfterProp, TriggerDef, TriggerProblem, WhenProp, prop};
 use crate::model::{Flow, Trigger};
 use crate::plugins::aws::AwsProps;
 use crate::plugins::aws::sqs::consume::ConsumeProps;
+use crate::plugins::aws::sqs::queue::ConsumeSpec;
 use crate::plugins::aws::sqs::queue::{MAX_PER_REQUEST, MAX_WAIT, QueueProps, ReadProps, Serde};
 use crate::plugins::{Declare, TaskError, de, parse_props};
 use crate::template::is_template;
@@ -188,68 +189,67 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    pub fn read(props: &Map<String, Value>) -> Result<Rendered, TaskError> {
+    /// The properties and the receive they describe, checked.
+    pub fn read(props: &Map<String, Value>) -> Result<(Rendered, ConsumeSpec), TaskError> {
         let r: Rendered = parse_props(props)?;
         r.aws.check()?;
-        r.c.spec()?;
-        Ok(r)
+        let spec = r.c.spec()?;
+        Ok((r, spec))
     }
 }
 
-/// A realtime trigger's properties, rendered and read.
+/// A realtime trigger's properties, rendered.
 #[derive(Debug, Deserialize)]
-pub struct Listen {
+struct Listen {
     #[serde(flatten)]
-    pub aws: AwsProps,
+    aws: AwsProps,
     #[serde(flatten)]
-    pub l: ListenProps,
+    l: ListenProps,
 }
 
-impl Listen {
-    pub fn read(props: &Map<String, Value>) -> Result<Listen, TaskError> {
-        let r: Listen = parse_props(props)?;
-        r.aws.check()?;
-        r.l.queue.url()?;
-        r.serde()?;
-        r.wait()?;
-        r.max_messages()?;
-        r.visibility_secs()?;
-        Ok(r)
-    }
+/// A realtime trigger's properties, read and checked.
+#[derive(Debug)]
+pub struct ListenSpec {
+    pub aws: AwsProps,
+    pub url: String,
+    pub connect: Duration,
+    pub serde: Serde,
+    pub wait: Duration,
+    pub max_messages: usize,
+    pub visibility_secs: u64,
+    /// How many attempts the client makes (a first one and its retries).
+    pub attempts: u32,
+    pub auto_delete: bool,
+}
 
-    pub fn serde(&self) -> Result<Serde, TaskError> {
-        self.l.read.serde()
-    }
-
-    pub fn wait(&self) -> Result<Duration, TaskError> {
-        let d = self.l.wait_time.map_or(Ok(MAX_WAIT), |d| d.to_std()).unwrap_or(Duration::MAX);
-        if d > MAX_WAIT {
+impl ListenSpec {
+    pub fn read(props: &Map<String, Value>) -> Result<ListenSpec, TaskError> {
+        let Listen { aws, l } = parse_props(props)?;
+        aws.check()?;
+        let wait = l.wait_time.map_or(Ok(MAX_WAIT), |d| d.to_std()).unwrap_or(Duration::MAX);
+        if wait > MAX_WAIT {
             return Err(TaskError::property("waitTime", "must be between PT0S and PT20S (SQS's longest wait)"));
         }
-        Ok(d)
-    }
-
-    pub fn max_messages(&self) -> Result<usize, TaskError> {
-        match self.l.max_number_of_message.unwrap_or(5) {
-            n @ 1..=10 => Ok(n as usize),
-            n => Err(TaskError::property(
-                "maxNumberOfMessage",
-                format!("must be between 1 and {MAX_PER_REQUEST}, got {n}"),
-            )),
-        }
-    }
-
-    pub fn visibility_secs(&self) -> Result<u64, TaskError> {
-        self.l.read.visibility_secs()
-    }
-
-    /// How many attempts the client makes (a first one and its retries).
-    pub fn attempts(&self) -> u32 {
-        self.l.client_retry_max_attempts.unwrap_or(3).min(10) as u32 + 1
-    }
-
-    pub fn auto_delete(&self) -> bool {
-        self.l.read.auto_delete()
+        let max_messages = match l.max_number_of_message.unwrap_or(5) {
+            n @ 1..=10 => n as usize,
+            n => {
+                return Err(TaskError::property(
+                    "maxNumberOfMessage",
+                    format!("must be between 1 and {MAX_PER_REQUEST}, got {n}"),
+                ));
+            }
+        };
+        Ok(ListenSpec {
+            url: l.queue.url()?.to_string(),
+            connect: l.queue.connect_timeout(),
+            serde: l.read.serde()?,
+            wait,
+            max_messages,
+            visibility_secs: l.read.visibility_secs()?,
+            attempts: l.client_retry_max_attempts.unwrap_or(3).min(10) as u32 + 1,
+            auto_delete: l.read.auto_delete(),
+            aws,
+        })
     }
 }
 
@@ -273,7 +273,7 @@ fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
     let written: Map<String, Value> =
         picked(trig).into_iter().filter(|(_, v)| !v.as_str().is_some_and(is_template)).collect();
     let read = if realtime {
-        Listen::read(&written).map(|_| ())
+        ListenSpec::read(&written).map(|_| ())
     } else {
         match parse_props::<Rendered>(&written) {
             Ok(r) => r.aws.check().and_then(|_| {
@@ -338,8 +338,8 @@ mod tests {
 
     #[test]
     fn a_realtime_trigger_reads_kestra_s_defaults() {
-        let l = Listen::read(json!({"queueUrl": "http://h/1/q"}).as_object().expect("map")).expect("valid");
-        assert_eq!((l.wait().unwrap(), l.max_messages().unwrap(), l.attempts()), (MAX_WAIT, 5, 4));
-        assert_eq!((l.serde().unwrap(), l.visibility_secs().unwrap(), l.auto_delete()), (Serde::String, 30, true));
+        let l = ListenSpec::read(json!({"queueUrl": "http://h/1/q"}).as_object().expect("map")).expect("valid");
+        assert_eq!((l.wait, l.max_messages, l.attempts), (MAX_WAIT, 5, 4));
+        assert_eq!((l.serde, l.visibility_secs, l.auto_delete), (Serde::String, 30, true));
     }
 }

@@ -16,7 +16,6 @@ use serde_json::{Map, Value};
 
 use super::queue::{self, ConsumeSpec, MAX_CONSUME_BYTES, QueueProps, ReadProps};
 use crate::aws::AwsProps;
-use crate::core::ion_text;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -85,16 +84,6 @@ impl ConsumeProps {
     }
 }
 
-/// The values as the file Consume writes: one Ion (JSON) line each.
-pub fn ion_lines(values: &[Value]) -> Result<Vec<u8>, TaskError> {
-    let mut out = Vec::new();
-    for v in values {
-        ion_text::write_line(v, &mut out)
-            .map_err(|e| TaskError::failed(format!("cannot write the messages received: {e}")))?;
-    }
-    Ok(out)
-}
-
 struct Consume {
     aws: AwsProps,
     c: ConsumeProps,
@@ -117,13 +106,11 @@ impl RunnableTask for Consume {
         if got.bounded {
             cx.warn(&format!(
                 "stopped receiving from {url} after {} messages: they hold {MAX_CONSUME_BYTES} bytes, the most one Consume keeps",
-                got.values.len()
+                got.count()
             ));
         }
-        let kept = match ion_lines(&got.values) {
-            Ok(lines) => cx.put_file("sqs-consume.ion", Box::pin(std::io::Cursor::new(lines))).await,
-            Err(e) => Err(e),
-        };
+        let count = got.count();
+        let kept = cx.put_file("sqs-consume.ion", Box::pin(std::io::Cursor::new(got.lines))).await;
         let uri = match kept {
             Ok((uri, _)) => uri,
             Err(e) => {
@@ -135,7 +122,6 @@ impl RunnableTask for Consume {
         if self.c.auto_delete() {
             queue::delete(&client, url, &got.handles).await?;
         }
-        let count = got.values.len();
         cx.counter("sqs.consume.messages", count as f64, &[("queue", url)]);
         cx.info(&format!("Received {count} messages from {url}"));
         let mut out = Map::new();
@@ -170,6 +156,5 @@ mod tests {
         assert!(
             err(json!({"queueUrl": "http://h/q", "maxDuration": "PT1S", "serdeType": "AVRO"})).contains("'serdeType'")
         );
-        assert_eq!(ion_lines(&[json!("a"), json!({"b": 1})]).unwrap(), b"\"a\"\n{\"b\":1}\n");
     }
 }

@@ -21,11 +21,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::aws::connection::sdk_error;
+use crate::core::ion_text;
 use crate::{Declare, TaskError, de};
 
 /// SQS's most messages one receive returns, and one batch request carries.
 pub const MAX_PER_REQUEST: usize = 10;
-/// The most body bytes one consume keeps (the queue's messages are at most 256 KiB each).
+/// The most bytes of Ion lines one consume keeps (the queue's messages are at most 256 KiB each).
 pub const MAX_CONSUME_BYTES: u64 = 256 * 1024 * 1024;
 /// SQS's longest receive wait.
 pub const MAX_WAIT: Duration = Duration::from_secs(20);
@@ -258,14 +259,22 @@ pub struct ConsumeSpec {
     pub visibility_secs: u64,
 }
 
-/// A consume's result: the values read, in order, and the receipt handles
-/// of their messages (deleted or not, as the caller decides).
+/// A consume's result: the file of the bodies read (one Ion line each, in
+/// order) and the receipt handles of their messages, one per line (deleted
+/// or not, as the caller decides).
 #[derive(Debug, Default)]
 pub struct Consumed {
-    pub values: Vec<Value>,
+    pub lines: Vec<u8>,
     pub handles: Vec<String>,
     /// Set when [`MAX_CONSUME_BYTES`] ended the consume.
     pub bounded: bool,
+}
+
+impl Consumed {
+    /// How many messages were read.
+    pub fn count(&self) -> usize {
+        self.handles.len()
+    }
 }
 
 /// Receives messages of `url` as the module documentation says. A body
@@ -274,11 +283,10 @@ pub struct Consumed {
 pub async fn consume(client: &Client, url: &str, spec: &ConsumeSpec) -> Result<Consumed, TaskError> {
     let started = Instant::now();
     let mut out = Consumed::default();
-    // message id → its index in `values`, for a message received twice
+    // message id → its line, for a message received twice
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut bytes = 0u64;
     loop {
-        let left = spec.max_records.map_or(MAX_PER_REQUEST as u64, |m| m.saturating_sub(out.values.len() as u64));
+        let left = spec.max_records.map_or(MAX_PER_REQUEST as u64, |m| m.saturating_sub(out.count() as u64));
         if left == 0 {
             break;
         }
@@ -311,22 +319,22 @@ pub async fn consume(client: &Client, url: &str, spec: &ConsumeSpec) -> Result<C
                     return Err(TaskError::failed(format!("message {} of {url}: {e}", m.id)));
                 }
             };
-            bytes += m.body.len() as u64;
             match seen.get(&m.id) {
                 Some(&i) => out.handles[i] = m.handle,
                 None => {
                     empty = false;
-                    seen.insert(m.id, out.values.len());
-                    out.values.push(value);
+                    ion_text::write_line(&value, &mut out.lines)
+                        .map_err(|e| TaskError::failed(format!("cannot write message {} of {url}: {e}", m.id)))?;
+                    seen.insert(m.id, out.count());
                     out.handles.push(m.handle);
                 }
             }
         }
         let timed_out = spec.max_duration.is_some_and(|d| started.elapsed() > d);
-        if timed_out || (empty && (out.values.is_empty() || spec.max_duration.is_none())) {
+        if timed_out || (empty && (out.count() == 0 || spec.max_duration.is_none())) {
             break;
         }
-        if bytes >= MAX_CONSUME_BYTES {
+        if out.lines.len() as u64 >= MAX_CONSUME_BYTES {
             out.bounded = true;
             break;
         }

@@ -30,11 +30,10 @@ use super::{EventError, launch_event, render_props};
 use crate::model::Flow;
 use crate::model::ids::{derived_id, slugify};
 use crate::plugins::aws::aws_sdk_sqs::Client;
-use crate::plugins::aws::sqs::consume::ion_lines;
 use crate::plugins::aws::sqs::queue;
 use crate::plugins::context::execution_prefix;
 use crate::runtime::engine::Engine;
-use crate::triggers::sqs::{Listen, REALTIME_TYPE, Rendered};
+use crate::triggers::sqs::{ListenSpec, REALTIME_TYPE, Rendered};
 
 /// Messages received and not yet settled.
 #[derive(Debug)]
@@ -91,14 +90,13 @@ pub async fn receive(
     props: &Map<String, Value>,
 ) -> Result<(Map<String, Value>, Option<Taken>), EventError> {
     let rendered = render_props(engine, flow, trigger_id, props.clone())?;
-    let r = Rendered::read(&rendered).map_err(config(flow, trigger_id))?;
-    let spec = r.c.spec().map_err(config(flow, trigger_id))?;
+    let (r, spec) = Rendered::read(&rendered).map_err(config(flow, trigger_id))?;
     let url = r.c.queue.url().map_err(config(flow, trigger_id))?.to_string();
     let client = r.aws.sqs(r.c.queue.connect_timeout()).await.map_err(config(flow, trigger_id))?;
     let got = queue::consume(&client, &url, &spec).await.map_err(config(flow, trigger_id))?;
     let mut out = Map::new();
-    out.insert("count".into(), Value::from(got.values.len()));
-    if got.values.is_empty() {
+    out.insert("count".into(), Value::from(got.count()));
+    if got.count() == 0 {
         return Ok((out, None));
     }
     let taken = Taken { client, url, handles: got.handles, auto_delete: r.c.auto_delete() };
@@ -107,13 +105,9 @@ pub async fn receive(
         execution_prefix(&flow.namespace, &flow.id, execution_id),
         slugify(trigger_id)
     );
-    let stored = match ion_lines(&got.values) {
-        Ok(lines) => engine.storage.put(&path, Box::pin(std::io::Cursor::new(lines))).await.map_err(EventError::from),
-        Err(e) => Err(EventError::config(flow, trigger_id, e.to_string())),
-    };
-    if let Err(e) = stored {
+    if let Err(e) = engine.storage.put(&path, Box::pin(std::io::Cursor::new(got.lines))).await {
         taken.settle(flow, trigger_id, false).await;
-        return Err(e);
+        return Err(e.into());
     }
     out.insert("uri".into(), Value::String(format!("kestra://{path}")));
     Ok((out, Some(taken)))
@@ -128,18 +122,12 @@ pub async fn listen(
     props: &Map<String, Value>,
 ) -> Result<Vec<String>, EventError> {
     let rendered = render_props(engine, flow, trigger_id, props.clone())?;
-    let l = Listen::read(&rendered).map_err(config(flow, trigger_id))?;
     let fail = config(flow, trigger_id);
-    let url = l.l.queue.url().map_err(&fail)?.to_string();
-    let (serde, wait, max, visibility) = (
-        l.serde().map_err(&fail)?,
-        l.wait().map_err(&fail)?,
-        l.max_messages().map_err(&fail)?,
-        l.visibility_secs().map_err(&fail)?,
-    );
-    let client = l.aws.sqs_retrying(l.l.queue.connect_timeout(), l.attempts()).await.map_err(&fail)?;
-    let messages = queue::receive(&client, &url, max, wait, visibility).await.map_err(&fail)?;
-    let auto_delete = l.auto_delete();
+    let spec = ListenSpec::read(&rendered).map_err(&fail)?;
+    let client = spec.aws.sqs_retrying(spec.connect, spec.attempts).await.map_err(&fail)?;
+    let messages =
+        queue::receive(&client, &spec.url, spec.max_messages, spec.wait, spec.visibility_secs).await.map_err(&fail)?;
+    let (url, serde, auto_delete) = (spec.url, spec.serde, spec.auto_delete);
     let mut started = Vec::new();
     let mut kept = Vec::new();
     let mut messages = messages.into_iter();

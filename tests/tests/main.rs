@@ -83,6 +83,7 @@ mod metrics;
 mod migrate;
 mod migrate_beside;
 mod moto;
+mod mqtt;
 mod namespace_tasks;
 mod notifications;
 mod notifications_alerts;

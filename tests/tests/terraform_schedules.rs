@@ -236,22 +236,30 @@ fn schedule_on_dates_and_http_triggers_get_utc_jobs() {
 }
 
 #[test]
-fn a_listening_trigger_is_refused_and_a_polled_redis_list_or_sqs_queue_gets_a_job() {
+fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_or_mqtt_topic_gets_a_job() {
     let dir = repo().join("tests/fixtures/flows/listeners");
-    assert_eq!(baton_flows(&dir).len(), 4, "the fixtures validate on Baton");
+    assert_eq!(baton_flows(&dir).len(), 5, "the fixtures validate on Baton");
     let derived = evaluate_schedules(&[("listeners", dir)]);
     let d = &derived["listeners"];
     // redis.list.Trigger is polled: one Cloud Scheduler job at its interval
     assert_eq!(d["jobs"]["company.team/queue/batch"]["schedule"], json!("*/2 * * * *"), "{d:#}");
     // so is sqs.Trigger
     assert_eq!(d["jobs"]["company.team/sqs/batch"]["schedule"], json!("*/5 * * * *"), "{d:#}");
-    assert_eq!(d["jobs"].as_object().map(|m| m.len()), Some(2), "{:#}", d["jobs"]);
+    // and mqtt.Trigger
+    assert_eq!(d["jobs"]["company.team/mqtt/batch"]["schedule"], json!("*/10 * * * *"), "{d:#}");
+    assert_eq!(d["jobs"].as_object().map(|m| m.len()), Some(3), "{:#}", d["jobs"]);
     // the enabled RealtimeTrigger is refused, with its file and a way out; the disabled one is not
     let unsupported = d["unsupported"].as_object().expect("unsupported");
     let keys: Vec<&String> = unsupported.keys().collect();
     assert_eq!(
         keys,
-        ["company.team/folder/watch", "company.team/queue/each", "company.team/sockets/tcp", "company.team/sqs/live"],
+        [
+            "company.team/folder/watch",
+            "company.team/mqtt/live",
+            "company.team/queue/each",
+            "company.team/sockets/tcp",
+            "company.team/sqs/live"
+        ],
         "{unsupported:#?}"
     );
     let why = unsupported["company.team/queue/each"].as_str().expect("reason");
@@ -260,6 +268,10 @@ fn a_listening_trigger_is_refused_and_a_polled_redis_list_or_sqs_queue_gets_a_jo
     }
     let why = unsupported["company.team/sqs/live"].as_str().expect("reason");
     for part in ["trigger 'live'", "sqs.yaml", "use io.kestra.plugin.aws.sqs.Trigger (polled)", "baton server local"] {
+        assert!(why.contains(part), "{why}");
+    }
+    let why = unsupported["company.team/mqtt/live"].as_str().expect("reason");
+    for part in ["trigger 'live'", "mqtt.yaml", "use io.kestra.plugin.mqtt.Trigger (polled)", "baton server local"] {
         assert!(why.contains(part), "{why}");
     }
     // a TCP listener's way out is a Webhook trigger

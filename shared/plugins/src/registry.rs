@@ -111,6 +111,8 @@ impl Registry {
         super::aws::register(&mut r);
         #[cfg(feature = "redis")]
         super::redis::register(&mut r);
+        #[cfg(feature = "mqtt")]
+        super::mqtt::register(&mut r);
         r
     }
 
@@ -256,6 +258,11 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "io.kestra.plugin.redis.",
         "the Redis plugins are not in this build of baton (build it with `--features redis`)",
         cfg!(feature = "redis"),
+    ),
+    (
+        "io.kestra.plugin.mqtt.",
+        "the MQTT plugins are not in this build of baton (build it with `--features mqtt`)",
+        cfg!(feature = "mqtt"),
     ),
     (
         "io.kestra.plugin.aws.s3.",

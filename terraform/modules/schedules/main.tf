@@ -34,8 +34,9 @@
 # triggers (`jdbc.postgresql.Trigger`, `jdbc.duckdb.Trigger`) and
 # `gcp.bigquery.Trigger`: their tick runs the query once, as an
 # http.Trigger's sends its request; `redis.list.Trigger` (alias
-# `redis.TriggerList`): its tick pops the list once; and `aws.sqs.Trigger`:
-# its tick receives from the queue once.
+# `redis.TriggerList`): its tick pops the list once; `aws.sqs.Trigger`:
+# its tick receives from the queue once; and `mqtt.Trigger`: its tick
+# connects with the trigger's persistent session and receives once.
 #
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
@@ -47,7 +48,8 @@ locals {
   s3_type       = "io.kestra.plugin.aws.s3.Trigger"
   # The other polled triggers: the JDBC ones (shared/runtime/src/triggers/jdbc.rs)
   # BigQuery's (shared/runtime/src/triggers/bigquery.rs), Redis's
-  # (shared/runtime/src/triggers/redis.rs) and SQS's (…/triggers/sqs.rs).
+  # (shared/runtime/src/triggers/redis.rs), SQS's (…/triggers/sqs.rs) and
+  # MQTT's (…/triggers/mqtt.rs).
   polled_types = [
     "io.kestra.plugin.core.http.Trigger",
     "io.kestra.plugin.aws.s3.Trigger",
@@ -56,6 +58,7 @@ locals {
     "io.kestra.plugin.gcp.bigquery.Trigger",
     "io.kestra.plugin.redis.list.Trigger",
     "io.kestra.plugin.aws.sqs.Trigger",
+    "io.kestra.plugin.mqtt.Trigger",
   ]
   # Triggers no deployment runs, with the way out each message names: a
   # Redis list RealtimeTrigger listens continuously (BLPOP), the TCP and UDP
@@ -67,6 +70,7 @@ locals {
     "io.kestra.plugin.redis.list.RealtimeTrigger" = "use io.kestra.plugin.redis.list.Trigger (polled)"
     "io.kestra.plugin.redis.RealtimeTrigger"      = "use io.kestra.plugin.redis.list.Trigger (polled)"
     "io.kestra.plugin.aws.sqs.RealtimeTrigger"    = "use io.kestra.plugin.aws.sqs.Trigger (polled)"
+    "io.kestra.plugin.mqtt.RealtimeTrigger"       = "use io.kestra.plugin.mqtt.Trigger (polled)"
     "io.kestra.plugin.fs.tcp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
     "io.kestra.plugin.fs.udp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
   }

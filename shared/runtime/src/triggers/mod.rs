@@ -7,9 +7,10 @@
 //!
 //! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
 //! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`], [`jdbc`],
-//! `bigquery`, `s3`, `redis` and [`fs_local`] (polled: an HTTP endpoint, a
-//! database or BigQuery query, an S3 bucket, a Redis list, a local folder), [`socket`] (TCP and UDP
-//! listeners).
+//! `bigquery`, `s3`, `redis`, `sqs`, `mqtt` and [`fs_local`] (polled: an
+//! HTTP endpoint, a database or BigQuery query, an S3 bucket, a Redis list,
+//! an SQS queue, MQTT topics, a local folder; the last three also listen),
+//! [`socket`] (TCP and UDP listeners).
 
 #[cfg(feature = "gcp")]
 pub mod bigquery;
@@ -19,6 +20,8 @@ pub mod fs_local;
 pub mod gcs;
 pub mod http;
 pub mod jdbc;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 #[cfg(feature = "gcp")]
 pub mod pubsub;
 #[cfg(feature = "redis")]
@@ -304,6 +307,8 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         defs.extend([&*s3::DEF, &*sqs::DEF, &*sqs::REALTIME_DEF]);
         #[cfg(feature = "redis")]
         defs.extend([&*redis::DEF, &*redis::REALTIME_DEF]);
+        #[cfg(feature = "mqtt")]
+        defs.extend([&*mqtt::DEF, &*mqtt::REALTIME_DEF]);
         defs
     });
     &DEFS

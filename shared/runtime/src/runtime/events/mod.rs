@@ -6,7 +6,8 @@
 //! (`functions::events`). [`http`], [`fs_local`] (a local folder's new
 //! files → one execution with `trigger.files`), `s3` (an S3 bucket's new objects →
 //! one execution with `trigger.objects`), `redis` (a Redis list's
-//! elements → one execution with `trigger.uri`) and `sqs` (an SQS queue's
+//! elements → one execution with `trigger.uri`), `sqs` (an SQS queue's
+//! messages → one execution with `trigger.uri`) and `mqtt` (MQTT topics'
 //! messages → one execution with `trigger.uri`) are polled on both runtimes.
 //!
 //! Exactly once: every execution id derives from what it is for (object
@@ -20,6 +21,8 @@ pub mod fs_local;
 #[cfg(feature = "gcp")]
 pub mod gcs;
 pub mod http;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 pub mod poller;
 #[cfg(feature = "gcp")]
 pub mod pubsub;

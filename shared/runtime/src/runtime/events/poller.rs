@@ -3,9 +3,10 @@
 //! loaded flows (and the JDBC, BigQuery and Redis list triggers, polled as
 //! an `http.Trigger`) is evaluated every `interval` (Kestra's polling; 60 s
 //! by default), one evaluation at a time per trigger, each on its own task.
-//! A `RealtimeTrigger` (Pub/Sub's, Redis's, the TCP and UDP listeners of
-//! `fs`) is pulled continuously (one-second windows); a socket stays bound
-//! from one window to the next (`super::socket`). A
+//! A `RealtimeTrigger` (Pub/Sub's, Redis's, SQS's, MQTT's, the TCP and UDP
+//! listeners of `fs`) is pulled continuously (one-second windows); a socket
+//! stays bound and an MQTT session connected from one window to the next
+//! (`super::socket`, `super::mqtt`). A
 //! Pub/Sub `Trigger` with `maxRecords` and no `maxDuration` waits for its
 //! messages as Kestra's does (`super::pubsub::poll`): the next evaluation
 //! starts only once it is done. A Pub/Sub trigger's subscription stream
@@ -61,6 +62,9 @@ enum EventTrigger {
     /// An `sqs.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
     #[cfg(feature = "aws")]
     SqsRealtime(String, serde_json::Map<String, serde_json::Value>),
+    /// An `mqtt.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
+    #[cfg(feature = "mqtt")]
+    MqttRealtime(String, serde_json::Map<String, serde_json::Value>),
     /// An `fs.tcp.RealtimeTrigger` or `fs.udp.RealtimeTrigger` (its id) and its properties.
     Socket(String, Protocol, serde_json::Map<String, serde_json::Value>),
 }
@@ -80,6 +84,10 @@ impl EventTrigger {
         #[cfg(feature = "aws")]
         if let Some(props) = crate::triggers::sqs::realtime_props(t) {
             return Some(EventTrigger::SqsRealtime(t.id.clone(), props));
+        }
+        #[cfg(feature = "mqtt")]
+        if let Some(props) = crate::triggers::mqtt::realtime_props(t) {
+            return Some(EventTrigger::MqttRealtime(t.id.clone(), props));
         }
         if let Some((protocol, props)) = crate::triggers::socket::listen_props(t) {
             return Some(EventTrigger::Socket(t.id.clone(), protocol, props));
@@ -123,6 +131,8 @@ impl EventTrigger {
             EventTrigger::RedisRealtime(id, _) => Some(id),
             #[cfg(feature = "aws")]
             EventTrigger::SqsRealtime(id, _) => Some(id),
+            #[cfg(feature = "mqtt")]
+            EventTrigger::MqttRealtime(id, _) => Some(id),
             _ => None,
         }
     }
@@ -143,6 +153,8 @@ impl EventTrigger {
             EventTrigger::RedisRealtime(..) => Duration::ZERO,
             #[cfg(feature = "aws")]
             EventTrigger::SqsRealtime(..) => Duration::ZERO,
+            #[cfg(feature = "mqtt")]
+            EventTrigger::MqttRealtime(..) => Duration::ZERO,
             EventTrigger::Socket(..) => Duration::ZERO,
         }
     }
@@ -164,7 +176,14 @@ struct Slot {
     stream: Stream,
     /// A socket trigger's listener, bound across evaluations.
     socket: super::socket::Held,
+    /// An MQTT realtime trigger's session, connected across evaluations.
+    mqtt: Mqtt,
 }
+
+#[cfg(feature = "mqtt")]
+type Mqtt = super::mqtt::Held;
+#[cfg(not(feature = "mqtt"))]
+type Mqtt = Arc<()>;
 
 /// The event triggers' evaluations.
 pub struct EventPoller {
@@ -198,9 +217,9 @@ impl EventPoller {
                 slot.next = Some(now + ev.until_next());
                 slot.last_error = None;
                 let (engine, flow, errors) = (self.engine.clone(), flow.clone(), self.errors.clone());
-                let (stream, socket) = (slot.stream.clone(), slot.socket.clone());
+                let held = Held { stream: slot.stream.clone(), socket: slot.socket.clone(), mqtt: slot.mqtt.clone() };
                 slot.running = Some(tokio::spawn(async move {
-                    let result = evaluate(&engine, &flow, &ev, &stream, &socket).await;
+                    let result = evaluate(&engine, &flow, &ev, &held).await;
                     let mut errs = errors.lock().unwrap_or_else(PoisonError::into_inner);
                     match result {
                         Ok(ids) => {
@@ -255,16 +274,25 @@ impl EventPoller {
     }
 }
 
+/// What a trigger's evaluations keep from one to the next.
+struct Held {
+    stream: Stream,
+    socket: super::socket::Held,
+    mqtt: Mqtt,
+}
+
 /// One evaluation; the ids of the executions it created.
 async fn evaluate(
     engine: &Arc<Engine>,
     flow: &Flow,
     ev: &EventTrigger,
-    stream: &Stream,
-    socket: &super::socket::Held,
+    held: &Held,
 ) -> Result<Vec<String>, EventError> {
+    let Held { stream, socket, mqtt } = held;
     #[cfg(not(feature = "gcp"))]
     let _ = stream;
+    #[cfg(not(feature = "mqtt"))]
+    let _ = mqtt;
     // an http.Trigger and an s3.Trigger test their stop and conditions
     // themselves (on both runtimes); a RealtimeTrigger has no conditions
     #[cfg(feature = "gcp")]
@@ -290,6 +318,8 @@ async fn evaluate(
         EventTrigger::RedisRealtime(id, props) => super::redis::listen(engine, flow, id, props).await,
         #[cfg(feature = "aws")]
         EventTrigger::SqsRealtime(id, props) => super::sqs::listen(engine, flow, id, props).await,
+        #[cfg(feature = "mqtt")]
+        EventTrigger::MqttRealtime(id, props) => super::mqtt::listen(engine, flow, id, props, mqtt).await,
         EventTrigger::Local(id, _) => Ok(super::fs_local::poll(engine, flow, id)
             .await?
             .filter(|f| f.created)

@@ -85,6 +85,7 @@ mod migrate_beside;
 mod moto;
 mod mqtt;
 mod namespace_tasks;
+mod nats;
 mod notifications;
 mod notifications_alerts;
 mod notifications_more;

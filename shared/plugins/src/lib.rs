@@ -33,6 +33,8 @@ pub mod graphql;
 pub mod jdbc;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "notifications")]
 pub mod notifications;
 #[cfg(feature = "redis")]

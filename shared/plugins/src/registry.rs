@@ -113,6 +113,8 @@ impl Registry {
         super::redis::register(&mut r);
         #[cfg(feature = "mqtt")]
         super::mqtt::register(&mut r);
+        #[cfg(feature = "nats")]
+        super::nats::register(&mut r);
         r
     }
 
@@ -258,6 +260,11 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "io.kestra.plugin.redis.",
         "the Redis plugins are not in this build of baton (build it with `--features redis`)",
         cfg!(feature = "redis"),
+    ),
+    (
+        "io.kestra.plugin.nats.",
+        "the NATS plugins are not in this build of baton (build it with `--features nats`)",
+        cfg!(feature = "nats"),
     ),
     (
         "io.kestra.plugin.mqtt.",

@@ -36,7 +36,8 @@
 # http.Trigger's sends its request; `redis.list.Trigger` (alias
 # `redis.TriggerList`): its tick pops the list once; `aws.sqs.Trigger`:
 # its tick receives from the queue once; and `mqtt.Trigger`: its tick
-# connects with the trigger's persistent session and receives once.
+# connects with the trigger's persistent session and receives once; and
+# `nats.core.Trigger` (alias `nats.Trigger`): its tick pulls once.
 #
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
@@ -49,7 +50,7 @@ locals {
   # The other polled triggers: the JDBC ones (shared/runtime/src/triggers/jdbc.rs)
   # BigQuery's (shared/runtime/src/triggers/bigquery.rs), Redis's
   # (shared/runtime/src/triggers/redis.rs), SQS's (…/triggers/sqs.rs) and
-  # MQTT's (…/triggers/mqtt.rs).
+  # MQTT's (…/triggers/mqtt.rs) and NATS's (…/triggers/nats.rs).
   polled_types = [
     "io.kestra.plugin.core.http.Trigger",
     "io.kestra.plugin.aws.s3.Trigger",
@@ -59,6 +60,7 @@ locals {
     "io.kestra.plugin.redis.list.Trigger",
     "io.kestra.plugin.aws.sqs.Trigger",
     "io.kestra.plugin.mqtt.Trigger",
+    "io.kestra.plugin.nats.core.Trigger",
   ]
   # Triggers no deployment runs, with the way out each message names: a
   # Redis list RealtimeTrigger listens continuously (BLPOP), the TCP and UDP
@@ -71,6 +73,8 @@ locals {
     "io.kestra.plugin.redis.RealtimeTrigger"      = "use io.kestra.plugin.redis.list.Trigger (polled)"
     "io.kestra.plugin.aws.sqs.RealtimeTrigger"    = "use io.kestra.plugin.aws.sqs.Trigger (polled)"
     "io.kestra.plugin.mqtt.RealtimeTrigger"       = "use io.kestra.plugin.mqtt.Trigger (polled)"
+    "io.kestra.plugin.nats.core.RealtimeTrigger"  = "use io.kestra.plugin.nats.core.Trigger (polled)"
+    "io.kestra.plugin.nats.RealtimeTrigger"       = "use io.kestra.plugin.nats.core.Trigger (polled)"
     "io.kestra.plugin.fs.tcp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
     "io.kestra.plugin.fs.udp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
   }
@@ -86,6 +90,7 @@ locals {
     "io.kestra.core.models.triggers.types.Schedule" = "io.kestra.plugin.core.trigger.Schedule"
     "io.kestra.plugin.fs.http.Trigger"              = "io.kestra.plugin.core.http.Trigger"
     "io.kestra.plugin.redis.TriggerList"            = "io.kestra.plugin.redis.list.Trigger"
+    "io.kestra.plugin.nats.Trigger"                 = "io.kestra.plugin.nats.core.Trigger"
   }
   # The nicknames Kestra accepts, as Cloud Scheduler's five fields.
   nicknames = {

@@ -128,6 +128,11 @@ pub enum Probe {
         /// Its connection and subscribe properties, unrendered.
         props: Map<String, Value>,
     },
+    /// A `nats.Trigger`'s pull (`super::nats`): it fires when messages came.
+    NatsSubject {
+        /// Its connection and pull properties, unrendered.
+        props: Map<String, Value>,
+    },
 }
 
 /// A polled trigger of a flow, read: an `http.Trigger`, or a JDBC trigger
@@ -151,7 +156,8 @@ impl HttpTrigger {
     /// or a disabled trigger.
     pub fn of(t: &Trigger) -> Option<Result<HttpTrigger, String>> {
         let http = t.type_ == TYPE || DEF.aliases.contains(&t.type_.as_str());
-        let popped = redis_props(t).is_some() || sqs_props(t).is_some() || mqtt_props(t).is_some();
+        let popped =
+            redis_props(t).is_some() || sqs_props(t).is_some() || mqtt_props(t).is_some() || nats_props(t).is_some();
         if t.disabled || !(http || super::polled_query(t).is_some() || popped) {
             return None;
         }
@@ -168,12 +174,14 @@ impl HttpTrigger {
             return Err(format!("interval: at least PT1S, got {}", crate::model::duration::format_iso(interval)));
         }
         let own_name = || super::find(&t.type_).map_or(TYPE, |d| d.type_name);
-        let (type_name, probe) = match (super::polled_query(t), redis_props(t), sqs_props(t), mqtt_props(t)) {
-            (Some((task_type, props)), ..) => (own_name(), Probe::Query { task_type, props }),
-            (None, Some(props), ..) => (own_name(), Probe::RedisList { props }),
-            (None, None, Some(props), _) => (own_name(), Probe::SqsQueue { props }),
-            (None, None, None, Some(props)) => (own_name(), Probe::MqttTopics { props }),
-            (None, None, None, None) => {
+        let popped = (redis_props(t), sqs_props(t), mqtt_props(t), nats_props(t));
+        let (type_name, probe) = match (super::polled_query(t), popped) {
+            (Some((task_type, props)), _) => (own_name(), Probe::Query { task_type, props }),
+            (None, (Some(props), ..)) => (own_name(), Probe::RedisList { props }),
+            (None, (None, Some(props), ..)) => (own_name(), Probe::SqsQueue { props }),
+            (None, (None, None, Some(props), _)) => (own_name(), Probe::MqttTopics { props }),
+            (None, (None, None, None, Some(props))) => (own_name(), Probe::NatsSubject { props }),
+            (None, (None, None, None, None)) => {
                 let response_condition = match prop(t, "responseCondition") {
                     None => DEFAULT_CONDITION.to_string(),
                     Some(Value::String(s)) => s.clone(),
@@ -245,6 +253,17 @@ fn mqtt_props(t: &Trigger) -> Option<Map<String, Value>> {
     #[cfg(feature = "mqtt")]
     return super::mqtt::subscribe_props(t);
     #[cfg(not(feature = "mqtt"))]
+    {
+        let _ = t;
+        None
+    }
+}
+
+/// A `nats.Trigger`'s pull properties; `None` for another type (or a build without NATS).
+fn nats_props(t: &Trigger) -> Option<Map<String, Value>> {
+    #[cfg(feature = "nats")]
+    return super::nats::pull_props(t);
+    #[cfg(not(feature = "nats"))]
     {
         let _ = t;
         None

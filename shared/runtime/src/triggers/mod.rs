@@ -7,9 +7,10 @@
 //!
 //! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
 //! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`], [`jdbc`],
-//! `bigquery`, `s3`, `redis`, `sqs`, `mqtt` and [`fs_local`] (polled: an
-//! HTTP endpoint, a database or BigQuery query, an S3 bucket, a Redis list,
-//! an SQS queue, MQTT topics, a local folder; the last three also listen),
+//! `bigquery`, `s3`, `redis`, `sqs`, `mqtt`, `nats` and [`fs_local`]
+//! (polled: an HTTP endpoint, a database or BigQuery query, an S3 bucket, a
+//! Redis list, an SQS queue, MQTT topics, a NATS subject, a local folder;
+//! Redis, SQS, MQTT and NATS also listen),
 //! [`socket`] (TCP and UDP listeners).
 
 #[cfg(feature = "gcp")]
@@ -22,6 +23,8 @@ pub mod http;
 pub mod jdbc;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "gcp")]
 pub mod pubsub;
 #[cfg(feature = "redis")]
@@ -309,6 +312,8 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         defs.extend([&*redis::DEF, &*redis::REALTIME_DEF]);
         #[cfg(feature = "mqtt")]
         defs.extend([&*mqtt::DEF, &*mqtt::REALTIME_DEF]);
+        #[cfg(feature = "nats")]
+        defs.extend([&*nats::DEF, &*nats::REALTIME_DEF]);
         defs
     });
     &DEFS
@@ -323,6 +328,45 @@ pub fn find(type_name: &str) -> Option<&'static TriggerDef> {
 pub fn prop_spec(def: &TriggerDef, key: &str) -> Option<&'static PropSpec> {
     let own: &'static [PropSpec] = def.props;
     own.iter().chain(COMMON.iter()).find(|s| s.name == key)
+}
+
+/// A trigger's properties `picked` as written, for a check that reads them
+/// as an evaluation will: a templated value is left out (it is read when
+/// rendered), except a credential of `credentials`, which stands for one
+/// (so that a user name and its password are checked as a pair).
+pub(crate) fn as_written(
+    picked: serde_json::Map<String, Value>,
+    credentials: &[&str],
+) -> serde_json::Map<String, Value> {
+    picked
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let templated = v.as_str().is_some_and(is_template)
+                || v.as_array().is_some_and(|a| a.iter().any(|i| i.as_str().is_some_and(is_template)));
+            match (templated, credentials.contains(&k.as_str())) {
+                (false, _) => Some((k, v)),
+                (true, true) => Some((k, Value::String("templated".into()))),
+                (true, false) => None,
+            }
+        })
+        .collect()
+}
+
+/// The problem a check's reading of `written` (see [`as_written`]) found,
+/// at the property it names; `None` when it read, or when the property at
+/// fault is not written out (a template, read when rendered).
+pub(crate) fn read_problem(
+    trig: &Trigger,
+    written: &serde_json::Map<String, Value>,
+    read: Result<(), crate::plugins::TaskError>,
+) -> Option<TriggerProblem> {
+    let e = read.err()?;
+    let path = match &e {
+        crate::plugins::TaskError::Property { property, .. } => property.clone(),
+        _ => String::new(),
+    };
+    (path.is_empty() || written.contains_key(&path))
+        .then(|| TriggerProblem::at(path, format!("trigger '{}': {e}", trig.id)))
 }
 
 /// A trigger property as written, `None` when absent or null.

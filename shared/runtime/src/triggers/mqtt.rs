@@ -37,10 +37,12 @@ use crate::model::{Flow, Trigger};
 use crate::plugins::mqtt::conn::ConnProps;
 use crate::plugins::mqtt::subscribe::{SubscribeProps, SubscribeSpec};
 use crate::plugins::{Declare, TaskError, de, parse_props};
-use crate::template::is_template;
 
 pub const TYPE: &str = "io.kestra.plugin.mqtt.Trigger";
 pub const REALTIME_TYPE: &str = "io.kestra.plugin.mqtt.RealtimeTrigger";
+
+/// The credentials, checked in pairs.
+const CREDENTIALS: &[&str] = &["username", "password"];
 
 /// The properties a subscribe reads.
 const SUBSCRIBE_PROPS: &[&str] = &[
@@ -216,24 +218,9 @@ fn check(trig: &Trigger, flow: &Flow) -> Vec<TriggerProblem> {
         ));
     }
     // what is written out is read as an evaluation will read it
-    let written: Map<String, Value> = picked(trig)
-        .into_iter()
-        .filter(|(_, v)| {
-            !v.as_str().is_some_and(is_template)
-                && !v.as_array().is_some_and(|a| a.iter().any(|i| i.as_str().is_some_and(is_template)))
-        })
-        .collect();
-    if written.contains_key("server")
-        && written.contains_key("topic")
-        && let Err(e) = Spec::read(&written, flow, &trig.id)
-    {
-        let path = match &e {
-            TaskError::Property { property, .. } => property.clone(),
-            _ => String::new(),
-        };
-        if path.is_empty() || written.contains_key(&path) {
-            out.push(TriggerProblem::at(path, format!("trigger '{}': {e}", trig.id)));
-        }
+    let written = super::as_written(picked(trig), CREDENTIALS);
+    if written.contains_key("server") && written.contains_key("topic") {
+        out.extend(super::read_problem(trig, &written, Spec::read(&written, flow, &trig.id).map(|_| ())));
     }
     if !trig.disabled && !realtime {
         out.extend(super::http::poll_problem(trig));
@@ -271,6 +258,8 @@ mod tests {
         assert_eq!(paths(REALTIME_TYPE, with(json!({"serdeType": "AVRO"}))), ["serdeType"]);
         assert_eq!(paths(TYPE, with(json!({"maxRecords": 1, "interval": "PT0.1S"}))), ["interval"]);
         assert!(paths(REALTIME_TYPE, with(json!({"server": "{{ vars.server }}"}))).is_empty());
+        let secret = json!({"username": "{{ secret('MQTT_USER') }}", "password": "p"});
+        assert!(paths(REALTIME_TYPE, with(secret)).is_empty(), "a templated user name is one");
     }
 
     #[test]

@@ -283,16 +283,7 @@ fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
             Err(e) => Err(e),
         }
     };
-    if let Err(e) = read {
-        let path = match &e {
-            TaskError::Property { property, .. } => property.clone(),
-            _ => String::new(),
-        };
-        // a missing queueUrl is reported above; a templated property is read when rendered
-        if path.is_empty() || written.contains_key(&path) {
-            out.push(TriggerProblem::at(path, format!("trigger '{}': {e}", trig.id)));
-        }
-    }
+    out.extend(super::read_problem(trig, &written, read));
     if !trig.disabled && !realtime {
         out.extend(super::http::poll_problem(trig));
     }

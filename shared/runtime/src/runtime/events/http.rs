@@ -127,7 +127,7 @@ pub async fn evaluate(
         return Ok(Evaluated::Skipped("this interval was evaluated already"));
     }
     // a redis.list.Trigger's or an sqs.Trigger's batch, given back if its execution is not stored
-    #[cfg_attr(not(any(feature = "redis", feature = "aws", feature = "mqtt")), allow(unused_mut))]
+    #[cfg_attr(not(any(feature = "redis", feature = "aws", feature = "mqtt", feature = "nats")), allow(unused_mut))]
     let mut taken: Option<Taken> = None;
     let evaluated = match &trig.probe {
         Probe::Request { request: props, response_condition } => match request(engine, flow, trig, &id, props).await {
@@ -165,6 +165,16 @@ pub async fn evaluate(
         }
         #[cfg(not(feature = "mqtt"))]
         Probe::MqttTopics { .. } => Err(EventError::config(flow, &trig.id, "MQTT is not in this build of baton")),
+        #[cfg(feature = "nats")]
+        Probe::NatsSubject { props } => {
+            let cap = trig.interval.to_std().unwrap_or(std::time::Duration::from_secs(60));
+            super::nats::receive(engine, flow, &trig.id, &id, props, cap).await.map(|(o, t)| {
+                taken = t.map(Taken::Nats);
+                (o, taken.is_some())
+            })
+        }
+        #[cfg(not(feature = "nats"))]
+        Probe::NatsSubject { .. } => Err(EventError::config(flow, &trig.id, "NATS is not in this build of baton")),
     };
     let (output, holds) = match evaluated {
         Ok(r) => r,
@@ -226,11 +236,13 @@ enum Taken {
     Sqs(super::sqs::Taken),
     #[cfg(feature = "mqtt")]
     Mqtt(super::mqtt::Taken),
+    #[cfg(feature = "nats")]
+    Nats(super::nats::Taken),
 }
 
 impl Taken {
     async fn settle(self, flow: &Flow, trigger_id: &str, kept: bool) {
-        #[cfg(not(any(feature = "redis", feature = "aws", feature = "mqtt")))]
+        #[cfg(not(any(feature = "redis", feature = "aws", feature = "mqtt", feature = "nats")))]
         let _ = (flow, trigger_id, kept);
         match self {
             #[cfg(feature = "redis")]
@@ -241,6 +253,8 @@ impl Taken {
             Taken::Sqs(t) => t.settle(flow, trigger_id, kept).await,
             #[cfg(feature = "mqtt")]
             Taken::Mqtt(t) => t.settle(flow, trigger_id, kept).await,
+            #[cfg(feature = "nats")]
+            Taken::Nats(t) => t.settle(flow, trigger_id, kept).await,
         }
     }
 }

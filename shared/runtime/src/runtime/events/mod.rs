@@ -7,8 +7,9 @@
 //! files → one execution with `trigger.files`), `s3` (an S3 bucket's new objects →
 //! one execution with `trigger.objects`), `redis` (a Redis list's
 //! elements → one execution with `trigger.uri`), `sqs` (an SQS queue's
-//! messages → one execution with `trigger.uri`) and `mqtt` (MQTT topics'
-//! messages → one execution with `trigger.uri`) are polled on both runtimes.
+//! messages), `mqtt` (MQTT topics' messages) and `nats` (a NATS JetStream
+//! subject's messages) — each batch one execution with `trigger.uri` — are
+//! polled on both runtimes.
 //!
 //! Exactly once: every execution id derives from what it is for (object
 //! generations, message ids — `triggers::gcs::execution_id`,
@@ -23,6 +24,8 @@ pub mod gcs;
 pub mod http;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "nats")]
+pub mod nats;
 pub mod poller;
 #[cfg(feature = "gcp")]
 pub mod pubsub;

@@ -3,10 +3,11 @@
 //! loaded flows (and the JDBC, BigQuery and Redis list triggers, polled as
 //! an `http.Trigger`) is evaluated every `interval` (Kestra's polling; 60 s
 //! by default), one evaluation at a time per trigger, each on its own task.
-//! A `RealtimeTrigger` (Pub/Sub's, Redis's, SQS's, MQTT's, the TCP and UDP
-//! listeners of `fs`) is pulled continuously (one-second windows); a socket
-//! stays bound and an MQTT session connected from one window to the next
-//! (`super::socket`, `super::mqtt`). A
+//! A `RealtimeTrigger` (Pub/Sub's, Redis's, SQS's, MQTT's, NATS's, the TCP
+//! and UDP listeners of `fs`) is pulled continuously (one-second windows);
+//! a socket stays bound, an MQTT session connected and a NATS consumer open
+//! from one window to the next (`super::socket`, `super::mqtt`,
+//! `super::nats`). A
 //! Pub/Sub `Trigger` with `maxRecords` and no `maxDuration` waits for its
 //! messages as Kestra's does (`super::pubsub::poll`): the next evaluation
 //! starts only once it is done. A Pub/Sub trigger's subscription stream
@@ -65,6 +66,9 @@ enum EventTrigger {
     /// An `mqtt.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
     #[cfg(feature = "mqtt")]
     MqttRealtime(String, serde_json::Map<String, serde_json::Value>),
+    /// A `nats.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
+    #[cfg(feature = "nats")]
+    NatsRealtime(String, serde_json::Map<String, serde_json::Value>),
     /// An `fs.tcp.RealtimeTrigger` or `fs.udp.RealtimeTrigger` (its id) and its properties.
     Socket(String, Protocol, serde_json::Map<String, serde_json::Value>),
 }
@@ -88,6 +92,10 @@ impl EventTrigger {
         #[cfg(feature = "mqtt")]
         if let Some(props) = crate::triggers::mqtt::realtime_props(t) {
             return Some(EventTrigger::MqttRealtime(t.id.clone(), props));
+        }
+        #[cfg(feature = "nats")]
+        if let Some(props) = crate::triggers::nats::realtime_props(t) {
+            return Some(EventTrigger::NatsRealtime(t.id.clone(), props));
         }
         if let Some((protocol, props)) = crate::triggers::socket::listen_props(t) {
             return Some(EventTrigger::Socket(t.id.clone(), protocol, props));
@@ -133,6 +141,8 @@ impl EventTrigger {
             EventTrigger::SqsRealtime(id, _) => Some(id),
             #[cfg(feature = "mqtt")]
             EventTrigger::MqttRealtime(id, _) => Some(id),
+            #[cfg(feature = "nats")]
+            EventTrigger::NatsRealtime(id, _) => Some(id),
             _ => None,
         }
     }
@@ -155,6 +165,8 @@ impl EventTrigger {
             EventTrigger::SqsRealtime(..) => Duration::ZERO,
             #[cfg(feature = "mqtt")]
             EventTrigger::MqttRealtime(..) => Duration::ZERO,
+            #[cfg(feature = "nats")]
+            EventTrigger::NatsRealtime(..) => Duration::ZERO,
             EventTrigger::Socket(..) => Duration::ZERO,
         }
     }
@@ -178,7 +190,14 @@ struct Slot {
     socket: super::socket::Held,
     /// An MQTT realtime trigger's session, connected across evaluations.
     mqtt: Mqtt,
+    /// A NATS realtime trigger's consumer, open across evaluations.
+    nats: Nats,
 }
+
+#[cfg(feature = "nats")]
+type Nats = super::nats::Held;
+#[cfg(not(feature = "nats"))]
+type Nats = Arc<()>;
 
 #[cfg(feature = "mqtt")]
 type Mqtt = super::mqtt::Held;
@@ -217,7 +236,12 @@ impl EventPoller {
                 slot.next = Some(now + ev.until_next());
                 slot.last_error = None;
                 let (engine, flow, errors) = (self.engine.clone(), flow.clone(), self.errors.clone());
-                let held = Held { stream: slot.stream.clone(), socket: slot.socket.clone(), mqtt: slot.mqtt.clone() };
+                let held = Held {
+                    stream: slot.stream.clone(),
+                    socket: slot.socket.clone(),
+                    mqtt: slot.mqtt.clone(),
+                    nats: slot.nats.clone(),
+                };
                 slot.running = Some(tokio::spawn(async move {
                     let result = evaluate(&engine, &flow, &ev, &held).await;
                     let mut errs = errors.lock().unwrap_or_else(PoisonError::into_inner);
@@ -279,6 +303,7 @@ struct Held {
     stream: Stream,
     socket: super::socket::Held,
     mqtt: Mqtt,
+    nats: Nats,
 }
 
 /// One evaluation; the ids of the executions it created.
@@ -288,11 +313,13 @@ async fn evaluate(
     ev: &EventTrigger,
     held: &Held,
 ) -> Result<Vec<String>, EventError> {
-    let Held { stream, socket, mqtt } = held;
+    let Held { stream, socket, mqtt, nats } = held;
     #[cfg(not(feature = "gcp"))]
     let _ = stream;
     #[cfg(not(feature = "mqtt"))]
     let _ = mqtt;
+    #[cfg(not(feature = "nats"))]
+    let _ = nats;
     // an http.Trigger and an s3.Trigger test their stop and conditions
     // themselves (on both runtimes); a RealtimeTrigger has no conditions
     #[cfg(feature = "gcp")]
@@ -320,6 +347,8 @@ async fn evaluate(
         EventTrigger::SqsRealtime(id, props) => super::sqs::listen(engine, flow, id, props).await,
         #[cfg(feature = "mqtt")]
         EventTrigger::MqttRealtime(id, props) => super::mqtt::listen(engine, flow, id, props, mqtt).await,
+        #[cfg(feature = "nats")]
+        EventTrigger::NatsRealtime(id, props) => super::nats::listen(engine, flow, id, props, nats).await,
         EventTrigger::Local(id, _) => Ok(super::fs_local::poll(engine, flow, id)
             .await?
             .filter(|f| f.created)

@@ -346,9 +346,15 @@ async fn a_polled_trigger_keeps_its_session_so_nothing_published_between_polls_i
     let e = wait_ended(engine, &next).await;
     assert_eq!(vars(&e)["messagesCount"], 1);
     assert_eq!(records(&read_uri(engine, &vars(&e)["uri"]).await)[0]["payload"], json!({"mem": 4}));
-    let empty = evaluate(engine, &f, &trig, at("2025-01-01T10:00:20Z")).await.expect("evaluate");
+    // a payload that is not JSON does not stop the trigger: passed as text
+    b.publish("kestra/sensors/cpu", 1, &["not json"]);
+    let got = evaluate(engine, &f, &trig, at("2025-01-01T10:00:20Z")).await.expect("evaluate");
+    let Evaluated::Started(text) = got else { panic!("the text message: {got:?}") };
+    let e = wait_ended(engine, &text).await;
+    assert_eq!(records(&read_uri(engine, &vars(&e)["uri"]).await)[0]["payload"], json!("not json"));
+    let empty = evaluate(engine, &f, &trig, at("2025-01-01T10:00:25Z")).await.expect("evaluate");
     assert_eq!(empty, Evaluated::ConditionFalse, "acknowledged messages do not come again");
-    assert_eq!(executions_of(engine, "company.team", "watch").await.len(), 2);
+    assert_eq!(executions_of(engine, "company.team", "watch").await.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -157,7 +157,7 @@ pub async fn collect(
     let mut got = Collected::default();
     while spec.max_records.is_none_or(|n| got.count() < n) {
         let Some(m) = session.next_message(until).await? else { break };
-        record_line(&m, spec.serde, &mut got.lines)?;
+        record_line(&m, read_payload(&m, spec.serde)?, &mut got.lines)?;
         *got.per_topic.entry(m.topic.clone()).or_default() += 1;
         if got.lines.len() >= MAX_SUBSCRIBE_BYTES {
             got.bounded = true;
@@ -167,12 +167,23 @@ pub async fn collect(
     Ok(got)
 }
 
-/// Appends `m`'s record, its payload read per `serde`, as an Ion line; a
-/// payload `serde` cannot read fails naming its topic.
-pub fn record_line(m: &Message, serde: Serde, out: &mut Vec<u8>) -> Result<(), TaskError> {
-    let payload = serde
-        .read(&m.payload)
-        .map_err(|e| TaskError::failed(format!("message {} of topic '{}': {e}", m.id, m.topic)))?;
+/// `m`'s payload read per `serde`; a payload `serde` cannot read is an
+/// error naming its topic.
+pub fn read_payload(m: &Message, serde: Serde) -> Result<Value, TaskError> {
+    serde.read(&m.payload).map_err(|e| TaskError::failed(format!("message {} of topic '{}': {e}", m.id, m.topic)))
+}
+
+/// `m`'s payload read per `serde`, or — what the triggers do, so that one
+/// message does not stop them — passed as text, with a warning.
+pub fn payload_or_text(m: &Message, serde: Serde, trigger: &str) -> Value {
+    read_payload(m, serde).unwrap_or_else(|e| {
+        tracing::warn!(trigger, "mqtt: passed as text: {e}");
+        Value::String(String::from_utf8_lossy(&m.payload).into_owned())
+    })
+}
+
+/// Appends `m`'s record, with `payload`, as an Ion line.
+pub fn record_line(m: &Message, payload: Value, out: &mut Vec<u8>) -> Result<(), TaskError> {
     crate::core::ion_text::write_line(&Value::Object(message::record(m, payload)), out)
         .map_err(|e| TaskError::failed(format!("cannot write a message of topic '{}': {e}", m.topic)))
 }

@@ -4,7 +4,8 @@
 //! subscribes as the `Subscribe` task does, until `maxRecords` or
 //! `maxDuration` (one of them required) and at most until the next
 //! interval is due, and, when messages came, starts ONE execution with
-//! `trigger.uri` (an Ion file of Kestra's message records) and
+//! `trigger.uri` (an Ion file of Kestra's message records; a payload that
+//! is not JSON under `serdeType: JSON` kept as text) and
 //! `trigger.messagesCount`. Polled as an `http.Trigger` (`super::http`: one
 //! evaluation per slot of `interval`, claimed in the trigger store;
 //! `stopAfter`, `failOnTriggerError`, `conditions`, `when`), by `baton

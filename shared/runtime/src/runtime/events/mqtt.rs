@@ -167,7 +167,8 @@ pub async fn receive(
         };
         let over = next.is_none() && (full || tokio::time::Instant::now() >= until);
         if let Some(m) = next {
-            subscribe::record_line(&m, s.serde, &mut pending_lines).map_err(&fail)?;
+            let payload = subscribe::payload_or_text(&m, s.serde, trigger_id);
+            subscribe::record_line(&m, payload, &mut pending_lines).map_err(&fail)?;
             pending.push(m);
             count += 1;
             if pending.len() < SPOOL_CHUNK && s.max_records.is_none_or(|n| count < n) {
@@ -236,12 +237,7 @@ pub async fn listen(
                 return Err(fail(e));
             }
         };
-        let payload = spec.subscribe.serde.read(&m.payload).unwrap_or_else(|e| {
-            tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id, topic = %m.topic,
-                "mqtt.RealtimeTrigger: passed as text: {e}");
-            Value::String(String::from_utf8_lossy(&m.payload).into_owned())
-        });
-        let vars = message::record(&m, payload);
+        let vars = message::record(&m, subscribe::payload_or_text(&m, spec.subscribe.serde, trigger_id));
         let id = crate::model::ids::new_id();
         match launch_event(engine, flow, trigger_id, REALTIME_TYPE, &id, vars).await {
             Ok(created) => {

@@ -334,6 +334,7 @@ pub fn prop_spec(def: &TriggerDef, key: &str) -> Option<&'static PropSpec> {
 /// as an evaluation will: a templated value is left out (it is read when
 /// rendered), except a credential of `credentials`, which stands for one
 /// (so that a user name and its password are checked as a pair).
+#[cfg(any(feature = "mqtt", feature = "nats"))]
 pub(crate) fn as_written(
     picked: serde_json::Map<String, Value>,
     credentials: &[&str],
@@ -355,6 +356,7 @@ pub(crate) fn as_written(
 /// The problem a check's reading of `written` (see [`as_written`]) found,
 /// at the property it names; `None` when it read, or when the property at
 /// fault is not written out (a template, read when rendered).
+#[cfg(any(feature = "aws", feature = "mqtt", feature = "nats"))]
 pub(crate) fn read_problem(
     trig: &Trigger,
     written: &serde_json::Map<String, Value>,

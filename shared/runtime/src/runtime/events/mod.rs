@@ -94,6 +94,16 @@ impl EventError {
             message: message.into(),
         }
     }
+
+    /// A task-side error of trigger `trigger` of `flow` (a property, the
+    /// connection, the service's answer) as a configuration error naming them.
+    #[cfg(any(feature = "aws", feature = "mqtt", feature = "nats"))]
+    pub(crate) fn of_task<'a>(
+        flow: &'a Flow,
+        trigger: &'a str,
+    ) -> impl Fn(crate::plugins::TaskError) -> EventError + 'a {
+        move |e| EventError::config(flow, trigger, e.to_string())
+    }
 }
 
 /// The variables a trigger's properties are rendered with, as Kestra's

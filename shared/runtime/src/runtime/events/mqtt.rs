@@ -85,10 +85,6 @@ impl Taken {
     }
 }
 
-fn config(flow: &Flow, trigger_id: &str) -> impl Fn(TaskError) -> EventError {
-    move |e| EventError::config(flow, trigger_id, e.to_string())
-}
-
 /// `crt` read for a trigger (a kestra:// file of the flow's namespace).
 async fn crt(engine: &Engine, flow: &Flow, spec: &Spec) -> Result<Option<Vec<u8>>, TaskError> {
     let Some(crt) = spec.conn.crt.as_deref().map(Crt::parse).transpose()?.flatten() else { return Ok(None) };
@@ -135,7 +131,7 @@ pub async fn receive(
     props: &Map<String, Value>,
     cap: Duration,
 ) -> Result<(Map<String, Value>, Option<Taken>), EventError> {
-    let fail = config(flow, trigger_id);
+    let fail = EventError::of_task(flow, trigger_id);
     let rendered = render_props(engine, flow, trigger_id, props.clone())?;
     let spec = Spec::read(&rendered, flow, trigger_id).map_err(&fail)?;
     let spool = spool_prefix(flow, trigger_id);
@@ -215,16 +211,15 @@ pub async fn listen(
     props: &Map<String, Value>,
     held: &Held,
 ) -> Result<Vec<String>, EventError> {
-    let fail = config(flow, trigger_id);
+    let fail = EventError::of_task(flow, trigger_id);
     let rendered = render_props(engine, flow, trigger_id, props.clone())?;
     let key = Value::Object(rendered.clone()).to_string();
+    let spec = Spec::read(&rendered, flow, trigger_id).map_err(&fail)?;
     let mut slot = held.lock().await;
     if slot.as_ref().is_none_or(|(k, _)| *k != key) {
         *slot = None;
-        let spec = Spec::read(&rendered, flow, trigger_id).map_err(&fail)?;
         *slot = Some((key, open(engine, flow, &spec).await.map_err(&fail)?));
     }
-    let spec = Spec::read(&rendered, flow, trigger_id).map_err(&fail)?;
     let Some((_, session)) = slot.as_mut() else { return Ok(Vec::new()) };
     let until = tokio::time::Instant::now() + LISTEN_WINDOW;
     let mut started = Vec::new();

@@ -70,10 +70,6 @@ impl Taken {
     }
 }
 
-fn config(flow: &Flow, trigger_id: &str) -> impl Fn(TaskError) -> EventError {
-    move |e| EventError::config(flow, trigger_id, e.to_string())
-}
-
 /// Pulls the batch of `nats.Trigger` `trigger_id` of `flow` for the
 /// execution `execution_id`, waiting at most `cap`; its outputs (`uri`,
 /// `messagesCount`) and what to settle, `None` when nothing came.
@@ -85,7 +81,7 @@ pub async fn receive(
     props: &Map<String, Value>,
     cap: Duration,
 ) -> Result<(Map<String, Value>, Option<Taken>), EventError> {
-    let fail = config(flow, trigger_id);
+    let fail = EventError::of_task(flow, trigger_id);
     let rendered = render_props(engine, flow, trigger_id, props.clone())?;
     let spec = Spec::read(&rendered).map_err(&fail)?;
     let client = spec.conn.connect().await.map_err(&fail)?;
@@ -119,7 +115,7 @@ pub async fn listen(
     props: &Map<String, Value>,
     held: &Held,
 ) -> Result<Vec<String>, EventError> {
-    let fail = config(flow, trigger_id);
+    let fail = EventError::of_task(flow, trigger_id);
     let rendered = render_props(engine, flow, trigger_id, props.clone())?;
     let key = Value::Object(rendered.clone()).to_string();
     let spec = Spec::read(&rendered).map_err(&fail)?;

@@ -75,10 +75,6 @@ impl Taken {
     }
 }
 
-fn config(flow: &Flow, trigger_id: &str) -> impl Fn(crate::plugins::TaskError) -> EventError {
-    move |e| EventError::config(flow, trigger_id, e.to_string())
-}
-
 /// Receives the batch of `sqs.Trigger` `trigger_id` of `flow` for the
 /// execution `execution_id`; its outputs (`uri`, `count`) and what to
 /// settle, `None` when nothing came.
@@ -90,10 +86,10 @@ pub async fn receive(
     props: &Map<String, Value>,
 ) -> Result<(Map<String, Value>, Option<Taken>), EventError> {
     let rendered = render_props(engine, flow, trigger_id, props.clone())?;
-    let (r, spec) = Rendered::read(&rendered).map_err(config(flow, trigger_id))?;
-    let url = r.c.queue.url().map_err(config(flow, trigger_id))?.to_string();
-    let client = r.aws.sqs(r.c.queue.connect_timeout()).await.map_err(config(flow, trigger_id))?;
-    let got = queue::consume(&client, &url, &spec).await.map_err(config(flow, trigger_id))?;
+    let (r, spec) = Rendered::read(&rendered).map_err(EventError::of_task(flow, trigger_id))?;
+    let url = r.c.queue.url().map_err(EventError::of_task(flow, trigger_id))?.to_string();
+    let client = r.aws.sqs(r.c.queue.connect_timeout()).await.map_err(EventError::of_task(flow, trigger_id))?;
+    let got = queue::consume(&client, &url, &spec).await.map_err(EventError::of_task(flow, trigger_id))?;
     let mut out = Map::new();
     out.insert("count".into(), Value::from(got.count()));
     if got.count() == 0 {
@@ -122,7 +118,7 @@ pub async fn listen(
     props: &Map<String, Value>,
 ) -> Result<Vec<String>, EventError> {
     let rendered = render_props(engine, flow, trigger_id, props.clone())?;
-    let fail = config(flow, trigger_id);
+    let fail = EventError::of_task(flow, trigger_id);
     let spec = ListenSpec::read(&rendered).map_err(&fail)?;
     let client = spec.aws.sqs_retrying(spec.connect, spec.attempts).await.map_err(&fail)?;
     let messages =

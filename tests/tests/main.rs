@@ -74,6 +74,7 @@ mod hostile;
 mod http;
 mod http_trigger;
 mod jdbc_trigger;
+mod kafka;
 mod kestra_client;
 mod layers;
 mod log_files;

@@ -236,9 +236,10 @@ fn schedule_on_dates_and_http_triggers_get_utc_jobs() {
 }
 
 #[test]
-fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_mqtt_topic_or_nats_subject_gets_a_job() {
+fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_mqtt_topic_nats_subject_or_kafka_topic_gets_a_job()
+{
     let dir = repo().join("tests/fixtures/flows/listeners");
-    assert_eq!(baton_flows(&dir).len(), 6, "the fixtures validate on Baton");
+    assert_eq!(baton_flows(&dir).len(), 7, "the fixtures validate on Baton");
     let derived = evaluate_schedules(&[("listeners", dir)]);
     let d = &derived["listeners"];
     // redis.list.Trigger is polled: one Cloud Scheduler job at its interval
@@ -249,7 +250,9 @@ fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_mqtt_topic_o
     assert_eq!(d["jobs"]["company.team/mqtt/batch"]["schedule"], json!("*/10 * * * *"), "{d:#}");
     // and nats.Trigger, by its legacy name
     assert_eq!(d["jobs"]["company.team/nats/batch"]["schedule"], json!("*/15 * * * *"), "{d:#}");
-    assert_eq!(d["jobs"].as_object().map(|m| m.len()), Some(4), "{:#}", d["jobs"]);
+    // and kafka.Trigger
+    assert_eq!(d["jobs"]["company.team/kafka/batch"]["schedule"], json!("*/20 * * * *"), "{d:#}");
+    assert_eq!(d["jobs"].as_object().map(|m| m.len()), Some(5), "{:#}", d["jobs"]);
     // the enabled RealtimeTrigger is refused, with its file and a way out; the disabled one is not
     let unsupported = d["unsupported"].as_object().expect("unsupported");
     let keys: Vec<&String> = unsupported.keys().collect();
@@ -257,6 +260,7 @@ fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_mqtt_topic_o
         keys,
         [
             "company.team/folder/watch",
+            "company.team/kafka/live",
             "company.team/mqtt/live",
             "company.team/nats/live",
             "company.team/queue/each",
@@ -280,6 +284,10 @@ fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_mqtt_topic_o
     let why = unsupported["company.team/nats/live"].as_str().expect("reason");
     for part in ["trigger 'live'", "nats.yaml", "use io.kestra.plugin.nats.core.Trigger (polled)", "baton server local"]
     {
+        assert!(why.contains(part), "{why}");
+    }
+    let why = unsupported["company.team/kafka/live"].as_str().expect("reason");
+    for part in ["trigger 'live'", "kafka.yaml", "use io.kestra.plugin.kafka.Trigger (polled)", "baton server local"] {
         assert!(why.contains(part), "{why}");
     }
     // a TCP listener's way out is a Webhook trigger

@@ -31,6 +31,8 @@ pub mod git;
 pub mod github;
 pub mod graphql;
 pub mod jdbc;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]

@@ -115,6 +115,8 @@ impl Registry {
         super::mqtt::register(&mut r);
         #[cfg(feature = "nats")]
         super::nats::register(&mut r);
+        #[cfg(feature = "kafka")]
+        super::kafka::register(&mut r);
         r
     }
 
@@ -260,6 +262,11 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "io.kestra.plugin.redis.",
         "the Redis plugins are not in this build of baton (build it with `--features redis`)",
         cfg!(feature = "redis"),
+    ),
+    (
+        "io.kestra.plugin.kafka.",
+        "the Kafka plugins are not in this build of baton (build it with `--features kafka`)",
+        cfg!(feature = "kafka"),
     ),
     (
         "io.kestra.plugin.nats.",

@@ -37,7 +37,8 @@
 # `redis.TriggerList`): its tick pops the list once; `aws.sqs.Trigger`:
 # its tick receives from the queue once; and `mqtt.Trigger`: its tick
 # connects with the trigger's persistent session and receives once; and
-# `nats.core.Trigger` (alias `nats.Trigger`): its tick pulls once.
+# `nats.core.Trigger` (alias `nats.Trigger`): its tick pulls once; and
+# `kafka.Trigger`: its tick joins the consumer group and reads once.
 #
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
@@ -50,7 +51,8 @@ locals {
   # The other polled triggers: the JDBC ones (shared/runtime/src/triggers/jdbc.rs)
   # BigQuery's (shared/runtime/src/triggers/bigquery.rs), Redis's
   # (shared/runtime/src/triggers/redis.rs), SQS's (…/triggers/sqs.rs) and
-  # MQTT's (…/triggers/mqtt.rs) and NATS's (…/triggers/nats.rs).
+  # MQTT's (…/triggers/mqtt.rs), NATS's (…/triggers/nats.rs) and Kafka's
+  # (…/triggers/kafka.rs).
   polled_types = [
     "io.kestra.plugin.core.http.Trigger",
     "io.kestra.plugin.aws.s3.Trigger",
@@ -61,6 +63,7 @@ locals {
     "io.kestra.plugin.aws.sqs.Trigger",
     "io.kestra.plugin.mqtt.Trigger",
     "io.kestra.plugin.nats.core.Trigger",
+    "io.kestra.plugin.kafka.Trigger",
   ]
   # Triggers no deployment runs, with the way out each message names: a
   # Redis list RealtimeTrigger listens continuously (BLPOP), the TCP and UDP
@@ -75,6 +78,7 @@ locals {
     "io.kestra.plugin.mqtt.RealtimeTrigger"       = "use io.kestra.plugin.mqtt.Trigger (polled)"
     "io.kestra.plugin.nats.core.RealtimeTrigger"  = "use io.kestra.plugin.nats.core.Trigger (polled)"
     "io.kestra.plugin.nats.RealtimeTrigger"       = "use io.kestra.plugin.nats.core.Trigger (polled)"
+    "io.kestra.plugin.kafka.RealtimeTrigger"      = "use io.kestra.plugin.kafka.Trigger (polled)"
     "io.kestra.plugin.fs.tcp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
     "io.kestra.plugin.fs.udp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
   }

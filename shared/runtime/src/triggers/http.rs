@@ -133,6 +133,11 @@ pub enum Probe {
         /// Its connection and pull properties, unrendered.
         props: Map<String, Value>,
     },
+    /// A `kafka.Trigger`'s read (`super::kafka`): it fires when records came.
+    KafkaTopics {
+        /// Its client and subscription properties, unrendered.
+        props: Map<String, Value>,
+    },
 }
 
 /// A polled trigger of a flow, read: an `http.Trigger`, or a JDBC trigger
@@ -156,9 +161,7 @@ impl HttpTrigger {
     /// or a disabled trigger.
     pub fn of(t: &Trigger) -> Option<Result<HttpTrigger, String>> {
         let http = t.type_ == TYPE || DEF.aliases.contains(&t.type_.as_str());
-        let popped =
-            redis_props(t).is_some() || sqs_props(t).is_some() || mqtt_props(t).is_some() || nats_props(t).is_some();
-        if t.disabled || !(http || super::polled_query(t).is_some() || popped) {
+        if t.disabled || !(http || super::polled_query(t).is_some() || popped(t).is_some()) {
             return None;
         }
         Some(Self::read(t))
@@ -174,14 +177,10 @@ impl HttpTrigger {
             return Err(format!("interval: at least PT1S, got {}", crate::model::duration::format_iso(interval)));
         }
         let own_name = || super::find(&t.type_).map_or(TYPE, |d| d.type_name);
-        let popped = (redis_props(t), sqs_props(t), mqtt_props(t), nats_props(t));
-        let (type_name, probe) = match (super::polled_query(t), popped) {
+        let (type_name, probe) = match (super::polled_query(t), popped(t)) {
             (Some((task_type, props)), _) => (own_name(), Probe::Query { task_type, props }),
-            (None, (Some(props), ..)) => (own_name(), Probe::RedisList { props }),
-            (None, (None, Some(props), ..)) => (own_name(), Probe::SqsQueue { props }),
-            (None, (None, None, Some(props), _)) => (own_name(), Probe::MqttTopics { props }),
-            (None, (None, None, None, Some(props))) => (own_name(), Probe::NatsSubject { props }),
-            (None, (None, None, None, None)) => {
+            (None, Some(probe)) => (own_name(), probe),
+            (None, None) => {
                 let response_condition = match prop(t, "responseCondition") {
                     None => DEFAULT_CONDITION.to_string(),
                     Some(Value::String(s)) => s.clone(),
@@ -253,6 +252,35 @@ fn mqtt_props(t: &Trigger) -> Option<Map<String, Value>> {
     #[cfg(feature = "mqtt")]
     return super::mqtt::subscribe_props(t);
     #[cfg(not(feature = "mqtt"))]
+    {
+        let _ = t;
+        None
+    }
+}
+
+/// The probe of a trigger that takes what it reads from a broker (a
+/// Redis list, an SQS queue, MQTT topics, a NATS subject, Kafka topics).
+fn popped(t: &Trigger) -> Option<Probe> {
+    if let Some(props) = redis_props(t) {
+        return Some(Probe::RedisList { props });
+    }
+    if let Some(props) = sqs_props(t) {
+        return Some(Probe::SqsQueue { props });
+    }
+    if let Some(props) = mqtt_props(t) {
+        return Some(Probe::MqttTopics { props });
+    }
+    if let Some(props) = nats_props(t) {
+        return Some(Probe::NatsSubject { props });
+    }
+    kafka_props(t).map(|props| Probe::KafkaTopics { props })
+}
+
+/// A `kafka.Trigger`'s read properties; `None` for another type (or a build without Kafka).
+fn kafka_props(t: &Trigger) -> Option<Map<String, Value>> {
+    #[cfg(feature = "kafka")]
+    return super::kafka::pull_props(t);
+    #[cfg(not(feature = "kafka"))]
     {
         let _ = t;
         None

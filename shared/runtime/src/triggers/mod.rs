@@ -21,6 +21,8 @@ pub mod fs_local;
 pub mod gcs;
 pub mod http;
 pub mod jdbc;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]
@@ -314,6 +316,8 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         defs.extend([&*mqtt::DEF, &*mqtt::REALTIME_DEF]);
         #[cfg(feature = "nats")]
         defs.extend([&*nats::DEF, &*nats::REALTIME_DEF]);
+        #[cfg(feature = "kafka")]
+        defs.extend([&*kafka::DEF, &*kafka::REALTIME_DEF]);
         defs
     });
     &DEFS

@@ -30,9 +30,7 @@ use super::batched::{self, Listed, Pending, Source};
 use super::{EventError, launch_event};
 
 use crate::model::Flow;
-use crate::model::ids::slugify;
 use crate::plugins::TaskError;
-use crate::plugins::context::execution_prefix;
 use crate::plugins::fs_local::watch::Found;
 use crate::runtime::engine::Engine;
 use crate::triggers::fs_local::{LocalTrigger, TYPE};
@@ -176,8 +174,7 @@ async fn stage(
     let name = (1..).map(|n| if n == 1 { base.clone() } else { format!("{n}-{base}") }).find(|c| !used.contains(c));
     let name = name.unwrap_or(base);
     used.insert(name.clone());
-    let path =
-        format!("{}/trigger/{}/{name}", execution_prefix(&flow.namespace, &flow.id, execution_id), slugify(&trig.id));
+    let path = super::trigger_file(flow, &trig.id, execution_id, &name);
     // not through a symbolic link put in the file's place since it was listed
     let f = tokio::fs::OpenOptions::new()
         .read(true)

@@ -127,7 +127,10 @@ pub async fn evaluate(
         return Ok(Evaluated::Skipped("this interval was evaluated already"));
     }
     // a redis.list.Trigger's or an sqs.Trigger's batch, given back if its execution is not stored
-    #[cfg_attr(not(any(feature = "redis", feature = "aws", feature = "mqtt", feature = "nats")), allow(unused_mut))]
+    #[cfg_attr(
+        not(any(feature = "redis", feature = "aws", feature = "mqtt", feature = "nats", feature = "kafka")),
+        allow(unused_mut)
+    )]
     let mut taken: Option<Taken> = None;
     let evaluated = match &trig.probe {
         Probe::Request { request: props, response_condition } => match request(engine, flow, trig, &id, props).await {
@@ -175,6 +178,16 @@ pub async fn evaluate(
         }
         #[cfg(not(feature = "nats"))]
         Probe::NatsSubject { .. } => Err(EventError::config(flow, &trig.id, "NATS is not in this build of baton")),
+        #[cfg(feature = "kafka")]
+        Probe::KafkaTopics { props } => {
+            let cap = trig.interval.to_std().unwrap_or(std::time::Duration::from_secs(60));
+            super::kafka::receive(engine, flow, &trig.id, &id, props, cap).await.map(|(o, t)| {
+                taken = t.map(Taken::Kafka);
+                (o, taken.is_some())
+            })
+        }
+        #[cfg(not(feature = "kafka"))]
+        Probe::KafkaTopics { .. } => Err(EventError::config(flow, &trig.id, "Kafka is not in this build of baton")),
     };
     let (output, holds) = match evaluated {
         Ok(r) => r,
@@ -238,11 +251,13 @@ enum Taken {
     Mqtt(super::mqtt::Taken),
     #[cfg(feature = "nats")]
     Nats(super::nats::Taken),
+    #[cfg(feature = "kafka")]
+    Kafka(super::kafka::Taken),
 }
 
 impl Taken {
     async fn settle(self, flow: &Flow, trigger_id: &str, kept: bool) {
-        #[cfg(not(any(feature = "redis", feature = "aws", feature = "mqtt", feature = "nats")))]
+        #[cfg(not(any(feature = "redis", feature = "aws", feature = "mqtt", feature = "nats", feature = "kafka")))]
         let _ = (flow, trigger_id, kept);
         match self {
             #[cfg(feature = "redis")]
@@ -255,6 +270,8 @@ impl Taken {
             Taken::Mqtt(t) => t.settle(flow, trigger_id, kept).await,
             #[cfg(feature = "nats")]
             Taken::Nats(t) => t.settle(flow, trigger_id, kept).await,
+            #[cfg(feature = "kafka")]
+            Taken::Kafka(t) => t.settle(flow, trigger_id, kept).await,
         }
     }
 }

@@ -22,6 +22,8 @@ pub mod fs_local;
 #[cfg(feature = "gcp")]
 pub mod gcs;
 pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]
@@ -97,7 +99,7 @@ impl EventError {
 
     /// A task-side error of trigger `trigger` of `flow` (a property, the
     /// connection, the service's answer) as a configuration error naming them.
-    #[cfg(any(feature = "aws", feature = "mqtt", feature = "nats"))]
+    #[cfg(any(feature = "aws", feature = "mqtt", feature = "nats", feature = "kafka"))]
     pub(crate) fn of_task<'a>(
         flow: &'a Flow,
         trigger: &'a str,
@@ -119,6 +121,16 @@ pub fn trigger_vars(engine: &Engine, flow: &Flow, trigger_id: &str) -> Value {
         "envs": engine.envs,
         "trigger": {"id": trigger_id, "type": type_},
     })
+}
+
+/// Where an evaluation of trigger `trigger_id` of `flow` keeps a file
+/// (`name`) of the execution `execution_id` it starts.
+pub(crate) fn trigger_file(flow: &Flow, trigger_id: &str, execution_id: &str, name: &str) -> String {
+    format!(
+        "{}/trigger/{}/{name}",
+        crate::plugins::context::execution_prefix(&flow.namespace, &flow.id, execution_id),
+        crate::model::ids::slugify(trigger_id)
+    )
 }
 
 /// A trigger's properties `props` rendered with [`trigger_vars`]; a

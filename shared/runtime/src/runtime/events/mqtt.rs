@@ -32,11 +32,10 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{EventError, launch_event, render_props};
+use super::{EventError, launch_event, render_props, trigger_file};
 use crate::model::Flow;
 use crate::model::ids::slugify;
 use crate::plugins::TaskError;
-use crate::plugins::context::execution_prefix;
 use crate::plugins::mqtt::conn::{Message, Open, Session};
 use crate::plugins::mqtt::message::{self, Crt};
 use crate::plugins::mqtt::subscribe;
@@ -191,11 +190,7 @@ pub async fn receive(
     if count == 0 {
         return Ok((out, None));
     }
-    let path = format!(
-        "{}/trigger/{}/mqtt.ion",
-        execution_prefix(&flow.namespace, &flow.id, execution_id),
-        slugify(trigger_id)
-    );
+    let path = trigger_file(flow, trigger_id, execution_id, "mqtt.ion");
     // not written: the spool stays for the next evaluation
     engine.storage.put(&path, Box::pin(std::io::Cursor::new(lines))).await?;
     out.insert("uri".into(), Value::String(format!("kestra://{path}")));

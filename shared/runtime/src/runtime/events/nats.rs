@@ -25,11 +25,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{Map, Value};
 
-use super::{EventError, launch_event, render_props};
+use super::{EventError, launch_event, render_props, trigger_file};
 use crate::model::Flow;
-use crate::model::ids::{derived_id, slugify};
+use crate::model::ids::derived_id;
 use crate::plugins::TaskError;
-use crate::plugins::context::execution_prefix;
 use crate::plugins::nats::async_nats;
 use crate::plugins::nats::consume::{self, PullConsumer};
 use crate::runtime::engine::Engine;
@@ -92,11 +91,7 @@ pub async fn receive(
     if got.messages.is_empty() {
         return Ok((out, None));
     }
-    let path = format!(
-        "{}/trigger/{}/nats.ion",
-        execution_prefix(&flow.namespace, &flow.id, execution_id),
-        slugify(trigger_id)
-    );
+    let path = trigger_file(flow, trigger_id, execution_id, "nats.ion");
     let taken = Taken { client, messages: got.messages };
     if let Err(e) = engine.storage.put(&path, Box::pin(std::io::Cursor::new(got.lines))).await {
         taken.settle(flow, trigger_id, false).await;

@@ -69,6 +69,9 @@ enum EventTrigger {
     /// A `nats.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
     #[cfg(feature = "nats")]
     NatsRealtime(String, serde_json::Map<String, serde_json::Value>),
+    /// A `kafka.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
+    #[cfg(feature = "kafka")]
+    KafkaRealtime(String, serde_json::Map<String, serde_json::Value>),
     /// An `fs.tcp.RealtimeTrigger` or `fs.udp.RealtimeTrigger` (its id) and its properties.
     Socket(String, Protocol, serde_json::Map<String, serde_json::Value>),
 }
@@ -96,6 +99,10 @@ impl EventTrigger {
         #[cfg(feature = "nats")]
         if let Some(props) = crate::triggers::nats::realtime_props(t) {
             return Some(EventTrigger::NatsRealtime(t.id.clone(), props));
+        }
+        #[cfg(feature = "kafka")]
+        if let Some(props) = crate::triggers::kafka::realtime_props(t) {
+            return Some(EventTrigger::KafkaRealtime(t.id.clone(), props));
         }
         if let Some((protocol, props)) = crate::triggers::socket::listen_props(t) {
             return Some(EventTrigger::Socket(t.id.clone(), protocol, props));
@@ -143,6 +150,8 @@ impl EventTrigger {
             EventTrigger::MqttRealtime(id, _) => Some(id),
             #[cfg(feature = "nats")]
             EventTrigger::NatsRealtime(id, _) => Some(id),
+            #[cfg(feature = "kafka")]
+            EventTrigger::KafkaRealtime(id, _) => Some(id),
             _ => None,
         }
     }
@@ -167,6 +176,8 @@ impl EventTrigger {
             EventTrigger::MqttRealtime(..) => Duration::ZERO,
             #[cfg(feature = "nats")]
             EventTrigger::NatsRealtime(..) => Duration::ZERO,
+            #[cfg(feature = "kafka")]
+            EventTrigger::KafkaRealtime(..) => Duration::ZERO,
             EventTrigger::Socket(..) => Duration::ZERO,
         }
     }
@@ -192,12 +203,18 @@ struct Slot {
     mqtt: Mqtt,
     /// A NATS realtime trigger's consumer, open across evaluations.
     nats: Nats,
+    /// A Kafka realtime trigger's consumer, in its group across evaluations.
+    kafka: Kafka,
 }
 
 #[cfg(feature = "nats")]
 type Nats = super::nats::Held;
 #[cfg(not(feature = "nats"))]
 type Nats = Arc<()>;
+#[cfg(feature = "kafka")]
+type Kafka = super::kafka::Held;
+#[cfg(not(feature = "kafka"))]
+type Kafka = Arc<()>;
 
 #[cfg(feature = "mqtt")]
 type Mqtt = super::mqtt::Held;
@@ -241,6 +258,7 @@ impl EventPoller {
                     socket: slot.socket.clone(),
                     mqtt: slot.mqtt.clone(),
                     nats: slot.nats.clone(),
+                    kafka: slot.kafka.clone(),
                 };
                 slot.running = Some(tokio::spawn(async move {
                     let result = evaluate(&engine, &flow, &ev, &held).await;
@@ -304,6 +322,7 @@ struct Held {
     socket: super::socket::Held,
     mqtt: Mqtt,
     nats: Nats,
+    kafka: Kafka,
 }
 
 /// One evaluation; the ids of the executions it created.
@@ -313,13 +332,15 @@ async fn evaluate(
     ev: &EventTrigger,
     held: &Held,
 ) -> Result<Vec<String>, EventError> {
-    let Held { stream, socket, mqtt, nats } = held;
+    let Held { stream, socket, mqtt, nats, kafka } = held;
     #[cfg(not(feature = "gcp"))]
     let _ = stream;
     #[cfg(not(feature = "mqtt"))]
     let _ = mqtt;
     #[cfg(not(feature = "nats"))]
     let _ = nats;
+    #[cfg(not(feature = "kafka"))]
+    let _ = kafka;
     // an http.Trigger and an s3.Trigger test their stop and conditions
     // themselves (on both runtimes); a RealtimeTrigger has no conditions
     #[cfg(feature = "gcp")]
@@ -349,6 +370,8 @@ async fn evaluate(
         EventTrigger::MqttRealtime(id, props) => super::mqtt::listen(engine, flow, id, props, mqtt).await,
         #[cfg(feature = "nats")]
         EventTrigger::NatsRealtime(id, props) => super::nats::listen(engine, flow, id, props, nats).await,
+        #[cfg(feature = "kafka")]
+        EventTrigger::KafkaRealtime(id, props) => super::kafka::listen(engine, flow, id, props, kafka).await,
         EventTrigger::Local(id, _) => Ok(super::fs_local::poll(engine, flow, id)
             .await?
             .filter(|f| f.created)

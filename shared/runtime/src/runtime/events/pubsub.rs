@@ -22,12 +22,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{EventError, launch_event};
+use super::{EventError, launch_event, trigger_file};
 use crate::backend::gcp::pubsub::{MessageStream, PubSubAdmin, PubSubTarget};
 use crate::backend::{BackendError, ByteStream};
 use crate::model::Flow;
-use crate::model::ids::slugify;
-use crate::plugins::context::execution_prefix;
 use crate::runtime::engine::Engine;
 use crate::triggers::pubsub::{PubSubTrigger, REALTIME_TYPE, Received, TYPE, execution_id, message_value};
 
@@ -167,11 +165,7 @@ async fn write_messages(
         serde_json::to_writer(&mut buf, &v).map_err(|e| EventError::config(flow, &trig.id, e.to_string()))?;
         buf.push(b'\n');
     }
-    let path = format!(
-        "{}/trigger/{}/messages.ion",
-        execution_prefix(&flow.namespace, &flow.id, execution_id),
-        slugify(&trig.id)
-    );
+    let path = trigger_file(flow, &trig.id, execution_id, "messages.ion");
     let reader: ByteStream = Box::pin(std::io::Cursor::new(buf));
     engine.storage.put(&path, reader).await?;
     Ok(format!("kestra://{path}"))

@@ -36,10 +36,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{EventError, launch_event};
+use super::{EventError, launch_event, trigger_file};
 use crate::model::Flow;
-use crate::model::ids::slugify;
-use crate::plugins::context::execution_prefix;
 use crate::plugins::redis::batch;
 use crate::runtime::engine::Engine;
 use crate::triggers::redis::{ListSpec, REALTIME_TYPE};
@@ -136,11 +134,7 @@ pub async fn pop(
         return Ok((out, None));
     }
     let popped = Popped { url: spec.pop.url.clone(), key: spec.pop.key.clone(), values };
-    let path = format!(
-        "{}/trigger/{}/redis-list.ion",
-        execution_prefix(&flow.namespace, &flow.id, execution_id),
-        slugify(trigger_id)
-    );
+    let path = trigger_file(flow, trigger_id, execution_id, "redis-list.ion");
     let stored = match batch::ion_lines(spec.serde, &popped.values) {
         Ok(lines) => engine.storage.put(&path, Box::pin(std::io::Cursor::new(lines))).await.map_err(EventError::from),
         Err(e) => Err(EventError::config(flow, trigger_id, e.to_string())),

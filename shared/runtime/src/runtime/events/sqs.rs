@@ -26,12 +26,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{EventError, launch_event, render_props};
+use super::{EventError, launch_event, render_props, trigger_file};
 use crate::model::Flow;
-use crate::model::ids::{derived_id, slugify};
+use crate::model::ids::derived_id;
 use crate::plugins::aws::aws_sdk_sqs::Client;
 use crate::plugins::aws::sqs::queue;
-use crate::plugins::context::execution_prefix;
 use crate::runtime::engine::Engine;
 use crate::triggers::sqs::{ListenSpec, REALTIME_TYPE, Rendered};
 
@@ -96,11 +95,7 @@ pub async fn receive(
         return Ok((out, None));
     }
     let taken = Taken { client, url, handles: got.handles, auto_delete: r.c.auto_delete() };
-    let path = format!(
-        "{}/trigger/{}/sqs.ion",
-        execution_prefix(&flow.namespace, &flow.id, execution_id),
-        slugify(trigger_id)
-    );
+    let path = trigger_file(flow, trigger_id, execution_id, "sqs.ion");
     if let Err(e) = engine.storage.put(&path, Box::pin(std::io::Cursor::new(got.lines))).await {
         taken.settle(flow, trigger_id, false).await;
         return Err(e.into());

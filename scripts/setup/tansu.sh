@@ -1,0 +1,59 @@
+# shellcheck shell=bash
+# A Kafka-protocol broker for the Kafka tests (tests/tests/kafka.rs): Tansu,
+# a broker written in Rust that speaks Kafka's wire protocol (produce,
+# fetch, consumer groups, transactions). Debian packages no Kafka broker
+# and Kafka's own needs Maven Central, which this project's machines do not
+# reach; Tansu comes from crates.io. Each test starts its own
+# `tansu broker` on a free loopback port with in-memory storage.
+# SOURCED by scripts/test.sh (and usable by hand: `source
+# scripts/setup/tansu.sh`), so: no `exit`, no stray failures under
+# `set -euo pipefail`, nothing left behind but the exports.
+#
+# Installed with cargo, pinned and --locked, into `$BATON_CACHE/tansu/`
+# once (scripts/lib/cache.sh), with the in-memory storage only (feature
+# `dynostore`): ~10 minutes on 2 cores, then 0 s.
+#
+# Exports:
+#   BATON_TANSU   the tansu binary (empty when it could not be installed:
+#                 the Kafka tests then fail saying so)
+
+baton_setup_tansu() {
+  local version="0.6.0" features="dynostore"
+  local repo root bin
+  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  # shellcheck source=scripts/lib/cache.sh
+  source "$repo/scripts/lib/cache.sh"
+  root="$BATON_CACHE/tansu"
+  bin="$root/bin/tansu"
+  BATON_TANSU=""
+
+  if [ -x "$bin" ] && [ "$(cat "$root/VERSION" 2>/dev/null || true)" = "$version $features" ]; then
+    echo "tansu setup: $bin ($version) already there"
+  else
+    if ! command -v cargo >/dev/null 2>&1; then
+      echo "tansu setup: cargo is needed to install tansu $version; the Kafka tests will fail" >&2
+      export BATON_TANSU
+      return 0
+    fi
+    echo "tansu setup: cargo install tansu $version into $root (once, ~10 minutes)"
+    mkdir -p "$root"
+    # its own target dir, so the workspace's build is not touched, removed after
+    if nice -n 10 cargo install tansu --locked --version "=$version" --features "$features" \
+      --root "$root" --target-dir "$root/build" --quiet; then
+      echo "$version $features" >"$root/VERSION"
+      rm -rf "$root/build"
+      echo "tansu setup: $bin ready"
+    else
+      rm -rf "$root/build"
+      echo "tansu setup: 'cargo install tansu $version' failed; the Kafka tests will fail" >&2
+      export BATON_TANSU
+      return 0
+    fi
+  fi
+
+  BATON_TANSU="$bin"
+  export BATON_TANSU
+}
+
+baton_setup_tansu
+unset -f baton_setup_tansu

@@ -12,7 +12,8 @@
 //!   `Produce` sends again as they are);
 //! - a value that is not JSON fails the consume naming the record, is
 //!   skipped (`onSerdeError: SKIPPED`) or sent to a dead-letter topic
-//!   (`DLQ`); a topic that does not exist fails naming it;
+//!   (`DLQ`); a topic that does not exist fails naming it; an empty topic
+//!   read with a group ends one `pollDuration` after the group assigned it;
 //! - `kafka.Trigger`: one execution per batch, the offsets committed only
 //!   once it is stored (a batch whose file cannot be written is read
 //!   again);
@@ -247,6 +248,17 @@ async fn a_value_that_is_not_json_fails_is_skipped_or_goes_to_a_dead_letter_topi
     assert_eq!(e.state.current, StateType::Failed);
     let logs = h.logs(&e.id).await.join("\n");
     assert!(logs.contains("topic 'no_such_topic'"), "{logs}");
+    // an empty topic read with a group ends one pollDuration after the group assigned its partitions
+    k.topic("quiet", 1).await;
+    let yaml = format!(
+        "id: quiet\nnamespace: company.team\ntasks:\n  - id: quiet\n    type: io.kestra.plugin.kafka.Consume\n{p}    \
+         topic: quiet\n    groupId: q\n    pollDuration: PT1S\n"
+    );
+    let started = std::time::Instant::now();
+    let e = h.run(&yaml, json!({})).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    assert_eq!(outputs(&e, "quiet")["messagesCount"], 0);
+    assert!(started.elapsed() < Duration::from_secs(15), "an empty consume took {:?}", started.elapsed());
 }
 
 fn flow(id: &str, trigger: &str, message: &str) -> String {

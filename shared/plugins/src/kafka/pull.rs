@@ -30,6 +30,8 @@ pub const MAX_CONSUME_BYTES: usize = 256 * 1024 * 1024;
 const LOOKUP_WAIT: Duration = Duration::from_secs(30);
 /// How long joining a consumer group may take before the first poll's wait starts.
 const JOIN_WAIT: Duration = Duration::from_secs(30);
+/// How often the assignment is looked at while joining.
+const JOIN_STEP: Duration = Duration::from_millis(200);
 
 /// A consumer, shared with the blocking pool for its blocking calls.
 pub type Shared = Arc<StreamConsumer>;
@@ -186,13 +188,16 @@ pub async fn pull(
     let mut got = Pulled::default();
     loop {
         let left = wait.map(|w| w.saturating_sub(start.elapsed()));
-        // a group's first poll waits for the group to assign partitions too
-        let joining = grouped && consumer.assignment().map(|a| a.count() == 0).unwrap_or(true);
-        let mut poll = if joining && start.elapsed() < JOIN_WAIT { limits.poll.max(JOIN_WAIT) } else { limits.poll };
+        // while the group has not assigned partitions yet (at most
+        // JOIN_WAIT), wait in short steps: the poll's wait starts once it has
+        let joining =
+            grouped && start.elapsed() < JOIN_WAIT && consumer.assignment().map(|a| a.count() == 0).unwrap_or(true);
+        let mut poll = if joining { JOIN_STEP } else { limits.poll };
         if let Some(l) = left {
             poll = poll.min(l);
         }
         let m = match tokio::time::timeout(poll, consumer.recv()).await {
+            Err(_) if joining && left.is_none_or(|l| !l.is_zero()) => continue,
             Err(_) => break,
             Ok(Err(e)) => return Err(TaskError::failed(format!("cannot read from Kafka: {e}"))),
             Ok(Ok(m)) => m,

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::conn::{self, NatsProps};
-use crate::core::ion_file::IonFile;
+use crate::core::ion_file::{DataFrom, DataValues};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -77,51 +77,13 @@ struct RequestProps {
     request_timeout: Option<chrono::TimeDelta>,
 }
 
-/// Where the messages come from.
-enum From {
-    Values(Vec<Value>),
-    File(String),
-}
-
-impl From {
-    fn parse(v: Option<Value>) -> Result<From, TaskError> {
-        let err = |e: String| TaskError::property("from", e);
-        match v {
-            None | Some(Value::Null) => Err(err("is required".into())),
-            Some(Value::String(s)) if s.trim().starts_with("kestra://") => Ok(From::File(s.trim().to_string())),
-            Some(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
-                Ok(Value::Array(items)) => Ok(From::Values(items)),
-                Ok(v @ Value::Object(_)) => Ok(From::Values(vec![v])),
-                _ => Err(err(format!("'{s}' is neither a kestra:// URI nor a JSON message or list of messages"))),
-            },
-            Some(Value::Array(items)) => Ok(From::Values(items)),
-            Some(v) => Ok(From::Values(vec![v])),
-        }
-    }
-
-    /// Opens the messages for reading, one at a time.
-    async fn open<'a>(&'a self, cx: &RunContext) -> Result<Messages<'a>, TaskError> {
-        Ok(match self {
-            From::Values(items) => Messages::Values(items.iter().enumerate()),
-            From::File(uri) => Messages::File(Box::new(IonFile::open(cx, "from", uri, MAX_LINE_BYTES).await?)),
-        })
-    }
-}
-
-/// The messages of a `from`, read as they are asked for.
-enum Messages<'a> {
-    Values(std::iter::Enumerate<std::slice::Iter<'a, Value>>),
-    File(Box<IonFile>),
-}
-
-impl Messages<'_> {
-    async fn next(&mut self) -> Result<Option<conn::Outgoing>, TaskError> {
-        match self {
-            Messages::Values(items) => items.next().map(|(i, v)| conn::outgoing(v, i + 1, true)).transpose(),
-            Messages::File(file) => match file.next().await? {
-                None => Ok(None),
-                Some(v) => conn::outgoing(&v, file.line, false).map(Some).map_err(|e| file.error(&e.to_string())),
-            },
+/// The next message of `values`, read as Kestra's `{headers, data}`.
+async fn next_message(values: &mut DataValues<'_>) -> Result<Option<conn::Outgoing>, TaskError> {
+    match values.next().await? {
+        None => Ok(None),
+        Some((n, v, true)) => conn::outgoing(&v, n, true).map(Some),
+        Some((n, v, false)) => {
+            conn::outgoing(&v, n, false).map(Some).map_err(|e| values.error("from", n, &e.to_string()))
         }
     }
 }
@@ -138,13 +100,13 @@ fn subject(s: Option<String>) -> Result<String, TaskError> {
 struct Produce {
     conn: NatsProps,
     subject: String,
-    from: From,
+    from: DataFrom,
 }
 
 fn build_produce(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: ProduceProps = parse_props(props)?;
     p.conn.check()?;
-    Ok(Box::new(Produce { subject: subject(p.subject)?, from: From::parse(p.from)?, conn: p.conn }))
+    Ok(Box::new(Produce { subject: subject(p.subject)?, from: DataFrom::parse("from", p.from)?, conn: p.conn }))
 }
 
 #[async_trait]
@@ -152,8 +114,8 @@ impl RunnableTask for Produce {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let client = self.conn.connect().await?;
         let mut count = 0u64;
-        let mut messages = self.from.open(cx).await?;
-        while let Some(m) = messages.next().await? {
+        let mut messages = self.from.open(cx, "from", MAX_LINE_BYTES).await?;
+        while let Some(m) = next_message(&mut messages).await? {
             client
                 .publish_with_headers(self.subject.clone(), m.headers, m.data.into())
                 .await
@@ -173,7 +135,7 @@ impl RunnableTask for Produce {
 struct Request {
     conn: NatsProps,
     subject: String,
-    from: From,
+    from: DataFrom,
     timeout: Duration,
 }
 
@@ -188,13 +150,18 @@ fn build_request(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Ta
             .filter(|d| !d.is_zero())
             .ok_or_else(|| TaskError::property("requestTimeout", "must be longer than PT0S"))?,
     };
-    Ok(Box::new(Request { subject: subject(p.subject)?, from: From::parse(p.from)?, conn: p.conn, timeout }))
+    Ok(Box::new(Request {
+        subject: subject(p.subject)?,
+        from: DataFrom::parse("from", p.from)?,
+        conn: p.conn,
+        timeout,
+    }))
 }
 
 #[async_trait]
 impl RunnableTask for Request {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        let first = self.from.open(cx).await?.next().await?;
+        let first = next_message(&mut self.from.open(cx, "from", MAX_LINE_BYTES).await?).await?;
         let m = first.ok_or_else(|| TaskError::property("from", "holds no message"))?;
         let client = self.conn.connect().await?;
         let request = async_nats::Request::new().headers(m.headers).payload(m.data.into()).timeout(Some(self.timeout));

@@ -92,31 +92,28 @@ impl KafkaProps {
     }
 }
 
-/// The written `properties` read as a run will read them (templated values
-/// are read when rendered; a templated `bootstrap.servers` stands for one).
+/// The client properties as written, read as a run will read them: a
+/// templated value is left out (read when rendered), but for
+/// `bootstrap.servers`, which stands for one.
+pub fn as_written(m: &Map<String, Value>) -> Map<String, Value> {
+    m.iter()
+        .filter_map(|(k, v)| match (v.as_str().is_some_and(baton_model::expr::is_template), k.as_str()) {
+            (false, _) => Some((k.clone(), v.clone())),
+            (true, "bootstrap.servers") => Some((k.clone(), Value::String("templated:9092".into()))),
+            (true, _) => None,
+        })
+        .collect()
+}
+
+/// The written `properties` checked at validation (see [`as_written`]).
 pub fn properties_ok(v: &Value) -> Result<(), String> {
     let m = match v {
         Value::Object(m) => m,
         Value::String(s) if baton_model::expr::is_template(s) => return Ok(()),
         other => return Err(format!("expected a map of client properties, found {other}")),
     };
-    let mut written = Map::new();
-    for (k, v) in m {
-        match v.as_str().is_some_and(baton_model::expr::is_template) {
-            false => {
-                written.insert(k.clone(), v.clone());
-            }
-            true if k == "bootstrap.servers" => {
-                written.insert(k.clone(), Value::String("templated:9092".into()));
-            }
-            true => {}
-        }
-    }
-    let props = KafkaProps { properties: Some(written), serde_properties: None };
-    props.config().map(|_| ()).map_err(|e| match e {
-        TaskError::Property { message, .. } => message,
-        other => other.to_string(),
-    })
+    let props = KafkaProps { properties: Some(as_written(m)), serde_properties: None };
+    props.config().map(|_| ()).map_err(super::message)
 }
 
 fn librdkafka_says(e: &rdkafka::error::KafkaError) -> String {

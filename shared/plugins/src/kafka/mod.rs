@@ -14,7 +14,16 @@ pub mod subscribe;
 
 pub use rdkafka;
 
-use crate::Registry;
+use crate::{Registry, TaskError};
+
+/// What a validation check says of a property's error: its message alone
+/// (the validator names the property and its position).
+fn message(e: TaskError) -> String {
+    match e {
+        TaskError::Property { message, .. } => message,
+        other => other.to_string(),
+    }
+}
 
 /// Registers the Kafka tasks.
 pub fn register(r: &mut Registry) {

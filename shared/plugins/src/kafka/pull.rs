@@ -163,6 +163,35 @@ pub fn record(m: &BorrowedMessage<'_>, spec: &SubscribeSpec) -> Result<Map<Strin
     Ok(out)
 }
 
+/// What a record read becomes.
+pub enum Read {
+    /// Kept: its record.
+    Kept(Map<String, Value>),
+    /// Left out: `headerFilters` or `onSerdeError: SKIPPED` (logged).
+    Left,
+    /// Its value could not be read: for the dead-letter topic (`onSerdeError: DLQ`).
+    Dead(DeadLetter),
+}
+
+/// Reads `m` per the subscription's `headerFilters` and `onSerdeError`; a
+/// key or value that cannot be read, otherwise, is an error naming the record.
+pub fn read(m: &BorrowedMessage<'_>, spec: &SubscribeSpec) -> Result<Read, TaskError> {
+    if !passes(m, spec) {
+        return Ok(Read::Left);
+    }
+    match (record(m, spec), &spec.on_serde_error) {
+        (Ok(r), _) => Ok(Read::Kept(r)),
+        (Err((true, e)), OnSerdeError::Skip) => {
+            tracing::warn!("kafka: skipped (onSerdeError SKIPPED): {e}");
+            Ok(Read::Left)
+        }
+        (Err((true, _)), OnSerdeError::DeadLetter(_)) => {
+            Ok(Read::Dead((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec))))
+        }
+        (Err((_, e)), _) => Err(TaskError::failed(e)),
+    }
+}
+
 /// Whether `m` passes `headerFilters` (each name's last header has the value).
 pub fn passes(m: &BorrowedMessage<'_>, spec: &SubscribeSpec) -> bool {
     spec.header_filters.iter().all(|(k, want)| {
@@ -203,22 +232,15 @@ pub async fn pull(
             Ok(Ok(m)) => m,
         };
         got.next.insert((m.topic().to_string(), m.partition()), m.offset() + 1);
-        if passes(&m, spec) {
-            match record(&m, spec) {
-                Ok(r) => {
-                    crate::core::ion_text::write_line(&Value::Object(r), &mut got.lines)
-                        .map_err(|e| TaskError::failed(format!("cannot write a record of '{}': {e}", m.topic())))?;
-                    got.count += 1;
-                    *got.per_topic.entry(m.topic().to_string()).or_default() += 1;
-                }
-                Err((true, e)) if spec.on_serde_error == OnSerdeError::Skip => {
-                    tracing::warn!("kafka: skipped (onSerdeError SKIPPED): {e}");
-                }
-                Err((true, _)) if matches!(spec.on_serde_error, OnSerdeError::DeadLetter(_)) => {
-                    got.dead.push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
-                }
-                Err((_, e)) => return Err(TaskError::failed(e)),
+        match read(&m, spec)? {
+            Read::Kept(r) => {
+                crate::core::ion_text::write_line(&Value::Object(r), &mut got.lines)
+                    .map_err(|e| TaskError::failed(format!("cannot write a record of '{}': {e}", m.topic())))?;
+                got.count += 1;
+                *got.per_topic.entry(m.topic().to_string()).or_default() += 1;
             }
+            Read::Left => {}
+            Read::Dead(d) => got.dead.push(d),
         }
         if got.lines.len() >= MAX_CONSUME_BYTES {
             got.bounded = true;

@@ -167,10 +167,7 @@ impl Serde {
 pub fn serde_ok(v: &Value) -> Result<(), String> {
     match v.as_str() {
         Some(s) if !baton_model::expr::is_template(s) => {
-            Serde::read("serde", Some(s)).map(|_| ()).map_err(|e| match e {
-                TaskError::Property { message, .. } => message,
-                other => other.to_string(),
-            })
+            Serde::read("serde", Some(s)).map(|_| ()).map_err(super::message)
         }
         _ => Ok(()),
     }

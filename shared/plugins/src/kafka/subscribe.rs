@@ -244,10 +244,7 @@ fn on_serde_error_ok(v: &Value) -> Result<(), String> {
     if v.as_object().is_some_and(|m| m.values().any(|x| x.as_str().is_some_and(baton_model::expr::is_template))) {
         return Ok(());
     }
-    on_serde_error(Some(v)).map(|_| ()).map_err(|e| match e {
-        TaskError::Property { message, .. } => message,
-        other => other.to_string(),
-    })
+    on_serde_error(Some(v)).map(|_| ()).map_err(super::message)
 }
 
 const SHARE_REFUSED: &str =

@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 
 use super::{StopAfterProp, TriggerDef, TriggerProblem, WhenProp, prop};
 use crate::model::{Flow, Trigger};
-use crate::plugins::kafka::conn::{Config, KafkaProps};
+use crate::plugins::kafka::conn::{self, Config, KafkaProps};
 use crate::plugins::kafka::subscribe::{LimitProps, Limits, SubscribeProps, SubscribeSpec};
 use crate::plugins::{Declare, TaskError, parse_props};
 
@@ -165,24 +165,6 @@ impl Spec {
     }
 }
 
-/// The client properties as written, their templated values left out (read
-/// when rendered) but for `bootstrap.servers`, which stands for one.
-fn written_properties(written: &mut Map<String, Value>) {
-    if let Some(Value::Object(m)) = written.get_mut("properties") {
-        let templated: Vec<String> = m
-            .iter()
-            .filter(|(_, v)| v.as_str().is_some_and(crate::template::is_template))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in templated {
-            m.remove(&k);
-            if k == "bootstrap.servers" {
-                m.insert(k, Value::String("templated:9092".into()));
-            }
-        }
-    }
-}
-
 fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
     let mut out = Vec::new();
     let realtime = is_realtime(trig);
@@ -200,7 +182,9 @@ fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
     }
     // what is written out is read as an evaluation will read it
     let mut written = super::as_written(picked(trig), &["groupId", "topic", "topicPattern"]);
-    written_properties(&mut written);
+    if let Some(Value::Object(m)) = written.get_mut("properties") {
+        *m = conn::as_written(m);
+    }
     if out.is_empty() {
         out.extend(super::read_problem(trig, &written, Spec::read(&written).map(|_| ())));
     }

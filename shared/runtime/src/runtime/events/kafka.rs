@@ -29,9 +29,8 @@ use super::{EventError, launch_event, render_props, trigger_file};
 use crate::model::Flow;
 use crate::model::ids::derived_id;
 use crate::plugins::TaskError;
-use crate::plugins::kafka::pull::{self, DeadLetter, Shared};
+use crate::plugins::kafka::pull::{self, DeadLetter, Read, Shared};
 use crate::plugins::kafka::rdkafka::Message;
-use crate::plugins::kafka::subscribe::OnSerdeError;
 use crate::runtime::engine::Engine;
 use crate::triggers::kafka::{REALTIME_TYPE, Spec};
 
@@ -146,24 +145,19 @@ pub async fn listen(
         };
         let at = (m.topic().to_string(), m.partition());
         let offset = m.offset();
-        if !pull::passes(&m, s) {
-            next.insert(at, offset + 1);
-            continue;
-        }
-        let vars = match pull::record(&m, s) {
-            Ok(r) => r,
-            Err((true, e)) if s.on_serde_error == OnSerdeError::Skip => {
-                tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id, "kafka: skipped: {e}");
+        let vars = match pull::read(&m, s) {
+            Ok(Read::Kept(r)) => r,
+            Ok(Read::Left) => {
                 next.insert(at, offset + 1);
                 continue;
             }
-            Err((true, _)) if matches!(s.on_serde_error, OnSerdeError::DeadLetter(_)) => {
-                dead.push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
+            Ok(Read::Dead(d)) => {
+                dead.push(d);
                 next.insert(at, offset + 1);
                 continue;
             }
-            Err((_, e)) => {
-                outcome = Err(fail(TaskError::failed(e)));
+            Err(e) => {
+                outcome = Err(fail(e));
                 break;
             }
         };

@@ -244,6 +244,8 @@ fn log_job(tr: &str, claimed_by: Option<&str>) -> shared::runtime::messages::Wor
         context: json!({"flow": {"namespace": "test", "id": "f"}, "inputs": {}, "outputs": {}, "vars": {}}).into(),
         secret_inputs: vec![],
         claimed_by: claimed_by.map(str::to_string),
+        new_attempt: false,
+        opened: None,
     }
 }
 
@@ -263,7 +265,8 @@ async fn a_duplicate_job_is_not_run_twice() {
 /// A job whose claim the dispatching save opened (in process: the job names
 /// the holder) runs after a read of that claim; the same attempt sent
 /// again without a holder finds the claim held, then done; a claim closed
-/// before a worker took its job (a kill) leaves the job unrun.
+/// before a worker took its job (a kill) leaves the job unrun. A new
+/// attempt's claim, fresh and with no claim closed since, is taken unread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_claimed_at_dispatch_runs_once_and_not_after_a_kill() {
     use shared::backend::Claim;
@@ -293,6 +296,31 @@ async fn a_job_claimed_at_dispatch_runs_once_and_not_after_a_kill() {
         JobOutcome::Duplicate,
         "killed before it ran"
     );
+
+    // a new attempt's claim as the dispatching save stamps it (`opened`):
+    // taken unread while fresh and while this process closed no claim
+    // since (no claim row exists for tr4: a read would not find it held)
+    use std::sync::atomic::Ordering::SeqCst;
+    let stamped = |tr: &str, age: std::time::Duration, closed: u64| {
+        let mut job = log_job(tr, Some(holder));
+        job.opened = Some((std::time::Instant::now().checked_sub(age).expect("an instant that old"), closed));
+        job
+    };
+    let closed = engine.claims_closed.load(SeqCst);
+    assert_eq!(w1.handle_job(&stamped("tr4", std::time::Duration::ZERO, closed)).await.unwrap(), JobOutcome::Ran);
+    // closed by a kill after the stamp: the count moved, so it is read
+    assert_eq!(engine.state.claim("tr3", 1, holder, until).await.unwrap(), Claim::Acquired);
+    engine.state.finish_claim("tr3", 1).await.unwrap();
+    engine.claims_closed.fetch_add(1, SeqCst);
+    assert_eq!(
+        w1.handle_job(&stamped("tr3", std::time::Duration::ZERO, closed)).await.unwrap(),
+        JobOutcome::Duplicate,
+        "a claim closed since the stamp is read, and found done"
+    );
+    // older than FRESH_CLAIM: read too
+    let now = engine.claims_closed.load(SeqCst);
+    let old = shared::runtime::worker::FRESH_CLAIM + std::time::Duration::from_millis(100);
+    assert_eq!(w1.handle_job(&stamped("tr3", old, now)).await.unwrap(), JobOutcome::Duplicate, "a stale stamp is read");
 }
 
 /// `baton run --input f=PATH` for a FILE input: the local file is streamed

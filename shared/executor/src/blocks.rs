@@ -63,6 +63,9 @@ pub(crate) struct Stepper<'a> {
     /// Task runs (and nested blocks) walked with a job out: a unit whose
     /// walk moved it has one ([`concurrent::JOB_WINDOW`]).
     jobs_out: u32,
+    /// Jobs this step may still emit with their context as a tree
+    /// ([`task_runs::TREES_A_STEP`]); the rest carry it as JSON text.
+    trees_left: u32,
     /// The concurrent block (its position) and unit being walked: a task
     /// run found or created in it as a direct child of the block is the
     /// unit's (`ExecIndex::note_unit`).
@@ -116,6 +119,7 @@ impl<'a> Stepper<'a> {
             held_back: false,
             refused: 0,
             jobs_out: 0,
+            trees_left: task_runs::TREES_A_STEP,
             unit_walked: None,
         }
     }

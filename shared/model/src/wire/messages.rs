@@ -185,4 +185,15 @@ pub struct WorkerJob {
     /// worker confirms it with a read instead of claiming with a write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
+    /// The job's attempt is new (not a pending one sent again): set by the
+    /// step, never on the wire.
+    #[serde(skip)]
+    pub new_attempt: bool,
+    /// When this process's executor opened the claim of a new attempt
+    /// (`claimed_by`), with how many claims it had closed by then: never on
+    /// the wire. The worker takes such a claim as its holder's without
+    /// reading it while it is fresh and no claim was closed since
+    /// (`runtime::worker`).
+    #[serde(skip)]
+    pub opened: Option<(std::time::Instant, u64)>,
 }

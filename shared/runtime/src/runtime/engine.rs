@@ -111,6 +111,10 @@ pub struct Engine {
     pub disk_guard: Option<Arc<super::diskfull::DiskGuard>>,
     /// Executions one root may have below it (`fanout`), settable by tests.
     pub max_descendants: std::sync::atomic::AtomicU64,
+    /// Kills (and SLAs) whose claims this process's executor closed: a
+    /// worker reads a fresh in-process claim only if this moved since the
+    /// job's dispatch (`worker::FRESH_CLAIM`).
+    pub claims_closed: std::sync::atomic::AtomicU64,
     /// The log volume bounds of this process's task attempts (`log_bounds`).
     pub log_bounds: super::log_bounds::LogBounds,
     /// The executions' stored log volume, as this process counts it.
@@ -223,6 +227,7 @@ impl Engine {
             notable,
             kills,
             max_descendants: std::sync::atomic::AtomicU64::new(super::fanout::configured()),
+            claims_closed: std::sync::atomic::AtomicU64::new(0),
             log_bounds: super::log_bounds::LogBounds::configured(),
             log_volumes: Default::default(),
             mocks: Default::default(),

@@ -101,6 +101,7 @@ impl ExecutorService {
     fn open_claims(&self, actions: &mut [Action]) -> Vec<AttemptClaim> {
         let Some(process) = &self.claims_for else { return Vec::new() };
         let until = Utc::now() + chrono::Duration::seconds(super::worker::LEASE_SECONDS);
+        let stamp = (std::time::Instant::now(), self.engine.claims_closed.load(std::sync::atomic::Ordering::Acquire));
         let mut opened = Vec::new();
         for a in actions.iter_mut() {
             if let Action::Dispatch { group, job } = a {
@@ -112,6 +113,9 @@ impl ExecutorService {
                     until,
                 });
                 job.claimed_by = Some(holder);
+                // a new attempt's claim is this save's own (its compare-and-swap
+                // made the attempt); one sent again may be a dead process's
+                job.opened = job.new_attempt.then_some(stamp);
             }
         }
         opened
@@ -480,6 +484,10 @@ impl ExecutorService {
     /// one (in another process) finds its claim gone at its next heartbeat
     /// and stops the task; a job not started yet is then a duplicate.
     async fn close_claims(&self, attempts: &[(String, u32)]) -> Result<(), ExecutorError> {
+        if !attempts.is_empty() {
+            // this process's workers read their claims again from now on
+            self.engine.claims_closed.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         for (task_run_id, attempt) in attempts {
             self.engine.state.finish_claim(task_run_id, *attempt).await?;
         }

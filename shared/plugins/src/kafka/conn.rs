@@ -48,8 +48,9 @@ pub struct KafkaProps {
     pub serde_properties: Option<Map<String, Value>>,
 }
 
-/// A client configuration, read and checked.
-#[derive(Debug, Clone)]
+/// A client configuration, read and checked. Its `Debug` names every
+/// property but shows no secret's value and no file's content.
+#[derive(Clone)]
 pub struct Config {
     /// What librdkafka is given (secrets included: never logged).
     pub entries: Vec<(String, String)>,
@@ -59,6 +60,29 @@ pub struct Config {
     pub max_poll_records: Option<usize>,
     /// `bootstrap.servers`, for errors.
     pub servers: String,
+}
+
+/// Whether a librdkafka property holds a secret (`sasl.password`,
+/// `ssl.key.password`, `sasl.oauthbearer.client.secret`, `ssl.key.pem`…).
+fn secret_property(name: &str) -> bool {
+    ["password", "secret", "jaas", "key", "token"].iter().any(|w| name.contains(w))
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries: Vec<(&str, &str)> = self
+            .entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), if secret_property(k) { "<redacted>" } else { v.as_str() }))
+            .collect();
+        let files: Vec<String> = self.files.iter().map(|(k, c)| format!("{k}: {} bytes", c.len())).collect();
+        f.debug_struct("Config")
+            .field("entries", &entries)
+            .field("files", &files)
+            .field("max_poll_records", &self.max_poll_records)
+            .field("servers", &self.servers)
+            .finish()
+    }
 }
 
 impl KafkaProps {
@@ -322,6 +346,8 @@ mod tests {
             "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "ssl.endpoint.identification.algorithm": ""}}))
         .unwrap();
         assert_eq!((get(&c, "sasl.username"), get(&c, "sasl.password")), (Some("u"), Some("p")));
+        let shown = format!("{c:?}");
+        assert!(shown.contains("sasl.username") && shown.contains("\"u\"") && !shown.contains("\"p\""), "{shown}");
         assert_eq!(get(&c, "ssl.endpoint.identification.algorithm"), Some("none"));
         assert_eq!(c.max_poll_records, Some(10));
         assert!(get(&c, "sasl.jaas.config").is_none());

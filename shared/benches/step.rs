@@ -161,7 +161,7 @@ fn for_each(n: usize, limit: usize, extra: usize) -> (Flow, Execution) {
     // the values the ForEach evaluated (stored, so the flow's literal is never read again)
     let mut each = task_run(&e, 0, "each", None, None);
     each.state = state(&[StateType::Created, StateType::Running], t0());
-    each.evaluated = Some(Value::Array((0..values).map(|v| json!(v.to_string())).collect()));
+    each.evaluated = Some(std::sync::Arc::new(Value::Array((0..values).map(|v| json!(v.to_string())).collect())));
     let parent = each.id.clone();
     e.task_run_list.push(each);
     let iterations = n - 1;

@@ -4,6 +4,7 @@
 //! alone), so a replayed step decides the same thing.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -384,13 +385,14 @@ impl<'a> Stepper<'a> {
         task: &Task,
         idx: usize,
         f: impl FnOnce(&Self, &Value) -> Result<Value, String>,
-    ) -> Result<Value, ()> {
+    ) -> Result<Arc<Value>, ()> {
         if let Some(v) = &self.exec.task_run_list[idx].evaluated {
             return Ok(v.clone());
         }
         let ctx = self.task_context(task, idx);
         match f(self, &ctx) {
             Ok(v) => {
+                let v = Arc::new(v);
                 self.exec.task_run_list[idx].evaluated = Some(v.clone());
                 self.mark(idx);
                 Ok(v)
@@ -456,7 +458,7 @@ impl<'a> Stepper<'a> {
         let Ok(values) = self.evaluate(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, false)) else {
             return Block::Done(StateType::Failed);
         };
-        let values: Vec<Box<str>> = match &values {
+        let values: Vec<Box<str>> = match &*values {
             Value::Array(a) => a.iter().map(|v| scalar_string(v).into()).collect(),
             _ => Vec::new(),
         };
@@ -496,7 +498,7 @@ impl<'a> Stepper<'a> {
         let inputs = target.inputs.unwrap_or_default();
         let tr_id = self.exec.task_run_list[idx].id.clone();
         let child = ids::subflow_child_id(&self.exec.id, &tr_id);
-        self.exec.task_run_list[idx].evaluated = Some(json!({"executionId": child}));
+        self.exec.task_run_list[idx].evaluated = Some(Arc::new(json!({"executionId": child})));
         self.exec.task_run_list[idx].outputs = Some(Map::from_iter([("executionId".into(), json!(child))]));
         self.mark(idx);
         self.actions.push(Action::StartSubflow {

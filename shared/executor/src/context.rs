@@ -234,7 +234,7 @@ pub fn loop_scope<'t, 'e: 't>(tr: &'t TaskRun, flow: &Flow, task_runs: &Runs<'e>
 fn loop_item(loop_run: &TaskRun, value: Option<&str>) -> Value {
     let value = value.unwrap_or_default();
     let same = |v: &Value| baton_model::flow::scalar_string(v) == value;
-    let (index, key) = match &loop_run.evaluated {
+    let (index, key) = match loop_run.evaluated.as_deref() {
         Some(Value::Array(a)) => (a.iter().position(same), None),
         Some(Value::Object(m)) => match m.iter().position(|(_, v)| same(v)) {
             Some(i) => (Some(i), m.keys().nth(i).cloned()),

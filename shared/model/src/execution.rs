@@ -68,9 +68,11 @@ pub struct TaskRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// What a flowable evaluated once (ForEach values, If result, Switch
-    /// case), so later steps never re-render it (Baton extension).
+    /// case), so later steps never re-render it (Baton extension). Shared,
+    /// not copied, by the clones made of its task run (a ForEach's values
+    /// may be 100,000 items).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluated: Option<Value>,
+    pub evaluated: Option<std::sync::Arc<Value>>,
 }
 
 impl TaskRun {

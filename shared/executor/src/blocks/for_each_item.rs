@@ -115,7 +115,7 @@ impl<'a> Stepper<'a> {
             "numberOfBatches": count, "batchUri": pattern,
         });
         let id = self.exec.task_run_list[idx].id.clone();
-        self.exec.task_run_list[idx].evaluated = Some(evaluated);
+        self.exec.task_run_list[idx].evaluated = Some(std::sync::Arc::new(evaluated));
         self.set_state(idx, StateType::Running);
         if count == 0 {
             // nothing to start: Kestra's `_items` ends with no outputs

@@ -65,7 +65,7 @@ impl<'a> Stepper<'a> {
             let Ok(values) = self.evaluate(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, true)) else {
                 return Block::Done(StateType::Failed);
             };
-            let values: Vec<Box<str>> = match &values {
+            let values: Vec<Box<str>> = match &*values {
                 Value::Array(a) => a.iter().map(|v| scalar_string(v).into()).collect(),
                 Value::Object(m) => m.values().map(|v| scalar_string(v).into()).collect(),
                 _ => Vec::new(),
@@ -158,7 +158,7 @@ impl<'a> Stepper<'a> {
             outputs
         };
         let mut item = json!({"value": value, "iteration": u});
-        if let Some(Value::Object(m)) = &self.exec.task_run_list[pos].evaluated
+        if let Some(Value::Object(m)) = self.exec.task_run_list[pos].evaluated.as_deref()
             && let Some(k) = m.keys().nth(u)
         {
             item["key"] = Value::String(k.clone());
@@ -267,7 +267,7 @@ impl<'a> Stepper<'a> {
         let Children::Tasks(tasks) = &task.children else { return };
         let (parent, values) = {
             let tr = &self.exec.task_run_list[idx];
-            let values: Vec<String> = match &tr.evaluated {
+            let values: Vec<String> = match tr.evaluated.as_deref() {
                 Some(Value::Array(a)) => a.iter().map(scalar_string).collect(),
                 Some(Value::Object(m)) => m.values().map(scalar_string).collect(),
                 _ => Vec::new(),

@@ -248,7 +248,7 @@ impl<'a> Stepper<'a> {
             stored.insert("to".into(), json!(to.as_str()));
             self.actions.push(super::Action::WakeAt(at));
         }
-        self.exec.task_run_list[idx].evaluated = Some(json!({ "pause": stored }));
+        self.exec.task_run_list[idx].evaluated = Some(std::sync::Arc::new(json!({ "pause": stored })));
         self.set_state(idx, StateType::Paused);
         self.actions.push(super::Action::Log {
             task_run_id: Some(self.exec.task_run_list[idx].id.clone()),

@@ -94,7 +94,7 @@ impl<'a> Stepper<'a> {
             if !met {
                 let at = self.now + freq.interval;
                 let until = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                self.exec.task_run_list[idx].evaluated = Some(json!({"pause": {"until": until}}));
+                self.exec.task_run_list[idx].evaluated = Some(std::sync::Arc::new(json!({"pause": {"until": until}})));
                 self.set_state(idx, StateType::Paused);
                 self.actions.push(super::Action::WakeAt(at));
                 return Block::Running;

@@ -74,12 +74,27 @@ impl FlowRepository {
     }
 
     /// Records `flow` as revision `revision` (the launcher's stored one).
+    /// The latest flow itself when `flow` is it, with that revision (a flow
+    /// is not copied: a ForEach's literal values may be 100,000 items).
     pub fn insert_revision(&self, flow: &Flow, revision: u32) -> Arc<Flow> {
         let key = (flow.namespace.clone(), flow.id.clone(), revision);
         if let Some(f) = self.revisions.read().ok().and_then(|m| m.get(&key).cloned()) {
             return f;
         }
-        let f = Arc::new(Flow { revision, ..flow.clone() });
+        let f = match self.get(&flow.namespace, &flow.id) {
+            Some(latest) if std::ptr::eq(&*latest, flow) && latest.revision == revision => latest,
+            _ => Arc::new(Flow { revision, ..flow.clone() }),
+        };
+        self.put_revision(key, f)
+    }
+
+    /// Records `flow`, owned, as revision `revision`.
+    fn insert_revision_owned(&self, flow: Flow, revision: u32) -> Arc<Flow> {
+        let key = (flow.namespace.clone(), flow.id.clone(), revision);
+        self.put_revision(key, Arc::new(Flow { revision, ..flow }))
+    }
+
+    fn put_revision(&self, key: (String, String, u32), f: Arc<Flow>) -> Arc<Flow> {
         if let Ok(mut m) = self.revisions.write() {
             return m.entry(key).or_insert(f).clone();
         }
@@ -165,7 +180,7 @@ pub async fn at_revision(
     }
     let name = format!("{namespace}.{id} revision {rev}");
     match parse_flow(&name, &text, &engine.registry, &engine.renderer) {
-        Ok(f) => Ok(engine.flows.insert_revision(&f, rev)),
+        Ok(f) => Ok(engine.flows.insert_revision_owned(f, rev)),
         Err(diags) => Err(RevisionError::Invalid {
             namespace: namespace.into(),
             id: id.into(),

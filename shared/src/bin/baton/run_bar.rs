@@ -77,7 +77,7 @@ impl RunBar {
     /// A task run as it is now.
     pub fn see(&mut self, tr: &TaskRun, auto: bool) {
         let terminal = tr.state.current.is_terminal();
-        let values = match &tr.evaluated {
+        let values = match tr.evaluated.as_deref() {
             Some(Value::Array(a)) => Some(a.len()),
             Some(Value::Object(m)) if !m.contains_key("executionId") => Some(m.len()),
             _ => None,
@@ -133,7 +133,7 @@ mod tests {
         tr.parent_task_run_id = parent.map(String::from);
         tr.value = value.map(String::from);
         tr.state = State { current: state, ..tr.state };
-        tr.evaluated = evaluated;
+        tr.evaluated = evaluated.map(std::sync::Arc::new);
         tr
     }
 

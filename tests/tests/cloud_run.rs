@@ -105,7 +105,7 @@ async fn cleared_folder(cluster: &Cluster, work: &str, kept: &str) -> Vec<String
 
 fn outputs(exec: &shared::model::Execution, task: &str) -> Value {
     let tr = exec.task_run_list.iter().find(|t| t.task_id == task).expect("task run");
-    Value::Object(tr.outputs.clone().unwrap_or_default())
+    Value::Object(tr.outputs.as_deref().cloned().unwrap_or_default())
 }
 
 #[tokio::test]

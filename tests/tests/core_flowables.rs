@@ -172,7 +172,8 @@ tasks:
     assert_eq!(state(&e, "slow"), [StateType::Killed]);
     assert_eq!(state(&e, "exit"), [StateType::Warning]);
     assert!(runs(&e, "end").is_empty());
-    let outputs: Vec<Value> = runs(&e, "first").iter().filter_map(|t| t.outputs.clone().map(Value::Object)).collect();
+    let outputs: Vec<Value> =
+        runs(&e, "first").iter().filter_map(|t| t.outputs.as_deref().cloned().map(Value::Object)).collect();
     assert_eq!(outputs, [json!({"value": "ok"})]);
 }
 

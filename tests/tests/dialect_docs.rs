@@ -61,7 +61,7 @@ async fn docs_loop_over_a_list_reaches_item_value_inside_an_if() {
     let e = run_ok(&h, LOOP_LIST, json!({})).await;
     assert_eq!(values(&e, "before_if"), ["Before if value 1", "Before if value 2", "Before if value 3"]);
     assert_eq!(values(&e, "after_if"), ["After if value 2"], "only the second iteration takes the If");
-    let out = runs(&e, "loop")[0].outputs.clone().unwrap_or_default();
+    let out = runs(&e, "loop")[0].outputs.as_deref().cloned().unwrap_or_default();
     assert_eq!(out["iterationCount"], json!(3));
 }
 

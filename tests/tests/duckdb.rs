@@ -19,7 +19,7 @@ use crate::support::{Harness, harness, runs};
 fn out(e: &Execution, task_id: &str) -> Value {
     let r = runs(e, task_id);
     assert_eq!(r.len(), 1, "one run of {task_id}");
-    r[0].outputs.clone().map(Value::Object).unwrap_or(Value::Null)
+    r[0].outputs.as_deref().cloned().map(Value::Object).unwrap_or(Value::Null)
 }
 
 fn assert_success(e: &Execution) {

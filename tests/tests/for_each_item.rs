@@ -31,7 +31,7 @@ async fn items(h: &Harness, rows: usize, flow: &str) -> String {
 }
 
 fn output(e: &Execution, task: &str) -> serde_json::Map<String, Value> {
-    runs(e, task)[0].outputs.clone().unwrap_or_default()
+    runs(e, task)[0].outputs.as_deref().cloned().unwrap_or_default()
 }
 
 async fn children(h: &Harness, flow_id: &str) -> Vec<Execution> {

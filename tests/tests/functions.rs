@@ -163,7 +163,7 @@ async fn every_message_delivered_twice_and_out_of_order_runs_each_task_once() {
             }
             assert_eq!(runs_of(exec, "flaky")[0].attempts.len(), 2, "{tag}: flaky failed once, then succeeded");
             assert_eq!(runs_of(exec, "confirmed").len(), 1, "{tag}: If took the then branch once");
-            let out = runs_of(exec, "out")[0].outputs.clone().unwrap_or_default();
+            let out = runs_of(exec, "out")[0].outputs.as_deref().cloned().unwrap_or_default();
             let items = &out["values"]["items"];
             assert!(
                 *items == json!(5) || *items == json!("5"),

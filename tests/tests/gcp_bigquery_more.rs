@@ -30,7 +30,7 @@ fn unique(prefix: &str) -> String {
 fn output(e: &Execution, task: &str) -> Value {
     let r = runs(e, task);
     assert!(!r.is_empty(), "task {task} did not run: {:?}", e.error);
-    Value::Object(r[0].outputs.clone().unwrap_or_default())
+    Value::Object(r[0].outputs.as_deref().cloned().unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

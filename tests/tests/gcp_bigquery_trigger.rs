@@ -87,7 +87,7 @@ async fn the_bigquery_trigger_starts_one_execution_when_its_query_returns_rows()
     let Evaluated::Started(id) = r else { panic!("rows start an execution: {r:?}") };
     let e = wait_ended(engine, &id).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
-    assert_eq!(runs(&e, "seen")[0].outputs.clone().unwrap_or_default()["value"], "2:tea,cake");
+    assert_eq!(runs(&e, "seen")[0].outputs.as_deref().cloned().unwrap_or_default()["value"], "2:tea,cake");
     let trigger = e.trigger.as_ref().expect("the execution's trigger");
     let vars = Value::Object(trigger.variables.clone());
     assert_eq!(vars["rows"], json!([{"id": 1, "name": "tea"}, {"id": 2, "name": "cake"}]), "{vars:#}");

@@ -114,7 +114,7 @@ pluginDefaults:
     );
     let e = h.run(&flow, json!({"key": key.to_string()})).await;
     assert_eq!(e.state.current, StateType::Failed, "the broken call fails the execution");
-    let out = |t: &str| Value::Object(runs(&e, t)[0].outputs.clone().unwrap_or_default());
+    let out = |t: &str| Value::Object(runs(&e, t)[0].outputs.as_deref().cloned().unwrap_or_default());
     let url = format!("{base}/hello");
     assert_eq!(
         out("hello")["responseBody"],

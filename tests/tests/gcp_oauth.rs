@@ -88,7 +88,7 @@ tasks:
 "#;
     let e = h.run(yaml, json!({"key": key.to_string()})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
-    let out = runs(&e, "token")[0].outputs.clone().unwrap_or_default();
+    let out = runs(&e, "token")[0].outputs.as_deref().cloned().unwrap_or_default();
     let t = &out["accessToken"];
     assert_eq!(t["tokenValue"], json!("ya29.fake-token"));
     assert_eq!(

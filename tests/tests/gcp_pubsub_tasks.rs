@@ -24,7 +24,7 @@ fn harness() -> Harness {
 fn output(e: &Execution, task: &str) -> Value {
     let r = runs(e, task);
     assert!(!r.is_empty(), "task {task} did not run: {:?}", e.error);
-    Value::Object(r[0].outputs.clone().unwrap_or_default())
+    Value::Object(r[0].outputs.as_deref().cloned().unwrap_or_default())
 }
 
 /// Creates topic `topic` and pull subscription `sub` on it in `project`.

@@ -61,7 +61,7 @@ tasks:
     fake.script(["Sport!", "A joke.", "Another joke.", "Fun."].map(|t| Reply::Text(t.into())).to_vec());
     let e = h.run(&flow, json!({})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
-    let out = |task: &str| runs(&e, task)[0].outputs.clone().unwrap_or_default();
+    let out = |task: &str| runs(&e, task)[0].outputs.as_deref().cloned().unwrap_or_default();
     let contents = |v: &Value| -> Vec<Value> {
         v["predictions"].as_array().expect("predictions").iter().map(|p| p["content"].clone()).collect()
     };

@@ -29,7 +29,7 @@ fn git(bare: &Path, args: &[&str]) -> String {
 }
 
 fn outputs(e: &Execution, task: &str) -> serde_json::Value {
-    serde_json::Value::Object(runs(e, task)[0].outputs.clone().unwrap_or_default())
+    serde_json::Value::Object(runs(e, task)[0].outputs.as_deref().cloned().unwrap_or_default())
 }
 
 async fn read(local: &shared::server::LocalServer, uri: &str) -> String {

@@ -139,7 +139,7 @@ fn lines(fake: &Fake) -> Vec<String> {
 }
 
 fn outputs(e: &Execution, task: &str) -> serde_json::Map<String, Value> {
-    runs(e, task)[0].outputs.clone().unwrap_or_default()
+    runs(e, task)[0].outputs.as_deref().cloned().unwrap_or_default()
 }
 
 fn secrets() -> Secrets {

@@ -299,7 +299,7 @@ async fn an_execution_reads_only_its_namespace_and_its_parents_files() {
         )
         .await;
     assert_eq!(parent.state.current, StateType::Success, "{:?}", parent.error);
-    let out = runs(&parent, "call")[0].outputs.clone().unwrap_or_default();
+    let out = runs(&parent, "call")[0].outputs.as_deref().cloned().unwrap_or_default();
     assert_eq!(out["outputs"]["shown"], json!(format!("{}:a.team:secret-report", parent.id)), "{out:?}");
 }
 

@@ -44,7 +44,7 @@ async fn a_postgres_trigger_starts_one_execution_per_slot_with_rows() {
     let Evaluated::Started(id) = r else { panic!("rows start an execution: {r:?}") };
     let e = wait_ended(engine, &id).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
-    let out = runs(&e, "first")[0].outputs.clone().unwrap_or_default();
+    let out = runs(&e, "first")[0].outputs.as_deref().cloned().unwrap_or_default();
     assert_eq!(out["value"], "2:7", "trigger.size and trigger.rows");
     let trigger = e.trigger.as_ref().expect("the trigger's variables");
     assert_eq!(trigger.type_, "io.kestra.plugin.jdbc.postgresql.Trigger");
@@ -62,7 +62,7 @@ async fn a_postgres_trigger_starts_one_execution_per_slot_with_rows() {
     let r = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:21Z")).await.expect("evaluate");
     let Evaluated::Started(next) = r else { panic!("the new row starts one: {r:?}") };
     let e = wait_ended(engine, &next).await;
-    assert_eq!(runs(&e, "first")[0].outputs.clone().unwrap_or_default()["value"], "1:9");
+    assert_eq!(runs(&e, "first")[0].outputs.as_deref().cloned().unwrap_or_default()["value"], "1:9");
     assert_eq!(executions_of(engine, "shop", "orders").await.len(), 2);
 
     // the local poller evaluates it too

@@ -52,11 +52,11 @@ async fn a_loop_over_a_file_runs_isolated_iterations_and_gives_its_declared_outp
         .collect();
     mine.sort();
     assert_eq!(mine, ["0=NORTH", "1={\"CITY\":\"LYON\"}", "2=7"], "each iteration reads its own `upper`");
-    let after = runs(&e, "after")[0].outputs.clone().unwrap_or_default();
+    let after = runs(&e, "after")[0].outputs.as_deref().cloned().unwrap_or_default();
     // AUTO over a file resolves to STORE, as Kestra's: each iteration's
     // outputs in a file, read back here
     assert_eq!(after["value"], json!("0=NORTH;1={\"CITY\":\"LYON\"};2=7; 3/3 false"));
-    let entries = runs(&e, "loop")[0].outputs.clone().unwrap_or_default()["outputs"].clone();
+    let entries = runs(&e, "loop")[0].outputs.as_deref().cloned().unwrap_or_default()["outputs"].clone();
     assert_eq!(entries.as_array().map(Vec::len), Some(3));
     assert!(entries[0]["outputs"]["uri"].as_str().is_some_and(|u| u.ends_with("/outputs-0.ion")), "{entries}");
     assert!(entries[0]["outputs"].get("label").is_none(), "stored, not inlined: {entries}");
@@ -68,7 +68,7 @@ async fn a_loop_over_a_file_runs_isolated_iterations_and_gives_its_declared_outp
         );
     let e = h.run(&fetch, json!({})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
-    let after = runs(&e, "after")[0].outputs.clone().unwrap_or_default();
+    let after = runs(&e, "after")[0].outputs.as_deref().cloned().unwrap_or_default();
     assert_eq!(after["value"], json!("0=NORTH;1={\"CITY\":\"LYON\"};2=7 3/3 false"));
 }
 
@@ -115,7 +115,7 @@ tasks:
     let h = harness();
     let e = h.run(y, json!({})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?} {:?}", e.error, h.logs(&e.id).await);
-    let after = runs(&e, "after")[0].outputs.clone().unwrap_or_default();
+    let after = runs(&e, "after")[0].outputs.as_deref().cloned().unwrap_or_default();
     assert_eq!(after["value"], json!("processed alpha#0,processed beta#1|,"), "no label inline");
 }
 
@@ -146,7 +146,7 @@ tasks:
     let h = harness();
     let e = h.run(&flow(false), json!({})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
-    let out = runs(&e, "loop")[0].outputs.clone().unwrap_or_default();
+    let out = runs(&e, "loop")[0].outputs.as_deref().cloned().unwrap_or_default();
     assert_eq!(out["terminatedIterations"], json!({"SUCCESS": 2, "FAILED": 1}));
     assert!(h.logs(&e.id).await.iter().any(|l| l.contains("iteration 2 failed")));
     let e = h.run(&flow(true), json!({})).await;
@@ -202,7 +202,7 @@ tasks:
     let e = h.run(y, json!({})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
     assert_eq!(runs(&e, "square").len(), 2, "12 and 1 never start");
-    let after = runs(&e, "after")[0].outputs.clone().unwrap_or_default();
+    let after = runs(&e, "after")[0].outputs.as_deref().cloned().unwrap_or_default();
     assert_eq!(after["value"], "3,8 of 4");
     assert!(h.logs(&e.id).await.iter().any(|l| l.contains("Loop stopped by breakWhen: 2 of 4 iterations ran")));
 }

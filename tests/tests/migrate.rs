@@ -279,7 +279,7 @@ async fn digest(
         .map(|t| (t.task_id.clone(), t.value.clone().unwrap_or_default(), t.state.current))
         .collect();
     trs.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    let out = runs(e, task).first().and_then(|t| t.outputs.clone()).map(serde_json::Value::Object);
+    let out = runs(e, task).first().and_then(|t| t.outputs.as_deref().cloned()).map(serde_json::Value::Object);
     let out = serde_json::from_str(&serde_json::to_string(&out).unwrap().replace(&e.id, "<id>")).unwrap();
     let mut logs = h.logs(&e.id).await;
     logs.sort();

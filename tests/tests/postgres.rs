@@ -113,7 +113,7 @@ tasks:
     let ion = String::from_utf8(h.read_storage(uri).await).unwrap();
     assert_eq!(ion, "{\"id\":1,\"name\":\"a;b\",\"ok\":true}\n{\"id\":2,\"name\":\"second\",\"ok\":false}\n");
 
-    let none = runs(&e, "nothing")[0].outputs.clone().unwrap_or_default();
+    let none = runs(&e, "nothing")[0].outputs.as_deref().cloned().unwrap_or_default();
     assert!(none.is_empty(), "NONE has no outputs: {none:?}");
     let logs = h.logs(&e.id).await;
     assert!(logs.iter().any(|l| l == "first=a;b size=2"), "{logs:?}");

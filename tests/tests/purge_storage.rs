@@ -57,7 +57,7 @@ async fn purge_storage_deletes_the_files_in_its_window() {
         async move { storage.size(&shared::backend::storage_path(&u).unwrap()).await.unwrap().is_some() }
     };
     let counts = |e: &shared::model::Execution| {
-        let out = runs(e, "purge")[0].outputs.clone().unwrap_or_default();
+        let out = runs(e, "purge")[0].outputs.as_deref().cloned().unwrap_or_default();
         (out["scannedCount"].clone(), out["purgedCount"].clone(), out["deletedFilesCount"].clone())
     };
     // a window that ended before the files were written: nothing

@@ -61,7 +61,7 @@ async fn lines(h: &Harness, id: &str) -> Vec<LogEntry> {
 }
 
 fn outputs(e: &Execution) -> Value {
-    Value::Object(runs(e, "purge")[0].outputs.clone().unwrap_or_default())
+    Value::Object(runs(e, "purge")[0].outputs.as_deref().cloned().unwrap_or_default())
 }
 
 fn later() -> String {

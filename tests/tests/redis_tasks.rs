@@ -83,7 +83,7 @@ async fn run(h: &Harness, r: &Redis, tasks: &str) -> Execution {
 }
 
 fn outputs(e: &Execution, id: &str) -> Value {
-    Value::Object(runs(e, id)[0].outputs.clone().unwrap_or_default())
+    Value::Object(runs(e, id)[0].outputs.as_deref().cloned().unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

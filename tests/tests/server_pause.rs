@@ -171,7 +171,7 @@ async fn start_flow(http: &reqwest::Client, base: &str, ns: &str, flow: &str, in
 
 fn pause_outputs(e: &shared::model::Execution) -> Value {
     let tr = e.task_run_list.iter().find(|t| t.task_id == "pause").expect("pause ran");
-    Value::Object(tr.outputs.clone().expect("pause outputs"))
+    Value::Object(*tr.outputs.clone().expect("pause outputs"))
 }
 
 /// Flow B's `execution.Resume` resumes flow A's paused execution with

@@ -171,7 +171,7 @@ async fn the_sqlite_trigger_starts_an_execution_when_rows_come() {
     let r = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:03Z")).await.expect("evaluate");
     let Evaluated::Started(id) = r else { panic!("rows start an execution: {r:?}") };
     let e = wait_ended(engine, &id).await;
-    assert_eq!(runs(&e, "first")[0].outputs.clone().unwrap_or_default()["value"], "1:7");
+    assert_eq!(runs(&e, "first")[0].outputs.as_deref().cloned().unwrap_or_default()["value"], "1:7");
     let seen: i64 = conn.query_row("SELECT sum(seen) FROM events", [], |r| r.get(0)).unwrap();
     assert_eq!(seen, 1, "afterSQL ran");
     let empty = evaluate(engine, &flow, &trig, at("2025-01-01T10:00:12Z")).await.expect("evaluate");

@@ -196,7 +196,7 @@ async fn resume_button_resumes_a_paused_execution_with_its_inputs() {
     let e = load(printed("execution")).await;
     assert_eq!(e.state.current, shared::model::StateType::Success);
     let pause = e.task_run_list.iter().find(|t| t.task_id == "pause").expect("pause");
-    let outputs = serde_json::Value::Object(pause.outputs.clone().expect("outputs"));
+    let outputs = serde_json::Value::Object(*pause.outputs.clone().expect("outputs"));
     assert_eq!(outputs["onResume"], serde_json::json!({"asked": "approved by ui", "count": 5, "approved": true}));
     assert_eq!(outputs["resumed"]["by"], "admin@kestra.io", "the logged-in user resumed it: {outputs}");
     // the other one was resumed by the API call, not by the refused dialog

@@ -105,7 +105,7 @@ pub async fn state_store_contract(store: &dyn StateStore) {
     }
     loaded.state.set(StateType::Running, now - minutes(9));
     loaded.task_run_list[0].state.set(StateType::Running, now - minutes(9));
-    loaded.task_run_list[0].outputs = Some(Map::from_iter([("uri".to_string(), json!("kestra:///x/y.csv"))]));
+    loaded.task_run_list[0].outputs = Some(Box::new(Map::from_iter([("uri".to_string(), json!("kestra:///x/y.csv"))])));
     let t3 = task_run(&loaded, "t3", 2, now - minutes(9));
     loaded.task_run_list.push(t3);
     let changed = [loaded.task_run_list[0].id.clone(), loaded.task_run_list[2].id.clone()];

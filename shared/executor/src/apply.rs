@@ -103,7 +103,7 @@ fn apply(
                 }
                 tr.error = result.error.clone();
                 if !result.outputs.is_empty() || tr.outputs.is_some() {
-                    tr.outputs = Some(result.outputs.clone());
+                    tr.outputs = Some(Box::new(result.outputs.clone()));
                 }
                 let failed = result.state.is_failed();
                 let retry_at = if failed && result.state != StateType::Killed {
@@ -155,18 +155,18 @@ fn apply(
             if tr.state.is_terminal() || started_child(tr) != Some(child_execution_id.as_str()) {
                 return (Vec::new(), false);
             }
-            let mut m = tr.outputs.clone().unwrap_or_default();
+            let mut m = tr.outputs.as_deref().cloned().unwrap_or_default();
             m.insert("executionId".into(), json!(child_execution_id));
             m.insert("state".into(), json!(state.as_str()));
             if *state == StateType::Created {
                 // the child of a Subflow that does not wait is stored: the
                 // task run ends with its id and state (Kestra's `Output`)
-                tr.outputs = Some(m);
+                tr.outputs = Some(Box::new(m));
                 tr.state.set(StateType::Success, now);
                 return (vec![task_run_id.clone()], false);
             }
             m.insert("outputs".into(), Value::Object(outputs.clone()));
-            tr.outputs = Some(m);
+            tr.outputs = Some(Box::new(m));
             let mut s = *state;
             if s.is_failed() {
                 // a child that never started says why in its outputs

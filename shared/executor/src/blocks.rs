@@ -369,7 +369,10 @@ impl<'a> Stepper<'a> {
         let files = self.exec.task_run_list[child].outputs.as_mut().and_then(|o| o.remove(OUTPUT_KEY));
         self.mark(child);
         if let Some(files) = files {
-            self.exec.task_run_list[idx].outputs.get_or_insert_with(Map::new).insert("outputFiles".into(), files);
+            self.exec.task_run_list[idx]
+                .outputs
+                .get_or_insert_with(Default::default)
+                .insert("outputFiles".into(), files);
             self.mark(idx);
         }
     }
@@ -391,7 +394,11 @@ impl<'a> Stepper<'a> {
         }
         let ctx = self.task_context(task, idx);
         match f(self, &ctx) {
-            Ok(v) => {
+            Ok(mut v) => {
+                // kept as long as the execution: without the slack of a list grown by doubling
+                if let Value::Array(a) = &mut v {
+                    a.shrink_to_fit();
+                }
                 let v = Arc::new(v);
                 self.exec.task_run_list[idx].evaluated = Some(v.clone());
                 self.mark(idx);
@@ -417,7 +424,8 @@ impl<'a> Stepper<'a> {
         };
         let result = result.as_bool().unwrap_or(false);
         if self.exec.task_run_list[idx].outputs.is_none() {
-            self.exec.task_run_list[idx].outputs = Some(Map::from_iter([("evaluationResult".into(), json!(result))]));
+            self.exec.task_run_list[idx].outputs =
+                Some(Box::new(Map::from_iter([("evaluationResult".into(), json!(result))])));
             self.mark(idx);
         }
         let (tr_id, value) = self.slot_of(idx);
@@ -438,8 +446,10 @@ impl<'a> Stepper<'a> {
         let Children::Switch { cases, defaults } = &task.children else { return Block::Done(StateType::Success) };
         let branch = cases.iter().find(|(k, _)| *k == v).map(|(_, t)| t);
         if self.exec.task_run_list[idx].outputs.is_none() {
-            self.exec.task_run_list[idx].outputs =
-                Some(Map::from_iter([("value".into(), json!(v)), ("defaults".into(), json!(branch.is_none()))]));
+            self.exec.task_run_list[idx].outputs = Some(Box::new(Map::from_iter([
+                ("value".into(), json!(v)),
+                ("defaults".into(), json!(branch.is_none())),
+            ])));
             self.mark(idx);
         }
         let (tr_id, value) = self.slot_of(idx);
@@ -499,7 +509,7 @@ impl<'a> Stepper<'a> {
         let tr_id = self.exec.task_run_list[idx].id.clone();
         let child = ids::subflow_child_id(&self.exec.id, &tr_id);
         self.exec.task_run_list[idx].evaluated = Some(Arc::new(json!({"executionId": child})));
-        self.exec.task_run_list[idx].outputs = Some(Map::from_iter([("executionId".into(), json!(child))]));
+        self.exec.task_run_list[idx].outputs = Some(Box::new(Map::from_iter([("executionId".into(), json!(child))])));
         self.mark(idx);
         self.actions.push(Action::StartSubflow {
             task_run_id: tr_id,

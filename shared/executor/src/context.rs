@@ -320,7 +320,7 @@ fn outputs_reading<'e>(
             };
         }
         if let Value::Object(m) = slot {
-            for (k, v) in o {
+            for (k, v) in o.iter() {
                 m.insert(k.clone(), v.clone());
             }
         }

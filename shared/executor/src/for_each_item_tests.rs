@@ -51,7 +51,7 @@ fn ended(sim: &Sim<'_>, counts: Value) -> ExecutionEvent {
 }
 
 fn items_outputs(sim: &Sim<'_>) -> Option<Map<String, Value>> {
-    sim.exec.task_run_list.iter().find(|t| t.task_id == "each_items").and_then(|t| t.outputs.clone())
+    sim.exec.task_run_list.iter().find(|t| t.task_id == "each_items").and_then(|t| t.outputs.as_deref().cloned())
 }
 
 #[test]

@@ -114,7 +114,7 @@ fn loop_iterations_see_their_own_outputs_and_the_loop_gives_its_declared_outputs
     assert_eq!(again, ["processed alpha once", "processed beta once", "processed gamma once"]);
     // after the loop: the Loop's outputs only, in iteration order
     assert_eq!(value_of(&sim, "after"), ["processed alpha,processed beta,processed gamma|false|3"]);
-    let loop_out = sim.exec.task_run_list[0].outputs.clone().unwrap_or_default();
+    let loop_out = sim.exec.task_run_list[0].outputs.as_deref().cloned().unwrap_or_default();
     assert_eq!(loop_out["terminatedIterations"], json!({"SUCCESS": 3}));
     assert_eq!(loop_out["runningIterations"], json!(0));
     assert_eq!(
@@ -131,7 +131,7 @@ fn fetch_type_store_writes_each_iteration_outputs_to_a_file_and_gives_its_uri() 
     assert_eq!(sim.run(), StateType::Success);
     let prefix = "/n/f/executions/exec1/tasks/loop";
     assert_eq!(sim.files.len(), 3, "one file per iteration, written once");
-    let loop_out = sim.exec.task_run_list[0].outputs.clone().unwrap_or_default();
+    let loop_out = sim.exec.task_run_list[0].outputs.as_deref().cloned().unwrap_or_default();
     let loop_run = sim.exec.task_run_list[0].id.clone();
     let path = format!("{prefix}/{loop_run}/outputs-1.ion");
     assert_eq!(
@@ -190,7 +190,7 @@ fn a_failed_iteration_runs_its_own_errors_and_fails_the_loop_only_with_transmit_
     assert_eq!(value_of(&sim, "work"), ["a", "c"]);
     assert_eq!(value_of(&sim, "handler"), ["handled b"], "errors run inside the failed iteration");
     assert_eq!(value_of(&sim, "cleanup"), ["cleanup a", "cleanup b", "cleanup c"], "finally in each iteration");
-    let out = sim.exec.task_run_list[0].outputs.clone().unwrap_or_default();
+    let out = sim.exec.task_run_list[0].outputs.as_deref().cloned().unwrap_or_default();
     assert_eq!(out["terminatedIterations"], json!({"SUCCESS": 2, "FAILED": 1}));
     assert_eq!(sim.exec.task_run_list[0].state.current, StateType::Success);
 
@@ -257,7 +257,7 @@ fn break_when_stops_new_iterations_after_the_one_it_holds_for() {
     assert_eq!(sim.run(), StateType::Success);
     assert_eq!(value_of(&sim, "work"), ["a", "b", "STOP"], "no iteration starts after the break");
     assert_eq!(value_of(&sim, "after"), ["a,b,STOP"]);
-    let out = sim.exec.task_run_list[0].outputs.clone().unwrap_or_default();
+    let out = sim.exec.task_run_list[0].outputs.as_deref().cloned().unwrap_or_default();
     assert_eq!(out["iterationCount"], json!(5));
     assert_eq!(out["terminatedIterations"], json!({"SUCCESS": 3}));
     assert_eq!(out["runningIterations"], json!(0));

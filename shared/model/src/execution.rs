@@ -55,8 +55,10 @@ pub struct TaskRun {
     pub value: Option<String>,
     #[serde(default)]
     pub attempts: Vec<Attempt>,
+    /// Boxed: most task runs in memory have none or are trimmed, and a
+    /// map in place would cost every one of them (a loop may hold 100,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outputs: Option<Map<String, Value>>,
+    pub outputs: Option<Box<Map<String, Value>>>,
     pub state: State,
     /// Order of creation inside the execution (Baton extension, for stable listing).
     #[serde(default)]

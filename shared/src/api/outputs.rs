@@ -10,7 +10,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
@@ -71,5 +71,5 @@ async fn task_run_outputs(
     let tr = exec
         .task_run(&task_run_id)
         .ok_or_else(|| ApiError::not_found(format!("execution {id} has no task run '{task_run_id}'")))?;
-    Ok(Json(Value::Object(tr.outputs.clone().unwrap_or_else(Map::new))))
+    Ok(Json(Value::Object(tr.outputs.as_deref().cloned().unwrap_or_default())))
 }

@@ -62,7 +62,7 @@ async fn batches_start_and_count_once_with_every_message_twice() {
     let e = cluster.wait(&id).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
     let items = e.task_run_list.iter().find(|t| t.task_id == "each_items").expect("each_items");
-    let out = items.outputs.clone().unwrap_or_default();
+    let out = items.outputs.as_deref().cloned().unwrap_or_default();
     assert_eq!(out["numberOfBatches"], 14);
     assert_eq!(out["iterations"], json!({"CREATED": 0, "RUNNING": 0, "SUCCESS": 14}));
     let merge = e.task_run_list.iter().find(|t| t.task_id == "each_merge").expect("each_merge");

@@ -163,7 +163,8 @@ async fn a_paused_execution_keeps_the_sweep_only_while_its_timer_waits() {
     let mut stored =
         shared::backend::StateStore::load_execution(b.state.as_ref(), "p1").await.expect("load").expect("p1");
     let due = (now - chrono::Duration::seconds(1)).to_rfc3339();
-    stored.task_run_list[0].evaluated = Some(std::sync::Arc::new(serde_json::json!({"pause": {"until": due, "to": "SUCCESS"}})));
+    stored.task_run_list[0].evaluated =
+        Some(std::sync::Arc::new(serde_json::json!({"pause": {"until": due, "to": "SUCCESS"}})));
     shared::backend::StateStore::save_execution(b.state.as_ref(), &stored, &["tr1".to_string()]).await.expect("save");
     gate.work_started(&engine).await.expect("work");
     assert!(!gate.sweep_finished(&engine).await.expect("sweep"), "a Pause timer keeps the sweep running");

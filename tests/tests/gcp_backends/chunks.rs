@@ -67,7 +67,8 @@ async fn a_cold_store_loads_a_large_execution_from_its_chunks_and_its_recent_tas
         for tr in &mut e.task_run_list[first..first + PER_SAVE] {
             tr.state.set(StateType::Running, Utc::now());
             tr.state.set(StateType::Success, Utc::now());
-            tr.outputs = json!({"value": format!("out {}", tr.iteration.unwrap_or(0))}).as_object().cloned();
+            tr.outputs =
+                json!({"value": format!("out {}", tr.iteration.unwrap_or(0))}).as_object().cloned().map(Box::new);
         }
         save(warm, &mut e, first..first + PER_SAVE).await;
         if first == 10 * PER_SAVE {
@@ -136,7 +137,7 @@ async fn a_cold_store_loads_a_large_execution_from_its_chunks_and_its_recent_tas
         let seqs: Vec<usize> = (0..PER_SAVE).map(|k| (round * PER_SAVE + k) * 7 % N).chain([5, 1_234, N]).collect();
         for &s in &seqs {
             mine.task_run_list[s].state.set(StateType::Success, Utc::now());
-            mine.task_run_list[s].outputs = json!({"round": round}).as_object().cloned();
+            mine.task_run_list[s].outputs = json!({"round": round}).as_object().cloned().map(Box::new);
         }
         save(warm, &mut mine, seqs).await;
     }

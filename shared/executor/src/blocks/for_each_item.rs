@@ -74,7 +74,7 @@ impl<'a> Stepper<'a> {
             }
             return Block::Running;
         }
-        let split_out = self.exec.task_run_list[split_idx].outputs.clone().unwrap_or_default();
+        let split_out = self.exec.task_run_list[split_idx].outputs.as_deref().cloned().unwrap_or_default();
         let count = split_out.get("numberOfBatches").and_then(Value::as_u64).unwrap_or(0);
         let pattern = split_out.get("batchUri").and_then(Value::as_str).unwrap_or_default().to_string();
         let ctx = self.task_context(items, idx);
@@ -125,15 +125,17 @@ impl<'a> Stepper<'a> {
         self.actions.push(Action::StartBatches { task_run_id: id, count });
         if !wait {
             let iterations = json!({"RUNNING": 0, "SUCCESS": count});
-            self.exec.task_run_list[idx].outputs =
-                Some(Map::from_iter([("numberOfBatches".into(), json!(count)), ("iterations".into(), iterations)]));
+            self.exec.task_run_list[idx].outputs = Some(Box::new(Map::from_iter([
+                ("numberOfBatches".into(), json!(count)),
+                ("iterations".into(), iterations),
+            ])));
             self.finish_items(idx, StateType::Success, None);
             return Block::Done(StateType::Success);
         }
-        self.exec.task_run_list[idx].outputs = Some(Map::from_iter([
+        self.exec.task_run_list[idx].outputs = Some(Box::new(Map::from_iter([
             ("numberOfBatches".into(), json!(count)),
             ("iterations".into(), json!({"CREATED": count, "RUNNING": 0})),
-        ]));
+        ])));
         Block::Running
     }
 
@@ -184,9 +186,9 @@ pub(crate) fn apply_batches_ended(
     for (k, v) in counts {
         iterations.insert(k.clone(), v.clone());
     }
-    let mut outputs = tr.outputs.clone().unwrap_or_default();
+    let mut outputs = tr.outputs.as_deref().cloned().unwrap_or_default();
     outputs.insert("iterations".into(), Value::Object(iterations));
-    tr.outputs = Some(outputs);
+    tr.outputs = Some(Box::new(outputs));
     tr.error = match error {
         Some(e) => Some(e.to_string()),
         None if state.is_failed() => {

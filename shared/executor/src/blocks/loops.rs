@@ -72,11 +72,11 @@ impl<'a> Stepper<'a> {
             };
             if self.exec.task_run_list[idx].outputs.is_none() {
                 let n = values.len();
-                self.exec.task_run_list[idx].outputs = Some(Map::from_iter([
+                self.exec.task_run_list[idx].outputs = Some(Box::new(Map::from_iter([
                     ("iterationCount".into(), json!(n)),
                     ("runningIterations".into(), json!(0)),
                     ("terminatedIterations".into(), json!({})),
-                ]));
+                ])));
                 self.mark(idx);
             }
             self.concurrent(body, idx, limit, Some(values))
@@ -164,7 +164,7 @@ impl<'a> Stepper<'a> {
             item["key"] = Value::String(k.clone());
         }
         let entry = json!({"item": item, "outputs": outputs});
-        let o = self.exec.task_run_list[pos].outputs.get_or_insert_with(Map::new);
+        let o = self.exec.task_run_list[pos].outputs.get_or_insert_with(Default::default);
         match o.entry("outputs").or_insert_with(|| Value::Array(Vec::new())) {
             Value::Array(a) => a.insert(at.min(a.len()), entry),
             other => *other = Value::Array(vec![entry]),
@@ -221,7 +221,7 @@ impl<'a> Stepper<'a> {
     /// iterations start and end (written only when it changes).
     fn live_running(&mut self, idx: usize) {
         let Some(n) = self.index.blocks.get(&(idx as u32)).map(|m| m.running.len()) else { return };
-        let o = self.exec.task_run_list[idx].outputs.get_or_insert_with(Map::new);
+        let o = self.exec.task_run_list[idx].outputs.get_or_insert_with(Default::default);
         if o.get("runningIterations").and_then(Value::as_u64) != Some(n as u64) {
             o.insert("runningIterations".into(), json!(n));
             self.mark(idx);
@@ -299,7 +299,7 @@ impl<'a> Stepper<'a> {
                 message: format!("Loop stopped by breakWhen: {ran} of {} iterations ran", values.len()),
             });
         }
-        let o = self.exec.task_run_list[idx].outputs.get_or_insert_with(Map::new);
+        let o = self.exec.task_run_list[idx].outputs.get_or_insert_with(Default::default);
         o.insert("iterationCount".into(), json!(values.len()));
         o.insert("runningIterations".into(), json!(0));
         o.insert("terminatedIterations".into(), Value::Object(terminated));

@@ -112,14 +112,14 @@ fn resume_run(
     by: Option<&str>,
     now: DateTime<Utc>,
 ) {
-    let mut outputs = tr.outputs.clone().unwrap_or_default();
+    let mut outputs = tr.outputs.as_deref().cloned().unwrap_or_default();
     outputs.insert("onResume".into(), Value::Object(on_resume));
     let mut resumed = json!({"on": baton_template::inputs::format_datetime(now), "to": to.as_str()});
     if let (Some(by), Some(r)) = (by, resumed.as_object_mut()) {
         r.insert("by".into(), Value::String(by.to_string()));
     }
     outputs.insert("resumed".into(), resumed);
-    tr.outputs = Some(outputs);
+    tr.outputs = Some(Box::new(outputs));
     let state = match to {
         StateType::Success if has_children(task) => StateType::Running,
         s => s,

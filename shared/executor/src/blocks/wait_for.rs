@@ -45,10 +45,11 @@ impl<'a> Stepper<'a> {
     pub(super) fn wait_for(&mut self, task: &'a Task, idx: usize, spec: &WaitFor, until: bool) -> Block {
         let Children::Tasks(tasks) = &task.children else { return Block::Done(StateType::Success) };
         if self.exec.task_run_list[idx].outputs.is_none() {
-            self.exec.task_run_list[idx].outputs = Some(Map::from_iter([("iterationCount".into(), json!(1))]));
+            self.exec.task_run_list[idx].outputs =
+                Some(Box::new(Map::from_iter([("iterationCount".into(), json!(1))])));
             self.mark(idx);
         }
-        let mut n = iteration(self.exec.task_run_list[idx].outputs.as_ref());
+        let mut n = iteration(self.exec.task_run_list[idx].outputs.as_deref());
         if self.exec.task_run_list[idx].state.current == StateType::Paused {
             match super::pause::timer(&self.exec.task_run_list[idx]).0 {
                 Some(at) if at > self.now => {
@@ -58,7 +59,7 @@ impl<'a> Stepper<'a> {
                 _ => {
                     n += 1;
                     let tr = &mut self.exec.task_run_list[idx];
-                    tr.outputs = Some(Map::from_iter([("iterationCount".into(), json!(n))]));
+                    tr.outputs = Some(Box::new(Map::from_iter([("iterationCount".into(), json!(n))])));
                     tr.evaluated = None;
                     self.set_state(idx, StateType::Running);
                 }

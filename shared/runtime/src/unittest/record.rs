@@ -150,7 +150,7 @@ fn collect(flow: &Flow, exec: &Execution) -> Recording {
             id: r.task_id.clone(),
             value: r.value.clone(),
             state,
-            outputs: r.outputs.clone().unwrap_or_default(),
+            outputs: r.outputs.as_deref().cloned().unwrap_or_default(),
             description: None,
             path: String::new(),
         };

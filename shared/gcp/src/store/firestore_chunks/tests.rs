@@ -101,7 +101,8 @@ fn noise(len: usize, seed: u64) -> String {
 fn a_part_over_the_document_limit_is_split_and_a_task_run_over_it_stops_chunking() {
     let mut e = execution(CHUNK_RUNS, CHUNK_RUNS);
     for (i, tr) in e.task_run_list.iter_mut().enumerate().take(4) {
-        tr.outputs = Some(json!({ "text": noise(PART_BYTES / 3, i as u64 + 1) }).as_object().cloned().expect("map"));
+        tr.outputs =
+            Some(Box::new(json!({ "text": noise(PART_BYTES / 3, i as u64 + 1) }).as_object().cloned().expect("map")));
     }
     let (parts, after) = plan(&e, 3, Chunking::fresh(CHUNK_RUNS), &[], || usize::MAX).expect("plan");
     assert!(parts.len() > 1, "split");
@@ -109,7 +110,7 @@ fn a_part_over_the_document_limit_is_split_and_a_task_run_over_it_stops_chunking
     assert_eq!(decoded(&parts), (0..CHUNK_RUNS as u32).collect::<Vec<_>>());
     assert_eq!(after.chunked_to, 3);
     e.task_run_list[7].outputs =
-        Some(json!({ "text": noise(PART_BYTES * 3 / 2, 9) }).as_object().cloned().expect("map"));
+        Some(Box::new(json!({ "text": noise(PART_BYTES * 3 / 2, 9) }).as_object().cloned().expect("map")));
     let (parts, after) = plan(&e, 3, Chunking::fresh(CHUNK_RUNS), &[], || usize::MAX).expect("plan");
     assert!(parts.is_empty());
     assert_eq!(after.unchunked, None);

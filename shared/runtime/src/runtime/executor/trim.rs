@@ -112,7 +112,7 @@ mod tests {
             tr.id = format!("t{i}");
             tr.execution_id = "e".into();
             tr.task_id = ["each", "r", "s"][i % 3].into();
-            tr.outputs = Some(serde_json::Map::from_iter([("value".to_string(), serde_json::json!(i))]));
+            tr.outputs = Some(Box::new(serde_json::Map::from_iter([("value".to_string(), serde_json::json!(i))])));
             tr.state.set(StateType::Running, Utc::now());
             if i != 4 {
                 tr.state.set(StateType::Success, Utc::now());

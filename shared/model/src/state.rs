@@ -107,18 +107,43 @@ pub struct History {
     pub date: DateTime<Utc>,
 }
 
-/// Kestra's `state` object: the current state plus its history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Kestra's `state` object: the current state plus its history. Its
+/// `duration` (from the start to the end, once terminal) is written from
+/// the two dates, not held: every task run and attempt in memory would
+/// carry the string (a loop may hold 100,000); a `duration` read is
+/// ignored for the same reason.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
     pub current: StateType,
     pub histories: Vec<History>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::date_text::write_opt")]
     pub start_date: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::date_text::write_opt")]
     pub end_date: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub duration: Option<String>,
+}
+
+impl Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Written<'a> {
+            current: StateType,
+            histories: &'a [History],
+            #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::date_text::write_opt")]
+            start_date: Option<DateTime<Utc>>,
+            #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::date_text::write_opt")]
+            end_date: Option<DateTime<Utc>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            duration: Option<String>,
+        }
+        Written {
+            current: self.current,
+            histories: &self.histories,
+            start_date: self.start_date,
+            end_date: self.end_date,
+            duration: self.duration(),
+        }
+        .serialize(s)
+    }
 }
 
 impl State {
@@ -129,7 +154,6 @@ impl State {
             histories: vec![History { state, date: at }],
             start_date: Some(at),
             end_date: None,
-            duration: None,
         };
         s.refresh(at);
         s
@@ -149,13 +173,14 @@ impl State {
     fn refresh(&mut self, at: DateTime<Utc>) {
         let start = self.histories.first().map(|h| h.date).unwrap_or(at);
         self.start_date = Some(start);
-        if self.current.is_terminal() {
-            self.end_date = Some(at);
-            self.duration = Some(crate::duration::format_iso(at - start));
-        } else {
-            self.end_date = None;
-            self.duration = None;
-        }
+        self.end_date = self.current.is_terminal().then_some(at);
+    }
+
+    /// Kestra's ISO 8601 `duration`, from the start to the end: `None`
+    /// until the state is terminal.
+    pub fn duration(&self) -> Option<String> {
+        let end = self.end_date.filter(|_| self.current.is_terminal())?;
+        Some(crate::duration::format_iso(end - self.start_date?))
     }
 
     /// When the state last changed.
@@ -165,5 +190,31 @@ impl State {
 
     pub fn is_terminal(&self) -> bool {
         self.current.is_terminal()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn duration_is_written_from_the_dates_once_terminal_and_never_read() {
+        let t0 = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").expect("date").with_timezone(&Utc);
+        let mut s = State::new(StateType::Running, t0);
+        let running = serde_json::to_value(&s).expect("json");
+        assert_eq!(running.get("duration"), None, "a running state has no duration: {running}");
+        assert_eq!(running.get("endDate"), None);
+        s.set(StateType::Success, t0 + chrono::Duration::milliseconds(1500));
+        let ended = serde_json::to_value(&s).expect("json");
+        assert_eq!(ended["duration"], json!("PT1.5S"));
+        assert_eq!(ended["current"], json!("SUCCESS"));
+        assert_eq!(ended["histories"].as_array().map(Vec::len), Some(2));
+        // a stored `duration` is not believed: the dates say it
+        let mut read = ended.clone();
+        read["duration"] = json!("PT9H");
+        let back: State = serde_json::from_value(read).expect("state");
+        assert_eq!(back, s);
+        assert_eq!(serde_json::to_value(&back).expect("json"), ended);
     }
 }

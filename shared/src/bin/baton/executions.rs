@@ -74,7 +74,7 @@ pub async fn executions(home: &Path, cmd: ExecutionsCommand) -> anyhow::Result<i
                         tr.task_id,
                         tr.state.current,
                         tr.attempts.len(),
-                        tr.state.duration.as_deref().unwrap_or("")
+                        tr.state.duration().unwrap_or_default()
                     );
                 }
             }

@@ -195,7 +195,7 @@ impl Console {
             b.bar.finish_and_clear();
         }
         let state = done.state.current;
-        let dur = human(done.state.duration.as_deref().unwrap_or_default());
+        let dur = human(&done.state.duration().unwrap_or_default());
         let head = paint(c.colour, state, &format!("■ execution {} {state}", done.id));
         match &done.error {
             Some(err) if state.is_failed() => eprintln!("{head} in {dur}: {}", c.closing_error(err)),
@@ -294,8 +294,8 @@ impl Console {
                         _ => "·",
                     };
                     let current = i == last;
-                    let dur = match (&tr.state.duration, current && s.is_terminal()) {
-                        (Some(d), true) => format!(" {}", human(d)),
+                    let dur = match (tr.state.duration(), current && s.is_terminal()) {
+                        (Some(d), true) => format!(" {}", human(&d)),
                         _ => String::new(),
                     };
                     let attempt = if tr.attempts.len() > 1 && s != StateType::Retrying {

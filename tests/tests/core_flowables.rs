@@ -92,8 +92,8 @@ async fn dag_as_kestra_tests_expect() {
     let e = h.run(&corpus("dag.yaml"), json!({})).await;
     assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
     assert_eq!(e.task_run_list.len(), 7);
-    let end = |id: &str| runs(&e, id)[0].state.end_date.expect("ended");
-    let start = |id: &str| runs(&e, id)[0].state.start_date.expect("started");
+    let end = |id: &str| runs(&e, id)[0].state.end_date().expect("ended");
+    let start = |id: &str| runs(&e, id)[0].state.start_date().expect("started");
     for (task, deps) in [("task2", &["task1"][..]), ("task4", &["task2"]), ("task5", &["task4", "task3"])] {
         for d in deps {
             assert!(start(task) >= end(d), "{task} starts after {d}");

@@ -344,7 +344,7 @@ async fn the_deployed_system_runs_right_through_ticks_backfills_updates_kills_an
         .map(|e| {
             assert_eq!(e.state.current, StateType::Success, "{}", e.id);
             let start = e.state.histories.iter().find(|h| h.state == StateType::Running).expect("ran").date;
-            (start, e.state.end_date.expect("ended"), e.id.clone())
+            (start, e.state.end_date().expect("ended"), e.id.clone())
         })
         .collect();
     intervals.sort();
@@ -401,7 +401,7 @@ async fn the_deployed_system_runs_right_through_ticks_backfills_updates_kills_an
     let attempts = &done.task_run_list[0].attempts;
     assert_eq!(attempts.len(), 2, "one lost attempt, one retried: {attempts:?}");
     assert_eq!(attempts[0].state.current, StateType::Failed);
-    let retried = attempts[1].state.start_date.expect("retried attempt started");
+    let retried = attempts[1].state.start_date().expect("retried attempt started");
     let took = retried - killed_at;
     println!("deployed: worker killed -> retried attempt started in {} ms", took.num_milliseconds());
     assert!(took < TimeDelta::seconds(60), "the retry started {took} after the kill (aim: under a minute)");

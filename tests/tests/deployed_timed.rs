@@ -268,7 +268,7 @@ async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
     until(&d, Duration::from_secs(150), "the price execution to end and its job to tick after", || async {
         let all = executions_of(&d, "polled").await;
         let price = of_trigger(&all, "price");
-        let ended = price.first().and_then(|e| e.state.end_date.filter(|_| e.state.is_terminal()))?;
+        let ended = price.first().and_then(|e| e.state.end_date().filter(|_| e.state.is_terminal()))?;
         d.cloud_scheduler.published(&price_name).iter().any(|t| *t > ended).then_some(())
     })
     .await;
@@ -324,7 +324,7 @@ async fn dates_and_http_polls_tick_from_their_cloud_scheduler_jobs_once_each() {
     // lost and the next one polls again (`runtime::events::http`: a slot is
     // polled at most once). Never two in one slot, none after the end.
     let price_polls = polls.of("/price");
-    let ended = price[0].state.end_date.expect("ended");
+    let ended = price[0].state.end_date().expect("ended");
     let interrupted = price_polls.len() == 2 && price_polls[0].0 <= killed;
     assert!(price_polls.len() == 1 || interrupted, "one poll (killed at {killed}): {price_polls:?}");
     let slots: BTreeSet<DateTime<Utc>> = price_polls.iter().map(|(t, _)| minute(*t)).collect();

@@ -151,7 +151,7 @@ async fn executions(state: &dyn StateStore, flow: &str) -> Vec<Execution> {
     for s in state.list_executions(&filter).await.expect("list") {
         out.push(state.load_execution(&s.id).await.expect("load").expect("listed, so stored"));
     }
-    out.sort_by_key(|e| e.state.start_date);
+    out.sort_by_key(|e| e.state.start_date());
     out
 }
 

@@ -401,7 +401,7 @@ afterExecution:
     // the SUCCESS listener was created at the state change, while the
     // afterExecution task still ran (Kestra: flow triggers on state change)
     let success = down.iter().find(|d| statuses(std::slice::from_ref(*d)) == ["SUCCESS"]).expect("SUCCESS one");
-    let slow_end = crate::support::runs(&up, "slow")[0].state.end_date.expect("slow ended");
+    let slow_end = crate::support::runs(&up, "slow")[0].state.end_date().expect("slow ended");
     let created = success.state.histories[0].date;
     assert!(created < slow_end, "listener created {created}, afterExecution ended {slow_end}");
     assert_eq!(up.state.current, StateType::Success, "afterExecution never changes the state");

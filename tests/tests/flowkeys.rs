@@ -83,8 +83,8 @@ async fn after_execution_sees_the_final_state_and_never_changes_it() {
     assert!(logs.iter().any(|l| l == "listener saw FAILED"), "{logs:?}");
     assert!(logs.iter().any(|l| l == "after saw FAILED"), "{logs:?}");
     // the state was terminal before the afterExecution task runs started
-    let ended = e.state.end_date.expect("end date");
-    let seen_start = runs(&e, "seen")[0].state.start_date.expect("start");
+    let ended = e.state.end_date().expect("end date");
+    let seen_start = runs(&e, "seen")[0].state.start_date().expect("start");
     assert!(seen_start >= ended);
 }
 
@@ -170,8 +170,8 @@ tasks:
     let child_id = runs(&e, "call")[0].outputs.as_ref().and_then(|o| o.get("executionId")).cloned();
     let child_id = child_id.and_then(|v| v.as_str().map(str::to_string)).expect("child id");
     let child = h.embedded.engine.state.load_execution(&child_id).await.unwrap().expect("child");
-    let slow_end = runs(&child, "slow")[0].state.end_date.expect("slow ended");
-    assert!(runs(&e, "call")[0].state.end_date.expect("call ended") >= slow_end);
+    let slow_end = runs(&child, "slow")[0].state.end_date().expect("slow ended");
+    assert!(runs(&e, "call")[0].state.end_date().expect("call ended") >= slow_end);
 }
 
 fn checked(behavior: &str) -> String {

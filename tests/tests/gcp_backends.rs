@@ -178,7 +178,7 @@ async fn pubsub_passes_the_queue_contract() {
 fn task_run(e: &Execution, n: usize) -> TaskRun {
     serde_json::from_value(json!({
         "id": format!("{}-tr{n:03}", e.id), "executionId": e.id, "namespace": e.namespace, "flowId": e.flow_id,
-        "taskId": "item", "value": format!("v{n}"), "state": State::new(StateType::Created, e.state.start_date.unwrap_or_else(Utc::now)),
+        "taskId": "item", "value": format!("v{n}"), "state": State::new(StateType::Created, e.state.start_date().unwrap_or_else(Utc::now)),
         "iteration": n,
     }))
     .expect("a task run")

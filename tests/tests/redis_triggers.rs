@@ -184,7 +184,7 @@ pub(crate) async fn ended(server: &shared::server::LocalServer, flow_id: &str, n
         let engine = engine.clone();
         async move {
             let mut all = executions_of(&engine, "company.team", flow_id).await;
-            all.sort_by_key(|e| e.state.start_date);
+            all.sort_by_key(|e| e.state.start_date());
             (all.len() >= n && all.iter().all(|e| e.state.current.is_terminal())).then_some(all)
         }
     })

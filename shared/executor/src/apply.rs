@@ -108,7 +108,7 @@ fn apply(
                 let failed = result.state.is_failed();
                 let retry_at = if failed && result.state != StateType::Killed {
                     task.retry.as_ref().and_then(|r| {
-                        let first = tr.attempts.first().and_then(|a| a.state.start_date).unwrap_or(result.start);
+                        let first = tr.attempts.first().and_then(|a| a.state.start_date()).unwrap_or(result.start);
                         next_retry_date(r, tr.attempts.len() as u32, first, result.end)
                     })
                 } else {

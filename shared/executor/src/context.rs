@@ -90,7 +90,7 @@ pub fn build_reading<'e>(
     let mut execution = json!({
         "id": exec.id,
         "originalId": exec.original_id,
-        "startDate": exec.state.start_date.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        "startDate": exec.state.start_date().map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         "state": exec.state.current.as_str(),
     });
     if let Some(p) = &exec.parent_id {
@@ -133,7 +133,7 @@ pub fn build_reading<'e>(
                 // first; its RetryCaseTest/RestartCaseTest rely on it)
                 "attemptsCount": tr.attempts.len().saturating_sub(1),
                 "parentId": tr.parent_task_run_id,
-                "startDate": tr.state.start_date.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                "startDate": tr.state.start_date().map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             }),
         );
         if let (Some(_), Some(n)) = (wait_for, tr.value.as_deref().and_then(|v| v.parse::<u64>().ok())) {

@@ -41,8 +41,8 @@ impl Head {
         Ok(Head {
             id: e.id.clone(),
             state: e.state.current.as_str(),
-            start: e.state.start_date.map(micros),
-            end: e.state.end_date.map(micros),
+            start: e.state.start_date().map(micros),
+            end: e.state.end_date().map(micros),
             body,
             labels_json: labels_json(&e.labels)?,
             labels: e.labels.clone(),

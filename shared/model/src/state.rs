@@ -108,17 +108,16 @@ pub struct History {
 }
 
 /// Kestra's `state` object: the current state plus its history. Its
-/// `duration` (from the start to the end, once terminal) is written from
-/// the two dates, not held: every task run and attempt in memory would
-/// carry the string (a loop may hold 100,000); a `duration` read is
-/// ignored for the same reason.
+/// `startDate` (the first entry's date), `endDate` (the last one's, once
+/// terminal) and `duration` (from the one to the other) are written from
+/// the history, not held, as Kestra's `State` derives them: every task run
+/// and attempt in memory would carry them (a loop may hold 100,000); read,
+/// they are ignored for the same reason.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
     pub current: StateType,
     pub histories: Vec<History>,
-    pub start_date: Option<DateTime<Utc>>,
-    pub end_date: Option<DateTime<Utc>>,
 }
 
 impl Serialize for State {
@@ -138,8 +137,8 @@ impl Serialize for State {
         Written {
             current: self.current,
             histories: &self.histories,
-            start_date: self.start_date,
-            end_date: self.end_date,
+            start_date: self.start_date(),
+            end_date: self.end_date(),
             duration: self.duration(),
         }
         .serialize(s)
@@ -149,14 +148,7 @@ impl Serialize for State {
 impl State {
     /// A new state history starting in `state` at `at`.
     pub fn new(state: StateType, at: DateTime<Utc>) -> State {
-        let mut s = State {
-            current: state,
-            histories: vec![History { state, date: at }],
-            start_date: Some(at),
-            end_date: None,
-        };
-        s.refresh(at);
-        s
+        State { current: state, histories: vec![History { state, date: at }] }
     }
 
     /// Moves to `state` at `at`, appending to the history. Moving to the
@@ -167,20 +159,22 @@ impl State {
         }
         self.current = state;
         self.histories.push(History { state, date: at });
-        self.refresh(at);
     }
 
-    fn refresh(&mut self, at: DateTime<Utc>) {
-        let start = self.histories.first().map(|h| h.date).unwrap_or(at);
-        self.start_date = Some(start);
-        self.end_date = self.current.is_terminal().then_some(at);
+    /// When the state started: its history's first date.
+    pub fn start_date(&self) -> Option<DateTime<Utc>> {
+        self.histories.first().map(|h| h.date)
+    }
+
+    /// When it ended: its history's last date, once terminal.
+    pub fn end_date(&self) -> Option<DateTime<Utc>> {
+        self.last_date().filter(|_| self.current.is_terminal())
     }
 
     /// Kestra's ISO 8601 `duration`, from the start to the end: `None`
     /// until the state is terminal.
     pub fn duration(&self) -> Option<String> {
-        let end = self.end_date.filter(|_| self.current.is_terminal())?;
-        Some(crate::duration::format_iso(end - self.start_date?))
+        Some(crate::duration::format_iso(self.end_date()? - self.start_date()?))
     }
 
     /// When the state last changed.
@@ -199,7 +193,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn duration_is_written_from_the_dates_once_terminal_and_never_read() {
+    fn dates_and_duration_are_written_from_the_history_and_never_read() {
         let t0 = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").expect("date").with_timezone(&Utc);
         let mut s = State::new(StateType::Running, t0);
         let running = serde_json::to_value(&s).expect("json");
@@ -213,6 +207,8 @@ mod tests {
         // a stored `duration` is not believed: the dates say it
         let mut read = ended.clone();
         read["duration"] = json!("PT9H");
+        read["startDate"] = json!("2020-01-01T00:00:00Z");
+        read["endDate"] = json!("2020-01-02T00:00:00Z");
         let back: State = serde_json::from_value(read).expect("state");
         assert_eq!(back, s);
         assert_eq!(serde_json::to_value(&back).expect("json"), ended);

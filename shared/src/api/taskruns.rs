@@ -89,7 +89,7 @@ async fn search(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult
         }
     }
     // newest first, as the executions are
-    runs.sort_by_key(|tr| std::cmp::Reverse(tr.state.start_date));
+    runs.sort_by_key(|tr| std::cmp::Reverse(tr.state.start_date()));
     let total = runs.len();
     let page = paging.slice(runs).into_iter().map(|tr| serde_json::to_value(tr).unwrap_or(Value::Null)).collect();
     Ok(Json(paged(total, page)))

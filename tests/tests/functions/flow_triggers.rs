@@ -305,7 +305,7 @@ async fn flow_triggers_fire_once_per_state_change_through_the_gcp_functions() {
         assert!(tokio::time::Instant::now() < deadline, "afterExecution did not end");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let slow_end = after.task_run_list.iter().find(|t| t.task_id == "slow").and_then(|t| t.state.end_date);
+    let slow_end = after.task_run_list.iter().find(|t| t.task_id == "slow").and_then(|t| t.state.end_date());
     assert!(created < slow_end.expect("slow ended"), "Flow triggers fire at the state change");
     // redelivered: nothing more
     fns.redeliver(&up).await;

@@ -45,7 +45,7 @@ impl<'a> Stepper<'a> {
             }
             match &sla.kind {
                 SlaKind::MaxDuration(max) => {
-                    let Some(start) = self.exec.state.start_date else { continue };
+                    let Some(start) = self.exec.state.start_date() else { continue };
                     let deadline = start + *max;
                     if self.now >= deadline {
                         let took = self.now - start;

@@ -108,7 +108,7 @@ pub fn placeholder() -> TaskRun {
         value: None,
         attempts: Vec::new(),
         outputs: None,
-        state: State { current: StateType::Created, histories: Vec::new(), start_date: None, end_date: None },
+        state: State { current: StateType::Created, histories: Vec::new() },
         iteration: None,
         next_retry_date: None,
         error: None,

@@ -424,10 +424,14 @@ impl ExecutorService {
             }
         }
 
-        if events.iter().all(|e| matches!(e, ExecutionEvent::TaskStarted { .. }))
+        // a task starting never enables anything new: saved without a step,
+        // once a step made the index's state (a copy just read steps first:
+        // a save without the state drops the one the head held, and a cold
+        // executor could decide nothing on part of the execution after it)
+        if stepped
+            && events.iter().all(|e| matches!(e, ExecutionEvent::TaskStarted { .. }))
             && exec.state.current == StateType::Running
         {
-            // a task starting never enables anything new: save without a step
             if changed.is_empty() {
                 return Ok(Decided::Unchanged(Box::new(Cached { exec, index, stepped })));
             }

@@ -348,7 +348,7 @@ fn check_log(exec: &Execution, level: &str, message: &str) -> LogEntry {
         task_id: None,
         task_run_id: None,
         attempt_number: None,
-        timestamp: exec.state.start_date.unwrap_or_else(Utc::now),
+        timestamp: exec.state.start_date().unwrap_or_else(Utc::now),
         level: level.to_string(),
         message: message.to_string(),
     }

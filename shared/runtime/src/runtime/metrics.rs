@@ -119,7 +119,7 @@ pub fn execution_saved(exec: &Execution, from: StateType) {
         let state = now.to_string();
         metrics::counter!(EXECUTION_END, "namespace_id" => ns.clone(), "flow_id" => flow.clone(), "state" => state.clone())
             .increment(1);
-        if let (Some(start), Some(end)) = (exec.state.start_date, exec.state.end_date) {
+        if let (Some(start), Some(end)) = (exec.state.start_date(), exec.state.end_date()) {
             let secs = (end - start).num_milliseconds().max(0) as f64 / 1000.0;
             metrics::histogram!(EXECUTION_DURATION, "namespace_id" => ns.clone(), "flow_id" => flow.clone(), "state" => state)
                 .record(secs);

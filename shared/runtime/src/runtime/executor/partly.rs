@@ -85,6 +85,13 @@ impl Loaded {
     }
 }
 
+/// Steps aside for `why` (logged: a test of the deployed shape says why no
+/// decision was made on part of an execution).
+fn whole(id: &str, why: &str) -> Partly {
+    tracing::debug!(execution_id = %id, why, "loaded whole");
+    Partly::Whole
+}
+
 fn partial_event(e: &ExecutionEvent) -> bool {
     matches!(
         e,
@@ -106,13 +113,16 @@ impl ExecutorService {
         let engine = &self.engine;
         let Some(store) = engine.state.partial() else { return Ok(Partly::Whole) };
         if opts.redispatch_pending || !events.iter().all(partial_event) {
-            return Ok(Partly::Whole);
+            return Ok(whole(id, "a redispatch or an event that needs every task run"));
         }
-        let Some(head) = store.load_head(id).await? else { return Ok(Partly::Whole) };
-        let (Some(state), true, StateType::Running) = (head.state, head.count >= PARTIAL_FROM, head.exec.state.current)
-        else {
-            return Ok(Partly::Whole);
-        };
+        let Some(head) = store.load_head(id).await? else { return Ok(whole(id, "no head")) };
+        if head.count < PARTIAL_FROM {
+            return Ok(whole(id, "small"));
+        }
+        if head.exec.state.current != StateType::Running {
+            return Ok(whole(id, "not running"));
+        }
+        let Some(state) = head.state else { return Ok(whole(id, "no state kept with the head")) };
         // never admitted again: a running execution holds its slot
         turn.pass();
         let mut exec = head.exec;
@@ -136,7 +146,9 @@ impl ExecutorService {
             .collect();
         let mut read = 0;
         if !named.is_empty() {
-            let Some(runs) = store.load_runs(id, &named, MAX_LOADED).await? else { return Ok(Partly::Whole) };
+            let Some(runs) = store.load_runs(id, &named, MAX_LOADED).await? else {
+                return Ok(whole(id, "the events' task runs are too many"));
+            };
             read += runs.len();
             if !loaded.place(runs) {
                 return Ok(Partly::Conflict);
@@ -151,7 +163,7 @@ impl ExecutorService {
             changed.extend(c);
         }
         if loaded.exec.state.current != StateType::Running {
-            return Ok(Partly::Whole);
+            return Ok(whole(id, "the events change the execution's state"));
         }
         let dirty: Vec<usize> = changed.iter().filter_map(|id| loaded.position(id)).collect();
         let (exec, actions, kept) = if events.iter().all(|e| matches!(e, ExecutionEvent::TaskStarted { .. })) {
@@ -174,10 +186,10 @@ impl ExecutorService {
                     }
                     Partial::Need(needs) => {
                         if needs.contains(&Need::All) {
-                            return Ok(Partly::Whole);
+                            return Ok(whole(id, "the step reads every task run"));
                         }
                         let Some(runs) = store.load_runs(id, &needs, MAX_LOADED - read).await? else {
-                            return Ok(Partly::Whole);
+                            return Ok(whole(id, "the step reads too many task runs"));
                         };
                         read += runs.len();
                         if !loaded.place(runs) {
@@ -187,14 +199,14 @@ impl ExecutorService {
                     }
                 }
             }
-            let Some((t, kept)) = decided else { return Ok(Partly::Whole) };
-            let whole = t.execution.state.current != StateType::Running
+            let Some((t, kept)) = decided else { return Ok(whole(id, "the step kept asking")) };
+            let whole_step = t.execution.state.current != StateType::Running
                 || t.actions
                     .iter()
                     .any(|a| matches!(a, Action::StartSubflow { .. } | Action::StartBatches { .. } | Action::Ended(_)));
             let nothing = !exec_changed && !t.execution_changed && changed.is_empty() && t.is_noop();
-            if whole {
-                return Ok(Partly::Whole);
+            if whole_step {
+                return Ok(whole(id, "the step changes the execution's state or starts subflows"));
             }
             // a wake that finds nothing may have met what the kept state does
             // not show: the whole step looks again
@@ -202,7 +214,7 @@ impl ExecutorService {
                 return self.nothing_decided(id, &loaded.exec, &ended).await;
             }
             if nothing {
-                return Ok(Partly::Whole);
+                return Ok(whole(id, "a wake found nothing"));
             }
             changed.extend(t.changed);
             loaded.exec = t.execution;
@@ -231,7 +243,7 @@ impl ExecutorService {
         ended: &[crate::backend::AttemptEnd],
     ) -> Result<Partly, ExecutorError> {
         if super::super::flow_triggers::any_reacts(&self.engine, head).await? {
-            return Ok(Partly::Whole);
+            return Ok(whole(id, "a Flow trigger reacts to the execution"));
         }
         self.engine.state.end_attempts(ended).await?;
         tracing::debug!(execution_id = %id, "decided on part of the execution: nothing changed (a duplicate or late event)");

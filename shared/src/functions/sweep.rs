@@ -127,7 +127,7 @@ pub async fn sweep(engine: &Arc<Engine>, sweeper: &str, lease: Duration) -> Resu
             let attempt = tr.attempts.len() as u32;
             let now = Utc::now();
             if !tr.state.is_terminal() && last.state.current == StateType::Created {
-                let since = last.state.histories.last().map(|h| h.date).or(last.state.start_date());
+                let since = last.state.last_date();
                 if since.is_some_and(|at| now - at > lease) {
                     if republish(engine, &exec.id, &tr.id, attempt, StateType::Created).await? {
                         report.republished.push((tr.id.clone(), attempt));
@@ -270,7 +270,7 @@ async fn waiting_child(
     // a ForEachItem's `_items` run names no child but its batches
     let Some(child_id) = subflow_start::child_id(parent, &tr.id) else { return Ok(None) };
     let Some(child) = engine.state.load_execution(&child_id).await? else {
-        let since = tr.state.histories.last().map(|h| h.date).or(tr.state.start_date());
+        let since = tr.state.last_date();
         if since.is_none_or(|at| Utc::now() - at <= grace) {
             return Ok(None);
         }

@@ -97,7 +97,7 @@ pub fn summarize(
     custom_message: Option<String>,
     custom_fields: Vec<(String, Value)>,
 ) -> Summary {
-    let start = e.state.histories.first().map(|h| h.date).or(e.state.start_date()).unwrap_or(now);
+    let start = e.state.start_date().unwrap_or(now);
     let end = if e.state.is_terminal() { e.state.last_date().unwrap_or(now) } else { now };
     let runs = pick_task_runs(e, current);
     let last = runs.last();

@@ -11,7 +11,10 @@
 #
 # Installed with cargo, pinned and --locked, into `$BATON_CACHE/tansu/`
 # once (scripts/lib/cache.sh), with the in-memory storage only (feature
-# `dynostore`): ~10 minutes on 2 cores, then 0 s.
+# `dynostore`), built for a test tool rather than for production: opt-level
+# 1, no LTO, many codegen units, no debug info (the tests send a few
+# messages; tansu's own release profile cost most of the ~10 minutes a
+# fresh machine spent here), then 0 s.
 #
 # Exports:
 #   BATON_TANSU   the tansu binary (empty when it could not be installed:
@@ -35,10 +38,13 @@ baton_setup_tansu() {
       export BATON_TANSU
       return 0
     fi
-    echo "tansu setup: cargo install tansu $version into $root (once, ~10 minutes)"
+    echo "tansu setup: cargo install tansu $version into $root (once, a few minutes)"
     mkdir -p "$root"
     # its own target dir, so the workspace's build is not touched, removed after
-    if nice -n 10 cargo install tansu --locked --version "=$version" --features "$features" \
+    if CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
+      CARGO_PROFILE_RELEASE_CODEGEN_UNITS=64 CARGO_PROFILE_RELEASE_DEBUG=0 \
+      CARGO_PROFILE_RELEASE_INCREMENTAL=false \
+      nice -n 10 cargo install tansu --locked --version "=$version" --features "$features" \
       --root "$root" --target-dir "$root/build" --quiet; then
       echo "$version $features" >"$root/VERSION"
       rm -rf "$root/build"

@@ -10,9 +10,11 @@
 //! `bigquery`, `s3`, `redis`, `sqs`, `mqtt`, `nats` and [`fs_local`]
 //! (polled: an HTTP endpoint, a database or BigQuery query, an S3 bucket, a
 //! Redis list, an SQS queue, MQTT topics, a NATS subject, a local folder;
-//! Redis, SQS, MQTT and NATS also listen),
+//! Redis, SQS, MQTT, NATS and AMQP also listen),
 //! [`socket`] (TCP and UDP listeners).
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 #[cfg(feature = "gcp")]
 pub mod bigquery;
 pub mod flow;
@@ -316,6 +318,8 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         defs.extend([&*mqtt::DEF, &*mqtt::REALTIME_DEF]);
         #[cfg(feature = "nats")]
         defs.extend([&*nats::DEF, &*nats::REALTIME_DEF]);
+        #[cfg(feature = "amqp")]
+        defs.extend([&*amqp::DEF, &*amqp::REALTIME_DEF]);
         #[cfg(feature = "kafka")]
         defs.extend([&*kafka::DEF, &*kafka::REALTIME_DEF]);
         defs
@@ -338,7 +342,7 @@ pub fn prop_spec(def: &TriggerDef, key: &str) -> Option<&'static PropSpec> {
 /// as an evaluation will: a templated value is left out (it is read when
 /// rendered), except a credential of `credentials`, which stands for one
 /// (so that a user name and its password are checked as a pair).
-#[cfg(any(feature = "mqtt", feature = "nats"))]
+#[cfg(any(feature = "mqtt", feature = "nats", feature = "amqp"))]
 pub(crate) fn as_written(
     picked: serde_json::Map<String, Value>,
     credentials: &[&str],
@@ -360,7 +364,7 @@ pub(crate) fn as_written(
 /// The problem a check's reading of `written` (see [`as_written`]) found,
 /// at the property it names; `None` when it read, or when the property at
 /// fault is not written out (a template, read when rendered).
-#[cfg(any(feature = "aws", feature = "mqtt", feature = "nats"))]
+#[cfg(any(feature = "aws", feature = "mqtt", feature = "nats", feature = "amqp"))]
 pub(crate) fn read_problem(
     trig: &Trigger,
     written: &serde_json::Map<String, Value>,

@@ -54,7 +54,7 @@ struct QueueProps {
     auto_delete: Option<bool>,
     /// The queue's arguments (x-message-ttl, x-max-length, x-queue-type…).
     #[serde(default)]
-    #[prop(kind = "Map")]
+    #[prop(dynamic, kind = "Map")]
     args: Option<Map<String, Value>>,
 }
 
@@ -94,7 +94,7 @@ struct ExchangeProps {
     internal: Option<bool>,
     /// The exchange's arguments (alternate-exchange…).
     #[serde(default)]
-    #[prop(kind = "Map")]
+    #[prop(dynamic, kind = "Map")]
     args: Option<Map<String, Value>>,
 }
 
@@ -126,7 +126,7 @@ struct BindProps {
     routing_key: Option<String>,
     /// The binding's arguments (x-match and the headers of a HEADERS exchange…).
     #[serde(default)]
-    #[prop(kind = "Map")]
+    #[prop(dynamic, kind = "Map")]
     args: Option<Map<String, Value>>,
 }
 

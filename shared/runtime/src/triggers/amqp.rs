@@ -109,19 +109,15 @@ pub static REALTIME_DEF: LazyLock<TriggerDef> =
     LazyLock::new(|| TriggerDef::declare::<RealtimeTriggerProps>(check, crate::conditions::ConditionUse::None));
 
 pub fn is(t: &Trigger) -> bool {
-    t.type_ == TYPE || DEF.aliases.contains(&t.type_.as_str())
+    super::is_of(&DEF, t)
 }
 
 pub fn is_realtime(t: &Trigger) -> bool {
-    t.type_ == REALTIME_TYPE || REALTIME_DEF.aliases.contains(&t.type_.as_str())
+    super::is_of(&REALTIME_DEF, t)
 }
 
 fn picked(t: &Trigger) -> Map<String, Value> {
-    t.props
-        .iter()
-        .filter(|(k, v)| CONSUME_PROPS.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    super::picked(t, CONSUME_PROPS)
 }
 
 /// The properties an `amqp.Trigger`'s consume reads, unrendered; `None` for another type.
@@ -179,16 +175,7 @@ fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {
     if prop(trig, "queue").is_none() {
         out.push(TriggerProblem::at("", format!("trigger '{}': an amqp.{what} needs 'queue'", trig.id)));
     }
-    if realtime {
-        for bound in ["maxRecords", "maxDuration"] {
-            if prop(trig, bound).is_some() {
-                out.push(TriggerProblem::at(
-                    bound,
-                    format!("trigger '{}': an amqp.RealtimeTrigger never ends its consume: '{bound}' is the polled Trigger's", trig.id),
-                ));
-            }
-        }
-    } else if prop(trig, "maxRecords").is_none() && prop(trig, "maxDuration").is_none() {
+    if !realtime && prop(trig, "maxRecords").is_none() && prop(trig, "maxDuration").is_none() {
         out.push(TriggerProblem::at(
             "",
             format!(
@@ -238,7 +225,6 @@ mod tests {
         assert_eq!(paths(TYPE, with(json!({}))), [""], "a bound is required");
         assert_eq!(paths(REALTIME_TYPE, json!({"queue": "q"})), [""], "host");
         assert_eq!(paths(REALTIME_TYPE, with(json!({"serdeType": "AVRO"}))), ["serdeType"]);
-        assert_eq!(paths(REALTIME_TYPE, with(json!({"maxRecords": 1}))), ["maxRecords"]);
         assert_eq!(paths(TYPE, with(json!({"maxRecords": 0}))), ["maxRecords"]);
         assert_eq!(paths(TYPE, with(json!({"maxRecords": 1, "url": "amqps://h"}))), ["url"]);
         assert_eq!(paths(TYPE, with(json!({"maxRecords": 1, "interval": "PT0.1S"}))), ["interval"]);

@@ -379,6 +379,22 @@ pub(crate) fn read_problem(
         .then(|| TriggerProblem::at(path, format!("trigger '{}': {e}", trig.id)))
 }
 
+/// Whether `t` is of type `def` (its current name or an alias).
+#[cfg(feature = "amqp")]
+pub(crate) fn is_of(def: &TriggerDef, t: &Trigger) -> bool {
+    t.type_ == def.type_name || def.aliases.contains(&t.type_.as_str())
+}
+
+/// The properties of `t` named in `names`, unrendered, nulls left out.
+#[cfg(feature = "amqp")]
+pub(crate) fn picked(t: &Trigger, names: &[&str]) -> serde_json::Map<String, Value> {
+    t.props
+        .iter()
+        .filter(|(k, v)| names.contains(&k.as_str()) && !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// A trigger property as written, `None` when absent or null.
 pub fn prop<'t>(t: &'t Trigger, key: &str) -> Option<&'t Value> {
     t.props.get(key).filter(|v| !v.is_null())

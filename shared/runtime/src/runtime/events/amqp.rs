@@ -37,7 +37,8 @@ const REALTIME_PREFETCH: u16 = 100;
 
 /// Messages consumed and not yet acknowledged.
 pub struct Taken {
-    session: Session,
+    /// Boxed: a connection and its channel are large.
+    session: Box<Session>,
     spec: QueueSpec,
     last_tag: Option<u64>,
     count: u64,
@@ -54,7 +55,7 @@ impl Taken {
     /// else gives them back to the queue; a failure is logged.
     pub async fn settle(self, flow: &Flow, trigger_id: &str, kept: bool) {
         let n = self.count;
-        let done = consume::settle(self.session, &self.spec, self.last_tag, kept).await;
+        let done = consume::settle(*self.session, &self.spec, self.last_tag, kept).await;
         match done {
             true if kept => {}
             true => tracing::warn!(namespace = %flow.namespace, flow_id = %flow.id, trigger_id, messages = n,
@@ -83,7 +84,7 @@ pub async fn receive(
     let (session, got) = consume::pull(&spec.conn, &spec.queue, &limits, Some(cap)).await.map_err(&fail)?;
     let mut out = Map::new();
     out.insert("count".into(), Value::from(got.count));
-    let taken = Taken { session, spec: spec.queue, last_tag: got.last_tag, count: got.count };
+    let taken = Taken { session: Box::new(session), spec: spec.queue, last_tag: got.last_tag, count: got.count };
     if got.count == 0 {
         taken.settle(flow, trigger_id, true).await;
         return Ok((out, None));

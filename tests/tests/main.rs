@@ -7,6 +7,7 @@ mod support;
 
 mod ai;
 mod ai_providers;
+mod amqp;
 mod backfill;
 mod bounds;
 mod bounds_disk;

@@ -236,10 +236,10 @@ fn schedule_on_dates_and_http_triggers_get_utc_jobs() {
 }
 
 #[test]
-fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_mqtt_topic_nats_subject_or_kafka_topic_gets_a_job()
-{
+fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_mqtt_topic_nats_subject_kafka_topic_or_amqp_queue_gets_a_job()
+ {
     let dir = repo().join("tests/fixtures/flows/listeners");
-    assert_eq!(baton_flows(&dir).len(), 7, "the fixtures validate on Baton");
+    assert_eq!(baton_flows(&dir).len(), 8, "the fixtures validate on Baton");
     let derived = evaluate_schedules(&[("listeners", dir)]);
     let d = &derived["listeners"];
     // redis.list.Trigger is polled: one Cloud Scheduler job at its interval
@@ -252,13 +252,16 @@ fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_mqtt_topic_n
     assert_eq!(d["jobs"]["company.team/nats/batch"]["schedule"], json!("*/15 * * * *"), "{d:#}");
     // and kafka.Trigger
     assert_eq!(d["jobs"]["company.team/kafka/batch"]["schedule"], json!("*/20 * * * *"), "{d:#}");
-    assert_eq!(d["jobs"].as_object().map(|m| m.len()), Some(5), "{:#}", d["jobs"]);
+    // and amqp.Trigger
+    assert_eq!(d["jobs"]["company.team/amqp/batch"]["schedule"], json!("*/30 * * * *"), "{d:#}");
+    assert_eq!(d["jobs"].as_object().map(|m| m.len()), Some(6), "{:#}", d["jobs"]);
     // the enabled RealtimeTrigger is refused, with its file and a way out; the disabled one is not
     let unsupported = d["unsupported"].as_object().expect("unsupported");
     let keys: Vec<&String> = unsupported.keys().collect();
     assert_eq!(
         keys,
         [
+            "company.team/amqp/live",
             "company.team/folder/watch",
             "company.team/kafka/live",
             "company.team/mqtt/live",
@@ -284,6 +287,10 @@ fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_mqtt_topic_n
     let why = unsupported["company.team/nats/live"].as_str().expect("reason");
     for part in ["trigger 'live'", "nats.yaml", "use io.kestra.plugin.nats.core.Trigger (polled)", "baton server local"]
     {
+        assert!(why.contains(part), "{why}");
+    }
+    let why = unsupported["company.team/amqp/live"].as_str().expect("reason");
+    for part in ["trigger 'live'", "amqp.yaml", "use io.kestra.plugin.amqp.Trigger (polled)", "baton server local"] {
         assert!(why.contains(part), "{why}");
     }
     let why = unsupported["company.team/kafka/live"].as_str().expect("reason");

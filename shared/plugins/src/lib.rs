@@ -8,6 +8,8 @@
 //! (the runtime, the API, the CLI), which run these tasks.
 
 pub mod ai;
+#[cfg(feature = "amqp")]
+pub mod amqp;
 #[cfg(feature = "aws")]
 pub mod aws;
 #[cfg(any(feature = "compress", feature = "serdes"))]

@@ -115,6 +115,8 @@ impl Registry {
         super::mqtt::register(&mut r);
         #[cfg(feature = "nats")]
         super::nats::register(&mut r);
+        #[cfg(feature = "amqp")]
+        super::amqp::register(&mut r);
         #[cfg(feature = "kafka")]
         super::kafka::register(&mut r);
         r
@@ -272,6 +274,11 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "io.kestra.plugin.nats.",
         "the NATS plugins are not in this build of baton (build it with `--features nats`)",
         cfg!(feature = "nats"),
+    ),
+    (
+        "io.kestra.plugin.amqp.",
+        "the AMQP plugins are not in this build of baton (build it with `--features amqp`)",
+        cfg!(feature = "amqp"),
     ),
     (
         "io.kestra.plugin.mqtt.",

@@ -38,7 +38,8 @@
 # its tick receives from the queue once; and `mqtt.Trigger`: its tick
 # connects with the trigger's persistent session and receives once; and
 # `nats.core.Trigger` (alias `nats.Trigger`): its tick pulls once; and
-# `kafka.Trigger`: its tick joins the consumer group and reads once.
+# `kafka.Trigger`: its tick joins the consumer group and reads once; and
+# `amqp.Trigger`: its tick consumes the queue once.
 #
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
@@ -51,8 +52,8 @@ locals {
   # The other polled triggers: the JDBC ones (shared/runtime/src/triggers/jdbc.rs)
   # BigQuery's (shared/runtime/src/triggers/bigquery.rs), Redis's
   # (shared/runtime/src/triggers/redis.rs), SQS's (…/triggers/sqs.rs) and
-  # MQTT's (…/triggers/mqtt.rs), NATS's (…/triggers/nats.rs) and Kafka's
-  # (…/triggers/kafka.rs).
+  # MQTT's (…/triggers/mqtt.rs), NATS's (…/triggers/nats.rs), Kafka's
+  # (…/triggers/kafka.rs) and AMQP's (…/triggers/amqp.rs).
   polled_types = [
     "io.kestra.plugin.core.http.Trigger",
     "io.kestra.plugin.aws.s3.Trigger",
@@ -64,6 +65,7 @@ locals {
     "io.kestra.plugin.mqtt.Trigger",
     "io.kestra.plugin.nats.core.Trigger",
     "io.kestra.plugin.kafka.Trigger",
+    "io.kestra.plugin.amqp.Trigger",
   ]
   # Triggers no deployment runs, with the way out each message names: a
   # Redis list RealtimeTrigger listens continuously (BLPOP), the TCP and UDP
@@ -79,6 +81,7 @@ locals {
     "io.kestra.plugin.nats.core.RealtimeTrigger"  = "use io.kestra.plugin.nats.core.Trigger (polled)"
     "io.kestra.plugin.nats.RealtimeTrigger"       = "use io.kestra.plugin.nats.core.Trigger (polled)"
     "io.kestra.plugin.kafka.RealtimeTrigger"      = "use io.kestra.plugin.kafka.Trigger (polled)"
+    "io.kestra.plugin.amqp.RealtimeTrigger"       = "use io.kestra.plugin.amqp.Trigger (polled)"
     "io.kestra.plugin.fs.tcp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
     "io.kestra.plugin.fs.udp.RealtimeTrigger"     = "send the messages to a Webhook trigger (io.kestra.plugin.core.trigger.Webhook)"
   }

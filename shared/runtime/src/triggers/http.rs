@@ -133,6 +133,11 @@ pub enum Probe {
         /// Its connection and pull properties, unrendered.
         props: Map<String, Value>,
     },
+    /// An `amqp.Trigger`'s consume (`super::amqp`): it fires when messages came.
+    AmqpQueue {
+        /// Its connection and consume properties, unrendered.
+        props: Map<String, Value>,
+    },
     /// A `kafka.Trigger`'s read (`super::kafka`): it fires when records came.
     KafkaTopics {
         /// Its client and subscription properties, unrendered.
@@ -273,6 +278,9 @@ fn popped(t: &Trigger) -> Option<Probe> {
     if let Some(props) = nats_props(t) {
         return Some(Probe::NatsSubject { props });
     }
+    if let Some(props) = amqp_props(t) {
+        return Some(Probe::AmqpQueue { props });
+    }
     kafka_props(t).map(|props| Probe::KafkaTopics { props })
 }
 
@@ -281,6 +289,17 @@ fn kafka_props(t: &Trigger) -> Option<Map<String, Value>> {
     #[cfg(feature = "kafka")]
     return super::kafka::pull_props(t);
     #[cfg(not(feature = "kafka"))]
+    {
+        let _ = t;
+        None
+    }
+}
+
+/// An `amqp.Trigger`'s consume properties; `None` for another type (or a build without AMQP).
+fn amqp_props(t: &Trigger) -> Option<Map<String, Value>> {
+    #[cfg(feature = "amqp")]
+    return super::amqp::pull_props(t);
+    #[cfg(not(feature = "amqp"))]
     {
         let _ = t;
         None

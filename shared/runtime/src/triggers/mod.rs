@@ -10,9 +10,11 @@
 //! `bigquery`, `s3`, `redis`, `sqs`, `mqtt`, `nats` and [`fs_local`]
 //! (polled: an HTTP endpoint, a database or BigQuery query, an S3 bucket, a
 //! Redis list, an SQS queue, MQTT topics, a NATS subject, a local folder;
-//! Redis, SQS, MQTT and NATS also listen),
+//! Redis, SQS, MQTT, NATS and AMQP also listen),
 //! [`socket`] (TCP and UDP listeners).
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 #[cfg(feature = "gcp")]
 pub mod bigquery;
 pub mod flow;
@@ -316,6 +318,8 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         defs.extend([&*mqtt::DEF, &*mqtt::REALTIME_DEF]);
         #[cfg(feature = "nats")]
         defs.extend([&*nats::DEF, &*nats::REALTIME_DEF]);
+        #[cfg(feature = "amqp")]
+        defs.extend([&*amqp::DEF, &*amqp::REALTIME_DEF]);
         #[cfg(feature = "kafka")]
         defs.extend([&*kafka::DEF, &*kafka::REALTIME_DEF]);
         defs
@@ -338,7 +342,7 @@ pub fn prop_spec(def: &TriggerDef, key: &str) -> Option<&'static PropSpec> {
 /// as an evaluation will: a templated value is left out (it is read when
 /// rendered), except a credential of `credentials`, which stands for one
 /// (so that a user name and its password are checked as a pair).
-#[cfg(any(feature = "mqtt", feature = "nats"))]
+#[cfg(any(feature = "mqtt", feature = "nats", feature = "amqp"))]
 pub(crate) fn as_written(
     picked: serde_json::Map<String, Value>,
     credentials: &[&str],
@@ -360,7 +364,7 @@ pub(crate) fn as_written(
 /// The problem a check's reading of `written` (see [`as_written`]) found,
 /// at the property it names; `None` when it read, or when the property at
 /// fault is not written out (a template, read when rendered).
-#[cfg(any(feature = "aws", feature = "mqtt", feature = "nats"))]
+#[cfg(any(feature = "aws", feature = "mqtt", feature = "nats", feature = "amqp"))]
 pub(crate) fn read_problem(
     trig: &Trigger,
     written: &serde_json::Map<String, Value>,
@@ -373,6 +377,22 @@ pub(crate) fn read_problem(
     };
     (path.is_empty() || written.contains_key(&path))
         .then(|| TriggerProblem::at(path, format!("trigger '{}': {e}", trig.id)))
+}
+
+/// Whether `t` is of type `def` (its current name or an alias).
+#[cfg(feature = "amqp")]
+pub(crate) fn is_of(def: &TriggerDef, t: &Trigger) -> bool {
+    t.type_ == def.type_name || def.aliases.contains(&t.type_.as_str())
+}
+
+/// The properties of `t` named in `names`, unrendered, nulls left out.
+#[cfg(feature = "amqp")]
+pub(crate) fn picked(t: &Trigger, names: &[&str]) -> serde_json::Map<String, Value> {
+    t.props
+        .iter()
+        .filter(|(k, v)| names.contains(&k.as_str()) && !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// A trigger property as written, `None` when absent or null.

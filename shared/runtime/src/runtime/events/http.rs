@@ -128,7 +128,14 @@ pub async fn evaluate(
     }
     // a redis.list.Trigger's or an sqs.Trigger's batch, given back if its execution is not stored
     #[cfg_attr(
-        not(any(feature = "redis", feature = "aws", feature = "mqtt", feature = "nats", feature = "kafka")),
+        not(any(
+            feature = "redis",
+            feature = "aws",
+            feature = "mqtt",
+            feature = "nats",
+            feature = "amqp",
+            feature = "kafka"
+        )),
         allow(unused_mut)
     )]
     let mut taken: Option<Taken> = None;
@@ -178,6 +185,16 @@ pub async fn evaluate(
         }
         #[cfg(not(feature = "nats"))]
         Probe::NatsSubject { .. } => Err(EventError::config(flow, &trig.id, "NATS is not in this build of baton")),
+        #[cfg(feature = "amqp")]
+        Probe::AmqpQueue { props } => {
+            let cap = trig.interval.to_std().unwrap_or(std::time::Duration::from_secs(60));
+            super::amqp::receive(engine, flow, &trig.id, &id, props, cap).await.map(|(o, t)| {
+                taken = t.map(Taken::Amqp);
+                (o, taken.is_some())
+            })
+        }
+        #[cfg(not(feature = "amqp"))]
+        Probe::AmqpQueue { .. } => Err(EventError::config(flow, &trig.id, "AMQP is not in this build of baton")),
         #[cfg(feature = "kafka")]
         Probe::KafkaTopics { props } => {
             let cap = trig.interval.to_std().unwrap_or(std::time::Duration::from_secs(60));
@@ -251,13 +268,22 @@ enum Taken {
     Mqtt(super::mqtt::Taken),
     #[cfg(feature = "nats")]
     Nats(super::nats::Taken),
+    #[cfg(feature = "amqp")]
+    Amqp(super::amqp::Taken),
     #[cfg(feature = "kafka")]
     Kafka(super::kafka::Taken),
 }
 
 impl Taken {
     async fn settle(self, flow: &Flow, trigger_id: &str, kept: bool) {
-        #[cfg(not(any(feature = "redis", feature = "aws", feature = "mqtt", feature = "nats", feature = "kafka")))]
+        #[cfg(not(any(
+            feature = "redis",
+            feature = "aws",
+            feature = "mqtt",
+            feature = "nats",
+            feature = "amqp",
+            feature = "kafka"
+        )))]
         let _ = (flow, trigger_id, kept);
         match self {
             #[cfg(feature = "redis")]
@@ -270,6 +296,8 @@ impl Taken {
             Taken::Mqtt(t) => t.settle(flow, trigger_id, kept).await,
             #[cfg(feature = "nats")]
             Taken::Nats(t) => t.settle(flow, trigger_id, kept).await,
+            #[cfg(feature = "amqp")]
+            Taken::Amqp(t) => t.settle(flow, trigger_id, kept).await,
             #[cfg(feature = "kafka")]
             Taken::Kafka(t) => t.settle(flow, trigger_id, kept).await,
         }

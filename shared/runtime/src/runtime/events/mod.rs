@@ -17,6 +17,8 @@
 //! once, so a duplicate event or a repeated poll creates nothing; what a
 //! poll has already handled is kept in the state store's records.
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 pub(crate) mod batched;
 pub mod fs_local;
 #[cfg(feature = "gcp")]
@@ -99,7 +101,7 @@ impl EventError {
 
     /// A task-side error of trigger `trigger` of `flow` (a property, the
     /// connection, the service's answer) as a configuration error naming them.
-    #[cfg(any(feature = "aws", feature = "mqtt", feature = "nats", feature = "kafka"))]
+    #[cfg(any(feature = "aws", feature = "mqtt", feature = "nats", feature = "amqp", feature = "kafka"))]
     pub(crate) fn of_task<'a>(
         flow: &'a Flow,
         trigger: &'a str,

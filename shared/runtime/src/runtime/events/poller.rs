@@ -3,7 +3,7 @@
 //! loaded flows (and the JDBC, BigQuery and Redis list triggers, polled as
 //! an `http.Trigger`) is evaluated every `interval` (Kestra's polling; 60 s
 //! by default), one evaluation at a time per trigger, each on its own task.
-//! A `RealtimeTrigger` (Pub/Sub's, Redis's, SQS's, MQTT's, NATS's, the TCP
+//! A `RealtimeTrigger` (Pub/Sub's, Redis's, SQS's, MQTT's, NATS's, AMQP's, the TCP
 //! and UDP listeners of `fs`) is pulled continuously (one-second windows);
 //! a socket stays bound, an MQTT session connected and a NATS consumer open
 //! from one window to the next (`super::socket`, `super::mqtt`,
@@ -69,6 +69,9 @@ enum EventTrigger {
     /// A `nats.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
     #[cfg(feature = "nats")]
     NatsRealtime(String, serde_json::Map<String, serde_json::Value>),
+    /// An `amqp.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
+    #[cfg(feature = "amqp")]
+    AmqpRealtime(String, serde_json::Map<String, serde_json::Value>),
     /// A `kafka.RealtimeTrigger` (its id) and its properties, rendered at each evaluation.
     #[cfg(feature = "kafka")]
     KafkaRealtime(String, serde_json::Map<String, serde_json::Value>),
@@ -99,6 +102,10 @@ impl EventTrigger {
         #[cfg(feature = "nats")]
         if let Some(props) = crate::triggers::nats::realtime_props(t) {
             return Some(EventTrigger::NatsRealtime(t.id.clone(), props));
+        }
+        #[cfg(feature = "amqp")]
+        if let Some(props) = crate::triggers::amqp::realtime_props(t) {
+            return Some(EventTrigger::AmqpRealtime(t.id.clone(), props));
         }
         #[cfg(feature = "kafka")]
         if let Some(props) = crate::triggers::kafka::realtime_props(t) {
@@ -150,6 +157,8 @@ impl EventTrigger {
             EventTrigger::MqttRealtime(id, _) => Some(id),
             #[cfg(feature = "nats")]
             EventTrigger::NatsRealtime(id, _) => Some(id),
+            #[cfg(feature = "amqp")]
+            EventTrigger::AmqpRealtime(id, _) => Some(id),
             #[cfg(feature = "kafka")]
             EventTrigger::KafkaRealtime(id, _) => Some(id),
             _ => None,
@@ -176,6 +185,8 @@ impl EventTrigger {
             EventTrigger::MqttRealtime(..) => Duration::ZERO,
             #[cfg(feature = "nats")]
             EventTrigger::NatsRealtime(..) => Duration::ZERO,
+            #[cfg(feature = "amqp")]
+            EventTrigger::AmqpRealtime(..) => Duration::ZERO,
             #[cfg(feature = "kafka")]
             EventTrigger::KafkaRealtime(..) => Duration::ZERO,
             EventTrigger::Socket(..) => Duration::ZERO,
@@ -370,6 +381,8 @@ async fn evaluate(
         EventTrigger::MqttRealtime(id, props) => super::mqtt::listen(engine, flow, id, props, mqtt).await,
         #[cfg(feature = "nats")]
         EventTrigger::NatsRealtime(id, props) => super::nats::listen(engine, flow, id, props, nats).await,
+        #[cfg(feature = "amqp")]
+        EventTrigger::AmqpRealtime(id, props) => super::amqp::listen(engine, flow, id, props).await,
         #[cfg(feature = "kafka")]
         EventTrigger::KafkaRealtime(id, props) => super::kafka::listen(engine, flow, id, props, kafka).await,
         EventTrigger::Local(id, _) => Ok(super::fs_local::poll(engine, flow, id)

@@ -165,7 +165,7 @@ impl HttpTrigger {
     /// Reads an `http.Trigger` or a JDBC trigger; `None` for another type
     /// or a disabled trigger.
     pub fn of(t: &Trigger) -> Option<Result<HttpTrigger, String>> {
-        let http = t.type_ == TYPE || DEF.aliases.contains(&t.type_.as_str());
+        let http = super::is_of(&DEF, t);
         if t.disabled || !(http || super::polled_query(t).is_some() || popped(t).is_some()) {
             return None;
         }

@@ -380,13 +380,19 @@ pub(crate) fn read_problem(
 }
 
 /// Whether `t` is of type `def` (its current name or an alias).
-#[cfg(feature = "amqp")]
 pub(crate) fn is_of(def: &TriggerDef, t: &Trigger) -> bool {
     t.type_ == def.type_name || def.aliases.contains(&t.type_.as_str())
 }
 
 /// The properties of `t` named in `names`, unrendered, nulls left out.
-#[cfg(feature = "amqp")]
+#[cfg(any(
+    feature = "amqp",
+    feature = "aws",
+    feature = "kafka",
+    feature = "mqtt",
+    feature = "nats",
+    feature = "redis"
+))]
 pub(crate) fn picked(t: &Trigger, names: &[&str]) -> serde_json::Map<String, Value> {
     t.props
         .iter()

@@ -132,11 +132,7 @@ pub fn is_realtime(t: &Trigger) -> bool {
 }
 
 fn picked(t: &Trigger) -> Map<String, Value> {
-    t.props
-        .iter()
-        .filter(|(k, v)| SUBSCRIBE_PROPS.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    super::picked(t, SUBSCRIBE_PROPS)
 }
 
 /// The properties an `mqtt.Trigger`'s subscribe reads, unrendered; `None` for another type.

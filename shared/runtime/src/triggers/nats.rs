@@ -117,19 +117,15 @@ pub static REALTIME_DEF: LazyLock<TriggerDef> =
     LazyLock::new(|| TriggerDef::declare::<RealtimeTriggerProps>(check, crate::conditions::ConditionUse::None));
 
 pub fn is(t: &Trigger) -> bool {
-    t.type_ == TYPE || DEF.aliases.contains(&t.type_.as_str())
+    super::is_of(&DEF, t)
 }
 
 pub fn is_realtime(t: &Trigger) -> bool {
-    t.type_ == REALTIME_TYPE || REALTIME_DEF.aliases.contains(&t.type_.as_str())
+    super::is_of(&REALTIME_DEF, t)
 }
 
 fn picked(t: &Trigger) -> Map<String, Value> {
-    t.props
-        .iter()
-        .filter(|(k, v)| PULL_PROPS.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    super::picked(t, PULL_PROPS)
 }
 
 /// The properties an `nats.Trigger`'s pull reads, unrendered; `None` for another type.

@@ -35,7 +35,7 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{StopAfterProp, TriggerDef, TriggerProblem, WhenProp, prop};
+use super::{StopAfterProp, TriggerDef, TriggerProblem, WhenProp, picked, prop};
 use crate::model::{Flow, Trigger};
 use crate::plugins::Declare;
 use crate::plugins::redis::batch::{PopSpec, Serde, check_url};
@@ -132,20 +132,12 @@ pub static REALTIME_DEF: LazyLock<TriggerDef> =
 
 /// Whether `t` is a `redis.list.Trigger` (by its name or alias).
 pub fn is(t: &Trigger) -> bool {
-    t.type_ == TYPE || DEF.aliases.contains(&t.type_.as_str())
+    super::is_of(&DEF, t)
 }
 
 /// Whether `t` is a `redis.list.RealtimeTrigger` (by its name or alias).
 pub fn is_realtime(t: &Trigger) -> bool {
-    t.type_ == REALTIME_TYPE || REALTIME_DEF.aliases.contains(&t.type_.as_str())
-}
-
-fn picked(t: &Trigger, names: &[&str]) -> Map<String, Value> {
-    t.props
-        .iter()
-        .filter(|(k, v)| names.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    super::is_of(&REALTIME_DEF, t)
 }
 
 /// The properties the pop reads, unrendered; `None` for another type.

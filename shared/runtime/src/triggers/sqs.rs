@@ -161,11 +161,9 @@ pub fn is_realtime(t: &Trigger) -> bool {
 }
 
 fn picked(t: &Trigger) -> Map<String, Value> {
-    t.props
-        .iter()
-        .filter(|(k, v)| (AWS_PROPS.contains(&k.as_str()) || RECEIVE_PROPS.contains(&k.as_str())) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    let mut props = super::picked(t, AWS_PROPS);
+    props.extend(super::picked(t, RECEIVE_PROPS));
+    props
 }
 
 /// The properties an `sqs.Trigger`'s receive reads, unrendered; `None` for another type.

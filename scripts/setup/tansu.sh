@@ -11,17 +11,19 @@
 #
 # Installed with cargo, pinned and --locked, into `$BATON_CACHE/tansu/`
 # once (scripts/lib/cache.sh), with the in-memory storage only (feature
-# `dynostore`), built for a test tool rather than for production: opt-level
-# 1, no LTO, many codegen units, no debug info (the tests send a few
-# messages; tansu's own release profile cost most of the ~10 minutes a
-# fresh machine spent here), then 0 s.
+# `dynostore`), built for a test tool rather than for production: no
+# optimisation (opt-level 0), no LTO, many codegen units, no debug info.
+# The tests send a few hundred messages, which an unoptimised broker serves
+# as fast (the Kafka tests take ~20 s either way); tansu's own release
+# profile cost most of its ~15 minutes on a fresh 2-core machine, opt-level
+# 0 takes ~5 minutes there alone (303 s measured), then 0 s.
 #
 # Exports:
 #   BATON_TANSU   the tansu binary (empty when it could not be installed:
 #                 the Kafka tests then fail saying so)
 
 baton_setup_tansu() {
-  local version="0.6.0" features="dynostore"
+  local version="0.6.0" features="dynostore" profile="opt-level 0"
   local repo root bin
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   # shellcheck source=scripts/lib/cache.sh
@@ -30,7 +32,7 @@ baton_setup_tansu() {
   bin="$root/bin/tansu"
   BATON_TANSU=""
 
-  if [ -x "$bin" ] && [ "$(cat "$root/VERSION" 2>/dev/null || true)" = "$version $features" ]; then
+  if [ -x "$bin" ] && [ "$(cat "$root/VERSION" 2>/dev/null || true)" = "$version $features $profile" ]; then
     echo "tansu setup: $bin ($version) already there"
   else
     if ! command -v cargo >/dev/null 2>&1; then
@@ -41,12 +43,12 @@ baton_setup_tansu() {
     echo "tansu setup: cargo install tansu $version into $root (once, a few minutes)"
     mkdir -p "$root"
     # its own target dir, so the workspace's build is not touched, removed after
-    if CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
-      CARGO_PROFILE_RELEASE_CODEGEN_UNITS=64 CARGO_PROFILE_RELEASE_DEBUG=0 \
+    if CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false \
+      CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 CARGO_PROFILE_RELEASE_DEBUG=0 \
       CARGO_PROFILE_RELEASE_INCREMENTAL=false \
       nice -n 10 cargo install tansu --locked --version "=$version" --features "$features" \
       --root "$root" --target-dir "$root/build" --quiet; then
-      echo "$version $features" >"$root/VERSION"
+      echo "$version $features $profile" >"$root/VERSION"
       rm -rf "$root/build"
       echo "tansu setup: $bin ready"
     else

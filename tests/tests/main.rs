@@ -112,6 +112,7 @@ mod scripts;
 mod secrets_sweep;
 mod serdes;
 mod serdes_excel;
+mod serdes_parquet;
 mod server;
 mod server_actions;
 mod server_backpressure;

@@ -220,9 +220,9 @@ tasks:
 fn serdes_formats_baton_lacks_are_refused_by_name() {
     let registry = shared::plugins::Registry::builtin();
     let renderer = shared::template::Renderer::new();
-    let flow = "id: f\nnamespace: n\ntasks:\n  - id: p\n    type: io.kestra.plugin.serdes.parquet.IonToParquet\n    from: kestra:///x.ion\n";
+    let flow = "id: f\nnamespace: n\ntasks:\n  - id: p\n    type: io.kestra.plugin.serdes.yaml.IonToYaml\n    from: kestra:///x.ion\n";
     let (_, diags) = shared::validate::validate_source("f.yaml", flow, &registry, &renderer);
-    assert!(format!("{diags:?}").contains("Baton does not implement the Parquet serdes tasks"), "{diags:?}");
+    assert!(format!("{diags:?}").contains("Baton does not implement the YAML serdes tasks"), "{diags:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

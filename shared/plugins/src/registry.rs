@@ -221,7 +221,6 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         cfg!(feature = "serdes"),
     ),
     // serdes formats not implemented yet: refused by name, whatever the build
-    ("io.kestra.plugin.serdes.parquet.", "Baton does not implement the Parquet serdes tasks (yet)", false),
     ("io.kestra.plugin.serdes.yaml.", "Baton does not implement the YAML serdes tasks (yet)", false),
     ("io.kestra.plugin.serdes.markdown.", "Baton does not implement the Markdown serdes tasks (yet)", false),
     ("io.kestra.plugin.serdes.protobuf.", "Baton does not implement the Protobuf serdes tasks (yet)", false),

@@ -93,6 +93,15 @@ struct WriteProps {
     /// The Ion file (kestra:// URI).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
+    #[serde(flatten)]
+    convert: ConvertProps,
+}
+
+/// How Ion records become Avro datums (Kestra's `AbstractAvroConverter`),
+/// shared with `IonToParquet`.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+pub struct ConvertProps {
     /// The Avro schema (JSON) of the records.
     #[serde(deserialize_with = "de::string_lenient")]
     schema: String,
@@ -184,12 +193,12 @@ fn build_read(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskE
 
 fn build_write(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: WriteProps = parse_props(props)?;
-    let (schema, convert, on_bad) = write_options(&p)?;
+    let (schema, convert, on_bad) = write_options(&p.convert)?;
     Ok(Box::new(IonToAvro { from: p.from, schema, convert, on_bad }))
 }
 
 /// The checked schema and conversion of `p`.
-fn write_options(p: &WriteProps) -> Result<(Schema, Convert, OnBad), TaskError> {
+pub fn write_options(p: &ConvertProps) -> Result<(Schema, Convert, OnBad), TaskError> {
     let schema =
         Schema::parse_str(&p.schema).map_err(|e| TaskError::property("schema", format!("invalid Avro schema: {e}")))?;
     let sep = p.decimal_separator.as_deref().unwrap_or(".");
@@ -243,7 +252,8 @@ impl RunnableTask for IonToAvro {
     }
 }
 
-fn bad(report: &mut Report, on_bad: OnBad, message: String) -> Result<(), String> {
+/// Follows `onBadLines` for a record that does not convert.
+pub fn bad(report: &mut Report, on_bad: OnBad, message: String) -> Result<(), String> {
     match on_bad {
         OnBad::Error => Err(message),
         OnBad::Warn => {
@@ -279,6 +289,23 @@ fn read(src: SyncReader, out: &mut SyncWriter, on_bad: OnBad, uri: &str) -> Resu
     Ok(report)
 }
 
+/// An Ion line as the record `schema` reads: a list is positional, or the
+/// one array field of a `root` record.
+pub fn record_value(v: Value, schema: &Schema) -> Value {
+    match (v, schema) {
+        (Value::Array(items), Schema::Record(r)) => {
+            if let [f] = r.fields.as_slice()
+                && matches!(f.schema, Schema::Array(_))
+            {
+                Value::Object(Map::from_iter([(f.name.clone(), Value::Array(items))]))
+            } else {
+                Value::Object(r.fields.iter().map(|f| f.name.clone()).zip(items).collect())
+            }
+        }
+        (v, _) => v,
+    }
+}
+
 /// Ion to Avro, on a blocking thread.
 fn write(
     src: SyncReader,
@@ -292,20 +319,7 @@ fn write(
     let mut writer = Writer::new(schema, out).map_err(|e| format!("cannot start the Avro file: {e}"))?;
     let mut report = Report::default();
     while let Some(v) = lines.next_value()? {
-        // a list is positional, or the one array field of a `root` record
-        let v = match (v, schema) {
-            (Value::Array(items), Schema::Record(r)) => {
-                if let [f] = r.fields.as_slice()
-                    && matches!(f.schema, Schema::Array(_))
-                {
-                    Value::Object(Map::from_iter([(f.name.clone(), Value::Array(items))]))
-                } else {
-                    Value::Object(r.fields.iter().map(|f| f.name.clone()).zip(items).collect())
-                }
-            }
-            (v, _) => v,
-        };
-        match convert.to_avro(&v, schema, "") {
+        match convert.to_avro(&record_value(v, schema), schema, "") {
             Ok(datum) => {
                 writer.append_value(datum).map_err(|e| format!("line {} of {uri}: {e}", lines.line))?;
                 report.records += 1;
@@ -338,7 +352,7 @@ mod tests {
         map.insert("from".into(), "kestra:///f.ion".into());
         map.entry("schema").or_insert(SCHEMA.into());
         let p: WriteProps = parse_props(&map).map_err(|e| e.to_string())?;
-        let (schema, convert, on_bad) = write_options(&p).map_err(|e| e.to_string())?;
+        let (schema, convert, on_bad) = write_options(&p.convert).map_err(|e| e.to_string())?;
         run_bytes(ion.as_bytes().to_vec(), move |src, out| {
             write(src, out, &schema, &convert, on_bad, "kestra:///f.ion")
         })

@@ -115,43 +115,58 @@ pub fn to_json(v: &Avro, schema: &Schema, path: &str) -> Result<Value, String> {
             }
             Value::Object(out)
         }
-        Avro::Date(d) => Value::String((EPOCH + chrono::Duration::days(i64::from(*d))).to_string()),
-        Avro::TimeMillis(ms) => time(i64::from(*ms) * 1_000_000),
-        Avro::TimeMicros(us) => time(us * 1_000),
-        Avro::TimestampMillis(ms) => instant(DateTime::from_timestamp_millis(*ms), path)?,
-        Avro::TimestampMicros(us) => instant(DateTime::from_timestamp_micros(*us), path)?,
-        Avro::TimestampNanos(ns) => instant(Some(DateTime::from_timestamp_nanos(*ns)), path)?,
-        Avro::LocalTimestampMillis(ms) => local(DateTime::from_timestamp_millis(*ms), path)?,
-        Avro::LocalTimestampMicros(us) => local(DateTime::from_timestamp_micros(*us), path)?,
-        Avro::LocalTimestampNanos(ns) => local(Some(DateTime::from_timestamp_nanos(*ns)), path)?,
+        Avro::Date(d) => date_text(*d),
+        Avro::TimeMillis(ms) => time_text(i64::from(*ms) * 1_000_000),
+        Avro::TimeMicros(us) => time_text(us * 1_000),
+        Avro::TimestampMillis(ms) => instant_text(DateTime::from_timestamp_millis(*ms), path)?,
+        Avro::TimestampMicros(us) => instant_text(DateTime::from_timestamp_micros(*us), path)?,
+        Avro::TimestampNanos(ns) => instant_text(Some(DateTime::from_timestamp_nanos(*ns)), path)?,
+        Avro::LocalTimestampMillis(ms) => local_text(DateTime::from_timestamp_millis(*ms), path)?,
+        Avro::LocalTimestampMicros(us) => local_text(DateTime::from_timestamp_micros(*us), path)?,
+        Avro::LocalTimestampNanos(ns) => local_text(Some(DateTime::from_timestamp_nanos(*ns)), path)?,
         Avro::Decimal(d) => {
             let bytes = Vec::<u8>::try_from(d).map_err(|e| format!("field '{path}': {e}"))?;
             let scale = if let Schema::Decimal(d) = schema { d.scale } else { 0 };
-            decimal_number(&unscaled_text(&bytes, scale), path)?
+            decimal_value(&bytes, scale, path)?
         }
         Avro::BigDecimal(d) => decimal_number(&d.to_string(), path)?,
         Avro::Uuid(u) => Value::String(u.to_string()),
     })
 }
 
-fn float(f: f64) -> Value {
+/// A float, or its text when JSON has no number for it (NaN, infinities).
+pub fn float(f: f64) -> Value {
     Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number)
 }
 
-fn time(nanos: i64) -> Value {
+/// A time of day (nanoseconds since midnight) as ISO text.
+pub fn time_text(nanos: i64) -> Value {
     let secs = nanos.div_euclid(1_000_000_000) as u32;
     let t = NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos.rem_euclid(1_000_000_000) as u32);
     Value::String(t.map_or_else(|| nanos.to_string(), |t| t.to_string()))
 }
 
-fn instant(t: Option<DateTime<chrono::Utc>>, path: &str) -> Result<Value, String> {
+/// An instant as ISO text with `Z`.
+pub fn instant_text(t: Option<DateTime<chrono::Utc>>, path: &str) -> Result<Value, String> {
     let t = t.ok_or_else(|| format!("field '{path}' is a timestamp out of range"))?;
     Ok(Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
 }
 
-fn local(t: Option<DateTime<chrono::Utc>>, path: &str) -> Result<Value, String> {
+/// A local date-time (counted as if UTC) as ISO text without an offset.
+pub fn local_text(t: Option<DateTime<chrono::Utc>>, path: &str) -> Result<Value, String> {
     let t = t.ok_or_else(|| format!("field '{path}' is a timestamp out of range"))?;
     Ok(Value::String(t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.f").to_string()))
+}
+
+/// A date (days since 1970-01-01) as ISO text.
+pub fn date_text(days: i32) -> Value {
+    Value::String((EPOCH + chrono::Duration::days(i64::from(days))).to_string())
+}
+
+/// A decimal's two's complement big-endian unscaled bytes and scale as the
+/// Ion decimal Kestra writes.
+pub fn decimal_value(bytes: &[u8], scale: usize, path: &str) -> Result<Value, String> {
+    decimal_number(&unscaled_text(bytes, scale), path)
 }
 
 /// A two's complement big-endian unscaled value with `scale` digits after
@@ -184,7 +199,7 @@ fn decimal_number(s: &str, path: &str) -> Result<Value, String> {
 }
 
 /// A text read from Avro, kept as itself among marked numbers.
-fn text(s: &str) -> Value {
+pub fn text(s: &str) -> Value {
     super::xml_number::text(s)
 }
 

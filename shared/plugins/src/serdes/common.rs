@@ -7,6 +7,7 @@
 
 use std::cell::Cell;
 use std::io::{BufRead, Read, Write};
+use std::path::Path;
 use std::rc::Rc;
 
 use serde_json::{Map, Value};
@@ -54,8 +55,19 @@ pub async fn convert(cx: &RunContext, from: &str, name: &str, job: Job) -> Resul
         .await
         .map_err(|e| TaskError::failed(format!("cannot read {}: {e}", from.trim())))?;
     let reader = SyncReader::pump(src);
+    write_file(cx, from, name, move |writer| job(reader, writer)).await
+}
+
+/// Runs `job` on a blocking thread, streaming what it writes into the new
+/// file `name`; outputs as [`convert`].
+async fn write_file(
+    cx: &RunContext,
+    from: &str,
+    name: &str,
+    job: impl FnOnce(&mut SyncWriter) -> Result<Report, String> + Send + 'static,
+) -> Result<TaskOutput, TaskError> {
     let (mut writer, stream) = SyncWriter::open();
-    let work = tokio::task::spawn_blocking(move || match job(reader, &mut writer) {
+    let work = tokio::task::spawn_blocking(move || match job(&mut writer) {
         Ok(report) => writer.finish().map(|()| report).map_err(|e| e.to_string()),
         Err(e) => {
             writer.fail(&e);
@@ -63,7 +75,45 @@ pub async fn convert(cx: &RunContext, from: &str, name: &str, job: Job) -> Resul
         }
     });
     let put = cx.put_file(name, stream).await;
-    let done = work.await.map_err(|e| TaskError::failed(format!("the conversion stopped: {e}")))?;
+    finish(cx, from, work.await, put)
+}
+
+/// A converter whose library reads the source with random access: it gets
+/// the path of a local copy.
+pub type LocalJob = Box<dyn FnOnce(&Path, &mut SyncWriter) -> Result<Report, String> + Send>;
+
+/// Runs `job` on a copy of the file `from` in the task's working directory
+/// (at most `max` bytes; `what` names the format in that error), writing a
+/// new file `name`; outputs as [`convert`].
+pub async fn convert_local(
+    cx: &RunContext,
+    from: &str,
+    name: &str,
+    (max, what): (u64, &str),
+    job: LocalJob,
+) -> Result<TaskOutput, TaskError> {
+    let dir = cx.working_dir()?;
+    let local = dir.join("source");
+    let out = async {
+        copy_local(cx, from.trim(), &local, max, what).await?;
+        write_file(cx, from, name, move |writer| job(&local, writer)).await
+    }
+    .await;
+    if !cx.shares_working_dir() {
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+    }
+    out
+}
+
+/// A converter's end: its error, or its warnings logged and Kestra's
+/// outputs `uri` and `size`.
+fn finish(
+    cx: &RunContext,
+    from: &str,
+    done: Result<Result<Report, String>, tokio::task::JoinError>,
+    put: Result<(String, u64), TaskError>,
+) -> Result<TaskOutput, TaskError> {
+    let done = done.map_err(|e| TaskError::failed(format!("the conversion stopped: {e}")))?;
     let (uri, report) = match (done, put) {
         (Err(e), Err(put)) if e == STOPPED => return Err(put),
         (Err(e), _) => return Err(TaskError::failed(e)),
@@ -82,6 +132,28 @@ pub async fn convert(cx: &RunContext, from: &str, name: &str, job: Job) -> Resul
     out.insert("uri".into(), Value::String(uri));
     out.insert("size".into(), Value::from(report.records));
     Ok(TaskOutput::with(out))
+}
+
+/// Copies the `kestra://` file `uri` to `target` (a converter whose
+/// library reads with random access: Excel, Parquet), refusing one larger
+/// than `max` bytes; `what` names the format in that error.
+pub async fn copy_local(cx: &RunContext, uri: &str, target: &Path, max: u64, what: &str) -> Result<(), TaskError> {
+    use tokio::io::AsyncReadExt;
+    let path = cx.readable_path("from", uri)?;
+    let src = cx.services.storage.get(&path).await.map_err(|e| TaskError::failed(format!("cannot read {uri}: {e}")))?;
+    let mut file = tokio::fs::File::create(target)
+        .await
+        .map_err(|e| TaskError::failed(format!("cannot create {}: {e}", target.display())))?;
+    let n = tokio::io::copy(&mut src.take(max + 1), &mut file)
+        .await
+        .map_err(|e| TaskError::failed(format!("cannot copy {uri}: {e}")))?;
+    if n > max {
+        return Err(TaskError::property(
+            "from",
+            format!("{uri} is larger than {max} bytes, the largest {what} Baton reads"),
+        ));
+    }
+    Ok(())
 }
 
 /// An I/O error on the output side as a converter's error.

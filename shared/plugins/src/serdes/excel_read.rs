@@ -19,7 +19,7 @@
 
 use std::fs::File;
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
@@ -163,7 +163,7 @@ impl ExcelToIon {
     async fn run_in(&self, cx: &RunContext, dir: &Path) -> Result<TaskOutput, TaskError> {
         let from = self.from.trim().to_string();
         let local = dir.join("source.xlsx");
-        copy_bounded(cx, &from, &local).await?;
+        common::copy_local(cx, &from, &local, MAX_XLSX_BYTES, "Excel file").await?;
         let (path, uri) = (local.clone(), from.clone());
         let opened = tokio::task::spawn_blocking(move || open(&path, &uri))
             .await
@@ -205,27 +205,6 @@ impl ExcelToIon {
         out.insert("size".into(), Value::from(total));
         Ok(TaskOutput::with(out))
     }
-}
-
-/// Copies the `kestra://` file `uri` to `target`, refusing one larger
-/// than [`MAX_XLSX_BYTES`].
-async fn copy_bounded(cx: &RunContext, uri: &str, target: &PathBuf) -> Result<(), TaskError> {
-    use tokio::io::AsyncReadExt;
-    let path = cx.readable_path("from", uri)?;
-    let src = cx.services.storage.get(&path).await.map_err(|e| TaskError::failed(format!("cannot read {uri}: {e}")))?;
-    let mut file = tokio::fs::File::create(target)
-        .await
-        .map_err(|e| TaskError::failed(format!("cannot create {}: {e}", target.display())))?;
-    let n = tokio::io::copy(&mut src.take(MAX_XLSX_BYTES + 1), &mut file)
-        .await
-        .map_err(|e| TaskError::failed(format!("cannot copy {uri}: {e}")))?;
-    if n > MAX_XLSX_BYTES {
-        return Err(TaskError::property(
-            "from",
-            format!("{uri} is larger than {MAX_XLSX_BYTES} bytes, the largest Excel file Baton reads"),
-        ));
-    }
-    Ok(())
 }
 
 fn open(path: &Path, uri: &str) -> Result<Book, String> {

@@ -77,6 +77,7 @@ mod http_trigger;
 mod jdbc_trigger;
 mod kafka;
 mod kestra_client;
+mod kinesis;
 mod layers;
 mod log_files;
 mod log_flood;

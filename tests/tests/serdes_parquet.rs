@@ -61,7 +61,7 @@ tasks:
       back.parquet: "{{ outputs.to_parquet.uri }}"
     sql: |
       SELECT id, name, fare::VARCHAR AS fare, day::VARCHAR AS day, local_at::VARCHAR AS local_at,
-             epoch_ms(at) AS at_ms, nums::VARCHAR AS nums, stop.zone AS zone, stop.label AS label,
+             epoch_ms("at") AS at_ms, nums::VARCHAR AS nums, stop.zone AS zone, stop.label AS label,
              m::VARCHAR AS m, ratio
       FROM read_parquet('{{ workingDir }}/back.parquet') ORDER BY id
     fetchType: FETCH
@@ -84,7 +84,7 @@ async fn duckdb_parquet_reads_as_ion_and_ion_writes_parquet_duckdb_reads() {
             ),
             concat!(
                 r#"{"id":2,"name":null,"fare":-0.05,"day":"1970-01-01","local_at":null,"at":null,"nums":[],"#,
-                r#""stop":null,"m":{"y":null,"z":2},"ratio":2.5}"#
+                r#""stop":null,"m":{"z":2,"y":null},"ratio":2.5}"#
             ),
         ],
         "{ion}"

@@ -300,6 +300,21 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         cfg!(feature = "aws"),
     ),
     (
+        "io.kestra.plugin.aws.kinesis.Trigger",
+        "Baton does not implement the Kinesis polling trigger (yet): consume in a scheduled flow with aws.kinesis.Consume",
+        false,
+    ),
+    (
+        "io.kestra.plugin.aws.kinesis.RealtimeTrigger",
+        "Baton does not implement the Kinesis realtime trigger (yet): consume in a scheduled flow with aws.kinesis.Consume",
+        false,
+    ),
+    (
+        "io.kestra.plugin.aws.kinesis.",
+        "the AWS Kinesis plugins are not in this build of baton (build it with `--features aws`)",
+        cfg!(feature = "aws"),
+    ),
+    (
         "io.kestra.plugin.aws.sqs.",
         "the AWS SQS plugins are not in this build of baton (build it with `--features aws`)",
         cfg!(feature = "aws"),

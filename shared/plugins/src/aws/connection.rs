@@ -201,6 +201,16 @@ impl AwsProps {
         Ok(aws_sdk_eventbridge::Client::from_conf(b.build()))
     }
 
+    /// A Kinesis Data Streams client for these properties.
+    pub async fn kinesis(&self) -> Result<aws_sdk_kinesis::Client, TaskError> {
+        let conf = self.sdk_config().await?;
+        let mut b = aws_sdk_kinesis::config::Builder::from(&conf);
+        if let Some(url) = blank(&self.endpoint_override) {
+            b = b.endpoint_url(url);
+        }
+        Ok(aws_sdk_kinesis::Client::from_conf(b.build()))
+    }
+
     /// A DynamoDB client for these properties.
     pub async fn dynamodb(&self) -> Result<aws_sdk_dynamodb::Client, TaskError> {
         let conf = self.sdk_config().await?;

@@ -1,5 +1,5 @@
 //! The AWS task plugins (`io.kestra.plugin.aws.*`, worker group `aws`):
-//! S3 ([`s3`]), SQS ([`sqs`]), DynamoDB ([`dynamodb`]), EventBridge ([`eventbridge`]) and ECR's authorization token ([`ecr`]), on the official AWS
+//! S3 ([`s3`]), SQS ([`sqs`]), DynamoDB ([`dynamodb`]), EventBridge ([`eventbridge`]), Kinesis Data Streams ([`kinesis`]) and ECR's authorization token ([`ecr`]), on the official AWS
 //! SDK, with what every AWS type shares in [`connection`] (region,
 //! endpoint, credentials, STS role).
 
@@ -7,11 +7,13 @@ pub mod connection;
 pub mod dynamodb;
 pub mod ecr;
 pub mod eventbridge;
+pub mod kinesis;
 pub mod s3;
 pub mod sqs;
 
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_eventbridge;
+pub use aws_sdk_kinesis;
 pub use aws_sdk_s3;
 pub use aws_sdk_s3::Client as S3Client;
 pub use aws_sdk_sqs;
@@ -24,6 +26,7 @@ pub fn register(r: &mut Registry) {
     s3::register(r);
     sqs::register(r);
     dynamodb::register(r);
+    kinesis::register(r);
     r.register(*ecr::DEF);
     r.register(*eventbridge::DEF);
 }

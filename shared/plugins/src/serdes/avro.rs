@@ -93,18 +93,32 @@ struct WriteProps {
     /// The Ion file (kestra:// URI).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
+    /// The Avro schema (JSON) of the records.
+    #[serde(deserialize_with = "de::string_lenient")]
+    #[prop(check = schema_ok)]
+    schema: String,
     #[serde(flatten)]
     convert: ConvertProps,
 }
 
-/// How Ion records become Avro datums (Kestra's `AbstractAvroConverter`),
-/// shared with `IonToParquet`.
+/// A written `schema` (a template is checked once rendered).
+fn schema_ok(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(s) if !baton_model::expr::is_template(s) => parse_schema(s).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// An Avro schema's text, parsed.
+pub fn parse_schema(text: &str) -> Result<Schema, String> {
+    Schema::parse_str(text).map_err(|e| format!("invalid Avro schema: {e}"))
+}
+
+/// How Ion records become Avro datums (Kestra's `AbstractAvroConverter`
+/// but its `schema`), shared with `IonToParquet`.
 #[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
 pub struct ConvertProps {
-    /// The Avro schema (JSON) of the records.
-    #[serde(deserialize_with = "de::string_lenient")]
-    schema: String,
     /// Strings read as null (where the schema allows null).
     #[serde(default, deserialize_with = "opt_list")]
     #[prop(
@@ -193,14 +207,13 @@ fn build_read(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskE
 
 fn build_write(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: WriteProps = parse_props(props)?;
-    let (schema, convert, on_bad) = write_options(&p.convert)?;
+    let (schema, convert, on_bad) = write_options(&p.schema, &p.convert)?;
     Ok(Box::new(IonToAvro { from: p.from, schema, convert, on_bad }))
 }
 
-/// The checked schema and conversion of `p`.
-pub fn write_options(p: &ConvertProps) -> Result<(Schema, Convert, OnBad), TaskError> {
-    let schema =
-        Schema::parse_str(&p.schema).map_err(|e| TaskError::property("schema", format!("invalid Avro schema: {e}")))?;
+/// The checked `schema` and conversion of `p`.
+pub fn write_options(schema: &str, p: &ConvertProps) -> Result<(Schema, Convert, OnBad), TaskError> {
+    let schema = parse_schema(schema).map_err(|e| TaskError::property("schema", e))?;
     let sep = p.decimal_separator.as_deref().unwrap_or(".");
     let mut chars = sep.chars();
     let decimal_separator = match (chars.next(), chars.next()) {
@@ -352,7 +365,7 @@ mod tests {
         map.insert("from".into(), "kestra:///f.ion".into());
         map.entry("schema").or_insert(SCHEMA.into());
         let p: WriteProps = parse_props(&map).map_err(|e| e.to_string())?;
-        let (schema, convert, on_bad) = write_options(&p.convert).map_err(|e| e.to_string())?;
+        let (schema, convert, on_bad) = write_options(&p.schema, &p.convert).map_err(|e| e.to_string())?;
         run_bytes(ion.as_bytes().to_vec(), move |src, out| {
             write(src, out, &schema, &convert, on_bad, "kestra:///f.ion")
         })

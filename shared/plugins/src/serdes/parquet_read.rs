@@ -6,7 +6,7 @@
 //! a row group's pages in memory at once, and written as Ion, one record a
 //! line, with the values Kestra's reader (parquet-avro, then its Avro
 //! deserializer) gives, the same as `AvroToIon`: groups are structs in the
-//! file's field order, lists lists, maps structs, dates, times and
+//! file's field order, lists lists, maps structs in the file's key order, dates, times and
 //! timestamps ISO text (a timestamp adjusted to UTC with `Z`, a local one
 //! without), decimals keeping their scale, UUIDs text. Pages compressed
 //! with Snappy, GZIP, ZSTD, LZ4 or LZ4_RAW are read; Brotli and LZO

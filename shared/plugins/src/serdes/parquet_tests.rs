@@ -38,7 +38,7 @@ fn to_parquet(ion: &str, props: Value) -> Result<Vec<u8>, String> {
     map.insert("from".into(), "kestra:///f.ion".into());
     map.entry("schema").or_insert(SCHEMA.into());
     let p: Props = parse_props(&map).map_err(|e| e.to_string())?;
-    let (schema, convert, on_bad) = write_options(&p.convert).map_err(|e| e.to_string())?;
+    let (schema, convert, on_bad) = write_options(&p.schema, &p.convert).map_err(|e| e.to_string())?;
     let opts = options(&p).map_err(|e| e.to_string())?;
     run_bytes(ion.as_bytes().to_vec(), move |src, out| {
         write(src, out, &schema, &convert, on_bad, &opts, "kestra:///f.ion")

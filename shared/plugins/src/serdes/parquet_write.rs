@@ -27,7 +27,7 @@ use parquet::file::writer::SerializedFileWriter;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::avro::{ConvertProps, OnBad, bad, record_value, write_options};
+use super::avro::{ConvertProps, OnBad, bad, parse_schema, record_value, write_options};
 use super::avro_value::Convert;
 use super::common::{self, IonLines, Job, Report};
 use super::parquet_schema::{ColumnSpec, Layout, Leaf, Node, layout};
@@ -58,6 +58,10 @@ pub(super) struct Props {
     /// The Ion file (kestra:// URI).
     #[serde(deserialize_with = "de::string_lenient")]
     from: String,
+    /// The Avro schema (JSON) of the records: the Parquet columns follow it.
+    #[serde(deserialize_with = "de::string_lenient")]
+    #[prop(check = schema_ok)]
+    pub(super) schema: String,
     #[serde(flatten)]
     pub(super) convert: ConvertProps,
     /// The compression of the pages.
@@ -136,10 +140,18 @@ pub(super) fn options(p: &Props) -> Result<Options, TaskError> {
     })
 }
 
+/// A written `schema`: an Avro record schema with a Parquet form (a
+/// template is checked once rendered).
+fn schema_ok(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(s) if !baton_model::expr::is_template(s) => layout(&parse_schema(s)?).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
 fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: Props = parse_props(props)?;
-    let (schema, convert, on_bad) = write_options(&p.convert)?;
-    // refuse at validation what has no Parquet form
+    let (schema, convert, on_bad) = write_options(&p.schema, &p.convert)?;
     layout(&schema).map_err(|e| TaskError::property("schema", e))?;
     let options = options(&p)?;
     Ok(Box::new(IonToParquet { from: p.from, schema, convert, on_bad, options }))

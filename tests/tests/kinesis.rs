@@ -1,6 +1,7 @@
 //! Amazon Kinesis Data Streams (`io.kestra.plugin.aws.kinesis.*`) in flows,
 //! against moto's server (`crate::moto`), one per test: records put from a
-//! list and from an Ion file (rendered), spread over two shards, read back
+//! list and from an Ion file (rendered; a field a record lacks ignored
+//! with a warning, as Kestra), spread over two shards, read back
 //! by `Consume` from TRIM_HORIZON with `maxRecords`; a stream that does not
 //! exist fails the put naming it; the triggers Baton lacks are refused by
 //! name at validation.
@@ -38,7 +39,7 @@ tasks:
     type: io.kestra.plugin.core.storage.Write
     extension: .ion
     content: |
-      {{partitionKey:"user3",data:"{{{{ flow.id }}}} from a file"}}
+      {{partitionKey:"user3",data:"{{{{ flow.id }}}} from a file",user:"u3"}}
       {{PartitionKey:"user4",Data:42}}
   - id: put_list
     type: io.kestra.plugin.aws.kinesis.PutRecords
@@ -77,6 +78,8 @@ tasks:
         json!({"partitionKey": "user2", "explicitHashKey": "300000000000000000000000000000000000000", "data": "user sign-out event"})
     );
     assert_eq!(out(&e, "put_file")["recordCount"], json!(2));
+    let logs = h.logs(&e.id).await.join("\n");
+    assert!(logs.contains("record 1 of records: field 'user' is not a record's"), "{logs}");
 
     let consumed = out(&e, "consume");
     assert_eq!(consumed["count"], json!(4), "{consumed:?}");

@@ -2,7 +2,9 @@
 //! `kinesis/PutRecords.java`, `kinesis/model/Record.java`): sends records
 //! `{partitionKey, data, explicitHashKey}` (Kestra's aliases
 //! `PartitionKey`, `Data`, `ExplicitHashKey` too) given as a list or a
-//! `kestra://` Ion file of them, each field rendered. Kestra sends them in
+//! `kestra://` Ion file of them, each field rendered. Other fields of a
+//! file's records are ignored, as Kestra's reader ignores them (a warning
+//! names the first); in the flow they are refused at validation. Kestra sends them in
 //! one request, which AWS limits to 500 records and 5 MiB; Baton sends
 //! them in requests within those limits, in order, streaming a file.
 //!
@@ -79,11 +81,22 @@ fn field<'a>(m: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 
 const FIELDS: &[&str] = &["partitionKey", "PartitionKey", "data", "Data", "explicitHashKey", "ExplicitHashKey"];
 
-/// A record's fields as written.
+/// A field a record does not have.
+fn unknown_field(m: &Map<String, Value>) -> Option<&String> {
+    m.keys().find(|k| !FIELDS.contains(&k.as_str()))
+}
+
+/// A record's fields as written in the flow (an unknown one is refused at
+/// validation: a typo there is the flow's).
 fn record_ok(m: &Map<String, Value>) -> Result<(), String> {
-    if let Some(k) = m.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+    if let Some(k) = unknown_field(m) {
         return Err(format!("unknown field '{k}' (a record has partitionKey, data, explicitHashKey)"));
     }
+    required(m)
+}
+
+/// A record's required fields.
+fn required(m: &Map<String, Value>) -> Result<(), String> {
     for required in ["partitionKey", "data"] {
         if field(m, required).is_none() {
             return Err(format!("a record needs '{required}'"));
@@ -117,7 +130,7 @@ fn text(m: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
 
 /// One record: the entry Kinesis takes and the record as the output file shows it.
 fn entry(m: &Map<String, Value>) -> Result<(PutRecordsRequestEntry, Value, usize), String> {
-    record_ok(m)?;
+    required(m)?;
     let key = text(m, "partitionKey")?.unwrap_or_default();
     let data = text(m, "data")?.unwrap_or_default();
     let hash = text(m, "explicitHashKey")?.filter(|h| !h.is_empty());
@@ -220,12 +233,19 @@ impl PutRecords {
         let mut out = tokio::fs::File::create(path)
             .await
             .map_err(|e| TaskError::failed(format!("cannot create {}: {e}", path.display())))?;
-        let (mut batch, mut tally) = (Batch::default(), Tally::default());
+        let (mut batch, mut tally, mut warned) = (Batch::default(), Tally::default(), false);
         let mut values = self.records.open(cx, "records", MAX_RECORD_BYTES as u64 * 2).await?;
         while let Some((n, value, inline)) = values.next().await? {
             // a record read from a file is rendered as Kestra renders each field
             let value = if inline { value } else { cx.render_value(&value)? };
             let Value::Object(m) = value else { return Err(values.error("records", n, "is not a record (a map)")) };
+            // Kestra reads a file's records ignoring other fields: so does Baton, saying so once
+            if let Some(k) = unknown_field(&m).filter(|_| !inline && !warned) {
+                warned = true;
+                cx.warn(&format!(
+                    "record {n} of records: field '{k}' is not a record's (partitionKey, data, explicitHashKey): ignored, as Kestra ignores it"
+                ));
+            }
             let (e, shown, size) = entry(&m).map_err(|e| values.error("records", n, &e))?;
             if batch.entries.len() == MAX_PER_REQUEST || batch.bytes + size > MAX_REQUEST_BYTES {
                 self.send(&client, &mut batch, &mut tally, &mut out).await?;
@@ -297,7 +317,15 @@ mod tests {
         assert_eq!((shown, size), (json!({"partitionKey": "u1", "data": "42"}), 4));
         let err = |v: Value| entry(&m(v)).unwrap_err();
         assert_eq!(err(json!({"data": "x"})), "a record needs 'partitionKey'");
-        assert!(err(json!({"data": "x", "partitionKey": "k", "key": 1})).contains("unknown field 'key'"));
+        assert!(
+            record_ok(&m(json!({"data": "x", "partitionKey": "k", "key": 1})))
+                .unwrap_err()
+                .contains("unknown field 'key'")
+        );
+        assert!(
+            entry(&m(json!({"data": "x", "partitionKey": "k", "user": 1}))).is_ok(),
+            "a file's other fields are ignored"
+        );
         assert!(err(json!({"data": {"a": 1}, "partitionKey": "k"})).contains("'data' must be text"));
         let big = "x".repeat(MAX_RECORD_BYTES);
         assert!(err(json!({"data": big, "partitionKey": "k"})).contains("over Kinesis's"));

@@ -97,7 +97,7 @@ pub(super) fn read(path: &Path, out: &mut SyncWriter, on_bad: OnBad, uri: &str) 
                 break;
             }
         };
-        match record(&row, &schema, "") {
+        match record(&row, Some(&schema), "") {
             Ok(v) => {
                 super::exact::write_ion_record(&v, out).map_err(common::write_err)?;
                 report.records += 1;
@@ -112,9 +112,9 @@ fn join(path: &str, name: &str) -> String {
     if path.is_empty() { name.to_string() } else { format!("{path}.{name}") }
 }
 
-/// A group as a struct, its fields typed by the group's schema.
-fn record(row: &Row, ty: &Type, path: &str) -> Result<Value, String> {
-    let fields = if ty.is_group() { ty.get_fields() } else { &[] };
+/// A group as a struct, its fields typed by the group's schema (when known).
+fn record(row: &Row, ty: Option<&Type>, path: &str) -> Result<Value, String> {
+    let fields = ty.filter(|t| t.is_group()).map_or(&[][..], |t| t.get_fields());
     let mut out = Map::new();
     for (name, f) in row.get_column_iter() {
         let p = join(path, name);
@@ -190,10 +190,7 @@ fn value(f: &Field, ty: Option<&Type>, path: &str) -> Result<Value, String> {
         Field::TimeMicros(us) => time_text(us * 1_000),
         Field::TimestampMillis(ms) => timestamp(*ms, TimeUnit::MILLIS, adjusted(logical), path)?,
         Field::TimestampMicros(us) => timestamp(*us, TimeUnit::MICROS, adjusted(logical), path)?,
-        Field::Group(row) => match ty {
-            Some(t) => record(row, t, path)?,
-            None => record(row, &Type::group_type_builder("").build().map_err(|e| e.to_string())?, path)?,
-        },
+        Field::Group(row) => record(row, ty, path)?,
         Field::ListInternal(list) => {
             let item = ty.and_then(element);
             Value::Array(list.elements().iter().map(|x| value(x, item, path)).collect::<Result<_, _>>()?)

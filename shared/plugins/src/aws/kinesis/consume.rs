@@ -31,8 +31,6 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
 
 /// The most bytes of Ion lines one consume keeps.
 pub const MAX_CONSUME_BYTES: usize = 256 * 1024 * 1024;
-/// Kinesis's most records one GetRecords returns.
-const MAX_PER_REQUEST: i32 = 10_000;
 /// Kestra's GetRecords limit.
 const KESTRA_LIMIT: u64 = 1_000;
 
@@ -199,7 +197,7 @@ impl Consume {
                 let answer = client
                     .get_records()
                     .shard_iterator(it)
-                    .limit(i32::try_from(left).unwrap_or(MAX_PER_REQUEST))
+                    .limit(left as i32) // at most KESTRA_LIMIT
                     .send()
                     .await
                     .map_err(|e| sdk_error("Kinesis", &err(&format!("read shard {shard}")), e))?;

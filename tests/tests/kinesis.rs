@@ -3,15 +3,21 @@
 //! list and from an Ion file (rendered; a field a record lacks ignored
 //! with a warning, as Kestra), spread over two shards, read back
 //! by `Consume` from TRIM_HORIZON with `maxRecords`; a stream that does not
-//! exist fails the put naming it; the triggers Baton lacks are refused by
-//! name at validation.
+//! exist fails the put naming it; the polling trigger reads on from where
+//! its last execution ended (LATEST: nothing put before its first poll,
+//! nothing skipped between polls), `maxRecords` at a time, and reads a
+//! batch whose execution could not be stored again; the realtime trigger
+//! Baton lacks is refused by name at validation.
 
 use serde_json::{Value, json};
 use shared::model::StateType;
 
+use shared::runtime::events::http::{Evaluated, evaluate};
+use shared::triggers::http::HttpTrigger;
+
 use crate::moto::moto;
 use crate::redis_tasks::validate;
-use crate::sched_support::read_uri;
+use crate::sched_support::{at, executions_of, read_uri, wait_ended};
 use crate::support::{harness, runs};
 
 /// The Ion lines of a stored file, as JSON values.
@@ -119,11 +125,88 @@ tasks:
 }
 
 #[test]
-fn the_triggers_baton_lacks_and_bad_properties_are_refused_by_name() {
+fn the_trigger_baton_lacks_and_bad_properties_are_refused_by_name() {
     let flow = "id: f\nnamespace: n\ntriggers:\n  - id: t\n    type: io.kestra.plugin.aws.kinesis.RealtimeTrigger\n    streamName: s\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
     let text = validate(flow);
     assert!(text.contains("Baton does not implement the Kinesis realtime trigger"), "{text}");
     let flow = "id: f\nnamespace: n\ntasks:\n  - id: c\n    type: io.kestra.plugin.aws.kinesis.Consume\n    streamName: s\n    iteratorType: AT_TIMESTAMP\n";
     let text = validate(flow);
     assert!(text.contains("flow.yaml:7:5") && text.contains("AT_TIMESTAMP needs a timestamp"), "{text}");
+    let flow = "id: f\nnamespace: n\ntriggers:\n  - id: t\n    type: io.kestra.plugin.aws.kinesis.Trigger\n    iteratorType: AFTER_SEQUENCE_NUMBER\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let text = validate(flow);
+    assert!(text.contains("a kinesis.Trigger needs 'streamName'"), "{text}");
+    assert!(text.contains("AFTER_SEQUENCE_NUMBER needs a startingSequenceNumber"), "{text}");
+}
+
+/// Puts `data` on the shard whose hash key range holds `hash_key`.
+async fn put(client: &shared::plugins::aws::aws_sdk_kinesis::Client, hash_key: &str, data: &str) {
+    client
+        .put_record()
+        .stream_name("clicks")
+        .partition_key("k")
+        .explicit_hash_key(hash_key)
+        .data(data.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("put record");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_polling_trigger_reads_each_shard_on_from_its_last_execution() {
+    let aws = moto().await;
+    let client = aws.props().kinesis().await.expect("client");
+    client.create_stream().stream_name("clicks").shard_count(2).send().await.expect("create stream");
+    // the two shards: hash keys below and above 2^127
+    let (a, b) = ("1", "300000000000000000000000000000000000000");
+    put(&client, a, "before the first poll").await;
+    let h = harness();
+    let flow = format!(
+        "id: clicks\nnamespace: company.team\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    \
+         message: \"{{{{ trigger.count }}}}\"\ntriggers:\n  - id: poll\n    type: io.kestra.plugin.aws.kinesis.Trigger\n    \
+         streamName: clicks\n    maxRecords: 2\n    maxDuration: PT2S\n    pollDuration: PT0.1S\n    interval: PT1S\n    \
+         endpointOverride: {}\n    region: us-east-1\n    accessKeyId: testing\n    secretKeyId: testing\n",
+        aws.url
+    );
+    let f = h.flow(&flow);
+    let trig = HttpTrigger::of(&f.triggers[0]).expect("a polled trigger").expect("valid");
+    let engine = &h.embedded.engine;
+    let eval = |second: u32| evaluate(engine, &f, &trig, at(&format!("2025-01-01T10:00:{second:02}Z")));
+
+    // LATEST: what was put before the first poll is not read
+    assert_eq!(eval(0).await.expect("evaluate"), Evaluated::ConditionFalse);
+    for (key, data) in [(a, "a1"), (b, "b1"), (a, "a2")] {
+        put(&client, key, data).await;
+    }
+    // what came after it is, maxRecords at a time, each record once
+    let mut got = Vec::new();
+    for second in 1..=2 {
+        let Evaluated::Started(id) = eval(second).await.expect("evaluate") else { panic!("records came") };
+        let e = wait_ended(engine, &id).await;
+        assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+        let vars = &e.trigger.as_ref().expect("a trigger").variables;
+        assert_eq!(e.trigger.as_ref().map(|t| t.type_.as_str()), Some("io.kestra.plugin.aws.kinesis.Trigger"));
+        let lines = ion_lines(&h, &vars["uri"]).await;
+        assert_eq!(vars["count"], json!(lines.len()), "{vars:?}");
+        assert!(vars["lastSequencePerShard"].as_object().is_some_and(|m| !m.is_empty()), "{vars:?}");
+        got.extend(lines.iter().map(|l| l["data"].as_str().expect("data").to_string()));
+    }
+    got.sort();
+    assert_eq!(got, ["a1", "a2", "b1"], "every record after the first poll, once");
+    assert_eq!(eval(3).await.expect("evaluate"), Evaluated::ConditionFalse, "nothing new");
+
+    // a batch whose file cannot be written is read again by the next poll
+    put(&client, b, "b2").await;
+    let blocked = h.home.join("storage/company/team/clicks/executions");
+    std::fs::create_dir_all(blocked.parent().expect("parent")).expect("mkdir");
+    std::fs::rename(&blocked, blocked.with_extension("kept")).expect("move the executions aside");
+    std::fs::write(&blocked, "in the way").expect("block");
+    assert!(eval(4).await.expect_err("the file cannot be written").to_string().contains("executions"));
+    std::fs::remove_file(&blocked).expect("unblock");
+    std::fs::rename(blocked.with_extension("kept"), &blocked).expect("put the executions back");
+    let Evaluated::Started(id) = eval(5).await.expect("evaluate") else { panic!("b2 again") };
+    let e = wait_ended(engine, &id).await;
+    let vars = &e.trigger.as_ref().expect("a trigger").variables;
+    let lines = ion_lines(&h, &vars["uri"]).await;
+    assert_eq!(lines.iter().map(|l| l["data"].clone()).collect::<Vec<_>>(), [json!("b2")]);
+    assert_eq!(executions_of(engine, "company.team", "clicks").await.len(), 3);
 }

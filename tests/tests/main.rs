@@ -7,7 +7,9 @@ mod support;
 
 mod ai;
 mod ai_providers;
+mod airbyte;
 mod amqp;
+mod athena;
 mod backfill;
 mod bounds;
 mod bounds_disk;
@@ -71,6 +73,7 @@ mod gcp_vertexai;
 mod git;
 mod git_push;
 mod github_tasks;
+mod hightouch;
 mod hostile;
 mod http;
 mod http_trigger;

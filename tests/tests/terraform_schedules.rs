@@ -236,10 +236,9 @@ fn schedule_on_dates_and_http_triggers_get_utc_jobs() {
 }
 
 #[test]
-fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_mqtt_topic_nats_subject_kafka_topic_or_amqp_queue_gets_a_job()
- {
+fn a_listening_trigger_is_refused_and_a_polled_list_queue_topic_subject_or_stream_gets_a_job() {
     let dir = repo().join("tests/fixtures/flows/listeners");
-    assert_eq!(baton_flows(&dir).len(), 8, "the fixtures validate on Baton");
+    assert_eq!(baton_flows(&dir).len(), 9, "the fixtures validate on Baton");
     let derived = evaluate_schedules(&[("listeners", dir)]);
     let d = &derived["listeners"];
     // redis.list.Trigger is polled: one Cloud Scheduler job at its interval
@@ -254,7 +253,9 @@ fn a_listening_trigger_is_refused_and_a_polled_redis_list_sqs_queue_mqtt_topic_n
     assert_eq!(d["jobs"]["company.team/kafka/batch"]["schedule"], json!("*/20 * * * *"), "{d:#}");
     // and amqp.Trigger
     assert_eq!(d["jobs"]["company.team/amqp/batch"]["schedule"], json!("*/30 * * * *"), "{d:#}");
-    assert_eq!(d["jobs"].as_object().map(|m| m.len()), Some(6), "{:#}", d["jobs"]);
+    // and kinesis.Trigger
+    assert_eq!(d["jobs"]["company.team/kinesis/poll"]["schedule"], json!("*/3 * * * *"), "{d:#}");
+    assert_eq!(d["jobs"].as_object().map(|m| m.len()), Some(7), "{:#}", d["jobs"]);
     // the enabled RealtimeTrigger is refused, with its file and a way out; the disabled one is not
     let unsupported = d["unsupported"].as_object().expect("unsupported");
     let keys: Vec<&String> = unsupported.keys().collect();

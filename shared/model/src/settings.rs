@@ -67,6 +67,12 @@ use Reader::{Cli, Engine, Functions, Server, Tasks};
 /// Every variable, sorted by name.
 pub const ALL: &[Setting] = &[
     var(
+        "BATON_AIRBYTE_CLOUD_BASE_URL",
+        Some("`https://api.airbyte.com/v1`"),
+        &[Tasks],
+        "Airbyte Cloud's API base URL for `airbyte.cloud.jobs.Sync` and `Reset` (Kestra's have none to set in a flow): a proxy or a local fake.",
+    ),
+    var(
         "BATON_ANTHROPIC_BASE_URL",
         Some("`https://api.anthropic.com`"),
         &[Tasks],
@@ -174,6 +180,12 @@ pub const ALL: &[Setting] = &[
         Some("`https://www.googleapis.com/customsearch/v1`"),
         &[Tasks],
         "The AI tasks' Google Custom Search base URL, for every flow (a `baseUrl` in the flow wins).",
+    ),
+    var(
+        "BATON_HIGHTOUCH_BASE_URL",
+        Some("`https://api.hightouch.com`"),
+        &[Tasks],
+        "Hightouch's API base URL for `hightouch.Sync` (Kestra's has none to set in a flow): a proxy or a local fake.",
     ),
     var(
         "BATON_HOME",

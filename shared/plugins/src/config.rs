@@ -76,6 +76,14 @@ pub struct PluginConfig {
     /// https://api.sendgrid.com). Kestra's SendGrid tasks have no property
     /// for it; the engine's setting serves local tests and proxies.
     pub sendgrid_url: Option<String>,
+    /// Hightouch's API base URL (`BATON_HIGHTOUCH_BASE_URL`; `None`:
+    /// https://api.hightouch.com). Kestra's `hightouch.Sync` has no
+    /// property for it; the engine's setting serves local tests and proxies.
+    pub hightouch_url: Option<String>,
+    /// Airbyte Cloud's API base URL (`BATON_AIRBYTE_CLOUD_BASE_URL`;
+    /// `None`: https://api.airbyte.com/v1). Kestra's `airbyte.cloud.jobs`
+    /// tasks have no property for it.
+    pub airbyte_cloud_url: Option<String>,
     /// The folders the `io.kestra.plugin.fs.local` tasks may touch
     /// (`BATON_LOCAL_ALLOWED_PATHS`, separated by ':' as `PATH`; Kestra's
     /// plugin configuration `allowed-paths`). Empty: those tasks refuse to run.
@@ -95,6 +103,8 @@ impl PluginConfig {
             max_batches: std::env::var("BATON_MAX_BATCHES").ok().and_then(|v| v.trim().parse().ok()),
             url: std::env::var("BATON_URL").ok().filter(|v| !v.trim().is_empty()),
             sendgrid_url: std::env::var("BATON_SENDGRID_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
+            hightouch_url: std::env::var("BATON_HIGHTOUCH_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
+            airbyte_cloud_url: std::env::var("BATON_AIRBYTE_CLOUD_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
             local_allowed_paths: std::env::var_os("BATON_LOCAL_ALLOWED_PATHS")
                 .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
                 .unwrap_or_default(),

@@ -8,6 +8,7 @@
 //! (the runtime, the API, the CLI), which run these tasks.
 
 pub mod ai;
+pub mod airbyte;
 #[cfg(feature = "amqp")]
 pub mod amqp;
 #[cfg(feature = "aws")]
@@ -32,6 +33,7 @@ pub mod git;
 #[cfg(feature = "github")]
 pub mod github;
 pub mod graphql;
+pub mod hightouch;
 pub mod jdbc;
 #[cfg(feature = "kafka")]
 pub mod kafka;

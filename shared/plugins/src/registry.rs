@@ -105,6 +105,8 @@ impl Registry {
         super::notifications::register(&mut r);
         super::ai::register(&mut r);
         super::graphql::register(&mut r);
+        super::hightouch::register(&mut r);
+        super::airbyte::register(&mut r);
         super::sockets::register(&mut r);
         super::fs_local::register(&mut r);
         #[cfg(feature = "aws")]
@@ -300,13 +302,8 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         cfg!(feature = "aws"),
     ),
     (
-        "io.kestra.plugin.aws.kinesis.Trigger",
-        "Baton does not implement the Kinesis polling trigger (yet): consume in a scheduled flow with aws.kinesis.Consume",
-        false,
-    ),
-    (
         "io.kestra.plugin.aws.kinesis.RealtimeTrigger",
-        "Baton does not implement the Kinesis realtime trigger (yet): consume in a scheduled flow with aws.kinesis.Consume",
+        "Baton does not implement the Kinesis realtime trigger (yet): use the polling io.kestra.plugin.aws.kinesis.Trigger",
         false,
     ),
     (
@@ -320,6 +317,11 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         cfg!(feature = "aws"),
     ),
     (
+        "io.kestra.plugin.aws.athena.Query",
+        "the AWS plugins are not in this build of baton (build it with `--features aws`)",
+        cfg!(feature = "aws"),
+    ),
+    (
         "io.kestra.plugin.aws.ecr.GetAuthToken",
         "the AWS plugins are not in this build of baton (build it with `--features aws`)",
         cfg!(feature = "aws"),
@@ -328,7 +330,7 @@ const FAMILIES: &[(&str, &str, bool)] = &[
     ("io.kestra.plugin.aws.cli.", "", true),
     (
         "io.kestra.plugin.aws.",
-        "Baton implements only the AWS S3, SQS and DynamoDB tasks and triggers (io.kestra.plugin.aws.s3.*, aws.sqs.*, aws.dynamodb.*), aws.eventbridge.PutEvents, aws.ecr.GetAuthToken and aws.cli.AwsCLI yet",
+        "Baton implements only the AWS S3, SQS, DynamoDB and Kinesis tasks and triggers (io.kestra.plugin.aws.s3.*, aws.sqs.*, aws.dynamodb.*, aws.kinesis.*), aws.athena.Query, aws.eventbridge.PutEvents, aws.ecr.GetAuthToken and aws.cli.AwsCLI yet",
         false,
     ),
     // GCP types Baton does not implement: no emulator shows them working

@@ -20,6 +20,23 @@ use crate::{Declare, TaskError, de};
 /// Kestra's `AWS_MIN_STS_ROLE_SESSION_DURATION` (the default session length).
 pub const DEFAULT_STS_SESSION: Duration = Duration::from_secs(900);
 
+/// The names of [`AwsProps`]' properties as a flow writes them (a
+/// trigger picks them out of its own).
+pub const AWS_PROPS: &[&str] = &[
+    "region",
+    "endpointOverride",
+    "forcePathStyle",
+    "compatibilityMode",
+    "accessKeyId",
+    "secretKeyId",
+    "sessionToken",
+    "stsRoleArn",
+    "stsRoleExternalId",
+    "stsRoleSessionName",
+    "stsEndpointOverride",
+    "stsRoleSessionDuration",
+];
+
 /// The connection properties, `#[serde(flatten)]`ed into each AWS type's.
 #[derive(Debug, Default, Clone, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
@@ -93,6 +110,23 @@ where
 
 fn blank(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// A client of one AWS service for the properties: the shared SDK
+/// configuration (region, credentials, STS role) and `endpointOverride`.
+/// Every service client is built the same way; each SDK has its own types.
+macro_rules! sdk_client {
+    ($(#[$doc:meta])* $name:ident, $sdk:ident) => {
+        $(#[$doc])*
+        pub async fn $name(&self) -> Result<$sdk::Client, TaskError> {
+            let conf = self.sdk_config().await?;
+            let mut b = $sdk::config::Builder::from(&conf);
+            if let Some(url) = blank(&self.endpoint_override) {
+                b = b.endpoint_url(url);
+            }
+            Ok($sdk::Client::from_conf(b.build()))
+        }
+    };
 }
 
 impl AwsProps {
@@ -181,45 +215,26 @@ impl AwsProps {
         Ok(aws_sdk_s3::Client::from_conf(b.build()))
     }
 
-    /// An ECR client for these properties.
-    pub async fn ecr(&self) -> Result<aws_sdk_ecr::Client, TaskError> {
-        let conf = self.sdk_config().await?;
-        let mut b = aws_sdk_ecr::config::Builder::from(&conf);
-        if let Some(url) = blank(&self.endpoint_override) {
-            b = b.endpoint_url(url);
-        }
-        Ok(aws_sdk_ecr::Client::from_conf(b.build()))
-    }
-
-    /// An EventBridge client for these properties.
-    pub async fn eventbridge(&self) -> Result<aws_sdk_eventbridge::Client, TaskError> {
-        let conf = self.sdk_config().await?;
-        let mut b = aws_sdk_eventbridge::config::Builder::from(&conf);
-        if let Some(url) = blank(&self.endpoint_override) {
-            b = b.endpoint_url(url);
-        }
-        Ok(aws_sdk_eventbridge::Client::from_conf(b.build()))
-    }
-
-    /// A Kinesis Data Streams client for these properties.
-    pub async fn kinesis(&self) -> Result<aws_sdk_kinesis::Client, TaskError> {
-        let conf = self.sdk_config().await?;
-        let mut b = aws_sdk_kinesis::config::Builder::from(&conf);
-        if let Some(url) = blank(&self.endpoint_override) {
-            b = b.endpoint_url(url);
-        }
-        Ok(aws_sdk_kinesis::Client::from_conf(b.build()))
-    }
-
-    /// A DynamoDB client for these properties.
-    pub async fn dynamodb(&self) -> Result<aws_sdk_dynamodb::Client, TaskError> {
-        let conf = self.sdk_config().await?;
-        let mut b = aws_sdk_dynamodb::config::Builder::from(&conf);
-        if let Some(url) = blank(&self.endpoint_override) {
-            b = b.endpoint_url(url);
-        }
-        Ok(aws_sdk_dynamodb::Client::from_conf(b.build()))
-    }
+    sdk_client!(
+        /// An ECR client for these properties.
+        ecr, aws_sdk_ecr
+    );
+    sdk_client!(
+        /// An EventBridge client for these properties.
+        eventbridge, aws_sdk_eventbridge
+    );
+    sdk_client!(
+        /// A Kinesis Data Streams client for these properties.
+        kinesis, aws_sdk_kinesis
+    );
+    sdk_client!(
+        /// An Athena client for these properties.
+        athena, aws_sdk_athena
+    );
+    sdk_client!(
+        /// A DynamoDB client for these properties.
+        dynamodb, aws_sdk_dynamodb
+    );
 
     /// An SQS client for these properties, waiting at most `connect` for a connection.
     pub async fn sqs(&self, connect: Duration) -> Result<aws_sdk_sqs::Client, TaskError> {
@@ -248,6 +263,13 @@ mod tests {
     fn props(v: serde_json::Value) -> Result<AwsProps, TaskError> {
         let p: AwsProps = crate::parse_props(v.as_object().expect("map"))?;
         p.check().map(|_| p)
+    }
+
+    #[test]
+    fn the_property_names_are_the_declared_ones() {
+        use baton_model::decl::DeclaredProps;
+        let declared: Vec<&str> = AwsProps::props().iter().map(|p| p.name).collect();
+        assert_eq!(declared, AWS_PROPS);
     }
 
     #[test]

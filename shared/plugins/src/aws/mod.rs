@@ -1,8 +1,9 @@
 //! The AWS task plugins (`io.kestra.plugin.aws.*`, worker group `aws`):
-//! S3 ([`s3`]), SQS ([`sqs`]), DynamoDB ([`dynamodb`]), EventBridge ([`eventbridge`]), Kinesis Data Streams ([`kinesis`]) and ECR's authorization token ([`ecr`]), on the official AWS
+//! S3 ([`s3`]), SQS ([`sqs`]), DynamoDB ([`dynamodb`]), EventBridge ([`eventbridge`]), Kinesis Data Streams ([`kinesis`]), Athena queries ([`athena`]) and ECR's authorization token ([`ecr`]), on the official AWS
 //! SDK, with what every AWS type shares in [`connection`] (region,
 //! endpoint, credentials, STS role).
 
+pub mod athena;
 pub mod connection;
 pub mod dynamodb;
 pub mod ecr;
@@ -11,6 +12,7 @@ pub mod kinesis;
 pub mod s3;
 pub mod sqs;
 
+pub use aws_sdk_athena;
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_eventbridge;
 pub use aws_sdk_kinesis;
@@ -29,4 +31,5 @@ pub fn register(r: &mut Registry) {
     kinesis::register(r);
     r.register(*ecr::DEF);
     r.register(*eventbridge::DEF);
+    r.register(*athena::DEF);
 }

@@ -54,6 +54,16 @@ impl FetchType {
     }
 }
 
+/// A written `fetchType`, checked at validation (a template is read when
+/// rendered).
+pub fn fetch_type_ok(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some(s) if baton_model::expr::is_template(s) => Ok(()),
+        Some(s) => FetchType::parse(s).map(|_| ()),
+        None => Err(format!("expected STORE, FETCH, FETCH_ONE or NONE, found {v}")),
+    }
+}
+
 impl<'de> Deserialize<'de> for FetchType {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
@@ -185,6 +195,24 @@ impl StoreSink {
             Err(e) => Err(TaskError::failed(format!("writing {} to internal storage failed: {e}", self.uri))),
         }
     }
+}
+
+/// A decimal's JSON (PostgreSQL's `numeric`, Athena's `decimal`): an integer when it is one and fits, a number when it
+/// has at most 15 significant digits, otherwise the exact string.
+pub fn decimal_value(text: &str) -> Value {
+    if let Ok(i) = text.parse::<i64>() {
+        return Value::from(i);
+    }
+    let significant = text.chars().filter(char::is_ascii_digit).collect::<String>();
+    let significant = significant.trim_start_matches('0').trim_end_matches('0');
+    if significant.len() <= 15
+        && let Ok(f) = text.parse::<f64>()
+        && f.is_finite()
+        && let Some(n) = serde_json::Number::from_f64(f)
+    {
+        return Value::Number(n);
+    }
+    Value::String(text.to_string())
 }
 
 /// Turns a stream of rows into Kestra's query outputs. Create one per

@@ -281,22 +281,38 @@ pub fn bad(report: &mut Report, on_bad: OnBad, message: String) -> Result<(), St
 fn read(src: SyncReader, out: &mut SyncWriter, on_bad: OnBad, uri: &str) -> Result<Report, String> {
     let reader = Reader::new(BufReader::new(src)).map_err(|e| format!("{uri} is not an Avro file: {e}"))?;
     let schema = reader.writer_schema().clone();
+    // a broken block: the rest of the file cannot be read
+    write_records(reader, |d| to_json(d, &schema, ""), out, on_bad, ("record", uri))
+}
+
+/// Writes each item `items` gives as the Ion record `convert` makes of it,
+/// counted in the report; an item `convert` refuses is a bad line
+/// (`on_bad`), and an item that cannot be read ends the read (the rest of
+/// its block or page cannot be read either). `what`: what an item is
+/// called and the file's URI, for the messages.
+pub fn write_records<T, E: std::fmt::Display>(
+    items: impl Iterator<Item = Result<T, E>>,
+    convert: impl Fn(&T) -> Result<Value, String>,
+    out: &mut SyncWriter,
+    on_bad: OnBad,
+    (noun, uri): (&str, &str),
+) -> Result<Report, String> {
     let mut report = Report::default();
-    for (i, datum) in reader.enumerate() {
-        let datum = match datum {
-            Ok(d) => d,
+    for (i, item) in items.enumerate() {
+        let name = format!("{noun} {} of {uri}", i + 1);
+        let item = match item {
+            Ok(item) => item,
             Err(e) => {
-                // a broken block: the rest of the file cannot be read
-                bad(&mut report, on_bad, format!("cannot read record {} of {uri}: {e}", i + 1))?;
+                bad(&mut report, on_bad, format!("cannot read {name}: {e}"))?;
                 break;
             }
         };
-        match to_json(&datum, &schema, "") {
+        match convert(&item) {
             Ok(v) => {
                 super::exact::write_ion_record(&v, out).map_err(common::write_err)?;
                 report.records += 1;
             }
-            Err(e) => bad(&mut report, on_bad, format!("record {} of {uri}: {e}", i + 1))?,
+            Err(e) => bad(&mut report, on_bad, format!("{name}: {e}"))?,
         }
     }
     Ok(report)

@@ -26,7 +26,7 @@ use parquet::schema::types::Type;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::avro::{OnBad, bad, on_bad};
+use super::avro::{OnBad, on_bad, write_records};
 use super::avro_value::{date_text, decimal_value, float, instant_text, local_text, text, time_text};
 use super::common::{self, LocalJob, Report};
 use crate::bridge::SyncWriter;
@@ -87,25 +87,8 @@ pub(super) fn read(path: &Path, out: &mut SyncWriter, on_bad: OnBad, uri: &str) 
     let reader = SerializedFileReader::new(file).map_err(|e| format!("{uri} is not a Parquet file: {e}"))?;
     let schema = reader.metadata().file_metadata().schema_descr().root_schema_ptr();
     let rows = reader.get_row_iter(None).map_err(|e| format!("cannot read {uri}: {e}"))?;
-    let mut report = Report::default();
-    for (i, row) in rows.enumerate() {
-        let row = match row {
-            Ok(r) => r,
-            Err(e) => {
-                // a broken page: the rest of its column cannot be read
-                bad(&mut report, on_bad, format!("cannot read row {} of {uri}: {e}", i + 1))?;
-                break;
-            }
-        };
-        match record(&row, Some(&schema), "") {
-            Ok(v) => {
-                super::exact::write_ion_record(&v, out).map_err(common::write_err)?;
-                report.records += 1;
-            }
-            Err(e) => bad(&mut report, on_bad, format!("row {} of {uri}: {e}", i + 1))?,
-        }
-    }
-    Ok(report)
+    // a broken page: the rest of its column cannot be read
+    write_records(rows, |row| record(row, Some(&schema), ""), out, on_bad, ("row", uri))
 }
 
 fn join(path: &str, name: &str) -> String {

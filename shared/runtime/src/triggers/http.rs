@@ -123,6 +123,11 @@ pub enum Probe {
         /// Its connection and receive properties, unrendered.
         props: Map<String, Value>,
     },
+    /// A `kinesis.Trigger`'s read (`super::kinesis`): it fires when records came.
+    KinesisStream {
+        /// Its connection and read properties, unrendered.
+        props: Map<String, Value>,
+    },
     /// An `mqtt.Trigger`'s subscribe (`super::mqtt`): it fires when messages came.
     MqttTopics {
         /// Its connection and subscribe properties, unrendered.
@@ -252,6 +257,17 @@ fn sqs_props(t: &Trigger) -> Option<Map<String, Value>> {
     }
 }
 
+/// A `kinesis.Trigger`'s read properties; `None` for another type (or a build without AWS).
+fn kinesis_props(t: &Trigger) -> Option<Map<String, Value>> {
+    #[cfg(feature = "aws")]
+    return super::kinesis::read_props(t);
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = t;
+        None
+    }
+}
+
 /// An `mqtt.Trigger`'s subscribe properties; `None` for another type (or a build without MQTT).
 fn mqtt_props(t: &Trigger) -> Option<Map<String, Value>> {
     #[cfg(feature = "mqtt")]
@@ -271,6 +287,9 @@ fn popped(t: &Trigger) -> Option<Probe> {
     }
     if let Some(props) = sqs_props(t) {
         return Some(Probe::SqsQueue { props });
+    }
+    if let Some(props) = kinesis_props(t) {
+        return Some(Probe::KinesisStream { props });
     }
     if let Some(props) = mqtt_props(t) {
         return Some(Probe::MqttTopics { props });

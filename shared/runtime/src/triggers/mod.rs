@@ -7,9 +7,10 @@
 //!
 //! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
 //! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`], [`jdbc`],
-//! `bigquery`, `s3`, `redis`, `sqs`, `mqtt`, `nats` and [`fs_local`]
-//! (polled: an HTTP endpoint, a database or BigQuery query, an S3 bucket, a
-//! Redis list, an SQS queue, MQTT topics, a NATS subject, a local folder;
+//! `bigquery`, `s3`, `redis`, `sqs`, `kinesis`, `mqtt`, `nats` and
+//! [`fs_local`] (polled: an HTTP endpoint, a database or BigQuery query, an
+//! S3 bucket, a Redis list, an SQS queue, a Kinesis stream, MQTT topics, a
+//! NATS subject, a local folder;
 //! Redis, SQS, MQTT, NATS and AMQP also listen),
 //! [`socket`] (TCP and UDP listeners).
 
@@ -25,6 +26,8 @@ pub mod http;
 pub mod jdbc;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "aws")]
+pub mod kinesis;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]
@@ -311,7 +314,7 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         #[cfg(feature = "gcp")]
         defs.extend([&*gcs::DEF, &*pubsub::DEF, &*pubsub::REALTIME_DEF, &*bigquery::DEF]);
         #[cfg(feature = "aws")]
-        defs.extend([&*s3::DEF, &*sqs::DEF, &*sqs::REALTIME_DEF]);
+        defs.extend([&*s3::DEF, &*sqs::DEF, &*sqs::REALTIME_DEF, &*kinesis::DEF]);
         #[cfg(feature = "redis")]
         defs.extend([&*redis::DEF, &*redis::REALTIME_DEF]);
         #[cfg(feature = "mqtt")]

@@ -37,6 +37,7 @@ use serde_json::{Map, Value};
 use super::{StopAfterProp, TriggerDef, TriggerProblem, WhenProp, prop};
 use crate::model::{Flow, Trigger};
 use crate::plugins::aws::AwsProps;
+use crate::plugins::aws::connection::AWS_PROPS;
 use crate::plugins::aws::sqs::consume::ConsumeProps;
 use crate::plugins::aws::sqs::queue::ConsumeSpec;
 use crate::plugins::aws::sqs::queue::{MAX_PER_REQUEST, MAX_WAIT, QueueProps, ReadProps, Serde};
@@ -46,21 +47,6 @@ use crate::template::is_template;
 pub const TYPE: &str = "io.kestra.plugin.aws.sqs.Trigger";
 pub const REALTIME_TYPE: &str = "io.kestra.plugin.aws.sqs.RealtimeTrigger";
 
-/// The connection's properties (plugin-aws `AbstractConnection`).
-const AWS_PROPS: &[&str] = &[
-    "region",
-    "endpointOverride",
-    "forcePathStyle",
-    "compatibilityMode",
-    "accessKeyId",
-    "secretKeyId",
-    "sessionToken",
-    "stsRoleArn",
-    "stsRoleExternalId",
-    "stsRoleSessionName",
-    "stsEndpointOverride",
-    "stsRoleSessionDuration",
-];
 /// The properties a receive reads, besides the connection's.
 const RECEIVE_PROPS: &[&str] = &[
     "queueUrl",

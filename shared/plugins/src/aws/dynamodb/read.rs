@@ -16,20 +16,12 @@ use serde_json::{Map, Value};
 use super::{TableProps, from_item, map_of, map_ok, to_item};
 use crate::aws::AwsProps;
 use crate::aws::connection::sdk_error;
-use crate::jdbc::fetch::{FetchType, ResultWriter};
+use crate::jdbc::fetch::{FetchType, ResultWriter, fetch_type_ok};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// The most items one Query or Scan reads.
 pub const MAX_ITEMS: u64 = 1_000_000;
-
-fn fetch_type_ok(v: &Value) -> Result<(), String> {
-    match v.as_str() {
-        Some(s) if baton_model::expr::is_template(s) => Ok(()),
-        Some(s) => FetchType::parse(s).map(|_| ()),
-        None => Err(format!("expected STORE, FETCH, FETCH_ONE or NONE, found {v}")),
-    }
-}
 
 /// What Query and Scan share.
 #[derive(Debug, Deserialize, Declare)]

@@ -55,41 +55,68 @@ const ITERATOR_TYPES: &[&str] =
 struct Props {
     #[serde(flatten)]
     aws: AwsProps,
+    #[serde(flatten)]
+    c: ConsumeProps,
+}
+
+/// What `Consume` and the polling `Trigger` share: the stream, where its
+/// shards are read from, and when reading ends.
+#[derive(Debug, Default, Clone, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumeProps {
     /// The stream's name.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(dynamic, required)]
-    stream_name: Option<String>,
+    pub stream_name: Option<String>,
     /// Where each shard is read from.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(dynamic, values = ["AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"], default = "\"LATEST\"", check = iterator_ok)]
-    iterator_type: Option<String>,
+    pub iterator_type: Option<String>,
     /// The sequence number AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER start at.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(dynamic)]
-    starting_sequence_number: Option<String>,
+    pub starting_sequence_number: Option<String>,
     /// Stop once this many records were read.
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
     #[prop(dynamic, default = "1000")]
-    max_records: Option<u64>,
+    pub max_records: Option<u64>,
     /// Stop once this long has passed.
     #[serde(default, deserialize_with = "de::opt_duration")]
     #[prop(dynamic, kind = "Duration", default = "\"PT30S\"")]
-    max_duration: Option<chrono::TimeDelta>,
+    pub max_duration: Option<chrono::TimeDelta>,
     /// The pause between two reads of a shard.
     #[serde(default, deserialize_with = "de::opt_duration")]
     #[prop(dynamic, kind = "Duration", default = "\"PT1S\"")]
-    poll_duration: Option<chrono::TimeDelta>,
+    pub poll_duration: Option<chrono::TimeDelta>,
+}
+
+/// A consume's reading, read from [`ConsumeProps`] and checked.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    /// The stream's name.
+    pub stream: String,
+    /// Where a shard with no other start is read from.
+    pub start: Start,
+    max_records: u64,
+    max_duration: Duration,
+    poll: Duration,
+}
+
+/// Where a shard is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// An iterator type, with its sequence number for AT_/AFTER_SEQUENCE_NUMBER.
+    Iterator(ShardIteratorType, Option<String>),
+    /// Just after this record's sequence number.
+    After(String),
+    /// From the records that arrived at or after this time.
+    Since(chrono::DateTime<chrono::Utc>),
 }
 
 #[derive(Debug)]
 struct Consume {
     aws: AwsProps,
-    stream: String,
-    iterator: ShardIteratorType,
-    sequence: Option<String>,
-    max_records: u64,
-    max_duration: Duration,
-    poll: Duration,
+    reader: Reader,
 }
 
 const AT_TIMESTAMP: &str = "AT_TIMESTAMP needs a timestamp, which Kestra's Consume has no property for (Kinesis refuses it): use TRIM_HORIZON or a sequence number";
@@ -109,52 +136,64 @@ fn duration(prop: &str, v: Option<chrono::TimeDelta>, default: Duration) -> Resu
     }
 }
 
+impl ConsumeProps {
+    /// The reading these properties describe, checked.
+    pub fn reader(&self) -> Result<Reader, TaskError> {
+        let stream = self.stream_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let stream = stream.ok_or_else(|| TaskError::property("streamName", "the stream's name is required"))?;
+        let kind = self.iterator_type.as_deref().unwrap_or("LATEST").trim().to_ascii_uppercase();
+        if !ITERATOR_TYPES.contains(&kind.as_str()) {
+            return Err(TaskError::property(
+                "iteratorType",
+                format!("'{kind}' is not one of {}", ITERATOR_TYPES.join(", ")),
+            ));
+        }
+        let sequence = self.starting_sequence_number.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let start = match kind.as_str() {
+            "AT_TIMESTAMP" => return Err(TaskError::property("iteratorType", AT_TIMESTAMP)),
+            k @ ("AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER") if sequence.is_none() => {
+                return Err(TaskError::property("iteratorType", format!("{k} needs a startingSequenceNumber")));
+            }
+            k => Start::Iterator(ShardIteratorType::from(k), sequence.map(str::to_string)),
+        };
+        let max_records = self.max_records.unwrap_or(KESTRA_LIMIT);
+        if max_records == 0 {
+            return Err(TaskError::property("maxRecords", "must be at least 1"));
+        }
+        Ok(Reader {
+            stream: stream.to_string(),
+            start,
+            max_records,
+            max_duration: duration("maxDuration", self.max_duration, Duration::from_secs(30))?,
+            poll: duration("pollDuration", self.poll_duration, Duration::from_secs(1))?,
+        })
+    }
+}
+
 fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: Props = parse_props(props)?;
     p.aws.check()?;
-    let stream = p.stream_name.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let stream = stream.ok_or_else(|| TaskError::property("streamName", "the stream's name is required"))?;
-    let kind = p.iterator_type.as_deref().unwrap_or("LATEST").trim().to_ascii_uppercase();
-    if !ITERATOR_TYPES.contains(&kind.as_str()) {
-        return Err(TaskError::property(
-            "iteratorType",
-            format!("'{kind}' is not one of {}", ITERATOR_TYPES.join(", ")),
-        ));
-    }
-    let sequence = p.starting_sequence_number.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let iterator = match kind.as_str() {
-        "AT_TIMESTAMP" => return Err(TaskError::property("iteratorType", AT_TIMESTAMP)),
-        k @ ("AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER") if sequence.is_none() => {
-            return Err(TaskError::property("startingSequenceNumber", format!("is required with iteratorType {k}")));
-        }
-        k => ShardIteratorType::from(k),
-    };
-    let max_records = p.max_records.unwrap_or(KESTRA_LIMIT);
-    if max_records == 0 {
-        return Err(TaskError::property("maxRecords", "must be at least 1"));
-    }
-    Ok(Box::new(Consume {
-        aws: p.aws,
-        stream,
-        iterator,
-        sequence,
-        max_records,
-        max_duration: duration("maxDuration", p.max_duration, Duration::from_secs(30))?,
-        poll: duration("pollDuration", p.poll_duration, Duration::from_secs(1))?,
-    }))
+    Ok(Box::new(Consume { reader: p.c.reader()?, aws: p.aws }))
 }
 
 /// What a consume read.
-#[derive(Default)]
-struct Read {
-    lines: Vec<u8>,
-    count: u64,
-    last: Map<String, Value>,
+#[derive(Debug, Default)]
+pub struct Read {
+    /// The records, an Ion line each.
+    pub lines: Vec<u8>,
+    pub count: u64,
+    /// Shard id → the sequence number of the last record read from it.
+    pub last: Map<String, Value>,
     /// [`MAX_CONSUME_BYTES`] ended it.
-    bounded: bool,
+    pub bounded: bool,
 }
 
-impl Consume {
+impl Reader {
+    /// Whether a shard with no other start is read from LATEST.
+    pub fn starts_latest(&self) -> bool {
+        matches!(&self.start, Start::Iterator(ShardIteratorType::Latest, _))
+    }
+
     async fn shards(&self, client: &aws_sdk_kinesis::Client) -> Result<Vec<String>, TaskError> {
         let mut ids = Vec::new();
         let mut token: Option<String> = None;
@@ -176,17 +215,29 @@ impl Consume {
         }
     }
 
-    async fn read(&self, client: &aws_sdk_kinesis::Client) -> Result<Read, TaskError> {
+    /// Reads every shard in turn, each from where `start` says (the
+    /// reader's own start when it says nothing), until `maxRecords` or
+    /// `maxDuration`.
+    pub async fn read(
+        &self,
+        client: &aws_sdk_kinesis::Client,
+        start: &(dyn Fn(&str) -> Option<Start> + Sync),
+    ) -> Result<Read, TaskError> {
         let deadline = Instant::now() + self.max_duration;
         let mut read = Read::default();
         let err = |what: &str| format!("cannot {what} of {}", self.stream);
         'shards: for shard in self.shards(client).await? {
-            let mut iterator = client
-                .get_shard_iterator()
-                .stream_name(&self.stream)
-                .shard_id(&shard)
-                .shard_iterator_type(self.iterator.clone())
-                .set_starting_sequence_number(self.sequence.clone())
+            let req = client.get_shard_iterator().stream_name(&self.stream).shard_id(&shard);
+            let req = match start(&shard).unwrap_or_else(|| self.start.clone()) {
+                Start::Iterator(kind, sequence) => req.shard_iterator_type(kind).set_starting_sequence_number(sequence),
+                Start::After(sequence) => {
+                    req.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).starting_sequence_number(sequence)
+                }
+                Start::Since(at) => req
+                    .shard_iterator_type(ShardIteratorType::AtTimestamp)
+                    .timestamp(aws_sdk_kinesis::primitives::DateTime::from_millis(at.timestamp_millis())),
+            };
+            let mut iterator = req
                 .send()
                 .await
                 .map_err(|e| sdk_error("Kinesis", &err(&format!("start reading shard {shard}")), e))?
@@ -242,17 +293,18 @@ impl RunnableTask for Consume {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let started = Instant::now();
         let client = self.aws.kinesis().await?;
-        let read = self.read(&client).await?;
+        let read = self.reader.read(&client, &|_| None).await?;
+        let stream = &self.reader.stream;
         if read.bounded {
             cx.warn(&format!(
-                "stopped reading {} after {} records: they hold {MAX_CONSUME_BYTES} bytes, the most one Consume keeps",
-                self.stream, read.count
+                "stopped reading {stream} after {} records: they hold {MAX_CONSUME_BYTES} bytes, the most one Consume keeps",
+                read.count
             ));
         }
         let (uri, _) = cx.put_file("kinesis-consume.ion", Box::pin(std::io::Cursor::new(read.lines))).await?;
         cx.timer("duration", started.elapsed(), &[]);
         cx.counter("records", read.count as f64, &[]);
-        cx.info(&format!("Read {} records from {}", read.count, self.stream));
+        cx.info(&format!("Read {} records from {stream}", read.count));
         let mut out = Map::new();
         out.insert("uri".into(), Value::String(uri));
         out.insert("count".into(), Value::from(read.count));

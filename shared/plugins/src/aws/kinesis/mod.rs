@@ -1,7 +1,9 @@
 //! Amazon Kinesis Data Streams (`io.kestra.plugin.aws.kinesis.*`, plugin-aws
 //! `kinesis/`): [`put`] (`PutRecords`) and [`consume`] (`Consume`), on the
-//! official SDK's Kinesis client. The polling and realtime triggers are not
-//! implemented: refused by name at validation (`registry::left_out`).
+//! official SDK's Kinesis client. The polling `Trigger` reads through
+//! [`consume::Reader`] (the runtime's `triggers::kinesis`); the realtime
+//! trigger is not implemented: refused by name at validation
+//! (`registry::left_out`).
 
 pub mod consume;
 pub mod put;

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::FirestoreProps;
 use crate::gcp::common::docs_error;
-use crate::jdbc::fetch::{FetchType, collect};
+use crate::jdbc::fetch::{FetchType, collect, fetch_type_ok};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 use baton_gcp::documents::{StructuredQuery, structured_query as sq, to_value};
@@ -101,13 +101,6 @@ fn filters_ok(v: &Value) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn fetch_type_ok(v: &Value) -> Result<(), String> {
-    match v.as_str() {
-        Some(s) if !baton_model::expr::is_template(s) => FetchType::parse(s).map(|_| ()),
-        _ => Ok(()),
-    }
 }
 
 fn direction_ok(v: &Value) -> Result<(), String> {

@@ -18,9 +18,10 @@ use serde_json::{Map, Value};
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
+use crate::jdbc::fetch::decimal_value;
+
 mod numeric;
 
-use numeric::numeric_value;
 pub use numeric::{numeric_from_sql, numeric_to_sql};
 
 type BoxError = Box<dyn StdError + Sync + Send>;
@@ -89,7 +90,7 @@ pub fn decode(ty: &Type, raw: &[u8], tz: Tz) -> Result<Value, BoxError> {
         }
         Type::FLOAT4 => float(pt::float4_from_sql(raw)? as f64),
         Type::FLOAT8 => float(pt::float8_from_sql(raw)?),
-        Type::NUMERIC => numeric_value(&numeric_from_sql(raw)?),
+        Type::NUMERIC => decimal_value(&numeric_from_sql(raw)?),
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::XML | Type::TS_VECTOR => {
             Value::String(pt::text_from_sql(raw)?.to_string())
         }
@@ -464,9 +465,9 @@ mod tests {
         }
         assert_eq!(roundtrip("007.10"), "7.10");
         assert_eq!(roundtrip("1e3"), "1000");
-        assert_eq!(numeric_value("12.50"), serde_json::json!(12.5));
-        assert_eq!(numeric_value("42"), serde_json::json!(42));
-        assert_eq!(numeric_value("99999999999999999999.99"), serde_json::json!("99999999999999999999.99"));
+        assert_eq!(decimal_value("12.50"), serde_json::json!(12.5));
+        assert_eq!(decimal_value("42"), serde_json::json!(42));
+        assert_eq!(decimal_value("99999999999999999999.99"), serde_json::json!("99999999999999999999.99"));
         let mut b = BytesMut::new();
         assert!(numeric_to_sql("12a", &mut b).is_err());
     }

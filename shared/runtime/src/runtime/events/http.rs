@@ -126,7 +126,8 @@ pub async fn evaluate(
         }
         return Ok(Evaluated::Skipped("this interval was evaluated already"));
     }
-    // a redis.list.Trigger's or an sqs.Trigger's batch, given back if its execution is not stored
+    // a list's, a queue's or a stream's batch, given back (or its position
+    // kept) if its execution is not stored
     #[cfg_attr(
         not(any(
             feature = "redis",
@@ -165,6 +166,15 @@ pub async fn evaluate(
         }),
         #[cfg(not(feature = "aws"))]
         Probe::SqsQueue { .. } => Err(EventError::config(flow, &trig.id, "AWS is not in this build of baton")),
+        #[cfg(feature = "aws")]
+        Probe::KinesisStream { props } => {
+            super::kinesis::receive(engine, flow, &trig.id, &id, props).await.map(|(o, t)| {
+                taken = t.map(Taken::Kinesis);
+                (o, taken.is_some())
+            })
+        }
+        #[cfg(not(feature = "aws"))]
+        Probe::KinesisStream { .. } => Err(EventError::config(flow, &trig.id, "AWS is not in this build of baton")),
         #[cfg(feature = "mqtt")]
         Probe::MqttTopics { props } => {
             let cap = trig.interval.to_std().unwrap_or(std::time::Duration::from_secs(60));
@@ -264,6 +274,8 @@ enum Taken {
     Redis(super::redis::Popped),
     #[cfg(feature = "aws")]
     Sqs(super::sqs::Taken),
+    #[cfg(feature = "aws")]
+    Kinesis(super::kinesis::Taken),
     #[cfg(feature = "mqtt")]
     Mqtt(super::mqtt::Taken),
     #[cfg(feature = "nats")]
@@ -292,6 +304,8 @@ impl Taken {
             Taken::Redis(_) => {}
             #[cfg(feature = "aws")]
             Taken::Sqs(t) => t.settle(flow, trigger_id, kept).await,
+            #[cfg(feature = "aws")]
+            Taken::Kinesis(t) => t.settle(flow, trigger_id, kept).await,
             #[cfg(feature = "mqtt")]
             Taken::Mqtt(t) => t.settle(flow, trigger_id, kept).await,
             #[cfg(feature = "nats")]

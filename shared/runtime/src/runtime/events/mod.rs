@@ -7,7 +7,7 @@
 //! files → one execution with `trigger.files`), `s3` (an S3 bucket's new objects →
 //! one execution with `trigger.objects`), `redis` (a Redis list's
 //! elements → one execution with `trigger.uri`), `sqs` (an SQS queue's
-//! messages), `mqtt` (MQTT topics' messages) and `nats` (a NATS JetStream
+//! messages), `kinesis` (a Kinesis stream's new records), `mqtt` (MQTT topics' messages) and `nats` (a NATS JetStream
 //! subject's messages) — each batch one execution with `trigger.uri` — are
 //! polled on both runtimes.
 //!
@@ -26,6 +26,8 @@ pub mod gcs;
 pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "aws")]
+pub mod kinesis;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]

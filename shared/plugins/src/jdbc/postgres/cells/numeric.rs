@@ -4,7 +4,6 @@
 //! and encoding decimal text for a parameter.
 
 use bytes::{BufMut, BytesMut};
-use serde_json::Value;
 
 use super::BoxError;
 
@@ -60,24 +59,6 @@ pub fn numeric_from_sql(raw: &[u8]) -> Result<String, BoxError> {
         s.push_str(&frac);
     }
     Ok(s)
-}
-
-/// A numeric's JSON: an integer when it is one and fits, a number when it
-/// has at most 15 significant digits, otherwise the exact string.
-pub(super) fn numeric_value(text: &str) -> Value {
-    if let Ok(i) = text.parse::<i64>() {
-        return Value::from(i);
-    }
-    let significant = text.chars().filter(char::is_ascii_digit).collect::<String>();
-    let significant = significant.trim_start_matches('0').trim_end_matches('0');
-    if significant.len() <= 15
-        && let Ok(f) = text.parse::<f64>()
-        && f.is_finite()
-        && let Some(n) = serde_json::Number::from_f64(f)
-    {
-        return Value::Number(n);
-    }
-    Value::String(text.to_string())
 }
 
 /// Encodes decimal text (`-12.340`, `NaN`, `Infinity`) as a binary numeric.

@@ -25,7 +25,7 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Poller, json_of, polling, send};
+use super::{Poller, WaitProps, json_of, send};
 use crate::core::http;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
@@ -76,14 +76,8 @@ struct JobProps {
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     #[prop(dynamic, default = "true")]
     wait: Option<bool>,
-    /// The longest wait for the job to end.
-    #[serde(default, deserialize_with = "de::opt_duration")]
-    #[prop(dynamic, kind = "Duration", default = "\"PT60M\"")]
-    max_duration: Option<chrono::TimeDelta>,
-    /// The pause between two looks at the job.
-    #[serde(default, deserialize_with = "de::opt_duration")]
-    #[prop(dynamic, kind = "Duration", default = "\"PT1S\"")]
-    poll_frequency: Option<chrono::TimeDelta>,
+    #[serde(flatten)]
+    polling: WaitProps,
 }
 
 /// Run an Airbyte Cloud sync.
@@ -164,13 +158,7 @@ fn job(kind: &'static str, p: JobProps) -> Result<Box<dyn RunnableTask>, TaskErr
     if connection.is_empty() {
         return Err(TaskError::property("connectionId", "is required"));
     }
-    Ok(Box::new(Job {
-        kind,
-        auth,
-        connection,
-        wait: p.wait.unwrap_or(true),
-        polling: polling(p.poll_frequency, p.max_duration)?,
-    }))
+    Ok(Box::new(Job { kind, auth, connection, wait: p.wait.unwrap_or(true), polling: p.polling.polling()? }))
 }
 
 fn build_sync(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {

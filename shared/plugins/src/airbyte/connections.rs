@@ -32,7 +32,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Poller, json_of, polling, send};
+use super::{Poller, WaitProps, json_of, send};
 use crate::core::http::{self, HttpOptions};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
@@ -268,14 +268,8 @@ struct SyncProps {
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     #[prop(dynamic, default = "true")]
     wait: Option<bool>,
-    /// The longest wait for the job to end.
-    #[serde(default, deserialize_with = "de::opt_duration")]
-    #[prop(dynamic, kind = "Duration", default = "\"PT60M\"")]
-    max_duration: Option<chrono::TimeDelta>,
-    /// The pause between two looks at the job.
-    #[serde(default, deserialize_with = "de::opt_duration")]
-    #[prop(dynamic, kind = "Duration", default = "\"PT1S\"")]
-    poll_frequency: Option<chrono::TimeDelta>,
+    #[serde(flatten)]
+    polling: WaitProps,
     /// Fail when a sync of the connection is already running (else end with alreadyRunning).
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     #[prop(dynamic, default = "true")]
@@ -300,14 +294,8 @@ struct CheckProps {
     #[serde(deserialize_with = "de::string_lenient")]
     #[prop(dynamic, required)]
     job_id: String,
-    /// The longest wait for the job to end.
-    #[serde(default, deserialize_with = "de::opt_duration")]
-    #[prop(dynamic, kind = "Duration", default = "\"PT60M\"")]
-    max_duration: Option<chrono::TimeDelta>,
-    /// The pause between two looks at the job.
-    #[serde(default, deserialize_with = "de::opt_duration")]
-    #[prop(dynamic, kind = "Duration", default = "\"PT1S\"")]
-    poll_frequency: Option<chrono::TimeDelta>,
+    #[serde(flatten)]
+    polling: WaitProps,
 }
 
 #[derive(Debug)]
@@ -336,7 +324,7 @@ fn build_sync(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskE
         api: Api::new(p.c)?,
         connection,
         wait: p.wait.unwrap_or(true),
-        polling: polling(p.poll_frequency, p.max_duration)?,
+        polling: p.polling.polling()?,
         fail_on_active: p.fail_on_active_sync.unwrap_or(true),
     }))
 }
@@ -344,7 +332,7 @@ fn build_sync(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskE
 fn build_check(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: CheckProps = parse_props(props)?;
     let job_id = p.job_id.trim().parse().map_err(|_| TaskError::property("jobId", "must be a job's number"))?;
-    Ok(Box::new(CheckStatus { api: Api::new(p.c)?, job_id, polling: polling(p.poll_frequency, p.max_duration)? }))
+    Ok(Box::new(CheckStatus { api: Api::new(p.c)?, job_id, polling: p.polling.polling()? }))
 }
 
 /// Airbyte's answer that a sync of the connection is running.

@@ -17,10 +17,11 @@ pub mod connections;
 use std::time::{Duration, Instant};
 
 use reqwest::{RequestBuilder, StatusCode, Url};
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::TaskError;
 use crate::core::http;
+use crate::{Declare, TaskError, de};
 
 /// The most bytes of one answer read.
 pub const MAX_ANSWER: u64 = 16 * 1024 * 1024;
@@ -91,23 +92,36 @@ pub fn json_of(what: &str, (status, body): (StatusCode, String)) -> Result<Value
     serde_json::from_str(&body).map_err(|e| TaskError::failed(format!("the answer to {what} is not JSON: {e}")))
 }
 
-/// `pollFrequency` and `maxDuration`, checked.
-pub fn polling(
-    poll: Option<chrono::TimeDelta>,
-    max: Option<chrono::TimeDelta>,
-) -> Result<(Duration, Duration), TaskError> {
-    let poll = match poll {
-        None => Duration::from_secs(1),
-        Some(d) => d.to_std().map_err(|_| TaskError::property("pollFrequency", "must not be negative"))?,
-    };
-    if poll < MIN_POLL {
-        return Err(TaskError::property("pollFrequency", format!("must be at least {MIN_POLL:?}")));
+/// How a job is followed: what every Airbyte task that waits takes.
+#[derive(Debug, Default, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitProps {
+    /// The longest wait for the job to end.
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    #[prop(dynamic, kind = "Duration", default = "\"PT60M\"")]
+    max_duration: Option<chrono::TimeDelta>,
+    /// The pause between two looks at the job.
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    #[prop(dynamic, kind = "Duration", default = "\"PT1S\"")]
+    poll_frequency: Option<chrono::TimeDelta>,
+}
+
+impl WaitProps {
+    /// `(pollFrequency, maxDuration)`, checked.
+    pub fn polling(&self) -> Result<(Duration, Duration), TaskError> {
+        let poll = match self.poll_frequency {
+            None => Duration::from_secs(1),
+            Some(d) => d.to_std().map_err(|_| TaskError::property("pollFrequency", "must not be negative"))?,
+        };
+        if poll < MIN_POLL {
+            return Err(TaskError::property("pollFrequency", format!("must be at least {MIN_POLL:?}")));
+        }
+        let max = match self.max_duration {
+            None => Duration::from_secs(3600),
+            Some(d) => d.to_std().map_err(|_| TaskError::property("maxDuration", "must not be negative"))?,
+        };
+        Ok((poll, max))
     }
-    let max = match max {
-        None => Duration::from_secs(3600),
-        Some(d) => d.to_std().map_err(|_| TaskError::property("maxDuration", "must not be negative"))?,
-    };
-    Ok((poll, max))
 }
 
 /// The wait between two looks at a job, bounded by `maxDuration`.
@@ -150,9 +164,8 @@ mod tests {
 
     #[test]
     fn polling_is_checked() {
-        assert_eq!(polling(None, None).unwrap(), (Duration::from_secs(1), Duration::from_secs(3600)));
-        assert!(
-            polling(Some(chrono::TimeDelta::milliseconds(10)), None).unwrap_err().to_string().contains("pollFrequency")
-        );
+        assert_eq!(WaitProps::default().polling().unwrap(), (Duration::from_secs(1), Duration::from_secs(3600)));
+        let fast = WaitProps { poll_frequency: Some(chrono::TimeDelta::milliseconds(10)), ..WaitProps::default() };
+        assert!(fast.polling().unwrap_err().to_string().contains("pollFrequency"));
     }
 }

@@ -158,8 +158,7 @@ fn ended(status: &str) -> bool {
 impl Sync {
     /// One call to Hightouch: its JSON answer, or an error naming the call.
     async fn call(&self, cx: &RunContext, method: Method, path: &str, body: Option<Value>) -> Result<Value, TaskError> {
-        let base = cx.services.config.hightouch_url.as_deref().unwrap_or(API).trim_end_matches('/');
-        let url = http::parse_uri("syncId", &format!("{base}{path}"))?;
+        let url = http::api_url("BATON_HIGHTOUCH_BASE_URL", cx.services.config.hightouch_url.as_deref(), API, path)?;
         let mut rb = cx
             .services
             .http

@@ -25,7 +25,7 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Poller, WaitProps, json_of, send};
+use super::{Poller, WaitProps, access_token, credentials, json_of, send, set};
 use crate::core::http;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
@@ -134,10 +134,6 @@ struct Job {
     polling: (std::time::Duration, std::time::Duration),
 }
 
-fn set(v: &Option<String>) -> Option<String> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
-}
-
 fn job(kind: &'static str, p: JobProps) -> Result<Box<dyn RunnableTask>, TaskError> {
     let auth = match (set(&p.token), set(&p.client_id), set(&p.client_secret), set(&p.username), set(&p.password)) {
         (Some(t), ..) => Auth::Bearer(t),
@@ -174,7 +170,7 @@ impl Job {
     async fn authorization(&self, cx: &RunContext) -> Result<Auth, TaskError> {
         let Auth::Client { id, secret, url } = &self.auth else { return Ok(self.auth.clone()) };
         let parsed: Url = http::parse_uri("tokenURL", url)?;
-        let body = json!({"client_id": id, "client_secret": secret, "grant-type": "client_credentials"});
+        let body = credentials(id, secret);
         let answer = send(&parsed, "POST tokenURL", || {
             Ok(cx
                 .services
@@ -184,11 +180,7 @@ impl Job {
                 .body(body.to_string()))
         })
         .await?;
-        let token = json_of("POST tokenURL", answer)?["access_token"].as_str().map(str::to_string);
-        Ok(Auth::Bearer(
-            token
-                .ok_or_else(|| TaskError::property("clientId", "Airbyte gave no access_token for these credentials"))?,
-        ))
+        Ok(Auth::Bearer(access_token("POST tokenURL", answer, "clientId")?))
     }
 
     async fn call(
@@ -199,8 +191,8 @@ impl Job {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, TaskError> {
-        let base = cx.services.config.airbyte_cloud_url.as_deref().unwrap_or(API).trim_end_matches('/');
-        let url: Url = http::parse_uri("connectionId", &format!("{base}{path}"))?;
+        let url =
+            http::api_url("BATON_AIRBYTE_CLOUD_BASE_URL", cx.services.config.airbyte_cloud_url.as_deref(), API, path)?;
         let what = format!("{method} {path}");
         let answer = send(&url, &what, || {
             let mut rb = cx

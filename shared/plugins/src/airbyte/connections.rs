@@ -32,7 +32,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Poller, WaitProps, json_of, send};
+use super::{Poller, WaitProps, access_token, credentials, json_of, send, set};
 use crate::core::http::{self, HttpOptions};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
@@ -104,10 +104,6 @@ struct Api {
     options: HttpOptions,
 }
 
-fn set(v: &Option<String>) -> Option<String> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
-}
-
 impl Api {
     fn new(c: Connection) -> Result<Api, TaskError> {
         let base = c.url.trim().trim_end_matches('/').to_string();
@@ -129,13 +125,9 @@ impl Api {
     /// exchanged for a Bearer token.
     async fn auth(&self, cx: &RunContext) -> Result<Auth, TaskError> {
         let Auth::App(app) = &self.auth else { return Ok(self.auth.clone()) };
-        let body =
-            json!({"client_id": app.client_id, "client_secret": app.client_secret, "grant-type": "client_credentials"});
+        let body = credentials(&app.client_id, &app.client_secret);
         let answer = self.post(cx, &Auth::None, "/api/v1/applications/token", &body).await?;
-        let token = json_of("POST /api/v1/applications/token", answer)?["access_token"].as_str().map(str::to_string);
-        Ok(Auth::Bearer(token.ok_or_else(|| {
-            TaskError::property("applicationCredentials", "Airbyte gave no access_token for these credentials")
-        })?))
+        Ok(Auth::Bearer(access_token("POST /api/v1/applications/token", answer, "applicationCredentials")?))
     }
 
     async fn post(

@@ -92,6 +92,26 @@ pub fn json_of(what: &str, (status, body): (StatusCode, String)) -> Result<Value
     serde_json::from_str(&body).map_err(|e| TaskError::failed(format!("the answer to {what} is not JSON: {e}")))
 }
 
+/// A property's value when it is set to something other than blanks.
+pub fn set(v: &Option<String>) -> Option<String> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// The body Airbyte's token endpoints take for an application's client
+/// credentials.
+pub fn credentials(id: &str, secret: &str) -> Value {
+    serde_json::json!({"client_id": id, "client_secret": secret, "grant-type": "client_credentials"})
+}
+
+/// The `access_token` of a token endpoint's answer to `what`; its absence
+/// is blamed on the credentials property `property`.
+pub fn access_token(what: &str, answer: (StatusCode, String), property: &str) -> Result<String, TaskError> {
+    json_of(what, answer)?["access_token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| TaskError::property(property, "Airbyte gave no access_token for these credentials"))
+}
+
 /// How a job is followed: what every Airbyte task that waits takes.
 #[derive(Debug, Default, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]

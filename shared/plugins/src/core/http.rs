@@ -86,6 +86,20 @@ pub fn with_auth(rb: RequestBuilder, options: &HttpOptions) -> Result<RequestBui
     Ok(rb)
 }
 
+/// The URL of `path` on a service's API: the base URL the setting
+/// `setting` gives (`configured`), else `default`. A bad setting is an
+/// error naming the setting, not a property of the task.
+pub fn api_url(setting: &str, configured: Option<&str>, default: &str, path: &str) -> Result<Url, TaskError> {
+    let base = configured.unwrap_or(default).trim().trim_end_matches('/');
+    let bad =
+        |why: String| TaskError::failed(format!("the setting {setting} ('{base}') is not an http(s) base URL: {why}"));
+    let url = Url::parse(&format!("{base}{path}")).map_err(|e| bad(e.to_string()))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        s => Err(bad(format!("unsupported scheme '{s}'"))),
+    }
+}
+
 /// Parses an `http`/`https` URI.
 pub fn parse_uri(property: &str, uri: &str) -> Result<Url, TaskError> {
     let url =
@@ -296,6 +310,20 @@ pub fn url_file_name(url: &Url) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_base_url_setting_is_blamed_on_the_setting() {
+        let url = api_url("BATON_X_BASE_URL", None, "https://api.x.com/", "/v1/a").unwrap();
+        assert_eq!(url.as_str(), "https://api.x.com/v1/a");
+        assert_eq!(
+            api_url("S", Some("http://127.0.0.1:9/"), "https://d", "/p").unwrap().as_str(),
+            "http://127.0.0.1:9/p"
+        );
+        let e = api_url("BATON_X_BASE_URL", Some("ftp://x"), "https://d", "/p").unwrap_err().to_string();
+        assert!(e.contains("BATON_X_BASE_URL") && e.contains("ftp"), "{e}");
+        let e = api_url("BATON_X_BASE_URL", Some("not a url"), "https://d", "/p").unwrap_err().to_string();
+        assert!(e.contains("BATON_X_BASE_URL"), "{e}");
+    }
 
     #[test]
     fn file_names() {

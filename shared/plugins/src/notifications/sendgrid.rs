@@ -18,6 +18,7 @@ use super::mail_smtp::{self, FileRef};
 use super::mail_summary;
 use super::summary::SummaryProps;
 use super::webhook::{self, Options};
+use crate::core::http;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -112,8 +113,9 @@ impl Envelope {
         if !files.is_empty() {
             mail.insert("attachments".into(), Value::Array(files));
         }
-        let base = cx.services.config.sendgrid_url.as_deref().unwrap_or(API);
-        let url = format!("{}/v3/mail/send", base.trim_end_matches('/'));
+        let url =
+            http::api_url("BATON_SENDGRID_BASE_URL", cx.services.config.sendgrid_url.as_deref(), API, "/v3/mail/send")?
+                .to_string();
         let options = Options {
             headers: vec![
                 ("Authorization".into(), vec![format!("Bearer {}", self.sendgrid_api_key)]),

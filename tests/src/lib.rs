@@ -15,6 +15,7 @@ pub mod functions;
 pub mod gcp_emulators;
 pub mod git_http;
 pub mod http;
+pub mod mariadb;
 pub mod pg;
 pub mod taxi;
 pub mod zoomcamp;

@@ -27,7 +27,19 @@ fn kestras_corpus_flows_end_as_kestras_tests_expect() {
     let mut wrong = Vec::new();
     for p in &runs {
         let (path, state) = (p[0], p[2]);
-        let taskruns = p.get(3).and_then(|t| t.strip_prefix("taskruns=")).map(|n| n.parse::<usize>().expect("count"));
+        let taskruns =
+            p.iter().skip(3).find_map(|t| t.strip_prefix("taskruns=")).map(|n| n.parse::<usize>().expect("count"));
+        // `attempts=I:N` (exactly) or `attempts=I:>=N` for the I-th task run
+        let attempts: Vec<(usize, bool, usize)> = p
+            .iter()
+            .skip(3)
+            .filter_map(|t| t.strip_prefix("attempts="))
+            .map(|a| {
+                let (i, n) = a.split_once(':').expect("attempts=I:N");
+                let (at_least, n) = n.strip_prefix(">=").map_or((false, n), |n| (true, n));
+                (i.parse().expect("index"), at_least, n.parse().expect("attempts"))
+            })
+            .collect();
         let home = std::env::temp_dir().join(format!("baton-corpus-{}", uuid::Uuid::new_v4()));
         let out = Command::new(baton_bin())
             .args(["run", "-q", "--json", "--home"])
@@ -49,6 +61,15 @@ fn kestras_corpus_flows_end_as_kestras_tests_expect() {
             wrong.push(format!(
                 "{path}: Kestra's test expects {state} {taskruns:?} task runs, Baton ended {got} with {n}"
             ));
+        }
+        for (i, at_least, want) in attempts {
+            let had = e["taskRunList"][i]["attempts"].as_array().map_or(0, Vec::len);
+            if had != want && !(at_least && had > want) {
+                let how = if at_least { ">=" } else { "" };
+                wrong.push(format!(
+                    "{path}: Kestra's test expects task run {i} to have {how}{want} attempts, it had {had}"
+                ));
+            }
         }
     }
     assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), runs.len(), wrong.join("\n"));

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::index::ExecIndex;
-use super::retry::next_retry_date;
+use super::retry::{governing, next_retry_date};
 use baton_model::wire::messages::ExecutionEvent;
 use baton_model::{Execution, Flow, StateType};
 
@@ -84,6 +84,13 @@ fn apply(
                 return (Vec::new(), false);
             };
             let mut exec_changed = false;
+            // the walk up the parents only when a retry may matter: a
+            // failure, or a success after retries (warningOnRetry)
+            let retry = if result.state.is_failed() || exec.task_run_list[pos].attempts.len() > 1 {
+                governing(flow, exec, pos, task, |id| find(exec, id))
+            } else {
+                task.retry.as_ref()
+            };
             {
                 let tr = &mut exec.task_run_list[pos];
                 if tr.state.is_terminal() || tr.attempts.len() as u32 != *attempt {
@@ -107,7 +114,7 @@ fn apply(
                 }
                 let failed = result.state.is_failed();
                 let retry_at = if failed && result.state != StateType::Killed {
-                    task.retry.as_ref().and_then(|r| {
+                    retry.and_then(|r| {
                         let first = tr.attempts.first().and_then(|a| a.state.start_date()).unwrap_or(result.start);
                         next_retry_date(r, tr.attempts.len() as u32, first, result.end)
                     })
@@ -120,7 +127,7 @@ fn apply(
                 } else {
                     tr.next_retry_date = None;
                     let retried = tr.attempts.len() > 1;
-                    let warn_on_retry = task.retry.as_ref().is_some_and(|r| r.warning_on_retry);
+                    let warn_on_retry = retry.is_some_and(|r| r.warning_on_retry);
                     let mut final_state = result.state;
                     if final_state == StateType::Success && retried && warn_on_retry {
                         final_state = StateType::Warning;

@@ -3,7 +3,33 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use baton_model::{Retry, RetryKind};
+use baton_model::{Execution, Flow, Retry, RetryKind, Task};
+
+/// The retry policy of a failed task run of `task` at `pos`: the task's
+/// own, else the nearest enclosing flowable's that has one, else the
+/// flow's — Kestra's order (its executor's `searchForParentRetry`): a
+/// flowable's `retry` re-runs each child task that fails inside it, not
+/// the whole block. `find` gives a task run's position by id.
+pub fn governing<'f>(
+    flow: &'f Flow,
+    exec: &Execution,
+    pos: usize,
+    task: &'f Task,
+    find: impl Fn(&str) -> Option<usize>,
+) -> Option<&'f Retry> {
+    if let Some(r) = &task.retry {
+        return Some(r);
+    }
+    let mut parent = exec.task_run_list.get(pos).and_then(|t| t.parent_task_run_id.as_deref());
+    while let Some(id) = parent {
+        let Some(run) = find(id).and_then(|p| exec.task_run_list.get(p)) else { break };
+        if let Some(r) = flow.find_task(&run.task_id).and_then(|t| t.retry.as_ref()) {
+            return Some(r);
+        }
+        parent = run.parent_task_run_id.as_deref();
+    }
+    flow.retry.as_ref()
+}
 
 /// The date of the next attempt, or `None` if no retry is left.
 ///

@@ -82,3 +82,39 @@ fn warning_on_retry() {
     let mut sim = Sim::new(&y, json!({}), &script);
     assert_eq!(sim.run(), StateType::Warning);
 }
+
+#[test]
+fn a_flowable_s_retry_reruns_the_child_that_fails_in_it() {
+    // Kestra's retry-flowable and retry-flowable-nested-child: the nearest
+    // enclosing flowable with a retry governs a child without one; the
+    // block itself is not re-run (its first child ran once)
+    let y = format!(
+        "id: f\nnamespace: n\ntasks:\n  - id: outer\n    type: io.kestra.plugin.core.flow.Sequential\n    retry:\n      type: constant\n      interval: PT1S\n      maxAttempt: 3\n    tasks:\n      - id: ok\n        type: {LOG}\n      - id: inner\n        type: io.kestra.plugin.core.flow.Sequential\n        tasks:\n          - id: bad\n            type: {LOG}\n"
+    );
+    let script = |j: &WorkerJob| {
+        if j.task.id == "bad" { (StateType::Failed, Map::new()) } else { (StateType::Success, Map::new()) }
+    };
+    let mut sim = Sim::new(&y, json!({}), &script);
+    assert_eq!(sim.run(), StateType::Failed);
+    let attempts = |id: &str| sim.exec.task_run_list.iter().find(|t| t.task_id == id).map(|t| t.attempts.len());
+    assert_eq!(attempts("bad"), Some(3), "retried by the outer block's policy");
+    assert_eq!(attempts("ok"), Some(1), "the block is not re-run");
+}
+
+#[test]
+fn the_flow_s_retry_governs_a_task_without_one_and_a_task_s_own_wins() {
+    let y = format!(
+        "id: f\nnamespace: n\nretry:\n  behavior: RETRY_FAILED_TASK\n  type: constant\n  interval: PT1S\n  maxAttempt: 4\ntasks:\n  - id: a\n    type: {LOG}\n  - id: b\n    type: {LOG}\n    retry:\n      type: constant\n      interval: PT1S\n      maxAttempt: 2\n"
+    );
+    let script = |j: &WorkerJob| {
+        if (j.task.id == "a" && j.attempt < 4) || j.task.id == "b" {
+            (StateType::Failed, Map::new())
+        } else {
+            (StateType::Success, Map::new())
+        }
+    };
+    let mut sim = Sim::new(&y, json!({}), &script);
+    assert_eq!(sim.run(), StateType::Failed);
+    assert_eq!(sim.exec.task_run_list[0].attempts.len(), 4, "the flow's retry: a succeeds on its 4th attempt");
+    assert_eq!(sim.exec.task_run_list[1].attempts.len(), 2, "b's own retry wins over the flow's");
+}

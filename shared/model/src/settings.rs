@@ -405,6 +405,12 @@ pub const ALL: &[Setting] = &[
         "How long a login on the web UI's login page lasts, in hours (1 to 720), under basic auth: the signed `HttpOnly` session cookie `baton_session` expires then and the page asks for the password again. The signing key is `session.key` in the Baton home (mode 0600); deleting it, or changing the password, ends every session.",
     ),
     var(
+        "BATON_SERVICENOW_BASE_URL",
+        Some("`https://{domain}.service-now.com`"),
+        &[Tasks],
+        "The ServiceNow instance URL for the `servicenow.*` tasks, in place of the one their `domain` names (Kestra's have none to set in a flow): a proxy or a local fake.",
+    ),
+    var(
         "BATON_SWEEP_JOB",
         None,
         &[Functions],

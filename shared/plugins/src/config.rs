@@ -84,6 +84,10 @@ pub struct PluginConfig {
     /// `None`: https://api.airbyte.com/v1). Kestra's `airbyte.cloud.jobs`
     /// tasks have no property for it.
     pub airbyte_cloud_url: Option<String>,
+    /// ServiceNow's instance URL (`BATON_SERVICENOW_BASE_URL`; `None`:
+    /// `https://{domain}.service-now.com`). Kestra's ServiceNow tasks have
+    /// no property for it; the engine's setting serves local tests and proxies.
+    pub servicenow_url: Option<String>,
     /// The folders the `io.kestra.plugin.fs.local` tasks may touch
     /// (`BATON_LOCAL_ALLOWED_PATHS`, separated by ':' as `PATH`; Kestra's
     /// plugin configuration `allowed-paths`). Empty: those tasks refuse to run.
@@ -105,6 +109,7 @@ impl PluginConfig {
             sendgrid_url: std::env::var("BATON_SENDGRID_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
             hightouch_url: std::env::var("BATON_HIGHTOUCH_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
             airbyte_cloud_url: std::env::var("BATON_AIRBYTE_CLOUD_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
+            servicenow_url: std::env::var("BATON_SERVICENOW_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
             local_allowed_paths: std::env::var_os("BATON_LOCAL_ALLOWED_PATHS")
                 .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
                 .unwrap_or_default(),

@@ -145,6 +145,12 @@ impl RunContext {
             if let Some(files) = output_file_vars(&raw_props, &dir) {
                 m.entry("outputFiles").or_insert(files);
             }
+            // `{{ inputFile }}` (MySQL tasks): where `inputFile` is copied
+            // for LOAD DATA LOCAL INFILE, set whether or not the task has one.
+            if task_type.starts_with("io.kestra.plugin.jdbc.mysql.") {
+                let file = dir.join(crate::jdbc::mysql::query::INPUT_FILE);
+                m.entry("inputFile").or_insert_with(|| Value::String(file.display().to_string()));
+            }
             // Kestra's `{{ outputDir }}`: every file written there is an output file.
             if output_dir_enabled(&raw_props) {
                 m.entry("outputDir").or_insert_with(|| Value::String(dir.join(&task_run_id).display().to_string()));

@@ -35,8 +35,10 @@ pub mod github;
 pub mod graphql;
 pub mod hightouch;
 pub mod jdbc;
+pub mod jenkins;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod klaviyo;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]
@@ -49,6 +51,7 @@ pub mod registry;
 pub mod scripts;
 #[cfg(feature = "serdes")]
 pub mod serdes;
+pub mod servicenow;
 pub mod sockets;
 
 use async_trait::async_trait;

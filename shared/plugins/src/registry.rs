@@ -106,6 +106,9 @@ impl Registry {
         super::ai::register(&mut r);
         super::graphql::register(&mut r);
         super::hightouch::register(&mut r);
+        super::jenkins::register(&mut r);
+        super::klaviyo::register(&mut r);
+        super::servicenow::register(&mut r);
         super::airbyte::register(&mut r);
         super::sockets::register(&mut r);
         super::fs_local::register(&mut r);

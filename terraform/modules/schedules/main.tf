@@ -31,7 +31,7 @@
 # function evaluate the trigger once (shared/runtime/src/runtime/events/http.rs).
 # An `io.kestra.plugin.aws.s3.Trigger` gets the same job: its tick polls the
 # bucket once (shared/runtime/src/runtime/events/s3.rs); so do the JDBC
-# triggers (`jdbc.postgresql.Trigger`, `jdbc.duckdb.Trigger`) and
+# triggers (`jdbc.postgresql.Trigger`, `jdbc.mysql.Trigger`, `jdbc.duckdb.Trigger`) and
 # `gcp.bigquery.Trigger`: their tick runs the query once, as an
 # http.Trigger's sends its request; `redis.list.Trigger` (alias
 # `redis.TriggerList`): its tick pops the list once; `aws.sqs.Trigger`:
@@ -60,6 +60,7 @@ locals {
     "io.kestra.plugin.core.http.Trigger",
     "io.kestra.plugin.aws.s3.Trigger",
     "io.kestra.plugin.jdbc.postgresql.Trigger",
+    "io.kestra.plugin.jdbc.mysql.Trigger",
     "io.kestra.plugin.jdbc.duckdb.Trigger",
     "io.kestra.plugin.gcp.bigquery.Trigger",
     "io.kestra.plugin.redis.list.Trigger",

@@ -322,6 +322,32 @@ impl Reader<'_> {
                 }
             },
         };
+        for (k, v) in o {
+            match k.as_str() {
+                "type" | "interval" | "maxInterval" | "delayFactor" | "minInterval" | "maxAttempt" | "maxAttempts"
+                | "maxDuration" | "warningOnRetry" => {}
+                "behavior" => match v.as_str().map(str::to_ascii_uppercase).as_deref() {
+                    None if v.is_null() => {}
+                    Some("RETRY_FAILED_TASK") => {}
+                    Some("CREATE_NEW_EXECUTION") => self.problem(
+                        &child_key(path, "behavior"),
+                        "retry behavior CREATE_NEW_EXECUTION (each retry a new execution) is not supported yet; \
+                         RETRY_FAILED_TASK, the default, retries the failed task in its execution",
+                    ),
+                    _ => self.problem(
+                        &child_key(path, "behavior"),
+                        format!("retry behavior {v}: expected RETRY_FAILED_TASK or CREATE_NEW_EXECUTION"),
+                    ),
+                },
+                other => self.problem(
+                    &child_key(path, other),
+                    format!(
+                        "unknown retry property '{other}' (a retry has type, interval, maxInterval, delayFactor, \
+                         minInterval, maxAttempt, maxDuration, warningOnRetry, behavior)"
+                    ),
+                ),
+            }
+        }
         Some(Retry {
             kind,
             max_attempt,

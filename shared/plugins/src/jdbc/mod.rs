@@ -1,4 +1,5 @@
 //! JDBC-style SQL task plugins (`io.kestra.plugin.jdbc.*`): PostgreSQL,
+//! MySQL/MariaDB,
 //! embedded SQLite and, with the `duckdb` feature, embedded DuckDB. `fetch` holds what every
 //! engine shares (fetch types, rows, outputs), `split` the SQL text scanning.
 
@@ -6,7 +7,9 @@
 pub mod duckdb;
 pub mod fetch;
 pub mod files;
+pub mod mysql;
 pub mod postgres;
+pub mod props;
 pub mod split;
 pub mod sqlite;
 
@@ -15,6 +18,7 @@ use super::Registry;
 /// Registers this group's plugins.
 pub fn register(r: &mut Registry) {
     postgres::register(r);
+    mysql::register(r);
     duckdb::register(r);
     sqlite::register(r);
 }

@@ -1,6 +1,18 @@
 //! SQL text scanning shared by the JDBC engines: splitting a script into
 //! statements on `;` outside quotes, dollar-quotes and comments, and
 //! rewriting Kestra's named parameters (`:name`) into positional ones.
+//! Two dialects: PostgreSQL's (the default: `E'…'` escapes, `$tag$`
+//! quotes, nested block comments), also read for SQLite and DuckDB, and
+//! MySQL's (backslash escapes in `'…'` and `"…"`, backtick identifiers,
+//! `#` comments, `-- ` comments only with a space after them).
+
+/// Whose quoting and comments the text follows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Dialect {
+    #[default]
+    Postgres,
+    MySql,
+}
 
 /// What the scanner is inside of.
 #[derive(Clone, Copy, PartialEq)]
@@ -8,7 +20,10 @@ enum In {
     Code,
     /// `'…'`; `true` for `E'…'` (backslash escapes).
     Single(bool),
-    Double,
+    /// `"…"`; `true` when a backslash escapes (MySQL).
+    Double(bool),
+    /// `` `…` `` (MySQL).
+    Backtick,
     Line,
     /// `/* … */`, with the nesting depth.
     Block(u32),
@@ -25,7 +40,8 @@ enum Kind {
 }
 
 /// Calls `f(byte index, char, kind)` for each char of `sql`.
-fn scan(sql: &str, mut f: impl FnMut(usize, char, Kind)) {
+fn scan(sql: &str, dialect: Dialect, mut f: impl FnMut(usize, char, Kind)) {
+    let my = dialect == Dialect::MySql;
     let b = sql.as_bytes();
     let mut state = In::Code;
     let mut dollar: Option<String> = None;
@@ -46,15 +62,24 @@ fn scan(sql: &str, mut f: impl FnMut(usize, char, Kind)) {
         match state {
             In::Code => match c {
                 '\'' => {
-                    let escaped = i > 0 && matches!(b[i - 1], b'E' | b'e') && !(i > 1 && is_ident_byte(b[i - 2]));
+                    let escaped =
+                        my || (i > 0 && matches!(b[i - 1], b'E' | b'e') && !(i > 1 && is_ident_byte(b[i - 2])));
                     state = In::Single(escaped);
                     f(i, c, Kind::Literal);
                 }
                 '"' => {
-                    state = In::Double;
+                    state = In::Double(my);
                     f(i, c, Kind::Literal);
                 }
-                '-' if next == b'-' => {
+                '`' if my => {
+                    state = In::Backtick;
+                    f(i, c, Kind::Literal);
+                }
+                '#' if my => {
+                    state = In::Line;
+                    f(i, c, Kind::Comment);
+                }
+                '-' if next == b'-' && (!my || b.get(i + 2).is_none_or(u8::is_ascii_whitespace)) => {
                     state = In::Line;
                     f(i, c, Kind::Comment);
                 }
@@ -65,7 +90,7 @@ fn scan(sql: &str, mut f: impl FnMut(usize, char, Kind)) {
                     }
                     state = In::Block(0);
                 }
-                '$' if i == 0 || !is_ident_byte(b[i - 1]) => match dollar_tag(&sql[i..]) {
+                '$' if !my && (i == 0 || !is_ident_byte(b[i - 1])) => match dollar_tag(&sql[i..]) {
                     Some(tag) => {
                         let end = i + tag.len();
                         f(i, c, Kind::Literal);
@@ -94,10 +119,26 @@ fn scan(sql: &str, mut f: impl FnMut(usize, char, Kind)) {
                     }
                 }
             }
-            In::Double => {
+            In::Double(escaped) => {
                 f(i, c, Kind::Literal);
-                if c == '"' {
+                if escaped && c == '\\' {
+                    if let Some((j, cj)) = iter.next() {
+                        f(j, cj, Kind::Literal);
+                    }
+                } else if c == '"' {
                     if next == b'"' {
+                        if let Some((j, cj)) = iter.next() {
+                            f(j, cj, Kind::Literal);
+                        }
+                    } else {
+                        state = In::Code;
+                    }
+                }
+            }
+            In::Backtick => {
+                f(i, c, Kind::Literal);
+                if c == '`' {
+                    if next == b'`' {
                         if let Some((j, cj)) = iter.next() {
                             f(j, cj, Kind::Literal);
                         }
@@ -114,7 +155,7 @@ fn scan(sql: &str, mut f: impl FnMut(usize, char, Kind)) {
             }
             In::Block(depth) => {
                 f(i, c, Kind::Comment);
-                if c == '/' && next == b'*' {
+                if c == '/' && next == b'*' && !my {
                     if let Some((j, cj)) = iter.next() {
                         f(j, cj, Kind::Comment);
                     }
@@ -147,11 +188,16 @@ fn dollar_tag(s: &str) -> Option<String> {
 /// comments. Statements are trimmed; empty ones (and ones holding only
 /// comments) are dropped.
 pub fn split_statements(sql: &str) -> Vec<String> {
+    split_statements_in(sql, Dialect::Postgres)
+}
+
+/// [`split_statements`] in `dialect`.
+pub fn split_statements_in(sql: &str, dialect: Dialect) -> Vec<String> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut has_content = false;
     let mut cuts = Vec::new();
-    scan(sql, |i, c, kind| match kind {
+    scan(sql, dialect, |i, c, kind| match kind {
         Kind::Code if c == ';' => {
             cuts.push((start, i, has_content));
             start = i + 1;
@@ -175,8 +221,18 @@ pub fn split_statements(sql: &str) -> Vec<String> {
 /// SQL and the parameter names in position order (a name used twice gets
 /// one position per use, as Kestra binds them).
 pub fn bind_named(sql: &str, known: &[&str], placeholder: impl Fn(usize) -> String) -> (String, Vec<String>) {
+    bind_named_in(sql, Dialect::Postgres, known, placeholder)
+}
+
+/// [`bind_named`] in `dialect`.
+pub fn bind_named_in(
+    sql: &str,
+    dialect: Dialect,
+    known: &[&str],
+    placeholder: impl Fn(usize) -> String,
+) -> (String, Vec<String>) {
     let mut code_at = vec![false; sql.len()];
-    scan(sql, |i, _, kind| code_at[i] = kind == Kind::Code);
+    scan(sql, dialect, |i, _, kind| code_at[i] = kind == Kind::Code);
     let b = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
     let mut names = Vec::new();
@@ -205,6 +261,17 @@ pub fn bind_named(sql: &str, known: &[&str], placeholder: impl Fn(usize) -> Stri
         i += ch_len;
     }
     (out, names)
+}
+
+/// The statement on one line, shortened to `max` chars.
+pub fn one_line(sql: &str, max: usize) -> String {
+    let one: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > max {
+        let cut: String = one.chars().take(max).collect();
+        format!("{cut}…")
+    } else {
+        one
+    }
 }
 
 /// Kestra's `parameters`: a map (or a string holding a JSON map) of
@@ -247,6 +314,24 @@ mod tests {
         assert_eq!(split_statements("SELECT 1"), vec!["SELECT 1"]);
         assert_eq!(split_statements("  ; -- only a comment\n"), Vec::<String>::new());
         assert_eq!(split_statements("SELECT 'a' -- c\n;"), vec!["SELECT 'a' -- c"]);
+    }
+
+    #[test]
+    fn mysql_quotes_and_comments() {
+        let sql = "INSERT INTO t VALUES ('it\\'s; ok', \"a\\\";b\");\n\
+                   # a comment; here\n\
+                   SELECT `we;ird` FROM t; SELECT 1--1;\n\
+                   -- real comment;\n\
+                   SELECT $x; SELECT 2";
+        let st = split_statements_in(sql, Dialect::MySql);
+        assert_eq!(st.len(), 5, "{st:#?}");
+        assert_eq!(st[0], "INSERT INTO t VALUES ('it\\'s; ok', \"a\\\";b\")");
+        assert!(st[1].ends_with("SELECT `we;ird` FROM t"), "{}", st[1]);
+        assert_eq!(st[2], "SELECT 1--1");
+        assert!(st[3].ends_with("SELECT $x"), "{}", st[3]);
+        let (bound, names) = bind_named_in("SELECT :a, '\\':a', `:a` # :a\n", Dialect::MySql, &["a"], |_| "?".into());
+        assert_eq!(bound, "SELECT ?, '\\':a', `:a` # :a\n");
+        assert_eq!(names, vec!["a"]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Kestra's JDBC polling triggers, `io.kestra.plugin.jdbc.postgresql.Trigger`,
-//! `io.kestra.plugin.jdbc.duckdb.Trigger` and
+//! `io.kestra.plugin.jdbc.mysql.Trigger`, `io.kestra.plugin.jdbc.duckdb.Trigger` and
 //! `io.kestra.plugin.jdbc.sqlite.Trigger`: every `interval` the
 //! trigger runs its query — the database's `Query` task with the same
 //! properties (`url`, `username`, `password`, `sql`, `parameters`,
@@ -29,11 +29,13 @@ use crate::plugins::{Declare, PropKind};
 pub const POSTGRES: &str = "io.kestra.plugin.jdbc.postgresql.Trigger";
 pub const DUCKDB: &str = "io.kestra.plugin.jdbc.duckdb.Trigger";
 pub const SQLITE: &str = "io.kestra.plugin.jdbc.sqlite.Trigger";
+pub const MYSQL: &str = "io.kestra.plugin.jdbc.mysql.Trigger";
 
 /// The databases, as [`JdbcTrigger`]'s parameter.
 const PG: u8 = 0;
 const DUCK: u8 = 1;
 const LITE: u8 = 2;
+const MY: u8 = 3;
 
 /// The trigger's own properties beside its query's (also BigQuery's,
 /// `super::bigquery`).
@@ -58,6 +60,7 @@ fn query_of(type_name: &str) -> Option<&'static PluginDef> {
         POSTGRES => Some(&crate::plugins::jdbc::postgres::query::QUERY),
         DUCKDB => Some(&crate::plugins::jdbc::duckdb::QUERY),
         SQLITE => Some(&crate::plugins::jdbc::sqlite::QUERY),
+        MYSQL => Some(&crate::plugins::jdbc::mysql::query::QUERY),
         _ => None,
     }
 }
@@ -71,6 +74,7 @@ impl<const DB: u8> JdbcTrigger<DB> {
         match DB {
             PG => POSTGRES,
             DUCK => DUCKDB,
+            MY => MYSQL,
             _ => SQLITE,
         }
     }
@@ -89,6 +93,9 @@ impl<const DB: u8> Declared for JdbcTrigger<DB> {
             PG => {
                 "id: watch\ntype: io.kestra.plugin.jdbc.postgresql.Trigger\ninterval: PT5M\nurl: jdbc:postgresql://127.0.0.1:5432/db\nusername: pg_user\npassword: \"{{ secret('PG_PASSWORD') }}\"\nsql: SELECT id FROM orders WHERE status = 'NEW'\nafterSQL: UPDATE orders SET status = 'SEEN' WHERE status = 'NEW'\nfetchType: FETCH\n"
             }
+            MY => {
+                "id: watch\ntype: io.kestra.plugin.jdbc.mysql.Trigger\ninterval: PT5M\nurl: jdbc:mysql://127.0.0.1:3306/shop\nusername: mysql_user\npassword: \"{{ secret('MYSQL_PASSWORD') }}\"\nsql: SELECT id FROM orders WHERE status = 'NEW'\nafterSQL: UPDATE orders SET status = 'SEEN' WHERE status = 'NEW'\nfetchType: FETCH\n"
+            }
             DUCK => {
                 "id: watch\ntype: io.kestra.plugin.jdbc.duckdb.Trigger\ninterval: PT5M\nurl: \"jdbc:duckdb:/data/lake.duckdb\"\nsql: SELECT * FROM events WHERE NOT seen\nfetchType: FETCH\n"
             }
@@ -105,11 +112,15 @@ impl<const DB: u8> Declared for JdbcTrigger<DB> {
             title: match DB {
                 PG => "Start an execution when a PostgreSQL query returns rows.",
                 DUCK => "Start an execution when a DuckDB query returns rows.",
+                MY => "Start an execution when a MySQL query returns rows.",
                 _ => "Start an execution when a SQLite query returns rows.",
             },
             description: match DB {
                 PG => {
                     "Runs the query every `interval` (as jdbc.postgresql.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
+                }
+                MY => {
+                    "Runs the query every `interval` (as jdbc.mysql.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
                 }
                 DUCK => {
                     "Runs the query every `interval` (as jdbc.duckdb.Query, afterSQL included) and starts an execution when it returns rows: trigger.rows, trigger.row, trigger.uri, trigger.size per fetchType. On Google Cloud it is polled by a Cloud Scheduler job, at most once a minute."
@@ -134,6 +145,8 @@ pub static POSTGRES_DEF: LazyLock<TriggerDef> =
     LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<PG>>(check, crate::conditions::ConditionUse::Polling));
 pub static DUCKDB_DEF: LazyLock<TriggerDef> =
     LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<DUCK>>(check, crate::conditions::ConditionUse::Polling));
+pub static MYSQL_DEF: LazyLock<TriggerDef> =
+    LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<MY>>(check, crate::conditions::ConditionUse::Polling));
 pub static SQLITE_DEF: LazyLock<TriggerDef> =
     LazyLock::new(|| TriggerDef::declare::<JdbcTrigger<LITE>>(check, crate::conditions::ConditionUse::Polling));
 

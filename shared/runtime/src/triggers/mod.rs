@@ -307,7 +307,7 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         #[allow(unused_mut)]
         let mut defs: Vec<&'static TriggerDef> =
             vec![&*schedule::DEF, &*schedule::ON_DATES_DEF, &*flow::DEF, &*webhook::DEF, &*http::DEF];
-        defs.extend([&*jdbc::POSTGRES_DEF, &*jdbc::DUCKDB_DEF, &*jdbc::SQLITE_DEF]);
+        defs.extend([&*jdbc::POSTGRES_DEF, &*jdbc::MYSQL_DEF, &*jdbc::DUCKDB_DEF, &*jdbc::SQLITE_DEF]);
         defs.extend([&*socket::TCP_DEF, &*socket::UDP_DEF, &*fs_local::DEF]);
         // without the Google Cloud family its triggers are unknown types,
         // with a validation error saying how to get them (`plugins::left_out`)

@@ -15,7 +15,8 @@ use serde_json::{Map, Value};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use super::connect::{Conn, ConnProps};
-use super::errors::{one_line, sql_error};
+use super::errors::sql_error;
+use crate::jdbc::split::one_line;
 use crate::registry::{PluginDef, PropDecl};
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 use baton_backend::{ByteStream, storage_path};

@@ -9,6 +9,7 @@ use std::error::Error as _;
 use tokio_postgres::error::{DbError, ErrorPosition, SqlState};
 
 use super::url::Target;
+use crate::jdbc::split::one_line;
 
 /// Why connecting failed.
 pub fn connect_error(t: &Target, e: &tokio_postgres::Error) -> String {
@@ -57,17 +58,6 @@ fn locate(text: &str, position: usize) -> Option<(usize, usize, &str)> {
         }
     }
     None
-}
-
-/// The statement on one line, shortened to `max` chars.
-pub fn one_line(sql: &str, max: usize) -> String {
-    let one: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() > max {
-        let cut: String = one.chars().take(max).collect();
-        format!("{cut}…")
-    } else {
-        one
-    }
 }
 
 /// The statement on one line, shortened to about 300 chars (for errors).

@@ -10,48 +10,18 @@ use std::time::Instant;
 use async_trait::async_trait;
 use baton_model::decl::DeclaredProps;
 use futures::StreamExt;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 
 use super::cells::{Param, row_to_json};
 use super::connect::{Conn, ConnProps};
-use super::errors::{one_line, sql_error};
+use super::errors::sql_error;
 use crate::jdbc::fetch::{FetchProps, FetchType, ResultWriter};
-use crate::jdbc::split::{bind_named, split_statements};
+use crate::jdbc::props::{StatementProps, TxProps};
+use crate::jdbc::split::{bind_named, one_line, split_statements};
 use crate::registry::{PluginDef, PropDecl};
-use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
-
-/// The statement properties both tasks share.
-#[derive(Debug, Deserialize, Declare)]
-#[serde(rename_all = "camelCase")]
-struct Props {
-    /// The SQL to run.
-    #[serde(deserialize_with = "de::string_lenient")]
-    sql: String,
-    /// Named parameters bound in the SQL (:name).
-    #[serde(default)]
-    parameters: Option<Map<String, Value>>,
-    /// Rows fetched per round trip.
-    #[serde(default)]
-    #[allow(dead_code)]
-    #[prop(kind = "Integer", default = "10000")]
-    fetch_size: Option<Value>,
-    /// SQL run after the query, in the same transaction.
-    #[serde(default, rename = "afterSQL", deserialize_with = "de::opt_string_lenient")]
-    after_sql: Option<String>,
-}
-
-/// `Queries`' own property.
-#[derive(Debug, Deserialize, Declare)]
-#[serde(rename_all = "camelCase")]
-struct TxProps {
-    /// Run all statements in one transaction.
-    #[serde(default, deserialize_with = "de::opt_bool_lenient")]
-    #[prop(default = "true")]
-    transaction: Option<bool>,
-}
+use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
 
 /// The properties of `Query`: the connection's, the statement's and the
 /// fetch ones, each parsed apart (so that an error names its property).
@@ -59,7 +29,7 @@ pub struct QueryProps;
 
 impl DeclaredProps for QueryProps {
     fn props() -> Vec<PropDecl> {
-        [ConnProps::props(), Props::props(), FetchProps::props()].concat()
+        [ConnProps::props(), StatementProps::props(), FetchProps::props()].concat()
     }
 }
 
@@ -68,7 +38,7 @@ pub struct QueriesProps;
 
 impl DeclaredProps for QueriesProps {
     fn props() -> Vec<PropDecl> {
-        [ConnProps::props(), Props::props(), TxProps::props(), FetchProps::props()].concat()
+        [ConnProps::props(), StatementProps::props(), TxProps::props(), FetchProps::props()].concat()
     }
 }
 
@@ -84,7 +54,7 @@ struct Plan {
 }
 
 fn plan(props: &Map<String, Value>) -> Result<Plan, TaskError> {
-    let p: Props = parse_props(props)?;
+    let p: StatementProps = parse_props(props)?;
     // parsed apart, not flattened, so that an error names its property
     let conn: ConnProps = parse_props(props)?;
     let fetch: FetchProps = parse_props(props)?;

@@ -1,6 +1,6 @@
 //! Harnesses shared by the end-to-end tests (tests/) and the benchmarks
 //! (benches/): a throwaway PostgreSQL cluster (`pg`), NYC taxi trip files in
-//! the real TLC layouts (`taxi`), a local HTTP file server (`http`), and
+//! the real TLC layouts (`taxi`), a local HTTP file server (`http`), a webhook receiver (`webhook`),
 //! the zoomcamp taxi flow made to run locally (`zoomcamp`), and Baton as
 //! deployed on Google Cloud, played on the emulators (`deployed`, with a
 //! Cloud Scheduler stand-in in `cloud_scheduler`).
@@ -18,4 +18,5 @@ pub mod http;
 pub mod mariadb;
 pub mod pg;
 pub mod taxi;
+pub mod webhook;
 pub mod zoomcamp;

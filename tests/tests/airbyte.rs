@@ -110,10 +110,7 @@ async fn fake() -> (String, Shared) {
         .route("/v1/jobs", post(cloud_create))
         .route("/v1/jobs/{id}", get(cloud_job))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), seen)
+    (crate::support::serve_app(app).await, seen)
 }
 
 fn flow(id: &str, task: &str) -> String {

@@ -31,7 +31,7 @@ use shared::triggers::http::HttpTrigger;
 use crate::redis_tasks::validate;
 use crate::redis_triggers::{Local, ended};
 use crate::sched_support::{at, executions_of, read_uri, wait_ended};
-use crate::support::{harness, runs};
+use crate::support::{harness, outputs};
 
 /// A RabbitMQ node of its own (its default user: guest, from loopback).
 struct Rabbit {
@@ -127,10 +127,6 @@ impl Rabbit {
             assert!(confirm.await.expect("confirmed").is_ack());
         }
     }
-}
-
-fn outputs<'a>(e: &'a Execution, task: &str) -> &'a serde_json::Map<String, Value> {
-    runs(e, task).first().and_then(|t| t.outputs.as_ref()).unwrap_or_else(|| panic!("no outputs of {task}"))
 }
 
 fn records(text: &str) -> Vec<Value> {

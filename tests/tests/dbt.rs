@@ -222,6 +222,86 @@ tasks:
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// Kestra's one-command tasks (`dbt.cli.Seed`, `Build`, `Deps`), as the
+/// blueprints write them: `dbtPath` naming the image's dbt, the profile as
+/// an input file in `.profile/`, `dockerOptions`; dbt runs from the cached
+/// virtualenv (no engine) with the command line Kestra writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kestra_s_one_command_dbt_tasks_seed_and_build() {
+    let root = std::env::temp_dir().join(format!("baton-dbt-repo-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&root).expect("repo root");
+    make_repo(&root, "taxi", "main", PROJECT);
+    let server = serve_git(&root, None);
+    let c = pg::shared();
+    let db = c.create_database("dbtone");
+    trips(&db);
+    let h = harness_with_plugins(plugins());
+    let flow = format!(
+        r#"
+id: dbt_one
+namespace: zoomcamp.dbtone
+tasks:
+  - id: sync
+    type: io.kestra.plugin.git.SyncNamespaceFiles
+    url: {url}/taxi.git
+    branch: main
+    namespace: "{{{{ flow.namespace }}}}"
+    gitDirectory: taxi_rides
+    dryRun: false
+  - id: deps
+    type: io.kestra.plugin.dbt.cli.Deps
+  - id: seed
+    type: io.kestra.plugin.dbt.cli.Seed
+  - id: build
+    type: io.kestra.plugin.dbt.cli.Build
+    select: [+fact_trips]
+    exclude: [assert_fares_below_limit]
+    fullRefresh: true
+    thread: 2
+pluginDefaults:
+  - type: io.kestra.plugin.dbt.cli
+    values:
+      dbtPath: /usr/local/bin/dbt
+      namespaceFiles:
+        enabled: true
+      taskRunner:
+        type: io.kestra.plugin.scripts.runner.docker.Docker
+      dockerOptions:
+        image: ghcr.io/kestra-io/dbt-postgres:latest
+      inputFiles:
+        .profile/profiles.yml: |
+          default:
+            outputs:
+              dev:
+                type: postgres
+                host: 127.0.0.1
+                port: {port}
+                user: {user}
+                password: {password}
+                dbname: {db}
+                schema: dbt_one
+                threads: 1
+            target: dev
+"#,
+        url = server.base,
+        port = c.port(),
+        user = pg::USER,
+        password = pg::PASSWORD,
+    );
+    let e = h.run(&flow, json!({})).await;
+    let logs = h.logs(&e.id).await;
+    assert_eq!(e.state.current, StateType::Success, "{:?}\n{}", e.error, logs.join("\n"));
+    assert!(logs.iter().any(|l| l.starts_with("seed.taxi_rides.taxi_zone_lookup => success")), "{logs:?}");
+    assert!(logs.iter().any(|l| l.starts_with("model.taxi_rides.fact_trips => success in ")), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.contains("assert_fares_below_limit =>")), "excluded: {logs:?}");
+    assert_eq!(c.count(&db, "select count(*) from dbt_one.fact_trips"), 6);
+    let seed = runs(&e, "seed")[0].outputs.as_ref().expect("outputs");
+    assert!(seed["outputFiles"]["run_results.json"].as_str().is_some_and(|u| u.starts_with("kestra://")), "{seed:?}");
+    let deps = runs(&e, "deps")[0].outputs.as_ref().expect("outputs");
+    assert_eq!(deps["exitCode"], json!(0));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 #[test]
 fn the_real_dbt_flow_shapes_validate() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/flows/dbt");

@@ -236,6 +236,7 @@ fn log_job(tr: &str, claimed_by: Option<&str>) -> shared::runtime::messages::Wor
             id: "log".into(),
             kind: "io.kestra.plugin.core.log.Log".into(),
             props: serde_json::Map::from_iter([("message".to_string(), json!("once"))]),
+            description: None,
             timeout_ms: None,
             log_level: None,
             log_to_file: false,

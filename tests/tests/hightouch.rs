@@ -80,10 +80,7 @@ async fn fake() -> (String, Shared) {
         .route("/api/v1/syncs/{id}/trigger", post(trigger))
         .route("/api/v1/syncs/{id}/runs", get(run_list))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), seen)
+    (crate::support::serve_app(app).await, seen)
 }
 
 fn flow(id: &str, sync_id: u64, extra: &str) -> String {

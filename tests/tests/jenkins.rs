@@ -22,12 +22,11 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use base64::Engine as _;
 use serde_json::json;
 use shared::model::StateType;
 use shared::runtime::secrets::Secrets;
 
-use crate::support::{harness_with, runs};
+use crate::support::{harness_with, runs, secret};
 
 /// What the fake saw: each call with its form, and `lastBuild` reads.
 #[derive(Default)]
@@ -82,40 +81,13 @@ async fn read(State(s): State<Shared>, Path(p): Path<String>, h: HeaderMap) -> R
 async fn fake() -> (String, Shared) {
     let seen: Shared = Arc::default();
     let app = Router::new().route("/job/{*path}", post(build).get(read)).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), seen)
-}
-
-/// A Slack incoming webhook that keeps what it is sent.
-async fn slack() -> (String, Arc<Mutex<Vec<String>>>) {
-    let got: Arc<Mutex<Vec<String>>> = Arc::default();
-    let keep = got.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |body: String| {
-            let keep = keep.clone();
-            async move {
-                keep.lock().unwrap().push(body);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/hook"), got)
-}
-
-fn secret(name: &str, value: &str) -> (String, String) {
-    (format!("SECRET_{name}"), base64::engine::general_purpose::STANDARD.encode(value))
+    (crate::support::serve_app(app).await, seen)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kestra_s_event_driven_blueprint_builds_waits_and_notifies() {
     let (base, seen) = fake().await;
-    let (hook, posted) = slack().await;
+    let (hook, posted) = e2e::webhook::receiver().await;
     let h = harness_with(Secrets::from_vars([
         secret("JENKINS_USERNAME", "jenkins"),
         secret("JENKINS_API_TOKEN", "jk-token"),

@@ -42,7 +42,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use crate::redis_tasks::validate;
 use crate::redis_triggers::{Local, ended};
 use crate::sched_support::{at, executions_of, read_uri, wait_ended};
-use crate::support::{harness, runs};
+use crate::support::{harness, outputs};
 
 /// A Tansu broker of its own, in memory.
 struct Kafka {
@@ -117,10 +117,6 @@ impl Kafka {
             p.send(FutureRecord::to(topic).key(*k).payload(*v), Duration::from_secs(10)).await.expect("sent");
         }
     }
-}
-
-fn outputs<'a>(e: &'a Execution, task: &str) -> &'a serde_json::Map<String, Value> {
-    runs(e, task).first().and_then(|t| t.outputs.as_ref()).unwrap_or_else(|| panic!("no outputs of {task}"))
 }
 
 fn records(text: &str) -> Vec<Value> {

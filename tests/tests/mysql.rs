@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use e2e::mariadb;
 use serde_json::{Value, json};
-use shared::model::{Execution, StateType};
+use shared::model::StateType;
 use shared::runtime::events::http::{Evaluated, evaluate};
 use shared::triggers::http::HttpTrigger;
 
 use crate::sched_support::{at, wait_ended};
-use crate::support::{Harness, harness, runs, serve};
+use crate::support::{harness, outputs, runs, serve};
 
 /// A fresh database and the flow's `pluginDefaults` block pointing at it.
 fn database(prefix: &str) -> (String, String) {
@@ -28,16 +28,6 @@ fn database(prefix: &str) -> (String, String) {
         mariadb::PASSWORD
     );
     (db, defaults)
-}
-
-fn outputs<'a>(e: &'a Execution, task: &str) -> &'a serde_json::Map<String, Value> {
-    runs(e, task)[0].outputs.as_ref().unwrap_or_else(|| panic!("{task} has no outputs"))
-}
-
-async fn run_ok(h: &Harness, yaml: &str) -> Execution {
-    let e = h.run(yaml, json!({})).await;
-    assert_eq!(e.state.current, StateType::Success, "{:?}\n{:?}", e.error, h.logs(&e.id).await);
-    e
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,9 +46,8 @@ async fn query_fetch_types_and_typed_cells() {
         )
         .unwrap();
     let h = harness();
-    let e = run_ok(
-        &h,
-        &format!(
+    let e = h
+        .run_ok(&format!(
             r#"
 id: fetch
 namespace: test
@@ -81,9 +70,8 @@ tasks:
     type: io.kestra.plugin.jdbc.mysql.Query
     sql: SELECT id FROM t
 {defaults}"#
-        ),
-    )
-    .await;
+        ))
+        .await;
     let row = &outputs(&e, "one")["row"];
     assert_eq!(row["id"], json!(1));
     assert_eq!(row["amount"], json!(12.5));
@@ -139,9 +127,8 @@ tasks:
     assert!(logs.contains("MySQL error 1062"), "the server's error code: {logs}");
     assert_eq!(server.sql(&db, "SELECT count(*) FROM t").unwrap(), "0", "the first insert was rolled back");
 
-    let e = run_ok(
-        &h,
-        &format!(
+    let e = h
+        .run_ok(&format!(
             r#"
 id: tx2
 namespace: test
@@ -161,9 +148,8 @@ tasks:
     afterSQL: INSERT INTO t VALUES (2, 'after')
     fetchType: FETCH_ONE
 {defaults}"#
-        ),
-    )
-    .await;
+        ))
+        .await;
     let many = &outputs(&e, "many")["outputs"];
     assert_eq!(many[0]["rows"], json!([{"note": "it's \\ quoted"}]), "a parameter is written in exactly");
     assert_eq!(many[1]["rows"], json!([{"n": 1}]));
@@ -223,7 +209,7 @@ tasks:
 {}"#,
         defaults.replace("io.kestra.plugin.jdbc.mysql\n", "io.kestra.plugin.jdbc.mysql.Query\n")
     );
-    run_ok(&h, &flow).await;
+    h.run_ok(&flow).await;
     let server = mariadb::shared();
     assert_eq!(server.sql(&db, "SELECT count(*), sum(total) FROM new").unwrap(), "3\t20");
 

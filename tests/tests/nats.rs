@@ -30,7 +30,7 @@ use shared::triggers::http::HttpTrigger;
 use crate::redis_tasks::validate;
 use crate::redis_triggers::{Local, ended};
 use crate::sched_support::{at, executions_of, read_uri, wait_ended};
-use crate::support::{harness, runs};
+use crate::support::{harness, outputs};
 
 const USER: &str = "nats_user";
 const PASSWORD: &str = "nats_password";
@@ -108,10 +108,6 @@ impl Nats {
             js.publish(subject.to_string(), m.to_string().into()).await.expect("publish").await.expect("stored");
         }
     }
-}
-
-fn outputs<'a>(e: &'a Execution, task: &str) -> &'a serde_json::Map<String, Value> {
-    runs(e, task).first().and_then(|t| t.outputs.as_ref()).unwrap_or_else(|| panic!("no outputs of {task}"))
 }
 
 fn records(text: &str) -> Vec<Value> {

@@ -6,9 +6,9 @@
 
 use e2e::pg;
 use serde_json::{Value, json};
-use shared::model::{Execution, StateType};
+use shared::model::StateType;
 
-use crate::support::{Harness, harness, runs, serve};
+use crate::support::{harness, outputs, runs, serve};
 
 /// A fresh database and the flow's `pluginDefaults` block pointing at it.
 fn database(prefix: &str) -> (String, String) {
@@ -21,16 +21,6 @@ fn database(prefix: &str) -> (String, String) {
         pg::PASSWORD
     );
     (db, defaults)
-}
-
-fn outputs<'a>(e: &'a Execution, task: &str) -> &'a serde_json::Map<String, Value> {
-    runs(e, task)[0].outputs.as_ref().unwrap_or_else(|| panic!("{task} has no outputs"))
-}
-
-async fn run_ok(h: &Harness, yaml: &str) -> Execution {
-    let e = h.run(yaml, json!({})).await;
-    assert_eq!(e.state.current, StateType::Success, "{:?}\n{:?}", e.error, h.logs(&e.id).await);
-    e
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,9 +38,8 @@ async fn query_fetch_types_and_value_types() {
         )
         .unwrap();
     let h = harness();
-    let e = run_ok(
-        &h,
-        &format!(
+    let e = h
+        .run_ok(&format!(
             r#"
 id: fetch
 namespace: test
@@ -75,9 +64,8 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     message: "first={{{{ outputs.one.row.name }}}} size={{{{ outputs.all.size }}}}"
 {defaults}"#
-        ),
-    )
-    .await;
+        ))
+        .await;
 
     let one = outputs(&e, "one");
     assert_eq!(one["size"], json!(1));
@@ -126,8 +114,7 @@ async fn named_parameters_bind_with_inferred_types() {
         .psql(&db, "CREATE TABLE p (id int, name text, at timestamp, amount numeric); INSERT INTO p VALUES (1, 'x', '2020-01-01', 1.5)")
         .unwrap();
     let h = harness();
-    let e = run_ok(
-        &h,
+    let e = h.run_ok(
         &format!(
             r#"
 id: params
@@ -162,9 +149,8 @@ tasks:
 async fn queries_run_in_one_transaction_with_an_output_per_select() {
     let (db, defaults) = database("queries");
     let h = harness();
-    let e = run_ok(
-        &h,
-        &format!(
+    let e = h
+        .run_ok(&format!(
             r#"
 id: queries
 namespace: test
@@ -181,9 +167,8 @@ tasks:
       SELECT id, note FROM q ORDER BY id;
     fetchType: FETCH
 {defaults}"#
-        ),
-    )
-    .await;
+        ))
+        .await;
     let out = outputs(&e, "setup");
     assert_eq!(
         out["outputs"],
@@ -241,9 +226,8 @@ async fn copy_out_then_copy_in_and_a_malformed_csv_names_its_line() {
     let bad = b"id,name,amount\n1,a,1.5\n2,b,2.5\n3,c,oops\n4,d,4\n".to_vec();
     let url = serve(bad, 200).await;
     let h = harness();
-    let e = run_ok(
-        &h,
-        &format!(
+    let e = h
+        .run_ok(&format!(
             r#"
 id: copy
 namespace: test
@@ -264,9 +248,8 @@ tasks:
     header: true
     columns: [id, name, amount]
 {defaults}"#
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(outputs(&e, "out")["rowCount"], json!(1000));
     let csv = String::from_utf8(h.read_storage(outputs(&e, "out")["uri"].as_str().unwrap()).await).unwrap();
     assert!(csv.starts_with("id,name,amount\n1,name 1,1.5\n"), "{}", &csv[..60]);
@@ -397,9 +380,8 @@ async fn a_plain_password_is_not_masked_in_outputs_or_logs() {
     let (_db, defaults) = database("plainpw");
     let h = harness();
     let flow_id = format!("export_{}_table", pg::PASSWORD);
-    let e = run_ok(
-        &h,
-        &format!(
+    let e = h
+        .run_ok(&format!(
             r#"
 id: {flow_id}
 namespace: company.team
@@ -417,9 +399,8 @@ tasks:
     message: "word {{{{ outputs.word.row.word }}}} file {{{{ read(outputs.stored.uri) | trim }}}}"
 {defaults}"#,
             pw = pg::PASSWORD
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(outputs(&e, "word")["row"]["word"], pg::PASSWORD);
     let uri = outputs(&e, "stored")["uri"].as_str().unwrap_or_default().to_string();
     assert!(uri.contains(&flow_id), "{uri}");

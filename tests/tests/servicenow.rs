@@ -14,13 +14,12 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use shared::model::StateType;
 use shared::plugins::PluginConfig;
 use shared::runtime::secrets::Secrets;
 
-use crate::support::{Harness, harness_with_secrets_and_plugins, runs};
+use crate::support::{Harness, harness_with_secrets_and_plugins, runs, secret};
 
 /// The fake's tables (table → sys_id → record) and the calls it saw.
 #[derive(Default)]
@@ -152,14 +151,7 @@ async fn fake() -> (String, Shared) {
         .route("/api/now/table/{t}/{id}", axum::routing::put(one).delete(one))
         .route("/products", get(products))
         .with_state(db.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), db)
-}
-
-fn secret(name: &str, value: &str) -> (String, String) {
-    (format!("SECRET_{name}"), base64::engine::general_purpose::STANDARD.encode(value))
+    (crate::support::serve_app(app).await, db)
 }
 
 async fn harness() -> (Harness, Shared, String) {
@@ -189,7 +181,9 @@ async fn kestra_s_custom_table_blueprint_creates_then_updates() {
     // run finds each product), its sibling outputs read by
     // `[taskrun.value]`, and the products read with `fromJson`: a Request's
     // `body` is a string, in Kestra as in Baton, whose `.products` the
-    // blueprint's `outputs.fetch_products.body.products` cannot reach
+    // blueprint's `outputs.fetch_products.body.products` cannot reach; each
+    // product read with `fromJson(taskrun.value)` as well: a ForEach value
+    // is a string (a map item its JSON), in Kestra as in Baton
     let flow = format!(
         r#"
 id: service-now-custom-table
@@ -209,7 +203,7 @@ tasks:
         username: "{{{{ secret('SN_USERNAME') }}}}"
         password: "{{{{ secret('SN_PASSWORD') }}}}"
         table: product_data
-        query: "title={{{{ taskrun.value.title }}}}"
+        query: "title={{{{ fromJson(taskrun.value).title }}}}"
         fields:
           - sys_id
           - title
@@ -226,10 +220,10 @@ tasks:
             table: product_data
             sysId: "{{{{ outputs.check_existing_product[taskrun.value].results[0].sys_id }}}}"
             data:
-              title: "{{{{ taskrun.value.title }}}}"
-              description: "{{{{ taskrun.value.description }}}} (updated)"
-              price: "{{{{ taskrun.value.price }}}}"
-              category: "{{{{ taskrun.value.category }}}}"
+              title: "{{{{ fromJson(taskrun.value).title }}}}"
+              description: "{{{{ fromJson(taskrun.value).description }}}} (updated)"
+              price: "{{{{ fromJson(taskrun.value).price }}}}"
+              category: "{{{{ fromJson(taskrun.value).category }}}}"
         else:
           - id: post_product_to_servicenow
             type: io.kestra.plugin.servicenow.Post
@@ -238,10 +232,10 @@ tasks:
             password: "{{{{ secret('SN_PASSWORD') }}}}"
             table: product_data
             data:
-              title: "{{{{ taskrun.value.title }}}}"
-              description: "{{{{ taskrun.value.description }}}}"
-              price: "{{{{ taskrun.value.price }}}}"
-              category: "{{{{ taskrun.value.category }}}}"
+              title: "{{{{ fromJson(taskrun.value).title }}}}"
+              description: "{{{{ fromJson(taskrun.value).description }}}}"
+              price: "{{{{ fromJson(taskrun.value).price }}}}"
+              category: "{{{{ fromJson(taskrun.value).category }}}}"
 "#
     );
     for round in 0..2 {

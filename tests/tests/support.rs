@@ -51,8 +51,25 @@ impl Harness {
     }
 
     pub async fn run_flow(&self, flow: &Flow, inputs: Value) -> Execution {
-        let updates = self.embedded.updates();
         let req = LaunchRequest { inputs: inputs.as_object().cloned().unwrap_or_default(), ..LaunchRequest::default() };
+        self.launch_and_wait(flow, req).await
+    }
+
+    /// Runs a flow as its trigger `trigger_id` (of type `trigger_type`)
+    /// starts it, `variables` being what `{{ trigger.* }}` reads (a
+    /// webhook's `body`, `headers`…).
+    pub async fn run_triggered(&self, yaml: &str, trigger_id: &str, trigger_type: &str, variables: Value) -> Execution {
+        let flow = self.flow(yaml);
+        let trigger = shared::model::TriggerContext {
+            id: trigger_id.to_string(),
+            type_: trigger_type.to_string(),
+            variables: variables.as_object().cloned().unwrap_or_default(),
+        };
+        self.launch_and_wait(&flow, LaunchRequest { trigger: Some(trigger), ..LaunchRequest::default() }).await
+    }
+
+    async fn launch_and_wait(&self, flow: &Flow, req: LaunchRequest) -> Execution {
+        let updates = self.embedded.updates();
         let exec = self.embedded.launch(flow, req).await.expect("launch");
         let wait = self.embedded.wait(&exec.id, updates, |_| {});
         // a hang guard: dbt and container flows take over a minute on a
@@ -63,6 +80,14 @@ impl Harness {
             .expect("wait")
     }
 
+    /// Runs `yaml` with no inputs; a test failure (with the error and the
+    /// logs) unless it succeeds.
+    pub async fn run_ok(&self, yaml: &str) -> Execution {
+        let e = self.run(yaml, serde_json::json!({})).await;
+        assert_eq!(e.state.current, shared::model::StateType::Success, "{:?}\n{:?}", e.error, self.logs(&e.id).await);
+        e
+    }
+
     pub async fn logs(&self, id: &str) -> Vec<String> {
         self.embedded.engine.state.logs(id).await.expect("logs").into_iter().map(|l| l.message).collect()
     }
@@ -71,6 +96,26 @@ impl Harness {
 /// The task runs of `task_id`.
 pub fn runs<'a>(e: &'a Execution, task_id: &str) -> Vec<&'a shared::model::TaskRun> {
     e.task_run_list.iter().filter(|t| t.task_id == task_id).collect()
+}
+
+/// The outputs of `task`'s first run (a test failure when it has none).
+pub fn outputs<'a>(e: &'a Execution, task: &str) -> &'a serde_json::Map<String, Value> {
+    runs(e, task).first().and_then(|t| t.outputs.as_ref()).unwrap_or_else(|| panic!("no outputs of {task}"))
+}
+
+/// A secret as Baton reads it from the environment (`SECRET_{name}`, its
+/// value base64-encoded), for `Secrets::from_vars`.
+pub fn secret(name: &str, value: &str) -> (String, String) {
+    use base64::Engine as _;
+    (format!("SECRET_{name}"), base64::engine::general_purpose::STANDARD.encode(value))
+}
+
+/// Serves `app` on a random local port; its base URL (`http://127.0.0.1:{port}`).
+pub async fn serve_app(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
 }
 
 /// Serves `body` for any GET on a random local port; returns the base URL.

@@ -79,6 +79,12 @@ pub const ALL: &[Setting] = &[
         "The Anthropic Messages API base URL of `io.kestra.plugin.anthropic.ChatCompletion`, for every flow (Kestra's plugin has no `baseUrl`).",
     ),
     var(
+        "BATON_APIFY_BASE_URL",
+        Some("`https://api.apify.com/v2`"),
+        &[Tasks],
+        "Apify's API base URL for `apify.actor.Run` and `apify.dataset.Get` (Kestra reads the JVM property `apify.api.base.url`; a flow has none to set): a proxy or a local fake.",
+    ),
+    var(
         "BATON_API_ROUTES",
         Some("`all`"),
         &[Functions],

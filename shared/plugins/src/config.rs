@@ -84,6 +84,10 @@ pub struct PluginConfig {
     /// `None`: https://api.airbyte.com/v1). Kestra's `airbyte.cloud.jobs`
     /// tasks have no property for it.
     pub airbyte_cloud_url: Option<String>,
+    /// Apify's API base URL (`BATON_APIFY_BASE_URL`; `None`:
+    /// https://api.apify.com/v2). Kestra's Apify tasks read it from the JVM
+    /// property `apify.api.base.url`, not from a flow.
+    pub apify_url: Option<String>,
     /// ServiceNow's instance URL (`BATON_SERVICENOW_BASE_URL`; `None`:
     /// `https://{domain}.service-now.com`). Kestra's ServiceNow tasks have
     /// no property for it; the engine's setting serves local tests and proxies.
@@ -109,6 +113,7 @@ impl PluginConfig {
             sendgrid_url: std::env::var("BATON_SENDGRID_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
             hightouch_url: std::env::var("BATON_HIGHTOUCH_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
             airbyte_cloud_url: std::env::var("BATON_AIRBYTE_CLOUD_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
+            apify_url: std::env::var("BATON_APIFY_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
             servicenow_url: std::env::var("BATON_SERVICENOW_BASE_URL").ok().filter(|v| !v.trim().is_empty()),
             local_allowed_paths: std::env::var_os("BATON_LOCAL_ALLOWED_PATHS")
                 .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())

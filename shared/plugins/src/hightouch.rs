@@ -168,12 +168,7 @@ impl Sync {
             rb = rb.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.to_string());
         }
         let rb = http::with_timeout(http::with_auth(rb, &self.options)?, None, &self.options)?;
-        let mut resp = rb.send().await.map_err(|e| http::send_error("call Hightouch at", &url, &e))?;
-        let status = resp.status();
-        let (bytes, over) = http::read_limited(&mut resp, &url, MAX_ANSWER).await?;
-        if over {
-            return Err(TaskError::failed(format!("Hightouch's answer to {method} {path} is over {MAX_ANSWER} bytes")));
-        }
+        let (status, bytes) = http::call(rb, &method, "Hightouch", &url, MAX_ANSWER).await?;
         let text = String::from_utf8_lossy(&bytes);
         if !status.is_success() {
             let quoted: String = text.chars().take(500).collect();

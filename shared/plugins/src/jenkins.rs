@@ -103,23 +103,9 @@ impl Job {
             rb = rb.basic_auth(u, p.as_deref());
         }
         let rb = http::with_timeout(http::with_auth(rb, &self.options)?, None, &self.options)?;
-        let mut resp = rb.send().await.map_err(|e| http::send_error("call Jenkins at", &url, &e))?;
-        let status = resp.status();
-        let (bytes, over) = http::read_limited(&mut resp, &url, MAX_ANSWER).await?;
-        if over {
-            return Err(TaskError::failed(format!(
-                "Jenkins' answer to {method} {} is over {MAX_ANSWER} bytes",
-                url.path()
-            )));
-        }
+        let (status, bytes) = http::call(rb, &method, "Jenkins", &url, MAX_ANSWER).await?;
         if !status.is_success() {
-            let text: String = String::from_utf8_lossy(&bytes).chars().take(500).collect();
-            return Err(TaskError::failed(format!(
-                "Request failed '{}' and body '{}' ({method} {})",
-                status.as_u16(),
-                text.trim(),
-                url.path()
-            )));
+            return Err(http::status_error(status, &bytes, &method, &url));
         }
         Ok((status.as_u16(), bytes))
     }

@@ -164,13 +164,8 @@ impl Fetch {
             .header(reqwest::header::ACCEPT, "application/vnd.api+json")
             .header(reqwest::header::AUTHORIZATION, format!("Klaviyo-API-Key {}", self.api_key))
             .header("revision", REVISION);
-        let mut resp = rb.send().await.map_err(|e| http::send_error("call Klaviyo at", &url, &e))?;
-        let status = resp.status();
-        let (bytes, over) = http::read_limited(&mut resp, &url, MAX_ANSWER).await?;
+        let (status, bytes) = http::call(rb, &Method::GET, "Klaviyo", &url, MAX_ANSWER).await?;
         let failed = |why: String| TaskError::failed(format!("Failed to retrieve {} {id}: {why}", self.kind.what));
-        if over {
-            return Err(failed(format!("the answer is over {MAX_ANSWER} bytes")));
-        }
         if status.as_u16() != 200 {
             let body: String = String::from_utf8_lossy(&bytes).chars().take(500).collect();
             return Err(failed(format!("{} - {}", status.as_u16(), body.trim())));

@@ -11,10 +11,12 @@ pub mod ai;
 pub mod airbyte;
 #[cfg(feature = "amqp")]
 pub mod amqp;
+pub mod apify;
 #[cfg(feature = "aws")]
 pub mod aws;
 #[cfg(any(feature = "compress", feature = "serdes"))]
 pub(crate) mod bridge;
+pub mod cloudflare;
 #[cfg(feature = "compress")]
 pub mod compress;
 pub mod config;
@@ -32,10 +34,12 @@ pub mod gcp;
 pub mod git;
 #[cfg(feature = "github")]
 pub mod github;
+pub mod gitlab;
 pub mod graphql;
 pub mod hightouch;
 pub mod jdbc;
 pub mod jenkins;
+pub mod jira;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod klaviyo;
@@ -45,6 +49,7 @@ pub mod mqtt;
 pub mod nats;
 #[cfg(feature = "notifications")]
 pub mod notifications;
+pub mod odoo;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
@@ -53,6 +58,7 @@ pub mod scripts;
 pub mod serdes;
 pub mod servicenow;
 pub mod sockets;
+pub mod xml;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};

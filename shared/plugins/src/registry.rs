@@ -107,6 +107,11 @@ impl Registry {
         super::graphql::register(&mut r);
         super::hightouch::register(&mut r);
         super::jenkins::register(&mut r);
+        super::cloudflare::register(&mut r);
+        super::apify::register(&mut r);
+        super::odoo::register(&mut r);
+        super::jira::register(&mut r);
+        super::gitlab::register(&mut r);
         super::klaviyo::register(&mut r);
         super::servicenow::register(&mut r);
         super::airbyte::register(&mut r);

@@ -158,23 +158,9 @@ impl Instance {
             None => rb.basic_auth(&self.username, Some(&self.password)),
         };
         let rb = http::with_timeout(rb, None, &self.options)?;
-        let mut resp = rb.send().await.map_err(|e| http::send_error("call ServiceNow at", &url, &e))?;
-        let status = resp.status();
-        let (bytes, over) = http::read_limited(&mut resp, &url, MAX_ANSWER).await?;
-        if over {
-            return Err(TaskError::failed(format!(
-                "ServiceNow's answer to {method} {} is over {MAX_ANSWER} bytes",
-                url.path()
-            )));
-        }
+        let (status, bytes) = http::call(rb, &method, "ServiceNow", &url, MAX_ANSWER).await?;
         if !status.is_success() {
-            let text: String = String::from_utf8_lossy(&bytes).chars().take(500).collect();
-            return Err(TaskError::failed(format!(
-                "Request failed '{}' and body '{}' ({method} {})",
-                status.as_u16(),
-                text.trim(),
-                url.path()
-            )));
+            return Err(http::status_error(status, &bytes, &method, &url));
         }
         Ok((status, bytes))
     }
@@ -396,7 +382,7 @@ fn sys_id(p: SysIdProps) -> Result<String, TaskError> {
     type = "io.kestra.plugin.servicenow.Post",
     group = "core",
     props = PostDecl,
-    example = "id: create\ntype: io.kestra.plugin.servicenow.Post\ndomain: \"{{ secret('SNOW_DOMAIN') }}\"\nusername: \"{{ secret('SNOW_USERNAME') }}\"\npassword: \"{{ secret('SNOW_PASSWORD') }}\"\ntable: incident\ndata:\n  short_description: API Create Incident...\n  requester_id: f8266e2adb16fb00fa638a3a489619d2\n",
+    example = "id: create\ntype: io.kestra.plugin.servicenow.Post\ndomain: \"{{ secret('SNOW_DOMAIN') }}\"\nusername: \"{{ secret('SNOW_USERNAME') }}\"\npassword: \"{{ secret('SNOW_PASSWORD') }}\"\ntable: incident\ndata:\n  short_description: API Create Incident...\n",
     outputs(result(Map, "The created record."))
 )]
 struct Post {
@@ -413,7 +399,7 @@ struct Post {
     type = "io.kestra.plugin.servicenow.Update",
     group = "core",
     props = UpdateDecl,
-    example = "id: update\ntype: io.kestra.plugin.servicenow.Update\ndomain: \"{{ secret('SNOW_DOMAIN') }}\"\nusername: \"{{ secret('SNOW_USERNAME') }}\"\npassword: \"{{ secret('SNOW_PASSWORD') }}\"\ntable: incident\nsysId: a7ec77cbdefac300d322d182689619dc\ndata:\n  state: \"2\"\n  work_notes: In progress\n",
+    example = "id: update\ntype: io.kestra.plugin.servicenow.Update\ndomain: \"{{ secret('SNOW_DOMAIN') }}\"\nusername: \"{{ secret('SNOW_USERNAME') }}\"\npassword: \"{{ secret('SNOW_PASSWORD') }}\"\ntable: incident\nsysId: \"{{ outputs.create.result.sys_id }}\"\ndata:\n  state: \"2\"\n  work_notes: In progress\n",
     outputs(result(Map, "The updated record."))
 )]
 struct Update {
@@ -431,7 +417,7 @@ struct Update {
     type = "io.kestra.plugin.servicenow.Delete",
     group = "core",
     props = DeleteDecl,
-    example = "id: delete\ntype: io.kestra.plugin.servicenow.Delete\ndomain: \"{{ secret('SNOW_DOMAIN') }}\"\nusername: \"{{ secret('SNOW_USERNAME') }}\"\npassword: \"{{ secret('SNOW_PASSWORD') }}\"\ntable: incident\nsysId: a7ec77cbdefac300d322d182689619dc\n",
+    example = "id: delete\ntype: io.kestra.plugin.servicenow.Delete\ndomain: \"{{ secret('SNOW_DOMAIN') }}\"\nusername: \"{{ secret('SNOW_USERNAME') }}\"\npassword: \"{{ secret('SNOW_PASSWORD') }}\"\ntable: incident\nsysId: \"{{ outputs.create.result.sys_id }}\"\n",
     outputs(deleted(Boolean, "True when ServiceNow answered 204 No Content."))
 )]
 struct Delete {

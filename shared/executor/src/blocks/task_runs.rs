@@ -244,6 +244,7 @@ impl<'a> Stepper<'a> {
                 id: task.id.clone(),
                 kind: task.kind.clone(),
                 props: task.props.clone(),
+                description: task.description.clone(),
                 timeout_ms: task.timeout.map(|d| d.num_milliseconds()),
                 log_level: task.log_level.clone(),
                 log_to_file: task.log_to_file,

@@ -147,6 +147,10 @@ pub struct JobTask {
     #[serde(rename = "type")]
     pub kind: String,
     pub props: Map<String, Value>,
+    /// The task's `description`, for a plugin with a property of that name
+    /// (Jira's issue description): Kestra binds the one value to both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(default)]
     pub timeout_ms: Option<i64>,
     /// Kestra's `logLevel`: log lines below it are dropped.

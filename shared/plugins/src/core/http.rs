@@ -207,6 +207,39 @@ pub async fn send(rb: RequestBuilder, method: &Method, what: &str, url: &Url) ->
     Ok(resp)
 }
 
+/// One call to a service's API (`what`: "Jenkins", "ServiceNow"…), sent
+/// as [`send`] sends it: the answer's status and body, whatever the status;
+/// an answer over `limit` bytes is an error naming the service, the call and
+/// the bound.
+pub async fn call(
+    rb: RequestBuilder,
+    method: &Method,
+    what: &str,
+    url: &Url,
+    limit: u64,
+) -> Result<(reqwest::StatusCode, Vec<u8>), TaskError> {
+    let mut resp = send(rb, method, &format!("call {what} at"), url).await?;
+    let status = resp.status();
+    let (bytes, over) = read_limited(&mut resp, url, limit).await?;
+    if over {
+        return Err(TaskError::failed(format!("{what} answered {method} {} with over {limit} bytes", url.path())));
+    }
+    Ok((status, bytes))
+}
+
+/// An unsuccessful answer in the words of Kestra's HTTP client: `Request
+/// failed '{status}' and body '{body}'` (its first 500 characters), with the
+/// call it answered.
+pub fn status_error(status: reqwest::StatusCode, body: &[u8], method: &Method, url: &Url) -> TaskError {
+    let text: String = String::from_utf8_lossy(body).chars().take(500).collect();
+    TaskError::failed(format!(
+        "Request failed '{}' and body '{}' ({method} {})",
+        status.as_u16(),
+        text.trim(),
+        url.path()
+    ))
+}
+
 /// Reads `resp`'s body, at most `limit` bytes: the bytes, and whether more
 /// were left unread (the answer is over the limit).
 pub async fn read_limited(resp: &mut reqwest::Response, url: &Url, limit: u64) -> Result<(Vec<u8>, bool), TaskError> {

@@ -97,6 +97,17 @@ impl DeclaredProps for DbtCliProps {
 )]
 pub(super) struct DbtCli {
     props: Map<String, Value>,
+    /// The command line of a one-command task (`dbt.cli.Build`…), written
+    /// when the working directory is known; `None`: DbtCLI's `commands`.
+    pub(super) one: Option<super::commands::OneCommand>,
+}
+
+impl DbtCli {
+    /// A one-command task (`dbt.cli.Build`…): DbtCLI's `props`, the command
+    /// line in `one`.
+    pub(super) fn one(props: Map<String, Value>, one: super::commands::OneCommand) -> DbtCli {
+        DbtCli { props, one: Some(one) }
+    }
 }
 
 pub(super) fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
@@ -105,7 +116,7 @@ pub(super) fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>,
     let script: Map<String, Value> =
         props.iter().filter(|(k, _)| !DBT_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
     dbt_commands(&script)?;
-    Ok(Box::new(DbtCli { props: props.clone() }))
+    Ok(Box::new(DbtCli { props: props.clone(), one: None }))
 }
 
 /// `{key, namespace}` of `storeManifest` / `loadManifest`.
@@ -209,15 +220,6 @@ impl DbtCli {
         let project = string_prop(p, "projectDir").unwrap_or_default();
         let project_path = if project.is_empty() { dir.to_path_buf() } else { dir.join(&project) };
         let target = |f: &str| if project.is_empty() { format!("target/{f}") } else { format!("{project}/target/{f}") };
-        let log_format = log_format(p);
-        let commands: Vec<Value> = list_prop(p, "commands")
-            .into_iter()
-            .map(|c| match c {
-                Value::String(c) => Value::String(dbt_command(c, &project, &log_format)),
-                other => other,
-            })
-            .collect();
-        script.insert("commands".into(), Value::Array(commands));
         let image = default_image(p);
         let named = string_prop(p, "containerImage").is_some()
             || p.get("docker")
@@ -259,7 +261,7 @@ impl DbtCli {
         } else {
             dbt_on_path().is_none().then(|| "There is no dbt on PATH".to_string())
         };
-        if let Some(reason) = reason {
+        if let Some(reason) = &reason {
             let profiles = string_prop(p, "profiles")
                 .or_else(|| std::fs::read_to_string(project_path.join("profiles.yml")).ok())
                 .unwrap_or_default();
@@ -281,6 +283,19 @@ impl DbtCli {
             script.insert("taskRunner".into(), json!({"type": PROCESS}));
             script.remove("runner");
         }
+        let log_format = log_format(p);
+        let commands: Vec<Value> = match &self.one {
+            // the virtualenv's dbt, wherever dbtPath says the image has it
+            Some(one) => vec![Value::String(one.line(dir, reason.is_some()))],
+            None => list_prop(p, "commands")
+                .into_iter()
+                .map(|c| match c {
+                    Value::String(c) => Value::String(dbt_command(c, &project, &log_format)),
+                    other => other,
+                })
+                .collect(),
+        };
+        script.insert("commands".into(), Value::Array(commands));
         // run_results.json and manifest.json: kept on success (outputFiles)
         // and copied aside on any exit, so a failed run still names its nodes
         let mut outputs = list_prop(p, "outputFiles");

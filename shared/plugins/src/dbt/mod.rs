@@ -1,5 +1,6 @@
 //! dbt tasks: `io.kestra.plugin.dbt.cli.DbtCLI` on the script-task
-//! machinery (`cli`), run results as log lines (`results`), and dbt from a
+//! machinery (`cli`), Kestra's one-command tasks (`Build`, `Run`… in
+//! `commands`) on the same, run results as log lines (`results`), and dbt from a
 //! cached virtualenv when no container engine is reachable (`venv`);
 //! dbt Cloud's `TriggerRun` and `CheckStatus` (`cloud`) on its API v2
 //! (`cloud_api`).
@@ -10,6 +11,7 @@ mod cli;
 pub use cli::MAX_DBT_ARTIFACT_BYTES;
 mod cloud;
 mod cloud_api;
+mod commands;
 pub mod results;
 pub mod venv;
 
@@ -22,6 +24,9 @@ pub static DBT_CLI: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare_as
 
 pub fn register(r: &mut Registry) {
     r.register(*DBT_CLI);
+    for def in commands::all() {
+        r.register(def);
+    }
     r.register(*cloud::TRIGGER_RUN);
     r.register(*cloud::CHECK_STATUS);
 }

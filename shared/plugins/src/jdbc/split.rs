@@ -263,6 +263,17 @@ pub fn bind_named_in(
     (out, names)
 }
 
+/// Kestra's refusal of a `Query` whose `sql` holds more than one statement.
+pub fn only_one(statements: &[String]) -> Result<(), crate::TaskError> {
+    if statements.len() > 1 {
+        return Err(crate::TaskError::property(
+            "sql",
+            "Query task support only a single SQL statement. Use the Queries task to run multiple statements.",
+        ));
+    }
+    Ok(())
+}
+
 /// The statement on one line, shortened to `max` chars.
 pub fn one_line(sql: &str, max: usize) -> String {
     let one: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -26,9 +26,10 @@ use serde_json::{Map, Value};
 use super::charset;
 use super::common::{self, MAX_RECORD_BYTES, Report};
 use super::xml_number;
-use super::xml_tree::{Closed, Frame, MAX_DEPTH, Names, Tracked, entity};
+use super::xml_tree::{Closed, Frame, MAX_DEPTH, Names, Tracked};
 use crate::bridge::{SyncReader, SyncWriter};
 use crate::registry::PluginDef;
+use crate::xml::entity;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// `parserConfiguration`.

@@ -11,7 +11,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::io::Read;
 
-use quick_xml::events::{BytesRef, BytesStart};
+use quick_xml::events::BytesStart;
 use serde_json::{Map, Value};
 
 use super::xml_number;
@@ -234,23 +234,6 @@ impl Frame {
     pub fn has_text(&self) -> bool {
         !java_trim(&self.text).is_empty()
     }
-}
-
-/// An entity reference's text: a character reference or a predefined
-/// entity resolved, any other entity kept as written (org.json does the same).
-pub fn entity(r: &BytesRef) -> Result<String, String> {
-    if let Some(c) = r.resolve_char_ref().map_err(|e| e.to_string())? {
-        return Ok(c.to_string());
-    }
-    let name = r.clone().into_inner();
-    Ok(match &*name {
-        "lt" => "<".into(),
-        "gt" => ">".into(),
-        "amp" => "&".into(),
-        "apos" => "'".into(),
-        "quot" => "\"".into(),
-        other => format!("&{other};"),
-    })
 }
 
 #[cfg(test)]

@@ -390,6 +390,14 @@ impl Worker {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         };
+        // a plugin property named like a task's own key (Jira's issue
+        // `description`, a NATS bucket's): Kestra binds the one value to both
+        let mut props = props;
+        if let Some(d) = &job.task.description
+            && def.props.iter().any(|p| p.name == "description")
+        {
+            props.entry("description").or_insert_with(|| Value::String(d.clone()));
+        }
         let mut context = job.context.value().into_owned();
         // a job that came through Pub/Sub carries its SECRET inputs sealed
         if let Err(e) =

@@ -64,7 +64,9 @@ fn kestras_corpus_validates_as_expected() {
     assert!(wrong.is_empty(), "{} files differ from expected.txt:\n{}", wrong.len(), wrong.join("\n"));
     // the README's figures
     let core = counts["validates"] + counts["gap"];
-    assert_eq!((counts["validates"], core), (167, 169), "{counts:?}");
+    assert_eq!((counts["validates"], core), (163, 169), "{counts:?}");
     assert_eq!(counts["refused"], 22);
-    assert!(counts["validates"] * 100 >= core * 97, "at least 97 % of the core-only valids validate");
+    // the four `retry.behavior: CREATE_NEW_EXECUTION` flows are refused by
+    // name (they were accepted and their behavior ignored): 96.4 %
+    assert!(counts["validates"] * 100 >= core * 96, "at least 96 % of the core-only valids validate");
 }

@@ -20,7 +20,7 @@ use super::connect::{ConnProps, Session, Target};
 use crate::jdbc::fetch::{FetchProps, FetchType, ResultWriter};
 use crate::jdbc::files::copy_from_storage;
 use crate::jdbc::props::{StatementProps, TxProps};
-use crate::jdbc::split::{Dialect, bind_named_in, one_line, split_statements_in};
+use crate::jdbc::split::{Dialect, bind_named_in, one_line, only_one, split_statements_in};
 use crate::registry::{PluginDef, PropDecl};
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -202,12 +202,7 @@ pub struct Query {
 
 fn build_query(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let plan = plan(props)?;
-    if plan.statements.len() > 1 {
-        return Err(TaskError::property(
-            "sql",
-            "Query task support only a single SQL statement. Use the Queries task to run multiple statements.",
-        ));
-    }
+    only_one(&plan.statements)?;
     Ok(Box::new(Query { plan }))
 }
 

@@ -19,7 +19,7 @@ use super::connect::{Conn, ConnProps};
 use super::errors::sql_error;
 use crate::jdbc::fetch::{FetchProps, FetchType, ResultWriter};
 use crate::jdbc::props::{StatementProps, TxProps};
-use crate::jdbc::split::{bind_named, one_line, split_statements};
+use crate::jdbc::split::{bind_named, one_line, only_one, split_statements};
 use crate::registry::{PluginDef, PropDecl};
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, parse_props};
 
@@ -155,12 +155,7 @@ pub struct Query {
 
 fn build_query(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let plan = plan(props)?;
-    if plan.statements.len() > 1 {
-        return Err(TaskError::property(
-            "sql",
-            "Query task support only a single SQL statement. Use the Queries task to run multiple statements.",
-        ));
-    }
+    only_one(&plan.statements)?;
     Ok(Box::new(Query { plan }))
 }
 

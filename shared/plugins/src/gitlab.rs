@@ -97,28 +97,18 @@ impl Project {
         method: Method,
         url: &Url,
         body: Option<Value>,
-    ) -> Result<(u16, Value, Option<String>), TaskError> {
+    ) -> Result<(u16, Value), TaskError> {
         let mut rb = cx.services.http.request(method.clone(), url.clone()).header("PRIVATE-TOKEN", &self.token);
         if let Some(b) = body {
             rb = rb.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.to_string());
         }
-        let resp = http::send(rb, &method, "call GitLab at", url).await?;
-        let next = resp.headers().get("x-next-page").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let mut resp = resp;
-        let status = resp.status();
-        let (bytes, over) = http::read_limited(&mut resp, url, MAX_ANSWER).await?;
-        if over {
-            return Err(TaskError::failed(format!(
-                "GitLab answered {method} {} with over {MAX_ANSWER} bytes",
-                url.path()
-            )));
-        }
+        let (status, bytes) = http::call(rb, &method, "GitLab", url, MAX_ANSWER).await?;
         if !status.is_success() {
             return Err(http::status_error(status, &bytes, &method, url));
         }
         let v = serde_json::from_slice(&bytes)
             .map_err(|e| TaskError::failed(format!("GitLab's answer to {method} {} is not JSON: {e}", url.path())))?;
-        Ok((status.as_u16(), v, next.filter(|n| !n.trim().is_empty())))
+        Ok((status.as_u16(), v))
     }
 }
 
@@ -213,7 +203,7 @@ impl RunnableTask for GitLabTask {
         let p = &self.project;
         let out = match &self.op {
             Op::Issue(body) | Op::MergeRequest(body) => {
-                let (status, made, _) = p.call(cx, Method::POST, &p.url, Some(body.clone())).await?;
+                let (status, made) = p.call(cx, Method::POST, &p.url, Some(body.clone())).await?;
                 let id = made.get("id").map(de::value_to_string).unwrap_or_default();
                 let web = made.get("web_url").map(de::value_to_string).unwrap_or_default();
                 cx.info(&format!("Created {web}"));
@@ -226,27 +216,29 @@ impl RunnableTask for GitLabTask {
             }
             Op::Search(query) => {
                 let mut issues = Vec::new();
-                let mut page = "1".to_string();
+                let mut page = 1usize;
+                // a page shorter than asked for is the last
                 let status = loop {
                     let mut url = p.url.clone();
                     url.query_pairs_mut()
                         .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())))
                         .append_pair("per_page", &PER_PAGE.to_string())
-                        .append_pair("page", &page);
-                    let (status, got, next) = p.call(cx, Method::GET, &url, None).await?;
+                        .append_pair("page", &page.to_string());
+                    let (status, got) = p.call(cx, Method::GET, &url, None).await?;
                     let Value::Array(got) = got else {
                         return Err(TaskError::failed("GitLab's answer to the issue search is not a list"));
                     };
+                    let last = got.len() < PER_PAGE;
                     issues.extend(got);
                     if issues.len() > MAX_ISSUES {
                         return Err(TaskError::failed(format!(
                             "the search finds over {MAX_ISSUES} issues, the most issues.Search reads; narrow it with search, state or labels"
                         )));
                     }
-                    match next {
-                        Some(n) => page = n,
-                        None => break status,
+                    if last {
+                        break status;
                     }
+                    page += 1;
                 };
                 cx.info(&format!("Found {} issue(s)", issues.len()));
                 Map::from_iter([

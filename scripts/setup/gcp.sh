@@ -39,29 +39,34 @@ PY
   baton_setup_discovery "$py"
 }
 
-# Google's published discovery documents of the Cloud Scheduler API, which
-# the deployed-system tests check their Cloud Scheduler stand-in against
-# (no emulator exists), and of Vertex AI (aiplatform v1), which the AI
-# tests check their Gemini / Vertex AI fakes against, and of Cloud Run Admin
-# v2 (run.v2), which the Cloud Run Jobs fake is checked against. google-api-python-client
-# ships them; only those two files are kept. Exports BATON_DISCOVERY_DIR.
+# Google's published discovery documents of the APIs no emulator serves,
+# which the tests check their stand-ins against: Cloud Scheduler (the
+# deployed-system tests), Vertex AI (aiplatform v1: the AI fakes and the
+# CustomJob fake), Cloud Run Admin v2 (the Cloud Run Jobs fake), Dataproc,
+# Dataflow, Dataform, BigQuery Data Transfer, Cloud Storage's IAM calls and
+# BigQuery's (the fakes of those tasks). google-api-python-client ships
+# them; only these files are kept. Exports BATON_DISCOVERY_DIR.
+BATON_DISCOVERY_DOCS="cloudscheduler.v1.json aiplatform.v1.json run.v2.json dataproc.v1.json dataflow.v1b3.json dataform.v1beta1.json bigquerydatatransfer.v1.json storage.v1.json bigquery.v2.json"
+
 baton_setup_discovery() {
   local py="$1" dir
   # shellcheck source=scripts/lib/cache.sh
   source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib/cache.sh"
   dir="$BATON_CACHE/discovery"
-  if [ ! -s "$dir/cloudscheduler.v1.json" ] || [ ! -s "$dir/aiplatform.v1.json" ] || [ ! -s "$dir/run.v2.json" ]; then
-    echo "gcp setup: fetching Google's Cloud Scheduler and Vertex AI discovery documents (google-api-python-client 2.202.0)"
+  local doc missing=""
+  for doc in $BATON_DISCOVERY_DOCS; do
+    [ -s "$dir/$doc" ] || missing=1
+  done
+  if [ -n "$missing" ]; then
+    echo "gcp setup: fetching Google's discovery documents (google-api-python-client 2.202.0)"
     mkdir -p "$dir/wheel"
     if "$py" -m pip download --quiet --disable-pip-version-check --no-deps \
       "google-api-python-client==2.202.0" -d "$dir/wheel" >&2; then
-      "$py" - "$dir" <<'PY' || echo "gcp setup: cannot extract the discovery document" >&2
+      "$py" - "$dir" $BATON_DISCOVERY_DOCS <<'PY' || echo "gcp setup: cannot extract the discovery documents" >&2
 import glob, sys, zipfile
 d = sys.argv[1]
 with zipfile.ZipFile(glob.glob(d + "/wheel/*.whl")[0]) as z:
-    # cloudscheduler: the Cloud Scheduler stand-in; aiplatform: the Vertex AI / Gemini fakes;
-    # run.v2: the Cloud Run Jobs fake
-    for name in ("cloudscheduler.v1.json", "aiplatform.v1.json", "run.v2.json"):
+    for name in sys.argv[2:]:
         data = z.read("googleapiclient/discovery_cache/documents/" + name)
         open(d + "/" + name, "wb").write(data)
 PY

@@ -14,6 +14,7 @@ pub mod emulators;
 pub mod functions;
 pub mod gcp_emulators;
 pub mod git_http;
+pub mod google_apis_fake;
 pub mod http;
 pub mod mariadb;
 pub mod pg;

@@ -182,6 +182,12 @@ pub const ALL: &[Setting] = &[
         "The AI tasks' Gemini API base URL, for every flow (a `baseUrl` in the flow wins; a proxy or a fake).",
     ),
     var(
+        "BATON_GOOGLE_APIS_URL",
+        Some("each API's `https://*.googleapis.com` host"),
+        &[Tasks],
+        "One root for the Google REST APIs that have no emulator (Dataproc, Dataflow, Dataform, Vertex AI custom jobs, BigQuery Data Transfer, Cloud Storage IAM): a proxy, or a local fake.",
+    ),
+    var(
         "BATON_GOOGLE_SEARCH_BASE_URL",
         Some("`https://www.googleapis.com/customsearch/v1`"),
         &[Tasks],

@@ -1,6 +1,7 @@
 //! Run-time settings of the gcp plugins (part of `PluginConfig`): where
 //! GCS and BigQuery are (production, or emulators named by
-//! `STORAGE_EMULATOR_HOST` / `BIGQUERY_EMULATOR_HOST`), the project used
+//! `STORAGE_EMULATOR_HOST` / `BIGQUERY_EMULATOR_HOST`), where the REST APIs
+//! without an emulator are (`BATON_GOOGLE_APIS_URL`), the project used
 //! when a task and its key name none (`GOOGLE_CLOUD_PROJECT`), and the
 //! per-credential client cache shared by every task of this engine.
 
@@ -17,6 +18,9 @@ pub struct GcpConfig {
     pub default_project: Option<String>,
     /// Credentials and clients, one per credential and endpoint.
     pub cache: Arc<ClientCache>,
+    /// `BATON_GOOGLE_APIS_URL`: one root for the REST APIs without an
+    /// emulator ([`super::rest`]); `None`: each at its Google host.
+    pub apis_url: Option<String>,
 }
 
 impl GcpConfig {
@@ -25,7 +29,8 @@ impl GcpConfig {
         let project = ["GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT"]
             .iter()
             .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
-        GcpConfig { endpoints: Endpoints::from_env(), default_project: project, cache: Arc::default() }
+        let apis_url = std::env::var("BATON_GOOGLE_APIS_URL").ok().filter(|v| !v.trim().is_empty());
+        GcpConfig { endpoints: Endpoints::from_env(), default_project: project, cache: Arc::default(), apis_url }
     }
 
     /// Settings for emulators at these hosts (`host:port` or URLs), e.g. in tests.
@@ -37,6 +42,6 @@ impl GcpConfig {
         if let Some(b) = bigquery {
             endpoints = endpoints.with_bigquery_emulator(b);
         }
-        GcpConfig { endpoints, default_project: None, cache: Arc::default() }
+        GcpConfig { endpoints, default_project: None, cache: Arc::default(), apis_url: None }
     }
 }

@@ -2,7 +2,8 @@
 //! GCS ([`gcs`]), BigQuery ([`bigquery`]), Pub/Sub ([`pubsub`]), Firestore
 //! ([`firestore`]), HTTP functions ([`function`]), OAuth
 //! tokens ([`auth`]) and Gemini on Vertex AI ([`vertexai`]), with what they share in
-//! [`common`] (credentials, project, clients) and their settings in
+//! [`common`] (credentials, project, clients), the REST calls of the APIs
+//! without an emulator in [`rest`] and their settings in
 //! [`config`]. The clients and credentials themselves are in [`baton_gcp`].
 
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod firestore;
 pub mod function;
 pub mod gcs;
 pub mod pubsub;
+pub mod rest;
 pub mod vertexai;
 
 pub use config::GcpConfig;

@@ -65,6 +65,7 @@ mod fuzz;
 mod gcp_backends;
 mod gcp_bigquery_more;
 mod gcp_bigquery_trigger;
+mod gcp_dataflow;
 mod gcp_firestore_tasks;
 mod gcp_function;
 mod gcp_gcs_more;

@@ -1,7 +1,8 @@
 //! The GCP task plugins (`io.kestra.plugin.gcp.*`, worker group `gcp`):
 //! GCS ([`gcs`]), BigQuery ([`bigquery`]), Pub/Sub ([`pubsub`]), Firestore
 //! ([`firestore`]), HTTP functions ([`function`]), OAuth
-//! tokens ([`auth`]) and Gemini on Vertex AI ([`vertexai`]), with what they share in
+//! tokens ([`auth`]), Gemini on Vertex AI ([`vertexai`]), Dataflow jobs
+//! ([`dataflow`]) and Dataform workflows ([`dataform`]), with what they share in
 //! [`common`] (credentials, project, clients), the REST calls of the APIs
 //! without an emulator in [`rest`] and their settings in
 //! [`config`]. The clients and credentials themselves are in [`baton_gcp`].
@@ -10,6 +11,8 @@ pub mod auth;
 pub mod bigquery;
 pub mod common;
 pub mod config;
+pub mod dataflow;
+pub mod dataform;
 pub mod firestore;
 pub mod function;
 pub mod gcs;
@@ -31,4 +34,6 @@ pub fn register(r: &mut Registry) {
     r.register(*auth::DEF);
     r.register(*vertexai::CHAT);
     r.register(*vertexai::TEXT);
+    dataflow::register(r);
+    r.register(*dataform::DEF);
 }

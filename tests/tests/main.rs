@@ -66,6 +66,7 @@ mod gcp_backends;
 mod gcp_bigquery_more;
 mod gcp_bigquery_trigger;
 mod gcp_dataproc;
+mod gcp_dataflow;
 mod gcp_firestore_tasks;
 mod gcp_function;
 mod gcp_gcs_more;

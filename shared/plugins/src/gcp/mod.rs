@@ -1,8 +1,9 @@
 //! The GCP task plugins (`io.kestra.plugin.gcp.*`, worker group `gcp`):
 //! GCS ([`gcs`]), BigQuery ([`bigquery`]), Pub/Sub ([`pubsub`]), Firestore
 //! ([`firestore`]), HTTP functions ([`function`]), OAuth
-//! tokens ([`auth`]), Gemini on Vertex AI ([`vertexai`]) and Dataproc
-//! batches and clusters ([`dataproc`]), with what they share in
+//! tokens ([`auth`]), Gemini on Vertex AI ([`vertexai`]), Dataproc
+//! batches and clusters ([`dataproc`]), Dataflow jobs ([`dataflow`]) and
+//! Dataform workflows ([`dataform`]), with what they share in
 //! [`common`] (credentials, project, clients), the REST calls of the APIs
 //! without an emulator in [`rest`] and their settings in
 //! [`config`]. The clients and credentials themselves are in [`baton_gcp`].
@@ -12,6 +13,8 @@ pub mod bigquery;
 pub mod common;
 pub mod config;
 pub mod dataproc;
+pub mod dataflow;
+pub mod dataform;
 pub mod firestore;
 pub mod function;
 pub mod gcs;
@@ -34,4 +37,6 @@ pub fn register(r: &mut Registry) {
     r.register(*vertexai::CHAT);
     r.register(*vertexai::TEXT);
     dataproc::register(r);
+    dataflow::register(r);
+    r.register(*dataform::DEF);
 }

@@ -1,7 +1,8 @@
 //! The GCP task plugins (`io.kestra.plugin.gcp.*`, worker group `gcp`):
 //! GCS ([`gcs`]), BigQuery ([`bigquery`]), Pub/Sub ([`pubsub`]), Firestore
 //! ([`firestore`]), HTTP functions ([`function`]), OAuth
-//! tokens ([`auth`]) and Gemini on Vertex AI ([`vertexai`]), with what they share in
+//! tokens ([`auth`]), Gemini on Vertex AI ([`vertexai`]) and its custom jobs
+//! ([`vertexai_job`]), with what they share in
 //! [`common`] (credentials, project, clients), the REST calls of the APIs
 //! without an emulator in [`rest`] and their settings in
 //! [`config`]. The clients and credentials themselves are in [`baton_gcp`].
@@ -16,6 +17,8 @@ pub mod gcs;
 pub mod pubsub;
 pub mod rest;
 pub mod vertexai;
+pub mod vertexai_job;
+pub mod vertexai_spec;
 
 pub use config::GcpConfig;
 
@@ -31,4 +34,5 @@ pub fn register(r: &mut Registry) {
     r.register(*auth::DEF);
     r.register(*vertexai::CHAT);
     r.register(*vertexai::TEXT);
+    r.register(*vertexai_job::DEF);
 }

@@ -2,7 +2,8 @@
 //! (`e2e::emulators`): Compose (listing order, `allowEmpty`, GCS's 32-source
 //! limit), Downloads (checksums validated, MOVE then DELETE), UpdateBucket,
 //! CreateBucket's Kestra output, DeleteBucket `force`; and what validation
-//! refuses (CreateBucketIamPolicy by name, unknown keys of `list`).
+//! refuses (a CreateBucketIamPolicy member of no IAM type, unknown keys of
+//! `list`).
 
 use e2e::emulators::{Emulators, emulators};
 use serde_json::{Value, json};
@@ -187,7 +188,7 @@ tasks:
   - id: iam
     type: io.kestra.plugin.gcp.gcs.CreateBucketIamPolicy
     name: b
-    member: "user:a@example.com"
+    member: "robot:a@example.com"
     role: roles/storage.admin
   - id: compose
     type: io.kestra.plugin.gcp.gcs.Compose
@@ -202,7 +203,7 @@ tasks:
 "#;
     let (_, diags) = shared::validate::validate_source("f.yaml", flow, &registry, &renderer);
     let all = diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n");
-    assert!(all.contains("Baton does not implement CreateBucketIamPolicy"), "{all}");
+    assert!(all.contains("member") && all.contains("is not an IAM member"), "{all}");
     assert!(all.contains("unknown property 'maxFiles' of list"), "{all}");
     assert!(all.contains("unknown property 'cors' for io.kestra.plugin.gcp.gcs.UpdateBucket"), "{all}");
 }

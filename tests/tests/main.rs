@@ -72,6 +72,7 @@ mod gcp_function;
 mod gcp_gcs_more;
 mod gcp_oauth;
 mod gcp_pubsub_tasks;
+mod gcp_rest_tasks;
 mod gcp_tasks;
 mod gcp_vertexai;
 mod git;

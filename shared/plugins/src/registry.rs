@@ -343,11 +343,6 @@ const FAMILIES: &[(&str, &str, bool)] = &[
     ),
     // GCP types Baton does not implement: no emulator shows them working
     (
-        "io.kestra.plugin.gcp.gcs.CreateBucketIamPolicy",
-        "Baton does not implement CreateBucketIamPolicy (yet): no GCS emulator has bucket IAM policies to test it on",
-        false,
-    ),
-    (
         "io.kestra.plugin.gcp.bigquery.CopyPartitions",
         "Baton does not implement CopyPartitions (yet): bqemulator has no partition decorators to test it on",
         false,

@@ -1,9 +1,10 @@
 //! The GCP task plugins (`io.kestra.plugin.gcp.*`, worker group `gcp`):
 //! GCS ([`gcs`]), BigQuery ([`bigquery`]), Pub/Sub ([`pubsub`]), Firestore
 //! ([`firestore`]), HTTP functions ([`function`]), OAuth
-//! tokens ([`auth`]), Gemini on Vertex AI ([`vertexai`]), Dataproc
-//! batches and clusters ([`dataproc`]), Dataflow jobs ([`dataflow`]) and
-//! Dataform workflows ([`dataform`]), with what they share in
+//! tokens ([`auth`]), Gemini on Vertex AI ([`vertexai`]) and its custom
+//! jobs ([`vertexai_job`]), Dataproc batches and clusters ([`dataproc`]),
+//! Dataflow jobs ([`dataflow`]) and Dataform workflows ([`dataform`]), with
+//! what they share in
 //! [`common`] (credentials, project, clients), the REST calls of the APIs
 //! without an emulator in [`rest`] and their settings in
 //! [`config`]. The clients and credentials themselves are in [`baton_gcp`].
@@ -21,6 +22,8 @@ pub mod gcs;
 pub mod pubsub;
 pub mod rest;
 pub mod vertexai;
+pub mod vertexai_job;
+pub mod vertexai_spec;
 
 pub use config::GcpConfig;
 
@@ -39,4 +42,5 @@ pub fn register(r: &mut Registry) {
     dataproc::register(r);
     dataflow::register(r);
     r.register(*dataform::DEF);
+    r.register(*vertexai_job::DEF);
 }

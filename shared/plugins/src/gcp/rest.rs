@@ -136,6 +136,21 @@ impl Api {
         })
     }
 
+    /// A call made ready now and sent later without the task's context:
+    /// for a clean-up sent when a killed task's future is dropped (a
+    /// job's cancel). Its answer is only logged.
+    pub fn detached(&self, cx: &RunContext, method: Method, path: &str) -> Result<Detached, TaskError> {
+        let url = self.url(path)?;
+        let mut rb = cx.services.http.request(method.clone(), url.clone());
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        Ok(Detached {
+            rb: rb.json(&Value::Object(Default::default())),
+            what: format!("{} {method} {}", self.name, url.path()),
+        })
+    }
+
     fn url(&self, path: &str) -> Result<Url, TaskError> {
         let p = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
         Url::parse(&format!("{}{p}", self.root))
@@ -198,6 +213,31 @@ impl Api {
         }
     }
 }
+
+/// A call ready to be sent in the background ([`Api::detached`]).
+pub struct Detached {
+    rb: reqwest::RequestBuilder,
+    what: String,
+}
+
+impl Detached {
+    /// Sends it on the current runtime, bounded by [`DETACHED_TIMEOUT`];
+    /// the outcome goes to the process log (the task is gone).
+    pub fn spawn(self) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        let Detached { rb, what } = self;
+        rt.spawn(async move {
+            match rb.timeout(DETACHED_TIMEOUT).send().await {
+                Ok(r) if r.status().is_success() => tracing::info!(call = %what, "sent after the task was stopped"),
+                Ok(r) => tracing::warn!(call = %what, status = %r.status(), "refused after the task was stopped"),
+                Err(e) => tracing::warn!(call = %what, error = %e, "failed after the task was stopped"),
+            }
+        });
+    }
+}
+
+/// The longest a [`Detached`] call may take.
+const DETACHED_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn name_of(op: &Value) -> String {
     op["name"].as_str().unwrap_or_default().to_string()

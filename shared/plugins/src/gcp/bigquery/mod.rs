@@ -1,6 +1,7 @@
 //! The BigQuery tasks (`io.kestra.plugin.gcp.bigquery.*`): Query,
 //! CreateDataset, DeleteDataset, CreateTable, DeleteTable, UpdateTable,
-//! TableMetadata, Load, LoadFromGcs, Copy and ExtractToGcs.
+//! TableMetadata, Load, LoadFromGcs, Copy, ExtractToGcs and RunTransferConfig
+//! (Data Transfer Service).
 
 pub mod cells;
 pub mod copy;
@@ -12,6 +13,7 @@ pub mod query;
 pub mod table;
 pub mod table_meta;
 pub mod table_ref;
+pub mod transfer;
 
 use crate::Registry;
 
@@ -28,4 +30,5 @@ pub fn register(r: &mut Registry) {
     r.register(*extract::DEF);
     r.register(*table_meta::METADATA);
     r.register(*table_meta::UPDATE);
+    r.register(*transfer::DEF);
 }

@@ -1,6 +1,6 @@
 //! The GCS tasks (`io.kestra.plugin.gcp.gcs.*`): objects (Upload,
 //! Download, Downloads, Delete, DeleteList, List, Copy, Compose) and
-//! buckets (CreateBucket, UpdateBucket, DeleteBucket).
+//! buckets (CreateBucket, UpdateBucket, DeleteBucket, CreateBucketIamPolicy).
 
 pub mod blob;
 pub mod bucket;
@@ -11,6 +11,7 @@ pub mod delete;
 pub mod delete_list;
 pub mod download;
 pub mod downloads;
+pub mod iam_policy;
 pub mod list;
 pub mod upload;
 
@@ -29,4 +30,5 @@ pub fn register(r: &mut Registry) {
     r.register(*compose::DEF);
     r.register(*downloads::DEF);
     r.register(*bucket::UPDATE);
+    r.register(*iam_policy::DEF);
 }

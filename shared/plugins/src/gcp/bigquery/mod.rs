@@ -1,6 +1,7 @@
 //! The BigQuery tasks (`io.kestra.plugin.gcp.bigquery.*`): Query,
 //! CreateDataset, DeleteDataset, CreateTable, DeleteTable, UpdateTable,
-//! TableMetadata, Load, LoadFromGcs, Copy and ExtractToGcs.
+//! TableMetadata, Load, LoadFromGcs, Copy, ExtractToGcs and StorageWrite
+//! (the Storage Write API over gRPC).
 
 pub mod cells;
 pub mod copy;
@@ -9,6 +10,10 @@ pub mod extract;
 pub mod job;
 pub mod load;
 pub mod query;
+pub mod storage_grpc;
+pub mod storage_rows;
+pub mod storage_values;
+pub mod storage_write;
 pub mod table;
 pub mod table_meta;
 pub mod table_ref;
@@ -26,6 +31,7 @@ pub fn register(r: &mut Registry) {
     r.register(*load::LOAD_FROM_GCS);
     r.register(*copy::DEF);
     r.register(*extract::DEF);
+    r.register(*storage_write::DEF);
     r.register(*table_meta::METADATA);
     r.register(*table_meta::UPDATE);
 }

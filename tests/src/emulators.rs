@@ -24,6 +24,9 @@ pub struct Emulators {
     pub storage_host: String,
     /// `127.0.0.x:PORT`: bqemulator's REST API (`BIGQUERY_EMULATOR_HOST`).
     pub bigquery_host: String,
+    /// `127.0.0.x:PORT`: bqemulator's gRPC API, the Storage Write API
+    /// (`BIGQUERY_STORAGE_EMULATOR_HOST`).
+    pub bigquery_grpc_host: String,
     /// The folder holding the buckets (one sub-folder per bucket).
     pub gcs_root: PathBuf,
     /// The emulators' logs and data live under this folder.
@@ -216,6 +219,7 @@ fn start_in(dir: &Path, gcs_root: &Path, pids: &mut Vec<u32>) -> Result<Emulator
     Ok(Emulators {
         storage_host,
         bigquery_host,
+        bigquery_grpc_host: format!("{ip}:{grpc}"),
         gcs_root: gcs_root.to_path_buf(),
         dir: dir.to_path_buf(),
         project: "test-proj",

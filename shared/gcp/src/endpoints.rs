@@ -3,7 +3,9 @@
 //! libraries read for GCS; `BIGQUERY_EMULATOR_HOST` follows the same form
 //! for BigQuery; `PUBSUB_EMULATOR_HOST` is Google's for Pub/Sub (read by
 //! the local Pub/Sub trigger poller); `FIRESTORE_EMULATOR_HOST` is Google's
-//! for Firestore (read by the `firestore.*` tasks). All accept `host:port` or a full
+//! for Firestore (read by the `firestore.*` tasks); `BIGQUERY_STORAGE_EMULATOR_HOST`
+//! is the gRPC side of a BigQuery emulator (the Storage Write API of
+//! `bigquery.StorageWrite`). All accept `host:port` or a full
 //! `http://host:port` URL. A service on an emulator is called without
 //! credentials.
 
@@ -31,6 +33,9 @@ pub struct Endpoints {
     pub pubsub_emulator: Option<String>,
     /// `http://host:port` of a Firestore emulator; `None` for Google's service.
     pub firestore_emulator: Option<String>,
+    /// `http://host:port` of a BigQuery emulator's gRPC API (the Storage
+    /// Write API); `None` for Google's service.
+    pub bigquery_storage_emulator: Option<String>,
     /// The metadata server (`GCE_METADATA_HOST`, as Google's libraries
     /// read it): ID tokens for `function.HttpFunction` without a key.
     pub metadata_host: String,
@@ -46,6 +51,7 @@ impl Default for Endpoints {
             iam_credentials: IAM_CREDENTIALS_DEFAULT.to_string(),
             pubsub_emulator: None,
             firestore_emulator: None,
+            bigquery_storage_emulator: None,
             metadata_host: crate::oauth::METADATA_HOST_DEFAULT.to_string(),
         }
     }
@@ -59,8 +65,9 @@ pub fn emulator_root(value: &str) -> String {
 
 impl Endpoints {
     /// Production endpoints, overridden by `STORAGE_EMULATOR_HOST`,
-    /// `BIGQUERY_EMULATOR_HOST`, `PUBSUB_EMULATOR_HOST` and
-    /// `FIRESTORE_EMULATOR_HOST` when set (and not empty).
+    /// `BIGQUERY_EMULATOR_HOST`, `BIGQUERY_STORAGE_EMULATOR_HOST`,
+    /// `PUBSUB_EMULATOR_HOST` and `FIRESTORE_EMULATOR_HOST` when set (and
+    /// not empty).
     pub fn from_env() -> Endpoints {
         Endpoints::from_vars(|k| std::env::var(k).ok())
     }
@@ -80,6 +87,9 @@ impl Endpoints {
         if let Some(v) = get("FIRESTORE_EMULATOR_HOST").filter(|v| !v.trim().is_empty()) {
             e = e.with_firestore_emulator(&v);
         }
+        if let Some(v) = get("BIGQUERY_STORAGE_EMULATOR_HOST").filter(|v| !v.trim().is_empty()) {
+            e = e.with_bigquery_storage_emulator(&v);
+        }
         if let Some(v) = get("GCE_METADATA_HOST").filter(|v| !v.trim().is_empty()) {
             e.metadata_host = v.trim().to_string();
         }
@@ -95,6 +105,13 @@ impl Endpoints {
     /// Firestore on an emulator at `host` (`host:port` or URL).
     pub fn with_firestore_emulator(mut self, host: &str) -> Endpoints {
         self.firestore_emulator = Some(emulator_root(host));
+        self
+    }
+
+    /// The BigQuery Storage Write API on an emulator's gRPC port at `host`
+    /// (`host:port` or URL).
+    pub fn with_bigquery_storage_emulator(mut self, host: &str) -> Endpoints {
+        self.bigquery_storage_emulator = Some(emulator_root(host));
         self
     }
 
@@ -136,12 +153,14 @@ mod tests {
             "BIGQUERY_EMULATOR_HOST" => Some("http://127.0.0.5:9050/".into()),
             "PUBSUB_EMULATOR_HOST" => Some("127.0.0.5:8085".into()),
             "FIRESTORE_EMULATOR_HOST" => Some("127.0.0.5:8086".into()),
+            "BIGQUERY_STORAGE_EMULATOR_HOST" => Some("127.0.0.5:9060".into()),
             _ => None,
         });
         assert_eq!(e.storage, "http://127.0.0.5:80");
         assert!(e.storage_emulator && e.bigquery_emulator);
         assert_eq!(e.pubsub_emulator.as_deref(), Some("http://127.0.0.5:8085"));
         assert_eq!(e.firestore_emulator.as_deref(), Some("http://127.0.0.5:8086"));
+        assert_eq!(e.bigquery_storage_emulator.as_deref(), Some("http://127.0.0.5:9060"));
         assert_eq!(e.bigquery_v2(), "http://127.0.0.5:9050/bigquery/v2");
         assert_eq!(e.bigquery_upload_v2(), "http://127.0.0.5:9050/upload/bigquery/v2");
         let e = Endpoints::from_vars(|k| (k == "STORAGE_EMULATOR_HOST").then(|| " ".to_string()));

@@ -1,7 +1,7 @@
 //! The BigQuery tasks (`io.kestra.plugin.gcp.bigquery.*`): Query,
 //! CreateDataset, DeleteDataset, CreateTable, DeleteTable, UpdateTable,
-//! TableMetadata, Load, LoadFromGcs, Copy, ExtractToGcs and RunTransferConfig
-//! (Data Transfer Service).
+//! TableMetadata, Load, LoadFromGcs, Copy, ExtractToGcs, StorageWrite (the
+//! Storage Write API over gRPC) and RunTransferConfig (Data Transfer Service).
 
 pub mod cells;
 pub mod copy;
@@ -10,6 +10,10 @@ pub mod extract;
 pub mod job;
 pub mod load;
 pub mod query;
+pub mod storage_grpc;
+pub mod storage_rows;
+pub mod storage_values;
+pub mod storage_write;
 pub mod table;
 pub mod table_meta;
 pub mod table_ref;
@@ -28,6 +32,7 @@ pub fn register(r: &mut Registry) {
     r.register(*load::LOAD_FROM_GCS);
     r.register(*copy::DEF);
     r.register(*extract::DEF);
+    r.register(*storage_write::DEF);
     r.register(*table_meta::METADATA);
     r.register(*table_meta::UPDATE);
     r.register(*transfer::DEF);

@@ -64,6 +64,7 @@ mod functions;
 mod fuzz;
 mod gcp_backends;
 mod gcp_bigquery_more;
+mod gcp_bigquery_partitions;
 mod gcp_bigquery_trigger;
 mod gcp_firestore_tasks;
 mod gcp_function;

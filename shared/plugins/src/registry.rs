@@ -347,16 +347,6 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "Baton does not implement CreateBucketIamPolicy (yet): no GCS emulator has bucket IAM policies to test it on",
         false,
     ),
-    (
-        "io.kestra.plugin.gcp.bigquery.CopyPartitions",
-        "Baton does not implement CopyPartitions (yet): bqemulator has no partition decorators to test it on",
-        false,
-    ),
-    (
-        "io.kestra.plugin.gcp.bigquery.DeletePartitions",
-        "Baton does not implement DeletePartitions (yet): bqemulator has no partition decorators to test it on",
-        false,
-    ),
 ];
 
 fn left_out_of(families: &[(&str, &'static str, bool)], type_name: &str) -> Option<&'static str> {

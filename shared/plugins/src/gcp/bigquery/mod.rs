@@ -1,6 +1,7 @@
 //! The BigQuery tasks (`io.kestra.plugin.gcp.bigquery.*`): Query,
 //! CreateDataset, DeleteDataset, CreateTable, DeleteTable, UpdateTable,
-//! TableMetadata, Load, LoadFromGcs, Copy and ExtractToGcs.
+//! TableMetadata, Load, LoadFromGcs, Copy, CopyPartitions, DeletePartitions
+//! and ExtractToGcs.
 
 pub mod cells;
 pub mod copy;
@@ -8,6 +9,7 @@ pub mod dataset;
 pub mod extract;
 pub mod job;
 pub mod load;
+pub mod partitions;
 pub mod query;
 pub mod table;
 pub mod table_meta;
@@ -25,6 +27,8 @@ pub fn register(r: &mut Registry) {
     r.register(*load::LOAD);
     r.register(*load::LOAD_FROM_GCS);
     r.register(*copy::DEF);
+    r.register(*partitions::COPY);
+    r.register(*partitions::DELETE);
     r.register(*extract::DEF);
     r.register(*table_meta::METADATA);
     r.register(*table_meta::UPDATE);

@@ -300,6 +300,21 @@ impl BigQueryClient {
         })
     }
 
+    /// `tabledata.list`: one page of a table's rows (`rows`, `pageToken`);
+    /// `None` if the table does not exist.
+    pub async fn list_rows(
+        &self,
+        project: &str,
+        dataset: &str,
+        table: &str,
+        page_token: Option<&str>,
+    ) -> Result<Option<Value>, BqError> {
+        let op = format!("list the rows of table '{project}.{dataset}.{table}'");
+        let path = format!("datasets/{}/tables/{}/data", encode(dataset), encode(table));
+        let query: Vec<(&str, String)> = page_token.map(|t| ("pageToken", t.to_string())).into_iter().collect();
+        self.rest(&op, reqwest::Method::GET, project, &path, &query, None).await
+    }
+
     /// `tables.delete`; false if it did not exist.
     pub async fn delete_table(&self, project: &str, dataset: &str, table: &str) -> Result<bool, BqError> {
         let op = format!("delete table '{project}.{dataset}.{table}'");

@@ -341,17 +341,6 @@ const FAMILIES: &[(&str, &str, bool)] = &[
         "Baton implements only the AWS S3, SQS, DynamoDB and Kinesis tasks and triggers (io.kestra.plugin.aws.s3.*, aws.sqs.*, aws.dynamodb.*, aws.kinesis.*), aws.athena.Query, aws.eventbridge.PutEvents, aws.ecr.GetAuthToken and aws.cli.AwsCLI yet",
         false,
     ),
-    // GCP types Baton does not implement: no emulator shows them working
-    (
-        "io.kestra.plugin.gcp.bigquery.CopyPartitions",
-        "Baton does not implement CopyPartitions (yet): bqemulator has no partition decorators to test it on",
-        false,
-    ),
-    (
-        "io.kestra.plugin.gcp.bigquery.DeletePartitions",
-        "Baton does not implement DeletePartitions (yet): bqemulator has no partition decorators to test it on",
-        false,
-    ),
 ];
 
 fn left_out_of(families: &[(&str, &'static str, bool)], type_name: &str) -> Option<&'static str> {

@@ -30,43 +30,52 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
     example = "id: copy\ntype: io.kestra.plugin.gcp.bigquery.Copy\noperationType: COPY\nsourceTables:\n  - my-project.my_dataset.my_table$20130908\ndestinationTable: my-project.my_dataset.my_table\n",
     outputs(jobId(String, "The BigQuery job's id."))
 )]
-struct Props {
+pub(super) struct Props {
     #[serde(flatten)]
-    bq: BqProps,
+    pub(super) bq: BqProps,
     /// The tables (or partitions) to copy: project.dataset.table or dataset.table.
     #[serde(deserialize_with = "de::string_or_list")]
     #[prop(kind = "StringOrList", required)]
-    source_tables: Vec<String>,
+    pub(super) source_tables: Vec<String>,
     /// The table written.
     #[serde(deserialize_with = "de::string_lenient")]
-    destination_table: String,
+    pub(super) destination_table: String,
     /// What the job does.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(values = ["COPY", "SNAPSHOT", "RESTORE", "CLONE"], default = "\"COPY\"")]
-    operation_type: Option<String>,
+    pub(super) operation_type: Option<String>,
+    #[serde(flatten)]
+    pub(super) job: JobOptions,
+}
+
+/// The copy job's options (Copy's and CopyPartitions').
+#[derive(Debug, Default, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct JobOptions {
     /// How rows are written to an existing table.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(values = ["WRITE_TRUNCATE", "WRITE_APPEND", "WRITE_EMPTY"])]
-    write_disposition: Option<String>,
+    pub(super) write_disposition: Option<String>,
     /// Whether the table may be created.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(values = ["CREATE_IF_NEEDED", "CREATE_NEVER"])]
-    create_disposition: Option<String>,
+    pub(super) create_disposition: Option<String>,
     /// Cancel the job after this long.
     #[serde(default, deserialize_with = "de::opt_duration")]
     #[prop(kind = "Duration")]
-    job_timeout: Option<chrono::Duration>,
+    pub(super) job_timeout: Option<chrono::Duration>,
     /// Labels set on the resource.
     #[serde(default, deserialize_with = "de::string_map")]
     #[prop(kind = "Map")]
-    labels: Vec<(String, String)>,
+    pub(super) labels: Vec<(String, String)>,
     /// Only validate the job.
     #[serde(default, deserialize_with = "de::opt_bool_lenient")]
     #[prop(default = "false")]
-    dry_run: Option<bool>,
+    pub(super) dry_run: Option<bool>,
 }
 
-struct Copy {
+/// A copy job ready to run (CopyPartitions builds one, as Kestra's does).
+pub(super) struct Copy {
     p: Props,
     operation: Option<String>,
     write: Option<String>,
@@ -74,22 +83,27 @@ struct Copy {
 }
 
 fn build(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: Props = parse_props(props)?;
-    if p.source_tables.iter().all(|s| s.trim().is_empty()) {
-        return Err(TaskError::property("sourceTables", "no table to copy"));
-    }
-    let operation = one_of("operationType", &p.operation_type, &["COPY", "SNAPSHOT", "RESTORE", "CLONE"])?;
-    let write = one_of("writeDisposition", &p.write_disposition, &["WRITE_TRUNCATE", "WRITE_APPEND", "WRITE_EMPTY"])?;
-    let create = one_of("createDisposition", &p.create_disposition, &["CREATE_IF_NEEDED", "CREATE_NEVER"])?;
-    // names are checked now, projects filled in when the task runs
-    for s in &p.source_tables {
-        TableRef::parse("sourceTables", s, Some("-"))?;
-    }
-    TableRef::parse("destinationTable", &p.destination_table, Some("-"))?;
-    Ok(Box::new(Copy { p, operation, write, create }))
+    Ok(Box::new(Copy::new(parse_props(props)?)?))
 }
 
 impl Copy {
+    /// The job of these properties, its names and enums checked.
+    pub(super) fn new(p: Props) -> Result<Copy, TaskError> {
+        if p.source_tables.iter().all(|s| s.trim().is_empty()) {
+            return Err(TaskError::property("sourceTables", "no table to copy"));
+        }
+        let operation = one_of("operationType", &p.operation_type, &["COPY", "SNAPSHOT", "RESTORE", "CLONE"])?;
+        let write =
+            one_of("writeDisposition", &p.job.write_disposition, &["WRITE_TRUNCATE", "WRITE_APPEND", "WRITE_EMPTY"])?;
+        let create = one_of("createDisposition", &p.job.create_disposition, &["CREATE_IF_NEEDED", "CREATE_NEVER"])?;
+        // names are checked now, projects filled in when the task runs
+        for s in &p.source_tables {
+            TableRef::parse("sourceTables", s, Some("-"))?;
+        }
+        TableRef::parse("destinationTable", &p.destination_table, Some("-"))?;
+        Ok(Copy { p, operation, write, create })
+    }
+
     fn configuration(&self, cx: &RunContext, project: &str) -> Result<Value, TaskError> {
         let p = &self.p;
         let sources = p
@@ -111,11 +125,11 @@ impl Copy {
         }
         let mut c = Map::new();
         c.insert("copy".into(), Value::Object(copy));
-        c.insert("labels".into(), Value::Object(job_labels(cx, &p.labels)));
-        if p.dry_run == Some(true) {
+        c.insert("labels".into(), Value::Object(job_labels(cx, &p.job.labels)));
+        if p.job.dry_run == Some(true) {
             c.insert("dryRun".into(), Value::Bool(true));
         }
-        if let Some(t) = p.job_timeout {
+        if let Some(t) = p.job.job_timeout {
             c.insert("jobTimeoutMs".into(), Value::String(t.num_milliseconds().to_string()));
         }
         Ok(Value::Object(c))
@@ -142,6 +156,15 @@ pub fn job_tags(job: &gcp_bigquery_client::model::job::Job, project: &str) -> (S
 #[async_trait]
 impl RunnableTask for Copy {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
+        let mut out = Map::new();
+        out.insert("jobId".into(), Value::String(self.run_job(cx).await?));
+        Ok(TaskOutput::with(out))
+    }
+}
+
+impl Copy {
+    /// Runs the job to its end: its id.
+    pub(super) async fn run_job(&self, cx: &RunContext) -> Result<String, TaskError> {
         let r = self.p.bq.gcp.resolve(cx)?;
         let bq = r.bigquery(cx).await?;
         let jobs = Jobs::new(cx, &bq, &r, &self.p.bq)?;
@@ -159,7 +182,7 @@ impl RunnableTask for Copy {
                     bq_ref.insert_job(&jobs_ref.project, job).await
                 },
                 None,
-                self.p.dry_run == Some(true),
+                self.p.job.dry_run == Some(true),
             )
             .await?;
         let (id, project, location) = job_tags(&job, &jobs.project);
@@ -171,9 +194,7 @@ impl RunnableTask for Copy {
         if let Some(d) = job_duration(&job) {
             cx.timer("duration", d, &tags);
         }
-        let mut out = Map::new();
-        out.insert("jobId".into(), Value::String(id));
-        Ok(TaskOutput::with(out))
+        Ok(id)
     }
 }
 

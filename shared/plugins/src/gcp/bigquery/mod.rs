@@ -1,7 +1,8 @@
 //! The BigQuery tasks (`io.kestra.plugin.gcp.bigquery.*`): Query,
 //! CreateDataset, DeleteDataset, CreateTable, DeleteTable, UpdateTable,
-//! TableMetadata, Load, LoadFromGcs, Copy, ExtractToGcs, StorageWrite (the
-//! Storage Write API over gRPC) and RunTransferConfig (Data Transfer Service).
+//! TableMetadata, Load, LoadFromGcs, Copy, CopyPartitions, DeletePartitions,
+//! ExtractToGcs, StorageWrite (the Storage Write API over gRPC) and
+//! RunTransferConfig (Data Transfer Service).
 
 pub mod cells;
 pub mod copy;
@@ -9,6 +10,7 @@ pub mod dataset;
 pub mod extract;
 pub mod job;
 pub mod load;
+pub mod partitions;
 pub mod query;
 pub mod storage_grpc;
 pub mod storage_rows;
@@ -31,6 +33,8 @@ pub fn register(r: &mut Registry) {
     r.register(*load::LOAD);
     r.register(*load::LOAD_FROM_GCS);
     r.register(*copy::DEF);
+    r.register(*partitions::COPY);
+    r.register(*partitions::DELETE);
     r.register(*extract::DEF);
     r.register(*storage_write::DEF);
     r.register(*table_meta::METADATA);

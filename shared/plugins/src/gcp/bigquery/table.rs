@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::job::BqProps;
+use super::table_ref::TableProps;
 use crate::gcp::common::bq_error;
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
@@ -299,13 +300,7 @@ pub static CREATE: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<C
 )]
 struct DeleteProps {
     #[serde(flatten)]
-    bq: BqProps,
-    /// The dataset.
-    #[serde(deserialize_with = "de::string_lenient")]
-    dataset: String,
-    /// The table.
-    #[serde(deserialize_with = "de::string_lenient")]
-    table: String,
+    t: TableProps,
 }
 
 struct DeleteTable {
@@ -319,10 +314,10 @@ fn build_delete(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Tas
 #[async_trait]
 impl RunnableTask for DeleteTable {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        let r = self.p.bq.gcp.resolve(cx)?;
+        let r = self.p.t.bq.gcp.resolve(cx)?;
         let bq = r.bigquery(cx).await?;
         let project = r.project()?.to_string();
-        let (dataset, table) = (self.p.dataset.trim(), self.p.table.trim());
+        let (dataset, table) = (self.p.t.dataset.trim(), self.p.t.table.trim());
         if !bq.delete_table(&project, dataset, table).await.map_err(bq_error)? {
             return Err(TaskError::failed(format!("Couldn't find table '{project}.{dataset}.{table}'")));
         }

@@ -15,7 +15,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::job::BqProps;
+use super::table_ref::TableProps;
 use super::table::{CreateProps, table_output};
 use crate::gcp::common::{bq_error, one_of};
 use crate::registry::PluginDef;
@@ -40,13 +40,7 @@ use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_
 )]
 struct MetaProps {
     #[serde(flatten)]
-    bq: BqProps,
-    /// The dataset.
-    #[serde(deserialize_with = "de::string_lenient")]
-    dataset: String,
-    /// The table.
-    #[serde(deserialize_with = "de::string_lenient")]
-    table: String,
+    t: TableProps,
     /// What to do when the table does not exist: fail, or output nothing.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(values = ["ERROR", "SKIP"], default = "\"ERROR\"")]
@@ -67,10 +61,10 @@ fn build_meta(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskE
 #[async_trait]
 impl RunnableTask for TableMetadata {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
-        let r = self.p.bq.gcp.resolve(cx)?;
+        let r = self.p.t.bq.gcp.resolve(cx)?;
         let bq = r.bigquery(cx).await?;
         let project = r.project()?.to_string();
-        let (dataset, table) = (self.p.dataset.trim(), self.p.table.trim());
+        let (dataset, table) = (self.p.t.dataset.trim(), self.p.t.table.trim());
         match bq.get_table(&project, dataset, table).await.map_err(bq_error)? {
             Some(t) => Ok(TaskOutput::with(table_output(&t))),
             None if self.skip => {

@@ -1,10 +1,27 @@
 //! Table names as Kestra's BigQuery tasks take them: `dataset.table` (in
 //! the task's project) or `project.dataset.table`; backticks and the legacy
-//! `project:dataset.table` are accepted too.
+//! `project:dataset.table` are accepted too; [`TableProps`], the
+//! properties of the tasks on one table.
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::TaskError;
+use super::job::BqProps;
+use crate::{Declare, TaskError, de};
+
+/// Kestra's `AbstractTable`: the BigQuery properties and one table.
+#[derive(Debug, Clone, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+pub struct TableProps {
+    #[serde(flatten)]
+    pub bq: BqProps,
+    /// The dataset.
+    #[serde(deserialize_with = "de::string_lenient")]
+    pub dataset: String,
+    /// The table.
+    #[serde(deserialize_with = "de::string_lenient")]
+    pub table: String,
+}
 
 /// A fully qualified table.
 #[derive(Debug, Clone, PartialEq, Eq)]

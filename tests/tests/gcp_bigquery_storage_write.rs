@@ -3,8 +3,15 @@
 //! the default stream (one record an append) and through a PENDING stream
 //! (finalized, committed), then read back with `bigquery.Query`, with
 //! their typed values (DATE, TIMESTAMP from text and from epoch
-//! microseconds, a REPEATED column, a RECORD); a record with a field that
-//! is no column fails, naming it.
+//! microseconds, a REPEATED column); a record with a field that is no
+//! column fails, naming it.
+//!
+//! No RECORD column here: bqemulator's write servicer builds the target
+//! table's Arrow schema from each column's name, type and mode only
+//! (`_table_arrow_schema`), so a RECORD becomes an empty STRUCT and DuckDB
+//! refuses the append whatever the rows hold. The RECORD encoding (nested
+//! descriptors, nested messages) is checked byte for byte by the unit tests
+//! of `gcp::bigquery::storage_rows`.
 
 use e2e::emulators::emulators;
 use serde_json::{Value, json};
@@ -54,12 +61,8 @@ tasks:
           - {{name: score, type: FLOAT64}}
           - {{name: ok, type: BOOL}}
           - {{name: born, type: DATE}}
-          - {{name: at, type: TIMESTAMP}}
+          - {{name: seen, type: TIMESTAMP}}
           - {{name: tags, type: STRING, mode: REPEATED}}
-          - name: addr
-            type: RECORD
-            subFields:
-              - {{name: city, type: STRING}}
 {tasks}
 pluginDefaults:
   - type: io.kestra.plugin.gcp
@@ -74,13 +77,13 @@ async fn default_and_pending_streams_write_typed_rows() {
     let h = harness();
     let ds = unique("sw_");
     let first = [
-        json!({"id": 1, "name": "a", "score": 1.5, "ok": true, "born": "2024-01-02", "at": "2024-01-02T03:04:05Z",
-               "tags": ["x", "y"], "addr": {"city": "Paris"}}),
-        json!({"id": 2, "name": "b", "score": null, "ok": false, "born": "2024-02-03", "at": 1_704_164_645_000_000i64,
-               "tags": [], "addr": null}),
+        json!({"id": 1, "name": "a", "score": 1.5, "ok": true, "born": "2024-01-02", "seen": "2024-01-02T03:04:05Z",
+               "tags": ["x", "y"]}),
+        json!({"id": 2, "name": "b", "score": null, "ok": false, "born": "2024-02-03", "seen": 1_704_164_645_000_000i64,
+               "tags": []}),
     ];
     let lines: String = first.iter().map(|r| format!("{r}\\n")).collect();
-    let pending = json!({"ID": 3, "name": "c", "tags": ["z"], "addr": {"city": "Lyon"}});
+    let pending = json!({"ID": 3, "name": "c", "tags": ["z"]});
     let tasks = format!(
         r#"
   - id: file
@@ -105,8 +108,8 @@ async fn default_and_pending_streams_write_typed_rows() {
     type: io.kestra.plugin.gcp.bigquery.Query
     fetchType: FETCH
     sql: >-
-      SELECT id, name, score, ok, CAST(born AS STRING) AS born, UNIX_MICROS(at) AS at,
-      ARRAY_LENGTH(tags) AS n_tags, addr.city AS city FROM {ds}.t ORDER BY id
+      SELECT id, name, score, ok, CAST(born AS STRING) AS born, UNIX_MICROS(seen) AS seen,
+      ARRAY_LENGTH(tags) AS n_tags FROM {ds}.t ORDER BY id
 "#,
         lines.replace('"', "\\\""),
         pending.to_string().replace('"', "\\\""),
@@ -121,11 +124,11 @@ async fn default_and_pending_streams_write_typed_rows() {
     assert_eq!(
         rows,
         json!([
-            {"id": 1, "name": "a", "score": 1.5, "ok": true, "born": "2024-01-02", "at": 1_704_164_645_000_000i64,
-             "n_tags": 2, "city": "Paris"},
-            {"id": 2, "name": "b", "score": null, "ok": false, "born": "2024-02-03", "at": 1_704_164_645_000_000i64,
-             "n_tags": 0, "city": null},
-            {"id": 3, "name": "c", "score": null, "ok": null, "born": null, "at": null, "n_tags": 1, "city": "Lyon"},
+            {"id": 1, "name": "a", "score": 1.5, "ok": true, "born": "2024-01-02", "seen": 1_704_164_645_000_000i64,
+             "n_tags": 2},
+            {"id": 2, "name": "b", "score": null, "ok": false, "born": "2024-02-03", "seen": 1_704_164_645_000_000i64,
+             "n_tags": 0},
+            {"id": 3, "name": "c", "score": null, "ok": null, "born": null, "seen": null, "n_tags": 1},
         ])
     );
 }

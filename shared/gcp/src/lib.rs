@@ -16,7 +16,7 @@ pub mod gcs;
 pub mod impersonate;
 pub mod key;
 pub mod oauth;
-mod percent;
+pub mod percent;
 pub mod pubsub;
 pub mod scheduler;
 pub mod store;

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Conn, query_encode, text};
+use super::{Conn, text};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
@@ -293,7 +293,7 @@ impl RunnableTask for Launch {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let df = self.conn.connect(cx).await?;
         let path = match &self.gcs_path {
-            Some(g) => format!("{}/templates:launch?gcsPath={}", df.base, query_encode(g)),
+            Some(g) => format!("{}/templates:launch?gcsPath={}", df.base, baton_gcp::percent::encode(g)),
             None => format!("{}/flexTemplates:launch", df.base),
         };
         let answer = df.api.post(cx, &path, &self.body).await?;

@@ -100,19 +100,6 @@ pub fn segment(property: &str, value: &str) -> Result<String, TaskError> {
     Ok(v.to_string())
 }
 
-/// `s` percent-encoded for a query string (all but the unreserved characters).
-pub fn query_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// A field of the job Google answered, as a string (empty when absent).
 pub fn text(job: &Value, field: &str) -> String {
     job[field].as_str().unwrap_or_default().to_string()
@@ -149,6 +136,5 @@ mod tests {
         assert_eq!(segment("jobId", " 2026-01-01_00_00-1 ").unwrap(), "2026-01-01_00_00-1");
         assert!(segment("jobId", "a/b").unwrap_err().to_string().contains("'jobId'"));
         assert!(segment("location", "  ").unwrap_err().to_string().contains("required"));
-        assert_eq!(query_encode("gs://b/t x"), "gs%3A%2F%2Fb%2Ft%20x");
     }
 }

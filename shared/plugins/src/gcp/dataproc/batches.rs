@@ -116,18 +116,8 @@ struct PySparkProps {
     #[serde(default, deserialize_with = "de::string_or_list")]
     #[prop(kind = "List")]
     jar_file_uris: Vec<String>,
-    /// Files copied into each executor's working directory.
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    #[prop(kind = "List")]
-    file_uris: Vec<String>,
-    /// Archives (.jar, .tar, .tar.gz, .tgz, .zip) extracted into each executor's working directory.
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    #[prop(kind = "List")]
-    archive_uris: Vec<String>,
-    /// The driver's arguments.
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    #[prop(kind = "List")]
-    args: Vec<String>,
+    #[serde(flatten)]
+    files: SparkFiles,
 }
 
 /// Submit a Spark batch to Dataproc Serverless.
@@ -151,18 +141,8 @@ struct SparkProps {
     #[serde(default, deserialize_with = "de::string_or_list")]
     #[prop(kind = "List")]
     jar_file_uris: Vec<String>,
-    /// Files copied into each executor's working directory.
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    #[prop(kind = "List")]
-    file_uris: Vec<String>,
-    /// Archives (.jar, .tar, .tar.gz, .tgz, .zip) extracted into each executor's working directory.
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    #[prop(kind = "List")]
-    archive_uris: Vec<String>,
-    /// The driver's arguments.
-    #[serde(default, deserialize_with = "de::string_or_list")]
-    #[prop(kind = "List")]
-    args: Vec<String>,
+    #[serde(flatten)]
+    files: SparkFiles,
 }
 
 /// Submit a Spark SQL batch to Dataproc Serverless.
@@ -221,6 +201,14 @@ struct RSparkProps {
     #[serde(default)]
     #[prop(kind = "List", check = not_r)]
     jar_file_uris: Option<Value>,
+    #[serde(flatten)]
+    files: SparkFiles,
+}
+
+/// What the PySpark, Spark and SparkR workloads share.
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+struct SparkFiles {
     /// Files copied into each executor's working directory.
     #[serde(default, deserialize_with = "de::string_or_list")]
     #[prop(kind = "List")]
@@ -233,6 +221,13 @@ struct RSparkProps {
     #[serde(default, deserialize_with = "de::string_or_list")]
     #[prop(kind = "List")]
     args: Vec<String>,
+}
+
+impl SparkFiles {
+    /// The lists as the workload names them.
+    fn lists(&self) -> [(&'static str, &[String]); 3] {
+        [("fileUris", &self.file_uris), ("archiveUris", &self.archive_uris), ("args", &self.args)]
+    }
 }
 
 pub static PYSPARK: LazyLock<PluginDef> = LazyLock::new(|| PluginDef::declare::<PySparkProps>(build_pyspark));
@@ -281,29 +276,15 @@ fn refuse(name: &str, v: &Option<Value>, check: fn(&Value) -> Result<(), String>
 
 fn build_pyspark(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: PySparkProps = parse_props(props)?;
-    let w = workload(
-        ("mainPythonFileUri", &p.main_python_file_uri),
-        &[
-            ("jarFileUris", &p.jar_file_uris),
-            ("fileUris", &p.file_uris),
-            ("archiveUris", &p.archive_uris),
-            ("args", &p.args),
-        ],
-    );
+    let lists = [[("jarFileUris", &p.jar_file_uris[..])].as_slice(), &p.files.lists()].concat();
+    let w = workload(("mainPythonFileUri", &p.main_python_file_uri), &lists);
     submit(p.batch, "pysparkBatch", w)
 }
 
 fn build_spark(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: SparkProps = parse_props(props)?;
-    let w = workload(
-        ("mainClass", &p.main_class),
-        &[
-            ("jarFileUris", &p.jar_file_uris),
-            ("fileUris", &p.file_uris),
-            ("archiveUris", &p.archive_uris),
-            ("args", &p.args),
-        ],
-    );
+    let lists = [[("jarFileUris", &p.jar_file_uris[..])].as_slice(), &p.files.lists()].concat();
+    let w = workload(("mainClass", &p.main_class), &lists);
     submit(p.batch, "sparkBatch", w)
 }
 
@@ -319,10 +300,7 @@ fn build_sql(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskEr
 fn build_r(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, TaskError> {
     let p: RSparkProps = parse_props(props)?;
     refuse("jarFileUris", &p.jar_file_uris, not_r)?;
-    let w = workload(
-        ("mainRFileUri", &p.main_r_file_uri),
-        &[("fileUris", &p.file_uris), ("archiveUris", &p.archive_uris), ("args", &p.args)],
-    );
+    let w = workload(("mainRFileUri", &p.main_r_file_uri), &p.files.lists());
     submit(p.batch, "sparkRBatch", w)
 }
 
@@ -406,7 +384,7 @@ mod tests {
     }
 
     fn built(p: PySparkProps) -> Submit {
-        let w = workload(("mainPythonFileUri", &p.main_python_file_uri), &[("args", &p.args)]);
+        let w = workload(("mainPythonFileUri", &p.main_python_file_uri), &[("args", &p.files.args)]);
         let env = Environment::parse(p.batch.execution, p.batch.peripherals, p.batch.runtime).unwrap();
         Submit { gcp: p.batch.gcp, region: p.batch.region, name: p.batch.name, env, kind: "pysparkBatch", workload: w }
     }

@@ -15,8 +15,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::table_ref::TableProps;
 use super::table::{CreateProps, table_output};
+use super::table_ref::TableProps;
 use crate::gcp::common::{bq_error, one_of};
 use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};

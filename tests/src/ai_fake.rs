@@ -33,6 +33,9 @@ pub enum Reply {
     Call(String, Value),
     /// The service fails with this status and message.
     Status(u16, String),
+    /// The service answers this body as it is (200): safety ratings,
+    /// blocked answers… (Google APIs only).
+    Raw(Value),
 }
 
 /// A recorded request.
@@ -270,6 +273,7 @@ fn gemini_answer(s: &mut State, path: &str) -> Response {
             json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": name, "args": args}}]}, "finishReason": "STOP"}], "usageMetadata": usage}),
         ),
         Reply::Status(code, msg) => google_error(code, &msg),
+        Reply::Raw(body) => reply(200, body),
     }
 }
 
@@ -292,5 +296,6 @@ fn openai_answer(s: &mut State) -> Response {
             }
             r
         }
+        Reply::Raw(body) => reply(200, body),
     }
 }

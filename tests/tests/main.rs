@@ -68,6 +68,7 @@ mod gcp_bigquery_partitions;
 mod gcp_bigquery_storage_write;
 mod gcp_bigquery_trigger;
 mod gcp_dataflow;
+mod gcp_dataflow_trigger;
 mod gcp_dataproc;
 mod gcp_firestore_tasks;
 mod gcp_function;

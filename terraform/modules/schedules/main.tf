@@ -40,7 +40,8 @@
 # `nats.core.Trigger` (alias `nats.Trigger`): its tick pulls once; and
 # `kafka.Trigger`: its tick joins the consumer group and reads once; and
 # `amqp.Trigger`: its tick consumes the queue once; and
-# `aws.kinesis.Trigger`: its tick reads the stream's shards once.
+# `aws.kinesis.Trigger`: its tick reads the stream's shards once; and
+# `gcp.dataflow.Trigger`: its tick lists the Dataflow jobs once.
 #
 # Terraform has no `let`, so the derivation runs in stages, each a list of
 # records built from the one before.
@@ -54,8 +55,8 @@ locals {
   # BigQuery's (shared/runtime/src/triggers/bigquery.rs), Redis's
   # (shared/runtime/src/triggers/redis.rs), SQS's (…/triggers/sqs.rs) and
   # MQTT's (…/triggers/mqtt.rs), NATS's (…/triggers/nats.rs), Kafka's
-  # (…/triggers/kafka.rs), AMQP's (…/triggers/amqp.rs) and Kinesis's
-  # (…/triggers/kinesis.rs).
+  # (…/triggers/kafka.rs), AMQP's (…/triggers/amqp.rs), Kinesis's
+  # (…/triggers/kinesis.rs) and Dataflow's (…/triggers/dataflow.rs).
   polled_types = [
     "io.kestra.plugin.core.http.Trigger",
     "io.kestra.plugin.aws.s3.Trigger",
@@ -70,6 +71,7 @@ locals {
     "io.kestra.plugin.kafka.Trigger",
     "io.kestra.plugin.amqp.Trigger",
     "io.kestra.plugin.aws.kinesis.Trigger",
+    "io.kestra.plugin.gcp.dataflow.Trigger",
   ]
   # Triggers no deployment runs, with the way out each message names: a
   # Redis list RealtimeTrigger listens continuously (BLPOP), the TCP and UDP

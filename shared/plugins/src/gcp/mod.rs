@@ -1,7 +1,8 @@
 //! The GCP task plugins (`io.kestra.plugin.gcp.*`, worker group `gcp`):
 //! GCS ([`gcs`]), BigQuery ([`bigquery`]), Pub/Sub ([`pubsub`]), Firestore
 //! ([`firestore`]), HTTP functions ([`function`]), OAuth
-//! tokens ([`auth`]), Gemini on Vertex AI ([`vertexai`]) and its custom
+//! tokens ([`auth`]), Gemini on Vertex AI ([`vertexai`], with media:
+//! [`vertexai_multimodal`]) and its custom
 //! jobs ([`vertexai_job`]), Dataproc batches and clusters ([`dataproc`]),
 //! Dataflow jobs ([`dataflow`]) and Dataform workflows ([`dataform`]), with
 //! what they share in
@@ -23,6 +24,7 @@ pub mod pubsub;
 pub mod rest;
 pub mod vertexai;
 pub mod vertexai_job;
+pub mod vertexai_multimodal;
 pub mod vertexai_spec;
 
 pub use config::GcpConfig;
@@ -39,6 +41,7 @@ pub fn register(r: &mut Registry) {
     r.register(*auth::DEF);
     r.register(*vertexai::CHAT);
     r.register(*vertexai::TEXT);
+    r.register(*vertexai_multimodal::DEF);
     dataproc::register(r);
     dataflow::register(r);
     r.register(*dataform::DEF);

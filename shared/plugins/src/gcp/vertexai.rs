@@ -32,18 +32,18 @@ use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// Kestra's default model.
-const DEFAULT_MODEL: &str = "gemini-pro";
+pub(super) const DEFAULT_MODEL: &str = "gemini-pro";
 
 /// `parameters`: Kestra's `ModelParameter`, its defaults and bounds.
 #[derive(Debug, Clone, PartialEq)]
-struct Parameters {
+pub(super) struct Parameters {
     temperature: f64,
     max_output_tokens: i64,
     top_k: i64,
     top_p: f64,
 }
 
-fn parameters(v: Option<&Value>) -> Result<Parameters, TaskError> {
+pub(super) fn parameters(v: Option<&Value>) -> Result<Parameters, TaskError> {
     let mut p = Parameters { temperature: 0.2, max_output_tokens: 128, top_k: 40, top_p: 0.95 };
     let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(p) };
     let Value::Object(m) = v else {
@@ -92,7 +92,7 @@ fn parameters(v: Option<&Value>) -> Result<Parameters, TaskError> {
     Ok(p)
 }
 
-fn parameters_ok(v: &Value) -> Result<(), String> {
+pub(super) fn parameters_ok(v: &Value) -> Result<(), String> {
     if v.as_object().is_some_and(|m| m.values().any(|x| x.as_str().is_some_and(baton_model::expr::is_template))) {
         return Ok(());
     }
@@ -120,20 +120,20 @@ fn contents(field: &str, v: Option<&Value>) -> Result<Vec<String>, TaskError> {
 /// region, model and generation settings.
 #[derive(Debug, Deserialize, Declare)]
 #[serde(rename_all = "camelCase")]
-struct ModelProps {
+pub(super) struct ModelProps {
     #[serde(flatten)]
-    gcp: GcpProps,
+    pub(super) gcp: GcpProps,
     /// The Vertex AI region of the endpoint.
     #[serde(deserialize_with = "de::string_lenient")]
-    region: String,
+    pub(super) region: String,
     /// The Vertex AI model.
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(default = "\"gemini-pro\"")]
-    model_id: Option<String>,
+    pub(super) model_id: Option<String>,
     /// Generation settings: temperature (0.2), maxOutputTokens (128), topK (40), topP (0.95).
     #[serde(default)]
     #[prop(kind = "Map", check = parameters_ok)]
-    parameters: Option<Value>,
+    pub(super) parameters: Option<Value>,
 }
 
 /// Complete a chat with Gemini on Vertex AI.
@@ -259,33 +259,37 @@ fn prediction(cand: &Value) -> Value {
     })
 }
 
-impl Completion {
-    fn provider(&self, project: Option<String>) -> Provider {
-        Provider {
-            kind: Kind::GoogleVertexAI,
-            model: self.model.clone(),
-            api_key: None,
-            base_url: None,
-            project,
-            location: Some(self.region.clone()),
-            endpoint: None,
-            task_type: None,
-            output_dimensionality: None,
-        }
+/// The Vertex AI model `model` in `region` of `project`, as the AI providers' client calls it.
+pub(super) fn provider(region: &str, model: &str, project: &str) -> Provider {
+    Provider {
+        kind: Kind::GoogleVertexAI,
+        model: model.to_string(),
+        api_key: None,
+        base_url: None,
+        project: Some(project.to_string()),
+        location: Some(region.to_string()),
+        endpoint: None,
+        task_type: None,
+        output_dimensionality: None,
     }
+}
+
+/// `generationConfig` of a `generateContent` body, as Kestra's `buildModel` sets it.
+pub(super) fn generation_config(p: &Parameters) -> Value {
+    json!({
+        "temperature": p.temperature,
+        "maxOutputTokens": p.max_output_tokens,
+        "topK": p.top_k,
+        "topP": p.top_p,
+    })
 }
 
 #[async_trait]
 impl RunnableTask for Completion {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let r = self.gcp.resolve(cx)?;
-        let provider = self.provider(Some(r.project()?.to_string()));
-        let config = json!({
-            "temperature": self.parameters.temperature,
-            "maxOutputTokens": self.parameters.max_output_tokens,
-            "topK": self.parameters.top_k,
-            "topP": self.parameters.top_p,
-        });
+        let provider = provider(&self.region, &self.model, r.project()?);
+        let config = generation_config(&self.parameters);
         let mut session: Vec<Value> = self.history.iter().map(|t| turn("user", t)).collect();
         let mut predictions = Vec::new();
         let (mut prompt, mut candidates, mut total) = (0i64, 0i64, 0i64);

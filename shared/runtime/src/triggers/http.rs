@@ -148,6 +148,11 @@ pub enum Probe {
         /// Its client and subscription properties, unrendered.
         props: Map<String, Value>,
     },
+    /// A `dataflow.Trigger`'s listing (`super::dataflow`): it fires when a job reached its state.
+    DataflowJobs {
+        /// Its connection and watch properties, unrendered.
+        props: Map<String, Value>,
+    },
 }
 
 /// A polled trigger of a flow, read: an `http.Trigger`, or a JDBC trigger
@@ -300,7 +305,21 @@ fn popped(t: &Trigger) -> Option<Probe> {
     if let Some(props) = amqp_props(t) {
         return Some(Probe::AmqpQueue { props });
     }
+    if let Some(props) = dataflow_props(t) {
+        return Some(Probe::DataflowJobs { props });
+    }
     kafka_props(t).map(|props| Probe::KafkaTopics { props })
+}
+
+/// A `dataflow.Trigger`'s watch properties; `None` for another type (or a build without Google Cloud).
+fn dataflow_props(t: &Trigger) -> Option<Map<String, Value>> {
+    #[cfg(feature = "gcp")]
+    return super::dataflow::watch_props(t);
+    #[cfg(not(feature = "gcp"))]
+    {
+        let _ = t;
+        None
+    }
 }
 
 /// A `kafka.Trigger`'s read properties; `None` for another type (or a build without Kafka).

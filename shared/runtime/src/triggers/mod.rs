@@ -7,9 +7,9 @@
 //!
 //! Each trigger type owns a module: [`schedule`], [`flow`], [`webhook`],
 //! [`gcs`] and [`pubsub`] (GCS and Pub/Sub events), [`http`], [`jdbc`],
-//! `bigquery`, `s3`, `redis`, `sqs`, `kinesis`, `mqtt`, `nats` and
-//! [`fs_local`] (polled: an HTTP endpoint, a database or BigQuery query, an
-//! S3 bucket, a Redis list, an SQS queue, a Kinesis stream, MQTT topics, a
+//! `bigquery`, `dataflow`, `s3`, `redis`, `sqs`, `kinesis`, `mqtt`, `nats` and
+//! [`fs_local`] (polled: an HTTP endpoint, a database or BigQuery query,
+//! Dataflow jobs, an S3 bucket, a Redis list, an SQS queue, a Kinesis stream, MQTT topics, a
 //! NATS subject, a local folder;
 //! Redis, SQS, MQTT, NATS and AMQP also listen),
 //! [`socket`] (TCP and UDP listeners).
@@ -18,6 +18,8 @@
 pub mod amqp;
 #[cfg(feature = "gcp")]
 pub mod bigquery;
+#[cfg(feature = "gcp")]
+pub mod dataflow;
 pub mod flow;
 pub mod fs_local;
 #[cfg(feature = "gcp")]
@@ -312,7 +314,7 @@ pub fn defs() -> &'static [&'static TriggerDef] {
         // without the Google Cloud family its triggers are unknown types,
         // with a validation error saying how to get them (`plugins::left_out`)
         #[cfg(feature = "gcp")]
-        defs.extend([&*gcs::DEF, &*pubsub::DEF, &*pubsub::REALTIME_DEF, &*bigquery::DEF]);
+        defs.extend([&*gcs::DEF, &*pubsub::DEF, &*pubsub::REALTIME_DEF, &*bigquery::DEF, &*dataflow::DEF]);
         #[cfg(feature = "aws")]
         defs.extend([&*s3::DEF, &*sqs::DEF, &*sqs::REALTIME_DEF, &*kinesis::DEF]);
         #[cfg(feature = "redis")]
@@ -367,7 +369,7 @@ pub(crate) fn as_written(
 /// The problem a check's reading of `written` (see [`as_written`]) found,
 /// at the property it names; `None` when it read, or when the property at
 /// fault is not written out (a template, read when rendered).
-#[cfg(any(feature = "aws", feature = "mqtt", feature = "nats", feature = "amqp"))]
+#[cfg(any(feature = "aws", feature = "mqtt", feature = "nats", feature = "amqp", feature = "gcp"))]
 pub(crate) fn read_problem(
     trig: &Trigger,
     written: &serde_json::Map<String, Value>,

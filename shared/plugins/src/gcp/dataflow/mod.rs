@@ -10,11 +10,12 @@
 //! job states that end a job (Kestra's `WaitForJob`), and the job's
 //! metrics as Kestra outputs them (each metric's `name.name` → its
 //! `scalar`, read through `jobs.getMetrics`; a failed read is a warning, as
-//! in Kestra). Kestra's polling `dataflow.Trigger` (it keeps per-job state
-//! across polls) is not implemented.
+//! in Kestra). What the polling `dataflow.Trigger` does at each poll is in
+//! [`watch`] (the trigger itself is `triggers::dataflow`).
 
 pub mod job;
 pub mod launch;
+pub mod watch;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -135,7 +135,8 @@ pub async fn evaluate(
             feature = "mqtt",
             feature = "nats",
             feature = "amqp",
-            feature = "kafka"
+            feature = "kafka",
+            feature = "gcp"
         )),
         allow(unused_mut)
     )]
@@ -215,6 +216,18 @@ pub async fn evaluate(
         }
         #[cfg(not(feature = "kafka"))]
         Probe::KafkaTopics { .. } => Err(EventError::config(flow, &trig.id, "Kafka is not in this build of baton")),
+        #[cfg(feature = "gcp")]
+        Probe::DataflowJobs { props } => {
+            let interval = trig.interval.to_std().unwrap_or(std::time::Duration::from_secs(60));
+            super::dataflow::poll(engine, flow, &trig.id, &id, props, interval).await.map(|(o, fired, t)| {
+                taken = t.map(Taken::Dataflow);
+                (o, fired)
+            })
+        }
+        #[cfg(not(feature = "gcp"))]
+        Probe::DataflowJobs { .. } => {
+            Err(EventError::config(flow, &trig.id, "Google Cloud is not in this build of baton"))
+        }
     };
     let (output, holds) = match evaluated {
         Ok(r) => r,
@@ -284,6 +297,8 @@ enum Taken {
     Amqp(super::amqp::Taken),
     #[cfg(feature = "kafka")]
     Kafka(super::kafka::Taken),
+    #[cfg(feature = "gcp")]
+    Dataflow(super::dataflow::Taken),
 }
 
 impl Taken {
@@ -294,7 +309,8 @@ impl Taken {
             feature = "mqtt",
             feature = "nats",
             feature = "amqp",
-            feature = "kafka"
+            feature = "kafka",
+            feature = "gcp"
         )))]
         let _ = (flow, trigger_id, kept);
         match self {
@@ -314,6 +330,8 @@ impl Taken {
             Taken::Amqp(t) => t.settle(flow, trigger_id, kept).await,
             #[cfg(feature = "kafka")]
             Taken::Kafka(t) => t.settle(flow, trigger_id, kept).await,
+            #[cfg(feature = "gcp")]
+            Taken::Dataflow(t) => t.settle(flow, trigger_id, kept).await,
         }
     }
 }
@@ -378,16 +396,37 @@ async fn run_task(
         .registry
         .get(task_type)
         .ok_or_else(|| EventError::config(flow, &trig.id, format!("{task_type} is not in this build of baton")))?;
-    let cx = RunContext::new(
+    let cx = trigger_context(engine, flow, &trig.id, trig.type_name, id, props.clone());
+    let rendered = cx.render_value(&Value::Object(props)).map_err(fail)?;
+    let props = rendered.as_object().cloned().unwrap_or_default();
+    let task = (def.build)(&props).map_err(fail)?;
+    let out = task.run(&cx).await.map_err(fail)?;
+    match cx.mask_value(Value::Object(out.outputs)) {
+        Value::Object(m) => Ok(m),
+        _ => Ok(Map::new()),
+    }
+}
+
+/// The context a trigger's evaluation `id` calls a service in (as a task
+/// of the trigger: its log lines go to the server's log).
+pub(crate) fn trigger_context(
+    engine: &Arc<Engine>,
+    flow: &Flow,
+    trigger_id: &str,
+    type_name: &str,
+    id: &str,
+    props: Map<String, Value>,
+) -> RunContext {
+    RunContext::new(
         id.to_string(),
         format!("{id}-trigger"),
         1,
         flow.namespace.clone(),
         flow.id.clone(),
-        trig.id.clone(),
-        trig.type_name.to_string(),
-        super::trigger_vars(engine, flow, &trig.id),
-        props.clone(),
+        trigger_id.to_string(),
+        type_name.to_string(),
+        super::trigger_vars(engine, flow, trigger_id),
+        props,
         Services {
             renderer: engine.renderer.clone(),
             kv: engine.kv.clone(),
@@ -401,15 +440,7 @@ async fn run_task(
             executions: None,
         },
         engine.host.clone(),
-    );
-    let rendered = cx.render_value(&Value::Object(props)).map_err(fail)?;
-    let props = rendered.as_object().cloned().unwrap_or_default();
-    let task = (def.build)(&props).map_err(fail)?;
-    let out = task.run(&cx).await.map_err(fail)?;
-    match cx.mask_value(Value::Object(out.outputs)) {
-        Value::Object(m) => Ok(m),
-        _ => Ok(Map::new()),
-    }
+    )
 }
 
 /// `responseCondition` rendered with `response.statusCode`, `.body`, `.headers`.

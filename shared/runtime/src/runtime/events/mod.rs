@@ -7,7 +7,8 @@
 //! files → one execution with `trigger.files`), `s3` (an S3 bucket's new objects →
 //! one execution with `trigger.objects`), `redis` (a Redis list's
 //! elements → one execution with `trigger.uri`), `sqs` (an SQS queue's
-//! messages), `kinesis` (a Kinesis stream's new records), `mqtt` (MQTT topics' messages) and `nats` (a NATS JetStream
+//! messages), `kinesis` (a Kinesis stream's new records), `dataflow` (the Dataflow job
+//! that reached a state → one execution with `trigger.jobId`), `mqtt` (MQTT topics' messages) and `nats` (a NATS JetStream
 //! subject's messages) — each batch one execution with `trigger.uri` — are
 //! polled on both runtimes.
 //!
@@ -20,6 +21,8 @@
 #[cfg(feature = "amqp")]
 pub mod amqp;
 pub(crate) mod batched;
+#[cfg(feature = "gcp")]
+pub mod dataflow;
 pub mod fs_local;
 #[cfg(feature = "gcp")]
 pub mod gcs;

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Conn, query_encode};
+use super::Conn;
 use crate::{RunContext, TaskError, de, parse_props};
 
 /// Kestra's `JobState` values, which `targetState` takes.
@@ -145,7 +145,7 @@ impl Watch {
                 query.push(format!("filter={f}"));
             }
             if let Some(t) = &token {
-                query.push(format!("pageToken={}", query_encode(t)));
+                query.push(format!("pageToken={}", baton_gcp::percent::encode(t)));
             }
             let q = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
             let page = df.api.get(cx, &format!("{}/jobs{q}", df.base)).await?;

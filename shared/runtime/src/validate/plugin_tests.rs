@@ -38,6 +38,10 @@ fn suggested_names_all_validate() {
             .iter()
             .map(|d| d.message.clone())
             .filter(|m| m.contains("unknown task type") || m.contains("property"))
+            // a property Kestra types as an object or a list of objects (no
+            // `Property<…>`: CustomJob's `spec`, MultimodalCompletion's
+            // `contents`) takes no template, and says so
+            .filter(|m| !m.contains("expected an object, found \"{{") && !m.contains("expected a list of {"))
             .collect();
         assert!(bad.is_empty(), "{name}: {bad:?}");
     }

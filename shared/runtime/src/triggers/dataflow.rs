@@ -103,11 +103,7 @@ pub fn watch_props(t: &Trigger) -> Option<Map<String, Value>> {
 }
 
 fn picked(t: &Trigger) -> Map<String, Value> {
-    t.props
-        .iter()
-        .filter(|(k, v)| WATCH_PROPS.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    super::picked(t, WATCH_PROPS)
 }
 
 fn check(trig: &Trigger, _flow: &Flow) -> Vec<TriggerProblem> {

@@ -393,6 +393,7 @@ pub(crate) fn is_of(def: &TriggerDef, t: &Trigger) -> bool {
 #[cfg(any(
     feature = "amqp",
     feature = "aws",
+    feature = "gcp",
     feature = "kafka",
     feature = "mqtt",
     feature = "nats",

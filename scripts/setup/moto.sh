@@ -5,7 +5,9 @@
 #
 # Idempotent: pip-installs moto[server] 5.2.5 into python3 only when it is
 # missing or at another version. The tests start `python3 -m moto.server` on
-# a free port of 127.0.0.1.
+# a free port of 127.0.0.1. Also makes sure moto's `cryptography` is 44 or
+# later (Argon2id), which tests/crypt/kestraenc.py uses as a second
+# implementation of Kestra's KESTRAENC format (tests/tests/compress_crypt.rs).
 
 baton_setup_moto() {
   local py
@@ -21,6 +23,11 @@ baton_setup_moto() {
     if ! "$py" -m pip install --quiet --disable-pip-version-check "moto[server]==5.2.5" >&2; then
       echo "moto setup: pip install failed; the S3 tests will fail" >&2
     fi
+  fi
+  if ! "$py" -c 'from cryptography.hazmat.primitives.kdf.argon2 import Argon2id' 2>/dev/null; then
+    echo "moto setup: installing cryptography>=44 (pip)"
+    "$py" -m pip install --quiet --disable-pip-version-check "cryptography>=44" >&2 ||
+      echo "moto setup: pip install of cryptography failed; the KESTRAENC interop test will fail" >&2
   fi
 }
 

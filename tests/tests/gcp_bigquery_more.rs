@@ -1,6 +1,7 @@
 //! The BigQuery tasks beyond the first set. On bqemulator
-//! (`e2e::emulators`): Copy, TableMetadata (ERROR / SKIP), UpdateTable and
-//! a CSV ExtractToGcs landing in the bucket's folder. Against a local fake
+//! (`e2e::emulators`): Copy, TableMetadata (ERROR / SKIP), UpdateTable, a
+//! CSV ExtractToGcs landing in the bucket's folder, and UpdateDataset (its
+//! settings read back from bqemulator; ACL checked at validation). Against a local fake
 //! of BigQuery's REST API: ExtractToGcs' `jobs.insert` request with every
 //! option, in the field names of Google's BigQuery v2 discovery document
 //! (`JobConfigurationExtract`), and its `fileCounts` from the job's
@@ -118,6 +119,98 @@ pluginDefaults:
     assert_eq!(lines, ["1,x", "2,y"]);
     let logs = h.logs(&e.id).await.join("\n");
     assert!(logs.contains(&format!("Unable to find table 'test-proj:{ds}.nope'")), "{logs}");
+}
+
+/// UpdateDataset patches what it is given onto an existing dataset (the
+/// task's `description` is the dataset's, as in Kestra), read back from
+/// bqemulator; a missing dataset fails naming it; a bad `acl` entry or
+/// `defaultEncryptionConfiguration` is a validation error naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_dataset_patches_its_settings_on_bqemulator() {
+    let emu = emulators();
+    let h = harness_on(None, &emu.bigquery_host);
+    let ds = unique("ds_");
+    let yaml = format!(
+        r#"
+id: bq_update_dataset
+namespace: test.gcp
+tasks:
+  - id: create
+    type: io.kestra.plugin.gcp.bigquery.CreateDataset
+    name: {ds}
+    location: EU
+    friendlyName: First name
+  - id: update
+    type: io.kestra.plugin.gcp.bigquery.UpdateDataset
+    description: Taxi trips, by month
+    name: {ds}
+    friendlyName: "{{{{ flow.id }}}} data"
+    labels:
+      team: data
+    defaultTableLifetime: 7200000
+    acl:
+      - entity:
+          type: USER
+          value: ana@example.com
+        role: READER
+      - entity:
+          type: IAM_MEMBER
+          value: serviceAccount:etl@test-proj.iam.gserviceaccount.com
+        role: WRITER
+  - id: missing
+    type: io.kestra.plugin.gcp.bigquery.UpdateDataset
+    name: {ds}_nope
+    friendlyName: nobody
+    allowFailure: true
+pluginDefaults:
+  - type: io.kestra.plugin.gcp
+    values:
+      projectId: test-proj
+"#
+    );
+    let e = h.run(&yaml, json!({})).await;
+    assert_eq!(e.state.current, StateType::Warning, "{:?}", e.error);
+    assert_eq!(
+        output(&e, "update"),
+        json!({"dataset": ds, "project": "test-proj", "friendlyName": "bq_update_dataset data",
+               "description": "Taxi trips, by month", "location": "EU"})
+    );
+    let url = format!("http://{}/bigquery/v2/projects/test-proj/datasets/{ds}", emu.bigquery_host);
+    let got: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    assert_eq!(got["labels"], json!({"team": "data"}));
+    assert_eq!(got["defaultTableExpirationMs"], json!("7200000"));
+    let access = got["access"].as_array().expect("the access list");
+    assert!(access.iter().any(|a| a["userByEmail"] == "ana@example.com" && a["role"] == "READER"), "{access:?}");
+    assert!(
+        access
+            .iter()
+            .any(|a| a["iamMember"] == "serviceAccount:etl@test-proj.iam.gserviceaccount.com" && a["role"] == "WRITER"),
+        "{access:?}"
+    );
+    assert_eq!(runs(&e, "missing")[0].state.current, StateType::Warning, "allowFailure: the failed task ends WARNING");
+    let logs = h.logs(&e.id).await.join("\n");
+    assert!(logs.contains(&format!("{ds}_nope")), "{logs}");
+
+    let registry = shared::plugins::Registry::builtin();
+    let renderer = shared::template::Renderer::new();
+    for (extra, named) in [
+        ("acl:\n      - entity: {type: USER, value: a@b.c}\n        role: ADMIN\n", "acl[0].role 'ADMIN'"),
+        ("acl:\n      - entity: {type: ROBOT, value: a}\n        role: READER\n", "acl[0].entity.type 'ROBOT'"),
+        ("defaultEncryptionConfiguration:\n      keyName: k\n", "defaultEncryptionConfiguration"),
+    ] {
+        let flow = format!(
+            "id: v\nnamespace: test.gcp\ntasks:\n  - id: u\n    type: io.kestra.plugin.gcp.bigquery.UpdateDataset\n    name: d\n    {extra}"
+        );
+        let r = shared::validate::validate_source_with(
+            "v.yaml",
+            &flow,
+            &registry,
+            &renderer,
+            shared::dialect::Policy::AUTO,
+        );
+        let shown: Vec<String> = r.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert!(shown.iter().any(|d| d.contains(named)), "{named}: {shown:#?}");
+    }
 }
 
 /// A fake of BigQuery's `jobs.insert` keeping each request; every job is

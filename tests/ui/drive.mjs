@@ -572,6 +572,7 @@ Object.assign(scenarios, (await import("./tests.mjs")).scenarios({ url, check, s
 Object.assign(scenarios, (await import("./expressions.mjs")).scenarios({ url, check, shot, text }));
 Object.assign(scenarios, (await import("./actions.mjs")).scenarios({ url, check, shot, text, call }));
 Object.assign(scenarios, (await import("./login.mjs")).scenarios({ url, check, shot, text }));
+Object.assign(scenarios, (await import("./authoring.mjs")).scenarios({ url, check, shot, text }));
 
 const run = scenarios[scenario];
 if (!run) {

@@ -64,6 +64,50 @@ pub struct Retry {
     pub warning_on_retry: bool,
 }
 
+/// One key of a `retry` block.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryKey {
+    pub name: &'static str,
+    pub kind: crate::props::PropKind,
+    pub doc: &'static str,
+    /// The values it takes (written in any case).
+    pub values: &'static [&'static str],
+    /// Offered by the editor; false for an older spelling read for old flows.
+    pub offered: bool,
+}
+
+const fn retry_key(name: &'static str, kind: crate::props::PropKind, doc: &'static str) -> RetryKey {
+    RetryKey { name, kind, doc, values: &[], offered: true }
+}
+
+/// The keys of a `retry` block, as Kestra names them: the flow reader's
+/// known keys and the flow schema's (what the editor completes).
+pub const RETRY_KEYS: &[RetryKey] = {
+    use crate::props::PropKind::{Boolean, Duration, Integer, Number, String};
+    &[
+        RetryKey {
+            values: &["constant", "exponential", "random"],
+            ..retry_key("type", String, "How the wait between attempts is chosen.")
+        },
+        retry_key("interval", Duration, "constant: the wait between attempts; exponential: the first wait (ISO-8601)."),
+        retry_key("maxInterval", Duration, "exponential, random: the longest wait."),
+        retry_key("minInterval", Duration, "random: the shortest wait."),
+        retry_key("delayFactor", Number, "exponential: the factor each wait grows by."),
+        retry_key("maxAttempts", Integer, "Attempts in all, the first included."),
+        RetryKey { offered: false, ..retry_key("maxAttempt", Integer, "The older spelling of maxAttempts.") },
+        retry_key("maxDuration", Duration, "The longest time the attempts may take in all."),
+        retry_key("warningOnRetry", Boolean, "A task that succeeds after a retry ends WARNING."),
+        RetryKey {
+            values: &["RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"],
+            ..retry_key(
+                "behavior",
+                String,
+                "RETRY_FAILED_TASK retries the task in its execution (CREATE_NEW_EXECUTION is refused).",
+            )
+        },
+    ]
+};
+
 /// Keys Kestra writes in a flow (an export, its API) that Baton reads in
 /// one form only: `revision` (the server's), `deleted: false`,
 /// `tenantId: main`, no flow-level `workerGroup`. Accepted so such a flow
@@ -361,7 +405,7 @@ impl Flow {
                 let mut out = Vec::new();
                 for (i, item) in items.iter().enumerate() {
                     let path = child_index("inputs", i);
-                    match serde_json::from_value::<Input>(item.clone()) {
+                    match Input::read(item) {
                         Ok(inp) => out.push(inp),
                         Err(e) => r.problem(&path, format!("invalid input definition: {e}")),
                     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::duration;
+use baton_derive::Declare;
 
 /// An input's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,46 +151,67 @@ pub fn secret_values_of(ids: &[String], inputs: &Map<String, Value>) -> Vec<Stri
         .collect()
 }
 
-/// One flow input.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One flow input. Its fields are the keys an input may have: the parser,
+/// the validator, the flow schema and the editor's completion read them
+/// from this one declaration (`Declare`; `type` and `itemType` take
+/// [`InputType::NAMES`], added by the schema).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Declare)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Input {
-    #[serde(alias = "name")]
+    /// The input's id (`inputs.<id>` in expressions).
     pub id: String,
+    /// The input's type (STRING, INT, SELECT, FILE, JSON…).
     #[serde(rename = "type")]
+    #[prop(kind = "String")]
     pub type_: InputType,
+    /// What the input is for, shown in the execute form.
     #[serde(default)]
     pub description: Option<String>,
+    /// The label the execute form shows instead of the id.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// Whether an execution must give it (true unless said otherwise, or it has `defaults`).
     #[serde(default)]
+    #[prop(default = "true")]
     pub required: Option<bool>,
+    /// The value taken when an execution gives none.
     #[serde(default)]
     pub defaults: Option<Value>,
     /// SELECT/MULTISELECT values: strings, or (Kestra 2.0) `{label, value}`
     /// options, of which the value is what the input takes (the label is
     /// what a UI shows).
-    #[serde(default, alias = "options", deserialize_with = "option_values")]
+    #[serde(default, deserialize_with = "option_values")]
+    #[prop(kind = "List")]
     pub values: Option<Vec<String>>,
+    /// SELECT/MULTISELECT: a value outside `values` is accepted.
     #[serde(default)]
     pub allow_custom_value: bool,
+    /// ARRAY/MULTISELECT: the type of each item.
     #[serde(default)]
+    #[prop(kind = "String")]
     pub item_type: Option<InputType>,
+    /// A regular expression a STRING value must match.
     #[serde(default)]
     pub validator: Option<String>,
-    /// A number, or (DURATION inputs) an ISO-8601 duration, in seconds.
+    /// The least value: a number, or (DURATION inputs) an ISO-8601 duration, in seconds.
     #[serde(default, deserialize_with = "number_or_duration")]
+    #[prop(kind = "Any")]
     pub min: Option<f64>,
+    /// The greatest value: a number, or (DURATION inputs) an ISO-8601 duration, in seconds.
     #[serde(default, deserialize_with = "number_or_duration")]
+    #[prop(kind = "Any")]
     pub max: Option<f64>,
+    /// DATE/DATETIME/TIME: the value must come after this one.
     #[serde(default)]
     pub after: Option<String>,
+    /// DATE/DATETIME/TIME: the value must come before this one.
     #[serde(default)]
     pub before: Option<String>,
     /// Kestra's conditional inputs: the input is enabled only when the
     /// inputs it names are, and `condition` renders `true` against them
     /// (`inputs::dynamic`); a disabled input is left out of the execution.
     #[serde(default)]
+    #[prop(kind = "Map")]
     pub depends_on: Option<InputDependsOn>,
     /// The value the execute form starts with (the UI's, as Kestra's: an
     /// API or CLI start without the input gets no value from it).
@@ -224,6 +246,26 @@ pub struct InputDependsOn {
 }
 
 impl Input {
+    /// Kestra's older spellings, read as the current ones: `name` for `id`
+    /// (Kestra before 0.15) and `options` for `values`.
+    pub const OLDER_SPELLINGS: [(&str, &str); 2] = [("name", "id"), ("options", "values")];
+
+    /// Reads one input as a flow writes it ([`Input::OLDER_SPELLINGS`]
+    /// included; both spellings of one key are refused as an unknown key).
+    pub fn read(item: &Value) -> Result<Input, serde_json::Error> {
+        let mut v = item.clone();
+        if let Some(m) = v.as_object_mut() {
+            for (old, new) in Self::OLDER_SPELLINGS {
+                if !m.contains_key(new)
+                    && let Some(x) = m.remove(old)
+                {
+                    m.insert(new.to_string(), x);
+                }
+            }
+        }
+        serde_json::from_value(v)
+    }
+
     /// Kestra inputs are required unless they say otherwise.
     pub fn is_required(&self) -> bool {
         self.required.unwrap_or(true)

@@ -324,8 +324,6 @@ impl Reader<'_> {
         };
         for (k, v) in o {
             match k.as_str() {
-                "type" | "interval" | "maxInterval" | "delayFactor" | "minInterval" | "maxAttempt" | "maxAttempts"
-                | "maxDuration" | "warningOnRetry" => {}
                 "behavior" => match v.as_str().map(str::to_ascii_uppercase).as_deref() {
                     None if v.is_null() => {}
                     Some("RETRY_FAILED_TASK") => {}
@@ -339,13 +337,14 @@ impl Reader<'_> {
                         format!("retry behavior {v}: expected RETRY_FAILED_TASK or CREATE_NEW_EXECUTION"),
                     ),
                 },
-                other => self.problem(
-                    &child_key(path, other),
-                    format!(
-                        "unknown retry property '{other}' (a retry has type, interval, maxInterval, delayFactor, \
-                         minInterval, maxAttempt, maxDuration, warningOnRetry, behavior)"
-                    ),
-                ),
+                known if RETRY_KEYS.iter().any(|r| r.name == known) => {}
+                other => {
+                    let names: Vec<&str> = RETRY_KEYS.iter().filter(|r| r.offered).map(|r| r.name).collect();
+                    self.problem(
+                        &child_key(path, other),
+                        format!("unknown retry property '{other}' (a retry has {})", names.join(", ")),
+                    )
+                }
             }
         }
         Some(Retry {

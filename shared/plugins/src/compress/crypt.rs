@@ -1,18 +1,21 @@
-//! `io.kestra.plugin.compress.FileEncrypt` and `FileDecrypt` with Kestra's
-//! default key derivation, `PBKDF2_SHA256`: OpenSSL's own format, so a file
-//! encrypted here opens with `openssl enc -d -aes-256-cbc -pbkdf2 -iter N`
-//! and the reverse — `Salted__`, an 8-byte random salt, then AES-256-CBC
-//! (PKCS#7 padding) with the key and IV derived by PBKDF2-HMAC-SHA256 from
-//! the password and salt (`iterations`, default 100,000 as OpenSSL 3).
-//! Kestra's other derivations (`PBKDF2_SHA512`, `ARGON2ID`, `SCRYPT`) write
-//! its own authenticated `KESTRAENC` format; Baton refuses them by name,
-//! and a `KESTRAENC` file given to `FileDecrypt` is named as such.
+//! `io.kestra.plugin.compress.FileEncrypt` and `FileDecrypt`. With Kestra's
+//! default key derivation, `PBKDF2_SHA256`, the file is in OpenSSL's own
+//! format, so a file encrypted here opens with
+//! `openssl enc -d -aes-256-cbc -pbkdf2 -iter N` and the reverse —
+//! `Salted__`, an 8-byte random salt, then AES-256-CBC (PKCS#7 padding)
+//! with the key and IV derived by PBKDF2-HMAC-SHA256 from the password and
+//! salt (`iterations`, default 100,000 as OpenSSL 3). Kestra's other
+//! derivations (`PBKDF2_SHA512`, `ARGON2ID` with `argon2TimeCost`, `memory`
+//! and `parallelism`, `SCRYPT` with `memory` as N and `parallelism`) write
+//! its authenticated `KESTRAENC` format ([`super::kestraenc`]); FileDecrypt
+//! tells the two formats apart by their first bytes.
 //!
-//! Both stream: the file is read and written in 64 KiB pieces through a
-//! temporary file in the task's working directory, never held whole.
-//! Written with RustCrypto's `aes`, `cbc` and `pbkdf2` crates: OpenSSL's
-//! framing (magic, salt, key and IV from one derivation) is the few lines
-//! below.
+//! The OpenSSL format streams: the file is read and written in 64 KiB
+//! pieces through a temporary file in the task's working directory, never
+//! held whole. KESTRAENC is AES-GCM, sealed and opened whole, at most
+//! `kestraenc::MAX_GCM_BYTES`. Written with RustCrypto's `aes`, `cbc` and
+//! `pbkdf2` crates: OpenSSL's framing (magic, salt, key and IV from one
+//! derivation) is the few lines below.
 
 use std::sync::LazyLock;
 
@@ -29,8 +32,9 @@ use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 use baton_backend::storage_path;
 
+use super::kestraenc::{self, Kdf, MAX_GCM_BYTES};
+
 const MAGIC: &[u8; 8] = b"Salted__";
-const KESTRAENC: &[u8] = b"KESTRAENC";
 const SALT_LEN: usize = 8;
 const BLOCK: usize = 16;
 /// Kestra's (and OpenSSL 3's) default PBKDF2 iterations.
@@ -49,14 +53,36 @@ struct Props {
     /// The password the key is derived from (use secret()).
     #[serde(deserialize_with = "de::string_lenient")]
     password: String,
-    /// PBKDF2 iterations (at least 1000; use 10000 for files of OpenSSL before 3.x).
+    /// PBKDF2 iterations (PBKDF2_SHA256: at least 1000, use 10000 for files of OpenSSL before 3.x;
+    /// PBKDF2_SHA512: at least 100000). Not read when decrypting a KESTRAENC file (its header says).
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
     #[prop(default = "100000")]
     iterations: Option<u64>,
-    /// The key derivation: PBKDF2_SHA256 (OpenSSL's format) is the one Baton has.
+}
+
+/// FileEncrypt's: the key derivation and its costs (FileDecrypt reads them from the file).
+#[derive(Debug, Deserialize, Declare)]
+#[serde(rename_all = "camelCase")]
+struct EncryptProps {
+    #[serde(flatten)]
+    common: Props,
+    /// PBKDF2_SHA256 (OpenSSL's format, AES-CBC), or PBKDF2_SHA512, ARGON2ID, SCRYPT (Kestra's authenticated
+    /// KESTRAENC format, AES-GCM).
     #[serde(default, deserialize_with = "de::opt_string_lenient")]
     #[prop(values = ["PBKDF2_SHA256", "PBKDF2_SHA512", "ARGON2ID", "SCRYPT"], default = "\"PBKDF2_SHA256\"")]
     key_derivation: Option<String>,
+    /// ARGON2ID: memory in KiB; SCRYPT: N, a power of 2 (at most 1048576).
+    #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    #[prop(default = "65536")]
+    memory: Option<u64>,
+    /// ARGON2ID (1–64) and SCRYPT (1–255): the parallelism.
+    #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    #[prop(default = "1")]
+    parallelism: Option<u64>,
+    /// ARGON2ID: passes over the memory.
+    #[serde(default, deserialize_with = "de::opt_u64_lenient")]
+    #[prop(default = "3")]
+    argon2_time_cost: Option<u64>,
 }
 
 /// Encrypt a file with AES-256.
@@ -66,7 +92,7 @@ struct Props {
 #[plugin(
     type = "io.kestra.plugin.compress.FileEncrypt",
     group = "core",
-    props = Props,
+    props = EncryptProps,
     example = "id: encrypt\ntype: io.kestra.plugin.compress.FileEncrypt\nfrom: \"{{ inputs.file }}\"\npassword: \"{{ secret('ENCRYPTION_PASSWORD') }}\"\n",
     outputs(
         uri(String, "The encrypted file.")
@@ -95,34 +121,61 @@ struct Crypt {
     path: String,
     password: String,
     iterations: u32,
+    /// Encrypting with a KESTRAENC derivation (`None`: OpenSSL's format).
+    kestraenc: Option<Kdf>,
     encrypt: bool,
 }
 
-fn build(props: &Map<String, Value>, encrypt: bool) -> Result<Box<dyn RunnableTask>, TaskError> {
-    let p: Props = parse_props(props)?;
-    let path = storage_path(&p.from).map_err(|e| TaskError::property("from", e.to_string()))?;
-    match p.key_derivation.as_deref().map(str::trim) {
-        None | Some("") | Some("PBKDF2_SHA256") => {}
-        Some(other @ ("PBKDF2_SHA512" | "ARGON2ID" | "SCRYPT")) => {
-            return Err(TaskError::property(
-                "keyDerivation",
-                format!(
-                    "{other} writes Kestra's own KESTRAENC format, which Baton does not implement: use PBKDF2_SHA256 (OpenSSL's format)"
-                ),
-            ));
-        }
+/// A property read as a `u32`.
+fn u32_of(name: &str, v: u64) -> Result<u32, TaskError> {
+    u32::try_from(v).map_err(|_| TaskError::property(name, format!("{v} is too large")))
+}
+
+/// The derivation FileEncrypt writes with (`None`: OpenSSL's format).
+fn kdf_of(p: &EncryptProps) -> Result<Option<Kdf>, TaskError> {
+    let memory = u32_of("memory", p.memory.unwrap_or(65536))?;
+    let parallelism = u32_of("parallelism", p.parallelism.unwrap_or(1))?;
+    let kdf = match p.key_derivation.as_deref().map(str::trim) {
+        None | Some("") | Some("PBKDF2_SHA256") => return Ok(None),
+        Some("PBKDF2_SHA512") => Kdf::Pbkdf2Sha512 {
+            iterations: u32_of("iterations", p.common.iterations.unwrap_or(u64::from(DEFAULT_ITERATIONS)))?,
+        },
+        Some("ARGON2ID") => Kdf::Argon2id {
+            iterations: u32_of("argon2TimeCost", p.argon2_time_cost.unwrap_or(3))?,
+            memory_kib: memory,
+            parallelism,
+        },
+        Some("SCRYPT") => Kdf::Scrypt { n: memory, parallelism },
         Some(other) => {
             return Err(TaskError::property(
                 "keyDerivation",
                 format!("unknown '{other}': PBKDF2_SHA256, PBKDF2_SHA512, ARGON2ID or SCRYPT"),
             ));
         }
-    }
+    };
+    kdf.check().map_err(|(name, e)| TaskError::property(name, e))?;
+    Ok(Some(kdf))
+}
+
+fn build(props: &Map<String, Value>, encrypt: bool) -> Result<Box<dyn RunnableTask>, TaskError> {
+    let (p, kestraenc) = if encrypt {
+        let e: EncryptProps = parse_props(props)?;
+        let kdf = kdf_of(&e)?;
+        (e.common, kdf)
+    } else {
+        (parse_props::<Props>(props)?, None)
+    };
+    let path = storage_path(&p.from).map_err(|e| TaskError::property("from", e.to_string()))?;
     let iterations = p.iterations.unwrap_or(u64::from(DEFAULT_ITERATIONS));
-    let iterations = u32::try_from(iterations).ok().filter(|n| *n >= MIN_ITERATIONS).ok_or_else(|| {
-        TaskError::property("iterations", format!("must be at least {MIN_ITERATIONS}, got {iterations}"))
-    })?;
-    Ok(Box::new(Crypt { from: p.from, path, password: p.password, iterations, encrypt }))
+    // OpenSSL's format (a KESTRAENC derivation checked its own)
+    let iterations = if kestraenc.is_some() {
+        DEFAULT_ITERATIONS
+    } else {
+        u32::try_from(iterations).ok().filter(|n| *n >= MIN_ITERATIONS).ok_or_else(|| {
+            TaskError::property("iterations", format!("must be at least {MIN_ITERATIONS}, got {iterations}"))
+        })?
+    };
+    Ok(Box::new(Crypt { from: p.from, path, password: p.password, iterations, kestraenc, encrypt }))
 }
 
 type Enc = cbc::Encryptor<aes::Aes256>;
@@ -133,6 +186,20 @@ fn key_iv(password: &str, salt: &[u8], iterations: u32) -> [u8; 48] {
     let mut out = [0u8; 48];
     pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt, iterations, &mut out);
     out
+}
+
+/// Appends the rest of `r` to `buf`, failing past [`MAX_GCM_BYTES`] in all
+/// (a KESTRAENC file is sealed and opened whole).
+async fn read_bounded(r: &mut (impl AsyncReadExt + Unpin), buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let limit = MAX_GCM_BYTES - buf.len() as u64;
+    r.take(limit + 1).read_to_end(buf).await?;
+    if buf.len() as u64 > MAX_GCM_BYTES {
+        return Err(std::io::Error::other(format!(
+            "a KESTRAENC file is sealed and opened whole, in memory, and may hold at most {MAX_GCM_BYTES} bytes \
+             (MAX_GCM_BYTES): use keyDerivation PBKDF2_SHA256 (OpenSSL's streamed format) for larger files"
+        )));
+    }
+    Ok(())
 }
 
 /// Reads until `buf` is full or the stream ends; how many bytes were read.
@@ -148,8 +215,29 @@ async fn fill(r: &mut (impl AsyncReadExt + Unpin), buf: &mut [u8]) -> std::io::R
 }
 
 impl Crypt {
-    async fn encrypt(&self, src: &mut baton_backend::ByteStream, out: &mut tokio::fs::File) -> Result<(), TaskError> {
+    /// The error of a KESTRAENC file past [`MAX_GCM_BYTES`] (or unreadable).
+    fn bounded(&self, e: std::io::Error) -> TaskError {
+        TaskError::failed(format!("cannot read {}: {e}", self.from))
+    }
+
+    /// Encrypts; the key derivation used, for the log.
+    async fn encrypt(
+        &self,
+        src: &mut baton_backend::ByteStream,
+        out: &mut tokio::fs::File,
+    ) -> Result<&'static str, TaskError> {
         let io = |e: std::io::Error| TaskError::failed(format!("cannot encrypt {}: {e}", self.from));
+        if let Some(kdf) = self.kestraenc {
+            let mut plain = Vec::new();
+            read_bounded(src, &mut plain).await.map_err(|e| self.bounded(e))?;
+            let password = self.password.clone();
+            let sealed = tokio::task::spawn_blocking(move || kestraenc::seal(&plain, &password, kdf))
+                .await
+                .map_err(|e| TaskError::failed(format!("cannot encrypt {}: {e}", self.from)))?
+                .map_err(|e| TaskError::failed(format!("cannot encrypt {}: {e}", self.from)))?;
+            out.write_all(&sealed).await.map_err(io)?;
+            return Ok(kdf.name());
+        }
         let mut salt = [0u8; SALT_LEN];
         getrandom::fill(&mut salt).map_err(|e| TaskError::failed(format!("no random salt: {e}")))?;
         let k = key_iv(&self.password, &salt, self.iterations);
@@ -165,7 +253,7 @@ impl Crypt {
                     .encrypt_padded_mut::<Pkcs7>(&mut buf, n)
                     .map_err(|_| TaskError::failed("the padding does not fit (a bug)"))?;
                 out.write_all(sealed).await.map_err(io)?;
-                return Ok(());
+                return Ok("PBKDF2_SHA256");
             }
             for block in buf[..PIECE].chunks_exact_mut(BLOCK) {
                 enc.encrypt_block_mut(GenericArray::from_mut_slice(block));
@@ -174,15 +262,25 @@ impl Crypt {
         }
     }
 
-    async fn decrypt(&self, src: &mut baton_backend::ByteStream, out: &mut tokio::fs::File) -> Result<(), TaskError> {
+    /// Decrypts; the key derivation the file was made with, for the log.
+    async fn decrypt(
+        &self,
+        src: &mut baton_backend::ByteStream,
+        out: &mut tokio::fs::File,
+    ) -> Result<&'static str, TaskError> {
         let io = |e: std::io::Error| TaskError::failed(format!("cannot decrypt {}: {e}", self.from));
         let mut head = [0u8; 8 + SALT_LEN];
         let n = fill(src, &mut head).await.map_err(io)?;
-        if head[..n].starts_with(KESTRAENC) {
-            return Err(TaskError::failed(format!(
-                "{} is in Kestra's KESTRAENC format (keyDerivation PBKDF2_SHA512, ARGON2ID or SCRYPT), which Baton does not implement",
-                self.from
-            )));
+        if head[..n].starts_with(&kestraenc::MAGIC[..8]) {
+            let mut data = head[..n].to_vec();
+            read_bounded(src, &mut data).await.map_err(|e| self.bounded(e))?;
+            let password = self.password.clone();
+            let (plain, kdf) = tokio::task::spawn_blocking(move || kestraenc::open(&data, &password))
+                .await
+                .map_err(|e| TaskError::failed(format!("cannot decrypt {}: {e}", self.from)))?
+                .map_err(|e| TaskError::failed(format!("cannot decrypt {}: {e}", self.from)))?;
+            out.write_all(&plain).await.map_err(io)?;
+            return Ok(kdf);
         }
         if n < head.len() || &head[..8] != MAGIC {
             return Err(TaskError::failed(format!(
@@ -218,7 +316,7 @@ impl Crypt {
                 out.write_all(&held[..split]).await.map_err(io)?;
                 let last = dec.decrypt_padded_mut::<Pkcs7>(&mut held[split..]).map_err(|_| wrong())?;
                 out.write_all(last).await.map_err(io)?;
-                return Ok(());
+                return Ok("PBKDF2_SHA256");
             }
             // decrypt all whole blocks but the last
             let whole = (held.len() / BLOCK - 1) * BLOCK;
@@ -246,11 +344,11 @@ impl RunnableTask for Crypt {
         let mut out = tokio::fs::File::create(&tmp)
             .await
             .map_err(|e| TaskError::failed(format!("cannot write a temporary file: {e}")))?;
-        if self.encrypt {
-            self.encrypt(&mut src, &mut out).await?;
+        let kdf = if self.encrypt {
+            self.encrypt(&mut src, &mut out).await?
         } else {
-            self.decrypt(&mut src, &mut out).await?;
-        }
+            self.decrypt(&mut src, &mut out).await?
+        };
         out.flush().await.map_err(|e| TaskError::failed(format!("cannot write a temporary file: {e}")))?;
         drop(out);
         let base = self.path.rsplit('/').next().unwrap_or("file");
@@ -260,13 +358,14 @@ impl RunnableTask for Crypt {
             .map_err(|e| TaskError::failed(format!("cannot read a temporary file: {e}")))?;
         let (uri, size) = cx.put_file(&name, Box::pin(file)).await?;
         let verb = if self.encrypt { "Encrypted" } else { "Decrypted" };
-        cx.info(&format!("{verb} {} (AES-256-CBC, PBKDF2_SHA256) to {uri}: {size} bytes", self.from));
+        let cipher = if kdf == "PBKDF2_SHA256" { "AES-256-CBC" } else { "AES-256-GCM, KESTRAENC" };
+        cx.info(&format!("{verb} {} ({cipher}, {kdf}) to {uri}: {size} bytes", self.from));
         Ok(TaskOutput::with(Map::from_iter([("uri".to_string(), Value::String(uri))])))
     }
 }
 
 pub static ENCRYPT: LazyLock<PluginDef> =
-    LazyLock::new(|| PluginDef::declare_as::<FileEncrypt>(|p| build(p, true)).parsed_by::<Props>());
+    LazyLock::new(|| PluginDef::declare_as::<FileEncrypt>(|p| build(p, true)).parsed_by::<EncryptProps>());
 
 pub static DECRYPT: LazyLock<PluginDef> =
     LazyLock::new(|| PluginDef::declare_as::<FileDecrypt>(|p| build(p, false)).parsed_by::<Props>());

@@ -1,13 +1,15 @@
 //! Compression tasks (`io.kestra.plugin.compress.*`): `FileDecompress` and
 //! `FileCompress` (one file through a codec), `ArchiveDecompress` and
 //! `ArchiveCompress` (TAR/ZIP, optionally compressed), `FileEncrypt` and
-//! `FileDecrypt` (AES-256 in OpenSSL's format). All stream between
-//! internal storage and the codecs; run by the `core` worker group.
+//! `FileDecrypt` (AES-256 in OpenSSL's format or Kestra's KESTRAENC). All
+//! stream between internal storage and the codecs but KESTRAENC (bounded);
+//! run by the `core` worker group.
 
 mod archive;
 mod codec;
 mod crypt;
 mod file;
+mod kestraenc;
 
 use super::Registry;
 

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::{Described, Holds, Kind, Prop, common};
-use crate::model::flow::{COMPAT_FLOW_KEYS, COMPAT_TASK_KEYS, InputType};
+use crate::model::decl::DeclaredProps;
+use crate::model::flow::{COMPAT_FLOW_KEYS, COMPAT_TASK_KEYS, Input, InputType, RETRY_KEYS};
 use crate::plugins::PropKind;
 
 pub const DRAFT_07: &str = "http://json-schema.org/draft-07/schema#";
@@ -111,16 +112,21 @@ fn prop_schema(p: &Prop, r: &Refs) -> Value {
         Holds::ConditionMap => json!({"type": "object", "additionalProperties": r.conditions}),
         Holds::TaskRunner => r.runners.clone(),
     };
+    annotate(&mut s, p.doc, p.default);
+    s["$dynamic"] = json!(p.dynamic);
+    s
+}
+
+/// A property's words and default on its schema.
+fn annotate(s: &mut Value, doc: &str, default: Option<&str>) {
     let m = s.as_object_mut().expect("a schema is an object");
-    if !p.doc.is_empty() {
-        m.insert("title".into(), json!(p.doc));
-        m.insert("description".into(), json!(p.doc));
+    if !doc.is_empty() {
+        m.insert("title".into(), json!(doc));
+        m.insert("description".into(), json!(doc));
     }
-    if let Some(d) = p.default {
+    if let Some(d) = default {
         m.insert("default".into(), serde_json::from_str(d).unwrap_or_else(|_| json!(d)));
     }
-    m.insert("$dynamic".into(), json!(p.dynamic));
-    s
 }
 
 /// The markdown of one type: title, description, example, properties, outputs.
@@ -148,6 +154,13 @@ fn definition(d: &Described, r: &Refs) -> Value {
                 t["description"] = json!(p.doc);
             }
             t
+        } else if p.name == "retry" && d.kind == Kind::Task {
+            // the common task key, read by the flow reader
+            let mut s = retry_schema();
+            s["title"] = json!(p.doc);
+            s["description"] = json!(p.doc);
+            s["$dynamic"] = json!(false);
+            s
         } else {
             prop_schema(p, r)
         };
@@ -219,6 +232,60 @@ fn definitions(catalog: &[Described], r: &Refs) -> Map<String, Value> {
     catalog.iter().map(|d| (d.type_name.to_string(), definition(d, r))).collect()
 }
 
+/// A `retry` block's schema, from the keys the flow reader knows
+/// (`model::flow::RETRY_KEYS`); an older spelling is `$compat` (read,
+/// never offered).
+fn retry_schema() -> Value {
+    let mut props = Map::new();
+    for k in RETRY_KEYS {
+        let mut s = if k.values.is_empty() { kind_schema(k.kind) } else { json!({"type": "string", "enum": k.values}) };
+        annotate(&mut s, k.doc, None);
+        if !k.offered {
+            s["$compat"] = json!(true);
+        }
+        props.insert(k.name.into(), s);
+    }
+    json!({"type": "object", "properties": props, "required": ["type"]})
+}
+
+/// One input's schema, from its declaration (`model::flow::Input`): every
+/// key an input may have, `type` and `itemType` with the input types, and
+/// the older spellings the flow reader still reads.
+fn input_schema() -> Value {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for p in <Input as DeclaredProps>::props() {
+        let mut s = match p.name {
+            "type" | "itemType" => json!({"type": "string", "enum": InputType::NAMES}),
+            _ => kind_schema(p.kind),
+        };
+        annotate(&mut s, p.doc, p.default);
+        if p.required {
+            required.push(p.name);
+        }
+        props.insert(p.name.into(), s);
+    }
+    // Kestra's older spellings (`name` for `id`): read, never offered; a
+    // required key is satisfied by either spelling
+    let mut either = Vec::new();
+    for (older, current) in Input::OLDER_SPELLINGS {
+        if let Some(mut s) = props.get(current).cloned() {
+            s["$compat"] = json!(true);
+            props.insert(older.into(), s);
+        }
+        if let Some(i) = required.iter().position(|r| *r == current) {
+            required.remove(i);
+            props[current]["$required"] = json!(true); // marked in the editor's list
+            either.push(json!({"anyOf": [{"required": [current]}, {"required": [older]}]}));
+        }
+    }
+    let mut schema = json!({"type": "object", "properties": props, "required": required});
+    if !either.is_empty() {
+        schema["allOf"] = Value::Array(either);
+    }
+    schema
+}
+
 /// The schema of a flow-level key.
 fn flow_key_schema(k: &common::FlowKey, r: &Refs, triggers: &Value) -> Value {
     let mut s = match (k.name, k.holds) {
@@ -228,12 +295,8 @@ fn flow_key_schema(k: &common::FlowKey, r: &Refs, triggers: &Value) -> Value {
             {"type": "object"},
             {"type": "array", "items": {"type": "object", "properties": {"key": {"type": "string"}, "value": {}}}}
         ]}),
-        ("inputs", _) => json!({"type": "array", "items": {
-            "type": "object", "properties": {
-                "id": {"type": "string"},
-                "type": {"type": "string", "enum": InputType::NAMES, "title": "The input's type"}
-            }
-        }}),
+        ("inputs", _) => json!({"type": "array", "items": input_schema()}),
+        ("retry", _) => retry_schema(),
         ("outputs", _) => json!({"type": "array", "items": {
             "type": "object", "properties": {"id": {"type": "string"}, "type": {"type": "string"}}
         }}),

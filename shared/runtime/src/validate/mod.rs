@@ -223,7 +223,7 @@ fn check_inputs(root: &Value, sink: &mut Sink<'_>) {
     let mut defs = Vec::new();
     let mut index = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        if let Ok(d) = serde_json::from_value::<Input>(item.clone()) {
+        if let Ok(d) = Input::read(item) {
             defs.push(d);
             index.push(i);
         }

@@ -1,5 +1,5 @@
 //! The BigQuery tasks (`io.kestra.plugin.gcp.bigquery.*`): Query,
-//! CreateDataset, DeleteDataset, CreateTable, DeleteTable, UpdateTable,
+//! CreateDataset, UpdateDataset, DeleteDataset, CreateTable, DeleteTable, UpdateTable,
 //! TableMetadata, Load, LoadFromGcs, Copy, CopyPartitions, DeletePartitions,
 //! ExtractToGcs, StorageWrite (the Storage Write API over gRPC) and
 //! RunTransferConfig (Data Transfer Service).
@@ -27,6 +27,7 @@ use crate::Registry;
 pub fn register(r: &mut Registry) {
     r.register(*query::DEF);
     r.register(*dataset::CREATE);
+    r.register(*dataset::UPDATE);
     r.register(*dataset::DELETE);
     r.register(*table::CREATE);
     r.register(*table::DELETE);

@@ -47,7 +47,9 @@ pub enum ResumeError {
 pub fn on_resume(task: &Task) -> Result<Vec<Input>, String> {
     match &task.flowable {
         Some(Flowable::Pause(Pause { on_resume: Some(v), .. })) => {
-            serde_json::from_value(v.clone()).map_err(|e| e.to_string())
+            // each as a flow's input is read, Kestra's older spellings included
+            let items: Vec<Value> = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+            items.iter().map(Input::read).collect::<Result<_, _>>().map_err(|e| e.to_string())
         }
         _ => Ok(Vec::new()),
     }

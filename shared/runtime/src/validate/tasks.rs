@@ -268,7 +268,7 @@ fn check_pause<'v>(task: &Task, written: &dyn Fn(&str) -> Option<&'v Value>, sin
     let mut defs = Vec::new();
     let mut index = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        match serde_json::from_value::<crate::model::flow::Input>(item.clone()) {
+        match crate::model::flow::Input::read(item) {
             Ok(d) => {
                 defs.push(d);
                 index.push(i);

@@ -228,7 +228,7 @@ mod tests {
     use serde_json::json;
 
     fn inputs(v: Value) -> Vec<Input> {
-        serde_json::from_value(v).expect("inputs")
+        v.as_array().expect("a list").iter().map(|i| Input::read(i).expect("inputs")).collect()
     }
 
     /// A renderer for tests: `{{ inputs.X == 'V' }}` and `{{ list }}` forms.

@@ -5,8 +5,9 @@ use serde_json::json;
 
 use super::*;
 
+/// Input definitions as a flow's reader reads them (older spellings included).
 fn inputs(v: Value) -> Vec<Input> {
-    serde_json::from_value(v).expect("valid input definitions")
+    v.as_array().expect("a list").iter().map(|i| Input::read(i).expect("valid input definitions")).collect()
 }
 
 fn now() -> DateTime<Utc> {

@@ -42,6 +42,9 @@ async fn put(h: &Harness, name: &str, data: Vec<u8>) -> String {
     format!("kestra://{path}")
 }
 
+/// Fewer rounds than Kestra's default (600,000), for speed in a debug build.
+const ITER_100K: &str = "    iterations: 100000\n";
+
 fn flow(task: &str, extra: &str) -> String {
     format!(
         "id: crypt\nnamespace: test\ninputs:\n  - {{id: src, type: STRING}}\ntasks:\n  - id: t\n    type: io.kestra.plugin.compress.{task}\n    from: \"{{{{ inputs.src }}}}\"\n    password: s3cr3t pass\n{extra}"
@@ -55,7 +58,7 @@ async fn encrypt_and_decrypt_speak_openssl_s_format() {
     for data in [big.clone(), vec![7u8; 64 * 1024], b"short".to_vec(), Vec::new()] {
         // Baton encrypts, openssl decrypts
         let src = put(&h, "plain.txt", data.clone()).await;
-        let e = h.run(&flow("FileEncrypt", ""), json!({"src": src})).await;
+        let e = h.run(&flow("FileEncrypt", ITER_100K), json!({"src": src})).await;
         assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
         let uri = runs(&e, "t")[0].outputs.as_ref().expect("outputs")["uri"].as_str().expect("uri").to_string();
         assert!(uri.ends_with("/plain.txt.enc"), "{uri}");
@@ -66,19 +69,26 @@ async fn encrypt_and_decrypt_speak_openssl_s_format() {
         // openssl encrypts, Baton decrypts
         let theirs = openssl(&["-salt", "-iter", "100000"], &data);
         let src = put(&h, "theirs.bin.enc", theirs).await;
-        let e = h.run(&flow("FileDecrypt", ""), json!({"src": src})).await;
+        let e = h.run(&flow("FileDecrypt", ITER_100K), json!({"src": src})).await;
         assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
         let uri = runs(&e, "t")[0].outputs.as_ref().expect("outputs")["uri"].as_str().expect("uri").to_string();
         assert!(uri.ends_with("/theirs.bin"), "{uri}");
         assert_eq!(h.read_storage(&uri).await, data, "Baton reads openssl's file");
     }
 
-    // iterations must match (OpenSSL before 3.x used 10000)
-    let old = openssl(&["-salt", "-iter", "10000"], b"legacy");
-    let src = put(&h, "old.enc", old).await;
-    let e = h.run(&flow("FileDecrypt", "    iterations: 10000\n"), json!({"src": src.clone()})).await;
-    assert_eq!(e.state.current, StateType::Success, "{:?}", e.error);
+    // Kestra's default, 600,000 iterations, both ways
+    let src = put(&h, "default.txt", b"default".to_vec()).await;
+    let e = h.run(&flow("FileEncrypt", ""), json!({"src": src})).await;
+    let uri = runs(&e, "t")[0].outputs.as_ref().expect("outputs")["uri"].as_str().expect("uri").to_string();
+    assert_eq!(openssl(&["-d", "-iter", "600000"], &h.read_storage(&uri).await), b"default");
+    let src = put(&h, "default.enc", openssl(&["-salt", "-iter", "600000"], b"theirs")).await;
+    let e = h.run(&flow("FileDecrypt", ""), json!({"src": src})).await;
+    let uri = runs(&e, "t")[0].outputs.as_ref().expect("outputs")["uri"].as_str().expect("uri").to_string();
+    assert_eq!(h.read_storage(&uri).await, b"theirs");
 
+    // iterations must match
+    let old = openssl(&["-salt", "-iter", "100000"], b"legacy");
+    let src = put(&h, "old.enc", old).await;
     let failure = |e: &shared::model::Execution| runs(e, "t")[0].error.clone().unwrap_or_default();
     // the default iterations on that file: the padding does not check
     let e = h.run(&flow("FileDecrypt", ""), json!({"src": src})).await;
@@ -95,8 +105,11 @@ async fn encrypt_and_decrypt_speak_openssl_s_format() {
         .await;
     assert_eq!(e.state.current, StateType::Failed);
     assert!(failure(&e).contains("memory") && failure(&e).contains("power of 2"), "{}", failure(&e));
+    // Kestra's floor: a file of OpenSSL 1.x's 10,000 rounds cannot be opened in Kestra either
+    let e = h.run(&flow("FileDecrypt", "    iterations: 10000\n"), json!({"src": plain.clone()})).await;
+    assert!(failure(&e).contains("at least 100000"), "{}", failure(&e));
     let e = h.run(&flow("FileEncrypt", "    iterations: 10\n"), json!({"src": plain})).await;
-    assert!(failure(&e).contains("at least 1000"), "{}", failure(&e));
+    assert!(failure(&e).contains("at least 100000"), "{}", failure(&e));
 }
 
 /// tests/crypt/kestraenc.py (Python's `cryptography`, apart from Baton's code) over `input`.
@@ -116,7 +129,7 @@ async fn kestraenc_files_open_in_a_second_implementation_both_ways() {
     let h = harness();
     let data: Vec<u8> = (0..20_000u32).flat_map(|i| format!("trip {i}\n").into_bytes()).collect();
     for (kdf, props) in [
-        ("PBKDF2_SHA512", ""),
+        ("PBKDF2_SHA512", ITER_100K),
         ("ARGON2ID", "    argon2TimeCost: 1\n    memory: 8192\n    parallelism: 2\n"),
         ("SCRYPT", "    memory: 2048\n    parallelism: 1\n"),
     ] {

@@ -23,6 +23,9 @@ impl Amount {
         match self {
             Amount::Count(n) => group(n),
             Amount::Bytes(n) => crate::runtime::log_bounds::describe_bytes(n),
+            Amount::Time(d) if d.as_secs() >= 3600 && d.as_secs().is_multiple_of(3600) => {
+                format!("{} h", d.as_secs() / 3600)
+            }
             Amount::Time(d) if d.as_secs() >= 60 && d.as_secs().is_multiple_of(60) => {
                 format!("{} min", d.as_secs() / 60)
             }
@@ -59,7 +62,7 @@ pub struct Bound {
     pub past: &'static str,
 }
 
-const fn b(
+pub(super) const fn b(
     name: &'static str,
     value: Amount,
     setting: Option<&'static str>,
@@ -75,7 +78,7 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
     use Amount::{Bytes, Count, Rate, Time};
     let spill = "the attempt's next lines go to its log file in internal storage (Kestra's `logFile`); a WARN names \
                  the bound and the file, another at the end counts the lines";
-    vec![
+    let mut sections = vec![
         (
             "Task logs",
             vec![
@@ -544,7 +547,9 @@ pub fn sections() -> Vec<(&'static str, Vec<Bound>)> {
                 "the functions stop at start naming the setting and the bound",
             )],
         ),
-    ]
+    ];
+    sections.extend(super::limits_plugins::sections());
+    sections
 }
 
 /// The page.

@@ -23,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod flow;
 pub mod limits;
+mod limits_plugins;
 mod markdown;
 pub mod plugins;
 pub mod test_file;

@@ -4,7 +4,7 @@
 //! `openssl enc -d -aes-256-cbc -pbkdf2 -iter N` and the reverse —
 //! `Salted__`, an 8-byte random salt, then AES-256-CBC (PKCS#7 padding)
 //! with the key and IV derived by PBKDF2-HMAC-SHA256 from the password and
-//! salt (`iterations`, default 100,000 as OpenSSL 3). Kestra's other
+//! salt (`iterations`, Kestra's default 600,000 and floor 100,000). Kestra's other
 //! derivations (`PBKDF2_SHA512`, `ARGON2ID` with `argon2TimeCost`, `memory`
 //! and `parallelism`, `SCRYPT` with `memory` as N and `parallelism`) write
 //! its authenticated `KESTRAENC` format ([`super::kestraenc`]); FileDecrypt
@@ -37,10 +37,10 @@ use super::kestraenc::{self, Kdf, MAX_GCM_BYTES};
 const MAGIC: &[u8; 8] = b"Salted__";
 const SALT_LEN: usize = 8;
 const BLOCK: usize = 16;
-/// Kestra's (and OpenSSL 3's) default PBKDF2 iterations.
-const DEFAULT_ITERATIONS: u32 = 100_000;
-/// Kestra's floor.
-const MIN_ITERATIONS: u32 = 1_000;
+/// Kestra's default PBKDF2 iterations (`AbstractFileCrypt`), for both formats.
+const DEFAULT_ITERATIONS: u32 = 600_000;
+/// Kestra's floor, for both formats (an OpenSSL file of fewer rounds cannot be opened in Kestra either).
+const MIN_ITERATIONS: u32 = kestraenc::MIN_PBKDF2_ITERATIONS;
 const PIECE: usize = 64 * 1024;
 
 /// The properties both tasks have.
@@ -53,10 +53,10 @@ struct Props {
     /// The password the key is derived from (use secret()).
     #[serde(deserialize_with = "de::string_lenient")]
     password: String,
-    /// PBKDF2 iterations (PBKDF2_SHA256: at least 1000, use 10000 for files of OpenSSL before 3.x;
-    /// PBKDF2_SHA512: at least 100000). Not read when decrypting a KESTRAENC file (its header says).
+    /// PBKDF2 iterations, at least 100000 as in Kestra (PBKDF2_SHA256: must match the file's, e.g.
+    /// `openssl enc -pbkdf2 -iter 600000`). Not read when decrypting a KESTRAENC file (its header says).
     #[serde(default, deserialize_with = "de::opt_u64_lenient")]
-    #[prop(default = "100000")]
+    #[prop(default = "600000")]
     iterations: Option<u64>,
 }
 

@@ -11,6 +11,8 @@ mod crypt;
 mod file;
 mod kestraenc;
 
+pub use kestraenc::MAX_GCM_BYTES;
+
 use super::Registry;
 
 /// Registers this group's plugins.

@@ -27,7 +27,7 @@ use crate::core::http;
 use crate::{RunContext, TaskError};
 
 /// The largest answer read from one call.
-const MAX_ANSWER: u64 = 16 * 1024 * 1024;
+pub const MAX_ANSWER: u64 = 16 * 1024 * 1024;
 
 /// What a call answered.
 #[derive(Debug)]

@@ -34,7 +34,7 @@ use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// The most partitions read from a summary.
-const MAX_PARTITIONS: usize = 100_000;
+pub const MAX_PARTITIONS: usize = 100_000;
 /// Partitions deleted at once.
 const PARALLEL_DELETES: usize = 8;
 

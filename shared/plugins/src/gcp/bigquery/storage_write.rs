@@ -29,7 +29,7 @@ use crate::registry::PluginDef;
 use crate::{Declare, RunContext, RunnableTask, TaskError, TaskOutput, de, parse_props};
 
 /// The longest line (one record) read from `from`: a row is at most 10 MB.
-const MAX_LINE_BYTES: u64 = 10 * 1024 * 1024;
+pub const MAX_LINE_BYTES: u64 = 10 * 1024 * 1024;
 /// An append's rows, at most this many bytes (the API takes 10 MB a request).
 const MAX_APPEND_BYTES: usize = 9 * 1024 * 1024;
 const KINDS: [&str; 3] = ["DEFAULT", "COMMITTED", "PENDING"];

@@ -10,15 +10,20 @@
 //! watchdog and the shim (the next start sweeps the orphans, never a
 //! recycled pid).
 //! One of them leaves its session and clears its environment (`setsid -f
-//! env -i`), so no marker finds it: the task shim, a child subreaper,
-//! holds it, and the task's program runs as PID 1 of a PID namespace of
-//! its own, whose death kills it. A task that starts such orphans and
-//! ends on its own leaves none behind either, under `baton run` and
-//! `baton server local`. A `kill -9` of the shim alone, or of the server,
-//! its watchdog and the shim at once, ends the whole tree within 2 s; with
-//! the namespace switched off (`BATON_TASK_PID_NAMESPACE=false`) the next
-//! start sweeps what is marked. All of it holds for a `baton` run by a
-//! user other than root too (its shim makes a user namespace first).
+//! env -i`), so the environment marker does not find it: the task shim, a
+//! child subreaper, holds it; it keeps the marker file the shim opened for
+//! its tree (descriptor 1000); and the task's program runs as PID 1 of a
+//! PID namespace of its own, whose death kills it. A task that starts
+//! such orphans and ends on its own leaves none behind either, under
+//! `baton run` and `baton server local`. A `kill -9` of the shim alone, or
+//! of the server, its watchdog and the shim at once, ends the whole tree
+//! within 2 s; with the namespace switched off
+//! (`BATON_TASK_PID_NAMESPACE=false`) a `kill -9` of the shim alone still
+//! does (the worker sweeps by marker, the file included), and after one of
+//! the server, its watchdog and the shim the next start sweeps the whole
+//! tree, the orphan that cleared its environment included. All of it holds
+//! for a `baton` run by a user other than root too (its shim makes a user
+//! namespace first).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -214,13 +219,20 @@ fn kill_9(pid: u32) {
 }
 
 /// The orphan of the tree that left its session and cleared its
-/// environment (`setsid -f env -i sleep 300.<m>7`): no marker finds it.
+/// environment (`setsid -f env -i sleep 300.<m>7`): the environment
+/// marker does not find it; the marker file it inherited on descriptor
+/// 1000 does.
 fn unmarked_orphan(tree: &[Proc], m: &str) -> Proc {
     let orphan = tree.iter().find(|p| p.cmdline.starts_with(&format!("sleep 300.{m}7"))).expect("the env -i orphan");
     let env = std::fs::read(format!("/proc/{}/environ", orphan.pid)).unwrap_or_default();
     assert!(
         !env.split(|b| *b == 0).any(|kv| kv.starts_with(b"BATON_TASK_PROCESS=")),
         "the orphan cleared its environment"
+    );
+    let file = std::fs::read_link(format!("/proc/{}/fd/1000", orphan.pid)).unwrap_or_default();
+    assert!(
+        file.to_string_lossy().starts_with("/memfd:BATON_TASK_PROCESS="),
+        "the orphan holds the marker file: {file:?}"
     );
     orphan.clone()
 }
@@ -231,9 +243,10 @@ fn unmarked_orphan(tree: &[Proc], m: &str) -> Proc {
 /// the task's shim, which sees its `baton` die, ends the whole tree within
 /// seconds, without a restart. With the shim killed as well, the program
 /// (PID 1 of its namespace) dies with it and the whole tree with the
-/// namespace, within 2 s; without the namespace the marked processes are
-/// orphaned until the next start over the home sweeps them — before the
-/// execution goes on.
+/// namespace, within 2 s; without the namespace the marked processes (the
+/// one that cleared its environment included: it holds the marker file)
+/// are orphaned until the next start over the home sweeps them — before
+/// the execution goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
     let dir = test_dir("baton-hygiene-k9");
@@ -308,11 +321,11 @@ async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
     server.kill_9();
     tokio::time::sleep(Duration::from_millis(500)).await;
     // the task's program dies with its shim (PR_SET_PDEATHSIG); a SIGKILLed
-    // shim hands the unmarked orphan to init: out of reach, left to the guard
-    let (program, orphans): (Vec<Proc>, Vec<Proc>) = tree
-        .into_iter()
-        .filter(|p| p.pid != unmarked.pid && !shims.contains(&p.pid))
-        .partition(|p| p.cmdline.starts_with("/bin/sh -c"));
+    // shim hands the rest to init, the orphan that cleared its environment
+    // among them, holding the marker file
+    let (program, orphans): (Vec<Proc>, Vec<Proc>) =
+        tree.into_iter().filter(|p| !shims.contains(&p.pid)).partition(|p| p.cmdline.starts_with("/bin/sh -c"));
+    assert!(orphans.iter().any(|p| p.pid == unmarked.pid), "the env -i orphan is one of the tree: {orphans:?}");
     assert!(!program.is_empty() && !program.iter().any(alive), "the program outlived its shim: {program:?}");
     // some of the orphaned tree is ended meanwhile, by design: the server's
     // worker sees the shim end before the server's own SIGKILL lands and
@@ -334,9 +347,7 @@ async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
         "the next start did not sweep the orphaned tree: {:?}",
         orphans.iter().filter(|p| alive(p)).collect::<Vec<_>>()
     );
-    if alive(&unmarked) {
-        kill_9(unmarked.pid);
-    }
+    assert!(!alive(&unmarked), "the setsid -f env -i orphan survived the restart's sweep: {unmarked:?}");
     // the execution goes on (its attempt runs again), and a kill ends it all
     kill_through_the_api(&client, &server, &id, &m, "the kill after the restart").await;
     server.kill_9();
@@ -350,23 +361,38 @@ async fn kill_9_of_the_server_leaves_no_process_of_its_tasks() {
 /// task fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_a_tasks_shim_ends_its_tree_within_2_s() {
-    let dir = test_dir("baton-hygiene-shim");
+    shim_killed("baton-hygiene-shim", true).await;
+}
+
+/// The same with the PID namespace switched off: the worker sees the shim
+/// end and sweeps by marker — the environment's, and the marker file the
+/// orphan that cleared its environment still holds — within 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_pid_namespace_kill_9_of_a_tasks_shim_ends_its_tree_within_2_s() {
+    shim_killed("baton-hygiene-shim-nons", false).await;
+}
+
+async fn shim_killed(name: &str, pid_namespace: bool) {
+    let dir = test_dir(name);
     let flow = flow(None).replace("id: tree", "id: shimkill");
     assert!(flow.contains("- setsid -f env -i sleep"), "{flow}");
     std::fs::write(dir.join("flows/shimkill.yaml"), flow).expect("flow");
-    let server = LocalServer::start(&dir, 2, &[]).await;
+    let env: &[(&str, &str)] = if pid_namespace { &[] } else { &[("BATON_TASK_PID_NAMESPACE", "false")] };
+    let server = LocalServer::start(&dir, 2, env).await;
     let client = reqwest::Client::new();
     let m = marker();
     let _guard = KillOnDrop(pattern(&m));
     let id = start_execution(&client, &server, "shimkill", &m).await;
     let tree = tree_started(&m).await;
     let cleared = unmarked_orphan(&tree, &m);
-    let shims = procs_with_env("BATON_TASK_SHIM", &format!("{}+pidns", server.child.id()));
+    let suffix = if pid_namespace { "+pidns" } else { "" };
+    let shims = procs_with_env("BATON_TASK_SHIM", &format!("{}{suffix}", server.child.id()));
     assert_eq!(shims.len(), 1, "one task, one shim: {shims:?}");
     let killed = std::time::Instant::now();
     kill_9(shims[0]);
-    tree_gone(&m, Duration::from_secs(2), "kill -9 of the task's shim").await;
-    eprintln!("kill -9 of the task's shim: its tree ended in {:?}", killed.elapsed());
+    let what = if pid_namespace { "kill -9 of the task's shim" } else { "kill -9 of the task's shim, no namespace" };
+    tree_gone(&m, Duration::from_secs(2), what).await;
+    eprintln!("{what}: its tree ended in {:?}", killed.elapsed());
     assert!(!alive(&cleared), "the setsid -f env -i child survived: {cleared:?}");
     wait_state(&client, &server, &id, "FAILED").await;
     server.kill_9();

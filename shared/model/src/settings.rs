@@ -432,7 +432,7 @@ pub const ALL: &[Setting] = &[
         "BATON_TASK_PID_NAMESPACE",
         Some("`true`"),
         &[Tasks],
-        "`false` runs a script task's program without a PID namespace of its own; by default (as root, or where unprivileged user namespaces are allowed) it is PID 1 of one, so its death kills every process it started, `setsid -f env -i` ones included.",
+        "`false` runs a script task's program without a PID namespace of its own; by default (as root, or where unprivileged user namespaces are allowed) it is PID 1 of one, so its death kills every process it started, `setsid -f env -i` ones included. Without it, those are still found by the marker file they inherit (descriptor 1000); only one that also closes its inherited files escapes a killed shim.",
     ),
     var(
         "BATON_TAVILY_BASE_URL",

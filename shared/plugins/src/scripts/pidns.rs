@@ -1,9 +1,11 @@
 //! A task's program as PID 1 of a PID namespace of its own, where the
 //! shim may create one: when that process dies — it ended, or the shim
 //! that started it was killed (`PR_SET_PDEATHSIG`) — the kernel kills
-//! every process of the namespace, those that left the task's session and
-//! cleared their environment (`setsid -f env -i …`) included, which
-//! nothing else can find once the shim is gone (no cgroups here).
+//! every process of the namespace, those that left the task's session,
+//! cleared their environment (`setsid -f env -i …`) and closed the files
+//! they inherited included: the one kind that neither the environment
+//! marker nor the marker file ([`super::reap`]) finds once the shim is
+//! gone (no cgroups here).
 //!
 //! Root unshares the PID namespace alone (it keeps every capability); any
 //! other user first enters a user namespace of its own that maps its user
@@ -91,8 +93,8 @@ fn unshare(flags: rustix::thread::UnshareFlags) -> rustix::io::Result<()> {
 /// namespace.
 pub(crate) fn refused_line(why: &str) -> String {
     let message = format!(
-        "the task's program runs without a PID namespace: {why}; a process it starts that leaves its session and \
-         clears its environment (setsid -f env -i) may outlive a killed shim"
+        "the task's program runs without a PID namespace: {why}; a process it starts that leaves its session, \
+         clears its environment and closes the files it inherited may outlive a killed shim"
     );
     let line = serde_json::json!({ "logs": [{ "level": "DEBUG", "message": message }] });
     format!("::{line}::")

@@ -4,9 +4,10 @@
 //! in its environment, where `<owner>` is the `baton` process's pid and
 //! start time (`pid.starttime`, from `/proc/<pid>/stat`): unique on this
 //! machine until it reboots, so a recycled pid is never taken for the
-//! `baton` that died, and no process of another `baton` is ever killed; which its children (also those that call `setsid`
-//! and leave the process group) inherit. [`sweep`] finds them through
-//! `/proc/*/environ` and kills them with `kill(2)`:
+//! `baton` that died, and no process of another `baton` is ever killed.
+//! Its children inherit it, also those that call `setsid` and leave the
+//! process group. [`sweep`] finds them through `/proc/*/environ` and kills
+//! them with `kill(2)`:
 //! - when the task's process ends, times out or is killed (the group kill
 //!   misses `setsid` children);
 //! - from a watchdog process ([`spawn_watchdog`], [`watch`]) that notices
@@ -16,10 +17,16 @@
 //!   left is killed before any attempt is resumed, so a resumed attempt
 //!   never runs beside a live earlier one.
 //!
-//! A process that clears its environment (`env -i`) escapes this marker,
-//! but not the sweep: each marked process is killed with every process
-//! below it ([`super::tree`]), and the task shim ([`super::shim`]) that
-//! carries the marker holds the task's orphans below it.
+//! A process that clears its environment (`env -i`) loses the variable
+//! but keeps the files it inherited: the task shim ([`super::shim`])
+//! also holds the marker as the name of an empty in-memory file
+//! (`memfd_create`) open on descriptor [`MARK_FD`] without close-on-exec,
+//! so every process below it inherits it, and the sweep reads it from
+//! `/proc/<pid>/fd/1000` where the environment has none ([`hold_in_file`]).
+//! Only a process that clears its environment *and* closes the files it
+//! inherited escapes both, once its shim is gone; a PID namespace
+//! ([`super::pidns`]) covers that one. Each marked process is killed with
+//! every process below it ([`super::tree`]).
 
 use std::time::Duration;
 
@@ -28,6 +35,8 @@ pub const MARK: &str = "BATON_TASK_PROCESS";
 /// The environment variable that makes a `baton` process a watchdog of
 /// the `baton` whose pid it holds.
 pub const WATCHDOG: &str = "BATON_WATCHDOG_FOR";
+/// The descriptor on which a task's processes hold the marker file.
+pub const MARK_FD: i32 = 1000;
 /// Rounds of a sweep (a process forking while it is swept is found again).
 const ROUNDS: usize = 50;
 
@@ -65,13 +74,50 @@ fn alive(owner: &str) -> bool {
     owner.split('.').next().and_then(|p| p.parse().ok()).and_then(identity).as_deref() == Some(owner)
 }
 
-/// The marker in a process's environment, if any.
+/// The marker of a process: in its environment, or else in the name of
+/// the file it holds on [`MARK_FD`].
 fn mark_of(pid: u32) -> Option<String> {
+    mark_in_environment(pid).or_else(|| mark_in_file(pid))
+}
+
+/// The marker in a process's environment, if any.
+fn mark_in_environment(pid: u32) -> Option<String> {
     let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
     let prefix = format!("{MARK}=");
     env.split(|b| *b == 0)
         .find_map(|kv| kv.strip_prefix(prefix.as_bytes()))
         .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// The marker in the name of the file a process holds on [`MARK_FD`].
+fn mark_in_file(pid: u32) -> Option<String> {
+    let link = std::fs::read_link(format!("/proc/{pid}/fd/{MARK_FD}")).ok()?;
+    mark_of_link(&link.to_string_lossy())
+}
+
+/// The marker in a marker file's link (`/memfd:BATON_TASK_PROCESS=<mark> (deleted)`).
+fn mark_of_link(link: &str) -> Option<String> {
+    let name = link.strip_prefix("/memfd:")?;
+    let name = name.strip_suffix(" (deleted)").unwrap_or(name);
+    name.strip_prefix(MARK)?.strip_prefix('=').filter(|m| !m.is_empty()).map(str::to_owned)
+}
+
+/// Opens the marker file of `mark` on [`MARK_FD`], inherited by every
+/// process this one starts (a shim calls it once, before its program
+/// starts); the file lives as long as one of them holds it.
+#[cfg(target_os = "linux")]
+pub(crate) fn hold_in_file(mark: &str) -> Result<std::os::fd::OwnedFd, String> {
+    use rustix::fs::MemfdFlags;
+    use rustix::io::FdFlags;
+    let name = format!("{MARK}={mark}");
+    let file =
+        rustix::fs::memfd_create(name.as_str(), MemfdFlags::CLOEXEC).map_err(|e| format!("memfd_create: {e}"))?;
+    let held = rustix::io::fcntl_dupfd_cloexec(&file, MARK_FD).map_err(|e| format!("descriptor {MARK_FD}: {e}"))?;
+    if std::os::fd::AsRawFd::as_raw_fd(&held) != MARK_FD {
+        return Err(format!("descriptor {MARK_FD} is taken"));
+    }
+    rustix::io::fcntl_setfd(&held, FdFlags::empty()).map_err(|e| format!("descriptor {MARK_FD}: {e}"))?;
+    Ok(held)
 }
 
 fn pids() -> Vec<u32> {
@@ -200,5 +246,77 @@ mod tests {
         // a marker from a dead baton is an orphan; ours is not
         let dead = format!("{pid}.{}:tr:1", start.parse::<u64>().unwrap_or(0) + 1);
         assert!(owner(&dead).is_some_and(|o| o != me() && !alive(o)));
+    }
+
+    #[test]
+    fn the_marker_files_link_names_the_marker() {
+        let m = "12.345:tr:1";
+        assert_eq!(mark_of_link(&format!("/memfd:{MARK}={m} (deleted)")).as_deref(), Some(m));
+        assert_eq!(mark_of_link(&format!("/memfd:{MARK}={m}")).as_deref(), Some(m));
+        assert_eq!(mark_of_link(&format!("/tmp/{MARK}={m}")), None);
+        assert_eq!(mark_of_link(&format!("/memfd:{MARK}= (deleted)")), None);
+        assert_eq!(mark_of_link("/memfd:other (deleted)"), None);
+    }
+
+    /// A process that cleared its environment and left the session
+    /// (`setsid -f env -i`) is found by the marker file it inherited. The
+    /// file is made here close-on-exec and opened on descriptor 1000 by the
+    /// shell alone (through `/proc`), as the shim does for its program: the
+    /// other tests' children never inherit it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_process_that_cleared_its_environment_is_found_by_the_marker_file() {
+        use std::os::fd::AsRawFd;
+        let m = mark(&format!("test-{}", uuid::Uuid::new_v4()), 1);
+        let file =
+            rustix::fs::memfd_create(format!("{MARK}={m}").as_str(), rustix::fs::MemfdFlags::CLOEXEC).expect("memfd");
+        let script = format!(
+            "exec {MARK_FD}</proc/{}/fd/{}; setsid -f env -i sleep 300.11; sleep 300.12",
+            std::process::id(),
+            file.as_raw_fd()
+        );
+        let mut sh = std::process::Command::new("bash").args(["-c", &script]).env_clear().spawn().expect("bash");
+        let marked = || pids().into_iter().filter(|p| mark_of(*p).as_deref() == Some(m.as_str())).collect::<Vec<_>>();
+        let mut found = Vec::new();
+        for _ in 0..1500 {
+            found = marked();
+            if found.len() >= 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(found.len() >= 2, "the shell and the orphan that cleared its environment (found {found:?})");
+        assert!(found.iter().all(|p| mark_in_environment(*p).is_none()), "no process has the variable");
+        let killed = sweep(|x| x == m);
+        assert!(killed >= 2, "{killed}");
+        let _ = sh.wait();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(marked(), Vec::<u32>::new());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_marker_file_is_held_on_its_descriptor() {
+        // in a child: a descriptor 1000 without close-on-exec in this test
+        // process would be inherited by the other tests' children
+        let out = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args(["--exact", "scripts::reap::tests::hold_in_file_in_a_child", "--ignored", "--nocapture"])
+            .output()
+            .expect("child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("held: ok"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    #[ignore = "run by the_marker_file_is_held_on_its_descriptor in a process of its own"]
+    fn hold_in_file_in_a_child() {
+        let held = hold_in_file("1.2:tr:3").expect("held");
+        assert_eq!(std::os::fd::AsRawFd::as_raw_fd(&held), MARK_FD);
+        assert_eq!(mark_in_environment(std::process::id()), None);
+        assert_eq!(mark_of(std::process::id()).as_deref(), Some("1.2:tr:3"));
+        let flags = rustix::io::fcntl_getfd(&held).expect("flags");
+        assert!(!flags.contains(rustix::io::FdFlags::CLOEXEC), "inherited across exec");
+        println!("held: ok");
     }
 }

@@ -6,8 +6,8 @@
 //! task's program ends, the shim kills every process left below it
 //! ([`super::tree`]) and exits with the program's status; when the task
 //! is killed (timeout, Kill), the worker kills the whole tree below the
-//! shim, which still holds every orphan. Nothing relies on an environment
-//! marker, which `env -i` clears.
+//! shim, which still holds every orphan. Nothing here relies on an
+//! environment marker, which `env -i` clears.
 //!
 //! The shim also outlives no `baton`: [`SHIM`] holds the pid of the
 //! process that started it, and a thread of the shim checks its parent
@@ -28,9 +28,12 @@
 //! program's process group and every marked process as soon as it sees
 //! the shim end (`process::run`). A process that left the group and
 //! cleared its environment (`setsid -f env -i`) is then re-parented to
-//! `init`, out of every reach without cgroups — unless the program runs
-//! as PID 1 of a PID namespace of its own ([`super::pidns`], asked for by
-//! a `+pidns` suffix on [`SHIM`]): its death then kills the namespace.
+//! `init`, but still holds the marker file the shim opened for its tree
+//! ([`super::reap::hold_in_file`]), so the same sweep finds it. Only one
+//! that also closed the files it inherited is out of reach without
+//! cgroups — unless the program runs as PID 1 of a PID namespace of its
+//! own ([`super::pidns`], asked for by a `+pidns` suffix on [`SHIM`]): its
+//! death then kills the namespace.
 //!
 //! A binary opts in by calling [`enter_if_asked`] first thing in `main`
 //! (`baton` and the functions do); elsewhere (a library's tests) a task's
@@ -160,6 +163,16 @@ fn run(argv: Vec<OsString>) -> i32 {
         eprintln!("baton task shim: cannot become a child subreaper ({e}); orphans of this task may survive it");
     }
     let args: Vec<OsString> = args.collect();
+    // the marker as a file every process below inherits, those that clear
+    // their environment included (held until the shim exits)
+    #[cfg(target_os = "linux")]
+    let _held = std::env::var(super::reap::MARK).ok().and_then(|m| match super::reap::hold_in_file(&m) {
+        Ok(fd) => Some(fd),
+        Err(e) => {
+            eprintln!("baton task shim: no marker file ({e}); a process of this task that clears its environment may survive it");
+            None
+        }
+    });
     // through a copy of this binary that dies with the shim; directly if
     // it cannot be started (the binary was replaced on disk)
     let through = std::env::current_exe().ok().and_then(|me| {

@@ -67,6 +67,10 @@ pub(crate) struct Stepper<'a> {
     /// Jobs this step may still emit with their context as a tree
     /// ([`task_runs::TREES_A_STEP`]); the rest carry it as JSON text.
     trees_left: u32,
+    /// The context entries this step's jobs share past the trees
+    /// (`task_runs::shared_context`), with what of the execution they were
+    /// built from that a step may change: its state, history and labels.
+    shared_context: Option<SharedContext>,
     /// The concurrent block (its position) and unit being walked: a task
     /// run found or created in it as a direct child of the block is the
     /// unit's (`ExecIndex::note_unit`).
@@ -74,6 +78,15 @@ pub(crate) struct Stepper<'a> {
 }
 
 pub use baton_model::flowable::truthy;
+
+/// The context entries a step's jobs share, and the execution's state,
+/// history length and labels they were built with.
+struct SharedContext {
+    state: StateType,
+    histories: usize,
+    labels: Vec<baton_model::Label>,
+    entries: Arc<Map<String, Value>>,
+}
 
 fn normalize(s: StateType) -> StateType {
     match s {
@@ -121,6 +134,7 @@ impl<'a> Stepper<'a> {
             refused: 0,
             jobs_out: 0,
             trees_left: task_runs::TREES_A_STEP,
+            shared_context: None,
             unit_walked: None,
         }
     }

@@ -85,6 +85,29 @@ pub fn build_reading<'e>(
     task_runs: &Runs<'e>,
     reads: Option<&dyn Fn(&str) -> bool>,
 ) -> Value {
+    let mut ctx = shared_entries(flow, exec);
+    own_entries(&mut ctx, flow, exec, task_run, task_runs, reads);
+    Value::Object(ctx)
+}
+
+/// [`build_reading`] without the entries [`shared_entries`] makes: what a
+/// job carries beside the ones its step's jobs share
+/// (`baton_model::wire::JobContext::Parts`).
+pub fn build_own<'e>(
+    flow: &Flow,
+    exec: &'e Execution,
+    task_run: Option<&TaskRun>,
+    task_runs: &Runs<'e>,
+    reads: Option<&dyn Fn(&str) -> bool>,
+) -> Value {
+    let mut ctx = Map::new();
+    own_entries(&mut ctx, flow, exec, task_run, task_runs, reads);
+    Value::Object(ctx)
+}
+
+/// The entries of a context that come from the execution alone, in order
+/// (`baton_model::wire::SHARED_KEYS`).
+pub fn shared_entries(flow: &Flow, exec: &Execution) -> Map<String, Value> {
     let mut ctx = Map::new();
     ctx.insert("flow".into(), json!({"id": flow.id, "namespace": flow.namespace, "revision": exec.flow_revision}));
     let mut execution = json!({
@@ -110,6 +133,19 @@ pub fn build_reading<'e>(
         None => Value::Object(Map::new()),
     };
     ctx.insert("trigger".into(), trigger);
+    ctx
+}
+
+/// The entries of a context that depend on the task run: `outputs`,
+/// `taskrun`, `task`, `parent(s)`, `item`.
+fn own_entries<'e>(
+    ctx: &mut Map<String, Value>,
+    flow: &Flow,
+    exec: &'e Execution,
+    task_run: Option<&TaskRun>,
+    task_runs: &Runs<'e>,
+    reads: Option<&dyn Fn(&str) -> bool>,
+) {
     let scope = task_run.map(|tr| loop_scope(tr, flow, task_runs)).unwrap_or_default();
     let outputs = match reads {
         Some(reads) => outputs_reading(flow, exec, task_runs, &scope, reads),
@@ -181,7 +217,6 @@ pub fn build_reading<'e>(
             ctx.insert("item".into(), item);
         }
     }
-    Value::Object(ctx)
 }
 
 /// A WorkingDirectory's `cache`, `namespaceFiles`, `inputFiles` and

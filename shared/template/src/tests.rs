@@ -267,3 +267,18 @@ fn system_labels_are_also_nested_under_labels_system() {
     c["labels"] = json!({"system": {"x": 1}, "system.correlationId": "c1"});
     assert_eq!(r.render_str("{{ labels.system.x }}", &c, &TestHost).expect("render"), "1");
 }
+
+#[test]
+fn a_context_is_converted_as_serde_would_convert_it() {
+    let v = json!({
+        "n": 1, "neg": -5, "big": u64::MAX, "min": i64::MIN, "f": 1.5, "t": true, "z": null, "s": "é\"x",
+        "list": [1, "a", [], {}, {"k": [null, 2.0]}], "empty": {}, "order": {"b": 1, "a": 2}
+    });
+    let (direct, serde) = (template_value(&v), MjValue::from_serialize(&v));
+    assert_eq!(format!("{direct:?}"), format!("{serde:?}"));
+    assert_eq!(serde_json::to_string(&direct).unwrap(), serde_json::to_string(&serde).unwrap());
+    for key in ["n", "neg", "big", "min", "f", "t", "z", "s", "list", "empty", "order"] {
+        let (a, b) = (direct.get_attr(key).unwrap(), serde.get_attr(key).unwrap());
+        assert_eq!((a.kind(), a.is_integer(), format!("{a:?}")), (b.kind(), b.is_integer(), format!("{b:?}")), "{key}");
+    }
+}

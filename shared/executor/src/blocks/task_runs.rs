@@ -93,6 +93,19 @@ impl<'a> Stepper<'a> {
     /// The template context with the outputs of the tasks `refs` names.
     pub(super) fn context_with(&self, idx: Option<usize>, refs: &OutputRefs) -> Value {
         let (list, index) = (&self.exec.task_run_list, &self.index);
+        self.note_needs(refs);
+        let runs = |id: &str| index.position(list, id).map(|i| &list[i]);
+        let tr = idx.map(|i| &list[i]);
+        let reads = |task_id: &str| refs.reads(task_id);
+        let reads = (*refs != OutputRefs::None).then_some(&reads as &dyn Fn(&str) -> bool);
+        let mut ctx = context::build_reading(self.flow, &self.exec, tr, &runs, reads);
+        ctx["envs"] = self.env.envs();
+        ctx
+    }
+
+    /// What a partly loaded execution must load for the outputs `refs` reads.
+    fn note_needs(&self, refs: &OutputRefs) {
+        let index = &self.index;
         match refs {
             OutputRefs::None => {}
             // every task run's outputs (`context::outputs_in`)
@@ -102,13 +115,39 @@ impl<'a> Stepper<'a> {
             }
             OutputRefs::Tasks(_) => {}
         }
+    }
+
+    /// The context entries of the task run at `idx` that its step's other
+    /// jobs do not share (see [`Self::shared_context`]), read as
+    /// [`Self::context_with`] reads them.
+    fn own_context(&self, idx: usize, refs: &OutputRefs) -> Value {
+        let (list, index) = (&self.exec.task_run_list, &self.index);
+        self.note_needs(refs);
         let runs = |id: &str| index.position(list, id).map(|i| &list[i]);
-        let tr = idx.map(|i| &list[i]);
         let reads = |task_id: &str| refs.reads(task_id);
         let reads = (*refs != OutputRefs::None).then_some(&reads as &dyn Fn(&str) -> bool);
-        let mut ctx = context::build_reading(self.flow, &self.exec, tr, &runs, reads);
-        ctx["envs"] = self.env.envs();
-        ctx
+        context::build_own(self.flow, &self.exec, Some(&list[idx]), &runs, reads)
+    }
+
+    /// The context entries that come from the execution alone, built once
+    /// a step (again if the step changed the execution's state or labels).
+    fn shared_context(&mut self) -> Arc<Map<String, Value>> {
+        let exec = &self.exec;
+        if let Some(kept) = &self.shared_context
+            && kept.state == exec.state.current
+            && kept.histories == exec.state.histories.len()
+            && kept.labels == exec.labels
+        {
+            return Arc::clone(&kept.entries);
+        }
+        let entries = Arc::new(context::shared_entries(self.flow, exec));
+        self.shared_context = Some(SharedContext {
+            state: exec.state.current,
+            histories: exec.state.histories.len(),
+            labels: exec.labels.clone(),
+            entries: Arc::clone(&entries),
+        });
+        entries
     }
 
     pub(super) fn advance(&mut self, task: &'a Task, idx: usize) -> Block {
@@ -221,16 +260,18 @@ impl<'a> Stepper<'a> {
             self.mark(idx);
         }
         // when nothing this task renders can reach `outputs`, don't build or ship them
-        let mut context = self.context_with(Some(idx), &output_refs(task, self.flow));
-        // the worker sets its own `envs`
-        if let Some(m) = context.as_object_mut() {
-            m.shift_remove("envs");
-        }
+        let refs = output_refs(task, self.flow);
         let context = if self.trees_left > 0 {
             self.trees_left -= 1;
+            let mut context = self.context_with(Some(idx), &refs);
+            // the worker sets its own `envs`
+            if let Some(m) = context.as_object_mut() {
+                m.shift_remove("envs");
+            }
             JobContext::Tree(context)
         } else {
-            JobContext::compact(context)
+            let shared = self.shared_context();
+            JobContext::parts(self.own_context(idx, &refs), &shared)
         };
         let tr = &self.exec.task_run_list[idx];
         let job = WorkerJob {

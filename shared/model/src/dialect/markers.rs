@@ -233,7 +233,7 @@ pub fn scan(root: &Value) -> Vec<Marker> {
             }
         }
     }
-    walk(root, "", &mut out);
+    walk(root, &mut String::new(), &mut out);
     out
 }
 
@@ -349,8 +349,10 @@ fn scan_trigger(path: &str, t: &Value, inputs: Option<&Value>, out: &mut Vec<Mar
     }
 }
 
-/// Task types, state names and templates anywhere in the flow.
-fn walk(v: &Value, path: &str, out: &mut Vec<Marker>) {
+/// Task types, state names and templates anywhere in the flow. `path` is
+/// one buffer, extended for a child and cut back after it: a path is
+/// written out only for a marker (a list of 100,000 values made 100,000).
+fn walk(v: &Value, path: &mut String, out: &mut Vec<Marker>) {
     match v {
         Value::Object(o) => {
             if let Some(t) = o.get("type").and_then(Value::as_str)
@@ -403,12 +405,23 @@ fn walk(v: &Value, path: &str, out: &mut Vec<Marker>) {
                 out.push(marker(&p, Dialect::V1, "state CANCELED".into(), "use CANCELLED"));
             }
             for (k, child) in o {
-                walk(child, &child_key(path, k), out);
+                let len = path.len();
+                if len > 0 {
+                    path.push('.');
+                }
+                path.push_str(k);
+                walk(child, path, out);
+                path.truncate(len);
             }
         }
         Value::Array(items) => {
             for (i, child) in items.iter().enumerate() {
-                walk(child, &child_index(path, i), out);
+                if matches!(child, Value::Object(_) | Value::Array(_) | Value::String(_)) {
+                    let len = path.len();
+                    crate::yaml::push_index(path, i);
+                    walk(child, path, out);
+                    path.truncate(len);
+                }
             }
         }
         Value::String(s) if crate::expr::is_template(s) => {

@@ -6,12 +6,26 @@
 //! 10,000 trees; a job read from a queue holds the tree, which the worker
 //! renders against. Both serialize to the same JSON, so the wire format is
 //! unchanged.
+//!
+//! The jobs of one step share the entries of their context that come from
+//! the execution alone (`flow`, `execution`, `inputs`, `vars`, `labels`,
+//! `trigger`: [`SHARED_KEYS`]): a job past the first trees holds them as
+//! one map shared by all ([`JobContext::Parts`]) and only its own entries
+//! (`taskrun`, `task`, `outputs`, `parents`…) as text. A ForEach's
+//! iteration then costs neither building, writing nor parsing the shared
+//! entries again, and its job holds a few hundred bytes.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// The entries of a job's context that come from the execution alone, in
+/// the order a context is built with them first (`context::build`).
+pub const SHARED_KEYS: [&str; 6] = ["flow", "execution", "inputs", "vars", "labels", "trigger"];
 
 /// The context a task renders against (`inputs`, `outputs`, `taskrun`…).
 #[derive(Debug, Clone)]
@@ -20,6 +34,9 @@ pub enum JobContext {
     Tree(Value),
     /// Serialized: what the executor holds between a step and its publish.
     Text(Box<RawValue>),
+    /// The [`SHARED_KEYS`] entries shared with the step's other jobs, then
+    /// this job's own entries as a JSON object's text.
+    Parts { shared: Arc<Map<String, Value>>, own: Box<RawValue> },
 }
 
 impl JobContext {
@@ -32,11 +49,27 @@ impl JobContext {
         }
     }
 
+    /// `tree` without its [`SHARED_KEYS`] entries, kept as text, beside
+    /// `shared` (which holds them: the caller builds it from the same
+    /// execution). Falls back to [`JobContext::compact`] if `tree` is not a
+    /// map.
+    pub fn parts(tree: Value, shared: &Arc<Map<String, Value>>) -> JobContext {
+        let Value::Object(mut own) = tree else { return JobContext::compact(tree) };
+        for key in SHARED_KEYS {
+            own.shift_remove(key);
+        }
+        match serde_json::value::to_raw_value(&own) {
+            Ok(raw) => JobContext::Parts { shared: Arc::clone(shared), own: raw },
+            Err(_) => JobContext::Tree(Value::Object(own)),
+        }
+    }
+
     /// The context as a tree, parsed if it is held as text.
     pub fn value(&self) -> Cow<'_, Value> {
         match self {
             JobContext::Tree(v) => Cow::Borrowed(v),
             JobContext::Text(raw) => Cow::Owned(serde_json::from_str(raw.get()).unwrap_or(Value::Null)),
+            JobContext::Parts { shared, own } => Cow::Owned(merged(shared, own)),
         }
     }
 
@@ -45,8 +78,18 @@ impl JobContext {
         match self {
             JobContext::Tree(v) => v,
             JobContext::Text(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+            JobContext::Parts { shared, own } => merged(&shared, &own),
         }
     }
+}
+
+/// The shared entries, then the job's own.
+fn merged(shared: &Map<String, Value>, own: &RawValue) -> Value {
+    let own: Map<String, Value> = serde_json::from_str(own.get()).unwrap_or_default();
+    let mut all = Map::with_capacity(shared.len() + own.len());
+    all.extend(shared.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all.extend(own);
+    Value::Object(all)
 }
 
 impl Default for JobContext {
@@ -72,6 +115,17 @@ impl Serialize for JobContext {
         match self {
             JobContext::Tree(v) => v.serialize(s),
             JobContext::Text(raw) => raw.serialize(s),
+            JobContext::Parts { shared, own } => {
+                let own: Map<String, Value> = serde_json::from_str(own.get()).map_err(serde::ser::Error::custom)?;
+                let mut map = s.serialize_map(Some(shared.len() + own.len()))?;
+                for (k, v) in shared.iter() {
+                    map.serialize_entry(k, v)?;
+                }
+                for (k, v) in &own {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
         }
     }
 }
@@ -100,5 +154,24 @@ mod tests {
         assert_eq!(back, text);
         assert_eq!(back.into_value(), tree);
         assert_eq!(text.value()["taskrun"]["value"], "a");
+    }
+
+    #[test]
+    fn parts_read_and_serialize_as_the_whole_context_in_its_order() {
+        let tree = json!({
+            "flow": {"id": "f"}, "execution": {"id": "e"}, "inputs": {"n": 1}, "vars": {}, "labels": {"a": "b"},
+            "trigger": {}, "outputs": {"t": {"value": 2}}, "taskrun": {"value": "a", "id": "x"}, "parents": []
+        });
+        let shared: Map<String, Value> = SHARED_KEYS.iter().map(|k| (k.to_string(), tree[*k].clone())).collect();
+        let shared = Arc::new(shared);
+        let parts = JobContext::parts(tree.clone(), &shared);
+        let JobContext::Parts { own, .. } = &parts else { panic!("parts") };
+        assert_eq!(own.get(), r#"{"outputs":{"t":{"value":2}},"taskrun":{"value":"a","id":"x"},"parents":[]}"#);
+        assert_eq!(serde_json::to_string(&parts).unwrap(), serde_json::to_string(&tree).unwrap());
+        assert_eq!(*parts.value(), tree);
+        assert_eq!(parts.clone().into_value(), tree);
+        assert_eq!(parts, JobContext::Tree(tree.clone()));
+        // not a map: kept whole
+        assert!(matches!(JobContext::parts(json!([1]), &shared), JobContext::Text(_)));
     }
 }

@@ -2,12 +2,12 @@
 //! `serde_json::Value` plus a map from each node's path (`tasks[2].then[0].message`)
 //! to its line and column, so every later error can point into the file.
 
+mod build;
 mod scan;
 
 use std::collections::HashMap;
 
-use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 
 /// A 1-based line and column in a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,23 +16,35 @@ pub struct Position {
     pub column: usize,
 }
 
-/// Where each node of a document sits, keyed by path.
+/// Where each node of a document sits, keyed by path. A sequence's items
+/// are kept as one list of positions under the sequence's path (a list
+/// of 100,000 values would otherwise be 100,000 paths to write and hash).
 #[derive(Debug, Clone, Default)]
 pub struct Locations {
-    map: HashMap<String, Position>,
+    pub(super) map: HashMap<String, Position>,
+    pub(super) items: HashMap<String, Vec<Position>>,
 }
 
 impl Locations {
     /// The position of `path`, or of its nearest ancestor that has one.
     pub fn find(&self, path: &str) -> Option<Position> {
-        let mut p = path.to_string();
+        let mut p = path;
         loop {
-            if let Some(pos) = self.map.get(&p) {
-                return Some(*pos);
+            if let Some(pos) = self.get(p) {
+                return Some(pos);
             }
             let cut = p.rfind(['.', '['])?;
-            p.truncate(cut);
+            p = &p[..cut];
         }
+    }
+
+    /// The position of exactly `path`.
+    fn get(&self, path: &str) -> Option<Position> {
+        if let Some(pos) = self.map.get(path) {
+            return Some(*pos);
+        }
+        let (sequence, index) = path.strip_suffix(']')?.rsplit_once('[')?;
+        self.items.get(sequence)?.get(index.parse::<usize>().ok()?).copied()
     }
 
     pub fn insert(&mut self, path: String, pos: Position) {
@@ -65,109 +77,66 @@ pub fn read_file(path: &std::path::Path) -> std::io::Result<String> {
 
 /// Joins a parent path and a mapping key.
 pub fn child_key(parent: &str, key: &str) -> String {
-    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
+    if parent.is_empty() {
+        return key.to_string();
+    }
+    let mut path = String::with_capacity(parent.len() + 1 + key.len());
+    path.push_str(parent);
+    path.push('.');
+    path.push_str(key);
+    path
 }
 
-/// Joins a parent path and a sequence index.
+/// Joins a parent path and a sequence index (written without `format!`:
+/// a flow with a list of 100,000 values joins 100,000 of them).
 pub fn child_index(parent: &str, i: usize) -> String {
-    format!("{parent}[{i}]")
+    let mut path = String::with_capacity(parent.len() + 8);
+    path.push_str(parent);
+    push_index(&mut path, i);
+    path
+}
+
+/// Appends `[i]` to `path`.
+pub fn push_index(path: &mut String, i: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = i;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    path.push('[');
+    path.extend(digits[at..].iter().map(|&d| char::from(d)));
+    path.push(']');
 }
 
 /// Parses one YAML document into JSON plus positions. An empty document is `null`.
 ///
-/// The source is checked first ([`scan::check`]): no aliases, no second
+/// The source is checked as it is read ([`scan`]): no aliases, no second
 /// document, no duplicate keys, bounded nesting and size. A leading UTF-8
-/// byte-order mark is skipped.
+/// byte-order mark is skipped. A check's error wins over a value that cannot
+/// be built (a mapping as a key, `!!int abc`) wherever each is in the file.
 pub fn parse(source: &str) -> Result<(Value, Locations), YamlError> {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
-    scan::check(source)?;
-    let docs = MarkedYamlOwned::load_from_str(source).map_err(|e| YamlError {
-        message: e.info().to_string(),
-        position: Position { line: e.marker().line(), column: e.marker().col() + 1 },
-    })?;
-    let mut locs = Locations::default();
-    let Some(doc) = docs.into_iter().next() else {
-        return Ok((Value::Null, locs));
-    };
-    let v = convert(&doc, "", &mut locs)?;
-    Ok((v, locs))
-}
-
-/// A node's position. The loader only marks scalars, so a container takes
-/// the position of its first entry.
-fn pos(node: &MarkedYamlOwned) -> Position {
-    node_pos(node).unwrap_or(Position { line: 1, column: 1 })
-}
-
-fn node_pos(node: &MarkedYamlOwned) -> Option<Position> {
-    if node.span.start.line() > 0 {
-        return Some(Position { line: node.span.start.line(), column: node.span.start.col() + 1 });
-    }
-    match &node.data {
-        YamlDataOwned::Sequence(items) => items.first().and_then(node_pos),
-        YamlDataOwned::Mapping(m) => m.iter().next().and_then(|(k, _)| node_pos(k)),
-        YamlDataOwned::Tagged(_, inner) => node_pos(inner),
-        _ => None,
-    }
-}
-
-fn convert(node: &MarkedYamlOwned, path: &str, locs: &mut Locations) -> Result<Value, YamlError> {
-    if node.span.start.line() > 0 || !path.is_empty() {
-        // a mapping value keeps its key's position, set by the caller
-        if !locs.map.contains_key(path) {
-            locs.insert(path.to_string(), pos(node));
+    let mut checker = scan::Checker::default();
+    let mut builder = build::Builder::default();
+    let mut unbuildable = None;
+    for event in saphyr_parser::Parser::new_from_str(source) {
+        let (event, span) = event.map_err(scan::syntax)?;
+        checker.on(&event, &span)?;
+        if unbuildable.is_none()
+            && let Err(e) = builder.on(event, span)
+        {
+            unbuildable = Some(e);
         }
     }
-    Ok(match &node.data {
-        YamlDataOwned::Value(s) => scalar(s),
-        YamlDataOwned::Representation(s, _, _) => Value::String(s.clone()),
-        YamlDataOwned::Sequence(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                out.push(convert(item, &child_index(path, i), locs)?);
-            }
-            Value::Array(out)
-        }
-        YamlDataOwned::Mapping(m) => {
-            let mut out = Map::new();
-            for (k, v) in m.iter() {
-                let key = match &k.data {
-                    YamlDataOwned::Value(s) => match scalar(s) {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    },
-                    YamlDataOwned::Representation(s, _, _) => s.clone(),
-                    _ => {
-                        return Err(YamlError {
-                            message: "mapping keys must be plain scalars".into(),
-                            position: pos(k),
-                        });
-                    }
-                };
-                let p = child_key(path, &key);
-                locs.insert(p.clone(), pos(k));
-                let val = convert(v, &p, locs)?;
-                out.insert(key, val);
-            }
-            Value::Object(out)
-        }
-        YamlDataOwned::Tagged(_, inner) => convert(inner, path, locs)?,
-        YamlDataOwned::Alias(_) => {
-            return Err(YamlError { message: "YAML aliases are not supported".into(), position: pos(node) });
-        }
-        YamlDataOwned::BadValue => {
-            return Err(YamlError { message: "invalid YAML value".into(), position: pos(node) });
-        }
-    })
-}
-
-fn scalar(s: &ScalarOwned) -> Value {
-    match s {
-        ScalarOwned::Null => Value::Null,
-        ScalarOwned::Boolean(b) => Value::Bool(*b),
-        ScalarOwned::Integer(i) => Value::Number((*i).into()),
-        ScalarOwned::FloatingPoint(f) => Number::from_f64(f.into_inner()).map(Value::Number).unwrap_or(Value::Null),
-        ScalarOwned::String(s) => Value::String(s.clone()),
+    match unbuildable {
+        Some(e) => Err(e),
+        None => Ok(builder.finish()),
     }
 }
 

@@ -1,14 +1,17 @@
-//! A pass over a YAML source's events before anything is built from it:
-//! refuses what would make loading explode or silently lose data, with the
-//! line and column of the offending node. Aliases are refused here, before
-//! the loader expands them (a 600-byte "billion laughs" file expands to
-//! gigabytes); so are documents nested deeper than [`MAX_DEPTH`], files with
-//! more than [`MAX_NODES`] nodes, a second document, and duplicate keys
-//! (which the loader would silently collapse to the last one).
+//! The checks on a YAML source's events, made as the loader (`build.rs`)
+//! reads them: refuses what would make loading explode or silently lose
+//! data, with the line and column of the offending node. Aliases are
+//! refused (a 600-byte "billion laughs" file expands to gigabytes in a
+//! loader that follows them); so are documents nested deeper than
+//! [`MAX_DEPTH`], files with more than [`MAX_NODES`] nodes, a second
+//! document, and duplicate keys (which a map would silently collapse to
+//! the last one).
 
 use std::collections::HashSet;
 
-use saphyr_parser::{Event, Parser, Span};
+#[cfg(test)]
+use saphyr_parser::Parser;
+use saphyr_parser::{Event, Span};
 
 use super::{Position, YamlError};
 
@@ -30,58 +33,79 @@ fn at(span: &Span, message: String) -> YamlError {
     YamlError { message, position: Position { line: span.start.line(), column: span.start.col() + 1 } }
 }
 
-/// Checks `source` event by event, without building anything.
-pub fn check(source: &str) -> Result<(), YamlError> {
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut documents = 0usize;
-    let mut nodes = 0usize;
-    for event in Parser::new_from_str(source) {
-        let (event, span) = event.map_err(|e| YamlError {
-            message: e.info().to_string(),
-            position: Position { line: e.marker().line(), column: e.marker().col() + 1 },
-        })?;
+/// The checks, fed one event at a time (by [`check`], and by the loader
+/// in `build.rs` as it builds).
+#[derive(Default)]
+pub(super) struct Checker {
+    stack: Vec<Frame>,
+    documents: usize,
+    nodes: usize,
+}
+
+/// A parser error, located.
+pub(super) fn syntax(e: saphyr_parser::ScanError) -> YamlError {
+    YamlError {
+        message: e.info().to_string(),
+        position: Position { line: e.marker().line(), column: e.marker().col() + 1 },
+    }
+}
+
+impl Checker {
+    /// Checks one event.
+    pub(super) fn on(&mut self, event: &Event<'_>, span: &Span) -> Result<(), YamlError> {
         let is_node = matches!(event, Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..));
         if is_node {
-            nodes += 1;
-            if nodes > MAX_NODES {
-                return Err(at(&span, format!("the document has more than {MAX_NODES} YAML nodes")));
+            self.nodes += 1;
+            if self.nodes > MAX_NODES {
+                return Err(at(span, format!("the document has more than {MAX_NODES} YAML nodes")));
             }
             // a node in a mapping is a key or a value, in turn
-            if let Some(Frame::Map { keys, expecting_key }) = stack.last_mut() {
+            if let Some(Frame::Map { keys, expecting_key }) = self.stack.last_mut() {
                 if *expecting_key
-                    && let Event::Scalar(key, ..) = &event
+                    && let Event::Scalar(key, ..) = event
                     && !keys.insert(key.to_string())
                 {
-                    return Err(at(&span, format!("duplicate key '{key}' in the same mapping")));
+                    return Err(at(span, format!("duplicate key '{key}' in the same mapping")));
                 }
                 *expecting_key = !*expecting_key;
             }
         }
         match event {
             Event::DocumentStart(_) => {
-                documents += 1;
-                if documents > 1 {
-                    return Err(at(&span, "a second YAML document ('---'): a flow file holds exactly one flow".into()));
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(at(span, "a second YAML document ('---'): a flow file holds exactly one flow".into()));
                 }
             }
             Event::Alias(_) => {
-                return Err(at(&span, "YAML aliases are not supported (write the value out in full)".into()));
+                return Err(at(span, "YAML aliases are not supported (write the value out in full)".into()));
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(at(&span, format!("YAML nested more than {MAX_DEPTH} levels deep")));
+                if self.stack.len() >= MAX_DEPTH {
+                    return Err(at(span, format!("YAML nested more than {MAX_DEPTH} levels deep")));
                 }
-                stack.push(if matches!(event, Event::MappingStart(..)) {
+                self.stack.push(if matches!(event, Event::MappingStart(..)) {
                     Frame::Map { keys: HashSet::new(), expecting_key: true }
                 } else {
                     Frame::Seq
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                stack.pop();
+                self.stack.pop();
             }
             _ => {}
         }
+        Ok(())
+    }
+}
+
+/// Checks `source` event by event, without building anything.
+#[cfg(test)]
+pub fn check(source: &str) -> Result<(), YamlError> {
+    let mut checker = Checker::default();
+    for event in Parser::new_from_str(source) {
+        let (event, span) = event.map_err(syntax)?;
+        checker.on(&event, &span)?;
     }
     Ok(())
 }

@@ -171,12 +171,24 @@ pub fn validate_source_with(
     renderer: &Renderer,
     policy: Policy,
 ) -> Report {
-    let (root, locs) = match yaml::parse(source) {
-        Ok(x) => x,
-        Err(e) => return Report { flow: None, dialect: None, diagnostics: vec![Diagnostic::invalid_yaml(file, &e)] },
-    };
-    let (flow, problems) = Flow::from_value_with(&root, source, &type_names::current);
-    let mut sink = Sink { file, locs: &locs, task_ids: HashMap::new(), diags: Vec::new() };
+    match yaml::parse(source) {
+        Ok((root, locs)) => validate_parsed(file, source, &root, &locs, registry, renderer, policy),
+        Err(e) => Report { flow: None, dialect: None, diagnostics: vec![Diagnostic::invalid_yaml(file, &e)] },
+    }
+}
+
+/// [`validate_source_with`] of a source already parsed (`root`, `locs`).
+fn validate_parsed(
+    file: &str,
+    source: &str,
+    root: &Value,
+    locs: &Locations,
+    registry: &Registry,
+    renderer: &Renderer,
+    policy: Policy,
+) -> Report {
+    let (flow, problems) = Flow::from_value_with(root, source, &type_names::current);
+    let mut sink = Sink { file, locs, task_ids: HashMap::new(), diags: Vec::new() };
     if let Some(flow) = &flow {
         sink.task_ids = flow.all_tasks().into_iter().map(|t| (t.path.clone(), t.id.clone())).collect();
     }
@@ -186,12 +198,12 @@ pub fn validate_source_with(
     let mut resolved = None;
     if let Some(flow) = &flow {
         resolved = Some(dialect::check(flow, policy, &mut sink));
-        check_flow_ids(flow, &root, &mut sink);
-        check_inputs(&root, &mut sink);
-        tasks::check(flow, &root, registry, &mut sink);
-        rules::check(flow, &root, &mut sink);
-        triggers::check(flow, &root, &mut sink);
-        templates::check(flow, &root, renderer, &mut sink);
+        check_flow_ids(flow, root, &mut sink);
+        check_inputs(root, &mut sink);
+        tasks::check(flow, root, registry, &mut sink);
+        rules::check(flow, root, &mut sink);
+        triggers::check(flow, root, &mut sink);
+        templates::check(flow, root, renderer, &mut sink);
     }
     let mut diags = sink.diags;
     diags.sort_by_key(|d| (d.line.unwrap_or(usize::MAX), d.column.unwrap_or(usize::MAX)));
@@ -283,12 +295,16 @@ pub fn validate_paths_with(
             files.push(p.clone());
         }
         for f in files {
+            let name = f.display().to_string();
             let report = match crate::yaml::read_file(&f) {
-                // a flow unit test file (`baton test`) is checked as one
-                Ok(src) if crate::yaml::parse(&src).is_ok_and(|(root, _)| crate::unittest::is_test_document(&root)) => {
-                    only(crate::unittest::parse_source(&f.display().to_string(), &src).1)
-                }
-                Ok(src) => validate_source_with(&f.display().to_string(), &src, registry, renderer, policy),
+                Ok(src) => match yaml::parse(&src) {
+                    // a flow unit test file (`baton test`) is checked as one
+                    Ok((root, _)) if crate::unittest::is_test_document(&root) => {
+                        only(crate::unittest::parse_source(&name, &src).1)
+                    }
+                    Ok((root, locs)) => validate_parsed(&name, &src, &root, &locs, registry, renderer, policy),
+                    Err(e) => only(vec![Diagnostic::invalid_yaml(&name, &e)]),
+                },
                 Err(e) => only(vec![io_diag(&f, &e)]),
             };
             out.push((f, report));

@@ -8,7 +8,7 @@ use super::{Sink, lookup};
 use crate::model::flow::Flow;
 use crate::model::types::FlowableKind;
 use crate::template::Renderer;
-use crate::yaml::{child_index, child_key};
+use crate::yaml::{child_key, push_index};
 
 /// Flow-level keys whose strings may be rendered.
 const FLOW_KEYS: &[&str] = &["variables", "triggers", "pluginDefaults", "taskDefaults", "labels", "outputs", "inputs"];
@@ -17,7 +17,7 @@ const FLOW_KEYS: &[&str] = &["variables", "triggers", "pluginDefaults", "taskDef
 pub(crate) fn check(flow: &Flow, root: &Value, renderer: &Renderer, sink: &mut Sink<'_>) {
     for key in FLOW_KEYS {
         if let Some(v) = root.get(*key) {
-            walk(v, key, renderer, sink);
+            walk(v, &mut key.to_string(), renderer, sink);
         }
     }
     for task in flow.all_tasks() {
@@ -28,12 +28,14 @@ pub(crate) fn check(flow: &Flow, root: &Value, renderer: &Renderer, sink: &mut S
             if skip.contains(&k.as_str()) || children.contains(&k.as_str()) {
                 continue;
             }
-            walk(v, &child_key(&task.path, k), renderer, sink);
+            walk(v, &mut child_key(&task.path, k), renderer, sink);
         }
     }
 }
 
-fn walk(v: &Value, path: &str, renderer: &Renderer, sink: &mut Sink<'_>) {
+/// `path` is one buffer, extended for a child and cut back after it (a
+/// list of 100,000 values would otherwise make 100,000 paths).
+fn walk(v: &Value, path: &mut String, renderer: &Renderer, sink: &mut Sink<'_>) {
     match v {
         Value::String(s) => {
             if let Err(e) = renderer.check_syntax(s) {
@@ -42,7 +44,12 @@ fn walk(v: &Value, path: &str, renderer: &Renderer, sink: &mut Sink<'_>) {
         }
         Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {
-                walk(x, &child_index(path, i), renderer, sink);
+                if matches!(x, Value::String(_) | Value::Array(_) | Value::Object(_)) {
+                    let len = path.len();
+                    push_index(path, i);
+                    walk(x, path, renderer, sink);
+                    path.truncate(len);
+                }
             }
         }
         Value::Object(m) => {
@@ -50,7 +57,13 @@ fn walk(v: &Value, path: &str, renderer: &Renderer, sink: &mut Sink<'_>) {
                 if path.starts_with("inputs") && k == "description" {
                     continue;
                 }
-                walk(x, &child_key(path, k), renderer, sink);
+                let len = path.len();
+                if len > 0 {
+                    path.push('.');
+                }
+                path.push_str(k);
+                walk(x, path, renderer, sink);
+                path.truncate(len);
             }
         }
         _ => {}

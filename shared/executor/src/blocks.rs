@@ -64,8 +64,9 @@ pub(crate) struct Stepper<'a> {
     /// Task runs (and nested blocks) walked with a job out: a unit whose
     /// walk moved it has one ([`concurrent::JOB_WINDOW`]).
     jobs_out: u32,
-    /// Jobs this step may still emit with their context as a tree
-    /// ([`task_runs::TREES_A_STEP`]); the rest carry it as JSON text.
+    /// Jobs this step may still emit with their context as one tree
+    /// ([`task_runs::TREES_A_STEP`]); the rest carry their own entries
+    /// beside the shared ones.
     trees_left: u32,
     /// The context entries this step's jobs share past the trees
     /// (`task_runs::shared_context`), with what of the execution they were

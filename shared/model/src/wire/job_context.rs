@@ -10,10 +10,12 @@
 //! The jobs of one step share the entries of their context that come from
 //! the execution alone (`flow`, `execution`, `inputs`, `vars`, `labels`,
 //! `trigger`: [`SHARED_KEYS`]): a job past the first trees holds them as
-//! one map shared by all ([`JobContext::Parts`]) and only its own entries
-//! (`taskrun`, `task`, `outputs`, `parents`…) as text. A ForEach's
-//! iteration then costs neither building, writing nor parsing the shared
-//! entries again, and its job holds a few hundred bytes.
+//! one map shared by all ([`JobContext::Parts`]) beside its own entries
+//! (`taskrun`, `task`, `outputs`, `parents`…, a few hundred bytes of JSON).
+//! A ForEach's iteration then costs neither building nor copying the shared
+//! entries, and no text is written or parsed: the jobs a step has out are
+//! bounded (`JOB_WINDOW`, `UNITS_A_STEP` in the executor), so their own
+//! entries are kept as trees.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -35,8 +37,8 @@ pub enum JobContext {
     /// Serialized: what the executor holds between a step and its publish.
     Text(Box<RawValue>),
     /// The [`SHARED_KEYS`] entries shared with the step's other jobs, then
-    /// this job's own entries as a JSON object's text.
-    Parts { shared: Arc<Map<String, Value>>, own: Box<RawValue> },
+    /// this job's own entries.
+    Parts { shared: Arc<Map<String, Value>>, own: Map<String, Value> },
 }
 
 impl JobContext {
@@ -49,19 +51,15 @@ impl JobContext {
         }
     }
 
-    /// `tree` without its [`SHARED_KEYS`] entries, kept as text, beside
-    /// `shared` (which holds them: the caller builds it from the same
-    /// execution). Falls back to [`JobContext::compact`] if `tree` is not a
-    /// map.
+    /// `tree` without its [`SHARED_KEYS`] entries beside `shared` (which
+    /// holds them: the caller builds it from the same execution). Falls
+    /// back to [`JobContext::compact`] if `tree` is not a map.
     pub fn parts(tree: Value, shared: &Arc<Map<String, Value>>) -> JobContext {
         let Value::Object(mut own) = tree else { return JobContext::compact(tree) };
         for key in SHARED_KEYS {
             own.shift_remove(key);
         }
-        match serde_json::value::to_raw_value(&own) {
-            Ok(raw) => JobContext::Parts { shared: Arc::clone(shared), own: raw },
-            Err(_) => JobContext::Tree(Value::Object(own)),
-        }
+        JobContext::Parts { shared: Arc::clone(shared), own }
     }
 
     /// The context as a tree, parsed if it is held as text.
@@ -78,17 +76,20 @@ impl JobContext {
         match self {
             JobContext::Tree(v) => v,
             JobContext::Text(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
-            JobContext::Parts { shared, own } => merged(&shared, &own),
+            JobContext::Parts { shared, own } => {
+                let mut all = Map::with_capacity(shared.len() + own.len());
+                all.extend(shared.iter().map(|(k, v)| (k.clone(), v.clone())));
+                all.extend(own);
+                Value::Object(all)
+            }
         }
     }
 }
 
 /// The shared entries, then the job's own.
-fn merged(shared: &Map<String, Value>, own: &RawValue) -> Value {
-    let own: Map<String, Value> = serde_json::from_str(own.get()).unwrap_or_default();
+fn merged(shared: &Map<String, Value>, own: &Map<String, Value>) -> Value {
     let mut all = Map::with_capacity(shared.len() + own.len());
-    all.extend(shared.iter().map(|(k, v)| (k.clone(), v.clone())));
-    all.extend(own);
+    all.extend(shared.iter().chain(own).map(|(k, v)| (k.clone(), v.clone())));
     Value::Object(all)
 }
 
@@ -116,12 +117,11 @@ impl Serialize for JobContext {
             JobContext::Tree(v) => v.serialize(s),
             JobContext::Text(raw) => raw.serialize(s),
             JobContext::Parts { shared, own } => {
-                let own: Map<String, Value> = serde_json::from_str(own.get()).map_err(serde::ser::Error::custom)?;
                 let mut map = s.serialize_map(Some(shared.len() + own.len()))?;
                 for (k, v) in shared.iter() {
                     map.serialize_entry(k, v)?;
                 }
-                for (k, v) in &own {
+                for (k, v) in own {
                     map.serialize_entry(k, v)?;
                 }
                 map.end()
@@ -166,7 +166,10 @@ mod tests {
         let shared = Arc::new(shared);
         let parts = JobContext::parts(tree.clone(), &shared);
         let JobContext::Parts { own, .. } = &parts else { panic!("parts") };
-        assert_eq!(own.get(), r#"{"outputs":{"t":{"value":2}},"taskrun":{"value":"a","id":"x"},"parents":[]}"#);
+        assert_eq!(
+            Value::Object(own.clone()),
+            json!({"outputs": {"t": {"value": 2}}, "taskrun": {"value": "a", "id": "x"}, "parents": []})
+        );
         assert_eq!(serde_json::to_string(&parts).unwrap(), serde_json::to_string(&tree).unwrap());
         assert_eq!(*parts.value(), tree);
         assert_eq!(parts.clone().into_value(), tree);

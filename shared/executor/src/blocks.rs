@@ -65,8 +65,8 @@ pub(crate) struct Stepper<'a> {
     /// walk moved it has one ([`concurrent::JOB_WINDOW`]).
     jobs_out: u32,
     /// Jobs this step may still emit with their context as one tree
-    /// ([`task_runs::TREES_A_STEP`]); the rest carry their own entries
-    /// beside the shared ones.
+    /// ([`task_runs::TREES_A_STEP`]); the rest carry their own entries as
+    /// JSON text beside the shared ones.
     trees_left: u32,
     /// The context entries this step's jobs share past the trees
     /// (`task_runs::shared_context`), with what of the execution they were

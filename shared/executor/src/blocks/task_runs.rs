@@ -6,9 +6,13 @@ use super::*;
 
 /// How many jobs one step emits with their whole template context as one
 /// tree, which the worker renders against as it is; past them a job holds
-/// only its own entries, beside the ones the step's jobs share
-/// (`JobContext::Parts`): a step starting a ForEach's 1,000 units builds the
-/// execution's entries once, not 1,000 times. A chain's step emits one job.
+/// only its own entries, as JSON text, beside the ones the step's jobs
+/// share (`JobContext::Parts`): a step starting a ForEach's 1,000 units
+/// builds the execution's entries once, not 1,000 times, and holds 1,000
+/// short strings, not 1,000 trees of a few kilobytes each (kept as trees,
+/// they raised a ForEach of 100,000's peak by 6–9 MiB). A chain's step
+/// emits one job: serializing its context and parsing it back cost ~4 % of
+/// a chain's CPU for nothing.
 pub(crate) const TREES_A_STEP: u32 = 64;
 
 impl<'a> Stepper<'a> {

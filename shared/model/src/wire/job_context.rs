@@ -10,12 +10,10 @@
 //! The jobs of one step share the entries of their context that come from
 //! the execution alone (`flow`, `execution`, `inputs`, `vars`, `labels`,
 //! `trigger`: [`SHARED_KEYS`]): a job past the first trees holds them as
-//! one map shared by all ([`JobContext::Parts`]) beside its own entries
-//! (`taskrun`, `task`, `outputs`, `parents`…, a few hundred bytes of JSON).
-//! A ForEach's iteration then costs neither building nor copying the shared
-//! entries, and no text is written or parsed: the jobs a step has out are
-//! bounded (`JOB_WINDOW`, `UNITS_A_STEP` in the executor), so their own
-//! entries are kept as trees.
+//! one map shared by all ([`JobContext::Parts`]) and only its own entries
+//! (`taskrun`, `task`, `outputs`, `parents`…) as text. A ForEach's
+//! iteration then costs neither building, writing nor parsing the shared
+//! entries again, and its job holds a few hundred bytes.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -37,8 +35,8 @@ pub enum JobContext {
     /// Serialized: what the executor holds between a step and its publish.
     Text(Box<RawValue>),
     /// The [`SHARED_KEYS`] entries shared with the step's other jobs, then
-    /// this job's own entries.
-    Parts { shared: Arc<Map<String, Value>>, own: Map<String, Value> },
+    /// this job's own entries as a JSON object's text.
+    Parts { shared: Arc<Map<String, Value>>, own: Box<RawValue> },
 }
 
 impl JobContext {
@@ -51,15 +49,23 @@ impl JobContext {
         }
     }
 
-    /// `tree` without its [`SHARED_KEYS`] entries beside `shared` (which
-    /// holds them: the caller builds it from the same execution). Falls
-    /// back to [`JobContext::compact`] if `tree` is not a map.
+    /// `tree` without its [`SHARED_KEYS`] entries, kept as text, beside
+    /// `shared` (which holds them: the caller builds it from the same
+    /// execution). Falls back to [`JobContext::compact`] if `tree` is not a
+    /// map.
     pub fn parts(tree: Value, shared: &Arc<Map<String, Value>>) -> JobContext {
         let Value::Object(mut own) = tree else { return JobContext::compact(tree) };
         for key in SHARED_KEYS {
             own.shift_remove(key);
         }
-        JobContext::Parts { shared: Arc::clone(shared), own }
+        // `parent` is `parents[0]` (the innermost flowable): written once
+        if own.get("parent").is_some_and(|p| own.get("parents").and_then(|ps| ps.get(0)) == Some(p)) {
+            own.shift_remove("parent");
+        }
+        match serde_json::value::to_raw_value(&own) {
+            Ok(raw) => JobContext::Parts { shared: Arc::clone(shared), own: raw },
+            Err(_) => JobContext::Tree(Value::Object(own)),
+        }
     }
 
     /// The context as a tree, parsed if it is held as text.
@@ -76,21 +82,36 @@ impl JobContext {
         match self {
             JobContext::Tree(v) => v,
             JobContext::Text(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
-            JobContext::Parts { shared, own } => {
-                let mut all = Map::with_capacity(shared.len() + own.len());
-                all.extend(shared.iter().map(|(k, v)| (k.clone(), v.clone())));
-                all.extend(own);
-                Value::Object(all)
-            }
+            JobContext::Parts { shared, own } => merged(&shared, &own),
         }
     }
 }
 
 /// The shared entries, then the job's own.
-fn merged(shared: &Map<String, Value>, own: &Map<String, Value>) -> Value {
+fn merged(shared: &Map<String, Value>, own: &RawValue) -> Value {
+    let own = own_entries(own);
     let mut all = Map::with_capacity(shared.len() + own.len());
-    all.extend(shared.iter().chain(own).map(|(k, v)| (k.clone(), v.clone())));
+    all.extend(shared.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all.extend(own);
     Value::Object(all)
+}
+
+/// A job's own entries read back, `parent` again before `parents` (a
+/// context has `parent` exactly when its `parents` is not empty).
+fn own_entries(own: &RawValue) -> Map<String, Value> {
+    let own: Map<String, Value> = serde_json::from_str(own.get()).unwrap_or_default();
+    let parent = match own.get("parents").and_then(|ps| ps.get(0)) {
+        Some(first) if !own.contains_key("parent") => first.clone(),
+        _ => return own,
+    };
+    let mut out = Map::with_capacity(own.len() + 1);
+    for (k, v) in own {
+        if k == "parents" {
+            out.insert("parent".into(), parent.clone());
+        }
+        out.insert(k, v);
+    }
+    out
 }
 
 impl Default for JobContext {
@@ -117,11 +138,12 @@ impl Serialize for JobContext {
             JobContext::Tree(v) => v.serialize(s),
             JobContext::Text(raw) => raw.serialize(s),
             JobContext::Parts { shared, own } => {
+                let own = own_entries(own);
                 let mut map = s.serialize_map(Some(shared.len() + own.len()))?;
                 for (k, v) in shared.iter() {
                     map.serialize_entry(k, v)?;
                 }
-                for (k, v) in own {
+                for (k, v) in &own {
                     map.serialize_entry(k, v)?;
                 }
                 map.end()
@@ -160,20 +182,26 @@ mod tests {
     fn parts_read_and_serialize_as_the_whole_context_in_its_order() {
         let tree = json!({
             "flow": {"id": "f"}, "execution": {"id": "e"}, "inputs": {"n": 1}, "vars": {}, "labels": {"a": "b"},
-            "trigger": {}, "outputs": {"t": {"value": 2}}, "taskrun": {"value": "a", "id": "x"}, "parents": []
+            "trigger": {}, "outputs": {"t": {"value": 2}}, "taskrun": {"value": "a", "id": "x"},
+            "parent": {"taskrun": {"id": "p"}}, "parents": [{"taskrun": {"id": "p"}}], "task": {"id": "t"}
         });
         let shared: Map<String, Value> = SHARED_KEYS.iter().map(|k| (k.to_string(), tree[*k].clone())).collect();
         let shared = Arc::new(shared);
         let parts = JobContext::parts(tree.clone(), &shared);
         let JobContext::Parts { own, .. } = &parts else { panic!("parts") };
         assert_eq!(
-            Value::Object(own.clone()),
-            json!({"outputs": {"t": {"value": 2}}, "taskrun": {"value": "a", "id": "x"}, "parents": []})
+            own.get(),
+            r#"{"outputs":{"t":{"value":2}},"taskrun":{"value":"a","id":"x"},"parents":[{"taskrun":{"id":"p"}}],"task":{"id":"t"}}"#
         );
         assert_eq!(serde_json::to_string(&parts).unwrap(), serde_json::to_string(&tree).unwrap());
         assert_eq!(*parts.value(), tree);
         assert_eq!(parts.clone().into_value(), tree);
         assert_eq!(parts, JobContext::Tree(tree.clone()));
+        // no parents: nothing to write once
+        let mut top = tree.clone();
+        top.as_object_mut().unwrap().shift_remove("parent");
+        top["parents"] = json!([]);
+        assert_eq!(*JobContext::parts(top.clone(), &shared).value(), top);
         // not a map: kept whole
         assert!(matches!(JobContext::parts(json!([1]), &shared), JobContext::Text(_)));
     }

@@ -98,7 +98,11 @@ impl Builder {
                     self.locs.insert(frame.path.clone(), position.unwrap_or(Position { line: 1, column: 1 }));
                 }
                 let value = match frame.kind {
-                    Kind::Seq(items, positions) => {
+                    Kind::Seq(mut items, mut positions) => {
+                        // grown by doubling: a long list (a ForEach's literal
+                        // values) is held as long as its flow, at its length
+                        items.shrink_to_fit();
+                        positions.shrink_to_fit();
                         if !positions.is_empty() {
                             self.locs.items.insert(frame.path, positions);
                         }

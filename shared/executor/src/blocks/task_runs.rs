@@ -9,8 +9,7 @@ use super::*;
 /// only its own entries, as JSON text, beside the ones the step's jobs
 /// share (`JobContext::Parts`): a step starting a ForEach's 1,000 units
 /// builds the execution's entries once, not 1,000 times, and holds 1,000
-/// short strings, not 1,000 trees of a few kilobytes each (kept as trees,
-/// they raised a ForEach of 100,000's peak by 6–9 MiB). A chain's step
+/// short strings, not 1,000 trees of a few kilobytes each. A chain's step
 /// emits one job: serializing its context and parsing it back cost ~4 % of
 /// a chain's CPU for nothing.
 pub(crate) const TREES_A_STEP: u32 = 64;
@@ -95,15 +94,19 @@ impl<'a> Stepper<'a> {
 
     /// The template context with the outputs of the tasks `refs` names.
     pub(super) fn context_with(&self, idx: Option<usize>, refs: &OutputRefs) -> Value {
-        let (list, index) = (&self.exec.task_run_list, &self.index);
-        self.note_needs(refs);
-        let runs = |id: &str| index.position(list, id).map(|i| &list[i]);
-        let tr = idx.map(|i| &list[i]);
-        let reads = |task_id: &str| refs.reads(task_id);
-        let reads = (*refs != OutputRefs::None).then_some(&reads as &dyn Fn(&str) -> bool);
-        let mut ctx = context::build_reading(self.flow, &self.exec, tr, &runs, reads);
+        let mut ctx = self.context_without_envs(idx, refs);
         ctx["envs"] = self.env.envs();
         ctx
+    }
+
+    /// [`Self::context_with`] without `envs` (what a job carries: the
+    /// worker sets its own).
+    fn context_without_envs(&self, idx: Option<usize>, refs: &OutputRefs) -> Value {
+        let mut ctx = context::shared_entries(self.flow, &self.exec);
+        if let Value::Object(own) = self.own_context(idx, refs) {
+            ctx.extend(own);
+        }
+        Value::Object(ctx)
     }
 
     /// What a partly loaded execution must load for the outputs `refs` reads.
@@ -123,13 +126,13 @@ impl<'a> Stepper<'a> {
     /// The context entries of the task run at `idx` that its step's other
     /// jobs do not share (see [`Self::shared_context`]), read as
     /// [`Self::context_with`] reads them.
-    fn own_context(&self, idx: usize, refs: &OutputRefs) -> Value {
+    fn own_context(&self, idx: Option<usize>, refs: &OutputRefs) -> Value {
         let (list, index) = (&self.exec.task_run_list, &self.index);
         self.note_needs(refs);
         let runs = |id: &str| index.position(list, id).map(|i| &list[i]);
         let reads = |task_id: &str| refs.reads(task_id);
         let reads = (*refs != OutputRefs::None).then_some(&reads as &dyn Fn(&str) -> bool);
-        context::build_own(self.flow, &self.exec, Some(&list[idx]), &runs, reads)
+        context::build_own(self.flow, &self.exec, idx.map(|i| &list[i]), &runs, reads)
     }
 
     /// The context entries that come from the execution alone, built once
@@ -266,15 +269,10 @@ impl<'a> Stepper<'a> {
         let refs = output_refs(task, self.flow);
         let context = if self.trees_left > 0 {
             self.trees_left -= 1;
-            let mut context = self.context_with(Some(idx), &refs);
-            // the worker sets its own `envs`
-            if let Some(m) = context.as_object_mut() {
-                m.shift_remove("envs");
-            }
-            JobContext::Tree(context)
+            JobContext::Tree(self.context_without_envs(Some(idx), &refs))
         } else {
             let shared = self.shared_context();
-            JobContext::parts(self.own_context(idx, &refs), &shared)
+            JobContext::parts(self.own_context(Some(idx), &refs), &shared)
         };
         let tr = &self.exec.task_run_list[idx];
         let job = WorkerJob {

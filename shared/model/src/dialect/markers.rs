@@ -406,10 +406,7 @@ fn walk(v: &Value, path: &mut String, out: &mut Vec<Marker>) {
             }
             for (k, child) in o {
                 let len = path.len();
-                if len > 0 {
-                    path.push('.');
-                }
-                path.push_str(k);
+                crate::yaml::push_key(path, k);
                 walk(child, path, out);
                 path.truncate(len);
             }

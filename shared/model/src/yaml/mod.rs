@@ -77,14 +77,18 @@ pub fn read_file(path: &std::path::Path) -> std::io::Result<String> {
 
 /// Joins a parent path and a mapping key.
 pub fn child_key(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        return key.to_string();
-    }
     let mut path = String::with_capacity(parent.len() + 1 + key.len());
     path.push_str(parent);
-    path.push('.');
-    path.push_str(key);
+    push_key(&mut path, key);
     path
+}
+
+/// Appends `.key` to `path` (`key` alone to the empty path).
+pub fn push_key(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
 }
 
 /// Joins a parent path and a sequence index (written without `format!`:

@@ -58,10 +58,7 @@ fn walk(v: &Value, path: &mut String, renderer: &Renderer, sink: &mut Sink<'_>) 
                     continue;
                 }
                 let len = path.len();
-                if len > 0 {
-                    path.push('.');
-                }
-                path.push_str(k);
+                crate::yaml::push_key(path, k);
                 walk(x, path, renderer, sink);
                 path.truncate(len);
             }

@@ -17,6 +17,7 @@ mod sqlite_metrics;
 mod sqlite_partial;
 mod sqlite_purge;
 mod sqlite_records;
+mod sqlite_rows;
 mod sqlite_triggers;
 mod sqlite_upgrade;
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Creating, loading and saving executions on [`SqliteStore`], through the
 //! group-commit queue (`sqlite_group.rs`). Each operation encodes its rows
-//! (the execution's head JSON, its labels, the changed task runs) before it
+//! (the execution's head JSON, its labels, the changed task runs:
+//! `sqlite_rows.rs`) before it
 //! is queued and decodes what it read after, so the connection is held only
 //! for the statements.
 
@@ -12,6 +13,7 @@ use super::sqlite::{SqliteStore, db, json, micros};
 use super::sqlite_claims::{finish_claim_row, open_claim_row};
 use super::sqlite_labels::{labels_json, write_label_rows};
 use super::sqlite_metrics::MetricRows;
+use super::sqlite_rows::Rows;
 use baton_backend::{AttemptClaim, AttemptEnd, BackendError, Result};
 use baton_model::{Execution, Label};
 
@@ -52,34 +54,13 @@ impl Head {
     }
 }
 
-/// One `task_runs` row, encoded: position, id, JSON.
-struct Row(usize, String, String);
-
-/// The rows of the task runs at `positions`. Each body is encoded into
-/// one scratch buffer and copied out at its exact length: a step's rows
-/// are held until the write, and `to_string`'s doubling left up to half of
-/// each unused.
-fn rows(e: &Execution, positions: impl Iterator<Item = usize>) -> Result<Vec<Row>> {
-    let mut scratch = Vec::with_capacity(1024);
-    positions
-        .filter_map(|seq| e.task_run_list.get(seq).map(|tr| (seq, tr)))
-        .map(|(seq, tr)| {
-            scratch.clear();
-            serde_json::to_writer(&mut scratch, tr).map_err(json("save task run (encode)"))?;
-            let body = String::from_utf8(scratch.clone())
-                .map_err(|e| BackendError::Invalid(format!("save task run (encode): {e}")))?;
-            Ok(Row(seq, tr.id.clone(), body))
-        })
-        .collect()
-}
-
 /// Inserts or replaces one task run row.
-fn upsert(conn: &Connection, execution_id: &str, row: &Row) -> Result<()> {
+fn upsert(conn: &Connection, execution_id: &str, (seq, id, body): (usize, &str, &str)) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO task_runs (execution_id, id, seq, body) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (execution_id, id) DO UPDATE SET seq = excluded.seq, body = excluded.body",
     )
-    .and_then(|mut s| s.execute(params![execution_id, row.1, row.0 as i64, row.2]))
+    .and_then(|mut s| s.execute(params![execution_id, id, seq as i64, body]))
     .map_err(db("save task run"))?;
     Ok(())
 }
@@ -88,7 +69,7 @@ impl SqliteStore {
     pub(super) async fn create_execution_queued(&self, e: &Execution) -> Result<()> {
         let head = Head::of(e, &self.sealer)?;
         let (namespace, flow_id) = (e.namespace.clone(), e.flow_id.clone());
-        let task_runs = rows(e, 0..e.task_run_list.len())?;
+        let task_runs = Rows::encode(e, 0..e.task_run_list.len())?;
         self.group()
             .run("create_execution", move |conn| {
                 conn.prepare_cached(
@@ -114,7 +95,7 @@ impl SqliteStore {
                     }
                     _ => db("create_execution (insert execution)")(err),
                 })?;
-                for row in &task_runs {
+                for row in task_runs.iter() {
                     upsert(conn, &head.id, row)?;
                 }
                 write_label_rows(conn, &head.id, &head.labels, false)
@@ -218,7 +199,7 @@ impl SqliteStore {
         let opened: Vec<(String, u32, String, i64)> =
             opened.iter().map(|c| (c.task_run_id.clone(), c.attempt, c.worker_id.clone(), micros(c.until))).collect();
         let head = Head { step, ..Head::of(e, &self.sealer)? };
-        let task_runs = rows(e, changed.iter().copied())?;
+        let task_runs = Rows::encode(e, changed.iter().copied())?;
         let ends = ended
             .iter()
             .map(|a| {
@@ -250,7 +231,7 @@ impl SqliteStore {
 }
 
 /// The compare-and-swap save of a head and its changed task runs; the new version.
-fn save_rows(conn: &Connection, head: &Head, task_runs: &[Row], expected: u64) -> Result<u64> {
+fn save_rows(conn: &Connection, head: &Head, task_runs: &Rows, expected: u64) -> Result<u64> {
     let found: Option<(i64, String, String, Option<i64>)> = conn
         .prepare_cached("SELECT version, labels, state, start_date FROM executions WHERE id = ?1")
         .and_then(|mut s| s.query_row([&head.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
@@ -298,7 +279,7 @@ fn save_rows(conn: &Connection, head: &Head, task_runs: &[Row], expected: u64) -
         })
     }
     .map_err(db("save_execution (update execution)"))?;
-    for row in task_runs {
+    for row in task_runs.iter() {
         upsert(conn, &head.id, row)?;
     }
     Ok(new_version)

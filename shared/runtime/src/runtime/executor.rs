@@ -11,7 +11,7 @@ use chrono::Utc;
 use tokio::sync::Mutex;
 
 use super::batch::Turn;
-use super::engine::{Engine, ExecutionUpdate};
+use super::engine::Engine;
 use super::messages::ExecutionEvent;
 use crate::backend::{AttemptClaim, AttemptEnd, BackendError};
 use crate::executor::concurrency::Admission;
@@ -548,19 +548,12 @@ impl ExecutorService {
         exec.version = new_version;
         super::metrics::execution_saved(&exec, from);
         let ended = exec.is_done();
-        let update = ExecutionUpdate {
-            execution_id: exec.id.clone(),
-            namespace: exec.namespace.clone(),
-            flow_id: exec.flow_id.clone(),
-            state: exec.state.current,
-            done: ended,
-            changed: positions.iter().map(|&i| exec.task_run_list[i].clone()).collect(),
-        };
-        for tr in &update.changed {
+        let state_changed = exec.state.current != from;
+        let update = engine.update_of(&exec, &positions, ended);
+        for tr in positions.iter().filter_map(|&i| exec.task_run_list.get(i)) {
             tracing::debug!(execution_id = %exec.id, task_id = %tr.task_id, state = %tr.state.current, "task run");
         }
         self.perform(&exec, actions).await?;
-        let state_changed = exec.state.current != from;
         if state_changed {
             self.flow_triggers(&exec).await?;
         }

@@ -33,7 +33,6 @@ use crate::executor::partial::{Need, Partial, placeholder, step_partial};
 use crate::executor::{self, Action, StepOptions};
 use crate::model::{Execution, StateType, TaskRun};
 use crate::runtime::batch::Turn;
-use crate::runtime::engine::ExecutionUpdate;
 use crate::runtime::flows;
 use crate::runtime::messages::ExecutionEvent;
 
@@ -272,14 +271,7 @@ impl ExecutorService {
         exec.version =
             super::super::metrics::commit(store.save_stepped(&exec, positions, ended, &opened, Some(kept), true))
                 .await?;
-        let update = ExecutionUpdate {
-            execution_id: exec.id.clone(),
-            namespace: exec.namespace.clone(),
-            flow_id: exec.flow_id.clone(),
-            state: exec.state.current,
-            done: false,
-            changed: positions.iter().map(|&i| exec.task_run_list[i].clone()).collect(),
-        };
+        let update = engine.update_of(&exec, positions, false);
         self.perform(&exec, actions).await?;
         engine.announce(update, false);
         Ok(())

@@ -372,19 +372,26 @@ mod tests {
             crate::model::Execution::new("e".into(), "ns", "f", 1, Default::default(), Vec::new(), chrono::Utc::now());
         exec.state = State::new(Running, chrono::Utc::now());
         exec.task_run_list = update(Running, false, &[Created, Success, Failed]).changed;
-        let copied =
-            |positions: &[usize], changed: bool| engine.update_of(&exec, positions, false, changed).changed.len();
+        let copied = |positions: &[usize]| engine.update_of(&exec, positions, false).changed.len();
         // nobody listens
-        assert_eq!(copied(&[0, 1, 2], true), 0);
-        // a listener of notable updates: a state change, a failure
-        let notable = engine.notable.subscribe();
-        assert_eq!(copied(&[0, 1], false), 0, "nothing notable");
-        assert_eq!(copied(&[0, 1], true), 2, "the execution's state changed");
-        assert_eq!(copied(&[1, 2], false), 2, "a task run failed");
-        drop(notable);
-        // a listener of every update
-        let _every = engine.updates.subscribe();
-        assert_eq!(copied(&[0, 1], false), 2);
+        assert_eq!(copied(&[0, 1, 2]), 0);
+        // a listener of notable updates: the failed task run only
+        let mut notable = engine.notable.subscribe();
+        assert_eq!(copied(&[0, 1]), 0, "nothing notable");
+        assert_eq!(copied(&[0, 1, 2]), 1, "a task run failed");
+        // a listener of every update: all of them; the notable feed still
+        // gets the failed one only
+        let mut every = engine.updates.subscribe();
+        let update = engine.update_of(&exec, &[0, 1, 2], false);
+        assert_eq!(update.changed.len(), 3);
+        engine.announce(update, false);
+        assert_eq!(every.try_recv().expect("every update").changed.len(), 3);
+        let got = notable.try_recv().expect("a notable update");
+        assert_eq!(got.changed.iter().map(|t| t.state.current).collect::<Vec<_>>(), vec![Failed]);
+        // not notable: not on the notable feed
+        engine.announce(engine.update_of(&exec, &[0, 1], false), false);
+        assert_eq!(every.try_recv().expect("every update").changed.len(), 2);
+        assert!(notable.try_recv().is_err());
         let _ = std::fs::remove_dir_all(&home);
     }
 }

@@ -425,7 +425,7 @@ fn single_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
 /// The kind a Rust type tells: strings, integers, numbers, booleans,
 /// lists, maps and JSON values; `None` for any other type.
 fn infer_kind(ty: &Type) -> Option<Tokens> {
-    if let Some(inner) = single_arg(ty, "Box") {
+    if let Some(inner) = single_arg(ty, "Box").or_else(|| single_arg(ty, "Arc")) {
         return infer_kind(inner);
     }
     let Type::Path(p) = ty else { return None };

@@ -404,17 +404,31 @@ impl<'a> Stepper<'a> {
         idx: usize,
         f: impl FnOnce(&Self, &Value) -> Result<Value, String>,
     ) -> Result<Arc<Value>, ()> {
+        self.evaluate_shared(task, idx, |s, ctx| {
+            f(s, ctx).map(|mut v| {
+                // kept as long as the execution: without the slack of a list grown by doubling
+                if let Value::Array(a) = &mut v {
+                    a.shrink_to_fit();
+                }
+                Arc::new(v)
+            })
+        })
+    }
+
+    /// [`Self::evaluate`] of a rendering that may share what it read (a
+    /// ForEach's literal values, held by the flow).
+    fn evaluate_shared(
+        &mut self,
+        task: &Task,
+        idx: usize,
+        f: impl FnOnce(&Self, &Value) -> Result<Arc<Value>, String>,
+    ) -> Result<Arc<Value>, ()> {
         if let Some(v) = &self.exec.task_run_list[idx].evaluated {
             return Ok(v.clone());
         }
         let ctx = self.task_context(task, idx);
         match f(self, &ctx) {
-            Ok(mut v) => {
-                // kept as long as the execution: without the slack of a list grown by doubling
-                if let Value::Array(a) = &mut v {
-                    a.shrink_to_fit();
-                }
-                let v = Arc::new(v);
+            Ok(v) => {
                 self.exec.task_run_list[idx].evaluated = Some(v.clone());
                 self.mark(idx);
                 Ok(v)
@@ -480,7 +494,8 @@ impl<'a> Stepper<'a> {
         }
         let raw = spec.raw_values();
         let id = task.id.clone();
-        let Ok(values) = self.evaluate(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, false)) else {
+        let Ok(values) = self.evaluate_shared(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, false))
+        else {
             return Block::Done(StateType::Failed);
         };
         let values: Vec<Box<str>> = match &*values {
@@ -551,8 +566,15 @@ pub const MAX_FOREACH_VALUES: usize = 100_000;
 /// JSON list. A `Loop` (`is_loop`) also takes a map, or a string rendering
 /// to a JSON object (iterated in order, keys as `item.key`); a
 /// `kestra://` URI (one iteration per line) is refused by name. At most
-/// [`MAX_FOREACH_VALUES`].
-fn for_each_values(env: &dyn StepEnv, raw: &Value, ctx: &Value, task_id: &str, is_loop: bool) -> Result<Value, String> {
+/// [`MAX_FOREACH_VALUES`]. A list with nothing to render is the flow's
+/// own, shared.
+fn for_each_values(
+    env: &dyn StepEnv,
+    raw: &Arc<Value>,
+    ctx: &Value,
+    task_id: &str,
+    is_loop: bool,
+) -> Result<Arc<Value>, String> {
     let err = |e: String| format!("values of task '{task_id}': {e}");
     let values = for_each_values_unbounded(env, raw, ctx, task_id, is_loop)?;
     // Kestra's ForEach (and the Each* tasks) fail on a null value, naming
@@ -572,28 +594,47 @@ fn for_each_values(env: &dyn StepEnv, raw: &Value, ctx: &Value, task_id: &str, i
     }
 }
 
+/// Whether rendering `v` could change it: a string in it (keys aside) is a
+/// template.
+fn has_template(v: &Value) -> bool {
+    match v {
+        Value::String(s) => baton_template::is_template(s),
+        Value::Array(a) => a.iter().any(has_template),
+        Value::Object(m) => m.values().any(has_template),
+        _ => false,
+    }
+}
+
 fn for_each_values_unbounded(
     env: &dyn StepEnv,
-    raw: &Value,
+    raw: &Arc<Value>,
     ctx: &Value,
     task_id: &str,
     is_loop: bool,
-) -> Result<Value, String> {
+) -> Result<Arc<Value>, String> {
     let err = |e: String| format!("values of task '{task_id}': {e}");
     let rendering = |e: baton_template::TemplateError| err(e.to_string());
-    match raw {
-        Value::Array(items) => {
-            let rendered = env.render_value(&Value::Array(items.clone()), ctx).map_err(rendering)?;
-            Ok(rendered)
+    let shared = |mut v: Value| {
+        // kept as long as the execution: without the slack of a list grown by doubling
+        if let Value::Array(a) = &mut v {
+            a.shrink_to_fit();
         }
-        Value::Object(m) if is_loop => env.render_value(&Value::Object(m.clone()), ctx).map_err(rendering),
+        Arc::new(v)
+    };
+    let listed = raw.is_array() || (is_loop && raw.is_object());
+    if listed && !has_template(raw) {
+        // rendering would copy it unchanged
+        return Ok(raw.clone());
+    }
+    match &**raw {
+        Value::Array(_) | Value::Object(_) if listed => env.render_value(raw, ctx).map(shared).map_err(rendering),
         Value::String(s) => {
             let r = env.render(s, ctx).map_err(rendering)?;
             match serde_json::from_str::<Value>(&r) {
-                Ok(Value::Array(a)) => Ok(Value::Array(a)),
-                Ok(Value::Object(m)) if is_loop => Ok(Value::Object(m)),
+                Ok(v @ Value::Array(_)) => Ok(shared(v)),
+                Ok(v @ Value::Object(_)) if is_loop => Ok(shared(v)),
                 _ if is_loop && r.trim().starts_with("kestra://") => {
-                    loops::file_values(env, r.trim(), ctx).map_err(err)
+                    loops::file_values(env, r.trim(), ctx).map(shared).map_err(err)
                 }
                 _ if is_loop => Err(err(format!("must be a list, a map or a JSON array or object, got '{r}'"))),
                 _ => Err(err(format!("must be a list or a JSON array, got '{r}'"))),

@@ -329,3 +329,34 @@ fn allow_failure_inside_each_sequential_as_kestra() {
     assert_eq!(sim.exec.task_run_list.len(), 11);
     assert_eq!(sim.state_of("failed"), [StateType::Success, StateType::Warning, StateType::Warning]);
 }
+
+/// A ForEach's literal values are the flow's own, shared by what the
+/// execution evaluated (not copied per execution); a list holding a
+/// template is rendered into a list of its own.
+#[test]
+fn for_each_literal_values_are_shared_with_the_flow_and_templates_rendered() {
+    let each = |values: &str| {
+        format!(
+            "id: f\nnamespace: n\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    \
+             values: {values}\n    tasks:\n      - id: r\n        type: io.kestra.plugin.core.debug.Return\n        \
+             format: \"{{{{ taskrun.value }}}}\"\n"
+        )
+    };
+    let evaluated = |sim: &Sim<'_>| sim.exec.task_run_list[0].evaluated.clone().expect("evaluated");
+    let written = |sim: &Sim<'_>| match &sim.flow.tasks[0].flowable {
+        Some(baton_model::flowable::Flowable::ForEach(spec)) => spec.raw_values(),
+        other => panic!("{other:?}"),
+    };
+
+    let mut sim = Sim::new(&each("[1, a]"), json!({}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(*evaluated(&sim), json!([1, "a"]));
+    assert!(std::sync::Arc::ptr_eq(&evaluated(&sim), &written(&sim)), "the flow's list, shared");
+
+    let mut sim = Sim::new(&each("[\"{{ flow.id }}\", c]"), json!({}), &ok);
+    assert_eq!(sim.run(), StateType::Success);
+    assert_eq!(*evaluated(&sim), json!(["f", "c"]));
+    assert_eq!(*written(&sim), json!(["{{ flow.id }}", "c"]), "the flow's list is left as written");
+    let values: Vec<Value> = sim.dispatched.iter().map(|j| j.context.value()["taskrun"]["value"].clone()).collect();
+    assert_eq!(values, [json!("f"), json!("c")]);
+}

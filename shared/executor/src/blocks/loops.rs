@@ -60,9 +60,10 @@ impl<'a> Stepper<'a> {
         let block = if self.index.blocks.contains_key(&(idx as u32)) {
             self.concurrent(body, idx, limit, None)
         } else {
-            let raw = spec.values.clone().unwrap_or(Value::Null);
+            let raw = spec.raw_values();
             let id = task.id.clone();
-            let Ok(values) = self.evaluate(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, true)) else {
+            let Ok(values) = self.evaluate_shared(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, true))
+            else {
                 return Block::Done(StateType::Failed);
             };
             let values: Vec<Box<str>> = match &*values {
@@ -180,7 +181,7 @@ impl<'a> Stepper<'a> {
             Some("STORE") => true,
             Some("FETCH") => false,
             _ => {
-                let Some(Value::String(raw)) = spec(l).and_then(|s| s.values.as_ref()) else { return false };
+                let Some(Value::String(raw)) = spec(l).and_then(|s| s.values.as_deref()) else { return false };
                 // outputs only when `values` may read them: the whole
                 // execution's outputs are O(execution) to build
                 let ctx = self.context_with(Some(pos), &crate::output_refs::text_refs(raw));

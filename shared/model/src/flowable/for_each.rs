@@ -2,6 +2,8 @@
 //! `EachParallel`: their tasks once per value. The executor's rule:
 //! `baton-executor`'s `blocks` (`for_each`) and `blocks::concurrent`.
 
+use std::sync::Arc;
+
 use baton_derive::Declare;
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,11 +26,11 @@ pub struct ForEach {
     #[prop(children, required, kind = "List")]
     pub tasks: ChildTasks,
     /// The values to loop over: a list, or a JSON list as a string.
-    #[serde(deserialize_with = "lenient::present")]
-    pub values: Option<Value>,
+    #[serde(deserialize_with = "lenient::present_shared")]
+    pub values: Option<Arc<Value>>,
     /// The older name of `values`.
-    #[serde(deserialize_with = "lenient::present")]
-    pub value: Option<Value>,
+    #[serde(deserialize_with = "lenient::present_shared")]
+    pub value: Option<Arc<Value>>,
     /// How many iterations run at once (0: all, 1: one after another).
     #[serde(deserialize_with = "lenient::count")]
     #[prop(default = "1", fixed)]
@@ -40,9 +42,10 @@ pub struct ForEach {
 }
 
 impl ForEach {
-    /// The values as written: `values`, else the older `value`.
-    pub fn raw_values(&self) -> Value {
-        self.values.clone().or_else(|| self.value.clone()).unwrap_or(Value::Null)
+    /// The values as written: `values`, else the older `value` (shared
+    /// with the flow, not copied).
+    pub fn raw_values(&self) -> Arc<Value> {
+        self.values.clone().or_else(|| self.value.clone()).unwrap_or_else(|| Arc::new(Value::Null))
     }
 }
 

@@ -5,6 +5,8 @@
 //! (`baton validate`, every deploy and save), and the validator names a
 //! wrong kind with its line; the loader never fails on one.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
@@ -29,6 +31,18 @@ pub fn opt_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
 /// The value as written, `null` included (absent only when not written).
 pub fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
+}
+
+/// The value as written, shared (`present`): a list's slack dropped, as
+/// the value is held as long as its flow, and what an execution evaluates
+/// of it may share it (a ForEach's 100,000 literal values are held once,
+/// not once more per execution).
+pub fn present_shared<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<Value>>, D::Error> {
+    let mut v = Value::deserialize(d)?;
+    if let Value::Array(a) = &mut v {
+        a.shrink_to_fit();
+    }
+    Ok(Some(Arc::new(v)))
 }
 
 /// A count: a non-negative number, or a string of one; anything else

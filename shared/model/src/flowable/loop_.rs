@@ -2,6 +2,8 @@
 //! map or a file, with declared per-iteration outputs and `breakWhen`.
 //! The executor's rule: `baton-executor`'s `blocks::loops`.
 
+use std::sync::Arc;
+
 use baton_derive::Declare;
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,9 +25,9 @@ pub struct Loop {
     #[prop(children, required, kind = "List")]
     pub tasks: ChildTasks,
     /// The values to loop over: a list, a map, a JSON string or a kestra:// file of lines.
-    #[serde(deserialize_with = "lenient::present")]
+    #[serde(deserialize_with = "lenient::present_shared")]
     #[prop(required)]
-    pub values: Option<Value>,
+    pub values: Option<Arc<Value>>,
     /// How many iterations run at once (0: all).
     #[serde(deserialize_with = "lenient::count")]
     #[prop(default = "0", fixed)]
@@ -47,6 +49,11 @@ pub struct Loop {
 }
 
 impl Loop {
+    /// The values as written (shared with the flow, not copied).
+    pub fn raw_values(&self) -> Arc<Value> {
+        self.values.clone().unwrap_or_else(|| Arc::new(Value::Null))
+    }
+
     /// Kestra's `transmitFailed` (default true).
     pub fn transmits_failed(&self) -> bool {
         self.transmit_failed.unwrap_or(true)

@@ -33,7 +33,7 @@ fn every_flowable_type_parses_to_its_kind() {
 fn properties_are_read_as_the_executor_always_read_them() {
     let f = parse("io.kestra.plugin.core.flow.ForEach", &props(json!({"value": [1], "concurrencyLimit": "3"})));
     let Some(Flowable::ForEach(each)) = &f else { panic!("{f:?}") };
-    assert_eq!(each.raw_values(), json!([1]));
+    assert_eq!(*each.raw_values(), json!([1]));
     assert_eq!(f.as_ref().map(Flowable::concurrency), Some(3));
     // a value of the wrong shape reads as absent (the validator names it)
     let f = parse("io.kestra.plugin.core.flow.ForEach", &props(json!({"concurrencyLimit": [2]})));

@@ -494,8 +494,7 @@ impl<'a> Stepper<'a> {
         }
         let raw = spec.raw_values();
         let id = task.id.clone();
-        let Ok(values) = self.evaluate_shared(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, false))
-        else {
+        let Ok(values) = self.evaluate_shared(task, idx, |s, ctx| for_each_values(s.env, &raw, ctx, &id, false)) else {
             return Block::Done(StateType::Failed);
         };
         let values: Vec<Box<str>> = match &*values {

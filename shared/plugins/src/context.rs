@@ -3,7 +3,7 @@
 //! logs). Built by the worker for each attempt; plugins never see globals.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::Utc;
 use serde_json::{Map, Value};
@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::TaskError;
 use baton_backend::{ByteStream, KvStore, LogEntry, Storage};
 use baton_model::ids::slugify;
-use baton_template::{Renderer, TemplateHost};
+use baton_template::{Renderer, Scope, TemplateHost};
 
 /// Where log lines go (the store, the terminal, Cloud Logging…).
 pub trait LogSink: Send + Sync {
@@ -88,8 +88,12 @@ pub struct RunContext {
     pub flow_id: String,
     pub task_id: String,
     pub task_type: String,
-    /// The template context (inputs, vars, outputs, taskrun…).
-    pub context: Value,
+    /// The template context (inputs, vars, outputs, taskrun…), as the
+    /// job brought it: templates convert only the entries they read.
+    scope: Scope,
+    /// The context as one tree, made the first time a task asks for it
+    /// ([`RunContext::context`]).
+    merged: OnceLock<Value>,
     /// The task's properties before rendering (for typed rendering).
     pub raw_props: Map<String, Value>,
     pub services: Services,
@@ -112,12 +116,12 @@ impl RunContext {
         flow_id: String,
         task_id: String,
         task_type: String,
-        context: Value,
+        context: impl Into<Scope>,
         raw_props: Map<String, Value>,
         services: Services,
         host: Arc<dyn TemplateHost>,
     ) -> RunContext {
-        let mut context = context;
+        let mut context: Scope = context.into();
         // Kestra's `{{ workingDir }}`: the attempt's working directory
         // (created on first use by `working_dir()`).
         let shared_dir = context.get(baton_executor::context::WORKING_DIRECTORY_ID).and_then(Value::as_str);
@@ -134,26 +138,27 @@ impl RunContext {
                 (tr.get("id")?.as_str()? == wd).then(|| tr.clone())
             })
         });
-        if let Value::Object(m) = &mut context {
+        {
+            let m = &mut context;
             if let Some(tr) = worker_taskrun {
-                m.entry("workerTaskrun").or_insert(tr);
+                m.insert_absent("workerTaskrun", || tr);
             }
             let dir = working_dir.clone();
-            m.entry("workingDir").or_insert_with(|| Value::String(dir.display().to_string()));
+            m.insert_absent("workingDir", || Value::String(dir.display().to_string()));
             // `{{ outputFiles.<name> }}` (DuckDB tasks, Kestra's legacy Bash):
             // where the task writes each plain file name its `outputFiles` lists.
             if let Some(files) = output_file_vars(&raw_props, &dir) {
-                m.entry("outputFiles").or_insert(files);
+                m.insert_absent("outputFiles", || files);
             }
             // `{{ inputFile }}` (MySQL tasks): where `inputFile` is copied
             // for LOAD DATA LOCAL INFILE, set whether or not the task has one.
             if task_type.starts_with("io.kestra.plugin.jdbc.mysql.") {
                 let file = dir.join(crate::jdbc::mysql::query::INPUT_FILE);
-                m.entry("inputFile").or_insert_with(|| Value::String(file.display().to_string()));
+                m.insert_absent("inputFile", || Value::String(file.display().to_string()));
             }
             // Kestra's `{{ outputDir }}`: every file written there is an output file.
             if output_dir_enabled(&raw_props) {
-                m.entry("outputDir").or_insert_with(|| Value::String(dir.join(&task_run_id).display().to_string()));
+                m.insert_absent("outputDir", || Value::String(dir.join(&task_run_id).display().to_string()));
             }
         }
         RunContext {
@@ -164,7 +169,8 @@ impl RunContext {
             flow_id,
             task_id,
             task_type,
-            context,
+            scope: context,
+            merged: OnceLock::new(),
             raw_props,
             services,
             host,
@@ -173,6 +179,17 @@ impl RunContext {
             shares_working_dir,
             metrics: Default::default(),
         }
+    }
+
+    /// The template context as one tree (built on first use: a task that
+    /// only renders its properties never needs it).
+    pub fn context(&self) -> &Value {
+        self.merged.get_or_init(|| self.scope.to_value())
+    }
+
+    /// The context's top-level entry `key` (`inputs`, `trigger`, `taskrun`…).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.scope.get(key)
     }
 
     /// True inside a `WorkingDirectory`: the folder outlives this task, so
@@ -185,7 +202,7 @@ impl RunContext {
     pub fn render(&self, template: &str) -> Result<String, TaskError> {
         self.services
             .renderer
-            .render_str(template, &self.context, self.host.as_ref())
+            .render_str_in(template, &self.scope, self.host.as_ref())
             .map_err(|e| TaskError::Template(e.to_string()))
     }
 
@@ -193,7 +210,7 @@ impl RunContext {
     pub fn render_value(&self, v: &Value) -> Result<Value, TaskError> {
         self.services
             .renderer
-            .render_value(v, &self.context, self.host.as_ref())
+            .render_value_in(v, &self.scope, self.host.as_ref())
             .map_err(|e| TaskError::Template(e.to_string()))
     }
 
@@ -202,7 +219,7 @@ impl RunContext {
     pub fn render_typed(&self, v: &Value) -> Result<Value, TaskError> {
         self.services
             .renderer
-            .render_typed(v, &self.context, self.host.as_ref())
+            .render_typed_in(v, &self.scope, self.host.as_ref())
             .map_err(|e| TaskError::Template(e.to_string()))
     }
 
@@ -276,7 +293,7 @@ impl RunContext {
     /// Whether this execution may read the storage path `path` (see
     /// [`baton_backend::scope`]).
     pub fn check_readable(&self, property: &str, path: &str) -> Result<(), TaskError> {
-        let starter = self.context.get("trigger").and_then(baton_backend::scope::Starter::from_trigger);
+        let starter = self.get("trigger").and_then(baton_backend::scope::Starter::from_trigger);
         baton_backend::scope::check(path, &self.namespace, starter.as_ref())
             .map_err(|e| TaskError::property(property, e.to_string()))
     }
@@ -358,7 +375,7 @@ fn output_dir_enabled(raw_props: &Map<String, Value>) -> bool {
 impl RunContext {
     /// The output directory (`{{ outputDir }}`) when the task has one.
     pub fn output_dir_path(&self) -> Option<PathBuf> {
-        self.context.get("outputDir").and_then(Value::as_str).map(PathBuf::from)
+        self.get("outputDir").and_then(Value::as_str).map(PathBuf::from)
     }
 }
 

@@ -26,6 +26,10 @@ pub mod jq;
 mod json;
 mod names;
 mod pebble;
+mod scope;
+#[cfg(test)]
+use scope::template_value;
+use scope::{Ctx, context_value};
 pub mod size;
 mod subflow_fn;
 mod vocabulary;
@@ -39,6 +43,7 @@ use bridge::Bridge;
 pub use bridge::SubflowCall;
 /// Block YAML of a value (Jackson YAML style), e.g. a flow sent as JSON.
 pub use json::to_yaml;
+pub use scope::Scope;
 pub use subflow_fn::{DEFAULT_TIMEOUT_MS as SUBFLOW_DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS as SUBFLOW_MAX_TIMEOUT_MS};
 pub use vocabulary::Vocabulary;
 
@@ -160,64 +165,15 @@ struct Session {
 
 impl Session {
     fn new(ctx: &Value) -> Session {
-        let ctx = context_value(ctx);
+        Session::of(context_value(ctx))
+    }
+
+    fn of(ctx: MjValue) -> Session {
         let bridge_val = MjValue::from_object(Bridge::new(ctx.clone()));
         let full = Bridge::context(&bridge_val, &ctx);
         let bridge = bridge_val.downcast_object::<Bridge>().unwrap_or_else(|| Arc::new(Bridge::new(ctx.clone())));
         Session { ctx, full, bridge }
     }
-}
-
-/// The context as a template reads it, converted once per session; with
-/// Kestra's `labels.system.correlationId`: the reserved `system.*` labels
-/// are also reachable nested under `labels.system` (the flat keys stay).
-/// Only the labels are copied to add them (every execution has
-/// `system.correlationId`, and the rest of a context can be large).
-fn context_value(ctx: &Value) -> MjValue {
-    let (Some(map), Some(labels)) = (ctx.as_object(), nest_system_labels(ctx)) else {
-        return template_value(ctx);
-    };
-    map.iter()
-        .map(|(k, v)| {
-            let v = if k == "labels" { template_value(&labels) } else { template_value(v) };
-            (MjValue::from(k.as_str()), v)
-        })
-        .collect()
-}
-
-/// A JSON value as a template reads it: what `MjValue::from_serialize`
-/// makes of it (a whole number as u64, else i64, else f64; maps keep
-/// their order), built directly — serde's walk cost a third more on the
-/// context every task renders against.
-fn template_value(v: &Value) -> MjValue {
-    match v {
-        Value::Null => MjValue::from(()),
-        Value::Bool(b) => MjValue::from(*b),
-        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => MjValue::from(u),
-            (None, Some(i)) => MjValue::from(i),
-            (None, None) => MjValue::from(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(s) => MjValue::from(s.as_str()),
-        Value::Array(items) => MjValue::from_object(items.iter().map(template_value).collect::<Vec<_>>()),
-        Value::Object(m) => m.iter().map(|(k, v)| (MjValue::from(k.as_str()), template_value(v))).collect(),
-    }
-}
-
-/// The context's labels with the `system.*` ones also nested under
-/// `system`; `None` when there is nothing to nest.
-fn nest_system_labels(ctx: &Value) -> Option<Value> {
-    let labels = ctx.get("labels")?.as_object()?;
-    if labels.contains_key("system") || !labels.keys().any(|k| k.starts_with("system.")) {
-        return None;
-    }
-    let system: serde_json::Map<String, Value> = labels
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("system.").map(|rest| (rest.to_string(), v.clone())))
-        .collect();
-    let mut labels = labels.clone();
-    labels.insert("system".into(), Value::Object(system));
-    Some(Value::Object(labels))
 }
 
 impl Renderer {
@@ -277,15 +233,37 @@ impl Renderer {
 
     /// Renders every string (keys untouched) inside a JSON value.
     pub fn render_value(&self, v: &Value, ctx: &Value, host: &dyn TemplateHost) -> Result<Value, TemplateError> {
-        let mut session = None;
-        self.walk(v, ctx, host, &mut session, false)
+        self.walk(v, Ctx::Tree(ctx), host, &mut None, false)
     }
 
     /// Like `render_value`, but a string that is exactly one `{{ expr }}`
     /// keeps the expression's type (number, boolean, list, map, string).
     pub fn render_typed(&self, v: &Value, ctx: &Value, host: &dyn TemplateHost) -> Result<Value, TemplateError> {
-        let mut session = None;
-        self.walk(v, ctx, host, &mut session, true)
+        self.walk(v, Ctx::Tree(ctx), host, &mut None, true)
+    }
+
+    /// [`Renderer::render_str`] against a [`Scope`] (its entries are
+    /// converted as templates read them).
+    pub fn render_str_in(
+        &self,
+        template: &str,
+        scope: &Scope,
+        host: &dyn TemplateHost,
+    ) -> Result<String, TemplateError> {
+        if !is_template(template) {
+            return Ok(template.to_string());
+        }
+        self.render_in(&Ctx::Scope(scope).session(), template, host)
+    }
+
+    /// [`Renderer::render_value`] against a [`Scope`].
+    pub fn render_value_in(&self, v: &Value, scope: &Scope, host: &dyn TemplateHost) -> Result<Value, TemplateError> {
+        self.walk(v, Ctx::Scope(scope), host, &mut None, false)
+    }
+
+    /// [`Renderer::render_typed`] against a [`Scope`].
+    pub fn render_typed_in(&self, v: &Value, scope: &Scope, host: &dyn TemplateHost) -> Result<Value, TemplateError> {
+        self.walk(v, Ctx::Scope(scope), host, &mut None, true)
     }
 
     /// Evaluates one Pebble expression (no `{{ }}`) to a JSON value, e.g. an
@@ -320,14 +298,14 @@ impl Renderer {
     fn walk(
         &self,
         v: &Value,
-        ctx: &Value,
+        ctx: Ctx<'_>,
         host: &dyn TemplateHost,
         session: &mut Option<Session>,
         typed: bool,
     ) -> Result<Value, TemplateError> {
         Ok(match v {
             Value::String(s) if is_template(s) => {
-                let sess = session.get_or_insert_with(|| Session::new(ctx));
+                let sess = session.get_or_insert_with(|| ctx.session());
                 if typed && pebble::single_expression(s).is_some() {
                     self.render_typed_str(sess, s, host)?
                 } else {

@@ -27,6 +27,9 @@ use serde_json::{Map, Value};
 /// the order a context is built with them first (`context::build`).
 pub const SHARED_KEYS: [&str; 6] = ["flow", "execution", "inputs", "vars", "labels", "trigger"];
 
+/// The [`SHARED_KEYS`] entries the jobs of one step share.
+pub type Shared = Arc<Map<String, Value>>;
+
 /// The context a task renders against (`inputs`, `outputs`, `taskrun`…).
 #[derive(Debug, Clone)]
 pub enum JobContext {
@@ -74,6 +77,19 @@ impl JobContext {
             JobContext::Tree(v) => Cow::Borrowed(v),
             JobContext::Text(raw) => Cow::Owned(serde_json::from_str(raw.get()).unwrap_or(Value::Null)),
             JobContext::Parts { shared, own } => Cow::Owned(merged(shared, own)),
+        }
+    }
+
+    /// The context unmerged: the entries shared with the step's other jobs
+    /// (only [`JobContext::Parts`] has them) and this job's own, each a map
+    /// (a context that is not one has no entries). What the merged tree
+    /// holds, without copying the shared entries into it.
+    pub fn split(&self) -> (Option<Shared>, Map<String, Value>) {
+        match self {
+            JobContext::Tree(Value::Object(m)) => (None, m.clone()),
+            JobContext::Tree(_) => (None, Map::new()),
+            JobContext::Text(raw) => (None, serde_json::from_str(raw.get()).unwrap_or_default()),
+            JobContext::Parts { shared, own } => (Some(Arc::clone(shared)), own_entries(own)),
         }
     }
 
@@ -197,6 +213,15 @@ mod tests {
         assert_eq!(*parts.value(), tree);
         assert_eq!(parts.clone().into_value(), tree);
         assert_eq!(parts, JobContext::Tree(tree.clone()));
+        // split: the same entries, the shared ones not copied
+        let (split_shared, split_own) = parts.split();
+        assert!(split_shared.as_ref().is_some_and(|s| Arc::ptr_eq(s, &shared)));
+        let mut merged = (*shared).clone();
+        merged.extend(split_own);
+        assert_eq!(Value::Object(merged), tree);
+        let (none, whole) = JobContext::Tree(tree.clone()).split();
+        assert!(none.is_none());
+        assert_eq!(Value::Object(whole), tree);
         // no parents: nothing to write once
         let mut top = tree.clone();
         top.as_object_mut().unwrap().shift_remove("parent");

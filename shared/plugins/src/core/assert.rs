@@ -58,7 +58,7 @@ impl RunnableTask for Assert {
     async fn run(&self, cx: &RunContext) -> Result<TaskOutput, TaskError> {
         let (mut success, mut failed) = (0u32, 0u32);
         for c in &self.conditions {
-            match cx.services.renderer.render_str(c, &cx.context, cx.host.as_ref()) {
+            match cx.services.renderer.render_str(c, cx.context(), cx.host.as_ref()) {
                 Ok(r) if is_truthy(&r) => success += 1,
                 Ok(_) => {
                     cx.log("ERROR", &format!("Assertion `{c}` failed!"));

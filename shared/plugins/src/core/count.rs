@@ -147,7 +147,7 @@ impl Count {
 
     /// Whether `expression`, rendered with `count`, is `true`.
     fn keeps(&self, cx: &RunContext, count: u64) -> Result<bool, TaskError> {
-        let mut ctx = cx.context.as_object().cloned().unwrap_or_default();
+        let mut ctx = cx.context().as_object().cloned().unwrap_or_default();
         ctx.insert("count".into(), json!(count));
         let out = cx
             .services

@@ -121,7 +121,7 @@ struct ItemRenderer<'a> {
 
 impl<'a> ItemRenderer<'a> {
     fn new(cx: &'a RunContext, expression: String) -> ItemRenderer<'a> {
-        let base = cx.context.as_object().cloned().unwrap_or_default();
+        let base = cx.context().as_object().cloned().unwrap_or_default();
         ItemRenderer { cx, expression, base }
     }
 

@@ -105,7 +105,7 @@ impl Address {
         }
         key.push_str("states_tasks-states_");
         key.push_str(&self.name);
-        let value = cx.context.pointer("/taskrun/value").filter(|v| !v.is_null());
+        let value = cx.get("taskrun").and_then(|t| t.get("value")).filter(|v| !v.is_null());
         if self.per_value
             && let Some(v) = value
         {

@@ -125,7 +125,7 @@ fn build_unset(props: &Map<String, Value>) -> Result<Box<dyn RunnableTask>, Task
 
 /// The variables the task's context holds (the execution's, else the flow's).
 fn current(cx: &RunContext) -> Map<String, Value> {
-    cx.context.get("vars").and_then(Value::as_object).cloned().unwrap_or_default()
+    cx.get("vars").and_then(Value::as_object).cloned().unwrap_or_default()
 }
 
 #[async_trait]

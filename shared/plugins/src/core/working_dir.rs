@@ -98,7 +98,7 @@ fn prop<T: serde::de::DeserializeOwned>(name: &str, v: Value) -> Result<T, TaskE
 /// `task`, wrapped to do its WorkingDirectory's files when it is the first
 /// or last child of one that has some.
 pub fn wrap(task: Box<dyn RunnableTask>, cx: &RunContext) -> Box<dyn RunnableTask> {
-    let Some(spec) = cx.context.get(CONTEXT_KEY).and_then(|v| serde_json::from_value::<Spec>(v.clone()).ok()) else {
+    let Some(spec) = cx.get(CONTEXT_KEY).and_then(|v| serde_json::from_value::<Spec>(v.clone()).ok()) else {
         return task;
     };
     if spec.has_pre() || spec.has_post() { Box::new(InWorkingDirectory { inner: task, spec }) } else { task }

@@ -179,7 +179,7 @@ impl Project {
 
 /// Kestra's default event of `SentryAlert`.
 fn default_event(cx: &RunContext) -> Value {
-    let get = |a: &str, b: &str| cx.context.get(a).and_then(|v| v.get(b)).map(de::value_to_string).unwrap_or_default();
+    let get = |a: &str, b: &str| cx.get(a).and_then(|v| v.get(b)).map(de::value_to_string).unwrap_or_default();
     json!({
         "timestamp": get("execution", "startDate"),
         "platform": "java",

@@ -150,7 +150,7 @@ pub async fn load(
     if current {
         cx.info("Loading execution data for the current execution.");
     }
-    let trigger_state = cx.context.get("trigger").and_then(|t| t.get("state")).and_then(Value::as_str);
+    let trigger_state = cx.get("trigger").and_then(|t| t.get("state")).and_then(Value::as_str);
     let store = store(cx, task)?;
     let started = tokio::time::Instant::now();
     let mut delay = Duration::from_secs(1);

@@ -44,7 +44,7 @@ impl Drop for Written {
 /// Writes the file into `dir`.
 pub async fn write(cx: &RunContext, dir: &Path) -> Result<Written, TaskError> {
     let path = dir.join(NAME);
-    let bytes = serde_json::to_vec(&content(&cx.context))
+    let bytes = serde_json::to_vec(&content(cx.context()))
         .map_err(|e| TaskError::failed(format!("executionContext: cannot write the context: {e}")))?;
     tokio::fs::write(&path, bytes)
         .await

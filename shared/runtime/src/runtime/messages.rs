@@ -52,15 +52,24 @@ fn seal_job_inputs(job: &mut WorkerJob, sealer: Option<&Sealer>) -> Result<(), B
 /// The sealed inputs of a job's `context` opened (a job that came through
 /// a queue: [`publish_job`]); an input that cannot be opened is an error
 /// naming it and the key.
-pub fn open_job_inputs(execution_id: &str, context: &mut Value, sealer: Option<&Sealer>) -> Result<(), BackendError> {
-    let Some(inputs) = context.get_mut("inputs").and_then(Value::as_object_mut) else { return Ok(()) };
+pub fn open_job_inputs(
+    execution_id: &str,
+    context: &mut crate::template::Scope,
+    sealer: Option<&Sealer>,
+) -> Result<(), BackendError> {
+    let Some(inputs) = context.get("inputs").and_then(Value::as_object) else { return Ok(()) };
     if !crate::backend::seal::has_sealed(inputs) {
         return Ok(());
     }
+    let mut inputs = inputs.clone();
     match sealer {
-        Some(s) => s.open_inputs(execution_id, inputs),
-        None => Sealer::from_setting(None, crate::backend::seal::SEAL_KEY_SETTING).open_inputs(execution_id, inputs),
+        Some(s) => s.open_inputs(execution_id, &mut inputs)?,
+        None => {
+            Sealer::from_setting(None, crate::backend::seal::SEAL_KEY_SETTING).open_inputs(execution_id, &mut inputs)?
+        }
     }
+    context.insert("inputs", Value::Object(inputs));
+    Ok(())
 }
 
 /// Publishes `message` on `topic`: handed over as it is to an in-process

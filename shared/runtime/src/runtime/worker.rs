@@ -398,14 +398,16 @@ impl Worker {
         {
             props.entry("description").or_insert_with(|| Value::String(d.clone()));
         }
-        let mut context = job.context.value().into_owned();
+        // the step's shared entries stay shared: templates convert what they read
+        let (shared, own) = job.context.split();
+        let mut context = crate::template::Scope::new(shared, own);
         // a job that came through Pub/Sub carries its SECRET inputs sealed
         if let Err(e) =
             super::messages::open_job_inputs(&job.execution_id, &mut context, engine.state.sealer().as_deref())
         {
             return failed(format!("task '{}': {e}", job.task.id));
         }
-        context["envs"] = Value::Object(engine.envs.clone());
+        context.insert("envs", Value::Object(engine.envs.clone()));
         let cx = RunContext::new(
             job.execution_id.clone(),
             job.task_run_id.clone(),
@@ -431,7 +433,7 @@ impl Worker {
             engine.host.clone(),
         );
         // SECRET inputs are masked like secret() values
-        let inputs = cx.context.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default();
+        let inputs = cx.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default();
         for v in crate::model::flow::secret_values_of(&job.secret_inputs, &inputs) {
             cx.mask(&v);
         }
@@ -452,7 +454,7 @@ impl Worker {
                     return failed(msg);
                 }
             };
-            let cache = job.task.task_cache.as_ref().map(|c| (super::task_cache::key(job, &cx.context, &rendered), c.ttl_ms));
+            let cache = job.task.task_cache.as_ref().map(|c| (super::task_cache::key(job, cx.context(), &rendered), c.ttl_ms));
             if let Some((k, _)) = &cache
                 && let Some(outputs) = super::task_cache::lookup(engine, &cx, k, Utc::now()).await
             {

@@ -21,7 +21,7 @@ fn run_in(e: &Execution, pos: usize, task_id: &str, parent: Option<&str>, value:
         task_id: task_id.to_string(),
         parent_task_run_id: parent.map(str::to_string),
         value: value.map(str::to_string),
-        iteration: Some(pos),
+        iteration: Some(pos as u32),
         state: State::new(StateType::Created, Utc::now()),
         ..placeholder()
     }

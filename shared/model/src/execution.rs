@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use thin_vec::ThinVec;
 
 use super::state::{State, StateType};
 
@@ -53,16 +54,20 @@ pub struct TaskRun {
     /// The ForEach iteration value this run belongs to, as a string.
     #[serde(default)]
     pub value: Option<String>,
+    /// A pointer wide (`ThinVec`), as a state's history: most task runs
+    /// held in memory have one attempt or none.
     #[serde(default)]
-    pub attempts: Vec<Attempt>,
+    pub attempts: ThinVec<Attempt>,
     /// Boxed: most task runs in memory have none or are trimmed, and a
     /// map in place would cost every one of them (a loop may hold 100,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Box<Map<String, Value>>>,
     pub state: State,
     /// Order of creation inside the execution (Baton extension, for stable listing).
+    /// (`u32`: an execution is bounded far below its range, and the field
+    /// is half the size of a `usize`'s option.)
     #[serde(default)]
-    pub iteration: Option<usize>,
+    pub iteration: Option<u32>,
     /// When a RETRYING task run may start its next attempt (Baton extension).
     #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::date_text::write_opt")]
     pub next_retry_date: Option<DateTime<Utc>>,
@@ -277,5 +282,19 @@ impl Execution {
         } else {
             self.labels.push(Label { key: key.to_string(), value: value.to_string() });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// An execution in memory holds one `TaskRun` per task run (a loop
+    /// may hold 100,000; finished ones trimmed to a few strings): their
+    /// fixed size is most of a large loop's memory. It was 296 bytes before
+    /// the attempts and the state's history became one word each and the
+    /// iteration a `u32`.
+    #[test]
+    fn a_task_run_is_at_most_256_bytes() {
+        let size = std::mem::size_of::<super::TaskRun>();
+        assert!(size <= 256, "TaskRun is {size} bytes");
     }
 }

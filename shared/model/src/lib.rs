@@ -46,3 +46,5 @@ pub use flow::{
     Concurrency, ConcurrencyBehavior, Flow, Input, InputType, PluginDefault, Retry, RetryKind, Task, Trigger,
 };
 pub use state::{State, StateType};
+/// The vector type of [`TaskRun::attempts`] and [`State::histories`].
+pub use thin_vec::{ThinVec, thin_vec};

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use thin_vec::{ThinVec, thin_vec};
 
 /// One of Kestra's states. The names serialise exactly as Kestra's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -117,7 +118,9 @@ pub struct History {
 #[serde(rename_all = "camelCase")]
 pub struct State {
     pub current: StateType,
-    pub histories: Vec<History>,
+    /// A pointer wide (`ThinVec`, its length and capacity beside the
+    /// items), not three: every task run held in memory carries one.
+    pub histories: ThinVec<History>,
 }
 
 impl Serialize for State {
@@ -148,7 +151,7 @@ impl Serialize for State {
 impl State {
     /// A new state history starting in `state` at `at`.
     pub fn new(state: StateType, at: DateTime<Utc>) -> State {
-        State { current: state, histories: vec![History { state, date: at }] }
+        State { current: state, histories: thin_vec![History { state, date: at }] }
     }
 
     /// Moves to `state` at `at`, appending to the history. Moving to the

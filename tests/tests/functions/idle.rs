@@ -145,7 +145,7 @@ async fn a_paused_execution_keeps_the_sweep_only_while_its_timer_waits() {
         task_id: "pause".into(),
         parent_task_run_id: None,
         value: None,
-        attempts: vec![],
+        attempts: Default::default(),
         outputs: None,
         state: shared::model::State::new(StateType::Created, now),
         iteration: Some(0),

@@ -15,7 +15,7 @@ fn run(exec: &Execution, id: String, task: &str) -> TaskRun {
         task_id: task.into(),
         parent_task_run_id: None,
         value: None,
-        attempts: Vec::new(),
+        attempts: Default::default(),
         outputs: None,
         state: State::new(StateType::Created, chrono::DateTime::UNIX_EPOCH),
         iteration: None,

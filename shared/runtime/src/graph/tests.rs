@@ -446,7 +446,7 @@ fn run(id: &str, task: &str, parent: Option<&str>, value: Option<&str>, state: S
         task_id: task.into(),
         parent_task_run_id: parent.map(str::to_string),
         value: value.map(str::to_string),
-        attempts: Vec::new(),
+        attempts: Default::default(),
         outputs: None,
         state: State::new(state, at),
         iteration: None,

@@ -332,7 +332,7 @@ mod tests {
                 task_id: "t".into(),
                 parent_task_run_id: None,
                 value: None,
-                attempts: Vec::new(),
+                attempts: Default::default(),
                 outputs: None,
                 state: State::new(*s, chrono::Utc::now()),
                 iteration: None,

@@ -227,9 +227,9 @@ fn has_retry_attempt_looks_at_retried_task_runs_only() {
     }))
     .expect("task run");
     let mut retried = run.clone();
-    retried.attempts = vec![attempt(StateType::Failed), attempt(StateType::Success)];
+    retried.attempts = [attempt(StateType::Failed), attempt(StateType::Success)].into_iter().collect();
     let mut once = run;
-    once.attempts = vec![attempt(StateType::Killed)];
+    once.attempts = [attempt(StateType::Killed)].into_iter().collect();
     e.task_run_list = vec![once, retried];
     let t = |c: Value| test_at(&one(c), "2026-11-02T11:00:00Z", Some(&e)).expect("evaluates");
     assert!(t(json!({"type": format!("{T}HasRetryAttempt"), "in": ["FAILED"]})));

@@ -66,8 +66,8 @@ impl Trim {
             if !keep_outputs {
                 tr.outputs = None;
             }
-            tr.attempts = Vec::new();
-            tr.state.histories = Vec::new();
+            tr.attempts = Default::default();
+            tr.state.histories = Default::default();
             tr.error = None;
             // the mark of a trimmed copy: a stored task run always names its execution
             tr.execution_id = String::new();

@@ -2,7 +2,9 @@
 # Whole-process benchmark (not a test): `baton run -q` of generated flows of
 # trivial Return tasks — a chain of N, a ForEach of N values with
 # concurrencyLimit 0 and 1 — each in a fresh Baton home, timed by
-# /usr/bin/time -v. Prints a Markdown table: median wall of RUNS runs, task
+# the shell's nanosecond clock around /usr/bin/time -v (whose own wall time
+# has centiseconds only; the ~1 ms of starting `time` and `env` is
+# included). Prints a Markdown table: median wall of RUNS runs, task
 # runs/s, median peak RSS, and the load average at the start of each row.
 #
 #   scripts/bench/whole.sh [BATON] ["chain:40 chain:10000 each0:10000 each1:10000 …"]
@@ -29,9 +31,11 @@ for c in $CASES; do
   : > "$work/w"; : > "$work/r"
   for ((k = 0; k < RUNS; k++)); do
     home="$work/home$k"
+    t0=$(date +%s%N)
     /usr/bin/time -v -o "$work/t" env BATON_HOME="$home" "$BATON" run -q "$f" 2> "$work/err" \
       || { echo "run failed: $c" >&2; cat "$work/err" >&2; exit 1; }
-    awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$work/t" >> "$work/w"
+    t1=$(date +%s%N)
+    echo "($t1 - $t0) / 1000000000" | bc -l >> "$work/w"
     awk -F': ' '/Maximum resident/ {printf "%.1f\n", $2/1024}' "$work/t" >> "$work/r"
     rm -rf "$home"
   done

@@ -138,28 +138,25 @@ impl RunContext {
                 (tr.get("id")?.as_str()? == wd).then(|| tr.clone())
             })
         });
-        {
-            let m = &mut context;
-            if let Some(tr) = worker_taskrun {
-                m.insert_absent("workerTaskrun", || tr);
-            }
-            let dir = working_dir.clone();
-            m.insert_absent("workingDir", || Value::String(dir.display().to_string()));
-            // `{{ outputFiles.<name> }}` (DuckDB tasks, Kestra's legacy Bash):
-            // where the task writes each plain file name its `outputFiles` lists.
-            if let Some(files) = output_file_vars(&raw_props, &dir) {
-                m.insert_absent("outputFiles", || files);
-            }
-            // `{{ inputFile }}` (MySQL tasks): where `inputFile` is copied
-            // for LOAD DATA LOCAL INFILE, set whether or not the task has one.
-            if task_type.starts_with("io.kestra.plugin.jdbc.mysql.") {
-                let file = dir.join(crate::jdbc::mysql::query::INPUT_FILE);
-                m.insert_absent("inputFile", || Value::String(file.display().to_string()));
-            }
-            // Kestra's `{{ outputDir }}`: every file written there is an output file.
-            if output_dir_enabled(&raw_props) {
-                m.insert_absent("outputDir", || Value::String(dir.join(&task_run_id).display().to_string()));
-            }
+        if let Some(tr) = worker_taskrun {
+            context.insert_absent("workerTaskrun", || tr);
+        }
+        let dir = working_dir.clone();
+        context.insert_absent("workingDir", || Value::String(dir.display().to_string()));
+        // `{{ outputFiles.<name> }}` (DuckDB tasks, Kestra's legacy Bash):
+        // where the task writes each plain file name its `outputFiles` lists.
+        if let Some(files) = output_file_vars(&raw_props, &dir) {
+            context.insert_absent("outputFiles", || files);
+        }
+        // `{{ inputFile }}` (MySQL tasks): where `inputFile` is copied
+        // for LOAD DATA LOCAL INFILE, set whether or not the task has one.
+        if task_type.starts_with("io.kestra.plugin.jdbc.mysql.") {
+            let file = dir.join(crate::jdbc::mysql::query::INPUT_FILE);
+            context.insert_absent("inputFile", || Value::String(file.display().to_string()));
+        }
+        // Kestra's `{{ outputDir }}`: every file written there is an output file.
+        if output_dir_enabled(&raw_props) {
+            context.insert_absent("outputDir", || Value::String(dir.join(&task_run_id).display().to_string()));
         }
         RunContext {
             execution_id,

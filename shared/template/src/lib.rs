@@ -225,10 +225,16 @@ impl Renderer {
 
     /// Renders a template string. Strings without `{{`/`{%` are returned as is.
     pub fn render_str(&self, template: &str, ctx: &Value, host: &dyn TemplateHost) -> Result<String, TemplateError> {
+        self.render_str_ctx(template, Ctx::Tree(ctx), host)
+    }
+
+    /// One string rendered against either kind of context; a string with
+    /// no template in it is returned as it is, without a session.
+    fn render_str_ctx(&self, template: &str, ctx: Ctx<'_>, host: &dyn TemplateHost) -> Result<String, TemplateError> {
         if !is_template(template) {
             return Ok(template.to_string());
         }
-        self.render_in(&Session::new(ctx), template, host)
+        self.render_in(&ctx.session(), template, host)
     }
 
     /// Renders every string (keys untouched) inside a JSON value.
@@ -250,10 +256,7 @@ impl Renderer {
         scope: &Scope,
         host: &dyn TemplateHost,
     ) -> Result<String, TemplateError> {
-        if !is_template(template) {
-            return Ok(template.to_string());
-        }
-        self.render_in(&Ctx::Scope(scope).session(), template, host)
+        self.render_str_ctx(template, Ctx::Scope(scope), host)
     }
 
     /// [`Renderer::render_value`] against a [`Scope`].

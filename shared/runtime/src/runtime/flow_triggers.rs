@@ -66,8 +66,16 @@ static PARSED: LazyLock<Mutex<HashMap<String, Parsed>>> = LazyLock::new(|| Mutex
 
 /// The enabled Flow triggers of `flow` with their specs, from the cache
 /// keyed by the flow's source hash. A trigger that does not parse (it
-/// would not have validated) is left out.
+/// would not have validated) is left out. A flow with no Flow trigger
+/// (most flows) is answered without hashing its source: every execution's
+/// end asks this of every flow.
 fn flow_triggers(flow: &Flow) -> Parsed {
+    let is_flow_trigger = |t: &&crate::model::Trigger| {
+        crate::triggers::find(&t.type_).is_some_and(|d| d.type_name == crate::triggers::flow::TYPE)
+    };
+    if !flow.triggers.iter().any(|t| is_flow_trigger(&t)) {
+        return Parsed::default();
+    }
     let key = format!("{}:{}", flow.source.len(), super::scheduler::source_hash(&flow.source));
     if let Some(p) = PARSED.lock().ok().and_then(|m| m.get(&key).cloned()) {
         return p;
@@ -75,7 +83,7 @@ fn flow_triggers(flow: &Flow) -> Parsed {
     let parsed: Parsed = Arc::new(
         flow.triggers
             .iter()
-            .filter(|t| crate::triggers::find(&t.type_).is_some_and(|d| d.type_name == crate::triggers::flow::TYPE))
+            .filter(is_flow_trigger)
             .filter_map(|t| spec::parse(t).ok().map(|s| (t.id.clone(), Arc::new(s))))
             .collect(),
     );

@@ -433,9 +433,12 @@ impl Worker {
             engine.host.clone(),
         );
         // SECRET inputs are masked like secret() values
-        let inputs = cx.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default();
-        for v in crate::model::flow::secret_values_of(&job.secret_inputs, &inputs) {
-            cx.mask(&v);
+        if !job.secret_inputs.is_empty()
+            && let Some(inputs) = cx.get("inputs").and_then(Value::as_object)
+        {
+            for v in crate::model::flow::secret_values_of(&job.secret_inputs, inputs) {
+                cx.mask(&v);
+            }
         }
         // a task's own per-item expressions stay as written
         let mut props = props;
